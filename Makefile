@@ -1,0 +1,41 @@
+# Developer and CI entry points. `make demo` and `make test` are the two
+# commands the README gives a new user; both install what they need first.
+R ?= R
+RSCRIPT ?= Rscript
+PKG := glmmgee
+VERSION := $(shell sed -n 's/^Version: //p' DESCRIPTION)
+# Where the package is installed for tests and benchmarks. Empty means R's
+# default library; set LIB=path to keep an install private.
+LIB ?=
+LIBFLAG := $(if $(LIB),-l $(LIB),)
+export R_LIBS := $(if $(LIB),$(LIB):,)$(R_LIBS)
+
+.PHONY: deps document install demo test check bench clean
+
+deps:
+	bash tools/install-deps.sh
+
+document:
+	$(RSCRIPT) -e 'Rcpp::compileAttributes(); roxygen2::roxygenise(roclets = c("rd", "namespace"))'
+
+install:
+	$(if $(LIB),mkdir -p $(LIB),)
+	$(R) CMD INSTALL --no-test-load $(LIBFLAG) .
+
+demo: deps install
+	$(RSCRIPT) -e 'demo("bacteria", package = "$(PKG)", ask = FALSE, echo = TRUE)'
+
+test: deps install
+	$(RSCRIPT) tools/run-tests.R
+
+check: deps
+	$(R) CMD build .
+	_R_CHECK_FORCE_SUGGESTS_=false $(R) CMD check --as-cran --no-manual $(PKG)_$(VERSION).tar.gz
+
+bench: deps install
+	$(RSCRIPT) bench/bench-glmm.R
+	$(RSCRIPT) bench/bench-gee.R
+
+clean:
+	rm -f src/*.o src/*.so
+	rm -rf $(PKG).Rcheck $(PKG)_*.tar.gz

@@ -1,0 +1,16 @@
+#' glmmgee: GLMMs and GEE for clustered data
+#'
+#' Two questions for clustered data from one package. [glmm()] fits
+#' generalized linear mixed models by maximum likelihood, integrating the
+#' random effects out by the Laplace approximation or adaptive Gauss-Hermite
+#' quadrature: its coefficients are conditional (subject-specific) effects.
+#' [gee()] fits generalized estimating equations with a working correlation
+#' and a sandwich variance: its coefficients are population-averaged effects.
+#'
+#' @keywords internal
+#' @useDynLib glmmgee, .registration = TRUE
+#' @importFrom Rcpp evalCpp
+#' @importFrom stats coef vcov fitted residuals predict nobs logLik formula
+#'   update model.matrix model.frame terms delete.response na.omit pnorm qnorm
+#'   pchisq dnorm
+"_PACKAGE"

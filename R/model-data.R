@@ -1,0 +1,102 @@
+# The model-data stage shared by glmm() and gee(): model frame, response in
+# the family's form, prior weights, offset. Everything here is vectorised;
+# the engines receive plain vectors and matrices.
+
+# Builds the model frame from the user's call. `extras` are the arguments
+# (weights, offset, id, waves, ...) evaluated in `data` like model.frame's
+# own extra variables, so subset and na.action treat them with the rest.
+frame_from_call <- function(mc, frame_formula, env, extras) {
+  keep <- c("data", "subset", "na.action", extras)
+  args <- as.list(mc)[c(1L, match(keep, names(mc), 0L))]
+  args[[1L]] <- quote(stats::model.frame)
+  args$formula <- frame_formula
+  args$drop.unused.levels <- TRUE
+  mf <- tryCatch(eval(as.call(args), env), error = function(e) {
+    msg <- conditionMessage(e)
+    miss <- regmatches(msg, regexpr("(?<=object ')[^']+(?=' not found)", msg, perl = TRUE))
+    if (length(miss))
+      stop(sprintf("variable '%s' used in the model is not in 'data' (nor in the formula's environment)",
+                   miss), call. = FALSE)
+    stop("could not build the model frame: ", msg, call. = FALSE)
+  })
+  if (nrow(mf) == 0L)
+    stop("'data' has no complete rows: no observations are left after ",
+         "'subset' and 'na.action'", call. = FALSE)
+  mf
+}
+
+# Response and prior weights in the form the engines use: y on the mean scale
+# (a proportion for binomial) and wt = prior weight (x trials for binomial),
+# checked against the family's support.
+model_response <- function(mf, family) {
+  y <- stats::model.response(mf, "any")
+  w <- stats::model.weights(mf)
+  n <- nrow(mf)
+  if (is.null(w)) w <- rep(1, n)
+  if (!is.numeric(w) || length(w) != n)
+    stop("'weights' must be a numeric vector with one value per observation", call. = FALSE)
+  if (any(!is.finite(w))) stop("'weights' contains NA, NaN or infinite values", call. = FALSE)
+  if (any(w < 0)) stop("'weights' must be non-negative", call. = FALSE)
+  fam <- family$family
+  if (fam == "binomial") {
+    if (is.matrix(y)) {
+      if (ncol(y) != 2L)
+        stop("a binomial matrix response must have two columns: cbind(successes, failures)",
+             call. = FALSE)
+      s <- y[, 1L]; f <- y[, 2L]
+      if (any(!is.finite(s)) || any(!is.finite(f)) || any(s < 0) || any(f < 0))
+        stop("binomial response cbind(successes, failures) must hold non-negative finite counts",
+             call. = FALSE)
+      m <- s + f
+      y <- ifelse(m > 0, s / pmax(m, 1e-300), 0)
+      w <- w * m
+    } else {
+      if (is.factor(y)) {
+        if (nlevels(y) != 2L)
+          stop(sprintf("a factor response for binomial must have two levels; it has %d",
+                       nlevels(y)), call. = FALSE)
+        y <- as.numeric(y != levels(y)[1L])
+      } else if (is.logical(y)) {
+        y <- as.numeric(y)
+      }
+      if (!is.numeric(y)) stop("binomial response must be numeric, logical, a factor or cbind(successes, failures)", call. = FALSE)
+      if (any(!is.finite(y))) stop("the response contains NaN or infinite values", call. = FALSE)
+      bad <- y < 0 | y > 1
+      if (any(bad))
+        stop(sprintf("binomial response must be in [0, 1] (0/1, or a proportion with 'weights' as trials); found %s",
+                     format(y[bad][1L])), call. = FALSE)
+    }
+    succ <- y * w
+    if (any(abs(succ - round(succ)) > 1e-7))
+      warning("non-integer number of successes in a binomial model", call. = FALSE)
+  } else {
+    if (is.matrix(y) || !is.numeric(y))
+      stop(sprintf("the response for family %s must be a numeric vector", fam), call. = FALSE)
+    if (any(!is.finite(y))) stop("the response contains NaN or infinite values", call. = FALSE)
+    if (fam == "poisson") {
+      bad <- y < 0 | abs(y - round(y)) > 1e-8
+      if (any(bad))
+        stop(sprintf("poisson response must be a non-negative whole number; found %s",
+                     format(y[bad][1L])), call. = FALSE)
+    }
+  }
+  list(y = as.numeric(y), weights = as.numeric(w))
+}
+
+# Offset from offset() terms in the formula plus the 'offset' argument.
+model_offset_total <- function(mf) {
+  off <- stats::model.offset(mf)
+  n <- nrow(mf)
+  if (is.null(off)) off <- rep(0, n)
+  off <- as.numeric(off)
+  if (length(off) != n) stop("'offset' must have one value per observation", call. = FALSE)
+  if (any(!is.finite(off))) stop("'offset' contains NA, NaN or infinite values", call. = FALSE)
+  off
+}
+
+# Grouping/id variable as consecutive integer codes 1..M (no sorting needed).
+cluster_index <- function(g, arg) {
+  if (anyNA(g)) stop(sprintf("'%s' contains missing values", arg), call. = FALSE)
+  f <- if (is.factor(g)) droplevels(g) else factor(g)
+  list(index = as.integer(f), levels = levels(f))
+}

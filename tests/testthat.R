@@ -1,0 +1,3 @@
+library(testthat)
+library(glmmgee)
+test_check("glmmgee")

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs everything glmmgee needs to build, test and benchmark on a fresh
+# Debian machine with R: prebuilt r-cran-* packages where Debian has them,
+# CRAN for the rest. Safe to run again: it skips what is already there.
+set -euo pipefail
+
+debs=(r-cran-rcpp r-cran-rcppeigen r-cran-bh r-cran-matrix r-cran-nlme
+      r-cran-roxygen2 r-cran-pkgbuild r-cran-testthat r-cran-numderiv r-cran-mass
+      r-cran-lme4 r-cran-glmmtmb r-cran-geepack r-cran-matrixstats
+      r-cran-rdpack r-cran-knitr r-cran-rmarkdown pandoc)
+cran=(reformulas GLMMadaptive)
+
+missing=()
+for p in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+Rscript -e '
+pk <- commandArgs(TRUE)
+need <- pk[!vapply(pk, requireNamespace, logical(1), quietly = TRUE)]
+if (length(need)) {
+  if (is.null(getOption("repos")) || getOption("repos")[["CRAN"]] %in% c("@CRAN@", ""))
+    options(repos = c(CRAN = "https://cloud.r-project.org"))
+  install.packages(need, Ncpus = 2)
+  bad <- need[!vapply(need, requireNamespace, logical(1), quietly = TRUE)]
+  if (length(bad)) stop("could not install: ", paste(bad, collapse = ", "))
+}' "${cran[@]}"
