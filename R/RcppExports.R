@@ -4,10 +4,30 @@
 #' Family and link codes shared with R (single source of truth)
 #' @noRd
 cpp_family_table <- function() {
-    .Call('_glmmgee_cpp_family_table', PACKAGE = 'glmmgee')
+    .Call(`_glmmgee_cpp_family_table`)
 }
 
 cpp_family_eval <- function(family, link, y, wt, eta, phi) {
-    .Call('_glmmgee_cpp_family_eval', PACKAGE = 'glmmgee', family, link, y, wt, eta, phi)
+    .Call(`_glmmgee_cpp_family_eval`, family, link, y, wt, eta, phi)
+}
+
+cpp_agq_new <- function(X, Z, y, wt, offset, group, M, lam_row, lam_col, family, link, nAGQ, nthreads) {
+    .Call(`_glmmgee_cpp_agq_new`, X, Z, y, wt, offset, group, M, lam_row, lam_col, family, link, nAGQ, nthreads)
+}
+
+cpp_agq_eval <- function(ptr, theta, gradient) {
+    .Call(`_glmmgee_cpp_agq_eval`, ptr, theta, gradient)
+}
+
+cpp_agq_summaries <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_agq_summaries`, ptr, theta)
+}
+
+cpp_agq_reset <- function(ptr) {
+    invisible(.Call(`_glmmgee_cpp_agq_reset`, ptr))
+}
+
+cpp_gh_rule <- function(K) {
+    .Call(`_glmmgee_cpp_gh_rule`, K)
 }
 

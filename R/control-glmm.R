@@ -1,0 +1,59 @@
+#' Control settings for glmm()
+#'
+#' Validates the settings of the optimizer and engine used by [glmm()] and
+#' [glmm_fit()]. Unknown names are an error, so a misspelt setting is never
+#' silently ignored.
+#'
+#' @param rel.tol Relative convergence tolerance of the log-likelihood,
+#'   passed to [stats::nlminb()].
+#' @param iter.max,eval.max Maximum numbers of optimizer iterations and
+#'   function evaluations.
+#' @param nthreads Number of OpenMP threads for the loops over clusters.
+#'   Results do not depend on it (partial sums are combined in a fixed order).
+#' @param laplace_start For `nAGQ > 1`: first maximize the Laplace
+#'   approximation, then refine by quadrature from there (much faster; same
+#'   optimum).
+#' @param singular_tol A standard deviation of a random effect (relative to
+#'   the residual standard deviation for gaussian models) below this value is
+#'   reported as a singular fit.
+#' @param grad_tol Convergence is flagged as doubtful when the largest
+#'   absolute gradient component of the log-likelihood at the optimum (over
+#'   parameters not on a boundary) exceeds this value.
+#' @param hessian Compute the Hessian of the marginal log-likelihood (by
+#'   central differences of the analytic gradient) for standard errors.
+#' @param trace Print optimizer progress every `trace` iterations (0: never).
+#' @param ... Not used: any other name is an error.
+#' @return A list of class `glmm_control`.
+#' @examples
+#' glmm_control(nthreads = 2, rel.tol = 1e-12)
+#' @export
+glmm_control <- function(rel.tol = 1e-10, iter.max = 500L, eval.max = 1000L,
+                         nthreads = 1L, laplace_start = TRUE, singular_tol = 1e-4,
+                         grad_tol = 1e-3, hessian = TRUE, trace = 0L, ...) {
+  extra <- list(...)
+  if (length(extra))
+    stop(sprintf("unknown glmm_control() setting(s): %s",
+                 paste(if (is.null(names(extra))) "unnamed" else names(extra), collapse = ", ")),
+         call. = FALSE)
+  num1 <- function(x, nm, lo = 0, whole = FALSE) {
+    if (!is.numeric(x) || length(x) != 1L || is.na(x) || x < lo || (whole && x != round(x)))
+      stop(sprintf("glmm_control(): '%s' must be a single %s >= %s", nm,
+                   if (whole) "whole number" else "number", lo), call. = FALSE)
+    if (whole) as.integer(x) else as.numeric(x)
+  }
+  lg1 <- function(x, nm) {
+    if (!is.logical(x) || length(x) != 1L || is.na(x))
+      stop(sprintf("glmm_control(): '%s' must be TRUE or FALSE", nm), call. = FALSE)
+    x
+  }
+  structure(list(rel.tol = num1(rel.tol, "rel.tol"),
+                 iter.max = num1(iter.max, "iter.max", 1, TRUE),
+                 eval.max = num1(eval.max, "eval.max", 1, TRUE),
+                 nthreads = num1(nthreads, "nthreads", 1, TRUE),
+                 laplace_start = lg1(laplace_start, "laplace_start"),
+                 singular_tol = num1(singular_tol, "singular_tol"),
+                 grad_tol = num1(grad_tol, "grad_tol"),
+                 hessian = lg1(hessian, "hessian"),
+                 trace = num1(trace, "trace", 0, TRUE)),
+            class = "glmm_control")
+}
