@@ -23,6 +23,10 @@ cpp_agq_summaries <- function(ptr, theta) {
     .Call(`_glmmgee_cpp_agq_summaries`, ptr, theta)
 }
 
+cpp_agq_set_nagq <- function(ptr, nAGQ) {
+    invisible(.Call(`_glmmgee_cpp_agq_set_nagq`, ptr, nAGQ))
+}
+
 cpp_agq_reset <- function(ptr) {
     invisible(.Call(`_glmmgee_cpp_agq_reset`, ptr))
 }

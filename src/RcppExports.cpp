@@ -85,6 +85,17 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_agq_set_nagq
+void cpp_agq_set_nagq(SEXP ptr, int nAGQ);
+RcppExport SEXP _glmmgee_cpp_agq_set_nagq(SEXP ptrSEXP, SEXP nAGQSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< int >::type nAGQ(nAGQSEXP);
+    cpp_agq_set_nagq(ptr, nAGQ);
+    return R_NilValue;
+END_RCPP
+}
 // cpp_agq_reset
 void cpp_agq_reset(SEXP ptr);
 RcppExport SEXP _glmmgee_cpp_agq_reset(SEXP ptrSEXP) {
@@ -113,6 +124,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_new", (DL_FUNC) &_glmmgee_cpp_agq_new, 13},
     {"_glmmgee_cpp_agq_eval", (DL_FUNC) &_glmmgee_cpp_agq_eval, 3},
     {"_glmmgee_cpp_agq_summaries", (DL_FUNC) &_glmmgee_cpp_agq_summaries, 2},
+    {"_glmmgee_cpp_agq_set_nagq", (DL_FUNC) &_glmmgee_cpp_agq_set_nagq, 2},
     {"_glmmgee_cpp_agq_reset", (DL_FUNC) &_glmmgee_cpp_agq_reset, 1},
     {"_glmmgee_cpp_gh_rule", (DL_FUNC) &_glmmgee_cpp_gh_rule, 1},
     {NULL, NULL, 0}

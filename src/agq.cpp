@@ -29,21 +29,21 @@ ClusterLayout make_layout(const int* group, int n, int M) {
   return lay;
 }
 
-// Scratch space of one thread, sized once for the largest cluster.
+// Scratch space of one thread, sized once for the largest cluster, so the
+// per-cluster work makes no heap allocations.
 struct AgqEngine::Work {
-  MatrixXd A, D1, Unodes, H, Hinv, Cinv, dH, G2, Mr, tmp_q;
-  VectorXd eta0i, eta, u, unew, step, grad, a, pi, S, hv, c, rhs, du, deta,
-      P, G1, ubar;
-  MatrixXd T, Du, Deta;
+  MatrixXd A, D1, Unodes, H, Hinv, C, Cinv, dH, G2, Mr, tmp_q, dL, PZ, T, Du, Deta;
+  VectorXd eta0i, eta, u, unew, step, grad, a, pi, S, hv, rhs, ubar, G1, P,
+      W, cr, pd1, pd2;
   std::vector<ObsDerivs> dv, dvk;
-  std::vector<double> pl;
   Eigen::LLT<MatrixXd> llt;
   Work(int nmax, int q, long Q, int npar)
-      : A(nmax, q), D1(nmax, Q), Unodes(Q, q), H(q, q), Hinv(q, q), Cinv(q, q),
-        dH(q, q), G2(q, q), Mr(q, q), tmp_q(q, q), eta0i(nmax), eta(nmax),
-        u(q), unew(q), step(q), grad(q), a(Q), pi(Q), S(nmax), hv(q),
-        c(nmax), rhs(q), du(q), deta(nmax), P(Q), G1(q), ubar(q), T(nmax, q),
-        Du(q, npar), Deta(nmax, npar), dv(nmax), dvk(nmax), pl(nmax), llt(q) {}
+      : A(nmax, q), D1(nmax, Q), Unodes(Q, q), H(q, q), Hinv(q, q), C(q, q),
+        Cinv(q, q), dH(q, q), G2(q, q), Mr(q, q), tmp_q(q, q), dL(q, q),
+        PZ(Q, q), T(nmax, q), Du(q, npar), Deta(nmax, npar), eta0i(nmax),
+        eta(nmax), u(q), unew(q), step(q), grad(q), a(Q), pi(Q), S(nmax),
+        hv(q), rhs(q), ubar(q), G1(q), P(Q), W(nmax), cr(nmax), pd1(nmax),
+        pd2(nmax), dv(nmax), dvk(nmax), llt(q) {}
 };
 
 AgqEngine::AgqEngine(const Eigen::Ref<const MatrixXd>& X,
@@ -94,6 +94,8 @@ void AgqEngine::unpack(const VectorXd& theta, VectorXd& beta, MatrixXd& Lam,
 
 // One cluster: mode search, quadrature, and (optionally) the gradient.
 // Returns the cluster's marginal log-likelihood, adds its gradient to g.
+// Loops over observations are written out: clusters are small, and Eigen's
+// expression machinery would allocate temporaries for them.
 double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
                           double phi, bool want_grad, Work& w, double* g,
                           AgqSummaries* out, bool* failed) {
@@ -101,18 +103,29 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
   const ObsModel& fam = *fam_;
   const double* y = y_.data() + s0;
   const double* wt = wt_.data() + s0;
-  auto A = w.A.topRows(ni);
-  A.noalias() = Z_.middleRows(s0, ni) * Lam;
-  auto eta0i = w.eta0i.head(ni);
-  eta0i = eta0.segment(s0, ni);
-  auto eta = w.eta.head(ni);
+  MatrixXd& A = w.A;  // rows 0..ni-1 used: A = Z_i Lambda
+  for (int j = 0; j < ni; ++j)
+    for (int b = 0; b < q; ++b) {
+      double acc = 0.0;
+      for (int a = b; a < q; ++a) acc += Z_(s0 + j, a) * Lam(a, b);
+      A(j, b) = acc;
+    }
+  for (int j = 0; j < ni; ++j) w.eta0i[j] = eta0[s0 + j];
+  double* eta = w.eta.data();
+  auto set_eta = [&](const double* uu) {
+    for (int j = 0; j < ni; ++j) {
+      double e = w.eta0i[j];
+      for (int b = 0; b < q; ++b) e += A(j, b) * uu[b];
+      eta[j] = e;
+    }
+  };
 
   // --- Mode of h(u) = sum_j l_j(eta_j(u)) - |u|^2 / 2 by damped Newton.
   VectorXd& u = w.u;
   u = ucache_.row(i).transpose();
   auto hval = [&](const VectorXd& uu, std::vector<ObsDerivs>& dv) {
-    eta.noalias() = eta0i + A * uu;
-    fam.derivs_n(y, wt, eta.data(), ni, phi, dv.data());
+    set_eta(uu.data());
+    fam.derivs_n(y, wt, eta, ni, phi, dv.data());
     double h = -0.5 * uu.squaredNorm();
     for (int j = 0; j < ni; ++j) h += dv[j].l;
     return h;
@@ -120,11 +133,17 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
   double h = hval(u, w.dv);
   bool converged = false;
   for (int it = 0; it < 100; ++it) {
-    for (int j = 0; j < ni; ++j) w.c[j] = -w.dv[j].d2;
     w.grad = -u;
-    for (int j = 0; j < ni; ++j) w.grad.noalias() += w.dv[j].d1 * A.row(j).transpose();
-    w.H.noalias() = A.transpose() * w.c.head(ni).asDiagonal() * A;
-    w.H.diagonal().array() += 1.0;
+    w.H.setIdentity();
+    for (int j = 0; j < ni; ++j) {
+      const double d1 = w.dv[j].d1, c = -w.dv[j].d2;
+      for (int a = 0; a < q; ++a) {
+        w.grad[a] += d1 * A(j, a);
+        for (int b = 0; b <= a; ++b) w.H(a, b) += c * A(j, a) * A(j, b);
+      }
+    }
+    for (int a = 0; a < q; ++a)
+      for (int b = 0; b < a; ++b) w.H(b, a) = w.H(a, b);
     w.llt.compute(w.H);
     w.step = w.llt.solve(w.grad);
     const double smax = w.step.cwiseAbs().maxCoeff();
@@ -144,52 +163,35 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
   if (!converged) *failed = true;
   ucache_.row(i) = u.transpose();
   // H, its Cholesky factor and the derivatives in w.dv are all at the mode.
-  const MatrixXd C = w.llt.matrixL();
-  w.Cinv = C.triangularView<Eigen::Lower>().solve(MatrixXd::Identity(q, q));
+  w.C = w.llt.matrixL();
+  w.Cinv.setIdentity();
+  w.C.triangularView<Eigen::Lower>().solveInPlace(w.Cinv);
   double logdetC = 0.0;
-  for (int d = 0; d < q; ++d) logdetC += std::log(C(d, d));
+  for (int d = 0; d < q; ++d) logdetC += std::log(w.C(d, d));
 
   // --- Quadrature: nodes u_k = u^ + C^{-T} z_k, log-sum-exp over nodes.
   const long Q = grid_.z.rows();
+  const bool need_nodes = want_grad || out;
   double lse;
   if (K_ == 1) {
     w.Unodes.row(0) = u.transpose();
-    w.a[0] = h;
     w.pi[0] = 1.0;
     lse = h;
-    if (want_grad || out)
+    if (need_nodes)
       for (int j = 0; j < ni; ++j) w.D1(j, 0) = w.dv[j].d1;
-    if (disp_ && want_grad) {
-      double sp = 0.0, o[3];
-      for (int j = 0; j < ni; ++j) {
-        fam.dphi(y[j], wt[j], eta0i[j] + A.row(j).dot(u), phi, o);
-        sp += o[0];
-      }
-      w.P[0] = sp;
-    }
   } else {
     w.Unodes.noalias() = grid_.z * w.Cinv;
     w.Unodes.rowwise() += u.transpose();
     double amax = -INFINITY;
     for (long k = 0; k < Q; ++k) {
-      VectorXd& uk = w.unew;
-      uk = w.Unodes.row(k).transpose();
-      eta.noalias() = eta0i + A * uk;
-      fam.derivs_n(y, wt, eta.data(), ni, phi, w.dvk.data());
-      double hk = -0.5 * uk.squaredNorm();
-      for (int j = 0; j < ni; ++j) {
-        hk += w.dvk[j].l;
-        w.D1(j, k) = w.dvk[j].d1;
+      double usq = 0.0;
+      for (int b = 0; b < q; ++b) {
+        w.unew[b] = w.Unodes(k, b);
+        usq += w.unew[b] * w.unew[b];
       }
-      if (disp_ && want_grad) {
-        double sp = 0.0, o[3];
-        for (int j = 0; j < ni; ++j) {
-          fam.dphi(y[j], wt[j], eta[j], phi, o);
-          sp += o[0];
-        }
-        w.P[k] = sp;
-      }
-      w.a[k] = grid_.logw_ad[k] + hk;
+      set_eta(w.unew.data());
+      const double lk = fam.loglik_d1_n(y, wt, eta, ni, phi, &w.D1(0, k));
+      w.a[k] = grid_.logw_ad[k] + lk - 0.5 * usq;
       amax = std::max(amax, w.a[k]);
     }
     double ssum = 0.0;
@@ -197,91 +199,155 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
       w.pi[k] = std::exp(w.a[k] - amax);
       ssum += w.pi[k];
     }
-    w.pi /= ssum;
+    w.pi.head(Q) /= ssum;
     lse = amax + std::log(ssum);
   }
   const double ll = -logdetC + lse + lconst_[i];
 
   if (out) {
     out->mode.row(i) = u.transpose();
-    const MatrixXd Hinv = w.llt.solve(MatrixXd::Identity(q, q));
-    out->mode_var.row(i) = Eigen::Map<const VectorXd>(Hinv.data(), q * q).transpose();
-    const VectorXd pm = w.Unodes.transpose() * w.pi;
-    const MatrixXd Uc = w.Unodes.rowwise() - pm.transpose();
-    MatrixXd pv = Uc.transpose() * w.pi.asDiagonal() * Uc;
-    if (K_ == 1) pv = Hinv;  // Laplace: the Gaussian approximation's variance
-    out->post_mean.row(i) = pm.transpose();
-    out->post_var.row(i) = Eigen::Map<const VectorXd>(pv.data(), q * q).transpose();
+    w.Hinv = w.llt.solve(MatrixXd::Identity(q, q));
+    out->mode_var.row(i) = Eigen::Map<const VectorXd>(w.Hinv.data(), q * q).transpose();
+    w.ubar.noalias() = w.Unodes.transpose() * w.pi;
+    w.tmp_q.setZero();
+    for (long k = 0; k < Q; ++k)
+      for (int a = 0; a < q; ++a)
+        for (int b = 0; b < q; ++b)
+          w.tmp_q(a, b) += w.pi[k] * (w.Unodes(k, a) - w.ubar[a]) * (w.Unodes(k, b) - w.ubar[b]);
+    if (K_ == 1) w.tmp_q = w.Hinv;  // Laplace: the Gaussian approximation's variance
+    out->post_mean.row(i) = w.ubar.transpose();
+    out->post_var.row(i) = Eigen::Map<const VectorXd>(w.tmp_q.data(), q * q).transpose();
     out->loglik[i] = ll;
   }
   if (!want_grad) return ll;
 
   // --- Gradient.
   const int P = npar();
-  auto Xi = X_.middleRows(s0, ni);
-  auto Zi = Z_.middleRows(s0, ni);
-  auto D1 = w.D1.topLeftCorner(ni, Q);
-  auto S = w.S.head(ni);
-  S.noalias() = D1 * w.pi;                                  // sum_k pi_k d1_jk
-  auto T = w.T.topRows(ni);
-  T.noalias() = D1 * (w.pi.asDiagonal() * w.Unodes);        // sum_k pi_k d1_jk u_k
-  // Direct terms: derivative of sum_k pi_k h(u_k) with the nodes held fixed.
-  for (int m = 0; m < p_; ++m) g[m] += Xi.col(m).dot(S);
-  for (int e = 0; e < nl_; ++e)
-    g[p_ + e] += Zi.col(lam_row_[e]).dot(T.col(lam_col_[e]));
-  if (disp_) g[p_ + nl_] += w.P.head(Q).dot(w.pi);
-
-  // Implicit terms: how the mode u^ and the factor C move with theta.
-  auto W = w.c.head(ni);  // W_j = -d2_j at the mode
-  for (int j = 0; j < ni; ++j) W[j] = -w.dv[j].d2;
-  w.Hinv = w.llt.solve(MatrixXd::Identity(q, q));
-  auto Deta = w.Deta.topRows(ni);  // ni x P, total d eta / d theta at the mode
-  VectorXd pd2(disp_ ? ni : 0);
-  for (int m = 0; m < p_; ++m) {
-    w.rhs.noalias() = -(A.transpose() * W.cwiseProduct(Xi.col(m)));
-    w.Du.col(m) = w.Hinv * w.rhs;
-    Deta.col(m) = Xi.col(m) + A * w.Du.col(m);
+  // S_j = sum_k pi_k d1_jk,  T_jb = sum_k pi_k d1_jk u_kb.
+  for (int j = 0; j < ni; ++j) {
+    double sj = 0.0;
+    for (int b = 0; b < q; ++b) w.T(j, b) = 0.0;
+    for (long k = 0; k < Q; ++k) {
+      const double v = w.pi[k] * w.D1(j, k);
+      sj += v;
+      for (int b = 0; b < q; ++b) w.T(j, b) += v * w.Unodes(k, b);
+    }
+    w.S[j] = sj;
   }
-  double zd1_cache;
+  // Direct terms: derivative of sum_k pi_k h(u_k) with the nodes held fixed.
+  for (int m = 0; m < p_; ++m) {
+    double acc = 0.0;
+    for (int j = 0; j < ni; ++j) acc += X_(s0 + j, m) * w.S[j];
+    g[m] += acc;
+  }
   for (int e = 0; e < nl_; ++e) {
     const int a = lam_row_[e], b = lam_col_[e];
-    zd1_cache = 0.0;
-    for (int j = 0; j < ni; ++j) zd1_cache += Zi(j, a) * w.dv[j].d1;
-    w.rhs.noalias() = -(A.transpose() * W.cwiseProduct(Zi.col(a))) * u[b];
-    w.rhs[b] += zd1_cache;
-    w.Du.col(p_ + e) = w.Hinv * w.rhs;
-    Deta.col(p_ + e) = Zi.col(a) * u[b] + A * w.Du.col(p_ + e);
+    double acc = 0.0;
+    for (int j = 0; j < ni; ++j) acc += Z_(s0 + j, a) * w.T(j, b);
+    g[p_ + e] += acc;
+  }
+  if (disp_) {
+    // d/dphi of sum_k pi_k h(u_k): needs the dispersion derivative at each node.
+    double acc = 0.0, o[3];
+    for (long k = 0; k < Q; ++k) {
+      for (int b = 0; b < q; ++b) w.unew[b] = w.Unodes(k, b);
+      set_eta(w.unew.data());
+      double sp = 0.0;
+      for (int j = 0; j < ni; ++j) {
+        fam.dphi(y[j], wt[j], eta[j], phi, o);
+        sp += o[0];
+      }
+      acc += w.pi[k] * sp;
+    }
+    g[p_ + nl_] += acc;
+  }
+
+  // Implicit terms: how the mode u^ and the factor C move with theta.
+  for (int j = 0; j < ni; ++j) w.W[j] = -w.dv[j].d2;
+  w.Hinv = w.llt.solve(MatrixXd::Identity(q, q));
+  // rhs of  d u^ = H^{-1} d(grad h)  and the total d eta at the mode.
+  auto finish_col = [&](int r) {
+    w.Du.col(r).noalias() = w.Hinv * w.rhs;
+    for (int j = 0; j < ni; ++j) {
+      double e = w.Deta(j, r);
+      for (int b = 0; b < q; ++b) e += A(j, b) * w.Du(b, r);
+      w.Deta(j, r) = e;
+    }
+  };
+  for (int m = 0; m < p_; ++m) {
+    w.rhs.setZero();
+    for (int j = 0; j < ni; ++j) {
+      const double x = X_(s0 + j, m), v = -w.W[j] * x;
+      for (int b = 0; b < q; ++b) w.rhs[b] += A(j, b) * v;
+      w.Deta(j, m) = x;
+    }
+    finish_col(m);
+  }
+  for (int e = 0; e < nl_; ++e) {
+    const int a = lam_row_[e], b0 = lam_col_[e], r = p_ + e;
+    double zd1 = 0.0;
+    w.rhs.setZero();
+    for (int j = 0; j < ni; ++j) {
+      const double z = Z_(s0 + j, a);
+      zd1 += z * w.dv[j].d1;
+      const double v = -w.W[j] * z * u[b0];
+      for (int b = 0; b < q; ++b) w.rhs[b] += A(j, b) * v;
+      w.Deta(j, r) = z * u[b0];
+    }
+    w.rhs[b0] += zd1;
+    finish_col(r);
   }
   if (disp_) {
     double o[3];
-    VectorXd pd1(ni);
+    set_eta(u.data());
+    w.rhs.setZero();
     for (int j = 0; j < ni; ++j) {
-      fam.dphi(y[j], wt[j], eta0i[j] + A.row(j).dot(u), phi, o);
-      pd1[j] = o[1];
-      pd2[j] = o[2];
+      fam.dphi(y[j], wt[j], eta[j], phi, o);
+      w.pd1[j] = o[1];
+      w.pd2[j] = o[2];
+      for (int b = 0; b < q; ++b) w.rhs[b] += A(j, b) * o[1];
+      w.Deta(j, P - 1) = 0.0;
     }
-    w.rhs.noalias() = A.transpose() * pd1;
-    w.Du.col(P - 1) = w.Hinv * w.rhs;
-    Deta.col(P - 1) = A * w.Du.col(P - 1);
+    finish_col(P - 1);
   }
   if (K_ > 1) {
     // G1 = sum_k pi_k grad h(u_k), G2 = sum_k pi_k grad h(u_k) z_k'.
     w.ubar.noalias() = w.Unodes.transpose() * w.pi;
-    w.G1.noalias() = A.transpose() * S - w.ubar;
-    const MatrixXd PZ = w.pi.asDiagonal() * grid_.z;  // Q x q
-    w.G2.noalias() = A.transpose() * (D1 * PZ) - w.Unodes.transpose() * PZ;
+    for (int b = 0; b < q; ++b) {
+      double acc = -w.ubar[b];
+      for (int j = 0; j < ni; ++j) acc += A(j, b) * w.S[j];
+      w.G1[b] = acc;
+    }
+    w.PZ.noalias() = w.pi.asDiagonal() * grid_.z;  // Q x q
+    w.G2.noalias() = -(w.Unodes.transpose() * w.PZ);
+    for (int j = 0; j < ni; ++j)
+      for (int c = 0; c < q; ++c) {
+        double djc = 0.0;  // sum_k D1_jk pi_k z_kc
+        for (long k = 0; k < Q; ++k) djc += w.D1(j, k) * w.PZ(k, c);
+        for (int b = 0; b < q; ++b) w.G2(b, c) += A(j, b) * djc;
+      }
   }
-  VectorXd cr(ni);
   for (int r = 0; r < P; ++r) {
     // dH_r = A' diag(-d3 * deta_r [- dphi d2]) A  (+ dA' W A + A' W dA for Lambda)
-    for (int j = 0; j < ni; ++j) cr[j] = -w.dv[j].d3 * Deta(j, r);
-    if (disp_ && r == P - 1) cr -= pd2;
-    w.dH.noalias() = A.transpose() * cr.asDiagonal() * A;
+    w.dH.setZero();
+    const bool is_phi = disp_ && r == P - 1;
+    for (int j = 0; j < ni; ++j) {
+      double c = -w.dv[j].d3 * w.Deta(j, r);
+      if (is_phi) c -= w.pd2[j];
+      for (int a = 0; a < q; ++a)
+        for (int b = 0; b <= a; ++b) w.dH(a, b) += c * A(j, a) * A(j, b);
+    }
+    for (int a = 0; a < q; ++a)
+      for (int b = 0; b < a; ++b) w.dH(b, a) = w.dH(a, b);
     if (r >= p_ && r < p_ + nl_) {
-      const int a = lam_row_[r - p_], b = lam_col_[r - p_];
-      w.hv.noalias() = A.transpose() * W.cwiseProduct(Zi.col(a));
-      w.dH.row(b) += w.hv.transpose();
-      w.dH.col(b) += w.hv;
+      const int a = lam_row_[r - p_], b0 = lam_col_[r - p_];
+      w.hv.setZero();
+      for (int j = 0; j < ni; ++j) {
+        const double v = w.W[j] * Z_(s0 + j, a);
+        for (int b = 0; b < q; ++b) w.hv[b] += A(j, b) * v;
+      }
+      w.dH.row(b0) += w.hv.transpose();
+      w.dH.col(b0) += w.hv;
     }
     double gr = -0.5 * (w.Hinv.cwiseProduct(w.dH)).sum();  // d log|L|
     if (K_ > 1) {
@@ -289,8 +355,8 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
       w.Mr.noalias() = w.Cinv * w.dH * w.Cinv.transpose();
       w.tmp_q = w.Mr.triangularView<Eigen::Lower>();
       w.tmp_q.diagonal() *= 0.5;
-      const MatrixXd dL = -(w.Cinv.transpose() * w.tmp_q.transpose());
-      gr += w.G1.dot(w.Du.col(r)) + (w.G2.cwiseProduct(dL)).sum();
+      w.dL.noalias() = -(w.Cinv.transpose() * w.tmp_q.transpose());
+      gr += w.G1.dot(w.Du.col(r)) + (w.G2.cwiseProduct(w.dL)).sum();
     }
     g[r] += gr;
   }

@@ -75,6 +75,10 @@ class AgqEngine {
   // Mode cache management: the engine warm-starts each cluster's Newton
   // search from its last mode; reset() forgets them.
   void reset_modes() { ucache_.setZero(); }
+  // Switch the number of quadrature points, keeping the data and the modes
+  // (a Laplace fit's modes are the right warm start for quadrature).
+  void set_nagq(int K) { K_ = K; grid_ = gh_grid(K_, q_); }
+  int nagq() const { return K_; }
 
  private:
   struct Work;

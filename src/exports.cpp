@@ -118,6 +118,13 @@ Rcpp::List cpp_agq_summaries(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
                             Rcpp::Named("newton_failures") = s.newton_failures);
 }
 
+// Change the number of quadrature points of an existing engine.
+// [[Rcpp::export]]
+void cpp_agq_set_nagq(SEXP ptr, int nAGQ) {
+  if (nAGQ < 1) Rcpp::stop("nAGQ must be at least 1");
+  agq_ptr(ptr)->set_nagq(nAGQ);
+}
+
 // Forget the warm-start modes (used before refits from new starting values).
 // [[Rcpp::export]]
 void cpp_agq_reset(SEXP ptr) { agq_ptr(ptr)->reset_modes(); }

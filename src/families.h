@@ -78,6 +78,11 @@ class ObsModel {
   // cluster and quadrature node rather than one per observation.
   virtual void derivs_n(const double* y, const double* wt, const double* eta,
                         int n, double phi, ObsDerivs* out) const = 0;
+  // Sum of l over n observations and each d l / d eta (into d1); what the
+  // quadrature nodes need.
+  virtual double loglik_d1_n(const double* y, const double* wt,
+                             const double* eta, int n, double phi,
+                             double* d1) const = 0;
 };
 
 template <class Derived>
@@ -87,6 +92,19 @@ class ObsModelBase : public ObsModel {
                 double phi, ObsDerivs* out) const override {
     const Derived& self = static_cast<const Derived&>(*this);
     for (int i = 0; i < n; ++i) out[i] = self.Derived::derivs(y[i], wt[i], eta[i], phi);
+  }
+  double loglik_d1_n(const double* y, const double* wt, const double* eta,
+                     int n, double phi, double* d1) const override {
+    const Derived& self = static_cast<const Derived&>(*this);
+    double s = 0.0;
+    for (int i = 0; i < n; ++i) s += self.Derived::loglik_d1(y[i], wt[i], eta[i], phi, d1[i]);
+    return s;
+  }
+  // Default: from the full derivatives; families override when cheaper.
+  double loglik_d1(double y, double wt, double eta, double phi, double& d1) const {
+    const ObsDerivs d = static_cast<const Derived&>(*this).Derived::derivs(y, wt, eta, phi);
+    d1 = d.d1;
+    return d.l;
   }
 };
 
@@ -147,6 +165,12 @@ class BinomialLogit : public ObsModelBase<BinomialLogit> {
     const double v = mu * omu;
     return ObsDerivs{wt * (y * eta - log1pexp(eta)), wt * (y - mu), -wt * v,
                      -wt * v * (omu - mu)};
+  }
+  double loglik_d1(double y, double wt, double eta, double, double& d1) const {
+    const double e = std::exp(-std::fabs(eta));
+    const double mu = eta >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+    d1 = wt * (y - mu);
+    return wt * (y * eta - (eta > 0 ? eta : 0.0) - std::log1p(e));
   }
 };
 
@@ -237,6 +261,11 @@ class PoissonLog : public ObsModelBase<PoissonLog> {
   ObsDerivs derivs(double y, double wt, double eta, double) const override {
     const double mu = std::exp(eta);
     return ObsDerivs{wt * (y * eta - mu), wt * (y - mu), -wt * mu, -wt * mu};
+  }
+  double loglik_d1(double y, double wt, double eta, double, double& d1) const {
+    const double mu = std::exp(eta);
+    d1 = wt * (y - mu);
+    return wt * (y * eta - mu);
   }
 };
 
