@@ -243,7 +243,7 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
                              if (disp) FALSE)
   hess <- NULL
   if (control$laplace_start && nAGQ > 1L) {
-    H0 <- numeric_hessian(eng, theta, boundary(theta))
+    H0 <- numeric_hessian(eng, theta, boundary(theta), central = FALSE)
     cpp_agq_set_nagq(eng, nAGQ)
     nt <- newton_steps(eng, theta, H0, boundary(theta), maxit = 20L)
     stages$newton <- nt$record
@@ -349,15 +349,23 @@ optimize_engine <- function(eng, theta, lower, control) {
 
 # Hessian of the log-likelihood by central differences of the analytic
 # gradient, symmetrized. Parameters on a boundary are left out.
-numeric_hessian <- function(eng, theta, on_boundary) {
+# Forward differences (half the cost) are enough where the Hessian only
+# preconditions Newton steps.
+numeric_hessian <- function(eng, theta, on_boundary, central = TRUE) {
   P <- length(theta)
   H <- matrix(NA_real_, P, P)
   idx <- which(!on_boundary)
+  g0 <- if (!central) cpp_agq_eval(eng, theta, TRUE)$gradient
   for (j in idx) {
     h <- 1e-4 * max(abs(theta[j]), 0.1)
     tp <- theta; tp[j] <- tp[j] + h
-    tm <- theta; tm[j] <- tm[j] - h
-    H[, j] <- (cpp_agq_eval(eng, tp, TRUE)$gradient - cpp_agq_eval(eng, tm, TRUE)$gradient) / (2 * h)
+    gp <- cpp_agq_eval(eng, tp, TRUE)$gradient
+    if (central) {
+      tm <- theta; tm[j] <- tm[j] - h
+      H[, j] <- (gp - cpp_agq_eval(eng, tm, TRUE)$gradient) / (2 * h)
+    } else {
+      H[, j] <- (gp - g0) / h
+    }
   }
   H[idx, idx] <- (H[idx, idx] + t(H[idx, idx])) / 2
   H

@@ -109,12 +109,14 @@ new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
   lev <- fit$group$levels
   M <- length(lev)
   to_b <- function(U) { B <- U %*% t(Lam); dimnames(B) <- list(lev, cn); B }
+  # Lambda V Lambda' for every cluster at once: V holds one column-major
+  # q x q matrix per row, so each entry is a sum over q^2 products.
   to_bvar <- function(V) {
-    arr <- array(0, c(q, q, M), dimnames = list(cn, cn, lev))
-    for (i in seq_len(M)) {
-      Vi <- matrix(V[i, ], q, q)
-      arr[, , i] <- Lam %*% Vi %*% t(Lam)
-    }
+    out <- matrix(0, M, q * q)
+    for (a in seq_len(q)) for (b in seq_len(q)) for (c in seq_len(q)) for (d in seq_len(q))
+      out[, a + (b - 1L) * q] <- out[, a + (b - 1L) * q] +
+        Lam[a, c] * Lam[b, d] * V[, c + (d - 1L) * q]
+    arr <- array(t(out), c(q, q, M), dimnames = list(cn, cn, lev))
     arr
   }
   s <- fit$modes
