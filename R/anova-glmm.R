@@ -101,7 +101,7 @@ wald_terms <- function(object) {
                      error = function(e) NA_real_)
     c(length(j), stat, stats::pchisq(stat, length(j), lower.tail = FALSE))
   })
-  tab <- as.data.frame(do.call(rbind, rows))
+  tab <- as.data.frame(matrix(as.numeric(unlist(rows)), ncol = 3L, byrow = TRUE))
   names(tab) <- c("Df", "Chisq", "Pr(>Chisq)")
   rownames(tab) <- labs
   structure(tab, heading = c("Wald chi-square tests of the fixed-effect terms (each given all others)\n",

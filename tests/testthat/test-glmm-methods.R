@@ -237,6 +237,17 @@ test_that("predict: link, response, population level and original data", {
                unname(predict(fit_sleep)[rows]))
 })
 
+test_that("predict: factors in random-effect terms keep the levels of the fit", {
+  d <- sleepstudy
+  d$half <- factor(ifelse(d$Days >= 5, "late", "early"))
+  f <- glmm(Reaction ~ Days + (half | Subject), data = d)
+  rows <- which(d$half == "early")[1:6]
+  expect_equal(predict(f, d[rows, ]), predict(f)[rows])
+  nd <- d[rows, ]
+  nd$half <- as.character(nd$half)
+  expect_equal(predict(f, nd), predict(f)[rows])
+})
+
 test_that("predict: an offset argument of the call is used for newdata", {
   f <- glmm(incidence ~ period + (1 | herd), offset = log(size), data = cbpp,
             family = poisson, nAGQ = 1)
@@ -343,6 +354,8 @@ test_that("anova: Wald tests of fixed-effect terms for a single fit", {
   as <- anova(fit_sleep)
   z <- fixef(fit_sleep)[["Days"]] / sqrt(vcov(fit_sleep)[2, 2])
   expect_equal(as["Days", "Chisq"], z^2)
+  f0 <- glmm(Reaction ~ 1 + (1 | Subject), data = sleepstudy)
+  expect_equal(nrow(anova(f0)), 0L)
 })
 
 test_that("update re-fits with changed formula and arguments", {
