@@ -154,7 +154,7 @@ print.summary.glmm <- function(x, digits = max(3L, getOption("digits") - 3L),
 #' side by side, so that the linear predictor is
 #' `X %*% fixef(fit) + Z %*% as.vector(t(ranef(fit)[[1]])) + offset`.
 #'
-#' @param object A fitted model from [glmm()].
+#' @param object,x,formula A fitted model from [glmm()].
 #' @param full For `vcov()`: the covariance of all optimizer parameters
 #'   instead of the fixed effects only.
 #' @param type For `model.matrix()`: `"fixed"` (X) or `"random"` (Z).
