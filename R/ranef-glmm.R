@@ -79,8 +79,10 @@ posterior_moments <- function(object, nAGQ) {
   lev <- object$group_levels
   B <- s$post_mean %*% t(Lam)
   dimnames(B) <- list(lev, object$cnames)
-  V <- array(0, c(q, q, M), dimnames = list(object$cnames, object$cnames, lev))
-  for (i in seq_len(M)) V[, , i] <- Lam %*% matrix(s$post_var[i, ], q, q) %*% t(Lam)
+  # Lambda V_i Lambda' for all clusters at once (V_i column-major in row i),
+  # as new_glmm() does for the stored moments.
+  W <- s$post_var %*% t(kronecker(Lam, Lam))
+  V <- array(t(W), c(q, q, M), dimnames = list(object$cnames, object$cnames, lev))
   list(mean = B, var = V)
 }
 
