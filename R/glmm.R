@@ -82,7 +82,10 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   environment(frame_formula) <- fenv
   mf <- frame_from_call(mc, frame_formula, env, extras = c("weights", "offset"))
   re <- re_terms(formula, mf, fenv)
-  fixed <- reformulas::nobars(formula)
+  # nobars() on the right-hand side only: on the whole formula it returns
+  # the bare response when that is a call (cbind(s, f) ~ (1 | g)).
+  fixed <- formula
+  fixed[[3L]] <- reformulas::nobars(formula[[3L]]) %||% 1
   environment(fixed) <- fenv
   mt <- stats::terms(fixed, data = mf)
   X <- stats::model.matrix(mt, mf)

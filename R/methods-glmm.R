@@ -1,0 +1,413 @@
+# Methods for fitted "glmm" objects: printing, summaries and the extractors
+# that read the stored fit. Predictions are in predict-glmm.R, random-effect
+# predictions in ranef-glmm.R, likelihood-ratio and Wald tests in
+# anova-glmm.R. Everything here reads plain data stored by new_glmm(); no
+# method needs the engine except ranef(type = "mean") at a new nAGQ.
+
+#' @importFrom nlme fixef ranef VarCorr
+#' @importFrom stats sigma family
+#' @export
+nlme::fixef
+#' @export
+nlme::ranef
+#' @export
+nlme::VarCorr
+
+# ---- printing ---------------------------------------------------------------
+
+approximation_label <- function(object) {
+  if (object$nAGQ > 1L)
+    return(sprintf("Adaptive Gauss-Hermite quadrature, nAGQ = %d", object$nAGQ))
+  if (object$family$family == "gaussian") "Laplace approximation (exact for the gaussian family)"
+  else "Laplace approximation"
+}
+
+fit_criteria <- function(object) {
+  ll <- logLik(object)
+  c(logLik = as.numeric(ll), AIC = stats::AIC(ll), BIC = stats::BIC(ll),
+    deviance = -2 * as.numeric(ll), df = attr(ll, "df"))
+}
+
+print_header <- function(object) {
+  cat("Generalized linear mixed model fit by maximum likelihood\n")
+  cat(" Approximation:", approximation_label(object), "\n")
+  cat(" Family:", object$family$family, "(", object$family$link, ")\n")
+  cat(" Formula:", paste(deparse(object$formula, width.cutoff = 500L), collapse = " "), "\n")
+  if (!is.null(object$call$data))
+    cat("    Data:", paste(deparse(object$call$data), collapse = " "), "\n")
+}
+
+print_notes <- function(warnings) {
+  if (!length(warnings)) return(invisible())
+  cat("\nNote", if (length(warnings) > 1L) "s", ":\n", sep = "")
+  for (w in warnings) cat(" * ", w, "\n", sep = "")
+  invisible()
+}
+
+#' Print and summarize a fitted GLMM
+#'
+#' `print()` shows the approximation used, the fit criteria, the random-effect
+#' standard deviations and correlations, and the fixed effects. `summary()`
+#' adds standard errors and Wald z tests, the variance components and the
+#' optimizer record. Problems recorded at fitting time (singular fit, doubtful
+#' convergence) are printed as notes.
+#'
+#' The fixed effects are **conditional (subject-specific)** effects: they act
+#' on the linear predictor of a given cluster, holding its random effect
+#' fixed. For non-identity links they differ from population-averaged
+#' effects.
+#'
+#' @param x,object A fitted model from [glmm()], or its summary.
+#' @param digits Number of significant digits.
+#' @param signif.stars Show significance stars (as [printCoefmat()]).
+#' @param ... Passed on or ignored.
+#' @return `print()` returns `x` invisibly; `summary()` an object of class
+#'   `summary.glmm` with components `coefficients` (estimate, standard error,
+#'   z value, p-value), `varcor` ([VarCorr()]), `criteria`, `optinfo`.
+#' @examples
+#' data(cbpp, package = "lme4")
+#' fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+#'             data = cbpp, family = binomial, nAGQ = 1)
+#' fit
+#' summary(fit)
+#' @name print.glmm
+#' @export
+print.glmm <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  print_header(x)
+  crit <- fit_criteria(x)
+  print(signif(crit[c("logLik", "AIC", "BIC")], digits + 2L), digits = digits + 2L)
+  cat("Random effects:\n")
+  print(VarCorr(x), digits = digits, comp = "Std.Dev.")
+  cat(sprintf("Number of obs: %d, clusters: %s, %d\n", x$nobs, x$group_name, x$ngroups))
+  cat("Fixed effects (conditional):\n")
+  print.default(format(fixef(x), digits = digits), print.gap = 2L, quote = FALSE)
+  print_notes(x$optinfo$warnings)
+  invisible(x)
+}
+
+#' @rdname print.glmm
+#' @export
+summary.glmm <- function(object, ...) {
+  beta <- fixef(object)
+  se <- sqrt(pmax(diag(vcov(object)), 0))
+  z <- beta / se
+  coefs <- cbind(Estimate = beta, `Std. Error` = se, `z value` = z,
+                 `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
+  rownames(coefs) <- names(beta)
+  res <- residuals(object, type = "pearson")
+  if (object$family$family == "gaussian") res <- res / object$sigma
+  structure(list(call = object$call, formula = object$formula, family = object$family,
+                 approximation = approximation_label(object), data = object$call$data,
+                 criteria = fit_criteria(object), coefficients = coefs,
+                 varcor = VarCorr(object), nobs = object$nobs,
+                 ngroups = object$ngroups, group_name = object$group_name,
+                 resid_quantiles = stats::quantile(res, na.rm = TRUE, names = FALSE),
+                 optinfo = object$optinfo, nAGQ = object$nAGQ),
+            class = "summary.glmm")
+}
+
+#' @rdname print.glmm
+#' @export
+print.summary.glmm <- function(x, digits = max(3L, getOption("digits") - 3L),
+                               signif.stars = getOption("show.signif.stars"), ...) {
+  print_header(x)
+  cat("\n")
+  print(signif(x$criteria[c("AIC", "BIC", "logLik", "deviance")], digits + 2L),
+        digits = digits + 2L)
+  cat("\nScaled Pearson residuals:\n")
+  rq <- stats::setNames(x$resid_quantiles, c("Min", "1Q", "Median", "3Q", "Max"))
+  print(rq, digits = digits)
+  cat("\nRandom effects:\n")
+  print(x$varcor, digits = digits, comp = c("Variance", "Std.Dev."))
+  cat(sprintf("Number of obs: %d, clusters: %s, %d\n", x$nobs, x$group_name, x$ngroups))
+  cat("\nFixed effects:\n")
+  stats::printCoefmat(x$coefficients, digits = digits, signif.stars = signif.stars,
+                      na.print = "NA", ...)
+  cat("Coefficients are conditional (subject-specific) effects: they hold the",
+      "cluster's\nrandom effect fixed.\n")
+  o <- x$optinfo
+  cat(sprintf(paste0("\nOptimizer: %s (%s); %d iterations, %d evaluations; ",
+                     "max|gradient| %.2g; Hessian condition number %.3g\n"),
+              o$optimizer, o$message, as.integer(o$iterations), as.integer(o$evaluations),
+              o$max_grad, o$hessian_cond))
+  print_notes(o$warnings)
+  invisible(x)
+}
+
+# ---- extractors -------------------------------------------------------------
+
+#' Extract parts of a fitted GLMM
+#'
+#' Extractors for [glmm()] fits. `fixef()` gives the fixed effects
+#' (conditional, subject-specific). `coef()` gives the cluster-specific
+#' coefficients, fixed effects plus each cluster's predicted random effects
+#' (posterior modes), one row per cluster. `vcov()` gives the covariance of
+#' the fixed effects from the observed information of the marginal
+#' log-likelihood; with `full = TRUE`, of all optimizer parameters
+#' (fixed effects, the free entries of the Cholesky factor \eqn{\Lambda} of
+#' the random-effect covariance, and \eqn{\log\sigma} for gaussian models;
+#' `NA` for parameters on a boundary). `logLik()` is the full log-likelihood
+#' with every normalizing constant, so [AIC()] and [BIC()] are comparable
+#' across `nAGQ`, families and packages; its `df` counts all parameters.
+#' `model.matrix(type = "random")` gives the sparse n x (M q) random-effects
+#' design, clusters in the order of the levels, the q terms of each cluster
+#' side by side, so that the linear predictor is
+#' `X %*% fixef(fit) + Z %*% as.vector(t(ranef(fit)[[1]])) + offset`.
+#'
+#' @param object,x,formula A fitted model from [glmm()].
+#' @param full For `vcov()`: the covariance of all optimizer parameters
+#'   instead of the fixed effects only.
+#' @param type For `model.matrix()`: `"fixed"` (X) or `"random"` (Z).
+#' @param ... Ignored.
+#' @return `fixef()` a named vector; `coef()` a list (class `coef.glmm`)
+#'   with one data frame named by the grouping factor; `vcov()` a matrix;
+#'   `logLik()` an object of class `logLik`; `nobs()` the number of
+#'   observations with positive weight; `sigma()` the residual standard
+#'   deviation (1 for families without a dispersion parameter); `formula()`
+#'   the model formula; `model.matrix()` a matrix (sparse for
+#'   `type = "random"`); `model.frame()` the model frame; `family()` the family.
+#' @examples
+#' data(sleepstudy, package = "lme4")
+#' fit <- glmm(Reaction ~ Days + (Days | Subject), data = sleepstudy)
+#' fixef(fit)
+#' head(coef(fit)$Subject)
+#' vcov(fit)
+#' logLik(fit); AIC(fit); BIC(fit); nobs(fit); sigma(fit)
+#' dim(model.matrix(fit, type = "random"))
+#' @name glmm-extractors
+NULL
+
+#' @rdname glmm-extractors
+#' @export
+fixef.glmm <- function(object, ...) object$coefficients
+
+#' @rdname glmm-extractors
+#' @export
+coef.glmm <- function(object, ...) {
+  b <- ranef(object, condVar = FALSE)[[1L]]
+  beta <- fixef(object)
+  cf <- as.data.frame(matrix(beta, nrow(b), length(beta), byrow = TRUE,
+                             dimnames = list(rownames(b), names(beta))),
+                      check.names = FALSE)
+  for (nm in names(b)) cf[[nm]] <- (if (nm %in% names(cf)) cf[[nm]] else 0) + b[[nm]]
+  structure(stats::setNames(list(cf), object$group_name), class = "coef.glmm")
+}
+
+#' @export
+print.coef.glmm <- function(x, ...) {
+  print(unclass(x), ...)
+  invisible(x)
+}
+
+plain_matrix <- function(V) {
+  matrix(as.numeric(V), nrow(V), ncol(V), dimnames = dimnames(V))
+}
+
+#' @rdname glmm-extractors
+#' @export
+vcov.glmm <- function(object, full = FALSE, ...) {
+  plain_matrix(if (isTRUE(full)) object$cov_theta else object$vcov)
+}
+
+#' @rdname glmm-extractors
+#' @export
+logLik.glmm <- function(object, ...) {
+  structure(object$loglik, df = object$df, nobs = object$nobs, class = "logLik")
+}
+
+#' @rdname glmm-extractors
+#' @export
+nobs.glmm <- function(object, ...) object$nobs
+
+#' @rdname glmm-extractors
+#' @export
+sigma.glmm <- function(object, ...) object$sigma
+
+#' @rdname glmm-extractors
+#' @export
+formula.glmm <- function(x, ...) x$formula
+
+#' @rdname glmm-extractors
+#' @export
+family.glmm <- function(object, ...) object$family
+
+#' @rdname glmm-extractors
+#' @export
+model.frame.glmm <- function(formula, ...) formula$model
+
+#' @rdname glmm-extractors
+#' @export
+model.matrix.glmm <- function(object, type = c("fixed", "random"), ...) {
+  type <- match.arg(type)
+  if (type == "fixed") return(object$X)
+  n <- object$n
+  q <- length(object$cnames)
+  M <- object$ngroups
+  rows <- rep(seq_len(n), q)
+  cols <- (rep(object$group, q) - 1L) * q + rep(seq_len(q), each = n)
+  Zfull <- Matrix::sparseMatrix(i = rows, j = cols, x = as.numeric(object$Z),
+                                dims = c(n, M * q))
+  colnames(Zfull) <- rep(object$group_levels, each = q)
+  Zfull
+}
+
+# ---- variance components ----------------------------------------------------
+
+#' Variance components of a fitted GLMM
+#'
+#' The covariance matrix \eqn{D} of the random effects, in a list named by
+#' the grouping factor (as lme4 does), with attributes `"stddev"` and
+#' `"correlation"`. Correlations between terms in different blocks (e.g.
+#' `(x || g)`) are structural zeros. For gaussian models the attribute
+#' `"sc"` of the list is the residual standard deviation.
+#'
+#' @param x A fitted model from [glmm()], or the result of `VarCorr()`.
+#' @param sigma Ignored (for compatibility with the generic).
+#' @param digits Number of significant digits.
+#' @param comp Which columns to print: `"Variance"` and/or `"Std.Dev."`.
+#' @param row.names,optional Ignored.
+#' @param ... Ignored.
+#' @return `VarCorr()` a list of class `VarCorr.glmm`; `as.data.frame()` a
+#'   data frame with columns `grp`, `var1`, `var2`, `vcov`, `sdcor` (one row
+#'   per variance and per covariance, then the residual for gaussian models).
+#' @examples
+#' data(sleepstudy, package = "lme4")
+#' fit <- glmm(Reaction ~ Days + (Days | Subject), data = sleepstudy)
+#' VarCorr(fit)
+#' as.data.frame(VarCorr(fit))
+#' @export
+VarCorr.glmm <- function(x, sigma = 1, ...) {
+  D <- plain_matrix(x$D)
+  sd <- sqrt(pmax(diag(D), 0))
+  corr <- D / outer(sd, sd)
+  corr[outer(sd, sd) == 0] <- NA_real_
+  diag(corr) <- 1
+  attr(D, "stddev") <- stats::setNames(sd, x$cnames)
+  attr(D, "correlation") <- corr
+  attr(D, "blocks") <- rep(seq_along(x$cov_blocks), x$cov_blocks)
+  useSc <- x$family$family == "gaussian"
+  structure(stats::setNames(list(D), x$group_name), sc = if (useSc) x$sigma else 1,
+            useSc = useSc, class = "VarCorr.glmm")
+}
+
+# Character table of the variance components, one row per random effect
+# (and a residual row for gaussian models); numbers formatted column-wise.
+format_varcorr <- function(x, digits, comp) {
+  grp <- nm <- character()
+  vars <- numeric()
+  corr_rows <- list()
+  for (g in names(x)) {
+    D <- x[[g]]
+    corr <- attr(D, "correlation")
+    blocks <- attr(D, "blocks")
+    q <- nrow(D)
+    grp <- c(grp, g, rep("", q - 1L))
+    nm <- c(nm, rownames(D))
+    vars <- c(vars, diag(D))
+    cm <- matrix("", q, max(q - 1L, 0L))
+    if (q > 1L) for (i in 2:q) for (j in seq_len(i - 1L)) {
+      if (blocks[i] == blocks[j])
+        cm[i, j] <- if (is.na(corr[i, j])) "NaN" else formatC(corr[i, j], digits = 2L, format = "f")
+    }
+    corr_rows[[g]] <- cm
+  }
+  if (isTRUE(attr(x, "useSc"))) {
+    grp <- c(grp, "Residual"); nm <- c(nm, ""); vars <- c(vars, attr(x, "sc")^2)
+  }
+  tab <- cbind(Groups = grp, Name = nm)
+  if ("Variance" %in% comp) tab <- cbind(tab, Variance = format(vars, digits = digits))
+  if ("Std.Dev." %in% comp) tab <- cbind(tab, Std.Dev. = format(sqrt(pmax(vars, 0)), digits = digits))
+  ncorr <- max(vapply(corr_rows, ncol, 1L))
+  if (ncorr > 0L && any(nzchar(unlist(corr_rows)))) {
+    cm <- do.call(rbind, lapply(corr_rows, function(m) cbind(m, matrix("", nrow(m), ncorr - ncol(m)))))
+    if (nrow(cm) < nrow(tab)) cm <- rbind(cm, matrix("", nrow(tab) - nrow(cm), ncorr))
+    colnames(cm) <- c("Corr", rep("", ncorr - 1L))
+    tab <- cbind(tab, cm)
+  }
+  rownames(tab) <- rep("", nrow(tab))
+  tab
+}
+
+#' @rdname VarCorr.glmm
+#' @export
+print.VarCorr.glmm <- function(x, digits = max(3L, getOption("digits") - 2L),
+                               comp = "Std.Dev.", ...) {
+  comp <- match.arg(comp, c("Variance", "Std.Dev."), several.ok = TRUE)
+  print(format_varcorr(x, digits, comp), quote = FALSE)
+  invisible(x)
+}
+
+#' @rdname VarCorr.glmm
+#' @export
+as.data.frame.VarCorr.glmm <- function(x, row.names = NULL, optional = FALSE, ...) {
+  out <- list()
+  for (g in names(x)) {
+    D <- x[[g]]
+    sd <- attr(D, "stddev")
+    corr <- attr(D, "correlation")
+    nm <- names(sd)
+    q <- length(sd)
+    lt <- which(lower.tri(D) & outer(attr(D, "blocks"), attr(D, "blocks"), "=="), arr.ind = TRUE)
+    lt <- lt[order(lt[, "col"], lt[, "row"]), , drop = FALSE]
+    out[[g]] <- data.frame(grp = g, var1 = c(nm, nm[lt[, "col"]]),
+                           var2 = c(rep(NA_character_, q), nm[lt[, "row"]]),
+                           vcov = c(diag(D), D[lt]), sdcor = c(sd, corr[lt]),
+                           stringsAsFactors = FALSE)
+  }
+  if (isTRUE(attr(x, "useSc")))
+    out$Residual <- data.frame(grp = "Residual", var1 = NA_character_, var2 = NA_character_,
+                               vcov = attr(x, "sc")^2, sdcor = attr(x, "sc"),
+                               stringsAsFactors = FALSE)
+  res <- do.call(rbind, out)
+  rownames(res) <- NULL
+  res
+}
+
+# ---- fitted values and residuals --------------------------------------------
+
+#' Fitted values and residuals of a GLMM
+#'
+#' Fitted values are on the response scale and conditional on the predicted
+#' random effects (posterior modes): \eqn{\hat\mu = g^{-1}(X\hat\beta +
+#' Z\hat b + \mathrm{offset})}. Residuals follow [glm()]'s definitions with
+#' these conditional fitted values and the prior weights \eqn{w}: response
+#' \eqn{y - \hat\mu} (for binomial, \eqn{y} is the observed proportion);
+#' Pearson \eqn{(y - \hat\mu)\sqrt{w / V(\hat\mu)}} (not divided by
+#' \eqn{\sigma} for gaussian models, as in glm and lme4); deviance
+#' \eqn{\mathrm{sign}(y - \hat\mu)\sqrt{d_i}} with \eqn{d_i} the family's unit
+#' deviance times \eqn{w}; working \eqn{(y - \hat\mu) / (d\mu/d\eta)}.
+#' With `na.action = na.exclude` in the fit, the results are padded with
+#' `NA` for the excluded rows.
+#'
+#' @param object A fitted model from [glmm()].
+#' @param type Type of residual.
+#' @param ... Ignored.
+#' @return A numeric vector.
+#' @examples
+#' data(cbpp, package = "lme4")
+#' fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+#'             data = cbpp, family = binomial, nAGQ = 1)
+#' head(fitted(fit))
+#' head(residuals(fit, type = "pearson"))
+#' @export
+fitted.glmm <- function(object, ...) {
+  stats::napredict(object$na.action, object$fitted.values)
+}
+
+#' @rdname fitted.glmm
+#' @export
+residuals.glmm <- function(object, type = c("deviance", "pearson", "response", "working"),
+                           ...) {
+  type <- match.arg(type)
+  fam <- object$family
+  y <- object$y
+  mu <- object$fitted.values
+  wt <- object$prior.weights
+  r <- switch(type,
+    response = y - mu,
+    pearson = (y - mu) * sqrt(wt) / sqrt(fam$variance(mu)),
+    deviance = sign(y - mu) * sqrt(pmax(fam$dev.resids(y, mu, wt), 0)),
+    working = (y - mu) / fam$mu.eta(object$linear.predictors))
+  names(r) <- names(mu)
+  stats::naresid(object$na.action, r)
+}

@@ -1,0 +1,434 @@
+# Methods for "glmm" fits, checked against formulas computed here and
+# against lme4 on the same models (Laplace, where both maximize the same
+# likelihood; differences are optimizer tolerance).
+
+data(cbpp, package = "lme4")
+data(sleepstudy, package = "lme4")
+cbpp$n_fail <- cbpp$size - cbpp$incidence
+
+fit_cbpp <- glmm(cbind(incidence, n_fail) ~ period + (1 | herd), data = cbpp,
+                 family = binomial, nAGQ = 1)
+fit_sleep <- glmm(Reaction ~ Days + (Days | Subject), data = sleepstudy)
+fit_pois <- glmm(incidence ~ period + offset(log(size)) + (1 | herd), data = cbpp,
+                 family = poisson, nAGQ = 1)
+
+# Our logLik may be a little higher than lme4's (tighter optimum) but never
+# meaningfully lower.
+expect_loglik_match <- function(ours, theirs, tol = 1e-4) {
+  expect_gt(as.numeric(ours) - as.numeric(theirs), -tol)
+  expect_lt(abs(as.numeric(ours) - as.numeric(theirs)), 1e-2)
+}
+
+test_that("generics from nlme are re-exported", {
+  expect_identical(glmmgee::fixef, nlme::fixef)
+  expect_identical(glmmgee::ranef, nlme::ranef)
+  expect_identical(glmmgee::VarCorr, nlme::VarCorr)
+})
+
+test_that("binomial (cbpp) estimates, vcov, logLik, AIC, BIC agree with glmer at nAGQ = 1", {
+  skip_if_not_installed("lme4")
+  g <- lme4::glmer(cbind(incidence, n_fail) ~ period + (1 | herd), data = cbpp,
+                   family = binomial)
+  expect_equal(fixef(fit_cbpp), lme4::fixef(g), tolerance = 1e-3)
+  # lme4's vcov comes from finite differences of a deviance evaluated by
+  # iterative PIRLS, accurate to a few percent here.
+  expect_equal(vcov(fit_cbpp), as.matrix(vcov(g)), tolerance = 3e-2)
+  expect_loglik_match(logLik(fit_cbpp), logLik(g))
+  expect_equal(attr(logLik(fit_cbpp), "df"), attr(logLik(g), "df"))
+  expect_equal(nobs(fit_cbpp), nobs(g))
+  expect_equal(AIC(fit_cbpp), AIC(g), tolerance = 1e-5)
+  expect_equal(BIC(fit_cbpp), BIC(g), tolerance = 1e-5)
+  ll <- as.numeric(logLik(fit_cbpp))
+  expect_equal(AIC(fit_cbpp), -2 * ll + 2 * 5)
+  expect_equal(BIC(fit_cbpp), -2 * ll + log(56) * 5)
+  expect_equal(sigma(fit_cbpp), 1)
+})
+
+test_that("binomial 0/1 (MASS::bacteria) agrees with glmer at nAGQ = 1", {
+  skip_if_not_installed("lme4")
+  skip_if_not_installed("MASS")
+  data(bacteria, package = "MASS")
+  f <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria, family = binomial, nAGQ = 1)
+  g <- lme4::glmer(y ~ trt + I(week > 2) + (1 | ID), data = bacteria, family = binomial)
+  expect_equal(unname(fixef(f)), unname(lme4::fixef(g)), tolerance = 1e-3)
+  expect_equal(unname(vcov(f)), unname(as.matrix(vcov(g))), tolerance = 3e-2)
+  expect_loglik_match(logLik(f), logLik(g))
+  expect_equal(BIC(f), BIC(g), tolerance = 1e-5)
+  expect_equal(unname(sqrt(VarCorr(f)$ID[1, 1])),
+               unname(attr(lme4::VarCorr(g)$ID, "stddev")), tolerance = 1e-3)
+})
+
+test_that("gaussian (sleepstudy) agrees with lmer(REML = FALSE), VarCorr and sigma included", {
+  skip_if_not_installed("lme4")
+  l <- lme4::lmer(Reaction ~ Days + (Days | Subject), data = sleepstudy, REML = FALSE)
+  expect_equal(fixef(fit_sleep), lme4::fixef(l), tolerance = 1e-4)
+  expect_loglik_match(logLik(fit_sleep), logLik(l))
+  expect_equal(attr(logLik(fit_sleep), "df"), attr(logLik(l), "df"))
+  expect_equal(AIC(fit_sleep), AIC(l), tolerance = 1e-6)
+  expect_equal(sigma(fit_sleep), sigma(l), tolerance = 1e-4)
+  vc <- VarCorr(fit_sleep)
+  vl <- lme4::VarCorr(l)
+  expect_equal(unclass(vc$Subject)[1:2, 1:2], unclass(vl$Subject)[1:2, 1:2],
+               tolerance = 1e-3, ignore_attr = TRUE)
+  expect_equal(attr(vc$Subject, "stddev"), attr(vl$Subject, "stddev"), tolerance = 1e-3,
+               ignore_attr = TRUE)
+  expect_equal(attr(vc$Subject, "correlation"), attr(vl$Subject, "correlation"),
+               tolerance = 1e-3, ignore_attr = TRUE)
+  expect_equal(attr(vc, "sc"), attr(vl, "sc"), tolerance = 1e-4)
+  dfv <- as.data.frame(vc)
+  dfl <- as.data.frame(vl)
+  expect_equal(dfv$vcov, dfl$vcov, tolerance = 1e-3)
+  expect_equal(dfv$sdcor, dfl$sdcor, tolerance = 1e-3)
+  expect_equal(dfv$grp, as.character(dfl$grp))
+  expect_equal(vcov(fit_sleep), as.matrix(vcov(l)), tolerance = 1e-2, ignore_attr = TRUE)
+})
+
+test_that("VarCorr of a diagonal covariance shows no cross-block correlation", {
+  f <- glmm(Reaction ~ Days + (Days || Subject), data = sleepstudy)
+  vc <- VarCorr(f)
+  expect_equal(vc$Subject[1, 2], 0)
+  expect_equal(nrow(as.data.frame(vc)), 3L)
+  out <- capture.output(print(vc))
+  expect_false(any(grepl("Corr", out)))
+  expect_true(any(grepl("Residual", out)))
+})
+
+test_that("vcov(full = TRUE) covers all optimizer parameters", {
+  V <- vcov(fit_sleep, full = TRUE)
+  expect_equal(dim(V), rep(length(fit_sleep$theta), 2))
+  expect_equal(rownames(V), names(fit_sleep$theta))
+  expect_equal(V[1:2, 1:2], vcov(fit_sleep))
+  expect_true(isSymmetric(V))
+})
+
+test_that("ranef modes and conditional variances agree with lme4 (Laplace)", {
+  skip_if_not_installed("lme4")
+  g <- lme4::glmer(cbind(incidence, n_fail) ~ period + (1 | herd), data = cbpp,
+                   family = binomial)
+  re <- ranef(fit_cbpp)
+  rl <- lme4::ranef(g, condVar = TRUE)
+  expect_s3_class(re, "ranef.glmm")
+  expect_named(re, "herd")
+  expect_equal(rownames(re$herd), rownames(rl$herd))
+  expect_equal(re$herd[[1]], rl$herd[[1]], tolerance = 2e-3)
+  expect_equal(as.vector(attr(re$herd, "postVar")), as.vector(attr(rl$herd, "postVar")),
+               tolerance = 5e-3)
+  dr <- as.data.frame(re)
+  dl <- as.data.frame(rl)
+  expect_equal(dr$condval, dl$condval, tolerance = 2e-3)
+  expect_equal(dr$condsd, dl$condsd, tolerance = 5e-3)
+
+  l <- lme4::lmer(Reaction ~ Days + (Days | Subject), data = sleepstudy, REML = FALSE)
+  rs <- ranef(fit_sleep)$Subject
+  rls <- lme4::ranef(l, condVar = TRUE)$Subject
+  expect_equal(as.matrix(rs), as.matrix(rls), tolerance = 1e-3)
+  expect_equal(as.vector(attr(rs, "postVar")), as.vector(attr(rls, "postVar")),
+               tolerance = 1e-3)
+  expect_null(attr(ranef(fit_sleep, condVar = FALSE)$Subject, "postVar"))
+})
+
+test_that("ranef(type = 'mean') are posterior means by quadrature", {
+  # Direct numerical integration of each herd's posterior at the estimates.
+  f <- glmm(cbind(incidence, n_fail) ~ period + (1 | herd), data = cbpp,
+            family = binomial, nAGQ = 9)
+  pm <- ranef(f, type = "mean")$herd
+  expect_equal(as.matrix(pm), f$ranef$mean, ignore_attr = TRUE)
+  sd_b <- sqrt(VarCorr(f)$herd[1, 1])
+  eta0 <- drop(model.matrix(f) %*% fixef(f))
+  for (h in c("1", "4", "7")) {
+    rows <- cbpp$herd == h
+    post <- function(b) vapply(b, function(bb)
+      exp(sum(dbinom(cbpp$incidence[rows], cbpp$size[rows],
+                     plogis(eta0[rows] + bb), log = TRUE))), 1) * dnorm(b, 0, sd_b)
+    m0 <- integrate(post, -5, 5)$value
+    m1 <- integrate(function(b) b * post(b), -5, 5)$value / m0
+    m2 <- integrate(function(b) (b - m1)^2 * post(b), -5, 5)$value / m0
+    expect_equal(pm[h, 1], m1, tolerance = 1e-4)
+    expect_equal(attr(pm, "postVar")[1, 1, h], m2, tolerance = 1e-3)
+  }
+  # A Laplace fit recomputes the moments by quadrature at its own estimates.
+  pl <- ranef(fit_cbpp, type = "mean", nAGQ = 9)$herd
+  expect_false(isTRUE(all.equal(pl[[1]], ranef(fit_cbpp)$herd[[1]], tolerance = 1e-6)))
+  expect_equal(pl[[1]], ranef(fit_cbpp)$herd[[1]], tolerance = 0.2)
+})
+
+test_that("posterior mean is close to the mode when clusters are big", {
+  set.seed(11)
+  M <- 12; m <- 150
+  d <- data.frame(g = factor(rep(seq_len(M), each = m)), x = rnorm(M * m))
+  b <- rnorm(M, 0, 0.5)
+  d$y <- rpois(M * m, exp(0.3 + 0.4 * d$x + b[as.integer(d$g)]))
+  f <- glmm(y ~ x + (1 | g), data = d, family = poisson, nAGQ = 1)
+  mo <- ranef(f, type = "mode")$g
+  me <- ranef(f, type = "mean")$g
+  csd <- sqrt(attr(mo, "postVar")[1, 1, ])
+  expect_lt(max(abs(me[[1]] - mo[[1]]) / csd), 0.05)
+  expect_equal(attr(me, "postVar")[1, 1, ], attr(mo, "postVar")[1, 1, ], tolerance = 0.02)
+})
+
+test_that("coef per cluster is fixef + ranef", {
+  cf <- coef(fit_sleep)
+  expect_s3_class(cf, "coef.glmm")
+  re <- ranef(fit_sleep)$Subject
+  fe <- fixef(fit_sleep)
+  expect_equal(cf$Subject[["(Intercept)"]], fe[["(Intercept)"]] + re[["(Intercept)"]])
+  expect_equal(cf$Subject$Days, fe[["Days"]] + re$Days)
+  expect_equal(rownames(cf$Subject), levels(sleepstudy$Subject))
+  cb <- coef(fit_cbpp)$herd
+  expect_equal(cb$period3, rep(fixef(fit_cbpp)[["period3"]], 15))
+})
+
+test_that("fitted and model matrices reproduce the linear predictor", {
+  X <- model.matrix(fit_pois)
+  Z <- model.matrix(fit_pois, type = "random")
+  expect_s4_class(Z, "Matrix")
+  expect_equal(dim(Z), c(nrow(cbpp), 15L))
+  u <- as.vector(t(as.matrix(ranef(fit_pois)$herd)))
+  eta <- drop(X %*% fixef(fit_pois)) + as.vector(Z %*% u) + log(cbpp$size)
+  expect_equal(unname(fitted(fit_pois)), unname(exp(eta)))
+  Zs <- model.matrix(fit_sleep, type = "random")
+  expect_equal(dim(Zs), c(180L, 36L))
+  us <- as.vector(t(as.matrix(ranef(fit_sleep)$Subject)))
+  expect_equal(unname(fitted(fit_sleep)),
+               unname(drop(model.matrix(fit_sleep) %*% fixef(fit_sleep)) + as.vector(Zs %*% us)))
+})
+
+test_that("residuals follow glm's definitions with conditional fitted values", {
+  mu <- fitted(fit_cbpp)
+  y <- cbpp$incidence / cbpp$size
+  w <- cbpp$size
+  expect_equal(residuals(fit_cbpp, "response"), y - mu)
+  expect_equal(unname(residuals(fit_cbpp, "pearson")),
+               unname((y - mu) * sqrt(w / (mu * (1 - mu)))))
+  dev <- 2 * w * (ifelse(y > 0, y * log(y / mu), 0) +
+                    ifelse(y < 1, (1 - y) * log((1 - y) / (1 - mu)), 0))
+  expect_equal(unname(residuals(fit_cbpp, "deviance")), unname(sign(y - mu) * sqrt(dev)))
+  expect_equal(residuals(fit_cbpp), residuals(fit_cbpp, "deviance"))
+  mp <- fitted(fit_pois)
+  expect_equal(unname(residuals(fit_pois, "pearson")),
+               unname((cbpp$incidence - mp) / sqrt(mp)))
+})
+
+test_that("residuals agree with lme4", {
+  skip_if_not_installed("lme4")
+  g <- lme4::glmer(cbind(incidence, n_fail) ~ period + (1 | herd), data = cbpp,
+                   family = binomial)
+  for (type in c("response", "pearson", "deviance"))
+    expect_equal(unname(residuals(fit_cbpp, type)), unname(residuals(g, type)),
+                 tolerance = 2e-3, label = type)
+  l <- lme4::lmer(Reaction ~ Days + (Days | Subject), data = sleepstudy, REML = FALSE)
+  for (type in c("response", "pearson"))
+    expect_equal(unname(residuals(fit_sleep, type)), unname(residuals(l, type)),
+                 tolerance = 1e-4, label = type)
+})
+
+test_that("predict: link, response, population level and original data", {
+  expect_equal(predict(fit_pois), fit_pois$linear.predictors)
+  expect_equal(predict(fit_pois, type = "response"), fitted(fit_pois))
+  pop <- drop(model.matrix(fit_pois) %*% fixef(fit_pois)) + log(cbpp$size)
+  expect_equal(unname(predict(fit_pois, re.form = NA)), unname(pop))
+  expect_equal(unname(predict(fit_pois, re.form = ~ 0)), unname(pop))
+  expect_equal(unname(predict(fit_pois, newdata = cbpp, re.form = NA)), unname(pop))
+  expect_equal(predict(fit_pois, newdata = cbpp), predict(fit_pois))
+  expect_equal(predict(fit_pois, newdata = cbpp, type = "response"), fitted(fit_pois))
+  expect_equal(predict(fit_sleep, newdata = sleepstudy), predict(fit_sleep))
+  rows <- c(5, 40, 99, 180)
+  expect_equal(unname(predict(fit_sleep, newdata = sleepstudy[rows, ])),
+               unname(predict(fit_sleep)[rows]))
+})
+
+test_that("predict: factors in random-effect terms keep the levels of the fit", {
+  d <- sleepstudy
+  d$half <- factor(ifelse(d$Days >= 5, "late", "early"))
+  f <- glmm(Reaction ~ Days + (half | Subject), data = d)
+  rows <- which(d$half == "early")[1:6]
+  expect_equal(predict(f, d[rows, ]), predict(f)[rows])
+  nd <- d[rows, ]
+  nd$half <- as.character(nd$half)
+  expect_equal(predict(f, nd), predict(f)[rows])
+})
+
+test_that("predict: an offset argument of the call is used for newdata", {
+  f <- glmm(incidence ~ period + (1 | herd), offset = log(size), data = cbpp,
+            family = poisson, nAGQ = 1)
+  expect_equal(fixef(f), fixef(fit_pois), tolerance = 1e-6)
+  expect_equal(predict(f, newdata = cbpp), predict(f))
+  nd <- cbpp[1:3, ]
+  nd$size <- nd$size * 2
+  expect_equal(unname(predict(f, nd) - predict(f, cbpp[1:3, ])), rep(log(2), 3))
+})
+
+test_that("predict: new clusters get zero random effects", {
+  nd <- data.frame(period = factor(1:4, levels = 1:4), herd = c("new", "1", "new", "2"),
+                   size = 10, incidence = 0)
+  p <- predict(fit_pois, nd)
+  p0 <- predict(fit_pois, nd, re.form = NA)
+  expect_equal(p[c(1, 3)], p0[c(1, 3)])
+  b <- ranef(fit_pois)$herd
+  expect_equal(unname(p[c(2, 4)] - p0[c(2, 4)]), b[c("1", "2"), 1])
+  expect_error(predict(fit_pois, nd, allow.new.levels = FALSE), "not in the fit")
+  expect_equal(unname(predict(fit_pois, nd, type = "response")), unname(exp(p)))
+  # newdata need not contain the grouping factor for population-level predictions
+  expect_equal(predict(fit_pois, nd[, c("period", "size")], re.form = NA), p0)
+})
+
+test_that("predict: missing values in newdata", {
+  nd <- data.frame(period = factor(c(1, NA, 3), levels = 1:4), herd = c("1", "2", "3"),
+                   size = 10)
+  p <- predict(fit_pois, nd)
+  expect_true(is.na(p[2]))
+  expect_equal(length(p), 3L)
+  po <- predict(fit_pois, nd, na.action = na.omit)
+  expect_equal(names(po), c("1", "3"))
+  expect_equal(po, p[c(1, 3)])
+  pe <- predict(fit_pois, nd, na.action = na.exclude)
+  expect_equal(unname(pe), unname(p))
+})
+
+test_that("predict: subsets of random-effect terms via re.form", {
+  f <- glmm(Reaction ~ Days + (1 | Subject) + (0 + Days | Subject), data = sleepstudy)
+  b <- ranef(f)$Subject
+  g <- as.character(sleepstudy$Subject)
+  p_int <- predict(f, re.form = ~ (1 | Subject))
+  expect_equal(unname(p_int - predict(f, re.form = NA)), b[g, "(Intercept)"])
+  expect_equal(predict(f, newdata = sleepstudy, re.form = ~ (1 | Subject)), p_int)
+  expect_error(predict(f, re.form = ~ (1 | Days)), "not in the model")
+})
+
+test_that("predict agrees with lme4", {
+  skip_if_not_installed("lme4")
+  g <- lme4::glmer(cbind(incidence, n_fail) ~ period + (1 | herd), data = cbpp,
+                   family = binomial)
+  nd <- data.frame(period = factor(c(1, 2, 3, 4), levels = 1:4), herd = c("1", "5", "9", "new"))
+  for (type in c("link", "response")) {
+    expect_equal(unname(predict(fit_cbpp, type = type)), unname(predict(g, type = type)),
+                 tolerance = 2e-3)
+    expect_equal(unname(predict(fit_cbpp, nd, type = type)),
+                 unname(predict(g, nd, type = type, allow.new.levels = TRUE)), tolerance = 2e-3)
+    expect_equal(unname(predict(fit_cbpp, nd, type = type, re.form = NA)),
+                 unname(predict(g, nd, type = type, re.form = NA)), tolerance = 2e-3)
+  }
+})
+
+test_that("anova: likelihood-ratio test between nested fits", {
+  f0 <- glmm(cbind(incidence, n_fail) ~ 1 + (1 | herd), data = cbpp, family = binomial,
+             nAGQ = 1)
+  a <- anova(fit_cbpp, f0)
+  expect_s3_class(a, "anova")
+  expect_equal(rownames(a), c("f0", "fit_cbpp"))
+  expect_equal(a$npar, c(2, 5))
+  ll0 <- as.numeric(logLik(f0)); ll1 <- as.numeric(logLik(fit_cbpp))
+  expect_equal(a$Chisq[2], 2 * (ll1 - ll0))
+  expect_equal(a$Df[2], 3)
+  expect_equal(a[["Pr(>Chisq)"]][2], pchisq(2 * (ll1 - ll0), 3, lower.tail = FALSE))
+  expect_equal(a$AIC, c(AIC(f0), AIC(fit_cbpp)))
+  expect_equal(a$deviance, -2 * c(ll0, ll1))
+  expect_equal(anova(f0, fit_cbpp), a)
+  expect_output(print(a), "Likelihood-ratio")
+
+  fs <- glmm(cbind(incidence, n_fail) ~ period + (1 | herd), data = cbpp[-1, ],
+             family = binomial, nAGQ = 1)
+  expect_error(anova(fit_cbpp, fs), "different numbers of observations")
+  expect_error(anova(fit_cbpp, fit_pois), "different responses")
+  expect_error(anova(fit_cbpp, 1), "glmm fits only")
+})
+
+test_that("anova: agrees with lme4's LRT", {
+  skip_if_not_installed("lme4")
+  g1 <- lme4::glmer(cbind(incidence, n_fail) ~ period + (1 | herd), data = cbpp,
+                    family = binomial)
+  g0 <- lme4::glmer(cbind(incidence, n_fail) ~ 1 + (1 | herd), data = cbpp, family = binomial)
+  f0 <- update(fit_cbpp, . ~ . - period)
+  expect_equal(anova(f0, fit_cbpp)$Chisq[2], anova(g0, g1)$Chisq[2], tolerance = 1e-3)
+})
+
+test_that("anova: Wald tests of fixed-effect terms for a single fit", {
+  a <- anova(fit_cbpp)
+  expect_equal(rownames(a), "period")
+  b <- fixef(fit_cbpp)[2:4]
+  V <- vcov(fit_cbpp)[2:4, 2:4]
+  w <- drop(t(b) %*% solve(V) %*% b)
+  expect_equal(a$Chisq, w)
+  expect_equal(a$Df, 3)
+  expect_equal(a[["Pr(>Chisq)"]], pchisq(w, 3, lower.tail = FALSE))
+  as <- anova(fit_sleep)
+  z <- fixef(fit_sleep)[["Days"]] / sqrt(vcov(fit_sleep)[2, 2])
+  expect_equal(as["Days", "Chisq"], z^2)
+  f0 <- glmm(Reaction ~ 1 + (1 | Subject), data = sleepstudy)
+  expect_equal(nrow(anova(f0)), 0L)
+})
+
+test_that("update re-fits with changed formula and arguments", {
+  d <- sleepstudy
+  d$x2 <- rep(c(-1, 1), length.out = nrow(d))
+  f <- glmm(Reaction ~ Days + (Days | Subject), data = d)
+  f2 <- update(f, . ~ . + x2)
+  expect_s3_class(f2, "glmm")
+  expect_true("x2" %in% names(fixef(f2)))
+  expect_length(reformulas::findbars(formula(f2)), 1L)
+  expect_equal(f2$cnames, c("(Intercept)", "Days"))
+  fa <- update(fit_cbpp, nAGQ = 5)
+  expect_equal(fa$nAGQ, 5L)
+  expect_equal(fixef(fa), fixef(fit_cbpp), tolerance = 0.05)
+  expect_equal(formula(fa), formula(fit_cbpp), ignore_attr = TRUE)
+})
+
+test_that("print and summary report the approximation, effects and notes", {
+  out <- capture.output(print(fit_cbpp))
+  expect_true(any(grepl("Laplace approximation", out)))
+  expect_true(any(grepl("binomial ( logit )", out, fixed = TRUE)))
+  expect_true(any(grepl("Number of obs: 56, clusters: herd, 15", out, fixed = TRUE)))
+  expect_true(any(grepl("period4", out)))
+  fa <- update(fit_cbpp, nAGQ = 5)
+  expect_output(print(fa), "Adaptive Gauss-Hermite quadrature, nAGQ = 5")
+  s <- summary(fit_cbpp)
+  expect_s3_class(s, "summary.glmm")
+  cf <- coef(s)
+  expect_equal(colnames(cf), c("Estimate", "Std. Error", "z value", "Pr(>|z|)"))
+  expect_equal(cf[, "Std. Error"], sqrt(diag(vcov(fit_cbpp))))
+  expect_equal(cf[, "Pr(>|z|)"], 2 * pnorm(-abs(cf[, "z value"])))
+  so <- capture.output(print(s))
+  expect_true(any(grepl("conditional (subject-specific)", so, fixed = TRUE)))
+  expect_true(any(grepl("Optimizer: nlminb", so)))
+  expect_true(any(grepl("Variance", so)))
+  expect_output(print(fit_sleep), "Residual")
+  bad <- fit_cbpp
+  bad$optinfo$warnings <- "singular fit: a random-effect variance is estimated at zero"
+  expect_output(print(bad), "Note:.*singular fit")
+  expect_output(print(summary(bad)), "singular fit")
+})
+
+test_that("fitted and residuals are padded under na.exclude", {
+  d <- cbpp
+  d$period[3] <- NA
+  f <- glmm(cbind(incidence, n_fail) ~ period + (1 | herd), data = d, family = binomial,
+            nAGQ = 1, na.action = na.exclude)
+  expect_length(fitted(f), nrow(d))
+  expect_true(is.na(fitted(f)[3]))
+  expect_length(residuals(f, "pearson"), nrow(d))
+  expect_length(predict(f), nrow(d))
+  expect_equal(nobs(f), nrow(d) - 1L)
+})
+
+test_that("all methods work after saveRDS/readRDS", {
+  path <- tempfile(fileext = ".rds")
+  on.exit(unlink(path))
+  saveRDS(fit_cbpp, path)
+  f <- readRDS(path)
+  expect_identical(fixef(f), fixef(fit_cbpp))
+  expect_identical(ranef(f), ranef(fit_cbpp))
+  expect_equal(ranef(f, type = "mean", nAGQ = 7), ranef(fit_cbpp, type = "mean", nAGQ = 7))
+  expect_identical(VarCorr(f), VarCorr(fit_cbpp))
+  expect_identical(coef(f), coef(fit_cbpp))
+  expect_identical(vcov(f, full = TRUE), vcov(fit_cbpp, full = TRUE))
+  expect_identical(logLik(f), logLik(fit_cbpp))
+  expect_identical(c(AIC(f), BIC(f), nobs(f)), c(AIC(fit_cbpp), BIC(fit_cbpp), nobs(fit_cbpp)))
+  expect_identical(fitted(f), fitted(fit_cbpp))
+  expect_identical(residuals(f, "pearson"), residuals(fit_cbpp, "pearson"))
+  expect_identical(predict(f, cbpp[1:5, ], type = "response"),
+                   predict(fit_cbpp, cbpp[1:5, ], type = "response"))
+  expect_identical(model.matrix(f, type = "random"), model.matrix(fit_cbpp, type = "random"))
+  expect_identical(anova(f), anova(fit_cbpp))
+  expect_identical(capture.output(print(summary(f))), capture.output(print(summary(fit_cbpp))))
+  expect_equal(fixef(update(f, nAGQ = 1)), fixef(fit_cbpp))
+})
