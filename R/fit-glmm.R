@@ -235,7 +235,13 @@ start_values <- function(X, y, weights, offset, family, q, pat, start) {
 # polish, so the reported optimum has a negligible gradient.
 optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
   stages <- list()
-  opt <- optimize_engine(eng, theta, lower, control)
+  # Scale each parameter by the square root of its curvature at the start,
+  # so that nlminb sees a well-conditioned problem even when the fixed
+  # effects and the standard deviations live on very different scales.
+  H1 <- numeric_hessian(eng, theta, rep(FALSE, length(theta)), central = FALSE)
+  scale <- sqrt(abs(diag(H1)))
+  scale[!is.finite(scale) | scale < 1e-8] <- 1
+  opt <- optimize_engine(eng, theta, lower, control, scale = scale / max(scale))
   stages$nlminb <- stage_record(opt)
   theta <- opt$par
   boundary <- function(th) c(rep(FALSE, p), pat$row == pat$col & th[p + seq_along(pat$row)] <=
@@ -327,7 +333,7 @@ newton_decrement <- function(grad, hess, on_boundary) {
 
 # nlminb on the negative log-likelihood, objective and gradient from one
 # engine call (cached, since nlminb asks for them separately).
-optimize_engine <- function(eng, theta, lower, control) {
+optimize_engine <- function(eng, theta, lower, control, scale = 1) {
   last <- NULL; last_theta <- NULL
   evalf <- function(th) {
     if (is.null(last_theta) || !identical(th, last_theta)) {
@@ -341,7 +347,7 @@ optimize_engine <- function(eng, theta, lower, control) {
     if (is.finite(v)) v else Inf
   }
   gr <- function(th) -evalf(th)$gradient
-  opt <- stats::nlminb(theta, obj, gr, lower = lower,
+  opt <- stats::nlminb(theta, obj, gr, lower = lower, scale = scale,
                        control = list(rel.tol = control$rel.tol, iter.max = control$iter.max,
                                       eval.max = control$eval.max, trace = control$trace))
   opt
