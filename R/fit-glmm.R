@@ -83,7 +83,6 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
                      cl$index, M, pat$row - 1L, pat$col - 1L, family$family_code,
                      family$link_code, if (control$laplace_start) 1L else nAGQ,
                      control$nthreads)
-  tol_sing <- control$singular_tol * if (disp) exp(st[[length(st)]]) else 1
   run <- optimize_glmm(eng, st, lower, nAGQ, p, pat, disp, control)
   theta <- run$theta
   opt <- run$opt
@@ -94,14 +93,20 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
 
   pnames <- c(colnames(X) %||% paste0("X", seq_len(p)),
               sprintf("lambda[%d,%d]", pat$row, pat$col), if (disp) "log(sigma)")
+  boundary_at <- function(th) {
+    lam <- th[p + seq_along(pat$row)]
+    sig <- if (disp) exp(th[[length(th)]]) else 1
+    c(rep(FALSE, p), pat$row == pat$col & abs(lam) < control$singular_tol * sig,
+      if (disp) FALSE)
+  }
+  on_boundary <- boundary_at(theta)
+
   names(theta) <- pnames
   beta <- theta[seq_len(p)]
   lam <- theta[p + seq_along(pat$row)]
   Lam <- matrix(0, q, q)
   Lam[cbind(pat$row, pat$col)] <- lam
   sigma <- if (disp) exp(theta[[length(theta)]]) else 1
-  on_boundary <- c(rep(FALSE, p), pat$row == pat$col & abs(lam) < control$singular_tol * sigma,
-                   if (disp) FALSE)
   singular <- any(on_boundary)
   grad <- final$gradient
   names(grad) <- pnames
@@ -123,6 +128,9 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   if (is.finite(nstep) && nstep > control$grad_tol)
     warn <- c(warn, sprintf("doubtful convergence: scaled gradient %.2g (tolerance %.2g); largest absolute gradient %.2g",
                             nstep, control$grad_tol, gmax))
+  if (!is.finite(nstep) && gmax > control$grad_tol)  # no Hessian: raw gradient only
+    warn <- c(warn, sprintf("doubtful convergence: largest absolute gradient %.2g (tolerance %.2g)",
+                            gmax, control$grad_tol))
   if (singular)
     warn <- c(warn, "singular fit: a random-effect variance is estimated at zero (or a correlation at +/-1)")
   if (summ$newton_failures > 0L)
@@ -141,6 +149,7 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
                       iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
                       evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
                       convergence = opt$convergence, message = opt$message,
+                      newton_steps = as.integer(stages$polish$iterations %||% 0L),
                       max_grad = gmax, scaled_grad = nstep, hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
                       newton_failures = summ$newton_failures, warnings = warn,
                       nthreads = control$nthreads))
@@ -251,7 +260,7 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
   if (control$laplace_start && nAGQ > 1L) {
     H0 <- numeric_hessian(eng, theta, boundary(theta), central = FALSE)
     cpp_agq_set_nagq(eng, nAGQ)
-    nt <- newton_steps(eng, theta, H0, boundary(theta), maxit = 20L)
+    nt <- newton_steps(eng, theta, H0, boundary(theta), maxit = 20L, lower = lower)
     stages$newton <- nt$record
     if (nt$converged) {
       theta <- nt$theta
@@ -265,9 +274,13 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
   if (control$hessian) {
     b <- boundary(theta)
     hess <- numeric_hessian(eng, theta, b)
-    pol <- newton_steps(eng, theta, hess, b, maxit = 2L)
+    pol <- newton_steps(eng, theta, hess, b, maxit = 3L, lower = lower)
     stages$polish <- pol$record
     theta <- pol$theta
+    if (opt$convergence != 0L && pol$converged)
+      opt <- list(convergence = 0L,
+                  message = paste0("nlminb stopped early (", opt$message,
+                                   "); Newton steps with the Hessian then converged"))
   }
   final <- cpp_agq_eval(eng, theta, TRUE)
   list(theta = theta, opt = opt, stages = stages, final = final, hess = hess)
@@ -281,7 +294,7 @@ stage_record <- function(opt) {
 # Newton steps on the log-likelihood with a fixed Hessian H (negative
 # definite over the free parameters), halving a step that does not improve
 # the log-likelihood. Parameters on a boundary stay where they are.
-newton_steps <- function(eng, theta, H, on_boundary, maxit) {
+newton_steps <- function(eng, theta, H, on_boundary, maxit, lower) {
   free <- which(!on_boundary)
   rec <- list(iterations = 0L, evaluations = 0L, convergence = 1L, message = "")
   info <- -H[free, free, drop = FALSE]
@@ -302,6 +315,10 @@ newton_steps <- function(eng, theta, H, on_boundary, maxit) {
       break
     }
     t <- 1
+    # Stay inside the bounds (Lambda's diagonal >= 0): shorten the step.
+    out <- (theta[free] + step) < lower[free]
+    if (any(out)) t <- min(1, 0.99 * min((lower[free][out] - theta[free][out]) / step[out]))
+    if (!is.finite(t) || t <= 0) break
     repeat {
       th <- theta
       th[free] <- th[free] + t * step

@@ -15,8 +15,12 @@
 #'
 #' The log-likelihood is the full one, with every normalizing constant
 #' (binomial coefficients, \eqn{\log y!}, \eqn{2\pi}), so it is comparable
-#' across `nAGQ`, families and packages (lme4 reports the same value at
-#' `nAGQ = 1`; its values for `nAGQ > 1` leave out constants). The gradient
+#' across `nAGQ`, families and packages. lme4 reports the same value at
+#' `nAGQ = 1` for the canonical links (logit, log); for probit and cloglog its
+#' Laplace approximation takes the curvature from the expected rather than
+#' the observed information, so its value and estimates differ slightly,
+#' while ours is the Laplace approximation proper. lme4's values for
+#' `nAGQ > 1` are relative to the saturated model. The gradient
 #' of the approximated log-likelihood is exact (it accounts for how the modes
 #' and curvatures move with the parameters) and the standard errors come
 #' from the Hessian of the marginal log-likelihood over the fixed effects and

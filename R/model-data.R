@@ -17,12 +17,30 @@ frame_from_call <- function(mc, frame_formula, env, extras) {
     if (length(miss))
       stop(sprintf("variable '%s' used in the model is not in 'data' (nor in the formula's environment)",
                    miss), call. = FALSE)
+    na_vars <- if (grepl("missing values", msg, fixed = TRUE)) columns_with_na(args, env)
+    if (length(na_vars))
+      stop(sprintf(paste0("missing values in %s, and 'na.action' (%s) does not allow them; ",
+                          "remove those rows or use na.action = na.omit"),
+                   paste0("'", na_vars, "'", collapse = ", "),
+                   if (is.null(mc$na.action)) format(getOption("na.action"))
+                   else paste(deparse(mc$na.action), collapse = "")), call. = FALSE)
     stop("could not build the model frame: ", msg, call. = FALSE)
   })
   if (nrow(mf) == 0L)
     stop("'data' has no complete rows: no observations are left after ",
          "'subset' and 'na.action'", call. = FALSE)
   mf
+}
+
+# Which variables of the model frame hold missing values: the frame built
+# again with na.pass, so an error from na.fail (or a similar na.action) can
+# name them. Extras such as weights appear as "(weights)".
+columns_with_na <- function(args, env) {
+  args$na.action <- quote(stats::na.pass)
+  mf <- tryCatch(eval(as.call(args), env), error = function(e) NULL)
+  if (is.null(mf)) return(character())
+  has_na <- vapply(mf, function(v) anyNA(v), TRUE)
+  names(mf)[has_na]
 }
 
 # Response and prior weights in the form the engines use: y on the mean scale

@@ -1,0 +1,158 @@
+# Bad input to glmm() and glmm_control(): a clear error that names the
+# argument or variable at fault. Numerical trouble: a warning, recorded in
+# the fit, never a crash.
+
+bac_input <- function() {
+  d <- MASS::bacteria
+  d$site <- factor(rep(1:5, length.out = nrow(d)))
+  d
+}
+
+test_that("a variable missing from the data is named", {
+  d <- bac_input()
+  expect_error(glmm(y ~ trt + nope + (1 | ID), d, family = binomial),
+               "variable 'nope' .* not in 'data'")
+  expect_error(glmm(y ~ trt + (1 | nope), d, family = binomial),
+               "variable 'nope' .* not in 'data'")
+  expect_error(glmm(y ~ trt + (1 + nope | ID), d, family = binomial),
+               "variable 'nope' .* not in 'data'")
+  expect_error(glmm(nope ~ trt + (1 | ID), d, family = binomial),
+               "variable 'nope' .* not in 'data'")
+})
+
+test_that("a response outside the family's support is rejected", {
+  d <- data.frame(y = c(0, 1, 2, 1, 0, 1), x = 1:6, g = rep(1:2, 3))
+  expect_error(glmm(y ~ x + (1 | g), d, family = binomial),
+               "binomial response must be in \\[0, 1\\].*found 2")
+  d$y <- c(0, 1, -1, 2, 3, 1)
+  expect_error(glmm(y ~ x + (1 | g), d, family = poisson),
+               "poisson response must be a non-negative whole number; found -1")
+  d$y <- c(0, 1, 1.5, 2, 3, 1)
+  expect_error(glmm(y ~ x + (1 | g), d, family = poisson),
+               "poisson response must be a non-negative whole number; found 1.5")
+  d$y <- factor(c("a", "b", "c", "a", "b", "c"))
+  expect_error(glmm(y ~ x + (1 | g), d, family = binomial), "factor response .* two levels; it has 3")
+  d$s <- c(1, 2, -1, 0, 1, 1); d$f <- 2
+  expect_error(glmm(cbind(s, f) ~ x + (1 | g), d, family = binomial),
+               "cbind\\(successes, failures\\) must hold non-negative")
+  d$y <- c(0.2, 0.5, 1, 0.1, 0, 0.3)
+  expect_error(glmm(y ~ x + (1 | g), d, family = gaussian, weights = c(1, 1, -1, 1, 1, 1)),
+               "'weights' must be non-negative")
+})
+
+test_that("missing values with na.action = na.fail name the variables", {
+  d <- bac_input()
+  d$ID[c(3, 50)] <- NA
+  expect_error(glmm(y ~ trt + (1 | ID), d, family = binomial, na.action = na.fail),
+               "missing values in 'ID'.*na\\.fail")
+  d2 <- bac_input()
+  d2$trt[5] <- NA
+  expect_error(glmm(y ~ trt + (1 | ID), d2, family = binomial, na.action = "na.fail"),
+               "missing values in 'trt'.*na\\.fail")
+  # The default na.omit drops the rows instead.
+  f <- glmm(y ~ trt + (1 | ID), d, family = binomial, nAGQ = 1)
+  expect_identical(f$n, nrow(d) - 2L)
+  expect_length(f$na.action, 2L)
+})
+
+test_that("nAGQ must be a whole number >= 1", {
+  d <- bac_input()
+  for (bad in list(0, -1, 2.5, NA, "5", c(1, 3)))
+    expect_error(glmm(y ~ trt + (1 | ID), d, family = binomial, nAGQ = bad),
+                 "'nAGQ' must be a whole number >= 1", info = deparse(bad))
+  expect_error(glmm(y ~ trt + (1 + week | ID), d, family = binomial, nAGQ = 400),
+               "'nAGQ' = 400 with 2 random effects")
+})
+
+test_that("random effects on several grouping factors: the general engine is not available yet", {
+  d <- bac_input()
+  expect_error(glmm(y ~ trt + (1 | ID) + (1 | site), d, family = binomial),
+               "more than one grouping factor \\(ID, site\\).*not available yet")
+  expect_error(glmm(y ~ trt + (1 | site/ID), d, family = binomial),
+               "more than one grouping factor.*not available yet")
+  # One interaction factor is one grouping factor.
+  expect_s3_class(glmm(y ~ trt + (1 | site:ID), d, family = binomial, nAGQ = 1), "glmm")
+})
+
+test_that("no data left, or one group only", {
+  d <- data.frame(y = c(NA, NA), x = 1:2, g = 1:2)
+  expect_error(glmm(y ~ x + (1 | g), d, family = binomial), "no complete rows")
+  expect_error(glmm(y ~ trt + (1 | ID), bac_input(), family = binomial, subset = week > 100),
+               "no complete rows")
+  d1 <- data.frame(y = rep(0:1, 10), x = seq_len(20), g = "a")
+  expect_error(glmm(y ~ x + (1 | g), d1, family = binomial),
+               "grouping factor 'g' has only 1 level")
+  # ... also when the other groups are removed by subset.
+  d2 <- data.frame(y = rep(0:1, 10), x = seq_len(20), g = rep(c("a", "b"), each = 10))
+  expect_error(glmm(y ~ x + (1 | g), d2, family = binomial, subset = g == "a"),
+               "grouping factor 'g' has only 1 level")
+})
+
+test_that("a formula without random effects points to glm() or gee()", {
+  expect_error(glmm(y ~ trt, bac_input(), family = binomial), "no random-effects term.*glm\\(\\).*gee\\(\\)")
+  expect_error(glmm(~ trt + (1 | ID), bac_input()), "two-sided formula")
+  expect_error(glmm(y ~ trt + (0 | ID), bac_input(), family = binomial), "random-effects term has no columns")
+})
+
+test_that("glmm_control() rejects unknown names and bad values", {
+  expect_error(glmm_control(reltol = 1e-8), "unknown glmm_control\\(\\) setting\\(s\\): reltol")
+  expect_error(glmm_control(rel.tol = 1e-8, foo = 1, bar = 2), "foo, bar")
+  expect_error(glmm_control(nthreads = 0), "'nthreads' must be a single whole number >= 1")
+  expect_error(glmm_control(iter.max = 1.5), "'iter.max' must be")
+  expect_error(glmm_control(hessian = NA), "'hessian' must be TRUE or FALSE")
+  expect_error(glmm(y ~ trt + (1 | ID), bac_input(), family = binomial,
+                    control = list(rel.tol = 1)), "'control' must come from glmm_control\\(\\)")
+})
+
+test_that("bad families are rejected with the supported list", {
+  d <- bac_input()
+  expect_error(glmm(y ~ trt + (1 | ID), d, family = "binomal"), "no family function called \"binomal\"")
+  expect_error(glmm(y ~ trt + (1 | ID), d, family = Gamma), "Gamma with link \"inverse\" is not supported; supported: .*binomial\\(logit\\)")
+  expect_error(glmm(y ~ trt + (1 | ID), d, family = binomial("cauchit")), "link \"cauchit\" is not supported")
+  expect_error(glmm(y ~ trt + (1 | ID), d, family = quasibinomial), "quasibinomial .* not supported")
+  expect_error(glmm(y ~ trt + (1 | ID), d, family = 3), "'family' must be a family function")
+})
+
+# ---- Numerical trouble: warnings recorded in the fit -----------------------------
+
+test_that("a singular fit warns and is recorded (gaussian)", {
+  # Residuals sum to zero within every cluster: no between-cluster variance.
+  M <- 20
+  x <- rep(c(-1, 0, 1, 2), M)
+  e <- rep(c(0.5, -1, 0.2, 0.3), M) * rep(seq(0.5, 2, length.out = M), each = 4)
+  d <- data.frame(y = 1 + 2 * x + e, x = x, g = factor(rep(seq_len(M), each = 4)))
+  expect_warning(f <- glmm(y ~ x + (1 | g), d), "singular")
+  expect_true(f$singular)
+  expect_true(any(grepl("singular", f$optinfo$warnings)))
+  expect_equal(unname(f$D[1, 1]), 0, tolerance = 1e-8)
+  # No standard error for a parameter on the boundary; the others are fine
+  # (the fixed effects then equal ordinary least squares).
+  expect_true(is.na(f$cov_theta["lambda[1,1]", "lambda[1,1]"]))
+  expect_true(all(is.finite(diag(f$vcov))))
+  expect_equal(unname(f$coefficients), unname(coef(lm(y ~ x, d))), tolerance = 1e-6)
+})
+
+test_that("a singular fit warns and is recorded (binomial)", {
+  # Identical clusters: less between-cluster variation than binomial.
+  d <- data.frame(y = rep(c(0, 1, 0, 1, 1, 0, 1, 1), 30), x = rep(1:8, 30),
+                  g = factor(rep(1:30, each = 8)))
+  expect_warning(f <- glmm(y ~ x + (1 | g), d, family = binomial), "singular")
+  expect_true(f$singular)
+  expect_gt(length(f$optinfo$warnings), 0L)
+  # The fixed effects are then those of the GLM.
+  expect_equal(unname(f$coefficients), unname(coef(glm(y ~ x, binomial, d))), tolerance = 1e-4)
+})
+
+test_that("failed convergence warns and is recorded, without a crash", {
+  d <- bac_input()
+  # Without the Hessian there is no Newton polish to rescue a truncated run.
+  w <- capture_warnings(f <- glmm(y ~ trt + (1 | ID), d, family = binomial, nAGQ = 1,
+                                  control = glmm_control(iter.max = 1, hessian = FALSE)))
+  expect_true(any(grepl("the optimizer did not converge", w)))
+  expect_true(any(grepl("doubtful convergence", w)))
+  expect_identical(w, f$optinfo$warnings)
+  expect_s3_class(f, "glmm")
+  expect_false(f$optinfo$convergence == 0L)
+  expect_true(any(grepl("did not converge", f$optinfo$warnings)))
+  expect_true(is.finite(f$loglik))
+})
