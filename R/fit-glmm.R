@@ -282,7 +282,10 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
                   message = paste0("nlminb stopped early (", opt$message,
                                    "); Newton steps with the Hessian then converged"))
   }
-  final <- cpp_agq_eval(eng, theta, TRUE)
+  # The last Newton step already evaluated the log-likelihood and gradient
+  # at the final parameters.
+  final <- if (control$hessian && !is.null(pol$at) && identical(pol$theta, theta)) pol$at
+           else cpp_agq_eval(eng, theta, TRUE)
   list(theta = theta, opt = opt, stages = stages, final = final, hess = hess)
 }
 
@@ -335,7 +338,7 @@ newton_steps <- function(eng, theta, H, on_boundary, maxit, lower) {
   }
   rec$convergence <- if (converged) 0L else 1L
   rec$message <- if (converged) "Newton decrement below tolerance" else "Newton steps did not converge"
-  list(theta = theta, converged = converged, record = rec)
+  list(theta = theta, converged = converged, record = rec, at = cur)
 }
 
 newton_decrement <- function(grad, hess, on_boundary) {
