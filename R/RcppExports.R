@@ -4,10 +4,24 @@
 #' Family and link codes shared with R (single source of truth)
 #' @noRd
 cpp_family_table <- function() {
-    .Call('_glmmgee_cpp_family_table', PACKAGE = 'glmmgee')
+    .Call(`_glmmgee_cpp_family_table`)
 }
 
 cpp_family_eval <- function(family, link, y, wt, eta, phi) {
-    .Call('_glmmgee_cpp_family_eval', PACKAGE = 'glmmgee', family, link, y, wt, eta, phi)
+    .Call(`_glmmgee_cpp_family_eval`, family, link, y, wt, eta, phi)
+}
+
+#' Working-correlation codes shared with R (single source of truth)
+#' @noRd
+cpp_gee_corstr_table <- function() {
+    .Call(`_glmmgee_cpp_gee_corstr_table`)
+}
+
+cpp_gee_fit <- function(data, spec) {
+    .Call(`_glmmgee_cpp_gee_fit`, data, spec)
+}
+
+cpp_gee_variance <- function(data, spec, beta, alpha, phi) {
+    .Call(`_glmmgee_cpp_gee_variance`, data, spec, beta, alpha, phi)
 }
 

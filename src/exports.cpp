@@ -147,6 +147,7 @@ Rcpp::List gee_variance_list(const glmmgee::GeeVariance& v) {
       Rcpp::Named("j1s") = mat_or_null(v.j1s), Rcpp::Named("fij") = mat_or_null(v.fij),
       Rcpp::Named("HI") = mat_or_null(v.HI), Rcpp::Named("quasi") = v.quasi,
       Rcpp::Named("jack_nonconverged") = v.jack_nonconverged,
+      Rcpp::Named("nonpd_clusters") = v.nonpd_clusters,
       Rcpp::Named("error") = v.error);
 }
 

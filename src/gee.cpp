@@ -287,6 +287,17 @@ double GeeEngine::rho(int a, int b, const GeeParams& par,
   }
 }
 
+void GeeEngine::build_R(int k, const GeeParams& par, const std::vector<double>& powtab,
+                        double* Rbuf) const {
+  const int j0 = start_[k], n = start_[k + 1] - j0;
+  MapMat R(Rbuf, n, n);
+  for (int c = 0; c < n; ++c) {
+    R(c, c) = 1.0;
+    for (int a = c + 1; a < n; ++a)
+      R(a, c) = R(c, a) = rho(pos_[j0 + a], pos_[j0 + c], par, powtab);
+  }
+}
+
 bool GeeEngine::whiten(int k, const GeeParams& par, const std::vector<double>& powtab,
                        double* Rbuf, double* Z) const {
   const int p = p_, j0 = start_[k], n = start_[k + 1] - j0;
@@ -294,11 +305,8 @@ bool GeeEngine::whiten(int k, const GeeParams& par, const std::vector<double>& p
   Zm.leftCols(p) = MapRowMatC(&Dt_[(size_t)j0 * p], n, p);
   for (int a = 0; a < n; ++a) Z[a + (size_t)p * n] = e_[j0 + a];
   if (in_.corstr == COR_INDEPENDENCE || n == 1) return true;
+  build_R(k, par, powtab, Rbuf);
   MapMat R(Rbuf, n, n);
-  for (int c = 0; c < n; ++c) {
-    R(c, c) = 1.0;
-    for (int a = c + 1; a < n; ++a) R(a, c) = rho(pos_[j0 + a], pos_[j0 + c], par, powtab);
-  }
   Eigen::LLT<Eigen::Ref<Eigen::MatrixXd> > llt(R);
   if (llt.info() != Eigen::Success) return false;
   llt.matrixL().solveInPlace(Zm);
@@ -313,6 +321,7 @@ int GeeEngine::pass_cross(const GeeParams& par, int skip, Eigen::MatrixXd& ZtZ,
   const bool exch = in_.corstr == COR_EXCHANGEABLE;
   std::vector<double> out;
   std::vector<int> badk(std::max(nb, 1), -1);  // first failing cluster per block
+  std::vector<int> nonpd(std::max(nb, 1), 0);
   reduce_blocks(nb, width, threads_, out, [&](int b, double* acc) {
     std::vector<double> Rbuf((size_t)nmax_ * nmax_), Z((size_t)nmax_ * q);
     MapMat A(acc, q, q);
@@ -324,10 +333,11 @@ int GeeEngine::pass_cross(const GeeParams& par, int skip, Eigen::MatrixXd& ZtZ,
       if (exch && n > 1) {
         // R^{-1} = (I - c 11') / (1 - a), c = a / (1 + (n - 1) a): O(n p^2).
         const double a = par.alpha[0];
-        if (!(a < 1.0 && 1.0 + (n - 1) * a > 0.0)) {
+        if (std::fabs(1.0 - a) < 1e-12 || std::fabs(1.0 + (n - 1) * a) < 1e-12) {
           if (badk[b] < 0) badk[b] = k;
           continue;
         }
+        if (!(a < 1.0 && 1.0 + (n - 1) * a > 0.0)) nonpd[b]++;
         MapMat Zm(Z.data(), n, q);
         Zm.leftCols(p) = MapRowMatC(&Dt_[(size_t)j0 * p], n, p);
         for (int r = 0; r < n; ++r) Z[r + (size_t)p * n] = e_[j0 + r];
@@ -336,13 +346,25 @@ int GeeEngine::pass_cross(const GeeParams& par, int skip, Eigen::MatrixXd& ZtZ,
         G.noalias() = Zm.transpose() * Zm;
         G.noalias() -= c * s * s.transpose();
         G /= (1.0 - a);
+      } else if (whiten(k, par, powtab, Rbuf.data(), Z.data())) {
+        MapMat Zm(Z.data(), n, q);
+        G.noalias() = Zm.transpose() * Zm;
       } else {
-        if (!whiten(k, par, powtab, Rbuf.data(), Z.data())) {
+        // R_k is not positive definite (moment estimates need not give a
+        // valid correlation, notably unstructured ones): the estimating
+        // equations are still defined as long as R_k is invertible.
+        nonpd[b]++;
+        build_R(k, par, powtab, Rbuf.data());
+        MapMat Zm(Z.data(), n, q);
+        Zm.leftCols(p) = MapRowMatC(&Dt_[(size_t)j0 * p], n, p);
+        for (int r = 0; r < n; ++r) Z[r + (size_t)p * n] = e_[j0 + r];
+        Eigen::PartialPivLU<Eigen::MatrixXd> lu(MapMat(Rbuf.data(), n, n));
+        if (!(std::fabs(lu.determinant()) > 1e-13)) {
           if (badk[b] < 0) badk[b] = k;
           continue;
         }
-        MapMat Zm(Z.data(), n, q);
-        G.noalias() = Zm.transpose() * Zm;
+        G.noalias() = Zm.transpose() * lu.solve(Eigen::MatrixXd(Zm));
+        G = 0.5 * (G + G.transpose()).eval();
       }
       A += G;
       if (Uk) Uk->row(k) = G.block(0, p, p, 1).transpose();
@@ -350,6 +372,8 @@ int GeeEngine::pass_cross(const GeeParams& par, int skip, Eigen::MatrixXd& ZtZ,
     }
   });
   ZtZ = Eigen::Map<Eigen::MatrixXd>(out.data(), q, q);
+  last_nonpd_ = 0;
+  for (int b = 0; b < nb; ++b) last_nonpd_ += nonpd[b];
   for (int b = 0; b < nb; ++b)
     if (badk[b] >= 0) return badk[b];
   return -1;
@@ -359,13 +383,13 @@ int GeeEngine::pass_cross(const GeeParams& par, int skip, Eigen::MatrixXd& ZtZ,
 
 namespace glmmgee {
 
-std::string GeeEngine::not_pd_message(int k, const GeeParams& par) const {
+std::string GeeEngine::singular_message(int k, const GeeParams& par) const {
   std::string a;
   for (int j = 0; j < par.alpha.size() && j < 6; ++j)
     a += (j ? ", " : "") + std::to_string(par.alpha[j]);
   if (par.alpha.size() > 6) a += ", ...";
   return "the working correlation matrix of cluster " + std::to_string(code_[k]) +
-         " (in the order of the 'id' levels) is not positive definite" +
+         " (in the order of the 'id' levels) is singular or invalid" +
          (a.empty() ? std::string() : " (alpha = " + a + ")") +
          "; the moment estimates do not give a valid correlation: try a simpler 'corstr'";
 }
@@ -383,7 +407,7 @@ GeeFitResult GeeEngine::fit(const GeeParams& start, const GeeControl& ctl, int s
   Eigen::MatrixXd ZtZ;
   for (int it = 1; it <= ctl.maxit; ++it) {
     const int bad = pass_cross(par, skip, ZtZ, nullptr, nullptr);
-    if (bad >= 0) { res.error = not_pd_message(bad, par); break; }
+    if (bad >= 0) { res.error = singular_message(bad, par); break; }
     Eigen::LDLT<Eigen::MatrixXd> ldlt(ZtZ.topLeftCorner(p, p));
     const Eigen::VectorXd step = ldlt.solve(ZtZ.col(p).head(p));
     if (ldlt.info() != Eigen::Success || !step.allFinite()) {
@@ -427,7 +451,8 @@ GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeContro
   std::vector<Eigen::MatrixXd> Hk;
   if (flags & VAR_JACK) Hk.resize(K_);
   const int bad = pass_cross(par, -1, ZtZ, &Uk, (flags & VAR_JACK) ? &Hk : nullptr);
-  if (bad >= 0) { v.error = not_pd_message(bad, par); return v; }
+  if (bad >= 0) { v.error = singular_message(bad, par); return v; }
+  v.nonpd_clusters = last_nonpd_;
   v.H = ZtZ.topLeftCorner(p, p);
   v.U = ZtZ.col(p).head(p);
   Eigen::LDLT<Eigen::MatrixXd> ldlt(v.H);
@@ -470,14 +495,14 @@ GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeContro
     // 1/2 (Kauermann-Carroll); the meat uses (L^{-1}Dt)'(I - S_k)^{-a} L^{-1}e.
     const std::vector<double> powtab = ar1_powers(par);
     std::vector<double> out;
-    std::vector<int> badk(std::max(nb, 1), -1);
+    std::vector<int> badk(std::max(nb, 1), -1), notpd(std::max(nb, 1), -1);
     reduce_blocks(nb, 2 * p * p, threads_, out, [&](int b, double* acc) {
       std::vector<double> Rbuf((size_t)nmax_ * nmax_), Z((size_t)nmax_ * q);
       MapMat Amd(acc, p, p), Akc(acc + p * p, p, p);
       for (int k = bstart_[b]; k < bstart_[b + 1]; ++k) {
         const int nk = start_[k + 1] - start_[k];
         if (!whiten(k, par, powtab, Rbuf.data(), Z.data())) {
-          if (badk[b] < 0) badk[b] = k;
+          if (notpd[b] < 0) notpd[b] = k;
           continue;
         }
         const MapMat Zm(Z.data(), nk, q);
@@ -505,6 +530,12 @@ GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeContro
         }
       }
     });
+    for (int b = 0; b < nb; ++b)
+      if (notpd[b] >= 0) {
+        v.error = "the working correlation of cluster " + std::to_string(code_[notpd[b]]) +
+                  " is not positive definite: the bias-corrected sandwiches need a valid one";
+        return v;
+      }
     for (int b = 0; b < nb; ++b)
       if (badk[b] >= 0) {
         v.error = "leverage of cluster " + std::to_string(code_[badk[b]]) +

@@ -80,6 +80,7 @@ struct GeeVariance {
   Eigen::MatrixXd HI;                   // independence information (no phi)
   double quasi = 0.0;                   // sum of w * Q(y; mu)
   int jack_nonconverged = 0;
+  int nonpd_clusters = 0;  // clusters whose working correlation is not PD
   std::string error;
 };
 
@@ -127,7 +128,9 @@ class GeeEngine {
   // and H_k. Returns the first failing cluster or -1.
   int pass_cross(const GeeParams& par, int skip, Eigen::MatrixXd& ZtZ,
                  Eigen::MatrixXd* Uk, std::vector<Eigen::MatrixXd>* Hk);
-  std::string not_pd_message(int k, const GeeParams& par) const;
+  void build_R(int k, const GeeParams& par, const std::vector<double>& powtab,
+               double* Rbuf) const;
+  std::string singular_message(int k, const GeeParams& par) const;
 
   GeeInput in_;
   std::unique_ptr<ObsModel> fam_;
@@ -136,6 +139,7 @@ class GeeEngine {
   std::vector<int> start_, row_, pos_, code_;  // clusters in sorted order
   std::vector<int> bstart_;                    // cluster blocks
   std::vector<double> Dt_, e_;                 // caches, row major, sorted order
+  int last_nonpd_ = 0;  // clusters whose R was not positive definite (last pass)
 };
 
 }  // namespace glmmgee
