@@ -38,7 +38,7 @@ wave_positions <- function(waves, n) {
          call. = FALSE)
   if (anyNA(waves) || any(!is.finite(waves)))
     stop("'waves' contains missing or infinite values", call. = FALSE)
-  if (any(abs(waves - round(waves)) > 1e-8))
+  if (!is.integer(waves) && any(abs(waves - round(waves)) > 1e-8))
     stop("'waves' must hold whole numbers (the time index of each observation within its cluster)",
          call. = FALSE)
   pos <- round(waves) - min(round(waves)) + 1
@@ -166,7 +166,7 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
   if (length(id) != n)
     stop(sprintf("'id' must have one value per observation (%d), not %d", n, length(id)),
          call. = FALSE)
-  cl <- cluster_index(id, "id")
+  cl <- gee_cluster_index(id)
   w <- if (is.null(weights)) rep(1, n) else as.numeric(weights)
   if (length(w) != n || anyNA(w) || any(!is.finite(w)) || any(w < 0))
     stop("'weights' must be non-negative finite numbers, one per observation", call. = FALSE)
@@ -194,7 +194,10 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
   if (corstr == "unstructured" && T > 200)
     stop(sprintf("corstr = \"unstructured\" with %d wave positions would need %d correlation parameters",
                  T, T * (T - 1) / 2), call. = FALSE)
-  qx <- qr(X[w > 0, , drop = FALSE])
+  # Rank from the scaled cross-product: one pass over X instead of a QR.
+  XtX <- crossprod(if (all(w > 0)) X else X[w > 0, , drop = FALSE])
+  sc <- sqrt(diag(XtX)); sc[sc == 0] <- 1
+  qx <- qr(XtX / outer(sc, sc), tol = 1e-9)
   if (qx$rank < p) {
     alias <- colnames(X)[qx$pivot[(qx$rank + 1L):p]]
     stop(sprintf("the model matrix is rank deficient: %s %s linearly dependent on the other columns",
@@ -262,13 +265,23 @@ new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnam
     std.err = std.err, vcov = vc, family = fam,
     linear.predictors = res$eta, fitted.values = res$mu,
     y = data$y, prior.weights = data$weights, offset = data$offset,
-    id = factor(cl$levels[cl$index], levels = cl$levels), waves = data$wave,
+    id = cl$index, id.levels = cl$levels, waves = data$wave,
     nobs = res$clusters$nactive, nclusters = K, cluster.sizes = sizes,
     max.wave = T,
     iter = res$iter, converged = res$converged, delta = res$delta, warnings = warns,
     quasi = v$quasi, info.indep = v$HI, control = control,
     engine = list(data = data, spec = spec)),
     class = c("glmmgee_gee", "gee"))
+}
+
+# Cluster codes 1..M in the sorted order of the distinct ids (so the result
+# does not depend on the row order); like cluster_index() but without
+# building a factor, which dominates the set-up time for large data.
+gee_cluster_index <- function(g) {
+  if (anyNA(g)) stop("'id' contains missing values", call. = FALSE)
+  if (is.factor(g)) return(cluster_index(g, "id"))
+  u <- sort(unique(g))
+  list(index = match(g, u), levels = as.character(u))
 }
 
 # Jackknife variance factor (K - p - q - r) / K as in geepack: q correlation

@@ -208,7 +208,10 @@ bool GeeEngine::pass_resid(const Eigen::VectorXd& beta, int skip, Moments& mom,
       }
     }
   });
+  cache_beta_ = beta;
+  cache_skip_ = skip;
   if (out[2] > 0) {
+    cache_skip_ = -2;  // invalid
     error = "non-finite Pearson residuals: fitted means reached the boundary of the "
             "family's range (for binomial data this suggests separation)";
     return false;
@@ -305,6 +308,19 @@ bool GeeEngine::whiten(int k, const GeeParams& par, const std::vector<double>& p
   Zm.leftCols(p) = MapRowMatC(&Dt_[(size_t)j0 * p], n, p);
   for (int a = 0; a < n; ++a) Z[a + (size_t)p * n] = e_[j0 + a];
   if (in_.corstr == COR_INDEPENDENCE || n == 1) return true;
+  if (in_.corstr == COR_AR1 && std::fabs(par.alpha[0]) < 1.0) {
+    // AR-1 at increasing positions is a Markov chain, so L^{-1} is explicit:
+    // z_1 = a_1, z_j = (a_j - r_j a_{j-1}) / sqrt(1 - r_j^2), r_j = alpha^(t_j - t_{j-1}).
+    for (int a = n - 1; a >= 1; --a) {
+      const double r = powtab[pos_[j0 + a] - pos_[j0 + a - 1]];
+      const double sc = 1.0 / std::sqrt(1.0 - r * r);
+      for (int c = 0; c <= p; ++c) {
+        double* col = Z + (size_t)c * n;
+        col[a] = (col[a] - r * col[a - 1]) * sc;
+      }
+    }
+    return true;
+  }
   build_R(k, par, powtab, Rbuf);
   MapMat R(Rbuf, n, n);
   Eigen::LLT<Eigen::Ref<Eigen::MatrixXd> > llt(R);
@@ -343,12 +359,12 @@ int GeeEngine::pass_cross(const GeeParams& par, int skip, Eigen::MatrixXd& ZtZ,
         for (int r = 0; r < n; ++r) Z[r + (size_t)p * n] = e_[j0 + r];
         const double c = a / (1.0 + (n - 1) * a);
         s = Zm.colwise().sum().transpose();
-        G.noalias() = Zm.transpose() * Zm;
+        G.noalias() = Zm.transpose().lazyProduct(Zm);
         G.noalias() -= c * s * s.transpose();
         G /= (1.0 - a);
       } else if (whiten(k, par, powtab, Rbuf.data(), Z.data())) {
         MapMat Zm(Z.data(), n, q);
-        G.noalias() = Zm.transpose() * Zm;
+        G.noalias() = Zm.transpose().lazyProduct(Zm);
       } else {
         // R_k is not positive definite (moment estimates need not give a
         // valid correlation, notably unstructured ones): the estimating
@@ -446,7 +462,9 @@ GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeContro
   GeeVariance v;
   const int p = p_, q = p + 1, nb = (int)bstart_.size() - 1, n = in_.n;
   Moments mom;
-  if (!pass_resid(par.beta, -1, mom, v.error)) return v;
+  const bool fresh = cache_skip_ == -1 && cache_beta_.size() == p &&
+                     (cache_beta_.array() == par.beta.array()).all();
+  if (!fresh && !pass_resid(par.beta, -1, mom, v.error)) return v;
   Eigen::MatrixXd Uk(K_, p), ZtZ;
   std::vector<Eigen::MatrixXd> Hk;
   if (flags & VAR_JACK) Hk.resize(K_);

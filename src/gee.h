@@ -139,7 +139,9 @@ class GeeEngine {
   std::vector<int> start_, row_, pos_, code_;  // clusters in sorted order
   std::vector<int> bstart_;                    // cluster blocks
   std::vector<double> Dt_, e_;                 // caches, row major, sorted order
-  int last_nonpd_ = 0;  // clusters whose R was not positive definite (last pass)
+  int last_nonpd_ = 0;          // clusters whose R was not positive definite (last pass)
+  Eigen::VectorXd cache_beta_;  // beta and skipped cluster of the caches
+  int cache_skip_ = -2;         // -2: caches not valid
 };
 
 }  // namespace glmmgee

@@ -7,7 +7,7 @@ ref_clusters <- function(f, pos) {
   eta <- f$linear.predictors; mu <- f$fitted.values
   w <- f$prior.weights; y <- f$y
   keep <- w > 0
-  ids <- split(which(keep), droplevels(f$id[keep]))
+  ids <- split(which(keep), f$id[keep])
   lapply(ids, function(r) {
     r <- r[order(pos[r])]
     A <- fam$variance(mu[r]) / w[r]
