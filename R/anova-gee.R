@@ -50,10 +50,8 @@ anova.glmmgee_gee <- function(object, ..., test = c("wald", "score"), type = obj
   if (!all(vapply(fits, inherits, logical(1), "glmmgee_gee")))
     stop("anova(): every model must be a fit from gee()", call. = FALSE)
   if (length(fits) == 1L) return(gee_anova_terms(object, type))
-  if (is.null(names(fits)) || any(names(fits) == "")) {
-    nm <- vapply(as.list(match.call(expand.dots = FALSE)$...), deparse1, "")
-    names(fits) <- c(deparse1(substitute(object)), nm)
-  }
+  names(fits) <- fit_labels(c(list(substitute(object)),
+                              as.list(match.call(expand.dots = FALSE)$...)))
   fits <- fits[order(vapply(fits, function(f) length(coef(f)), 1L))]
   rows <- lapply(seq_len(length(fits) - 1L), function(k)
     gee_compare(fits[[k]], fits[[k + 1L]], test, type))
@@ -69,6 +67,15 @@ anova.glmmgee_gee <- function(object, ..., test = c("wald", "score"), type = obj
                         paste0(names(fits), ": ", vapply(fits, function(f)
                           if (is.null(f$formula)) "(matrix fit)" else deparse1(f$formula), ""),
                           collapse = "\n")))
+}
+
+# Row labels for several fits: the expressions the user typed, or "model k"
+# when they are not short (e.g. fits passed through do.call()).
+fit_labels <- function(exprs) {
+  lab <- vapply(exprs, function(e) if (is.name(e) || is.call(e)) deparse1(e) else "", "")
+  bad <- nchar(lab) == 0L | nchar(lab) > 40L | duplicated(lab)
+  lab[bad] <- paste0("model ", seq_along(lab))[bad]
+  lab
 }
 
 gee_anova_terms <- function(object, type) {
@@ -174,8 +181,8 @@ QIC.glmmgee_gee <- function(object, ...) {
     stop("QIC(): every model must be a fit from gee() or gee_fit()", call. = FALSE)
   out <- t(vapply(fits, gee_qic_one, numeric(5)))
   if (length(fits) == 1L) return(out[1L, ])
-  nm <- vapply(as.list(match.call(expand.dots = FALSE)$...), deparse1, "")
-  rownames(out) <- c(deparse1(substitute(object)), nm)
+  rownames(out) <- fit_labels(c(list(substitute(object)),
+                                as.list(match.call(expand.dots = FALSE)$...)))
   if (any(vapply(fits, nobs, 1L) != nobs(object)))
     warning("QIC(): the fits do not use the same number of observations", call. = FALSE)
   out

@@ -192,3 +192,21 @@ test_that("the fitted object is plain R data", {
   f2 <- unserialize(serialize(f, NULL))
   expect_identical(vcov(f2, type = "md"), vcov(f, type = "md"))
 })
+
+test_that("id and waves may be vectors; subset and na.action apply to them", {
+  d <- resp_data()
+  f1 <- gee(outcome ~ treat, id = cid, waves = visit, data = d, subset = visit > 1,
+            family = binomial, corstr = "ar1")
+  idv <- d$cid; wv <- d$visit
+  f2 <- gee(outcome ~ treat, id = idv, waves = wv, data = d, subset = visit > 1,
+            family = binomial, corstr = "ar1")
+  expect_identical(coef(f1), coef(f2))
+  expect_equal(nobs(f1), sum(d$visit > 1))
+  d$cid[5] <- NA
+  d$visit[9] <- NA
+  f3 <- gee(outcome ~ treat, id = cid, waves = visit, data = d, family = binomial,
+            corstr = "ar1")
+  expect_equal(nobs(f3), nrow(d) - 2L)
+  expect_equal(length(f3$na.action), 2L)
+  expect_output(print(f3), "2 rows removed for missing values")
+})
