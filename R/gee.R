@@ -29,6 +29,13 @@
 #'   the products at that lag; zero beyond.
 #' * `"fixed"`: the user's matrix `R`, indexed by wave position.
 #'
+#' With prior weights \eqn{w} the moments use the weighted residuals above,
+#' each pair counting once; geepack instead weights unweighted residual
+#' products by \eqn{w_j w_k} and divides the scale by \eqn{\sum w}, which
+#' gives the same estimates only when all weights are 0 or 1. Rows with zero
+#' weight are left out entirely (also from the cluster's working
+#' correlation).
+#'
 #' The scale is \eqn{\phi = \sum w_{ij} (y_{ij} - \mu_{ij})^2 / V(\mu_{ij}) /
 #' N} over the N observations with positive weight (no degrees-of-freedom
 #' correction, as in geepack), unless `scale.fix = TRUE`.
@@ -71,6 +78,8 @@
 #'   `waves` as well. The number of rows removed is reported by `summary()`.
 #' @param std.err default variance estimator (see the section).
 #' @param scale.fix,scale.value fix the scale parameter at `scale.value`.
+#'   (geepack 1.3.9's `geeglm()` ignores `scale.value` and holds the scale at
+#'   the Pearson statistic / N of its starting glm fit.)
 #' @param R working correlation matrix for `corstr = "fixed"`: square,
 #'   symmetric, unit diagonal, positive definite, with a row per wave
 #'   position (at least as many as there are positions).

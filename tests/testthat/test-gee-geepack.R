@@ -152,3 +152,25 @@ test_that("jackknife variances equal geepack's jack, j1s and fij", {
                        control = gee_tight())
   expect_equal(unname(vcov(f, type = "jack")), unname(g$geese$vbeta.ajs), tolerance = 1e-6)
 })
+
+test_that("a fixed scale matches geepack's scale.fix", {
+  skip_if_not_installed("geepack")
+  # geeglm 1.3.9 ignores scale.value: with scale.fix = TRUE it holds the scale
+  # at the Pearson statistic / N of its starting glm fit (and passing
+  # scale.value at all makes it fail). glmmgee holds it at scale.value, so the
+  # comparison gives glmmgee the value geepack actually used.
+  d <- resp_data()
+  for (cs in c("exchangeable", "ar1")) {
+    g <- geepack::geeglm(outcome ~ treat + age + baseline, id = cid, waves = visit, data = d,
+                         family = binomial, corstr = cs, scale.fix = TRUE,
+                         control = gee_tight())
+    g0 <- glm(outcome ~ treat + age + baseline, data = d, family = binomial)
+    phi0 <- sum(residuals(g0, "pearson")^2) / nrow(d)
+    expect_equal(unname(g$geese$gamma), phi0)
+    f <- gee(outcome ~ treat + age + baseline, id = cid, waves = visit,
+             data = shuffle_rows(d), family = binomial, corstr = cs, scale.fix = TRUE,
+             scale.value = phi0)
+    expect_same_as_geeglm(f, g, info = cs)
+    expect_equal(f$scale, phi0)
+  }
+})
