@@ -15,8 +15,11 @@ export R_LIBS := $(if $(LIB),$(LIB):,)$(R_LIBS)
 deps:
 	bash tools/install-deps.sh
 
+# roxygen compiles a debug (-O0) build in src/ to load the code; remove it
+# so that `make install` compiles optimized objects.
 document:
 	$(RSCRIPT) -e 'Rcpp::compileAttributes(); roxygen2::roxygenise(roclets = c("rd", "namespace"))'
+	rm -f src/*.o src/*.so
 
 install:
 	$(if $(LIB),mkdir -p $(LIB),)

@@ -35,3 +35,17 @@ cpp_gh_rule <- function(K) {
     .Call(`_glmmgee_cpp_gh_rule`, K)
 }
 
+#' Working-correlation codes shared with R (single source of truth)
+#' @noRd
+cpp_gee_corstr_table <- function() {
+    .Call(`_glmmgee_cpp_gee_corstr_table`)
+}
+
+cpp_gee_fit <- function(data, spec) {
+    .Call(`_glmmgee_cpp_gee_fit`, data, spec)
+}
+
+cpp_gee_variance <- function(data, spec, beta, alpha, phi) {
+    .Call(`_glmmgee_cpp_gee_variance`, data, spec, beta, alpha, phi)
+}
+

@@ -117,6 +117,43 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_gee_corstr_table
+Rcpp::CharacterVector cpp_gee_corstr_table();
+RcppExport SEXP _glmmgee_cpp_gee_corstr_table() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    rcpp_result_gen = Rcpp::wrap(cpp_gee_corstr_table());
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_gee_fit
+Rcpp::List cpp_gee_fit(Rcpp::List data, Rcpp::List spec);
+RcppExport SEXP _glmmgee_cpp_gee_fit(SEXP dataSEXP, SEXP specSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type data(dataSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type spec(specSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gee_fit(data, spec));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_gee_variance
+Rcpp::List cpp_gee_variance(Rcpp::List data, Rcpp::List spec, Rcpp::NumericVector beta, Rcpp::NumericVector alpha, double phi);
+RcppExport SEXP _glmmgee_cpp_gee_variance(SEXP dataSEXP, SEXP specSEXP, SEXP betaSEXP, SEXP alphaSEXP, SEXP phiSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type data(dataSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type spec(specSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type alpha(alphaSEXP);
+    Rcpp::traits::input_parameter< double >::type phi(phiSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gee_variance(data, spec, beta, alpha, phi));
+    return rcpp_result_gen;
+END_RCPP
+}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_family_table", (DL_FUNC) &_glmmgee_cpp_family_table, 0},
@@ -127,6 +164,9 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_set_nagq", (DL_FUNC) &_glmmgee_cpp_agq_set_nagq, 2},
     {"_glmmgee_cpp_agq_reset", (DL_FUNC) &_glmmgee_cpp_agq_reset, 1},
     {"_glmmgee_cpp_gh_rule", (DL_FUNC) &_glmmgee_cpp_gh_rule, 1},
+    {"_glmmgee_cpp_gee_corstr_table", (DL_FUNC) &_glmmgee_cpp_gee_corstr_table, 0},
+    {"_glmmgee_cpp_gee_fit", (DL_FUNC) &_glmmgee_cpp_gee_fit, 2},
+    {"_glmmgee_cpp_gee_variance", (DL_FUNC) &_glmmgee_cpp_gee_variance, 5},
     {NULL, NULL, 0}
 };
 

@@ -2,6 +2,7 @@
 // the boundary, map R memory read-only, call the engines and return lists.
 #include <RcppEigen.h>
 #include "families.h"
+#include "gee.h"
 
 // [[Rcpp::depends(RcppEigen, BH)]]
 
@@ -136,4 +137,160 @@ Rcpp::List cpp_gh_rule(int K) {
   glmmgee::GhRule r = glmmgee::gh_rule(K);
   return Rcpp::List::create(Rcpp::Named("z") = r.z,
                             Rcpp::Named("w") = Eigen::VectorXd(r.logw.array().exp()));
+}
+
+// ---- GEE ------------------------------------------------------------------
+
+//' Working-correlation codes shared with R (single source of truth)
+//' @noRd
+// [[Rcpp::export]]
+Rcpp::CharacterVector cpp_gee_corstr_table() {
+  return Rcpp::wrap(glmmgee::corstr_names());
+}
+
+namespace {
+
+// Read-only views of R double vectors and matrices (no copies: R must pass
+// double storage, which gee_fit() ensures).
+Eigen::Map<const Eigen::VectorXd> map_vector(SEXP x, const char* what) {
+  if (TYPEOF(x) != REALSXP) Rcpp::stop("gee data: '%s' must be a double vector", what);
+  return Eigen::Map<const Eigen::VectorXd>(REAL(x), Rf_xlength(x));
+}
+Eigen::Map<const Eigen::MatrixXd> map_matrix(SEXP x, const char* what) {
+  if (TYPEOF(x) != REALSXP || !Rf_isMatrix(x))
+    Rcpp::stop("gee data: '%s' must be a double matrix", what);
+  return Eigen::Map<const Eigen::MatrixXd>(REAL(x), Rf_nrows(x), Rf_ncols(x));
+}
+
+// Unpacks the model-data and specification lists built by R's gee_fit()
+// (R/fit-gee.R) into the engine's input, mapping R memory read-only.
+glmmgee::GeeInput gee_input(const Rcpp::List& data, const Rcpp::List& spec) {
+  glmmgee::GeeInput in;
+  const Eigen::Map<const Eigen::MatrixXd> X = map_matrix(data["X"], "X");
+  const Eigen::Map<const Eigen::VectorXd> y = map_vector(data["y"], "y");
+  const Eigen::Map<const Eigen::VectorXd> w = map_vector(data["weights"], "weights");
+  const Eigen::Map<const Eigen::VectorXd> off = map_vector(data["offset"], "offset");
+  if (TYPEOF(data["id"]) != INTSXP) Rcpp::stop("gee data: 'id' must be an integer vector");
+  const Rcpp::IntegerVector id = data["id"];
+  in.n = (int)X.rows();
+  in.p = (int)X.cols();
+  if (y.size() != in.n || w.size() != in.n || off.size() != in.n || id.size() != in.n)
+    Rcpp::stop("gee data: 'y', 'weights', 'offset' and 'id' must have nrow(X) elements");
+  in.X = X.data(); in.y = y.data(); in.w = w.data(); in.offset = off.data();
+  in.id = id.begin();
+  in.M = Rcpp::as<int>(data["M"]);
+  for (int i = 0; i < in.n; ++i)
+    if (id[i] < 1 || id[i] > in.M) Rcpp::stop("gee data: cluster codes must lie in 1..M");
+  if (!Rf_isNull(data["wave"])) {
+    if (TYPEOF(data["wave"]) != INTSXP) Rcpp::stop("gee data: 'wave' must be an integer vector");
+    const Rcpp::IntegerVector wv = data["wave"];
+    if (wv.size() != in.n) Rcpp::stop("gee data: 'wave' must have nrow(X) elements");
+    for (int i = 0; i < in.n; ++i)
+      if (wv[i] < 1) Rcpp::stop("gee data: wave positions must be >= 1");
+    in.wave = wv.begin();
+  }
+  in.family = Rcpp::as<int>(spec["family"]);
+  in.link = Rcpp::as<int>(spec["link"]);
+  if (!glmmgee::make_obs_model(in.family, in.link)) Rcpp::stop("unsupported family/link codes");
+  in.corstr = Rcpp::as<int>(spec["corstr"]);
+  if (in.corstr < 0 || in.corstr >= (int)glmmgee::corstr_names().size())
+    Rcpp::stop("unknown working-correlation code");
+  in.mdep = Rcpp::as<int>(spec["mdep"]);
+  if (!Rf_isNull(spec["Rfixed"])) {
+    const Eigen::Map<const Eigen::MatrixXd> R = map_matrix(spec["Rfixed"], "Rfixed");
+    if (R.rows() != R.cols()) Rcpp::stop("gee spec: 'Rfixed' must be square");
+    in.Rfixed = R.data();
+    in.Rdim = (int)R.rows();
+  }
+  in.scale_fix = Rcpp::as<bool>(spec["scale_fix"]);
+  in.scale_value = Rcpp::as<double>(spec["scale_value"]);
+  return in;
+}
+
+glmmgee::GeeControl gee_control_from(const Rcpp::List& spec) {
+  glmmgee::GeeControl c;
+  c.epsilon = Rcpp::as<double>(spec["epsilon"]);
+  c.maxit = Rcpp::as<int>(spec["maxit"]);
+  c.trace = Rcpp::as<bool>(spec["trace"]);
+  c.threads = Rcpp::as<int>(spec["threads"]);
+  return c;
+}
+
+SEXP mat_or_null(const Eigen::MatrixXd& m) {
+  if (m.size() == 0) return R_NilValue;
+  return Rcpp::wrap(m);
+}
+
+Rcpp::List gee_variance_list(const glmmgee::GeeVariance& v) {
+  return Rcpp::List::create(
+      Rcpp::Named("H") = mat_or_null(v.H), Rcpp::Named("B") = mat_or_null(v.B),
+      Rcpp::Named("U") = Rcpp::wrap(v.U), Rcpp::Named("robust") = mat_or_null(v.robust),
+      Rcpp::Named("model") = mat_or_null(v.model), Rcpp::Named("md") = mat_or_null(v.md),
+      Rcpp::Named("kc") = mat_or_null(v.kc), Rcpp::Named("jack") = mat_or_null(v.jack),
+      Rcpp::Named("j1s") = mat_or_null(v.j1s), Rcpp::Named("fij") = mat_or_null(v.fij),
+      Rcpp::Named("HI") = mat_or_null(v.HI), Rcpp::Named("quasi") = v.quasi,
+      Rcpp::Named("jack_nonconverged") = v.jack_nonconverged,
+      Rcpp::Named("nonpd_clusters") = v.nonpd_clusters,
+      Rcpp::Named("error") = v.error);
+}
+
+}  // namespace
+
+// Fits a GEE: clusters, scoring to convergence, then the variance estimators
+// selected by spec$vflags. Errors that R should word are returned, not thrown.
+// [[Rcpp::export]]
+Rcpp::List cpp_gee_fit(Rcpp::List data, Rcpp::List spec) {
+  const glmmgee::GeeInput in = gee_input(data, spec);
+  const glmmgee::GeeControl ctl = gee_control_from(spec);
+  glmmgee::GeeEngine eng(in);
+  eng.set_threads(ctl.threads);
+  Rcpp::List cl = Rcpp::List::create(
+      Rcpp::Named("K") = eng.clusters(), Rcpp::Named("T") = eng.positions(),
+      Rcpp::Named("nactive") = eng.nactive(),
+      Rcpp::Named("sizes") = Rcpp::wrap(eng.cluster_sizes()),
+      Rcpp::Named("duplicated") = eng.duplicated_wave_cluster());
+  if (eng.duplicated_wave_cluster() > 0 || eng.clusters() == 0)
+    return Rcpp::List::create(Rcpp::Named("clusters") = cl);
+  glmmgee::GeeParams start;
+  std::string err;
+  if (!Rf_isNull(data["beta_start"])) {
+    start.beta = Rcpp::as<Eigen::VectorXd>(data["beta_start"]);
+    if (start.beta.size() != in.p) Rcpp::stop("'start' must have one value per coefficient");
+  } else {
+    const Rcpp::NumericVector eta0 = data["eta_start"];
+    if (eta0.size() != in.n) Rcpp::stop("gee data: 'eta_start' must have nrow(X) elements");
+    start.beta = eng.start_from_eta(eta0.begin(), err);
+  }
+  if (!err.empty())
+    return Rcpp::List::create(Rcpp::Named("clusters") = cl, Rcpp::Named("error") = err);
+  const glmmgee::GeeFitResult fit = eng.fit(start, ctl);
+  Rcpp::List out = Rcpp::List::create(
+      Rcpp::Named("clusters") = cl, Rcpp::Named("beta") = Rcpp::wrap(fit.par.beta),
+      Rcpp::Named("alpha") = Rcpp::wrap(fit.par.alpha), Rcpp::Named("phi") = fit.par.phi,
+      Rcpp::Named("iter") = fit.iter, Rcpp::Named("converged") = fit.converged,
+      Rcpp::Named("delta") = fit.delta, Rcpp::Named("error") = fit.error);
+  if (!fit.error.empty()) return out;
+  out["variance"] = gee_variance_list(eng.variance(fit.par, Rcpp::as<int>(spec["vflags"]), ctl));
+  Rcpp::NumericVector eta(in.n), mu(in.n);
+  eng.fitted(fit.par.beta, eta.begin(), mu.begin());
+  out["eta"] = eta;
+  out["mu"] = mu;
+  return out;
+}
+
+// Variance estimators (and H, B, U) at given parameter values: on-demand
+// vcov types and the generalized score test.
+// [[Rcpp::export]]
+Rcpp::List cpp_gee_variance(Rcpp::List data, Rcpp::List spec, Rcpp::NumericVector beta,
+                            Rcpp::NumericVector alpha, double phi) {
+  const glmmgee::GeeInput in = gee_input(data, spec);
+  const glmmgee::GeeControl ctl = gee_control_from(spec);
+  glmmgee::GeeEngine eng(in);
+  if (beta.size() != in.p) Rcpp::stop("'beta' must have one value per column of X");
+  if (alpha.size() != eng.nalpha()) Rcpp::stop("'alpha' has the wrong length");
+  glmmgee::GeeParams par;
+  par.beta = Rcpp::as<Eigen::VectorXd>(beta);
+  par.alpha = Rcpp::as<Eigen::VectorXd>(alpha);
+  par.phi = phi;
+  return gee_variance_list(eng.variance(par, Rcpp::as<int>(spec["vflags"]), ctl));
 }

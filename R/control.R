@@ -1,0 +1,49 @@
+# Control constructors: one per model, each validating its own arguments.
+
+#' Control settings for gee()
+#'
+#' Settings of the Fisher-scoring iterations of [gee()] and [gee_fit()].
+#' Every argument is checked; an unknown name is an error, so a misspelt
+#' setting is never silently ignored.
+#'
+#' Iterations stop when the largest relative change
+#' \eqn{|\Delta\theta| / (1 + |\theta|)} over the regression coefficients,
+#' the correlation parameters and the scale is at most `epsilon`.
+#'
+#' @param epsilon positive convergence tolerance (see Details).
+#' @param maxit maximum number of scoring iterations (a positive whole number).
+#' @param trace logical: print the relative change, scale and first
+#'   correlation parameter at each iteration?
+#' @param threads number of OpenMP threads for the loops over clusters. The
+#'   results are the same for every thread count (sums over clusters are
+#'   formed in fixed blocks and added in a fixed order).
+#' @param ... not used: any argument here is an error.
+#' @return A list of class `"gee_control"`.
+#' @seealso [gee()]
+#' @examples
+#' gee_control(epsilon = 1e-10, maxit = 100)
+#' try(gee_control(maxiter = 10))  # unknown names are rejected
+#' @export
+gee_control <- function(epsilon = 1e-8, maxit = 50L, trace = FALSE, threads = 1L, ...) {
+  dots <- list(...)
+  if (length(dots)) {
+    nm <- names(dots)
+    nm <- if (is.null(nm)) rep("", length(dots)) else nm
+    nm[nm == ""] <- "<unnamed>"
+    stop(sprintf("gee_control(): unknown argument(s) %s; valid ones are epsilon, maxit, trace, threads",
+                 paste(sQuote(nm, FALSE), collapse = ", ")), call. = FALSE)
+  }
+  if (!is.numeric(epsilon) || length(epsilon) != 1L || !is.finite(epsilon) || epsilon <= 0)
+    stop("gee_control(): 'epsilon' must be one positive number", call. = FALSE)
+  if (!is.numeric(maxit) || length(maxit) != 1L || !is.finite(maxit) || maxit < 1 ||
+      maxit != round(maxit))
+    stop("gee_control(): 'maxit' must be one positive whole number", call. = FALSE)
+  if (!is.logical(trace) || length(trace) != 1L || is.na(trace))
+    stop("gee_control(): 'trace' must be TRUE or FALSE", call. = FALSE)
+  if (!is.numeric(threads) || length(threads) != 1L || !is.finite(threads) || threads < 1 ||
+      threads != round(threads))
+    stop("gee_control(): 'threads' must be one positive whole number", call. = FALSE)
+  structure(list(epsilon = as.numeric(epsilon), maxit = as.integer(maxit),
+                 trace = trace, threads = as.integer(threads)),
+            class = "gee_control")
+}

@@ -1,0 +1,301 @@
+# Matrix-level GEE: checks the inputs, builds the engine's data and
+# specification lists, calls the C++ engine once and builds the fitted object.
+
+gee_corstrs <- function() cpp_gee_corstr_table()
+
+# Standard-error types: user-facing name -> engine flag (0: always computed).
+gee_se_types <- c(san.se = 0L, model = 0L, md = 1L, kc = 2L, jack = 4L, j1s = 8L, fij = 16L)
+
+match_corstr <- function(corstr) {
+  valid <- gee_corstrs()
+  if (!is.character(corstr) || length(corstr) != 1L || is.na(corstr))
+    stop(sprintf("'corstr' must be one of %s", paste(dQuote(valid, FALSE), collapse = ", ")),
+         call. = FALSE)
+  k <- pmatch(tolower(corstr), valid)
+  if (is.na(k))
+    stop(sprintf("'corstr' = \"%s\" is not a known working correlation; use one of %s",
+                 corstr, paste(dQuote(valid, FALSE), collapse = ", ")), call. = FALSE)
+  valid[k]
+}
+
+match_std_err <- function(std.err, arg = "std.err") {
+  valid <- names(gee_se_types)
+  if (!is.character(std.err) || length(std.err) != 1L || is.na(std.err) ||
+      !(std.err %in% valid))
+    stop(sprintf("'%s' must be one of %s", arg, paste(dQuote(valid, FALSE), collapse = ", ")),
+         call. = FALSE)
+  std.err
+}
+
+# Wave values -> 1-based positions (time index counted from the smallest wave).
+wave_positions <- function(waves, n) {
+  if (is.null(waves)) return(NULL)
+  if (!is.numeric(waves) || is.object(waves))
+    stop(sprintf("'waves' must be numeric (a whole-number time index within cluster), not %s",
+                 class(waves)[1L]), call. = FALSE)
+  if (length(waves) != n)
+    stop(sprintf("'waves' must have one value per observation (%d), not %d", n, length(waves)),
+         call. = FALSE)
+  if (anyNA(waves) || any(!is.finite(waves)))
+    stop("'waves' contains missing or infinite values", call. = FALSE)
+  if (!is.integer(waves) && any(abs(waves - round(waves)) > 1e-8))
+    stop("'waves' must hold whole numbers (the time index of each observation within its cluster)",
+         call. = FALSE)
+  pos <- round(waves) - min(round(waves)) + 1
+  if (max(pos) > 1e6) stop("'waves' spans more than a million positions", call. = FALSE)
+  as.integer(pos)
+}
+
+check_fixed_R <- function(R, T) {
+  if (is.null(R))
+    stop("corstr = \"fixed\" needs the working correlation matrix in 'R'", call. = FALSE)
+  if (!is.matrix(R) || !is.numeric(R) || nrow(R) != ncol(R))
+    stop("'R' must be a square numeric matrix", call. = FALSE)
+  if (nrow(R) < T)
+    stop(sprintf("'R' is %d x %d but the data have %d wave positions: it must be at least %d x %d",
+                 nrow(R), nrow(R), T, T, T), call. = FALSE)
+  if (anyNA(R) || any(!is.finite(R))) stop("'R' contains missing or infinite values", call. = FALSE)
+  if (max(abs(R - t(R))) > 1e-10 * max(1, abs(R)))
+    stop("'R' must be symmetric", call. = FALSE)
+  if (any(abs(diag(R) - 1) > 1e-10)) stop("'R' must have a unit diagonal", call. = FALSE)
+  if (inherits(try(chol(R), silent = TRUE), "try-error"))
+    stop("'R' must be positive definite", call. = FALSE)
+  storage.mode(R) <- "double"
+  R
+}
+
+# Starting linear predictor, as glm's family initializers do it.
+gee_eta_start <- function(family, y, w) {
+  mu <- switch(family$family,
+               binomial = (w * y + 0.5) / (w + 1),
+               poisson = y + 0.1,
+               y)
+  family$linkfun(mu)
+}
+
+alpha_names <- function(corstr, T, Mv) {
+  switch(corstr,
+         exchangeable = "alpha", ar1 = "alpha",
+         mdep = paste0("alpha.", seq_len(Mv)),
+         unstructured = {
+           if (T < 2) character(0) else {
+             ij <- which(upper.tri(diag(T)), arr.ind = TRUE)
+             ij <- ij[order(ij[, 1L], ij[, 2L]), , drop = FALSE]
+             paste0("alpha.", ij[, 1L], ":", ij[, 2L])
+           }
+         },
+         character(0))
+}
+
+# Working correlation over wave positions 1..T implied by the estimates.
+working_correlation <- function(corstr, alpha, T, Rfixed = NULL, Mv = 1L) {
+  T <- max(T, 1L)
+  lag <- abs(outer(seq_len(T), seq_len(T), "-"))
+  R <- switch(corstr,
+              independence = diag(T),
+              exchangeable = { m <- matrix(alpha[1L], T, T); diag(m) <- 1; m },
+              ar1 = alpha[1L]^lag,
+              mdep = { m <- matrix(0, T, T); for (l in seq_len(Mv)) m[lag == l] <- alpha[l]; diag(m) <- 1; m },
+              unstructured = {
+                m <- diag(T)
+                if (T > 1) {
+                  ij <- which(upper.tri(m), arr.ind = TRUE)
+                  ij <- ij[order(ij[, 1L], ij[, 2L]), , drop = FALSE]
+                  m[ij] <- alpha; m[ij[, 2:1, drop = FALSE]] <- alpha
+                }
+                m
+              },
+              fixed = Rfixed[seq_len(T), seq_len(T), drop = FALSE])
+  dimnames(R) <- list(seq_len(T), seq_len(T))
+  R
+}
+
+#' Fit a GEE from a model matrix
+#'
+#' The matrix-level fitter behind [gee()]: the same engine without formulas,
+#' model frames or missing-value handling, for programming, simulation and
+#' benchmarking. The data need not be sorted by cluster.
+#'
+#' @param X numeric model matrix (n x p, full column rank).
+#' @param y numeric response on the mean scale: for binomial a 0/1 outcome or
+#'   a proportion, with the number of trials in `weights`.
+#' @param id cluster identifier, one value per row of `X` (any atomic type;
+#'   rows of one cluster need not be contiguous).
+#' @param family a family function, object or name; see [gee()].
+#' @param corstr working correlation; see [gee()].
+#' @param waves optional whole-number time index within cluster; see [gee()].
+#' @param weights optional non-negative prior weights (binomial: trials).
+#' @param offset optional offset on the linear-predictor scale.
+#' @param std.err variance estimator reported by default; see [gee()].
+#' @param scale.fix,scale.value fix the scale parameter at `scale.value`
+#'   instead of estimating it.
+#' @param R working correlation matrix for `corstr = "fixed"`.
+#' @param Mv order of the `"mdep"` working correlation.
+#' @param start optional starting values of the coefficients.
+#' @param control a [gee_control()] list.
+#' @return An object of class `c("glmmgee_gee", "gee")`; see [gee()].
+#' @seealso [gee()] for the formula interface and the methods.
+#' @examples
+#' set.seed(1)
+#' id <- rep(1:100, each = 4)
+#' x <- rnorm(400)
+#' y <- rbinom(400, 1, plogis(-0.5 + x + rep(rnorm(100), each = 4)))
+#' fit <- gee_fit(cbind("(Intercept)" = 1, x = x), y, id, family = binomial,
+#'                corstr = "exchangeable")
+#' coef(fit)
+#' @export
+gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", waves = NULL,
+                    weights = NULL, offset = NULL, std.err = "san.se", scale.fix = FALSE,
+                    scale.value = 1, R = NULL, Mv = 1L, start = NULL,
+                    control = gee_control()) {
+  family <- resolve_family(family)
+  corstr <- match_corstr(corstr)
+  std.err <- match_std_err(std.err)
+  if (!inherits(control, "gee_control"))
+    stop("'control' must come from gee_control()", call. = FALSE)
+  if (!is.matrix(X) || !is.numeric(X)) stop("'X' must be a numeric matrix", call. = FALSE)
+  n <- nrow(X); p <- ncol(X)
+  if (p == 0L) stop("'X' has no columns: an empty model cannot be fitted", call. = FALSE)
+  if (is.null(colnames(X))) colnames(X) <- paste0("X", seq_len(p))
+  if (anyNA(X) || any(!is.finite(X))) stop("'X' contains missing or infinite values", call. = FALSE)
+  if (!is.numeric(y) || is.matrix(y) || length(y) != n)
+    stop(sprintf("'y' must be a numeric vector with nrow(X) = %d values", n), call. = FALSE)
+  if (anyNA(y) || any(!is.finite(y))) stop("'y' contains missing or infinite values", call. = FALSE)
+  if (missing(id) || is.null(id))
+    stop("'id' is missing: give the cluster identifier of each observation", call. = FALSE)
+  if (length(id) != n)
+    stop(sprintf("'id' must have one value per observation (%d), not %d", n, length(id)),
+         call. = FALSE)
+  cl <- gee_cluster_index(id)
+  w <- if (is.null(weights)) rep(1, n) else as.numeric(weights)
+  if (length(w) != n || anyNA(w) || any(!is.finite(w)) || any(w < 0))
+    stop("'weights' must be non-negative finite numbers, one per observation", call. = FALSE)
+  off <- if (is.null(offset)) rep(0, n) else as.numeric(offset)
+  if (length(off) != n || anyNA(off) || any(!is.finite(off)))
+    stop("'offset' must be finite numbers, one per observation", call. = FALSE)
+  if (!any(w > 0)) stop("all weights are zero: nothing to fit", call. = FALSE)
+  if (!is.logical(scale.fix) || length(scale.fix) != 1L || is.na(scale.fix))
+    stop("'scale.fix' must be TRUE or FALSE", call. = FALSE)
+  if (!is.numeric(scale.value) || length(scale.value) != 1L || !is.finite(scale.value) ||
+      scale.value <= 0)
+    stop("'scale.value' must be one positive number", call. = FALSE)
+  pos <- wave_positions(waves, n)
+  sizes <- tabulate(cl$index[w > 0], length(cl$levels))
+  T <- if (is.null(pos)) max(sizes) else max(pos[w > 0])
+  if (corstr == "mdep") {
+    if (!is.numeric(Mv) || length(Mv) != 1L || !is.finite(Mv) || Mv < 1 || Mv != round(Mv))
+      stop("'Mv' must be one positive whole number", call. = FALSE)
+    if (Mv >= T)
+      stop(sprintf("'Mv' = %d but there are only %d wave positions: 'Mv' must be at most %d",
+                   Mv, T, T - 1L), call. = FALSE)
+  }
+  Mv <- as.integer(Mv)
+  if (corstr == "fixed") R <- check_fixed_R(R, T) else R <- NULL
+  if (corstr == "unstructured" && T > 200)
+    stop(sprintf("corstr = \"unstructured\" with %d wave positions would need %d correlation parameters",
+                 T, T * (T - 1) / 2), call. = FALSE)
+  # Rank from the scaled cross-product: one pass over X instead of a QR.
+  XtX <- crossprod(if (all(w > 0)) X else X[w > 0, , drop = FALSE])
+  sc <- sqrt(diag(XtX)); sc[sc == 0] <- 1
+  qx <- qr(XtX / outer(sc, sc), tol = 1e-9)
+  if (qx$rank < p) {
+    alias <- colnames(X)[qx$pivot[(qx$rank + 1L):p]]
+    stop(sprintf("the model matrix is rank deficient: %s %s linearly dependent on the other columns",
+                 paste(sQuote(alias, FALSE), collapse = ", "),
+                 if (length(alias) == 1L) "is" else "are"), call. = FALSE)
+  }
+  if (!is.null(start) && (!is.numeric(start) || length(start) != p || any(!is.finite(start))))
+    stop(sprintf("'start' must be %d finite numbers (one per coefficient)", p), call. = FALSE)
+  storage.mode(X) <- "double"
+  data <- list(X = X, y = as.numeric(y), weights = w, offset = off, id = cl$index,
+               M = length(cl$levels), wave = pos,
+               eta_start = if (is.null(start)) as.numeric(gee_eta_start(family, y, w)),
+               beta_start = if (!is.null(start)) as.numeric(start))
+  spec <- list(family = family$family_code, link = family$link_code,
+               corstr = match(corstr, gee_corstrs()) - 1L, mdep = Mv, Rfixed = R,
+               scale_fix = scale.fix, scale_value = as.numeric(scale.value),
+               epsilon = control$epsilon, maxit = control$maxit, trace = control$trace,
+               threads = control$threads, vflags = gee_se_types[[std.err]])
+  res <- cpp_gee_fit(data, spec)
+  if (res$clusters$duplicated > 0L)
+    stop(sprintf("'waves' has a duplicated value within cluster %s of 'id': each wave may occur once per cluster",
+                 cl$levels[res$clusters$duplicated]), call. = FALSE)
+  if (!is.null(res$error) && nzchar(res$error))
+    stop("gee fit failed: ", res$error, call. = FALSE)
+  if (nzchar(res$variance$error))
+    stop("gee variance failed: ", res$variance$error, call. = FALSE)
+  data$eta_start <- data$beta_start <- NULL
+  new_gee_object(res, data, spec, family, corstr, std.err, Mv, R, colnames(X), cl, T,
+                 scale.fix, control)
+}
+
+new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnames, cl, T,
+                           scale.fix, control) {
+  warns <- character(0)
+  v <- res$variance
+  beta <- stats::setNames(res$beta, xnames)
+  anames <- alpha_names(corstr, T, Mv)
+  alpha <- stats::setNames(res$alpha, anames)
+  alpha[is.nan(alpha)] <- NA_real_
+  sizes <- res$clusters$sizes
+  if (corstr != "independence" && corstr != "fixed" && max(sizes) < 2L)
+    warns <- c(warns, "no cluster has two or more observations: the working correlation cannot be estimated and was left at zero")
+  if (v$nonpd_clusters > 0L)
+    warns <- c(warns, sprintf("the estimated working correlation is not positive definite for %d of the %d clusters (the estimating equations are still solved; consider a simpler 'corstr')",
+                              v$nonpd_clusters, res$clusters$K))
+  if (!res$converged)
+    warns <- c(warns, sprintf("gee did not converge in %d iterations (last relative change %.3g > epsilon = %.3g)",
+                              res$iter, res$delta, control$epsilon))
+  vc <- list(san.se = v$robust, model = v$model)
+  K <- res$clusters$K
+  for (tp in c("md", "kc")) if (!is.null(v[[tp]])) vc[[tp]] <- v[[tp]]
+  jf <- jack_factor(K, length(beta), length(alpha), scale.fix)
+  for (tp in c("jack", "j1s", "fij")) if (!is.null(v[[tp]])) vc[[tp]] <- jf * v[[tp]]
+  if (v$jack_nonconverged > 0L)
+    warns <- c(warns, sprintf("%d of the %d jackknife deletion fits did not converge",
+                              v$jack_nonconverged, K))
+  vc <- lapply(vc, function(m) { dimnames(m) <- list(xnames, xnames); m })
+  for (wm in warns) warning(wm, call. = FALSE)
+  fam <- family
+  fam$family_code <- fam$link_code <- NULL
+  structure(list(
+    coefficients = beta, alpha = alpha, scale = res$phi, scale.fix = scale.fix,
+    corstr = corstr, Mv = if (corstr == "mdep") Mv, R = R,
+    working.correlation = working_correlation(corstr, alpha, T, R, Mv),
+    std.err = std.err, vcov = vc, family = fam,
+    linear.predictors = res$eta, fitted.values = res$mu,
+    y = data$y, prior.weights = data$weights, offset = data$offset,
+    id = cl$index, id.levels = cl$levels, waves = data$wave,
+    nobs = res$clusters$nactive, nclusters = K, cluster.sizes = sizes,
+    max.wave = T,
+    iter = res$iter, converged = res$converged, delta = res$delta, warnings = warns,
+    quasi = v$quasi, info.indep = v$HI, control = control,
+    engine = list(data = data, spec = spec)),
+    class = c("glmmgee_gee", "gee"))
+}
+
+# Cluster codes 1..M in the sorted order of the distinct ids (so the result
+# does not depend on the row order); like cluster_index() but without
+# building a factor, which dominates the set-up time for large data.
+gee_cluster_index <- function(g) {
+  if (anyNA(g)) stop("'id' contains missing values", call. = FALSE)
+  if (is.factor(g)) return(cluster_index(g, "id"))
+  u <- sort(unique(g))
+  list(index = match(g, u), levels = as.character(u))
+}
+
+# Jackknife variance factor (K - p - q - r) / K as in geepack: q correlation
+# parameters, r = 1 for an estimated scale (geepack counts it even when fixed).
+jack_factor <- function(K, p, q, scale.fix) (K - p - q - (!scale.fix)) / K
+
+# Variance estimators at the fitted values, for types not computed at fit time.
+gee_variance_of <- function(object, types) {
+  spec <- object$engine$spec
+  spec$vflags <- sum(gee_se_types[types])
+  alpha <- object$alpha
+  alpha[is.na(alpha)] <- NaN
+  v <- cpp_gee_variance(object$engine$data, spec, unname(object$coefficients),
+                        unname(alpha), object$scale)
+  if (nzchar(v$error)) stop("gee variance failed: ", v$error, call. = FALSE)
+  v
+}

@@ -1,0 +1,169 @@
+# Formula front end of the GEE: model frame (with subset and na.action applied
+# to id and waves too), response and offset, then gee_fit().
+
+#' Generalized estimating equations
+#'
+#' Fits a marginal (population-averaged) regression model for clustered data
+#' by generalized estimating equations (Liang and Zeger, 1986), with a working
+#' correlation, a moment estimate of the scale, and a choice of variance
+#' estimators. The data need not be sorted, or contiguous, by cluster.
+#'
+#' @section Working correlations:
+#' With standardized Pearson residuals \eqn{r_{ij} = \sqrt{w_{ij}} (y_{ij} -
+#' \mu_{ij}) / \sqrt{\phi V(\mu_{ij})}}, the correlation parameters are moment
+#' estimates over the pairs of observations within clusters, each pair
+#' counting once:
+#' * `"independence"`: \eqn{R = I}.
+#' * `"exchangeable"`: one \eqn{\alpha}, the mean of \eqn{r_{ij} r_{ik}} over
+#'   all pairs.
+#' * `"ar1"`: \eqn{\mathrm{corr} = \alpha^{|t_j - t_k|}}; \eqn{\alpha} solves
+#'   the least-squares equation \eqn{\sum d\,\alpha^{d-1}(r_{ij} r_{ik} -
+#'   \alpha^{d}) = 0} over all pairs, \eqn{d = |t_j - t_k|} (the estimator of
+#'   geepack, which uses every lag rather than only lag 1).
+#' * `"unstructured"`: one parameter per pair of wave positions, the mean of
+#'   \eqn{r_{ij} r_{ik}} over the clusters observed at both; a pair of
+#'   positions that no cluster has is reported as `NA` (it is never needed).
+#'   Clusters of size one contribute to the coefficients and the scale, not
+#'   to the correlation.
+#' * `"mdep"`: one parameter per lag \eqn{1, \dots, M_v} (`Mv`), the mean of
+#'   the products at that lag; zero beyond.
+#' * `"fixed"`: the user's matrix `R`, indexed by wave position.
+#'
+#' With prior weights \eqn{w} the moments use the weighted residuals above,
+#' each pair counting once; geepack instead weights unweighted residual
+#' products by \eqn{w_j w_k} and divides the scale by \eqn{\sum w}, which
+#' gives the same estimates only when all weights are 0 or 1. Rows with zero
+#' weight are left out entirely (also from the cluster's working
+#' correlation).
+#'
+#' The scale is \eqn{\phi = \sum w_{ij} (y_{ij} - \mu_{ij})^2 / V(\mu_{ij}) /
+#' N} over the N observations with positive weight (no degrees-of-freedom
+#' correction, as in geepack), unless `scale.fix = TRUE`.
+#'
+#' `waves` gives the time index of each observation within its cluster;
+#' positions are counted from the smallest value, so AR-1 lags, unstructured
+#' and m-dependent parameters and rows of a fixed `R` follow the actual
+#' visits when some are missing. Without `waves`, observations take positions
+#' 1, 2, ... in data order within each cluster.
+#'
+#' @section Variance estimators (`std.err`):
+#' * `"san.se"`: robust sandwich \eqn{H^{-1} B H^{-1}} (Liang and Zeger, 1986).
+#' * `"model"`: model-based (naive) \eqn{\phi H^{-1}}.
+#' * `"md"`: bias-corrected sandwich of Mancl and DeRouen (2001), residuals
+#'   \eqn{(I - H_{ii})^{-1} e_i}.
+#' * `"kc"`: bias-corrected sandwich of Kauermann and Carroll (2001),
+#'   residuals \eqn{(I - H_{ii})^{-1/2} e_i} (principal square root).
+#' * `"jack"`: approximate jackknife, one-step deletion estimates
+#'   \eqn{(H - H_i)^{-1} U_i}; `"j1s"`: one-step jackknife; `"fij"`: fully
+#'   iterated jackknife (every cluster deleted and the model refitted). All
+#'   three are scaled by \eqn{(K - p - q - r)/K} (K clusters, p coefficients,
+#'   q correlation parameters, r = 1 when the scale is estimated), as in
+#'   geepack (Yan and Fine, 2004).
+#' Any of them is also available afterwards through `vcov(fit, type = )`.
+#'
+#' @param formula a model formula; the response may be `cbind(successes,
+#'   failures)` for binomial data, and `offset()` terms are allowed.
+#' @param data a data frame.
+#' @param id cluster identifier: a bare column name of `data` or a vector.
+#' @param family a family function, object or name: gaussian (identity),
+#'   binomial (logit, probit, cloglog; trials by `weights` or `cbind()`),
+#'   poisson (log).
+#' @param corstr working correlation: `"independence"`, `"exchangeable"`,
+#'   `"ar1"`, `"unstructured"`, `"mdep"` or `"fixed"` (see the section).
+#' @param waves optional whole-number time index within cluster: a bare
+#'   column name or a vector. Must not repeat within a cluster.
+#' @param weights optional prior weights (binomial: number of trials).
+#' @param offset optional offset, added to any `offset()` terms.
+#' @param subset,na.action as in [stats::lm()]; they apply to `id` and
+#'   `waves` as well. The number of rows removed is reported by `summary()`.
+#' @param std.err default variance estimator (see the section).
+#' @param scale.fix,scale.value fix the scale parameter at `scale.value`.
+#'   (geepack 1.3.9's `geeglm()` ignores `scale.value` and holds the scale at
+#'   the Pearson statistic / N of its starting glm fit.)
+#' @param R working correlation matrix for `corstr = "fixed"`: square,
+#'   symmetric, unit diagonal, positive definite, with a row per wave
+#'   position (at least as many as there are positions).
+#' @param Mv order of the `"mdep"` working correlation.
+#' @param control a [gee_control()] list.
+#' @param ... control settings passed to [gee_control()] when `control` is
+#'   not given.
+#' @return An object of class `c("glmmgee_gee", "gee")`: a plain list with
+#'   `coefficients`, `alpha`, `scale`, `working.correlation`, `vcov` (the
+#'   variance matrices computed), `iter`, `converged`, `warnings`, the data
+#'   used, and the engine inputs that later variance requests reuse. Methods:
+#'   `print`, `summary`, `coef`, `vcov`, `confint`, `nobs`, `fitted`,
+#'   `residuals`, `predict`, `anova`, `formula`, `family`, `model.matrix`,
+#'   `update`, and [QIC()].
+#'   The class is not `"gee"` alone because geepack's `geeglm` objects and
+#'   the gee package's objects also carry class `"gee"`.
+#' @references
+#' Liang, K.-Y. and Zeger, S. L. (1986). Longitudinal data analysis using
+#' generalized linear models. *Biometrika* 73, 13--22.
+#'
+#' Mancl, L. A. and DeRouen, T. A. (2001). A covariance estimator for GEE
+#' with improved small-sample properties. *Biometrics* 57, 126--134.
+#'
+#' Kauermann, G. and Carroll, R. J. (2001). A note on the efficiency of
+#' sandwich covariance matrix estimation. *Journal of the American
+#' Statistical Association* 96, 1387--1396.
+#'
+#' Yan, J. and Fine, J. (2004). Estimating equations for association
+#' structures. *Statistics in Medicine* 23, 859--874.
+#' @seealso [gee_fit()], [gee_control()], [QIC()].
+#' @examples
+#' if (requireNamespace("MASS", quietly = TRUE)) {
+#'   data(bacteria, package = "MASS")
+#'   fit <- gee(y ~ ap + hilo, data = bacteria, id = ID, family = binomial,
+#'              corstr = "exchangeable")
+#'   summary(fit)
+#'   exp(cbind(OR = coef(fit), confint(fit)))
+#' }
+#' @export
+gee <- function(formula, data, id, family = gaussian(), corstr = "independence", waves,
+                weights, offset, subset, na.action, std.err = "san.se", scale.fix = FALSE,
+                scale.value = 1, R = NULL, Mv = 1L, control = gee_control(...), ...) {
+  mc <- match.call(expand.dots = FALSE)
+  if (missing(formula) || !inherits(formula, "formula"))
+    stop("'formula' must be a model formula such as y ~ x", call. = FALSE)
+  if (missing(id))
+    stop("'id' is missing: give the cluster identifier, a column of 'data' or a vector",
+         call. = FALSE)
+  if (!missing(control) && ...length())
+    stop("give control settings either in 'control' or as extra arguments, not both",
+         call. = FALSE)
+  family <- resolve_family(family)
+  env <- parent.frame()
+  check_extra_lengths(mc, if (missing(data)) NULL else data, environment(formula),
+                      c("id", "waves"))
+  mf <- frame_from_call(mc, formula, env, c("weights", "offset", "id", "waves"))
+  mt <- attr(mf, "terms")
+  X <- stats::model.matrix(mt, mf)
+  resp <- model_response(mf, family)
+  off <- model_offset_total(mf)
+  fit <- gee_fit(X, resp$y, mf[["(id)"]], family = family, corstr = corstr,
+                 waves = mf[["(waves)"]], weights = resp$weights, offset = off,
+                 std.err = std.err, scale.fix = scale.fix, scale.value = scale.value,
+                 R = R, Mv = Mv, control = control)
+  fit$call <- match.call()
+  fit$formula <- formula
+  fit$terms <- mt
+  fit$xlevels <- stats::.getXlevels(mt, mf)
+  fit$contrasts <- attr(X, "contrasts")
+  fit$na.action <- attr(mf, "na.action")
+  fit$model <- mf
+  fit
+}
+
+# 'id' and 'waves' of the wrong length: say so with the argument's name rather
+# than model.frame's "variable lengths differ".
+check_extra_lengths <- function(mc, data, env, args) {
+  if (!is.data.frame(data)) return(invisible())
+  for (a in args) {
+    if (is.null(mc[[a]])) next
+    v <- tryCatch(eval(mc[[a]], data, env), error = function(e) NULL)
+    if (!is.null(v) && NROW(v) != nrow(data))
+      stop(sprintf("'%s' must have one value per row of 'data' (%d), not %d",
+                   a, nrow(data), NROW(v)), call. = FALSE)
+  }
+  invisible()
+}

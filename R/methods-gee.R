@@ -1,0 +1,228 @@
+# Methods for GEE fits (class "glmmgee_gee"). Nothing is inherited from glm:
+# every method here knows that the variance is a sandwich, that there is no
+# likelihood, and that the data were grouped by cluster.
+
+#' Methods for GEE fits
+#'
+#' Extractors and summaries for fits from [gee()] and [gee_fit()].
+#'
+#' @param object,x a fit from [gee()] or [gee_fit()].
+#' @param type for `vcov()`, `confint()` and `summary()`: the variance
+#'   estimator (`"san.se"`, `"model"`, `"md"`, `"kc"`, `"jack"`, `"j1s"`,
+#'   `"fij"`; see [gee()]), by default the fit's `std.err`. Types not computed
+#'   at fit time are computed on request. For `residuals()`: `"pearson"`
+#'   (\eqn{\sqrt{w}(y - \mu)/\sqrt{V(\mu)}}, not divided by the scale),
+#'   `"response"` or `"working"`. For `predict()`: `"link"` or `"response"`.
+#' @param parm coefficients (names or indices) for the intervals; all by
+#'   default.
+#' @param level confidence level.
+#' @param newdata data frame (formula fits) or model matrix ([gee_fit()]
+#'   fits) to predict for; the fitted data by default.
+#' @param se.fit logical: also return standard errors (delta method on the
+#'   response scale), from `vcov(object)`.
+#' @param digits number of significant digits to print.
+#' @param ... further fits (for `anova()`), otherwise not used.
+#' @return `vcov()`: a covariance matrix. `confint()`: a matrix of Wald
+#'   limits. `predict()`: a vector, or a list with `fit` and `se.fit`.
+#'   `residuals()`, `fitted()`: vectors padded by `na.action` (see
+#'   [stats::naresid()]). `summary()`: an object with a print method.
+#' @name gee-methods
+#' @importFrom stats anova confint family
+#' @examples
+#' if (requireNamespace("MASS", quietly = TRUE)) {
+#'   data(epil, package = "MASS")
+#'   fit <- gee(y ~ lbase + trt + lage + V4, data = epil, id = subject,
+#'              family = poisson, corstr = "ar1", waves = period)
+#'   fit
+#'   vcov(fit, type = "md")
+#'   confint(fit)
+#'   head(predict(fit, type = "response", se.fit = TRUE)$se.fit)
+#' }
+NULL
+
+#' @rdname gee-methods
+#' @export
+coef.glmmgee_gee <- function(object, ...) object$coefficients
+
+#' @rdname gee-methods
+#' @export
+vcov.glmmgee_gee <- function(object, type = object$std.err, ...) {
+  type <- match_std_err(type, "type")
+  v <- object$vcov[[type]]
+  if (!is.null(v)) return(v)
+  r <- gee_variance_of(object, type)
+  v <- r[[type]]
+  if (type %in% c("jack", "j1s", "fij"))
+    v <- jack_factor(object$nclusters, length(object$coefficients), length(object$alpha),
+                     object$scale.fix) * v
+  nm <- names(object$coefficients)
+  dimnames(v) <- list(nm, nm)
+  v
+}
+
+#' @rdname gee-methods
+#' @export
+confint.glmmgee_gee <- function(object, parm, level = 0.95, type = object$std.err, ...) {
+  cf <- coef(object)
+  se <- sqrt(diag(vcov(object, type = type)))
+  if (missing(parm)) parm <- names(cf)
+  else if (is.numeric(parm)) parm <- names(cf)[parm]
+  a <- (1 - level) / 2
+  z <- stats::qnorm(1 - a)
+  ci <- cbind(cf[parm] - z * se[parm], cf[parm] + z * se[parm])
+  dimnames(ci) <- list(parm, sprintf("%.1f %%", 100 * c(a, 1 - a)))
+  ci
+}
+
+#' @rdname gee-methods
+#' @export
+nobs.glmmgee_gee <- function(object, ...) object$nobs
+
+#' @rdname gee-methods
+#' @export
+formula.glmmgee_gee <- function(x, ...) {
+  if (is.null(x$formula)) stop("this fit came from gee_fit(): it has no formula", call. = FALSE)
+  x$formula
+}
+
+#' @rdname gee-methods
+#' @export
+family.glmmgee_gee <- function(object, ...) object$family
+
+#' @rdname gee-methods
+#' @export
+model.matrix.glmmgee_gee <- function(object, ...) object$engine$data$X
+
+#' @rdname gee-methods
+#' @export
+fitted.glmmgee_gee <- function(object, ...)
+  stats::naresid(object$na.action, gee_named(object, object$fitted.values))
+
+#' @rdname gee-methods
+#' @export
+residuals.glmmgee_gee <- function(object, type = c("pearson", "response", "working"), ...) {
+  type <- match.arg(type)
+  y <- object$y; mu <- object$fitted.values; eta <- object$linear.predictors
+  fam <- object$family
+  r <- switch(type,
+              response = y - mu,
+              pearson = sqrt(object$prior.weights) * (y - mu) / sqrt(fam$variance(mu)),
+              working = (y - mu) / fam$mu.eta(eta))
+  stats::naresid(object$na.action, gee_named(object, r))
+}
+
+gee_named <- function(object, v) {
+  rn <- rownames(object$engine$data$X)
+  if (!is.null(rn)) names(v) <- rn
+  v
+}
+
+#' @rdname gee-methods
+#' @export
+predict.glmmgee_gee <- function(object, newdata, type = c("link", "response"),
+                                se.fit = FALSE, ...) {
+  type <- match.arg(type)
+  fam <- object$family
+  if (missing(newdata) || is.null(newdata)) {
+    X <- object$engine$data$X
+    off <- object$offset
+    na <- object$na.action
+  } else if (is.null(object$terms)) {
+    X <- newdata
+    if (!is.matrix(X) || ncol(X) != length(object$coefficients))
+      stop(sprintf("'newdata' must be a model matrix with %d columns for a gee_fit() fit",
+                   length(object$coefficients)), call. = FALSE)
+    off <- rep(0, nrow(X))
+    na <- NULL
+  } else {
+    tt <- stats::delete.response(object$terms)
+    mf <- stats::model.frame(tt, newdata, na.action = stats::na.pass, xlev = object$xlevels)
+    if (!is.null(cl <- attr(tt, "dataClasses"))) stats::.checkMFClasses(cl, mf)
+    X <- stats::model.matrix(tt, mf, contrasts.arg = object$contrasts)
+    off <- stats::model.offset(mf)
+    if (is.null(off)) off <- rep(0, nrow(X))
+    if (!is.null(object$call$offset))
+      off <- off + eval(object$call$offset, newdata, environment(object$formula))
+    na <- NULL
+  }
+  eta <- drop(X %*% object$coefficients) + off
+  fit <- if (type == "link") eta else fam$linkinv(eta)
+  if (!se.fit) return(stats::napredict(na, fit))
+  se <- sqrt(rowSums((X %*% vcov(object)) * X))
+  if (type == "response") se <- se * abs(fam$mu.eta(eta))
+  list(fit = stats::napredict(na, fit), se.fit = stats::napredict(na, se))
+}
+
+#' @rdname gee-methods
+#' @export
+print.glmmgee_gee <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  cat(sprintf("GEE: %s(%s), working correlation \"%s\"\n", x$family$family,
+              x$family$link, x$corstr))
+  if (!is.null(x$call)) { cat("Call: "); print(x$call) }
+  cat("\nCoefficients:\n")
+  print(format(signif(x$coefficients, digits)), quote = FALSE)
+  gee_print_footer(x, digits)
+  invisible(x)
+}
+
+gee_print_footer <- function(x, digits) {
+  cat(sprintf("\nScale: %s%s\n", format(signif(x$scale, digits)),
+              if (x$scale.fix) " (fixed)" else ""))
+  if (length(x$alpha)) {
+    a <- x$alpha
+    cat("Correlation parameters:",
+        if (length(a) > 6L) paste0(paste(names(a)[1:6], "=", format(signif(a[1:6], digits)), collapse = ", "),
+                                  sprintf(", ... (%d in all)", length(a)))
+        else paste(names(a), "=", format(signif(a, digits)), collapse = ", "), "\n")
+  }
+  sz <- range(x$cluster.sizes)
+  cat(sprintf("Clusters: %d (size %s), observations: %d", x$nclusters,
+              if (sz[1L] == sz[2L]) sz[1L] else paste(sz, collapse = "-"), x$nobs))
+  nna <- length(x$na.action)
+  if (nna) cat(sprintf(" (%d row%s removed for missing values)", nna, if (nna > 1L) "s" else ""))
+  cat("\n")
+  cat(if (x$converged) sprintf("Converged in %d iterations.\n", x$iter)
+      else sprintf("NOT converged after %d iterations (last relative change %.3g).\n",
+                   x$iter, x$delta))
+  for (w in setdiff(x$warnings, grep("did not converge", x$warnings, value = TRUE)))
+    cat("Note:", w, "\n")
+}
+
+#' @rdname gee-methods
+#' @export
+summary.glmmgee_gee <- function(object, type = object$std.err, ...) {
+  type <- match_std_err(type, "type")
+  cf <- coef(object)
+  se <- sqrt(diag(vcov(object, type = type)))
+  z <- cf / se
+  tab <- cbind(Estimate = cf, `Std. Error` = se, `z value` = z,
+               `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
+  structure(list(fit = object, coefficients = tab, std.err = type),
+            class = "summary.glmmgee_gee")
+}
+
+se_label <- function(type) {
+  switch(type, san.se = "robust sandwich", model = "model-based",
+         md = "Mancl-DeRouen bias-corrected sandwich",
+         kc = "Kauermann-Carroll bias-corrected sandwich", jack = "approximate jackknife",
+         j1s = "one-step jackknife", fij = "fully iterated jackknife")
+}
+
+#' @rdname gee-methods
+#' @export
+print.summary.glmmgee_gee <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  f <- x$fit
+  cat(sprintf("GEE: %s(%s), working correlation \"%s\"%s\n", f$family$family, f$family$link,
+              f$corstr, if (f$corstr == "mdep") sprintf(" (Mv = %d)", f$Mv) else ""))
+  if (!is.null(f$call)) { cat("Call: "); print(f$call) }
+  cat(sprintf("\nCoefficients (standard errors: %s):\n", se_label(x$std.err)))
+  stats::printCoefmat(x$coefficients, digits = digits, has.Pvalues = TRUE,
+                      P.values = TRUE, signif.legend = TRUE)
+  gee_print_footer(f, digits)
+  T <- nrow(f$working.correlation)
+  if (f$corstr != "independence" && T <= 8L) {
+    cat("\nWorking correlation (by wave position):\n")
+    print(round(f$working.correlation, 3L))
+  }
+  invisible(x)
+}
