@@ -93,13 +93,7 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
 
   pnames <- c(colnames(X) %||% paste0("X", seq_len(p)),
               sprintf("lambda[%d,%d]", pat$row, pat$col), if (disp) "log(sigma)")
-  boundary_at <- function(th) {
-    lam <- th[p + seq_along(pat$row)]
-    sig <- if (disp) exp(th[[length(th)]]) else 1
-    c(rep(FALSE, p), pat$row == pat$col & abs(lam) < control$singular_tol * sig,
-      if (disp) FALSE)
-  }
-  on_boundary <- boundary_at(theta)
+  on_boundary <- boundary_mask(theta, p, pat, disp, control$singular_tol)
 
   names(theta) <- pnames
   beta <- theta[seq_len(p)]
@@ -112,7 +106,6 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   names(grad) <- pnames
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
 
-  if (is.null(hess) && control$hessian) hess <- numeric_hessian(eng, theta, on_boundary)
   if (!is.null(hess) && any(on_boundary & !is.na(diag(hess)))) {
     hess[on_boundary, ] <- NA_real_
     hess[, on_boundary] <- NA_real_
@@ -253,9 +246,7 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
   opt <- optimize_engine(eng, theta, lower, control, scale = scale / max(scale))
   stages$nlminb <- stage_record(opt)
   theta <- opt$par
-  boundary <- function(th) c(rep(FALSE, p), pat$row == pat$col & th[p + seq_along(pat$row)] <=
-                               control$singular_tol * if (disp) exp(th[[length(th)]]) else 1,
-                             if (disp) FALSE)
+  boundary <- function(th) boundary_mask(th, p, pat, disp, control$singular_tol)
   hess <- NULL
   if (control$laplace_start && nAGQ > 1L) {
     H0 <- numeric_hessian(eng, theta, boundary(theta), central = FALSE)
@@ -287,6 +278,14 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
   final <- if (control$hessian && !is.null(pol$at) && identical(pol$theta, theta)) pol$at
            else cpp_agq_eval(eng, theta, TRUE)
   list(theta = theta, opt = opt, stages = stages, final = final, hess = hess)
+}
+
+# Which parameters sit on a boundary: diagonal entries of Lambda below
+# `tol` (relative to sigma for gaussian models), i.e. a zero variance.
+boundary_mask <- function(theta, p, pat, disp, tol) {
+  lam <- theta[p + seq_along(pat$row)]
+  sig <- if (disp) exp(theta[[length(theta)]]) else 1
+  c(rep(FALSE, p), pat$row == pat$col & abs(lam) < tol * sig, if (disp) FALSE)
 }
 
 stage_record <- function(opt) {

@@ -95,7 +95,6 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   X <- stats::model.matrix(mt, mf)
   resp <- model_response(mf, family)
   off <- model_offset_total(mf)
-  if (!is.null(nAGQ)) nAGQ <- check_nAGQ(nAGQ, ncol(re$Z))
   fit <- glmm_fit(X, resp$y, re$Z, re$group, family, weights = resp$weights,
                   offset = off, nAGQ = nAGQ, cov_blocks = re$block_sizes,
                   control = control, start = start)

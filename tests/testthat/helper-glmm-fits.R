@@ -86,7 +86,8 @@ gh_rule_eigen <- function(K) {
     J[cbind(i, i + 1)] <- J[cbind(i + 1, i)] <- sqrt(i)
   }
   e <- eigen(J, symmetric = TRUE)
-  list(z = e$values, w = e$vectors[1, ]^2)
+  o <- order(e$values)
+  list(z = e$values[o], w = e$vectors[1, o]^2)
 }
 
 # Independent Laplace (K = 1) / adaptive Gauss-Hermite log-likelihood for a

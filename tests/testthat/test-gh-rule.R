@@ -4,18 +4,8 @@
 
 double_factorial_odd <- function(m) if (m <= 0) 1 else prod(seq(2 * m - 1, 1, by = -2))
 
-# Independent rule: eigen-decomposition of the Jacobi matrix of the
-# probabilists' Hermite polynomials (LAPACK, not the engine's Eigen solver).
-gh_rule_r <- function(K) {
-  J <- matrix(0, K, K)
-  if (K > 1) {
-    i <- seq_len(K - 1)
-    J[cbind(i, i + 1)] <- J[cbind(i + 1, i)] <- sqrt(i)
-  }
-  e <- eigen(J, symmetric = TRUE)
-  o <- order(e$values)
-  list(z = e$values[o], w = e$vectors[1, o]^2)
-}
+# The independent rule is gh_rule_eigen() in helper-glmm-fits.R: R's eigen()
+# (LAPACK), not the engine's Eigen solver.
 
 test_that("weights are positive, sum to one, and the rule is symmetric", {
   for (K in 1:30) {
@@ -59,7 +49,7 @@ test_that("K points integrate polynomials of degree <= 2K - 1 exactly", {
 test_that("nodes and weights agree with an independent Golub-Welsch computation", {
   for (K in 1:30) {
     r <- glmmgee:::cpp_gh_rule(K)
-    ref <- gh_rule_r(K)
+    ref <- gh_rule_eigen(K)
     expect_equal(r$z, ref$z, tolerance = 1e-13, info = paste("K =", K))
     # Relative agreement for every weight, including the tiny tail weights.
     expect_lt(max(abs(r$w / ref$w - 1)), 1e-11, label = paste("weights, K =", K))
