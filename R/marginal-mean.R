@@ -49,9 +49,11 @@ marginal_mean <- function(eta, s, family, derivs = FALSE, chunk = 2^21) {
   for (start in seq(1L, length(idx), by = step)) {
     r <- idx[start:min(length(idx), start + step - 1L)]
     E <- eta[r] + outer(s[r], g$t)
-    mean[r] <- drop(family$linkinv(E) %*% g$w)
+    # Some families return plain vectors (gaussian's mu.eta): keep the shape.
+    as_grid <- function(v) if (is.matrix(v)) v else matrix(v, nrow(E), ncol(E))
+    mean[r] <- drop(as_grid(family$linkinv(E)) %*% g$w)
     if (derivs) {
-      D <- family$mu.eta(E)
+      D <- as_grid(family$mu.eta(E))
       d_eta[r] <- drop(D %*% g$w)
       d_s[r] <- drop(D %*% (g$w * g$t))
     }
