@@ -183,7 +183,8 @@ plot_views <- function(fit, variable, at = NULL, n_curves = 25L, range = NULL,
                     ...)
   graphics::lines(grid, typical, lty = 2, lwd = 2, col = "grey25")
   graphics::lines(grid, marg, lwd = 3, col = "firebrick")
-  graphics::legend("topleft", bty = "n", cex = 0.8, lty = c(1, 2, 1), lwd = c(1, 2, 3),
+  graphics::legend("bottomleft", bg = "white", box.col = NA, cex = 0.8, lty = c(1, 2, 1),
+                   lwd = c(1, 2, 3),
                    col = c("grey60", "grey25", "firebrick"),
                    legend = c("clusters (random effects at quantiles)",
                               "typical cluster (b = 0)", "population average"))
