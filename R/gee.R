@@ -67,7 +67,8 @@
 #' @param id cluster identifier: a bare column name of `data` or a vector.
 #' @param family a family function, object or name: gaussian (identity),
 #'   binomial (logit, probit, cloglog; trials by `weights` or `cbind()`),
-#'   poisson (log).
+#'   poisson (log), [nbinom2()] (log; theta by a moment equation, scale 1)
+#'   or Gamma (log).
 #' @param corstr working correlation: `"independence"`, `"exchangeable"`,
 #'   `"ar1"`, `"unstructured"`, `"mdep"` or `"fixed"` (see the section).
 #' @param waves optional whole-number time index within cluster: a bare
