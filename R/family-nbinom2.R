@@ -165,3 +165,13 @@ check_support <- function(y, family) {
   }
   invisible(TRUE)
 }
+
+# One line for print() and summary() of a glmm fit: theta or the shape with
+# its standard error (by the delta method from the log scale).
+print_family_par <- function(fp, digits) {
+  if (is.null(fp)) return(invisible())
+  label <- switch(fp$name, theta = "Negative binomial dispersion theta", shape = "Gamma shape")
+  se <- if (is.finite(fp$se)) sprintf(" (SE %s)", format(signif(fp$se, digits))) else ""
+  cat(sprintf("%s: %s%s\n", label, format(signif(fp$estimate, digits)), se))
+  invisible()
+}
