@@ -37,6 +37,7 @@ check: deps
 
 bench: deps install
 	$(RSCRIPT) bench/bench-glmm.R
+	$(RSCRIPT) bench/bench-nbinom2.R
 	$(RSCRIPT) bench/bench-gee.R
 
 clean:

@@ -31,10 +31,14 @@
 #'   `offset()` terms.
 #' @param data A data frame holding the variables.
 #' @param family A family object, a family function or its name, as in
-#'   [glm()]: `gaussian` (identity), `binomial` (logit, probit, cloglog) or
-#'   `poisson` (log). A binomial response may be 0/1, logical, a two-level
-#'   factor (the first level is failure), a proportion with `weights` as the
-#'   numbers of trials, or `cbind(successes, failures)`.
+#'   [glm()]: `gaussian` (identity), `binomial` (logit, probit, cloglog),
+#'   `poisson` (log), [nbinom2()] (log; negative binomial with \eqn{\theta}
+#'   estimated) or `Gamma(link = "log")` (shape estimated). A binomial
+#'   response may be 0/1, logical, a two-level factor (the first level is
+#'   failure), a proportion with `weights` as the numbers of trials, or
+#'   `cbind(successes, failures)`; a negative binomial one must hold
+#'   non-negative whole numbers, a Gamma one positive numbers. For overdispersed
+#'   counts see [overdispersion].
 #' @param weights Prior weights (numbers of trials for a binomial
 #'   proportion); evaluated in `data`.
 #' @param offset An offset for the linear predictor, added to any `offset()`
@@ -136,7 +140,8 @@ new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
   structure(list(
     call = call, formula = formula, family = fit$family,
     coefficients = beta, vcov = vc, theta = fit$theta, cov_theta = fit$cov_theta,
-    Lambda = Lam, D = D, sigma = fit$sigma, loglik = fit$loglik,
+    Lambda = Lam, D = D, sigma = fit$sigma, family_par = fit$family_par,
+    loglik = fit$loglik,
     df = length(fit$theta), nobs = sum(weights > 0), n = length(y),
     ngroups = M, group_name = re$group_name, group_levels = lev, group = gi,
     cnames = cn, cov_blocks = fit$cov_blocks, pattern = fit$pattern,

@@ -36,6 +36,7 @@ Rcpp::List cpp_family_eval(int family, int link, Rcpp::NumericVector y,
   if (!m) Rcpp::stop("unsupported family/link codes");
   const R_xlen_t n = eta.size();
   if (y.size() != n || wt.size() != n) Rcpp::stop("'y', 'wt' and 'eta' differ in length");
+  m->set_phi(phi);
   Rcpp::NumericVector mu(n), mu_eta(n), var(n), ll(n), d1(n), d2(n), d3(n),
       p0(n), p1(n), p2(n);
   for (R_xlen_t i = 0; i < n; ++i) {
@@ -204,6 +205,10 @@ glmmgee::GeeInput gee_input(const Rcpp::List& data, const Rcpp::List& spec) {
   }
   in.scale_fix = Rcpp::as<bool>(spec["scale_fix"]);
   in.scale_value = Rcpp::as<double>(spec["scale_value"]);
+  if (spec.containsElementNamed("family_phi")) {
+    in.family_phi = Rcpp::as<double>(spec["family_phi"]);
+    if (!std::isfinite(in.family_phi)) Rcpp::stop("gee spec: 'family_phi' must be finite");
+  }
   return in;
 }
 
