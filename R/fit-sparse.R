@@ -121,12 +121,27 @@ optimize_sparse <- function(evalf, theta, lower, boundary, control) {
   scale[!is.finite(scale) | scale < 1e-8] <- 1
   obj <- function(th) { v <- -ev(th)$loglik; if (is.finite(v)) v else Inf }
   gr <- function(th) { g <- -ev(th)$gradient; g[!is.finite(g)] <- 0; g }
-  opt <- stats::nlminb(theta, obj, gr, lower = lower, scale = scale / max(scale),
-                       control = list(rel.tol = control$rel.tol, iter.max = control$iter.max,
-                                      eval.max = control$eval.max, trace = control$trace))
-  stages <- list(nlminb = list(iterations = opt$iterations,
-                               evaluations = opt$evaluations[["function"]],
-                               convergence = opt$convergence, message = opt$message))
+  run <- function(th) stats::nlminb(th, obj, gr, lower = lower, scale = scale / max(scale),
+                                    control = list(rel.tol = control$rel.tol,
+                                                   iter.max = control$iter.max,
+                                                   eval.max = control$eval.max,
+                                                   trace = control$trace))
+  opt <- run(theta)
+  stages <- list(nlminb = stage_record(opt))
+  # The log-likelihood is even in each diagonal entry of Lambda, so its
+  # derivative there is zero at 0: a gradient method that lands on the bound
+  # stays even when the likelihood rises away from it. Restart from the
+  # interior; keep whichever optimum is higher.
+  for (r in 1:2) {
+    b <- boundary(opt$par)
+    if (!any(b)) break
+    th <- opt$par
+    th[b] <- 0.5 * max(c(th[!b & lower == 0], 0.2))
+    opt2 <- run(th)
+    stages[[paste0("restart", r)]] <- stage_record(opt2)
+    if (!(opt2$objective < opt$objective - 1e-8)) break
+    opt <- opt2
+  }
   theta <- opt$par
   hess <- NULL
   if (control$hessian) {

@@ -111,8 +111,12 @@ predict.glmm_sparse <- function(object, newdata = NULL, type = c("link", "respon
   nao <- attr(mf, "na.action")
   data <- if (is.null(nao)) newdata else newdata[-as.integer(nao), , drop = FALSE]
   eta <- newdata_fixed(object, data, env)
+  # Grouping expressions such as a:b need factors (character columns fail).
+  fdata <- data
+  chr <- vapply(fdata, is.character, TRUE)
+  fdata[chr] <- lapply(fdata[chr], factor)
   for (tm in object$reterms[bars]) {
-    g <- eval(substitute(factor(G), list(G = tm$group_expr)), data, env)
+    g <- eval(substitute(factor(G), list(G = tm$group_expr)), fdata, env)
     idx <- match(as.character(g), tm$levels)
     new <- is.na(idx) & !is.na(g)
     if (any(new) && !allow.new.levels)
