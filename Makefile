@@ -38,6 +38,7 @@ check: deps
 bench: deps install
 	$(RSCRIPT) bench/bench-glmm.R
 	$(RSCRIPT) bench/bench-gee.R
+	$(RSCRIPT) bench/bench-sparse.R
 
 clean:
 	rm -f src/*.o src/*.so
