@@ -39,6 +39,7 @@ bench: deps install
 	$(RSCRIPT) bench/bench-glmm.R
 	$(RSCRIPT) bench/bench-nbinom2.R
 	$(RSCRIPT) bench/bench-gee.R
+	$(RSCRIPT) bench/bench-sparse.R
 
 clean:
 	rm -f src/*.o src/*.so

@@ -51,6 +51,13 @@
 #'   fewer as the dimension grows, 1 for gaussian models (exact).
 #' @param control Settings from [glmm_control()].
 #' @param start Optional starting values; see [glmm_fit()].
+#' @param covariance Known-covariance random effects: a named list of
+#'   matrices, e.g. `list(id = K)`, giving the random intercept of `(1 | id)`
+#'   the covariance \eqn{\sigma^2 K} over the levels of `id` (a kinship or
+#'   genomic relationship matrix, a spatial covariance). `K` is dense or
+#'   sparse, symmetric positive (semi)definite, with row names naming the
+#'   levels (it may have more rows than the data has levels). See
+#'   [glmm-several-terms].
 #' @return An object of class `glmm`: plain R data (it survives
 #'   [saveRDS()]), with methods `print`, `summary`, `fixef`, `ranef`,
 #'   `VarCorr`, `coef`, `vcov`, `logLik`, `AIC`, `BIC`, `nobs`, `fitted`,
@@ -75,7 +82,8 @@
 #' exp(fixef(fit))   # conditional odds ratios
 #' @export
 glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
-                 na.action, nAGQ = NULL, control = glmm_control(), start = NULL) {
+                 na.action, nAGQ = NULL, control = glmm_control(), start = NULL,
+                 covariance = NULL) {
   mc <- match.call()
   env <- parent.frame()
   family <- resolve_family(family, env)
@@ -89,6 +97,10 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   frame_formula <- reformulas::subbars(formula)
   environment(frame_formula) <- fenv
   mf <- frame_from_call(mc, frame_formula, env, extras = c("weights", "offset"))
+  # Several grouping factors or a known covariance: the sparse Laplace
+  # engine (fit-sparse.R); one grouping factor: the AGQ engine below.
+  if (needs_sparse_engine(formula, covariance))
+    return(glmm_sparse(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
   re <- re_terms(formula, mf, fenv)
   # nobars() on the right-hand side only: on the whole formula it returns
   # the bare response when that is a call (cbind(s, f) ~ (1 | g)).
@@ -99,6 +111,7 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   X <- stats::model.matrix(mt, mf)
   resp <- model_response(mf, family)
   off <- model_offset_total(mf)
+  check_obs_level_effects(stats::setNames(list(re$group), re$group_name), family, resp$weights)
   fit <- glmm_fit(X, resp$y, re$Z, re$group, family, weights = resp$weights,
                   offset = off, nAGQ = nAGQ, cov_blocks = re$block_sizes,
                   control = control, start = start)

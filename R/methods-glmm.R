@@ -37,6 +37,13 @@ print_header <- function(object) {
     cat("    Data:", paste(deparse(object$call$data), collapse = " "), "\n")
 }
 
+# "g, 15" for one grouping factor; "a, 30; b, 12" for several (one per
+# random-effect term, duplicates of `||` terms dropped).
+clusters_text <- function(x) {
+  txt <- unique(sprintf("%s, %d", x$group_name, as.integer(x$ngroups)))
+  paste(txt, collapse = "; ")
+}
+
 print_notes <- function(warnings) {
   if (!length(warnings)) return(invisible())
   cat("\nNote", if (length(warnings) > 1L) "s", ":\n", sep = "")
@@ -79,7 +86,7 @@ print.glmm <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   cat("Random effects:\n")
   print(VarCorr(x), digits = digits, comp = "Std.Dev.")
   print_family_par(x$family_par, digits)
-  cat(sprintf("Number of obs: %d, clusters: %s, %d\n", x$nobs, x$group_name, x$ngroups))
+  cat(sprintf("Number of obs: %d, clusters: %s\n", x$nobs, clusters_text(x)))
   cat("Fixed effects (conditional):\n")
   print.default(format(fixef(x), digits = digits), print.gap = 2L, quote = FALSE)
   print_notes(x$optinfo$warnings)
@@ -122,7 +129,7 @@ print.summary.glmm <- function(x, digits = max(3L, getOption("digits") - 3L),
   cat("\nRandom effects:\n")
   print(x$varcor, digits = digits, comp = c("Variance", "Std.Dev."))
   print_family_par(x$family_par, digits)
-  cat(sprintf("Number of obs: %d, clusters: %s, %d\n", x$nobs, x$group_name, x$ngroups))
+  cat(sprintf("Number of obs: %d, clusters: %s\n", x$nobs, clusters_text(x)))
   cat("\nFixed effects:\n")
   stats::printCoefmat(x$coefficients, digits = digits, signif.stars = signif.stars,
                       na.print = "NA", ...)
