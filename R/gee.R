@@ -138,12 +138,29 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
   mf <- frame_from_call(mc, formula, env, c("weights", "offset", "id", "waves"))
   mt <- attr(mf, "terms")
   X <- stats::model.matrix(mt, mf)
+  check_frame_finite(mf)
   resp <- model_response(mf, family)
   off <- model_offset_total(mf)
-  fit <- gee_fit(X, resp$y, mf[["(id)"]], family = family, corstr = corstr,
-                 waves = mf[["(waves)"]], weights = resp$weights, offset = off,
-                 std.err = std.err, scale.fix = scale.fix, scale.value = scale.value,
-                 R = R, Mv = Mv, control = control)
+  check_model_frame(mf, resp, family, formula)
+  check_fixed_df(X, resp$weights, family)
+  sep <- separation_record(X, resp$y, resp$weights, family, "gee")
+  # Under separation the estimating equations have no finite root either;
+  # when the engine fails because of it, say so by name.
+  fit <- tryCatch(
+    gee_fit(X, resp$y, mf[["(id)"]], family = family, corstr = corstr,
+            waves = mf[["(waves)"]], weights = resp$weights, offset = off,
+            std.err = std.err, scale.fix = scale.fix, scale.value = scale.value,
+            R = R, Mv = Mv, control = control),
+    error = function(e) {
+      if (isTRUE(sep$separated) && startsWith(conditionMessage(e), "gee fit failed"))
+        stop(sep$message, " [", conditionMessage(e), "]", call. = FALSE)
+      stop(e)
+    })
+  fit$separation <- sep
+  if (isTRUE(sep$separated)) {
+    warning(sep$message, call. = FALSE)
+    fit$warnings <- c(fit$warnings, sep$message)
+  }
   fit$call <- match.call()
   fit$formula <- formula
   fit$terms <- mt

@@ -93,14 +93,24 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   environment(fixed) <- fenv
   mt <- stats::terms(fixed, data = mf)
   X <- stats::model.matrix(mt, mf)
+  check_frame_finite(mf)
   resp <- model_response(mf, family)
   off <- model_offset_total(mf)
+  check_model_frame(mf, resp, family, formula)
+  check_fixed_df(X, resp$weights, family)
+  pos_w <- resp$weights[resp$weights > 0]
+  extra_warn <- check_cluster_sizes(re$group, resp$weights, family, re$group_name,
+                                    trials_one = all(pos_w == 1))
+  sep <- separation_record(X, resp$y, resp$weights, family, "glmm")
   fit <- glmm_fit(X, resp$y, re$Z, re$group, family, weights = resp$weights,
                   offset = off, nAGQ = nAGQ, cov_blocks = re$block_sizes,
                   control = control, start = start)
   obj <- new_glmm(fit, X = X, Z = re$Z, y = resp$y, weights = resp$weights,
                   offset = off, re = re, mf = mf, mt = mt, call = mc,
                   formula = formula)
+  obj$separation <- sep
+  if (isTRUE(sep$separated)) extra_warn <- c(extra_warn, sep$message)
+  obj$optinfo$warnings <- c(obj$optinfo$warnings, extra_warn)
   for (w in obj$optinfo$warnings) warning(w, call. = FALSE)
   obj
 }
