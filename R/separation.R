@@ -42,27 +42,36 @@
 detect_separation <- function(X, y, weights, family, max_rounds = 50L) {
   fam <- family$family
   if (!fam %in% c("binomial", "poisson")) return(NULL)
-  keep <- weights > 0
-  X <- X[keep, , drop = FALSE]
-  y <- y[keep]
   p <- ncol(X)
   none <- list(separated = FALSE, terms = character(), direction = stats::setNames(numeric(p), colnames(X)),
                nobs = 0L, checked = TRUE)
   if (!length(y) || p == 0L) return(none)
-  # Columns scaled to a maximum of one, so the tolerances are relative.
-  sc <- apply(abs(X), 2L, max)
+  # Inequality rows (no successes: -x_i; no failures: +x_i) and equality
+  # rows, with the columns scaled to a maximum of one so the tolerances are
+  # relative. Built column by column: for a million rows the copies of X
+  # dominate the memory used here.
+  pos_w <- weights > 0
+  sgn <- if (fam == "binomial") (y >= 1) - (y <= 0) else -(y <= 0)
+  ii <- which(pos_w & sgn != 0)
+  ie <- which(pos_w & sgn == 0)
+  sv <- as.numeric(sgn[ii])
+  rm(sgn, pos_w)
+  sc <- numeric(p)
+  for (j in seq_len(p)) sc[j] <- max(abs(X[, j]))
   sc[!is.finite(sc) | sc == 0] <- 1
-  Xs <- X * rep(1 / sc, each = nrow(X))
-  sgn <- if (fam == "binomial") ifelse(y <= 0, -1, ifelse(y >= 1, 1, 0)) else ifelse(y <= 0, -1, 0)
-  ineq <- sgn != 0
-  A <- Xs[ineq, , drop = FALSE] * sgn[ineq]
-  E <- Xs[!ineq, , drop = FALSE]
+  A <- X[ii, , drop = FALSE]
+  E <- X[ie, , drop = FALSE]
+  for (j in seq_len(p)) {
+    A[, j] <- A[, j] * (sv / sc[j])
+    if (length(ie)) E[, j] <- E[, j] / sc[j]
+  }
+  rm(sv)
   active <- rep(TRUE, nrow(A))
   total <- numeric(p)
   separated_rows <- rep(FALSE, nrow(A))
   for (round in seq_len(max_rounds)) {
     if (!any(active)) break
-    res <- lp_separating_direction(A[active, , drop = FALSE], E)
+    res <- lp_separating_direction(if (all(active)) A else A[active, , drop = FALSE], E)
     if (is.na(res$separated)) return(utils::modifyList(none, list(checked = FALSE)))
     if (!res$separated) break
     b <- res$direction / max(abs(res$direction))
