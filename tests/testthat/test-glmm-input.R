@@ -71,7 +71,10 @@ test_that("random effects on several grouping factors: the general engine is not
   expect_error(glmm(y ~ trt + (1 | site/ID), d, family = binomial),
                "more than one grouping factor.*not available yet")
   # One interaction factor is one grouping factor.
-  expect_s3_class(glmm(y ~ trt + (1 | site:ID), d, family = binomial, nAGQ = 1), "glmm")
+  # (Here every site:ID cell holds one binary observation, which is warned about.)
+  expect_warning(f <- glmm(y ~ trt + (1 | site:ID), d, family = binomial, nAGQ = 1),
+                 "one binary observation")
+  expect_s3_class(f, "glmm")
 })
 
 test_that("no data left, or one group only", {
