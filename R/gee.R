@@ -87,6 +87,15 @@
 #' @param control a [gee_control()] list.
 #' @param ... control settings passed to [gee_control()] when `control` is
 #'   not given.
+#' @section Checks on the data:
+#' As for [glmm()], infinite values, all-zero weights, a response without
+#' variation, aliased columns, gaussian models with no residual degrees of
+#' freedom and a single cluster are errors naming the variable or argument.
+#' Binomial and poisson fits are checked for separation by the same linear
+#' program (see [glmm()]); under separation the estimating equations have no
+#' finite root, so the fit warns with the terms involved (or, when the engine
+#' cannot continue, stops with that message). `$separation` records the
+#' check, and its warning is kept in `$warnings`.
 #' @return An object of class `c("glmmgee_gee", "gee")`: a plain list with
 #'   `coefficients`, `alpha`, `scale`, `working.correlation`, `vcov` (the
 #'   variance matrices computed), `iter`, `converged`, `warnings`, the data

@@ -47,6 +47,25 @@
 #'   fewer as the dimension grows, 1 for gaussian models (exact).
 #' @param control Settings from [glmm_control()].
 #' @param start Optional starting values; see [glmm_fit()].
+#' @section Checks on the data:
+#' Before fitting, `glmm()` stops with an error naming the variable or
+#' argument for infinite values, all-zero weights, a response without
+#' variation (binomial all 0 or all 1, poisson all 0, gaussian constant),
+#' aliased fixed-effect columns (they are not dropped, unlike [glm()]), more
+#' gaussian coefficients than observations, and gaussian data whose clusters
+#' all have one observation. Binary data in clusters of one observation each
+#' give a warning (the variance is barely identifiable); counts in such
+#' clusters are an observation-level random effect and are fitted.
+#'
+#' For binomial and poisson families the fixed effects are checked for
+#' complete or quasi-complete separation by a linear program (Albert and
+#' Anderson, 1984; Konis, 2007): when a direction of the coefficients fits
+#' some observations exactly at 0 or 1 (or a mean of 0) without worsening
+#' the others, the maximum likelihood estimate does not exist, whatever the
+#' random effects. The fit then goes ahead with a warning that names the
+#' terms involved; `$separation` records the check (`separated`, `terms`,
+#' the separating `direction`, `nobs` fitted exactly) and the warning is kept
+#' in `$optinfo$warnings`.
 #' @return An object of class `glmm`: plain R data (it survives
 #'   [saveRDS()]), with methods `print`, `summary`, `fixef`, `ranef`,
 #'   `VarCorr`, `coef`, `vcov`, `logLik`, `AIC`, `BIC`, `nobs`, `fitted`,
@@ -54,6 +73,14 @@
 #'   `$optinfo` records the approximation, optimizer, iterations, final
 #'   gradient, Hessian condition number and warnings.
 #' @references
+#' Albert, A. and Anderson, J. A. (1984). On the existence of maximum
+#' likelihood estimates in logistic regression models. *Biometrika* 71,
+#' 1-10.
+#'
+#' Konis, K. (2007). *Linear programming algorithms for detecting separated
+#' data in binary logistic regression models*. DPhil thesis, University of
+#' Oxford.
+#'
 #' Liu, Q. and Pierce, D. A. (1994). A note on Gauss-Hermite quadrature.
 #' *Biometrika* 81, 624-629.
 #'
