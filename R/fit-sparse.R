@@ -22,7 +22,8 @@
 #               observation), columns (of Z), par (indices into the
 #               covariance parameters), known_cov, Lambda (q x q relative
 #               factor; for a known covariance sigma K: the scalar sigma),
-#               D (q x q covariance, sigma^2 for a known K), b (levels x q
+#               D (q x q covariance, sigma^2 for a known K), kdiag (known
+#               K only: diag(K) over the levels), b (levels x q
 #               matrix of modes), condvar (q x q x levels conditional
 #               covariances);
 #   Lambda, D, cnames, cov_blocks, group, group_levels, ranef: NULL (these
@@ -253,6 +254,7 @@ sparse_term_summaries <- function(re, lam, modes, eng, theta) {
       B <- matrix(b, nl, 1L, dimnames = list(tm$levels, tm$cnames))
       return(c(tm[setdiff(names(tm), "kfactor")],
                list(Lambda = Lam, D = Lam^2, b = B,
+                    kdiag = Matrix::rowSums(tm$kfactor^2),
                     condvar = array(cv, c(1L, 1L, nl), dimnames = list(tm$cnames, tm$cnames, tm$levels)))))
     }
     Lam <- matrix(0, q, q, dimnames = list(tm$cnames, tm$cnames))
