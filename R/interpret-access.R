@@ -27,7 +27,8 @@ check_fit <- function(fit, what, arg = "fit") {
 # observation's level l: Var(b_l) = sigma^2 K_ll.
 re_structure <- function(fit, caller) {
   if (!is_glmm(fit))
-    stop(sprintf("%s() needs a fit from glmm()", caller), call. = FALSE)
+    stop(sprintf("'fit': %s() needs a fit from glmm(), not an object of class \"%s\"",
+                 caller, class(fit)[1L]), call. = FALSE)
   p <- length(fit$coefficients)
   if (inherits(fit, "glmm_sparse")) return(re_structure_sparse(fit, p))
   Lam <- fit$Lambda

@@ -41,7 +41,9 @@
 plot_ranef <- function(fit, term = 1L, level = 0.95, type = c("mode", "mean"),
                        raw = TRUE, labels = NULL, main = NULL, xlab = NULL,
                        ylab = NULL, which = 1L, ...) {
-  if (!is_glmm(fit)) stop("plot_ranef() needs a fit from glmm()", call. = FALSE)
+  if (!is_glmm(fit))
+    stop(sprintf("'fit': plot_ranef() needs a fit from glmm(), not an object of class \"%s\"",
+                 class(fit)[1L]), call. = FALSE)
   type <- match.arg(type)
   check_level(level)
   rf <- ranef(fit, type = type)
