@@ -33,7 +33,14 @@ glmm_derived <- function(x, name) {
     Z = matrix(1, n, 1L),
     prior.weights = rep(1, n),
     offset = rep(0, n),
-    eta_fixed = drop(x$X %*% .subset2(x, "coefficients")) + x$offset,
+    # c() and names<- keep model.matrix's lazy row names lazy; drop()
+    # would expand them into a million strings at a million rows.
+    eta_fixed = {
+      X <- x$X
+      eta <- c(X %*% .subset2(x, "coefficients")) + x$offset
+      names(eta) <- rownames(X)
+      eta
+    },
     linear.predictors = {
       eta <- x$eta_fixed
       B <- .subset2(x, "ranef")$mode

@@ -136,6 +136,9 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   environment(fixed) <- fenv
   mt <- stats::terms(fixed, data = mf)
   X <- stats::model.matrix(mt, mf)
+  # Nothing below needs X's row names (the object rebuilds X with them), and
+  # some operations (drop(), as.vector()) expand their lazy form into n strings.
+  rownames(X) <- NULL
   check_frame_finite(mf)
   resp <- model_response(mf, family)
   off <- model_offset_total(mf)

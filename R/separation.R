@@ -105,10 +105,11 @@ view_nrow <- function(v) {
   if (!is.null(v$idx)) length(v$idx) else if (!is.null(v$s)) length(v$s) else nrow(v$X)
 }
 
-# The view times a vector (one product with X; as.vector drops X's row
-# names, which a subset would otherwise turn into a million strings).
+# The view times a vector: one product with X. c() drops the product's row
+# names without touching them (drop() and as.vector() expand model.matrix's
+# lazily built row names into a million strings).
 view_mult <- function(v, b) {
-  e <- as.vector(v$X %*% (b / v$sc))
+  e <- c(v$X %*% (b / v$sc))
   if (!is.null(v$idx)) e <- e[v$idx]
   if (!is.null(v$s)) e <- e * v$s
   e
@@ -122,7 +123,7 @@ view_row <- function(v, r) {
 view_colsums <- function(v) {
   w <- if (is.null(v$s)) rep(1, view_nrow(v)) else v$s
   if (!is.null(v$idx)) { full <- numeric(nrow(v$X)); full[v$idx] <- w; w <- full }
-  as.vector(crossprod(v$X, w)) / v$sc
+  c(crossprod(v$X, w)) / v$sc
 }
 
 view_rows <- function(v, keep) {
