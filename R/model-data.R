@@ -82,15 +82,22 @@ model_response <- function(mf, family) {
         y <- as.numeric(y)
       }
       if (!is.numeric(y)) stop("binomial response must be numeric, logical, a factor or cbind(successes, failures)", call. = FALSE)
-      if (any(!is.finite(y))) stop("the response contains NaN or infinite values", call. = FALSE)
-      bad <- y < 0 | y > 1
-      if (any(bad))
+      # range() first: one pass, no n-length temporaries in the usual case.
+      r <- if (anyNA(y)) NA_real_ else range(y)
+      if (!all(is.finite(r)))
+        stop("the response contains NaN or infinite values", call. = FALSE)
+      if (r[1L] < 0 || r[2L] > 1) {
+        bad <- y < 0 | y > 1
         stop(sprintf("binomial response must be in [0, 1] (0/1, or a proportion with 'weights' as trials); found %s",
                      format(y[bad][1L])), call. = FALSE)
+      }
     }
-    succ <- y * w
-    if (any(abs(succ - round(succ)) > 1e-7))
-      warning("non-integer number of successes in a binomial model", call. = FALSE)
+    # Whole-number y with no weights (all 1) has whole-number successes.
+    if (!(is.integer(y) && is.null(stats::model.weights(mf)))) {
+      succ <- y * w
+      if (any(abs(succ - round(succ)) > 1e-7))
+        warning("non-integer number of successes in a binomial model", call. = FALSE)
+    }
   } else {
     if (is.matrix(y) || !is.numeric(y))
       stop(sprintf("the response for family %s must be a numeric vector", fam), call. = FALSE)
@@ -110,7 +117,7 @@ model_response <- function(mf, family) {
 model_offset_total <- function(mf) {
   off <- stats::model.offset(mf)
   n <- nrow(mf)
-  if (is.null(off)) off <- rep(0, n)
+  if (is.null(off)) return(rep(0, n))
   off <- as.numeric(off)
   if (length(off) != n) stop("'offset' must have one value per observation", call. = FALSE)
   if (any(!is.finite(off))) stop("'offset' contains NA, NaN or infinite values", call. = FALSE)
@@ -120,6 +127,29 @@ model_offset_total <- function(mf) {
 # Grouping/id variable as consecutive integer codes 1..M (no sorting needed).
 cluster_index <- function(g, arg) {
   if (anyNA(g)) stop(sprintf("'%s' contains missing values", arg), call. = FALSE)
-  f <- if (is.factor(g)) droplevels(g) else factor(g)
+  # droplevels() keeps an explicit NA level, factor() drops it.
+  f <- if (is.factor(g) && anyNA(levels(g))) droplevels(g) else group_factor(g)
   list(index = as.integer(f), levels = levels(f))
+}
+
+# factor(x), the same codes and levels, without converting the n values to
+# strings: factor() (and droplevels(), which calls it) runs as.character()
+# on the whole vector, a million strings at a million rows. Numeric ids are matched against their sorted distinct
+# values, whose labels are the only strings made; a factor whose levels are
+# all used is returned as it is. Anything else goes to factor().
+group_factor <- function(x) {
+  if (is.factor(x)) {
+    lev <- levels(x)
+    if (!anyNA(lev) && all(tabulate(x, length(lev)) > 0L)) return(x)
+    return(factor(x))
+  }
+  if ((is.integer(x) || is.double(x)) && is.null(attributes(x)) && !anyNA(x)) {
+    u <- sort(unique(x))
+    lev <- as.character(u)
+    # Distinct doubles printing alike (15 significant digits) share a level
+    # in factor(); leave that rare case to it.
+    if (!anyDuplicated(lev))
+      return(structure(match(x, u), levels = lev, class = "factor"))
+  }
+  factor(x)
 }
