@@ -295,6 +295,18 @@ Rcpp::List cpp_gee_fit(Rcpp::List data, Rcpp::List spec) {
   return out;
 }
 
+// Linear predictors and fitted means at beta, by the loop the fit used, so a
+// fitted object can rebuild them on access instead of storing 2 n doubles.
+// [[Rcpp::export]]
+Rcpp::List cpp_gee_fitted(Rcpp::List data, Rcpp::List spec, Rcpp::NumericVector beta) {
+  const glmmgee::GeeInput in = gee_input(data, spec);
+  glmmgee::GeeEngine eng(in);
+  if (beta.size() != in.p) Rcpp::stop("'beta' must have one value per column of X");
+  Rcpp::NumericVector eta(in.n), mu(in.n);
+  eng.fitted(Rcpp::as<Eigen::VectorXd>(beta), eta.begin(), mu.begin());
+  return Rcpp::List::create(Rcpp::Named("eta") = eta, Rcpp::Named("mu") = mu);
+}
+
 // Variance estimators (and H, B, U) at given parameter values: on-demand
 // vcov types and the generalized score test.
 // [[Rcpp::export]]
