@@ -10,12 +10,14 @@ frame_var_name <- function(nm) {
 }
 
 # Infinite values survive na.omit; name the variables that hold them.
-# range() finds them in one pass without an n-length logical per column; a
-# column whose range is infinite (or all NA) is then looked at exactly.
+# min() and max() find them without an n-length logical per column (range()
+# would copy the column); a column whose extremes are infinite (or all NA) is
+# then looked at exactly.
 check_frame_finite <- function(mf) {
   has_inf <- function(v) {
     if (!is.numeric(v)) return(FALSE)
-    if (all(is.finite(suppressWarnings(range(v, na.rm = TRUE))))) return(FALSE)
+    ext <- suppressWarnings(c(min(v, na.rm = TRUE), max(v, na.rm = TRUE)))
+    if (all(is.finite(ext))) return(FALSE)
     any(is.infinite(v))
   }
   bad <- vapply(mf, has_inf, TRUE)
@@ -39,7 +41,7 @@ check_response_varies <- function(y, weights, family, name) {
   msg <- if (fam == "binomial" && max(y) <= 0) "has no successes (every observation is 0)"
          else if (fam == "binomial" && min(y) >= 1) "has no failures (every observation is 1)"
          else if (fam == "poisson" && min(y) == 0 && max(y) == 0) "is 0 for every observation"
-         else if (fam == "gaussian" && diff(range(y)) <= 1e-12 * max(1, abs(y)))
+         else if (fam == "gaussian" && max(y) - min(y) <= 1e-12 * max(1, abs(min(y)), abs(max(y))))
            sprintf("is constant (%s)", format(y[1L]))
   if (!is.null(msg))
     stop(sprintf("the response '%s' %s: the model cannot be estimated (the maximum likelihood estimate does not exist)",

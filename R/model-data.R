@@ -82,8 +82,10 @@ model_response <- function(mf, family) {
         y <- as.numeric(y)
       }
       if (!is.numeric(y)) stop("binomial response must be numeric, logical, a factor or cbind(successes, failures)", call. = FALSE)
-      # range() first: one pass, no n-length temporaries in the usual case.
-      r <- if (anyNA(y)) NA_real_ else range(y)
+      # min() and max(): no n-length temporaries in the usual case. Not
+      # range(), which copies y through c() and so expands the lazy names
+      # model.response() gives it (a million strings at a million rows).
+      r <- if (anyNA(y)) NA_real_ else c(min(y), max(y))
       if (!all(is.finite(r)))
         stop("the response contains NaN or infinite values", call. = FALSE)
       if (r[1L] < 0 || r[2L] > 1) {

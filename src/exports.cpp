@@ -288,15 +288,13 @@ Rcpp::List cpp_gee_fit(Rcpp::List data, Rcpp::List spec) {
       Rcpp::Named("delta") = fit.delta, Rcpp::Named("error") = fit.error);
   if (!fit.error.empty()) return out;
   out["variance"] = gee_variance_list(eng.variance(fit.par, Rcpp::as<int>(spec["vflags"]), ctl));
-  Rcpp::NumericVector eta(in.n), mu(in.n);
-  eng.fitted(fit.par.beta, eta.begin(), mu.begin());
-  out["eta"] = eta;
-  out["mu"] = mu;
+  // No linear predictors or fitted means: cpp_gee_fitted() gives them when
+  // asked, so they are not allocated while the engine holds its own memory.
   return out;
 }
 
-// Linear predictors and fitted means at beta, by the loop the fit used, so a
-// fitted object can rebuild them on access instead of storing 2 n doubles.
+// Linear predictors and fitted means at beta, by the engine's own loop: a
+// fitted object rebuilds them on access instead of storing 2 n doubles.
 // [[Rcpp::export]]
 Rcpp::List cpp_gee_fitted(Rcpp::List data, Rcpp::List spec, Rcpp::NumericVector beta) {
   const glmmgee::GeeInput in = gee_input(data, spec);
