@@ -77,12 +77,12 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   p <- ncol(X)
   disp <- has_dispersion(family)
 
-  st <- start_values(X, y, weights, offset, family, q, pat, start)
   lower <- c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf), if (disp) -Inf)
   eng <- cpp_agq_new(X, Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
                      cl$index, M, pat$row - 1L, pat$col - 1L, family$family_code,
                      family$link_code, if (control$laplace_start) 1L else nAGQ,
                      control$nthreads)
+  st <- start_values(eng, X, y, weights, offset, family, q, pat, start)
   run <- optimize_glmm(eng, st, lower, nAGQ, p, pat, disp, control)
   theta <- run$theta
   opt <- run$opt
@@ -199,10 +199,10 @@ aliased_columns <- function(X) {
   colnames(X)[qx$pivot[-seq_len(qx$rank)]] %||% as.character(qx$pivot[-seq_len(qx$rank)])
 }
 
-# Starting values: a GLM without random effects for beta; a unit standard
-# deviation on the link scale for the random effects (lme4's choice), scaled
-# to the residual spread for gaussian models.
-start_values <- function(X, y, weights, offset, family, q, pat, start) {
+# Starting values: the GLM without random effects for beta (fitted by the
+# engine, in C++); a unit standard deviation on the link scale for the random
+# effects (lme4's choice), scaled to the residual spread for gaussian models.
+start_values <- function(eng, X, y, weights, offset, family, q, pat, start) {
   p <- ncol(X)
   disp <- has_dispersion(family)
   if (!is.null(start)) {
@@ -213,71 +213,17 @@ start_values <- function(X, y, weights, offset, family, q, pat, start) {
            length(pat$row), ")", if (disp) " and 'sigma'", call. = FALSE)
     return(c(start$beta, start$lambda, if (disp) log(start$sigma)))
   }
-  fit <- suppressWarnings(stats::glm.fit(X, y, weights = weights, offset = offset,
-                                         family = family,
-                                         control = stats::glm.control(maxit = 25)))
-  beta <- fit$coefficients
+  beta <- cpp_agq_glm_start(eng, 25L)
   beta[!is.finite(beta)] <- 0
   scale <- 1
   if (disp) {
-    r <- (y - fit$fitted.values) * sqrt(weights)
+    mu <- family$linkinv(drop(X %*% beta) + offset)
+    r <- (y - mu) * sqrt(weights)
     scale <- sqrt(max(sum(r^2) / max(length(y) - p, 1), 1e-8))
     scale <- scale / sqrt(2)
   }
   lam <- ifelse(pat$row == pat$col, scale, 0)
   c(beta, lam, if (disp) log(scale))
-}
-
-# The optimization strategy. Stage 1 maximizes the Laplace approximation by
-# nlminb (cheap: no quadrature). For nAGQ > 1, stage 2 switches the same
-# engine to quadrature, keeping the modes as warm starts, and takes Newton
-# steps with the Laplace Hessian (the two Hessians differ little), which
-# converges in a few evaluations; nlminb takes over if it does not. The
-# Hessian at the end serves both the standard errors and a final Newton
-# polish, so the reported optimum has a negligible gradient.
-optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
-  stages <- list()
-  # Scale each parameter by the square root of its curvature at the start,
-  # so that nlminb sees a well-conditioned problem even when the fixed
-  # effects and the standard deviations live on very different scales.
-  H1 <- numeric_hessian(eng, theta, rep(FALSE, length(theta)), central = FALSE)
-  scale <- sqrt(abs(diag(H1)))
-  scale[!is.finite(scale) | scale < 1e-8] <- 1
-  opt <- optimize_engine(eng, theta, lower, control, scale = scale / max(scale))
-  stages$nlminb <- stage_record(opt)
-  theta <- opt$par
-  boundary <- function(th) boundary_mask(th, p, pat, disp, control$singular_tol)
-  hess <- NULL
-  if (control$laplace_start && nAGQ > 1L) {
-    H0 <- numeric_hessian(eng, theta, boundary(theta), central = FALSE)
-    cpp_agq_set_nagq(eng, nAGQ)
-    nt <- newton_steps(eng, theta, H0, boundary(theta), maxit = 20L, lower = lower)
-    stages$newton <- nt$record
-    if (nt$converged) {
-      theta <- nt$theta
-      opt <- list(convergence = 0L, message = nt$record$message)
-    } else {
-      opt <- optimize_engine(eng, theta, lower, control)
-      stages$nlminb_agq <- stage_record(opt)
-      theta <- opt$par
-    }
-  }
-  if (control$hessian) {
-    b <- boundary(theta)
-    hess <- numeric_hessian(eng, theta, b)
-    pol <- newton_steps(eng, theta, hess, b, maxit = 3L, lower = lower)
-    stages$polish <- pol$record
-    theta <- pol$theta
-    if (opt$convergence != 0L && pol$converged)
-      opt <- list(convergence = 0L,
-                  message = paste0("nlminb stopped early (", opt$message,
-                                   "); Newton steps with the Hessian then converged"))
-  }
-  # The last Newton step already evaluated the log-likelihood and gradient
-  # at the final parameters.
-  final <- if (control$hessian && !is.null(pol$at) && identical(pol$theta, theta)) pol$at
-           else cpp_agq_eval(eng, theta, TRUE)
-  list(theta = theta, opt = opt, stages = stages, final = final, hess = hess)
 }
 
 # Which parameters sit on a boundary: diagonal entries of Lambda below
@@ -293,53 +239,6 @@ stage_record <- function(opt) {
        convergence = opt$convergence, message = opt$message)
 }
 
-# Newton steps on the log-likelihood with a fixed Hessian H (negative
-# definite over the free parameters), halving a step that does not improve
-# the log-likelihood. Parameters on a boundary stay where they are.
-newton_steps <- function(eng, theta, H, on_boundary, maxit, lower) {
-  free <- which(!on_boundary)
-  rec <- list(iterations = 0L, evaluations = 0L, convergence = 1L, message = "")
-  info <- -H[free, free, drop = FALSE]
-  ch <- tryCatch(chol(info), error = function(e) NULL)
-  if (is.null(ch) || anyNA(info)) {
-    rec$message <- "Hessian not negative definite"
-    return(list(theta = theta, converged = FALSE, record = rec))
-  }
-  cur <- cpp_agq_eval(eng, theta, TRUE)
-  rec$evaluations <- 1L
-  converged <- FALSE
-  for (it in seq_len(maxit)) {
-    step <- backsolve(ch, forwardsolve(t(ch), cur$gradient[free]))
-    dec <- sum(step * cur$gradient[free])
-    if (!is.finite(dec)) break
-    if (dec < 1e-12 * max(1, abs(cur$loglik)) || max(abs(step)) < 1e-10) {
-      converged <- TRUE
-      break
-    }
-    t <- 1
-    # Stay inside the bounds (Lambda's diagonal >= 0): shorten the step.
-    out <- (theta[free] + step) < lower[free]
-    if (any(out)) t <- min(1, 0.99 * min((lower[free][out] - theta[free][out]) / step[out]))
-    if (!is.finite(t) || t <= 0) break
-    repeat {
-      th <- theta
-      th[free] <- th[free] + t * step
-      nxt <- cpp_agq_eval(eng, th, TRUE)
-      rec$evaluations <- rec$evaluations + 1L
-      if (is.finite(nxt$loglik) && nxt$loglik >= cur$loglik - 1e-10 * abs(cur$loglik)) break
-      t <- t / 2
-      if (t < 1e-4) break
-    }
-    if (t < 1e-4) break
-    theta <- th
-    cur <- nxt
-    rec$iterations <- it
-  }
-  rec$convergence <- if (converged) 0L else 1L
-  rec$message <- if (converged) "Newton decrement below tolerance" else "Newton steps did not converge"
-  list(theta = theta, converged = converged, record = rec, at = cur)
-}
-
 newton_decrement <- function(grad, hess, on_boundary) {
   if (is.null(hess)) return(NA_real_)
   free <- which(!on_boundary)
@@ -348,52 +247,6 @@ newton_decrement <- function(grad, hess, on_boundary) {
   s <- tryCatch(solve(info, grad[free]), error = function(e) NULL)
   if (is.null(s)) return(NA_real_)
   max(abs(s))
-}
-
-# nlminb on the negative log-likelihood, objective and gradient from one
-# engine call (cached, since nlminb asks for them separately).
-optimize_engine <- function(eng, theta, lower, control, scale = 1) {
-  last <- NULL; last_theta <- NULL
-  evalf <- function(th) {
-    if (is.null(last_theta) || !identical(th, last_theta)) {
-      last <<- cpp_agq_eval(eng, th, TRUE)
-      last_theta <<- th
-    }
-    last
-  }
-  obj <- function(th) {
-    v <- -evalf(th)$loglik
-    if (is.finite(v)) v else Inf
-  }
-  gr <- function(th) -evalf(th)$gradient
-  opt <- stats::nlminb(theta, obj, gr, lower = lower, scale = scale,
-                       control = list(rel.tol = control$rel.tol, iter.max = control$iter.max,
-                                      eval.max = control$eval.max, trace = control$trace))
-  opt
-}
-
-# Hessian of the log-likelihood by central differences of the analytic
-# gradient, symmetrized. Parameters on a boundary are left out.
-# Forward differences (half the cost) are enough where the Hessian only
-# preconditions Newton steps.
-numeric_hessian <- function(eng, theta, on_boundary, central = TRUE) {
-  P <- length(theta)
-  H <- matrix(NA_real_, P, P)
-  idx <- which(!on_boundary)
-  g0 <- if (!central) cpp_agq_eval(eng, theta, TRUE)$gradient
-  for (j in idx) {
-    h <- 1e-4 * max(abs(theta[j]), 0.1)
-    tp <- theta; tp[j] <- tp[j] + h
-    gp <- cpp_agq_eval(eng, tp, TRUE)$gradient
-    if (central) {
-      tm <- theta; tm[j] <- tm[j] - h
-      H[, j] <- (gp - cpp_agq_eval(eng, tm, TRUE)$gradient) / (2 * h)
-    } else {
-      H[, j] <- (gp - g0) / h
-    }
-  }
-  H[idx, idx] <- (H[idx, idx] + t(H[idx, idx])) / 2
-  H
 }
 
 # Covariance of the parameter estimates: inverse of the observed information

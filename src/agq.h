@@ -71,6 +71,9 @@ class AgqEngine {
   bool has_dispersion() const { return disp_; }
 
   AgqResult evaluate(const Eigen::VectorXd& theta, bool gradient);
+  // Maximum-likelihood fixed effects of the GLM without random effects
+  // (damped Newton from zero, at most maxit steps): the starting values.
+  Eigen::VectorXd glm_start(int maxit) const;
   AgqSummaries summaries(const Eigen::VectorXd& theta);
   // Mode cache management: the engine warm-starts each cluster's Newton
   // search from its last mode; reset() forgets them.

@@ -126,6 +126,12 @@ void cpp_agq_set_nagq(SEXP ptr, int nAGQ) {
   agq_ptr(ptr)->set_nagq(nAGQ);
 }
 
+// Fixed effects of the GLM without random effects, for starting values.
+// [[Rcpp::export]]
+Eigen::VectorXd cpp_agq_glm_start(SEXP ptr, int maxit) {
+  return agq_ptr(ptr)->glm_start(maxit);
+}
+
 // Switch the scalar fast path (one random effect, logit or log link) off or
 // back on; the general code then computes the same quantities (for tests).
 // [[Rcpp::export]]
