@@ -5,8 +5,10 @@
 #' The matrix-level fitter behind [glmm()]: maximizes the marginal
 #' log-likelihood, with the random effects integrated out by the Laplace
 #' approximation (`nAGQ = 1`) or adaptive Gauss-Hermite quadrature
-#' (`nAGQ > 1`), by [stats::nlminb()] with the engine's exact analytic
-#' gradient.
+#' (`nAGQ > 1`), with the engine's exact analytic gradient: Newton steps
+#' from the curvature at the start, updated by BFGS (the Laplace
+#' approximation first when quadrature follows), with [stats::nlminb()] as
+#' the fallback when they do not converge.
 #'
 #' The random effects of cluster \eqn{i} are \eqn{b_i = \Lambda u_i} with
 #' \eqn{u_i \sim N(0, I)}, so their covariance is \eqn{D = \Lambda\Lambda'};
@@ -137,7 +139,9 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
        modes = summ, nAGQ = nAGQ, family = family, group = cl, q = q,
        pattern = pat, cov_blocks = cov_blocks, p = p, dispersion = disp,
        singular = singular, on_boundary = on_boundary,
-       optinfo = list(optimizer = "nlminb", method = if (nAGQ == 1L) "Laplace" else "AGHQ",
+       optinfo = list(optimizer = if (any(grepl("nlminb", names(stages)))) "Newton-BFGS, then nlminb"
+                                  else "Newton-BFGS",
+                      method = if (nAGQ == 1L) "Laplace" else "AGHQ",
                       nAGQ = nAGQ, stages = stages,
                       iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
                       evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),

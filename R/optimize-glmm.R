@@ -25,7 +25,9 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
   P <- length(theta)
   cur <- cpp_agq_eval(eng, theta, TRUE)
   H1 <- numeric_hessian(eng, theta, rep(FALSE, P), g0 = cur$gradient)
-  tight <- 1e-12
+  stages$start <- list(iterations = 0L, evaluations = P + 1L, convergence = 0L,
+                       message = "curvature at the start")
+  tight <- control$rel.tol / 100
   qn <- newton_steps(eng, theta, H1, boundary(theta), lower = lower, at = cur, bfgs = TRUE,
                      maxit = min(control$iter.max, 50L), tol = if (two_stage) 1e-8 else tight)
   stages$newton <- qn$record
@@ -46,7 +48,11 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
     Hq <- NULL
   }
   if (two_stage) {
-    if (is.null(Hq)) Hq <- numeric_hessian(eng, theta, boundary(theta))
+    if (is.null(Hq)) {
+      Hq <- numeric_hessian(eng, theta, boundary(theta))
+      stages$hessian_laplace <- list(iterations = 0L, evaluations = 2L * sum(!boundary(theta)),
+                                     convergence = 0L, message = "central differences")
+    }
     cpp_agq_set_nagq(eng, nAGQ)
     nt <- newton_steps(eng, theta, Hq, boundary(theta), lower = lower, bfgs = TRUE,
                        maxit = 20L, tol = tight)
@@ -67,6 +73,8 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
     b <- boundary(theta)
     if (is.null(cur)) cur <- cpp_agq_eval(eng, theta, TRUE)
     hess <- numeric_hessian(eng, theta, b, g0 = cur$gradient)
+    stages$hessian <- list(iterations = 0L, evaluations = sum(!b), convergence = 0L,
+                           message = "forward differences")
     pol <- newton_steps(eng, theta, hess, b, lower = lower, at = cur, maxit = 3L, tol = tight)
     stages$polish <- pol$record
     theta <- pol$theta
