@@ -60,10 +60,25 @@ AgqEngine::AgqEngine(const Eigen::Ref<const MatrixXd>& X,
     wt_[s] = wt[j];
     off_[s] = offset[j];
   }
+  // The constants depend on (y, wt) only, and binary or count data repeat a
+  // few pairs: remembering the last two distinct pairs saves most of the
+  // lgamma calls (three per binomial observation).
   lconst_.setZero(M);
+  double ky[2] = {NAN, NAN}, kw[2] = {NAN, NAN}, kv[2] = {0.0, 0.0};
+  int slot = 0;
   for (int i = 0; i < M; ++i)
-    for (int s = lay_.start[i]; s < lay_.start[i + 1]; ++s)
-      lconst_[i] += fam_->logconst(y_[s], wt_[s]);
+    for (int s = lay_.start[i]; s < lay_.start[i + 1]; ++s) {
+      const double yy = y_[s], ww = wt_[s];
+      double c;
+      if (yy == ky[0] && ww == kw[0]) c = kv[0];
+      else if (yy == ky[1] && ww == kw[1]) c = kv[1];
+      else {
+        c = fam_->logconst(yy, ww);
+        ky[slot] = yy; kw[slot] = ww; kv[slot] = c;
+        slot ^= 1;
+      }
+      lconst_[i] += c;
+    }
   grid_ = gh_grid(K_, q_);
   ucache_.setZero(M, q_);
   if (q_ == 1 && family == FAM_BINOMIAL && link == LINK_LOGIT) fast_kind_ = FAST_LOGIT;
