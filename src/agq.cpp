@@ -401,17 +401,25 @@ AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient) {
 #pragma omp parallel num_threads(nthreads_)
   {
     Work w(nmax_, q_, Q, P);
+    // Each block sums its gradient in thread-local memory and stores it once:
+    // neighbouring blocks' columns share cache lines, and other threads
+    // write them.
+    VectorXd gl(P);
 #pragma omp for schedule(dynamic, 1)
     for (int b = 0; b < nb; ++b) {
       double s = 0.0;
+      int nf = 0;
+      gl.setZero();
       const int hi = std::min(M, (b + 1) * B);
       for (int i = b * B; i < hi; ++i) {
         bool failed = false;
-        s += cluster(i, eta0, Lam, phi, gradient, w,
-                     gradient ? bg.col(b).data() : nullptr, nullptr, &failed);
-        if (failed) ++bfail[b];
+        s += cluster(i, eta0, Lam, phi, gradient, w, gradient ? gl.data() : nullptr,
+                     nullptr, &failed);
+        if (failed) ++nf;
       }
       bll[b] = s;
+      bfail[b] = nf;
+      if (gradient) bg.col(b) = gl;
     }
   }
   AgqResult res;
