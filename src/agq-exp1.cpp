@@ -57,8 +57,9 @@ bool AgqEngine::cluster_exp1(int i, const VectorXd& eta0, double lam,
     for (int j = 0; j < ni; ++j) e0[j] = std::exp(e0v[j]);
   const double a0 = ni > 0 ? z[0] * lam : 0.0;
 
-  // sum_j wt_j * log(1 + E_j) (logit) or sum_j wt_j E_j (log), given E_j
-  // from exp_at(); fills mu and r = 1 / (1 + E) (logit) per observation.
+  // At u = uu, with E_j = exp(eta_j): returns sum_j wt_j log(1 + E_j)
+  // (logit) or sum_j wt_j E_j (log); fills mu_j and, for the logit,
+  // r_j = 1 / (1 + E_j).
   auto obs_pass = [&](double uu, double* mu, double* r) {
     const double F = zc ? std::exp(a0 * uu) : 0.0;
     double lp = 0.0, prod = 1.0;
