@@ -22,7 +22,8 @@
 #' @param group Cluster membership: a factor, or anything [factor()] accepts.
 #'   Rows need not be sorted by cluster.
 #' @param family A family object, function or name: gaussian (identity),
-#'   binomial (logit, probit, cloglog) or poisson (log).
+#'   binomial (logit, probit, cloglog), poisson (log), [nbinom2()] (log) or
+#'   Gamma (log).
 #' @param weights Prior weights; for binomial, the number of trials.
 #' @param offset Offset added to the linear predictor.
 #' @param nAGQ Number of quadrature points per random effect; 1 is Laplace.
@@ -31,8 +32,8 @@
 #'   (one unstructured block) or `rep(1, ncol(Z))` (diagonal).
 #' @param control [glmm_control()] settings.
 #' @param start Optional starting values, a list with `beta`, `lambda`
-#'   (the free entries of \eqn{\Lambda} column by column) and, for gaussian,
-#'   `sigma`.
+#'   (the free entries of \eqn{\Lambda} column by column) and the dispersion:
+#'   `sigma` for gaussian, `theta` for [nbinom2()], `shape` for Gamma.
 #' @return A list with the estimates, their covariance, the log-likelihood and
 #'   a record of the optimization (`optinfo`); [glmm()] turns it into a fitted
 #'   model object.
@@ -58,10 +59,17 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   if (length(group) != n) stop("'group' must have one value per row of 'X'", call. = FALSE)
   if (any(!is.finite(X))) stop("'X' contains NA, NaN or infinite values", call. = FALSE)
   if (any(!is.finite(Z))) stop("'Z' contains NA, NaN or infinite values", call. = FALSE)
+  check_support(y, family)
   if (is.null(weights)) weights <- rep(1, n)
   if (is.null(offset)) offset <- rep(0, n)
   if (length(weights) != n || length(offset) != n)
     stop("'weights' and 'offset' must have one value per row of 'X'", call. = FALSE)
+  if (!is.numeric(y) || any(!is.finite(y))) stop("'y' must be finite numbers", call. = FALSE)
+  if (!is.numeric(weights) || any(!is.finite(weights)) || any(weights < 0))
+    stop("'weights' must be non-negative finite numbers", call. = FALSE)
+  if (!any(weights > 0)) stop("all 'weights' are zero: there is nothing to fit", call. = FALSE)
+  if (!is.numeric(offset) || any(!is.finite(offset)))
+    stop("'offset' must be finite numbers", call. = FALSE)
   cl <- cluster_index(group, "group")
   M <- length(cl$levels)
   if (M < 2L) stop("'group' has only one level; a random effect needs at least two groups",
@@ -84,7 +92,7 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
                      cl$index, M, pat$row - 1L, pat$col - 1L, family$family_code,
                      family$link_code, if (control$laplace_start) 1L else nAGQ,
                      control$nthreads)
-  st <- start_values(eng, X, y, weights, offset, family, q, pat, start)
+  st <- start_values(X, y, weights, offset, family, q, pat, start, eng)
   run <- optimize_glmm(eng, st, lower, nAGQ, p, pat, disp, control)
   theta <- run$theta
   opt <- run$opt
@@ -94,7 +102,8 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   summ <- cpp_agq_summaries(eng, theta)
 
   pnames <- c(colnames(X) %||% paste0("X", seq_len(p)),
-              sprintf("lambda[%d,%d]", pat$row, pat$col), if (disp) "log(sigma)")
+              sprintf("lambda[%d,%d]", pat$row, pat$col),
+              if (disp) sprintf("log(%s)", dispersion_name(family)))
   on_boundary <- boundary_mask(theta, p, pat, disp, control$singular_tol)
 
   names(theta) <- pnames
@@ -102,7 +111,8 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   lam <- theta[p + seq_along(pat$row)]
   Lam <- matrix(0, q, q)
   Lam[cbind(pat$row, pat$col)] <- lam
-  sigma <- if (disp) exp(theta[[length(theta)]]) else 1
+  sigma <- sigma_of(family, if (disp) theta[[length(theta)]])
+  family <- fitted_family(family, if (disp) theta[[length(theta)]])
   singular <- any(on_boundary)
   grad <- final$gradient
   names(grad) <- pnames
@@ -138,6 +148,7 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
        loglik = final$loglik, gradient = grad, hessian = hess, cov_theta = cov_theta,
        modes = summ, nAGQ = nAGQ, family = family, group = cl, q = q,
        pattern = pat, cov_blocks = cov_blocks, p = p, dispersion = disp,
+       family_par = family_parameter(family, theta, cov_theta),
        singular = singular, on_boundary = on_boundary,
        optinfo = list(optimizer = if (any(grepl("nlminb", names(stages)))) "Newton-BFGS, then nlminb"
                                   else "Newton-BFGS",
@@ -203,38 +214,57 @@ aliased_columns <- function(X) {
   colnames(X)[qx$pivot[-seq_len(qx$rank)]] %||% as.character(qx$pivot[-seq_len(qx$rank)])
 }
 
-# Starting values: the GLM without random effects for beta (fitted by the
-# engine, in C++); a unit standard deviation on the link scale for the random
-# effects (lme4's choice), scaled to the residual spread for gaussian models.
-start_values <- function(eng, X, y, weights, offset, family, q, pat, start) {
+# Starting values: the GLM without random effects for beta; a unit standard
+# deviation on the link scale for the random effects (lme4's choice), scaled
+# to the residual spread for gaussian models. With an engine `eng` and a
+# family whose dispersion (if any) is a gaussian scale, the GLM is fitted by
+# the engine in C++ (stats::glm.fit's R-level iterations cost more than a
+# whole quadrature fit on large data); otherwise by glm.fit with
+# start_family().
+start_values <- function(X, y, weights, offset, family, q, pat, start, eng = NULL) {
   p <- ncol(X)
   disp <- has_dispersion(family)
+  dname <- dispersion_name(family)
   if (!is.null(start)) {
     if (!is.list(start) || is.null(start$beta) || is.null(start$lambda) ||
         length(start$beta) != p || length(start$lambda) != length(pat$row) ||
-        (disp && is.null(start$sigma)))
+        (disp && !is_positive_number(start[[dname]])))
       stop("'start' must be a list with 'beta' (length ", p, "), 'lambda' (length ",
-           length(pat$row), ")", if (disp) " and 'sigma'", call. = FALSE)
-    return(c(start$beta, start$lambda, if (disp) log(start$sigma)))
+           length(pat$row), ")", if (disp) sprintf(" and '%s' (one positive number)", dname),
+           call. = FALSE)
+    return(c(start$beta, start$lambda, if (disp) log(start[[dname]])))
   }
-  beta <- cpp_agq_glm_start(eng, 25L)
-  beta[!is.finite(beta)] <- 0
+  if (!is.null(eng) && (!disp || isTRUE(attr(disp, "scale")))) {
+    beta <- cpp_agq_glm_start(eng, 25L)
+    beta[!is.finite(beta)] <- 0
+    fitted <- family$linkinv(drop(X %*% beta) + offset)
+  } else {
+    fit <- suppressWarnings(stats::glm.fit(X, y, weights = weights, offset = offset,
+                                           family = start_family(family),
+                                           control = stats::glm.control(maxit = 25)))
+    beta <- fit$coefficients
+    beta[!is.finite(beta)] <- 0
+    fitted <- fit$fitted.values
+  }
   scale <- 1
-  if (disp) {
-    mu <- family$linkinv(drop(X %*% beta) + offset)
-    r <- (y - mu) * sqrt(weights)
+  if (isTRUE(attr(disp, "scale"))) {
+    r <- (y - fitted) * sqrt(weights)
     scale <- sqrt(max(sum(r^2) / max(length(y) - p, 1), 1e-8))
     scale <- scale / sqrt(2)
   }
   lam <- ifelse(pat$row == pat$col, scale, 0)
-  c(beta, lam, if (disp) log(scale))
+  phi <- if (disp && !isTRUE(attr(disp, "scale")))
+    dispersion_start(family, y, fitted, weights, length(y) - p)
+  else if (disp) log(scale)
+  c(beta, lam, phi)
 }
 
 # Which parameters sit on a boundary: diagonal entries of Lambda below
 # `tol` (relative to sigma for gaussian models), i.e. a zero variance.
+# `disp` comes from has_dispersion().
 boundary_mask <- function(theta, p, pat, disp, tol) {
   lam <- theta[p + seq_along(pat$row)]
-  sig <- if (disp) exp(theta[[length(theta)]]) else 1
+  sig <- if (isTRUE(attr(disp, "scale"))) exp(theta[[length(theta)]]) else 1
   c(rep(FALSE, p), pat$row == pat$col & abs(lam) < tol * sig, if (disp) FALSE)
 }
 

@@ -46,6 +46,24 @@
 #' visits when some are missing. Without `waves`, observations take positions
 #' 1, 2, ... in data order within each cluster.
 #'
+#' @section Negative binomial and Gamma:
+#' With `family = nbinom2()` the variance function is
+#' \eqn{V(\mu) = \mu + \mu^2/\theta} and the scale is fixed at 1
+#' (`scale.fix` and `scale.value` are ignored): \eqn{\theta} carries the
+#' overdispersion. \eqn{\theta} is estimated by the moment equation that sets
+#' Pearson's statistic \eqn{\sum_i w_i (y_i - \mu_i)^2 / V(\mu_i)} equal to
+#' the residual degrees of freedom \eqn{N - p} (Breslow, 1984; the estimator
+#' of `MASS::theta.mm()`), alternated with the estimating equations for the
+#' coefficients and the working correlation at fixed \eqn{\theta} (Liang and
+#' Zeger, 1986, section 4) until \eqn{\log\theta} changes by less than
+#' `epsilon`. The first pass uses the Poisson variance. When the counts show
+#' no overdispersion the equation has no root; \eqn{\theta} then stays at
+#' \eqn{10^8} (the Poisson fit) with a warning. Jackknife variances refit
+#' with \eqn{\theta} held at its estimate. The estimate is `fit$nb_theta`
+#' and `family(fit)$theta`. With `Gamma(link = "log")` the variance function
+#' is \eqn{\mu^2} and the scale (\eqn{1/}shape) is the usual moment
+#' estimate, as in geepack.
+#'
 #' @section Variance estimators (`std.err`):
 #' * `"san.se"`: robust sandwich \eqn{H^{-1} B H^{-1}} (Liang and Zeger, 1986).
 #' * `"model"`: model-based (naive) \eqn{\phi H^{-1}}.
@@ -67,7 +85,8 @@
 #' @param id cluster identifier: a bare column name of `data` or a vector.
 #' @param family a family function, object or name: gaussian (identity),
 #'   binomial (logit, probit, cloglog; trials by `weights` or `cbind()`),
-#'   poisson (log).
+#'   poisson (log), [nbinom2()] (log; theta by a moment equation, scale 1)
+#'   or Gamma (log).
 #' @param corstr working correlation: `"independence"`, `"exchangeable"`,
 #'   `"ar1"`, `"unstructured"`, `"mdep"` or `"fixed"` (see the section).
 #' @param waves optional whole-number time index within cluster: a bare
@@ -87,6 +106,15 @@
 #' @param control a [gee_control()] list.
 #' @param ... control settings passed to [gee_control()] when `control` is
 #'   not given.
+#' @section Checks on the data:
+#' As for [glmm()], infinite values, all-zero weights, a response without
+#' variation, aliased columns, gaussian models with no residual degrees of
+#' freedom and a single cluster are errors naming the variable or argument.
+#' Binomial and poisson fits are checked for separation by the same linear
+#' program (see [glmm()]); under separation the estimating equations have no
+#' finite root, so the fit warns with the terms involved (or, when the engine
+#' cannot continue, stops with that message). `$separation` records the
+#' check, and its warning is kept in `$warnings`.
 #' @return An object of class `c("glmmgee_gee", "gee")`: a plain list with
 #'   `coefficients`, `alpha`, `scale`, `working.correlation`, `vcov` (the
 #'   variance matrices computed), `iter`, `converged`, `warnings`, the data
@@ -97,6 +125,9 @@
 #'   The class is not `"gee"` alone because geepack's `geeglm` objects and
 #'   the gee package's objects also carry class `"gee"`.
 #' @references
+#' Breslow, N. E. (1984). Extra-Poisson variation in log-linear models.
+#' *Applied Statistics* 33, 38--44.
+#'
 #' Liang, K.-Y. and Zeger, S. L. (1986). Longitudinal data analysis using
 #' generalized linear models. *Biometrika* 73, 13--22.
 #'
@@ -138,12 +169,29 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
   mf <- frame_from_call(mc, formula, env, c("weights", "offset", "id", "waves"))
   mt <- attr(mf, "terms")
   X <- stats::model.matrix(mt, mf)
+  check_frame_finite(mf)
   resp <- model_response(mf, family)
   off <- model_offset_total(mf)
-  fit <- gee_fit(X, resp$y, mf[["(id)"]], family = family, corstr = corstr,
-                 waves = mf[["(waves)"]], weights = resp$weights, offset = off,
-                 std.err = std.err, scale.fix = scale.fix, scale.value = scale.value,
-                 R = R, Mv = Mv, control = control)
+  check_model_frame(mf, resp, family, formula)
+  check_fixed_df(X, resp$weights, family)
+  sep <- separation_record(X, resp$y, resp$weights, family, "gee")
+  # Under separation the estimating equations have no finite root either;
+  # when the engine fails because of it, say so by name.
+  fit <- tryCatch(
+    gee_fit(X, resp$y, mf[["(id)"]], family = family, corstr = corstr,
+            waves = mf[["(waves)"]], weights = resp$weights, offset = off,
+            std.err = std.err, scale.fix = scale.fix, scale.value = scale.value,
+            R = R, Mv = Mv, control = control),
+    error = function(e) {
+      if (isTRUE(sep$separated) && startsWith(conditionMessage(e), "gee fit failed"))
+        stop(sep$message, " [", conditionMessage(e), "]", call. = FALSE)
+      stop(e)
+    })
+  fit$separation <- sep
+  if (isTRUE(sep$separated)) {
+    warning(sep$message, call. = FALSE)
+    fit$warnings <- c(fit$warnings, sep$message)
+  }
   fit$call <- match.call()
   fit$formula <- formula
   fit$terms <- mt

@@ -31,10 +31,14 @@
 #'   `offset()` terms.
 #' @param data A data frame holding the variables.
 #' @param family A family object, a family function or its name, as in
-#'   [glm()]: `gaussian` (identity), `binomial` (logit, probit, cloglog) or
-#'   `poisson` (log). A binomial response may be 0/1, logical, a two-level
-#'   factor (the first level is failure), a proportion with `weights` as the
-#'   numbers of trials, or `cbind(successes, failures)`.
+#'   [glm()]: `gaussian` (identity), `binomial` (logit, probit, cloglog),
+#'   `poisson` (log), [nbinom2()] (log; negative binomial with \eqn{\theta}
+#'   estimated) or `Gamma(link = "log")` (shape estimated). A binomial
+#'   response may be 0/1, logical, a two-level factor (the first level is
+#'   failure), a proportion with `weights` as the numbers of trials, or
+#'   `cbind(successes, failures)`; a negative binomial one must hold
+#'   non-negative whole numbers, a Gamma one positive numbers. For overdispersed
+#'   counts see [overdispersion].
 #' @param weights Prior weights (numbers of trials for a binomial
 #'   proportion); evaluated in `data`.
 #' @param offset An offset for the linear predictor, added to any `offset()`
@@ -47,6 +51,32 @@
 #'   fewer as the dimension grows, 1 for gaussian models (exact).
 #' @param control Settings from [glmm_control()].
 #' @param start Optional starting values; see [glmm_fit()].
+#' @param covariance Known-covariance random effects: a named list of
+#'   matrices, e.g. `list(id = K)`, giving the random intercept of `(1 | id)`
+#'   the covariance \eqn{\sigma^2 K} over the levels of `id` (a kinship or
+#'   genomic relationship matrix, a spatial covariance). `K` is dense or
+#'   sparse, symmetric positive (semi)definite, with row names naming the
+#'   levels (it may have more rows than the data has levels). See
+#'   [glmm-several-terms].
+#' @section Checks on the data:
+#' Before fitting, `glmm()` stops with an error naming the variable or
+#' argument for infinite values, all-zero weights, a response without
+#' variation (binomial all 0 or all 1, poisson all 0, gaussian constant),
+#' aliased fixed-effect columns (they are not dropped, unlike [glm()]), more
+#' gaussian coefficients than observations, and gaussian data whose clusters
+#' all have one observation. Binary data in clusters of one observation each
+#' give a warning (the variance is barely identifiable); counts in such
+#' clusters are an observation-level random effect and are fitted.
+#'
+#' For binomial and poisson families the fixed effects are checked for
+#' complete or quasi-complete separation by a linear program (Albert and
+#' Anderson, 1984; Konis, 2007): when a direction of the coefficients fits
+#' some observations exactly at 0 or 1 (or a mean of 0) without worsening
+#' the others, the maximum likelihood estimate does not exist, whatever the
+#' random effects. The fit then goes ahead with a warning that names the
+#' terms involved; `$separation` records the check (`separated`, `terms`,
+#' the separating `direction`, `nobs` fitted exactly) and the warning is kept
+#' in `$optinfo$warnings`.
 #' @return An object of class `glmm`: plain R data (it survives
 #'   [saveRDS()]), with methods `print`, `summary`, `fixef`, `ranef`,
 #'   `VarCorr`, `coef`, `vcov`, `logLik`, `AIC`, `BIC`, `nobs`, `fitted`,
@@ -54,6 +84,14 @@
 #'   `$optinfo` records the approximation, optimizer, iterations, final
 #'   gradient, Hessian condition number and warnings.
 #' @references
+#' Albert, A. and Anderson, J. A. (1984). On the existence of maximum
+#' likelihood estimates in logistic regression models. *Biometrika* 71,
+#' 1-10.
+#'
+#' Konis, K. (2007). *Linear programming algorithms for detecting separated
+#' data in binary logistic regression models*. DPhil thesis, University of
+#' Oxford.
+#'
 #' Liu, Q. and Pierce, D. A. (1994). A note on Gauss-Hermite quadrature.
 #' *Biometrika* 81, 624-629.
 #'
@@ -71,7 +109,8 @@
 #' exp(fixef(fit))   # conditional odds ratios
 #' @export
 glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
-                 na.action, nAGQ = NULL, control = glmm_control(), start = NULL) {
+                 na.action, nAGQ = NULL, control = glmm_control(), start = NULL,
+                 covariance = NULL) {
   mc <- match.call()
   env <- parent.frame()
   family <- resolve_family(family, env)
@@ -85,6 +124,10 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   frame_formula <- reformulas::subbars(formula)
   environment(frame_formula) <- fenv
   mf <- frame_from_call(mc, frame_formula, env, extras = c("weights", "offset"))
+  # Several grouping factors or a known covariance: the sparse Laplace
+  # engine (fit-sparse.R); one grouping factor: the AGQ engine below.
+  if (needs_sparse_engine(formula, covariance))
+    return(glmm_sparse(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
   re <- re_terms(formula, mf, fenv)
   # nobars() on the right-hand side only: on the whole formula it returns
   # the bare response when that is a call (cbind(s, f) ~ (1 | g)).
@@ -93,14 +136,24 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   environment(fixed) <- fenv
   mt <- stats::terms(fixed, data = mf)
   X <- stats::model.matrix(mt, mf)
+  check_frame_finite(mf)
   resp <- model_response(mf, family)
   off <- model_offset_total(mf)
+  check_model_frame(mf, resp, family, formula)
+  check_fixed_df(X, resp$weights, family)
+  pos_w <- resp$weights[resp$weights > 0]
+  extra_warn <- check_cluster_sizes(re$group, resp$weights, family, re$group_name,
+                                    trials_one = all(pos_w == 1))
+  sep <- separation_record(X, resp$y, resp$weights, family, "glmm")
   fit <- glmm_fit(X, resp$y, re$Z, re$group, family, weights = resp$weights,
                   offset = off, nAGQ = nAGQ, cov_blocks = re$block_sizes,
                   control = control, start = start)
   obj <- new_glmm(fit, X = X, Z = re$Z, y = resp$y, weights = resp$weights,
                   offset = off, re = re, mf = mf, mt = mt, call = mc,
                   formula = formula)
+  obj$separation <- sep
+  if (isTRUE(sep$separated)) extra_warn <- c(extra_warn, sep$message)
+  obj$optinfo$warnings <- c(obj$optinfo$warnings, extra_warn)
   for (w in obj$optinfo$warnings) warning(w, call. = FALSE)
   obj
 }
@@ -136,7 +189,8 @@ new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
   structure(list(
     call = call, formula = formula, family = fit$family,
     coefficients = beta, vcov = vc, theta = fit$theta, cov_theta = fit$cov_theta,
-    Lambda = Lam, D = D, sigma = fit$sigma, loglik = fit$loglik,
+    Lambda = Lam, D = D, sigma = fit$sigma, family_par = fit$family_par,
+    loglik = fit$loglik,
     df = length(fit$theta), nobs = sum(weights > 0), n = length(y),
     ngroups = M, group_name = re$group_name, group_levels = lev, group = gi,
     cnames = cn, cov_blocks = fit$cov_blocks, pattern = fit$pattern,

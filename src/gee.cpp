@@ -49,6 +49,7 @@ typedef Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic,
 GeeEngine::GeeEngine(const GeeInput& in)
     : in_(in), fam_(make_obs_model(in.family, in.link)), p_(in.p), K_(0), T_(0),
       nmax_(0), dup_cluster_(0), threads_(1) {
+  if (fam_) fam_->set_phi(in.family_phi);
   const int n = in.n, M = in.M;
   std::vector<int> cnt(M + 1, 0);
   for (int i = 0; i < n; ++i)
@@ -180,9 +181,22 @@ bool GeeEngine::pass_resid(const Eigen::VectorXd& beta, int skip, Moments& mom,
         const int i = row_[j];
         double eta = in_.offset[i];
         for (int c = 0; c < p; ++c) eta += in_.X[i + (size_t)c * n] * beta[c];
-        const double mu = fam.linkinv(eta), me = fam.mu_eta(eta);
-        const double s = std::sqrt(in_.w[i] / fam.variance(mu));
-        const double e = s * (in_.y[i] - mu), d = s * me;
+        const double mu = fam.linkinv(eta), me = fam.mu_eta(eta), V = fam.variance(mu);
+        double e, d;
+        if (V > 0) {
+          const double s = std::sqrt(in_.w[i] / V);
+          e = s * (in_.y[i] - mu);
+          d = s * me;
+        } else if (in_.y[i] == mu) {
+          // Fitted at the boundary where the observation lies (e.g. a
+          // binomial offset of +40 makes mu = 1 in double precision): the
+          // residual and the derivative both tend to zero, so the
+          // observation carries no information, as in glm's IRLS.
+          e = 0.0;
+          d = 0.0;
+        } else {
+          e = d = std::numeric_limits<double>::quiet_NaN();
+        }
         if (!std::isfinite(e) || !std::isfinite(d)) acc[2] = 1.0;
         e_[j] = e;
         double* Dj = &Dt_[(size_t)j * p];
