@@ -12,5 +12,5 @@
 #' @importFrom Rcpp evalCpp
 #' @importFrom stats coef vcov fitted residuals predict nobs logLik formula
 #'   update model.matrix model.frame terms delete.response na.omit pnorm qnorm
-#'   pchisq dnorm
+#'   pchisq dnorm gaussian
 "_PACKAGE"

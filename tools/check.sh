@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# CRAN-style check of the source tarball: R CMD build (which knits the
+# vignettes) and R CMD check --as-cran on the result. Exits non-zero when the
+# check reports an ERROR or a WARNING; NOTEs are printed for a reader and are
+# listed, with the reasons they are acceptable, in cran-comments.md.
+#
+# Extra arguments go to R CMD check (e.g. --no-tests when the test suite has
+# just run, as in CI). Settings that need the internet are switched off so the
+# check gives the same answer offline:
+#   _R_CHECK_CRAN_INCOMING_REMOTE_  CRAN/Bioconductor package indices,
+#   _R_CHECK_SYSTEM_CLOCK_          the time server behind "future file timestamps".
+# --no-manual: the PDF manual needs a LaTeX installation the project does not
+# install; the Rd files are still parsed and checked.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+R=${R:-R}
+pkg=$(sed -n 's/^Package: //p' DESCRIPTION)
+ver=$(sed -n 's/^Version: //p' DESCRIPTION)
+out=${CHECK_DIR:-.}
+tarball="$out/${pkg}_${ver}.tar.gz"
+mkdir -p "$out"
+rm -rf "$out/$pkg.Rcheck" "$tarball"
+
+# One thread per R process: the check runs examples and vignettes, and the
+# result must not depend on how busy the machine is.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+export _R_CHECK_CRAN_INCOMING_REMOTE_=false
+export _R_CHECK_SYSTEM_CLOCK_=false
+export _R_CHECK_FORCE_SUGGESTS_=false
+
+src=$(pwd)
+(cd "$out" && "$R" CMD build "$src")
+set +e
+(cd "$out" && "$R" CMD check --as-cran --no-manual "$@" "${pkg}_${ver}.tar.gz")
+rc=$?
+set -e
+
+log="$out/$pkg.Rcheck/00check.log"
+status=$(grep -E '^Status:' "$log" 2>/dev/null | tail -1 || true)
+echo
+echo "R CMD check: ${status:-no Status line in $log}"
+if [ -z "$status" ] || [ "$rc" -ne 0 ] || echo "$status" | grep -qE 'ERROR|WARNING'; then
+  grep -nE '^\* .*\.\.\. (ERROR|WARNING)' "$log" 2>/dev/null || true
+  exit 1
+fi
