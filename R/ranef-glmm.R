@@ -28,13 +28,15 @@
 #'   per random-effect term. `as.data.frame()` gives the long form with
 #'   columns `grpvar`, `term`, `grp`, `condval` and `condsd`.
 #' @examples
-#' data(cbpp, package = "lme4")
-#' fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
-#'             data = cbpp, family = binomial, nAGQ = 1)
-#' re <- ranef(fit)
-#' head(re$herd)
-#' head(as.data.frame(re))
-#' head(ranef(fit, type = "mean")$herd)
+#' if (requireNamespace("lme4", quietly = TRUE)) {
+#'   data(cbpp, package = "lme4")
+#'   fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+#'               data = cbpp, family = binomial, nAGQ = 1)
+#'   re <- ranef(fit)
+#'   head(re$herd)
+#'   head(as.data.frame(re))
+#'   head(ranef(fit, type = "mean")$herd)
+#' }
 #' @export
 ranef.glmm <- function(object, type = c("mode", "mean"), condVar = TRUE, nAGQ = NULL,
                        ...) {
