@@ -40,7 +40,9 @@ check: deps
 
 bench: deps install
 	$(RSCRIPT) bench/bench-glmm.R
+	$(RSCRIPT) bench/bench-nbinom2.R
 	$(RSCRIPT) bench/bench-gee.R
+	$(RSCRIPT) bench/bench-sparse.R
 
 clean:
 	rm -f src/*.o src/*.so

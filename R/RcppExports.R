@@ -49,3 +49,19 @@ cpp_gee_variance <- function(data, spec, beta, alpha, phi) {
     .Call(`_glmmgee_cpp_gee_variance`, data, spec, beta, alpha, phi)
 }
 
+cpp_sparse_new <- function(X, Z, y, wt, offset, lam_row, lam_col, lam_k, ntheta, family, link) {
+    .Call(`_glmmgee_cpp_sparse_new`, X, Z, y, wt, offset, lam_row, lam_col, lam_k, ntheta, family, link)
+}
+
+cpp_sparse_eval <- function(ptr, theta, gradient) {
+    .Call(`_glmmgee_cpp_sparse_eval`, ptr, theta, gradient)
+}
+
+cpp_sparse_modes <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_sparse_modes`, ptr, theta)
+}
+
+cpp_sparse_solve <- function(ptr, theta, rhs) {
+    .Call(`_glmmgee_cpp_sparse_solve`, ptr, theta, rhs)
+}
+

@@ -36,4 +36,18 @@ resolve_family <- function(family, env = parent.frame(2)) {
   family
 }
 
-has_dispersion <- function(family) family$family %in% c("gaussian")
+# TRUE when the family has a dispersion parameter that the GLMM engine
+# estimates as its last parameter (on the log scale). The attribute "scale"
+# marks a residual standard deviation (gaussian), against which a random
+# effect's standard deviation is judged to be zero.
+has_dispersion <- function(family) {
+  d <- family$family %in% c("gaussian", "nbinom2", "Gamma")
+  attr(d, "scale") <- identical(family$family, "gaussian")
+  d
+}
+
+# The dispersion parameter of a family: its name as users read it, the
+# optimizer's label (log scale) and the argument name in glmm_fit(start = ).
+dispersion_name <- function(family) {
+  switch(family$family, gaussian = "sigma", nbinom2 = "theta", Gamma = "shape", NA_character_)
+}

@@ -68,7 +68,7 @@ check_fixed_R <- function(R, T) {
 gee_eta_start <- function(family, y, w) {
   mu <- switch(family$family,
                binomial = (w * y + 0.5) / (w + 1),
-               poisson = y + 0.1,
+               poisson = , nbinom2 = y + 0.1,
                y)
   family$linkfun(mu)
 }
@@ -179,6 +179,9 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
   if (!is.numeric(scale.value) || length(scale.value) != 1L || !is.finite(scale.value) ||
       scale.value <= 0)
     stop("'scale.value' must be one positive number", call. = FALSE)
+  check_support(y, family)
+  # theta carries the negative binomial's overdispersion: the scale is 1.
+  if (identical(family$family, "nbinom2")) { scale.fix <- TRUE; scale.value <- 1 }
   pos <- wave_positions(waves, n)
   sizes <- tabulate(cl$index[w > 0], length(cl$levels))
   T <- if (is.null(pos)) max(sizes) else max(pos[w > 0])
@@ -216,7 +219,8 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
                scale_fix = scale.fix, scale_value = as.numeric(scale.value),
                epsilon = control$epsilon, maxit = control$maxit, trace = control$trace,
                threads = control$threads, vflags = gee_se_types[[std.err]])
-  res <- cpp_gee_fit(data, spec)
+  run <- gee_run(data, spec, family, control)
+  res <- run$res; spec <- run$spec; family <- run$family
   if (res$clusters$duplicated > 0L)
     stop(sprintf("'waves' has a duplicated value within cluster %s of 'id': each wave may occur once per cluster",
                  cl$levels[res$clusters$duplicated]), call. = FALSE)
@@ -243,6 +247,11 @@ new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnam
   if (v$nonpd_clusters > 0L)
     warns <- c(warns, sprintf("the estimated working correlation is not positive definite for %d of the %d clusters (the estimating equations are still solved; consider a simpler 'corstr')",
                               v$nonpd_clusters, res$clusters$K))
+  if (!is.null(res$nb_theta) && !res$nb_theta$converged)
+    warns <- c(warns, sprintf("the moment estimate of theta did not settle in %d alternations with the estimating equations",
+                              res$nb_theta$iterations))
+  if (!is.null(res$nb_theta) && res$nb_theta$at_limit)
+    warns <- c(warns, "no overdispersion relative to the Poisson model: theta is at its upper limit (1e8); consider family = poisson")
   if (!res$converged)
     warns <- c(warns, sprintf("gee did not converge in %d iterations (last relative change %.3g > epsilon = %.3g)",
                               res$iter, res$delta, control$epsilon))
@@ -260,6 +269,7 @@ new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnam
   fam$family_code <- fam$link_code <- NULL
   structure(list(
     coefficients = beta, alpha = alpha, scale = res$phi, scale.fix = scale.fix,
+    nb_theta = res$nb_theta,
     corstr = corstr, Mv = if (corstr == "mdep") Mv, R = R,
     working.correlation = working_correlation(corstr, alpha, T, R, Mv),
     std.err = std.err, vcov = vc, family = fam,

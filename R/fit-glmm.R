@@ -20,7 +20,8 @@
 #' @param group Cluster membership: a factor, or anything [factor()] accepts.
 #'   Rows need not be sorted by cluster.
 #' @param family A family object, function or name: gaussian (identity),
-#'   binomial (logit, probit, cloglog) or poisson (log).
+#'   binomial (logit, probit, cloglog), poisson (log), [nbinom2()] (log) or
+#'   Gamma (log).
 #' @param weights Prior weights; for binomial, the number of trials.
 #' @param offset Offset added to the linear predictor.
 #' @param nAGQ Number of quadrature points per random effect; 1 is Laplace.
@@ -29,8 +30,8 @@
 #'   (one unstructured block) or `rep(1, ncol(Z))` (diagonal).
 #' @param control [glmm_control()] settings.
 #' @param start Optional starting values, a list with `beta`, `lambda`
-#'   (the free entries of \eqn{\Lambda} column by column) and, for gaussian,
-#'   `sigma`.
+#'   (the free entries of \eqn{\Lambda} column by column) and the dispersion:
+#'   `sigma` for gaussian, `theta` for [nbinom2()], `shape` for Gamma.
 #' @return A list with the estimates, their covariance, the log-likelihood and
 #'   a record of the optimization (`optinfo`); [glmm()] turns it into a fitted
 #'   model object.
@@ -58,6 +59,7 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   if (length(group) != n) stop("'group' must have one value per row of 'X'", call. = FALSE)
   if (any(!is.finite(X))) stop("'X' contains NA, NaN or infinite values", call. = FALSE)
   if (any(!is.finite(Z))) stop("'Z' contains NA, NaN or infinite values", call. = FALSE)
+  check_support(y, family)
   if (is.null(weights)) weights <- rep(1, n)
   if (is.null(offset)) offset <- rep(0, n)
   if (length(weights) != n || length(offset) != n)
@@ -94,7 +96,8 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   summ <- cpp_agq_summaries(eng, theta)
 
   pnames <- c(colnames(X) %||% paste0("X", seq_len(p)),
-              sprintf("lambda[%d,%d]", pat$row, pat$col), if (disp) "log(sigma)")
+              sprintf("lambda[%d,%d]", pat$row, pat$col),
+              if (disp) sprintf("log(%s)", dispersion_name(family)))
   on_boundary <- boundary_mask(theta, p, pat, disp, control$singular_tol)
 
   names(theta) <- pnames
@@ -102,7 +105,8 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   lam <- theta[p + seq_along(pat$row)]
   Lam <- matrix(0, q, q)
   Lam[cbind(pat$row, pat$col)] <- lam
-  sigma <- if (disp) exp(theta[[length(theta)]]) else 1
+  sigma <- sigma_of(family, if (disp) theta[[length(theta)]])
+  family <- fitted_family(family, if (disp) theta[[length(theta)]])
   singular <- any(on_boundary)
   grad <- final$gradient
   names(grad) <- pnames
@@ -138,6 +142,7 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
        loglik = final$loglik, gradient = grad, hessian = hess, cov_theta = cov_theta,
        modes = summ, nAGQ = nAGQ, family = family, group = cl, q = q,
        pattern = pat, cov_blocks = cov_blocks, p = p, dispersion = disp,
+       family_par = family_parameter(family, theta, cov_theta),
        singular = singular, on_boundary = on_boundary,
        optinfo = list(optimizer = "nlminb", method = if (nAGQ == 1L) "Laplace" else "AGHQ",
                       nAGQ = nAGQ, stages = stages,
@@ -207,27 +212,32 @@ aliased_columns <- function(X) {
 start_values <- function(X, y, weights, offset, family, q, pat, start) {
   p <- ncol(X)
   disp <- has_dispersion(family)
+  dname <- dispersion_name(family)
   if (!is.null(start)) {
     if (!is.list(start) || is.null(start$beta) || is.null(start$lambda) ||
         length(start$beta) != p || length(start$lambda) != length(pat$row) ||
-        (disp && is.null(start$sigma)))
+        (disp && !is_positive_number(start[[dname]])))
       stop("'start' must be a list with 'beta' (length ", p, "), 'lambda' (length ",
-           length(pat$row), ")", if (disp) " and 'sigma'", call. = FALSE)
-    return(c(start$beta, start$lambda, if (disp) log(start$sigma)))
+           length(pat$row), ")", if (disp) sprintf(" and '%s' (one positive number)", dname),
+           call. = FALSE)
+    return(c(start$beta, start$lambda, if (disp) log(start[[dname]])))
   }
   fit <- suppressWarnings(stats::glm.fit(X, y, weights = weights, offset = offset,
-                                         family = family,
+                                         family = start_family(family),
                                          control = stats::glm.control(maxit = 25)))
   beta <- fit$coefficients
   beta[!is.finite(beta)] <- 0
   scale <- 1
-  if (disp) {
+  if (isTRUE(attr(disp, "scale"))) {
     r <- (y - fit$fitted.values) * sqrt(weights)
     scale <- sqrt(max(sum(r^2) / max(length(y) - p, 1), 1e-8))
     scale <- scale / sqrt(2)
   }
   lam <- ifelse(pat$row == pat$col, scale, 0)
-  c(beta, lam, if (disp) log(scale))
+  phi <- if (disp && !isTRUE(attr(disp, "scale")))
+    dispersion_start(family, y, fit$fitted.values, weights, length(y) - p)
+  else if (disp) log(scale)
+  c(beta, lam, phi)
 }
 
 # The optimization strategy. Stage 1 maximizes the Laplace approximation by
@@ -284,9 +294,10 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
 
 # Which parameters sit on a boundary: diagonal entries of Lambda below
 # `tol` (relative to sigma for gaussian models), i.e. a zero variance.
+# `disp` comes from has_dispersion().
 boundary_mask <- function(theta, p, pat, disp, tol) {
   lam <- theta[p + seq_along(pat$row)]
-  sig <- if (disp) exp(theta[[length(theta)]]) else 1
+  sig <- if (isTRUE(attr(disp, "scale"))) exp(theta[[length(theta)]]) else 1
   c(rep(FALSE, p), pat$row == pat$col & abs(lam) < tol * sig, if (disp) FALSE)
 }
 

@@ -58,6 +58,24 @@
 #' visits when some are missing. Without `waves`, observations take positions
 #' 1, 2, ... in data order within each cluster.
 #'
+#' @section Negative binomial and Gamma:
+#' With `family = nbinom2()` the variance function is
+#' \eqn{V(\mu) = \mu + \mu^2/\theta} and the scale is fixed at 1
+#' (`scale.fix` and `scale.value` are ignored): \eqn{\theta} carries the
+#' overdispersion. \eqn{\theta} is estimated by the moment equation that sets
+#' Pearson's statistic \eqn{\sum_i w_i (y_i - \mu_i)^2 / V(\mu_i)} equal to
+#' the residual degrees of freedom \eqn{N - p} (Breslow, 1984; the estimator
+#' of `MASS::theta.mm()`), alternated with the estimating equations for the
+#' coefficients and the working correlation at fixed \eqn{\theta} (Liang and
+#' Zeger, 1986, section 4) until \eqn{\log\theta} changes by less than
+#' `epsilon`. The first pass uses the Poisson variance. When the counts show
+#' no overdispersion the equation has no root; \eqn{\theta} then stays at
+#' \eqn{10^8} (the Poisson fit) with a warning. Jackknife variances refit
+#' with \eqn{\theta} held at its estimate. The estimate is `fit$nb_theta`
+#' and `family(fit)$theta`. With `Gamma(link = "log")` the variance function
+#' is \eqn{\mu^2} and the scale (\eqn{1/}shape) is the usual moment
+#' estimate, as in geepack.
+#'
 #' @section Variance estimators (`std.err`):
 #' * `"san.se"`: robust sandwich \eqn{H^{-1} B H^{-1}} (Liang and Zeger, 1986).
 #' * `"model"`: model-based (naive) \eqn{\phi H^{-1}}.
@@ -79,7 +97,8 @@
 #' @param id cluster identifier: a bare column name of `data` or a vector.
 #' @param family a family function, object or name: gaussian (identity),
 #'   binomial (logit, probit, cloglog; trials by `weights` or `cbind()`),
-#'   poisson (log).
+#'   poisson (log), [nbinom2()] (log; theta by a moment equation, scale 1)
+#'   or Gamma (log).
 #' @param corstr working correlation: `"independence"`, `"exchangeable"`,
 #'   `"ar1"`, `"unstructured"`, `"mdep"` or `"fixed"` (see the section).
 #' @param waves optional whole-number time index within cluster: a bare
@@ -109,6 +128,9 @@
 #'   The class is not `"gee"` alone because geepack's `geeglm` objects and
 #'   the gee package's objects also carry class `"gee"`.
 #' @references
+#' Breslow, N. E. (1984). Extra-Poisson variation in log-linear models.
+#' *Applied Statistics* 33, 38--44.
+#'
 #' Liang, K.-Y. and Zeger, S. L. (1986). Longitudinal data analysis using
 #' generalized linear models. *Biometrika* 73, 13--22.
 #'

@@ -43,10 +43,14 @@
 #'   `offset()` terms.
 #' @param data A data frame holding the variables.
 #' @param family A family object, a family function or its name, as in
-#'   [glm()]: `gaussian` (identity), `binomial` (logit, probit, cloglog) or
-#'   `poisson` (log). A binomial response may be 0/1, logical, a two-level
-#'   factor (the first level is failure), a proportion with `weights` as the
-#'   numbers of trials, or `cbind(successes, failures)`.
+#'   [glm()]: `gaussian` (identity), `binomial` (logit, probit, cloglog),
+#'   `poisson` (log), [nbinom2()] (log; negative binomial with \eqn{\theta}
+#'   estimated) or `Gamma(link = "log")` (shape estimated). A binomial
+#'   response may be 0/1, logical, a two-level factor (the first level is
+#'   failure), a proportion with `weights` as the numbers of trials, or
+#'   `cbind(successes, failures)`; a negative binomial one must hold
+#'   non-negative whole numbers, a Gamma one positive numbers. For overdispersed
+#'   counts see [overdispersion].
 #' @param weights Prior weights (numbers of trials for a binomial
 #'   proportion); evaluated in `data`.
 #' @param offset An offset for the linear predictor, added to any `offset()`
@@ -59,6 +63,13 @@
 #'   fewer as the dimension grows, 1 for gaussian models (exact).
 #' @param control Settings from [glmm_control()].
 #' @param start Optional starting values; see [glmm_fit()].
+#' @param covariance Known-covariance random effects: a named list of
+#'   matrices, e.g. `list(id = K)`, giving the random intercept of `(1 | id)`
+#'   the covariance \eqn{\sigma^2 K} over the levels of `id` (a kinship or
+#'   genomic relationship matrix, a spatial covariance). `K` is dense or
+#'   sparse, symmetric positive (semi)definite, with row names naming the
+#'   levels (it may have more rows than the data has levels). See
+#'   [glmm-several-terms].
 #' @return An object of class `glmm`: plain R data (it survives
 #'   [saveRDS()]), with methods `print`, `summary`, `fixef`, `ranef`,
 #'   `VarCorr`, `coef`, `vcov`, `logLik`, `AIC`, `BIC`, `nobs`, `fitted`,
@@ -92,7 +103,8 @@
 #' }
 #' @export
 glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
-                 na.action, nAGQ = NULL, control = glmm_control(), start = NULL) {
+                 na.action, nAGQ = NULL, control = glmm_control(), start = NULL,
+                 covariance = NULL) {
   mc <- match.call()
   env <- parent.frame()
   family <- resolve_family(family, env)
@@ -106,6 +118,10 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   frame_formula <- reformulas::subbars(formula)
   environment(frame_formula) <- fenv
   mf <- frame_from_call(mc, frame_formula, env, extras = c("weights", "offset"))
+  # Several grouping factors or a known covariance: the sparse Laplace
+  # engine (fit-sparse.R); one grouping factor: the AGQ engine below.
+  if (needs_sparse_engine(formula, covariance))
+    return(glmm_sparse(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
   re <- re_terms(formula, mf, fenv)
   # nobars() on the right-hand side only: on the whole formula it returns
   # the bare response when that is a call (cbind(s, f) ~ (1 | g)).
@@ -116,6 +132,7 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   X <- stats::model.matrix(mt, mf)
   resp <- model_response(mf, family)
   off <- model_offset_total(mf)
+  check_obs_level_effects(stats::setNames(list(re$group), re$group_name), family, resp$weights)
   fit <- glmm_fit(X, resp$y, re$Z, re$group, family, weights = resp$weights,
                   offset = off, nAGQ = nAGQ, cov_blocks = re$block_sizes,
                   control = control, start = start)
@@ -157,7 +174,8 @@ new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
   structure(list(
     call = call, formula = formula, family = fit$family,
     coefficients = beta, vcov = vc, theta = fit$theta, cov_theta = fit$cov_theta,
-    Lambda = Lam, D = D, sigma = fit$sigma, loglik = fit$loglik,
+    Lambda = Lam, D = D, sigma = fit$sigma, family_par = fit$family_par,
+    loglik = fit$loglik,
     df = length(fit$theta), nobs = sum(weights > 0), n = length(y),
     ngroups = M, group_name = re$group_name, group_levels = lev, group = gi,
     cnames = cn, cov_blocks = fit$cov_blocks, pattern = fit$pattern,

@@ -168,6 +168,9 @@ print.glmmgee_gee <- function(x, digits = max(3L, getOption("digits") - 3L), ...
 gee_print_footer <- function(x, digits) {
   cat(sprintf("\nScale: %s%s\n", format(signif(x$scale, digits)),
               if (x$scale.fix) " (fixed)" else ""))
+  if (!is.null(x$nb_theta))
+    cat(sprintf("Negative binomial theta: %s (moment estimate)\n",
+                format(signif(x$nb_theta$theta, digits))))
   if (length(x$alpha)) {
     a <- x$alpha
     cat("Correlation parameters:",

@@ -37,6 +37,13 @@ print_header <- function(object) {
     cat("    Data:", paste(deparse(object$call$data), collapse = " "), "\n")
 }
 
+# "g, 15" for one grouping factor; "a, 30; b, 12" for several (one per
+# random-effect term, duplicates of `||` terms dropped).
+clusters_text <- function(x) {
+  txt <- unique(sprintf("%s, %d", x$group_name, as.integer(x$ngroups)))
+  paste(txt, collapse = "; ")
+}
+
 print_notes <- function(warnings) {
   if (!length(warnings)) return(invisible())
   cat("\nNote", if (length(warnings) > 1L) "s", ":\n", sep = "")
@@ -80,7 +87,8 @@ print.glmm <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   print(signif(crit[c("logLik", "AIC", "BIC")], digits + 2L), digits = digits + 2L)
   cat("Random effects:\n")
   print(VarCorr(x), digits = digits, comp = "Std.Dev.")
-  cat(sprintf("Number of obs: %d, clusters: %s, %d\n", x$nobs, x$group_name, x$ngroups))
+  print_family_par(x$family_par, digits)
+  cat(sprintf("Number of obs: %d, clusters: %s\n", x$nobs, clusters_text(x)))
   cat("Fixed effects (conditional):\n")
   print.default(format(fixef(x), digits = digits), print.gap = 2L, quote = FALSE)
   print_notes(x$optinfo$warnings)
@@ -97,14 +105,15 @@ summary.glmm <- function(object, ...) {
                  `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
   rownames(coefs) <- names(beta)
   res <- residuals(object, type = "pearson")
-  if (object$family$family == "gaussian") res <- res / object$sigma
+  if (object$family$family %in% c("gaussian", "Gamma")) res <- res / object$sigma
   structure(list(call = object$call, formula = object$formula, family = object$family,
                  approximation = approximation_label(object), data = object$call$data,
                  criteria = fit_criteria(object), coefficients = coefs,
                  varcor = VarCorr(object), nobs = object$nobs,
                  ngroups = object$ngroups, group_name = object$group_name,
                  resid_quantiles = stats::quantile(res, na.rm = TRUE, names = FALSE),
-                 optinfo = object$optinfo, nAGQ = object$nAGQ),
+                 optinfo = object$optinfo, nAGQ = object$nAGQ,
+                 family_par = object$family_par),
             class = "summary.glmm")
 }
 
@@ -121,7 +130,8 @@ print.summary.glmm <- function(x, digits = max(3L, getOption("digits") - 3L),
   print(rq, digits = digits)
   cat("\nRandom effects:\n")
   print(x$varcor, digits = digits, comp = c("Variance", "Std.Dev."))
-  cat(sprintf("Number of obs: %d, clusters: %s, %d\n", x$nobs, x$group_name, x$ngroups))
+  print_family_par(x$family_par, digits)
+  cat(sprintf("Number of obs: %d, clusters: %s\n", x$nobs, clusters_text(x)))
   cat("\nFixed effects:\n")
   stats::printCoefmat(x$coefficients, digits = digits, signif.stars = signif.stars,
                       na.print = "NA", ...)
@@ -147,7 +157,9 @@ print.summary.glmm <- function(x, digits = max(3L, getOption("digits") - 3L),
 #' the fixed effects from the observed information of the marginal
 #' log-likelihood; with `full = TRUE`, of all optimizer parameters
 #' (fixed effects, the free entries of the Cholesky factor \eqn{\Lambda} of
-#' the random-effect covariance, and \eqn{\log\sigma} for gaussian models;
+#' the random-effect covariance, and the log of the dispersion parameter:
+#' \eqn{\log\sigma} for gaussian, \eqn{\log\theta} for [nbinom2()],
+#' the log shape for Gamma;
 #' `NA` for parameters on a boundary). `logLik()` is the full log-likelihood
 #' with every normalizing constant, so [AIC()] and [BIC()] are comparable
 #' across `nAGQ`, families and packages; its `df` counts all parameters.
@@ -164,8 +176,12 @@ print.summary.glmm <- function(x, digits = max(3L, getOption("digits") - 3L),
 #' @return `fixef()` a named vector; `coef()` a list (class `coef.glmm`)
 #'   with one data frame named by the grouping factor; `vcov()` a matrix;
 #'   `logLik()` an object of class `logLik`; `nobs()` the number of
-#'   observations with positive weight; `sigma()` the residual standard
-#'   deviation (1 for families without a dispersion parameter); `formula()`
+#'   observations with positive weight; `sigma()` the dispersion parameter
+#'   as glmmTMB defines it: the residual standard deviation for gaussian,
+#'   \eqn{\theta} for [nbinom2()] (variance \eqn{\mu + \mu^2/\theta}), the
+#'   coefficient of variation \eqn{1/\sqrt{\nu}} for Gamma with shape
+#'   \eqn{\nu} (its estimate and standard error are in `fit$family_par`), and
+#'   1 for families without a dispersion parameter; `formula()`
 #'   the model formula; `model.matrix()` a matrix (sparse for
 #'   `type = "random"`); `model.frame()` the model frame; `family()` the family.
 #' @examples

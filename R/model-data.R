@@ -97,6 +97,7 @@ model_response <- function(mf, family) {
         stop(sprintf("poisson response must be a non-negative whole number; found %s",
                      format(y[bad][1L])), call. = FALSE)
     }
+    check_support(y, family)
   }
   list(y = as.numeric(y), weights = as.numeric(w))
 }

@@ -22,11 +22,15 @@
 #' @param nAGQ For `type = "mean"`: quadrature points per random effect.
 #' @param x A `ranef.glmm` object.
 #' @param row.names,optional Ignored.
+#' @param level For `as.data.frame()`: if given (e.g. 0.95), add columns
+#'   `lower` and `upper`, the prediction intervals `condval` \eqn{\pm z}
+#'   `condsd` (normal approximation to the posterior of each random effect).
 #' @param ... Ignored.
 #' @return A list of class `ranef.glmm` with one data frame named by the
 #'   grouping factor: one row per cluster (named by its level), one column
 #'   per random-effect term. `as.data.frame()` gives the long form with
-#'   columns `grpvar`, `term`, `grp`, `condval` and `condsd`.
+#'   columns `grpvar`, `term`, `grp`, `condval` and `condsd` (and `lower`,
+#'   `upper` when `level` is given). [plot_ranef()] draws them ranked.
 #' @examples
 #' if (requireNamespace("lme4", quietly = TRUE)) {
 #'   data(cbpp, package = "lme4")
@@ -34,7 +38,7 @@
 #'               data = cbpp, family = binomial, nAGQ = 1)
 #'   re <- ranef(fit)
 #'   head(re$herd)
-#'   head(as.data.frame(re))
+#'   head(as.data.frame(re, level = 0.95))
 #'   head(ranef(fit, type = "mean")$herd)
 #' }
 #' @export
@@ -104,7 +108,9 @@ print.ranef.glmm <- function(x, ...) {
 
 #' @rdname ranef.glmm
 #' @export
-as.data.frame.ranef.glmm <- function(x, row.names = NULL, optional = FALSE, ...) {
+as.data.frame.ranef.glmm <- function(x, row.names = NULL, optional = FALSE, level = NULL,
+                                    ...) {
+  if (!is.null(level)) check_level(level)
   out <- lapply(names(x), function(g) {
     d <- x[[g]]
     V <- attr(d, "postVar")
@@ -117,5 +123,11 @@ as.data.frame.ranef.glmm <- function(x, row.names = NULL, optional = FALSE, ...)
                condval = unlist(d, use.names = FALSE), condsd = as.vector(sd),
                stringsAsFactors = FALSE)
   })
-  do.call(rbind, out)
+  out <- do.call(rbind, out)
+  if (!is.null(level)) {
+    z <- stats::qnorm(1 - (1 - level) / 2)
+    out$lower <- out$condval - z * out$condsd
+    out$upper <- out$condval + z * out$condsd
+  }
+  out
 }

@@ -2,8 +2,8 @@
 # turned into the per-observation design Z (n x q), the grouping factor and
 # the pattern of free entries of the lower-triangular factor Lambda.
 
-# Reads the bars of `formula` against model frame `mf`. Until the general
-# engine exists, all terms must share one grouping factor.
+# Reads the bars of `formula` against model frame `mf`; all terms share one
+# grouping factor (several go to sparse_re_terms(), re-terms-sparse.R).
 re_terms <- function(formula, mf, env = environment(formula)) {
   bars <- reformulas::findbars(formula)
   if (!length(bars))
@@ -12,9 +12,8 @@ re_terms <- function(formula, mf, env = environment(formula)) {
          "population-averaged effects", call. = FALSE)
   gnames <- vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), "")
   if (length(unique(gnames)) > 1L)
-    stop(sprintf(paste0("random effects on more than one grouping factor (%s) ",
-                        "need the general sparse engine, which is not available yet; ",
-                        "use terms on a single grouping factor"),
+    stop(sprintf(paste0("internal: re_terms() takes one grouping factor (%s); ",
+                        "glmm() sends several to the sparse engine (sparse_re_terms())"),
                  paste(unique(gnames), collapse = ", ")), call. = FALSE)
   gexpr <- bars[[1L]][[3L]]
   g <- tryCatch(eval(substitute(factor(G), list(G = gexpr)), mf, env),

@@ -154,6 +154,65 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_sparse_new
+SEXP cpp_sparse_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<double> Z, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::VectorXd> offset, Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col, Rcpp::IntegerVector lam_k, int ntheta, int family, int link);
+RcppExport SEXP _glmmgee_cpp_sparse_new(SEXP XSEXP, SEXP ZSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP offsetSEXP, SEXP lam_rowSEXP, SEXP lam_colSEXP, SEXP lam_kSEXP, SEXP nthetaSEXP, SEXP familySEXP, SEXP linkSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
+    Rcpp::traits::input_parameter< Eigen::MappedSparseMatrix<double> >::type Z(ZSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type wt(wtSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type offset(offsetSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_row(lam_rowSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_col(lam_colSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_k(lam_kSEXP);
+    Rcpp::traits::input_parameter< int >::type ntheta(nthetaSEXP);
+    Rcpp::traits::input_parameter< int >::type family(familySEXP);
+    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_new(X, Z, y, wt, offset, lam_row, lam_col, lam_k, ntheta, family, link));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_sparse_eval
+Rcpp::List cpp_sparse_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient);
+RcppExport SEXP _glmmgee_cpp_sparse_eval(SEXP ptrSEXP, SEXP thetaSEXP, SEXP gradientSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< bool >::type gradient(gradientSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_eval(ptr, theta, gradient));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_sparse_modes
+Rcpp::List cpp_sparse_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
+RcppExport SEXP _glmmgee_cpp_sparse_modes(SEXP ptrSEXP, SEXP thetaSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_modes(ptr, theta));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_sparse_solve
+Eigen::MatrixXd cpp_sparse_solve(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, Eigen::Map<Eigen::MatrixXd> rhs);
+RcppExport SEXP _glmmgee_cpp_sparse_solve(SEXP ptrSEXP, SEXP thetaSEXP, SEXP rhsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type rhs(rhsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_solve(ptr, theta, rhs));
+    return rcpp_result_gen;
+END_RCPP
+}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_family_table", (DL_FUNC) &_glmmgee_cpp_family_table, 0},
@@ -167,6 +226,10 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_gee_corstr_table", (DL_FUNC) &_glmmgee_cpp_gee_corstr_table, 0},
     {"_glmmgee_cpp_gee_fit", (DL_FUNC) &_glmmgee_cpp_gee_fit, 2},
     {"_glmmgee_cpp_gee_variance", (DL_FUNC) &_glmmgee_cpp_gee_variance, 5},
+    {"_glmmgee_cpp_sparse_new", (DL_FUNC) &_glmmgee_cpp_sparse_new, 11},
+    {"_glmmgee_cpp_sparse_eval", (DL_FUNC) &_glmmgee_cpp_sparse_eval, 3},
+    {"_glmmgee_cpp_sparse_modes", (DL_FUNC) &_glmmgee_cpp_sparse_modes, 2},
+    {"_glmmgee_cpp_sparse_solve", (DL_FUNC) &_glmmgee_cpp_sparse_solve, 3},
     {NULL, NULL, 0}
 };
 

@@ -36,6 +36,7 @@ Rcpp::List cpp_family_eval(int family, int link, Rcpp::NumericVector y,
   if (!m) Rcpp::stop("unsupported family/link codes");
   const R_xlen_t n = eta.size();
   if (y.size() != n || wt.size() != n) Rcpp::stop("'y', 'wt' and 'eta' differ in length");
+  m->set_phi(phi);
   Rcpp::NumericVector mu(n), mu_eta(n), var(n), ll(n), d1(n), d2(n), d3(n),
       p0(n), p1(n), p2(n);
   for (R_xlen_t i = 0; i < n; ++i) {
@@ -204,6 +205,10 @@ glmmgee::GeeInput gee_input(const Rcpp::List& data, const Rcpp::List& spec) {
   }
   in.scale_fix = Rcpp::as<bool>(spec["scale_fix"]);
   in.scale_value = Rcpp::as<double>(spec["scale_value"]);
+  if (spec.containsElementNamed("family_phi")) {
+    in.family_phi = Rcpp::as<double>(spec["family_phi"]);
+    if (!std::isfinite(in.family_phi)) Rcpp::stop("gee spec: 'family_phi' must be finite");
+  }
   return in;
 }
 
@@ -293,4 +298,88 @@ Rcpp::List cpp_gee_variance(Rcpp::List data, Rcpp::List spec, Rcpp::NumericVecto
   par.alpha = Rcpp::as<Eigen::VectorXd>(alpha);
   par.phi = phi;
   return gee_variance_list(eng.variance(par, Rcpp::as<int>(spec["vflags"]), ctl));
+}
+
+// ---- GLMM, any random-effect terms: sparse Laplace engine -------------------
+#include "laplace.h"
+
+// Z arrives as a dgCMatrix (n x Q); Lambda's pattern as 0-based (row, col,
+// parameter) triplets. The pointer lives only while a fit runs.
+// [[Rcpp::export]]
+SEXP cpp_sparse_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<double> Z,
+                    Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt,
+                    Eigen::Map<Eigen::VectorXd> offset, Rcpp::IntegerVector lam_row,
+                    Rcpp::IntegerVector lam_col, Rcpp::IntegerVector lam_k,
+                    int ntheta, int family, int link) {
+  const long n = X.rows();
+  if (Z.rows() != n || y.size() != n || wt.size() != n || offset.size() != n)
+    Rcpp::stop("X, Z, y, weights and offset must all have %d rows", (int)n);
+  const int Q = (int)Z.cols();
+  if (Q < 1) Rcpp::stop("Z needs at least one column");
+  if (ntheta < 1) Rcpp::stop("need at least one covariance parameter");
+  if (lam_row.size() != lam_col.size() || lam_row.size() != lam_k.size())
+    Rcpp::stop("Lambda pattern vectors differ in length");
+  glmmgee::LambdaPattern lam;
+  lam.ntheta = ntheta;
+  for (R_xlen_t e = 0; e < lam_row.size(); ++e) {
+    if (lam_row[e] < 0 || lam_row[e] >= Q || lam_col[e] < 0 || lam_col[e] >= Q)
+      Rcpp::stop("Lambda pattern entry %d is outside %d x %d", (int)e + 1, Q, Q);
+    if (lam_k[e] < 0 || lam_k[e] >= ntheta)
+      Rcpp::stop("Lambda pattern entry %d refers to parameter %d of %d", (int)e + 1,
+                 lam_k[e] + 1, ntheta);
+    lam.row.push_back(lam_row[e]);
+    lam.col.push_back(lam_col[e]);
+    lam.k.push_back(lam_k[e]);
+  }
+  glmmgee::SparseLaplace::RowMat Zr(Z);
+  glmmgee::SparseLaplace* eng =
+      new glmmgee::SparseLaplace(X, Zr, y, wt, offset, lam, family, link);
+  return Rcpp::XPtr<glmmgee::SparseLaplace>(eng, true);
+}
+
+static glmmgee::SparseLaplace* sparse_engine(SEXP ptr) {
+  Rcpp::XPtr<glmmgee::SparseLaplace> p(ptr);
+  if (!p) Rcpp::stop("the sparse engine pointer is no longer valid");
+  return p.get();
+}
+
+// [[Rcpp::export]]
+Rcpp::List cpp_sparse_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient) {
+  glmmgee::SparseLaplace* eng = sparse_engine(ptr);
+  if (theta.size() != eng->npar())
+    Rcpp::stop("theta has length %d; the model has %d parameters", (int)theta.size(),
+               eng->npar());
+  glmmgee::SparseResult r = eng->evaluate(theta, gradient);
+  return Rcpp::List::create(Rcpp::Named("loglik") = r.loglik,
+                            Rcpp::Named("gradient") = r.gradient,
+                            Rcpp::Named("pirls_iterations") = r.pirls_iterations,
+                            Rcpp::Named("failed") = r.pirls_failed);
+}
+
+// [[Rcpp::export]]
+Rcpp::List cpp_sparse_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
+  glmmgee::SparseLaplace* eng = sparse_engine(ptr);
+  if (theta.size() != eng->npar())
+    Rcpp::stop("theta has length %d; the model has %d parameters", (int)theta.size(),
+               eng->npar());
+  glmmgee::SparseModes m = eng->modes(theta);
+  if (m.failed) Rcpp::stop("the conditional modes could not be found");
+  for (int& i : m.inv_i) ++i;
+  for (int& j : m.inv_j) ++j;
+  return Rcpp::List::create(Rcpp::Named("u") = m.u, Rcpp::Named("b") = m.b,
+                            Rcpp::Named("eta") = m.eta, Rcpp::Named("w") = m.w,
+                            Rcpp::Named("logdet") = m.logdet,
+                            Rcpp::Named("inv_i") = Rcpp::wrap(m.inv_i),
+                            Rcpp::Named("inv_j") = Rcpp::wrap(m.inv_j),
+                            Rcpp::Named("inv_x") = Rcpp::wrap(m.inv_x),
+                            Rcpp::Named("nnz_factor") = (double)eng->nnz_factor());
+}
+
+// [[Rcpp::export]]
+Eigen::MatrixXd cpp_sparse_solve(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta,
+                                 Eigen::Map<Eigen::MatrixXd> rhs) {
+  glmmgee::SparseLaplace* eng = sparse_engine(ptr);
+  if (theta.size() != eng->npar()) Rcpp::stop("theta has the wrong length");
+  if (rhs.rows() != eng->nre()) Rcpp::stop("rhs must have %d rows", eng->nre());
+  return eng->solve(theta, rhs);
 }

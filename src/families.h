@@ -11,8 +11,11 @@
 // cpp_family_table() so this file is the single source of truth):
 //   y   response on the mean scale (a proportion for binomial),
 //   wt  prior weight; for binomial the number of trials (times any weight),
-//   phi dispersion on the optimizer's scale: log(sigma) for gaussian, unused
-//       by binomial and poisson.
+//   phi dispersion on the optimizer's scale: log(sigma) for gaussian,
+//       log(theta) for the negative binomial (NB2), log(shape) for Gamma,
+//       unused by binomial and poisson.
+// Prior weights of nbinom2 and Gamma multiply the log-likelihood (as in
+// glmmTMB and MASS::glm.nb); gaussian weights are precisions (as in lm).
 #ifndef GLMMGEE_FAMILIES_H
 #define GLMMGEE_FAMILIES_H
 
@@ -22,16 +25,19 @@
 #include <string>
 #include <vector>
 #include <Rmath.h>
+#include <boost/math/special_functions/digamma.hpp>
 #include <boost/math/special_functions/gamma.hpp>
 
 namespace glmmgee {
 
-enum FamilyCode { FAM_GAUSSIAN = 0, FAM_BINOMIAL = 1, FAM_POISSON = 2 };
+enum FamilyCode { FAM_GAUSSIAN = 0, FAM_BINOMIAL = 1, FAM_POISSON = 2,
+                  FAM_NBINOM2 = 3, FAM_GAMMA = 4 };
 enum LinkCode { LINK_IDENTITY = 0, LINK_LOGIT = 1, LINK_PROBIT = 2,
                 LINK_CLOGLOG = 3, LINK_LOG = 4 };
 
 inline const std::vector<std::string>& family_names() {
-  static const std::vector<std::string> v = {"gaussian", "binomial", "poisson"};
+  static const std::vector<std::string> v = {"gaussian", "binomial", "poisson",
+                                             "nbinom2", "Gamma"};
   return v;
 }
 inline const std::vector<std::string>& link_names() {
@@ -50,6 +56,7 @@ inline double log1pexp(double x) {
 
 // Thread-safe log-gamma (std::lgamma writes the global signgam).
 inline double lgam(double x) { return boost::math::lgamma(x); }
+inline double digam(double x) { return boost::math::digamma(x); }
 
 // Log-likelihood of one observation and its derivatives in eta.
 struct ObsDerivs {
@@ -63,6 +70,10 @@ class ObsModel {
   virtual double linkinv(double eta) const = 0;
   virtual double mu_eta(double eta) const = 0;
   virtual double variance(double mu) const = 0;
+  // Sets the dispersion (phi, as above) that the mean-model functions
+  // variance() and quasi() use: the negative binomial's variance depends on
+  // theta. The likelihood functions take phi as an argument instead.
+  virtual void set_phi(double) {}
   // Quasi-likelihood Q(mu; y) per unit weight, up to terms free of mu (QIC).
   virtual double quasi(double y, double mu) const = 0;
   // Part of the log-likelihood that depends on neither eta nor phi.
@@ -269,6 +280,12 @@ class PoissonLog : public ObsModelBase<PoissonLog> {
   }
 };
 
+}  // namespace glmmgee
+
+#include "families-dispersion.h"
+
+namespace glmmgee {
+
 // The one factory: codes come from R, which got them from cpp_family_table().
 // Returns nullptr for a pair that is not supported (R checks first).
 inline std::unique_ptr<ObsModel> make_obs_model(int family, int link) {
@@ -282,6 +299,10 @@ inline std::unique_ptr<ObsModel> make_obs_model(int family, int link) {
     return std::unique_ptr<ObsModel>(new BinomialCloglog());
   if (family == FAM_POISSON && link == LINK_LOG)
     return std::unique_ptr<ObsModel>(new PoissonLog());
+  if (family == FAM_NBINOM2 && link == LINK_LOG)
+    return std::unique_ptr<ObsModel>(new NBinom2Log());
+  if (family == FAM_GAMMA && link == LINK_LOG)
+    return std::unique_ptr<ObsModel>(new GammaLog());
   return std::unique_ptr<ObsModel>();
 }
 

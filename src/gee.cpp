@@ -49,6 +49,7 @@ typedef Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic,
 GeeEngine::GeeEngine(const GeeInput& in)
     : in_(in), fam_(make_obs_model(in.family, in.link)), p_(in.p), K_(0), T_(0),
       nmax_(0), dup_cluster_(0), threads_(1) {
+  if (fam_) fam_->set_phi(in.family_phi);
   const int n = in.n, M = in.M;
   std::vector<int> cnt(M + 1, 0);
   for (int i = 0; i < n; ++i)

@@ -51,6 +51,9 @@ struct GeeInput {
   int Rdim = 0;
   bool scale_fix = false;
   double scale_value = 1.0;
+  // Dispersion inside the variance function (log theta for nbinom2), held
+  // fixed by the engine; R alternates it with the regression.
+  double family_phi = 0.0;
 };
 
 struct GeeControl {

@@ -64,14 +64,22 @@ test_that("nAGQ must be a whole number >= 1", {
                "'nAGQ' = 400 with 2 random effects")
 })
 
-test_that("random effects on several grouping factors: the general engine is not available yet", {
+test_that("random effects on several grouping factors go to the sparse Laplace engine", {
   d <- bac_input()
-  expect_error(glmm(y ~ trt + (1 | ID) + (1 | site), d, family = binomial),
-               "more than one grouping factor \\(ID, site\\).*not available yet")
-  expect_error(glmm(y ~ trt + (1 | site/ID), d, family = binomial),
-               "more than one grouping factor.*not available yet")
+  expect_error(glmm(y ~ trt + (1 | ID) + (1 | site), d, family = binomial, nAGQ = 5),
+               "'nAGQ' > 1 .*single grouping factor")
+  expect_error(glmm(y ~ trt + (1 | site/ID), d, family = binomial, nAGQ = 2),
+               "only the Laplace approximation")
+  expect_s3_class(suppressWarnings(glmm(y ~ trt + (1 | ID) + (1 | site), d, family = binomial)),
+                  "glmm_sparse")
+  # site cycles within ID, so ID:site has one level per observation: not
+  # identifiable from a 0/1 response, on either route.
+  expect_error(glmm(y ~ trt + (1 | site/ID), d, family = binomial), "'ID:site' has as many levels")
+  expect_error(glmm(y ~ trt + (1 | site:ID), d, family = binomial), "'site:ID' has as many levels")
   # One interaction factor is one grouping factor.
-  expect_s3_class(glmm(y ~ trt + (1 | site:ID), d, family = binomial, nAGQ = 1), "glmm")
+  fit <- glmm(y ~ trt + (1 | ID:trt), d, family = binomial, nAGQ = 1)
+  expect_s3_class(fit, "glmm")
+  expect_false(inherits(fit, "glmm_sparse"))
 })
 
 test_that("no data left, or one group only", {

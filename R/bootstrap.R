@@ -1,0 +1,79 @@
+# Cluster bootstrap: resample whole clusters with replacement, refit the
+# model at the matrix level (no formulas, no data frames), return the new
+# parameters. Used by standardize(se = "bootstrap").
+
+# Row indices of each cluster of a fit.
+cluster_rows <- function(fit) split(seq_along(cluster_of(fit)), cluster_of(fit))
+
+# Refits `fit` on the clusters `draw` (indices into cluster_rows), each
+# drawn cluster becoming a cluster of its own. Returns the parameters laid
+# out as fit$theta (glmm) or coef(fit) (gee), or NULL when the refit fails.
+refit_clusters <- function(fit, rows_by_cluster, draw) {
+  parts <- rows_by_cluster[draw]
+  rows <- unlist(parts, use.names = FALSE)
+  id <- rep.int(seq_along(parts), lengths(parts))
+  res <- tryCatch(suppressWarnings(
+    if (is_glmm(fit)) refit_glmm(fit, rows, id) else refit_gee(fit, rows, id)),
+    error = function(e) NULL)
+  if (is.null(res) || any(!is.finite(res))) NULL else res
+}
+
+refit_glmm <- function(fit, rows, id) {
+  re <- re_structure(fit, "standardize")
+  th <- unname(fit$theta)
+  disp <- length(th) > max(re$lambda_index)
+  start <- list(beta = th[seq_len(re$p)], lambda = th[re$lambda_index],
+                sigma = if (disp) exp(th[length(th)]))
+  f <- glmm_fit(fit$X[rows, , drop = FALSE], fit$y[rows], fit$Z[rows, , drop = FALSE],
+                id, fit$family, weights = fit$prior.weights[rows],
+                offset = fit$offset[rows], nAGQ = fit$nAGQ,
+                cov_blocks = fit$cov_blocks, control = glmm_control(), start = start)
+  if (length(f$optinfo$warnings) &&
+      any(grepl("did not converge", f$optinfo$warnings))) return(NULL)
+  unname(f$theta)
+}
+
+refit_gee <- function(fit, rows, id) {
+  d <- fit$engine$data
+  sp <- fit$engine$spec
+  f <- gee_fit(d$X[rows, , drop = FALSE], d$y[rows], id, family = fit$family,
+               corstr = fit$corstr, waves = if (!is.null(d$wave)) d$wave[rows],
+               weights = d$weights[rows], offset = d$offset[rows], std.err = "model",
+               scale.fix = fit$scale.fix, scale.value = sp$scale_value, R = fit$R,
+               Mv = fit$Mv %||% 1L, start = unname(fit$coefficients),
+               control = fit$control)
+  if (!f$converged) return(NULL)
+  unname(f$coefficients)
+}
+
+# Runs `one(b)` for b = 1..B, in chunks so that a text progress bar can
+# advance, on `cores` forked workers (parallel::mclapply; serially on
+# Windows, where forking is not available).
+run_replicates <- function(B, one, cores, progress) {
+  use_fork <- cores > 1L && .Platform$OS.type != "windows"
+  chunk <- if (use_fork) cores * 4L else 10L
+  chunks <- split(seq_len(B), ceiling(seq_len(B) / chunk))
+  pb <- if (progress) utils::txtProgressBar(min = 0, max = B, style = 3)
+  if (progress) on.exit(close(pb))
+  out <- vector("list", B)
+  for (ch in chunks) {
+    out[ch] <- if (use_fork) parallel::mclapply(ch, one, mc.cores = cores,
+                                                mc.preschedule = TRUE)
+               else lapply(ch, one)
+    if (progress) utils::setTxtProgressBar(pb, max(ch))
+  }
+  out
+}
+
+check_bootstrap_args <- function(fit, B, cores, min_clusters = 10L) {
+  K <- length(unique(cluster_of(fit)))
+  if (K < min_clusters)
+    stop(sprintf("'se' = \"bootstrap\" needs at least %d clusters to resample; this fit has %d (use se = \"delta\")",
+                 min_clusters, K), call. = FALSE)
+  if (!is.numeric(B) || length(B) != 1L || is.na(B) || B < 20 || B != round(B))
+    stop("'B' must be a whole number of bootstrap replicates, at least 20", call. = FALSE)
+  if (!is.numeric(cores) || length(cores) != 1L || is.na(cores) || cores < 1 ||
+      cores != round(cores))
+    stop("'cores' must be a whole number >= 1", call. = FALSE)
+  invisible(K)
+}

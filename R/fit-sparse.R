@@ -1,0 +1,304 @@
+# Fitter for GLMMs with several random-effect terms (nested, crossed, random
+# slopes, known covariance) by the sparse Laplace engine (src/laplace.cpp).
+# glmm() routes here when the formula has more than one grouping factor or
+# `covariance` is given; one grouping factor without it goes to the AGQ
+# engine (fit-glmm.R).
+#
+# The fitted object has class c("glmm_sparse", "glmm") and the fields of a
+# "glmm" fit (call, formula, family, coefficients, vcov, theta, cov_theta,
+# sigma, loglik, df, nobs, n, linear.predictors, eta_fixed, fitted.values, y,
+# prior.weights, offset, X, model, terms, xlevels, contrasts, re_formula,
+# na.action, nAGQ = 1, singular, gradient, hessian, optinfo) with these
+# differences for several terms:
+#   group_name  character vector, one grouping factor per term (repeated
+#               for `||` terms on the same factor);
+#   ngroups     integer vector, levels per term;
+#   Z           sparse n x Q design of all random effects (dgCMatrix), so
+#               that linear.predictors = X beta + Z b + offset;
+#   b           the Q predicted random effects (conditional modes) on the
+#               scale of the data;
+#   reterms     one list per term: group, group_expr, lhs (the term's
+#               expression), cnames, levels, index (level of each
+#               observation), columns (of Z), par (indices into the
+#               covariance parameters), known_cov, Lambda (q x q relative
+#               factor; for a known covariance sigma K: the scalar sigma),
+#               D (q x q covariance, sigma^2 for a known K), b (levels x q
+#               matrix of modes), condvar (q x q x levels conditional
+#               covariances);
+#   Lambda, D, cnames, cov_blocks, group, group_levels, ranef: NULL (these
+#               describe one grouping factor only).
+
+glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = NULL) {
+  n <- length(y)
+  p <- ncol(X)
+  if (qr(X)$rank < p)
+    stop("the fixed-effects model matrix is rank deficient (aliased or collinear columns: ",
+         paste(aliased_columns(X), collapse = ", "), ")", call. = FALSE)
+  disp <- has_dispersion(family)
+  nth <- re$ntheta
+  st <- start_values(X, y, weights, offset, family, 1L, list(row = 1L, col = 1L), NULL)
+  theta <- c(st[seq_len(p)], ifelse(re$lower == 0, st[[p + 1L]], 0), if (disp) st[[p + 2L]])
+  if (!is.null(start)) {
+    if (!is.numeric(start) || length(start) != length(theta) || anyNA(start))
+      stop(sprintf("'start' for a model with several random-effect terms must be a numeric vector of length %d (fixed effects, covariance parameters%s)",
+                   length(theta), if (disp) ", log dispersion" else ""), call. = FALSE)
+    theta <- as.numeric(start)
+  }
+  lower <- c(rep(-Inf, p), re$lower, if (disp) -Inf)
+  pnames <- c(colnames(X) %||% paste0("X", seq_len(p)), re$par_names,
+              if (disp) if (family$family == "gaussian") "log(sigma)" else "log(dispersion)")
+  eng <- cpp_sparse_new(X, re$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
+                        re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
+                        family$family_code, family$link_code)
+  evalf <- function(th) cpp_sparse_eval(eng, th, TRUE)
+  diagm <- p + which(re$lower == 0)
+  boundary <- function(th) {
+    sig <- if (disp && family$family == "gaussian") exp(th[[length(th)]]) else 1
+    b <- rep(FALSE, length(th))
+    b[diagm] <- abs(th[diagm]) < control$singular_tol * sig
+    b
+  }
+  run <- optimize_sparse(evalf, theta, lower, boundary, control)
+  theta <- run$theta
+  final <- run$final
+  hess <- run$hess
+  on_boundary <- boundary(theta)
+  names(theta) <- pnames
+  grad <- final$gradient
+  names(grad) <- pnames
+  gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
+  if (!is.null(hess)) {
+    dimnames(hess) <- list(pnames, pnames)
+    hess[on_boundary, ] <- NA_real_
+    hess[, on_boundary] <- NA_real_
+  }
+  cov_theta <- invert_information(hess, on_boundary, pnames)
+  modes <- cpp_sparse_modes(eng, unname(theta))
+  terms <- sparse_term_summaries(re, theta[p + seq_len(nth)], modes, eng, unname(theta))
+
+  warn <- character()
+  opt <- run$opt
+  if (opt$convergence != 0L)
+    warn <- c(warn, sprintf("the optimizer did not converge: %s", opt$message))
+  nstep <- newton_decrement(grad, hess, on_boundary)
+  if (is.finite(nstep) && nstep > control$grad_tol)
+    warn <- c(warn, sprintf("doubtful convergence: scaled gradient %.2g (tolerance %.2g); largest absolute gradient %.2g",
+                            nstep, control$grad_tol, gmax))
+  if (!is.finite(nstep) && gmax > control$grad_tol)
+    warn <- c(warn, sprintf("doubtful convergence: largest absolute gradient %.2g (tolerance %.2g)",
+                            gmax, control$grad_tol))
+  if (any(on_boundary))
+    warn <- c(warn, "singular fit: a random-effect variance is estimated at zero (or a correlation at +/-1)")
+  if (!is.null(hess) && is.null(attr(cov_theta, "ok")))
+    warn <- c(warn, "the Hessian of the log-likelihood is not negative definite; standard errors are unavailable")
+  stages <- run$stages
+  list(beta = theta[seq_len(p)], theta = theta, loglik = final$loglik,
+       sigma = if (disp && family$family == "gaussian") exp(theta[[length(theta)]]) else 1,
+       dispersion = if (disp) exp(theta[[length(theta)]]) else NULL,
+       gradient = grad, hessian = hess, cov_theta = cov_theta, family = family,
+       modes = modes, terms = terms, singular = any(on_boundary), on_boundary = on_boundary,
+       optinfo = list(optimizer = "nlminb", method = "Laplace (sparse)", nAGQ = 1L,
+                      stages = stages,
+                      iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
+                      evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
+                      convergence = opt$convergence, message = opt$message,
+                      max_grad = gmax, scaled_grad = nstep,
+                      hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
+                      nnz_factor = modes$nnz_factor, warnings = warn, nthreads = 1L))
+}
+
+# nlminb with the analytic gradient, each parameter scaled by its curvature
+# at the start; then the Hessian (central differences of the gradient) for
+# the standard errors and a few Newton steps with it.
+optimize_sparse <- function(evalf, theta, lower, boundary, control) {
+  cache <- new.env()
+  ev <- function(th) {
+    if (!identical(th, cache$th)) { cache$r <- evalf(th); cache$th <- th }
+    cache$r
+  }
+  H1 <- sparse_hessian(ev, theta, rep(FALSE, length(theta)), central = FALSE)
+  scale <- sqrt(abs(diag(H1)))
+  scale[!is.finite(scale) | scale < 1e-8] <- 1
+  obj <- function(th) { v <- -ev(th)$loglik; if (is.finite(v)) v else Inf }
+  gr <- function(th) { g <- -ev(th)$gradient; g[!is.finite(g)] <- 0; g }
+  run <- function(th) stats::nlminb(th, obj, gr, lower = lower, scale = scale / max(scale),
+                                    control = list(rel.tol = control$rel.tol,
+                                                   iter.max = control$iter.max,
+                                                   eval.max = control$eval.max,
+                                                   trace = control$trace))
+  opt <- run(theta)
+  stages <- list(nlminb = stage_record(opt))
+  # The log-likelihood is even in each diagonal entry of Lambda, so its
+  # derivative there is zero at 0: a gradient method that lands on the bound
+  # stays even when the likelihood rises away from it. Restart from the
+  # interior; keep whichever optimum is higher.
+  for (r in 1:2) {
+    b <- boundary(opt$par)
+    if (!any(b)) break
+    th <- opt$par
+    th[b] <- 0.5 * max(c(th[!b & lower == 0], 0.2))
+    opt2 <- run(th)
+    stages[[paste0("restart", r)]] <- stage_record(opt2)
+    if (!(opt2$objective < opt$objective - 1e-8)) break
+    opt <- opt2
+  }
+  theta <- opt$par
+  hess <- NULL
+  if (control$hessian) {
+    b <- boundary(theta)
+    hess <- sparse_hessian(ev, theta, b)
+    pol <- sparse_newton(ev, theta, hess, b, lower)
+    stages$polish <- pol$record
+    theta <- pol$theta
+    if (opt$convergence != 0L && pol$converged)
+      opt <- list(convergence = 0L,
+                  message = paste0("nlminb stopped early (", opt$message,
+                                   "); Newton steps with the Hessian then converged"))
+  }
+  list(theta = theta, opt = opt, stages = stages, final = ev(theta), hess = hess)
+}
+
+sparse_hessian <- function(ev, theta, on_boundary, central = TRUE) {
+  P <- length(theta)
+  H <- matrix(NA_real_, P, P)
+  idx <- which(!on_boundary)
+  g0 <- if (!central) ev(theta)$gradient
+  for (j in idx) {
+    h <- 1e-4 * max(abs(theta[j]), 0.1)
+    tp <- theta; tp[j] <- tp[j] + h
+    gp <- ev(tp)$gradient
+    if (central) {
+      tm <- theta; tm[j] <- tm[j] - h
+      H[, j] <- (gp - ev(tm)$gradient) / (2 * h)
+    } else {
+      H[, j] <- (gp - g0) / h
+    }
+  }
+  H[idx, idx] <- (H[idx, idx] + t(H[idx, idx])) / 2
+  H
+}
+
+# Newton steps with a fixed Hessian, step halving, parameters on a
+# boundary held fixed, steps shortened to stay within the bounds.
+sparse_newton <- function(ev, theta, H, on_boundary, lower, maxit = 3L) {
+  free <- which(!on_boundary)
+  rec <- list(iterations = 0L, evaluations = 0L, convergence = 1L, message = "")
+  ch <- tryCatch(chol(-H[free, free, drop = FALSE]), error = function(e) NULL)
+  if (is.null(ch)) {
+    rec$message <- "Hessian not negative definite"
+    return(list(theta = theta, converged = FALSE, record = rec))
+  }
+  cur <- ev(theta)
+  converged <- FALSE
+  for (it in seq_len(maxit)) {
+    step <- backsolve(ch, forwardsolve(t(ch), cur$gradient[free]))
+    dec <- sum(step * cur$gradient[free])
+    if (!is.finite(dec)) break
+    if (dec < 1e-12 * max(1, abs(cur$loglik)) || max(abs(step)) < 1e-10) {
+      converged <- TRUE
+      break
+    }
+    t <- 1
+    out <- (theta[free] + step) < lower[free]
+    if (any(out)) t <- min(1, 0.99 * min((lower[free][out] - theta[free][out]) / step[out]))
+    if (!is.finite(t) || t <= 0) break
+    repeat {
+      th <- theta
+      th[free] <- th[free] + t * step
+      nxt <- ev(th)
+      rec$evaluations <- rec$evaluations + 1L
+      if (is.finite(nxt$loglik) && nxt$loglik >= cur$loglik - 1e-10 * abs(cur$loglik)) break
+      t <- t / 2
+      if (t < 1e-4) break
+    }
+    if (t < 1e-4) break
+    theta <- th
+    cur <- nxt
+    rec$iterations <- it
+  }
+  rec$convergence <- if (converged) 0L else 1L
+  rec$message <- if (converged) "Newton decrement below tolerance" else "Newton steps did not converge"
+  list(theta = theta, converged = converged, record = rec)
+}
+
+# Per-term results on the scale of the data: Lambda, D, the modes b per
+# level and their conditional covariances Lambda H^{-1} Lambda' (for a
+# known covariance, sigma^2 L_K [H^{-1}]_KK L_K' from solves with the factor).
+sparse_term_summaries <- function(re, lam, modes, eng, theta) {
+  Q <- ncol(re$Z)
+  Hinv <- Matrix::sparseMatrix(i = modes$inv_i, j = modes$inv_j, x = modes$inv_x,
+                               dims = c(Q, Q), symmetric = TRUE)
+  lapply(re$terms, function(tm) {
+    q <- length(tm$cnames)
+    nl <- length(tm$levels)
+    cols <- tm$columns
+    if (tm$known_cov) {
+      s <- lam[tm$par]
+      b <- s * as.numeric(tm$kfactor %*% modes$u[cols])
+      cv <- rep(NA_real_, nl)
+      if (nl <= 3000L) {
+        E <- matrix(0, Q, nl)
+        E[cbind(cols, seq_len(nl))] <- 1
+        V <- cpp_sparse_solve(eng, theta, E)[cols, , drop = FALSE]
+        Lk <- as.matrix(tm$kfactor)
+        cv <- s^2 * rowSums((Lk %*% V) * Lk)
+      }
+      Lam <- matrix(s, 1, 1, dimnames = list(tm$cnames, tm$cnames))
+      B <- matrix(b, nl, 1L, dimnames = list(tm$levels, tm$cnames))
+      return(c(tm[setdiff(names(tm), "kfactor")],
+               list(Lambda = Lam, D = Lam^2, b = B,
+                    condvar = array(cv, c(1L, 1L, nl), dimnames = list(tm$cnames, tm$cnames, tm$levels)))))
+    }
+    Lam <- matrix(0, q, q, dimnames = list(tm$cnames, tm$cnames))
+    lt <- which(lower.tri(Lam, diag = TRUE), arr.ind = TRUE)
+    lt <- lt[order(lt[, 2L], lt[, 1L]), , drop = FALSE]
+    Lam[lt] <- lam[tm$par]
+    B <- matrix(modes$b[cols], nl, q, byrow = TRUE, dimnames = list(tm$levels, tm$cnames))
+    # H^{-1} blocks of each level, q x q, column-major in the rows of Vu.
+    Vu <- matrix(0, nl, q * q)
+    first <- cols[1L] + (seq_len(nl) - 1L) * q
+    for (a in seq_len(q)) for (c in seq_len(q))
+      Vu[, a + (c - 1L) * q] <- Hinv[cbind(first + a - 1L, first + c - 1L)]
+    Vb <- Vu %*% t(kronecker(Lam, Lam))
+    c(tm[setdiff(names(tm), "kfactor")],
+      list(Lambda = Lam, D = Lam %*% t(Lam), b = B,
+           condvar = array(t(Vb), c(q, q, nl), dimnames = list(tm$cnames, tm$cnames, tm$levels))))
+  })
+}
+
+# The fitted object (fields documented at the top of this file).
+new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formula) {
+  beta <- fit$beta
+  p <- length(beta)
+  eta_fixed <- drop(X %*% beta) + offset
+  b <- numeric(ncol(re$Z))
+  Zdata <- re$Z
+  for (k in seq_along(fit$terms)) {
+    tm <- fit$terms[[k]]
+    if (tm$known_cov) {
+      # Back to the indicator design over the rows of K: eta = Z b.
+      nl <- length(tm$levels)
+      Zdata[, tm$columns] <- Matrix::sparseMatrix(i = seq_along(tm$index), j = tm$index, x = 1,
+                                                  dims = c(length(tm$index), nl))
+    }
+    b[tm$columns] <- as.vector(t(tm$b))
+  }
+  eta <- drop(fit$modes$eta)
+  structure(list(
+    call = call, formula = formula, family = fit$family,
+    coefficients = beta, vcov = fit$cov_theta[seq_len(p), seq_len(p), drop = FALSE],
+    theta = fit$theta, cov_theta = fit$cov_theta, sigma = fit$sigma,
+    dispersion = fit$dispersion, loglik = fit$loglik, df = length(fit$theta),
+    nobs = sum(weights > 0), n = length(y),
+    group_name = vapply(fit$terms, `[[`, "", "group"),
+    ngroups = vapply(fit$terms, function(t) length(t$levels), 1L),
+    reterms = fit$terms, Z = Zdata, b = b,
+    linear.predictors = eta, eta_fixed = eta_fixed,
+    fitted.values = fit$family$linkinv(eta),
+    y = y, prior.weights = weights, offset = offset, X = X, model = mf, terms = mt,
+    xlevels = stats::.getXlevels(mt, mf), contrasts = attr(X, "contrasts"),
+    re_formula = lapply(reformulas::findbars(formula), function(bb) bb[[2L]]),
+    na.action = attr(mf, "na.action"), nAGQ = 1L, singular = fit$singular,
+    gradient = fit$gradient, hessian = fit$hessian, optinfo = fit$optinfo),
+    class = c("glmm_sparse", "glmm"))
+}

@@ -1,0 +1,144 @@
+# Exponentiated coefficients: odds ratios (logit link) and rate ratios (log
+# link), with Wald intervals, from glmm, gee or marginal_coefs objects.
+
+#' Odds ratios and rate ratios with confidence intervals
+#'
+#' Exponentiated coefficients with Wald intervals, \eqn{\exp(\hat\beta \pm
+#' z_{1-\alpha/2} SE)}, and Wald p-values for \eqn{\beta = 0} (ratio 1).
+#' `odds_ratios()` needs a binomial fit with the logit link; `rate_ratios()`
+#' a fit with the log link (for a poisson fit, ratios of rates; for other
+#' families, ratios of means).
+#'
+#' What the ratios mean depends on the fit, and the printout says so:
+#' * from [glmm()]: **conditional (subject-specific)** ratios, comparing two
+#'   observations in the same cluster (the same random effect); standard
+#'   errors from the inverse observed information.
+#' * from [gee()]: **marginal (population-averaged)** ratios, comparing the
+#'   population of clusters; standard errors from the fit's variance
+#'   estimator (`std.err`, by default the robust sandwich).
+#' * from [marginal_coefs()]: the marginal ratios implied by a GLMM;
+#'   standard errors by the delta method.
+#'
+#' @param fit A fit from [glmm()] or [gee()], or the result of
+#'   [marginal_coefs()].
+#' @param level Confidence level.
+#' @param parm Coefficients (names or indices); by default all but the
+#'   intercept (whose exponential is a baseline odds or rate, not a ratio).
+#' @param x A `glmmgee_ratios` object.
+#' @param digits Number of significant digits to print.
+#' @param ... Ignored.
+#' @return A data frame of class `glmmgee_ratios` with columns `term`,
+#'   `estimate` (the ratio), `std.error` (of the coefficient, log scale),
+#'   `conf.low`, `conf.high` and `p.value`; attributes `measure`, `view`
+#'   (`"conditional"` or `"marginal"`) and `level`.
+#' @examples
+#' data(bacteria, package = "MASS")
+#' fit <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria,
+#'             family = binomial)
+#' odds_ratios(fit)                       # conditional
+#' pa <- gee(y ~ trt + I(week > 2), data = bacteria, id = ID,
+#'           family = binomial, corstr = "exchangeable")
+#' odds_ratios(pa)                        # population-averaged
+#' data(epil, package = "MASS")
+#' rate_ratios(glmm(y ~ trt + lbase + (1 | subject), data = epil,
+#'                  family = poisson))
+#' @export
+odds_ratios <- function(fit, level = 0.95, parm = NULL) {
+  est <- estimates_of(fit, "odds_ratios")
+  fam <- est$family
+  if (fam$family != "binomial")
+    stop(sprintf("'fit': odds ratios need a binary outcome (binomial family); this fit is %s(%s)%s",
+                 fam$family, fam$link,
+                 if (fam$link == "log") "; use rate_ratios()" else ""), call. = FALSE)
+  if (fam$link != "logit")
+    stop(sprintf("'fit': odds ratios need the logit link; with the %s link exp(coefficient) is not an odds ratio",
+                 fam$link), call. = FALSE)
+  ratio_table(est, level, parm, "odds ratio")
+}
+
+#' @rdname odds_ratios
+#' @export
+rate_ratios <- function(fit, level = 0.95, parm = NULL) {
+  est <- estimates_of(fit, "rate_ratios")
+  fam <- est$family
+  if (fam$link != "log")
+    stop(sprintf("'fit': rate ratios need the log link; with the %s link exp(coefficient) is not a ratio of means%s",
+                 fam$link, if (fam$link == "logit") " (use odds_ratios())" else ""),
+         call. = FALSE)
+  measure <- if (fam$family == "poisson" || grepl("^Negative Binomial|^nbinom", fam$family))
+    "rate ratio" else if (fam$family == "binomial") "risk ratio" else "ratio of means"
+  ratio_table(est, level, parm, measure)
+}
+
+# Coefficients, covariance, family and view of anything the ratio functions
+# accept.
+estimates_of <- function(fit, caller) {
+  if (inherits(fit, "glmmgee_marginal_coefs")) {
+    if (is.null(fit$vcov))
+      stop(sprintf("'fit': %s() needs marginal_coefs(std_errors = TRUE)", caller), call. = FALSE)
+    return(list(coef = fit$coefficients, vcov = fit$vcov, family = fit$family,
+                view = "marginal", source = "implied by a GLMM (marginal_coefs)"))
+  }
+  check_fit(fit, sprintf("%s() reads its coefficients", caller))
+  if (is_glmm(fit))
+    list(coef = fit$coefficients, vcov = fit$vcov, family = fit$family,
+         view = "conditional", source = "GLMM")
+  else
+    list(coef = fit$coefficients, vcov = stats::vcov(fit), family = fit$family,
+         view = "marginal", source = sprintf("GEE, %s standard errors", se_label(fit$std.err)))
+}
+
+ratio_table <- function(est, level, parm, measure) {
+  check_level(level)
+  cf <- est$coef
+  default <- setdiff(names(cf), "(Intercept)")
+  if (!length(default)) default <- names(cf)
+  parm <- match_parm(parm, names(cf), default)
+  se <- sqrt(diag(est$vcov))[parm]
+  b <- cf[parm]
+  z <- stats::qnorm(1 - (1 - level) / 2)
+  out <- data.frame(term = parm, estimate = unname(exp(b)), std.error = unname(se),
+                    conf.low = unname(exp(b - z * se)), conf.high = unname(exp(b + z * se)),
+                    p.value = unname(2 * stats::pnorm(-abs(b / se))),
+                    stringsAsFactors = FALSE)
+  structure(out, class = c("glmmgee_ratios", "data.frame"), measure = measure,
+            view = est$view, source = est$source, level = level)
+}
+
+#' @rdname odds_ratios
+#' @export
+print.glmmgee_ratios <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  cat(sprintf("%s%ss, %s\n", toupper(substring(attr(x, "measure"), 1, 1)),
+              substring(attr(x, "measure"), 2), view_label(attr(x, "view"))))
+  cat(sprintf("From: %s. Wald %g%% intervals; std.error on the log scale.\n",
+              attr(x, "source"), 100 * attr(x, "level")))
+  d <- as.data.frame(unclass(x), stringsAsFactors = FALSE)
+  d$p.value <- format.pval(d$p.value, digits = 3L)
+  print(format(d, digits = digits), row.names = FALSE)
+  invisible(x)
+}
+
+# Coefficient selection by name or index; unknown ones are an error naming
+# the argument.
+match_parm <- function(parm, names, default, arg = "parm") {
+  if (missing(parm) || is.null(parm)) return(default)
+  if (is.numeric(parm)) {
+    if (any(is.na(parm) | parm < 1 | parm > length(names) | parm != round(parm)))
+      stop(sprintf("'%s': indices must be between 1 and %d", arg, length(names)), call. = FALSE)
+    return(names[parm])
+  }
+  if (!is.character(parm))
+    stop(sprintf("'%s' must be coefficient names or indices", arg), call. = FALSE)
+  bad <- setdiff(parm, names)
+  if (length(bad))
+    stop(sprintf("'%s': %s not among the coefficients (%s)", arg,
+                 paste(sQuote(bad, FALSE), collapse = ", "),
+                 paste(names, collapse = ", ")), call. = FALSE)
+  parm
+}
+
+check_level <- function(level, arg = "level") {
+  if (!is.numeric(level) || length(level) != 1L || is.na(level) || level <= 0 || level >= 1)
+    stop(sprintf("'%s' must be one number between 0 and 1, e.g. 0.95", arg), call. = FALSE)
+  invisible(level)
+}

@@ -1,0 +1,226 @@
+# Base-graphics plots of a GLMM: the caterpillar plot of predicted random
+# effects with their shrinkage, and the two views of one covariate.
+
+#' Caterpillar plot of predicted random effects, with shrinkage
+#'
+#' Ranks the clusters by their predicted random effect (the hospital-ranking
+#' plot): each cluster's empirical-Bayes prediction with its prediction
+#' interval (prediction \eqn{\pm z} conditional SD, see [ranef.glmm()]) and,
+#' for the random intercept, the raw per-cluster estimate (open circles)
+#' joined to the prediction by a thin line, which shows the shrinkage
+#' towards zero: strongest for clusters with little information. The raw
+#' estimate is the maximum-likelihood estimate of the cluster's own
+#' intercept deviation with the fixed effects (and any other random effects)
+#' held at their estimates and no random-effect distribution; for a cluster
+#' whose responses are all 0 or all 1 it is infinite and drawn as a triangle
+#' at the edge of the plot.
+#'
+#' @param fit A fit from [glmm()].
+#' @param term The random-effect term to plot (name or index), by default
+#'   the first.
+#' @param level Level of the prediction intervals.
+#' @param type `"mode"` or `"mean"`, as in [ranef.glmm()].
+#' @param raw Show the raw per-cluster estimates (random intercept only).
+#' @param labels Label the clusters on the axis (by default when there are
+#'   at most 40).
+#' @param main,xlab,ylab Titles.
+#' @param ... Passed to [plot.default()].
+#' @return Invisibly, a data frame with one row per cluster in rank order:
+#'   `group`, `estimate`, `lower`, `upper`, `raw` and `rank`.
+#' @seealso [ranef.glmm()], [plot_views()].
+#' @examples
+#' data(cbpp, package = "lme4")
+#' fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+#'             data = cbpp, family = binomial)
+#' rk <- plot_ranef(fit)
+#' head(rk)
+#' @export
+plot_ranef <- function(fit, term = 1L, level = 0.95, type = c("mode", "mean"),
+                       raw = TRUE, labels = NULL, main = NULL, xlab = NULL,
+                       ylab = NULL, ...) {
+  re <- re_structure(fit, "plot_ranef")
+  type <- match.arg(type)
+  check_level(level)
+  term <- match_parm(term, re$cnames, re$cnames[1L], arg = "term")
+  if (length(term) != 1L) stop("'term' must name one random-effect term", call. = FALSE)
+  d <- as.data.frame(ranef(fit, type = type), level = level)
+  d <- d[d$term == term, , drop = FALSE]
+  rawv <- if (raw && term == "(Intercept)") raw_intercepts(fit) else rep(NA_real_, nrow(d))
+  o <- order(d$condval)
+  res <- data.frame(group = as.character(d$grp[o]), estimate = d$condval[o],
+                    lower = d$lower[o], upper = d$upper[o], raw = unname(rawv[o]),
+                    rank = seq_along(o), stringsAsFactors = FALSE)
+  M <- nrow(res)
+  fin <- is.finite(res$raw)
+  yl <- range(res$lower, res$upper, res$raw[fin], 0)
+  if (is.null(labels)) labels <- M <= 40L
+  graphics::plot(res$rank, res$estimate, type = "n", ylim = yl, xaxt = if (labels) "n" else "s",
+                 xlab = xlab %||% sprintf("Clusters (%s), ranked", re$group_name),
+                 ylab = ylab %||% sprintf("Random effect: %s (link scale)", term),
+                 main = main %||% sprintf("Predicted random effects, %g%% prediction intervals",
+                                          100 * level), ...)
+  if (labels) graphics::axis(1, at = res$rank, labels = res$group, las = 2,
+                             cex.axis = 0.7)
+  graphics::abline(h = 0, col = "grey60", lty = 2)
+  if (any(!is.na(res$raw))) {
+    edge <- ifelse(res$raw > 0, yl[2L], yl[1L])
+    rv <- ifelse(fin, res$raw, edge)
+    ok <- !is.na(res$raw)
+    graphics::segments(res$rank[ok], rv[ok], res$rank[ok], res$estimate[ok], col = "grey70")
+    graphics::points(res$rank[ok & fin], rv[ok & fin], pch = 1, col = "firebrick")
+    inf <- ok & !fin
+    if (any(inf)) graphics::points(res$rank[inf], rv[inf], col = "firebrick",
+                                   pch = ifelse(res$raw[inf] > 0, 2, 6))
+  }
+  graphics::segments(res$rank, res$lower, res$rank, res$upper, col = "steelblue")
+  graphics::points(res$rank, res$estimate, pch = 19, col = "steelblue4", cex = 0.8)
+  if (any(!is.na(res$raw)))
+    graphics::legend("topleft", bty = "n", cex = 0.8, pch = c(19, 1),
+                     col = c("steelblue4", "firebrick"),
+                     legend = c("predicted (shrunken)", "raw per-cluster estimate"))
+  invisible(res)
+}
+
+# Raw per-cluster intercept deviations: each cluster's own maximum-likelihood
+# estimate of b_i with everything else held fixed, by Fisher scoring for all
+# clusters at once. Non-finite estimates (all responses at a boundary) are
+# returned as +/-Inf.
+raw_intercepts <- function(fit, maxit = 100L, bound = 30) {
+  fam <- fit$family
+  g <- fit$group
+  M <- fit$ngroups
+  j <- match("(Intercept)", fit$cnames)
+  B <- fit$ranef$mode
+  off <- fit$linear.predictors - B[g, j]
+  w <- fit$prior.weights
+  y <- fit$y
+  b <- numeric(M)
+  for (it in seq_len(maxit)) {
+    eta <- off + b[g]
+    mu <- fam$linkinv(eta)
+    me <- fam$mu.eta(eta)
+    v <- fam$variance(mu)
+    U <- as.vector(rowsum(w * (y - mu) * me / v, g, reorder = TRUE))
+    I <- as.vector(rowsum(w * me^2 / v, g, reorder = TRUE))
+    step <- ifelse(I > 0, U / I, 0)
+    b <- pmin(pmax(b + step, -bound), bound)
+    if (max(abs(step)) < 1e-10) break
+  }
+  b[abs(b) >= bound] <- sign(b[abs(b) >= bound]) * Inf
+  stats::setNames(b, fit$group_levels)
+}
+
+#' Two views of one covariate: conditional curves and the marginal curve
+#'
+#' Draws the mean as a function of `variable` for a spread of clusters
+#' (thin grey curves, one per random-effect value at evenly spaced quantiles
+#' of its distribution), the curve of a typical cluster (\eqn{b = 0},
+#' dashed) and the population-averaged curve (bold), the mean over the
+#' random-effect distribution computed as in [marginal_coefs()]. For
+#' non-identity links the marginal curve is flatter than the conditional
+#' ones: the population-averaged effect is attenuated.
+#'
+#' The other covariates are held at reference values: the mean of a numeric
+#' variable, the most frequent level of a factor or logical, unless given in
+#' `at`.
+#'
+#' @param fit A fit from [glmm()].
+#' @param variable Name of a numeric variable of the fixed effects.
+#' @param at Optional named list of values for the other variables.
+#' @param n_curves Number of conditional curves.
+#' @param range Range of `variable`; by default its range in the data.
+#' @param n_grid Number of points along each curve.
+#' @param main,xlab,ylab Titles.
+#' @param ... Passed to [plot.default()].
+#' @return Invisibly, a list with the grid `x`, the `conditional` curves (a
+#'   matrix, one column per random-effect value), the `typical` curve and
+#'   the `marginal` curve.
+#' @seealso [compare_views()], [marginal_coefs()].
+#' @examples
+#' data(bacteria, package = "MASS")
+#' bacteria$weeks <- bacteria$week
+#' fit <- glmm(y ~ trt + weeks + (1 | ID), data = bacteria, family = binomial)
+#' plot_views(fit, "weeks")
+#' @export
+plot_views <- function(fit, variable, at = NULL, n_curves = 25L, range = NULL,
+                       n_grid = 101L, main = NULL, xlab = NULL, ylab = NULL, ...) {
+  re <- re_structure(fit, "plot_views")
+  vars <- model_variables(fit)
+  if (missing(variable) || !is.character(variable) || length(variable) != 1L ||
+      !(variable %in% vars))
+    stop(sprintf("'variable' must name one variable of the model's fixed effects (%s)",
+                 paste(vars, collapse = ", ")), call. = FALSE)
+  data <- fit_data(fit)
+  x <- data[[variable]]
+  if (!is.numeric(x))
+    stop(sprintf("'variable' '%s' must be numeric to draw curves (use standardize() for factors)",
+                 variable), call. = FALSE)
+  if (!is.numeric(n_curves) || length(n_curves) != 1L || n_curves < 1)
+    stop("'n_curves' must be a positive whole number", call. = FALSE)
+  if (is.null(range)) range <- base::range(x)
+  if (!is.numeric(range) || length(range) != 2L || any(!is.finite(range)) || range[1L] >= range[2L])
+    stop("'range' must be two increasing finite numbers", call. = FALSE)
+  grid <- seq(range[1L], range[2L], length.out = n_grid)
+  nd <- reference_rows(data, variable, at, vars, n_grid)
+  nd[[variable]] <- grid
+  des <- design_at(fit, nd)
+  fam <- fit$family
+  eta <- drop(des$X %*% fit$coefficients) + des$offset
+  Lam <- fit$Lambda
+  # Random-effect values: b = Lambda u for u at evenly spaced normal quantiles
+  # along the direction of the first random effect when q = 1; for q > 1 a
+  # fixed pseudo-random sample (the user's random-number stream untouched).
+  u <- stats::qnorm((seq_len(n_curves) - 0.5) / n_curves)
+  U <- if (re$q == 1L) matrix(u, 1L) else with_seed(1L, matrix(stats::rnorm(re$q * n_curves), re$q))
+  Bv <- Lam %*% U
+  cond <- fam$linkinv(eta + des$Z %*% Bv)
+  typical <- fam$linkinv(eta)
+  marg <- marginal_mean(eta, re_scale(des$Z, Lam, re$pattern)$s, fam)$mean
+  graphics::matplot(grid, cond, type = "l", lty = 1, col = grDevices::grey(0.6, 0.6),
+                    lwd = 0.8, ylim = base::range(cond, marg, typical),
+                    xlab = xlab %||% variable, ylab = ylab %||% "Mean response",
+                    main = main %||% "Conditional (grey) and population-averaged (bold) curves",
+                    ...)
+  graphics::lines(grid, typical, lty = 2, lwd = 2, col = "grey25")
+  graphics::lines(grid, marg, lwd = 3, col = "firebrick")
+  graphics::legend("bottomleft", bg = "white", box.col = NA, cex = 0.8, lty = c(1, 2, 1),
+                   lwd = c(1, 2, 3),
+                   col = c("grey60", "grey25", "firebrick"),
+                   legend = c("clusters (random effects at quantiles)",
+                              "typical cluster (b = 0)", "population average"))
+  invisible(list(x = grid, conditional = cond, typical = typical, marginal = marg))
+}
+
+# n copies of a reference row: mean of numerics, most frequent value of
+# factors, logicals and characters, overridden by `at`.
+reference_rows <- function(data, variable, at, vars, n) {
+  if (!is.null(at) && (!is.list(at) || is.null(names(at)) || !all(names(at) %in% vars)))
+    stop(sprintf("'at' must be a named list of values for variables of the model (%s)",
+                 paste(vars, collapse = ", ")), call. = FALSE)
+  row <- lapply(data, function(v) {
+    if (is.numeric(v)) return(mean(v))
+    tab <- table(v)
+    m <- names(tab)[which.max(tab)]
+    if (is.factor(v)) factor(m, levels = levels(v)) else if (is.logical(v)) as.logical(m) else m
+  })
+  for (nm in names(at)) {
+    v <- data[[nm]]
+    row[[nm]] <- if (is.factor(v)) {
+      if (!all(as.character(at[[nm]]) %in% levels(v)))
+        stop(sprintf("'at': \"%s\" is not a level of '%s'", at[[nm]], nm), call. = FALSE)
+      factor(at[[nm]], levels = levels(v))
+    } else at[[nm]]
+  }
+  as.data.frame(lapply(row, function(v) rep(v, length.out = n)), stringsAsFactors = FALSE,
+                optional = TRUE)
+}
+
+# Evaluates expr with a fixed seed and restores the caller's random state.
+with_seed <- function(seed, expr) {
+  old <- if (exists(".Random.seed", envir = globalenv(), inherits = FALSE))
+    get(".Random.seed", envir = globalenv(), inherits = FALSE)
+  on.exit(if (is.null(old)) rm(".Random.seed", envir = globalenv())
+          else assign(".Random.seed", old, envir = globalenv()))
+  set.seed(seed)
+  expr
+}

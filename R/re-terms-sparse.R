@@ -1,0 +1,169 @@
+# Random-effects terms for the general (sparse) engine: any number of terms
+# and grouping factors, parsed by reformulas (lme4's parser), plus
+# known-covariance terms. Produces the sparse design Z (n x Q), the pattern
+# of the relative covariance factor Lambda (entries and the parameter each
+# carries) and a description of every term for the fitted object.
+#
+# Layout of the random effects (as lme4): term by term, in the order of the
+# formula (after reformulas expands `/` and `||`); within a term level by
+# level, the q columns of a level side by side. Lambda is block diagonal:
+# the same lower-triangular q x q block for every level of a term, its free
+# entries the term's parameters in column-major order.
+
+# Does this formula (with these known covariances) need the sparse engine?
+needs_sparse_engine <- function(formula, covariance) {
+  bars <- reformulas::findbars(formula)
+  gnames <- vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), "")
+  length(unique(gnames)) > 1L || length(covariance) > 0L
+}
+
+sparse_re_terms <- function(formula, mf, covariance = NULL) {
+  bars <- reformulas::findbars(formula)
+  if (!length(bars))
+    stop("the formula has no random-effects term such as (1 | group)", call. = FALSE)
+  rt <- tryCatch(reformulas::mkReTrms(bars, mf, reorder.terms = FALSE),
+                 error = function(e) stop("random-effects terms: ", conditionMessage(e),
+                                          call. = FALSE))
+  gnames <- names(rt$cnms)
+  covariance <- check_covariance_arg(covariance, gnames, rt$cnms)
+  blocks <- list()
+  terms <- list()
+  lam_row <- lam_col <- lam_k <- integer()
+  lower <- numeric()
+  pnames <- character()
+  colpos <- 0L
+  kpos <- 0L
+  n <- nrow(mf)
+  for (t in seq_along(bars)) {
+    g <- gnames[t]
+    fac <- rt$flist[[attr(rt$flist, "assign")[t]]]
+    if (nlevels(fac) < 2L)
+      stop(sprintf("grouping factor '%s' has only %d level; a random effect needs at least two groups",
+                   g, nlevels(fac)), call. = FALSE)
+    cn <- rt$cnms[[t]]
+    q <- length(cn)
+    K <- covariance[[g]]
+    if (is.null(K)) {
+      Zt <- Matrix::t(rt$Ztlist[[t]])
+      lev <- levels(fac)
+      nl <- length(lev)
+      lt <- which(lower.tri(diag(q), diag = TRUE), arr.ind = TRUE)
+      lt <- lt[order(lt[, 2L], lt[, 1L]), , drop = FALSE]
+      base <- colpos + (seq_len(nl) - 1L) * q
+      lam_row <- c(lam_row, rep(base, each = nrow(lt)) + lt[, 1L])
+      lam_col <- c(lam_col, rep(base, each = nrow(lt)) + lt[, 2L])
+      lam_k <- c(lam_k, rep(kpos + seq_len(nrow(lt)), nl))
+      lower <- c(lower, ifelse(lt[, 1L] == lt[, 2L], 0, -Inf))
+      pnames <- c(pnames, ifelse(lt[, 1L] == lt[, 2L], paste(g, cn[lt[, 1L]], sep = "."),
+                                 paste(g, cn[lt[, 1L]], cn[lt[, 2L]], sep = ".")))
+      kfac <- NULL
+      npar <- nrow(lt)
+    } else {
+      lev <- rownames(K)
+      nl <- length(lev)
+      idx <- match(as.character(fac), lev)
+      if (anyNA(idx)) {
+        miss <- unique(as.character(fac)[is.na(idx)])
+        stop(sprintf("'covariance$%s': its row names do not match the levels of '%s' (%d level(s) missing, e.g. %s)",
+                     g, g, length(miss), paste(miss[seq_len(min(3L, length(miss)))], collapse = ", ")),
+             call. = FALSE)
+      }
+      Zind <- Matrix::sparseMatrix(i = seq_len(n), j = idx, x = 1, dims = c(n, nl))
+      kfac <- covariance_factor(K, g)
+      Zt <- Zind %*% kfac
+      lam_row <- c(lam_row, colpos + seq_len(nl))
+      lam_col <- c(lam_col, colpos + seq_len(nl))
+      lam_k <- c(lam_k, rep(kpos + 1L, nl))
+      lower <- c(lower, 0)
+      pnames <- c(pnames, paste(g, cn, sep = "."))
+      npar <- 1L
+    }
+    blocks[[t]] <- methods::as(Zt, "CsparseMatrix")
+    terms[[t]] <- list(group = g, group_expr = bars[[t]][[3L]], lhs = bars[[t]][[2L]],
+                       cnames = cn, levels = lev, index = match(as.character(fac), lev),
+                       columns = colpos + seq_len(nl * q), par = kpos + seq_len(npar),
+                       known_cov = !is.null(K), kfactor = kfac)
+    colpos <- colpos + nl * q
+    kpos <- kpos + npar
+  }
+  Z <- methods::as(do.call(cbind, blocks), "CsparseMatrix")
+  Z <- methods::as(Z, "generalMatrix")
+  list(Z = Z, lam_row = lam_row, lam_col = lam_col, lam_k = lam_k, ntheta = kpos,
+       lower = lower, par_names = pnames, terms = terms,
+       flist = rt$flist, group_name = gnames)
+}
+
+# `covariance`: NULL or a named list of matrices, one per grouping factor
+# of a plain random intercept (1 | g).
+check_covariance_arg <- function(covariance, gnames, cnms) {
+  if (is.null(covariance) || !length(covariance)) return(list())
+  if (!is.list(covariance) || is.null(names(covariance)) || any(!nzchar(names(covariance))))
+    stop("'covariance' must be a named list of matrices, e.g. list(id = K)", call. = FALSE)
+  for (g in names(covariance)) {
+    hit <- which(gnames == g)
+    if (!length(hit))
+      stop(sprintf("'covariance' names '%s', which is not a grouping factor of the model (%s)",
+                   g, paste(unique(gnames), collapse = ", ")), call. = FALSE)
+    if (length(hit) > 1L || !identical(cnms[[hit]], "(Intercept)"))
+      stop(sprintf("'covariance' for '%s': a known covariance needs one random-intercept term (1 | %s)",
+                   g, g), call. = FALSE)
+    K <- covariance[[g]]
+    if (!(is.matrix(K) || inherits(K, "Matrix")) || !is.numeric(K[1, 1]))
+      stop(sprintf("'covariance$%s' must be a numeric matrix (dense or sparse)", g), call. = FALSE)
+    if (nrow(K) != ncol(K))
+      stop(sprintf("'covariance$%s' must be square; it is %d x %d", g, nrow(K), ncol(K)),
+           call. = FALSE)
+    if (is.null(rownames(K)))
+      stop(sprintf("'covariance$%s' needs row names: the levels of '%s' they belong to", g, g),
+           call. = FALSE)
+    if (anyDuplicated(rownames(K)))
+      stop(sprintf("'covariance$%s' has duplicated row names", g), call. = FALSE)
+    if (!is.null(colnames(K)) && !identical(colnames(K), rownames(K)))
+      stop(sprintf("'covariance$%s': column names differ from row names", g), call. = FALSE)
+    if (any(!is.finite(as.numeric(as.matrix(K)))))
+      stop(sprintf("'covariance$%s' contains missing or infinite values", g), call. = FALSE)
+  }
+  covariance
+}
+
+# A factor L with K = L L' (sparse Cholesky when K is positive definite,
+# else from the eigen-decomposition), after checking that K is symmetric
+# and positive semidefinite.
+covariance_factor <- function(K, g) {
+  sc <- max(abs(as.numeric(Matrix::diag(K))), 1e-300)
+  if (max(abs(K - Matrix::t(K))) > 1e-8 * sc)
+    stop(sprintf("'covariance$%s' is not symmetric", g), call. = FALSE)
+  if (inherits(K, "sparseMatrix")) {
+    Ks <- Matrix::forceSymmetric(methods::as(K, "CsparseMatrix"))
+    R <- tryCatch(Matrix::chol(Ks), error = function(e) NULL)
+    if (!is.null(R)) return(methods::as(Matrix::t(R), "CsparseMatrix"))
+  } else {
+    R <- tryCatch(chol(unname(K)), error = function(e) NULL)
+    if (!is.null(R)) return(methods::as(Matrix::Matrix(t(R), sparse = TRUE), "CsparseMatrix"))
+  }
+  e <- eigen(as.matrix((K + Matrix::t(K)) / 2), symmetric = TRUE)
+  if (min(e$values) < -1e-8 * max(abs(e$values)))
+    stop(sprintf("'covariance$%s' is not positive semidefinite (smallest eigenvalue %.3g)",
+                 g, min(e$values)), call. = FALSE)
+  L <- e$vectors %*% diag(sqrt(pmax(e$values, 0)), nrow(K))
+  methods::as(Matrix::Matrix(L, sparse = TRUE), "CsparseMatrix")
+}
+
+# A grouping factor with one level per observation is confounded with the
+# residual (gaussian and other families with a dispersion parameter) or
+# with nothing at all (a 0/1 response): its variance is not identifiable.
+check_obs_level_effects <- function(flist, family, weights) {
+  n <- sum(weights > 0)
+  bern <- family$family == "binomial" && all(weights[weights > 0] == 1)
+  if (!(has_dispersion(family) || bern)) return(invisible(TRUE))
+  for (g in names(flist)) {
+    if (nlevels(droplevels(flist[[g]][weights > 0])) >= n)
+      stop(sprintf(paste0("grouping factor '%s' has as many levels as observations (%d): ",
+                          "its random effect is not identifiable %s; remove the term"),
+                   g, n, if (bern) "from a 0/1 response"
+                         else sprintf("(it is confounded with the residual of the %s family)",
+                                      family$family)),
+           call. = FALSE)
+  }
+  invisible(TRUE)
+}

@@ -1,0 +1,234 @@
+# Marginal standardization (g-computation) for glmm and gee fits.
+
+#' Marginal standardization (g-computation)
+#'
+#' For each value of `variable`, sets it to that value in every row of the
+#' data, predicts the mean of every row and averages: the standardized mean
+#' \eqn{\hat m(v) = n^{-1}\sum_i \hat\mu_i(v)}, the mean outcome had everyone
+#' had \eqn{v}. Then the contrasts with the first value: the difference
+#' \eqn{m(v) - m(v_1)}, the ratio \eqn{m(v)/m(v_1)} and, for binomial fits,
+#' the marginal odds ratio.
+#'
+#' For a [gee()] fit the predictions are the population-averaged means. For
+#' a [glmm()] fit, `re = "marginal"` (the default) integrates each
+#' prediction over the random-effect distribution, giving population-averaged
+#' means (see [marginal_coefs()] for how), while `re = "conditional"` sets the
+#' random effects to zero: the means for a typical cluster (\eqn{b = 0}),
+#' which for non-identity links are not population averages.
+#'
+#' @section Standard errors:
+#' `se = "delta"`: the delta method over all parameters of the fit (for a
+#' glmm the fixed effects and the variance components, from
+#' `vcov(fit, full = TRUE)`; for a gee the coefficients, from `vcov(fit)`).
+#' When the average is over the data of the fit (`newdata` not given), the
+#' data are a sample of clusters too, and the variance adds the
+#' between-cluster variance of the averaged predictions (as stdReg's
+#' sandwich does); with `newdata` the population is taken as fixed.
+#' Intervals for ratios are computed on the log scale; their `std.error` is
+#' on the ratio scale (delta method).
+#'
+#' `se = "bootstrap"`: a cluster bootstrap. Whole clusters are resampled
+#' with replacement, the model is refitted on each resample (starting from
+#' the estimates) and the standardized means recomputed on the resampled
+#' rows (or on `newdata`). Standard errors are the standard deviations of
+#' the replicates, intervals the percentile intervals. Replicates whose
+#' refit fails or does not converge are dropped (and counted). `cores > 1`
+#' runs the refits on forked workers via [parallel::mclapply()]; on Windows,
+#' where forking is unavailable, they run serially. Resamples are drawn in
+#' the main process, so results depend on the seed, not on `cores`.
+#'
+#' @param fit A fit from [glmm()] or [gee()] (formula interface).
+#' @param variable Name of one variable of the fixed-effects part of the
+#'   model.
+#' @param values Values to set. By default: the levels of a factor, `FALSE`
+#'   and `TRUE` for a logical, 0 and 1 for a 0/1 variable, otherwise the
+#'   10%, 25%, 50%, 75% and 90% quantiles. The first is the reference of
+#'   the contrasts.
+#' @param newdata Data frame to standardize over; by default the data of
+#'   the fit.
+#' @param re For a glmm: `"marginal"` (integrate over the random effects) or
+#'   `"conditional"` (random effects zero). Ignored for a gee.
+#' @param se `"delta"`, `"bootstrap"` or `"none"`.
+#' @param level Confidence level.
+#' @param B Number of bootstrap replicates.
+#' @param cores Number of parallel workers for the bootstrap.
+#' @param progress Show a progress bar during the bootstrap.
+#' @param x A `glmmgee_standardized` object.
+#' @param digits Number of significant digits to print.
+#' @param ... Ignored.
+#' @return A data frame of class `glmmgee_standardized` with columns
+#'   `quantity` (`"mean"`, `"difference"`, `"ratio"`, `"odds ratio"`),
+#'   `value`, `estimate`, `std.error`, `conf.low` and `conf.high`;
+#'   attributes `view`, `variable`, `se`, `level` and, for the bootstrap,
+#'   the `replicates` (one row per successful replicate, one column per
+#'   value) and the number that `failed`.
+#' @seealso [marginal_coefs()], [compare_views()].
+#' @examples
+#' data(bacteria, package = "MASS")
+#' pa <- gee(y ~ trt + I(week > 2), data = bacteria, id = ID,
+#'           family = binomial, corstr = "exchangeable")
+#' standardize(pa, "trt")
+#' fit <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria,
+#'             family = binomial)
+#' standardize(fit, "trt")                        # population-averaged
+#' standardize(fit, "trt", re = "conditional")    # a typical patient
+#' \donttest{
+#' standardize(pa, "trt", se = "bootstrap", B = 100, progress = FALSE)
+#' }
+#' @export
+standardize <- function(fit, variable, values = NULL, newdata = NULL,
+                        re = c("marginal", "conditional"),
+                        se = c("delta", "bootstrap", "none"), level = 0.95,
+                        B = 200L, cores = 1L, progress = interactive(), ...) {
+  check_fit(fit, "standardize() predicts from it")
+  if (is.null(fit$terms))
+    stop("'fit' must come from the formula interface (glmm() or gee()), not a matrix-level fitter",
+         call. = FALSE)
+  re <- match.arg(re)
+  se <- match.arg(se)
+  check_level(level)
+  vars <- model_variables(fit)
+  if (missing(variable) || !is.character(variable) || length(variable) != 1L ||
+      !(variable %in% vars))
+    stop(sprintf("'variable' must name one variable of the model's fixed effects (%s)%s",
+                 paste(vars, collapse = ", "),
+                 if (!missing(variable) && is.character(variable))
+                   sprintf("; \"%s\" is not one", variable[1L]) else ""), call. = FALSE)
+  sampled <- is.null(newdata)
+  if (!sampled && !is.data.frame(newdata))
+    stop("'newdata' must be a data frame", call. = FALSE)
+  data <- if (sampled) fit_data(fit) else newdata
+  if (!(variable %in% names(data)))
+    stop(sprintf("'newdata' has no column '%s'", variable), call. = FALSE)
+  values <- standardize_values(fit, data[[variable]], variable, values)
+  view <- if (is_gee(fit)) "marginal" else if (re == "marginal") "marginal" else "typical"
+  designs <- lapply(values$set, function(v) {
+    d <- data
+    d[[variable]] <- rep(v, length.out = nrow(d))
+    design_at(fit, d)
+  })
+  ev <- standardize_evaluator(fit, designs, if (is_gee(fit)) "none" else re)
+  par <- if (se == "delta") fit_parameters(fit) else
+    list(theta = if (is_glmm(fit)) fit$theta else fit$coefficients)
+  est <- ev(unname(par$theta), seq_len(nrow(data)), jacobian = se == "delta")
+  m <- est$mean
+  fam <- fit$family
+  binary <- fam$family == "binomial"
+  out <- if (se == "delta") {
+    S <- est$jacobian %*% par$vcov %*% t(est$jacobian)
+    if (sampled) S <- S + between_cluster_cov(est$rows, cluster_of(fit))
+    contrast_table(m, S, values$label, binary, level)
+  } else if (se == "bootstrap") {
+    check_bootstrap_args(fit, B, cores)
+    bt <- bootstrap_means(fit, ev, sampled, nrow(data), B, cores, progress)
+    structure(bootstrap_table(m, bt$reps, values$label, binary, level),
+              replicates = bt$reps, failed = bt$failed)
+  } else {
+    contrast_table(m, NULL, values$label, binary, level)
+  }
+  attrs <- attributes(out)[c("replicates", "failed")]
+  out <- structure(out, class = c("glmmgee_standardized", "data.frame"), view = view,
+                   variable = variable, se = se, level = level, family = fam)
+  if (se == "bootstrap") {
+    attr(out, "replicates") <- attrs$replicates
+    attr(out, "failed") <- attrs$failed
+  }
+  out
+}
+
+# The values to set and their labels; a factor value keeps the factor's
+# levels so that the model matrix is coded as in the fit.
+standardize_values <- function(fit, x, variable, values) {
+  lev <- fit$xlevels[[variable]]
+  if (is.null(lev) && (is.factor(x) || is.character(x))) lev <- levels(factor(x))
+  if (!is.null(lev)) {
+    if (is.null(values)) values <- lev
+    values <- as.character(values)
+    bad <- setdiff(values, lev)
+    if (length(bad))
+      stop(sprintf("'values': %s not among the levels of '%s' (%s)",
+                   paste(dQuote(bad, FALSE), collapse = ", "), variable,
+                   paste(lev, collapse = ", ")), call. = FALSE)
+    set <- lapply(values, function(v) factor(v, levels = lev))
+    return(list(set = set, label = values))
+  }
+  if (is.logical(x)) {
+    if (is.null(values)) values <- c(FALSE, TRUE)
+    if (!is.logical(values) || anyNA(values))
+      stop(sprintf("'values' for the logical variable '%s' must be TRUE/FALSE", variable),
+           call. = FALSE)
+  } else {
+    if (!is.numeric(x))
+      stop(sprintf("'variable' '%s' is neither a factor, logical nor numeric", variable),
+           call. = FALSE)
+    if (is.null(values)) {
+      u <- unique(x[!is.na(x)])
+      values <- if (all(u %in% c(0, 1))) c(0, 1)
+                else unique(unname(stats::quantile(x, c(0.1, 0.25, 0.5, 0.75, 0.9), na.rm = TRUE)))
+    }
+    if (!is.numeric(values) || anyNA(values) || any(!is.finite(values)))
+      stop(sprintf("'values' for the numeric variable '%s' must be finite numbers", variable),
+           call. = FALSE)
+  }
+  if (!length(values)) stop("'values' is empty", call. = FALSE)
+  list(set = as.list(values), label = format(values, digits = 4L, trim = TRUE))
+}
+
+# A function of (theta, rows) giving the standardized means over those
+# rows of every design, their Jacobian in theta and the per-row predictions
+# (for the between-cluster term).
+standardize_evaluator <- function(fit, designs, re_mode) {
+  fam <- fit$family
+  re <- if (is_glmm(fit)) re_structure(fit, "standardize")
+  function(theta, rows, jacobian = FALSE) {
+    per <- lapply(designs, function(d) {
+      X <- d$X[rows, , drop = FALSE]
+      off <- d$offset[rows]
+      if (is.null(re)) {
+        eta <- drop(X %*% theta) + off
+        list(mean = fam$linkinv(eta), jacobian = if (jacobian) X * fam$mu.eta(eta))
+      } else {
+        glmm_means(re, fam, theta, X, d$Z[rows, , drop = FALSE], off, re_mode, jacobian)
+      }
+    })
+    mu <- vapply(per, function(r) r$mean, numeric(length(rows)))
+    if (!is.matrix(mu)) mu <- matrix(mu, nrow = length(rows))
+    out <- list(mean = colMeans(mu), rows = mu)
+    if (jacobian)
+      out$jacobian <- do.call(rbind, lapply(per, function(r) colMeans(r$jacobian)))
+    out
+  }
+}
+
+# Covariance of the averages that comes from sampling clusters: with cluster
+# sums S_c of the row predictions and sizes n_c, the empirical covariance of
+# (S_c - n_c m) / N over the K clusters, times K / (K - 1).
+between_cluster_cov <- function(rows, cluster) {
+  N <- nrow(rows)
+  m <- colMeans(rows)
+  S <- rowsum(rows, cluster, reorder = FALSE)
+  nc <- as.vector(rowsum(rep(1, N), cluster, reorder = FALSE))
+  R <- (S - outer(nc, m)) / N
+  K <- nrow(S)
+  crossprod(R) * K / (K - 1)
+}
+
+bootstrap_means <- function(fit, ev, sampled, nrows, B, cores, progress) {
+  by_cl <- cluster_rows(fit)
+  K <- length(by_cl)
+  draws <- lapply(seq_len(B), function(b) sample.int(K, K, replace = TRUE))
+  one <- function(b) {
+    th <- refit_clusters(fit, by_cl, draws[[b]])
+    if (is.null(th)) return(NULL)
+    rows <- if (sampled) unlist(by_cl[draws[[b]]], use.names = FALSE) else seq_len(nrows)
+    ev(th, rows)$mean
+  }
+  res <- run_replicates(B, one, as.integer(cores), isTRUE(progress))
+  ok <- !vapply(res, function(r) is.null(r) || inherits(r, "try-error"), TRUE)
+  if (sum(ok) < 10L)
+    stop(sprintf("only %d of %d bootstrap refits succeeded", sum(ok), B), call. = FALSE)
+  if (any(!ok))
+    warning(sprintf("%d of %d bootstrap refits failed or did not converge and were dropped",
+                    sum(!ok), B), call. = FALSE)
+  list(reps = do.call(rbind, res[ok]), failed = sum(!ok))
+}

@@ -1,0 +1,403 @@
+// Sparse Laplace engine; see laplace.h for the model and the approximation.
+//
+// Gradient of L = sum l(eta(u^)) - |u^|^2/2 - log det(H)/2 (notation of
+// laplace.h; d1, d2, d3 the derivatives of l in eta, W = -d2, w = Z' d1):
+//   h_i   = a_i' H^{-1} a_i,            c_i = d log det H / d eta_i = -d3_i h_i,
+//   v     = H^{-1} A' c,                e   = c - W A v.
+// The mode moves as du^/dbeta = -H^{-1} A' W X and
+// du^/dlambda_k = H^{-1} (Lambda_k' w - A' W Z Lambda_k u^), with Lambda_k
+// the indicator of the entries carrying lambda_k, which gives
+//   dL/dbeta     = X' d1 - X' e / 2,
+//   dL/dlambda_k = sum_{(r,c) in k} [w_r u^_c - ((Z'e)_r u^_c + w_r v_c) / 2]
+//                  - sum_i W_i sum_{(r,c) in k} z_ir (H^{-1} a_i)_c,
+//   dL/dphi      = sum dl/dphi + sum_i h_i d(d2_i)/dphi / 2
+//                  - (A v)' d(d1)/dphi / 2.
+// The last term of dL/dlambda_k is the explicit derivative of log det H
+// through A; (H^{-1} a_i)_c needs H^{-1} only where a_i is non-zero, i.e. on
+// the pattern of H, which the selected inverse provides.
+#include "laplace.h"
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace glmmgee {
+
+namespace {
+// Position of entry (row, col) in a compressed column-major lower factor
+// whose row indices are sorted within columns; -1 if absent.
+long find_entry(const int* outer, const int* inner, int col, int row) {
+  const int* b = inner + outer[col];
+  const int* e = inner + outer[col + 1];
+  const int* it = std::lower_bound(b, e, row);
+  if (it == e || *it != row) return -1;
+  return (long)(it - inner);
+}
+}  // namespace
+
+SparseLaplace::SparseLaplace(const Eigen::Ref<const Eigen::MatrixXd>& X,
+                             const RowMat& Z,
+                             const Eigen::Ref<const Eigen::VectorXd>& y,
+                             const Eigen::Ref<const Eigen::VectorXd>& wt,
+                             const Eigen::Ref<const Eigen::VectorXd>& offset,
+                             const LambdaPattern& lam, int family, int link)
+    : n_((int)X.rows()), p_((int)X.cols()), Q_((int)Z.cols()),
+      fam_(make_obs_model(family, link)), X_(X), Zc_(Z), y_(y), wt_(wt),
+      off_(offset), lam_(lam) {
+  if (!fam_) Rcpp::stop("unsupported family/link codes");
+  disp_ = fam_->has_dispersion();
+  for (int i = 0; i < n_; ++i) lconst_ += fam_->logconst(y_[i], wt_[i]);
+  Zc_.makeCompressed();
+
+  // Entries of Lambda by row.
+  std::vector<std::vector<int> > lam_by_row(Q_);
+  for (size_t e = 0; e < lam_.row.size(); ++e) lam_by_row[lam_.row[e]].push_back((int)e);
+
+  // Pattern of A = Z Lambda: row i holds every column c with Lambda(r, c)
+  // in the pattern for some non-zero z_ir (explicit zeros kept, so the
+  // pattern does not depend on the parameter values).
+  std::vector<Eigen::Triplet<double> > trip;
+  std::vector<int> cols;
+  for (int i = 0; i < n_; ++i) {
+    cols.clear();
+    for (RowMat::InnerIterator it(Z, i); it; ++it)
+      for (int e : lam_by_row[it.col()]) cols.push_back(lam_.col[e]);
+    std::sort(cols.begin(), cols.end());
+    cols.erase(std::unique(cols.begin(), cols.end()), cols.end());
+    for (int c : cols) trip.push_back(Eigen::Triplet<double>(i, c, 0.0));
+  }
+  A_.resize(n_, Q_);
+  A_.setFromTriplets(trip.begin(), trip.end());
+  A_.makeCompressed();
+  const int* Ao = A_.outerIndexPtr();
+  const int* Ai = A_.innerIndexPtr();
+
+  // Recipes: A(i, c) += z_ir * lambda[k] for every (r, c, k).
+  rec_start_.assign(n_ + 1, 0);
+  for (int i = 0; i < n_; ++i) {
+    for (RowMat::InnerIterator it(Z, i); it; ++it) {
+      if (it.value() == 0.0) continue;
+      for (int e : lam_by_row[it.col()]) {
+        const int c = lam_.col[e];
+        const int* pos = std::lower_bound(Ai + Ao[i], Ai + Ao[i + 1], c);
+        rec_pos_.push_back((int)(pos - Ai));
+        rec_loc_.push_back((int)(pos - Ai) - Ao[i]);
+        rec_k_.push_back(lam_.k[e]);
+        rec_z_.push_back(it.value());
+      }
+    }
+    rec_start_[i + 1] = (long)rec_pos_.size();
+  }
+
+  // Pattern of H = A' W A + I: lower triangle and the full diagonal.
+  trip.clear();
+  long npairs = 0;
+  for (int i = 0; i < n_; ++i) {
+    const int m = Ao[i + 1] - Ao[i];
+    npairs += (long)m * (m + 1) / 2;
+  }
+  if (npairs > 200000000L)
+    Rcpp::stop("the random-effects design is too dense for the sparse engine "
+               "(%.0f pairs of non-zeros per row in total)", (double)npairs);
+  for (int i = 0; i < n_; ++i)
+    for (int a = Ao[i]; a < Ao[i + 1]; ++a)
+      for (int b = a; b < Ao[i + 1]; ++b)
+        trip.push_back(Eigen::Triplet<double>(Ai[b], Ai[a], 0.0));
+  for (int j = 0; j < Q_; ++j) trip.push_back(Eigen::Triplet<double>(j, j, 0.0));
+  H_.resize(Q_, Q_);
+  H_.setFromTriplets(trip.begin(), trip.end());
+  H_.makeCompressed();
+  std::vector<Eigen::Triplet<double> >().swap(trip);
+  const int* Ho = H_.outerIndexPtr();
+  const int* Hi = H_.innerIndexPtr();
+  pair_start_.assign(n_ + 1, 0);
+  pair_h_.reserve(npairs);
+  for (int i = 0; i < n_; ++i) {
+    for (int a = Ao[i]; a < Ao[i + 1]; ++a)
+      for (int b = a; b < Ao[i + 1]; ++b)
+        pair_h_.push_back((int)find_entry(Ho, Hi, Ai[a], Ai[b]));
+    pair_start_[i + 1] = (long)pair_h_.size();
+  }
+  diag_h_.resize(Q_);
+  for (int j = 0; j < Q_; ++j) diag_h_[j] = (int)find_entry(Ho, Hi, j, j);
+  chol_.analyzePattern(H_);
+  ucache_ = Eigen::VectorXd::Zero(Q_);
+}
+
+long SparseLaplace::nnz_factor() const {
+  return pairs_mapped_ ? (long)chol_.matrixL().nestedExpression().nonZeros() : -1L;
+}
+
+void SparseLaplace::unpack(const Eigen::VectorXd& theta, Eigen::VectorXd& beta,
+                           Eigen::VectorXd& lam, double& phi) const {
+  if (theta.size() != npar())
+    Rcpp::stop("theta has length %d; the model has %d parameters", (int)theta.size(), npar());
+  beta = theta.head(p_);
+  lam = theta.segment(p_, lam_.ntheta);
+  phi = disp_ ? theta[p_ + lam_.ntheta] : 0.0;
+}
+
+void SparseLaplace::set_A(const Eigen::VectorXd& lam) {
+  double* Av = A_.valuePtr();
+  std::fill(Av, Av + A_.nonZeros(), 0.0);
+  for (size_t r = 0; r < rec_pos_.size(); ++r) Av[rec_pos_[r]] += rec_z_[r] * lam[rec_k_[r]];
+}
+
+bool SparseLaplace::factor_H(const Eigen::VectorXd& w) {
+  double* Hv = H_.valuePtr();
+  std::fill(Hv, Hv + H_.nonZeros(), 0.0);
+  const int* Ao = A_.outerIndexPtr();
+  const double* Av = A_.valuePtr();
+  for (int i = 0; i < n_; ++i) {
+    const double wi = w[i];
+    if (wi == 0.0) continue;
+    long pp = pair_start_[i];
+    for (int a = Ao[i]; a < Ao[i + 1]; ++a) {
+      const double wa = wi * Av[a];
+      for (int b = a; b < Ao[i + 1]; ++b) Hv[pair_h_[pp++]] += wa * Av[b];
+    }
+  }
+  for (int j = 0; j < Q_; ++j) Hv[diag_h_[j]] += 1.0;
+  chol_.factorize(H_);
+  return chol_.info() == Eigen::Success;
+}
+
+double SparseLaplace::logdet() const {
+  const auto& L = chol_.matrixL().nestedExpression();
+  const int* Lo = L.outerIndexPtr();
+  const double* Lx = L.valuePtr();
+  double s = 0.0;
+  for (int j = 0; j < Q_; ++j) s += std::log(Lx[Lo[j]]);  // diagonal first
+  return 2.0 * s;
+}
+
+bool SparseLaplace::pirls(const Eigen::VectorXd& eta0, double phi, Eigen::VectorXd& u,
+                          Eigen::VectorXd& eta, std::vector<ObsDerivs>& d, double& f,
+                          int& iters) {
+  d.resize(n_);
+  Eigen::VectorXd w(n_), d1(n_), g, delta, unew, etanew;
+  std::vector<ObsDerivs> dnew(n_);
+  auto objective = [&](const Eigen::VectorXd& uu, Eigen::VectorXd& ee,
+                       std::vector<ObsDerivs>& dd) {
+    ee = eta0 + A_ * uu;
+    fam_->derivs_n(y_.data(), wt_.data(), ee.data(), n_, phi, dd.data());
+    double s = 0.0;
+    for (int i = 0; i < n_; ++i) s += dd[i].l;
+    return s - 0.5 * uu.squaredNorm();
+  };
+  f = objective(u, eta, d);
+  if (!std::isfinite(f)) {
+    u.setZero();
+    f = objective(u, eta, d);
+    if (!std::isfinite(f)) return false;
+  }
+  double fprev = -std::numeric_limits<double>::infinity();
+  double decprev = std::numeric_limits<double>::infinity();
+  for (iters = 0; iters < 200; ++iters) {
+    for (int i = 0; i < n_; ++i) { d1[i] = d[i].d1; w[i] = -d[i].d2; }
+    if (!factor_H(w)) return false;
+    g = A_.transpose() * d1 - u;
+    delta = chol_.solve(g);
+    const double dec = g.dot(delta);
+    if (!std::isfinite(dec)) return false;
+    // Newton converges quadratically: stop once the decrement is at
+    // rounding level, or once it is small and f no longer increases.
+    // (log det H is first-order sensitive to an error in u, so the mode is
+    // pinned down well below the tolerance of the optimizer.)
+    if (dec < 1e-22 ||
+        (dec < 1e-12 && decprev < 1e-6 && f - fprev <= 1e-14 * std::fabs(f)))
+      return true;
+    double t = 1.0, fnew = -std::numeric_limits<double>::infinity();
+    for (int h = 0; h < 40; ++h, t *= 0.5) {
+      unew = u + t * delta;
+      fnew = objective(unew, etanew, dnew);
+      if (std::isfinite(fnew) && fnew >= f - 1e-12 * std::fabs(f)) break;
+    }
+    if (!std::isfinite(fnew) || fnew < f - 1e-12 * std::fabs(f)) {
+      // No progress along the Newton direction: at the mode up to rounding.
+      return dec < 1e-6;
+    }
+    u.swap(unew); eta.swap(etanew); d.swap(dnew);
+    fprev = f; f = fnew; decprev = dec;
+  }
+  return false;
+}
+
+// Takahashi recurrences on the factor H_p = L L' (H_p the permuted H):
+// S = H_p^{-1} on the pattern of L, column by column from the last,
+//   S_ij = -(1/L_jj) sum_{k in S_j} L_kj S_ik   (i in S_j, the rows of col j),
+//   S_jj = 1/L_jj^2 - (1/L_jj) sum_{k in S_j} L_kj S_kj.
+// For k in S_j the entries S_ik, i in S_j, lie in column k of the pattern
+// (closure of the filled graph), so a scan of column k with the rows of
+// column j marked finds them all.
+void SparseLaplace::selected_inverse(std::vector<double>& S) const {
+  const auto& L = chol_.matrixL().nestedExpression();
+  const int* Lo = L.outerIndexPtr();
+  const int* Li = L.innerIndexPtr();
+  const double* Lx = L.valuePtr();
+  S.assign(L.nonZeros(), 0.0);
+  std::vector<long> mark(Q_, -1);
+  std::vector<double> acc(Q_, 0.0);
+  for (int j = Q_ - 1; j >= 0; --j) {
+    const int p0 = Lo[j], p1 = Lo[j + 1];
+    const double ljj = Lx[p0];
+    for (int p = p0 + 1; p < p1; ++p) { mark[Li[p]] = p; acc[Li[p]] = 0.0; }
+    for (int p = p0 + 1; p < p1; ++p) {
+      const int k = Li[p];
+      const double lkj = Lx[p];
+      acc[k] += lkj * S[Lo[k]];
+      for (int q = Lo[k] + 1; q < Lo[k + 1]; ++q) {
+        const long mi = mark[Li[q]];
+        if (mi < 0) continue;
+        acc[Li[q]] += lkj * S[q];
+        acc[k] += Lx[mi] * S[q];
+      }
+    }
+    double sjj = 1.0 / (ljj * ljj);
+    for (int p = p0 + 1; p < p1; ++p) {
+      S[p] = -acc[Li[p]] / ljj;
+      sjj -= Lx[p] * S[p] / ljj;
+    }
+    S[p0] = sjj;
+    for (int p = p0 + 1; p < p1; ++p) mark[Li[p]] = -1;
+  }
+}
+
+SparseResult SparseLaplace::evaluate(const Eigen::VectorXd& theta, bool gradient) {
+  SparseResult res;
+  Eigen::VectorXd beta, lam;
+  double phi;
+  unpack(theta, beta, lam, phi);
+  res.gradient = Eigen::VectorXd::Zero(npar());
+  Eigen::VectorXd eta0 = X_ * beta + off_;
+  set_A(lam);
+  Eigen::VectorXd u = ucache_, eta;
+  std::vector<ObsDerivs> d;
+  double f;
+  int it = 0;
+  bool ok = pirls(eta0, phi, u, eta, d, f, it);
+  res.pirls_iterations = it;
+  if (!ok) {  // retry from u = 0 before giving up
+    u.setZero();
+    ok = pirls(eta0, phi, u, eta, d, f, it);
+    res.pirls_iterations += it;
+  }
+  if (!ok) {
+    res.pirls_failed = true;
+    res.loglik = -std::numeric_limits<double>::infinity();
+    res.gradient.setConstant(std::numeric_limits<double>::quiet_NaN());
+    return res;
+  }
+  ucache_ = u;
+  res.loglik = f + lconst_ - 0.5 * logdet();
+  if (!gradient) return res;
+
+  const auto& L = chol_.matrixL().nestedExpression();
+  const int* Lo = L.outerIndexPtr();
+  const int* Li = L.innerIndexPtr();
+  const int* Ao = A_.outerIndexPtr();
+  const int* Ai = A_.innerIndexPtr();
+  const double* Av = A_.valuePtr();
+  if (!pairs_mapped_) {
+    const Eigen::VectorXi& perm = chol_.permutationP().indices();
+    pair_s_.resize(pair_h_.size());
+    for (int i = 0; i < n_; ++i) {
+      long pp = pair_start_[i];
+      for (int a = Ao[i]; a < Ao[i + 1]; ++a)
+        for (int b = a; b < Ao[i + 1]; ++b) {
+          const int pa = perm[Ai[a]], pb = perm[Ai[b]];
+          pair_s_[pp++] = (int)find_entry(Lo, Li, std::min(pa, pb), std::max(pa, pb));
+        }
+    }
+    pairs_mapped_ = true;
+  }
+  std::vector<double> S;
+  selected_inverse(S);
+
+  const int K = lam_.ntheta;
+  Eigen::VectorXd h(n_), c(n_), w(n_), d1(n_), gl = Eigen::VectorXd::Zero(K);
+  std::vector<double> v;
+  for (int i = 0; i < n_; ++i) {
+    const int m = Ao[i + 1] - Ao[i];
+    const double* a = Av + Ao[i];
+    v.assign(m, 0.0);
+    long pp = pair_start_[i];
+    for (int la = 0; la < m; ++la)
+      for (int lb = la; lb < m; ++lb) {
+        const double s = S[pair_s_[pp++]];
+        v[la] += s * a[lb];
+        if (lb != la) v[lb] += s * a[la];
+      }
+    double hi = 0.0;
+    for (int la = 0; la < m; ++la) hi += a[la] * v[la];
+    h[i] = hi;
+    w[i] = -d[i].d2;
+    d1[i] = d[i].d1;
+    c[i] = -d[i].d3 * hi;
+    for (long r = rec_start_[i]; r < rec_start_[i + 1]; ++r)
+      gl[rec_k_[r]] -= w[i] * rec_z_[r] * v[rec_loc_[r]];
+  }
+  Eigen::VectorXd vq = chol_.solve(A_.transpose() * c);
+  Eigen::VectorXd Avq = A_ * vq;
+  Eigen::VectorXd e = c - w.cwiseProduct(Avq);
+  res.gradient.head(p_) = X_.transpose() * (d1 - 0.5 * e);
+  Eigen::VectorXd wz = Zc_.transpose() * d1, ze = Zc_.transpose() * e;
+  for (size_t q = 0; q < lam_.row.size(); ++q) {
+    const int r = lam_.row[q], cc = lam_.col[q];
+    gl[lam_.k[q]] += wz[r] * u[cc] - 0.5 * (ze[r] * u[cc] + wz[r] * vq[cc]);
+  }
+  res.gradient.segment(p_, K) = gl;
+  if (disp_) {
+    double g = 0.0, o[3];
+    for (int i = 0; i < n_; ++i) {
+      fam_->dphi(y_[i], wt_[i], eta[i], phi, o);
+      g += o[0] + 0.5 * o[2] * h[i] - 0.5 * Avq[i] * o[1];
+    }
+    res.gradient[p_ + K] = g;
+  }
+  return res;
+}
+
+SparseModes SparseLaplace::modes(const Eigen::VectorXd& theta) {
+  SparseModes out;
+  SparseResult r = evaluate(theta, true);  // maps the pairs, sets ucache_
+  if (r.pirls_failed) { out.failed = true; return out; }
+  Eigen::VectorXd beta, lam;
+  double phi;
+  unpack(theta, beta, lam, phi);
+  out.u = ucache_;
+  Eigen::SparseMatrix<double> Lam(Q_, Q_);
+  std::vector<Eigen::Triplet<double> > t;
+  for (size_t q = 0; q < lam_.row.size(); ++q)
+    t.push_back(Eigen::Triplet<double>(lam_.row[q], lam_.col[q], lam[lam_.k[q]]));
+  Lam.setFromTriplets(t.begin(), t.end());
+  out.b = Lam * out.u;
+  out.eta = X_ * beta + off_ + A_ * out.u;
+  std::vector<ObsDerivs> d(n_);
+  fam_->derivs_n(y_.data(), wt_.data(), out.eta.data(), n_, phi, d.data());
+  out.w.resize(n_);
+  for (int i = 0; i < n_; ++i) out.w[i] = -d[i].d2;
+  out.logdet = logdet();
+  std::vector<double> S;
+  selected_inverse(S);
+  const auto& L = chol_.matrixL().nestedExpression();
+  const Eigen::VectorXi& perm = chol_.permutationP().indices();
+  for (int j = 0; j < Q_; ++j)
+    for (ColMat::InnerIterator it(H_, j); it; ++it) {
+      const int pa = perm[it.row()], pb = perm[j];
+      const long pos = find_entry(L.outerIndexPtr(), L.innerIndexPtr(),
+                                  std::min(pa, pb), std::max(pa, pb));
+      out.inv_i.push_back(it.row());
+      out.inv_j.push_back(j);
+      out.inv_x.push_back(pos >= 0 ? S[pos] : std::numeric_limits<double>::quiet_NaN());
+    }
+  return out;
+}
+
+Eigen::MatrixXd SparseLaplace::solve(const Eigen::VectorXd& theta, const Eigen::MatrixXd& rhs) {
+  if (rhs.rows() != Q_) Rcpp::stop("rhs must have %d rows", Q_);
+  SparseResult r = evaluate(theta, false);
+  if (r.pirls_failed) Rcpp::stop("the conditional modes could not be found");
+  return chol_.solve(rhs);
+}
+
+}  // namespace glmmgee
