@@ -48,12 +48,14 @@
 #' @seealso [compare_views()] for the GLMM and GEE estimates side by side;
 #'   [standardize()] for marginal means and contrasts of one variable.
 #' @examples
-#' data(bacteria, package = "MASS")
-#' fit <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria,
-#'             family = binomial)
-#' mc <- marginal_coefs(fit)
-#' mc                      # marginal estimates are smaller in absolute value
-#' odds_ratios(mc)         # population-averaged odds ratios
+#' if (requireNamespace("MASS", quietly = TRUE)) {
+#'   data(bacteria, package = "MASS")
+#'   fit <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria,
+#'               family = binomial)
+#'   mc <- marginal_coefs(fit)
+#'   mc                      # marginal estimates are smaller in absolute value
+#'   odds_ratios(mc)         # population-averaged odds ratios
+#' }
 #' @export
 marginal_coefs <- function(fit, std_errors = TRUE) {
   re <- re_structure(fit, "marginal_coefs")
