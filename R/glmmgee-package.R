@@ -9,6 +9,8 @@
 #'
 #' The vignettes: `vignette("two-questions", package = "glmmgee")` (the two
 #' kinds of effect on one trial, and how to choose),
+#' `vignette("reporting-effects", package = "glmmgee")` (odds and rate
+#' ratios, standardized risks, random-effect predictions),
 #' `vignette("accuracy-speed", package = "glmmgee")` (comparisons with lme4,
 #' glmmTMB, GLMMadaptive and geepack) and
 #' `vignette("engine", package = "glmmgee")` (what the C++ engine computes).
