@@ -34,6 +34,8 @@
 #' @param level Confidence level of the Wald intervals.
 #' @param parm Coefficients (names or indices) for `confint()`.
 #' @param digits Number of significant digits to print.
+#' @param row.names,optional Ignored (for compatibility with
+#'   [as.data.frame()]).
 #' @param ... Ignored.
 #' @return An object of class `glmmgee_marginal_coefs`: a list with
 #'   `coefficients` (marginal), `vcov`, `conditional` (the GLMM's fixed
