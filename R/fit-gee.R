@@ -184,6 +184,9 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
   if (identical(family$family, "nbinom2")) { scale.fix <- TRUE; scale.value <- 1 }
   pos <- wave_positions(waves, n)
   sizes <- tabulate(cl$index[w > 0], length(cl$levels))
+  if (sum(sizes > 0L) < 2L)
+    stop("'id' has a single cluster (with positive weight): GEE needs several clusters, ",
+         "since its variance comes from the variation between them", call. = FALSE)
   T <- if (is.null(pos)) max(sizes) else max(pos[w > 0])
   if (corstr == "mdep") {
     if (!is.numeric(Mv) || length(Mv) != 1L || !is.finite(Mv) || Mv < 1 || Mv != round(Mv))

@@ -64,6 +64,12 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   if (is.null(offset)) offset <- rep(0, n)
   if (length(weights) != n || length(offset) != n)
     stop("'weights' and 'offset' must have one value per row of 'X'", call. = FALSE)
+  if (!is.numeric(y) || any(!is.finite(y))) stop("'y' must be finite numbers", call. = FALSE)
+  if (!is.numeric(weights) || any(!is.finite(weights)) || any(weights < 0))
+    stop("'weights' must be non-negative finite numbers", call. = FALSE)
+  if (!any(weights > 0)) stop("all 'weights' are zero: there is nothing to fit", call. = FALSE)
+  if (!is.numeric(offset) || any(!is.finite(offset)))
+    stop("'offset' must be finite numbers", call. = FALSE)
   cl <- cluster_index(group, "group")
   M <- length(cl$levels)
   if (M < 2L) stop("'group' has only one level; a random effect needs at least two groups",

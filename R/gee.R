@@ -118,6 +118,15 @@
 #' @param control a [gee_control()] list.
 #' @param ... control settings passed to [gee_control()] when `control` is
 #'   not given.
+#' @section Checks on the data:
+#' As for [glmm()], infinite values, all-zero weights, a response without
+#' variation, aliased columns, gaussian models with no residual degrees of
+#' freedom and a single cluster are errors naming the variable or argument.
+#' Binomial and poisson fits are checked for separation by the same linear
+#' program (see [glmm()]); under separation the estimating equations have no
+#' finite root, so the fit warns with the terms involved (or, when the engine
+#' cannot continue, stops with that message). `$separation` records the
+#' check, and its warning is kept in `$warnings`.
 #' @return An object of class `c("glmmgee_gee", "gee")`: a plain list with
 #'   `coefficients`, `alpha`, `scale`, `working.correlation`, `vcov` (the
 #'   variance matrices computed), `iter`, `converged`, `warnings`, the data
@@ -173,12 +182,29 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
   mf <- frame_from_call(mc, formula, env, c("weights", "offset", "id", "waves"))
   mt <- attr(mf, "terms")
   X <- stats::model.matrix(mt, mf)
+  check_frame_finite(mf)
   resp <- model_response(mf, family)
   off <- model_offset_total(mf)
-  fit <- gee_fit(X, resp$y, mf[["(id)"]], family = family, corstr = corstr,
-                 waves = mf[["(waves)"]], weights = resp$weights, offset = off,
-                 std.err = std.err, scale.fix = scale.fix, scale.value = scale.value,
-                 R = R, Mv = Mv, control = control)
+  check_model_frame(mf, resp, family, formula)
+  check_fixed_df(X, resp$weights, family)
+  sep <- separation_record(X, resp$y, resp$weights, family, "gee")
+  # Under separation the estimating equations have no finite root either;
+  # when the engine fails because of it, say so by name.
+  fit <- tryCatch(
+    gee_fit(X, resp$y, mf[["(id)"]], family = family, corstr = corstr,
+            waves = mf[["(waves)"]], weights = resp$weights, offset = off,
+            std.err = std.err, scale.fix = scale.fix, scale.value = scale.value,
+            R = R, Mv = Mv, control = control),
+    error = function(e) {
+      if (isTRUE(sep$separated) && startsWith(conditionMessage(e), "gee fit failed"))
+        stop(sep$message, " [", conditionMessage(e), "]", call. = FALSE)
+      stop(e)
+    })
+  fit$separation <- sep
+  if (isTRUE(sep$separated)) {
+    warning(sep$message, call. = FALSE)
+    fit$warnings <- c(fit$warnings, sep$message)
+  }
   fit$call <- match.call()
   fit$formula <- formula
   fit$terms <- mt

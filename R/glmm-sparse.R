@@ -76,12 +76,19 @@ glmm_sparse <- function(formula, mf, family, nAGQ, control, start, covariance, m
   environment(fixed) <- fenv
   mt <- stats::terms(fixed, data = mf)
   X <- stats::model.matrix(mt, mf)
+  check_frame_finite(mf)
   resp <- model_response(mf, family)
   off <- model_offset_total(mf)
-  check_obs_level_effects(re$flist, family, resp$weights)
+  check_model_frame(mf, resp, family, formula)
+  check_fixed_df(X, resp$weights, family)
+  extra_warn <- check_obs_level_effects(re$flist, family, resp$weights)
+  sep <- separation_record(X, resp$y, resp$weights, family, "glmm")
   fit <- glmm_sparse_fit(X, resp$y, re, family, resp$weights, off, control, start)
   obj <- new_glmm_sparse(fit, X = X, y = resp$y, weights = resp$weights, offset = off,
                          re = re, mf = mf, mt = mt, call = mc, formula = formula)
+  obj$separation <- sep
+  if (isTRUE(sep$separated)) extra_warn <- c(extra_warn, sep$message)
+  obj$optinfo$warnings <- c(obj$optinfo$warnings, extra_warn)
   for (w in obj$optinfo$warnings) warning(w, call. = FALSE)
   obj
 }

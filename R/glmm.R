@@ -70,6 +70,25 @@
 #'   sparse, symmetric positive (semi)definite, with row names naming the
 #'   levels (it may have more rows than the data has levels). See
 #'   [glmm-several-terms].
+#' @section Checks on the data:
+#' Before fitting, `glmm()` stops with an error naming the variable or
+#' argument for infinite values, all-zero weights, a response without
+#' variation (binomial all 0 or all 1, poisson all 0, gaussian constant),
+#' aliased fixed-effect columns (they are not dropped, unlike [glm()]), more
+#' gaussian coefficients than observations, and gaussian data whose clusters
+#' all have one observation. Binary data in clusters of one observation each
+#' give a warning (the variance is barely identifiable); counts in such
+#' clusters are an observation-level random effect and are fitted.
+#'
+#' For binomial and poisson families the fixed effects are checked for
+#' complete or quasi-complete separation by a linear program (Albert and
+#' Anderson, 1984; Konis, 2007): when a direction of the coefficients fits
+#' some observations exactly at 0 or 1 (or a mean of 0) without worsening
+#' the others, the maximum likelihood estimate does not exist, whatever the
+#' random effects. The fit then goes ahead with a warning that names the
+#' terms involved; `$separation` records the check (`separated`, `terms`,
+#' the separating `direction`, `nobs` fitted exactly) and the warning is kept
+#' in `$optinfo$warnings`.
 #' @return An object of class `glmm`: plain R data (it survives
 #'   [saveRDS()]), with methods `print`, `summary`, `fixef`, `ranef`,
 #'   `VarCorr`, `coef`, `vcov`, `logLik`, `AIC`, `BIC`, `nobs`, `fitted`,
@@ -77,6 +96,14 @@
 #'   `$optinfo` records the approximation, optimizer, iterations, final
 #'   gradient, Hessian condition number and warnings.
 #' @references
+#' Albert, A. and Anderson, J. A. (1984). On the existence of maximum
+#' likelihood estimates in logistic regression models. *Biometrika* 71,
+#' 1-10.
+#'
+#' Konis, K. (2007). *Linear programming algorithms for detecting separated
+#' data in binary logistic regression models*. DPhil thesis, University of
+#' Oxford.
+#'
 #' Liu, Q. and Pierce, D. A. (1994). A note on Gauss-Hermite quadrature.
 #' *Biometrika* 81, 624-629.
 #'
@@ -130,15 +157,24 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   environment(fixed) <- fenv
   mt <- stats::terms(fixed, data = mf)
   X <- stats::model.matrix(mt, mf)
+  check_frame_finite(mf)
   resp <- model_response(mf, family)
   off <- model_offset_total(mf)
-  check_obs_level_effects(stats::setNames(list(re$group), re$group_name), family, resp$weights)
+  check_model_frame(mf, resp, family, formula)
+  check_fixed_df(X, resp$weights, family)
+  pos_w <- resp$weights[resp$weights > 0]
+  extra_warn <- check_cluster_sizes(re$group, resp$weights, family, re$group_name,
+                                    trials_one = all(pos_w == 1))
+  sep <- separation_record(X, resp$y, resp$weights, family, "glmm")
   fit <- glmm_fit(X, resp$y, re$Z, re$group, family, weights = resp$weights,
                   offset = off, nAGQ = nAGQ, cov_blocks = re$block_sizes,
                   control = control, start = start)
   obj <- new_glmm(fit, X = X, Z = re$Z, y = resp$y, weights = resp$weights,
                   offset = off, re = re, mf = mf, mt = mt, call = mc,
                   formula = formula)
+  obj$separation <- sep
+  if (isTRUE(sep$separated)) extra_warn <- c(extra_warn, sep$message)
+  obj$optinfo$warnings <- c(obj$optinfo$warnings, extra_warn)
   for (w in obj$optinfo$warnings) warning(w, call. = FALSE)
   obj
 }

@@ -24,6 +24,10 @@ frame_from_call <- function(mc, frame_formula, env, extras) {
                    paste0("'", na_vars, "'", collapse = ", "),
                    if (is.null(mc$na.action)) format(getOption("na.action"))
                    else paste(deparse(mc$na.action), collapse = "")), call. = FALSE)
+    len <- regmatches(msg, regexpr("(?<=found for ')[^']+(?=')", msg, perl = TRUE))
+    if (grepl("variable lengths differ", msg, fixed = TRUE) && length(len))
+      stop(sprintf("'%s' must have one value per row of 'data' (or of the model's variables)",
+                   frame_var_name(len)), call. = FALSE)
     stop("could not build the model frame: ", msg, call. = FALSE)
   })
   if (nrow(mf) == 0L)
@@ -40,7 +44,7 @@ columns_with_na <- function(args, env) {
   mf <- tryCatch(eval(as.call(args), env), error = function(e) NULL)
   if (is.null(mf)) return(character())
   has_na <- vapply(mf, function(v) anyNA(v), TRUE)
-  names(mf)[has_na]
+  frame_var_name(names(mf)[has_na])
 }
 
 # Response and prior weights in the form the engines use: y on the mean scale

@@ -149,21 +149,29 @@ covariance_factor <- function(K, g) {
   methods::as(Matrix::Matrix(L, sparse = TRUE), "CsparseMatrix")
 }
 
-# A grouping factor with one level per observation is confounded with the
-# residual (gaussian and other families with a dispersion parameter) or
-# with nothing at all (a 0/1 response): its variance is not identifiable.
+# A grouping factor with one level per observation (among rows with positive
+# weight). For gaussian data its variance is confounded with the residual
+# variance: an error. From a 0/1 response it is identified only through the
+# shape of the link, so the estimate is unreliable: a warning, returned for
+# the fit to record (the one-factor route says the same in
+# check_cluster_sizes()). Counts and other families keep it: that is the
+# observation-level random effect for overdispersion.
 check_obs_level_effects <- function(flist, family, weights) {
   n <- sum(weights > 0)
   bern <- family$family == "binomial" && all(weights[weights > 0] == 1)
-  if (!(has_dispersion(family) || bern)) return(invisible(TRUE))
+  out <- character()
   for (g in names(flist)) {
-    if (nlevels(droplevels(flist[[g]][weights > 0])) >= n)
+    if (nlevels(droplevels(flist[[g]][weights > 0])) < n) next
+    if (family$family == "gaussian")
       stop(sprintf(paste0("grouping factor '%s' has as many levels as observations (%d): ",
-                          "its random effect is not identifiable %s; remove the term"),
-                   g, n, if (bern) "from a 0/1 response"
-                         else sprintf("(it is confounded with the residual of the %s family)",
-                                      family$family)),
+                          "its random effect is not identifiable (it is confounded with the ",
+                          "residual of the gaussian family); remove the term"), g, n),
            call. = FALSE)
+    if (bern)
+      out <- c(out, sprintf(paste0("every level of the grouping factor '%s' has one binary ",
+                                   "observation: the random-effect variance is barely identifiable ",
+                                   "(only through the shape of the link) and its estimate is unreliable"),
+                            g))
   }
-  invisible(TRUE)
+  out
 }

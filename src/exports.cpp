@@ -100,6 +100,9 @@ static glmmgee::AgqEngine* agq_ptr(SEXP ptr) {
 Rcpp::List cpp_agq_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient) {
   glmmgee::AgqEngine* eng = agq_ptr(ptr);
   if (theta.size() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
+  // Every optimizer step passes here, on the main thread: a long fit stops
+  // at the next evaluation when the user interrupts.
+  Rcpp::checkUserInterrupt();
   glmmgee::AgqResult r = eng->evaluate(theta, gradient);
   return Rcpp::List::create(Rcpp::Named("loglik") = r.loglik,
                             Rcpp::Named("gradient") = r.gradient,

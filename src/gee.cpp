@@ -181,9 +181,22 @@ bool GeeEngine::pass_resid(const Eigen::VectorXd& beta, int skip, Moments& mom,
         const int i = row_[j];
         double eta = in_.offset[i];
         for (int c = 0; c < p; ++c) eta += in_.X[i + (size_t)c * n] * beta[c];
-        const double mu = fam.linkinv(eta), me = fam.mu_eta(eta);
-        const double s = std::sqrt(in_.w[i] / fam.variance(mu));
-        const double e = s * (in_.y[i] - mu), d = s * me;
+        const double mu = fam.linkinv(eta), me = fam.mu_eta(eta), V = fam.variance(mu);
+        double e, d;
+        if (V > 0) {
+          const double s = std::sqrt(in_.w[i] / V);
+          e = s * (in_.y[i] - mu);
+          d = s * me;
+        } else if (in_.y[i] == mu) {
+          // Fitted at the boundary where the observation lies (e.g. a
+          // binomial offset of +40 makes mu = 1 in double precision): the
+          // residual and the derivative both tend to zero, so the
+          // observation carries no information, as in glm's IRLS.
+          e = 0.0;
+          d = 0.0;
+        } else {
+          e = d = std::numeric_limits<double>::quiet_NaN();
+        }
         if (!std::isfinite(e) || !std::isfinite(d)) acc[2] = 1.0;
         e_[j] = e;
         double* Dj = &Dt_[(size_t)j * p];

@@ -87,15 +87,19 @@ test_that("bad known covariances are rejected with the problem named", {
   expect_error(glmm(f, d, covariance = list(id = K), nAGQ = 3), "nAGQ")
 })
 
-test_that("observation-level effects: unidentifiable ones are refused, Poisson ones fit", {
+test_that("observation-level effects: gaussian ones are refused, binary ones warned about, Poisson ones fit", {
   data(cbpp, package = "lme4")
   cbpp$obs <- factor(seq_len(nrow(cbpp)))
   cbpp$bin <- as.numeric(cbpp$incidence > 0)
   expect_error(glmm(size ~ period + (1 | herd) + (1 | obs), cbpp),
                "as many levels as observations.*confounded with the residual")
-  expect_error(glmm(size ~ period + (1 | obs), cbpp), "'obs' has as many levels")
-  expect_error(glmm(bin ~ period + (1 | herd) + (1 | obs), cbpp, family = binomial),
-               "0/1 response")
+  expect_error(glmm(size ~ period + (1 | obs), cbpp), "'obs' has one observation.*residual variance")
+  w <- character()
+  f <- withCallingHandlers(glmm(bin ~ period + (1 | herd) + (1 | obs), cbpp, family = binomial),
+                           warning = function(c) { w <<- c(w, conditionMessage(c))
+                                                   invokeRestart("muffleWarning") })
+  expect_match(w, "'obs' has one binary observation", all = FALSE)
+  expect_match(f$optinfo$warnings, "barely identifiable", all = FALSE)
   data(grouseticks, package = "lme4")
   fit <- glmm(TICKS ~ YEAR + (1 | INDEX), grouseticks, family = poisson)
   expect_true(is.finite(logLik(fit)))

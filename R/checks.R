@@ -1,0 +1,89 @@
+# Input checks shared by glmm() and gee(), run on the model frame before any
+# fitting, so that bad data give an error naming the variable instead of a
+# failure deep inside an engine.
+
+# The user's name for a model-frame column: "(weights)" -> weights.
+frame_var_name <- function(nm) {
+  extras <- c("(weights)" = "weights", "(offset)" = "offset", "(id)" = "id",
+              "(waves)" = "waves")
+  ifelse(nm %in% names(extras), extras[nm], nm)
+}
+
+# Infinite values survive na.omit; name the variables that hold them.
+check_frame_finite <- function(mf) {
+  bad <- vapply(mf, function(v) is.numeric(v) && any(is.infinite(v)), TRUE)
+  if (any(bad))
+    stop(sprintf("infinite values in %s: every variable of the model must be finite",
+                 paste0("'", frame_var_name(names(mf)[bad]), "'", collapse = ", ")),
+         call. = FALSE)
+  invisible()
+}
+
+# A response without variation cannot be fitted: for binomial (all failures
+# or all successes) and poisson (all zero) the intercept's estimate is
+# infinite; for gaussian the residual variance is zero.
+check_response_varies <- function(y, weights, family, name) {
+  y <- y[weights > 0]
+  if (!length(y)) return(invisible())
+  fam <- family$family
+  msg <- if (fam == "binomial" && all(y <= 0)) "has no successes (every observation is 0)"
+         else if (fam == "binomial" && all(y >= 1)) "has no failures (every observation is 1)"
+         else if (fam == "poisson" && all(y == 0)) "is 0 for every observation"
+         else if (fam == "gaussian" && diff(range(y)) <= 1e-12 * max(1, abs(y)))
+           sprintf("is constant (%s)", format(y[1L]))
+  if (!is.null(msg))
+    stop(sprintf("the response '%s' %s: the model cannot be estimated (the maximum likelihood estimate does not exist)",
+                 name, msg), call. = FALSE)
+  invisible()
+}
+
+# Response-level checks common to both front ends (after model_response()).
+check_model_frame <- function(mf, resp, family, formula) {
+  if (!any(resp$weights > 0))
+    stop("all 'weights' are zero (or every binomial observation has zero trials): there is nothing to fit",
+         call. = FALSE)
+  check_response_varies(resp$y, resp$weights, family,
+                        paste(deparse(formula[[2L]]), collapse = ""))
+}
+
+# Gaussian models need residual degrees of freedom for the scale.
+check_fixed_df <- function(X, weights, family) {
+  n <- sum(weights > 0)
+  if (family$family == "gaussian" && ncol(X) >= n)
+    stop(sprintf(paste0("the model has %d fixed-effect coefficients but only %d observations: ",
+                        "nothing is left to estimate the residual variance"), ncol(X), n),
+         call. = FALSE)
+  invisible()
+}
+
+# Clusters of one observation each: for gaussian models the random-effect
+# variance is confounded with the residual variance (an error, as in lme4);
+# for binary data it is identified only through the shape of the link (a
+# warning); for counts and binomial totals it is an observation-level random
+# effect, a legitimate model for overdispersion.
+check_cluster_sizes <- function(group, weights, family, gname, trials_one) {
+  sizes <- tabulate(as.integer(group)[weights > 0], nlevels(group))
+  if (max(sizes) > 1L) return(character())
+  fam <- family$family
+  if (fam == "gaussian")
+    stop(sprintf(paste0("every level of the grouping factor '%s' has one observation: ",
+                        "the random-effect variance cannot be told apart from the residual variance"),
+                 gname), call. = FALSE)
+  if (fam == "binomial" && trials_one)
+    return(sprintf(paste0("every level of the grouping factor '%s' has one binary observation: ",
+                          "the random-effect variance is barely identifiable (only through the shape ",
+                          "of the link) and its estimate is unreliable"), gname))
+  character()
+}
+
+# Runs detect_separation() for a front end. Returns NULL (nothing to report)
+# or the separation record, with its message.
+separation_record <- function(X, y, weights, family, model) {
+  if (!(family$family %in% c("binomial", "poisson"))) return(NULL)
+  # Aliased columns do not change the answer (Xb = 0 adds nothing to the
+  # log-likelihood); the fitters report them.
+  sep <- detect_separation(X, y, weights, family)
+  if (is.null(sep) || !sep$separated) return(sep)
+  sep$message <- separation_message(sep, family, model)
+  sep
+}

@@ -1,0 +1,180 @@
+# Separation: data for which the maximum likelihood estimate of the fixed
+# effects does not exist, because some direction b of the coefficients
+# increases the log-likelihood without bound (Albert and Anderson, 1984).
+#
+# For binomial data, b is such a direction when x_i'b <= 0 for every
+# observation with no successes, x_i'b >= 0 for every observation with no
+# failures, x_i'b = 0 for the others, and x_i'b != 0 somewhere. For poisson
+# data the same holds with x_i'b <= 0 where y = 0 and x_i'b = 0 where y > 0
+# (the log-likelihood sum y*eta - exp(eta) then rises towards its bound).
+# A random effect does not help: along b the conditional likelihood of every
+# cluster rises for every value of its random effect, so the marginal one
+# does too.
+#
+# Writing a_i = +-x_i for the inequality rows and e_j for the equality rows,
+# by Motzkin's transposition theorem exactly one of these holds (X of full
+# column rank):
+#   (I)  some b has A b >= 0, E b = 0, A b != 0            (separation);
+#   (II) some u >= 1 and v have A'u + E'v = 0              (an MLE exists).
+# (II) is the dual of Konis's (2007) linear program "maximize 1'A b subject
+# to A b >= 0, E b = 0", which is unbounded exactly under separation. We
+# solve the phase-1 problem of (II) by a revised simplex method with p
+# constraints; when (II) is infeasible, the phase-1 simplex multipliers are
+# a separating direction b (a Farkas certificate). The observations with
+# a_i'b > 0 are then set aside and the test repeated on the rest, so that the
+# union of the directions found covers every separated observation; the
+# coefficients with a non-zero component in some direction are the terms
+# reported.
+#
+# References:
+# Albert, A. and Anderson, J. A. (1984). On the existence of maximum
+#   likelihood estimates in logistic regression models. Biometrika 71, 1-10.
+# Konis, K. (2007). Linear programming algorithms for detecting separated
+#   data in binary logistic regression models. DPhil thesis, University of
+#   Oxford.
+
+# Checks X (full column rank), y on the mean scale and prior weights for
+# separation. Returns NULL for families where it cannot occur (gaussian),
+# otherwise list(separated = TRUE/FALSE, terms = names of the coefficients
+# along a separating direction, direction = the combined direction on the
+# scale of X, nobs = number of observations fitted exactly at 0 or the
+# bound, checked = FALSE when the linear program did not finish).
+detect_separation <- function(X, y, weights, family, max_rounds = 50L) {
+  fam <- family$family
+  if (!fam %in% c("binomial", "poisson")) return(NULL)
+  p <- ncol(X)
+  none <- list(separated = FALSE, terms = character(), direction = stats::setNames(numeric(p), colnames(X)),
+               nobs = 0L, checked = TRUE)
+  if (!length(y) || p == 0L) return(none)
+  # Inequality rows (no successes: -x_i; no failures: +x_i) and equality
+  # rows, with the columns scaled to a maximum of one so the tolerances are
+  # relative. Built column by column: for a million rows the copies of X
+  # dominate the memory used here.
+  pos_w <- weights > 0
+  sgn <- if (fam == "binomial") (y >= 1) - (y <= 0) else -(y <= 0)
+  ii <- which(pos_w & sgn != 0)
+  ie <- which(pos_w & sgn == 0)
+  sv <- as.numeric(sgn[ii])
+  rm(sgn, pos_w)
+  sc <- numeric(p)
+  for (j in seq_len(p)) sc[j] <- max(abs(X[, j]))
+  sc[!is.finite(sc) | sc == 0] <- 1
+  A <- X[ii, , drop = FALSE]
+  E <- X[ie, , drop = FALSE]
+  for (j in seq_len(p)) {
+    A[, j] <- A[, j] * (sv / sc[j])
+    if (length(ie)) E[, j] <- E[, j] / sc[j]
+  }
+  rm(sv)
+  active <- rep(TRUE, nrow(A))
+  total <- numeric(p)
+  separated_rows <- rep(FALSE, nrow(A))
+  for (round in seq_len(max_rounds)) {
+    if (!any(active)) break
+    res <- lp_separating_direction(if (all(active)) A else A[active, , drop = FALSE], E)
+    if (is.na(res$separated)) return(utils::modifyList(none, list(checked = FALSE)))
+    if (!res$separated) break
+    b <- res$direction / max(abs(res$direction))
+    ab <- drop(A %*% b)
+    pos <- ab > 1e-7
+    if (!any(pos & active)) break
+    # A multiple of the earlier directions large enough that rows already
+    # set aside stay positive.
+    if (any(separated_rows)) {
+      prev <- drop(A[separated_rows, , drop = FALSE] %*% total)
+      worst <- min(ab[separated_rows])
+      k <- if (worst < 0) 2 * max(-worst / min(prev), 1) else 1
+      total <- k * total + b
+    } else {
+      total <- b
+    }
+    separated_rows <- separated_rows | pos
+    active <- active & !pos
+  }
+  if (!any(separated_rows)) return(none)
+  total <- total / max(abs(total))
+  on <- abs(total) > 1e-6
+  dir <- stats::setNames(total / sc, colnames(X))
+  list(separated = TRUE, terms = colnames(X)[on], direction = dir,
+       nobs = sum(separated_rows), checked = TRUE)
+}
+
+# Phase 1 of the revised simplex method for: find s >= 0, v+ >= 0, v- >= 0,
+# with A's + E'(v+ - v-) = c, c = -A'1 (that is, u = 1 + s >= 1 in (II)).
+# Artificial variables with the signs of c start as the basis. Dantzig's
+# pricing, with Bland's rule after degenerate pivots so it cannot cycle.
+# Returns separated = FALSE (feasible), TRUE with the Farkas direction
+# b = -pi, or NA when the iteration limit is reached.
+lp_separating_direction <- function(A, E, tol = 1e-9, maxit = NULL) {
+  m <- nrow(A); k <- nrow(E); p <- ncol(A)
+  if (m == 0L) return(list(separated = FALSE))
+  cvec <- -colSums(A)
+  scale_c <- 1 + sum(abs(cvec))
+  dsign <- ifelse(cvec < 0, -1, 1)
+  # Column j of the constraint matrix: 1..m rows of A, then +E, -E, then
+  # the artificials (p of them).
+  column <- function(j) {
+    if (j <= m) return(A[j, ])
+    j <- j - m
+    if (j <= k) return(E[j, ])
+    j <- j - k
+    if (j <= k) return(-E[j, ])
+    e <- numeric(p); e[j - k] <- dsign[j - k]; e
+  }
+  art0 <- m + 2L * k
+  basis <- art0 + seq_len(p)
+  B <- diag(dsign, p)
+  xB <- abs(cvec)
+  cost <- function(j) as.numeric(j > art0)
+  if (is.null(maxit)) maxit <- 200L + 50L * p
+  degenerate <- 0L
+  for (it in seq_len(maxit)) {
+    Binv <- tryCatch(solve(B), error = function(e) NULL)
+    if (is.null(Binv)) return(list(separated = NA))
+    cB <- vapply(basis, cost, 1)
+    pi <- drop(cB %*% Binv)
+    obj <- sum(cB * xB)
+    if (obj <= 1e-10 * scale_c) return(list(separated = FALSE))
+    # Reduced costs (cost 0 for the structural columns).
+    d_s <- -drop(A %*% pi)
+    d_e <- if (k) -drop(E %*% pi) else numeric()
+    d_all <- c(d_s, d_e, -d_e, 1 - dsign * pi)
+    d_all[basis] <- 0
+    cand <- which(d_all < -tol)
+    if (!length(cand)) {
+      return(list(separated = obj > 1e-7 * scale_c, direction = -pi))
+    }
+    enter <- if (degenerate >= 5L) min(cand) else cand[which.min(d_all[cand])]
+    col <- column(enter)
+    dB <- drop(Binv %*% col)
+    ok <- dB > tol
+    if (!any(ok)) return(list(separated = NA))  # phase 1 is bounded: numerical trouble
+    ratios <- xB[ok] / dB[ok]
+    tmin <- min(ratios)
+    ties <- which(ok)[ratios <= tmin + 1e-12 * max(1, tmin)]
+    leave <- ties[which.min(basis[ties])]
+    step <- xB[leave] / dB[leave]
+    degenerate <- if (step <= 1e-12) degenerate + 1L else 0L
+    xB <- xB - step * dB
+    xB[leave] <- step
+    xB[xB < 0] <- 0
+    basis[leave] <- enter
+    B[, leave] <- col
+  }
+  list(separated = NA)
+}
+
+# The warning text for a separation found by detect_separation(); `model`
+# is "glmm" or "gee". At most ten terms are named.
+separation_message <- function(sep, family, model = "glmm") {
+  what <- if (family$family == "binomial") "fitted probabilities of 0 or 1" else "fitted means of 0"
+  terms <- sQuote(sep$terms, FALSE)
+  if (length(terms) > 10L) terms <- c(terms[1:10], sprintf("and %d more", length(terms) - 10L))
+  why <- if (model == "gee") "the estimating equations have no finite solution"
+         else "the maximum likelihood estimate does not exist (random effects do not remedy this)"
+  sprintf(paste0("separation: the fixed effects %s predict %d observation(s) perfectly (%s), ",
+                 "so %s and these coefficients drift to +/-Inf; their estimates and standard ",
+                 "errors are meaningless. Remove or merge the offending terms or levels, or ",
+                 "use a penalized (e.g. Firth) fit"),
+          paste(terms, collapse = ", "), sep$nobs, what, why)
+}

@@ -1,0 +1,139 @@
+# Numerical trouble: separation named before fitting and recorded in the fit;
+# extreme linear predictors and large counts without overflow.
+
+sep_data <- function() {
+  data.frame(y = rep(c(0, 0, 0, 1, 1, 1), 10), x = rep(1:6, 10), g = rep(1:10, each = 6))
+}
+
+test_that("complete separation is named, warned and recorded (glmm), an error for gee", {
+  d <- sep_data()
+  w <- capture_warnings(f <- glmm(y ~ x + (1 | g), d, family = binomial))
+  expect_match(w, "separation: the fixed effects '\\(Intercept\\)', 'x' predict 60 observation",
+               all = FALSE)
+  expect_true(f$separation$separated)
+  expect_identical(f$separation$terms, c("(Intercept)", "x"))
+  expect_match(f$optinfo$warnings, "^separation:", all = FALSE)
+  # The direction separates: x'b <= 0 where y = 0 and >= 0 where y = 1.
+  eta <- drop(cbind(1, d$x) %*% f$separation$direction)
+  expect_true(all(eta[d$y == 0] <= 1e-8) && all(eta[d$y == 1] >= -1e-8))
+  w2 <- capture_warnings(ge <- gee(y ~ x, data = d, id = g, family = binomial))
+  expect_match(w2, "separation: the fixed effects '\\(Intercept\\)', 'x'.*no finite solution",
+               all = FALSE)
+  expect_identical(ge$separation$terms, c("(Intercept)", "x"))
+  expect_match(ge$warnings, "^separation:", all = FALSE)
+  # glm only says that fitted probabilities are 0 or 1.
+  expect_match(capture_warnings(glm(y ~ x, binomial, d)), "numerically 0 or 1", all = FALSE)
+})
+
+test_that("quasi-complete separation by one factor level names that level only", {
+  set.seed(21)
+  d <- data.frame(g = rep(1:40, each = 5), h = factor(sample(c("a", "b", "c"), 200, TRUE)),
+                  z = rnorm(200))
+  d$y <- rbinom(200, 1, plogis(0.2 + 0.5 * d$z + rnorm(40)[d$g]))
+  d$y[d$h == "c"] <- 0
+  w <- capture_warnings(f <- glmm(y ~ h + z + (1 | g), d, family = binomial, nAGQ = 1))
+  expect_match(w, "separation: the fixed effects 'hc' predict", all = FALSE)
+  expect_identical(f$separation$terms, "hc")
+  expect_identical(f$separation$nobs, sum(d$h == "c"))
+  # The coefficient has drifted far away, as the warning says.
+  expect_lt(f$coefficients[["hc"]], -5)
+  # GEE: the same warning, or the same message as an error if the engine
+  # cannot continue.
+  res <- tryCatch(capture_warnings(ge <- gee(y ~ h + z, data = d, id = g, family = binomial)),
+                  error = conditionMessage)
+  expect_match(res, "separation: the fixed effects 'hc' predict .*no finite solution", all = FALSE)
+  # Without the offending level: no separation, nothing recorded.
+  ok <- glmm(y ~ h + z + (1 | g), droplevels(d[d$h != "c", ]), family = binomial, nAGQ = 1)
+  expect_false(ok$separation$separated)
+})
+
+test_that("poisson: a level with no events is separation too; gaussian is never checked", {
+  set.seed(22)
+  d <- data.frame(g = rep(1:30, each = 4), h = factor(rep(c("a", "b", "c"), 40)), x = rnorm(120))
+  d$n <- rpois(120, exp(1 + 0.3 * d$x + rnorm(30, sd = 0.3)[d$g]))
+  d$n[d$h == "b"] <- 0
+  w <- capture_warnings(f <- glmm(n ~ h + x + (1 | g), d, family = poisson))
+  expect_match(w, "separation: the fixed effects 'hb' predict 40", all = FALSE)
+  expect_identical(f$separation$terms, "hb")
+  expect_null(suppressWarnings(glmm(x ~ h + (1 | g), d))$separation)
+})
+
+test_that("the linear program agrees with divergence of glm's coefficients", {
+  # Independent check: IRLS run long drives the linear predictor to about
+  # +-20 or beyond exactly when the estimate does not exist.
+  set.seed(23)
+  n_sep <- 0L
+  for (r in 1:120) {
+    n <- sample(6:25, 1); p <- sample(1:4, 1)
+    X <- if (p > 1) cbind(1, matrix(rnorm(n * (p - 1)), n)) else matrix(1, n, 1)
+    colnames(X) <- c("(Intercept)", if (p > 1) paste0("x", seq_len(p - 1)))
+    y <- rbinom(n, 1, 0.5)
+    if (length(unique(y)) < 2L || qr(X)$rank < p) next
+    s <- glmmgee:::detect_separation(X, y, rep(1, n), binomial())
+    gl <- suppressWarnings(glm.fit(X, y, family = binomial(),
+                                   control = glm.control(maxit = 200, epsilon = 1e-14)))
+    expect_identical(s$separated, max(abs(gl$linear.predictors)) > 12, info = r)
+    n_sep <- n_sep + s$separated
+  }
+  expect_gte(n_sep, 5)  # both kinds of data sets were met
+  # Proportions: only rows with 0 or all successes constrain the direction.
+  m <- rep(3, 12); s <- c(0, 0, 0, 1, 2, 1, 3, 3, 3, 2, 1, 2)
+  X <- cbind("(Intercept)" = 1, x = 1:12)
+  expect_false(glmmgee:::detect_separation(X, s / m, m, binomial())$separated)
+})
+
+test_that("no separation is reported for ordinary data", {
+  data(bacteria, package = "MASS")
+  f <- glmm(y ~ trt + I(week > 2) + (1 | ID), bacteria, family = binomial, nAGQ = 1)
+  expect_false(f$separation$separated)
+  expect_false(any(grepl("separation", f$optinfo$warnings)))
+  g <- gee(y ~ trt + I(week > 2), data = bacteria, id = ID, family = binomial)
+  expect_false(g$separation$separated)
+})
+
+test_that("binomial offsets of +-40 (|eta| > 30) fit without overflow", {
+  set.seed(24)
+  M <- 60; n <- M * 8
+  d <- data.frame(g = rep(seq_len(M), each = 8), x = rnorm(n))
+  d$o <- sample(c(-40, 0, 40), n, replace = TRUE, prob = c(0.25, 0.5, 0.25))
+  eta <- d$o - 0.3 + 0.8 * d$x + rnorm(M, sd = 0.7)[d$g]
+  d$y <- rbinom(n, 1, plogis(eta))
+  expect_true(all(d$y[d$o == 40] == 1) && all(d$y[d$o == -40] == 0))
+  f <- glmm(y ~ x + offset(o) + (1 | g), d, family = binomial, nAGQ = 1)
+  expect_true(is.finite(f$loglik))
+  expect_true(all(is.finite(f$vcov)))
+  expect_false(f$separation$separated)
+  # Rows with |offset| = 40 carry no information: the fit equals the one without them.
+  f0 <- glmm(y ~ x + (1 | g), d[d$o == 0, ], family = binomial, nAGQ = 1)
+  expect_equal(f$coefficients, f0$coefficients, tolerance = 1e-5)
+  expect_equal(f$loglik, f0$loglik, tolerance = 1e-6)
+  skip_if_not_installed("lme4")
+  r <- lme4::glmer(y ~ x + offset(o) + (1 | g), d, family = binomial, nAGQ = 1)
+  # lme4 stops a little short of the optimum here (relative 3e-4 in the
+  # coefficients); ours is at least as high.
+  expect_equal(unname(f$coefficients), unname(lme4::fixef(r)), tolerance = 1e-3)
+  expect_equal(f$loglik, as.numeric(logLik(r)), tolerance = 1e-5)
+  expect_gte(f$loglik, as.numeric(logLik(r)) - 1e-8)
+  ge <- gee(y ~ x + offset(o), data = d, id = g, family = binomial)
+  gl <- suppressWarnings(glm(y ~ x + offset(o), binomial, d))  # "fitted probabilities 0 or 1"
+  expect_equal(coef(ge), coef(gl), tolerance = 1e-7)
+})
+
+test_that("poisson counts around 1e6 fit without overflow", {
+  set.seed(25)
+  M <- 40; n <- M * 5
+  d <- data.frame(g = rep(seq_len(M), each = 5), x = runif(n))
+  d$n <- rpois(n, exp(13.8 + 0.5 * d$x + rnorm(M, sd = 0.2)[d$g]))
+  expect_gt(median(d$n), 5e5)
+  f <- glmm(n ~ x + (1 | g), d, family = poisson, nAGQ = 1)
+  expect_true(is.finite(f$loglik))
+  expect_equal(unname(f$coefficients), c(13.8, 0.5), tolerance = 0.05)
+  expect_equal(sqrt(f$D[1, 1]), 0.2, tolerance = 0.3)
+  ge <- gee(n ~ x, data = d, id = g, family = poisson)
+  expect_equal(coef(ge), coef(glm(n ~ x, poisson, d)), tolerance = 1e-8)
+  skip_if_not_installed("lme4")
+  r <- suppressWarnings(lme4::glmer(n ~ x + (1 | g), d, family = poisson, nAGQ = 1))
+  # The log-likelihood is of order -1e3 at counts of 1e6: compare absolutely.
+  expect_lt(abs(f$loglik - as.numeric(logLik(r))), 1e-3)
+  expect_equal(unname(f$coefficients), unname(lme4::fixef(r)), tolerance = 1e-5)
+})
