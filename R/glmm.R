@@ -1,9 +1,12 @@
 #' Generalized linear mixed models by maximum likelihood
 #'
-#' Fits a GLMM whose random effects share one grouping factor, integrating
-#' them out by the Laplace approximation (`nAGQ = 1`) or by adaptive
-#' Gauss-Hermite quadrature (`nAGQ > 1`), centred and scaled at each
-#' cluster's posterior mode and curvature. The coefficients are
+#' Fits a GLMM by maximum likelihood. With one grouping factor the random
+#' effects are integrated out by the Laplace approximation (`nAGQ = 1`) or by
+#' adaptive Gauss-Hermite quadrature (`nAGQ > 1`), centred and scaled at each
+#' cluster's posterior mode and curvature; with several grouping factors
+#' (nested, crossed) or a known covariance, by the Laplace approximation over
+#' all random effects at once, with sparse matrices (see
+#' [glmm-several-terms]). The coefficients are
 #' **conditional (subject-specific)** effects: the change in the linear
 #' predictor for a given cluster, holding its random effect fixed. For the
 #' population-averaged effect of a covariate see [gee()].
@@ -17,8 +20,12 @@
 #' for the logit link \eqn{\beta / \sqrt{1 + c^2 \sigma^2}},
 #' \eqn{c = 16\sqrt{3}/(15\pi)}, is a close approximation (Zeger, Liang and
 #' Albert, 1988). `exp(fixef(fit))` are therefore conditional odds (or rate)
-#' ratios; the vignette `vignette("two-questions", package = "glmmgee")`
-#' sets them beside the marginal ones from [gee()].
+#' ratios: [odds_ratios()] and [rate_ratios()] report them with intervals,
+#' [marginal_coefs()] gives the population-averaged coefficients the fitted
+#' model implies, [standardize()] population-averaged risks and their
+#' contrasts, and [compare_views()] both views beside a [gee()] fit. The
+#' vignette `vignette("two-questions", package = "glmmgee")` explains the
+#' difference.
 #'
 #' Random effects use lme4's syntax: `(1 | g)` a random intercept,
 #' `(1 + x | g)` correlated intercept and slope (unstructured covariance),
