@@ -31,6 +31,10 @@ cpp_agq_reset <- function(ptr) {
     invisible(.Call(`_glmmgee_cpp_agq_reset`, ptr))
 }
 
+cpp_agq_free <- function(ptr) {
+    invisible(.Call(`_glmmgee_cpp_agq_free`, ptr))
+}
+
 cpp_gh_rule <- function(K) {
     .Call(`_glmmgee_cpp_gh_rule`, K)
 }

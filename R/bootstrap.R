@@ -8,12 +8,15 @@ cluster_rows <- function(fit) split(seq_along(cluster_of(fit)), cluster_of(fit))
 # Refits `fit` on the clusters `draw` (indices into cluster_rows), each
 # drawn cluster becoming a cluster of its own. Returns the parameters laid
 # out as fit$theta (glmm) or coef(fit) (gee), or NULL when the refit fails.
-refit_clusters <- function(fit, rows_by_cluster, draw) {
+# For several random-effect terms, `term` is the term whose grouping factor
+# was resampled (see refit_sparse()).
+refit_clusters <- function(fit, rows_by_cluster, draw, term = NULL) {
   parts <- rows_by_cluster[draw]
   rows <- unlist(parts, use.names = FALSE)
   id <- rep.int(seq_along(parts), lengths(parts))
   res <- tryCatch(suppressWarnings(
-    if (is_glmm(fit)) refit_glmm(fit, rows, id) else refit_gee(fit, rows, id)),
+    if (inherits(fit, "glmm_sparse")) refit_sparse(fit, rows, id, term)
+    else if (is_glmm(fit)) refit_glmm(fit, rows, id) else refit_gee(fit, rows, id)),
     error = function(e) NULL)
   if (is.null(res) || any(!is.finite(res))) NULL else res
 }
@@ -22,14 +25,60 @@ refit_glmm <- function(fit, rows, id) {
   re <- re_structure(fit, "standardize")
   th <- unname(fit$theta)
   disp <- length(th) > max(re$lambda_index)
-  start <- list(beta = th[seq_len(re$p)], lambda = th[re$lambda_index],
-                sigma = if (disp) exp(th[length(th)]))
+  start <- list(beta = th[seq_len(re$p)], lambda = th[re$lambda_index])
+  if (disp) start[[dispersion_name(fit$family)]] <- exp(th[length(th)])
   f <- glmm_fit(fit$X[rows, , drop = FALSE], fit$y[rows], fit$Z[rows, , drop = FALSE],
                 id, fit$family, weights = fit$prior.weights[rows],
                 offset = fit$offset[rows], nAGQ = fit$nAGQ,
                 cov_blocks = fit$cov_blocks, control = glmm_control(), start = start)
   if (length(f$optinfo$warnings) &&
       any(grepl("did not converge", f$optinfo$warnings))) return(NULL)
+  unname(f$theta)
+}
+
+# Several terms: each drawn copy of a cluster (`id`) is a new cluster, and
+# the levels of every grouping factor nested in the resampled one become
+# new levels per copy (a hospital drawn twice brings two sets of wards);
+# crossed factors keep their levels. The random-effects design is rebuilt
+# at the matrix level with the layout of sparse_re_terms().
+refit_sparse <- function(fit, rows, id, term) {
+  re <- re_structure(fit, "standardize")
+  tms <- fit$reterms
+  cl <- tms[[term]]$index
+  blocks <- list()
+  lam_row <- lam_col <- lam_k <- integer()
+  lower <- numeric()
+  pos <- 0L
+  zpos <- 0L
+  for (k in seq_along(tms)) {
+    tm <- tms[[k]]
+    q <- length(tm$cnames)
+    nested <- k == term || all(lengths(lapply(split(cl, tm$index), unique)) <= 1L)
+    lev <- if (nested) paste(id, tm$index[rows]) else tm$index[rows]
+    f <- factor(lev, levels = unique(lev))
+    nl <- nlevels(f)
+    Zk <- re$Z[rows, zpos + seq_len(q), drop = FALSE]
+    blocks[[k]] <- Matrix::sparseMatrix(i = rep(seq_along(rows), q),
+                                        j = (as.integer(f) - 1L) * q + rep(seq_len(q), each = length(rows)),
+                                        x = as.numeric(Zk), dims = c(length(rows), nl * q))
+    lt <- which(lower.tri(diag(q), diag = TRUE), arr.ind = TRUE)
+    lt <- lt[order(lt[, 2L], lt[, 1L]), , drop = FALSE]
+    base <- pos + (seq_len(nl) - 1L) * q
+    lam_row <- c(lam_row, rep(base, each = nrow(lt)) + lt[, 1L])
+    lam_col <- c(lam_col, rep(base, each = nrow(lt)) + lt[, 2L])
+    lam_k <- c(lam_k, rep(tm$par, nl))
+    pos <- pos + nl * q
+    zpos <- zpos + q
+  }
+  lower <- ifelse(re$pattern$row == re$pattern$col, 0, -Inf)[order(re$lambda_index)]
+  Z <- methods::as(methods::as(do.call(cbind, blocks), "CsparseMatrix"), "generalMatrix")
+  rs <- list(Z = Z, lam_row = lam_row, lam_col = lam_col, lam_k = lam_k,
+             ntheta = length(re$lambda_index), lower = lower,
+             par_names = names(fit$theta)[sort(re$lambda_index)], terms = list())
+  f <- glmm_sparse_fit(fit$X[rows, , drop = FALSE], fit$y[rows], rs, fit$family,
+                       fit$prior.weights[rows], fit$offset[rows],
+                       glmm_control(), start = unname(fit$theta))
+  if (f$optinfo$convergence != 0L) return(NULL)
   unname(f$theta)
 }
 
@@ -65,8 +114,12 @@ run_replicates <- function(B, one, cores, progress) {
   out
 }
 
-check_bootstrap_args <- function(fit, B, cores, min_clusters = 10L) {
-  K <- length(unique(cluster_of(fit)))
+check_bootstrap_args <- function(fit, B, cores, clusters = cluster_of(fit),
+                                 min_clusters = 10L) {
+  if (isTRUE(re_known_cov(fit)))
+    stop("'se' = \"bootstrap\" cannot resample a fit with a known-covariance term (its levels are tied together through K); use se = \"delta\"",
+         call. = FALSE)
+  K <- length(unique(clusters))
   if (K < min_clusters)
     stop(sprintf("'se' = \"bootstrap\" needs at least %d clusters to resample; this fit has %d (use se = \"delta\")",
                  min_clusters, K), call. = FALSE)
@@ -77,3 +130,6 @@ check_bootstrap_args <- function(fit, B, cores, min_clusters = 10L) {
     stop("'cores' must be a whole number >= 1", call. = FALSE)
   invisible(K)
 }
+
+re_known_cov <- function(fit)
+  inherits(fit, "glmm_sparse") && any(vapply(fit$reterms, function(tm) isTRUE(tm$known_cov), TRUE))

@@ -19,7 +19,9 @@
 #'   views only.
 #' @param data,family For a formula: the data and family.
 #' @param id For a formula: the GEE's cluster identifier, a column name
-#'   (string); by default the GLMM's grouping factor.
+#'   (string); by default the GLMM's grouping factor. Needed when the
+#'   formula has several grouping factors (the GEE takes one: for nested
+#'   factors usually the outermost).
 #' @param corstr For a formula: the GEE's working correlation.
 #' @param nAGQ For a formula: quadrature points of the GLMM.
 #' @param level Confidence level.
@@ -51,7 +53,12 @@ compare_views <- function(x, y = NULL, data, family = gaussian(), id = NULL,
     if (!length(bars))
       stop("'x': the formula has no random-effect term such as (1 | id)", call. = FALSE)
     g <- glmm(x, data = data, family = family, nAGQ = nAGQ)
-    if (is.null(id)) id <- g$group_name
+    if (is.null(id)) {
+      if (length(unique(g$group_name)) > 1L)
+        stop(sprintf("'id' is needed: the GLMM has several grouping factors (%s) and the GEE takes one; name the column of 'data' holding its clusters",
+                     paste(unique(g$group_name), collapse = ", ")), call. = FALSE)
+      id <- g$group_name
+    }
     if (!is.character(id) || length(id) != 1L || !(id %in% names(data)))
       stop("'id' must name one column of 'data' (the GEE's clusters)", call. = FALSE)
     fixed <- x
@@ -94,9 +101,12 @@ compare_views <- function(x, y = NULL, data, family = gaussian(), id = NULL,
 }
 
 re_summary <- function(fit) {
-  sd <- sqrt(diag(fit$D))
-  paste(sprintf("SD(%s) = %s", names(sd) %||% fit$cnames, format(signif(sd, 3L))),
-        collapse = ", ")
+  vc <- VarCorr(fit)
+  sd <- unlist(lapply(names(vc), function(g) {
+    s <- attr(vc[[g]], "stddev")
+    stats::setNames(s, if (length(vc) > 1L) paste(g, names(s), sep = ": ") else names(s))
+  }))
+  paste(sprintf("SD(%s) = %s", names(sd), format(signif(sd, 3L))), collapse = ", ")
 }
 
 #' @rdname compare_views

@@ -57,8 +57,8 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   if (nrow(Z) != n) stop("'Z' must have as many rows as 'X'", call. = FALSE)
   if (length(y) != n) stop("'y' must have one value per row of 'X'", call. = FALSE)
   if (length(group) != n) stop("'group' must have one value per row of 'X'", call. = FALSE)
-  if (any(!is.finite(X))) stop("'X' contains NA, NaN or infinite values", call. = FALSE)
-  if (any(!is.finite(Z))) stop("'Z' contains NA, NaN or infinite values", call. = FALSE)
+  if (!all_finite(X)) stop("'X' contains NA, NaN or infinite values", call. = FALSE)
+  if (!all_finite(Z)) stop("'Z' contains NA, NaN or infinite values", call. = FALSE)
   check_support(y, family)
   if (is.null(weights)) weights <- rep(1, n)
   if (is.null(offset)) offset <- rep(0, n)
@@ -93,6 +93,7 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
                      cl$index, M, pat$row - 1L, pat$col - 1L, family$family_code,
                      family$link_code, if (control$laplace_start) 1L else nAGQ,
                      control$nthreads)
+  on.exit(cpp_agq_free(eng), add = TRUE)
   run <- optimize_glmm(eng, st, lower, nAGQ, p, pat, disp, control)
   theta <- run$theta
   opt <- run$opt
@@ -162,6 +163,9 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
 }
 
 `%||%` <- function(a, b) if (is.null(a)) b else a
+
+# No NA, NaN or Inf, without the n x p logical matrices of any(!is.finite(x)).
+all_finite <- function(x) !anyNA(x) && (!length(x) || all(is.finite(range(x))))
 
 block_pattern <- function(sizes) {
   rows <- cols <- integer()

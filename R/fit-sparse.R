@@ -6,7 +6,7 @@
 #
 # The fitted object has class c("glmm_sparse", "glmm") and the fields of a
 # "glmm" fit (call, formula, family, coefficients, vcov, theta, cov_theta,
-# sigma, loglik, df, nobs, n, linear.predictors, eta_fixed, fitted.values, y,
+# sigma, family_par, loglik, df, nobs, n, linear.predictors, eta_fixed, fitted.values, y,
 # prior.weights, offset, X, model, terms, xlevels, contrasts, re_formula,
 # na.action, nAGQ = 1, singular, gradient, hessian, optinfo) with these
 # differences for several terms:
@@ -22,7 +22,8 @@
 #               observation), columns (of Z), par (indices into the
 #               covariance parameters), known_cov, Lambda (q x q relative
 #               factor; for a known covariance sigma K: the scalar sigma),
-#               D (q x q covariance, sigma^2 for a known K), b (levels x q
+#               D (q x q covariance, sigma^2 for a known K), kdiag (known
+#               K only: diag(K) over the levels), b (levels x q
 #               matrix of modes), condvar (q x q x levels conditional
 #               covariances);
 #   Lambda, D, cnames, cov_blocks, group, group_levels, ranef: NULL (these
@@ -46,7 +47,7 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
   }
   lower <- c(rep(-Inf, p), re$lower, if (disp) -Inf)
   pnames <- c(colnames(X) %||% paste0("X", seq_len(p)), re$par_names,
-              if (disp) if (family$family == "gaussian") "log(sigma)" else "log(dispersion)")
+              if (disp) sprintf("log(%s)", dispersion_name(family)))
   eng <- cpp_sparse_new(X, re$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
                         re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
                         family$family_code, family$link_code)
@@ -92,9 +93,15 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
   if (!is.null(hess) && is.null(attr(cov_theta, "ok")))
     warn <- c(warn, "the Hessian of the log-likelihood is not negative definite; standard errors are unavailable")
   stages <- run$stages
+  # As for one grouping factor (fit-glmm.R): sigma() as glmmTMB defines it,
+  # the family carrying its estimated theta, and theta / the shape with its
+  # standard error for print() and summary().
+  phi <- if (disp) theta[[length(theta)]]
+  family <- fitted_family(family, phi)
   list(beta = theta[seq_len(p)], theta = theta, loglik = final$loglik,
-       sigma = if (disp && family$family == "gaussian") exp(theta[[length(theta)]]) else 1,
-       dispersion = if (disp) exp(theta[[length(theta)]]) else NULL,
+       sigma = sigma_of(family, phi),
+       dispersion = if (disp) exp(phi) else NULL,
+       family_par = family_parameter(family, theta, cov_theta),
        gradient = grad, hessian = hess, cov_theta = cov_theta, family = family,
        modes = modes, terms = terms, singular = any(on_boundary), on_boundary = on_boundary,
        optinfo = list(optimizer = "nlminb", method = "Laplace (sparse)", nAGQ = 1L,
@@ -247,6 +254,7 @@ sparse_term_summaries <- function(re, lam, modes, eng, theta) {
       B <- matrix(b, nl, 1L, dimnames = list(tm$levels, tm$cnames))
       return(c(tm[setdiff(names(tm), "kfactor")],
                list(Lambda = Lam, D = Lam^2, b = B,
+                    kdiag = Matrix::rowSums(tm$kfactor^2),
                     condvar = array(cv, c(1L, 1L, nl), dimnames = list(tm$cnames, tm$cnames, tm$levels)))))
     }
     Lam <- matrix(0, q, q, dimnames = list(tm$cnames, tm$cnames))
@@ -288,7 +296,8 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
     call = call, formula = formula, family = fit$family,
     coefficients = beta, vcov = fit$cov_theta[seq_len(p), seq_len(p), drop = FALSE],
     theta = fit$theta, cov_theta = fit$cov_theta, sigma = fit$sigma,
-    dispersion = fit$dispersion, loglik = fit$loglik, df = length(fit$theta),
+    dispersion = fit$dispersion, family_par = fit$family_par,
+    loglik = fit$loglik, df = length(fit$theta),
     nobs = sum(weights > 0), n = length(y),
     group_name = vapply(fit$terms, `[[`, "", "group"),
     ngroups = vapply(fit$terms, function(t) length(t$levels), 1L),

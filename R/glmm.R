@@ -164,6 +164,9 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   environment(fixed) <- fenv
   mt <- stats::terms(fixed, data = mf)
   X <- stats::model.matrix(mt, mf)
+  # Nothing below needs X's row names (the object rebuilds X with them), and
+  # some operations (drop(), as.vector()) expand their lazy form into n strings.
+  rownames(X) <- NULL
   check_frame_finite(mf)
   resp <- model_response(mf, family)
   off <- model_offset_total(mf)
@@ -186,7 +189,11 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   obj
 }
 
-# The fitted object: plain data, everything on the scale users read.
+# The fitted object: plain data, everything on the scale users read. It
+# keeps only what methods need and cannot recompute cheaply: the model frame,
+# the response, the cluster codes and the estimates. X, Z, the linear
+# predictors and the fitted values are rebuilt on access (`$.glmm`,
+# glmm-derived.R); weights of one and a zero offset are not stored either.
 new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
   cn <- re$cnames
   q <- length(cn)
@@ -209,8 +216,6 @@ new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
   s <- fit$modes
   B <- to_b(s$mode)
   gi <- fit$group$index
-  eta_fixed <- drop(X %*% fit$beta) + offset
-  eta <- eta_fixed + rowSums(Z * B[gi, , drop = FALSE])
   beta <- fit$beta
   p <- length(beta)
   vc <- fit$cov_theta[seq_len(p), seq_len(p), drop = FALSE]
@@ -225,9 +230,9 @@ new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
     ranef = list(mode = B, mode_var = to_bvar(s$mode_var),
                  mean = to_b(s$post_mean), var = to_bvar(s$post_var)),
     cluster_loglik = stats::setNames(s$loglik, lev),
-    linear.predictors = eta, eta_fixed = eta_fixed,
-    fitted.values = fit$family$linkinv(eta),
-    y = y, prior.weights = weights, offset = offset, X = X, Z = Z,
+    y = y, prior.weights = if (any(weights != 1)) weights,
+    offset = if (any(offset != 0)) offset,
+    Z = if (!identical(cn, "(Intercept)")) Z,
     model = mf, terms = mt,
     xlevels = stats::.getXlevels(mt, mf), contrasts = attr(X, "contrasts"),
     re_formula = lapply(reformulas::findbars(formula), function(b) b[[2L]]),

@@ -14,23 +14,72 @@ check_fit <- function(fit, what, arg = "fit") {
   invisible(fit)
 }
 
-# The random-effect structure of a glmm: one grouping factor with q
-# correlated (block-diagonal) effects b_i = Lambda u_i, u_i ~ N(0, I), and
-# the position of Lambda's free entries in theta. Structures this layer
-# cannot handle yet (several grouping factors) are a clear error.
+# The random-effect structure of a glmm as the interpretation layer sees it:
+# for each observation the random-effect covariates z_i (n x q, the matrix
+# Z below) and a block-diagonal lower-triangular Lambda (q x q) whose free
+# entries sit at theta[lambda_index], so that z_i'b is normal with variance
+# |Lambda' z_i|^2. For one grouping factor these are the fit's own Z and
+# Lambda. For several terms (glmm_sparse) Lambda stacks each term's
+# relative factor and z_i stacks the term's covariates of the level the
+# observation belongs to; the terms' effects are independent, so
+# Var(z_i'b) = sum_t z_it' D_t z_it, the same formula. A known covariance
+# sigma^2 K enters as a 1 x 1 block sigma with z_i = sqrt(K_ll) for the
+# observation's level l: Var(b_l) = sigma^2 K_ll.
 re_structure <- function(fit, caller) {
   if (!is_glmm(fit))
-    stop(sprintf("%s() needs a fit from glmm()", caller), call. = FALSE)
-  Lam <- fit$Lambda
-  if (length(fit$group_name) != 1L || !is.matrix(Lam) || is.null(fit$pattern))
-    stop(sprintf("%s() supports random effects on one grouping factor only; this fit has %s",
-                 caller, paste(fit$group_name, collapse = ", ")), call. = FALSE)
+    stop(sprintf("'fit': %s() needs a fit from glmm(), not an object of class \"%s\"",
+                 caller, class(fit)[1L]), call. = FALSE)
   p <- length(fit$coefficients)
+  if (inherits(fit, "glmm_sparse")) return(re_structure_sparse(fit, p))
+  Lam <- fit$Lambda
   pat <- fit$pattern
   list(q = ncol(Lam), cnames = fit$cnames, Lambda = Lam, pattern = pat, p = p,
        lambda_index = p + seq_along(pat$row), ntheta = length(fit$theta),
        group = fit$group, group_name = fit$group_name, ngroups = fit$ngroups,
-       Z = fit$Z, cov_blocks = fit$cov_blocks)
+       Z = fit$Z, cov_blocks = fit$cov_blocks, sparse = FALSE)
+}
+
+re_structure_sparse <- function(fit, p) {
+  tms <- fit$reterms
+  rows <- cols <- idx <- integer()
+  off <- 0L
+  Zs <- vector("list", length(tms))
+  for (k in seq_along(tms)) {
+    tm <- tms[[k]]
+    q <- length(tm$cnames)
+    lt <- which(lower.tri(diag(q), diag = TRUE), arr.ind = TRUE)
+    lt <- lt[order(lt[, 2L], lt[, 1L]), , drop = FALSE]
+    rows <- c(rows, off + lt[, 1L])
+    cols <- c(cols, off + lt[, 2L])
+    idx <- c(idx, tm$par)
+    # The covariates of each observation's level: column (level - 1) q + j
+    # of the term's block of Z.
+    Zk <- matrix(0, length(tm$index), q)
+    for (j in seq_len(q))
+      Zk[, j] <- as.numeric(fit$Z[cbind(seq_along(tm$index),
+                                        tm$columns[(tm$index - 1L) * q + j])])
+    if (isTRUE(tm$known_cov)) Zk <- Zk * sqrt(known_cov_diag(tm))[tm$index]
+    Zs[[k]] <- Zk
+    off <- off + q
+  }
+  Z <- do.call(cbind, Zs)
+  cn <- unlist(lapply(tms, function(tm) paste(tm$group, tm$cnames, sep = ".")))
+  colnames(Z) <- cn
+  pat <- list(row = rows, col = cols)
+  Lam <- matrix(0, off, off, dimnames = list(cn, cn))
+  Lam[cbind(rows, cols)] <- fit$theta[p + idx]
+  list(q = off, cnames = cn, Lambda = Lam, pattern = pat, p = p,
+       lambda_index = p + idx, ntheta = length(fit$theta), Z = Z,
+       group_name = fit$group_name, sparse = TRUE,
+       known_cov = any(vapply(tms, function(tm) isTRUE(tm$known_cov), TRUE)))
+}
+
+# diag(K) over the levels of a known-covariance term (stored by the fitter;
+# older fits lack it).
+known_cov_diag <- function(tm) {
+  if (is.null(tm$kdiag))
+    stop("this fit was made by an older version without diag(K); refit it", call. = FALSE)
+  tm$kdiag
 }
 
 # Lambda from a parameter vector laid out as fit$theta.
@@ -66,7 +115,35 @@ fit_parameters <- function(fit) {
   }
 }
 
-cluster_of <- function(fit) if (is_glmm(fit)) fit$group else fit$id
+# The clusters of a fit: the independent units that a cluster bootstrap
+# resamples and that the sampling variance of a standardization counts.
+# For several random-effect terms: the grouping factor named by `cluster`,
+# else the outermost factor of a nested design (the one every other
+# grouping factor is nested in); crossed designs have no such factor.
+cluster_of <- function(fit, cluster = NULL) {
+  if (is_gee(fit)) return(fit$id)
+  if (!inherits(fit, "glmm_sparse")) return(fit$group)
+  k <- cluster_term(fit, cluster)
+  if (is.na(k)) return(NULL)
+  fit$reterms[[k]]$index
+}
+
+# Index of the term whose grouping factor defines the clusters (NA: the
+# design is crossed and `cluster` was not given).
+cluster_term <- function(fit, cluster = NULL) {
+  g <- fit$group_name
+  if (!is.null(cluster)) {
+    if (!is.character(cluster) || length(cluster) != 1L || !(cluster %in% g))
+      stop(sprintf("'cluster' must name one grouping factor of the model (%s)",
+                   paste(unique(g), collapse = ", ")), call. = FALSE)
+    return(match(cluster, g))
+  }
+  idx <- lapply(fit$reterms, `[[`, "index")
+  nested_in <- function(a, b) all(lengths(lapply(split(b, a), unique)) <= 1L)
+  for (k in seq_along(idx))
+    if (all(vapply(idx, function(a) nested_in(a, idx[[k]]), TRUE))) return(k)
+  NA_integer_
+}
 
 # The data the model was fitted to: the rows of the model frame, with the
 # original variables (so transformations such as I(x > 2) or log(x) can be
@@ -102,7 +179,9 @@ design_at <- function(fit, data) {
   if (is.null(off)) off <- rep(0, nrow(X))
   if (!is.null(fit$call$offset)) off <- off + eval(fit$call$offset, data, env)
   Z <- NULL
-  if (is_glmm(fit)) {
+  if (inherits(fit, "glmm_sparse")) {
+    Z <- sparse_design_z(fit, data, env)
+  } else if (is_glmm(fit)) {
     Zs <- lapply(fit$re_formula, function(rhs) {
       tz <- stats::terms(stats::as.formula(call("~", rhs), env = env))
       mz <- stats::model.frame(tz, data, na.action = stats::na.pass,
@@ -121,4 +200,34 @@ design_at <- function(fit, data) {
 # Variables of the fixed-effects part of the model (what a user may set).
 model_variables <- function(fit) {
   all.vars(stats::delete.response(fit$terms))
+}
+
+# The per-observation random-effect covariates of a several-term fit on new
+# data, laid out as re_structure_sparse()'s Z: each term's left-hand side
+# evaluated in `data`, and for a known covariance sqrt(K_ll) of the row's
+# level l (which must be a row of K).
+sparse_design_z <- function(fit, data, env) {
+  fdata <- data
+  chr <- vapply(fdata, is.character, TRUE)
+  fdata[chr] <- lapply(fdata[chr], factor)
+  Zs <- lapply(fit$reterms, function(tm) {
+    tz <- stats::terms(stats::as.formula(call("~", tm$lhs), env = env))
+    mz <- stats::model.frame(tz, data, na.action = stats::na.pass,
+                             xlev = stats::.getXlevels(tz, fit$model))
+    Zk <- stats::model.matrix(tz, mz)
+    if (!identical(colnames(Zk), tm$cnames))
+      stop("the random-effects columns cannot be rebuilt from the data", call. = FALSE)
+    if (isTRUE(tm$known_cov)) {
+      g <- eval(substitute(factor(G), list(G = tm$group_expr)), fdata, env)
+      l <- match(as.character(g), tm$levels)
+      if (anyNA(l))
+        stop(sprintf("'newdata' has levels of '%s' that are not rows of its known covariance matrix",
+                     tm$group), call. = FALSE)
+      Zk <- Zk * sqrt(known_cov_diag(tm))[l]
+    }
+    Zk
+  })
+  Z <- do.call(cbind, Zs)
+  colnames(Z) <- unlist(lapply(fit$reterms, function(tm) paste(tm$group, tm$cnames, sep = ".")))
+  Z
 }

@@ -15,6 +15,11 @@
 #' (no Monte Carlo, unlike `GLMMadaptive::marginal_coefs()`, whose results
 #' therefore agree with these only up to its simulation error, about 1e-3).
 #'
+#' With several random-effect terms (nested, crossed, known covariance)
+#' the same holds with \eqn{z'Dz} summed over the terms, the terms'
+#' effects being independent; a known covariance \eqn{\sigma^2 K}
+#' contributes \eqn{\sigma^2 K_{ll}} for an observation of level \eqn{l}.
+#'
 #' For a probit random-intercept model the result is exactly
 #' \eqn{\beta / \sqrt{1 + \sigma^2}}; for the identity link it is
 #' \eqn{\beta}; for the log link with a random intercept only the
@@ -65,7 +70,7 @@ marginal_coefs <- function(fit, std_errors = TRUE) {
     stop("'std_errors' must be TRUE or FALSE", call. = FALSE)
   fam <- fit$family
   X <- fit$X
-  r <- glmm_means(re, fam, fit$theta, X, fit$Z, fit$offset, "marginal",
+  r <- glmm_means(re, fam, fit$theta, X, re$Z, fit$offset, "marginal",
                   jacobian = std_errors)
   mu <- r$mean
   if (fam$family == "binomial" && any(mu <= 0 | mu >= 1))

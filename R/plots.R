@@ -18,6 +18,9 @@
 #' @param fit A fit from [glmm()].
 #' @param term The random-effect term to plot (name or index), by default
 #'   the first.
+#' @param which The grouping factor whose levels are plotted (name or index
+#'   among `names(ranef(fit))`), for fits with several; by default the
+#'   first.
 #' @param level Level of the prediction intervals.
 #' @param type `"mode"` or `"mean"`, as in [ranef.glmm()].
 #' @param raw Show the raw per-cluster estimates (random intercept only).
@@ -39,15 +42,23 @@
 #' @export
 plot_ranef <- function(fit, term = 1L, level = 0.95, type = c("mode", "mean"),
                        raw = TRUE, labels = NULL, main = NULL, xlab = NULL,
-                       ylab = NULL, ...) {
-  re <- re_structure(fit, "plot_ranef")
+                       ylab = NULL, which = 1L, ...) {
+  if (!is_glmm(fit))
+    stop(sprintf("'fit': plot_ranef() needs a fit from glmm(), not an object of class \"%s\"",
+                 class(fit)[1L]), call. = FALSE)
   type <- match.arg(type)
   check_level(level)
-  term <- match_parm(term, re$cnames, re$cnames[1L], arg = "term")
+  rf <- ranef(fit, type = type)
+  if (length(which) != 1L)
+    stop("'which' must name one grouping factor", call. = FALSE)
+  which <- match_parm(which, names(rf), names(rf)[1L], arg = "which")
+  cnames <- names(rf[[which]])
+  term <- match_parm(term, cnames, cnames[1L], arg = "term")
   if (length(term) != 1L) stop("'term' must name one random-effect term", call. = FALSE)
-  d <- as.data.frame(ranef(fit, type = type), level = level)
+  d <- as.data.frame(structure(unclass(rf)[which], class = class(rf)), level = level)
   d <- d[d$term == term, , drop = FALSE]
-  rawv <- if (raw && term == "(Intercept)") raw_intercepts(fit) else rep(NA_real_, nrow(d))
+  rawv <- if (raw && term == "(Intercept)") raw_intercepts(fit, which)[as.character(d$grp)]
+          else rep(NA_real_, nrow(d))
   o <- order(d$condval)
   res <- data.frame(group = as.character(d$grp[o]), estimate = d$condval[o],
                     lower = d$lower[o], upper = d$upper[o], raw = unname(rawv[o]),
@@ -57,7 +68,7 @@ plot_ranef <- function(fit, term = 1L, level = 0.95, type = c("mode", "mean"),
   yl <- range(res$lower, res$upper, res$raw[fin], 0)
   if (is.null(labels)) labels <- M <= 40L
   graphics::plot(res$rank, res$estimate, type = "n", ylim = yl, xaxt = if (labels) "n" else "s",
-                 xlab = xlab %||% sprintf("Clusters (%s), ranked", re$group_name),
+                 xlab = xlab %||% sprintf("Clusters (%s), ranked", which),
                  ylab = ylab %||% sprintf("Random effect: %s (link scale)", term),
                  main = main %||% sprintf("Predicted random effects, %g%% prediction intervals",
                                           100 * level), ...)
@@ -87,13 +98,30 @@ plot_ranef <- function(fit, term = 1L, level = 0.95, type = c("mode", "mean"),
 # estimate of b_i with everything else held fixed, by Fisher scoring for all
 # clusters at once. Non-finite estimates (all responses at a boundary) are
 # returned as +/-Inf.
-raw_intercepts <- function(fit, maxit = 100L, bound = 30) {
+raw_intercepts <- function(fit, which = 1L, maxit = 100L, bound = 30) {
   fam <- fit$family
-  g <- fit$group
-  M <- fit$ngroups
-  j <- match("(Intercept)", fit$cnames)
-  B <- fit$ranef$mode
-  off <- fit$linear.predictors - B[g, j]
+  if (inherits(fit, "glmm_sparse")) {
+    # the random intercept of grouping factor `which`: its term among the
+    # factor's terms (those of `||` share the factor)
+    ks <- terms_by_factor(fit)[[which]]
+    k <- ks[vapply(fit$reterms[ks], function(tm) "(Intercept)" %in% tm$cnames, TRUE)][1L]
+    tm <- fit$reterms[[k]]
+    g <- tm$index
+    lev <- tm$levels
+    bi <- tm$b[g, "(Intercept)"]
+    if (isTRUE(tm$known_cov)) {
+      # levels of K without data have no raw estimate
+      obs <- sort(unique(g))
+      lev <- lev[obs]
+      g <- match(g, obs)
+    }
+  } else {
+    g <- fit$group
+    lev <- fit$group_levels
+    bi <- fit$ranef$mode[g, match("(Intercept)", fit$cnames)]
+  }
+  M <- length(lev)
+  off <- fit$linear.predictors - bi
   w <- fit$prior.weights
   y <- fit$y
   b <- numeric(M)
@@ -109,7 +137,7 @@ raw_intercepts <- function(fit, maxit = 100L, bound = 30) {
     if (max(abs(step)) < 1e-10) break
   }
   b[abs(b) >= bound] <- sign(b[abs(b) >= bound]) * Inf
-  stats::setNames(b, fit$group_levels)
+  stats::setNames(b, lev)
 }
 
 #' Two views of one covariate: conditional curves and the marginal curve
@@ -170,7 +198,7 @@ plot_views <- function(fit, variable, at = NULL, n_curves = 25L, range = NULL,
   des <- design_at(fit, nd)
   fam <- fit$family
   eta <- drop(des$X %*% fit$coefficients) + des$offset
-  Lam <- fit$Lambda
+  Lam <- re$Lambda
   # Random-effect values: b = Lambda u for u at evenly spaced normal quantiles
   # along the direction of the first random effect when q = 1; for q > 1 a
   # fixed pseudo-random sample (the user's random-number stream untouched).

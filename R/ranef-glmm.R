@@ -78,6 +78,7 @@ posterior_moments <- function(object, nAGQ) {
                      as.numeric(object$offset), object$group, object$ngroups,
                      pat$row - 1L, pat$col - 1L, fam$family_code, fam$link_code,
                      nAGQ, 1L)
+  on.exit(cpp_agq_free(eng), add = TRUE)
   s <- cpp_agq_summaries(eng, unname(object$theta))
   Lam <- object$Lambda
   q <- ncol(Lam)

@@ -48,8 +48,9 @@ detect_separation <- function(X, y, weights, family, max_rounds = 50L) {
   if (!length(y) || p == 0L) return(none)
   # Inequality rows (no successes: -x_i; no failures: +x_i) and equality
   # rows, with the columns scaled to a maximum of one so the tolerances are
-  # relative. Built column by column: for a million rows the copies of X
-  # dominate the memory used here.
+  # relative. Neither is built: both are views of X (row_view()), so the
+  # check needs a few vectors of length n, not copies of X.
+  n <- nrow(X)
   pos_w <- weights > 0
   sgn <- if (fam == "binomial") (y >= 1) - (y <= 0) else -(y <= 0)
   ii <- which(pos_w & sgn != 0)
@@ -57,31 +58,28 @@ detect_separation <- function(X, y, weights, family, max_rounds = 50L) {
   sv <- as.numeric(sgn[ii])
   rm(sgn, pos_w)
   sc <- numeric(p)
-  for (j in seq_len(p)) sc[j] <- max(abs(X[, j]))
+  for (j in seq_len(p)) sc[j] <- max(abs(range(X[, j])))
   sc[!is.finite(sc) | sc == 0] <- 1
-  A <- X[ii, , drop = FALSE]
-  E <- X[ie, , drop = FALSE]
-  for (j in seq_len(p)) {
-    A[, j] <- A[, j] * (sv / sc[j])
-    if (length(ie)) E[, j] <- E[, j] / sc[j]
-  }
-  rm(sv)
-  active <- rep(TRUE, nrow(A))
+  A <- row_view(X, if (length(ii) < n) ii, sv, sc)
+  E <- row_view(X, ie, NULL, sc)
+  rm(ii, ie, sv)
+  mA <- view_nrow(A)
+  active <- rep(TRUE, mA)
   total <- numeric(p)
-  separated_rows <- rep(FALSE, nrow(A))
+  separated_rows <- rep(FALSE, mA)
   for (round in seq_len(max_rounds)) {
     if (!any(active)) break
-    res <- lp_separating_direction(if (all(active)) A else A[active, , drop = FALSE], E)
+    res <- lp_separating_direction(if (all(active)) A else view_rows(A, active), E)
     if (is.na(res$separated)) return(utils::modifyList(none, list(checked = FALSE)))
     if (!res$separated) break
     b <- res$direction / max(abs(res$direction))
-    ab <- drop(A %*% b)
+    ab <- view_mult(A, b)
     pos <- ab > 1e-7
     if (!any(pos & active)) break
     # A multiple of the earlier directions large enough that rows already
     # set aside stay positive.
     if (any(separated_rows)) {
-      prev <- drop(A[separated_rows, , drop = FALSE] %*% total)
+      prev <- view_mult(A, total)[separated_rows]
       worst <- min(ab[separated_rows])
       k <- if (worst < 0) 2 * max(-worst / min(prev), 1) else 1
       total <- k * total + b
@@ -99,26 +97,61 @@ detect_separation <- function(X, y, weights, family, max_rounds = 50L) {
        nobs = sum(separated_rows), checked = TRUE)
 }
 
+# A matrix whose row r is s[r] * X[idx[r], ] / sc, kept as a view of X:
+# idx = NULL means every row of X in order, s = NULL a sign of +1.
+row_view <- function(X, idx, s, sc) list(X = X, idx = idx, s = s, sc = sc)
+
+view_nrow <- function(v) {
+  if (!is.null(v$idx)) length(v$idx) else if (!is.null(v$s)) length(v$s) else nrow(v$X)
+}
+
+# The view times a vector: one product with X. c() drops the product's row
+# names without touching them (drop() and as.vector() expand model.matrix's
+# lazily built row names into a million strings).
+view_mult <- function(v, b) {
+  e <- c(v$X %*% (b / v$sc))
+  if (!is.null(v$idx)) e <- e[v$idx]
+  if (!is.null(v$s)) e <- e * v$s
+  e
+}
+
+view_row <- function(v, r) {
+  x <- v$X[if (is.null(v$idx)) r else v$idx[r], ] / v$sc
+  if (is.null(v$s)) x else v$s[r] * x
+}
+
+view_colsums <- function(v) {
+  w <- if (is.null(v$s)) rep(1, view_nrow(v)) else v$s
+  if (!is.null(v$idx)) { full <- numeric(nrow(v$X)); full[v$idx] <- w; w <- full }
+  c(crossprod(v$X, w)) / v$sc
+}
+
+view_rows <- function(v, keep) {
+  idx <- if (is.null(v$idx)) which(keep) else v$idx[keep]
+  row_view(v$X, idx, if (!is.null(v$s)) v$s[keep], v$sc)
+}
+
 # Phase 1 of the revised simplex method for: find s >= 0, v+ >= 0, v- >= 0,
 # with A's + E'(v+ - v-) = c, c = -A'1 (that is, u = 1 + s >= 1 in (II)).
 # Artificial variables with the signs of c start as the basis. Dantzig's
 # pricing, with Bland's rule after degenerate pivots so it cannot cycle.
-# Returns separated = FALSE (feasible), TRUE with the Farkas direction
-# b = -pi, or NA when the iteration limit is reached.
+# A and E are row views of X (row_view()). Returns separated = FALSE
+# (feasible), TRUE with the Farkas direction b = -pi, or NA when the
+# iteration limit is reached.
 lp_separating_direction <- function(A, E, tol = 1e-9, maxit = NULL) {
-  m <- nrow(A); k <- nrow(E); p <- ncol(A)
+  m <- view_nrow(A); k <- view_nrow(E); p <- ncol(A$X)
   if (m == 0L) return(list(separated = FALSE))
-  cvec <- -colSums(A)
+  cvec <- -view_colsums(A)
   scale_c <- 1 + sum(abs(cvec))
   dsign <- ifelse(cvec < 0, -1, 1)
   # Column j of the constraint matrix: 1..m rows of A, then +E, -E, then
   # the artificials (p of them).
   column <- function(j) {
-    if (j <= m) return(A[j, ])
+    if (j <= m) return(view_row(A, j))
     j <- j - m
-    if (j <= k) return(E[j, ])
+    if (j <= k) return(view_row(E, j))
     j <- j - k
-    if (j <= k) return(-E[j, ])
+    if (j <= k) return(-view_row(E, j))
     e <- numeric(p); e[j - k] <- dsign[j - k]; e
   }
   art0 <- m + 2L * k
@@ -135,16 +168,24 @@ lp_separating_direction <- function(A, E, tol = 1e-9, maxit = NULL) {
     pi <- drop(cB %*% Binv)
     obj <- sum(cB * xB)
     if (obj <= 1e-10 * scale_c) return(list(separated = FALSE))
-    # Reduced costs (cost 0 for the structural columns).
-    d_s <- -drop(A %*% pi)
-    d_e <- if (k) -drop(E %*% pi) else numeric()
-    d_all <- c(d_s, d_e, -d_e, 1 - dsign * pi)
-    d_all[basis] <- 0
-    cand <- which(d_all < -tol)
-    if (!length(cand)) {
+    # Reduced costs (cost 0 for the structural columns), by block: the
+    # rows of A, then +E, -E and the artificials, basic columns at zero.
+    d_s <- -view_mult(A, pi)
+    d_e <- if (k) -view_mult(E, pi) else numeric()
+    d_art <- 1 - dsign * pi
+    inb <- basis[basis <= m]
+    d_s[inb] <- 0
+    if (k) {
+      d_ep <- d_e; d_ep[basis[basis > m & basis <= m + k] - m] <- 0
+      d_em <- -d_e; d_em[basis[basis > m + k & basis <= art0] - m - k] <- 0
+    } else d_ep <- d_em <- numeric()
+    d_art[basis[basis > art0] - art0] <- 0
+    blocks <- list(d_s, d_ep, d_em, d_art)
+    offsets <- c(0L, m, m + k, art0)
+    enter <- entering_column(blocks, offsets, tol, bland = degenerate >= 5L)
+    if (is.na(enter)) {
       return(list(separated = obj > 1e-7 * scale_c, direction = -pi))
     }
-    enter <- if (degenerate >= 5L) min(cand) else cand[which.min(d_all[cand])]
     col <- column(enter)
     dB <- drop(Binv %*% col)
     ok <- dB > tol
@@ -162,6 +203,31 @@ lp_separating_direction <- function(A, E, tol = 1e-9, maxit = NULL) {
     B[, leave] <- col
   }
   list(separated = NA)
+}
+
+# The entering column over blocks of reduced costs laid end to end (block b
+# starts after offsets[b]): the first with the most negative reduced cost
+# (Dantzig), or with bland = TRUE the first below -tol; NA when none is
+# below -tol. The same choice as which.min() on the concatenation, without
+# building it.
+entering_column <- function(blocks, offsets, tol, bland) {
+  best <- NA_integer_
+  best_v <- -tol
+  for (b in seq_along(blocks)) {
+    d <- blocks[[b]]
+    if (!length(d)) next
+    if (bland) {
+      j <- match(TRUE, d < -tol)
+      if (!is.na(j)) return(offsets[b] + j)
+    } else {
+      j <- which.min(d)
+      if (length(j) && d[j] < best_v) {
+        best_v <- d[j]
+        best <- offsets[b] + j
+      }
+    }
+  }
+  best
 }
 
 # The warning text for a separation found by detect_separation(); `model`

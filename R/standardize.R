@@ -27,6 +27,13 @@
 #' Intervals for ratios are computed on the log scale; their `std.error` is
 #' on the ratio scale (delta method).
 #'
+#' With several grouping factors, the clusters are the levels of `cluster`
+#' (by default the outermost factor of a nested design); a resampled
+#' cluster brings all its rows, and the levels of the factors nested in it
+#' become new levels for each copy, while the levels of crossed factors are
+#' kept. Known-covariance terms cannot be resampled (their levels are tied
+#' together through K): the bootstrap refuses them.
+#'
 #' `se = "bootstrap"`: a cluster bootstrap. Whole clusters are resampled
 #' with replacement, the model is refitted on each resample (starting from
 #' the estimates) and the standardized means recomputed on the resampled
@@ -53,13 +60,20 @@
 #' @param B Number of bootstrap replicates.
 #' @param cores Number of parallel workers for the bootstrap.
 #' @param progress Show a progress bar during the bootstrap.
+#' @param cluster For a glmm with several grouping factors: the name of the
+#'   grouping factor whose levels are the independent clusters (resampled
+#'   by the bootstrap, counted by the delta method's sampling term). By
+#'   default the outermost factor of a nested design, e.g. `hospital` for
+#'   `(1 | hospital/ward)`. Crossed designs have none: the bootstrap then
+#'   needs `cluster`, and the delta method uses the first grouping factor.
 #' @param x A `glmmgee_standardized` object.
 #' @param digits Number of significant digits to print.
 #' @param ... Ignored.
 #' @return A data frame of class `glmmgee_standardized` with columns
 #'   `quantity` (`"mean"`, `"difference"`, `"ratio"`, `"odds ratio"`),
 #'   `value`, `estimate`, `std.error`, `conf.low` and `conf.high`;
-#'   attributes `view`, `variable`, `se`, `level` and, for the bootstrap,
+#'   attributes `view`, `variable`, `se`, `level`, `cluster` (the
+#'   grouping factor taken as the clusters) and, for the bootstrap,
 #'   the `replicates` (one row per successful replicate, one column per
 #'   value) and the number that `failed`.
 #' @seealso [marginal_coefs()], [compare_views()].
@@ -81,7 +95,8 @@
 standardize <- function(fit, variable, values = NULL, newdata = NULL,
                         re = c("marginal", "conditional"),
                         se = c("delta", "bootstrap", "none"), level = 0.95,
-                        B = 200L, cores = 1L, progress = interactive(), ...) {
+                        B = 200L, cores = 1L, progress = interactive(),
+                        cluster = NULL, ...) {
   check_fit(fit, "standardize() predicts from it")
   if (is.null(fit$terms))
     stop("'fit' must come from the formula interface (glmm() or gee()), not a matrix-level fitter",
@@ -89,6 +104,7 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
   re <- match.arg(re)
   se <- match.arg(se)
   check_level(level)
+  clusters <- standardize_clusters(fit, cluster, se)
   vars <- model_variables(fit)
   if (missing(variable) || !is.character(variable) || length(variable) != 1L ||
       !(variable %in% vars))
@@ -118,11 +134,11 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
   binary <- fam$family == "binomial"
   out <- if (se == "delta") {
     S <- est$jacobian %*% par$vcov %*% t(est$jacobian)
-    if (sampled) S <- S + between_cluster_cov(est$rows, cluster_of(fit))
+    if (sampled) S <- S + between_cluster_cov(est$rows, clusters$id)
     contrast_table(m, S, values$label, binary, level)
   } else if (se == "bootstrap") {
-    check_bootstrap_args(fit, B, cores)
-    bt <- bootstrap_means(fit, ev, sampled, nrow(data), B, cores, progress)
+    check_bootstrap_args(fit, B, cores, clusters$id)
+    bt <- bootstrap_means(fit, ev, sampled, nrow(data), B, cores, progress, clusters$term)
     structure(bootstrap_table(m, bt$reps, values$label, binary, level),
               replicates = bt$reps, failed = bt$failed)
   } else {
@@ -130,7 +146,8 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
   }
   attrs <- attributes(out)[c("replicates", "failed")]
   out <- structure(out, class = c("glmmgee_standardized", "data.frame"), view = view,
-                   variable = variable, se = se, level = level, family = fam)
+                   variable = variable, se = se, level = level, family = fam,
+                   cluster = clusters$name)
   if (se == "bootstrap") {
     attr(out, "replicates") <- attrs$replicates
     attr(out, "failed") <- attrs$failed
@@ -215,12 +232,38 @@ between_cluster_cov <- function(rows, cluster) {
   crossprod(R) * K / (K - 1)
 }
 
-bootstrap_means <- function(fit, ev, sampled, nrows, B, cores, progress) {
-  by_cl <- cluster_rows(fit)
+# The clusters of a standardization (see cluster_of()): their ids per row,
+# the term of a several-term fit that defines them, and its name. For a
+# crossed design without `cluster` the delta method counts the levels of
+# the first term's grouping factor as clusters, and the bootstrap is
+# refused (which factor to resample is the user's choice).
+standardize_clusters <- function(fit, cluster, se) {
+  if (!inherits(fit, "glmm_sparse")) {
+    if (!is.null(cluster) && !(is_glmm(fit) && identical(cluster, fit$group_name)))
+      stop("'cluster' is for glmm fits with several grouping factors; this fit has one set of clusters",
+           call. = FALSE)
+    return(list(id = cluster_of(fit), term = NULL,
+                name = if (is_glmm(fit)) fit$group_name else "id"))
+  }
+  k <- cluster_term(fit, cluster)
+  if (is.na(k)) {
+    if (se == "bootstrap")
+      stop(sprintf(paste0("the grouping factors %s are crossed, so there is no one set of independent clusters to resample; ",
+                          "name the factor whose levels the bootstrap should resample with 'cluster =' ",
+                          "(the other factors' levels are then kept fixed)"),
+                   paste(sQuote(unique(fit$group_name), FALSE), collapse = ", ")), call. = FALSE)
+    k <- 1L
+  }
+  list(id = fit$reterms[[k]]$index, term = k, name = fit$group_name[k])
+}
+
+bootstrap_means <- function(fit, ev, sampled, nrows, B, cores, progress, term = NULL) {
+  by_cl <- if (is.null(term)) cluster_rows(fit)
+           else split(seq_along(fit$reterms[[term]]$index), fit$reterms[[term]]$index)
   K <- length(by_cl)
   draws <- lapply(seq_len(B), function(b) sample.int(K, K, replace = TRUE))
   one <- function(b) {
-    th <- refit_clusters(fit, by_cl, draws[[b]])
+    th <- refit_clusters(fit, by_cl, draws[[b]], term)
     if (is.null(th)) return(NULL)
     rows <- if (sampled) unlist(by_cl[draws[[b]]], use.names = FALSE) else seq_len(nrows)
     ev(th, rows)$mean

@@ -106,6 +106,16 @@ BEGIN_RCPP
     return R_NilValue;
 END_RCPP
 }
+// cpp_agq_free
+void cpp_agq_free(SEXP ptr);
+RcppExport SEXP _glmmgee_cpp_agq_free(SEXP ptrSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    cpp_agq_free(ptr);
+    return R_NilValue;
+END_RCPP
+}
 // cpp_gh_rule
 Rcpp::List cpp_gh_rule(int K);
 RcppExport SEXP _glmmgee_cpp_gh_rule(SEXP KSEXP) {
@@ -222,6 +232,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_summaries", (DL_FUNC) &_glmmgee_cpp_agq_summaries, 2},
     {"_glmmgee_cpp_agq_set_nagq", (DL_FUNC) &_glmmgee_cpp_agq_set_nagq, 2},
     {"_glmmgee_cpp_agq_reset", (DL_FUNC) &_glmmgee_cpp_agq_reset, 1},
+    {"_glmmgee_cpp_agq_free", (DL_FUNC) &_glmmgee_cpp_agq_free, 1},
     {"_glmmgee_cpp_gh_rule", (DL_FUNC) &_glmmgee_cpp_gh_rule, 1},
     {"_glmmgee_cpp_gee_corstr_table", (DL_FUNC) &_glmmgee_cpp_gee_corstr_table, 0},
     {"_glmmgee_cpp_gee_fit", (DL_FUNC) &_glmmgee_cpp_gee_fit, 2},

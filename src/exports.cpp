@@ -134,6 +134,15 @@ void cpp_agq_set_nagq(SEXP ptr, int nAGQ) {
 // [[Rcpp::export]]
 void cpp_agq_reset(SEXP ptr) { agq_ptr(ptr)->reset_modes(); }
 
+// Free the engine now rather than at the next garbage collection: it holds
+// a cluster-sorted copy of the data (about 60 MB at a million rows), which
+// the fitted object does not need. Later calls on the pointer are errors.
+// [[Rcpp::export]]
+void cpp_agq_free(SEXP ptr) {
+  Rcpp::XPtr<glmmgee::AgqEngine> p(ptr);
+  if (p.get()) p.release();
+}
+
 // Gauss-Hermite rule for the standard normal weight (exported for tests).
 // [[Rcpp::export]]
 Rcpp::List cpp_gh_rule(int K) {

@@ -130,3 +130,18 @@ glmmadaptive_tight <- list(tol1 = 1e-10, tol2 = 1e-10, tol3 = 1e-12, iter_qN_out
 
 # Maximum relative difference, for measured-deviation messages.
 max_rel <- function(a, b) max(abs(as.numeric(a) - as.numeric(b)) / pmax(abs(as.numeric(b)), 1e-8))
+
+# Crossed counts and positive data for the simulate() tests.
+sim_overdispersed_sim <- function() {
+  cached("sim_overdispersed_sim", {
+    set.seed(404)
+    n <- 500
+    d <- data.frame(a = factor(sample(1:25, n, TRUE)), b = factor(sample(1:12, n, TRUE)),
+                    x = rnorm(n))
+    eta <- 0.6 + 0.3 * d$x + rnorm(25, 0, 0.5)[d$a] + rnorm(12, 0, 0.4)[d$b]
+    d$y <- rnbinom(n, mu = exp(eta), size = 3)
+    d$yg <- rgamma(n, shape = 4, rate = 4 / exp(eta))
+    d$yp <- rpois(n, exp(eta))
+    d
+  })
+}

@@ -200,3 +200,100 @@ test_that("gee: duplicated and missing waves", {
   f <- gee(y ~ x, data = dd, id = g, waves = t, family = binomial, corstr = "ar1")
   expect_identical(nobs(f), 59L)
 })
+
+# ---- Bad input to the interpretation layer: odds_ratios, rate_ratios,
+# marginal_coefs and standardize, across glmm (one factor and several
+# terms) and gee fits.
+
+bad_interp_fits <- function() {
+  cached("bad_interp_fits", {
+    d <- bad_data()
+    d$grp <- factor(ifelse(d$x > 0, "hi", "lo"))
+    d$ward <- factor(rep(1:2, 30))
+    d$g6 <- factor((d$g - 1L) %/% 2L)
+    # (some of these small fits are singular: irrelevant to the input checks)
+    list(d = d,
+         glmm = suppressWarnings(glmm(y ~ x + grp + (1 | g), data = d, family = binomial)),
+         sparse = suppressWarnings(glmm(y ~ x + grp + (1 | g/ward), data = d, family = binomial)),
+         few = suppressWarnings(glmm(y ~ x + grp + (1 | g6/g), data = d, family = binomial)),
+         gee = gee(y ~ x + grp, data = d, id = g, family = binomial),
+         pois = suppressWarnings(glmm(n ~ x + (1 | g), data = d, family = poisson)),
+         gauss = suppressWarnings(glmm(x ~ grp + (1 | g), data = d)))
+  })
+}
+
+test_that("interpretation functions: wrong object type names 'fit'", {
+  f <- bad_interp_fits()
+  lmfit <- lm(y ~ x, data = f$d)
+  expect_error(odds_ratios(lmfit), "'fit' must be a fit from glmm\\(\\) or gee\\(\\).*\"lm\"")
+  expect_error(rate_ratios(list(1)), "'fit' must be a fit from glmm\\(\\) or gee\\(\\)")
+  expect_error(marginal_coefs(f$gee), "'fit': marginal_coefs\\(\\) needs a fit from glmm\\(\\)")
+  expect_error(marginal_coefs(lmfit), "'fit': marginal_coefs\\(\\) needs a fit from glmm\\(\\).*\"lm\"")
+  expect_error(standardize(lmfit, "x"), "'fit' must be a fit from glmm\\(\\) or gee\\(\\)")
+  expect_error(plot_ranef(f$gee), "'fit': plot_ranef\\(\\) needs a fit from glmm\\(\\)")
+  expect_error(marginal_coefs(f$glmm, std_errors = "yes"), "'std_errors'")
+  mc0 <- marginal_coefs(f$sparse, std_errors = FALSE)
+  expect_error(odds_ratios(mc0), "'fit'.*std_errors = TRUE")
+})
+
+test_that("interpretation functions: unknown 'parm' and 'level' outside (0, 1)", {
+  f <- bad_interp_fits()
+  for (nm in c("glmm", "sparse", "gee")) {
+    expect_error(odds_ratios(f[[nm]], parm = "z"), "'parm'.*'z' not among the coefficients",
+                 info = nm)
+    expect_error(odds_ratios(f[[nm]], parm = 7), "'parm': indices must be between 1 and 3",
+                 info = nm)
+    for (lv in list(0, 1, 1.2, -0.5, NA, c(0.9, 0.95), "0.95"))
+      expect_error(odds_ratios(f[[nm]], level = lv), "'level' must be one number between 0 and 1",
+                   info = nm)
+    expect_error(standardize(f[[nm]], "x", level = 95), "'level'", info = nm)
+  }
+  expect_error(rate_ratios(f$pois, parm = "grp"), "'parm'")
+  expect_error(rate_ratios(f$pois, level = 1), "'level'")
+  mc <- marginal_coefs(f$sparse)
+  expect_error(confint(mc, parm = "w"), "'parm'")
+  expect_error(confint(mc, level = 0), "'level'")
+  expect_error(odds_ratios(mc, level = 2), "'level'")
+})
+
+test_that("interpretation functions: outcome and link the ratio needs", {
+  f <- bad_interp_fits()
+  expect_error(odds_ratios(f$pois), "'fit': odds ratios need a binary outcome.*poisson\\(log\\); use rate_ratios")
+  expect_error(odds_ratios(f$gauss), "'fit': odds ratios need a binary outcome.*gaussian")
+  expect_error(rate_ratios(f$gauss), "'fit': rate ratios need the log link.*identity")
+  expect_error(rate_ratios(f$sparse), "'fit': rate ratios need the log link.*use odds_ratios")
+  expect_error(rate_ratios(f$gee), "'fit': rate ratios need the log link")
+  d <- f$d
+  pr <- glmm(y ~ x + (1 | g), data = d, family = binomial("probit"))
+  expect_error(odds_ratios(pr), "'fit': odds ratios need the logit link.*probit")
+  prs <- suppressWarnings(glmm(y ~ x + (1 | g/ward), data = d, family = binomial("probit")))
+  expect_error(odds_ratios(prs), "'fit': odds ratios need the logit link")
+  expect_error(odds_ratios(marginal_coefs(prs)), "'fit': odds ratios need the logit link")
+})
+
+test_that("standardize: unknown variable, values outside a factor's levels, too few clusters", {
+  f <- bad_interp_fits()
+  for (nm in c("glmm", "sparse", "gee")) {
+    fit <- f[[nm]]
+    expect_error(standardize(fit, "dose"), "'variable'.*\"dose\" is not one", info = nm)
+    expect_error(standardize(fit, "g"), "'variable'.*\"g\" is not one", info = nm)
+    expect_error(standardize(fit, c("x", "grp")), "'variable' must name one variable", info = nm)
+    expect_error(standardize(fit, "grp", values = c("lo", "medium")),
+                 "'values'.*\"medium\" not among the levels of 'grp' \\(hi, lo\\)", info = nm)
+    expect_error(standardize(fit, "x", values = c(0, NA)), "'values'.*finite numbers", info = nm)
+    expect_error(standardize(fit, "x", se = "bootstrap", B = 5), "'B'", info = nm)
+    expect_error(standardize(fit, "x", newdata = f$d[, c("x", "y")]), "grp|newdata", info = nm)
+  }
+  expect_error(standardize(f$glmm, "x", re = "random"), "'arg' should be one of")
+  # the outer factor of the nested fit has 6 levels: too few to resample
+  expect_identical(attr(standardize(f$few, "x", se = "none"), "cluster"), "g6")
+  expect_error(standardize(f$few, "x", se = "bootstrap"),
+               "'se' = \"bootstrap\" needs at least 10 clusters.*has 6")
+  expect_error(standardize(f$few, "x", se = "bootstrap", cluster = "ward"),
+               "'cluster' must name one grouping factor of the model \\(g:g6, g6\\)")
+  expect_error(standardize(f$glmm, "x", cluster = "ward"), "'cluster' is for glmm fits with several")
+  expect_error(standardize(f$gee, "x", cluster = "g"), "'cluster' is for glmm fits with several")
+  small <- f$d[f$d$g <= 6, ]
+  g6 <- glmm(y ~ x + (1 | g), data = small, family = binomial)
+  expect_error(standardize(g6, "x", se = "bootstrap"), "at least 10 clusters.*has 6")
+})

@@ -1,0 +1,167 @@
+# simulate() for glmm fits: the simulated moments match the model's (mean,
+# variance and within-cluster covariance, by hand), with Monte-Carlo
+# tolerances; the response comes back in its original form; the seed is
+# honoured as stats::simulate() does; refitting simulated data recovers
+# the parameters.
+
+# |estimate - target| within k Monte-Carlo standard errors.
+expect_within_mc <- function(est, target, se, k = 4) {
+  expect_true(all(abs(est - target) <= k * se),
+              label = sprintf("max |z| = %.2f", max(abs(est - target) / se)))
+}
+
+sim_gaussian_ri <- function() {
+  cached("sim_gaussian_ri", {
+    set.seed(21)
+    M <- 40; ni <- 5
+    d <- data.frame(id = factor(rep(seq_len(M), each = ni)), x = rnorm(M * ni))
+    d$y <- 1 + 0.5 * d$x + rnorm(M, 0, 0.8)[d$id] + rnorm(M * ni, 0, 0.6)
+    d
+  })
+}
+
+test_that("gaussian random intercept: new random effects give the marginal covariance", {
+  d <- sim_gaussian_ri()
+  fit <- glmm(y ~ x + (1 | id), data = d)
+  nsim <- 4000
+  S <- as.matrix(simulate(fit, nsim = nsim, seed = 10))
+  expect_identical(dim(S), c(nrow(d), as.integer(nsim)))
+  s2b <- fit$D[1, 1]; s2 <- sigma(fit)^2
+  mu <- drop(model.matrix(~ x, d) %*% fixef(fit))
+  v <- s2b + s2
+  # the average over all rows: rows of a cluster share b
+  n <- nrow(d)
+  expect_within_mc(mean(S) - mean(mu), 0,
+                   sqrt((n * s2 + sum(table(d$id)^2) * s2b) / n^2 / nsim))
+  # each row's deviation from its cluster's average has no random effect
+  dev <- rowMeans(S) - mu
+  within <- dev - ave(dev, d$id)
+  expect_within_mc(within[1:20], 0, sqrt(s2 * (1 - 1 / 5) / nsim))
+  # rows 1 and 2 share a cluster, rows 1 and 6 do not
+  expect_within_mc(var(S[1, ]), v, v * sqrt(2 / nsim))
+  expect_within_mc(cov(S[1, ], S[2, ]), s2b, sqrt((v^2 + s2b^2) / nsim))
+  expect_within_mc(cov(S[1, ], S[6, ]), 0, v / sqrt(nsim))
+  # re.form = NULL: around the conditional fitted values, residual variance only
+  C <- as.matrix(simulate(fit, nsim = nsim, seed = 11, re.form = NULL))
+  expect_within_mc(rowMeans(C)[1:20], unname(fitted(fit))[1:20], sqrt(s2 / nsim))
+  expect_within_mc(cov(C[1, ], C[2, ]), 0, s2 / sqrt(nsim))
+})
+
+test_that("the seed is honoured as by stats::simulate", {
+  d <- sim_gaussian_ri()
+  fit <- glmm(y ~ x + (1 | id), data = d)
+  set.seed(99)
+  before <- .Random.seed
+  a <- simulate(fit, nsim = 3, seed = 42)
+  expect_identical(.Random.seed, before)
+  b <- simulate(fit, nsim = 3, seed = 42)
+  expect_identical(a, b)
+  expect_equal(as.numeric(attr(a, "seed")), 42)
+  expect_identical(attr(attr(a, "seed"), "kind"), as.list(RNGkind()))
+  expect_named(a, c("sim_1", "sim_2", "sim_3"))
+  # seed = NULL: the state before, and the stream advances
+  set.seed(7)
+  st <- .Random.seed
+  c1 <- simulate(fit)
+  expect_identical(attr(c1, "seed"), st)
+  assign(".Random.seed", st, envir = globalenv())
+  expect_identical(simulate(fit)$sim_1, c1$sim_1)
+  expect_error(simulate(fit, nsim = 0), "'nsim'")
+  expect_error(simulate(fit, re.form = ~ (1 | id) + (1 | other)), "'re.form'")
+})
+
+test_that("binomial cbind response: a matrix per simulation, marginal probabilities by integrate()", {
+  skip_if_not_installed("lme4")
+  data(cbpp, package = "lme4")
+  fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp,
+              family = binomial)
+  nsim <- 3000
+  s <- simulate(fit, nsim = nsim, seed = 3)
+  expect_true(is.matrix(s$sim_1))
+  expect_identical(colnames(s$sim_1), c("incidence", ""))
+  expect_equal(rowSums(s$sim_2), cbpp$size)
+  succ <- vapply(s, function(m) m[, 1], numeric(nrow(cbpp)))
+  eta <- drop(model.matrix(~ period, cbpp) %*% fixef(fit))
+  sig <- sqrt(fit$D[1, 1])
+  p <- vapply(eta, function(e) integrate(function(t) plogis(e + sig * t) * dnorm(t),
+                                         -Inf, Inf, rel.tol = 1e-10)$value, 1)
+  # Var of successes: n p (1 - p) + n (n - 1) Var(plogis(eta + b))
+  p2 <- vapply(eta, function(e) integrate(function(t) plogis(e + sig * t)^2 * dnorm(t),
+                                          -Inf, Inf, rel.tol = 1e-10)$value, 1)
+  n <- cbpp$size
+  v <- n * p * (1 - p) + n * (n - 1) * (p2 - p^2)
+  expect_within_mc(rowMeans(succ), n * p, sqrt(v / nsim))
+  # re.form = NULL: binomial around the fitted probabilities
+  s0 <- simulate(fit, nsim = nsim, seed = 4, re.form = NULL)
+  succ0 <- vapply(s0, function(m) m[, 1], numeric(nrow(cbpp)))
+  pf <- fitted(fit)
+  expect_within_mc(rowMeans(succ0), n * pf, sqrt(n * pf * (1 - pf) / nsim) + 1e-12)
+  # a 0/1 factor response stays a factor
+  d <- MASS::bacteria
+  fb <- glmm(y ~ trt + (1 | ID), data = d, family = binomial)
+  sb <- simulate(fb, nsim = 2, seed = 1)
+  expect_s3_class(sb$sim_1, "factor")
+  expect_identical(levels(sb$sim_1), levels(d$y))
+})
+
+test_that("nbinom2, Gamma and poisson: conditional variances; sparse crossed fits share levels", {
+  d <- sim_overdispersed_sim()
+  nsim <- 3000
+  fnb <- glmm(y ~ x + (1 | a) + (1 | b), data = d, family = nbinom2())
+  s <- as.matrix(simulate(fnb, nsim = nsim, seed = 5, re.form = NULL))
+  mu <- unname(fitted(fnb))[1:10]
+  v <- mu + mu^2 / sigma(fnb)
+  expect_within_mc(rowMeans(s)[1:10], mu, sqrt(v / nsim))
+  expect_within_mc(apply(s[1:10, ], 1, var), v, v * sqrt((2 + 6 / sigma(fnb)) / nsim) + 3 * mu / sqrt(nsim))
+  fg <- glmm(yg ~ x + (1 | a) + (1 | b), data = d, family = Gamma("log"))
+  g <- as.matrix(simulate(fg, nsim = nsim, seed = 6, re.form = NULL))
+  mu <- unname(fitted(fg))[1:10]
+  shape <- fg$family_par$estimate
+  expect_within_mc(rowMeans(g)[1:10], mu, mu / sqrt(shape * nsim))
+  expect_within_mc(apply(g[1:10, ], 1, var), mu^2 / shape,
+                   mu^2 / shape * sqrt((2 + 6 / shape) / nsim))
+  # poisson, crossed, new random effects: rows sharing only b covary through b
+  fp <- glmm(yp ~ x + (1 | a) + (1 | b), data = d, family = poisson)
+  P <- as.matrix(simulate(fp, nsim = nsim, seed = 7))
+  vc <- VarCorr(fp)
+  sa2 <- vc$a[1, 1]; sb2 <- vc$b[1, 1]
+  eta <- drop(model.matrix(~ x, d) %*% fixef(fp))
+  m <- exp(eta + (sa2 + sb2) / 2)
+  expect_within_mc(rowMeans(P)[1:10], m[1:10],
+                   sqrt((m + m^2 * (exp(sa2 + sb2) - 1)) / nsim)[1:10])
+  i <- 1
+  j <- which(d$b == d$b[i] & d$a != d$a[i])[1]
+  k <- which(d$b != d$b[i] & d$a != d$a[i])[1]
+  cij <- m[i] * m[j] * (exp(sb2) - 1)
+  vi <- m[i] + m[i]^2 * (exp(sa2 + sb2) - 1)
+  vj <- m[j] + m[j]^2 * (exp(sa2 + sb2) - 1)
+  expect_within_mc(cov(P[i, ], P[j, ]), cij, sqrt((vi * vj + cij^2) / nsim) * 1.5)
+  expect_within_mc(cov(P[i, ], P[k, ]), 0, sqrt(vi * var(P[k, ]) / nsim) * 1.5)
+})
+
+test_that("refitting simulated data recovers the parameters (known truth = the fit)", {
+  d <- sim_overdispersed_sim()
+  fnb <- glmm(y ~ x + (1 | a) + (1 | b), data = d, family = nbinom2())
+  d$ysim <- simulate(fnb, seed = 12)$sim_1
+  re <- glmm(ysim ~ x + (1 | a) + (1 | b), data = d, family = nbinom2())
+  se <- sqrt(diag(vcov(fnb, full = TRUE)))
+  z <- (re$theta - fnb$theta) / se
+  expect_true(all(abs(z) < 4), label = paste(round(z, 2), collapse = " "))
+  fb <- glmm(y ~ trt + (1 | ID), data = MASS::bacteria, family = binomial)
+  sims <- simulate(fb, nsim = 3, seed = 13)
+  for (k in 1:3) {
+    db <- MASS::bacteria
+    db$y <- sims[[k]]
+    rb <- glmm(y ~ trt + (1 | ID), data = db, family = binomial)
+    z <- (rb$theta - fb$theta) / sqrt(diag(vcov(fb, full = TRUE)))
+    expect_true(all(abs(z) < 4), label = paste(round(z, 2), collapse = " "))
+  }
+})
+
+test_that("known-covariance fits simulate with the predicted random effects only", {
+  d <- sim_overdispersed_sim()
+  K <- diag(nlevels(d$a)); rownames(K) <- levels(d$a)
+  fk <- glmm(yp ~ x + (1 | a), data = d, family = poisson, covariance = list(a = K))
+  expect_error(simulate(fk), "known-covariance.*re.form = NULL")
+  expect_length(simulate(fk, nsim = 2, re.form = NULL, seed = 1)$sim_2, nrow(d))
+})
