@@ -38,12 +38,14 @@
 #'   a record of the optimization (`optinfo`); [glmm()] turns it into a fitted
 #'   model object.
 #' @examples
-#' data(cbpp, package = "lme4")
-#' X <- model.matrix(~ period, cbpp)
-#' f <- glmm_fit(X, cbpp$incidence / cbpp$size, matrix(1, nrow(cbpp)),
-#'               cbpp$herd, binomial, weights = cbpp$size, nAGQ = 9)
-#' f$beta
-#' f$loglik
+#' if (requireNamespace("lme4", quietly = TRUE)) {
+#'   data(cbpp, package = "lme4")
+#'   X <- model.matrix(~ period, cbpp)
+#'   f <- glmm_fit(X, cbpp$incidence / cbpp$size, matrix(1, nrow(cbpp)),
+#'                 cbpp$herd, binomial, weights = cbpp$size, nAGQ = 9)
+#'   f$beta
+#'   f$loglik
+#' }
 #' @export
 glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
                      offset = NULL, nAGQ = NULL, cov_blocks = ncol(Z),
