@@ -120,6 +120,14 @@ model_offset_total <- function(mf) {
 # Grouping/id variable as consecutive integer codes 1..M (no sorting needed).
 cluster_index <- function(g, arg) {
   if (anyNA(g)) stop(sprintf("'%s' contains missing values", arg), call. = FALSE)
-  f <- if (is.factor(g)) droplevels(g) else factor(g)
+  f <- used_factor(g)
   list(index = as.integer(f), levels = levels(f))
+}
+
+# factor(g), without its cost when g is already a factor whose levels are
+# all used and not NA (re-factoring goes through character strings: ~7 ms
+# for 20,000 rows, a tenth of a whole quadrature fit of that size).
+used_factor <- function(g) {
+  if (is.factor(g) && !anyNA(levels(g)) && all(tabulate(g, nlevels(g)) > 0L)) g
+  else factor(g)
 }

@@ -16,12 +16,12 @@ re_terms <- function(formula, mf, env = environment(formula)) {
                         "glmm() sends several to the sparse engine (sparse_re_terms())"),
                  paste(unique(gnames), collapse = ", ")), call. = FALSE)
   gexpr <- bars[[1L]][[3L]]
-  g <- tryCatch(eval(substitute(factor(G), list(G = gexpr)), mf, env),
+  g <- tryCatch(used_factor(eval(gexpr, mf, env)),
                 error = function(e) stop(sprintf("grouping factor '%s': %s", gnames[1L],
                                                  conditionMessage(e)), call. = FALSE))
   if (anyNA(g))
     stop(sprintf("grouping factor '%s' contains missing values", gnames[1L]), call. = FALSE)
-  g <- droplevels(g)
+  g <- used_factor(g)
   if (nlevels(g) < 2L)
     stop(sprintf("grouping factor '%s' has only %d level; a random effect needs at least two groups",
                  gnames[1L], nlevels(g)), call. = FALSE)
