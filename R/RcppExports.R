@@ -27,6 +27,14 @@ cpp_agq_set_nagq <- function(ptr, nAGQ) {
     invisible(.Call(`_glmmgee_cpp_agq_set_nagq`, ptr, nAGQ))
 }
 
+cpp_agq_glm_start <- function(ptr, maxit) {
+    .Call(`_glmmgee_cpp_agq_glm_start`, ptr, maxit)
+}
+
+cpp_agq_set_fast <- function(ptr, on) {
+    .Call(`_glmmgee_cpp_agq_set_fast`, ptr, on)
+}
+
 cpp_agq_reset <- function(ptr) {
     invisible(.Call(`_glmmgee_cpp_agq_reset`, ptr))
 }

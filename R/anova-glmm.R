@@ -28,12 +28,14 @@
 #'   nonstandard conditions. *Journal of the American Statistical
 #'   Association* 82, 605-610.
 #' @examples
-#' data(cbpp, package = "lme4")
-#' f0 <- glmm(cbind(incidence, size - incidence) ~ 1 + (1 | herd),
-#'            data = cbpp, family = binomial, nAGQ = 1)
-#' f1 <- update(f0, . ~ . + period)
-#' anova(f0, f1)
-#' anova(f1)
+#' if (requireNamespace("lme4", quietly = TRUE)) {
+#'   data(cbpp, package = "lme4")
+#'   f0 <- glmm(cbind(incidence, size - incidence) ~ 1 + (1 | herd),
+#'              data = cbpp, family = binomial, nAGQ = 1)
+#'   f1 <- update(f0, . ~ . + period)
+#'   anova(f0, f1)
+#'   anova(f1)
+#' }
 #' @export
 anova.glmm <- function(object, ...) {
   dots <- list(...)

@@ -36,9 +36,11 @@
 #'   `glmm` and `gee`.
 #' @seealso [marginal_coefs()], [odds_ratios()], [plot_views()].
 #' @examples
-#' data(bacteria, package = "MASS")
-#' compare_views(y ~ trt + I(week > 2) + (1 | ID), data = bacteria,
-#'               family = binomial)
+#' if (requireNamespace("MASS", quietly = TRUE)) {
+#'   data(bacteria, package = "MASS")
+#'   compare_views(y ~ trt + I(week > 2) + (1 | ID), data = bacteria,
+#'                 family = binomial)
+#' }
 #' @export
 compare_views <- function(x, y = NULL, data, family = gaussian(), id = NULL,
                           corstr = "exchangeable", nAGQ = NULL, level = 0.95,

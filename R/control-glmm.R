@@ -5,7 +5,9 @@
 #' silently ignored.
 #'
 #' @param rel.tol Relative convergence tolerance of the log-likelihood,
-#'   passed to [stats::nlminb()].
+#'   passed to [stats::nlminb()] (the fallback optimizer); the Newton steps
+#'   stop when the Newton decrement falls below `rel.tol / 100` times the
+#'   absolute log-likelihood.
 #' @param iter.max,eval.max Maximum numbers of optimizer iterations and
 #'   function evaluations.
 #' @param nthreads Number of OpenMP threads for the loops over clusters.
@@ -20,7 +22,7 @@
 #'   absolute gradient component of the log-likelihood at the optimum (over
 #'   parameters not on a boundary) exceeds this value.
 #' @param hessian Compute the Hessian of the marginal log-likelihood (by
-#'   central differences of the analytic gradient) for standard errors.
+#'   forward differences of the analytic gradient) for standard errors.
 #' @param trace Print optimizer progress every `trace` iterations (0: never).
 #' @param ... Not used: any other name is an error.
 #' @return A list of class `glmm_control`.

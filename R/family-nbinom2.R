@@ -36,12 +36,14 @@
 #' @seealso [overdispersion] for negative binomial and observation-level
 #'   random-effect models compared.
 #' @examples
-#' fam <- nbinom2()
-#' fam$family; fam$link
-#' data(epil, package = "MASS")
-#' fit <- glmm(y ~ trt + base + (1 | subject), data = epil, family = nbinom2,
-#'             nAGQ = 1)
-#' sigma(fit)   # theta
+#' if (requireNamespace("MASS", quietly = TRUE)) {
+#'   fam <- nbinom2()
+#'   fam$family; fam$link
+#'   data(epil, package = "MASS")
+#'   fit <- glmm(y ~ trt + base + (1 | subject), data = epil, family = nbinom2,
+#'               nAGQ = 1)
+#'   sigma(fit)   # theta
+#' }
 #' @export
 nbinom2 <- function(link = "log") {
   if (is.name(substitute(link))) link <- deparse(substitute(link))

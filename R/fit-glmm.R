@@ -5,8 +5,10 @@
 #' The matrix-level fitter behind [glmm()]: maximizes the marginal
 #' log-likelihood, with the random effects integrated out by the Laplace
 #' approximation (`nAGQ = 1`) or adaptive Gauss-Hermite quadrature
-#' (`nAGQ > 1`), by [stats::nlminb()] with the engine's exact analytic
-#' gradient.
+#' (`nAGQ > 1`), with the engine's exact analytic gradient: Newton steps
+#' from the curvature at the start, updated by BFGS (the Laplace
+#' approximation first when quadrature follows), with [stats::nlminb()] as
+#' the fallback when they do not converge.
 #'
 #' The random effects of cluster \eqn{i} are \eqn{b_i = \Lambda u_i} with
 #' \eqn{u_i \sim N(0, I)}, so their covariance is \eqn{D = \Lambda\Lambda'};
@@ -36,12 +38,14 @@
 #'   a record of the optimization (`optinfo`); [glmm()] turns it into a fitted
 #'   model object.
 #' @examples
-#' data(cbpp, package = "lme4")
-#' X <- model.matrix(~ period, cbpp)
-#' f <- glmm_fit(X, cbpp$incidence / cbpp$size, matrix(1, nrow(cbpp)),
-#'               cbpp$herd, binomial, weights = cbpp$size, nAGQ = 9)
-#' f$beta
-#' f$loglik
+#' if (requireNamespace("lme4", quietly = TRUE)) {
+#'   data(cbpp, package = "lme4")
+#'   X <- model.matrix(~ period, cbpp)
+#'   f <- glmm_fit(X, cbpp$incidence / cbpp$size, matrix(1, nrow(cbpp)),
+#'                 cbpp$herd, binomial, weights = cbpp$size, nAGQ = 9)
+#'   f$beta
+#'   f$loglik
+#' }
 #' @export
 glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
                      offset = NULL, nAGQ = NULL, cov_blocks = ncol(Z),
@@ -85,13 +89,13 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   p <- ncol(X)
   disp <- has_dispersion(family)
 
-  st <- start_values(X, y, weights, offset, family, q, pat, start)
   lower <- c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf), if (disp) -Inf)
   eng <- cpp_agq_new(X, Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
                      cl$index, M, pat$row - 1L, pat$col - 1L, family$family_code,
                      family$link_code, if (control$laplace_start) 1L else nAGQ,
                      control$nthreads)
   on.exit(cpp_agq_free(eng), add = TRUE)
+  st <- start_values(X, y, weights, offset, family, q, pat, start, eng)
   run <- optimize_glmm(eng, st, lower, nAGQ, p, pat, disp, control)
   theta <- run$theta
   opt <- run$opt
@@ -149,7 +153,9 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
        pattern = pat, cov_blocks = cov_blocks, p = p, dispersion = disp,
        family_par = family_parameter(family, theta, cov_theta),
        singular = singular, on_boundary = on_boundary,
-       optinfo = list(optimizer = "nlminb", method = if (nAGQ == 1L) "Laplace" else "AGHQ",
+       optinfo = list(optimizer = if (any(grepl("nlminb", names(stages)))) "Newton-BFGS, then nlminb"
+                                  else "Newton-BFGS",
+                      method = if (nAGQ == 1L) "Laplace" else "AGHQ",
                       nAGQ = nAGQ, stages = stages,
                       iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
                       evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
@@ -214,10 +220,14 @@ aliased_columns <- function(X) {
   colnames(X)[qx$pivot[-seq_len(qx$rank)]] %||% as.character(qx$pivot[-seq_len(qx$rank)])
 }
 
-# Starting values: a GLM without random effects for beta; a unit standard
+# Starting values: the GLM without random effects for beta; a unit standard
 # deviation on the link scale for the random effects (lme4's choice), scaled
-# to the residual spread for gaussian models.
-start_values <- function(X, y, weights, offset, family, q, pat, start) {
+# to the residual spread for gaussian models. With an engine `eng` and a
+# family whose dispersion (if any) is a gaussian scale, the GLM is fitted by
+# the engine in C++ (stats::glm.fit's R-level iterations cost more than a
+# whole quadrature fit on large data); otherwise by glm.fit with
+# start_family().
+start_values <- function(X, y, weights, offset, family, q, pat, start, eng = NULL) {
   p <- ncol(X)
   disp <- has_dispersion(family)
   dname <- dispersion_name(family)
@@ -230,74 +240,29 @@ start_values <- function(X, y, weights, offset, family, q, pat, start) {
            call. = FALSE)
     return(c(start$beta, start$lambda, if (disp) log(start[[dname]])))
   }
-  fit <- suppressWarnings(stats::glm.fit(X, y, weights = weights, offset = offset,
-                                         family = start_family(family),
-                                         control = stats::glm.control(maxit = 25)))
-  beta <- fit$coefficients
-  beta[!is.finite(beta)] <- 0
+  if (!is.null(eng) && (!disp || isTRUE(attr(disp, "scale")))) {
+    beta <- cpp_agq_glm_start(eng, 25L)
+    beta[!is.finite(beta)] <- 0
+    fitted <- family$linkinv(drop(X %*% beta) + offset)
+  } else {
+    fit <- suppressWarnings(stats::glm.fit(X, y, weights = weights, offset = offset,
+                                           family = start_family(family),
+                                           control = stats::glm.control(maxit = 25)))
+    beta <- fit$coefficients
+    beta[!is.finite(beta)] <- 0
+    fitted <- fit$fitted.values
+  }
   scale <- 1
   if (isTRUE(attr(disp, "scale"))) {
-    r <- (y - fit$fitted.values) * sqrt(weights)
+    r <- (y - fitted) * sqrt(weights)
     scale <- sqrt(max(sum(r^2) / max(length(y) - p, 1), 1e-8))
     scale <- scale / sqrt(2)
   }
   lam <- ifelse(pat$row == pat$col, scale, 0)
   phi <- if (disp && !isTRUE(attr(disp, "scale")))
-    dispersion_start(family, y, fit$fitted.values, weights, length(y) - p)
+    dispersion_start(family, y, fitted, weights, length(y) - p)
   else if (disp) log(scale)
   c(beta, lam, phi)
-}
-
-# The optimization strategy. Stage 1 maximizes the Laplace approximation by
-# nlminb (cheap: no quadrature). For nAGQ > 1, stage 2 switches the same
-# engine to quadrature, keeping the modes as warm starts, and takes Newton
-# steps with the Laplace Hessian (the two Hessians differ little), which
-# converges in a few evaluations; nlminb takes over if it does not. The
-# Hessian at the end serves both the standard errors and a final Newton
-# polish, so the reported optimum has a negligible gradient.
-optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
-  stages <- list()
-  # Scale each parameter by the square root of its curvature at the start,
-  # so that nlminb sees a well-conditioned problem even when the fixed
-  # effects and the standard deviations live on very different scales.
-  H1 <- numeric_hessian(eng, theta, rep(FALSE, length(theta)), central = FALSE)
-  scale <- sqrt(abs(diag(H1)))
-  scale[!is.finite(scale) | scale < 1e-8] <- 1
-  opt <- optimize_engine(eng, theta, lower, control, scale = scale / max(scale))
-  stages$nlminb <- stage_record(opt)
-  theta <- opt$par
-  boundary <- function(th) boundary_mask(th, p, pat, disp, control$singular_tol)
-  hess <- NULL
-  if (control$laplace_start && nAGQ > 1L) {
-    H0 <- numeric_hessian(eng, theta, boundary(theta), central = FALSE)
-    cpp_agq_set_nagq(eng, nAGQ)
-    nt <- newton_steps(eng, theta, H0, boundary(theta), maxit = 20L, lower = lower)
-    stages$newton <- nt$record
-    if (nt$converged) {
-      theta <- nt$theta
-      opt <- list(convergence = 0L, message = nt$record$message)
-    } else {
-      opt <- optimize_engine(eng, theta, lower, control)
-      stages$nlminb_agq <- stage_record(opt)
-      theta <- opt$par
-    }
-  }
-  if (control$hessian) {
-    b <- boundary(theta)
-    hess <- numeric_hessian(eng, theta, b)
-    pol <- newton_steps(eng, theta, hess, b, maxit = 3L, lower = lower)
-    stages$polish <- pol$record
-    theta <- pol$theta
-    if (opt$convergence != 0L && pol$converged)
-      opt <- list(convergence = 0L,
-                  message = paste0("nlminb stopped early (", opt$message,
-                                   "); Newton steps with the Hessian then converged"))
-  }
-  # The last Newton step already evaluated the log-likelihood and gradient
-  # at the final parameters.
-  final <- if (control$hessian && !is.null(pol$at) && identical(pol$theta, theta)) pol$at
-           else cpp_agq_eval(eng, theta, TRUE)
-  list(theta = theta, opt = opt, stages = stages, final = final, hess = hess)
 }
 
 # Which parameters sit on a boundary: diagonal entries of Lambda below
@@ -314,53 +279,6 @@ stage_record <- function(opt) {
        convergence = opt$convergence, message = opt$message)
 }
 
-# Newton steps on the log-likelihood with a fixed Hessian H (negative
-# definite over the free parameters), halving a step that does not improve
-# the log-likelihood. Parameters on a boundary stay where they are.
-newton_steps <- function(eng, theta, H, on_boundary, maxit, lower) {
-  free <- which(!on_boundary)
-  rec <- list(iterations = 0L, evaluations = 0L, convergence = 1L, message = "")
-  info <- -H[free, free, drop = FALSE]
-  ch <- tryCatch(chol(info), error = function(e) NULL)
-  if (is.null(ch) || anyNA(info)) {
-    rec$message <- "Hessian not negative definite"
-    return(list(theta = theta, converged = FALSE, record = rec))
-  }
-  cur <- cpp_agq_eval(eng, theta, TRUE)
-  rec$evaluations <- 1L
-  converged <- FALSE
-  for (it in seq_len(maxit)) {
-    step <- backsolve(ch, forwardsolve(t(ch), cur$gradient[free]))
-    dec <- sum(step * cur$gradient[free])
-    if (!is.finite(dec)) break
-    if (dec < 1e-12 * max(1, abs(cur$loglik)) || max(abs(step)) < 1e-10) {
-      converged <- TRUE
-      break
-    }
-    t <- 1
-    # Stay inside the bounds (Lambda's diagonal >= 0): shorten the step.
-    out <- (theta[free] + step) < lower[free]
-    if (any(out)) t <- min(1, 0.99 * min((lower[free][out] - theta[free][out]) / step[out]))
-    if (!is.finite(t) || t <= 0) break
-    repeat {
-      th <- theta
-      th[free] <- th[free] + t * step
-      nxt <- cpp_agq_eval(eng, th, TRUE)
-      rec$evaluations <- rec$evaluations + 1L
-      if (is.finite(nxt$loglik) && nxt$loglik >= cur$loglik - 1e-10 * abs(cur$loglik)) break
-      t <- t / 2
-      if (t < 1e-4) break
-    }
-    if (t < 1e-4) break
-    theta <- th
-    cur <- nxt
-    rec$iterations <- it
-  }
-  rec$convergence <- if (converged) 0L else 1L
-  rec$message <- if (converged) "Newton decrement below tolerance" else "Newton steps did not converge"
-  list(theta = theta, converged = converged, record = rec, at = cur)
-}
-
 newton_decrement <- function(grad, hess, on_boundary) {
   if (is.null(hess)) return(NA_real_)
   free <- which(!on_boundary)
@@ -369,52 +287,6 @@ newton_decrement <- function(grad, hess, on_boundary) {
   s <- tryCatch(solve(info, grad[free]), error = function(e) NULL)
   if (is.null(s)) return(NA_real_)
   max(abs(s))
-}
-
-# nlminb on the negative log-likelihood, objective and gradient from one
-# engine call (cached, since nlminb asks for them separately).
-optimize_engine <- function(eng, theta, lower, control, scale = 1) {
-  last <- NULL; last_theta <- NULL
-  evalf <- function(th) {
-    if (is.null(last_theta) || !identical(th, last_theta)) {
-      last <<- cpp_agq_eval(eng, th, TRUE)
-      last_theta <<- th
-    }
-    last
-  }
-  obj <- function(th) {
-    v <- -evalf(th)$loglik
-    if (is.finite(v)) v else Inf
-  }
-  gr <- function(th) -evalf(th)$gradient
-  opt <- stats::nlminb(theta, obj, gr, lower = lower, scale = scale,
-                       control = list(rel.tol = control$rel.tol, iter.max = control$iter.max,
-                                      eval.max = control$eval.max, trace = control$trace))
-  opt
-}
-
-# Hessian of the log-likelihood by central differences of the analytic
-# gradient, symmetrized. Parameters on a boundary are left out.
-# Forward differences (half the cost) are enough where the Hessian only
-# preconditions Newton steps.
-numeric_hessian <- function(eng, theta, on_boundary, central = TRUE) {
-  P <- length(theta)
-  H <- matrix(NA_real_, P, P)
-  idx <- which(!on_boundary)
-  g0 <- if (!central) cpp_agq_eval(eng, theta, TRUE)$gradient
-  for (j in idx) {
-    h <- 1e-4 * max(abs(theta[j]), 0.1)
-    tp <- theta; tp[j] <- tp[j] + h
-    gp <- cpp_agq_eval(eng, tp, TRUE)$gradient
-    if (central) {
-      tm <- theta; tm[j] <- tm[j] - h
-      H[, j] <- (gp - cpp_agq_eval(eng, tm, TRUE)$gradient) / (2 * h)
-    } else {
-      H[, j] <- (gp - g0) / h
-    }
-  }
-  H[idx, idx] <- (H[idx, idx] + t(H[idx, idx])) / 2
-  H
 }
 
 # Covariance of the parameter estimates: inverse of the observed information

@@ -8,6 +8,18 @@
 #' correlation, a moment estimate of the scale, and a choice of variance
 #' estimators. The data need not be sorted, or contiguous, by cluster.
 #'
+#' The coefficients are **marginal (population-averaged)** effects: they
+#' describe how the mean response over the population of clusters changes
+#' with a covariate, \eqn{g(E[y_{ij}]) = x_{ij}'\beta}. With a nonlinear
+#' link they are closer to zero than the conditional (subject-specific)
+#' coefficients of a mixed model for the same data ([glmm()]); the vignette
+#' `vignette("two-questions", package = "glmmgee")` explains why and how to
+#' choose. The working correlation affects efficiency only: the robust
+#' (sandwich) standard errors remain valid when it is wrong, provided the
+#' mean model is right and the clusters are independent. Missing
+#' observations are ignored, which is valid when they are missing completely
+#' at random given the covariates.
+#'
 #' @section Working correlations:
 #' With standardized Pearson residuals \eqn{r_{ij} = \sqrt{w_{ij}} (y_{ij} -
 #' \mu_{ij}) / \sqrt{\phi V(\mu_{ij})}}, the correlation parameters are moment
@@ -140,7 +152,8 @@
 #'
 #' Yan, J. and Fine, J. (2004). Estimating equations for association
 #' structures. *Statistics in Medicine* 23, 859--874.
-#' @seealso [gee_fit()], [gee_control()], [QIC()].
+#' @seealso [gee_fit()], [gee_control()], [QIC()], [glmm()] for conditional
+#'   effects; `vignette("engine", package = "glmmgee")` for the algorithm.
 #' @examples
 #' if (requireNamespace("MASS", quietly = TRUE)) {
 #'   data(bacteria, package = "MASS")

@@ -45,19 +45,21 @@
 #'   linear mixed-effects models using lme4. *Journal of Statistical
 #'   Software* 67(1), 1-48.
 #' @examples
-#' data(cbpp, package = "lme4")
-#' cbpp$obs <- factor(seq_len(nrow(cbpp)))
-#' fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd) + (1 | obs),
-#'             data = cbpp, family = binomial)
-#' VarCorr(fit)
-#' head(ranef(fit)$herd)
+#' if (requireNamespace("lme4", quietly = TRUE)) {
+#'   data(cbpp, package = "lme4")
+#'   cbpp$obs <- factor(seq_len(nrow(cbpp)))
+#'   fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd) + (1 | obs),
+#'               data = cbpp, family = binomial)
+#'   VarCorr(fit)
+#'   head(ranef(fit)$herd)
 #'
-#' # a known covariance: herds related through K (here the identity,
-#' # which gives the plain random intercept)
-#' K <- diag(15); rownames(K) <- levels(cbpp$herd)
-#' fitK <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
-#'              data = cbpp, family = binomial, covariance = list(herd = K))
-#' logLik(fitK)
+#'   # a known covariance: herds related through K (here the identity,
+#'   # which gives the plain random intercept)
+#'   K <- diag(15); rownames(K) <- levels(cbpp$herd)
+#'   fitK <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+#'                data = cbpp, family = binomial, covariance = list(herd = K))
+#'   logLik(fitK)
+#' }
 #' @name glmm-several-terms
 NULL
 

@@ -1,12 +1,31 @@
 #' Generalized linear mixed models by maximum likelihood
 #'
-#' Fits a GLMM whose random effects share one grouping factor, integrating
-#' them out by the Laplace approximation (`nAGQ = 1`) or by adaptive
-#' Gauss-Hermite quadrature (`nAGQ > 1`), centred and scaled at each
-#' cluster's posterior mode and curvature. The coefficients are
+#' Fits a GLMM by maximum likelihood. With one grouping factor the random
+#' effects are integrated out by the Laplace approximation (`nAGQ = 1`) or by
+#' adaptive Gauss-Hermite quadrature (`nAGQ > 1`), centred and scaled at each
+#' cluster's posterior mode and curvature; with several grouping factors
+#' (nested, crossed) or a known covariance, by the Laplace approximation over
+#' all random effects at once, with sparse matrices (see
+#' [glmm-several-terms]). The coefficients are
 #' **conditional (subject-specific)** effects: the change in the linear
 #' predictor for a given cluster, holding its random effect fixed. For the
 #' population-averaged effect of a covariate see [gee()].
+#'
+#' **Conditional versus marginal.** With the identity link the
+#' coefficients are also the population-averaged effects. With a logit,
+#' probit, log or cloglog link they are not: averaging over the random
+#' effects flattens the curve, so the population-averaged effect of a
+#' covariate is closer to zero. For a random-intercept probit model the
+#' marginal coefficients are exactly \eqn{\beta / \sqrt{1 + \sigma^2}};
+#' for the logit link \eqn{\beta / \sqrt{1 + c^2 \sigma^2}},
+#' \eqn{c = 16\sqrt{3}/(15\pi)}, is a close approximation (Zeger, Liang and
+#' Albert, 1988). `exp(fixef(fit))` are therefore conditional odds (or rate)
+#' ratios: [odds_ratios()] and [rate_ratios()] report them with intervals,
+#' [marginal_coefs()] gives the population-averaged coefficients the fitted
+#' model implies, [standardize()] population-averaged risks and their
+#' contrasts, and [compare_views()] both views beside a [gee()] fit. The
+#' vignette `vignette("two-questions", package = "glmmgee")` explains the
+#' difference.
 #'
 #' Random effects use lme4's syntax: `(1 | g)` a random intercept,
 #' `(1 + x | g)` correlated intercept and slope (unstructured covariance),
@@ -98,15 +117,24 @@
 #' Pinheiro, J. C. and Bates, D. M. (1995). Approximations to the
 #' log-likelihood function in the nonlinear mixed-effects model. *Journal of
 #' Computational and Graphical Statistics* 4, 12-35.
+#'
+#' Zeger, S. L., Liang, K.-Y. and Albert, P. S. (1988). Models for
+#' longitudinal data: a generalized estimating equation approach.
+#' *Biometrics* 44, 1049-1060.
 #' @seealso [gee()] for population-averaged effects; [glmm_fit()] for the
-#'   matrix-level fitter.
+#'   matrix-level fitter; [glmm_control()]; the vignettes
+#'   `vignette("engine", package = "glmmgee")` (what is computed and how) and
+#'   `vignette("accuracy-speed", package = "glmmgee")` (comparisons with
+#'   lme4, glmmTMB and GLMMadaptive).
 #' @examples
-#' data(bacteria, package = "MASS")
-#' fit <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria,
-#'             family = binomial)
-#' fit
-#' summary(fit)
-#' exp(fixef(fit))   # conditional odds ratios
+#' if (requireNamespace("MASS", quietly = TRUE)) {
+#'   data(bacteria, package = "MASS")
+#'   fit <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria,
+#'               family = binomial)
+#'   fit
+#'   summary(fit)
+#'   exp(fixef(fit))   # conditional odds ratios
+#' }
 #' @export
 glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
                  na.action, nAGQ = NULL, control = glmm_control(), start = NULL,

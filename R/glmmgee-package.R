@@ -7,10 +7,18 @@
 #' [gee()] fits generalized estimating equations with a working correlation
 #' and a sandwich variance: its coefficients are population-averaged effects.
 #'
+#' The vignettes: `vignette("two-questions", package = "glmmgee")` (the two
+#' kinds of effect on one trial, and how to choose),
+#' `vignette("reporting-effects", package = "glmmgee")` (odds and rate
+#' ratios, standardized risks, random-effect predictions),
+#' `vignette("accuracy-speed", package = "glmmgee")` (comparisons with lme4,
+#' glmmTMB, GLMMadaptive and geepack) and
+#' `vignette("engine", package = "glmmgee")` (what the C++ engine computes).
+#'
 #' @keywords internal
 #' @useDynLib glmmgee, .registration = TRUE
 #' @importFrom Rcpp evalCpp
 #' @importFrom stats coef vcov fitted residuals predict nobs logLik formula
 #'   update model.matrix model.frame terms delete.response na.omit pnorm qnorm
-#'   pchisq dnorm
+#'   pchisq dnorm gaussian
 "_PACKAGE"

@@ -32,16 +32,18 @@
 #'   `conf.low`, `conf.high` and `p.value`; attributes `measure`, `view`
 #'   (`"conditional"` or `"marginal"`) and `level`.
 #' @examples
-#' data(bacteria, package = "MASS")
-#' fit <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria,
-#'             family = binomial)
-#' odds_ratios(fit)                       # conditional
-#' pa <- gee(y ~ trt + I(week > 2), data = bacteria, id = ID,
-#'           family = binomial, corstr = "exchangeable")
-#' odds_ratios(pa)                        # population-averaged
-#' data(epil, package = "MASS")
-#' rate_ratios(glmm(y ~ trt + lbase + (1 | subject), data = epil,
-#'                  family = poisson))
+#' if (requireNamespace("MASS", quietly = TRUE)) {
+#'   data(bacteria, package = "MASS")
+#'   fit <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria,
+#'               family = binomial)
+#'   odds_ratios(fit)                       # conditional
+#'   pa <- gee(y ~ trt + I(week > 2), data = bacteria, id = ID,
+#'             family = binomial, corstr = "exchangeable")
+#'   odds_ratios(pa)                        # population-averaged
+#'   data(epil, package = "MASS")
+#'   rate_ratios(glmm(y ~ trt + lbase + (1 | subject), data = epil,
+#'                    family = poisson))
+#' }
 #' @export
 odds_ratios <- function(fit, level = 0.95, parm = NULL) {
   est <- estimates_of(fit, "odds_ratios")

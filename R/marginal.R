@@ -39,6 +39,8 @@
 #' @param level Confidence level of the Wald intervals.
 #' @param parm Coefficients (names or indices) for `confint()`.
 #' @param digits Number of significant digits to print.
+#' @param row.names,optional Ignored (for compatibility with
+#'   [as.data.frame()]).
 #' @param ... Ignored.
 #' @return An object of class `glmmgee_marginal_coefs`: a list with
 #'   `coefficients` (marginal), `vcov`, `conditional` (the GLMM's fixed
@@ -53,12 +55,14 @@
 #' @seealso [compare_views()] for the GLMM and GEE estimates side by side;
 #'   [standardize()] for marginal means and contrasts of one variable.
 #' @examples
-#' data(bacteria, package = "MASS")
-#' fit <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria,
-#'             family = binomial)
-#' mc <- marginal_coefs(fit)
-#' mc                      # marginal estimates are smaller in absolute value
-#' odds_ratios(mc)         # population-averaged odds ratios
+#' if (requireNamespace("MASS", quietly = TRUE)) {
+#'   data(bacteria, package = "MASS")
+#'   fit <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria,
+#'               family = binomial)
+#'   mc <- marginal_coefs(fit)
+#'   mc                      # marginal estimates are smaller in absolute value
+#'   odds_ratios(mc)         # population-averaged odds ratios
+#' }
 #' @export
 marginal_coefs <- function(fit, std_errors = TRUE) {
   re <- re_structure(fit, "marginal_coefs")

@@ -72,11 +72,13 @@ print_notes <- function(warnings) {
 #'   `summary.glmm` with components `coefficients` (estimate, standard error,
 #'   z value, p-value), `varcor` ([VarCorr()]), `criteria`, `optinfo`.
 #' @examples
-#' data(cbpp, package = "lme4")
-#' fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
-#'             data = cbpp, family = binomial, nAGQ = 1)
-#' fit
-#' summary(fit)
+#' if (requireNamespace("lme4", quietly = TRUE)) {
+#'   data(cbpp, package = "lme4")
+#'   fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+#'               data = cbpp, family = binomial, nAGQ = 1)
+#'   fit
+#'   summary(fit)
+#' }
 #' @name print.glmm
 #' @export
 print.glmm <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
@@ -183,13 +185,15 @@ print.summary.glmm <- function(x, digits = max(3L, getOption("digits") - 3L),
 #'   the model formula; `model.matrix()` a matrix (sparse for
 #'   `type = "random"`); `model.frame()` the model frame; `family()` the family.
 #' @examples
-#' data(sleepstudy, package = "lme4")
-#' fit <- glmm(Reaction ~ Days + (Days | Subject), data = sleepstudy)
-#' fixef(fit)
-#' head(coef(fit)$Subject)
-#' vcov(fit)
-#' logLik(fit); AIC(fit); BIC(fit); nobs(fit); sigma(fit)
-#' dim(model.matrix(fit, type = "random"))
+#' if (requireNamespace("lme4", quietly = TRUE)) {
+#'   data(sleepstudy, package = "lme4")
+#'   fit <- glmm(Reaction ~ Days + (Days | Subject), data = sleepstudy)
+#'   fixef(fit)
+#'   head(coef(fit)$Subject)
+#'   vcov(fit)
+#'   logLik(fit); AIC(fit); BIC(fit); nobs(fit); sigma(fit)
+#'   dim(model.matrix(fit, type = "random"))
+#' }
 #' @name glmm-extractors
 NULL
 
@@ -287,10 +291,12 @@ model.matrix.glmm <- function(object, type = c("fixed", "random"), ...) {
 #'   data frame with columns `grp`, `var1`, `var2`, `vcov`, `sdcor` (one row
 #'   per variance and per covariance, then the residual for gaussian models).
 #' @examples
-#' data(sleepstudy, package = "lme4")
-#' fit <- glmm(Reaction ~ Days + (Days | Subject), data = sleepstudy)
-#' VarCorr(fit)
-#' as.data.frame(VarCorr(fit))
+#' if (requireNamespace("lme4", quietly = TRUE)) {
+#'   data(sleepstudy, package = "lme4")
+#'   fit <- glmm(Reaction ~ Days + (Days | Subject), data = sleepstudy)
+#'   VarCorr(fit)
+#'   as.data.frame(VarCorr(fit))
+#' }
 #' @export
 VarCorr.glmm <- function(x, sigma = 1, ...) {
   D <- plain_matrix(x$D)
@@ -400,11 +406,13 @@ as.data.frame.VarCorr.glmm <- function(x, row.names = NULL, optional = FALSE, ..
 #' @param ... Ignored.
 #' @return A numeric vector.
 #' @examples
-#' data(cbpp, package = "lme4")
-#' fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
-#'             data = cbpp, family = binomial, nAGQ = 1)
-#' head(fitted(fit))
-#' head(residuals(fit, type = "pearson"))
+#' if (requireNamespace("lme4", quietly = TRUE)) {
+#'   data(cbpp, package = "lme4")
+#'   fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+#'               data = cbpp, family = binomial, nAGQ = 1)
+#'   head(fitted(fit))
+#'   head(residuals(fit, type = "pearson"))
+#' }
 #' @export
 fitted.glmm <- function(object, ...) {
   stats::napredict(object$na.action, object$fitted.values)

@@ -129,29 +129,29 @@ model_offset_total <- function(mf) {
 # Grouping/id variable as consecutive integer codes 1..M (no sorting needed).
 cluster_index <- function(g, arg) {
   if (anyNA(g)) stop(sprintf("'%s' contains missing values", arg), call. = FALSE)
-  # droplevels() keeps an explicit NA level, factor() drops it.
-  f <- if (is.factor(g) && anyNA(levels(g))) droplevels(g) else group_factor(g)
+  f <- used_factor(g)
   list(index = as.integer(f), levels = levels(f))
 }
 
-# factor(x), the same codes and levels, without converting the n values to
-# strings: factor() (and droplevels(), which calls it) runs as.character()
-# on the whole vector, a million strings at a million rows. Numeric ids are matched against their sorted distinct
-# values, whose labels are the only strings made; a factor whose levels are
-# all used is returned as it is. Anything else goes to factor().
-group_factor <- function(x) {
-  if (is.factor(x)) {
-    lev <- levels(x)
-    if (!anyNA(lev) && all(tabulate(x, length(lev)) > 0L)) return(x)
-    return(factor(x))
+# factor(g), the same codes and levels, without converting the n values to
+# strings: factor() runs as.character() on the whole vector (a million
+# strings at a million rows, and ~7 ms for 20,000 rows, a tenth of a whole
+# quadrature fit of that size). A factor whose levels are all used (and not
+# NA) is returned as it is; numeric ids are matched against their sorted
+# distinct values, whose labels are the only strings made. Anything else
+# goes to factor().
+used_factor <- function(g) {
+  if (is.factor(g)) {
+    if (!anyNA(levels(g)) && all(tabulate(g, nlevels(g)) > 0L)) return(g)
+    return(factor(g))
   }
-  if ((is.integer(x) || is.double(x)) && is.null(attributes(x)) && !anyNA(x)) {
-    u <- sort(unique(x))
+  if ((is.integer(g) || is.double(g)) && is.null(attributes(g)) && !anyNA(g)) {
+    u <- sort(unique(g))
     lev <- as.character(u)
     # Distinct doubles printing alike (15 significant digits) share a level
     # in factor(); leave that rare case to it.
     if (!anyDuplicated(lev))
-      return(structure(match(x, u), levels = lev, class = "factor"))
+      return(structure(match(g, u), levels = lev, class = "factor"))
   }
-  factor(x)
+  factor(g)
 }

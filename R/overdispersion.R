@@ -33,14 +33,16 @@
 #' @seealso [nbinom2()], [glmm()], and [gee()] with `family = nbinom2()` for
 #'   population-averaged effects with a negative binomial variance function.
 #' @examples
-#' data(epil, package = "MASS")
-#' epil$obs <- factor(seq_len(nrow(epil)))
-#' pois <- glmm(y ~ trt + log(base / 4) + V4 + (1 | subject), data = epil,
-#'              family = poisson, nAGQ = 1)
-#' nb <- update(pois, family = nbinom2)
-#' olre <- update(pois, . ~ . - (1 | subject) + (1 | obs))
-#' AIC(pois, nb, olre)   # lower is better
-#' sigma(nb)             # theta of the negative binomial
-#' VarCorr(olre)         # SD of the observation-level effect (log scale)
+#' if (requireNamespace("MASS", quietly = TRUE)) {
+#'   data(epil, package = "MASS")
+#'   epil$obs <- factor(seq_len(nrow(epil)))
+#'   pois <- glmm(y ~ trt + log(base / 4) + V4 + (1 | subject), data = epil,
+#'                family = poisson, nAGQ = 1)
+#'   nb <- update(pois, family = nbinom2)
+#'   olre <- update(pois, . ~ . - (1 | subject) + (1 | obs))
+#'   AIC(pois, nb, olre)   # lower is better
+#'   sigma(nb)             # theta of the negative binomial
+#'   VarCorr(olre)         # SD of the observation-level effect (log scale)
+#' }
 #' @name overdispersion
 NULL

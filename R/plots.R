@@ -32,11 +32,13 @@
 #'   `group`, `estimate`, `lower`, `upper`, `raw` and `rank`.
 #' @seealso [ranef.glmm()], [plot_views()].
 #' @examples
-#' data(cbpp, package = "lme4")
-#' fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
-#'             data = cbpp, family = binomial)
-#' rk <- plot_ranef(fit)
-#' head(rk)
+#' if (requireNamespace("lme4", quietly = TRUE)) {
+#'   data(cbpp, package = "lme4")
+#'   fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+#'               data = cbpp, family = binomial)
+#'   rk <- plot_ranef(fit)
+#'   head(rk)
+#' }
 #' @export
 plot_ranef <- function(fit, term = 1L, level = 0.95, type = c("mode", "mean"),
                        raw = TRUE, labels = NULL, main = NULL, xlab = NULL,
@@ -165,10 +167,12 @@ raw_intercepts <- function(fit, which = 1L, maxit = 100L, bound = 30) {
 #'   the `marginal` curve.
 #' @seealso [compare_views()], [marginal_coefs()].
 #' @examples
-#' data(bacteria, package = "MASS")
-#' bacteria$weeks <- bacteria$week
-#' fit <- glmm(y ~ trt + weeks + (1 | ID), data = bacteria, family = binomial)
-#' plot_views(fit, "weeks")
+#' if (requireNamespace("MASS", quietly = TRUE)) {
+#'   data(bacteria, package = "MASS")
+#'   bacteria$weeks <- bacteria$week
+#'   fit <- glmm(y ~ trt + weeks + (1 | ID), data = bacteria, family = binomial)
+#'   plot_views(fit, "weeks")
+#' }
 #' @export
 plot_views <- function(fit, variable, at = NULL, n_curves = 25L, range = NULL,
                        n_grid = 101L, main = NULL, xlab = NULL, ylab = NULL, ...) {

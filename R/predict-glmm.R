@@ -34,13 +34,15 @@
 #' @return A numeric vector, named by the rows of `newdata` (or of the data
 #'   of the fit).
 #' @examples
-#' data(cbpp, package = "lme4")
-#' fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
-#'             data = cbpp, family = binomial, nAGQ = 1)
-#' head(predict(fit, type = "response"))
-#' nd <- data.frame(period = factor(1:4), herd = "new")
-#' predict(fit, nd, type = "response")            # a new herd: b = 0
-#' predict(fit, nd, re.form = NA, type = "response")
+#' if (requireNamespace("lme4", quietly = TRUE)) {
+#'   data(cbpp, package = "lme4")
+#'   fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+#'               data = cbpp, family = binomial, nAGQ = 1)
+#'   head(predict(fit, type = "response"))
+#'   nd <- data.frame(period = factor(1:4), herd = "new")
+#'   predict(fit, nd, type = "response")            # a new herd: b = 0
+#'   predict(fit, nd, re.form = NA, type = "response")
+#' }
 #' @export
 predict.glmm <- function(object, newdata = NULL, type = c("link", "response"),
                          re.form = NULL, allow.new.levels = TRUE, na.action = stats::na.pass,

@@ -32,13 +32,15 @@
 #'   columns `grpvar`, `term`, `grp`, `condval` and `condsd` (and `lower`,
 #'   `upper` when `level` is given). [plot_ranef()] draws them ranked.
 #' @examples
-#' data(cbpp, package = "lme4")
-#' fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
-#'             data = cbpp, family = binomial, nAGQ = 1)
-#' re <- ranef(fit)
-#' head(re$herd)
-#' head(as.data.frame(re, level = 0.95))
-#' head(ranef(fit, type = "mean")$herd)
+#' if (requireNamespace("lme4", quietly = TRUE)) {
+#'   data(cbpp, package = "lme4")
+#'   fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+#'               data = cbpp, family = binomial, nAGQ = 1)
+#'   re <- ranef(fit)
+#'   head(re$herd)
+#'   head(as.data.frame(re, level = 0.95))
+#'   head(ranef(fit, type = "mean")$herd)
+#' }
 #' @export
 ranef.glmm <- function(object, type = c("mode", "mean"), condVar = TRUE, nAGQ = NULL,
                        ...) {

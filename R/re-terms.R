@@ -16,7 +16,7 @@ re_terms <- function(formula, mf, env = environment(formula)) {
                         "glmm() sends several to the sparse engine (sparse_re_terms())"),
                  paste(unique(gnames), collapse = ", ")), call. = FALSE)
   gexpr <- bars[[1L]][[3L]]
-  g <- tryCatch(group_factor(eval(gexpr, mf, env)),
+  g <- tryCatch(used_factor(eval(gexpr, mf, env)),
                 error = function(e) stop(sprintf("grouping factor '%s': %s", gnames[1L],
                                                  conditionMessage(e)), call. = FALSE))
   if (anyNA(g))

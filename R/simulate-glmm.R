@@ -33,11 +33,13 @@
 #'   attribute `"seed"`: the `seed` argument with the RNG kind, or the
 #'   value of `.Random.seed` before the simulation.
 #' @examples
-#' data(cbpp, package = "lme4")
-#' fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
-#'             data = cbpp, family = binomial)
-#' sims <- simulate(fit, nsim = 2, seed = 1)
-#' head(sims$sim_1)
+#' if (requireNamespace("lme4", quietly = TRUE)) {
+#'   data(cbpp, package = "lme4")
+#'   fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+#'               data = cbpp, family = binomial)
+#'   sims <- simulate(fit, nsim = 2, seed = 1)
+#'   head(sims$sim_1)
+#' }
 #' @importFrom stats simulate
 #' @export
 simulate.glmm <- function(object, nsim = 1, seed = NULL, re.form = NA, ...) {

@@ -78,16 +78,18 @@
 #'   value) and the number that `failed`.
 #' @seealso [marginal_coefs()], [compare_views()].
 #' @examples
-#' data(bacteria, package = "MASS")
-#' pa <- gee(y ~ trt + I(week > 2), data = bacteria, id = ID,
-#'           family = binomial, corstr = "exchangeable")
-#' standardize(pa, "trt")
-#' fit <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria,
-#'             family = binomial)
-#' standardize(fit, "trt")                        # population-averaged
-#' standardize(fit, "trt", re = "conditional")    # a typical patient
-#' \donttest{
-#' standardize(pa, "trt", se = "bootstrap", B = 100, progress = FALSE)
+#' if (requireNamespace("MASS", quietly = TRUE)) {
+#'   data(bacteria, package = "MASS")
+#'   pa <- gee(y ~ trt + I(week > 2), data = bacteria, id = ID,
+#'             family = binomial, corstr = "exchangeable")
+#'   standardize(pa, "trt")
+#'   fit <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria,
+#'               family = binomial)
+#'   standardize(fit, "trt")                        # population-averaged
+#'   standardize(fit, "trt", re = "conditional")    # a typical patient
+#'   \donttest{
+#'   standardize(pa, "trt", se = "bootstrap", B = 100, progress = FALSE)
+#'   }
 #' }
 #' @export
 standardize <- function(fit, variable, values = NULL, newdata = NULL,

@@ -96,6 +96,30 @@ BEGIN_RCPP
     return R_NilValue;
 END_RCPP
 }
+// cpp_agq_glm_start
+Eigen::VectorXd cpp_agq_glm_start(SEXP ptr, int maxit);
+RcppExport SEXP _glmmgee_cpp_agq_glm_start(SEXP ptrSEXP, SEXP maxitSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_agq_glm_start(ptr, maxit));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_agq_set_fast
+bool cpp_agq_set_fast(SEXP ptr, bool on);
+RcppExport SEXP _glmmgee_cpp_agq_set_fast(SEXP ptrSEXP, SEXP onSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< bool >::type on(onSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_agq_set_fast(ptr, on));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_agq_reset
 void cpp_agq_reset(SEXP ptr);
 RcppExport SEXP _glmmgee_cpp_agq_reset(SEXP ptrSEXP) {
@@ -244,6 +268,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_eval", (DL_FUNC) &_glmmgee_cpp_agq_eval, 3},
     {"_glmmgee_cpp_agq_summaries", (DL_FUNC) &_glmmgee_cpp_agq_summaries, 2},
     {"_glmmgee_cpp_agq_set_nagq", (DL_FUNC) &_glmmgee_cpp_agq_set_nagq, 2},
+    {"_glmmgee_cpp_agq_glm_start", (DL_FUNC) &_glmmgee_cpp_agq_glm_start, 2},
+    {"_glmmgee_cpp_agq_set_fast", (DL_FUNC) &_glmmgee_cpp_agq_set_fast, 2},
     {"_glmmgee_cpp_agq_reset", (DL_FUNC) &_glmmgee_cpp_agq_reset, 1},
     {"_glmmgee_cpp_agq_free", (DL_FUNC) &_glmmgee_cpp_agq_free, 1},
     {"_glmmgee_cpp_gh_rule", (DL_FUNC) &_glmmgee_cpp_gh_rule, 1},

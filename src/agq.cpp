@@ -1,6 +1,7 @@
 // Laplace / adaptive Gauss-Hermite engine for one grouping factor.
 // See agq.h for the model and the parameterization.
 #include "agq.h"
+#include "agq-work.h"
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -28,23 +29,6 @@ ClusterLayout make_layout(const int* group, int n, int M) {
   for (int j = 0; j < n; ++j) lay.perm[next[group[j] - 1]++] = j;
   return lay;
 }
-
-// Scratch space of one thread, sized once for the largest cluster, so the
-// per-cluster work makes no heap allocations.
-struct AgqEngine::Work {
-  MatrixXd A, D1, Unodes, H, Hinv, C, Cinv, dH, G2, Mr, tmp_q, dL, PZ, T, Du, Deta;
-  VectorXd eta0i, eta, u, unew, step, grad, a, pi, S, hv, rhs, ubar, G1, P,
-      W, cr, pd1, pd2;
-  std::vector<ObsDerivs> dv, dvk;
-  Eigen::LLT<MatrixXd> llt;
-  Work(int nmax, int q, long Q, int npar)
-      : A(nmax, q), D1(nmax, Q), Unodes(Q, q), H(q, q), Hinv(q, q), C(q, q),
-        Cinv(q, q), dH(q, q), G2(q, q), Mr(q, q), tmp_q(q, q), dL(q, q),
-        PZ(Q, q), T(nmax, q), Du(q, npar), Deta(nmax, npar), eta0i(nmax),
-        eta(nmax), u(q), unew(q), step(q), grad(q), a(Q), pi(Q), S(nmax),
-        hv(q), rhs(q), ubar(q), G1(q), P(Q), W(nmax), cr(nmax), pd1(nmax),
-        pd2(nmax), dv(nmax), dvk(nmax), llt(q) {}
-};
 
 AgqEngine::AgqEngine(const Eigen::Ref<const MatrixXd>& X,
                      const Eigen::Ref<const MatrixXd>& Z,
@@ -76,12 +60,41 @@ AgqEngine::AgqEngine(const Eigen::Ref<const MatrixXd>& X,
     wt_[s] = wt[j];
     off_[s] = offset[j];
   }
+  // The constants depend on (y, wt) only, and binary or count data repeat a
+  // few pairs: remembering the last two distinct pairs saves most of the
+  // lgamma calls (three per binomial observation).
   lconst_.setZero(M);
+  double ky[2] = {NAN, NAN}, kw[2] = {NAN, NAN}, kv[2] = {0.0, 0.0};
+  int slot = 0;
   for (int i = 0; i < M; ++i)
-    for (int s = lay_.start[i]; s < lay_.start[i + 1]; ++s)
-      lconst_[i] += fam_->logconst(y_[s], wt_[s]);
+    for (int s = lay_.start[i]; s < lay_.start[i + 1]; ++s) {
+      const double yy = y_[s], ww = wt_[s];
+      double c;
+      if (yy == ky[0] && ww == kw[0]) c = kv[0];
+      else if (yy == ky[1] && ww == kw[1]) c = kv[1];
+      else {
+        c = fam_->logconst(yy, ww);
+        ky[slot] = yy; kw[slot] = ww; kv[slot] = c;
+        slot ^= 1;
+      }
+      lconst_[i] += c;
+    }
   grid_ = gh_grid(K_, q_);
   ucache_.setZero(M, q_);
+  if (q_ == 1 && family == FAM_BINOMIAL && link == LINK_LOGIT) fast_kind_ = FAST_LOGIT;
+  if (q_ == 1 && family == FAM_POISSON && link == LINK_LOG) fast_kind_ = FAST_LOG;
+  fast_ = fast_kind_;
+  zconst_.assign(M, 1);
+  wconst_.assign(M, 0.0);
+  for (int i = 0; i < M; ++i) {
+    const int a = lay_.start[i], b = lay_.start[i + 1];
+    bool wc = true;
+    for (int s = a + 1; s < b; ++s) {
+      if (Z_(s, 0) != Z_(a, 0)) zconst_[i] = 0;
+      if (wt_[s] != wt_[a]) wc = false;
+    }
+    wconst_[i] = wc && b > a ? wt_[a] : NAN;
+  }
 }
 
 void AgqEngine::unpack(const VectorXd& theta, VectorXd& beta, MatrixXd& Lam,
@@ -99,6 +112,14 @@ void AgqEngine::unpack(const VectorXd& theta, VectorXd& beta, MatrixXd& Lam,
 double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
                           double phi, bool want_grad, Work& w, double* g,
                           AgqSummaries* out, bool* failed) {
+  if (fast_ != FAST_NONE) {
+    double ll;
+    const bool done =
+        fast_ == FAST_LOGIT
+            ? cluster_exp1<true>(i, eta0, Lam(0, 0), want_grad, w, g, out, failed, &ll)
+            : cluster_exp1<false>(i, eta0, Lam(0, 0), want_grad, w, g, out, failed, &ll);
+    if (done) return ll;
+  }
   const int s0 = lay_.start[i], ni = lay_.start[i + 1] - s0, q = q_;
   const ObsModel& fam = *fam_;
   const double* y = y_.data() + s0;
@@ -380,17 +401,25 @@ AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient) {
 #pragma omp parallel num_threads(nthreads_)
   {
     Work w(nmax_, q_, Q, P);
+    // Each block sums its gradient in thread-local memory and stores it once:
+    // neighbouring blocks' columns share cache lines, and other threads
+    // write them.
+    VectorXd gl(P);
 #pragma omp for schedule(dynamic, 1)
     for (int b = 0; b < nb; ++b) {
       double s = 0.0;
+      int nf = 0;
+      gl.setZero();
       const int hi = std::min(M, (b + 1) * B);
       for (int i = b * B; i < hi; ++i) {
         bool failed = false;
-        s += cluster(i, eta0, Lam, phi, gradient, w,
-                     gradient ? bg.col(b).data() : nullptr, nullptr, &failed);
-        if (failed) ++bfail[b];
+        s += cluster(i, eta0, Lam, phi, gradient, w, gradient ? gl.data() : nullptr,
+                     nullptr, &failed);
+        if (failed) ++nf;
       }
       bll[b] = s;
+      bfail[b] = nf;
+      if (gradient) bg.col(b) = gl;
     }
   }
   AgqResult res;

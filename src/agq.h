@@ -71,6 +71,9 @@ class AgqEngine {
   bool has_dispersion() const { return disp_; }
 
   AgqResult evaluate(const Eigen::VectorXd& theta, bool gradient);
+  // Maximum-likelihood fixed effects of the GLM without random effects
+  // (damped Newton from zero, at most maxit steps): the starting values.
+  Eigen::VectorXd glm_start(int maxit) const;
   AgqSummaries summaries(const Eigen::VectorXd& theta);
   // Mode cache management: the engine warm-starts each cluster's Newton
   // search from its last mode; reset() forgets them.
@@ -79,6 +82,10 @@ class AgqEngine {
   // (a Laplace fit's modes are the right warm start for quadrature).
   void set_nagq(int K) { K_ = K; grid_ = gh_grid(K_, q_); }
   int nagq() const { return K_; }
+  // The scalar fast path (see agq-exp1.cpp) can be switched off, so tests
+  // can check it against the general code on the same data.
+  void set_fast(bool on) { fast_ = on ? fast_kind_ : FAST_NONE; }
+  bool fast() const { return fast_ != FAST_NONE; }
 
  private:
   struct Work;
@@ -87,6 +94,18 @@ class AgqEngine {
                  double* g, AgqSummaries* out, bool* failed);
   void unpack(const Eigen::VectorXd& theta, Eigen::VectorXd& beta,
               Eigen::MatrixXd& Lam, double& phi) const;
+  // One random effect with a log-likelihood in exp(eta) (logit, log links):
+  // same results as cluster(), several times faster. Returns false, leaving
+  // the outputs untouched, when the cluster needs the general code.
+  template <bool Logit>
+  bool cluster_exp1(int i, const Eigen::VectorXd& eta0, double lam, bool grad,
+                    Work& w, double* g, AgqSummaries* out, bool* failed,
+                    double* ll);
+
+  enum FastKind { FAST_NONE = 0, FAST_LOGIT = 1, FAST_LOG = 2 };
+  FastKind fast_kind_ = FAST_NONE, fast_ = FAST_NONE;
+  std::vector<char> zconst_;   // cluster's z column is constant (e.g. intercept)
+  std::vector<double> wconst_; // cluster's common prior weight, or NaN
 
   int n_, p_, q_, nl_, K_, nthreads_;
   bool disp_;

@@ -130,6 +130,21 @@ void cpp_agq_set_nagq(SEXP ptr, int nAGQ) {
   agq_ptr(ptr)->set_nagq(nAGQ);
 }
 
+// Fixed effects of the GLM without random effects, for starting values.
+// [[Rcpp::export]]
+Eigen::VectorXd cpp_agq_glm_start(SEXP ptr, int maxit) {
+  return agq_ptr(ptr)->glm_start(maxit);
+}
+
+// Switch the scalar fast path (one random effect, logit or log link) off or
+// back on; the general code then computes the same quantities (for tests).
+// [[Rcpp::export]]
+bool cpp_agq_set_fast(SEXP ptr, bool on) {
+  glmmgee::AgqEngine* eng = agq_ptr(ptr);
+  eng->set_fast(on);
+  return eng->fast();
+}
+
 // Forget the warm-start modes (used before refits from new starting values).
 // [[Rcpp::export]]
 void cpp_agq_reset(SEXP ptr) { agq_ptr(ptr)->reset_modes(); }

@@ -2,12 +2,15 @@
 # Installs everything glmmgee needs to build, test and benchmark on a fresh
 # Debian machine with R: prebuilt r-cran-* packages where Debian has them,
 # CRAN for the rest. Safe to run again: it skips what is already there.
+# pandoc and qpdf are what R CMD build/check --as-cran need for the
+# vignettes and the PDF size checks (make check).
 set -euo pipefail
 
 debs=(r-cran-rcpp r-cran-rcppeigen r-cran-bh r-cran-matrix r-cran-nlme
       r-cran-roxygen2 r-cran-pkgbuild r-cran-testthat r-cran-numderiv r-cran-mass
       r-cran-lme4 r-cran-glmmtmb r-cran-geepack r-cran-matrixstats
-      r-cran-rdpack r-cran-knitr r-cran-rmarkdown pandoc)
+      r-cran-rdpack r-cran-knitr r-cran-rmarkdown pandoc
+      qpdf)
 cran=(reformulas GLMMadaptive)
 
 missing=()

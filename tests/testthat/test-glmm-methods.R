@@ -389,7 +389,7 @@ test_that("print and summary report the approximation, effects and notes", {
   expect_equal(cf[, "Pr(>|z|)"], 2 * pnorm(-abs(cf[, "z value"])))
   so <- capture.output(print(s))
   expect_true(any(grepl("conditional (subject-specific)", so, fixed = TRUE)))
-  expect_true(any(grepl("Optimizer: nlminb", so)))
+  expect_true(any(grepl("Optimizer: Newton-BFGS", so)))
   expect_true(any(grepl("Variance", so)))
   expect_output(print(fit_sleep), "Residual")
   bad <- fit_cbpp

@@ -64,8 +64,12 @@ test_that("one grouping factor: the sparse engine equals the AGQ engine at nAGQ 
   lam <- fit$Lambda[lower.tri(fit$Lambda, diag = TRUE)]
   th <- c(unname(fixef(fit)), lam)
   expect_equal(sparse_ll(e, th), as.numeric(logLik(fit)), tolerance = 1e-9)
-  expect_equal(glmmgee:::cpp_sparse_eval(e$eng, th, TRUE)$gradient, unname(fit$gradient),
-               tolerance = 1e-6)
+  # At the optimum both gradients are ~1e-5, near the level (~1e-9) at which
+  # each engine's mode search leaves them, so a relative comparison there
+  # measures that noise; away from the optimum the two must agree closely.
+  th_off <- th + c(0.05, -0.05, 0.05, 0.1, 0.05, -0.05)
+  expect_equal(glmmgee:::cpp_sparse_eval(e$eng, th_off, TRUE)$gradient,
+               glmmgee:::cpp_agq_eval(engine_of(fit), th_off, TRUE)$gradient, tolerance = 1e-6)
   # and the fit through the sparse fitter reaches the same optimum
   fam <- glmmgee:::resolve_family(binomial)
   s <- glmmgee:::glmm_sparse_fit(e$X, e$y, e$re, fam, e$w, rep(0, nrow(d)), glmm_control())
