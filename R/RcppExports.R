@@ -57,6 +57,10 @@ cpp_gee_fit <- function(data, spec) {
     .Call(`_glmmgee_cpp_gee_fit`, data, spec)
 }
 
+cpp_gee_fitted <- function(data, spec, beta) {
+    .Call(`_glmmgee_cpp_gee_fitted`, data, spec, beta)
+}
+
 cpp_gee_variance <- function(data, spec, beta, alpha, phi) {
     .Call(`_glmmgee_cpp_gee_variance`, data, spec, beta, alpha, phi)
 }

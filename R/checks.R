@@ -10,8 +10,17 @@ frame_var_name <- function(nm) {
 }
 
 # Infinite values survive na.omit; name the variables that hold them.
+# min() and max() find them without an n-length logical per column (range()
+# would copy the column); a column whose extremes are infinite (or all NA) is
+# then looked at exactly.
 check_frame_finite <- function(mf) {
-  bad <- vapply(mf, function(v) is.numeric(v) && any(is.infinite(v)), TRUE)
+  has_inf <- function(v) {
+    if (!is.numeric(v)) return(FALSE)
+    ext <- suppressWarnings(c(min(v, na.rm = TRUE), max(v, na.rm = TRUE)))
+    if (all(is.finite(ext))) return(FALSE)
+    any(is.infinite(v))
+  }
+  bad <- vapply(mf, has_inf, TRUE)
   if (any(bad))
     stop(sprintf("infinite values in %s: every variable of the model must be finite",
                  paste0("'", frame_var_name(names(mf)[bad]), "'", collapse = ", ")),
@@ -22,14 +31,17 @@ check_frame_finite <- function(mf) {
 # A response without variation cannot be fitted: for binomial (all failures
 # or all successes) and poisson (all zero) the intercept's estimate is
 # infinite; for gaussian the residual variance is zero.
+# Minima and maxima rather than all(y <= 0) and the like: no n-length
+# temporaries (y has no missing values here).
 check_response_varies <- function(y, weights, family, name) {
-  y <- y[weights > 0]
+  if (!length(y)) return(invisible())
+  if (min(weights) <= 0) y <- y[weights > 0]
   if (!length(y)) return(invisible())
   fam <- family$family
-  msg <- if (fam == "binomial" && all(y <= 0)) "has no successes (every observation is 0)"
-         else if (fam == "binomial" && all(y >= 1)) "has no failures (every observation is 1)"
-         else if (fam == "poisson" && all(y == 0)) "is 0 for every observation"
-         else if (fam == "gaussian" && diff(range(y)) <= 1e-12 * max(1, abs(y)))
+  msg <- if (fam == "binomial" && max(y) <= 0) "has no successes (every observation is 0)"
+         else if (fam == "binomial" && min(y) >= 1) "has no failures (every observation is 1)"
+         else if (fam == "poisson" && min(y) == 0 && max(y) == 0) "is 0 for every observation"
+         else if (fam == "gaussian" && max(y) - min(y) <= 1e-12 * max(1, abs(min(y)), abs(max(y))))
            sprintf("is constant (%s)", format(y[1L]))
   if (!is.null(msg))
     stop(sprintf("the response '%s' %s: the model cannot be estimated (the maximum likelihood estimate does not exist)",
@@ -39,7 +51,7 @@ check_response_varies <- function(y, weights, family, name) {
 
 # Response-level checks common to both front ends (after model_response()).
 check_model_frame <- function(mf, resp, family, formula) {
-  if (!any(resp$weights > 0))
+  if (!length(resp$weights) || max(resp$weights) <= 0)
     stop("all 'weights' are zero (or every binomial observation has zero trials): there is nothing to fit",
          call. = FALSE)
   check_response_varies(resp$y, resp$weights, family,
@@ -48,6 +60,7 @@ check_model_frame <- function(mf, resp, family, formula) {
 
 # Gaussian models need residual degrees of freedom for the scale.
 check_fixed_df <- function(X, weights, family) {
+  if (family$family != "gaussian") return(invisible())
   n <- sum(weights > 0)
   if (family$family == "gaussian" && ncol(X) >= n)
     stop(sprintf(paste0("the model has %d fixed-effect coefficients but only %d observations: ",
@@ -62,7 +75,8 @@ check_fixed_df <- function(X, weights, family) {
 # warning); for counts and binomial totals it is an observation-level random
 # effect, a legitimate model for overdispersion.
 check_cluster_sizes <- function(group, weights, family, gname, trials_one) {
-  sizes <- tabulate(as.integer(group)[weights > 0], nlevels(group))
+  sizes <- if (min(weights) > 0) tabulate(group, nlevels(group))
+           else tabulate(as.integer(group)[weights > 0], nlevels(group))
   if (max(sizes) > 1L) return(character())
   fam <- family$family
   if (fam == "gaussian")

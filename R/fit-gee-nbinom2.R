@@ -32,7 +32,7 @@ gee_run <- function(data, spec, family, control) {
     res <- cpp_gee_fit(data, inner)
     if (is.null(res$beta) || (!is.null(res$error) && nzchar(res$error))) break
     data$beta_start <- res$beta
-    th <- nb_theta_moment(y, res$mu[use], w, df)
+    th <- nb_theta_moment(y, cpp_gee_fitted(data, inner, res$beta)$mu[use], w, df)
     change <- abs(log(th) - log(theta))
     theta <- th
     if (control$trace) cat(sprintf("theta step %d: theta %.6g\n", it, theta))

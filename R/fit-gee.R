@@ -276,7 +276,6 @@ new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnam
     corstr = corstr, Mv = if (corstr == "mdep") Mv, R = R,
     working.correlation = working_correlation(corstr, alpha, T, R, Mv),
     std.err = std.err, vcov = vc, family = fam,
-    linear.predictors = res$eta, fitted.values = res$mu,
     y = data$y, prior.weights = data$weights, offset = data$offset,
     id = cl$index, id.levels = cl$levels, waves = data$wave,
     nobs = res$clusters$nactive, nclusters = K, cluster.sizes = sizes,

@@ -172,9 +172,11 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   off <- model_offset_total(mf)
   check_model_frame(mf, resp, family, formula)
   check_fixed_df(X, resp$weights, family)
-  pos_w <- resp$weights[resp$weights > 0]
+  # Whether every positive weight is 1, without keeping a copy of them
+  # through the fit.
+  trials_one <- all(resp$weights[resp$weights > 0] == 1)
   extra_warn <- check_cluster_sizes(re$group, resp$weights, family, re$group_name,
-                                    trials_one = all(pos_w == 1))
+                                    trials_one = trials_one)
   sep <- separation_record(X, resp$y, resp$weights, family, "glmm")
   fit <- glmm_fit(X, resp$y, re$Z, re$group, family, weights = resp$weights,
                   offset = off, nAGQ = nAGQ, cov_blocks = re$block_sizes,

@@ -21,7 +21,6 @@ re_terms <- function(formula, mf, env = environment(formula)) {
                                                  conditionMessage(e)), call. = FALSE))
   if (anyNA(g))
     stop(sprintf("grouping factor '%s' contains missing values", gnames[1L]), call. = FALSE)
-  g <- used_factor(g)
   if (nlevels(g) < 2L)
     stop(sprintf("grouping factor '%s' has only %d level; a random effect needs at least two groups",
                  gnames[1L], nlevels(g)), call. = FALSE)

@@ -57,8 +57,15 @@ detect_separation <- function(X, y, weights, family, max_rounds = 50L) {
   ie <- which(pos_w & sgn == 0)
   sv <- as.numeric(sgn[ii])
   rm(sgn, pos_w)
+  # Column j by vector indexing, which leaves X's row names alone: X[, j]
+  # would subset (and so expand) model.matrix()'s lazy row names, a million
+  # strings at a million rows, as range() would on copying a named column.
   sc <- numeric(p)
-  for (j in seq_len(p)) sc[j] <- max(abs(range(X[, j])))
+  for (j in seq_len(p)) {
+    xj <- X[(j - 1) * n + seq_len(n)]
+    sc[j] <- max(abs(min(xj)), abs(max(xj)))
+  }
+  rm(xj)
   sc[!is.finite(sc) | sc == 0] <- 1
   A <- row_view(X, if (length(ii) < n) ii, sv, sc)
   E <- row_view(X, ie, NULL, sc)

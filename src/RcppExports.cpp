@@ -173,6 +173,19 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_gee_fitted
+Rcpp::List cpp_gee_fitted(Rcpp::List data, Rcpp::List spec, Rcpp::NumericVector beta);
+RcppExport SEXP _glmmgee_cpp_gee_fitted(SEXP dataSEXP, SEXP specSEXP, SEXP betaSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type data(dataSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type spec(specSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gee_fitted(data, spec, beta));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_gee_variance
 Rcpp::List cpp_gee_variance(Rcpp::List data, Rcpp::List spec, Rcpp::NumericVector beta, Rcpp::NumericVector alpha, double phi);
 RcppExport SEXP _glmmgee_cpp_gee_variance(SEXP dataSEXP, SEXP specSEXP, SEXP betaSEXP, SEXP alphaSEXP, SEXP phiSEXP) {
@@ -262,6 +275,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_gh_rule", (DL_FUNC) &_glmmgee_cpp_gh_rule, 1},
     {"_glmmgee_cpp_gee_corstr_table", (DL_FUNC) &_glmmgee_cpp_gee_corstr_table, 0},
     {"_glmmgee_cpp_gee_fit", (DL_FUNC) &_glmmgee_cpp_gee_fit, 2},
+    {"_glmmgee_cpp_gee_fitted", (DL_FUNC) &_glmmgee_cpp_gee_fitted, 3},
     {"_glmmgee_cpp_gee_variance", (DL_FUNC) &_glmmgee_cpp_gee_variance, 5},
     {"_glmmgee_cpp_sparse_new", (DL_FUNC) &_glmmgee_cpp_sparse_new, 11},
     {"_glmmgee_cpp_sparse_eval", (DL_FUNC) &_glmmgee_cpp_sparse_eval, 3},

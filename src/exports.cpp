@@ -303,11 +303,21 @@ Rcpp::List cpp_gee_fit(Rcpp::List data, Rcpp::List spec) {
       Rcpp::Named("delta") = fit.delta, Rcpp::Named("error") = fit.error);
   if (!fit.error.empty()) return out;
   out["variance"] = gee_variance_list(eng.variance(fit.par, Rcpp::as<int>(spec["vflags"]), ctl));
-  Rcpp::NumericVector eta(in.n), mu(in.n);
-  eng.fitted(fit.par.beta, eta.begin(), mu.begin());
-  out["eta"] = eta;
-  out["mu"] = mu;
+  // No linear predictors or fitted means: cpp_gee_fitted() gives them when
+  // asked, so they are not allocated while the engine holds its own memory.
   return out;
+}
+
+// Linear predictors and fitted means at beta, by the engine's own loop: a
+// fitted object rebuilds them on access instead of storing 2 n doubles.
+// [[Rcpp::export]]
+Rcpp::List cpp_gee_fitted(Rcpp::List data, Rcpp::List spec, Rcpp::NumericVector beta) {
+  const glmmgee::GeeInput in = gee_input(data, spec);
+  glmmgee::GeeEngine eng(in);
+  if (beta.size() != in.p) Rcpp::stop("'beta' must have one value per column of X");
+  Rcpp::NumericVector eta(in.n), mu(in.n);
+  eng.fitted(Rcpp::as<Eigen::VectorXd>(beta), eta.begin(), mu.begin());
+  return Rcpp::List::create(Rcpp::Named("eta") = eta, Rcpp::Named("mu") = mu);
 }
 
 // Variance estimators (and H, B, U) at given parameter values: on-demand

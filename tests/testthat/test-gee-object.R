@@ -1,0 +1,54 @@
+# The fitted gee object stores no linear predictors or fitted means: `$`
+# rebuilds them from the engine's X, offset and the coefficients. These tests
+# pin the rebuilt values to an independent computation, and check partial
+# names, saveRDS() and objects that still store the fields.
+
+test_that("linear predictors and fitted means are rebuilt as X beta + offset", {
+  set.seed(11)
+  n <- 300
+  d <- data.frame(id = sample(rep(1:60, each = 5)), x = rnorm(n), off = runif(n) / 5)
+  d$y <- rpois(n, exp(0.2 + 0.5 * d$x + d$off))
+  fit <- gee(y ~ x + offset(off), data = d, id = id, family = poisson,
+             corstr = "exchangeable")
+  stored <- unclass(fit)
+  expect_null(stored[["linear.predictors"]])
+  expect_null(stored[["fitted.values"]])
+  eta <- drop(cbind(1, d$x) %*% coef(fit)) + d$off
+  expect_equal(fit$linear.predictors, unname(eta), tolerance = 1e-13)
+  expect_equal(fit$fitted.values, exp(unname(eta)), tolerance = 1e-13)
+  expect_identical(fit$fitted, fit$fitted.values)   # partial names, as on a list
+  expect_identical(fit$linear, fit$linear.predictors)
+  expect_null(fit$no_such_field)
+  expect_equal(unname(fitted(fit)), exp(unname(eta)), tolerance = 1e-13)
+  expect_equal(unname(residuals(fit, "response")), d$y - exp(unname(eta)), tolerance = 1e-12)
+})
+
+test_that("the rebuilt values survive saveRDS(); stored fields are returned as stored", {
+  set.seed(12)
+  n <- 200
+  d <- data.frame(id = rep(1:40, each = 5), x = rnorm(n))
+  d$y <- rbinom(n, 1, plogis(d$x))
+  fit <- gee(y ~ x, data = d, id = id, family = binomial, corstr = "ar1")
+  f <- tempfile(fileext = ".rds")
+  saveRDS(fit, f)
+  back <- readRDS(f)
+  unlink(f)
+  expect_identical(back$fitted.values, fit$fitted.values)
+  expect_identical(residuals(back, "pearson"), residuals(fit, "pearson"))
+  expect_identical(predict(back, type = "response"), predict(fit, type = "response"))
+  old <- fit
+  old$fitted.values <- rep(0.5, n)
+  expect_identical(old$fitted.values, rep(0.5, n))
+})
+
+test_that("numeric cluster ids are coded as factor() codes them, without strings", {
+  uf <- glmmgee:::used_factor
+  set.seed(13)
+  cases <- list(sample(1:50, 500, TRUE), c(3, 1, 2, 1), c(1.5, -0, 0, 2, Inf, -Inf),
+                c(2.5, NaN, 1), c(3L, NA, 1L), sample(c(1e10, 1e-20, 3.25), 30, TRUE),
+                c(0.1 + 0.2, 0.3), c(1e15 + 0.3, 1e15 + 0.2), c(a = 2, b = 1),
+                letters[5:1], c(TRUE, FALSE), factor(c("b", "a"), levels = c("a", "b", "c")),
+                ordered(c("lo", "hi"), levels = c("lo", "hi", "mid")), factor(c(1, NA)),
+                as.Date("2020-01-01") + 3:0, integer())
+  for (x in cases) expect_identical(uf(x), factor(x), info = paste(format(x), collapse = " "))
+})
