@@ -256,8 +256,10 @@ new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnam
   if (!is.null(res$nb_theta) && res$nb_theta$at_limit)
     warns <- c(warns, "no overdispersion relative to the Poisson model: theta is at its upper limit (1e8); consider family = poisson")
   if (!res$converged)
-    warns <- c(warns, sprintf("gee did not converge in %d iterations (last relative change %.3g > epsilon = %.3g)",
-                              res$iter, res$delta, control$epsilon))
+    warns <- c(warns, sprintf(paste0("gee did not converge in %d iterations (last relative change %.3g > ",
+                                     "epsilon = %.3g; largest estimating-function component %.3g ",
+                                     "at the start of the last iteration)"),
+                              res$iter, res$delta, control$epsilon, res$score))
   vc <- list(san.se = v$robust, model = v$model)
   K <- res$clusters$K
   for (tp in c("md", "kc")) if (!is.null(v[[tp]])) vc[[tp]] <- v[[tp]]
@@ -280,7 +282,8 @@ new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnam
     id = cl$index, id.levels = cl$levels, waves = data$wave,
     nobs = res$clusters$nactive, nclusters = K, cluster.sizes = sizes,
     max.wave = T,
-    iter = res$iter, converged = res$converged, delta = res$delta, warnings = warns,
+    iter = res$iter, converged = res$converged, delta = res$delta, score = res$score,
+    warnings = warns,
     quasi = v$quasi, info.indep = v$HI, control = control,
     engine = list(data = data, spec = spec)),
     class = c("glmmgee_gee", "gee"))

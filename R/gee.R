@@ -129,7 +129,9 @@
 #' check, and its warning is kept in `$warnings`.
 #' @return An object of class `c("glmmgee_gee", "gee")`: a plain list with
 #'   `coefficients`, `alpha`, `scale`, `working.correlation`, `vcov` (the
-#'   variance matrices computed), `iter`, `converged`, `warnings`, the data
+#'   variance matrices computed), `iter`, `converged`, `delta` (the last relative change), `score` (the
+#'   largest estimating-function component at the start of the last iteration;
+#'   reported with a non-convergence warning), `warnings`, the data
 #'   used, and the engine inputs that later variance requests reuse. Methods:
 #'   `print`, `summary`, `coef`, `vcov`, `confint`, `nobs`, `fitted`,
 #'   `residuals`, `predict`, `anova`, `formula`, `family`, `model.matrix`,

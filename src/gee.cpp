@@ -439,6 +439,7 @@ GeeFitResult GeeEngine::fit(const GeeParams& start, const GeeControl& ctl, int s
     const int bad = pass_cross(par, skip, ZtZ, nullptr, nullptr);
     if (bad >= 0) { res.error = singular_message(bad, par); break; }
     Eigen::LDLT<Eigen::MatrixXd> ldlt(ZtZ.topLeftCorner(p, p));
+    res.score = ZtZ.col(p).head(p).cwiseAbs().maxCoeff();
     const Eigen::VectorXd step = ldlt.solve(ZtZ.col(p).head(p));
     if (ldlt.info() != Eigen::Success || !step.allFinite()) {
       res.error = "the scoring step failed: the information matrix is singular";

@@ -73,6 +73,7 @@ struct GeeFitResult {
   int iter = 0;
   bool converged = false;
   double delta = 0.0;  // last relative change
+  double score = 0.0;  // largest |estimating function| at the last iteration's start
   std::string error;   // non-empty: the fit could not continue
 };
 

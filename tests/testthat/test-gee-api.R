@@ -122,7 +122,14 @@ test_that("non-convergence is a warning with the iteration count, recorded in th
   expect_false(f$converged)
   expect_equal(f$iter, 2L)
   expect_match(f$warnings, "did not converge")
+  expect_match(f$warnings, "largest estimating-function component", all = FALSE)
   expect_output(print(f), "NOT converged after 2 iterations")
+  # The recorded estimating-function size falls as the scoring converges.
+  fc <- gee(outcome ~ treat + age, id = cid, waves = visit, data = d,
+            family = binomial, corstr = "ar1")
+  expect_true(fc$converged)
+  expect_gt(f$score, 0)
+  expect_lt(fc$score, 1e-3 * f$score)
 })
 
 test_that("bad input gives errors that name the argument", {
