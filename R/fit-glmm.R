@@ -127,25 +127,12 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   }
   cov_theta <- invert_information(hess, on_boundary, pnames)
 
-  warn <- character()
-  if (opt$convergence != 0L)
-    warn <- c(warn, sprintf("the optimizer did not converge: %s", opt$message))
-  # The remaining Newton step, scaled by the information: a gradient that
-  # is large only because n is large does not count against convergence.
+  # The remaining Newton step, scaled by the information.
   nstep <- newton_decrement(grad, hess, on_boundary)
-  if (is.finite(nstep) && nstep > control$grad_tol)
-    warn <- c(warn, sprintf("doubtful convergence: scaled gradient %.2g (tolerance %.2g); largest absolute gradient %.2g",
-                            nstep, control$grad_tol, gmax))
-  if (!is.finite(nstep) && gmax > control$grad_tol)  # no Hessian: raw gradient only
-    warn <- c(warn, sprintf("doubtful convergence: largest absolute gradient %.2g (tolerance %.2g)",
-                            gmax, control$grad_tol))
-  if (singular)
-    warn <- c(warn, "singular fit: a random-effect variance is estimated at zero (or a correlation at +/-1)")
-  if (summ$newton_failures > 0L)
-    warn <- c(warn, sprintf("the posterior mode search failed in %d cluster(s)",
-                            summ$newton_failures))
-  if (!is.null(hess) && is.null(attr(cov_theta, "ok")))
-    warn <- c(warn, "the Hessian of the log-likelihood is not negative definite; standard errors are unavailable")
+  modes_failed <- if (summ$newton_failures > 0L)
+    sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
+  warn <- fit_warnings(opt, nstep, gmax, singular, hess, cov_theta, control,
+                       after_singular = modes_failed)
 
   list(beta = beta, lambda = lam, Lambda = Lam, sigma = sigma, theta = theta,
        loglik = final$loglik, gradient = grad, hessian = hess, cov_theta = cov_theta,
@@ -304,4 +291,29 @@ invert_information <- function(hess, on_boundary, pnames) {
   attr(V, "ok") <- TRUE
   attr(V, "cond") <- max(ev) / min(ev)
   V
+}
+
+# What a fit says about how it went, for both GLMM engines: the optimizer's
+# own verdict; the remaining Newton step `nstep`, scaled by the information
+# (a gradient that is large only because n is large does not count against
+# convergence; without a Hessian, the raw gradient `gmax`); a singular fit,
+# then the engine's own messages (`after_singular`); and a Hessian that
+# gives no standard errors.
+fit_warnings <- function(opt, nstep, gmax, singular, hess, cov_theta, control,
+                         after_singular = NULL) {
+  warn <- character()
+  if (opt$convergence != 0L)
+    warn <- c(warn, sprintf("the optimizer did not converge: %s", opt$message))
+  if (is.finite(nstep) && nstep > control$grad_tol)
+    warn <- c(warn, sprintf("doubtful convergence: scaled gradient %.2g (tolerance %.2g); largest absolute gradient %.2g",
+                            nstep, control$grad_tol, gmax))
+  if (!is.finite(nstep) && gmax > control$grad_tol)
+    warn <- c(warn, sprintf("doubtful convergence: largest absolute gradient %.2g (tolerance %.2g)",
+                            gmax, control$grad_tol))
+  if (singular)
+    warn <- c(warn, "singular fit: a random-effect variance is estimated at zero (or a correlation at +/-1)")
+  warn <- c(warn, after_singular)
+  if (!is.null(hess) && is.null(attr(cov_theta, "ok")))
+    warn <- c(warn, "the Hessian of the log-likelihood is not negative definite; standard errors are unavailable")
+  warn
 }

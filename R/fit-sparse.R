@@ -77,21 +77,9 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
   modes <- cpp_sparse_modes(eng, unname(theta))
   terms <- sparse_term_summaries(re, theta[p + seq_len(nth)], modes, eng, unname(theta))
 
-  warn <- character()
   opt <- run$opt
-  if (opt$convergence != 0L)
-    warn <- c(warn, sprintf("the optimizer did not converge: %s", opt$message))
   nstep <- newton_decrement(grad, hess, on_boundary)
-  if (is.finite(nstep) && nstep > control$grad_tol)
-    warn <- c(warn, sprintf("doubtful convergence: scaled gradient %.2g (tolerance %.2g); largest absolute gradient %.2g",
-                            nstep, control$grad_tol, gmax))
-  if (!is.finite(nstep) && gmax > control$grad_tol)
-    warn <- c(warn, sprintf("doubtful convergence: largest absolute gradient %.2g (tolerance %.2g)",
-                            gmax, control$grad_tol))
-  if (any(on_boundary))
-    warn <- c(warn, "singular fit: a random-effect variance is estimated at zero (or a correlation at +/-1)")
-  if (!is.null(hess) && is.null(attr(cov_theta, "ok")))
-    warn <- c(warn, "the Hessian of the log-likelihood is not negative definite; standard errors are unavailable")
+  warn <- fit_warnings(opt, nstep, gmax, any(on_boundary), hess, cov_theta, control)
   stages <- run$stages
   # As for one grouping factor (fit-glmm.R): sigma() as glmmTMB defines it,
   # the family carrying its estimated theta, and theta / the shape with its

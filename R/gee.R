@@ -184,11 +184,9 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
   mf <- frame_from_call(mc, formula, env, c("weights", "offset", "id", "waves"))
   mt <- attr(mf, "terms")
   X <- stats::model.matrix(mt, mf)
-  check_frame_finite(mf)
-  resp <- model_response(mf, family)
-  off <- model_offset_total(mf)
-  check_model_frame(mf, resp, family, formula)
-  check_fixed_df(X, resp$weights, family)
+  rc <- checked_response(mf, X, family, formula)
+  resp <- rc$resp
+  off <- rc$offset
   sep <- separation_record(X, resp$y, resp$weights, family, "gee")
   # Under separation the estimating equations have no finite root either;
   # when the engine fails because of it, say so by name.

@@ -71,24 +71,16 @@ glmm_sparse <- function(formula, mf, family, nAGQ, control, start, covariance, m
   if (!is.null(covariance) && !is.list(covariance))
     stop("'covariance' must be a named list of matrices, e.g. list(id = K)", call. = FALSE)
   re <- sparse_re_terms(formula, mf, covariance)
-  fixed <- formula
-  fixed[[3L]] <- reformulas::nobars(formula[[3L]]) %||% 1
-  environment(fixed) <- fenv
-  mt <- stats::terms(fixed, data = mf)
-  X <- stats::model.matrix(mt, mf)
-  check_frame_finite(mf)
-  resp <- model_response(mf, family)
-  off <- model_offset_total(mf)
-  check_model_frame(mf, resp, family, formula)
-  check_fixed_df(X, resp$weights, family)
+  fx <- fixed_design(formula, mf, fenv)
+  mt <- fx$mt
+  X <- fx$X
+  rc <- checked_response(mf, X, family, formula)
+  resp <- rc$resp
+  off <- rc$offset
   extra_warn <- check_obs_level_effects(re$flist, family, resp$weights)
   sep <- separation_record(X, resp$y, resp$weights, family, "glmm")
   fit <- glmm_sparse_fit(X, resp$y, re, family, resp$weights, off, control, start)
   obj <- new_glmm_sparse(fit, X = X, y = resp$y, weights = resp$weights, offset = off,
                          re = re, mf = mf, mt = mt, call = mc, formula = formula)
-  obj$separation <- sep
-  if (isTRUE(sep$separated)) extra_warn <- c(extra_warn, sep$message)
-  obj$optinfo$warnings <- c(obj$optinfo$warnings, extra_warn)
-  for (w in obj$optinfo$warnings) warning(w, call. = FALSE)
-  obj
+  finish_glmm(obj, sep, extra_warn)
 }

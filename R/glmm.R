@@ -157,21 +157,12 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   if (needs_sparse_engine(formula, covariance))
     return(glmm_sparse(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
   re <- re_terms(formula, mf, fenv)
-  # nobars() on the right-hand side only: on the whole formula it returns
-  # the bare response when that is a call (cbind(s, f) ~ (1 | g)).
-  fixed <- formula
-  fixed[[3L]] <- reformulas::nobars(formula[[3L]]) %||% 1
-  environment(fixed) <- fenv
-  mt <- stats::terms(fixed, data = mf)
-  X <- stats::model.matrix(mt, mf)
-  # Nothing below needs X's row names (the object rebuilds X with them), and
-  # some operations (drop(), as.vector()) expand their lazy form into n strings.
-  rownames(X) <- NULL
-  check_frame_finite(mf)
-  resp <- model_response(mf, family)
-  off <- model_offset_total(mf)
-  check_model_frame(mf, resp, family, formula)
-  check_fixed_df(X, resp$weights, family)
+  fx <- fixed_design(formula, mf, fenv, drop_rownames = TRUE)
+  mt <- fx$mt
+  X <- fx$X
+  rc <- checked_response(mf, X, family, formula)
+  resp <- rc$resp
+  off <- rc$offset
   # Whether every positive weight is 1, without keeping a copy of them
   # through the fit.
   trials_one <- all(resp$weights[resp$weights > 0] == 1)
@@ -184,6 +175,12 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   obj <- new_glmm(fit, X = X, Z = re$Z, y = resp$y, weights = resp$weights,
                   offset = off, re = re, mf = mf, mt = mt, call = mc,
                   formula = formula)
+  finish_glmm(obj, sep, extra_warn)
+}
+
+# Records the separation check and the front end's own warnings in the fit,
+# then issues every warning the fit carries.
+finish_glmm <- function(obj, sep, extra_warn) {
   obj$separation <- sep
   if (isTRUE(sep$separated)) extra_warn <- c(extra_warn, sep$message)
   obj$optinfo$warnings <- c(obj$optinfo$warnings, extra_warn)

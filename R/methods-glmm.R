@@ -299,17 +299,28 @@ model.matrix.glmm <- function(object, type = c("fixed", "random"), ...) {
 #' }
 #' @export
 VarCorr.glmm <- function(x, sigma = 1, ...) {
-  D <- plain_matrix(x$D)
+  D <- varcorr_block(x$D, x$cnames, rep(seq_along(x$cov_blocks), x$cov_blocks))
+  new_varcorr(stats::setNames(list(D), x$group_name), x)
+}
+
+# One covariance block as VarCorr() reports it: the matrix with its standard
+# deviations, correlations (NA where a variance is zero) and the diagonal
+# sub-blocks (`||` terms) it is made of.
+varcorr_block <- function(D, cnames, blocks) {
+  D <- plain_matrix(D)
   sd <- sqrt(pmax(diag(D), 0))
   corr <- D / outer(sd, sd)
   corr[outer(sd, sd) == 0] <- NA_real_
   diag(corr) <- 1
-  attr(D, "stddev") <- stats::setNames(sd, x$cnames)
+  attr(D, "stddev") <- stats::setNames(sd, cnames)
   attr(D, "correlation") <- corr
-  attr(D, "blocks") <- rep(seq_along(x$cov_blocks), x$cov_blocks)
-  useSc <- x$family$family == "gaussian"
-  structure(stats::setNames(list(D), x$group_name), sc = if (useSc) x$sigma else 1,
-            useSc = useSc, class = "VarCorr.glmm")
+  attr(D, "blocks") <- blocks
+  D
+}
+
+new_varcorr <- function(blocks, fit) {
+  useSc <- fit$family$family == "gaussian"
+  structure(blocks, sc = if (useSc) fit$sigma else 1, useSc = useSc, class = "VarCorr.glmm")
 }
 
 # Character table of the variance components, one row per random effect

@@ -6,20 +6,9 @@
 #' @rdname VarCorr.glmm
 #' @export
 VarCorr.glmm_sparse <- function(x, sigma = 1, ...) {
-  out <- lapply(x$reterms, function(tm) {
-    D <- plain_matrix(tm$D)
-    sd <- sqrt(pmax(diag(D), 0))
-    corr <- D / outer(sd, sd)
-    corr[outer(sd, sd) == 0] <- NA_real_
-    diag(corr) <- 1
-    attr(D, "stddev") <- stats::setNames(sd, tm$cnames)
-    attr(D, "correlation") <- corr
-    attr(D, "blocks") <- rep(1L, nrow(D))
-    D
-  })
+  out <- lapply(x$reterms, function(tm) varcorr_block(tm$D, tm$cnames, rep(1L, nrow(tm$D))))
   names(out) <- make.unique(x$group_name, sep = ".")
-  useSc <- x$family$family == "gaussian"
-  structure(out, sc = if (useSc) x$sigma else 1, useSc = useSc, class = "VarCorr.glmm")
+  new_varcorr(out, x)
 }
 
 # Terms grouped by grouping factor (terms of `||` share one factor).

@@ -155,3 +155,30 @@ used_factor <- function(g) {
   }
   factor(g)
 }
+
+# The fixed-effects part of a mixed-model formula and its design matrix.
+# nobars() on the right-hand side only: on the whole formula it returns the
+# bare response when that is a call (cbind(s, f) ~ (1 | g)). With
+# drop_rownames, X loses model.matrix's lazy row names before anything can
+# expand them into n strings (drop(), as.vector()); objects that rebuild X
+# on access add them back.
+fixed_design <- function(formula, mf, fenv, drop_rownames = FALSE) {
+  fixed <- formula
+  fixed[[3L]] <- reformulas::nobars(formula[[3L]]) %||% 1
+  environment(fixed) <- fenv
+  mt <- stats::terms(fixed, data = mf)
+  X <- stats::model.matrix(mt, mf)
+  if (drop_rownames) rownames(X) <- NULL
+  list(mt = mt, X = X)
+}
+
+# The response and the total offset, after the data checks every front end
+# (glmm, its sparse route, gee) runs before fitting (checks.R).
+checked_response <- function(mf, X, family, formula) {
+  check_frame_finite(mf)
+  resp <- model_response(mf, family)
+  off <- model_offset_total(mf)
+  check_model_frame(mf, resp, family, formula)
+  check_fixed_df(X, resp$weights, family)
+  list(resp = resp, offset = off)
+}
