@@ -145,3 +145,20 @@ sim_overdispersed_sim <- function() {
     d
   })
 }
+
+# Our fit against glmmTMB's (one or several random-effect terms): fixed
+# effects, every random-effect SD (tolerance sd_tol), sigma() (the
+# dispersion), standard errors of the fixed effects, and the log-likelihood
+# (equal, or ours higher).
+expect_as_glmmtmb <- function(ours, tmb, tol = 1e-4, sd_tol = tol) {
+  expect_equal(unname(fixef(ours)), unname(glmmTMB::fixef(tmb)$cond), tolerance = tol)
+  sds <- function(vc) unlist(lapply(vc, attr, "stddev"), use.names = FALSE)
+  expect_equal(sds(VarCorr(ours)), sds(glmmTMB::VarCorr(tmb)$cond), tolerance = sd_tol)
+  expect_equal(sigma(ours), sigma(tmb), tolerance = 10 * tol)
+  expect_equal(unname(sqrt(diag(vcov(ours)))), unname(sqrt(diag(vcov(tmb)$cond))),
+               tolerance = 1e-3)
+  d <- as.numeric(logLik(ours)) - as.numeric(logLik(tmb))
+  expect_gt(d, -1e-4)
+  expect_lt(abs(d), 1e-3)
+  expect_identical(attr(logLik(ours), "df"), attr(logLik(tmb), "df"))
+}

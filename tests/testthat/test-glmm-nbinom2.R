@@ -3,21 +3,6 @@
 # shipped with R packages and on simulated data with known truth, AGHQ
 # convergence in nAGQ, and bad input.
 
-# Our fit against glmmTMB's: fixed effects, random-effect SD, dispersion,
-# standard errors, and the log-likelihood (equal, or ours higher).
-expect_as_glmmtmb <- function(ours, tmb, tol = 1e-4) {
-  expect_equal(unname(fixef(ours)), unname(glmmTMB::fixef(tmb)$cond), tolerance = tol)
-  sd_tmb <- attr(glmmTMB::VarCorr(tmb)$cond[[1]], "stddev")
-  expect_equal(unname(attr(VarCorr(ours)[[1]], "stddev")), unname(sd_tmb), tolerance = tol)
-  expect_equal(sigma(ours), sigma(tmb), tolerance = 10 * tol)
-  expect_equal(unname(sqrt(diag(vcov(ours)))), unname(sqrt(diag(vcov(tmb)$cond))),
-               tolerance = 1e-3)
-  d <- as.numeric(logLik(ours)) - as.numeric(logLik(tmb))
-  expect_gt(d, -1e-4)
-  expect_lt(abs(d), 1e-3)
-  expect_identical(attr(logLik(ours), "df"), attr(logLik(tmb), "df"))
-}
-
 test_that("analytic gradient in beta, Lambda and the log-dispersion equals numDeriv", {
   skip_if_not_installed("numDeriv")
   set.seed(17)
