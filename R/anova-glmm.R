@@ -37,9 +37,9 @@
 #'   anova(f1)
 #' }
 #' @export
-anova.glmm <- function(object, ...) {
+anova.glmmgee_glmm <- function(object, ...) {
   dots <- list(...)
-  is_fit <- vapply(dots, inherits, TRUE, what = "glmm")
+  is_fit <- vapply(dots, inherits, TRUE, what = "glmmgee_glmm")
   if (any(!is_fit))
     stop("anova() compares glmm fits only; other arguments are not supported", call. = FALSE)
   if (!length(dots)) return(wald_terms(object))

@@ -15,7 +15,7 @@ refit_clusters <- function(fit, rows_by_cluster, draw, term = NULL) {
   rows <- unlist(parts, use.names = FALSE)
   id <- rep.int(seq_along(parts), lengths(parts))
   res <- tryCatch(suppressWarnings(
-    if (inherits(fit, "glmm_sparse")) refit_sparse(fit, rows, id, term)
+    if (inherits(fit, "glmmgee_glmm_sparse")) refit_sparse(fit, rows, id, term)
     else if (is_glmm(fit)) refit_glmm(fit, rows, id) else refit_gee(fit, rows, id)),
     error = function(e) NULL)
   if (is.null(res) || any(!is.finite(res))) NULL else res
@@ -132,4 +132,4 @@ check_bootstrap_args <- function(fit, B, cores, clusters = cluster_of(fit),
 }
 
 re_known_cov <- function(fit)
-  inherits(fit, "glmm_sparse") && any(vapply(fit$reterms, function(tm) isTRUE(tm$known_cov), TRUE))
+  inherits(fit, "glmmgee_glmm_sparse") && any(vapply(fit$reterms, function(tm) isTRUE(tm$known_cov), TRUE))

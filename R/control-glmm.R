@@ -57,5 +57,5 @@ glmm_control <- function(rel.tol = 1e-10, iter.max = 500L, eval.max = 1000L,
                  grad_tol = num1(grad_tol, "grad_tol"),
                  hessian = lg1(hessian, "hessian"),
                  trace = num1(trace, "trace", 0, TRUE)),
-            class = "glmm_control")
+            class = "glmmgee_glmm_control")
 }

@@ -18,7 +18,7 @@
 #'   results are the same for every thread count (sums over clusters are
 #'   formed in fixed blocks and added in a fixed order).
 #' @param ... not used: any argument here is an error.
-#' @return A list of class `"gee_control"`.
+#' @return A list of class `"glmmgee_gee_control"`.
 #' @seealso [gee()]
 #' @examples
 #' gee_control(epsilon = 1e-10, maxit = 100)
@@ -45,5 +45,5 @@ gee_control <- function(epsilon = 1e-8, maxit = 50L, trace = FALSE, threads = 1L
     stop("gee_control(): 'threads' must be one positive whole number", call. = FALSE)
   structure(list(epsilon = as.numeric(epsilon), maxit = as.integer(maxit),
                  trace = trace, threads = as.integer(threads)),
-            class = "gee_control")
+            class = "glmmgee_gee_control")
 }

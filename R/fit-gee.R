@@ -133,7 +133,7 @@ working_correlation <- function(corstr, alpha, T, Rfixed = NULL, Mv = 1L) {
 #' @param Mv order of the `"mdep"` working correlation.
 #' @param start optional starting values of the coefficients.
 #' @param control a [gee_control()] list.
-#' @return An object of class `c("glmmgee_gee", "gee")`; see [gee()].
+#' @return An object of class `"glmmgee_gee"`; see [gee()].
 #' @seealso [gee()] for the formula interface and the methods.
 #' @examples
 #' set.seed(1)
@@ -151,7 +151,7 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
   family <- resolve_family(family)
   corstr <- match_corstr(corstr)
   std.err <- match_std_err(std.err)
-  if (!inherits(control, "gee_control"))
+  if (!inherits(control, "glmmgee_gee_control"))
     stop("'control' must come from gee_control()", call. = FALSE)
   if (!is.matrix(X) || !is.numeric(X)) stop("'X' must be a numeric matrix", call. = FALSE)
   n <- nrow(X); p <- ncol(X)
@@ -286,7 +286,7 @@ new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnam
     warnings = warns,
     quasi = v$quasi, info.indep = v$HI, control = control,
     engine = list(data = data, spec = spec)),
-    class = c("glmmgee_gee", "gee"))
+    class = "glmmgee_gee")
 }
 
 # Cluster codes 1..M in the sorted order of the distinct ids (so the result

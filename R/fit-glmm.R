@@ -51,7 +51,7 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
                      offset = NULL, nAGQ = NULL, cov_blocks = ncol(Z),
                      control = glmm_control(), start = NULL) {
   family <- resolve_family(family)
-  if (!inherits(control, "glmm_control"))
+  if (!inherits(control, "glmmgee_glmm_control"))
     stop("'control' must come from glmm_control()", call. = FALSE)
   X <- as.matrix(X); Z <- as.matrix(Z)
   n <- nrow(X)

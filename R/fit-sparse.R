@@ -4,8 +4,8 @@
 # `covariance` is given; one grouping factor without it goes to the AGQ
 # engine (fit-glmm.R).
 #
-# The fitted object has class c("glmm_sparse", "glmm") and the fields of a
-# "glmm" fit (call, formula, family, coefficients, vcov, theta, cov_theta,
+# The fitted object has class c("glmmgee_glmm_sparse", "glmmgee_glmm") and the fields of a
+# "glmmgee_glmm" fit (call, formula, family, coefficients, vcov, theta, cov_theta,
 # sigma, family_par, loglik, df, nobs, n, linear.predictors, eta_fixed, fitted.values, y,
 # prior.weights, offset, X, model, terms, xlevels, contrasts, re_formula,
 # na.action, nAGQ = 1, singular, gradient, hessian, optinfo) with these
@@ -297,5 +297,5 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
     re_formula = lapply(reformulas::findbars(formula), function(bb) bb[[2L]]),
     na.action = attr(mf, "na.action"), nAGQ = 1L, singular = fit$singular,
     gradient = fit$gradient, hessian = fit$hessian, optinfo = fit$optinfo),
-    class = c("glmm_sparse", "glmm"))
+    class = c("glmmgee_glmm_sparse", "glmmgee_glmm"))
 }

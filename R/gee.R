@@ -127,7 +127,7 @@
 #' finite root, so the fit warns with the terms involved (or, when the engine
 #' cannot continue, stops with that message). `$separation` records the
 #' check, and its warning is kept in `$warnings`.
-#' @return An object of class `c("glmmgee_gee", "gee")`: a plain list with
+#' @return An object of class `"glmmgee_gee"`: a plain list with
 #'   `coefficients`, `alpha`, `scale`, `working.correlation`, `vcov` (the
 #'   variance matrices computed), `iter`, `converged`, `delta` (the last relative change), `score` (the
 #'   largest estimating-function component at the start of the last iteration;
@@ -136,8 +136,9 @@
 #'   `print`, `summary`, `coef`, `vcov`, `confint`, `nobs`, `fitted`,
 #'   `residuals`, `predict`, `anova`, `formula`, `family`, `model.matrix`,
 #'   `update`, and [QIC()].
-#'   The class is not `"gee"` alone because geepack's `geeglm` objects and
-#'   the gee package's objects also carry class `"gee"`.
+#'   The class is glmmgee's own: it borrows neither the gee package's
+#'   `"gee"` nor geepack's classes, so other packages' methods for those
+#'   never run on it (and ours never on theirs).
 #' @references
 #' Breslow, N. E. (1984). Extra-Poisson variation in log-linear models.
 #' *Applied Statistics* 33, 38--44.

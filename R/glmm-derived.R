@@ -14,7 +14,7 @@ glmm_derived_fields <- c("X", "Z", "eta_fixed", "linear.predictors", "fitted.val
                          "prior.weights", "offset")
 
 #' @export
-`$.glmm` <- function(x, name) {
+`$.glmmgee_glmm` <- function(x, name) {
   v <- .subset2(x, name, exact = FALSE)
   if (!is.null(v) || is.null(.subset2(x, "model"))) return(v)
   # Partial names as `$` allows them on lists (fit$fitted).

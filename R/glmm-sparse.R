@@ -33,7 +33,7 @@
 #' 0/1 binomial responses. For Poisson counts it is an observation-level
 #' random effect for overdispersion.
 #'
-#' The fitted object has class `c("glmm_sparse", "glmm")`; [VarCorr()] has
+#' The fitted object has class `c("glmmgee_glmm_sparse", "glmmgee_glmm")`; [VarCorr()] has
 #' one block per term, [ranef()] and [coef()] one data frame per grouping
 #' factor, and [predict()] takes `re.form` with any subset of the terms.
 #'

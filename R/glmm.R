@@ -96,7 +96,8 @@
 #' terms involved; `$separation` records the check (`separated`, `terms`,
 #' the separating `direction`, `nobs` fitted exactly) and the warning is kept
 #' in `$optinfo$warnings`.
-#' @return An object of class `glmm`: plain R data (it survives
+#' @return An object of class `glmmgee_glmm` (with subclass
+#'   `glmmgee_glmm_sparse` for several terms): plain R data (it survives
 #'   [saveRDS()]), with methods `print`, `summary`, `fixef`, `ranef`,
 #'   `VarCorr`, `coef`, `vcov`, `logLik`, `AIC`, `BIC`, `nobs`, `fitted`,
 #'   `residuals`, `predict`, `anova`, `formula`, `update`, `model.matrix`.
@@ -144,7 +145,7 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   family <- resolve_family(family, env)
   if (!inherits(formula, "formula") || length(formula) != 3L)
     stop("'formula' must be a two-sided formula such as y ~ x + (1 | g)", call. = FALSE)
-  if (!inherits(control, "glmm_control"))
+  if (!inherits(control, "glmmgee_glmm_control"))
     stop("'control' must come from glmm_control()", call. = FALSE)
   if (!missing(data) && !is.data.frame(data) && !is.list(data))
     stop("'data' must be a data frame", call. = FALSE)
@@ -191,7 +192,7 @@ finish_glmm <- function(obj, sep, extra_warn) {
 # The fitted object: plain data, everything on the scale users read. It
 # keeps only what methods need and cannot recompute cheaply: the model frame,
 # the response, the cluster codes and the estimates. X, Z, the linear
-# predictors and the fitted values are rebuilt on access (`$.glmm`,
+# predictors and the fitted values are rebuilt on access (`$.glmmgee_glmm`,
 # glmm-derived.R); weights of one and a zero offset are not stored either.
 new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
   cn <- re$cnames
@@ -238,5 +239,5 @@ new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
     na.action = attr(mf, "na.action"),
     nAGQ = fit$nAGQ, singular = fit$singular, gradient = fit$gradient,
     hessian = fit$hessian, optinfo = fit$optinfo),
-    class = "glmm")
+    class = "glmmgee_glmm")
 }

@@ -4,7 +4,7 @@
 # goes through re_structure(), so a change of layout (several grouping
 # factors) touches one place.
 
-is_glmm <- function(fit) inherits(fit, "glmm")
+is_glmm <- function(fit) inherits(fit, "glmmgee_glmm")
 is_gee <- function(fit) inherits(fit, "glmmgee_gee")
 
 check_fit <- function(fit, what, arg = "fit") {
@@ -30,7 +30,7 @@ re_structure <- function(fit, caller) {
     stop(sprintf("'fit': %s() needs a fit from glmm(), not an object of class \"%s\"",
                  caller, class(fit)[1L]), call. = FALSE)
   p <- length(fit$coefficients)
-  if (inherits(fit, "glmm_sparse")) return(re_structure_sparse(fit, p))
+  if (inherits(fit, "glmmgee_glmm_sparse")) return(re_structure_sparse(fit, p))
   Lam <- fit$Lambda
   pat <- fit$pattern
   list(q = ncol(Lam), cnames = fit$cnames, Lambda = Lam, pattern = pat, p = p,
@@ -122,7 +122,7 @@ fit_parameters <- function(fit) {
 # grouping factor is nested in); crossed designs have no such factor.
 cluster_of <- function(fit, cluster = NULL) {
   if (is_gee(fit)) return(fit$id)
-  if (!inherits(fit, "glmm_sparse")) return(fit$group)
+  if (!inherits(fit, "glmmgee_glmm_sparse")) return(fit$group)
   k <- cluster_term(fit, cluster)
   if (is.na(k)) return(NULL)
   fit$reterms[[k]]$index
@@ -179,7 +179,7 @@ design_at <- function(fit, data) {
   if (is.null(off)) off <- rep(0, nrow(X))
   if (!is.null(fit$call$offset)) off <- off + eval(fit$call$offset, data, env)
   Z <- NULL
-  if (inherits(fit, "glmm_sparse")) {
+  if (inherits(fit, "glmmgee_glmm_sparse")) {
     Z <- sparse_design_z(fit, data, env)
   } else if (is_glmm(fit)) {
     Zs <- lapply(fit$re_formula, function(rhs) {

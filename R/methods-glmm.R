@@ -1,4 +1,4 @@
-# Methods for fitted "glmm" objects: printing, summaries and the extractors
+# Methods for fitted "glmmgee_glmm" objects: printing, summaries and the extractors
 # that read the stored fit. Predictions are in predict-glmm.R, random-effect
 # predictions in ranef-glmm.R, likelihood-ratio and Wald tests in
 # anova-glmm.R. Everything here reads plain data stored by new_glmm(); no
@@ -69,7 +69,7 @@ print_notes <- function(warnings) {
 #' @param signif.stars Show significance stars (as [printCoefmat()]).
 #' @param ... Passed on or ignored.
 #' @return `print()` returns `x` invisibly; `summary()` an object of class
-#'   `summary.glmm` with components `coefficients` (estimate, standard error,
+#'   `summary.glmmgee_glmm` with components `coefficients` (estimate, standard error,
 #'   z value, p-value), `varcor` ([VarCorr()]), `criteria`, `optinfo`.
 #' @examples
 #' if (requireNamespace("lme4", quietly = TRUE)) {
@@ -79,9 +79,9 @@ print_notes <- function(warnings) {
 #'   fit
 #'   summary(fit)
 #' }
-#' @name print.glmm
+#' @name print.glmmgee_glmm
 #' @export
-print.glmm <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+print.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   print_header(x)
   crit <- fit_criteria(x)
   print(signif(crit[c("logLik", "AIC", "BIC")], digits + 2L), digits = digits + 2L)
@@ -95,9 +95,9 @@ print.glmm <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   invisible(x)
 }
 
-#' @rdname print.glmm
+#' @rdname print.glmmgee_glmm
 #' @export
-summary.glmm <- function(object, ...) {
+summary.glmmgee_glmm <- function(object, ...) {
   beta <- fixef(object)
   se <- sqrt(pmax(diag(vcov(object)), 0))
   z <- beta / se
@@ -114,12 +114,12 @@ summary.glmm <- function(object, ...) {
                  resid_quantiles = stats::quantile(res, na.rm = TRUE, names = FALSE),
                  optinfo = object$optinfo, nAGQ = object$nAGQ,
                  family_par = object$family_par),
-            class = "summary.glmm")
+            class = "summary.glmmgee_glmm")
 }
 
-#' @rdname print.glmm
+#' @rdname print.glmmgee_glmm
 #' @export
-print.summary.glmm <- function(x, digits = max(3L, getOption("digits") - 3L),
+print.summary.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") - 3L),
                                signif.stars = getOption("show.signif.stars"), ...) {
   print_header(x)
   cat("\n")
@@ -173,7 +173,7 @@ print.summary.glmm <- function(x, digits = max(3L, getOption("digits") - 3L),
 #'   instead of the fixed effects only.
 #' @param type For `model.matrix()`: `"fixed"` (X) or `"random"` (Z).
 #' @param ... Ignored.
-#' @return `fixef()` a named vector; `coef()` a list (class `coef.glmm`)
+#' @return `fixef()` a named vector; `coef()` a list (class `coef.glmmgee_glmm`)
 #'   with one data frame named by the grouping factor; `vcov()` a matrix;
 #'   `logLik()` an object of class `logLik`; `nobs()` the number of
 #'   observations with positive weight; `sigma()` the dispersion parameter
@@ -199,22 +199,22 @@ NULL
 
 #' @rdname glmm-extractors
 #' @export
-fixef.glmm <- function(object, ...) object$coefficients
+fixef.glmmgee_glmm <- function(object, ...) object$coefficients
 
 #' @rdname glmm-extractors
 #' @export
-coef.glmm <- function(object, ...) {
+coef.glmmgee_glmm <- function(object, ...) {
   b <- ranef(object, condVar = FALSE)[[1L]]
   beta <- fixef(object)
   cf <- as.data.frame(matrix(beta, nrow(b), length(beta), byrow = TRUE,
                              dimnames = list(rownames(b), names(beta))),
                       check.names = FALSE)
   for (nm in names(b)) cf[[nm]] <- (if (nm %in% names(cf)) cf[[nm]] else 0) + b[[nm]]
-  structure(stats::setNames(list(cf), object$group_name), class = "coef.glmm")
+  structure(stats::setNames(list(cf), object$group_name), class = "coef.glmmgee_glmm")
 }
 
 #' @export
-print.coef.glmm <- function(x, ...) {
+print.coef.glmmgee_glmm <- function(x, ...) {
   print(unclass(x), ...)
   invisible(x)
 }
@@ -225,39 +225,39 @@ plain_matrix <- function(V) {
 
 #' @rdname glmm-extractors
 #' @export
-vcov.glmm <- function(object, full = FALSE, ...) {
+vcov.glmmgee_glmm <- function(object, full = FALSE, ...) {
   plain_matrix(if (isTRUE(full)) object$cov_theta else object$vcov)
 }
 
 #' @rdname glmm-extractors
 #' @export
-logLik.glmm <- function(object, ...) {
+logLik.glmmgee_glmm <- function(object, ...) {
   structure(object$loglik, df = object$df, nobs = object$nobs, class = "logLik")
 }
 
 #' @rdname glmm-extractors
 #' @export
-nobs.glmm <- function(object, ...) object$nobs
+nobs.glmmgee_glmm <- function(object, ...) object$nobs
 
 #' @rdname glmm-extractors
 #' @export
-sigma.glmm <- function(object, ...) object$sigma
+sigma.glmmgee_glmm <- function(object, ...) object$sigma
 
 #' @rdname glmm-extractors
 #' @export
-formula.glmm <- function(x, ...) x$formula
+formula.glmmgee_glmm <- function(x, ...) x$formula
 
 #' @rdname glmm-extractors
 #' @export
-family.glmm <- function(object, ...) object$family
+family.glmmgee_glmm <- function(object, ...) object$family
 
 #' @rdname glmm-extractors
 #' @export
-model.frame.glmm <- function(formula, ...) formula$model
+model.frame.glmmgee_glmm <- function(formula, ...) formula$model
 
 #' @rdname glmm-extractors
 #' @export
-model.matrix.glmm <- function(object, type = c("fixed", "random"), ...) {
+model.matrix.glmmgee_glmm <- function(object, type = c("fixed", "random"), ...) {
   type <- match.arg(type)
   if (type == "fixed") return(object$X)
   n <- object$n
@@ -287,7 +287,7 @@ model.matrix.glmm <- function(object, type = c("fixed", "random"), ...) {
 #' @param comp Which columns to print: `"Variance"` and/or `"Std.Dev."`.
 #' @param row.names,optional Ignored.
 #' @param ... Ignored.
-#' @return `VarCorr()` a list of class `VarCorr.glmm`; `as.data.frame()` a
+#' @return `VarCorr()` a list of class `VarCorr.glmmgee_glmm`; `as.data.frame()` a
 #'   data frame with columns `grp`, `var1`, `var2`, `vcov`, `sdcor` (one row
 #'   per variance and per covariance, then the residual for gaussian models).
 #' @examples
@@ -298,7 +298,7 @@ model.matrix.glmm <- function(object, type = c("fixed", "random"), ...) {
 #'   as.data.frame(VarCorr(fit))
 #' }
 #' @export
-VarCorr.glmm <- function(x, sigma = 1, ...) {
+VarCorr.glmmgee_glmm <- function(x, sigma = 1, ...) {
   D <- varcorr_block(x$D, x$cnames, rep(seq_along(x$cov_blocks), x$cov_blocks))
   new_varcorr(stats::setNames(list(D), x$group_name), x)
 }
@@ -320,7 +320,7 @@ varcorr_block <- function(D, cnames, blocks) {
 
 new_varcorr <- function(blocks, fit) {
   useSc <- fit$family$family == "gaussian"
-  structure(blocks, sc = if (useSc) fit$sigma else 1, useSc = useSc, class = "VarCorr.glmm")
+  structure(blocks, sc = if (useSc) fit$sigma else 1, useSc = useSc, class = "VarCorr.glmmgee_glmm")
 }
 
 # Character table of the variance components, one row per random effect
@@ -361,18 +361,18 @@ format_varcorr <- function(x, digits, comp) {
   tab
 }
 
-#' @rdname VarCorr.glmm
+#' @rdname VarCorr.glmmgee_glmm
 #' @export
-print.VarCorr.glmm <- function(x, digits = max(3L, getOption("digits") - 2L),
+print.VarCorr.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") - 2L),
                                comp = "Std.Dev.", ...) {
   comp <- match.arg(comp, c("Variance", "Std.Dev."), several.ok = TRUE)
   print(format_varcorr(x, digits, comp), quote = FALSE)
   invisible(x)
 }
 
-#' @rdname VarCorr.glmm
+#' @rdname VarCorr.glmmgee_glmm
 #' @export
-as.data.frame.VarCorr.glmm <- function(x, row.names = NULL, optional = FALSE, ...) {
+as.data.frame.VarCorr.glmmgee_glmm <- function(x, row.names = NULL, optional = FALSE, ...) {
   out <- list()
   for (g in names(x)) {
     D <- x[[g]]
@@ -425,13 +425,13 @@ as.data.frame.VarCorr.glmm <- function(x, row.names = NULL, optional = FALSE, ..
 #'   head(residuals(fit, type = "pearson"))
 #' }
 #' @export
-fitted.glmm <- function(object, ...) {
+fitted.glmmgee_glmm <- function(object, ...) {
   stats::napredict(object$na.action, object$fitted.values)
 }
 
-#' @rdname fitted.glmm
+#' @rdname fitted.glmmgee_glmm
 #' @export
-residuals.glmm <- function(object, type = c("deviance", "pearson", "response", "working"),
+residuals.glmmgee_glmm <- function(object, type = c("deviance", "pearson", "response", "working"),
                            ...) {
   type <- match.arg(type)
   fam <- object$family

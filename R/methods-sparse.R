@@ -1,11 +1,11 @@
-# Methods for fits with several random-effect terms (class "glmm_sparse",
-# which inherits from "glmm"): what differs from one grouping factor is the
+# Methods for fits with several random-effect terms (class "glmmgee_glmm_sparse",
+# which inherits from "glmmgee_glmm"): what differs from one grouping factor is the
 # random-effect structure, kept per term in `object$reterms` (fields
 # documented in fit-sparse.R). Everything else is inherited.
 
-#' @rdname VarCorr.glmm
+#' @rdname VarCorr.glmmgee_glmm
 #' @export
-VarCorr.glmm_sparse <- function(x, sigma = 1, ...) {
+VarCorr.glmmgee_glmm_sparse <- function(x, sigma = 1, ...) {
   out <- lapply(x$reterms, function(tm) varcorr_block(tm$D, tm$cnames, rep(1L, nrow(tm$D))))
   names(out) <- make.unique(x$group_name, sep = ".")
   new_varcorr(out, x)
@@ -17,9 +17,9 @@ terms_by_factor <- function(object) {
   split(seq_along(g), factor(g, levels = unique(g)))
 }
 
-#' @rdname ranef.glmm
+#' @rdname ranef.glmmgee_glmm
 #' @export
-ranef.glmm_sparse <- function(object, type = c("mode", "mean"), condVar = TRUE, nAGQ = NULL,
+ranef.glmmgee_glmm_sparse <- function(object, type = c("mode", "mean"), condVar = TRUE, nAGQ = NULL,
                               ...) {
   type <- match.arg(type)
   if (type == "mean")
@@ -44,12 +44,12 @@ ranef.glmm_sparse <- function(object, type = c("mode", "mean"), condVar = TRUE, 
     }
     df
   })
-  structure(out, type = "mode", class = "ranef.glmm")
+  structure(out, type = "mode", class = "ranef.glmmgee_glmm")
 }
 
 #' @rdname glmm-extractors
 #' @export
-coef.glmm_sparse <- function(object, ...) {
+coef.glmmgee_glmm_sparse <- function(object, ...) {
   re <- ranef(object, condVar = FALSE)
   beta <- fixef(object)
   out <- lapply(re, function(b) {
@@ -59,12 +59,12 @@ coef.glmm_sparse <- function(object, ...) {
     for (nm in names(b)) cf[[nm]] <- (if (nm %in% names(cf)) cf[[nm]] else 0) + b[[nm]]
     cf
   })
-  structure(out, class = "coef.glmm")
+  structure(out, class = "coef.glmmgee_glmm")
 }
 
 #' @rdname glmm-extractors
 #' @export
-model.matrix.glmm_sparse <- function(object, type = c("fixed", "random"), ...) {
+model.matrix.glmmgee_glmm_sparse <- function(object, type = c("fixed", "random"), ...) {
   type <- match.arg(type)
   if (type == "fixed") return(object$X)
   Z <- object$Z
@@ -73,9 +73,9 @@ model.matrix.glmm_sparse <- function(object, type = c("fixed", "random"), ...) {
   Z
 }
 
-#' @rdname predict.glmm
+#' @rdname predict.glmmgee_glmm
 #' @export
-predict.glmm_sparse <- function(object, newdata = NULL, type = c("link", "response"),
+predict.glmmgee_glmm_sparse <- function(object, newdata = NULL, type = c("link", "response"),
                                 re.form = NULL, allow.new.levels = TRUE,
                                 na.action = stats::na.pass, ...) {
   type <- match.arg(type)

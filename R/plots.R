@@ -5,7 +5,7 @@
 #'
 #' Ranks the clusters by their predicted random effect (the hospital-ranking
 #' plot): each cluster's empirical-Bayes prediction with its prediction
-#' interval (prediction \eqn{\pm z} conditional SD, see [ranef.glmm()]) and,
+#' interval (prediction \eqn{\pm z} conditional SD, see [ranef.glmmgee_glmm()]) and,
 #' for the random intercept, the raw per-cluster estimate (open circles)
 #' joined to the prediction by a thin line, which shows the shrinkage
 #' towards zero: strongest for clusters with little information. The raw
@@ -22,7 +22,7 @@
 #'   among `names(ranef(fit))`), for fits with several; by default the
 #'   first.
 #' @param level Level of the prediction intervals.
-#' @param type `"mode"` or `"mean"`, as in [ranef.glmm()].
+#' @param type `"mode"` or `"mean"`, as in [ranef.glmmgee_glmm()].
 #' @param raw Show the raw per-cluster estimates (random intercept only).
 #' @param labels Label the clusters on the axis (by default when there are
 #'   at most 40).
@@ -30,7 +30,7 @@
 #' @param ... Passed to [plot.default()].
 #' @return Invisibly, a data frame with one row per cluster in rank order:
 #'   `group`, `estimate`, `lower`, `upper`, `raw` and `rank`.
-#' @seealso [ranef.glmm()], [plot_views()].
+#' @seealso [ranef.glmmgee_glmm()], [plot_views()].
 #' @examples
 #' if (requireNamespace("lme4", quietly = TRUE)) {
 #'   data(cbpp, package = "lme4")
@@ -100,7 +100,7 @@ plot_ranef <- function(fit, term = 1L, level = 0.95, type = c("mode", "mean"),
 # returned as +/-Inf.
 raw_intercepts <- function(fit, which = 1L, maxit = 100L, bound = 30) {
   fam <- fit$family
-  if (inherits(fit, "glmm_sparse")) {
+  if (inherits(fit, "glmmgee_glmm_sparse")) {
     # the random intercept of grouping factor `which`: its term among the
     # factor's terms (those of `||` share the factor)
     ks <- terms_by_factor(fit)[[which]]

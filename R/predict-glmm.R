@@ -44,7 +44,7 @@
 #'   predict(fit, nd, re.form = NA, type = "response")
 #' }
 #' @export
-predict.glmm <- function(object, newdata = NULL, type = c("link", "response"),
+predict.glmmgee_glmm <- function(object, newdata = NULL, type = c("link", "response"),
                          re.form = NULL, allow.new.levels = TRUE, na.action = stats::na.pass,
                          ...) {
   type <- match.arg(type)

@@ -20,13 +20,13 @@
 #' @param condVar Attach the conditional (posterior) covariances as the
 #'   attribute `"postVar"`, a q x q x M array.
 #' @param nAGQ For `type = "mean"`: quadrature points per random effect.
-#' @param x A `ranef.glmm` object.
+#' @param x A `ranef.glmmgee_glmm` object.
 #' @param row.names,optional Ignored.
 #' @param level For `as.data.frame()`: if given (e.g. 0.95), add columns
 #'   `lower` and `upper`, the prediction intervals `condval` \eqn{\pm z}
 #'   `condsd` (normal approximation to the posterior of each random effect).
 #' @param ... Ignored.
-#' @return A list of class `ranef.glmm` with one data frame named by the
+#' @return A list of class `ranef.glmmgee_glmm` with one data frame named by the
 #'   grouping factor: one row per cluster (named by its level), one column
 #'   per random-effect term. `as.data.frame()` gives the long form with
 #'   columns `grpvar`, `term`, `grp`, `condval` and `condsd` (and `lower`,
@@ -42,7 +42,7 @@
 #'   head(ranef(fit, type = "mean")$herd)
 #' }
 #' @export
-ranef.glmm <- function(object, type = c("mode", "mean"), condVar = TRUE, nAGQ = NULL,
+ranef.glmmgee_glmm <- function(object, type = c("mode", "mean"), condVar = TRUE, nAGQ = NULL,
                        ...) {
   type <- match.arg(type)
   if (type == "mode") {
@@ -65,7 +65,7 @@ ranef.glmm <- function(object, type = c("mode", "mean"), condVar = TRUE, nAGQ = 
   rownames(df) <- object$group_levels
   if (isTRUE(condVar)) attr(df, "postVar") <- V
   structure(stats::setNames(list(df), object$group_name), type = type,
-            class = "ranef.glmm")
+            class = "ranef.glmmgee_glmm")
 }
 
 # Posterior means and covariances of b_i at the fitted parameters under an
@@ -93,9 +93,9 @@ posterior_moments <- function(object, nAGQ) {
   list(mean = B, var = V)
 }
 
-#' @rdname ranef.glmm
+#' @rdname ranef.glmmgee_glmm
 #' @export
-print.ranef.glmm <- function(x, ...) {
+print.ranef.glmmgee_glmm <- function(x, ...) {
   for (g in names(x)) {
     cat("$", g, "\n", sep = "")
     d <- x[[g]]
@@ -107,9 +107,9 @@ print.ranef.glmm <- function(x, ...) {
   invisible(x)
 }
 
-#' @rdname ranef.glmm
+#' @rdname ranef.glmmgee_glmm
 #' @export
-as.data.frame.ranef.glmm <- function(x, row.names = NULL, optional = FALSE, level = NULL,
+as.data.frame.ranef.glmmgee_glmm <- function(x, row.names = NULL, optional = FALSE, level = NULL,
                                     ...) {
   if (!is.null(level)) check_level(level)
   out <- lapply(names(x), function(g) {

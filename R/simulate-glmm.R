@@ -42,7 +42,7 @@
 #' }
 #' @importFrom stats simulate
 #' @export
-simulate.glmm <- function(object, nsim = 1, seed = NULL, re.form = NA, ...) {
+simulate.glmmgee_glmm <- function(object, nsim = 1, seed = NULL, re.form = NA, ...) {
   if (!is.numeric(nsim) || length(nsim) != 1L || is.na(nsim) || nsim < 1 || nsim != round(nsim))
     stop("'nsim' must be a whole number >= 1", call. = FALSE)
   new_re <- simulate_new_re(re.form)
@@ -82,7 +82,7 @@ simulate_new_re <- function(re.form) {
 # several terms, each term's covariates of the observation's level).
 random_effect_sampler <- function(object) {
   eta0 <- object$eta_fixed
-  if (!inherits(object, "glmm_sparse")) {
+  if (!inherits(object, "glmmgee_glmm_sparse")) {
     Lam <- object$Lambda
     Z <- object$Z
     g <- object$group

@@ -238,7 +238,7 @@ between_cluster_cov <- function(rows, cluster) {
 # the first term's grouping factor as clusters, and the bootstrap is
 # refused (which factor to resample is the user's choice).
 standardize_clusters <- function(fit, cluster, se) {
-  if (!inherits(fit, "glmm_sparse")) {
+  if (!inherits(fit, "glmmgee_glmm_sparse")) {
     if (!is.null(cluster) && !(is_glmm(fit) && identical(cluster, fit$group_name)))
       stop("'cluster' is for glmm fits with several grouping factors; this fit has one set of clusters",
            call. = FALSE)

@@ -10,8 +10,18 @@ debs=(r-cran-rcpp r-cran-rcppeigen r-cran-bh r-cran-matrix r-cran-nlme
       r-cran-roxygen2 r-cran-pkgbuild r-cran-testthat r-cran-numderiv r-cran-mass
       r-cran-lme4 r-cran-glmmtmb r-cran-geepack r-cran-matrixstats
       r-cran-rdpack r-cran-knitr r-cran-rmarkdown pandoc
-      qpdf)
-cran=(reformulas GLMMadaptive)
+      qpdf
+      # the ecosystem glmmgee registers methods for, and the peers its
+      # integration tests compare against
+      r-cran-generics r-cran-broom r-cran-broom.mixed r-cran-emmeans
+      r-cran-car r-cran-multcomp r-cran-lmtest r-cran-sandwich r-cran-boot
+      r-cran-insight r-cran-performance r-cran-parameters r-cran-ggeffects
+      r-cran-sjplot r-cran-clubsandwich r-cran-parallelly r-cran-data.table
+      r-cran-checkmate r-cran-glue r-cran-tables r-cran-kableextra
+      r-cran-ordinal)
+# Not built by Debian: from CRAN (marginaleffects and modelsummary are
+# pure R plus data.table/checkmate above, about 1.5 minutes on 2 cores).
+cran=(reformulas GLMMadaptive marginaleffects modelsummary)
 
 missing=()
 for p in "${debs[@]}"; do

@@ -37,7 +37,8 @@ test_that("gee_fit() is the engine behind gee()", {
                offset = log(d$expo))
   expect_identical(coef(m), coef(f))
   expect_identical(vcov(m), vcov(f))
-  expect_s3_class(m, "gee")
+  expect_s3_class(m, "glmmgee_gee")
+  expect_false(inherits(m, "gee"))  # never the gee package's class
   expect_equal(unname(predict(m, newdata = X[1:5, ])), unname(drop(X[1:5, ] %*% coef(f))),
                tolerance = 1e-12)
   expect_equal(predict(m), predict(f), tolerance = 1e-12)  # with the offset
@@ -182,7 +183,7 @@ test_that("gee_control() validates its arguments", {
   expect_error(gee_control(threads = 0), "'threads'")
   expect_error(gee_control(tol = 1), "unknown argument\\(s\\) 'tol'")
   expect_error(gee(y ~ 1, id = id, data = data.frame(y = 1:4, id = 1:4), control = list()),
-               "gee_control")
+               "gee_control\\(\\)")
 })
 
 test_that("the fitted object is plain R data", {

@@ -71,19 +71,19 @@ test_that("random effects on several grouping factors go to the sparse Laplace e
   expect_error(glmm(y ~ trt + (1 | site/ID), d, family = binomial, nAGQ = 2),
                "only the Laplace approximation")
   expect_s3_class(suppressWarnings(glmm(y ~ trt + (1 | ID) + (1 | site), d, family = binomial)),
-                  "glmm_sparse")
+                  "glmmgee_glmm_sparse")
   # site cycles within ID, so ID:site has one level per observation: from a
   # 0/1 response its variance is identified only through the link's shape,
   # which both routes warn about.
   expect_warning(glmm(y ~ trt + (1 | site/ID), d, family = binomial), "'ID:site'.*one binary observation")
   # One interaction factor is one grouping factor.
   fit <- glmm(y ~ trt + (1 | ID:trt), d, family = binomial, nAGQ = 1)
-  expect_s3_class(fit, "glmm")
-  expect_false(inherits(fit, "glmm_sparse"))
+  expect_s3_class(fit, "glmmgee_glmm")
+  expect_false(inherits(fit, "glmmgee_glmm_sparse"))
   # (Here every site:ID cell holds one binary observation, which is warned about.)
   expect_warning(f <- glmm(y ~ trt + (1 | site:ID), d, family = binomial, nAGQ = 1),
                  "one binary observation")
-  expect_s3_class(f, "glmm")
+  expect_s3_class(f, "glmmgee_glmm")
 })
 
 test_that("no data left, or one group only", {
@@ -163,7 +163,7 @@ test_that("failed convergence warns and is recorded, without a crash", {
   expect_true(any(grepl("the optimizer did not converge", w)))
   expect_true(any(grepl("doubtful convergence", w)))
   expect_identical(w, f$optinfo$warnings)
-  expect_s3_class(f, "glmm")
+  expect_s3_class(f, "glmmgee_glmm")
   expect_false(f$optinfo$convergence == 0L)
   expect_true(any(grepl("did not converge", f$optinfo$warnings)))
   expect_true(is.finite(f$loglik))

@@ -1,4 +1,4 @@
-# Methods for "glmm" fits, checked against formulas computed here and
+# Methods for "glmmgee_glmm" fits, checked against formulas computed here and
 # against lme4 on the same models (Laplace, where both maximize the same
 # likelihood; differences are optimizer tolerance).
 
@@ -107,7 +107,7 @@ test_that("ranef modes and conditional variances agree with lme4 (Laplace)", {
                    family = binomial)
   re <- ranef(fit_cbpp)
   rl <- lme4::ranef(g, condVar = TRUE)
-  expect_s3_class(re, "ranef.glmm")
+  expect_s3_class(re, "ranef.glmmgee_glmm")
   expect_named(re, "herd")
   expect_equal(rownames(re$herd), rownames(rl$herd))
   expect_equal(re$herd[[1]], rl$herd[[1]], tolerance = 2e-3)
@@ -168,7 +168,7 @@ test_that("posterior mean is close to the mode when clusters are big", {
 
 test_that("coef per cluster is fixef + ranef", {
   cf <- coef(fit_sleep)
-  expect_s3_class(cf, "coef.glmm")
+  expect_s3_class(cf, "coef.glmmgee_glmm")
   re <- ranef(fit_sleep)$Subject
   fe <- fixef(fit_sleep)
   expect_equal(cf$Subject[["(Intercept)"]], fe[["(Intercept)"]] + re[["(Intercept)"]])
@@ -363,7 +363,7 @@ test_that("update re-fits with changed formula and arguments", {
   d$x2 <- rep(c(-1, 1), length.out = nrow(d))
   f <- glmm(Reaction ~ Days + (Days | Subject), data = d)
   f2 <- update(f, . ~ . + x2)
-  expect_s3_class(f2, "glmm")
+  expect_s3_class(f2, "glmmgee_glmm")
   expect_true("x2" %in% names(fixef(f2)))
   expect_length(reformulas::findbars(formula(f2)), 1L)
   expect_equal(f2$cnames, c("(Intercept)", "Days"))
@@ -382,7 +382,7 @@ test_that("print and summary report the approximation, effects and notes", {
   fa <- update(fit_cbpp, nAGQ = 5)
   expect_output(print(fa), "Adaptive Gauss-Hermite quadrature, nAGQ = 5")
   s <- summary(fit_cbpp)
-  expect_s3_class(s, "summary.glmm")
+  expect_s3_class(s, "summary.glmmgee_glmm")
   cf <- coef(s)
   expect_equal(colnames(cf), c("Estimate", "Std. Error", "z value", "Pr(>|z|)"))
   expect_equal(cf[, "Std. Error"], sqrt(diag(vcov(fit_cbpp))))

@@ -77,7 +77,7 @@ test_that("an object that stores the derived fields returns them as stored", {
               data = cbpp, family = binomial, nAGQ = 1)
   old <- unclass(fit)
   old$fitted.values <- rep(0.5, nrow(cbpp))
-  class(old) <- "glmm"
+  class(old) <- "glmmgee_glmm"
   expect_identical(old$fitted.values, rep(0.5, nrow(cbpp)))
   expect_identical(fitted(old), rep(0.5, nrow(cbpp)))
 })

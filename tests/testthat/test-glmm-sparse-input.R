@@ -21,7 +21,7 @@ test_that("K = identity reproduces the plain random-intercept fit", {
   plain <- glmm(f, cbpp, family = binomial, nAGQ = 1)
   K <- diag(nlevels(cbpp$herd)); rownames(K) <- levels(cbpp$herd)
   withK <- glmm(f, cbpp, family = binomial, covariance = list(herd = K))
-  expect_s3_class(withK, "glmm_sparse")
+  expect_s3_class(withK, "glmmgee_glmm_sparse")
   expect_equal(as.numeric(logLik(withK)), as.numeric(logLik(plain)), tolerance = 1e-7)
   expect_equal(fixef(withK), fixef(plain), tolerance = 1e-4)
   expect_equal(attr(VarCorr(withK)$herd, "stddev"), attr(VarCorr(plain)$herd, "stddev"),
