@@ -167,6 +167,7 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
     stop(sprintf("'id' must have one value per observation (%d), not %d", n, length(id)),
          call. = FALSE)
   cl <- gee_cluster_index(id)
+  note_split_ids(cl$index, cl$levels, "id")
   w <- if (is.null(weights)) rep(1, n) else as.numeric(weights)
   if (length(w) != n || anyNA(w) || any(!is.finite(w)) || any(w < 0))
     stop("'weights' must be non-negative finite numbers, one per observation", call. = FALSE)
@@ -210,6 +211,7 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
                  paste(sQuote(alias, FALSE), collapse = ", "),
                  if (length(alias) == 1L) "is" else "are"), call. = FALSE)
   }
+  check_jackknife(std.err, sum(sizes > 0L), p, length(alpha_names(corstr, T, Mv)), scale.fix)
   if (!is.null(start) && (!is.numeric(start) || length(start) != p || any(!is.finite(start))))
     stop(sprintf("'start' must be %d finite numbers (one per coefficient)", p), call. = FALSE)
   storage.mode(X) <- "double"
@@ -290,18 +292,30 @@ new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnam
 }
 
 # Cluster codes 1..M in the sorted order of the distinct ids (so the result
-# does not depend on the row order); like cluster_index() but without
-# building a factor, which dominates the set-up time for large data.
-gee_cluster_index <- function(g) {
-  if (anyNA(g)) stop("'id' contains missing values", call. = FALSE)
-  if (is.factor(g)) return(cluster_index(g, "id"))
-  u <- sort(unique(g))
-  list(index = match(g, u), levels = as.character(u))
-}
+# does not depend on the row order), by the rule glmm() uses for its
+# grouping factors (cluster_index(), model-data.R): numeric ids that print
+# alike to 15 significant digits are one cluster.
+gee_cluster_index <- function(g) cluster_index(g, "id")
 
 # Jackknife variance factor (K - p - q - r) / K as in geepack: q correlation
 # parameters, r = 1 for an estimated scale (geepack counts it even when fixed).
 jack_factor <- function(K, p, q, scale.fix) (K - p - q - (!scale.fix)) / K
+
+# The jackknife estimators need more clusters than parameters: with K <=
+# p + q + r the factor above is zero or negative and the variance is not
+# positive definite (geepack returns it without a word). Refused by name.
+check_jackknife <- function(type, K, p, q, scale.fix, arg = "std.err") {
+  if (!(type %in% c("jack", "j1s", "fij"))) return(invisible())
+  npar <- p + q + (!scale.fix)
+  if (K <= npar)
+    stop(sprintf(paste0("'%s' = \"%s\": the jackknife variance needs more clusters than parameters, ",
+                        "but there are %d clusters and %d parameters (%d coefficients, %d correlation, %d scale); ",
+                        "its factor (K - parameters) / K would be %s and the variance not positive definite. ",
+                        "Use \"san.se\" (or \"md\"/\"kc\" for few clusters)"),
+                 arg, type, K, npar, p, q, as.integer(!scale.fix),
+                 format(signif((K - npar) / K, 3))), call. = FALSE)
+  invisible()
+}
 
 # Variance estimators at the fitted values, for types not computed at fit time.
 gee_variance_of <- function(object, types) {

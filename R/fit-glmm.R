@@ -176,7 +176,8 @@ block_pattern <- function(sizes) {
 #' [glmm()] uses when `nAGQ` is not given: accurate where it is cheap. The
 #' product grid has `nAGQ^q` points per cluster, so the number shrinks as the
 #' dimension grows: 11 for one random effect, 7 for two, 5 for three, 3 for
-#' four, and the Laplace approximation beyond. Gaussian models are exact with
+#' four, and the Laplace approximation (1) for five or more, which [glmm()]'s
+#' print-out then states. Gaussian models are exact with
 #' the Laplace approximation and use 1.
 #' @param q Number of random effects per cluster.
 #' @param family A family object.
@@ -188,7 +189,9 @@ block_pattern <- function(sizes) {
 default_nAGQ <- function(q, family) {
   family <- resolve_family(family)
   if (family$family == "gaussian") return(1L)
-  c(11L, 7L, 5L, 3L)[q] %||% 1L
+  # Indexing past the end gives NA, not NULL: the bound is explicit.
+  if (q > 4L) return(1L)
+  c(11L, 7L, 5L, 3L)[q]
 }
 
 check_nAGQ <- function(nAGQ, q) {

@@ -95,6 +95,16 @@
 #'   failures)` for binomial data, and `offset()` terms are allowed.
 #' @param data a data frame.
 #' @param id cluster identifier: a bare column name of `data` or a vector.
+#'   All rows with the same id are one cluster wherever they are in the data
+#'   (they need not be contiguous; geepack's `geeglm()` instead starts a new
+#'   cluster at each run of rows). Ids numbered within another grouping,
+#'   such as patients 1, 2, ... in each centre of geepack's `respiratory`
+#'   data, are therefore merged across centres: give unique ids, e.g.
+#'   `id = interaction(centre, id)`. When the rows come in blocks of one id
+#'   but some id occurs in several separate blocks, `gee()` says so in a
+#'   message naming how many ids do. Numeric ids are compared by their
+#'   labels to 15 significant digits (as [factor()] and [glmm()] do), so
+#'   ids that differ only by floating-point noise are one cluster.
 #' @param family a family function, object or name: gaussian (identity),
 #'   binomial (logit, probit, cloglog; trials by `weights` or `cbind()`),
 #'   poisson (log), [nbinom2()] (log; theta by a moment equation, scale 1)

@@ -30,7 +30,14 @@
 #' Random effects use lme4's syntax: `(1 | g)` a random intercept,
 #' `(1 + x | g)` correlated intercept and slope (unstructured covariance),
 #' `(1 + x || g)` uncorrelated ones (diagonal covariance); several terms on
-#' the same grouping factor form a block-diagonal covariance.
+#' the same grouping factor form a block-diagonal covariance. A grouping
+#' factor may be an interaction, `(1 | a:b)` (the combinations of `a` and `b`,
+#' whatever their type), a nesting, `(1 | a/b)` for `(1 | a) + (1 | a:b)`, or
+#' an expression evaluated in the data, `(1 | I(g %% 5))`. Its levels are
+#' labels: all rows with the same label are one cluster wherever they are,
+#' so ids numbered within another grouping (patients 1, 2, ... in each
+#' centre) need `(1 | centre:id)`; numeric ids are compared by their labels
+#' to 15 significant digits (as [factor()] does, and [gee()] for its `id`).
 #'
 #' The log-likelihood is the full one, with every normalizing constant
 #' (binomial coefficients, \eqn{\log y!}, \eqn{2\pi}), so it is comparable

@@ -177,13 +177,13 @@ design_at <- function(fit, data) {
   X <- stats::model.matrix(tt, mf, contrasts.arg = fit$contrasts)
   off <- stats::model.offset(mf)
   if (is.null(off)) off <- rep(0, nrow(X))
-  if (!is.null(fit$call$offset)) off <- off + eval(fit$call$offset, data, env)
+  off <- off + newdata_offset(fit$call$offset, data, env, nrow(X))
   Z <- NULL
   if (inherits(fit, "glmmgee_glmm_sparse")) {
     Z <- sparse_design_z(fit, data, env)
   } else if (is_glmm(fit)) {
     Zs <- lapply(fit$re_formula, function(rhs) {
-      tz <- stats::terms(stats::as.formula(call("~", rhs), env = env))
+      tz <- re_lhs_terms(rhs, fit$model, env)
       mz <- stats::model.frame(tz, data, na.action = stats::na.pass,
                                xlev = stats::.getXlevels(tz, fit$model))
       stats::model.matrix(tz, mz)
@@ -207,18 +207,15 @@ model_variables <- function(fit) {
 # evaluated in `data`, and for a known covariance sqrt(K_ll) of the row's
 # level l (which must be a row of K).
 sparse_design_z <- function(fit, data, env) {
-  fdata <- data
-  chr <- vapply(fdata, is.character, TRUE)
-  fdata[chr] <- lapply(fdata[chr], factor)
   Zs <- lapply(fit$reterms, function(tm) {
-    tz <- stats::terms(stats::as.formula(call("~", tm$lhs), env = env))
+    tz <- re_lhs_terms(tm$lhs, fit$model, env)
     mz <- stats::model.frame(tz, data, na.action = stats::na.pass,
                              xlev = stats::.getXlevels(tz, fit$model))
     Zk <- stats::model.matrix(tz, mz)
     if (!identical(colnames(Zk), tm$cnames))
       stop("the random-effects columns cannot be rebuilt from the data", call. = FALSE)
     if (isTRUE(tm$known_cov)) {
-      g <- eval(substitute(factor(G), list(G = tm$group_expr)), fdata, env)
+      g <- factor(eval_grouping(tm$group_expr, data, env))
       l <- match(as.character(g), tm$levels)
       if (anyNA(l))
         stop(sprintf("'newdata' has levels of '%s' that are not rows of its known covariance matrix",

@@ -107,14 +107,7 @@ vcov.glmmgee_marginal_coefs <- function(object, ...) {
 #' @rdname marginal_coefs
 #' @export
 confint.glmmgee_marginal_coefs <- function(object, parm, level = 0.95, ...) {
-  cf <- coef(object)
-  parm <- match_parm(parm, names(cf), default = names(cf))
-  check_level(level)
-  se <- sqrt(diag(stats::vcov(object)))[parm]
-  z <- stats::qnorm(1 - (1 - level) / 2)
-  ci <- cbind(cf[parm] - z * se, cf[parm] + z * se)
-  dimnames(ci) <- list(parm, sprintf("%.1f %%", 100 * c(1 - level, 1 + level) / 2))
-  ci
+  wald_confint(coef(object), function() stats::vcov(object), parm, level)
 }
 
 #' @rdname marginal_coefs

@@ -48,6 +48,8 @@ coef.glmmgee_gee <- function(object, ...) object$coefficients
 #' @export
 vcov.glmmgee_gee <- function(object, type = object$std.err, ...) {
   type <- match_std_err(type, "type")
+  check_jackknife(type, object$nclusters, length(object$coefficients), length(object$alpha),
+                  object$scale.fix, arg = "type")
   v <- object$vcov[[type]]
   if (!is.null(v)) return(v)
   r <- gee_variance_of(object, type)
@@ -63,15 +65,7 @@ vcov.glmmgee_gee <- function(object, type = object$std.err, ...) {
 #' @rdname gee-methods
 #' @export
 confint.glmmgee_gee <- function(object, parm, level = 0.95, type = object$std.err, ...) {
-  cf <- coef(object)
-  se <- sqrt(diag(vcov(object, type = type)))
-  if (missing(parm)) parm <- names(cf)
-  else if (is.numeric(parm)) parm <- names(cf)[parm]
-  a <- (1 - level) / 2
-  z <- stats::qnorm(1 - a)
-  ci <- cbind(cf[parm] - z * se[parm], cf[parm] + z * se[parm])
-  dimnames(ci) <- list(parm, sprintf("%.1f %%", 100 * c(a, 1 - a)))
-  ci
+  wald_confint(coef(object), function() vcov(object, type = type), parm, level)
 }
 
 #' @rdname gee-methods
@@ -141,8 +135,8 @@ predict.glmmgee_gee <- function(object, newdata, type = c("link", "response"),
     X <- stats::model.matrix(tt, mf, contrasts.arg = object$contrasts)
     off <- stats::model.offset(mf)
     if (is.null(off)) off <- rep(0, nrow(X))
-    if (!is.null(object$call$offset))
-      off <- off + eval(object$call$offset, newdata, environment(object$formula))
+    off <- off + newdata_offset(object$call$offset, newdata,
+                                environment(object$formula) %||% parent.frame(), nrow(X))
     na <- NULL
   }
   eta <- drop(X %*% object$coefficients) + off

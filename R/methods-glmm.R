@@ -19,6 +19,11 @@ approximation_label <- function(object) {
   if (object$nAGQ > 1L)
     return(sprintf("Adaptive Gauss-Hermite quadrature, nAGQ = %d", object$nAGQ))
   if (object$family$family == "gaussian") "Laplace approximation (exact for the gaussian family)"
+  else if (is.null(object$call$nAGQ) && !inherits(object, "glmmgee_glmm_sparse") &&
+           length(object$cnames) > 4L)
+    sprintf(paste0("Laplace approximation (the default for %d random effects per cluster, ",
+                   "where a quadrature grid would need nAGQ^%d points; set nAGQ for quadrature)"),
+            length(object$cnames), length(object$cnames))
   else "Laplace approximation"
 }
 

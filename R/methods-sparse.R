@@ -76,7 +76,7 @@ model.matrix.glmmgee_glmm_sparse <- function(object, type = c("fixed", "random")
 #' @rdname predict.glmmgee_glmm
 #' @export
 predict.glmmgee_glmm_sparse <- function(object, newdata = NULL, type = c("link", "response"),
-                                re.form = NULL, allow.new.levels = TRUE,
+                                re.form = NULL, allow.new.levels = FALSE,
                                 na.action = stats::na.pass, ...) {
   type <- match.arg(type)
   bars <- selected_bars(object, re.form)
@@ -94,25 +94,14 @@ predict.glmmgee_glmm_sparse <- function(object, newdata = NULL, type = c("link",
   exprs <- list(stats::formula(stats::delete.response(object$terms))[[2L]])
   for (tm in object$reterms[bars]) exprs <- c(exprs, list(tm$lhs, tm$group_expr))
   if (!is.null(object$call$offset)) exprs <- c(exprs, list(object$call$offset))
-  rhs <- Reduce(function(a, b) call("+", a, b), exprs)
-  mf <- stats::model.frame(stats::as.formula(call("~", rhs), env = env), newdata,
-                           na.action = na.action)
-  nao <- attr(mf, "na.action")
-  data <- if (is.null(nao)) newdata else newdata[-as.integer(nao), , drop = FALSE]
+  nd <- rows_with_values(exprs, newdata, na.action, env)
+  nao <- nd$na.action
+  data <- nd$data
   eta <- newdata_fixed(object, data, env)
-  # Grouping expressions such as a:b need factors (character columns fail).
-  fdata <- data
-  chr <- vapply(fdata, is.character, TRUE)
-  fdata[chr] <- lapply(fdata[chr], factor)
   for (tm in object$reterms[bars]) {
-    g <- eval(substitute(factor(G), list(G = tm$group_expr)), fdata, env)
-    idx <- match(as.character(g), tm$levels)
-    new <- is.na(idx) & !is.na(g)
-    if (any(new) && !allow.new.levels)
-      stop(sprintf("'newdata' has level(s) of '%s' not in the fit (%s); use allow.new.levels = TRUE to predict them with random effects of zero",
-                   tm$group, paste(unique(as.character(g[new]))[seq_len(min(5L, sum(new)))],
-                                   collapse = ", ")), call. = FALSE)
-    tt <- stats::terms(stats::as.formula(call("~", tm$lhs), env = env))
+    g <- factor(eval_grouping(tm$group_expr, data, env))
+    idx <- match_levels(g, tm$levels, tm$group, allow.new.levels)
+    tt <- re_lhs_terms(tm$lhs, object$model, env)
     xlev <- stats::.getXlevels(tt, object$model)
     Zk <- stats::model.matrix(tt, stats::model.frame(tt, data, na.action = stats::na.pass,
                                                      xlev = xlev))

@@ -127,6 +127,11 @@ model_offset_total <- function(mf) {
 }
 
 # Grouping/id variable as consecutive integer codes 1..M (no sorting needed).
+# The one rule for cluster ids, shared by glmm() (both routes: reformulas
+# uses factor() too) and gee(): ids are the same cluster when their labels
+# are, and a numeric id's label is as.character()'s, 15 significant digits,
+# so ids differing only by floating-point noise (0.1 + 0.2 and 0.3) are one
+# cluster, as in factor() and lme4.
 cluster_index <- function(g, arg) {
   if (anyNA(g)) stop(sprintf("'%s' contains missing values", arg), call. = FALSE)
   f <- used_factor(g)
@@ -149,7 +154,7 @@ used_factor <- function(g) {
     u <- sort(unique(g))
     lev <- as.character(u)
     # Distinct doubles printing alike (15 significant digits) share a level
-    # in factor(); leave that rare case to it.
+    # in factor(): that is the rule (see cluster_index()), left to it.
     if (!anyDuplicated(lev))
       return(structure(match(g, u), levels = lev, class = "factor"))
   }
@@ -166,7 +171,7 @@ fixed_design <- function(formula, mf, fenv, drop_rownames = FALSE) {
   fixed <- formula
   fixed[[3L]] <- reformulas::nobars(formula[[3L]]) %||% 1
   environment(fixed) <- fenv
-  mt <- stats::terms(fixed, data = mf)
+  mt <- with_predvars(stats::terms(fixed, data = mf), mf)
   X <- stats::model.matrix(mt, mf)
   if (drop_rownames) rownames(X) <- NULL
   list(mt = mt, X = X)
@@ -181,4 +186,52 @@ checked_response <- function(mf, X, family, formula) {
   check_model_frame(mf, resp, family, formula)
   check_fixed_df(X, resp$weights, family)
   list(resp = resp, offset = off)
+}
+
+# Terms `tt` (part of the model) carrying the "predvars" of the model frame
+# `mf`, as lm's terms do: evaluating them on new data then reuses the fit's
+# data-dependent transformations (poly(), ns(), scale()) instead of
+# recomputing them from the new rows. Matched variable by variable, since
+# the mixed model's frame also holds the random-effect variables.
+with_predvars <- function(tt, mf) {
+  ft <- attr(mf, "terms")
+  pv <- attr(ft, "predvars")
+  if (is.null(pv)) return(tt)
+  key <- function(v) vapply(as.list(v)[-1L], function(e) paste(deparse(e, 500L), collapse = ""), "")
+  m <- match(key(attr(tt, "variables")), key(attr(ft, "variables")))
+  if (anyNA(m))
+    stop(sprintf("internal: model variable(s) %s not in the model frame",
+                 paste(key(attr(tt, "variables"))[is.na(m)], collapse = ", ")), call. = FALSE)
+  attr(tt, "predvars") <- as.call(c(list(quote(list)), as.list(pv)[-1L][m]))
+  tt
+}
+
+# Terms of a random-effect term's left-hand side (`x` of `(x | g)`) with the
+# fit's predvars.
+re_lhs_terms <- function(lhs, mf, env) {
+  with_predvars(stats::terms(stats::as.formula(call("~", lhs), env = env)), mf)
+}
+
+# Ids that occur in several separate runs of rows although the data come in
+# blocks of one id (the usual layout: at most half as many runs as rows).
+# That is how ids numbered within another grouping look (patients 1, 2, ...
+# in each centre): every run with the same id is one cluster here, while
+# geepack's geeglm() starts a new cluster at each run. Said in a message,
+# since it is also a legitimate layout; returns the number of such ids.
+note_split_ids <- function(index, levels, name) {
+  n <- length(index)
+  if (n < 3L) return(invisible(0L))
+  starts <- c(TRUE, index[-1L] != index[-n])
+  if (sum(starts) > n / 2) return(invisible(0L))
+  runs <- tabulate(index[starts], length(levels))
+  k <- sum(runs > 1L)
+  if (k > 0L)
+    message(sprintf(paste0("'%s': %d of the %d ids occur in separate runs of rows (e.g. %s in %d runs); ",
+                           "the rows of an id form one cluster wherever they are (geepack's geeglm() ",
+                           "would start a new cluster at each run). If ids are numbered within another ",
+                           "grouping (patients within centres), give unique ids such as ",
+                           "interaction(centre, %s)"),
+                    name, k, length(levels), sQuote(levels[which(runs > 1L)[1L]], FALSE),
+                    runs[runs > 1L][1L], name))
+  invisible(k)
 }

@@ -6,9 +6,11 @@
 #'
 #' With `re.form = NULL` the predictions are conditional on each cluster's
 #' predicted random effects (posterior modes, as [ranef()]); clusters not
-#' seen in the fit (and missing cluster labels) get random effects of zero,
-#' i.e. the population-level prediction for a typical cluster (b = 0), when
-#' `allow.new.levels = TRUE`. With `re.form = NA` (or `~ 0`) all random
+#' seen in the fit are an error naming them, as in lme4 (a label written
+#' differently, `"001"` for `1`, is a new level); with
+#' `allow.new.levels = TRUE` they (and missing cluster labels) get random
+#' effects of zero, i.e. the population-level prediction for a typical
+#' cluster (b = 0). With `re.form = NA` (or `~ 0`) all random
 #' effects are set to zero: \eqn{X\hat\beta + \mathrm{offset}}. A formula
 #' naming some of the model's random-effect terms, e.g. `~ (1 | g)`, keeps
 #' those only. Note that for non-identity links `type = "response"` with zero
@@ -27,8 +29,9 @@
 #' @param type `"link"` (linear predictor) or `"response"` (mean).
 #' @param re.form Which random effects to include: `NULL` all, `NA` or
 #'   `~ 0` none, or a formula with some of the model's random-effect terms.
-#' @param allow.new.levels If `FALSE`, cluster labels in `newdata` that were
-#'   not in the fit are an error.
+#' @param allow.new.levels If `FALSE` (the default, as in lme4), cluster
+#'   labels in `newdata` that were not in the fit are an error; if `TRUE`
+#'   they get random effects of zero.
 #' @param na.action Function for missing values in `newdata`.
 #' @param ... Ignored.
 #' @return A numeric vector, named by the rows of `newdata` (or of the data
@@ -40,12 +43,12 @@
 #'               data = cbpp, family = binomial, nAGQ = 1)
 #'   head(predict(fit, type = "response"))
 #'   nd <- data.frame(period = factor(1:4), herd = "new")
-#'   predict(fit, nd, type = "response")            # a new herd: b = 0
+#'   predict(fit, nd, type = "response", allow.new.levels = TRUE)  # b = 0
 #'   predict(fit, nd, re.form = NA, type = "response")
 #' }
 #' @export
 predict.glmmgee_glmm <- function(object, newdata = NULL, type = c("link", "response"),
-                         re.form = NULL, allow.new.levels = TRUE, na.action = stats::na.pass,
+                         re.form = NULL, allow.new.levels = FALSE, na.action = stats::na.pass,
                          ...) {
   type <- match.arg(type)
   bars <- selected_bars(object, re.form)
@@ -103,9 +106,19 @@ newdata_rows <- function(object, newdata, bars, na.action, env) {
   if (length(bars))
     exprs <- c(exprs, object$re_formula[bars], list(str2lang(object$group_name)))
   if (!is.null(object$call$offset)) exprs <- c(exprs, list(object$call$offset))
-  rhs <- Reduce(function(a, b) call("+", a, b), exprs)
-  f <- stats::as.formula(call("~", rhs), env = env)
-  mf <- stats::model.frame(f, newdata, na.action = na.action)
+  rows_with_values(exprs, newdata, na.action, env)
+}
+
+# na.action over the variables of `exprs` (not the expressions: poly(x, 2)
+# or scale(x) evaluated on a few new rows would fail or differ from the
+# fit), giving the rows kept and the na.action record.
+rows_with_values <- function(exprs, newdata, na.action, env) {
+  vars <- unique(unlist(lapply(exprs, all.vars)))
+  vars <- vars[vars %in% names(newdata)]
+  if (!length(vars)) return(list(data = newdata, na.action = NULL))
+  rhs <- Reduce(function(a, b) call("+", a, b), lapply(vars, as.name))
+  mf <- stats::model.frame(stats::as.formula(call("~", rhs), env = env), newdata,
+                           na.action = na.action)
   nao <- attr(mf, "na.action")
   data <- if (is.null(nao)) newdata else newdata[-as.integer(nao), , drop = FALSE]
   list(data = data, na.action = nao)
@@ -122,25 +135,17 @@ newdata_fixed <- function(object, data, env) {
   eta <- drop(X %*% beta)
   off <- stats::model.offset(mf)
   if (!is.null(off)) eta <- eta + off
-  if (!is.null(object$call$offset))
-    eta <- eta + eval(object$call$offset, data, env)
-  eta
+  eta + newdata_offset(object$call$offset, data, env, length(eta))
 }
 
 newdata_random <- function(object, data, bars, allow.new.levels, env) {
-  g <- eval(substitute(factor(G), list(G = str2lang(object$group_name))), data, env)
-  idx <- match(as.character(g), object$group_levels)
-  new <- is.na(idx) & !is.na(g)
-  if (any(new) && !allow.new.levels)
-    stop(sprintf("'newdata' has level(s) of '%s' not in the fit (%s); use allow.new.levels = TRUE to predict them with random effects of zero",
-                 object$group_name, paste(unique(as.character(g[new]))[seq_len(min(5L, sum(new)))],
-                                          collapse = ", ")), call. = FALSE)
+  g <- factor(eval_grouping(str2lang(object$group_name), data, env))
+  idx <- match_levels(g, object$group_levels, object$group_name, allow.new.levels)
   cols <- bar_columns(object)
   B <- object$ranef$mode
   contrib <- numeric(nrow(data))
   for (k in bars) {
-    lhs <- stats::as.formula(call("~", object$re_formula[[k]]), env = env)
-    tt <- stats::terms(lhs)
+    tt <- re_lhs_terms(object$re_formula[[k]], object$model, env)
     xlev <- stats::.getXlevels(tt, object$model)
     mf <- stats::model.frame(tt, data, na.action = stats::na.pass, xlev = xlev)
     Zk <- stats::model.matrix(tt, mf)
@@ -152,4 +157,48 @@ newdata_random <- function(object, data, bars, allow.new.levels, env) {
     contrib <- contrib + rowSums(Zk * Bk)
   }
   contrib
+}
+
+# The value of the fit's `offset =` argument on new data. Evaluated in
+# `data` first; an expression that finds its values elsewhere (a vector in
+# the workspace) has one value per row of the original data, and adding it
+# would recycle it silently, so anything but one value per new row is an
+# error.
+newdata_offset <- function(expr, data, env, n) {
+  if (is.null(expr)) return(0)
+  off <- eval(expr, data, env)
+  if (!is.numeric(off) || length(off) != n)
+    stop(sprintf(paste0("the fit's 'offset = %s' gives %d value(s) on 'newdata', which has %d row(s); ",
+                        "put the offset in a column of 'newdata' (and of the data of the fit) ",
+                        "or use an offset() term in the formula"),
+                 paste(deparse(expr, 500L), collapse = ""), length(off), n), call. = FALSE)
+  off
+}
+
+# Positions of the cluster labels `g` of new data among the fit's `levels`
+# (NA for new and missing labels). New labels are an error unless
+# `allow`, as in lme4; the error names them and points out labels that
+# match a fitted level only as numbers ("001" versus 1), the usual way a
+# whole column silently falls back to b = 0.
+match_levels <- function(g, levels, name, allow) {
+  if (!is.logical(allow) || length(allow) != 1L || is.na(allow))
+    stop("'allow.new.levels' must be TRUE or FALSE", call. = FALSE)
+  lab <- as.character(g)
+  idx <- match(lab, levels)
+  new <- is.na(idx) & !is.na(lab)
+  if (!any(new) || allow) return(idx)
+  unseen <- unique(lab[new])
+  num <- function(x) suppressWarnings(as.numeric(x))
+  as_num <- num(unseen) %in% stats::na.omit(num(levels)) & !is.na(num(unseen))
+  stop(sprintf(paste0("'newdata' has %d level(s) of '%s' not in the fit: %s%s. ",
+                      "Use allow.new.levels = TRUE to predict them with random effects of zero%s"),
+               length(unseen), name,
+               paste(sQuote(utils::head(unseen, 5L), FALSE), collapse = ", "),
+               if (length(unseen) > 5L) ", ..." else "",
+               if (any(as_num))
+                 sprintf(" (%s equal a fitted level only as numbers, e.g. %s versus %s: write the labels as in the fit)",
+                         if (sum(as_num) == 1L) "one" else sum(as_num),
+                         sQuote(unseen[as_num][1L], FALSE),
+                         sQuote(levels[match(num(unseen[as_num][1L]), num(levels))], FALSE))
+               else ""), call. = FALSE)
 }

@@ -21,7 +21,7 @@ sparse_re_terms <- function(formula, mf, covariance = NULL) {
   bars <- reformulas::findbars(formula)
   if (!length(bars))
     stop("the formula has no random-effects term such as (1 | group)", call. = FALSE)
-  rt <- tryCatch(reformulas::mkReTrms(bars, mf, reorder.terms = FALSE),
+  rt <- tryCatch(reformulas::mkReTrms(frame_bars(bars, mf), mf, reorder.terms = FALSE),
                  error = function(e) stop("random-effects terms: ", conditionMessage(e),
                                           call. = FALSE))
   gnames <- names(rt$cnms)

@@ -16,7 +16,7 @@ re_terms <- function(formula, mf, env = environment(formula)) {
                         "glmm() sends several to the sparse engine (sparse_re_terms())"),
                  paste(unique(gnames), collapse = ", ")), call. = FALSE)
   gexpr <- bars[[1L]][[3L]]
-  g <- tryCatch(used_factor(eval(gexpr, mf, env)),
+  g <- tryCatch(used_factor(eval_grouping(gexpr, mf, env)),
                 error = function(e) stop(sprintf("grouping factor '%s': %s", gnames[1L],
                                                  conditionMessage(e)), call. = FALSE))
   if (anyNA(g))
@@ -42,3 +42,40 @@ re_terms <- function(formula, mf, env = environment(formula)) {
        lam_row = pat$row, lam_col = pat$col, block_sizes = sizes)
 }
 
+
+# The grouping factor of a random-effect term, as lme4 reads it: `a:b` is
+# the interaction of a and b (whatever their type; `:` on numbers would be a
+# sequence), and any other expression, such as I(g %% 5), is evaluated in the
+# data. In the model frame such an expression is already a column, under
+# its deparsed name (the frame holds the expression, not g).
+eval_grouping <- function(expr, data, env) {
+  key <- paste(deparse(expr, 500L), collapse = "")
+  if (!is.name(expr) && key %in% names(data)) return(data[[key]])
+  if (is_interaction(expr) && !is.name(expr)) {
+    vars <- intersect(all.vars(expr), names(data))
+    data <- as.list(data)[vars]
+    data[] <- lapply(data, function(v) if (is.factor(v)) v else factor(v))
+  } else if (is.data.frame(data)) {
+    chr <- vapply(data, is.character, TRUE)
+    data[chr] <- lapply(data[chr], factor)
+  }
+  eval(expr, data, env)
+}
+
+is_interaction <- function(e) {
+  is.name(e) || (is.call(e) && identical(e[[1L]], as.name(":")) &&
+                   all(vapply(as.list(e)[-1L], is_interaction, TRUE)))
+}
+
+# The bars of a formula for reformulas::mkReTrms() on the model frame: a
+# grouping expression that is not an interaction of variables (I(g %% 5))
+# is a column of the frame under its deparsed name, so it is replaced by
+# that name (mkReTrms would look for g, which the frame does not hold).
+frame_bars <- function(bars, mf) {
+  lapply(bars, function(b) {
+    g <- b[[3L]]
+    key <- paste(deparse(g, 500L), collapse = "")
+    if (!is_interaction(g) && key %in% names(mf)) b[[3L]] <- as.name(key)
+    b
+  })
+}
