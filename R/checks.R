@@ -29,7 +29,7 @@ check_frame_finite <- function(mf) {
 }
 
 # A response without variation cannot be fitted: for binomial (all failures
-# or all successes) and poisson (all zero) the intercept's estimate is
+# or all successes) and counts (poisson, nbinom2: all zero) the intercept's estimate is
 # infinite; for gaussian the residual variance is zero.
 # Minima and maxima rather than all(y <= 0) and the like: no n-length
 # temporaries (y has no missing values here).
@@ -40,7 +40,8 @@ check_response_varies <- function(y, weights, family, name) {
   fam <- family$family
   msg <- if (fam == "binomial" && max(y) <= 0) "has no successes (every observation is 0)"
          else if (fam == "binomial" && min(y) >= 1) "has no failures (every observation is 1)"
-         else if (fam == "poisson" && min(y) == 0 && max(y) == 0) "is 0 for every observation"
+         else if (fam %in% c("poisson", "nbinom2") && min(y) == 0 && max(y) == 0)
+           "is 0 for every observation"
          else if (fam == "gaussian" && max(y) - min(y) <= 1e-12 * max(1, abs(min(y)), abs(max(y))))
            sprintf("is constant (%s)", format(y[1L]))
   if (!is.null(msg))

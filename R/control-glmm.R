@@ -17,7 +17,9 @@
 #'   optimum).
 #' @param singular_tol A standard deviation of a random effect (relative to
 #'   the residual standard deviation for gaussian models) below this value is
-#'   reported as a singular fit.
+#'   reported as a singular fit. A reporting threshold: it does not change the
+#'   estimates (the optimizer holds a standard deviation at zero only below
+#'   `min(singular_tol, 1e-4)`). One finite number >= 0.
 #' @param grad_tol Convergence is flagged as doubtful when the largest
 #'   absolute gradient component of the log-likelihood at the optimum (over
 #'   parameters not on a boundary) exceeds this value.
@@ -43,6 +45,11 @@ glmm_control <- function(rel.tol = 1e-10, iter.max = 500L, eval.max = 1000L,
                    if (whole) "whole number" else "number", lo), call. = FALSE)
     if (whole) as.integer(x) else as.numeric(x)
   }
+  finite1 <- function(x, nm) {
+    if (!is.finite(x))
+      stop(sprintf("glmm_control(): '%s' must be a finite number >= 0", nm), call. = FALSE)
+    x
+  }
   lg1 <- function(x, nm) {
     if (!is.logical(x) || length(x) != 1L || is.na(x))
       stop(sprintf("glmm_control(): '%s' must be TRUE or FALSE", nm), call. = FALSE)
@@ -53,9 +60,15 @@ glmm_control <- function(rel.tol = 1e-10, iter.max = 500L, eval.max = 1000L,
                  eval.max = num1(eval.max, "eval.max", 1, TRUE),
                  nthreads = num1(nthreads, "nthreads", 1, TRUE),
                  laplace_start = lg1(laplace_start, "laplace_start"),
-                 singular_tol = num1(singular_tol, "singular_tol"),
+                 singular_tol = finite1(num1(singular_tol, "singular_tol"), "singular_tol"),
                  grad_tol = num1(grad_tol, "grad_tol"),
                  hessian = lg1(hessian, "hessian"),
                  trace = num1(trace, "trace", 0, TRUE)),
             class = "glmmgee_glmm_control")
 }
+
+# The standard deviation below which the optimizer holds a random effect at
+# zero. Never wider than the default reporting threshold, so that
+# `singular_tol` only changes what is reported as singular, not the
+# estimates.
+optimizer_boundary_tol <- function(control) min(control$singular_tol, 1e-4)

@@ -53,17 +53,17 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
                         family$family_code, family$link_code)
   evalf <- function(th) cpp_sparse_eval(eng, th, TRUE)
   diagm <- p + which(re$lower == 0)
-  boundary <- function(th) {
+  boundary <- function(th, tol = optimizer_boundary_tol(control)) {
     sig <- if (disp && family$family == "gaussian") exp(th[[length(th)]]) else 1
     b <- rep(FALSE, length(th))
-    b[diagm] <- abs(th[diagm]) < control$singular_tol * sig
+    b[diagm] <- abs(th[diagm]) < tol * sig
     b
   }
   run <- optimize_sparse(evalf, theta, lower, boundary, control)
   theta <- run$theta
   final <- run$final
   hess <- run$hess
-  on_boundary <- boundary(theta)
+  on_boundary <- boundary(theta, control$singular_tol)
   names(theta) <- pnames
   grad <- final$gradient
   names(grad) <- pnames
@@ -288,7 +288,8 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
     loglik = fit$loglik, df = length(fit$theta),
     nobs = sum(weights > 0), n = length(y),
     group_name = vapply(fit$terms, `[[`, "", "group"),
-    ngroups = vapply(fit$terms, function(t) length(t$levels), 1L),
+    ngroups = vapply(fit$terms, function(t)
+      sum(active_clusters(t$index, weights, length(t$levels))), 1L),
     reterms = fit$terms, Z = Zdata, b = b,
     linear.predictors = eta, eta_fixed = eta_fixed,
     fitted.values = fit$family$linkinv(eta),

@@ -186,6 +186,14 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   finish_glmm(obj, sep, extra_warn)
 }
 
+# Which of the M clusters (codes `index`) have an observation of positive
+# weight: the others add nothing to the likelihood (their random effects are
+# the prior's), so they are not counted in ngroups nor shown by ranef().
+active_clusters <- function(index, weights, M) {
+  if (is.null(weights) || min(weights) > 0) return(tabulate(index, M) > 0L)
+  tabulate(index[weights > 0], M) > 0L
+}
+
 # Records the separation check and the front end's own warnings in the fit,
 # then issues every warning the fit carries.
 finish_glmm <- function(obj, sep, extra_warn) {
@@ -232,7 +240,8 @@ new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
     Lambda = Lam, D = D, sigma = fit$sigma, family_par = fit$family_par,
     loglik = fit$loglik,
     df = length(fit$theta), nobs = sum(weights > 0), n = length(y),
-    ngroups = M, group_name = re$group_name, group_levels = lev, group = gi,
+    ngroups = sum(active_clusters(gi, weights, M)), group_name = re$group_name,
+    group_levels = lev, group = gi,
     cnames = cn, cov_blocks = fit$cov_blocks, pattern = fit$pattern,
     ranef = list(mode = B, mode_var = to_bvar(s$mode_var),
                  mean = to_b(s$post_mean), var = to_bvar(s$post_var)),

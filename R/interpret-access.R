@@ -35,7 +35,7 @@ re_structure <- function(fit, caller) {
   pat <- fit$pattern
   list(q = ncol(Lam), cnames = fit$cnames, Lambda = Lam, pattern = pat, p = p,
        lambda_index = p + seq_along(pat$row), ntheta = length(fit$theta),
-       group = fit$group, group_name = fit$group_name, ngroups = fit$ngroups,
+       group = fit$group, group_name = fit$group_name, ngroups = length(fit$group_levels),
        Z = fit$Z, cov_blocks = fit$cov_blocks, sparse = FALSE)
 }
 

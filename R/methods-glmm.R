@@ -267,7 +267,7 @@ model.matrix.glmmgee_glmm <- function(object, type = c("fixed", "random"), ...) 
   if (type == "fixed") return(object$X)
   n <- object$n
   q <- length(object$cnames)
-  M <- object$ngroups
+  M <- length(object$group_levels)
   rows <- rep(seq_len(n), q)
   cols <- (rep(object$group, q) - 1L) * q + rep(seq_len(q), each = n)
   Zfull <- Matrix::sparseMatrix(i = rows, j = cols, x = as.numeric(object$Z),

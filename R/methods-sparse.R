@@ -30,17 +30,19 @@ ranef.glmmgee_glmm_sparse <- function(object, type = c("mode", "mean"), condVar 
     B <- do.call(cbind, lapply(tms, `[[`, "b"))
     df <- as.data.frame(B, check.names = FALSE)
     rownames(df) <- tms[[1L]]$levels
+    keep <- active_clusters(tms[[1L]]$index, object$prior.weights, nrow(df))
+    df <- df[keep, , drop = FALSE]
     if (isTRUE(condVar)) {
       q <- ncol(B)
       nl <- nrow(B)
-      V <- array(0, c(q, q, nl), dimnames = list(colnames(B), colnames(B), rownames(df)))
+      V <- array(0, c(q, q, nl), dimnames = list(colnames(B), colnames(B), tms[[1L]]$levels))
       off <- 0L
       for (tm in tms) {
         j <- off + seq_along(tm$cnames)
         V[j, j, ] <- tm$condvar
         off <- off + length(tm$cnames)
       }
-      attr(df, "postVar") <- V
+      attr(df, "postVar") <- V[, , keep, drop = FALSE]
     }
     df
   })

@@ -101,6 +101,8 @@ model_response <- function(mf, family) {
         warning("non-integer number of successes in a binomial model", call. = FALSE)
     }
   } else {
+    # A logical response is a 0/1 count, as glm() and glmer() read it.
+    if (is.logical(y) && !is.matrix(y)) y <- as.numeric(y)
     if (is.matrix(y) || !is.numeric(y))
       stop(sprintf("the response for family %s must be a numeric vector", fam), call. = FALSE)
     if (any(!is.finite(y))) stop("the response contains NaN or infinite values", call. = FALSE)

@@ -20,7 +20,7 @@
 #     when the Newton decrement is not already negligible.
 optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
   stages <- list()
-  boundary <- function(th) boundary_mask(th, p, pat, disp, control$singular_tol)
+  boundary <- function(th) boundary_mask(th, p, pat, disp, optimizer_boundary_tol(control))
   two_stage <- control$laplace_start && nAGQ > 1L
   P <- length(theta)
   cur <- cpp_agq_eval(eng, theta, TRUE)

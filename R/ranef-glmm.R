@@ -63,7 +63,9 @@ ranef.glmmgee_glmm <- function(object, type = c("mode", "mean"), condVar = TRUE,
   }
   df <- as.data.frame(B, check.names = FALSE)
   rownames(df) <- object$group_levels
-  if (isTRUE(condVar)) attr(df, "postVar") <- V
+  keep <- active_clusters(object$group, object$prior.weights, length(object$group_levels))
+  df <- df[keep, , drop = FALSE]
+  if (isTRUE(condVar)) attr(df, "postVar") <- V[, , keep, drop = FALSE]
   structure(stats::setNames(list(df), object$group_name), type = type,
             class = "ranef.glmmgee_glmm")
 }
@@ -75,14 +77,14 @@ posterior_moments <- function(object, nAGQ) {
   fam <- object$family
   pat <- object$pattern
   eng <- cpp_agq_new(object$X, object$Z, as.numeric(object$y), as.numeric(object$prior.weights),
-                     as.numeric(object$offset), object$group, object$ngroups,
+                     as.numeric(object$offset), object$group, length(object$group_levels),
                      pat$row - 1L, pat$col - 1L, fam$family_code, fam$link_code,
                      nAGQ, 1L)
   on.exit(cpp_agq_free(eng), add = TRUE)
   s <- cpp_agq_summaries(eng, unname(object$theta))
   Lam <- object$Lambda
   q <- ncol(Lam)
-  M <- object$ngroups
+  M <- length(object$group_levels)
   lev <- object$group_levels
   B <- s$post_mean %*% t(Lam)
   dimnames(B) <- list(lev, object$cnames)

@@ -86,7 +86,7 @@ random_effect_sampler <- function(object) {
     Lam <- object$Lambda
     Z <- object$Z
     g <- object$group
-    M <- object$ngroups
+    M <- length(object$group_levels)
     q <- ncol(Lam)
     return(function() {
       B <- matrix(stats::rnorm(M * q), M, q) %*% t(Lam)
