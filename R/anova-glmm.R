@@ -6,8 +6,14 @@
 #' With several fits, likelihood-ratio tests between consecutive models
 #' after sorting them by their number of parameters: the statistic is
 #' \eqn{2(\ell_1 - \ell_0)}, referred to a chi-square with the difference in
-#' parameters as degrees of freedom. The models must be nested (this is not
-#' checked) and fitted to the same observations and response. The full
+#' parameters as degrees of freedom. The models must be fitted to the same
+#' observations and response, with the same family, and be nested: each
+#' model's fixed-effect columns must lie in the column space of the next
+#' larger model's, and its random-effect terms (grouping factor and
+#' covariate) be among the larger model's; otherwise `anova()` stops (a
+#' likelihood-ratio test between non-nested models is meaningless and its
+#' statistic can be negative). A larger model with a lower log-likelihood
+#' (a fit that did not reach its optimum) gives a warning. The full
 #' log-likelihoods are comparable across `nAGQ`, but the test is most
 #' meaningful with the same approximation in every fit. When the smaller
 #' model sets a variance to zero, the null value is on the boundary and the
@@ -55,6 +61,7 @@ anova.glmmgee_glmm <- function(object, ...) {
   npar <- vapply(fits, function(f) attr(logLik(f), "df"), 1)
   ord <- order(npar)
   ll <- ll[ord]; npar <- npar[ord]; fits <- fits[ord]; labels <- labels[ord]
+  check_nested(fits, labels)
   chisq <- c(NA, 2 * diff(ll))
   df <- c(NA, diff(npar))
   p <- ifelse(!is.na(df) & df > 0, stats::pchisq(chisq, df, lower.tail = FALSE), NA_real_)
@@ -109,4 +116,56 @@ wald_terms <- function(object) {
   structure(tab, heading = c("Wald chi-square tests of the fixed-effect terms (each given all others)\n",
                              paste0("Response: ", deparse(object$formula[[2L]]), "\n")),
             class = c("anova", "data.frame"))
+}
+
+# Consecutive fits (sorted by number of parameters) must be nested: same
+# family, the smaller fixed-effects design in the column space of the
+# larger, the smaller random-effect terms among the larger's.
+check_nested <- function(fits, labels) {
+  for (i in seq_along(fits)[-1L]) {
+    small <- fits[[i - 1L]]
+    big <- fits[[i]]
+    why <- nesting_problem(small, big)
+    if (!is.null(why))
+      stop(sprintf(paste0("the models are not nested (%s is not a special case of %s: %s); ",
+                          "a likelihood-ratio test needs nested models. Compare non-nested ",
+                          "models by AIC() or BIC()"), labels[i - 1L], labels[i], why), call. = FALSE)
+    if (as.numeric(logLik(big)) < as.numeric(logLik(small)) - 1e-6)
+      warning(sprintf(paste0("%s has more parameters than %s but a lower log-likelihood ",
+                             "(%.6g < %.6g): one of the fits did not reach its maximum; the ",
+                             "chi-square statistic is negative and the test is not valid"),
+                      labels[i], labels[i - 1L], as.numeric(logLik(big)),
+                      as.numeric(logLik(small))), call. = FALSE)
+  }
+  invisible(TRUE)
+}
+
+# Why `small` is not nested in `big` (NULL when it is).
+nesting_problem <- function(small, big) {
+  fs <- small$family
+  fb <- big$family
+  if (!identical(c(fs$family, fs$link), c(fb$family, fb$link)))
+    return(sprintf("families %s(%s) and %s(%s)", fs$family, fs$link, fb$family, fb$link))
+  Xs <- small$X
+  Xb <- big$X
+  if (ncol(Xs) > 0L) {
+    res <- qr.resid(qr(Xb), Xs)
+    scale <- pmax(sqrt(colSums(Xs^2)), 1e-300)
+    out <- colnames(Xs)[sqrt(colSums(res^2)) > 1e-8 * scale]
+    if (length(out))
+      return(sprintf("fixed effect(s) %s are not in the larger model",
+                     paste(sQuote(out, FALSE), collapse = ", ")))
+  }
+  extra <- setdiff(re_keys(small), re_keys(big))
+  if (length(extra))
+    return(sprintf("random effect(s) %s are not in the larger model",
+                   paste(sQuote(extra, FALSE), collapse = ", ")))
+  NULL
+}
+
+# "group: covariate" for every random effect of a fit.
+re_keys <- function(fit) {
+  if (inherits(fit, "glmmgee_glmm_sparse"))
+    return(unique(unlist(lapply(fit$reterms, function(t) paste(t$group, t$cnames, sep = ": ")))))
+  paste(fit$group_name, fit$cnames, sep = ": ")
 }

@@ -15,8 +15,9 @@
 #'   (e.g. `y ~ trt + (1 | id)`): then both models are fitted, the GEE on
 #'   the formula without its random-effect terms.
 #' @param y A fit from [gee()] of the same mean model (same coefficient
-#'   names and family) when `x` is a glmm; `NULL` to compare the GLMM's two
-#'   views only.
+#'   names and family) to the same data (the same observations, response and
+#'   model matrix, else an error) when `x` is a glmm; `NULL` to compare the
+#'   GLMM's two views only.
 #' @param data,family For a formula: the data and family.
 #' @param id For a formula: the GEE's cluster identifier, a column name
 #'   (string); by default the GLMM's grouping factor. Needed when the
@@ -79,6 +80,7 @@ compare_views <- function(x, y = NULL, data, family = gaussian(), id = NULL,
       stop(sprintf("'x' and 'y' have different families: %s(%s) versus %s(%s)",
                    x$family$family, x$family$link, y$family$family, y$family$link),
            call. = FALSE)
+    check_views_data(x, y)
   }
   z <- stats::qnorm(1 - (1 - level) / 2)
   wald <- function(b, V) {
@@ -129,4 +131,26 @@ print.glmmgee_views <- function(x, digits = max(3L, getOption("digits") - 3L), .
   if (is.null(g)) d$gee <- d$gee.low <- d$gee.high <- NULL
   print(format(d, digits = digits), row.names = FALSE)
   invisible(x)
+}
+
+# The glmm `x` and the gee `y` must describe the same observations: the
+# same number of them, the same response (times the prior weights, so that
+# a binomial proportion and cbind() agree) and the same model matrix.
+check_views_data <- function(x, y) {
+  wx <- x$prior.weights %||% rep(1, length(x$y))
+  wy <- y$prior.weights %||% rep(1, length(y$y))
+  keep_x <- wx > 0
+  keep_y <- wy > 0
+  why <- if (stats::nobs(x) != stats::nobs(y))
+    sprintf("%d observations versus %d", stats::nobs(x), stats::nobs(y))
+  else if (!isTRUE(all.equal(unname((x$y * wx)[keep_x]), unname((y$y * wy)[keep_y]))))
+    "different responses"
+  else if (!isTRUE(all.equal(unname(x$X[keep_x, , drop = FALSE]),
+                             unname(y$engine$data$X[keep_y, , drop = FALSE]),
+                             check.attributes = FALSE)))
+    "different covariate values"
+  if (!is.null(why))
+    stop(sprintf("'x' and 'y' are fitted to different data (%s): refit the gee on the data of the glmm, rows in the same order",
+                 why), call. = FALSE)
+  invisible(TRUE)
 }

@@ -230,7 +230,8 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
     stop(sprintf("'waves' has a duplicated value within cluster %s of 'id': each wave may occur once per cluster",
                  cl$levels[res$clusters$duplicated]), call. = FALSE)
   if (!is.null(res$error) && nzchar(res$error))
-    stop("gee fit failed: ", res$error, call. = FALSE)
+    stop("gee fit failed: ", gee_failure_text(res, family, corstr, sum(sizes > 0L), T, Mv),
+         call. = FALSE)
   if (nzchar(res$variance$error))
     stop("gee variance failed: ", res$variance$error, call. = FALSE)
   data$eta_start <- data$beta_start <- NULL
@@ -327,4 +328,27 @@ gee_variance_of <- function(object, types) {
                         unname(alpha), object$scale)
   if (nzchar(v$error)) stop("gee variance failed: ", v$error, call. = FALSE)
   v
+}
+
+# The engine's failure in words that fit the case. Non-finite Pearson
+# residuals mean the fitted means left the family's range: for binomial
+# data typically separation (gee() names it when its check finds one);
+# otherwise the iterations diverged, most often because a working
+# correlation with many parameters, re-estimated from the residuals at every
+# step, pushed the estimates away.
+gee_failure_text <- function(res, family, corstr, K, T, Mv) {
+  if (!startsWith(res$error, "non-finite Pearson residuals")) return(res$error)
+  if (family$family == "binomial") return(res$error)
+  nalpha <- length(alpha_names(corstr, T, Mv))
+  sprintf(paste0("the iterations diverged%s: the fitted means of the %s(%s) model left the ",
+                 "family's range (a mean of 0 or overflow), so the Pearson residuals are not finite%s. ",
+                 "Try a simpler 'corstr'%s or check the scale of the covariates"),
+          if (!is.null(res$iter)) sprintf(" (after %d iterations)", res$iter) else "",
+          family$family, family$link,
+          if (nalpha > 1L)
+            sprintf(paste0("; the %s working correlation has %d parameters, re-estimated from the ",
+                           "residuals of %d clusters at every step, which can drive the estimates away"),
+                    dQuote(corstr, FALSE), nalpha, K)
+          else "",
+          if (corstr != "independence") " (\"exchangeable\", \"ar1\" or \"independence\")" else "")
 }

@@ -84,10 +84,11 @@ estimates_of <- function(fit, caller) {
   check_fit(fit, sprintf("%s() reads its coefficients", caller))
   if (is_glmm(fit))
     list(coef = fit$coefficients, vcov = fit$vcov, family = fit$family,
-         view = "conditional", source = "GLMM")
+         view = "conditional", source = "GLMM", separation = fit$separation)
   else
     list(coef = fit$coefficients, vcov = stats::vcov(fit), family = fit$family,
-         view = "marginal", source = sprintf("GEE, %s standard errors", se_label(fit$std.err)))
+         view = "marginal", source = sprintf("GEE, %s standard errors", se_label(fit$std.err)),
+         separation = fit$separation)
 }
 
 ratio_table <- function(est, level, parm, measure) {
@@ -103,6 +104,12 @@ ratio_table <- function(est, level, parm, measure) {
                     conf.low = unname(exp(b - z * se)), conf.high = unname(exp(b + z * se)),
                     p.value = unname(2 * stats::pnorm(-abs(b / se))),
                     stringsAsFactors = FALSE)
+  bad <- unbounded_terms(b, se, est$separation)
+  if (length(bad))
+    warning(sprintf(paste0("%s for %s: no finite estimate (the fit is separated or the coefficient ",
+                           "is on its way to +/-Inf), so the ratio, its interval and p-value are ",
+                           "meaningless"), measure, paste(sQuote(bad, FALSE), collapse = ", ")),
+            call. = FALSE)
   structure(out, class = c("glmmgee_ratios", "data.frame"), measure = measure,
             view = est$view, source = est$source, level = level)
 }
@@ -143,4 +150,14 @@ check_level <- function(level, arg = "level") {
   if (!is.numeric(level) || length(level) != 1L || is.na(level) || level <= 0 || level >= 1)
     stop(sprintf("'%s' must be one number between 0 and 1, e.g. 0.95", arg), call. = FALSE)
   invisible(level)
+}
+
+# Coefficients among `b` (with standard errors `se`) that have no finite
+# estimate: named by the fit's separation check, or numerically unbounded
+# (exp() overflows, or a standard error so large that the Wald interval
+# covers every ratio, the Hauck-Donner signature of a drifting estimate).
+unbounded_terms <- function(b, se, separation = NULL) {
+  sep <- if (isTRUE(separation$separated)) intersect(names(b), separation$terms) else character()
+  num <- names(b)[!is.finite(exp(b)) | !is.finite(se) | (abs(b) > 10 & se > 100)]
+  unique(c(sep, num))
 }

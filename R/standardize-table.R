@@ -92,5 +92,6 @@ print.glmmgee_standardized <- function(x, digits = max(3L, getOption("digits") -
              none = "No standard errors.\n"))
   d <- as.data.frame(unclass(x), stringsAsFactors = FALSE)
   print(format(d, digits = digits), row.names = FALSE)
+  for (w in attr(x, "warnings")) cat("Warning:", w, "\n")
   invisible(x)
 }

@@ -145,9 +145,11 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
     contrast_table(m, NULL, values$label, binary, level)
   }
   attrs <- attributes(out)[c("replicates", "failed")]
+  trouble <- standardize_trouble(fit, m, values$label, binary)
+  for (w in trouble) warning(w, call. = FALSE)
   out <- structure(out, class = c("glmmgee_standardized", "data.frame"), view = view,
                    variable = variable, se = se, level = level, family = fam,
-                   cluster = clusters$name)
+                   cluster = clusters$name, warnings = trouble)
   if (se == "bootstrap") {
     attr(out, "replicates") <- attrs$replicates
     attr(out, "failed") <- attrs$failed
@@ -276,4 +278,24 @@ bootstrap_means <- function(fit, ev, sampled, nrows, B, cores, progress, term = 
     warning(sprintf("%d of %d bootstrap refits failed or did not converge and were dropped",
                     sum(!ok), B), call. = FALSE)
   list(reps = do.call(rbind, res[ok]), failed = sum(!ok))
+}
+
+# Why a standardization may not mean what it prints: a separated fit (its
+# coefficients drift to +/-Inf, so predicted risks of exactly 0 or 1 and
+# intervals of zero width, e.g. a risk difference of 1 with CI [1, 1]), or
+# binary means at 0 or 1 for another reason. Returned as warning texts.
+standardize_trouble <- function(fit, m, labels, binary) {
+  out <- character()
+  sep <- fit$separation
+  if (isTRUE(sep$separated))
+    out <- c(out, sprintf(paste0("the fit is separated (%s): its coefficients have no finite estimate, ",
+                                 "so the standardized means, their contrasts and intervals are not ",
+                                 "meaningful (risks of 0 or 1 with intervals of zero width)"),
+                          paste(sQuote(sep$terms, FALSE), collapse = ", ")))
+  edge <- binary & (m < 1e-6 | m > 1 - 1e-6)
+  if (any(edge) && !isTRUE(sep$separated))
+    out <- c(out, sprintf(paste0("standardized risk(s) at %s are within 1e-6 of 0 or 1: the delta-method ",
+                                 "intervals of these means and their contrasts collapse and are not ",
+                                 "meaningful"), paste(labels[edge], collapse = ", ")))
+  out
 }
