@@ -30,7 +30,7 @@ ranef.glmmgee_glmm_sparse <- function(object, type = c("mode", "mean"), condVar 
     B <- do.call(cbind, lapply(tms, `[[`, "b"))
     df <- as.data.frame(B, check.names = FALSE)
     rownames(df) <- tms[[1L]]$levels
-    keep <- active_clusters(tms[[1L]]$index, object$prior.weights, nrow(df))
+    keep <- term_levels_shown(tms[[1L]], object$prior.weights)
     df <- df[keep, , drop = FALSE]
     if (isTRUE(condVar)) {
       q <- ncol(B)
@@ -117,4 +117,13 @@ predict.glmmgee_glmm_sparse <- function(object, newdata = NULL, type = c("link",
   names(eta) <- rownames(data)
   pred <- if (type == "response") object$family$linkinv(eta) else eta
   stats::napredict(nao, pred)
+}
+
+# The levels of a term counted in ngroups and shown by ranef(): those with
+# an observation of positive weight; for a known covariance every level of
+# K, since the covariance predicts the random effects of levels without
+# data (relatives without records) from those with.
+term_levels_shown <- function(term, weights) {
+  if (isTRUE(term$known_cov)) return(rep(TRUE, length(term$levels)))
+  active_clusters(term$index, weights, length(term$levels))
 }

@@ -201,10 +201,12 @@ with_predvars <- function(tt, mf) {
   if (is.null(pv)) return(tt)
   key <- function(v) vapply(as.list(v)[-1L], function(e) paste(deparse(e, 500L), collapse = ""), "")
   m <- match(key(attr(tt, "variables")), key(attr(ft, "variables")))
-  if (anyNA(m))
-    stop(sprintf("internal: model variable(s) %s not in the model frame",
-                 paste(key(attr(tt, "variables"))[is.na(m)], collapse = ", ")), call. = FALSE)
-  attr(tt, "predvars") <- as.call(c(list(quote(list)), as.list(pv)[-1L][m]))
+  # A variable the frame does not list under the same expression (a `.`
+  # expanded differently) keeps its own expression: as before predvars.
+  own <- as.list(attr(tt, "variables"))[-1L]
+  pvl <- as.list(pv)[-1L]
+  attr(tt, "predvars") <- as.call(c(list(quote(list)),
+                                    ifelse(is.na(m), own, pvl[ifelse(is.na(m), 1L, m)])))
   tt
 }
 

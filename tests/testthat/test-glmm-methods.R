@@ -258,16 +258,17 @@ test_that("predict: an offset argument of the call is used for newdata", {
   expect_equal(unname(predict(f, nd) - predict(f, cbpp[1:3, ])), rep(log(2), 3))
 })
 
-test_that("predict: new clusters get zero random effects", {
+test_that("predict: new clusters get zero random effects with allow.new.levels = TRUE", {
   nd <- data.frame(period = factor(1:4, levels = 1:4), herd = c("new", "1", "new", "2"),
                    size = 10, incidence = 0)
-  p <- predict(fit_pois, nd)
+  p <- predict(fit_pois, nd, allow.new.levels = TRUE)
   p0 <- predict(fit_pois, nd, re.form = NA)
   expect_equal(p[c(1, 3)], p0[c(1, 3)])
   b <- ranef(fit_pois)$herd
   expect_equal(unname(p[c(2, 4)] - p0[c(2, 4)]), b[c("1", "2"), 1])
-  expect_error(predict(fit_pois, nd, allow.new.levels = FALSE), "not in the fit")
-  expect_equal(unname(predict(fit_pois, nd, type = "response")), unname(exp(p)))
+  expect_error(predict(fit_pois, nd), "not in the fit: 'new'")
+  expect_equal(unname(predict(fit_pois, nd, type = "response", allow.new.levels = TRUE)),
+               unname(exp(p)))
   # newdata need not contain the grouping factor for population-level predictions
   expect_equal(predict(fit_pois, nd[, c("period", "size")], re.form = NA), p0)
 })
@@ -303,7 +304,7 @@ test_that("predict agrees with lme4", {
   for (type in c("link", "response")) {
     expect_equal(unname(predict(fit_cbpp, type = type)), unname(predict(g, type = type)),
                  tolerance = 2e-3)
-    expect_equal(unname(predict(fit_cbpp, nd, type = type)),
+    expect_equal(unname(predict(fit_cbpp, nd, type = type, allow.new.levels = TRUE)),
                  unname(predict(g, nd, type = type, allow.new.levels = TRUE)), tolerance = 2e-3)
     expect_equal(unname(predict(fit_cbpp, nd, type = type, re.form = NA)),
                  unname(predict(g, nd, type = type, re.form = NA)), tolerance = 2e-3)

@@ -68,7 +68,8 @@ test_that("the object survives saveRDS() with the same fitted values, residuals 
   expect_identical(predict(back, re.form = NA), predict(fit, re.form = NA))
   expect_identical(ranef(back), ranef(fit))
   nd <- data.frame(period = factor(1:4), herd = "new")
-  expect_identical(predict(back, nd, type = "response"), predict(fit, nd, type = "response"))
+  expect_identical(predict(back, nd, type = "response", allow.new.levels = TRUE),
+                   predict(fit, nd, type = "response", allow.new.levels = TRUE))
 })
 
 test_that("an object that stores the derived fields returns them as stored", {

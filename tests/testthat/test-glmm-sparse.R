@@ -96,8 +96,8 @@ test_that("methods on several-term fits: ranef, coef, predict with re.form, anov
   eta <- fit$X %*% fixef(fit) + model.matrix(fit, type = "random") %*% fit$b
   expect_equal(as.numeric(eta), unname(predict(fit)), tolerance = 1e-10)
   nd <- data.frame(x = 0, hospital = "new", ward = "1")
-  expect_equal(unname(predict(fit, nd)), unname(fixef(fit)[1]))
-  expect_error(predict(fit, nd, allow.new.levels = FALSE), "not in the fit")
+  expect_equal(unname(predict(fit, nd, allow.new.levels = TRUE)), unname(fixef(fit)[1]))
+  expect_error(predict(fit, nd), "not in the fit")
   f0 <- update(fit, . ~ . - (1 | hospital:ward))
   expect_false(inherits(f0, "glmmgee_glmm_sparse"))
   a <- anova(f0, fit)
