@@ -169,7 +169,8 @@ print.summary.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") -
 #' with every normalizing constant, so [AIC()] and [BIC()] are comparable
 #' across `nAGQ`, families and packages; its `df` counts all parameters.
 #' `model.matrix(type = "random")` gives the sparse n x (M q) random-effects
-#' design, clusters in the order of the levels, the q terms of each cluster
+#' design (M clusters with an observation of positive weight, as `ngroups`
+#' and [ranef()]), clusters in the order of the levels, the q terms of each cluster
 #' side by side, so that the linear predictor is
 #' `X %*% fixef(fit) + Z %*% as.vector(t(ranef(fit)[[1]])) + offset`.
 #'
@@ -273,6 +274,10 @@ model.matrix.glmmgee_glmm <- function(object, type = c("fixed", "random"), ...) 
   Zfull <- Matrix::sparseMatrix(i = rows, j = cols, x = as.numeric(object$Z),
                                 dims = c(n, M * q))
   colnames(Zfull) <- rep(object$group_levels, each = q)
+  # Clusters with only zero weights are not among ranef()'s rows (their
+  # random effects are zero): their columns go too, so Z matches ranef().
+  active <- active_clusters(object$group, object$prior.weights, M)
+  if (!all(active)) Zfull <- Zfull[, rep(active, each = q), drop = FALSE]
   Zfull
 }
 

@@ -299,6 +299,11 @@ test_that("clusters whose weights are all zero are not counted", {
   expect_identical(dim(attr(ranef(fit)$g, "postVar"))[3], 27L)
   expect_identical(nrow(coef(fit)$g), 27L)
   expect_output(print(fit), "clusters: g, 27")
+  # The random-effects design matches ranef() and rebuilds the linear predictor.
+  Z <- model.matrix(fit, type = "random")
+  expect_identical(ncol(Z), 27L)
+  expect_equal(as.numeric(fit$X %*% fixef(fit) + Z %*% as.vector(t(ranef(fit)$g))),
+               unname(predict(fit)), tolerance = 1e-10)
   expect_equal(fixef(fit), fixef(ref), tolerance = 1e-6)
   expect_equal(ranef(fit)$g, ranef(ref)$g, tolerance = 1e-5, ignore_attr = TRUE)
   sp <- suppressWarnings(glmm(y ~ z + (1 | g) + (1 | h), data = d, family = binomial,
