@@ -88,7 +88,9 @@
 #'   iterated jackknife (every cluster deleted and the model refitted). All
 #'   three are scaled by \eqn{(K - p - q - r)/K} (K clusters, p coefficients,
 #'   q correlation parameters, r = 1 when the scale is estimated), as in
-#'   geepack (Yan and Fine, 2004).
+#'   geepack (Yan and Fine, 2004). With \eqn{K \le p + q + r} that factor is
+#'   zero or negative and the variance not positive definite: geepack
+#'   returns it, `gee()` and `vcov()` stop with an error saying so.
 #' Any of them is also available afterwards through `vcov(fit, type = )`.
 #'
 #' @param formula a model formula; the response may be `cbind(successes,
