@@ -166,7 +166,7 @@ fixed_design <- function(formula, mf, fenv, drop_rownames = FALSE) {
   fixed <- formula
   fixed[[3L]] <- reformulas::nobars(formula[[3L]]) %||% 1
   environment(fixed) <- fenv
-  mt <- stats::terms(fixed, data = mf)
+  mt <- fixed_predvars(stats::terms(fixed, data = mf), mf)
   X <- stats::model.matrix(mt, mf)
   if (drop_rownames) rownames(X) <- NULL
   list(mt = mt, X = X)
