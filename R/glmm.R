@@ -31,6 +31,11 @@
 #' `(1 + x | g)` correlated intercept and slope (unstructured covariance),
 #' `(1 + x || g)` uncorrelated ones (diagonal covariance); several terms on
 #' the same grouping factor form a block-diagonal covariance.
+#' **Group-specific variances**: with 0/1 indicators `gA`, `gB` of two
+#' groups of observations (say, two arms), `(0 + gA + gB || id)` gives each
+#' group its own random-intercept variance (and `(0 + gA + gB | id)` adds
+#' their correlation), as in lme4; the indicators must be numeric columns,
+#' because a factor inside `||` is not split into uncorrelated terms.
 #'
 #' The log-likelihood is the full one, with every normalizing constant
 #' (binomial coefficients, \eqn{\log y!}, \eqn{2\pi}), so it is comparable

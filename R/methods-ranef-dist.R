@@ -195,3 +195,20 @@ refit_dist <- function(fit, rows, id) {
   if (f$opt$convergence != 0L) return(NULL)
   unname(f$theta)
 }
+
+# plot_views() for a bridge or nonparametric intercept: conditional curves
+# at quantiles of the bridge distribution (its inverse distribution
+# function) or at the mass points, and the exact marginal curve.
+dist_view_curves <- function(dist, family, theta, X, offset, n_curves) {
+  p <- dist$p
+  eta <- drop(X %*% theta[seq_len(p)]) + offset
+  b <- if (dist$type == "bridge") {
+    phi <- theta[[p + 1L]]
+    u <- (seq_len(n_curves) - 0.5) / n_curves
+    2 / phi * atanh(tan(phi * pi * (u - 0.5)) / tan(phi * pi / 2))
+  } else {
+    theta[p + seq_len(dist$k)] - theta[[dist$intercept]]
+  }
+  list(cond = family$linkinv(outer(eta, b, `+`)),
+       marg = dist_means(dist, family, theta, X, offset, FALSE)$mean)
+}

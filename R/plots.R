@@ -199,6 +199,10 @@ plot_views <- function(fit, variable, at = NULL, n_curves = 25L, range = NULL,
   fam <- fit$family
   eta <- drop(des$X %*% fit$coefficients) + des$offset
   Lam <- re$Lambda
+  if (!is.null(re$dist)) {
+    cv <- dist_view_curves(re$dist, fam, fit$theta, des$X, des$offset, n_curves)
+    return(draw_views(grid, cv$cond, fam$linkinv(eta), cv$marg, variable, main, xlab, ylab, ...))
+  }
   # Random-effect values: b = Lambda u for u at evenly spaced normal quantiles
   # along the direction of the first random effect when q = 1; for q > 1 a
   # fixed pseudo-random sample (the user's random-number stream untouched).
@@ -208,19 +212,26 @@ plot_views <- function(fit, variable, at = NULL, n_curves = 25L, range = NULL,
   cond <- fam$linkinv(eta + des$Z %*% Bv)
   typical <- fam$linkinv(eta)
   marg <- marginal_mean(eta, re_scale(des$Z, Lam, re$pattern)$s, fam)$mean
+  draw_views(grid, cond, typical, marg, variable, main, xlab, ylab, ...)
+}
+
+# Draws the curves with the legend in a band above them: the y range is
+# extended by enough for the legend's lines, so it cannot cover a curve.
+draw_views <- function(grid, cond, typical, marg, variable, main, xlab, ylab, ...) {
+  yr <- base::range(cond, marg, typical)
   graphics::matplot(grid, cond, type = "l", lty = 1, col = grDevices::grey(0.6, 0.6),
-                    lwd = 0.8, ylim = base::range(cond, marg, typical),
+                    lwd = 0.8, ylim = yr + c(0, 0.3 * diff(yr) + 1e-12),
                     xlab = xlab %||% variable, ylab = ylab %||% "Mean response",
                     main = main %||% "Conditional (grey) and population-averaged (bold) curves",
                     ...)
   graphics::lines(grid, typical, lty = 2, lwd = 2, col = "grey25")
   graphics::lines(grid, marg, lwd = 3, col = "firebrick")
-  graphics::legend("bottomleft", bg = "white", box.col = NA, cex = 0.8, lty = c(1, 2, 1),
-                   lwd = c(1, 2, 3),
-                   col = c("grey60", "grey25", "firebrick"),
-                   legend = c("clusters (random effects at quantiles)",
-                              "typical cluster (b = 0)", "population average"))
-  invisible(list(x = grid, conditional = cond, typical = typical, marginal = marg))
+  lg <- graphics::legend("top", bg = "white", box.col = NA, cex = 0.8, lty = c(1, 2, 1),
+                         lwd = c(1, 2, 3), col = c("grey60", "grey25", "firebrick"),
+                         legend = c("clusters (random effects at quantiles)",
+                                    "typical cluster (b = 0)", "population average"))
+  invisible(list(x = grid, conditional = cond, typical = typical, marginal = marg,
+                 legend = lg$rect))
 }
 
 # n copies of a reference row: mean of numerics, most frequent value of
