@@ -1,0 +1,226 @@
+# Random effects of new clusters predicted from their own observations
+# (dynamic prediction), and rank intervals of the fitted clusters.
+
+#' Random effects of new clusters from their own observations
+#'
+#' Predicts the random effects of clusters that were not in the fit from
+#' their own observed outcomes, without refitting: the fitted parameters are
+#' held fixed and each new cluster's posterior distribution of \eqn{b} given
+#' its observations is summarized, exactly as [ranef()] summarizes the
+#' fitted clusters (the same engine and quadrature). This is what
+#' `predict(fit, newdata)` cannot do, since it gives new clusters
+#' \eqn{b = 0}.
+#'
+#' For each new cluster: the posterior mode and its conditional standard
+#' deviation (from the curvature at the mode, as `ranef(type = "mode")`),
+#' the posterior mean and standard deviation (adaptive quadrature with
+#' `nAGQ` points, as `ranef(type = "mean")`) and, for a scalar random
+#' effect, the posterior median and an equal-tailed prediction interval,
+#' from the posterior density on a fine grid (trapezoidal rule). With
+#' `type = "response"` the cluster's predicted mean for each row of
+#' `newdata` is added (conditional on the posterior mode).
+#'
+#' @param fit A fit from [glmm()] with one grouping factor and normal random
+#'   effects.
+#' @param newdata Rows of the new clusters, with the response, the
+#'   covariates and the grouping factor (and `weights` variables if the fit
+#'   used them). Levels also present in the fit are treated as new clusters
+#'   with only these observations.
+#' @param level Level of the prediction intervals.
+#' @param nAGQ Quadrature points for the posterior means; by default those
+#'   of the fit (11 for a Laplace fit).
+#' @return A data frame of class `glmmgee_ranef_new`, one row per cluster
+#'   and random effect: `group`, `term`, `n` (observations), `mode`,
+#'   `mode_sd`, `mean`, `sd`, `median`, `lower`, `upper`; attribute
+#'   `predictions` (the rows' linear predictors and means at the mode).
+#' @seealso [ranef()], [rank_intervals()].
+#' @examples
+#' if (requireNamespace("MASS", quietly = TRUE)) {
+#'   data(bacteria, package = "MASS")
+#'   old <- bacteria[!bacteria$ID %in% c("X01", "X02"), ]
+#'   fit <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = old, family = binomial)
+#'   ranef_new(fit, bacteria[bacteria$ID %in% c("X01", "X02"), ])
+#' }
+#' @export
+ranef_new <- function(fit, newdata, level = 0.95, nAGQ = NULL) {
+  if (!is_glmm(fit) || inherits(fit, "glmmgee_glmm_sparse") || is_dist_fit(fit))
+    stop("'fit' must be a glmm() fit with one grouping factor and normal random effects",
+         call. = FALSE)
+  if (!is.data.frame(newdata) || !nrow(newdata))
+    stop("'newdata' must be a data frame with the new clusters' observations", call. = FALSE)
+  check_level(level)
+  q <- length(fit$cnames)
+  if (is.null(nAGQ)) nAGQ <- if (fit$nAGQ > 1L) fit$nAGQ else default_nAGQ(q, fit$family)
+  nAGQ <- check_nAGQ(nAGQ, q)
+  nd <- new_cluster_data(fit, newdata)
+  fam <- fit$family
+  pat <- fit$pattern
+  eng <- cpp_agq_new(nd$X, nd$Z, nd$y, nd$weights, nd$offset, nd$cl$index,
+                     length(nd$cl$levels), pat$row - 1L, pat$col - 1L, fam$family_code,
+                     fam$link_code, nAGQ, 1L)
+  on.exit(cpp_agq_free(eng), add = TRUE)
+  s <- cpp_agq_summaries(eng, unname(fit$theta))
+  Lam <- fit$Lambda
+  M <- length(nd$cl$levels)
+  mode <- s$mode %*% t(Lam)
+  mean <- s$post_mean %*% t(Lam)
+  kk <- kronecker(Lam, Lam)
+  mode_var <- s$mode_var %*% t(kk)
+  post_var <- s$post_var %*% t(kk)
+  diag_idx <- (seq_len(q) - 1L) * q + seq_len(q)
+  out <- data.frame(group = rep(nd$cl$levels, times = q),
+                    term = rep(fit$cnames, each = M),
+                    n = rep(tabulate(nd$cl$index, M), times = q),
+                    mode = as.vector(mode), mode_sd = sqrt(as.vector(mode_var[, diag_idx])),
+                    mean = as.vector(mean), sd = sqrt(as.vector(post_var[, diag_idx])),
+                    median = NA_real_, lower = NA_real_, upper = NA_real_,
+                    stringsAsFactors = FALSE)
+  if (q == 1L) {
+    qs <- posterior_quantiles(fit, nd, c(0.5, (1 - level) / 2, 1 - (1 - level) / 2),
+                              as.vector(mean), out$sd)
+    out$median <- qs[, 1L]; out$lower <- qs[, 2L]; out$upper <- qs[, 3L]
+  }
+  if (s$newton_failures > 0L)
+    warning(sprintf("the posterior mode search failed in %d new cluster(s)", s$newton_failures),
+            call. = FALSE)
+  eta <- drop(nd$X %*% fit$coefficients) + nd$offset +
+    rowSums(nd$Z * mode[nd$cl$index, , drop = FALSE])
+  structure(out, class = c("glmmgee_ranef_new", "data.frame"), level = level,
+            predictions = data.frame(group = nd$cl$levels[nd$cl$index], eta = eta,
+                                     mu = fam$linkinv(eta)))
+}
+
+# Design, response and clusters of the new rows, as glmm() builds them.
+new_cluster_data <- function(fit, newdata) {
+  env <- environment(fit$formula) %||% parent.frame()
+  f <- reformulas::subbars(fit$formula)
+  environment(f) <- env
+  args <- list(formula = f, data = newdata, na.action = stats::na.omit)
+  if (!is.null(fit$call$weights)) args$weights <- eval(fit$call$weights, newdata, env)
+  mf <- tryCatch(do.call(stats::model.frame, args), error = function(e)
+    stop(sprintf("'newdata' must hold the response, covariates and grouping factor of the model: %s",
+                 conditionMessage(e)), call. = FALSE))
+  resp <- model_response(mf, fit$family)
+  rows <- newdata[rownames(mf), , drop = FALSE]
+  des <- design_at(fit, rows)
+  g <- rows[[fit$group_name]]
+  if (is.null(g)) stop(sprintf("'newdata' has no column '%s' (the grouping factor)", fit$group_name),
+                       call. = FALSE)
+  list(X = des$X, Z = des$Z, offset = des$offset, y = as.numeric(resp$y),
+       weights = as.numeric(resp$weights), cl = cluster_index(g, "group"))
+}
+
+# Posterior quantiles of a scalar random effect per cluster, from the
+# log posterior on a grid of 801 points over mean +/- 12 sd (trapezoidal
+# rule, then linear interpolation of the distribution function).
+posterior_quantiles <- function(fit, nd, probs, centre, scale) {
+  fam <- fit$family
+  sd_b <- fit$Lambda[1L, 1L]
+  phi <- if (has_dispersion(fam)) fit$theta[[length(fit$theta)]] else 0
+  eta0 <- drop(nd$X %*% fit$coefficients) + nd$offset
+  z <- nd$Z[, 1L]
+  t(vapply(seq_along(nd$cl$levels), function(i) {
+    r <- which(nd$cl$index == i)
+    s <- max(scale[i], 1e-8)
+    b <- centre[i] + s * seq(-12, 12, length.out = 801L)
+    E <- eta0[r] + outer(z[r], b)
+    ll <- cpp_family_eval(fam$family_code, fam$link_code, rep(nd$y[r], length(b)),
+                          rep(nd$weights[r], length(b)), as.vector(E), phi)$loglik
+    lp <- colSums(matrix(ll, length(r))) + stats::dnorm(b, 0, sd_b, log = TRUE)
+    d <- exp(lp - max(lp))
+    cdf <- cumsum(c(0, (d[-1L] + d[-length(d)]) / 2))
+    cdf <- cdf / cdf[length(cdf)]
+    stats::approx(cdf, b, xout = probs, ties = "ordered")$y
+  }, numeric(length(probs))))
+}
+
+#' @export
+print.glmmgee_ranef_new <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  cat(sprintf("Random effects of new clusters from their own observations (parameters fixed); %g%% prediction intervals\n",
+              100 * attr(x, "level")))
+  d <- as.data.frame(unclass(x), stringsAsFactors = FALSE)
+  attributes(d) <- attributes(d)[c("names", "row.names")]
+  class(d) <- "data.frame"
+  print(format(d, digits = digits), row.names = FALSE)
+  invisible(x)
+}
+
+#' Rank intervals of the clusters (profiling)
+#'
+#' Ranks the fitted clusters by their random effect (rank 1 is the lowest)
+#' with intervals that show how uncertain each rank is, as used to compare
+#' hospitals or schools. The parameters are held at their estimates and the
+#' clusters' random effects are drawn from their posterior distributions
+#' (independent given the parameters; inverse distribution function on a
+#' fine grid of each posterior density); each draw ranks the clusters, and
+#' the interval of a cluster is the equal-tailed interval of its ranks over
+#' the draws. Wide rank intervals are the rule: with few observations per
+#' cluster, most clusters cannot be told apart.
+#'
+#' @param fit A fit from [glmm()] with one random intercept (one grouping
+#'   factor, normal).
+#' @param level Level of the intervals.
+#' @param n_draws Number of posterior draws.
+#' @param seed Seed for the draws (the user's random-number stream is left
+#'   untouched).
+#' @param x A `glmmgee_rank_intervals` object.
+#' @param ... Passed to [plot.default()].
+#' @return A data frame of class `glmmgee_rank_intervals`: `group`,
+#'   `mean` (posterior mean of the random effect), `rank` (rank of the
+#'   posterior mean), `mean_rank`, `lower`, `upper`, ordered by `rank`;
+#'   `plot()` draws the intervals.
+#' @examples
+#' if (requireNamespace("lme4", quietly = TRUE)) {
+#'   data(cbpp, package = "lme4")
+#'   fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+#'               data = cbpp, family = binomial)
+#'   ri <- rank_intervals(fit, n_draws = 1000)
+#'   head(ri)
+#'   plot(ri)
+#' }
+#' @export
+rank_intervals <- function(fit, level = 0.95, n_draws = 2000L, seed = 1L) {
+  if (!is_glmm(fit) || inherits(fit, "glmmgee_glmm_sparse") || is_dist_fit(fit) ||
+      !identical(fit$cnames, "(Intercept)"))
+    stop("'fit' must be a glmm() fit with one random intercept (one grouping factor, normal)",
+         call. = FALSE)
+  check_level(level)
+  if (!is.numeric(n_draws) || length(n_draws) != 1L || n_draws < 100)
+    stop("'n_draws' must be a number of at least 100", call. = FALSE)
+  n_draws <- as.integer(n_draws)
+  M <- fit$ngroups
+  nd <- list(X = fit$X, Z = matrix(1, length(fit$group), 1L), offset = fit$offset,
+             y = as.numeric(fit$y), weights = as.numeric(fit$prior.weights),
+             cl = list(index = fit$group, levels = fit$group_levels))
+  centre <- fit$ranef$mean[, 1L]
+  scale <- sqrt(fit$ranef$var[1L, 1L, ])
+  probs <- (seq_len(n_draws) - 0.5) / n_draws
+  Q <- posterior_quantiles(fit, nd, probs, centre, scale)
+  # Stratified draws, shuffled independently per cluster.
+  R <- with_seed(seed, {
+    D <- t(apply(Q, 1L, function(v) v[sample.int(n_draws)]))
+    apply(D, 2L, rank, ties.method = "random")
+  })
+  a <- (1 - level) / 2
+  lim <- t(apply(R, 1L, stats::quantile, probs = c(a, 1 - a), names = FALSE, type = 1))
+  out <- data.frame(group = fit$group_levels, mean = centre, rank = rank(centre),
+                    mean_rank = rowMeans(R), lower = lim[, 1L], upper = lim[, 2L],
+                    stringsAsFactors = FALSE)
+  out <- out[order(out$rank), ]
+  rownames(out) <- NULL
+  structure(out, class = c("glmmgee_rank_intervals", "data.frame"), level = level,
+            n_draws = n_draws)
+}
+
+#' @rdname rank_intervals
+#' @export
+plot.glmmgee_rank_intervals <- function(x, ...) {
+  M <- nrow(x)
+  graphics::plot(x$rank, seq_len(M), xlim = c(1, M), type = "n", yaxt = "n",
+                 xlab = sprintf("rank (%g%% interval)", 100 * attr(x, "level")), ylab = "",
+                 ...)
+  graphics::segments(x$lower, seq_len(M), x$upper, seq_len(M), col = "grey40")
+  graphics::points(x$rank, seq_len(M), pch = 19, cex = 0.7)
+  graphics::axis(2L, at = seq_len(M), labels = x$group, las = 1L, cex.axis = 0.6)
+  invisible(x)
+}
