@@ -50,7 +50,12 @@ BIC.glmmgee_glmm <- function(object, ..., nAGQ = NULL) {
 information_criterion <- function(fits, labels, k, nAGQ, what) {
   if (!is.null(nAGQ)) fits <- lapply(fits, refit_nAGQ, nAGQ = nAGQ)
   glmms <- vapply(fits, is_glmm, TRUE)
-  methods <- unique(vapply(fits[glmms], approximation_label, ""))
+  # Bridge and nonparametric fits integrate to ~1e-12 and compare with any
+  # quadrature fit; they differ in approximation only from a Laplace fit.
+  dist <- vapply(fits, is_dist_fit, TRUE)
+  methods <- unique(vapply(fits[glmms & !dist], approximation_label, ""))
+  if (any(dist) && any(grepl("^Laplace approximation$", methods)))
+    methods <- c(methods, unique(vapply(fits[dist], approximation_label, "")))
   if (length(methods) > 1L)
     warning(sprintf("%s(): the fits use different approximations to the likelihood (%s); compare fits made the same way, e.g. %s(..., nAGQ = %d)",
                     what, paste(methods, collapse = "; "), what,

@@ -52,6 +52,13 @@ test_that("the plot_views() legend covers no curve", {
     fit <- glmm(y ~ trt + weeks + (1 | ID), data = bacteria, family = fam)
     expect_false(inside(plot_views(fit, "weeks")))
   }
+  # Small panels: the legend is measured, so it still fits above the curves.
+  pdf(NULL, width = 7, height = 3.5)
+  op <- par(mfrow = c(1, 2))
+  expect_false(inside(plot_views(fit, "weeks", n_curves = 15)))
+  expect_false(inside(plot_views(fit, "weeks", n_curves = 15, range = c(0, 30))))
+  par(op)
+  dev.off()
   br <- glmm(y ~ trt + weeks + (1 | ID), data = bacteria, family = binomial,
              ranef_dist = "bridge")
   v <- plot_views(br, "weeks", n_curves = 9)
