@@ -46,6 +46,7 @@ test_that("bridge marginal coefficients are exactly phi times the conditional on
   expect_true(phi > 0 && phi < 1)
   mc <- marginal_coefs(fit)
   expect_equal(unname(coef(mc)), unname(phi * fixef(fit)), tolerance = 1e-12)
+  expect_output(print(mc), "exactly phi \\* conditional")
   # Delta method over (beta, phi) by hand.
   p <- length(fixef(fit))
   J <- cbind(diag(phi, p), fixef(fit))
