@@ -20,8 +20,15 @@
 #' `type = "response"` the cluster's predicted mean for each row of
 #' `newdata` is added (conditional on the posterior mode).
 #'
-#' @param fit A fit from [glmm()] with one grouping factor and normal random
-#'   effects.
+#' With several random-effect terms (nested, crossed) the fit's sparse
+#' Laplace engine is run on the new rows with the parameters fixed: the
+#' joint posterior modes of all their random effects, with conditional
+#' standard deviations from the curvature there (`mean`, `median` and the
+#' interval limits are then the mode and mode +/- z SD, the Laplace
+#' approximation's normal posterior). Known-covariance terms are not
+#' supported (their new levels have no covariance with the fitted ones).
+#'
+#' @param fit A fit from [glmm()] with normal random effects.
 #' @param newdata Rows of the new clusters, with the response, the
 #'   covariates and the grouping factor (and `weights` variables if the fit
 #'   used them). Levels also present in the fit are treated as new clusters
@@ -43,12 +50,12 @@
 #' }
 #' @export
 ranef_new <- function(fit, newdata, level = 0.95, nAGQ = NULL) {
-  if (!is_glmm(fit) || inherits(fit, "glmmgee_glmm_sparse") || is_dist_fit(fit))
-    stop("'fit' must be a glmm() fit with one grouping factor and normal random effects",
-         call. = FALSE)
+  if (!is_glmm(fit) || is_dist_fit(fit))
+    stop("'fit' must be a glmm() fit with normal random effects", call. = FALSE)
   if (!is.data.frame(newdata) || !nrow(newdata))
     stop("'newdata' must be a data frame with the new clusters' observations", call. = FALSE)
   check_level(level)
+  if (inherits(fit, "glmmgee_glmm_sparse")) return(ranef_new_sparse(fit, newdata, level))
   q <- length(fit$cnames)
   if (is.null(nAGQ)) nAGQ <- if (fit$nAGQ > 1L) fit$nAGQ else default_nAGQ(q, fit$family)
   nAGQ <- check_nAGQ(nAGQ, q)
@@ -88,6 +95,52 @@ ranef_new <- function(fit, newdata, level = 0.95, nAGQ = NULL) {
   structure(out, class = c("glmmgee_ranef_new", "data.frame"), level = level,
             predictions = data.frame(group = nd$cl$levels[nd$cl$index], eta = eta,
                                      mu = fam$linkinv(eta)))
+}
+
+# Several terms: the sparse Laplace engine on the new rows at the fitted
+# parameters.
+ranef_new_sparse <- function(fit, newdata, level) {
+  if (any(vapply(fit$reterms, function(tm) isTRUE(tm$known_cov), TRUE)))
+    stop("ranef_new() does not support known-covariance terms", call. = FALSE)
+  env <- environment(fit$formula) %||% parent.frame()
+  f <- reformulas::subbars(fit$formula)
+  environment(f) <- env
+  args <- list(formula = f, data = newdata, na.action = stats::na.omit,
+               drop.unused.levels = TRUE)
+  if (!is.null(fit$call$weights)) args$weights <- eval(fit$call$weights, newdata, env)
+  mf <- do.call(stats::model.frame, args)
+  fam <- fit$family
+  resp <- model_response(mf, fam)
+  re <- sparse_re_terms(fit$formula, mf, NULL)
+  rows <- newdata[rownames(mf), , drop = FALSE]
+  des <- design_at(fit, rows)
+  theta <- unname(fit$theta)
+  p <- length(fit$coefficients)
+  if (re$ntheta != length(theta) - p - has_dispersion(fam))
+    stop("the random-effect terms of 'newdata' do not match those of the fit", call. = FALSE)
+  eng <- cpp_sparse_new(des$X, re$Z, as.numeric(resp$y), as.numeric(resp$weights),
+                        as.numeric(des$offset), re$lam_row - 1L, re$lam_col - 1L,
+                        re$lam_k - 1L, re$ntheta, fam$family_code, fam$link_code)
+  modes <- cpp_sparse_modes(eng, theta)
+  terms <- sparse_term_summaries(re, theta[p + seq_len(re$ntheta)], modes, eng, theta)
+  z <- stats::qnorm(1 - (1 - level) / 2)
+  out <- do.call(rbind, lapply(terms, function(tm) {
+    q <- length(tm$cnames)
+    nl <- length(tm$levels)
+    sd <- sqrt(vapply(seq_len(q), function(j) tm$condvar[j, j, ], numeric(nl)))
+    sd <- matrix(sd, nl, q)
+    data.frame(group = rep(tm$levels, times = q),
+               term = rep(paste(tm$group, tm$cnames, sep = "."), each = nl),
+               n = rep(tabulate(tm$index, nl), times = q),
+               mode = as.vector(tm$b), mode_sd = as.vector(sd), mean = as.vector(tm$b),
+               sd = as.vector(sd), median = as.vector(tm$b),
+               lower = as.vector(tm$b - z * sd), upper = as.vector(tm$b + z * sd),
+               stringsAsFactors = FALSE)
+  }))
+  rownames(out) <- NULL
+  eta <- drop(des$X %*% fit$coefficients) + des$offset + as.numeric(re$Z %*% modes$b)
+  structure(out, class = c("glmmgee_ranef_new", "data.frame"), level = level,
+            predictions = data.frame(eta = eta, mu = fam$linkinv(eta)))
 }
 
 # Design, response and clusters of the new rows, as glmm() builds them.

@@ -75,3 +75,19 @@ test_that("rank intervals contain the ranks and leave the random stream alone", 
   on.exit(dev.off(), add = TRUE)
   expect_invisible(plot(ri))
 })
+
+test_that("with several terms the Laplace modes of new clusters equal the fit's own", {
+  skip_if_not_installed("lme4")
+  data(cbpp, package = "lme4", envir = environment())
+  cbpp$obs <- factor(seq_len(nrow(cbpp)))
+  fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd) + (1 | obs),
+              data = cbpp, family = binomial)
+  rn <- ranef_new(fit, cbpp)
+  re <- ranef(fit)
+  h <- rn[rn$term == "herd.(Intercept)", ]
+  expect_equal(h$mode, unname(re$herd[h$group, 1]), tolerance = 1e-8)
+  expect_equal(h$mode_sd, unname(sqrt(attr(re$herd, "postVar")[1, 1, h$group])), tolerance = 1e-8)
+  o <- rn[rn$term == "obs.(Intercept)", ]
+  expect_equal(o$mode, unname(re$obs[o$group, 1]), tolerance = 1e-8)
+  expect_equal(attr(rn, "predictions")$eta, unname(predict(fit)), tolerance = 1e-8)
+})
