@@ -21,6 +21,7 @@ terms_by_factor <- function(object) {
 #' @export
 ranef.glmmgee_glmm_sparse <- function(object, type = c("mode", "mean"), condVar = TRUE, nAGQ = NULL,
                               ...) {
+  if (!is.null(list(...)$newdata)) return(ranef_new(object, list(...)$newdata))
   type <- match.arg(type)
   if (type == "mean")
     stop("posterior means (type = \"mean\") need adaptive quadrature, which is available for one grouping factor; ",

@@ -91,3 +91,12 @@ test_that("with several terms the Laplace modes of new clusters equal the fit's 
   expect_equal(o$mode, unname(re$obs[o$group, 1]), tolerance = 1e-8)
   expect_equal(attr(rn, "predictions")$eta, unname(predict(fit)), tolerance = 1e-8)
 })
+
+test_that("ranef(newdata = ) routes to ranef_new()", {
+  skip_if_not_installed("lme4")
+  data(cbpp, package = "lme4", envir = environment())
+  fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp,
+              family = binomial)
+  nd <- cbpp[cbpp$herd %in% c("2", "5"), ]
+  expect_identical(ranef(fit, newdata = nd), ranef_new(fit, nd))
+})
