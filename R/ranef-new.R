@@ -28,7 +28,14 @@
 #' approximation's normal posterior). Known-covariance terms are not
 #' supported (their new levels have no covariance with the fitted ones).
 #'
-#' @param fit A fit from [glmm()] with normal random effects.
+#' For bridge and nonparametric random intercepts
+#' ([ranef-distributions]) the summaries come from that fit's engine and
+#' prior: for the bridge the posterior on the engine's adaptive rule and the
+#' quantiles on a grid; for mass points the posterior probabilities of the
+#' points (mode: the most probable point; median and interval: quantiles
+#' of the discrete posterior).
+#'
+#' @param fit A fit from [glmm()].
 #' @param newdata Rows of the new clusters, with the response, the
 #'   covariates and the grouping factor (and `weights` variables if the fit
 #'   used them). Levels also present in the fit are treated as new clusters
@@ -50,12 +57,14 @@
 #' }
 #' @export
 ranef_new <- function(fit, newdata, level = 0.95, nAGQ = NULL) {
-  if (!is_glmm(fit) || is_dist_fit(fit))
-    stop("'fit' must be a glmm() fit with normal random effects", call. = FALSE)
+  if (!is_glmm(fit))
+    stop(sprintf("'fit' must be a glmm() fit, not an object of class \"%s\"", class(fit)[1L]),
+         call. = FALSE)
   if (!is.data.frame(newdata) || !nrow(newdata))
     stop("'newdata' must be a data frame with the new clusters' observations", call. = FALSE)
   check_level(level)
   if (inherits(fit, "glmmgee_glmm_sparse")) return(ranef_new_sparse(fit, newdata, level))
+  if (is_dist_fit(fit)) return(ranef_new_dist(fit, newdata, level))
   q <- length(fit$cnames)
   if (is.null(nAGQ)) nAGQ <- if (fit$nAGQ > 1L) fit$nAGQ else default_nAGQ(q, fit$family)
   nAGQ <- check_nAGQ(nAGQ, q)
@@ -164,22 +173,23 @@ new_cluster_data <- function(fit, newdata) {
 }
 
 # Posterior quantiles of a scalar random effect per cluster, from the
-# log posterior on a grid of 801 points over mean +/- 12 sd (trapezoidal
-# rule, then linear interpolation of the distribution function).
-posterior_quantiles <- function(fit, nd, probs, centre, scale) {
+# log posterior on a grid of 2401 points over mean +/- 12 sd (trapezoidal
+# rule, then linear interpolation of the distribution function); the
+# prior's log density is normal unless given.
+posterior_quantiles <- function(fit, nd, probs, centre, scale, lprior = NULL) {
+  if (is.null(lprior)) lprior <- function(b) stats::dnorm(b, 0, fit$Lambda[1L, 1L], log = TRUE)
   fam <- fit$family
-  sd_b <- fit$Lambda[1L, 1L]
   phi <- if (has_dispersion(fam)) fit$theta[[length(fit$theta)]] else 0
   eta0 <- drop(nd$X %*% fit$coefficients) + nd$offset
   z <- nd$Z[, 1L]
   t(vapply(seq_along(nd$cl$levels), function(i) {
     r <- which(nd$cl$index == i)
     s <- max(scale[i], 1e-8)
-    b <- centre[i] + s * seq(-12, 12, length.out = 801L)
+    b <- centre[i] + s * seq(-12, 12, length.out = 2401L)
     E <- eta0[r] + outer(z[r], b)
     ll <- cpp_family_eval(fam$family_code, fam$link_code, rep(nd$y[r], length(b)),
                           rep(nd$weights[r], length(b)), as.vector(E), phi)$loglik
-    lp <- colSums(matrix(ll, length(r))) + stats::dnorm(b, 0, sd_b, log = TRUE)
+    lp <- colSums(matrix(ll, length(r))) + lprior(b)
     d <- exp(lp - max(lp))
     cdf <- cumsum(c(0, (d[-1L] + d[-length(d)]) / 2))
     cdf <- cdf / cdf[length(cdf)]
@@ -276,4 +286,49 @@ plot.glmmgee_rank_intervals <- function(x, ...) {
   graphics::points(x$rank, seq_len(M), pch = 19, cex = 0.7)
   graphics::axis(2L, at = seq_len(M), labels = x$group, las = 1L, cex.axis = 0.6)
   invisible(x)
+}
+
+# Bridge or nonparametric random intercept: the fit's own engine and prior
+# on the new rows.
+ranef_new_dist <- function(fit, newdata, level) {
+  nd <- new_cluster_data(fit, newdata)
+  rd <- fit$ranef_dist
+  fam <- fit$family
+  theta <- unname(fit$theta)
+  p <- rd$p
+  X <- nd$X
+  if (rd$type == "bridge") {
+    eng <- dist_engine(X, nd$y, nd$weights, nd$offset, nd$cl, fam)
+    ev <- eng(theta[seq_len(p)], 0L, theta[[p + 1L]])
+    centre <- 0
+  } else {
+    int <- rd$intercept
+    eng <- dist_engine(X[, -int, drop = FALSE], nd$y, nd$weights, nd$offset, nd$cl, fam)
+    ev <- eng(theta[seq_len(p)][-int], 1L, theta[p + seq_len(2L * rd$k)])
+    centre <- theta[[int]]
+  }
+  M <- length(nd$cl$levels)
+  a <- (1 - level) / 2
+  probs <- c(0.5, a, 1 - a)
+  if (rd$type == "bridge") {
+    lprior <- function(b) log(dbridge(b, rd$phi))
+    qs <- posterior_quantiles(fit, nd, probs, ev$mean, sqrt(ev$var), lprior)
+    mode_sd <- ev$scale
+  } else {
+    pts <- theta[p + seq_len(rd$k)] - centre
+    o <- order(pts)
+    qs <- t(apply(ev$post, 1L, function(w) {
+      cw <- cumsum(w[o])
+      vapply(probs, function(pr) pts[o][min(which(cw >= pr - 1e-12))], 1)
+    }))
+    mode_sd <- sqrt(ev$var)
+  }
+  out <- data.frame(group = nd$cl$levels, term = "(Intercept)",
+                    n = tabulate(nd$cl$index, M), mode = ev$mode - centre, mode_sd = mode_sd,
+                    mean = ev$mean - centre, sd = sqrt(ev$var), median = qs[, 1L],
+                    lower = qs[, 2L], upper = qs[, 3L], stringsAsFactors = FALSE)
+  eta <- drop(X %*% fit$coefficients) + nd$offset + out$mode[nd$cl$index]
+  structure(out, class = c("glmmgee_ranef_new", "data.frame"), level = level,
+            predictions = data.frame(group = nd$cl$levels[nd$cl$index], eta = eta,
+                                     mu = fam$linkinv(eta)))
 }

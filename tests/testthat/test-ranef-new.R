@@ -100,3 +100,30 @@ test_that("ranef(newdata = ) routes to ranef_new()", {
   nd <- cbpp[cbpp$herd %in% c("2", "5"), ]
   expect_identical(ranef(fit, newdata = nd), ranef_new(fit, nd))
 })
+
+test_that("bridge and nonparametric fits predict new clusters with their own prior", {
+  skip_if_not_installed("MASS")
+  data(bacteria, package = "MASS", envir = environment())
+  br <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria, family = binomial,
+             ranef_dist = "bridge")
+  rn <- ranef_new(br, bacteria)
+  expect_equal(rn$mode, unname(br$ranef$mode[, 1]), tolerance = 1e-8)
+  expect_equal(rn$mean, unname(br$ranef$mean[, 1]), tolerance = 1e-8)
+  # The median from the grid against integrate() with the bridge prior.
+  one <- bacteria[bacteria$ID == "X01", ]
+  r1 <- ranef_new(br, one)
+  eta <- drop(model.matrix(~ trt + I(week > 2), one) %*% fixef(br))
+  y <- as.numeric(one$y == "y")
+  post <- function(b) vapply(b, function(bb)
+    exp(sum(dbinom(y, 1, plogis(eta + bb), log = TRUE))) *
+      glmmgee:::dbridge(bb, br$ranef_dist$phi), 1)
+  Z <- integrate(post, -Inf, Inf, rel.tol = 1e-12)$value
+  expect_equal(integrate(post, -Inf, r1$median, rel.tol = 1e-12)$value / Z, 0.5, tolerance = 1e-4)
+  data(epil, package = "MASS", envir = environment())
+  np <- suppressWarnings(glmm(y ~ trt + lbase + (1 | subject), data = epil, family = poisson,
+                              ranef_dist = list("nonparametric", k = 3)))
+  rp <- ranef_new(np, epil)
+  expect_equal(rp$mean, unname(np$ranef$mean[, 1]), tolerance = 1e-8)
+  expect_true(all(vapply(rp$median, function(m) min(abs(m - np$ranef_dist$mass)), 1) < 1e-10))
+  expect_true(all(rp$lower <= rp$median & rp$median <= rp$upper))
+})
