@@ -53,9 +53,16 @@ struct BridgePrior {
 };
 
 // Sum over one cluster's observations of l (with d1 into `d1` when given)
-// at linear predictors eta + b.
+// at linear predictors eta + b. Without d2sum only l and d1 are needed, and
+// the family's batch routine computes just those (the quadrature nodes).
 double cluster_loglik(const ObsModel& m, const double* y, const double* wt,
                       const double* eta, int n, double b, double* d1, double* d2sum) {
+  if (!d2sum && d1) {
+    thread_local std::vector<double> shifted;
+    shifted.resize(n);
+    for (int j = 0; j < n; ++j) shifted[j] = eta[j] + b;
+    return m.loglik_d1_n(y, wt, shifted.data(), n, 0.0, d1);
+  }
   double l = 0.0, s2 = 0.0;
   for (int j = 0; j < n; ++j) {
     const ObsDerivs o = m.derivs(y[j], wt[j], eta[j] + b, 0.0);
