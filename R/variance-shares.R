@@ -33,6 +33,15 @@
 #' terms)"` sums the terms. Bridge and nonparametric random intercepts
 #' ([ranef-distributions]) enter with the variance of their distribution.
 #'
+#' **Data scale.** For a binomial or poisson model with one random
+#' intercept (normal) the ICC on the scale of the data is added
+#' (`quantity = "ICC (data scale)"`): the correlation of two observations
+#' (two trials, two counts) of the same cluster implied by the null model
+#' (intercept and random intercept, refitted), from first principles: for
+#' binomial \eqn{\mathrm{Var}_b\{h(\beta_0+b)\} / \{\bar p(1-\bar p)\}}
+#' with \eqn{\bar p = E_b\{h(\beta_0+b)\}}, for poisson
+#' \eqn{k/(1+k)} with \eqn{k = \lambda(e^{\sigma^2}-1)}. It has no interval.
+#'
 #' Intervals are Wald intervals by the delta method over all parameters
 #' (`vcov(fit, full = TRUE)`), on the log scale for variances and the logit
 #' scale for shares, so they stay in range; \eqn{\lambda} of the null model
@@ -45,7 +54,8 @@
 #' @return A data frame of class `glmmgee_variance_shares` with columns
 #'   `quantity`, `component`, `estimate`, `conf.low`, `conf.high`: the
 #'   variances (`quantity = "variance"`), their shares of the total
-#'   (`"share"`), the ICCs (`"ICC"`) and \eqn{R^2} (`"R2"`).
+#'   (`"share"`), the ICCs (`"ICC"`), \eqn{R^2} (`"R2"`) and, where
+#'   defined, the data-scale ICC (`"ICC (data scale)"`).
 #' @references Johnson, P. C. D. (2014). Extension of Nakagawa & Schielzeth's
 #'   R2GLMM to random slopes models. *Methods in Ecology and Evolution* 5,
 #'   944-946.
@@ -93,6 +103,11 @@ variance_shares <- function(fit, approximation = c("lognormal", "trigamma", "del
     data.frame(quantity = kind, component = names(est)[idx], estimate = m[, 1L],
                conf.low = m[, 2L], conf.high = m[, 3L], stringsAsFactors = FALSE)
   })
+  icc_data <- data_scale_icc(fit)
+  if (!is.null(icc_data))
+    rows <- c(rows, list(data.frame(quantity = "ICC (data scale)", component = fit$group_name,
+                                    estimate = icc_data, conf.low = NA_real_,
+                                    conf.high = NA_real_, stringsAsFactors = FALSE)))
   out <- do.call(rbind, rows)
   rownames(out) <- NULL
   structure(out, class = c("glmmgee_variance_shares", "data.frame"), level = level,
@@ -199,6 +214,15 @@ obs_variance <- function(v, approximation) {
 # fit's random effects, refitted on the same data with the same
 # approximation.
 null_model_mean <- function(fit) {
+  nul <- null_model(fit)
+  vr <- variance_components(nul, lambda = 1, approximation = "delta")(unname(nul$theta))
+  s2 <- sum(vr[attr(vr, "kind") == "variance"][-c(1L, sum(attr(vr, "kind") == "variance"))])
+  exp(nul$coefficients[[1L]] + s2 / 2)
+}
+
+# The null model: intercept and the fit's random effects, refitted on the
+# same data with the same approximation.
+null_model <- function(fit) {
   f <- fit$formula
   bars <- reformulas::findbars(f)
   rhs <- Reduce(function(a, b) call("+", a, call("(", b)), bars, 1)
@@ -209,9 +233,31 @@ null_model_mean <- function(fit) {
   nul <- suppressWarnings(glmm(f0, data = fit_data(fit), family = fit$family,
                                ranef_dist = rd,
                                nAGQ = if (!is_dist_fit(fit) && !is.null(fit$nAGQ)) fit$nAGQ))
-  vr <- variance_components(nul, lambda = 1, approximation = "delta")(unname(nul$theta))
-  s2 <- sum(vr[attr(vr, "kind") == "variance"][-c(1L, sum(attr(vr, "kind") == "variance"))])
-  exp(nul$coefficients[[1L]] + s2 / 2)
+  nul
+}
+
+# ICC on the data scale for a random intercept (binomial: between two
+# trials of a cluster; poisson: between two counts), at the null model's
+# intercept b0 and variance s2. Binomial: Var_b{h(b0 + b)} / {p (1 - p)},
+# p = E_b{h(b0 + b)}, by the trapezoidal rule over the normal. Poisson:
+# with lambda = exp(b0 + s2 / 2), Var(Y) = lambda + lambda^2 (e^s2 - 1) and
+# Cov = lambda^2 (e^s2 - 1) for two counts of a cluster.
+data_scale_icc <- function(fit) {
+  fam <- fit$family
+  if (!(fam$family %in% c("binomial", "poisson")) || is_dist_fit(fit) ||
+      inherits(fit, "glmmgee_glmm_sparse") || !identical(fit$cnames, "(Intercept)"))
+    return(NULL)
+  nul <- null_model(fit)
+  b0 <- nul$coefficients[[1L]]
+  s2 <- nul$D[1L, 1L]
+  if (fam$family == "poisson") {
+    k <- exp(b0 + s2 / 2) * expm1(s2)
+    return(k / (1 + k))
+  }
+  g <- normal_grid(sqrt(s2))
+  h <- fam$linkinv(b0 + sqrt(s2) * g$t)
+  m1 <- sum(g$w * h)
+  (sum(g$w * h^2) - m1^2) / (m1 * (1 - m1))
 }
 
 numeric_jacobian <- function(f, x, rel = 1e-6) {

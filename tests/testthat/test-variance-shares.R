@@ -78,3 +78,27 @@ test_that("poisson approximations follow Nakagawa et al. (2017) and bad input is
   expect_equal(shares_of(variance_shares(br), "variance")[["ID"]],
                pi^2 / 3 * (1 / phi^2 - 1), tolerance = 1e-12)
 })
+
+test_that("the data-scale ICC is the correlation of two observations of a cluster", {
+  skip_if_not_installed("MASS")
+  data(bacteria, package = "MASS", envir = environment())
+  data(epil, package = "MASS", envir = environment())
+  mc_icc <- function(nul, draw) {
+    set.seed(8)
+    b <- rnorm(2e5, 0, sqrt(nul$D[1, 1]))
+    eta <- fixef(nul)[[1]] + b
+    cor(draw(eta), draw(eta))
+  }
+  fit <- glmm(y ~ trt + (1 | ID), data = bacteria, family = binomial)
+  vs <- variance_shares(fit)
+  nul <- glmm(y ~ 1 + (1 | ID), data = bacteria, family = binomial)
+  est <- vs$estimate[vs$quantity == "ICC (data scale)"]
+  expect_equal(est, mc_icc(nul, function(e) rbinom(length(e), 1, plogis(e))), tolerance = 0.02)
+  fp <- glmm(y ~ trt + lbase + (1 | subject), data = epil, family = poisson)
+  vp <- variance_shares(fp)
+  np <- glmm(y ~ 1 + (1 | subject), data = epil, family = poisson)
+  est <- vp$estimate[vp$quantity == "ICC (data scale)"]
+  expect_equal(est, mc_icc(np, function(e) rpois(length(e), exp(e))), tolerance = 0.02)
+  # Latent and data scales differ.
+  expect_false(isTRUE(all.equal(est, vp$estimate[vp$quantity == "ICC"])))
+})
