@@ -80,6 +80,7 @@ predict.glmmgee_glmm_sparse <- function(object, newdata = NULL, type = c("link",
                                 re.form = NULL, allow.new.levels = TRUE,
                                 na.action = stats::na.pass, ...) {
   type <- match.arg(type)
+  if (isTRUE(list(...)$new_clusters)) return(predict_new_clusters(object, newdata, type))
   bars <- selected_bars(object, re.form)
   if (is.null(newdata)) {
     eta <- object$eta_fixed

@@ -103,7 +103,7 @@ ranef_new <- function(fit, newdata, level = 0.95, nAGQ = NULL) {
     rowSums(nd$Z * mode[nd$cl$index, , drop = FALSE])
   structure(out, class = c("glmmgee_ranef_new", "data.frame"), level = level,
             predictions = data.frame(group = nd$cl$levels[nd$cl$index], eta = eta,
-                                     mu = fam$linkinv(eta)))
+                                     mu = fam$linkinv(eta), row.names = nd$rownames))
 }
 
 # Several terms: the sparse Laplace engine on the new rows at the fitted
@@ -149,7 +149,7 @@ ranef_new_sparse <- function(fit, newdata, level) {
   rownames(out) <- NULL
   eta <- drop(des$X %*% fit$coefficients) + des$offset + as.numeric(re$Z %*% modes$b)
   structure(out, class = c("glmmgee_ranef_new", "data.frame"), level = level,
-            predictions = data.frame(eta = eta, mu = fam$linkinv(eta)))
+            predictions = data.frame(eta = eta, mu = fam$linkinv(eta), row.names = rownames(mf)))
 }
 
 # Design, response and clusters of the new rows, as glmm() builds them.
@@ -169,7 +169,8 @@ new_cluster_data <- function(fit, newdata) {
   if (is.null(g)) stop(sprintf("'newdata' has no column '%s' (the grouping factor)", fit$group_name),
                        call. = FALSE)
   list(X = des$X, Z = des$Z, offset = des$offset, y = as.numeric(resp$y),
-       weights = as.numeric(resp$weights), cl = cluster_index(g, "group"))
+       weights = as.numeric(resp$weights), cl = cluster_index(g, "group"),
+       rownames = rownames(mf))
 }
 
 # Posterior quantiles of a scalar random effect per cluster, from the
@@ -330,5 +331,17 @@ ranef_new_dist <- function(fit, newdata, level) {
   eta <- drop(X %*% fit$coefficients) + nd$offset + out$mode[nd$cl$index]
   structure(out, class = c("glmmgee_ranef_new", "data.frame"), level = level,
             predictions = data.frame(group = nd$cl$levels[nd$cl$index], eta = eta,
-                                     mu = fam$linkinv(eta)))
+                                     mu = fam$linkinv(eta), row.names = nd$rownames))
+}
+
+# predict(fit, newdata, new_clusters = TRUE): each cluster of newdata with
+# its own posterior mode from ranef_new().
+predict_new_clusters <- function(object, newdata, type) {
+  if (is.null(newdata))
+    stop("'new_clusters = TRUE' needs 'newdata' with the new clusters' observations",
+         call. = FALSE)
+  p <- attr(ranef_new(object, newdata), "predictions")
+  out <- if (type == "response") p$mu else p$eta
+  names(out) <- rownames(p)
+  out
 }

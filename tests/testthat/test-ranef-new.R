@@ -127,3 +127,25 @@ test_that("bridge and nonparametric fits predict new clusters with their own pri
   expect_true(all(vapply(rp$median, function(m) min(abs(m - np$ranef_dist$mass)), 1) < 1e-10))
   expect_true(all(rp$lower <= rp$median & rp$median <= rp$upper))
 })
+
+test_that("predict(new_clusters = TRUE) uses each cluster's own observations", {
+  skip_if_not_installed("lme4")
+  data(cbpp, package = "lme4", envir = environment())
+  fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp,
+              family = binomial)
+  # The fitted clusters, presented as new: the fit's own predictions.
+  expect_equal(predict(fit, newdata = cbpp, new_clusters = TRUE, type = "response"),
+               predict(fit, type = "response"), tolerance = 1e-8)
+  # A herd renamed is new to the fit: b = 0 by default, its own mode here.
+  nd <- cbpp[cbpp$herd == "1", ]
+  nd$herd <- "new"
+  own <- predict(fit, newdata = nd, new_clusters = TRUE)
+  expect_equal(unname(own), unname(predict(fit)[cbpp$herd == "1"]), tolerance = 1e-8)
+  expect_false(isTRUE(all.equal(unname(own), unname(predict(fit, newdata = nd)))))
+  expect_error(predict(fit, new_clusters = TRUE), "needs 'newdata'")
+  cbpp$obs <- factor(seq_len(nrow(cbpp)))
+  fs <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd) + (1 | obs),
+             data = cbpp, family = binomial)
+  expect_equal(unname(predict(fs, newdata = cbpp, new_clusters = TRUE)), unname(predict(fs)),
+               tolerance = 1e-8)
+})
