@@ -81,3 +81,7 @@ cpp_sparse_solve <- function(ptr, theta, rhs) {
     .Call(`_glmmgee_cpp_sparse_solve`, ptr, theta, rhs)
 }
 
+cpp_dist_eval <- function(X, y, wt, offset, start, family, link, beta, dist, prior, step) {
+    .Call(`_glmmgee_cpp_dist_eval`, X, y, wt, offset, start, family, link, beta, dist, prior, step)
+}
+

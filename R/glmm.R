@@ -38,6 +38,11 @@
 #' so ids numbered within another grouping (patients 1, 2, ... in each
 #' centre) need `(1 | centre:id)`; numeric ids are compared by their labels
 #' to 15 significant digits (as [factor()] does, and [gee()] for its `id`).
+#' **Group-specific variances**: with 0/1 indicators `gA`, `gB` of two
+#' groups of observations (say, two arms), `(0 + gA + gB || id)` gives each
+#' group its own random-intercept variance (and `(0 + gA + gB | id)` adds
+#' their correlation), as in lme4; the indicators must be numeric columns,
+#' because a factor inside `||` is not split into uncorrelated terms.
 #'
 #' The log-likelihood is the full one, with every normalizing constant
 #' (binomial coefficients, \eqn{\log y!}, \eqn{2\pi}), so it is comparable
@@ -84,6 +89,10 @@
 #'   sparse, symmetric positive (semi)definite, with row names naming the
 #'   levels (it may have more rows than the data has levels). See
 #'   [glmm-several-terms].
+#' @param ranef_dist The distribution of a random intercept on one grouping
+#'   factor: `"normal"` (the default), `"bridge"` (logit link; marginal
+#'   coefficients exactly \eqn{\phi\beta}) or `"nonparametric"` (mass
+#'   points), or `list("nonparametric", k = 3)`. See [ranef-distributions].
 #' @section Checks on the data:
 #' Before fitting, `glmm()` stops with an error naming the variable or
 #' argument for infinite values, all-zero weights, a response without
@@ -146,7 +155,7 @@
 #' @export
 glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
                  na.action, nAGQ = NULL, control = glmm_control(), start = NULL,
-                 covariance = NULL) {
+                 covariance = NULL, ranef_dist = "normal") {
   mc <- match.call()
   env <- parent.frame()
   family <- resolve_family(family, env)
@@ -160,6 +169,9 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   frame_formula <- reformulas::subbars(formula)
   environment(frame_formula) <- fenv
   mf <- frame_from_call(mc, frame_formula, env, extras = c("weights", "offset"))
+  rd <- check_ranef_dist(ranef_dist)
+  if (rd$type != "normal")
+    return(glmm_ranef_dist(rd, formula, mf, family, control, start, covariance, mc, fenv))
   # Several grouping factors or a known covariance: the sparse Laplace
   # engine (fit-sparse.R); one grouping factor: the AGQ engine below.
   if (needs_sparse_engine(formula, covariance))

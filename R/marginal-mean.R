@@ -86,6 +86,7 @@ glmm_means <- function(re, family, theta, X, Z, offset, re_mode, jacobian = FALS
     J[, seq_len(p)] <- X * family$mu.eta(eta)
     return(list(mean = mu, jacobian = J))
   }
+  if (!is.null(re$dist)) return(dist_means(re$dist, family, theta, X, offset, jacobian))
   sc <- re_scale(Z, lambda_of(re, theta), re$pattern, derivs = jacobian)
   m <- marginal_mean(eta, sc$s, family, derivs = jacobian)
   if (!jacobian) return(list(mean = m$mean))

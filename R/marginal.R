@@ -88,7 +88,7 @@ marginal_coefs <- function(fit, std_errors = TRUE) {
   structure(list(coefficients = gamma, vcov = V, conditional = fit$coefficients,
                  conditional_vcov = fit$vcov, family = fam,
                  se_method = if (std_errors) "delta method over all parameters (fixed effects and variance components)",
-                 call = match.call()),
+                 ranef_dist = re$dist$type, call = match.call()),
             class = "glmmgee_marginal_coefs")
 }
 
@@ -130,7 +130,10 @@ print.glmmgee_marginal_coefs <- function(x, digits = max(3L, getOption("digits")
                                          ...) {
   cat(sprintf("Marginal (population-averaged) coefficients implied by a GLMM, %s(%s)\n",
               x$family$family, x$family$link))
-  cat("Means integrated over the random effects (trapezoidal rule, exact to ~1e-14).\n")
+  cat(switch(x$ranef_dist %||% "normal",
+             bridge = "Bridge random intercept: the marginal model is logistic, coefficients exactly phi * conditional.\n",
+             nonparametric = "Means summed over the mass points of the random intercept (exact).\n",
+             "Means integrated over the random effects (trapezoidal rule, exact to ~1e-14).\n"))
   d <- as.data.frame(x)
   rownames(d) <- d$term
   d$term <- NULL

@@ -16,6 +16,7 @@ nlme::VarCorr
 # ---- printing ---------------------------------------------------------------
 
 approximation_label <- function(object) {
+  if (!is.null(object$ranef_dist)) return(dist_label(object))
   if (object$nAGQ > 1L)
     return(sprintf("Adaptive Gauss-Hermite quadrature, nAGQ = %d", object$nAGQ))
   if (object$family$family == "gaussian") "Laplace approximation (exact for the gaussian family)"

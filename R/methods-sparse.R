@@ -21,6 +21,7 @@ terms_by_factor <- function(object) {
 #' @export
 ranef.glmmgee_glmm_sparse <- function(object, type = c("mode", "mean"), condVar = TRUE, nAGQ = NULL,
                               ...) {
+  if (!is.null(list(...)$newdata)) return(ranef_new(object, list(...)$newdata))
   type <- match.arg(type)
   if (type == "mean")
     stop("posterior means (type = \"mean\") need adaptive quadrature, which is available for one grouping factor; ",
@@ -81,6 +82,7 @@ predict.glmmgee_glmm_sparse <- function(object, newdata = NULL, type = c("link",
                                 re.form = NULL, allow.new.levels = FALSE,
                                 na.action = stats::na.pass, ...) {
   type <- match.arg(type)
+  if (isTRUE(list(...)$new_clusters)) return(predict_new_clusters(object, newdata, type))
   bars <- selected_bars(object, re.form)
   if (is.null(newdata)) {
     eta <- object$eta_fixed

@@ -161,10 +161,10 @@ raw_intercepts <- function(fit, which = 1L, maxit = 100L, bound = 30) {
 #' @param range Range of `variable`; by default its range in the data.
 #' @param n_grid Number of points along each curve.
 #' @param main,xlab,ylab Titles.
-#' @param ... Passed to [plot.default()].
+#' @param ... Graphical parameters passed to [plot.window()].
 #' @return Invisibly, a list with the grid `x`, the `conditional` curves (a
 #'   matrix, one column per random-effect value), the `typical` curve and
-#'   the `marginal` curve.
+#'   the `marginal` curve, and the `legend` box (as [legend()] returns it).
 #' @seealso [compare_views()], [marginal_coefs()].
 #' @examples
 #' if (requireNamespace("MASS", quietly = TRUE)) {
@@ -199,6 +199,10 @@ plot_views <- function(fit, variable, at = NULL, n_curves = 25L, range = NULL,
   fam <- fit$family
   eta <- drop(des$X %*% fit$coefficients) + des$offset
   Lam <- re$Lambda
+  if (!is.null(re$dist)) {
+    cv <- dist_view_curves(re$dist, fam, fit$theta, des$X, des$offset, n_curves)
+    return(draw_views(grid, cv$cond, fam$linkinv(eta), cv$marg, variable, main, xlab, ylab, ...))
+  }
   # Random-effect values: b = Lambda u for u at evenly spaced normal quantiles
   # along the direction of the first random effect when q = 1; for q > 1 a
   # fixed pseudo-random sample (the user's random-number stream untouched).
@@ -208,19 +212,47 @@ plot_views <- function(fit, variable, at = NULL, n_curves = 25L, range = NULL,
   cond <- fam$linkinv(eta + des$Z %*% Bv)
   typical <- fam$linkinv(eta)
   marg <- marginal_mean(eta, re_scale(des$Z, Lam, re$pattern)$s, fam)$mean
-  graphics::matplot(grid, cond, type = "l", lty = 1, col = grDevices::grey(0.6, 0.6),
-                    lwd = 0.8, ylim = base::range(cond, marg, typical),
-                    xlab = xlab %||% variable, ylab = ylab %||% "Mean response",
-                    main = main %||% "Conditional (grey) and population-averaged (bold) curves",
-                    ...)
+  draw_views(grid, cond, typical, marg, variable, main, xlab, ylab, ...)
+}
+
+# Draws the curves with the legend in a band above them. The band's height
+# is measured, not guessed: the legend is sized in a provisional coordinate
+# system (shrunk to the plot's width if need be) and the y range is then
+# extended so that the band holds it, whatever the size of the device.
+draw_views <- function(grid, cond, typical, marg, variable, main, xlab, ylab, ...) {
+  yr <- base::range(cond, marg, typical)
+  if (diff(yr) <= 0) yr <- yr + c(-0.5, 0.5) * max(abs(yr[1L]), 1e-3)
+  xr <- base::range(grid)
+  labels <- c("clusters (random effects at quantiles)", "typical cluster (b = 0)",
+              "population average")
+  graphics::plot.new()
+  graphics::plot.window(xr, yr, ...)
+  cex <- 0.8
+  lg <- graphics::legend("top", legend = labels, lty = c(1, 2, 1), cex = cex, plot = FALSE)
+  usr <- graphics::par("usr")
+  if (lg$rect$w > 0.98 * diff(usr[1:2])) {
+    cex <- cex * 0.98 * diff(usr[1:2]) / lg$rect$w
+    lg <- graphics::legend("top", legend = labels, lty = c(1, 2, 1), cex = cex, plot = FALSE)
+  }
+  # Fraction f of the plot's height taken by the legend; with the default
+  # 4% axis padding the data must fit below the band: D (1.04 - 1.08 f)
+  # >= diff(yr) for the new data range D.
+  f <- min(lg$rect$h / diff(usr[3:4]), 0.8)
+  D <- diff(yr) / (1.04 - 1.08 * f) * 1.02
+  graphics::plot.window(xr, c(yr[1L], yr[1L] + D), ...)
+  graphics::box()
+  graphics::axis(1L)
+  graphics::axis(2L)
+  graphics::title(main = main %||% "Conditional (grey) and population-averaged (bold) curves",
+                  xlab = xlab %||% variable, ylab = ylab %||% "Mean response")
+  graphics::matlines(grid, cond, lty = 1, col = grDevices::grey(0.6, 0.6), lwd = 0.8)
   graphics::lines(grid, typical, lty = 2, lwd = 2, col = "grey25")
   graphics::lines(grid, marg, lwd = 3, col = "firebrick")
-  graphics::legend("bottomleft", bg = "white", box.col = NA, cex = 0.8, lty = c(1, 2, 1),
-                   lwd = c(1, 2, 3),
-                   col = c("grey60", "grey25", "firebrick"),
-                   legend = c("clusters (random effects at quantiles)",
-                              "typical cluster (b = 0)", "population average"))
-  invisible(list(x = grid, conditional = cond, typical = typical, marginal = marg))
+  lg <- graphics::legend("top", bg = "white", box.col = NA, cex = cex, lty = c(1, 2, 1),
+                         lwd = c(1, 2, 3), col = c("grey60", "grey25", "firebrick"),
+                         legend = labels)
+  invisible(list(x = grid, conditional = cond, typical = typical, marginal = marg,
+                 legend = lg$rect))
 }
 
 # n copies of a reference row: mean of numerics, most frequent value of

@@ -33,7 +33,10 @@
 #'   labels in `newdata` that were not in the fit are an error; if `TRUE`
 #'   they get random effects of zero.
 #' @param na.action Function for missing values in `newdata`.
-#' @param ... Ignored.
+#' @param ... `new_clusters = TRUE`: predict each cluster of `newdata` from
+#'   its own observations (the response must be in `newdata`), with its
+#'   random effects predicted by [ranef_new()] (posterior modes, parameters
+#'   fixed) instead of taken from the fit or set to zero.
 #' @return A numeric vector, named by the rows of `newdata` (or of the data
 #'   of the fit).
 #' @examples
@@ -51,6 +54,7 @@ predict.glmmgee_glmm <- function(object, newdata = NULL, type = c("link", "respo
                          re.form = NULL, allow.new.levels = FALSE, na.action = stats::na.pass,
                          ...) {
   type <- match.arg(type)
+  if (isTRUE(list(...)$new_clusters)) return(predict_new_clusters(object, newdata, type))
   bars <- selected_bars(object, re.form)
   cols <- bar_columns(object)[bars]
   cols <- unlist(cols, use.names = FALSE)

@@ -25,7 +25,8 @@
 #' @param level For `as.data.frame()`: if given (e.g. 0.95), add columns
 #'   `lower` and `upper`, the prediction intervals `condval` \eqn{\pm z}
 #'   `condsd` (normal approximation to the posterior of each random effect).
-#' @param ... Ignored.
+#' @param ... `newdata`: observations of new clusters, whose random effects
+#'   are then predicted from them by [ranef_new()]; otherwise ignored.
 #' @return A list of class `ranef.glmmgee_glmm` with one data frame named by the
 #'   grouping factor: one row per cluster (named by its level), one column
 #'   per random-effect term. `as.data.frame()` gives the long form with
@@ -44,6 +45,7 @@
 #' @export
 ranef.glmmgee_glmm <- function(object, type = c("mode", "mean"), condVar = TRUE, nAGQ = NULL,
                        ...) {
+  if (!is.null(list(...)$newdata)) return(ranef_new(object, list(...)$newdata, nAGQ = nAGQ))
   type <- match.arg(type)
   if (type == "mode") {
     B <- object$ranef$mode

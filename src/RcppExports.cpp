@@ -260,6 +260,27 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_dist_eval
+Rcpp::List cpp_dist_eval(Eigen::Map<Eigen::MatrixXd> X, Rcpp::NumericVector y, Rcpp::NumericVector wt, Rcpp::NumericVector offset, Rcpp::IntegerVector start, int family, int link, Eigen::Map<Eigen::VectorXd> beta, int dist, Eigen::Map<Eigen::VectorXd> prior, double step);
+RcppExport SEXP _glmmgee_cpp_dist_eval(SEXP XSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP offsetSEXP, SEXP startSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP betaSEXP, SEXP distSEXP, SEXP priorSEXP, SEXP stepSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type wt(wtSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type offset(offsetSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type start(startSEXP);
+    Rcpp::traits::input_parameter< int >::type family(familySEXP);
+    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type beta(betaSEXP);
+    Rcpp::traits::input_parameter< int >::type dist(distSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type prior(priorSEXP);
+    Rcpp::traits::input_parameter< double >::type step(stepSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_dist_eval(X, y, wt, offset, start, family, link, beta, dist, prior, step));
+    return rcpp_result_gen;
+END_RCPP
+}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_family_table", (DL_FUNC) &_glmmgee_cpp_family_table, 0},
@@ -281,6 +302,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_sparse_eval", (DL_FUNC) &_glmmgee_cpp_sparse_eval, 3},
     {"_glmmgee_cpp_sparse_modes", (DL_FUNC) &_glmmgee_cpp_sparse_modes, 2},
     {"_glmmgee_cpp_sparse_solve", (DL_FUNC) &_glmmgee_cpp_sparse_solve, 3},
+    {"_glmmgee_cpp_dist_eval", (DL_FUNC) &_glmmgee_cpp_dist_eval, 11},
     {NULL, NULL, 0}
 };
 

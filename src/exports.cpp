@@ -3,6 +3,7 @@
 #include <RcppEigen.h>
 #include "families.h"
 #include "gee.h"
+#include "agq-dist.h"
 
 // [[Rcpp::depends(RcppEigen, BH)]]
 
@@ -420,4 +421,34 @@ Eigen::MatrixXd cpp_sparse_solve(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta,
   if (theta.size() != eng->npar()) Rcpp::stop("theta has the wrong length");
   if (rhs.rows() != eng->nre()) Rcpp::stop("rhs must have %d rows", eng->nre());
   return eng->solve(theta, rhs);
+}
+
+// One evaluation of the non-normal random-intercept engine (agq-dist.cpp):
+// rows sorted by cluster, `start` the 0-based first row of each cluster
+// followed by n.
+// [[Rcpp::export]]
+Rcpp::List cpp_dist_eval(Eigen::Map<Eigen::MatrixXd> X, Rcpp::NumericVector y,
+                         Rcpp::NumericVector wt, Rcpp::NumericVector offset,
+                         Rcpp::IntegerVector start, int family, int link,
+                         Eigen::Map<Eigen::VectorXd> beta, int dist,
+                         Eigen::Map<Eigen::VectorXd> prior, double step) {
+  using namespace glmmgee;
+  const int n = X.rows();
+  if (y.size() != n || wt.size() != n || offset.size() != n)
+    Rcpp::stop("'y', 'wt' and 'offset' must have one value per row of 'X'");
+  if (beta.size() != X.cols()) Rcpp::stop("'beta' must have one value per column of 'X'");
+  if (start.size() < 2 || start[0] != 0 || start[start.size() - 1] != n)
+    Rcpp::stop("'start' must run from 0 to n");
+  for (R_xlen_t i = 1; i < start.size(); ++i)
+    if (start[i] <= start[i - 1]) Rcpp::stop("'start' must be increasing (no empty cluster)");
+  DistData d{Eigen::Map<const Eigen::MatrixXd>(X.data(), X.rows(), X.cols()),
+             y.begin(), wt.begin(), offset.begin(),
+             std::vector<int>(start.begin(), start.end()), family, link};
+  DistResult r = dist_evaluate(d, beta, dist, prior, step);
+  return Rcpp::List::create(
+      Rcpp::Named("loglik") = r.loglik, Rcpp::Named("gradient") = r.gradient,
+      Rcpp::Named("cluster_loglik") = r.cl_loglik, Rcpp::Named("mode") = r.mode,
+      Rcpp::Named("mean") = r.mean, Rcpp::Named("var") = r.var,
+      Rcpp::Named("scale") = r.scale, Rcpp::Named("post") = r.post,
+      Rcpp::Named("mode_failures") = r.mode_failures);
 }

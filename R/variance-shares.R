@@ -1,0 +1,273 @@
+# Variance shares, intraclass correlations and R^2 of a GLMM (Nakagawa,
+# Johnson and Schielzeth, 2017), with delta-method intervals.
+
+#' Variance shares, intraclass correlations and R-squared of a GLMM
+#'
+#' Splits the variance of the linear predictor's scale into the fixed
+#' effects, each random-effect term and the distribution-specific
+#' (residual) variance, as in Nakagawa, Johnson and Schielzeth (2017), and
+#' reports the shares, the intraclass correlation of every term, and the
+#' marginal and conditional \eqn{R^2}:
+#' \deqn{R^2_m = \frac{\sigma^2_f}{\sigma^2_f + \sum_t \sigma^2_t + \sigma^2_\varepsilon},
+#' \qquad R^2_c = \frac{\sigma^2_f + \sum_t \sigma^2_t}{\sigma^2_f + \sum_t \sigma^2_t + \sigma^2_\varepsilon},}{R2m = f / (f + sum_t s_t + e), R2c = (f + sum_t s_t) / (f + sum_t s_t + e),}
+#' where \eqn{\sigma^2_f} is the variance of the fixed-effects linear
+#' predictor over the observations, \eqn{\sigma^2_t} the variance of term
+#' \eqn{t} averaged over the observations, \eqn{\mathrm{mean}_i(z_i' D_t
+#' z_i)} (Johnson, 2014; for a random intercept, its variance), and
+#' \eqn{\sigma^2_\varepsilon} the distribution-specific variance:
+#' * gaussian: the residual variance \eqn{\sigma^2};
+#' * binomial (latent scale): \eqn{\pi^2/3} for the logit link, 1 for
+#'   probit, \eqn{\pi^2/6} for cloglog;
+#' * poisson (log): \eqn{\log(1 + 1/\lambda)} (`"lognormal"`),
+#'   \eqn{\psi_1(\lambda)} (`"trigamma"`) or \eqn{1/\lambda} (`"delta"`),
+#'   with \eqn{\lambda = \exp(\beta_0 + \sigma^2/2)} from the null model
+#'   (intercept and the same random effects), refitted here;
+#' * [nbinom2()]: as poisson with \eqn{1/\lambda + 1/\theta} in place of
+#'   \eqn{1/\lambda};
+#' * Gamma (log): \eqn{\log(1 + 1/\nu)}, \eqn{\psi_1(\nu)} or \eqn{1/\nu},
+#'   \eqn{\nu} the shape.
+#'
+#' The ICC of a term is its share of the random and residual variance,
+#' \eqn{\sigma^2_t / (\sum_s \sigma^2_s + \sigma^2_\varepsilon)} (the
+#' "adjusted" ICC; with one random intercept the usual one); `"ICC (all
+#' terms)"` sums the terms. Bridge and nonparametric random intercepts
+#' ([ranef-distributions]) enter with the variance of their distribution.
+#'
+#' **Data scale.** For a binomial or poisson model with one random
+#' intercept (normal) the ICC on the scale of the data is added
+#' (`quantity = "ICC (data scale)"`): the correlation of two observations
+#' (two trials, two counts) of the same cluster implied by the null model
+#' (intercept and random intercept, refitted), from first principles: for
+#' binomial \eqn{\mathrm{Var}_b\{h(\beta_0+b)\} / \{\bar p(1-\bar p)\}}
+#' with \eqn{\bar p = E_b\{h(\beta_0+b)\}}, for poisson
+#' \eqn{k/(1+k)} with \eqn{k = \lambda(e^{\sigma^2}-1)}. It has no interval.
+#'
+#' Intervals are Wald intervals by the delta method over all parameters
+#' (`vcov(fit, full = TRUE)`), on the log scale for variances and the logit
+#' scale for shares, so they stay in range; \eqn{\lambda} of the null model
+#' is treated as known.
+#'
+#' @param fit A fit from [glmm()].
+#' @param approximation For poisson, negative binomial and Gamma fits, how
+#'   the distribution-specific variance is approximated (see above).
+#' @param level Confidence level.
+#' @return A data frame of class `glmmgee_variance_shares` with columns
+#'   `quantity`, `component`, `estimate`, `conf.low`, `conf.high`: the
+#'   variances (`quantity = "variance"`), their shares of the total
+#'   (`"share"`), the ICCs (`"ICC"`), \eqn{R^2} (`"R2"`) and, where
+#'   defined, the data-scale ICC (`"ICC (data scale)"`).
+#' @references Johnson, P. C. D. (2014). Extension of Nakagawa & Schielzeth's
+#'   R2GLMM to random slopes models. *Methods in Ecology and Evolution* 5,
+#'   944-946.
+#'
+#'   Nakagawa, S., Johnson, P. C. D. and Schielzeth, H. (2017). The
+#'   coefficient of determination R2 and intra-class correlation coefficient
+#'   from generalized linear mixed-effects models revisited and expanded.
+#'   *Journal of the Royal Society Interface* 14, 20170213.
+#' @examples
+#' if (requireNamespace("MASS", quietly = TRUE)) {
+#'   data(bacteria, package = "MASS")
+#'   fit <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria,
+#'               family = binomial)
+#'   variance_shares(fit)
+#' }
+#' @export
+variance_shares <- function(fit, approximation = c("lognormal", "trigamma", "delta"),
+                            level = 0.95) {
+  if (!is_glmm(fit))
+    stop(sprintf("'fit' must be a fit from glmm(), not an object of class \"%s\"",
+                 class(fit)[1L]), call. = FALSE)
+  approximation <- match.arg(approximation)
+  check_level(level)
+  fam <- fit$family
+  lambda <- if (fam$family %in% c("poisson", "nbinom2")) null_model_mean(fit)
+  comp <- variance_components(fit, lambda, approximation)
+  theta <- unname(fit$theta)
+  est <- comp(theta)
+  V <- tryCatch(fit_parameters(fit)$vcov, error = function(e) NULL)
+  J <- if (!is.null(V)) numeric_jacobian(comp, theta)
+  z <- stats::qnorm(1 - (1 - level) / 2)
+  ci <- function(kind, idx) {
+    v <- est[idx]
+    if (is.null(J)) return(cbind(v, NA_real_, NA_real_))
+    link <- if (kind == "variance") log else stats::qlogis
+    inv <- if (kind == "variance") exp else stats::plogis
+    d <- if (kind == "variance") 1 / v else 1 / (v * (1 - v))
+    Jk <- J[idx, , drop = FALSE] * d
+    se <- sqrt(pmax(rowSums((Jk %*% V) * Jk), 0))
+    cbind(v, inv(link(v) - z * se), inv(link(v) + z * se))
+  }
+  rows <- lapply(c("variance", "share", "ICC", "R2"), function(kind) {
+    idx <- which(attr(est, "kind") == kind)
+    m <- ci(kind, idx)
+    data.frame(quantity = kind, component = names(est)[idx], estimate = m[, 1L],
+               conf.low = m[, 2L], conf.high = m[, 3L], stringsAsFactors = FALSE)
+  })
+  icc_data <- data_scale_icc(fit)
+  if (!is.null(icc_data))
+    rows <- c(rows, list(data.frame(quantity = "ICC (data scale)", component = fit$group_name,
+                                    estimate = icc_data, conf.low = NA_real_,
+                                    conf.high = NA_real_, stringsAsFactors = FALSE)))
+  out <- do.call(rbind, rows)
+  rownames(out) <- NULL
+  structure(out, class = c("glmmgee_variance_shares", "data.frame"), level = level,
+            family = fam, approximation = if (!is.null(lambda) || fam$family == "Gamma") approximation,
+            lambda = lambda)
+}
+
+#' @export
+print.glmmgee_variance_shares <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  fam <- attr(x, "family")
+  cat(sprintf("Variance shares, ICC and R2 (Nakagawa et al. 2017), %s(%s)%s\n",
+              fam$family, fam$link,
+              if (fam$family == "binomial") ", latent scale" else ""))
+  if (!is.null(attr(x, "approximation")))
+    cat(sprintf("Distribution-specific variance: %s approximation%s\n", attr(x, "approximation"),
+                if (!is.null(attr(x, "lambda")))
+                  sprintf(", lambda = %s (null model)", format(attr(x, "lambda"), digits = digits))
+                else ""))
+  cat(sprintf("%g%% intervals by the delta method.\n", 100 * attr(x, "level")))
+  d <- as.data.frame(unclass(x), stringsAsFactors = FALSE)
+  attributes(d) <- attributes(d)[c("names", "row.names", "class")]
+  print(format(d, digits = digits), row.names = FALSE)
+  invisible(x)
+}
+
+# A function of theta returning the named vector of variances, shares, ICCs
+# and R^2 (with attribute "kind").
+variance_components <- function(fit, lambda, approximation) {
+  fam <- fit$family
+  X <- fit$X
+  p <- length(fit$coefficients)
+  re <- re_structure(fit, "variance_shares")
+  terms <- re_term_columns(fit, re)
+  function(theta) {
+    eta <- drop(X %*% theta[seq_len(p)])
+    vf <- stats::var(eta)
+    vr <- if (!is.null(re$dist)) {
+      c(dist_variance(re$dist, theta))
+    } else {
+      L <- lambda_of(re, theta)
+      vapply(terms$cols, function(j) {
+        A <- re$Z[, j, drop = FALSE] %*% L[j, j, drop = FALSE]
+        mean(rowSums(A^2))
+      }, 1)
+    }
+    names(vr) <- terms$names
+    ve <- distribution_variance(fam, theta, lambda, approximation)
+    total <- vf + sum(vr) + ve
+    re_tot <- sum(vr) + ve
+    v <- c(c(fixed = vf), vr, c(residual = ve))
+    icc <- c(vr / re_tot, if (length(vr) > 1L) c(`all terms` = sum(vr) / re_tot))
+    r2 <- c(marginal = vf / total, conditional = (vf + sum(vr)) / total)
+    out <- c(v, v / total, icc, r2)
+    names(out) <- c(names(v), names(v), names(icc), names(r2))
+    structure(out, kind = rep(c("variance", "share", "ICC", "R2"),
+                              c(length(v), length(v), length(icc), length(r2))))
+  }
+}
+
+# Columns of re$Z belonging to each random-effect term, and the terms' names.
+re_term_columns <- function(fit, re) {
+  if (!is.null(re$dist)) return(list(cols = list(1L), names = fit$group_name))
+  if (inherits(fit, "glmmgee_glmm_sparse")) {
+    q <- vapply(fit$reterms, function(tm) length(tm$cnames), 1L)
+    ends <- cumsum(q)
+    cols <- lapply(seq_along(q), function(k) (ends[k] - q[k] + 1L):ends[k])
+    nm <- vapply(fit$reterms, function(tm)
+      paste0(tm$group, if (length(tm$cnames) == 1L && tm$cnames != "(Intercept)")
+        paste0(":", tm$cnames)), "")
+    return(list(cols = cols, names = make.unique(nm, sep = ".")))
+  }
+  if (is.null(re$Z)) re$Z <- matrix(1, length(fit$group), 1L)
+  list(cols = list(seq_len(re$q)), names = fit$group_name)
+}
+
+dist_variance <- function(dist, theta) {
+  p <- dist$p
+  if (dist$type == "bridge") return(bridge_variance(theta[[p + 1L]]))
+  k <- dist$k
+  a <- theta[p + seq_len(k)]
+  al <- theta[p + k + seq_len(k)]
+  w <- exp(al - max(al)); w <- w / sum(w)
+  sum(w * (a - sum(w * a))^2)
+}
+
+distribution_variance <- function(family, theta, lambda, approximation) {
+  last <- theta[[length(theta)]]
+  switch(family$family,
+    gaussian = exp(2 * last),
+    binomial = switch(family$link, logit = pi^2 / 3, probit = 1, cloglog = pi^2 / 6),
+    poisson = obs_variance(1 / lambda, approximation),
+    nbinom2 = obs_variance(1 / lambda + exp(-last), approximation),
+    Gamma = obs_variance(exp(-last), approximation),
+    stop(sprintf("variance_shares() does not support the %s family", family$family), call. = FALSE))
+}
+
+# Nakagawa et al. (2017), Table 1, with v the squared coefficient of
+# variation of the observation given the random effects.
+obs_variance <- function(v, approximation) {
+  switch(approximation, lognormal = log1p(v), trigamma = trigamma(1 / v), delta = v)
+}
+
+# lambda = exp(beta0 + sigma^2 / 2) from the null model: intercept and the
+# fit's random effects, refitted on the same data with the same
+# approximation.
+null_model_mean <- function(fit) {
+  nul <- null_model(fit)
+  vr <- variance_components(nul, lambda = 1, approximation = "delta")(unname(nul$theta))
+  s2 <- sum(vr[attr(vr, "kind") == "variance"][-c(1L, sum(attr(vr, "kind") == "variance"))])
+  exp(nul$coefficients[[1L]] + s2 / 2)
+}
+
+# The null model: intercept and the fit's random effects, refitted on the
+# same data with the same approximation.
+null_model <- function(fit) {
+  f <- fit$formula
+  bars <- reformulas::findbars(f)
+  rhs <- Reduce(function(a, b) call("+", a, call("(", b)), bars, 1)
+  f0 <- f
+  f0[[3L]] <- rhs
+  environment(f0) <- environment(f)
+  rd <- if (is_dist_fit(fit)) fit$ranef_dist[c("type", "k")] else "normal"
+  nul <- suppressWarnings(glmm(f0, data = fit_data(fit), family = fit$family,
+                               ranef_dist = rd,
+                               nAGQ = if (!is_dist_fit(fit) && !is.null(fit$nAGQ)) fit$nAGQ))
+  nul
+}
+
+# ICC on the data scale for a random intercept (binomial: between two
+# trials of a cluster; poisson: between two counts), at the null model's
+# intercept b0 and variance s2. Binomial: Var_b{h(b0 + b)} / {p (1 - p)},
+# p = E_b{h(b0 + b)}, by the trapezoidal rule over the normal. Poisson:
+# with lambda = exp(b0 + s2 / 2), Var(Y) = lambda + lambda^2 (e^s2 - 1) and
+# Cov = lambda^2 (e^s2 - 1) for two counts of a cluster.
+data_scale_icc <- function(fit) {
+  fam <- fit$family
+  if (!(fam$family %in% c("binomial", "poisson")) || is_dist_fit(fit) ||
+      inherits(fit, "glmmgee_glmm_sparse") || !identical(fit$cnames, "(Intercept)"))
+    return(NULL)
+  nul <- null_model(fit)
+  b0 <- nul$coefficients[[1L]]
+  s2 <- nul$D[1L, 1L]
+  if (fam$family == "poisson") {
+    k <- exp(b0 + s2 / 2) * expm1(s2)
+    return(k / (1 + k))
+  }
+  g <- normal_grid(sqrt(s2))
+  h <- fam$linkinv(b0 + sqrt(s2) * g$t)
+  m1 <- sum(g$w * h)
+  (sum(g$w * h^2) - m1^2) / (m1 * (1 - m1))
+}
+
+numeric_jacobian <- function(f, x, rel = 1e-6) {
+  f0 <- f(x)
+  J <- matrix(0, length(f0), length(x))
+  for (j in seq_along(x)) {
+    h <- rel * max(1, abs(x[j]))
+    up <- x; up[j] <- up[j] + h
+    dn <- x; dn[j] <- dn[j] - h
+    J[, j] <- (f(up) - f(dn)) / (2 * h)
+  }
+  J
+}

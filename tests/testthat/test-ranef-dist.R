@@ -1,0 +1,191 @@
+# Bridge and nonparametric random intercepts (glmm(ranef_dist = ...)).
+
+bacteria_bridge <- function() {
+  cached("bacteria_bridge", {
+    data(bacteria, package = "MASS", envir = environment())
+    glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria, family = binomial,
+         ranef_dist = "bridge")
+  })
+}
+
+# Data from the bridge model: 400 clusters of 6, phi = 0.6.
+sim_bridge <- function() {
+  cached("sim_bridge", {
+    set.seed(11)
+    M <- 400; ni <- 6
+    id <- rep(seq_len(M), each = ni)
+    x <- rnorm(M * ni)
+    trt <- rep(rbinom(M, 1, 0.5), each = ni)
+    truth <- list(beta = c(-0.4, 0.8, -0.7), phi = 0.6)
+    b <- glmmgee:::rbridge(M, truth$phi)
+    eta <- truth$beta[1] + truth$beta[2] * x + truth$beta[3] * trt + b[id]
+    list(data = data.frame(y = rbinom(M * ni, 1, plogis(eta)), x = x, trt = trt, id = id),
+         truth = truth)
+  })
+}
+
+test_that("rbridge draws follow the bridge density", {
+  set.seed(3)
+  phi <- 0.55
+  b <- glmmgee:::rbridge(20000, phi)
+  cdf <- function(q) integrate(function(t) glmmgee:::dbridge(t, phi), -Inf, q)$value
+  qs <- c(-4, -1, 0, 0.5, 3)
+  expect_equal(vapply(qs, function(q) mean(b <= q), 1), vapply(qs, cdf, 1), tolerance = 0.01)
+  expect_equal(var(b), glmmgee:::bridge_variance(phi), tolerance = 0.05)
+  # The defining property: the marginal of a logistic model is logistic in phi * eta.
+  eta <- 1.3
+  m <- integrate(function(t) plogis(eta + t) * glmmgee:::dbridge(t, phi), -Inf, Inf,
+                 rel.tol = 1e-12)$value
+  expect_equal(m, plogis(phi * eta), tolerance = 1e-9)
+})
+
+test_that("bridge marginal coefficients are exactly phi times the conditional ones", {
+  skip_if_not_installed("MASS")
+  fit <- bacteria_bridge()
+  phi <- fit$ranef_dist$phi
+  expect_true(phi > 0 && phi < 1)
+  mc <- marginal_coefs(fit)
+  expect_equal(unname(coef(mc)), unname(phi * fixef(fit)), tolerance = 1e-12)
+  expect_output(print(mc), "exactly phi \\* conditional")
+  # Delta method over (beta, phi) by hand.
+  p <- length(fixef(fit))
+  J <- cbind(diag(phi, p), fixef(fit))
+  expect_equal(unname(vcov(mc)), unname(J %*% fit$cov_theta %*% t(J)), tolerance = 1e-10)
+  or <- odds_ratios(mc)
+  expect_equal(or$estimate, unname(exp(phi * fixef(fit)[-1])), tolerance = 1e-12)
+  cv <- compare_views(fit)
+  expect_equal(cv$marginal_glmm, unname(phi * fixef(fit)), tolerance = 1e-12)
+  # standardize(): the population-averaged risk is the mean of expit(phi eta).
+  st <- standardize(fit, "trt", se = "none")
+  d <- fit$model
+  eta_at <- function(v) {
+    nd <- MASS::bacteria
+    nd$trt <- factor(v, levels = levels(nd$trt))
+    X <- model.matrix(~ trt + I(week > 2), nd)
+    drop(X %*% fixef(fit))
+  }
+  expect_equal(st$estimate[1:3],
+               vapply(levels(MASS::bacteria$trt), function(v) mean(plogis(phi * eta_at(v))), 1),
+               tolerance = 1e-12, ignore_attr = TRUE)
+})
+
+test_that("bridge log-likelihood equals a brute-force integral at the estimates", {
+  skip_if_not_installed("MASS")
+  fit <- bacteria_bridge()
+  phi <- fit$ranef_dist$phi
+  eta <- fit$eta_fixed
+  g <- fit$group
+  y <- fit$y
+  one <- function(i) {
+    r <- g == i
+    f <- function(b) vapply(b, function(bb)
+      exp(sum(dbinom(y[r], 1, plogis(eta[r] + bb), log = TRUE))) * glmmgee:::dbridge(bb, phi), 1)
+    log(integrate(f, -Inf, Inf, rel.tol = 1e-13, subdivisions = 1000L)$value)
+  }
+  brute <- vapply(seq_len(fit$ngroups), one, 1)
+  expect_equal(sum(brute), as.numeric(logLik(fit)), tolerance = 1e-9)
+  expect_equal(unname(fit$cluster_loglik), brute, tolerance = 1e-8)
+  expect_lt(max(abs(fit$gradient)), 1e-3)
+})
+
+test_that("the engine's gradient matches numerical differentiation", {
+  skip_if_not_installed("numDeriv")
+  set.seed(5)
+  M <- 25; ni <- 5
+  g <- rep(seq_len(M), each = ni)
+  X <- cbind(1, rnorm(M * ni))
+  y <- rbinom(M * ni, 1, plogis(0.2 + X[, 2] + rnorm(M, 0, 1.5)[g]))
+  start <- as.integer(c(0, cumsum(rep(ni, M))))
+  one <- rep(1, M * ni); zero <- rep(0, M * ni)
+  ev <- function(beta, dist, prior)
+    glmmgee:::cpp_dist_eval(X, y, one, zero, start, 1L, 1L, beta, dist, prior, 0.125)
+  th <- c(0.1, 0.7, 0.65)
+  expect_equal(ev(th[1:2], 0L, th[3])$gradient,
+               numDeriv::grad(function(t) ev(t[1:2], 0L, t[3])$loglik, th), tolerance = 1e-7)
+  th <- c(0.3, -1, 0.4, 1.8, 0.5, -0.7)
+  expect_equal(ev(th[1:2], 1L, th[-(1:2)])$gradient,
+               numDeriv::grad(function(t) ev(t[1:2], 1L, t[-(1:2)])$loglik, th),
+               tolerance = 1e-7)
+  # A finer rule changes the log-likelihood by less than 1e-10.
+  a <- glmmgee:::cpp_dist_eval(X, y, one, zero, start, 1L, 1L, c(0.1, 0.7), 0L, 0.3, 0.125)
+  b <- glmmgee:::cpp_dist_eval(X, y, one, zero, start, 1L, 1L, c(0.1, 0.7), 0L, 0.3, 0.05)
+  expect_equal(a$loglik, b$loglik, tolerance = 1e-12)
+})
+
+test_that("a bridge fit recovers the truth and the GEE agrees with its marginal coefficients", {
+  s <- sim_bridge()
+  fit <- glmm(y ~ x + trt + (1 | id), data = s$data, family = binomial, ranef_dist = "bridge")
+  se <- sqrt(diag(fit$cov_theta))
+  est <- fit$theta
+  truth <- c(s$truth$beta, s$truth$phi)
+  expect_true(all(abs(est - truth) < 3 * se))
+  pa <- gee(y ~ x + trt, data = s$data, id = id, family = binomial, corstr = "exchangeable")
+  mc <- marginal_coefs(fit)
+  se_gee <- sqrt(diag(vcov(pa)))
+  # Both estimate the same population-averaged coefficients, phi * beta.
+  expect_true(all(abs(coef(pa) - coef(mc)) < 0.5 * se_gee))
+  expect_true(all(abs(coef(mc) - s$truth$phi * s$truth$beta) < 3 * sqrt(diag(vcov(mc)))))
+})
+
+test_that("a nonparametric fit recovers a two-point truth and beats the normal fit", {
+  set.seed(21)
+  M <- 250; ni <- 8
+  id <- rep(seq_len(M), each = ni)
+  x <- rnorm(M * ni, 0, 0.5)
+  b <- ifelse(runif(M) < 0.3, -1.2, 0.6)[id]
+  d <- data.frame(y = rpois(M * ni, exp(0.5 + 0.4 * x + b)), x = x, id = id)
+  fit <- glmm(y ~ x + (1 | id), data = d, family = poisson,
+              ranef_dist = list("nonparametric", k = 2))
+  rd <- fit$ranef_dist
+  o <- order(rd$mass)
+  # theta holds the mass points on the linear-predictor scale (truth: 0.5 +
+  # (-1.2, 0.6)) and their log-weights relative to the first.
+  se <- sqrt(diag(fit$cov_theta))
+  pts <- fit$theta[3:4][o]
+  expect_true(all(abs(pts - (0.5 + c(-1.2, 0.6))) < 3 * se[3:4][o]))
+  expect_equal(unname(rd$weights[o]), c(0.3, 0.7), tolerance = 0.15)
+  expect_equal(fixef(fit)[["x"]], 0.4, tolerance = 0.1)
+  expect_gt(as.numeric(logLik(fit)), fit$normal$loglik + 5)
+  # Exact likelihood: a finite sum over the mass points, by hand.
+  eta <- drop(model.matrix(fit) %*% fixef(fit)) - fixef(fit)[["(Intercept)"]]
+  a <- rd$mass + fixef(fit)[["(Intercept)"]]
+  ll <- sum(vapply(split(seq_len(nrow(d)), d$id), function(r)
+    log(sum(rd$weights * vapply(a, function(ak) exp(sum(dpois(d$y[r], exp(eta[r] + ak), log = TRUE))), 1))),
+    1))
+  expect_equal(as.numeric(logLik(fit)), ll, tolerance = 1e-10)
+  # Marginal means are the mixture over the points.
+  st <- standardize(fit, "x", values = 0, se = "none")
+  expect_equal(st$estimate[1], sum(rd$weights * exp(a)), tolerance = 1e-12)
+  pdf(NULL)
+  on.exit(dev.off(), add = TRUE)
+  expect_invisible(plot_ranef_dist(fit))
+})
+
+test_that("ranef_dist rejects what it cannot fit, naming the problem", {
+  skip_if_not_installed("MASS")
+  data(bacteria, package = "MASS", envir = environment())
+  expect_error(glmm(y ~ trt + (1 | ID), data = bacteria, family = binomial("probit"),
+                    ranef_dist = "bridge"), "probit link the normal random intercept")
+  expect_error(glmm(y ~ trt + (1 + week | ID), data = bacteria, family = binomial,
+                    ranef_dist = "bridge"), "random intercept only")
+  expect_error(glmm(y ~ trt + (1 | ID), data = bacteria, family = binomial,
+                    ranef_dist = "t"), "'ranef_dist' must be one of")
+  expect_error(glmm(y ~ trt + (1 | ID), data = bacteria, family = binomial,
+                    ranef_dist = list("nonparametric", k = 1)), "mass points 'k'")
+  expect_error(glmm(y ~ trt - 1 + (1 | ID), data = bacteria, family = binomial,
+                    ranef_dist = "nonparametric"), "needs a model with an intercept")
+})
+
+test_that("bridge fits print, summarize, simulate and survive saveRDS", {
+  skip_if_not_installed("MASS")
+  fit <- bacteria_bridge()
+  expect_output(print(fit), "phi = ")
+  expect_output(print(summary(fit)), "bridge random intercept")
+  sims <- simulate(fit, nsim = 2, seed = 1)
+  expect_equal(dim(sims), c(nobs(fit), 2L))
+  expect_true(all(sims[[1]] %in% c(0, 1)))
+  f <- tempfile(fileext = ".rds")
+  saveRDS(fit, f)
+  expect_equal(coef(marginal_coefs(readRDS(f))), coef(marginal_coefs(fit)))
+  expect_s3_class(ranef(fit), "ranef.glmmgee_glmm")
+})

@@ -1,0 +1,151 @@
+# ranef_new(): random effects of new clusters from their own observations;
+# rank_intervals().
+
+test_that("new-cluster predictions equal the fit's own posterior summaries of the same clusters", {
+  skip_if_not_installed("lme4")
+  data(cbpp, package = "lme4", envir = environment())
+  fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp,
+              family = binomial)
+  rn <- ranef_new(fit, cbpp)
+  rm <- ranef(fit, type = "mode")
+  rmean <- ranef(fit, type = "mean")
+  expect_equal(rn$mode, rm$herd[, 1], tolerance = 1e-8)
+  expect_equal(rn$mode_sd, unname(sqrt(attr(rm$herd, "postVar")[1, 1, ])), tolerance = 1e-8)
+  expect_equal(rn$mean, rmean$herd[, 1], tolerance = 1e-8)
+  expect_equal(rn$sd, unname(sqrt(attr(rmean$herd, "postVar")[1, 1, ])), tolerance = 1e-8)
+  # The grid posterior behind the median and interval has the same mean.
+  one <- cbpp[cbpp$herd == "3", ]
+  r1 <- ranef_new(fit, one)
+  eta <- drop(model.matrix(~ period, one) %*% fixef(fit))
+  post <- function(b) vapply(b, function(bb)
+    exp(sum(dbinom(one$incidence, one$size, plogis(eta + bb), log = TRUE))) *
+      dnorm(bb, 0, fit$Lambda[1, 1]), 1)
+  Z <- integrate(post, -Inf, Inf, rel.tol = 1e-12)$value
+  cdf <- function(q) integrate(post, -Inf, q, rel.tol = 1e-12)$value / Z
+  expect_equal(cdf(r1$median), 0.5, tolerance = 1e-4)
+  expect_equal(c(cdf(r1$lower), cdf(r1$upper)), c(0.025, 0.975), tolerance = 1e-4)
+  # Random slopes (q = 2): modes and means, no grid quantiles.
+  data(sleepstudy, package = "lme4", envir = environment())
+  fs <- glmm(Reaction ~ Days + (Days | Subject), data = sleepstudy)
+  r2 <- ranef_new(fs, sleepstudy)
+  expect_equal(r2$mode[r2$term == "Days"], ranef(fs)$Subject[, "Days"], tolerance = 1e-8)
+  expect_true(all(is.na(r2$median)))
+  expect_error(ranef_new(fit, cbpp[0, ]), "'newdata'")
+  expect_error(ranef_new(lm(size ~ period, cbpp), cbpp), "'fit' must be a glmm")
+})
+
+test_that("prediction intervals for new clusters cover the true random effects", {
+  set.seed(42)
+  M <- 500; ni <- 8
+  id <- rep(seq_len(M), each = ni)
+  x <- rnorm(M * ni)
+  b <- rnorm(M, 0, 1)
+  d <- data.frame(y = rbinom(M * ni, 1, plogis(-0.3 + 0.7 * x + b[id])), x = x, id = id)
+  old <- d[d$id <= 300, ]
+  new <- d[d$id > 300, ]
+  fit <- glmm(y ~ x + (1 | id), data = old, family = binomial)
+  rn <- ranef_new(fit, new)
+  truth <- b[as.integer(rn$group)]
+  cover <- mean(rn$lower <= truth & truth <= rn$upper)
+  # 200 clusters: the coverage's standard error is about 0.015.
+  expect_gt(cover, 0.9)
+  expect_lt(cover, 0.995)
+  # The predictions use the cluster's own mode.
+  p <- attr(rn, "predictions")
+  expect_equal(p$mu, plogis(-0 + drop(cbind(1, new$x) %*% fixef(fit)) +
+                              rn$mode[match(new$id, rn$group)]), tolerance = 1e-12)
+})
+
+test_that("rank intervals contain the ranks and leave the random stream alone", {
+  skip_if_not_installed("lme4")
+  data(cbpp, package = "lme4", envir = environment())
+  fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp,
+              family = binomial)
+  set.seed(9)
+  before <- runif(1)
+  set.seed(9)
+  ri <- rank_intervals(fit, n_draws = 500)
+  expect_equal(runif(1), before)
+  expect_equal(nrow(ri), 15L)
+  expect_true(all(ri$lower <= ri$mean_rank & ri$mean_rank <= ri$upper))
+  expect_true(all(ri$lower >= 1 & ri$upper <= 15))
+  expect_identical(rank_intervals(fit, n_draws = 500), ri)
+  expect_equal(ri$rank, seq_len(15))
+  pdf(NULL)
+  on.exit(dev.off(), add = TRUE)
+  expect_invisible(plot(ri))
+})
+
+test_that("with several terms the Laplace modes of new clusters equal the fit's own", {
+  skip_if_not_installed("lme4")
+  data(cbpp, package = "lme4", envir = environment())
+  cbpp$obs <- factor(seq_len(nrow(cbpp)))
+  fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd) + (1 | obs),
+              data = cbpp, family = binomial)
+  rn <- ranef_new(fit, cbpp)
+  re <- ranef(fit)
+  h <- rn[rn$term == "herd.(Intercept)", ]
+  expect_equal(h$mode, unname(re$herd[h$group, 1]), tolerance = 1e-8)
+  expect_equal(h$mode_sd, unname(sqrt(attr(re$herd, "postVar")[1, 1, h$group])), tolerance = 1e-8)
+  o <- rn[rn$term == "obs.(Intercept)", ]
+  expect_equal(o$mode, unname(re$obs[o$group, 1]), tolerance = 1e-8)
+  expect_equal(attr(rn, "predictions")$eta, unname(predict(fit)), tolerance = 1e-8)
+})
+
+test_that("ranef(newdata = ) routes to ranef_new()", {
+  skip_if_not_installed("lme4")
+  data(cbpp, package = "lme4", envir = environment())
+  fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp,
+              family = binomial)
+  nd <- cbpp[cbpp$herd %in% c("2", "5"), ]
+  expect_identical(ranef(fit, newdata = nd), ranef_new(fit, nd))
+})
+
+test_that("bridge and nonparametric fits predict new clusters with their own prior", {
+  skip_if_not_installed("MASS")
+  data(bacteria, package = "MASS", envir = environment())
+  br <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria, family = binomial,
+             ranef_dist = "bridge")
+  rn <- ranef_new(br, bacteria)
+  expect_equal(rn$mode, unname(br$ranef$mode[, 1]), tolerance = 1e-8)
+  expect_equal(rn$mean, unname(br$ranef$mean[, 1]), tolerance = 1e-8)
+  # The median from the grid against integrate() with the bridge prior.
+  one <- bacteria[bacteria$ID == "X01", ]
+  r1 <- ranef_new(br, one)
+  eta <- drop(model.matrix(~ trt + I(week > 2), one) %*% fixef(br))
+  y <- as.numeric(one$y == "y")
+  post <- function(b) vapply(b, function(bb)
+    exp(sum(dbinom(y, 1, plogis(eta + bb), log = TRUE))) *
+      glmmgee:::dbridge(bb, br$ranef_dist$phi), 1)
+  Z <- integrate(post, -Inf, Inf, rel.tol = 1e-12)$value
+  expect_equal(integrate(post, -Inf, r1$median, rel.tol = 1e-12)$value / Z, 0.5, tolerance = 1e-4)
+  data(epil, package = "MASS", envir = environment())
+  np <- suppressWarnings(glmm(y ~ trt + lbase + (1 | subject), data = epil, family = poisson,
+                              ranef_dist = list("nonparametric", k = 3)))
+  rp <- ranef_new(np, epil)
+  expect_equal(rp$mean, unname(np$ranef$mean[, 1]), tolerance = 1e-8)
+  expect_true(all(vapply(rp$median, function(m) min(abs(m - np$ranef_dist$mass)), 1) < 1e-10))
+  expect_true(all(rp$lower <= rp$median & rp$median <= rp$upper))
+})
+
+test_that("predict(new_clusters = TRUE) uses each cluster's own observations", {
+  skip_if_not_installed("lme4")
+  data(cbpp, package = "lme4", envir = environment())
+  fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp,
+              family = binomial)
+  # The fitted clusters, presented as new: the fit's own predictions.
+  expect_equal(predict(fit, newdata = cbpp, new_clusters = TRUE, type = "response"),
+               predict(fit, type = "response"), tolerance = 1e-8)
+  # A herd renamed is new to the fit: b = 0 by default, its own mode here.
+  nd <- cbpp[cbpp$herd == "1", ]
+  nd$herd <- "new"
+  own <- predict(fit, newdata = nd, new_clusters = TRUE)
+  expect_equal(unname(own), unname(predict(fit)[cbpp$herd == "1"]), tolerance = 1e-8)
+  expect_false(isTRUE(all.equal(unname(own), unname(predict(fit, newdata = nd)))))
+  expect_error(predict(fit, new_clusters = TRUE), "needs 'newdata'")
+  cbpp$obs <- factor(seq_len(nrow(cbpp)))
+  fs <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd) + (1 | obs),
+             data = cbpp, family = binomial)
+  expect_equal(unname(predict(fs, newdata = cbpp, new_clusters = TRUE)), unname(predict(fs)),
+               tolerance = 1e-8)
+})
