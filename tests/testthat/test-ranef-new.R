@@ -136,12 +136,12 @@ test_that("predict(new_clusters = TRUE) uses each cluster's own observations", {
   # The fitted clusters, presented as new: the fit's own predictions.
   expect_equal(predict(fit, newdata = cbpp, new_clusters = TRUE, type = "response"),
                predict(fit, type = "response"), tolerance = 1e-8)
-  # A herd renamed is new to the fit: b = 0 by default, its own mode here.
+  # A herd renamed is new to the fit: b = 0 with allow.new.levels, its own mode here.
   nd <- cbpp[cbpp$herd == "1", ]
   nd$herd <- "new"
   own <- predict(fit, newdata = nd, new_clusters = TRUE)
   expect_equal(unname(own), unname(predict(fit)[cbpp$herd == "1"]), tolerance = 1e-8)
-  expect_false(isTRUE(all.equal(unname(own), unname(predict(fit, newdata = nd)))))
+  expect_false(isTRUE(all.equal(unname(own), unname(predict(fit, newdata = nd, allow.new.levels = TRUE)))))
   expect_error(predict(fit, new_clusters = TRUE), "needs 'newdata'")
   cbpp$obs <- factor(seq_len(nrow(cbpp)))
   fs <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd) + (1 | obs),
