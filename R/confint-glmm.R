@@ -59,7 +59,7 @@ confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
     if (!(tg$estimate > 0) || !is.finite(tg$se)) return(c(NA_real_, NA_real_))
     tg$estimate * exp(c(-z, z) * tg$se / tg$estimate)
   }, numeric(2)))
-  dimnames(ci) <- list(names(targets)[idx], sprintf("%.1f %%", 100 * c(a, 1 - a)))
+  dimnames(ci) <- list(names(targets)[idx], percent_labels(c(a, 1 - a)))
   ci
 }
 
@@ -69,4 +69,9 @@ lme4_keywords <- function(parm, targets) {
   if (!is.character(parm)) return(parm)
   kinds <- vapply(targets, function(tg) if (tg$kind == "coef" && !tg$log) "beta_" else "theta_", "")
   unlist(lapply(parm, function(pm) if (pm %in% c("beta_", "theta_")) names(targets)[kinds == pm] else pm))
+}
+
+# Column labels as stats::confint() writes them ("2.5 %", "95 %").
+percent_labels <- function(probs) {
+  paste(format(100 * probs, trim = TRUE, scientific = FALSE, digits = 3L), "%")
 }

@@ -63,14 +63,14 @@ vcov.glmmgee_gee <- function(object, type = object$std.err, ...) {
 #' @rdname gee-methods
 #' @export
 confint.glmmgee_gee <- function(object, parm, level = 0.95, type = object$std.err, ...) {
+  check_level(level)
   cf <- coef(object)
   se <- sqrt(diag(vcov(object, type = type)))
-  if (missing(parm)) parm <- names(cf)
-  else if (is.numeric(parm)) parm <- names(cf)[parm]
+  parm <- names(cf)[select_parameters(if (missing(parm)) NULL else parm, names(cf))]
   a <- (1 - level) / 2
   z <- stats::qnorm(1 - a)
   ci <- cbind(cf[parm] - z * se[parm], cf[parm] + z * se[parm])
-  dimnames(ci) <- list(parm, sprintf("%.1f %%", 100 * c(a, 1 - a)))
+  dimnames(ci) <- list(parm, percent_labels(c(a, 1 - a)))
   ci
 }
 

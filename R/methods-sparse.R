@@ -77,8 +77,9 @@ model.matrix.glmmgee_glmm_sparse <- function(object, type = c("fixed", "random")
 #' @export
 predict.glmmgee_glmm_sparse <- function(object, newdata = NULL, type = c("link", "response"),
                                 re.form = NULL, allow.new.levels = TRUE,
-                                na.action = stats::na.pass, ...) {
+                                na.action = stats::na.pass, se.fit = FALSE, ...) {
   type <- match.arg(type)
+  check_flag(se.fit, "se.fit")
   bars <- selected_bars(object, re.form)
   if (is.null(newdata)) {
     eta <- object$eta_fixed
@@ -86,8 +87,7 @@ predict.glmmgee_glmm_sparse <- function(object, newdata = NULL, type = c("link",
     if (length(cols))
       eta <- eta + as.numeric(object$Z[, cols, drop = FALSE] %*% object$b[cols])
     names(eta) <- names(object$fitted.values)
-    pred <- if (type == "response") object$family$linkinv(eta) else eta
-    return(stats::napredict(object$na.action, pred))
+    return(prediction(object, eta, if (se.fit) object$X, type, object$na.action))
   }
   if (!is.data.frame(newdata)) stop("'newdata' must be a data frame", call. = FALSE)
   env <- environment(object$formula) %||% parent.frame()
@@ -100,6 +100,8 @@ predict.glmmgee_glmm_sparse <- function(object, newdata = NULL, type = c("link",
   nao <- attr(mf, "na.action")
   data <- if (is.null(nao)) newdata else newdata[-as.integer(nao), , drop = FALSE]
   eta <- newdata_fixed(object, data, env)
+  X <- attr(eta, "X")
+  attr(eta, "X") <- NULL
   # Grouping expressions such as a:b need factors (character columns fail).
   fdata <- data
   chr <- vapply(fdata, is.character, TRUE)
@@ -124,6 +126,5 @@ predict.glmmgee_glmm_sparse <- function(object, newdata = NULL, type = c("link",
     eta <- eta + rowSums(Zk * Bk)
   }
   names(eta) <- rownames(data)
-  pred <- if (type == "response") object$family$linkinv(eta) else eta
-  stats::napredict(nao, pred)
+  prediction(object, eta, if (se.fit) X, type, nao)
 }

@@ -166,7 +166,7 @@ confint.glmmgee_profile <- function(object, parm = NULL, level = 0.95, ...) {
     c(invert_zeta(d$value, d$zeta, -z, is_sd_name(nm)), invert_zeta(d$value, d$zeta, z, FALSE))
   }, numeric(2)))
   a <- (1 - level) / 2
-  dimnames(ci) <- list(pars, sprintf("%.1f %%", 100 * c(a, 1 - a)))
+  dimnames(ci) <- list(pars, percent_labels(c(a, 1 - a)))
   ci
 }
 
