@@ -1,20 +1,12 @@
 # confint() and profile() for glmm fits against lme4's and glmmTMB's
 # intervals on the same models and approximations.
 
-cbpp_fits <- function() {
-  cached("eco_cbpp", {
-    data("cbpp", package = "lme4", envir = environment())
-    list(data = cbpp,
-         ours = glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
-                     data = cbpp, family = binomial, nAGQ = 1))
-  })
-}
+cbpp_fits <- function() list(data = eco_cbpp(), ours = eco_glmm())
 
 test_that("Wald intervals equal glmmTMB's for fixed effects and standard deviations", {
   skip_if_not_installed("glmmTMB")
   cf <- cbpp_fits()
-  tm <- glmmTMB::glmmTMB(cbind(incidence, size - incidence) ~ period + (1 | herd),
-                         data = cf$data, family = binomial)
+  tm <- eco_glmmtmb()
   ours <- confint(cf$ours)
   theirs <- confint(tm, method = "wald")
   expect_equal(unname(ours[1:4, ]), unname(theirs[1:4, 1:2]), tolerance = 1e-4)
@@ -30,8 +22,7 @@ test_that("Wald intervals equal glmmTMB's for fixed effects and standard deviati
 test_that("profile intervals equal lme4's (binomial, Laplace)", {
   skip_if_not_installed("lme4")
   cf <- cbpp_fits()
-  g <- lme4::glmer(cbind(incidence, size - incidence) ~ period + (1 | herd),
-                   data = cf$data, family = binomial)
+  g <- eco_glmer()
   ours <- confint(cf$ours, method = "profile")
   theirs <- suppressMessages(confint(g, method = "profile", oldNames = FALSE))
   expect_setequal(rownames(ours), rownames(theirs))
@@ -41,8 +32,7 @@ test_that("profile intervals equal lme4's (binomial, Laplace)", {
 test_that("profile intervals equal glmmTMB's profile intervals", {
   skip_if_not_installed("glmmTMB")
   cf <- cbpp_fits()
-  tm <- glmmTMB::glmmTMB(cbind(incidence, size - incidence) ~ period + (1 | herd),
-                         data = cf$data, family = binomial)
+  tm <- eco_glmmtmb()
   theirs <- confint(tm, method = "profile")
   ours <- confint(cf$ours, method = "profile")
   expect_equal(unname(ours[1:4, ]), unname(theirs[1:4, 1:2]), tolerance = 5e-4)
