@@ -33,6 +33,19 @@ test_that("car::Anova on a glmm equals car::Anova on the glmmTMB and lme4 fits",
   expect_equal(car::Anova(cf$fit)["period", "Chisq"], anova(cf$fit)["period", "Chisq"])
 })
 
+test_that("type II tests respect marginality as car does for glmmTMB (interaction)", {
+  skip_if_not_installed("car")
+  skip_if_not_installed("glmmTMB")
+  data("sleepstudy", package = "lme4", envir = environment())
+  sleepstudy$late <- sleepstudy$Days > 4
+  fit <- glmm(Reaction ~ Days * late + (1 | Subject), data = sleepstudy)
+  tm <- glmmTMB::glmmTMB(Reaction ~ Days * late + (1 | Subject), data = sleepstudy,
+                         REML = FALSE)
+  for (type in c("II", "III"))
+    expect_equal(as.data.frame(car::Anova(fit, type = type)),
+                 as.data.frame(car::Anova(tm, type = type)), tolerance = 1e-4, info = type)
+})
+
 test_that("car::Anova on a gee equals geepack's Wald tests between nested fits", {
   skip_if_not_installed("car")
   skip_if_not_installed("geepack")

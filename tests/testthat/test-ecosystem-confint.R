@@ -40,6 +40,21 @@ test_that("profile intervals equal glmmTMB's profile intervals", {
   expect_equal(unname(log(ours[5, ])), unname(theirs[5, 1:2]), tolerance = 2e-3)
 })
 
+test_that("profile intervals equal glmmTMB's for a poisson GLMM with an offset", {
+  skip_if_not_installed("glmmTMB")
+  skip_if_not_installed("MASS")
+  data("epil", package = "MASS", envir = environment())
+  epil$expo <- rep_len(c(1, 2, 3), nrow(epil))
+  fit <- glmm(y ~ trt + lbase + (1 | subject), data = epil, family = poisson, nAGQ = 1,
+              offset = log(expo))
+  tm <- glmmTMB::glmmTMB(y ~ trt + lbase + (1 | subject), data = epil, family = poisson,
+                         offset = log(expo))
+  ours <- confint(fit, method = "profile")
+  theirs <- confint(tm, method = "profile")
+  expect_equal(unname(ours[1:3, ]), unname(theirs[1:3, 1:2]), tolerance = 1e-3)
+  expect_equal(unname(log(ours[4, ])), unname(theirs[4, 1:2]), tolerance = 1e-3)
+})
+
 test_that("profile intervals equal lme4's for a correlated random slope (ML)", {
   skip_if_not_installed("lme4")
   data("sleepstudy", package = "lme4", envir = environment())
