@@ -103,4 +103,12 @@ test_that("weights, df.residual and deviance of a gee; extractAIC refuses", {
   # quasi-deviance is the GLM deviance.
   expect_equal(deviance(fit), deviance(g), tolerance = 1e-6)
   expect_error(extractAIC(fit), "no likelihood.*QIC")
+  expect_error(drop1(fit), "no likelihood.*QIC")
+  # update(), nobs(), terms() and model.frame() as for glm.
+  f2 <- update(fit, . ~ . - trt)
+  g2 <- update(g, . ~ . - trt)
+  expect_equal(coef(f2), coef(g2), tolerance = 1e-6)
+  expect_identical(nobs(fit), nobs(g))
+  expect_identical(attr(terms(fit), "term.labels"), attr(terms(g), "term.labels"))
+  expect_identical(nrow(model.frame(fit)), nrow(model.frame(g)))
 })
