@@ -78,6 +78,25 @@ test_that("profile intervals equal lme4's for crossed random effects (sparse eng
   expect_equal(ours[rownames(theirs), ], theirs, tolerance = 5e-4)
 })
 
+test_that("at a profile limit the likelihood-ratio statistic is the chi-square quantile", {
+  # An independent check of the profile: fix the coefficient at the
+  # reported limit through an offset, refit with glmm(), and compare
+  # 2 (logLik - restricted logLik) with qchisq(0.95, 1).
+  d <- eco_cbpp()
+  d$p2 <- as.numeric(d$period == "2")
+  d$p3 <- as.numeric(d$period == "3")
+  d$p4 <- as.numeric(d$period == "4")
+  fit <- eco_glmm()
+  ci <- confint(fit, parm = "period2", method = "profile")
+  for (lim in ci[1, ]) {
+    d$fixed <- lim * d$p2
+    restricted <- glmm(cbind(incidence, size - incidence) ~ p3 + p4 + offset(fixed) + (1 | herd),
+                       data = d, family = binomial, nAGQ = 1)
+    lr <- 2 * (as.numeric(logLik(fit)) - as.numeric(logLik(restricted)))
+    expect_equal(lr, qchisq(0.95, 1), tolerance = 1e-4)
+  }
+})
+
 test_that("a singular variance has a profile lower limit of 0 and no Wald interval", {
   set.seed(3)
   d <- data.frame(g = factor(rep(1:20, each = 5)), x = rnorm(100))
