@@ -4,7 +4,7 @@
 # either way.
 
 #' @rdname QIC
-#' @param tol,env Arguments of geepack's generic, not used.
+#' @usage NULL
 #' @exportS3Method geepack::QIC glmmgee_gee
 qic_for_geepack <- function(object, ..., tol = .Machine$double.eps, env = parent.frame()) {
   mc <- match.call(expand.dots = TRUE)

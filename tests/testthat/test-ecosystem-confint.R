@@ -40,7 +40,7 @@ test_that("profile intervals equal glmmTMB's profile intervals", {
   expect_equal(unname(log(ours[5, ])), unname(theirs[5, 1:2]), tolerance = 2e-3)
 })
 
-test_that("profile intervals equal glmmTMB's for a poisson GLMM with an offset", {
+test_that("profile intervals equal glmmTMB's for poisson (with an offset) and negative binomial GLMMs", {
   skip_if_not_installed("glmmTMB")
   skip_if_not_installed("MASS")
   data("epil", package = "MASS", envir = environment())
@@ -49,6 +49,14 @@ test_that("profile intervals equal glmmTMB's for a poisson GLMM with an offset",
               offset = log(expo))
   tm <- glmmTMB::glmmTMB(y ~ trt + lbase + (1 | subject), data = epil, family = poisson,
                          offset = log(expo))
+  ours <- confint(fit, method = "profile")
+  theirs <- confint(tm, method = "profile")
+  expect_equal(unname(ours[1:3, ]), unname(theirs[1:3, 1:2]), tolerance = 1e-3)
+  expect_equal(unname(log(ours[4, ])), unname(theirs[4, 1:2]), tolerance = 1e-3)
+  # Negative binomial: theta is profiled out with the other parameters.
+  fit <- glmm(y ~ trt + lbase + (1 | subject), data = epil, family = nbinom2(), nAGQ = 1)
+  tm <- glmmTMB::glmmTMB(y ~ trt + lbase + (1 | subject), data = epil,
+                         family = glmmTMB::nbinom2())
   ours <- confint(fit, method = "profile")
   theirs <- confint(tm, method = "profile")
   expect_equal(unname(ours[1:3, ]), unname(theirs[1:3, 1:2]), tolerance = 1e-3)
