@@ -4,29 +4,34 @@
 #' Confidence intervals for a fitted GLMM
 #'
 #' Intervals for the fixed effects, the standard deviation of each random
-#' effect (`sd_<effect>|<group>`, lme4's names with `oldNames = FALSE`) and,
-#' for gaussian models, the residual standard deviation `sigma`.
+#' effect (`sd_<effect>|<group>`, lme4's names with `oldNames = FALSE`), the
+#' correlations of the first effect of each covariance block with the
+#' others (`cor_<effect>.<first>|<group>`) and, for gaussian models, the
+#' residual standard deviation `sigma`.
 #'
 #' `method = "Wald"` (the default): estimate \eqn{\pm z} standard errors
 #' from [vcov()] for the fixed effects; for the standard deviations, on the
 #' log scale (so the limits stay positive) with the standard error from the
-#' delta method over `vcov(fit, full = TRUE)`, `NA` for a variance estimated
-#' at zero (no Wald interval exists on the boundary).
+#' delta method over `vcov(fit, full = TRUE)`, and for the correlations on
+#' Fisher's z scale; `NA` for a variance estimated at zero or a correlation
+#' at -1 or 1 (no Wald interval exists on the boundary).
 #'
 #' `method = "profile"`: profile-likelihood intervals, the values where the
 #' signed root of the likelihood-ratio statistic crosses \eqn{\pm z} (see
 #' [profile.glmmgee_glmm()]); they need not be symmetric and are preferable
 #' for variance components and for small samples. A standard deviation whose
-#' profile stays inside the interval down to zero has lower limit 0. At
+#' profile stays inside the interval down to zero has lower limit 0, a
+#' correlation whose profile stays inside up to -1 or 1 has that limit. At
 #' `nAGQ = 1` with canonical links (logit, log) and for gaussian models they
 #' agree with lme4's `confint(method = "profile")` on the same model
-#' (`lmer(REML = FALSE)` for gaussian), up to the interpolation error of
-#' both (about 1e-3).
+#' (`lmer(REML = FALSE)` for gaussian), up to lme4's interpolation error
+#' (ours are located by root finding at the requested level).
 #'
 #' @param object A fitted model from [glmm()].
 #' @param parm Parameters: names or indices into the list above (fixed
 #'   effects first); all by default. `"beta_"` selects the fixed effects,
-#'   `"theta_"` the standard deviations (and `sigma`), as in lme4.
+#'   `"theta_"` the standard deviations, correlations and `sigma`, as in
+#'   lme4.
 #' @param level Confidence level, one number in (0, 1).
 #' @param method `"Wald"` or `"profile"`.
 #' @param ... Passed to [profile.glmmgee_glmm()] for `method = "profile"`
@@ -49,14 +54,19 @@ confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
   targets <- profile_targets(object)
   idx <- select_parameters(lme4_keywords(parm, targets), names(targets))
   if (method == "profile") {
-    pr <- profile(object, which = idx, alpha = min(0.01, (1 - level) / 2), ...)
+    pr <- profile(object, which = idx, alpha = min(0.01, (1 - level) / 2), refine = level, ...)
     return(confint(pr, level = level))
   }
   a <- (1 - level) / 2
   z <- stats::qnorm(1 - a)
   ci <- t(vapply(targets[idx], function(tg) {
     if (tg$kind == "coef" && !tg$log) return(tg$estimate + c(-z, z) * tg$se)
-    if (!(tg$estimate > 0) || !is.finite(tg$se)) return(c(NA_real_, NA_real_))
+    if (!is.finite(tg$se)) return(c(NA_real_, NA_real_))
+    if (tg$kind == "cor") {
+      if (abs(tg$estimate) >= 1) return(c(NA_real_, NA_real_))
+      return(tanh(atanh(tg$estimate) + c(-z, z) * tg$se / (1 - tg$estimate^2)))
+    }
+    if (!(tg$estimate > 0)) return(c(NA_real_, NA_real_))
     tg$estimate * exp(c(-z, z) * tg$se / tg$estimate)
   }, numeric(2)))
   dimnames(ci) <- list(names(targets)[idx], percent_labels(c(a, 1 - a)))

@@ -38,15 +38,22 @@ profile_engine <- function(fit) {
 }
 
 # The parameters that can be profiled, in the order confint() reports
-# them: fixed effects, then one standard deviation per random effect, then
-# the residual standard deviation (gaussian). Each target has its name,
-# estimate, an approximate standard error (delta method; NA on a boundary),
-# the positions `pos` in theta it moves, and `kind`:
+# them: fixed effects, the standard deviation of each random effect, the
+# correlation of the first effect of each covariance block with each other
+# effect of the block, then the residual standard deviation (gaussian).
+# Each target has its name, estimate, an approximate standard error (delta
+# method; NA on a boundary), the closed bounds of its range (`closed`: the
+# profile may stop there, e.g. a standard deviation at 0), the positions
+# `pos` in theta it moves (one row of Lambda, diagonal last, for "sd" and
+# "cor"), and `kind`:
 #   "coef"  theta[pos] = value (fixed effect) or log(value) (sigma);
-#   "sd"    the row of Lambda at theta[pos] (diagonal last) set to
-#           value * (v, 1) / |(v, 1)|, with the direction v free, so the
-#           standard deviation |row| is the value and the correlations are
-#           profiled out.
+#   "sd"    the row set to value * (v, 1) / |(v, 1)|, with the direction v
+#           free, so the standard deviation |row| is the value and the
+#           correlations are profiled out;
+#   "cor"   the row (first entry in the block's first column) set to
+#           s * (value, sqrt(1 - value^2) (w, 1) / |(w, 1)|), with its
+#           standard deviation s and the direction w free: the
+#           correlation with the block's first effect is the value.
 profile_targets <- function(fit) {
   th <- unname(fit$theta)
   V <- fit$cov_theta
@@ -56,34 +63,52 @@ profile_targets <- function(fit) {
     v <- drop(crossprod(grad, V[pos, pos, drop = FALSE] %*% grad))
     if (is.finite(v) && v >= 0) sqrt(v) else NA_real_
   }
+  target <- function(name, kind, pos, estimate, se, closed = c(NA_real_, NA_real_), log = FALSE)
+    list(name = name, kind = kind, pos = pos, estimate = estimate, se = se, closed = closed,
+         log = log)
   out <- lapply(seq_len(p), function(j)
-    list(name = names(fit$coefficients)[j], kind = "coef", pos = j, log = FALSE,
-         estimate = th[j], se = sqrt(max(V[j, j], 0))))
-  sd_names <- sd_parameter_names(fit)
+    target(names(fit$coefficients)[j], "coef", j, th[j], sqrt(max(V[j, j], 0))))
+  labels <- effect_labels(fit)
+  cors <- list()
   for (k in seq_len(re$q)) {
     at <- which(re$pattern$row == k)
     pos <- re$lambda_index[at][order(re$pattern$col[at])]
     l <- th[pos]
     s <- sqrt(sum(l^2))
-    out[[length(out) + 1L]] <- list(name = sd_names[k], kind = "sd", pos = pos, log = FALSE,
-                                    estimate = s, se = if (s > 0) se_of(l / s, pos) else NA_real_)
+    out[[length(out) + 1L]] <- target(sprintf("sd_%s|%s", labels$effect[k], labels$group[k]),
+                                      "sd", pos, s, if (s > 0) se_of(l / s, pos) else NA_real_,
+                                      closed = c(0, NA_real_))
+    if (length(pos) > 1L) {
+      j0 <- min(re$pattern$col[at])
+      rho <- if (s > 0) l[1L] / s else 0
+      grad <- if (s > 0) replace(numeric(length(l)), 1L, 1 / s) - l[1L] * l / s^3 else l
+      cors[[length(cors) + 1L]] <- target(
+        sprintf("cor_%s.%s|%s", labels$effect[k], labels$effect[j0], labels$group[k]),
+        "cor", pos, rho, if (s > 0) se_of(grad, pos) else NA_real_, closed = c(-1, 1))
+    }
   }
+  out <- c(out, cors)
   if (fit$family$family == "gaussian") {
     j <- length(th)
-    out[[length(out) + 1L]] <- list(name = "sigma", kind = "coef", pos = j, log = TRUE,
-                                    estimate = exp(th[j]), se = exp(th[j]) * sqrt(max(V[j, j], 0)))
+    out[[length(out) + 1L]] <- target("sigma", "coef", j, exp(th[j]),
+                                      exp(th[j]) * sqrt(max(V[j, j], 0)), log = TRUE)
   }
-  stats::setNames(out, vapply(out, `[[`, "", "name"))
+  names(out) <- make.unique(vapply(out, `[[`, "", "name"))
+  for (nm in names(out)) out[[nm]]$name <- nm
+  out
 }
 
-# "sd_(Intercept)|herd": lme4's names for standard deviations with
-# oldNames = FALSE.
-sd_parameter_names <- function(fit) {
+# The effect and grouping factor of each row of Lambda (as re_structure()
+# orders them), for lme4's names with oldNames = FALSE: "sd_(Intercept)|herd",
+# "cor_Days.(Intercept)|Subject".
+effect_labels <- function(fit) {
   if (inherits(fit, "glmmgee_glmm_sparse")) {
-    nm <- unlist(lapply(fit$reterms, function(tm) sprintf("sd_%s|%s", tm$cnames, tm$group)))
-    return(make.unique(nm))
+    eff <- unlist(lapply(fit$reterms, `[[`, "cnames"), use.names = FALSE)
+    grp <- unlist(lapply(fit$reterms, function(tm) rep(tm$group, length(tm$cnames))),
+                  use.names = FALSE)
+    return(list(effect = eff, group = grp))
   }
-  sprintf("sd_%s|%s", fit$cnames, fit$group_name)
+  list(effect = fit$cnames, group = rep(fit$group_name, length(fit$cnames)))
 }
 
 # The free parameters z at a point theta, the theta for (value, z) and the
@@ -99,6 +124,7 @@ target_map <- function(tg, lower) {
       grad = function(g, x, z) g[-pos],
       lower = lower[-pos]))
   }
+  if (tg$kind == "cor") return(cor_map(pos, lower))
   nv <- m - 1L
   rest <- function(v) c(v, 1) / sqrt(1 + sum(v^2))
   list(
@@ -126,6 +152,47 @@ target_map <- function(tg, lower) {
       c(g[-pos], gv)
     },
     lower = c(lower[-pos], rep(-Inf, nv)))
+}
+
+# A correlation target: free are the other parameters, the row's standard
+# deviation s (>= 0) and the direction w of the rest of the row.
+cor_map <- function(pos, lower) {
+  m <- length(pos)
+  nw <- m - 2L
+  unit <- function(w) c(w, 1) / sqrt(1 + sum(w^2))
+  split_z <- function(z) {
+    nz <- length(z) - nw - 1L
+    list(other = z[seq_len(nz)], s = z[[nz + 1L]], w = z[nz + 1L + seq_len(nw)])
+  }
+  row_of <- function(x, s, w) s * c(x, sqrt(max(1 - x^2, 0)) * unit(w))
+  list(
+    free = function(th) {
+      l <- th[pos]
+      w <- if (l[m] > 1e-12) l[2:(m - 1L)][seq_len(nw)] / l[m] else numeric(nw)
+      c(th[-pos], sqrt(sum(l^2)), w)
+    },
+    theta = function(x, z) {
+      zz <- split_z(z)
+      th <- numeric(length(zz$other) + m)
+      th[-pos] <- zz$other
+      th[pos] <- row_of(x, zz$s, zz$w)
+      th
+    },
+    grad = function(g, x, z) {
+      zz <- split_z(z)
+      gp <- g[pos]
+      c1 <- sqrt(max(1 - x^2, 0))
+      u <- unit(zz$w)
+      gs <- sum(gp * c(x, c1 * u))
+      gw <- numeric(nw)
+      if (nw) {
+        r <- sqrt(1 + sum(zz$w^2))
+        gr <- gp[-1L]
+        gw <- zz$s * c1 * (gr[seq_len(nw)] / r - sum(gr * c(zz$w, 1)) * zz$w / r^3)
+      }
+      c(g[-pos], gs, gw)
+    },
+    lower = c(lower[-pos], 0, rep(-Inf, nw)))
 }
 
 # The maximum of the log-likelihood with the target at x, from the free

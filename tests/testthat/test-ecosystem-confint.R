@@ -63,16 +63,20 @@ test_that("profile intervals equal glmmTMB's for poisson (with an offset) and ne
   expect_equal(unname(log(ours[4, ])), unname(theirs[4, 1:2]), tolerance = 1e-3)
 })
 
-test_that("profile intervals equal lme4's for a correlated random slope (ML)", {
+test_that("profile intervals equal lme4's for a correlated random slope, correlation included (ML)", {
   skip_if_not_installed("lme4")
   data("sleepstudy", package = "lme4", envir = environment())
   fit <- glmm(Reaction ~ Days + (Days | Subject), data = sleepstudy)
   m <- lme4::lmer(Reaction ~ Days + (Days | Subject), sleepstudy, REML = FALSE)
   ours <- confint(fit, method = "profile")
   theirs <- suppressMessages(confint(m, method = "profile", oldNames = FALSE))
-  common <- intersect(rownames(theirs), rownames(ours))
-  expect_length(common, 5L)  # lme4 also profiles the correlation, we do not
-  expect_equal(ours[common, ], theirs[common, ], tolerance = 5e-4)
+  expect_setequal(rownames(ours), rownames(theirs))
+  expect_equal(ours[rownames(theirs), ], theirs, tolerance = 5e-4)
+  # Wald interval of the correlation: on Fisher's z scale.
+  w <- confint(fit, parm = "cor_Days.(Intercept)|Subject")
+  rho <- attr(VarCorr(fit)$Subject, "correlation")[2, 1]
+  expect_true(w[1] > -1 && w[2] < 1 && w[1] < rho && w[2] > rho)
+  expect_equal(atanh(rho) - atanh(w[1]), atanh(w[2]) - atanh(rho))
 })
 
 test_that("profile intervals equal lme4's for crossed random effects (sparse engine)", {
