@@ -80,7 +80,7 @@ profile_targets <- function(fit) {
                                       closed = c(0, NA_real_))
     if (length(pos) > 1L) {
       j0 <- min(re$pattern$col[at])
-      rho <- if (s > 0) l[1L] / s else 0
+      rho <- if (s > 0) max(-1, min(1, l[1L] / s)) else 0
       grad <- if (s > 0) replace(numeric(length(l)), 1L, 1 / s) - l[1L] * l / s^3 else l
       cors[[length(cors) + 1L]] <- target(
         sprintf("cor_%s.%s|%s", labels$effect[k], labels$effect[j0], labels$group[k]),

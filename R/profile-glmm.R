@@ -241,12 +241,10 @@ confint.glmmgee_profile <- function(object, parm = NULL, level = 0.95, ...) {
 invert_zeta <- function(x, zeta, target, bound) {
   o <- order(x)
   x <- x[o]; zeta <- zeta[o]
+  reached <- !is.na(bound) && any(abs(x - bound) <= 1e-12 * max(1, abs(bound)))
   keep <- c(TRUE, diff(zeta) > 0)
   x <- x[keep]; zeta <- zeta[keep]
-  if (target < min(zeta))
-    return(if (!is.na(bound) && min(x) == bound) bound else NA_real_)
-  if (target > max(zeta))
-    return(if (!is.na(bound) && max(x) == bound) bound else NA_real_)
+  if (target < min(zeta) || target > max(zeta)) return(if (reached) bound else NA_real_)
   if (length(x) < 3L) return(stats::approx(zeta, x, target)$y)
   stats::splinefun(zeta, x, method = "monoH.FC")(target)
 }

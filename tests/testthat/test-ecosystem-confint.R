@@ -121,6 +121,24 @@ test_that("a singular variance has a profile lower limit of 0 and no Wald interv
   expect_gt(ci[1, 2], 0)
 })
 
+test_that("a correlation whose profile stays inside the level up to 1 has upper limit 1", {
+  set.seed(1)
+  M <- 12; n <- 6
+  g <- rep(seq_len(M), each = n)
+  x <- rep(0:(n - 1), M)
+  b <- matrix(rnorm(2 * M), M) %*% chol(matrix(c(1, 0.97, 0.97, 1), 2))
+  d <- data.frame(y = 1 + 0.5 * x + b[g, 1] + b[g, 2] * x + rnorm(M * n, 0, 0.5), x = x,
+                  g = factor(g))
+  fit <- glmm(y ~ x + (x | g), data = d)
+  pr <- profile(fit, which = "cor_x.(Intercept)|g")
+  d1 <- as.data.frame(pr)
+  expect_equal(max(d1$value), 1)
+  expect_lt(max(d1$zeta), qnorm(0.975))
+  ci <- confint(pr)
+  expect_equal(ci[1, 2], 1)
+  expect_lt(ci[1, 1], attr(VarCorr(fit)$g, "correlation")[2, 1])
+})
+
 test_that("the profile is linear in zeta for a gaussian fixed effect and has methods", {
   skip_if_not_installed("lme4")
   data("sleepstudy", package = "lme4", envir = environment())
