@@ -91,10 +91,11 @@ profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20
     o <- order(pts$value)
     pts <- pts[o, ]
     zfree <- zfree[o]
-    for (t in c(-1, 1) %o% stats::qnorm(1 - (1 - refine) / 2)) {
-      extra <- refine_crossing(eng$eval, map, tg, ll_hat, pts, zfree, t, control)
-      pts <- rbind(pts, extra)
-    }
+    # Each crossing is bracketed by the traced points (with their free
+    # parameters for warm starts); the points found are added afterwards.
+    extra <- lapply(c(-1, 1) %o% stats::qnorm(1 - (1 - refine) / 2), function(t)
+      refine_crossing(eng$eval, map, tg, ll_hat, pts, zfree, t, control))
+    pts <- do.call(rbind, c(list(pts), extra))
     pts <- pts[order(pts$value), ]
     rows[[tg$name]] <- data.frame(parameter = tg$name, value = pts$value, zeta = pts$zeta)
   }

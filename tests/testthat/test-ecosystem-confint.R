@@ -100,12 +100,16 @@ test_that("at a profile limit the likelihood-ratio statistic is the chi-square q
   d$p4 <- as.numeric(d$period == "4")
   fit <- eco_glmm()
   ci <- confint(fit, parm = "period2", method = "profile")
-  for (lim in ci[1, ]) {
+  # One profile refined at two levels.
+  pr <- profile(fit, which = "period2", refine = c(0.9, 0.95))
+  expect_equal(confint(pr, level = 0.95), ci)
+  limits <- rbind(cbind(ci, level = 0.95), cbind(confint(pr, level = 0.9), level = 0.9))
+  for (r in seq_len(nrow(limits))) for (lim in limits[r, 1:2]) {
     d$fixed <- lim * d$p2
     restricted <- glmm(cbind(incidence, size - incidence) ~ p3 + p4 + offset(fixed) + (1 | herd),
                        data = d, family = binomial, nAGQ = 1)
     lr <- 2 * (as.numeric(logLik(fit)) - as.numeric(logLik(restricted)))
-    expect_equal(lr, qchisq(0.95, 1), tolerance = 1e-4)
+    expect_equal(lr, qchisq(limits[r, "level"], 1), tolerance = 1e-6)
   }
 })
 
