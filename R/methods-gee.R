@@ -16,6 +16,8 @@
 #' @param parm coefficients (names or indices) for the intervals; all by
 #'   default.
 #' @param level confidence level.
+#' @param method for `confint()`: only `"Wald"` (a GEE has no likelihood to
+#'   profile).
 #' @param newdata data frame (formula fits) or model matrix ([gee_fit()]
 #'   fits) to predict for; the fitted data by default.
 #' @param se.fit logical: also return standard errors (delta method on the
@@ -62,7 +64,11 @@ vcov.glmmgee_gee <- function(object, type = object$std.err, ...) {
 
 #' @rdname gee-methods
 #' @export
-confint.glmmgee_gee <- function(object, parm, level = 0.95, type = object$std.err, ...) {
+confint.glmmgee_gee <- function(object, parm, level = 0.95, type = object$std.err,
+                                method = "Wald", ...) {
+  if (!identical(method, "Wald"))
+    stop("a GEE has no likelihood to profile: confint() gives Wald intervals only (method = \"Wald\")",
+         call. = FALSE)
   check_level(level)
   cf <- coef(object)
   se <- sqrt(diag(vcov(object, type = type)))

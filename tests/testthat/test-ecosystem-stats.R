@@ -46,6 +46,19 @@ test_that("drop1() gives lme4's AIC and likelihood-ratio tests", {
   expect_equal(ours[["Pr(>Chi)"]][-1], theirs[["Pr(Chi)"]][-1], tolerance = 1e-4)
 })
 
+test_that("drop1() on crossed random effects (sparse engine) gives lme4's tests", {
+  skip_if_not_installed("lme4")
+  data("Penicillin", package = "lme4", envir = environment())
+  set.seed(2)
+  Penicillin$z <- rnorm(nrow(Penicillin))
+  fit <- glmm(diameter ~ z + (1 | plate) + (1 | sample), data = Penicillin)
+  m <- lme4::lmer(diameter ~ z + (1 | plate) + (1 | sample), Penicillin, REML = FALSE)
+  ours <- drop1(fit, test = "Chisq")
+  theirs <- drop1(m, test = "Chisq")
+  expect_equal(ours$AIC, theirs$AIC, tolerance = 1e-6)
+  expect_equal(ours$LRT[-1], theirs$LRT[-1], tolerance = 1e-5)
+})
+
 test_that("step() drops a noise covariate and keeps the random effects", {
   d <- cbpp_noise()
   fit <- glmm(cbind(incidence, size - incidence) ~ period + noise + (1 | herd), data = d,
@@ -104,6 +117,7 @@ test_that("weights, df.residual and deviance of a gee; extractAIC refuses", {
   expect_equal(deviance(fit), deviance(g), tolerance = 1e-6)
   expect_error(extractAIC(fit), "no likelihood.*QIC")
   expect_error(drop1(fit), "no likelihood.*QIC")
+  expect_error(confint(fit, method = "profile"), "no likelihood.*Wald")
   # update(), nobs(), terms() and model.frame() as for glm.
   f2 <- update(fit, . ~ . - trt)
   g2 <- update(g, . ~ . - trt)
