@@ -16,6 +16,8 @@
 #'
 #' @param mod,model,object A fit from [glmm()] or [gee()].
 #' @param type `"II"` or `"III"`, as in [car::Anova()].
+#' @param test.statistic,test Only `"Chisq"`: the fits are asymptotic, with
+#'   no denominator degrees of freedom for F tests.
 #' @param hypothesis.matrix,rhs,g. As in [car::linearHypothesis()] and
 #'   [car::deltaMethod()]; coefficient names are the fixed effects'.
 #' @param vcov. Covariance matrix of the fixed effects (or a function of
@@ -39,14 +41,27 @@ NULL
 
 #' @rdname car-methods
 #' @exportS3Method car::Anova
-Anova.glmmgee_glmm <- function(mod, type = c("II", "III", 2, 3), vcov. = NULL, ...) {
+Anova.glmmgee_glmm <- function(mod, type = c("II", "III", 2, 3), test.statistic = "Chisq",
+                               vcov. = NULL, ...) {
+  check_chisq(test.statistic, "test.statistic")
   car_anova(mod, type, vcov., ...)
 }
 
 #' @rdname car-methods
 #' @exportS3Method car::Anova
-Anova.glmmgee_gee <- function(mod, type = c("II", "III", 2, 3), vcov. = NULL, ...) {
+Anova.glmmgee_gee <- function(mod, type = c("II", "III", 2, 3), test.statistic = "Chisq",
+                              vcov. = NULL, ...) {
+  check_chisq(test.statistic, "test.statistic")
   car_anova(mod, type, vcov., ...)
+}
+
+# F tests would need denominator degrees of freedom (Kenward-Roger for
+# lme4's linear mixed models) that these asymptotic fits do not have.
+check_chisq <- function(test, arg) {
+  if (!identical(test, "Chisq"))
+    stop(sprintf("'%s' = \"%s\" is not available: glmmgee's Wald tests are chi-square tests (no denominator degrees of freedom); use \"Chisq\"",
+                 arg, paste(test, collapse = ", ")), call. = FALSE)
+  invisible(test)
 }
 
 car_anova <- function(mod, type, vcov., ...) {
@@ -66,8 +81,9 @@ car_anova <- function(mod, type, vcov., ...) {
 
 #' @rdname car-methods
 #' @exportS3Method car::linearHypothesis
-linearHypothesis.glmmgee_glmm <- function(model, hypothesis.matrix, rhs = NULL, vcov. = NULL,
-                                          ...) {
+linearHypothesis.glmmgee_glmm <- function(model, hypothesis.matrix, rhs = NULL, test = "Chisq",
+                                          vcov. = NULL, ...) {
+  check_chisq(test, "test")
   w <- wald_model(model, vcov.)
   car::linearHypothesis(w, hypothesis.matrix, rhs = rhs, test = "Chisq",
                         vcov. = if (w$user_vcov) w$vcov, ...)

@@ -96,6 +96,8 @@ test_that("car::linearHypothesis on a glmm equals hand computation and lme4's", 
   theirs <- car::linearHypothesis(g, h, vcov. = vcov(cf$fit))
   expect_equal(ours$Chisq[2], theirs$Chisq[2], tolerance = 1e-5)
   expect_error(car::linearHypothesis(cf$fit, h, vcov. = diag(2)), "'vcov.' must be a 4 x 4")
+  expect_error(car::linearHypothesis(cf$fit, h, test = "F"), "'test' = \"F\" is not available")
+  expect_error(car::Anova(cf$fit, test.statistic = "F"), "'test.statistic' = \"F\"")
 })
 
 test_that("car::deltaMethod on glmm and gee fits equals the delta method by hand", {
