@@ -148,8 +148,14 @@ gee_compare <- function(small, big, test, type) {
 #' geepack's `QIC()` differs: it refits the model under independence for
 #' \eqn{\hat\Omega_I}, using that fit's scale, while its quasi-likelihood is
 #' not divided by the scale and ignores prior weights. `QIC` is an S3
-#' generic here; when geepack or MuMIn is attached after glmmgee, their
-#' `QIC` masks this one, so call `glmmgee::QIC()`.
+#' generic here and in geepack; the method for gee fits is registered on
+#' geepack's generic as well (when geepack is loaded), so `QIC(fit)` gives
+#' these numbers whichever of the two packages is attached last. MuMIn's
+#' `QIC` is a plain function, not a generic (it dispatches on an internal
+#' `getQIC` generic that refits under independence through `update()`): when
+#' MuMIn is attached after glmmgee it masks this `QIC`, so call
+#' `glmmgee::QIC()`. (MuMIn cannot be installed on the R version this was
+#' tested with, so no method is registered for its internal generic.)
 #'
 #' @param object a fit from [gee()] or [gee_fit()].
 #' @param ... further fits: the result is then a matrix with a row per fit.

@@ -1,6 +1,6 @@
 # Cluster bootstrap: resample whole clusters with replacement, refit the
 # model at the matrix level (no formulas, no data frames), return the new
-# parameters. Used by standardize(se = "bootstrap").
+# parameters. Used by standardize(se = "bootstrap"), through boot::boot().
 
 # Row indices of each cluster of a fit.
 cluster_rows <- function(fit) split(seq_along(cluster_of(fit)), cluster_of(fit))
@@ -96,27 +96,47 @@ refit_gee <- function(fit, rows, id) {
   unname(f$coefficients)
 }
 
-# Runs `one(b)` for b = 1..B, in chunks so that a text progress bar can
-# advance, on `cores` forked workers (parallel::mclapply; serially on
-# Windows, where forking is not available).
-run_replicates <- function(B, one, cores, progress) {
-  use_fork <- cores > 1L && .Platform$OS.type != "windows"
-  chunk <- if (use_fork) cores * 4L else 10L
-  chunks <- split(seq_len(B), ceiling(seq_len(B) / chunk))
-  pb <- if (progress) utils::txtProgressBar(min = 0, max = B, style = 3)
-  if (progress) on.exit(close(pb))
-  out <- vector("list", B)
-  for (ch in chunks) {
-    out[ch] <- if (use_fork) parallel::mclapply(ch, one, mc.cores = cores,
-                                                mc.preschedule = TRUE)
-               else lapply(ch, one)
-    if (progress) utils::setTxtProgressBar(pb, max(ch))
+# The cluster bootstrap on boot::boot(): the "data" are the cluster numbers
+# 1..K, and `stat(clusters)` refits on the drawn clusters and returns the
+# statistic (NA where the refit fails). boot draws every resample in the
+# calling process before any refit runs, so the replicates depend on the
+# seed and not on the number of workers. Parallel runs use boot's own
+# parallelism: forked workers ("multicore") where forking exists, socket
+# workers ("snow") on Windows or on a cluster `cl` from parallel. `t0` is
+# the statistic on the data as fitted (boot's call on the identity resample
+# returns it without refitting).
+run_boot <- function(K, B, stat, t0, cores, cl, progress) {
+  mode <- boot_parallel_mode(cores, cl)
+  pb <- NULL
+  done <- 0L
+  if (progress && mode == "no") {
+    pb <- utils::txtProgressBar(min = 0, max = B, style = 3)
+    on.exit(close(pb), add = TRUE)
+  } else if (progress) {
+    message(sprintf("running %d bootstrap refits on %s (no progress bar for parallel runs)",
+                    B, if (is.null(cl)) sprintf("%d workers", cores) else "the cluster 'cl'"))
   }
-  out
+  statistic <- function(data, i) {
+    if (identical(i, seq_len(K))) return(t0)
+    out <- stat(data[i])
+    if (!is.null(pb)) {
+      done <<- done + 1L
+      utils::setTxtProgressBar(pb, done)
+    }
+    out
+  }
+  boot::boot(seq_len(K), statistic, R = B, parallel = mode, ncpus = as.integer(cores),
+             cl = cl)
+}
+
+boot_parallel_mode <- function(cores, cl) {
+  if (!is.null(cl)) return("snow")
+  if (cores <= 1L) return("no")
+  if (.Platform$OS.type == "windows") "snow" else "multicore"
 }
 
 check_bootstrap_args <- function(fit, B, cores, clusters = cluster_of(fit),
-                                 min_clusters = 10L) {
+                                 min_clusters = 10L, cl = NULL) {
   if (isTRUE(re_known_cov(fit)))
     stop("'se' = \"bootstrap\" cannot resample a fit with a known-covariance term (its levels are tied together through K); use se = \"delta\"",
          call. = FALSE)
@@ -129,6 +149,8 @@ check_bootstrap_args <- function(fit, B, cores, clusters = cluster_of(fit),
   if (!is.numeric(cores) || length(cores) != 1L || is.na(cores) || cores < 1 ||
       cores != round(cores))
     stop("'cores' must be a whole number >= 1", call. = FALSE)
+  if (!is.null(cl) && !inherits(cl, "cluster"))
+    stop("'cl' must be a cluster from parallel::makeCluster() (or NULL)", call. = FALSE)
   invisible(K)
 }
 

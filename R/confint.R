@@ -25,28 +25,3 @@ wald_confint <- function(cf, vc, parm, level) {
   dimnames(ci) <- list(a$parm, a$labels)
   ci
 }
-
-#' Wald confidence intervals for the fixed effects of a GLMM
-#'
-#' Intervals \eqn{\hat\beta \pm z_{1-\alpha/2}\,\mathrm{se}} from [vcov()]
-#' (the inverse Hessian of the marginal log-likelihood).
-#'
-#' @param object A fit from [glmm()].
-#' @param parm Coefficient names or indices; all fixed effects by default.
-#'   Names not among the coefficients are an error.
-#' @param level Confidence level, one number strictly between 0 and 1.
-#' @param ... Ignored.
-#' @return A matrix with one row per coefficient and the lower and upper
-#'   limits as columns.
-#' @examples
-#' if (requireNamespace("lme4", quietly = TRUE)) {
-#'   data(cbpp, package = "lme4")
-#'   fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
-#'               data = cbpp, family = binomial, nAGQ = 1)
-#'   confint(fit)
-#'   exp(confint(fit, parm = "period2", level = 0.9))
-#' }
-#' @export
-confint.glmmgee_glmm <- function(object, parm, level = 0.95, ...) {
-  wald_confint(fixef(object), function() stats::vcov(object), parm, level)
-}

@@ -20,5 +20,5 @@
 #' @importFrom Rcpp evalCpp
 #' @importFrom stats coef vcov fitted residuals predict nobs logLik formula
 #'   update model.matrix model.frame terms delete.response na.omit pnorm qnorm
-#'   pchisq dnorm gaussian
+#'   pchisq dnorm gaussian weights df.residual deviance extractAIC
 "_PACKAGE"

@@ -16,6 +16,8 @@
 #' @param parm coefficients (names or indices) for the intervals; all by
 #'   default.
 #' @param level confidence level.
+#' @param method for `confint()`: only `"Wald"` (a GEE has no likelihood to
+#'   profile).
 #' @param newdata data frame (formula fits) or model matrix ([gee_fit()]
 #'   fits) to predict for; the fitted data by default.
 #' @param se.fit logical: also return standard errors (delta method on the
@@ -64,8 +66,20 @@ vcov.glmmgee_gee <- function(object, type = object$std.err, ...) {
 
 #' @rdname gee-methods
 #' @export
-confint.glmmgee_gee <- function(object, parm, level = 0.95, type = object$std.err, ...) {
-  wald_confint(coef(object), function() vcov(object, type = type), parm, level)
+confint.glmmgee_gee <- function(object, parm, level = 0.95, type = object$std.err,
+                                method = "Wald", ...) {
+  if (!identical(method, "Wald"))
+    stop("a GEE has no likelihood to profile: confint() gives Wald intervals only (method = \"Wald\")",
+         call. = FALSE)
+  check_level(level)
+  cf <- coef(object)
+  se <- sqrt(diag(vcov(object, type = type)))
+  parm <- names(cf)[select_parameters(if (missing(parm)) NULL else parm, names(cf))]
+  a <- (1 - level) / 2
+  z <- stats::qnorm(1 - a)
+  ci <- cbind(cf[parm] - z * se[parm], cf[parm] + z * se[parm])
+  dimnames(ci) <- list(parm, percent_labels(c(a, 1 - a)))
+  ci
 }
 
 #' @rdname gee-methods

@@ -189,7 +189,10 @@ print.summary.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") -
 #'   coefficient of variation \eqn{1/\sqrt{\nu}} for Gamma with shape
 #'   \eqn{\nu} (its estimate and standard error are in `fit$family_par`), and
 #'   1 for families without a dispersion parameter; `formula()`
-#'   the model formula; `model.matrix()` a matrix (sparse for
+#'   the model formula; `terms()` the terms of the fixed effects (as
+#'   lme4's `terms(fixed.only = TRUE)`), so that [drop1()] and [step()]
+#'   drop fixed-effect terms only and keep the random effects;
+#'   `model.matrix()` a matrix (sparse for
 #'   `type = "random"`); `model.frame()` the model frame; `family()` the family.
 #' @examples
 #' if (requireNamespace("lme4", quietly = TRUE)) {
@@ -252,7 +255,27 @@ sigma.glmmgee_glmm <- function(object, ...) object$sigma
 
 #' @rdname glmm-extractors
 #' @export
-formula.glmmgee_glmm <- function(x, ...) x$formula
+formula.glmmgee_glmm <- function(x, ...) {
+  f <- x$formula
+  bars <- attr(f, "random_terms")
+  if (!inherits(f, "terms") || is.null(bars)) return(f)
+  # A formula replaced by terms(fit), as stats::step() does: the fixed
+  # part with the random-effect terms that terms() set aside.
+  rhs <- Reduce(function(a, b) call("+", a, call("(", b)), bars, stats::formula(f)[[3L]])
+  out <- stats::formula(f)
+  out[[3L]] <- rhs
+  out
+}
+
+#' @rdname glmm-extractors
+#' @export
+terms.glmmgee_glmm <- function(x, ...) {
+  tt <- x$terms
+  # The fixed-effects terms (as lme4's terms(fixed.only = TRUE)), carrying
+  # the random-effect terms for formula() (see above).
+  attr(tt, "random_terms") <- reformulas::findbars(formula(x))
+  tt
+}
 
 #' @rdname glmm-extractors
 #' @export

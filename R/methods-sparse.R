@@ -80,8 +80,9 @@ model.matrix.glmmgee_glmm_sparse <- function(object, type = c("fixed", "random")
 #' @export
 predict.glmmgee_glmm_sparse <- function(object, newdata = NULL, type = c("link", "response"),
                                 re.form = NULL, allow.new.levels = FALSE,
-                                na.action = stats::na.pass, ...) {
+                                na.action = stats::na.pass, se.fit = FALSE, ...) {
   type <- match.arg(type)
+  check_flag(se.fit, "se.fit")
   if (isTRUE(list(...)$new_clusters)) return(predict_new_clusters(object, newdata, type))
   bars <- selected_bars(object, re.form)
   if (is.null(newdata)) {
@@ -90,8 +91,7 @@ predict.glmmgee_glmm_sparse <- function(object, newdata = NULL, type = c("link",
     if (length(cols))
       eta <- eta + as.numeric(object$Z[, cols, drop = FALSE] %*% object$b[cols])
     names(eta) <- names(object$fitted.values)
-    pred <- if (type == "response") object$family$linkinv(eta) else eta
-    return(stats::napredict(object$na.action, pred))
+    return(prediction(object, eta, if (se.fit) object$X, type, object$na.action))
   }
   if (!is.data.frame(newdata)) stop("'newdata' must be a data frame", call. = FALSE)
   env <- environment(object$formula) %||% parent.frame()
@@ -102,6 +102,8 @@ predict.glmmgee_glmm_sparse <- function(object, newdata = NULL, type = c("link",
   nao <- nd$na.action
   data <- nd$data
   eta <- newdata_fixed(object, data, env)
+  X <- attr(eta, "X")
+  attr(eta, "X") <- NULL
   for (tm in object$reterms[bars]) {
     g <- factor(eval_grouping(tm$group_expr, data, env))
     idx <- match_levels(g, tm$levels, tm$group, allow.new.levels)
@@ -117,8 +119,7 @@ predict.glmmgee_glmm_sparse <- function(object, newdata = NULL, type = c("link",
     eta <- eta + rowSums(Zk * Bk)
   }
   names(eta) <- rownames(data)
-  pred <- if (type == "response") object$family$linkinv(eta) else eta
-  stats::napredict(nao, pred)
+  prediction(object, eta, if (se.fit) X, type, nao)
 }
 
 # The levels of a term counted in ngroups and shown by ranef(): those with

@@ -33,12 +33,21 @@
 #'   labels in `newdata` that were not in the fit are an error; if `TRUE`
 #'   they get random effects of zero.
 #' @param na.action Function for missing values in `newdata`.
+#' @param se.fit Also return standard errors. They come from the
+#'   uncertainty of the fixed effects only, by the delta method with
+#'   [vcov()]: \eqn{\sqrt{x'Vx}} on the link scale, times
+#'   \eqn{|d\mu/d\eta|} at the prediction for `type = "response"`. The
+#'   predicted random effects are treated as known, so with `re.form = NA`
+#'   they are the standard errors of the typical-cluster prediction
+#'   (glmmTMB's `predict(re.form = NA, se.fit = TRUE)`); they do not include
+#'   the prediction error of a cluster's random effect.
 #' @param ... `new_clusters = TRUE`: predict each cluster of `newdata` from
 #'   its own observations (the response must be in `newdata`), with its
 #'   random effects predicted by [ranef_new()] (posterior modes, parameters
 #'   fixed) instead of taken from the fit or set to zero.
 #' @return A numeric vector, named by the rows of `newdata` (or of the data
-#'   of the fit).
+#'   of the fit); with `se.fit = TRUE` a list with components `fit` and
+#'   `se.fit`.
 #' @examples
 #' if (requireNamespace("lme4", quietly = TRUE)) {
 #'   data(cbpp, package = "lme4")
@@ -48,12 +57,14 @@
 #'   nd <- data.frame(period = factor(1:4), herd = "new")
 #'   predict(fit, nd, type = "response", allow.new.levels = TRUE)  # b = 0
 #'   predict(fit, nd, re.form = NA, type = "response")
+#'   predict(fit, nd, re.form = NA, type = "response", se.fit = TRUE)
 #' }
 #' @export
 predict.glmmgee_glmm <- function(object, newdata = NULL, type = c("link", "response"),
                          re.form = NULL, allow.new.levels = FALSE, na.action = stats::na.pass,
-                         ...) {
+                         se.fit = FALSE, ...) {
   type <- match.arg(type)
+  check_flag(se.fit, "se.fit")
   if (isTRUE(list(...)$new_clusters)) return(predict_new_clusters(object, newdata, type))
   bars <- selected_bars(object, re.form)
   cols <- bar_columns(object)[bars]
@@ -66,17 +77,35 @@ predict.glmmgee_glmm <- function(object, newdata = NULL, type = c("link", "respo
                              B[object$group, cols, drop = FALSE])
     }
     names(eta) <- names(object$fitted.values)
-    pred <- if (type == "response") object$family$linkinv(eta) else eta
-    return(stats::napredict(object$na.action, pred))
+    return(prediction(object, eta, if (se.fit) object$X, type, object$na.action))
   }
   if (!is.data.frame(newdata)) stop("'newdata' must be a data frame", call. = FALSE)
   env <- environment(object$formula) %||% parent.frame()
   nd <- newdata_rows(object, newdata, bars, na.action, env)
   eta <- newdata_fixed(object, nd$data, env)
+  X <- attr(eta, "X")
+  attr(eta, "X") <- NULL
   if (length(cols)) eta <- eta + newdata_random(object, nd$data, bars, allow.new.levels, env)
   names(eta) <- rownames(nd$data)
+  prediction(object, eta, if (se.fit) X, type, nd$na.action)
+}
+
+# The prediction on the requested scale, padded by na.action; with a
+# fixed-effects design X, a list with the delta-method standard errors of
+# the fixed-effect part (see predict.glmmgee_glmm()).
+prediction <- function(object, eta, X, type, na.action) {
   pred <- if (type == "response") object$family$linkinv(eta) else eta
-  stats::napredict(nd$na.action, pred)
+  if (is.null(X)) return(stats::napredict(na.action, pred))
+  se <- sqrt(pmax(rowSums((X %*% vcov(object)) * X), 0))
+  if (type == "response") se <- se * abs(object$family$mu.eta(eta))
+  names(se) <- names(pred)
+  list(fit = stats::napredict(na.action, pred), se.fit = stats::napredict(na.action, se))
+}
+
+check_flag <- function(x, arg) {
+  if (!is.logical(x) || length(x) != 1L || is.na(x))
+    stop(sprintf("'%s' must be TRUE or FALSE", arg), call. = FALSE)
+  invisible(x)
 }
 
 # Indices of the model's random-effect terms kept by re.form.
@@ -139,7 +168,9 @@ newdata_fixed <- function(object, data, env) {
   eta <- drop(X %*% beta)
   off <- stats::model.offset(mf)
   if (!is.null(off)) eta <- eta + off
-  eta + newdata_offset(object$call$offset, data, env, length(eta))
+  eta <- eta + newdata_offset(object$call$offset, data, env, length(eta))
+  attr(eta, "X") <- X
+  eta
 }
 
 newdata_random <- function(object, data, bars, allow.new.levels, env) {

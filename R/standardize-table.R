@@ -53,18 +53,43 @@ contrast_table <- function(m, S, labels, binary, level) {
   table_frame(defs, labels, do.call(rbind, rows))
 }
 
-# Bootstrap table: standard deviation of the replicates (on the scale of the
-# reported quantity) and percentile intervals.
-bootstrap_table <- function(m, reps, labels, binary, level) {
-  defs <- contrast_defs(length(m), binary)
-  a <- (1 - level) / 2
+# Bootstrap table from the boot object `bt` of the means: for each
+# quantity the standard deviation of its replicates (on the scale of the
+# reported quantity) and a boot.ci() interval of `type`, computed on the
+# log scale for ratios (percentile and BCa intervals do not depend on the
+# scale). The quantity's replicates are put in a copy of `bt` whose
+# statistic gives that quantity, so boot.ci() (and BCa's influence values,
+# which may call the statistic) see one consistent bootstrap.
+bootstrap_table <- function(bt, labels, binary, level, type) {
+  defs <- contrast_defs(length(bt$t0), binary)
+  ok <- stats::complete.cases(bt$t)
+  if (type == "bca" && !all(ok))
+    stop(sprintf("BCa intervals need every bootstrap replicate, and %d of %d refits failed; use boot_type = \"perc\" or \"norm\"",
+                 sum(!ok), length(ok)), call. = FALSE)
   rows <- lapply(defs, function(d) {
-    tr <- function(x) if (d$log) exp(d$f(x, d$k)) else d$f(x, d$k)
-    r <- apply(reps, 1L, tr)
-    r <- r[is.finite(r)]
-    c(tr(m), stats::sd(r), stats::quantile(r, c(a, 1 - a), names = FALSE))
+    f <- function(m) d$f(m, d$k)
+    q <- bt
+    q$t0 <- f(bt$t0)
+    q$t <- matrix(apply(bt$t, 1L, f), ncol = 1L)
+    stat <- bt$statistic
+    q$statistic <- function(data, i, ...) f(stat(data, i, ...))
+    r <- q$t[ok & is.finite(q$t)]
+    back <- if (d$log) exp else identity
+    ci <- boot_interval(q, level, type)
+    c(back(q$t0), stats::sd(back(r)), back(ci))
   })
   table_frame(defs, labels, do.call(rbind, rows))
+}
+
+boot_interval <- function(q, level, type) {
+  if (!all(is.finite(q$t)) && type != "bca")
+    q$t[!is.finite(q$t)] <- NA_real_
+  ci <- tryCatch(suppressWarnings(boot::boot.ci(q, conf = level, type = type)),
+                 error = function(e) NULL)
+  key <- switch(type, perc = "percent", bca = "bca", norm = "normal", basic = "basic")
+  if (is.null(ci) || is.null(ci[[key]])) return(c(NA_real_, NA_real_))
+  v <- ci[[key]]
+  v[1L, ncol(v) - 1:0]
 }
 
 table_frame <- function(defs, labels, M) {
@@ -85,13 +110,18 @@ print.glmmgee_standardized <- function(x, digits = max(3L, getOption("digits") -
   lv <- 100 * attr(x, "level")
   cat(switch(se,
              delta = sprintf("Standard errors: delta method over all parameters; %g%% Wald intervals (log scale for ratios).\n", lv),
-             bootstrap = sprintf("Standard errors: cluster bootstrap, %d replicates%s; %g%% percentile intervals.\n",
+             bootstrap = sprintf("Standard errors: cluster bootstrap, %d replicates%s; %g%% %s intervals.\n",
                                  NROW(attr(x, "replicates")),
                                  if (attr(x, "failed") > 0) sprintf(" (%d failed)", attr(x, "failed")) else "",
-                                 lv),
+                                 lv, boot_type_label(attr(x, "boot_type"))),
              none = "No standard errors.\n"))
   d <- as.data.frame(unclass(x), stringsAsFactors = FALSE)
   print(format(d, digits = digits), row.names = FALSE)
   for (w in attr(x, "warnings")) cat("Warning:", w, "\n")
   invisible(x)
+}
+
+boot_type_label <- function(type) {
+  switch(type %||% "perc", perc = "percentile", bca = "BCa", norm = "normal (bootstrap SE)",
+         basic = "basic")
 }

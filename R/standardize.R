@@ -34,15 +34,24 @@
 #' kept. Known-covariance terms cannot be resampled (their levels are tied
 #' together through K): the bootstrap refuses them.
 #'
-#' `se = "bootstrap"`: a cluster bootstrap. Whole clusters are resampled
-#' with replacement, the model is refitted on each resample (starting from
-#' the estimates) and the standardized means recomputed on the resampled
-#' rows (or on `newdata`). Standard errors are the standard deviations of
-#' the replicates, intervals the percentile intervals. Replicates whose
-#' refit fails or does not converge are dropped (and counted). `cores > 1`
-#' runs the refits on forked workers via [parallel::mclapply()]; on Windows,
-#' where forking is unavailable, they run serially. Resamples are drawn in
-#' the main process, so results depend on the seed, not on `cores`.
+#' `se = "bootstrap"`: a cluster bootstrap, run by [boot::boot()]. Whole
+#' clusters are resampled with replacement, the model is refitted on each
+#' resample (starting from the estimates) and the standardized means
+#' recomputed on the resampled rows (or on `newdata`). Standard errors are
+#' the standard deviations of the replicates; intervals are
+#' [boot::boot.ci()] intervals of type `boot_type`: percentile (`"perc"`,
+#' the default), bias-corrected and accelerated (`"bca"`), normal (`"norm"`)
+#' or basic; for ratios and odds ratios the `"norm"` and `"basic"` intervals
+#' are computed on the log scale. Replicates whose refit fails or does not
+#' converge are dropped (and counted); BCa intervals then cannot be
+#' computed (they need every replicate), so use another type. The `boot`
+#' object of the standardized means (one column per value) is kept as the
+#' attribute `"boot"`, for [boot::boot.ci()] or [plot()]. `cores > 1` runs
+#' the refits in parallel through boot: on forked workers (`parallel =
+#' "multicore"`), or on Windows on socket workers (`"snow"`); a cluster from
+#' [parallel::makeCluster()] can be given as `cl`. Resamples are drawn by
+#' boot in the main process before any refit, so results depend on the seed,
+#' not on `cores` or `cl`. The progress bar is shown for serial runs.
 #'
 #' @param fit A fit from [glmm()] or [gee()] (formula interface).
 #' @param variable Name of one variable of the fixed-effects part of the
@@ -59,6 +68,10 @@
 #' @param level Confidence level.
 #' @param B Number of bootstrap replicates.
 #' @param cores Number of parallel workers for the bootstrap.
+#' @param boot_type Type of bootstrap interval, as [boot::boot.ci()]:
+#'   `"perc"`, `"bca"`, `"norm"` or `"basic"`.
+#' @param cl A cluster from [parallel::makeCluster()] to run the bootstrap
+#'   refits on (any platform); it overrides `cores`.
 #' @param progress Show a progress bar during the bootstrap.
 #' @param cluster For a glmm with several grouping factors: the name of the
 #'   grouping factor whose levels are the independent clusters (resampled
@@ -75,7 +88,8 @@
 #'   attributes `view`, `variable`, `se`, `level`, `cluster` (the
 #'   grouping factor taken as the clusters) and, for the bootstrap,
 #'   the `replicates` (one row per successful replicate, one column per
-#'   value) and the number that `failed`.
+#'   value), the number that `failed`, the `boot` object and the
+#'   `boot_type`.
 #' @seealso [marginal_coefs()], [compare_views()].
 #' @examples
 #' if (requireNamespace("MASS", quietly = TRUE)) {
@@ -88,7 +102,9 @@
 #'   standardize(fit, "trt")                        # population-averaged
 #'   standardize(fit, "trt", re = "conditional")    # a typical patient
 #'   \donttest{
-#'   standardize(pa, "trt", se = "bootstrap", B = 100, progress = FALSE)
+#'   sb <- standardize(pa, "trt", se = "bootstrap", B = 100, progress = FALSE)
+#'   sb
+#'   boot::boot.ci(attr(sb, "boot"), type = "bca", index = 2)
 #'   }
 #' }
 #' @export
@@ -96,13 +112,15 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
                         re = c("marginal", "conditional"),
                         se = c("delta", "bootstrap", "none"), level = 0.95,
                         B = 200L, cores = 1L, progress = interactive(),
-                        cluster = NULL, ...) {
+                        cluster = NULL, boot_type = c("perc", "bca", "norm", "basic"),
+                        cl = NULL, ...) {
   check_fit(fit, "standardize() predicts from it")
   if (is.null(fit$terms))
     stop("'fit' must come from the formula interface (glmm() or gee()), not a matrix-level fitter",
          call. = FALSE)
   re <- match.arg(re)
   se <- match.arg(se)
+  boot_type <- match.arg(boot_type)
   check_level(level)
   clusters <- standardize_clusters(fit, cluster, se)
   vars <- model_variables(fit)
@@ -137,14 +155,15 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
     if (sampled) S <- S + between_cluster_cov(est$rows, clusters$id)
     contrast_table(m, S, values$label, binary, level)
   } else if (se == "bootstrap") {
-    check_bootstrap_args(fit, B, cores, clusters$id)
-    bt <- bootstrap_means(fit, ev, sampled, nrow(data), B, cores, progress, clusters$term)
-    structure(bootstrap_table(m, bt$reps, values$label, binary, level),
-              replicates = bt$reps, failed = bt$failed)
+    check_bootstrap_args(fit, B, cores, clusters$id, cl = cl)
+    bt <- bootstrap_means(fit, ev, m, sampled, nrow(data), B, cores, cl, progress,
+                          clusters$term)
+    structure(bootstrap_table(bt$boot, values$label, binary, level, boot_type),
+              replicates = bt$reps, failed = bt$failed, boot = bt$boot)
   } else {
     contrast_table(m, NULL, values$label, binary, level)
   }
-  attrs <- attributes(out)[c("replicates", "failed")]
+  attrs <- attributes(out)[c("replicates", "failed", "boot")]
   trouble <- standardize_trouble(fit, m, values$label, binary)
   for (w in trouble) warning(w, call. = FALSE)
   out <- structure(out, class = c("glmmgee_standardized", "data.frame"), view = view,
@@ -153,6 +172,8 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
   if (se == "bootstrap") {
     attr(out, "replicates") <- attrs$replicates
     attr(out, "failed") <- attrs$failed
+    attr(out, "boot") <- attrs$boot
+    attr(out, "boot_type") <- boot_type
   }
   out
 }
@@ -259,25 +280,24 @@ standardize_clusters <- function(fit, cluster, se) {
   list(id = fit$reterms[[k]]$index, term = k, name = fit$group_name[k])
 }
 
-bootstrap_means <- function(fit, ev, sampled, nrows, B, cores, progress, term = NULL) {
+bootstrap_means <- function(fit, ev, m, sampled, nrows, B, cores, cl, progress, term = NULL) {
   by_cl <- if (is.null(term)) cluster_rows(fit)
            else split(seq_along(fit$reterms[[term]]$index), fit$reterms[[term]]$index)
   K <- length(by_cl)
-  draws <- lapply(seq_len(B), function(b) sample.int(K, K, replace = TRUE))
-  one <- function(b) {
-    th <- refit_clusters(fit, by_cl, draws[[b]], term)
-    if (is.null(th)) return(NULL)
-    rows <- if (sampled) unlist(by_cl[draws[[b]]], use.names = FALSE) else seq_len(nrows)
+  stat <- function(draw) {
+    th <- refit_clusters(fit, by_cl, draw, term)
+    if (is.null(th)) return(rep(NA_real_, length(m)))
+    rows <- if (sampled) unlist(by_cl[draw], use.names = FALSE) else seq_len(nrows)
     ev(th, rows)$mean
   }
-  res <- run_replicates(B, one, as.integer(cores), isTRUE(progress))
-  ok <- !vapply(res, function(r) is.null(r) || inherits(r, "try-error"), TRUE)
+  bt <- run_boot(K, B, stat, m, as.integer(cores), cl, isTRUE(progress))
+  ok <- stats::complete.cases(bt$t)
   if (sum(ok) < 10L)
     stop(sprintf("only %d of %d bootstrap refits succeeded", sum(ok), B), call. = FALSE)
   if (any(!ok))
     warning(sprintf("%d of %d bootstrap refits failed or did not converge and were dropped",
                     sum(!ok), B), call. = FALSE)
-  list(reps = do.call(rbind, res[ok]), failed = sum(!ok))
+  list(boot = bt, reps = bt$t[ok, , drop = FALSE], failed = sum(!ok))
 }
 
 # Why a standardization may not mean what it prints: a separated fit (its

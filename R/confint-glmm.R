@@ -1,0 +1,87 @@
+# Confidence intervals for the parameters of a fitted glmm: Wald or profile
+# likelihood.
+
+#' Confidence intervals for a fitted GLMM
+#'
+#' Intervals for the fixed effects, the standard deviation of each random
+#' effect (`sd_<effect>|<group>`, lme4's names with `oldNames = FALSE`), the
+#' correlations of the first effect of each covariance block with the
+#' others (`cor_<effect>.<first>|<group>`) and, for gaussian models, the
+#' residual standard deviation `sigma`.
+#'
+#' `method = "Wald"` (the default): estimate \eqn{\pm z} standard errors
+#' from [vcov()] for the fixed effects; for the standard deviations, on the
+#' log scale (so the limits stay positive) with the standard error from the
+#' delta method over `vcov(fit, full = TRUE)`, and for the correlations on
+#' Fisher's z scale; `NA` for a variance estimated at zero or a correlation
+#' at -1 or 1 (no Wald interval exists on the boundary).
+#'
+#' `method = "profile"`: profile-likelihood intervals, the values where the
+#' signed root of the likelihood-ratio statistic crosses \eqn{\pm z} (see
+#' [profile.glmmgee_glmm()]); they need not be symmetric and are preferable
+#' for variance components and for small samples. A standard deviation whose
+#' profile stays inside the interval down to zero has lower limit 0, a
+#' correlation whose profile stays inside up to -1 or 1 has that limit. At
+#' `nAGQ = 1` with canonical links (logit, log) and for gaussian models they
+#' agree with lme4's `confint(method = "profile")` on the same model
+#' (`lmer(REML = FALSE)` for gaussian), up to lme4's interpolation error
+#' (ours are located by root finding at the requested level).
+#'
+#' @param object A fitted model from [glmm()].
+#' @param parm Parameters: names or indices into the list above (fixed
+#'   effects first); all by default. `"beta_"` selects the fixed effects,
+#'   `"theta_"` the standard deviations, correlations and `sigma`, as in
+#'   lme4.
+#' @param level Confidence level, one number in (0, 1).
+#' @param method `"Wald"` or `"profile"`.
+#' @param ... Passed to [profile.glmmgee_glmm()] for `method = "profile"`
+#'   (e.g. `maxpts`).
+#' @return A matrix with one row per parameter and the lower and upper
+#'   limits as columns (labelled in percent, as [stats::confint()]).
+#' @examples
+#' if (requireNamespace("lme4", quietly = TRUE)) {
+#'   data(cbpp, package = "lme4")
+#'   fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+#'               data = cbpp, family = binomial, nAGQ = 1)
+#'   confint(fit)
+#'   confint(fit, parm = "sd_(Intercept)|herd", method = "profile")
+#' }
+#' @export
+confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
+                                 method = c("Wald", "profile"), ...) {
+  check_level(level)
+  method <- match.arg(method)
+  targets <- profile_targets(object)
+  idx <- select_parameters(lme4_keywords(parm, targets), names(targets))
+  if (method == "profile") {
+    pr <- profile(object, which = idx, alpha = min(0.01, (1 - level) / 2), refine = level, ...)
+    return(confint(pr, level = level))
+  }
+  a <- (1 - level) / 2
+  z <- stats::qnorm(1 - a)
+  ci <- t(vapply(targets[idx], function(tg) {
+    if (tg$kind == "coef" && !tg$log) return(tg$estimate + c(-z, z) * tg$se)
+    if (!is.finite(tg$se)) return(c(NA_real_, NA_real_))
+    if (tg$kind == "cor") {
+      if (abs(tg$estimate) >= 1) return(c(NA_real_, NA_real_))
+      return(tanh(atanh(tg$estimate) + c(-z, z) * tg$se / (1 - tg$estimate^2)))
+    }
+    if (!(tg$estimate > 0)) return(c(NA_real_, NA_real_))
+    tg$estimate * exp(c(-z, z) * tg$se / tg$estimate)
+  }, numeric(2)))
+  dimnames(ci) <- list(names(targets)[idx], percent_labels(c(a, 1 - a)))
+  ci
+}
+
+# lme4's parm keywords: "beta_" (fixed effects), "theta_" (variance
+# parameters).
+lme4_keywords <- function(parm, targets) {
+  if (!is.character(parm)) return(parm)
+  kinds <- vapply(targets, function(tg) if (tg$kind == "coef" && !tg$log) "beta_" else "theta_", "")
+  unlist(lapply(parm, function(pm) if (pm %in% c("beta_", "theta_")) names(targets)[kinds == pm] else pm))
+}
+
+# Column labels as stats::confint() writes them ("2.5 %", "95 %").
+percent_labels <- function(probs) {
+  paste(format(100 * probs, trim = TRUE, scientific = FALSE, digits = 3L), "%")
+}

@@ -1,0 +1,214 @@
+# The likelihood surface of a fitted glmm, for profiling: the engine the fit
+# came from, rebuilt from the stored data, and the parameters that can be
+# profiled (fixed effects, random-effect standard deviations, the residual
+# standard deviation of gaussian models), each with a map from
+# (value, free parameters) to the engine's parameter vector theta.
+
+# The engine of `fit`: a function of theta giving list(loglik, gradient),
+# and the lower bounds of theta. One grouping factor: the AGQ engine at the
+# fit's nAGQ; several terms: the sparse Laplace engine (the random-effects
+# design rebuilt from the model frame, a known covariance re-evaluated from
+# the call).
+profile_engine <- function(fit) {
+  fam <- fit$family
+  p <- length(fit$coefficients)
+  disp <- has_dispersion(fam)
+  if (inherits(fit, "glmmgee_glmm_sparse")) {
+    cov_arg <- fit$call$covariance
+    covariance <- if (!is.null(cov_arg))
+      tryCatch(eval(cov_arg, environment(fit$formula) %||% globalenv()),
+               error = function(e) stop("profile(): cannot find the 'covariance' of the fit (",
+                                        conditionMessage(e), ")", call. = FALSE))
+    re <- sparse_re_terms(fit$formula, fit$model, covariance)
+    eng <- cpp_sparse_new(fit$X, re$Z, as.numeric(fit$y), as.numeric(fit$prior.weights),
+                          as.numeric(fit$offset), re$lam_row - 1L, re$lam_col - 1L,
+                          re$lam_k - 1L, re$ntheta, fam$family_code, fam$link_code)
+    return(list(eval = function(th) cpp_sparse_eval(eng, th, TRUE),
+                lower = c(rep(-Inf, p), re$lower, if (disp) -Inf), free = function() NULL))
+  }
+  pat <- fit$pattern
+  Z <- fit$Z
+  eng <- cpp_agq_new(fit$X, as.matrix(Z), as.numeric(fit$y), as.numeric(fit$prior.weights),
+                     as.numeric(fit$offset), fit$group, as.integer(fit$ngroups),
+                     pat$row - 1L, pat$col - 1L, fam$family_code, fam$link_code,
+                     as.integer(fit$nAGQ), 1L)
+  list(eval = function(th) cpp_agq_eval(eng, th, TRUE),
+       lower = c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf), if (disp) -Inf),
+       free = function() cpp_agq_free(eng))
+}
+
+# The parameters that can be profiled, in the order confint() reports
+# them: fixed effects, the standard deviation of each random effect, the
+# correlation of the first effect of each covariance block with each other
+# effect of the block, then the residual standard deviation (gaussian).
+# Each target has its name, estimate, an approximate standard error (delta
+# method; NA on a boundary), the closed bounds of its range (`closed`: the
+# profile may stop there, e.g. a standard deviation at 0), the positions
+# `pos` in theta it moves (one row of Lambda, diagonal last, for "sd" and
+# "cor"), and `kind`:
+#   "coef"  theta[pos] = value (fixed effect) or log(value) (sigma);
+#   "sd"    the row set to value * (v, 1) / |(v, 1)|, with the direction v
+#           free, so the standard deviation |row| is the value and the
+#           correlations are profiled out;
+#   "cor"   the row (first entry in the block's first column) set to
+#           s * (value, sqrt(1 - value^2) (w, 1) / |(w, 1)|), with its
+#           standard deviation s and the direction w free: the
+#           correlation with the block's first effect is the value.
+profile_targets <- function(fit) {
+  th <- unname(fit$theta)
+  V <- fit$cov_theta
+  p <- length(fit$coefficients)
+  re <- re_structure(fit, "profile")
+  se_of <- function(grad, pos) {
+    v <- drop(crossprod(grad, V[pos, pos, drop = FALSE] %*% grad))
+    if (is.finite(v) && v >= 0) sqrt(v) else NA_real_
+  }
+  target <- function(name, kind, pos, estimate, se, closed = c(NA_real_, NA_real_), log = FALSE)
+    list(name = name, kind = kind, pos = pos, estimate = estimate, se = se, closed = closed,
+         log = log)
+  out <- lapply(seq_len(p), function(j)
+    target(names(fit$coefficients)[j], "coef", j, th[j], sqrt(max(V[j, j], 0))))
+  labels <- effect_labels(fit)
+  cors <- list()
+  for (k in seq_len(re$q)) {
+    at <- which(re$pattern$row == k)
+    pos <- re$lambda_index[at][order(re$pattern$col[at])]
+    l <- th[pos]
+    s <- sqrt(sum(l^2))
+    out[[length(out) + 1L]] <- target(sprintf("sd_%s|%s", labels$effect[k], labels$group[k]),
+                                      "sd", pos, s, if (s > 0) se_of(l / s, pos) else NA_real_,
+                                      closed = c(0, NA_real_))
+    if (length(pos) > 1L) {
+      j0 <- min(re$pattern$col[at])
+      rho <- if (s > 0) max(-1, min(1, l[1L] / s)) else 0
+      grad <- if (s > 0) replace(numeric(length(l)), 1L, 1 / s) - l[1L] * l / s^3 else l
+      cors[[length(cors) + 1L]] <- target(
+        sprintf("cor_%s.%s|%s", labels$effect[k], labels$effect[j0], labels$group[k]),
+        "cor", pos, rho, if (s > 0) se_of(grad, pos) else NA_real_, closed = c(-1, 1))
+    }
+  }
+  out <- c(out, cors)
+  if (fit$family$family == "gaussian") {
+    j <- length(th)
+    out[[length(out) + 1L]] <- target("sigma", "coef", j, exp(th[j]),
+                                      exp(th[j]) * sqrt(max(V[j, j], 0)), log = TRUE)
+  }
+  names(out) <- make.unique(vapply(out, `[[`, "", "name"))
+  for (nm in names(out)) out[[nm]]$name <- nm
+  out
+}
+
+# The effect and grouping factor of each row of Lambda (as re_structure()
+# orders them), for lme4's names with oldNames = FALSE: "sd_(Intercept)|herd",
+# "cor_Days.(Intercept)|Subject".
+effect_labels <- function(fit) {
+  if (inherits(fit, "glmmgee_glmm_sparse")) {
+    eff <- unlist(lapply(fit$reterms, `[[`, "cnames"), use.names = FALSE)
+    grp <- unlist(lapply(fit$reterms, function(tm) rep(tm$group, length(tm$cnames))),
+                  use.names = FALSE)
+    return(list(effect = eff, group = grp))
+  }
+  list(effect = fit$cnames, group = rep(fit$group_name, length(fit$cnames)))
+}
+
+# The free parameters z at a point theta, the theta for (value, z) and the
+# gradient in z from the gradient in theta.
+target_map <- function(tg, lower) {
+  pos <- tg$pos
+  m <- length(pos)
+  if (tg$kind == "coef") {
+    return(list(
+      free = function(th) th[-pos],
+      theta = function(x, z) { th <- numeric(length(z) + 1L); th[-pos] <- z
+                               th[pos] <- if (tg$log) log(x) else x; th },
+      grad = function(g, x, z) g[-pos],
+      lower = lower[-pos]))
+  }
+  if (tg$kind == "cor") return(cor_map(pos, lower))
+  nv <- m - 1L
+  rest <- function(v) c(v, 1) / sqrt(1 + sum(v^2))
+  list(
+    free = function(th) {
+      l <- th[pos]
+      v <- if (l[m] > 1e-12) l[-m] / l[m] else numeric(nv)
+      c(th[-pos], v)
+    },
+    theta = function(x, z) {
+      nz <- length(z) - nv
+      th <- numeric(nz + m)
+      th[-pos] <- z[seq_len(nz)]
+      th[pos] <- x * rest(z[nz + seq_len(nv)])
+      th
+    },
+    grad = function(g, x, z) {
+      nz <- length(z) - nv
+      if (!nv) return(g[-pos])
+      v <- z[nz + seq_len(nv)]
+      r <- sqrt(1 + sum(v^2))
+      w <- c(v, 1)
+      gp <- g[pos]
+      # d(w_i / r) / d v_j = [i == j] / r - w_i v_j / r^3
+      gv <- x * (gp[seq_len(nv)] / r - sum(gp * w) * v / r^3)
+      c(g[-pos], gv)
+    },
+    lower = c(lower[-pos], rep(-Inf, nv)))
+}
+
+# A correlation target: free are the other parameters, the row's standard
+# deviation s (>= 0) and the direction w of the rest of the row.
+cor_map <- function(pos, lower) {
+  m <- length(pos)
+  nw <- m - 2L
+  unit <- function(w) c(w, 1) / sqrt(1 + sum(w^2))
+  split_z <- function(z) {
+    nz <- length(z) - nw - 1L
+    list(other = z[seq_len(nz)], s = z[[nz + 1L]], w = z[nz + 1L + seq_len(nw)])
+  }
+  row_of <- function(x, s, w) s * c(x, sqrt(max(1 - x^2, 0)) * unit(w))
+  list(
+    free = function(th) {
+      l <- th[pos]
+      w <- if (l[m] > 1e-12) l[2:(m - 1L)][seq_len(nw)] / l[m] else numeric(nw)
+      c(th[-pos], sqrt(sum(l^2)), w)
+    },
+    theta = function(x, z) {
+      zz <- split_z(z)
+      th <- numeric(length(zz$other) + m)
+      th[-pos] <- zz$other
+      th[pos] <- row_of(x, zz$s, zz$w)
+      th
+    },
+    grad = function(g, x, z) {
+      zz <- split_z(z)
+      gp <- g[pos]
+      c1 <- sqrt(max(1 - x^2, 0))
+      u <- unit(zz$w)
+      gs <- sum(gp * c(x, c1 * u))
+      gw <- numeric(nw)
+      if (nw) {
+        r <- sqrt(1 + sum(zz$w^2))
+        gr <- gp[-1L]
+        gw <- zz$s * c1 * (gr[seq_len(nw)] / r - sum(gr * c(zz$w, 1)) * zz$w / r^3)
+      }
+      c(g[-pos], gs, gw)
+    },
+    lower = c(lower[-pos], 0, rep(-Inf, nw)))
+}
+
+# The maximum of the log-likelihood with the target at x, from the free
+# parameters z0: list(loglik, z).
+profile_point <- function(eval, map, x, z0, control) {
+  cache <- new.env()
+  ev <- function(z) {
+    if (!identical(z, cache$z)) { cache$r <- eval(map$theta(x, z)); cache$z <- z }
+    cache$r
+  }
+  obj <- function(z) { v <- -ev(z)$loglik; if (is.finite(v)) v else Inf }
+  gr <- function(z) { g <- -map$grad(ev(z)$gradient, x, z); g[!is.finite(g)] <- 0; g }
+  z0 <- pmax(z0, map$lower)
+  if (!length(z0)) return(list(loglik = eval(map$theta(x, z0))$loglik, z = z0))
+  opt <- stats::nlminb(z0, obj, gr, lower = map$lower,
+                       control = list(rel.tol = control$rel.tol, iter.max = 200L,
+                                      eval.max = 400L))
+  list(loglik = -opt$objective, z = opt$par, convergence = opt$convergence)
+}

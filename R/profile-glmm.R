@@ -1,0 +1,273 @@
+# Profile likelihoods of a fitted glmm and the intervals read from them.
+
+#' Profile likelihood of a fitted GLMM
+#'
+#' For each parameter, the maximum of the log-likelihood over all other
+#' parameters with that one held at a grid of values, expressed as the
+#' signed square root of the likelihood-ratio statistic,
+#' \eqn{\zeta(x) = \mathrm{sign}(x - \hat x)\sqrt{2(\hat\ell - \ell_p(x))}},
+#' which is linear in \eqn{x} with slope \eqn{1/\mathrm{SE}} when the
+#' likelihood is quadratic (as lme4's `profile()`). The parameters are the
+#' fixed effects, the standard deviation of each random effect
+#' (correlations are profiled out, not profiled themselves) and, for
+#' gaussian models, the residual standard deviation `sigma`.
+#'
+#' The likelihood is the one the fit maximized (the same `nAGQ`, or the
+#' sparse Laplace approximation for several terms). Each side of each
+#' parameter is traced outwards from the estimate with steps adapted to the
+#' local slope of \eqn{\zeta} (about 0.6 in \eqn{\zeta} per step), each
+#' refit warm-started from the previous one, until \eqn{|\zeta|} exceeds the
+#' cutoff \eqn{z_{1-\alpha/2}}; a standard deviation is traced down to
+#' zero at most, a correlation to -1 or 1. The crossings of
+#' \eqn{\pm z_{(1+l)/2}} for the levels \eqn{l} in `refine` are then found
+#' by root finding (regula falsi between the traced points), and
+#' [confint()] inverts \eqn{\zeta} by monotone spline interpolation through
+#' all points.
+#'
+#' @param fitted A fitted model from [glmm()].
+#' @param which Parameters to profile: names or indices into the list that
+#'   `confint(fitted)` reports (fixed effects, then `sd_<effect>|<group>`,
+#'   `cor_<effect>.<first>|<group>`, then `sigma`); all by default.
+#' @param alpha The profile goes out to \eqn{|\zeta| = z_{1-\alpha/2}}, so
+#'   it supports intervals of level up to `1 - alpha`.
+#' @param maxpts Maximum number of points on each side of each parameter.
+#' @param refine Confidence levels whose limits are then located by root
+#'   finding on the profile (a few more refits each) and added to the
+#'   points, so that [confint()] at these levels is exact up to the
+#'   optimizer's tolerance rather than an interpolation; `NULL` for none.
+#' @param ... Ignored.
+#' @return A data frame of class `glmmgee_profile` with columns `parameter`
+#'   (a factor), `value` and `zeta`, one row per point (the estimate
+#'   included), and attributes `estimates` and `alpha`. It has methods
+#'   [confint()], `plot()` and `as.data.frame()`.
+#' @seealso [confint.glmmgee_glmm()].
+#' @examples
+#' if (requireNamespace("lme4", quietly = TRUE)) {
+#'   data(cbpp, package = "lme4")
+#'   fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+#'               data = cbpp, family = binomial, nAGQ = 1)
+#'   pr <- profile(fit, which = c("period2", "sd_(Intercept)|herd"))
+#'   confint(pr)
+#'   plot(pr)
+#' }
+#' @importFrom stats profile
+#' @export
+profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20L,
+                                 refine = 0.95, ...) {
+  if (!is.numeric(alpha) || length(alpha) != 1L || !is.finite(alpha) || alpha <= 0 || alpha >= 1)
+    stop("'alpha' must be one number between 0 and 1 (the profile supports intervals up to level 1 - alpha)",
+         call. = FALSE)
+  if (!is.numeric(maxpts) || length(maxpts) != 1L || !is.finite(maxpts) || maxpts < 2)
+    stop("'maxpts' must be a whole number >= 2", call. = FALSE)
+  if (!is.null(refine)) {
+    if (!is.numeric(refine) || anyNA(refine) || any(refine <= 0 | refine >= 1))
+      stop("'refine' must be confidence levels between 0 and 1 (or NULL)", call. = FALSE)
+    refine <- refine[refine <= 1 - alpha]
+  }
+  targets <- profile_targets(fitted)
+  targets <- targets[select_parameters(which, names(targets), "which")]
+  if (is.null(attr(fitted$cov_theta, "ok")) && !isTRUE(fitted$singular))
+    warning("profile(): the fit has no valid Hessian; steps are chosen without standard errors",
+            call. = FALSE)
+  eng <- profile_engine(fitted)
+  on.exit(eng$free(), add = TRUE)
+  th_hat <- unname(fitted$theta)
+  ll_hat <- fitted$loglik
+  cutoff <- stats::qnorm(1 - alpha / 2)
+  control <- list(rel.tol = 1e-10)
+  scale <- if (fitted$family$family == "gaussian") fitted$sigma else 1
+  rows <- list()
+  for (tg in targets) {
+    map <- target_map(tg, eng$lower)
+    z_hat <- map$free(th_hat)
+    pts <- data.frame(value = tg$estimate, zeta = 0)
+    zfree <- list(z_hat)
+    for (dir in c(-1, 1)) {
+      side <- profile_side(eng$eval, map, tg, z_hat, ll_hat, dir, cutoff, as.integer(maxpts),
+                           control, scale)
+      pts <- rbind(pts, side$points)
+      zfree <- c(zfree, side$z)
+    }
+    o <- order(pts$value)
+    pts <- pts[o, ]
+    zfree <- zfree[o]
+    # Each crossing is bracketed by the traced points (with their free
+    # parameters for warm starts); the points found are added afterwards.
+    extra <- lapply(c(-1, 1) %o% stats::qnorm(1 - (1 - refine) / 2), function(t)
+      refine_crossing(eng$eval, map, tg, ll_hat, pts, zfree, t, control))
+    pts <- do.call(rbind, c(list(pts), extra))
+    pts <- pts[order(pts$value), ]
+    rows[[tg$name]] <- data.frame(parameter = tg$name, value = pts$value, zeta = pts$zeta)
+  }
+  out <- do.call(rbind, rows)
+  out$parameter <- factor(out$parameter, levels = names(targets))
+  rownames(out) <- NULL
+  structure(out, estimates = vapply(targets, `[[`, 1, "estimate"), alpha = alpha,
+            bounds = lapply(targets, `[[`, "closed"),
+            class = c("glmmgee_profile", "data.frame"))
+}
+
+# One side of one parameter: points until |zeta| passes the cutoff, the
+# parameter's bound (0 for a standard deviation) or maxpts.
+profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, control, scale) {
+  x_hat <- tg$estimate
+  bound <- if (dir < 0) tg$closed[1L] else tg$closed[2L]
+  if (!is.na(bound) && (x_hat - bound) * dir >= 0) return(NULL)
+  h <- if (is.finite(tg$se) && tg$se > 0) 0.5 * tg$se
+       else 0.25 * max(abs(x_hat), 0.1 * scale)
+  if (tg$log && dir < 0) h <- min(h, 0.5 * x_hat)
+  xs <- zs <- numeric()
+  zfree <- list()
+  x_prev <- x_hat; z_prev <- 0
+  z <- z_hat
+  better <- FALSE
+  for (i in seq_len(maxpts)) {
+    x <- x_prev + dir * h
+    at_bound <- FALSE
+    # A standard deviation stops at zero, a correlation at -1 or 1; sigma
+    # is kept positive.
+    if (!is.na(bound) && (x - bound) * dir >= 0) { x <- bound; at_bound <- TRUE }
+    if (tg$log && x <= 0) x <- x_prev / 4
+    pt <- profile_point(eval, map, x, z, control)
+    dev <- 2 * (ll_hat - pt$loglik)
+    if (!is.finite(dev)) break
+    if (dev < -1e-6 * max(1, abs(ll_hat))) better <- TRUE
+    zeta <- sign(x - x_hat) * sqrt(max(dev, 0))
+    xs <- c(xs, x); zs <- c(zs, zeta)
+    z <- pt$z
+    zfree[[length(zfree) + 1L]] <- z
+    if (abs(zeta) >= cutoff || at_bound) break
+    # Next step: about 0.6 in zeta at the local slope, at most 4 times the
+    # last step (flat profiles) and at least a quarter of it.
+    slope <- abs(zeta - z_prev) / abs(x - x_prev)
+    h_new <- if (is.finite(slope) && slope > 0) 0.6 / slope else 4 * h
+    h <- min(max(h_new, h / 4), 4 * h)
+    x_prev <- x; z_prev <- zeta
+  }
+  if (better)
+    warning(sprintf("profile(): a higher log-likelihood than the fit's was found while profiling '%s'; the fit may not be at its maximum",
+                    tg$name), call. = FALSE)
+  if (length(xs) && abs(zs[length(zs)]) < cutoff && !identical(xs[length(xs)], bound))
+    warning(sprintf("profile(): the profile of '%s' did not reach the cutoff on the %s side within %d points",
+                    tg$name, if (dir < 0) "lower" else "upper", maxpts), call. = FALSE)
+  list(points = data.frame(value = xs, zeta = zs), z = zfree)
+}
+
+# The point where the profile crosses zeta = t, by regula falsi (Illinois
+# variant) between the two traced points around it, each refit
+# warm-started from the nearer end: the traced grid is coarse (steps of
+# about 0.6 in zeta) and interpolating it can miss a curved profile's
+# crossing by a visible amount. Returns the points evaluated (none when the
+# profile does not cross t).
+refine_crossing <- function(eval, map, tg, ll_hat, pts, zfree, t, control) {
+  f <- pts$zeta - t
+  i <- which(f[-length(f)] < 0 & f[-1L] >= 0)
+  if (length(i) != 1L) return(NULL)
+  xa <- pts$value[i]; fa <- f[i]; za <- zfree[[i]]
+  xb <- pts$value[i + 1L]; fb <- f[i + 1L]; zb <- zfree[[i + 1L]]
+  if (abs(fb) < 1e-7) return(NULL)
+  xs <- zs <- numeric()
+  side <- 0L
+  for (it in seq_len(12L)) {
+    x <- xa - fa * (xb - xa) / (fb - fa)
+    z0 <- if (abs(x - xa) < abs(x - xb)) za else zb
+    pt <- profile_point(eval, map, x, z0, control)
+    zeta <- sign(x - tg$estimate) * sqrt(max(2 * (ll_hat - pt$loglik), 0))
+    xs <- c(xs, x); zs <- c(zs, zeta)
+    fx <- zeta - t
+    if (abs(fx) < 1e-7 || abs(xb - xa) < 1e-10 * max(1, abs(x))) break
+    if (fx < 0) {
+      xa <- x; fa <- fx; za <- pt$z
+      if (side == -1L) fb <- fb / 2
+      side <- -1L
+    } else {
+      xb <- x; fb <- fx; zb <- pt$z
+      if (side == 1L) fa <- fa / 2
+      side <- 1L
+    }
+  }
+  data.frame(value = xs, zeta = zs)
+}
+
+# Indices of the parameters named (or indexed) by `parm`, checked by the
+# same rule as every other `parm` argument (match_parm(), interpret.R).
+select_parameters <- function(parm, available, arg = "parm") {
+  if (!is.null(parm) && !length(parm))
+    stop(sprintf("'%s' must be parameter names or indices", arg), call. = FALSE)
+  match(match_parm(parm, available, available, arg), available)
+}
+
+#' @rdname profile.glmmgee_glmm
+#' @param object A `glmmgee_profile` object.
+#' @param parm Parameters (names or indices) for the intervals; all
+#'   profiled ones by default.
+#' @param level Confidence level, at most `1 - alpha` of the profile.
+#' @export
+confint.glmmgee_profile <- function(object, parm = NULL, level = 0.95, ...) {
+  check_level(level)
+  alpha <- attr(object, "alpha")
+  if (level > 1 - alpha + 1e-12)
+    stop(sprintf("'level' = %g needs a profile with alpha <= %g; this one has alpha = %g",
+                 level, 1 - level, alpha), call. = FALSE)
+  pars <- levels(object$parameter)
+  pars <- pars[select_parameters(parm, pars)]
+  z <- stats::qnorm(1 - (1 - level) / 2)
+  bounds <- attr(object, "bounds")
+  ci <- t(vapply(pars, function(nm) {
+    d <- object[object$parameter == nm, ]
+    b <- bounds[[nm]] %||% c(NA_real_, NA_real_)
+    c(invert_zeta(d$value, d$zeta, -z, b[1L]), invert_zeta(d$value, d$zeta, z, b[2L]))
+  }, numeric(2)))
+  a <- (1 - level) / 2
+  dimnames(ci) <- list(pars, percent_labels(c(a, 1 - a)))
+  ci
+}
+
+# The x at which the profile reaches zeta = target, by a monotone spline
+# through the points (zeta, x); NA when the profile does not reach it,
+# except when it stops at the parameter's closed bound on that side (a
+# standard deviation at 0, a correlation at -1 or 1) short of the target:
+# the limit is then the bound.
+invert_zeta <- function(x, zeta, target, bound) {
+  o <- order(x)
+  x <- x[o]; zeta <- zeta[o]
+  reached <- !is.na(bound) && any(abs(x - bound) <= 1e-12 * max(1, abs(bound)))
+  keep <- c(TRUE, diff(zeta) > 0)
+  x <- x[keep]; zeta <- zeta[keep]
+  if (target < min(zeta) || target > max(zeta)) return(if (reached) bound else NA_real_)
+  if (length(x) < 3L) return(stats::approx(zeta, x, target)$y)
+  stats::splinefun(zeta, x, method = "monoH.FC")(target)
+}
+
+#' @rdname profile.glmmgee_glmm
+#' @param x A `glmmgee_profile` object.
+#' @param levels Confidence levels marked on the plot.
+#' @export
+plot.glmmgee_profile <- function(x, levels = c(0.5, 0.8, 0.9, 0.95, 0.99), ...) {
+  pars <- levels(x$parameter)
+  n <- length(pars)
+  nc <- ceiling(sqrt(n))
+  op <- graphics::par(mfrow = c(ceiling(n / nc), nc), mar = c(4, 4, 1, 1))
+  on.exit(graphics::par(op))
+  z <- stats::qnorm(1 - (1 - levels[levels <= 1 - attr(x, "alpha")]) / 2)
+  for (nm in pars) {
+    d <- x[x$parameter == nm, ]
+    graphics::plot(d$value, d$zeta, type = "b", pch = 20, xlab = nm,
+                   ylab = expression(zeta), ...)
+    graphics::abline(h = c(-z, 0, z), lty = c(rep(3, length(z)), 1, rep(3, length(z))),
+                     col = "grey50")
+    graphics::abline(v = attr(x, "estimates")[[nm]], col = "grey50")
+  }
+  invisible(x)
+}
+
+#' @rdname profile.glmmgee_glmm
+#' @param row.names,optional Ignored.
+#' @export
+as.data.frame.glmmgee_profile <- function(x, row.names = NULL, optional = FALSE, ...) {
+  attr(x, "estimates") <- NULL
+  attr(x, "alpha") <- NULL
+  attr(x, "bounds") <- NULL
+  class(x) <- "data.frame"
+  x
+}

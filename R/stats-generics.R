@@ -1,0 +1,95 @@
+# The base generics that model-selection and reporting code in stats (and
+# packages built on it) calls: weights(), df.residual(), deviance(),
+# extractAIC(). With them drop1() and step() work on glmm fits through
+# their default methods, which refit by update() and compare extractAIC().
+
+#' Weights, residual degrees of freedom, deviance and AIC of a fit
+#'
+#' `weights()` returns the prior weights (for binomial fits the numbers of
+#' trials), padded with `NA` by `na.exclude`. `df.residual()` is the number
+#' of observations minus the number of estimated parameters: for a [glmm()]
+#' fit all of them (fixed effects, covariance parameters, dispersion), as
+#' lme4 counts; for a [gee()] fit the regression coefficients.
+#'
+#' For a glmm, `deviance()` is \eqn{-2\ell}, minus twice the full
+#' log-likelihood (the `deviance` column of [anova()]); `extractAIC()`
+#' returns the number of parameters and the AIC, so that [drop1()] and
+#' [step()] compare fits by AIC and, with `test = "Chisq"`, by
+#' likelihood-ratio tests (the models are refitted with [update()], with the
+#' same random effects). lme4's `deviance()` on a `glmer` fit differs: it is
+#' the sum of squared conditional deviance residuals,
+#' `sum(residuals(fit, type = "deviance")^2)`; its `drop1()` gives the same
+#' AIC and likelihood-ratio statistics as ours at `nAGQ = 1`.
+#'
+#' For a gee, `deviance()` is the quasi-deviance \eqn{\sum_i w_i d(y_i,
+#' \hat\mu_i)} at the GEE estimates (the family's unit deviance, not divided
+#' by the scale). A GEE has no likelihood, hence no AIC: `extractAIC()`
+#' stops and points to [QIC()].
+#'
+#' @param object,fit A fit from [glmm()] or [gee()].
+#' @param scale Not used (there for the generic).
+#' @param k The penalty per parameter: 2 for AIC, `log(nobs(fit))` for BIC.
+#' @param ... Ignored.
+#' @return `weights()` a numeric vector; `df.residual()`, `deviance()` a
+#'   number; `extractAIC()` a vector: the number of parameters and the
+#'   criterion.
+#' @examples
+#' if (requireNamespace("lme4", quietly = TRUE)) {
+#'   data(cbpp, package = "lme4")
+#'   fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+#'               data = cbpp, family = binomial, nAGQ = 1)
+#'   head(weights(fit)); df.residual(fit); deviance(fit); extractAIC(fit)
+#'   drop1(fit, test = "Chisq")
+#' }
+#' @name glmm-criteria
+NULL
+
+#' @rdname glmm-criteria
+#' @export
+weights.glmmgee_glmm <- function(object, ...) {
+  stats::naresid(object$na.action, object$prior.weights)
+}
+
+#' @rdname glmm-criteria
+#' @export
+df.residual.glmmgee_glmm <- function(object, ...) object$nobs - object$df
+
+#' @rdname glmm-criteria
+#' @export
+deviance.glmmgee_glmm <- function(object, ...) -2 * object$loglik
+
+#' @rdname glmm-criteria
+#' @export
+extractAIC.glmmgee_glmm <- function(fit, scale = 0, k = 2, ...) {
+  check_penalty(k)
+  c(fit$df, -2 * fit$loglik + k * fit$df)
+}
+
+#' @rdname glmm-criteria
+#' @export
+weights.glmmgee_gee <- function(object, ...) {
+  stats::naresid(object$na.action, gee_named(object, object$prior.weights))
+}
+
+#' @rdname glmm-criteria
+#' @export
+df.residual.glmmgee_gee <- function(object, ...) object$nobs - length(object$coefficients)
+
+#' @rdname glmm-criteria
+#' @export
+deviance.glmmgee_gee <- function(object, ...) {
+  sum(object$family$dev.resids(object$y, object$fitted.values, object$prior.weights))
+}
+
+#' @rdname glmm-criteria
+#' @export
+extractAIC.glmmgee_gee <- function(fit, scale = 0, k = 2, ...) {
+  stop("a GEE has no likelihood, so no AIC: drop1() and step() by AIC do not apply; ",
+       "compare working correlations and mean models with QIC()", call. = FALSE)
+}
+
+check_penalty <- function(k) {
+  if (!is.numeric(k) || length(k) != 1L || !is.finite(k) || k < 0)
+    stop("'k' must be one non-negative number (2 for AIC, log(n) for BIC)", call. = FALSE)
+  invisible(k)
+}
