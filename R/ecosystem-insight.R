@@ -1,0 +1,128 @@
+# Methods for insight's generics, which performance, parameters, ggeffects,
+# sjPlot and marginaleffects read models through. insight's defaults see a
+# glmm as a model without random effects (the bars stay in the conditional
+# formula, "herd" becomes a parameter) and find no parameters at all, which
+# those packages turn into wrong or empty output; these methods say what the
+# model is. Registered when insight is loaded.
+
+#' insight support for glmm and gee fits
+#'
+#' Methods for the generics of the insight package, so that packages built
+#' on it (parameters, performance, ggeffects, sjPlot, marginaleffects) see a
+#' [glmm()] fit as a mixed model: fixed-effects formula and random-effect
+#' terms apart, fixed effects as the parameters, z statistics, infinite
+#' degrees of freedom for Wald inference. Registered when insight is loaded.
+#'
+#' @param x A fit from [glmm()] or [gee()].
+#' @param effects Which parameters: `"fixed"`, `"random"` or (for
+#'   `find_parameters()`) `"all"`.
+#' @param flatten Return a character vector instead of a list?
+#' @param type For `get_df()`: `"residual"` (observations minus
+#'   parameters) or `"wald"`/`"normal"` (infinite: z tests).
+#' @param verbose Ignored.
+#' @param ... Ignored.
+#' @return What the insight generics document.
+#' @examples
+#' if (requireNamespace("insight", quietly = TRUE) &&
+#'     requireNamespace("lme4", quietly = TRUE)) {
+#'   data(cbpp, package = "lme4")
+#'   fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+#'               data = cbpp, family = binomial, nAGQ = 1)
+#'   insight::find_formula(fit)
+#'   insight::is_mixed_model(fit)
+#'   insight::get_parameters(fit)
+#' }
+#' @name glmmgee-insight
+NULL
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::find_formula
+find_formula.glmmgee_glmm <- function(x, verbose = TRUE, ...) {
+  f <- formula(x)
+  cond <- reformulas::nobars(f)
+  environment(cond) <- environment(f)
+  bars <- reformulas::findbars(f)
+  random <- lapply(bars, function(b) stats::as.formula(call("~", b), env = environment(f)))
+  if (length(random) == 1L) random <- random[[1L]]
+  structure(list(conditional = cond, random = random), class = c("insight_formula", "list"))
+}
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::find_formula
+find_formula.glmmgee_gee <- function(x, verbose = TRUE, ...) {
+  structure(list(conditional = formula(x)), class = c("insight_formula", "list"))
+}
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::find_parameters
+find_parameters.glmmgee_glmm <- function(x, effects = c("all", "fixed", "random"),
+                                         flatten = FALSE, ...) {
+  effects <- match.arg(effects)
+  re <- lapply(ranef(x, condVar = FALSE), names)
+  out <- switch(effects,
+                all = list(conditional = names(fixef(x)), random = re),
+                fixed = list(conditional = names(fixef(x))),
+                random = list(random = re))
+  if (flatten) unique(unlist(out, use.names = FALSE)) else out
+}
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::get_parameters
+get_parameters.glmmgee_glmm <- function(x, effects = c("fixed", "random"), ...) {
+  effects <- match.arg(effects)
+  if (effects == "random") return(lapply(ranef(x, condVar = FALSE), as.data.frame))
+  b <- fixef(x)
+  data.frame(Parameter = names(b), Estimate = unname(b), stringsAsFactors = FALSE)
+}
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::get_statistic
+get_statistic.glmmgee_glmm <- function(x, ...) {
+  b <- fixef(x)
+  data.frame(Parameter = names(b), Statistic = unname(b / sqrt(diag(vcov(x)))),
+             stringsAsFactors = FALSE)
+}
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::get_statistic
+get_statistic.glmmgee_gee <- function(x, ...) {
+  b <- coef(x)
+  data.frame(Parameter = names(b), Statistic = unname(b / sqrt(diag(vcov(x)))),
+             stringsAsFactors = FALSE)
+}
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::find_statistic
+find_statistic.glmmgee_glmm <- function(x, ...) "z-statistic"
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::find_statistic
+find_statistic.glmmgee_gee <- function(x, ...) "z-statistic"
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::get_df
+get_df.glmmgee_glmm <- function(x, type = "residual", ...) {
+  if (identical(type, "residual")) nobs(x) - attr(logLik(x), "df") else Inf
+}
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::get_df
+get_df.glmmgee_gee <- function(x, type = "residual", ...) {
+  if (identical(type, "residual")) nobs(x) - length(coef(x)) else Inf
+}
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::model_info
+model_info.glmmgee_glmm <- function(x, ...) {
+  info <- NextMethod()
+  info$is_mixed <- TRUE
+  info
+}
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::is_mixed_model
+is_mixed_model.glmmgee_glmm <- function(x) TRUE
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::is_mixed_model
+is_mixed_model.glmmgee_gee <- function(x) FALSE
