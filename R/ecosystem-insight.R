@@ -126,3 +126,60 @@ is_mixed_model.glmmgee_glmm <- function(x) TRUE
 #' @rdname glmmgee-insight
 #' @exportS3Method insight::is_mixed_model
 is_mixed_model.glmmgee_gee <- function(x) FALSE
+
+#' @rdname glmmgee-insight
+#' @param data For `get_predicted()`: data frame to predict for; the data
+#'   of the fit by default.
+#' @param predict For `get_predicted()`: `"expectation"` (or `"response"`)
+#'   for means, `"link"` for the linear predictor.
+#' @param ci For `get_predicted()`: confidence level of the Wald intervals
+#'   (on the link scale, transformed), or `NULL` for none.
+#' @param include_random For `get_predicted()` on a glmm: include the
+#'   predicted random effects? By default only for the data of the fit; for
+#'   new data (a grid from ggeffects, say) the predictions are for a typical
+#'   cluster (random effects zero), as glmmTMB's population-level ones.
+#' @exportS3Method insight::get_predicted
+get_predicted.glmmgee_glmm <- function(x, data = NULL, predict = "expectation", ci = 0.95,
+                                       include_random = "default", ...) {
+  if (identical(include_random, "default")) include_random <- is.null(data)
+  if (!is.logical(include_random) || length(include_random) != 1L || is.na(include_random))
+    stop("'include_random' must be TRUE, FALSE or \"default\"", call. = FALSE)
+  nd <- if (is.null(data)) fit_data(x) else as.data.frame(data)
+  eta <- unname(predict(x, nd, re.form = if (include_random) NULL else NA))
+  X <- design_at(x, nd)$X
+  insight_prediction(x, eta, X, vcov(x), predict, ci, nd)
+}
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::get_predicted
+get_predicted.glmmgee_gee <- function(x, data = NULL, predict = "expectation", ci = 0.95, ...) {
+  nd <- if (is.null(data)) fit_data(x) else as.data.frame(data)
+  eta <- unname(predict(x, nd))
+  X <- design_at(x, nd)$X
+  insight_prediction(x, eta, X, vcov(x), predict, ci, nd)
+}
+
+# insight's "get_predicted" object: the predictions with a `ci_data`
+# attribute (SE on the returned scale by the delta method, Wald limits
+# computed on the link scale and transformed).
+insight_prediction <- function(x, eta, X, V, predict, ci, data) {
+  predict <- predict %||% "expectation"
+  if (!predict %in% c("expectation", "response", "link"))
+    stop("'predict' must be \"expectation\", \"response\" or \"link\"", call. = FALSE)
+  fam <- x$family
+  link <- predict == "link"
+  tr <- if (link) identity else fam$linkinv
+  se_eta <- sqrt(pmax(rowSums((X %*% V) * X), 0))
+  out <- tr(eta)
+  ci_data <- NULL
+  if (!is.null(ci)) {
+    check_level(ci, "ci")
+    z <- stats::qnorm(1 - (1 - ci) / 2)
+    lo <- tr(eta - z * se_eta)
+    hi <- tr(eta + z * se_eta)
+    ci_data <- data.frame(SE = if (link) se_eta else se_eta * abs(fam$mu.eta(eta)),
+                          CI_low = pmin(lo, hi), CI_high = pmax(lo, hi))
+  }
+  structure(out, ci_data = ci_data, data = data, ci = ci, predict = predict,
+            class = c("get_predicted", "numeric"))
+}
