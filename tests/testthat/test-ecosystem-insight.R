@@ -36,7 +36,7 @@ test_that("get_predicted() gives population-level predictions with intervals", {
   ours <- as.data.frame(insight::get_predicted(m$ours, data = nd))
   # Against glmmTMB's own predict() (insight's get_predicted() on glmmTMB
   # returns zero-width intervals here).
-  ref <- predict(m$tmb, nd, re.form = NA, se.fit = TRUE)
+  ref <- lapply(predict(m$tmb, nd, re.form = NA, se.fit = TRUE), unname)
   expect_equal(ours$Predicted, plogis(ref$fit), tolerance = 1e-5)
   expect_equal(ours$CI_low, plogis(ref$fit - qnorm(0.975) * ref$se.fit), tolerance = 1e-3)
   expect_equal(ours$CI_high, plogis(ref$fit + qnorm(0.975) * ref$se.fit), tolerance = 1e-3)
