@@ -50,7 +50,14 @@ find_formula.glmmgee_glmm <- function(x, verbose = TRUE, ...) {
 #' @rdname glmmgee-insight
 #' @exportS3Method insight::find_formula
 find_formula.glmmgee_gee <- function(x, verbose = TRUE, ...) {
-  structure(list(conditional = formula(x)), class = c("insight_formula", "list"))
+  # insight reports a geeglm's cluster id as its "random" part (the
+  # grouping, not random effects); the same here, so that code written for
+  # geepack fits sees the same structure.
+  out <- list(conditional = formula(x))
+  id <- x$call$id
+  if (is.name(id))
+    out$random <- stats::as.formula(call("~", call("|", 1, id)), env = environment(formula(x)))
+  structure(out, class = c("insight_formula", "list"))
 }
 
 #' @rdname glmmgee-insight
@@ -122,10 +129,6 @@ model_info.glmmgee_glmm <- function(x, ...) {
 #' @rdname glmmgee-insight
 #' @exportS3Method insight::is_mixed_model
 is_mixed_model.glmmgee_glmm <- function(x) TRUE
-
-#' @rdname glmmgee-insight
-#' @exportS3Method insight::is_mixed_model
-is_mixed_model.glmmgee_gee <- function(x) FALSE
 
 #' @rdname glmmgee-insight
 #' @param data For `get_predicted()`: data frame to predict for; the data
