@@ -13,7 +13,9 @@
 #' ratios, standardized risks, random-effect predictions),
 #' `vignette("accuracy-speed", package = "glmmgee")` (comparisons with lme4,
 #' glmmTMB, GLMMadaptive and geepack) and
-#' `vignette("engine", package = "glmmgee")` (what the C++ engine computes).
+#' `vignette("engine", package = "glmmgee")` (what the C++ engine computes)
+#' and `vignette("ecosystem", package = "glmmgee")` (broom, emmeans,
+#' marginaleffects, modelsummary and the insight family on glmmgee fits).
 #'
 #' @keywords internal
 #' @useDynLib glmmgee, .registration = TRUE
