@@ -29,22 +29,31 @@ NULL
 #' @rdname update.glmmgee
 #' @export
 update.glmmgee_glmm <- function(object, formula., ..., evaluate = TRUE) {
-  update_fit(object, formula., ..., evaluate = evaluate, caller = parent.frame())
+  update_fit(object, if (!missing(formula.)) formula., match.call(expand.dots = FALSE)$...,
+             evaluate, parent.frame())
 }
 
 #' @rdname update.glmmgee
 #' @export
 update.glmmgee_gee <- function(object, formula., ..., evaluate = TRUE) {
-  update_fit(object, formula., ..., evaluate = evaluate, caller = parent.frame())
+  update_fit(object, if (!missing(formula.)) formula., match.call(expand.dots = FALSE)$...,
+             evaluate, parent.frame())
 }
 
-update_fit <- function(object, formula., ..., evaluate, caller) {
+# `extras`: the unevaluated arguments to change, as match.call() gives them
+# in the method (here they would be ..1, ..2).
+update_fit <- function(object, formula., extras, evaluate, caller) {
   call <- object$call
   if (is.null(call)) stop("the fit has no call to update (a matrix-level fit?)", call. = FALSE)
-  if (!missing(formula.))
+  if (!is.null(formula.))
     call$formula <- stats::update(stats::formula(object), formula.)
-  extras <- match.call(expand.dots = FALSE)$...
-  for (a in names(extras)) call[[a]] <- extras[[a]]
+  if (length(extras) && (is.null(names(extras)) || any(!nzchar(names(extras)))))
+    stop("arguments to change in update() must be named", call. = FALSE)
+  # As stats::update(): an existing argument is replaced (NULL drops it), a
+  # new one appended.
+  existing <- names(extras) %in% names(call)
+  for (a in names(extras)[existing]) call[[a]] <- extras[[a]]
+  if (any(!existing)) call <- as.call(c(as.list(call), extras[!existing]))
   if (!isTRUE(evaluate)) return(call)
   env <- environment(stats::formula(object))
   if (is.null(env)) return(eval(call, caller))
