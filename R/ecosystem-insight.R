@@ -186,3 +186,53 @@ insight_prediction <- function(x, eta, X, V, predict, ci, data) {
   structure(out, ci_data = ci_data, data = data, ci = ci, predict = predict,
             class = c("get_predicted", "numeric"))
 }
+
+#' @rdname glmmgee-insight
+#' @param component For `get_variance()`: which component, as insight's
+#'   generic (`"all"` by default).
+#' @details `get_variance()` (the variance decomposition of Nakagawa et al.
+#'   2017 that `performance::icc()` and `performance::r2()` use) is given for
+#'   gaussian glmm fits: the variance of the fixed-effect predictions, the
+#'   random-effect variance averaged over the observations (Johnson 2014,
+#'   so random slopes count at the observed covariate values), and the
+#'   residual variance. For other families the distribution-specific
+#'   variance needs approximations that these fits do not provide: the
+#'   result is `NULL` with a warning (so `performance::icc()` gives `NA`).
+#' @exportS3Method insight::get_variance
+get_variance.glmmgee_glmm <- function(x, component = "all", verbose = TRUE, ...) {
+  # NULL with a warning, as insight's own default does for models it cannot
+  # decompose: sjPlot's tables call this and carry on without the ICC.
+  if (x$family$family != "gaussian" || x$family$link != "identity") {
+    if (!isFALSE(verbose))
+      warning("the variance decomposition (performance::icc(), r2()) is available for ",
+              "gaussian glmm fits only; for ", x$family$family, "(", x$family$link,
+              ") report VarCorr(fit) instead", call. = FALSE)
+    return(NULL)
+  }
+  re <- re_structure(x, "get_variance")
+  D <- re$Lambda %*% t(re$Lambda)
+  Z <- as.matrix(re$Z)
+  out <- list(var.fixed = stats::var(drop(x$X %*% fixef(x))),
+              var.random = mean(rowSums((Z %*% D) * Z)),
+              var.residual = sigma(x)^2, var.distribution = sigma(x)^2,
+              var.dispersion = 0)
+  vc <- VarCorr(x)
+  icpt <- slope <- rho <- numeric()
+  for (g in names(vc)) {
+    Dg <- vc[[g]]
+    nm <- rownames(Dg)
+    if ("(Intercept)" %in% nm) icpt[g] <- Dg["(Intercept)", "(Intercept)"]
+    for (s in setdiff(nm, "(Intercept)")) {
+      slope[paste(g, s, sep = ".")] <- Dg[s, s]
+      if ("(Intercept)" %in% nm && !g %in% names(rho))
+        rho[g] <- attr(Dg, "correlation")["(Intercept)", s]
+    }
+  }
+  if (length(icpt)) out$var.intercept <- icpt
+  if (length(slope)) out$var.slope <- slope
+  if (length(rho)) out$cor.slope_intercept <- rho
+  if (identical(component, "all")) return(out)
+  key <- paste0("var.", component)
+  if (!key %in% names(out) && component %in% c("rho01", "rho00")) key <- "cor.slope_intercept"
+  out[[key]]
+}

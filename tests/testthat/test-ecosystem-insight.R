@@ -93,6 +93,22 @@ test_that("calls that would give wrong numbers stop with a clear message", {
                "working correlation")
   expect_error(clubSandwich::vcovCR(m$ours, cluster = m$data$herd, type = "CR0"),
                "does not support")
-  expect_error(performance::r2(m$ours), "not available")
+  expect_error(performance::r2(m$ours), "gaussian glmmgee glmm fits only")
   expect_error(performance::r2(g$ours), "not available")
+  expect_warning(v <- insight::get_variance(m$ours), "gaussian glmm fits only")
+  expect_null(v)
+})
+
+test_that("get_variance(), icc() and r2() of a gaussian glmm equal lmer's (ML)", {
+  skip_if_not_installed("performance")
+  skip_if_not_installed("lme4")
+  m <- eco_gaussian()
+  v <- insight::get_variance(m$ours)
+  vr <- insight::get_variance(m$lme4)
+  expect_identical(names(v), names(vr))
+  expect_equal(unlist(v), unlist(vr), tolerance = 1e-3)
+  expect_equal(unlist(performance::icc(m$ours)), unlist(performance::icc(m$lme4)),
+               tolerance = 1e-4)
+  expect_equal(unlist(performance::r2(m$ours)), unlist(performance::r2(m$lme4)),
+               tolerance = 1e-4)
 })
