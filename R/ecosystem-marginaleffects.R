@@ -159,8 +159,3 @@ register_marginaleffects_classes <- function() {
   cl <- getOption("marginaleffects_model_classes")
   options(marginaleffects_model_classes = union(cl, c("glmmgee_glmm", "glmmgee_gee")))
 }
-
-.onLoad <- function(libname, pkgname) {
-  register_marginaleffects_classes()
-  invisible()
-}
