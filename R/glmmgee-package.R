@@ -12,8 +12,10 @@
 #' `vignette("reporting-effects", package = "glmmgee")` (odds and rate
 #' ratios, standardized risks, random-effect predictions),
 #' `vignette("accuracy-speed", package = "glmmgee")` (comparisons with lme4,
-#' glmmTMB, GLMMadaptive and geepack) and
-#' `vignette("engine", package = "glmmgee")` (what the C++ engine computes).
+#' glmmTMB, GLMMadaptive and geepack),
+#' `vignette("engine", package = "glmmgee")` (what the C++ engine computes)
+#' and `vignette("ecosystem", package = "glmmgee")` (broom, emmeans,
+#' marginaleffects, modelsummary and the insight family on glmmgee fits).
 #'
 #' @keywords internal
 #' @useDynLib glmmgee, .registration = TRUE

@@ -1,34 +1,79 @@
-# Shared fits for the ecosystem tests: one binomial GLMM on lme4's cbpp data
-# fitted by glmmgee, lme4 and glmmTMB with the same (Laplace)
-# approximation. lme4's default optimizer stops about 5e-4 short of the
-# maximum of this likelihood (fixed effects ~4e-4 off); with bobyqa at a
-# tight tolerance it reaches the same optimum as ours and glmmTMB's (1e-7),
-# so differences in the tests below are the methods', not the optimizers'.
+# Shared fixtures for the ecosystem tests (broom, emmeans, marginaleffects,
+# insight family): the same models fitted by glmmgee and by the peers, each
+# fitted once per session (cached() is in helper-glmm-fits.R).
 
-eco_cbpp <- function() {
-  cached("eco_cbpp_data", {
+# marginaleffects' CRAN release calls base R's `%||%`, which R < 4.4 lacks.
+# A namespace's lookups fall through base to the global environment, so
+# defining it there (only in the test session, and only when R has none)
+# lets marginaleffects find it; the package itself neither needs nor
+# defines it.
+if (!exists("%||%", envir = baseenv(), inherits = FALSE) &&
+    !exists("%||%", envir = globalenv(), inherits = FALSE)) {
+  assign("%||%", function(x, y) if (is.null(x)) y else x, envir = globalenv())
+}
+
+cbpp_data <- function() {
+  cached("eco_cbpp", {
     e <- new.env()
     utils::data("cbpp", package = "lme4", envir = e)
     e$cbpp
   })
 }
 
-eco_glmm <- function() {
-  cached("eco_cbpp_glmm", glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
-                               data = eco_cbpp(), family = binomial, nAGQ = 1))
+# Binomial random-intercept model: glmmgee (Laplace), glmmTMB, glmer; and
+# with an observation-level random effect besides (two terms: the sparse
+# engine).
+eco_binomial <- function() {
+  cached("eco_binomial", {
+    d <- cbpp_data()
+    d$obs <- factor(seq_len(nrow(d)))
+    f <- cbind(incidence, size - incidence) ~ period + (1 | herd)
+    f2 <- update(f, . ~ . + (1 | obs))
+    list(data = d,
+         ours = glmm(f, data = d, family = binomial, nAGQ = 1),
+         tmb = glmmTMB::glmmTMB(f, data = d, family = binomial),
+         lme4 = lme4::glmer(f, data = d, family = binomial),
+         obs_level = glmm(f2, data = d, family = binomial),
+         obs_level_tmb = glmmTMB::glmmTMB(f2, data = d, family = binomial))
+  })
 }
 
-eco_glmer <- function() {
-  cached("eco_cbpp_glmer",
-         lme4::glmer(cbind(incidence, size - incidence) ~ period + (1 | herd),
-                     data = eco_cbpp(), family = binomial,
-                     control = lme4::glmerControl(optimizer = "bobyqa",
-                                                  optCtrl = list(rhoend = 1e-10),
-                                                  tolPwrss = 1e-12)))
+# Gaussian random intercept and slope (ML): glmmgee, glmmTMB, lmer.
+eco_gaussian <- function() {
+  cached("eco_gaussian", {
+    e <- new.env()
+    utils::data("sleepstudy", package = "lme4", envir = e)
+    d <- e$sleepstudy
+    f <- Reaction ~ Days + (Days | Subject)
+    list(data = d, ours = glmm(f, data = d),
+         tmb = glmmTMB::glmmTMB(f, data = d),
+         lme4 = lme4::lmer(f, data = d, REML = FALSE))
+  })
 }
 
-eco_glmmtmb <- function() {
-  cached("eco_cbpp_glmmtmb",
-         glmmTMB::glmmTMB(cbind(incidence, size - incidence) ~ period + (1 | herd),
-                          data = eco_cbpp(), family = binomial))
+# Poisson counts with an offset and a random intercept (one factor), and
+# the same with a second, crossed term (sparse engine).
+eco_poisson <- function() {
+  cached("eco_poisson", {
+    d <- sim_counts_offset()
+    d$grp <- factor(d$x > 0, labels = c("low", "high"))
+    f <- count ~ grp + offset(log(expo)) + (1 | id)
+    list(data = d,
+         ours = glmm(f, data = d, family = poisson, nAGQ = 1),
+         tmb = glmmTMB::glmmTMB(f, data = d, family = poisson))
+  })
+}
+
+# Epileptic seizures (MASS::epil): gee and geeglm, exchangeable.
+eco_gee <- function() {
+  cached("eco_gee", {
+    e <- new.env()
+    utils::data("epil", package = "MASS", envir = e)
+    d <- e$epil
+    f <- y ~ lbase + trt + lage + V4
+    list(data = d,
+         ours = gee(f, data = d, id = subject, family = poisson, corstr = "exchangeable"),
+         peer = geepack::geeglm(f, data = d, id = subject, family = poisson,
+                                corstr = "exchangeable"))
+  })
 }

@@ -1,0 +1,109 @@
+# emmeans support: the two methods its "adding support for new models"
+# vignette asks for, registered only when emmeans is loaded (delayed S3
+# registration through the NAMESPACE), so emmeans stays a suggestion.
+#
+# A glmm's basis is its fixed effects with their covariance: the estimated
+# marginal means are those of a typical cluster (random effects zero), on
+# the link scale, and regrid()/type = "response" back-transforms them.
+# Population-averaged means of a glmm are standardize()'s and
+# marginaleffects' type = "pa". A gee's basis uses the covariance of the
+# fit's `std.err`, or another estimator by `std.err =` in the emmeans call.
+
+#' emmeans support for glmm and gee fits
+#'
+#' Methods that let [emmeans::emmeans()], [emmeans::ref_grid()],
+#' [emmeans::regrid()] and the rest of emmeans work on [glmm()] and [gee()]
+#' fits. They are registered when emmeans is loaded; call emmeans as usual.
+#'
+#' For a glmm the estimated marginal means are on the scale of the linear
+#' predictor of a typical cluster (random effects set to zero); with
+#' `type = "response"` or `regrid()` they are back-transformed, so they are
+#' conditional, not population-averaged, means (see [standardize()] for
+#' those). Degrees of freedom are infinite (z tests), as emmeans uses for
+#' glmer fits. Offsets in the formula (`offset(log(t))`) and in the `offset`
+#' argument of the call are used; set them with emmeans' `offset` argument.
+#' For a gee the covariance is the one of the fit's `std.err`; pass
+#' `std.err = "md"` (or any type of [gee()]) to `emmeans()` for another, or
+#' `vcov.` as emmeans allows for any model.
+#'
+#' @param object A fit from [glmm()] or [gee()].
+#' @param trms,xlev,grid As emmeans passes them.
+#' @param std.err For a gee: the variance estimator.
+#' @param ... Passed on by emmeans (e.g. `vcov.`).
+#' @return `recover_data()` the data of the fit; `emm_basis()` the list
+#'   emmeans documents (`X`, `bhat`, `nbasis`, `V`, `dffun`, `dfargs`,
+#'   `misc`).
+#' @examples
+#' if (requireNamespace("emmeans", quietly = TRUE) &&
+#'     requireNamespace("lme4", quietly = TRUE)) {
+#'   data(cbpp, package = "lme4")
+#'   fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+#'               data = cbpp, family = binomial, nAGQ = 1)
+#'   emm <- emmeans::emmeans(fit, ~ period)
+#'   emm                                             # logit scale
+#'   emmeans::regrid(emm)                            # probabilities
+#'   emmeans::contrast(emmeans::regrid(emm), "trt.vs.ctrl")  # risk differences
+#' }
+#' @name glmmgee-emmeans
+NULL
+
+#' @rdname glmmgee-emmeans
+#' @exportS3Method emmeans::recover_data
+recover_data.glmmgee_glmm <- function(object, ...) {
+  emm_recover(object, ...)
+}
+
+#' @rdname glmmgee-emmeans
+#' @exportS3Method emmeans::recover_data
+recover_data.glmmgee_gee <- function(object, ...) {
+  if (is.null(object$terms))
+    return("this gee fit came from gee_fit() (a model matrix): emmeans needs a formula fit")
+  emm_recover(object, ...)
+}
+
+#' @rdname glmmgee-emmeans
+#' @exportS3Method emmeans::emm_basis
+emm_basis.glmmgee_glmm <- function(object, trms, xlev, grid, ...) {
+  V <- if (has_vcov_arg(...)) emmeans::.my.vcov(object, ...) else vcov(object)
+  emm_basis_of(object, trms, xlev, grid, fixef(object), V)
+}
+
+#' @rdname glmmgee-emmeans
+#' @exportS3Method emmeans::emm_basis
+emm_basis.glmmgee_gee <- function(object, trms, xlev, grid, std.err = object$std.err, ...) {
+  V <- if (has_vcov_arg(...)) emmeans::.my.vcov(object, ...) else vcov(object, type = std.err)
+  out <- emm_basis_of(object, trms, xlev, grid, coef(object), V)
+  out$misc$initMesg <- sprintf("Covariance: %s", se_label(match_std_err(std.err)))
+  out
+}
+
+has_vcov_arg <- function(...) "vcov." %in% names(list(...))
+
+# The fixed-effect terms, with the call's `offset =` expression added as an
+# offset() term so that emmeans sees every offset the fit used.
+emm_recover <- function(object, ...) {
+  trms <- stats::delete.response(object$terms)
+  if (!is.null(object$call$offset)) {
+    f <- stats::formula(trms)
+    f <- stats::as.formula(call("~", call("+", f[[2L]], call("offset", object$call$offset))),
+                           env = environment(f))
+    trms <- stats::terms(f)
+  }
+  # The data of the call first: with the model frame emmeans would average
+  # an offset's value (mean log exposure) rather than set its variables at
+  # their means (log mean exposure) as it does for glm and glmmTMB fits.
+  out <- emmeans::recover_data(object$call, trms, object$na.action, ...)
+  if (is.character(out) && !is.null(object$model))
+    out <- emmeans::recover_data(object$call, trms, object$na.action, frame = object$model, ...)
+  out
+}
+
+emm_basis_of <- function(object, trms, xlev, grid, bhat, V) {
+  m <- stats::model.frame(trms, grid, na.action = stats::na.pass, xlev = xlev)
+  X <- stats::model.matrix(trms, m, contrasts.arg = object$contrasts)
+  # matrix(NA) is estimability's "all estimable" (all.estble): the fits
+  # drop aliased columns, so every linear function of bhat is estimable.
+  list(X = X, bhat = bhat, nbasis = matrix(NA), V = V,
+       dffun = function(k, dfargs) Inf, dfargs = list(),
+       misc = emmeans::.std.link.labels(object$family, list()))
+}

@@ -1,0 +1,72 @@
+# Calls of other packages that would run on our fits through their generic
+# code and give numbers that are wrong for them, refused here with a
+# message that says what to use instead. Each was found by running it:
+# clubSandwich's vcovCR() treats a gee fit as a linear model with working
+# independence and returns standard errors off by a factor of six on
+# MASS::epil; performance's r2() gives a negative R2 for a binomial glmm and
+# a glm R2 for a gee. Registered when those packages load.
+
+#' Calls refused on glmm and gee fits
+#'
+#' Some functions of other packages run on any object with `coef()`,
+#' `residuals()` and `model.matrix()` and return numbers that are wrong for
+#' a GEE or a GLMM. For glmmgee fits they stop with a message instead:
+#'
+#' * `clubSandwich::vcovCR()`: use `vcov(fit, type = )` of a [gee()] fit,
+#'   which offers the sandwich (`"san.se"`), Mancl-DeRouen (`"md"`),
+#'   Kauermann-Carroll (`"kc"`) and jackknife (`"jack"`, `"j1s"`, `"fij"`)
+#'   estimators, computed with the working correlation.
+#' * `performance::r2()`: for a gaussian [glmm()] fit it is Nakagawa's R2
+#'   (from the variance decomposition, see [get_variance()][glmmgee-insight]);
+#'   for other families and for [gee()] fits no R2 is given here: report the
+#'   variance components ([VarCorr()]) or compare fits by [anova()].
+#'
+#' @param obj,model A fit from [glmm()] or [gee()].
+#' @param ... Ignored.
+#' @return Nothing: these methods always signal an error.
+#' @examples
+#' if (requireNamespace("clubSandwich", quietly = TRUE) &&
+#'     requireNamespace("MASS", quietly = TRUE)) {
+#'   data(epil, package = "MASS")
+#'   fit <- gee(y ~ lbase + trt, data = epil, id = subject, family = poisson,
+#'              corstr = "exchangeable")
+#'   try(clubSandwich::vcovCR(fit, cluster = epil$subject, type = "CR2"))
+#'   vcov(fit, type = "kc")
+#' }
+#' @name glmmgee-refused
+NULL
+
+#' @rdname glmmgee-refused
+#' @exportS3Method clubSandwich::vcovCR
+vcovCR.glmmgee_gee <- function(obj, ...) {
+  stop("clubSandwich::vcovCR() does not know the working correlation of a glmmgee gee fit ",
+       "and would give wrong standard errors; use vcov(fit, type = \"san.se\"), \"md\" ",
+       "(Mancl-DeRouen), \"kc\" (Kauermann-Carroll) or \"jack\"/\"j1s\"/\"fij\" (jackknife)",
+       call. = FALSE)
+}
+
+#' @rdname glmmgee-refused
+#' @exportS3Method clubSandwich::vcovCR
+vcovCR.glmmgee_glmm <- function(obj, ...) {
+  stop("clubSandwich::vcovCR() does not support glmmgee glmm fits: the fixed effects are ",
+       "conditional on the random effects; for cluster-robust population-averaged ",
+       "inference fit the model with gee()", call. = FALSE)
+}
+
+#' @rdname glmmgee-refused
+#' @exportS3Method performance::r2
+r2.glmmgee_glmm <- function(model, ...) {
+  # Nakagawa's R2 through get_variance(), which is exact for gaussian fits.
+  if (model$family$family == "gaussian" && model$family$link == "identity")
+    return(performance::r2_nakagawa(model, ...))
+  stop("performance::r2() is available for gaussian glmmgee glmm fits only (for other ",
+       "families its generic code would not use the random-effect variances); see ",
+       "VarCorr(fit) for the variance components", call. = FALSE)
+}
+
+#' @rdname glmmgee-refused
+#' @exportS3Method performance::r2
+r2.glmmgee_gee <- function(model, ...) {
+  stop("performance::r2() is not available for glmmgee gee fits (no likelihood, and a ",
+       "glm's R2 ignores the clustering)", call. = FALSE)
+}

@@ -1,0 +1,61 @@
+# update() for glmm and gee fits. stats' default evaluates the new call in
+# the caller's frame, so a fit made inside a function (data local to it)
+# cannot be updated from outside; as lme4 does, the call is evaluated where
+# the model formula was made first, then in the caller's frame.
+
+#' Update and refit a glmm or gee model
+#'
+#' As [stats::update()]: changes the formula (`formula.`, with `.` standing
+#' for the old one) or other arguments of the call and refits. The call is
+#' evaluated in the environment of the model formula, where its data were
+#' found when it was fitted, and otherwise in the caller's frame.
+#'
+#' @param object A fit from [glmm()] or [gee()].
+#' @param formula. Changes to the formula.
+#' @param ... Other arguments of the call to change.
+#' @param evaluate If `FALSE`, return the new call unevaluated.
+#' @return The refitted model (or the call).
+#' @examples
+#' if (requireNamespace("lme4", quietly = TRUE)) {
+#'   data(cbpp, package = "lme4")
+#'   fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+#'               data = cbpp, family = binomial)
+#'   fit0 <- update(fit, . ~ . - period)
+#'   anova(fit0, fit)
+#' }
+#' @name update.glmmgee
+NULL
+
+#' @rdname update.glmmgee
+#' @export
+update.glmmgee_glmm <- function(object, formula., ..., evaluate = TRUE) {
+  update_fit(object, if (!missing(formula.)) formula., match.call(expand.dots = FALSE)$...,
+             evaluate, parent.frame())
+}
+
+#' @rdname update.glmmgee
+#' @export
+update.glmmgee_gee <- function(object, formula., ..., evaluate = TRUE) {
+  update_fit(object, if (!missing(formula.)) formula., match.call(expand.dots = FALSE)$...,
+             evaluate, parent.frame())
+}
+
+# `extras`: the unevaluated arguments to change, as match.call() gives them
+# in the method (here they would be ..1, ..2).
+update_fit <- function(object, formula., extras, evaluate, caller) {
+  call <- object$call
+  if (is.null(call)) stop("the fit has no call to update (a matrix-level fit?)", call. = FALSE)
+  if (!is.null(formula.))
+    call$formula <- stats::update(stats::formula(object), formula.)
+  if (length(extras) && (is.null(names(extras)) || any(!nzchar(names(extras)))))
+    stop("arguments to change in update() must be named", call. = FALSE)
+  # As stats::update(): an existing argument is replaced (NULL drops it), a
+  # new one appended.
+  existing <- names(extras) %in% names(call)
+  for (a in names(extras)[existing]) call[[a]] <- extras[[a]]
+  if (any(!existing)) call <- as.call(c(as.list(call), extras[!existing]))
+  if (!isTRUE(evaluate)) return(call)
+  env <- environment(stats::formula(object))
+  if (is.null(env)) return(eval(call, caller))
+  tryCatch(eval(call, env), error = function(e) eval(call, caller))
+}
