@@ -20,6 +20,9 @@
 #'   no denominator degrees of freedom for F tests.
 #' @param hypothesis.matrix,rhs,g. As in [car::linearHypothesis()] and
 #'   [car::deltaMethod()]; coefficient names are the fixed effects'.
+#' @param parameterNames Names to use for the fixed effects in `g.` (one
+#'   per coefficient), as in car's methods for `lm` and `glm` fits.
+#' @param envir Environment in which `g.` is evaluated.
 #' @param vcov. Covariance matrix of the fixed effects (or a function of
 #'   the fit returning it); `vcov(mod)` by default.
 #' @param ... Passed to car's default methods.
@@ -95,9 +98,20 @@ linearHypothesis.glmmgee_gee <- linearHypothesis.glmmgee_glmm
 
 #' @rdname car-methods
 #' @exportS3Method car::deltaMethod
-deltaMethod.glmmgee_glmm <- function(object, g., vcov. = NULL, ...) {
+deltaMethod.glmmgee_glmm <- function(object, g., vcov. = NULL, parameterNames = NULL, ...,
+                                     envir = parent.frame()) {
   w <- wald_model(object, vcov.)
-  car::deltaMethod(w$coefficients, g., vcov. = w$vcov, ...)
+  cf <- w$coefficients
+  V <- w$vcov
+  # As car's methods for lm and glm: the coefficients renamed for use in g.
+  if (!is.null(parameterNames)) {
+    if (!is.character(parameterNames) || length(parameterNames) != length(cf))
+      stop(sprintf("'parameterNames' must be %d names, one per fixed effect", length(cf)),
+           call. = FALSE)
+    names(cf) <- parameterNames
+    dimnames(V) <- list(parameterNames, parameterNames)
+  }
+  car::deltaMethod(cf, g., vcov. = V, ..., envir = envir)
 }
 
 #' @rdname car-methods

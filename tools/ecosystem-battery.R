@@ -97,6 +97,11 @@ fx <- function(x) x[grepl("^fixed$", x$effect), ]
 tmb_cond <- function(x) if (is.list(x) && !is.data.frame(x) && "cond" %in% names(x)) x$cond else x
 pfx <- function(n) function(x) tmb_cond(x)[seq_len(n)]
 
+# The fixed effects of any fit in the battery (gee fits have no fixef()).
+fixed_coef <- function(fit) {
+  if (inherits(fit, c("glmmgee_gee", "geeglm"))) coef(fit) else tmb_cond(lme4::fixef(fit))
+}
+
 battery_calls <- function() {
   c(
     # -- stats and lme4-style extractors
@@ -137,7 +142,11 @@ battery_calls <- function() {
        num = function(a) as.data.frame(a)$Chisq[2], num_peer = function(a) as.data.frame(a)$X2[1]),
     cl("BGE", "stats", "update", q(tmb_cond(coef(summary(update(fit, . ~ . - 1 + 1))))[, 1:2])),
     cl("BSG", "stats", "simulate", q(nrow(simulate(fit, nsim = 2, seed = 1))), type = "runs"),
+    # lme4's confint() profiles by default and lists the variance parameters
+    # first: ask every package for Wald intervals of the fixed effects.
     cl("BSGE", "stats", "confint (Wald)", q(tmb_cond(confint(fit))),
+       peer = q(if (inherits(fit, "merMod")) confint(fit, parm = "beta_", method = "Wald")
+                else tmb_cond(confint(fit))),
        num = function(ci) as.vector(as.matrix(ci)[seq_len(2), 1:2]), needs = "confint"),
     cl("BG", "stats", "confint (profile)", q(confint(fit, parm = 2, method = "profile")),
        peer = q(if (inherits(fit, "glmmTMB")) confint(fit, parm = 2, method = "profile")
@@ -273,11 +282,11 @@ battery_calls <- function() {
     # -- car, multcomp, lmtest
     cl("BSGE", "car", "Anova", q(as.data.frame(car::Anova(fit))[, 1]), needs = "car methods"),
     cl("BGE", "car", "linearHypothesis", q(as.data.frame(car::linearHypothesis(
-      fit, names(tmb_cond(lme4::fixef(fit)))[2]))[2, "Chisq"]),
+      fit, names(fixed_coef(fit))[2]))[2, "Chisq"]),
        peer = q(as.data.frame(car::linearHypothesis(
          fit, if (inherits(fit, "geeglm")) names(coef(fit))[2] else names(tmb_cond(lme4::fixef(fit)))[2]))[2, "Chisq"]),
        needs = "car methods"),
-    cl("BGE", "car", "deltaMethod", q(car::deltaMethod(fit, "exp(b1)", parameterNames = paste0("b", 0:(length(tmb_cond(lme4::fixef(fit))) - 1)))$Estimate),
+    cl("BGE", "car", "deltaMethod", q(car::deltaMethod(fit, "exp(b1)", parameterNames = paste0("b", 0:(length(fixed_coef(fit)) - 1)))$Estimate),
        peer = q(car::deltaMethod(fit, "exp(b1)", parameterNames = paste0("b", 0:(length(if (inherits(fit, "geeglm")) coef(fit) else tmb_cond(lme4::fixef(fit))) - 1)))$Estimate),
        needs = "car methods"),
     cl("BGE", "multcomp", "glht", q(as.vector(summary(multcomp::glht(fit, linfct = diag(

@@ -114,4 +114,12 @@ test_that("car::deltaMethod on glmm and gee fits equals the delta method by hand
             corstr = "exchangeable")
   dm <- car::deltaMethod(pa, "exp(trtdrug)")
   expect_equal(dm$SE, exp(coef(pa)[["trtdrug"]]) * sqrt(vcov(pa)["trtdrug", "trtdrug"]))
+  # parameterNames renames the coefficients for g., as car's lm/glm methods do.
+  nm <- paste0("b", 0:3)
+  dm2 <- car::deltaMethod(cf$fit, "exp(b1) / exp(b2)", parameterNames = nm)
+  expect_equal(dm2$Estimate, est)
+  expect_equal(dm2$SE, sqrt(drop(grad %*% vcov(cf$fit) %*% grad)))
+  dm3 <- car::deltaMethod(pa, "exp(b1)", parameterNames = nm)
+  expect_equal(dm3$SE, dm$SE)
+  expect_error(car::deltaMethod(pa, "exp(b1)", parameterNames = "b0"), "'parameterNames'")
 })
