@@ -70,6 +70,9 @@ glmm_sparse <- function(formula, mf, family, nAGQ, control, start, covariance, m
          call. = FALSE)
   if (!is.null(covariance) && !is.list(covariance))
     stop("'covariance' must be a named list of matrices, e.g. list(id = K)", call. = FALSE)
+  if (any(vapply(covariance, inherits, TRUE, "glmmgee_kfactor")))
+    stop("a covariance given by its factor (kfactor()) is available only for a gaussian model with that one random-effect term",
+         call. = FALSE)
   re <- sparse_re_terms(formula, mf, covariance)
   fx <- fixed_design(formula, mf, fenv)
   mt <- fx$mt
