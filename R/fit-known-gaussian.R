@@ -152,7 +152,41 @@ known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
   b <- lambda * if (is.null(kf)) drop(as.matrix(K %*% zta)) else drop(kf$L %*% crossprod(kf$L, zta))
   list(beta = beta, vcov = vc, s2e = s2e, s2g = lambda * s2e, lambda = lambda,
        loglik = best$loglik, b = b, singular = singular,
+       cov_var = known_gaussian_varcov(rot, beta, sqrt(lambda * s2e), 0.5 * log(s2e), singular),
+       kdiag = if (is.null(kf)) as.numeric(Matrix::diag(K)) else rowSums(kf$L^2),
        optinfo = list(optimizer = "grid + Brent (optimize)",
                       method = if (reml) "REML (spectral rotation)" else "ML (spectral rotation)",
                       evaluations = nev, rank = rot$k, warnings = warn))
+}
+
+# Covariance of (sd of the known-covariance effect, log residual sd): the
+# inverse of the observed information of the ML log-likelihood in the
+# rotated coordinates (O(k) per evaluation), beta held at its estimate (for
+# the gaussian family beta and the variance parameters are asymptotically
+# independent). For a REML fit it is evaluated at the REML estimates.
+known_gaussian_varcov <- function(rot, beta, sdg, lsig, singular) {
+  r1 <- rot$y1 - drop(rot$X1 %*% beta)
+  rc <- rot$yy_c - 2 * sum(beta * rot$Xy_c) + drop(crossprod(beta, rot$XX_c %*% beta))
+  ll <- function(th) {
+    s2e <- exp(2 * th[2L])
+    v <- th[1L]^2 * rot$d + s2e
+    -0.5 * (sum(log(v)) + (rot$n - rot$k) * log(s2e) + sum(r1^2 / v) + rc / s2e)
+  }
+  th <- c(sdg, lsig)
+  h <- 1e-4 * pmax(abs(th), 1e-2)
+  H <- matrix(0, 2L, 2L)
+  for (i in 1:2) for (j in 1:2) {
+    ei <- replace(numeric(2L), i, h[i])
+    ej <- replace(numeric(2L), j, h[j])
+    H[i, j] <- (ll(th + ei + ej) - ll(th + ei - ej) - ll(th - ei + ej) + ll(th - ei - ej)) /
+      (4 * h[i] * h[j])
+  }
+  out <- matrix(NA_real_, 2L, 2L)
+  if (singular) {
+    if (-H[2L, 2L] > 0) out[2L, 2L] <- -1 / H[2L, 2L]
+  } else {
+    inv <- tryCatch(solve(-H), error = function(e) NULL)
+    if (!is.null(inv) && all(diag(inv) > 0)) out <- inv
+  }
+  out
 }

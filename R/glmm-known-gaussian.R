@@ -51,7 +51,7 @@ glmm_known_gaussian <- function(formula, mf, family, nAGQ, control, start, covar
                         "(it is confounded with the residual of the gaussian family); remove the term"),
                  g, n), call. = FALSE)
   fit <- known_gaussian_fit(X, resp$y - rc$offset, index, K, kf, g, isTRUE(REML))
-  new_glmm_known(fit, X, resp$y, rc$offset, index, lev, g, mf, fx$mt, mc, formula, family,
+  new_glmm_known(fit, X, resp$y, rc$offset, index, lev, g, bar, mf, fx$mt, mc, formula, family,
                  isTRUE(REML))
 }
 
@@ -62,24 +62,45 @@ is_scaled_identity <- function(K) {
   off == 0 && max(dg) - min(dg) <= 1e-12 * max(abs(dg))
 }
 
-new_glmm_known <- function(fit, X, y, offset, index, lev, g, mf, mt, call, formula, family, reml) {
+# The fitted object: the fields of a several-term fit (fit-sparse.R), built
+# by the same constructor so that its methods (VarCorr, ranef, coef,
+# predict, the interpretation layer) apply, plus REML and the variance
+# ratio.
+new_glmm_known <- function(fit, X, y, offset, index, lev, g, bar, mf, mt, call, formula,
+                           family, reml) {
   p <- length(fit$beta)
-  names(fit$b) <- lev
+  nl <- length(lev)
+  n <- length(y)
+  sdg <- sqrt(fit$s2g)
+  pnames <- c(names(fit$beta), paste0(g, ".(Intercept)"),
+              sprintf("log(%s)", dispersion_name(family)))
+  theta <- stats::setNames(c(fit$beta, sdg, 0.5 * log(fit$s2e)), pnames)
+  cov_theta <- matrix(0, p + 2L, p + 2L, dimnames = list(pnames, pnames))
+  cov_theta[seq_len(p), seq_len(p)] <- fit$vcov
+  cov_theta[p + 1:2, p + 1:2] <- fit$cov_var
+  cn <- "(Intercept)"
+  term <- list(group = g, group_expr = bar[[3L]], lhs = bar[[2L]], cnames = cn,
+               levels = lev, index = index, columns = seq_len(nl), par = 1L, known_cov = TRUE,
+               Lambda = matrix(sdg, 1, 1, dimnames = list(cn, cn)),
+               D = matrix(fit$s2g, 1, 1, dimnames = list(cn, cn)),
+               b = matrix(fit$b, nl, 1L, dimnames = list(lev, cn)),
+               kdiag = fit$kdiag,
+               condvar = array(NA_real_, c(1L, 1L, nl), dimnames = list(cn, cn, lev)))
+  Z <- Matrix::sparseMatrix(i = seq_len(n), j = index, x = 1, dims = c(n, nl))
   eta <- drop(X %*% fit$beta) + offset + fit$b[index]
-  obj <- structure(list(
-    call = call, formula = formula, family = family,
-    coefficients = fit$beta, vcov = fit$vcov, cov_theta = fit$vcov,
-    theta = c(fit$beta, stats::setNames(sqrt(fit$s2g), paste0(g, ".(Intercept)")),
-              "log(sigma)" = 0.5 * log(fit$s2e)),
-    sigma = sqrt(fit$s2e), s2g = fit$s2g, lambda = fit$lambda, REML = reml,
-    loglik = fit$loglik, df = p + 2L, nobs = length(y), n = length(y),
-    group_name = g, ngroups = length(unique(index)), group_levels = lev, group = index,
-    b = fit$b, linear.predictors = eta, fitted.values = eta, y = y,
-    offset = if (any(offset != 0)) offset, X = X, model = mf, terms = mt,
-    xlevels = stats::.getXlevels(mt, mf), contrasts = attr(X, "contrasts"),
-    na.action = attr(mf, "na.action"), nAGQ = 1L, singular = fit$singular,
-    optinfo = fit$optinfo),
-    class = c("glmmgee_glmm_known", "glmmgee_glmm"))
+  sf <- list(beta = fit$beta, theta = theta, cov_theta = cov_theta, loglik = fit$loglik,
+             sigma = sqrt(fit$s2e), dispersion = sqrt(fit$s2e), family_par = NULL,
+             family = family, terms = list(term), modes = list(eta = eta),
+             singular = fit$singular, gradient = NULL, hessian = NULL,
+             optinfo = c(fit$optinfo, list(nAGQ = 1L)))
+  obj <- new_glmm_sparse(sf, X = X, y = y, weights = rep(1, n), offset = offset,
+                         re = list(Z = Z), mf = mf, mt = mt, call = call, formula = formula)
+  obj$REML <- reml
+  obj$lambda <- fit$lambda
+  class(obj) <- c("glmmgee_glmm_known", class(obj))
+  if (fit$singular)
+    obj$optinfo$warnings <- c(obj$optinfo$warnings,
+                              sprintf("singular fit: the variance of the known-covariance effect of '%s' is estimated at zero", g))
   for (w in obj$optinfo$warnings) warning(w, call. = FALSE)
   obj
 }
@@ -91,11 +112,10 @@ print.glmmgee_glmm_known <- function(x, digits = max(3L, getOption("digits") - 3
   cat(sprintf("%s: %s\n", if (x$REML) "REML log-likelihood" else "logLik",
               format(x$loglik, digits = digits + 3L)))
   cat("Random effects:\n")
-  print(VarCorr(x), digits = digits)
+  print(VarCorr(x), digits = digits, comp = "Std.Dev.")
   cat(sprintf("Number of obs: %d, levels of %s: %d\n", x$nobs, x$group_name, x$ngroups))
   cat("Fixed effects:\n")
   print.default(format(x$coefficients, digits = digits), print.gap = 2L, quote = FALSE)
-  if (x$singular) cat("Note: singular fit (the known-covariance variance is estimated at zero)\n")
   print_notes(x$optinfo$warnings)
   invisible(x)
 }
@@ -116,34 +136,3 @@ print.summary.glmmgee_glmm_known <- function(x, digits = max(3L, getOption("digi
   invisible(x)
 }
 
-#' @export
-VarCorr.glmmgee_glmm_known <- function(x, sigma = 1, ...) {
-  out <- data.frame(group = c(x$group_name, "Residual"),
-                    variance = c(x$s2g, x$sigma^2),
-                    sd = sqrt(c(x$s2g, x$sigma^2)))
-  class(out) <- c("VarCorr.glmmgee_glmm_known", "data.frame")
-  out
-}
-
-#' @export
-print.VarCorr.glmmgee_glmm_known <- function(x, digits = max(3L, getOption("digits") - 2L), ...) {
-  y <- as.data.frame(unclass(x))
-  names(y) <- c("Group", "Variance", "Std.Dev.")
-  y$Group[1L] <- paste0(y$Group[1L], " (known K)")
-  print(y, digits = digits, row.names = FALSE)
-  invisible(x)
-}
-
-#' @export
-ranef.glmmgee_glmm_known <- function(object, ...) {
-  out <- list(data.frame(`(Intercept)` = object$b, row.names = object$group_levels,
-                         check.names = FALSE))
-  names(out) <- object$group_name
-  out
-}
-
-#' @export
-fitted.glmmgee_glmm_known <- function(object, ...) object$fitted.values
-
-#' @export
-residuals.glmmgee_glmm_known <- function(object, ...) object$y - object$fitted.values
