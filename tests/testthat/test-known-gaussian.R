@@ -1,0 +1,176 @@
+# Gaussian models with one known covariance, fitted by spectral rotation
+# (fit-known-gaussian.R): against lme4 with the random-effect design
+# replaced by Z L (K = L L'), ML and REML; a factor of K against the same K
+# formed densely; K = identity against the plain random intercept; gaston's
+# AI-REML where it is installed.
+
+# Genotype-like data: n people, one measurement each, K a genomic
+# relationship matrix from m standardized variants.
+sim_gwas_like <- function(n = 120, m = 30, reps = 1, seed = 7) {
+  set.seed(seed)
+  G <- matrix(rbinom(n * m, 2, 0.3), n, m)
+  L <- scale(G) / sqrt(m)
+  rownames(L) <- paste0("p", seq_len(n))
+  d <- data.frame(id = factor(rep(rownames(L), reps), levels = rownames(L)),
+                  x = rnorm(n * reps))
+  g <- drop(L %*% rnorm(m))
+  d$y <- 1 + 0.5 * d$x + 1.2 * g[as.integer(d$id)] + rnorm(n * reps)
+  K <- tcrossprod(L) + diag(0.01, n)
+  list(data = d, L = L, K = K)
+}
+
+# lme4 on the same model: Zt replaced by (Z L)' with L the Cholesky factor
+# of K, so that lme4's spherical random effects u give b = L u.
+lmer_zl <- function(formula, d, K, REML) {
+  Lk <- t(chol(K))
+  lf <- lme4::lFormula(formula, d, REML = REML,
+                       control = lme4::lmerControl(check.nobs.vs.nlev = "ignore",
+                                                   check.nobs.vs.nRE = "ignore"))
+  Zt <- t(Lk) %*% as.matrix(lf$reTrms$Zt)
+  lf$reTrms$Zt <- methods::as(methods::as(Matrix::Matrix(Zt, sparse = TRUE), "generalMatrix"),
+                              "CsparseMatrix")
+  lf$reTrms$Ztlist[[1L]] <- lf$reTrms$Zt
+  dev <- do.call(lme4::mkLmerDevfun, lf)
+  opt <- lme4::optimizeLmer(dev)
+  fit <- lme4::mkMerMod(environment(dev), opt, lf$reTrms, fr = lf$fr)
+  list(fit = fit, b = unname(drop(Lk %*% lme4::ranef(fit)[[1L]][[1L]])))
+}
+
+expect_same_as_lmer <- function(ours, ref, tol = 1e-6) {
+  expect_equal(as.numeric(logLik(ours)), as.numeric(logLik(ref$fit)), tolerance = 1e-8)
+  expect_equal(unname(fixef(ours)), unname(lme4::fixef(ref$fit)), tolerance = tol)
+  vc <- as.data.frame(lme4::VarCorr(ref$fit))$vcov
+  expect_equal(c(VarCorr(ours)$id[1, 1], sigma(ours)^2), vc, tolerance = 1e-5)
+  expect_equal(unname(sqrt(diag(vcov(ours)))),
+               unname(sqrt(diag(as.matrix(stats::vcov(ref$fit))))), tolerance = 1e-5)
+  expect_equal(ranef(ours)$id[[1L]], ref$b, tolerance = 1e-5)
+}
+
+test_that("one observation per person with a GRM: ML and REML equal lme4's Z L fit", {
+  skip_if_not_installed("lme4")
+  s <- sim_gwas_like()
+  for (reml in c(FALSE, TRUE)) {
+    ours <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = s$K), REML = reml)
+    expect_s3_class(ours, "glmmgee_glmm_known")
+    expect_identical(ours$REML, reml)
+    expect_same_as_lmer(ours, lmer_zl(y ~ x + (1 | id), s$data, s$K, reml))
+  }
+})
+
+test_that("several observations per level (O(n r^2) route) equal lme4's Z L fit", {
+  skip_if_not_installed("lme4")
+  s <- sim_gwas_like(n = 60, m = 20, reps = 3, seed = 3)
+  for (reml in c(FALSE, TRUE)) {
+    ours <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = s$K), REML = reml)
+    expect_same_as_lmer(ours, lmer_zl(y ~ x + (1 | id), s$data, s$K, reml))
+  }
+})
+
+test_that("K given by its factor equals K formed densely, also when K is singular", {
+  s <- sim_gwas_like(n = 100, m = 25)
+  Ks <- tcrossprod(s$L)   # rank 24 < n: only the factor route and eigen see it
+  for (reml in c(FALSE, TRUE)) {
+    viaL <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = kfactor(s$L)),
+                 REML = reml)
+    viaK <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = Ks), REML = reml)
+    expect_equal(as.numeric(logLik(viaL)), as.numeric(logLik(viaK)), tolerance = 1e-8)
+    expect_equal(fixef(viaL), fixef(viaK), tolerance = 1e-6)
+    expect_equal(VarCorr(viaL)$id[1, 1], VarCorr(viaK)$id[1, 1], tolerance = 1e-5)
+    expect_equal(ranef(viaL)$id[[1L]], ranef(viaK)$id[[1L]], tolerance = 1e-5)
+  }
+})
+
+test_that("the ML log-likelihood is the dense multivariate normal one, at its maximum", {
+  s <- sim_gwas_like(n = 80, m = 20)
+  fit <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = s$K))
+  X <- cbind(1, s$data$x)
+  dense <- function(par) {
+    V <- par[3]^2 * s$K + exp(2 * par[4]) * diag(nrow(X))
+    R <- chol(V)
+    r <- backsolve(R, s$data$y - X %*% par[1:2], transpose = TRUE)
+    -0.5 * sum(r^2) - sum(log(diag(R))) - 0.5 * nrow(X) * log(2 * pi)
+  }
+  at <- unname(fit$theta)
+  expect_equal(as.numeric(logLik(fit)), dense(at), tolerance = 1e-10)
+  opt <- stats::optim(at + c(0.05, -0.05, 0.1, 0.1), dense, method = "BFGS",
+                      control = list(fnscale = -1, reltol = 1e-14))
+  expect_gt(as.numeric(logLik(fit)) - opt$value, -1e-7)
+  # the variance parameters' standard errors are those of the dense
+  # observed information (beta held at its estimate)
+  h <- stats::optimHess(at, dense)
+  se_dense <- sqrt(diag(solve(-h[3:4, 3:4])))
+  expect_equal(unname(sqrt(diag(vcov(fit, full = TRUE)))[3:4]), se_dense, tolerance = 1e-3)
+})
+
+test_that("K = identity with several observations per level is the plain random intercept", {
+  s <- sim_gwas_like(n = 40, m = 10, reps = 4, seed = 11)
+  I <- diag(40)
+  dimnames(I) <- list(levels(s$data$id), levels(s$data$id))
+  withI <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = I))
+  plain <- glmm(y ~ x + (1 | id), data = s$data)
+  expect_equal(as.numeric(logLik(withI)), as.numeric(logLik(plain)), tolerance = 1e-7)
+  expect_equal(fixef(withI), fixef(plain), tolerance = 1e-5)
+  expect_equal(sigma(withI), sigma(plain), tolerance = 1e-5)
+  expect_equal(ranef(withI)$id[[1L]], ranef(plain)$id[[1L]], tolerance = 1e-4)
+})
+
+test_that("what stays unidentified or unsupported is refused with the argument named", {
+  s <- sim_gwas_like(n = 40, m = 10)
+  I <- diag(40)
+  dimnames(I) <- list(levels(s$data$id), levels(s$data$id))
+  expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = I)),
+               "confounded with the residual")
+  expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = 2 * I)),
+               "confounded with the residual")
+  expect_error(glmm(y ~ x + (1 | id), data = s$data, REML = TRUE), "'REML = TRUE'")
+  expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = s$K), REML = NA),
+               "'REML' must be TRUE or FALSE")
+  s$data$yb <- as.integer(s$data$y > 1)
+  expect_error(glmm(yb ~ x + (1 | id), data = s$data, family = binomial,
+                    covariance = list(id = kfactor(s$L))), "kfactor")
+  expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = s$K),
+                    weights = rep(2, 40)), "'weights'")
+  expect_error(kfactor(unname(s$L)), "row names")
+  expect_error(kfactor(as.data.frame(s$L)), "numeric matrix")
+  Lna <- s$L
+  Lna[1, 1] <- NA
+  expect_error(kfactor(Lna), "finite")
+  Ki <- s$K
+  Ki[1, 2] <- Ki[2, 1] <- 30
+  expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = Ki)),
+               "not positive semidefinite")
+})
+
+test_that("a request that cannot fit in memory is refused at once with its size", {
+  expect_error(glmmgee:::check_memory(2^60, "the test allocation"),
+               "the test allocation needs about [0-9.]+ GB")
+  expect_invisible(glmmgee:::check_memory(1, "one byte"))
+})
+
+test_that("a trait without a K component is a singular fit, reported", {
+  s <- sim_gwas_like(n = 100, m = 25, seed = 5)
+  set.seed(9)
+  s$data$y <- 1 + 0.5 * s$data$x + rnorm(100)
+  fit <- suppressWarnings(glmm(y ~ x + (1 | id), data = s$data,
+                               covariance = list(id = kfactor(s$L))))
+  if (fit$singular) {
+    expect_equal(VarCorr(fit)$id[1, 1], 0)
+    expect_match(fit$optinfo$warnings, "singular fit", all = FALSE)
+    lmfit <- stats::lm(y ~ x, s$data)
+    expect_equal(as.numeric(logLik(fit)), as.numeric(logLik(lmfit)), tolerance = 1e-8)
+  } else {
+    # an interior optimum must beat the boundary (lm)
+    expect_gt(as.numeric(logLik(fit)), as.numeric(logLik(stats::lm(y ~ x, s$data))))
+  }
+})
+
+test_that("gaston's AI-REML reaches the same REML estimates", {
+  skip_if_not_installed("gaston")
+  s <- sim_gwas_like(n = 150, m = 40, seed = 21)
+  ours <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = s$K), REML = TRUE)
+  X <- cbind(1, s$data$x)
+  ref <- gaston::lmm.aireml(s$data$y, X, K = s$K, verbose = FALSE)
+  expect_equal(unname(fixef(ours)), unname(ref$BLUP_beta), tolerance = 1e-4)
+  expect_equal(VarCorr(ours)$id[1, 1], ref$tau, tolerance = 1e-4)
+  expect_equal(sigma(ours)^2, ref$sigma2, tolerance = 1e-4)
+})
