@@ -1,17 +1,19 @@
-# glmm() for a gaussian model whose only random-effect term is a
-# known-covariance random intercept: the formula front end of the spectral
-# rotation engine (fit-known-gaussian.R), and the methods whose answer
-# differs from those of the other engines.
+# glmm() for a gaussian model whose random-effect terms are all
+# known-covariance random intercepts: the formula front end of the spectral
+# rotation engine for one term (fit-known-gaussian.R) and of the dense
+# Cholesky route for several (fit-known-gaussian-multi.R), and the print
+# method that states ML or REML.
 
 # Does the known-covariance gaussian engine fit this model? Gaussian with the
-# identity link, one random-effect term (1 | g), g given a covariance.
+# identity link, every random-effect term a random intercept (1 | g) whose
+# g is given a covariance, no two terms on the same g.
 use_known_gaussian <- function(formula, family, covariance) {
   if (!length(covariance) || family$family != "gaussian" || family$link != "identity")
     return(FALSE)
   bars <- reformulas::findbars(formula)
-  if (length(bars) != 1L) return(FALSE)
-  g <- paste(deparse(bars[[1L]][[3L]]), collapse = "")
-  identical(bars[[1L]][[2L]], 1) && g %in% names(covariance) && length(covariance) == 1L
+  gs <- vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), "")
+  length(bars) >= 1L && all(vapply(bars, function(b) identical(b[[2L]], 1), TRUE)) &&
+    !anyDuplicated(gs) && setequal(gs, names(covariance))
 }
 
 glmm_known_gaussian <- function(formula, mf, family, nAGQ, control, start, covariance,
@@ -22,11 +24,37 @@ glmm_known_gaussian <- function(formula, mf, family, nAGQ, control, start, covar
   if (!is.null(start))
     stop("'start' is not used for a gaussian model with a known covariance (the variance ratio is searched over its whole range)",
          call. = FALSE)
-  bar <- reformulas::findbars(formula)[[1L]]
+  terms <- lapply(reformulas::findbars(formula), known_term, covariance = covariance, mf = mf)
+  fx <- fixed_design(formula, mf, fenv)
+  X <- fx$X
+  rc <- checked_response(mf, X, family, formula)
+  resp <- rc$resp
+  if (any(resp$weights != 1))
+    stop("'weights' are not available for a gaussian model with a known covariance", call. = FALSE)
+  n <- length(resp$y)
+  for (tm in terms)
+    if (is.null(tm$kf) && max(tabulate(tm$index, length(tm$levels))) <= 1L && is_scaled_identity(tm$K))
+      stop(sprintf(paste0("grouping factor '%s' has as many levels as observations (%d) and its ",
+                          "known covariance is the identity: its random effect is not identifiable ",
+                          "(it is confounded with the residual of the gaussian family); remove the term"),
+                   tm$g, n), call. = FALSE)
+  y <- resp$y - rc$offset
+  fit <- if (length(terms) == 1L) {
+    tm <- terms[[1L]]
+    known_gaussian_fit(X, y, tm$index, tm$K, tm$kf, tm$g, REML)
+  } else {
+    known_gaussian_multi_fit(X, y, terms, REML)
+  }
+  new_glmm_known(fit, X, resp$y, rc$offset, terms, mf, fx$mt, mc, formula, family, REML)
+}
+
+# One term (1 | g) with its covariance: K (checked) or its factor, the
+# levels (rows of K) and each observation's level.
+known_term <- function(bar, covariance, mf) {
   g <- paste(deparse(bar[[3L]]), collapse = "")
   cv <- covariance[[g]]
   kf <- if (inherits(cv, "glmmgee_kfactor")) cv
-  K <- if (is.null(kf)) check_covariance_arg(covariance, g, list("(Intercept)"))[[g]]
+  K <- if (is.null(kf)) check_covariance_arg(covariance[g], g, list("(Intercept)"))[[g]]
   fac <- mf[[g]]
   if (is.null(fac))
     stop(sprintf("the grouping factor '%s' must be a variable of 'data'", g), call. = FALSE)
@@ -38,21 +66,7 @@ glmm_known_gaussian <- function(formula, mf, family, nAGQ, control, start, covar
                  g, g, length(miss), paste(miss[seq_len(min(3L, length(miss)))], collapse = ", ")),
          call. = FALSE)
   }
-  fx <- fixed_design(formula, mf, fenv)
-  X <- fx$X
-  rc <- checked_response(mf, X, family, formula)
-  resp <- rc$resp
-  if (any(resp$weights != 1))
-    stop("'weights' are not available for a gaussian model with a known covariance", call. = FALSE)
-  n <- length(resp$y)
-  if (is.null(kf) && max(tabulate(index, length(lev))) <= 1L && is_scaled_identity(K))
-    stop(sprintf(paste0("grouping factor '%s' has as many levels as observations (%d) and its ",
-                        "known covariance is the identity: its random effect is not identifiable ",
-                        "(it is confounded with the residual of the gaussian family); remove the term"),
-                 g, n), call. = FALSE)
-  fit <- known_gaussian_fit(X, resp$y - rc$offset, index, K, kf, g, isTRUE(REML))
-  new_glmm_known(fit, X, resp$y, rc$offset, index, lev, g, bar, mf, fx$mt, mc, formula, family,
-                 isTRUE(REML))
+  list(g = g, bar = bar, K = K, kf = kf, levels = lev, index = index)
 }
 
 # A (dense or sparse) K equal to c I.
@@ -66,41 +80,56 @@ is_scaled_identity <- function(K) {
 # by the same constructor so that its methods (VarCorr, ranef, coef,
 # predict, the interpretation layer) apply, plus REML and the variance
 # ratio.
-new_glmm_known <- function(fit, X, y, offset, index, lev, g, bar, mf, mt, call, formula,
-                           family, reml) {
+new_glmm_known <- function(fit, X, y, offset, terms, mf, mt, call, formula, family, reml) {
   p <- length(fit$beta)
-  nl <- length(lev)
   n <- length(y)
+  J <- length(terms)
+  b <- if (is.list(fit$b)) fit$b else list(fit$b)
+  kdiag <- if (is.list(fit$kdiag)) fit$kdiag else list(fit$kdiag)
   sdg <- sqrt(fit$s2g)
-  pnames <- c(names(fit$beta), paste0(g, ".(Intercept)"),
+  gs <- vapply(terms, `[[`, "", "g")
+  pnames <- c(names(fit$beta), paste0(gs, ".(Intercept)"),
               sprintf("log(%s)", dispersion_name(family)))
   theta <- stats::setNames(c(fit$beta, sdg, 0.5 * log(fit$s2e)), pnames)
-  cov_theta <- matrix(0, p + 2L, p + 2L, dimnames = list(pnames, pnames))
+  cov_theta <- matrix(0, p + J + 1L, p + J + 1L, dimnames = list(pnames, pnames))
   cov_theta[seq_len(p), seq_len(p)] <- fit$vcov
-  cov_theta[p + 1:2, p + 1:2] <- fit$cov_var
+  cov_theta[p + seq_len(J + 1L), p + seq_len(J + 1L)] <- fit$cov_var
   cn <- "(Intercept)"
-  term <- list(group = g, group_expr = bar[[3L]], lhs = bar[[2L]], cnames = cn,
-               levels = lev, index = index, columns = seq_len(nl), par = 1L, known_cov = TRUE,
-               Lambda = matrix(sdg, 1, 1, dimnames = list(cn, cn)),
-               D = matrix(fit$s2g, 1, 1, dimnames = list(cn, cn)),
-               b = matrix(fit$b, nl, 1L, dimnames = list(lev, cn)),
-               kdiag = fit$kdiag,
-               condvar = array(NA_real_, c(1L, 1L, nl), dimnames = list(cn, cn, lev)))
-  Z <- Matrix::sparseMatrix(i = seq_len(n), j = index, x = 1, dims = c(n, nl))
-  eta <- drop(X %*% fit$beta) + offset + fit$b[index]
+  col0 <- 0L
+  reterms <- vector("list", J)
+  Zs <- vector("list", J)
+  eta <- drop(X %*% fit$beta) + offset
+  for (j in seq_len(J)) {
+    tm <- terms[[j]]
+    lev <- tm$levels
+    nl <- length(lev)
+    reterms[[j]] <- list(group = tm$g, group_expr = tm$bar[[3L]], lhs = tm$bar[[2L]], cnames = cn,
+                         levels = lev, index = tm$index, columns = col0 + seq_len(nl),
+                         par = j, known_cov = TRUE,
+                         Lambda = matrix(sdg[j], 1, 1, dimnames = list(cn, cn)),
+                         D = matrix(fit$s2g[j], 1, 1, dimnames = list(cn, cn)),
+                         b = matrix(b[[j]], nl, 1L, dimnames = list(lev, cn)),
+                         kdiag = kdiag[[j]],
+                         condvar = array(NA_real_, c(1L, 1L, nl), dimnames = list(cn, cn, lev)))
+    Zs[[j]] <- Matrix::sparseMatrix(i = seq_len(n), j = tm$index, x = 1, dims = c(n, nl))
+    eta <- eta + b[[j]][tm$index]
+    col0 <- col0 + nl
+  }
   sf <- list(beta = fit$beta, theta = theta, cov_theta = cov_theta, loglik = fit$loglik,
              sigma = sqrt(fit$s2e), dispersion = sqrt(fit$s2e), family_par = NULL,
-             family = family, terms = list(term), modes = list(eta = eta),
-             singular = fit$singular, gradient = NULL, hessian = NULL,
+             family = family, terms = reterms, modes = list(eta = eta),
+             singular = any(fit$singular), gradient = NULL, hessian = NULL,
              optinfo = c(fit$optinfo, list(nAGQ = 1L)))
+  Z <- methods::as(do.call(cbind, Zs), "generalMatrix")
   obj <- new_glmm_sparse(sf, X = X, y = y, weights = rep(1, n), offset = offset,
                          re = list(Z = Z), mf = mf, mt = mt, call = call, formula = formula)
   obj$REML <- reml
   obj$lambda <- fit$lambda
   class(obj) <- c("glmmgee_glmm_known", class(obj))
-  if (fit$singular)
+  for (j in which(rep_len(fit$singular, J)))
     obj$optinfo$warnings <- c(obj$optinfo$warnings,
-                              sprintf("singular fit: the variance of the known-covariance effect of '%s' is estimated at zero", g))
+                              sprintf("singular fit: the variance of the known-covariance effect of '%s' is estimated at zero",
+                                      gs[j]))
   for (w in obj$optinfo$warnings) warning(w, call. = FALSE)
   obj
 }
@@ -113,7 +142,8 @@ print.glmmgee_glmm_known <- function(x, digits = max(3L, getOption("digits") - 3
               format(x$loglik, digits = digits + 3L)))
   cat("Random effects:\n")
   print(VarCorr(x), digits = digits, comp = "Std.Dev.")
-  cat(sprintf("Number of obs: %d, levels of %s: %d\n", x$nobs, x$group_name, x$ngroups))
+  cat(sprintf("Number of obs: %d, levels: %s\n", x$nobs,
+              paste(sprintf("%s %d", x$group_name, x$ngroups), collapse = ", ")))
   cat("Fixed effects:\n")
   print.default(format(x$coefficients, digits = digits), print.gap = 2L, quote = FALSE)
   print_notes(x$optinfo$warnings)

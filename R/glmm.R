@@ -185,7 +185,7 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
     return(glmm_known_gaussian(formula, mf, family, nAGQ, control, start, covariance,
                                REML, mc, fenv))
   if (REML)
-    stop("'REML = TRUE' is available only for gaussian models whose one random-effect term (1 | id) has a known covariance",
+    stop("'REML = TRUE' is available only for gaussian models whose random-effect terms (1 | id) all have known covariances",
          call. = FALSE)
   if (rd$type != "normal")
     return(glmm_ranef_dist(rd, formula, mf, family, control, start, covariance, mc, fenv))

@@ -170,3 +170,63 @@ test_that("gaston's AI-REML reaches the same REML estimates", {
   expect_equal(VarCorr(ours)$id[1, 1], ref$tau, tolerance = 1e-4)
   expect_equal(sigma(ours)^2, ref$sigma2, tolerance = 1e-4)
 })
+
+# Cells with a spatial and a lineage-like covariance, one measurement each.
+sim_two_covariances <- function(n = 150, seed = 3) {
+  set.seed(seed)
+  pos <- cbind(runif(n), runif(n))
+  Ks <- exp(-as.matrix(stats::dist(pos)) / 0.2)
+  A <- matrix(rnorm(n * 10), n, 10)
+  Kl <- tcrossprod(A) / 10 + diag(0.05, n)
+  nm <- paste0("c", seq_len(n))
+  dimnames(Ks) <- dimnames(Kl) <- list(nm, nm)
+  d <- data.frame(cell = factor(nm, levels = nm), lineage = factor(nm, levels = nm),
+                  x = rnorm(n))
+  d$y <- 0.5 + 0.3 * d$x + 0.8 * drop(t(chol(Ks)) %*% rnorm(n)) +
+    0.6 * drop(t(chol(Kl)) %*% rnorm(n)) + rnorm(n, sd = 0.7)
+  list(data = d, Ks = Ks, Kl = Kl)
+}
+
+test_that("two known covariances on the same cells: ML and REML equal lme4's Z L fit", {
+  skip_if_not_installed("lme4")
+  s <- sim_two_covariances()
+  f <- y ~ x + (1 | cell) + (1 | lineage)
+  mk <- function(Z) methods::as(methods::as(Matrix::Matrix(Z, sparse = TRUE), "generalMatrix"),
+                                "CsparseMatrix")
+  for (reml in c(FALSE, TRUE)) {
+    ours <- glmm(f, s$data, covariance = list(cell = s$Ks, lineage = s$Kl), REML = reml)
+    expect_length(ours$optinfo$warnings, 0L)
+    lf <- lme4::lFormula(f, s$data, REML = reml,
+                         control = lme4::lmerControl(check.nobs.vs.nlev = "ignore",
+                                                     check.nobs.vs.nRE = "ignore"))
+    Z1 <- chol(s$Ks) %*% as.matrix(lf$reTrms$Ztlist[[1L]])
+    Z2 <- chol(s$Kl) %*% as.matrix(lf$reTrms$Ztlist[[2L]])
+    lf$reTrms$Ztlist <- list(mk(Z1), mk(Z2))
+    lf$reTrms$Zt <- mk(rbind(Z1, Z2))
+    dev <- do.call(lme4::mkLmerDevfun, lf)
+    ref <- lme4::mkMerMod(environment(dev), lme4::optimizeLmer(dev), lf$reTrms, fr = lf$fr)
+    expect_equal(as.numeric(logLik(ours)), as.numeric(logLik(ref)), tolerance = 1e-7)
+    expect_equal(unname(fixef(ours)), unname(lme4::fixef(ref)), tolerance = 1e-5)
+    expect_equal(c(VarCorr(ours)$cell[1, 1], VarCorr(ours)$lineage[1, 1], sigma(ours)^2),
+                 as.data.frame(lme4::VarCorr(ref))$vcov, tolerance = 1e-4)
+    expect_equal(unname(sqrt(diag(vcov(ours)))), unname(sqrt(diag(as.matrix(stats::vcov(ref))))),
+                 tolerance = 1e-4)
+    bl <- drop(t(chol(s$Kl)) %*% lme4::ranef(ref)$lineage[[1L]])
+    expect_equal(ranef(ours)$lineage[[1L]], unname(bl), tolerance = 1e-3)
+  }
+})
+
+test_that("with two covariances, one absent from the data is a singular component", {
+  s <- sim_two_covariances(seed = 8)
+  set.seed(1)
+  s$data$y <- 0.5 + 0.8 * drop(t(chol(s$Ks)) %*% rnorm(150)) + rnorm(150, sd = 0.7)
+  expect_warning(fit <- glmm(y ~ x + (1 | cell) + (1 | lineage), s$data,
+                             covariance = list(cell = s$Ks, lineage = s$Kl)),
+                 "'lineage' is estimated at zero")
+  one <- glmm(y ~ x + (1 | cell), s$data, covariance = list(cell = s$Ks))
+  expect_true(fit$singular)
+  expect_equal(VarCorr(fit)$lineage[1, 1], 0)
+  # at the boundary the two-term model is the one-term model (spectral route)
+  expect_equal(as.numeric(logLik(fit)), as.numeric(logLik(one)), tolerance = 1e-7)
+  expect_equal(fixef(fit), fixef(one), tolerance = 1e-5)
+})
