@@ -230,3 +230,34 @@ test_that("with two covariances, one absent from the data is a singular componen
   expect_equal(as.numeric(logLik(fit)), as.numeric(logLik(one)), tolerance = 1e-7)
   expect_equal(fixef(fit), fixef(one), tolerance = 1e-5)
 })
+
+test_that("rows with missing values are dropped and levels without data predicted through K", {
+  s <- sim_gwas_like(n = 80, m = 20, seed = 13)
+  d <- s$data
+  d$x[c(3, 10)] <- NA
+  fit <- glmm(y ~ x + (1 | id), data = d, covariance = list(id = s$K), REML = TRUE)
+  cc <- d[!is.na(d$x), ]
+  # the same model on the complete cases, K restricted to their levels:
+  # same optimum; the two dropped levels are predicted from the others
+  keep <- as.character(cc$id)
+  ref <- glmm(y ~ x + (1 | id), data = droplevels(cc),
+              covariance = list(id = s$K[keep, keep]), REML = TRUE)
+  expect_equal(nobs(fit), 78L)
+  expect_equal(as.numeric(logLik(fit)), as.numeric(logLik(ref)), tolerance = 1e-8)
+  expect_equal(fixef(fit), fixef(ref), tolerance = 1e-6)
+  b <- ranef(fit)$id
+  expect_equal(b[keep, 1], ranef(ref)$id[keep, 1], tolerance = 1e-5)
+  # BLUP of a level without data: K_{l,obs} K_obs^{-1} b_obs
+  lo <- as.character(d$id[3])
+  expect_equal(b[lo, 1], drop(s$K[lo, keep] %*% solve(s$K[keep, keep], b[keep, 1])),
+               tolerance = 1e-5)
+})
+
+test_that("print() states the criterion", {
+  s <- sim_gwas_like(n = 60, m = 15, seed = 17)
+  ml <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = kfactor(s$L)))
+  reml <- update(ml, REML = TRUE)
+  expect_output(print(ml), "fit by ML \\(spectral rotation\\)")
+  expect_output(print(reml), "fit by REML \\(spectral rotation\\)")
+  expect_output(print(reml), "REML log-likelihood")
+})
