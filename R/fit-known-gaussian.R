@@ -41,14 +41,19 @@ kfactor <- function(L) {
   structure(list(L = L), class = "glmmgee_kfactor")
 }
 
-# Refuses at once an allocation of `bytes` that cannot fit in the memory
-# this machine has free (Linux: MemAvailable; elsewhere not checked).
-check_memory <- function(bytes, what) {
-  avail <- tryCatch({
+# Bytes of memory this machine has free (Linux: MemAvailable; NA elsewhere,
+# where nothing is checked).
+memory_available <- function() {
+  tryCatch({
     mi <- readLines("/proc/meminfo", warn = FALSE)
     line <- grep("^MemAvailable:", mi, value = TRUE)
     if (length(line)) as.numeric(gsub("[^0-9]", "", line)) * 1024 else NA_real_
   }, error = function(e) NA_real_, warning = function(w) NA_real_)
+}
+
+# Refuses at once an allocation of `bytes` that cannot fit in free memory.
+check_memory <- function(bytes, what) {
+  avail <- memory_available()
   if (is.finite(avail) && bytes > avail)
     stop(sprintf("%s needs about %.1f GB of memory; %.1f GB are available",
                  what, bytes / 2^30, avail / 2^30), call. = FALSE)

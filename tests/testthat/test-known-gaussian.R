@@ -145,6 +145,18 @@ test_that("a request that cannot fit in memory is refused at once with its size"
   expect_error(glmmgee:::check_memory(2^60, "the test allocation"),
                "the test allocation needs about [0-9.]+ GB")
   expect_invisible(glmmgee:::check_memory(1, "one byte"))
+  # through glmm(): refused before any decomposition, naming the size
+  s <- sim_gwas_like(n = 60, m = 15, seed = 19)
+  # this testthat has no local_mocked_bindings(): swap the binding by hand
+  ns <- asNamespace("glmmgee")
+  real <- get("memory_available", ns)
+  unlockBinding("memory_available", ns)
+  assign("memory_available", function() 1024, envir = ns)
+  on.exit({ assign("memory_available", real, envir = ns); lockBinding("memory_available", ns) })
+  expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = s$K)),
+               "eigendecomposition of 'covariance\\$id' \\(60 x 60\\) needs about [0-9.]+ GB")
+  expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = kfactor(s$L))),
+               "factor of 'covariance\\$id' \\(60 x 15\\) needs about")
 })
 
 test_that("a trait without a K component is a singular fit, reported, equal to lm", {
