@@ -86,6 +86,7 @@ known_gaussian_rotation <- function(index, K, kf, X, y, g) {
     d <- e$values[keep]
     rm(e)
     apply_U <- function(a) drop(U %*% a)
+    basis <- list(U = U)
     y1 <- drop(crossprod(U, y))
     X1 <- crossprod(U, X)
   } else {
@@ -102,10 +103,11 @@ known_gaussian_rotation <- function(index, K, kf, X, y, g) {
     y1 <- drop(crossprod(V, crossprod(Fm, y))) / s
     X1 <- crossprod(V, crossprod(Fm, X)) / s
     apply_U <- function(a) drop(Fm %*% (V %*% (a / s)))
+    basis <- list(L = L, V = V, s = s)
   }
   list(d = d, y1 = y1, X1 = X1, yy_c = sum(y^2) - sum(y1^2),
        Xy_c = drop(crossprod(X, y)) - drop(crossprod(X1, y1)),
-       XX_c = crossprod(X) - crossprod(X1), n = n, apply_U = apply_U,
+       XX_c = crossprod(X) - crossprod(X1), n = n, apply_U = apply_U, basis = basis,
        k = length(d))
 }
 
@@ -159,6 +161,9 @@ known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
        loglik = best$loglik, b = b, singular = singular,
        cov_var = known_gaussian_varcov(rot, beta, sqrt(lambda * s2e), 0.5 * log(s2e), singular),
        kdiag = if (is.null(kf)) as.numeric(Matrix::diag(K)) else rowSums(kf$L^2),
+       # what assoc_scan() needs to rotate variants without decomposing again
+       rotation = list(basis = rot$basis, index = index, d = rot$d, y1 = rot$y1, X1 = rot$X1,
+                       lambda = lambda, s2e = s2e),
        optinfo = list(optimizer = "grid + Brent (optimize)",
                       method = if (reml) "REML (spectral rotation)" else "ML (spectral rotation)",
                       evaluations = nev, rank = rot$k, warnings = warn))

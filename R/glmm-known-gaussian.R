@@ -125,6 +125,7 @@ new_glmm_known <- function(fit, X, y, offset, terms, mf, mt, call, formula, fami
                          re = list(Z = Z), mf = mf, mt = mt, call = call, formula = formula)
   obj$REML <- reml
   obj$lambda <- fit$lambda
+  obj$rotation <- fit$rotation
   class(obj) <- c("glmmgee_glmm_known", class(obj))
   for (j in which(rep_len(fit$singular, J)))
     obj$optinfo$warnings <- c(obj$optinfo$warnings,
