@@ -273,3 +273,19 @@ test_that("print() states the criterion", {
   expect_output(print(reml), "fit by REML \\(spectral rotation\\)")
   expect_output(print(reml), "REML log-likelihood")
 })
+
+test_that("variance shares of two known-covariance terms: sigma_j^2 mean(diag K_j) over the total", {
+  s <- sim_two_covariances()
+  fit <- glmm(y ~ x + (1 | cell) + (1 | lineage), s$data,
+              covariance = list(cell = s$Ks, lineage = s$Kl))
+  vs <- variance_shares(fit)
+  v <- function(q, comp) vs$estimate[vs$quantity == q & vs$component == comp]
+  vcell <- VarCorr(fit)$cell[1, 1] * mean(diag(s$Ks))
+  vlin <- VarCorr(fit)$lineage[1, 1] * mean(diag(s$Kl))
+  vfix <- stats::var(drop(fit$X %*% fixef(fit)))
+  total <- vcell + vlin + sigma(fit)^2 + vfix
+  expect_equal(v("variance", "cell"), vcell, tolerance = 1e-8)
+  expect_equal(v("variance", "lineage"), vlin, tolerance = 1e-8)
+  expect_equal(v("share", "lineage"), vlin / total, tolerance = 1e-3)
+  expect_true(all(is.finite(vs$conf.low[vs$quantity == "share"])))
+})
