@@ -70,7 +70,12 @@ s <- sim(args[1], args[2])
 case <- sprintf("factor K, n = %d, m = %d", args[1], args[2])
 ours_row(case, timeit(glmm(y ~ x + (1 | id), s$d, covariance = list(id = kfactor(s$L)),
                            REML = TRUE)))
-if (have[["gaston"]]) gaston_row(case, s$d, tcrossprod(s$L))
+# gaston needs K formed (n^2 m flops) and factorizes it per AI-REML
+# iteration (n^3 / 3 flops each): run beside us only when asked
+# (GLMMGEE_BENCH_GASTON_FACTOR=1), minutes to hours at n = 10,000 with a
+# reference BLAS.
+if (have[["gaston"]] && nzchar(Sys.getenv("GLMMGEE_BENCH_GASTON_FACTOR")))
+  gaston_row(case, s$d, tcrossprod(s$L))
 
 # 2. Dense full-rank K (n x n): the eigendecomposition is the floor. A
 # spatial (exponential) covariance over random positions, so that building

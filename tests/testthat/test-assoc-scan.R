@@ -67,3 +67,18 @@ test_that("bad input to assoc_scan() is refused with the argument named", {
   plain <- glmm(y ~ x + (1 | grp), data = s$d)
   expect_error(assoc_scan(plain, s$snps), "not available yet")
 })
+
+test_that("score statistics agree with gaston's association.test (lmm, score) at the same REML null", {
+  skip_if_not_installed("gaston")
+  s <- sim_scan(n = 200, nv = 30, seed = 41)
+  K <- s$K + diag(0.05, nrow(s$K))
+  fit <- glmm(y ~ x + (1 | id), data = s$d, covariance = list(id = K), REML = TRUE)
+  ours <- assoc_scan(fit, s$snps, progress = FALSE)
+  storage.mode(s$snps) <- "integer"
+  bed <- suppressMessages(gaston::as.bed.matrix(s$snps))
+  ref <- suppressMessages(gaston::association.test(bed, Y = s$d$y, X = cbind(1, s$d$x),
+                                                   method = "lmm", response = "quantitative",
+                                                   test = "score", K = K, verbose = FALSE))
+  expect_equal(ours$statistic, ref$score, tolerance = 1e-4)
+  expect_equal(ours$p_value, ref$p, tolerance = 1e-4)
+})
