@@ -85,3 +85,7 @@ cpp_dist_eval <- function(X, y, wt, offset, start, family, link, beta, dist, pri
     .Call(`_glmmgee_cpp_dist_eval`, X, y, wt, offset, start, family, link, beta, dist, prior, step)
 }
 
+cpp_known_gaussian_profile <- function(d, y1, X1, yy_c, Xy_c, XX_c, n, log_lambda, reml) {
+    .Call(`_glmmgee_cpp_known_gaussian_profile`, d, y1, X1, yy_c, Xy_c, XX_c, n, log_lambda, reml)
+}
+

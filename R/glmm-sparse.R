@@ -28,9 +28,17 @@
 #' \eqn{K = LL'} (a Cholesky factor, or from the eigen-decomposition when
 #' `K` is singular), and the reported variance is \eqn{\sigma^2}.
 #'
-#' A grouping factor with one level per observation is rejected where its
-#' variance is not identifiable: gaussian (confounded with the residual) and
-#' 0/1 binomial responses. For Poisson counts it is an observation-level
+#' Gaussian models (identity link) whose random-effect terms are all
+#' known-covariance intercepts are fitted exactly, by maximum likelihood or
+#' with `REML = TRUE`: one term by spectral rotation (one eigendecomposition
+#' of \eqn{ZKZ'}, or the thin decomposition of a factor given by
+#' [kfactor()], then \eqn{O(n)} per likelihood evaluation), several terms by
+#' a dense Cholesky factorization per evaluation. There one observation per
+#' level is identified unless `K` is the identity.
+#'
+#' Otherwise a grouping factor with one level per observation is rejected
+#' where its variance is not identifiable: gaussian (confounded with the
+#' residual) and 0/1 binomial responses. For Poisson counts it is an observation-level
 #' random effect for overdispersion.
 #'
 #' The fitted object has class `c("glmmgee_glmm_sparse", "glmmgee_glmm")`; [VarCorr()] has
@@ -70,6 +78,9 @@ glmm_sparse <- function(formula, mf, family, nAGQ, control, start, covariance, m
          call. = FALSE)
   if (!is.null(covariance) && !is.list(covariance))
     stop("'covariance' must be a named list of matrices, e.g. list(id = K)", call. = FALSE)
+  if (any(vapply(covariance, inherits, TRUE, "glmmgee_kfactor")))
+    stop("a covariance given by its factor (kfactor()) is available only for gaussian models whose random-effect terms all have known covariances",
+         call. = FALSE)
   re <- sparse_re_terms(formula, mf, covariance)
   fx <- fixed_design(formula, mf, fenv)
   mt <- fx$mt

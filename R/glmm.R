@@ -82,6 +82,13 @@
 #'   fewer as the dimension grows, 1 for gaussian models (exact).
 #' @param control Settings from [glmm_control()].
 #' @param start Optional starting values; see [glmm_fit()].
+#' @param REML For a gaussian model whose one random-effect term `(1 | id)`
+#'   has a known covariance: `TRUE` for restricted maximum likelihood, as
+#'   `lme4::lmer()`'s default; `FALSE` (the default here) for maximum
+#'   likelihood. Such models are fitted exactly by spectral rotation (one
+#'   eigendecomposition of \eqn{ZKZ'}, or a thin decomposition of a factor of
+#'   `K` given by [kfactor()]), also with one observation per level. Other
+#'   models accept only `FALSE`; print() states which criterion was used.
 #' @param covariance Known-covariance random effects: a named list of
 #'   matrices, e.g. `list(id = K)`, giving the random intercept of `(1 | id)`
 #'   the covariance \eqn{\sigma^2 K} over the levels of `id` (a kinship or
@@ -155,7 +162,7 @@
 #' @export
 glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
                  na.action, nAGQ = NULL, control = glmm_control(), start = NULL,
-                 covariance = NULL, ranef_dist = "normal") {
+                 covariance = NULL, ranef_dist = "normal", REML = FALSE) {
   mc <- match.call()
   env <- parent.frame()
   family <- resolve_family(family, env)
@@ -170,6 +177,16 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   environment(frame_formula) <- fenv
   mf <- frame_from_call(mc, frame_formula, env, extras = c("weights", "offset"))
   rd <- check_ranef_dist(ranef_dist)
+  if (!is.logical(REML) || length(REML) != 1L || is.na(REML))
+    stop("'REML' must be TRUE or FALSE", call. = FALSE)
+  # A gaussian model whose one random-effect term has a known covariance:
+  # exact (RE)ML by spectral rotation (glmm-known-gaussian.R).
+  if (rd$type == "normal" && use_known_gaussian(formula, family, covariance))
+    return(glmm_known_gaussian(formula, mf, family, nAGQ, control, start, covariance,
+                               REML, mc, fenv))
+  if (REML)
+    stop("'REML = TRUE' is available only for gaussian models whose random-effect terms (1 | id) all have known covariances",
+         call. = FALSE)
   if (rd$type != "normal")
     return(glmm_ranef_dist(rd, formula, mf, family, control, start, covariance, mc, fenv))
   # Several grouping factors or a known covariance: the sparse Laplace

@@ -281,6 +281,25 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_known_gaussian_profile
+Rcpp::List cpp_known_gaussian_profile(Eigen::Map<Eigen::VectorXd> d, Eigen::Map<Eigen::VectorXd> y1, Eigen::Map<Eigen::MatrixXd> X1, double yy_c, Eigen::Map<Eigen::VectorXd> Xy_c, Eigen::Map<Eigen::MatrixXd> XX_c, double n, double log_lambda, bool reml);
+RcppExport SEXP _glmmgee_cpp_known_gaussian_profile(SEXP dSEXP, SEXP y1SEXP, SEXP X1SEXP, SEXP yy_cSEXP, SEXP Xy_cSEXP, SEXP XX_cSEXP, SEXP nSEXP, SEXP log_lambdaSEXP, SEXP remlSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type d(dSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type y1(y1SEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X1(X1SEXP);
+    Rcpp::traits::input_parameter< double >::type yy_c(yy_cSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type Xy_c(Xy_cSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type XX_c(XX_cSEXP);
+    Rcpp::traits::input_parameter< double >::type n(nSEXP);
+    Rcpp::traits::input_parameter< double >::type log_lambda(log_lambdaSEXP);
+    Rcpp::traits::input_parameter< bool >::type reml(remlSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_known_gaussian_profile(d, y1, X1, yy_c, Xy_c, XX_c, n, log_lambda, reml));
+    return rcpp_result_gen;
+END_RCPP
+}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_family_table", (DL_FUNC) &_glmmgee_cpp_family_table, 0},
@@ -303,6 +322,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_sparse_modes", (DL_FUNC) &_glmmgee_cpp_sparse_modes, 2},
     {"_glmmgee_cpp_sparse_solve", (DL_FUNC) &_glmmgee_cpp_sparse_solve, 3},
     {"_glmmgee_cpp_dist_eval", (DL_FUNC) &_glmmgee_cpp_dist_eval, 11},
+    {"_glmmgee_cpp_known_gaussian_profile", (DL_FUNC) &_glmmgee_cpp_known_gaussian_profile, 9},
     {NULL, NULL, 0}
 };
 

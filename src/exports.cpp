@@ -4,6 +4,7 @@
 #include "families.h"
 #include "gee.h"
 #include "agq-dist.h"
+#include "known-gaussian.h"
 
 // [[Rcpp::depends(RcppEigen, BH)]]
 
@@ -451,4 +452,30 @@ Rcpp::List cpp_dist_eval(Eigen::Map<Eigen::MatrixXd> X, Rcpp::NumericVector y,
       Rcpp::Named("mean") = r.mean, Rcpp::Named("var") = r.var,
       Rcpp::Named("scale") = r.scale, Rcpp::Named("post") = r.post,
       Rcpp::Named("mode_failures") = r.mode_failures);
+}
+
+// Profiled (RE)ML of the rotated gaussian known-covariance model at
+// log(lambda), lambda = s2g / s2e (known-gaussian.h).
+// [[Rcpp::export]]
+Rcpp::List cpp_known_gaussian_profile(Eigen::Map<Eigen::VectorXd> d,
+                                      Eigen::Map<Eigen::VectorXd> y1,
+                                      Eigen::Map<Eigen::MatrixXd> X1,
+                                      double yy_c,
+                                      Eigen::Map<Eigen::VectorXd> Xy_c,
+                                      Eigen::Map<Eigen::MatrixXd> XX_c,
+                                      double n, double log_lambda, bool reml) {
+  const Eigen::Index p = X1.cols();
+  if (y1.size() != d.size() || X1.rows() != d.size() || Xy_c.size() != p ||
+      XX_c.rows() != p || XX_c.cols() != p)
+    Rcpp::stop("cpp_known_gaussian_profile: inconsistent sizes");
+  glmmgee::KgData dat{Eigen::Map<const Eigen::VectorXd>(d.data(), d.size()),
+                      Eigen::Map<const Eigen::VectorXd>(y1.data(), y1.size()),
+                      Eigen::Map<const Eigen::MatrixXd>(X1.data(), X1.rows(), X1.cols()),
+                      yy_c, Eigen::Map<const Eigen::VectorXd>(Xy_c.data(), Xy_c.size()),
+                      Eigen::Map<const Eigen::MatrixXd>(XX_c.data(), p, p), n};
+  glmmgee::KgResult r = glmmgee::kg_profile(dat, log_lambda, reml);
+  return Rcpp::List::create(Rcpp::Named("loglik") = r.loglik, Rcpp::Named("ok") = r.ok,
+                            Rcpp::Named("s2e") = r.ok ? r.s2e : NA_REAL,
+                            Rcpp::Named("beta") = r.ok ? Rcpp::wrap(r.beta) : R_NilValue,
+                            Rcpp::Named("XtVX") = r.ok ? Rcpp::wrap(r.XtVX) : R_NilValue);
 }

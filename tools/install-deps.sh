@@ -18,10 +18,13 @@ debs=(r-cran-rcpp r-cran-rcppeigen r-cran-bh r-cran-matrix r-cran-nlme
       r-cran-insight r-cran-performance r-cran-parameters r-cran-ggeffects
       r-cran-sjplot r-cran-clubsandwich r-cran-parallelly r-cran-data.table
       r-cran-checkmate r-cran-glue r-cran-tables r-cran-kableextra
-      r-cran-ordinal)
+      r-cran-ordinal
+      # gaston (a peer of the known-covariance gaussian engine) needs it
+      r-cran-rcppparallel)
 # Not built by Debian: from CRAN (marginaleffects and modelsummary are
-# pure R plus data.table/checkmate above, about 1.5 minutes on 2 cores).
-cran=(reformulas GLMMadaptive marginaleffects modelsummary)
+# pure R plus data.table/checkmate above, about 1.5 minutes on 2 cores;
+# gaston compiles C++).
+cran=(reformulas GLMMadaptive marginaleffects modelsummary gaston)
 
 missing=()
 for p in "${debs[@]}"; do
@@ -33,7 +36,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-Rscript -e '
+# Compiled CRAN packages (gaston) build their sources with both cores.
+MAKEFLAGS="${MAKEFLAGS:--j2}" Rscript -e '
 pk <- commandArgs(TRUE)
 need <- pk[!vapply(pk, requireNamespace, logical(1), quietly = TRUE)]
 if (length(need)) {

@@ -1,0 +1,126 @@
+# Gaussian models with several known-covariance random intercepts
+# (e.g. a lineage and a spatial covariance over the same cells):
+#   V = s2e (I + sum_j lambda_j G_j),  G_j = Z_j K_j Z_j',
+# the exact likelihood by a dense Cholesky factorization of V per
+# evaluation (O(n^3 / 3)), beta and s2e profiled out, maximized over the
+# variance ratios lambda_j >= 0 by nlminb. No single rotation diagonalizes
+# two matrices, so this is the route for J > 1 terms; one term goes to the
+# spectral rotation (fit-known-gaussian.R).
+
+known_gaussian_multi_fit <- function(X, y, terms, reml) {
+  n <- length(y)
+  p <- ncol(X)
+  J <- length(terms)
+  if (qr(X)$rank < p)
+    stop("the fixed-effects model matrix is rank deficient (aliased or collinear columns: ",
+         paste(aliased_columns(X), collapse = ", "), ")", call. = FALSE)
+  if (reml && n <= p)
+    stop("REML needs more observations than fixed effects", call. = FALSE)
+  check_memory(8 * n^2 * (J + 3), sprintf("%d known covariances over %d observations (dense %d x %d matrices)",
+                                          J, n, n, n))
+  # A factor of each K (validated: symmetric, positive semidefinite) and
+  # G_j = F_j F_j' over the observations.
+  Ls <- lapply(terms, function(tm)
+    if (is.null(tm$kf)) as.matrix(covariance_factor(tm$K, tm$g)) else tm$kf$L)
+  Gs <- lapply(seq_len(J), function(j) tcrossprod(Ls[[j]][terms[[j]]$index, , drop = FALSE]))
+  scl <- vapply(Gs, function(G) 1 / mean(diag(G)), 0)
+  prof <- function(lam) {
+    V <- diag(n)
+    for (j in seq_len(J)) if (lam[j] > 0) V <- V + lam[j] * Gs[[j]]
+    R <- tryCatch(chol(V), error = function(e) NULL)
+    if (is.null(R)) return(NULL)
+    Xt <- backsolve(R, X, transpose = TRUE)
+    yt <- backsolve(R, y, transpose = TRUE)
+    XtVX <- crossprod(Xt)
+    Xy <- drop(crossprod(Xt, yt))
+    beta <- solve(XtVX, Xy)
+    df <- if (reml) n - p else n
+    s2e <- max(sum(yt^2) - sum(Xy * beta), 1e-300) / df
+    ll <- -0.5 * (2 * sum(log(diag(R))) + df * (1 + log(2 * pi * s2e)))
+    if (reml) ll <- ll - sum(log(diag(chol(XtVX))))
+    list(loglik = ll, beta = beta, s2e = s2e, XtVX = XtVX, R = R)
+  }
+  nev <- 0L
+  obj <- function(t) {
+    nev <<- nev + 1L
+    r <- prof(t * scl)
+    if (is.null(r) || !is.finite(r$loglik)) Inf else -r$loglik
+  }
+  opt <- stats::nlminb(rep(1 / (J + 1), J), obj, lower = 0,
+                       control = list(rel.tol = 1e-10, eval.max = 400L, iter.max = 200L))
+  t_hat <- opt$par
+  singular <- t_hat < 1e-6
+  if (any(singular)) {
+    t0 <- replace(t_hat, singular, 0)
+    if (obj(t0) <= opt$objective + 1e-9) t_hat <- t0 else singular[] <- FALSE
+  }
+  lambda <- t_hat * scl
+  best <- prof(lambda)
+  warn <- character()
+  # nlminb's own code is no verdict on a flat profile ("singular
+  # convergence" is common at the optimum): check the gradient instead.
+  free <- which(!singular)
+  gmax <- 0
+  for (j in free) {
+    h <- 1e-5 * max(t_hat[j], 1e-3)
+    e <- replace(numeric(J), j, h)
+    gmax <- max(gmax, abs(obj(t_hat + e) - obj(pmax(t_hat - e, 0))) / (2 * h) * max(t_hat[j], 1e-3))
+  }
+  if (gmax > 1e-3)
+    warn <- c(warn, sprintf("the optimizer stopped where the profiled log-likelihood still changes (scaled gradient %.2g): %s",
+                            gmax, opt$message))
+  beta <- stats::setNames(drop(best$beta), colnames(X))
+  vc <- best$s2e * chol2inv(chol(best$XtVX))
+  dimnames(vc) <- list(names(beta), names(beta))
+  r <- y - drop(X %*% beta)
+  a <- backsolve(best$R, backsolve(best$R, r, transpose = TRUE))
+  b <- lapply(seq_len(J), function(j) {
+    za <- numeric(nrow(Ls[[j]]))
+    s <- rowsum(a, terms[[j]]$index)
+    za[as.integer(rownames(s))] <- s
+    lambda[j] * drop(Ls[[j]] %*% crossprod(Ls[[j]], za))
+  })
+  s2g <- lambda * best$s2e
+  list(beta = beta, vcov = vc, s2e = best$s2e, s2g = s2g, lambda = lambda,
+       loglik = best$loglik, b = b, singular = singular,
+       cov_var = known_multi_varcov(Gs, X, y, beta, sqrt(s2g), 0.5 * log(best$s2e), singular),
+       kdiag = lapply(Ls, function(L) rowSums(L^2)),
+       optinfo = list(optimizer = "nlminb",
+                      method = sprintf("%s (dense Cholesky, %d known covariances)",
+                                       if (reml) "REML" else "ML", J),
+                      evaluations = nev, iterations = opt$iterations,
+                      convergence = opt$convergence, message = opt$message,
+                      max_grad = gmax, warnings = warn))
+}
+
+# Covariance of (sd_1, ..., sd_J, log residual sd) from the observed
+# information of the ML log-likelihood, beta held at its estimate; rows of
+# components on the boundary are NA.
+known_multi_varcov <- function(Gs, X, y, beta, sdg, lsig, singular) {
+  n <- length(y)
+  J <- length(Gs)
+  r <- y - drop(X %*% beta)
+  ll <- function(th) {
+    V <- diag(exp(2 * th[J + 1L]), n)
+    for (j in seq_len(J)) V <- V + th[j]^2 * Gs[[j]]
+    R <- tryCatch(chol(V), error = function(e) NULL)
+    if (is.null(R)) return(NA_real_)
+    -sum(log(diag(R))) - 0.5 * sum(backsolve(R, r, transpose = TRUE)^2)
+  }
+  th <- c(sdg, lsig)
+  free <- c(!singular, TRUE)
+  k <- length(th)
+  h <- 1e-4 * pmax(abs(th), 1e-2)
+  H <- matrix(0, k, k)
+  for (i in which(free)) for (j in which(free)) {
+    if (j < i) { H[i, j] <- H[j, i]; next }
+    ei <- replace(numeric(k), i, h[i])
+    ej <- replace(numeric(k), j, h[j])
+    H[i, j] <- (ll(th + ei + ej) - ll(th + ei - ej) - ll(th - ei + ej) + ll(th - ei - ej)) /
+      (4 * h[i] * h[j])
+  }
+  out <- matrix(NA_real_, k, k)
+  inv <- tryCatch(solve(-H[free, free, drop = FALSE]), error = function(e) NULL)
+  if (!is.null(inv) && all(is.finite(inv)) && all(diag(inv) > 0)) out[free, free] <- inv
+  out
+}

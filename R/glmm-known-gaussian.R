@@ -1,0 +1,169 @@
+# glmm() for a gaussian model whose random-effect terms are all
+# known-covariance random intercepts: the formula front end of the spectral
+# rotation engine for one term (fit-known-gaussian.R) and of the dense
+# Cholesky route for several (fit-known-gaussian-multi.R), and the print
+# method that states ML or REML.
+
+# Does the known-covariance gaussian engine fit this model? Gaussian with the
+# identity link, every random-effect term a random intercept (1 | g) whose
+# g is given a covariance, no two terms on the same g.
+use_known_gaussian <- function(formula, family, covariance) {
+  if (!length(covariance) || family$family != "gaussian" || family$link != "identity")
+    return(FALSE)
+  bars <- reformulas::findbars(formula)
+  gs <- vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), "")
+  length(bars) >= 1L && all(vapply(bars, function(b) identical(b[[2L]], 1), TRUE)) &&
+    !anyDuplicated(gs) && setequal(gs, names(covariance))
+}
+
+glmm_known_gaussian <- function(formula, mf, family, nAGQ, control, start, covariance,
+                                REML, mc, fenv) {
+  if (!is.null(nAGQ) && !identical(as.numeric(nAGQ), 1))
+    stop("'nAGQ' does not apply to a gaussian model with a known covariance (its likelihood is exact)",
+         call. = FALSE)
+  if (!is.null(start))
+    stop("'start' is not used for a gaussian model with a known covariance (the variance ratio is searched over its whole range)",
+         call. = FALSE)
+  terms <- lapply(reformulas::findbars(formula), known_term, covariance = covariance, mf = mf)
+  fx <- fixed_design(formula, mf, fenv)
+  X <- fx$X
+  rc <- checked_response(mf, X, family, formula)
+  resp <- rc$resp
+  if (any(resp$weights != 1))
+    stop("'weights' are not available for a gaussian model with a known covariance", call. = FALSE)
+  n <- length(resp$y)
+  for (tm in terms)
+    if (is.null(tm$kf) && max(tabulate(tm$index, length(tm$levels))) <= 1L && is_scaled_identity(tm$K))
+      stop(sprintf(paste0("grouping factor '%s' has as many levels as observations (%d) and its ",
+                          "known covariance is the identity: its random effect is not identifiable ",
+                          "(it is confounded with the residual of the gaussian family); remove the term"),
+                   tm$g, n), call. = FALSE)
+  y <- resp$y - rc$offset
+  fit <- if (length(terms) == 1L) {
+    tm <- terms[[1L]]
+    known_gaussian_fit(X, y, tm$index, tm$K, tm$kf, tm$g, REML)
+  } else {
+    known_gaussian_multi_fit(X, y, terms, REML)
+  }
+  new_glmm_known(fit, X, resp$y, rc$offset, terms, mf, fx$mt, mc, formula, family, REML)
+}
+
+# One term (1 | g) with its covariance: K (checked) or its factor, the
+# levels (rows of K) and each observation's level.
+known_term <- function(bar, covariance, mf) {
+  g <- paste(deparse(bar[[3L]]), collapse = "")
+  cv <- covariance[[g]]
+  kf <- if (inherits(cv, "glmmgee_kfactor")) cv
+  K <- if (is.null(kf)) check_covariance_arg(covariance[g], g, list("(Intercept)"))[[g]]
+  fac <- mf[[g]]
+  if (is.null(fac))
+    stop(sprintf("the grouping factor '%s' must be a variable of 'data'", g), call. = FALSE)
+  lev <- if (is.null(kf)) rownames(K) else rownames(kf$L)
+  index <- match(as.character(fac), lev)
+  if (anyNA(index)) {
+    miss <- unique(as.character(fac)[is.na(index)])
+    stop(sprintf("'covariance$%s': its row names do not match the levels of '%s' (%d level(s) missing, e.g. %s)",
+                 g, g, length(miss), paste(miss[seq_len(min(3L, length(miss)))], collapse = ", ")),
+         call. = FALSE)
+  }
+  list(g = g, bar = bar, K = K, kf = kf, levels = lev, index = index)
+}
+
+# A (dense or sparse) K equal to c I.
+is_scaled_identity <- function(K) {
+  dg <- as.numeric(Matrix::diag(K))
+  off <- sum(abs(K)) - sum(abs(dg))
+  off == 0 && max(dg) - min(dg) <= 1e-12 * max(abs(dg))
+}
+
+# The fitted object: the fields of a several-term fit (fit-sparse.R), built
+# by the same constructor so that its methods (VarCorr, ranef, coef,
+# predict, the interpretation layer) apply, plus REML and the variance
+# ratio.
+new_glmm_known <- function(fit, X, y, offset, terms, mf, mt, call, formula, family, reml) {
+  p <- length(fit$beta)
+  n <- length(y)
+  J <- length(terms)
+  b <- if (is.list(fit$b)) fit$b else list(fit$b)
+  kdiag <- if (is.list(fit$kdiag)) fit$kdiag else list(fit$kdiag)
+  sdg <- sqrt(fit$s2g)
+  gs <- vapply(terms, `[[`, "", "g")
+  pnames <- c(names(fit$beta), paste0(gs, ".(Intercept)"),
+              sprintf("log(%s)", dispersion_name(family)))
+  theta <- stats::setNames(c(fit$beta, sdg, 0.5 * log(fit$s2e)), pnames)
+  cov_theta <- matrix(0, p + J + 1L, p + J + 1L, dimnames = list(pnames, pnames))
+  cov_theta[seq_len(p), seq_len(p)] <- fit$vcov
+  cov_theta[p + seq_len(J + 1L), p + seq_len(J + 1L)] <- fit$cov_var
+  cn <- "(Intercept)"
+  col0 <- 0L
+  reterms <- vector("list", J)
+  Zs <- vector("list", J)
+  eta <- drop(X %*% fit$beta) + offset
+  for (j in seq_len(J)) {
+    tm <- terms[[j]]
+    lev <- tm$levels
+    nl <- length(lev)
+    reterms[[j]] <- list(group = tm$g, group_expr = tm$bar[[3L]], lhs = tm$bar[[2L]], cnames = cn,
+                         levels = lev, index = tm$index, columns = col0 + seq_len(nl),
+                         par = j, known_cov = TRUE,
+                         Lambda = matrix(sdg[j], 1, 1, dimnames = list(cn, cn)),
+                         D = matrix(fit$s2g[j], 1, 1, dimnames = list(cn, cn)),
+                         b = matrix(b[[j]], nl, 1L, dimnames = list(lev, cn)),
+                         kdiag = kdiag[[j]],
+                         condvar = array(NA_real_, c(1L, 1L, nl), dimnames = list(cn, cn, lev)))
+    Zs[[j]] <- Matrix::sparseMatrix(i = seq_len(n), j = tm$index, x = 1, dims = c(n, nl))
+    eta <- eta + b[[j]][tm$index]
+    col0 <- col0 + nl
+  }
+  sf <- list(beta = fit$beta, theta = theta, cov_theta = cov_theta, loglik = fit$loglik,
+             sigma = sqrt(fit$s2e), dispersion = sqrt(fit$s2e), family_par = NULL,
+             family = family, terms = reterms, modes = list(eta = eta),
+             singular = any(fit$singular), gradient = NULL, hessian = NULL,
+             optinfo = c(fit$optinfo, list(nAGQ = 1L)))
+  Z <- methods::as(do.call(cbind, Zs), "generalMatrix")
+  obj <- new_glmm_sparse(sf, X = X, y = y, weights = rep(1, n), offset = offset,
+                         re = list(Z = Z), mf = mf, mt = mt, call = call, formula = formula)
+  obj$REML <- reml
+  obj$lambda <- fit$lambda
+  obj$rotation <- fit$rotation
+  class(obj) <- c("glmmgee_glmm_known", class(obj))
+  for (j in which(rep_len(fit$singular, J)))
+    obj$optinfo$warnings <- c(obj$optinfo$warnings,
+                              sprintf("singular fit: the variance of the known-covariance effect of '%s' is estimated at zero",
+                                      gs[j]))
+  for (w in obj$optinfo$warnings) warning(w, call. = FALSE)
+  obj
+}
+
+#' @export
+print.glmmgee_glmm_known <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  cat(sprintf("Linear mixed model with a known covariance, fit by %s\n", x$optinfo$method))
+  cat("Formula: ", paste(deparse(x$formula), collapse = " "), "\n", sep = "")
+  cat(sprintf("%s: %s\n", if (x$REML) "REML log-likelihood" else "logLik",
+              format(x$loglik, digits = digits + 3L)))
+  cat("Random effects:\n")
+  print(VarCorr(x), digits = digits, comp = "Std.Dev.")
+  cat(sprintf("Number of obs: %d, levels: %s\n", x$nobs,
+              paste(sprintf("%s %d", x$group_name, x$ngroups), collapse = ", ")))
+  cat("Fixed effects:\n")
+  print.default(format(x$coefficients, digits = digits), print.gap = 2L, quote = FALSE)
+  print_notes(x$optinfo$warnings)
+  invisible(x)
+}
+
+#' @export
+summary.glmmgee_glmm_known <- function(object, ...) {
+  se <- sqrt(diag(object$vcov))
+  tab <- cbind(Estimate = object$coefficients, `Std. Error` = se,
+               `t value` = object$coefficients / se)
+  structure(list(fit = object, coefficients = tab), class = "summary.glmmgee_glmm_known")
+}
+
+#' @export
+print.summary.glmmgee_glmm_known <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  print(x$fit, digits = digits)
+  cat("\nFixed effects with standard errors:\n")
+  print(x$coefficients, digits = digits)
+  invisible(x)
+}
+

@@ -1,0 +1,291 @@
+# Gaussian models with one known covariance, fitted by spectral rotation
+# (fit-known-gaussian.R): against lme4 with the random-effect design
+# replaced by Z L (K = L L'), ML and REML; a factor of K against the same K
+# formed densely; K = identity against the plain random intercept; gaston's
+# AI-REML where it is installed.
+
+# Genotype-like data: n people, one measurement each, K a genomic
+# relationship matrix from m standardized variants.
+sim_gwas_like <- function(n = 120, m = 30, reps = 1, seed = 7) {
+  set.seed(seed)
+  G <- matrix(rbinom(n * m, 2, 0.3), n, m)
+  L <- scale(G) / sqrt(m)
+  rownames(L) <- paste0("p", seq_len(n))
+  d <- data.frame(id = factor(rep(rownames(L), reps), levels = rownames(L)),
+                  x = rnorm(n * reps))
+  g <- drop(L %*% rnorm(m))
+  d$y <- 1 + 0.5 * d$x + 1.2 * g[as.integer(d$id)] + rnorm(n * reps)
+  K <- tcrossprod(L) + diag(0.01, n)
+  list(data = d, L = L, K = K)
+}
+
+# lme4 on the same model: Zt replaced by (Z L)' with L the Cholesky factor
+# of K, so that lme4's spherical random effects u give b = L u.
+lmer_zl <- function(formula, d, K, REML) {
+  Lk <- t(chol(K))
+  lf <- lme4::lFormula(formula, d, REML = REML,
+                       control = lme4::lmerControl(check.nobs.vs.nlev = "ignore",
+                                                   check.nobs.vs.nRE = "ignore"))
+  Zt <- t(Lk) %*% as.matrix(lf$reTrms$Zt)
+  lf$reTrms$Zt <- methods::as(methods::as(Matrix::Matrix(Zt, sparse = TRUE), "generalMatrix"),
+                              "CsparseMatrix")
+  lf$reTrms$Ztlist[[1L]] <- lf$reTrms$Zt
+  dev <- do.call(lme4::mkLmerDevfun, lf)
+  opt <- lme4::optimizeLmer(dev)
+  fit <- lme4::mkMerMod(environment(dev), opt, lf$reTrms, fr = lf$fr)
+  list(fit = fit, b = unname(drop(Lk %*% lme4::ranef(fit)[[1L]][[1L]])))
+}
+
+expect_same_as_lmer <- function(ours, ref, tol = 1e-6) {
+  expect_equal(as.numeric(logLik(ours)), as.numeric(logLik(ref$fit)), tolerance = 1e-8)
+  expect_equal(unname(fixef(ours)), unname(lme4::fixef(ref$fit)), tolerance = tol)
+  vc <- as.data.frame(lme4::VarCorr(ref$fit))$vcov
+  expect_equal(c(VarCorr(ours)$id[1, 1], sigma(ours)^2), vc, tolerance = 1e-5)
+  expect_equal(unname(sqrt(diag(vcov(ours)))),
+               unname(sqrt(diag(as.matrix(stats::vcov(ref$fit))))), tolerance = 1e-5)
+  expect_equal(ranef(ours)$id[[1L]], ref$b, tolerance = 1e-5)
+}
+
+test_that("one observation per person with a GRM: ML and REML equal lme4's Z L fit", {
+  skip_if_not_installed("lme4")
+  s <- sim_gwas_like()
+  for (reml in c(FALSE, TRUE)) {
+    ours <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = s$K), REML = reml)
+    expect_s3_class(ours, "glmmgee_glmm_known")
+    expect_identical(ours$REML, reml)
+    expect_same_as_lmer(ours, lmer_zl(y ~ x + (1 | id), s$data, s$K, reml))
+  }
+})
+
+test_that("several observations per level (O(n r^2) route) equal lme4's Z L fit", {
+  skip_if_not_installed("lme4")
+  s <- sim_gwas_like(n = 60, m = 20, reps = 3, seed = 3)
+  for (reml in c(FALSE, TRUE)) {
+    ours <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = s$K), REML = reml)
+    expect_same_as_lmer(ours, lmer_zl(y ~ x + (1 | id), s$data, s$K, reml))
+  }
+})
+
+test_that("K given by its factor equals K formed densely, also when K is singular", {
+  s <- sim_gwas_like(n = 100, m = 25)
+  Ks <- tcrossprod(s$L)   # rank 24 < n: only the factor route and eigen see it
+  for (reml in c(FALSE, TRUE)) {
+    viaL <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = kfactor(s$L)),
+                 REML = reml)
+    viaK <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = Ks), REML = reml)
+    expect_equal(as.numeric(logLik(viaL)), as.numeric(logLik(viaK)), tolerance = 1e-8)
+    expect_equal(fixef(viaL), fixef(viaK), tolerance = 1e-6)
+    expect_equal(VarCorr(viaL)$id[1, 1], VarCorr(viaK)$id[1, 1], tolerance = 1e-5)
+    expect_equal(ranef(viaL)$id[[1L]], ranef(viaK)$id[[1L]], tolerance = 1e-5)
+  }
+})
+
+test_that("the ML log-likelihood is the dense multivariate normal one, at its maximum", {
+  s <- sim_gwas_like(n = 80, m = 20)
+  fit <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = s$K))
+  X <- cbind(1, s$data$x)
+  dense <- function(par) {
+    V <- par[3]^2 * s$K + exp(2 * par[4]) * diag(nrow(X))
+    R <- chol(V)
+    r <- backsolve(R, s$data$y - X %*% par[1:2], transpose = TRUE)
+    -0.5 * sum(r^2) - sum(log(diag(R))) - 0.5 * nrow(X) * log(2 * pi)
+  }
+  at <- unname(fit$theta)
+  expect_equal(as.numeric(logLik(fit)), dense(at), tolerance = 1e-10)
+  opt <- stats::optim(at + c(0.05, -0.05, 0.1, 0.1), dense, method = "BFGS",
+                      control = list(fnscale = -1, reltol = 1e-14))
+  expect_gt(as.numeric(logLik(fit)) - opt$value, -1e-7)
+  # the variance parameters' standard errors are those of the dense
+  # observed information (beta held at its estimate)
+  h <- stats::optimHess(at, dense)
+  se_dense <- sqrt(diag(solve(-h[3:4, 3:4])))
+  expect_equal(unname(sqrt(diag(vcov(fit, full = TRUE)))[3:4]), se_dense, tolerance = 1e-3)
+})
+
+test_that("K = identity with several observations per level is the plain random intercept", {
+  s <- sim_gwas_like(n = 40, m = 10, reps = 4, seed = 11)
+  I <- diag(40)
+  dimnames(I) <- list(levels(s$data$id), levels(s$data$id))
+  withI <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = I))
+  plain <- glmm(y ~ x + (1 | id), data = s$data)
+  expect_equal(as.numeric(logLik(withI)), as.numeric(logLik(plain)), tolerance = 1e-7)
+  expect_equal(fixef(withI), fixef(plain), tolerance = 1e-5)
+  expect_equal(sigma(withI), sigma(plain), tolerance = 1e-5)
+  expect_equal(ranef(withI)$id[[1L]], ranef(plain)$id[[1L]], tolerance = 1e-4)
+})
+
+test_that("what stays unidentified or unsupported is refused with the argument named", {
+  s <- sim_gwas_like(n = 40, m = 10)
+  I <- diag(40)
+  dimnames(I) <- list(levels(s$data$id), levels(s$data$id))
+  expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = I)),
+               "confounded with the residual")
+  expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = 2 * I)),
+               "confounded with the residual")
+  expect_error(glmm(y ~ x + (1 | id), data = s$data, REML = TRUE), "'REML = TRUE'")
+  expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = s$K), REML = NA),
+               "'REML' must be TRUE or FALSE")
+  s$data$yb <- as.integer(s$data$y > 1)
+  expect_error(glmm(yb ~ x + (1 | id), data = s$data, family = binomial,
+                    covariance = list(id = kfactor(s$L))), "kfactor")
+  expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = s$K),
+                    weights = rep(2, 40)), "'weights'")
+  expect_error(kfactor(unname(s$L)), "row names")
+  expect_error(kfactor(as.data.frame(s$L)), "numeric matrix")
+  Lna <- s$L
+  Lna[1, 1] <- NA
+  expect_error(kfactor(Lna), "finite")
+  Ki <- s$K
+  Ki[1, 2] <- Ki[2, 1] <- 30
+  expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = Ki)),
+               "not positive semidefinite")
+})
+
+test_that("a request that cannot fit in memory is refused at once with its size", {
+  expect_error(glmmgee:::check_memory(2^60, "the test allocation"),
+               "the test allocation needs about [0-9.]+ GB")
+  expect_invisible(glmmgee:::check_memory(1, "one byte"))
+  # through glmm(): refused before any decomposition, naming the size
+  s <- sim_gwas_like(n = 60, m = 15, seed = 19)
+  # this testthat has no local_mocked_bindings(): swap the binding by hand
+  ns <- asNamespace("glmmgee")
+  real <- get("memory_available", ns)
+  unlockBinding("memory_available", ns)
+  assign("memory_available", function() 1024, envir = ns)
+  on.exit({ assign("memory_available", real, envir = ns); lockBinding("memory_available", ns) })
+  expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = s$K)),
+               "eigendecomposition of 'covariance\\$id' \\(60 x 60\\) needs about [0-9.]+ GB")
+  expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = kfactor(s$L))),
+               "factor of 'covariance\\$id' \\(60 x 15\\) needs about")
+})
+
+test_that("a trait without a K component is a singular fit, reported, equal to lm", {
+  s <- sim_gwas_like(n = 100, m = 25, seed = 5)
+  set.seed(2)
+  s$data$y <- 1 + 0.5 * s$data$x + rnorm(100)
+  expect_warning(fit <- glmm(y ~ x + (1 | id), data = s$data,
+                             covariance = list(id = kfactor(s$L))), "singular fit")
+  expect_true(fit$singular)
+  expect_equal(VarCorr(fit)$id[1, 1], 0)
+  lmfit <- stats::lm(y ~ x, s$data)
+  expect_equal(as.numeric(logLik(fit)), as.numeric(logLik(lmfit)), tolerance = 1e-8)
+  expect_equal(fixef(fit), coef(lmfit), tolerance = 1e-8)
+})
+
+test_that("gaston's AI-REML reaches the same REML estimates", {
+  skip_if_not_installed("gaston")
+  s <- sim_gwas_like(n = 150, m = 40, seed = 21)
+  ours <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = s$K), REML = TRUE)
+  X <- cbind(1, s$data$x)
+  ref <- gaston::lmm.aireml(s$data$y, X, K = s$K, verbose = FALSE)
+  expect_equal(unname(fixef(ours)), unname(ref$BLUP_beta), tolerance = 1e-4)
+  expect_equal(VarCorr(ours)$id[1, 1], ref$tau, tolerance = 1e-4)
+  expect_equal(sigma(ours)^2, ref$sigma2, tolerance = 1e-4)
+})
+
+# Cells with a spatial and a lineage-like covariance, one measurement each.
+sim_two_covariances <- function(n = 150, seed = 3) {
+  set.seed(seed)
+  pos <- cbind(runif(n), runif(n))
+  Ks <- exp(-as.matrix(stats::dist(pos)) / 0.2)
+  A <- matrix(rnorm(n * 10), n, 10)
+  Kl <- tcrossprod(A) / 10 + diag(0.05, n)
+  nm <- paste0("c", seq_len(n))
+  dimnames(Ks) <- dimnames(Kl) <- list(nm, nm)
+  d <- data.frame(cell = factor(nm, levels = nm), lineage = factor(nm, levels = nm),
+                  x = rnorm(n))
+  d$y <- 0.5 + 0.3 * d$x + 0.8 * drop(t(chol(Ks)) %*% rnorm(n)) +
+    0.6 * drop(t(chol(Kl)) %*% rnorm(n)) + rnorm(n, sd = 0.7)
+  list(data = d, Ks = Ks, Kl = Kl)
+}
+
+test_that("two known covariances on the same cells: ML and REML equal lme4's Z L fit", {
+  skip_if_not_installed("lme4")
+  s <- sim_two_covariances()
+  f <- y ~ x + (1 | cell) + (1 | lineage)
+  mk <- function(Z) methods::as(methods::as(Matrix::Matrix(Z, sparse = TRUE), "generalMatrix"),
+                                "CsparseMatrix")
+  for (reml in c(FALSE, TRUE)) {
+    ours <- glmm(f, s$data, covariance = list(cell = s$Ks, lineage = s$Kl), REML = reml)
+    expect_length(ours$optinfo$warnings, 0L)
+    lf <- lme4::lFormula(f, s$data, REML = reml,
+                         control = lme4::lmerControl(check.nobs.vs.nlev = "ignore",
+                                                     check.nobs.vs.nRE = "ignore"))
+    Z1 <- chol(s$Ks) %*% as.matrix(lf$reTrms$Ztlist[[1L]])
+    Z2 <- chol(s$Kl) %*% as.matrix(lf$reTrms$Ztlist[[2L]])
+    lf$reTrms$Ztlist <- list(mk(Z1), mk(Z2))
+    lf$reTrms$Zt <- mk(rbind(Z1, Z2))
+    dev <- do.call(lme4::mkLmerDevfun, lf)
+    ref <- lme4::mkMerMod(environment(dev), lme4::optimizeLmer(dev), lf$reTrms, fr = lf$fr)
+    expect_equal(as.numeric(logLik(ours)), as.numeric(logLik(ref)), tolerance = 1e-7)
+    expect_equal(unname(fixef(ours)), unname(lme4::fixef(ref)), tolerance = 1e-5)
+    expect_equal(c(VarCorr(ours)$cell[1, 1], VarCorr(ours)$lineage[1, 1], sigma(ours)^2),
+                 as.data.frame(lme4::VarCorr(ref))$vcov, tolerance = 1e-4)
+    expect_equal(unname(sqrt(diag(vcov(ours)))), unname(sqrt(diag(as.matrix(stats::vcov(ref))))),
+                 tolerance = 1e-4)
+    bl <- drop(t(chol(s$Kl)) %*% lme4::ranef(ref)$lineage[[1L]])
+    expect_equal(ranef(ours)$lineage[[1L]], unname(bl), tolerance = 1e-3)
+  }
+})
+
+test_that("with two covariances, one absent from the data is a singular component", {
+  s <- sim_two_covariances(seed = 8)
+  set.seed(1)
+  s$data$y <- 0.5 + 0.8 * drop(t(chol(s$Ks)) %*% rnorm(150)) + rnorm(150, sd = 0.7)
+  expect_warning(fit <- glmm(y ~ x + (1 | cell) + (1 | lineage), s$data,
+                             covariance = list(cell = s$Ks, lineage = s$Kl)),
+                 "'lineage' is estimated at zero")
+  one <- glmm(y ~ x + (1 | cell), s$data, covariance = list(cell = s$Ks))
+  expect_true(fit$singular)
+  expect_equal(VarCorr(fit)$lineage[1, 1], 0)
+  # at the boundary the two-term model is the one-term model (spectral route)
+  expect_equal(as.numeric(logLik(fit)), as.numeric(logLik(one)), tolerance = 1e-7)
+  expect_equal(fixef(fit), fixef(one), tolerance = 1e-5)
+})
+
+test_that("rows with missing values are dropped and levels without data predicted through K", {
+  s <- sim_gwas_like(n = 80, m = 20, seed = 13)
+  d <- s$data
+  d$x[c(3, 10)] <- NA
+  fit <- glmm(y ~ x + (1 | id), data = d, covariance = list(id = s$K), REML = TRUE)
+  cc <- d[!is.na(d$x), ]
+  # the same model on the complete cases, K restricted to their levels:
+  # same optimum; the two dropped levels are predicted from the others
+  keep <- as.character(cc$id)
+  ref <- glmm(y ~ x + (1 | id), data = droplevels(cc),
+              covariance = list(id = s$K[keep, keep]), REML = TRUE)
+  expect_equal(nobs(fit), 78L)
+  expect_equal(as.numeric(logLik(fit)), as.numeric(logLik(ref)), tolerance = 1e-8)
+  expect_equal(fixef(fit), fixef(ref), tolerance = 1e-6)
+  b <- ranef(fit)$id
+  expect_equal(b[keep, 1], ranef(ref)$id[keep, 1], tolerance = 1e-5)
+  # BLUP of a level without data: K_{l,obs} K_obs^{-1} b_obs
+  lo <- as.character(d$id[3])
+  expect_equal(b[lo, 1], drop(s$K[lo, keep] %*% solve(s$K[keep, keep], b[keep, 1])),
+               tolerance = 1e-5)
+})
+
+test_that("print() states the criterion", {
+  s <- sim_gwas_like(n = 60, m = 15, seed = 17)
+  ml <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = kfactor(s$L)))
+  reml <- update(ml, REML = TRUE)
+  expect_output(print(ml), "fit by ML \\(spectral rotation\\)")
+  expect_output(print(reml), "fit by REML \\(spectral rotation\\)")
+  expect_output(print(reml), "REML log-likelihood")
+})
+
+test_that("variance shares of two known-covariance terms: sigma_j^2 mean(diag K_j) over the total", {
+  s <- sim_two_covariances()
+  fit <- glmm(y ~ x + (1 | cell) + (1 | lineage), s$data,
+              covariance = list(cell = s$Ks, lineage = s$Kl))
+  vs <- variance_shares(fit)
+  v <- function(q, comp) vs$estimate[vs$quantity == q & vs$component == comp]
+  vcell <- VarCorr(fit)$cell[1, 1] * mean(diag(s$Ks))
+  vlin <- VarCorr(fit)$lineage[1, 1] * mean(diag(s$Kl))
+  vfix <- stats::var(drop(fit$X %*% fixef(fit)))
+  total <- vcell + vlin + sigma(fit)^2 + vfix
+  expect_equal(v("variance", "cell"), vcell, tolerance = 1e-8)
+  expect_equal(v("variance", "lineage"), vlin, tolerance = 1e-8)
+  expect_equal(v("share", "lineage"), vlin / total, tolerance = 1e-3)
+  expect_true(all(is.finite(vs$conf.low[vs$quantity == "share"])))
+})
