@@ -90,24 +90,59 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   disp <- has_dispersion(family)
 
   lower <- c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf), if (disp) -Inf)
-  eng <- cpp_agq_new(X, Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
-                     cl$index, M, pat$row - 1L, pat$col - 1L, family$family_code,
-                     family$link_code, if (control$laplace_start) 1L else nAGQ,
-                     control$nthreads)
-  on.exit(cpp_agq_free(eng), add = TRUE)
-  st <- start_values(X, y, weights, offset, family, q, pat, start, eng)
-  run <- optimize_glmm(eng, st, lower, nAGQ, p, pat, disp, control)
-  theta <- run$theta
-  opt <- run$opt
-  stages <- run$stages
-  final <- run$final
-  hess <- run$hess
-  summ <- cpp_agq_summaries(eng, theta)
-
   pnames <- c(colnames(X) %||% paste0("X", seq_len(p)),
               sprintf("lambda[%d,%d]", pat$row, pat$col),
               if (disp) sprintf("log(%s)", dispersion_name(family)))
-  on_boundary <- boundary_mask(theta, p, pat, disp, control$singular_tol)
+  # The search runs on centred and scaled designs (reparam-glmm.R); the
+  # optimum is mapped back and finished on the user's design.
+  rp <- glmm_reparam(X, Z, pat, cov_blocks, p, disp)
+  new_engine <- function(Xe, Ze, k) {
+    cpp_agq_new(Xe, Ze, as.numeric(y), as.numeric(weights), as.numeric(offset),
+                cl$index, M, pat$row - 1L, pat$col - 1L, family$family_code,
+                family$link_code, k, control$nthreads)
+  }
+  eng <- new_engine(rp$X, rp$Z, if (control$laplace_start) 1L else nAGQ)
+  eng_open <- TRUE
+  on.exit(if (eng_open) cpp_agq_free(eng), add = TRUE)
+  st <- start_values(rp$X, y, weights, offset, family, q, pat, NULL, eng)
+  if (!is.null(start))
+    st <- rp$to_star(start_values(X, y, weights, offset, family, q, pat, start))
+  star_boundary <- function(th) boundary_mask(th, p, pat, disp, control$singular_tol)
+  search <- function(th) {
+    r <- optimize_glmm(eng, th, lower, nAGQ, p, pat, disp, control)
+    r$loglik <- if (is.null(r$at)) cpp_agq_eval(eng, r$theta, FALSE)$loglik else r$at$loglik
+    r
+  }
+  run <- search(st)
+  vb <- verify_boundary(search, run, star_boundary, lambda_rows(pat$row, pat$col, p + seq_along(pat$row)),
+                        pnames)
+  run <- vb$best
+  stages <- c(run$stages, vb$best$restart_stages)
+  theta <- run$theta
+  at <- run$at
+  typical <- rep(1, length(theta))
+  if (!rp$identity) {
+    theta <- rp$from_star(theta)
+    typical <- rp$typical
+    cpp_agq_free(eng)
+    eng_open <- FALSE
+    eng <- new_engine(X, Z, nAGQ)
+    eng_open <- TRUE
+    at <- NULL
+  } else if (control$laplace_start && nAGQ > 1L) {
+    cpp_agq_set_nagq(eng, nAGQ)
+  }
+  user_boundary <- function(th) boundary_mask(th, p, pat, disp, control$singular_tol,
+                                              typical = typical)
+  fin <- finish_glmm_fit(eng, theta, run$opt, stages, at, user_boundary, lower, control, typical)
+  theta <- fin$theta
+  opt <- fin$opt
+  stages <- fin$stages
+  final <- fin$final
+  hess <- fin$hess
+  summ <- cpp_agq_summaries(eng, theta)
+
+  on_boundary <- user_boundary(theta)
 
   names(theta) <- pnames
   beta <- theta[seq_len(p)]
@@ -150,6 +185,8 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
                       newton_steps = as.integer(stages$polish$iterations %||% 0L),
                       max_grad = gmax, scaled_grad = nstep, hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
                       newton_failures = summ$newton_failures, warnings = warn,
+                      boundary_check = vb$record,
+                      reparameterized = !rp$identity,
                       nthreads = control$nthreads))
 }
 
@@ -255,9 +292,10 @@ start_values <- function(X, y, weights, offset, family, q, pat, start, eng = NUL
 # Which parameters sit on a boundary: diagonal entries of Lambda below
 # `tol` (relative to sigma for gaussian models), i.e. a zero variance.
 # `disp` comes from has_dispersion().
-boundary_mask <- function(theta, p, pat, disp, tol) {
+boundary_mask <- function(theta, p, pat, disp, tol, typical = NULL) {
   lam <- theta[p + seq_along(pat$row)]
   sig <- if (isTRUE(attr(disp, "scale"))) exp(theta[[length(theta)]]) else 1
+  if (!is.null(typical)) sig <- sig * typical[p + seq_along(pat$row)]
   c(rep(FALSE, p), pat$row == pat$col & abs(lam) < tol * sig, if (disp) FALSE)
 }
 

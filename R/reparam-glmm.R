@@ -1,0 +1,98 @@
+# A well-conditioned parameterization for the optimizer.
+#
+# The maximum of the likelihood does not depend on how the covariates are
+# centred or scaled, but a gradient optimizer does: with time coded 0..20,
+# or a covariate in units 1e4 times too small, the intercept variance and
+# the slope variance (and their fixed effects) are strongly correlated and
+# on scales many orders of magnitude apart, and the optimizer stops on a
+# boundary or at an iteration limit far from the optimum. So the engine is
+# handed centred and scaled designs,
+#   X = X* Tx   (beta*  = Tx beta),
+#   Z = Z* Tz   (b*     = Tz b,  D* = Tz D Tz', Lambda* = chol(D*)),
+# where the non-constant columns are centred (only when their block has a
+# constant column to absorb the centre: centring a slope with a diagonal
+# covariance would change the model) and divided by their standard
+# deviation. Both maps are exact, so the optimum is mapped back exactly.
+
+# The transformation of one design: returns the transformed matrix, the
+# q x q (or p x p) matrix T with M = M* T, and per-column scales. `blocks`
+# gives the sizes of the column blocks within which centring may use a
+# constant column (for X: one block).
+design_transform <- function(M, blocks = ncol(M)) {
+  k <- ncol(M)
+  Tm <- diag(1, k)
+  sc <- rep(1, k)
+  if (k == 0L || nrow(M) < 2L) return(list(M = M, T = Tm, scale = sc, identity = TRUE))
+  mn <- colMeans(M)
+  sdv <- sqrt(pmax(colMeans(M^2) - mn^2, 0))
+  const <- sdv <= 1e-12 * pmax(abs(mn), 1e-300)
+  off <- 0L
+  for (s in blocks) {
+    idx <- off + seq_len(s)
+    off <- off + s
+    ic <- idx[const[idx] & mn[idx] != 0][1L]
+    for (j in idx[!const[idx]]) {
+      if (!is.na(ic)) {
+        Tm[ic, j] <- mn[j] / mn[ic]
+        Tm[j, j] <- sdv[j]
+      } else {
+        # No constant column in the block: scale only, by the root mean square.
+        Tm[j, j] <- sqrt(mean(M[, j]^2))
+      }
+      if (!is.finite(Tm[j, j]) || Tm[j, j] <= 0) Tm[j, j] <- 1
+      sc[j] <- Tm[j, j]
+    }
+  }
+  identity <- isTRUE(all.equal(Tm, diag(1, k), tolerance = 1e-12))
+  if (identity) return(list(M = M, T = diag(1, k), scale = rep(1, k), identity = TRUE))
+  # M* = M T^{-1}; T is unit upper triangular up to its diagonal.
+  Ms <- M %*% backsolve(Tm, diag(1, k))
+  dimnames(Ms) <- dimnames(M)
+  list(M = Ms, T = Tm, scale = sc, identity = FALSE)
+}
+
+# Lower-triangular factor of a positive semidefinite matrix, with zero
+# columns where a pivot vanishes (a rank-deficient D: a variance at zero or
+# a correlation at +/-1), so that L L' = D and diag(L) >= 0.
+chol_psd <- function(D, tol = 1e-12) {
+  q <- nrow(D)
+  L <- matrix(0, q, q)
+  big <- max(abs(diag(D)), 1e-300)
+  for (j in seq_len(q)) {
+    d <- D[j, j] - sum(L[j, seq_len(j - 1L)]^2)
+    if (d <= tol * big) next
+    L[j, j] <- sqrt(d)
+    if (j < q) for (i in (j + 1L):q)
+      L[i, j] <- (D[i, j] - sum(L[i, seq_len(j - 1L)] * L[j, seq_len(j - 1L)])) / L[j, j]
+  }
+  L
+}
+
+# The reparameterization of a one-grouping-factor model: X, Z transformed
+# and the maps of theta = (beta, lambda, dispersion) between the user's
+# parameterization and the optimizer's.
+glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp) {
+  tx <- design_transform(X)
+  tz <- design_transform(Z, blocks = cov_blocks)
+  q <- ncol(Z)
+  nl <- length(pat$row)
+  lam_index <- cbind(pat$row, pat$col)
+  map <- function(theta, Tb, Tr) {
+    beta <- theta[seq_len(p)]
+    lam <- theta[p + seq_len(nl)]
+    L <- matrix(0, q, q)
+    L[lam_index] <- lam
+    A <- Tr %*% L
+    Ls <- chol_psd(tcrossprod(A))
+    c(drop(Tb %*% beta), Ls[lam_index], if (disp) theta[[length(theta)]])
+  }
+  Txi <- backsolve(tx$T, diag(1, ncol(X)))
+  Tzi <- backsolve(tz$T, diag(1, q))
+  list(X = tx$M, Z = tz$M, identity = tx$identity && tz$identity,
+       x_scale = tx$scale, z_scale = tz$scale,
+       to_star = function(theta) if (tx$identity && tz$identity) theta else map(theta, tx$T, tz$T),
+       from_star = function(theta) if (tx$identity && tz$identity) theta else map(theta, Txi, Tzi),
+       # A typical size of each parameter in the user's units (the finite
+       # difference steps and the singular-fit tolerance are relative to it).
+       typical = c(1 / tx$scale, 1 / tz$scale[pat$row], if (disp) 1))
+}
