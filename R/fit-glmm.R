@@ -166,8 +166,15 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   nstep <- newton_decrement(grad, hess, on_boundary)
   modes_failed <- if (summ$newton_failures > 0L)
     sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
+  # On the optimizer's scale, where a standard deviation of 15 means the
+  # same whatever the units of the covariates.
+  Ls <- matrix(0, q, q)
+  Ls[cbind(pat$row, pat$col)] <- run$theta[p + seq_along(pat$row)]
+  unbounded <- pure_clusters_message(y, weights, cl$index, family) %||%
+    large_sd_message(sqrt(rowSums(Ls^2)), colnames(Z), family)
   warn <- fit_warnings(opt, nstep, gmax, singular, hess, cov_theta, control,
-                       after_singular = modes_failed)
+                       after_singular = c(modes_failed, unbounded),
+                       boundary_check = vb$record)
 
   list(beta = beta, lambda = lam, Lambda = Lam, sigma = sigma, theta = theta,
        loglik = final$loglik, gradient = grad, hessian = hess, cov_theta = cov_theta,
@@ -324,8 +331,12 @@ invert_information <- function(hess, on_boundary, pnames) {
   info <- -hess[idx, idx, drop = FALSE]
   ev <- tryCatch(eigen(info, symmetric = TRUE, only.values = TRUE)$values,
                  error = function(e) NA)
-  if (anyNA(ev) || min(ev) <= 0) return(V)
-  V[idx, idx] <- solve(info)
+  # Numerically singular information (e.g. coefficients drifting to
+  # infinity under separation) gives no standard errors, not an error.
+  if (anyNA(ev) || min(ev) <= 1e-14 * max(ev)) return(V)
+  Vi <- tryCatch(solve(info), error = function(e) NULL)
+  if (is.null(Vi)) return(V)
+  V[idx, idx] <- Vi
   attr(V, "ok") <- TRUE
   attr(V, "cond") <- max(ev) / min(ev)
   V
@@ -338,20 +349,29 @@ invert_information <- function(hess, on_boundary, pnames) {
 # then the engine's own messages (`after_singular`); and a Hessian that
 # gives no standard errors.
 fit_warnings <- function(opt, nstep, gmax, singular, hess, cov_theta, control,
-                         after_singular = NULL) {
+                         after_singular = NULL, boundary_check = NULL) {
   warn <- character()
   if (opt$convergence != 0L)
-    warn <- c(warn, sprintf("the optimizer did not converge: %s", opt$message))
+    warn <- c(warn, sprintf("the optimizer did not converge: %s%s", opt$message,
+                            if (grepl("limit", opt$message))
+                              " (raise glmm_control(iter.max, eval.max); the fit may still be improving)"
+                            else ""))
   if (is.finite(nstep) && nstep > control$grad_tol)
     warn <- c(warn, sprintf("doubtful convergence: scaled gradient %.2g (tolerance %.2g); largest absolute gradient %.2g",
                             nstep, control$grad_tol, gmax))
   if (!is.finite(nstep) && gmax > control$grad_tol)
     warn <- c(warn, sprintf("doubtful convergence: largest absolute gradient %.2g (tolerance %.2g)",
                             gmax, control$grad_tol))
-  if (singular)
-    warn <- c(warn, "singular fit: a random-effect variance is estimated at zero (or a correlation at +/-1)")
+  if (singular) {
+    how <- if (is.null(boundary_check)) ""
+           else if (isTRUE(boundary_check$verified))
+             "; verified: restarts from the interior found no higher log-likelihood"
+           else "; NOT verified: restarts from the interior failed, a higher optimum may exist"
+    warn <- c(warn, paste0("singular fit: a random-effect variance is estimated at zero (or a correlation at +/-1)",
+                           how))
+  }
   warn <- c(warn, after_singular)
   if (!is.null(hess) && is.null(attr(cov_theta, "ok")))
-    warn <- c(warn, "the Hessian of the log-likelihood is not negative definite; standard errors are unavailable")
+    warn <- c(warn, "the Hessian of the log-likelihood is not negative definite (or numerically singular); standard errors are unavailable")
   warn
 }
