@@ -96,3 +96,53 @@ glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp) {
        # difference steps and the singular-fit tolerance are relative to it).
        typical = c(1 / tx$scale, 1 / tz$scale[pat$row], if (disp) 1))
 }
+
+# The same for the sparse engine (several terms): X as above; the columns
+# of each term with its own covariance (not a known K) are transformed by
+# that term's q x q matrix T, the same for every level, so that Z* keeps
+# the term-by-term, level-by-level layout of Z (re-terms-sparse.R).
+sparse_reparam <- function(X, re, p, disp) {
+  tx <- design_transform(X)
+  Z <- re$Z
+  n <- nrow(Z)
+  nth <- re$ntheta
+  maps <- list()
+  typ_lam <- rep(1, nth)
+  identity <- tx$identity
+  for (tm in re$terms) {
+    q <- length(tm$cnames)
+    if (tm$known_cov) next
+    nl <- length(tm$levels)
+    # The term's raw columns: each observation belongs to one level.
+    raw <- matrix(0, n, q)
+    for (k in seq_len(q))
+      raw[, k] <- Matrix::rowSums(Z[, tm$columns[seq(k, nl * q, by = q)], drop = FALSE])
+    tz <- design_transform(raw)
+    if (tz$identity) next
+    identity <- FALSE
+    lt <- which(lower.tri(diag(q), diag = TRUE), arr.ind = TRUE)
+    lt <- lt[order(lt[, 2L], lt[, 1L]), , drop = FALSE]
+    typ_lam[tm$par] <- 1 / tz$scale[lt[, 1L]]
+    Ti <- backsolve(tz$T, diag(1, q))
+    Z[, tm$columns] <- Z[, tm$columns, drop = FALSE] %*%
+      Matrix::kronecker(Matrix::Diagonal(nl), Matrix::Matrix(Ti, sparse = TRUE))
+    maps[[length(maps) + 1L]] <- list(par = tm$par, lt = lt, q = q, T = tz$T, Ti = Ti)
+  }
+  Z <- methods::as(methods::as(Z, "CsparseMatrix"), "generalMatrix")
+  map <- function(theta, Tb, which) {
+    out <- theta
+    out[seq_len(p)] <- drop(Tb %*% theta[seq_len(p)])
+    for (m in maps) {
+      L <- matrix(0, m$q, m$q)
+      L[m$lt] <- theta[p + m$par]
+      A <- m[[which]] %*% L
+      out[p + m$par] <- chol_psd(tcrossprod(A))[m$lt]
+    }
+    out
+  }
+  Txi <- backsolve(tx$T, diag(1, ncol(X)))
+  list(X = tx$M, Z = Z, identity = identity,
+       to_star = function(theta) if (identity) theta else map(theta, tx$T, "T"),
+       from_star = function(theta) if (identity) theta else map(theta, Txi, "Ti"),
+       typical = c(1 / tx$scale, typ_lam, if (disp) 1))
+}
