@@ -93,17 +93,14 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   pnames <- c(colnames(X) %||% paste0("X", seq_len(p)),
               sprintf("lambda[%d,%d]", pat$row, pat$col),
               if (disp) sprintf("log(%s)", dispersion_name(family)))
-  # The search runs on centred and scaled designs (reparam-glmm.R); the
-  # optimum is mapped back and finished on the user's design.
+  # The engine works on centred and scaled designs (reparam-glmm.R); the
+  # optimum is mapped back to the user's parameterization exactly.
   rp <- glmm_reparam(X, Z, pat, cov_blocks, p, disp)
-  new_engine <- function(Xe, Ze, k) {
-    cpp_agq_new(Xe, Ze, as.numeric(y), as.numeric(weights), as.numeric(offset),
-                cl$index, M, pat$row - 1L, pat$col - 1L, family$family_code,
-                family$link_code, k, control$nthreads)
-  }
-  eng <- new_engine(rp$X, rp$Z, if (control$laplace_start) 1L else nAGQ)
-  eng_open <- TRUE
-  on.exit(if (eng_open) cpp_agq_free(eng), add = TRUE)
+  eng <- cpp_agq_new(rp$X, rp$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
+                     cl$index, M, pat$row - 1L, pat$col - 1L, family$family_code,
+                     family$link_code, if (control$laplace_start) 1L else nAGQ,
+                     control$nthreads)
+  on.exit(cpp_agq_free(eng), add = TRUE)
   st <- start_values(rp$X, y, weights, offset, family, q, pat, NULL, eng)
   if (!is.null(start))
     st <- rp$to_star(start_values(X, y, weights, offset, family, q, pat, start))
@@ -114,35 +111,33 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
     r
   }
   run <- search(st)
-  vb <- verify_boundary(search, run, star_boundary, lambda_rows(pat$row, pat$col, p + seq_along(pat$row)),
-                        pnames)
+  at <- p + seq_along(pat$row)
+  vb <- verify_boundary(search, run, star_boundary, function(th, b, size, corr)
+    restart_lambda(th, b, size, corr, pat$row, pat$col, at), pnames)
   run <- vb$best
   stages <- c(run$stages, vb$best$restart_stages)
-  theta <- run$theta
-  at <- run$at
-  typical <- rep(1, length(theta))
-  if (!rp$identity) {
-    theta <- rp$from_star(theta)
-    typical <- rp$typical
-    cpp_agq_free(eng)
-    eng_open <- FALSE
-    eng <- new_engine(X, Z, nAGQ)
-    eng_open <- TRUE
-    at <- NULL
-  } else if (control$laplace_start && nAGQ > 1L) {
-    cpp_agq_set_nagq(eng, nAGQ)
-  }
-  user_boundary <- function(th) boundary_mask(th, p, pat, disp, control$singular_tol,
-                                              typical = typical)
-  fin <- finish_glmm_fit(eng, theta, run$opt, stages, at, user_boundary, lower, control, typical)
-  theta <- fin$theta
+  if (control$laplace_start && nAGQ > 1L) cpp_agq_set_nagq(eng, nAGQ)
+  # The approximation is the one on the standardized design (for quadrature
+  # with several random effects the product rule, and so the value, depends
+  # on how u is rotated; there, the standardized design makes it the same
+  # whatever the coding of the covariates). The user's parameterization is a
+  # map of it: gradient and Hessian by its exact Jacobian (the Hessian's
+  # second-derivative term vanishes at a maximum), modes rotated.
+  fin <- finish_glmm_fit(eng, run$theta, run$opt, stages, run$at, star_boundary, lower,
+                         control, rep(1, length(st)))
+  theta_s <- fin$theta
   opt <- fin$opt
   stages <- fin$stages
   final <- fin$final
-  hess <- fin$hess
-  summ <- cpp_agq_summaries(eng, theta)
-
+  theta <- rp$from_star(theta_s)
+  typical <- rp$typical
+  user_boundary <- function(th) boundary_mask(th, p, pat, disp, control$singular_tol,
+                                              typical = typical)
   on_boundary <- user_boundary(theta)
+  J <- rp$jacobian(theta, !on_boundary)
+  grad_user <- drop(crossprod(J, final$gradient))
+  hess <- to_user_hessian(fin$hess, J, star_boundary(theta_s), on_boundary)
+  summ <- rotate_summaries(cpp_agq_summaries(eng, theta_s), rp$rotation(theta, theta_s))
 
   names(theta) <- pnames
   beta <- theta[seq_len(p)]
@@ -152,7 +147,7 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   sigma <- sigma_of(family, if (disp) theta[[length(theta)]])
   family <- fitted_family(family, if (disp) theta[[length(theta)]])
   singular <- any(on_boundary)
-  grad <- final$gradient
+  grad <- grad_user
   names(grad) <- pnames
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
 
@@ -169,7 +164,7 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   # On the optimizer's scale, where a standard deviation of 15 means the
   # same whatever the units of the covariates.
   Ls <- matrix(0, q, q)
-  Ls[cbind(pat$row, pat$col)] <- run$theta[p + seq_along(pat$row)]
+  Ls[cbind(pat$row, pat$col)] <- theta_s[p + seq_along(pat$row)]
   unbounded <- pure_clusters_message(y, weights, cl$index, family) %||%
     large_sd_message(sqrt(rowSums(Ls^2)), colnames(Z), family)
   warn <- fit_warnings(opt, nstep, gmax, singular, hess, cov_theta, control,

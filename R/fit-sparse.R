@@ -71,7 +71,8 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
     r
   }
   run <- search(theta)
-  vb <- verify_boundary(search, run, boundary_at(typical), sparse_lambda_rows(re, p), pnames)
+  vb <- verify_boundary(search, run, boundary_at(typical), function(th, b, size, corr)
+    sparse_restart_point(re, p, th, b, size, corr), pnames)
   run <- vb$best
   theta <- run$theta
   if (!rp$identity) {
@@ -177,21 +178,21 @@ finish_sparse_fit <- function(evalf, theta, opt, stages, boundary, lower, contro
   list(theta = theta, opt = opt, stages = stages, final = ev(theta), hess = hess)
 }
 
-# Each diagonal entry of the relative factors and the other entries of its
-# row (verify_boundary()), from the terms' layouts.
-sparse_lambda_rows <- function(re, p) {
-  rows <- list()
+# The interior point where verify_boundary() restarts, term by term.
+sparse_restart_point <- function(re, p, theta, on_boundary, size, corr) {
   for (tm in re$terms) {
-    q <- length(tm$cnames)
+    at <- p + tm$par
+    if (!any(on_boundary[at])) next
     if (tm$known_cov) {
-      rows[[length(rows) + 1L]] <- list(diag = p + tm$par, off = integer())
+      theta[at] <- size
       next
     }
+    q <- length(tm$cnames)
     lt <- which(lower.tri(diag(q), diag = TRUE), arr.ind = TRUE)
     lt <- lt[order(lt[, 2L], lt[, 1L]), , drop = FALSE]
-    rows <- c(rows, lambda_rows(lt[, 1L], lt[, 2L], p + tm$par))
+    theta <- restart_lambda(theta, on_boundary, size, corr, lt[, 1L], lt[, 2L], at)
   }
-  rows
+  theta
 }
 
 sparse_hessian <- function(ev, theta, on_boundary, central = TRUE,

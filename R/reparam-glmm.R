@@ -88,13 +88,43 @@ glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp) {
   }
   Txi <- backsolve(tx$T, diag(1, ncol(X)))
   Tzi <- backsolve(tz$T, diag(1, q))
-  list(X = tx$M, Z = tz$M, identity = tx$identity && tz$identity,
+  identity <- tx$identity && tz$identity
+  typical <- c(1 / tx$scale, 1 / tz$scale[pat$row], if (disp) 1)
+  to_star <- function(theta) if (identity) theta else map(theta, tx$T, tz$T)
+  # d theta* / d theta by central differences of the (smooth, cheap) map,
+  # over the parameters in `free`; the rest of the columns are zero.
+  jacobian <- function(theta, free = rep(TRUE, length(theta))) {
+    P <- length(theta)
+    if (identity) return(diag(1, P))
+    J <- matrix(0, P, P)
+    for (j in which(free)) {
+      h <- 1e-6 * max(abs(theta[j]), typical[j])
+      tp <- theta; tp[j] <- tp[j] + h
+      tm <- theta; tm[j] <- tm[j] - h
+      J[, j] <- (to_star(tp) - to_star(tm)) / (2 * h)
+    }
+    J
+  }
+  # The orthogonal Q with Lambda Q = Tz^{-1} Lambda*: both are square roots
+  # of D, so the optimizer's standardized effects u* and the user's
+  # u = Lambda^{-1} b are related by u = Q u* (the orthogonal Procrustes
+  # solution, exact also for a singular D).
+  rotation <- function(theta, theta_star) {
+    if (identity) return(diag(1, q))
+    L <- Ls <- matrix(0, q, q)
+    L[lam_index] <- theta[p + seq_len(nl)]
+    Ls[lam_index] <- theta_star[p + seq_len(nl)]
+    sv <- svd(crossprod(L, Tzi %*% Ls))
+    sv$u %*% t(sv$v)
+  }
+  list(X = tx$M, Z = tz$M, identity = identity,
        x_scale = tx$scale, z_scale = tz$scale,
-       to_star = function(theta) if (tx$identity && tz$identity) theta else map(theta, tx$T, tz$T),
-       from_star = function(theta) if (tx$identity && tz$identity) theta else map(theta, Txi, Tzi),
-       # A typical size of each parameter in the user's units (the finite
-       # difference steps and the singular-fit tolerance are relative to it).
-       typical = c(1 / tx$scale, 1 / tz$scale[pat$row], if (disp) 1))
+       to_star = to_star,
+       from_star = function(theta) if (identity) theta else map(theta, Txi, Tzi),
+       jacobian = jacobian, rotation = rotation,
+       # A typical size of each parameter in the user's units (the singular-
+       # fit tolerance is relative to it).
+       typical = typical)
 }
 
 # The same for the sparse engine (several terms): X as above; the columns
@@ -145,4 +175,51 @@ sparse_reparam <- function(X, re, p, disp) {
        to_star = function(theta) if (identity) theta else map(theta, tx$T, "T"),
        from_star = function(theta) if (identity) theta else map(theta, Txi, "Ti"),
        typical = c(1 / tx$scale, typ_lam, if (disp) 1))
+}
+
+# The Hessian in the user's parameterization, J' H* J over the parameters
+# off the boundary (NA elsewhere); H* and J from the optimizer's side.
+to_user_hessian <- function(Hs, J, star_boundary, on_boundary) {
+  if (is.null(Hs)) return(NULL)
+  P <- nrow(Hs)
+  H <- matrix(NA_real_, P, P)
+  fs <- which(!star_boundary)
+  fu <- which(!on_boundary)
+  if (length(fs) != length(fu) || anyNA(Hs[fs, fs])) return(H)
+  Jf <- J[fs, fu, drop = FALSE]
+  Hu <- crossprod(Jf, Hs[fs, fs, drop = FALSE] %*% Jf)
+  H[fu, fu] <- (Hu + t(Hu)) / 2
+  H
+}
+
+# Engine summaries (cpp_agq_summaries()) of the standardized effects u*
+# turned into those of the user's u = Q u*: the modes and means rotated, the
+# q x q covariances (one column-major matrix per row) to Q V Q'.
+rotate_summaries <- function(s, Q) {
+  if (isTRUE(all.equal(Q, diag(1, nrow(Q)), tolerance = 0))) return(s)
+  QQ <- t(kronecker(Q, Q))
+  s$mode <- s$mode %*% t(Q)
+  s$post_mean <- s$post_mean %*% t(Q)
+  s$mode_var <- s$mode_var %*% QQ
+  s$post_var <- s$post_var %*% QQ
+  s
+}
+
+# The log-likelihood of a fitted one-grouping-factor model at other values
+# of its parameters (the user's parameterization), on the approximation the
+# fit reports: that of the standardized design. For comparisons with other
+# packages' estimates.
+loglik_at_theta <- function(fit, theta, nAGQ = fit$nAGQ) {
+  pat <- fit$pattern
+  p <- length(fit$coefficients)
+  disp <- length(theta) > p + length(pat$row)
+  Z <- as.matrix(fit$Z %||% matrix(1, length(fit$y), 1L))
+  rp <- glmm_reparam(as.matrix(fit$X), Z, pat, fit$cov_blocks, p, disp)
+  n <- length(fit$y)
+  eng <- cpp_agq_new(rp$X, rp$Z, as.numeric(fit$y), as.numeric(fit$prior.weights %||% rep(1, n)),
+                     as.numeric(fit$offset %||% numeric(n)), fit$group, fit$ngroups,
+                     pat$row - 1L, pat$col - 1L, fit$family$family_code,
+                     fit$family$link_code, as.integer(nAGQ), 1L)
+  on.exit(cpp_agq_free(eng), add = TRUE)
+  cpp_agq_eval(eng, rp$to_star(as.numeric(theta)), FALSE)$loglik
 }

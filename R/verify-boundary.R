@@ -9,10 +9,14 @@
 # is kept; the result is recorded for $optinfo$boundary_check.
 #
 # search(theta) runs the optimizer from theta and returns a list with theta,
-# loglik, opt and stages; `rows` gives, for each diagonal entry of Lambda,
-# its index in theta (`diag`) and those of the other entries in its row
-# (`off`); `sizes` are the restart values of a standard deviation.
-verify_boundary <- function(search, best, boundary, rows, pnames, sizes = c(1, 0.3),
+# loglik, opt and stages; restart_point(theta, on_boundary, size, corr)
+# gives the interior point where a restart begins: each variance on the
+# boundary set to size^2, its correlations with the other effects of its
+# block to corr. A correlation other than 0 matters: a rank-one D can be
+# reached from two sides (one variance at zero, or a correlation at +/-1),
+# and from a zero correlation the search may return to the wrong one.
+verify_boundary <- function(search, best, boundary, restart_point, pnames,
+                            starts = list(c(1, 0), c(0.3, 0), c(0.5, 0.8), c(0.5, -0.8)),
                             rounds = 2L) {
   b0 <- boundary(best$theta)
   rec <- list(performed = any(b0), parameters = pnames[b0], restarts = 0L,
@@ -24,12 +28,11 @@ verify_boundary <- function(search, best, boundary, rows, pnames, sizes = c(1, 0
     b <- boundary(best$theta)
     if (!any(b)) break
     improved <- FALSE
-    for (v in sizes) {
-      th <- best$theta
-      for (row in rows) if (b[row$diag]) {
-        th[row$diag] <- v
-        th[row$off] <- 0
-      }
+    tried <- list()
+    for (st in starts) {
+      th <- restart_point(best$theta, b, st[1L], st[2L])
+      if (any(vapply(tried, function(t) isTRUE(all.equal(t, th, tolerance = 1e-12)), TRUE))) next
+      tried[[length(tried) + 1L]] <- th
       res <- tryCatch(search(th), error = function(e) NULL)
       rec$restarts <- rec$restarts + 1L
       if (is.null(res) || !is.finite(res$loglik)) {
@@ -66,9 +69,36 @@ verify_boundary <- function(search, best, boundary, rows, pnames, sizes = c(1, 0
   list(best = best, record = rec)
 }
 
-# For a lower-triangular pattern (row, col of each free entry of Lambda,
-# at positions `at` in theta): each diagonal entry and the rest of its row.
-lambda_rows <- function(row, col, at) {
-  d <- which(row == col)
-  lapply(d, function(k) list(diag = at[k], off = at[row == row[k] & col < col[k]]))
+# The restart point for one covariance block pattern: Lambda's free entries
+# at positions `at` of theta (rows `row`, columns `col`, lower triangle,
+# block diagonal), boundary variances set to size^2 and their correlations
+# within the block to corr (kept inside the positive definite cone).
+restart_lambda <- function(theta, on_boundary, size, corr, row, col, at) {
+  q <- max(row)
+  L <- matrix(0, q, q)
+  L[cbind(row, col)] <- theta[at]
+  D <- tcrossprod(L)
+  allowed <- matrix(FALSE, q, q)
+  allowed[cbind(row, col)] <- TRUE
+  allowed <- allowed | t(allowed)
+  # Effects in the same block: connected through the pattern.
+  blk <- seq_len(q)
+  for (k in seq_len(q)) for (j in seq_len(q)) if (allowed[k, j]) blk[blk == blk[j]] <- blk[k]
+  zero <- unique(row[row == col & on_boundary[at]])
+  for (k in zero) {
+    D[k, ] <- D[, k] <- 0
+    D[k, k] <- size^2
+  }
+  for (k in zero) {
+    others <- setdiff(which(blk == blk[k]), k)
+    for (j in others) {
+      sj <- sqrt(max(D[j, j], size^2))
+      D[j, j] <- sj^2
+      D[k, j] <- D[j, k] <- corr * size * sj / sqrt(length(others) * length(zero))
+    }
+  }
+  th <- theta
+  Ln <- chol_psd(D + diag(1e-10, q))
+  th[at] <- Ln[cbind(row, col)]
+  th
 }
