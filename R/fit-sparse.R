@@ -74,19 +74,21 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
   vb <- verify_boundary(search, run, boundary_at(typical), function(th, b, size, corr)
     sparse_restart_point(re, p, th, b, size, corr), pnames)
   run <- vb$best
-  theta <- run$theta
-  if (!rp$identity) {
-    theta <- rp$from_star(theta)
-    typical <- rp$typical
-    eng <- new_engine(X, re$Z)
-  }
-  boundary <- boundary_at(typical)
-  fin <- finish_sparse_fit(function(t) cpp_sparse_eval(eng, t, TRUE), theta, run$opt,
-                           c(run$stages, run$restart_stages), boundary, lower, control, typical)
-  theta <- fin$theta
+  # As for one grouping factor: finished on the standardized design, the
+  # gradient and Hessian mapped to the user's parameterization by the exact
+  # Jacobian, the random effects by the inverse transformation.
+  star_boundary <- boundary_at(typical)
+  fin <- finish_sparse_fit(function(t) cpp_sparse_eval(eng, t, TRUE), run$theta, run$opt,
+                           c(run$stages, run$restart_stages), star_boundary, lower, control,
+                           typical)
+  theta_s <- fin$theta
   final <- fin$final
-  hess <- fin$hess
+  theta <- rp$from_star(theta_s)
+  boundary <- boundary_at(rp$typical)
   on_boundary <- boundary(theta)
+  J <- rp$jacobian(theta, !on_boundary)
+  hess <- to_user_hessian(fin$hess, J, star_boundary(theta_s), on_boundary)
+  final$gradient <- drop(crossprod(J, final$gradient))
   names(theta) <- pnames
   grad <- final$gradient
   names(grad) <- pnames
@@ -97,8 +99,9 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
     hess[, on_boundary] <- NA_real_
   }
   cov_theta <- invert_information(hess, on_boundary, pnames)
-  modes <- cpp_sparse_modes(eng, unname(theta))
-  terms <- sparse_term_summaries(re, theta[p + seq_len(nth)], modes, eng, unname(theta))
+  modes <- cpp_sparse_modes(eng, theta_s)
+  terms <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(nth)], modes, eng,
+                                                  theta_s), unname(theta))
 
   opt <- fin$opt
   nstep <- newton_decrement(grad, hess, on_boundary)
@@ -107,7 +110,7 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
     if (k > 1L && tm$group %in% vapply(re$terms[seq_len(k - 1L)], `[[`, "", "group")) return(NULL)
     pure_clusters_message(y, weights, tm$index, family, tm$group)
   }))
-  sd_star <- sqrt(pmax(run$theta[diagm], 0)^2)
+  sd_star <- abs(theta_s[diagm])
   unbounded <- unbounded %||% large_sd_message(sd_star, pnames[diagm], family)
   warn <- fit_warnings(opt, nstep, gmax, any(on_boundary), hess, cov_theta, control,
                        after_singular = unbounded, boundary_check = vb$record)

@@ -91,20 +91,8 @@ glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp) {
   identity <- tx$identity && tz$identity
   typical <- c(1 / tx$scale, 1 / tz$scale[pat$row], if (disp) 1)
   to_star <- function(theta) if (identity) theta else map(theta, tx$T, tz$T)
-  # d theta* / d theta by central differences of the (smooth, cheap) map,
-  # over the parameters in `free`; the rest of the columns are zero.
-  jacobian <- function(theta, free = rep(TRUE, length(theta))) {
-    P <- length(theta)
-    if (identity) return(diag(1, P))
-    J <- matrix(0, P, P)
-    for (j in which(free)) {
-      h <- 1e-6 * max(abs(theta[j]), typical[j])
-      tp <- theta; tp[j] <- tp[j] + h
-      tm <- theta; tm[j] <- tm[j] - h
-      J[, j] <- (to_star(tp) - to_star(tm)) / (2 * h)
-    }
-    J
-  }
+  jacobian <- function(theta, free = rep(TRUE, length(theta)))
+    if (identity) diag(1, length(theta)) else map_jacobian(to_star, theta, typical, free)
   # The orthogonal Q with Lambda Q = Tz^{-1} Lambda*: both are square roots
   # of D, so the optimizer's standardized effects u* and the user's
   # u = Lambda^{-1} b are related by u = Q u* (the orthogonal Procrustes
@@ -139,14 +127,15 @@ sparse_reparam <- function(X, re, p, disp) {
   maps <- list()
   typ_lam <- rep(1, nth)
   identity <- tx$identity
-  for (tm in re$terms) {
+  for (k in seq_along(re$terms)) {
+    tm <- re$terms[[k]]
     q <- length(tm$cnames)
     if (tm$known_cov) next
     nl <- length(tm$levels)
     # The term's raw columns: each observation belongs to one level.
     raw <- matrix(0, n, q)
-    for (k in seq_len(q))
-      raw[, k] <- Matrix::rowSums(Z[, tm$columns[seq(k, nl * q, by = q)], drop = FALSE])
+    for (j in seq_len(q))
+      raw[, j] <- Matrix::rowSums(Z[, tm$columns[seq(j, nl * q, by = q)], drop = FALSE])
     tz <- design_transform(raw)
     if (tz$identity) next
     identity <- FALSE
@@ -156,7 +145,7 @@ sparse_reparam <- function(X, re, p, disp) {
     Ti <- backsolve(tz$T, diag(1, q))
     Z[, tm$columns] <- Z[, tm$columns, drop = FALSE] %*%
       Matrix::kronecker(Matrix::Diagonal(nl), Matrix::Matrix(Ti, sparse = TRUE))
-    maps[[length(maps) + 1L]] <- list(par = tm$par, lt = lt, q = q, T = tz$T, Ti = Ti)
+    maps[[length(maps) + 1L]] <- list(term = k, par = tm$par, lt = lt, q = q, T = tz$T, Ti = Ti)
   }
   Z <- methods::as(methods::as(Z, "CsparseMatrix"), "generalMatrix")
   map <- function(theta, Tb, which) {
@@ -171,10 +160,46 @@ sparse_reparam <- function(X, re, p, disp) {
     out
   }
   Txi <- backsolve(tx$T, diag(1, ncol(X)))
-  list(X = tx$M, Z = Z, identity = identity,
-       to_star = function(theta) if (identity) theta else map(theta, tx$T, "T"),
+  typical <- c(1 / tx$scale, typ_lam, if (disp) 1)
+  to_star <- function(theta) if (identity) theta else map(theta, tx$T, "T")
+  # Term summaries (sparse_term_summaries()) computed on the standardized
+  # design, in the user's parameterization: b = T^{-1} b*, conditional
+  # covariances T^{-1} C* T^{-T}, Lambda and D from the user's theta.
+  terms_to_user <- function(terms, theta) {
+    for (m in maps) {
+      tm <- terms[[m$term]]
+      L <- matrix(0, m$q, m$q, dimnames = dimnames(tm$Lambda))
+      L[m$lt] <- theta[p + m$par]
+      tm$Lambda <- L
+      tm$D <- L %*% t(L)
+      tm$b[] <- tm$b %*% t(m$Ti)
+      cv <- tm$condvar
+      for (l in seq_len(dim(cv)[3L])) cv[, , l] <- m$Ti %*% cv[, , l] %*% t(m$Ti)
+      tm$condvar <- cv
+      terms[[m$term]] <- tm
+    }
+    terms
+  }
+  list(X = tx$M, Z = Z, identity = identity, to_star = to_star,
        from_star = function(theta) if (identity) theta else map(theta, Txi, "Ti"),
-       typical = c(1 / tx$scale, typ_lam, if (disp) 1))
+       jacobian = function(theta, free = rep(TRUE, length(theta)))
+         if (identity) diag(1, length(theta)) else map_jacobian(to_star, theta, typical, free),
+       terms_to_user = terms_to_user, typical = typical)
+}
+
+# d theta* / d theta by central differences of the (smooth, cheap) map
+# to_star, over the parameters in `free` (the other columns are zero), with
+# steps relative to each parameter's typical size.
+map_jacobian <- function(to_star, theta, typical, free) {
+  P <- length(theta)
+  J <- matrix(0, P, P)
+  for (j in which(free)) {
+    h <- 1e-6 * max(abs(theta[j]), typical[j])
+    tp <- theta; tp[j] <- tp[j] + h
+    tm <- theta; tm[j] <- tm[j] - h
+    J[, j] <- (to_star(tp) - to_star(tm)) / (2 * h)
+  }
+  J
 }
 
 # The Hessian in the user's parameterization, J' H* J over the parameters
