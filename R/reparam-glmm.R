@@ -23,8 +23,9 @@ design_transform <- function(M, blocks = ncol(M)) {
   Tm <- diag(1, k)
   sc <- rep(1, k)
   if (k == 0L || nrow(M) < 2L) return(list(M = M, T = Tm, scale = sc, identity = TRUE))
+  # Column by column: M^2 would be a transient copy of the whole design.
   mn <- colMeans(M)
-  sdv <- sqrt(pmax(colMeans(M^2) - mn^2, 0))
+  sdv <- vapply(seq_len(k), function(j) sqrt(mean((M[, j] - mn[j])^2)), 1)
   const <- sdv <= 1e-12 * pmax(abs(mn), 1e-300)
   off <- 0L
   for (s in blocks) {

@@ -12,7 +12,7 @@
 # random-effect covariates) is the sign of it.
 
 # The pattern in the data: every cluster (observations with positive
-# weight) all 0 or all 1. `index` is the cluster of each observation
+# weight) all 0 or all 1, some with more than one trial. `index` is the cluster of each observation
 # (1-based). Returns the warning text or NULL.
 pure_clusters_message <- function(y, weights, index, family, gname = NULL) {
   if (family$family != "binomial") return(NULL)
@@ -26,6 +26,11 @@ pure_clusters_message <- function(y, weights, index, family, gname = NULL) {
   zeros <- c(zeros, integer(length(n) - length(zeros)))
   used <- n > 0
   if (!all(ones[used] == n[used] | zeros[used] == n[used])) return(NULL)
+  # Clusters of one binary observation are trivially all 0 or all 1 and say
+  # nothing about the variance (check_cluster_sizes() warns about those): the
+  # argument needs some cluster with more than one trial.
+  trials <- rowsum(weights[keep], g, reorder = TRUE)
+  if (!any(trials > 1)) return(NULL)
   sprintf(paste0("the random-effect variance%s has no finite maximum: every cluster is ",
                  "all 0 or all 1, so the log-likelihood keeps rising as the variance grows. ",
                  "Its estimate (where the optimizer stopped), its standard error and the fixed ",
