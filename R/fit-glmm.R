@@ -113,7 +113,8 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   run <- search(st)
   at <- p + seq_along(pat$row)
   vb <- verify_boundary(search, run, star_boundary, function(th, b, size, corr)
-    restart_lambda(th, b, size, corr, pat$row, pat$col, at), pnames)
+    restart_lambda(th, b, size, corr, pat$row, pat$col, at), pnames,
+    diag = at[pat$row == pat$col])
   run <- vb$best
   stages <- c(run$stages, vb$best$restart_stages)
   if (control$laplace_start && nAGQ > 1L) cpp_agq_set_nagq(eng, nAGQ)

@@ -72,7 +72,7 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
   }
   run <- search(theta)
   vb <- verify_boundary(search, run, boundary_at(typical), function(th, b, size, corr)
-    sparse_restart_point(re, p, th, b, size, corr), pnames)
+    sparse_restart_point(re, p, th, b, size, corr), pnames, diag = diagm)
   run <- vb$best
   # As for one grouping factor: finished on the standardized design, the
   # gradient and Hessian mapped to the user's parameterization by the exact

@@ -15,17 +15,33 @@
 # block to corr. A correlation other than 0 matters: a rank-one D can be
 # reached from two sides (one variance at zero, or a correlation at +/-1),
 # and from a zero correlation the search may return to the wrong one.
-verify_boundary <- function(search, best, boundary, restart_point, pnames,
+#
+# A search that stopped without converging (an iteration limit, typically
+# crawling towards a standard deviation near zero, where the curvature
+# vanishes) is restarted the same way, from its diagonal entries of Lambda
+# below 0.1 on the optimizer's scale (`diag` gives their indices), or all
+# of them.
+verify_boundary <- function(search, best, boundary, restart_point, pnames, diag,
                             starts = list(c(1, 0), c(0.3, 0), c(0.5, 0.8), c(0.5, -0.8)),
                             rounds = 2L) {
-  b0 <- boundary(best$theta)
-  rec <- list(performed = any(b0), parameters = pnames[b0], restarts = 0L,
+  stalled <- function(res) !identical(as.integer(res$opt$convergence), 0L)
+  candidates <- function(res) {
+    b <- boundary(res$theta)
+    if (any(b) || !stalled(res)) return(b)
+    near <- rep(FALSE, length(b))
+    near[diag] <- abs(res$theta[diag]) < 0.1
+    if (!any(near)) near[diag] <- TRUE
+    near
+  }
+  b0 <- candidates(best)
+  rec <- list(performed = any(b0), parameters = pnames[b0 & boundary(best$theta)],
+              stalled = stalled(best), restarts = 0L,
               loglik_boundary = best$loglik, loglik_restarts = numeric(),
               moved_off = FALSE, verified = TRUE, message = "no parameter on a boundary")
   if (!any(b0)) return(list(best = best, record = rec))
   restart_stages <- list()
   for (r in seq_len(rounds)) {
-    b <- boundary(best$theta)
+    b <- candidates(best)
     if (!any(b)) break
     improved <- FALSE
     tried <- list()
@@ -56,8 +72,11 @@ verify_boundary <- function(search, best, boundary, restart_point, pnames,
   b1 <- boundary(best$theta)
   ok <- rec$loglik_restarts[!is.na(rec$loglik_restarts)]
   rec$verified <- !any(b1) || (length(ok) > 0L && all(ok <= best$loglik + 1e-6))
-  rec$message <- if (!any(b1)) {
-    "the optimizer first stopped on a boundary; restarts from the interior found a higher interior optimum"
+  rec$message <- if (!any(b1) && rec$moved_off) {
+    "restarts from the interior found a higher interior optimum than the first search (stopped on a boundary or before converging)"
+  } else if (!any(b1)) {
+    sprintf("the first search stopped before converging; %d restart(s) from the interior found no higher log-likelihood",
+            rec$restarts)
   } else if (rec$verified) {
     sprintf("verified: %d restart(s) from interior points returned no higher log-likelihood",
             rec$restarts)
