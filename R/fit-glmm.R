@@ -105,14 +105,16 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   if (!is.null(start))
     st <- rp$to_star(start_values(X, y, weights, offset, family, q, pat, start))
   star_boundary <- function(th) boundary_mask(th, p, pat, disp, control$singular_tol)
-  search <- function(th) {
-    r <- optimize_glmm(eng, th, lower, nAGQ, p, pat, disp, control)
+  search <- function(th, two_stage = TRUE) {
+    ctl <- control
+    if (!two_stage) ctl$laplace_start <- FALSE
+    r <- optimize_glmm(eng, th, lower, nAGQ, p, pat, disp, ctl)
     r$loglik <- if (is.null(r$at)) cpp_agq_eval(eng, r$theta, FALSE)$loglik else r$at$loglik
     r
   }
   run <- search(st)
   at <- p + seq_along(pat$row)
-  vb <- verify_boundary(search, run, star_boundary, function(th, b, size, corr)
+  vb <- verify_boundary(function(th) search(th, two_stage = FALSE), run, star_boundary, function(th, b, size, corr)
     restart_lambda(th, b, size, corr, pat$row, pat$col, at), pnames,
     diag = at[pat$row == pat$col])
   run <- vb$best

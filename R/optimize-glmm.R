@@ -24,8 +24,11 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
   stages <- list()
   boundary <- function(th) boundary_mask(th, p, pat, disp, control$singular_tol)
   two_stage <- control$laplace_start && nAGQ > 1L
-  # A restart (verify_boundary()) begins again on the Laplace approximation.
-  if (two_stage) cpp_agq_set_nagq(eng, 1L)
+  # A search begins on the Laplace approximation when it has two stages, on
+  # quadrature otherwise (restarts by verify_boundary(): where the Laplace
+  # optimum is on a boundary and the quadrature one is not, a Laplace stage
+  # would lead every restart back to the boundary).
+  cpp_agq_set_nagq(eng, if (two_stage) 1L else nAGQ)
   P <- length(theta)
   cur <- cpp_agq_eval(eng, theta, TRUE)
   H1 <- numeric_hessian(eng, theta, rep(FALSE, P), g0 = cur$gradient)
