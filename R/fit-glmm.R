@@ -90,24 +90,59 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   disp <- has_dispersion(family)
 
   lower <- c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf), if (disp) -Inf)
-  eng <- cpp_agq_new(X, Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
+  pnames <- c(colnames(X) %||% paste0("X", seq_len(p)),
+              sprintf("lambda[%d,%d]", pat$row, pat$col),
+              if (disp) sprintf("log(%s)", dispersion_name(family)))
+  # The engine works on centred and scaled designs (reparam-glmm.R); the
+  # optimum is mapped back to the user's parameterization exactly.
+  rp <- glmm_reparam(X, Z, pat, cov_blocks, p, disp)
+  eng <- cpp_agq_new(rp$X, rp$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
                      cl$index, M, pat$row - 1L, pat$col - 1L, family$family_code,
                      family$link_code, if (control$laplace_start) 1L else nAGQ,
                      control$nthreads)
   on.exit(cpp_agq_free(eng), add = TRUE)
-  st <- start_values(X, y, weights, offset, family, q, pat, start, eng)
-  run <- optimize_glmm(eng, st, lower, nAGQ, p, pat, disp, control)
-  theta <- run$theta
-  opt <- run$opt
-  stages <- run$stages
-  final <- run$final
-  hess <- run$hess
-  summ <- cpp_agq_summaries(eng, theta)
-
-  pnames <- c(colnames(X) %||% paste0("X", seq_len(p)),
-              sprintf("lambda[%d,%d]", pat$row, pat$col),
-              if (disp) sprintf("log(%s)", dispersion_name(family)))
-  on_boundary <- boundary_mask(theta, p, pat, disp, control$singular_tol)
+  st <- start_values(rp$X, y, weights, offset, family, q, pat, NULL, eng)
+  if (!is.null(start))
+    st <- rp$to_star(start_values(X, y, weights, offset, family, q, pat, start))
+  # The optimizer holds a variance at zero below optimizer_boundary_tol();
+  # `singular_tol` only decides what is reported as singular (user_boundary).
+  star_boundary <- function(th) boundary_mask(th, p, pat, disp, optimizer_boundary_tol(control))
+  search <- function(th, two_stage = TRUE) {
+    ctl <- control
+    if (!two_stage) ctl$laplace_start <- FALSE
+    r <- optimize_glmm(eng, th, lower, nAGQ, p, pat, disp, ctl)
+    r$loglik <- if (is.null(r$at)) cpp_agq_eval(eng, r$theta, FALSE)$loglik else r$at$loglik
+    r
+  }
+  run <- search(st)
+  at <- p + seq_along(pat$row)
+  vb <- verify_boundary(function(th) search(th, two_stage = FALSE), run, star_boundary, function(th, b, size, corr)
+    restart_lambda(th, b, size, corr, pat$row, pat$col, at), pnames,
+    diag = at[pat$row == pat$col])
+  run <- vb$best
+  stages <- c(run$stages, vb$best$restart_stages)
+  if (control$laplace_start && nAGQ > 1L) cpp_agq_set_nagq(eng, nAGQ)
+  # The approximation is the one on the standardized design (for quadrature
+  # with several random effects the product rule, and so the value, depends
+  # on how u is rotated; there, the standardized design makes it the same
+  # whatever the coding of the covariates). The user's parameterization is a
+  # map of it: gradient and Hessian by its exact Jacobian (the Hessian's
+  # second-derivative term vanishes at a maximum), modes rotated.
+  fin <- finish_glmm_fit(eng, run$theta, run$opt, stages, run$at, star_boundary, lower,
+                         control, rep(1, length(st)))
+  theta_s <- fin$theta
+  opt <- fin$opt
+  stages <- fin$stages
+  final <- fin$final
+  theta <- rp$from_star(theta_s)
+  typical <- rp$typical
+  user_boundary <- function(th) boundary_mask(th, p, pat, disp, control$singular_tol,
+                                              typical = typical)
+  on_boundary <- user_boundary(theta)
+  J <- rp$jacobian(theta, !on_boundary)
+  grad_user <- drop(crossprod(J, final$gradient))
+  hess <- to_user_hessian(fin$hess, J, star_boundary(theta_s), on_boundary)
+  summ <- rotate_summaries(cpp_agq_summaries(eng, theta_s), rp$rotation(theta, theta_s))
 
   names(theta) <- pnames
   beta <- theta[seq_len(p)]
@@ -117,7 +152,7 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   sigma <- sigma_of(family, if (disp) theta[[length(theta)]])
   family <- fitted_family(family, if (disp) theta[[length(theta)]])
   singular <- any(on_boundary)
-  grad <- final$gradient
+  grad <- grad_user
   names(grad) <- pnames
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
 
@@ -131,8 +166,15 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   nstep <- newton_decrement(grad, hess, on_boundary)
   modes_failed <- if (summ$newton_failures > 0L)
     sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
+  # On the optimizer's scale, where a standard deviation of 15 means the
+  # same whatever the units of the covariates.
+  Ls <- matrix(0, q, q)
+  Ls[cbind(pat$row, pat$col)] <- theta_s[p + seq_along(pat$row)]
+  unbounded <- pure_clusters_message(y, weights, cl$index, family) %||%
+    large_sd_message(sqrt(rowSums(Ls^2)), colnames(Z), family)
   warn <- fit_warnings(opt, nstep, gmax, singular, hess, cov_theta, control,
-                       after_singular = modes_failed)
+                       after_singular = c(modes_failed, unbounded),
+                       boundary_check = vb$record)
 
   list(beta = beta, lambda = lam, Lambda = Lam, sigma = sigma, theta = theta,
        loglik = final$loglik, gradient = grad, hessian = hess, cov_theta = cov_theta,
@@ -150,6 +192,8 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
                       newton_steps = as.integer(stages$polish$iterations %||% 0L),
                       max_grad = gmax, scaled_grad = nstep, hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
                       newton_failures = summ$newton_failures, warnings = warn,
+                      boundary_check = vb$record,
+                      reparameterized = !rp$identity,
                       nthreads = control$nthreads))
 }
 
@@ -258,9 +302,10 @@ start_values <- function(X, y, weights, offset, family, q, pat, start, eng = NUL
 # Which parameters sit on a boundary: diagonal entries of Lambda below
 # `tol` (relative to sigma for gaussian models), i.e. a zero variance.
 # `disp` comes from has_dispersion().
-boundary_mask <- function(theta, p, pat, disp, tol) {
+boundary_mask <- function(theta, p, pat, disp, tol, typical = NULL) {
   lam <- theta[p + seq_along(pat$row)]
   sig <- if (isTRUE(attr(disp, "scale"))) exp(theta[[length(theta)]]) else 1
+  if (!is.null(typical)) sig <- sig * typical[p + seq_along(pat$row)]
   c(rep(FALSE, p), pat$row == pat$col & abs(lam) < tol * sig, if (disp) FALSE)
 }
 
@@ -289,8 +334,12 @@ invert_information <- function(hess, on_boundary, pnames) {
   info <- -hess[idx, idx, drop = FALSE]
   ev <- tryCatch(eigen(info, symmetric = TRUE, only.values = TRUE)$values,
                  error = function(e) NA)
-  if (anyNA(ev) || min(ev) <= 0) return(V)
-  V[idx, idx] <- solve(info)
+  # Numerically singular information (e.g. coefficients drifting to
+  # infinity under separation) gives no standard errors, not an error.
+  if (anyNA(ev) || min(ev) <= 1e-14 * max(ev)) return(V)
+  Vi <- tryCatch(solve(info), error = function(e) NULL)
+  if (is.null(Vi)) return(V)
+  V[idx, idx] <- Vi
   attr(V, "ok") <- TRUE
   attr(V, "cond") <- max(ev) / min(ev)
   V
@@ -303,20 +352,29 @@ invert_information <- function(hess, on_boundary, pnames) {
 # then the engine's own messages (`after_singular`); and a Hessian that
 # gives no standard errors.
 fit_warnings <- function(opt, nstep, gmax, singular, hess, cov_theta, control,
-                         after_singular = NULL) {
+                         after_singular = NULL, boundary_check = NULL) {
   warn <- character()
   if (opt$convergence != 0L)
-    warn <- c(warn, sprintf("the optimizer did not converge: %s", opt$message))
+    warn <- c(warn, sprintf("the optimizer did not converge: %s%s", opt$message,
+                            if (grepl("limit", opt$message))
+                              " (raise glmm_control(iter.max, eval.max); the fit may still be improving)"
+                            else ""))
   if (is.finite(nstep) && nstep > control$grad_tol)
     warn <- c(warn, sprintf("doubtful convergence: scaled gradient %.2g (tolerance %.2g); largest absolute gradient %.2g",
                             nstep, control$grad_tol, gmax))
   if (!is.finite(nstep) && gmax > control$grad_tol)
     warn <- c(warn, sprintf("doubtful convergence: largest absolute gradient %.2g (tolerance %.2g)",
                             gmax, control$grad_tol))
-  if (singular)
-    warn <- c(warn, "singular fit: a random-effect variance is estimated at zero (or a correlation at +/-1)")
+  if (singular) {
+    how <- if (is.null(boundary_check)) ""
+           else if (isTRUE(boundary_check$verified))
+             "; verified: restarts from the interior found no higher log-likelihood"
+           else "; NOT verified: restarts from the interior failed, a higher optimum may exist"
+    warn <- c(warn, paste0("singular fit: a random-effect variance is estimated at zero (or a correlation at +/-1)",
+                           how))
+  }
   warn <- c(warn, after_singular)
   if (!is.null(hess) && is.null(attr(cov_theta, "ok")))
-    warn <- c(warn, "the Hessian of the log-likelihood is not negative definite; standard errors are unavailable")
+    warn <- c(warn, "the Hessian of the log-likelihood is not negative definite (or numerically singular); standard errors are unavailable")
   warn
 }

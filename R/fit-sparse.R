@@ -37,33 +37,60 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
          paste(aliased_columns(X), collapse = ", "), ")", call. = FALSE)
   disp <- has_dispersion(family)
   nth <- re$ntheta
-  st <- start_values(X, y, weights, offset, family, 1L, list(row = 1L, col = 1L), NULL)
+  # The search runs on centred and scaled designs (reparam-glmm.R); the
+  # optimum is mapped back and finished on the user's design.
+  rp <- sparse_reparam(X, re, p, disp)
+  st <- start_values(rp$X, y, weights, offset, family, 1L, list(row = 1L, col = 1L), NULL)
   theta <- c(st[seq_len(p)], ifelse(re$lower == 0, st[[p + 1L]], 0), if (disp) st[[p + 2L]])
   if (!is.null(start)) {
     if (!is.numeric(start) || length(start) != length(theta) || anyNA(start))
       stop(sprintf("'start' for a model with several random-effect terms must be a numeric vector of length %d (fixed effects, covariance parameters%s)",
                    length(theta), if (disp) ", log dispersion" else ""), call. = FALSE)
-    theta <- as.numeric(start)
+    theta <- rp$to_star(as.numeric(start))
   }
   lower <- c(rep(-Inf, p), re$lower, if (disp) -Inf)
   pnames <- c(colnames(X) %||% paste0("X", seq_len(p)), re$par_names,
               if (disp) sprintf("log(%s)", dispersion_name(family)))
-  eng <- cpp_sparse_new(X, re$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
-                        re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
-                        family$family_code, family$link_code)
-  evalf <- function(th) cpp_sparse_eval(eng, th, TRUE)
+  new_engine <- function(Xe, Ze) {
+    cpp_sparse_new(Xe, Ze, as.numeric(y), as.numeric(weights), as.numeric(offset),
+                   re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
+                   family$family_code, family$link_code)
+  }
+  eng <- new_engine(rp$X, rp$Z)
   diagm <- p + which(re$lower == 0)
-  boundary <- function(th, tol = optimizer_boundary_tol(control)) {
+  # The optimizer holds a variance at zero below optimizer_boundary_tol();
+  # `singular_tol` only decides what is reported as singular.
+  boundary_at <- function(typical, tol = optimizer_boundary_tol(control)) function(th) {
     sig <- if (disp && family$family == "gaussian") exp(th[[length(th)]]) else 1
     b <- rep(FALSE, length(th))
-    b[diagm] <- abs(th[diagm]) < tol * sig
+    b[diagm] <- abs(th[diagm]) < tol * sig * typical[diagm]
     b
   }
-  run <- optimize_sparse(evalf, theta, lower, boundary, control)
-  theta <- run$theta
-  final <- run$final
-  hess <- run$hess
-  on_boundary <- boundary(theta, control$singular_tol)
+  typical <- rep(1, length(theta))
+  search <- function(th) {
+    r <- optimize_sparse(function(t) cpp_sparse_eval(eng, t, TRUE), th, lower, control)
+    r$loglik <- r$at$loglik
+    r
+  }
+  run <- search(theta)
+  vb <- verify_boundary(search, run, boundary_at(typical), function(th, b, size, corr)
+    sparse_restart_point(re, p, th, b, size, corr), pnames, diag = diagm)
+  run <- vb$best
+  # As for one grouping factor: finished on the standardized design, the
+  # gradient and Hessian mapped to the user's parameterization by the exact
+  # Jacobian, the random effects by the inverse transformation.
+  star_boundary <- boundary_at(typical)
+  fin <- finish_sparse_fit(function(t) cpp_sparse_eval(eng, t, TRUE), run$theta, run$opt,
+                           c(run$stages, run$restart_stages), star_boundary, lower, control,
+                           typical)
+  theta_s <- fin$theta
+  final <- fin$final
+  theta <- rp$from_star(theta_s)
+  boundary <- boundary_at(rp$typical, control$singular_tol)
+  on_boundary <- boundary(theta)
+  J <- rp$jacobian(theta, !on_boundary)
+  hess <- to_user_hessian(fin$hess, J, star_boundary(theta_s), on_boundary)
+  final$gradient <- drop(crossprod(J, final$gradient))
   names(theta) <- pnames
   grad <- final$gradient
   names(grad) <- pnames
@@ -74,13 +101,22 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
     hess[, on_boundary] <- NA_real_
   }
   cov_theta <- invert_information(hess, on_boundary, pnames)
-  modes <- cpp_sparse_modes(eng, unname(theta))
-  terms <- sparse_term_summaries(re, theta[p + seq_len(nth)], modes, eng, unname(theta))
+  modes <- cpp_sparse_modes(eng, theta_s)
+  terms <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(nth)], modes, eng,
+                                                  theta_s), unname(theta))
 
-  opt <- run$opt
+  opt <- fin$opt
   nstep <- newton_decrement(grad, hess, on_boundary)
-  warn <- fit_warnings(opt, nstep, gmax, any(on_boundary), hess, cov_theta, control)
-  stages <- run$stages
+  unbounded <- unlist(lapply(seq_along(re$terms), function(k) {
+    tm <- re$terms[[k]]
+    if (k > 1L && tm$group %in% vapply(re$terms[seq_len(k - 1L)], `[[`, "", "group")) return(NULL)
+    pure_clusters_message(y, weights, tm$index, family, tm$group)
+  }))
+  sd_star <- abs(theta_s[diagm])
+  unbounded <- unbounded %||% large_sd_message(sd_star, pnames[diagm], family)
+  warn <- fit_warnings(opt, nstep, gmax, any(on_boundary), hess, cov_theta, control,
+                       after_singular = unbounded, boundary_check = vb$record)
+  stages <- fin$stages
   # As for one grouping factor (fit-glmm.R): sigma() as glmmTMB defines it,
   # the family carrying its estimated theta, and theta / the shape with its
   # standard error for print() and summary().
@@ -99,13 +135,14 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
                       convergence = opt$convergence, message = opt$message,
                       max_grad = gmax, scaled_grad = nstep,
                       hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
-                      nnz_factor = modes$nnz_factor, warnings = warn, nthreads = 1L))
+                      nnz_factor = modes$nnz_factor, warnings = warn, nthreads = 1L,
+                      boundary_check = vb$record, reparameterized = !rp$identity))
 }
 
 # nlminb with the analytic gradient, each parameter scaled by its curvature
-# at the start; then the Hessian (central differences of the gradient) for
-# the standard errors and a few Newton steps with it.
-optimize_sparse <- function(evalf, theta, lower, boundary, control) {
+# at the start (the search; boundary optima are then checked by
+# verify_boundary()).
+optimize_sparse <- function(evalf, theta, lower, control) {
   cache <- new.env()
   ev <- function(th) {
     if (!identical(th, cache$th)) { cache$r <- evalf(th); cache$th <- th }
@@ -116,32 +153,25 @@ optimize_sparse <- function(evalf, theta, lower, boundary, control) {
   scale[!is.finite(scale) | scale < 1e-8] <- 1
   obj <- function(th) { v <- -ev(th)$loglik; if (is.finite(v)) v else Inf }
   gr <- function(th) { g <- -ev(th)$gradient; g[!is.finite(g)] <- 0; g }
-  run <- function(th) stats::nlminb(th, obj, gr, lower = lower, scale = scale / max(scale),
-                                    control = list(rel.tol = control$rel.tol,
-                                                   iter.max = control$iter.max,
-                                                   eval.max = control$eval.max,
-                                                   trace = control$trace))
-  opt <- run(theta)
-  stages <- list(nlminb = stage_record(opt))
-  # The log-likelihood is even in each diagonal entry of Lambda, so its
-  # derivative there is zero at 0: a gradient method that lands on the bound
-  # stays even when the likelihood rises away from it. Restart from the
-  # interior; keep whichever optimum is higher.
-  for (r in 1:2) {
-    b <- boundary(opt$par)
-    if (!any(b)) break
-    th <- opt$par
-    th[b] <- 0.5 * max(c(th[!b & lower == 0], 0.2))
-    opt2 <- run(th)
-    stages[[paste0("restart", r)]] <- stage_record(opt2)
-    if (!(opt2$objective < opt$objective - 1e-8)) break
-    opt <- opt2
+  opt <- stats::nlminb(theta, obj, gr, lower = lower, scale = scale / max(scale),
+                       control = list(rel.tol = control$rel.tol, iter.max = control$iter.max,
+                                      eval.max = control$eval.max, trace = control$trace))
+  list(theta = opt$par, opt = opt, stages = list(nlminb = stage_record(opt)), at = ev(opt$par))
+}
+
+# The last stage, in the user's parameterization: the Hessian (central
+# differences of the gradient, steps relative to each parameter's typical
+# size) for the standard errors and a few Newton steps with it.
+finish_sparse_fit <- function(evalf, theta, opt, stages, boundary, lower, control, typical) {
+  cache <- new.env()
+  ev <- function(th) {
+    if (!identical(th, cache$th)) { cache$r <- evalf(th); cache$th <- th }
+    cache$r
   }
-  theta <- opt$par
   hess <- NULL
   if (control$hessian) {
     b <- boundary(theta)
-    hess <- sparse_hessian(ev, theta, b)
+    hess <- sparse_hessian(ev, theta, b, typical = typical)
     pol <- sparse_newton(ev, theta, hess, b, lower)
     stages$polish <- pol$record
     theta <- pol$theta
@@ -153,13 +183,31 @@ optimize_sparse <- function(evalf, theta, lower, boundary, control) {
   list(theta = theta, opt = opt, stages = stages, final = ev(theta), hess = hess)
 }
 
-sparse_hessian <- function(ev, theta, on_boundary, central = TRUE) {
+# The interior point where verify_boundary() restarts, term by term.
+sparse_restart_point <- function(re, p, theta, on_boundary, size, corr) {
+  for (tm in re$terms) {
+    at <- p + tm$par
+    if (!any(on_boundary[at])) next
+    if (tm$known_cov) {
+      theta[at] <- size
+      next
+    }
+    q <- length(tm$cnames)
+    lt <- which(lower.tri(diag(q), diag = TRUE), arr.ind = TRUE)
+    lt <- lt[order(lt[, 2L], lt[, 1L]), , drop = FALSE]
+    theta <- restart_lambda(theta, on_boundary, size, corr, lt[, 1L], lt[, 2L], at)
+  }
+  theta
+}
+
+sparse_hessian <- function(ev, theta, on_boundary, central = TRUE,
+                           typical = rep(1, length(theta))) {
   P <- length(theta)
   H <- matrix(NA_real_, P, P)
   idx <- which(!on_boundary)
   g0 <- if (!central) ev(theta)$gradient
   for (j in idx) {
-    h <- 1e-4 * max(abs(theta[j]), 0.1)
+    h <- 1e-4 * max(abs(theta[j]), 0.1 * typical[j])
     tp <- theta; tp[j] <- tp[j] + h
     gp <- ev(tp)$gradient
     if (central) {

@@ -125,7 +125,23 @@
 #'   `VarCorr`, `coef`, `vcov`, `logLik`, `AIC`, `BIC`, `nobs`, `fitted`,
 #'   `residuals`, `predict`, `anova`, `formula`, `update`, `model.matrix`.
 #'   `$optinfo` records the approximation, optimizer, iterations, final
-#'   gradient, Hessian condition number and warnings.
+#'   gradient, Hessian condition number and warnings, and
+#'   `boundary_check`: whether a parameter stopped on a boundary (a variance
+#'   at zero, a correlation at +/-1) and whether restarts from interior
+#'   points confirmed it (`performed`, `parameters`, `restarts`,
+#'   `loglik_boundary`, `loglik_restarts`, `moved_off`, `verified`,
+#'   `message`).
+#' @section The optimum:
+#' The optimizer works on centred and scaled copies of the fixed- and
+#' random-effect designs (a covariate is centred only within a covariance
+#' block that has an intercept, since otherwise centring changes the model)
+#' and maps the optimum back exactly, so neither the estimates nor the
+#' log-likelihood depend on how covariates are centred or in which units
+#' they are measured. For adaptive quadrature with several random effects
+#' the approximation is evaluated on that standardized design (a product
+#' quadrature rule is not invariant to rotations of the random effects).
+#' A variance at zero or a correlation at +/-1 is accepted only after
+#' restarts from interior points find no higher log-likelihood.
 #' @references
 #' Albert, A. and Anderson, J. A. (1984). On the existence of maximum
 #' likelihood estimates in logistic regression models. *Biometrika* 71,

@@ -13,7 +13,9 @@
 #     times cheaper, to a loose tolerance; then the engine switches to
 #     quadrature (keeping the modes as warm starts) and the Newton/BFGS
 #     steps continue from the Laplace optimum with the Laplace Hessian.
-#  3. The Hessian at the optimum, for the standard errors, by forward
+#  3. (finish_glmm_fit(), in the user's parameterization after the
+#     optimum is mapped back; see reparam-glmm.R) The Hessian at the
+#     optimum, for the standard errors, by forward
 #     differences of the exact gradient (P evaluations; relative accuracy
 #     ~1e-5, far below the sampling error of a standard error), reusing the
 #     gradient of the last step. A final Newton step with it is taken only
@@ -22,6 +24,11 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
   stages <- list()
   boundary <- function(th) boundary_mask(th, p, pat, disp, optimizer_boundary_tol(control))
   two_stage <- control$laplace_start && nAGQ > 1L
+  # A search begins on the Laplace approximation when it has two stages, on
+  # quadrature otherwise (restarts by verify_boundary(): where the Laplace
+  # optimum is on a boundary and the quadrature one is not, a Laplace stage
+  # would lead every restart back to the boundary).
+  cpp_agq_set_nagq(eng, if (two_stage) 1L else nAGQ)
   P <- length(theta)
   cur <- cpp_agq_eval(eng, theta, TRUE)
   H1 <- numeric_hessian(eng, theta, rep(FALSE, P), g0 = cur$gradient)
@@ -68,11 +75,22 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
       cur <- NULL
     }
   }
+  list(theta = theta, opt = opt, stages = stages, at = cur)
+}
+
+# The last stage, in the user's parameterization: the Hessian for the
+# standard errors (forward differences of the exact gradient, each step
+# relative to the parameter's typical size `typical`, so that standard
+# errors do not depend on the units of the covariates) and, with it, a few
+# Newton steps. `at` is an evaluation already made at theta (or NULL).
+finish_glmm_fit <- function(eng, theta, opt, stages, at, boundary, lower, control, typical) {
+  cur <- at
   hess <- NULL
+  tight <- control$rel.tol / 100
   if (control$hessian) {
     b <- boundary(theta)
     if (is.null(cur)) cur <- cpp_agq_eval(eng, theta, TRUE)
-    hess <- numeric_hessian(eng, theta, b, g0 = cur$gradient)
+    hess <- numeric_hessian(eng, theta, b, g0 = cur$gradient, typical = typical)
     stages$hessian <- list(iterations = 0L, evaluations = sum(!b), convergence = 0L,
                            message = "forward differences")
     pol <- newton_steps(eng, theta, hess, b, lower = lower, at = cur, maxit = 3L, tol = tight)
@@ -189,12 +207,12 @@ optimize_engine <- function(eng, theta, lower, control, scale = 1) {
 # differences from g0 (the gradient at theta) when it is given, with a step
 # small enough that their O(h) error stays near the level of the gradient's
 # own rounding; central differences otherwise.
-numeric_hessian <- function(eng, theta, on_boundary, g0 = NULL) {
+numeric_hessian <- function(eng, theta, on_boundary, g0 = NULL, typical = rep(1, length(theta))) {
   P <- length(theta)
   H <- matrix(NA_real_, P, P)
   idx <- which(!on_boundary)
   for (j in idx) {
-    h <- (if (is.null(g0)) 1e-4 else 1e-5) * max(abs(theta[j]), 0.1)
+    h <- (if (is.null(g0)) 1e-4 else 1e-5) * max(abs(theta[j]), 0.1 * typical[j])
     tp <- theta; tp[j] <- tp[j] + h
     gp <- cpp_agq_eval(eng, tp, TRUE)$gradient
     if (is.null(g0)) {

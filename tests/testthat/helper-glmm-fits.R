@@ -73,8 +73,11 @@ theta_of <- function(fit, beta, D, sigma = NULL) {
     if (!is.null(sigma)) log(sigma))
 }
 
+# Our log-likelihood at theta on the approximation the fit reports (the
+# engine runs on the standardized design; for quadrature with several random
+# effects the value depends on that choice).
 loglik_at <- function(fit, theta, nAGQ = fit$nAGQ) {
-  glmmgee:::cpp_agq_eval(engine_of(fit, nAGQ), as.numeric(theta), FALSE)$loglik
+  glmmgee:::loglik_at_theta(fit, theta, nAGQ)
 }
 
 # Gauss-Hermite rule for N(0, 1) by R's own eigen() (independent of the

@@ -161,7 +161,11 @@ test_that("failed convergence warns and is recorded, without a crash", {
   w <- capture_warnings(f <- glmm(y ~ trt + (1 | ID), d, family = binomial, nAGQ = 1,
                                   control = glmm_control(iter.max = 1, hessian = FALSE)))
   expect_true(any(grepl("the optimizer did not converge", w)))
-  expect_true(any(grepl("doubtful convergence", w)))
+  # The stalled search is restarted from the interior (verify_boundary()),
+  # which may bring the gradient within tolerance; the iteration limit is
+  # still named, with the advice to raise it.
+  expect_true(any(grepl("iteration limit.*raise glmm_control", w)))
+  expect_true(f$optinfo$boundary_check$stalled)
   expect_identical(w, f$optinfo$warnings)
   expect_s3_class(f, "glmmgee_glmm")
   expect_false(f$optinfo$convergence == 0L)

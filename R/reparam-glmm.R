@@ -1,0 +1,251 @@
+# A well-conditioned parameterization for the optimizer.
+#
+# The maximum of the likelihood does not depend on how the covariates are
+# centred or scaled, but a gradient optimizer does: with time coded 0..20,
+# or a covariate in units 1e4 times too small, the intercept variance and
+# the slope variance (and their fixed effects) are strongly correlated and
+# on scales many orders of magnitude apart, and the optimizer stops on a
+# boundary or at an iteration limit far from the optimum. So the engine is
+# handed centred and scaled designs,
+#   X = X* Tx   (beta*  = Tx beta),
+#   Z = Z* Tz   (b*     = Tz b,  D* = Tz D Tz', Lambda* = chol(D*)),
+# where the non-constant columns are centred (only when their block has a
+# constant column to absorb the centre: centring a slope with a diagonal
+# covariance would change the model) and divided by their standard
+# deviation. Both maps are exact, so the optimum is mapped back exactly.
+
+# The transformation of one design: returns the transformed matrix, the
+# q x q (or p x p) matrix T with M = M* T, and per-column scales. `blocks`
+# gives the sizes of the column blocks within which centring may use a
+# constant column (for X: one block).
+design_transform <- function(M, blocks = ncol(M)) {
+  k <- ncol(M)
+  Tm <- diag(1, k)
+  sc <- rep(1, k)
+  if (k == 0L || nrow(M) < 2L) return(list(M = M, T = Tm, scale = sc, identity = TRUE))
+  # Column by column: M^2 would be a transient copy of the whole design.
+  mn <- colMeans(M)
+  sdv <- vapply(seq_len(k), function(j) sqrt(mean((M[, j] - mn[j])^2)), 1)
+  const <- sdv <= 1e-12 * pmax(abs(mn), 1e-300)
+  off <- 0L
+  for (s in blocks) {
+    idx <- off + seq_len(s)
+    off <- off + s
+    ic <- idx[const[idx] & mn[idx] != 0][1L]
+    for (j in idx[!const[idx]]) {
+      if (!is.na(ic)) {
+        Tm[ic, j] <- mn[j] / mn[ic]
+        Tm[j, j] <- sdv[j]
+      } else {
+        # No constant column in the block: scale only, by the root mean square.
+        Tm[j, j] <- sqrt(mean(M[, j]^2))
+      }
+      if (!is.finite(Tm[j, j]) || Tm[j, j] <= 0) Tm[j, j] <- 1
+      sc[j] <- Tm[j, j]
+    }
+  }
+  identity <- isTRUE(all.equal(Tm, diag(1, k), tolerance = 1e-12))
+  if (identity) return(list(M = M, T = diag(1, k), scale = rep(1, k), identity = TRUE))
+  # M* = M T^{-1}; T is unit upper triangular up to its diagonal.
+  Ms <- M %*% backsolve(Tm, diag(1, k))
+  dimnames(Ms) <- dimnames(M)
+  list(M = Ms, T = Tm, scale = sc, identity = FALSE)
+}
+
+# Lower-triangular factor of a positive semidefinite matrix, with zero
+# columns where a pivot vanishes (a rank-deficient D: a variance at zero or
+# a correlation at +/-1), so that L L' = D and diag(L) >= 0.
+chol_psd <- function(D, tol = 1e-12) {
+  q <- nrow(D)
+  L <- matrix(0, q, q)
+  big <- max(abs(diag(D)), 1e-300)
+  for (j in seq_len(q)) {
+    d <- D[j, j] - sum(L[j, seq_len(j - 1L)]^2)
+    if (d <= tol * big) next
+    L[j, j] <- sqrt(d)
+    if (j < q) for (i in (j + 1L):q)
+      L[i, j] <- (D[i, j] - sum(L[i, seq_len(j - 1L)] * L[j, seq_len(j - 1L)])) / L[j, j]
+  }
+  L
+}
+
+# The reparameterization of a one-grouping-factor model: X, Z transformed
+# and the maps of theta = (beta, lambda, dispersion) between the user's
+# parameterization and the optimizer's.
+glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp) {
+  tx <- design_transform(X)
+  tz <- design_transform(Z, blocks = cov_blocks)
+  q <- ncol(Z)
+  nl <- length(pat$row)
+  lam_index <- cbind(pat$row, pat$col)
+  map <- function(theta, Tb, Tr) {
+    beta <- theta[seq_len(p)]
+    lam <- theta[p + seq_len(nl)]
+    L <- matrix(0, q, q)
+    L[lam_index] <- lam
+    A <- Tr %*% L
+    Ls <- chol_psd(tcrossprod(A))
+    c(drop(Tb %*% beta), Ls[lam_index], if (disp) theta[[length(theta)]])
+  }
+  Txi <- backsolve(tx$T, diag(1, ncol(X)))
+  Tzi <- backsolve(tz$T, diag(1, q))
+  identity <- tx$identity && tz$identity
+  typical <- c(1 / tx$scale, 1 / tz$scale[pat$row], if (disp) 1)
+  to_star <- function(theta) if (identity) theta else map(theta, tx$T, tz$T)
+  jacobian <- function(theta, free = rep(TRUE, length(theta)))
+    if (identity) diag(1, length(theta)) else map_jacobian(to_star, theta, typical, free)
+  # The orthogonal Q with Lambda Q = Tz^{-1} Lambda*: both are square roots
+  # of D, so the optimizer's standardized effects u* and the user's
+  # u = Lambda^{-1} b are related by u = Q u* (the orthogonal Procrustes
+  # solution, exact also for a singular D).
+  rotation <- function(theta, theta_star) {
+    if (identity) return(diag(1, q))
+    L <- Ls <- matrix(0, q, q)
+    L[lam_index] <- theta[p + seq_len(nl)]
+    Ls[lam_index] <- theta_star[p + seq_len(nl)]
+    sv <- svd(crossprod(L, Tzi %*% Ls))
+    sv$u %*% t(sv$v)
+  }
+  list(X = tx$M, Z = tz$M, identity = identity,
+       x_scale = tx$scale, z_scale = tz$scale,
+       to_star = to_star,
+       from_star = function(theta) if (identity) theta else map(theta, Txi, Tzi),
+       jacobian = jacobian, rotation = rotation,
+       # A typical size of each parameter in the user's units (the singular-
+       # fit tolerance is relative to it).
+       typical = typical)
+}
+
+# The same for the sparse engine (several terms): X as above; the columns
+# of each term with its own covariance (not a known K) are transformed by
+# that term's q x q matrix T, the same for every level, so that Z* keeps
+# the term-by-term, level-by-level layout of Z (re-terms-sparse.R).
+sparse_reparam <- function(X, re, p, disp) {
+  tx <- design_transform(X)
+  Z <- re$Z
+  n <- nrow(Z)
+  nth <- re$ntheta
+  maps <- list()
+  typ_lam <- rep(1, nth)
+  identity <- tx$identity
+  for (k in seq_along(re$terms)) {
+    tm <- re$terms[[k]]
+    q <- length(tm$cnames)
+    if (tm$known_cov) next
+    nl <- length(tm$levels)
+    # The term's raw columns: each observation belongs to one level.
+    raw <- matrix(0, n, q)
+    for (j in seq_len(q))
+      raw[, j] <- Matrix::rowSums(Z[, tm$columns[seq(j, nl * q, by = q)], drop = FALSE])
+    tz <- design_transform(raw)
+    if (tz$identity) next
+    identity <- FALSE
+    lt <- which(lower.tri(diag(q), diag = TRUE), arr.ind = TRUE)
+    lt <- lt[order(lt[, 2L], lt[, 1L]), , drop = FALSE]
+    typ_lam[tm$par] <- 1 / tz$scale[lt[, 1L]]
+    Ti <- backsolve(tz$T, diag(1, q))
+    Z[, tm$columns] <- Z[, tm$columns, drop = FALSE] %*%
+      Matrix::kronecker(Matrix::Diagonal(nl), Matrix::Matrix(Ti, sparse = TRUE))
+    maps[[length(maps) + 1L]] <- list(term = k, par = tm$par, lt = lt, q = q, T = tz$T, Ti = Ti)
+  }
+  Z <- methods::as(methods::as(Z, "CsparseMatrix"), "generalMatrix")
+  map <- function(theta, Tb, which) {
+    out <- theta
+    out[seq_len(p)] <- drop(Tb %*% theta[seq_len(p)])
+    for (m in maps) {
+      L <- matrix(0, m$q, m$q)
+      L[m$lt] <- theta[p + m$par]
+      A <- m[[which]] %*% L
+      out[p + m$par] <- chol_psd(tcrossprod(A))[m$lt]
+    }
+    out
+  }
+  Txi <- backsolve(tx$T, diag(1, ncol(X)))
+  typical <- c(1 / tx$scale, typ_lam, if (disp) 1)
+  to_star <- function(theta) if (identity) theta else map(theta, tx$T, "T")
+  # Term summaries (sparse_term_summaries()) computed on the standardized
+  # design, in the user's parameterization: b = T^{-1} b*, conditional
+  # covariances T^{-1} C* T^{-T}, Lambda and D from the user's theta.
+  terms_to_user <- function(terms, theta) {
+    for (m in maps) {
+      tm <- terms[[m$term]]
+      L <- matrix(0, m$q, m$q, dimnames = dimnames(tm$Lambda))
+      L[m$lt] <- theta[p + m$par]
+      tm$Lambda <- L
+      tm$D <- L %*% t(L)
+      tm$b[] <- tm$b %*% t(m$Ti)
+      cv <- tm$condvar
+      for (l in seq_len(dim(cv)[3L])) cv[, , l] <- m$Ti %*% cv[, , l] %*% t(m$Ti)
+      tm$condvar <- cv
+      terms[[m$term]] <- tm
+    }
+    terms
+  }
+  list(X = tx$M, Z = Z, identity = identity, to_star = to_star,
+       from_star = function(theta) if (identity) theta else map(theta, Txi, "Ti"),
+       jacobian = function(theta, free = rep(TRUE, length(theta)))
+         if (identity) diag(1, length(theta)) else map_jacobian(to_star, theta, typical, free),
+       terms_to_user = terms_to_user, typical = typical)
+}
+
+# d theta* / d theta by central differences of the (smooth, cheap) map
+# to_star, over the parameters in `free` (the other columns are zero), with
+# steps relative to each parameter's typical size.
+map_jacobian <- function(to_star, theta, typical, free) {
+  P <- length(theta)
+  J <- matrix(0, P, P)
+  for (j in which(free)) {
+    h <- 1e-6 * max(abs(theta[j]), typical[j])
+    tp <- theta; tp[j] <- tp[j] + h
+    tm <- theta; tm[j] <- tm[j] - h
+    J[, j] <- (to_star(tp) - to_star(tm)) / (2 * h)
+  }
+  J
+}
+
+# The Hessian in the user's parameterization, J' H* J over the parameters
+# off the boundary (NA elsewhere); H* and J from the optimizer's side.
+to_user_hessian <- function(Hs, J, star_boundary, on_boundary) {
+  if (is.null(Hs)) return(NULL)
+  P <- nrow(Hs)
+  H <- matrix(NA_real_, P, P)
+  fs <- which(!star_boundary)
+  fu <- which(!on_boundary)
+  if (length(fs) != length(fu) || anyNA(Hs[fs, fs])) return(H)
+  Jf <- J[fs, fu, drop = FALSE]
+  Hu <- crossprod(Jf, Hs[fs, fs, drop = FALSE] %*% Jf)
+  H[fu, fu] <- (Hu + t(Hu)) / 2
+  H
+}
+
+# Engine summaries (cpp_agq_summaries()) of the standardized effects u*
+# turned into those of the user's u = Q u*: the modes and means rotated, the
+# q x q covariances (one column-major matrix per row) to Q V Q'.
+rotate_summaries <- function(s, Q) {
+  if (isTRUE(all.equal(Q, diag(1, nrow(Q)), tolerance = 0))) return(s)
+  QQ <- t(kronecker(Q, Q))
+  s$mode <- s$mode %*% t(Q)
+  s$post_mean <- s$post_mean %*% t(Q)
+  s$mode_var <- s$mode_var %*% QQ
+  s$post_var <- s$post_var %*% QQ
+  s
+}
+
+# The log-likelihood of a fitted one-grouping-factor model at other values
+# of its parameters (the user's parameterization), on the approximation the
+# fit reports: that of the standardized design. For comparisons with other
+# packages' estimates.
+loglik_at_theta <- function(fit, theta, nAGQ = fit$nAGQ) {
+  pat <- fit$pattern
+  p <- length(fit$coefficients)
+  disp <- length(theta) > p + length(pat$row)
+  Z <- as.matrix(fit$Z %||% matrix(1, length(fit$y), 1L))
+  rp <- glmm_reparam(as.matrix(fit$X), Z, pat, fit$cov_blocks, p, disp)
+  n <- length(fit$y)
+  eng <- cpp_agq_new(rp$X, rp$Z, as.numeric(fit$y), as.numeric(fit$prior.weights %||% rep(1, n)),
+                     as.numeric(fit$offset %||% numeric(n)), fit$group, fit$ngroups,
+                     pat$row - 1L, pat$col - 1L, fit$family$family_code,
+                     fit$family$link_code, as.integer(nAGQ), 1L)
+  on.exit(cpp_agq_free(eng), add = TRUE)
+  cpp_agq_eval(eng, rp$to_star(as.numeric(theta)), FALSE)$loglik
+}

@@ -1,0 +1,174 @@
+# The cases of "No silent wrong optimum", each a test: random slopes over
+# uncentred time, a correlated -1/+1 slope, a cloglog random slope at
+# default settings and in other units, quasi-complete separation by a
+# cluster-level covariate, clusters that are all 0 or all 1; plus what the
+# fit records about the optimum (boundary verification, iteration limits).
+
+ll <- function(f) as.numeric(logLik(f))
+
+# The value of expr and every warning it gave.
+with_warnings <- function(expr) {
+  w <- character()
+  val <- withCallingHandlers(expr, warning = function(cond) {
+    w <<- c(w, conditionMessage(cond))
+    invokeRestart("muffleWarning")
+  })
+  list(value = val, warnings = w)
+}
+
+test_that("(1 + time | g) over uncentred time reaches glmer's optimum or higher (Laplace, 10 seeds each)", {
+  skip_if_not_installed("lme4")
+  for (fam in c("poisson", "binomial")) for (seed in 1:10) {
+    d <- sim_slopes(100 + seed, fam, T = 7L, M = 40L)
+    form <- y ~ time + pm + (1 + time | g)
+    ours <- suppressWarnings(glmm(form, d, family = fam, nAGQ = 1))
+    gm <- quiet(lme4::glmer(form, d, family = fam))
+    skip_if(is.null(gm))
+    expect_gte(ll(ours), ll(gm) - 1e-4, label = sprintf("%s seed %d: ours %.5f, glmer %.5f",
+                                                          fam, seed, ll(ours), ll(gm)))
+    # A zero variance is reported only once verified.
+    if (ours$singular) expect_true(ours$optinfo$boundary_check$verified)
+  }
+})
+
+test_that("the default AGHQ fit of (1 + time | g) is at least GLMMadaptive's optimum (poisson, 10 seeds)", {
+  skip_if_not_installed("GLMMadaptive")
+  for (seed in 1:10) {
+    d <- sim_slopes(200 + seed, "poisson", T = 7L, M = 40L)
+    ours <- suppressWarnings(glmm(y ~ time + pm + (1 + time | g), d, family = poisson))
+    expect_identical(ours$nAGQ, 7L)
+    best <- peer_best(y ~ time + pm + (1 + time | g), d, "poisson", "log", ours$nAGQ, ours)
+    expect_gte(ll(ours), best - 1e-4, label = sprintf("seed %d", seed))
+  }
+})
+
+test_that("a correlated slope of a -1/+1 covariate reaches glmer's and glmmTMB's optimum", {
+  skip_if_not_installed("lme4")
+  skip_if_not_installed("glmmTMB")
+  for (seed in 1:10) for (fam in c("binomial", "poisson")) {
+    d <- sim_slopes(300 + seed, fam, T = 5L, M = 40L, slope = "pm")
+    form <- y ~ time + pm + (1 + pm | g)
+    ours <- suppressWarnings(glmm(form, d, family = fam, nAGQ = 1))
+    best <- peer_best(form, d, fam, if (fam == "binomial") "logit" else "log", 1L, ours)
+    expect_gte(ll(ours), best - 1e-4, label = sprintf("%s seed %d", fam, seed))
+    expect_identical(ours$optinfo$convergence, 0L)
+  }
+})
+
+cloglog_data <- function(seed, mult = 1) {
+  set.seed(seed)
+  M <- 50; ni <- 6
+  g <- rep(seq_len(M), each = ni)
+  x <- rnorm(M * ni)
+  b0 <- rnorm(M, 0, 0.7); b1 <- rnorm(M, 0, 0.5)
+  y <- rbinom(M * ni, 1, 1 - exp(-exp(-0.5 + 0.5 * x + b0[g] + b1[g] * x)))
+  data.frame(y = y, g = factor(g), x = x * mult)
+}
+
+test_that("a cloglog random slope at default settings reaches glmmTMB's optimum and converges", {
+  skip_if_not_installed("glmmTMB")
+  for (seed in 1:6) {
+    d <- cloglog_data(seed)
+    ours <- suppressWarnings(glmm(y ~ x + (x | g), d, family = binomial("cloglog"), nAGQ = 1))
+    tmb <- quiet(glmmTMB::glmmTMB(y ~ x + (x | g), d, family = binomial("cloglog")))
+    skip_if(is.null(tmb))
+    expect_gte(ll(ours), ll(tmb) - 1e-4, label = sprintf("seed %d", seed))
+    expect_identical(ours$optinfo$convergence, 0L)
+    expect_false(any(grepl("did not converge|doubtful", ours$optinfo$warnings)))
+  }
+})
+
+test_that("covariates in other units (x 1e3, x 1e4) give the same optimum and scaled standard errors", {
+  for (engine in c("one factor", "sparse")) for (seed in 1:3) {
+    d <- cloglog_data(seed)
+    d$h <- factor(rep(1:6, length.out = nrow(d)))
+    form <- if (engine == "sparse") y ~ x + (x | g) + (1 | h) else y ~ x + (x | g)
+    f1 <- suppressWarnings(glmm(form, d, family = binomial("cloglog"), nAGQ = 1))
+    for (mult in c(1e3, 1e4)) {
+      dm <- d
+      dm$x <- d$x * mult
+      fm <- suppressWarnings(glmm(form, dm, family = binomial("cloglog"), nAGQ = 1))
+      expect_true(is.finite(ll(fm)))
+      expect_lt(abs(ll(fm) - ll(f1)), 1e-6, label = sprintf("%s seed %d x %g", engine, seed, mult))
+      expect_equal(unname(fixef(fm)) * c(1, mult), unname(fixef(f1)), tolerance = 1e-5)
+      se1 <- sqrt(diag(vcov(f1)))
+      sem <- sqrt(diag(vcov(fm))) * c(1, mult)
+      expect_equal(unname(sem), unname(se1), tolerance = 1e-4)
+    }
+  }
+})
+
+test_that("the AGHQ log-likelihood with random slopes does not depend on centring or units", {
+  for (fam in c("binomial", "poisson")) {
+    d <- sim_slopes(7, fam, T = 12L, M = 40L, q = 3L)
+    form <- y ~ time + pm + x + (1 + time + x | g)
+    f1 <- suppressWarnings(glmm(form, d, family = fam))
+    f2 <- suppressWarnings(glmm(form, rescale_slopes(d, 1e4), family = fam))
+    expect_lt(abs(ll(f1) - ll(f2)), 1e-6)
+    # The same covariance of the random effects, mapped to the other coding.
+    expect_equal(f1$D[3, 3], f2$D[3, 3] * 1e8, tolerance = 1e-4)
+  }
+})
+
+test_that("quasi-complete separation by a cluster-level covariate at the default nAGQ is a warning, not an error", {
+  set.seed(2)
+  M <- 40; ni <- 8
+  g <- rep(seq_len(M), each = ni)
+  trt <- rep(rep(0:1, each = M / 2), each = ni)
+  y <- rbinom(M * ni, 1, plogis(-0.5 + rnorm(M)[g]))
+  y[trt == 1] <- 1  # no failures among the treated
+  d <- data.frame(y = y, g = factor(g), trt = trt)
+  r <- with_warnings(glmm(y ~ trt + (1 | g), d, family = binomial))
+  f <- r$value
+  expect_true(any(grepl("separation", r$warnings)))
+  expect_true(f$separation$separated)
+  expect_identical(f$separation$terms, "trt")
+  expect_true(any(grepl("separation", f$optinfo$warnings)))
+})
+
+test_that("clusters that are all 0 or all 1 are named: the variance has no finite maximum", {
+  set.seed(3)
+  M <- 40
+  g <- rep(seq_len(M), each = 6)
+  d <- data.frame(y = rep(rbinom(M, 1, 0.5), each = 6), g = factor(g), x = rnorm(M * 6))
+  r <- with_warnings(glmm(y ~ x + (1 | g), d, family = binomial))
+  expect_true(any(grepl("no finite maximum", r$warnings)))
+  expect_true(any(grepl("no finite maximum", r$value$optinfo$warnings)))
+  d$h <- factor(rep(1:5, length.out = nrow(d)))
+  r <- with_warnings(glmm(y ~ x + (1 | g) + (1 | h), d, family = binomial))
+  expect_true(any(grepl("variance of 'g' has no finite maximum", r$warnings)))
+  expect_true(any(grepl("no finite maximum", r$value$optinfo$warnings)))
+})
+
+test_that("a boundary optimum is verified and says so in $optinfo and print()", {
+  set.seed(4)
+  M <- 40; ni <- 6
+  d <- data.frame(g = factor(rep(seq_len(M), each = ni)), x = rnorm(M * ni))
+  # Counts closer to their means than Poisson counts: no room for a
+  # between-cluster variance, whose maximum is then at zero.
+  d$y <- round(exp(0.3 + 0.4 * d$x))
+  f <- suppressWarnings(glmm(y ~ x + (1 | g), d, family = poisson))
+  expect_true(f$singular)
+  bc <- f$optinfo$boundary_check
+  expect_true(bc$performed)
+  expect_true(bc$verified)
+  expect_gte(bc$restarts, 1L)
+  expect_true(all(bc$loglik_restarts <= ll(f) + 1e-6))
+  expect_output(print(f), "verified")
+  fs <- suppressWarnings(glmm(y ~ x + (1 | g), d, family = poisson, nAGQ = 1))
+  d$h <- factor(rep(1:5, length.out = nrow(d)))
+  fsp <- suppressWarnings(glmm(y ~ x + (1 | g) + (1 | h), d, family = poisson))
+  expect_true(fsp$optinfo$boundary_check$performed)
+  expect_true(fsp$optinfo$boundary_check$verified)
+})
+
+test_that("a fit stopped by an iteration limit says so", {
+  d <- cloglog_data(1)
+  r <- with_warnings(glmm(y ~ x + (x | g), d, family = binomial("cloglog"), nAGQ = 1,
+                          control = glmm_control(iter.max = 1, hessian = FALSE)))
+  f <- r$value
+  expect_true(any(grepl("did not converge.*limit", r$warnings)))
+  expect_output(print(f), "did not converge")
+  expect_false(f$optinfo$convergence == 0L)
+  expect_match(f$optinfo$message, "limit")
+})
