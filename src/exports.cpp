@@ -3,6 +3,7 @@
 #include <RcppEigen.h>
 #include "families.h"
 #include "gee.h"
+#include "resources.h"
 
 // [[Rcpp::depends(RcppEigen, BH)]]
 
@@ -55,6 +56,19 @@ Rcpp::List cpp_family_eval(int family, int link, Rcpp::NumericVector y,
                             Rcpp::Named("d1") = d1, Rcpp::Named("d2") = d2,
                             Rcpp::Named("d3") = d3, Rcpp::Named("dphi_l") = p0,
                             Rcpp::Named("dphi_d1") = p1, Rcpp::Named("dphi_d2") = p2);
+}
+
+// Largest useful thread count (processors, OpenMP's thread limit).
+// [[Rcpp::export]]
+int cpp_max_threads() { return glmmgee::max_threads(); }
+
+// What a request for `requested` threads gets in this process, and whether
+// it is a forked child (for tests of the fork rule).
+// [[Rcpp::export]]
+Rcpp::List cpp_thread_info(int requested) {
+  return Rcpp::List::create(Rcpp::Named("forked_child") = glmmgee::in_forked_child(),
+                            Rcpp::Named("max") = glmmgee::max_threads(),
+                            Rcpp::Named("usable") = glmmgee::usable_threads(requested));
 }
 
 // ---- GLMM, one grouping factor: Laplace / AGHQ engine ----------------------
@@ -387,6 +401,7 @@ Rcpp::List cpp_sparse_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gra
   if (theta.size() != eng->npar())
     Rcpp::stop("theta has length %d; the model has %d parameters", (int)theta.size(),
                eng->npar());
+  Rcpp::checkUserInterrupt();  // every optimizer step passes here
   glmmgee::SparseResult r = eng->evaluate(theta, gradient);
   return Rcpp::List::create(Rcpp::Named("loglik") = r.loglik,
                             Rcpp::Named("gradient") = r.gradient,
