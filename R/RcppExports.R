@@ -35,6 +35,10 @@ cpp_agq_set_nagq <- function(ptr, nAGQ) {
     invisible(.Call(`_glmmgee_cpp_agq_set_nagq`, ptr, nAGQ))
 }
 
+cpp_agq_check_nagq <- function(ptr, nAGQ) {
+    invisible(.Call(`_glmmgee_cpp_agq_check_nagq`, ptr, nAGQ))
+}
+
 cpp_agq_glm_start <- function(ptr, maxit) {
     .Call(`_glmmgee_cpp_agq_glm_start`, ptr, maxit)
 }

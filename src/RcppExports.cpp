@@ -117,6 +117,17 @@ BEGIN_RCPP
     return R_NilValue;
 END_RCPP
 }
+// cpp_agq_check_nagq
+void cpp_agq_check_nagq(SEXP ptr, int nAGQ);
+RcppExport SEXP _glmmgee_cpp_agq_check_nagq(SEXP ptrSEXP, SEXP nAGQSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< int >::type nAGQ(nAGQSEXP);
+    cpp_agq_check_nagq(ptr, nAGQ);
+    return R_NilValue;
+END_RCPP
+}
 // cpp_agq_glm_start
 Eigen::VectorXd cpp_agq_glm_start(SEXP ptr, int maxit);
 RcppExport SEXP _glmmgee_cpp_agq_glm_start(SEXP ptrSEXP, SEXP maxitSEXP) {
@@ -291,6 +302,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_eval", (DL_FUNC) &_glmmgee_cpp_agq_eval, 3},
     {"_glmmgee_cpp_agq_summaries", (DL_FUNC) &_glmmgee_cpp_agq_summaries, 2},
     {"_glmmgee_cpp_agq_set_nagq", (DL_FUNC) &_glmmgee_cpp_agq_set_nagq, 2},
+    {"_glmmgee_cpp_agq_check_nagq", (DL_FUNC) &_glmmgee_cpp_agq_check_nagq, 2},
     {"_glmmgee_cpp_agq_glm_start", (DL_FUNC) &_glmmgee_cpp_agq_glm_start, 2},
     {"_glmmgee_cpp_agq_set_fast", (DL_FUNC) &_glmmgee_cpp_agq_set_fast, 2},
     {"_glmmgee_cpp_agq_reset", (DL_FUNC) &_glmmgee_cpp_agq_reset, 1},

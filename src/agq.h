@@ -86,6 +86,7 @@ class AgqEngine {
     grid_ = gh_grid(K_, q_);
   }
   int nagq() const { return K_; }
+  void check_nagq(int K) const { check_work_memory(K); }
   // The scalar fast path (see agq-exp1.cpp) can be switched off, so tests
   // can check it against the general code on the same data.
   void set_fast(bool on) { fast_ = on ? fast_kind_ : FAST_NONE; }

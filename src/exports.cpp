@@ -144,6 +144,15 @@ void cpp_agq_set_nagq(SEXP ptr, int nAGQ) {
   agq_ptr(ptr)->set_nagq(nAGQ);
 }
 
+// An error, naming the size, if quadrature with nAGQ points per random
+// effect would need more scratch memory than allowed (before a Laplace
+// start spends time on a fit that cannot be refined).
+// [[Rcpp::export]]
+void cpp_agq_check_nagq(SEXP ptr, int nAGQ) {
+  if (nAGQ < 1) Rcpp::stop("nAGQ must be at least 1");
+  agq_ptr(ptr)->check_nagq(nAGQ);
+}
+
 // Fixed effects of the GLM without random effects, for starting values.
 // [[Rcpp::export]]
 Eigen::VectorXd cpp_agq_glm_start(SEXP ptr, int maxit) {
