@@ -60,7 +60,7 @@ fuzz_cases <- function(kind, n, seed) {
                     y, re, dat, fam, nagq)
   } else {
     cs <- sample(c("'independence'", "'exchangeable'", "'ar1'", "'unstructured'",
-                   "'mdep', Mv = 2", "'fixed', R = diag(3000)", "'toeplitz'"), n, replace = TRUE)
+                   "'mdep', Mv = 2", "'fixed', R = diag(8)", "'toeplitz'"), n, replace = TRUE)
     wv <- sample(c("", ", waves = t"), n, replace = TRUE)
     se <- sample(c("'san.se'", "'md'", "'kc'", "'jack'", "'fij'", "'bogus'"), n,
                  replace = TRUE, prob = c(5, 1, 1, 1, 1, 1))
@@ -87,9 +87,9 @@ run_fuzz_batch <- function(cases) {
 }
 
 test_that("fuzz: glmm fits end in an object or a worded R error, never a crash or a hang", {
-  for (b in 1:2) run_fuzz_batch(fuzz_cases("glmm", 30, 100 + b))
+  for (b in 1:3) run_fuzz_batch(fuzz_cases("glmm", 40, 100 + b))
 })
 
 test_that("fuzz: gee fits end in an object or a worded R error, never a crash or a hang", {
-  for (b in 1:2) run_fuzz_batch(fuzz_cases("gee", 30, 200 + b))
+  for (b in 1:3) run_fuzz_batch(fuzz_cases("gee", 40, 200 + b))
 })

@@ -127,3 +127,36 @@ test_that("forked children run one thread and do not deadlock after a multi-thre
   expect_equal(res$reports[["parent"]], "FALSE")
   expect_equal(res$reports[["same"]], "TRUE")
 })
+
+test_that("ar1 lag sums of large clusters (by FFT) give the moment estimate of the direct sums", {
+  set.seed(6)
+  # Clusters of 4,000 rows with gaps in the waves take the FFT path; the
+  # direct pair sums by lag are formed here in R from the fit's residuals.
+  M <- 3; m <- 4000; span <- 6000
+  d <- data.frame(id = rep(seq_len(M), each = m))
+  d$t <- as.vector(replicate(M, sort(sample(span, m))))
+  d$x <- rnorm(M * m)
+  e <- unlist(lapply(seq_len(M), function(i)
+    as.numeric(stats::arima.sim(list(ar = 0.6), span))[d$t[d$id == i]]))
+  d$y <- 1 + 0.5 * d$x + e
+  f <- gee(y ~ x, data = d, id = id, waves = t, corstr = "ar1",
+           control = gee_control(epsilon = 1e-12))
+  r <- d$y - fitted(f)
+  phi <- mean(r^2)
+  S <- C <- numeric(span)
+  for (i in seq_len(M)) {
+    k <- d$id == i
+    lag <- outer(d$t[k], d$t[k], "-")
+    up <- lag > 0
+    a <- rowsum(outer(r[k], r[k])[up], lag[up])
+    S[as.integer(rownames(a))] <- S[as.integer(rownames(a))] + a
+    C <- C + tabulate(lag[up], span)
+  }
+  # The estimating equation of the ar1 parameter (least squares of the
+  # standardized lag products on alpha^lag; see update_assoc in gee.cpp).
+  ee <- function(a) { l <- seq_along(S); sum(l * a^(l - 1) * (S / phi - C * a^l)) }
+  alpha <- stats::uniroot(ee, c(0.01, 0.99), tol = 1e-14)$root
+  expect_equal(f$scale, phi, tolerance = 1e-10)
+  expect_equal(unname(f$alpha), alpha, tolerance = 1e-8)
+  expect_gt(alpha, 0.5)  # the simulated AR(1) has 0.6
+})
