@@ -160,7 +160,7 @@ bool SparseLaplace::factor_H(const Eigen::VectorXd& w) {
     }
   }
   for (int j = 0; j < Q_; ++j) Hv[diag_h_[j]] += 1.0;
-  chol_.factorize(H_);
+  chol_.factorize_polled(H_);
   return chol_.info() == Eigen::Success;
 }
 
