@@ -161,7 +161,7 @@ test_that("ar1 lag sums of large clusters (by FFT) give the moment estimate of t
   expect_gt(alpha, 0.5)  # the simulated AR(1) has 0.6
 })
 
-test_that("an interrupt stops a long gee and a long AGQ fit (no hang)", {
+test_that("an interrupt stops long gee, AGQ and sparse crossed-factor fits (no hang)", {
   skip_on_os("windows")
   # The child writes its pid, starts the fit, and records how it ended; the
   # parent sends SIGINT three seconds in. Latency is measured in
@@ -197,5 +197,13 @@ test_that("an interrupt stops a long gee and a long AGQ fit (no hang)", {
     "d <- data.frame(g = rep(seq_len(M), each = m), x = rnorm(M * m))",
     "d$y <- rbinom(M * m, 1, plogis(d$x + rep(rnorm(M), each = m)))",
     "fit <- function() glmm(y ~ x + (1 + x | g), data = d, family = binomial, nAGQ = 25)")),
+    "interrupted")
+  # Crossed factors whose Cholesky factor fills in: one factorization takes
+  # about a minute, so the interrupt arrives inside it.
+  expect_equal(stop_after_sigint(c(
+    "set.seed(1); n <- 60000",
+    "d <- data.frame(a = factor(sample(4000, n, TRUE)), b = factor(sample(4000, n, TRUE)))",
+    "d$x <- rnorm(n); d$y <- rbinom(n, 1, plogis(d$x + rnorm(4000)[d$a] + rnorm(4000)[d$b]))",
+    "fit <- function() glmm(y ~ x + (1 | a) + (1 | b), data = d, family = binomial)")),
     "interrupted")
 })
