@@ -11,6 +11,14 @@ cpp_family_eval <- function(family, link, y, wt, eta, phi) {
     .Call(`_glmmgee_cpp_family_eval`, family, link, y, wt, eta, phi)
 }
 
+cpp_max_threads <- function() {
+    .Call(`_glmmgee_cpp_max_threads`)
+}
+
+cpp_thread_info <- function(requested) {
+    .Call(`_glmmgee_cpp_thread_info`, requested)
+}
+
 cpp_agq_new <- function(X, Z, y, wt, offset, group, M, lam_row, lam_col, family, link, nAGQ, nthreads) {
     .Call(`_glmmgee_cpp_agq_new`, X, Z, y, wt, offset, group, M, lam_row, lam_col, family, link, nAGQ, nthreads)
 }
@@ -25,6 +33,10 @@ cpp_agq_summaries <- function(ptr, theta) {
 
 cpp_agq_set_nagq <- function(ptr, nAGQ) {
     invisible(.Call(`_glmmgee_cpp_agq_set_nagq`, ptr, nAGQ))
+}
+
+cpp_agq_check_nagq <- function(ptr, nAGQ) {
+    invisible(.Call(`_glmmgee_cpp_agq_check_nagq`, ptr, nAGQ))
 }
 
 cpp_agq_glm_start <- function(ptr, maxit) {

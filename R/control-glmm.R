@@ -12,6 +12,9 @@
 #'   function evaluations.
 #' @param nthreads Number of OpenMP threads for the loops over clusters.
 #'   Results do not depend on it (partial sums are combined in a fixed order).
+#'   More than the machine's processors is reduced to that number with a
+#'   message; a forked child process (e.g. under [parallel::mclapply()]) runs
+#'   one thread.
 #' @param laplace_start For `nAGQ > 1`: first maximize the Laplace
 #'   approximation, then refine by quadrature from there (much faster; same
 #'   optimum).
@@ -40,7 +43,8 @@ glmm_control <- function(rel.tol = 1e-10, iter.max = 500L, eval.max = 1000L,
                  paste(if (is.null(names(extra))) "unnamed" else names(extra), collapse = ", ")),
          call. = FALSE)
   num1 <- function(x, nm, lo = 0, whole = FALSE) {
-    if (!is.numeric(x) || length(x) != 1L || is.na(x) || x < lo || (whole && x != round(x)))
+    if (!is.numeric(x) || length(x) != 1L || is.na(x) || x < lo ||
+        (whole && (!is.finite(x) || x != round(x))))
       stop(sprintf("glmm_control(): '%s' must be a single %s >= %s", nm,
                    if (whole) "whole number" else "number", lo), call. = FALSE)
     if (whole) as.integer(x) else as.numeric(x)
@@ -58,7 +62,7 @@ glmm_control <- function(rel.tol = 1e-10, iter.max = 500L, eval.max = 1000L,
   structure(list(rel.tol = num1(rel.tol, "rel.tol"),
                  iter.max = num1(iter.max, "iter.max", 1, TRUE),
                  eval.max = num1(eval.max, "eval.max", 1, TRUE),
-                 nthreads = num1(nthreads, "nthreads", 1, TRUE),
+                 nthreads = check_threads(nthreads, "glmm_control", "nthreads"),
                  laplace_start = lg1(laplace_start, "laplace_start"),
                  singular_tol = finite1(num1(singular_tol, "singular_tol"), "singular_tol"),
                  grad_tol = num1(grad_tol, "grad_tol"),

@@ -16,7 +16,10 @@
 #'   correlation parameter at each iteration?
 #' @param threads number of OpenMP threads for the loops over clusters. The
 #'   results are the same for every thread count (sums over clusters are
-#'   formed in fixed blocks and added in a fixed order).
+#'   formed in fixed blocks and added in a fixed order). More threads than
+#'   the machine's processors are reduced to that number, with a message; in
+#'   a forked child process (e.g. under [parallel::mclapply()]) the engine
+#'   always runs one thread, since OpenMP's threads do not survive a fork.
 #' @param ... not used: any argument here is an error.
 #' @return A list of class `"glmmgee_gee_control"`.
 #' @seealso [gee()]
@@ -40,10 +43,25 @@ gee_control <- function(epsilon = 1e-8, maxit = 50L, trace = FALSE, threads = 1L
     stop("gee_control(): 'maxit' must be one positive whole number", call. = FALSE)
   if (!is.logical(trace) || length(trace) != 1L || is.na(trace))
     stop("gee_control(): 'trace' must be TRUE or FALSE", call. = FALSE)
-  if (!is.numeric(threads) || length(threads) != 1L || !is.finite(threads) || threads < 1 ||
-      threads != round(threads))
-    stop("gee_control(): 'threads' must be one positive whole number", call. = FALSE)
+  threads <- check_threads(threads, "gee_control", "threads")
   structure(list(epsilon = as.numeric(epsilon), maxit = as.integer(maxit),
                  trace = trace, threads = as.integer(threads)),
             class = "glmmgee_gee_control")
+}
+
+# Thread counts: a positive whole number; more than the processors OpenMP
+# reports is capped with a message (1e5 threads would exhaust the stack or
+# libgomp's memory, and oversubscribing a CPU-bound loop gains nothing).
+check_threads <- function(x, fun, arg) {
+  if (!is.numeric(x) || length(x) != 1L || is.na(x) || !is.finite(x) || x < 1 ||
+      x != round(x))
+    stop(sprintf("%s(): '%s' must be one positive whole number (not %s)", fun, arg,
+                 paste(format(x), collapse = ", ")), call. = FALSE)
+  mx <- cpp_max_threads()
+  if (x > mx) {
+    message(sprintf("%s(): '%s' = %s is more than the %d processor%s available; using %d",
+                    fun, arg, format(x), mx, if (mx == 1L) "" else "s", mx))
+    x <- mx
+  }
+  as.integer(x)
 }

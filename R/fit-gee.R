@@ -73,7 +73,9 @@ gee_eta_start <- function(family, y, w) {
   family$linkfun(mu)
 }
 
-alpha_names <- function(corstr, T, Mv) {
+# `lab`: the wave label of each engine position 1..T (the positions are
+# compacted for "unstructured", see gee_fit()).
+alpha_names <- function(corstr, T, Mv, lab = seq_len(T)) {
   switch(corstr,
          exchangeable = "alpha", ar1 = "alpha",
          mdep = paste0("alpha.", seq_len(Mv)),
@@ -81,21 +83,29 @@ alpha_names <- function(corstr, T, Mv) {
            if (T < 2) character(0) else {
              ij <- which(upper.tri(diag(T)), arr.ind = TRUE)
              ij <- ij[order(ij[, 1L], ij[, 2L]), , drop = FALSE]
-             paste0("alpha.", ij[, 1L], ":", ij[, 2L])
+             paste0("alpha.", lab[ij[, 1L]], ":", lab[ij[, 2L]])
            }
          },
          character(0))
 }
 
-# Working correlation over wave positions 1..T implied by the estimates.
-working_correlation <- function(corstr, alpha, T, Rfixed = NULL, Mv = 1L) {
-  T <- max(T, 1L)
-  lag <- abs(outer(seq_len(T), seq_len(T), "-"))
+# Working correlation implied by the estimates, between the engine
+# positions `obs` that occur in the data (not every position of their span:
+# waves given as day numbers would make that matrix gigabytes), labelled by
+# `lab`. Only the first 1000 positions are kept: a cluster of 200,000
+# observations without waves would otherwise store 320 GB.
+working_correlation <- function(corstr, alpha, T, Rfixed = NULL, Mv = 1L, obs = seq_len(T),
+                                lab = obs) {
+  if (!length(obs)) { obs <- 1L; lab <- 1L }
+  keep <- seq_len(min(length(obs), 1000L))
+  obs <- obs[keep]; lab <- lab[keep]
+  D <- length(obs)
+  lag <- abs(outer(obs, obs, "-"))
   R <- switch(corstr,
-              independence = diag(T),
-              exchangeable = { m <- matrix(alpha[1L], T, T); diag(m) <- 1; m },
+              independence = diag(D),
+              exchangeable = { m <- matrix(alpha[1L], D, D); diag(m) <- 1; m },
               ar1 = alpha[1L]^lag,
-              mdep = { m <- matrix(0, T, T); for (l in seq_len(Mv)) m[lag == l] <- alpha[l]; diag(m) <- 1; m },
+              mdep = { m <- matrix(0, D, D); for (l in seq_len(Mv)) m[lag == l] <- alpha[l]; diag(m) <- 1; m },
               unstructured = {
                 m <- diag(T)
                 if (T > 1) {
@@ -103,10 +113,10 @@ working_correlation <- function(corstr, alpha, T, Rfixed = NULL, Mv = 1L) {
                   ij <- ij[order(ij[, 1L], ij[, 2L]), , drop = FALSE]
                   m[ij] <- alpha; m[ij[, 2:1, drop = FALSE]] <- alpha
                 }
-                m
+                m[obs, obs, drop = FALSE]
               },
-              fixed = Rfixed[seq_len(T), seq_len(T), drop = FALSE])
-  dimnames(R) <- list(seq_len(T), seq_len(T))
+              fixed = Rfixed[obs, obs, drop = FALSE])
+  dimnames(R) <- list(lab, lab)
   R
 }
 
@@ -189,6 +199,18 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
     stop("'id' has a single cluster (with positive weight): GEE needs several clusters, ",
          "since its variance comes from the variation between them", call. = FALSE)
   T <- if (is.null(pos)) max(sizes) else max(pos[w > 0])
+  # Engine positions that occur, and their labels (position from the first wave).
+  wpos <- list(obs = if (is.null(pos)) seq_len(T) else sort(unique(pos[w > 0])))
+  wpos$lab <- wpos$obs
+  if (corstr == "unstructured" && !is.null(pos)) {
+    # One parameter per pair of waves that occur, not per pair of the span.
+    allpos <- sort(unique(pos))
+    pos <- match(pos, allpos)
+    T <- max(pos[w > 0])
+    wpos <- list(obs = sort(unique(pos[w > 0])), lab = allpos[seq_len(T)])
+    wpos$lab <- allpos[wpos$obs]
+    wpos$alab <- allpos[seq_len(T)]
+  }
   if (corstr == "mdep") {
     if (!is.numeric(Mv) || length(Mv) != 1L || !is.finite(Mv) || Mv < 1 || Mv != round(Mv))
       stop("'Mv' must be one positive whole number", call. = FALSE)
@@ -236,15 +258,15 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
     stop("gee variance failed: ", res$variance$error, call. = FALSE)
   data$eta_start <- data$beta_start <- NULL
   new_gee_object(res, data, spec, family, corstr, std.err, Mv, R, colnames(X), cl, T,
-                 scale.fix, control)
+                 scale.fix, control, wpos)
 }
 
 new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnames, cl, T,
-                           scale.fix, control) {
+                           scale.fix, control, wpos = list(obs = seq_len(T))) {
   warns <- character(0)
   v <- res$variance
   beta <- stats::setNames(res$beta, xnames)
-  anames <- alpha_names(corstr, T, Mv)
+  anames <- alpha_names(corstr, T, Mv, if (is.null(wpos$alab)) seq_len(T) else wpos$alab)
   alpha <- stats::setNames(res$alpha, anames)
   alpha[is.nan(alpha)] <- NA_real_
   sizes <- res$clusters$sizes
@@ -279,7 +301,8 @@ new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnam
     coefficients = beta, alpha = alpha, scale = res$phi, scale.fix = scale.fix,
     nb_theta = res$nb_theta,
     corstr = corstr, Mv = if (corstr == "mdep") Mv, R = R,
-    working.correlation = working_correlation(corstr, alpha, T, R, Mv),
+    working.correlation = working_correlation(corstr, alpha, T, R, Mv, wpos$obs,
+                                              if (is.null(wpos$lab)) wpos$obs else wpos$lab),
     std.err = std.err, vcov = vc, family = fam,
     y = data$y, prior.weights = data$weights, offset = data$offset,
     id = cl$index, id.levels = cl$levels, waves = data$wave,

@@ -101,6 +101,7 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
                      family$link_code, if (control$laplace_start) 1L else nAGQ,
                      control$nthreads)
   on.exit(cpp_agq_free(eng), add = TRUE)
+  cpp_agq_check_nagq(eng, nAGQ)  # refuse quadrature scratch beyond memory before any fitting
   st <- start_values(rp$X, y, weights, offset, family, q, pat, NULL, eng)
   if (!is.null(start))
     st <- rp$to_star(start_values(X, y, weights, offset, family, q, pat, start))

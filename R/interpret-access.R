@@ -105,9 +105,15 @@ view_label <- function(view) {
 fit_parameters <- function(fit) {
   if (is_glmm(fit)) {
     V <- fit$cov_theta
-    if (all(is.na(V)))
-      stop("the fit has no covariance of its parameters (Hessian not negative definite); standard errors are unavailable",
-           call. = FALSE)
+    if (all(is.na(V))) {
+      sep <- fit$separation
+      why <- if (isTRUE(sep$separated))
+        sprintf("the fit is separated (%s): its coefficients have no finite estimate, so the Hessian is singular and ",
+                paste(sQuote(sep$terms, FALSE), collapse = ", "))
+      else "the Hessian is not negative definite, so "
+      stop("the fit has no covariance of its parameters: ", why,
+           "standard errors are unavailable (se = \"none\" gives the estimates alone)", call. = FALSE)
+    }
     V[is.na(V)] <- 0
     list(theta = fit$theta, vcov = V, p = length(fit$coefficients))
   } else {

@@ -37,6 +37,27 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_max_threads
+int cpp_max_threads();
+RcppExport SEXP _glmmgee_cpp_max_threads() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    rcpp_result_gen = Rcpp::wrap(cpp_max_threads());
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_thread_info
+Rcpp::List cpp_thread_info(int requested);
+RcppExport SEXP _glmmgee_cpp_thread_info(SEXP requestedSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< int >::type requested(requestedSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_thread_info(requested));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_agq_new
 SEXP cpp_agq_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Z, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::VectorXd> offset, Rcpp::IntegerVector group, int M, Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col, int family, int link, int nAGQ, int nthreads);
 RcppExport SEXP _glmmgee_cpp_agq_new(SEXP XSEXP, SEXP ZSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP offsetSEXP, SEXP groupSEXP, SEXP MSEXP, SEXP lam_rowSEXP, SEXP lam_colSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP nAGQSEXP, SEXP nthreadsSEXP) {
@@ -93,6 +114,17 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< int >::type nAGQ(nAGQSEXP);
     cpp_agq_set_nagq(ptr, nAGQ);
+    return R_NilValue;
+END_RCPP
+}
+// cpp_agq_check_nagq
+void cpp_agq_check_nagq(SEXP ptr, int nAGQ);
+RcppExport SEXP _glmmgee_cpp_agq_check_nagq(SEXP ptrSEXP, SEXP nAGQSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< int >::type nAGQ(nAGQSEXP);
+    cpp_agq_check_nagq(ptr, nAGQ);
     return R_NilValue;
 END_RCPP
 }
@@ -304,10 +336,13 @@ END_RCPP
 static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_family_table", (DL_FUNC) &_glmmgee_cpp_family_table, 0},
     {"_glmmgee_cpp_family_eval", (DL_FUNC) &_glmmgee_cpp_family_eval, 6},
+    {"_glmmgee_cpp_max_threads", (DL_FUNC) &_glmmgee_cpp_max_threads, 0},
+    {"_glmmgee_cpp_thread_info", (DL_FUNC) &_glmmgee_cpp_thread_info, 1},
     {"_glmmgee_cpp_agq_new", (DL_FUNC) &_glmmgee_cpp_agq_new, 13},
     {"_glmmgee_cpp_agq_eval", (DL_FUNC) &_glmmgee_cpp_agq_eval, 3},
     {"_glmmgee_cpp_agq_summaries", (DL_FUNC) &_glmmgee_cpp_agq_summaries, 2},
     {"_glmmgee_cpp_agq_set_nagq", (DL_FUNC) &_glmmgee_cpp_agq_set_nagq, 2},
+    {"_glmmgee_cpp_agq_check_nagq", (DL_FUNC) &_glmmgee_cpp_agq_check_nagq, 2},
     {"_glmmgee_cpp_agq_glm_start", (DL_FUNC) &_glmmgee_cpp_agq_glm_start, 2},
     {"_glmmgee_cpp_agq_set_fast", (DL_FUNC) &_glmmgee_cpp_agq_set_fast, 2},
     {"_glmmgee_cpp_agq_reset", (DL_FUNC) &_glmmgee_cpp_agq_reset, 1},

@@ -2,6 +2,7 @@
 // See agq.h for the model and the parameterization.
 #include "agq.h"
 #include "agq-work.h"
+#include "resources.h"
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -79,6 +80,7 @@ AgqEngine::AgqEngine(const Eigen::Ref<const MatrixXd>& X,
       }
       lconst_[i] += c;
     }
+  check_work_memory(K_);
   grid_ = gh_grid(K_, q_);
   ucache_.setZero(M, q_);
   if (q_ == 1 && family == FAM_BINOMIAL && link == LINK_LOGIT) fast_kind_ = FAST_LOGIT;
@@ -397,31 +399,39 @@ AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient) {
   std::vector<double> bll(nb, 0.0);
   MatrixXd bg = MatrixXd::Zero(P, gradient ? nb : 0);
   std::vector<int> bfail(nb, 0);
-  const long Q = grid_.z.rows();
-#pragma omp parallel num_threads(nthreads_)
-  {
-    Work w(nmax_, q_, Q, P);
-    // Each block sums its gradient in thread-local memory and stores it once:
-    // neighbouring blocks' columns share cache lines, and other threads
-    // write them.
-    VectorXd gl(P);
-#pragma omp for schedule(dynamic, 1)
-    for (int b = 0; b < nb; ++b) {
+  const int nt = usable_threads(nthreads_);
+  std::vector<std::unique_ptr<Work> > work = make_work(nt);
+  // Each block sums its gradient in thread-local memory and stores it once:
+  // neighbouring blocks' columns share cache lines, and other threads write
+  // them.
+  MatrixXd gl = MatrixXd::Zero(P + 8, nt);  // padded: one cache line apart
+  RegionGuard guard;
+  InterruptPoll ip;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+  for (int b = 0; b < nb; ++b) {
+    if (guard.failed() || ip.poll()) continue;
+    guard.run([&] {
+      int tid = 0;
+#ifdef _OPENMP
+      tid = omp_get_thread_num();
+#endif
       double s = 0.0;
       int nf = 0;
-      gl.setZero();
+      gl.col(tid).setZero();
       const int hi = std::min(M, (b + 1) * B);
       for (int i = b * B; i < hi; ++i) {
         bool failed = false;
-        s += cluster(i, eta0, Lam, phi, gradient, w, gradient ? gl.data() : nullptr,
-                     nullptr, &failed);
+        s += cluster(i, eta0, Lam, phi, gradient, *work[tid],
+                     gradient ? gl.col(tid).data() : nullptr, nullptr, &failed);
         if (failed) ++nf;
       }
       bll[b] = s;
       bfail[b] = nf;
-      if (gradient) bg.col(b) = gl;
-    }
+      if (gradient) bg.col(b) = gl.col(tid).head(P);
+    });
   }
+  guard.rethrow();
+  ip.raise_if_interrupted();
   AgqResult res;
   for (int b = 0; b < nb; ++b) {
     res.loglik += bll[b];
@@ -448,19 +458,56 @@ AgqSummaries AgqEngine::summaries(const VectorXd& theta) {
   out.post_var.resize(M, q_ * q_);
   out.loglik.resize(M);
   std::vector<int> fail(M, 0);
-  const long Q = grid_.z.rows();
-#pragma omp parallel num_threads(nthreads_)
-  {
-    Work w(nmax_, q_, Q, npar());
-#pragma omp for schedule(dynamic, 64)
-    for (int i = 0; i < M; ++i) {
+  const int nt = usable_threads(nthreads_);
+  std::vector<std::unique_ptr<Work> > work = make_work(nt);
+  RegionGuard guard;
+  InterruptPoll ip;
+#pragma omp parallel for schedule(dynamic, 64) num_threads(nt)
+  for (int i = 0; i < M; ++i) {
+    if (guard.failed() || ip.poll()) continue;
+    guard.run([&] {
+      int tid = 0;
+#ifdef _OPENMP
+      tid = omp_get_thread_num();
+#endif
       bool failed = false;
-      cluster(i, eta0, Lam, phi, false, w, nullptr, &out, &failed);
+      cluster(i, eta0, Lam, phi, false, *work[tid], nullptr, &out, &failed);
       fail[i] = failed;
-    }
+    });
   }
+  guard.rethrow();
+  ip.raise_if_interrupted();
   for (int i = 0; i < M; ++i) out.newton_failures += fail[i];
   return out;
+}
+
+// Doubles in one thread's Work for K points per random effect (agq-work.h).
+static double work_doubles(double nmax, double q, double Q, double P) {
+  return nmax * (Q + 2.0 * q + P + 22.0) + Q * (2.0 * q + 3.0) + q * (P + 11.0 * q);
+}
+
+void AgqEngine::check_work_memory(int K) const {
+  const double Q = std::pow((double)K, (double)q_);
+  const int nt = usable_threads(nthreads_);
+  check_memory(8.0 * nt * work_doubles(nmax_, q_, Q, npar()),
+               "adaptive quadrature with nAGQ = " + std::to_string(K) + " (" +
+                   std::to_string(K) + "^" + std::to_string(q_) +
+                   " points per cluster) over the largest cluster (" + std::to_string(nmax_) +
+                   " rows) in " + std::to_string(nt) + (nt == 1 ? " thread" : " threads"));
+}
+
+std::vector<std::unique_ptr<AgqEngine::Work> > AgqEngine::make_work(int nt) const {
+  const long Q = grid_.z.rows();
+  std::vector<std::unique_ptr<Work> > work(nt);
+  try {
+    for (int t = 0; t < nt; ++t) work[t].reset(new Work(nmax_, q_, Q, npar()));
+  } catch (std::bad_alloc&) {
+    throw std::runtime_error(
+        "adaptive quadrature needs " +
+        format_bytes(8.0 * nt * work_doubles(nmax_, q_, (double)Q, npar())) +
+        " of scratch memory, which could not be allocated");
+  }
+  return work;
 }
 
 }  // namespace glmmgee

@@ -80,8 +80,13 @@ class AgqEngine {
   void reset_modes() { ucache_.setZero(); }
   // Switch the number of quadrature points, keeping the data and the modes
   // (a Laplace fit's modes are the right warm start for quadrature).
-  void set_nagq(int K) { K_ = K; grid_ = gh_grid(K_, q_); }
+  void set_nagq(int K) {
+    check_work_memory(K);
+    K_ = K;
+    grid_ = gh_grid(K_, q_);
+  }
   int nagq() const { return K_; }
+  void check_nagq(int K) const { check_work_memory(K); }
   // The scalar fast path (see agq-exp1.cpp) can be switched off, so tests
   // can check it against the general code on the same data.
   void set_fast(bool on) { fast_ = on ? fast_kind_ : FAST_NONE; }
@@ -89,6 +94,11 @@ class AgqEngine {
 
  private:
   struct Work;
+  // Throws, naming the size, when the scratch for K points per random effect
+  // in every thread would exceed the memory limit (resources.h).
+  void check_work_memory(int K) const;
+  // One Work per thread, allocated before a parallel region.
+  std::vector<std::unique_ptr<Work> > make_work(int nthreads) const;
   double cluster(int i, const Eigen::VectorXd& eta0,
                  const Eigen::MatrixXd& Lam, double phi, bool grad, Work& w,
                  double* g, AgqSummaries* out, bool* failed);

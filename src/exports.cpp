@@ -5,6 +5,7 @@
 #include "gee.h"
 #include "agq-dist.h"
 #include "known-gaussian.h"
+#include "resources.h"
 
 // [[Rcpp::depends(RcppEigen, BH)]]
 
@@ -57,6 +58,19 @@ Rcpp::List cpp_family_eval(int family, int link, Rcpp::NumericVector y,
                             Rcpp::Named("d1") = d1, Rcpp::Named("d2") = d2,
                             Rcpp::Named("d3") = d3, Rcpp::Named("dphi_l") = p0,
                             Rcpp::Named("dphi_d1") = p1, Rcpp::Named("dphi_d2") = p2);
+}
+
+// Largest useful thread count (processors, OpenMP's thread limit).
+// [[Rcpp::export]]
+int cpp_max_threads() { return glmmgee::max_threads(); }
+
+// What a request for `requested` threads gets in this process, and whether
+// it is a forked child (for tests of the fork rule).
+// [[Rcpp::export]]
+Rcpp::List cpp_thread_info(int requested) {
+  return Rcpp::List::create(Rcpp::Named("forked_child") = glmmgee::in_forked_child(),
+                            Rcpp::Named("max") = glmmgee::max_threads(),
+                            Rcpp::Named("usable") = glmmgee::usable_threads(requested));
 }
 
 // ---- GLMM, one grouping factor: Laplace / AGHQ engine ----------------------
@@ -130,6 +144,15 @@ Rcpp::List cpp_agq_summaries(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
 void cpp_agq_set_nagq(SEXP ptr, int nAGQ) {
   if (nAGQ < 1) Rcpp::stop("nAGQ must be at least 1");
   agq_ptr(ptr)->set_nagq(nAGQ);
+}
+
+// An error, naming the size, if quadrature with nAGQ points per random
+// effect would need more scratch memory than allowed (before a Laplace
+// start spends time on a fit that cannot be refined).
+// [[Rcpp::export]]
+void cpp_agq_check_nagq(SEXP ptr, int nAGQ) {
+  if (nAGQ < 1) Rcpp::stop("nAGQ must be at least 1");
+  agq_ptr(ptr)->check_nagq(nAGQ);
 }
 
 // Fixed effects of the GLM without random effects, for starting values.
@@ -389,6 +412,7 @@ Rcpp::List cpp_sparse_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gra
   if (theta.size() != eng->npar())
     Rcpp::stop("theta has length %d; the model has %d parameters", (int)theta.size(),
                eng->npar());
+  Rcpp::checkUserInterrupt();  // every optimizer step passes here
   glmmgee::SparseResult r = eng->evaluate(theta, gradient);
   return Rcpp::List::create(Rcpp::Named("loglik") = r.loglik,
                             Rcpp::Named("gradient") = r.gradient,

@@ -54,9 +54,23 @@ inline double log1pexp(double x) {
   return x;
 }
 
-// Thread-safe log-gamma (std::lgamma writes the global signgam).
-inline double lgam(double x) { return boost::math::lgamma(x); }
-inline double digam(double x) { return boost::math::digamma(x); }
+// Thread-safe log-gamma (std::lgamma writes the global signgam). Boost's
+// default policy throws on overflow or a pole (lgamma of a huge shape,
+// digamma at 0), and an exception inside an OpenMP region aborts R: these
+// return +-Inf or NaN instead, which the engines treat as a failed
+// evaluation (the optimizer backs off, or R reports the non-finite value).
+typedef boost::math::policies::policy<
+    boost::math::policies::domain_error<boost::math::policies::ignore_error>,
+    boost::math::policies::pole_error<boost::math::policies::ignore_error>,
+    boost::math::policies::overflow_error<boost::math::policies::ignore_error>,
+    boost::math::policies::underflow_error<boost::math::policies::ignore_error>,
+    boost::math::policies::denorm_error<boost::math::policies::ignore_error>,
+    boost::math::policies::evaluation_error<boost::math::policies::ignore_error>,
+    boost::math::policies::rounding_error<boost::math::policies::ignore_error>,
+    boost::math::policies::indeterminate_result_error<boost::math::policies::ignore_error> >
+    quiet_policy;
+inline double lgam(double x) { return boost::math::lgamma(x, quiet_policy()); }
+inline double digam(double x) { return boost::math::digamma(x, quiet_policy()); }
 
 // Log-likelihood of one observation and its derivatives in eta.
 struct ObsDerivs {

@@ -1,7 +1,10 @@
 // GEE engine; see gee.h for the notation and the contracts.
 #include "gee.h"
+#include "resources.h"
 
 #include <algorithm>
+#include <complex>
+#include <unsupported/Eigen/FFT>
 #include <cmath>
 #include <limits>
 #ifdef _OPENMP
@@ -20,17 +23,32 @@ namespace {
 
 const int kMaxBlocks = 256;
 
-// Runs f(block, acc) for every block of clusters, each block writing into its
-// own zeroed accumulator of length `width`, then adds the accumulators in
-// block order: the floating-point result does not depend on the threads.
+// Runs f(block, acc, thread) for every block of clusters, each block writing
+// into its own zeroed accumulator of length `width`, then adds the
+// accumulators in block order: the floating-point result does not depend on
+// the threads. An exception in a block stops the others and is thrown again
+// after the region; so is an interrupt, polled between blocks and (through
+// `poll`) inside long ones.
 template <class F>
 void reduce_blocks(int nblocks, int width, int threads, std::vector<double>& out,
-                   F f) {
+                   F f, InterruptPoll* poll = nullptr) {
+  InterruptPoll own;
+  InterruptPoll& ip = poll ? *poll : own;
   std::vector<double> acc((size_t)nblocks * width, 0.0);
+  RegionGuard guard;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic) num_threads(threads)
 #endif
-  for (int b = 0; b < nblocks; ++b) f(b, acc.data() + (size_t)b * width);
+  for (int b = 0; b < nblocks; ++b) {
+    if (guard.failed() || ip.poll()) continue;
+    int tid = 0;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+#endif
+    guard.run([&] { f(b, acc.data() + (size_t)b * width, tid); });
+  }
+  guard.rethrow();
+  ip.raise_if_interrupted();
   out.assign(width, 0.0);
   for (int b = 0; b < nblocks; ++b)
     for (int j = 0; j < width; ++j) out[j] += acc[(size_t)b * width + j];
@@ -104,10 +122,18 @@ GeeEngine::GeeEngine(const GeeInput& in)
 }
 
 void GeeEngine::blocks_init() {
-  const int nb = std::min(kMaxBlocks, K_);
+  // Each block has its own accumulator; with many wave positions (ar1 lags
+  // over day numbers) a wide one, so fewer blocks keep the accumulators
+  // within ~64 MB. The count depends on the data only, never on threads.
+  const double q = p_ + 1.0;
+  const double width = std::max(3.0 + 2.0 * moment_size(), std::max(q * q, 2.0 * p_ * p_));
+  const int by_mem = (int)std::max(1.0, std::floor(8e6 / width));
+  const int nb = std::max(1, std::min(std::min(kMaxBlocks, K_), by_mem));
   bstart_.assign(nb + 1, 0);
   for (int b = 0; b <= nb; ++b) bstart_[b] = (int)((long long)b * K_ / nb);
 }
+
+void GeeEngine::set_threads(int threads) { threads_ = usable_threads(threads); }
 
 std::vector<int> GeeEngine::cluster_sizes() const {
   std::vector<int> s(K_);
@@ -139,7 +165,7 @@ Eigen::VectorXd GeeEngine::start_from_eta(const double* eta0, std::string& error
   const int width = p * p + p + 1;
   std::vector<double> out;
   const ObsModel& fam = *fam_;
-  reduce_blocks(nb, width, threads_, out, [&](int b, double* acc) {
+  reduce_blocks(nb, width, threads_, out, [&](int b, double* acc, int tid) {
     MapMat H(acc, p, p), g(acc + p * p, p, 1);
     Eigen::VectorXd x(p);
     for (int j = start_[bstart_[b]]; j < start_[bstart_[b + 1]]; ++j) {
@@ -171,7 +197,8 @@ bool GeeEngine::pass_resid(const Eigen::VectorXd& beta, int skip, Moments& mom,
   const int width = 3 + 2 * ms;  // sum e^2, nobs, bad flag, S, C
   const ObsModel& fam = *fam_;
   std::vector<double> out;
-  reduce_blocks(nb, width, threads_, out, [&](int b, double* acc) {
+  InterruptPoll ip;
+  reduce_blocks(nb, width, threads_, out, [&](int b, double* acc, int) {
     double* S = acc + 3;
     double* C = acc + 3 + ms;
     for (int k = bstart_[b]; k < bstart_[b + 1]; ++k) {
@@ -205,23 +232,31 @@ bool GeeEngine::pass_resid(const Eigen::VectorXd& beta, int skip, Moments& mom,
         acc[1] += 1.0;
       }
       if (cor == COR_EXCHANGEABLE) {
-        for (int a = j0; a < j1; ++a)
-          for (int c = a + 1; c < j1; ++c) S[0] += e_[a] * e_[c];
-        C[0] += 0.5 * (j1 - j0) * (j1 - j0 - 1);
+        // Sum over pairs a < c of e_a e_c = ((sum e)^2 - sum e^2) / 2: O(n).
+        double se = 0.0, se2 = 0.0;
+        for (int a = j0; a < j1; ++a) { se += e_[a]; se2 += e_[a] * e_[a]; }
+        S[0] += 0.5 * (se * se - se2);
+        C[0] += 0.5 * (j1 - j0) * (j1 - j0 - 1.0);
+      } else if (cor == COR_AR1 && ar1_by_fft(j0, j1)) {
+        ar1_lag_sums_fft(j0, j1, S, C);
       } else if (cor == COR_AR1 || cor == COR_MDEP || cor == COR_UNSTRUCTURED) {
-        for (int a = j0; a < j1; ++a)
+        // Positions increase within a cluster, so m-dependence stops at the
+        // first pair further apart than m: O(n m) rather than O(n^2).
+        for (int a = j0; a < j1; ++a) {
+          if ((a & 1023) == 0 && ip.poll()) return;
           for (int c = a + 1; c < j1; ++c) {
-            const int lo = std::min(pos_[a], pos_[c]), hi = std::max(pos_[a], pos_[c]);
+            const int lo = pos_[a], hi = pos_[c];
             int idx;
             if (cor == COR_UNSTRUCTURED) idx = pair_index(lo, hi, T);
-            else if (cor == COR_MDEP && hi - lo > m) continue;
+            else if (cor == COR_MDEP && hi - lo > m) break;
             else idx = hi - lo;
             S[idx] += e_[a] * e_[c];
             C[idx] += 1.0;
           }
+        }
       }
     }
-  });
+  }, &ip);
   cache_beta_ = beta;
   cache_skip_ = skip;
   if (out[2] > 0) {
@@ -235,6 +270,44 @@ bool GeeEngine::pass_resid(const Eigen::VectorXd& beta, int skip, Moments& mom,
   mom.S.assign(out.begin() + 3, out.begin() + 3 + ms);
   mom.C.assign(out.begin() + 3 + ms, out.end());
   return true;
+}
+
+bool GeeEngine::ar1_by_fft(int j0, int j1) const {
+  // Direct lag sums cost n^2 / 2 products; the transform about 3 L log2(L)
+  // complex operations with L >= 2 x span. Only large clusters gain.
+  const double n = j1 - j0;
+  if (n < 2048) return false;
+  const double span = pos_[j1 - 1] - pos_[j0] + 1.0;
+  double L = 1.0;
+  while (L < 2.0 * span) L *= 2.0;
+  return 0.5 * n * n > 40.0 * L * std::log2(L);
+}
+
+void GeeEngine::ar1_lag_sums_fft(int j0, int j1, double* S, double* C) const {
+  // Autocorrelations of the residuals and of the indicator of occupied
+  // positions, zero-padded to at least twice the span so they do not wrap.
+  const int span = pos_[j1 - 1] - pos_[j0] + 1;
+  int L = 1;
+  while (L < 2 * span) L *= 2;
+  std::vector<double> x(L, 0.0), ind(L, 0.0);
+  for (int j = j0; j < j1; ++j) {
+    x[pos_[j] - pos_[j0]] = e_[j];
+    ind[pos_[j] - pos_[j0]] = 1.0;
+  }
+  Eigen::FFT<double> fft;
+  std::vector<std::complex<double> > fx, fi;
+  fft.fwd(fx, x);
+  fft.fwd(fi, ind);
+  for (int f = 0; f < (int)fx.size(); ++f) {
+    fx[f] = std::norm(fx[f]);
+    fi[f] = std::norm(fi[f]);
+  }
+  fft.inv(x, fx);
+  fft.inv(ind, fi);
+  for (int d = 1; d < span; ++d) {
+    S[d] += x[d];
+    C[d] += std::round(ind[d]);
+  }
 }
 
 void GeeEngine::update_assoc(const Moments& mom, GeeParams& par) const {
@@ -307,6 +380,7 @@ double GeeEngine::rho(int a, int b, const GeeParams& par,
 void GeeEngine::build_R(int k, const GeeParams& par, const std::vector<double>& powtab,
                         double* Rbuf) const {
   const int j0 = start_[k], n = start_[k + 1] - j0;
+  if (!Rbuf) throw std::logic_error("gee: no scratch space for a dense working correlation");
   MapMat R(Rbuf, n, n);
   for (int c = 0; c < n; ++c) {
     R(c, c) = 1.0;
@@ -343,6 +417,38 @@ bool GeeEngine::whiten(int k, const GeeParams& par, const std::vector<double>& p
   return true;
 }
 
+bool GeeEngine::dense_needed(const GeeParams& par) const {
+  switch (in_.corstr) {
+    case COR_UNSTRUCTURED: case COR_MDEP: case COR_FIXED: return true;
+    case COR_AR1: return !(std::fabs(par.alpha[0]) < 1.0);
+    default: return false;
+  }
+}
+
+GeeEngine::ThreadScratch GeeEngine::scratch(bool dense, const char* what) const {
+  // Per thread: [Dt, e] of one cluster, and with `dense` its working
+  // correlation plus the copy a factorization makes.
+  const double nm = nmax_, q = p_ + 1.0;
+  const double per = nm * q + (dense ? 2.0 * nm * nm : 0.0);
+  const std::string need = std::string(what) + " of the largest cluster (" +
+                           std::to_string(nmax_) + " rows, in " + std::to_string(threads_) +
+                           (threads_ == 1 ? " thread)" : " threads)");
+  check_memory(8.0 * per * threads_, need);
+  ThreadScratch sc;
+  try {
+    sc.R.resize(threads_);
+    sc.Z.resize(threads_);
+    for (int t = 0; t < threads_; ++t) {
+      sc.Z[t].resize((size_t)nmax_ * (p_ + 1));
+      if (dense) sc.R[t].resize((size_t)nmax_ * nmax_);
+    }
+  } catch (std::bad_alloc&) {
+    throw std::runtime_error(need + " needs " + format_bytes(8.0 * per * threads_) +
+                             " of memory, which could not be allocated");
+  }
+  return sc;
+}
+
 int GeeEngine::pass_cross(const GeeParams& par, int skip, Eigen::MatrixXd& ZtZ,
                           Eigen::MatrixXd* Uk, std::vector<Eigen::MatrixXd>* Hk) {
   const int p = p_, q = p + 1, nb = (int)bstart_.size() - 1;
@@ -352,8 +458,10 @@ int GeeEngine::pass_cross(const GeeParams& par, int skip, Eigen::MatrixXd& ZtZ,
   std::vector<double> out;
   std::vector<int> badk(std::max(nb, 1), -1);  // first failing cluster per block
   std::vector<int> nonpd(std::max(nb, 1), 0);
-  reduce_blocks(nb, width, threads_, out, [&](int b, double* acc) {
-    std::vector<double> Rbuf((size_t)nmax_ * nmax_), Z((size_t)nmax_ * q);
+  ThreadScratch sc = scratch(dense_needed(par), "the dense working correlation");
+  reduce_blocks(nb, width, threads_, out, [&](int b, double* acc, int tid) {
+    double* Rbuf = sc.R[tid].empty() ? nullptr : sc.R[tid].data();
+    double* Zbuf = sc.Z[tid].data();
     MapMat A(acc, q, q);
     Eigen::MatrixXd G(q, q);
     Eigen::VectorXd s(q);
@@ -368,27 +476,27 @@ int GeeEngine::pass_cross(const GeeParams& par, int skip, Eigen::MatrixXd& ZtZ,
           continue;
         }
         if (!(a < 1.0 && 1.0 + (n - 1) * a > 0.0)) nonpd[b]++;
-        MapMat Zm(Z.data(), n, q);
+        MapMat Zm(Zbuf, n, q);
         Zm.leftCols(p) = MapRowMatC(&Dt_[(size_t)j0 * p], n, p);
-        for (int r = 0; r < n; ++r) Z[r + (size_t)p * n] = e_[j0 + r];
+        for (int r = 0; r < n; ++r) Zbuf[r + (size_t)p * n] = e_[j0 + r];
         const double c = a / (1.0 + (n - 1) * a);
         s = Zm.colwise().sum().transpose();
         G.noalias() = Zm.transpose().lazyProduct(Zm);
         G.noalias() -= c * s * s.transpose();
         G /= (1.0 - a);
-      } else if (whiten(k, par, powtab, Rbuf.data(), Z.data())) {
-        MapMat Zm(Z.data(), n, q);
+      } else if (whiten(k, par, powtab, Rbuf, Zbuf)) {
+        MapMat Zm(Zbuf, n, q);
         G.noalias() = Zm.transpose().lazyProduct(Zm);
       } else {
         // R_k is not positive definite (moment estimates need not give a
         // valid correlation, notably unstructured ones): the estimating
         // equations are still defined as long as R_k is invertible.
         nonpd[b]++;
-        build_R(k, par, powtab, Rbuf.data());
-        MapMat Zm(Z.data(), n, q);
+        build_R(k, par, powtab, Rbuf);
+        MapMat Zm(Zbuf, n, q);
         Zm.leftCols(p) = MapRowMatC(&Dt_[(size_t)j0 * p], n, p);
-        for (int r = 0; r < n; ++r) Z[r + (size_t)p * n] = e_[j0 + r];
-        Eigen::PartialPivLU<Eigen::MatrixXd> lu(MapMat(Rbuf.data(), n, n));
+        for (int r = 0; r < n; ++r) Zbuf[r + (size_t)p * n] = e_[j0 + r];
+        Eigen::PartialPivLU<Eigen::MatrixXd> lu(MapMat(Rbuf, n, n));
         if (!(std::fabs(lu.determinant()) > 1e-13)) {
           if (badk[b] < 0) badk[b] = k;
           continue;
@@ -425,7 +533,7 @@ std::string GeeEngine::singular_message(int k, const GeeParams& par) const {
 }
 
 GeeFitResult GeeEngine::fit(const GeeParams& start, const GeeControl& ctl, int skip) {
-  threads_ = std::max(1, ctl.threads);
+  threads_ = usable_threads(ctl.threads);
   GeeFitResult res;
   GeeParams par = start;
   const int na = nalpha(), p = p_;
@@ -473,7 +581,7 @@ GeeFitResult GeeEngine::fit(const GeeParams& start, const GeeControl& ctl, int s
 }
 
 GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeControl& ctl) {
-  threads_ = std::max(1, ctl.threads);
+  threads_ = usable_threads(ctl.threads);
   GeeVariance v;
   const int p = p_, q = p + 1, nb = (int)bstart_.size() - 1, n = in_.n;
   Moments mom;
@@ -506,7 +614,7 @@ GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeContro
   {
     const ObsModel& fam = *fam_;
     std::vector<double> out;
-    reduce_blocks(nb, p * p + 1, threads_, out, [&](int b, double* acc) {
+    reduce_blocks(nb, p * p + 1, threads_, out, [&](int b, double* acc, int tid) {
       MapMat HI(acc, p, p);
       for (int j = start_[bstart_[b]]; j < start_[bstart_[b + 1]]; ++j) {
         const int i = row_[j];
@@ -529,16 +637,24 @@ GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeContro
     const std::vector<double> powtab = ar1_powers(par);
     std::vector<double> out;
     std::vector<int> badk(std::max(nb, 1), -1), notpd(std::max(nb, 1), -1);
-    reduce_blocks(nb, 2 * p * p, threads_, out, [&](int b, double* acc) {
-      std::vector<double> Rbuf((size_t)nmax_ * nmax_), Z((size_t)nmax_ * q);
+    // The leverage of a cluster is an n x n matrix with its eigenvectors:
+    // the size check counts them with the working correlation.
+    const bool dense = dense_needed(par) || in_.corstr == COR_EXCHANGEABLE;
+    check_memory(8.0 * threads_ * 4.0 * nmax_ * (double)nmax_,
+                 "the bias-corrected sandwich (std.err = \"md\" or \"kc\") of the largest "
+                 "cluster (" + std::to_string(nmax_) + " rows)");
+    ThreadScratch sc = scratch(dense, "the dense working correlation");
+    reduce_blocks(nb, 2 * p * p, threads_, out, [&](int b, double* acc, int tid) {
+      double* Rbuf = sc.R[tid].empty() ? nullptr : sc.R[tid].data();
+      double* Zbuf = sc.Z[tid].data();
       MapMat Amd(acc, p, p), Akc(acc + p * p, p, p);
       for (int k = bstart_[b]; k < bstart_[b + 1]; ++k) {
         const int nk = start_[k + 1] - start_[k];
-        if (!whiten(k, par, powtab, Rbuf.data(), Z.data())) {
+        if (!whiten(k, par, powtab, Rbuf, Zbuf)) {
           if (notpd[b] < 0) notpd[b] = k;
           continue;
         }
-        const MapMat Zm(Z.data(), nk, q);
+        const MapMat Zm(Zbuf, nk, q);
         const Eigen::MatrixXd Zd = Zm.leftCols(p);
         const Eigen::VectorXd ze = Zm.col(p);
         Eigen::MatrixXd S = -Zd * Hinv * Zd.transpose();
@@ -586,7 +702,7 @@ GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeContro
   if (flags & VAR_JACK) {
     // One-step deletion estimates beta - beta_(-k) = (H - H_k)^{-1} U_k.
     std::vector<double> out;
-    reduce_blocks(nb, p * p, threads_, out, [&](int b, double* acc) {
+    reduce_blocks(nb, p * p, threads_, out, [&](int b, double* acc, int tid) {
       MapMat A(acc, p, p);
       for (int k = bstart_[b]; k < bstart_[b + 1]; ++k) {
         const Eigen::MatrixXd Hm = v.H - Hk[k];

@@ -100,7 +100,7 @@ class GeeEngine {
   int duplicated_wave_cluster() const { return dup_cluster_; }
   std::vector<int> cluster_sizes() const;
   int nalpha() const;
-  void set_threads(int threads) { threads_ = std::max(1, threads); }
+  void set_threads(int threads);
 
   // One weighted least-squares step from a starting linear predictor
   // (independence), the usual way into Fisher scoring.
@@ -116,12 +116,21 @@ class GeeEngine {
     double sum_e2 = 0.0, nobs = 0.0;
     std::vector<double> S, C;  // pair products and counts, layout by corstr
   };
+  // Scratch space of each thread, allocated before a parallel region.
+  struct ThreadScratch {
+    std::vector<std::vector<double> > R, Z;
+  };
+  bool dense_needed(const GeeParams& par) const;
+  ThreadScratch scratch(bool dense, const char* what) const;
   void blocks_init();
   int moment_size() const;
   // Residual pass at beta: caches e and Dt, collects the moments.
   bool pass_resid(const Eigen::VectorXd& beta, int skip, Moments& mom,
                   std::string& error);
   void update_assoc(const Moments& mom, GeeParams& par) const;
+  // ar1 lag sums of one large cluster by fast Fourier transform (S, C by lag).
+  bool ar1_by_fft(int j0, int j1) const;
+  void ar1_lag_sums_fft(int j0, int j1, double* S, double* C) const;
   // Whitened [Dt, e] of cluster k into Z (n x (p+1)); false if R_k is not
   // positive definite.
   bool whiten(int k, const GeeParams& par, const std::vector<double>& powtab,

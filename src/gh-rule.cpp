@@ -5,6 +5,7 @@
 // the equivalent Christoffel-function formula for full relative accuracy.
 // Golub & Welsch (1969), Math. Comp. 23, 221-230.
 #include "gh-rule.h"
+#include "resources.h"
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -57,6 +58,9 @@ GhRule gh_rule(int K) {
 }
 
 GhGrid gh_grid(int K, int q) {
+  const double Qd = std::pow((double)K, (double)q);
+  check_memory(8.0 * Qd * (q + 2.0), "the quadrature grid of nAGQ^q = " + std::to_string(K) +
+                                         "^" + std::to_string(q) + " points");
   const GhRule r = gh_rule(K);
   long Q = 1;
   for (int d = 0; d < q; ++d) Q *= K;

@@ -16,6 +16,7 @@
 // through A; (H^{-1} a_i)_c needs H^{-1} only where a_i is non-zero, i.e. on
 // the pattern of H, which the selected inverse provides.
 #include "laplace.h"
+#include "resources.h"
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -91,7 +92,9 @@ SparseLaplace::SparseLaplace(const Eigen::Ref<const Eigen::MatrixXd>& X,
   // Pattern of H = A' W A + I: lower triangle and the full diagonal.
   trip.clear();
   long npairs = 0;
+  InterruptPoll ip;
   for (int i = 0; i < n_; ++i) {
+    if ((i & 1023) == 0 && ip.poll()) ip.raise_if_interrupted();
     const int m = Ao[i + 1] - Ao[i];
     npairs += (long)m * (m + 1) / 2;
   }
@@ -157,7 +160,7 @@ bool SparseLaplace::factor_H(const Eigen::VectorXd& w) {
     }
   }
   for (int j = 0; j < Q_; ++j) Hv[diag_h_[j]] += 1.0;
-  chol_.factorize(H_);
+  chol_.factorize_polled(H_);
   return chol_.info() == Eigen::Success;
 }
 
@@ -193,6 +196,9 @@ bool SparseLaplace::pirls(const Eigen::VectorXd& eta0, double phi, Eigen::Vector
   double fprev = -std::numeric_limits<double>::infinity();
   double decprev = std::numeric_limits<double>::infinity();
   for (iters = 0; iters < 200; ++iters) {
+    // One factorization per iteration can take seconds when crossed
+    // factors fill in the factor: check for Ctrl-C between them.
+    Rcpp::checkUserInterrupt();
     for (int i = 0; i < n_; ++i) { d1[i] = d[i].d1; w[i] = -d[i].d2; }
     if (!factor_H(w)) return false;
     g = A_.transpose() * d1 - u;
@@ -237,7 +243,9 @@ void SparseLaplace::selected_inverse(std::vector<double>& S) const {
   S.assign(L.nonZeros(), 0.0);
   std::vector<long> mark(Q_, -1);
   std::vector<double> acc(Q_, 0.0);
+  InterruptPoll ip;  // single-threaded: polls R at most every 0.1 s
   for (int j = Q_ - 1; j >= 0; --j) {
+    if (ip.poll()) ip.raise_if_interrupted();
     const int p0 = Lo[j], p1 = Lo[j + 1];
     const double ljj = Lx[p0];
     for (int p = p0 + 1; p < p1; ++p) { mark[Li[p]] = p; acc[Li[p]] = 0.0; }
@@ -316,7 +324,9 @@ SparseResult SparseLaplace::evaluate(const Eigen::VectorXd& theta, bool gradient
   const int K = lam_.ntheta;
   Eigen::VectorXd h(n_), c(n_), w(n_), d1(n_), gl = Eigen::VectorXd::Zero(K);
   std::vector<double> v;
+  InterruptPoll ip;
   for (int i = 0; i < n_; ++i) {
+    if ((i & 1023) == 0 && ip.poll()) ip.raise_if_interrupted();
     const int m = Ao[i + 1] - Ao[i];
     const double* a = Av + Ao[i];
     v.assign(m, 0.0);

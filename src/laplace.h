@@ -31,6 +31,7 @@
 #include <memory>
 #include <vector>
 #include "families.h"
+#include "polled-llt.h"
 
 namespace glmmgee {
 
@@ -111,7 +112,7 @@ class SparseLaplace {
   std::vector<long> pair_start_;     // n + 1 offsets
   std::vector<int> pair_h_, pair_s_;
   std::vector<int> diag_h_;           // position of H(j, j)
-  Eigen::SimplicialLLT<ColMat, Eigen::Lower, Eigen::AMDOrdering<int> > chol_;
+  PolledLLT chol_;  // SimplicialLLT whose factorization honours Ctrl-C
   bool pairs_mapped_ = false;
   Eigen::VectorXd ucache_;
 };

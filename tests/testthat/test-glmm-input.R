@@ -109,7 +109,7 @@ test_that("a formula without random effects points to glm() or gee()", {
 test_that("glmm_control() rejects unknown names and bad values", {
   expect_error(glmm_control(reltol = 1e-8), "unknown glmm_control\\(\\) setting\\(s\\): reltol")
   expect_error(glmm_control(rel.tol = 1e-8, foo = 1, bar = 2), "foo, bar")
-  expect_error(glmm_control(nthreads = 0), "'nthreads' must be a single whole number >= 1")
+  expect_error(glmm_control(nthreads = 0), "'nthreads' must be one positive whole number")
   expect_error(glmm_control(iter.max = 1.5), "'iter.max' must be")
   expect_error(glmm_control(hessian = NA), "'hessian' must be TRUE or FALSE")
   expect_error(glmm(y ~ trt + (1 | ID), bac_input(), family = binomial,

@@ -1,0 +1,89 @@
+// Sparse Cholesky factorization H = P' L L' P that can be interrupted.
+//
+// Eigen's SimplicialLLT gives the fill-reducing ordering and the symbolic
+// analysis (elimination tree, column counts, storage of L); the numeric
+// factorization is done here, by the up-looking algorithm (Davis 2006,
+// "Direct Methods for Sparse Linear Systems", sec. 4.2): row k of L solves
+// L[0:k, 0:k] x = H[0:k, k] over the reach of column k in the elimination
+// tree, then L[k, k] = sqrt(H[k, k] - |x|^2). Between rows it polls for a
+// user interrupt, which Eigen's own factorize() cannot: with crossed factors
+// whose factor fills in, one factorization can take minutes.
+#ifndef GLMMGEE_POLLED_LLT_H
+#define GLMMGEE_POLLED_LLT_H
+
+#include <RcppEigen.h>
+#include <cmath>
+#include <vector>
+#include "resources.h"
+
+namespace glmmgee {
+
+class PolledLLT
+    : public Eigen::SimplicialLLT<Eigen::SparseMatrix<double, Eigen::ColMajor>, Eigen::Lower,
+                                  Eigen::AMDOrdering<int> > {
+ public:
+  typedef Eigen::SparseMatrix<double, Eigen::ColMajor> ColMat;
+
+  // Numeric factorization of `a` (same pattern as at analyzePattern()).
+  // Throws Rcpp's interrupt exception when the user interrupts.
+  void factorize_polled(const ColMat& a) {
+    const int n = (int)a.cols();
+    // Upper triangle of P H P' with the ordering found by analyzePattern().
+    ColMat ap(n, n);
+    if (this->m_P.size() == 0)
+      ap.selfadjointView<Eigen::Upper>() = a.selfadjointView<Eigen::Lower>();
+    else
+      ap.selfadjointView<Eigen::Upper>() = a.selfadjointView<Eigen::Lower>().twistedBy(this->m_P);
+    const int* Lp = this->m_matrix.outerIndexPtr();
+    int* Li = this->m_matrix.innerIndexPtr();
+    double* Lx = this->m_matrix.valuePtr();
+    const int* parent = this->m_parent.data();
+    int* nz = this->m_nonZerosPerCol.data();
+    std::vector<double> y(n, 0.0);
+    std::vector<int> reach(n), tag(n);
+    InterruptPoll ip;
+    bool ok = true;
+    for (int k = 0; k < n && ok; ++k) {
+      if ((k & 15) == 0 && ip.poll()) break;
+      // Nonzero pattern of row k of L: the reach of H[0:k, k]'s rows in the
+      // elimination tree, in topological order at reach[top..n).
+      int top = n;
+      tag[k] = k;
+      nz[k] = 0;
+      for (ColMat::InnerIterator it(ap, k); it; ++it) {
+        int i = it.index();
+        if (i > k) continue;
+        y[i] += it.value();
+        int len = 0;
+        for (; tag[i] != k; i = parent[i]) {
+          reach[len++] = i;
+          tag[i] = k;
+        }
+        while (len > 0) reach[--top] = reach[--len];
+      }
+      double d = y[k] * this->m_shiftScale + this->m_shiftOffset;
+      y[k] = 0.0;
+      for (; top < n; ++top) {
+        const int i = reach[top];
+        const double xi = y[i] / Lx[Lp[i]];  // forward substitution, column i
+        y[i] = 0.0;
+        const int end = Lp[i] + nz[i];
+        for (int p = Lp[i] + 1; p < end; ++p) y[Li[p]] -= Lx[p] * xi;
+        d -= xi * xi;
+        Li[end] = k;  // L[k, i]
+        Lx[end] = xi;
+        ++nz[i];
+      }
+      if (!(d > 0.0)) { ok = false; break; }
+      Li[Lp[k]] = k;
+      Lx[Lp[k]] = std::sqrt(d);
+      nz[k] = 1;
+    }
+    this->m_info = ok ? Eigen::Success : Eigen::NumericalIssue;
+    this->m_factorizationIsOk = true;
+    ip.raise_if_interrupted();
+  }
+};
+
+}  // namespace glmmgee
+#endif
