@@ -190,37 +190,36 @@ insight_prediction <- function(x, eta, X, V, predict, ci, data) {
 #' @rdname glmmgee-insight
 #' @param component For `get_variance()`: which component, as insight's
 #'   generic (`"all"` by default).
+#' @param approximation For `get_variance()` of poisson, [nbinom2()] and
+#'   Gamma fits: how the distribution-specific variance is approximated,
+#'   `"lognormal"` (the default, as in insight), `"trigamma"` or `"delta"`.
 #' @details `get_variance()` (the variance decomposition of Nakagawa et al.
-#'   2017 that `performance::icc()` and `performance::r2()` use) is given for
-#'   gaussian glmm fits: the variance of the fixed-effect predictions, the
-#'   random-effect variance averaged over the observations (Johnson 2014,
-#'   so random slopes count at the observed covariate values), and the
-#'   residual variance. For other families the distribution-specific
-#'   variance needs approximations that these fits do not provide: the
-#'   result is `NULL` with a warning (so `performance::icc()` gives `NA`).
+#'   2017 that `performance::icc()` and `performance::r2()` use) is computed
+#'   by [variance_shares()] for every family: the variance of the
+#'   fixed-effect predictions, the random-effect variance averaged over the
+#'   observations (Johnson 2014, so random slopes count at the observed
+#'   covariate values), and the distribution-specific variance (gaussian:
+#'   \eqn{\sigma^2}; binomial on the latent scale: \eqn{\pi^2/3},
+#'   1 or \eqn{\pi^2/6} by link; poisson, negative binomial and Gamma: the
+#'   approximation chosen, with \eqn{\lambda} from the refitted null model).
+#'   `var.residual` and `var.distribution` are that variance,
+#'   `var.dispersion` is 0, as insight reports them for lme4 and glmmTMB
+#'   fits.
 #' @exportS3Method insight::get_variance
-get_variance.glmmgee_glmm <- function(x, component = "all", verbose = TRUE, ...) {
-  # NULL with a warning, as insight's own default does for models it cannot
-  # decompose: sjPlot's tables call this and carry on without the ICC.
-  if (x$family$family != "gaussian" || x$family$link != "identity") {
-    if (!isFALSE(verbose))
-      warning("the variance decomposition (performance::icc(), r2()) is available for ",
-              "gaussian glmm fits only; for ", x$family$family, "(", x$family$link,
-              ") report VarCorr(fit) instead", call. = FALSE)
-    return(NULL)
-  }
-  re <- re_structure(x, "get_variance")
-  D <- re$Lambda %*% t(re$Lambda)
-  Z <- as.matrix(re$Z)
-  out <- list(var.fixed = stats::var(drop(x$X %*% fixef(x))),
-              var.random = mean(rowSums((Z %*% D) * Z)),
-              var.residual = sigma(x)^2, var.distribution = sigma(x)^2,
+get_variance.glmmgee_glmm <- function(x, component = "all", verbose = TRUE,
+                                      approximation = "lognormal", ...) {
+  approximation <- match.arg(approximation, c("lognormal", "trigamma", "delta"))
+  v <- variance_estimates(x, approximation)
+  k <- length(v)
+  out <- list(var.fixed = unname(v[[1L]]), var.random = sum(v[-c(1L, k)]),
+              var.residual = unname(v[[k]]), var.distribution = unname(v[[k]]),
               var.dispersion = 0)
   vc <- VarCorr(x)
   icpt <- slope <- rho <- numeric()
   for (g in names(vc)) {
     Dg <- vc[[g]]
     nm <- rownames(Dg)
+    if (is.null(nm)) next
     if ("(Intercept)" %in% nm) icpt[g] <- Dg["(Intercept)", "(Intercept)"]
     for (s in setdiff(nm, "(Intercept)")) {
       slope[paste(g, s, sep = ".")] <- Dg[s, s]
@@ -235,4 +234,51 @@ get_variance.glmmgee_glmm <- function(x, component = "all", verbose = TRUE, ...)
   key <- paste0("var.", component)
   if (!key %in% names(out) && component %in% c("rho01", "rho00")) key <- "cor.slope_intercept"
   out[[key]]
+}
+
+#' @rdname glmmgee-insight
+#' @param model For `model_performance()`: a fit from [glmm()].
+#' @param metrics For `model_performance()`: `"all"`, `"common"` (AIC, BIC,
+#'   R2, ICC, RMSE) or a subset of `"AIC"`, `"AICc"`, `"BIC"`, `"R2"`,
+#'   `"ICC"`, `"RMSE"`, `"SIGMA"`, `"LOGLOSS"`, `"SCORE"`.
+#' @details `performance::model_performance()` gives, as for lme4 and
+#'   glmmTMB fits, the information criteria of the (maximum-likelihood) fit,
+#'   Nakagawa's R2 and the adjusted ICC from `get_variance()`, the RMSE, the
+#'   residual standard deviation and, for binomial and count models, the
+#'   log-loss and proper scoring rules. performance does not dispatch to its
+#'   mixed-model code for classes it does not know, hence this method.
+#' @exportS3Method performance::model_performance
+model_performance.glmmgee_glmm <- function(model, metrics = "all", verbose = TRUE, ...) {
+  all_metrics <- c("AIC", "AICC", "BIC", "R2", "ICC", "RMSE", "SIGMA", "LOGLOSS", "SCORE")
+  m <- toupper(metrics)
+  m[m == "LOG_LOSS"] <- "LOGLOSS"
+  if (identical(m, "ALL")) m <- all_metrics
+  if (identical(m, "COMMON")) m <- c("AIC", "BIC", "R2", "ICC", "RMSE")
+  bad <- setdiff(m, all_metrics)
+  if (length(bad))
+    stop(sprintf("'metrics' must be \"all\", \"common\" or among %s; not %s",
+                 paste(all_metrics, collapse = ", "), paste(bad, collapse = ", ")), call. = FALSE)
+  fam <- model$family$family
+  out <- list()
+  ll <- logLik(model)
+  k <- attr(ll, "df")
+  n <- nobs(model)
+  if ("AIC" %in% m) out$AIC <- stats::AIC(model)
+  if ("AICC" %in% m) out$AICc <- stats::AIC(model) + 2 * k * (k + 1) / (n - k - 1)
+  if ("BIC" %in% m) out$BIC <- stats::BIC(model)
+  if ("R2" %in% m) out <- c(out, r2.glmmgee_glmm(model))
+  if ("ICC" %in% m) out$ICC <- performance::icc(model)$ICC_adjusted
+  if ("RMSE" %in% m) out$RMSE <- performance::performance_rmse(model, verbose = verbose)
+  if ("SIGMA" %in% m) out$Sigma <- if (fam %in% c("binomial", "poisson")) 1 else sigma(model)
+  if ("LOGLOSS" %in% m && fam == "binomial")
+    out$Log_loss <- performance::performance_logloss(model, verbose = verbose)
+  if ("SCORE" %in% m && fam %in% c("binomial", "poisson", "nbinom2")) {
+    sc <- performance::performance_score(model, verbose = verbose)
+    if (!is.na(sc$logarithmic)) out$Score_log <- sc$logarithmic
+    if (!is.na(sc$spherical)) out$Score_spherical <- sc$spherical
+  }
+  out <- as.data.frame(out)
+  rownames(out) <- NULL
+  class(out) <- c("performance_model", class(out))
+  out
 }
