@@ -202,18 +202,33 @@ insight_prediction <- function(x, eta, X, V, predict, ci, data) {
 #'   \eqn{\sigma^2}; binomial on the latent scale: \eqn{\pi^2/3},
 #'   1 or \eqn{\pi^2/6} by link; poisson, negative binomial and Gamma: the
 #'   approximation chosen, with \eqn{\lambda} from the refitted null model).
-#'   `var.residual` and `var.distribution` are that variance,
-#'   `var.dispersion` is 0, as insight reports them for lme4 and glmmTMB
-#'   fits.
+#'   `var.distribution` is that variance; the variance of an
+#'   observation-level random intercept (one level per observation, a model
+#'   of overdispersion) is `var.dispersion`, not part of `var.random`;
+#'   `var.residual` is their sum, as insight reports them for lme4 and
+#'   glmmTMB fits. For a binomial response given as `cbind(successes,
+#'   failures)` the latent scale is that of one trial (\eqn{\pi^2/3} for
+#'   logit), as for the same data given as 0/1 rows; insight 1.7 divides it
+#'   by the mean number of trials for such lme4 and glmmTMB fits, so their
+#'   `icc()` and `r2()` differ from ours there.
 #' @exportS3Method insight::get_variance
 get_variance.glmmgee_glmm <- function(x, component = "all", verbose = TRUE,
                                       approximation = "lognormal", ...) {
-  approximation <- match.arg(approximation, c("lognormal", "trigamma", "delta"))
+  if (!is.character(approximation) || length(approximation) != 1L ||
+      !approximation %in% c("lognormal", "trigamma", "delta"))
+    stop("'approximation' must be \"lognormal\", \"trigamma\" or \"delta\"", call. = FALSE)
   v <- variance_estimates(x, approximation)
   k <- length(v)
-  out <- list(var.fixed = unname(v[[1L]]), var.random = sum(v[-c(1L, k)]),
-              var.residual = unname(v[[k]]), var.distribution = unname(v[[k]]),
-              var.dispersion = 0)
+  vt <- v[-c(1L, k)]
+  # An observation-level random intercept models overdispersion: Nakagawa
+  # et al. (2017) and insight count its variance in the residual
+  # (additive dispersion), not among the random effects.
+  olre <- if (inherits(x, "glmmgee_glmm_sparse"))
+    vapply(x$reterms, function(tm) identical(tm$cnames, "(Intercept)") &&
+             NROW(tm$b) == nobs(x), TRUE) else FALSE
+  out <- list(var.fixed = unname(v[[1L]]), var.random = sum(vt[!olre]),
+              var.residual = unname(v[[k]]) + sum(vt[olre]),
+              var.distribution = unname(v[[k]]), var.dispersion = sum(vt[olre]))
   vc <- VarCorr(x)
   icpt <- slope <- rho <- numeric()
   for (g in names(vc)) {
