@@ -256,6 +256,9 @@ get_variance.glmmgee_glmm <- function(x, component = "all", verbose = TRUE,
 #' @param metrics For `model_performance()`: `"all"`, `"common"` (AIC, BIC,
 #'   R2, ICC, RMSE) or a subset of `"AIC"`, `"AICc"`, `"BIC"`, `"R2"`,
 #'   `"ICC"`, `"RMSE"`, `"SIGMA"`, `"LOGLOSS"`, `"SCORE"`.
+#' @param estimator For `model_performance()`: `"ML"`, the only one
+#'   (glmm() fits have no REML criterion; performance's default for lme4
+#'   fits is `"REML"`).
 #' @details `performance::model_performance()` gives, as for lme4 and
 #'   glmmTMB fits, the information criteria of the (maximum-likelihood) fit,
 #'   Nakagawa's R2 and the adjusted ICC from `get_variance()`, the RMSE, the
@@ -263,7 +266,11 @@ get_variance.glmmgee_glmm <- function(x, component = "all", verbose = TRUE,
 #'   log-loss and proper scoring rules. performance does not dispatch to its
 #'   mixed-model code for classes it does not know, hence this method.
 #' @exportS3Method performance::model_performance
-model_performance.glmmgee_glmm <- function(model, metrics = "all", verbose = TRUE, ...) {
+model_performance.glmmgee_glmm <- function(model, metrics = "all", estimator = "ML",
+                                          verbose = TRUE, ...) {
+  if (!identical(estimator, "ML"))
+    stop("'estimator' must be \"ML\": glmm() fits by maximum likelihood (no REML)",
+         call. = FALSE)
   all_metrics <- c("AIC", "AICC", "BIC", "R2", "ICC", "RMSE", "SIGMA", "LOGLOSS", "SCORE")
   m <- toupper(metrics)
   m[m == "LOG_LOSS"] <- "LOGLOSS"

@@ -114,7 +114,14 @@ test_that("an aggregated binomial is on the per-trial latent scale, as its 0/1 f
   b <- perf_fits()$binomial
   expect_equal(performance::icc(m$ours)$ICC_adjusted, performance::icc(b$lme4)$ICC_adjusted,
                tolerance = 1e-4)
-  expect_equal(insight::get_variance(m$ours)$var.distribution, pi^2 / 3)
+  v <- insight::get_variance(m$ours)
+  expect_equal(v$var.distribution, pi^2 / 3)
+  # The difference from glmmTMB on the aggregated data is that divisor
+  # alone (what the ecosystem battery lists as a convention).
+  vt <- insight::get_variance(m$tmb)
+  expect_equal(v$var.random, vt$var.random, tolerance = 1e-3)
+  expect_equal(v$var.fixed, vt$var.fixed, tolerance = 1e-3)
+  expect_equal(vt$var.distribution, pi^2 / 3 / mean(m$data$size))
 })
 
 test_that("model_performance() gives what performance gives for lme4 fits", {
@@ -131,4 +138,5 @@ test_that("model_performance() gives what performance gives for lme4 fits", {
   common <- performance::model_performance(m$ours, metrics = "common")
   expect_identical(names(common), c("AIC", "BIC", "R2_conditional", "R2_marginal", "ICC", "RMSE"))
   expect_error(performance::model_performance(m$ours, metrics = "R3"), "'metrics'")
+  expect_error(performance::model_performance(m$ours, estimator = "REML"), "'estimator'")
 })
