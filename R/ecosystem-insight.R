@@ -31,6 +31,12 @@
 #'   insight::find_formula(fit)
 #'   insight::is_mixed_model(fit)
 #'   insight::get_parameters(fit)
+#'   insight::get_variance(fit)
+#'   if (requireNamespace("performance", quietly = TRUE)) {
+#'     performance::icc(fit)
+#'     performance::r2(fit)
+#'     performance::model_performance(fit)
+#'   }
 #' }
 #' @name glmmgee-insight
 NULL

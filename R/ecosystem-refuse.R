@@ -18,7 +18,7 @@
 #'   estimators, computed with the working correlation.
 #' * `performance::r2()` on a [gee()] fit: a glm's R2 would ignore the
 #'   clustering and there is no likelihood; report the working correlation
-#'   or compare fits by QIC. (On a [glmm()] fit it is Nakagawa's R2, from
+#'   or compare fits by [QIC()]. (On a [glmm()] fit it is Nakagawa's R2, from
 #'   the variance decomposition of [variance_shares()]; see
 #'   [get_variance()][glmmgee-insight].)
 #'
