@@ -144,3 +144,27 @@ test_that("model_performance() gives what performance gives for lme4 fits", {
   expect_error(performance::model_performance(m$ours, metrics = "R3"), "'metrics'")
   expect_error(performance::model_performance(m$ours, estimator = "REML"), "'estimator'")
 })
+
+test_that("icc() and r2() of negative binomial and Gamma fits equal glmmTMB's", {
+  skip_if_not_installed("glmmTMB")
+  skip_if_not_installed("MASS")
+  e <- new.env()
+  utils::data("epil", package = "MASS", envir = e)
+  f <- y ~ lbase + trt + (1 | subject)
+  nb <- glmm(f, data = e$epil, family = nbinom2(), nAGQ = 1)
+  nb_tmb <- do.call(glmmTMB::glmmTMB, list(f, data = e$epil, family = glmmTMB::nbinom2))
+  # Gamma (log) with known shape 3 and a random intercept of sd 0.5.
+  set.seed(11)
+  d <- data.frame(g = factor(rep(1:30, each = 8)), x = rnorm(240))
+  b <- rnorm(30, sd = 0.5)
+  d$y <- rgamma(240, shape = 3, rate = 3 / exp(1 + 0.5 * d$x + b[d$g]))
+  ga <- glmm(y ~ x + (1 | g), data = d, family = Gamma(link = "log"), nAGQ = 1)
+  ga_tmb <- do.call(glmmTMB::glmmTMB, list(y ~ x + (1 | g), data = d,
+                                           family = Gamma(link = "log")))
+  for (m in list(list(nb, nb_tmb, "nbinom2"), list(ga, ga_tmb, "Gamma"))) {
+    expect_equal(unlist(performance::icc(m[[1]])), unlist(performance::icc(m[[2]])),
+                 tolerance = 1e-5, label = m[[3]])
+    expect_equal(unlist(performance::r2(m[[1]])), unlist(performance::r2(m[[2]])),
+                 tolerance = 1e-5, label = m[[3]])
+  }
+})
