@@ -31,6 +31,12 @@
 #'   insight::find_formula(fit)
 #'   insight::is_mixed_model(fit)
 #'   insight::get_parameters(fit)
+#'   insight::get_variance(fit)
+#'   if (requireNamespace("performance", quietly = TRUE)) {
+#'     performance::icc(fit)
+#'     performance::r2(fit)
+#'     performance::model_performance(fit)
+#'   }
 #' }
 #' @name glmmgee-insight
 NULL
@@ -190,37 +196,51 @@ insight_prediction <- function(x, eta, X, V, predict, ci, data) {
 #' @rdname glmmgee-insight
 #' @param component For `get_variance()`: which component, as insight's
 #'   generic (`"all"` by default).
+#' @param approximation For `get_variance()` of poisson, [nbinom2()] and
+#'   Gamma fits: how the distribution-specific variance is approximated,
+#'   `"lognormal"` (the default, as in insight), `"trigamma"` or `"delta"`.
 #' @details `get_variance()` (the variance decomposition of Nakagawa et al.
-#'   2017 that `performance::icc()` and `performance::r2()` use) is given for
-#'   gaussian glmm fits: the variance of the fixed-effect predictions, the
-#'   random-effect variance averaged over the observations (Johnson 2014,
-#'   so random slopes count at the observed covariate values), and the
-#'   residual variance. For other families the distribution-specific
-#'   variance needs approximations that these fits do not provide: the
-#'   result is `NULL` with a warning (so `performance::icc()` gives `NA`).
+#'   2017 that `performance::icc()` and `performance::r2()` use) is computed
+#'   by [variance_shares()] for every family: the variance of the
+#'   fixed-effect predictions, the random-effect variance averaged over the
+#'   observations (Johnson 2014, so random slopes count at the observed
+#'   covariate values), and the distribution-specific variance (gaussian:
+#'   \eqn{\sigma^2}; binomial on the latent scale: \eqn{\pi^2/3},
+#'   1 or \eqn{\pi^2/6} by link; poisson, negative binomial and Gamma: the
+#'   approximation chosen, with \eqn{\lambda} from the refitted null model).
+#'   `var.distribution` is that variance; the variance of an
+#'   observation-level random intercept (one level per observation, a model
+#'   of overdispersion) is `var.dispersion`, not part of `var.random`;
+#'   `var.residual` is their sum, as insight reports them for lme4 and
+#'   glmmTMB fits. For a binomial response given as `cbind(successes,
+#'   failures)` the latent scale is that of one trial (\eqn{\pi^2/3} for
+#'   logit), as for the same data given as 0/1 rows; insight 1.7 divides it
+#'   by the mean number of trials for such lme4 and glmmTMB fits, so their
+#'   `icc()` and `r2()` differ from ours there.
 #' @exportS3Method insight::get_variance
-get_variance.glmmgee_glmm <- function(x, component = "all", verbose = TRUE, ...) {
-  # NULL with a warning, as insight's own default does for models it cannot
-  # decompose: sjPlot's tables call this and carry on without the ICC.
-  if (x$family$family != "gaussian" || x$family$link != "identity") {
-    if (!isFALSE(verbose))
-      warning("the variance decomposition (performance::icc(), r2()) is available for ",
-              "gaussian glmm fits only; for ", x$family$family, "(", x$family$link,
-              ") report VarCorr(fit) instead", call. = FALSE)
-    return(NULL)
-  }
-  re <- re_structure(x, "get_variance")
-  D <- re$Lambda %*% t(re$Lambda)
-  Z <- as.matrix(re$Z)
-  out <- list(var.fixed = stats::var(drop(x$X %*% fixef(x))),
-              var.random = mean(rowSums((Z %*% D) * Z)),
-              var.residual = sigma(x)^2, var.distribution = sigma(x)^2,
-              var.dispersion = 0)
+get_variance.glmmgee_glmm <- function(x, component = "all", verbose = TRUE,
+                                      approximation = "lognormal", ...) {
+  if (!is.character(approximation) || length(approximation) != 1L ||
+      !approximation %in% c("lognormal", "trigamma", "delta"))
+    stop("'approximation' must be \"lognormal\", \"trigamma\" or \"delta\"", call. = FALSE)
+  v <- variance_estimates(x, approximation)
+  k <- length(v)
+  vt <- v[-c(1L, k)]
+  # An observation-level random intercept models overdispersion: Nakagawa
+  # et al. (2017) and insight count its variance in the residual
+  # (additive dispersion), not among the random effects.
+  olre <- if (inherits(x, "glmmgee_glmm_sparse"))
+    vapply(x$reterms, function(tm) identical(tm$cnames, "(Intercept)") &&
+             NROW(tm$b) == nobs(x), TRUE) else FALSE
+  out <- list(var.fixed = unname(v[[1L]]), var.random = sum(vt[!olre]),
+              var.residual = unname(v[[k]]) + sum(vt[olre]),
+              var.distribution = unname(v[[k]]), var.dispersion = sum(vt[olre]))
   vc <- VarCorr(x)
   icpt <- slope <- rho <- numeric()
   for (g in names(vc)) {
     Dg <- vc[[g]]
     nm <- rownames(Dg)
+    if (is.null(nm)) next
     if ("(Intercept)" %in% nm) icpt[g] <- Dg["(Intercept)", "(Intercept)"]
     for (s in setdiff(nm, "(Intercept)")) {
       slope[paste(g, s, sep = ".")] <- Dg[s, s]
@@ -235,4 +255,58 @@ get_variance.glmmgee_glmm <- function(x, component = "all", verbose = TRUE, ...)
   key <- paste0("var.", component)
   if (!key %in% names(out) && component %in% c("rho01", "rho00")) key <- "cor.slope_intercept"
   out[[key]]
+}
+
+#' @rdname glmmgee-insight
+#' @param model For `model_performance()`: a fit from [glmm()].
+#' @param metrics For `model_performance()`: `"all"`, `"common"` (AIC, BIC,
+#'   R2, ICC, RMSE) or a subset of `"AIC"`, `"AICc"`, `"BIC"`, `"R2"`,
+#'   `"ICC"`, `"RMSE"`, `"SIGMA"`, `"LOGLOSS"`, `"SCORE"`.
+#' @param estimator For `model_performance()`: `"ML"`, the only one
+#'   (glmm() fits have no REML criterion; performance's default for lme4
+#'   fits is `"REML"`).
+#' @details `performance::model_performance()` gives, as for lme4 and
+#'   glmmTMB fits, the information criteria of the (maximum-likelihood) fit,
+#'   Nakagawa's R2 and the adjusted ICC from `get_variance()`, the RMSE, the
+#'   residual standard deviation and, for binomial and count models, the
+#'   log-loss and proper scoring rules. performance does not dispatch to its
+#'   mixed-model code for classes it does not know, hence this method.
+#' @exportS3Method performance::model_performance
+model_performance.glmmgee_glmm <- function(model, metrics = "all", estimator = "ML",
+                                          verbose = TRUE, ...) {
+  if (!identical(estimator, "ML"))
+    stop("'estimator' must be \"ML\": glmm() fits by maximum likelihood (no REML)",
+         call. = FALSE)
+  all_metrics <- c("AIC", "AICC", "BIC", "R2", "ICC", "RMSE", "SIGMA", "LOGLOSS", "SCORE")
+  m <- toupper(metrics)
+  m[m == "LOG_LOSS"] <- "LOGLOSS"
+  if (identical(m, "ALL")) m <- all_metrics
+  if (identical(m, "COMMON")) m <- c("AIC", "BIC", "R2", "ICC", "RMSE")
+  bad <- setdiff(m, all_metrics)
+  if (length(bad))
+    stop(sprintf("'metrics' must be \"all\", \"common\" or among %s; not %s",
+                 paste(all_metrics, collapse = ", "), paste(bad, collapse = ", ")), call. = FALSE)
+  fam <- model$family$family
+  out <- list()
+  ll <- logLik(model)
+  k <- attr(ll, "df")
+  n <- nobs(model)
+  if ("AIC" %in% m) out$AIC <- stats::AIC(model)
+  if ("AICC" %in% m) out$AICc <- stats::AIC(model) + 2 * k * (k + 1) / (n - k - 1)
+  if ("BIC" %in% m) out$BIC <- stats::BIC(model)
+  if ("R2" %in% m) out <- c(out, r2.glmmgee_glmm(model))
+  if ("ICC" %in% m) out$ICC <- performance::icc(model)$ICC_adjusted
+  if ("RMSE" %in% m) out$RMSE <- performance::performance_rmse(model, verbose = verbose)
+  if ("SIGMA" %in% m) out$Sigma <- if (fam %in% c("binomial", "poisson")) 1 else sigma(model)
+  if ("LOGLOSS" %in% m && fam == "binomial")
+    out$Log_loss <- performance::performance_logloss(model, verbose = verbose)
+  if ("SCORE" %in% m && fam %in% c("binomial", "poisson", "nbinom2")) {
+    sc <- performance::performance_score(model, verbose = verbose)
+    if (!is.na(sc$logarithmic)) out$Score_log <- sc$logarithmic
+    if (!is.na(sc$spherical)) out$Score_spherical <- sc$spherical
+  }
+  out <- as.data.frame(out)
+  rownames(out) <- NULL
+  class(out) <- c("performance_model", class(out))
+  out
 }

@@ -3,8 +3,8 @@
 # message that says what to use instead. Each was found by running it:
 # clubSandwich's vcovCR() treats a gee fit as a linear model with working
 # independence and returns standard errors off by a factor of six on
-# MASS::epil; performance's r2() gives a negative R2 for a binomial glmm and
-# a glm R2 for a gee. Registered when those packages load.
+# MASS::epil; performance's r2() gives a glm R2 for a gee. Registered when
+# those packages load.
 
 #' Calls refused on glmm and gee fits
 #'
@@ -16,14 +16,16 @@
 #'   which offers the sandwich (`"san.se"`), Mancl-DeRouen (`"md"`),
 #'   Kauermann-Carroll (`"kc"`) and jackknife (`"jack"`, `"j1s"`, `"fij"`)
 #'   estimators, computed with the working correlation.
-#' * `performance::r2()`: for a gaussian [glmm()] fit it is Nakagawa's R2
-#'   (from the variance decomposition, see [get_variance()][glmmgee-insight]);
-#'   for other families and for [gee()] fits no R2 is given here: report the
-#'   variance components ([VarCorr()]) or compare fits by [anova()].
+#' * `performance::r2()` on a [gee()] fit: a glm's R2 would ignore the
+#'   clustering and there is no likelihood; report the working correlation
+#'   or compare fits by [QIC()]. (On a [glmm()] fit it is Nakagawa's R2, from
+#'   the variance decomposition of [variance_shares()]; see
+#'   [get_variance()][glmmgee-insight].)
 #'
 #' @param obj,model A fit from [glmm()] or [gee()].
 #' @param ... Ignored.
-#' @return Nothing: these methods always signal an error.
+#' @return For `r2()` on a glmm fit, performance's Nakagawa R2; otherwise
+#'   nothing: these methods signal an error.
 #' @examples
 #' if (requireNamespace("clubSandwich", quietly = TRUE) &&
 #'     requireNamespace("MASS", quietly = TRUE)) {
@@ -56,12 +58,9 @@ vcovCR.glmmgee_glmm <- function(obj, ...) {
 #' @rdname glmmgee-refused
 #' @exportS3Method performance::r2
 r2.glmmgee_glmm <- function(model, ...) {
-  # Nakagawa's R2 through get_variance(), which is exact for gaussian fits.
-  if (model$family$family == "gaussian" && model$family$link == "identity")
-    return(performance::r2_nakagawa(model, ...))
-  stop("performance::r2() is available for gaussian glmmgee glmm fits only (for other ",
-       "families its generic code would not use the random-effect variances); see ",
-       "VarCorr(fit) for the variance components", call. = FALSE)
+  # performance's generic code would treat the fit as a glm; Nakagawa's R2
+  # reads the variance decomposition of get_variance() instead.
+  performance::r2_nakagawa(model, ...)
 }
 
 #' @rdname glmmgee-refused

@@ -133,6 +133,15 @@ print.glmmgee_variance_shares <- function(x, digits = max(3L, getOption("digits"
   invisible(x)
 }
 
+# The variances alone at the estimates (fixed, one per random-effect term,
+# residual), for insight's get_variance(): the same computation as
+# variance_shares(), without the intervals.
+variance_estimates <- function(fit, approximation = "lognormal") {
+  lambda <- if (fit$family$family %in% c("poisson", "nbinom2")) null_model_mean(fit)
+  est <- variance_components(fit, lambda, approximation)(unname(fit$theta))
+  est[attr(est, "kind") == "variance"]
+}
+
 # A function of theta returning the named vector of variances, shares, ICCs
 # and R^2 (with attribute "kind").
 variance_components <- function(fit, lambda, approximation) {

@@ -92,6 +92,8 @@ cl <- function(models, area, name, expr, peer = NULL, num = NULL, num_peer = num
 }
 
 q <- function(x) substitute(x)
+trial_scale <- paste("latent variance of one trial (pi^2/3), not divided by the mean number",
+                     "of trials as insight 1.7 does for cbind() responses")
 col <- function(v) function(x) as.data.frame(x)[[v]]
 fx <- function(x) x[grepl("^fixed$", x$effect), ]
 tmb_cond <- function(x) if (is.list(x) && !is.data.frame(x) && "cond" %in% names(x)) x$cond else x
@@ -262,9 +264,21 @@ battery_calls <- function() {
     cl("BSGE", "parameters", "ci", q(parameters::ci(fit, effects = "fixed")$CI_low)),
 
     # -- performance
-    cl("BSG", "performance", "icc", q(unlist(performance::icc(fit)))),
-    cl("BSG", "performance", "r2", q(unlist(performance::r2(fit)))),
-    cl("BSG", "performance", "model_performance", q(performance::model_performance(fit)$AIC)),
+    # insight 1.7 divides the logit latent variance pi^2/3 by the mean
+    # number of trials for a cbind() binomial response; ours stays on the
+    # latent scale of one trial, as variance_shares() and as both give for
+    # the same data as 0/1 rows.
+    cl("BSG", "performance", "icc", q(unlist(performance::icc(fit))),
+       convention = c(B = trial_scale, S = trial_scale)),
+    cl("BSG", "performance", "r2", q(unlist(performance::r2(fit))),
+       convention = c(B = trial_scale, S = trial_scale)),
+    cl("BSG", "performance", "model_performance", q(performance::model_performance(fit)$AIC),
+       convention = c(G = paste("AIC of the ML fit; performance's default estimator = \"REML\"",
+                                "gives lme4's REML criterion for an ML fit"))),
+    cl("BSG", "performance", "model_performance (R2, ICC, RMSE)",
+       q(unlist(performance::model_performance(fit, estimator = "ML")[
+         c("R2_conditional", "R2_marginal", "ICC", "RMSE")])),
+       convention = c(B = trial_scale, S = trial_scale)),
     cl("BSG", "performance", "check_singularity", q(performance::check_singularity(fit))),
 
     # -- ggeffects
