@@ -363,9 +363,14 @@ fit_warnings <- function(opt, nstep, gmax, singular, hess, cov_theta, control,
   if (is.finite(nstep) && nstep > control$grad_tol)
     warn <- c(warn, sprintf("doubtful convergence: scaled gradient %.2g (tolerance %.2g); largest absolute gradient %.2g",
                             nstep, control$grad_tol, gmax))
-  if (!is.finite(nstep) && gmax > control$grad_tol)
+  if (!is.finite(nstep) && is.finite(gmax) && gmax > control$grad_tol)
     warn <- c(warn, sprintf("doubtful convergence: largest absolute gradient %.2g (tolerance %.2g)",
                             gmax, control$grad_tol))
+  # A gradient that is NaN or infinite at the end: the likelihood surface is
+  # not smooth there (e.g. a dispersion confounded with the random effect),
+  # so nothing says the point is an optimum.
+  if (!is.finite(gmax))
+    warn <- c(warn, "the gradient of the log-likelihood is not finite at the estimates: the fit did not converge and its estimates are not a verified optimum (check the model: is a dispersion or variance identifiable?)")
   if (singular) {
     how <- if (is.null(boundary_check)) ""
            else if (isTRUE(boundary_check$verified))

@@ -110,6 +110,10 @@ ratio_table <- function(est, level, parm, measure) {
                            "is on its way to +/-Inf), so the ratio, its interval and p-value are ",
                            "meaningless"), measure, paste(sQuote(bad, FALSE), collapse = ", ")),
             call. = FALSE)
+  nose <- setdiff(parm[is.na(se)], bad)
+  if (length(nose))
+    warning(sprintf("%s for %s: the fit gives no standard error (see its warnings), so no interval or p-value",
+                    measure, paste(sQuote(nose, FALSE), collapse = ", ")), call. = FALSE)
   structure(out, class = c("glmmgee_ratios", "data.frame"), measure = measure,
             view = est$view, source = est$source, level = level)
 }
@@ -158,6 +162,9 @@ check_level <- function(level, arg = "level") {
 # covers every ratio, the Hauck-Donner signature of a drifting estimate).
 unbounded_terms <- function(b, se, separation = NULL) {
   sep <- if (isTRUE(separation$separated)) intersect(names(b), separation$terms) else character()
-  num <- names(b)[!is.finite(exp(b)) | !is.finite(se) | (abs(b) > 10 & se > 100)]
+  # An NA standard error (no covariance of the fit) says nothing about the
+  # estimate itself; an infinite one does.
+  num <- names(b)[!is.finite(exp(b)) | (!is.na(se) & !is.finite(se)) |
+                    (abs(b) > 10 & !is.na(se) & se > 100)]
   unique(c(sep, num))
 }

@@ -177,7 +177,9 @@ test_that("standardize() and odds_ratios() on a separated fit warn instead of pr
   expect_warning(st <- standardize(fit, "t", se = "none"), "the fit is separated \\('t'\\)")
   expect_match(attr(st, "warnings"), "not meaningful")
   expect_output(print(st), "Warning: the fit is separated")
-  expect_warning(odds_ratios(fit), "odds ratio for 't': no finite estimate")
+  # 'x' has a finite estimate but, the fit having no covariance, no SE.
+  expect_warning(expect_warning(odds_ratios(fit), "odds ratio for 't': no finite estimate"),
+                 "odds ratio for 'x': the fit gives no standard error")
   ge <- suppressWarnings(gee(y ~ t + x, data = d, id = g, family = binomial))
   expect_warning(odds_ratios(ge), "'t': no finite estimate")
   # A clean fit stays silent.
