@@ -17,7 +17,7 @@ debs=(r-cran-rcpp r-cran-rcppeigen r-cran-bh r-cran-matrix r-cran-nlme
       r-cran-car r-cran-multcomp r-cran-lmtest r-cran-sandwich r-cran-boot
       r-cran-insight r-cran-performance r-cran-parameters r-cran-ggeffects
       r-cran-sjplot r-cran-clubsandwich r-cran-parallelly r-cran-data.table
-      r-cran-checkmate r-cran-glue r-cran-tables r-cran-kableextra
+      r-cran-checkmate r-cran-glue
       r-cran-ordinal
       # gaston (a peer of the known-covariance gaussian engine) needs it
       r-cran-rcppparallel)
