@@ -20,7 +20,7 @@
 #' @keywords internal
 #' @useDynLib glmmgee, .registration = TRUE
 #' @importFrom Rcpp evalCpp
-#' @importFrom stats coef vcov fitted residuals predict nobs logLik formula
+#' @importFrom stats coef vcov fitted residuals predict nobs logLik formula AIC BIC
 #'   update model.matrix model.frame terms delete.response na.omit pnorm qnorm
 #'   pchisq dnorm gaussian weights df.residual deviance extractAIC
 "_PACKAGE"

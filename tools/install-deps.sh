@@ -18,7 +18,7 @@ debs=(r-cran-rcpp r-cran-rcppeigen r-cran-bh r-cran-matrix r-cran-nlme
       r-cran-insight r-cran-performance r-cran-parameters r-cran-ggeffects
       r-cran-sjplot r-cran-clubsandwich r-cran-parallelly r-cran-data.table
       r-cran-checkmate r-cran-glue
-      r-cran-ordinal
+      r-cran-ordinal r-cran-mlmrev
       # gaston (a peer of the known-covariance gaussian engine) needs it
       r-cran-rcppparallel)
 # Not built by Debian: from CRAN (marginaleffects and modelsummary are

@@ -106,7 +106,9 @@ test_that("lme4 (mlmRev): Contraception with a random urban slope matches glmer"
   data(Contraception, package = "mlmRev")
   form <- use ~ age + I(age^2) + urban + livch + (urban | district)
   f <- glmm(form, Contraception, family = binomial, nAGQ = 1)
-  g <- lme4::glmer(form, Contraception, family = binomial)
+  # lme4's own convergence check warns about its scaling on these data; the
+  # comparison is of the optimum, which it reaches.
+  g <- suppressWarnings(lme4::glmer(form, Contraception, family = binomial))
   expect_matches_peer(ll(f), ll(g), est_ours(f), est_glmer(g), "Contraception")
 })
 
