@@ -83,9 +83,7 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   pat <- block_pattern(cov_blocks)
   if (is.null(nAGQ)) nAGQ <- default_nAGQ(q, family)
   nAGQ <- check_nAGQ(nAGQ, q)
-  if (qr(X)$rank < ncol(X))
-    stop("the fixed-effects model matrix is rank deficient (aliased or collinear columns: ",
-         paste(aliased_columns(X), collapse = ", "), ")", call. = FALSE)
+  check_full_rank(X)
   p <- ncol(X)
   disp <- has_dispersion(family)
 
@@ -248,6 +246,15 @@ check_nAGQ <- function(nAGQ, q) {
     stop(sprintf("'nAGQ' = %d with %d random effects means %g quadrature points per cluster; use a smaller nAGQ",
                  nAGQ, q, nAGQ^q), call. = FALSE)
   nAGQ
+}
+
+# Every fitter refuses aliased fixed effects (they are not dropped, unlike
+# glm()), naming the columns.
+check_full_rank <- function(X) {
+  if (qr(X)$rank < ncol(X))
+    stop("the fixed-effects model matrix is rank deficient (aliased or collinear columns: ",
+         paste(aliased_columns(X), collapse = ", "), ")", call. = FALSE)
+  invisible(X)
 }
 
 aliased_columns <- function(X) {

@@ -11,9 +11,7 @@ known_gaussian_multi_fit <- function(X, y, terms, reml) {
   n <- length(y)
   p <- ncol(X)
   J <- length(terms)
-  if (qr(X)$rank < p)
-    stop("the fixed-effects model matrix is rank deficient (aliased or collinear columns: ",
-         paste(aliased_columns(X), collapse = ", "), ")", call. = FALSE)
+  check_full_rank(X)
   if (reml && n <= p)
     stop("REML needs more observations than fixed effects", call. = FALSE)
   check_memory(8 * n^2 * (J + 3), sprintf("%d known covariances over %d observations (dense %d x %d matrices)",

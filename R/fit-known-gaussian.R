@@ -117,9 +117,7 @@ known_gaussian_rotation <- function(index, K, kf, X, y, g) {
 known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
   n <- length(y)
   p <- ncol(X)
-  if (qr(X)$rank < p)
-    stop("the fixed-effects model matrix is rank deficient (aliased or collinear columns: ",
-         paste(aliased_columns(X), collapse = ", "), ")", call. = FALSE)
+  check_full_rank(X)
   if (reml && n <= p)
     stop("REML needs more observations than fixed effects", call. = FALSE)
   rot <- known_gaussian_rotation(index, K, kf, X, y, g)

@@ -32,9 +32,7 @@
 glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = NULL) {
   n <- length(y)
   p <- ncol(X)
-  if (qr(X)$rank < p)
-    stop("the fixed-effects model matrix is rank deficient (aliased or collinear columns: ",
-         paste(aliased_columns(X), collapse = ", "), ")", call. = FALSE)
+  check_full_rank(X)
   disp <- has_dispersion(family)
   nth <- re$ntheta
   # The search runs on centred and scaled designs (reparam-glmm.R); the
