@@ -6,13 +6,9 @@
 # tight tolerance it reaches the same optimum as ours and glmmTMB's (1e-7),
 # so differences in the tests below are the methods', not the optimizers'.
 
-eco_cbpp <- function() {
-  cached("eco_cbpp_data", {
-    e <- new.env()
-    utils::data("cbpp", package = "lme4", envir = e)
-    e$cbpp
-  })
-}
+# The cbpp data frame, loaded once for every ecosystem test
+# (helper-ecosystem.R).
+eco_cbpp <- function() cbpp_data()
 
 eco_glmm <- function() {
   cached("eco_cbpp_glmm", glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
