@@ -19,12 +19,15 @@ debs=(r-cran-rcpp r-cran-rcppeigen r-cran-bh r-cran-matrix r-cran-nlme
       r-cran-sjplot r-cran-clubsandwich r-cran-parallelly r-cran-data.table
       r-cran-checkmate r-cran-glue
       r-cran-ordinal r-cran-mlmrev
+      # peers of the GEE families (gee), the two-part count models (pscl)
+      # and, through multgee from CRAN, ordinal GEE (gnm, VGAM, RcppArmadillo)
+      r-cran-gee r-cran-pscl r-cran-gnm r-cran-vgam r-cran-rcpparmadillo
       # gaston (a peer of the known-covariance gaussian engine) needs it
       r-cran-rcppparallel)
 # Not built by Debian: from CRAN (marginaleffects and modelsummary are
 # pure R plus data.table/checkmate above, about 1.5 minutes on 2 cores;
-# gaston compiles C++).
-cran=(reformulas GLMMadaptive marginaleffects modelsummary gaston)
+# gaston and multgee compile C++).
+cran=(reformulas GLMMadaptive marginaleffects modelsummary gaston multgee)
 
 missing=()
 for p in "${debs[@]}"; do
