@@ -72,6 +72,9 @@
 NULL
 
 glmm_sparse <- function(formula, mf, family, nAGQ, control, start, covariance, mc, fenv) {
+  # Nested random intercepts: multilevel adaptive quadrature (glmm-nested.R).
+  if (is.numeric(nAGQ) && length(nAGQ) == 1L && !is.na(nAGQ) && nAGQ > 1)
+    return(glmm_nested(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
   if (!is.null(nAGQ) && !identical(as.numeric(nAGQ), 1))
     stop("'nAGQ' > 1 (adaptive quadrature) needs a single grouping factor without a known covariance; ",
          "with several random-effect terms only the Laplace approximation (nAGQ = 1) is available",

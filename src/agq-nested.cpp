@@ -1,0 +1,311 @@
+// Multilevel AGHQ for nested random intercepts; see agq-nested.h.
+#include "agq-nested.h"
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace glmmgee {
+
+namespace {
+const double NEG_INF = -std::numeric_limits<double>::infinity();
+
+// Maximises a concave-near-the-optimum scalar function by Newton steps with
+// step halving. eval(u, F, g, h) gives the value, first and second
+// derivative. The last call of eval is always at the returned point, so any
+// state eval leaves behind (the children's modes) belongs to the maximiser.
+template <class Eval>
+bool newton_max(double& u, Eval eval, double& F, double& g, double& h) {
+  eval(u, F, g, h);
+  if (!std::isfinite(F)) return false;
+  for (int it = 0; it < 200; ++it) {
+    // Where the curvature is not negative (a family whose log-likelihood is
+    // not concave in eta, far from the mode) a plain gradient step.
+    const double curv = h < -1e-12 ? h : -1.0 - std::fabs(h);
+    double step = -g / curv;
+    if (std::fabs(step) < 1e-11 * std::max(1.0, std::fabs(u))) return true;
+    const double u0 = u, F0 = F, g0 = g, h0 = h;
+    bool ok = false;
+    for (int half = 0; half < 40; ++half) {
+      u = u0 + step;
+      eval(u, F, g, h);
+      if (std::isfinite(F) && F >= F0 - 1e-13 * std::fabs(F0)) { ok = true; break; }
+      step /= 2;
+    }
+    if (!ok) {
+      u = u0;
+      eval(u, F, g, h);
+      (void)g0; (void)h0;
+      return std::fabs(g) < 1e-6 * std::max(1.0, std::fabs(F));
+    }
+  }
+  return std::fabs(g) < 1e-6 * std::max(1.0, std::fabs(F));
+}
+
+double logsumexp(const double* t, int K) {
+  double m = NEG_INF;
+  for (int k = 0; k < K; ++k) m = std::max(m, t[k]);
+  if (!std::isfinite(m)) return m;
+  double s = 0.0;
+  for (int k = 0; k < K; ++k) s += std::exp(t[k] - m);
+  return m + std::log(s);
+}
+}  // namespace
+
+NestedAgq::NestedAgq(const Eigen::Ref<const Eigen::MatrixXd>& X,
+                     const Eigen::Ref<const Eigen::VectorXd>& y,
+                     const Eigen::Ref<const Eigen::VectorXd>& wt,
+                     const Eigen::Ref<const Eigen::VectorXd>& offset,
+                     const std::vector<std::vector<int> >& unit, int family, int link,
+                     int nthreads)
+    : n_((int)X.rows()), p_((int)X.cols()), L_((int)unit.size()),
+      fam_(make_obs_model(family, link)), X_(X), y_(y), wt_(wt), off_(offset),
+      nthreads_(nthreads) {
+  if (!fam_) throw std::invalid_argument("unsupported family/link codes");
+  if (L_ < 1) throw std::invalid_argument("need at least one level of random effects");
+  disp_ = fam_->has_dispersion();
+  for (int i = 0; i < n_; ++i) lconst_ += fam_->logconst(y_[i], wt_[i]);
+  nunits_.resize(L_);
+  for (int l = 0; l < L_; ++l) {
+    if ((int)unit[l].size() != n_)
+      throw std::invalid_argument("level " + std::to_string(l + 1) + " has " +
+                                  std::to_string(unit[l].size()) + " unit codes for " +
+                                  std::to_string(n_) + " observations");
+    int mx = -1;
+    for (int i = 0; i < n_; ++i) {
+      if (unit[l][i] < 0) throw std::invalid_argument("negative unit code");
+      mx = std::max(mx, unit[l][i]);
+    }
+    nunits_[l] = mx + 1;
+  }
+  // Parents, checked: a unit with two parents is a crossed design.
+  child_start_.resize(L_);
+  child_idx_.resize(L_);
+  for (int l = 0; l + 1 < L_; ++l) {
+    std::vector<int> parent(nunits_[l + 1], -1);
+    for (int i = 0; i < n_; ++i) {
+      int& pa = parent[unit[l + 1][i]];
+      if (pa < 0) pa = unit[l][i];
+      else if (pa != unit[l][i])
+        throw std::invalid_argument("level " + std::to_string(l + 2) +
+                                    " is not nested in level " + std::to_string(l + 1));
+    }
+    std::vector<int>& st = child_start_[l];
+    st.assign(nunits_[l] + 1, 0);
+    for (int w = 0; w < nunits_[l + 1]; ++w) {
+      if (parent[w] < 0) throw std::invalid_argument("a unit without observations");
+      ++st[parent[w] + 1];
+    }
+    for (int v = 0; v < nunits_[l]; ++v) st[v + 1] += st[v];
+    std::vector<int> pos(st.begin(), st.end() - 1);
+    child_idx_[l].resize(nunits_[l + 1]);
+    for (int w = 0; w < nunits_[l + 1]; ++w) child_idx_[l][pos[parent[w]]++] = w;
+  }
+  const int last = L_ - 1;
+  obs_start_.assign(nunits_[last] + 1, 0);
+  for (int i = 0; i < n_; ++i) ++obs_start_[unit[last][i] + 1];
+  for (int v = 0; v < nunits_[last]; ++v) obs_start_[v + 1] += obs_start_[v];
+  std::vector<int> pos(obs_start_.begin(), obs_start_.end() - 1);
+  obs_idx_.resize(n_);
+  for (int i = 0; i < n_; ++i) obs_idx_[pos[unit[last][i]]++] = i;
+  mode_.resize(L_);
+  sig_.resize(L_);
+  kap_.resize(L_);
+  for (int l = 0; l < L_; ++l) {
+    mode_[l].assign(nunits_[l], 0.0);
+    sig_[l].assign(nunits_[l], 1.0);
+    kap_[l].assign(nunits_[l], 0.0);
+  }
+}
+
+double NestedAgq::leaf_sum(int v, double shift, Ctx& cx) const {
+  double s = 0.0;
+  for (int j = obs_start_[v]; j < obs_start_[v + 1]; ++j) {
+    const int i = obs_idx_[j];
+    s += fam_->derivs(y_[i], wt_[i], cx.eta[i] + shift, cx.phi).l;
+  }
+  return s;
+}
+
+void NestedAgq::profile(int l, int v, double c, Ctx& cx, double* P, double* P1, double* P2) {
+  const double s = cx.s[l];
+  double S1 = 0.0, D = 0.0;
+  auto eval = [&](double u, double& F, double& g, double& h) {
+    double val = -0.5 * u * u;
+    S1 = 0.0;
+    D = 0.0;
+    const double cu = c + s * u;
+    if (l == L_ - 1) {
+      for (int j = obs_start_[v]; j < obs_start_[v + 1]; ++j) {
+        const int i = obs_idx_[j];
+        const ObsDerivs d = fam_->derivs(y_[i], wt_[i], cx.eta[i] + cu, cx.phi);
+        val += d.l;
+        S1 += d.d1;
+        D += d.d2;
+      }
+    } else {
+      for (int j = child_start_[l][v]; j < child_start_[l][v + 1]; ++j) {
+        double q, q1, q2;
+        profile(l + 1, child_idx_[l][j], cu, cx, &q, &q1, &q2);
+        val += q;
+        S1 += q1;
+        D += q2;
+      }
+    }
+    F = val;
+    g = -u + s * S1;
+    h = -1.0 + s * s * D;
+  };
+  if (l == L_ - 1) cx.ip->poll();
+  double u = mode_[l][v], F, g, h;
+  const bool ok = newton_max(u, eval, F, g, h);
+  const double piv = 1.0 - s * s * D;
+  mode_[l][v] = u;
+  // A failure is reported as P = -Inf: the parent's Newton backs off from
+  // it, and it reaches the caller only at the parent's own optimum.
+  if (!ok || !(piv > 0) || !std::isfinite(F) || cx.ip->interrupted()) {
+    *P = NEG_INF;
+    *P1 = *P2 = 0.0;
+    return;
+  }
+  sig_[l][v] = 1.0 / std::sqrt(piv);
+  kap_[l][v] = s * D / piv;
+  *P = F;
+  *P1 = S1;
+  *P2 = D / piv;
+}
+
+double NestedAgq::integrate(int l, int v, double c, Ctx& cx) {
+  double P, P1, P2;
+  profile(l, v, c, cx, &P, &P1, &P2);
+  if (!std::isfinite(P)) return NEG_INF;
+  const double uh = mode_[l][v], sg = sig_[l][v], s = cx.s[l];
+  const int K = (int)cx.rule->z.size();
+  if (K == 1) {
+    if (l == L_ - 1) return P + std::log(sg);
+  }
+  std::vector<double> t(K);
+  for (int k = 0; k < K; ++k) {
+    const double z = cx.rule->z[k];
+    const double u = uh + sg * z;
+    double inner;
+    if (l == L_ - 1) {
+      inner = leaf_sum(v, c + s * u, cx);
+    } else {
+      inner = 0.0;
+      for (int j = child_start_[l][v]; j < child_start_[l][v + 1]; ++j)
+        inner += integrate(l + 1, child_idx_[l][j], c + s * u, cx);
+    }
+    t[k] = cx.rule->logw[k] + 0.5 * z * z + std::log(sg) - 0.5 * u * u + inner;
+  }
+  return logsumexp(t.data(), K);
+}
+
+void NestedAgq::setup_eta(const Eigen::Ref<const Eigen::VectorXd>& theta,
+                          Eigen::VectorXd& eta, std::vector<double>& s, double& phi) const {
+  eta = X_ * theta.head(p_) + off_;
+  s.assign(L_, 0.0);
+  for (int l = 0; l < L_; ++l) s[l] = theta[p_ + l];
+  phi = disp_ ? theta[p_ + L_] : 0.0;
+}
+
+NestedResult NestedAgq::evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta, int K) {
+  if (theta.size() != npar()) throw std::invalid_argument("theta has the wrong length");
+  if (K < 1) throw std::invalid_argument("nAGQ must be at least 1");
+  Eigen::VectorXd eta;
+  std::vector<double> s;
+  double phi;
+  setup_eta(theta, eta, s, phi);
+  const GhRule rule = gh_rule(K);
+  const int M = nunits_[0];
+  std::vector<double> ll(M, 0.0);
+  std::vector<int> fail(M, 0);
+  const int nt = usable_threads(nthreads_);
+  RegionGuard guard;
+  InterruptPoll ip;
+  // Outer units are independent and each touches only its own subtree's
+  // warm starts; the sum is taken afterwards in unit order, so the result
+  // does not depend on the number of threads.
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+  for (int v = 0; v < M; ++v) {
+    if (guard.failed() || ip.interrupted()) continue;
+    guard.run([&] {
+      Ctx cx{eta.data(), s.data(), phi, &rule, &ip};
+      ll[v] = integrate(0, v, 0.0, cx);
+      if (!std::isfinite(ll[v])) fail[v] = 1;
+    });
+  }
+  guard.rethrow();
+  ip.raise_if_interrupted();
+  NestedResult r;
+  for (int v = 0; v < M; ++v) {
+    r.loglik += ll[v];
+    r.failures += fail[v];
+  }
+  r.loglik += lconst_;
+  if (r.failures) r.loglik = NEG_INF;
+  return r;
+}
+
+NestedModes NestedAgq::modes(const Eigen::Ref<const Eigen::VectorXd>& theta) {
+  if (theta.size() != npar()) throw std::invalid_argument("theta has the wrong length");
+  Eigen::VectorXd eta;
+  std::vector<double> s;
+  double phi;
+  setup_eta(theta, eta, s, phi);
+  const GhRule rule = gh_rule(1);
+  InterruptPoll ip;
+  NestedModes out;
+  // The joint modes: the profile of each outer unit at c = 0 leaves every
+  // descendant's mode (and sigma, kappa) at the joint maximiser.
+  for (int v = 0; v < nunits_[0]; ++v) {
+    Ctx cx{eta.data(), s.data(), phi, &rule, &ip};
+    double P, P1, P2;
+    profile(0, v, 0.0, cx, &P, &P1, &P2);
+    if (!std::isfinite(P)) out.failed = true;
+  }
+  ip.raise_if_interrupted();
+  // Conditional variances of the joint Gaussian approximation, top down:
+  // u_v = u^_v + kappa_v dc_v + e_v with e_v ~ N(0, sigma_v^2) given the
+  // ancestors, and c for the children is c_v + s u_v.
+  out.u = mode_;
+  out.var.resize(L_);
+  std::vector<double> vc(nunits_[0], 0.0);
+  for (int l = 0; l < L_; ++l) {
+    out.var[l].resize(nunits_[l]);
+    std::vector<double> vnext(l + 1 < L_ ? nunits_[l + 1] : 0, 0.0);
+    for (int v = 0; v < nunits_[l]; ++v) {
+      const double sg2 = sig_[l][v] * sig_[l][v], k = kap_[l][v];
+      out.var[l][v] = sg2 + k * k * vc[v];
+      if (l + 1 < L_) {
+        const double a = 1.0 + s[l] * k;
+        const double vn = a * a * vc[v] + s[l] * s[l] * sg2;
+        for (int j = child_start_[l][v]; j < child_start_[l][v + 1]; ++j)
+          vnext[child_idx_[l][j]] = vn;
+      }
+    }
+    vc.swap(vnext);
+  }
+  // The linear predictor at the modes.
+  out.eta = eta;
+  std::vector<double> shift(nunits_[0], 0.0);
+  for (int v = 0; v < nunits_[0]; ++v) shift[v] = s[0] * mode_[0][v];
+  for (int l = 1; l < L_; ++l) {
+    std::vector<double> sh(nunits_[l]);
+    for (int v = 0; v < nunits_[l - 1]; ++v)
+      for (int j = child_start_[l - 1][v]; j < child_start_[l - 1][v + 1]; ++j) {
+        const int w = child_idx_[l - 1][j];
+        sh[w] = shift[v] + s[l] * mode_[l][w];
+      }
+    shift.swap(sh);
+  }
+  for (int v = 0; v < nunits_[L_ - 1]; ++v)
+    for (int j = obs_start_[v]; j < obs_start_[v + 1]; ++j) out.eta[obs_idx_[j]] += shift[v];
+  return out;
+}
+
+}  // namespace glmmgee

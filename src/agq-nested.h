@@ -1,0 +1,96 @@
+// Multilevel adaptive Gauss-Hermite quadrature for nested random intercepts
+// (Pinheiro and Chao, 2006).
+//
+// Model: levels l = 0 (outermost) .. L-1 (innermost); every observation i
+// belongs to one unit of each level, each unit of level l >= 1 to exactly
+// one unit of level l-1. With u_{l,v} ~ N(0, 1) independent,
+//   eta_i = x_i' beta + offset_i + sum_l s_l u_{l, unit_l(i)},  s_l >= 0.
+// The likelihood of an outer unit is an L-fold nested integral: a unit's
+// integral over its own u holds, at every node, the integrals of its
+// children, so the cost is (number of units) x K^depth, never K^(number of
+// units).
+//
+// For a unit v of level l and the sum c of its ancestors' contributions
+// s u, let F_v(c, u) = -u^2/2 + (leaf) sum_i l_i(eta_i + c + s_l u)
+//                              (else) sum_w P_w(c + s_l u),
+// P_v(c) = max_u F_v(c, u) the profile (the joint maximum over the subtree).
+// At the maximiser u^, with D_v = d2 of the leaf sum (or sum_w P_w''),
+//   P_v'  = sum l' (or sum P_w'),      P_v'' = D_v / (1 - s_l^2 D_v),
+//   sigma_v^2 = 1 / (1 - s_l^2 D_v)    (the Schur complement of the subtree's
+//                                      Hessian: the curvature in u once the
+//                                      descendants are maximised out),
+//   kappa_v = du^/dc = s_l D_v / (1 - s_l^2 D_v).
+// The quadrature of v given c is centred at u^ and scaled by sigma_v:
+//   g_v(c) = log sum_k w_k exp(z_k^2/2) sigma_v exp(-u_k^2/2 + inner(u_k)),
+//   u_k = u^ + sigma_v z_k, inner = the leaf sum or sum_w g_w(c + s_l u_k):
+// each child's integral is centred at its own conditional mode given the
+// node. With one node (K = 1) this is the Laplace approximation of the joint
+// integral: the product of the sigma_v is det(H)^{-1/2} of the joint Hessian.
+#ifndef GLMMGEE_AGQ_NESTED_H
+#define GLMMGEE_AGQ_NESTED_H
+
+#include <RcppEigen.h>
+#include <memory>
+#include <vector>
+#include "families.h"
+#include "gh-rule.h"
+#include "resources.h"
+
+namespace glmmgee {
+
+struct NestedResult {
+  double loglik = 0.0;
+  int failures = 0;  // units whose mode or curvature could not be found
+};
+
+struct NestedModes {
+  std::vector<std::vector<double> > u, var;  // per level, per unit (u scale)
+  Eigen::VectorXd eta;
+  bool failed = false;
+};
+
+class NestedAgq {
+ public:
+  // unit[l][i]: unit (0-based) of observation i at level l.
+  NestedAgq(const Eigen::Ref<const Eigen::MatrixXd>& X,
+            const Eigen::Ref<const Eigen::VectorXd>& y,
+            const Eigen::Ref<const Eigen::VectorXd>& wt,
+            const Eigen::Ref<const Eigen::VectorXd>& offset,
+            const std::vector<std::vector<int> >& unit, int family, int link,
+            int nthreads);
+  int npar() const { return p_ + L_ + (disp_ ? 1 : 0); }
+  NestedResult evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta, int K);
+  NestedModes modes(const Eigen::Ref<const Eigen::VectorXd>& theta);
+
+ private:
+  struct Ctx {
+    const double* eta;
+    const double* s;
+    double phi;
+    const GhRule* rule;
+    InterruptPoll* ip;
+  };
+  void profile(int l, int v, double c, Ctx& cx, double* P, double* P1, double* P2);
+  double integrate(int l, int v, double c, Ctx& cx);
+  double leaf_sum(int v, double shift, Ctx& cx) const;
+  void setup_eta(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::VectorXd& eta,
+                 std::vector<double>& s, double& phi) const;
+
+  int n_, p_, L_;
+  bool disp_;
+  std::unique_ptr<ObsModel> fam_;
+  Eigen::MatrixXd X_;
+  Eigen::VectorXd y_, wt_, off_;
+  double lconst_ = 0.0;
+  int nthreads_;
+  std::vector<int> nunits_;
+  // Children of unit v of level l: child_idx[l][child_start[l][v] ..].
+  std::vector<std::vector<int> > child_start_, child_idx_;
+  // Observations of innermost unit v: obs_idx_[obs_start_[v] ..].
+  std::vector<int> obs_start_, obs_idx_;
+  // Per unit: last conditional mode (warm start), sigma and kappa at it.
+  std::vector<std::vector<double> > mode_, sig_, kap_;
+};
+
+}  // namespace glmmgee
+#endif
