@@ -179,3 +179,26 @@ nested_term_summaries <- function(re, ns, theta, p, m) {
            condvar = array(s^2 * v, c(1L, 1L, nl), dimnames = list(tm$cnames, tm$cnames, tm$levels))))
   })
 }
+
+# The likelihood surface of a nested AGHQ fit for profile() and confint():
+# the same engine, rebuilt from the stored data, at the fit's nAGQ; the
+# gradient by central differences as in the fit.
+nested_profile_engine <- function(fit) {
+  re <- sparse_re_terms(fit$formula, fit$model, NULL)
+  ns <- nested_structure(re)
+  p <- length(fit$coefficients)
+  fam <- fit$family
+  disp <- has_dispersion(fam)
+  P <- length(fit$theta)
+  map <- c(seq_len(p), p + vapply(re$terms[ns$order], function(tm) tm$par, 1L), if (disp) P)
+  eng <- cpp_nested_new(fit$X, as.numeric(fit$y), as.numeric(fit$prior.weights),
+                        as.numeric(fit$offset), ns$units, fam$family_code, fam$link_code,
+                        fit$optinfo$nthreads %||% 1L)
+  f <- nested_objective(eng, map, as.integer(fit$nAGQ))
+  se <- suppressWarnings(sqrt(diag(fit$cov_theta)))
+  th <- unname(fit$theta)
+  h <- 1e-4 * ifelse(is.finite(se) & se > 0, se, 0.1 * pmax(abs(th), 1))
+  list(eval = function(t) list(loglik = f(t), gradient = fd_gradient(f, t, h)),
+       lower = c(rep(-Inf, p), rep(0, length(ns$order)), if (disp) -Inf),
+       free = function() NULL)
+}

@@ -20,7 +20,8 @@
 #' canonical links, and `lmer(REML = FALSE)` for gaussian models, where the
 #' approximation is exact.
 #'
-#' Adaptive quadrature (`nAGQ > 1`) needs a single grouping factor.
+#' Adaptive quadrature (`nAGQ > 1`) is available for one grouping factor
+#' and for nested random intercepts (see [glmm-nested]).
 #' A known covariance applies to a term `(1 | id)`: `K` is matched to the
 #' levels of `id` by its row names, may include levels without observations
 #' (their random effects are predicted from the others through `K`), and
@@ -72,13 +73,10 @@
 NULL
 
 glmm_sparse <- function(formula, mf, family, nAGQ, control, start, covariance, mc, fenv) {
-  # Nested random intercepts: multilevel adaptive quadrature (glmm-nested.R).
-  if (is.numeric(nAGQ) && length(nAGQ) == 1L && !is.na(nAGQ) && nAGQ > 1)
-    return(glmm_nested(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
+  # nAGQ > 1: multilevel adaptive quadrature for nested random intercepts
+  # (glmm-nested.R), which also checks nAGQ and refuses other designs.
   if (!is.null(nAGQ) && !identical(as.numeric(nAGQ), 1))
-    stop("'nAGQ' > 1 (adaptive quadrature) needs a single grouping factor without a known covariance; ",
-         "with several random-effect terms only the Laplace approximation (nAGQ = 1) is available",
-         call. = FALSE)
+    return(glmm_nested(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
   if (!is.null(covariance) && !is.list(covariance))
     stop("'covariance' must be a named list of matrices, e.g. list(id = K)", call. = FALSE)
   if (any(vapply(covariance, inherits, TRUE, "glmmgee_kfactor")))

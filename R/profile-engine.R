@@ -13,6 +13,7 @@ profile_engine <- function(fit) {
   fam <- fit$family
   p <- length(fit$coefficients)
   disp <- has_dispersion(fam)
+  if (inherits(fit, "glmmgee_glmm_nested")) return(nested_profile_engine(fit))
   if (inherits(fit, "glmmgee_glmm_sparse")) {
     cov_arg <- fit$call$covariance
     covariance <- if (!is.null(cov_arg))
