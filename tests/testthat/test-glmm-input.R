@@ -66,10 +66,10 @@ test_that("nAGQ must be a whole number >= 1", {
 
 test_that("random effects on several grouping factors go to the sparse Laplace engine", {
   d <- bac_input()
+  # Adaptive quadrature with several terms needs them nested (ID and site
+  # are crossed here).
   expect_error(glmm(y ~ trt + (1 | ID) + (1 | site), d, family = binomial, nAGQ = 5),
-               "'nAGQ' > 1 .*single grouping factor")
-  expect_error(glmm(y ~ trt + (1 | site/ID), d, family = binomial, nAGQ = 2),
-               "only the Laplace approximation")
+               "'nAGQ' > 1 .*needs nested grouping factors.*crossed")
   expect_s3_class(suppressWarnings(glmm(y ~ trt + (1 | ID) + (1 | site), d, family = binomial)),
                   "glmmgee_glmm_sparse")
   # site cycles within ID, so ID:site has one level per observation: from a

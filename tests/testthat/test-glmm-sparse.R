@@ -21,7 +21,8 @@ test_that("crossed binomial with an observation-level effect: cbpp", {
   fit <- glmm(f, cbpp, family = binomial)
   expect_s3_class(fit, "glmmgee_glmm_sparse")
   compare_lme4(fit, lme4::glmer(f, cbpp, binomial))
-  expect_error(glmm(f, cbpp, family = binomial, nAGQ = 5), "single grouping factor")
+  # obs is nested in herd: adaptive quadrature applies (test-glmm-nested.R).
+  expect_s3_class(glmm(f, cbpp, family = binomial, nAGQ = 5), "glmmgee_glmm_nested")
 })
 
 test_that("Poisson with three grouping factors: grouseticks", {
