@@ -189,6 +189,15 @@ double NestedAgq::integrate(int l, int v, double c, Ctx& cx) {
     if (l == L_ - 1) return P + std::log(sg);
   }
   std::vector<double> t(K);
+  // Each child's Newton search at a node starts from its joint mode moved
+  // along du^/dc (kappa): one or two steps then reach the conditional mode.
+  const int j0 = l < L_ - 1 ? child_start_[l][v] : 0;
+  const int j1 = l < L_ - 1 ? child_start_[l][v + 1] : 0;
+  std::vector<double> m0(j1 - j0), k0(j1 - j0);
+  for (int j = j0; j < j1; ++j) {
+    m0[j - j0] = mode_[l + 1][child_idx_[l][j]];
+    k0[j - j0] = kap_[l + 1][child_idx_[l][j]];
+  }
   for (int k = 0; k < K; ++k) {
     const double z = cx.rule->z[k];
     const double u = uh + sg * z;
@@ -197,10 +206,17 @@ double NestedAgq::integrate(int l, int v, double c, Ctx& cx) {
       inner = leaf_sum(v, c + s * u, cx);
     } else {
       inner = 0.0;
-      for (int j = child_start_[l][v]; j < child_start_[l][v + 1]; ++j)
-        inner += integrate(l + 1, child_idx_[l][j], c + s * u, cx);
+      for (int j = j0; j < j1; ++j) {
+        const int w = child_idx_[l][j];
+        mode_[l + 1][w] = m0[j - j0] + k0[j - j0] * s * (u - uh);
+        inner += integrate(l + 1, w, c + s * u, cx);
+      }
     }
     t[k] = cx.rule->logw[k] + 0.5 * z * z + std::log(sg) - 0.5 * u * u + inner;
+  }
+  for (int j = j0; j < j1; ++j) {
+    mode_[l + 1][child_idx_[l][j]] = m0[j - j0];
+    kap_[l + 1][child_idx_[l][j]] = k0[j - j0];
   }
   return logsumexp(t.data(), K);
 }
