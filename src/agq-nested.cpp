@@ -112,23 +112,32 @@ NestedAgq::NestedAgq(const Eigen::Ref<const Eigen::MatrixXd>& X,
   std::vector<int> pos(obs_start_.begin(), obs_start_.end() - 1);
   obs_idx_.resize(n_);
   for (int i = 0; i < n_; ++i) obs_idx_[pos[unit[last][i]]++] = i;
+  // The observations in unit order, so a unit's are contiguous for the
+  // families' batch functions.
+  ys_.resize(n_);
+  ws_.resize(n_);
+  for (int j = 0; j < n_; ++j) {
+    ys_[j] = y_[obs_idx_[j]];
+    ws_[j] = wt_[obs_idx_[j]];
+  }
+  for (int v = 0; v < nunits_[last]; ++v)
+    maxleaf_ = std::max(maxleaf_, obs_start_[v + 1] - obs_start_[v]);
   mode_.resize(L_);
   sig_.resize(L_);
   kap_.resize(L_);
+  cat_.resize(L_);
   for (int l = 0; l < L_; ++l) {
     mode_[l].assign(nunits_[l], 0.0);
     sig_[l].assign(nunits_[l], 1.0);
     kap_[l].assign(nunits_[l], 0.0);
+    cat_[l].assign(nunits_[l], 0.0);
   }
 }
 
 double NestedAgq::leaf_sum(int v, double shift, Ctx& cx) const {
-  double s = 0.0;
-  for (int j = obs_start_[v]; j < obs_start_[v + 1]; ++j) {
-    const int i = obs_idx_[j];
-    s += fam_->derivs(y_[i], wt_[i], cx.eta[i] + shift, cx.phi).l;
-  }
-  return s;
+  const int a = obs_start_[v], n = obs_start_[v + 1] - a;
+  for (int j = 0; j < n; ++j) cx.buf[j] = cx.eta[a + j] + shift;
+  return fam_->loglik_d1_n(ys_.data() + a, ws_.data() + a, cx.buf, n, cx.phi, cx.d1);
 }
 
 void NestedAgq::profile(int l, int v, double c, Ctx& cx, double* P, double* P1, double* P2) {
@@ -140,12 +149,13 @@ void NestedAgq::profile(int l, int v, double c, Ctx& cx, double* P, double* P1, 
     D = 0.0;
     const double cu = c + s * u;
     if (l == L_ - 1) {
-      for (int j = obs_start_[v]; j < obs_start_[v + 1]; ++j) {
-        const int i = obs_idx_[j];
-        const ObsDerivs d = fam_->derivs(y_[i], wt_[i], cx.eta[i] + cu, cx.phi);
-        val += d.l;
-        S1 += d.d1;
-        D += d.d2;
+      const int a = obs_start_[v], n = obs_start_[v + 1] - a;
+      for (int j = 0; j < n; ++j) cx.buf[j] = cx.eta[a + j] + cu;
+      fam_->derivs_n(ys_.data() + a, ws_.data() + a, cx.buf, n, cx.phi, cx.od);
+      for (int j = 0; j < n; ++j) {
+        val += cx.od[j].l;
+        S1 += cx.od[j].d1;
+        D += cx.od[j].d2;
       }
     } else {
       for (int j = child_start_[l][v]; j < child_start_[l][v + 1]; ++j) {
@@ -161,10 +171,15 @@ void NestedAgq::profile(int l, int v, double c, Ctx& cx, double* P, double* P1, 
     h = -1.0 + s * s * D;
   };
   if (l == L_ - 1) cx.ip->poll();
-  double u = mode_[l][v], F, g, h;
+  // Warm start: the last mode moved along du^/dc to the new c, so that the
+  // searches inside a parent's search and at its quadrature nodes take one
+  // or two Newton steps.
+  double u = mode_[l][v] + kap_[l][v] * (c - cat_[l][v]), F, g, h;
+  if (!std::isfinite(u)) u = 0.0;
   const bool ok = newton_max(u, eval, F, g, h);
   const double piv = 1.0 - s * s * D;
   mode_[l][v] = u;
+  cat_[l][v] = c;
   // A failure is reported as P = -Inf: the parent's Newton backs off from
   // it, and it reaches the caller only at the parent's own optimum.
   if (!ok || !(piv > 0) || !std::isfinite(F) || cx.ip->interrupted()) {
@@ -189,15 +204,6 @@ double NestedAgq::integrate(int l, int v, double c, Ctx& cx) {
     if (l == L_ - 1) return P + std::log(sg);
   }
   std::vector<double> t(K);
-  // Each child's Newton search at a node starts from its joint mode moved
-  // along du^/dc (kappa): one or two steps then reach the conditional mode.
-  const int j0 = l < L_ - 1 ? child_start_[l][v] : 0;
-  const int j1 = l < L_ - 1 ? child_start_[l][v + 1] : 0;
-  std::vector<double> m0(j1 - j0), k0(j1 - j0);
-  for (int j = j0; j < j1; ++j) {
-    m0[j - j0] = mode_[l + 1][child_idx_[l][j]];
-    k0[j - j0] = kap_[l + 1][child_idx_[l][j]];
-  }
   for (int k = 0; k < K; ++k) {
     const double z = cx.rule->z[k];
     const double u = uh + sg * z;
@@ -206,24 +212,19 @@ double NestedAgq::integrate(int l, int v, double c, Ctx& cx) {
       inner = leaf_sum(v, c + s * u, cx);
     } else {
       inner = 0.0;
-      for (int j = j0; j < j1; ++j) {
-        const int w = child_idx_[l][j];
-        mode_[l + 1][w] = m0[j - j0] + k0[j - j0] * s * (u - uh);
-        inner += integrate(l + 1, w, c + s * u, cx);
-      }
+      for (int j = child_start_[l][v]; j < child_start_[l][v + 1]; ++j)
+        inner += integrate(l + 1, child_idx_[l][j], c + s * u, cx);
     }
     t[k] = cx.rule->logw[k] + 0.5 * z * z + std::log(sg) - 0.5 * u * u + inner;
-  }
-  for (int j = j0; j < j1; ++j) {
-    mode_[l + 1][child_idx_[l][j]] = m0[j - j0];
-    kap_[l + 1][child_idx_[l][j]] = k0[j - j0];
   }
   return logsumexp(t.data(), K);
 }
 
 void NestedAgq::setup_eta(const Eigen::Ref<const Eigen::VectorXd>& theta,
                           Eigen::VectorXd& eta, std::vector<double>& s, double& phi) const {
-  eta = X_ * theta.head(p_) + off_;
+  const Eigen::VectorXd e = X_ * theta.head(p_) + off_;
+  eta.resize(n_);
+  for (int j = 0; j < n_; ++j) eta[j] = e[obs_idx_[j]];
   s.assign(L_, 0.0);
   for (int l = 0; l < L_; ++l) s[l] = theta[p_ + l];
   phi = disp_ ? theta[p_ + L_] : 0.0;
@@ -238,6 +239,8 @@ NestedResult NestedAgq::evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta,
   setup_eta(theta, eta, s, phi);
   const GhRule rule = gh_rule(K);
   const int M = nunits_[0];
+  check_memory(3.0 * maxleaf_ * sizeof(ObsDerivs) * usable_threads(nthreads_),
+               "nested quadrature scratch space");
   std::vector<double> ll(M, 0.0);
   std::vector<int> fail(M, 0);
   const int nt = usable_threads(nthreads_);
@@ -250,7 +253,8 @@ NestedResult NestedAgq::evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta,
   for (int v = 0; v < M; ++v) {
     if (guard.failed() || ip.interrupted()) continue;
     guard.run([&] {
-      Ctx cx{eta.data(), s.data(), phi, &rule, &ip};
+      Scratch sc(maxleaf_);
+      Ctx cx{eta.data(), s.data(), phi, &rule, &ip, sc.buf.data(), sc.d1.data(), sc.od.data()};
       ll[v] = integrate(0, v, 0.0, cx);
       if (!std::isfinite(ll[v])) fail[v] = 1;
     });
@@ -278,8 +282,9 @@ NestedModes NestedAgq::modes(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   NestedModes out;
   // The joint modes: the profile of each outer unit at c = 0 leaves every
   // descendant's mode (and sigma, kappa) at the joint maximiser.
+  Scratch sc(maxleaf_);
   for (int v = 0; v < nunits_[0]; ++v) {
-    Ctx cx{eta.data(), s.data(), phi, &rule, &ip};
+    Ctx cx{eta.data(), s.data(), phi, &rule, &ip, sc.buf.data(), sc.d1.data(), sc.od.data()};
     double P, P1, P2;
     profile(0, v, 0.0, cx, &P, &P1, &P2);
     if (!std::isfinite(P)) out.failed = true;
@@ -307,7 +312,8 @@ NestedModes NestedAgq::modes(const Eigen::Ref<const Eigen::VectorXd>& theta) {
     vc.swap(vnext);
   }
   // The linear predictor at the modes.
-  out.eta = eta;
+  out.eta.resize(n_);
+  for (int j = 0; j < n_; ++j) out.eta[obs_idx_[j]] = eta[j];
   std::vector<double> shift(nunits_[0], 0.0);
   for (int v = 0; v < nunits_[0]; ++v) shift[v] = s[0] * mode_[0][v];
   for (int l = 1; l < L_; ++l) {

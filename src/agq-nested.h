@@ -69,10 +69,19 @@ class NestedAgq {
     double phi;
     const GhRule* rule;
     InterruptPoll* ip;
+    double* buf;    // per-thread scratch, one entry per observation of a
+    double* d1;     // unit of the innermost level
+    ObsDerivs* od;
+  };
+  struct Scratch {
+    explicit Scratch(int m) : buf(m), d1(m), od(m) {}
+    std::vector<double> buf, d1;
+    std::vector<ObsDerivs> od;
   };
   void profile(int l, int v, double c, Ctx& cx, double* P, double* P1, double* P2);
   double integrate(int l, int v, double c, Ctx& cx);
   double leaf_sum(int v, double shift, Ctx& cx) const;
+  // eta without the random effects, in the innermost units' order.
   void setup_eta(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::VectorXd& eta,
                  std::vector<double>& s, double& phi) const;
 
@@ -88,8 +97,11 @@ class NestedAgq {
   std::vector<std::vector<int> > child_start_, child_idx_;
   // Observations of innermost unit v: obs_idx_[obs_start_[v] ..].
   std::vector<int> obs_start_, obs_idx_;
-  // Per unit: last conditional mode (warm start), sigma and kappa at it.
-  std::vector<std::vector<double> > mode_, sig_, kap_;
+  std::vector<double> ys_, ws_;  // y and weights in that order
+  int maxleaf_ = 0;
+  // Per unit: last conditional mode (warm start), sigma and kappa at it,
+  // and the ancestors' shift c it was found for.
+  std::vector<std::vector<double> > mode_, sig_, kap_, cat_;
 };
 
 }  // namespace glmmgee
