@@ -38,14 +38,15 @@
 #'   linear mixed models. *Journal of Computational and Graphical
 #'   Statistics* 15, 58-81.
 #' @examples
-#' set.seed(1)
-#' d <- expand.grid(obs = 1:4, ward = 1:3, hospital = 1:15)
+#' set.seed(4)
+#' d <- expand.grid(patient = 1:4, ward = 1:4, hospital = 1:20)
 #' d$x <- rnorm(nrow(d))
-#' u <- rnorm(15)[d$hospital] + 0.7 * rnorm(45)[(d$hospital - 1) * 3 + d$ward]
+#' u <- rnorm(20)[d$hospital] + 1.5 * rnorm(80)[(d$hospital - 1) * 4 + d$ward]
 #' d$y <- rbinom(nrow(d), 1, plogis(-0.5 + d$x + u))
 #' fit <- glmm(y ~ x + (1 | hospital/ward), data = d, family = binomial, nAGQ = 7)
 #' fit
 #' logLik(fit)
+#' fit$optinfo$laplace$loglik   # the Laplace approximation's value
 #' @name glmm-nested
 NULL
 

@@ -79,7 +79,9 @@
 #' @param nAGQ Quadrature points per random effect: 1 is the Laplace
 #'   approximation, larger values adaptive Gauss-Hermite quadrature on a
 #'   product grid. By default [default_nAGQ()]: 11 for one random effect,
-#'   fewer as the dimension grows, 1 for gaussian models (exact).
+#'   fewer as the dimension grows, 1 for gaussian models (exact). With
+#'   several terms the default is 1; `nAGQ > 1` is available for nested
+#'   random intercepts, by multilevel quadrature (see [glmm-nested]).
 #' @param control Settings from [glmm_control()].
 #' @param start Optional starting values; see [glmm_fit()].
 #' @param REML For a gaussian model whose one random-effect term `(1 | id)`
