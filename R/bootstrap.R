@@ -46,7 +46,7 @@ refit_sparse <- function(fit, rows, id, term) {
   re <- re_structure(fit, "standardize")
   tms <- fit$reterms
   cl <- tms[[term]]$index
-  blocks <- list()
+  blocks <- rterms <- list()
   lam_row <- lam_col <- lam_k <- integer()
   lower <- numeric()
   pos <- 0L
@@ -68,6 +68,9 @@ refit_sparse <- function(fit, rows, id, term) {
     lam_row <- c(lam_row, rep(base, each = nrow(lt)) + lt[, 1L])
     lam_col <- c(lam_col, rep(base, each = nrow(lt)) + lt[, 2L])
     lam_k <- c(lam_k, rep(tm$par, nl))
+    rterms[[k]] <- list(group = tm$group, lhs = tm$lhs, cnames = tm$cnames, levels = levels(f),
+                        index = as.integer(f), columns = pos + seq_len(nl * q), par = tm$par,
+                        known_cov = FALSE)
     pos <- pos + nl * q
     zpos <- zpos + q
   }
@@ -76,7 +79,12 @@ refit_sparse <- function(fit, rows, id, term) {
   rs <- list(Z = Z, lam_row = lam_row, lam_col = lam_col, lam_k = lam_k,
              ntheta = length(re$lambda_index), lower = lower,
              par_names = names(fit$theta)[sort(re$lambda_index)], terms = list())
-  f <- glmm_sparse_fit(fit$X[rows, , drop = FALSE], fit$y[rows], rs, fit$family,
+  # A nested quadrature fit is refitted by the same quadrature.
+  f <- if (inherits(fit, "glmmgee_glmm_nested"))
+    glmm_nested_fit(fit$X[rows, , drop = FALSE], fit$y[rows], within(rs, terms <- rterms),
+                    fit$family, fit$prior.weights[rows], fit$offset[rows], fit$nAGQ,
+                    glmm_control(), start = unname(fit$theta))
+  else glmm_sparse_fit(fit$X[rows, , drop = FALSE], fit$y[rows], rs, fit$family,
                        fit$prior.weights[rows], fit$offset[rows],
                        glmm_control(), start = unname(fit$theta))
   if (f$optinfo$convergence != 0L) return(NULL)

@@ -239,3 +239,21 @@ test_that("designs multilevel quadrature cannot integrate are refused with a cle
   expect_error(glmm(y ~ x + (1 | a) + (1 | a:b), data = d, family = binomial, nAGQ = 5,
                     covariance = list(a = K)), "known covariance")
 })
+
+test_that("the cluster bootstrap refits a nested quadrature fit by the same quadrature", {
+  d <- nested_data(11, A = 15, sds = c(1, 1.3))
+  fit <- glmm(y ~ x + (1 | a/b), data = d, family = binomial, nAGQ = 5)
+  k <- which(vapply(fit$reterms, `[[`, "", "group") == "a")
+  rows <- split(seq_len(nrow(d)), fit$reterms[[k]]$index)
+  # Every hospital drawn once: the original data, so the original estimates.
+  same <- glmmgee:::refit_clusters(fit, rows, seq_along(rows), term = k)
+  expect_equal(same, unname(fit$theta), tolerance = 1e-5)
+  # A resample with repeated hospitals: each copy's wards are new wards,
+  # and the estimates are the quadrature fit of the resampled data.
+  draw <- c(1:10, 1:5)
+  boot <- glmmgee:::refit_clusters(fit, rows, draw, term = k)
+  dd <- d[unlist(rows[draw]), ]
+  dd$a <- factor(rep(seq_along(draw), lengths(rows[draw])))
+  direct <- glmm(y ~ x + (1 | a/b), data = dd, family = binomial, nAGQ = 5)
+  expect_equal(boot, unname(direct$theta), tolerance = 1e-4)
+})
