@@ -170,7 +170,13 @@ void NestedAgq::profile(int l, int v, double c, Ctx& cx, double* P, double* P1, 
     g = -u + s * S1;
     h = -1.0 + s * s * D;
   };
-  if (l == L_ - 1) cx.ip->poll();
+  // After an interrupt every search returns at once (the result is
+  // discarded), so Ctrl-C is honoured within the poll interval.
+  if ((l == L_ - 1 && cx.ip->poll()) || cx.ip->interrupted()) {
+    *P = NEG_INF;
+    *P1 = *P2 = 0.0;
+    return;
+  }
   // Warm start: the last mode moved along du^/dc to the new c, so that the
   // searches inside a parent's search and at its quadrature nodes take one
   // or two Newton steps.
