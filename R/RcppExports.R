@@ -23,6 +23,10 @@ cpp_agq_new <- function(X, Z, y, wt, offset, group, M, lam_row, lam_col, family,
     .Call(`_glmmgee_cpp_agq_new`, X, Z, y, wt, offset, group, M, lam_row, lam_col, family, link, nAGQ, nthreads)
 }
 
+cpp_agq_set_aux <- function(ptr, kind, XA, pred, aoff) {
+    .Call(`_glmmgee_cpp_agq_set_aux`, ptr, kind, XA, pred, aoff)
+}
+
 cpp_agq_eval <- function(ptr, theta, gradient) {
     .Call(`_glmmgee_cpp_agq_eval`, ptr, theta, gradient)
 }
