@@ -25,7 +25,8 @@
 #' GLMMadaptive's `zi.poisson()` etc. use the same logit zero part.
 #'
 #' `predict(type = )`: `"link"` (\eqn{\log\mu}), `"conditional"`
-#' (\eqn{\mu}, the mean of the count part), `"zprob"` (\eqn{\pi}),
+#' (the mean of the count part: \eqn{\mu}, or for a hurdle model the
+#' zero-truncated mean \eqn{\mu/(1-f(0;\mu))}, as glmmTMB), `"zprob"` (\eqn{\pi}),
 #' `"zlink"` (logit \eqn{\pi}), `"disp"` (\eqn{\phi}), `"response"` (the
 #' mean of y: \eqn{(1-\pi)\mu} zero-inflated,
 #' \eqn{(1-\pi)\mu/(1-f(0;\mu))} hurdle), each with `re.form` as in
@@ -91,12 +92,17 @@ count_p0 <- function(family, mu, phi) {
          stop("no zero probability for family ", family$family, call. = FALSE))
 }
 
+# The mean of the count part: mu, or for a hurdle model the mean of the
+# zero-truncated distribution, mu / (1 - f(0; mu)) (glmmTMB's "conditional").
+zi_conditional_mean <- function(object, pr) {
+  mu <- object$family$linkinv(pr$eta)
+  if (object$aux$kind != "hurdle") return(mu)
+  mu / -expm1(log(count_p0(object$family, mu, pr$dlink)))
+}
+
 zi_response_mean <- function(object, pr) {
-  mu <- exp(pr$eta)
-  pz <- stats::plogis(pr$zlink)
-  if (object$aux$kind == "zi") return((1 - pz) * mu)
-  if (object$aux$kind == "hurdle") return((1 - pz) * mu / -expm1(log(count_p0(object$family, mu, pr$dlink))))
-  object$family$linkinv(pr$eta)
+  if (object$aux$kind == "disp") return(object$family$linkinv(pr$eta))
+  (1 - stats::plogis(pr$zlink)) * zi_conditional_mean(object, pr)
 }
 
 #' @rdname glmm-zero-inflation
@@ -111,7 +117,7 @@ predict.glmmgee_glmm_zi <- function(object, newdata = NULL,
   pr <- zi_predictors(object, newdata, re.form, allow.new.levels)
   out <- switch(type,
     link = pr$eta,
-    conditional = object$family$linkinv(pr$eta),
+    conditional = zi_conditional_mean(object, pr),
     zprob = stats::plogis(pr$zlink),
     zlink = pr$zlink,
     disp = {
