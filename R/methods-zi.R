@@ -32,9 +32,12 @@
 #' \eqn{(1-\pi)\mu/(1-f(0;\mu))} hurdle), each with `re.form` as in
 #' [predict.glmmgee_glmm()]. `fitted()` and `residuals()` use the mean of y;
 #' `simulate()` draws from the whole model (new random effects by default).
-#' [standardize()] and [marginal_coefs()] are not yet available for these
-#' models; the sparse engine (several random-effect terms) does not fit
-#' them yet.
+#' [standardize()] and [marginal_coefs()] work on the scale of the mean of
+#' y (including the zero part), integrated over the random effect
+#' (`re = "marginal"`) or at b = 0; the variable set by `standardize()` must
+#' be in the conditional formula (it is then set in the zero and dispersion
+#' designs too). The sparse engine (several random-effect terms) does not
+#' fit these models yet.
 #'
 #' @name glmm-zero-inflation
 #' @param object,x A model fitted with `ziformula`, `dispformula` or a
