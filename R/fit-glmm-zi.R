@@ -121,7 +121,7 @@ glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
 # y == 0 (hurdle: that is its maximum-likelihood fit) or a small constant
 # zero-inflation probability (zi).
 zi_start_values <- function(eng, X, y, weights, offset, family, kind, Xz, offz, pd, pat) {
-  beta <- cpp_agq_glm_start(eng, 20L)
+  beta <- if (kind == "disp") cpp_agq_glm_start(eng, 20L) else count_start(X, y, weights, offset)
   lam <- ifelse(pat$row == pat$col, 0.5, 0)
   pz <- if (is.null(Xz)) 0L else ncol(Xz)
   gam <- numeric(pz)
@@ -138,6 +138,23 @@ zi_start_values <- function(eng, X, y, weights, offset, family, kind, Xz, offz, 
   c(beta, lam, gam, del)
 }
 
+# The count part's start: a Poisson GLM of the positive counts. With all
+# rows, cells of structural zeros would drive a coefficient to -Inf (and
+# the iteration to its limit); the positive counts overstate the mean by
+# the zero-truncation only, which the optimizer corrects in a few steps.
+count_start <- function(X, y, weights, offset) {
+  pos <- y > 0 & weights > 0
+  if (sum(pos) <= ncol(X)) return(numeric(ncol(X)))
+  g <- suppressWarnings(tryCatch(
+    stats::glm.fit(X[pos, , drop = FALSE], y[pos], weights = weights[pos],
+                   offset = offset[pos], family = stats::poisson(),
+                   control = stats::glm.control(maxit = 10L)),
+    error = function(e) NULL))
+  b <- if (is.null(g)) numeric(ncol(X)) else unname(g$coefficients)
+  b[!is.finite(b) | abs(b) > 10] <- 0
+  b
+}
+
 # Newton steps updated by BFGS from the curvature at the start, nlminb when
 # they do not converge; for quadrature the Laplace optimum first (the same
 # strategy as optimize_glmm(), whose boundary mask knows only one
@@ -151,7 +168,8 @@ zi_optimize <- function(eng, theta, lower, nAGQ, bound, control) {
       stop("the log-likelihood is not finite at the starting values; give 'start' or check the data",
            call. = FALSE)
     H1 <- numeric_hessian(eng, theta, bound(theta), g0 = cur$gradient)
-    qn <- newton_steps(eng, theta, H1, bound(theta), lower = lower, at = cur, bfgs = TRUE,
+    qn <- newton_steps(eng, theta, negative_definite(H1), bound(theta), lower = lower,
+                       at = cur, bfgs = TRUE,
                        maxit = min(control$iter.max, 50L), tol = tol)
     st <- list(newton = qn$record)
     opt <- list(convergence = qn$record$convergence, message = qn$record$message)
@@ -176,4 +194,19 @@ zi_optimize <- function(eng, theta, lower, nAGQ, bound, control) {
   r <- one_stage(theta, tight)
   r$stages <- c(stages, r$stages)
   r
+}
+
+# Far from the optimum (a zero-inflation start that is off by several
+# logits) the curvature need not be negative definite; its eigenvalues
+# mirrored to the negative side, bounded away from zero, still give BFGS a
+# scaled start where nlminb would need a hundred iterations.
+negative_definite <- function(H) {
+  free <- which(!is.na(diag(H)))
+  Hf <- H[free, free, drop = FALSE]
+  if (anyNA(Hf)) return(H)
+  e <- eigen((Hf + t(Hf)) / 2, symmetric = TRUE)
+  if (all(e$values < 0)) return(H)
+  v <- pmax(abs(e$values), 1e-3 * max(abs(e$values)))
+  H[free, free] <- -(e$vectors %*% (v * t(e$vectors)))
+  H
 }
