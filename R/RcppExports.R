@@ -85,6 +85,10 @@ cpp_sparse_new <- function(X, Z, y, wt, offset, lam_row, lam_col, lam_k, ntheta,
     .Call(`_glmmgee_cpp_sparse_new`, X, Z, y, wt, offset, lam_row, lam_col, lam_k, ntheta, family, link)
 }
 
+cpp_sparse_set_aux <- function(ptr, kind, XA, pred, aoff) {
+    .Call(`_glmmgee_cpp_sparse_set_aux`, ptr, kind, XA, pred, aoff)
+}
+
 cpp_sparse_eval <- function(ptr, theta, gradient) {
     .Call(`_glmmgee_cpp_sparse_eval`, ptr, theta, gradient)
 }

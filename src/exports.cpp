@@ -423,6 +423,16 @@ static glmmgee::SparseLaplace* sparse_engine(SEXP ptr) {
   return p.get();
 }
 
+// The sparse engine's version of cpp_agq_set_aux().
+// [[Rcpp::export]]
+int cpp_sparse_set_aux(SEXP ptr, int kind, Eigen::Map<Eigen::MatrixXd> XA,
+                       Rcpp::IntegerVector pred, Eigen::Map<Eigen::MatrixXd> aoff) {
+  glmmgee::SparseLaplace* eng = sparse_engine(ptr);
+  std::vector<int> pr(pred.begin(), pred.end());
+  eng->set_aux(kind, XA, pr, aoff);
+  return eng->npar();
+}
+
 // [[Rcpp::export]]
 Rcpp::List cpp_sparse_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient) {
   glmmgee::SparseLaplace* eng = sparse_engine(ptr);
