@@ -110,8 +110,9 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
   if (has_disp && !has_dispersion(inner))
     stop(sprintf("'dispformula': the %s family has no dispersion parameter", inner$family),
          call. = FALSE)
-  if (needs_sparse_engine(formula, NULL))
-    stop("'ziformula', 'dispformula' and hurdle families are available with one grouping factor only (several random-effect terms need the sparse engine, which does not fit them yet)",
+  sparse <- needs_sparse_engine(formula, NULL)
+  if (sparse && !is.null(nAGQ) && !identical(as.numeric(nAGQ), 1))
+    stop("'nAGQ' > 1 (adaptive quadrature) needs a single grouping factor; with several random-effect terms only the Laplace approximation (nAGQ = 1) is available",
          call. = FALSE)
   kind <- if (truncated) "hurdle" else if (has_zi) "zi" else "disp"
 
@@ -121,8 +122,8 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
     if (!is.null(f)) ff[[3L]] <- call("+", ff[[3L]], f[[2L]])
   environment(ff) <- fenv
   mf <- frame_from_call(mc, ff, env, extras = c("weights", "offset"))
-  re <- re_terms(formula, mf, fenv)
-  fx <- fixed_design(formula, mf, fenv, drop_rownames = TRUE)
+  re <- if (sparse) sparse_re_terms(formula, mf, NULL) else re_terms(formula, mf, fenv)
+  fx <- fixed_design(formula, mf, fenv, drop_rownames = !sparse)
   X <- fx$X
   rc <- checked_response(mf, X, inner, formula)
   y <- rc$resp$y
@@ -141,10 +142,15 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
   zd <- if (has_zi) part_design(ziformula)
   dd <- if (has_disp) part_design(dispformula)
   offz <- if (truncated && !has_zi) rep(-Inf, length(y))
-  if (is.null(nAGQ)) nAGQ <- default_nAGQ(ncol(re$Z), inner)
-  fit <- glmm_zi_fit(X, y, re$Z, re$group, inner, kind, Xz = zd$X, Xd = dd$X,
-                     weights = rc$resp$weights, offset = rc$offset, offz = offz,
-                     nAGQ = nAGQ, cov_blocks = re$block_sizes, control = control)
+  fit <- if (sparse) {
+    glmm_sparse_zi_fit(X, y, re, inner, kind, zd$X, dd$X, rc$resp$weights, rc$offset, offz,
+                       control)
+  } else {
+    if (is.null(nAGQ)) nAGQ <- default_nAGQ(ncol(re$Z), inner)
+    glmm_zi_fit(X, y, re$Z, re$group, inner, kind, Xz = zd$X, Xd = dd$X,
+                weights = rc$resp$weights, offset = rc$offset, offz = offz,
+                nAGQ = nAGQ, cov_blocks = re$block_sizes, control = control)
+  }
   fit$family <- inner
   fit$sigma <- 1
   fit$dispersion <- has_dispersion(inner)
@@ -153,14 +159,20 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
     fit$sigma <- sigma_of(inner, phi)
     fit$family <- fitted_family(inner, phi)
   }
-  obj <- new_glmm(fit, X = X, Z = re$Z, y = y, weights = rc$resp$weights, offset = rc$offset,
-                  re = re, mf = mf, mt = fx$mt, call = mc, formula = formula)
+  obj <- if (sparse) {
+    new_glmm_sparse(fit, X = X, y = y, weights = rc$resp$weights, offset = rc$offset, re = re,
+                    mf = mf, mt = fx$mt, call = mc, formula = formula)
+  } else {
+    new_glmm(fit, X = X, Z = re$Z, y = y, weights = rc$resp$weights, offset = rc$offset,
+             re = re, mf = mf, mt = fx$mt, call = mc, formula = formula)
+  }
   obj$vcov <- fit$cov_theta[seq_len(fit$p), seq_len(fit$p), drop = FALSE]
   obj$aux <- list(kind = kind, truncated = truncated, family_name = family_label(family, inner, kind),
                   zi = if (has_zi) c(zd, list(formula = ziformula, coef = fit$zi)),
                   disp = if (fit$dispersion) c(dd %||% list(X = NULL), list(formula = dispformula %||% ~1,
                                                                      coef = fit$disp)),
                   zi_index = if (has_zi) fit$p + length(fit$lambda) + seq_along(fit$zi),
+                  sparse = sparse,
                   disp_index = if (fit$dispersion)
                     fit$p + length(fit$lambda) + length(fit$zi) + seq_along(fit$disp))
   class(obj) <- c("glmmgee_glmm_zi", class(obj))

@@ -93,7 +93,7 @@
 #'   structural zero (zero-inflated poisson or [nbinom2()] counts), or, with
 #'   the [truncated_poisson()] / [truncated_nbinom2()] families, of the zero
 #'   probability of a hurdle model; as glmmTMB's argument of that name.
-#'   Fixed effects only; one grouping factor. See [glmm-zero-inflation].
+#'   Fixed effects only. See [glmm-zero-inflation].
 #' @param dispformula A one-sided formula for the log of the dispersion
 #'   (gaussian \eqn{\sigma}, nbinom2 \eqn{	heta}, Gamma shape), which then
 #'   varies by observation; `~ 1` (the default) is one dispersion.

@@ -71,7 +71,7 @@ re_structure_sparse <- function(fit, p) {
   Lam[cbind(rows, cols)] <- fit$theta[p + idx]
   list(q = off, cnames = cn, Lambda = Lam, pattern = pat, p = p,
        lambda_index = p + idx, ntheta = length(fit$theta), Z = Z,
-       group_name = fit$group_name, sparse = TRUE,
+       group_name = fit$group_name, sparse = TRUE, aux = fit$aux,
        known_cov = any(vapply(tms, function(tm) isTRUE(tm$known_cov), TRUE)))
 }
 

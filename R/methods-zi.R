@@ -7,9 +7,10 @@
 #' Zero-inflated, hurdle and dispersion-formula GLMMs
 #'
 #' [glmm()] with `ziformula`, `dispformula` or a [truncated_poisson()] /
-#' [truncated_nbinom2()] family fits, with one grouping factor, by the
-#' Laplace approximation or adaptive Gauss-Hermite quadrature (exact
-#' analytic gradient):
+#' [truncated_nbinom2()] family fits, with one grouping factor by the
+#' Laplace approximation or adaptive Gauss-Hermite quadrature, with several
+#' random-effect terms by the sparse Laplace engine (exact analytic gradient
+#' in both):
 #' * zero-inflated counts (Lambert 1992): \eqn{P(y=0) = \pi + (1-\pi)f(0;\mu)},
 #'   \eqn{P(y) = (1-\pi)f(y;\mu)} for \eqn{y>0}, with \eqn{f} Poisson or NB2,
 #'   \eqn{\log\mu = x'\beta + z'b} (conditional on the random effect) and
@@ -36,8 +37,8 @@
 #' y (including the zero part), integrated over the random effect
 #' (`re = "marginal"`) or at b = 0; the variable set by `standardize()` must
 #' be in the conditional formula (it is then set in the zero and dispersion
-#' designs too). The sparse engine (several random-effect terms) does not
-#' fit these models yet.
+#' designs too). With several random-effect terms the sparse Laplace
+#' engine fits them (Laplace only).
 #'
 #' @name glmm-zero-inflation
 #' @param object,x A model fitted with `ziformula`, `dispformula` or a
@@ -258,12 +259,17 @@ print_zi_head <- function(x, digits) {
                           paste(deparse(a$zi$formula), collapse = " "), "\n")
   if (!is.null(a$disp) && length(a$disp$coef) > 1L)
     cat("Dispersion formula:", paste(deparse(a$disp$formula), collapse = " "), "\n")
-  cat(sprintf("logLik = %s  (df = %d, %d observations, %d %s)\n",
-              format(x$loglik, digits = digits + 3L), x$df, x$nobs, x$ngroups, x$group_name))
-  sds <- sqrt(diag(x$D))
-  cat("Random effects (", x$group_name, "), standard deviations: ",
-      paste(sprintf("%s %s", names(sds), format(sds, digits = digits)), collapse = ", "), "\n",
-      sep = "")
+  cat(sprintf("logLik = %s  (df = %d, %d observations, %s)\n",
+              format(x$loglik, digits = digits + 3L), x$df, x$nobs,
+              paste(sprintf("%d %s", x$ngroups, x$group_name), collapse = ", ")))
+  terms <- if (isTRUE(a$sparse)) x$reterms
+           else list(list(group = x$group_name, D = x$D))
+  for (tm in terms) {
+    sds <- sqrt(diag(tm$D))
+    cat("Random effects (", tm$group, "), standard deviations: ",
+        paste(sprintf("%s %s", rownames(tm$D) %||% names(sds), format(sds, digits = digits)),
+              collapse = ", "), "\n", sep = "")
+  }
   for (w in x$optinfo$warnings) cat("Warning:", w, "\n")
 }
 
@@ -274,12 +280,14 @@ zi_tables <- function(tabs, x, digits, full) {
     if (full) stats::printCoefmat(tab, digits = digits)
     else print(stats::setNames(tab[, 1L], rownames(tab)), digits = digits)
   }
-  show(sprintf("Conditional model (log mean of the count part, given the random effect of %s):",
-               x$group_name), tabs$cond)
+  grp <- paste(unique(x$group_name), collapse = " and ")
+  show(sprintf("Conditional model (%s, given the random effects of %s):",
+               if (x$family$family %in% c("poisson", "nbinom2")) "log mean of the count part"
+               else paste(x$family$link, "link of the mean"), grp), tabs$cond)
   if (!is.null(tabs$zi))
     show(sprintf("%s (logit; no random effect, the same in every %s):",
                  if (a$kind == "hurdle") "Zero (hurdle) model, P(y = 0)"
-                 else "Zero-inflation model, P(structural zero)", x$group_name), tabs$zi)
+                 else "Zero-inflation model, P(structural zero)", grp), tabs$zi)
   if (!is.null(tabs$disp)) {
     nm <- switch(x$family$family, gaussian = "sigma", nbinom2 = "theta", Gamma = "shape")
     show(sprintf("Dispersion model (log %s; no random effect):", nm), tabs$disp)

@@ -69,6 +69,32 @@ test_that("the gradient of every two-part and dispersion model equals numerical 
   }
 })
 
+test_that("the sparse engine's gradient with auxiliary predictors equals numerical differentiation (crossed terms)", {
+  skip_if_not_installed("numDeriv")
+  set.seed(2)
+  n <- 300
+  a <- sample(1:12, n, TRUE)
+  b <- sample(1:8, n, TRUE)
+  x <- rnorm(n)
+  w <- rbinom(n, 1, 0.5)
+  mu <- exp(0.3 + 0.5 * x + rnorm(12, 0, 0.5)[a] + rnorm(8, 0, 0.4)[b])
+  y <- ifelse(runif(n) < plogis(-1 + w), 0, rnbinom(n, size = 2, mu = mu))
+  X <- cbind(1, x)
+  Z <- Matrix::sparseMatrix(i = c(1:n, 1:n), j = c(a, 12 + b), x = 1, dims = c(n, 20))
+  fam <- glmmgee:::resolve_family(glmmgee::nbinom2())
+  Xw <- cbind(1, w)
+  for (kind in 0:2) {
+    eng <- glmmgee:::cpp_sparse_new(X, Z, as.numeric(y), rep(1, n), rep(0, n), 0:19, 0:19,
+                                    c(rep(0L, 12), rep(1L, 8)), 2L, fam$family_code, fam$link_code)
+    P <- if (kind == 0L) glmmgee:::cpp_sparse_set_aux(eng, 0L, Xw, c(0L, 0L), matrix(0, n, 1))
+         else glmmgee:::cpp_sparse_set_aux(eng, kind, cbind(Xw, Xw), c(0L, 0L, 1L, 1L), matrix(0, n, 2))
+    th <- c(0.2, 0.4, 0.5, 0.3, seq(-0.3, 0.3, length.out = P - 4L))
+    an <- glmmgee:::cpp_sparse_eval(eng, th, TRUE)$gradient
+    nu <- numDeriv::grad(function(t) glmmgee:::cpp_sparse_eval(eng, t, FALSE)$loglik, th)
+    expect_equal(an, nu, tolerance = 1e-5, label = sprintf("kind %d", kind))
+  }
+})
+
 test_that("without a random effect the zero-inflated and hurdle likelihoods are pscl's at pscl's estimates", {
   skip_if_not_installed("pscl")
   skip_if_not_installed("glmmTMB")
@@ -149,8 +175,8 @@ test_that("unsupported combinations are refused with the argument named", {
   d$h <- rep(1:4, 20)
   expect_error(glmm(yp ~ x + (1 | g), data = d, ziformula = ~ x + (1 | g), family = poisson),
                "'ziformula': random effects in the zero-inflation model are not supported")
-  expect_error(glmm(yp ~ x + (1 | g) + (1 | h), data = d, ziformula = ~ x, family = poisson),
-               "one grouping factor only")
+  expect_error(glmm(yp ~ x + (1 | g) + (1 | h), data = d, ziformula = ~ x, family = poisson,
+                    nAGQ = 5), "only the Laplace approximation")
   expect_error(glmm(yg ~ x + (1 | g), data = d, ziformula = ~ x),
                "'ziformula': zero-inflation needs a count family")
   expect_error(glmm(yp ~ x + (1 | g), data = d, dispformula = ~ x, family = poisson),

@@ -118,3 +118,33 @@ test_that("zero-inflated and hurdle models by adaptive quadrature match GLMMadap
     expect_identical(ours$optinfo$method, "AGHQ")
   }
 })
+
+test_that("with two random-effect terms (sparse Laplace engine) zero-inflated, hurdle and dispersion-formula fits match glmmTMB", {
+  skip_if_not_installed("glmmTMB")
+  d <- salamanders()
+  f <- count ~ spp + mined + (1 | site) + (1 | sample)
+  sds <- function(o) unname(unlist(lapply(o$reterms, function(t) sqrt(diag(t$D)))))
+  tmb_sds <- function(m) unname(unlist(lapply(glmmTMB::VarCorr(m)$cond, attr, "stddev")))
+  for (fm in list(list(poisson, poisson()),
+                  list(truncated_nbinom2, glmmTMB::truncated_nbinom2()))) {
+    ours <- glmm(f, data = d, ziformula = ~ mined, family = fm[[1]])
+    tmb <- glmmTMB::glmmTMB(f, data = d, ziformula = ~ mined, family = fm[[2]])
+    expect_s3_class(ours, "glmmgee_glmm_sparse")
+    expect_equal(unname(fixef(ours)), unname(glmmTMB::fixef(tmb)$cond), tolerance = 1e-4)
+    expect_equal(unname(ours$aux$zi$coef), unname(glmmTMB::fixef(tmb)$zi), tolerance = 1e-4)
+    expect_equal(sds(ours), tmb_sds(tmb), tolerance = 1e-3)
+    d_ll <- as.numeric(logLik(ours)) - as.numeric(logLik(tmb))
+    expect_gt(d_ll, -1e-4)
+    expect_lt(abs(d_ll), 1e-3)
+    expect_equal(unname(predict(ours, type = "response")), unname(predict(tmb, type = "response")),
+                 tolerance = 1e-4)
+  }
+  set.seed(21)
+  g <- data.frame(a = rep(1:20, each = 15), b = rep(1:15, 20), x = rnorm(300), w = rbinom(300, 1, 0.5))
+  g$y <- 1 + g$x + rnorm(20)[g$a] + rnorm(15, sd = 0.5)[g$b] + rnorm(300, sd = exp(-0.3 + 0.5 * g$w))
+  ours <- glmm(y ~ x + (1 | a) + (1 | b), data = g, dispformula = ~ w)
+  tmb <- glmmTMB::glmmTMB(y ~ x + (1 | a) + (1 | b), data = g, dispformula = ~ w)
+  expect_equal(unname(fixef(ours)), unname(glmmTMB::fixef(tmb)$cond), tolerance = 1e-4)
+  expect_equal(2 * unname(ours$aux$disp$coef), unname(glmmTMB::fixef(tmb)$disp), tolerance = 1e-4)
+  expect_gt(as.numeric(logLik(ours)) - as.numeric(logLik(tmb)), -1e-4)
+})
