@@ -166,6 +166,11 @@ test_that("hurdle simulation gives no zeros from the count part, and zero-trunca
   pz <- predict(fit, type = "zprob")[1]
   expect_equal(mean(unlist(sims) == 0), unname(pz), tolerance = 0.1)
   expect_true(all(unlist(sims) >= 0))
+  # A given seed reproduces the draws and leaves the caller's stream alone.
+  set.seed(9)
+  before <- .Random.seed
+  expect_identical(simulate(fit, nsim = 2, seed = 4), simulate(fit, nsim = 2, seed = 4))
+  expect_identical(.Random.seed, before)
   expect_error(glmm(yp ~ x + (1 | g), data = d, family = truncated_poisson),
                "zero-truncated, but the response has zeros")
 })
