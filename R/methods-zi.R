@@ -28,7 +28,9 @@
 #' `predict(type = )`: `"link"` (\eqn{\log\mu}), `"conditional"`
 #' (the mean of the count part: \eqn{\mu}, or for a hurdle model the
 #' zero-truncated mean \eqn{\mu/(1-f(0;\mu))}, as glmmTMB), `"zprob"` (\eqn{\pi}),
-#' `"zlink"` (logit \eqn{\pi}), `"disp"` (\eqn{\phi}), `"response"` (the
+#' `"zlink"` (logit \eqn{\pi}), `"disp"` (\eqn{\phi}: gaussian
+#' \eqn{\sigma}, NB2 \eqn{\theta}, Gamma shape; glmmTMB gives
+#' \eqn{1/\sqrt{shape}} for Gamma), `"response"` (the
 #' mean of y: \eqn{(1-\pi)\mu} zero-inflated,
 #' \eqn{(1-\pi)\mu/(1-f(0;\mu))} hurdle), each with `re.form` as in
 #' [predict.glmmgee_glmm()]. `fitted()` and `residuals()` use the mean of y;

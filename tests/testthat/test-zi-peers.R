@@ -148,3 +148,22 @@ test_that("with two random-effect terms (sparse Laplace engine) zero-inflated, h
   expect_equal(2 * unname(ours$aux$disp$coef), unname(glmmTMB::fixef(tmb)$disp), tolerance = 1e-4)
   expect_gt(as.numeric(logLik(ours)) - as.numeric(logLik(tmb)), -1e-4)
 })
+
+test_that("a Gamma dispersion formula matches glmmTMB (the same log-shape coefficients)", {
+  skip_if_not_installed("glmmTMB")
+  set.seed(5)
+  g <- rep(1:40, each = 8)
+  x <- rnorm(320)
+  w <- rbinom(320, 1, 0.5)
+  mu <- exp(0.5 + 0.4 * x + rnorm(40, sd = 0.5)[g])
+  sh <- exp(0.5 + 0.8 * w)
+  d <- data.frame(g = g, x = x, w = w, y = rgamma(320, shape = sh, rate = sh / mu))
+  ours <- glmm(y ~ x + (1 | g), data = d, family = Gamma(link = "log"), dispformula = ~ w,
+               nAGQ = 1)
+  tmb <- glmmTMB::glmmTMB(y ~ x + (1 | g), data = d, family = Gamma(link = "log"),
+                          dispformula = ~ w)
+  expect_zi_as_glmmtmb(ours, tmb)
+  # glmmTMB's type = "disp" for Gamma is its sigma, 1 / sqrt(shape).
+  expect_equal(unname(1 / sqrt(predict(ours, type = "disp"))), unname(predict(tmb, type = "disp")),
+               tolerance = 1e-4)
+})
