@@ -176,6 +176,9 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
                   disp_index = if (fit$dispersion)
                     fit$p + length(fit$lambda) + length(fit$zi) + seq_along(fit$disp))
   class(obj) <- c("glmmgee_glmm_zi", class(obj))
+  # Stored, so that code reading fit$fitted.values (augment(), the
+  # performance checks) sees the mean of y, not the count part's mean.
+  obj$fitted.values <- stats::predict(obj, type = "response")
   sep <- separation_record(X, y, rc$resp$weights, inner, "glmm")
   finish_glmm(obj, sep, NULL)
 }
