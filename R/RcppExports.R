@@ -41,6 +41,10 @@ cpp_agq_new <- function(X, Z, y, wt, offset, group, M, lam_row, lam_col, family,
     .Call(`_glmmgee_cpp_agq_new`, X, Z, y, wt, offset, group, M, lam_row, lam_col, family, link, nAGQ, nthreads)
 }
 
+cpp_agq_set_aux <- function(ptr, kind, XA, pred, aoff) {
+    .Call(`_glmmgee_cpp_agq_set_aux`, ptr, kind, XA, pred, aoff)
+}
+
 cpp_agq_eval <- function(ptr, theta, gradient) {
     .Call(`_glmmgee_cpp_agq_eval`, ptr, theta, gradient)
 }
@@ -97,6 +101,10 @@ cpp_gee_variance <- function(data, spec, beta, alpha, phi) {
 
 cpp_sparse_new <- function(X, Z, y, wt, offset, lam_row, lam_col, lam_k, ntheta, family, link) {
     .Call(`_glmmgee_cpp_sparse_new`, X, Z, y, wt, offset, lam_row, lam_col, lam_k, ntheta, family, link)
+}
+
+cpp_sparse_set_aux <- function(ptr, kind, XA, pred, aoff) {
+    .Call(`_glmmgee_cpp_sparse_set_aux`, ptr, kind, XA, pred, aoff)
 }
 
 cpp_sparse_eval <- function(ptr, theta, gradient) {

@@ -91,6 +91,14 @@
 #'   eigendecomposition of \eqn{ZKZ'}, or a thin decomposition of a factor of
 #'   `K` given by [kfactor()]), also with one observation per level. Other
 #'   models accept only `FALSE`; print() states which criterion was used.
+#' @param ziformula A one-sided formula for the logit of the probability of a
+#'   structural zero (zero-inflated poisson or [nbinom2()] counts), or, with
+#'   the [truncated_poisson()] / [truncated_nbinom2()] families, of the zero
+#'   probability of a hurdle model; as glmmTMB's argument of that name.
+#'   Fixed effects only. See [glmm-zero-inflation].
+#' @param dispformula A one-sided formula for the log of the dispersion
+#'   (gaussian \eqn{\sigma}, nbinom2 \eqn{	heta}, Gamma shape), which then
+#'   varies by observation; `~ 1` (the default) is one dispersion.
 #' @param covariance Known-covariance random effects: a named list of
 #'   matrices, e.g. `list(id = K)`, giving the random intercept of `(1 | id)`
 #'   the covariance \eqn{\sigma^2 K} over the levels of `id` (a kinship or
@@ -180,9 +188,20 @@
 #' @export
 glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
                  na.action, nAGQ = NULL, control = glmm_control(), start = NULL,
-                 covariance = NULL, ranef_dist = "normal", REML = FALSE) {
+                 covariance = NULL, ranef_dist = "normal", REML = FALSE,
+                 ziformula = NULL, dispformula = NULL) {
   mc <- match.call()
   env <- parent.frame()
+  # Zero-inflation, hurdle families, a dispersion formula (glmm-zi.R).
+  if (wants_aux_parts(ziformula, dispformula, family, env)) {
+    if (!is.null(covariance) || !identical(ranef_dist, "normal") || !identical(REML, FALSE))
+      stop("'ziformula', 'dispformula' and hurdle families cannot be combined with 'covariance', 'ranef_dist' or 'REML'",
+           call. = FALSE)
+    if (!is.null(start))
+      stop("'start' is not available with 'ziformula', 'dispformula' or hurdle families",
+           call. = FALSE)
+    return(glmm_zi(mc, formula, ziformula, dispformula, family, nAGQ, control, env))
+  }
   family <- resolve_family(family, env)
   if (!inherits(formula, "formula") || length(formula) != 3L)
     stop("'formula' must be a two-sided formula such as y ~ x + (1 | g)", call. = FALSE)

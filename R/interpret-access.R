@@ -36,7 +36,8 @@ re_structure <- function(fit, caller) {
   list(q = ncol(Lam), cnames = fit$cnames, Lambda = Lam, pattern = pat, p = p,
        lambda_index = p + seq_along(pat$row), ntheta = length(fit$theta),
        group = fit$group, group_name = fit$group_name, ngroups = length(fit$group_levels),
-       Z = fit$Z, cov_blocks = fit$cov_blocks, sparse = FALSE, dist = fit$ranef_dist)
+       Z = fit$Z, cov_blocks = fit$cov_blocks, sparse = FALSE, dist = fit$ranef_dist,
+       aux = fit$aux)
 }
 
 re_structure_sparse <- function(fit, p) {
@@ -70,7 +71,7 @@ re_structure_sparse <- function(fit, p) {
   Lam[cbind(rows, cols)] <- fit$theta[p + idx]
   list(q = off, cnames = cn, Lambda = Lam, pattern = pat, p = p,
        lambda_index = p + idx, ntheta = length(fit$theta), Z = Z,
-       group_name = fit$group_name, sparse = TRUE,
+       group_name = fit$group_name, sparse = TRUE, aux = fit$aux,
        known_cov = any(vapply(tms, function(tm) isTRUE(tm$known_cov), TRUE)))
 }
 
@@ -200,7 +201,8 @@ design_at <- function(fit, data) {
   }
   if (anyNA(X) || anyNA(off) || (!is.null(Z) && anyNA(Z)))
     stop("'newdata' has missing values in variables of the model", call. = FALSE)
-  list(X = X, offset = off, Z = Z)
+  list(X = X, offset = off, Z = Z,
+       aux = if (inherits(fit, "glmmgee_glmm_zi")) zi_aux_designs(fit, data))
 }
 
 # Variables of the fixed-effects part of the model (what a user may set).

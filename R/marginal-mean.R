@@ -76,7 +76,11 @@ re_scale <- function(Z, Lambda, pattern, derivs = FALSE) {
 # Means of a glmm at design (X, Z, offset) and parameters theta, either
 # integrated over the random effects ("marginal") or with b = 0
 # ("conditional"), with the Jacobian of the means in theta when asked.
-glmm_means <- function(re, family, theta, X, Z, offset, re_mode, jacobian = FALSE) {
+glmm_means <- function(re, family, theta, X, Z, offset, re_mode, jacobian = FALSE,
+                       aux = NULL) {
+  # Two-part models: the mean of y involves the zero part (marginal-zi.R).
+  if (!is.null(re$aux) && re$aux$kind != "disp")
+    return(zi_means(re, family, theta, X, Z, offset, aux, re_mode, jacobian))
   p <- re$p
   eta <- drop(X %*% theta[seq_len(p)]) + offset
   if (re_mode == "conditional") {

@@ -230,7 +230,8 @@ standardize_evaluator <- function(fit, designs, re_mode) {
         eta <- drop(X %*% theta) + off
         list(mean = fam$linkinv(eta), jacobian = if (jacobian) X * fam$mu.eta(eta))
       } else {
-        glmm_means(re, fam, theta, X, d$Z[rows, , drop = FALSE], off, re_mode, jacobian)
+        glmm_means(re, fam, theta, X, d$Z[rows, , drop = FALSE], off, re_mode, jacobian,
+                   aux = lapply(d$aux, function(A) A[rows, , drop = FALSE]))
       }
     })
     mu <- vapply(per, function(r) r$mean, numeric(length(rows)))

@@ -124,6 +124,21 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_agq_set_aux
+int cpp_agq_set_aux(SEXP ptr, int kind, Eigen::Map<Eigen::MatrixXd> XA, Rcpp::IntegerVector pred, Eigen::Map<Eigen::MatrixXd> aoff);
+RcppExport SEXP _glmmgee_cpp_agq_set_aux(SEXP ptrSEXP, SEXP kindSEXP, SEXP XASEXP, SEXP predSEXP, SEXP aoffSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< int >::type kind(kindSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type XA(XASEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type pred(predSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type aoff(aoffSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_agq_set_aux(ptr, kind, XA, pred, aoff));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_agq_eval
 Rcpp::List cpp_agq_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient);
 RcppExport SEXP _glmmgee_cpp_agq_eval(SEXP ptrSEXP, SEXP thetaSEXP, SEXP gradientSEXP) {
@@ -297,6 +312,21 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_sparse_set_aux
+int cpp_sparse_set_aux(SEXP ptr, int kind, Eigen::Map<Eigen::MatrixXd> XA, Rcpp::IntegerVector pred, Eigen::Map<Eigen::MatrixXd> aoff);
+RcppExport SEXP _glmmgee_cpp_sparse_set_aux(SEXP ptrSEXP, SEXP kindSEXP, SEXP XASEXP, SEXP predSEXP, SEXP aoffSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< int >::type kind(kindSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type XA(XASEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type pred(predSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type aoff(aoffSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_set_aux(ptr, kind, XA, pred, aoff));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_sparse_eval
 Rcpp::List cpp_sparse_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient);
 RcppExport SEXP _glmmgee_cpp_sparse_eval(SEXP ptrSEXP, SEXP thetaSEXP, SEXP gradientSEXP) {
@@ -385,6 +415,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_max_threads", (DL_FUNC) &_glmmgee_cpp_max_threads, 0},
     {"_glmmgee_cpp_thread_info", (DL_FUNC) &_glmmgee_cpp_thread_info, 1},
     {"_glmmgee_cpp_agq_new", (DL_FUNC) &_glmmgee_cpp_agq_new, 13},
+    {"_glmmgee_cpp_agq_set_aux", (DL_FUNC) &_glmmgee_cpp_agq_set_aux, 5},
     {"_glmmgee_cpp_agq_eval", (DL_FUNC) &_glmmgee_cpp_agq_eval, 3},
     {"_glmmgee_cpp_agq_summaries", (DL_FUNC) &_glmmgee_cpp_agq_summaries, 2},
     {"_glmmgee_cpp_agq_set_nagq", (DL_FUNC) &_glmmgee_cpp_agq_set_nagq, 2},
@@ -399,6 +430,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_gee_fitted", (DL_FUNC) &_glmmgee_cpp_gee_fitted, 3},
     {"_glmmgee_cpp_gee_variance", (DL_FUNC) &_glmmgee_cpp_gee_variance, 5},
     {"_glmmgee_cpp_sparse_new", (DL_FUNC) &_glmmgee_cpp_sparse_new, 11},
+    {"_glmmgee_cpp_sparse_set_aux", (DL_FUNC) &_glmmgee_cpp_sparse_set_aux, 5},
     {"_glmmgee_cpp_sparse_eval", (DL_FUNC) &_glmmgee_cpp_sparse_eval, 3},
     {"_glmmgee_cpp_sparse_modes", (DL_FUNC) &_glmmgee_cpp_sparse_modes, 2},
     {"_glmmgee_cpp_sparse_solve", (DL_FUNC) &_glmmgee_cpp_sparse_solve, 3},

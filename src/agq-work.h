@@ -20,6 +20,10 @@ struct AgqEngine::Work {
   // Scalar fast path: exp(eta0), mean and 1/(1 + exp(eta)) at two points of
   // the mode search, and per-observation sums over the nodes.
   VectorXd e0, mu_a, r_a, mu_b, r_b, m0, mz;
+  // Auxiliary predictors (zero-inflation, dispersion formula): per
+  // observation and predictor, the node-weighted derivative of l and the
+  // derivatives of d1 and d2 at the mode.
+  MatrixXd Sa, Pa1, Pa2;
   Work(int nmax, int q, long Q, int npar)
       : A(nmax, q), D1(nmax, Q), Unodes(Q, q), H(q, q), Hinv(q, q), C(q, q),
         Cinv(q, q), dH(q, q), G2(q, q), Mr(q, q), tmp_q(q, q), dL(q, q),
@@ -27,7 +31,8 @@ struct AgqEngine::Work {
         eta(nmax), u(q), unew(q), step(q), grad(q), a(Q), pi(Q), S(nmax),
         hv(q), rhs(q), ubar(q), G1(q), P(Q), W(nmax), cr(nmax), pd1(nmax),
         pd2(nmax), dv(nmax), dvk(nmax), llt(q), e0(nmax), mu_a(nmax),
-        r_a(nmax), mu_b(nmax), r_b(nmax), m0(nmax), mz(nmax) {}
+        r_a(nmax), mu_b(nmax), r_b(nmax), m0(nmax), mz(nmax),
+        Sa(nmax, 2), Pa1(nmax, 2), Pa2(nmax, 2) {}
 };
 
 }  // namespace glmmgee

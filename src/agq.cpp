@@ -99,12 +99,50 @@ AgqEngine::AgqEngine(const Eigen::Ref<const MatrixXd>& X,
   }
 }
 
+void AgqEngine::set_aux(int kind, const Eigen::Ref<const MatrixXd>& XA,
+                        const std::vector<int>& pred,
+                        const Eigen::Ref<const MatrixXd>& aoff) {
+  std::unique_ptr<AuxObsModel> m = make_aux_model(kind, fam_.get());
+  if (!m) throw std::invalid_argument("this family has no auxiliary predictor of that kind");
+  const int na = m->naux();
+  if (XA.rows() != n_ || aoff.rows() != n_)
+    throw std::invalid_argument("auxiliary designs must have one row per observation");
+  if (aoff.cols() != na || (int)pred.size() != XA.cols())
+    throw std::invalid_argument("auxiliary designs do not match the number of predictors");
+  for (int pr : pred)
+    if (pr < 0 || pr >= na) throw std::invalid_argument("auxiliary predictor index out of range");
+  XA_.resize(n_, XA.cols());
+  AOFF_.resize(n_, na);
+  for (int s = 0; s < n_; ++s) {
+    XA_.row(s) = XA.row(lay_.perm[s]);
+    AOFF_.row(s) = aoff.row(lay_.perm[s]);
+  }
+  apred_ = pred;
+  aux_ = std::move(m);
+  AV_.setZero(na, n_);
+  // Zeros and positive counts have different constants in the two-part models.
+  lconst_.setZero(lay_.M);
+  for (int i = 0; i < lay_.M; ++i)
+    for (int s = lay_.start[i]; s < lay_.start[i + 1]; ++s)
+      lconst_[i] += aux_->logconst(y_[s], wt_[s]);
+  fast_kind_ = fast_ = FAST_NONE;
+  ucache_.setZero();
+}
+
+void AgqEngine::fill_aux(const VectorXd& theta) {
+  if (!aux_) return;
+  AV_ = AOFF_.transpose();
+  const int base = p_ + nl_;
+  for (int m = 0; m < (int)XA_.cols(); ++m)
+    AV_.row(apred_[m]) += theta[base + m] * XA_.col(m).transpose();
+}
+
 void AgqEngine::unpack(const VectorXd& theta, VectorXd& beta, MatrixXd& Lam,
                        double& phi) const {
   beta = theta.head(p_);
   Lam.setZero(q_, q_);
   for (int e = 0; e < nl_; ++e) Lam(lam_row_[e], lam_col_[e]) = theta[p_ + e];
-  phi = disp_ ? theta[p_ + nl_] : 0.0;
+  phi = disp_ && !aux_ ? theta[p_ + nl_] : 0.0;
 }
 
 // One cluster: mode search, quadrature, and (optionally) the gradient.
@@ -126,6 +164,24 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
   const ObsModel& fam = *fam_;
   const double* y = y_.data() + s0;
   const double* wt = wt_.data() + s0;
+  // The observation log-likelihood: the family's, or its wrapper with the
+  // per-observation auxiliary predictors.
+  const int na = aux_ ? aux_->naux() : 0;
+  const double* av = aux_ ? AV_.data() + (long)s0 * na : nullptr;
+  auto obs_derivs = [&](const double* et, ObsDerivs* dv) {
+    if (!aux_) return fam.derivs_n(y, wt, et, ni, phi, dv);
+    for (int j = 0; j < ni; ++j) dv[j] = aux_->derivs(y[j], wt[j], et[j], av + (long)j * na);
+  };
+  auto obs_loglik_d1 = [&](const double* et, double* d1) {
+    if (!aux_) return fam.loglik_d1_n(y, wt, et, ni, phi, d1);
+    double sum = 0.0;
+    for (int j = 0; j < ni; ++j) {
+      const ObsDerivs d = aux_->derivs(y[j], wt[j], et[j], av + (long)j * na);
+      d1[j] = d.d1;
+      sum += d.l;
+    }
+    return sum;
+  };
   MatrixXd& A = w.A;  // rows 0..ni-1 used: A = Z_i Lambda
   for (int j = 0; j < ni; ++j)
     for (int b = 0; b < q; ++b) {
@@ -148,7 +204,7 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
   u = ucache_.row(i).transpose();
   auto hval = [&](const VectorXd& uu, std::vector<ObsDerivs>& dv) {
     set_eta(uu.data());
-    fam.derivs_n(y, wt, eta, ni, phi, dv.data());
+    obs_derivs(eta, dv.data());
     double h = -0.5 * uu.squaredNorm();
     for (int j = 0; j < ni; ++j) h += dv[j].l;
     return h;
@@ -213,7 +269,7 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
         usq += w.unew[b] * w.unew[b];
       }
       set_eta(w.unew.data());
-      const double lk = fam.loglik_d1_n(y, wt, eta, ni, phi, &w.D1(0, k));
+      const double lk = obs_loglik_d1(eta, &w.D1(0, k));
       w.a[k] = grid_.logw_ad[k] + lk - 0.5 * usq;
       amax = std::max(amax, w.a[k]);
     }
@@ -269,7 +325,25 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
     for (int j = 0; j < ni; ++j) acc += Z_(s0 + j, a) * w.T(j, b);
     g[p_ + e] += acc;
   }
-  if (disp_) {
+  if (aux_) {
+    // d/d(aux coefficient) of sum_k pi_k h(u_k), through its design column.
+    double o[3];
+    w.Sa.topRows(ni).setZero();
+    for (long k = 0; k < Q; ++k) {
+      for (int b = 0; b < q; ++b) w.unew[b] = w.Unodes(k, b);
+      set_eta(w.unew.data());
+      for (int j = 0; j < ni; ++j)
+        for (int c = 0; c < na; ++c) {
+          aux_->daux(y[j], wt[j], eta[j], av + (long)j * na, c, o);
+          w.Sa(j, c) += w.pi[k] * o[0];
+        }
+    }
+    for (int m = 0; m < (int)XA_.cols(); ++m) {
+      double acc = 0.0;
+      for (int j = 0; j < ni; ++j) acc += XA_(s0 + j, m) * w.Sa(j, apred_[m]);
+      g[p_ + nl_ + m] += acc;
+    }
+  } else if (disp_) {
     // d/dphi of sum_k pi_k h(u_k): needs the dispersion derivative at each node.
     double acc = 0.0, o[3];
     for (long k = 0; k < Q; ++k) {
@@ -320,7 +394,26 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
     w.rhs[b0] += zd1;
     finish_col(r);
   }
-  if (disp_) {
+  if (aux_) {
+    double o[3];
+    set_eta(u.data());
+    for (int j = 0; j < ni; ++j)
+      for (int c = 0; c < na; ++c) {
+        aux_->daux(y[j], wt[j], eta[j], av + (long)j * na, c, o);
+        w.Pa1(j, c) = o[1];
+        w.Pa2(j, c) = o[2];
+      }
+    for (int m = 0; m < (int)XA_.cols(); ++m) {
+      const int r = p_ + nl_ + m, c = apred_[m];
+      w.rhs.setZero();
+      for (int j = 0; j < ni; ++j) {
+        const double v = XA_(s0 + j, m) * w.Pa1(j, c);
+        for (int b = 0; b < q; ++b) w.rhs[b] += A(j, b) * v;
+        w.Deta(j, r) = 0.0;
+      }
+      finish_col(r);
+    }
+  } else if (disp_) {
     double o[3];
     set_eta(u.data());
     w.rhs.setZero();
@@ -353,10 +446,12 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
   for (int r = 0; r < P; ++r) {
     // dH_r = A' diag(-d3 * deta_r [- dphi d2]) A  (+ dA' W A + A' W dA for Lambda)
     w.dH.setZero();
-    const bool is_phi = disp_ && r == P - 1;
+    const bool is_phi = !aux_ && disp_ && r == P - 1;
+    const int ma = aux_ && r >= p_ + nl_ ? r - p_ - nl_ : -1;
     for (int j = 0; j < ni; ++j) {
       double c = -w.dv[j].d3 * w.Deta(j, r);
       if (is_phi) c -= w.pd2[j];
+      if (ma >= 0) c -= XA_(s0 + j, ma) * w.Pa2(j, apred_[ma]);
       for (int a = 0; a < q; ++a)
         for (int b = 0; b <= a; ++b) w.dH(a, b) += c * A(j, a) * A(j, b);
     }
@@ -391,6 +486,7 @@ AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient) {
   MatrixXd Lam;
   double phi;
   unpack(theta, beta, Lam, phi);
+  fill_aux(theta);
   const VectorXd eta0 = X_ * beta + off_;
   const int M = lay_.M, P = npar();
   // Fixed-size blocks summed in a fixed order: the result does not depend
@@ -449,6 +545,7 @@ AgqSummaries AgqEngine::summaries(const VectorXd& theta) {
   MatrixXd Lam;
   double phi;
   unpack(theta, beta, Lam, phi);
+  fill_aux(theta);
   const VectorXd eta0 = X_ * beta + off_;
   const int M = lay_.M;
   AgqSummaries out;
@@ -483,7 +580,7 @@ AgqSummaries AgqEngine::summaries(const VectorXd& theta) {
 
 // Doubles in one thread's Work for K points per random effect (agq-work.h).
 static double work_doubles(double nmax, double q, double Q, double P) {
-  return nmax * (Q + 2.0 * q + P + 22.0) + Q * (2.0 * q + 3.0) + q * (P + 11.0 * q);
+  return nmax * (Q + 2.0 * q + P + 28.0) + Q * (2.0 * q + 3.0) + q * (P + 11.0 * q);
 }
 
 void AgqEngine::check_work_memory(int K) const {

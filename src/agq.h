@@ -26,6 +26,7 @@
 #include <memory>
 #include <vector>
 #include "families.h"
+#include "families-aux.h"
 #include "gh-rule.h"
 
 namespace glmmgee {
@@ -66,9 +67,20 @@ class AgqEngine {
             const std::vector<int>& lam_col, int family, int link, int nAGQ,
             int nthreads);
 
-  int npar() const { return p_ + nl_ + (disp_ ? 1 : 0); }
+  int npar() const { return p_ + nl_ + (aux_ ? (int)XA_.cols() : (disp_ ? 1 : 0)); }
   int nclusters() const { return lay_.M; }
   bool has_dispersion() const { return disp_; }
+
+  // Auxiliary linear predictors (families-aux.h): zero-inflation, hurdle or
+  // a dispersion formula. XA (n x pa, rows in the original order) holds the
+  // designs of all auxiliary predictors side by side, pred says which
+  // predictor each column feeds, aoff (n x naux) their offsets. Their
+  // coefficients follow Lambda's entries in theta, replacing the scalar
+  // dispersion. Throws on sizes that do not fit.
+  void set_aux(int kind, const Eigen::Ref<const Eigen::MatrixXd>& XA,
+               const std::vector<int>& pred,
+               const Eigen::Ref<const Eigen::MatrixXd>& aoff);
+  int naux() const { return aux_ ? aux_->naux() : 0; }
 
   AgqResult evaluate(const Eigen::VectorXd& theta, bool gradient);
   // Maximum-likelihood fixed effects of the GLM without random effects
@@ -112,6 +124,9 @@ class AgqEngine {
                     Work& w, double* g, AgqSummaries* out, bool* failed,
                     double* ll);
 
+  // Per-observation auxiliary predictors at theta (before a parallel region).
+  void fill_aux(const Eigen::VectorXd& theta);
+
   enum FastKind { FAST_NONE = 0, FAST_LOGIT = 1, FAST_LOG = 2 };
   FastKind fast_kind_ = FAST_NONE, fast_ = FAST_NONE;
   std::vector<char> zconst_;   // cluster's z column is constant (e.g. intercept)
@@ -128,6 +143,10 @@ class AgqEngine {
   std::vector<int> lam_row_, lam_col_;
   GhGrid grid_;
   Eigen::MatrixXd ucache_;      // M x q warm starts
+  std::unique_ptr<AuxObsModel> aux_;
+  Eigen::MatrixXd XA_, AOFF_;   // rows in cluster order
+  std::vector<int> apred_;
+  Eigen::MatrixXd AV_;          // naux x n: observation s's predictors in column s
 };
 
 }  // namespace glmmgee

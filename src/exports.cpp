@@ -111,6 +111,23 @@ static glmmgee::AgqEngine* agq_ptr(SEXP ptr) {
   return p.get();
 }
 
+// Turns an engine into its zero-inflated, hurdle or dispersion-formula
+// version (families-aux.h): kind 0 dispersion formula, 1 zero-inflation,
+// 2 hurdle; XA the auxiliary designs side by side, pred (0-based) the
+// predictor of each column, aoff the predictors' offsets (n x naux).
+// [[Rcpp::export]]
+int cpp_agq_set_aux(SEXP ptr, int kind, Eigen::Map<Eigen::MatrixXd> XA,
+                    Rcpp::IntegerVector pred, Eigen::Map<Eigen::MatrixXd> aoff) {
+  glmmgee::AgqEngine* eng = agq_ptr(ptr);
+  std::vector<int> pr(pred.begin(), pred.end());
+  try {
+    eng->set_aux(kind, XA, pr, aoff);
+  } catch (std::exception& e) {
+    Rcpp::stop(e.what());
+  }
+  return eng->npar();
+}
+
 // Marginal log-likelihood and (optionally) its gradient at theta.
 // [[Rcpp::export]]
 Rcpp::List cpp_agq_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient) {
@@ -404,6 +421,16 @@ static glmmgee::SparseLaplace* sparse_engine(SEXP ptr) {
   Rcpp::XPtr<glmmgee::SparseLaplace> p(ptr);
   if (!p) Rcpp::stop("the sparse engine pointer is no longer valid");
   return p.get();
+}
+
+// The sparse engine's version of cpp_agq_set_aux().
+// [[Rcpp::export]]
+int cpp_sparse_set_aux(SEXP ptr, int kind, Eigen::Map<Eigen::MatrixXd> XA,
+                       Rcpp::IntegerVector pred, Eigen::Map<Eigen::MatrixXd> aoff) {
+  glmmgee::SparseLaplace* eng = sparse_engine(ptr);
+  std::vector<int> pr(pred.begin(), pred.end());
+  eng->set_aux(kind, XA, pr, aoff);
+  return eng->npar();
 }
 
 // [[Rcpp::export]]

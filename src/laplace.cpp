@@ -136,7 +136,46 @@ void SparseLaplace::unpack(const Eigen::VectorXd& theta, Eigen::VectorXd& beta,
     Rcpp::stop("theta has length %d; the model has %d parameters", (int)theta.size(), npar());
   beta = theta.head(p_);
   lam = theta.segment(p_, lam_.ntheta);
-  phi = disp_ ? theta[p_ + lam_.ntheta] : 0.0;
+  phi = disp_ && !aux_ ? theta[p_ + lam_.ntheta] : 0.0;
+}
+
+void SparseLaplace::set_aux(int kind, const Eigen::Ref<const Eigen::MatrixXd>& XA,
+                            const std::vector<int>& pred,
+                            const Eigen::Ref<const Eigen::MatrixXd>& aoff) {
+  std::unique_ptr<AuxObsModel> m = make_aux_model(kind, fam_.get());
+  if (!m) Rcpp::stop("this family has no auxiliary predictor of that kind");
+  const int na = m->naux();
+  if (XA.rows() != n_ || aoff.rows() != n_ || aoff.cols() != na ||
+      (int)pred.size() != XA.cols())
+    Rcpp::stop("auxiliary designs do not match the data or the number of predictors");
+  for (int pr : pred)
+    if (pr < 0 || pr >= na) Rcpp::stop("auxiliary predictor index out of range");
+  XA_ = XA;
+  AOFF_ = aoff;
+  apred_ = pred;
+  aux_ = std::move(m);
+  AV_ = AOFF_.transpose();
+  lconst_ = 0.0;
+  for (int i = 0; i < n_; ++i) lconst_ += aux_->logconst(y_[i], wt_[i]);
+  ucache_.setZero();
+}
+
+void SparseLaplace::fill_aux(const Eigen::VectorXd& theta) {
+  if (!aux_) return;
+  AV_ = AOFF_.transpose();
+  const int base = p_ + lam_.ntheta;
+  for (int m = 0; m < (int)XA_.cols(); ++m)
+    AV_.row(apred_[m]) += theta[base + m] * XA_.col(m).transpose();
+}
+
+void SparseLaplace::obs_derivs(const Eigen::VectorXd& eta, double phi, ObsDerivs* out) const {
+  if (!aux_) {
+    fam_->derivs_n(y_.data(), wt_.data(), eta.data(), n_, phi, out);
+    return;
+  }
+  const int na = aux_->naux();
+  for (int i = 0; i < n_; ++i)
+    out[i] = aux_->derivs(y_[i], wt_[i], eta[i], AV_.data() + (long)i * na);
 }
 
 void SparseLaplace::set_A(const Eigen::VectorXd& lam) {
@@ -182,7 +221,7 @@ bool SparseLaplace::pirls(const Eigen::VectorXd& eta0, double phi, Eigen::Vector
   auto objective = [&](const Eigen::VectorXd& uu, Eigen::VectorXd& ee,
                        std::vector<ObsDerivs>& dd) {
     ee = eta0 + A_ * uu;
-    fam_->derivs_n(y_.data(), wt_.data(), ee.data(), n_, phi, dd.data());
+    obs_derivs(ee, phi, dd.data());
     double s = 0.0;
     for (int i = 0; i < n_; ++i) s += dd[i].l;
     return s - 0.5 * uu.squaredNorm();
@@ -275,6 +314,7 @@ SparseResult SparseLaplace::evaluate(const Eigen::VectorXd& theta, bool gradient
   Eigen::VectorXd beta, lam;
   double phi;
   unpack(theta, beta, lam, phi);
+  fill_aux(theta);
   res.gradient = Eigen::VectorXd::Zero(npar());
   Eigen::VectorXd eta0 = X_ * beta + off_;
   set_A(lam);
@@ -356,7 +396,21 @@ SparseResult SparseLaplace::evaluate(const Eigen::VectorXd& theta, bool gradient
     gl[lam_.k[q]] += wz[r] * u[cc] - 0.5 * (ze[r] * u[cc] + wz[r] * vq[cc]);
   }
   res.gradient.segment(p_, K) = gl;
-  if (disp_) {
+  if (aux_) {
+    // Each auxiliary coefficient: the dispersion's formula per observation,
+    // chained through its design column.
+    const int na = aux_->naux();
+    double o[3], t[2];
+    for (int i = 0; i < n_; ++i) {
+      const double* a = AV_.data() + (long)i * na;
+      for (int c = 0; c < na; ++c) {
+        aux_->daux(y_[i], wt_[i], eta[i], a, c, o);
+        t[c] = o[0] + 0.5 * o[2] * h[i] - 0.5 * Avq[i] * o[1];
+      }
+      for (int m = 0; m < (int)XA_.cols(); ++m)
+        res.gradient[p_ + K + m] += XA_(i, m) * t[apred_[m]];
+    }
+  } else if (disp_) {
     double g = 0.0, o[3];
     for (int i = 0; i < n_; ++i) {
       fam_->dphi(y_[i], wt_[i], eta[i], phi, o);
@@ -383,7 +437,7 @@ SparseModes SparseLaplace::modes(const Eigen::VectorXd& theta) {
   out.b = Lam * out.u;
   out.eta = X_ * beta + off_ + A_ * out.u;
   std::vector<ObsDerivs> d(n_);
-  fam_->derivs_n(y_.data(), wt_.data(), out.eta.data(), n_, phi, d.data());
+  obs_derivs(out.eta, phi, d.data());
   out.w.resize(n_);
   for (int i = 0; i < n_; ++i) out.w[i] = -d[i].d2;
   out.logdet = logdet();

@@ -31,6 +31,7 @@
 #include <memory>
 #include <vector>
 #include "families.h"
+#include "families-aux.h"
 #include "polled-llt.h"
 
 namespace glmmgee {
@@ -69,7 +70,14 @@ class SparseLaplace {
                 const Eigen::Ref<const Eigen::VectorXd>& offset,
                 const LambdaPattern& lam, int family, int link);
 
-  int npar() const { return p_ + lam_.ntheta + (disp_ ? 1 : 0); }
+  int npar() const {
+    return p_ + lam_.ntheta + (aux_ ? (int)XA_.cols() : (disp_ ? 1 : 0));
+  }
+  // Auxiliary linear predictors (zero-inflation, hurdle, dispersion
+  // formula; families-aux.h), as AgqEngine::set_aux(): their coefficients
+  // follow the covariance parameters in theta.
+  void set_aux(int kind, const Eigen::Ref<const Eigen::MatrixXd>& XA,
+               const std::vector<int>& pred, const Eigen::Ref<const Eigen::MatrixXd>& aoff);
   int nre() const { return Q_; }
   long nnz_factor() const;
 
@@ -80,6 +88,13 @@ class SparseLaplace {
   void reset_modes() { ucache_.setZero(); }
 
  private:
+  // The observation log-likelihood at eta: the family's, or its wrapper's
+  // with the auxiliary predictors of fill_aux().
+  void obs_derivs(const Eigen::VectorXd& eta, double phi, ObsDerivs* out) const;
+  void fill_aux(const Eigen::VectorXd& theta);
+  std::unique_ptr<AuxObsModel> aux_;
+  Eigen::MatrixXd XA_, AOFF_, AV_;  // AV_: naux x n
+  std::vector<int> apred_;
   void unpack(const Eigen::VectorXd& theta, Eigen::VectorXd& beta,
               Eigen::VectorXd& lam, double& phi) const;
   void set_A(const Eigen::VectorXd& lam);

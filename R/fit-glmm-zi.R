@@ -1,0 +1,212 @@
+# Matrix-level fitter for the one-factor engine with auxiliary linear
+# predictors: zero-inflation, hurdle (two-part) models and a dispersion
+# formula (src/families-aux.h). The engine is the Laplace / AGHQ engine of
+# glmm_fit(); its parameter vector gains the auxiliary coefficients after
+# Lambda's entries:
+#   theta = (beta [p], Lambda's free entries, gamma [pz], delta [pd]),
+# gamma the logit-scale coefficients of the structural-zero (zi) or zero
+# (hurdle) probability, delta those of the log dispersion (log sigma,
+# log theta, log shape, as glmmTMB's dispformula). A family with a
+# dispersion and no dispersion formula gets delta = one intercept: the
+# scalar dispersion of glmm_fit().
+
+# kind: "zi", "hurdle" or "disp" (a dispersion formula only).
+# Xz, Xd: designs of the zi and dispersion predictors (NULL when absent);
+# offz, offd their offsets.
+glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
+                        weights = NULL, offset = NULL, offz = NULL, offd = NULL,
+                        nAGQ = 1L, cov_blocks = ncol(Z), control = glmm_control()) {
+  n <- nrow(X)
+  storage.mode(X) <- "double"; storage.mode(Z) <- "double"
+  if (is.null(weights)) weights <- rep(1, n)
+  if (is.null(offset)) offset <- rep(0, n)
+  disp <- has_dispersion(family)
+  if (disp && is.null(Xd)) Xd <- matrix(1, n, 1L, dimnames = list(NULL, "(Intercept)"))
+  if (!disp && !is.null(Xd))
+    stop(sprintf("'dispformula': the %s family has no dispersion parameter", family$family),
+         call. = FALSE)
+  if (kind != "disp" && is.null(Xz)) Xz <- matrix(0, n, 0L)
+  offz <- if (kind == "disp") NULL else offz %||% rep(0, n)
+  offd <- if (disp) offd %||% rep(0, n)
+  for (M in list(Xz, Xd)) if (!is.null(M) && !all_finite(M))
+    stop("the zero-inflation or dispersion model matrix contains NA, NaN or infinite values",
+         call. = FALSE)
+  cl <- cluster_index(group, "group")
+  q <- ncol(Z)
+  pat <- block_pattern(cov_blocks)
+  nAGQ <- check_nAGQ(nAGQ, q)
+  check_full_rank(X)
+  if (!is.null(Xz) && ncol(Xz)) check_full_rank(Xz)
+  if (!is.null(Xd)) check_full_rank(Xd)
+  p <- ncol(X); pz <- if (is.null(Xz)) 0L else ncol(Xz); pd <- if (is.null(Xd)) 0L else ncol(Xd)
+  nl <- length(pat$row)
+
+  eng <- cpp_agq_new(X, Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
+                     cl$index, length(cl$levels), pat$row - 1L, pat$col - 1L,
+                     family$family_code, family$link_code, 1L, control$nthreads)
+  on.exit(cpp_agq_free(eng), add = TRUE)
+  cpp_agq_check_nagq(eng, nAGQ)
+  XA <- cbind(if (pz) Xz, Xd)
+  if (is.null(XA)) XA <- matrix(0, n, 0L)
+  storage.mode(XA) <- "double"
+  zi_pred <- if (kind == "disp") integer() else rep(0L, pz)
+  pred <- c(zi_pred, rep(if (kind == "disp") 0L else 1L, pd))
+  aoff <- cbind(offz, offd)
+  storage.mode(aoff) <- "double"
+  code <- c(disp = 0L, zi = 1L, hurdle = 2L)[[kind]]
+  P <- cpp_agq_set_aux(eng, code, XA, pred, aoff)
+
+  st <- zi_start_values(eng, X, y, weights, offset, family, kind, Xz, offz, pd, pat)
+  lower <- c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf), rep(-Inf, pz + pd))
+  at_lam <- p + seq_len(nl)
+  bound <- function(th) {
+    b <- rep(FALSE, P)
+    b[at_lam] <- pat$row == pat$col & abs(th[at_lam]) < optimizer_boundary_tol(control)
+    b
+  }
+  run <- zi_optimize(eng, st, lower, nAGQ, bound, control)
+  theta <- run$theta
+  final <- cpp_agq_eval(eng, theta, TRUE)
+  hess <- NULL
+  on_boundary <- bound(theta)
+  if (control$hessian) {
+    hess <- numeric_hessian(eng, theta, on_boundary, g0 = final$gradient)
+    pol <- newton_steps(eng, theta, hess, on_boundary, lower = lower, at = final,
+                        maxit = 3L, tol = control$rel.tol / 100)
+    theta <- pol$theta
+    if (!is.null(pol$at)) final <- pol$at
+    run$stages$polish <- pol$record
+  }
+  summ <- cpp_agq_summaries(eng, theta)
+  pnames <- c(colnames(X) %||% paste0("X", seq_len(p)), sprintf("lambda[%d,%d]", pat$row, pat$col),
+              if (pz) paste0("zi~", colnames(Xz) %||% seq_len(pz)),
+              if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
+  names(theta) <- pnames
+  grad <- stats::setNames(final$gradient, pnames)
+  if (!is.null(hess) && any(on_boundary)) {
+    hess[on_boundary, ] <- NA_real_
+    hess[, on_boundary] <- NA_real_
+  }
+  cov_theta <- invert_information(hess, on_boundary, pnames)
+  gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
+  nstep <- newton_decrement(grad, hess, on_boundary)
+  modes_failed <- if (summ$newton_failures > 0L)
+    sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
+  warn <- fit_warnings(run$opt, nstep, gmax, any(on_boundary), hess, cov_theta, control,
+                       after_singular = modes_failed)
+  Lam <- matrix(0, q, q)
+  Lam[cbind(pat$row, pat$col)] <- theta[at_lam]
+  stages <- run$stages
+  list(beta = theta[seq_len(p)], lambda = theta[at_lam], Lambda = Lam,
+       zi = if (pz) theta[p + nl + seq_len(pz)], disp = if (pd) theta[p + nl + pz + seq_len(pd)],
+       theta = theta, loglik = final$loglik, gradient = grad, hessian = hess,
+       cov_theta = cov_theta, modes = summ, nAGQ = nAGQ, group = cl, q = q,
+       pattern = pat, cov_blocks = cov_blocks, p = p, kind = kind,
+       singular = any(on_boundary), on_boundary = on_boundary,
+       optinfo = list(optimizer = if (is.null(stages$nlminb)) "Newton-BFGS" else "Newton-BFGS, then nlminb",
+                      method = if (nAGQ == 1L) "Laplace" else "AGHQ", nAGQ = nAGQ,
+                      stages = stages,
+                      iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
+                      evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
+                      convergence = run$opt$convergence, message = run$opt$message,
+                      max_grad = gmax, scaled_grad = nstep,
+                      hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
+                      newton_failures = summ$newton_failures, warnings = warn,
+                      reparameterized = FALSE, nthreads = control$nthreads))
+}
+
+# Starting values: the count GLM's fixed effects (the engine's Newton
+# iteration; for a hurdle on the positive counts' scale this is close
+# enough), random-effect scale 1/2, and for the zero part a logistic GLM of
+# y == 0 (hurdle: that is its maximum-likelihood fit) or a small constant
+# zero-inflation probability (zi).
+zi_start_values <- function(eng, X, y, weights, offset, family, kind, Xz, offz, pd, pat) {
+  beta <- if (kind == "disp") cpp_agq_glm_start(eng, 20L) else count_start(X, y, weights, offset)
+  lam <- ifelse(pat$row == pat$col, 0.5, 0)
+  pz <- if (is.null(Xz)) 0L else ncol(Xz)
+  gam <- numeric(pz)
+  if (pz && kind == "hurdle") {
+    g <- suppressWarnings(stats::glm.fit(Xz, as.numeric(y == 0), weights = weights,
+                                         offset = offz, family = stats::binomial()))
+    if (all(is.finite(g$coefficients))) gam <- unname(g$coefficients)
+  } else if (pz) {
+    gam[1L] <- -1
+  }
+  del <- numeric(pd)
+  if (pd && identical(family$family, "gaussian"))
+    del[1L] <- log(max(stats::sd(y - drop(X %*% beta) - offset), 1e-3))
+  c(beta, lam, gam, del)
+}
+
+# The count part's start: a Poisson GLM of the positive counts. With all
+# rows, cells of structural zeros would drive a coefficient to -Inf (and
+# the iteration to its limit); the positive counts overstate the mean by
+# the zero-truncation only, which the optimizer corrects in a few steps.
+count_start <- function(X, y, weights, offset) {
+  pos <- y > 0 & weights > 0
+  if (sum(pos) <= ncol(X)) return(numeric(ncol(X)))
+  g <- suppressWarnings(tryCatch(
+    stats::glm.fit(X[pos, , drop = FALSE], y[pos], weights = weights[pos],
+                   offset = offset[pos], family = stats::poisson(),
+                   control = stats::glm.control(maxit = 10L)),
+    error = function(e) NULL))
+  b <- if (is.null(g)) numeric(ncol(X)) else unname(g$coefficients)
+  b[!is.finite(b) | abs(b) > 10] <- 0
+  b
+}
+
+# Newton steps updated by BFGS from the curvature at the start, nlminb when
+# they do not converge; for quadrature the Laplace optimum first (the same
+# strategy as optimize_glmm(), whose boundary mask knows only one
+# dispersion parameter).
+zi_optimize <- function(eng, theta, lower, nAGQ, bound, control) {
+  stages <- list()
+  tight <- control$rel.tol / 100
+  one_stage <- function(theta, tol) {
+    cur <- cpp_agq_eval(eng, theta, TRUE)
+    if (!is.finite(cur$loglik))
+      stop("the log-likelihood is not finite at the starting values; give 'start' or check the data",
+           call. = FALSE)
+    H1 <- numeric_hessian(eng, theta, bound(theta), g0 = cur$gradient)
+    qn <- newton_steps(eng, theta, negative_definite(H1), bound(theta), lower = lower,
+                       at = cur, bfgs = TRUE,
+                       maxit = min(control$iter.max, 50L), tol = tol)
+    st <- list(newton = qn$record)
+    opt <- list(convergence = qn$record$convergence, message = qn$record$message)
+    theta <- qn$theta
+    if (!qn$converged) {
+      scale <- sqrt(abs(diag(H1)))
+      scale[!is.finite(scale) | scale < 1e-8] <- 1
+      opt <- optimize_engine(eng, theta, lower, control, scale = scale / max(scale))
+      st$nlminb <- stage_record(opt)
+      theta <- opt$par
+    }
+    list(theta = theta, opt = opt, stages = st)
+  }
+  if (nAGQ > 1L && control$laplace_start) {
+    cpp_agq_set_nagq(eng, 1L)
+    r1 <- one_stage(theta, 1e-8)
+    stages$laplace <- r1$stages$newton
+    if (!is.null(r1$stages$nlminb)) stages$nlminb_laplace <- r1$stages$nlminb
+    theta <- r1$theta
+  }
+  cpp_agq_set_nagq(eng, nAGQ)
+  r <- one_stage(theta, tight)
+  r$stages <- c(stages, r$stages)
+  r
+}
+
+# Far from the optimum (a zero-inflation start that is off by several
+# logits) the curvature need not be negative definite; its eigenvalues
+# mirrored to the negative side, bounded away from zero, still give BFGS a
+# scaled start where nlminb would need a hundred iterations.
+negative_definite <- function(H) {
+  free <- which(!is.na(diag(H)))
+  Hf <- H[free, free, drop = FALSE]
+  if (anyNA(Hf)) return(H)
+  e <- eigen((Hf + t(Hf)) / 2, symmetric = TRUE)
+  if (all(e$values < 0)) return(H)
+  v <- pmax(abs(e$values), 1e-3 * max(abs(e$values)))
+  H[free, free] <- -(e$vectors %*% (v * t(e$vectors)))
+  H
+}

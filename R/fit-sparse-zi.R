@@ -1,0 +1,102 @@
+# Two-part and dispersion-formula models with several random-effect terms:
+# the sparse Laplace engine (src/laplace.cpp) with the auxiliary predictors
+# of src/families-aux.h. Parameters as in fit-glmm-zi.R:
+#   theta = (beta, covariance parameters, zero coefficients, dispersion
+#            coefficients).
+# The search runs on the user's design (no centring or scaling map: the
+# zero and dispersion parts would need their own), with nlminb scaled by
+# the curvature at the start, then Newton steps with the Hessian.
+
+glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, offz,
+                               control) {
+  n <- length(y)
+  p <- ncol(X)
+  check_full_rank(X)
+  nth <- re$ntheta
+  disp <- has_dispersion(family)
+  if (disp && is.null(Xd)) Xd <- matrix(1, n, 1L, dimnames = list(NULL, "(Intercept)"))
+  if (kind != "disp" && is.null(Xz)) Xz <- matrix(0, n, 0L)
+  offz <- if (kind == "disp") NULL else offz %||% rep(0, n)
+  pz <- if (is.null(Xz)) 0L else ncol(Xz)
+  pd <- if (is.null(Xd)) 0L else ncol(Xd)
+  if (pz) check_full_rank(Xz)
+  if (pd) check_full_rank(Xd)
+  eng <- cpp_sparse_new(X, re$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
+                        re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
+                        family$family_code, family$link_code)
+  XA <- cbind(if (pz) Xz, Xd)
+  if (is.null(XA)) XA <- matrix(0, n, 0L)
+  storage.mode(XA) <- "double"
+  pred <- c(if (kind == "disp") integer() else rep(0L, pz),
+            rep(if (kind == "disp") 0L else 1L, pd))
+  aoff <- cbind(offz, if (disp) rep(0, n))
+  storage.mode(aoff) <- "double"
+  P <- cpp_sparse_set_aux(eng, c(disp = 0L, zi = 1L, hurdle = 2L)[[kind]], XA, pred, aoff)
+
+  beta <- if (kind == "disp") {
+    g <- suppressWarnings(stats::glm.fit(X, y, weights = weights, offset = offset,
+                                         family = if (family$family == "gaussian") stats::gaussian()
+                                                  else stats::poisson()))
+    b <- unname(g$coefficients)
+    b[!is.finite(b)] <- 0
+    b
+  } else count_start(X, y, weights, offset)
+  gam <- numeric(pz)
+  if (pz && kind == "hurdle") {
+    g <- suppressWarnings(stats::glm.fit(Xz, as.numeric(y == 0), weights = weights,
+                                         offset = offz, family = stats::binomial()))
+    if (all(is.finite(g$coefficients))) gam <- unname(g$coefficients)
+  } else if (pz) gam[1L] <- -1
+  del <- numeric(pd)
+  if (pd && family$family == "gaussian")
+    del[1L] <- log(max(stats::sd(y - drop(X %*% beta) - offset), 1e-3))
+  theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), gam, del)
+  lower <- c(rep(-Inf, p), re$lower, rep(-Inf, pz + pd))
+  diagm <- p + which(re$lower == 0)
+  boundary <- function(tol) function(th) {
+    b <- rep(FALSE, length(th))
+    b[diagm] <- abs(th[diagm]) < tol
+    b
+  }
+  evalf <- function(t) cpp_sparse_eval(eng, t, TRUE)
+  if (!is.finite(evalf(theta)$loglik))
+    stop("the log-likelihood is not finite at the starting values; check the data", call. = FALSE)
+  run <- optimize_sparse(evalf, theta, lower, control)
+  fin <- finish_sparse_fit(evalf, run$theta, run$opt, run$stages,
+                           boundary(optimizer_boundary_tol(control)), lower, control,
+                           rep(1, P))
+  theta <- fin$theta
+  final <- fin$final
+  pnames <- c(colnames(X) %||% paste0("X", seq_len(p)), re$par_names,
+              if (pz) paste0("zi~", colnames(Xz) %||% seq_len(pz)),
+              if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
+  names(theta) <- pnames
+  on_boundary <- boundary(control$singular_tol)(theta)
+  hess <- fin$hess
+  if (!is.null(hess)) {
+    dimnames(hess) <- list(pnames, pnames)
+    hess[on_boundary, ] <- NA_real_
+    hess[, on_boundary] <- NA_real_
+  }
+  cov_theta <- invert_information(hess, on_boundary, pnames)
+  grad <- stats::setNames(final$gradient, pnames)
+  gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
+  nstep <- newton_decrement(grad, hess, on_boundary)
+  warn <- fit_warnings(fin$opt, nstep, gmax, any(on_boundary), hess, cov_theta, control)
+  modes <- cpp_sparse_modes(eng, unname(theta))
+  terms <- sparse_term_summaries(re, unname(theta[p + seq_len(nth)]), modes, eng, unname(theta))
+  stages <- fin$stages
+  list(beta = theta[seq_len(p)], theta = theta, loglik = final$loglik,
+       zi = if (pz) theta[p + nth + seq_len(pz)], disp = if (pd) theta[p + nth + pz + seq_len(pd)],
+       lambda = theta[p + seq_len(nth)], p = p,
+       gradient = grad, hessian = hess, cov_theta = cov_theta, family = family,
+       modes = modes, terms = terms, singular = any(on_boundary), on_boundary = on_boundary,
+       optinfo = list(optimizer = "nlminb", method = "Laplace (sparse)", nAGQ = 1L,
+                      stages = stages,
+                      iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
+                      evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
+                      convergence = fin$opt$convergence, message = fin$opt$message,
+                      max_grad = gmax, scaled_grad = nstep,
+                      hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
+                      warnings = warn, nthreads = 1L, reparameterized = FALSE))
+}

@@ -1,0 +1,190 @@
+# glmm() with a zero-inflation formula, a hurdle (two-part) family or a
+# dispersion formula: builds the three designs and fits them with
+# glmm_zi_fit() (fit-glmm-zi.R). Names and parameterizations follow
+# glmmTMB: `ziformula` (logit of the structural-zero probability, or of
+# the zero probability in a hurdle model), `dispformula` (log of sigma for
+# gaussian, of theta for nbinom2, of the shape for Gamma), and the
+# truncated_poisson() / truncated_nbinom2() families for hurdle models.
+
+#' Zero-truncated count families for hurdle models
+#'
+#' Family objects that mark a count model as zero-truncated. With a
+#' `ziformula` in [glmm()] they give the hurdle (two-part) model of
+#' glmmTMB's families of the same names (Mullahy 1986): zeros occur with
+#' probability \eqn{\pi} (logit-linear in the `ziformula` covariates), and
+#' the positive counts follow the zero-truncated Poisson or NB2
+#' distribution with mean parameter \eqn{\mu} (log-linear in the fixed and
+#' random effects):
+#' \eqn{P(y = 0) = \pi}, \eqn{P(y) = (1-\pi) f(y;\mu) / (1 - f(0;\mu))} for
+#' \eqn{y > 0}. Without a `ziformula` the model is zero-truncated (no zeros
+#' allowed in the response).
+#'
+#' @param link The link of the count part; only `"log"`.
+#' @return An object of class `"family"` with `family` set to
+#'   `"truncated_poisson"` or `"truncated_nbinom2"`.
+#' @references Mullahy, J. (1986). Specification and testing of some
+#'   modified count data models. *Journal of Econometrics* 33, 341-365.
+#' @examples
+#' if (requireNamespace("glmmTMB", quietly = TRUE)) {
+#'   data(Salamanders, package = "glmmTMB")
+#'   fit <- glmm(count ~ mined + (1 | site), data = Salamanders,
+#'               ziformula = ~ mined, family = truncated_poisson, nAGQ = 1)
+#'   fit
+#' }
+#' @export
+truncated_poisson <- function(link = "log") truncated_family("poisson", link)
+
+#' @rdname truncated_poisson
+#' @export
+truncated_nbinom2 <- function(link = "log") truncated_family("nbinom2", link)
+
+truncated_family <- function(inner, link) {
+  if (!identical(link, "log"))
+    stop(sprintf("'link': truncated_%s supports only the \"log\" link", inner), call. = FALSE)
+  lk <- stats::make.link("log")
+  structure(list(family = paste0("truncated_", inner), link = "log", linkfun = lk$linkfun,
+                 linkinv = lk$linkinv, mu.eta = lk$mu.eta, valideta = lk$valideta,
+                 count_family = inner),
+            class = "family")
+}
+
+# TRUE when glmm() must route to the auxiliary-predictor fit.
+wants_aux_parts <- function(ziformula, dispformula, family, env) {
+  !is.null(truncated_count_family(family)) ||
+    !is_empty_part(ziformula, "ziformula") || !is_trivial_disp(dispformula)
+}
+
+# "poisson" or "nbinom2" for a zero-truncated family given by name, function
+# or object (ours, or glmmTMB's of the same name); NULL otherwise.
+truncated_count_family <- function(family) {
+  nm <- if (is.character(family) && length(family) == 1L) family
+        else if (is.function(family)) tryCatch(family()$family, error = function(e) NULL)
+        else if (inherits(family, "family")) family$family
+  if (is.null(nm) || !nm %in% c("truncated_poisson", "truncated_nbinom2")) return(NULL)
+  sub("^truncated_", "", nm)
+}
+
+is_empty_part <- function(f, arg) {
+  if (is.null(f)) return(TRUE)
+  if (!inherits(f, "formula") || length(f) != 2L)
+    stop(sprintf("'%s' must be a one-sided formula such as ~ x", arg), call. = FALSE)
+  tt <- stats::terms(f)
+  !length(attr(tt, "term.labels")) && attr(tt, "intercept") == 0L
+}
+
+is_trivial_disp <- function(f) {
+  if (is_empty_part(f, "dispformula")) return(TRUE)
+  tt <- stats::terms(f)
+  !length(attr(tt, "term.labels")) && is.null(attr(tt, "offset"))
+}
+
+glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, env) {
+  cf <- truncated_count_family(family)
+  if (!is.null(cf)) {
+    family <- truncated_family(cf, "log")
+    truncated <- TRUE
+    inner <- resolve_family(switch(cf, poisson = stats::poisson(), nbinom2 = nbinom2()))
+  } else {
+    truncated <- FALSE
+    inner <- resolve_family(family, env)
+  }
+  if (!inherits(formula, "formula") || length(formula) != 3L)
+    stop("'formula' must be a two-sided formula such as y ~ x + (1 | g)", call. = FALSE)
+  if (!inherits(control, "glmmgee_glmm_control"))
+    stop("'control' must come from glmm_control()", call. = FALSE)
+  has_zi <- !is_empty_part(ziformula, "ziformula")
+  has_disp <- !is_trivial_disp(dispformula)
+  for (part in list(list(ziformula, "ziformula"), list(dispformula, "dispformula"))) {
+    f <- part[[1L]]
+    if (is.null(f)) next
+    if (length(reformulas::findbars(f)))
+      stop(sprintf("'%s': random effects in the %s model are not supported (only fixed effects)",
+                   part[[2L]], if (part[[2L]] == "ziformula") "zero-inflation" else "dispersion"),
+           call. = FALSE)
+    if (!is.null(attr(stats::terms(f), "offset")))
+      stop(sprintf("'%s': offset() terms are not supported there", part[[2L]]), call. = FALSE)
+  }
+  if (has_zi && !(inner$family %in% c("poisson", "nbinom2")))
+    stop(sprintf("'ziformula': zero-inflation needs a count family (poisson, nbinom2, or their truncated_ versions for hurdle models), not %s",
+                 inner$family), call. = FALSE)
+  if (has_disp && !has_dispersion(inner))
+    stop(sprintf("'dispformula': the %s family has no dispersion parameter", inner$family),
+         call. = FALSE)
+  sparse <- needs_sparse_engine(formula, NULL)
+  if (sparse && !is.null(nAGQ) && !identical(as.numeric(nAGQ), 1))
+    stop("'nAGQ' > 1 (adaptive quadrature) needs a single grouping factor; with several random-effect terms only the Laplace approximation (nAGQ = 1) is available",
+         call. = FALSE)
+  kind <- if (truncated) "hurdle" else if (has_zi) "zi" else "disp"
+
+  fenv <- environment(formula) %||% env
+  ff <- reformulas::subbars(formula)
+  for (f in list(if (has_zi) ziformula, if (has_disp) dispformula))
+    if (!is.null(f)) ff[[3L]] <- call("+", ff[[3L]], f[[2L]])
+  environment(ff) <- fenv
+  mf <- frame_from_call(mc, ff, env, extras = c("weights", "offset"))
+  re <- if (sparse) sparse_re_terms(formula, mf, NULL) else re_terms(formula, mf, fenv)
+  fx <- fixed_design(formula, mf, fenv, drop_rownames = !sparse)
+  X <- fx$X
+  rc <- checked_response(mf, X, inner, formula)
+  y <- rc$resp$y
+  if (truncated && !has_zi && any(y[rc$resp$weights > 0] == 0))
+    stop(sprintf("'family': %s without a 'ziformula' is zero-truncated, but the response has zeros; give a ziformula for a hurdle model",
+                 family$family), call. = FALSE)
+  part_design <- function(f) {
+    if (is.null(f)) return(NULL)
+    tt <- stats::terms(f)
+    environment(tt) <- fenv
+    M <- stats::model.matrix(tt, mf)
+    rownames(M) <- NULL
+    list(X = M, terms = stats::delete.response(tt), xlevels = stats::.getXlevels(tt, mf),
+         contrasts = attr(M, "contrasts"))
+  }
+  zd <- if (has_zi) part_design(ziformula)
+  dd <- if (has_disp) part_design(dispformula)
+  offz <- if (truncated && !has_zi) rep(-Inf, length(y))
+  fit <- if (sparse) {
+    glmm_sparse_zi_fit(X, y, re, inner, kind, zd$X, dd$X, rc$resp$weights, rc$offset, offz,
+                       control)
+  } else {
+    if (is.null(nAGQ)) nAGQ <- default_nAGQ(ncol(re$Z), inner)
+    glmm_zi_fit(X, y, re$Z, re$group, inner, kind, Xz = zd$X, Xd = dd$X,
+                weights = rc$resp$weights, offset = rc$offset, offz = offz,
+                nAGQ = nAGQ, cov_blocks = re$block_sizes, control = control)
+  }
+  fit$family <- inner
+  fit$sigma <- 1
+  fit$dispersion <- has_dispersion(inner)
+  if (fit$dispersion && !has_disp) {
+    phi <- fit$disp[[1L]]
+    fit$sigma <- sigma_of(inner, phi)
+    fit$family <- fitted_family(inner, phi)
+  }
+  obj <- if (sparse) {
+    new_glmm_sparse(fit, X = X, y = y, weights = rc$resp$weights, offset = rc$offset, re = re,
+                    mf = mf, mt = fx$mt, call = mc, formula = formula)
+  } else {
+    new_glmm(fit, X = X, Z = re$Z, y = y, weights = rc$resp$weights, offset = rc$offset,
+             re = re, mf = mf, mt = fx$mt, call = mc, formula = formula)
+  }
+  obj$vcov <- fit$cov_theta[seq_len(fit$p), seq_len(fit$p), drop = FALSE]
+  obj$aux <- list(kind = kind, truncated = truncated, family_name = family_label(family, inner, kind),
+                  zi = if (has_zi) c(zd, list(formula = ziformula, coef = fit$zi)),
+                  disp = if (fit$dispersion) c(dd %||% list(X = NULL), list(formula = dispformula %||% ~1,
+                                                                     coef = fit$disp)),
+                  zi_index = if (has_zi) fit$p + length(fit$lambda) + seq_along(fit$zi),
+                  sparse = sparse,
+                  disp_index = if (fit$dispersion)
+                    fit$p + length(fit$lambda) + length(fit$zi) + seq_along(fit$disp))
+  class(obj) <- c("glmmgee_glmm_zi", class(obj))
+  # Stored, so that code reading fit$fitted.values (augment(), the
+  # performance checks) sees the mean of y, not the count part's mean.
+  obj$fitted.values <- stats::predict(obj, type = "response")
+  sep <- separation_record(X, y, rc$resp$weights, inner, "glmm")
+  finish_glmm(obj, sep, NULL)
+}
+
+family_label <- function(family, inner, kind) {
+  f <- if (inherits(family, "family")) family$family else inner$family
+  switch(kind, zi = paste("zero-inflated", inner$family), hurdle = if (grepl("^truncated_", f))
+    f else paste("hurdle", inner$family), disp = inner$family)
+}

@@ -1,0 +1,308 @@
+# Methods for models with a zero-inflation, hurdle or dispersion part
+# (class glmmgee_glmm_zi, from glmm(ziformula =, dispformula =) or a
+# truncated_ family). The conditional (count) part carries the random
+# effect; the zero and dispersion parts have fixed effects only, so they
+# are the same for every cluster.
+
+#' Zero-inflated, hurdle and dispersion-formula GLMMs
+#'
+#' [glmm()] with `ziformula`, `dispformula` or a [truncated_poisson()] /
+#' [truncated_nbinom2()] family fits, with one grouping factor by the
+#' Laplace approximation or adaptive Gauss-Hermite quadrature, with several
+#' random-effect terms by the sparse Laplace engine (exact analytic gradient
+#' in both):
+#' * zero-inflated counts (Lambert 1992): \eqn{P(y=0) = \pi + (1-\pi)f(0;\mu)},
+#'   \eqn{P(y) = (1-\pi)f(y;\mu)} for \eqn{y>0}, with \eqn{f} Poisson or NB2,
+#'   \eqn{\log\mu = x'\beta + z'b} (conditional on the random effect) and
+#'   \eqn{\mathrm{logit}\,\pi = x_z'\gamma} (the same in every cluster);
+#' * hurdle models (`truncated_` families with a `ziformula`):
+#'   \eqn{P(y=0) = \pi}, positive counts zero-truncated;
+#' * a dispersion formula: \eqn{\log\phi = x_d'\delta} per observation, for
+#'   \eqn{\phi} = gaussian \eqn{\sigma}, NB2 \eqn{\theta}, Gamma shape.
+#'
+#' These are glmmTMB's parameterizations, so coefficients compare directly
+#' (except gaussian: glmmTMB 1.1.5 models \eqn{\log\sigma^2}, twice our
+#' coefficients of \eqn{\log\sigma}).
+#' GLMMadaptive's `zi.poisson()` etc. use the same logit zero part.
+#'
+#' `predict(type = )`: `"link"` (\eqn{\log\mu}), `"conditional"`
+#' (the mean of the count part: \eqn{\mu}, or for a hurdle model the
+#' zero-truncated mean \eqn{\mu/(1-f(0;\mu))}, as glmmTMB), `"zprob"` (\eqn{\pi}),
+#' `"zlink"` (logit \eqn{\pi}), `"disp"` (\eqn{\phi}: gaussian
+#' \eqn{\sigma}, NB2 \eqn{\theta}, Gamma shape; glmmTMB gives
+#' \eqn{1/\sqrt{shape}} for Gamma), `"response"` (the
+#' mean of y: \eqn{(1-\pi)\mu} zero-inflated,
+#' \eqn{(1-\pi)\mu/(1-f(0;\mu))} hurdle), each with `re.form` as in
+#' [predict.glmmgee_glmm()]. `fitted()` and `residuals()` use the mean of y;
+#' `simulate()` draws from the whole model (new random effects by default).
+#' [standardize()] and [marginal_coefs()] work on the scale of the mean of
+#' y (including the zero part), integrated over the random effect
+#' (`re = "marginal"`) or at b = 0; the variable set by `standardize()` must
+#' be in the conditional formula (it is then set in the zero and dispersion
+#' designs too). With several random-effect terms the sparse Laplace
+#' engine fits them (Laplace only).
+#'
+#' @name glmm-zero-inflation
+#' @param object,x A model fitted with `ziformula`, `dispformula` or a
+#'   hurdle family.
+#' @param newdata,re.form,allow.new.levels As in [predict.glmmgee_glmm()].
+#' @param type The scale of the prediction, see Details.
+#' @param nsim,seed Number of simulated responses and the seed.
+#' @param digits Digits to print.
+#' @param ... Unused.
+#' @return `predict()`: a numeric vector; `simulate()`: a data frame with
+#'   one column per simulation.
+#' @references Lambert, D. (1992). Zero-inflated Poisson regression, with an
+#'   application to defects in manufacturing. *Technometrics* 34, 1-14.
+#'
+#'   Brooks, M. E. et al. (2017). glmmTMB balances speed and flexibility
+#'   among packages for zero-inflated generalized linear mixed modeling.
+#'   *The R Journal* 9, 378-400.
+#' @examples
+#' if (requireNamespace("glmmTMB", quietly = TRUE)) {
+#'   data(Salamanders, package = "glmmTMB")
+#'   fit <- glmm(count ~ mined + (1 | site), data = Salamanders,
+#'               ziformula = ~ mined, family = poisson, nAGQ = 1)
+#'   summary(fit)
+#'   nd <- data.frame(mined = c("yes", "no"), site = NA)
+#'   predict(fit, nd, type = "zprob")
+#'   predict(fit, nd, type = "response", re.form = NA)
+#'   head(simulate(fit, nsim = 2, seed = 1))
+#' }
+NULL
+
+# The three predictors of `object` at newdata (NULL: the data of the fit).
+zi_predictors <- function(object, newdata, re.form, allow.new.levels) {
+  eta <- stats::predict(structure(object, class = class(object)[-1L]), newdata,
+                        type = "link", re.form = re.form,
+                        allow.new.levels = allow.new.levels)
+  aux <- object$aux
+  part <- function(pt, default) {
+    if (is.null(pt) || is.null(pt$X) && is.null(pt$terms)) return(default)
+    if (is.null(newdata)) return(drop(pt$X %*% pt$coef))
+    mfp <- stats::model.frame(pt$terms, newdata, na.action = stats::na.pass, xlev = pt$xlevels)
+    Xp <- stats::model.matrix(pt$terms, mfp, contrasts.arg = pt$contrasts)
+    drop(Xp %*% pt$coef)
+  }
+  n <- length(eta)
+  zl <- part(aux$zi, rep(if (aux$kind == "hurdle") -Inf else -Inf, n))
+  dl <- if (!is.null(aux$disp)) part(aux$disp, rep(aux$disp$coef[[1L]], n))
+  list(eta = unname(eta), zlink = unname(zl), dlink = unname(dl), names = names(eta))
+}
+
+# Probability of a zero from the count part, at mean mu and dispersion phi
+# (log scale, families.h's convention).
+count_p0 <- function(family, mu, phi) {
+  switch(family$family, poisson = exp(-mu),
+         nbinom2 = { th <- exp(phi); exp(-th * log1p(mu / th)) },
+         stop("no zero probability for family ", family$family, call. = FALSE))
+}
+
+# The mean of the count part: mu, or for a hurdle model the mean of the
+# zero-truncated distribution, mu / (1 - f(0; mu)) (glmmTMB's "conditional").
+zi_conditional_mean <- function(object, pr) {
+  mu <- object$family$linkinv(pr$eta)
+  if (object$aux$kind != "hurdle") return(mu)
+  mu / -expm1(log(count_p0(object$family, mu, pr$dlink)))
+}
+
+zi_response_mean <- function(object, pr) {
+  if (object$aux$kind == "disp") return(object$family$linkinv(pr$eta))
+  (1 - stats::plogis(pr$zlink)) * zi_conditional_mean(object, pr)
+}
+
+#' @rdname glmm-zero-inflation
+#' @export
+predict.glmmgee_glmm_zi <- function(object, newdata = NULL,
+                                    type = c("response", "link", "conditional", "zprob",
+                                             "zlink", "disp"),
+                                    re.form = NULL, allow.new.levels = FALSE, ...) {
+  type <- match.arg(type)
+  if (!is.null(newdata) && !is.data.frame(newdata))
+    stop("'newdata' must be a data frame", call. = FALSE)
+  pr <- zi_predictors(object, newdata, re.form, allow.new.levels)
+  out <- switch(type,
+    link = pr$eta,
+    conditional = zi_conditional_mean(object, pr),
+    zprob = stats::plogis(pr$zlink),
+    zlink = pr$zlink,
+    disp = {
+      if (is.null(pr$dlink)) stop("type = \"disp\": this family has no dispersion", call. = FALSE)
+      dispersion_natural(object$family, pr$dlink)
+    },
+    response = zi_response_mean(object, pr))
+  names(out) <- pr$names
+  out
+}
+
+# sigma for gaussian, theta for nbinom2, the shape for Gamma.
+dispersion_natural <- function(family, phi) exp(phi)
+
+#' @export
+fitted.glmmgee_glmm_zi <- function(object, ...) {
+  stats::predict(object, type = "response")
+}
+
+#' @export
+residuals.glmmgee_glmm_zi <- function(object, type = c("response", "pearson"), ...) {
+  type <- match.arg(type)
+  pr <- zi_predictors(object, NULL, NULL, FALSE)
+  m <- zi_response_mean(object, pr)
+  r <- object$y - m
+  if (type == "pearson") r <- r / sqrt(zi_response_variance(object, pr, m))
+  stats::setNames(r, pr$names)
+}
+
+# Var y of the two-part models (for Pearson residuals): from E y^2.
+zi_response_variance <- function(object, pr, m) {
+  mu <- exp(pr$eta)
+  pz <- stats::plogis(pr$zlink)
+  vc <- switch(object$family$family, poisson = mu, nbinom2 = mu + mu^2 / exp(pr$dlink),
+               object$family$variance(mu))
+  ey2c <- vc + mu^2
+  ey2 <- switch(object$aux$kind, zi = (1 - pz) * ey2c,
+                hurdle = (1 - pz) * ey2c / (1 - count_p0(object$family, mu, pr$dlink)),
+                ey2c)
+  if (object$aux$kind == "disp") return(switch(object$family$family,
+    gaussian = exp(2 * pr$dlink), Gamma = mu^2 / exp(pr$dlink), vc))
+  ey2 - m^2
+}
+
+#' @rdname glmm-zero-inflation
+#' @export
+simulate.glmmgee_glmm_zi <- function(object, nsim = 1, seed = NULL, re.form = NA, ...) {
+  if (!is.numeric(nsim) || length(nsim) != 1L || is.na(nsim) || nsim < 1 || nsim != round(nsim))
+    stop("'nsim' must be a whole number >= 1", call. = FALSE)
+  # The seed convention of simulate.glmmgee_glmm(): the caller's stream is
+  # restored after a given seed, and the state used is the "seed" attribute.
+  if (!exists(".Random.seed", envir = globalenv(), inherits = FALSE)) stats::runif(1)
+  if (is.null(seed)) {
+    rng <- get(".Random.seed", envir = globalenv())
+  } else {
+    old <- get(".Random.seed", envir = globalenv())
+    on.exit(assign(".Random.seed", old, envir = globalenv()))
+    set.seed(seed)
+    rng <- structure(seed, kind = as.list(RNGkind()))
+  }
+  pr <- zi_predictors(object, NULL, NULL, FALSE)
+  new_re <- simulate_new_re(re.form)
+  draw_eta <- if (new_re) random_effect_sampler(object) else function() pr$eta
+  fam <- object$family$family
+  kind <- object$aux$kind
+  n <- length(pr$eta)
+  pz <- stats::plogis(pr$zlink)
+  ph <- pr$dlink
+  sims <- lapply(seq_len(nsim), function(k) {
+    mu <- exp(draw_eta())
+    if (kind == "disp") {
+      return(switch(fam, gaussian = stats::rnorm(n, draw_eta(), exp(ph)),
+                    nbinom2 = stats::rnbinom(n, size = exp(ph), mu = mu),
+                    Gamma = stats::rgamma(n, shape = exp(ph), rate = exp(ph) / mu)))
+    }
+    zero <- stats::runif(n) < pz
+    y <- if (kind == "zi") {
+      switch(fam, poisson = stats::rpois(n, mu), nbinom2 = stats::rnbinom(n, size = exp(ph), mu = mu))
+    } else {
+      # Zero-truncated draws by inversion above the zero's probability.
+      u <- stats::runif(n, count_p0(object$family, mu, ph), 1)
+      pmax(1, switch(fam, poisson = stats::qpois(u, mu),
+                     nbinom2 = stats::qnbinom(u, size = exp(ph), mu = mu)))
+    }
+    ifelse(zero, 0, y)
+  })
+  names(sims) <- paste0("sim_", seq_len(nsim))
+  structure(sims, class = "data.frame",
+            row.names = rownames(object$model) %||% as.character(seq_len(n)), seed = rng)
+}
+
+#' @export
+sigma.glmmgee_glmm_zi <- function(object, ...) {
+  d <- object$aux$disp
+  if (is.null(d)) return(1)
+  if (length(d$coef) > 1L)
+    stop("sigma(): the dispersion varies by observation (dispformula); use predict(type = \"disp\")",
+         call. = FALSE)
+  object$sigma
+}
+
+# Coefficient table of one part: estimate, standard error, z and p.
+zi_coef_table <- function(object, idx) {
+  est <- object$theta[idx]
+  se <- sqrt(pmax(diag(object$cov_theta)[idx], 0))
+  z <- est / se
+  cbind(Estimate = est, `Std. Error` = se, `z value` = z,
+        `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
+}
+
+#' @rdname glmm-zero-inflation
+#' @export
+summary.glmmgee_glmm_zi <- function(object, ...) {
+  p <- length(object$coefficients)
+  a <- object$aux
+  tabs <- list(cond = zi_coef_table(object, seq_len(p)))
+  if (!is.null(a$zi_index)) tabs$zi <- zi_coef_table(object, a$zi_index)
+  if (!is.null(a$disp_index)) tabs$disp <- zi_coef_table(object, a$disp_index)
+  for (k in names(tabs)) rownames(tabs[[k]]) <- sub("^(zi|disp)~", "", rownames(tabs[[k]]))
+  structure(list(object = object, tables = tabs), class = "summary.glmmgee_glmm_zi")
+}
+
+#' @export
+print.summary.glmmgee_glmm_zi <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  print_zi_head(x$object, digits)
+  zi_tables(x$tables, x$object, digits, full = TRUE)
+  invisible(x)
+}
+
+#' @rdname glmm-zero-inflation
+#' @export
+print.glmmgee_glmm_zi <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  print_zi_head(x, digits)
+  s <- summary(x)
+  zi_tables(s$tables, x, digits, full = FALSE)
+  invisible(x)
+}
+
+print_zi_head <- function(x, digits) {
+  a <- x$aux
+  cat(sprintf("GLMM (%s, %s link) fitted by %s%s\n", a$family_name, x$family$link,
+              x$optinfo$method %||% "Laplace",
+              if (x$nAGQ > 1L) sprintf(" (nAGQ = %d)", x$nAGQ) else ""))
+  cat("Formula:", paste(deparse(x$formula), collapse = " "), "\n")
+  if (!is.null(a$zi)) cat(if (a$kind == "hurdle") "Zero (hurdle) formula:" else "Zero-inflation formula:",
+                          paste(deparse(a$zi$formula), collapse = " "), "\n")
+  if (!is.null(a$disp) && length(a$disp$coef) > 1L)
+    cat("Dispersion formula:", paste(deparse(a$disp$formula), collapse = " "), "\n")
+  cat(sprintf("logLik = %s  (df = %d, %d observations, %s)\n",
+              format(x$loglik, digits = digits + 3L), x$df, x$nobs,
+              paste(sprintf("%d %s", x$ngroups, x$group_name), collapse = ", ")))
+  terms <- if (isTRUE(a$sparse)) x$reterms
+           else list(list(group = x$group_name, D = x$D))
+  for (tm in terms) {
+    sds <- sqrt(diag(tm$D))
+    cat("Random effects (", tm$group, "), standard deviations: ",
+        paste(sprintf("%s %s", rownames(tm$D) %||% names(sds), format(sds, digits = digits)),
+              collapse = ", "), "\n", sep = "")
+  }
+  for (w in x$optinfo$warnings) cat("Warning:", w, "\n")
+}
+
+zi_tables <- function(tabs, x, digits, full) {
+  a <- x$aux
+  show <- function(title, tab) {
+    cat("\n", title, "\n", sep = "")
+    if (full) stats::printCoefmat(tab, digits = digits)
+    else print(stats::setNames(tab[, 1L], rownames(tab)), digits = digits)
+  }
+  grp <- paste(unique(x$group_name), collapse = " and ")
+  show(sprintf("Conditional model (%s, given the random effects of %s):",
+               if (x$family$family %in% c("poisson", "nbinom2")) "log mean of the count part"
+               else paste(x$family$link, "link of the mean"), grp), tabs$cond)
+  if (!is.null(tabs$zi))
+    show(sprintf("%s (logit; no random effect, the same in every %s):",
+                 if (a$kind == "hurdle") "Zero (hurdle) model, P(y = 0)"
+                 else "Zero-inflation model, P(structural zero)", grp), tabs$zi)
+  if (!is.null(tabs$disp)) {
+    nm <- switch(x$family$family, gaussian = "sigma", nbinom2 = "theta", Gamma = "shape")
+    show(sprintf("Dispersion model (log %s; no random effect):", nm), tabs$disp)
+  }
+}

@@ -1,0 +1,41 @@
+# standardize() and marginal_coefs() of two-part models on the response
+# scale: the mean of y integrated over the random effect, checked against
+# numerical integration with stats::integrate().
+
+test_that("standardized means of zero-inflated and hurdle fits are the integrals of the mean of y over the random effect", {
+  skip_if_not_installed("glmmTMB")
+  e <- new.env()
+  utils::data("Salamanders", package = "glmmTMB", envir = e)
+  d <- e$Salamanders
+  f <- count ~ spp + mined + (1 | site)
+  fits <- list(zi = glmm(f, data = d, ziformula = ~ mined, family = poisson, nAGQ = 1),
+               hurdle = glmm(f, data = d, ziformula = ~ mined, family = truncated_nbinom2, nAGQ = 1))
+  for (k in names(fits)) {
+    fit <- fits[[k]]
+    st <- standardize(fit, "mined")
+    sd_b <- sqrt(fit$D[1])
+    for (v in c("yes", "no")) {
+      nd <- d
+      nd$mined <- factor(v, levels = levels(d$mined))
+      eta <- predict(fit, nd, type = "link", re.form = NA)
+      pz <- predict(fit, nd, type = "zprob", re.form = NA)
+      th <- if (k == "hurdle") predict(fit, nd, type = "disp")
+      mean_y <- function(b) vapply(b, function(bb) {
+        mu <- exp(eta + bb)
+        cm <- if (k == "zi") mu else mu / (1 - (th / (th + mu))^th)
+        mean((1 - pz) * cm)
+      }, 0) * dnorm(b, 0, sd_b)
+      ref <- integrate(mean_y, -12 * sd_b, 12 * sd_b, rel.tol = 1e-10)$value
+      expect_equal(st$estimate[st$quantity == "mean" & st$value == v], ref, tolerance = 1e-7,
+                   label = paste(k, v))
+    }
+    expect_true(all(is.finite(st$std.error)) && all(st$std.error > 0))
+  }
+  # With species and mining additive on the log scale of the mean of y, the
+  # marginal coefficient of mining is exactly the log of the standardized ratio.
+  mc <- marginal_coefs(fits$zi)
+  st <- standardize(fits$zi, "mined")
+  expect_equal(unname(exp(coef(mc)[["minedno"]])), st$estimate[st$quantity == "ratio"],
+               tolerance = 1e-8)
+  expect_true(all(is.finite(sqrt(diag(vcov(mc))))))
+})

@@ -1,0 +1,169 @@
+# Zero-inflated, hurdle and dispersion-formula GLMMs against glmmTMB
+# (Laplace) and GLMMadaptive (adaptive quadrature), live, on the data of
+# their own vignettes and tests.
+
+# Every part's coefficients, the random-effect SD, standard errors and the
+# log-likelihood (ours higher, or equal to the optimizer's tolerance).
+# disp_scale: glmmTMB's dispersion coefficients over ours (2 for gaussian:
+# log sigma^2 against our log sigma).
+expect_zi_as_glmmtmb <- function(ours, tmb, tol = 1e-4, disp_scale = 1) {
+  fx <- glmmTMB::fixef(tmb)
+  expect_equal(unname(fixef(ours)), unname(fx$cond), tolerance = tol)
+  if (!is.null(ours$aux$zi)) expect_equal(unname(ours$aux$zi$coef), unname(fx$zi), tolerance = tol)
+  if (!is.null(ours$aux$disp))
+    expect_equal(unname(ours$aux$disp$coef) * disp_scale, unname(fx$disp), tolerance = tol)
+  sd_tmb <- attr(glmmTMB::VarCorr(tmb)$cond[[1]], "stddev")
+  expect_equal(unname(sqrt(diag(ours$D))), unname(sd_tmb), tolerance = 10 * tol)
+  expect_equal(unname(sqrt(diag(vcov(ours)))), unname(sqrt(diag(vcov(tmb)$cond))), tolerance = 2e-3)
+  d <- as.numeric(logLik(ours)) - as.numeric(logLik(tmb))
+  expect_gt(d, -1e-4)
+  expect_lt(abs(d), 1e-3)
+  expect_identical(attr(logLik(ours), "df"), attr(logLik(tmb), "df"))
+}
+
+salamanders <- function() {
+  e <- new.env()
+  utils::data("Salamanders", package = "glmmTMB", envir = e)
+  e$Salamanders
+}
+
+test_that("zero-inflated poisson and hurdle models on Salamanders match glmmTMB (Laplace)", {
+  skip_if_not_installed("glmmTMB")
+  d <- salamanders()
+  f <- count ~ spp * mined + (1 | site)
+  zip <- glmm(f, data = d, ziformula = ~ spp * mined, family = poisson, nAGQ = 1)
+  expect_zi_as_glmmtmb(zip, glmmTMB::glmmTMB(f, data = d, ziformula = ~ spp * mined,
+                                             family = poisson))
+  hp <- glmm(f, data = d, ziformula = ~ spp * mined, family = truncated_poisson, nAGQ = 1)
+  tmb_hp <- glmmTMB::glmmTMB(f, data = d, ziformula = ~ spp * mined,
+                             family = glmmTMB::truncated_poisson)
+  expect_zi_as_glmmtmb(hp, tmb_hp)
+  # Predictions on every scale agree with glmmTMB's.
+  for (ty in c("response", "conditional", "zprob", "link"))
+    expect_equal(unname(predict(hp, type = ty)), unname(predict(tmb_hp, type = ty)),
+                 tolerance = 1e-4, label = ty)
+  # Without the random effect: the hurdle mean from the fixed effects alone.
+  nd <- d[1:5, c("spp", "mined", "site")]
+  mu <- exp(drop(model.matrix(~ spp * mined, nd) %*% fixef(hp)))
+  pz <- plogis(drop(model.matrix(~ spp * mined, nd) %*% hp$aux$zi$coef))
+  expect_equal(unname(predict(hp, nd, type = "response", re.form = NA)),
+               unname((1 - pz) * mu / (1 - exp(-mu))))
+  # glmmTMB's hurdle nbinom2 with the full zero model (its vignette's model).
+  hnb <- glmm(f, data = d, ziformula = ~ spp * mined, family = truncated_nbinom2, nAGQ = 1)
+  expect_zi_as_glmmtmb(hnb, glmmTMB::glmmTMB(f, data = d, ziformula = ~ spp * mined,
+                                             family = glmmTMB::truncated_nbinom2))
+  out <- capture.output(print(summary(hnb)))
+  expect_true(any(grepl("^Conditional model .*given the random effect", out)))
+  expect_true(any(grepl("^Zero \\(hurdle\\) model.*no random effect", out)))
+  expect_true(any(grepl("^Dispersion model \\(log theta", out)))
+})
+
+test_that("zero-inflated nbinom2 on Salamanders and Owls with a dispersion formula match glmmTMB", {
+  skip_if_not_installed("glmmTMB")
+  d <- salamanders()
+  zinb <- glmm(count ~ spp + mined + (1 | site), data = d, ziformula = ~ spp + mined,
+               family = nbinom2, nAGQ = 1)
+  expect_zi_as_glmmtmb(zinb, glmmTMB::glmmTMB(count ~ spp + mined + (1 | site), data = d,
+                                              ziformula = ~ spp + mined,
+                                              family = glmmTMB::nbinom2))
+  e <- new.env()
+  utils::data("Owls", package = "glmmTMB", envir = e)
+  fo <- SiblingNegotiation ~ FoodTreatment + ArrivalTime + offset(log(BroodSize)) + (1 | Nest)
+  ours <- glmm(fo, data = e$Owls, ziformula = ~ 1, dispformula = ~ FoodTreatment,
+               family = nbinom2, nAGQ = 1)
+  tmb <- glmmTMB::glmmTMB(fo, data = e$Owls, ziformula = ~ 1, dispformula = ~ FoodTreatment,
+                          family = glmmTMB::nbinom2)
+  expect_zi_as_glmmtmb(ours, tmb)
+  expect_equal(unname(predict(ours, type = "disp")), unname(predict(tmb, type = "disp")),
+               tolerance = 1e-4)
+  expect_equal(unname(predict(ours, type = "response")), unname(predict(tmb, type = "response")),
+               tolerance = 1e-4)
+})
+
+test_that("a gaussian dispersion formula matches glmmTMB (its coefficients are of log sigma^2)", {
+  skip_if_not_installed("glmmTMB")
+  set.seed(11)
+  d <- data.frame(g = rep(1:40, each = 8), x = rnorm(320), w = rbinom(320, 1, 0.5))
+  d$y <- 1 + 0.5 * d$x + rnorm(40, sd = 0.7)[d$g] + rnorm(320, sd = exp(-0.4 + 0.6 * d$w))
+  ours <- glmm(y ~ x + (1 | g), data = d, dispformula = ~ w)
+  tmb <- glmmTMB::glmmTMB(y ~ x + (1 | g), data = d, dispformula = ~ w)
+  expect_zi_as_glmmtmb(ours, tmb, disp_scale = 2)
+  expect_equal(unname(predict(ours, type = "disp")), unname(predict(tmb, type = "disp")),
+               tolerance = 1e-4)
+})
+
+test_that("zero-inflated and hurdle models by adaptive quadrature match GLMMadaptive (ours at least as high)", {
+  skip_if_not_installed("GLMMadaptive")
+  skip_if_not_installed("glmmTMB")
+  d <- salamanders()
+  fams <- list(list(GLMMadaptive::zi.poisson(), poisson),
+               list(GLMMadaptive::zi.negative.binomial(), nbinom2),
+               list(GLMMadaptive::hurdle.poisson(), truncated_poisson),
+               list(GLMMadaptive::hurdle.negative.binomial(), truncated_nbinom2))
+  for (fm in fams) {
+    ga <- GLMMadaptive::mixed_model(count ~ spp + mined, random = ~ 1 | site, data = d,
+                                    family = fm[[1]], zi_fixed = ~ mined, nAGQ = 11)
+    ours <- glmm(count ~ spp + mined + (1 | site), data = d, ziformula = ~ mined,
+                 family = fm[[2]], nAGQ = 11)
+    lab <- fm[[1]]$family
+    # GLMMadaptive stops at a looser tolerance: ours is never lower, and
+    # close; the estimates agree to GLMMadaptive's accuracy.
+    d_ll <- as.numeric(logLik(ours)) - as.numeric(logLik(ga))
+    expect_gt(d_ll, -1e-5, label = lab)
+    expect_lt(d_ll, 0.2, label = lab)
+    expect_equal(unname(fixef(ours)), unname(GLMMadaptive::fixef(ga)), tolerance = 0.05, label = lab)
+    expect_equal(unname(ours$aux$zi$coef), unname(GLMMadaptive::fixef(ga, "zero_part")),
+                 tolerance = 0.05, label = lab)
+    expect_lt(max(abs(ours$gradient)), 1e-3)
+    expect_identical(ours$optinfo$method, "AGHQ")
+  }
+})
+
+test_that("with two random-effect terms (sparse Laplace engine) zero-inflated, hurdle and dispersion-formula fits match glmmTMB", {
+  skip_if_not_installed("glmmTMB")
+  d <- salamanders()
+  f <- count ~ spp + mined + (1 | site) + (1 | sample)
+  sds <- function(o) unname(unlist(lapply(o$reterms, function(t) sqrt(diag(t$D)))))
+  tmb_sds <- function(m) unname(unlist(lapply(glmmTMB::VarCorr(m)$cond, attr, "stddev")))
+  for (fm in list(list(poisson, poisson()),
+                  list(truncated_nbinom2, glmmTMB::truncated_nbinom2()))) {
+    ours <- glmm(f, data = d, ziformula = ~ mined, family = fm[[1]])
+    tmb <- glmmTMB::glmmTMB(f, data = d, ziformula = ~ mined, family = fm[[2]])
+    expect_s3_class(ours, "glmmgee_glmm_sparse")
+    expect_equal(unname(fixef(ours)), unname(glmmTMB::fixef(tmb)$cond), tolerance = 1e-4)
+    expect_equal(unname(ours$aux$zi$coef), unname(glmmTMB::fixef(tmb)$zi), tolerance = 1e-4)
+    expect_equal(sds(ours), tmb_sds(tmb), tolerance = 1e-3)
+    d_ll <- as.numeric(logLik(ours)) - as.numeric(logLik(tmb))
+    expect_gt(d_ll, -1e-4)
+    expect_lt(abs(d_ll), 1e-3)
+    expect_equal(unname(predict(ours, type = "response")), unname(predict(tmb, type = "response")),
+                 tolerance = 1e-4)
+  }
+  set.seed(21)
+  g <- data.frame(a = rep(1:20, each = 15), b = rep(1:15, 20), x = rnorm(300), w = rbinom(300, 1, 0.5))
+  g$y <- 1 + g$x + rnorm(20)[g$a] + rnorm(15, sd = 0.5)[g$b] + rnorm(300, sd = exp(-0.3 + 0.5 * g$w))
+  ours <- glmm(y ~ x + (1 | a) + (1 | b), data = g, dispformula = ~ w)
+  tmb <- glmmTMB::glmmTMB(y ~ x + (1 | a) + (1 | b), data = g, dispformula = ~ w)
+  expect_equal(unname(fixef(ours)), unname(glmmTMB::fixef(tmb)$cond), tolerance = 1e-4)
+  expect_equal(2 * unname(ours$aux$disp$coef), unname(glmmTMB::fixef(tmb)$disp), tolerance = 1e-4)
+  expect_gt(as.numeric(logLik(ours)) - as.numeric(logLik(tmb)), -1e-4)
+})
+
+test_that("a Gamma dispersion formula matches glmmTMB (the same log-shape coefficients)", {
+  skip_if_not_installed("glmmTMB")
+  set.seed(5)
+  g <- rep(1:40, each = 8)
+  x <- rnorm(320)
+  w <- rbinom(320, 1, 0.5)
+  mu <- exp(0.5 + 0.4 * x + rnorm(40, sd = 0.5)[g])
+  sh <- exp(0.5 + 0.8 * w)
+  d <- data.frame(g = g, x = x, w = w, y = rgamma(320, shape = sh, rate = sh / mu))
+  ours <- glmm(y ~ x + (1 | g), data = d, family = Gamma(link = "log"), dispformula = ~ w,
+               nAGQ = 1)
+  tmb <- glmmTMB::glmmTMB(y ~ x + (1 | g), data = d, family = Gamma(link = "log"),
+                          dispformula = ~ w)
+  expect_zi_as_glmmtmb(ours, tmb)
+  # glmmTMB's type = "disp" for Gamma is its sigma, 1 / sqrt(shape).
+  expect_equal(unname(1 / sqrt(predict(ours, type = "disp"))), unname(predict(tmb, type = "disp")),
+               tolerance = 1e-4)
+})
