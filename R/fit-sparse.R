@@ -55,6 +55,7 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
                    family$family_code, family$link_code)
   }
   eng <- new_engine(rp$X, rp$Z)
+  nthreads <- cpp_sparse_set_threads(eng, control$nthreads)
   diagm <- p + which(re$lower == 0)
   # The optimizer holds a variance at zero below optimizer_boundary_tol();
   # `singular_tol` only decides what is reported as singular.
@@ -135,7 +136,7 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
                       convergence = opt$convergence, message = opt$message,
                       max_grad = gmax, scaled_grad = nstep,
                       hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
-                      nnz_factor = modes$nnz_factor, warnings = warn, nthreads = 1L,
+                      nnz_factor = modes$nnz_factor, warnings = warn, nthreads = nthreads,
                       boundary_check = vb$record, reparameterized = !rp$identity))
 }
 

@@ -112,11 +112,9 @@ finish_glmm_fit <- function(eng, theta, opt, stages, at, boundary, lower, contro
 # bfgs = TRUE the Hessian is updated from each step's change in gradient;
 # those runs give up early (for nlminb to take over) when steps keep
 # hitting a bound. `at` is an evaluation already made at theta.
-# Converged: Newton decrement below tol * max(1, |loglik|). `eng` may also
-# be a function of theta returning list(loglik, gradient) (the sparse engine).
+# Converged: Newton decrement below tol * max(1, |loglik|).
 newton_steps <- function(eng, theta, H, on_boundary, maxit, lower, at = NULL,
-                         bfgs = FALSE, tol = 1e-12, to_bound = 0.99) {
-  evalf <- if (is.function(eng)) eng else function(th) cpp_agq_eval(eng, th, TRUE)
+                         bfgs = FALSE, tol = 1e-12) {
   free <- which(!on_boundary)
   rec <- list(iterations = 0L, evaluations = 0L, convergence = 1L, message = "")
   B <- -H[free, free, drop = FALSE]  # information: positive definite
@@ -127,7 +125,7 @@ newton_steps <- function(eng, theta, H, on_boundary, maxit, lower, at = NULL,
   }
   cur <- at
   if (is.null(cur)) {
-    cur <- evalf(theta)
+    cur <- cpp_agq_eval(eng, theta, TRUE)
     rec$evaluations <- 1L
   }
   converged <- FALSE
@@ -145,7 +143,7 @@ newton_steps <- function(eng, theta, H, on_boundary, maxit, lower, at = NULL,
     # Stay inside the bounds (Lambda's diagonal >= 0): shorten the step.
     out <- (theta[free] + step) < lower[free]
     if (any(out)) {
-      t <- min(1, to_bound * min((lower[free][out] - theta[free][out]) / step[out]))
+      t <- min(1, 0.99 * min((lower[free][out] - theta[free][out]) / step[out]))
       hits <- hits + 1L
     } else {
       hits <- 0L
@@ -154,7 +152,7 @@ newton_steps <- function(eng, theta, H, on_boundary, maxit, lower, at = NULL,
     repeat {
       th <- theta
       th[free] <- th[free] + t * step
-      nxt <- evalf(th)
+      nxt <- cpp_agq_eval(eng, th, TRUE)
       rec$evaluations <- rec$evaluations + 1L
       if (is.finite(nxt$loglik) && nxt$loglik >= cur$loglik - 1e-10 * abs(cur$loglik)) break
       t <- t / 2
