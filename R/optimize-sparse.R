@@ -136,9 +136,8 @@ uphill_hessian <- function(H) {
   -(e$vectors %*% (v * t(e$vectors)))
 }
 
-# "Newton/BFGS", with ", nlminb" when nlminb had to take over in any search.
+# "Newton/BFGS", with ", nlminb" when nlminb had to take over in the
+# search that gave the optimum.
 sparse_optimizer_name <- function(stages) {
-  used <- any(grepl("nlminb", names(stages), fixed = TRUE)) ||
-    any(vapply(stages, function(s) isTRUE(s$nlminb), TRUE))
-  if (used) "Newton/BFGS, nlminb" else "Newton/BFGS"
+  if (any(grepl("nlminb", names(stages), fixed = TRUE))) "Newton/BFGS, nlminb" else "Newton/BFGS"
 }
