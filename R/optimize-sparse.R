@@ -6,9 +6,12 @@
 #     gradient (P + 1 evaluations), made positive definite where the start
 #     is far from the optimum (eigenvalues replaced by their absolute
 #     values, bounded below), so that the first steps go uphill;
-#  2. quasi-Newton steps whose matrix is updated by BFGS (Nocedal & Wright 2006,
-#     sec. 6.1) with every evaluated point (quasi_newton_sparse()); the
-#     engine warm-starts PIRLS from the modes of the previous evaluation;
+#  2. quasi-Newton steps whose matrix is updated by BFGS (Nocedal & Wright
+#     2006, sec. 6.1) after each step, with an interpolating line search
+#     (quasi_newton_sparse()), to a Newton decrement below rel.tol (not
+#     rel.tol / 100 as for one factor: the finishing stage's Newton step
+#     with the accurate Hessian, finish_sparse_fit(), takes it the rest of
+#     the way); the engine warm-starts PIRLS from the previous modes;
 #  3. nlminb, scaled by the same curvature, takes over when these steps do
 #     not converge (a variance running into its bound, a poor start).
 # Boundary optima are then checked by verify_boundary() (fit-sparse.R).
