@@ -127,3 +127,7 @@ cpp_known_gaussian_profile <- function(d, y1, X1, yy_c, Xy_c, XX_c, n, log_lambd
     .Call(`_glmmgee_cpp_known_gaussian_profile`, d, y1, X1, yy_c, Xy_c, XX_c, n, log_lambda, reml)
 }
 
+cpp_sparse_set_threads <- function(ptr, nthreads) {
+    .Call(`_glmmgee_cpp_sparse_set_threads`, ptr, nthreads)
+}
+

@@ -10,7 +10,9 @@
 #'   absolute log-likelihood.
 #' @param iter.max,eval.max Maximum numbers of optimizer iterations and
 #'   function evaluations.
-#' @param nthreads Number of OpenMP threads for the loops over clusters.
+#' @param nthreads Number of OpenMP threads for the loops over clusters (for
+#'   several grouping factors: over observations and entries of the sparse
+#'   Hessian of the random effects).
 #'   Results do not depend on it (partial sums are combined in a fixed order).
 #'   More than the machine's processors is reduced to that number with a
 #'   message; a forked child process (e.g. under [parallel::mclapply()]) runs

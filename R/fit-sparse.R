@@ -55,6 +55,7 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
                    family$family_code, family$link_code)
   }
   eng <- new_engine(rp$X, rp$Z)
+  nthreads <- cpp_sparse_set_threads(eng, control$nthreads)
   diagm <- p + which(re$lower == 0)
   # The optimizer holds a variance at zero below optimizer_boundary_tol();
   # `singular_tol` only decides what is reported as singular.
@@ -66,7 +67,8 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
   }
   typical <- rep(1, length(theta))
   search <- function(th) {
-    r <- optimize_sparse(function(t) cpp_sparse_eval(eng, t, TRUE), th, lower, control)
+    r <- optimize_sparse(function(t) cpp_sparse_eval(eng, t, TRUE), th, lower, control,
+                         boundary_at(typical))
     r$loglik <- r$at$loglik
     r
   }
@@ -80,7 +82,7 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
   star_boundary <- boundary_at(typical)
   fin <- finish_sparse_fit(function(t) cpp_sparse_eval(eng, t, TRUE), run$theta, run$opt,
                            c(run$stages, run$restart_stages), star_boundary, lower, control,
-                           typical)
+                           typical, at = run$at)
   theta_s <- fin$theta
   final <- fin$final
   theta <- rp$from_star(theta_s)
@@ -126,42 +128,27 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
        family_par = family_parameter(family, theta, cov_theta),
        gradient = grad, hessian = hess, cov_theta = cov_theta, family = family,
        modes = modes, terms = terms, singular = any(on_boundary), on_boundary = on_boundary,
-       optinfo = list(optimizer = "nlminb", method = "Laplace (sparse)", nAGQ = 1L,
+       optinfo = list(optimizer = sparse_optimizer_name(stages),
+                      method = "Laplace (sparse)", nAGQ = 1L,
                       stages = stages,
                       iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
                       evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
                       convergence = opt$convergence, message = opt$message,
                       max_grad = gmax, scaled_grad = nstep,
                       hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
-                      nnz_factor = modes$nnz_factor, warnings = warn, nthreads = 1L,
+                      nnz_factor = modes$nnz_factor, warnings = warn, nthreads = nthreads,
                       boundary_check = vb$record, reparameterized = !rp$identity))
 }
 
-# nlminb with the analytic gradient, each parameter scaled by its curvature
-# at the start (the search; boundary optima are then checked by
-# verify_boundary()).
-optimize_sparse <- function(evalf, theta, lower, control) {
+# The last stage, in the user's parameterization: the Hessian (forward
+# differences of the exact gradient from the one at the optimum, steps
+# relative to each parameter's typical size; P evaluations, relative
+# accuracy ~1e-5, far below the sampling error of a standard error) and a
+# few Newton steps with it. `at` is an evaluation already made at theta.
+finish_sparse_fit <- function(evalf, theta, opt, stages, boundary, lower, control, typical,
+                              at = NULL) {
   cache <- new.env()
-  ev <- function(th) {
-    if (!identical(th, cache$th)) { cache$r <- evalf(th); cache$th <- th }
-    cache$r
-  }
-  H1 <- sparse_hessian(ev, theta, rep(FALSE, length(theta)), central = FALSE)
-  scale <- sqrt(abs(diag(H1)))
-  scale[!is.finite(scale) | scale < 1e-8] <- 1
-  obj <- function(th) { v <- -ev(th)$loglik; if (is.finite(v)) v else Inf }
-  gr <- function(th) { g <- -ev(th)$gradient; g[!is.finite(g)] <- 0; g }
-  opt <- stats::nlminb(theta, obj, gr, lower = lower, scale = scale / max(scale),
-                       control = list(rel.tol = control$rel.tol, iter.max = control$iter.max,
-                                      eval.max = control$eval.max, trace = control$trace))
-  list(theta = opt$par, opt = opt, stages = list(nlminb = stage_record(opt)), at = ev(opt$par))
-}
-
-# The last stage, in the user's parameterization: the Hessian (central
-# differences of the gradient, steps relative to each parameter's typical
-# size) for the standard errors and a few Newton steps with it.
-finish_sparse_fit <- function(evalf, theta, opt, stages, boundary, lower, control, typical) {
-  cache <- new.env()
+  if (!is.null(at)) { cache$r <- at; cache$th <- theta }
   ev <- function(th) {
     if (!identical(th, cache$th)) { cache$r <- evalf(th); cache$th <- th }
     cache$r
@@ -169,7 +156,9 @@ finish_sparse_fit <- function(evalf, theta, opt, stages, boundary, lower, contro
   hess <- NULL
   if (control$hessian) {
     b <- boundary(theta)
-    hess <- sparse_hessian(ev, theta, b, typical = typical)
+    hess <- sparse_hessian(ev, theta, b, central = FALSE, typical = typical, step = 1e-5)
+    stages$hessian <- list(iterations = 0L, evaluations = sum(!b), convergence = 0L,
+                           message = "forward differences")
     pol <- sparse_newton(ev, theta, hess, b, lower)
     stages$polish <- pol$record
     theta <- pol$theta
@@ -199,13 +188,13 @@ sparse_restart_point <- function(re, p, theta, on_boundary, size, corr) {
 }
 
 sparse_hessian <- function(ev, theta, on_boundary, central = TRUE,
-                           typical = rep(1, length(theta))) {
+                           typical = rep(1, length(theta)), step = 1e-4) {
   P <- length(theta)
   H <- matrix(NA_real_, P, P)
   idx <- which(!on_boundary)
   g0 <- if (!central) ev(theta)$gradient
   for (j in idx) {
-    h <- 1e-4 * max(abs(theta[j]), 0.1 * typical[j])
+    h <- step * max(abs(theta[j]), 0.1 * typical[j])
     tp <- theta; tp[j] <- tp[j] + h
     gp <- ev(tp)$gradient
     if (central) {

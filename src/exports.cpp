@@ -530,3 +530,12 @@ Rcpp::List cpp_known_gaussian_profile(Eigen::Map<Eigen::VectorXd> d,
                             Rcpp::Named("beta") = r.ok ? Rcpp::wrap(r.beta) : R_NilValue,
                             Rcpp::Named("XtVX") = r.ok ? Rcpp::wrap(r.XtVX) : R_NilValue);
 }
+
+// Threads for the sparse engine's loops (results do not depend on them);
+// returns the number it will use (capped, 1 in a forked child).
+// [[Rcpp::export]]
+int cpp_sparse_set_threads(SEXP ptr, int nthreads) {
+  glmmgee::SparseLaplace* eng = sparse_engine(ptr);
+  eng->set_threads(nthreads);
+  return eng->threads();
+}

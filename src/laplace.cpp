@@ -17,6 +17,7 @@
 // the pattern of H, which the selected inverse provides.
 #include "laplace.h"
 #include "resources.h"
+#include "chunked.h"
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -24,6 +25,8 @@
 namespace glmmgee {
 
 namespace {
+const long kGradChunk = 4096;  // observations per chunk of the gradient loop
+
 // Position of entry (row, col) in a compressed column-major lower factor
 // whose row indices are sorted within columns; -1 if absent.
 long find_entry(const int* outer, const int* inner, int col, int row) {
@@ -71,6 +74,22 @@ SparseLaplace::SparseLaplace(const Eigen::Ref<const Eigen::MatrixXd>& X,
   A_.makeCompressed();
   const int* Ao = A_.outerIndexPtr();
   const int* Ai = A_.innerIndexPtr();
+  // A by columns (positions of its values, rows in increasing order), for
+  // A' v gathered column by column.
+  acol_start_.assign(Q_ + 1, 0);
+  for (int k = 0; k < Ao[n_]; ++k) ++acol_start_[Ai[k] + 1];
+  for (int c = 0; c < Q_; ++c) acol_start_[c + 1] += acol_start_[c];
+  acol_pos_.resize(Ao[n_]);
+  acol_row_.resize(Ao[n_]);
+  {
+    std::vector<long> next(acol_start_.begin(), acol_start_.end() - 1);
+    for (int i = 0; i < n_; ++i)
+      for (int k = Ao[i]; k < Ao[i + 1]; ++k) {
+        const long at = next[Ai[k]]++;
+        acol_pos_[at] = k;
+        acol_row_[at] = i;
+      }
+  }
 
   // Recipes: A(i, c) += z_ir * lambda[k] for every (r, c, k).
   rec_start_.assign(n_ + 1, 0);
@@ -168,16 +187,6 @@ void SparseLaplace::fill_aux(const Eigen::VectorXd& theta) {
     AV_.row(apred_[m]) += theta[base + m] * XA_.col(m).transpose();
 }
 
-void SparseLaplace::obs_derivs(const Eigen::VectorXd& eta, double phi, ObsDerivs* out) const {
-  if (!aux_) {
-    fam_->derivs_n(y_.data(), wt_.data(), eta.data(), n_, phi, out);
-    return;
-  }
-  const int na = aux_->naux();
-  for (int i = 0; i < n_; ++i)
-    out[i] = aux_->derivs(y_[i], wt_[i], eta[i], AV_.data() + (long)i * na);
-}
-
 void SparseLaplace::set_A(const Eigen::VectorXd& lam) {
   double* Av = A_.valuePtr();
   std::fill(Av, Av + A_.nonZeros(), 0.0);
@@ -185,20 +194,7 @@ void SparseLaplace::set_A(const Eigen::VectorXd& lam) {
 }
 
 bool SparseLaplace::factor_H(const Eigen::VectorXd& w) {
-  double* Hv = H_.valuePtr();
-  std::fill(Hv, Hv + H_.nonZeros(), 0.0);
-  const int* Ao = A_.outerIndexPtr();
-  const double* Av = A_.valuePtr();
-  for (int i = 0; i < n_; ++i) {
-    const double wi = w[i];
-    if (wi == 0.0) continue;
-    long pp = pair_start_[i];
-    for (int a = Ao[i]; a < Ao[i + 1]; ++a) {
-      const double wa = wi * Av[a];
-      for (int b = a; b < Ao[i + 1]; ++b) Hv[pair_h_[pp++]] += wa * Av[b];
-    }
-  }
-  for (int j = 0; j < Q_; ++j) Hv[diag_h_[j]] += 1.0;
+  assemble_H(w);
   chol_.factorize_polled(H_);
   return chol_.info() == Eigen::Success;
 }
@@ -220,11 +216,8 @@ bool SparseLaplace::pirls(const Eigen::VectorXd& eta0, double phi, Eigen::Vector
   std::vector<ObsDerivs> dnew(n_);
   auto objective = [&](const Eigen::VectorXd& uu, Eigen::VectorXd& ee,
                        std::vector<ObsDerivs>& dd) {
-    ee = eta0 + A_ * uu;
-    obs_derivs(ee, phi, dd.data());
-    double s = 0.0;
-    for (int i = 0; i < n_; ++i) s += dd[i].l;
-    return s - 0.5 * uu.squaredNorm();
+    eta_of(eta0, uu, ee);
+    return obs_derivs(ee, phi, dd) - 0.5 * uu.squaredNorm();
   };
   f = objective(u, eta, d);
   if (!std::isfinite(f)) {
@@ -240,7 +233,8 @@ bool SparseLaplace::pirls(const Eigen::VectorXd& eta0, double phi, Eigen::Vector
     Rcpp::checkUserInterrupt();
     for (int i = 0; i < n_; ++i) { d1[i] = d[i].d1; w[i] = -d[i].d2; }
     if (!factor_H(w)) return false;
-    g = A_.transpose() * d1 - u;
+    At_times(d1, g);
+    g -= u;
     delta = chol_.solve(g);
     const double dec = g.dot(delta);
     if (!std::isfinite(dec)) return false;
@@ -363,34 +357,43 @@ SparseResult SparseLaplace::evaluate(const Eigen::VectorXd& theta, bool gradient
 
   const int K = lam_.ntheta;
   Eigen::VectorXd h(n_), c(n_), w(n_), d1(n_), gl = Eigen::VectorXd::Zero(K);
-  std::vector<double> v;
-  InterruptPoll ip;
-  for (int i = 0; i < n_; ++i) {
-    if ((i & 1023) == 0 && ip.poll()) ip.raise_if_interrupted();
-    const int m = Ao[i + 1] - Ao[i];
-    const double* a = Av + Ao[i];
-    v.assign(m, 0.0);
-    long pp = pair_start_[i];
-    for (int la = 0; la < m; ++la)
-      for (int lb = la; lb < m; ++lb) {
-        const double s = S[pair_s_[pp++]];
-        v[la] += s * a[lb];
-        if (lb != la) v[lb] += s * a[la];
-      }
-    double hi = 0.0;
-    for (int la = 0; la < m; ++la) hi += a[la] * v[la];
-    h[i] = hi;
-    w[i] = -d[i].d2;
-    d1[i] = d[i].d1;
-    c[i] = -d[i].d3 * hi;
-    for (long r = rec_start_[i]; r < rec_start_[i + 1]; ++r)
-      gl[rec_k_[r]] -= w[i] * rec_z_[r] * v[rec_loc_[r]];
-  }
-  Eigen::VectorXd vq = chol_.solve(A_.transpose() * c);
-  Eigen::VectorXd Avq = A_ * vq;
+  // Per observation: v = H^{-1} a_i on a_i's pattern, h_i = a_i' v, and the
+  // explicit log det term of dL/dlambda, summed per chunk (chunk order).
+  const long nchunk = chunk_count(n_, kGradChunk);
+  Eigen::MatrixXd glpart = Eigen::MatrixXd::Zero(K, nchunk);
+  Eigen::VectorXd gphi = Eigen::VectorXd::Zero(nchunk);
+  run_chunks(n_, kGradChunk, nthreads_, [&](long ch, long i0, long i1) {
+    std::vector<double> v;
+    for (long i = i0; i < i1; ++i) {
+      const int m = Ao[i + 1] - Ao[i];
+      const double* a = Av + Ao[i];
+      v.assign(m, 0.0);
+      long pp = pair_start_[i];
+      for (int la = 0; la < m; ++la)
+        for (int lb = la; lb < m; ++lb) {
+          const double s = S[pair_s_[pp++]];
+          v[la] += s * a[lb];
+          if (lb != la) v[lb] += s * a[la];
+        }
+      double hi = 0.0;
+      for (int la = 0; la < m; ++la) hi += a[la] * v[la];
+      h[i] = hi;
+      w[i] = -d[i].d2;
+      d1[i] = d[i].d1;
+      c[i] = -d[i].d3 * hi;
+      for (long r = rec_start_[i]; r < rec_start_[i + 1]; ++r)
+        glpart(rec_k_[r], ch) -= w[i] * rec_z_[r] * v[rec_loc_[r]];
+    }
+  });
+  for (long ch = 0; ch < nchunk; ++ch) gl += glpart.col(ch);
+  Eigen::VectorXd Atc, vq, Avq, wz, ze;
+  At_times(c, Atc);
+  vq = chol_.solve(Atc);
+  eta_of(Eigen::VectorXd::Zero(n_), vq, Avq);
   Eigen::VectorXd e = c - w.cwiseProduct(Avq);
   res.gradient.head(p_) = X_.transpose() * (d1 - 0.5 * e);
-  Eigen::VectorXd wz = Zc_.transpose() * d1, ze = Zc_.transpose() * e;
+  Zt_times(d1, wz);
+  Zt_times(e, ze);
   for (size_t q = 0; q < lam_.row.size(); ++q) {
     const int r = lam_.row[q], cc = lam_.col[q];
     gl[lam_.k[q]] += wz[r] * u[cc] - 0.5 * (ze[r] * u[cc] + wz[r] * vq[cc]);
@@ -411,11 +414,16 @@ SparseResult SparseLaplace::evaluate(const Eigen::VectorXd& theta, bool gradient
         res.gradient[p_ + K + m] += XA_(i, m) * t[apred_[m]];
     }
   } else if (disp_) {
-    double g = 0.0, o[3];
-    for (int i = 0; i < n_; ++i) {
-      fam_->dphi(y_[i], wt_[i], eta[i], phi, o);
-      g += o[0] + 0.5 * o[2] * h[i] - 0.5 * Avq[i] * o[1];
-    }
+    run_chunks(n_, kGradChunk, nthreads_, [&](long ch, long i0, long i1) {
+      double g = 0.0, o[3];
+      for (long i = i0; i < i1; ++i) {
+        fam_->dphi(y_[i], wt_[i], eta[i], phi, o);
+        g += o[0] + 0.5 * o[2] * h[i] - 0.5 * Avq[i] * o[1];
+      }
+      gphi[ch] = g;
+    });
+    double g = 0.0;
+    for (long ch = 0; ch < nchunk; ++ch) g += gphi[ch];
     res.gradient[p_ + K] = g;
   }
   return res;
@@ -435,9 +443,9 @@ SparseModes SparseLaplace::modes(const Eigen::VectorXd& theta) {
     t.push_back(Eigen::Triplet<double>(lam_.row[q], lam_.col[q], lam[lam_.k[q]]));
   Lam.setFromTriplets(t.begin(), t.end());
   out.b = Lam * out.u;
-  out.eta = X_ * beta + off_ + A_ * out.u;
+  eta_of(X_ * beta + off_, out.u, out.eta);
   std::vector<ObsDerivs> d(n_);
-  obs_derivs(out.eta, phi, d.data());
+  obs_derivs(out.eta, phi, d);
   out.w.resize(n_);
   for (int i = 0; i < n_; ++i) out.w[i] = -d[i].d2;
   out.logdet = logdet();

@@ -86,11 +86,12 @@ class SparseLaplace {
   // H^{-1} rhs at the mode for theta (columns of rhs in original order).
   Eigen::MatrixXd solve(const Eigen::VectorXd& theta, const Eigen::MatrixXd& rhs);
   void reset_modes() { ucache_.setZero(); }
+  // Threads for the loops over observations, H's entries and A's columns
+  // (laplace-kernels.cpp); results do not depend on the number.
+  void set_threads(int nthreads);
+  int threads() const { return nthreads_; }
 
  private:
-  // The observation log-likelihood at eta: the family's, or its wrapper's
-  // with the auxiliary predictors of fill_aux().
-  void obs_derivs(const Eigen::VectorXd& eta, double phi, ObsDerivs* out) const;
   void fill_aux(const Eigen::VectorXd& theta);
   std::unique_ptr<AuxObsModel> aux_;
   Eigen::MatrixXd XA_, AOFF_, AV_;  // AV_: naux x n
@@ -106,6 +107,16 @@ class SparseLaplace {
              int& iters);
   void selected_inverse(std::vector<double>& S) const;
   double logdet() const;
+  // Kernels in laplace-kernels.cpp, run in fixed chunks (chunked.h).
+  void eta_of(const Eigen::VectorXd& eta0, const Eigen::VectorXd& u,
+              Eigen::VectorXd& eta) const;                      // eta0 + A u
+  void At_times(const Eigen::VectorXd& v, Eigen::VectorXd& out) const;  // A' v
+  void Zt_times(const Eigen::VectorXd& v, Eigen::VectorXd& out) const;  // Z' v
+  // Derivatives of each observation at eta (the family's, or its wrapper's
+  // with the auxiliary predictors of fill_aux()); returns sum l in chunk order.
+  double obs_derivs(const Eigen::VectorXd& eta, double phi, std::vector<ObsDerivs>& d) const;
+  void assemble_H(const Eigen::VectorXd& w);                    // H = A' W A + I
+  void build_gather();
 
   int n_, p_, Q_;
   bool disp_;
@@ -130,6 +141,16 @@ class SparseLaplace {
   PolledLLT chol_;  // SimplicialLLT whose factorization honours Ctrl-C
   bool pairs_mapped_ = false;
   Eigen::VectorXd ucache_;
+  int nthreads_ = 1;
+  // A by columns: positions in A's values and rows, increasing rows.
+  std::vector<long> acol_start_;
+  std::vector<int> acol_pos_, acol_row_;
+  // With several threads H is gathered entry by entry: the pairs of each
+  // entry in increasing observation order (the order of the serial
+  // scatter, so the sums are the same), their products in pair_prod_.
+  std::vector<long> hg_start_;
+  std::vector<int> hg_pair_;
+  std::vector<double> pair_prod_;
 };
 
 }  // namespace glmmgee
