@@ -32,10 +32,10 @@ shard_eval <- function(eng, theta, gradient) {
   out
 }
 
-# A new stand-in engine on cluster `cl` with S shards. `reload(ids)`, when
-# given, returns the listed shards' data again (from the data in memory or
-# by re-reading the shard files), so that the shards of a worker that dies
-# can be moved to the others.
+# A new stand-in engine on cluster `cl` with S shards. `reload(ids, w)`
+# (set by the caller) loads the listed shards onto worker w, from the data
+# in memory or by reading the shard files; the shards of a worker that dies
+# move to the others through it.
 shard_engine <- function(cl, S, reload = NULL) {
   check_workers(cl)
   eng <- new.env(parent = emptyenv())
@@ -79,16 +79,13 @@ worker_info <- function(cl) {
 worker_label <- function(eng, i)
   sprintf("worker %d (pid %d on %s)", i, eng$info$pid[i], eng$info$host[i])
 
-# Ships shards `ids` (data from `get(ids)`, a named list) to their workers
-# and builds their engines there (spec: engine settings).
-shard_load <- function(eng, ids, get, spec) {
-  eng$spec <- spec
+# Puts shards `ids` on their workers and builds their engines there:
+# eng$reload(ids, w) does it for worker w (shipping data held here, or
+# having the worker read the shard files).
+shard_load <- function(eng, ids) {
   for (w in which(eng$alive)) {
     mine <- ids[eng$home[ids] == w]
-    if (!length(mine)) next
-    data <- get(mine)
-    names(data) <- as.character(mine)
-    parallel::clusterCall(eng$cl[w], dist_w_load, eng$key, data, spec)
+    if (length(mine)) eng$reload(mine, w)
   }
   invisible(eng)
 }
@@ -164,7 +161,7 @@ move_shards <- function(eng, dead, why) {
   live <- which(eng$alive)
   lost <- which(eng$home %in% dead)
   eng$home[lost] <- live[((seq_along(lost) - 1L) %% length(live)) + 1L]
-  shard_load(eng, lost, eng$reload, eng$spec)
+  shard_load(eng, lost)
   eng$moved <- c(eng$moved, sprintf("%s stopped responding; its shard(s) %s were reloaded on worker(s) %s",
                                     who, paste(lost, collapse = ", "),
                                     paste(unique(eng$home[lost]), collapse = ", ")))

@@ -24,9 +24,15 @@ glmm_fit_workers <- function(mod, y, weights, offset, cl, control, start) {
          w = as.numeric(weights[r]), off = as.numeric(offset[r]),
          index = cl$index[r] - first[s] + 1L, M = length(k), clusters = k)
   })
-  eng <- shard_engine(control$workers, max(sh), reload = get)
+  eng <- shard_engine(control$workers, max(sh))
   on.exit(shard_free(eng), add = TRUE)
-  shard_load(eng, seq_len(max(sh)), get, engine_spec(mod, control))
+  spec <- engine_spec(mod, control)
+  eng$reload <- function(ids, w) {
+    data <- get(ids)
+    names(data) <- as.character(ids)
+    parallel::clusterCall(eng$cl[w], dist_w_load, eng$key, data, spec)
+  }
+  shard_load(eng, seq_len(max(sh)))
   fit <- glmm_fit_shards(eng, mod, control, start)
   fit$group <- cl
   fit
