@@ -161,7 +161,9 @@ move_shards <- function(eng, dead, why) {
   live <- which(eng$alive)
   lost <- which(eng$home %in% dead)
   eng$home[lost] <- live[((seq_along(lost) - 1L) %% length(live)) + 1L]
-  shard_load(eng, lost)
+  tryCatch(shard_load(eng, lost), error = function(e)
+    stop(sprintf("%s stopped responding during the distributed fit (%s), and its shards could not be reloaded on the other workers: %s",
+                 who, why[1L], conditionMessage(e)), call. = FALSE))
   eng$moved <- c(eng$moved, sprintf("%s stopped responding; its shard(s) %s were reloaded on worker(s) %s",
                                     who, paste(lost, collapse = ", "),
                                     paste(unique(eng$home[lost]), collapse = ", ")))

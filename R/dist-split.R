@@ -43,3 +43,14 @@ engine_spec <- function(mod, control) {
        family_code = mod$family$family_code, link_code = mod$family$link_code,
        nAGQ = if (control$laplace_start) 1L else mod$nAGQ, nthreads = control$nthreads)
 }
+
+# glmm_control(workers = ) runs the one-factor engine with normal random
+# effects; other routes of glmm() would ignore the workers, so they are
+# refused.
+check_distributable <- function(formula, covariance, rd, REML) {
+  if (!is.null(covariance) || REML || rd$type != "normal")
+    stop("glmm_control(workers = ): distributed fitting covers normal random effects of one grouping factor without known covariances or REML",
+         call. = FALSE)
+  shard_group_name(formula)
+  invisible(TRUE)
+}

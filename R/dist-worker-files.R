@@ -70,7 +70,7 @@ dist_w_design <- function(key, spec) {
                             w = as.numeric(resp$weights), off = off,
                             index = match(gl, loc), M = length(loc),
                             clusters = match(loc, spec$group_levels))
-    out[[id]] <- list(n = nrow(X), nobs = sum(pos), xsum = colSums(X), zsum = colSums(Z),
+    out[[id]] <- list(n = nrow(X), nobs = as.integer(sum(pos)), xsum = colSums(X), zsum = colSums(Z),
                       R = qr.R(qx)[, order(qx$pivot), drop = FALSE],
                       active = match(unique(gl[pos]), spec$group_levels),
                       patterns = if (nrow(pat) <= spec$max_patterns) pat,

@@ -36,7 +36,9 @@ dist_w_drop <- function(key) {
 # One round: `op` on each shard this worker holds, results named by shard id.
 dist_w_run <- function(key, op, args) {
   st <- .dist_state[[key]]
-  if (is.null(st)) stop("this worker holds no shards of the fit (was it restarted?)", call. = FALSE)
+  # A worker with no shard (more workers than shards) answers with none; one
+  # that lost its shards is caught by the main process (shards missing).
+  if (is.null(st)) return(list())
   lapply(st$shards, function(sh) dist_w_op(sh, op, args))
 }
 

@@ -81,7 +81,7 @@ new_glmm_sharded <- function(fit, mod, p2, agreed, formula, fixed, fenv, call) {
     coefficients = fit$beta, vcov = fit$cov_theta[seq_len(p), seq_len(p), drop = FALSE],
     theta = fit$theta, cov_theta = fit$cov_theta,
     Lambda = Lam, D = Lam %*% t(Lam), sigma = fit$sigma, family_par = fit$family_par,
-    loglik = fit$loglik, df = length(fit$theta), nobs = sum(vapply(p2, `[[`, 1, "nobs")), n = mod$n,
+    loglik = fit$loglik, df = length(fit$theta), nobs = sum(vapply(p2, `[[`, 1L, "nobs")), n = mod$n,
     ngroups = length(active), group_name = shard_group_name(formula),
     group_levels = lev,
     # One code per cluster with data: what ranef() needs to know which
@@ -91,7 +91,7 @@ new_glmm_sharded <- function(fit, mod, p2, agreed, formula, fixed, fenv, call) {
     ranef = list(mode = to_b(s$mode), mode_var = to_bvar(s$mode_var),
                  mean = to_b(s$post_mean), var = to_bvar(s$post_var)),
     cluster_loglik = stats::setNames(s$loglik, lev),
-    terms = mt, xlevels = stats::.getXlevels(mt, proto), contrasts = p2[[1L]]$contrasts,
+    terms = mt, frame_prototype = proto, xlevels = stats::.getXlevels(mt, proto), contrasts = p2[[1L]]$contrasts,
     re_formula = lapply(reformulas::findbars(formula), function(b) b[[2L]]),
     nAGQ = fit$nAGQ, singular = fit$singular, gradient = fit$gradient,
     hessian = fit$hessian, optinfo = fit$optinfo,

@@ -178,5 +178,5 @@ agree_levels <- function(p1, gname) {
               else levels(used_factor(all_ids))
   levels[[gname]] <- NULL
   list(levels = levels, clusters = as.character(clusters),
-       rows = sum(vapply(p1, `[[`, 1, "rows")), kept = sum(vapply(p1, `[[`, 1, "kept")))
+       rows = sum(vapply(p1, `[[`, 1L, "rows")), kept = sum(vapply(p1, `[[`, 1L, "kept")))
 }
