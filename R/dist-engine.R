@@ -42,8 +42,9 @@ shard_engine <- function(cl, S, reload = NULL) {
   eng$cl <- cl
   eng$S <- S
   eng$W <- length(cl)
-  eng$key <- paste0("fit", as.integer(stats::runif(1, 1, .Machine$integer.max)),
-                    format(Sys.time(), "%OS6"))
+  # A key unique to this fit, without touching the user's random seed.
+  .dist_state$fits <- (.dist_state$fits %||% 0) + 1
+  eng$key <- sprintf("fit_%d_%d_%s", Sys.getpid(), .dist_state$fits, format(Sys.time(), "%H%M%OS6"))
   eng$home <- ((seq_len(S) - 1L) %% eng$W) + 1L
   eng$alive <- rep(TRUE, eng$W)
   eng$reload <- reload
@@ -51,6 +52,7 @@ shard_engine <- function(cl, S, reload = NULL) {
   eng$bytes_out <- 0
   eng$bytes_in <- 0
   eng$moved <- character()
+  eng$traffic <- list()
   eng$info <- worker_info(cl)
   class(eng) <- "glmmgee_shard_engine"
   eng
@@ -115,7 +117,8 @@ shard_round_once <- function(eng, op, args) {
   failed <- stats::setNames(rep(NA_character_, eng$W), seq_len(eng$W))
   out <- vector("list", eng$W)
   payload <- list(eng$key, op, args)
-  eng$bytes_out <- eng$bytes_out + length(live) * length(serialize(list(dist_w_run, payload), NULL))
+  sent <- length(live) * length(serialize(list(dist_w_run, payload), NULL))
+  eng$bytes_out <- eng$bytes_out + sent
   withCallingHandlers({
     for (w in live)
       failed[w] <- tryCatch({ send(eng$cl[[w]], dist_w_run, payload); NA_character_ },
@@ -139,7 +142,12 @@ shard_round_once <- function(eng, op, args) {
     return(NULL)
   }
   res <- unlist(out[live], recursive = FALSE)
-  eng$bytes_in <- eng$bytes_in + length(serialize(res, NULL))
+  got <- length(serialize(res, NULL))
+  eng$bytes_in <- eng$bytes_in + got
+  # Traffic by operation: the evaluations' share is what grows with the
+  # number of iterations.
+  eng$traffic[[op]] <- (eng$traffic[[op]] %||% c(rounds = 0, sent = 0, received = 0)) +
+    c(1, sent, got)
   res <- res[as.character(seq_len(eng$S))]
   if (anyNA(names(res))) stop("the workers returned an incomplete set of shards", call. = FALSE)
   res

@@ -65,7 +65,7 @@ dist_w_design <- function(key, spec) {
     qx <- qr(X)
     pos <- resp$weights > 0
     sgn <- if (spec$family$family == "binomial") (resp$y >= 1) - (resp$y <= 0) else -(resp$y <= 0)
-    pat <- unique(cbind(X[pos, , drop = FALSE], sgn[pos]))
+    pat <- distinct_patterns(cbind(X[pos, , drop = FALSE], sgn[pos]), spec$max_patterns)
     st$shards[[id]] <- list(X = X, Z = unname(Z), y = as.numeric(resp$y),
                             w = as.numeric(resp$weights), off = off,
                             index = match(gl, loc), M = length(loc),
@@ -73,7 +73,7 @@ dist_w_design <- function(key, spec) {
     out[[id]] <- list(n = nrow(X), nobs = as.integer(sum(pos)), xsum = colSums(X), zsum = colSums(Z),
                       R = qr.R(qx)[, order(qx$pivot), drop = FALSE],
                       active = match(unique(gl[pos]), spec$group_levels),
-                      patterns = if (nrow(pat) <= spec$max_patterns) pat,
+                      patterns = pat,
                       contrasts = attr(X, "contrasts"), xnames = colnames(X),
                       znames = colnames(Z), proto = mf[0L, , drop = FALSE])
   }
@@ -104,4 +104,23 @@ dist_w_engines <- function(key, Txi, Tzi, spec) {
   }
   .dist_state[[key]] <- st
   names(st$shards)
+}
+
+# The distinct rows of P, or NULL when there are more than `cap`: column
+# codes combined into one number per row (no strings), given up as soon as
+# the count of combinations can exceed the cap, so a continuous covariate
+# costs one pass over its column.
+distinct_patterns <- function(P, cap) {
+  key <- numeric(nrow(P))
+  combos <- 1
+  for (j in seq_len(ncol(P))) {
+    u <- unique(P[, j])
+    combos <- combos * length(u)
+    if (length(u) > cap) return(NULL)
+    key <- key * length(u) + (match(P[, j], u) - 1)
+    if (combos > 2^50) key <- match(key, unique(key)) - 1
+  }
+  keep <- !duplicated(key)
+  if (sum(keep) > cap) return(NULL)
+  P[keep, , drop = FALSE]
 }

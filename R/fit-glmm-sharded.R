@@ -93,7 +93,7 @@ glmm_fit_shards <- function(eng, mod, control, start = NULL) {
 shard_record <- function(eng) {
   list(workers = eng$W, shards = eng$S, rounds = eng$rounds,
        bytes_sent = eng$bytes_out, bytes_received = eng$bytes_in,
-       worker_info = eng$info, moved = eng$moved)
+       traffic = do.call(rbind, eng$traffic), worker_info = eng$info, moved = eng$moved)
 }
 
 sum_shards <- function(res, field) {

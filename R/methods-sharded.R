@@ -26,3 +26,11 @@ print.glmmgee_glmm_sharded <- function(x, ...) {
               d$shards, d$workers, d$rounds, d$bytes_sent / 1024, d$bytes_received / 1024))
   invisible(x)
 }
+
+#' @export
+confint.glmmgee_glmm_sharded <- function(object, parm, level = 0.95, method = "Wald", ...) {
+  if (!identical(method, "Wald"))
+    stop("confint() of a distributed fit (glmm_shards()) gives Wald intervals (method = \"Wald\"); profile intervals refit the model many times and need its rows",
+         call. = FALSE)
+  wald_confint(.subset2(object, "coefficients"), function() stats::vcov(object), parm, level)
+}

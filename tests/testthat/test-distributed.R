@@ -110,6 +110,8 @@ test_that("glmm_shards() from rds and csv files equals glmm() on the combined da
     nd <- all[c(1, 9, 20), ]
     expect_equal(predict(f, newdata = nd), predict(ref, newdata = nd), tolerance = 1e-10)
     expect_equal(coef(summary(f)), coef(summary(ref)), tolerance = 1e-10)
+    expect_equal(confint(f), confint(ref, parm = names(fixef(ref))), tolerance = 1e-10)
+    expect_error(confint(f, method = "profile"), "Wald intervals")
     expect_error(fitted(f), "stayed on the workers")
     expect_error(marginal_coefs(f), "stayed on the workers")
   }
