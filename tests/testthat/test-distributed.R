@@ -149,7 +149,10 @@ test_that("a worker killed mid-fit: its shards move to the other worker, or a cl
   on.exit(suppressMessages(untrace("shard_round_once", where = asNamespace("glmmgee"))), add = TRUE)
   ref <- glmm(cbpp_form, cbpp, binomial, nAGQ = 9)
   clk <- parallel::makePSOCKcluster(2L)
-  on.exit(try(parallel::stopCluster(clk), silent = TRUE), add = TRUE)
+  # A cluster with a dead worker: close every connection (stopCluster()
+  # stops at the dead one and leaves the others to the garbage collector).
+  close_all <- function(cl) for (nd in cl) try(close(nd$con), silent = TRUE)
+  on.exit(close_all(clk), add = TRUE)
   kill_at(12L)
   warned <- character()
   f <- withCallingHandlers(
@@ -166,7 +169,7 @@ test_that("a worker killed mid-fit: its shards move to the other worker, or a cl
   expect_equal(f$loglik, ref$loglik, tolerance = 1e-9)
   # Shard files removed before the kill: nothing to reload, a clear error.
   clk2 <- parallel::makePSOCKcluster(2L)
-  on.exit(try(parallel::stopCluster(clk2), silent = TRUE), add = TRUE)
+  on.exit(close_all(clk2), add = TRUE)
   files <- shard_files(split(cbpp, as.integer(cbpp$herd) %% 3L), "rds")
   suppressMessages(trace("shard_round_once", where = asNamespace("glmmgee"), print = FALSE,
         tracer = bquote(if (eng$rounds == 5L && eng$alive[2L]) {
