@@ -31,6 +31,18 @@
 #' @param hessian Compute the Hessian of the marginal log-likelihood (by
 #'   forward differences of the analytic gradient) for standard errors.
 #' @param trace Print optimizer progress every `trace` iterations (0: never).
+#' @param workers A cluster of R processes from [parallel::makeCluster()] or
+#'   `parallelly::makeClusterPSOCK()` (or `NULL`, the default: fit in this
+#'   process). With one grouping factor the data are split once, by cluster,
+#'   into `shards` shards held by the workers, and every evaluation of the
+#'   log-likelihood sends only the parameters out and per-shard sums back;
+#'   the estimates equal the in-process fit's. See [glmm_shards()] to fit
+#'   from shard files the main process never reads, and
+#'   `vignette("distributed", package = "glmmgee")`.
+#' @param shards Number of shards the clusters are split into when `workers`
+#'   is given: fixed, not tied to the number of workers, so that results are
+#'   the same for any number of workers (sums run over shards in shard
+#'   order). Capped at the number of clusters.
 #' @param ... Not used: any other name is an error.
 #' @return A list of class `glmm_control`.
 #' @examples
@@ -38,7 +50,8 @@
 #' @export
 glmm_control <- function(rel.tol = 1e-10, iter.max = 500L, eval.max = 1000L,
                          nthreads = 1L, laplace_start = TRUE, singular_tol = 1e-4,
-                         grad_tol = 1e-3, hessian = TRUE, trace = 0L, ...) {
+                         grad_tol = 1e-3, hessian = TRUE, trace = 0L, workers = NULL,
+                         shards = 16L, ...) {
   extra <- list(...)
   if (length(extra))
     stop(sprintf("unknown glmm_control() setting(s): %s",
@@ -69,7 +82,9 @@ glmm_control <- function(rel.tol = 1e-10, iter.max = 500L, eval.max = 1000L,
                  singular_tol = finite1(num1(singular_tol, "singular_tol"), "singular_tol"),
                  grad_tol = num1(grad_tol, "grad_tol"),
                  hessian = lg1(hessian, "hessian"),
-                 trace = num1(trace, "trace", 0, TRUE)),
+                 trace = num1(trace, "trace", 0, TRUE),
+                 workers = check_workers_arg(workers, "glmm_control"),
+                 shards = num1(shards, "shards", 1, TRUE)),
             class = "glmmgee_glmm_control")
 }
 

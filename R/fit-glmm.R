@@ -94,6 +94,11 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   # The engine works on centred and scaled designs (reparam-glmm.R); the
   # optimum is mapped back to the user's parameterization exactly.
   rp <- glmm_reparam(X, Z, pat, cov_blocks, p, disp)
+  if (!is.null(control$workers))
+    return(glmm_fit_workers(list(rp = rp, pat = pat, cov_blocks = cov_blocks, p = p, q = q,
+                                 disp = disp, family = family, nAGQ = nAGQ, lower = lower,
+                                 pnames = pnames, znames = colnames(Z), M = M, n = n),
+                            y, weights, offset, cl, control, start))
   eng <- cpp_agq_new(rp$X, rp$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
                      cl$index, M, pat$row - 1L, pat$col - 1L, family$family_code,
                      family$link_code, if (control$laplace_start) 1L else nAGQ,

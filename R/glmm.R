@@ -214,6 +214,7 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   environment(frame_formula) <- fenv
   mf <- frame_from_call(mc, frame_formula, env, extras = c("weights", "offset"))
   rd <- check_ranef_dist(ranef_dist)
+  if (!is.null(control$workers)) check_distributable(formula, covariance, rd, REML)
   if (!is.logical(REML) || length(REML) != 1L || is.na(REML))
     stop("'REML' must be TRUE or FALSE", call. = FALSE)
   # A gaussian model whose one random-effect term has a known covariance:
@@ -249,6 +250,7 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   obj <- new_glmm(fit, X = X, Z = re$Z, y = resp$y, weights = resp$weights,
                   offset = off, re = re, mf = mf, mt = mt, call = mc,
                   formula = formula)
+  obj$distributed <- fit$distributed
   finish_glmm(obj, sep, extra_warn)
 }
 

@@ -110,7 +110,9 @@ summary.glmmgee_glmm <- function(object, ...) {
   coefs <- cbind(Estimate = beta, `Std. Error` = se, `z value` = z,
                  `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
   rownames(coefs) <- names(beta)
-  res <- residuals(object, type = "pearson")
+  # A distributed fit's rows stayed on the workers: no residuals.
+  res <- if (inherits(object, "glmmgee_glmm_sharded")) NA_real_
+         else residuals(object, type = "pearson")
   if (object$family$family %in% c("gaussian", "Gamma")) res <- res / object$sigma
   structure(list(call = object$call, formula = object$formula, family = object$family,
                  approximation = approximation_label(object), data = object$call$data,
@@ -131,9 +133,11 @@ print.summary.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") -
   cat("\n")
   print(signif(x$criteria[c("AIC", "BIC", "logLik", "deviance")], digits + 2L),
         digits = digits + 2L)
-  cat("\nScaled Pearson residuals:\n")
-  rq <- stats::setNames(x$resid_quantiles, c("Min", "1Q", "Median", "3Q", "Max"))
-  print(rq, digits = digits)
+  if (!anyNA(x$resid_quantiles)) {
+    cat("\nScaled Pearson residuals:\n")
+    rq <- stats::setNames(x$resid_quantiles, c("Min", "1Q", "Median", "3Q", "Max"))
+    print(rq, digits = digits)
+  }
   cat("\nRandom effects:\n")
   print(x$varcor, digits = digits, comp = c("Variance", "Std.Dev."))
   print_family_par(x$family_par, digits)

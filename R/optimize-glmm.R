@@ -28,9 +28,9 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
   # quadrature otherwise (restarts by verify_boundary(): where the Laplace
   # optimum is on a boundary and the quadrature one is not, a Laplace stage
   # would lead every restart back to the boundary).
-  cpp_agq_set_nagq(eng, if (two_stage) 1L else nAGQ)
+  agq_set_nagq(eng, if (two_stage) 1L else nAGQ)
   P <- length(theta)
-  cur <- cpp_agq_eval(eng, theta, TRUE)
+  cur <- agq_eval(eng, theta, TRUE)
   H1 <- numeric_hessian(eng, theta, rep(FALSE, P), g0 = cur$gradient)
   stages$start <- list(iterations = 0L, evaluations = P + 1L, convergence = 0L,
                        message = "curvature at the start")
@@ -60,7 +60,7 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
       stages$hessian_laplace <- list(iterations = 0L, evaluations = 2L * sum(!boundary(theta)),
                                      convergence = 0L, message = "central differences")
     }
-    cpp_agq_set_nagq(eng, nAGQ)
+    agq_set_nagq(eng, nAGQ)
     nt <- newton_steps(eng, theta, Hq, boundary(theta), lower = lower, bfgs = TRUE,
                        maxit = 20L, tol = tight)
     stages$newton_agq <- nt$record
@@ -89,7 +89,7 @@ finish_glmm_fit <- function(eng, theta, opt, stages, at, boundary, lower, contro
   tight <- control$rel.tol / 100
   if (control$hessian) {
     b <- boundary(theta)
-    if (is.null(cur)) cur <- cpp_agq_eval(eng, theta, TRUE)
+    if (is.null(cur)) cur <- agq_eval(eng, theta, TRUE)
     hess <- numeric_hessian(eng, theta, b, g0 = cur$gradient, typical = typical)
     stages$hessian <- list(iterations = 0L, evaluations = sum(!b), convergence = 0L,
                            message = "forward differences")
@@ -102,7 +102,7 @@ finish_glmm_fit <- function(eng, theta, opt, stages, at, boundary, lower, contro
                   message = paste0("nlminb stopped early (", opt$message,
                                    "); Newton steps with the Hessian then converged"))
   }
-  final <- if (is.null(cur)) cpp_agq_eval(eng, theta, TRUE) else cur
+  final <- if (is.null(cur)) agq_eval(eng, theta, TRUE) else cur
   list(theta = theta, opt = opt, stages = stages, final = final, hess = hess)
 }
 
@@ -125,7 +125,7 @@ newton_steps <- function(eng, theta, H, on_boundary, maxit, lower, at = NULL,
   }
   cur <- at
   if (is.null(cur)) {
-    cur <- cpp_agq_eval(eng, theta, TRUE)
+    cur <- agq_eval(eng, theta, TRUE)
     rec$evaluations <- 1L
   }
   converged <- FALSE
@@ -152,7 +152,7 @@ newton_steps <- function(eng, theta, H, on_boundary, maxit, lower, at = NULL,
     repeat {
       th <- theta
       th[free] <- th[free] + t * step
-      nxt <- cpp_agq_eval(eng, th, TRUE)
+      nxt <- agq_eval(eng, th, TRUE)
       rec$evaluations <- rec$evaluations + 1L
       if (is.finite(nxt$loglik) && nxt$loglik >= cur$loglik - 1e-10 * abs(cur$loglik)) break
       t <- t / 2
@@ -187,7 +187,7 @@ optimize_engine <- function(eng, theta, lower, control, scale = 1) {
   last <- NULL; last_theta <- NULL
   evalf <- function(th) {
     if (is.null(last_theta) || !identical(th, last_theta)) {
-      last <<- cpp_agq_eval(eng, th, TRUE)
+      last <<- agq_eval(eng, th, TRUE)
       last_theta <<- th
     }
     last
@@ -214,10 +214,10 @@ numeric_hessian <- function(eng, theta, on_boundary, g0 = NULL, typical = rep(1,
   for (j in idx) {
     h <- (if (is.null(g0)) 1e-4 else 1e-5) * max(abs(theta[j]), 0.1 * typical[j])
     tp <- theta; tp[j] <- tp[j] + h
-    gp <- cpp_agq_eval(eng, tp, TRUE)$gradient
+    gp <- agq_eval(eng, tp, TRUE)$gradient
     if (is.null(g0)) {
       tm <- theta; tm[j] <- tm[j] - h
-      H[, j] <- (gp - cpp_agq_eval(eng, tm, TRUE)$gradient) / (2 * h)
+      H[, j] <- (gp - agq_eval(eng, tm, TRUE)$gradient) / (2 * h)
     } else {
       H[, j] <- (gp - g0) / h
     }

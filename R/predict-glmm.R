@@ -180,8 +180,11 @@ newdata_random <- function(object, data, bars, allow.new.levels, env) {
   B <- object$ranef$mode
   contrib <- numeric(nrow(data))
   for (k in bars) {
-    tt <- re_lhs_terms(object$re_formula[[k]], object$model, env)
-    xlev <- stats::.getXlevels(tt, object$model)
+    # A distributed fit keeps only an empty frame with the levels (its rows
+    # stayed on the workers).
+    frame <- .subset2(object, "frame_prototype") %||% object$model
+    tt <- re_lhs_terms(object$re_formula[[k]], frame, env)
+    xlev <- stats::.getXlevels(tt, frame)
     mf <- stats::model.frame(tt, data, na.action = stats::na.pass, xlev = xlev)
     Zk <- stats::model.matrix(tt, mf)
     if (!identical(colnames(Zk), object$cnames[cols[[k]]]))

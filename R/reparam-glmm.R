@@ -18,14 +18,25 @@
 # q x q (or p x p) matrix T with M = M* T, and per-column scales. `blocks`
 # gives the sizes of the column blocks within which centring may use a
 # constant column (for X: one block).
-design_transform <- function(M, blocks = ncol(M)) {
-  k <- ncol(M)
+# `mom` (distributed fits, glmm-shards.R): the column means, standard
+# deviations and root mean squares of a design held elsewhere; then M is
+# not used and not returned.
+design_transform <- function(M, blocks = NULL, mom = NULL) {
+  k <- if (is.null(mom)) ncol(M) else length(mom$mean)
+  if (is.null(blocks)) blocks <- k
   Tm <- diag(1, k)
   sc <- rep(1, k)
-  if (k == 0L || nrow(M) < 2L) return(list(M = M, T = Tm, scale = sc, identity = TRUE))
+  if (k == 0L || (if (is.null(mom)) nrow(M) else mom$n) < 2L)
+    return(list(M = M, T = Tm, scale = sc, identity = TRUE))
   # Column by column: M^2 would be a transient copy of the whole design.
-  mn <- colMeans(M)
-  sdv <- vapply(seq_len(k), function(j) sqrt(mean((M[, j] - mn[j])^2)), 1)
+  mn <- mom$mean %||% colMeans(M)
+  sdv <- mom$sd %||% vapply(seq_len(k), function(j) sqrt(mean((M[, j] - mn[j])^2)), 1)
+  # Any centre and scale give an exact reparameterization; rounded to 10
+  # digits they are the same whether summed here or over shards on workers
+  # (the last bits of a sum depend on its order), so a distributed fit runs
+  # on bitwise the same design as the in-memory one.
+  mn <- signif(mn, 10)
+  sdv <- signif(sdv, 10)
   const <- sdv <= 1e-12 * pmax(abs(mn), 1e-300)
   off <- 0L
   for (s in blocks) {
@@ -38,7 +49,7 @@ design_transform <- function(M, blocks = ncol(M)) {
         Tm[j, j] <- sdv[j]
       } else {
         # No constant column in the block: scale only, by the root mean square.
-        Tm[j, j] <- sqrt(mean(M[, j]^2))
+        Tm[j, j] <- signif(if (is.null(mom)) sqrt(mean(M[, j]^2)) else mom$rms[j], 10)
       }
       if (!is.finite(Tm[j, j]) || Tm[j, j] <= 0) Tm[j, j] <- 1
       sc[j] <- Tm[j, j]
@@ -46,6 +57,7 @@ design_transform <- function(M, blocks = ncol(M)) {
   }
   identity <- isTRUE(all.equal(Tm, diag(1, k), tolerance = 1e-12))
   if (identity) return(list(M = M, T = diag(1, k), scale = rep(1, k), identity = TRUE))
+  if (!is.null(mom)) return(list(M = NULL, T = Tm, scale = sc, identity = FALSE))
   # M* = M T^{-1}; T is unit upper triangular up to its diagonal.
   Ms <- M %*% backsolve(Tm, diag(1, k))
   dimnames(Ms) <- dimnames(M)
@@ -72,10 +84,10 @@ chol_psd <- function(D, tol = 1e-12) {
 # The reparameterization of a one-grouping-factor model: X, Z transformed
 # and the maps of theta = (beta, lambda, dispersion) between the user's
 # parameterization and the optimizer's.
-glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp) {
-  tx <- design_transform(X)
-  tz <- design_transform(Z, blocks = cov_blocks)
-  q <- ncol(Z)
+glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp, mom_x = NULL, mom_z = NULL) {
+  tx <- design_transform(X, mom = mom_x)
+  tz <- design_transform(Z, blocks = cov_blocks, mom = mom_z)
+  q <- length(tz$scale)
   nl <- length(pat$row)
   lam_index <- cbind(pat$row, pat$col)
   map <- function(theta, Tb, Tr) {
@@ -87,7 +99,7 @@ glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp) {
     Ls <- chol_psd(tcrossprod(A))
     c(drop(Tb %*% beta), Ls[lam_index], if (disp) theta[[length(theta)]])
   }
-  Txi <- backsolve(tx$T, diag(1, ncol(X)))
+  Txi <- backsolve(tx$T, diag(1, p))
   Tzi <- backsolve(tz$T, diag(1, q))
   identity <- tx$identity && tz$identity
   typical <- c(1 / tx$scale, 1 / tz$scale[pat$row], if (disp) 1)
@@ -106,7 +118,7 @@ glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp) {
     sv <- svd(crossprod(L, Tzi %*% Ls))
     sv$u %*% t(sv$v)
   }
-  list(X = tx$M, Z = tz$M, identity = identity,
+  list(X = tx$M, Z = tz$M, identity = identity, Txi = Txi, Tzi = Tzi,
        x_scale = tx$scale, z_scale = tz$scale,
        to_star = to_star,
        from_star = function(theta) if (identity) theta else map(theta, Txi, Tzi),
@@ -160,7 +172,7 @@ sparse_reparam <- function(X, re, p, disp) {
     }
     out
   }
-  Txi <- backsolve(tx$T, diag(1, ncol(X)))
+  Txi <- backsolve(tx$T, diag(1, p))
   typical <- c(1 / tx$scale, typ_lam, if (disp) 1)
   to_star <- function(theta) if (identity) theta else map(theta, tx$T, "T")
   # Term summaries (sparse_term_summaries()) computed on the standardized

@@ -86,6 +86,11 @@ class AgqEngine {
   // Maximum-likelihood fixed effects of the GLM without random effects
   // (damped Newton from zero, at most maxit steps): the starting values.
   Eigen::VectorXd glm_start(int maxit) const;
+  // The same GLM's log-likelihood, score and information at beta on this
+  // engine's rows only: a shard's share of the sums that glm_start() uses,
+  // so a driver holding many shards can take the same Newton steps.
+  double glm_sums(const Eigen::VectorXd& beta, Eigen::VectorXd& grad,
+                  Eigen::MatrixXd& info) const;
   AgqSummaries summaries(const Eigen::VectorXd& theta);
   // Mode cache management: the engine warm-starts each cluster's Newton
   // search from its last mode; reset() forgets them.

@@ -1,0 +1,126 @@
+# The worker side of glmm_shards(): shard files read where they are, in
+# passes that return only small summaries to the main process (the levels
+# of factors, column sums, the R factor of X, distinct covariate patterns),
+# before the shards' engines are built (dist-worker.R).
+
+# Reads one shard file (rds: a data frame; csv; parquet through arrow).
+read_shard_file <- function(path, format) {
+  if (!file.exists(path)) stop(sprintf("shard file '%s' does not exist on this worker", path),
+                               call. = FALSE)
+  df <- switch(format,
+    rds = readRDS(path),
+    csv = utils::read.csv(path, stringsAsFactors = FALSE),
+    parquet = as.data.frame(arrow::read_parquet(path)))
+  if (!is.data.frame(df)) stop(sprintf("shard file '%s' does not hold a data frame", path),
+                               call. = FALSE)
+  df
+}
+
+# Pass 1: read each shard, keep its model frame (rows with missing values
+# dropped, as na.omit does) and report the levels it uses.
+dist_w_read <- function(key, files, spec) {
+  st <- .dist_state[[key]] %||% list(shards = list(), frames = list())
+  out <- list()
+  for (id in names(files)) {
+    df <- read_shard_file(files[[id]], spec$format)
+    declared <- lapply(df, function(v) if (is.factor(v)) levels(v))
+    args <- list(quote(stats::model.frame), formula = spec$frame_formula, data = quote(df),
+                 na.action = quote(stats::na.omit), drop.unused.levels = TRUE)
+    if (!is.null(spec$weights)) args$weights <- as.name(spec$weights)
+    mf <- eval(as.call(args))
+    kind <- vapply(mf, function(v) if (is.factor(v)) "factor" else if (is.character(v)) "character"
+                   else "other", "")
+    st$frames[[id]] <- mf
+    g <- mf[[spec$group]]
+    out[[id]] <- list(rows = nrow(df), kept = nrow(mf), kind = kind,
+                      declared = declared[names(mf)],
+                      used = lapply(mf, function(v) if (is.factor(v)) levels(v)
+                                    else if (is.character(v)) unique(v)),
+                      clusters = if (is.factor(g)) levels(g) else unique(g))
+  }
+  .dist_state[[key]] <- st
+  out
+}
+
+# Pass 2: with the levels agreed across shards, each shard's design is
+# coded as the combined data's would be; returns what the main process
+# needs to check rank, separation and build the centring.
+dist_w_design <- function(key, spec) {
+  st <- .dist_state[[key]]
+  out <- list()
+  for (id in names(st$frames)) {
+    mf <- st$frames[[id]]
+    st$frames[[id]] <- list(NULL)
+    for (v in names(spec$levels)) mf[[v]] <- factor(as.character(mf[[v]]), levels = spec$levels[[v]])
+    X <- stats::model.matrix(spec$fixed_terms, mf)
+    rownames(X) <- NULL
+    Z <- do.call(cbind, lapply(spec$re_lhs, function(f) stats::model.matrix(f, mf)))
+    resp <- model_response(mf, spec$family)
+    off <- model_offset_total(mf)
+    gl <- as.character(mf[[spec$group]])
+    # The shard's clusters in the fit's order, as the in-memory engine
+    # visits them (the same order of summation).
+    loc <- unique(gl)
+    loc <- loc[order(match(loc, spec$group_levels))]
+    qx <- qr(X)
+    pos <- resp$weights > 0
+    sgn <- if (spec$family$family == "binomial") (resp$y >= 1) - (resp$y <= 0) else -(resp$y <= 0)
+    pat <- distinct_patterns(cbind(X[pos, , drop = FALSE], sgn[pos]), spec$max_patterns)
+    st$shards[[id]] <- list(X = X, Z = unname(Z), y = as.numeric(resp$y),
+                            w = as.numeric(resp$weights), off = off,
+                            index = match(gl, loc), M = length(loc),
+                            clusters = match(loc, spec$group_levels))
+    out[[id]] <- list(n = nrow(X), nobs = as.integer(sum(pos)), xsum = colSums(X), zsum = colSums(Z),
+                      R = qr.R(qx)[, order(qx$pivot), drop = FALSE],
+                      active = match(unique(gl[pos]), spec$group_levels),
+                      patterns = pat,
+                      contrasts = attr(X, "contrasts"), xnames = colnames(X),
+                      znames = colnames(Z), proto = mf[0L, , drop = FALSE])
+  }
+  st$frames <- NULL
+  .dist_state[[key]] <- st
+  out
+}
+
+# Pass 3: sums of squares about the global column means (the centring and
+# scaling of reparam-glmm.R), of X and Z.
+dist_w_moments <- function(key, mx, mz) {
+  lapply(.dist_state[[key]]$shards, function(sh)
+    list(x = colSums(sweep(sh$X, 2L, mx)^2), x2 = colSums(sh$X^2),
+         z = colSums(sweep(sh$Z, 2L, mz)^2), z2 = colSums(sh$Z^2)))
+}
+
+# Pass 4: the optimizer's centred and scaled designs and the engines.
+dist_w_engines <- function(key, Txi, Tzi, spec) {
+  st <- .dist_state[[key]]
+  for (id in names(st$shards)) {
+    sh <- st$shards[[id]]
+    sh$X <- sh$X %*% Txi
+    sh$Z <- sh$Z %*% Tzi
+    sh$engine <- cpp_agq_new(sh$X, sh$Z, sh$y, sh$w, sh$off, sh$index, sh$M,
+                             spec$lam_row, spec$lam_col, spec$family_code, spec$link_code,
+                             spec$nAGQ, spec$nthreads)
+    st$shards[[id]] <- sh
+  }
+  .dist_state[[key]] <- st
+  names(st$shards)
+}
+
+# The distinct rows of P, or NULL when there are more than `cap`: column
+# codes combined into one number per row (no strings), given up as soon as
+# the count of combinations can exceed the cap, so a continuous covariate
+# costs one pass over its column.
+distinct_patterns <- function(P, cap) {
+  key <- numeric(nrow(P))
+  combos <- 1
+  for (j in seq_len(ncol(P))) {
+    u <- unique(P[, j])
+    combos <- combos * length(u)
+    if (length(u) > cap) return(NULL)
+    key <- key * length(u) + (match(P[, j], u) - 1)
+    if (combos > 2^50) key <- match(key, unique(key)) - 1
+  }
+  keep <- !duplicated(key)
+  if (sum(keep) > cap) return(NULL)
+  P[keep, , drop = FALSE]
+}

@@ -1,0 +1,103 @@
+# The worker side of distributed fitting (dist-engine.R is the main side).
+#
+# Each worker of a `parallel` cluster keeps its shards in `.dist_state`, one
+# entry per fit (`key`), and answers rounds: one operation applied to each
+# of its shards, returning one small result per shard (sums of size
+# parameters^2 at most). Nothing here holds data of other shards, and no
+# result has a length that grows with the number of rows (cluster-level
+# summaries grow with the number of clusters in the shard and are only
+# asked for once, after the fit).
+
+.dist_state <- new.env(parent = emptyenv())
+
+# Stores shards (a list named by shard id; each a list with X, Z, y, w, off,
+# index = cluster codes within the shard, M, clusters = the clusters'
+# positions in the fit's global cluster order) and builds their engines.
+dist_w_load <- function(key, shards, spec) {
+  st <- .dist_state[[key]] %||% list(shards = list())
+  for (id in names(shards)) {
+    sh <- shards[[id]]
+    sh$engine <- cpp_agq_new(sh$X, sh$Z, sh$y, sh$w, sh$off, sh$index, sh$M,
+                             spec$lam_row, spec$lam_col, spec$family_code, spec$link_code,
+                             spec$nAGQ, spec$nthreads)
+    st$shards[[id]] <- sh
+  }
+  .dist_state[[key]] <- st
+  names(shards)
+}
+
+# Forgets a fit's shards (their engines are freed by the garbage collector).
+dist_w_drop <- function(key) {
+  if (exists(key, envir = .dist_state, inherits = FALSE)) rm(list = key, envir = .dist_state)
+  gc(verbose = FALSE)
+  TRUE
+}
+
+# One round: `op` on each shard this worker holds, results named by shard id.
+dist_w_run <- function(key, op, args) {
+  st <- .dist_state[[key]]
+  # A worker with no shard (more workers than shards) answers with none; one
+  # that lost its shards is caught by the main process (shards missing).
+  if (is.null(st)) return(list())
+  lapply(st$shards, function(sh) dist_w_op(sh, op, args))
+}
+
+dist_w_op <- function(sh, op, args) {
+  switch(op,
+    eval = cpp_agq_eval(sh$engine, args$theta, args$gradient),
+    nagq = { cpp_agq_set_nagq(sh$engine, args$nAGQ); TRUE },
+    check_nagq = { cpp_agq_check_nagq(sh$engine, args$nAGQ); TRUE },
+    summaries = c(cpp_agq_summaries(sh$engine, args$theta), list(clusters = sh$clusters)),
+    glm = cpp_agq_glm_sums(sh$engine, args$beta),
+    rss = {
+      mu <- args$family$linkinv(drop(sh$X %*% args$beta) + sh$off)
+      sum(((sh$y - mu) * sqrt(sh$w))^2)
+    },
+    irls = dist_w_irls(sh, args),
+    nb_pearson = {
+      mu <- args$family$linkinv(drop(sh$X %*% args$beta) + sh$off)
+      vapply(args$log_theta, function(lt)
+        sum(sh$w * (sh$y - mu)^2 / (mu + mu^2 / exp(lt))), 1)
+    },
+    gamma_pearson = {
+      mu <- args$family$linkinv(drop(sh$X %*% args$beta) + sh$off)
+      sum(sh$w * (sh$y - mu)^2 / mu^2)
+    },
+    pure = dist_w_pure(sh),
+    stop("unknown shard operation ", op, call. = FALSE))
+}
+
+# A shard's share of one iteration of stats::glm.fit's IRLS (the start of
+# families whose dispersion is not a gaussian scale): the weighted normal
+# equations and the deviance at the current coefficients.
+dist_w_irls <- function(sh, args) {
+  fam <- args$family
+  eta <- if (is.null(args$beta)) {
+    y <- sh$y; weights <- sh$w; nobs <- length(y); mustart <- NULL
+    eval(fam$initialize)
+    fam$linkfun(mustart)
+  } else drop(sh$X %*% args$beta) + sh$off
+  mu <- fam$linkinv(eta)
+  dev <- sum(fam$dev.resids(sh$y, mu, sh$w))
+  me <- fam$mu.eta(eta)
+  good <- sh$w > 0 & me != 0
+  z <- (eta - sh$off)[good] + (sh$y - mu)[good] / me[good]
+  wt <- sh$w[good] * me[good]^2 / fam$variance(mu)[good]
+  Xg <- sh$X[good, , drop = FALSE]
+  list(xtwx = crossprod(Xg, Xg * wt), xtwz = drop(crossprod(Xg, wt * z)), dev = dev)
+}
+
+# What pure_clusters_message() needs, per shard (clusters never straddle
+# shards): whether every used cluster is all 0 or all 1, and whether some
+# cluster has more than one trial.
+dist_w_pure <- function(sh) {
+  keep <- sh$w > 0
+  g <- sh$index[keep]
+  n <- tabulate(g, sh$M)
+  ones <- tabulate(g[sh$y[keep] >= 1], sh$M)
+  zeros <- tabulate(g[sh$y[keep] <= 0], sh$M)
+  used <- n > 0
+  trials <- rowsum(sh$w[keep], g, reorder = TRUE)
+  c(all_pure = all(ones[used] == n[used] | zeros[used] == n[used]),
+    multi = any(trials > 1), used = any(used))
+}

@@ -1,0 +1,221 @@
+# The one-factor fit on shards held by workers (dist-engine.R): the same
+# optimizer, boundary verification, Hessian and warnings as glmm_fit(), with
+# the engine's sums taken over shards. `mod` describes the model as
+# glmm_fit() sets it up (see model_spec()); `eng` is a loaded shard engine.
+
+glmm_fit_shards <- function(eng, mod, control, start = NULL) {
+  rp <- mod$rp; pat <- mod$pat; p <- mod$p; q <- mod$q; disp <- mod$disp
+  family <- mod$family; nAGQ <- mod$nAGQ; lower <- mod$lower; pnames <- mod$pnames
+  shard_round(eng, "check_nagq", list(nAGQ = nAGQ))
+  eng$nagq_now <- if (control$laplace_start) 1L else nAGQ
+  st <- if (is.null(start)) shard_start_values(eng, mod)
+        else rp$to_star(start_values(matrix(0, 0L, p), numeric(), NULL, NULL, family, q, pat, start))
+  star_boundary <- function(th) boundary_mask(th, p, pat, disp, optimizer_boundary_tol(control))
+  search <- function(th, two_stage = TRUE) {
+    ctl <- control
+    if (!two_stage) ctl$laplace_start <- FALSE
+    r <- optimize_glmm(eng, th, lower, nAGQ, p, pat, disp, ctl)
+    r$loglik <- if (is.null(r$at)) agq_eval(eng, r$theta, FALSE)$loglik else r$at$loglik
+    r
+  }
+  run <- search(st)
+  at <- p + seq_along(pat$row)
+  vb <- verify_boundary(function(th) search(th, two_stage = FALSE), run, star_boundary,
+                        function(th, b, size, corr)
+                          restart_lambda(th, b, size, corr, pat$row, pat$col, at),
+                        pnames, diag = at[pat$row == pat$col])
+  run <- vb$best
+  stages <- c(run$stages, vb$best$restart_stages)
+  if (control$laplace_start && nAGQ > 1L) agq_set_nagq(eng, nAGQ)
+  fin <- finish_glmm_fit(eng, run$theta, run$opt, stages, run$at, star_boundary, lower,
+                         control, rep(1, length(st)))
+  theta_s <- fin$theta
+  opt <- fin$opt
+  stages <- fin$stages
+  final <- fin$final
+  theta <- rp$from_star(theta_s)
+  user_boundary <- function(th) boundary_mask(th, p, pat, disp, control$singular_tol,
+                                              typical = rp$typical)
+  on_boundary <- user_boundary(theta)
+  J <- rp$jacobian(theta, !on_boundary)
+  grad <- drop(crossprod(J, final$gradient))
+  hess <- to_user_hessian(fin$hess, J, star_boundary(theta_s), on_boundary)
+  summ <- rotate_summaries(shard_summaries(eng, theta_s, mod$M, q), rp$rotation(theta, theta_s))
+
+  names(theta) <- pnames
+  names(grad) <- pnames
+  lam <- theta[p + seq_along(pat$row)]
+  Lam <- matrix(0, q, q)
+  Lam[cbind(pat$row, pat$col)] <- lam
+  sigma <- sigma_of(family, if (disp) theta[[length(theta)]])
+  family <- fitted_family(family, if (disp) theta[[length(theta)]])
+  singular <- any(on_boundary)
+  gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
+  if (!is.null(hess) && any(on_boundary & !is.na(diag(hess)))) {
+    hess[on_boundary, ] <- NA_real_
+    hess[, on_boundary] <- NA_real_
+  }
+  cov_theta <- invert_information(hess, on_boundary, pnames)
+  nstep <- newton_decrement(grad, hess, on_boundary)
+  modes_failed <- if (summ$newton_failures > 0L)
+    sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
+  Ls <- matrix(0, q, q)
+  Ls[cbind(pat$row, pat$col)] <- theta_s[p + seq_along(pat$row)]
+  unbounded <- shard_pure_message(eng, family) %||%
+    large_sd_message(sqrt(rowSums(Ls^2)), mod$znames, family)
+  warn <- fit_warnings(opt, nstep, gmax, singular, hess, cov_theta, control,
+                       after_singular = c(modes_failed, unbounded, eng$moved),
+                       boundary_check = vb$record)
+  list(beta = theta[seq_len(p)], lambda = lam, Lambda = Lam, sigma = sigma, theta = theta,
+       loglik = final$loglik, gradient = grad, hessian = hess, cov_theta = cov_theta,
+       modes = summ, nAGQ = nAGQ, family = family, q = q,
+       pattern = pat, cov_blocks = mod$cov_blocks, p = p, dispersion = disp,
+       family_par = family_parameter(family, theta, cov_theta),
+       singular = singular, on_boundary = on_boundary,
+       optinfo = list(optimizer = if (any(grepl("nlminb", names(stages)))) "Newton-BFGS, then nlminb"
+                                  else "Newton-BFGS",
+                      method = if (nAGQ == 1L) "Laplace" else "AGHQ",
+                      nAGQ = nAGQ, stages = stages,
+                      iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
+                      evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
+                      convergence = opt$convergence, message = opt$message,
+                      newton_steps = as.integer(stages$polish$iterations %||% 0L),
+                      max_grad = gmax, scaled_grad = nstep,
+                      hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
+                      newton_failures = summ$newton_failures, warnings = warn,
+                      boundary_check = vb$record, reparameterized = !rp$identity,
+                      nthreads = control$nthreads),
+       distributed = shard_record(eng))
+}
+
+# What a distributed fit records about its cluster (no connections: the
+# object stays plain data).
+shard_record <- function(eng) {
+  list(workers = eng$W, shards = eng$S, rounds = eng$rounds,
+       bytes_sent = eng$bytes_out, bytes_received = eng$bytes_in,
+       traffic = do.call(rbind, eng$traffic), worker_info = eng$info, moved = eng$moved)
+}
+
+sum_shards <- function(res, field) {
+  out <- res[[1L]][[field]]
+  for (r in res[-1L]) out <- out + r[[field]]
+  out
+}
+
+# start_values() on shards: the GLM without random effects by the engine's
+# damped Newton iteration (families without a dispersion, gaussian) or by
+# glm.fit()'s IRLS (nbinom2: Poisson; Gamma), each iteration one round; the
+# same steps and stopping rules as the in-memory start, on sums taken in
+# shard order.
+shard_start_values <- function(eng, mod) {
+  family <- mod$family; p <- mod$p; pat <- mod$pat; disp <- mod$disp
+  scale_disp <- isTRUE(attr(disp, "scale"))
+  beta <- if (!disp || scale_disp) shard_glm_start(eng, p, 25L)
+          else shard_irls(eng, start_family(family), p)
+  beta[!is.finite(beta)] <- 0
+  fam0 <- start_family(family)
+  scale <- 1
+  if (scale_disp) {
+    rss <- sum_shards(shard_round(eng, "rss", list(beta = beta, family = fam0)), 1L)
+    scale <- sqrt(max(rss / max(mod$n - p, 1), 1e-8)) / sqrt(2)
+  }
+  lam <- ifelse(pat$row == pat$col, scale, 0)
+  phi <- if (disp && !scale_disp) shard_dispersion_start(eng, family, fam0, beta, mod$n - p)
+         else if (disp) log(scale)
+  c(beta, lam, phi)
+}
+
+shard_glm_start <- function(eng, p, maxit) {
+  sums <- function(b) {
+    r <- shard_round(eng, "glm", list(beta = b))
+    list(loglik = sum_shards(r, "loglik"), gradient = sum_shards(r, "gradient"),
+         information = sum_shards(r, "information"))
+  }
+  beta <- numeric(p)
+  cur <- sums(beta)
+  ll <- cur$loglik
+  for (it in seq_len(maxit)) {
+    step <- tryCatch(solve(cur$information, cur$gradient), error = function(e) NULL)
+    if (is.null(step)) break
+    dec <- sum(step * cur$gradient)
+    if (!is.finite(dec) || dec < 1e-7 * (1 + abs(ll))) break
+    t <- 1
+    ok <- FALSE
+    for (half in 1:30) {
+      bnew <- beta + t * step
+      nxt <- sums(bnew)
+      if (is.finite(nxt$loglik) && nxt$loglik >= ll) { ok <- TRUE; break }
+      t <- t / 2
+    }
+    if (!ok) break
+    beta <- bnew
+    ll <- nxt$loglik
+    cur <- nxt
+  }
+  beta
+}
+
+# stats::glm.fit()'s iteration (its initialization, weighted least squares
+# and relative-deviance stopping rule) with the normal equations summed
+# over shards.
+shard_irls <- function(eng, fam, p, maxit = 25L, epsilon = 1e-8) {
+  r <- shard_round(eng, "irls", list(family = fam, beta = NULL))
+  devold <- sum_shards(r, "dev")
+  beta <- rep(0, p)
+  for (it in seq_len(maxit)) {
+    b <- tryCatch(solve(sum_shards(r, "xtwx"), sum_shards(r, "xtwz")), error = function(e) NULL)
+    if (is.null(b) || any(!is.finite(b))) break
+    beta <- b
+    r <- shard_round(eng, "irls", list(family = fam, beta = beta))
+    dev <- sum_shards(r, "dev")
+    if (!is.finite(dev) || abs(dev - devold) / (abs(dev) + 0.1) < epsilon) break
+    devold <- dev
+  }
+  beta
+}
+
+shard_dispersion_start <- function(eng, family, fam0, beta, df) {
+  df <- max(df, 1)
+  switch(family$family,
+    nbinom2 = {
+      pearson <- function(lt)
+        sum_shards(shard_round(eng, "nb_pearson", list(beta = beta, family = fam0, log_theta = lt)), 1L) - df
+      upper <- 1e8
+      th <- if (pearson(log(upper)) <= 0) upper
+            else if (pearson(log(1e-8)) >= 0) 1e-8
+            else exp(stats::uniroot(pearson, c(log(1e-8), log(upper)), tol = 1e-10)$root)
+      log(min(th, 1e3))
+    },
+    Gamma = {
+      d <- sum_shards(shard_round(eng, "gamma_pearson", list(beta = beta, family = fam0)), 1L) / df
+      log(min(max(1 / d, 1e-3), 1e4))
+    },
+    stop("no dispersion start for family ", family$family, call. = FALSE))
+}
+
+# The engine's per-cluster summaries, gathered into the fit's cluster order
+# (M x q; a table of clusters, not of rows).
+shard_summaries <- function(eng, theta, M, q) {
+  res <- shard_round(eng, "summaries", list(theta = theta))
+  out <- list(mode = matrix(NA_real_, M, q), mode_var = matrix(NA_real_, M, q * q),
+              post_mean = matrix(NA_real_, M, q), post_var = matrix(NA_real_, M, q * q),
+              loglik = rep(NA_real_, M), newton_failures = 0L)
+  for (r in res) {
+    k <- r$clusters
+    out$mode[k, ] <- r$mode
+    out$mode_var[k, ] <- r$mode_var
+    out$post_mean[k, ] <- r$post_mean
+    out$post_var[k, ] <- r$post_var
+    out$loglik[k] <- r$loglik
+    out$newton_failures <- out$newton_failures + r$newton_failures
+  }
+  out
+}
+
+shard_pure_message <- function(eng, family) {
+  if (family$family != "binomial") return(NULL)
+  r <- do.call(rbind, shard_round(eng, "pure", list()))
+  used <- r[, "used"] > 0
+  if (!any(used) || !all(r[used, "all_pure"] > 0) || !any(r[, "multi"] > 0)) return(NULL)
+  pure_clusters_message(c(0, 1, 1), c(1, 1, 1), c(1L, 2L, 2L), family)
+}

@@ -1,0 +1,182 @@
+#' Fit a GLMM from shard files the workers read
+#'
+#' The entry for data that never pass through this R process: each shard is
+#' a file (a data frame saved by [saveRDS()], a csv file, or parquet when the
+#' arrow package is installed) that the workers of a `parallel` cluster read
+#' where they run. A first pass agrees on what the combined data would give:
+#' factor levels (and so the contrasts' columns), rows dropped for missing
+#' values (as [na.omit()]), the clusters (each must lie within one file), the
+#' rank of the fixed-effects design (its R factor, one small matrix per
+#' shard) and the separation check (on the distinct covariate patterns); then
+#' the fit runs as with `glmm_control(workers = )`: every evaluation sends the
+#' parameters out and receives per-shard sums. The estimates, standard
+#' errors and random-effect predictions equal those of [glmm()] on the
+#' combined data.
+#'
+#' One grouping factor only (the one-factor engine, Laplace or adaptive
+#' quadrature, every family of [glmm()] with a normal random effect). Nested
+#' and crossed designs are refused: the likelihood of several grouping factors
+#' is not a sum over the shards of one of them.
+#'
+#' The fitted object (class `glmmgee_glmm_sharded`, a `glmmgee_glmm`) holds
+#' no data: `summary()`, `coef()`, `vcov()`, `confint()`, `logLik()`,
+#' `ranef()` (computed on the workers, a table of clusters), `VarCorr()` and
+#' `predict(newdata = )` work; what needs the rows (fitted values,
+#' residuals, `marginal_coefs()`, `standardize()` without `newdata`,
+#' `simulate()`, `update()`) is refused with a message saying so.
+#'
+#' @param formula A two-sided formula with one random-effect term, as in
+#'   [glmm()].
+#' @param files Paths of the shard files, as the workers see them (shared
+#'   storage); one shard per file, in this order.
+#' @param family,nAGQ As in [glmm()].
+#' @param workers A cluster from [parallel::makeCluster()] or
+#'   `parallelly::makeClusterPSOCK()`.
+#' @param weights Name of a column of prior weights, or `NULL`.
+#' @param format `"rds"`, `"csv"` or `"parquet"`; by default from the files'
+#'   extension.
+#' @param control [glmm_control()] settings (its `workers` and `shards` are
+#'   not used here).
+#' @return A fitted model of class `c("glmmgee_glmm_sharded", "glmmgee_glmm")`
+#'   whose `$distributed` records the workers, shards, rounds and bytes sent.
+#' @seealso `vignette("distributed", package = "glmmgee")`
+#' @examples
+#' if (requireNamespace("lme4", quietly = TRUE)) {
+#'   data(cbpp, package = "lme4")
+#'   dir <- tempfile(); dir.create(dir)
+#'   part <- split(cbpp, as.integer(cbpp$herd) %% 3)
+#'   files <- file.path(dir, paste0("shard", seq_along(part), ".rds"))
+#'   for (i in seq_along(part)) saveRDS(part[[i]], files[i])
+#'   cl <- parallel::makeCluster(2)
+#'   fit <- glmm_shards(cbind(incidence, size - incidence) ~ period + (1 | herd),
+#'                      files, binomial, workers = cl)
+#'   parallel::stopCluster(cl)
+#'   summary(fit)
+#' }
+#' @export
+glmm_shards <- function(formula, files, family = gaussian(), nAGQ = NULL, workers,
+                        weights = NULL, format = NULL, control = glmm_control()) {
+  mc <- match.call()
+  family <- resolve_family(family, parent.frame())
+  if (!inherits(formula, "formula") || length(formula) != 3L)
+    stop("'formula' must be a two-sided formula such as y ~ x + (1 | g)", call. = FALSE)
+  if (!inherits(control, "glmmgee_glmm_control"))
+    stop("'control' must come from glmm_control()", call. = FALSE)
+  if (missing(workers)) stop("'workers' is missing: give a cluster from parallel::makeCluster()",
+                             call. = FALSE)
+  check_workers_arg(workers, "glmm_shards")
+  if (!is.character(files) || !length(files) || anyNA(files))
+    stop("'files' must be the paths of the shard files", call. = FALSE)
+  if (!is.null(weights) && (!is.character(weights) || length(weights) != 1L))
+    stop("'weights' must be the name of a column (one string) or NULL", call. = FALSE)
+  format <- shard_format(files, format)
+  gname <- shard_group_name(formula)
+  fenv <- environment(formula) %||% parent.frame()
+  frame_formula <- reformulas::subbars(formula)
+  environment(frame_formula) <- fenv
+  S <- length(files)
+  eng <- shard_engine(workers, S)
+  on.exit(shard_free(eng), add = TRUE)
+  read_spec <- list(frame_formula = frame_formula, weights = weights, group = gname,
+                    format = format)
+  # Pass 1, on every shard: model frames and the levels they use.
+  p1 <- shard_pass(eng, seq_len(S), function(ids, w)
+    parallel::clusterCall(eng$cl[w], dist_w_read, eng$key,
+                          stats::setNames(as.list(files[ids]), ids), read_spec)[[1L]])
+  agreed <- agree_levels(p1, gname)
+  fixed <- formula
+  fixed[[3L]] <- reformulas::nobars(formula[[3L]]) %||% 1
+  environment(fixed) <- fenv
+  bars <- reformulas::findbars(formula)
+  dspec <- list(levels = agreed$levels, group = gname, family = family,
+                group_levels = agreed$clusters, max_patterns = 5000L,
+                fixed_terms = stats::delete.response(stats::terms(fixed)),
+                re_lhs = lapply(bars, function(b) stats::as.formula(call("~", b[[2L]]), env = fenv)))
+  # Pass 2: designs coded alike; rank, patterns and column sums back.
+  p2 <- shard_pass(eng, seq_len(S), function(ids, w)
+    parallel::clusterCall(eng$cl[w], dist_w_design, eng$key, dspec)[[1L]])
+  mod <- shard_model(eng, p2, agreed, family, nAGQ, bars, control)
+  # Shards are reloaded (after a worker dies) by all passes on the new worker.
+  spec <- engine_spec(mod, control)
+  eng$reload <- function(ids, w) {
+    parallel::clusterCall(eng$cl[w], dist_w_read, eng$key,
+                          stats::setNames(as.list(files[ids]), ids), read_spec)
+    parallel::clusterCall(eng$cl[w], dist_w_design, eng$key, dspec)
+    parallel::clusterCall(eng$cl[w], dist_w_engines, eng$key, mod$Txi, mod$Tzi, spec)
+  }
+  for (w in which(eng$alive))
+    parallel::clusterCall(eng$cl[w], dist_w_engines, eng$key, mod$Txi, mod$Tzi, spec)
+  fit <- glmm_fit_shards(eng, mod, control)
+  obj <- new_glmm_sharded(fit, mod, p2, agreed, formula, fixed, fenv, mc)
+  finish_glmm(obj, mod$separation, NULL)
+}
+
+shard_format <- function(files, format) {
+  ext <- tolower(tools::file_ext(files))
+  if (is.null(format)) {
+    format <- unique(ext)
+    if (length(format) != 1L || !(format %in% c("rds", "csv", "parquet")))
+      stop("'format' must be given (\"rds\", \"csv\" or \"parquet\") when the files' extensions do not say it",
+           call. = FALSE)
+  }
+  if (!is.character(format) || length(format) != 1L || !(format %in% c("rds", "csv", "parquet")))
+    stop("'format' must be \"rds\", \"csv\" or \"parquet\"", call. = FALSE)
+  if (format == "parquet" && !requireNamespace("arrow", quietly = TRUE))
+    stop("parquet shard files are read with the arrow package, which is not installed; install it (on the workers too) or save the shards as rds or csv",
+         call. = FALSE)
+  format
+}
+
+# One grouping factor, named by one variable: the likelihood is then a sum
+# over its clusters and so over shards of whole clusters.
+shard_group_name <- function(formula) {
+  bars <- reformulas::findbars(formula)
+  if (!length(bars))
+    stop("the formula has no random-effects term such as (1 | group)", call. = FALSE)
+  g <- unique(vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), ""))
+  if (length(g) > 1L || !is.name(bars[[1L]][[3L]]))
+    stop(sprintf(paste0("distributed fitting takes one grouping factor named by one column; the formula has %s. ",
+                        "Nested and crossed designs have a likelihood that is not a sum over the clusters of one factor. ",
+                        "At scale, fit a nested design by its outermost factor (a random effect per top-level cluster), ",
+                        "or use method-of-moments or backfitting estimators, which large-scale systems use for crossed designs"),
+                 paste(sQuote(g, FALSE), collapse = ", ")), call. = FALSE)
+  g
+}
+
+# Runs a pass on every live worker (each call returns a list named by
+# shard id) and returns the results in shard order.
+shard_pass <- function(eng, ids, call_worker) {
+  out <- list()
+  for (w in which(eng$alive)) {
+    mine <- ids[eng$home[ids] == w]
+    if (length(mine)) out <- c(out, call_worker(mine, w))
+  }
+  out[as.character(ids)]
+}
+
+# The levels the combined data would have: factors as rbind() combines
+# them (declared levels in shard order, the unused dropped), character
+# columns sorted as factor() sorts them; the clusters as cluster_index()
+# codes them, each within one shard.
+agree_levels <- function(p1, gname) {
+  kind <- p1[[1L]]$kind
+  levels <- list()
+  for (v in names(kind)[kind %in% c("factor", "character")]) {
+    used <- unique(unlist(lapply(p1, function(r) r$used[[v]])))
+    levels[[v]] <- if (kind[[v]] == "factor")
+      intersect(unique(unlist(lapply(p1, function(r) r$declared[[v]]))), used)
+    else sort(used)
+  }
+  ids <- lapply(p1, `[[`, "clusters")
+  all_ids <- unlist(ids)
+  if (anyDuplicated(all_ids)) {
+    dup <- unique(all_ids[duplicated(all_ids)])
+    stop(sprintf("cluster(s) %s of '%s' appear in more than one shard file: every cluster must lie within one shard",
+                 paste(utils::head(dup, 5L), collapse = ", "), gname), call. = FALSE)
+  }
+  clusters <- if (gname %in% names(levels)) levels[[gname]]
+              else levels(used_factor(all_ids))
+  levels[[gname]] <- NULL
+  list(levels = levels, clusters = as.character(clusters),
+       rows = sum(vapply(p1, `[[`, 1L, "rows")), kept = sum(vapply(p1, `[[`, 1L, "kept")))
+}

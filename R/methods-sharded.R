@@ -1,0 +1,36 @@
+# Methods of fits from glmm_shards(), whose rows stayed on the workers.
+# Everything computed from the estimates, their covariance and the
+# cluster-level predictions works as for any glmm fit; what needs the rows
+# is refused by name.
+
+sharded_row_fields <- c("X", "Z", "eta_fixed", "linear.predictors", "fitted.values", "y",
+                        "model", "residuals")
+
+#' @export
+`$.glmmgee_glmm_sharded` <- function(x, name) {
+  k <- pmatch(name, sharded_row_fields)
+  if (!is.na(k) && is.null(.subset2(x, name)))
+    stop(sprintf(paste0("'%s' needs the data rows, which stayed on the workers of this distributed fit ",
+                        "(glmm_shards()); fitted values, residuals, marginal_coefs(), standardize() without ",
+                        "'newdata' and simulate() are not available for it. Use predict(fit, newdata = ) ",
+                        "on the rows of interest, or refit with glmm() where the data fit in memory"),
+                 sharded_row_fields[[k]]), call. = FALSE)
+  .subset2(x, name, exact = FALSE)
+}
+
+#' @export
+print.glmmgee_glmm_sharded <- function(x, ...) {
+  NextMethod()
+  d <- .subset2(x, "distributed")
+  cat(sprintf("Distributed: %d shards on %d workers, %d rounds, %.3g kB sent and %.3g kB received\n",
+              d$shards, d$workers, d$rounds, d$bytes_sent / 1024, d$bytes_received / 1024))
+  invisible(x)
+}
+
+#' @export
+confint.glmmgee_glmm_sharded <- function(object, parm, level = 0.95, method = "Wald", ...) {
+  if (!identical(method, "Wald"))
+    stop("confint() of a distributed fit (glmm_shards()) gives Wald intervals (method = \"Wald\"); profile intervals refit the model many times and need its rows",
+         call. = FALSE)
+  wald_confint(.subset2(object, "coefficients"), function() stats::vcov(object), parm, level)
+}

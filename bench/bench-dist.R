@@ -1,0 +1,97 @@
+# Distributed fitting from shard files (glmm_shards()) against the
+# in-memory fit (glmm()) of the same data, side by side in one run:
+# wall time, the main process's peak memory, rounds and bytes sent per
+# round; then a projection to 1e9 rows on 10 and 100 workers from the
+# measured per-row cost and per-round latency.
+#
+#   Rscript bench/bench-dist.R [rows] [cluster size] [shards]
+#
+# Defaults: 1e6 rows in 1e5 clusters (10 rows each), 16 shards, 2 local
+# PSOCK workers. The workers write the shard files themselves, so the data
+# never pass through this process until the in-memory fit reads them.
+suppressMessages(library(glmmgee))
+args <- commandArgs(TRUE)
+N <- as.numeric(if (length(args) >= 1L) args[1L] else 1e6)
+csize <- as.integer(if (length(args) >= 2L) args[2L] else 10L)
+S <- as.integer(if (length(args) >= 3L) args[3L] else 16L)
+M <- N / csize
+
+peak_mb <- function() {
+  st <- readLines("/proc/self/status")
+  as.numeric(sub("[^0-9]*([0-9]+).*", "\\1", grep("^VmHWM", st, value = TRUE))) / 1024
+}
+rss_mb <- function() {
+  st <- readLines("/proc/self/status")
+  as.numeric(sub("[^0-9]*([0-9]+).*", "\\1", grep("^VmRSS", st, value = TRUE))) / 1024
+}
+
+# TCP no-delay on both ends of every connection (parallelly's option; base
+# R 4.2's makePSOCKcluster() has no setting for it).
+cl <- if (requireNamespace("parallelly", quietly = TRUE))
+  parallelly::makeClusterPSOCK(2L, socketOptions = "no-delay", verbose = FALSE) else
+  parallel::makePSOCKcluster(2L)
+on.exit(parallel::stopCluster(cl), add = TRUE)
+dir <- tempfile("shards")
+dir.create(dir)
+files <- file.path(dir, sprintf("shard%03d.rds", seq_len(S)))
+# Shard s holds clusters ((s-1) M/S + 1) .. (s M/S): whole clusters.
+invisible(parallel::clusterApply(cl, seq_len(S), function(s, files, M, S, csize) {
+  set.seed(s)
+  g <- rep(seq(floor((s - 1) * M / S) + 1, floor(s * M / S)), each = csize)
+  n <- length(g)
+  b <- stats::rnorm(length(unique(g)), sd = 0.8)[g - g[1L] + 1L]
+  x1 <- stats::rnorm(n)
+  x2 <- stats::rbinom(n, 1, 0.4)
+  y <- stats::rbinom(n, 1, stats::plogis(-0.5 + 0.6 * x1 - 0.4 * x2 + b))
+  saveRDS(data.frame(y = y, x1 = x1, x2 = x2, g = g), files[s])
+  NULL
+}, files = files, M = M, S = S, csize = csize))
+
+# Loading the package on the workers is part of starting them, not of the fit.
+invisible(parallel::clusterEvalQ(cl, suppressMessages(library(glmmgee))))
+
+# Per-round latency: a round trip carrying nothing, to both workers.
+lat <- system.time(for (i in 1:200) parallel::clusterCall(cl, function() NULL))[["elapsed"]] / 200
+
+base <- peak_mb()
+t_dist <- system.time(fd <- glmm_shards(y ~ x1 + x2 + (1 | g), files, binomial, nAGQ = 1,
+                                        workers = cl))[["elapsed"]]
+peak_dist <- peak_mb()
+rss_dist <- rss_mb()
+d <- fd$distributed
+
+# The same fit in memory (this process reads every shard).
+data <- do.call(rbind, lapply(files, readRDS))
+t_mem <- system.time(fm <- glmm(y ~ x1 + x2 + (1 | g), data, binomial, nAGQ = 1))[["elapsed"]]
+peak_mem <- peak_mb()
+
+cat(sprintf("rows %.3g, clusters %.3g, shards %d, workers 2 (machine: 2 cores shared with other jobs)\n",
+            N, M, S))
+cat(sprintf("max |difference| of estimates: %.2g; of logLik: %.2g\n",
+            max(abs(fd$theta - fm$theta)), abs(fd$loglik - fm$loglik)))
+cat(sprintf("time: distributed %.1f s, in memory %.1f s (ratio %.2f)\n", t_dist, t_mem,
+            t_dist / t_mem))
+cat(sprintf("main process peak RSS: at start %.0f MB; after the distributed fit %.0f MB (RSS then %.0f MB); after reading the data and the in-memory fit %.0f MB\n",
+            base, peak_dist, rss_dist, peak_mem))
+cat(sprintf("rounds %d; sent %.0f bytes per round (%.0f to each worker), received %.0f bytes per round\n",
+            d$rounds, d$bytes_sent / d$rounds, d$bytes_sent / d$rounds / 2,
+            d$bytes_received / d$rounds))
+ev <- d$traffic["eval", ]
+cat(sprintf("evaluation rounds %d: %.0f bytes sent (to 2 workers) and %.0f received per round\n",
+            ev[["rounds"]], ev[["sent"]] / ev[["rounds"]], ev[["received"]] / ev[["rounds"]]))
+cat(sprintf("empty round trip to 2 workers: %.2f ms\n", 1000 * lat))
+
+# Projection: a round costs the latency (the main process sends to and
+# receives from each worker in turn: per-worker latency lat / 2) plus the
+# slowest worker's share of the rows at the per-row cost of one evaluation,
+# measured on the in-memory fit (one core). The reading and checking passes
+# (a few rounds, dominated by reading the files) are not projected.
+per_row <- t_mem / fm$optinfo$evaluations / N
+evals <- fd$optinfo$evaluations
+cat(sprintf("per-row cost of one evaluation %.3g us; distributed fit: %d evaluations in %d rounds\n",
+            1e6 * per_row, evals, d$rounds))
+for (W in c(10, 100)) {
+  t_round <- W * lat / 2 + 1e9 / W * per_row
+  cat(sprintf("projection, 1e9 rows on %3d workers: %.2f s per round, %.1f min for %d rounds (latency %.1f%% of a round)\n",
+              W, t_round, t_round * d$rounds / 60, d$rounds, 100 * (W * lat / 2) / t_round))
+}

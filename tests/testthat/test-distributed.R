@@ -1,0 +1,190 @@
+# Distributed fits (glmm_control(workers =), glmm_shards()) against the
+# in-memory fit on the same data: the same estimates, log-likelihood,
+# standard errors and random-effect predictions, for 1, 2 and 3 workers and
+# 1 and 7 shards. One cluster of two local PSOCK workers for the file (a
+# third worker joins it for the three-worker fits), stopped at the end.
+
+skip_if_not_installed("lme4")
+
+cl2 <- parallel::makePSOCKcluster(2L)
+cl_extra <- parallel::makePSOCKcluster(1L)
+withr_stop <- function() {
+  try(parallel::stopCluster(cl2), silent = TRUE)
+  try(parallel::stopCluster(cl_extra), silent = TRUE)
+}
+withr::defer(withr_stop(), teardown_env())
+cl1 <- cl2[1L]
+cl3 <- structure(c(unclass(cl2), unclass(cl_extra)), class = class(cl2))
+
+ses <- function(f) sqrt(diag(f$cov_theta))
+expect_same_fit <- function(f, ref, tol = 1e-10) {
+  expect_equal(f$theta, ref$theta, tolerance = tol)
+  expect_equal(f$loglik, ref$loglik, tolerance = tol)
+  expect_equal(ses(f), ses(ref), tolerance = tol)
+  expect_equal(as.matrix(ranef(f)[[1L]]), as.matrix(ranef(ref)[[1L]]), tolerance = tol)
+  expect_equal(attr(ranef(f, condVar = TRUE)[[1L]], "postVar"),
+               attr(ranef(ref, condVar = TRUE)[[1L]], "postVar"), tolerance = tol)
+  expect_identical(f$optinfo$warnings, ref$optinfo$warnings)
+}
+
+data(cbpp, package = "lme4")
+cbpp_form <- cbind(incidence, size - incidence) ~ period + (1 | herd)
+
+test_that("binomial, AGHQ and Laplace: 1, 2, 3 workers and 1, 7 shards equal the in-memory fit", {
+  for (nq in c(1L, 9L)) {
+    ref <- glmm(cbpp_form, cbpp, binomial, nAGQ = nq)
+    fits <- list()
+    for (S in c(1L, 7L)) for (w in list(cl1, cl2, cl3)) {
+      f <- glmm(cbpp_form, cbpp, binomial, nAGQ = nq,
+                control = glmm_control(workers = w, shards = S))
+      expect_same_fit(f, ref)
+      expect_identical(f$distributed$workers, length(w))
+      fits[[length(fits) + 1L]] <- f
+    }
+    # Sums run over shards in shard order: bitwise the same for any number
+    # of workers.
+    expect_identical(fits[[2L]]$theta, fits[[1L]]$theta)
+    expect_identical(fits[[3L]]$theta, fits[[1L]]$theta)
+    expect_identical(fits[[6L]]$theta, fits[[4L]]$theta)
+    expect_identical(fits[[6L]]$cov_theta, fits[[5L]]$cov_theta)
+  }
+})
+
+test_that("poisson, gaussian (random slope) and nbinom2 fits equal the in-memory fit", {
+  set.seed(17)
+  M <- 60; n_i <- 6
+  d <- data.frame(g = rep(seq_len(M), each = n_i), x = rnorm(M * n_i))
+  b <- rnorm(M, sd = 0.6)[d$g]
+  d$y <- rpois(nrow(d), exp(0.3 + 0.5 * d$x + b))
+  d$yn <- rnbinom(nrow(d), mu = exp(0.3 + 0.5 * d$x + b), size = 2)
+  # Shards change only the order of the sums; where the optimizer path
+  # amplifies the last bits (nlminb's many steps on sleepstudy, the
+  # dispersion's root search for nbinom2) one shard gives the in-memory
+  # fit bitwise and seven agree to the optimizer's own accuracy.
+  ctl7 <- glmm_control(workers = cl2, shards = 7L)
+  ctl1 <- glmm_control(workers = cl2, shards = 1L)
+  expect_same_fit(glmm(y ~ x + (1 | g), d, poisson, nAGQ = 5, control = ctl7),
+                  glmm(y ~ x + (1 | g), d, poisson, nAGQ = 5))
+  ref <- glmm(yn ~ x + (1 | g), d, nbinom2, nAGQ = 1)
+  expect_same_fit(glmm(yn ~ x + (1 | g), d, nbinom2, nAGQ = 1, control = ctl1), ref)
+  expect_equal(glmm(yn ~ x + (1 | g), d, nbinom2, nAGQ = 1, control = ctl7)$theta, ref$theta,
+               tolerance = 1e-8)
+  data(sleepstudy, package = "lme4")
+  ref <- glmm(Reaction ~ Days + (Days | Subject), sleepstudy)
+  expect_same_fit(glmm(Reaction ~ Days + (Days | Subject), sleepstudy, control = ctl1), ref)
+  expect_equal(glmm(Reaction ~ Days + (Days | Subject), sleepstudy, control = ctl7)$theta,
+               ref$theta, tolerance = 1e-7)
+})
+
+shard_files <- function(parts, ext, dir = tempfile("shards")) {
+  dir.create(dir)
+  files <- file.path(dir, sprintf("part%02d.%s", seq_along(parts), ext))
+  for (i in seq_along(parts)) {
+    if (ext == "rds") saveRDS(parts[[i]], files[i])
+    else utils::write.csv(parts[[i]], files[i], row.names = FALSE)
+  }
+  files
+}
+
+test_that("glmm_shards() from rds and csv files equals glmm() on the combined data", {
+  cb <- cbpp
+  # Character columns (what read.csv() gives back).
+  cb$herd <- paste0("h", cb$herd)
+  cb$period <- paste0("p", cb$period)
+  parts <- split(cb, as.integer(cbpp$herd) %% 4L)
+  # A level of period missing from one shard, a missing value in another.
+  parts[[2L]] <- parts[[2L]][parts[[2L]]$period != "p4", ]
+  parts[[3L]]$size[1L] <- NA
+  all <- do.call(rbind, parts)
+  ref <- glmm(cbpp_form, all, binomial, nAGQ = 9)
+  for (ext in c("rds", "csv")) {
+    files <- shard_files(parts, ext)
+    f <- glmm_shards(cbpp_form, files, binomial, nAGQ = 9, workers = cl2)
+    expect_s3_class(f, "glmmgee_glmm_sharded")
+    expect_equal(f$theta, ref$theta, tolerance = 1e-10)
+    expect_equal(f$loglik, ref$loglik, tolerance = 1e-10)
+    expect_equal(ses(f), ses(ref), tolerance = 1e-10)
+    expect_equal(as.matrix(ranef(f)[[1L]]), as.matrix(ranef(ref)[[1L]]), tolerance = 1e-10)
+    expect_identical(nobs(f), nobs(ref))
+    expect_identical(f$distributed$rows_used, nrow(all) - 1L)
+    nd <- all[c(1, 9, 20), ]
+    expect_equal(predict(f, newdata = nd), predict(ref, newdata = nd), tolerance = 1e-10)
+    expect_equal(coef(summary(f)), coef(summary(ref)), tolerance = 1e-10)
+    expect_equal(confint(f), confint(ref, parm = names(fixef(ref))), tolerance = 1e-10)
+    expect_error(confint(f, method = "profile"), "Wald intervals")
+    expect_error(fitted(f), "stayed on the workers")
+    expect_error(marginal_coefs(f), "stayed on the workers")
+  }
+  # A factor stored as a factor with its levels declared per shard.
+  parts_f <- split(cbpp, as.integer(cbpp$herd) %% 3L)
+  f <- glmm_shards(cbpp_form, shard_files(parts_f, "rds"), binomial, nAGQ = 9, workers = cl1)
+  expect_equal(f$theta, glmm(cbpp_form, do.call(rbind, parts_f), binomial, nAGQ = 9)$theta,
+               tolerance = 1e-10)
+})
+
+test_that("glmm_shards() refuses what it cannot fit, by name", {
+  parts <- split(cbpp, as.integer(cbpp$herd) %% 2L)
+  files <- shard_files(parts, "rds")
+  expect_error(glmm_shards(cbpp_form, files, binomial, workers = "a"), "'workers' must be")
+  expect_error(glmm_shards(cbind(incidence, size - incidence) ~ period + (1 | herd) + (1 | period),
+                           files, binomial, workers = cl1), "crossed designs|outermost factor")
+  expect_error(glmm_shards(cbind(incidence, size - incidence) ~ period + (1 | herd/period),
+                           files, binomial, workers = cl1), "outermost factor")
+  split_herd <- shard_files(split(cbpp, seq_len(nrow(cbpp)) %% 2L), "rds")
+  expect_error(glmm_shards(cbpp_form, split_herd, binomial, workers = cl1),
+               "more than one shard file")
+  expect_error(glmm_shards(cbpp_form, sub("rds$", "parquet", files), binomial, workers = cl1),
+               if (requireNamespace("arrow", quietly = TRUE)) "does not exist" else "arrow package")
+  expect_error(glmm_control(workers = 2), "'workers' must be NULL or a cluster")
+})
+
+test_that("a worker killed mid-fit: its shards move to the other worker, or a clear error names it", {
+  kill_at <- function(round) {
+    suppressMessages(trace("shard_round_once", where = asNamespace("glmmgee"), print = FALSE,
+          tracer = bquote(if (eng$rounds == .(round) && eng$alive[2L]) {
+            tools::pskill(eng$info$pid[2L])
+            Sys.sleep(0.5)
+          })))
+  }
+  on.exit(suppressMessages(untrace("shard_round_once", where = asNamespace("glmmgee"))), add = TRUE)
+  ref <- glmm(cbpp_form, cbpp, binomial, nAGQ = 9)
+  clk <- parallel::makePSOCKcluster(2L)
+  # A cluster with a dead worker: close every connection (stopCluster()
+  # stops at the dead one and leaves the others to the garbage collector).
+  close_all <- function(cl) for (nd in cl) try(close(nd$con), silent = TRUE)
+  on.exit(close_all(clk), add = TRUE)
+  kill_at(12L)
+  warned <- character()
+  f <- withCallingHandlers(
+    glmm(cbpp_form, cbpp, binomial, nAGQ = 9, control = glmm_control(workers = clk, shards = 7L)),
+    warning = function(w) {
+      warned <<- c(warned, conditionMessage(w))
+      invokeRestart("muffleWarning")
+    })
+  expect_match(warned, "worker 2 \\(pid [0-9]+ on .*\\) stopped responding", all = FALSE)
+  expect_match(f$optinfo$warnings, "reloaded on worker", all = FALSE)
+  # The moved shards' modes start afresh: equal to the mode search's
+  # tolerance, no longer bitwise.
+  expect_equal(f$theta, ref$theta, tolerance = 1e-7)
+  expect_equal(f$loglik, ref$loglik, tolerance = 1e-9)
+  # Shard files removed before the kill: nothing to reload, a clear error.
+  clk2 <- parallel::makePSOCKcluster(2L)
+  on.exit(close_all(clk2), add = TRUE)
+  files <- shard_files(split(cbpp, as.integer(cbpp$herd) %% 3L), "rds")
+  suppressMessages(trace("shard_round_once", where = asNamespace("glmmgee"), print = FALSE,
+        tracer = bquote(if (eng$rounds == 5L && eng$alive[2L]) {
+          unlink(.(files))
+          tools::pskill(eng$info$pid[2L])
+          Sys.sleep(0.5)
+        })))
+  expect_error(glmm_shards(cbpp_form, files, binomial, workers = clk2),
+               "worker 2 \\(pid [0-9]+ on .*\\) stopped responding.*could not be reloaded")
+})
+
+test_that("glmm(control = glmm_control(workers =)) refuses nested and crossed designs", {
+  ctl <- glmm_control(workers = cl1)
+  expect_error(glmm(cbind(incidence, size - incidence) ~ (1 | herd/period), cbpp, binomial,
+                    control = ctl), "outermost factor")
+  expect_error(glmm(cbind(incidence, size - incidence) ~ (1 | herd) + (1 | period), cbpp,
+                    binomial, control = ctl), "crossed designs")
+})
