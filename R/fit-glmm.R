@@ -231,7 +231,7 @@ block_pattern <- function(sizes) {
 #' @export
 default_nAGQ <- function(q, family) {
   family <- resolve_family(family)
-  if (family$family == "gaussian") return(1L)
+  if (family$family == "gaussian" && family$link == "identity") return(1L)
   # Indexing past the end gives NA, not NULL: the bound is explicit.
   if (q > 4L) return(1L)
   c(11L, 7L, 5L, 3L)[q]
@@ -282,14 +282,12 @@ start_values <- function(X, y, weights, offset, family, q, pat, start, eng = NUL
            call. = FALSE)
     return(c(start$beta, start$lambda, if (disp) log(start[[dname]])))
   }
-  if (!is.null(eng) && (!disp || isTRUE(attr(disp, "scale")))) {
+  if (!is.null(eng) && (!disp || isTRUE(attr(disp, "scale"))) && engine_start_ok(family)) {
     beta <- cpp_agq_glm_start(eng, 25L)
     beta[!is.finite(beta)] <- 0
     fitted <- family$linkinv(drop(X %*% beta) + offset)
   } else {
-    fit <- suppressWarnings(stats::glm.fit(X, y, weights = weights, offset = offset,
-                                           family = start_family(family),
-                                           control = stats::glm.control(maxit = 25)))
+    fit <- start_glm(X, y, weights, offset, family)
     beta <- fit$coefficients
     beta[!is.finite(beta)] <- 0
     fitted <- fit$fitted.values

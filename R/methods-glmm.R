@@ -19,7 +19,8 @@ approximation_label <- function(object) {
   if (!is.null(object$ranef_dist)) return(dist_label(object))
   if (object$nAGQ > 1L)
     return(sprintf("Adaptive Gauss-Hermite quadrature, nAGQ = %d", object$nAGQ))
-  if (object$family$family == "gaussian") "Laplace approximation (exact for the gaussian family)"
+  if (object$family$family == "gaussian" && object$family$link == "identity")
+    "Laplace approximation (exact for the gaussian family)"
   else if (is.null(object$call$nAGQ) && !inherits(object, "glmmgee_glmm_sparse") &&
            length(object$cnames) > 4L)
     sprintf(paste0("Laplace approximation (the default for %d random effects per cluster, ",
