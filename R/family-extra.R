@@ -184,14 +184,17 @@ engine_start_ok <- function(family) {
               "poisson log")
 }
 
-# How print() names phi: what it measures in each family, and that it is a
-# conditional quantity (given the random effects).
-phi_label <- function(family) {
-  switch(family %||% "",
-    nbinom1 = "NB1 dispersion phi (conditional Var = mu (1 + phi))",
-    beta = "Beta precision phi (conditional Var = mu (1 - mu) / (1 + phi))",
-    betabinomial = "Beta-binomial overdispersion phi (conditional Var = n mu (1 - mu) (phi + n) / (phi + 1))",
-    "Dispersion phi")
+# How print() names phi: what it measures in each family, and whether the
+# variance it enters is conditional on the random effects (glmm) or
+# marginal (gee).
+phi_label <- function(family, view = "conditional") {
+  v <- switch(family %||% "",
+    nbinom1 = "Var = mu (1 + phi)",
+    beta = "Var = mu (1 - mu) / (1 + phi)",
+    betabinomial = "Var = n mu (1 - mu) (phi + n) / (phi + 1)", NULL)
+  what <- switch(family %||% "", nbinom1 = "NB1 dispersion phi", beta = "Beta precision phi",
+                 betabinomial = "Beta-binomial overdispersion phi", "Dispersion phi")
+  if (is.null(v)) what else sprintf("%s (%s %s)", what, view, v)
 }
 
 # The GLM without random effects that gives starting values, by
@@ -204,4 +207,21 @@ start_glm <- function(X, y, weights, offset, family) {
     suppressWarnings(stats::glm.fit(X, y, weights = weights, offset = offset, family = fam,
                                     mustart = mustart, control = stats::glm.control(maxit = 25)))
   tryCatch(run(), error = function(e) run(rep(stats::weighted.mean(y, weights), length(y))))
+}
+
+# gee() with nbinom1, beta or betabinomial: the quasi-likelihood model whose
+# variance function is the engine class's (mu; mu (1 - mu)), with phi read
+# off the estimated scale: NB1 scale = 1 + phi, beta scale = 1 / (1 + phi).
+# For betabinomial the scale mixes phi with the numbers of trials, so no phi
+# is reported. The stored family keeps the quasi variance function, the one
+# the Pearson residuals and the sandwich use.
+gee_phi_family <- function(family, scale, scale.fix) {
+  if (!family$family %in% c("nbinom1", "beta", "betabinomial")) return(family)
+  phi <- if (scale.fix) NA_real_ else switch(family$family,
+    nbinom1 = scale - 1, beta = 1 / scale - 1, NA_real_)
+  out <- phi_family(family$family, family$link, phi)
+  out$variance <- switch(family$family, nbinom1 = function(mu) mu, function(mu) mu * (1 - mu))
+  out$family_code <- family$family_code
+  out$link_code <- family$link_code
+  out
 }
