@@ -136,7 +136,7 @@ print.summary.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") -
   rq <- stats::setNames(x$resid_quantiles, c("Min", "1Q", "Median", "3Q", "Max"))
   print(rq, digits = digits)
   cat("\nRandom effects:\n")
-  print(x$varcor, digits = digits, comp = c("Variance", "Std.Dev."))
+  print(format_varcorr(x$varcor, digits, c("Variance", "Std.Dev.")), quote = FALSE)
   print_family_par(x$family_par, digits)
   cat(sprintf("Number of obs: %d, clusters: %s\n", x$nobs, clusters_text(x)))
   cat("\nFixed effects:\n")
@@ -355,7 +355,8 @@ varcorr_block <- function(D, cnames, blocks) {
 
 new_varcorr <- function(blocks, fit) {
   useSc <- fit$family$family == "gaussian"
-  structure(blocks, sc = if (useSc) fit$sigma else 1, useSc = useSc, class = "VarCorr.glmmgee_glmm")
+  structure(blocks, sc = if (useSc) fit$sigma else 1, useSc = useSc,
+            family_par = fit$family_par, class = "VarCorr.glmmgee_glmm")
 }
 
 # Character table of the variance components, one row per random effect
@@ -402,6 +403,10 @@ print.VarCorr.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") -
                                comp = "Std.Dev.", ...) {
   comp <- match.arg(comp, c("Variance", "Std.Dev."), several.ok = TRUE)
   print(format_varcorr(x, digits, comp), quote = FALSE)
+  # The family's own dispersion (theta, shape, phi) sits beside the random
+  # effects as the residual does for gaussian models.
+  fp <- attr(x, "family_par")
+  if (!is.null(fp)) cat(sprintf("%s = %s\n", fp$name, format(signif(fp$estimate, digits))))
   invisible(x)
 }
 

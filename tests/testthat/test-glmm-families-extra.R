@@ -154,6 +154,34 @@ test_that("several terms: the sparse Laplace engine matches glmmTMB", {
   }
 })
 
+test_that("several terms with non-canonical links: Gamma inverse/identity, gaussian log match glmmTMB", {
+  skip_if_not_installed("glmmTMB")
+  d <- sim_extra()
+  set.seed(9)
+  d$h <- factor(sample(letters[1:8], nrow(d), replace = TRUE))
+  for (cs in list(list(yginv ~ x + (1 | g) + (1 | h), Gamma("inverse")),
+                  list(ygid ~ x + (1 | g) + (1 | h), Gamma("identity")),
+                  list(yn ~ x + (1 | g) + (1 | h), gaussian("log")))) {
+    ours <- suppressWarnings(glmm(cs[[1]], data = d, family = cs[[2]]))
+    st <- coef(glm(lme4::nobars(cs[[1]]), data = d, family = cs[[2]],
+                   mustart = rep(mean(d[[all.vars(cs[[1]])[1]]]), nrow(d))))
+    tmb <- suppressWarnings(glmmTMB::glmmTMB(cs[[1]], data = d, family = cs[[2]],
+                                             start = list(beta = st)))
+    expect_equal(unname(fixef(ours)), unname(glmmTMB::fixef(tmb)$cond), tolerance = 1e-4)
+    expect_equal(sigma(ours), sigma(tmb), tolerance = 1e-3)
+    expect_gt(as.numeric(logLik(ours)) - as.numeric(logLik(tmb)), -1e-4)
+  }
+})
+
+test_that("print, summary and VarCorr show phi once each, as a conditional parameter", {
+  d <- sim_extra()
+  fit <- glmm(ynb ~ x + (1 | g), data = d, family = nbinom1(), nAGQ = 5)
+  expect_output(print(VarCorr(fit)), "phi = ")
+  out <- capture.output(print(summary(fit)))
+  expect_length(grep("phi", out), 1L)
+  expect_match(out[grep("phi", out)], "conditional Var")
+})
+
 test_that("AGHQ settles as nAGQ grows", {
   d <- sim_extra()
   for (fam in list(beta_family(), nbinom1())) {
