@@ -22,8 +22,9 @@
 #' @param group Cluster membership: a factor, or anything [factor()] accepts.
 #'   Rows need not be sorted by cluster.
 #' @param family A family object, function or name: gaussian (identity),
-#'   binomial (logit, probit, cloglog), poisson (log), [nbinom2()] (log) or
-#'   Gamma (log).
+#'   gaussian (log), binomial (logit, probit, cloglog, cauchit), poisson
+#'   (log), [nbinom2()] (log), Gamma (log, inverse, identity), [nbinom1()],
+#'   [beta_family()] or [betabinomial()].
 #' @param weights Prior weights; for binomial, the number of trials.
 #' @param offset Offset added to the linear predictor.
 #' @param nAGQ Number of quadrature points per random effect; 1 is Laplace.
@@ -33,7 +34,8 @@
 #' @param control [glmm_control()] settings.
 #' @param start Optional starting values, a list with `beta`, `lambda`
 #'   (the free entries of \eqn{\Lambda} column by column) and the dispersion:
-#'   `sigma` for gaussian, `theta` for [nbinom2()], `shape` for Gamma.
+#'   `sigma` for gaussian, `theta` for [nbinom2()], `shape` for Gamma, `phi`
+#'   for [nbinom1()], [beta_family()] and [betabinomial()].
 #' @return A list with the estimates, their covariance, the log-likelihood and
 #'   a record of the optimization (`optinfo`); [glmm()] turns it into a fitted
 #'   model object.
