@@ -17,8 +17,50 @@
 
 namespace glmmgee {
 
-inline double trigam(double x) { return boost::math::trigamma(x, quiet_policy()); }
-inline double tetragam(double x) { return boost::math::polygamma(2, x, quiet_policy()); }
+// Digamma, trigamma and tetragamma for x > 0 by the recurrences
+// psi(x) = psi(x + 1) - 1/x, psi'(x) = psi'(x + 1) + 1/x^2,
+// psi''(x) = psi''(x + 1) - 2/x^3 up to x >= 10, then their asymptotic
+// series in the Bernoulli numbers (Abramowitz and Stegun 6.3.18, 6.4.12,
+// 6.4.11) to x^-12, whose next terms are below 1e-13 relative there.
+// Boost's general versions cost several times more, and the beta families
+// call these for every observation at every evaluation.
+inline double fast_digamma(double x) {
+  if (!(x > 0)) return digam(x);
+  double acc = 0.0;
+  while (x < 10.0) { acc -= 1.0 / x; x += 1.0; }
+  const double r2 = 1.0 / (x * x);
+  return acc + std::log(x) - 0.5 / x -
+         r2 * (1.0 / 12.0 - r2 * (1.0 / 120.0 - r2 * (1.0 / 252.0 - r2 * (1.0 / 240.0 -
+         r2 * (1.0 / 132.0)))));
+}
+// log Gamma(x) for x > 0 the same way: one log of the product of the
+// recurrence, then Stirling's series to x^-11 (absolute error below 1e-13).
+inline double fast_lgamma(double x) {
+  if (!(x > 0)) return lgam(x);
+  double prod = 1.0;
+  while (x < 10.0) { prod *= x; x += 1.0; }
+  const double r = 1.0 / x, r2 = r * r;
+  const double series = r * (1.0 / 12.0 - r2 * (1.0 / 360.0 - r2 * (1.0 / 1260.0 - r2 * (1.0 / 1680.0 -
+                        r2 * (1.0 / 1188.0 - r2 * (691.0 / 360360.0))))));
+  return (x - 0.5) * std::log(x) - x + 0.91893853320467274178 + series - std::log(prod);
+}
+inline double trigam(double x) {
+  if (!(x > 0)) return boost::math::trigamma(x, quiet_policy());
+  double acc = 0.0;
+  while (x < 10.0) { acc += 1.0 / (x * x); x += 1.0; }
+  const double r = 1.0 / x, r2 = r * r;
+  return acc + r + 0.5 * r2 + r * r2 * (1.0 / 6.0 - r2 * (1.0 / 30.0 - r2 * (1.0 / 42.0 -
+         r2 * (1.0 / 30.0 - r2 * (5.0 / 66.0)))));
+}
+inline double tetragam(double x) {
+  if (!(x > 0)) return boost::math::polygamma(2, x, quiet_policy());
+  double acc = 0.0;
+  while (x < 10.0) { acc -= 2.0 / (x * x * x); x += 1.0; }
+  const double r = 1.0 / x, r2 = r * r;
+  const double series = r2 * (-1.0 - r + r2 * (-0.5 + r2 * (1.0 / 6.0 + r2 * (-1.0 / 6.0 +
+                        r2 * (0.3 + r2 * (-5.0 / 6.0))))));
+  return acc + series;
+}
 
 inline ObsDerivs chain_rule(double wt, double l, double L1, double L2, double L3,
                             double m1, double m2, double m3) {
@@ -41,7 +83,7 @@ inline void polygamma_diffs(double t, double y, double* out) {
     }
     return;
   }
-  out[0] = digam(t + y) - digam(t);
+  out[0] = fast_digamma(t + y) - fast_digamma(t);
   out[1] = trigam(t + y) - trigam(t);
   out[2] = tetragam(t + y) - tetragam(t);
 }
@@ -288,14 +330,14 @@ class BetaLogit : public LogitPrecision<BetaLogit> {
   }
   MuScores scores(double y, double wt, double mu, double omu, double p) const {
     const double a = mu * p, b = omu * p, ly = std::log(y), l1y = std::log1p(-y);
-    const double pa = digam(a), pb = digam(b), ta = trigam(a), tb = trigam(b);
+    const double pa = fast_digamma(a), pb = fast_digamma(b), ta = trigam(a), tb = trigam(b);
     const double qa = tetragam(a), qb = tetragam(b);
     MuScores m;
-    m.l = wt * (lgam(p) - lgam(a) - lgam(b) + a * ly + b * l1y);
+    m.l = wt * (fast_lgamma(p) - fast_lgamma(a) - fast_lgamma(b) + a * ly + b * l1y);
     m.S = wt * (ly - l1y - pa + pb);
     m.S1 = -wt * (ta + tb);
     m.S2 = -wt * (qa - qb);
-    m.lp = wt * (digam(p) - mu * pa - omu * pb + mu * ly + omu * l1y);
+    m.lp = wt * (fast_digamma(p) - mu * pa - omu * pb + mu * ly + omu * l1y);
     m.Sp = -wt * (mu * ta - omu * tb);
     m.S1p = -wt * (mu * qa + omu * qb);
     return m;
