@@ -136,6 +136,24 @@ test_that("cauchit on cbpp by AGHQ: a log-likelihood at least GLMMadaptive's", {
   expect_equal(unname(fixef(ours)), unname(GLMMadaptive::fixef(ga)), tolerance = 5e-3)
 })
 
+test_that("beta and beta-binomial by AGHQ equal GLMMadaptive's", {
+  skip_if_not_installed("GLMMadaptive")
+  d <- sim_extra()
+  d$f <- d$n - d$s
+  ours <- glmm(yb ~ x + (1 | g), data = d, family = beta_family(), nAGQ = 11)
+  ga <- GLMMadaptive::mixed_model(yb ~ x, random = ~ 1 | g, data = d,
+                                  family = GLMMadaptive::beta.fam(), nAGQ = 11)
+  expect_gt(as.numeric(logLik(ours)) - as.numeric(logLik(ga)), -1e-4)
+  expect_equal(unname(fixef(ours)), unname(GLMMadaptive::fixef(ga)), tolerance = 1e-4)
+  expect_equal(sigma(ours), exp(ga$phis[[1]]), tolerance = 1e-3)
+  ours <- glmm(cbind(s, f) ~ x + (1 | g), data = d, family = betabinomial(), nAGQ = 11)
+  ga <- GLMMadaptive::mixed_model(cbind(s, f) ~ x, random = ~ 1 | g, data = d,
+                                  family = GLMMadaptive::beta.binomial(), nAGQ = 11)
+  expect_gt(as.numeric(logLik(ours)) - as.numeric(logLik(ga)), -1e-4)
+  expect_equal(unname(fixef(ours)), unname(GLMMadaptive::fixef(ga)), tolerance = 2e-3)
+  expect_equal(sigma(ours), exp(ga$phis[[1]]), tolerance = 1e-3)
+})
+
 test_that("several terms: the sparse Laplace engine matches glmmTMB", {
   skip_if_not_installed("glmmTMB")
   d <- sim_extra()
