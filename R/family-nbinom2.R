@@ -109,19 +109,23 @@ dispersion_start <- function(family, y, mu, w, df) {
       disp <- sum(w * (y - mu)^2 / mu^2) / df
       log(min(max(1 / disp, 1e-3), 1e4))
     },
+    nbinom1 = , beta = , betabinomial = phi_start(family, y, mu, w, df),
     stop("no dispersion start for family ", family$family))
 }
 
 # The GLM that gives starting values for beta: Poisson for nbinom2 (same
 # mean model, no unknown theta).
 start_family <- function(family) {
-  if (identical(family$family, "nbinom2")) stats::poisson() else family
+  switch(family$family, nbinom2 = , nbinom1 = stats::poisson(),
+         beta = stats::quasibinomial(), betabinomial = stats::binomial(), family)
 }
 
 # The family stored in a fitted model: nbinom2 carries its estimate.
 fitted_family <- function(family, phi) {
-  if (!identical(family$family, "nbinom2")) return(family)
-  out <- nbinom2_family(exp(phi))
+  out <- switch(family$family, nbinom2 = nbinom2_family(exp(phi)),
+                nbinom1 = , beta = , betabinomial = phi_family(family$family, family$link, exp(phi)),
+                NULL)
+  if (is.null(out)) return(family)
   out$family_code <- family$family_code
   out$link_code <- family$link_code
   out
@@ -136,18 +140,19 @@ is_positive_number <- function(x)
 sigma_of <- function(family, phi) {
   if (is.null(phi)) return(1)
   switch(family$family, gaussian = exp(phi), nbinom2 = exp(phi),
-         Gamma = exp(-phi / 2), 1)
+         Gamma = exp(-phi / 2), nbinom1 = , beta = , betabinomial = exp(phi), 1)
 }
 
 # theta (nbinom2) or the shape (Gamma) with its standard error by the delta
 # method from the optimizer's log scale; NULL for other families.
 family_parameter <- function(family, theta, cov_theta) {
-  nm <- switch(family$family, nbinom2 = "theta", Gamma = "shape", NULL)
+  nm <- switch(family$family, nbinom2 = "theta", Gamma = "shape",
+               nbinom1 = , beta = , betabinomial = "phi", NULL)
   if (is.null(nm)) return(NULL)
   k <- length(theta)
   est <- exp(theta[[k]])
   se_log <- sqrt(cov_theta[k, k])
-  list(name = nm, estimate = est, se = est * se_log, se_log = se_log)
+  list(name = nm, estimate = est, se = est * se_log, se_log = se_log, family = family$family)
 }
 
 # Response support of the families with an estimated dispersion (the
@@ -165,14 +170,15 @@ check_support <- function(y, family) {
       stop(sprintf("the Gamma response must be positive; found %s", format(y[bad][1L])),
            call. = FALSE)
   }
-  invisible(TRUE)
+  check_phi_support(y, family)
 }
 
 # One line for print() and summary() of a glmm fit: theta or the shape with
 # its standard error (by the delta method from the log scale).
 print_family_par <- function(fp, digits) {
   if (is.null(fp)) return(invisible())
-  label <- switch(fp$name, theta = "Negative binomial dispersion theta", shape = "Gamma shape")
+  label <- switch(fp$name, theta = "Negative binomial dispersion theta", shape = "Gamma shape",
+                  phi = phi_label(fp$family))
   se <- if (is.finite(fp$se)) sprintf(" (SE %s)", format(signif(fp$se, digits))) else ""
   cat(sprintf("%s: %s%s\n", label, format(signif(fp$estimate, digits)), se))
   invisible()

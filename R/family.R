@@ -41,7 +41,7 @@ resolve_family <- function(family, env = parent.frame(2)) {
 # marks a residual standard deviation (gaussian), against which a random
 # effect's standard deviation is judged to be zero.
 has_dispersion <- function(family) {
-  d <- family$family %in% c("gaussian", "nbinom2", "Gamma")
+  d <- family$family %in% c("gaussian", "nbinom2", "Gamma", "nbinom1", "beta", "betabinomial")
   attr(d, "scale") <- identical(family$family, "gaussian")
   d
 }
@@ -49,5 +49,6 @@ has_dispersion <- function(family) {
 # The dispersion parameter of a family: its name as users read it, the
 # optimizer's label (log scale) and the argument name in glmm_fit(start = ).
 dispersion_name <- function(family) {
-  switch(family$family, gaussian = "sigma", nbinom2 = "theta", Gamma = "shape", NA_character_)
+  switch(family$family, gaussian = "sigma", nbinom2 = "theta", Gamma = "shape",
+         nbinom1 = , beta = , betabinomial = "phi", NA_character_)
 }

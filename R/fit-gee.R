@@ -68,7 +68,8 @@ check_fixed_R <- function(R, T) {
 gee_eta_start <- function(family, y, w) {
   mu <- switch(family$family,
                binomial = (w * y + 0.5) / (w + 1),
-               poisson = , nbinom2 = y + 0.1,
+               poisson = , nbinom2 = , nbinom1 = y + 0.1,
+               betabinomial = (w * y + 0.5) / (w + 1),
                y)
   family$linkfun(mu)
 }
@@ -295,11 +296,11 @@ new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnam
                               v$jack_nonconverged, K))
   vc <- lapply(vc, function(m) { dimnames(m) <- list(xnames, xnames); m })
   for (wm in warns) warning(wm, call. = FALSE)
-  fam <- family
+  fam <- gee_phi_family(family, res$phi, scale.fix)
   fam$family_code <- fam$link_code <- NULL
   structure(list(
     coefficients = beta, alpha = alpha, scale = res$phi, scale.fix = scale.fix,
-    nb_theta = res$nb_theta,
+    nb_theta = res$nb_theta, phi = fam$phi,
     corstr = corstr, Mv = if (corstr == "mdep") Mv, R = R,
     working.correlation = working_correlation(corstr, alpha, T, R, Mv, wpos$obs,
                                               if (is.null(wpos$lab)) wpos$obs else wpos$lab),

@@ -22,8 +22,9 @@
 #' @param group Cluster membership: a factor, or anything [factor()] accepts.
 #'   Rows need not be sorted by cluster.
 #' @param family A family object, function or name: gaussian (identity),
-#'   binomial (logit, probit, cloglog), poisson (log), [nbinom2()] (log) or
-#'   Gamma (log).
+#'   gaussian (log), binomial (logit, probit, cloglog, cauchit), poisson
+#'   (log), [nbinom2()] (log), Gamma (log, inverse, identity), [nbinom1()],
+#'   [beta_family()] or [betabinomial()].
 #' @param weights Prior weights; for binomial, the number of trials.
 #' @param offset Offset added to the linear predictor.
 #' @param nAGQ Number of quadrature points per random effect; 1 is Laplace.
@@ -33,7 +34,8 @@
 #' @param control [glmm_control()] settings.
 #' @param start Optional starting values, a list with `beta`, `lambda`
 #'   (the free entries of \eqn{\Lambda} column by column) and the dispersion:
-#'   `sigma` for gaussian, `theta` for [nbinom2()], `shape` for Gamma.
+#'   `sigma` for gaussian, `theta` for [nbinom2()], `shape` for Gamma, `phi`
+#'   for [nbinom1()], [beta_family()] and [betabinomial()].
 #' @return A list with the estimates, their covariance, the log-likelihood and
 #'   a record of the optimization (`optinfo`); [glmm()] turns it into a fitted
 #'   model object.
@@ -236,7 +238,7 @@ block_pattern <- function(sizes) {
 #' @export
 default_nAGQ <- function(q, family) {
   family <- resolve_family(family)
-  if (family$family == "gaussian") return(1L)
+  if (family$family == "gaussian" && family$link == "identity") return(1L)
   # Indexing past the end gives NA, not NULL: the bound is explicit.
   if (q > 4L) return(1L)
   c(11L, 7L, 5L, 3L)[q]
@@ -287,14 +289,12 @@ start_values <- function(X, y, weights, offset, family, q, pat, start, eng = NUL
            call. = FALSE)
     return(c(start$beta, start$lambda, if (disp) log(start[[dname]])))
   }
-  if (!is.null(eng) && (!disp || isTRUE(attr(disp, "scale")))) {
+  if (!is.null(eng) && (!disp || isTRUE(attr(disp, "scale"))) && engine_start_ok(family)) {
     beta <- cpp_agq_glm_start(eng, 25L)
     beta[!is.finite(beta)] <- 0
     fitted <- family$linkinv(drop(X %*% beta) + offset)
   } else {
-    fit <- suppressWarnings(stats::glm.fit(X, y, weights = weights, offset = offset,
-                                           family = start_family(family),
-                                           control = stats::glm.control(maxit = 25)))
+    fit <- start_glm(X, y, weights, offset, family)
     beta <- fit$coefficients
     beta[!is.finite(beta)] <- 0
     fitted <- fit$fitted.values

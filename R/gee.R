@@ -76,6 +76,15 @@
 #' is \eqn{\mu^2} and the scale (\eqn{1/}shape) is the usual moment
 #' estimate, as in geepack.
 #'
+#' With [nbinom1()] the model is quasi-Poisson: variance function \eqn{\mu}
+#' and the estimated scale is \eqn{1 + \phi}, reported as `fit$phi`. With
+#' [beta_family()] it is quasi-binomial, variance \eqn{\mu(1-\mu)} with
+#' scale \eqn{1/(1 + \phi)}. Both \eqn{\phi} are marginal (the GEE has no
+#' random effects), so they differ from a [glmm()]'s conditional ones. With
+#' [betabinomial()] the model is also quasi-binomial with a free scale, but
+#' the beta-binomial variance grows with the number of trials in a way one
+#' scale cannot carry, so no \eqn{\phi} is reported (`fit$phi` is `NA`).
+#'
 #' @section Variance estimators (`std.err`):
 #' * `"san.se"`: robust sandwich \eqn{H^{-1} B H^{-1}} (Liang and Zeger, 1986).
 #' * `"model"`: model-based (naive) \eqn{\phi H^{-1}}.
@@ -109,8 +118,10 @@
 #'   ids that differ only by floating-point noise are one cluster.
 #' @param family a family function, object or name: gaussian (identity),
 #'   binomial (logit, probit, cloglog; trials by `weights` or `cbind()`),
-#'   poisson (log), [nbinom2()] (log; theta by a moment equation, scale 1)
-#'   or Gamma (log).
+#'   poisson (log), [nbinom2()] (log; theta by a moment equation, scale 1),
+#'   Gamma (log, inverse, identity), gaussian (log), and as quasi-likelihood
+#'   models with an estimated scale [nbinom1()], [beta_family()] and
+#'   [betabinomial()] (see the section).
 #' @param corstr working correlation: `"independence"`, `"exchangeable"`,
 #'   `"ar1"`, `"unstructured"`, `"mdep"` or `"fixed"` (see the section).
 #' @param waves optional whole-number time index within cluster: a bare

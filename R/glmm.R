@@ -62,9 +62,12 @@
 #'   `offset()` terms.
 #' @param data A data frame holding the variables.
 #' @param family A family object, a family function or its name, as in
-#'   [glm()]: `gaussian` (identity), `binomial` (logit, probit, cloglog),
-#'   `poisson` (log), [nbinom2()] (log; negative binomial with \eqn{\theta}
-#'   estimated) or `Gamma(link = "log")` (shape estimated). A binomial
+#'   [glm()]: `gaussian` (identity, log), `binomial` (logit, probit, cloglog,
+#'   cauchit), `poisson` (log), [nbinom2()] (log; negative binomial with
+#'   \eqn{\theta} estimated), `Gamma` (log, inverse, identity; shape
+#'   estimated), or glmmTMB's [nbinom1()], [beta_family()] and
+#'   [betabinomial()] (dispersion \eqn{\phi} estimated). A binomial or
+#'   beta-binomial
 #'   response may be 0/1, logical, a two-level factor (the first level is
 #'   failure), a proportion with `weights` as the numbers of trials, or
 #'   `cbind(successes, failures)`; a negative binomial one must hold

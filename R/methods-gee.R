@@ -179,6 +179,9 @@ gee_print_footer <- function(x, digits) {
   if (!is.null(x$nb_theta))
     cat(sprintf("Negative binomial theta: %s (moment estimate)\n",
                 format(signif(x$nb_theta$theta, digits))))
+  if (!is.null(x$phi) && is.finite(x$phi))
+    cat(sprintf("%s: %s (from the scale)\n", phi_label(x$family$family, "marginal"),
+                format(signif(x$phi, digits))))
   if (length(x$alpha)) {
     a <- x$alpha
     cat("Correlation parameters:",

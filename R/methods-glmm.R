@@ -19,7 +19,8 @@ approximation_label <- function(object) {
   if (!is.null(object$ranef_dist)) return(dist_label(object))
   if (object$nAGQ > 1L)
     return(sprintf("Adaptive Gauss-Hermite quadrature, nAGQ = %d", object$nAGQ))
-  if (object$family$family == "gaussian") "Laplace approximation (exact for the gaussian family)"
+  if (object$family$family == "gaussian" && object$family$link == "identity")
+    "Laplace approximation (exact for the gaussian family)"
   else if (is.null(object$call$nAGQ) && !inherits(object, "glmmgee_glmm_sparse") &&
            length(object$cnames) > 4L)
     sprintf(paste0("Laplace approximation (the default for %d random effects per cluster, ",
@@ -139,7 +140,7 @@ print.summary.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") -
     print(rq, digits = digits)
   }
   cat("\nRandom effects:\n")
-  print(x$varcor, digits = digits, comp = c("Variance", "Std.Dev."))
+  print(format_varcorr(x$varcor, digits, c("Variance", "Std.Dev.")), quote = FALSE)
   print_family_par(x$family_par, digits)
   cat(sprintf("Number of obs: %d, clusters: %s\n", x$nobs, clusters_text(x)))
   cat("\nFixed effects:\n")
@@ -358,7 +359,8 @@ varcorr_block <- function(D, cnames, blocks) {
 
 new_varcorr <- function(blocks, fit) {
   useSc <- fit$family$family == "gaussian"
-  structure(blocks, sc = if (useSc) fit$sigma else 1, useSc = useSc, class = "VarCorr.glmmgee_glmm")
+  structure(blocks, sc = if (useSc) fit$sigma else 1, useSc = useSc,
+            family_par = fit$family_par, class = "VarCorr.glmmgee_glmm")
 }
 
 # Character table of the variance components, one row per random effect
@@ -405,6 +407,10 @@ print.VarCorr.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") -
                                comp = "Std.Dev.", ...) {
   comp <- match.arg(comp, c("Variance", "Std.Dev."), several.ok = TRUE)
   print(format_varcorr(x, digits, comp), quote = FALSE)
+  # The family's own dispersion (theta, shape, phi) sits beside the random
+  # effects as the residual does for gaussian models.
+  fp <- attr(x, "family_par")
+  if (!is.null(fp)) cat(sprintf("%s = %s\n", fp$name, format(signif(fp$estimate, digits))))
   invisible(x)
 }
 

@@ -60,7 +60,7 @@ model_response <- function(mf, family) {
   if (any(!is.finite(w))) stop("'weights' contains NA, NaN or infinite values", call. = FALSE)
   if (any(w < 0)) stop("'weights' must be non-negative", call. = FALSE)
   fam <- family$family
-  if (fam == "binomial") {
+  if (binomial_response(family)) {
     if (is.matrix(y)) {
       if (ncol(y) != 2L)
         stop("a binomial matrix response must have two columns: cbind(successes, failures)",

@@ -130,7 +130,10 @@ draw_response <- function(object, mu, resp) {
       shape <- object$family_par$estimate * w
       stats::rgamma(n, shape = shape, rate = shape / mu)
     },
-    binomial = {
+    nbinom1 = stats::rnbinom(n, size = mu / fam$phi, mu = mu),
+    beta = stats::rbeta(n, mu * fam$phi, (1 - mu) * fam$phi),
+    binomial = , betabinomial = {
+      if (fam$family == "betabinomial") mu <- stats::rbeta(n, mu * fam$phi, (1 - mu) * fam$phi)
       s <- stats::rbinom(n, round(w), mu)
       switch(resp$type,
         cbind = {

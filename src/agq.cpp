@@ -210,6 +210,12 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
     return h;
   };
   double h = hval(u, w.dv);
+  // A cached mode can put a mean outside the family's domain (Gamma with
+  // the inverse or identity link) after beta moved: start again from 0.
+  if (!std::isfinite(h) && u.squaredNorm() > 0) {
+    u.setZero();
+    h = hval(u, w.dv);
+  }
   bool converged = false;
   for (int it = 0; it < 100; ++it) {
     w.grad = -u;
@@ -235,12 +241,14 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
       if (hnew >= h - 1e-12 * (1.0 + std::fabs(h))) break;
       t *= 0.5;
     }
+    if (!std::isfinite(hnew)) break;  // no step stays in the domain
     u = w.unew;
     h = hnew;
     std::swap(w.dv, w.dvk);
   }
   if (!converged) *failed = true;
-  ucache_.row(i) = u.transpose();
+  if (std::isfinite(h)) ucache_.row(i) = u.transpose();
+  else ucache_.row(i).setZero();
   // H, its Cholesky factor and the derivatives in w.dv are all at the mode.
   w.C = w.llt.matrixL();
   w.Cinv.setIdentity();

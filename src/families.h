@@ -31,18 +31,22 @@
 namespace glmmgee {
 
 enum FamilyCode { FAM_GAUSSIAN = 0, FAM_BINOMIAL = 1, FAM_POISSON = 2,
-                  FAM_NBINOM2 = 3, FAM_GAMMA = 4 };
+                  FAM_NBINOM2 = 3, FAM_GAMMA = 4, FAM_NBINOM1 = 5,
+                  FAM_BETA = 6, FAM_BETABINOMIAL = 7 };
 enum LinkCode { LINK_IDENTITY = 0, LINK_LOGIT = 1, LINK_PROBIT = 2,
-                LINK_CLOGLOG = 3, LINK_LOG = 4 };
+                LINK_CLOGLOG = 3, LINK_LOG = 4, LINK_INVERSE = 5,
+                LINK_CAUCHIT = 6 };
 
 inline const std::vector<std::string>& family_names() {
   static const std::vector<std::string> v = {"gaussian", "binomial", "poisson",
-                                             "nbinom2", "Gamma"};
+                                             "nbinom2", "Gamma", "nbinom1",
+                                             "beta", "betabinomial"};
   return v;
 }
 inline const std::vector<std::string>& link_names() {
   static const std::vector<std::string> v = {"identity", "logit", "probit",
-                                             "cloglog", "log"};
+                                             "cloglog", "log", "inverse",
+                                             "cauchit"};
   return v;
 }
 
@@ -297,6 +301,7 @@ class PoissonLog : public ObsModelBase<PoissonLog> {
 }  // namespace glmmgee
 
 #include "families-dispersion.h"
+#include "families-extra.h"
 
 namespace glmmgee {
 
@@ -317,6 +322,20 @@ inline std::unique_ptr<ObsModel> make_obs_model(int family, int link) {
     return std::unique_ptr<ObsModel>(new NBinom2Log());
   if (family == FAM_GAMMA && link == LINK_LOG)
     return std::unique_ptr<ObsModel>(new GammaLog());
+  if (family == FAM_GAMMA && link == LINK_INVERSE)
+    return std::unique_ptr<ObsModel>(new GammaInverse());
+  if (family == FAM_GAMMA && link == LINK_IDENTITY)
+    return std::unique_ptr<ObsModel>(new GammaIdentity());
+  if (family == FAM_GAUSSIAN && link == LINK_LOG)
+    return std::unique_ptr<ObsModel>(new GaussianLog());
+  if (family == FAM_BINOMIAL && link == LINK_CAUCHIT)
+    return std::unique_ptr<ObsModel>(new BinomialCauchit());
+  if (family == FAM_NBINOM1 && link == LINK_LOG)
+    return std::unique_ptr<ObsModel>(new NBinom1Log());
+  if (family == FAM_BETA && link == LINK_LOGIT)
+    return std::unique_ptr<ObsModel>(new BetaLogit());
+  if (family == FAM_BETABINOMIAL && link == LINK_LOGIT)
+    return std::unique_ptr<ObsModel>(new BetaBinomialLogit());
   return std::unique_ptr<ObsModel>();
 }
 

@@ -232,7 +232,13 @@ bool SparseLaplace::pirls(const Eigen::VectorXd& eta0, double phi, Eigen::Vector
     // factors fill in the factor: check for Ctrl-C between them.
     Rcpp::checkUserInterrupt();
     for (int i = 0; i < n_; ++i) { d1[i] = d[i].d1; w[i] = -d[i].d2; }
-    if (!factor_H(w)) return false;
+    if (!factor_H(w)) {
+      // Non-canonical links (Gamma identity, gaussian log) can make H
+      // indefinite away from the mode: step with the non-negative part of
+      // the weights instead, still an ascent direction.
+      for (int i = 0; i < n_; ++i) w[i] = std::max(w[i], 0.0);
+      if (!factor_H(w)) return false;
+    }
     At_times(d1, g);
     g -= u;
     delta = chol_.solve(g);

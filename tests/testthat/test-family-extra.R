@@ -1,0 +1,123 @@
+# The families and links of src/families-extra.h (nbinom1, beta,
+# beta-binomial, Gamma inverse/identity, gaussian log, binomial cauchit):
+# log-likelihoods against R's densities, derivatives in eta and in the log
+# dispersion against numerical ones, and the R family objects.
+
+fam_eval <- function(fam, y, wt, eta, phi = 0) {
+  f <- glmmgee:::resolve_family(fam)
+  glmmgee:::cpp_family_eval(f$family_code, f$link_code, y, wt, eta, phi)
+}
+
+num_d <- function(fun, x, h = 1e-5) (fun(x + h) - fun(x - h)) / (2 * h)
+
+dbetabinom <- function(s, n, a, b) lchoose(n, s) + lbeta(s + a, n - s + b) - lbeta(a, b)
+
+test_that("log-likelihoods equal R's densities, glmmTMB's parameterizations", {
+  eta <- c(-3.5, -1.2, 0, 0.8, 2.4, 4)
+  wt <- c(1, 2, 0.5, 1, 1.5, 1)
+  y <- c(0, 1, 2, 9, 33, 150)
+  for (phi in c(-4, -0.5, 0.7, 3, 8)) {
+    p <- exp(phi); mu <- exp(eta)
+    expect_equal(fam_eval(nbinom1(), y, wt, eta, phi)$loglik,
+                 wt * dnbinom(y, size = mu / p, mu = mu, log = TRUE), tolerance = 1e-10)
+    yb <- c(1e-4, 0.1, 0.35, 0.5, 0.9, 0.9999)
+    m <- plogis(eta)
+    expect_equal(fam_eval(beta_family(), yb, wt, eta, phi)$loglik,
+                 wt * dbeta(yb, m * p, (1 - m) * p, log = TRUE), tolerance = 1e-9)
+    n <- c(1, 5, 12, 40, 200, 3)
+    s <- c(0, 2, 12, 7, 150, 3)
+    expect_equal(fam_eval(betabinomial(), s / n, n, eta, phi)$loglik,
+                 dbetabinom(s, n, m * p, (1 - m) * p), tolerance = 1e-9)
+  }
+  yg <- c(0.01, 0.3, 1, 2.5, 40, 300)
+  etap <- c(0.05, 0.4, 1, 2, 7, 30)
+  for (phi in c(-2, 0.3, 4)) {
+    nu <- exp(phi)
+    expect_equal(fam_eval(Gamma("inverse"), yg, wt, etap, phi)$loglik,
+                 wt * dgamma(yg, shape = nu, rate = nu * etap, log = TRUE), tolerance = 1e-10)
+    expect_equal(fam_eval(Gamma("identity"), yg, wt, etap, phi)$loglik,
+                 wt * dgamma(yg, shape = nu, rate = nu / etap, log = TRUE), tolerance = 1e-10)
+    yn <- c(-1, 0, 0.5, 2, 10, 60)
+    expect_equal(fam_eval(gaussian("log"), yn, wt, eta, phi)$loglik,
+                 dnorm(yn, exp(eta), exp(phi) / sqrt(wt), log = TRUE), tolerance = 1e-10)
+  }
+  n <- c(1, 5, 12, 40, 200, 3); s <- c(0, 2, 12, 7, 150, 3)
+  ec <- c(-300, -8, -0.4, 0.3, 9, 500)
+  expect_equal(fam_eval(binomial("cauchit"), s / n, n, ec)$loglik,
+               dbinom(s, n, pcauchy(ec), log = TRUE), tolerance = 1e-10)
+  # the tails do not cancel to log(0)
+  expect_true(all(is.finite(fam_eval(binomial("cauchit"), c(1, 0), c(1, 1), c(-1e8, 1e8))$loglik)))
+})
+
+test_that("derivatives in eta and in the log dispersion agree with numerical ones", {
+  eta <- c(-2.5, -0.7, 0.2, 1.1, 2.6)
+  etap <- c(0.3, 0.8, 1.2, 2, 3)
+  wt <- c(1, 0.5, 2, 1, 1.5)
+  n <- c(3, 10, 25, 1, 70)
+  cases <- list(
+    list(nbinom1(), c(0, 1, 4, 12, 70), wt, eta),
+    list(nbinom1(), c(0, 75, 150, 3, 900), wt, eta + 2),   # counts past the finite sums
+    list(beta_family(), c(0.02, 0.3, 0.55, 0.8, 0.97), wt, eta),
+    list(betabinomial(), c(0, 3, 25, 1, 33) / n, n, eta),
+    list(betabinomial(), c(0, 80, 150, 1, 33) / c(1, 100, 180, 1, 70), c(1, 100, 180, 1, 70), eta),
+    list(Gamma("inverse"), c(0.05, 0.6, 1.3, 9, 35), wt, etap),
+    list(Gamma("identity"), c(0.05, 0.6, 1.3, 9, 35), wt, etap),
+    list(gaussian("log"), c(-1, 0.6, 1.3, 4, 15), wt, eta),
+    list(binomial("cauchit"), c(0, 3, 25, 1, 33) / n, n, eta * 3))
+  for (cs in cases) for (phi in c(-1.5, 0.4, 2.5, 5)) {
+    fam <- cs[[1]]; y <- cs[[2]]; w <- cs[[3]]; e <- cs[[4]]
+    r <- fam_eval(fam, y, w, e, phi)
+    f <- function(k) function(x) fam_eval(fam, y, w, x, phi)[[k]]
+    g <- function(k) function(p) fam_eval(fam, y, w, e, p)[[k]]
+    lab <- sprintf("%s(%s), phi = %g", fam$family, fam$link, phi)
+    rel <- function(a, b) max(abs(a - b) / pmax(1, abs(a)))
+    expect_lt(rel(r$d1, num_d(f("loglik"), e)), 1e-6, label = lab)
+    expect_lt(rel(r$d2, num_d(f("d1"), e)), 1e-6, label = lab)
+    expect_lt(rel(r$d3, num_d(f("d2"), e)), 1e-6, label = lab)
+    expect_lt(rel(r$dphi_l, num_d(g("loglik"), phi)), 1e-6, label = lab)
+    expect_lt(rel(r$dphi_d1, num_d(g("d1"), phi)), 1e-6, label = lab)
+    expect_lt(rel(r$dphi_d2, num_d(g("d2"), phi)), 1e-6, label = lab)
+  }
+})
+
+test_that("Gamma with inverse or identity link: a mean outside (0, Inf) is a NaN, not a crash", {
+  r <- fam_eval(Gamma("inverse"), c(1, 1), c(1, 1), c(-0.5, 0))
+  expect_true(all(is.nan(r$loglik)))
+  r <- fam_eval(Gamma("identity"), c(1, 1), c(1, 1), c(-0.5, 0))
+  expect_true(all(is.nan(r$loglik)))
+})
+
+test_that("family objects: glmmTMB's names, the variance at phi, clear errors", {
+  expect_identical(nbinom1()$family, "nbinom1")
+  expect_identical(beta_family()$family, "beta")
+  expect_identical(betabinomial()$family, "betabinomial")
+  expect_identical(nbinom1()$dispersion, "phi")
+  expect_error(nbinom1()$variance(1), "phi is not known")
+  f <- glmmgee:::phi_family("nbinom1", "log", 2)
+  expect_equal(f$variance(3), 9)
+  f <- glmmgee:::phi_family("beta", "logit", 4)
+  expect_equal(f$variance(0.5), 0.25 / 5)
+  expect_error(nbinom1("sqrt"), "'link': nbinom1\\(\\) supports only the \"log\" link")
+  expect_error(beta_family("probit"), "'link': beta_family\\(\\) supports only")
+  expect_error(betabinomial("cloglog"), "'link': betabinomial\\(\\) supports only")
+  skip_if_not_installed("glmmTMB")
+  # glmmTMB's own family objects resolve to the same engine classes
+  expect_identical(glmmgee:::resolve_family(glmmTMB::nbinom1())$family_code,
+                   glmmgee:::resolve_family(nbinom1())$family_code)
+  expect_identical(glmmgee:::resolve_family(glmmTMB::beta_family())$family_code,
+                   glmmgee:::resolve_family(beta_family())$family_code)
+})
+
+test_that("bad responses name the family and the problem", {
+  g <- gl(5, 4); x <- seq_len(20)
+  expect_error(glmm(c(0.5, 1.2, rep(0.3, 18)) ~ x + (1 | g), family = beta_family()),
+               "beta response must lie strictly between 0 and 1; found 1.2")
+  expect_error(glmm(c(0, 1, rep(0.3, 18)) ~ x + (1 | g), family = beta_family()),
+               "strictly between 0 and 1; found 0")
+  expect_error(glmm(c(1.5, rep(2, 19)) ~ x + (1 | g), family = nbinom1()),
+               "nbinom1\\) response must be a count")
+  expect_error(glmm(c(-1, rep(2, 19)) ~ x + (1 | g), family = Gamma("inverse")),
+               "Gamma response must be positive")
+  expect_error(glmm(c(2, rep(0.5, 19)) ~ x + (1 | g), family = betabinomial()),
+               "binomial response must be in \\[0, 1\\]")
+})
