@@ -101,3 +101,7 @@ cpp_known_gaussian_profile <- function(d, y1, X1, yy_c, Xy_c, XX_c, n, log_lambd
     .Call(`_glmmgee_cpp_known_gaussian_profile`, d, y1, X1, yy_c, Xy_c, XX_c, n, log_lambda, reml)
 }
 
+cpp_known_laplace_factor <- function(L, w, s2, leverages, threads) {
+    .Call(`_glmmgee_cpp_known_laplace_factor`, L, w, s2, leverages, threads)
+}
+

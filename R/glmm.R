@@ -203,6 +203,10 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   if (REML)
     stop("'REML = TRUE' is available only for gaussian models whose random-effect terms (1 | id) all have known covariances",
          call. = FALSE)
+  # Binomial / Poisson with one known covariance, dense or by its factor:
+  # the dense-factor Laplace engine (glmm-known-laplace.R).
+  if (rd$type == "normal" && use_known_laplace(formula, family, covariance))
+    return(glmm_known_laplace(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
   if (rd$type != "normal")
     return(glmm_ranef_dist(rd, formula, mf, family, control, start, covariance, mc, fenv))
   # Several grouping factors or a known covariance: the sparse Laplace
