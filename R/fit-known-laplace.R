@@ -177,6 +177,8 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
   }
   names(beta) <- colnames(X)
   cov_theta <- known_laplace_cov(eng, beta, s, singular, control$hessian)
+  if (singular)  # at s = 0 the model is the glm: its information for beta
+    cov_theta[seq_len(p), seq_len(p)] <- solve(crossprod(X * sqrt(g0$weights)))
   if (!singular) {
     # The gain the optimizer left, g' C g / 2 (C = -H^{-1}), is invariant to
     # the scale of the data, unlike the raw gradient, which grows with n.

@@ -81,6 +81,8 @@ new_glmm_known_laplace <- function(fit, X, resp, offset, tm, L, mf, mt, call, fo
   obj <- new_glmm_sparse(sf, X = X, y = resp$y, weights = resp$weights, offset = offset,
                          re = list(Z = Z), mf = mf, mt = mt, call = call, formula = formula)
   obj$REML <- FALSE
+  # what assoc_scan() needs for the null model's working covariance
+  obj$known_factor <- list(L = L, index = tm$index, s = fit$s)
   class(obj) <- c("glmmgee_glmm_known", class(obj))
   if (fit$singular)
     obj$optinfo$warnings <- c(obj$optinfo$warnings,
