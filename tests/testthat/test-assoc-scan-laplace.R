@@ -92,9 +92,10 @@ test_that("the score test agrees with the Wald test of the model refitted with t
     alt <- suppressWarnings(glmm(yb ~ x + g + (1 | id), d, family = binomial,
                                  covariance = list(id = kfactor(s$L))))
     z2 <- unname(fixef(alt)["g"]^2 / vcov(alt)["g", "g"])
-    # score and Wald statistics are asymptotically equivalent; with 300
-    # observations they agree to a few percent of the statistic
-    expect_equal(res$statistic[j], z2, tolerance = 0.1 * max(1, z2) / max(z2, 1e-8))
-    expect_equal(res$estimate[j], unname(fixef(alt)["g"]), tolerance = 0.1)
+    # score and Wald statistics are asymptotically equivalent: with 300
+    # observations they agree to within 10% (of the statistic, or of 1
+    # when it is small), and the one-step estimate to within 0.1
+    expect_lt(abs(res$statistic[j] - z2), 0.1 * max(1, z2))
+    expect_lt(abs(res$estimate[j] - unname(fixef(alt)["g"])), 0.1)
   }
 })
