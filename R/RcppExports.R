@@ -135,3 +135,7 @@ cpp_sparse_set_threads <- function(ptr, nthreads) {
     .Call(`_glmmgee_cpp_sparse_set_threads`, ptr, nthreads)
 }
 
+cpp_known_laplace_factor <- function(L, w, s2, leverages, threads) {
+    .Call(`_glmmgee_cpp_known_laplace_factor`, L, w, s2, leverages, threads)
+}
+

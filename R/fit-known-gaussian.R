@@ -16,6 +16,8 @@
 #' variants. Given as `covariance = list(id = kfactor(L))` to [glmm()] for a
 #' gaussian model, `K` is never formed: the fit works from the thin
 #' decomposition of `L` (\eqn{O(n r^2)} operations, memory \eqn{O(n r)}).
+#' For a binomial (logit) or Poisson (log) model the Laplace approximation
+#' works in the r-dimensional space of `L` (\eqn{O(n r^2)} per evaluation).
 #'
 #' @param L A numeric matrix, one row per level of the grouping factor
 #'   (row names: the levels), without missing values.

@@ -137,7 +137,11 @@ new_glmm_known <- function(fit, X, y, offset, terms, mf, mt, call, formula, fami
 
 #' @export
 print.glmmgee_glmm_known <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
-  cat(sprintf("Linear mixed model with a known covariance, fit by %s\n", x$optinfo$method))
+  gauss <- x$family$family == "gaussian"
+  cat(sprintf("%s with a known covariance, fit by %s\n",
+              if (gauss) "Linear mixed model"
+              else sprintf("Generalized linear mixed model (%s, %s link)", x$family$family, x$family$link),
+              x$optinfo$method))
   cat("Formula: ", paste(deparse(x$formula), collapse = " "), "\n", sep = "")
   cat(sprintf("%s: %s\n", if (x$REML) "REML log-likelihood" else "logLik",
               format(x$loglik, digits = digits + 3L)))
@@ -154,8 +158,8 @@ print.glmmgee_glmm_known <- function(x, digits = max(3L, getOption("digits") - 3
 #' @export
 summary.glmmgee_glmm_known <- function(object, ...) {
   se <- sqrt(diag(object$vcov))
-  tab <- cbind(Estimate = object$coefficients, `Std. Error` = se,
-               `t value` = object$coefficients / se)
+  tab <- cbind(Estimate = object$coefficients, `Std. Error` = se, object$coefficients / se)
+  colnames(tab)[3L] <- if (object$family$family == "gaussian") "t value" else "z value"
   structure(list(fit = object, coefficients = tab), class = "summary.glmmgee_glmm_known")
 }
 

@@ -80,7 +80,7 @@ glmm_sparse <- function(formula, mf, family, nAGQ, control, start, covariance, m
   if (!is.null(covariance) && !is.list(covariance))
     stop("'covariance' must be a named list of matrices, e.g. list(id = K)", call. = FALSE)
   if (any(vapply(covariance, inherits, TRUE, "glmmgee_kfactor")))
-    stop("a covariance given by its factor (kfactor()) is available only for gaussian models whose random-effect terms all have known covariances",
+    stop("a covariance given by its factor (kfactor()) is available only for gaussian models whose random-effect terms all have known covariances, and for binomial (logit) or Poisson (log) models with the one term (1 | id)",
          call. = FALSE)
   re <- sparse_re_terms(formula, mf, covariance)
   fx <- fixed_design(formula, mf, fenv)

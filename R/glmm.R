@@ -107,8 +107,13 @@
 #'   the covariance \eqn{\sigma^2 K} over the levels of `id` (a kinship or
 #'   genomic relationship matrix, a spatial covariance). `K` is dense or
 #'   sparse, symmetric positive (semi)definite, with row names naming the
-#'   levels (it may have more rows than the data has levels). See
-#'   [glmm-several-terms].
+#'   levels (it may have more rows than the data has levels), or given by
+#'   its factor with [kfactor()]. See [glmm-several-terms]. A binomial
+#'   (logit) or Poisson (log) model whose one term `(1 | id)` has a dense
+#'   `K` or a factor is fitted by a dense Laplace engine in the space of the
+#'   factor (`K` is never formed; the log-likelihood is the Laplace one, as
+#'   `glmer()` reports it for the design \eqn{ZL}); a sparse `K` keeps the
+#'   sparse engine.
 #' @param ranef_dist The distribution of a random intercept on one grouping
 #'   factor: `"normal"` (the default), `"bridge"` (logit link; marginal
 #'   coefficients exactly \eqn{\phi\beta}) or `"nonparametric"` (mass
@@ -228,6 +233,10 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   if (REML)
     stop("'REML = TRUE' is available only for gaussian models whose random-effect terms (1 | id) all have known covariances",
          call. = FALSE)
+  # Binomial / Poisson with one known covariance, dense or by its factor:
+  # the dense-factor Laplace engine (glmm-known-laplace.R).
+  if (rd$type == "normal" && use_known_laplace(formula, family, covariance))
+    return(glmm_known_laplace(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
   if (rd$type != "normal")
     return(glmm_ranef_dist(rd, formula, mf, family, control, start, covariance, mc, fenv))
   # Several grouping factors or a known covariance: the sparse Laplace

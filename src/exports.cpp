@@ -5,6 +5,7 @@
 #include "gee.h"
 #include "agq-dist.h"
 #include "known-gaussian.h"
+#include "known-laplace.h"
 #include "resources.h"
 
 // [[Rcpp::depends(RcppEigen, BH)]]
@@ -538,4 +539,33 @@ int cpp_sparse_set_threads(SEXP ptr, int nthreads) {
   glmmgee::SparseLaplace* eng = sparse_engine(ptr);
   eng->set_threads(nthreads);
   return eng->threads();
+}
+
+// Known-covariance Laplace engine (known-laplace.h): the factorization of
+// M = I + s2 L' diag(w) L at the current modes (upper Cholesky factor and
+// log det), and optionally the leverages diag(L M^{-1} L') and tr(M^{-1})
+// the gradient needs.
+// [[Rcpp::export]]
+Rcpp::List cpp_known_laplace_factor(Eigen::Map<Eigen::MatrixXd> L, Eigen::Map<Eigen::VectorXd> w,
+                                    double s2, bool leverages, int threads) {
+  if (w.size() != L.rows()) Rcpp::stop("cpp_known_laplace_factor: inconsistent sizes");
+  if (!(s2 >= 0)) Rcpp::stop("cpp_known_laplace_factor: negative variance");
+  Eigen::Map<const Eigen::MatrixXd> Lc(L.data(), L.rows(), L.cols());
+  Eigen::Map<const Eigen::VectorXd> wc(w.data(), w.size());
+  Eigen::MatrixXd M = glmmgee::kl_weighted_crossprod(Lc, wc, threads) * s2;
+  M.diagonal().array() += 1.0;
+  Eigen::LLT<Eigen::MatrixXd> llt(M);
+  if (llt.info() != Eigen::Success)
+    return Rcpp::List::create(Rcpp::Named("ok") = false);
+  Eigen::MatrixXd U = llt.matrixU();
+  const double logdet = 2.0 * U.diagonal().array().log().sum();
+  Rcpp::List out = Rcpp::List::create(Rcpp::Named("ok") = true, Rcpp::Named("U") = U,
+                                      Rcpp::Named("logdet") = logdet);
+  if (leverages) {
+    double tr = 0.0;
+    Eigen::VectorXd lev = glmmgee::kl_leverages(Lc, U, threads, &tr);
+    out["lev"] = lev;
+    out["trace_inv"] = tr;
+  }
+  return out;
 }

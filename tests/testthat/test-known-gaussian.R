@@ -126,7 +126,7 @@ test_that("what stays unidentified or unsupported is refused with the argument n
   expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = s$K), REML = NA),
                "'REML' must be TRUE or FALSE")
   s$data$yb <- as.integer(s$data$y > 1)
-  expect_error(glmm(yb ~ x + (1 | id), data = s$data, family = binomial,
+  expect_error(glmm(yb ~ x + (1 | id), data = s$data, family = binomial(link = "probit"),
                     covariance = list(id = kfactor(s$L))), "kfactor")
   expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = s$K),
                     weights = rep(2, 40)), "'weights'")

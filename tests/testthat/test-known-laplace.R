@@ -1,0 +1,165 @@
+# Binomial and Poisson models with one known covariance, by the Laplace
+# engine in the space of a factor of K (fit-known-laplace.R): against lme4's
+# glmer() with the random-effect design replaced by Z L (K = L L', dense
+# Cholesky factor, or a low-rank factor with r < levels), the exact
+# gradient against numerical differentiation, K = identity against the
+# plain random intercept, a dense K against the same K given sparse (the
+# sparse engine) and by its factor.
+
+sim_known_glmm <- function(nl = 120, m = 40, reps = 3, seed = 2) {
+  set.seed(seed)
+  G <- matrix(rbinom(nl * m, 2, 0.3), nl, m)
+  L <- scale(G) / sqrt(m)
+  rownames(L) <- paste0("id", seq_len(nl))
+  K <- tcrossprod(L) + diag(0.05, nl)
+  d <- data.frame(id = factor(rep(rownames(L), each = reps), levels = rownames(L)),
+                  x = rnorm(reps * nl))
+  b <- drop(t(chol(K)) %*% rnorm(nl)) * 0.9
+  d$yb <- rbinom(nrow(d), 1, stats::plogis(-0.3 + 0.6 * d$x + b[as.integer(d$id)]))
+  d$yp <- rpois(nrow(d), exp(0.2 + 0.4 * d$x + 0.8 * b[as.integer(d$id)]))
+  list(data = d, L = L, K = K)
+}
+
+# glmer on the same model: Zt replaced by (Z L)' and r spherical effects
+# with one common sd (lme4's Lambda = theta I_r), so b = theta L u.
+glmer_zl <- function(formula, d, L, family) {
+  lf <- lme4::glFormula(formula, data = d, family = family)
+  r <- ncol(L)
+  Zt <- t(L) %*% as.matrix(lf$reTrms$Zt)
+  lf$reTrms$Zt <- methods::as(methods::as(Matrix::Matrix(Zt, sparse = TRUE), "generalMatrix"),
+                              "CsparseMatrix")
+  lf$reTrms$Ztlist[[1L]] <- lf$reTrms$Zt
+  lf$reTrms$Lambdat <- methods::as(methods::as(Matrix::Diagonal(r), "generalMatrix"), "CsparseMatrix")
+  lf$reTrms$Lind <- rep(1L, r)
+  lf$reTrms$Gp <- c(0L, r)
+  dev <- do.call(lme4::mkGlmerDevfun, lf)
+  # the deviance function looks up lme4's internals from its environment
+  parent.env(environment(dev)) <- asNamespace("lme4")
+  opt <- lme4::optimizeGlmer(dev)
+  dev <- lme4::updateGlmerDevfun(dev, lf$reTrms)
+  opt <- lme4::optimizeGlmer(dev, stage = 2)
+  lme4::mkMerMod(environment(dev), opt, lf$reTrms, fr = lf$fr)
+}
+
+# Same model: our maximum at least our Laplace log-likelihood at glmer's
+# estimates (the same function: glmer's reported value carries the error of
+# its PIRLS modes, ~1e-5 here), not below glmer's reported value beyond that
+# error, and the
+# estimates at glmer's optimizer precision.
+expect_as_good_as_glmer <- function(ours, ref, d, y, L, family) {
+  eng <- glmmgee:::known_laplace_engine(stats::model.matrix(~ x, d), y, rep(1, length(y)),
+                                        rep(0, length(y)), as.integer(d$id), L,
+                                        glmmgee:::known_laplace_family(family), 1L)
+  at_ref <- eng$eval(c(lme4::fixef(ref), log(lme4::getME(ref, "theta"))), gradient = FALSE)$value
+  expect_gte(as.numeric(logLik(ours)), at_ref - 1e-8)
+  expect_gte(as.numeric(logLik(ours)), as.numeric(logLik(ref)) - 1e-4)
+  expect_equal(unname(fixef(ours)), unname(lme4::fixef(ref)), tolerance = 2e-3)
+  expect_equal(unname(ours$theta[length(ours$theta)]), unname(lme4::getME(ref, "theta")),
+               tolerance = 2e-3)
+  expect_equal(unname(sqrt(diag(vcov(ours)))), unname(sqrt(diag(as.matrix(vcov(ref))))),
+               tolerance = 1e-2)
+}
+
+test_that("dense K, binomial and Poisson: the Laplace fit equals glmer's Z L fit", {
+  skip_if_not_installed("lme4")
+  s <- sim_known_glmm()
+  Lk <- t(chol(s$K))
+  fb <- glmm(yb ~ x + (1 | id), s$data, family = binomial, covariance = list(id = s$K))
+  expect_s3_class(fb, "glmmgee_glmm_known")
+  expect_match(fb$optinfo$method, "Laplace")
+  expect_as_good_as_glmer(fb, glmer_zl(yb ~ x + (1 | id), s$data, Lk, binomial),
+                          s$data, s$data$yb, Lk, binomial())
+  fp <- glmm(yp ~ x + (1 | id), s$data, family = poisson, covariance = list(id = s$K))
+  ref <- glmer_zl(yp ~ x + (1 | id), s$data, Lk, poisson)
+  expect_as_good_as_glmer(fp, ref, s$data, s$data$yp, Lk, poisson())
+  # the predictions b = s L u: glmer's, mapped through L
+  bref <- unname(drop(Lk %*% lme4::ranef(ref)[[1L]][[1L]]))
+  expect_equal(unname(ranef(fp)$id[[1L]]), bref, tolerance = 5e-3)
+})
+
+test_that("a low-rank factor (kfactor, r < levels) equals glmer's reduced-rank Z L fit", {
+  skip_if_not_installed("lme4")
+  s <- sim_known_glmm()
+  fb <- glmm(yb ~ x + (1 | id), s$data, family = binomial, covariance = list(id = kfactor(s$L)))
+  expect_equal(fb$optinfo$rank, ncol(s$L))
+  expect_as_good_as_glmer(fb, glmer_zl(yb ~ x + (1 | id), s$data, s$L, binomial),
+                          s$data, s$data$yb, s$L, binomial())
+})
+
+test_that("dense K, its Cholesky factor and the sparse engine give the same fit", {
+  s <- sim_known_glmm(nl = 60)
+  f_dense <- glmm(yb ~ x + (1 | id), s$data, family = binomial, covariance = list(id = s$K))
+  Lk <- t(chol(s$K))
+  rownames(Lk) <- rownames(s$K)
+  f_fac <- glmm(yb ~ x + (1 | id), s$data, family = binomial, covariance = list(id = kfactor(Lk)))
+  Ks <- Matrix::Matrix(s$K, sparse = TRUE)
+  f_sp <- glmm(yb ~ x + (1 | id), s$data, family = binomial, covariance = list(id = Ks))
+  expect_false(inherits(f_sp, "glmmgee_glmm_known"))
+  expect_equal(logLik(f_fac), logLik(f_dense), tolerance = 1e-9)
+  expect_equal(as.numeric(logLik(f_sp)), as.numeric(logLik(f_dense)), tolerance = 1e-7)
+  expect_equal(fixef(f_sp), fixef(f_dense), tolerance = 1e-4)
+  expect_equal(unname(f_sp$theta[3]), unname(f_dense$theta[3]), tolerance = 1e-4)
+})
+
+test_that("K = identity reproduces the plain random intercept (cbpp, Laplace)", {
+  skip_if_not_installed("lme4")
+  data(cbpp, package = "lme4")
+  K <- diag(nlevels(cbpp$herd))
+  dimnames(K) <- list(levels(cbpp$herd), levels(cbpp$herd))
+  f <- cbind(incidence, size - incidence) ~ period + (1 | herd)
+  plain <- glmm(f, cbpp, family = binomial, nAGQ = 1)
+  known <- glmm(f, cbpp, family = binomial, covariance = list(herd = K))
+  expect_s3_class(known, "glmmgee_glmm_known")
+  expect_equal(as.numeric(logLik(known)), as.numeric(logLik(plain)), tolerance = 1e-8)
+  expect_equal(fixef(known), fixef(plain), tolerance = 1e-5)
+  expect_equal(unname(sqrt(VarCorr(known)$herd[1])), unname(sqrt(VarCorr(plain)$herd[1])),
+               tolerance = 1e-5)
+  expect_equal(unname(sqrt(diag(vcov(known)))), unname(sqrt(diag(vcov(plain)))), tolerance = 1e-4)
+})
+
+test_that("the gradient in (beta, log s) is exact, including the modes' dependence", {
+  skip_if_not_installed("numDeriv")
+  s <- sim_known_glmm(nl = 50)
+  X <- stats::model.matrix(~ x, s$data)
+  idx <- as.integer(s$data$id)
+  for (fam in list(binomial(), poisson())) {
+    y <- if (fam$family == "binomial") s$data$yb else s$data$yp
+    eng <- glmmgee:::known_laplace_engine(X, y, rep(1, length(y)), rep(0, length(y)), idx,
+                                          s$L, glmmgee:::known_laplace_family(fam), 1L)
+    par <- c(-0.2, 0.5, log(0.7))
+    g <- eng$eval(par)$gradient
+    num <- numDeriv::grad(function(p) { eng$reset(); eng$eval(p, gradient = FALSE)$value }, par)
+    expect_equal(unname(g), num, tolerance = 1e-6)
+  }
+})
+
+test_that("at s -> 0 the Laplace log-likelihood is the glm one, and the fit is never below it", {
+  set.seed(11)
+  s <- sim_known_glmm(nl = 60, reps = 2)
+  s$data$y0 <- rbinom(nrow(s$data), 1, 0.5)
+  g0 <- glm(y0 ~ x, binomial, s$data)
+  eng <- glmmgee:::known_laplace_engine(stats::model.matrix(~ x, s$data), s$data$y0,
+                                        rep(1, nrow(s$data)), rep(0, nrow(s$data)),
+                                        as.integer(s$data$id), s$L,
+                                        glmmgee:::known_laplace_family(binomial()), 1L)
+  expect_equal(eng$eval(c(coef(g0), log(1e-9)))$value, as.numeric(logLik(g0)), tolerance = 1e-10)
+  fit <- suppressWarnings(glmm(y0 ~ x + (1 | id), s$data, family = binomial,
+                               covariance = list(id = s$K)))
+  expect_gte(as.numeric(logLik(fit)), as.numeric(logLik(g0)) - 1e-10)
+  if (isTRUE(fit$singular)) expect_true(any(grepl("singular", fit$optinfo$warnings)))
+})
+
+test_that("bad input to the known-covariance Laplace route is refused with the problem named", {
+  s <- sim_known_glmm(nl = 30, reps = 2)
+  d <- s$data
+  expect_error(glmm(yp ~ x + (1 | id), d, family = poisson, covariance = list(id = s$K),
+                    weights = rep(2, nrow(d))), "'weights'")
+  expect_error(glmm(yb ~ x + (1 | id), d, family = binomial, covariance = list(id = s$K),
+                    nAGQ = 5), "nAGQ")
+  Lb <- s$L
+  rownames(Lb)[1] <- "zz"
+  expect_error(glmm(yb ~ x + (1 | id), d, family = binomial, covariance = list(id = kfactor(Lb))),
+               "do not match the levels")
+  expect_error(glmm(yb ~ x + (1 | id), d, family = binomial(link = "probit"),
+                    covariance = list(id = kfactor(s$L))), "kfactor")
+})
