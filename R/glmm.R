@@ -181,7 +181,8 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
                  covariance = NULL, ranef_dist = "normal", REML = FALSE) {
   mc <- match.call()
   env <- parent.frame()
-  family <- resolve_family(family, env)
+  # Ordinal responses have their own engine (glmm-ordinal.R).
+  family <- as_cumulative(family) %||% resolve_family(family, env)
   if (!inherits(formula, "formula") || length(formula) != 3L)
     stop("'formula' must be a two-sided formula such as y ~ x + (1 | g)", call. = FALSE)
   if (!inherits(control, "glmmgee_glmm_control"))
@@ -193,6 +194,11 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   environment(frame_formula) <- fenv
   mf <- frame_from_call(mc, frame_formula, env, extras = c("weights", "offset"))
   rd <- check_ranef_dist(ranef_dist)
+  if (is_cumulative(family)) {
+    if (!identical(REML, FALSE) || rd$type != "normal")
+      stop("cumulative link models take neither 'REML' nor another 'ranef_dist'", call. = FALSE)
+    return(glmm_ordinal(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
+  }
   if (!is.logical(REML) || length(REML) != 1L || is.na(REML))
     stop("'REML' must be TRUE or FALSE", call. = FALSE)
   # A gaussian model whose one random-effect term has a known covariance:

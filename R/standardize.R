@@ -114,6 +114,8 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
                         B = 200L, cores = 1L, progress = interactive(),
                         cluster = NULL, boot_type = c("perc", "bca", "norm", "basic"),
                         cl = NULL, ...) {
+  if (inherits(fit, "glmmgee_glmm_ordinal"))
+    return(ordinal_standardize(fit, variable, values, newdata, re, level))
   check_fit(fit, "standardize() predicts from it")
   if (is.null(fit$terms))
     stop("'fit' must come from the formula interface (glmm() or gee()), not a matrix-level fitter",
