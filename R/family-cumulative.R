@@ -39,7 +39,9 @@
 #' }
 #' @export
 cumulative <- function(link = c("logit", "probit", "cloglog")) {
-  if (is.name(substitute(link))) link <- deparse(substitute(link))
+  sl <- substitute(link)
+  if (is.name(sl) && as.character(sl) %in% c("logit", "probit", "cloglog"))
+    link <- as.character(sl)
   if (!is.character(link) || length(link) < 1L || anyNA(link))
     stop("'link' must be one of \"logit\", \"probit\", \"cloglog\"", call. = FALSE)
   if (length(link) > 1L) link <- link[1L]

@@ -69,7 +69,8 @@
 #'   failure), a proportion with `weights` as the numbers of trials, or
 #'   `cbind(successes, failures)`; a negative binomial one must hold
 #'   non-negative whole numbers, a Gamma one positive numbers. For overdispersed
-#'   counts see [overdispersion].
+#'   counts see [overdispersion]. [cumulative()] fits a cumulative link
+#'   mixed model to an ordinal response (see [ordinal-glmm]).
 #' @param weights Prior weights (numbers of trials for a binomial
 #'   proportion); evaluated in `data`.
 #' @param offset An offset for the linear predictor, added to any `offset()`

@@ -119,7 +119,10 @@ ordinal_standardize <- function(fit, variable, values = NULL, newdata = NULL,
   z <- stats::qnorm(1 - (1 - level) / 2)
   out <- data.frame(value = rep(as.character(values), each = J),
                     category = rep(fit$y_levels, length(values)), estimate = est,
-                    std.error = se, conf.low = est - z * se, conf.high = est + z * se,
+                    std.error = se,
+                    # on the logit scale, so that the interval stays inside (0, 1)
+                    conf.low = stats::plogis(stats::qlogis(est) - z * se / (est * (1 - est))),
+                    conf.high = stats::plogis(stats::qlogis(est) + z * se / (est * (1 - est))),
                     stringsAsFactors = FALSE, row.names = NULL)
   structure(out, class = c("glmmgee_standardized_ordinal", "data.frame"),
             view = if (re == "marginal") "marginal" else "typical", variable = variable,
@@ -132,7 +135,7 @@ print.glmmgee_standardized_ordinal <- function(x, digits = max(3L, getOption("di
               if (attr(x, "view") == "marginal")
                 "population-averaged (integrated over the random intercept)"
               else "for a typical cluster (random intercept 0)"))
-  cat(sprintf("Delta-method %g%% intervals, given the covariate values.\n", 100 * attr(x, "level")))
+  cat(sprintf("Delta-method %g%% intervals (logit scale), given the covariate values.\n", 100 * attr(x, "level")))
   print(format(as.data.frame(unclass(x), stringsAsFactors = FALSE), digits = digits),
         row.names = FALSE)
   invisible(x)

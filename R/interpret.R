@@ -51,6 +51,7 @@
 #' @export
 odds_ratios <- function(fit, level = 0.95, parm = NULL, ...) {
   if (inherits(fit, "glmmgee_glmm_ordinal")) return(ordinal_odds_ratios(fit, level, parm, ...))
+  if (inherits(fit, "glmmgee_gee_ordinal")) return(ordinal_gee_odds_ratios(fit, level, parm))
   est <- estimates_of(fit, "odds_ratios")
   fam <- est$family
   if (fam$family != "binomial")

@@ -135,7 +135,7 @@ ranef.glmmgee_glmm_ordinal <- function(object, condVar = FALSE, type = c("mode",
 
 # The fixed-effect design of newdata (without the intercept) and its offset.
 ordinal_newdata <- function(object, newdata) {
-  if (is.null(newdata)) return(list(X = object$X, offset = object$offset %||% rep(0, object$n),
+  if (is.null(newdata)) return(list(X = object$X, offset = object$offset %||% rep(0, nrow(object$X)),
                                     group = object$group))
   if (!is.data.frame(newdata)) stop("'newdata' must be a data frame", call. = FALSE)
   tt <- stats::delete.response(object$terms)
