@@ -101,8 +101,8 @@ cpp_known_gaussian_profile <- function(d, y1, X1, yy_c, Xy_c, XX_c, n, log_lambd
     .Call(`_glmmgee_cpp_known_gaussian_profile`, d, y1, X1, yy_c, Xy_c, XX_c, n, log_lambda, reml)
 }
 
-cpp_ordinal_loglik <- function(y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient) {
-    .Call(`_glmmgee_cpp_ordinal_loglik`, y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient)
+cpp_ordinal_loglik <- function(y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start = NULL) {
+    .Call(`_glmmgee_cpp_ordinal_loglik`, y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start)
 }
 
 cpp_ordinal_scores <- function(y, eta, theta, link) {

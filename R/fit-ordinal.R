@@ -28,8 +28,15 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   Xc <- if (p) sweep(sweep(Xs, 2L, ctr), 2L, scl, "/") else Xs
   link <- family$link_code
   k1 <- J - 1L
-  engine <- function(Xm, theta, beta, tau, grad, K = nAGQ)
-    cpp_ordinal_loglik(ys, Xm, os, ws, starts, J, theta, beta, tau, K, link, grad)
+  # Each evaluation starts the clusters' Newton iterations at the previous
+  # evaluation's modes (the same quantities whether X is centred or not).
+  last_modes <- NULL
+  engine <- function(Xm, theta, beta, tau, grad, K = nAGQ) {
+    r <- cpp_ordinal_loglik(ys, Xm, os, ws, starts, J, theta, beta, tau, K, link, grad,
+                            last_modes)
+    if (all(is.finite(r$mode))) last_modes <<- r$mode
+    r
+  }
 
   to_theta <- function(a) cumsum(c(a[1L], exp(a[-1L])))
   unpack <- function(par) list(theta = to_theta(par[seq_len(k1)]),
@@ -67,10 +74,12 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   # on the exact gradient (Hessian by its differences) take the optimum to
   # the gradient's precision. A step is kept only when it raises the
   # log-likelihood and leaves the thresholds ordered.
+  H <- NULL
   if (control$hessian && exp(tau) > 1e-3) {
+    H <- ordinal_hessian(function(ps) gfun(ps)$gradient, psi)
+    moved <- FALSE
     for (it in 1:4) {
       if (max(abs(final$gradient)) < 1e-8) break
-      H <- ordinal_hessian(function(ps) gfun(ps)$gradient, psi)
       step <- tryCatch(-solve(H, final$gradient), error = function(e) NULL)
       if (is.null(step) || any(!is.finite(step))) break
       cand <- psi + step
@@ -79,7 +88,9 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
       if (!is.finite(r$loglik) || r$loglik < final$loglik - 1e-10) break
       psi <- cand
       final <- r
+      moved <- TRUE
     }
+    if (moved) H <- NULL
     theta <- psi[seq_len(k1)]; beta <- psi[k1 + seq_len(p)]; tau <- psi[k1 + p + 1L]
   }
   warnings <- character()
@@ -94,10 +105,9 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   if (is.finite(gnorm) && gnorm > control$grad_tol)
     warnings <- c(warnings, sprintf("the largest gradient component at the optimum is %.2g (> grad_tol = %g)",
                                     gnorm, control$grad_tol))
-  H <- NULL
   cov_psi <- matrix(NA_real_, length(psi), length(psi))
   if (control$hessian) {
-    H <- ordinal_hessian(function(ps) gfun(ps)$gradient, psi)
+    if (is.null(H)) H <- ordinal_hessian(function(ps) gfun(ps)$gradient, psi)
     cov_psi <- tryCatch(solve(-H), error = function(e) NULL)
     if (is.null(cov_psi) || any(!is.finite(diag(cov_psi))) || any(diag(cov_psi) < 0)) {
       warnings <- c(warnings, "the Hessian of the log-likelihood is not negative definite: no standard errors")

@@ -86,7 +86,7 @@ struct CatDerivs {
   double q, qa, qb, qaa, qab, qbb, qaaa, qaab, qabb, qbbb;
 };
 
-CatDerivs cat_derivs(const CumLink& F, double a, double b) {
+CatDerivs cat_derivs(const CumLink& F, double a, double b, bool third = true) {
   CatDerivs d;
   const bool top = std::isinf(a), bottom = std::isinf(b);
   if (top) d.q = F.logS(b);
@@ -102,13 +102,17 @@ CatDerivs cat_derivs(const CumLink& F, double a, double b) {
   const double ra = top ? 0.0 : std::exp(F.logf(a) - d.q);
   const double rb = bottom ? 0.0 : std::exp(F.logf(b) - d.q);
   // p_aa/p, p_aaa/p, p_bb/p, p_bbb/p (p_ab = 0).
-  const double paa = top ? 0.0 : ra * F.g1(a), paaa = top ? 0.0 : ra * F.g2(a);
-  const double pbb = bottom ? 0.0 : -rb * F.g1(b), pbbb = bottom ? 0.0 : -rb * F.g2(b);
+  const double paa = top ? 0.0 : ra * F.g1(a), paaa = (top || !third) ? 0.0 : ra * F.g2(a);
+  const double pbb = bottom ? 0.0 : -rb * F.g1(b), pbbb = (bottom || !third) ? 0.0 : -rb * F.g2(b);
   d.qa = ra;
   d.qb = -rb;
   d.qaa = paa - d.qa * d.qa;
   d.qbb = pbb - d.qb * d.qb;
   d.qab = -d.qa * d.qb;
+  if (!third) {
+    d.qaaa = d.qaab = d.qabb = d.qbbb = 0;
+    return d;
+  }
   d.qaaa = paaa - 3 * d.qa * d.qaa - d.qa * d.qa * d.qa;
   d.qbbb = pbbb - 3 * d.qb * d.qbb - d.qb * d.qb * d.qb;
   d.qaab = -paa * d.qb - 2 * d.qa * d.qab;
@@ -142,14 +146,14 @@ class ClusterEval {
     const int k = d_.y[i];
     return k == 1 ? -kInf : th_[k - 2] - eta;
   }
-  CatDerivs at(int i, double u) const {
+  CatDerivs at(int i, double u, bool third = true) const {
     const double eta = eta0_[i] + sigma_ * u;
-    return cat_derivs(F_, upper(i, eta), lower(i, eta));
+    return cat_derivs(F_, upper(i, eta), lower(i, eta), third);
   }
   HVal h(int c, double u) const {
     HVal v{-0.5 * u * u, -u, -1.0};
     for (int i = d_.start[c]; i < d_.start[c + 1]; ++i) {
-      const CatDerivs q = at(i, u);
+      const CatDerivs q = at(i, u, false);
       const double wi = d_.w[i];
       v.h += wi * q.q;
       v.h1 -= sigma_ * wi * (q.qa + q.qb);
@@ -158,8 +162,7 @@ class ClusterEval {
     return v;
   }
   // Newton's method with step halving; h is concave (log-concave F).
-  double mode(int c) const {
-    double u = 0;
+  double mode(int c, double u) const {
     HVal v = h(c, u);
     for (int it = 0; it < 200; ++it) {
       const double step = -v.h1 / v.h2;
@@ -196,7 +199,8 @@ Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::M
                               Eigen::Map<Eigen::VectorXd> weights,
                               Eigen::Map<Eigen::VectorXi> start, int J,
                               Eigen::Map<Eigen::VectorXd> theta, Eigen::Map<Eigen::VectorXd> beta,
-                              double log_sigma, int nAGQ, int link, bool gradient) {
+                              double log_sigma, int nAGQ, int link, bool gradient,
+                              Rcpp::Nullable<Rcpp::NumericVector> mode_start = R_NilValue) {
   using namespace glmmgee;
   const int n = y.size(), p = X.cols(), M = start.size() - 1;
   if (X.rows() != n || offset.size() != n || weights.size() != n)
@@ -212,6 +216,13 @@ Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::M
   if (nAGQ < 1) Rcpp::stop("ordinal engine: nAGQ must be >= 1");
   std::unique_ptr<CumLink> F = make_cum_link(link);
   if (!F) Rcpp::stop("ordinal engine: unknown link code");
+  // The previous evaluation's modes: Newton's method then needs a step or two.
+  Rcpp::NumericVector u0(M);
+  if (mode_start.isNotNull()) {
+    Rcpp::NumericVector ms(mode_start);
+    if (ms.size() != M) Rcpp::stop("ordinal engine: 'mode_start' must have one value per cluster");
+    for (int c = 0; c < M; ++c) u0[c] = std::isfinite(ms[c]) ? ms[c] : 0.0;
+  }
 
   Eigen::Map<const Eigen::VectorXi> cy(y.data(), n), cst(start.data(), M + 1);
   Eigen::Map<const Eigen::MatrixXd> cX(X.data(), n, p);
@@ -232,7 +243,7 @@ Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::M
   double total = 0;
   for (int c = 0; c < M; ++c) {
     if ((c & 63) == 0 && poll.poll()) poll.raise_if_interrupted();
-    const double uh = ev.mode(c);
+    const double uh = ev.mode(c, u0[c]);
     const HVal v0 = ev.h(c, uh);
     const double s = 1 / std::sqrt(-v0.h2);
     double mx = -kInf;
@@ -293,7 +304,7 @@ Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::M
       const double uk = uh + s * rule.z[k];
       dhk.setZero();
       for (int i = d.start[c]; i < d.start[c + 1]; ++i) {
-        const CatDerivs q = ev.at(i, uk);
+        const CatDerivs q = ev.at(i, uk, false);
         const double wi = d.w[i];
         const int cat = d.y[i];
         if (cat < J) dhk[cat - 1] += wi * q.qa;
