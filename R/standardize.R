@@ -63,7 +63,11 @@
 #' @param newdata Data frame to standardize over; by default the data of
 #'   the fit.
 #' @param re For a glmm: `"marginal"` (integrate over the random effects) or
-#'   `"conditional"` (random effects zero). Ignored for a gee.
+#'   `"conditional"` (random effects zero). Ignored for a gee. For a
+#'   cumulative link mixed model ([ordinal-glmm]) `standardize()` returns
+#'   the category probabilities averaged over the data for each value,
+#'   with delta-method intervals (`se`, `B`, `cluster` and the bootstrap
+#'   arguments do not apply).
 #' @param se `"delta"`, `"bootstrap"` or `"none"`.
 #' @param level Confidence level.
 #' @param B Number of bootstrap replicates.
