@@ -49,7 +49,7 @@
 #' if (requireNamespace("ordinal", quietly = TRUE)) {
 #'   fit <- gee(rating ~ temp + contact, data = ordinal::wine, id = judge,
 #'              family = cumulative("logit"))
-#'   summary(fit)
+#'   print(summary(fit))
 #'   odds_ratios(fit)
 #' }
 NULL

@@ -65,9 +65,10 @@
 #' if (requireNamespace("ordinal", quietly = TRUE)) {
 #'   fit <- glmm(rating ~ temp + contact + (1 | judge), data = ordinal::wine,
 #'               family = cumulative("logit"), nAGQ = 10)
-#'   summary(fit)
-#'   odds_ratios(fit)                       # conditional, proportional odds
-#'   odds_ratios(fit, type = "marginal")    # population-averaged, per threshold
+#'   print(summary(fit))
+#'   print(odds_ratios(fit))                     # conditional, proportional odds
+#'   print(odds_ratios(fit, type = "marginal"))  # population-averaged, per threshold
+#'   print(standardize(fit, "temp"))             # category probabilities
 #'   head(predict(fit, type = "prob", re.form = NA))
 #' }
 NULL

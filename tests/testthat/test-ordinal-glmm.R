@@ -240,3 +240,27 @@ test_that("bad input is refused with a clear message", {
   expect_error(glmm(rating ~ temp + (1 | judge), data = w, family = cumulative,
                     start = list(theta = c(1, 0, 2, 3))), "increasing")
 })
+
+test_that("two categories: the binomial logit GLMM (same logLik, beta, threshold = -intercept)", {
+  skip_if_not_installed("MASS")
+  b <- MASS::bacteria
+  b$yo <- ordered(b$y, levels = c("n", "y"))
+  ord <- glmm(yo ~ trt + I(week > 2) + (1 | ID), data = b, family = cumulative, nAGQ = 11)
+  bin <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = b, family = binomial, nAGQ = 11)
+  expect_equal(ord$loglik, bin$loglik, tolerance = 1e-9)
+  expect_equal(unname(c(-ord$thresholds, fixef(ord))), unname(fixef(bin)), tolerance = 1e-5)
+  expect_equal(ord$sigma_re, sqrt(bin$D[1, 1]), tolerance = 1e-5)
+})
+
+test_that("no between-cluster variation: a singular fit, warned and recorded, at clm's optimum", {
+  skip_if_not_installed("ordinal")
+  set.seed(1)
+  d <- data.frame(g = factor(rep(1:30, each = 5)), x = rnorm(150))
+  d$y <- ordered(findInterval(d$x + rlogis(150), c(-1, 0, 1)) + 1)
+  expect_warning(f <- glmm(y ~ x + (1 | g), data = d, family = cumulative, nAGQ = 5), "singular")
+  expect_true(f$singular)
+  expect_match(f$optinfo$warnings, "singular", all = FALSE)
+  ref <- ordinal::clm(y ~ x, data = d)
+  expect_equal(f$loglik, ref$logLik, tolerance = 1e-6)
+  expect_equal(unname(coef(f)), unname(coef(ref)), tolerance = 1e-3)
+})
