@@ -52,8 +52,11 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
       ga <- rev(cumsum(rev(gth)))
       if (k1 > 1L) ga[-1L] <- ga[-1L] * exp(par[2:k1])
       cache$par <- par
-      cache$val <- if (is.finite(r$loglik)) -r$loglik else Inf
-      cache$grad <- -c(ga, g[k1 + seq_len(p + 1L)])
+      # A category probability underflowing to 0 far from the optimum: an
+      # infinite objective makes nlminb shorten its step.
+      ok <- is.finite(r$loglik) && all(is.finite(g))
+      cache$val <- if (ok) -r$loglik else Inf
+      cache$grad <- if (ok) -c(ga, g[k1 + seq_len(p + 1L)]) else numeric(length(par))
     }
     cache
   }

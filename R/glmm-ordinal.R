@@ -48,7 +48,8 @@
 #' `ranef` (modes, with `condVar = TRUE` their conditional variances),
 #' `predict` (`type = "prob"`, `"prob_marginal"`, `"class"`, `"linear"`),
 #' `fitted` (the fitted probability of each observed category, as clmm's),
-#' `simulate`, [odds_ratios()], [standardize()] (category probabilities
+#' `simulate`, `anova` (likelihood-ratio tests between nested fits),
+#' [odds_ratios()], [standardize()] (category probabilities
 #' averaged over the data, population-averaged), `update`.
 #'
 #' @name ordinal-glmm

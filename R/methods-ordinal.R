@@ -212,3 +212,28 @@ simulate.glmmgee_glmm_ordinal <- function(object, nsim = 1, seed = NULL,
   names(out) <- paste0("sim_", seq_len(nsim))
   as.data.frame(out)
 }
+
+# Likelihood-ratio tests between nested cumulative link mixed models fitted
+# to the same observations with the same approximation.
+#' @export
+anova.glmmgee_glmm_ordinal <- function(object, ...) {
+  fits <- c(list(object), list(...))
+  if (length(fits) < 2L)
+    stop("anova() of a cumulative link mixed model compares two or more nested fits", call. = FALSE)
+  if (!all(vapply(fits, inherits, TRUE, "glmmgee_glmm_ordinal")))
+    stop("anova(): every model must be a cumulative link mixed model from glmm()", call. = FALSE)
+  if (length(unique(vapply(fits, function(f) f$nobs, 1L))) > 1L ||
+      length(unique(vapply(fits, function(f) f$nAGQ, 1L))) > 1L)
+    stop("anova(): the models must use the same observations and the same nAGQ", call. = FALSE)
+  fits <- fits[order(vapply(fits, function(f) f$df, 1L))]
+  ll <- vapply(fits, function(f) f$loglik, 1)
+  df <- vapply(fits, function(f) f$df, 1L)
+  chisq <- c(NA, 2 * diff(ll))
+  ddf <- c(NA, diff(df))
+  out <- data.frame(npar = df, AIC = -2 * ll + 2 * df, logLik = ll, Chisq = chisq, Df = ddf,
+                    `Pr(>Chisq)` = stats::pchisq(chisq, ddf, lower.tail = FALSE),
+                    check.names = FALSE,
+                    row.names = vapply(fits, function(f) paste(deparse(f$formula), collapse = " "), ""))
+  structure(out, heading = "Likelihood-ratio tests, cumulative link mixed models\n",
+            class = c("anova", "data.frame"))
+}

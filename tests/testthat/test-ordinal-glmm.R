@@ -6,12 +6,13 @@ wine_fits <- local({
   cache <- NULL
   function() {
     if (is.null(cache)) {
+      # data named in the call itself, so that update() can evaluate it again.
       w <- ordinal::wine
       cache <<- list(
-        lap = glmm(rating ~ temp + contact + (1 | judge), data = w, family = cumulative("logit"),
-                   nAGQ = 1),
-        agq = glmm(rating ~ temp + contact + (1 | judge), data = w, family = cumulative("logit"),
-                   nAGQ = 10),
+        lap = glmm(rating ~ temp + contact + (1 | judge), data = ordinal::wine,
+                   family = cumulative("logit"), nAGQ = 1),
+        agq = glmm(rating ~ temp + contact + (1 | judge), data = ordinal::wine,
+                   family = cumulative("logit"), nAGQ = 10),
         clmm_lap = ordinal::clmm(rating ~ temp + contact + (1 | judge), data = w),
         clmm_agq = ordinal::clmm(rating ~ temp + contact + (1 | judge), data = w, nAGQ = 10))
     }
@@ -263,4 +264,16 @@ test_that("no between-cluster variation: a singular fit, warned and recorded, at
   ref <- ordinal::clm(y ~ x, data = d)
   expect_equal(f$loglik, ref$logLik, tolerance = 1e-6)
   expect_equal(unname(coef(f)), unname(coef(ref)), tolerance = 1e-3)
+})
+
+test_that("update() and anova(): likelihood-ratio test between nested fits", {
+  skip_if_not_installed("ordinal")
+  f <- wine_fits()
+  small <- update(f$agq, . ~ . - contact)
+  expect_identical(names(fixef(small)), "tempwarm")
+  a <- anova(f$agq, small)
+  expect_equal(a$Chisq[2], 2 * (f$agq$loglik - small$loglik))
+  ref <- ordinal::clmm(rating ~ temp + (1 | judge), data = ordinal::wine, nAGQ = 10)
+  expect_equal(small$loglik, ref$logLik, tolerance = 1e-9)
+  expect_error(anova(f$agq, f$lap), "same nAGQ")
 })
