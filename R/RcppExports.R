@@ -139,3 +139,11 @@ cpp_known_laplace_factor <- function(L, w, s2, leverages, threads) {
     .Call(`_glmmgee_cpp_known_laplace_factor`, L, w, s2, leverages, threads)
 }
 
+cpp_ordinal_loglik <- function(y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start = NULL) {
+    .Call(`_glmmgee_cpp_ordinal_loglik`, y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start)
+}
+
+cpp_ordinal_scores <- function(y, eta, theta, link) {
+    .Call(`_glmmgee_cpp_ordinal_scores`, y, eta, theta, link)
+}
+

@@ -121,7 +121,8 @@
 #'   poisson (log), [nbinom2()] (log; theta by a moment equation, scale 1),
 #'   Gamma (log, inverse, identity), gaussian (log), and as quasi-likelihood
 #'   models with an estimated scale [nbinom1()], [beta_family()] and
-#'   [betabinomial()] (see the section).
+#'   [betabinomial()] (see the section); [cumulative()] for an ordinal
+#'   response (see [ordinal-gee]).
 #' @param corstr working correlation: `"independence"`, `"exchangeable"`,
 #'   `"ar1"`, `"unstructured"`, `"mdep"` or `"fixed"` (see the section).
 #' @param waves optional whole-number time index within cluster: a bare
@@ -201,6 +202,8 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
   if (!missing(control) && ...length())
     stop("give control settings either in 'control' or as extra arguments, not both",
          call. = FALSE)
+  # Ordinal responses: the marginal cumulative link model (gee-ordinal.R).
+  if (!is.null(cum <- as_cumulative(family))) return(gee_ordinal(mc, formula, cum, parent.frame()))
   family <- resolve_family(family)
   env <- parent.frame()
   check_extra_lengths(mc, if (missing(data)) NULL else data, environment(formula),

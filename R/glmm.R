@@ -72,7 +72,8 @@
 #'   failure), a proportion with `weights` as the numbers of trials, or
 #'   `cbind(successes, failures)`; a negative binomial one must hold
 #'   non-negative whole numbers, a Gamma one positive numbers. For overdispersed
-#'   counts see [overdispersion].
+#'   counts see [overdispersion]. [cumulative()] fits a cumulative link
+#'   mixed model to an ordinal response (see [ordinal-glmm]).
 #' @param weights Prior weights (numbers of trials for a binomial
 #'   proportion); evaluated in `data`.
 #' @param offset An offset for the linear predictor, added to any `offset()`
@@ -210,7 +211,8 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
            call. = FALSE)
     return(glmm_zi(mc, formula, ziformula, dispformula, family, nAGQ, control, env))
   }
-  family <- resolve_family(family, env)
+  # Ordinal responses have their own engine (glmm-ordinal.R).
+  family <- as_cumulative(family) %||% resolve_family(family, env)
   if (!inherits(formula, "formula") || length(formula) != 3L)
     stop("'formula' must be a two-sided formula such as y ~ x + (1 | g)", call. = FALSE)
   if (!inherits(control, "glmmgee_glmm_control"))
@@ -223,6 +225,13 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   mf <- frame_from_call(mc, frame_formula, env, extras = c("weights", "offset"))
   rd <- check_ranef_dist(ranef_dist)
   if (!is.null(control$workers)) check_distributable(formula, covariance, rd, REML)
+  if (is_cumulative(family)) {
+    if (!is.null(control$workers))
+      stop("'control$workers': cumulative link models are not fitted on workers", call. = FALSE)
+    if (!identical(REML, FALSE) || rd$type != "normal")
+      stop("cumulative link models take neither 'REML' nor another 'ranef_dist'", call. = FALSE)
+    return(glmm_ordinal(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
+  }
   if (!is.logical(REML) || length(REML) != 1L || is.na(REML))
     stop("'REML' must be TRUE or FALSE", call. = FALSE)
   # A gaussian model whose one random-effect term has a known covariance:

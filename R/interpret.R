@@ -26,7 +26,11 @@
 #'   intercept (whose exponential is a baseline odds or rate, not a ratio).
 #' @param x A `glmmgee_ratios` object.
 #' @param digits Number of significant digits to print.
-#' @param ... Ignored.
+#' @param ... For a cumulative link mixed model ([ordinal-glmm]): `type =
+#'   "conditional"` (the default; \eqn{\exp\beta}, the same at every
+#'   threshold) or `"marginal"` (population-averaged, one per threshold, with
+#'   a column `threshold`), and `nAGQ` for the integral (30). Otherwise
+#'   ignored.
 #' @return A data frame of class `glmmgee_ratios` with columns `term`,
 #'   `estimate` (the ratio), `std.error` (of the coefficient, log scale),
 #'   `conf.low`, `conf.high` and `p.value`; attributes `measure`, `view`
@@ -45,7 +49,9 @@
 #'                    family = poisson))
 #' }
 #' @export
-odds_ratios <- function(fit, level = 0.95, parm = NULL) {
+odds_ratios <- function(fit, level = 0.95, parm = NULL, ...) {
+  if (inherits(fit, "glmmgee_glmm_ordinal")) return(ordinal_odds_ratios(fit, level, parm, ...))
+  if (inherits(fit, "glmmgee_gee_ordinal")) return(ordinal_gee_odds_ratios(fit, level, parm))
   est <- estimates_of(fit, "odds_ratios")
   fam <- est$family
   if (fam$family != "binomial")

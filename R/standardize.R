@@ -63,7 +63,11 @@
 #' @param newdata Data frame to standardize over; by default the data of
 #'   the fit.
 #' @param re For a glmm: `"marginal"` (integrate over the random effects) or
-#'   `"conditional"` (random effects zero). Ignored for a gee.
+#'   `"conditional"` (random effects zero). Ignored for a gee. For a
+#'   cumulative link mixed model ([ordinal-glmm]) `standardize()` returns
+#'   the category probabilities averaged over the data for each value,
+#'   with delta-method intervals (`se`, `B`, `cluster` and the bootstrap
+#'   arguments do not apply).
 #' @param se `"delta"`, `"bootstrap"` or `"none"`.
 #' @param level Confidence level.
 #' @param B Number of bootstrap replicates.
@@ -114,6 +118,8 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
                         B = 200L, cores = 1L, progress = interactive(),
                         cluster = NULL, boot_type = c("perc", "bca", "norm", "basic"),
                         cl = NULL, ...) {
+  if (inherits(fit, "glmmgee_glmm_ordinal"))
+    return(ordinal_standardize(fit, variable, values, newdata, re, level))
   check_fit(fit, "standardize() predicts from it")
   if (is.null(fit$terms))
     stop("'fit' must come from the formula interface (glmm() or gee()), not a matrix-level fitter",

@@ -444,6 +444,43 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_ordinal_loglik
+Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> offset, Eigen::Map<Eigen::VectorXd> weights, Eigen::Map<Eigen::VectorXi> start, int J, Eigen::Map<Eigen::VectorXd> theta, Eigen::Map<Eigen::VectorXd> beta, double log_sigma, int nAGQ, int link, bool gradient, Rcpp::Nullable<Rcpp::NumericVector> mode_start);
+RcppExport SEXP _glmmgee_cpp_ordinal_loglik(SEXP ySEXP, SEXP XSEXP, SEXP offsetSEXP, SEXP weightsSEXP, SEXP startSEXP, SEXP JSEXP, SEXP thetaSEXP, SEXP betaSEXP, SEXP log_sigmaSEXP, SEXP nAGQSEXP, SEXP linkSEXP, SEXP gradientSEXP, SEXP mode_startSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type offset(offsetSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type weights(weightsSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type start(startSEXP);
+    Rcpp::traits::input_parameter< int >::type J(JSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type beta(betaSEXP);
+    Rcpp::traits::input_parameter< double >::type log_sigma(log_sigmaSEXP);
+    Rcpp::traits::input_parameter< int >::type nAGQ(nAGQSEXP);
+    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
+    Rcpp::traits::input_parameter< bool >::type gradient(gradientSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type mode_start(mode_startSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_ordinal_loglik(y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_ordinal_scores
+Rcpp::List cpp_ordinal_scores(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::VectorXd> eta, Eigen::Map<Eigen::VectorXd> theta, int link);
+RcppExport SEXP _glmmgee_cpp_ordinal_scores(SEXP ySEXP, SEXP etaSEXP, SEXP thetaSEXP, SEXP linkSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type eta(etaSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_ordinal_scores(y, eta, theta, link));
+    return rcpp_result_gen;
+END_RCPP
+}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_glm_sums", (DL_FUNC) &_glmmgee_cpp_agq_glm_sums, 2},
@@ -478,6 +515,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_known_gaussian_profile", (DL_FUNC) &_glmmgee_cpp_known_gaussian_profile, 9},
     {"_glmmgee_cpp_sparse_set_threads", (DL_FUNC) &_glmmgee_cpp_sparse_set_threads, 2},
     {"_glmmgee_cpp_known_laplace_factor", (DL_FUNC) &_glmmgee_cpp_known_laplace_factor, 5},
+    {"_glmmgee_cpp_ordinal_loglik", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik, 13},
+    {"_glmmgee_cpp_ordinal_scores", (DL_FUNC) &_glmmgee_cpp_ordinal_scores, 4},
     {NULL, NULL, 0}
 };
 

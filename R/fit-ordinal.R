@@ -1,0 +1,185 @@
+# Matrix-level fitter of the cumulative link mixed model with a random
+# intercept on one grouping factor (engine: src/ordinal.cpp). Plain inputs,
+# a plain list out; the formula front end is glmm_ordinal() (glmm-ordinal.R).
+#
+# The optimizer works on
+#   (alpha_1, log increments alpha_2..alpha_{J-1}, centred/scaled beta, log sigma):
+# thresholds are ordered by construction, and the centring and scaling of
+# the columns of X (the thresholds absorb the centring) keep the optimum
+# independent of the covariates' location and units. Everything reported is
+# mapped back to (thresholds, beta, log sigma) on the user's X, where the
+# Hessian is taken by central differences of the exact gradient.
+
+ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NULL,
+                             nAGQ = 1L, control = glmm_control(), start = NULL) {
+  n <- length(y)
+  p <- ncol(X)
+  weights <- weights %||% rep(1, n)
+  offset <- offset %||% rep(0, n)
+  o <- order(group)
+  M <- nlevels(group)
+  gi <- as.integer(group)
+  starts <- c(0L, cumsum(tabulate(gi, M)))
+  ys <- as.integer(y[o]); ws <- as.numeric(weights[o]); os <- as.numeric(offset[o])
+  Xs <- X[o, , drop = FALSE]
+  ctr <- if (p) colMeans(Xs) else numeric()
+  scl <- if (p) apply(Xs, 2L, stats::sd) else numeric()
+  scl[!is.finite(scl) | scl == 0] <- 1
+  Xc <- if (p) sweep(sweep(Xs, 2L, ctr), 2L, scl, "/") else Xs
+  link <- family$link_code
+  k1 <- J - 1L
+  # Each evaluation starts the clusters' Newton iterations at the previous
+  # evaluation's modes (the same quantities whether X is centred or not).
+  last_modes <- NULL
+  engine <- function(Xm, theta, beta, tau, grad, K = nAGQ) {
+    r <- cpp_ordinal_loglik(ys, Xm, os, ws, starts, J, theta, beta, tau, K, link, grad,
+                            last_modes)
+    if (all(is.finite(r$mode))) last_modes <<- r$mode
+    r
+  }
+
+  to_theta <- function(a) cumsum(c(a[1L], exp(a[-1L])))
+  unpack <- function(par) list(theta = to_theta(par[seq_len(k1)]),
+                               beta = par[k1 + seq_len(p)], tau = par[k1 + p + 1L])
+  cache <- new.env(parent = emptyenv())
+  eval_at <- function(par) {
+    if (!identical(cache$par, par)) {
+      u <- unpack(par)
+      r <- engine(Xc, u$theta, u$beta, u$tau, TRUE)
+      g <- r$gradient
+      # d theta_j / d alpha_m: 1 for m = 1, exp(alpha_m) for 2 <= m <= j.
+      gth <- g[seq_len(k1)]
+      ga <- rev(cumsum(rev(gth)))
+      if (k1 > 1L) ga[-1L] <- ga[-1L] * exp(par[2:k1])
+      cache$par <- par
+      # A category probability underflowing to 0 far from the optimum: an
+      # infinite objective makes nlminb shorten its step.
+      ok <- is.finite(r$loglik) && all(is.finite(g))
+      cache$val <- if (ok) -r$loglik else Inf
+      cache$grad <- if (ok) -c(ga, g[k1 + seq_len(p + 1L)]) else numeric(length(par))
+    }
+    cache
+  }
+  par0 <- ordinal_start(ys, ws, J, family, p, start, ctr, scl)
+  lower <- c(rep(-Inf, k1 + p), log(1e-6))
+  opt <- stats::nlminb(par0, function(par) eval_at(par)$val,
+                       function(par) eval_at(par)$grad, lower = lower,
+                       control = list(rel.tol = control$rel.tol, iter.max = control$iter.max,
+                                      eval.max = control$eval.max, trace = control$trace))
+  u <- unpack(opt$par)
+  beta <- u$beta / scl
+  theta <- u$theta + sum(ctr * beta)
+  tau <- u$tau
+  psi <- c(theta, beta, tau)
+  gfun <- function(ps) engine(Xs, ps[seq_len(k1)], ps[k1 + seq_len(p)], ps[k1 + p + 1L], TRUE)
+  final <- gfun(psi)
+  # nlminb stops on a relative change of the objective; a few Newton steps
+  # on the exact gradient (Hessian by its differences) take the optimum to
+  # the gradient's precision. A step is kept only when it raises the
+  # log-likelihood and leaves the thresholds ordered.
+  H <- NULL
+  if (control$hessian && exp(tau) > 1e-3) {
+    H <- ordinal_hessian(function(ps) gfun(ps)$gradient, psi)
+    moved <- FALSE
+    for (it in 1:4) {
+      if (max(abs(final$gradient)) < 1e-8) break
+      step <- tryCatch(-solve(H, final$gradient), error = function(e) NULL)
+      if (is.null(step) || any(!is.finite(step))) break
+      cand <- psi + step
+      if (any(diff(cand[seq_len(k1)]) <= 0)) break
+      r <- gfun(cand)
+      if (!is.finite(r$loglik) || r$loglik < final$loglik - 1e-10) break
+      psi <- cand
+      final <- r
+      moved <- TRUE
+    }
+    if (moved) H <- NULL
+    theta <- psi[seq_len(k1)]; beta <- psi[k1 + seq_len(p)]; tau <- psi[k1 + p + 1L]
+  }
+  warnings <- character()
+  sigma <- exp(tau)
+  singular <- sigma < max(control$singular_tol, 1e-3)
+  if (singular)
+    warnings <- c(warnings, sprintf(paste0("the random-intercept standard deviation is at ",
+                                           "(or near) zero (%.3g): a singular fit"), sigma))
+  gnorm <- max(abs(final$gradient[if (singular) -length(psi) else TRUE]))
+  if (opt$convergence != 0L)
+    warnings <- c(warnings, paste0("the optimizer did not report convergence: ", opt$message))
+  if (is.finite(gnorm) && gnorm > control$grad_tol)
+    warnings <- c(warnings, sprintf("the largest gradient component at the optimum is %.2g (> grad_tol = %g)",
+                                    gnorm, control$grad_tol))
+  cov_psi <- matrix(NA_real_, length(psi), length(psi))
+  if (control$hessian) {
+    if (is.null(H)) H <- ordinal_hessian(function(ps) gfun(ps)$gradient, psi)
+    cov_psi <- tryCatch(solve(-H), error = function(e) NULL)
+    if (is.null(cov_psi) || any(!is.finite(diag(cov_psi))) || any(diag(cov_psi) < 0)) {
+      warnings <- c(warnings, "the Hessian of the log-likelihood is not negative definite: no standard errors")
+      cov_psi <- matrix(NA_real_, length(psi), length(psi))
+    }
+  }
+  # Per-cluster results back in the clusters' own order.
+  list(theta = theta, beta = beta, log_sigma = tau, sigma = sigma, psi = psi,
+       cov_psi = cov_psi, hessian = H, loglik = final$loglik, gradient = final$gradient,
+       modes = list(mode = final$mode, scale = final$scale, post_mean = final$post_mean,
+                    post_var = final$post_var, loglik = final$cluster_loglik),
+       nAGQ = nAGQ, singular = singular,
+       optinfo = list(method = if (nAGQ == 1L) "Laplace" else sprintf("AGHQ (nAGQ = %d)", nAGQ),
+                      optimizer = "nlminb", iterations = opt$iterations,
+                      evaluations = opt$evaluations, convergence = opt$convergence,
+                      message = opt$message, gradient_max = gnorm,
+                      hessian_condition = if (!is.null(H)) kappa(H, exact = TRUE),
+                      warnings = warnings))
+}
+
+# Starting values on the optimizer's scale: thresholds from the cumulative
+# proportions (no covariate effects), beta = 0, sigma = 1; or the user's
+# list(theta =, beta =, sigma =) on the reported scale, mapped in.
+ordinal_start <- function(y, w, J, family, p, start, ctr, scl) {
+  k1 <- J - 1L
+  if (is.null(start)) {
+    cp <- cumsum(tapply(w, factor(y, levels = seq_len(J)), sum, default = 0)) / sum(w)
+    cp <- pmin(pmax(cp[seq_len(k1)], 1e-4), 1 - 1e-4)
+    th <- family$linkfun(cp)
+    th <- cummax(th + seq_len(k1) * 1e-3)
+    return(c(th[1L], log(pmax(diff(th), 1e-3)), rep(0, p), 0))
+  }
+  if (!is.list(start) || !all(names(start) %in% c("theta", "beta", "sigma")))
+    stop("'start' of a cumulative link model must be a list with elements theta, beta, sigma",
+         call. = FALSE)
+  th <- start$theta
+  b <- start$beta %||% rep(0, p)
+  s <- start$sigma %||% 1
+  if (!is.numeric(th) || length(th) != k1 || anyNA(th) || any(diff(th) <= 0))
+    stop(sprintf("'start$theta' must hold %d increasing thresholds", k1), call. = FALSE)
+  if (!is.numeric(b) || length(b) != p || anyNA(b))
+    stop(sprintf("'start$beta' must hold %d coefficients", p), call. = FALSE)
+  if (!is_positive_number(s)) stop("'start$sigma' must be a positive number", call. = FALSE)
+  thc <- th - sum(ctr * b)
+  c(thc[1L], log(diff(thc)), b * scl, log(s))
+}
+
+# Hessian by central differences of an exact gradient, symmetrized.
+ordinal_hessian <- function(grad, x) {
+  k <- length(x)
+  H <- matrix(0, k, k)
+  for (j in seq_len(k)) {
+    h <- 1e-4 * max(1, abs(x[j]))
+    e <- replace(numeric(k), j, h)
+    H[, j] <- (grad(x + e) - grad(x - e)) / (2 * h)
+  }
+  (H + t(H)) / 2
+}
+
+# The approximated log-likelihood of a fitted model's data at other
+# parameter values (same nAGQ): for comparing optima with other software.
+ordinal_loglik_at <- function(fit, theta, beta, sigma) {
+  o <- order(fit$group)
+  M <- length(fit$group_levels)
+  starts <- c(0L, cumsum(tabulate(fit$group, M)))
+  n <- length(fit$y)
+  cpp_ordinal_loglik(as.integer(fit$y[o]), fit$X[o, , drop = FALSE],
+                     as.numeric((fit$offset %||% rep(0, n))[o]),
+                     as.numeric((fit$prior.weights %||% rep(1, n))[o]), starts,
+                     length(fit$y_levels), as.numeric(theta), as.numeric(beta), log(sigma),
+                     fit$nAGQ, fit$family$link_code, FALSE)$loglik
+}

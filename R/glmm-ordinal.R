@@ -1,0 +1,157 @@
+# Formula front end of the cumulative link mixed model: glmm() routes here
+# when family = cumulative(...). One random intercept on one grouping
+# factor, by the Laplace approximation or adaptive Gauss-Hermite quadrature.
+
+#' Cumulative link mixed models
+#'
+#' `glmm(y ~ x + (1 | g), data, family = cumulative("logit"))` fits the
+#' cumulative link mixed model of `ordinal::clmm()`:
+#' \deqn{P(Y_{ij} \le k \mid b_i) = F(\theta_k - x_{ij}'\beta - b_i), \quad
+#' b_i \sim N(0, \sigma^2),}
+#' with thresholds \eqn{\theta_1 < \dots < \theta_{J-1}} in place of an
+#' intercept (see [cumulative()]). The random intercept is integrated out by
+#' the Laplace approximation (`nAGQ = 1`) or adaptive Gauss-Hermite
+#' quadrature (`nAGQ > 1`, as clmm's `nAGQ > 1`), centred at each cluster's
+#' mode and scaled by its curvature. The log-likelihood is the full one and
+#' equals clmm's at the same parameters and `nAGQ`. The gradient is exact
+#' (that of the approximation, with the modes and curvatures moving with the
+#' parameters); standard errors come from the Hessian of the log-likelihood
+#' in (thresholds, \eqn{\beta}, \eqn{\log\sigma}). The thresholds are kept
+#' ordered by optimizing the first and the logarithms of the increments.
+#'
+#' **What is supported.** One random intercept `(1 | g)` on one grouping
+#' factor; prior weights (which multiply each observation's
+#' log-likelihood, as in clmm) and offsets. Random slopes, several grouping
+#' factors and known covariances are refused with an error: the sparse
+#' engine's observation model is a scalar mean with one dispersion, which
+#' does not carry \eqn{J - 1} thresholds. Scale and nominal effects
+#' (clmm's `scale =`, `nominal =`) are not available.
+#'
+#' **Conditional and marginal.** \eqn{\beta} are conditional effects: the
+#' cumulative log odds ratios (logit link) for a given cluster, holding its
+#' random intercept fixed; [odds_ratios()] reports them. Averaged over the
+#' random intercept the cumulative probabilities
+#' \eqn{P(Y \le k) = \int F(\theta_k - \eta - b)\,dN(b; 0, \sigma^2)} no
+#' longer follow a proportional-odds model: the population-averaged
+#' cumulative odds ratio differs from threshold to threshold, and
+#' `odds_ratios(fit, type = "marginal")` reports one per threshold.
+#' `predict(fit, type = "prob", re.form = NA)` gives category probabilities
+#' for a typical cluster (\eqn{b = 0}), `re.form = NULL` those of the
+#' fitted clusters (at their modes), and `type = "prob_marginal"` the
+#' population-averaged ones.
+#'
+#' @section Methods:
+#' `print`, `summary` (thresholds and coefficients with standard errors),
+#' `logLik`, `AIC`, `BIC`, `nobs`, `fixef` (\eqn{\beta}), `coef` (thresholds
+#' and \eqn{\beta}), `vcov` (of thresholds and \eqn{\beta}; `full = TRUE` adds
+#' \eqn{\log\sigma}), `confint` (Wald; `sigma` by the log scale), `VarCorr`,
+#' `ranef` (modes, with `condVar = TRUE` their conditional variances),
+#' `predict` (`type = "prob"`, `"prob_marginal"`, `"class"`, `"linear"`),
+#' `fitted` (the fitted probability of each observed category, as clmm's),
+#' `simulate`, `anova` (likelihood-ratio tests between nested fits),
+#' [odds_ratios()], [standardize()] (category probabilities
+#' averaged over the data, population-averaged), `update`.
+#'
+#' @name ordinal-glmm
+#' @references
+#' Christensen, R. H. B. (2019). Cumulative link models for ordinal
+#' regression with the R package ordinal. R package vignette.
+#'
+#' Hedeker, D. and Gibbons, R. D. (1994). A random-effects ordinal regression
+#' model for multilevel analysis. *Biometrics* 50, 933-944.
+#'
+#' Randall, J. H. (1989). The analysis of sensory data by generalised linear
+#' model. *Biometrical Journal* 31, 781-793 (the wine data).
+#' @examples
+#' if (requireNamespace("ordinal", quietly = TRUE)) {
+#'   fit <- glmm(rating ~ temp + contact + (1 | judge), data = ordinal::wine,
+#'               family = cumulative("logit"), nAGQ = 10)
+#'   print(summary(fit))
+#'   print(odds_ratios(fit))                     # conditional, proportional odds
+#'   print(odds_ratios(fit, type = "marginal"))  # population-averaged, per threshold
+#'   print(standardize(fit, "temp"))             # category probabilities
+#'   head(predict(fit, type = "prob", re.form = NA))
+#' }
+NULL
+
+glmm_ordinal <- function(formula, mf, family, nAGQ, control, start, covariance, mc, fenv) {
+  if (!is.null(covariance))
+    stop("'covariance': known covariances are not available for cumulative link models",
+         call. = FALSE)
+  bars <- reformulas::findbars(formula)
+  if (length(bars) != 1L)
+    stop(sprintf(paste0("cumulative link mixed models take one random intercept (1 | g) on one ",
+                        "grouping factor; the formula has %d random-effect terms (several terms ",
+                        "need the sparse engine, whose observation model does not carry thresholds)"),
+                 length(bars)), call. = FALSE)
+  re <- re_terms(formula, mf, fenv)
+  if (!identical(re$cnames, "(Intercept)"))
+    stop(sprintf("cumulative link mixed models take a random intercept only, (1 | %s); random slopes (%s) are not available",
+                 re$group_name, paste(setdiff(re$cnames, "(Intercept)"), collapse = ", ")),
+         call. = FALSE)
+  nAGQ <- nAGQ %||% 1L
+  if (!is.numeric(nAGQ) || length(nAGQ) != 1L || is.na(nAGQ) || nAGQ < 1 ||
+      nAGQ != round(nAGQ) || nAGQ > 100)
+    stop("'nAGQ' must be a whole number between 1 (Laplace) and 100", call. = FALSE)
+  check_frame_finite(mf)
+  fx <- fixed_design(formula, mf, fenv, drop_rownames = TRUE)
+  X <- fx$X
+  # The thresholds take the place of the intercept.
+  asgn <- attr(X, "assign")
+  contr <- attr(X, "contrasts")
+  keep <- colnames(X) != "(Intercept)"
+  X <- X[, keep, drop = FALSE]
+  attr(X, "assign") <- asgn[keep]
+  attr(X, "contrasts") <- contr
+  if (ncol(X)) {
+    const <- vapply(seq_len(ncol(X)), function(j) all(X[, j] == X[1L, j]), TRUE)
+    if (any(const))
+      stop(sprintf("fixed-effect column(s) %s are constant: they are aliased with the thresholds",
+                   paste(colnames(X)[const], collapse = ", ")), call. = FALSE)
+    check_full_rank(cbind(1, X))
+  }
+  rname <- deparse(formula[[2L]])
+  resp <- ordinal_response(stats::model.response(mf), rname)
+  w <- stats::model.weights(mf) %||% rep(1, nrow(mf))
+  if (!is.numeric(w) || any(!is.finite(w)) || any(w < 0))
+    stop("'weights' must be finite and non-negative", call. = FALSE)
+  if (all(w == 0)) stop("'weights' are all zero", call. = FALSE)
+  off <- model_offset_total(mf)
+  J <- length(resp$levels)
+  fit <- ordinal_glmm_fit(X, resp$code, J, re$group, family, weights = w, offset = off,
+                          nAGQ = as.integer(nAGQ), control = control, start = start)
+  fit$optinfo$warnings <- c(resp$warning, fit$optinfo$warnings)
+  obj <- new_glmm_ordinal(fit, X, resp, re, w, off, family, mf, fx$mt, mc, formula)
+  for (wn in obj$optinfo$warnings) warning(wn, call. = FALSE)
+  obj
+}
+
+new_glmm_ordinal <- function(fit, X, resp, re, w, off, family, mf, mt, call, formula) {
+  lev <- levels(re$group)
+  tn <- threshold_names(resp$levels)
+  bn <- colnames(X)
+  pn <- c(tn, bn, "log(sigma)")
+  names(fit$psi) <- pn
+  dimnames(fit$cov_psi) <- list(pn, pn)
+  if (!is.null(fit$hessian)) dimnames(fit$hessian) <- list(pn, pn)
+  s <- fit$sigma
+  m <- fit$modes
+  structure(list(
+    call = call, formula = formula, family = family,
+    thresholds = stats::setNames(fit$theta, tn), coefficients = stats::setNames(fit$beta, bn),
+    sigma_re = unname(s), log_sigma = unname(fit$log_sigma), psi = fit$psi, cov_psi = fit$cov_psi,
+    hessian = fit$hessian, loglik = fit$loglik, df = length(fit$psi),
+    gradient = stats::setNames(fit$gradient, pn),
+    nobs = sum(w > 0), n = length(resp$code), ngroups = sum(tabulate(re$group[w > 0], length(lev)) > 0L),
+    group_name = re$group_name, group_levels = lev, group = as.integer(re$group),
+    y = resp$code, y_levels = resp$levels,
+    prior.weights = if (any(w != 1)) w, offset = if (any(off != 0)) off,
+    X = X,
+    ranef = list(mode = s * m$mode, mode_var = (s * m$scale)^2,
+                 mean = s * m$post_mean, var = s^2 * m$post_var),
+    cluster_loglik = stats::setNames(m$loglik, lev),
+    model = mf, terms = mt, xlevels = stats::.getXlevels(mt, mf),
+    contrasts = attr(X, "contrasts"), na.action = attr(mf, "na.action"),
+    nAGQ = fit$nAGQ, singular = fit$singular, optinfo = fit$optinfo),
+    class = "glmmgee_glmm_ordinal")
+}

@@ -1,0 +1,142 @@
+# Interpretation of cumulative link mixed models: conditional and
+# population-averaged cumulative odds ratios, and standardized category
+# probabilities. Reached from odds_ratios() and standardize() (one line in
+# each dispatches here).
+#
+# Population-averaged quantities integrate each cumulative probability over
+# the random intercept, P(Y <= j | x) = E_b F(theta_j - x'beta - b). With a
+# normal b these are no longer of proportional-odds form, so the
+# population-averaged cumulative odds ratio of a covariate depends on the
+# threshold j (and on the other covariates): it is reported per threshold,
+# as the odds ratio of the data-averaged probabilities P(Y > j) with the
+# covariate's column at 1 versus 0 (a 0/1 column) or increased by one unit
+# (any other column), the other columns as observed. Standard errors by the
+# delta method over (thresholds, beta, log sigma), with a numerical Jacobian
+# of these smooth functions, given the covariate values.
+
+ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
+                                type = c("conditional", "marginal"), nAGQ = 30L) {
+  type <- match.arg(type)
+  check_level(level)
+  if (fit$family$link != "logit")
+    stop(sprintf("'fit': cumulative odds ratios need the logit link; with the %s link exp(coefficient) is not an odds ratio",
+                 fit$family$link), call. = FALSE)
+  bn <- names(fit$coefficients)
+  parm <- match_parm(parm, bn, bn)
+  if (type == "conditional") {
+    est <- list(coef = fit$coefficients, vcov = vcov(fit)[bn, bn, drop = FALSE],
+                family = fit$family, view = "conditional",
+                source = "cumulative link mixed model; odds of a higher category, P(Y > j), the same at every threshold")
+    return(ratio_table(est, level, parm, "cumulative odds ratio"))
+  }
+  X <- fit$X
+  off <- fit$offset %||% rep(0, nrow(X))
+  w <- (fit$prior.weights %||% rep(1, nrow(X)))
+  k1 <- length(fit$thresholds)
+  p <- length(bn)
+  log_or <- function(psi) {
+    th <- psi[seq_len(k1)]; b <- psi[k1 + seq_len(p)]; s <- exp(psi[k1 + p + 1L])
+    unlist(lapply(parm, function(term) {
+      j <- match(term, bn)
+      x <- X[, j]
+      binary <- all(x %in% c(0, 1))
+      X1 <- X; X0 <- X
+      if (binary) { X1[, j] <- 1; X0[, j] <- 0 } else X1[, j] <- x + 1
+      up <- function(Xm) {
+        P <- ordinal_marginal_probs(fit$family, th, drop(Xm %*% b) + off, s, nAGQ)
+        above <- 1 - t(apply(P, 1L, cumsum))[, seq_len(k1), drop = FALSE]
+        colSums(w * above) / sum(w)
+      }
+      stats::qlogis(up(X1)) - stats::qlogis(up(X0))
+    }))
+  }
+  psi <- fit$psi
+  est <- log_or(psi)
+  Jm <- numeric_jacobian(log_or, psi)
+  se <- sqrt(pmax(diag(Jm %*% fit$cov_psi %*% t(Jm)), 0))
+  z <- stats::qnorm(1 - (1 - level) / 2)
+  out <- data.frame(term = rep(parm, each = k1),
+                    threshold = rep(names(fit$thresholds), length(parm)),
+                    estimate = exp(est), std.error = se, conf.low = exp(est - z * se),
+                    conf.high = exp(est + z * se), p.value = 2 * stats::pnorm(-abs(est / se)),
+                    stringsAsFactors = FALSE, row.names = NULL)
+  structure(out, class = c("glmmgee_ratios", "data.frame"), measure = "cumulative odds ratio",
+            view = "marginal", level = level,
+            source = paste0("cumulative link mixed model, integrated over the random intercept; ",
+                            "odds of P(Y > j) averaged over the data, per threshold (not proportional odds)"))
+}
+
+numeric_jacobian <- function(f, x, h = 1e-5) {
+  f0 <- f(x)
+  Jm <- matrix(0, length(f0), length(x))
+  for (j in seq_along(x)) {
+    e <- replace(numeric(length(x)), j, h * max(1, abs(x[j])))
+    Jm[, j] <- (f(x + e) - f(x - e)) / (2 * e[j])
+  }
+  Jm
+}
+
+# Category probabilities averaged over the data with `variable` set to each
+# of `values`: population-averaged (integrated over the random intercept) or
+# for a typical cluster (b = 0).
+ordinal_standardize <- function(fit, variable, values = NULL, newdata = NULL,
+                                re = c("marginal", "conditional"), level = 0.95, nAGQ = 30L) {
+  re <- match.arg(re)
+  check_level(level)
+  data <- newdata %||% fit$model
+  if (!is.data.frame(data)) stop("'newdata' must be a data frame", call. = FALSE)
+  vars <- setdiff(all.vars(stats::delete.response(fit$terms)), character())
+  if (missing(variable) || !is.character(variable) || length(variable) != 1L ||
+      !(variable %in% vars) || !(variable %in% names(data)))
+    stop(sprintf("'variable' must name one variable of the model's fixed effects (%s)",
+                 paste(vars, collapse = ", ")), call. = FALSE)
+  x <- data[[variable]]
+  if (is.null(values)) {
+    values <- if (is.factor(x)) levels(x) else if (is.logical(x)) c(FALSE, TRUE)
+              else if (all(x %in% c(0, 1))) c(0, 1)
+              else unname(stats::quantile(x, c(0.1, 0.25, 0.5, 0.75, 0.9)))
+  }
+  designs <- lapply(values, function(v) {
+    d <- data
+    d[[variable]] <- if (is.factor(x)) factor(v, levels = levels(x)) else rep(v, nrow(d))
+    ordinal_newdata(fit, d)
+  })
+  k1 <- length(fit$thresholds)
+  p <- length(fit$coefficients)
+  J <- k1 + 1L
+  probs <- function(psi) {
+    th <- psi[seq_len(k1)]; b <- psi[k1 + seq_len(p)]; s <- exp(psi[k1 + p + 1L])
+    unlist(lapply(designs, function(d) {
+      eta <- drop(d$X %*% b) + d$offset
+      P <- if (re == "marginal") ordinal_marginal_probs(fit$family, th, eta, s, nAGQ)
+           else category_probs(fit$family, th, eta)
+      colMeans(P)
+    }))
+  }
+  est <- probs(fit$psi)
+  Jm <- numeric_jacobian(probs, fit$psi)
+  se <- sqrt(pmax(diag(Jm %*% fit$cov_psi %*% t(Jm)), 0))
+  z <- stats::qnorm(1 - (1 - level) / 2)
+  out <- data.frame(value = rep(as.character(values), each = J),
+                    category = rep(fit$y_levels, length(values)), estimate = est,
+                    std.error = se,
+                    # on the logit scale, so that the interval stays inside (0, 1)
+                    conf.low = stats::plogis(stats::qlogis(est) - z * se / (est * (1 - est))),
+                    conf.high = stats::plogis(stats::qlogis(est) + z * se / (est * (1 - est))),
+                    stringsAsFactors = FALSE, row.names = NULL)
+  structure(out, class = c("glmmgee_standardized_ordinal", "data.frame"),
+            view = if (re == "marginal") "marginal" else "typical", variable = variable,
+            level = level)
+}
+
+#' @export
+print.glmmgee_standardized_ordinal <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  cat(sprintf("Standardized category probabilities over '%s', %s\n", attr(x, "variable"),
+              if (attr(x, "view") == "marginal")
+                "population-averaged (integrated over the random intercept)"
+              else "for a typical cluster (random intercept 0)"))
+  cat(sprintf("Delta-method %g%% intervals (logit scale), given the covariate values.\n", 100 * attr(x, "level")))
+  print(format(as.data.frame(unclass(x), stringsAsFactors = FALSE), digits = digits),
+        row.names = FALSE)
+  invisible(x)
+}

@@ -1,0 +1,239 @@
+# Methods of cumulative link mixed model fits (class glmmgee_glmm_ordinal).
+# The class does not inherit from glmmgee_glmm: the methods of that class
+# (and the ecosystem's, registered for it) assume a scalar mean model and
+# would give wrong answers here.
+
+ordinal_approx_label <- function(object)
+  if (object$nAGQ == 1L) "Laplace approximation" else
+    sprintf("adaptive Gauss-Hermite quadrature, nAGQ = %d", object$nAGQ)
+
+#' @export
+print.glmmgee_glmm_ordinal <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  cat(sprintf("Cumulative link mixed model (%s link), fitted by maximum likelihood (%s)\n",
+              x$family$link, ordinal_approx_label(x)))
+  cat("Formula:", paste(deparse(x$formula), collapse = " "), "\n")
+  ll <- x$loglik
+  cat(sprintf(" logLik %s  AIC %s  BIC %s\n", format(round(ll, 4)),
+              format(round(-2 * ll + 2 * x$df, 2)),
+              format(round(-2 * ll + log(x$nobs) * x$df, 2))))
+  cat(sprintf("%d observations, %d clusters (%s); %d response categories\n", x$nobs,
+              x$ngroups, x$group_name, length(x$y_levels)))
+  cat(sprintf("Random intercept %s: standard deviation %s%s\n", x$group_name,
+              format(signif(x$sigma_re, digits)), if (x$singular) " (singular fit)" else ""))
+  cat("Coefficients (conditional on the random intercept):\n")
+  print(signif(x$coefficients, digits))
+  cat("Thresholds:\n")
+  print(signif(x$thresholds, digits))
+  if (length(x$optinfo$warnings))
+    cat(paste0("Note: ", x$optinfo$warnings, "\n"), sep = "")
+  invisible(x)
+}
+
+#' @export
+summary.glmmgee_glmm_ordinal <- function(object, ...) {
+  se <- sqrt(diag(object$cov_psi))
+  tab <- function(idx) {
+    est <- object$psi[idx]
+    z <- est / se[idx]
+    cbind(Estimate = est, `Std. Error` = se[idx], `z value` = z,
+          `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
+  }
+  k1 <- length(object$thresholds)
+  p <- length(object$coefficients)
+  th <- tab(seq_len(k1))
+  th <- th[, 1:2, drop = FALSE]
+  structure(list(fit = object, coefficients = tab(k1 + seq_len(p)), thresholds = th,
+                 sigma = object$sigma_re, se_log_sigma = se[k1 + p + 1L]),
+            class = "summary.glmmgee_glmm_ordinal")
+}
+
+#' @export
+print.summary.glmmgee_glmm_ordinal <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  f <- x$fit
+  print.glmmgee_glmm_ordinal(f, digits = digits)
+  cat(sprintf("\nRandom effects:\n %s (Intercept): variance %s, std. dev. %s (SE of log sd %s)\n",
+              f$group_name, format(signif(x$sigma^2, digits)), format(signif(x$sigma, digits)),
+              format(signif(x$se_log_sigma, digits))))
+  cat("\nCoefficients (conditional: for a given cluster, its random intercept fixed):\n")
+  stats::printCoefmat(x$coefficients, digits = digits)
+  cat("\nThresholds (P(Y <= j) = F(threshold_j - eta)):\n")
+  print(signif(x$thresholds, digits))
+  invisible(x)
+}
+
+#' @export
+logLik.glmmgee_glmm_ordinal <- function(object, ...)
+  structure(object$loglik, df = object$df, nobs = object$nobs, class = "logLik")
+
+#' @export
+nobs.glmmgee_glmm_ordinal <- function(object, ...) object$nobs
+
+#' @export
+fixef.glmmgee_glmm_ordinal <- function(object, ...) object$coefficients
+
+#' @export
+coef.glmmgee_glmm_ordinal <- function(object, ...) c(object$thresholds, object$coefficients)
+
+#' @export
+vcov.glmmgee_glmm_ordinal <- function(object, full = FALSE, ...) {
+  k <- length(object$psi)
+  if (full) object$cov_psi else object$cov_psi[-k, -k, drop = FALSE]
+}
+
+#' @export
+confint.glmmgee_glmm_ordinal <- function(object, parm, level = 0.95, ...) {
+  check_level(level)
+  est <- c(object$psi[-length(object$psi)], sigma = object$log_sigma)
+  se <- sqrt(diag(object$cov_psi))
+  z <- stats::qnorm(1 - (1 - level) / 2)
+  ci <- cbind(est - z * se, est + z * se)
+  k <- nrow(ci)
+  ci[k, ] <- exp(ci[k, ])
+  pct <- paste(format(100 * c((1 - level) / 2, 1 - (1 - level) / 2), trim = TRUE), "%")
+  dimnames(ci) <- list(names(est), pct)
+  if (!missing(parm)) ci <- ci[parm, , drop = FALSE]
+  ci
+}
+
+#' @export
+formula.glmmgee_glmm_ordinal <- function(x, ...) x$formula
+
+#' @export
+family.glmmgee_glmm_ordinal <- function(object, ...) object$family
+
+#' @export
+model.frame.glmmgee_glmm_ordinal <- function(formula, ...) formula$model
+
+#' @export
+sigma.glmmgee_glmm_ordinal <- function(object, ...) 1
+
+#' @export
+VarCorr.glmmgee_glmm_ordinal <- function(x, sigma = 1, ...) {
+  out <- data.frame(grp = x$group_name, var1 = "(Intercept)", vcov = x$sigma_re^2,
+                    sdcor = x$sigma_re, stringsAsFactors = FALSE)
+  class(out) <- c("VarCorr.glmmgee_glmm_ordinal", "data.frame")
+  out
+}
+
+#' @export
+print.VarCorr.glmmgee_glmm_ordinal <- function(x, digits = max(3L, getOption("digits") - 2L), ...) {
+  cat(sprintf(" Groups %s, (Intercept): variance %s, std. dev. %s\n", x$grp,
+              format(signif(x$vcov, digits)), format(signif(x$sdcor, digits))))
+  invisible(x)
+}
+
+#' @export
+ranef.glmmgee_glmm_ordinal <- function(object, condVar = FALSE, type = c("mode", "mean"), ...) {
+  type <- match.arg(type)
+  r <- object$ranef
+  est <- if (type == "mode") r$mode else r$mean
+  v <- if (type == "mode") r$mode_var else r$var
+  df <- data.frame(`(Intercept)` = est, row.names = object$group_levels, check.names = FALSE)
+  if (condVar) attr(df, "condVar") <- stats::setNames(v, object$group_levels)
+  stats::setNames(list(df), object$group_name)
+}
+
+# The fixed-effect design of newdata (without the intercept) and its offset.
+ordinal_newdata <- function(object, newdata) {
+  if (is.null(newdata)) return(list(X = object$X, offset = object$offset %||% rep(0, nrow(object$X)),
+                                    group = object$group))
+  if (!is.data.frame(newdata)) stop("'newdata' must be a data frame", call. = FALSE)
+  tt <- stats::delete.response(object$terms)
+  mf <- stats::model.frame(tt, newdata, xlev = object$xlevels, na.action = stats::na.pass)
+  X <- stats::model.matrix(tt, mf, contrasts.arg = object$contrasts)
+  X <- X[, colnames(object$X), drop = FALSE]
+  off <- stats::model.offset(mf) %||% rep(0, nrow(X))
+  g <- NULL
+  if (object$group_name %in% names(newdata)) {
+    g <- match(as.character(newdata[[object$group_name]]), object$group_levels)
+  }
+  list(X = X, offset = off, group = g)
+}
+
+#' @export
+predict.glmmgee_glmm_ordinal <- function(object, newdata = NULL,
+                                         type = c("prob", "prob_marginal", "class", "linear"),
+                                         re.form = NA, nAGQ = 30L, ...) {
+  type <- match.arg(type)
+  nd <- ordinal_newdata(object, newdata)
+  eta <- drop(nd$X %*% object$coefficients) + nd$offset
+  if (type != "prob_marginal" && is.null(re.form)) {
+    if (is.null(nd$group))
+      stop(sprintf("'newdata' needs the grouping variable '%s' for re.form = NULL",
+                   object$group_name), call. = FALSE)
+    b <- object$ranef$mode[nd$group]
+    b[is.na(b)] <- 0  # new clusters: a typical one
+    eta <- eta + b
+  } else if (!is.null(re.form) && !(length(re.form) == 1L && is.na(re.form)))
+    stop("'re.form' must be NA (random intercept 0) or NULL (the fitted clusters' modes)",
+         call. = FALSE)
+  if (type == "linear") return(eta)
+  if (type == "prob_marginal")
+    return(ordinal_marginal_probs(object$family, object$thresholds, eta, object$sigma_re,
+                                  nAGQ, object$y_levels))
+  P <- category_probs(object$family, object$thresholds, eta, object$y_levels)
+  if (type == "prob") return(P)
+  factor(object$y_levels[max.col(P, ties.method = "first")], levels = object$y_levels,
+         ordered = TRUE)
+}
+
+# Category probabilities averaged over b ~ N(0, sigma^2) by Gauss-Hermite
+# quadrature (each cumulative probability integrated separately).
+ordinal_marginal_probs <- function(family, theta, eta, sigma, nAGQ = 30L, lev = NULL) {
+  rule <- cpp_gh_rule(as.integer(nAGQ))
+  P <- 0
+  for (k in seq_along(rule$z))
+    P <- P + rule$w[k] * category_probs(family, theta, eta + sigma * rule$z[k])
+  if (!is.null(lev)) colnames(P) <- lev
+  P
+}
+
+#' @export
+fitted.glmmgee_glmm_ordinal <- function(object, ...) {
+  P <- predict(object, type = "prob", re.form = NULL)
+  P[cbind(seq_len(nrow(P)), object$y)]
+}
+
+#' @export
+simulate.glmmgee_glmm_ordinal <- function(object, nsim = 1, seed = NULL,
+                                          re = c("new", "fitted"), ...) {
+  re <- match.arg(re)
+  if (!is.null(seed)) set.seed(seed)
+  eta0 <- drop(object$X %*% object$coefficients) + (object$offset %||% 0)
+  M <- length(object$group_levels)
+  out <- lapply(seq_len(nsim), function(s) {
+    b <- if (re == "new") stats::rnorm(M, 0, object$sigma_re) else object$ranef$mode
+    P <- category_probs(object$family, object$thresholds, eta0 + b[object$group])
+    u <- stats::runif(nrow(P))
+    k <- rowSums(u > t(apply(P, 1L, cumsum))) + 1L
+    k <- pmin(k, ncol(P))
+    factor(object$y_levels[k], levels = object$y_levels, ordered = TRUE)
+  })
+  names(out) <- paste0("sim_", seq_len(nsim))
+  as.data.frame(out)
+}
+
+# Likelihood-ratio tests between nested cumulative link mixed models fitted
+# to the same observations with the same approximation.
+#' @export
+anova.glmmgee_glmm_ordinal <- function(object, ...) {
+  fits <- c(list(object), list(...))
+  if (length(fits) < 2L)
+    stop("anova() of a cumulative link mixed model compares two or more nested fits", call. = FALSE)
+  if (!all(vapply(fits, inherits, TRUE, "glmmgee_glmm_ordinal")))
+    stop("anova(): every model must be a cumulative link mixed model from glmm()", call. = FALSE)
+  if (length(unique(vapply(fits, function(f) f$nobs, 1L))) > 1L ||
+      length(unique(vapply(fits, function(f) f$nAGQ, 1L))) > 1L)
+    stop("anova(): the models must use the same observations and the same nAGQ", call. = FALSE)
+  fits <- fits[order(vapply(fits, function(f) f$df, 1L))]
+  ll <- vapply(fits, function(f) f$loglik, 1)
+  df <- vapply(fits, function(f) f$df, 1L)
+  chisq <- c(NA, 2 * diff(ll))
+  ddf <- c(NA, diff(df))
+  out <- data.frame(npar = df, AIC = -2 * ll + 2 * df, logLik = ll, Chisq = chisq, Df = ddf,
+                    `Pr(>Chisq)` = stats::pchisq(chisq, ddf, lower.tail = FALSE),
+                    check.names = FALSE,
+                    row.names = vapply(fits, function(f) paste(deparse(f$formula), collapse = " "), ""))
+  structure(out, heading = "Likelihood-ratio tests, cumulative link mixed models\n",
+            class = c("anova", "data.frame"))
+}

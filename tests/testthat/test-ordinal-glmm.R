@@ -1,0 +1,279 @@
+# Cumulative link mixed models (family = cumulative()) against ordinal::clmm,
+# the engine's gradient against numerical differentiation, simulated data
+# with known truth, and the methods.
+
+wine_fits <- local({
+  cache <- NULL
+  function() {
+    if (is.null(cache)) {
+      # data named in the call itself, so that update() can evaluate it again.
+      w <- ordinal::wine
+      cache <<- list(
+        lap = glmm(rating ~ temp + contact + (1 | judge), data = ordinal::wine,
+                   family = cumulative("logit"), nAGQ = 1),
+        agq = glmm(rating ~ temp + contact + (1 | judge), data = ordinal::wine,
+                   family = cumulative("logit"), nAGQ = 10),
+        clmm_lap = ordinal::clmm(rating ~ temp + contact + (1 | judge), data = w),
+        clmm_agq = ordinal::clmm(rating ~ temp + contact + (1 | judge), data = w, nAGQ = 10))
+    }
+    cache
+  }
+})
+
+expect_matches_clmm <- function(ours, ref, tol = 2e-4) {
+  # Same model and approximation: the log-likelihoods agree, and ours is no
+  # lower than the same approximation at clmm's estimates. (clmm's Laplace
+  # value is not evaluated at the exact conditional modes: it can differ from
+  # the approximation at its own estimates by ~1e-6.)
+  at_ref <- glmmgee:::ordinal_loglik_at(ours, ref$alpha, ref$beta, ref$ST[[1]][1, 1])
+  expect_gte(ours$loglik, at_ref - 1e-9)
+  expect_equal(ours$loglik, ref$logLik, tolerance = 1e-7)
+  expect_equal(unname(ours$thresholds), unname(ref$alpha), tolerance = tol)
+  expect_equal(unname(fixef(ours)), unname(ref$beta), tolerance = tol)
+  expect_equal(ours$sigma_re, unname(ref$ST[[1]][1, 1]), tolerance = tol)
+  k <- length(ours$thresholds) + length(fixef(ours))
+  expect_equal(unname(sqrt(diag(vcov(ours)))), unname(sqrt(diag(vcov(ref)))[seq_len(k)]),
+               tolerance = 1e-3)
+}
+
+test_that("wine: Laplace and adaptive quadrature match clmm", {
+  skip_if_not_installed("ordinal")
+  f <- wine_fits()
+  expect_matches_clmm(f$lap, f$clmm_lap)
+  expect_matches_clmm(f$agq, f$clmm_agq)
+  expect_identical(names(f$lap$thresholds), c("1|2", "2|3", "3|4", "4|5"))
+  expect_identical(names(coef(f$lap)), c("1|2", "2|3", "3|4", "4|5", "tempwarm", "contactyes"))
+  expect_true(all(diff(f$agq$thresholds) > 0))
+  expect_equal(as.numeric(logLik(f$agq)), f$agq$loglik)
+  expect_identical(attr(logLik(f$agq), "df"), 7L)
+  expect_equal(AIC(f$lap), -2 * f$lap$loglik + 14)
+})
+
+test_that("wine, probit link: matches clmm (Laplace)", {
+  skip_if_not_installed("ordinal")
+  ours <- glmm(rating ~ temp + contact + (1 | judge), data = ordinal::wine,
+               family = cumulative("probit"), nAGQ = 1)
+  ref <- ordinal::clmm(rating ~ temp + contact + (1 | judge), data = ordinal::wine, link = "probit")
+  expect_matches_clmm(ours, ref)
+})
+
+test_that("cloglog link: clm's likelihood in the limit sigma -> 0, and ours higher than clmm's", {
+  skip_if_not_installed("ordinal")
+  w <- ordinal::wine
+  ref0 <- ordinal::clm(rating ~ temp + contact, data = w, link = "cloglog")
+  ours <- glmm(rating ~ temp + contact + (1 | judge), data = w, family = cumulative("cloglog"),
+               nAGQ = 10)
+  expect_equal(glmmgee:::ordinal_loglik_at(ours, ref0$alpha, ref0$beta, 1e-8), ref0$logLik,
+               tolerance = 1e-8)
+  # clmm(link = "cloglog") reports a lower maximum (-82.73 against our
+  # -81.53 at nAGQ = 10) with thresholds far from clm's: its mixed-model
+  # likelihood for this link is not clm's F; we only require ours not lower.
+  ref <- ordinal::clmm(rating ~ temp + contact + (1 | judge), data = w, link = "cloglog",
+                       nAGQ = 10)
+  expect_gte(ours$loglik, ref$logLik)
+})
+
+test_that("soup: SURENESS ~ PROD + (1 | RESP) matches clmm (Laplace)", {
+  skip_if_not_installed("ordinal")
+  soup <- ordinal::soup
+  ours <- glmm(SURENESS ~ PROD + (1 | RESP), data = soup, family = cumulative("logit"), nAGQ = 1)
+  ref <- ordinal::clmm(SURENESS ~ PROD + (1 | RESP), data = soup)
+  expect_matches_clmm(ours, ref)
+})
+
+test_that("the engine's log-likelihood is clmm's at clmm's estimates, for each link and nAGQ", {
+  skip_if_not_installed("ordinal")
+  w <- ordinal::wine[order(ordinal::wine$judge), ]
+  X <- model.matrix(~ temp + contact, w)[, -1]
+  st <- c(0L, cumsum(tabulate(as.integer(w$judge))))
+  for (lk in c("logit", "probit")) for (K in c(1L, 7L)) {
+    ref <- ordinal::clmm(rating ~ temp + contact + (1 | judge), data = w, link = lk, nAGQ = K)
+    r <- glmmgee:::cpp_ordinal_loglik(as.integer(w$rating), X, rep(0, 72), rep(1, 72), st, 5L,
+                                      ref$alpha, ref$beta, log(ref$ST[[1]][1, 1]), K,
+                                      cumulative(lk)$link_code, FALSE)
+    # Exact at nAGQ > 1; clmm's Laplace value is taken at inexact modes.
+    expect_equal(r$loglik, ref$logLik, tolerance = if (K == 1L) 1e-7 else 1e-10,
+                 label = paste(lk, K))
+  }
+})
+
+test_that("the gradient is exact: numDeriv agrees, with weights and offsets, every link", {
+  skip_if_not_installed("numDeriv")
+  set.seed(3)
+  n <- 60; M <- 12
+  g <- sort(sample(M, n, replace = TRUE))
+  X <- cbind(rnorm(n), rbinom(n, 1, 0.4))
+  y <- sample(1:4, n, replace = TRUE)
+  y[1:4] <- 1:4
+  off <- rnorm(n, 0, 0.3); wt <- runif(n, 0.5, 2)
+  st <- c(0L, cumsum(tabulate(g, M)))
+  for (lk in 0:2) for (K in c(1L, 6L)) {
+    f <- function(par) glmmgee:::cpp_ordinal_loglik(y, X, off, wt, st, 4L, par[1:3], par[4:5],
+                                                    par[6], K, lk, TRUE)
+    par <- c(-0.7, 0.2, 1.1, 0.4, -0.5, log(0.8))
+    nd <- numDeriv::grad(function(p) f(p)$loglik, par)
+    expect_equal(f(par)$gradient, nd, tolerance = 1e-6, label = paste("link", lk, "nAGQ", K))
+  }
+})
+
+sim_ordinal <- function(M, m, theta, beta, sigma, seed) {
+  set.seed(seed)
+  d <- data.frame(g = factor(rep(seq_len(M), each = m)), x = rnorm(M * m),
+                  z = rbinom(M * m, 1, 0.5))
+  b <- rnorm(M, 0, sigma)[d$g]
+  eta <- beta[1] * d$x + beta[2] * d$z + b
+  u <- rlogis(M * m)
+  d$y <- ordered(findInterval(eta + u, theta) + 1L)
+  d
+}
+
+test_that("simulated data: known truth recovered, clmm matched, scale invariance", {
+  skip_if_not_installed("ordinal")
+  theta <- c(-1, 0.5, 2); beta <- c(1, -0.5); sigma <- 1
+  d <- sim_ordinal(150, 8, theta, beta, sigma, seed = 11)
+  fit <- glmm(y ~ x + z + (1 | g), data = d, family = cumulative, nAGQ = 7)
+  se <- sqrt(diag(vcov(fit, full = TRUE)))
+  truth <- c(theta, beta, log(sigma))
+  expect_true(all(abs(fit$psi - truth) < 4 * se))
+  ref <- ordinal::clmm(y ~ x + z + (1 | g), data = d, nAGQ = 7)
+  expect_matches_clmm(fit, ref)
+  # Units and location of a covariate change neither the optimum nor the fit.
+  d2 <- transform(d, x = 100 * x + 37)
+  fit2 <- glmm(y ~ x + z + (1 | g), data = d2, family = cumulative, nAGQ = 7)
+  expect_equal(fit2$loglik, fit$loglik, tolerance = 1e-9)
+  expect_equal(unname(fixef(fit2)["x"]) * 100, unname(fixef(fit)["x"]), tolerance = 1e-6)
+  expect_equal(unname(fit2$thresholds - 37 * fixef(fit2)["x"]), unname(fit$thresholds),
+               tolerance = 1e-6)
+})
+
+test_that("ranef: modes and conditional variances as clmm's", {
+  skip_if_not_installed("ordinal")
+  f <- wine_fits()
+  re <- ranef(f$lap, condVar = TRUE)
+  expect_named(re, "judge")
+  expect_equal(re$judge[[1]], ordinal::ranef(f$clmm_lap)$judge[[1]], tolerance = 1e-3)
+  expect_equal(unname(attr(re$judge, "condVar")),
+               unname(ordinal::condVar(f$clmm_lap)$judge[[1]]), tolerance = 2e-3)
+  vc <- VarCorr(f$lap)
+  expect_equal(vc$sdcor, f$lap$sigma_re)
+})
+
+test_that("predictions: probabilities, population-averaged integral, class, fitted", {
+  skip_if_not_installed("ordinal")
+  f <- wine_fits()$agq
+  P0 <- predict(f, type = "prob")
+  expect_equal(unname(rowSums(P0)), rep(1, 72))
+  expect_identical(colnames(P0), levels(ordinal::wine$rating))
+  Pm <- predict(f, type = "prob_marginal")
+  expect_equal(unname(rowSums(Pm)), rep(1, 72))
+  # The population-averaged cumulative probability of row 1 by integrate().
+  eta <- sum(fixef(f) * f$X[1, ])
+  cum1 <- integrate(function(b) plogis(f$thresholds[2] - eta - b) * dnorm(b, 0, f$sigma_re),
+                    -Inf, Inf, rel.tol = 1e-10)$value
+  expect_equal(sum(Pm[1, 1:2]), cum1, tolerance = 1e-7)
+  cl <- predict(f, type = "class", re.form = NULL)
+  expect_true(is.ordered(cl))
+  Pc <- predict(f, type = "prob", re.form = NULL)
+  expect_identical(as.integer(cl), unname(max.col(Pc, ties.method = "first")))
+  nd <- ordinal::wine[c(1, 40), ]
+  expect_equal(predict(f, newdata = nd, type = "prob", re.form = NULL), Pc[c(1, 40), ],
+               ignore_attr = TRUE)
+  expect_equal(fitted(f), Pc[cbind(1:72, as.integer(ordinal::wine$rating))])
+  s <- simulate(f, nsim = 3, seed = 1)
+  expect_identical(dim(s), c(72L, 3L))
+  expect_identical(levels(s[[1]]), levels(ordinal::wine$rating))
+})
+
+test_that("odds ratios: conditional proportional odds, population-averaged per threshold", {
+  skip_if_not_installed("ordinal")
+  f <- wine_fits()$agq
+  orc <- odds_ratios(f)
+  expect_equal(orc$estimate, unname(exp(fixef(f))))
+  expect_identical(attr(orc, "view"), "conditional")
+  orm <- odds_ratios(f, type = "marginal")
+  expect_identical(nrow(orm), 8L)
+  expect_identical(attr(orm, "view"), "marginal")
+  # Attenuated towards 1 relative to the conditional ratio, and not constant
+  # over thresholds (no proportional odds after integrating).
+  tw <- orm$estimate[orm$term == "tempwarm"]
+  expect_true(all(tw < exp(fixef(f)["tempwarm"])) && all(tw > 1))
+  expect_gt(diff(range(log(tw))), 0.05)
+  # The per-threshold ratio is that of the averaged marginal probabilities.
+  d1 <- d0 <- ordinal::wine
+  d1$temp <- factor("warm", levels(d0$temp)); d0$temp <- factor("cold", levels(d0$temp))
+  p1 <- colMeans(predict(f, newdata = d1, type = "prob_marginal"))
+  p0 <- colMeans(predict(f, newdata = d0, type = "prob_marginal"))
+  odds <- function(p) { a <- 1 - cumsum(p)[1:4]; a / (1 - a) }
+  expect_equal(tw, unname(odds(p1) / odds(p0)), tolerance = 1e-8)
+  expect_error(odds_ratios(glmm(rating ~ temp + (1 | judge), data = ordinal::wine,
+                                family = cumulative("probit"), nAGQ = 1)), "logit link")
+})
+
+test_that("standardize(): category probabilities averaged over the data", {
+  skip_if_not_installed("ordinal")
+  f <- wine_fits()$agq
+  st <- standardize(f, "temp")
+  expect_identical(nrow(st), 10L)
+  expect_equal(tapply(st$estimate, st$value, sum), c(cold = 1, warm = 1), ignore_attr = TRUE)
+  d1 <- ordinal::wine; d1$temp <- factor("warm", levels(d1$temp))
+  expect_equal(st$estimate[st$value == "warm"],
+               unname(colMeans(predict(f, newdata = d1, type = "prob_marginal"))), tolerance = 1e-10)
+  expect_true(all(st$conf.low >= 0 & st$conf.high <= 1 & st$std.error > 0))
+  stc <- standardize(f, "temp", re = "conditional")
+  expect_identical(attr(stc, "view"), "typical")
+})
+
+test_that("bad input is refused with a clear message", {
+  skip_if_not_installed("ordinal")
+  w <- ordinal::wine
+  w$num <- as.integer(w$rating)
+  expect_error(glmm(num ~ temp + (1 | judge), data = w, family = cumulative), "ordered factor")
+  expect_error(glmm(rating ~ temp + (1 + temp | judge), data = w, family = cumulative),
+               "random intercept only")
+  expect_error(glmm(rating ~ temp + (1 | judge) + (1 | bottle), data = w, family = cumulative),
+               "one random intercept")
+  expect_error(cumulative("cauchit"), "'link'")
+  expect_error(glmm(rating ~ temp + (1 | judge), data = w, family = cumulative, nAGQ = 0), "'nAGQ'")
+  w$rating2 <- factor(w$rating, levels = c(levels(w$rating), "6"))
+  # An empty level is dropped with the model frame's unused levels.
+  f <- glmm(rating2 ~ temp + (1 | judge), data = w, family = cumulative, nAGQ = 1)
+  expect_identical(length(f$thresholds), 4L)
+  expect_error(glmm(rating ~ temp + (1 | judge), data = w, family = cumulative,
+                    start = list(theta = c(1, 0, 2, 3))), "increasing")
+})
+
+test_that("two categories: the binomial logit GLMM (same logLik, beta, threshold = -intercept)", {
+  skip_if_not_installed("MASS")
+  b <- MASS::bacteria
+  b$yo <- ordered(b$y, levels = c("n", "y"))
+  ord <- glmm(yo ~ trt + I(week > 2) + (1 | ID), data = b, family = cumulative, nAGQ = 11)
+  bin <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = b, family = binomial, nAGQ = 11)
+  expect_equal(ord$loglik, bin$loglik, tolerance = 1e-9)
+  expect_equal(unname(c(-ord$thresholds, fixef(ord))), unname(fixef(bin)), tolerance = 1e-5)
+  expect_equal(ord$sigma_re, sqrt(bin$D[1, 1]), tolerance = 1e-5)
+})
+
+test_that("no between-cluster variation: a singular fit, warned and recorded, at clm's optimum", {
+  skip_if_not_installed("ordinal")
+  set.seed(1)
+  d <- data.frame(g = factor(rep(1:30, each = 5)), x = rnorm(150))
+  d$y <- ordered(findInterval(d$x + rlogis(150), c(-1, 0, 1)) + 1)
+  expect_warning(f <- glmm(y ~ x + (1 | g), data = d, family = cumulative, nAGQ = 5), "singular")
+  expect_true(f$singular)
+  expect_match(f$optinfo$warnings, "singular", all = FALSE)
+  ref <- ordinal::clm(y ~ x, data = d)
+  expect_equal(f$loglik, ref$logLik, tolerance = 1e-6)
+  expect_equal(unname(coef(f)), unname(coef(ref)), tolerance = 1e-3)
+})
+
+test_that("update() and anova(): likelihood-ratio test between nested fits", {
+  skip_if_not_installed("ordinal")
+  f <- wine_fits()
+  small <- update(f$agq, . ~ . - contact)
+  expect_identical(names(fixef(small)), "tempwarm")
+  a <- anova(f$agq, small)
+  expect_equal(a$Chisq[2], 2 * (f$agq$loglik - small$loglik))
+  ref <- ordinal::clmm(rating ~ temp + (1 | judge), data = ordinal::wine, nAGQ = 10)
+  expect_equal(small$loglik, ref$logLik, tolerance = 1e-9)
+  expect_error(anova(f$agq, f$lap), "same nAGQ")
+})
