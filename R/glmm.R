@@ -189,9 +189,14 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   if (!missing(data) && !is.data.frame(data) && !is.list(data))
     stop("'data' must be a data frame", call. = FALSE)
   fenv <- environment(formula) %||% env
-  frame_formula <- reformulas::subbars(formula)
+  structured <- has_covstruct(formula)
+  frame_formula <- if (structured) covstruct_frame_formula(formula) else reformulas::subbars(formula)
   environment(frame_formula) <- fenv
   mf <- frame_from_call(mc, frame_formula, env, extras = c("weights", "offset"))
+  # ar1(), cs(), diag(), homdiag() terms (covstruct-fit.R).
+  if (structured)
+    return(glmm_covstruct(formula, mf, family, nAGQ, control, start, covariance, ranef_dist,
+                          REML, mc, fenv))
   rd <- check_ranef_dist(ranef_dist)
   if (!is.logical(REML) || length(REML) != 1L || is.na(REML))
     stop("'REML' must be TRUE or FALSE", call. = FALSE)
