@@ -9,7 +9,8 @@
 # (design_transform(), beta* = Tx beta), so the search does not depend on
 # the covariates' units; Z is used as given, since a structure (diagonal,
 # AR(1), ...) is not preserved by recentring its columns.
-covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, control) {
+covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, control,
+                          penalty = NULL) {
   n <- length(y)
   p <- ncol(X)
   cl <- cluster_index(group, "group")
@@ -74,6 +75,15 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
       r$gradient <- c(g[seq_len(p)], drop(crossprod(lm$J, g[p + seq_len(nl)])),
                       if (disp) g[[length(g)]])
     }
+    # The prior acts on beta = Tx^-1 beta*, so its gradient in beta* is
+    # Tx^-T times its gradient in beta.
+    r$penalty <- 0
+    if (!is.null(penalty)) {
+      pv <- penalty_value(penalty, backsolve(Tx, par[seq_len(p)]))
+      r$penalty <- pv$value
+      r$loglik <- r$loglik + pv$value
+      if (grad) r$gradient[seq_len(p)] <- r$gradient[seq_len(p)] + forwardsolve(t(Tx), pv$gradient)
+    }
     r
   }
   search <- function(par) covstruct_search(evalf, par, control)
@@ -111,9 +121,12 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   warn <- fit_warnings(run$opt, nstep, gmax_star, singular, hess, cov_theta, control,
                        boundary_check = bc$record)
   structures <- covstruct_report(re$terms, k_re, par, cov_theta)
+  pen <- if (!is.null(penalty))
+    list(prior = penalty, value = final$penalty, loglik = final$loglik - final$penalty,
+         objective = final$loglik)
   list(beta = theta[seq_len(p)], lambda = lm$lambda, Lambda = Lam,
        sigma = sigma_of(family, if (disp) par[[P]]), theta = theta,
-       loglik = final$loglik, gradient = grad, hessian = hess, cov_theta = cov_theta,
+       loglik = final$loglik - final$penalty, penalty = pen, gradient = grad, hessian = hess, cov_theta = cov_theta,
        modes = summ, nAGQ = nAGQ, family = fitted_family(family, if (disp) par[[P]]),
        group = cl, q = q, pattern = pat, cov_blocks = re$block_sizes, p = p,
        dispersion = disp, family_par = family_parameter(family, theta, cov_theta),
@@ -214,11 +227,12 @@ covstruct_hessian <- function(evalf, par, g0, on_boundary) {
   H
 }
 
-# The formula front end of glmm() for structured covariances: the same
-# checks and object as the unstructured one-factor route, with the
-# structures' estimates in $structures (class glmmgee_glmm_covstruct).
+# The formula front end of glmm() for structured covariances and for
+# penalized fixed effects (penalty.R): the same checks and object as the
+# unstructured one-factor route, with the structures' estimates in
+# $structures and the prior in $penalty (class glmmgee_glmm_covstruct).
 glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance, ranef_dist,
-                           REML, mc, fenv) {
+                           REML, mc, fenv, penalty = NULL) {
   if (!is.null(covariance))
     stop("'covariance' (a known covariance) cannot be combined with a covariance structure such as ar1() or cs()",
          call. = FALSE)
@@ -238,11 +252,18 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
   extra_warn <- check_cluster_sizes(re$group, resp$weights, family, re$group_name,
                                     trials_one = trials_one)
   sep <- separation_record(X, resp$y, resp$weights, family, "glmm")
-  fit <- covstruct_fit(X, resp$y, re, re$group, family, resp$weights, rc$offset, nAGQ, control)
+  fit <- covstruct_fit(X, resp$y, re, re$group, family, resp$weights, rc$offset, nAGQ, control,
+                       penalty = penalty)
+  if (!is.null(penalty) && isTRUE(sep$separated))
+    sep$message <- paste0(sub(", so the maximum likelihood estimate.*$", "", sep$message),
+                          ": the maximum likelihood estimate does not exist; the fit is penalized ",
+                          "(penalized = TRUE), so these coefficients are finite but set largely ",
+                          "by the prior (posterior mode), not by the data")
   obj <- new_glmm(fit, X = X, Z = re$Z, y = resp$y, weights = resp$weights,
                   offset = rc$offset, re = re, mf = mf, mt = fx$mt, call = mc,
                   formula = formula)
   obj$structures <- fit$structures
+  obj$penalty <- fit$penalty
   class(obj) <- c("glmmgee_glmm_covstruct", class(obj))
   finish_glmm(obj, sep, extra_warn)
 }

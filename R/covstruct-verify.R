@@ -105,6 +105,7 @@ covstruct_report <- function(terms, k_re, par, cov_theta) {
 print.glmmgee_glmm_covstruct <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   NextMethod()
   print_covstructs(x$structures, digits)
+  print_penalty(x$penalty, digits)
   invisible(x)
 }
 
@@ -112,6 +113,7 @@ print.glmmgee_glmm_covstruct <- function(x, digits = max(3L, getOption("digits")
 print.summary.glmmgee_glmm_covstruct <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   NextMethod()
   print_covstructs(x$structures, digits)
+  print_penalty(x$penalty, digits)
   invisible(x)
 }
 
@@ -119,11 +121,13 @@ print.summary.glmmgee_glmm_covstruct <- function(x, digits = max(3L, getOption("
 summary.glmmgee_glmm_covstruct <- function(object, ...) {
   out <- NextMethod()
   out$structures <- object$structures
+  out$penalty <- object$penalty
   class(out) <- c("summary.glmmgee_glmm_covstruct", class(out))
   out
 }
 
 print_covstructs <- function(structures, digits) {
+  if (all(vapply(structures, function(s) s$kind == "us", TRUE))) return(invisible())
   cat("Covariance structures (random effects):\n")
   for (s in structures) {
     what <- switch(s$kind, us = "unstructured", diag = "diagonal, heterogeneous variances",

@@ -100,6 +100,12 @@
 #'   factor: `"normal"` (the default), `"bridge"` (logit link; marginal
 #'   coefficients exactly \eqn{\phi\beta}) or `"nonparametric"` (mass
 #'   points), or `list("nonparametric", k = 3)`. See [ranef-distributions].
+#' @param penalized `FALSE` (maximum likelihood), `TRUE`, or a list with
+#'   any of `pen_mu`, `pen_sigma`, `pen_df`: a multivariate Student-t prior on
+#'   the fixed effects (default location 0, scale 1, 3 degrees of freedom), as
+#'   GLMMadaptive's `mixed_model(penalized = )`, which keeps the estimates
+#'   finite under separation. One grouping factor. See [covariance-structures],
+#'   which also describes the `ar1()`, `cs()`, `diag()` and `homdiag()` terms.
 #' @section Checks on the data:
 #' Before fitting, `glmm()` stops with an error naming the variable or
 #' argument for infinite values, all-zero weights, a response without
@@ -178,7 +184,7 @@
 #' @export
 glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
                  na.action, nAGQ = NULL, control = glmm_control(), start = NULL,
-                 covariance = NULL, ranef_dist = "normal", REML = FALSE) {
+                 covariance = NULL, ranef_dist = "normal", REML = FALSE, penalized = FALSE) {
   mc <- match.call()
   env <- parent.frame()
   family <- resolve_family(family, env)
@@ -193,10 +199,12 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   frame_formula <- if (structured) covstruct_frame_formula(formula) else reformulas::subbars(formula)
   environment(frame_formula) <- fenv
   mf <- frame_from_call(mc, frame_formula, env, extras = c("weights", "offset"))
-  # ar1(), cs(), diag(), homdiag() terms (covstruct-fit.R).
-  if (structured)
+  # ar1(), cs(), diag(), homdiag() terms and penalized fixed effects
+  # (covstruct-fit.R, penalty.R).
+  penalty <- penalty_prior(penalized)
+  if (structured || !is.null(penalty))
     return(glmm_covstruct(formula, mf, family, nAGQ, control, start, covariance, ranef_dist,
-                          REML, mc, fenv))
+                          REML, mc, fenv, penalty))
   rd <- check_ranef_dist(ranef_dist)
   if (!is.logical(REML) || length(REML) != 1L || is.na(REML))
     stop("'REML' must be TRUE or FALSE", call. = FALSE)
