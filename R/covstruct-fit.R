@@ -124,9 +124,28 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   pen <- if (!is.null(penalty))
     list(prior = penalty, value = final$penalty, loglik = final$loglik - final$penalty,
          objective = final$loglik)
+  # Methods that carry uncertainty from the parameters to D (Wald
+  # intervals for standard deviations, marginal coefficients, ...) read the
+  # parameters as (beta, Lambda's entries, log dispersion): the structure's
+  # covariance is pushed forward to them by the same exact Jacobian (a
+  # covariance of rank the number of structure parameters).
+  B <- matrix(0, p + length(lm$lambda) + disp, P)
+  B[seq_len(p), seq_len(p)] <- diag(1, p)
+  B[p + seq_along(lm$lambda), at_re] <- lm$J
+  if (disp) B[nrow(B), P] <- 1
+  cnames <- c(pnames[seq_len(p)], sprintf("lambda[%d,%d]", pat$row, pat$col),
+              if (disp) pnames[P])
+  theta_chol <- stats::setNames(c(theta[seq_len(p)], lm$lambda, if (disp) theta[[P]]), cnames)
+  cov_chol <- B %*% cov_theta %*% t(B)
+  dimnames(cov_chol) <- list(cnames, cnames)
+  attr(cov_chol, "ok") <- attr(cov_theta, "ok")
+  attr(cov_chol, "cond") <- attr(cov_theta, "cond")
+  attr(structures, "theta") <- theta
+  attr(structures, "cov_theta") <- cov_theta
   list(beta = theta[seq_len(p)], lambda = lm$lambda, Lambda = Lam,
-       sigma = sigma_of(family, if (disp) par[[P]]), theta = theta,
-       loglik = final$loglik - final$penalty, penalty = pen, gradient = grad, hessian = hess, cov_theta = cov_theta,
+       sigma = sigma_of(family, if (disp) par[[P]]), theta = theta_chol,
+       loglik = final$loglik - final$penalty, penalty = pen,
+       gradient = grad, hessian = hess, cov_theta = cov_chol, npar = P,
        modes = summ, nAGQ = nAGQ, family = fitted_family(family, if (disp) par[[P]]),
        group = cl, q = q, pattern = pat, cov_blocks = re$block_sizes, p = p,
        dispersion = disp, family_par = family_parameter(family, theta, cov_theta),
@@ -264,6 +283,11 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
                   formula = formula)
   obj$structures <- fit$structures
   obj$penalty <- fit$penalty
+  # Parameters counted on the structure's scale (theta holds Lambda's entries).
+  obj$df <- fit$npar
+  obj$theta_structure <- attr(fit$structures, "theta")
+  obj$cov_structure <- attr(fit$structures, "cov_theta")
+  attributes(obj$structures) <- NULL
   class(obj) <- c("glmmgee_glmm_covstruct", class(obj))
   finish_glmm(obj, sep, extra_warn)
 }

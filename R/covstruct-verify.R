@@ -140,3 +140,18 @@ print_covstructs <- function(structures, digits) {
                 if (!is.null(s$rho)) sprintf("; rho %s", format(s$rho, digits = digits)) else ""))
   }
 }
+
+# Profiles would run over Lambda's entries, which a structure ties together.
+#' @export
+profile.glmmgee_glmm_covstruct <- function(fitted, ...) {
+  stop("profile likelihoods are not available for fits with a covariance structure or a penalty; ",
+       "use confint(fit, method = \"Wald\")", call. = FALSE)
+}
+
+#' @export
+confint.glmmgee_glmm_covstruct <- function(object, parm = NULL, level = 0.95,
+                                           method = c("Wald", "profile"), ...) {
+  method <- match.arg(method)
+  if (method == "profile") profile(object)
+  NextMethod()
+}

@@ -40,6 +40,12 @@ test_that("ar1(): the covstruct vignette's gaussian AR(1) model matches glmmTMB"
   expect_output(print(f), "AR\\(1\\)")
   expect_output(print(summary(f)), "rho")
   expect_equal(attr(logLik(f), "df"), 4)  # intercept, sd, rho, sigma
+  # Wald intervals through the structure's covariance; no profiles.
+  ci <- confint(f, method = "Wald")
+  expect_true(all(is.finite(ci)))
+  expect_true(all(ci[, 1] < ci[, 2]))
+  expect_error(profile(f), "not available")
+  expect_equal(unname(sqrt(diag(vcov(f)))), unname(sqrt(f$cov_structure[1, 1])))
 })
 
 test_that("ar1() and cs() in Poisson and logistic models (Laplace) match glmmTMB", {
