@@ -106,7 +106,8 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   on_boundary <- rep(FALSE, P)
   on_boundary[bc$record$boundary_index] <- TRUE
   H <- if (control$hessian) covstruct_hessian(evalf, par, final$gradient, on_boundary)
-  hess <- if (!is.null(H)) crossprod(A, H %*% A)
+  # Boundary rows and columns are NA; kept out of the products (NA * 0 is NA).
+  hess <- if (!is.null(H)) na_product(H, A, on_boundary)
   if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)
   cov_theta <- invert_information(hess, on_boundary, pnames)
   grad <- drop(crossprod(A, final$gradient))
@@ -136,7 +137,7 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   cnames <- c(pnames[seq_len(p)], sprintf("lambda[%d,%d]", pat$row, pat$col),
               if (disp) pnames[P])
   theta_chol <- stats::setNames(c(theta[seq_len(p)], lm$lambda, if (disp) theta[[P]]), cnames)
-  cov_chol <- B %*% cov_theta %*% t(B)
+  cov_chol <- na_product(cov_theta, t(B), on_boundary)
   dimnames(cov_chol) <- list(cnames, cnames)
   attr(cov_chol, "ok") <- attr(cov_theta, "ok")
   attr(cov_chol, "cond") <- attr(cov_theta, "cond")
@@ -161,6 +162,19 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
                       newton_failures = summ$newton_failures, warnings = warn,
                       boundary_check = bc$record, reparameterized = !tx$identity,
                       nthreads = control$nthreads))
+}
+
+# A' H A for a symmetric H whose rows and columns `na` are missing (NA):
+# the product over the others, NA where a missing one enters.
+na_product <- function(H, A, na) {
+  H0 <- H
+  H0[na, ] <- 0
+  H0[, na] <- 0
+  out <- crossprod(A, H0 %*% A)
+  hit <- colSums(abs(A[na, , drop = FALSE])) > 0
+  out[hit, ] <- NA_real_
+  out[, hit] <- NA_real_
+  out
 }
 
 # nlminb (scaled by the curvature at the start) and then Newton steps with

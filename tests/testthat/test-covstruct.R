@@ -129,6 +129,25 @@ test_that("a standard deviation driven to zero is reported only once verified", 
   expect_gte(ll(f), ll(m) - 1e-4)
 })
 
+test_that("an AR(1) correlation driven to 1 (a random intercept only) is verified, with standard errors", {
+  set.seed(7)
+  M <- 80
+  d <- data.frame(g = factor(rep(seq_len(M), each = 4)), times = factor(rep(1:4, M)),
+                  x = stats::rnorm(4 * M))
+  d$y <- stats::rpois(nrow(d), exp(0.3 + 0.2 * d$x + stats::rnorm(M, 0, 0.7)[d$g]))
+  f <- suppressWarnings(glmm(y ~ x + ar1(0 + times | g), d, family = poisson, nAGQ = 1))
+  expect_gt(f$structures[[1L]]$rho, 0.999)
+  expect_true(f$singular)
+  expect_true(f$optinfo$boundary_check$verified)
+  expect_true(all(is.finite(sqrt(diag(vcov(f))))))
+  # The boundary model is the random intercept model.
+  fi <- glmm(y ~ x + (1 | g), d, family = poisson, nAGQ = 1)
+  expect_equal(ll(f), ll(fi), tolerance = 1e-6)
+  skip_if_not_installed("glmmTMB")
+  m <- suppressWarnings(glmmTMB::glmmTMB(y ~ x + ar1(0 + times | g), d, family = poisson))
+  expect_gte(ll(f), ll(m) - 1e-4)
+})
+
 test_that("the Cholesky Jacobian of every structure matches finite differences", {
   D_chol <- function(s, par) { L <- t(chol(s$D(par))); L[lower.tri(L, diag = TRUE)] }
   cases <- list(list("diag", 3, c(0.1, -0.3, 0.2)), list("homdiag", 3, -0.2),
