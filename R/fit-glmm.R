@@ -161,6 +161,10 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   grad <- grad_user
   names(grad) <- pnames
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
+  # Judged on the optimizer's standardized scale, where it does not depend
+  # on the units of the covariates.
+  sfree <- !star_boundary(theta_s)
+  gmax_star <- if (any(sfree)) max(abs(final$gradient[sfree])) else 0
 
   if (!is.null(hess) && any(on_boundary & !is.na(diag(hess)))) {
     hess[on_boundary, ] <- NA_real_
@@ -178,7 +182,7 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   Ls[cbind(pat$row, pat$col)] <- theta_s[p + seq_along(pat$row)]
   unbounded <- pure_clusters_message(y, weights, cl$index, family) %||%
     large_sd_message(sqrt(rowSums(Ls^2)), colnames(Z), family)
-  warn <- fit_warnings(opt, nstep, gmax, singular, hess, cov_theta, control,
+  warn <- fit_warnings(opt, nstep, gmax_star, singular, hess, cov_theta, control,
                        after_singular = c(modes_failed, unbounded),
                        boundary_check = vb$record)
 

@@ -119,6 +119,12 @@
 #'   factor: `"normal"` (the default), `"bridge"` (logit link; marginal
 #'   coefficients exactly \eqn{\phi\beta}) or `"nonparametric"` (mass
 #'   points), or `list("nonparametric", k = 3)`. See [ranef-distributions].
+#' @param penalized `FALSE` (maximum likelihood), `TRUE`, or a list with
+#'   any of `pen_mu`, `pen_sigma`, `pen_df`: a multivariate Student-t prior on
+#'   the fixed effects (default location 0, scale 1, 3 degrees of freedom), as
+#'   GLMMadaptive's `mixed_model(penalized = )`, which keeps the estimates
+#'   finite under separation. One grouping factor. See [covariance-structures],
+#'   which also describes the `ar1()`, `cs()`, `diag()` and `homdiag()` terms.
 #' @section Checks on the data:
 #' Before fitting, `glmm()` stops with an error naming the variable or
 #' argument for infinite values, all-zero weights, a response without
@@ -198,7 +204,7 @@
 glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
                  na.action, nAGQ = NULL, control = glmm_control(), start = NULL,
                  covariance = NULL, ranef_dist = "normal", REML = FALSE,
-                 ziformula = NULL, dispformula = NULL) {
+                 ziformula = NULL, dispformula = NULL, penalized = FALSE) {
   mc <- match.call()
   env <- parent.frame()
   # Zero-inflation, hurdle families, a dispersion formula (glmm-zi.R).
@@ -208,6 +214,9 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
            call. = FALSE)
     if (!is.null(start))
       stop("'start' is not available with 'ziformula', 'dispformula' or hurdle families",
+           call. = FALSE)
+    if (!identical(penalized, FALSE))
+      stop("'penalized' is not available with 'ziformula', 'dispformula' or hurdle families",
            call. = FALSE)
     return(glmm_zi(mc, formula, ziformula, dispformula, family, nAGQ, control, env))
   }
@@ -220,9 +229,23 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   if (!missing(data) && !is.data.frame(data) && !is.list(data))
     stop("'data' must be a data frame", call. = FALSE)
   fenv <- environment(formula) %||% env
-  frame_formula <- reformulas::subbars(formula)
+  structured <- has_covstruct(formula)
+  frame_formula <- if (structured) covstruct_frame_formula(formula) else reformulas::subbars(formula)
   environment(frame_formula) <- fenv
   mf <- frame_from_call(mc, frame_formula, env, extras = c("weights", "offset"))
+  # ar1(), cs(), diag(), homdiag() terms and penalized fixed effects
+  # (covstruct-fit.R, penalty.R).
+  penalty <- penalty_prior(penalized)
+  if (structured || !is.null(penalty)) {
+    if (is_cumulative(family))
+      stop("cumulative link models take neither covariance-structure terms nor 'penalized'",
+           call. = FALSE)
+    if (!is.null(control$workers))
+      stop("'control$workers': fits with covariance-structure terms or 'penalized' are not fitted on workers",
+           call. = FALSE)
+    return(glmm_covstruct(formula, mf, family, nAGQ, control, start, covariance, ranef_dist,
+                          REML, mc, fenv, penalty))
+  }
   rd <- check_ranef_dist(ranef_dist)
   if (!is.null(control$workers)) check_distributable(formula, covariance, rd, REML)
   if (is_cumulative(family)) {

@@ -36,7 +36,9 @@ fit_criteria <- function(object) {
 }
 
 print_header <- function(object) {
-  cat("Generalized linear mixed model fit by maximum likelihood\n")
+  cat("Generalized linear mixed model fit by",
+      if (is.null(object$penalty)) "maximum likelihood\n"
+      else "penalized maximum likelihood (Student-t prior on the fixed effects)\n")
   cat(" Approximation:", approximation_label(object), "\n")
   cat(" Family:", object$family$family, "(", object$family$link, ")\n")
   cat(" Formula:", paste(deparse(object$formula, width.cutoff = 500L), collapse = " "), "\n")

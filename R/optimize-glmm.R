@@ -53,6 +53,13 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
     theta <- opt$par
     cur <- NULL
     Hq <- NULL
+    if (opt$convergence != 0L) {
+      pol <- newton_polish(eng, theta, boundary, lower, if (two_stage) 1e-8 else tight)
+      stages$newton_polish <- pol$record
+      theta <- pol$theta
+      cur <- pol$at
+      if (pol$converged) opt <- list(convergence = 0L, message = pol$record$message)
+    }
   }
   if (two_stage) {
     if (is.null(Hq)) {
@@ -73,6 +80,13 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
       stages$nlminb_agq <- stage_record(opt)
       theta <- opt$par
       cur <- NULL
+      if (opt$convergence != 0L) {
+        pol <- newton_polish(eng, theta, boundary, lower, tight)
+        stages$newton_polish_agq <- pol$record
+        theta <- pol$theta
+        cur <- pol$at
+        if (pol$converged) opt <- list(convergence = 0L, message = pol$record$message)
+      }
     }
   }
   list(theta = theta, opt = opt, stages = stages, at = cur)

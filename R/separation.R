@@ -248,6 +248,8 @@ separation_message <- function(sep, family, model = "glmm") {
   sprintf(paste0("separation: the fixed effects %s predict %d observation(s) perfectly (%s), ",
                  "so %s and these coefficients drift to +/-Inf; their estimates and standard ",
                  "errors are meaningless. Remove or merge the offending terms or levels, or ",
-                 "use a penalized (e.g. Firth) fit"),
-          paste(terms, collapse = ", "), sep$nobs, what, why)
+                 "use a penalized fit%s"),
+          paste(terms, collapse = ", "), sep$nobs, what, why,
+          if (model == "gee") " (e.g. Firth)"
+          else ": glmm(..., penalized = TRUE), a Student-t prior on the fixed effects")
 }

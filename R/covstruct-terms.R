@@ -1,0 +1,122 @@
+# Random-effect terms with covariance structures on one grouping factor:
+# glmmTMB's syntax, e.g. y ~ x + ar1(0 + time_f | g) + (1 | g). Terms
+# without a structure are unstructured, us(). Parsed by reformulas
+# (splitForm, the parser glmmTMB uses).
+
+# Whether a formula names a structure other than the unstructured default.
+has_covstruct <- function(formula) {
+  isTRUE(reformulas::anySpecial(formula, setdiff(covstruct_kinds, "us")))
+}
+
+# The formula the model frame is built from: structures replaced by
+# parentheses, then the bars by '+'.
+covstruct_frame_formula <- function(formula) {
+  f <- reformulas::sub_specials(formula, specials = setdiff(covstruct_kinds, "us"))
+  reformulas::subbars(f)
+}
+
+# The terms: per term its structure (covstruct()), design columns and
+# names; all on one grouping factor (the structured route has no sparse
+# engine yet).
+covstruct_terms <- function(formula, mf, env) {
+  sp <- reformulas::splitForm(formula, specials = covstruct_kinds)
+  bars <- sp$reTrmFormulas
+  kinds <- sp$reTrmClasses
+  gnames <- vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), "")
+  if (length(unique(gnames)) > 1L)
+    stop(sprintf(paste0("covariance structures such as ar1() or cs(), and 'penalized', are available ",
+                        "for one grouping factor (the sparse engine has neither yet); the formula has %s"),
+                 paste(unique(gnames), collapse = " and ")),
+         call. = FALSE)
+  g <- tryCatch(used_factor(eval_grouping(bars[[1L]][[3L]], mf, env)),
+                error = function(e) stop(sprintf("grouping factor '%s': %s", gnames[1L],
+                                                 conditionMessage(e)), call. = FALSE))
+  if (anyNA(g))
+    stop(sprintf("grouping factor '%s' contains missing values", gnames[1L]), call. = FALSE)
+  if (nlevels(g) < 2L)
+    stop(sprintf("grouping factor '%s' has only %d level; a random effect needs at least two groups",
+                 gnames[1L], nlevels(g)), call. = FALSE)
+  terms <- lapply(seq_along(bars), function(k) {
+    lhs <- stats::as.formula(call("~", bars[[k]][[2L]]), env = env)
+    Zb <- stats::model.matrix(lhs, mf)
+    q <- ncol(Zb)
+    label <- sprintf("%s(%s)", kinds[k], paste(deparse(bars[[k]]), collapse = ""))
+    if (q == 0L) stop(sprintf("the random-effects term %s has no columns", label), call. = FALSE)
+    if (kinds[k] %in% c("ar1", "cs") && q < 2L)
+      stop(sprintf("%s needs at least two columns (e.g. ar1(0 + f | g) with a factor f of two or more levels); it has one",
+                   label), call. = FALSE)
+    list(kind = kinds[k], label = label, Z = Zb, cnames = colnames(Zb), q = q,
+         struct = covstruct(kinds[k], q))
+  })
+  cn <- unlist(lapply(terms, `[[`, "cnames"))
+  if (anyDuplicated(cn))
+    stop(sprintf("random-effects terms on '%s' repeat a column (%s)", gnames[1L],
+                 paste(unique(cn[duplicated(cn)]), collapse = ", ")), call. = FALSE)
+  Z <- do.call(cbind, lapply(terms, `[[`, "Z"))
+  sizes <- vapply(terms, `[[`, 1L, "q")
+  pat <- block_pattern(sizes)
+  for (k in seq_along(terms)) terms[[k]]$Z <- NULL
+  list(terms = terms, Z = unname(Z), cnames = cn, group = g, group_name = gnames[1L],
+       lam_row = pat$row, lam_col = pat$col, block_sizes = sizes,
+       fixed = sp$fixedFormula)
+}
+
+#' Covariance structures and penalized fixed effects in glmm()
+#'
+#' Random-effect terms on one grouping factor may carry a covariance
+#' structure, written as in glmmTMB: `us(x | g)` or `(x | g)`
+#' (unstructured), `diag(x | g)` (independent effects with one standard
+#' deviation each; for numeric terms the same model as `(1 | g) + (0 + x | g)`),
+#' `homdiag(x | g)` (independent, one common standard deviation),
+#' `ar1(0 + f | g)` (one standard deviation; correlation
+#' \eqn{\rho^{|j-k|}} between the j-th and k-th columns, e.g. the levels of a
+#' time factor in their order) and `cs(0 + f | g)` (compound symmetry: one
+#' standard deviation per column and one common correlation, as glmmTMB's
+#' `cs`). Several terms may be combined, e.g. `(1 | g) + ar1(0 + f | g)`.
+#' They are fitted by the one-factor engine (adaptive Gauss-Hermite
+#' quadrature or Laplace, `nAGQ` as usual) at \eqn{\Lambda = chol(D)}, with
+#' the exact gradient carried to the structure's parameters by the exact
+#' Jacobian of the Cholesky factor. The parameters are searched on
+#' unconstrained scales: log standard deviations, \eqn{\rho = t/\sqrt{1+t^2}}
+#' (ar1) and \eqn{\rho = -a + (1+a)\,\mathrm{logit}^{-1}(t)}, \eqn{a = 1/(q-1)}
+#' (cs). A standard deviation driven to zero or a correlation to its limit is
+#' reported (singular fit) only after restarts from interior points find no
+#' higher log-likelihood (`$optinfo$boundary_check`).
+#'
+#' `penalized = TRUE` adds the log density (without its constant) of a
+#' multivariate Student-t prior on the fixed effects,
+#' \eqn{-(\nu + p)/2 \log(1 + \sum_j ((\beta_j-\mu)/\sigma)^2/\nu)}, to the
+#' log-likelihood, as GLMMadaptive does (location `pen_mu` 0, scale
+#' `pen_sigma` 1, `pen_df` \eqn{\nu = 3}); the estimates are the posterior
+#' mode, finite under separation, and their standard errors come from the
+#' Hessian of the penalized log-likelihood. `logLik()` gives the
+#' log-likelihood at these estimates without the penalty; `$penalty` holds
+#' the prior, the penalty and the penalized value, and print says that the
+#' estimates are penalized. The prior acts on the coefficients in the units
+#' of the model matrix, so, unlike maximum likelihood, the estimates depend
+#' on how covariates are scaled.
+#'
+#' Fits with a structure or a penalty have class `glmmgee_glmm_covstruct`
+#' (a `glmmgee_glmm`); `$structures` lists, per term, the structure, the
+#' standard deviations, the correlation and the parameters on the
+#' optimizer's scale with their standard errors. Not yet available: several
+#' grouping factors (the sparse engine), `start`, `REML`, profile
+#' likelihood intervals.
+#' @name covariance-structures
+#' @examples
+#' set.seed(1)
+#' M <- 60
+#' d <- data.frame(g = factor(rep(1:M, each = 4)), time = factor(rep(1:4, M)),
+#'                 x = rnorm(4 * M))
+#' b <- t(chol(0.5 * 0.6^abs(outer(1:4, 1:4, "-")))) %*% matrix(rnorm(4 * M), 4)
+#' d$y <- rpois(4 * M, exp(0.2 + 0.3 * d$x + as.vector(b)))
+#' fit <- glmm(y ~ x + ar1(0 + time | g), d, family = poisson, nAGQ = 1)
+#' fit
+#' fit$structures[[1]]$rho
+#'
+#' # Separation: no failures among the treated; penalized estimates are finite.
+#' d$trt <- rep(0:1, length.out = M)[d$g]
+#' d$z <- ifelse(d$trt == 1, 1, rbinom(4 * M, 1, 0.4))
+#' pfit <- glmm(z ~ trt + (1 | g), d, family = binomial, penalized = TRUE)
+#' fixef(pfit)
+NULL

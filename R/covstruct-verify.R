@@ -1,0 +1,157 @@
+# Boundaries of structured covariances and what the fit reports of them.
+#
+# On the structures' unconstrained scales a boundary lies at infinity: a
+# standard deviation at zero is log(sd) -> -Inf, an AR(1) or compound
+# symmetry correlation at its limit is t -> +/-Inf. A search that drifts
+# there is accepted only after restarts from interior points (the drifting
+# standard deviations at 0.3 and 1, the correlations at 0) return no higher
+# log-likelihood, as verify_boundary() does for unstructured terms.
+
+covstruct_sd_tol <- 1e-4
+covstruct_rho_tol <- 1e-4
+
+# Which parameters are on a boundary (indices into par).
+covstruct_boundary <- function(par, terms, k_re) {
+  out <- integer()
+  for (k in seq_along(terms)) {
+    s <- terms[[k]]$struct
+    idx <- k_re[[k]]
+    pk <- par[idx]
+    if (s$kind == "us") {
+      sdp <- s$sd_par[abs(pk[s$sd_par]) < covstruct_sd_tol]
+      out <- c(out, idx[sdp])
+      next
+    }
+    sdp <- s$sd_par[exp(pk[s$sd_par]) < covstruct_sd_tol]
+    out <- c(out, idx[sdp])
+    if (length(s$rho_par)) {
+      r <- s$rho(pk)
+      lo <- if (s$kind == "cs") -1 / (terms[[k]]$q - 1) else -1
+      if (1 - r < covstruct_rho_tol || r - lo < covstruct_rho_tol) out <- c(out, idx[s$rho_par])
+    }
+  }
+  out
+}
+
+# The interior point a restart begins from.
+covstruct_restart_point <- function(par, terms, k_re, at, size) {
+  for (k in seq_along(terms)) {
+    s <- terms[[k]]$struct
+    idx <- k_re[[k]]
+    hit <- match(at, idx)
+    hit <- hit[!is.na(hit)]
+    if (!length(hit)) next
+    if (s$kind == "us") {
+      par[idx] <- s$start(size)
+      next
+    }
+    for (j in hit) {
+      if (j %in% s$sd_par) par[idx[j]] <- log(size)
+      if (j %in% s$rho_par) par[idx[j]] <- s$start(size)[j]
+    }
+  }
+  par
+}
+
+covstruct_verify <- function(search, best, terms, k_re) {
+  b0 <- covstruct_boundary(best$par, terms, k_re)
+  rec <- list(performed = length(b0) > 0L, restarts = 0L, loglik_boundary = best$loglik,
+              loglik_restarts = numeric(), moved_off = FALSE, verified = TRUE,
+              message = "no parameter on a boundary", boundary_index = b0)
+  if (!length(b0)) return(list(best = best, record = rec))
+  for (size in c(1, 0.3)) {
+    th <- covstruct_restart_point(best$par, terms, k_re, b0, size)
+    res <- tryCatch(search(th), error = function(e) NULL)
+    rec$restarts <- rec$restarts + 1L
+    ll <- if (is.null(res)) NA_real_ else res$loglik
+    rec$loglik_restarts <- c(rec$loglik_restarts, ll)
+    if (is.finite(ll) && ll > best$loglik + 1e-6) {
+      best <- res
+      rec$moved_off <- TRUE
+    }
+  }
+  b1 <- covstruct_boundary(best$par, terms, k_re)
+  ok <- rec$loglik_restarts[is.finite(rec$loglik_restarts)]
+  rec$verified <- !length(b1) || (length(ok) > 0L && all(ok <= best$loglik + 1e-6))
+  rec$boundary_index <- b1
+  rec$message <- if (!length(b1)) {
+    "restarts from the interior found a higher interior optimum"
+  } else if (rec$verified) {
+    sprintf("verified: %d restart(s) from interior points returned no higher log-likelihood",
+            rec$restarts)
+  } else {
+    "not verified: restarts from interior points failed"
+  }
+  list(best = best, record = rec)
+}
+
+# Per term: the structure, its standard deviations and correlation
+# parameter as users read them (with the estimate on the optimizer's scale
+# and its standard error there).
+covstruct_report <- function(terms, k_re, par, cov_theta) {
+  lapply(seq_along(terms), function(k) {
+    s <- terms[[k]]$struct
+    idx <- k_re[[k]]
+    pk <- par[idx]
+    se <- if (!is.null(cov_theta)) sqrt(pmax(diag(cov_theta)[idx], 0)) else rep(NA_real_, length(idx))
+    list(kind = s$kind, label = terms[[k]]$label, columns = terms[[k]]$cnames,
+         sd = stats::setNames(s$sd(pk), terms[[k]]$cnames), rho = s$rho(pk),
+         parameters = stats::setNames(pk, s$names(terms[[k]]$cnames)),
+         se = stats::setNames(se, s$names(terms[[k]]$cnames)))
+  })
+}
+
+#' @export
+print.glmmgee_glmm_covstruct <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  NextMethod()
+  print_covstructs(x$structures, digits)
+  print_penalty(x$penalty, digits)
+  invisible(x)
+}
+
+#' @export
+print.summary.glmmgee_glmm_covstruct <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  NextMethod()
+  print_covstructs(x$structures, digits)
+  print_penalty(x$penalty, digits)
+  invisible(x)
+}
+
+#' @export
+summary.glmmgee_glmm_covstruct <- function(object, ...) {
+  out <- NextMethod()
+  out$structures <- object$structures
+  out$penalty <- object$penalty
+  class(out) <- c("summary.glmmgee_glmm_covstruct", class(out))
+  out
+}
+
+print_covstructs <- function(structures, digits) {
+  if (all(vapply(structures, function(s) s$kind == "us", TRUE))) return(invisible())
+  cat("Covariance structures (random effects):\n")
+  for (s in structures) {
+    what <- switch(s$kind, us = "unstructured", diag = "diagonal, heterogeneous variances",
+                   homdiag = "diagonal, one common variance",
+                   ar1 = "AR(1): one variance, correlation rho^|j - k|",
+                   cs = "compound symmetry: one correlation, heterogeneous variances")
+    sds <- if (s$kind %in% c("homdiag", "ar1")) format(s$sd[1L], digits = digits)
+           else paste(format(s$sd, digits = digits), collapse = ", ")
+    cat(sprintf("  %s: %s; Std.Dev. %s%s\n", s$label, what, sds,
+                if (!is.null(s$rho)) sprintf("; rho %s", format(s$rho, digits = digits)) else ""))
+  }
+}
+
+# Profiles would run over Lambda's entries, which a structure ties together.
+#' @export
+profile.glmmgee_glmm_covstruct <- function(fitted, ...) {
+  stop("profile likelihoods are not available for fits with a covariance structure or a penalty; ",
+       "use confint(fit, method = \"Wald\")", call. = FALSE)
+}
+
+#' @export
+confint.glmmgee_glmm_covstruct <- function(object, parm = NULL, level = 0.95,
+                                           method = c("Wald", "profile"), ...) {
+  method <- match.arg(method)
+  if (method == "profile") profile(object)
+  NextMethod()
+}

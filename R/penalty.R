@@ -1,0 +1,61 @@
+# Penalized fixed effects for separated data: glmm(..., penalized = TRUE)
+# adds to the log-likelihood the log density of a multivariate Student-t
+# prior on the fixed effects, as GLMMadaptive's mixed_model(penalized =
+# TRUE) does (Rizopoulos, GLMMadaptive documentation: location 0, scale 1,
+# 3 degrees of freedom by default, the same for every coefficient):
+#   pen(beta) = -(df + p) / 2 * log(1 + sum(((beta - mu) / sigma)^2) / df),
+# without its normalizing constant. Under separation the log-likelihood
+# keeps rising as a coefficient runs to +/-Inf but only towards a finite
+# bound, while the penalty falls without bound, so the penalized estimates
+# are finite. The penalty acts on the coefficients in the units of the
+# model matrix, like any prior: the estimates depend on how covariates are
+# scaled, unlike maximum likelihood.
+
+# The prior's parameters from glmm()'s `penalized`: FALSE (NULL), TRUE
+# (the defaults), or a list with any of pen_mu, pen_sigma, pen_df
+# (GLMMadaptive's names).
+penalty_prior <- function(penalized) {
+  if (isFALSE(penalized)) return(NULL)
+  defaults <- list(pen_mu = 0, pen_sigma = 1, pen_df = 3)
+  if (isTRUE(penalized)) return(defaults)
+  if (!is.list(penalized) || is.null(names(penalized)) || any(names(penalized) == ""))
+    stop("'penalized' must be TRUE, FALSE or a named list with pen_mu, pen_sigma and/or pen_df",
+         call. = FALSE)
+  bad <- setdiff(names(penalized), names(defaults))
+  if (length(bad))
+    stop(sprintf("'penalized' has unknown component(s) %s; allowed: pen_mu, pen_sigma, pen_df",
+                 paste(sQuote(bad, FALSE), collapse = ", ")), call. = FALSE)
+  out <- utils::modifyList(defaults, penalized)
+  if (!is.numeric(out$pen_mu) || !length(out$pen_mu) || any(!is.finite(out$pen_mu)))
+    stop("'penalized$pen_mu' must be finite numbers", call. = FALSE)
+  if (!is.numeric(out$pen_sigma) || !length(out$pen_sigma) || any(!is.finite(out$pen_sigma)) ||
+      any(out$pen_sigma <= 0))
+    stop("'penalized$pen_sigma' must be positive finite numbers", call. = FALSE)
+  if (!is.numeric(out$pen_df) || length(out$pen_df) != 1L || !is.finite(out$pen_df) ||
+      out$pen_df <= 0)
+    stop("'penalized$pen_df' must be one positive finite number", call. = FALSE)
+  out
+}
+
+# The penalty and its gradient at beta (length p); mu and sigma recycled.
+penalty_value <- function(prior, beta) {
+  p <- length(beta)
+  mu <- rep(prior$pen_mu, length.out = p)
+  s2 <- rep(prior$pen_sigma, length.out = p)^2
+  df <- prior$pen_df
+  r <- beta - mu
+  quad <- sum(r^2 / s2) / df
+  list(value = -0.5 * (df + p) * log1p(quad),
+       gradient = -(df + p) / df * (r / s2) / (1 + quad))
+}
+
+print_penalty <- function(pen, digits) {
+  if (is.null(pen)) return(invisible())
+  cat(sprintf(paste0("Fixed effects are penalized: multivariate Student-t prior (location %s, ",
+                     "scale %s, df %s); log-likelihood %s, penalized %s\n"),
+              paste(format(unique(pen$prior$pen_mu), digits = digits), collapse = ","),
+              paste(format(unique(pen$prior$pen_sigma), digits = digits), collapse = ","),
+              format(pen$prior$pen_df, digits = digits),
+              format(pen$loglik, digits = digits + 3L),
+              format(pen$objective, digits = digits + 3L)))
+}

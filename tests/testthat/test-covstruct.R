@@ -1,0 +1,177 @@
+# Covariance structures on one grouping factor (covstruct*.R): ar1(), cs(),
+# diag(), homdiag() against glmmTMB (1.1: ar1 with one variance, cs with
+# heterogeneous variances; homdiag as glmmTMB's diag with its variances
+# mapped equal), against our own unstructured fits where the models
+# coincide, and against known truth.
+
+ll <- function(f) as.numeric(logLik(f))
+
+# glmmTMB's covstruct vignette: AR(1) over the levels of a time factor.
+sim_ar1 <- function(seed, M, n = 6, phi = 0.7, family = "gaussian", sd = 1) {
+  set.seed(seed)
+  R <- phi^as.matrix(stats::dist(seq_len(n)))
+  b <- matrix(stats::rnorm(M * n), M) %*% chol(R) * sd
+  d <- data.frame(times = factor(rep(seq_len(n), M)), group = factor(rep(seq_len(M), each = n)),
+                  x = stats::rnorm(M * n))
+  eta <- as.vector(t(b))
+  d$y <- switch(family,
+                gaussian = eta + stats::rnorm(M * n),
+                poisson = stats::rpois(M * n, exp(0.3 + 0.2 * d$x + eta)),
+                binomial = stats::rbinom(M * n, 1, stats::plogis(-0.2 + 0.4 * d$x + eta)))
+  d
+}
+
+test_that("ar1(): the covstruct vignette's gaussian AR(1) model matches glmmTMB", {
+  skip_if_not_installed("glmmTMB")
+  d <- sim_ar1(1, 150)
+  f <- glmm(y ~ ar1(times + 0 | group), data = d)
+  m <- glmmTMB::glmmTMB(y ~ ar1(times + 0 | group), data = d)
+  expect_s3_class(f, "glmmgee_glmm_covstruct")
+  expect_gte(ll(f), ll(m) - 1e-6)
+  vc <- glmmTMB::VarCorr(m)$cond$group
+  s <- f$structures[[1L]]
+  expect_equal(unname(s$sd[1L]), unname(attr(vc, "stddev")[1L]), tolerance = 1e-3)
+  expect_equal(s$rho, attr(vc, "correlation")[1L, 2L], tolerance = 1e-3)
+  expect_equal(sigma(f), sigma(m), tolerance = 1e-3)
+  expect_equal(unname(fixef(f)), unname(glmmTMB::fixef(m)$cond), tolerance = 1e-3)
+  # The covariance it implies is AR(1) with one variance.
+  D <- f$D
+  expect_equal(D[1, 3] / D[1, 1], s$rho^2, tolerance = 1e-8)
+  expect_output(print(f), "AR\\(1\\)")
+  expect_output(print(summary(f)), "rho")
+  expect_equal(attr(logLik(f), "df"), 4)  # intercept, sd, rho, sigma
+  # Wald intervals through the structure's covariance; no profiles.
+  ci <- confint(f, method = "Wald")
+  expect_true(all(is.finite(ci)))
+  expect_true(all(ci[, 1] < ci[, 2]))
+  expect_error(profile(f), "not available")
+  expect_equal(unname(sqrt(diag(vcov(f)))), unname(sqrt(f$cov_structure[1, 1])))
+})
+
+test_that("ar1() and cs() in Poisson and logistic models (Laplace) match glmmTMB", {
+  skip_if_not_installed("glmmTMB")
+  for (fam in c("poisson", "binomial")) {
+    d <- sim_ar1(2, 120, n = 4, phi = 0.6, family = fam, sd = 0.8)
+    for (st in c("ar1", "cs")) {
+      form <- stats::as.formula(sprintf("y ~ x + %s(0 + times | group)", st))
+      f <- suppressWarnings(glmm(form, data = d, family = fam, nAGQ = 1))
+      m <- suppressWarnings(glmmTMB::glmmTMB(form, data = d, family = fam))
+      lab <- paste(fam, st)
+      expect_gte(ll(f), ll(m) - 1e-4, label = lab)
+      expect_equal(unname(fixef(f)), unname(glmmTMB::fixef(m)$cond), tolerance = 2e-3, label = lab)
+      vc <- glmmTMB::VarCorr(m)$cond$group
+      s <- f$structures[[1L]]
+      expect_equal(unname(s$sd), unname(attr(vc, "stddev")), tolerance = 5e-3, label = lab)
+      expect_equal(s$rho, attr(vc, "correlation")[1L, 2L], tolerance = 5e-3, label = lab)
+    }
+  }
+})
+
+test_that("diag() is the model of independent terms; homdiag() glmmTMB's diag with equal variances", {
+  skip_if_not_installed("glmmTMB")
+  set.seed(3)
+  M <- 80
+  d <- data.frame(g = factor(rep(seq_len(M), each = 8)), x = stats::rnorm(8 * M))
+  b0 <- stats::rnorm(M, 0, 0.7)
+  b1 <- stats::rnorm(M, 0, 0.5)
+  d$y <- stats::rpois(nrow(d), exp(0.2 + 0.3 * d$x + b0[d$g] + b1[d$g] * d$x))
+  # diag(1 + x | g) and (1 | g) + (0 + x | g): the same model, on the same
+  # quadrature (two effects: default nAGQ).
+  fd <- glmm(y ~ x + diag(1 + x | g), d, family = poisson)
+  fu <- glmm(y ~ x + (1 | g) + (0 + x | g), d, family = poisson)
+  expect_equal(fd$nAGQ, fu$nAGQ)
+  expect_equal(ll(fd), ll(fu), tolerance = 1e-8)
+  expect_equal(unname(sqrt(diag(fd$D))), unname(sqrt(diag(fu$D))), tolerance = 1e-4)
+  # Laplace against glmmTMB.
+  f1 <- glmm(y ~ x + diag(1 + x | g), d, family = poisson, nAGQ = 1)
+  m1 <- glmmTMB::glmmTMB(y ~ x + diag(1 + x | g), d, family = poisson)
+  expect_gte(ll(f1), ll(m1) - 1e-4)
+  expect_equal(unname(f1$structures[[1L]]$sd),
+               unname(attr(glmmTMB::VarCorr(m1)$cond$g, "stddev")), tolerance = 2e-3)
+  fh <- glmm(y ~ x + homdiag(1 + x | g), d, family = poisson, nAGQ = 1)
+  mh <- glmmTMB::glmmTMB(y ~ x + diag(1 + x | g), d, family = poisson,
+                         map = list(theta = factor(c(1, 1))))
+  expect_gte(ll(fh), ll(mh) - 1e-4)
+  expect_equal(unname(fh$structures[[1L]]$sd[1L]),
+               unname(attr(glmmTMB::VarCorr(mh)$cond$g, "stddev")[1L]), tolerance = 2e-3)
+  expect_equal(attr(logLik(fh), "df"), 3)
+  expect_lte(ll(fh), ll(f1) + 1e-8)  # a restriction of diag()
+})
+
+test_that("ar1() recovers a known correlation (Poisson, AGHQ by default for three levels)", {
+  d <- sim_ar1(4, 400, n = 3, phi = 0.7, family = "poisson", sd = 0.8)
+  f <- suppressWarnings(glmm(y ~ x + ar1(0 + times | group), d, family = poisson))
+  expect_gt(f$nAGQ, 1L)
+  s <- f$structures[[1L]]
+  expect_lt(abs(s$rho - 0.7), 0.1)
+  expect_lt(abs(s$sd[1L] - 0.8), 0.1)
+  expect_lt(abs(fixef(f)[["x"]] - 0.2), 0.05)
+  # An unstructured 3 x 3 covariance nests AR(1): at least this
+  # log-likelihood, on the same quadrature.
+  fu <- suppressWarnings(glmm(y ~ x + (0 + times | group), d, family = poisson, nAGQ = f$nAGQ))
+  expect_gte(ll(fu), ll(f) - 1e-6)
+})
+
+test_that("a standard deviation driven to zero is reported only once verified", {
+  set.seed(5)
+  M <- 60
+  d <- data.frame(g = factor(rep(seq_len(M), each = 6)), x = stats::rnorm(6 * M))
+  d$y <- stats::rpois(nrow(d), exp(0.5 + 0.3 * d$x + stats::rnorm(M, 0, 0.6)[d$g]))
+  f <- suppressWarnings(glmm(y ~ x + diag(1 + x | g), d, family = poisson, nAGQ = 1))
+  bc <- f$optinfo$boundary_check
+  if (f$singular) {
+    expect_true(bc$verified)
+    expect_gte(bc$restarts, 1L)
+    expect_true(any(grepl("singular fit", f$optinfo$warnings)))
+  }
+  skip_if_not_installed("glmmTMB")
+  m <- suppressWarnings(glmmTMB::glmmTMB(y ~ x + diag(1 + x | g), d, family = poisson))
+  expect_gte(ll(f), ll(m) - 1e-4)
+})
+
+test_that("an AR(1) correlation driven to 1 (a random intercept only) is verified, with standard errors", {
+  set.seed(7)
+  M <- 80
+  d <- data.frame(g = factor(rep(seq_len(M), each = 4)), times = factor(rep(1:4, M)),
+                  x = stats::rnorm(4 * M))
+  d$y <- stats::rpois(nrow(d), exp(0.3 + 0.2 * d$x + stats::rnorm(M, 0, 0.7)[d$g]))
+  f <- suppressWarnings(glmm(y ~ x + ar1(0 + times | g), d, family = poisson, nAGQ = 1))
+  expect_gt(f$structures[[1L]]$rho, 0.999)
+  expect_true(f$singular)
+  expect_true(f$optinfo$boundary_check$verified)
+  expect_true(all(is.finite(sqrt(diag(vcov(f))))))
+  # The boundary model is the random intercept model.
+  fi <- glmm(y ~ x + (1 | g), d, family = poisson, nAGQ = 1)
+  expect_equal(ll(f), ll(fi), tolerance = 1e-6)
+  skip_if_not_installed("glmmTMB")
+  m <- suppressWarnings(glmmTMB::glmmTMB(y ~ x + ar1(0 + times | g), d, family = poisson))
+  expect_gte(ll(f), ll(m) - 1e-4)
+})
+
+test_that("the Cholesky Jacobian of every structure matches finite differences", {
+  D_chol <- function(s, par) { L <- t(chol(s$D(par))); L[lower.tri(L, diag = TRUE)] }
+  cases <- list(list("diag", 3, c(0.1, -0.3, 0.2)), list("homdiag", 3, -0.2),
+                list("ar1", 4, c(0.2, 0.9)), list("ar1", 3, c(-0.1, -1.5)),
+                list("cs", 3, c(0.1, -0.2, 0.3, 0.4)), list("cs", 4, c(0, 0.2, -0.3, 0.1, -0.6)))
+  for (cs in cases) {
+    s <- glmmgee:::covstruct(cs[[1L]], cs[[2L]])
+    par <- cs[[3L]]
+    J <- glmmgee:::chol_jacobian(s$D(par), s$dD(par))$J
+    Jn <- vapply(seq_along(par), function(k) {
+      h <- 1e-6
+      pp <- par; pp[k] <- pp[k] + h
+      pm <- par; pm[k] <- pm[k] - h
+      (D_chol(s, pp) - D_chol(s, pm)) / (2 * h)
+    }, numeric(nrow(J)))
+    expect_equal(J, matrix(Jn, nrow(J)), tolerance = 1e-6, label = paste(cs[[1L]], cs[[2L]]))
+  }
+})
+
+test_that("covariance structures refuse what they cannot fit, naming the problem", {
+  d <- sim_ar1(6, 20, n = 3)
+  d$site <- factor(rep(1:4, length.out = nrow(d)))
+  expect_error(glmm(y ~ ar1(0 + x | group), d), "at least two columns")
+  expect_error(glmm(y ~ ar1(0 + times | group) + (1 | site), d), "one grouping factor")
+  expect_error(glmm(y ~ ar1(0 + times | group), d, REML = TRUE), "REML")
+  expect_error(glmm(y ~ ar1(0 + times | group), d, start = list(beta = 0)), "start")
+})

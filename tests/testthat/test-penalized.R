@@ -1,0 +1,84 @@
+# Penalized fixed effects (penalty.R): the Student-t prior of GLMMadaptive's
+# mixed_model(penalized = TRUE), on separated and on ordinary data.
+
+sim_sep <- function(seed, M = 60) {
+  set.seed(seed)
+  d <- data.frame(g = factor(rep(seq_len(M), each = 6)), x = stats::rnorm(6 * M))
+  d$trt <- rep(0:1, length.out = M)[d$g]
+  b <- stats::rnorm(M, 0, 0.8)
+  d$y2 <- stats::rbinom(nrow(d), 1, stats::plogis(-0.3 + 0.5 * d$x + b[d$g]))
+  d$y <- d$y2
+  d$y[d$trt == 1] <- 1  # no failures among the treated: quasi-complete separation
+  d
+}
+
+# GLMMadaptive's penalized fit; its EM phase stops on the separated
+# coefficient, so the quasi-Newton phase alone (iter_EM = 0), with room
+# for a large coefficient.
+ga_pen <- function(form, d, nAGQ, penalized = TRUE) {
+  ga <- GLMMadaptive::mixed_model(form, ~ 1 | g, d, family = binomial(), penalized = penalized,
+                                  nAGQ = nAGQ,
+                                  control = list(iter_EM = 0, max_coef_value = 1000,
+                                                 optimizer = "nlminb"))
+  list(beta = GLMMadaptive::fixef(ga), sd = sqrt(ga$D[1, 1]), pen_loglik = as.numeric(logLik(ga)))
+}
+
+test_that("separated data: finite penalized estimates, as GLMMadaptive's penalized = TRUE", {
+  skip_if_not_installed("GLMMadaptive")
+  d <- sim_sep(11)
+  w <- character()
+  f <- withCallingHandlers(glmm(y ~ x + trt + (1 | g), d, family = binomial, nAGQ = 11,
+                                penalized = TRUE),
+                           warning = function(cond) {
+                             w <<- c(w, conditionMessage(cond)); invokeRestart("muffleWarning")
+                           })
+  expect_true(all(is.finite(fixef(f))))
+  expect_true(all(is.finite(sqrt(diag(vcov(f))))))
+  expect_true(any(grepl("separation.*penalized", w)))
+  ga <- ga_pen(y ~ x + trt, d, 11)
+  expect_gte(f$penalty$objective, ga$pen_loglik - 1e-4)
+  expect_equal(unname(fixef(f)), unname(ga$beta), tolerance = 1e-3)
+  expect_equal(sqrt(f$D[1, 1]), ga$sd, tolerance = 1e-3)
+  # logLik() is the log-likelihood without the penalty.
+  expect_equal(as.numeric(logLik(f)), f$penalty$objective - f$penalty$value)
+  expect_output(print(f), "penalized maximum likelihood")
+  expect_output(print(f), "Student-t prior")
+  # The unpenalized fit warns of separation and recommends the penalty.
+  w0 <- character()
+  withCallingHandlers(glmm(y ~ x + trt + (1 | g), d, family = binomial, nAGQ = 11),
+                      warning = function(cond) {
+                        w0 <<- c(w0, conditionMessage(cond)); invokeRestart("muffleWarning")
+                      })
+  expect_true(any(grepl("separation.*penalized = TRUE", w0)))
+})
+
+test_that("ordinary data and a prior given as a list: GLMMadaptive's estimates", {
+  skip_if_not_installed("GLMMadaptive")
+  d <- sim_sep(12)
+  prior <- list(pen_mu = 0, pen_sigma = 2, pen_df = 5)
+  f <- glmm(y2 ~ x + trt + (1 | g), d, family = binomial, nAGQ = 7, penalized = prior)
+  ga <- ga_pen(y2 ~ x + trt, d, 7, penalized = prior)
+  expect_gte(f$penalty$objective, ga$pen_loglik - 1e-4)
+  expect_equal(unname(fixef(f)), unname(ga$beta), tolerance = 1e-3)
+  # The penalty shrinks: the maximum likelihood fit has a higher likelihood.
+  fm <- glmm(y2 ~ x + trt + (1 | g), d, family = binomial, nAGQ = 7)
+  expect_gte(as.numeric(logLik(fm)), as.numeric(logLik(f)) - 1e-8)
+  expect_lt(sum(fixef(f)^2), sum(fixef(fm)^2))
+})
+
+test_that("the penalty's gradient is exact, and bad priors are refused", {
+  pr <- glmmgee:::penalty_prior(list(pen_sigma = c(1, 2, 3), pen_df = 4))
+  beta <- c(0.3, -1.2, 2)
+  g <- glmmgee:::penalty_value(pr, beta)$gradient
+  gn <- vapply(1:3, function(j) {
+    h <- 1e-6; bp <- beta; bp[j] <- bp[j] + h; bm <- beta; bm[j] <- bm[j] - h
+    (glmmgee:::penalty_value(pr, bp)$value - glmmgee:::penalty_value(pr, bm)$value) / (2 * h)
+  }, 1)
+  expect_equal(g, gn, tolerance = 1e-7)
+  d <- sim_sep(13, M = 20)
+  expect_error(glmm(y ~ x + (1 | g), d, family = binomial, penalized = "yes"), "'penalized'")
+  expect_error(glmm(y ~ x + (1 | g), d, family = binomial, penalized = list(scale = 1)),
+               "unknown component")
+  expect_error(glmm(y ~ x + (1 | g), d, family = binomial, penalized = list(pen_df = -1)),
+               "pen_df")
+})
