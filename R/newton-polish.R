@@ -16,22 +16,27 @@
 #
 # eng: an engine from cpp_agq_new(); boundary(theta): the parameters held
 # at their bound; at: an evaluation already made at theta (or NULL).
+# maxiter: the user's iteration limit (glmm_control(iter.max)), which the
+# Newton steps count against too, so that a limit the user set is honoured.
 # Returns theta, the last evaluation (at), whether the Newton decrement fell
 # below tol * max(1, |loglik|), and a stage record.
 newton_polish <- function(eng, theta, boundary, lower, tol, at = NULL, rounds = 8L,
-                          steps = 6L) {
-  cur <- at %||% cpp_agq_eval(eng, theta, TRUE)
+                          steps = 6L, maxiter = Inf) {
+  cur <- at %||% agq_eval(eng, theta, TRUE)
   rec <- list(iterations = 0L, evaluations = if (is.null(at)) 1L else 0L, convergence = 1L,
               message = "")
   converged <- FALSE
+  limit <- FALSE
   for (r in seq_len(rounds)) {
+    left <- maxiter - rec$iterations
+    if (left < 1) { limit <- TRUE; break }
     b <- boundary(theta)
     if (all(b)) { converged <- TRUE; break }
     H <- numeric_hessian(eng, theta, b, g0 = cur$gradient)
     rec$evaluations <- rec$evaluations + sum(!b)
     H <- shift_to_negative_definite(H, b)
     if (is.null(H)) break
-    nt <- newton_steps(eng, theta, H, b, maxit = steps, lower = lower, at = cur,
+    nt <- newton_steps(eng, theta, H, b, maxit = min(steps, left), lower = lower, at = cur,
                        bfgs = TRUE, tol = tol)
     rec$iterations <- rec$iterations + nt$record$iterations
     rec$evaluations <- rec$evaluations + nt$record$evaluations
@@ -45,6 +50,8 @@ newton_polish <- function(eng, theta, boundary, lower, tol, at = NULL, rounds = 
   rec$convergence <- if (converged) 0L else 1L
   rec$message <- if (converged) {
     sprintf("Newton steps with recomputed Hessians converged (%d round(s))", r)
+  } else if (limit) {
+    "Newton steps with recomputed Hessians did not converge: iteration limit (iter.max) reached"
   } else {
     "Newton steps with recomputed Hessians did not converge"
   }

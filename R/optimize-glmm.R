@@ -54,7 +54,8 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
     cur <- NULL
     Hq <- NULL
     if (opt$convergence != 0L) {
-      pol <- newton_polish(eng, theta, boundary, lower, if (two_stage) 1e-8 else tight)
+      pol <- newton_polish(eng, theta, boundary, lower, if (two_stage) 1e-8 else tight,
+                           maxiter = control$iter.max)
       stages$newton_polish <- pol$record
       theta <- pol$theta
       cur <- pol$at
@@ -81,7 +82,7 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
       theta <- opt$par
       cur <- NULL
       if (opt$convergence != 0L) {
-        pol <- newton_polish(eng, theta, boundary, lower, tight)
+        pol <- newton_polish(eng, theta, boundary, lower, tight, maxiter = control$iter.max)
         stages$newton_polish_agq <- pol$record
         theta <- pol$theta
         cur <- pol$at
