@@ -11,11 +11,14 @@
 # scalar dispersion of glmm_fit().
 
 # kind: "zi", "hurdle" or "disp" (a dispersion formula only).
+# start: optional theta in the user's parameterization (as returned in
+# $theta), e.g. to begin on a boundary.
 # Xz, Xd: designs of the zi and dispersion predictors (NULL when absent);
 # offz, offd their offsets.
 glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
                         weights = NULL, offset = NULL, offz = NULL, offd = NULL,
-                        nAGQ = 1L, cov_blocks = ncol(Z), control = glmm_control()) {
+                        nAGQ = 1L, cov_blocks = ncol(Z), control = glmm_control(),
+                        start = NULL) {
   n <- nrow(X)
   storage.mode(X) <- "double"; storage.mode(Z) <- "double"
   if (is.null(weights)) weights <- rep(1, n)
@@ -62,6 +65,7 @@ glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
   P <- cpp_agq_set_aux(eng, code, XA, pred, aoff)
 
   st <- zi_start_values(eng, rp$X, y, weights, offset, family, kind, rp$Xz, offz, pd, pat)
+  if (!is.null(start)) st <- rp$to_star(check_zi_start(start, P))
   lower <- c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf), rep(-Inf, pz + pd))
   at_lam <- p + seq_len(nl)
   is_diag <- pat$row == pat$col
@@ -235,4 +239,11 @@ negative_definite <- function(H) {
   v <- pmax(abs(e$values), 1e-3 * max(abs(e$values)))
   H[free, free] <- -(e$vectors %*% (v * t(e$vectors)))
   H
+}
+
+check_zi_start <- function(start, P) {
+  if (!is.numeric(start) || length(start) != P || !all(is.finite(start)))
+    stop(sprintf("'start' must be %d finite numbers (fixed effects, Lambda's free entries, zero and dispersion coefficients)",
+                 P), call. = FALSE)
+  unname(as.numeric(start))
 }

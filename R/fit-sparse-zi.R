@@ -10,7 +10,7 @@
 # the optimum is mapped back exactly.
 
 glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, offz,
-                               control) {
+                               control, start = NULL) {
   n <- length(y)
   p <- ncol(X)
   check_full_rank(X)
@@ -56,6 +56,7 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
   if (pd && family$family == "gaussian")
     del[1L] <- log(max(stats::sd(y - drop(Xs %*% beta) - offset), 1e-3))
   theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), gam, del)
+  if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
   lower <- c(rep(-Inf, p), re$lower, rep(-Inf, pz + pd))
   diagm <- p + which(re$lower == 0)
   boundary <- function(tol, typical = rep(1, P)) function(th) {
