@@ -11,11 +11,14 @@
 # scalar dispersion of glmm_fit().
 
 # kind: "zi", "hurdle" or "disp" (a dispersion formula only).
+# start: optional theta in the user's parameterization (as returned in
+# $theta), e.g. to begin on a boundary.
 # Xz, Xd: designs of the zi and dispersion predictors (NULL when absent);
 # offz, offd their offsets.
 glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
                         weights = NULL, offset = NULL, offz = NULL, offd = NULL,
-                        nAGQ = 1L, cov_blocks = ncol(Z), control = glmm_control()) {
+                        nAGQ = 1L, cov_blocks = ncol(Z), control = glmm_control(),
+                        start = NULL) {
   n <- nrow(X)
   storage.mode(X) <- "double"; storage.mode(Z) <- "double"
   if (is.null(weights)) weights <- rep(1, n)
@@ -41,12 +44,17 @@ glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
   p <- ncol(X); pz <- if (is.null(Xz)) 0L else ncol(Xz); pd <- if (is.null(Xd)) 0L else ncol(Xd)
   nl <- length(pat$row)
 
-  eng <- cpp_agq_new(X, Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
+  nb <- p + nl
+  # The search runs on centred and scaled designs, the zero-inflation and
+  # dispersion ones included (reparam-zi.R); the optimum is mapped back
+  # exactly.
+  rp <- aux_reparam(glmm_reparam(X, Z, pat, cov_blocks, p, FALSE), nb, Xz, Xd)
+  eng <- cpp_agq_new(rp$X, rp$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
                      cl$index, length(cl$levels), pat$row - 1L, pat$col - 1L,
                      family$family_code, family$link_code, 1L, control$nthreads)
   on.exit(cpp_agq_free(eng), add = TRUE)
   cpp_agq_check_nagq(eng, nAGQ)
-  XA <- cbind(if (pz) Xz, Xd)
+  XA <- cbind(if (pz) rp$Xz, rp$Xd)
   if (is.null(XA)) XA <- matrix(0, n, 0L)
   storage.mode(XA) <- "double"
   zi_pred <- if (kind == "disp") integer() else rep(0L, pz)
@@ -56,31 +64,49 @@ glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
   code <- c(disp = 0L, zi = 1L, hurdle = 2L)[[kind]]
   P <- cpp_agq_set_aux(eng, code, XA, pred, aoff)
 
-  st <- zi_start_values(eng, X, y, weights, offset, family, kind, Xz, offz, pd, pat)
+  st <- zi_start_values(eng, rp$X, y, weights, offset, family, kind, rp$Xz, offz, pd, pat)
+  if (!is.null(start)) st <- rp$to_star(check_zi_start(start, P))
   lower <- c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf), rep(-Inf, pz + pd))
   at_lam <- p + seq_len(nl)
-  bound <- function(th) {
+  is_diag <- pat$row == pat$col
+  bound_at <- function(tol, typical = rep(1, P)) function(th) {
     b <- rep(FALSE, P)
-    b[at_lam] <- pat$row == pat$col & abs(th[at_lam]) < optimizer_boundary_tol(control)
+    b[at_lam] <- is_diag & abs(th[at_lam]) < tol * typical[at_lam]
     b
   }
-  run <- zi_optimize(eng, st, lower, nAGQ, bound, control)
-  theta <- run$theta
-  final <- cpp_agq_eval(eng, theta, TRUE)
-  hess <- NULL
-  on_boundary <- bound(theta)
-  if (control$hessian) {
-    hess <- numeric_hessian(eng, theta, on_boundary, g0 = final$gradient)
-    pol <- newton_steps(eng, theta, hess, on_boundary, lower = lower, at = final,
-                        maxit = 3L, tol = control$rel.tol / 100)
-    theta <- pol$theta
-    if (!is.null(pol$at)) final <- pol$at
-    run$stages$polish <- pol$record
-  }
-  summ <- cpp_agq_summaries(eng, theta)
+  bound <- bound_at(optimizer_boundary_tol(control))
   pnames <- c(colnames(X) %||% paste0("X", seq_len(p)), sprintf("lambda[%d,%d]", pat$row, pat$col),
               if (pz) paste0("zi~", colnames(Xz) %||% seq_len(pz)),
               if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
+  # Restarts (verify_boundary()) run on quadrature directly: a Laplace stage
+  # would lead them back to a Laplace boundary optimum.
+  search <- function(th, two_stage = TRUE) {
+    ctl <- control
+    if (!two_stage) ctl$laplace_start <- FALSE
+    r <- zi_optimize(eng, th, lower, nAGQ, bound, ctl)
+    r$loglik <- cpp_agq_eval(eng, r$theta, FALSE)$loglik
+    r
+  }
+  run <- search(st)
+  vb <- verify_boundary(function(th) search(th, two_stage = FALSE), run, bound,
+                        function(th, b, size, corr)
+                          restart_lambda(th, b, size, corr, pat$row, pat$col, at_lam),
+                        pnames, diag = at_lam[is_diag])
+  run <- vb$best
+  cpp_agq_set_nagq(eng, nAGQ)
+  fin <- finish_glmm_fit(eng, run$theta, run$opt, c(run$stages, run$restart_stages), NULL,
+                         bound, lower, control, rep(1, P))
+  theta_s <- fin$theta
+  final <- fin$final
+  run$opt <- fin$opt
+  run$stages <- fin$stages
+  theta <- rp$from_star(theta_s)
+  on_boundary <- bound_at(control$singular_tol, rp$typical)(theta)
+  J <- rp$jacobian(theta, !on_boundary)
+  final$gradient <- drop(crossprod(J, final$gradient))
+  hess <- to_user_hessian(fin$hess, J, bound(theta_s), on_boundary)
+  if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)
+  summ <- rotate_summaries(cpp_agq_summaries(eng, theta_s), rp$rotation(theta, theta_s))
   names(theta) <- pnames
   grad <- stats::setNames(final$gradient, pnames)
   if (!is.null(hess) && any(on_boundary)) {
@@ -92,8 +118,10 @@ glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
   nstep <- newton_decrement(grad, hess, on_boundary)
   modes_failed <- if (summ$newton_failures > 0L)
     sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
-  warn <- fit_warnings(run$opt, nstep, gmax, any(on_boundary), hess, cov_theta, control,
-                       after_singular = modes_failed)
+  vanish <- zi_vanishing_message(kind, rp$Xz, theta_s[nb + seq_len(pz)], offz)
+  warn <- zi_fit_warnings(fit_warnings(run$opt, nstep, gmax, any(on_boundary), hess, cov_theta,
+                                       control, after_singular = modes_failed,
+                                       boundary_check = vb$record), vanish)
   Lam <- matrix(0, q, q)
   Lam[cbind(pat$row, pat$col)] <- theta[at_lam]
   stages <- run$stages
@@ -103,7 +131,8 @@ glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
        cov_theta = cov_theta, modes = summ, nAGQ = nAGQ, group = cl, q = q,
        pattern = pat, cov_blocks = cov_blocks, p = p, kind = kind,
        singular = any(on_boundary), on_boundary = on_boundary,
-       optinfo = list(optimizer = if (is.null(stages$nlminb)) "Newton-BFGS" else "Newton-BFGS, then nlminb",
+       optinfo = list(optimizer = if (any(grepl("nlminb", names(stages)))) "Newton-BFGS, then nlminb"
+                                  else "Newton-BFGS",
                       method = if (nAGQ == 1L) "Laplace" else "AGHQ", nAGQ = nAGQ,
                       stages = stages,
                       iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
@@ -112,7 +141,8 @@ glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
                       max_grad = gmax, scaled_grad = nstep,
                       hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
                       newton_failures = summ$newton_failures, warnings = warn,
-                      reparameterized = FALSE, nthreads = control$nthreads))
+                      boundary_check = vb$record, zero_inflation_vanishes = !is.null(vanish),
+                      reparameterized = !rp$identity, nthreads = control$nthreads))
 }
 
 # Starting values: the count GLM's fixed effects (the engine's Newton
@@ -209,4 +239,11 @@ negative_definite <- function(H) {
   v <- pmax(abs(e$values), 1e-3 * max(abs(e$values)))
   H[free, free] <- -(e$vectors %*% (v * t(e$vectors)))
   H
+}
+
+check_zi_start <- function(start, P) {
+  if (!is.numeric(start) || length(start) != P || !all(is.finite(start)))
+    stop(sprintf("'start' must be %d finite numbers (fixed effects, Lambda's free entries, zero and dispersion coefficients)",
+                 P), call. = FALSE)
+  unname(as.numeric(start))
 }

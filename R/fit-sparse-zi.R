@@ -3,12 +3,14 @@
 # of src/families-aux.h. Parameters as in fit-glmm-zi.R:
 #   theta = (beta, covariance parameters, zero coefficients, dispersion
 #            coefficients).
-# The search runs on the user's design (no centring or scaling map: the
-# zero and dispersion parts would need their own), with nlminb scaled by
-# the curvature at the start, then Newton steps with the Hessian.
+# As for glmm_sparse_fit(): the search runs on centred and scaled designs,
+# the zero and dispersion designs included (reparam-zi.R), with nlminb
+# scaled by the curvature at the start; a boundary optimum is verified by
+# restarts from the interior; Newton steps with the Hessian finish it, and
+# the optimum is mapped back exactly.
 
 glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, offz,
-                               control) {
+                               control, start = NULL) {
   n <- length(y)
   p <- ncol(X)
   check_full_rank(X)
@@ -21,10 +23,12 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
   pd <- if (is.null(Xd)) 0L else ncol(Xd)
   if (pz) check_full_rank(Xz)
   if (pd) check_full_rank(Xd)
-  eng <- cpp_sparse_new(X, re$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
+  nb <- p + nth
+  rp <- aux_reparam(sparse_reparam(X, re, p, FALSE), nb, if (kind != "disp") Xz, Xd)
+  eng <- cpp_sparse_new(rp$X, rp$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
                         re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
                         family$family_code, family$link_code)
-  XA <- cbind(if (pz) Xz, Xd)
+  XA <- cbind(if (pz) rp$Xz, rp$Xd)
   if (is.null(XA)) XA <- matrix(0, n, 0L)
   storage.mode(XA) <- "double"
   pred <- c(if (kind == "disp") integer() else rep(0L, pz),
@@ -33,46 +37,62 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
   storage.mode(aoff) <- "double"
   P <- cpp_sparse_set_aux(eng, c(disp = 0L, zi = 1L, hurdle = 2L)[[kind]], XA, pred, aoff)
 
+  Xs <- rp$X
   beta <- if (kind == "disp") {
-    g <- suppressWarnings(stats::glm.fit(X, y, weights = weights, offset = offset,
+    g <- suppressWarnings(stats::glm.fit(Xs, y, weights = weights, offset = offset,
                                          family = if (family$family == "gaussian") stats::gaussian()
                                                   else stats::poisson()))
     b <- unname(g$coefficients)
     b[!is.finite(b)] <- 0
     b
-  } else count_start(X, y, weights, offset)
+  } else count_start(Xs, y, weights, offset)
   gam <- numeric(pz)
   if (pz && kind == "hurdle") {
-    g <- suppressWarnings(stats::glm.fit(Xz, as.numeric(y == 0), weights = weights,
+    g <- suppressWarnings(stats::glm.fit(rp$Xz, as.numeric(y == 0), weights = weights,
                                          offset = offz, family = stats::binomial()))
     if (all(is.finite(g$coefficients))) gam <- unname(g$coefficients)
   } else if (pz) gam[1L] <- -1
   del <- numeric(pd)
   if (pd && family$family == "gaussian")
-    del[1L] <- log(max(stats::sd(y - drop(X %*% beta) - offset), 1e-3))
+    del[1L] <- log(max(stats::sd(y - drop(Xs %*% beta) - offset), 1e-3))
   theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), gam, del)
+  if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
   lower <- c(rep(-Inf, p), re$lower, rep(-Inf, pz + pd))
   diagm <- p + which(re$lower == 0)
-  boundary <- function(tol) function(th) {
+  boundary <- function(tol, typical = rep(1, P)) function(th) {
     b <- rep(FALSE, length(th))
-    b[diagm] <- abs(th[diagm]) < tol
+    b[diagm] <- abs(th[diagm]) < tol * typical[diagm]
     b
   }
   evalf <- function(t) cpp_sparse_eval(eng, t, TRUE)
   if (!is.finite(evalf(theta)$loglik))
     stop("the log-likelihood is not finite at the starting values; check the data", call. = FALSE)
-  run <- optimize_sparse(evalf, theta, lower, control)
-  fin <- finish_sparse_fit(evalf, run$theta, run$opt, run$stages,
-                           boundary(optimizer_boundary_tol(control)), lower, control,
-                           rep(1, P))
-  theta <- fin$theta
+  pnames <- c(colnames(X) %||% paste0("X", seq_len(p)), re$par_names,
+              if (pz) paste0("zi~", colnames(Xz) %||% seq_len(pz)),
+              if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
+  star_boundary <- boundary(optimizer_boundary_tol(control))
+  search <- function(th) {
+    r <- optimize_sparse(evalf, th, lower, control)
+    r$loglik <- r$at$loglik
+    r
+  }
+  run <- search(theta)
+  vb <- verify_boundary(search, run, star_boundary, function(th, b, size, corr)
+    sparse_restart_point(re, p, th, b, size, corr), pnames, diag = diagm)
+  run <- vb$best
+  fin <- finish_sparse_fit(evalf, run$theta, run$opt, c(run$stages, run$restart_stages),
+                           star_boundary, lower, control, rep(1, P))
+  theta_s <- fin$theta
   final <- fin$final
+  theta <- rp$from_star(theta_s)
+  on_boundary <- boundary(control$singular_tol, rp$typical)(theta)
+  J <- rp$jacobian(theta, !on_boundary)
+  final$gradient <- drop(crossprod(J, final$gradient))
+  hess <- to_user_hessian(fin$hess, J, star_boundary(theta_s), on_boundary)
   pnames <- c(colnames(X) %||% paste0("X", seq_len(p)), re$par_names,
               if (pz) paste0("zi~", colnames(Xz) %||% seq_len(pz)),
               if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
   names(theta) <- pnames
-  on_boundary <- boundary(control$singular_tol)(theta)
-  hess <- fin$hess
   if (!is.null(hess)) {
     dimnames(hess) <- list(pnames, pnames)
     hess[on_boundary, ] <- NA_real_
@@ -82,9 +102,12 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
   grad <- stats::setNames(final$gradient, pnames)
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
   nstep <- newton_decrement(grad, hess, on_boundary)
-  warn <- fit_warnings(fin$opt, nstep, gmax, any(on_boundary), hess, cov_theta, control)
-  modes <- cpp_sparse_modes(eng, unname(theta))
-  terms <- sparse_term_summaries(re, unname(theta[p + seq_len(nth)]), modes, eng, unname(theta))
+  vanish <- zi_vanishing_message(kind, rp$Xz, theta_s[nb + seq_len(pz)], offz)
+  warn <- zi_fit_warnings(fit_warnings(fin$opt, nstep, gmax, any(on_boundary), hess, cov_theta,
+                                       control, boundary_check = vb$record), vanish)
+  modes <- cpp_sparse_modes(eng, theta_s)
+  terms <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(nth)], modes, eng,
+                                                  theta_s), unname(theta))
   stages <- fin$stages
   list(beta = theta[seq_len(p)], theta = theta, loglik = final$loglik,
        zi = if (pz) theta[p + nth + seq_len(pz)], disp = if (pd) theta[p + nth + pz + seq_len(pd)],
@@ -98,5 +121,7 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
                       convergence = fin$opt$convergence, message = fin$opt$message,
                       max_grad = gmax, scaled_grad = nstep,
                       hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
-                      warnings = warn, nthreads = 1L, reparameterized = FALSE))
+                      warnings = warn, nthreads = 1L, boundary_check = vb$record,
+                      zero_inflation_vanishes = !is.null(vanish),
+                      reparameterized = !rp$identity))
 }

@@ -158,7 +158,8 @@
 #'   `message`).
 #' @section The optimum:
 #' The optimizer works on centred and scaled copies of the fixed- and
-#' random-effect designs (a covariate is centred only within a covariance
+#' random-effect designs, and of the `ziformula` and `dispformula` designs
+#' (a covariate is centred only within a covariance
 #' block that has an intercept, since otherwise centring changes the model)
 #' and maps the optimum back exactly, so neither the estimates nor the
 #' log-likelihood depend on how covariates are centred or in which units

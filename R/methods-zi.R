@@ -42,6 +42,15 @@
 #' designs too). With several random-effect terms the sparse Laplace
 #' engine fits them (Laplace only).
 #'
+#' The optimum is found as for every [glmm()] fit (see its section "The
+#' optimum"): the search runs on centred and scaled copies of all three
+#' designs, so nothing depends on the units, origin or coding of the
+#' covariates; a variance at zero is accepted only after restarts from the
+#' interior (`$optinfo$boundary_check`). When the zero-inflation
+#' probability runs to zero (the data need no structural zeros) the fit
+#' warns that the zero-inflation intercept runs to -Inf and sets
+#' `$optinfo$zero_inflation_vanishes`; refit without `ziformula`.
+#'
 #' @name glmm-zero-inflation
 #' @param object,x A model fitted with `ziformula`, `dispformula` or a
 #'   hurdle family.
