@@ -10,6 +10,10 @@
 # design rebuilt from the model frame, a known covariance re-evaluated from
 # the call).
 profile_engine <- function(fit) {
+  # The engines rebuilt here carry no zero-inflation or dispersion formula.
+  if (!is.null(fit$aux))
+    stop("profiling is not available for zero-inflated, hurdle or dispersion-formula fits; ",
+         "use confint(method = \"Wald\")", call. = FALSE)
   fam <- fit$family
   p <- length(fit$coefficients)
   disp <- has_dispersion(fam)

@@ -76,6 +76,10 @@ ranef.glmmgee_glmm <- function(object, type = c("mode", "mean"), condVar = TRUE,
 # nAGQ-point rule: a fresh engine on the stored data, used and dropped here,
 # so the fitted object itself never holds a pointer.
 posterior_moments <- function(object, nAGQ) {
+  # The engine rebuilt here carries no zero-inflation or dispersion formula.
+  if (!is.null(object$aux))
+    stop("'nAGQ': posterior summaries at another number of quadrature points are not ",
+         "available for zero-inflated, hurdle or dispersion-formula fits", call. = FALSE)
   fam <- object$family
   pat <- object$pattern
   eng <- cpp_agq_new(object$X, object$Z, as.numeric(object$y), as.numeric(object$prior.weights),

@@ -39,3 +39,14 @@ test_that("standardized means of zero-inflated and hurdle fits are the integrals
                tolerance = 1e-8)
   expect_true(all(is.finite(sqrt(diag(vcov(mc))))))
 })
+
+test_that("what rebuilds an engine without the zero or dispersion parts refuses two-part fits instead of answering for another model", {
+  set.seed(11)
+  d <- data.frame(g = factor(rep(1:30, each = 6)), x = rnorm(180))
+  b <- rnorm(30, 0, 0.6)
+  d$y <- ifelse(runif(180) < 0.3, 0L, rpois(180, exp(0.5 + 0.4 * d$x + b[d$g])))
+  fit <- glmm(y ~ x + (1 | g), data = d, ziformula = ~ 1, family = poisson, nAGQ = 3)
+  expect_error(ranef(fit, type = "mean", nAGQ = 7), "zero-inflated")
+  expect_error(confint(fit, method = "profile"), "zero-inflated")
+  expect_true(all(is.finite(confint(fit, method = "Wald")[, 1])))
+})
