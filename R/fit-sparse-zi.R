@@ -4,8 +4,8 @@
 #   theta = (beta, covariance parameters, zero coefficients, dispersion
 #            coefficients).
 # As for glmm_sparse_fit(): the search runs on centred and scaled designs,
-# the zero and dispersion designs included (reparam-zi.R), with nlminb
-# scaled by the curvature at the start; a boundary optimum is verified by
+# the zero and dispersion designs included (reparam-zi.R), with the sparse
+# engine's Newton/BFGS search (optimize-sparse.R); a boundary optimum is verified by
 # restarts from the interior; Newton steps with the Hessian finish it, and
 # the optimum is mapped back exactly.
 
@@ -72,7 +72,7 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
               if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
   star_boundary <- boundary(optimizer_boundary_tol(control))
   search <- function(th) {
-    r <- optimize_sparse(evalf, th, lower, control)
+    r <- optimize_sparse(evalf, th, lower, control, star_boundary)
     r$loglik <- r$at$loglik
     r
   }
@@ -114,7 +114,8 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
        lambda = theta[p + seq_len(nth)], p = p,
        gradient = grad, hessian = hess, cov_theta = cov_theta, family = family,
        modes = modes, terms = terms, singular = any(on_boundary), on_boundary = on_boundary,
-       optinfo = list(optimizer = "nlminb", method = "Laplace (sparse)", nAGQ = 1L,
+       optinfo = list(optimizer = sparse_optimizer_name(stages),
+                      method = "Laplace (sparse)", nAGQ = 1L,
                       stages = stages,
                       iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
                       evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
