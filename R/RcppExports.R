@@ -135,3 +135,31 @@ cpp_sparse_set_threads <- function(ptr, nthreads) {
     .Call(`_glmmgee_cpp_sparse_set_threads`, ptr, nthreads)
 }
 
+cpp_gee_shard_new <- function(data, spec) {
+    .Call(`_glmmgee_cpp_gee_shard_new`, data, spec)
+}
+
+cpp_gee_shard_info <- function(ptr) {
+    .Call(`_glmmgee_cpp_gee_shard_info`, ptr)
+}
+
+cpp_gee_shard_start <- function(ptr, eta0) {
+    .Call(`_glmmgee_cpp_gee_shard_start`, ptr, eta0)
+}
+
+cpp_gee_shard_moments <- function(ptr, beta) {
+    .Call(`_glmmgee_cpp_gee_shard_moments`, ptr, beta)
+}
+
+cpp_gee_shard_cross <- function(ptr, beta, alpha, phi) {
+    .Call(`_glmmgee_cpp_gee_shard_cross`, ptr, beta, alpha, phi)
+}
+
+cpp_gee_shard_variance <- function(ptr, beta, alpha, phi, flags, H, U) {
+    .Call(`_glmmgee_cpp_gee_shard_variance`, ptr, beta, alpha, phi, flags, H, U)
+}
+
+cpp_gee_assoc <- function(corstr, mdep, scale_fix, scale_value, m, ms, alpha) {
+    .Call(`_glmmgee_cpp_gee_assoc`, corstr, mdep, scale_fix, scale_value, m, ms, alpha)
+}
+
