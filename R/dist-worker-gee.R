@@ -26,3 +26,60 @@ dist_w_gee_op <- function(sh, op, args) {
                                           args$H, args$U),
     stop("unknown shard operation ", op, call. = FALSE))
 }
+
+# gee_shards() pass 2: each shard's design coded as the combined data's
+# would be (levels agreed across shards); back: its R factor, its clusters
+# and their sizes, its wave values.
+dist_w_gee_design <- function(key, spec) {
+  st <- .dist_state[[key]]
+  out <- list()
+  for (id in names(st$frames)) {
+    mf <- st$frames[[id]]
+    for (v in names(spec$levels)) mf[[v]] <- factor(as.character(mf[[v]]), levels = spec$levels[[v]])
+    X <- stats::model.matrix(spec$fixed_terms, mf)
+    rownames(X) <- NULL
+    resp <- model_response(mf, spec$family)
+    check_support(resp$y, spec$family)
+    idc <- match(as.character(mf[[spec$group]]), spec$group_levels)
+    pos <- resp$weights > 0
+    wave <- if (!is.null(spec$waves)) mf[[spec$waves]]
+    if (!is.null(wave)) {
+      if (!is.numeric(wave) || any(!is.finite(wave)) || any(abs(wave - round(wave)) > 1e-8))
+        stop("'waves' must hold whole numbers (the time index of each observation within its cluster)",
+             call. = FALSE)
+      wave <- round(wave)
+    }
+    st$shards[[id]] <- list(X = X, y = as.numeric(resp$y), weights = as.numeric(resp$weights),
+                            offset = as.numeric(model_offset_total(mf)), id = idc,
+                            M = length(spec$group_levels), wave_raw = wave)
+    act <- sort(unique(idc[pos]))
+    out[[id]] <- list(R = qr.R(qr(X))[, order(qr(X)$pivot), drop = FALSE], xnames = colnames(X),
+                      assign = attr(X, "assign"), contrasts = attr(X, "contrasts"),
+                      active = act, sizes = tabulate(idc[pos], length(spec$group_levels))[act],
+                      wall = if (!is.null(wave)) unique(wave),
+                      wact = if (!is.null(wave)) unique(wave[pos]))
+  }
+  st$frames <- NULL
+  .dist_state[[key]] <- st
+  out
+}
+
+# gee_shards() pass 3: wave positions from the global smallest wave (and,
+# for unstructured, compacted over the waves that occur), start values and
+# the shards' engines.
+dist_w_gee_engines <- function(key, spec, wspec) {
+  st <- .dist_state[[key]]
+  for (id in names(st$shards)) {
+    sh <- st$shards[[id]]
+    if (!is.null(sh$wave_raw)) {
+      pos <- sh$wave_raw - wspec$wmin + 1
+      if (!is.null(wspec$allpos)) pos <- match(pos, wspec$allpos)
+      sh$wave <- as.integer(pos)
+    } else sh["wave"] <- list(NULL)
+    sh$eta_start <- as.numeric(gee_eta_start(wspec$family, sh$y, sh$weights))
+    sh$gee <- cpp_gee_shard_new(sh, spec)
+    st$shards[[id]] <- sh
+  }
+  .dist_state[[key]] <- st
+  names(st$shards)
+}

@@ -147,3 +147,52 @@ test_that("a worker killed mid-fit: its shards move to the other worker and the 
   expect_error(fit_gee("ar1", control = gee_control(workers = clk2, shards = 3L)),
                "worker 1 \\(pid [0-9]+ on .*\\) stopped responding")
 })
+
+shard_files <- function(parts, ext, dir = tempfile("shards")) {
+  dir.create(dir)
+  files <- file.path(dir, sprintf("part%d.%s", seq_along(parts), ext))
+  for (i in seq_along(parts)) {
+    if (ext == "rds") saveRDS(parts[[i]], files[i])
+    else utils::write.csv(parts[[i]], files[i], row.names = FALSE)
+  }
+  files
+}
+
+test_that("gee_shards() from rds and csv files equals gee() on the combined rows", {
+  # Centre "c" occurs only in the last clusters: missing from the other files.
+  parts <- split(d, cut(d$id, c(0, 15, 30, 48)))
+  expect_false("c" %in% parts[[1L]]$centre)
+  files_rds <- shard_files(parts, "rds")
+  files_csv <- shard_files(lapply(parts, function(p) transform(p, centre = as.character(centre))), "csv")
+  for (cs in c("exchangeable", "ar1", "unstructured")) {
+    ref <- gee(y ~ x + t + centre + offset(log(expo)), data = d, id = id, waves = wave,
+               family = poisson, corstr = cs, weights = wt, std.err = "kc")
+    for (files in list(files_rds, files_csv)) {
+      f <- gee_shards(y ~ x + t + centre + offset(log(expo)), files, id = "id", waves = "wave",
+                      family = poisson, corstr = cs, weights = "wt", std.err = "kc", workers = cl2)
+      expect_s3_class(f, "glmmgee_gee_sharded")
+      expect_same_gee(f, ref)
+      expect_equal(f$working.correlation, ref$working.correlation, tolerance = 1e-10)
+      expect_equal(summary(f)$coefficients, summary(ref)$coefficients, tolerance = 1e-10)
+      expect_equal(anova(f), anova(ref), tolerance = 1e-10)
+      expect_equal(QIC(f), QIC(ref), tolerance = 1e-10)
+      expect_equal(predict(f, newdata = d[c(1, 60, 200), ]),
+                   predict(ref, newdata = d[c(1, 60, 200), ]), tolerance = 1e-10)
+    }
+  }
+  expect_error(fitted(f), "need the rows")
+  expect_error(residuals(f), "need the rows")
+  expect_error(predict(f), "need the rows")
+  expect_error(vcov(f, type = "jack"), "not computed at fit time")
+  # A row with a missing covariate is dropped as na.omit would.
+  dn <- d
+  dn$x[5] <- NA
+  ref <- gee(y ~ x, data = dn, id = id, family = poisson, corstr = "exchangeable")
+  f <- gee_shards(y ~ x, shard_files(split(dn, dn$id > 20), "rds"), id = "id", family = poisson,
+                  corstr = "exchangeable", workers = cl2)
+  expect_same_gee(f, ref)
+  expect_error(gee_shards(y ~ x, files_rds, id = "id", family = poisson, workers = cl2,
+                          std.err = "fij"), "not distributed")
+  expect_error(gee_shards(y ~ x, shard_files(list(d, d), "rds"), id = "id", workers = cl2),
+               "appear in more than one shard file")
+})
