@@ -6,8 +6,9 @@
 #
 # Defaults: 1e6 rows in 1e5 clusters, 16 shards, "exchangeable", 2 local
 # PSOCK workers. The data are in this process and shipped to the workers
-# once (gee has no shard-file entry yet), so the main process's memory is
-# that of the in-memory fit plus one copy of the shards while they are sent.
+# once (gee_shards() is the entry whose data stay on the workers), so the
+# main process's memory is that of the in-memory fit plus one copy of the
+# shards while they are sent.
 suppressMessages(library(glmmgee))
 args <- commandArgs(TRUE)
 N <- as.numeric(if (length(args) >= 1L) args[1L] else 1e6)
