@@ -56,6 +56,7 @@ glmmgee::GeeEngine* gee_shard(SEXP ptr) {
 
 glmmgee::GeeParams gee_params(const Rcpp::NumericVector& beta, const Rcpp::NumericVector& alpha,
                               double phi, const glmmgee::GeeEngine& eng) {
+  if (beta.size() != eng.ncoef()) Rcpp::stop("'beta' has the wrong length");
   if (alpha.size() != eng.nalpha()) Rcpp::stop("'alpha' has the wrong length");
   glmmgee::GeeParams par;
   par.beta = Rcpp::as<Eigen::VectorXd>(beta);
@@ -99,6 +100,7 @@ Rcpp::List cpp_gee_shard_info(SEXP ptr) {
 // [[Rcpp::export]]
 Rcpp::List cpp_gee_shard_start(SEXP ptr, Rcpp::NumericVector eta0) {
   glmmgee::GeeEngine* eng = gee_shard(ptr);
+  if (eta0.size() != eng->nrows()) Rcpp::stop("'eta_start' must have one value per row of the shard");
   Eigen::MatrixXd H;
   Eigen::VectorXd g;
   bool bad = false;

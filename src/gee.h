@@ -111,6 +111,8 @@ class GeeEngine {
   int clusters() const { return K_; }
   int positions() const { return T_; }
   int nactive() const { return (int)row_.size(); }
+  int nrows() const { return in_.n; }
+  int ncoef() const { return p_; }
   // Original code (1..M) of the first cluster with a duplicated wave, or 0.
   int duplicated_wave_cluster() const { return dup_cluster_; }
   std::vector<int> cluster_sizes() const;
