@@ -139,6 +139,34 @@ cpp_known_laplace_factor <- function(L, w, s2, leverages, threads) {
     .Call(`_glmmgee_cpp_known_laplace_factor`, L, w, s2, leverages, threads)
 }
 
+cpp_gee_shard_new <- function(data, spec) {
+    .Call(`_glmmgee_cpp_gee_shard_new`, data, spec)
+}
+
+cpp_gee_shard_info <- function(ptr) {
+    .Call(`_glmmgee_cpp_gee_shard_info`, ptr)
+}
+
+cpp_gee_shard_start <- function(ptr, eta0) {
+    .Call(`_glmmgee_cpp_gee_shard_start`, ptr, eta0)
+}
+
+cpp_gee_shard_moments <- function(ptr, beta) {
+    .Call(`_glmmgee_cpp_gee_shard_moments`, ptr, beta)
+}
+
+cpp_gee_shard_cross <- function(ptr, beta, alpha, phi) {
+    .Call(`_glmmgee_cpp_gee_shard_cross`, ptr, beta, alpha, phi)
+}
+
+cpp_gee_shard_variance <- function(ptr, beta, alpha, phi, flags, H, U) {
+    .Call(`_glmmgee_cpp_gee_shard_variance`, ptr, beta, alpha, phi, flags, H, U)
+}
+
+cpp_gee_assoc <- function(corstr, mdep, scale_fix, scale_value, m, ms, alpha) {
+    .Call(`_glmmgee_cpp_gee_assoc`, corstr, mdep, scale_fix, scale_value, m, ms, alpha)
+}
+
 cpp_ordinal_loglik <- function(y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start = NULL) {
     .Call(`_glmmgee_cpp_ordinal_loglik`, y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start)
 }

@@ -79,7 +79,8 @@ fit_labels <- function(exprs) {
 }
 
 gee_anova_terms <- function(object, type) {
-  X <- model.matrix(object)
+  # The engine's X (zero rows in a gee_shards() fit) carries the assignment.
+  X <- object$engine$data$X
   asgn <- attr(X, "assign")
   if (is.null(asgn) || is.null(object$terms))
     stop("anova(): term tests need a fit from gee() (a formula)", call. = FALSE)

@@ -20,6 +20,18 @@
 #'   the machine's processors are reduced to that number, with a message; in
 #'   a forked child process (e.g. under [parallel::mclapply()]) the engine
 #'   always runs one thread, since OpenMP's threads do not survive a fork.
+#' @param workers a cluster of R processes from [parallel::makeCluster()]
+#'   or [parallelly::makeClusterPSOCK()], or `NULL` (fit in this process).
+#'   With a cluster, the clusters of the data are split into `shards`
+#'   shards of whole clusters held by the workers, and every step of the
+#'   scoring iterations, the correlation moments and the variance estimators
+#'   are sums over shards taken in shard order: the fit is the same for any
+#'   number of workers and equals the in-process fit to rounding. Every
+#'   `corstr` and every `std.err` except `"fij"` (which refits once per
+#'   cluster) is distributed; `nbinom2()` is not. glmmgee must be installed
+#'   on the workers. See `vignette("distributed", package = "glmmgee")`.
+#' @param shards number of shards when `workers` is given (fixed, not tied
+#'   to the number of workers, so that results do not depend on it).
 #' @param ... not used: any argument here is an error.
 #' @return A list of class `"glmmgee_gee_control"`.
 #' @seealso [gee()]
@@ -27,13 +39,14 @@
 #' gee_control(epsilon = 1e-10, maxit = 100)
 #' try(gee_control(maxiter = 10))  # unknown names are rejected
 #' @export
-gee_control <- function(epsilon = 1e-8, maxit = 50L, trace = FALSE, threads = 1L, ...) {
+gee_control <- function(epsilon = 1e-8, maxit = 50L, trace = FALSE, threads = 1L,
+                        workers = NULL, shards = 16L, ...) {
   dots <- list(...)
   if (length(dots)) {
     nm <- names(dots)
     nm <- if (is.null(nm)) rep("", length(dots)) else nm
     nm[nm == ""] <- "<unnamed>"
-    stop(sprintf("gee_control(): unknown argument(s) %s; valid ones are epsilon, maxit, trace, threads",
+    stop(sprintf("gee_control(): unknown argument(s) %s; valid ones are epsilon, maxit, trace, threads, workers, shards",
                  paste(sQuote(nm, FALSE), collapse = ", ")), call. = FALSE)
   }
   if (!is.numeric(epsilon) || length(epsilon) != 1L || !is.finite(epsilon) || epsilon <= 0)
@@ -44,8 +57,13 @@ gee_control <- function(epsilon = 1e-8, maxit = 50L, trace = FALSE, threads = 1L
   if (!is.logical(trace) || length(trace) != 1L || is.na(trace))
     stop("gee_control(): 'trace' must be TRUE or FALSE", call. = FALSE)
   threads <- check_threads(threads, "gee_control", "threads")
+  if (!is.numeric(shards) || length(shards) != 1L || !is.finite(shards) || shards < 1 ||
+      shards != round(shards))
+    stop("gee_control(): 'shards' must be one positive whole number", call. = FALSE)
   structure(list(epsilon = as.numeric(epsilon), maxit = as.integer(maxit),
-                 trace = trace, threads = as.integer(threads)),
+                 trace = trace, threads = as.integer(threads),
+                 workers = check_workers_arg(workers, "gee_control"),
+                 shards = as.integer(shards)),
             class = "glmmgee_gee_control")
 }
 

@@ -64,7 +64,8 @@ dist_w_op <- function(sh, op, args) {
       sum(sh$w * (sh$y - mu)^2 / mu^2)
     },
     pure = dist_w_pure(sh),
-    stop("unknown shard operation ", op, call. = FALSE))
+    if (startsWith(op, "gee_")) dist_w_gee_op(sh, op, args)
+    else stop("unknown shard operation ", op, call. = FALSE))
 }
 
 # A shard's share of one iteration of stats::glm.fit's IRLS (the start of

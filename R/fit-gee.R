@@ -247,7 +247,8 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
                scale_fix = scale.fix, scale_value = as.numeric(scale.value),
                epsilon = control$epsilon, maxit = control$maxit, trace = control$trace,
                threads = control$threads, vflags = gee_se_types[[std.err]])
-  run <- gee_run(data, spec, family, control)
+  run <- if (is.null(control$workers)) gee_run(data, spec, family, control)
+         else gee_run_workers(data, spec, family, control, corstr, T)
   res <- run$res; spec <- run$spec; family <- run$family
   if (res$clusters$duplicated > 0L)
     stop(sprintf("'waves' has a duplicated value within cluster %s of 'id': each wave may occur once per cluster",
@@ -258,8 +259,14 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
   if (nzchar(res$variance$error))
     stop("gee variance failed: ", res$variance$error, call. = FALSE)
   data$eta_start <- data$beta_start <- NULL
-  new_gee_object(res, data, spec, family, corstr, std.err, Mv, R, colnames(X), cl, T,
+  fit <- new_gee_object(res, data, spec, family, corstr, std.err, Mv, R, colnames(X), cl, T,
                  scale.fix, control, wpos)
+  if (!is.null(res$dist)) {
+    fit$distributed <- res$dist
+    for (wm in res$dist$moved) warning(wm, call. = FALSE)
+    fit$warnings <- c(fit$warnings, res$dist$moved)
+  }
+  fit
 }
 
 new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnames, cl, T,

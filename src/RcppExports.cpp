@@ -444,6 +444,101 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_gee_shard_new
+SEXP cpp_gee_shard_new(Rcpp::List data, Rcpp::List spec);
+RcppExport SEXP _glmmgee_cpp_gee_shard_new(SEXP dataSEXP, SEXP specSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type data(dataSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type spec(specSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gee_shard_new(data, spec));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_gee_shard_info
+Rcpp::List cpp_gee_shard_info(SEXP ptr);
+RcppExport SEXP _glmmgee_cpp_gee_shard_info(SEXP ptrSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gee_shard_info(ptr));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_gee_shard_start
+Rcpp::List cpp_gee_shard_start(SEXP ptr, Rcpp::NumericVector eta0);
+RcppExport SEXP _glmmgee_cpp_gee_shard_start(SEXP ptrSEXP, SEXP eta0SEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type eta0(eta0SEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gee_shard_start(ptr, eta0));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_gee_shard_moments
+Rcpp::List cpp_gee_shard_moments(SEXP ptr, Rcpp::NumericVector beta);
+RcppExport SEXP _glmmgee_cpp_gee_shard_moments(SEXP ptrSEXP, SEXP betaSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gee_shard_moments(ptr, beta));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_gee_shard_cross
+Rcpp::List cpp_gee_shard_cross(SEXP ptr, Rcpp::NumericVector beta, Rcpp::NumericVector alpha, double phi);
+RcppExport SEXP _glmmgee_cpp_gee_shard_cross(SEXP ptrSEXP, SEXP betaSEXP, SEXP alphaSEXP, SEXP phiSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type alpha(alphaSEXP);
+    Rcpp::traits::input_parameter< double >::type phi(phiSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gee_shard_cross(ptr, beta, alpha, phi));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_gee_shard_variance
+Rcpp::List cpp_gee_shard_variance(SEXP ptr, Rcpp::NumericVector beta, Rcpp::NumericVector alpha, double phi, int flags, Eigen::Map<Eigen::MatrixXd> H, Eigen::Map<Eigen::VectorXd> U);
+RcppExport SEXP _glmmgee_cpp_gee_shard_variance(SEXP ptrSEXP, SEXP betaSEXP, SEXP alphaSEXP, SEXP phiSEXP, SEXP flagsSEXP, SEXP HSEXP, SEXP USEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type alpha(alphaSEXP);
+    Rcpp::traits::input_parameter< double >::type phi(phiSEXP);
+    Rcpp::traits::input_parameter< int >::type flags(flagsSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type H(HSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type U(USEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gee_shard_variance(ptr, beta, alpha, phi, flags, H, U));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_gee_assoc
+Rcpp::List cpp_gee_assoc(int corstr, int mdep, bool scale_fix, double scale_value, Rcpp::NumericVector m, int ms, Rcpp::NumericVector alpha);
+RcppExport SEXP _glmmgee_cpp_gee_assoc(SEXP corstrSEXP, SEXP mdepSEXP, SEXP scale_fixSEXP, SEXP scale_valueSEXP, SEXP mSEXP, SEXP msSEXP, SEXP alphaSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< int >::type corstr(corstrSEXP);
+    Rcpp::traits::input_parameter< int >::type mdep(mdepSEXP);
+    Rcpp::traits::input_parameter< bool >::type scale_fix(scale_fixSEXP);
+    Rcpp::traits::input_parameter< double >::type scale_value(scale_valueSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type m(mSEXP);
+    Rcpp::traits::input_parameter< int >::type ms(msSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type alpha(alphaSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gee_assoc(corstr, mdep, scale_fix, scale_value, m, ms, alpha));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_ordinal_loglik
 Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> offset, Eigen::Map<Eigen::VectorXd> weights, Eigen::Map<Eigen::VectorXi> start, int J, Eigen::Map<Eigen::VectorXd> theta, Eigen::Map<Eigen::VectorXd> beta, double log_sigma, int nAGQ, int link, bool gradient, Rcpp::Nullable<Rcpp::NumericVector> mode_start);
 RcppExport SEXP _glmmgee_cpp_ordinal_loglik(SEXP ySEXP, SEXP XSEXP, SEXP offsetSEXP, SEXP weightsSEXP, SEXP startSEXP, SEXP JSEXP, SEXP thetaSEXP, SEXP betaSEXP, SEXP log_sigmaSEXP, SEXP nAGQSEXP, SEXP linkSEXP, SEXP gradientSEXP, SEXP mode_startSEXP) {
@@ -515,6 +610,13 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_known_gaussian_profile", (DL_FUNC) &_glmmgee_cpp_known_gaussian_profile, 9},
     {"_glmmgee_cpp_sparse_set_threads", (DL_FUNC) &_glmmgee_cpp_sparse_set_threads, 2},
     {"_glmmgee_cpp_known_laplace_factor", (DL_FUNC) &_glmmgee_cpp_known_laplace_factor, 5},
+    {"_glmmgee_cpp_gee_shard_new", (DL_FUNC) &_glmmgee_cpp_gee_shard_new, 2},
+    {"_glmmgee_cpp_gee_shard_info", (DL_FUNC) &_glmmgee_cpp_gee_shard_info, 1},
+    {"_glmmgee_cpp_gee_shard_start", (DL_FUNC) &_glmmgee_cpp_gee_shard_start, 2},
+    {"_glmmgee_cpp_gee_shard_moments", (DL_FUNC) &_glmmgee_cpp_gee_shard_moments, 2},
+    {"_glmmgee_cpp_gee_shard_cross", (DL_FUNC) &_glmmgee_cpp_gee_shard_cross, 4},
+    {"_glmmgee_cpp_gee_shard_variance", (DL_FUNC) &_glmmgee_cpp_gee_shard_variance, 7},
+    {"_glmmgee_cpp_gee_assoc", (DL_FUNC) &_glmmgee_cpp_gee_assoc, 7},
     {"_glmmgee_cpp_ordinal_loglik", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik, 13},
     {"_glmmgee_cpp_ordinal_scores", (DL_FUNC) &_glmmgee_cpp_ordinal_scores, 4},
     {NULL, NULL, 0}

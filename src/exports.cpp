@@ -311,6 +311,14 @@ Rcpp::List gee_variance_list(const glmmgee::GeeVariance& v) {
 
 }  // namespace
 
+// For the per-shard entries of distributed fits (gee-shard.cpp).
+namespace glmmgee_exports {
+glmmgee::GeeInput gee_input_list(const Rcpp::List& data, const Rcpp::List& spec) {
+  return gee_input(data, spec);
+}
+Rcpp::List gee_variance_to_list(const glmmgee::GeeVariance& v) { return gee_variance_list(v); }
+}  // namespace glmmgee_exports
+
 // Fits a GEE: clusters, scoring to convergence, then the variance estimators
 // selected by spec$vflags. Errors that R should word are returned, not thrown.
 // [[Rcpp::export]]

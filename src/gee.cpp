@@ -116,6 +116,7 @@ GeeEngine::GeeEngine(const GeeInput& in)
   }
   for (int k = 0; k < K_; ++k) nmax_ = std::max(nmax_, start_[k + 1] - start_[k]);
   if (!in.wave) T_ = nmax_;
+  T_ = std::max(T_, in.T_global);
   blocks_init();
   Dt_.assign((size_t)N * p_, 0.0);
   e_.assign(N, 0.0);
@@ -160,7 +161,8 @@ int GeeEngine::moment_size() const {
   }
 }
 
-Eigen::VectorXd GeeEngine::start_from_eta(const double* eta0, std::string& error) const {
+void GeeEngine::start_sums(const double* eta0, Eigen::MatrixXd& Hout, Eigen::VectorXd& gout,
+                           bool& bad) const {
   const int p = p_, n = in_.n, nb = (int)bstart_.size() - 1;
   const int width = p * p + p + 1;
   std::vector<double> out;
@@ -179,9 +181,18 @@ Eigen::VectorXd GeeEngine::start_from_eta(const double* eta0, std::string& error
       g.col(0) += (W * z) * x;
     }
   });
-  Eigen::MatrixXd H = Eigen::Map<Eigen::MatrixXd>(out.data(), p, p);
-  Eigen::VectorXd g = Eigen::Map<Eigen::VectorXd>(out.data() + p * p, p);
-  if (out[width - 1] > 0) { error = "non-finite starting working weights"; return Eigen::VectorXd(); }
+  if (out.empty()) out.assign(width, 0.0);  // a shard without usable rows
+  Hout = Eigen::Map<Eigen::MatrixXd>(out.data(), p, p);
+  gout = Eigen::Map<Eigen::VectorXd>(out.data() + p * p, p);
+  bad = out[width - 1] > 0;
+}
+
+Eigen::VectorXd GeeEngine::start_from_eta(const double* eta0, std::string& error) const {
+  Eigen::MatrixXd H;
+  Eigen::VectorXd g;
+  bool bad = false;
+  start_sums(eta0, H, g, bad);
+  if (bad) { error = "non-finite starting working weights"; return Eigen::VectorXd(); }
   H = H.selfadjointView<Eigen::Lower>();
   Eigen::LDLT<Eigen::MatrixXd> ldlt(H);
   Eigen::VectorXd beta = ldlt.solve(g);
@@ -311,15 +322,20 @@ void GeeEngine::ar1_lag_sums_fft(int j0, int j1, double* S, double* C) const {
 }
 
 void GeeEngine::update_assoc(const Moments& mom, GeeParams& par) const {
-  par.phi = in_.scale_fix ? in_.scale_value : mom.sum_e2 / mom.nobs;
+  gee_assoc_update(in_.corstr, in_.mdep, in_.scale_fix, in_.scale_value, mom, par);
+}
+
+void gee_assoc_update(int corstr, int mdep, bool scale_fix, double scale_value,
+                      const GeeMoments& mom, GeeParams& par) {
+  par.phi = scale_fix ? scale_value : mom.sum_e2 / mom.nobs;
   const double phi = par.phi;
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  switch (in_.corstr) {
+  switch (corstr) {
     case COR_EXCHANGEABLE:
       par.alpha[0] = mom.C[0] > 0 ? mom.S[0] / (mom.C[0] * phi) : 0.0;
       break;
     case COR_MDEP:
-      for (int l = 1; l <= in_.mdep; ++l)
+      for (int l = 1; l <= mdep; ++l)
         par.alpha[l - 1] = mom.C[l] > 0 ? mom.S[l] / (mom.C[l] * phi) : 0.0;
       break;
     case COR_UNSTRUCTURED:
@@ -580,7 +596,8 @@ GeeFitResult GeeEngine::fit(const GeeParams& start, const GeeControl& ctl, int s
   return res;
 }
 
-GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeControl& ctl) {
+GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeControl& ctl,
+                                const Eigen::MatrixXd* Hg, const Eigen::VectorXd* Ug) {
   threads_ = usable_threads(ctl.threads);
   GeeVariance v;
   const int p = p_, q = p + 1, nb = (int)bstart_.size() - 1, n = in_.n;
@@ -590,13 +607,18 @@ GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeContro
   if (!fresh && !pass_resid(par.beta, -1, mom, v.error)) return v;
   Eigen::MatrixXd Uk(K_, p), ZtZ;
   std::vector<Eigen::MatrixXd> Hk;
-  if (flags & VAR_JACK) Hk.resize(K_);
-  const int bad = pass_cross(par, -1, ZtZ, &Uk, (flags & VAR_JACK) ? &Hk : nullptr);
+  const bool needHk = (flags & VAR_JACK) || (Hg && (flags & VAR_J1S));
+  if (needHk) Hk.resize(K_);
+  const int bad = pass_cross(par, -1, ZtZ, &Uk, needHk ? &Hk : nullptr);
   if (bad >= 0) { v.error = singular_message(bad, par); return v; }
   v.nonpd_clusters = last_nonpd_;
   v.H = ZtZ.topLeftCorner(p, p);
   v.U = ZtZ.col(p).head(p);
-  Eigen::LDLT<Eigen::MatrixXd> ldlt(v.H);
+  if (Hg && (flags & VAR_FIJ)) {
+    v.error = "the fully iterated jackknife cannot be distributed";
+    return v;
+  }
+  Eigen::LDLT<Eigen::MatrixXd> ldlt(Hg ? *Hg : v.H);
   const Eigen::MatrixXd Hinv = ldlt.solve(Eigen::MatrixXd::Identity(p, p));
   if (ldlt.info() != Eigen::Success || !Hinv.allFinite()) {
     v.error = "the information matrix is singular";
@@ -705,7 +727,7 @@ GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeContro
     reduce_blocks(nb, p * p, threads_, out, [&](int b, double* acc, int tid) {
       MapMat A(acc, p, p);
       for (int k = bstart_[b]; k < bstart_[b + 1]; ++k) {
-        const Eigen::MatrixXd Hm = v.H - Hk[k];
+        const Eigen::MatrixXd Hm = (Hg ? *Hg : v.H) - Hk[k];
         const Eigen::VectorXd d = Hm.ldlt().solve(Uk.row(k).transpose());
         A.selfadjointView<Eigen::Lower>().rankUpdate(d);
       }
@@ -713,7 +735,22 @@ GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeContro
     v.jack = Eigen::Map<Eigen::MatrixXd>(out.data(), p, p).selfadjointView<Eigen::Lower>();
   }
 
-  if (flags & (VAR_J1S | VAR_FIJ)) {
+  if (Hg && (flags & VAR_J1S)) {
+    // One scoring step without cluster k from the full-data estimates: the
+    // step is (H - H_k)^{-1} (U - U_k), with H and U of all shards.
+    Eigen::MatrixXd A = Eigen::MatrixXd::Zero(p, p);
+    for (int k = 0; k < K_; ++k) {
+      Eigen::LDLT<Eigen::MatrixXd> lk(*Hg - Hk[k]);
+      const Eigen::VectorXd d = lk.solve(*Ug - Uk.row(k).transpose());
+      if (lk.info() != Eigen::Success || !d.allFinite()) {
+        v.error = "jackknife fit without cluster " + std::to_string(code_[k]) +
+                  " failed: the scoring step failed: the information matrix is singular";
+        return v;
+      }
+      A.selfadjointView<Eigen::Lower>().rankUpdate(d);
+    }
+    v.j1s = A.selfadjointView<Eigen::Lower>();
+  } else if (flags & (VAR_J1S | VAR_FIJ)) {
     // Deletion refits from the full-data estimates, in cluster order. They
     // overwrite the residual caches, so they come last.
     GeeControl c1 = ctl;

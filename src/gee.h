@@ -54,6 +54,9 @@ struct GeeInput {
   // Dispersion inside the variance function (log theta for nbinom2), held
   // fixed by the engine; R alternates it with the regression.
   double family_phi = 0.0;
+  // Distributed fits: the number of wave positions of the whole data, so
+  // that every shard lays out its correlation moments alike (0: own data).
+  int T_global = 0;
 };
 
 struct GeeControl {
@@ -88,6 +91,18 @@ struct GeeVariance {
   std::string error;
 };
 
+// Correlation moments of a residual pass: sum of e^2, observations, pair
+// products S and counts C (layout by corstr).
+struct GeeMoments {
+  double sum_e2 = 0.0, nobs = 0.0;
+  std::vector<double> S, C;
+};
+
+// The moment estimates of the scale and working correlation from summed
+// moments (shared by the engine and the distributed driver).
+void gee_assoc_update(int corstr, int mdep, bool scale_fix, double scale_value,
+                      const GeeMoments& mom, GeeParams& par);
+
 class GeeEngine {
  public:
   explicit GeeEngine(const GeeInput& in);
@@ -96,6 +111,8 @@ class GeeEngine {
   int clusters() const { return K_; }
   int positions() const { return T_; }
   int nactive() const { return (int)row_.size(); }
+  int nrows() const { return in_.n; }
+  int ncoef() const { return p_; }
   // Original code (1..M) of the first cluster with a duplicated wave, or 0.
   int duplicated_wave_cluster() const { return dup_cluster_; }
   std::vector<int> cluster_sizes() const;
@@ -107,15 +124,23 @@ class GeeEngine {
   Eigen::VectorXd start_from_eta(const double* eta0, std::string& error) const;
   // Scoring to convergence; `skip` leaves one cluster out (jackknife).
   GeeFitResult fit(const GeeParams& start, const GeeControl& ctl, int skip = -1);
-  GeeVariance variance(const GeeParams& par, int flags, const GeeControl& ctl);
+  // With Hg, Ug (the information and estimating function of all shards of a
+  // distributed fit) the bias corrections and jackknives use them instead of
+  // this engine's own, the one-step jackknife comes from its closed form
+  // (H - H_k)^{-1} (U - U_k), and every result is this engine's share of a
+  // sum over shards.
+  GeeVariance variance(const GeeParams& par, int flags, const GeeControl& ctl,
+                       const Eigen::MatrixXd* Hg = nullptr,
+                       const Eigen::VectorXd* Ug = nullptr);
+  // Shard sums for distributed fits (gee-shard.cpp).
+  void start_sums(const double* eta0, Eigen::MatrixXd& H, Eigen::VectorXd& g, bool& bad) const;
+  std::vector<double> shard_moments(const Eigen::VectorXd& beta, std::string& error);
+  Eigen::MatrixXd shard_cross(const GeeParams& par, int& bad_code, int& nonpd);
   // Linear predictor and mean for every input row.
   void fitted(const Eigen::VectorXd& beta, double* eta, double* mu) const;
 
  private:
-  struct Moments {
-    double sum_e2 = 0.0, nobs = 0.0;
-    std::vector<double> S, C;  // pair products and counts, layout by corstr
-  };
+  typedef GeeMoments Moments;
   // Scratch space of each thread, allocated before a parallel region.
   struct ThreadScratch {
     std::vector<std::vector<double> > R, Z;

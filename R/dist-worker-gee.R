@@ -1,0 +1,85 @@
+# The worker side of distributed GEE (fit-gee-sharded.R is the main side):
+# shards of whole clusters, each with a GEE engine that maps the shard's
+# memory (kept here with it), answering rounds of gee_* operations.
+
+# Stores shards (named by shard id; each the engine's data list with global
+# cluster codes, so the engine's messages name the clusters as gee() does)
+# and builds their engines.
+dist_w_gee_load <- function(key, shards, spec) {
+  st <- .dist_state[[key]] %||% list(shards = list())
+  for (id in names(shards)) {
+    sh <- shards[[id]]
+    sh$gee <- cpp_gee_shard_new(sh, spec)
+    st$shards[[id]] <- sh
+  }
+  .dist_state[[key]] <- st
+  names(shards)
+}
+
+dist_w_gee_op <- function(sh, op, args) {
+  switch(op,
+    gee_info = cpp_gee_shard_info(sh$gee),
+    gee_start = cpp_gee_shard_start(sh$gee, sh$eta_start),
+    gee_moments = cpp_gee_shard_moments(sh$gee, args$beta),
+    gee_cross = cpp_gee_shard_cross(sh$gee, args$beta, args$alpha, args$phi),
+    gee_variance = cpp_gee_shard_variance(sh$gee, args$beta, args$alpha, args$phi, args$flags,
+                                          args$H, args$U),
+    stop("unknown shard operation ", op, call. = FALSE))
+}
+
+# gee_shards() pass 2: each shard's design coded as the combined data's
+# would be (levels agreed across shards); back: its R factor, its clusters
+# and their sizes, its wave values.
+dist_w_gee_design <- function(key, spec) {
+  st <- .dist_state[[key]]
+  out <- list()
+  for (id in names(st$frames)) {
+    mf <- st$frames[[id]]
+    for (v in names(spec$levels)) mf[[v]] <- factor(as.character(mf[[v]]), levels = spec$levels[[v]])
+    X <- stats::model.matrix(spec$fixed_terms, mf)
+    rownames(X) <- NULL
+    resp <- model_response(mf, spec$family)
+    check_support(resp$y, spec$family)
+    idc <- match(as.character(mf[[spec$group]]), spec$group_levels)
+    pos <- resp$weights > 0
+    wave <- if (!is.null(spec$waves)) mf[[spec$waves]]
+    if (!is.null(wave)) {
+      if (!is.numeric(wave) || any(!is.finite(wave)) || any(abs(wave - round(wave)) > 1e-8))
+        stop("'waves' must hold whole numbers (the time index of each observation within its cluster)",
+             call. = FALSE)
+      wave <- round(wave)
+    }
+    st$shards[[id]] <- list(X = X, y = as.numeric(resp$y), weights = as.numeric(resp$weights),
+                            offset = as.numeric(model_offset_total(mf)), id = idc,
+                            M = length(spec$group_levels), wave_raw = wave)
+    act <- sort(unique(idc[pos]))
+    out[[id]] <- list(R = qr.R(qr(X))[, order(qr(X)$pivot), drop = FALSE], xnames = colnames(X),
+                      assign = attr(X, "assign"), contrasts = attr(X, "contrasts"),
+                      active = act, sizes = tabulate(idc[pos], length(spec$group_levels))[act],
+                      wall = if (!is.null(wave)) unique(wave),
+                      wact = if (!is.null(wave)) unique(wave[pos]))
+  }
+  st$frames <- NULL
+  .dist_state[[key]] <- st
+  out
+}
+
+# gee_shards() pass 3: wave positions from the global smallest wave (and,
+# for unstructured, compacted over the waves that occur), start values and
+# the shards' engines.
+dist_w_gee_engines <- function(key, spec, wspec) {
+  st <- .dist_state[[key]]
+  for (id in names(st$shards)) {
+    sh <- st$shards[[id]]
+    if (!is.null(sh$wave_raw)) {
+      pos <- sh$wave_raw - wspec$wmin + 1
+      if (!is.null(wspec$allpos)) pos <- match(pos, wspec$allpos)
+      sh$wave <- as.integer(pos)
+    } else sh["wave"] <- list(NULL)
+    sh$eta_start <- as.numeric(gee_eta_start(wspec$family, sh$y, sh$weights))
+    sh$gee <- cpp_gee_shard_new(sh, spec)
+    st$shards[[id]] <- sh
+  }
+  .dist_state[[key]] <- st
+  names(st$shards)
+}

@@ -1,0 +1,227 @@
+#' Fit a GEE from shard files on parallel workers
+#'
+#' The GEE counterpart of [glmm_shards()]: the data are shard files (rds,
+#' csv; parquet through arrow) that only the workers read, each holding
+#' whole clusters of `id`, and the fit is [gee()]'s on the combined rows
+#' with `gee_control(workers = )`: every step a sum over shards in shard
+#' order. A first pass agrees, from small summaries, on what the combined
+#' data would give: factor levels (a level missing from some shards still
+#' gets its column), rows dropped for missing values (in the model's
+#' variables, `id` and `waves`), that every cluster lies within one file,
+#' the rank of the model matrix and the wave positions.
+#'
+#' The fit holds no rows: `print`, `summary`, `coef`, `vcov` (the estimators
+#' computed at fit time: `std.err`, `"san.se"`, `"model"`), `confint`,
+#' `anova` (Wald tests of terms), [QIC()] and `predict(newdata = )` work;
+#' `fitted`, `residuals`, `model.matrix`, `predict()` without `newdata` and
+#' other variance types stop with a message saying they need the rows.
+#'
+#' @param formula a model formula with fixed effects only (`offset()` terms
+#'   allowed).
+#' @param files paths of the shard files, readable by every worker.
+#' @param id,waves,weights names of columns (strings): the cluster
+#'   identifier, an optional whole-number time index within cluster, and
+#'   optional prior weights.
+#' @param family,corstr,std.err,scale.fix,scale.value,R,Mv as in [gee()];
+#'   `std.err = "fij"` and `nbinom2()` are not distributed.
+#' @param workers a cluster from [parallel::makeCluster()] or
+#'   [parallelly::makeClusterPSOCK()] with glmmgee installed.
+#' @param format `"rds"`, `"csv"` or `"parquet"`; by default from the
+#'   files' extension.
+#' @param control a [gee_control()] list (its `workers` and `shards` are
+#'   ignored: the workers are `workers` and each file is a shard).
+#' @return An object of class `c("glmmgee_gee_sharded", "glmmgee_gee")`;
+#'   `$distributed` records shards, workers, rounds and bytes.
+#' @seealso [gee()], [glmm_shards()], `vignette("distributed", package = "glmmgee")`.
+#' @examples
+#' \donttest{
+#' if (requireNamespace("MASS", quietly = TRUE)) {
+#'   data(bacteria, package = "MASS")
+#'   dir <- tempfile("shards"); dir.create(dir)
+#'   parts <- split(bacteria, as.integer(bacteria$ID) %% 3)
+#'   files <- file.path(dir, sprintf("part%d.rds", seq_along(parts)))
+#'   for (i in seq_along(parts)) saveRDS(parts[[i]], files[i])
+#'   cl <- parallel::makeCluster(2)
+#'   fit <- gee_shards(y ~ ap + hilo, files, id = "ID", waves = "week",
+#'                     family = binomial, corstr = "ar1", workers = cl)
+#'   summary(fit)
+#'   parallel::stopCluster(cl)
+#' }
+#' }
+#' @export
+gee_shards <- function(formula, files, id, family = gaussian(), corstr = "independence",
+                       waves = NULL, workers, weights = NULL, std.err = "san.se",
+                       scale.fix = FALSE, scale.value = 1, R = NULL, Mv = 1L, format = NULL,
+                       control = gee_control()) {
+  mc <- match.call()
+  family <- resolve_family(family, parent.frame())
+  corstr <- match_corstr(corstr)
+  std.err <- match_std_err(std.err)
+  if (!inherits(formula, "formula") || length(formula) != 3L)
+    stop("'formula' must be a two-sided formula such as y ~ x", call. = FALSE)
+  if (!inherits(control, "glmmgee_gee_control"))
+    stop("'control' must come from gee_control()", call. = FALSE)
+  if (missing(workers)) stop("'workers' is missing: give a cluster from parallel::makeCluster()",
+                             call. = FALSE)
+  check_workers_arg(workers, "gee_shards")
+  if (!is.character(files) || !length(files) || anyNA(files))
+    stop("'files' must be the paths of the shard files", call. = FALSE)
+  for (a in c("id", "waves", "weights")) {
+    v <- if (a == "id") { if (missing(id)) NULL else id } else get(a)
+    if (a == "id" && is.null(v)) stop("'id' is missing: give the name of the cluster column", call. = FALSE)
+    if (!is.null(v) && (!is.character(v) || length(v) != 1L || is.na(v)))
+      stop(sprintf("'%s' must be the name of a column (one string)%s", a,
+                   if (a == "id") "" else " or NULL"), call. = FALSE)
+  }
+  if (!is.logical(scale.fix) || length(scale.fix) != 1L || is.na(scale.fix))
+    stop("'scale.fix' must be TRUE or FALSE", call. = FALSE)
+  if (!is.numeric(scale.value) || length(scale.value) != 1L || !is.finite(scale.value) ||
+      scale.value <= 0)
+    stop("'scale.value' must be one positive number", call. = FALSE)
+  format <- shard_format(files, format)
+  fenv <- environment(formula) %||% parent.frame()
+  extra <- c(id, waves)
+  frame_formula <- formula
+  frame_formula[[3L]] <- Reduce(function(a, b) call("+", a, as.name(b)), extra, formula[[3L]])
+  environment(frame_formula) <- fenv
+  S <- length(files)
+  eng <- shard_engine(workers, S)
+  on.exit(shard_free(eng), add = TRUE)
+  read_spec <- list(frame_formula = frame_formula, weights = weights, group = id, format = format)
+  read <- function(ids, w)
+    parallel::clusterCall(eng$cl[w], dist_w_read, eng$key,
+                          stats::setNames(as.list(files[ids]), ids), read_spec)[[1L]]
+  p1 <- shard_pass(eng, seq_len(S), read)
+  agreed <- agree_levels(p1, id)
+  if (!is.null(waves)) agreed$levels[[waves]] <- NULL
+  dspec <- list(levels = agreed$levels, group = id, waves = waves, family = family,
+                group_levels = agreed$clusters,
+                fixed_terms = stats::delete.response(stats::terms(formula)))
+  design <- function(ids, w)
+    parallel::clusterCall(eng$cl[w], dist_w_gee_design, eng$key, dspec)[[1L]]
+  p2 <- shard_pass(eng, seq_len(S), design)
+  mod <- gee_shard_model(p2, agreed, corstr, std.err, Mv, R, scale.fix, family)
+  spec <- list(family = family$family_code, link = family$link_code,
+               corstr = match(corstr, gee_corstrs()) - 1L, mdep = mod$Mv, Rfixed = mod$R,
+               scale_fix = scale.fix, scale_value = as.numeric(scale.value),
+               epsilon = control$epsilon, maxit = control$maxit, trace = control$trace,
+               threads = control$threads, vflags = gee_se_types[[std.err]],
+               T_global = as.integer(mod$T))
+  if (identical(family$family, "nbinom2"))
+    stop("gee_shards(): nbinom2 alternates a theta moment step with the fit and is not distributed yet",
+         call. = FALSE)
+  if (std.err == "fij")
+    stop("std.err = \"fij\" refits the model without each cluster in turn: it is not distributed; use \"j1s\" or \"jack\"",
+         call. = FALSE)
+  wspec <- list(wmin = mod$wmin, allpos = mod$allpos, family = family)
+  eng$reload <- function(ids, w) {
+    read(ids, w)
+    parallel::clusterCall(eng$cl[w], dist_w_gee_design, eng$key, dspec)
+    parallel::clusterCall(eng$cl[w], dist_w_gee_engines, eng$key, spec, wspec)
+  }
+  for (w in which(eng$alive))
+    parallel::clusterCall(eng$cl[w], dist_w_gee_engines, eng$key, spec, wspec)
+  res <- gee_fit_shards(eng, spec, length(mod$xnames), corstr, mod$T)
+  res$clusters$sizes <- mod$sizes
+  if (res$clusters$duplicated > 0L)
+    stop(sprintf("'waves' has a duplicated value within cluster %s of 'id': each wave may occur once per cluster",
+                 agreed$clusters[res$clusters$duplicated]), call. = FALSE)
+  if (!is.null(res$error) && nzchar(res$error))
+    stop("gee fit failed: ", gee_failure_text(res, family, corstr, length(mod$sizes), mod$T, mod$Mv),
+         call. = FALSE)
+  if (nzchar(res$variance$error)) stop("gee variance failed: ", res$variance$error, call. = FALSE)
+  data <- list(X = mod$X0, y = NULL, weights = NULL, offset = NULL, wave = NULL)
+  fit <- new_gee_object(res, data, spec, family, corstr, std.err, mod$Mv, mod$R, mod$xnames,
+                        list(index = NULL, levels = agreed$clusters), mod$T, scale.fix, control,
+                        mod$wpos)
+  fit$distributed <- shard_traffic(eng, S)
+  for (wm in eng$moved) warning(wm, call. = FALSE)
+  fit$warnings <- c(fit$warnings, eng$moved)
+  fit$call <- mc
+  fit$formula <- formula
+  fit$terms <- stats::terms(formula)
+  fit$xlevels <- agreed$levels[intersect(names(agreed$levels), all.vars(formula))]
+  fit$contrasts <- p2[[1L]]$contrasts
+  fit$nobs.read <- c(rows = agreed$rows, kept = agreed$kept)
+  class(fit) <- c("glmmgee_gee_sharded", class(fit))
+  fit
+}
+
+# Rank, clusters, wave positions and T from the shards' summaries, by the
+# rules of gee_fit().
+gee_shard_model <- function(p2, agreed, corstr, std.err, Mv, R, scale.fix, family) {
+  xnames <- p2[[1L]]$xnames
+  p <- length(xnames)
+  Rall <- do.call(rbind, lapply(p2, `[[`, "R"))
+  XtX <- crossprod(Rall)
+  sc <- sqrt(diag(XtX)); sc[sc == 0] <- 1
+  qx <- qr(XtX / outer(sc, sc), tol = 1e-9)
+  if (qx$rank < p) {
+    alias <- xnames[qx$pivot[(qx$rank + 1L):p]]
+    stop(sprintf("the model matrix is rank deficient: %s %s linearly dependent on the other columns",
+                 paste(sQuote(alias, FALSE), collapse = ", "),
+                 if (length(alias) == 1L) "is" else "are"), call. = FALSE)
+  }
+  M <- length(agreed$clusters)
+  sizes <- numeric(M)
+  for (r in p2) sizes[r$active] <- r$sizes
+  sizes <- as.integer(sizes[sizes > 0])
+  if (length(sizes) < 2L)
+    stop("'id' has a single cluster (with positive weight): GEE needs several clusters", call. = FALSE)
+  haswave <- !is.null(p2[[1L]]$wall)
+  wmin <- allpos <- NULL
+  if (haswave) {
+    wall <- sort(unique(unlist(lapply(p2, `[[`, "wall"))))
+    wact <- sort(unique(unlist(lapply(p2, `[[`, "wact"))))
+    wmin <- min(wall)
+    pos_all <- wall - wmin + 1
+    pos_act <- wact - wmin + 1
+    if (max(pos_all) > 1e6) stop("'waves' spans more than a million positions", call. = FALSE)
+    T <- max(pos_act)
+    wpos <- list(obs = pos_act, lab = pos_act)
+    if (corstr == "unstructured") {
+      allpos <- pos_all
+      T <- max(match(pos_act, allpos))
+      wpos <- list(obs = match(pos_act, allpos))
+      wpos$lab <- allpos[wpos$obs]
+      wpos$alab <- allpos[seq_len(T)]
+    }
+  } else {
+    T <- max(sizes)
+    wpos <- list(obs = seq_len(T), lab = seq_len(T))
+  }
+  if (corstr == "mdep" && (!is.numeric(Mv) || length(Mv) != 1L || Mv < 1 || Mv != round(Mv) || Mv >= T))
+    stop(sprintf("'Mv' must be one positive whole number below the %d wave positions", T), call. = FALSE)
+  if (corstr == "fixed") R <- check_fixed_R(R, T) else R <- NULL
+  if (corstr == "unstructured" && T > 200)
+    stop(sprintf("corstr = \"unstructured\" with %d wave positions would need %d correlation parameters",
+                 T, T * (T - 1) / 2), call. = FALSE)
+  check_jackknife(std.err, length(sizes), p, length(alpha_names(corstr, T, Mv)), scale.fix)
+  X0 <- matrix(0, 0L, p, dimnames = list(NULL, xnames))
+  attr(X0, "assign") <- p2[[1L]]$assign
+  list(xnames = xnames, sizes = sizes, T = T, wpos = wpos, wmin = wmin, allpos = allpos,
+       Mv = as.integer(Mv), R = R, X0 = X0)
+}
+
+#' @export
+fitted.glmmgee_gee_sharded <- function(object, ...) sharded_refuse("fitted values")
+#' @export
+residuals.glmmgee_gee_sharded <- function(object, ...) sharded_refuse("residuals")
+#' @export
+model.matrix.glmmgee_gee_sharded <- function(object, ...) sharded_refuse("the model matrix")
+#' @export
+predict.glmmgee_gee_sharded <- function(object, newdata, ...) {
+  if (missing(newdata) || is.null(newdata))
+    sharded_refuse("predictions without 'newdata'")
+  NextMethod()
+}
+#' @export
+vcov.glmmgee_gee_sharded <- function(object, type = object$std.err, ...) {
+  if (is.character(type) && length(type) == 1L && !is.null(object$vcov[[type]])) return(NextMethod())
+  sharded_refuse(sprintf("variance type \"%s\" (not computed at fit time; refit with std.err = \"%s\")",
+                         paste(type, collapse = ""), paste(type, collapse = "")))
+}
+
+sharded_refuse <- function(what)
+  stop(sprintf("%s: not available, since they need the rows, which a gee_shards() fit does not hold (they stay in the shard files)",
+               what), call. = FALSE)

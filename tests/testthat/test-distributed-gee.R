@@ -1,0 +1,198 @@
+# Distributed gee() (gee_control(workers =)) against the in-memory fit on
+# the same data: coefficients, correlation parameters, scale, every variance
+# estimator and QIC's pieces, for every corstr, 1, 2 and 3 workers and 1 and
+# 7 shards. One cluster of two local PSOCK workers for the file (a third
+# joins it for the three-worker fits).
+
+cl2 <- parallel::makePSOCKcluster(2L)
+cl_extra <- parallel::makePSOCKcluster(1L)
+withr::defer({
+  try(parallel::stopCluster(cl2), silent = TRUE)
+  try(parallel::stopCluster(cl_extra), silent = TRUE)
+}, teardown_env())
+cl1 <- cl2[1L]
+cl3 <- structure(c(unclass(cl2), unclass(cl_extra)), class = class(cl2))
+
+# Longitudinal counts with visits missing at random (waves with gaps), a
+# centre factor whose last level occurs in the last clusters only (so in one
+# shard), prior weights and an offset.
+set.seed(1717)
+M <- 48
+d <- do.call(rbind, lapply(seq_len(M), function(i) {
+  w <- sort(sample(1:6, sample(2:6, 1)))
+  data.frame(id = i, wave = w, x = rnorm(length(w)), t = w / 6,
+             centre = if (i > 42) "c" else c("a", "b")[1 + i %% 2])
+}))
+d$centre <- factor(d$centre)
+u <- rnorm(M, sd = 0.5)[d$id]
+d$expo <- runif(nrow(d), 0.5, 2)
+d$y <- rpois(nrow(d), d$expo * exp(0.2 + 0.4 * d$x - 0.3 * d$t + 0.3 * (d$centre == "b") + u))
+d$wt <- sample(c(1, 2), nrow(d), replace = TRUE)
+Rfix <- 0.4^abs(outer(1:6, 1:6, "-"))
+
+fit_gee <- function(corstr, std.err = "san.se", control = gee_control())
+  gee(y ~ x + t + centre, data = d, id = id, waves = wave, family = poisson,
+      corstr = corstr, std.err = std.err, offset = log(expo), weights = wt,
+      R = if (corstr == "fixed") Rfix, Mv = 2L, control = control)
+
+expect_same_gee <- function(f, ref, tol = 1e-10) {
+  expect_equal(coef(f), coef(ref), tolerance = tol)
+  expect_equal(f$alpha, ref$alpha, tolerance = tol)
+  expect_equal(f$scale, ref$scale, tolerance = tol)
+  expect_identical(names(f$vcov), names(ref$vcov))
+  for (tp in names(ref$vcov)) expect_equal(f$vcov[[tp]], ref$vcov[[tp]], tolerance = tol)
+  expect_equal(f$quasi, ref$quasi, tolerance = tol)
+  expect_equal(f$info.indep, ref$info.indep, tolerance = tol)
+  expect_identical(f$iter, ref$iter)
+  expect_identical(f$warnings, ref$warnings)
+}
+
+corstrs <- c("independence", "exchangeable", "ar1", "unstructured", "mdep", "fixed")
+
+test_that("every corstr: 1, 2, 3 workers and 1, 7 shards equal the in-memory gee (1e-10)", {
+  for (cs in corstrs) {
+    ref <- fit_gee(cs)
+    fits <- list()
+    for (S in c(1L, 7L)) for (w in list(cl1, cl2, cl3)) {
+      f <- fit_gee(cs, control = gee_control(workers = w, shards = S))
+      expect_same_gee(f, ref)
+      expect_identical(f$distributed$workers, length(w))
+      expect_identical(f$distributed$shards, S)
+      fits[[length(fits) + 1L]] <- f
+    }
+    # Sums in shard order: bitwise the same for any number of workers.
+    for (k in 2:3) {
+      expect_identical(fits[[k]]$coefficients, fits[[1L]]$coefficients)
+      expect_identical(fits[[k + 3L]]$vcov, fits[[4L]]$vcov)
+    }
+  }
+})
+
+test_that("every corstr x std.err (md, kc, jack, j1s) equals the in-memory gee on 7 shards", {
+  ctl <- gee_control(workers = cl2, shards = 7L)
+  for (cs in corstrs) for (se in c("md", "kc", "jack", "j1s")) {
+    ref <- fit_gee(cs, se)
+    f <- fit_gee(cs, se, control = ctl)
+    expect_same_gee(f, ref)
+    expect_equal(summary(f)$coefficients, summary(ref)$coefficients, tolerance = 1e-10)
+  }
+})
+
+test_that("post-estimation on a distributed gee equals the in-memory one", {
+  ref <- fit_gee("exchangeable")
+  f <- fit_gee("exchangeable", control = gee_control(workers = cl2, shards = 7L))
+  expect_equal(confint(f), confint(ref), tolerance = 1e-10)
+  nd <- d[1:5, ]
+  expect_equal(predict(f, newdata = nd), predict(ref, newdata = nd), tolerance = 1e-10)
+  expect_equal(anova(f), anova(ref), tolerance = 1e-10)
+  expect_equal(QIC(f), QIC(ref), tolerance = 1e-10)
+  expect_equal(vcov(f, type = "kc"), vcov(ref, type = "kc"), tolerance = 1e-10)
+  expect_gt(f$distributed$rounds, 3L)
+})
+
+test_that("binomial and gaussian families, and refusals", {
+  skip_if_not_installed("MASS")
+  data(bacteria, package = "MASS")
+  ctl <- gee_control(workers = cl2, shards = 7L)
+  for (cs in c("exchangeable", "ar1")) {
+    ref <- gee(y ~ ap + hilo, data = bacteria, id = ID, waves = week, family = binomial,
+               corstr = cs, std.err = "j1s")
+    expect_same_gee(gee(y ~ ap + hilo, data = bacteria, id = ID, waves = week,
+                        family = binomial, corstr = cs, std.err = "j1s", control = ctl), ref)
+  }
+  ref <- gee(x ~ t, data = d, id = id, corstr = "ar1", waves = wave)
+  expect_same_gee(gee(x ~ t, data = d, id = id, corstr = "ar1", waves = wave, control = ctl), ref)
+  expect_error(fit_gee("exchangeable", "fij", control = ctl), "\"fij\" refits.*not distributed")
+  expect_error(gee(y ~ x, data = d, id = id, family = nbinom2(), control = ctl),
+               "nbinom2.*not distributed")
+  expect_error(gee_control(workers = 2), "'workers' must be NULL or a cluster")
+  expect_error(gee_control(shards = 0), "'shards' must be one positive whole number")
+  dd <- d
+  dd$wave[2] <- dd$wave[1]
+  expect_error(gee(y ~ x, data = dd, id = id, waves = wave, corstr = "ar1", family = poisson,
+                   control = ctl), "duplicated value within cluster 1 of 'id'")
+})
+
+test_that("a worker killed mid-fit: its shards move to the other worker and the fit continues", {
+  on.exit(suppressMessages(untrace("shard_round_once", where = asNamespace("glmmgee"))), add = TRUE)
+  ref <- fit_gee("ar1", "jack")
+  clk <- parallel::makePSOCKcluster(2L)
+  close_all <- function(cl) for (nd in cl) try(close(nd$con), silent = TRUE)
+  on.exit(close_all(clk), add = TRUE)
+  suppressMessages(trace("shard_round_once", where = asNamespace("glmmgee"), print = FALSE,
+        tracer = quote(if (eng$rounds == 6L && eng$alive[2L]) {
+          tools::pskill(eng$info$pid[2L])
+          Sys.sleep(0.5)
+        })))
+  warned <- character()
+  f <- withCallingHandlers(
+    fit_gee("ar1", "jack", control = gee_control(workers = clk, shards = 7L)),
+    warning = function(w) {
+      warned <<- c(warned, conditionMessage(w))
+      invokeRestart("muffleWarning")
+    })
+  expect_match(warned, "worker 2 \\(pid [0-9]+ on .*\\) stopped responding", all = FALSE)
+  expect_match(f$warnings, "reloaded on worker", all = FALSE)
+  # The reloaded shards recompute the same sums: the fit is unchanged.
+  expect_equal(coef(f), coef(ref), tolerance = 1e-10)
+  expect_equal(f$vcov$jack, ref$vcov$jack, tolerance = 1e-10)
+  # No live worker left: a clear error naming the worker.
+  clk2 <- parallel::makePSOCKcluster(1L)
+  on.exit(close_all(clk2), add = TRUE)
+  suppressMessages(trace("shard_round_once", where = asNamespace("glmmgee"), print = FALSE,
+        tracer = quote(if (eng$rounds == 4L && eng$alive[1L]) {
+          tools::pskill(eng$info$pid[1L])
+          Sys.sleep(0.5)
+        })))
+  expect_error(fit_gee("ar1", control = gee_control(workers = clk2, shards = 3L)),
+               "worker 1 \\(pid [0-9]+ on .*\\) stopped responding")
+})
+
+shard_files <- function(parts, ext, dir = tempfile("shards")) {
+  dir.create(dir)
+  files <- file.path(dir, sprintf("part%d.%s", seq_along(parts), ext))
+  for (i in seq_along(parts)) {
+    if (ext == "rds") saveRDS(parts[[i]], files[i])
+    else utils::write.csv(parts[[i]], files[i], row.names = FALSE)
+  }
+  files
+}
+
+test_that("gee_shards() from rds and csv files equals gee() on the combined rows", {
+  # Centre "c" occurs only in the last clusters: missing from the other files.
+  parts <- split(d, cut(d$id, c(0, 15, 30, 48)))
+  expect_false("c" %in% parts[[1L]]$centre)
+  files_rds <- shard_files(parts, "rds")
+  files_csv <- shard_files(lapply(parts, function(p) transform(p, centre = as.character(centre))), "csv")
+  for (cs in c("exchangeable", "ar1", "unstructured")) {
+    ref <- gee(y ~ x + t + centre + offset(log(expo)), data = d, id = id, waves = wave,
+               family = poisson, corstr = cs, weights = wt, std.err = "kc")
+    for (files in list(files_rds, files_csv)) {
+      f <- gee_shards(y ~ x + t + centre + offset(log(expo)), files, id = "id", waves = "wave",
+                      family = poisson, corstr = cs, weights = "wt", std.err = "kc", workers = cl2)
+      expect_s3_class(f, "glmmgee_gee_sharded")
+      expect_same_gee(f, ref)
+      expect_equal(f$working.correlation, ref$working.correlation, tolerance = 1e-10)
+      expect_equal(summary(f)$coefficients, summary(ref)$coefficients, tolerance = 1e-10)
+      expect_equal(anova(f), anova(ref), tolerance = 1e-10)
+      expect_equal(QIC(f), QIC(ref), tolerance = 1e-10)
+      expect_equal(predict(f, newdata = d[c(1, 60, 200), ]),
+                   predict(ref, newdata = d[c(1, 60, 200), ]), tolerance = 1e-10)
+    }
+  }
+  expect_error(fitted(f), "need the rows")
+  expect_error(residuals(f), "need the rows")
+  expect_error(predict(f), "need the rows")
+  expect_error(vcov(f, type = "jack"), "not computed at fit time")
+  # A row with a missing covariate is dropped as na.omit would.
+  dn <- d
+  dn$x[5] <- NA
+  ref <- gee(y ~ x, data = dn, id = id, family = poisson, corstr = "exchangeable")
+  f <- gee_shards(y ~ x, shard_files(split(dn, dn$id > 20), "rds"), id = "id", family = poisson,
+                  corstr = "exchangeable", workers = cl2)
+  expect_same_gee(f, ref)
+  expect_error(gee_shards(y ~ x, files_rds, id = "id", family = poisson, workers = cl2,
+                          std.err = "fij"), "not distributed")
+  expect_error(gee_shards(y ~ x, shard_files(list(d, d), "rds"), id = "id", workers = cl2),
+               "appear in more than one shard file")
+})
