@@ -17,6 +17,7 @@ nlme::VarCorr
 
 approximation_label <- function(object) {
   if (!is.null(object$ranef_dist)) return(dist_label(object))
+  if (isTRUE(object$REML)) return("REML (exact restricted likelihood)")
   if (object$nAGQ > 1L)
     return(sprintf("Adaptive Gauss-Hermite quadrature, nAGQ = %d", object$nAGQ))
   if (object$family$family == "gaussian" && object$family$link == "identity")
@@ -36,7 +37,8 @@ fit_criteria <- function(object) {
 }
 
 print_header <- function(object) {
-  cat("Generalized linear mixed model fit by maximum likelihood\n")
+  cat(if (isTRUE(object$REML)) "Linear mixed model fit by REML\n"
+      else "Generalized linear mixed model fit by maximum likelihood\n")
   cat(" Approximation:", approximation_label(object), "\n")
   cat(" Family:", object$family$family, "(", object$family$link, ")\n")
   cat(" Formula:", paste(deparse(object$formula, width.cutoff = 500L), collapse = " "), "\n")
@@ -246,8 +248,12 @@ vcov.glmmgee_glmm <- function(object, full = FALSE, ...) {
 
 #' @rdname glmm-extractors
 #' @export
-logLik.glmmgee_glmm <- function(object, ...) {
-  structure(object$loglik, df = object$df, nobs = object$nobs, class = "logLik")
+logLik.glmmgee_glmm <- function(object, REML = NULL, ...) {
+  # REML = FALSE on a REML fit: the ML log-likelihood at the REML estimates
+  # of the covariance parameters, sigma profiled as lme4 does.
+  ll <- if (isFALSE(REML) && isTRUE(object$REML) && !is.null(object$loglik_ml))
+    object$loglik_ml else object$loglik
+  structure(ll, df = object$df, nobs = object$nobs, class = "logLik")
 }
 
 #' @rdname glmm-extractors
