@@ -122,6 +122,9 @@ reml_refit <- function(obj, formula, mf, X, y, weights, offset) {
   obj$loglik <- -opt$deviance / 2
   obj$loglik_ml <- -ml_deviance_at(s, pls, pls$pwrss / s$n) / 2
   obj$REML <- TRUE
+  # Whether a variance is at zero is the REML fit's to say, not the ML start's.
+  w <- obj$optinfo$warnings
+  obj$optinfo$warnings <- c(w[!grepl("^singular fit", w)], if (obj$singular) reml_singular_message)
   obj$optinfo$reml <- list(criterion = opt$deviance, theta = th,
                            convergence = vapply(opt$runs, `[[`, 1L, "convergence"),
                            evaluations = sum(vapply(opt$runs, function(r) r$evaluations[[1L]], 1)))
@@ -165,4 +168,13 @@ reml_sparse_modes <- function(obj, rt, b, CV) {
   obj$linear.predictors <- obj$eta_fixed + as.vector(obj$Z %*% obj$b)
   obj$fitted.values <- obj$linear.predictors
   obj
+}
+
+reml_singular_message <- paste0("singular fit: a random-effect variance is estimated at zero ",
+                                "(or a correlation at +/-1) by REML")
+
+# The ML start's singular-fit warning is dropped: the REML fit decides.
+reml_quiet_ml <- function(expr) {
+  withCallingHandlers(expr, warning = function(w)
+    if (grepl("^singular fit", conditionMessage(w))) invokeRestart("muffleWarning"))
 }

@@ -241,9 +241,11 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   # Several grouping factors or a known covariance: the sparse Laplace
   # engine (fit-sparse.R); one grouping factor: the AGQ engine below.
   if (needs_sparse_engine(formula, covariance)) {
-    obj <- glmm_sparse(formula, mf, family, nAGQ, control, start, covariance, mc, fenv)
-    if (!REML) return(obj)
-    return(reml_refit(obj, formula, mf, obj$X, obj$y, obj$prior.weights, obj$offset))
+    if (!REML) return(glmm_sparse(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
+    obj <- reml_quiet_ml(glmm_sparse(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
+    obj <- reml_refit(obj, formula, mf, obj$X, obj$y, obj$prior.weights, obj$offset)
+    if (obj$singular) warning(reml_singular_message, call. = FALSE)
+    return(obj)
   }
   re <- re_terms(formula, mf, fenv)
   fx <- fixed_design(formula, mf, fenv, drop_rownames = TRUE)

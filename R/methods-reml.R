@@ -24,6 +24,12 @@ isREML <- function(x, ...) UseMethod("isREML")
 #' @export
 isREML.glmmgee_glmm <- function(x, ...) isTRUE(x$REML)
 
+# The same method for lme4's generic when lme4 is loaded (delayed
+# registration: no import of lme4), so isREML() answers whichever package
+# was attached last.
+#' @rawNamespace if (getRversion() >= "3.6.0") S3method(lme4::isREML, glmmgee_glmm)
+NULL
+
 #' @rdname isREML
 #' @export
 isREML.default <- function(x, ...) FALSE

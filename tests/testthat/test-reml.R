@@ -44,7 +44,7 @@ test_that("REML matches lmer: Dyestuff and the singular Dyestuff2", {
   data(Dyestuff, Dyestuff2, package = "lme4")
   f <- glmm(Yield ~ 1 + (1 | Batch), Dyestuff, REML = TRUE)
   reml_vs_lmer(f, lme4::lmer(Yield ~ 1 + (1 | Batch), Dyestuff))
-  f2 <- suppressWarnings(glmm(Yield ~ 1 + (1 | Batch), Dyestuff2, REML = TRUE))
+  expect_warning(f2 <- glmm(Yield ~ 1 + (1 | Batch), Dyestuff2, REML = TRUE), "by REML")
   m2 <- lme4::lmer(Yield ~ 1 + (1 | Batch), Dyestuff2)
   expect_true(lme4::isSingular(m2))
   expect_true(f2$singular)
@@ -90,4 +90,32 @@ test_that("REML = TRUE is refused outside linear mixed models", {
   f <- glmm(Reaction ~ Days + (1 | Subject), sleepstudy, REML = TRUE)
   expect_error(profile(f), "REML")
   expect_equal(dim(confint(f)), c(4L, 2L))
+})
+
+test_that("REML matches lmer with weights, an offset, || terms and slopes on two factors", {
+  skip_if_not_installed("lme4")
+  data(sleepstudy, package = "lme4")
+  set.seed(11)
+  d <- sleepstudy
+  d$w <- runif(nrow(d), 0.5, 2)
+  d$o <- rnorm(nrow(d))
+  d$x2 <- rnorm(nrow(d))
+  d$g2 <- factor(sample(1:10, nrow(d), TRUE))
+  reml_vs_lmer(glmm(Reaction ~ Days + (Days | Subject), d, weights = w, offset = o, REML = TRUE),
+               lme4::lmer(Reaction ~ Days + (Days | Subject), d, weights = w, offset = o))
+  f <- glmm(Reaction ~ Days + (Days || Subject), d, REML = TRUE)
+  m <- lme4::lmer(Reaction ~ Days + (Days || Subject), d)
+  reml_vs_lmer(f, m)
+  expect_equal(unname(as.matrix(ranef(f)$Subject)), unname(as.matrix(lme4::ranef(m)$Subject)),
+               tolerance = 1e-3)
+  m <- lme4::lmer(Reaction ~ Days + x2 + (Days | Subject) + (1 | g2), d)
+  expect_true(lme4::isSingular(m))
+  expect_warning(f <- glmm(Reaction ~ Days + x2 + (Days | Subject) + (1 | g2), d, REML = TRUE),
+                 "singular fit.*by REML")
+  expect_s3_class(f, "glmmgee_glmm_sparse")
+  reml_vs_lmer(f, m)
+  expect_equal(unname(fitted(f)), unname(fitted(m)), tolerance = 1e-5)
+  # Conditional variances of the modes, as lmer's condVar.
+  pv <- attr(lme4::ranef(m, condVar = TRUE)$g2, "postVar")
+  expect_equal(as.vector(attr(ranef(f)$g2, "postVar")), as.vector(pv), tolerance = 1e-3)
 })
