@@ -32,7 +32,12 @@ reml_setup <- function(formula, mf, X, y, weights, offset) {
   Zt <- rt$Zt[, keep, drop = FALSE] %*% Matrix::Diagonal(x = sw[keep])
   Xw <- X[keep, , drop = FALSE] * sw[keep]
   yw <- (y - offset)[keep] * sw[keep]
-  list(rt = rt, Zt = Zt, X = Xw, y = yw, n = sum(keep), p = ncol(X),
+  # The pattern of Lambda'Z' does not change with theta: one symbolic
+  # factorization, refactored numerically at each evaluation.
+  Lt <- rt$Lambdat
+  Lt@x <- rep(1, length(Lt@x))
+  ch0 <- Matrix::Cholesky(Matrix::tcrossprod(Lt %*% Zt), LDL = FALSE, perm = TRUE, Imult = 1)
+  list(rt = rt, Zt = Zt, X = Xw, y = yw, n = sum(keep), p = ncol(X), ch0 = ch0,
        logw = sum(log(weights[keep])), lower = rt$lower,
        ZtX = as.matrix(Zt %*% Xw), Zty = as.vector(Zt %*% yw),
        XtX = crossprod(Xw), Xty = drop(crossprod(Xw, yw)), yty = sum(yw^2))
@@ -45,8 +50,7 @@ reml_pls <- function(s, th) {
   Lt <- s$rt$Lambdat
   Lt@x <- th[s$rt$Lind]
   LZ <- Lt %*% s$Zt
-  A <- Matrix::tcrossprod(LZ) + Matrix::Diagonal(nrow(LZ))
-  ch <- Matrix::Cholesky(A, LDL = FALSE, perm = TRUE)
+  ch <- Matrix::update(s$ch0, LZ, mult = 1)
   LZX <- as.matrix(Lt %*% s$ZtX)
   LZy <- as.vector(Lt %*% s$Zty)
   SX <- as.matrix(Matrix::solve(ch, LZX, system = "A"))
@@ -77,17 +81,21 @@ ml_deviance_at <- function(s, pls, sigma2) {
 }
 
 # Maximizes the restricted likelihood over lme4's theta from `start` (the
-# ML optimum, relative to sigma) and from lme4's default start; the better
-# optimum is kept, so a bad ML start cannot trap the search.
+# ML optimum, relative to sigma). When that start is on the boundary or the
+# search does not converge, lme4's default start is tried as well and the
+# better optimum kept, so a singular ML start cannot trap the search.
 reml_optimize <- function(s, start) {
   f <- function(th) reml_deviance(s, reml_pls(s, th))
-  starts <- list(pmax(start, s$lower), s$rt$theta)
-  runs <- lapply(starts, function(st) {
+  run <- function(st) {
     r <- stats::nlminb(st, f, lower = s$lower,
                        control = list(eval.max = 2000L, iter.max = 1000L, rel.tol = 1e-12))
     r$start <- st
     r
-  })
+  }
+  st <- pmax(start, s$lower)
+  runs <- list(run(st))
+  if (any(is.finite(s$lower) & st <= s$lower + 1e-8) || runs[[1L]]$convergence != 0L)
+    runs <- c(runs, list(run(s$rt$theta)))
   best <- runs[[which.min(vapply(runs, `[[`, 1, "objective"))]]
   # Entries that came to rest at their bound are set there exactly: lmer's
   # singular fits report a variance of exactly zero.

@@ -58,7 +58,7 @@ reml_term_modes <- function(idx, b, CV, levels, cnames) {
   V <- array(NA_real_, c(q, q, nrow(idx)), dimnames = list(cnames, cnames, levels))
   if (!is.null(CV))
     for (a in seq_len(q)) for (c in seq_len(q))
-      V[a, c, ] <- CV[cbind(idx[, a], idx[, c])]
+      V[a, c, ] <- as.numeric(CV[cbind(idx[, a], idx[, c])])
   list(B = B, V = V)
 }
 
@@ -108,7 +108,9 @@ reml_refit <- function(obj, formula, mf, X, y, weights, offset) {
   Q <- length(b)
   CV <- if (Q <= 5000L) {
     Ai <- Matrix::solve(pls$ch, Matrix::Diagonal(Q), system = "A")
-    as.matrix(sigma2 * Matrix::crossprod(pls$Lt, Ai %*% pls$Lt))
+    # Kept sparse: with one factor A is block diagonal, and only the blocks
+    # of each level are read.
+    sigma2 * Matrix::crossprod(pls$Lt, Ai %*% pls$Lt)
   }
   names(theta) <- names(obj$theta)
   obj$theta <- theta
