@@ -124,7 +124,7 @@ summary.glmmgee_glmm <- function(object, ...) {
                  ngroups = object$ngroups, group_name = object$group_name,
                  resid_quantiles = stats::quantile(res, na.rm = TRUE, names = FALSE),
                  optinfo = object$optinfo, nAGQ = object$nAGQ,
-                 family_par = object$family_par),
+                 family_par = object$family_par, REML = isTRUE(object$REML)),
             class = "summary.glmmgee_glmm")
 }
 

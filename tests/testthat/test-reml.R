@@ -26,7 +26,8 @@ test_that("REML matches lmer: sleepstudy, random slopes (one-factor engine)", {
   expect_equal(unname(as.matrix(ranef(f)$Subject)), unname(as.matrix(lme4::ranef(m)$Subject)),
                tolerance = 1e-3)
   out <- capture.output(print(f))
-  expect_true(any(grepl("REML", out)))
+  expect_true(any(grepl("fit by REML", out)))
+  expect_true(any(grepl("fit by REML", capture.output(print(summary(f))))))
   expect_false(isREML(glmm(Reaction ~ Days + (Days | Subject), sleepstudy)))
 })
 
