@@ -186,6 +186,9 @@ print.summary.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") -
 #' @param full For `vcov()`: the covariance of all optimizer parameters
 #'   instead of the fixed effects only.
 #' @param type For `model.matrix()`: `"fixed"` (X) or `"random"` (Z).
+#' @param REML For `logLik()` of a fit with `REML = TRUE`: `FALSE` gives the
+#'   ML log-likelihood at the REML estimates (sigma profiled, as lme4's
+#'   `logLik(REML = FALSE)`); otherwise the restricted log-likelihood.
 #' @param ... Ignored.
 #' @return `fixef()` a named vector; `coef()` a list (class `coef.glmmgee_glmm`)
 #'   with one data frame named by the grouping factor; `vcov()` a matrix;
