@@ -57,6 +57,7 @@ anova.glmmgee_glmm <- function(object, ...) {
   }, "")
   if (anyDuplicated(labels)) labels <- paste0("model", seq_along(fits))
   check_same_data(fits)
+  fits <- anova_ml_fits(fits)
   ll <- vapply(fits, function(f) as.numeric(logLik(f)), 1)
   npar <- vapply(fits, function(f) attr(logLik(f), "df"), 1)
   ord <- order(npar)

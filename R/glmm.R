@@ -88,13 +88,18 @@
 #'   random intercepts, by multilevel quadrature (see [glmm-nested]).
 #' @param control Settings from [glmm_control()].
 #' @param start Optional starting values; see [glmm_fit()].
-#' @param REML For a gaussian model whose one random-effect term `(1 | id)`
-#'   has a known covariance: `TRUE` for restricted maximum likelihood, as
-#'   `lme4::lmer()`'s default; `FALSE` (the default here) for maximum
-#'   likelihood. Such models are fitted exactly by spectral rotation (one
-#'   eigendecomposition of \eqn{ZKZ'}, or a thin decomposition of a factor of
-#'   `K` given by [kfactor()]), also with one observation per level. Other
-#'   models accept only `FALSE`; print() states which criterion was used.
+#' @param REML For gaussian identity-link models: `TRUE` for restricted
+#'   maximum likelihood, as `lme4::lmer()`'s default; `FALSE` (the default
+#'   here) for maximum likelihood. The REML fit starts from the engine's ML
+#'   optimum and maximizes lmer's REML criterion exactly (one grouping factor
+#'   or several); `logLik()` is then the restricted log-likelihood (as lmer's),
+#'   `logLik(fit, REML = FALSE)` the log-likelihood at the REML estimates, and
+#'   [anova()] between fits with different fixed effects refits them by ML.
+#'   Models whose one term `(1 | id)` has a known covariance are fitted exactly
+#'   by spectral rotation (one eigendecomposition of \eqn{ZKZ'}, or a thin
+#'   decomposition of a factor of `K` given by [kfactor()]). Other families
+#'   and links are refused: REML is defined for linear mixed models. print()
+#'   states which criterion was used; see [isREML()].
 #' @param ziformula A one-sided formula for the logit of the probability of a
 #'   structural zero (zero-inflated poisson or [nbinom2()] counts), or, with
 #'   the [truncated_poisson()] / [truncated_nbinom2()] families, of the zero
@@ -263,9 +268,12 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   if (rd$type == "normal" && use_known_gaussian(formula, family, covariance))
     return(glmm_known_gaussian(formula, mf, family, nAGQ, control, start, covariance,
                                REML, mc, fenv))
-  if (REML)
-    stop("'REML = TRUE' is available only for gaussian models whose random-effect terms (1 | id) all have known covariances",
-         call. = FALSE)
+  if (REML) {
+    check_reml_family(family)
+    if (rd$type != "normal" || !is.null(covariance))
+      stop("'REML = TRUE' cannot be combined with 'ranef_dist' or with known covariances of non-intercept terms",
+           call. = FALSE)
+  }
   # Binomial / Poisson with one known covariance, dense or by its factor:
   # the dense-factor Laplace engine (glmm-known-laplace.R).
   if (rd$type == "normal" && use_known_laplace(formula, family, covariance))
@@ -274,8 +282,13 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
     return(glmm_ranef_dist(rd, formula, mf, family, control, start, covariance, mc, fenv))
   # Several grouping factors or a known covariance: the sparse Laplace
   # engine (fit-sparse.R); one grouping factor: the AGQ engine below.
-  if (needs_sparse_engine(formula, covariance))
-    return(glmm_sparse(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
+  if (needs_sparse_engine(formula, covariance)) {
+    if (!REML) return(glmm_sparse(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
+    obj <- reml_quiet_ml(glmm_sparse(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
+    obj <- reml_refit(obj, formula, mf, obj$X, obj$y, obj$prior.weights, obj$offset)
+    if (obj$singular) warning(reml_singular_message, call. = FALSE)
+    return(obj)
+  }
   re <- re_terms(formula, mf, fenv)
   fx <- fixed_design(formula, mf, fenv, drop_rownames = TRUE)
   mt <- fx$mt
@@ -296,6 +309,7 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
                   offset = off, re = re, mf = mf, mt = mt, call = mc,
                   formula = formula)
   obj$distributed <- fit$distributed
+  if (REML) obj <- reml_refit(obj, formula, mf, X, resp$y, resp$weights, off)
   finish_glmm(obj, sep, extra_warn)
 }
 

@@ -17,6 +17,7 @@ nlme::VarCorr
 
 approximation_label <- function(object) {
   if (!is.null(object$ranef_dist)) return(dist_label(object))
+  if (isTRUE(object$REML)) return("REML (exact restricted likelihood)")
   if (object$nAGQ > 1L)
     return(sprintf("Adaptive Gauss-Hermite quadrature, nAGQ = %d", object$nAGQ))
   if (object$family$family == "gaussian" && object$family$link == "identity")
@@ -36,9 +37,10 @@ fit_criteria <- function(object) {
 }
 
 print_header <- function(object) {
-  cat("Generalized linear mixed model fit by",
-      if (is.null(object$penalty)) "maximum likelihood\n"
-      else "penalized maximum likelihood (Student-t prior on the fixed effects)\n")
+  cat(if (isTRUE(object$REML)) "Linear mixed model fit by REML\n"
+      else if (!is.null(object$penalty))
+        "Generalized linear mixed model fit by penalized maximum likelihood (Student-t prior on the fixed effects)\n"
+      else "Generalized linear mixed model fit by maximum likelihood\n")
   cat(" Approximation:", approximation_label(object), "\n")
   cat(" Family:", object$family$family, "(", object$family$link, ")\n")
   cat(" Formula:", paste(deparse(object$formula, width.cutoff = 500L), collapse = " "), "\n")
@@ -124,7 +126,7 @@ summary.glmmgee_glmm <- function(object, ...) {
                  ngroups = object$ngroups, group_name = object$group_name,
                  resid_quantiles = stats::quantile(res, na.rm = TRUE, names = FALSE),
                  optinfo = object$optinfo, nAGQ = object$nAGQ,
-                 family_par = object$family_par),
+                 family_par = object$family_par, REML = isTRUE(object$REML)),
             class = "summary.glmmgee_glmm")
 }
 
@@ -186,6 +188,9 @@ print.summary.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") -
 #' @param full For `vcov()`: the covariance of all optimizer parameters
 #'   instead of the fixed effects only.
 #' @param type For `model.matrix()`: `"fixed"` (X) or `"random"` (Z).
+#' @param REML For `logLik()` of a fit with `REML = TRUE`: `FALSE` gives the
+#'   ML log-likelihood at the REML estimates (sigma profiled, as lme4's
+#'   `logLik(REML = FALSE)`); otherwise the restricted log-likelihood.
 #' @param ... Ignored.
 #' @return `fixef()` a named vector; `coef()` a list (class `coef.glmmgee_glmm`)
 #'   with one data frame named by the grouping factor; `vcov()` a matrix;
@@ -248,8 +253,12 @@ vcov.glmmgee_glmm <- function(object, full = FALSE, ...) {
 
 #' @rdname glmm-extractors
 #' @export
-logLik.glmmgee_glmm <- function(object, ...) {
-  structure(object$loglik, df = object$df, nobs = object$nobs, class = "logLik")
+logLik.glmmgee_glmm <- function(object, REML = NULL, ...) {
+  # REML = FALSE on a REML fit: the ML log-likelihood at the REML estimates
+  # of the covariance parameters, sigma profiled as lme4 does.
+  ll <- if (isFALSE(REML) && isTRUE(object$REML) && !is.null(object$loglik_ml))
+    object$loglik_ml else object$loglik
+  structure(ll, df = object$df, nobs = object$nobs, class = "logLik")
 }
 
 #' @rdname glmm-extractors

@@ -54,6 +54,9 @@
 #' @export
 profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20L,
                                  refine = 0.95, ...) {
+  if (isTRUE(fitted$REML))
+    stop("profile() of a REML fit is not available: the profiles refit by maximum likelihood; use confint(method = \"Wald\") or refit with REML = FALSE",
+         call. = FALSE)
   if (!is.numeric(alpha) || length(alpha) != 1L || !is.finite(alpha) || alpha <= 0 || alpha >= 1)
     stop("'alpha' must be one number between 0 and 1 (the profile supports intervals up to level 1 - alpha)",
          call. = FALSE)
