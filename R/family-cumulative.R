@@ -33,7 +33,7 @@
 #' fam <- cumulative("probit")
 #' fam$linkinv(0)
 #' if (requireNamespace("ordinal", quietly = TRUE)) {
-#'   print(fit) <- glmm(rating ~ temp + contact + (1 | judge), data = ordinal::wine,
+#'   fit <- glmm(rating ~ temp + contact + (1 | judge), data = ordinal::wine,
 #'               family = cumulative("logit"), nAGQ = 1)
 #'   fit
 #' }
