@@ -10,23 +10,11 @@ glmm_fit_shards <- function(eng, mod, control, start = NULL) {
   eng$nagq_now <- if (control$laplace_start) 1L else nAGQ
   st <- if (is.null(start)) shard_start_values(eng, mod)
         else rp$to_star(start_values(matrix(0, 0L, p), numeric(), NULL, NULL, family, q, pat, start))
-  star_boundary <- function(th) boundary_mask(th, p, pat, disp, optimizer_boundary_tol(control))
-  search <- function(th, two_stage = TRUE) {
-    ctl <- control
-    if (!two_stage) ctl$laplace_start <- FALSE
-    r <- optimize_glmm(eng, th, lower, nAGQ, p, pat, disp, ctl)
-    r$loglik <- if (is.null(r$at)) agq_eval(eng, r$theta, FALSE)$loglik else r$at$loglik
-    r
-  }
-  run <- search(st)
-  at <- p + seq_along(pat$row)
-  vb <- verify_boundary(function(th) search(th, two_stage = FALSE), run, star_boundary,
-                        function(th, b, size, corr)
-                          restart_lambda(th, b, size, corr, pat$row, pat$col, at),
-                        pnames, diag = at[pat$row == pat$col])
-  run <- vb$best
-  stages <- c(run$stages, vb$best$restart_stages)
-  if (control$laplace_start && nAGQ > 1L) agq_set_nagq(eng, nAGQ)
+  sv <- search_verified(eng, st, lower, nAGQ, p, pat, disp, control, pnames)
+  run <- sv$run
+  stages <- sv$stages
+  star_boundary <- sv$star_boundary
+  vb <- sv$verification
   fin <- finish_glmm_fit(eng, run$theta, run$opt, stages, run$at, star_boundary, lower,
                          control, rep(1, length(st)))
   theta_s <- fin$theta

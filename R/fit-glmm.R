@@ -110,24 +110,11 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   st <- start_values(rp$X, y, weights, offset, family, q, pat, NULL, eng)
   if (!is.null(start))
     st <- rp$to_star(start_values(X, y, weights, offset, family, q, pat, start))
-  # The optimizer holds a variance at zero below optimizer_boundary_tol();
-  # `singular_tol` only decides what is reported as singular (user_boundary).
-  star_boundary <- function(th) boundary_mask(th, p, pat, disp, optimizer_boundary_tol(control))
-  search <- function(th, two_stage = TRUE) {
-    ctl <- control
-    if (!two_stage) ctl$laplace_start <- FALSE
-    r <- optimize_glmm(eng, th, lower, nAGQ, p, pat, disp, ctl)
-    r$loglik <- if (is.null(r$at)) cpp_agq_eval(eng, r$theta, FALSE)$loglik else r$at$loglik
-    r
-  }
-  run <- search(st)
-  at <- p + seq_along(pat$row)
-  vb <- verify_boundary(function(th) search(th, two_stage = FALSE), run, star_boundary, function(th, b, size, corr)
-    restart_lambda(th, b, size, corr, pat$row, pat$col, at), pnames,
-    diag = at[pat$row == pat$col])
-  run <- vb$best
-  stages <- c(run$stages, vb$best$restart_stages)
-  if (control$laplace_start && nAGQ > 1L) cpp_agq_set_nagq(eng, nAGQ)
+  sv <- search_verified(eng, st, lower, nAGQ, p, pat, disp, control, pnames)
+  run <- sv$run
+  stages <- sv$stages
+  star_boundary <- sv$star_boundary
+  vb <- sv$verification
   # The approximation is the one on the standardized design (for quadrature
   # with several random effects the product rule, and so the value, depends
   # on how u is rotated; there, the standardized design makes it the same

@@ -240,3 +240,30 @@ numeric_hessian <- function(eng, theta, on_boundary, g0 = NULL, typical = rep(1,
   H[idx, idx] <- (H[idx, idx] + t(H[idx, idx])) / 2
   H
 }
+
+# The search from the start `st` and the verification of a boundary optimum
+# by restarts from interior points (verify-boundary.R), on the centred and
+# scaled parameters; shared by the in-memory and the sharded fit, since
+# agq_eval() and agq_set_nagq() reach either engine. The optimizer holds a
+# variance at zero below optimizer_boundary_tol(); `singular_tol` only
+# decides what is reported as singular. Returns the best run, its stages
+# (restarts included), the boundary mask and the verification record.
+search_verified <- function(eng, st, lower, nAGQ, p, pat, disp, control, pnames) {
+  star_boundary <- function(th) boundary_mask(th, p, pat, disp, optimizer_boundary_tol(control))
+  search <- function(th, two_stage = TRUE) {
+    ctl <- control
+    if (!two_stage) ctl$laplace_start <- FALSE
+    r <- optimize_glmm(eng, th, lower, nAGQ, p, pat, disp, ctl)
+    r$loglik <- if (is.null(r$at)) agq_eval(eng, r$theta, FALSE)$loglik else r$at$loglik
+    r
+  }
+  run <- search(st)
+  at <- p + seq_along(pat$row)
+  vb <- verify_boundary(function(th) search(th, two_stage = FALSE), run, star_boundary,
+                        function(th, b, size, corr)
+                          restart_lambda(th, b, size, corr, pat$row, pat$col, at),
+                        pnames, diag = at[pat$row == pat$col])
+  if (control$laplace_start && nAGQ > 1L) agq_set_nagq(eng, nAGQ)
+  list(run = vb$best, stages = c(vb$best$stages, vb$best$restart_stages),
+       star_boundary = star_boundary, verification = vb)
+}
