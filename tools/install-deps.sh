@@ -23,11 +23,16 @@ debs=(r-cran-rcpp r-cran-rcppeigen r-cran-bh r-cran-matrix r-cran-nlme
       # and, through multgee from CRAN, ordinal GEE (gnm, VGAM, RcppArmadillo)
       r-cran-gee r-cran-pscl r-cran-gnm r-cran-vgam r-cran-rcpparmadillo
       # gaston (a peer of the known-covariance gaussian engine) needs it
-      r-cran-rcppparallel)
+      r-cran-rcppparallel
+      # GMMAT (peer of the known-covariance binomial/poisson engine and the
+      # score scan) needs it; its Bioconductor packages are only suggested
+      r-cran-foreach)
 # Not built by Debian: from CRAN (marginaleffects and modelsummary are
 # pure R plus data.table/checkmate above, about 1.5 minutes on 2 cores;
-# gaston and multgee compile C++).
-cran=(reformulas GLMMadaptive marginaleffects modelsummary gaston multgee)
+# gaston, multgee, GMMAT and nanoparquet compile C++; nanoparquet reads
+# parquet shard files without the arrow C++ library).
+cran=(reformulas GLMMadaptive marginaleffects modelsummary gaston multgee GMMAT
+      nanoparquet)
 
 missing=()
 for p in "${debs[@]}"; do
