@@ -425,11 +425,45 @@ bool GeeEngine::whiten(int k, const GeeParams& par, const std::vector<double>& p
     }
     return true;
   }
+  if (in_.corstr == COR_MDEP) return whiten_banded(k, par, Z);
   build_R(k, par, powtab, Rbuf);
   MapMat R(Rbuf, n, n);
   Eigen::LLT<Eigen::Ref<Eigen::MatrixXd> > llt(R);
   if (llt.info() != Eigen::Success) return false;
   llt.matrixL().solveInPlace(Zm);
+  return true;
+}
+
+bool GeeEngine::whiten_banded(int k, const GeeParams& par, double* Z) const {
+  // m-dependence at strictly increasing positions is a band of half-width
+  // at most m in the row index, and so is its Cholesky factor: O(n m^2 + n m p)
+  // instead of O(n^3) for a long cluster (a few thousand visits of one
+  // subject). The band is kept row by row, L(i, i - d) at i (m + 1) + d.
+  const int p = p_, j0 = start_[k], n = start_[k + 1] - j0, m = in_.mdep;
+  std::vector<double> L((size_t)n * (m + 1), 0.0);
+  auto at = [&](int i, int j) -> double& { return L[(size_t)i * (m + 1) + (i - j)]; };
+  for (int j = 0; j < n; ++j) {
+    const int lo = std::max(0, j - m);
+    for (int i = j; i < std::min(n, j + m + 1); ++i) {
+      const int gap = pos_[j0 + i] - pos_[j0 + j];
+      double v = i == j ? 1.0 : (gap <= m ? par.alpha[gap - 1] : 0.0);
+      for (int c = std::max(lo, i - m); c < j; ++c) v -= at(i, c) * at(j, c);
+      if (i == j) {
+        if (!(v > 0.0)) return false;
+        at(j, j) = std::sqrt(v);
+      } else {
+        at(i, j) = v / at(j, j);
+      }
+    }
+  }
+  for (int c = 0; c <= p; ++c) {
+    double* col = Z + (size_t)c * n;
+    for (int i = 0; i < n; ++i) {
+      double v = col[i];
+      for (int j = std::max(0, i - m); j < i; ++j) v -= at(i, j) * col[j];
+      col[i] = v / at(i, i);
+    }
+  }
   return true;
 }
 

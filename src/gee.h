@@ -22,6 +22,7 @@
 
 #include <RcppEigen.h>
 #include <string>
+#include <memory>
 #include <vector>
 #include "families.h"
 
@@ -142,8 +143,19 @@ class GeeEngine {
  private:
   typedef GeeMoments Moments;
   // Scratch space of each thread, allocated before a parallel region.
+  // A dense working correlation buffer is left uninitialized: a cluster of
+  // thousands of rows would otherwise pay for zeroing n^2 doubles at every
+  // pass although the banded and closed-form paths never touch it.
+  struct RawBuffer {
+    std::unique_ptr<double[]> p;
+    size_t n = 0;
+    void resize(size_t k) { p.reset(new double[k]); n = k; }
+    bool empty() const { return n == 0; }
+    double* data() { return p.get(); }
+  };
   struct ThreadScratch {
-    std::vector<std::vector<double> > R, Z;
+    std::vector<RawBuffer> R;
+    std::vector<std::vector<double> > Z;
   };
   bool dense_needed(const GeeParams& par) const;
   ThreadScratch scratch(bool dense, const char* what) const;
@@ -158,6 +170,7 @@ class GeeEngine {
   void ar1_lag_sums_fft(int j0, int j1, double* S, double* C) const;
   // Whitened [Dt, e] of cluster k into Z (n x (p+1)); false if R_k is not
   // positive definite.
+  bool whiten_banded(int k, const GeeParams& par, double* Z) const;
   bool whiten(int k, const GeeParams& par, const std::vector<double>& powtab,
               double* Rbuf, double* Z) const;
   double rho(int a, int b, const GeeParams& par, const std::vector<double>& powtab) const;
