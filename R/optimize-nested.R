@@ -14,9 +14,9 @@
 
 # `ev(theta)` gives list(loglik, gradient) with the engine's gradient;
 # `H0` a Hessian near theta (the Laplace fit's), or NULL; `boundary(theta)`
-# the parameters held at their bound. The search's own tolerance is
-# rel.tol: closer than that the engine's gradient and the value disagree
-# (the line search stalls), and nested_finish() takes over.
+# the parameters held at their bound. The search needs only to come close:
+# it stops once its steps no longer raise the value measurably (there the
+# engine's gradient and the value disagree) and nested_finish() takes over.
 nested_search <- function(ev, theta, H0, lower, control, boundary) {
   P <- length(theta)
   stages <- list()
@@ -29,14 +29,12 @@ nested_search <- function(ev, theta, H0, lower, control, boundary) {
   Hs <- uphill_hessian(H0)
   qn <- NULL
   if (!is.null(Hs) && is.finite(cur$loglik))
-    qn <- quasi_newton_sparse(ev, theta, Hs, boundary(theta), lower, cur,
-                              maxit = min(control$iter.max, 50L), tol = control$rel.tol)
+    qn <- nested_bfgs(ev, theta, Hs, boundary(theta), lower, cur,
+                      maxit = min(control$iter.max, 50L), tol = control$rel.tol)
   if (!is.null(qn)) {
     stages$newton <- qn$record
     theta <- qn$theta
   }
-  if (!is.null(qn) && !qn$converged && stalled_near_optimum(qn$at, Hs, boundary(qn$theta)))
-    qn$converged <- TRUE
   if (!is.null(qn) && qn$converged) {
     opt <- list(convergence = 0L, message = qn$record$message)
   } else {
@@ -53,15 +51,80 @@ nested_search <- function(ev, theta, H0, lower, control, boundary) {
   list(theta = theta, opt = opt, stages = stages, H0 = H0)
 }
 
-# A line search that failed where the Newton decrement of the engine's
-# gradient is already below 1e-3 (a log-likelihood change far below any
-# inferential meaning, left to nested_finish()).
-stalled_near_optimum <- function(at, H, on_boundary) {
+# Quasi-Newton steps (BFGS updates of -H over the free parameters), as
+# quasi_newton_sparse() takes them, but with the stopping rule this
+# gradient needs: converged when the Newton decrement is below
+# tol * max(1, |loglik|), or when it is below 1e-4 and a step raised the
+# value by less than 1e-9 * max(1, |loglik|) or the line search found no
+# higher value (the remaining distance is the gradient's rule-error term).
+nested_bfgs <- function(ev, theta, H, on_boundary, lower, cur, maxit, tol) {
   free <- which(!on_boundary)
-  if (is.null(at) || !length(free)) return(FALSE)
-  g <- at$gradient[free]
-  s <- tryCatch(solve(-H[free, free, drop = FALSE], g), error = function(e) NULL)
-  !is.null(s) && is.finite(sum(s * g)) && sum(s * g) < 1e-3
+  rec <- list(iterations = 0L, evaluations = 0L, convergence = 1L,
+              message = "quasi-Newton steps did not converge")
+  B <- -H[free, free, drop = FALSE]
+  converged <- FALSE
+  scale <- function(ll) max(1, abs(ll))
+  for (it in seq_len(maxit)) {
+    gf <- cur$gradient[free]
+    step <- tryCatch(solve(B, gf), error = function(e) NULL)
+    if (is.null(step)) break
+    dec <- sum(step * gf)
+    if (!is.finite(dec)) break
+    near <- dec < 1e-4
+    if (dec < tol * scale(cur$loglik)) { converged <- TRUE; break }
+    t <- 1
+    out <- (theta[free] + step) < lower[free]
+    if (any(out)) {
+      # A standard deviation the step takes below zero is tried at zero
+      # and, if the value rises, held there (as the one-factor engine
+      # holds a variance on its boundary); else the step goes half way.
+      th <- theta
+      th[free] <- pmax(th[free] + step, lower[free])
+      nxt <- ev(th)
+      rec$evaluations <- rec$evaluations + 1L
+      if (is.finite(nxt$loglik) && nxt$loglik >= cur$loglik) {
+        keep <- !out
+        B <- B[keep, keep, drop = FALSE]
+        free <- free[keep]
+        theta <- th
+        cur <- nxt
+        rec$iterations <- rec$iterations + 1L
+        if (!length(free)) { converged <- TRUE; break }
+        next
+      }
+      t <- min(1, 0.5 * min((lower[free][out] - theta[free][out]) / step[out]))
+    }
+    if (!is.finite(t) || t <= 0) break
+    ok <- FALSE
+    for (k in 1:10) {
+      th <- theta
+      th[free] <- th[free] + t * step
+      nxt <- ev(th)
+      rec$evaluations <- rec$evaluations + 1L
+      if (is.finite(nxt$loglik) && nxt$loglik >= cur$loglik) { ok <- TRUE; break }
+      if (near) break
+      t <- t / 2
+    }
+    if (!ok) { converged <- near; break }
+    s <- th[free] - theta[free]
+    yv <- gf - nxt$gradient[free]
+    sy <- sum(s * yv)
+    Bs <- drop(B %*% s)
+    if (all(is.finite(yv)) && is.finite(sy) && sy > 1e-12 * sqrt(sum(s^2) * sum(yv^2))) {
+      B1 <- B - tcrossprod(Bs) / sum(s * Bs) + tcrossprod(yv) / sy
+      if (!is.null(tryCatch(chol(B1), error = function(e) NULL))) B <- B1
+    }
+    gain <- nxt$loglik - cur$loglik
+    theta <- th
+    cur <- nxt
+    rec$iterations <- rec$iterations + 1L
+    if (near && gain < 1e-9 * scale(cur$loglik)) { converged <- TRUE; break }
+  }
+  if (converged) {
+    rec$convergence <- 0L
+    rec$message <- "Newton decrement of the engine's gradient below tolerance"
+  }
+  list(theta = theta, converged = converged, record = rec, at = cur)
 }
 
 # Central-difference gradient of the value `f` (steps h), one-sided at a
