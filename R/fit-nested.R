@@ -126,7 +126,7 @@ glmm_nested_fit <- function(X, y, re, family, weights, offset, nAGQ, control, st
   H0 <- lap$hessian
   if (!is.null(H0)) H0 <- unname(H0)
   if (any(at0)) H0 <- NULL
-  srch <- nested_search(ev, th, H0, lower, control, boundary)
+  srch <- nested_search(ev, f, hg, th, H0, lower, control, boundary)
   opt <- srch$opt
   theta <- srch$theta
   stages <- srch$stages

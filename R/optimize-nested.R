@@ -12,12 +12,13 @@
 # checks its end point by central differences of the value itself, taking
 # Newton steps with that gradient where it is not yet the maximum.
 
-# `ev(theta)` gives list(loglik, gradient) with the engine's gradient;
+# `ev(theta)` gives list(loglik, gradient) with the engine's gradient, `f`
+# the value alone and `h` its central-difference steps;
 # `H0` a Hessian near theta (the Laplace fit's), or NULL; `boundary(theta)`
 # the parameters held at their bound. The search needs only to come close:
 # it stops once its steps no longer raise the value measurably (there the
 # engine's gradient and the value disagree) and nested_finish() takes over.
-nested_search <- function(ev, theta, H0, lower, control, boundary) {
+nested_search <- function(ev, f, h, theta, H0, lower, control, boundary) {
   P <- length(theta)
   stages <- list()
   cur <- ev(theta)
@@ -28,20 +29,33 @@ nested_search <- function(ev, theta, H0, lower, control, boundary) {
   }
   Hs <- uphill_hessian(H0)
   qn <- NULL
-  if (!is.null(Hs) && is.finite(cur$loglik))
-    qn <- nested_bfgs(ev, theta, Hs, boundary(theta), lower, cur,
+  # Where the line search finds no higher value along the engine's
+  # gradient (small clusters and a coarse rule: the rule-error term is not
+  # small), that term is measured once by central differences of the value
+  # and added to the engine's gradient from there on; it changes slowly
+  # with theta, so the corrected gradient leads the steps to the maximum.
+  corr <- numeric(P)
+  evc <- function(th) { r <- ev(th); r$gradient <- r$gradient + corr; r }
+  for (round in 1:3) {
+    if (is.null(Hs) || !is.finite(cur$loglik)) break
+    qn <- nested_bfgs(evc, theta, Hs, boundary(theta), lower, cur,
                       maxit = min(control$iter.max, 50L), tol = control$rel.tol)
-  if (!is.null(qn)) {
-    stages$newton <- qn$record
+    stages[[paste0("newton", if (round > 1L) round)]] <- qn$record
     theta <- qn$theta
+    if (qn$converged || !qn$stalled) break
+    corr <- nested_fd_gradient(f, theta, h, lower) - ev(theta)$gradient
+    stages[[paste0("correction", round)]] <- list(iterations = 0L, evaluations = 2L * P + 1L,
+                                                  convergence = 0L,
+                                                  message = "rule-error term of the gradient")
+    cur <- evc(theta)
   }
   if (!is.null(qn) && qn$converged) {
     opt <- list(convergence = 0L, message = qn$record$message)
   } else {
     scale <- sqrt(abs(diag(H0)))
     scale[!is.finite(scale) | scale < 1e-8] <- 1
-    obj <- function(th) { v <- -ev(th)$loglik; if (is.finite(v)) v else Inf }
-    gr <- function(th) { g <- -ev(th)$gradient; g[!is.finite(g)] <- 0; g }
+    obj <- function(th) { v <- -evc(th)$loglik; if (is.finite(v)) v else Inf }
+    gr <- function(th) { g <- -evc(th)$gradient; g[!is.finite(g)] <- 0; g }
     opt <- stats::nlminb(theta, obj, gr, lower = lower, scale = scale / max(scale),
                          control = list(rel.tol = control$rel.tol, iter.max = control$iter.max,
                                         eval.max = control$eval.max, trace = control$trace))
@@ -62,7 +76,7 @@ nested_bfgs <- function(ev, theta, H, on_boundary, lower, cur, maxit, tol) {
   rec <- list(iterations = 0L, evaluations = 0L, convergence = 1L,
               message = "quasi-Newton steps did not converge")
   B <- -H[free, free, drop = FALSE]
-  converged <- FALSE
+  converged <- stalled <- FALSE
   scale <- function(ll) max(1, abs(ll))
   for (it in seq_len(maxit)) {
     gf <- cur$gradient[free]
@@ -96,7 +110,7 @@ nested_bfgs <- function(ev, theta, H, on_boundary, lower, cur, maxit, tol) {
     }
     if (!is.finite(t) || t <= 0) break
     ok <- FALSE
-    for (k in 1:10) {
+    for (k in 1:6) {
       th <- theta
       th[free] <- th[free] + t * step
       nxt <- ev(th)
@@ -105,7 +119,7 @@ nested_bfgs <- function(ev, theta, H, on_boundary, lower, cur, maxit, tol) {
       if (near) break
       t <- t / 2
     }
-    if (!ok) { converged <- near; break }
+    if (!ok) { converged <- near; stalled <- !near; break }
     s <- th[free] - theta[free]
     yv <- gf - nxt$gradient[free]
     sy <- sum(s * yv)
@@ -124,7 +138,7 @@ nested_bfgs <- function(ev, theta, H, on_boundary, lower, cur, maxit, tol) {
     rec$convergence <- 0L
     rec$message <- "Newton decrement of the engine's gradient below tolerance"
   }
-  list(theta = theta, converged = converged, record = rec, at = cur)
+  list(theta = theta, converged = converged, stalled = stalled, record = rec, at = cur)
 }
 
 # Central-difference gradient of the value `f` (steps h), one-sided at a

@@ -60,7 +60,8 @@ run <- function(label, f, d, nAGQ) {
   cat(sprintf("\n%s: n = %d\n", label, nrow(d)))
   print(tab, row.names = FALSE, digits = 6)
   q <- fits[[1L]]$value$optinfo
-  cat(sprintf("first fit: optimizer %s\n", q$optimizer))
+  cat(sprintf("first fit: optimizer %s; logLik %.8f\n", q$optimizer,
+              as.numeric(logLik(fits[[1L]]$value))))
   invisible(tab)
 }
 

@@ -76,3 +76,36 @@ test_that("the search with the engine's gradient reaches the quadrature optimum 
     expect_lt(max(abs(fit$gradient)), 1e-3)
   }
 })
+
+test_that("ranef() of each level: the joint modes and the posterior SDs of the Gaussian approximation there", {
+  # Checked against the joint problem written out here: at the modes the
+  # gradient of log p(y | u) - |u|^2 / 2 is zero, and the conditional
+  # variances are s^2 diag(H^-1), H = I + Lambda Z' W Z Lambda.
+  d <- nested_data(33, A = 10, sds = c(1, 0.9))
+  fit <- glmm(y ~ x + (1 | a/b), data = d, family = binomial, nAGQ = 7)
+  re <- ranef(fit)
+  s <- sqrt(vapply(VarCorr(fit), function(v) v[1, 1], 1))
+  ab <- interaction(d$b, d$a, sep = ":", drop = TRUE)
+  Z <- cbind(model.matrix(~ 0 + ab), model.matrix(~ 0 + a, d))
+  lam <- c(rep(s[["b:a"]], nlevels(ab)), rep(s[["a"]], nlevels(d$a)))
+  b <- c(re[["b:a"]][levels(ab), 1], re$a[levels(d$a), 1])
+  eta <- drop(model.matrix(~ x, d) %*% fixef(fit) + Z %*% b)
+  expect_equal(unname(predict(fit)), unname(eta), tolerance = 1e-10)
+  mu <- plogis(eta)
+  u <- b / lam
+  score <- lam * drop(crossprod(Z, d$y - mu)) - u
+  expect_lt(max(abs(score)), 1e-6)
+  H <- diag(length(u)) + crossprod(Z * lam[col(Z)] * sqrt(mu * (1 - mu)))
+  pv <- lam^2 * diag(solve(H))
+  got <- c(attr(re[["b:a"]], "postVar")[1, 1, match(levels(ab), rownames(re[["b:a"]]))],
+           attr(re$a, "postVar")[1, 1, match(levels(d$a), rownames(re$a))])
+  expect_equal(unname(got), unname(pv), tolerance = 1e-8)
+  expect_equal(unname(predict(fit, re.form = NA)),
+               unname(drop(model.matrix(~ x, d) %*% fixef(fit))), tolerance = 1e-12)
+  # New data: population level, and conditional on known hospitals and wards.
+  nd <- d[c(1, 40, 70), ]
+  expect_equal(unname(predict(fit, newdata = nd, re.form = NA)),
+               unname(drop(model.matrix(~ x, nd) %*% fixef(fit))), tolerance = 1e-12)
+  expect_equal(unname(predict(fit, newdata = nd)), unname(predict(fit)[c(1, 40, 70)]),
+               tolerance = 1e-10)
+})
