@@ -65,28 +65,12 @@ nested_gradient_objective <- function(eng, map, nAGQ) {
     list(loglik = r$loglik, gradient = g)
   }
 }
+# Central differences of the value, steps `h` per parameter.
 fd_gradient <- function(f, th, h) {
   vapply(seq_along(th), function(j) {
     e <- replace(numeric(length(th)), j, h[j])
     (f(th + e) - f(th - e)) / (2 * h[j])
   }, 1)
-}
-# Hessian by central second differences of the function over the free
-# parameters (NA on the boundary, as for the other engines).
-fd_hessian <- function(f, th, h, free) {
-  P <- length(th)
-  H <- matrix(NA_real_, P, P)
-  f0 <- f(th)
-  e <- function(j) replace(numeric(P), j, h[j])
-  for (a in which(free)) {
-    H[a, a] <- (f(th + e(a)) - 2 * f0 + f(th - e(a))) / h[a]^2
-    for (b in which(free)) {
-      if (b >= a) next
-      H[a, b] <- H[b, a] <- (f(th + e(a) + e(b)) - f(th + e(a) - e(b)) -
-                               f(th - e(a) + e(b)) + f(th - e(a) - e(b))) / (4 * h[a] * h[b])
-    }
-  }
-  H
 }
 
 glmm_nested_fit <- function(X, y, re, family, weights, offset, nAGQ, control, start = NULL) {
