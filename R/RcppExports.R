@@ -11,10 +11,11 @@ cpp_nested_new <- function(X, y, wt, offset, units, family, link, nthreads) {
     .Call(`_glmmgee_cpp_nested_new`, X, y, wt, offset, units, family, link, nthreads)
 }
 
-#' Nested AGHQ engine: log-likelihood at theta = (beta, s_1..s_L, [phi])
+#' Nested AGHQ engine: log-likelihood at theta = (beta, s_1..s_L, [phi]),
+#' and its gradient (adaptive nodes held fixed; see agq-nested.h)
 #' @noRd
-cpp_nested_eval <- function(ptr, theta, nAGQ) {
-    .Call(`_glmmgee_cpp_nested_eval`, ptr, theta, nAGQ)
+cpp_nested_eval <- function(ptr, theta, nAGQ, gradient = FALSE) {
+    .Call(`_glmmgee_cpp_nested_eval`, ptr, theta, nAGQ, gradient)
 }
 
 #' Nested AGHQ engine: joint modes, their conditional variances, eta

@@ -51,33 +51,26 @@ nested_structure <- function(re) {
   list(order = ord, used = used[ord], units = lapply(codes[ord], function(cd) cd - 1L))
 }
 
-# The nested AGHQ log-likelihood of theta (in the sparse engine's order) and
-# its gradient by central differences, steps `h` per parameter.
+# The nested AGHQ log-likelihood of theta (in the sparse engine's order);
+# with its gradient from the engine (adaptive nodes held fixed, see
+# optimize-nested.R), mapped back to that order.
 nested_objective <- function(eng, map, nAGQ) {
   function(th) cpp_nested_eval(eng, th[map], nAGQ)$loglik
 }
+nested_gradient_objective <- function(eng, map, nAGQ) {
+  function(th) {
+    r <- cpp_nested_eval(eng, th[map], nAGQ, TRUE)
+    g <- numeric(length(th))
+    g[map] <- r$gradient
+    list(loglik = r$loglik, gradient = g)
+  }
+}
+# Central differences of the value, steps `h` per parameter.
 fd_gradient <- function(f, th, h) {
   vapply(seq_along(th), function(j) {
     e <- replace(numeric(length(th)), j, h[j])
     (f(th + e) - f(th - e)) / (2 * h[j])
   }, 1)
-}
-# Hessian by central second differences of the function over the free
-# parameters (NA on the boundary, as for the other engines).
-fd_hessian <- function(f, th, h, free) {
-  P <- length(th)
-  H <- matrix(NA_real_, P, P)
-  f0 <- f(th)
-  e <- function(j) replace(numeric(P), j, h[j])
-  for (a in which(free)) {
-    H[a, a] <- (f(th + e(a)) - 2 * f0 + f(th - e(a))) / h[a]^2
-    for (b in which(free)) {
-      if (b >= a) next
-      H[a, b] <- H[b, a] <- (f(th + e(a) + e(b)) - f(th + e(a) - e(b)) -
-                               f(th - e(a) + e(b)) + f(th - e(a) - e(b))) / (4 * h[a] * h[b])
-    }
-  }
-  H
 }
 
 glmm_nested_fit <- function(X, y, re, family, weights, offset, nAGQ, control, start = NULL) {
@@ -95,39 +88,56 @@ glmm_nested_fit <- function(X, y, re, family, weights, offset, nAGQ, control, st
   map <- c(seq_len(p), sd_pos, if (disp) P)
   eng <- cpp_nested_new(X, as.numeric(y), as.numeric(weights), as.numeric(offset),
                         ns$units, family$family_code, family$link_code, control$nthreads)
-  f <- nested_objective(eng, map, nAGQ)
+  # Every engine pass is counted (with or without the gradient, the cost
+  # of a pass is about the same): what the optimizer record reports.
+  passes <- 0L
+  f0 <- nested_objective(eng, map, nAGQ)
+  ev0 <- nested_gradient_objective(eng, map, nAGQ)
+  f <- function(th) { passes <<- passes + 1L; f0(th) }
+  ev <- function(th) { passes <<- passes + 1L; ev0(th) }
   se0 <- suppressWarnings(sqrt(diag(lap$cov_theta)))
   typ <- ifelse(is.finite(se0) & se0 > 0, se0, 0.1 * pmax(abs(unname(theta0)), 1))
   hg <- 1e-4 * typ
   lower <- c(rep(-Inf, p), rep(0, length(sd_pos)), if (disp) -Inf)
-  obj <- function(th) { v <- -f(th); if (is.finite(v)) v else Inf }
-  gr <- function(th) {
-    # At a standard deviation of zero the central difference straddles the
-    # bound; the likelihood is even in it, so the one-sided slope is used.
-    g <- -fd_gradient(f, th, hg)
-    at0 <- th <= hg & lower == 0
-    for (j in which(at0)) {
-      e <- replace(numeric(length(th)), j, hg[j])
-      g[j] <- -(f(th + e) - f(th)) / hg[j]
-    }
-    g[!is.finite(g)] <- 0
-    g
-  }
+  sig <- function(th) if (disp && family$family == "gaussian") exp(th[[P]]) else 1
+  boundary <- function(th) lower == 0 & th < optimizer_boundary_tol(control) * sig(th)
   th <- pmax(unname(theta0), lower)
-  opt <- stats::nlminb(th, obj, gr, lower = lower, scale = 1 / typ,
-                       control = list(rel.tol = control$rel.tol, iter.max = control$iter.max,
-                                      eval.max = control$eval.max, trace = control$trace))
-  theta <- opt$par
-  loglik <- f(theta)
-  on_boundary <- lower == 0 & theta < control$singular_tol *
-    (if (disp && family$family == "gaussian") exp(theta[P]) else 1)
-  grad <- -gr(theta)
-  names(theta) <- names(grad) <- pnames
+  # A standard deviation the Laplace fit put at zero may be positive under
+  # quadrature: the search starts it off the bound (the likelihood is even
+  # in it, so its gradient at zero says nothing) and lets it return.
+  at0 <- boundary(th)
+  th[at0] <- 0.1 * typ[at0]
+  H0 <- lap$hessian
+  if (!is.null(H0)) H0 <- unname(H0)
+  if (any(at0)) H0 <- NULL
+  srch <- nested_search(ev, f, hg, th, H0, lower, control, boundary)
+  opt <- srch$opt
+  theta <- srch$theta
+  stages <- srch$stages
+  on_boundary <- lower == 0 & theta < control$singular_tol * sig(theta)
   hess <- NULL
   if (control$hessian) {
-    hess <- fd_hessian(f, unname(theta), 1e-2 * typ, !on_boundary)
-    dimnames(hess) <- list(pnames, pnames)
+    # Forward differences of the engine's gradient: P passes, with a
+    # relative error far below a standard error's sampling error.
+    hess <- sparse_hessian(ev, theta, on_boundary, central = FALSE, typical = typ, step = 1e-5)
+    stages$hessian <- list(iterations = 0L, evaluations = sum(!on_boundary) + 1L,
+                           convergence = 0L, message = "forward differences of the gradient")
   }
+  fin <- nested_finish(f, theta, if (is.null(hess)) srch$H0 else hess, lower, hg,
+                       boundary, control$rel.tol / 100)
+  stages$finish <- fin$record
+  # The search's end is judged by the value's own gradient: a search that
+  # stopped on the engine's gradient (nlminb's "false convergence" where it
+  # and the value disagree) is converged when these steps are.
+  if (fin$converged && opt$convergence != 0L)
+    opt <- list(convergence = 0L, message = paste0(
+      "search stopped (", opt$message, "); Newton steps with the central-difference gradient converged"))
+  theta <- fin$theta
+  loglik <- fin$loglik
+  grad <- fin$gradient
+  on_boundary <- lower == 0 & theta < control$singular_tol * sig(theta)
+  names(theta) <- names(grad) <- pnames
+  if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)
   cov_theta <- invert_information(hess, on_boundary, pnames)
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
   nstep <- newton_decrement(grad, hess, on_boundary)
@@ -138,17 +148,17 @@ glmm_nested_fit <- function(X, y, re, family, weights, offset, nAGQ, control, st
   terms <- nested_term_summaries(re, ns, theta, p, m)
   phi <- if (disp) theta[[P]]
   family <- fitted_family(family, phi)
-  stage <- stage_record(opt)
   list(beta = theta[seq_len(p)], theta = theta, loglik = loglik,
        sigma = sigma_of(family, phi), dispersion = if (disp) exp(phi) else NULL,
        family_par = family_parameter(family, theta, cov_theta),
        gradient = grad, hessian = hess, cov_theta = cov_theta, family = family,
        modes = list(eta = m$eta), terms = terms, singular = any(on_boundary),
        on_boundary = on_boundary,
-       optinfo = list(optimizer = "nlminb (central-difference gradient)",
+       optinfo = list(optimizer = sparse_optimizer_name(stages),
                       method = sprintf("multilevel adaptive Gauss-Hermite quadrature, nAGQ = %d", nAGQ),
-                      nAGQ = nAGQ, stages = list(laplace = lap$optinfo$stages, nlminb = stage),
-                      iterations = stage$iterations, evaluations = stage$evaluations,
+                      nAGQ = nAGQ, stages = c(list(laplace = lap$optinfo$stages), stages),
+                      iterations = sum(vapply(stages, function(s) as.integer(s$iterations %||% 0L), 1L)),
+                      evaluations = passes,
                       convergence = opt$convergence, message = opt$message,
                       max_grad = gmax, scaled_grad = nstep,
                       hessian_cond = attr(cov_theta, "cond") %||% NA_real_,

@@ -20,18 +20,39 @@
 #' occur within exactly one level of the coarser one (labels need not be
 #' unique across outer units when written as `a/b` or `a:b`). Crossed
 #' factors, random slopes and known covariances are refused with an error
-#' suggesting `nAGQ = 1`. Every family and link of the one-factor engine is
-#' available.
+#' suggesting `nAGQ = 1` (random slopes at the innermost level are not yet
+#' integrated by quadrature). Every family and link of the one-factor engine
+#' is available.
 #'
 #' The log-likelihood is the full one, comparable with the Laplace fit and
-#' with one-factor fits. It is maximized by `nlminb` with a central-difference
-#' gradient (the quadrature value is smooth in the parameters; the inner
-#' modes are found to high accuracy at every evaluation), and the standard
-#' errors come from a central-difference Hessian. The fit records `nAGQ`,
+#' with one-factor fits. The engine also returns its gradient with respect
+#' to the fixed effects, the standard deviation of every level and the log
+#' dispersion, computed with the adaptive nodes held where they are: at
+#' every level the derivative of the log of the weighted sum over the nodes
+#' of exp(the children's log-integrals) is the weighted mean of the
+#' children's derivatives, down to the observations' scores. That is the
+#' quadrature, by the same rule, of the integrand's derivative: the
+#' derivative of the integral to the rule's accuracy (it leaves out how the
+#' rule's error moves with the nodes, a term that vanishes as `nAGQ`
+#' grows). Quasi-Newton (BFGS) steps on it, started from the Laplace fit and
+#' its Hessian, take one engine pass each; the end point is then checked,
+#' and finished by Newton steps, with central differences of the value
+#' itself, so the estimates maximize the quadrature log-likelihood. The
+#' standard errors come from forward differences of the engine's gradient.
+#' `$optinfo$evaluations` counts every engine pass after the Laplace fit
+#' (typically 20-30 at `nAGQ` 5-11 with two or three parameters of each
+#' kind, against about 100 with central differences throughout), and
+#' `$optinfo$stages` each stage's share. The fit records `nAGQ`,
 #' the Laplace fit's log-likelihood and estimates
-#' (`$optinfo$laplace`), and prints the approximation used. Random-effect
-#' predictions are the joint conditional modes, with the conditional
-#' variances of the Gaussian approximation at them.
+#' (`$optinfo$laplace`), and prints the approximation used.
+#'
+#' `ranef()` gives, for every level, the joint conditional modes (the
+#' maximum of the joint posterior of all levels' effects at the estimates)
+#' and, in its `"postVar"` attribute, their conditional variances under the
+#' Gaussian approximation there (the diagonal of the inverse joint
+#' Hessian), as for the Laplace fit. `predict()` adds the modes of every
+#' level (`re.form = NULL`, the default; new data with known units) or none
+#' (`re.form = NA`, the population-level prediction).
 #'
 #' @references Pinheiro, J. C. and Chao, E. C. (2006). Efficient Laplacian
 #'   and adaptive Gaussian quadrature algorithms for multilevel generalized
@@ -47,6 +68,9 @@
 #' fit
 #' logLik(fit)
 #' fit$optinfo$laplace$loglik   # the Laplace approximation's value
+#' fit$optinfo$evaluations      # engine passes of the quadrature search
+#' head(ranef(fit)$hospital)
+#' head(predict(fit, re.form = NA))
 #' @name glmm-nested
 NULL
 

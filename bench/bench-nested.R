@@ -6,7 +6,10 @@
 # hospitals; also three levels (patients' visits within wards within
 # hospitals). Prints elapsed seconds, the ratio to glmmgee's quadrature fit,
 # and each fit's log-likelihood (the quadrature value is the more accurate
-# integral; the Laplace values agree with each other).
+# integral; the Laplace values agree with each other). For the quadrature
+# fits also the number of passes of the quadrature engine (calls of its
+# evaluation entry point, counted from outside, so builds with and without
+# the engine's gradient are counted alike).
 #
 # Usage: Rscript bench/bench-nested.R [hospitals wards/hospital patients/ward [threads]]
 #        (default: 100 10 5 1)
@@ -21,10 +24,20 @@ cat(sprintf("glmmgee %s, R %s, %d core(s) detected, %s, glmmgee threads %d\n",
             packageVersion("glmmgee"), getRversion(), parallel::detectCores(),
             format(Sys.time(), "%Y-%m-%d %H:%M"), nth))
 
+passes <- 0L
+ns <- asNamespace("glmmgee")
+counted <- local({
+  orig <- get("cpp_nested_eval", ns)
+  function(...) { passes <<- passes + 1L; orig(...) }
+})
+unlockBinding("cpp_nested_eval", ns)
+assign("cpp_nested_eval", counted, envir = ns)
+
 timeit <- function(expr) {
   gc()
+  passes <<- 0L
   t <- system.time(val <- force(expr))[["elapsed"]]
-  list(time = t, value = val)
+  list(time = t, value = val, passes = passes)
 }
 
 run <- function(label, f, d, nAGQ) {
@@ -42,11 +55,13 @@ run <- function(label, f, d, nAGQ) {
   tab <- data.frame(fit = names(fits),
                     seconds = vapply(fits, `[[`, 1, "time"),
                     ratio_to_first = vapply(fits, function(r) r$time / ref, 1),
-                    logLik = vapply(fits, function(r) as.numeric(logLik(r$value)), 1))
+                    logLik = vapply(fits, function(r) as.numeric(logLik(r$value)), 1),
+                    engine_passes = vapply(fits, `[[`, 1L, "passes"))
   cat(sprintf("\n%s: n = %d\n", label, nrow(d)))
   print(tab, row.names = FALSE, digits = 6)
   q <- fits[[1L]]$value$optinfo
-  cat(sprintf("first fit: %d nlminb iterations, %d evaluations\n", q$iterations, q$evaluations))
+  cat(sprintf("first fit: optimizer %s; logLik %.8f\n", q$optimizer,
+              as.numeric(logLik(fits[[1L]]$value))))
   invisible(tab)
 }
 

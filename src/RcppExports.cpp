@@ -42,15 +42,16 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_nested_eval
-Rcpp::List cpp_nested_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, int nAGQ);
-RcppExport SEXP _glmmgee_cpp_nested_eval(SEXP ptrSEXP, SEXP thetaSEXP, SEXP nAGQSEXP) {
+Rcpp::List cpp_nested_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, int nAGQ, bool gradient);
+RcppExport SEXP _glmmgee_cpp_nested_eval(SEXP ptrSEXP, SEXP thetaSEXP, SEXP nAGQSEXP, SEXP gradientSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
     Rcpp::traits::input_parameter< int >::type nAGQ(nAGQSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_nested_eval(ptr, theta, nAGQ));
+    Rcpp::traits::input_parameter< bool >::type gradient(gradientSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_nested_eval(ptr, theta, nAGQ, gradient));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -580,7 +581,7 @@ END_RCPP
 static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_glm_sums", (DL_FUNC) &_glmmgee_cpp_agq_glm_sums, 2},
     {"_glmmgee_cpp_nested_new", (DL_FUNC) &_glmmgee_cpp_nested_new, 8},
-    {"_glmmgee_cpp_nested_eval", (DL_FUNC) &_glmmgee_cpp_nested_eval, 3},
+    {"_glmmgee_cpp_nested_eval", (DL_FUNC) &_glmmgee_cpp_nested_eval, 4},
     {"_glmmgee_cpp_nested_modes", (DL_FUNC) &_glmmgee_cpp_nested_modes, 2},
     {"_glmmgee_cpp_family_table", (DL_FUNC) &_glmmgee_cpp_family_table, 0},
     {"_glmmgee_cpp_family_eval", (DL_FUNC) &_glmmgee_cpp_family_eval, 6},

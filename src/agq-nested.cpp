@@ -116,9 +116,11 @@ NestedAgq::NestedAgq(const Eigen::Ref<const Eigen::MatrixXd>& X,
   // families' batch functions.
   ys_.resize(n_);
   ws_.resize(n_);
+  Xs_.resize(n_, p_);
   for (int j = 0; j < n_; ++j) {
     ys_[j] = y_[obs_idx_[j]];
     ws_[j] = wt_[obs_idx_[j]];
+    Xs_.row(j) = X_.row(obs_idx_[j]);
   }
   for (int v = 0; v < nunits_[last]; ++v)
     maxleaf_ = std::max(maxleaf_, obs_start_[v + 1] - obs_start_[v]);
@@ -138,6 +140,29 @@ double NestedAgq::leaf_sum(int v, double shift, Ctx& cx) const {
   const int a = obs_start_[v], n = obs_start_[v + 1] - a;
   for (int j = 0; j < n; ++j) cx.buf[j] = cx.eta[a + j] + shift;
   return fam_->loglik_d1_n(ys_.data() + a, ws_.data() + a, cx.buf, n, cx.phi, cx.d1);
+}
+
+// The gradient of the leaf sum at the shift leaf_sum() was last called with
+// (its eta + shift in cx.buf, its d l / d eta in cx.d1).
+void NestedAgq::leaf_grad(int v, Ctx& cx, double* g) const {
+  const int a = obs_start_[v], n = obs_start_[v + 1] - a;
+  double S = 0.0;
+  for (int j = 0; j < n; ++j) S += cx.d1[j];
+  for (int k = 0; k < p_; ++k) {
+    const double* x = Xs_.data() + (size_t)k * n_ + a;
+    double t = 0.0;
+    for (int j = 0; j < n; ++j) t += cx.d1[j] * x[j];
+    g[k] = t;
+  }
+  for (int l = 0; l < L_; ++l) g[p_ + l] = S * cx.path[l];
+  if (disp_) {
+    double t = 0.0, out[3];
+    for (int j = 0; j < n; ++j) {
+      fam_->dphi(ys_[a + j], ws_[a + j], cx.buf[j], cx.phi, out);
+      t += out[0];
+    }
+    g[p_ + L_] = t;
+  }
 }
 
 void NestedAgq::profile(int l, int v, double c, Ctx& cx, double* P, double* P1, double* P2) {
@@ -200,30 +225,50 @@ void NestedAgq::profile(int l, int v, double c, Ctx& cx, double* P, double* P1, 
   *P2 = D / piv;
 }
 
-double NestedAgq::integrate(int l, int v, double c, Ctx& cx) {
+double NestedAgq::integrate(int l, int v, double c, Ctx& cx, double* grad) {
   double P, P1, P2;
   profile(l, v, c, cx, &P, &P1, &P2);
   if (!std::isfinite(P)) return NEG_INF;
   const double uh = mode_[l][v], sg = sig_[l][v], s = cx.s[l];
   const int K = (int)cx.rule->z.size();
-  if (K == 1) {
-    if (l == L_ - 1) return P + std::log(sg);
-  }
+  if (K == 1 && l == L_ - 1 && !grad) return P + std::log(sg);
+  const int np = npar();
+  double* ng = grad ? cx.nodeg + (size_t)l * K * np : nullptr;
+  double* cg = grad ? cx.childg + (size_t)l * np : nullptr;
   std::vector<double> t(K);
   for (int k = 0; k < K; ++k) {
     const double z = cx.rule->z[k];
     const double u = uh + sg * z;
+    double* gk = grad ? ng + (size_t)k * np : nullptr;
+    if (grad) {
+      cx.path[l] = u;
+      std::fill(gk, gk + np, 0.0);
+    }
     double inner;
     if (l == L_ - 1) {
       inner = leaf_sum(v, c + s * u, cx);
+      if (grad) leaf_grad(v, cx, gk);
     } else {
       inner = 0.0;
-      for (int j = child_start_[l][v]; j < child_start_[l][v + 1]; ++j)
-        inner += integrate(l + 1, child_idx_[l][j], c + s * u, cx);
+      for (int j = child_start_[l][v]; j < child_start_[l][v + 1]; ++j) {
+        inner += integrate(l + 1, child_idx_[l][j], c + s * u, cx, cg);
+        if (grad) for (int r = 0; r < np; ++r) gk[r] += cg[r];
+      }
     }
     t[k] = cx.rule->logw[k] + 0.5 * z * z + std::log(sg) - 0.5 * u * u + inner;
   }
-  return logsumexp(t.data(), K);
+  const double lse = logsumexp(t.data(), K);
+  if (grad) {
+    std::fill(grad, grad + np, 0.0);
+    if (std::isfinite(lse))
+      for (int k = 0; k < K; ++k) {
+        const double pk = std::exp(t[k] - lse);
+        if (pk == 0.0) continue;
+        const double* gk = ng + (size_t)k * np;
+        for (int r = 0; r < np; ++r) grad[r] += pk * gk[r];
+      }
+  }
+  return lse;
 }
 
 void NestedAgq::setup_eta(const Eigen::Ref<const Eigen::VectorXd>& theta,
@@ -236,7 +281,8 @@ void NestedAgq::setup_eta(const Eigen::Ref<const Eigen::VectorXd>& theta,
   phi = disp_ ? theta[p_ + L_] : 0.0;
 }
 
-NestedResult NestedAgq::evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta, int K) {
+NestedResult NestedAgq::evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta, int K,
+                                  bool gradient) {
   if (theta.size() != npar()) throw std::invalid_argument("theta has the wrong length");
   if (K < 1) throw std::invalid_argument("nAGQ must be at least 1");
   Eigen::VectorXd eta;
@@ -245,9 +291,14 @@ NestedResult NestedAgq::evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta,
   setup_eta(theta, eta, s, phi);
   const GhRule rule = gh_rule(K);
   const int M = nunits_[0];
-  check_memory(3.0 * maxleaf_ * sizeof(ObsDerivs) * usable_threads(nthreads_),
+  const int np = npar();
+  const int KG = gradient ? K : 1, NG = gradient ? np : 1;
+  check_memory((3.0 * maxleaf_ * sizeof(ObsDerivs) + (double)L_ * (KG + 1) * NG * sizeof(double)) *
+                       usable_threads(nthreads_) +
+                   (gradient ? (double)M * np * sizeof(double) : 0.0),
                "nested quadrature scratch space");
   std::vector<double> ll(M, 0.0);
+  Eigen::MatrixXd gm = Eigen::MatrixXd::Zero(gradient ? np : 0, gradient ? M : 0);
   std::vector<int> fail(M, 0);
   const int nt = usable_threads(nthreads_);
   RegionGuard guard;
@@ -259,9 +310,10 @@ NestedResult NestedAgq::evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta,
   for (int v = 0; v < M; ++v) {
     if (guard.failed() || ip.interrupted()) continue;
     guard.run([&] {
-      Scratch sc(maxleaf_);
-      Ctx cx{eta.data(), s.data(), phi, &rule, &ip, sc.buf.data(), sc.d1.data(), sc.od.data()};
-      ll[v] = integrate(0, v, 0.0, cx);
+      Scratch sc(maxleaf_, L_, KG, NG);
+      Ctx cx{eta.data(), s.data(), phi, &rule, &ip, sc.buf.data(), sc.d1.data(), sc.od.data(),
+             sc.path.data(), sc.nodeg.data(), sc.childg.data()};
+      ll[v] = integrate(0, v, 0.0, cx, gradient ? gm.col(v).data() : nullptr);
       if (!std::isfinite(ll[v])) fail[v] = 1;
     });
   }
@@ -271,6 +323,10 @@ NestedResult NestedAgq::evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta,
   for (int v = 0; v < M; ++v) {
     r.loglik += ll[v];
     r.failures += fail[v];
+  }
+  if (gradient) {
+    r.gradient = Eigen::VectorXd::Zero(np);
+    for (int v = 0; v < M; ++v) r.gradient += gm.col(v);
   }
   r.loglik += lconst_;
   if (r.failures) r.loglik = NEG_INF;
@@ -288,9 +344,10 @@ NestedModes NestedAgq::modes(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   NestedModes out;
   // The joint modes: the profile of each outer unit at c = 0 leaves every
   // descendant's mode (and sigma, kappa) at the joint maximiser.
-  Scratch sc(maxleaf_);
+  Scratch sc(maxleaf_, 0, 0, 0);
   for (int v = 0; v < nunits_[0]; ++v) {
-    Ctx cx{eta.data(), s.data(), phi, &rule, &ip, sc.buf.data(), sc.d1.data(), sc.od.data()};
+    Ctx cx{eta.data(), s.data(), phi, &rule, &ip, sc.buf.data(), sc.d1.data(), sc.od.data(),
+           nullptr, nullptr, nullptr};
     double P, P1, P2;
     profile(0, v, 0.0, cx, &P, &P1, &P2);
     if (!std::isfinite(P)) out.failed = true;

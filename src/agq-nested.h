@@ -41,6 +41,7 @@ namespace glmmgee {
 struct NestedResult {
   double loglik = 0.0;
   int failures = 0;  // units whose mode or curvature could not be found
+  Eigen::VectorXd gradient;  // with evaluate(gradient = true); see above
 };
 
 struct NestedModes {
@@ -59,7 +60,8 @@ class NestedAgq {
             const std::vector<std::vector<int> >& unit, int family, int link,
             int nthreads);
   int npar() const { return p_ + L_ + (disp_ ? 1 : 0); }
-  NestedResult evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta, int K);
+  NestedResult evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta, int K,
+                        bool gradient = false);
   NestedModes modes(const Eigen::Ref<const Eigen::VectorXd>& theta);
 
  private:
@@ -72,15 +74,24 @@ class NestedAgq {
     double* buf;    // per-thread scratch, one entry per observation of a
     double* d1;     // unit of the innermost level
     ObsDerivs* od;
+    // Gradient only (else null): the nodes u on the path from the outer
+    // unit (one per level), and per level the K node gradients and the
+    // sum over one child's.
+    double* path;
+    double* nodeg;
+    double* childg;
   };
   struct Scratch {
-    explicit Scratch(int m) : buf(m), d1(m), od(m) {}
+    Scratch(int m, int L, int K, int np)
+        : buf(m), d1(m), od(m), path(L), nodeg((size_t)L * K * np), childg((size_t)L * np) {}
     std::vector<double> buf, d1;
     std::vector<ObsDerivs> od;
+    std::vector<double> path, nodeg, childg;
   };
   void profile(int l, int v, double c, Ctx& cx, double* P, double* P1, double* P2);
-  double integrate(int l, int v, double c, Ctx& cx);
+  double integrate(int l, int v, double c, Ctx& cx, double* grad);
   double leaf_sum(int v, double shift, Ctx& cx) const;
+  void leaf_grad(int v, Ctx& cx, double* g) const;
   // eta without the random effects, in the innermost units' order.
   void setup_eta(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::VectorXd& eta,
                  std::vector<double>& s, double& phi) const;
@@ -88,7 +99,7 @@ class NestedAgq {
   int n_, p_, L_;
   bool disp_;
   std::unique_ptr<ObsModel> fam_;
-  Eigen::MatrixXd X_;
+  Eigen::MatrixXd X_, Xs_;  // Xs_: X in the innermost units' order
   Eigen::VectorXd y_, wt_, off_;
   double lconst_ = 0.0;
   int nthreads_;

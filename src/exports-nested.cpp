@@ -38,19 +38,23 @@ SEXP cpp_nested_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> y
   return R_NilValue;
 }
 
-//' Nested AGHQ engine: log-likelihood at theta = (beta, s_1..s_L, [phi])
+//' Nested AGHQ engine: log-likelihood at theta = (beta, s_1..s_L, [phi]),
+//' and its gradient (adaptive nodes held fixed; see agq-nested.h)
 //' @noRd
 // [[Rcpp::export]]
-Rcpp::List cpp_nested_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, int nAGQ) {
+Rcpp::List cpp_nested_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, int nAGQ,
+                           bool gradient = false) {
   glmmgee::NestedAgq* eng = nested_engine(ptr);
   if (theta.size() != eng->npar())
     Rcpp::stop("theta has length %d; the model has %d parameters", (int)theta.size(),
                eng->npar());
   if (nAGQ < 1 || nAGQ > 100) Rcpp::stop("nAGQ must be between 1 and 100");
   Rcpp::checkUserInterrupt();
-  glmmgee::NestedResult r = eng->evaluate(theta, nAGQ);
-  return Rcpp::List::create(Rcpp::Named("loglik") = r.loglik,
-                            Rcpp::Named("failures") = r.failures);
+  glmmgee::NestedResult r = eng->evaluate(theta, nAGQ, gradient);
+  Rcpp::List out = Rcpp::List::create(Rcpp::Named("loglik") = r.loglik,
+                                      Rcpp::Named("failures") = r.failures);
+  if (gradient) out["gradient"] = r.gradient;
+  return out;
 }
 
 //' Nested AGHQ engine: joint modes, their conditional variances, eta

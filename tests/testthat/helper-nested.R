@@ -1,0 +1,76 @@
+# Shared fixtures of the nested multilevel quadrature tests (test-glmm-nested*.R).
+
+# Simulated nested data with known truth: A outer units, B inner units in
+# each (labels repeat across outer units, so only a/b identifies them), C
+# innermost units in each inner one when C > 0, m observations per unit.
+nested_data <- function(seed, A = 8, B = 3, C = 0, m = 3, sds = c(1, 0.8, 0.6),
+                        beta = c(-0.3, 0.8), family = "binomial") {
+  set.seed(seed)
+  d <- expand.grid(obs = seq_len(m), c = seq_len(max(C, 1)), b = seq_len(B), a = seq_len(A))
+  d$x <- rnorm(nrow(d))
+  ib <- (d$a - 1) * B + d$b
+  ic <- (ib - 1) * max(C, 1) + d$c
+  eta <- beta[1] + beta[2] * d$x + sds[1] * rnorm(A)[d$a] + sds[2] * rnorm(A * B)[ib] +
+    if (C > 0) sds[3] * rnorm(A * B * C)[ic] else 0
+  d$y <- switch(family, binomial = rbinom(nrow(d), 1, plogis(eta)),
+                poisson = rpois(nrow(d), exp(eta)), nbinom2 = rnbinom(nrow(d), mu = exp(eta), size = 3),
+                gaussian = eta + rnorm(nrow(d), 0, 0.5))
+  d$a <- factor(d$a)
+  d$b <- factor(d$b)
+  d$c <- factor(d$c)
+  d
+}
+
+# The log-likelihood by plain (non-adaptive) Gauss-Hermite quadrature with K
+# nodes per level, computed here in R: for each unit the integral over its
+# random effect, at every node, of the product of its children's integrals
+# (or of its observations' densities), vectorized over the ancestors'
+# shifts. `groups` lists the unit of each observation from the outermost
+# level inwards, `sds` the standard deviations in the same order, `dens`
+# the density of the observations given their linear predictors.
+brute_nested <- function(eta0, groups, sds, dens, K) {
+  r <- gh_rule_eigen(K)
+  L <- length(groups)
+  value <- function(l, rows, S) {
+    shifts <- outer(S, sds[l] * r$z, `+`)  # length(S) x K
+    if (l == L) {
+      lp <- matrix(0, length(S), K)
+      for (i in rows) lp <- lp + log(dens(i, eta0[i] + shifts))
+      inner <- exp(lp)
+    } else {
+      inner <- matrix(1, length(S), K)
+      for (rw in split(rows, groups[[l + 1L]][rows]))
+        inner <- inner * matrix(value(l + 1L, rw, as.vector(shifts)), length(S), K)
+    }
+    drop(inner %*% r$w)
+  }
+  sum(vapply(split(seq_along(eta0), groups[[1L]]), function(rw) log(value(1L, rw, 0)), 1))
+}
+
+# Absolute agreement (log-likelihoods are compared on their own scale).
+expect_close <- function(actual, expected, tol) {
+  expect_lt(abs(actual - expected), tol,
+            label = sprintf("|%.10g - %.10g|", actual, expected))
+}
+
+# A variance at zero is a possible optimum of small simulated data sets;
+# the checks below hold there too.
+quiet_singular <- function(expr) {
+  withCallingHandlers(expr, warning = function(w)
+    if (grepl("singular fit", conditionMessage(w))) invokeRestart("muffleWarning"))
+}
+
+# Unit codes of the observations, outermost first, for (1 | a/b[/c]).
+nested_groups <- function(d, depth) {
+  g <- list(d$a, interaction(d$a, d$b, drop = TRUE))
+  if (depth == 3L) g[[3L]] <- interaction(d$a, d$b, d$c, drop = TRUE)
+  lapply(g, as.integer)
+}
+
+# The fit's standard deviations from the outermost level inwards.
+sds_outer_first <- function(fit) {
+  vc <- VarCorr(fit)
+  s <- vapply(vc, function(v) sqrt(v[1, 1]), 1)
+  s[order(vapply(fit$reterms, function(t) length(t$levels), 1))]
+}
+
