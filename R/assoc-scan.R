@@ -16,7 +16,8 @@
 #' \eqn{(x'Px)^{-1/2}}, and the score statistic \eqn{(x'Py)^2 / x'Px}
 #' is referred to a chi-square with one degree of freedom. Rotating a block
 #' of `b` variants costs \eqn{O(n^2 b)} for a dense `K` (the Householder
-#' reflectors of its tridiagonal reduction), or
+#' reflectors of its tridiagonal reduction), a sparse solve per variant for
+#' a sparse `K` (the null model's sparse Cholesky factor), or
 #' \eqn{O((n + r \cdot levels) b)} for a factor; memory is bounded by the
 #' block size.
 #'
@@ -141,10 +142,11 @@ assoc_scan <- function(fit, G, m = NULL, block_size = 1000L, progress = interact
 }
 
 # U'Gb for a block of variants: Q'Gb through the reflectors of the
-# tridiagonal reduction (dense K), or U = F V S^{-1} with F = Z L (factor
-# route), applied as S^{-1} V' L' (Z' Gb).
+# tridiagonal reduction (dense K), Gb itself (sparse K, not rotated), or
+# U = F V S^{-1} with F = Z L (factor route), applied as S^{-1} V' L' (Z' Gb).
 rotate_columns <- function(rt, Gb) {
   b <- rt$basis
+  if (isTRUE(b$identity)) return(Gb)
   if (!is.null(b$packed)) {
     storage.mode(Gb) <- "double"
     return(cpp_householder_apply(b$packed, b$h, Gb, TRUE))

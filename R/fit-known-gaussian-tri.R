@@ -38,30 +38,21 @@ known_gaussian_rotation_tri <- function(index, K, X, y, g) {
        k = sum(keep))
 }
 
-# (lambda D + I)^{-1} B in the rotated coordinates, D diagonal (the
-# eigenvalues of a spectral rotation) or tridiagonal; and its log
-# determinant.
 rotated_solve <- function(rot, lambda, B) {
-  if (is.null(rot$tri)) return(B / (1 + lambda * rot$d))
-  s <- cpp_tridiag_solve(rot$tri$dT, rot$tri$eT, lambda, as.matrix(B))
+  s <- rotated_system(rot, lambda, B)
   if (!isTRUE(s$ok)) stop("the rotated covariance is not positive definite", call. = FALSE)
   if (is.matrix(B)) s$solution else drop(s$solution)
 }
 
-rotated_logdet <- function(rot, lambda) {
-  if (is.null(rot$tri)) return(sum(log1p(lambda * rot$d)))
-  s <- cpp_tridiag_solve(rot$tri$dT, rot$tri$eT, lambda, matrix(0, length(rot$tri$dT), 0L))
-  if (isTRUE(s$ok)) s$logdet else NA_real_
-}
-
-# The profiled (RE)ML of the tridiagonally rotated model at
-# log(lambda): the same quantities as cpp_known_gaussian_profile()
-# (known-gaussian.h), from one O(n p) tridiagonal solve.
-known_gaussian_profile_tri <- function(rot, n, log_lambda, reml) {
+# The profiled (RE)ML at log(lambda) of a model rotated tridiagonally (or
+# left sparse): the same quantities as cpp_known_gaussian_profile()
+# (known-gaussian.h), from one O(n p) tridiagonal solve (or one sparse
+# Cholesky factorization and solve).
+known_gaussian_profile_system <- function(rot, n, log_lambda, reml) {
   lambda <- if (is.infinite(log_lambda) && log_lambda < 0) 0 else exp(log_lambda)
   p <- ncol(rot$X1)
   fail <- list(ok = FALSE, loglik = -Inf)
-  s <- cpp_tridiag_solve(rot$tri$dT, rot$tri$eT, lambda, cbind(rot$X1, rot$y1))
+  s <- rotated_system(rot, lambda, cbind(rot$X1, rot$y1))
   if (!isTRUE(s$ok)) return(fail)
   S <- s$solution
   XtVX <- crossprod(rot$X1, S[, seq_len(p), drop = FALSE])

@@ -73,6 +73,8 @@ known_gaussian_rotation <- function(index, K, kf, X, y, g) {
   n <- length(y)
   nl <- if (is.null(kf)) nrow(K) else nrow(kf$L)
   tol <- 1e-10
+  if (is.null(kf) && inherits(K, "sparseMatrix"))
+    return(known_gaussian_rotation_sparse(index, K, X, y, g))
   if (is.null(kf) && max(tabulate(index, nl)) <= 1L)
     return(known_gaussian_rotation_tri(index, K, X, y, g))
   L <- if (is.null(kf)) as.matrix(covariance_factor(K, g)) else kf$L
@@ -105,11 +107,11 @@ known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
   if (reml && n <= p)
     stop("REML needs more observations than fixed effects", call. = FALSE)
   rot <- known_gaussian_rotation(index, K, kf, X, y, g)
-  prof <- if (is.null(rot$tri)) {
+  prof <- if (is.null(rot$tri) && is.null(rot$sparse)) {
     function(t) cpp_known_gaussian_profile(rot$d, rot$y1, rot$X1, rot$yy_c, rot$Xy_c,
                                            rot$XX_c, n, t, reml)
   } else {
-    function(t) known_gaussian_profile_tri(rot, n, t, reml)
+    function(t) known_gaussian_profile_system(rot, n, t, reml)
   }
   nev <- 0L
   ll <- function(t) { nev <<- nev + 1L; r <- prof(t); if (isTRUE(r$ok)) r$loglik else -Inf }
@@ -148,12 +150,14 @@ known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
        cov_var = known_gaussian_varcov(rot, beta, sqrt(lambda * s2e), 0.5 * log(s2e), singular),
        kdiag = if (is.null(kf)) as.numeric(Matrix::diag(K)) else rowSums(kf$L^2),
        # what assoc_scan() needs to rotate variants without decomposing again
-       rotation = list(basis = rot$basis, index = index, d = rot$d, tri = rot$tri, y1 = rot$y1,
-                       X1 = rot$X1, lambda = lambda, s2e = s2e),
+       rotation = list(basis = rot$basis, index = index, d = rot$d, tri = rot$tri,
+                       sparse = rot$sparse, y1 = rot$y1, X1 = rot$X1, lambda = lambda,
+                       s2e = s2e),
        optinfo = list(optimizer = "grid + Brent (optimize)",
                       method = sprintf("%s (%s)", if (reml) "REML" else "ML",
-                                       if (is.null(rot$tri)) "spectral rotation"
-                                       else "tridiagonal rotation"),
+                                       if (!is.null(rot$sparse)) "sparse Cholesky"
+                                       else if (!is.null(rot$tri)) "tridiagonal rotation"
+                                       else "spectral rotation"),
                       evaluations = nev, rank = rot$k, warnings = warn))
 }
 
@@ -167,9 +171,9 @@ known_gaussian_varcov <- function(rot, beta, sdg, lsig, singular) {
   rc <- rot$yy_c - 2 * sum(beta * rot$Xy_c) + drop(crossprod(beta, rot$XX_c %*% beta))
   ll <- function(th) {
     s2e <- exp(2 * th[2L])
-    lam <- th[1L]^2 / s2e
-    -0.5 * (rotated_logdet(rot, lam) + rot$n * log(s2e) +
-              (sum(r1 * rotated_solve(rot, lam, r1)) + rc) / s2e)
+    s <- rotated_system(rot, th[1L]^2 / s2e, r1)
+    if (!isTRUE(s$ok)) return(NA_real_)
+    -0.5 * (s$logdet + rot$n * log(s2e) + (sum(r1 * s$solution) + rc) / s2e)
   }
   th <- c(sdg, lsig)
   h <- 1e-4 * pmax(abs(th), 1e-2)

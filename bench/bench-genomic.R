@@ -7,14 +7,22 @@
 # the REML estimates and log-likelihoods (lme4's REML criterion and ours
 # are the same quantity).
 #
-# Usage: Rscript bench/bench-genomic.R [n_factor m n_dense n_lme4 m_lme4]
-#        (default: 10000 1000 3000 2000 300)
+# Usage: Rscript bench/bench-genomic.R [n_factor m n_dense n_lme4 m_lme4 n_sparse]
+#        (default: 10000 1000 3000 2000 300 20000)
+# GLMMGEE_BENCH_CASES=dense (or factor,dense,lme4,sparse: the default)
+# runs only the cases named. The dense case with OpenBLAS, for this one
+# process only (the system's BLAS alternatives untouched), on Debian:
+#   R_LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread:/usr/lib/R/lib \
+#     GLMMGEE_BENCH_CASES=dense Rscript bench/bench-genomic.R
+# (R's start-up script puts its own library path before LD_LIBRARY_PATH,
+# so LD_LIBRARY_PATH alone does not reach R's BLAS.)
 suppressPackageStartupMessages({
   library(glmmgee)
   have <- vapply(c("lme4", "gaston"), requireNamespace, TRUE, quietly = TRUE)
 })
 args <- as.integer(commandArgs(TRUE))
-if (length(args) < 5L) args <- c(10000L, 1000L, 3000L, 2000L, 300L)
+if (length(args) < 6L) args <- c(10000L, 1000L, 3000L, 2000L, 300L, 20000L)
+cases <- strsplit(Sys.getenv("GLMMGEE_BENCH_CASES", "factor,dense,lme4,sparse"), ",")[[1L]]
 cat(sprintf("glmmgee %s, R %s, %d core(s) detected, BLAS %s, %s\n", packageVersion("glmmgee"),
             getRversion(), parallel::detectCores(), extSoftVersion()[["BLAS"]],
             format(Sys.time(), "%Y-%m-%d")))
@@ -66,6 +74,7 @@ gaston_row <- function(case, d, K) {
 }
 
 # 1. K by its genotype factor (n x m): target <= 15 s at n = 10,000, m = 1,000.
+if ("factor" %in% cases) {
 s <- sim(args[1], args[2])
 case <- sprintf("factor K, n = %d, m = %d", args[1], args[2])
 ours_row(case, timeit(glmm(y ~ x + (1 | id), s$d, covariance = list(id = kfactor(s$L)),
@@ -76,10 +85,13 @@ ours_row(case, timeit(glmm(y ~ x + (1 | id), s$d, covariance = list(id = kfactor
 # reference BLAS.
 if (have[["gaston"]] && nzchar(Sys.getenv("GLMMGEE_BENCH_GASTON_FACTOR")))
   gaston_row(case, s$d, tcrossprod(s$L))
+}
 
-# 2. Dense full-rank K (n x n): the eigendecomposition is the floor. A
-# spatial (exponential) covariance over random positions, so that building
-# K costs O(n^2) rather than a genotype cross-product.
+# 2. Dense full-rank K (n x n): one tridiagonal reduction (4 n^3 / 3 flops),
+# against gaston's Cholesky factorizations per AI-REML iteration. A spatial
+# (exponential) covariance over random positions, so that building K costs
+# O(n^2) rather than a genotype cross-product.
+if ("dense" %in% cases) {
 s <- sim(args[3], 50L, seed = 2)
 set.seed(2)
 pos <- matrix(runif(2L * args[3]), ncol = 2L)
@@ -90,9 +102,10 @@ case <- sprintf("dense K, n = %d", args[3])
 ours_row(case, timeit(glmm(y ~ x + (1 | id), s$d, covariance = list(id = K), REML = TRUE)))
 if (have[["gaston"]]) gaston_row(case, s$d, K)
 rm(K)
+}
 
 # 3. lme4's Z L trick against ours on the same factor, at a size lme4 fits.
-if (have[["lme4"]]) {
+if (have[["lme4"]] && "lme4" %in% cases) {
   s <- sim(args[4], args[5], seed = 3)
   case <- sprintf("factor K, n = %d, m = %d", args[4], args[5])
   ours_row(case, timeit(glmm(y ~ x + (1 | id), s$d, covariance = list(id = kfactor(s$L)),
