@@ -1,6 +1,9 @@
 # Gaussian models with one known-covariance random intercept, fitted
 # exactly (ML or REML) by spectral rotation (src/known-gaussian.cpp): one
-# eigendecomposition of G = Z K Z' (or of F'F for a factor F = Z L of it),
+# eigendecomposition of F'F for a factor F = Z L of G = Z K Z' (a dense K
+# with one observation per level is reduced to tridiagonal form instead,
+# fit-known-gaussian-tri.R; a sparse K is left sparse,
+# fit-known-gaussian-sparse.R),
 # then O(k p^2) per evaluation of the likelihood with beta and the residual
 # variance profiled out, maximized over the variance ratio
 # lambda = s2g / s2e by a grid and Brent's method (as EMMA, Kang et al. 2008).
