@@ -168,6 +168,18 @@ cpp_gee_assoc <- function(corstr, mdep, scale_fix, scale_value, m, ms, alpha) {
     .Call(`_glmmgee_cpp_gee_assoc`, corstr, mdep, scale_fix, scale_value, m, ms, alpha)
 }
 
+cpp_tridiagonalize <- function(K) {
+    .Call(`_glmmgee_cpp_tridiagonalize`, K)
+}
+
+cpp_householder_apply <- function(packed, h, B, transpose) {
+    .Call(`_glmmgee_cpp_householder_apply`, packed, h, B, transpose)
+}
+
+cpp_tridiag_solve <- function(dT, eT, lambda, B) {
+    .Call(`_glmmgee_cpp_tridiag_solve`, dT, eT, lambda, B)
+}
+
 cpp_ordinal_loglik <- function(y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start = NULL) {
     .Call(`_glmmgee_cpp_ordinal_loglik`, y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start)
 }

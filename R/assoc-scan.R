@@ -15,7 +15,9 @@
 #' the estimate is \eqn{x'Py / x'Px}, its standard error
 #' \eqn{(x'Px)^{-1/2}}, and the score statistic \eqn{(x'Py)^2 / x'Px}
 #' is referred to a chi-square with one degree of freedom. Rotating a block
-#' of `b` variants costs \eqn{O(n k b)} (`k` the rank of \eqn{ZKZ'}), or
+#' of `b` variants costs \eqn{O(n^2 b)} for a dense `K` (the Householder
+#' reflectors of its tridiagonal reduction), a sparse solve per variant for
+#' a sparse `K` (the null model's sparse Cholesky factor), or
 #' \eqn{O((n + r \cdot levels) b)} for a factor; memory is bounded by the
 #' block size.
 #'
@@ -101,11 +103,13 @@ assoc_scan <- function(fit, G, m = NULL, block_size = 1000L, progress = interact
   rt <- fit$rotation
   X <- fit$X
   y <- fit$y - (fit$offset %||% 0)
-  w <- 1 / (1 + rt$lambda * rt$d)
-  # Null pieces: X'V*^{-1}X and X'V*^{-1}y with V* = lambda G + I.
+  # W = (lambda D + I)^{-1} in the rotated coordinates (D diagonal or
+  # tridiagonal); null pieces X'V*^{-1}X and X'V*^{-1}y with V* = lambda G + I.
+  W <- function(B) rotated_solve(rt, rt$lambda, B)
   X1 <- rt$X1
-  XVX <- crossprod(X1, w * X1) + crossprod(X) - crossprod(X1)
-  XVy <- drop(crossprod(X1, w * rt$y1)) + drop(crossprod(X, y)) - drop(crossprod(X1, rt$y1))
+  Wy1 <- W(rt$y1)
+  XVX <- crossprod(X1, W(X1)) + crossprod(X) - crossprod(X1)
+  XVy <- drop(crossprod(X1, Wy1)) + drop(crossprod(X, y)) - drop(crossprod(X1, rt$y1))
   XVX_inv <- solve(XVX)
   beta0 <- drop(XVX_inv %*% XVy)
   out <- vector("list", ceiling(m / block_size))
@@ -117,9 +121,10 @@ assoc_scan <- function(fit, G, m = NULL, block_size = 1000L, progress = interact
       stop(sprintf("the variants of block %d are not a complete %d x %d numeric matrix", bi, n,
                    length(j)), call. = FALSE)
     G1 <- rotate_columns(rt, Gb)
-    xVy <- colSums(G1 * (w * rt$y1)) + drop(crossprod(Gb, y)) - drop(crossprod(G1, rt$y1))
-    xVX <- crossprod(G1, w * X1) + crossprod(Gb, X) - crossprod(G1, X1)
-    xVx <- colSums(w * G1^2) + colSums(Gb^2) - colSums(G1^2)
+    WG1 <- W(G1)
+    xVy <- drop(crossprod(WG1, rt$y1)) + drop(crossprod(Gb, y)) - drop(crossprod(G1, rt$y1))
+    xVX <- crossprod(WG1, X1) + crossprod(Gb, X) - crossprod(G1, X1)
+    xVx <- colSums(WG1 * G1) + colSums(Gb^2) - colSums(G1^2)
     xPy <- xVy - drop(xVX %*% beta0)
     xPx <- xVx - rowSums((xVX %*% XVX_inv) * xVX)
     # a variant in the span of the fixed effects (e.g. monomorphic) has no test
@@ -136,11 +141,16 @@ assoc_scan <- function(fit, G, m = NULL, block_size = 1000L, progress = interact
   res
 }
 
-# U'Gb for a block of variants: U stored (eigen route), or U = F V S^{-1}
-# with F = Z L (factor route), applied as S^{-1} V' L' (Z' Gb).
+# U'Gb for a block of variants: Q'Gb through the reflectors of the
+# tridiagonal reduction (dense K), Gb itself (sparse K, not rotated), or
+# U = F V S^{-1} with F = Z L (factor route), applied as S^{-1} V' L' (Z' Gb).
 rotate_columns <- function(rt, Gb) {
   b <- rt$basis
-  if (!is.null(b$U)) return(crossprod(b$U, Gb))
+  if (isTRUE(b$identity)) return(Gb)
+  if (!is.null(b$packed)) {
+    storage.mode(Gb) <- "double"
+    return(cpp_householder_apply(b$packed, b$h, Gb, TRUE))
+  }
   ZtG <- matrix(0, nrow(b$L), ncol(Gb))
   s <- rowsum(Gb, rt$index)
   ZtG[as.integer(rownames(s)), ] <- s

@@ -1,6 +1,9 @@
 # Gaussian models with one known-covariance random intercept, fitted
 # exactly (ML or REML) by spectral rotation (src/known-gaussian.cpp): one
-# eigendecomposition of G = Z K Z' (or of F'F for a factor F = Z L of it),
+# eigendecomposition of F'F for a factor F = Z L of G = Z K Z' (a dense K
+# with one observation per level is reduced to tridiagonal form instead,
+# fit-known-gaussian-tri.R; a sparse K is left sparse,
+# fit-known-gaussian-sparse.R),
 # then O(k p^2) per evaluation of the likelihood with beta and the residual
 # variance profiled out, maximized over the variance ratio
 # lambda = s2g / s2e by a grid and Brent's method (as EMMA, Kang et al. 2008).
@@ -65,49 +68,33 @@ check_memory <- function(bytes, what) {
 # The rotation: eigenvalues d of G, U'y, U'X, the complement's
 # cross-products, and a function applying U to a k-vector (for the
 # predictions). Each level observed at most once with a dense K: G is a
-# submatrix of K, decomposed directly (O(n^3)). Otherwise G = F F' with
-# F = Z L (L a factor of K: given, or Cholesky / eigen of K), and the
-# eigenvectors of F'F (r x r) give U = F V S^{-1} without forming it.
+# submatrix of K, reduced to tridiagonal form instead
+# (fit-known-gaussian-tri.R). Otherwise G = F F' with F = Z L (L a factor
+# of K: given, or Cholesky / eigen of K), and the eigenvectors of F'F
+# (r x r) give U = F V S^{-1} without forming it.
 known_gaussian_rotation <- function(index, K, kf, X, y, g) {
   n <- length(y)
   nl <- if (is.null(kf)) nrow(K) else nrow(kf$L)
   tol <- 1e-10
-  if (is.null(kf) && max(tabulate(index, nl)) <= 1L) {
-    check_memory(3 * 8 * n^2, sprintf("the eigendecomposition of 'covariance$%s' (%d x %d)", g, n, n))
-    G <- as.matrix(K[index, index])
-    sc <- max(abs(diag(G)), 1e-300)
-    if (max(abs(G - t(G))) > 1e-8 * sc)
-      stop(sprintf("'covariance$%s' is not symmetric", g), call. = FALSE)
-    e <- eigen(G, symmetric = TRUE)
-    rm(G)
-    if (min(e$values) < -1e-8 * max(abs(e$values)))
-      stop(sprintf("'covariance$%s' is not positive semidefinite (smallest eigenvalue %.3g)",
-                   g, min(e$values)), call. = FALSE)
-    keep <- e$values > tol * max(e$values)
-    U <- e$vectors[, keep, drop = FALSE]
-    d <- e$values[keep]
-    rm(e)
-    apply_U <- function(a) drop(U %*% a)
-    basis <- list(U = U)
-    y1 <- drop(crossprod(U, y))
-    X1 <- crossprod(U, X)
-  } else {
-    L <- if (is.null(kf)) as.matrix(covariance_factor(K, g)) else kf$L
-    r <- ncol(L)
-    check_memory(8 * (2 * n * r + 3 * r^2),
-                 sprintf("the decomposition of the factor of 'covariance$%s' (%d x %d)", g, n, r))
-    Fm <- L[index, , drop = FALSE]
-    e <- eigen(crossprod(Fm), symmetric = TRUE)
-    keep <- e$values > tol * max(e$values)
-    V <- e$vectors[, keep, drop = FALSE]
-    d <- e$values[keep]
-    s <- sqrt(d)
-    y1 <- drop(crossprod(V, crossprod(Fm, y))) / s
-    X1 <- crossprod(V, crossprod(Fm, X)) / s
-    apply_U <- function(a) drop(Fm %*% (V %*% (a / s)))
-    basis <- list(L = L, V = V, s = s)
-  }
-  list(d = d, y1 = y1, X1 = X1, yy_c = sum(y^2) - sum(y1^2),
+  if (is.null(kf) && inherits(K, "sparseMatrix"))
+    return(known_gaussian_rotation_sparse(index, K, X, y, g))
+  if (is.null(kf) && max(tabulate(index, nl)) <= 1L)
+    return(known_gaussian_rotation_tri(index, K, X, y, g))
+  L <- if (is.null(kf)) as.matrix(covariance_factor(K, g)) else kf$L
+  r <- ncol(L)
+  check_memory(8 * (2 * n * r + 3 * r^2),
+               sprintf("the decomposition of the factor of 'covariance$%s' (%d x %d)", g, n, r))
+  Fm <- L[index, , drop = FALSE]
+  e <- eigen(crossprod(Fm), symmetric = TRUE)
+  keep <- e$values > tol * max(e$values)
+  V <- e$vectors[, keep, drop = FALSE]
+  d <- e$values[keep]
+  s <- sqrt(d)
+  y1 <- drop(crossprod(V, crossprod(Fm, y))) / s
+  X1 <- crossprod(V, crossprod(Fm, X)) / s
+  apply_U <- function(a) drop(Fm %*% (V %*% (a / s)))
+  basis <- list(L = L, V = V, s = s)
+  list(d = d, tri = NULL, y1 = y1, X1 = X1, yy_c = sum(y^2) - sum(y1^2),
        Xy_c = drop(crossprod(X, y)) - drop(crossprod(X1, y1)),
        XX_c = crossprod(X) - crossprod(X1), n = n, apply_U = apply_U, basis = basis,
        k = length(d))
@@ -123,8 +110,12 @@ known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
   if (reml && n <= p)
     stop("REML needs more observations than fixed effects", call. = FALSE)
   rot <- known_gaussian_rotation(index, K, kf, X, y, g)
-  prof <- function(t) cpp_known_gaussian_profile(rot$d, rot$y1, rot$X1, rot$yy_c, rot$Xy_c,
-                                                  rot$XX_c, n, t, reml)
+  prof <- if (is.null(rot$tri) && is.null(rot$sparse)) {
+    function(t) cpp_known_gaussian_profile(rot$d, rot$y1, rot$X1, rot$yy_c, rot$Xy_c,
+                                           rot$XX_c, n, t, reml)
+  } else {
+    function(t) known_gaussian_profile_system(rot, n, t, reml)
+  }
   nev <- 0L
   ll <- function(t) { nev <<- nev + 1L; r <- prof(t); if (isTRUE(r$ok)) r$loglik else -Inf }
   # Centred where lambda * mean(d) = 1 (equal shares), 12 units either way.
@@ -148,10 +139,10 @@ known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
   vc <- s2e * chol2inv(chol(best$XtVX))
   dimnames(vc) <- list(names(beta), names(beta))
   # Predictions b = s2g K Z' V^{-1} r = lambda K Z' a with
-  # a = (lambda G + I)^{-1} r = r - U diag(1 - w) U' r.
+  # a = (lambda G + I)^{-1} r = r - U (I - W) U' r, W the rotated inverse.
   r <- y - drop(X %*% beta)
-  w1 <- 1 - 1 / (1 + lambda * rot$d)
-  a <- r - rot$apply_U(w1 * (rot$y1 - drop(rot$X1 %*% beta)))
+  r1 <- rot$y1 - drop(rot$X1 %*% beta)
+  a <- r - rot$apply_U(r1 - rotated_solve(rot, lambda, r1))
   nl <- if (is.null(kf)) nrow(K) else nrow(kf$L)
   zta <- numeric(nl)
   s <- rowsum(a, index)
@@ -162,10 +153,14 @@ known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
        cov_var = known_gaussian_varcov(rot, beta, sqrt(lambda * s2e), 0.5 * log(s2e), singular),
        kdiag = if (is.null(kf)) as.numeric(Matrix::diag(K)) else rowSums(kf$L^2),
        # what assoc_scan() needs to rotate variants without decomposing again
-       rotation = list(basis = rot$basis, index = index, d = rot$d, y1 = rot$y1, X1 = rot$X1,
-                       lambda = lambda, s2e = s2e),
+       rotation = list(basis = rot$basis, index = index, d = rot$d, tri = rot$tri,
+                       sparse = rot$sparse, y1 = rot$y1, X1 = rot$X1, lambda = lambda,
+                       s2e = s2e),
        optinfo = list(optimizer = "grid + Brent (optimize)",
-                      method = if (reml) "REML (spectral rotation)" else "ML (spectral rotation)",
+                      method = sprintf("%s (%s)", if (reml) "REML" else "ML",
+                                       if (!is.null(rot$sparse)) "sparse Cholesky"
+                                       else if (!is.null(rot$tri)) "tridiagonal rotation"
+                                       else "spectral rotation"),
                       evaluations = nev, rank = rot$k, warnings = warn))
 }
 
@@ -179,8 +174,9 @@ known_gaussian_varcov <- function(rot, beta, sdg, lsig, singular) {
   rc <- rot$yy_c - 2 * sum(beta * rot$Xy_c) + drop(crossprod(beta, rot$XX_c %*% beta))
   ll <- function(th) {
     s2e <- exp(2 * th[2L])
-    v <- th[1L]^2 * rot$d + s2e
-    -0.5 * (sum(log(v)) + (rot$n - rot$k) * log(s2e) + sum(r1^2 / v) + rc / s2e)
+    s <- rotated_system(rot, th[1L]^2 / s2e, r1)
+    if (!isTRUE(s$ok)) return(NA_real_)
+    -0.5 * (s$logdet + rot$n * log(s2e) + (sum(r1 * s$solution) + rc) / s2e)
   }
   th <- c(sdg, lsig)
   h <- 1e-4 * pmax(abs(th), 1e-2)

@@ -31,10 +31,13 @@
 #'
 #' Gaussian models (identity link) whose random-effect terms are all
 #' known-covariance intercepts are fitted exactly, by maximum likelihood or
-#' with `REML = TRUE`: one term by spectral rotation (one eigendecomposition
-#' of \eqn{ZKZ'}, or the thin decomposition of a factor given by
-#' [kfactor()], then \eqn{O(n)} per likelihood evaluation), several terms by
-#' a dense Cholesky factorization per evaluation. There one observation per
+#' with `REML = TRUE`: one term with a dense `K` and one observation per
+#' level by one tridiagonal (Householder) reduction of `K`, then \eqn{O(n)}
+#' per likelihood evaluation; with a factor given by [kfactor()] (or several
+#' observations per level) by the thin decomposition of the factor; with a
+#' sparse `K` (a `Matrix` class such as `dsCMatrix`) by a sparse Cholesky
+#' factorization of \eqn{\lambda ZKZ' + I} per evaluation, `K` never made
+#' dense. Several terms: a dense Cholesky factorization per evaluation. There one observation per
 #' level is identified unless `K` is the identity.
 #'
 #' Otherwise a grouping factor with one level per observation is rejected

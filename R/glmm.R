@@ -96,8 +96,9 @@
 #'   `logLik(fit, REML = FALSE)` the log-likelihood at the REML estimates, and
 #'   [anova()] between fits with different fixed effects refits them by ML.
 #'   Models whose one term `(1 | id)` has a known covariance are fitted exactly
-#'   by spectral rotation (one eigendecomposition of \eqn{ZKZ'}, or a thin
-#'   decomposition of a factor of `K` given by [kfactor()]). Other families
+#'   (a tridiagonal reduction of a dense `K`, a thin decomposition of a
+#'   factor given by [kfactor()], or a sparse Cholesky factorization for a
+#'   sparse `K`; see [glmm-several-terms]). Other families
 #'   and links are refused: REML is defined for linear mixed models. print()
 #'   states which criterion was used; see [isREML()].
 #' @param ziformula A one-sided formula for the logit of the probability of a

@@ -120,7 +120,10 @@ check_covariance_arg <- function(covariance, gnames, cnms) {
       stop(sprintf("'covariance$%s' has duplicated row names", g), call. = FALSE)
     if (!is.null(colnames(K)) && !identical(colnames(K), rownames(K)))
       stop(sprintf("'covariance$%s': column names differ from row names", g), call. = FALSE)
-    if (any(!is.finite(as.numeric(as.matrix(K)))))
+    # range() of the stored values: no dense copy of a sparse K, no n^2
+    # logical temporary for a dense one
+    vals <- if (inherits(K, "sparseMatrix")) methods::as(K, "CsparseMatrix")@x else K
+    if (length(vals) && !all(is.finite(range(as.numeric(vals[1L]), vals))))
       stop(sprintf("'covariance$%s' contains missing or infinite values", g), call. = FALSE)
   }
   covariance

@@ -540,6 +540,45 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_tridiagonalize
+Rcpp::List cpp_tridiagonalize(Rcpp::NumericMatrix K);
+RcppExport SEXP _glmmgee_cpp_tridiagonalize(SEXP KSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type K(KSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tridiagonalize(K));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_householder_apply
+Eigen::MatrixXd cpp_householder_apply(Eigen::Map<Eigen::MatrixXd> packed, Eigen::Map<Eigen::VectorXd> h, Eigen::Map<Eigen::MatrixXd> B, bool transpose);
+RcppExport SEXP _glmmgee_cpp_householder_apply(SEXP packedSEXP, SEXP hSEXP, SEXP BSEXP, SEXP transposeSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type packed(packedSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type h(hSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type B(BSEXP);
+    Rcpp::traits::input_parameter< bool >::type transpose(transposeSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_householder_apply(packed, h, B, transpose));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_tridiag_solve
+Rcpp::List cpp_tridiag_solve(Eigen::Map<Eigen::VectorXd> dT, Eigen::Map<Eigen::VectorXd> eT, double lambda, Eigen::Map<Eigen::MatrixXd> B);
+RcppExport SEXP _glmmgee_cpp_tridiag_solve(SEXP dTSEXP, SEXP eTSEXP, SEXP lambdaSEXP, SEXP BSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type dT(dTSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type eT(eTSEXP);
+    Rcpp::traits::input_parameter< double >::type lambda(lambdaSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type B(BSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tridiag_solve(dT, eT, lambda, B));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_ordinal_loglik
 Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> offset, Eigen::Map<Eigen::VectorXd> weights, Eigen::Map<Eigen::VectorXi> start, int J, Eigen::Map<Eigen::VectorXd> theta, Eigen::Map<Eigen::VectorXd> beta, double log_sigma, int nAGQ, int link, bool gradient, Rcpp::Nullable<Rcpp::NumericVector> mode_start);
 RcppExport SEXP _glmmgee_cpp_ordinal_loglik(SEXP ySEXP, SEXP XSEXP, SEXP offsetSEXP, SEXP weightsSEXP, SEXP startSEXP, SEXP JSEXP, SEXP thetaSEXP, SEXP betaSEXP, SEXP log_sigmaSEXP, SEXP nAGQSEXP, SEXP linkSEXP, SEXP gradientSEXP, SEXP mode_startSEXP) {
@@ -618,6 +657,9 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_gee_shard_cross", (DL_FUNC) &_glmmgee_cpp_gee_shard_cross, 4},
     {"_glmmgee_cpp_gee_shard_variance", (DL_FUNC) &_glmmgee_cpp_gee_shard_variance, 7},
     {"_glmmgee_cpp_gee_assoc", (DL_FUNC) &_glmmgee_cpp_gee_assoc, 7},
+    {"_glmmgee_cpp_tridiagonalize", (DL_FUNC) &_glmmgee_cpp_tridiagonalize, 1},
+    {"_glmmgee_cpp_householder_apply", (DL_FUNC) &_glmmgee_cpp_householder_apply, 4},
+    {"_glmmgee_cpp_tridiag_solve", (DL_FUNC) &_glmmgee_cpp_tridiag_solve, 4},
     {"_glmmgee_cpp_ordinal_loglik", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik, 13},
     {"_glmmgee_cpp_ordinal_scores", (DL_FUNC) &_glmmgee_cpp_ordinal_scores, 4},
     {NULL, NULL, 0}

@@ -57,6 +57,33 @@ test_that("one observation per person with a GRM: ML and REML equal lme4's Z L f
   }
 })
 
+test_that("the tridiagonal route (dense K) equals the spectral route of a factor of the same K", {
+  s <- sim_gwas_like(n = 140, m = 35, seed = 23)
+  # rows of K in another order than the data, and a level without data
+  perm <- sample(nrow(s$K))
+  Kp <- s$K[perm, perm]
+  Lp <- t(chol(Kp))
+  rownames(Lp) <- rownames(Kp)
+  d <- s$data[-5, ]
+  for (reml in c(FALSE, TRUE)) {
+    tri <- glmm(y ~ x + (1 | id), data = d, covariance = list(id = Kp), REML = reml)
+    spec <- glmm(y ~ x + (1 | id), data = d, covariance = list(id = kfactor(Lp)), REML = reml)
+    expect_match(tri$optinfo$method, "tridiagonal")
+    expect_match(spec$optinfo$method, "spectral")
+    expect_equal(as.numeric(logLik(tri)), as.numeric(logLik(spec)), tolerance = 1e-8)
+    expect_equal(fixef(tri), fixef(spec), tolerance = 1e-6)
+    expect_equal(c(VarCorr(tri)$id[1, 1], sigma(tri)), c(VarCorr(spec)$id[1, 1], sigma(spec)),
+                 tolerance = 1e-6)
+    expect_equal(vcov(tri), vcov(spec), tolerance = 1e-6)
+    expect_equal(ranef(tri)$id, ranef(spec)$id, tolerance = 1e-6)
+    expect_equal(tri$cov_theta, spec$cov_theta, tolerance = 1e-4)
+  }
+  # a non-symmetric K is refused before any work
+  Ka <- Kp
+  Ka[1, 2] <- Ka[1, 2] + 0.1
+  expect_error(glmm(y ~ x + (1 | id), data = d, covariance = list(id = Ka)), "symmetric")
+})
+
 test_that("several observations per level (O(n r^2) route) equal lme4's Z L fit", {
   skip_if_not_installed("lme4")
   s <- sim_gwas_like(n = 60, m = 20, reps = 3, seed = 3)
@@ -156,7 +183,7 @@ test_that("a request that cannot fit in memory is refused at once with its size"
   assign("memory_available", function() 1024, envir = ns)
   on.exit({ assign("memory_available", real, envir = ns); lockBinding("memory_available", ns) })
   expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = s$K)),
-               "eigendecomposition of 'covariance\\$id' \\(60 x 60\\) needs about [0-9.]+ GB")
+               "tridiagonal reduction of 'covariance\\$id' \\(60 x 60\\) needs about [0-9.]+ GB")
   expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = kfactor(s$L))),
                "factor of 'covariance\\$id' \\(60 x 15\\) needs about")
 })
