@@ -5,6 +5,10 @@ cpp_agq_glm_sums <- function(ptr, beta) {
     .Call(`_glmmgee_cpp_agq_glm_sums`, ptr, beta)
 }
 
+cpp_agq_eval_dd <- function(ptr, theta, gradient) {
+    .Call(`_glmmgee_cpp_agq_eval_dd`, ptr, theta, gradient)
+}
+
 #' Nested AGHQ engine: build (units: list of 0-based codes, outermost first)
 #' @noRd
 cpp_nested_new <- function(X, y, wt, offset, units, family, link, nthreads) {

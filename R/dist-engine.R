@@ -23,13 +23,13 @@ agq_set_nagq <- function(eng, nAGQ) {
 
 shard_eval <- function(eng, theta, gradient) {
   res <- shard_round(eng, "eval", list(theta = theta, gradient = gradient))
-  out <- res[[1L]]
-  for (r in res[-1L]) {
-    out$loglik <- out$loglik + r$loglik
-    out$gradient <- out$gradient + r$gradient
-    out$newton_failures <- out$newton_failures + r$newton_failures
-  }
-  out
+  fails <- 0L
+  for (r in res) fails <- fails + r$newton_failures
+  list(loglik = dd_total(lapply(res, function(r) list(hi = r$loglik_dd[1L], lo = r$loglik_dd[2L]))),
+       gradient = if (gradient)
+         dd_total(lapply(res, function(r) list(hi = r$gradient_dd[, 1L], lo = r$gradient_dd[, 2L])))
+       else numeric(0),
+       newton_failures = fails)
 }
 
 # A new stand-in engine on cluster `cl` with S shards. `reload(ids, w)`

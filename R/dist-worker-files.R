@@ -3,17 +3,29 @@
 # of factors, column sums, the R factor of X, distinct covariate patterns),
 # before the shards' engines are built (dist-worker.R).
 
-# Reads one shard file (rds: a data frame; csv; parquet through arrow).
+# Reads one shard file (rds: a data frame; csv; parquet through nanoparquet,
+# or arrow when only arrow is installed).
 read_shard_file <- function(path, format) {
   if (!file.exists(path)) stop(sprintf("shard file '%s' does not exist on this worker", path),
                                call. = FALSE)
   df <- switch(format,
     rds = readRDS(path),
     csv = utils::read.csv(path, stringsAsFactors = FALSE),
-    parquet = as.data.frame(arrow::read_parquet(path)))
+    parquet = read_parquet_shard(path))
   if (!is.data.frame(df)) stop(sprintf("shard file '%s' does not hold a data frame", path),
                                call. = FALSE)
   df
+}
+
+# nanoparquet first: small and without system dependencies; arrow reads the
+# same files where it is what the workers have.
+read_parquet_shard <- function(path) {
+  df <- if (requireNamespace("nanoparquet", quietly = TRUE)) nanoparquet::read_parquet(path)
+        else if (requireNamespace("arrow", quietly = TRUE)) arrow::read_parquet(path)
+        else stop("parquet shard files are read with the nanoparquet (or arrow) package, which is not installed on this worker",
+                  call. = FALSE)
+  # A plain data frame (not a tibble: model.frame() and `[` behave as usual).
+  as.data.frame(df, stringsAsFactors = FALSE)
 }
 
 # Pass 1: read each shard, keep its model frame (rows with missing values

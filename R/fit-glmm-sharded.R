@@ -114,11 +114,15 @@ shard_start_values <- function(eng, mod) {
 }
 
 shard_glm_start <- function(eng, p, maxit) {
-  sums <- function(b) {
-    r <- shard_round(eng, "glm", list(beta = b))
-    list(loglik = sum_shards(r, "loglik"), gradient = sum_shards(r, "gradient"),
-         information = sum_shards(r, "information"))
-  }
+  glm_newton_start(function(b) glm_sums_unpack(dd_total(shard_round(eng, "glm", list(beta = b))), p),
+                   p, maxit)
+}
+
+# The GLM without random effects by damped Newton steps from zero, on the
+# sums `sums(beta)` gives (loglik, gradient, information): the engine's
+# rows in memory (start_values()) or the shards' sums added in
+# order-independent pairs, which are bitwise the same.
+glm_newton_start <- function(sums, p, maxit) {
   beta <- numeric(p)
   cur <- sums(beta)
   ll <- cur$loglik
@@ -141,6 +145,15 @@ shard_glm_start <- function(eng, p, maxit) {
     cur <- nxt
   }
   beta
+}
+
+# cpp_agq_glm_sums()'s packed sums (loglik, gradient, the information's
+# upper triangle by rows) as a list.
+glm_sums_unpack <- function(v, p) {
+  info <- matrix(0, p, p)
+  info[lower.tri(info, diag = TRUE)] <- v[-seq_len(1L + p)]
+  info[upper.tri(info)] <- t(info)[upper.tri(info)]
+  list(loglik = v[[1L]], gradient = v[1L + seq_len(p)], information = info)
 }
 
 # stats::glm.fit()'s iteration (its initialization, weighted least squares

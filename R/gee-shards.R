@@ -1,7 +1,7 @@
 #' Fit a GEE from shard files on parallel workers
 #'
 #' The GEE counterpart of [glmm_shards()]: the data are shard files (rds,
-#' csv; parquet through arrow) that only the workers read, each holding
+#' csv; parquet through nanoparquet or arrow) that only the workers read, each holding
 #' whole clusters of `id`, and the fit is [gee()]'s on the combined rows
 #' with `gee_control(workers = )`: every step a sum over shards in shard
 #' order. A first pass agrees, from small summaries, on what the combined

@@ -1,8 +1,8 @@
 #' Fit a GLMM from shard files the workers read
 #'
 #' The entry for data that never pass through this R process: each shard is
-#' a file (a data frame saved by [saveRDS()], a csv file, or parquet when the
-#' arrow package is installed) that the workers of a `parallel` cluster read
+#' a file (a data frame saved by [saveRDS()], a csv file, or parquet read
+#' through the nanoparquet package, or arrow when only arrow is installed) that the workers of a `parallel` cluster read
 #' where they run. A first pass agrees on what the combined data would give:
 #' factor levels (and so the contrasts' columns), rows dropped for missing
 #' values (as [na.omit()]), the clusters (each must lie within one file), the
@@ -121,8 +121,9 @@ shard_format <- function(files, format) {
   }
   if (!is.character(format) || length(format) != 1L || !(format %in% c("rds", "csv", "parquet")))
     stop("'format' must be \"rds\", \"csv\" or \"parquet\"", call. = FALSE)
-  if (format == "parquet" && !requireNamespace("arrow", quietly = TRUE))
-    stop("parquet shard files are read with the arrow package, which is not installed; install it (on the workers too) or save the shards as rds or csv",
+  if (format == "parquet" && !requireNamespace("nanoparquet", quietly = TRUE) &&
+      !requireNamespace("arrow", quietly = TRUE))
+    stop("parquet shard files are read with the nanoparquet (or arrow) package, which is not installed; install nanoparquet (on the workers too) or save the shards as rds or csv",
          call. = FALSE)
   format
 }

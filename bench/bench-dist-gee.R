@@ -1,14 +1,14 @@
-# Distributed gee() (gee_control(workers =)) against the in-memory gee() of
-# the same data, side by side in one run: wall time, rounds and bytes per
-# round, and the largest difference of the estimates and sandwich SEs.
+# Distributed GEE from shard files (gee_shards()) against the in-memory
+# gee() of the same data, side by side in one run: wall time, the main
+# process's peak memory, rounds and bytes per round, and the largest
+# difference of the estimates and sandwich SEs.
 #
 #   Rscript bench/bench-dist-gee.R [rows] [cluster size] [shards] [corstr]
 #
 # Defaults: 1e6 rows in 1e5 clusters, 16 shards, "exchangeable", 2 local
-# PSOCK workers. The data are in this process and shipped to the workers
-# once (gee_shards() is the entry whose data stay on the workers), so the
-# main process's memory is that of the in-memory fit plus one copy of the
-# shards while they are sent.
+# PSOCK workers (parallelly, TCP no-delay). The workers write the shard files
+# themselves and gee_shards() has them read the files, so the data never
+# pass through this process until the in-memory fit reads every shard.
 suppressMessages(library(glmmgee))
 args <- commandArgs(TRUE)
 N <- as.numeric(if (length(args) >= 1L) args[1L] else 1e6)
@@ -17,36 +17,60 @@ S <- as.integer(if (length(args) >= 3L) args[3L] else 16L)
 corstr <- if (length(args) >= 4L) args[4L] else "exchangeable"
 M <- N / csize
 
+peak_mb <- function() {
+  st <- readLines("/proc/self/status")
+  as.numeric(sub("[^0-9]*([0-9]+).*", "\\1", grep("^VmHWM", st, value = TRUE))) / 1024
+}
+
 cl <- if (requireNamespace("parallelly", quietly = TRUE))
   parallelly::makeClusterPSOCK(2L, socketOptions = "no-delay", verbose = FALSE) else
   parallel::makePSOCKcluster(2L)
 on.exit(parallel::stopCluster(cl), add = TRUE)
+dir <- tempfile("shards")
+dir.create(dir)
+files <- file.path(dir, sprintf("shard%03d.rds", seq_len(S)))
+# Shard s holds clusters ((s-1) M/S + 1) .. (s M/S): whole clusters.
+invisible(parallel::clusterApply(cl, seq_len(S), function(s, files, M, S, csize) {
+  set.seed(s)
+  g <- rep(seq(floor((s - 1) * M / S) + 1, floor(s * M / S)), each = csize)
+  n <- length(g)
+  b <- stats::rnorm(length(unique(g)), sd = 0.8)[g - g[1L] + 1L]
+  x1 <- stats::rnorm(n)
+  x2 <- stats::rbinom(n, 1, 0.4)
+  y <- stats::rbinom(n, 1, stats::plogis(-0.5 + 0.6 * x1 - 0.4 * x2 + b))
+  saveRDS(data.frame(y = y, x1 = x1, x2 = x2, g = g, t = rep(seq_len(csize), length.out = n)),
+          files[s])
+  NULL
+}, files = files, M = M, S = S, csize = csize))
 invisible(parallel::clusterEvalQ(cl, suppressMessages(library(glmmgee))))
 
-set.seed(1)
-g <- rep(seq_len(M), each = csize)
-b <- rnorm(M, sd = 0.8)[g]
-d <- data.frame(g = g, t = rep(seq_len(csize), M), x1 = rnorm(N), x2 = rbinom(N, 1, 0.4))
-d$y <- rbinom(N, 1, plogis(-0.5 + 0.6 * d$x1 - 0.4 * d$x2 + b))
-
 lat <- system.time(for (i in 1:200) parallel::clusterCall(cl, function() NULL))[["elapsed"]] / 200
-t_mem <- system.time(fm <- gee(y ~ x1 + x2, data = d, id = g, waves = t, family = binomial,
-                               corstr = corstr))[["elapsed"]]
-t_dist <- system.time(fd <- gee(y ~ x1 + x2, data = d, id = g, waves = t, family = binomial,
-                                corstr = corstr,
-                                control = gee_control(workers = cl, shards = S)))[["elapsed"]]
+base <- peak_mb()
+t_dist <- system.time(fd <- gee_shards(y ~ x1 + x2, files, id = "g", waves = "t",
+                                       family = binomial, corstr = corstr,
+                                       workers = cl))[["elapsed"]]
+peak_dist <- peak_mb()
 dd <- fd$distributed
+
+data <- do.call(rbind, lapply(files, readRDS))
+t_mem <- system.time(fm <- gee(y ~ x1 + x2, data = data, id = g, waves = t, family = binomial,
+                               corstr = corstr))[["elapsed"]]
+peak_mem <- peak_mb()
+
 cat(sprintf("rows %.3g, clusters %.3g, corstr %s, shards %d, workers 2 (machine: 2 cores shared with other jobs)\n",
             N, M, corstr, S))
 cat(sprintf("max |difference|: coefficients %.2g, alpha %.2g, sandwich SEs %.2g\n",
             max(abs(coef(fd) - coef(fm))), max(abs(fd$alpha - fm$alpha), 0),
             max(abs(sqrt(diag(fd$vcov$san.se)) - sqrt(diag(fm$vcov$san.se))))))
-cat(sprintf("time: distributed %.1f s, in memory %.1f s (ratio %.2f); %d scoring iterations\n",
+cat(sprintf("time: from shard files %.1f s, in memory %.1f s (ratio %.2f); %d scoring iterations\n",
             t_dist, t_mem, t_dist / t_mem, fd$iter))
+cat(sprintf("main process peak RSS: at start %.0f MB; after gee_shards() %.0f MB; after reading the data and gee() in memory %.0f MB\n",
+            base, peak_dist, peak_mem))
 cat(sprintf("rounds %d; sent %.0f bytes per round (to 2 workers), received %.0f bytes per round\n",
             dd$rounds, dd$bytes_sent / dd$rounds, dd$bytes_received / dd$rounds))
-for (op in rownames(do.call(rbind, dd$traffic))) {
-  tr <- dd$traffic[[op]]
+tr_all <- dd$traffic
+for (op in if (is.matrix(tr_all)) rownames(tr_all) else names(tr_all)) {
+  tr <- if (is.matrix(tr_all)) tr_all[op, ] else tr_all[[op]]
   cat(sprintf("  %-13s %3d rounds, %6.0f bytes sent, %6.0f received per round\n", op,
               tr[["rounds"]], tr[["sent"]] / tr[["rounds"]], tr[["received"]] / tr[["rounds"]]))
 }

@@ -23,6 +23,19 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_agq_eval_dd
+Rcpp::List cpp_agq_eval_dd(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient);
+RcppExport SEXP _glmmgee_cpp_agq_eval_dd(SEXP ptrSEXP, SEXP thetaSEXP, SEXP gradientSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< bool >::type gradient(gradientSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_agq_eval_dd(ptr, theta, gradient));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_nested_new
 SEXP cpp_nested_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::VectorXd> offset, Rcpp::List units, int family, int link, int nthreads);
 RcppExport SEXP _glmmgee_cpp_nested_new(SEXP XSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP offsetSEXP, SEXP unitsSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP nthreadsSEXP) {
@@ -619,6 +632,7 @@ END_RCPP
 
 static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_glm_sums", (DL_FUNC) &_glmmgee_cpp_agq_glm_sums, 2},
+    {"_glmmgee_cpp_agq_eval_dd", (DL_FUNC) &_glmmgee_cpp_agq_eval_dd, 3},
     {"_glmmgee_cpp_nested_new", (DL_FUNC) &_glmmgee_cpp_nested_new, 8},
     {"_glmmgee_cpp_nested_eval", (DL_FUNC) &_glmmgee_cpp_nested_eval, 4},
     {"_glmmgee_cpp_nested_modes", (DL_FUNC) &_glmmgee_cpp_nested_modes, 2},

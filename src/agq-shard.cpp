@@ -3,27 +3,66 @@
 // order, and takes glm_start()'s Newton steps on the totals, so a sharded fit
 // starts where the in-memory fit starts.
 #include "agq.h"
+#include "dd-sum.h"
+#include <algorithm>
+#include <stdexcept>
 
 namespace glmmgee {
 
 double AgqEngine::glm_sums(const Eigen::VectorXd& beta, Eigen::VectorXd& grad,
                            Eigen::MatrixXd& info) const {
+  Eigen::VectorXd lo;
+  const double l = glm_sums_dd(beta, grad, info, lo);
+  const int p = p_;
+  int t = 1 + p;
+  for (int a = 0; a < p; ++a) {
+    grad[a] += lo[1 + a];
+    for (int b = a; b < p; ++b, ++t) info(a, b) = info(b, a) = info(a, b) + lo[t];
+  }
+  return l + lo[0];
+}
+
+// Per cluster, plain sums over its rows (the same rows in the same order in
+// every grouping); over clusters, order-independent sums (dd-sum.h), so that
+// shards' partial sums add up to the in-memory sums bitwise. `lo` receives
+// the low parts: loglik, gradient, then the information's lower triangle by
+// columns; the returned values are the high parts.
+double AgqEngine::glm_sums_dd(const Eigen::VectorXd& beta, Eigen::VectorXd& grad,
+                              Eigen::MatrixXd& info, Eigen::VectorXd& lo) const {
   if (beta.size() != p_) throw std::invalid_argument("beta has the wrong length");
   const ObsModel& fam = *fam_;
+  const int p = p_, nt = p * (p + 1) / 2, K = 1 + p + nt;
   Eigen::VectorXd eta = X_ * beta;
   eta += off_;
   std::vector<ObsDerivs> dv(n_);
   fam.derivs_n(y_.data(), wt_.data(), eta.data(), n_, 0.0, dv.data());
-  double l = 0.0;
-  Eigen::VectorXd d1(n_), w(n_);
-  for (int j = 0; j < n_; ++j) {
-    l += dv[j].l;
-    d1[j] = dv[j].d1;
-    w[j] = -dv[j].d2;
+  DDVec acc(K);
+  std::vector<double> c(K);
+  for (int i = 0; i < lay_.M; ++i) {
+    std::fill(c.begin(), c.end(), 0.0);
+    for (int j = lay_.start[i]; j < lay_.start[i + 1]; ++j) {
+      const double d1 = dv[j].d1, w = -dv[j].d2;
+      c[0] += dv[j].l;
+      int t = 1 + p;
+      for (int a = 0; a < p; ++a) {
+        const double xa = X_(j, a);
+        c[1 + a] += xa * d1;
+        const double wxa = w * xa;
+        for (int b = a; b < p; ++b) c[t++] += wxa * X_(j, b);
+      }
+    }
+    acc.add(c.data(), K);
   }
-  grad.noalias() = X_.transpose() * d1;
-  info.noalias() = X_.transpose() * w.asDiagonal() * X_;
-  return l;
+  grad.resize(p);
+  info.resize(p, p);
+  lo.resize(K);
+  for (int k = 0; k < K; ++k) lo[k] = acc.lo[k];
+  int t = 1 + p;
+  for (int a = 0; a < p; ++a) {
+    grad[a] = acc.hi[1 + a];
+    for (int b = a; b < p; ++b, ++t) info(a, b) = info(b, a) = acc.hi[t];
+  }
+  return acc.hi[0];
 }
 
 }  // namespace glmmgee
@@ -35,18 +74,59 @@ static glmmgee::AgqEngine* shard_engine(SEXP ptr) {
 }
 
 // Log-likelihood, score and information of the GLM without random effects
-// at beta, on one shard's rows.
+// at beta, on one shard's rows: rounded sums, and `dd` with their high and
+// low parts (loglik, gradient, the information's upper triangle) for a
+// driver that adds several shards' sums (R/dd-sum.R).
 // [[Rcpp::export]]
 Rcpp::List cpp_agq_glm_sums(SEXP ptr, Eigen::Map<Eigen::VectorXd> beta) {
   glmmgee::AgqEngine* eng = shard_engine(ptr);
-  Eigen::VectorXd grad;
+  Eigen::VectorXd grad, lo;
   Eigen::MatrixXd info;
   double l = 0.0;
   try {
-    l = eng->glm_sums(beta, grad, info);
+    l = eng->glm_sums_dd(beta, grad, info, lo);
   } catch (std::exception& e) {
     Rcpp::stop(e.what());
   }
-  return Rcpp::List::create(Rcpp::Named("loglik") = l, Rcpp::Named("gradient") = grad,
-                            Rcpp::Named("information") = info);
+  const int p = grad.size(), K = lo.size();
+  Eigen::VectorXd hi(K);
+  hi[0] = l;
+  int t = 1 + p;
+  for (int a = 0; a < p; ++a) {
+    hi[1 + a] = grad[a];
+    for (int b = a; b < p; ++b) hi[t++] = info(a, b);
+  }
+  Eigen::VectorXd val = hi + lo;
+  Eigen::VectorXd g = val.segment(1, p);
+  Eigen::MatrixXd I(p, p);
+  t = 1 + p;
+  for (int a = 0; a < p; ++a)
+    for (int b = a; b < p; ++b, ++t) I(a, b) = I(b, a) = val[t];
+  return Rcpp::List::create(Rcpp::Named("loglik") = val[0], Rcpp::Named("gradient") = g,
+                            Rcpp::Named("information") = I, Rcpp::Named("hi") = hi,
+                            Rcpp::Named("lo") = lo);
+}
+
+// cpp_agq_eval() with the sums' high and low parts (dd-sum.h): loglik_dd =
+// c(hi, lo), gradient_dd = cbind(hi, lo), which a driver adds over shards.
+// [[Rcpp::export]]
+Rcpp::List cpp_agq_eval_dd(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient) {
+  glmmgee::AgqEngine* eng = shard_engine(ptr);
+  if (theta.size() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
+  glmmgee::AgqResult r;
+  try {
+    r = eng->evaluate(theta, gradient);
+  } catch (std::exception& e) {
+    Rcpp::stop(e.what());
+  }
+  Rcpp::NumericVector ldd = Rcpp::NumericVector::create(r.loglik_hi, r.loglik_lo);
+  Rcpp::NumericMatrix gdd(gradient ? r.gradient.size() : 0, 2);
+  for (int k = 0; k < gdd.nrow(); ++k) {
+    gdd(k, 0) = r.gradient_hi[k];
+    gdd(k, 1) = r.gradient_lo[k];
+  }
+  return Rcpp::List::create(Rcpp::Named("loglik") = r.loglik,
+                            Rcpp::Named("gradient") = r.gradient,
+                            Rcpp::Named("newton_failures") = r.newton_failures,
+                            Rcpp::Named("loglik_dd") = ldd, Rcpp::Named("gradient_dd") = gdd);
 }

@@ -2,6 +2,7 @@
 // See agq.h for the model and the parameterization.
 #include "agq.h"
 #include "agq-work.h"
+#include "dd-sum.h"
 #include "resources.h"
 #include <algorithm>
 #include <cmath>
@@ -497,18 +498,18 @@ AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient) {
   fill_aux(theta);
   const VectorXd eta0 = X_ * beta + off_;
   const int M = lay_.M, P = npar();
-  // Fixed-size blocks summed in a fixed order: the result does not depend
-  // on the number of threads.
+  // Each cluster's contribution is added to a block's order-independent
+  // sum (dd-sum.h), and the blocks' sums to the total: the rounded result
+  // is the same for any number of threads and any grouping of the clusters
+  // into shards.
   const int B = 64, nb = (M + B - 1) / B;
-  std::vector<double> bll(nb, 0.0);
-  MatrixXd bg = MatrixXd::Zero(P, gradient ? nb : 0);
+  std::vector<DDSum> bll(nb);
+  std::vector<DDVec> bg(gradient ? nb : 0);
   std::vector<int> bfail(nb, 0);
   const int nt = usable_threads(nthreads_);
   std::vector<std::unique_ptr<Work> > work = make_work(nt);
-  // Each block sums its gradient in thread-local memory and stores it once:
-  // neighbouring blocks' columns share cache lines, and other threads write
-  // them.
-  MatrixXd gl = MatrixXd::Zero(P + 8, nt);  // padded: one cache line apart
+  // One cluster's gradient, per thread (padded: one cache line apart).
+  MatrixXd gl = MatrixXd::Zero(P + 8, nt);
   RegionGuard guard;
   InterruptPoll ip;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
@@ -519,31 +520,46 @@ AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient) {
 #ifdef _OPENMP
       tid = omp_get_thread_num();
 #endif
-      double s = 0.0;
+      DDSum s;
+      DDVec g(gradient ? P : 0);
       int nf = 0;
-      gl.col(tid).setZero();
       const int hi = std::min(M, (b + 1) * B);
+      double* gc = gl.col(tid).data();
       for (int i = b * B; i < hi; ++i) {
         bool failed = false;
-        s += cluster(i, eta0, Lam, phi, gradient, *work[tid],
-                     gradient ? gl.col(tid).data() : nullptr, nullptr, &failed);
+        if (gradient) std::fill(gc, gc + P, 0.0);
+        s.add(cluster(i, eta0, Lam, phi, gradient, *work[tid], gradient ? gc : nullptr,
+                      nullptr, &failed));
+        if (gradient) g.add(gc, P);
         if (failed) ++nf;
       }
       bll[b] = s;
       bfail[b] = nf;
-      if (gradient) bg.col(b) = gl.col(tid).head(P);
+      if (gradient) bg[b] = std::move(g);
     });
   }
   guard.rethrow();
   ip.raise_if_interrupted();
   AgqResult res;
+  DDSum tot;
   for (int b = 0; b < nb; ++b) {
-    res.loglik += bll[b];
+    tot.add(bll[b]);
     res.newton_failures += bfail[b];
   }
+  res.loglik = tot.value();
+  res.loglik_hi = tot.hi;
+  res.loglik_lo = tot.lo;
   if (gradient) {
-    res.gradient.setZero(P);
-    for (int b = 0; b < nb; ++b) res.gradient += bg.col(b);
+    DDVec gt(P);
+    for (int b = 0; b < nb; ++b) gt.add(bg[b]);
+    res.gradient.resize(P);
+    res.gradient_hi.resize(P);
+    res.gradient_lo.resize(P);
+    for (int k = 0; k < P; ++k) {
+      res.gradient[k] = gt.hi[k] + gt.lo[k];
+      res.gradient_hi[k] = gt.hi[k];
+      res.gradient_lo[k] = gt.lo[k];
+    }
   }
   return res;
 }

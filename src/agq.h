@@ -54,6 +54,10 @@ struct AgqResult {
   double loglik = 0.0;
   Eigen::VectorXd gradient;
   int newton_failures = 0;  // clusters whose mode search did not converge
+  // The same sums as unrounded pairs (dd-sum.h): hi + lo, for drivers that
+  // add the sums of several engines (shards).
+  double loglik_hi = 0.0, loglik_lo = 0.0;
+  Eigen::VectorXd gradient_hi, gradient_lo;
 };
 
 class AgqEngine {
@@ -91,6 +95,9 @@ class AgqEngine {
   // so a driver holding many shards can take the same Newton steps.
   double glm_sums(const Eigen::VectorXd& beta, Eigen::VectorXd& grad,
                   Eigen::MatrixXd& info) const;
+  // The same with the low parts of order-independent sums (agq-shard.cpp).
+  double glm_sums_dd(const Eigen::VectorXd& beta, Eigen::VectorXd& grad,
+                     Eigen::MatrixXd& info, Eigen::VectorXd& lo) const;
   AgqSummaries summaries(const Eigen::VectorXd& theta);
   // Mode cache management: the engine warm-starts each cluster's Newton
   // search from its last mode; reset() forgets them.

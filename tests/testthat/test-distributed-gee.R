@@ -153,10 +153,24 @@ shard_files <- function(parts, ext, dir = tempfile("shards")) {
   files <- file.path(dir, sprintf("part%d.%s", seq_along(parts), ext))
   for (i in seq_along(parts)) {
     if (ext == "rds") saveRDS(parts[[i]], files[i])
+    else if (ext == "parquet") nanoparquet::write_parquet(parts[[i]], files[i])
     else utils::write.csv(parts[[i]], files[i], row.names = FALSE)
   }
   files
 }
+
+test_that("gee_shards() from parquet files (nanoparquet) equals the same shards as rds", {
+  skip_if_not_installed("nanoparquet")
+  parts <- split(d, cut(d$id, c(0, 15, 30, 48)))
+  fit <- function(files)
+    gee_shards(y ~ x + t + centre + offset(log(expo)), files, id = "id", waves = "wave",
+               family = poisson, corstr = "ar1", weights = "wt", std.err = "kc", workers = cl2)
+  f_rds <- fit(shard_files(parts, "rds"))
+  f_pq <- fit(shard_files(parts, "parquet"))
+  expect_identical(coef(f_pq), coef(f_rds))
+  expect_identical(f_pq$vcov, f_rds$vcov)
+  expect_identical(f_pq$alpha, f_rds$alpha)
+})
 
 test_that("gee_shards() from rds and csv files equals gee() on the combined rows", {
   # Centre "c" occurs only in the last clusters: missing from the other files.
