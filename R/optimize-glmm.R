@@ -38,8 +38,7 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
   ss <- settle_start(eng, theta, cur, H1, p + seq_along(pat$row), boundary(theta))
   theta <- ss$theta; cur <- ss$at; H1 <- ss$hessian
   stages$start$evaluations <- stages$start$evaluations + ss$evaluations
-  H1s <- start_curvature(H1, boundary(theta)) %||% H1
-  qn <- newton_steps(eng, theta, H1s, boundary(theta), lower = lower, at = cur, bfgs = TRUE,
+  qn <- newton_steps(eng, theta, ss$curvature, boundary(theta), lower = lower, at = cur, bfgs = TRUE,
                      maxit = min(control$iter.max, 50L), tol = if (two_stage) 1e-8 else tight)
   stages$newton <- qn$record
   theta <- qn$theta

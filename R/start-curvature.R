@@ -42,10 +42,17 @@ start_curvature <- function(H, on_boundary) {
 # theta[lam]. Returns the (possibly) moved theta, its evaluation with the
 # gradient, its Hessian and the number of evaluations spent; theta
 # unchanged when the Hessian is already negative definite or halving does
-# not help.
+# not help; `curvature` is the matrix the Newton/BFGS steps start from (the
+# Hessian made negative definite by start_curvature() where the
+# log-likelihood there is finite).
 settle_start <- function(eng, theta, cur, H, lam, on_boundary, max_halve = 6L) {
-  out <- list(theta = theta, at = cur, hessian = H, evaluations = 0L)
+  out <- list(theta = theta, at = cur, hessian = H, curvature = H, evaluations = 0L)
+  # A start outside the family's domain (gaussian log with a mean <= 0) has
+  # no finite log-likelihood to compare with or step from: the Hessian is
+  # left as it is, and nlminb's fallback handles the search.
+  if (!is.finite(cur$loglik)) return(out)
   Hs <- start_curvature(H, on_boundary)
+  out$curvature <- Hs %||% H
   if (is.null(Hs) || identical(Hs, H) || !length(lam)) return(out)
   best <- cur$loglik
   best_theta <- theta
@@ -63,5 +70,6 @@ settle_start <- function(eng, theta, cur, H, lam, on_boundary, max_halve = 6L) {
   b <- on_boundary
   H <- numeric_hessian(eng, best_theta, b, g0 = at$gradient)
   list(theta = best_theta, at = at, hessian = H,
+       curvature = if (is.finite(at$loglik)) start_curvature(H, b) %||% H else H,
        evaluations = out$evaluations + 1L + sum(!b))
 }
