@@ -156,7 +156,9 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
        group = cl, q = q, pattern = pat, cov_blocks = re$block_sizes, p = p,
        dispersion = disp, family_par = family_parameter(family, theta, cov_theta),
        singular = singular, on_boundary = on_boundary, structures = structures,
-       optinfo = list(optimizer = "nlminb, then Newton steps with recomputed Hessians",
+       optinfo = list(optimizer = paste0(if (!is.null(run$stages$nlminb)) "Newton-BFGS, then nlminb"
+                                         else "Newton-BFGS",
+                                         ", then Newton steps with recomputed Hessians"),
                       method = if (nAGQ == 1L) "Laplace" else "AGHQ", nAGQ = nAGQ,
                       stages = run$stages,
                       iterations = sum(vapply(run$stages, function(s) as.integer(s$iterations), 1L)),
