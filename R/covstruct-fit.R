@@ -91,7 +91,7 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   bc <- covstruct_verify(search, run, re$terms, k_re)
   run <- bc$best
   par <- run$par
-  final <- evalf(par)
+  final <- run$at %||% evalf(par)
   lm <- lambda_map(par)
 
   # The user's parameterization: beta = Tx^-1 beta*.
@@ -105,7 +105,12 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
               if (disp) sprintf("log(%s)", dispersion_name(family)))
   on_boundary <- rep(FALSE, P)
   on_boundary[bc$record$boundary_index] <- TRUE
-  H <- if (control$hessian) covstruct_hessian(evalf, par, final$gradient, on_boundary)
+  # The search's last Hessian was taken at par over all parameters; with
+  # none on a boundary it is the one the standard errors need.
+  H <- if (control$hessian) {
+    if (!is.null(run$hessian) && !any(on_boundary)) run$hessian
+    else covstruct_hessian(evalf, par, final$gradient, on_boundary)
+  }
   # Boundary rows and columns are NA; kept out of the products (NA * 0 is NA).
   hess <- if (!is.null(H)) na_product(H, A, on_boundary)
   if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)
@@ -151,7 +156,9 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
        group = cl, q = q, pattern = pat, cov_blocks = re$block_sizes, p = p,
        dispersion = disp, family_par = family_parameter(family, theta, cov_theta),
        singular = singular, on_boundary = on_boundary, structures = structures,
-       optinfo = list(optimizer = "nlminb, then Newton steps with recomputed Hessians",
+       optinfo = list(optimizer = paste0(if (!is.null(run$stages$nlminb)) "Newton-BFGS, then nlminb"
+                                         else "Newton-BFGS",
+                                         ", then Newton steps with recomputed Hessians"),
                       method = if (nAGQ == 1L) "Laplace" else "AGHQ", nAGQ = nAGQ,
                       stages = run$stages,
                       iterations = sum(vapply(run$stages, function(s) as.integer(s$iterations), 1L)),
@@ -177,30 +184,46 @@ na_product <- function(H, A, na) {
   out
 }
 
-# nlminb (scaled by the curvature at the start) and then Newton steps with
-# Hessians recomputed from the exact gradient (see newton-polish.R for why).
+# Newton steps from the curvature at the start, updated by BFGS (the one-
+# factor engine's newton_steps(), through the structure's exact Jacobian),
+# nlminb (scaled by that curvature) only when they do not converge; then
+# Newton steps with Hessians recomputed from the exact gradient (see
+# newton-polish.R for why), whose last Hessian, at the returned par, is
+# kept for the standard errors. Before, nlminb ran every search: 30-35
+# evaluations where BFGS from an accurate start matrix needs about 10.
 covstruct_search <- function(evalf, par, control) {
   P <- length(par)
   cur <- evalf(par)
   if (!is.finite(cur$loglik)) stop("the log-likelihood is not finite at the start", call. = FALSE)
   H0 <- covstruct_hessian(evalf, par, cur$gradient, rep(FALSE, P))
-  scale <- sqrt(abs(diag(H0)))
-  scale[!is.finite(scale) | scale < 1e-8] <- 1
-  cache <- new.env()
-  ev <- function(th) {
-    if (!identical(th, cache$th)) { cache$r <- evalf(th); cache$th <- th }
-    cache$r
-  }
-  opt <- stats::nlminb(par, function(th) { v <- -ev(th)$loglik; if (is.finite(v)) v else Inf },
-                       function(th) -ev(th)$gradient, scale = scale / max(scale),
-                       control = list(rel.tol = control$rel.tol, iter.max = control$iter.max,
-                                      eval.max = control$eval.max, trace = control$trace))
   stages <- list(start = list(iterations = 0L, evaluations = P + 1L, convergence = 0L,
-                              message = "curvature at the start"),
-                 nlminb = stage_record(opt))
-  pol <- covstruct_newton(evalf, opt$par, control$rel.tol / 100)
+                              message = "curvature at the start"))
+  tol <- control$rel.tol / 100
+  qn <- newton_steps(function(th) evalf(th), par, start_curvature(H0, rep(FALSE, P)) %||% H0,
+                     rep(FALSE, P), maxit = min(control$iter.max, 50L), lower = rep(-Inf, P),
+                     at = cur, bfgs = TRUE, tol = tol)
+  stages$newton <- qn$record
+  opt <- list(convergence = qn$record$convergence, message = qn$record$message)
+  par <- qn$theta
+  if (!qn$converged) {
+    scale <- sqrt(abs(diag(H0)))
+    scale[!is.finite(scale) | scale < 1e-8] <- 1
+    cache <- new.env()
+    ev <- function(th) {
+      if (!identical(th, cache$th)) { cache$r <- evalf(th); cache$th <- th }
+      cache$r
+    }
+    opt <- stats::nlminb(par, function(th) { v <- -ev(th)$loglik; if (is.finite(v)) v else Inf },
+                         function(th) -ev(th)$gradient, scale = scale / max(scale),
+                         control = list(rel.tol = control$rel.tol, iter.max = control$iter.max,
+                                        eval.max = control$eval.max, trace = control$trace))
+    stages$nlminb <- stage_record(opt)
+    par <- opt$par
+  }
+  pol <- covstruct_newton(evalf, par, tol, at = if (qn$converged) qn$at)
   stages$newton_polish <- pol$record
-  res <- list(par = pol$par, loglik = pol$at$loglik, stages = stages,
+  res <- list(par = pol$par, loglik = pol$at$loglik, stages = stages, at = pol$at,
+              hessian = pol$hessian,
               opt = if (pol$converged) list(convergence = 0L, message = pol$record$message)
                     else list(convergence = opt$convergence, message = opt$message))
   res
@@ -209,21 +232,24 @@ covstruct_search <- function(evalf, par, control) {
 # Newton steps, the Hessian recomputed each round and shifted to be
 # negative definite where it is not (shift_to_negative_definite()),
 # step halving when the log-likelihood does not rise.
-covstruct_newton <- function(evalf, par, tol, rounds = 20L) {
-  cur <- evalf(par)
+covstruct_newton <- function(evalf, par, tol, rounds = 20L, at = NULL) {
+  cur <- at %||% evalf(par)
   P <- length(par)
-  rec <- list(iterations = 0L, evaluations = 1L, convergence = 1L, message = "")
+  rec <- list(iterations = 0L, evaluations = if (is.null(at)) 1L else 0L, convergence = 1L,
+              message = "")
   converged <- FALSE
+  Hkeep <- NULL
   for (r in seq_len(rounds)) {
-    H <- covstruct_hessian(evalf, par, cur$gradient, rep(FALSE, P))
+    Hkeep <- covstruct_hessian(evalf, par, cur$gradient, rep(FALSE, P))
     rec$evaluations <- rec$evaluations + P
-    H <- shift_to_negative_definite(H, rep(FALSE, P))
+    H <- shift_to_negative_definite(Hkeep, rep(FALSE, P))
     if (is.null(H)) break
     step <- tryCatch(-solve(H, cur$gradient), error = function(e) NULL)
     if (is.null(step)) break
     dec <- sum(step * cur$gradient)
     if (!is.finite(dec)) break
     if (dec < tol * max(1, abs(cur$loglik))) { converged <- TRUE; break }
+    Hkeep <- NULL
     t <- 1
     repeat {
       nxt <- evalf(par + t * step)
@@ -240,7 +266,8 @@ covstruct_newton <- function(evalf, par, tol, rounds = 20L) {
   rec$convergence <- if (converged) 0L else 1L
   rec$message <- if (converged) "Newton decrement below tolerance"
                  else "Newton steps did not reach the tolerance"
-  list(par = par, at = cur, converged = converged, record = rec)
+  # The Hessian at the returned par (NULL when a step moved it since).
+  list(par = par, at = cur, converged = converged, record = rec, hessian = Hkeep)
 }
 
 # Forward differences of the exact gradient (symmetrized); parameters on a

@@ -347,12 +347,11 @@ new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
   M <- length(lev)
   to_b <- function(U) { B <- U %*% t(Lam); dimnames(B) <- list(lev, cn); B }
   # Lambda V Lambda' for every cluster at once: V holds one column-major
-  # q x q matrix per row, so each entry is a sum over q^2 products.
+  # q x q matrix per row, and vec(L V L') = (L %x% L) vec(V), one matrix
+  # product (the q^4 loop over columns it replaces cost a third of a
+  # structured fit with 6 random effects).
   to_bvar <- function(V) {
-    out <- matrix(0, M, q * q)
-    for (a in seq_len(q)) for (b in seq_len(q)) for (c in seq_len(q)) for (d in seq_len(q))
-      out[, a + (b - 1L) * q] <- out[, a + (b - 1L) * q] +
-        Lam[a, c] * Lam[b, d] * V[, c + (d - 1L) * q]
+    out <- V %*% t(kronecker(Lam, Lam))
     arr <- array(t(out), c(q, q, M), dimnames = list(cn, cn, lev))
     arr
   }

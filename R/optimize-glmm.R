@@ -35,7 +35,10 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
   stages$start <- list(iterations = 0L, evaluations = P + 1L, convergence = 0L,
                        message = "curvature at the start")
   tight <- control$rel.tol / 100
-  qn <- newton_steps(eng, theta, H1, boundary(theta), lower = lower, at = cur, bfgs = TRUE,
+  ss <- settle_start(eng, theta, cur, H1, p + seq_along(pat$row), boundary(theta))
+  theta <- ss$theta; cur <- ss$at; H1 <- ss$hessian
+  stages$start$evaluations <- stages$start$evaluations + ss$evaluations
+  qn <- newton_steps(eng, theta, ss$curvature, boundary(theta), lower = lower, at = cur, bfgs = TRUE,
                      maxit = min(control$iter.max, 50L), tol = if (two_stage) 1e-8 else tight)
   stages$newton <- qn$record
   theta <- qn$theta
@@ -127,9 +130,12 @@ finish_glmm_fit <- function(eng, theta, opt, stages, at, boundary, lower, contro
 # bfgs = TRUE the Hessian is updated from each step's change in gradient;
 # those runs give up early (for nlminb to take over) when steps keep
 # hitting a bound. `at` is an evaluation already made at theta.
-# Converged: Newton decrement below tol * max(1, |loglik|).
+# Converged: Newton decrement below tol * max(1, |loglik|). `eng` may also
+# be a function of theta returning the evaluation with its gradient (the
+# structured-covariance route maps its parameters to the engine's).
 newton_steps <- function(eng, theta, H, on_boundary, maxit, lower, at = NULL,
                          bfgs = FALSE, tol = 1e-12) {
+  ev <- if (is.function(eng)) eng else function(th) agq_eval(eng, th, TRUE)
   free <- which(!on_boundary)
   rec <- list(iterations = 0L, evaluations = 0L, convergence = 1L, message = "")
   B <- -H[free, free, drop = FALSE]  # information: positive definite
@@ -140,7 +146,7 @@ newton_steps <- function(eng, theta, H, on_boundary, maxit, lower, at = NULL,
   }
   cur <- at
   if (is.null(cur)) {
-    cur <- agq_eval(eng, theta, TRUE)
+    cur <- ev(theta)
     rec$evaluations <- 1L
   }
   converged <- FALSE
@@ -167,7 +173,7 @@ newton_steps <- function(eng, theta, H, on_boundary, maxit, lower, at = NULL,
     repeat {
       th <- theta
       th[free] <- th[free] + t * step
-      nxt <- agq_eval(eng, th, TRUE)
+      nxt <- ev(th)
       rec$evaluations <- rec$evaluations + 1L
       if (is.finite(nxt$loglik) && nxt$loglik >= cur$loglik - 1e-10 * abs(cur$loglik)) break
       t <- t / 2

@@ -4,9 +4,13 @@
 # (GLMMadaptive; glmmTMB has no cauchit link). A random intercept, M
 # clusters of 10, simulated with known truth; glmmgee by Laplace (nAGQ = 1)
 # against the peer's Laplace in the same R session, so the ratio is
-# meaningful on a loaded machine. Prints elapsed seconds, the ratio
-# peer / glmmgee and the logLik difference (ours minus the peer's; both full
-# log-likelihoods, so a positive value means ours is higher).
+# meaningful on a loaded machine. Prints elapsed and CPU (user + system)
+# seconds, the ratios peer / glmmgee of both and the logLik difference
+# (ours minus the peer's; both full log-likelihoods, so a positive value
+# means ours is higher). Each package fits one small model first, untimed,
+# so that neither pays for loading its namespace (and glmmgee's formula
+# parser's) inside a timed fit. On a shared machine the CPU ratio is the
+# steadier figure: elapsed time there includes waiting for a core.
 #
 # Usage: Rscript bench/bench-families.R [M ...]   (default: 2000 20000)
 suppressPackageStartupMessages(library(glmmgee))
@@ -17,8 +21,8 @@ cat(sprintf("glmmgee %s, R %s, %s\n", packageVersion("glmmgee"), getRversion(),
 
 timeit <- function(expr) {
   gc()
-  t <- system.time(val <- force(expr))[["elapsed"]]
-  list(time = t, value = val)
+  tm <- system.time(val <- force(expr))
+  list(time = tm[["elapsed"]], cpu = tm[["user.self"]] + tm[["sys.self"]], value = val)
 }
 
 simulate_family <- function(fam, M) {
@@ -75,6 +79,18 @@ peer_fit <- function(name, f, d, tfam) {
 # BENCH_FAMILIES="beta nbinom1" runs a subset.
 only <- strsplit(Sys.getenv("BENCH_FAMILIES"), "[ ,]+")[[1]]
 if (length(only)) cases <- cases[intersect(names(cases), only)]
+# Warm-up, untimed: namespaces, the formula parser, compiled code.
+local({
+  set.seed(1)
+  d <- simulate_family("beta", 30L)
+  invisible(glmm(y ~ x + (1 | g), data = d, family = beta_family(), nAGQ = 1))
+  if (requireNamespace("glmmTMB", quietly = TRUE))
+    invisible(glmmTMB::glmmTMB(y ~ x + (1 | g), data = d, family = glmmTMB::beta_family()))
+  d <- simulate_family("cauchit", 30L)
+  if (requireNamespace("GLMMadaptive", quietly = TRUE))
+    invisible(GLMMadaptive::mixed_model(cbind(s, n - s) ~ x, random = ~ 1 | g, data = d,
+                                        family = binomial("cauchit"), nAGQ = 1))
+})
 out <- list()
 for (M in Ms) for (name in names(cases)) {
   set.seed(20261122 + M)
@@ -83,15 +99,19 @@ for (M in Ms) for (name in names(cases)) {
   ours <- timeit(glmm(f, data = d, family = cases[[name]][[1]], nAGQ = 1))
   peer <- peer_fit(name, f, d, cases[[name]][[2]])
   row <- data.frame(family = name, M = M, n = nrow(d), glmmgee_s = ours$time,
+                    glmmgee_cpu = ours$cpu,
                     peer = if (name == "cauchit") "GLMMadaptive" else "glmmTMB",
-                    peer_s = NA_real_, ratio = NA_real_, dlogLik = NA_real_)
+                    peer_s = NA_real_, peer_cpu = NA_real_, ratio = NA_real_,
+                    ratio_cpu = NA_real_, dlogLik = NA_real_)
   if (!is.null(peer)) {
     row$peer_s <- peer$time
+    row$peer_cpu <- peer$cpu
     row$ratio <- round(peer$time / ours$time, 1)
+    row$ratio_cpu <- round(peer$cpu / ours$cpu, 1)
     row$dlogLik <- signif(as.numeric(logLik(ours$value)) - as.numeric(logLik(peer$value)), 3)
   }
   print(row, row.names = FALSE)
   out[[length(out) + 1L]] <- row
 }
-cat("\nSummary (ratio: peer seconds / glmmgee seconds, same run; dlogLik: glmmgee minus peer)\n")
+cat("\nSummary (ratio: peer seconds / glmmgee seconds, elapsed and CPU, same run; dlogLik: glmmgee minus peer)\n")
 print(do.call(rbind, out), row.names = FALSE)

@@ -15,10 +15,12 @@ M <- if (length(args)) as.integer(args[1]) else 2000L
 cat(sprintf("glmmgee %s, R %s, %s\n", packageVersion("glmmgee"), getRversion(),
             format(Sys.time(), "%Y-%m-%d")))
 
+# Elapsed and CPU (user + system) seconds: on a shared machine the CPU
+# ratio is the steadier figure (elapsed time includes waiting for a core).
 timeit <- function(expr) {
   gc()
-  t <- system.time(val <- force(expr))[["elapsed"]]
-  list(time = t, value = val)
+  tm <- system.time(val <- force(expr))
+  list(time = tm[["elapsed"]], cpu = tm[["user.self"]] + tm[["sys.self"]], value = val)
 }
 
 set.seed(20261122)
@@ -54,25 +56,37 @@ cases <- list(
   list(name = sprintf("simulated gaussian with dispformula ~ w, M = %d", M), data = "sim",
        f = yg ~ x + (1 | g), zi = NULL, disp = ~ w, ours = gaussian, tmb = "gaussian", ga = NULL))
 
+# Warm-up, untimed: each package fits one small model first, so that no
+# timed fit pays for loading a namespace or the formula parser.
+local({
+  d <- sim[seq_len(200L), ]
+  invisible(glmm(yp ~ x + (1 | g), d, poisson, nAGQ = 1, ziformula = ~ w))
+  if (have_tmb) invisible(glmmTMB::glmmTMB(yp ~ x + (1 | g), d, family = poisson(), ziformula = ~ w))
+  if (have_ga) invisible(GLMMadaptive::mixed_model(yp ~ x, random = ~ 1 | g, data = d,
+                                                   family = GLMMadaptive::zi.poisson(),
+                                                   zi_fixed = ~ w, nAGQ = 11))
+})
 for (cs in cases) {
   if (cs$data == "sal" && !have_tmb) next
   d <- if (cs$data == "sal") Salamanders else sim
   cat(sprintf("\n== %s (n = %d) ==\n", cs$name, nrow(d)))
   lap <- timeit(glmm(cs$f, d, cs$ours, nAGQ = 1, ziformula = cs$zi, dispformula = cs$disp))
-  rows <- list(data.frame(fit = "glmmgee Laplace", seconds = lap$time, ratio = 1, dlogLik = 0))
+  rows <- list(data.frame(fit = "glmmgee Laplace", seconds = lap$time, cpu = lap$cpu, ratio = 1,
+                          ratio_cpu = 1, dlogLik = 0))
   if (have_tmb) {
     tf <- if (cs$tmb == "gaussian") gaussian() else if (cs$tmb == "poisson") poisson()
           else getExportedValue("glmmTMB", cs$tmb)()
     r <- timeit(glmmTMB::glmmTMB(cs$f, d, family = tf, ziformula = if (is.null(cs$zi)) ~ 0 else cs$zi,
                                  dispformula = if (is.null(cs$disp)) ~ 1 else cs$disp))
     rows[[length(rows) + 1L]] <- data.frame(
-      fit = "glmmTMB (Laplace)", seconds = r$time, ratio = round(r$time / lap$time, 1),
+      fit = "glmmTMB (Laplace)", seconds = r$time, cpu = r$cpu, ratio = round(r$time / lap$time, 1),
+      ratio_cpu = round(r$cpu / lap$cpu, 1),
       dlogLik = signif(lap$value$loglik - as.numeric(logLik(r$value)), 3))
   }
   if (have_ga && !is.null(cs$ga)) {
     agq <- timeit(glmm(cs$f, d, cs$ours, nAGQ = 11, ziformula = cs$zi, dispformula = cs$disp))
     rows[[length(rows) + 1L]] <- data.frame(fit = "glmmgee nAGQ=11", seconds = agq$time,
-                                            ratio = 1, dlogLik = 0)
+                                            cpu = agq$cpu, ratio = 1, ratio_cpu = 1, dlogLik = 0)
     fixed <- stats::as.formula(call("~", cs$f[[2L]], reformulas::nobars(cs$f[[3L]])))
     gid <- all.vars(reformulas::findbars(cs$f)[[1L]][[3L]])
     r <- timeit(GLMMadaptive::mixed_model(fixed, random = stats::as.formula(paste("~ 1 |", gid)),
@@ -80,7 +94,8 @@ for (cs in cases) {
                                           family = getExportedValue("GLMMadaptive", cs$ga)(),
                                           zi_fixed = cs$ga_zi, nAGQ = 11))
     rows[[length(rows) + 1L]] <- data.frame(
-      fit = "GLMMadaptive (nAGQ=11)", seconds = r$time, ratio = round(r$time / agq$time, 1),
+      fit = "GLMMadaptive (nAGQ=11)", seconds = r$time, cpu = r$cpu,
+      ratio = round(r$time / agq$time, 1), ratio_cpu = round(r$cpu / agq$cpu, 1),
       dlogLik = signif(agq$value$loglik - as.numeric(logLik(r$value)), 3))
   }
   print(do.call(rbind, rows), row.names = FALSE)
