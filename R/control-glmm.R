@@ -7,7 +7,8 @@
 #' @param rel.tol Relative convergence tolerance of the log-likelihood,
 #'   passed to [stats::nlminb()] (the fallback optimizer); the Newton steps
 #'   stop when the Newton decrement falls below `rel.tol / 100` times the
-#'   absolute log-likelihood.
+#'   absolute log-likelihood (the last steps, with the Hessian of the
+#'   standard errors, at `rel.tol / 1e5`).
 #' @param iter.max,eval.max Maximum numbers of optimizer iterations and
 #'   function evaluations.
 #' @param nthreads Number of OpenMP threads for the loops over clusters (for

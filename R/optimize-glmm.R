@@ -111,7 +111,13 @@ finish_glmm_fit <- function(eng, theta, opt, stages, at, boundary, lower, contro
     hess <- numeric_hessian(eng, theta, b, g0 = cur$gradient, typical = typical)
     stages$hessian <- list(iterations = 0L, evaluations = sum(!b), convergence = 0L,
                            message = "forward differences")
-    pol <- newton_steps(eng, theta, hess, b, lower = lower, at = cur, maxit = 3L, tol = tight)
+    # With the exact-gradient Hessian in hand a Newton step costs one
+    # evaluation, so the finish asks for a decrement 1000 times below the
+    # search's: a BFGS search can meet its own test in a flat direction
+    # (a variance-covariance of random slopes) while the estimates are still
+    # 1e-6 from the maximum.
+    pol <- newton_steps(eng, theta, hess, b, lower = lower, at = cur, maxit = 3L,
+                        tol = tight / 1000)
     stages$polish <- pol$record
     theta <- pol$theta
     if (!is.null(pol$at)) cur <- pol$at
