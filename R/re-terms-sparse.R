@@ -120,7 +120,9 @@ check_covariance_arg <- function(covariance, gnames, cnms) {
       stop(sprintf("'covariance$%s' has duplicated row names", g), call. = FALSE)
     if (!is.null(colnames(K)) && !identical(colnames(K), rownames(K)))
       stop(sprintf("'covariance$%s': column names differ from row names", g), call. = FALSE)
-    if (any(!is.finite(as.numeric(as.matrix(K)))))
+    # a sparse K: its stored entries only (as.matrix() would make it dense)
+    vals <- if (inherits(K, "sparseMatrix")) methods::as(K, "CsparseMatrix")@x else as.numeric(K)
+    if (any(!is.finite(vals)))
       stop(sprintf("'covariance$%s' contains missing or infinite values", g), call. = FALSE)
   }
   covariance
