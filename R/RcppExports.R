@@ -144,6 +144,10 @@ cpp_known_laplace_factor <- function(L, w, s2, leverages, threads) {
     .Call(`_glmmgee_cpp_known_laplace_factor`, L, w, s2, leverages, threads)
 }
 
+cpp_known_laplace_leverages <- function(L, U, threads) {
+    .Call(`_glmmgee_cpp_known_laplace_leverages`, L, U, threads)
+}
+
 cpp_gee_shard_new <- function(data, spec) {
     .Call(`_glmmgee_cpp_gee_shard_new`, data, spec)
 }

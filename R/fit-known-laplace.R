@@ -33,11 +33,14 @@ known_laplace_family <- function(family) {
 }
 
 # Per-level sums of an observation vector (levels without observations: 0).
+# With one observation per level in level order (the usual GWAS layout)
+# the sums are the vector itself; otherwise a sparse product, which avoids
+# rowsum()'s character row names (a third of the engine's R time at
+# n = 20,000).
 level_sums <- function(v, index, nl) {
-  out <- numeric(nl)
-  s <- rowsum(v, index)
-  out[as.integer(rownames(s))] <- s
-  out
+  if (length(index) == nl && !is.unsorted(index, strictly = TRUE)) return(v)
+  as.vector(Matrix::crossprod(Matrix::sparseMatrix(i = seq_along(index), j = index, x = 1,
+                                                   dims = c(length(index), nl)), v))
 }
 
 # The engine for one model: an environment-backed evaluator of the Laplace
@@ -53,7 +56,7 @@ known_laplace_engine <- function(X, y, m, offset, index, L, fam, threads) {
   # iterations first use it as a fixed approximation of the Hessian (the
   # chord method, O(n r) per iteration instead of O(n r^2)); consecutive
   # evaluations of the optimizer are close, so they converge in a few steps.
-  # Otherwise Newton's method with a fresh factor per iteration.
+  # Up to 60 chord steps (each O(n r)), then Newton with a fresh factor per iteration.
   Uprev <- NULL
   # Modes at (beta, s) with step halving; they stop when the decrement
   # g' M^{-1} g is below 1e-10 (chord: 1e-14, as its convergence is linear),
@@ -63,20 +66,27 @@ known_laplace_engine <- function(X, y, m, offset, index, L, fam, threads) {
   modes <- function(beta, s) {
     eta0 <- drop(X %*% beta) + offset
     eta_at <- function(v) eta0 + s * drop(L %*% v)[index]
-    ascend <- function(uu, Ufix, maxit, tol) {
+    # With refresh = FALSE the factor U is kept throughout (the chord
+    # method); with refresh = TRUE it is recomputed at the current modes
+    # only when the last step shrank the decrement by less than a factor 10
+    # (lazy Newton: a factor costs O(n r^2), a step O(n r)).
+    ascend <- function(uu, U, maxit, refresh) {
       eta <- eta_at(uu)
       h <- fam$ll(eta, y, m) - 0.5 * sum(uu^2)
+      dec_old <- Inf
       for (it in seq_len(maxit)) {
         dv <- fam$d(eta, y, m)
-        U <- Ufix
-        if (is.null(U)) {
+        g <- s * drop(crossprod(L, level_sums(dv$r, index, nl))) - uu
+        fresh <- FALSE
+        if (refresh && (is.null(U) || sum(g * Msolve(U, g)) > 0.1 * dec_old)) {
           f <- cpp_known_laplace_factor(L, level_sums(dv$w, index, nl), s^2, FALSE, threads)
           if (!isTRUE(f$ok)) return(NULL)
           U <- f$U
+          fresh <- TRUE
         }
-        g <- s * drop(crossprod(L, level_sums(dv$r, index, nl))) - uu
         delta <- Msolve(U, g)
-        if (sum(g * delta) < tol) {
+        dec_old <- sum(g * delta)
+        if (dec_old < if (fresh) 1e-10 else 1e-14) {
           uu <- uu + delta
           eta <- eta_at(uu)
           return(list(u = uu, eta = eta, h = fam$ll(eta, y, m) - 0.5 * sum(uu^2),
@@ -97,8 +107,8 @@ known_laplace_engine <- function(X, y, m, offset, index, L, fam, threads) {
       }
       NULL
     }
-    out <- if (!is.null(Uprev)) ascend(u, Uprev, 12L, 1e-14)
-    if (is.null(out)) out <- ascend(u, NULL, 100L, 1e-10)
+    out <- if (!is.null(Uprev)) ascend(u, Uprev, 60L, FALSE)
+    if (is.null(out)) out <- ascend(u, NULL, 200L, TRUE)
     out
   }
   # The value at par = (beta, log s), and with gradient = TRUE its gradient,
@@ -108,19 +118,26 @@ known_laplace_engine <- function(X, y, m, offset, index, L, fam, threads) {
     p <- ncol(X)
     beta <- par[seq_len(p)]
     s <- exp(par[p + 1L])
-    if (!is.null(state) && identical(state$par, par) && (!gradient || !is.null(state$gradient)))
-      return(state)
-    md <- modes(beta, s)
-    if (is.null(md)) return(list(par = par, value = -Inf, gradient = rep(NA_real_, p + 1L)))
-    u <<- md$u
-    wl <- level_sums(md$dv$w, index, nl)
-    f <- cpp_known_laplace_factor(L, wl, s^2, gradient, threads)
-    if (!isTRUE(f$ok)) return(list(par = par, value = -Inf, gradient = rep(NA_real_, p + 1L)))
-    Uprev <<- f$U
-    value <- md$h - 0.5 * f$logdet
-    if (!gradient) {
-      state <<- list(par = par, value = value, gradient = NULL, modes = md, factor = f)
-      return(state)
+    if (!is.null(state) && identical(state$par, par)) {
+      if (!gradient || !is.null(state$gradient)) return(state)
+      # the optimizer asks for the gradient where it took the value: the
+      # modes and the factor are kept, only the leverages are added
+      md <- state$modes
+      f <- c(state$factor, cpp_known_laplace_leverages(L, state$factor$U, threads))
+      value <- state$value
+    } else {
+      md <- modes(beta, s)
+      if (is.null(md)) return(list(par = par, value = -Inf, gradient = rep(NA_real_, p + 1L)))
+      u <<- md$u
+      wl <- level_sums(md$dv$w, index, nl)
+      f <- cpp_known_laplace_factor(L, wl, s^2, gradient, threads)
+      if (!isTRUE(f$ok)) return(list(par = par, value = -Inf, gradient = rep(NA_real_, p + 1L)))
+      Uprev <<- f$U
+      value <- md$h - 0.5 * f$logdet
+      if (!gradient) {
+        state <<- list(par = par, value = value, gradient = NULL, modes = md, factor = f)
+        return(state)
+      }
     }
     dv <- md$dv
     cobs <- -0.5 * dv$w3 * s^2 * f$lev[index]
@@ -149,12 +166,16 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
   eng <- known_laplace_engine(X, y, m, offset, index, L, fam, control$nthreads)
   obj <- function(par) -eng$eval(par, gradient = FALSE)$value
   gr <- function(par) -eng$eval(par)$gradient
-  s0 <- 0.5 / sqrt(mean(rowSums(L^2)))
-  start <- c(g0$coefficients, log(s0))
-  opt <- stats::nlminb(start, obj, gr, control = list(rel.tol = control$rel.tol,
-                                                      iter.max = control$iter.max,
-                                                      eval.max = control$eval.max,
-                                                      trace = control$trace))
+  s0 <- 0.5 / sqrt(sum(L^2) / nrow(L))
+  start <- known_laplace_start(X, y, m, offset, index, L, fam, control,
+                               c(g0$coefficients, log(s0)))
+  opt <- if (!is.null(attr(start, "hessian")))
+    known_laplace_qn(eng, c(start), attr(start, "hessian"), control$rel.tol)
+  if (is.null(opt))
+    opt <- stats::nlminb(c(start), obj, gr, control = list(rel.tol = control$rel.tol,
+                                                           iter.max = control$iter.max,
+                                                           eval.max = control$eval.max,
+                                                           trace = control$trace))
   warn <- character()
   at <- eng$eval(opt$par)
   singular <- !is.finite(at$value) || ll0 >= at$value || opt$par[p + 1L] < log(1e-4 * s0)
@@ -194,7 +215,7 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
   list(beta = beta, s = s, loglik = loglik, b = s * drop(L %*% u), condvar = s^2 * lev,
        eta = eta, cov_theta = cov_theta, singular = singular,
        gradient = if (!singular) at$gradient,
-       optinfo = list(optimizer = "nlminb", method = "Laplace (known covariance, dense factor)",
+       optinfo = list(optimizer = opt$optimizer %||% "nlminb", method = "Laplace (known covariance, dense factor)",
                       convergence = opt$convergence, message = opt$message,
                       iterations = opt$iterations, evaluations = opt$evaluations,
                       rank = eng$r, warnings = warn))
@@ -223,9 +244,33 @@ known_laplace_cov <- function(eng, beta, s, singular, hessian) {
     e <- replace(numeric(p + 1L), j, h[j])
     H[, j] <- (grad_s(th + e) - g0) / h[j]
   }
-  eng$eval(c(beta, log(s)))
   H <- (H + t(H)) / 2
   inv <- tryCatch(solve(-H), error = function(e) NULL)
   if (!is.null(inv) && all(diag(inv) > 0)) out <- inv
   out
+}
+
+# The starting point: with a wide factor (r > 200) the optimum of the same
+# model with 100 evenly spaced columns of L, rescaled to the same total
+# sum of squares (so the same mean of diag(K)), found to a loose tolerance
+# at 1 / (r / 100)^2 of the cost per evaluation. Consecutive genotype
+# columns give a K close to the full one, so the full search starts near
+# its optimum and needs a few evaluations; it only moves the start, never
+# the optimum. Its Hessian (attribute "hessian") seeds the quasi-Newton
+# search (optimize-known-laplace.R). Otherwise the glm fit with s = s0.
+known_laplace_start <- function(X, y, m, offset, index, L, fam, control, start) {
+  r <- ncol(L)
+  if (r <= 200L) return(start)
+  idx <- unique(round(seq(1, r, length.out = 100L)))
+  Ls <- L[, idx, drop = FALSE]
+  Ls <- Ls * sqrt(sum(L^2) / sum(Ls^2))
+  eng <- known_laplace_engine(X, y, m, offset, index, Ls, fam, control$nthreads)
+  opt <- tryCatch(stats::nlminb(start, function(par) -eng$eval(par, gradient = FALSE)$value,
+                                function(par) -eng$eval(par)$gradient,
+                                control = list(rel.tol = 1e-8, iter.max = 100L, eval.max = 200L)),
+                  error = function(e) NULL)
+  p <- ncol(X)
+  if (is.null(opt) || !all(is.finite(opt$par)) || opt$par[p + 1L] < start[p + 1L] - log(1e3))
+    return(start)
+  structure(opt$par, hessian = known_laplace_hessian_par(eng, opt$par))
 }

@@ -1,24 +1,28 @@
 # Side-by-side benchmark of the known-covariance Laplace engine for binary
-# outcomes (fit-known-laplace.R), one R session, same BLAS: glmmgee::glmm
-# with a dense full-rank K and with K given by its genotype factor
-# (kfactor), against lme4's glmer with the random-effect design replaced by
-# Z L (the "Z L trick"). GMMAT's glmmkin (the issue's peer) could not be
-# installed on the benchmark machine: it needs Bioconductor packages. Prints
-# elapsed and CPU seconds (user + system: the CPU time is the fairer figure
-# on a shared machine), the estimates and the Laplace log-likelihoods.
+# outcomes (fit-known-laplace.R), same machine, same BLAS: glmmgee::glmm
+# with a dense full-rank K against GMMAT's glmmkin (penalized
+# quasi-likelihood, its default REML/AI and its ML/Brent) and lme4's glmer
+# with the random-effect design replaced by Z L (the "Z L trick"); K given by
+# its genotype factor (kfactor) at n = 20,000; a score scan. Each case runs
+# in a fresh R process (this script calling itself), so that its peak
+# memory (VmHWM of /proc/self/status) is its own; the peak above the
+# process's size just before the fit is reported as a multiple of the
+# size of K (or of its factor). Prints elapsed and CPU seconds (user +
+# system: the fairer figure on a shared machine), the estimates, and our
+# Laplace log-likelihood at every package's estimates (GMMAT maximizes a
+# different criterion, PQL, so its estimates are scored by our engine).
 #
 # Usage: Rscript bench/bench-genomic-laplace.R [n_dense n_side n_factor r]
 #        (default: 3000 1000 20000 1000; n_side: the size at which lme4 runs
 #        beside us, since its sparse Cholesky of a dense Z L is slow)
-suppressPackageStartupMessages({
-  library(glmmgee)
-  have_lme4 <- requireNamespace("lme4", quietly = TRUE)
-})
-args <- as.integer(commandArgs(TRUE))
-if (length(args) < 4L) args <- c(3000L, 1000L, 20000L, 1000L)
-cat(sprintf("glmmgee %s, R %s, %d core(s) detected, BLAS %s, load average %s\n",
-            packageVersion("glmmgee"), getRversion(), parallel::detectCores(),
-            extSoftVersion()[["BLAS"]], paste(readLines("/proc/loadavg", warn = FALSE), collapse = "")))
+#        Rscript bench/bench-genomic-laplace.R --case NAME n r (one case)
+suppressPackageStartupMessages(library(glmmgee))
+argv <- commandArgs(TRUE)
+
+peak_kb <- function(field = "VmHWM") {
+  st <- readLines("/proc/self/status")
+  as.numeric(sub("[^0-9]*([0-9]+).*", "\\1", st[startsWith(st, paste0(field, ":"))]))
+}
 
 timeit <- function(expr) {
   gc()
@@ -39,6 +43,8 @@ sim <- function(n, m, seed = 1) {
   list(d = d, L = L)
 }
 
+dense_K <- function(L) tcrossprod(L) + diag(0.05, nrow(L))
+
 glmer_zl <- function(d, L) {
   lf <- lme4::glFormula(y ~ x + (1 | id), data = d, family = binomial)
   r <- ncol(L)
@@ -57,56 +63,117 @@ glmer_zl <- function(d, L) {
   lme4::mkMerMod(environment(dev), opt, lf$reTrms, fr = lf$fr)
 }
 
-report <- function(label, t, est, ll) {
-  cat(sprintf("%-44s elapsed %7.1f s  cpu %7.1f s  est %s  logLik %.4f\n", label, t$elapsed, t$cpu,
-              paste(sprintf("%.4f", est), collapse = " "), ll))
+# Our Laplace log-likelihood of the model fitted as 'fit' at (beta, s).
+laplace_at <- function(fit, beta, s) {
+  n <- length(fit$y)
+  eng <- glmmgee:::known_laplace_engine(fit$X, fit$y, fit$prior.weights, rep(0, n),
+                                        fit$known_factor$index, fit$known_factor$L,
+                                        glmmgee:::known_laplace_family(fit$family), 1L)
+  eng$eval(c(beta, log(s)), gradient = FALSE)$value
+}
+
+report <- function(label, t, est, ll, size_mb = NA, base_kb = NA) {
+  mem <- if (is.finite(size_mb))
+    sprintf("  peak +%.0f MB = %.2f x size", (peak_kb() - base_kb) / 1024,
+            (peak_kb() - base_kb) / 1024 / size_mb) else ""
+  cat(sprintf("%-46s elapsed %7.1f s  cpu %7.1f s  est %s  Laplace logLik %.4f%s\n", label,
+              t$elapsed, t$cpu, paste(sprintf("%.4f", est), collapse = " "), ll, mem))
 }
 
 ctl <- glmm_control(nthreads = 2L)
-dense_K <- function(s) {
-  K <- tcrossprod(s$L) + diag(0.05, nrow(s$L))
-  K
+
+# A small fit first, so that the namespaces and code the fit loads are not
+# counted in the peak memory of the measured one.
+warm_up <- function() {
+  s <- sim(200L, 50L, seed = 9)
+  invisible(glmm(y ~ x + (1 | id), s$d, family = binomial, covariance = list(id = kfactor(s$L))))
 }
 
-# 1. dense full-rank K, side by side with lme4 at n_side
-s <- sim(args[2L], 1000L, seed = 2)
-K <- dense_K(s)
-t1 <- timeit(glmm(y ~ x + (1 | id), s$d, family = binomial, covariance = list(id = K), control = ctl))
-report(sprintf("glmmgee dense K, n = %d", args[2L]), t1, t1$value$theta, t1$value$loglik)
-if (have_lme4) {
-  Lk <- t(chol(K))
-  t2 <- timeit(glmer_zl(s$d, Lk))
-  report(sprintf("lme4 glmer Z L (dense L), n = %d", args[2L]), t2,
-         c(lme4::fixef(t2$value), lme4::getME(t2$value, "theta")), as.numeric(logLik(t2$value)))
-  cat(sprintf("  ratio lme4 / glmmgee (cpu): %.1f\n", t2$cpu / t1$cpu))
+run_case <- function(case, n, r) {
+  if (case == "dense") {
+    s <- sim(n, r, seed = 3)
+    K <- dense_K(s$L)
+    s$L <- NULL
+    size <- 8 * n^2 / 2^20
+    warm_up()
+    gc()
+    base <- peak_kb("VmRSS")
+    t1 <- timeit(glmm(y ~ x + (1 | id), s$d, family = binomial, covariance = list(id = K),
+                      control = ctl))
+    report(sprintf("glmmgee dense K, n = %d", n), t1, t1$value$theta, t1$value$loglik, size, base)
+    cat(sprintf("  optimizer: %s, %d evaluations\n", t1$value$optinfo$optimizer,
+                sum(t1$value$optinfo$evaluations)))
+    if (requireNamespace("GMMAT", quietly = TRUE)) {
+      s$d$idc <- as.character(s$d$id)
+      dimnames(K) <- list(s$d$idc, s$d$idc)
+      for (m in c("REML", "ML")) {
+        t2 <- timeit(GMMAT::glmmkin(y ~ x, data = s$d, kins = K, id = "idc", family = binomial(),
+                                    method = m, method.optim = if (m == "ML") "Brent" else "AI"))
+        g <- t2$value
+        report(sprintf("GMMAT glmmkin %s (PQL), n = %d", m, n), t2,
+               c(g$coefficients, sqrt(g$theta[[2L]])),
+               laplace_at(t1$value, g$coefficients, sqrt(g$theta[[2L]])))
+        cat(sprintf("  ratio GMMAT %s / glmmgee (cpu): %.2f\n", m, t2$cpu / t1$cpu))
+      }
+    } else cat("GMMAT not installed: skipped\n")
+  } else if (case == "side") {
+    s <- sim(n, r, seed = 2)
+    K <- dense_K(s$L)
+    t1 <- timeit(glmm(y ~ x + (1 | id), s$d, family = binomial, covariance = list(id = K),
+                      control = ctl))
+    report(sprintf("glmmgee dense K, n = %d", n), t1, t1$value$theta, t1$value$loglik)
+    if (requireNamespace("lme4", quietly = TRUE)) {
+      Lk <- t(chol(K))
+      t2 <- timeit(glmer_zl(s$d, Lk))
+      report(sprintf("lme4 glmer Z L (dense L), n = %d", n), t2,
+             c(lme4::fixef(t2$value), lme4::getME(t2$value, "theta")),
+             laplace_at(t1$value, lme4::fixef(t2$value), lme4::getME(t2$value, "theta")))
+      cat(sprintf("  ratio lme4 / glmmgee (cpu): %.1f\n", t2$cpu / t1$cpu))
+    }
+  } else if (case == "factor") {
+    s <- sim(n, r, seed = 4)
+    kf <- kfactor(s$L)
+    size <- 8 * n * r / 2^20
+    warm_up()
+    gc()
+    base <- peak_kb("VmRSS")
+    t4 <- timeit(glmm(y ~ x + (1 | id), s$d, family = binomial, covariance = list(id = kf),
+                      control = ctl))
+    report(sprintf("glmmgee kfactor, n = %d, r = %d", n, r), t4, t4$value$theta,
+           t4$value$loglik, size, base)
+    cat(sprintf("  optimizer: %s, %d evaluations\n", t4$value$optinfo$optimizer,
+                sum(t4$value$optinfo$evaluations)))
+  } else if (case == "scan") {
+    # 10,000 variants against a binary null model on n people (K by a
+    # factor of r variants), generated block by block so that memory is
+    # bounded by the block size; SAIGE's variance ratio for the bulk, exact
+    # variances below p = 0.05.
+    s <- sim(n, r, seed = 5)
+    null <- glmm(y ~ x + (1 | id), s$d, family = binomial, covariance = list(id = kfactor(s$L)),
+                 control = ctl)
+    block <- function(j) {
+      set.seed(j[1L])
+      matrix(rbinom(n * length(j), 2, 0.3), n, length(j))
+    }
+    t5 <- timeit(assoc_scan(null, block, m = 10000L, block_size = 1000L, progress = FALSE))
+    cat(sprintf("%-46s elapsed %7.1f s  cpu %7.1f s  exact variances %d, ratio %.4f\n",
+                sprintf("assoc_scan 10,000 variants, n = %d", n), t5$elapsed, t5$cpu,
+                sum(t5$value$exact), attr(t5$value, "variance_ratio")))
+  }
 }
 
-# 2. dense full-rank K at n_dense (glmmgee only)
-s <- sim(args[1L], 1000L, seed = 3)
-K <- dense_K(s)
-t3 <- timeit(glmm(y ~ x + (1 | id), s$d, family = binomial, covariance = list(id = K), control = ctl))
-report(sprintf("glmmgee dense K, n = %d", args[1L]), t3, t3$value$theta, t3$value$loglik)
-rm(K)
-
-# 3. K by its factor: n_factor people, r variants
-s <- sim(args[3L], args[4L], seed = 4)
-t4 <- timeit(glmm(y ~ x + (1 | id), s$d, family = binomial, covariance = list(id = kfactor(s$L)),
-                  control = ctl))
-report(sprintf("glmmgee kfactor, n = %d, r = %d", args[3L], args[4L]), t4, t4$value$theta,
-       t4$value$loglik)
-
-# 4. score scan: 10,000 variants against a binary null model on 5,000
-# people (K by a factor of 1,000 variants), variants generated block by
-# block so that memory is bounded by the block size; SAIGE's variance ratio
-# for the bulk, exact variances below p = 0.05.
-s <- sim(5000L, 1000L, seed = 5)
-null <- glmm(y ~ x + (1 | id), s$d, family = binomial, covariance = list(id = kfactor(s$L)),
-             control = ctl)
-block <- function(j) {
-  set.seed(j[1L])
-  matrix(rbinom(5000L * length(j), 2, 0.3), 5000L, length(j))
+if (length(argv) >= 1L && argv[1L] == "--case") {
+  run_case(argv[2L], as.integer(argv[3L]), as.integer(argv[4L]))
+} else {
+  args <- as.integer(argv)
+  if (length(args) < 4L) args <- c(3000L, 1000L, 20000L, 1000L)
+  cat(sprintf("glmmgee %s, GMMAT %s, R %s, %d core(s) detected, BLAS %s, load average %s\n",
+              packageVersion("glmmgee"),
+              if (requireNamespace("GMMAT", quietly = TRUE)) packageVersion("GMMAT") else "-",
+              getRversion(), parallel::detectCores(), extSoftVersion()[["BLAS"]],
+              paste(readLines("/proc/loadavg", warn = FALSE), collapse = "")))
+  me <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
+  for (cs in list(c("side", args[2L], 1000L), c("dense", args[1L], 1000L),
+                  c("factor", args[3L], args[4L]), c("scan", 5000L, 1000L)))
+    system2(file.path(R.home("bin"), "Rscript"), c(me, "--case", cs))
 }
-t5 <- timeit(assoc_scan(null, block, m = 10000L, block_size = 1000L, progress = FALSE))
-cat(sprintf("%-44s elapsed %7.1f s  cpu %7.1f s  exact variances %d, ratio %.4f\n",
-            "assoc_scan 10,000 variants, n = 5000", t5$elapsed, t5$cpu, sum(t5$value$exact),
-            attr(t5$value, "variance_ratio")))

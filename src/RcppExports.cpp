@@ -458,6 +458,19 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_known_laplace_leverages
+Rcpp::List cpp_known_laplace_leverages(Eigen::Map<Eigen::MatrixXd> L, Eigen::Map<Eigen::MatrixXd> U, int threads);
+RcppExport SEXP _glmmgee_cpp_known_laplace_leverages(SEXP LSEXP, SEXP USEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type L(LSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type U(USEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_known_laplace_leverages(L, U, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_gee_shard_new
 SEXP cpp_gee_shard_new(Rcpp::List data, Rcpp::List spec);
 RcppExport SEXP _glmmgee_cpp_gee_shard_new(SEXP dataSEXP, SEXP specSEXP) {
@@ -664,6 +677,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_known_gaussian_profile", (DL_FUNC) &_glmmgee_cpp_known_gaussian_profile, 9},
     {"_glmmgee_cpp_sparse_set_threads", (DL_FUNC) &_glmmgee_cpp_sparse_set_threads, 2},
     {"_glmmgee_cpp_known_laplace_factor", (DL_FUNC) &_glmmgee_cpp_known_laplace_factor, 5},
+    {"_glmmgee_cpp_known_laplace_leverages", (DL_FUNC) &_glmmgee_cpp_known_laplace_leverages, 3},
     {"_glmmgee_cpp_gee_shard_new", (DL_FUNC) &_glmmgee_cpp_gee_shard_new, 2},
     {"_glmmgee_cpp_gee_shard_info", (DL_FUNC) &_glmmgee_cpp_gee_shard_info, 1},
     {"_glmmgee_cpp_gee_shard_start", (DL_FUNC) &_glmmgee_cpp_gee_shard_start, 2},

@@ -163,3 +163,22 @@ test_that("bad input to the known-covariance Laplace route is refused with the p
   expect_error(glmm(yb ~ x + (1 | id), d, family = binomial(link = "probit"),
                     covariance = list(id = kfactor(s$L))), "kfactor")
 })
+
+test_that("a wide factor (r > 200): the quasi-Newton search from the reduced-rank start reaches glmer's Z L optimum", {
+  skip_if_not_installed("lme4")
+  s <- sim_known_glmm(nl = 300, m = 240, reps = 2, seed = 7)
+  fb <- glmm(yb ~ x + (1 | id), s$data, family = binomial, covariance = list(id = kfactor(s$L)))
+  expect_match(fb$optinfo$optimizer, "quasi-Newton")
+  expect_equal(fb$optinfo$convergence, 0L)
+  expect_as_good_as_glmer(fb, glmer_zl(yb ~ x + (1 | id), s$data, s$L, binomial),
+                          s$data, s$data$yb, s$L, binomial())
+  # the search's own optimum: nlminb from the glm start ends no higher
+  X <- stats::model.matrix(~ x, s$data)
+  eng <- glmmgee:::known_laplace_engine(X, s$data$yb, rep(1, nrow(X)), rep(0, nrow(X)),
+                                        as.integer(s$data$id), s$L,
+                                        glmmgee:::known_laplace_family(binomial()), 1L)
+  g0 <- glm(yb ~ x, binomial, s$data)
+  opt <- nlminb(c(coef(g0), log(0.5)), function(p) -eng$eval(p, FALSE)$value,
+                function(p) -eng$eval(p)$gradient, control = list(rel.tol = 1e-12))
+  expect_gte(as.numeric(logLik(fb)), -opt$objective - 1e-8)
+})
