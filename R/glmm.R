@@ -302,14 +302,16 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   extra_warn <- check_cluster_sizes(re$group, resp$weights, family, re$group_name,
                                     trials_one = trials_one)
   sep <- separation_record(X, resp$y, resp$weights, family, "glmm")
-  fit <- glmm_fit(X, resp$y, re$Z, re$group, family, weights = resp$weights,
-                  offset = off, nAGQ = nAGQ, cov_blocks = re$block_sizes,
-                  control = control, start = start)
+  # REML: the restricted criterion directly, no ML fit (fit-lmm-onefactor.R).
+  fit <- if (REML) lmm_reml_fit(X, resp$y, re$Z, re$group, resp$weights, off, re$block_sizes)
+         else glmm_fit(X, resp$y, re$Z, re$group, family, weights = resp$weights,
+                       offset = off, nAGQ = nAGQ, cov_blocks = re$block_sizes,
+                       control = control, start = start)
   obj <- new_glmm(fit, X = X, Z = re$Z, y = resp$y, weights = resp$weights,
                   offset = off, re = re, mf = mf, mt = mt, call = mc,
                   formula = formula)
   obj$distributed <- fit$distributed
-  if (REML) obj <- reml_refit(obj, formula, mf, X, resp$y, resp$weights, off)
+  if (REML) obj <- lmm_reml_finish(obj, fit)
   finish_glmm(obj, sep, extra_warn)
 }
 
