@@ -135,17 +135,7 @@ lmm_reml_hessian <- function(suff, pat, ev, theta, sz, p, on_boundary, pnames) {
   k <- length(theta)
   idx <- p + seq_len(length(pat$row) + 1L)
   nmp <- suff$n - p
-  grad <- function(par) {
-    nl <- length(par)
-    ls <- par[[nl]]
-    s <- sz[pat$row] * exp(-ls)
-    th <- par[-nl] * s
-    r <- cpp_lmm_eval(suff, th, pat$row - 1L, pat$col - 1L, TRUE, TRUE)
-    if (!is.finite(r$deviance)) return(rep(NA_real_, nl))
-    e2 <- exp(-2 * ls)
-    gth <- -0.5 * (r$grad_ldA + r$grad_ldC + r$grad_pwrss * e2)
-    c(gth * s, -nmp + r$pwrss * e2 - sum(gth * th))
-  }
+  grad <- function(par) lmm_reml_loglik(suff, pat, par, sz, p)$gradient
   x0 <- theta[idx]
   h <- 1e-4 * pmax(abs(x0), 1e-2)
   Hc <- vapply(seq_along(x0), function(j) {
