@@ -90,9 +90,11 @@
 #' @param start Optional starting values; see [glmm_fit()].
 #' @param REML For gaussian identity-link models: `TRUE` for restricted
 #'   maximum likelihood, as `lme4::lmer()`'s default; `FALSE` (the default
-#'   here) for maximum likelihood. The REML fit starts from the engine's ML
-#'   optimum and maximizes lmer's REML criterion exactly (one grouping factor
-#'   or several); `logLik()` is then the restricted log-likelihood (as lmer's),
+#'   here) for maximum likelihood. With one grouping factor lmer's REML
+#'   criterion is maximized directly (per-cluster closed forms and the exact
+#'   gradient in C++, no ML fit first; `start` and `nAGQ` are not used); with
+#'   several terms the search starts from the sparse engine's ML optimum.
+#'   `logLik()` is then the restricted log-likelihood (as lmer's),
 #'   `logLik(fit, REML = FALSE)` the log-likelihood at the REML estimates, and
 #'   [anova()] between fits with different fixed effects refits them by ML.
 #'   Models whose one term `(1 | id)` has a known covariance are fitted exactly

@@ -1,22 +1,27 @@
 # Side-by-side benchmark: REML fits of linear mixed models, glmmgee against
-# lme4::lmer (REML = TRUE, its default), in one R session with the same data.
+# lme4::lmer (REML = TRUE, its default) and glmmTMB (REML = TRUE), in one R
+# session with the same data.
 #   sleepstudy:  Reaction ~ Days + (Days | Subject)          (one factor)
 #   Penicillin:  diameter ~ 1 + (1 | plate) + (1 | sample)   (crossed, sparse)
 #   simulated:   y ~ x + (x | g), M clusters of 10           (one factor)
 #   simulated:   y ~ x + (1 | a) + (1 | b), crossed           (sparse)
 # Times are medians over repeated fits (elapsed seconds of the whole formula
-# call); ratio = lmer seconds / glmmgee seconds; dREML = our restricted
-# log-likelihood minus lmer's (positive: ours is higher).
+# call); ratio = peer seconds / glmmgee seconds; dREML = our restricted
+# log-likelihood minus lmer's (positive: ours is higher). For the one-factor
+# cases `core_share` is the share of glmm()'s time spent in the REML fit
+# proper (lmm_reml_fit on the prepared matrices); the rest is the formula
+# front end (model frame, designs, checks, the fitted object).
 #
 # Usage: Rscript bench/bench-reml.R [M]   (default M: 2000)
 suppressPackageStartupMessages({
   library(glmmgee)
-  stopifnot(requireNamespace("lme4", quietly = TRUE))
+  stopifnot(requireNamespace("lme4", quietly = TRUE), requireNamespace("glmmTMB", quietly = TRUE))
 })
 args <- commandArgs(TRUE)
 M <- if (length(args)) as.integer(args[1L]) else 2000L
-cat(sprintf("glmmgee %s, lme4 %s, R %s, %s\n", packageVersion("glmmgee"),
-            packageVersion("lme4"), getRversion(), format(Sys.time(), "%Y-%m-%d")))
+cat(sprintf("glmmgee %s, lme4 %s, glmmTMB %s, R %s, %s\n", packageVersion("glmmgee"),
+            packageVersion("lme4"), packageVersion("glmmTMB"), getRversion(),
+            format(Sys.time(), "%Y-%m-%d")))
 
 timeit <- function(f, reps) {
   times <- numeric(reps)
@@ -42,11 +47,27 @@ cases <- list(
   list("Penicillin", diameter ~ 1 + (1 | plate) + (1 | sample), Penicillin, 9L),
   list(sprintf("sim (x | g), M = %d", M), y ~ x + (x | g), sim1, 3L),
   list(sprintf("sim crossed, n = %d", 10L * M), y ~ x + (1 | a) + (1 | b), sim2, 3L))
+# The REML fit proper of a one-factor model, on matrices built beforehand.
+core_time <- function(formula, data, reps) {
+  mf <- stats::model.frame(reformulas::subbars(formula), data)
+  X <- stats::model.matrix(reformulas::nobars(formula), mf)
+  bar <- reformulas::findbars(formula)[[1L]]
+  Z <- stats::model.matrix(stats::as.formula(call("~", bar[[2L]])), mf)
+  g <- mf[[deparse(bar[[3L]])]]
+  y <- stats::model.response(mf)
+  timeit(function() glmmgee:::lmm_reml_fit(X, y, Z, g, rep(1, length(y)), rep(0, length(y)),
+                                           ncol(Z)), reps)$time
+}
 rows <- lapply(cases, function(cs) {
   ours <- timeit(function() glmm(cs[[2]], cs[[3]], REML = TRUE), cs[[4]])
   peer <- timeit(function() lme4::lmer(cs[[2]], cs[[3]], REML = TRUE), cs[[4]])
-  data.frame(case = cs[[1]], lmer_s = peer$time, glmmgee_s = ours$time,
-             ratio = round(peer$time / ours$time, 2),
-             dREML = signif(as.numeric(logLik(ours$value)) - as.numeric(logLik(peer$value)), 2))
+  tmb <- timeit(function() glmmTMB::glmmTMB(cs[[2]], cs[[3]], REML = TRUE), cs[[4]])
+  one <- length(reformulas::findbars(cs[[2]])) == 1L
+  data.frame(case = cs[[1]], lmer_s = peer$time, glmmTMB_s = tmb$time, glmmgee_s = ours$time,
+             vs_lmer = round(peer$time / ours$time, 2), vs_glmmTMB = round(tmb$time / ours$time, 2),
+             core_share = if (one) round(core_time(cs[[2]], cs[[3]], cs[[4]]) / ours$time, 2)
+                          else NA_real_,
+             dREML = signif(as.numeric(logLik(ours$value)) - as.numeric(logLik(peer$value)), 2),
+             dREML_TMB = signif(as.numeric(logLik(ours$value)) - as.numeric(logLik(tmb$value)), 2))
 })
 print(do.call(rbind, rows), row.names = FALSE)

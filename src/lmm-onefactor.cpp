@@ -123,23 +123,29 @@ Rcpp::List cpp_lmm_eval(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> theta,
     Lam(prow[j], pcol[j]) = theta[j];
   }
   const double inf = std::numeric_limits<double>::infinity();
-  // Pass 1: A_i, their Cholesky factors, C and X'V^{-1}y (times s2).
-  std::vector<Eigen::LLT<MatrixXd>> chol(M);
+  // Pass 1: A_i, their Cholesky factors (kept, one column per cluster), C
+  // and X'V^{-1}y (times s2). Work matrices are allocated once: the loop
+  // runs M times per evaluation.
+  MatrixXd Lstore(q * q, M);
   MatrixXd C = s.XtX;
   VectorXd Cy = s.Xty;
   double ldA = 0.0, yVy = s.yty;
   glmmgee::InterruptPoll ip;
-  MatrixXd Si(q, q), LF(q, p), Ai(q, q);
+  MatrixXd Si(q, q), LF(q, p), Ai(q, q), LtS(q, q);
   VectorXd Lg(q);
+  Eigen::LLT<MatrixXd> llt(q);
   for (int i = 0; i < M; ++i) {
     if ((i & 0x3FFF) == 0 && ip.poll()) ip.raise_if_interrupted();
     Si = Map<const MatrixXd>(s.S.col(i).data(), q, q);
-    Ai.noalias() = Lam.transpose() * Si * Lam;
+    LtS.noalias() = Lam.transpose() * Si;
+    Ai.noalias() = LtS * Lam;
     Ai.diagonal().array() += 1.0;
-    chol[i].compute(Ai);
-    if (chol[i].info() != Eigen::Success) return Rcpp::List::create(Rcpp::_["deviance"] = inf);
-    const auto& L = chol[i].matrixL();
-    for (int a = 0; a < q; ++a) ldA += 2.0 * std::log(chol[i].matrixLLT()(a, a));
+    llt.compute(Ai);
+    if (llt.info() != Eigen::Success) return Rcpp::List::create(Rcpp::_["deviance"] = inf);
+    const MatrixXd& LL = llt.matrixLLT();
+    for (int a = 0; a < q; ++a) ldA += 2.0 * std::log(LL(a, a));
+    Map<MatrixXd>(Lstore.col(i).data(), q, q) = LL;
+    const auto L = LL.triangularView<Eigen::Lower>();
     LF.noalias() = Lam.transpose() * Map<const MatrixXd>(s.F.col(i).data(), q, p);
     Lg.noalias() = Lam.transpose() * s.g.col(i);
     L.solveInPlace(LF);   // L^{-1} Lambda'F
@@ -162,24 +168,33 @@ Rcpp::List cpp_lmm_eval(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> theta,
   MatrixXd K = reml ? cc.solve(MatrixXd::Identity(p, p)) : MatrixXd();
   // The three terms apart: the information for sigma free (R side) needs them.
   MatrixXd GA = MatrixXd::Zero(q, q), GP = MatrixXd::Zero(q, q), GC = MatrixXd::Zero(q, q);
-  MatrixXd SL(q, q), N(q, p), Fi(q, p);
-  VectorXd c(q), m(q);
+  MatrixXd SL(q, q), N(q, p), Fi(q, p), LtF(q, p), R(q, p), KN(p, q);
+  VectorXd c(q), m(q), Ltc(q);
   MatrixXd modes, Ainv;
   if (full) { modes.resize(q, M); Ainv.resize(q * q, M); }
   for (int i = 0; i < M; ++i) {
     if ((i & 0x3FFF) == 0 && ip.poll()) ip.raise_if_interrupted();
     Si = Map<const MatrixXd>(s.S.col(i).data(), q, q);
     Fi = Map<const MatrixXd>(s.F.col(i).data(), q, p);
+    const auto L = Map<const MatrixXd>(Lstore.col(i).data(), q, q).triangularView<Eigen::Lower>();
+    Ai.setIdentity();
+    L.solveInPlace(Ai);
+    L.transpose().solveInPlace(Ai);   // A_i^{-1}
     SL.noalias() = Si * Lam;
-    Ai = chol[i].solve(MatrixXd::Identity(q, q));
     GA.noalias() += 2.0 * SL * Ai;
     c = s.g.col(i);
     c.noalias() -= Fi * beta;
-    m.noalias() = Ai * (Lam.transpose() * c);
-    GP.noalias() += 2.0 * (SL * m - c) * m.transpose();
+    Ltc.noalias() = Lam.transpose() * c;
+    m.noalias() = Ai * Ltc;
+    c.noalias() -= SL * m;   // c_i - S_i Lambda m_i
+    GP.noalias() -= 2.0 * c * m.transpose();
     if (reml) {
-      N.noalias() = Ai * (Lam.transpose() * Fi);
-      GC.noalias() -= 2.0 * (Fi - SL * N) * (K * N.transpose());
+      LtF.noalias() = Lam.transpose() * Fi;
+      N.noalias() = Ai * LtF;
+      R = Fi;
+      R.noalias() -= SL * N;
+      KN.noalias() = K * N.transpose();
+      GC.noalias() -= 2.0 * R * KN;
     }
     if (full) {
       modes.col(i) = m;

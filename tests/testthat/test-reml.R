@@ -178,3 +178,37 @@ test_that("profile(criterion = \"REML\") traces the restricted likelihood (Dyest
   # Wider than the ML refit's interval for the batch standard deviation.
   expect_gt(cf[1, 2], confint(f, parm = "sd_(Intercept)|Batch", method = "profile")[1, 2])
 })
+
+test_that("the one-factor restricted and ML criteria: lmer's values, exact gradients", {
+  skip_if_not_installed("lme4")
+  skip_if_not_installed("numDeriv")
+  data(sleepstudy, package = "lme4")
+  set.seed(3)
+  w <- runif(nrow(sleepstudy), 0.5, 2)
+  X <- model.matrix(~ Days, sleepstudy)
+  suff <- glmmgee:::cpp_lmm_suff(X, X, sleepstudy$Reaction, w, as.integer(sleepstudy$Subject), 18L)
+  pat <- glmmgee:::block_pattern(2L)
+  for (reml in c(TRUE, FALSE)) {
+    ev <- function(th) glmmgee:::cpp_lmm_eval(suff, th, pat$row - 1L, pat$col - 1L, reml, FALSE)
+    th <- c(0.9, 0.1, 0.3)
+    expect_equal(ev(th)$gradient, numDeriv::grad(function(t) ev(t)$deviance, th),
+                 tolerance = 1e-6)
+    m <- lme4::lmer(Reaction ~ Days + (Days | Subject), sleepstudy, weights = w, REML = reml)
+    crit <- if (reml) lme4::REMLcrit(m) else deviance(m)
+    expect_equal(ev(lme4::getME(m, "theta"))$deviance, crit, tolerance = 1e-8)
+  }
+})
+
+test_that("one-factor REML: zero weights drop rows, bad input is refused", {
+  skip_if_not_installed("lme4")
+  data(sleepstudy, package = "lme4")
+  w <- rep(c(1, 0, 1), length.out = nrow(sleepstudy))
+  f <- glmm(Reaction ~ Days + (Days | Subject), sleepstudy, weights = w, REML = TRUE)
+  m <- lme4::lmer(Reaction ~ Days + (Days | Subject), sleepstudy[w > 0, ])
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(m)), tolerance = 1e-6)
+  expect_equal(unname(fixef(f)), unname(lme4::fixef(m)), tolerance = 1e-5)
+  d <- sleepstudy[sleepstudy$Subject %in% c("308", "309"), ]
+  d <- d[c(1, 11), ]
+  expect_error(glmm(Reaction ~ Days + (1 | Subject), d, REML = TRUE),
+               "nothing is left to estimate the residual variance")
+})
