@@ -11,7 +11,8 @@
 # lmer's (positive: ours is higher); cpu_vs_* the same ratios of CPU seconds
 # (user + system). For the one-factor cases `core_share` is the share of
 # glmm()'s CPU time spent in the REML fit proper (lmm_reml_fit on the
-# prepared matrices); the rest is the formula front end (model frame, designs, checks, the fitted object).
+# prepared matrices); the rest is the formula front end (model frame,
+# designs, checks, the fitted object).
 #
 # Usage: Rscript bench/bench-reml.R [M]   (default M: 2000)
 suppressPackageStartupMessages({
