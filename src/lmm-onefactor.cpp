@@ -43,6 +43,10 @@ struct Suff {
 };
 
 Suff read_suff(const Rcpp::List& s) {
+  // Maps into the list's own storage: only double matrices (a coerced copy
+  // would not outlive this call).
+  for (const char* nm : {"S", "F", "g", "XtX", "Xty"})
+    if (TYPEOF(s[nm]) != REALSXP) Rcpp::stop("lmm: sufficient statistics must be double");
   auto mat = [&](const char* nm) {
     Rcpp::NumericMatrix m = s[nm];
     return Map<MatrixXd>(m.begin(), m.nrow(), m.ncol());
@@ -52,8 +56,9 @@ Suff read_suff(const Rcpp::List& s) {
   Rcpp::NumericMatrix XtX = s["XtX"];
   const int q = Rcpp::as<int>(s["q"]);
   const int p = XtX.nrow();
-  if (q < 1 || S.nrow() != q * q || Rcpp::NumericMatrix(s["F"]).nrow() != q * p ||
-      Rcpp::NumericMatrix(s["g"]).nrow() != q || xty.size() != p)
+  Rcpp::NumericMatrix F = s["F"], g = s["g"];
+  if (q < 1 || S.nrow() != q * q || F.nrow() != q * p || g.nrow() != q || xty.size() != p ||
+      XtX.ncol() != p || F.ncol() != S.ncol() || g.ncol() != S.ncol())
     Rcpp::stop("lmm: inconsistent sufficient statistics");
   return Suff{static_cast<int>(S.ncol()), q, p, Rcpp::as<double>(s["n"]),
               Rcpp::as<double>(s["logw"]), Rcpp::as<double>(s["yty"]),
