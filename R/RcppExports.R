@@ -188,6 +188,14 @@ cpp_tridiag_solve <- function(dT, eT, lambda, B) {
     .Call(`_glmmgee_cpp_tridiag_solve`, dT, eT, lambda, B)
 }
 
+cpp_lmm_suff <- function(X, Z, y, w, index, M) {
+    .Call(`_glmmgee_cpp_lmm_suff`, X, Z, y, w, index, M)
+}
+
+cpp_lmm_eval <- function(suff, theta, prow, pcol, reml, full) {
+    .Call(`_glmmgee_cpp_lmm_eval`, suff, theta, prow, pcol, reml, full)
+}
+
 cpp_ordinal_loglik <- function(y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start = NULL) {
     .Call(`_glmmgee_cpp_ordinal_loglik`, y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start)
 }

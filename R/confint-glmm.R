@@ -25,7 +25,11 @@
 #' `nAGQ = 1` with canonical links (logit, log) and for gaussian models they
 #' agree with lme4's `confint(method = "profile")` on the same model
 #' (`lmer(REML = FALSE)` for gaussian), up to lme4's interpolation error
-#' (ours are located by root finding at the requested level).
+#' (ours are located by root finding at the requested level). For a fit with
+#' `REML = TRUE` the profile is, as lme4's, that of the model refitted by ML,
+#' so it matches `confint(lmer fit)`; `criterion = "REML"` (passed on to
+#' [profile.glmmgee_glmm()]) profiles the restricted likelihood instead, for
+#' the covariance parameters only.
 #'
 #' @param object A fitted model from [glmm()].
 #' @param parm Parameters: names or indices into the list above (fixed

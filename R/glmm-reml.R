@@ -1,24 +1,20 @@
-# Turns an ML fit of a gaussian identity-link model (either engine) into
-# the REML fit: the criterion and its optimizer are in fit-reml.R.
+# Turns an ML fit of a gaussian identity-link model by the sparse engine
+# (several terms) into the REML fit: the criterion and its optimizer are in
+# fit-reml.R. One grouping factor has its own direct route
+# (fit-lmm-onefactor.R).
 
 # Where each entry of lme4's theta sits in the fit's parameter vector: the
 # slots are matched by grouping factor and the pair of random-effect names,
 # so the terms' order and `||` splitting may differ between the two.
 reml_slot_map <- function(obj, rt) {
   p <- length(obj$coefficients)
-  ours <- if (inherits(obj, "glmmgee_glmm_sparse")) {
-    do.call(rbind, lapply(obj$reterms, function(tm) {
-      q <- length(tm$cnames)
-      lt <- which(lower.tri(diag(q), diag = TRUE), arr.ind = TRUE)
-      lt <- lt[order(lt[, 2L], lt[, 1L]), , drop = FALSE]
-      data.frame(key = paste(tm$group, tm$cnames[lt[, 1L]], tm$cnames[lt[, 2L]], sep = "\r"),
-                 pos = p + tm$par)
-    }))
-  } else {
-    cn <- obj$cnames
-    data.frame(key = paste(obj$group_name, cn[obj$pattern$row], cn[obj$pattern$col], sep = "\r"),
-               pos = p + seq_along(obj$pattern$row))
-  }
+  ours <- do.call(rbind, lapply(obj$reterms, function(tm) {
+    q <- length(tm$cnames)
+    lt <- which(lower.tri(diag(q), diag = TRUE), arr.ind = TRUE)
+    lt <- lt[order(lt[, 2L], lt[, 1L]), , drop = FALSE]
+    data.frame(key = paste(tm$group, tm$cnames[lt[, 1L]], tm$cnames[lt[, 2L]], sep = "\r"),
+               pos = p + tm$par)
+  }))
   keys <- unlist(lapply(seq_along(rt$cnms), function(k) {
     cn <- rt$cnms[[k]]
     q <- length(cn)
@@ -131,22 +127,7 @@ reml_refit <- function(obj, formula, mf, X, y, weights, offset) {
                            convergence = vapply(opt$runs, `[[`, 1L, "convergence"),
                            evaluations = sum(vapply(opt$runs, function(r) r$evaluations[[1L]], 1)))
   obj$optinfo$method <- paste0("REML (", obj$optinfo$method, " for the ML start)")
-  if (inherits(obj, "glmmgee_glmm_sparse")) reml_sparse_modes(obj, rt, b, CV)
-  else reml_agq_modes(obj, rt, b, CV)
-}
-
-reml_agq_modes <- function(obj, rt, b, CV) {
-  lam <- obj$theta[length(obj$coefficients) + seq_along(obj$pattern$row)]
-  q <- length(obj$cnames)
-  Lam <- matrix(0, q, q, dimnames = list(obj$cnames, obj$cnames))
-  Lam[cbind(obj$pattern$row, obj$pattern$col)] <- lam
-  obj$Lambda <- Lam
-  obj$D <- Lam %*% t(Lam)
-  idx <- reml_b_index(rt, obj$group_name, obj$group_levels, obj$cnames)
-  m <- reml_term_modes(idx, b, CV, obj$group_levels, obj$cnames)
-  obj$ranef <- list(mode = m$B, mode_var = m$V, mean = m$B, var = m$V)
-  obj$cluster_loglik <- NULL
-  obj
+  reml_sparse_modes(obj, rt, b, CV)
 }
 
 reml_sparse_modes <- function(obj, rt, b, CV) {

@@ -90,9 +90,11 @@
 #' @param start Optional starting values; see [glmm_fit()].
 #' @param REML For gaussian identity-link models: `TRUE` for restricted
 #'   maximum likelihood, as `lme4::lmer()`'s default; `FALSE` (the default
-#'   here) for maximum likelihood. The REML fit starts from the engine's ML
-#'   optimum and maximizes lmer's REML criterion exactly (one grouping factor
-#'   or several); `logLik()` is then the restricted log-likelihood (as lmer's),
+#'   here) for maximum likelihood. With one grouping factor lmer's REML
+#'   criterion is maximized directly (per-cluster closed forms and the exact
+#'   gradient in C++, no ML fit first; `start` and `nAGQ` are not used); with
+#'   several terms the search starts from the sparse engine's ML optimum.
+#'   `logLik()` is then the restricted log-likelihood (as lmer's),
 #'   `logLik(fit, REML = FALSE)` the log-likelihood at the REML estimates, and
 #'   [anova()] between fits with different fixed effects refits them by ML.
 #'   Models whose one term `(1 | id)` has a known covariance are fitted exactly
@@ -303,14 +305,16 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   extra_warn <- check_cluster_sizes(re$group, resp$weights, family, re$group_name,
                                     trials_one = trials_one)
   sep <- separation_record(X, resp$y, resp$weights, family, "glmm")
-  fit <- glmm_fit(X, resp$y, re$Z, re$group, family, weights = resp$weights,
-                  offset = off, nAGQ = nAGQ, cov_blocks = re$block_sizes,
-                  control = control, start = start)
+  # REML: the restricted criterion directly, no ML fit (fit-lmm-onefactor.R).
+  fit <- if (REML) lmm_reml_fit(X, resp$y, re$Z, re$group, resp$weights, off, re$block_sizes)
+         else glmm_fit(X, resp$y, re$Z, re$group, family, weights = resp$weights,
+                       offset = off, nAGQ = nAGQ, cov_blocks = re$block_sizes,
+                       control = control, start = start)
   obj <- new_glmm(fit, X = X, Z = re$Z, y = resp$y, weights = resp$weights,
                   offset = off, re = re, mf = mf, mt = mt, call = mc,
                   formula = formula)
   obj$distributed <- fit$distributed
-  if (REML) obj <- reml_refit(obj, formula, mf, X, resp$y, resp$weights, off)
+  if (REML) obj <- lmm_reml_finish(obj, fit)
   finish_glmm(obj, sep, extra_warn)
 }
 

@@ -35,6 +35,12 @@
 #'   finding on the profile (a few more refits each) and added to the
 #'   points, so that [confint()] at these levels is exact up to the
 #'   optimizer's tolerance rather than an interpolation; `NULL` for none.
+#' @param criterion For a fit with `REML = TRUE`: `"ML"` (default) profiles
+#'   the likelihood of the model refitted by ML, as lme4's `profile()` of a
+#'   REML fit does, so the intervals match `confint(lmer fit)`; `"REML"`
+#'   profiles the restricted likelihood itself for the covariance parameters
+#'   (one grouping factor; the fixed effects, on which it does not depend,
+#'   are left out).
 #' @param ... Ignored.
 #' @return A data frame of class `glmmgee_profile` with columns `parameter`
 #'   (a factor), `value` and `zeta`, one row per point (the estimate
@@ -53,10 +59,16 @@
 #' @importFrom stats profile
 #' @export
 profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20L,
-                                 refine = 0.95, ...) {
-  if (isTRUE(fitted$REML))
-    stop("profile() of a REML fit is not available: the profiles refit by maximum likelihood; use confint(method = \"Wald\") or refit with REML = FALSE",
-         call. = FALSE)
+                                 refine = 0.95, criterion = NULL, ...) {
+  reml <- isTRUE(fitted$REML)
+  if (!reml && !is.null(criterion) && !identical(criterion, "ML"))
+    stop("'criterion = \"REML\"' needs a fit with REML = TRUE", call. = FALSE)
+  if (reml && reml_profile_criterion(criterion) == "ML") {
+    out <- profile(reml_ml_refit(fitted), which = which, alpha = alpha, maxpts = maxpts,
+                   refine = refine)
+    attr(out, "criterion") <- "ML (refit of the REML fit, as lme4)"
+    return(out)
+  }
   if (!is.numeric(alpha) || length(alpha) != 1L || !is.finite(alpha) || alpha <= 0 || alpha >= 1)
     stop("'alpha' must be one number between 0 and 1 (the profile supports intervals up to level 1 - alpha)",
          call. = FALSE)
@@ -69,10 +81,11 @@ profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20
   }
   targets <- profile_targets(fitted)
   targets <- targets[select_parameters(which, names(targets), "which")]
+  if (reml) targets <- reml_profile_targets(targets)
   if (is.null(attr(fitted$cov_theta, "ok")) && !isTRUE(fitted$singular))
     warning("profile(): the fit has no valid Hessian; steps are chosen without standard errors",
             call. = FALSE)
-  eng <- profile_engine(fitted)
+  eng <- if (reml) reml_profile_engine(fitted) else profile_engine(fitted)
   on.exit(eng$free(), add = TRUE)
   th_hat <- unname(fitted$theta)
   ll_hat <- fitted$loglik
@@ -106,6 +119,7 @@ profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20
   out$parameter <- factor(out$parameter, levels = names(targets))
   rownames(out) <- NULL
   structure(out, estimates = vapply(targets, `[[`, 1, "estimate"), alpha = alpha,
+            criterion = if (reml) "REML",
             bounds = lapply(targets, `[[`, "closed"),
             class = c("glmmgee_profile", "data.frame"))
 }

@@ -89,8 +89,11 @@ test_that("REML = TRUE is refused outside linear mixed models", {
   expect_error(glmm(Reaction ~ Days + (1 | Subject), sleepstudy,
                     family = gaussian(link = "log"), REML = TRUE), "gaussian\\(link")
   f <- glmm(Reaction ~ Days + (1 | Subject), sleepstudy, REML = TRUE)
-  expect_error(profile(f), "REML")
   expect_equal(dim(confint(f)), c(4L, 2L))
+  expect_error(profile(f, criterion = "both"), "'criterion' must be")
+  expect_error(profile(f, which = "Days", criterion = "REML"), "does not depend on the fixed effects")
+  expect_error(profile(glmm(Reaction ~ Days + (1 | Subject), sleepstudy), criterion = "REML"),
+               "needs a fit with REML = TRUE")
 })
 
 test_that("REML matches lmer with weights, an offset, || terms and slopes on two factors", {
@@ -119,4 +122,93 @@ test_that("REML matches lmer with weights, an offset, || terms and slopes on two
   # Conditional variances of the modes, as lmer's condVar.
   pv <- attr(lme4::ranef(m, condVar = TRUE)$g2, "postVar")
   expect_equal(as.vector(attr(ranef(f)$g2, "postVar")), as.vector(pv), tolerance = 1e-3)
+})
+
+# lme4's profile of a REML fit is that of the ML refit (lme4:::devfun2 calls
+# refitML()); confint(method = "profile") of ours does the same.
+test_that("profile intervals of a REML fit are lme4's (the ML refit's): sleepstudy, Penicillin", {
+  skip_if_not_installed("lme4")
+  data(sleepstudy, Penicillin, package = "lme4")
+  f <- glmm(Reaction ~ Days + (Days | Subject), sleepstudy, REML = TRUE)
+  m <- lme4::lmer(Reaction ~ Days + (Days | Subject), sleepstudy)
+  cf <- confint(f, method = "profile")
+  cm <- suppressMessages(confint(m, method = "profile"))
+  # lme4's order: .sig01 (sd intercept), .sig02 (cor), .sig03 (sd Days), .sigma, fixed.
+  expect_equal(unname(cf[c("sd_(Intercept)|Subject", "cor_Days.(Intercept)|Subject",
+                           "sd_Days|Subject", "sigma", "(Intercept)", "Days"), ]),
+               unname(cm), tolerance = 1e-3)
+  f <- glmm(diameter ~ 1 + (1 | plate) + (1 | sample), Penicillin, REML = TRUE)
+  m <- lme4::lmer(diameter ~ 1 + (1 | plate) + (1 | sample), Penicillin)
+  cf <- confint(f, method = "profile")
+  cm <- suppressMessages(confint(m, method = "profile"))
+  expect_equal(unname(cf[c("sd_(Intercept)|plate", "sd_(Intercept)|sample", "sigma",
+                           "(Intercept)"), ]), unname(cm), tolerance = 1e-3)
+})
+
+test_that("profile(criterion = \"REML\") traces the restricted likelihood (Dyestuff, by dense algebra)", {
+  skip_if_not_installed("lme4")
+  data(Dyestuff, package = "lme4")
+  f <- glmm(Yield ~ 1 + (1 | Batch), Dyestuff, REML = TRUE)
+  cf <- confint(f, method = "profile", criterion = "REML")
+  expect_equal(rownames(cf), c("sd_(Intercept)|Batch", "sigma"))
+  # The restricted log-likelihood from V = sb^2 ZZ' + s^2 I directly.
+  y <- Dyestuff$Yield
+  X <- matrix(1, length(y))
+  ZZ <- outer(Dyestuff$Batch, Dyestuff$Batch, "==") * 1
+  rll <- function(sb, s) {
+    V <- sb^2 * ZZ + s^2 * diag(length(y))
+    Vi <- solve(V)
+    XVX <- crossprod(X, Vi %*% X)
+    b <- solve(XVX, crossprod(X, Vi %*% y))
+    r <- y - X %*% b
+    -0.5 * (determinant(V)$modulus + determinant(XVX)$modulus + sum(r * (Vi %*% r)) +
+              (length(y) - 1) * log(2 * pi))
+  }
+  expect_equal(as.numeric(rll(f$D[1, 1]^0.5, sigma(f))), as.numeric(logLik(f)), tolerance = 1e-8)
+  zeta <- function(sb) {
+    o <- optimize(function(ls) rll(sb, exp(ls)), log(sigma(f)) + c(-2, 2), maximum = TRUE,
+                  tol = 1e-10)
+    sign(sb - sqrt(f$D[1, 1])) * sqrt(2 * (as.numeric(logLik(f)) - o$objective))
+  }
+  z <- stats::qnorm(0.975)
+  lims <- c(stats::uniroot(function(x) zeta(x) + z, c(1e-3, sqrt(f$D[1, 1])), tol = 1e-10)$root,
+            stats::uniroot(function(x) zeta(x) - z, c(sqrt(f$D[1, 1]), 10 * sqrt(f$D[1, 1])),
+                           tol = 1e-10)$root)
+  expect_equal(unname(cf[1, ]), lims, tolerance = 1e-4)
+  # Wider than the ML refit's interval for the batch standard deviation.
+  expect_gt(cf[1, 2], confint(f, parm = "sd_(Intercept)|Batch", method = "profile")[1, 2])
+})
+
+test_that("the one-factor restricted and ML criteria: lmer's values, exact gradients", {
+  skip_if_not_installed("lme4")
+  skip_if_not_installed("numDeriv")
+  data(sleepstudy, package = "lme4")
+  set.seed(3)
+  w <- runif(nrow(sleepstudy), 0.5, 2)
+  X <- model.matrix(~ Days, sleepstudy)
+  suff <- glmmgee:::cpp_lmm_suff(X, X, sleepstudy$Reaction, w, as.integer(sleepstudy$Subject), 18L)
+  pat <- glmmgee:::block_pattern(2L)
+  for (reml in c(TRUE, FALSE)) {
+    ev <- function(th) glmmgee:::cpp_lmm_eval(suff, th, pat$row - 1L, pat$col - 1L, reml, FALSE)
+    th <- c(0.9, 0.1, 0.3)
+    expect_equal(ev(th)$gradient, numDeriv::grad(function(t) ev(t)$deviance, th),
+                 tolerance = 1e-6)
+    m <- lme4::lmer(Reaction ~ Days + (Days | Subject), sleepstudy, weights = w, REML = reml)
+    crit <- if (reml) lme4::REMLcrit(m) else deviance(m)
+    expect_equal(ev(lme4::getME(m, "theta"))$deviance, crit, tolerance = 1e-8)
+  }
+})
+
+test_that("one-factor REML: zero weights drop rows, bad input is refused", {
+  skip_if_not_installed("lme4")
+  data(sleepstudy, package = "lme4")
+  w <- rep(c(1, 0, 1), length.out = nrow(sleepstudy))
+  f <- glmm(Reaction ~ Days + (Days | Subject), sleepstudy, weights = w, REML = TRUE)
+  m <- lme4::lmer(Reaction ~ Days + (Days | Subject), sleepstudy[w > 0, ])
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(m)), tolerance = 1e-6)
+  expect_equal(unname(fixef(f)), unname(lme4::fixef(m)), tolerance = 1e-5)
+  d <- sleepstudy[sleepstudy$Subject %in% c("308", "309"), ]
+  d <- d[c(1, 11), ]
+  expect_error(glmm(Reaction ~ Days + (1 | Subject), d, REML = TRUE),
+               "nothing is left to estimate the residual variance")
 })

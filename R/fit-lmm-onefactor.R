@@ -1,0 +1,162 @@
+# REML for a gaussian identity-link model with one grouping factor, without
+# an ML fit first: the profiled restricted criterion and its exact gradient
+# come from per-cluster q x q closed forms in C++ (src/lmm-onefactor.cpp);
+# the search is over lme4's relative factor theta (Lambda / sigma, lower
+# triangular, diagonal >= 0). The result has the shape of glmm_fit()'s, so
+# new_glmm() builds the fitted object as for an ML fit.
+
+# The restricted criterion as a function of theta on the scaled design:
+# value and gradient from one C++ call, kept for the gradient call that
+# nlminb makes at the same point.
+lmm_objective <- function(suff, pat, reml) {
+  last <- NULL
+  ev <- function(th) {
+    if (is.null(last) || !identical(last$th, th))
+      last <<- list(th = th, r = cpp_lmm_eval(suff, th, pat$row - 1L, pat$col - 1L, reml, FALSE))
+    last$r
+  }
+  list(fn = function(th) ev(th)$deviance,
+       gr = function(th) ev(th)$gradient,
+       full = function(th) cpp_lmm_eval(suff, th, pat$row - 1L, pat$col - 1L, reml, TRUE))
+}
+
+# Searches from lme4's start (identity factor on the scaled design) by
+# nlminb with the exact gradient; if that does not converge, once more from
+# the best point found. Entries resting at their bound are set there exactly
+# (lmer reports a singular variance as exactly zero).
+lmm_optimize <- function(obj, pat) {
+  k <- length(pat$row)
+  lower <- ifelse(pat$row == pat$col, 0, -Inf)
+  run <- function(st) stats::nlminb(st, obj$fn, obj$gr, lower = lower,
+                                    control = list(eval.max = 2000L, iter.max = 1000L,
+                                                   rel.tol = 1e-11))
+  r <- run(as.numeric(pat$row == pat$col))
+  runs <- list(r)
+  if (!is.finite(r$objective) || (r$convergence != 0L && max(abs(obj$gr(r$par))) >= 1e-3)) {
+    r2 <- run(pmax(r$par, lower + 1e-3))
+    runs <- c(runs, list(r2))
+    if (is.finite(r2$objective) && r2$objective < r$objective) r <- r2
+  }
+  th <- r$par
+  at_bound <- is.finite(lower) & th < 1e-6
+  if (any(at_bound)) {
+    th0 <- th
+    th0[at_bound] <- 0
+    if (obj$fn(th0) <= r$objective + 1e-10) th <- th0
+  }
+  # nlminb's relative-function test can end in "singular convergence" at
+  # the optimum of a flat criterion; the exact gradient decides.
+  on_bound <- is.finite(lower) & th <= 0
+  gfree <- obj$gr(th)[!on_bound]
+  ok <- r$convergence == 0L || !length(gfree) || max(abs(gfree)) < 1e-3
+  list(theta = th, on_bound = on_bound, runs = runs,
+       convergence = if (ok) 0L else r$convergence, message = r$message)
+}
+
+lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks) {
+  X <- as.matrix(X); Z <- as.matrix(Z)
+  storage.mode(X) <- "double"; storage.mode(Z) <- "double"
+  n <- nrow(X)
+  if (is.null(weights)) weights <- rep(1, n)
+  if (is.null(offset)) offset <- rep(0, n)
+  if (!all_finite(X)) stop("'X' contains NA, NaN or infinite values", call. = FALSE)
+  if (!all_finite(Z)) stop("'Z' contains NA, NaN or infinite values", call. = FALSE)
+  cl <- cluster_index(group, "group")
+  M <- length(cl$levels)
+  if (M < 2L) stop("'group' has only one level; a random effect needs at least two groups",
+                   call. = FALSE)
+  check_full_rank(X)
+  p <- ncol(X)
+  q <- ncol(Z)
+  keep <- weights > 0
+  if (sum(keep) <= p) stop("REML needs more observations than fixed effects", call. = FALSE)
+  pat <- block_pattern(cov_blocks)
+  # Columns of Z scaled to unit root mean square: the search is then as well
+  # conditioned whatever the units; theta maps back entry by entry.
+  sz <- sqrt(colMeans(Z[keep, , drop = FALSE]^2))
+  sz[!is.finite(sz) | sz == 0] <- 1
+  Zs <- sweep(Z[keep, , drop = FALSE], 2L, sz, "/")
+  suff <- cpp_lmm_suff(X[keep, , drop = FALSE], Zs, (y - offset)[keep], weights[keep],
+                       cl$index[keep], M)
+  obj <- lmm_objective(suff, pat, TRUE)
+  opt <- lmm_optimize(obj, pat)
+  ev <- obj$full(opt$theta)
+  if (!is.finite(ev$deviance)) stop("REML: the criterion is not finite at the optimum", call. = FALSE)
+  nobs <- sum(keep)
+  sigma2 <- ev$pwrss / (nobs - p)
+  sigma <- sqrt(sigma2)
+  # Lambda (absolute, the engine's parameters) on the user's Z.
+  lam <- sigma * opt$theta / sz[pat$row]
+  Lam <- matrix(0, q, q)
+  Lam[cbind(pat$row, pat$col)] <- lam
+  beta <- stats::setNames(drop(ev$beta), colnames(X) %||% paste0("X", seq_len(p)))
+  pnames <- c(names(beta), sprintf("lambda[%d,%d]", pat$row, pat$col), "log(sigma)")
+  theta <- stats::setNames(c(beta, lam, log(sigma)), pnames)
+  k <- length(theta)
+  cov_idx <- p + seq_len(length(pat$row) + 1L)
+  on_boundary <- rep(FALSE, k)
+  on_boundary[p + seq_along(pat$row)] <- opt$on_bound
+  hess <- lmm_reml_hessian(suff, pat, ev, theta, sz, p, on_boundary, pnames)
+  cov_theta <- invert_information(hess, on_boundary, pnames)
+  vc <- sigma2 * solve(ev$C)
+  cov_theta[seq_len(p), seq_len(p)] <- vc
+  # Modes on the engine's scale u (b = Lambda u): u = m / sigma, Var(u | y, beta) = A^-1.
+  modes <- list(mode = t(ev$modes) / sigma, mode_var = t(ev$Ainv),
+                post_mean = t(ev$modes) / sigma, post_var = t(ev$Ainv),
+                loglik = rep(NA_real_, M), newton_failures = 0L)
+  family <- gaussian()
+  family <- fitted_family(resolve_family(family), log(sigma))
+  singular <- any(on_boundary)
+  warn <- c(if (opt$convergence != 0L)
+              sprintf("REML optimizer did not report convergence: %s", opt$message),
+            if (singular) reml_singular_message)
+  ldf <- ev$ldA - suff$logw
+  list(beta = beta, lambda = lam, Lambda = Lam, sigma = sigma, theta = theta,
+       loglik = -ev$deviance / 2, gradient = stats::setNames(rep(0, k), pnames),
+       hessian = hess, cov_theta = cov_theta, modes = modes, nAGQ = 1L, family = family,
+       group = cl, q = q, pattern = pat, cov_blocks = cov_blocks, p = p, dispersion = TRUE,
+       family_par = NULL, singular = singular, on_boundary = on_boundary,
+       loglik_ml = -(ldf + nobs * (1 + log(2 * pi * ev$pwrss / nobs))) / 2,
+       optinfo = list(optimizer = "nlminb (exact gradient)", method = "REML",
+                      nAGQ = 1L, iterations = sum(vapply(opt$runs, `[[`, 1L, "iterations")),
+                      evaluations = sum(vapply(opt$runs, function(r) r$evaluations[[1L]], 1)),
+                      convergence = opt$convergence, message = opt$message,
+                      max_grad = 0, warnings = warn, reparameterized = FALSE,
+                      reml = list(criterion = ev$deviance, theta = opt$theta / sz[pat$row],
+                                  convergence = vapply(opt$runs, `[[`, 1L, "convergence"),
+                                  evaluations = sum(vapply(opt$runs, function(r) r$evaluations[[1L]], 1)))))
+}
+
+# Information for the covariance parameters (lambda, log sigma): central
+# differences of the exact gradient of the restricted log-likelihood with
+# sigma free (beta integrated out). The fixed effects' block is X'V^-1X,
+# orthogonal to them in a linear mixed model.
+lmm_reml_hessian <- function(suff, pat, ev, theta, sz, p, on_boundary, pnames) {
+  k <- length(theta)
+  idx <- p + seq_len(length(pat$row) + 1L)
+  nmp <- suff$n - p
+  grad <- function(par) lmm_reml_loglik(suff, pat, par, sz, p)$gradient
+  x0 <- theta[idx]
+  h <- 1e-4 * pmax(abs(x0), 1e-2)
+  Hc <- vapply(seq_along(x0), function(j) {
+    e <- replace(numeric(length(x0)), j, h[j])
+    (grad(x0 + e) - grad(x0 - e)) / (2 * h[j])
+  }, numeric(length(x0)))
+  Hc <- (Hc + t(Hc)) / 2
+  hess <- matrix(0, k, k, dimnames = list(pnames, pnames))
+  hess[seq_len(p), seq_len(p)] <- -ev$C / (ev$pwrss / nmp)
+  free <- idx[!on_boundary[idx]]
+  sub <- !on_boundary[idx]
+  hess[free, free] <- Hc[sub, sub]
+  hess[on_boundary, ] <- NA_real_
+  hess[, on_boundary] <- NA_real_
+  hess
+}
+
+# The REML fields of the fitted object that new_glmm() does not set.
+lmm_reml_finish <- function(obj, fit) {
+  obj$REML <- TRUE
+  obj$loglik_ml <- fit$loglik_ml
+  obj$cluster_loglik <- NULL
+  obj
+}

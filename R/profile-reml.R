@@ -1,0 +1,74 @@
+# Profiles of REML fits (profile.glmmgee_glmm(), criterion = ).
+#
+# lme4's profile() of a REML fit refits the model by ML and profiles the
+# likelihood (lme4:::devfun2 calls refitML()), so its profile intervals of a
+# REML fit are those of the ML fit. criterion = "ML" does the same, and so
+# matches confint(lmer fit); criterion = "REML" profiles the restricted
+# likelihood itself for the covariance parameters (standard deviations,
+# correlations, sigma), with one grouping factor. The restricted likelihood
+# does not depend on the fixed effects, so they have no restricted profile.
+
+reml_profile_criterion <- function(criterion) {
+  if (is.null(criterion)) return("ML")
+  if (!is.character(criterion) || length(criterion) != 1L || !criterion %in% c("ML", "REML"))
+    stop("'criterion' must be \"ML\" (lme4's profile of a REML fit: the ML refit) or \"REML\" (the restricted likelihood)",
+         call. = FALSE)
+  criterion
+}
+
+# The ML refit of a REML fit, for criterion = "ML".
+reml_ml_refit <- function(fitted) {
+  suppressWarnings(stats::update(fitted, REML = FALSE))
+}
+
+# The restricted log-likelihood with sigma free, and its exact gradient, at
+# (lambda, log sigma) on the design whose sufficient statistics are `suff`
+# (Z scaled by `sz`): the pieces come from cpp_lmm_eval (lmm-onefactor.cpp).
+lmm_reml_loglik <- function(suff, pat, par, sz, p) {
+  nl <- length(par)
+  ls <- par[[nl]]
+  s <- sz[pat$row] * exp(-ls)
+  th <- par[-nl] * s
+  r <- cpp_lmm_eval(suff, th, pat$row - 1L, pat$col - 1L, TRUE, TRUE)
+  if (!is.finite(r$deviance)) return(list(loglik = -Inf, gradient = rep(NA_real_, nl)))
+  nmp <- suff$n - p
+  e2 <- exp(-2 * ls)
+  gth <- -0.5 * (r$grad_ldA + r$grad_ldC + r$grad_pwrss * e2)
+  list(loglik = -0.5 * (r$ldA + r$ldC + nmp * (log(2 * pi) + 2 * ls) + r$pwrss * e2 - suff$logw),
+       gradient = c(gth * s, -nmp + r$pwrss * e2 - sum(gth * th)))
+}
+
+# The profile engine (profile-engine.R's interface) of the restricted
+# likelihood of a one-factor REML fit: a function of the whole theta whose
+# fixed-effect entries do not matter.
+reml_profile_engine <- function(fit) {
+  if (inherits(fit, "glmmgee_glmm_sparse"))
+    stop("profile(criterion = \"REML\") covers one grouping factor; with several terms use criterion = \"ML\" (as lme4) or confint(method = \"Wald\")",
+         call. = FALSE)
+  p <- length(fit$coefficients)
+  n <- length(fit$y)
+  pat <- fit$pattern
+  w <- fit$prior.weights %||% rep(1, n)
+  off <- fit$offset %||% rep(0, n)
+  Z <- fit$Z %||% matrix(1, n, 1L)
+  keep <- w > 0
+  suff <- cpp_lmm_suff(fit$X[keep, , drop = FALSE], as.matrix(Z)[keep, , drop = FALSE],
+                       (fit$y - off)[keep], w[keep], fit$group[keep], length(fit$group_levels))
+  sz <- rep(1, ncol(Z))
+  list(eval = function(th) {
+         r <- lmm_reml_loglik(suff, pat, th[-seq_len(p)], sz, p)
+         list(loglik = r$loglik, gradient = c(rep(0, p), r$gradient))
+       },
+       lower = c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf), -Inf),
+       free = function() NULL)
+}
+
+# Which targets a restricted profile can trace: not the fixed effects
+# (confint() then reports the covariance parameters only).
+reml_profile_targets <- function(targets) {
+  fixed <- vapply(targets, function(tg) tg$kind == "coef" && !tg$log, TRUE)
+  if (all(fixed))
+    stop("profile(criterion = \"REML\"): the restricted likelihood does not depend on the fixed effects; select a covariance parameter in 'which', or use criterion = \"ML\" (as lme4)",
+         call. = FALSE)
+  targets[!fixed]
+}

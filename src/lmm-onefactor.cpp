@@ -1,0 +1,224 @@
+// Profiled (RE)ML criterion of a linear mixed model with one grouping
+// factor, by per-cluster closed forms.
+//
+// Model (rows scaled by the square roots of the prior weights):
+//   y_i = X_i beta + Z_i Lambda u_i + e_i,  u_i ~ N(0, s2 I), e_i ~ N(0, s2 I),
+// Lambda the q x q lower-triangular relative factor (lme4's theta).
+// With S_i = Z_i'Z_i, F_i = Z_i'X_i, g_i = Z_i'y_i and A_i = Lambda'S_i Lambda + I,
+// s2 V_i^{-1} = I - Z_i Lambda A_i^{-1} Lambda'Z_i' (Woodbury), so
+//   C = X'V^{-1}X s2 = X'X - sum F_i'Lambda A_i^{-1} Lambda'F_i   (p x p),
+//   log|V_i / s2| = log|A_i|,
+//   pwrss = (y - X beta)' s2 V^{-1} (y - X beta) at the GLS beta.
+// Everything per evaluation is q x q or q x p per cluster: O(M q^2 (q + p)).
+// The criteria are lmer's (Bates et al. 2015, J. Stat. Softw. 67(1), eqs. 34
+// and 42): -2 log L_ML = sum log|A_i| + n (1 + log(2 pi pwrss / n)),
+// -2 log L_REML = sum log|A_i| + log|C| + (n - p)(1 + log(2 pi pwrss / (n - p))),
+// each minus sum log w. Their exact gradients in Lambda (envelope theorem for
+// beta; m_i = A_i^{-1} Lambda'(g_i - F_i beta) the spherical modes,
+// N_i = A_i^{-1} Lambda'F_i, K = C^{-1}):
+//   d sum log|A_i|  = sum 2 S_i Lambda A_i^{-1},
+//   d pwrss         = sum 2 (S_i Lambda m_i - c_i) m_i',  c_i = g_i - F_i beta,
+//   d log|C|        = -sum 2 (F_i - S_i Lambda N_i) K N_i'.
+#include <Rcpp.h>
+#include <RcppEigen.h>
+#include <cmath>
+#include "resources.h"
+
+// [[Rcpp::depends(RcppEigen)]]
+
+namespace {
+
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+using Eigen::Map;
+
+// Per-cluster sufficient statistics, stacked: S column-major q x q per
+// cluster in the columns of a (q*q) x M matrix, F q x p per cluster in a
+// (q*p) x M matrix, g q per cluster in a q x M matrix.
+struct Suff {
+  int M, q, p;
+  double n, logw, yty;
+  Map<MatrixXd> S, F, g, XtX;
+  Map<VectorXd> Xty;
+};
+
+Suff read_suff(const Rcpp::List& s) {
+  // Maps into the list's own storage: only double matrices (a coerced copy
+  // would not outlive this call).
+  for (const char* nm : {"S", "F", "g", "XtX", "Xty"})
+    if (TYPEOF(s[nm]) != REALSXP) Rcpp::stop("lmm: sufficient statistics must be double");
+  auto mat = [&](const char* nm) {
+    Rcpp::NumericMatrix m = s[nm];
+    return Map<MatrixXd>(m.begin(), m.nrow(), m.ncol());
+  };
+  Rcpp::NumericVector xty = s["Xty"];
+  Rcpp::NumericMatrix S = s["S"];
+  Rcpp::NumericMatrix XtX = s["XtX"];
+  const int q = Rcpp::as<int>(s["q"]);
+  const int p = XtX.nrow();
+  Rcpp::NumericMatrix F = s["F"], g = s["g"];
+  if (q < 1 || S.nrow() != q * q || F.nrow() != q * p || g.nrow() != q || xty.size() != p ||
+      XtX.ncol() != p || F.ncol() != S.ncol() || g.ncol() != S.ncol())
+    Rcpp::stop("lmm: inconsistent sufficient statistics");
+  return Suff{static_cast<int>(S.ncol()), q, p, Rcpp::as<double>(s["n"]),
+              Rcpp::as<double>(s["logw"]), Rcpp::as<double>(s["yty"]),
+              mat("S"), mat("F"), mat("g"), mat("XtX"),
+              Map<VectorXd>(xty.begin(), xty.size())};
+}
+
+}  // namespace
+
+// Per-cluster sums of the weighted design (rows with weight 0 dropped
+// beforehand by the caller).
+// [[Rcpp::export]]
+Rcpp::List cpp_lmm_suff(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Z,
+                        Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> w,
+                        Rcpp::IntegerVector index, int M) {
+  const Eigen::Index n = X.rows(), p = X.cols(), q = Z.cols();
+  if (Z.rows() != n || y.size() != n || w.size() != n || index.size() != n || M < 1)
+    Rcpp::stop("lmm: X, Z, y, weights and index must have the same number of rows");
+  MatrixXd S = MatrixXd::Zero(q * q, M), F = MatrixXd::Zero(q * p, M), g = MatrixXd::Zero(q, M);
+  MatrixXd XtX = MatrixXd::Zero(p, p);
+  VectorXd Xty = VectorXd::Zero(p);
+  double yty = 0.0, logw = 0.0;
+  VectorXd x(p), z(q);
+  glmmgee::InterruptPoll ip;
+  for (Eigen::Index r = 0; r < n; ++r) {
+    if ((r & 0xFFFF) == 0 && ip.poll()) ip.raise_if_interrupted();
+    const int i = index[r] - 1;
+    if (i < 0 || i >= M) Rcpp::stop("lmm: cluster index out of range");
+    const double sw = std::sqrt(w[r]);
+    logw += std::log(w[r]);
+    x = X.row(r).transpose() * sw;
+    z = Z.row(r).transpose() * sw;
+    const double yr = y[r] * sw;
+    for (Eigen::Index b = 0; b < q; ++b)
+      for (Eigen::Index a = 0; a < q; ++a) S(a + b * q, i) += z[a] * z[b];
+    for (Eigen::Index c = 0; c < p; ++c)
+      for (Eigen::Index a = 0; a < q; ++a) F(a + c * q, i) += z[a] * x[c];
+    g.col(i) += z * yr;
+    XtX.selfadjointView<Eigen::Lower>().rankUpdate(x);
+    Xty += x * yr;
+    yty += yr * yr;
+  }
+  XtX.triangularView<Eigen::StrictlyUpper>() = XtX.transpose();
+  return Rcpp::List::create(Rcpp::_["S"] = S, Rcpp::_["F"] = F, Rcpp::_["g"] = g,
+                            Rcpp::_["XtX"] = XtX, Rcpp::_["Xty"] = Xty,
+                            Rcpp::_["yty"] = yty, Rcpp::_["n"] = static_cast<double>(n),
+                            Rcpp::_["logw"] = logw, Rcpp::_["q"] = static_cast<int>(q));
+}
+
+// The criterion at relative factor entries `theta` (placed at rows/cols
+// `prow`/`pcol`, 0-based, of Lambda). Returns the deviance (-2 log L,
+// sigma profiled), its gradient in theta, and with `full` the pieces the
+// fitted object needs: beta, pwrss, C, log-determinants, modes m_i and
+// A_i^{-1} (column-major q x q per cluster).
+// [[Rcpp::export]]
+Rcpp::List cpp_lmm_eval(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> theta,
+                        Rcpp::IntegerVector prow, Rcpp::IntegerVector pcol, bool reml,
+                        bool full) {
+  const Suff s = read_suff(suff);
+  const int M = s.M, q = s.q, p = s.p;
+  const Eigen::Index k = theta.size();
+  if (prow.size() != k || pcol.size() != k) Rcpp::stop("lmm: theta and its pattern differ in length");
+  MatrixXd Lam = MatrixXd::Zero(q, q);
+  for (Eigen::Index j = 0; j < k; ++j) {
+    if (prow[j] < 0 || prow[j] >= q || pcol[j] < 0 || pcol[j] > prow[j])
+      Rcpp::stop("lmm: pattern outside the lower triangle");
+    Lam(prow[j], pcol[j]) = theta[j];
+  }
+  const double inf = std::numeric_limits<double>::infinity();
+  // Pass 1: A_i, their Cholesky factors (kept, one column per cluster), C
+  // and X'V^{-1}y (times s2). Work matrices are allocated once: the loop
+  // runs M times per evaluation.
+  MatrixXd Lstore(q * q, M);
+  MatrixXd C = s.XtX;
+  VectorXd Cy = s.Xty;
+  double ldA = 0.0, yVy = s.yty;
+  glmmgee::InterruptPoll ip;
+  MatrixXd Si(q, q), LF(q, p), Ai(q, q), LtS(q, q);
+  VectorXd Lg(q);
+  Eigen::LLT<MatrixXd> llt(q);
+  for (int i = 0; i < M; ++i) {
+    if ((i & 0x3FFF) == 0 && ip.poll()) ip.raise_if_interrupted();
+    Si = Map<const MatrixXd>(s.S.col(i).data(), q, q);
+    LtS.noalias() = Lam.transpose() * Si;
+    Ai.noalias() = LtS * Lam;
+    Ai.diagonal().array() += 1.0;
+    llt.compute(Ai);
+    if (llt.info() != Eigen::Success) return Rcpp::List::create(Rcpp::_["deviance"] = inf);
+    const MatrixXd& LL = llt.matrixLLT();
+    for (int a = 0; a < q; ++a) ldA += 2.0 * std::log(LL(a, a));
+    Map<MatrixXd>(Lstore.col(i).data(), q, q) = LL;
+    const auto L = LL.triangularView<Eigen::Lower>();
+    LF.noalias() = Lam.transpose() * Map<const MatrixXd>(s.F.col(i).data(), q, p);
+    Lg.noalias() = Lam.transpose() * s.g.col(i);
+    L.solveInPlace(LF);   // L^{-1} Lambda'F
+    L.solveInPlace(Lg);
+    C.noalias() -= LF.transpose() * LF;
+    Cy.noalias() -= LF.transpose() * Lg;
+    yVy -= Lg.squaredNorm();
+  }
+  Eigen::LLT<MatrixXd> cc(C);
+  if (cc.info() != Eigen::Success) return Rcpp::List::create(Rcpp::_["deviance"] = inf);
+  const VectorXd beta = cc.solve(Cy);
+  double ldC = 0.0;
+  for (int a = 0; a < p; ++a) ldC += 2.0 * std::log(cc.matrixLLT()(a, a));
+  const double pwrss = std::max(yVy - Cy.dot(beta), 1e-300 * std::max(1.0, s.yty));
+  const double df = reml ? s.n - p : s.n;
+  if (!(df > 0)) Rcpp::stop("lmm: no residual degrees of freedom");
+  double dev = ldA + df * (1.0 + std::log(2.0 * M_PI * pwrss / df)) - s.logw;
+  if (reml) dev += ldC;
+  // Pass 2: the gradient in Lambda (formulas at the top of the file).
+  MatrixXd K = reml ? cc.solve(MatrixXd::Identity(p, p)) : MatrixXd();
+  // The three terms apart: the information for sigma free (R side) needs them.
+  MatrixXd GA = MatrixXd::Zero(q, q), GP = MatrixXd::Zero(q, q), GC = MatrixXd::Zero(q, q);
+  MatrixXd SL(q, q), N(q, p), Fi(q, p), LtF(q, p), R(q, p), KN(p, q);
+  VectorXd c(q), m(q), Ltc(q);
+  MatrixXd modes, Ainv;
+  if (full) { modes.resize(q, M); Ainv.resize(q * q, M); }
+  for (int i = 0; i < M; ++i) {
+    if ((i & 0x3FFF) == 0 && ip.poll()) ip.raise_if_interrupted();
+    Si = Map<const MatrixXd>(s.S.col(i).data(), q, q);
+    Fi = Map<const MatrixXd>(s.F.col(i).data(), q, p);
+    const auto L = Map<const MatrixXd>(Lstore.col(i).data(), q, q).triangularView<Eigen::Lower>();
+    Ai.setIdentity();
+    L.solveInPlace(Ai);
+    L.transpose().solveInPlace(Ai);   // A_i^{-1}
+    SL.noalias() = Si * Lam;
+    GA.noalias() += 2.0 * SL * Ai;
+    c = s.g.col(i);
+    c.noalias() -= Fi * beta;
+    Ltc.noalias() = Lam.transpose() * c;
+    m.noalias() = Ai * Ltc;
+    c.noalias() -= SL * m;   // c_i - S_i Lambda m_i
+    GP.noalias() -= 2.0 * c * m.transpose();
+    if (reml) {
+      LtF.noalias() = Lam.transpose() * Fi;
+      N.noalias() = Ai * LtF;
+      R = Fi;
+      R.noalias() -= SL * N;
+      KN.noalias() = K * N.transpose();
+      GC.noalias() -= 2.0 * R * KN;
+    }
+    if (full) {
+      modes.col(i) = m;
+      Ainv.col(i) = Map<const VectorXd>(Ai.data(), q * q);
+    }
+  }
+  const MatrixXd G = GA + (df / pwrss) * GP + GC;
+  auto pick = [&](const MatrixXd& H) {
+    VectorXd v(k);
+    for (Eigen::Index j = 0; j < k; ++j) v[j] = H(prow[j], pcol[j]);
+    return v;
+  };
+  const VectorXd grad = pick(G);
+  if (!full)
+    return Rcpp::List::create(Rcpp::_["deviance"] = dev, Rcpp::_["gradient"] = grad);
+  return Rcpp::List::create(Rcpp::_["deviance"] = dev, Rcpp::_["gradient"] = grad,
+                            Rcpp::_["beta"] = beta, Rcpp::_["pwrss"] = pwrss,
+                            Rcpp::_["C"] = C, Rcpp::_["ldA"] = ldA, Rcpp::_["ldC"] = ldC,
+                            Rcpp::_["modes"] = modes, Rcpp::_["Ainv"] = Ainv,
+                            Rcpp::_["grad_ldA"] = pick(GA), Rcpp::_["grad_ldC"] = pick(GC),
+                            Rcpp::_["grad_pwrss"] = pick(GP));
+}
