@@ -167,6 +167,10 @@ cpp_gee_assoc <- function(corstr, mdep, scale_fix, scale_value, m, ms, alpha) {
     .Call(`_glmmgee_cpp_gee_assoc`, corstr, mdep, scale_fix, scale_value, m, ms, alpha)
 }
 
+cpp_sparse_glm_start <- function(ptr, maxit) {
+    .Call(`_glmmgee_cpp_sparse_glm_start`, ptr, maxit)
+}
+
 cpp_ordinal_loglik <- function(y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start = NULL) {
     .Call(`_glmmgee_cpp_ordinal_loglik`, y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start)
 }

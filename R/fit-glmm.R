@@ -281,7 +281,8 @@ start_values <- function(X, y, weights, offset, family, q, pat, start, eng = NUL
     return(c(start$beta, start$lambda, if (disp) log(start[[dname]])))
   }
   if (!is.null(eng) && (!disp || isTRUE(attr(disp, "scale"))) && engine_start_ok(family)) {
-    beta <- cpp_agq_glm_start(eng, 25L)
+    # `eng`: the one-factor engine, or a function of maxit (the sparse one's).
+    beta <- if (is.function(eng)) eng(25L) else cpp_agq_glm_start(eng, 25L)
     beta[!is.finite(beta)] <- 0
     fitted <- family$linkinv(drop(X %*% beta) + offset)
   } else {

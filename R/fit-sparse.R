@@ -38,7 +38,16 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
   # The search runs on centred and scaled designs (reparam-glmm.R); the
   # optimum is mapped back and finished on the user's design.
   rp <- sparse_reparam(X, re, p, disp)
-  st <- start_values(rp$X, y, weights, offset, family, 1L, list(row = 1L, col = 1L), NULL)
+  new_engine <- function(Xe, Ze) {
+    cpp_sparse_new(Xe, Ze, as.numeric(y), as.numeric(weights), as.numeric(offset),
+                   re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
+                   family$family_code, family$link_code)
+  }
+  eng <- new_engine(rp$X, rp$Z)
+  # The GLM start by the engine's Newton iteration (laplace-start.cpp), not
+  # by glm.fit().
+  st <- start_values(rp$X, y, weights, offset, family, 1L, list(row = 1L, col = 1L), NULL,
+                     eng = function(maxit) cpp_sparse_glm_start(eng, maxit))
   theta <- c(st[seq_len(p)], ifelse(re$lower == 0, st[[p + 1L]], 0), if (disp) st[[p + 2L]])
   if (!is.null(start)) {
     if (!is.numeric(start) || length(start) != length(theta) || anyNA(start))
@@ -49,12 +58,6 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
   lower <- c(rep(-Inf, p), re$lower, if (disp) -Inf)
   pnames <- c(colnames(X) %||% paste0("X", seq_len(p)), re$par_names,
               if (disp) sprintf("log(%s)", dispersion_name(family)))
-  new_engine <- function(Xe, Ze) {
-    cpp_sparse_new(Xe, Ze, as.numeric(y), as.numeric(weights), as.numeric(offset),
-                   re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
-                   family$family_code, family$link_code)
-  }
-  eng <- new_engine(rp$X, rp$Z)
   nthreads <- cpp_sparse_set_threads(eng, control$nthreads)
   diagm <- p + which(re$lower == 0)
   # The optimizer holds a variance at zero below optimizer_boundary_tol();

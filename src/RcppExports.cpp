@@ -539,6 +539,18 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_sparse_glm_start
+Eigen::VectorXd cpp_sparse_glm_start(SEXP ptr, int maxit);
+RcppExport SEXP _glmmgee_cpp_sparse_glm_start(SEXP ptrSEXP, SEXP maxitSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_glm_start(ptr, maxit));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_ordinal_loglik
 Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> offset, Eigen::Map<Eigen::VectorXd> weights, Eigen::Map<Eigen::VectorXi> start, int J, Eigen::Map<Eigen::VectorXd> theta, Eigen::Map<Eigen::VectorXd> beta, double log_sigma, int nAGQ, int link, bool gradient, Rcpp::Nullable<Rcpp::NumericVector> mode_start);
 RcppExport SEXP _glmmgee_cpp_ordinal_loglik(SEXP ySEXP, SEXP XSEXP, SEXP offsetSEXP, SEXP weightsSEXP, SEXP startSEXP, SEXP JSEXP, SEXP thetaSEXP, SEXP betaSEXP, SEXP log_sigmaSEXP, SEXP nAGQSEXP, SEXP linkSEXP, SEXP gradientSEXP, SEXP mode_startSEXP) {
@@ -617,6 +629,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_gee_shard_cross", (DL_FUNC) &_glmmgee_cpp_gee_shard_cross, 4},
     {"_glmmgee_cpp_gee_shard_variance", (DL_FUNC) &_glmmgee_cpp_gee_shard_variance, 7},
     {"_glmmgee_cpp_gee_assoc", (DL_FUNC) &_glmmgee_cpp_gee_assoc, 7},
+    {"_glmmgee_cpp_sparse_glm_start", (DL_FUNC) &_glmmgee_cpp_sparse_glm_start, 2},
     {"_glmmgee_cpp_ordinal_loglik", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik, 13},
     {"_glmmgee_cpp_ordinal_scores", (DL_FUNC) &_glmmgee_cpp_ordinal_scores, 4},
     {NULL, NULL, 0}

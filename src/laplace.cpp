@@ -437,7 +437,9 @@ SparseResult SparseLaplace::evaluate(const Eigen::VectorXd& theta, bool gradient
 
 SparseModes SparseLaplace::modes(const Eigen::VectorXd& theta) {
   SparseModes out;
-  SparseResult r = evaluate(theta, true);  // maps the pairs, sets ucache_
+  // The factor at the mode is all that is needed (the selected inverse
+  // below is computed once, not also for a gradient).
+  SparseResult r = evaluate(theta, false);
   if (r.pirls_failed) { out.failed = true; return out; }
   Eigen::VectorXd beta, lam;
   double phi;

@@ -86,6 +86,9 @@ class SparseLaplace {
   // H^{-1} rhs at the mode for theta (columns of rhs in original order).
   Eigen::MatrixXd solve(const Eigen::VectorXd& theta, const Eigen::MatrixXd& rhs);
   void reset_modes() { ucache_.setZero(); }
+  // The GLM's fixed effects (no random effects), for starting values
+  // (laplace-start.cpp); not with auxiliary predictors.
+  Eigen::VectorXd glm_start(int maxit) const;
   // Threads for the loops over observations, H's entries and A's columns
   // (laplace-kernels.cpp); results do not depend on the number.
   void set_threads(int nthreads);
