@@ -162,7 +162,8 @@ finish_sparse_fit <- function(evalf, theta, opt, stages, boundary, lower, contro
     hess <- sparse_hessian(ev, theta, b, central = FALSE, typical = typical, step = 1e-5)
     stages$hessian <- list(iterations = 0L, evaluations = sum(!b), convergence = 0L,
                            message = "forward differences")
-    pol <- newton_search(ev, theta, hess, b, lower, maxit = 3L, tol = 1e-12, at = ev(theta))
+    pol <- newton_search(ev, theta, hess, b, lower, maxit = 3L, tol = 1e-12, at = ev(theta),
+                         interpolate = FALSE)
     stages$polish <- pol$record
     theta <- pol$theta
     if (opt$convergence != 0L && pol$converged)

@@ -5,9 +5,11 @@
 # From the Hessian H (negative definite over the free parameters): Newton
 # steps, with bfgs = TRUE the matrix updated from each accepted step's change
 # in gradient (Nocedal & Wright 2006, sec. 6.1). A step that lowers the
-# log-likelihood is shortened to the maximum of the quadratic through the
-# start (value and slope) and the trial's value, kept within [0.1, 0.5] of
-# the trial (at worst halving), until it improves or falls below 1e-4.
+# log-likelihood is shortened until it improves or falls below 1e-4: to the
+# maximum of the quadratic through the start (value and slope) and the
+# trial's value, kept within [0.1, 0.5] of the trial, or with
+# interpolate = FALSE halved (the one-factor optimizer's, whose optima, also
+# those of the sharded engine, are compared to the last bits in the tests).
 # Parameters on a boundary stay fixed; a step that would cross a bound is
 # shortened to `shrink` of the way to it (0.5: a standard deviation
 # approaches zero geometrically; 0.99: nearly to the bound), and more than
@@ -19,7 +21,7 @@
 # evaluations, convergence, message), at (the evaluation at theta) and
 # hessian (H with the updated matrix on the free parameters).
 newton_search <- function(ev, theta, H, on_boundary, lower, maxit, tol, at = NULL,
-                          bfgs = FALSE, shrink = 0.99, max_hits = Inf) {
+                          bfgs = FALSE, shrink = 0.99, max_hits = Inf, interpolate = TRUE) {
   free <- which(!on_boundary)
   rec <- list(iterations = 0L, evaluations = 0L, convergence = 1L, message = "")
   B <- -H[free, free, drop = FALSE]  # information: positive definite
@@ -54,18 +56,23 @@ newton_search <- function(ev, theta, H, on_boundary, lower, maxit, tol, at = NUL
     }
     if (!is.finite(t) || t <= 0 || hits > max_hits) break
     ok <- FALSE
-    while (t >= 1e-4) {
+    repeat {
       th <- theta
       th[free] <- th[free] + t * step
       nxt <- ev(th)
       rec$evaluations <- rec$evaluations + 1L
       if (is.finite(nxt$loglik) && nxt$loglik >= cur$loglik - 1e-10 * abs(cur$loglik)) {
-        ok <- TRUE
+        ok <- t >= 1e-4
         break
       }
-      ft <- nxt$loglik - cur$loglik
-      tq <- if (is.finite(ft)) dec * t^2 / (2 * (dec * t - ft)) else t / 2
-      t <- min(max(tq, 0.1 * t), 0.5 * t)
+      if (interpolate) {
+        ft <- nxt$loglik - cur$loglik
+        tq <- if (is.finite(ft)) dec * t^2 / (2 * (dec * t - ft)) else t / 2
+        t <- min(max(tq, 0.1 * t), 0.5 * t)
+      } else {
+        t <- t / 2
+      }
+      if (t < 1e-4) break
     }
     if (!ok) break
     if (bfgs) {

@@ -121,15 +121,16 @@ finish_glmm_fit <- function(eng, theta, opt, stages, at, boundary, lower, contro
   list(theta = theta, opt = opt, stages = stages, final = final, hess = hess)
 }
 
-# Newton steps on the engine's log-likelihood (newton-search.R): a step
-# that would cross a bound goes 0.99 of the way to it; with bfgs = TRUE the
+# Newton steps on the engine's log-likelihood (newton-search.R), halving a
+# step that does not improve it; a step that would cross a bound goes 0.99
+# of the way to it; with bfgs = TRUE the
 # Hessian is updated along the way and a second such step in a row hands
 # over to nlminb. `at` is an evaluation already made at theta.
 newton_steps <- function(eng, theta, H, on_boundary, maxit, lower, at = NULL,
                          bfgs = FALSE, tol = 1e-12) {
   newton_search(function(th) agq_eval(eng, th, TRUE), theta, H, on_boundary, lower,
                 maxit = maxit, tol = tol, at = at, bfgs = bfgs, shrink = 0.99,
-                max_hits = if (bfgs) 1L else Inf)
+                max_hits = if (bfgs) 1L else Inf, interpolate = FALSE)
 }
 
 # nlminb on the negative log-likelihood, objective and gradient from one
