@@ -188,6 +188,10 @@ cpp_tridiag_solve <- function(dT, eT, lambda, B) {
     .Call(`_glmmgee_cpp_tridiag_solve`, dT, eT, lambda, B)
 }
 
+cpp_sparse_glm_start <- function(ptr, maxit) {
+    .Call(`_glmmgee_cpp_sparse_glm_start`, ptr, maxit)
+}
+
 cpp_lmm_suff <- function(X, Z, y, w, index, M) {
     .Call(`_glmmgee_cpp_lmm_suff`, X, Z, y, w, index, M)
 }

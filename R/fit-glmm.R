@@ -281,8 +281,10 @@ start_values <- function(X, y, weights, offset, family, q, pat, start, eng = NUL
     return(c(start$beta, start$lambda, if (disp) log(start[[dname]])))
   }
   if (!is.null(eng) && (!disp || isTRUE(attr(disp, "scale"))) && engine_start_ok(family)) {
-    # The same steps on the same order-independent sums as a sharded fit.
-    beta <- glm_newton_start(function(b) cpp_agq_glm_sums(eng, b), p, 25L)
+    # `eng`: the one-factor engine (the same steps on the same order-independent
+    # sums as a sharded fit), or a function of maxit (the sparse one's).
+    beta <- if (is.function(eng)) eng(25L) else
+      glm_newton_start(function(b) cpp_agq_glm_sums(eng, b), p, 25L)
     beta[!is.finite(beta)] <- 0
     fitted <- family$linkinv(drop(X %*% beta) + offset)
   } else {

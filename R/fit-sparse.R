@@ -38,7 +38,16 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
   # The search runs on centred and scaled designs (reparam-glmm.R); the
   # optimum is mapped back and finished on the user's design.
   rp <- sparse_reparam(X, re, p, disp)
-  st <- start_values(rp$X, y, weights, offset, family, 1L, list(row = 1L, col = 1L), NULL)
+  new_engine <- function(Xe, Ze) {
+    cpp_sparse_new(Xe, Ze, as.numeric(y), as.numeric(weights), as.numeric(offset),
+                   re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
+                   family$family_code, family$link_code)
+  }
+  eng <- new_engine(rp$X, rp$Z)
+  # The GLM start by the engine's Newton iteration (laplace-start.cpp), not
+  # by glm.fit().
+  st <- start_values(rp$X, y, weights, offset, family, 1L, list(row = 1L, col = 1L), NULL,
+                     eng = function(maxit) cpp_sparse_glm_start(eng, maxit))
   theta <- c(st[seq_len(p)], ifelse(re$lower == 0, st[[p + 1L]], 0), if (disp) st[[p + 2L]])
   if (!is.null(start)) {
     if (!is.numeric(start) || length(start) != length(theta) || anyNA(start))
@@ -49,12 +58,6 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
   lower <- c(rep(-Inf, p), re$lower, if (disp) -Inf)
   pnames <- c(colnames(X) %||% paste0("X", seq_len(p)), re$par_names,
               if (disp) sprintf("log(%s)", dispersion_name(family)))
-  new_engine <- function(Xe, Ze) {
-    cpp_sparse_new(Xe, Ze, as.numeric(y), as.numeric(weights), as.numeric(offset),
-                   re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
-                   family$family_code, family$link_code)
-  }
-  eng <- new_engine(rp$X, rp$Z)
   nthreads <- cpp_sparse_set_threads(eng, control$nthreads)
   diagm <- p + which(re$lower == 0)
   # The optimizer holds a variance at zero below optimizer_boundary_tol();
@@ -159,7 +162,8 @@ finish_sparse_fit <- function(evalf, theta, opt, stages, boundary, lower, contro
     hess <- sparse_hessian(ev, theta, b, central = FALSE, typical = typical, step = 1e-5)
     stages$hessian <- list(iterations = 0L, evaluations = sum(!b), convergence = 0L,
                            message = "forward differences")
-    pol <- sparse_newton(ev, theta, hess, b, lower)
+    pol <- newton_search(ev, theta, hess, b, lower, maxit = 3L, tol = 1e-12, at = ev(theta),
+                         interpolate = FALSE)
     stages$polish <- pol$record
     theta <- pol$theta
     if (opt$convergence != 0L && pol$converged)
@@ -206,49 +210,6 @@ sparse_hessian <- function(ev, theta, on_boundary, central = TRUE,
   }
   H[idx, idx] <- (H[idx, idx] + t(H[idx, idx])) / 2
   H
-}
-
-# Newton steps with a fixed Hessian, step halving, parameters on a
-# boundary held fixed, steps shortened to stay within the bounds.
-sparse_newton <- function(ev, theta, H, on_boundary, lower, maxit = 3L) {
-  free <- which(!on_boundary)
-  rec <- list(iterations = 0L, evaluations = 0L, convergence = 1L, message = "")
-  ch <- tryCatch(chol(-H[free, free, drop = FALSE]), error = function(e) NULL)
-  if (is.null(ch)) {
-    rec$message <- "Hessian not negative definite"
-    return(list(theta = theta, converged = FALSE, record = rec))
-  }
-  cur <- ev(theta)
-  converged <- FALSE
-  for (it in seq_len(maxit)) {
-    step <- backsolve(ch, forwardsolve(t(ch), cur$gradient[free]))
-    dec <- sum(step * cur$gradient[free])
-    if (!is.finite(dec)) break
-    if (dec < 1e-12 * max(1, abs(cur$loglik)) || max(abs(step)) < 1e-10) {
-      converged <- TRUE
-      break
-    }
-    t <- 1
-    out <- (theta[free] + step) < lower[free]
-    if (any(out)) t <- min(1, 0.99 * min((lower[free][out] - theta[free][out]) / step[out]))
-    if (!is.finite(t) || t <= 0) break
-    repeat {
-      th <- theta
-      th[free] <- th[free] + t * step
-      nxt <- ev(th)
-      rec$evaluations <- rec$evaluations + 1L
-      if (is.finite(nxt$loglik) && nxt$loglik >= cur$loglik - 1e-10 * abs(cur$loglik)) break
-      t <- t / 2
-      if (t < 1e-4) break
-    }
-    if (t < 1e-4) break
-    theta <- th
-    cur <- nxt
-    rec$iterations <- it
-  }
-  rec$convergence <- if (converged) 0L else 1L
-  rec$message <- if (converged) "Newton decrement below tolerance" else "Newton steps did not converge"
-  list(theta = theta, converged = converged, record = rec)
 }
 
 # Per-term results on the scale of the data: Lambda, D, the modes b per

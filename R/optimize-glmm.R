@@ -130,82 +130,19 @@ finish_glmm_fit <- function(eng, theta, opt, stages, at, boundary, lower, contro
   list(theta = theta, opt = opt, stages = stages, final = final, hess = hess)
 }
 
-# Newton steps on the log-likelihood with Hessian H (negative definite over
-# the free parameters), halving a step that does not improve the
-# log-likelihood. Parameters on a boundary stay where they are. With
-# bfgs = TRUE the Hessian is updated from each step's change in gradient;
-# those runs give up early (for nlminb to take over) when steps keep
-# hitting a bound. `at` is an evaluation already made at theta.
-# Converged: Newton decrement below tol * max(1, |loglik|). `eng` may also
-# be a function of theta returning the evaluation with its gradient (the
-# structured-covariance route maps its parameters to the engine's).
+# Newton steps on the engine's log-likelihood (newton-search.R), halving a
+# step that does not improve it; a step that would cross a bound goes 0.99
+# of the way to it; with bfgs = TRUE the
+# Hessian is updated along the way and a second such step in a row hands
+# over to nlminb. `at` is an evaluation already made at theta.
+# `eng` may also be a function of theta returning the evaluation with its
+# gradient (the structured-covariance route maps its parameters to the engine's).
 newton_steps <- function(eng, theta, H, on_boundary, maxit, lower, at = NULL,
                          bfgs = FALSE, tol = 1e-12) {
   ev <- if (is.function(eng)) eng else function(th) agq_eval(eng, th, TRUE)
-  free <- which(!on_boundary)
-  rec <- list(iterations = 0L, evaluations = 0L, convergence = 1L, message = "")
-  B <- -H[free, free, drop = FALSE]  # information: positive definite
-  ch <- if (anyNA(B)) NULL else tryCatch(chol(B), error = function(e) NULL)
-  if (is.null(ch)) {
-    rec$message <- "Hessian not negative definite"
-    return(list(theta = theta, converged = FALSE, record = rec, at = at, hessian = NULL))
-  }
-  cur <- at
-  if (is.null(cur)) {
-    cur <- ev(theta)
-    rec$evaluations <- 1L
-  }
-  converged <- FALSE
-  hits <- 0L
-  for (it in seq_len(maxit)) {
-    gf <- cur$gradient[free]
-    step <- backsolve(ch, forwardsolve(t(ch), gf))
-    dec <- sum(step * gf)
-    if (!is.finite(dec)) break
-    if (dec < tol * max(1, abs(cur$loglik)) || max(abs(step)) < 1e-10) {
-      converged <- TRUE
-      break
-    }
-    t <- 1
-    # Stay inside the bounds (Lambda's diagonal >= 0): shorten the step.
-    out <- (theta[free] + step) < lower[free]
-    if (any(out)) {
-      t <- min(1, 0.99 * min((lower[free][out] - theta[free][out]) / step[out]))
-      hits <- hits + 1L
-    } else {
-      hits <- 0L
-    }
-    if (!is.finite(t) || t <= 0 || (bfgs && hits >= 2L)) break
-    repeat {
-      th <- theta
-      th[free] <- th[free] + t * step
-      nxt <- ev(th)
-      rec$evaluations <- rec$evaluations + 1L
-      if (is.finite(nxt$loglik) && nxt$loglik >= cur$loglik - 1e-10 * abs(cur$loglik)) break
-      t <- t / 2
-      if (t < 1e-4) break
-    }
-    if (t < 1e-4) break
-    if (bfgs) {
-      s <- th[free] - theta[free]
-      yv <- gf - nxt$gradient[free]  # change in the gradient of -loglik
-      sy <- sum(s * yv)
-      Bs <- drop(B %*% s)
-      if (is.finite(sy) && sy > 1e-12 * sqrt(sum(s^2) * sum(yv^2))) {
-        B1 <- B - tcrossprod(Bs) / sum(s * Bs) + tcrossprod(yv) / sy
-        ch1 <- tryCatch(chol(B1), error = function(e) NULL)
-        if (!is.null(ch1)) { B <- B1; ch <- ch1 }
-      }
-    }
-    theta <- th
-    cur <- nxt
-    rec$iterations <- it
-  }
-  rec$convergence <- if (converged) 0L else 1L
-  rec$message <- if (converged) "Newton decrement below tolerance" else "Newton steps did not converge"
-  Hout <- H
-  Hout[free, free] <- -B
-  list(theta = theta, converged = converged, record = rec, at = cur, hessian = Hout)
+  newton_search(ev, theta, H, on_boundary, lower,
+                maxit = maxit, tol = tol, at = at, bfgs = bfgs, shrink = 0.99,
+                max_hits = if (bfgs) 1L else Inf, interpolate = FALSE)
 }
 
 # nlminb on the negative log-likelihood, objective and gradient from one

@@ -18,11 +18,11 @@ suppressPackageStartupMessages({
 args <- as.integer(commandArgs(TRUE))
 if (length(args) < 5L) args <- c(1000L, 50L, 100L, 20L, 3L)
 reps <- args[5]
+loadavg <- function()
+  tryCatch(paste(scan("/proc/loadavg", what = "", n = 3, quiet = TRUE), collapse = " "),
+           error = function(e) "?")
 cat(sprintf("glmmgee %s, R %s, %d core(s), load average %s, %s\n", packageVersion("glmmgee"),
-            getRversion(), parallel::detectCores(),
-            tryCatch(paste(scan("/proc/loadavg", what = "", n = 3, quiet = TRUE), collapse = " "),
-                     error = function(e) "?"),
-            format(Sys.time(), "%Y-%m-%d %H:%M")))
+            getRversion(), parallel::detectCores(), loadavg(), format(Sys.time(), "%Y-%m-%d %H:%M")))
 
 # Median elapsed time of `reps` evaluations of expr (after a garbage collection).
 timeit <- function(expr, reps) {
@@ -63,6 +63,7 @@ run <- function(label, f, d, threads) {
                          function(s) as.integer(s$evaluations %||% 0L), 1L)),
               ours$value$optinfo$optimizer))
   print(tab, row.names = FALSE, digits = 6)
+  cat(sprintf("load average after this model: %s\n", loadavg()))
   invisible(tab)
 }
 `%||%` <- function(a, b) if (is.null(a)) b else a

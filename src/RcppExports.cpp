@@ -605,6 +605,18 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_sparse_glm_start
+Eigen::VectorXd cpp_sparse_glm_start(SEXP ptr, int maxit);
+RcppExport SEXP _glmmgee_cpp_sparse_glm_start(SEXP ptrSEXP, SEXP maxitSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_glm_start(ptr, maxit));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_lmm_suff
 Rcpp::List cpp_lmm_suff(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Z, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> w, Rcpp::IntegerVector index, int M);
 RcppExport SEXP _glmmgee_cpp_lmm_suff(SEXP XSEXP, SEXP ZSEXP, SEXP ySEXP, SEXP wSEXP, SEXP indexSEXP, SEXP MSEXP) {
@@ -720,6 +732,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_tridiagonalize", (DL_FUNC) &_glmmgee_cpp_tridiagonalize, 1},
     {"_glmmgee_cpp_householder_apply", (DL_FUNC) &_glmmgee_cpp_householder_apply, 4},
     {"_glmmgee_cpp_tridiag_solve", (DL_FUNC) &_glmmgee_cpp_tridiag_solve, 4},
+    {"_glmmgee_cpp_sparse_glm_start", (DL_FUNC) &_glmmgee_cpp_sparse_glm_start, 2},
     {"_glmmgee_cpp_lmm_suff", (DL_FUNC) &_glmmgee_cpp_lmm_suff, 6},
     {"_glmmgee_cpp_lmm_eval", (DL_FUNC) &_glmmgee_cpp_lmm_eval, 6},
     {"_glmmgee_cpp_ordinal_loglik", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik, 13},

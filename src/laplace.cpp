@@ -143,6 +143,7 @@ SparseLaplace::SparseLaplace(const Eigen::Ref<const Eigen::MatrixXd>& X,
   for (int j = 0; j < Q_; ++j) diag_h_[j] = (int)find_entry(Ho, Hi, j, j);
   chol_.analyzePattern(H_);
   ucache_ = Eigen::VectorXd::Zero(Q_);
+  uanchor_ = Eigen::VectorXd::Zero(Q_);
 }
 
 long SparseLaplace::nnz_factor() const {
@@ -176,7 +177,7 @@ void SparseLaplace::set_aux(int kind, const Eigen::Ref<const Eigen::MatrixXd>& X
   AV_ = AOFF_.transpose();
   lconst_ = 0.0;
   for (int i = 0; i < n_; ++i) lconst_ += aux_->logconst(y_[i], wt_[i]);
-  ucache_.setZero();
+  reset_modes();
 }
 
 void SparseLaplace::fill_aux(const Eigen::VectorXd& theta) {
@@ -318,7 +319,7 @@ SparseResult SparseLaplace::evaluate(const Eigen::VectorXd& theta, bool gradient
   res.gradient = Eigen::VectorXd::Zero(npar());
   Eigen::VectorXd eta0 = X_ * beta + off_;
   set_A(lam);
-  Eigen::VectorXd u = ucache_, eta;
+  Eigen::VectorXd u = uanchor_, eta;
   std::vector<ObsDerivs> d;
   double f;
   int it = 0;
@@ -337,6 +338,11 @@ SparseResult SparseLaplace::evaluate(const Eigen::VectorXd& theta, bool gradient
   }
   ucache_ = u;
   res.loglik = f + lconst_ - 0.5 * logdet();
+  if (!(res.loglik < ll_anchor_) || ++below_ >= 2) {
+    uanchor_ = u;
+    ll_anchor_ = res.loglik;
+    below_ = 0;
+  }
   if (!gradient) return res;
 
   const auto& L = chol_.matrixL().nestedExpression();
@@ -437,7 +443,9 @@ SparseResult SparseLaplace::evaluate(const Eigen::VectorXd& theta, bool gradient
 
 SparseModes SparseLaplace::modes(const Eigen::VectorXd& theta) {
   SparseModes out;
-  SparseResult r = evaluate(theta, true);  // maps the pairs, sets ucache_
+  // The factor at the mode is all that is needed (the selected inverse
+  // below is computed once, not also for a gradient).
+  SparseResult r = evaluate(theta, false);
   if (r.pirls_failed) { out.failed = true; return out; }
   Eigen::VectorXd beta, lam;
   double phi;

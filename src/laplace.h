@@ -28,6 +28,7 @@
 #define GLMMGEE_LAPLACE_H
 
 #include <RcppEigen.h>
+#include <limits>
 #include <memory>
 #include <vector>
 #include "families.h"
@@ -85,7 +86,15 @@ class SparseLaplace {
   SparseModes modes(const Eigen::VectorXd& theta);
   // H^{-1} rhs at the mode for theta (columns of rhs in original order).
   Eigen::MatrixXd solve(const Eigen::VectorXd& theta, const Eigen::MatrixXd& rhs);
-  void reset_modes() { ucache_.setZero(); }
+  void reset_modes() {
+    ucache_.setZero();
+    uanchor_.setZero();
+    ll_anchor_ = -std::numeric_limits<double>::infinity();
+    below_ = 0;
+  }
+  // The GLM's fixed effects (no random effects), for starting values
+  // (laplace-start.cpp); not with auxiliary predictors.
+  Eigen::VectorXd glm_start(int maxit) const;
   // Threads for the loops over observations, H's entries and A's columns
   // (laplace-kernels.cpp); results do not depend on the number.
   void set_threads(int nthreads);
@@ -140,7 +149,14 @@ class SparseLaplace {
   std::vector<int> diag_h_;           // position of H(j, j)
   PolledLLT chol_;  // SimplicialLLT whose factorization honours Ctrl-C
   bool pairs_mapped_ = false;
-  Eigen::VectorXd ucache_;
+  Eigen::VectorXd ucache_;  // the modes of the last evaluation
+  // Where PIRLS starts: the modes of the last evaluation, unless its
+  // log-likelihood was below the one before (a rejected trial step, whose
+  // modes can be far off), then those of the one before; after two such
+  // evaluations in a row (a restart elsewhere), the last one's again.
+  Eigen::VectorXd uanchor_;
+  double ll_anchor_ = -std::numeric_limits<double>::infinity();
+  int below_ = 0;
   int nthreads_ = 1;
   // A by columns: positions in A's values and rows, increasing rows.
   std::vector<long> acol_start_;

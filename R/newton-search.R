@@ -1,0 +1,98 @@
+# Newton steps on the log-likelihood, shared by the one-factor optimizer
+# (optimize-glmm.R) and the sparse one (optimize-sparse.R): each engine
+# evaluation is the expensive unit, so the loop takes as few as it can.
+#
+# From the Hessian H (negative definite over the free parameters): Newton
+# steps, with bfgs = TRUE the matrix updated from each accepted step's change
+# in gradient (Nocedal & Wright 2006, sec. 6.1). A step that lowers the
+# log-likelihood is shortened until it improves or falls below 1e-4: to the
+# maximum of the quadratic through the start (value and slope) and the
+# trial's value, kept within [0.1, 0.5] of the trial, or with
+# interpolate = FALSE halved (the one-factor optimizer's, whose optima, also
+# those of the sharded engine, are compared to the last bits in the tests).
+# Parameters on a boundary stay fixed; a step that would cross a bound is
+# shortened to `shrink` of the way to it (0.5: a standard deviation
+# approaches zero geometrically; 0.99: nearly to the bound), and more than
+# `max_hits` such steps in a row hand over to the caller (nlminb).
+# Converged: Newton decrement below tol * max(1, |loglik|).
+#
+# `ev(theta)` returns list(loglik, gradient); `at` is an evaluation already
+# made at theta (or NULL). Returns theta, converged, record (iterations,
+# evaluations, convergence, message), at (the evaluation at theta) and
+# hessian (H with the updated matrix on the free parameters).
+newton_search <- function(ev, theta, H, on_boundary, lower, maxit, tol, at = NULL,
+                          bfgs = FALSE, shrink = 0.99, max_hits = Inf, interpolate = TRUE) {
+  free <- which(!on_boundary)
+  rec <- list(iterations = 0L, evaluations = 0L, convergence = 1L, message = "")
+  B <- -H[free, free, drop = FALSE]  # information: positive definite
+  ch <- if (anyNA(B)) NULL else tryCatch(chol(B), error = function(e) NULL)
+  if (is.null(ch)) {
+    rec$message <- "Hessian not negative definite"
+    return(list(theta = theta, converged = FALSE, record = rec, at = at, hessian = NULL))
+  }
+  cur <- at
+  if (is.null(cur)) {
+    cur <- ev(theta)
+    rec$evaluations <- 1L
+  }
+  converged <- FALSE
+  hits <- 0L
+  for (it in seq_len(maxit)) {
+    gf <- cur$gradient[free]
+    step <- backsolve(ch, forwardsolve(t(ch), gf))
+    dec <- sum(step * gf)
+    if (!is.finite(dec)) break
+    if (dec < tol * max(1, abs(cur$loglik)) || max(abs(step)) < 1e-10) {
+      converged <- TRUE
+      break
+    }
+    t <- 1
+    out <- (theta[free] + step) < lower[free]
+    if (any(out)) {
+      t <- min(1, shrink * min((lower[free][out] - theta[free][out]) / step[out]))
+      hits <- hits + 1L
+    } else {
+      hits <- 0L
+    }
+    if (!is.finite(t) || t <= 0 || hits > max_hits) break
+    ok <- FALSE
+    repeat {
+      th <- theta
+      th[free] <- th[free] + t * step
+      nxt <- ev(th)
+      rec$evaluations <- rec$evaluations + 1L
+      if (is.finite(nxt$loglik) && nxt$loglik >= cur$loglik - 1e-10 * abs(cur$loglik)) {
+        ok <- t >= 1e-4
+        break
+      }
+      if (interpolate) {
+        ft <- nxt$loglik - cur$loglik
+        tq <- if (is.finite(ft)) dec * t^2 / (2 * (dec * t - ft)) else t / 2
+        t <- min(max(tq, 0.1 * t), 0.5 * t)
+      } else {
+        t <- t / 2
+      }
+      if (t < 1e-4) break
+    }
+    if (!ok) break
+    if (bfgs) {
+      s <- th[free] - theta[free]
+      yv <- gf - nxt$gradient[free]  # change in the gradient of -loglik
+      sy <- sum(s * yv)
+      Bs <- drop(B %*% s)
+      if (all(is.finite(yv)) && is.finite(sy) && sy > 1e-12 * sqrt(sum(s^2) * sum(yv^2))) {
+        B1 <- B - tcrossprod(Bs) / sum(s * Bs) + tcrossprod(yv) / sy
+        ch1 <- tryCatch(chol(B1), error = function(e) NULL)
+        if (!is.null(ch1)) { B <- B1; ch <- ch1 }
+      }
+    }
+    theta <- th
+    cur <- nxt
+    rec$iterations <- it
+  }
+  rec$convergence <- if (converged) 0L else 1L
+  rec$message <- if (converged) "Newton decrement below tolerance" else "Newton steps did not converge"
+  Hout <- H
+  Hout[free, free] <- -B
+  list(theta = theta, converged = converged, record = rec, at = cur, hessian = Hout)
+}
