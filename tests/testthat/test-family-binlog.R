@@ -134,3 +134,19 @@ test_that("simulate() and print() of a log-binomial GLMM", {
   expect_true(any(grepl("log", out)))
   expect_true(any(grepl("conditional", out, ignore.case = TRUE)))
 })
+
+test_that("the log-binomial GLMM with crossed factors (sparse Laplace) matches glmmTMB", {
+  skip_if_not_installed("glmmTMB")
+  set.seed(7)
+  M <- 40
+  n <- M * 6
+  d <- data.frame(g = rep(seq_len(M), each = 6), h = sample(1:8, n, TRUE), x = runif(n), n = 5)
+  d$s <- rbinom(n, 5, exp(-1.5 + 0.6 * d$x + rnorm(M, 0, 0.3)[d$g] + rnorm(8, 0, 0.2)[d$h]))
+  f <- cbind(s, n - s) ~ x + (1 | g) + (1 | h)
+  ours <- glmm(f, data = d, family = binomial("log"))
+  tmb <- suppressWarnings(glmmTMB::glmmTMB(f, data = d, family = binomial("log"),
+                                           start = list(beta = c(-1, 0))))
+  expect_s3_class(ours, "glmmgee_glmm_sparse")
+  expect_equal(unname(fixef(ours)), unname(glmmTMB::fixef(tmb)$cond), tolerance = 1e-4)
+  expect_gt(as.numeric(logLik(ours)) - as.numeric(logLik(tmb)), -1e-4)
+})
