@@ -27,7 +27,8 @@ d <- data.frame(g = factor(rep(seq_len(M), each = 10L)), x = runif(n), w = rbino
 u <- rnorm(M, sd = 0.3)[d$g]
 d$s_zi <- ifelse(runif(n) < plogis(-1 + 1.2 * d$w), 0,
                  rbinom(n, 6, plogis(-0.3 + 0.5 * d$x + 2 * u)))
-d$s_log <- rbinom(n, 6, exp(-1.5 + 0.6 * d$x + u))
+# The log-link outcome keeps its probabilities below 1 (u is cut at 2 SD).
+d$s_log <- rbinom(n, 6, exp(-1.5 + 0.6 * d$x + pmin(u, 0.6)))
 
 cases <- list(
   list(name = "zero-inflated binomial, zi ~ w",
