@@ -61,7 +61,7 @@ glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
   pred <- c(zi_pred, rep(if (kind == "disp") 0L else 1L, pd))
   aoff <- cbind(offz, offd)
   storage.mode(aoff) <- "double"
-  code <- c(disp = 0L, zi = 1L, hurdle = 2L)[[kind]]
+  code <- aux_kind_code(kind, family)
   P <- cpp_agq_set_aux(eng, code, XA, pred, aoff)
 
   st <- zi_start_values(eng, rp$X, y, weights, offset, family, kind, rp$Xz, offz, pd, pat)
@@ -151,7 +151,9 @@ glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
 # y == 0 (hurdle: that is its maximum-likelihood fit) or a small constant
 # zero-inflation probability (zi).
 zi_start_values <- function(eng, X, y, weights, offset, family, kind, Xz, offz, pd, pat) {
-  beta <- if (kind == "disp") cpp_agq_glm_start(eng, 20L) else count_start(X, y, weights, offset)
+  beta <- if (kind == "disp") cpp_agq_glm_start(eng, 20L)
+          else if (binomial_response(family)) zi_binomial_start(X, y, weights, offset, family)
+          else count_start(X, y, weights, offset)
   lam <- ifelse(pat$row == pat$col, 0.5, 0)
   pz <- if (is.null(Xz)) 0L else ncol(Xz)
   gam <- numeric(pz)

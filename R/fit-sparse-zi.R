@@ -35,7 +35,7 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
             rep(if (kind == "disp") 0L else 1L, pd))
   aoff <- cbind(offz, if (disp) rep(0, n))
   storage.mode(aoff) <- "double"
-  P <- cpp_sparse_set_aux(eng, c(disp = 0L, zi = 1L, hurdle = 2L)[[kind]], XA, pred, aoff)
+  P <- cpp_sparse_set_aux(eng, aux_kind_code(kind, family), XA, pred, aoff)
 
   Xs <- rp$X
   beta <- if (kind == "disp") {
@@ -45,7 +45,8 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
     b <- unname(g$coefficients)
     b[!is.finite(b)] <- 0
     b
-  } else count_start(Xs, y, weights, offset)
+  } else if (binomial_response(family)) zi_binomial_start(Xs, y, weights, offset, family)
+  else count_start(Xs, y, weights, offset)
   gam <- numeric(pz)
   if (pz && kind == "hurdle") {
     g <- suppressWarnings(stats::glm.fit(rp$Xz, as.numeric(y == 0), weights = weights,

@@ -117,7 +117,9 @@
 #'   labels to 15 significant digits (as [factor()] and [glmm()] do), so
 #'   ids that differ only by floating-point noise are one cluster.
 #' @param family a family function, object or name: gaussian (identity),
-#'   binomial (logit, probit, cloglog; trials by `weights` or `cbind()`),
+#'   binomial (logit, probit, cloglog, log; trials by `weights` or `cbind()`;
+#'   the log link gives marginal log relative risks, see [glmm()] on its
+#'   bounded parameter space),
 #'   poisson (log), [nbinom2()] (log; theta by a moment equation, scale 1),
 #'   Gamma (log, inverse, identity), gaussian (log), and as quasi-likelihood
 #'   models with an estimated scale [nbinom1()], [beta_family()] and
@@ -221,13 +223,20 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
     gee_fit(X, resp$y, mf[["(id)"]], family = family, corstr = corstr,
             waves = mf[["(waves)"]], weights = resp$weights, offset = off,
             std.err = std.err, scale.fix = scale.fix, scale.value = scale.value,
-            R = R, Mv = Mv, control = control),
+            R = R, Mv = Mv, control = control,
+            start = if (is_binomial_log(family))
+              binlog_glm_start(X, resp$y, resp$weights, off)$coefficients),
     error = function(e) {
       if (isTRUE(sep$separated) && startsWith(conditionMessage(e), "gee fit failed"))
         stop(sep$message, " [", conditionMessage(e), "]", call. = FALSE)
       stop(e)
     })
   fit$separation <- sep
+  if (is_binomial_log(family) &&
+      !is.null(bm <- binlog_boundary_message(drop(X %*% fit$coefficients) + off, resp$weights))) {
+    warning(bm, call. = FALSE)
+    fit$warnings <- c(fit$warnings, bm)
+  }
   if (isTRUE(sep$separated)) {
     warning(sep$message, call. = FALSE)
     fit$warnings <- c(fit$warnings, sep$message)

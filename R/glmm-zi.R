@@ -104,9 +104,12 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
     if (!is.null(attr(stats::terms(f), "offset")))
       stop(sprintf("'%s': offset() terms are not supported there", part[[2L]]), call. = FALSE)
   }
-  if (has_zi && !(inner$family %in% c("poisson", "nbinom2")))
-    stop(sprintf("'ziformula': zero-inflation needs a count family (poisson, nbinom2, or their truncated_ versions for hurdle models), not %s",
+  if (has_zi && !(inner$family %in% c("poisson", "nbinom2", "binomial")))
+    stop(sprintf("'ziformula': zero-inflation needs a count family (poisson, nbinom2, or their truncated_ versions for hurdle models) or binomial, not %s",
                  inner$family), call. = FALSE)
+  if (has_zi && inner$family == "binomial" && !is.null(mc$weights))
+    stop("'weights': a zero-inflated binomial model takes the numbers of trials from cbind(successes, failures) and no prior weights",
+         call. = FALSE)
   if (has_disp && !has_dispersion(inner))
     stop(sprintf("'dispformula': the %s family has no dispersion parameter", inner$family),
          call. = FALSE)
@@ -187,4 +190,24 @@ family_label <- function(family, inner, kind) {
   f <- if (inherits(family, "family")) family$family else inner$family
   switch(kind, zi = paste("zero-inflated", inner$family), hurdle = if (grepl("^truncated_", f))
     f else paste("hurdle", inner$family), disp = inner$family)
+}
+
+# The engines' code of the auxiliary model (src/families-aux.h): a
+# zero-inflated binomial evaluates its inner family at the number of trials
+# (f_c(0) = (1 - p)^n), the count families at unit weight.
+aux_kind_code <- function(kind, family) {
+  if (kind == "zi" && identical(family$family, "binomial")) return(3L)
+  c(disp = 0L, zi = 1L, hurdle = 2L)[[kind]]
+}
+
+# The conditional part's start for a zero-inflated binomial: the binomial
+# GLM of the rows with a success (the structural zeros have none); it
+# overstates the success probability by the zero-inflation only.
+zi_binomial_start <- function(X, y, weights, offset, family) {
+  pos <- y > 0 & weights > 0
+  if (sum(pos) <= ncol(X)) pos <- weights > 0
+  b <- start_glm(X[pos, , drop = FALSE], y[pos], weights[pos], offset[pos], family)$coefficients
+  b <- unname(b)
+  b[!is.finite(b) | abs(b) > 10] <- 0
+  b
 }

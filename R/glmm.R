@@ -63,7 +63,7 @@
 #' @param data A data frame holding the variables.
 #' @param family A family object, a family function or its name, as in
 #'   [glm()]: `gaussian` (identity, log), `binomial` (logit, probit, cloglog,
-#'   cauchit), `poisson` (log), [nbinom2()] (log; negative binomial with
+#'   cauchit, log), `poisson` (log), [nbinom2()] (log; negative binomial with
 #'   \eqn{\theta} estimated), `Gamma` (log, inverse, identity; shape
 #'   estimated), or glmmTMB's [nbinom1()], [beta_family()] and
 #'   [betabinomial()] (dispersion \eqn{\phi} estimated). A binomial or
@@ -74,6 +74,15 @@
 #'   non-negative whole numbers, a Gamma one positive numbers. For overdispersed
 #'   counts see [overdispersion]. [cumulative()] fits a cumulative link
 #'   mixed model to an ordinal response (see [ordinal-glmm]).
+#'   `binomial("log")` gives log relative risks, conditional on the random
+#'   effects; \eqn{\exp(\eta) \le 1} bounds the parameter space: the start
+#'   is a log-binomial GLM kept inside it, the likelihood is cut at
+#'   \eqn{\exp(\eta) = 1} (an adaptive quadrature node beyond it counts
+#'   zero, so quadrature converges slowly in `nAGQ`: 0.004 off the exact
+#'   log-likelihood at 25 nodes in the tests), and a fit whose linear predictor reaches 0 warns (recorded in
+#'   `$optinfo$warnings`): its estimates are constrained and its Wald standard
+#'   errors unreliable. `simulate()` sets a probability pushed past 1 by new
+#'   random effects to 1, with a warning.
 #' @param weights Prior weights (numbers of trials for a binomial
 #'   proportion); evaluated in `data`.
 #' @param offset An offset for the linear predictor, added to any `offset()`
@@ -104,7 +113,8 @@
 #'   and links are refused: REML is defined for linear mixed models. print()
 #'   states which criterion was used; see [isREML()].
 #' @param ziformula A one-sided formula for the logit of the probability of a
-#'   structural zero (zero-inflated poisson or [nbinom2()] counts), or, with
+#'   structural zero (zero-inflated poisson, [nbinom2()] or binomial
+#'   responses; binomial: \eqn{P(0) = \pi + (1-\pi)(1-p)^n}), or, with
 #'   the [truncated_poisson()] / [truncated_nbinom2()] families, of the zero
 #'   probability of a hurdle model; as glmmTMB's argument of that name.
 #'   Fixed effects only. See [glmm-zero-inflation].
@@ -331,6 +341,7 @@ active_clusters <- function(index, weights, M) {
 finish_glmm <- function(obj, sep, extra_warn) {
   obj$separation <- sep
   if (isTRUE(sep$separated)) extra_warn <- c(extra_warn, sep$message)
+  extra_warn <- c(extra_warn, binlog_glmm_warning(obj))
   obj$optinfo$warnings <- c(obj$optinfo$warnings, extra_warn)
   for (w in obj$optinfo$warnings) warning(w, call. = FALSE)
   obj

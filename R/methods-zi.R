@@ -15,6 +15,12 @@
 #'   \eqn{P(y) = (1-\pi)f(y;\mu)} for \eqn{y>0}, with \eqn{f} Poisson or NB2,
 #'   \eqn{\log\mu = x'\beta + z'b} (conditional on the random effect) and
 #'   \eqn{\mathrm{logit}\,\pi = x_z'\gamma} (the same in every cluster);
+#' * zero-inflated binomial (`family = binomial`, any link, response
+#'   `cbind(successes, failures)` or a proportion with `weights` as trials):
+#'   \eqn{P(y=0) = \pi + (1-\pi)(1-p)^n}, \eqn{p} conditional on the random
+#'   effect, as glmmTMB's; prior weights other than the trials are refused;
+#'   `predict(type = "response")` and `simulate()` give proportions of the
+#'   trials;
 #' * hurdle models (`truncated_` families with a `ziformula`):
 #'   \eqn{P(y=0) = \pi}, positive counts zero-truncated;
 #' * a dispersion formula: \eqn{\log\phi = x_d'\delta} per observation, for
@@ -164,9 +170,11 @@ residuals.glmmgee_glmm_zi <- function(object, type = c("response", "pearson"), .
 
 # Var y of the two-part models (for Pearson residuals): from E y^2.
 zi_response_variance <- function(object, pr, m) {
-  mu <- exp(pr$eta)
+  mu <- object$family$linkinv(pr$eta)
   pz <- stats::plogis(pr$zlink)
+  # binomial: y is a proportion of the prior weight's trials.
   vc <- switch(object$family$family, poisson = mu, nbinom2 = mu + mu^2 / exp(pr$dlink),
+               binomial = mu * (1 - mu) / object$prior.weights,
                object$family$variance(mu))
   ey2c <- vc + mu^2
   ey2 <- switch(object$aux$kind, zi = (1 - pz) * ey2c,
@@ -201,8 +209,9 @@ simulate.glmmgee_glmm_zi <- function(object, nsim = 1, seed = NULL, re.form = NA
   n <- length(pr$eta)
   pz <- stats::plogis(pr$zlink)
   ph <- pr$dlink
+  trials <- object$prior.weights
   sims <- lapply(seq_len(nsim), function(k) {
-    mu <- exp(draw_eta())
+    mu <- object$family$linkinv(draw_eta())
     if (kind == "disp") {
       return(switch(fam, gaussian = stats::rnorm(n, draw_eta(), exp(ph)),
                     nbinom2 = stats::rnbinom(n, size = exp(ph), mu = mu),
@@ -210,7 +219,8 @@ simulate.glmmgee_glmm_zi <- function(object, nsim = 1, seed = NULL, re.form = NA
     }
     zero <- stats::runif(n) < pz
     y <- if (kind == "zi") {
-      switch(fam, poisson = stats::rpois(n, mu), nbinom2 = stats::rnbinom(n, size = exp(ph), mu = mu))
+      switch(fam, poisson = stats::rpois(n, mu), nbinom2 = stats::rnbinom(n, size = exp(ph), mu = mu),
+             binomial = stats::rbinom(n, trials, mu) / pmax(trials, 1))
     } else {
       # Zero-truncated draws by inversion above the zero's probability.
       u <- stats::runif(n, count_p0(object$family, mu, ph), 1)

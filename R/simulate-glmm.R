@@ -133,6 +133,7 @@ draw_response <- function(object, mu, resp) {
     nbinom1 = stats::rnbinom(n, size = mu / fam$phi, mu = mu),
     beta = stats::rbeta(n, mu * fam$phi, (1 - mu) * fam$phi),
     binomial = , betabinomial = {
+      mu <- binlog_cap_mean(mu)
       if (fam$family == "betabinomial") mu <- stats::rbeta(n, mu * fam$phi, (1 - mu) * fam$phi)
       s <- stats::rbinom(n, round(w), mu)
       switch(resp$type,

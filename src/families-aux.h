@@ -40,7 +40,7 @@
 
 namespace glmmgee {
 
-enum AuxKind { AUX_DISP = 0, AUX_ZI = 1, AUX_HURDLE = 2 };
+enum AuxKind { AUX_DISP = 0, AUX_ZI = 1, AUX_HURDLE = 2, AUX_ZI_TRIALS = 3 };
 
 class AuxObsModel {
  public:
@@ -181,6 +181,12 @@ class Hurdle : public TwoPart {
   }
 };
 
+}  // namespace glmmgee
+
+#include "families-aux-trials.h"
+
+namespace glmmgee {
+
 // The one factory for the wrappers; nullptr for an unknown kind, or a
 // dispersion formula on a family without a dispersion.
 inline std::unique_ptr<AuxObsModel> make_aux_model(int kind, const ObsModel* inner) {
@@ -188,6 +194,8 @@ inline std::unique_ptr<AuxObsModel> make_aux_model(int kind, const ObsModel* inn
     return std::unique_ptr<AuxObsModel>(new DispersionFormula(inner));
   if (kind == AUX_ZI) return std::unique_ptr<AuxObsModel>(new ZeroInflated(inner));
   if (kind == AUX_HURDLE) return std::unique_ptr<AuxObsModel>(new Hurdle(inner));
+  if (kind == AUX_ZI_TRIALS && !inner->has_dispersion())
+    return std::unique_ptr<AuxObsModel>(new ZeroInflatedTrials(inner));
   return std::unique_ptr<AuxObsModel>();
 }
 

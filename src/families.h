@@ -302,6 +302,7 @@ class PoissonLog : public ObsModelBase<PoissonLog> {
 
 #include "families-dispersion.h"
 #include "families-extra.h"
+#include "families-binlog.h"
 
 namespace glmmgee {
 
@@ -336,6 +337,8 @@ inline std::unique_ptr<ObsModel> make_obs_model(int family, int link) {
     return std::unique_ptr<ObsModel>(new BetaLogit());
   if (family == FAM_BETABINOMIAL && link == LINK_LOGIT)
     return std::unique_ptr<ObsModel>(new BetaBinomialLogit());
+  if (family == FAM_BINOMIAL && link == LINK_LOG)
+    return std::unique_ptr<ObsModel>(new BinomialLog());
   return std::unique_ptr<ObsModel>();
 }
 

@@ -131,7 +131,7 @@ test_that("bad families are rejected with the supported list", {
   d <- bac_input()
   expect_error(glmm(y ~ trt + (1 | ID), d, family = "binomal"), "no family function called \"binomal\"")
   expect_error(glmm(y ~ trt + (1 | ID), d, family = poisson("sqrt")), "poisson with link \"sqrt\" is not supported; supported: .*binomial\\(logit\\)")
-  expect_error(glmm(y ~ trt + (1 | ID), d, family = binomial("log")), "link \"log\" is not supported")
+  expect_error(glmm(y ~ trt + (1 | ID), d, family = poisson("identity")), "link \"identity\" is not supported")
   expect_error(glmm(y ~ trt + (1 | ID), d, family = quasibinomial), "quasibinomial .* not supported")
   expect_error(glmm(y ~ trt + (1 | ID), d, family = 3), "'family' must be a family function")
 })

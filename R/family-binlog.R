@@ -1,0 +1,91 @@
+# Binomial with the log link (log-binomial regression: coefficients are log
+# relative risks). The mean exp(eta) is a probability only for eta <= 0, so
+# the maximum can lie on the boundary of the parameter space, and
+# stats::glm.fit's own start can leave it ("no valid set of coefficients").
+# The engines' family class (src/families-binlog.h) returns -Inf outside;
+# here: a start inside the space, and the check that a fit did not end on
+# its boundary.
+
+is_binomial_log <- function(family) {
+  identical(family$family, "binomial") && identical(family$link, "log")
+}
+
+# A start strictly inside eta < 0: the least-squares fit of log of glm's
+# initial means, pulled towards the constant log(mean(y)) - 0.1 (when the
+# design holds a constant) until every linear predictor is below -0.01;
+# then stats::glm.fit from there, whose step halving keeps the means valid.
+# Without a constant in the design the start is the scaled-down
+# least-squares fit, which stays inside as long as the offset allows it.
+binlog_glm_start <- function(X, y, weights, offset) {
+  p <- ncol(X)
+  ok <- weights > 0
+  mu0 <- (weights * y + 0.5) / (weights + 1)
+  ls <- stats::lm.fit(X[ok, , drop = FALSE], log(mu0[ok]) - offset[ok])$coefficients
+  ls[!is.finite(ls)] <- 0
+  cfit <- stats::lm.fit(X[ok, , drop = FALSE], rep(1, sum(ok)))
+  has_const <- max(abs(cfit$residuals)) < 1e-8
+  cc <- cfit$coefficients
+  cc[!is.finite(cc)] <- 0
+  base <- min(log(max(stats::weighted.mean(y[ok], weights[ok]), 1e-8)) - 0.1, -0.01)
+  inside <- function(b) all(drop(X[ok, , drop = FALSE] %*% b) + offset[ok] < -0.01)
+  beta <- NULL
+  for (t in 0.5^(0:30)) {
+    b <- if (has_const) t * ls + (1 - t) * base * cc else t * ls
+    if (inside(b)) { beta <- b; break }
+  }
+  if (is.null(beta))
+    stop("'family': binomial(link = \"log\") found no start with every fitted probability below 1 (an offset >= 0?)",
+         call. = FALSE)
+  fit <- tryCatch(suppressWarnings(stats::glm.fit(X, y, weights = weights, offset = offset,
+                                                  family = stats::binomial("log"), start = beta,
+                                                  control = stats::glm.control(maxit = 50))),
+                  error = function(e) NULL)
+  if (is.null(fit) || !all(is.finite(fit$coefficients)) || !inside(fit$coefficients)) {
+    # glm.fit failed or ended (numerically) on the boundary: keep a point
+    # inside, on the segment towards its answer where it has one.
+    if (!is.null(fit) && all(is.finite(fit$coefficients)))
+      for (t in 0.5^(1:30)) {
+        b <- (1 - t) * fit$coefficients + t * beta
+        if (inside(b)) { beta <- b; break }
+      }
+    eta <- drop(X %*% beta) + offset
+    return(list(coefficients = beta, fitted.values = exp(eta)))
+  }
+  fit
+}
+
+# The largest linear predictor of a fit, conditional on the random effects
+# where it has them: at >= -tol the fit sits on the boundary eta = 0 (a
+# fitted probability of 1), where the likelihood stops and the Wald
+# standard errors are not trustworthy. NULL when there is nothing to say.
+binlog_boundary_message <- function(eta, weights = NULL, tol = 1e-5) {
+  if (!is.null(weights)) eta <- eta[weights > 0]
+  eta <- eta[is.finite(eta)]
+  if (!length(eta) || max(eta) < -tol) return(NULL)
+  sprintf(paste0("binomial(link = \"log\"): the fit reaches the boundary of the parameter space ",
+                 "(largest linear predictor %.2g, a fitted probability of %.6f); the likelihood is cut ",
+                 "there, so the estimates are constrained and their Wald standard errors are not reliable"),
+          max(eta), exp(min(max(eta), 0)))
+}
+
+# finish_glmm()'s check of a mixed model: the linear predictors at the
+# conditional modes of the random effects.
+binlog_glmm_warning <- function(obj) {
+  if (!is_binomial_log(obj$family)) return(NULL)
+  eta <- tryCatch(stats::predict(obj, type = "link"), error = function(e) NULL)
+  if (is.null(eta)) return(NULL)
+  binlog_boundary_message(eta, obj$prior.weights)
+}
+
+# simulate(): with the log link a new random effect can push a mean past 1,
+# where the model (and its likelihood) has no distribution; such draws are
+# taken at probability 1, and said so.
+binlog_cap_mean <- function(mu) {
+  over <- mu > 1
+  if (any(over, na.rm = TRUE)) {
+    warning(sprintf("binomial(link = \"log\"): %d simulated probabilities exceeded 1 (random effects pushed exp(eta) past 1) and were set to 1",
+                    sum(over, na.rm = TRUE)), call. = FALSE)
+    mu[over] <- 1
+  }
+  mu
+}

@@ -1,0 +1,152 @@
+# Binomial with the log link (relative risks): the family class against
+# dbinom and numerical derivatives, the mixed model against glmmTMB and
+# GLMMadaptive, gee() against stats::glm and geepack, and the boundary of
+# the parameter space (exp(eta) <= 1).
+
+binlog_eval <- function(y, wt, eta) {
+  f <- glmmgee:::resolve_family(binomial("log"))
+  glmmgee:::cpp_family_eval(f$family_code, f$link_code, y, wt, eta, 0)
+}
+
+binlog_sim <- function(seed = 1, M = 40, ni = 6, trials = 5) {
+  set.seed(seed)
+  d <- data.frame(g = rep(seq_len(M), each = ni), x = runif(M * ni))
+  d$n <- trials
+  eta <- -1.5 + 0.6 * d$x + rnorm(M, 0, 0.3)[d$g]
+  d$s <- rbinom(nrow(d), d$n, exp(eta))
+  d
+}
+
+test_that("the log-binomial log-likelihood is dbinom's and its derivatives are numerical ones", {
+  n <- c(1, 5, 12, 40, 3, 7)
+  s <- c(0, 2, 12, 7, 1, 0)
+  eta <- c(-4, -1.3, -0.05, -2.2, -0.7, -1e-3)
+  r <- binlog_eval(s / n, n, eta)
+  expect_equal(r$loglik, dbinom(s, n, exp(eta), log = TRUE), tolerance = 1e-10)
+  expect_equal(r$mu, exp(eta))
+  h <- 1e-6
+  l <- function(e) binlog_eval(s / n, n, e)
+  num <- function(k) (l(eta + h)[[k]] - l(eta - h)[[k]]) / (2 * h)
+  expect_equal(r$d1, num("loglik"), tolerance = 1e-6)
+  expect_equal(r$d2, num("d1"), tolerance = 1e-6)
+  expect_equal(r$d3, num("d2"), tolerance = 1e-5)
+  # Outside the parameter space an observation with a failure is impossible;
+  # one with all successes is possible up to eta = 0 only.
+  out <- binlog_eval(c(0.5, 1, 1), c(2, 3, 3), c(0, 0, 0.1))
+  expect_identical(out$loglik[c(1, 3)], c(-Inf, -Inf))
+  expect_equal(out$loglik[2], 0)
+})
+
+test_that("the log-binomial GLMM matches glmmTMB (Laplace), its AGHQ matches integrate(); gradient is numerical", {
+  skip_if_not_installed("glmmTMB")
+  skip_if_not_installed("numDeriv")
+  d <- binlog_sim()
+  f <- cbind(s, n - s) ~ x + (1 | g)
+  ours <- glmm(f, data = d, family = binomial("log"), nAGQ = 1)
+  # glmmTMB's default start (eta = 0, probability 1) has a NaN likelihood.
+  tmb <- glmmTMB::glmmTMB(f, data = d, family = binomial("log"), start = list(beta = c(-1, 0)))
+  expect_equal(unname(fixef(ours)), unname(glmmTMB::fixef(tmb)$cond), tolerance = 1e-4)
+  expect_equal(unname(sqrt(ours$D[1, 1])),
+               unname(attr(glmmTMB::VarCorr(tmb)$cond$g, "stddev")), tolerance = 1e-3)
+  expect_equal(unname(sqrt(diag(vcov(ours)))), unname(sqrt(diag(vcov(tmb)$cond))),
+               tolerance = 2e-3)
+  dl <- as.numeric(logLik(ours)) - as.numeric(logLik(tmb))
+  expect_gt(dl, -1e-4)
+  expect_lt(abs(dl), 1e-3)
+  expect_length(ours$optinfo$warnings, 0L)
+  # The engine's analytic gradient at a point off the optimum.
+  X <- cbind(1, d$x)
+  fam <- glmmgee:::resolve_family(binomial("log"))
+  for (nagq in c(1L, 7L)) {
+    eng <- glmmgee:::cpp_agq_new(X, matrix(1, nrow(d), 1), d$s / d$n, as.numeric(d$n),
+                                 rep(0, nrow(d)), d$g, max(d$g), 0L, 0L, fam$family_code,
+                                 fam$link_code, nagq, 1L)
+    th <- c(-1.4, 0.5, 0.35)
+    an <- glmmgee:::cpp_agq_eval(eng, th, TRUE)
+    nu <- numDeriv::grad(function(t) glmmgee:::cpp_agq_eval(eng, t, FALSE)$loglik, th)
+    expect_equal(an$gradient, nu, tolerance = 1e-5, label = sprintf("nAGQ %d", nagq))
+    glmmgee:::cpp_agq_free(eng)
+  }
+  # GLMMadaptive's binomial("log") evaluates dbinom at probabilities above 1
+  # at its quadrature nodes and stops; our quadrature cuts the integrand
+  # there, and 9 and 15 nodes agree.
+  # there. A cut integrand needs more nodes than a smooth one: the
+  # log-likelihood at 25 nodes is checked against integrate() at its
+  # estimates.
+  q25 <- glmm(f, data = d, family = binomial("log"), nAGQ = 25)
+  sd_u <- sqrt(q25$D[1, 1])
+  eta <- drop(cbind(1, d$x) %*% fixef(q25))
+  brute <- sum(vapply(split(seq_len(nrow(d)), d$g), function(r) {
+    cut <- -max(eta[r]) / sd_u
+    dens <- function(z) vapply(z, function(zz)
+      exp(sum(dbinom(d$s[r], d$n[r], exp(eta[r] + sd_u * zz), log = TRUE))), 0) * dnorm(z)
+    log(integrate(dens, -Inf, cut, rel.tol = 1e-10)$value)
+  }, 0))
+  # The cut makes Gauss-Hermite converge slowly in the number of nodes
+  # (measured: 0.004 off at 25 nodes on these data, 0.02 between 9 and 15),
+  # unlike a smooth integrand; the bound says so rather than hiding it.
+  expect_lt(abs(as.numeric(logLik(q25)) - brute), 0.01)
+  expect_equal(unname(fixef(q25)), unname(fixef(ours)), tolerance = 0.05)
+})
+
+test_that("gee() with the log link gives glm's estimates (independence) and geepack's (exchangeable)", {
+  skip_if_not_installed("geepack")
+  d <- binlog_sim(seed = 3)
+  gi <- gee(cbind(s, n - s) ~ x, data = d, id = g, family = binomial("log"))
+  gl <- glm(cbind(s, n - s) ~ x, data = d, family = binomial("log"))
+  expect_equal(unname(coef(gi)), unname(coef(gl)), tolerance = 1e-6)
+  ge <- gee(cbind(s, n - s) ~ x, data = d, id = g, family = binomial("log"),
+            corstr = "exchangeable")
+  gp <- geepack::geeglm(cbind(s, n - s) ~ x, data = d, id = g, family = binomial("log"),
+                        corstr = "exchangeable")
+  expect_equal(unname(coef(ge)), unname(coef(gp)), tolerance = 1e-4)
+  expect_equal(unname(sqrt(diag(vcov(ge)))), unname(sqrt(diag(vcov(gp)))), tolerance = 1e-4)
+})
+
+test_that("a log-binomial fit on the boundary exp(eta) = 1 warns and records it", {
+  set.seed(4)
+  M <- 30
+  d <- data.frame(g = rep(seq_len(M), each = 4), x = rep(0:1, M * 2))
+  # Every trial at x = 1 succeeds: the maximum puts P(success | x = 1) at 1.
+  d$y <- ifelse(d$x == 1, 1, rbinom(nrow(d), 1, 0.4))
+  # The fit also warns about separation and the search; collect them all.
+  msgs <- character()
+  fit <- withCallingHandlers(
+    glmm(y ~ x + (1 | g), data = d, family = binomial("log"), nAGQ = 1),
+    warning = function(w) { msgs <<- c(msgs, conditionMessage(w)); invokeRestart("muffleWarning") })
+  expect_true(any(grepl("boundary of the parameter space", msgs)))
+  expect_true(any(grepl("boundary of the parameter space", fit$optinfo$warnings)))
+  expect_lte(max(predict(fit, type = "link")), 1e-6)
+  # gee() (independence: glm's estimating equations) says the same.
+  # gee(): glm's estimating equations end at probability 1, where the
+  # binomial variance is 0: a clear error.
+  expect_error(suppressWarnings(gee(y ~ x, data = d, id = g, family = binomial("log"))),
+               "boundary")
+})
+
+test_that("simulate() and print() of a log-binomial GLMM", {
+  d <- binlog_sim(seed = 5, M = 25)
+  fit <- glmm(cbind(s, n - s) ~ x + (1 | g), data = d, family = binomial("log"), nAGQ = 5)
+  sim <- simulate(fit, nsim = 2, seed = 1)
+  expect_equal(dim(sim[[1]]), c(nrow(d), 2L))
+  expect_true(all(sim[[1]][, 1] <= d$n))
+  out <- capture.output(print(fit))
+  expect_true(any(grepl("log", out)))
+  expect_true(any(grepl("conditional", out, ignore.case = TRUE)))
+})
+
+test_that("the log-binomial GLMM with crossed factors (sparse Laplace) matches glmmTMB", {
+  skip_if_not_installed("glmmTMB")
+  set.seed(7)
+  M <- 40
+  n <- M * 6
+  d <- data.frame(g = rep(seq_len(M), each = 6), h = sample(1:8, n, TRUE), x = runif(n), n = 5)
+  d$s <- rbinom(n, 5, exp(-1.5 + 0.6 * d$x + rnorm(M, 0, 0.3)[d$g] + rnorm(8, 0, 0.2)[d$h]))
+  f <- cbind(s, n - s) ~ x + (1 | g) + (1 | h)
+  ours <- glmm(f, data = d, family = binomial("log"))
+  tmb <- suppressWarnings(glmmTMB::glmmTMB(f, data = d, family = binomial("log"),
+                                           start = list(beta = c(-1, 0))))
+  expect_s3_class(ours, "glmmgee_glmm_sparse")
+  expect_equal(unname(fixef(ours)), unname(glmmTMB::fixef(tmb)$cond), tolerance = 1e-4)
+  expect_gt(as.numeric(logLik(ours)) - as.numeric(logLik(tmb)), -1e-4)
+})
