@@ -23,14 +23,17 @@ sparse_re_terms <- function(formula, mf, covariance = NULL, direct = TRUE) {
   bars <- reformulas::findbars(formula)
   if (!length(bars))
     stop("the formula has no random-effects term such as (1 | group)", call. = FALSE)
-  bars <- frame_bars(bars, mf)
+  # mkReTrms() reads expressions such as I(g %% 5) from the frame's column of
+  # that name; the terms keep the expression itself (group_expr), which
+  # predict() evaluates on new data.
+  fbars <- frame_bars(bars, mf)
   # Random intercepts of variables and their interactions, the common case,
   # are read from the factor codes (re-terms-intercepts.R); mkReTrms() builds
   # the same indicator columns by a Khatri-Rao product, which was a fifth of
   # a crossed fit's time.
   rt <- if (direct) intercept_re_trms(bars, mf)
   if (is.null(rt))
-    rt <- tryCatch(reformulas::mkReTrms(bars, mf, reorder.terms = FALSE),
+    rt <- tryCatch(reformulas::mkReTrms(fbars, mf, reorder.terms = FALSE),
                    error = function(e) stop("random-effects terms: ", conditionMessage(e),
                                             call. = FALSE))
   gnames <- names(rt$cnms)
