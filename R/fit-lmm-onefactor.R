@@ -111,8 +111,13 @@ lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks) {
               sprintf("REML optimizer did not report convergence: %s", opt$message),
             if (singular) reml_singular_message)
   ldf <- ev$ldA - suff$logw
+  # The restricted log-likelihood's gradient at the optimum: nil in beta
+  # (generalized least squares given the variances), the exact one in the
+  # covariance parameters (sigma free, beta integrated out).
+  grad <- stats::setNames(c(rep(0, p), lmm_reml_loglik(suff, pat, theta[cov_idx], sz, p)$gradient),
+                          pnames)
   list(beta = beta, lambda = lam, Lambda = Lam, sigma = sigma, theta = theta,
-       loglik = -ev$deviance / 2, gradient = stats::setNames(rep(0, k), pnames),
+       loglik = -ev$deviance / 2, gradient = grad,
        hessian = hess, cov_theta = cov_theta, modes = modes, nAGQ = 1L, family = family,
        group = cl, q = q, pattern = pat, cov_blocks = cov_blocks, p = p, dispersion = TRUE,
        family_par = NULL, singular = singular, on_boundary = on_boundary,
@@ -121,7 +126,7 @@ lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks) {
                       nAGQ = 1L, iterations = sum(vapply(opt$runs, `[[`, 1L, "iterations")),
                       evaluations = sum(vapply(opt$runs, function(r) r$evaluations[[1L]], 1)),
                       convergence = opt$convergence, message = opt$message,
-                      max_grad = 0, warnings = warn, reparameterized = FALSE,
+                      max_grad = max(abs(grad[!on_boundary]), 0), warnings = warn, reparameterized = FALSE,
                       reml = list(criterion = ev$deviance, theta = opt$theta / sz[pat$row],
                                   convergence = vapply(opt$runs, `[[`, 1L, "convergence"),
                                   evaluations = sum(vapply(opt$runs, function(r) r$evaluations[[1L]], 1)))))
