@@ -85,7 +85,7 @@ dist_w_design <- function(key, spec) {
                             w = as.numeric(resp$weights), off = off,
                             index = match(gl, loc), M = length(loc),
                             clusters = match(loc, spec$group_levels),
-                            rows = st$kept[[id]], id = id)
+                            rows = st$kept[[id]], sid = id)
     out[[id]] <- list(n = nrow(X), nobs = as.integer(sum(pos)), xsum = colSums(X), zsum = colSums(Z),
                       R = qr.R(qx)[, order(qx$pivot), drop = FALSE],
                       active = match(unique(gl[pos]), spec$group_levels),

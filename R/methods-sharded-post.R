@@ -11,7 +11,7 @@ sharded_workers <- function(fit, workers, caller) {
   ok <- !is.null(cl) && isTRUE(tryCatch(all(unlist(parallel::clusterCall(cl, function() TRUE))),
                                         error = function(e) FALSE))
   if (!ok)
-    stop(sprintf(paste0("%s() on a fit from glmm_shards() reads the shard files again on the workers, ",
+    stop(sprintf(paste0("%s() on a fit from glmm_shards() or gee_shards() reads the shard files again on the workers, ",
                         "but the cluster the fit was made on has been stopped; give a running one, e.g. ",
                         "%s(fit, workers = parallel::makeCluster(2)) (its workers must see the shard files)"),
                  caller, caller), call. = FALSE)
@@ -23,14 +23,15 @@ sharded_workers <- function(fit, workers, caller) {
 sharded_reload <- function(fit, cl) {
   src <- .subset2(fit, "shard_source")
   if (is.null(src))
-    stop("this fit from glmm_shards() was made by an older version that did not record its shard files; refit it",
+    stop("this distributed fit was made by an older version that did not record its shard files; refit it",
          call. = FALSE)
   files <- src$files
+  design <- if (identical(src$kind, "gee")) dist_w_gee_design else dist_w_design
   eng <- shard_engine(cl, length(files))
   eng$reload <- function(ids, w) {
     parallel::clusterCall(eng$cl[w], dist_w_read, eng$key,
                           stats::setNames(as.list(files[ids]), ids), src$read_spec)
-    parallel::clusterCall(eng$cl[w], dist_w_design, eng$key, src$dspec)
+    parallel::clusterCall(eng$cl[w], design, eng$key, src$dspec)
   }
   shard_load(eng, seq_along(files))
   eng
@@ -94,9 +95,9 @@ sharded_rows_out <- function(fit, what, args, suffix, workers, caller) {
   res <- shard_round(eng, "post_rows",
                      c(args, list(what = what, family = .subset2(fit, "family"),
                                   beta = .subset2(fit, "coefficients"),
-                                  B = .subset2(fit, "ranef")$mode, format = src$format,
+                                  B = if (is_glmm(fit)) .subset2(fit, "ranef")$mode, format = src$format,
                                   out = stats::setNames(as.list(out), seq_along(out)))))
-  structure(out, rows = vapply(res, function(r) as.numeric(r), 1))
+  structure(out, rows = vapply(res, function(r) as.integer(r), 1L))
 }
 
 #' @rdname glmm_shards
@@ -159,7 +160,9 @@ dist_w_post_op <- function(sh, op, args) {
 # shard file) in the shard's format; returns the number of rows written.
 dist_w_rows <- function(sh, args) {
   fam <- args$family
-  eta <- drop(sh$X %*% args$beta) + sh$off
+  # glmm shards hold w and off, gee shards weights and offset.
+  w <- sh$w %||% sh$weights
+  eta <- drop(sh$X %*% args$beta) + (sh$off %||% sh$offset)
   cols <- if (isTRUE(args$cols)) seq_len(ncol(sh$Z)) else args$cols
   if (length(cols))
     eta <- eta + rowSums(sh$Z[, cols, drop = FALSE] *
@@ -170,16 +173,52 @@ dist_w_rows <- function(sh, args) {
     fitted = mu,
     residuals = switch(args$type,
       response = sh$y - mu,
-      pearson = (sh$y - mu) * sqrt(sh$w) / sqrt(fam$variance(mu)),
-      deviance = sign(sh$y - mu) * sqrt(pmax(fam$dev.resids(sh$y, mu, sh$w), 0)),
+      pearson = (sh$y - mu) * sqrt(w) / sqrt(fam$variance(mu)),
+      deviance = sign(sh$y - mu) * sqrt(pmax(fam$dev.resids(sh$y, mu, w), 0)),
       working = (sh$y - mu) / fam$mu.eta(eta)))
   df <- data.frame(row = as.integer(sh$rows), value = unname(as.numeric(value)))
   names(df)[2L] <- args$what
-  path <- args$out[[sh$id]]
+  path <- args$out[[sh$sid]]
   switch(args$format,
     rds = saveRDS(df, path),
     csv = utils::write.csv(df, path, row.names = FALSE),
     parquet = if (requireNamespace("nanoparquet", quietly = TRUE)) nanoparquet::write_parquet(df, path)
               else arrow::write_parquet(df, path))
   nrow(df)
+}
+
+#' @rdname gee_shards
+#' @param object A fit from `gee_shards()`.
+#' @param suffix What is added to each shard file's name (before its
+#'   extension) to name the file of its per-row results.
+#' @param type For `predict()`: `"link"` or `"response"`; for
+#'   `residuals()`: `"pearson"`, `"response"` or `"working"`.
+#' @param newdata As in [predict.glmmgee_gee()]; with it the prediction is
+#'   returned as for any gee fit.
+#' @param ... Not used.
+#' @export
+fitted.glmmgee_gee_sharded <- function(object, suffix = "fitted", workers = NULL, ...) {
+  sharded_rows_out(object, "fitted", list(cols = integer(), type = "response"), suffix, workers, "fitted")
+}
+
+#' @rdname gee_shards
+#' @export
+residuals.glmmgee_gee_sharded <- function(object, type = c("pearson", "response", "working"),
+                                          suffix = NULL, workers = NULL, ...) {
+  type <- match.arg(type)
+  sharded_rows_out(object, "residuals", list(cols = integer(), type = type),
+                   suffix %||% paste0("residuals_", type), workers, "residuals")
+}
+
+#' @rdname gee_shards
+#' @export
+predict.glmmgee_gee_sharded <- function(object, newdata = NULL, type = c("link", "response"), ...,
+                                        suffix = NULL, workers = NULL) {
+  if (!is.null(newdata)) return(NextMethod())
+  type <- match.arg(type)
+  if (length(list(...)))
+    stop("predict() of a fit from gee_shards() without 'newdata' takes 'type', 'suffix' and 'workers' only",
+         call. = FALSE)
+  sharded_rows_out(object, "predict", list(cols = integer(), type = type),
+                   suffix %||% paste0("predict_", type), workers, "predict")
 }
