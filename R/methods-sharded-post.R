@@ -153,6 +153,7 @@ dist_w_post_op <- function(sh, op, args) {
       list(degenerate = degenerate, R = qr.R(qa)[, order(qa$pivot), drop = FALSE])
     },
     post_rows = dist_w_rows(sh, args),
+    post_standardize = dist_w_standardize(sh, args),
     stop("unknown shard operation ", op, call. = FALSE))
 }
 
