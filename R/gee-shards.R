@@ -20,9 +20,10 @@
 #' `part01_fitted.rds`, see `suffix`) with columns `row` (the row of the
 #' shard file; rows dropped for missing values are absent) and the value;
 #' they return the paths of these files, with the number of rows of each as
-#' attribute `rows`: the rows never come to this process. `model.matrix`,
-#' `standardize()` without `newdata` and other variance types stop with a
-#' message saying they need the rows.
+#' attribute `rows`: the rows never come to this process. [standardize()]
+#' without `newdata` runs on the workers as well (sums per shard; `values`
+#' needed for a numeric variable, no bootstrap). `model.matrix` and other
+#' variance types stop with a message saying they need the rows.
 #'
 #' @param formula a model formula with fixed effects only (`offset()` terms
 #'   allowed).

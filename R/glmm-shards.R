@@ -34,8 +34,11 @@
 #' `part01_fitted.rds`, see `suffix`) with columns `row` (the row of the
 #' shard file; rows dropped for missing values are absent) and the value;
 #' they return the paths of these files, with the number of rows of each
-#' as attribute `rows`. `standardize()` without `newdata`, `simulate()`
-#' and `update()` are refused with a message saying so.
+#' as attribute `rows`. [standardize()] without `newdata` receives sums per
+#' shard (predictions at each value, their Jacobian, the clusters'
+#' deviations) and equals the in-memory result; `values` must be given for
+#' a numeric or logical variable and `se = "bootstrap"` is refused.
+#' `simulate()` and `update()` are refused with a message saying so.
 #'
 #' @param formula A two-sided formula with one random-effect term, as in
 #'   [glmm()].

@@ -182,7 +182,7 @@ rows_written <- function(paths, parts, ext) {
   }))
 }
 
-test_that("fitted(), residuals() and predict() of gee_shards() fits, 1 and 7 shards, equal the in-memory ones; a stopped cluster", {
+test_that("fitted(), residuals(), predict() and standardize() of gee_shards() fits, 1 and 7 shards, equal the in-memory ones; a stopped cluster", {
   ref <- gee(y ~ x + t + centre + offset(log(expo)), data = d, id = id, waves = wave,
              family = poisson, corstr = "exchangeable", weights = wt)
   for (S in c(1L, 7L)) {
@@ -197,6 +197,11 @@ test_that("fitted(), residuals() and predict() of gee_shards() fits, 1 and 7 sha
     expect_equal(got, residuals(ref)[names(got)], tolerance = 1e-10)
     got <- rows_written(predict(f), parts, "rds")
     expect_equal(got, predict(ref)[names(got)], tolerance = 1e-10)
+    expect_equal(as.data.frame(standardize(f, "centre")), as.data.frame(standardize(ref, "centre")),
+                 tolerance = 1e-10)
+    expect_equal(as.data.frame(standardize(f, "x", values = c(0, 1), se = "none")),
+                 as.data.frame(standardize(ref, "x", values = c(0, 1), se = "none")),
+                 tolerance = 1e-10)
   }
   clx <- parallel::makePSOCKcluster(1L)
   fx <- gee_shards(y ~ x, shard_files(unname(split(d, d$id > 20)), "rds"), id = "id",

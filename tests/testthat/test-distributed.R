@@ -229,7 +229,7 @@ rows_written <- function(paths, parts, ext) {
   unlist(out)
 }
 
-test_that("marginal_coefs(), fitted(), residuals() and predict() of glmm_shards() fits equal the in-memory ones, 1 and 7 shards", {
+test_that("marginal_coefs(), standardize(), fitted(), residuals() and predict() of glmm_shards() fits equal the in-memory ones, 1 and 7 shards", {
   set.seed(171)
   M <- 40; n_i <- 5
   d <- data.frame(g = rep(seq_len(M), each = n_i), x = rnorm(M * n_i),
@@ -265,6 +265,11 @@ test_that("marginal_coefs(), fitted(), residuals() and predict() of glmm_shards(
     expect_equal(got, predict(ref, type = "response", re.form = NA)[names(got)], tolerance = 1e-10)
     got <- rows_written(predict(f, suffix = "eta"), parts, ext)
     expect_equal(got, predict(ref)[names(got)], tolerance = 1e-10)
+    expect_equal(as.data.frame(standardize(f, "f")), as.data.frame(standardize(ref, "f")),
+                 tolerance = 1e-10)
+    expect_equal(as.data.frame(standardize(f, "x", values = c(-1, 1), re = "conditional")),
+                 as.data.frame(standardize(ref, "x", values = c(-1, 1), re = "conditional")),
+                 tolerance = 1e-10)
     # The binomial fit of cbpp (marginal means within (0, 1)).
     pcb <- unname(split(cbpp, as.integer(cbpp$herd) %% S))
     fcb <- glmm_shards(cbpp_form, shard_files(pcb, "rds"), binomial, nAGQ = 9, workers = cl2)
@@ -281,7 +286,8 @@ test_that("marginal_coefs(), fitted(), residuals() and predict() of glmm_shards(
     expect_equal(got, fitted(ref_cb)[names(got)], tolerance = 1e-10)
   }
   expect_error(predict(f, suffix = "a/b"), "'suffix' must be")
-  expect_error(standardize(f, "x"), "stayed on the workers")
+  expect_error(standardize(f, "x"), "'values' is needed for 'x'")
+  expect_error(standardize(f, "f", se = "bootstrap"), "se = \"delta\" or \"none\"")
   # The fit's cluster stopped: a clear error, and workers = reads the shards
   # on another one.
   clx <- parallel::makePSOCKcluster(1L)
