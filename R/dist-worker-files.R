@@ -32,6 +32,7 @@ read_parquet_shard <- function(path) {
 # dropped, as na.omit does) and report the levels it uses.
 dist_w_read <- function(key, files, spec) {
   st <- .dist_state[[key]] %||% list(shards = list(), frames = list())
+  st$kept <- st$kept %||% list()
   out <- list()
   for (id in names(files)) {
     df <- read_shard_file(files[[id]], spec$format)
@@ -43,6 +44,8 @@ dist_w_read <- function(key, files, spec) {
     kind <- vapply(mf, function(v) if (is.factor(v)) "factor" else if (is.character(v)) "character"
                    else "other", "")
     st$frames[[id]] <- mf
+    # Rows of the file the model frame kept (what per-row results line up with).
+    st$kept[[id]] <- setdiff(seq_len(nrow(df)), attr(mf, "na.action") %||% integer())
     g <- mf[[spec$group]]
     out[[id]] <- list(rows = nrow(df), kept = nrow(mf), kind = kind,
                       declared = declared[names(mf)],
@@ -81,7 +84,8 @@ dist_w_design <- function(key, spec) {
     st$shards[[id]] <- list(X = X, Z = unname(Z), y = as.numeric(resp$y),
                             w = as.numeric(resp$weights), off = off,
                             index = match(gl, loc), M = length(loc),
-                            clusters = match(loc, spec$group_levels))
+                            clusters = match(loc, spec$group_levels),
+                            rows = st$kept[[id]], sid = id)
     out[[id]] <- list(n = nrow(X), nobs = as.integer(sum(pos)), xsum = colSums(X), zsum = colSums(Z),
                       R = qr.R(qx)[, order(qx$pivot), drop = FALSE],
                       active = match(unique(gl[pos]), spec$group_levels),
@@ -90,6 +94,7 @@ dist_w_design <- function(key, spec) {
                       znames = colnames(Z), proto = mf[0L, , drop = FALSE])
   }
   st$frames <- NULL
+  st$kept <- NULL
   .dist_state[[key]] <- st
   out
 }

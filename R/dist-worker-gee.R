@@ -51,7 +51,8 @@ dist_w_gee_design <- function(key, spec) {
     }
     st$shards[[id]] <- list(X = X, y = as.numeric(resp$y), weights = as.numeric(resp$weights),
                             offset = as.numeric(model_offset_total(mf)), id = idc,
-                            M = length(spec$group_levels), wave_raw = wave)
+                            M = length(spec$group_levels), wave_raw = wave,
+                            rows = st$kept[[id]], sid = id)
     act <- sort(unique(idc[pos]))
     out[[id]] <- list(R = qr.R(qr(X))[, order(qr(X)$pivot), drop = FALSE], xnames = colnames(X),
                       assign = attr(X, "assign"), contrasts = attr(X, "contrasts"),
@@ -60,6 +61,7 @@ dist_w_gee_design <- function(key, spec) {
                       wact = if (!is.null(wave)) unique(wave[pos]))
   }
   st$frames <- NULL
+  st$kept <- NULL
   .dist_state[[key]] <- st
   out
 }

@@ -12,9 +12,18 @@
 #'
 #' The fit holds no rows: `print`, `summary`, `coef`, `vcov` (the estimators
 #' computed at fit time: `std.err`, `"san.se"`, `"model"`), `confint`,
-#' `anova` (Wald tests of terms), [QIC()] and `predict(newdata = )` work;
-#' `fitted`, `residuals`, `model.matrix`, `predict()` without `newdata` and
-#' other variance types stop with a message saying they need the rows.
+#' `anova` (Wald tests of terms), [QIC()] and `predict(newdata = )` work.
+#' `fitted()`, `residuals()` and `predict()` without `newdata` run on the
+#' workers, which read the shard files again (on the fit's cluster, or on
+#' `workers =` when that one has been stopped) and write, beside each shard
+#' file, a new file in the same format (`part01.rds` gives
+#' `part01_fitted.rds`, see `suffix`) with columns `row` (the row of the
+#' shard file; rows dropped for missing values are absent) and the value;
+#' they return the paths of these files, with the number of rows of each as
+#' attribute `rows`: the rows never come to this process. [standardize()]
+#' without `newdata` runs on the workers as well (sums per shard; `values`
+#' needed for a numeric variable, no bootstrap). `model.matrix` and other
+#' variance types stop with a message saying they need the rows.
 #'
 #' @param formula a model formula with fixed effects only (`offset()` terms
 #'   allowed).
@@ -25,7 +34,9 @@
 #' @param family,corstr,std.err,scale.fix,scale.value,R,Mv as in [gee()];
 #'   `std.err = "fij"` and `nbinom2()` are not distributed.
 #' @param workers a cluster from [parallel::makeCluster()] or
-#'   [parallelly::makeClusterPSOCK()] with glmmgee installed.
+#'   [parallelly::makeClusterPSOCK()] with glmmgee installed. For
+#'   `fitted()`, `residuals()` and `predict()`: a cluster to read the shards
+#'   on, when the fit's own has been stopped.
 #' @param format `"rds"`, `"csv"` or `"parquet"`; by default from the
 #'   files' extension.
 #' @param control a [gee_control()] list (its `workers` and `shards` are
@@ -143,6 +154,8 @@ gee_shards <- function(formula, files, id, family = gaussian(), corstr = "indepe
   fit$xlevels <- agreed$levels[intersect(names(agreed$levels), all.vars(formula))]
   fit$contrasts <- p2[[1L]]$contrasts
   fit$nobs.read <- c(rows = agreed$rows, kept = agreed$kept)
+  fit$shard_source <- list(files = files, format = format, read_spec = read_spec,
+                           dspec = dspec, workers = workers, kind = "gee")
   class(fit) <- c("glmmgee_gee_sharded", class(fit))
   fit
 }
@@ -204,17 +217,7 @@ gee_shard_model <- function(p2, agreed, corstr, std.err, Mv, R, scale.fix, famil
 }
 
 #' @export
-fitted.glmmgee_gee_sharded <- function(object, ...) sharded_refuse("fitted values")
-#' @export
-residuals.glmmgee_gee_sharded <- function(object, ...) sharded_refuse("residuals")
-#' @export
 model.matrix.glmmgee_gee_sharded <- function(object, ...) sharded_refuse("the model matrix")
-#' @export
-predict.glmmgee_gee_sharded <- function(object, newdata, ...) {
-  if (missing(newdata) || is.null(newdata))
-    sharded_refuse("predictions without 'newdata'")
-  NextMethod()
-}
 #' @export
 vcov.glmmgee_gee_sharded <- function(object, type = object$std.err, ...) {
   if (is.character(type) && length(type) == 1L && !is.null(object$vcov[[type]])) return(NextMethod())

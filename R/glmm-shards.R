@@ -21,9 +21,24 @@
 #' The fitted object (class `glmmgee_glmm_sharded`, a `glmmgee_glmm`) holds
 #' no data: `summary()`, `coef()`, `vcov()`, `confint()`, `logLik()`,
 #' `ranef()` (computed on the workers, a table of clusters), `VarCorr()` and
-#' `predict(newdata = )` work; what needs the rows (fitted values,
-#' residuals, `marginal_coefs()`, `standardize()` without `newdata`,
-#' `simulate()`, `update()`) is refused with a message saying so.
+#' `predict(newdata = )` work as for any glmm fit.
+#'
+#' What needs the rows runs on the workers, which read the shard files
+#' again (the fit records the file list and its cluster; when that cluster
+#' has been stopped, give another with `workers =`):
+#' [marginal_coefs()] receives from each shard the R factor of its design,
+#' working response and Jacobian, a few hundred numbers, and equals the
+#' in-memory result. `fitted()`, `residuals()` and `predict()` without
+#' `newdata` do not return the rows: each worker writes, beside each shard
+#' file, a new file in the same format (`part01.rds` gives
+#' `part01_fitted.rds`, see `suffix`) with columns `row` (the row of the
+#' shard file; rows dropped for missing values are absent) and the value;
+#' they return the paths of these files, with the number of rows of each
+#' as attribute `rows`. [standardize()] without `newdata` receives sums per
+#' shard (predictions at each value, their Jacobian, the clusters'
+#' deviations) and equals the in-memory result; `values` must be given for
+#' a numeric or logical variable and `se = "bootstrap"` is refused.
+#' `simulate()` and `update()` are refused with a message saying so.
 #'
 #' @param formula A two-sided formula with one random-effect term, as in
 #'   [glmm()].
@@ -31,7 +46,9 @@
 #'   storage); one shard per file, in this order.
 #' @param family,nAGQ As in [glmm()].
 #' @param workers A cluster from [parallel::makeCluster()] or
-#'   `parallelly::makeClusterPSOCK()`.
+#'   `parallelly::makeClusterPSOCK()`. For `fitted()`, `residuals()` and
+#'   `predict()`: a cluster to read the shards on, when the fit's own has
+#'   been stopped.
 #' @param weights Name of a column of prior weights, or `NULL`.
 #' @param format `"rds"`, `"csv"` or `"parquet"`; by default from the files'
 #'   extension.
@@ -108,6 +125,9 @@ glmm_shards <- function(formula, files, family = gaussian(), nAGQ = NULL, worker
     parallel::clusterCall(eng$cl[w], dist_w_engines, eng$key, mod$Txi, mod$Tzi, spec)
   fit <- glmm_fit_shards(eng, mod, control)
   obj <- new_glmm_sharded(fit, mod, p2, agreed, formula, fixed, fenv, mc)
+  # What post-estimation needs to read the shards again on the workers.
+  obj$shard_source <- list(files = files, format = format, read_spec = read_spec,
+                           dspec = dspec, workers = workers)
   finish_glmm(obj, mod$separation, NULL)
 }
 

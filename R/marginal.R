@@ -35,6 +35,10 @@
 #'
 #' @param fit A fit from [glmm()].
 #' @param std_errors Compute standard errors (delta method)?
+#' @param workers For a fit from [glmm_shards()]: a cluster whose workers
+#'   read the shard files, used when the fit's own cluster has been stopped
+#'   (by default the fit's). The marginal means and their Jacobian are
+#'   computed on the workers, which return small R factors only.
 #' @param x,object A `glmmgee_marginal_coefs` object.
 #' @param level Confidence level of the Wald intervals.
 #' @param parm Coefficients (names or indices) for `confint()`.
@@ -64,10 +68,12 @@
 #'   odds_ratios(mc)         # population-averaged odds ratios
 #' }
 #' @export
-marginal_coefs <- function(fit, std_errors = TRUE) {
-  re <- re_structure(fit, "marginal_coefs")
+marginal_coefs <- function(fit, std_errors = TRUE, workers = NULL) {
   if (!is.logical(std_errors) || length(std_errors) != 1L || is.na(std_errors))
     stop("'std_errors' must be TRUE or FALSE", call. = FALSE)
+  if (inherits(fit, "glmmgee_glmm_sharded"))
+    return(marginal_coefs_sharded(fit, std_errors, workers, match.call()))
+  re <- re_structure(fit, "marginal_coefs")
   fam <- fit$family
   X <- fit$X
   r <- glmm_means(re, fam, fit$theta, X, re$Z, fit$offset, "marginal",

@@ -1,7 +1,8 @@
 # Methods of fits from glmm_shards(), whose rows stayed on the workers.
 # Everything computed from the estimates, their covariance and the
-# cluster-level predictions works as for any glmm fit; what needs the rows
-# is refused by name.
+# cluster-level predictions works as for any glmm fit; what reads the rows
+# runs on the workers (methods-sharded-post.R); any other access to the
+# rows' fields is refused by name.
 
 sharded_row_fields <- c("X", "Z", "eta_fixed", "linear.predictors", "fitted.values", "y",
                         "model", "residuals")
@@ -11,9 +12,10 @@ sharded_row_fields <- c("X", "Z", "eta_fixed", "linear.predictors", "fitted.valu
   k <- pmatch(name, sharded_row_fields)
   if (!is.na(k) && is.null(.subset2(x, name)))
     stop(sprintf(paste0("'%s' needs the data rows, which stayed on the workers of this distributed fit ",
-                        "(glmm_shards()); fitted values, residuals, marginal_coefs(), standardize() without ",
-                        "'newdata' and simulate() are not available for it. Use predict(fit, newdata = ) ",
-                        "on the rows of interest, or refit with glmm() where the data fit in memory"),
+                        "(glmm_shards()). fitted(fit), residuals(fit) and predict(fit) write their per-row results ",
+                        "beside each shard file; marginal_coefs(fit) is computed on the workers; ",
+                        "standardize(fit, ...) too; predict(fit, newdata = ) predicts given rows. ",
+                        "simulate() and update() are not available for it"),
                  sharded_row_fields[[k]]), call. = FALSE)
   .subset2(x, name, exact = FALSE)
 }

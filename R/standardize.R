@@ -85,7 +85,12 @@
 #'   needs `cluster`, and the delta method uses the first grouping factor.
 #' @param x A `glmmgee_standardized` object.
 #' @param digits Number of significant digits to print.
-#' @param ... Ignored.
+#' @param ... For a fit from [glmm_shards()] or [gee_shards()] without
+#'   `newdata`: `workers =`, a cluster to read the shard files on when the
+#'   fit's own has been stopped. The workers compute the sums the means,
+#'   their Jacobian and the between-cluster term need; `values` must be
+#'   given for a numeric or logical variable (its default quantiles need
+#'   the rows) and `se = "bootstrap"` is refused. Otherwise ignored.
 #' @return A data frame of class `glmmgee_standardized` with columns
 #'   `quantity` (`"mean"`, `"difference"`, `"ratio"`, `"odds ratio"`),
 #'   `value`, `estimate`, `std.error`, `conf.low` and `conf.high`;
@@ -137,6 +142,8 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
                  if (!missing(variable) && is.character(variable))
                    sprintf("; \"%s\" is not one", variable[1L]) else ""), call. = FALSE)
   sampled <- is.null(newdata)
+  if (sampled && inherits(fit, c("glmmgee_glmm_sharded", "glmmgee_gee_sharded")))
+    return(standardize_sharded(fit, variable, values, re, se, level, list(...)$workers))
   if (!sampled && !is.data.frame(newdata))
     stop("'newdata' must be a data frame", call. = FALSE)
   data <- if (sampled) fit_data(fit) else newdata

@@ -172,6 +172,45 @@ test_that("gee_shards() from parquet files (nanoparquet) equals the same shards 
   expect_identical(f_pq$alpha, f_rds$alpha)
 })
 
+# Per-row results written beside the shard files, matched to the in-memory
+# fit's by the rows' names.
+rows_written <- function(paths, parts, ext) {
+  read <- switch(ext, rds = readRDS, csv = utils::read.csv)
+  unlist(lapply(seq_along(paths), function(s) {
+    r <- read(paths[s])
+    stats::setNames(r[[2L]], rownames(parts[[s]])[r$row])
+  }))
+}
+
+test_that("fitted(), residuals(), predict() and standardize() of gee_shards() fits, 1 and 7 shards, equal the in-memory ones; a stopped cluster", {
+  ref <- gee(y ~ x + t + centre + offset(log(expo)), data = d, id = id, waves = wave,
+             family = poisson, corstr = "exchangeable", weights = wt)
+  for (S in c(1L, 7L)) {
+    parts <- unname(split(d, (d$id - 1L) %% S))
+    f <- gee_shards(y ~ x + t + centre + offset(log(expo)), shard_files(parts, "rds"), id = "id",
+                    waves = "wave", family = poisson, corstr = "exchangeable", weights = "wt",
+                    workers = cl2)
+    got <- rows_written(fitted(f), parts, "rds")
+    expect_setequal(names(got), names(fitted(ref)))
+    expect_equal(got, fitted(ref)[names(got)], tolerance = 1e-10)
+    got <- rows_written(residuals(f), parts, "rds")
+    expect_equal(got, residuals(ref)[names(got)], tolerance = 1e-10)
+    got <- rows_written(predict(f), parts, "rds")
+    expect_equal(got, predict(ref)[names(got)], tolerance = 1e-10)
+    expect_equal(as.data.frame(standardize(f, "centre")), as.data.frame(standardize(ref, "centre")),
+                 tolerance = 1e-10)
+    expect_equal(as.data.frame(standardize(f, "x", values = c(0, 1), se = "none")),
+                 as.data.frame(standardize(ref, "x", values = c(0, 1), se = "none")),
+                 tolerance = 1e-10)
+  }
+  clx <- parallel::makePSOCKcluster(1L)
+  fx <- gee_shards(y ~ x, shard_files(unname(split(d, d$id > 20)), "rds"), id = "id",
+                   family = poisson, workers = clx)
+  parallel::stopCluster(clx)
+  expect_error(fitted(fx), "has been stopped; give a running one.*workers =")
+  expect_true(all(file.exists(predict(fx, workers = cl2))))
+})
+
 test_that("gee_shards() from rds and csv files equals gee() on the combined rows", {
   # Centre "c" occurs only in the last clusters: missing from the other files.
   parts <- split(d, cut(d$id, c(0, 15, 30, 48)))
@@ -194,9 +233,18 @@ test_that("gee_shards() from rds and csv files equals gee() on the combined rows
                    predict(ref, newdata = d[c(1, 60, 200), ]), tolerance = 1e-10)
     }
   }
-  expect_error(fitted(f), "need the rows")
-  expect_error(residuals(f), "need the rows")
-  expect_error(predict(f), "need the rows")
+  # Per-row results written beside the (csv) shard files.
+  fv <- fitted(f)
+  expect_match(fv[1L], "_fitted\\.csv$")
+  got <- rows_written(fv, parts, "csv")
+  expect_setequal(names(got), names(fitted(ref)))
+  expect_equal(got, fitted(ref)[names(got)], tolerance = 1e-10)
+  for (ty in c("pearson", "response", "working")) {
+    got <- rows_written(residuals(f, type = ty), parts, "csv")
+    expect_equal(got, residuals(ref, type = ty)[names(got)], tolerance = 1e-10)
+  }
+  got <- rows_written(predict(f), parts, "csv")
+  expect_equal(got, predict(ref)[names(got)], tolerance = 1e-10)
   expect_error(vcov(f, type = "jack"), "not computed at fit time")
   # A row with a missing covariate is dropped as na.omit would.
   dn <- d
@@ -205,6 +253,9 @@ test_that("gee_shards() from rds and csv files equals gee() on the combined rows
   f <- gee_shards(y ~ x, shard_files(split(dn, dn$id > 20), "rds"), id = "id", family = poisson,
                   corstr = "exchangeable", workers = cl2)
   expect_same_gee(f, ref)
+  got <- rows_written(predict(f, type = "response"), unname(split(dn, dn$id > 20)), "rds")
+  expect_setequal(names(got), names(fitted(ref)))
+  expect_equal(got, predict(ref, type = "response")[names(got)], tolerance = 1e-10)
   expect_error(gee_shards(y ~ x, files_rds, id = "id", family = poisson, workers = cl2,
                           std.err = "fij"), "not distributed")
   expect_error(gee_shards(y ~ x, shard_files(list(d, d), "rds"), id = "id", workers = cl2),

@@ -124,8 +124,6 @@ test_that("glmm_shards() from rds and csv files equals glmm() on the combined da
     expect_equal(coef(summary(f)), coef(summary(ref)), tolerance = 1e-10)
     expect_equal(confint(f), confint(ref, parm = names(fixef(ref))), tolerance = 1e-10)
     expect_error(confint(f, method = "profile"), "Wald intervals")
-    expect_error(fitted(f), "stayed on the workers")
-    expect_error(marginal_coefs(f), "stayed on the workers")
   }
   # A factor stored as a factor with its levels declared per shard.
   parts_f <- split(cbpp, as.integer(cbpp$herd) %% 3L)
@@ -217,4 +215,87 @@ test_that("glmm(control = glmm_control(workers =)) refuses nested and crossed de
                     control = ctl), "outermost factor")
   expect_error(glmm(cbind(incidence, size - incidence) ~ (1 | herd) + (1 | period), cbpp,
                     binomial, control = ctl), "crossed designs")
+})
+
+# Per-row results written beside the shard files, matched to the in-memory
+# fit's by the rows' names in the combined data.
+rows_written <- function(paths, parts, ext) {
+  read <- switch(ext, rds = readRDS, csv = utils::read.csv,
+                 parquet = function(p) as.data.frame(nanoparquet::read_parquet(p)))
+  out <- lapply(seq_along(paths), function(s) {
+    r <- read(paths[s])
+    stats::setNames(r[[2L]], rownames(parts[[s]])[r$row])
+  })
+  unlist(out)
+}
+
+test_that("marginal_coefs(), standardize(), fitted(), residuals() and predict() of glmm_shards() fits equal the in-memory ones, 1 and 7 shards", {
+  set.seed(171)
+  M <- 40; n_i <- 5
+  d <- data.frame(g = rep(seq_len(M), each = n_i), x = rnorm(M * n_i),
+                  f = factor(sample(c("a", "b", "c"), M * n_i, TRUE)))
+  d$y <- rpois(nrow(d), exp(0.2 + 0.4 * d$x + 0.3 * (d$f == "b") +
+                              rnorm(M, sd = 0.5)[d$g] + rnorm(M, sd = 0.3)[d$g] * d$x))
+  d$x[7] <- NA
+  form <- y ~ x + f + (1 + x | g)
+  ref <- glmm(form, d, poisson, nAGQ = 1)
+  mc_ref <- marginal_coefs(ref)
+  ref_cb <- glmm(cbpp_form, cbpp, binomial, nAGQ = 9)
+  for (S in c(1L, 7L)) {
+    ext <- "rds"
+    parts <- unname(split(d, (d$g - 1L) %% S))
+    f <- glmm_shards(form, shard_files(parts, ext), poisson, nAGQ = 1, workers = cl2)
+    expect_equal(f$theta, ref$theta, tolerance = 1e-10)
+    mc <- marginal_coefs(f)
+    expect_equal(coef(mc), coef(mc_ref), tolerance = 1e-10)
+    expect_equal(vcov(mc), vcov(mc_ref), tolerance = 1e-10)
+    expect_equal(coef(marginal_coefs(f, std_errors = FALSE)), coef(mc_ref), tolerance = 1e-10)
+    fv <- fitted(f)
+    expect_true(all(file.exists(fv)))
+    expect_match(fv[1L], paste0("_fitted\\.", ext, "$"))
+    expect_identical(sum(attr(fv, "rows")), nobs(ref))
+    got <- rows_written(fv, parts, ext)
+    expect_equal(got, fitted(ref)[names(got)], tolerance = 1e-10)
+    expect_setequal(names(got), names(fitted(ref)))
+    for (ty in c("deviance", "pearson", "working")) {
+      got <- rows_written(residuals(f, type = ty), parts, ext)
+      expect_equal(got, residuals(ref, type = ty)[names(got)], tolerance = 1e-10)
+    }
+    got <- rows_written(predict(f, type = "response", re.form = NA), parts, ext)
+    expect_equal(got, predict(ref, type = "response", re.form = NA)[names(got)], tolerance = 1e-10)
+    got <- rows_written(predict(f, suffix = "eta"), parts, ext)
+    expect_equal(got, predict(ref)[names(got)], tolerance = 1e-10)
+    expect_equal(as.data.frame(standardize(f, "f")), as.data.frame(standardize(ref, "f")),
+                 tolerance = 1e-10)
+    expect_equal(as.data.frame(standardize(f, "x", values = c(-1, 1), re = "conditional")),
+                 as.data.frame(standardize(ref, "x", values = c(-1, 1), re = "conditional")),
+                 tolerance = 1e-10)
+    # The binomial fit of cbpp (marginal means within (0, 1)).
+    pcb <- unname(split(cbpp, as.integer(cbpp$herd) %% S))
+    fcb <- glmm_shards(cbpp_form, shard_files(pcb, "rds"), binomial, nAGQ = 9, workers = cl2)
+    expect_equal(coef(marginal_coefs(fcb)), coef(marginal_coefs(ref_cb)), tolerance = 1e-10)
+    expect_equal(vcov(marginal_coefs(fcb)), vcov(marginal_coefs(ref_cb)), tolerance = 1e-10)
+    # Csv shards (lossless for these integer and character columns): the
+    # results come back as csv files.
+    cb <- transform(cbpp, herd = paste0("h", herd), period = paste0("p", period))
+    pcb <- unname(split(cb, as.integer(cbpp$herd) %% S))
+    fcb <- glmm_shards(cbpp_form, shard_files(pcb, "csv"), binomial, nAGQ = 9, workers = cl2)
+    fv <- fitted(fcb)
+    expect_match(fv[1L], "_fitted\\.csv$")
+    got <- rows_written(fv, pcb, "csv")
+    expect_equal(got, fitted(ref_cb)[names(got)], tolerance = 1e-10)
+  }
+  expect_error(predict(f, suffix = "a/b"), "'suffix' must be")
+  expect_error(standardize(f, "x"), "'values' is needed for 'x'")
+  expect_error(standardize(f, "f", se = "bootstrap"), "se = \"delta\" or \"none\"")
+  # The fit's cluster stopped: a clear error, and workers = reads the shards
+  # on another one.
+  clx <- parallel::makePSOCKcluster(1L)
+  fx <- glmm_shards(cbpp_form, shard_files(unname(split(cbpp, as.integer(cbpp$herd) %% 2L)), "rds"),
+                    binomial, nAGQ = 9, workers = clx)
+  parallel::stopCluster(clx)
+  expect_error(marginal_coefs(fx), "has been stopped; give a running one.*workers =")
+  expect_error(fitted(fx), "has been stopped; give a running one.*workers =")
+  expect_equal(coef(marginal_coefs(fx, workers = cl2)), coef(marginal_coefs(ref_cb)), tolerance = 1e-10)
+  expect_true(all(file.exists(fitted(fx, workers = cl2))))
 })
