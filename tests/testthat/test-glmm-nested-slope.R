@@ -35,3 +35,50 @@ test_that("the brute-force nested quadrature with an inner random slope is exact
                brute_nested(eta0, list(as.integer(d$a), as.integer(ib)),
                             c(s_outer, Lambda[1, 1]), dens, K = 20), 1e-10)
 })
+
+# 4 outer units x 3 inner units x 4 rows, binomial, a random slope of x at
+# the inner level; the engine built with the inner level's design Z.
+slope_engine_data <- function() {
+  d <- nested_data(41, A = 4, B = 3, m = 4)
+  ib <- interaction(d$a, d$b, drop = TRUE)
+  set.seed(2)
+  d$y <- rbinom(nrow(d), 1, plogis(-0.3 + 0.8 * d$x + 0.8 * rnorm(4)[d$a] +
+                                     rnorm(12)[ib] * (0.6 + 0.7 * d$x)))
+  list(d = d, ib = ib, X = model.matrix(~ x, d), Z = cbind(1, d$x),
+       units = list(as.integer(d$a) - 1L, as.integer(ib) - 1L))
+}
+slope_engine <- function(s, Z = s$Z)
+  glmmgee:::cpp_nested_new(s$X, as.numeric(s$d$y), rep(1, nrow(s$d)), rep(0, nrow(s$d)),
+                           s$units, 1L, 1L, 1L, Z)
+
+test_that("the nested engine with an inner random slope equals brute-force quadrature", {
+  s <- slope_engine_data()
+  eng <- slope_engine(s)
+  beta <- c(-0.2, 0.7)
+  Lambda <- matrix(c(0.6, 0.3, 0, 0.5), 2, 2)
+  th <- c(beta, 0.7, Lambda[lower.tri(Lambda, diag = TRUE)])
+  dens <- function(i, eta) dbinom(s$d$y[i], 1, plogis(eta))
+  ref <- brute_nested_slope(drop(s$X %*% beta), as.integer(s$d$a), as.integer(s$ib), s$Z, 0.7,
+                            Lambda, dens, K = 40)
+  expect_close(glmmgee:::cpp_nested_eval(eng, th, 15L)$loglik, ref, 1e-6)
+  # The Laplace approximation (one node) is not that value: the test can fail.
+  expect_gt(abs(glmmgee:::cpp_nested_eval(eng, th, 1L)$loglik - ref), 1e-2)
+  # The gradient (nodes held fixed) is the value's derivative once the rule
+  # is accurate.
+  g <- glmmgee:::cpp_nested_eval(eng, th, 15L, TRUE)$gradient
+  skip_if_not_installed("numDeriv")
+  nd <- numDeriv::grad(function(t) glmmgee:::cpp_nested_eval(eng, t, 15L)$loglik, th)
+  expect_equal(g, nd, tolerance = 1e-6)
+})
+
+test_that("an inner design of ones reproduces the nested random-intercept engine", {
+  s <- slope_engine_data()
+  one <- slope_engine(s, matrix(1, nrow(s$d), 1))
+  plain <- slope_engine(s, NULL)
+  for (K in c(1L, 5L)) {
+    a <- glmmgee:::cpp_nested_eval(one, c(-0.2, 0.7, 0.7, 0.6), K, TRUE)
+    b <- glmmgee:::cpp_nested_eval(plain, c(-0.2, 0.7, 0.7, 0.6), K, TRUE)
+    expect_equal(a$loglik, b$loglik, tolerance = 1e-12)
+    expect_equal(a$gradient, b$gradient, tolerance = 1e-10)
+  }
+})
