@@ -1,8 +1,7 @@
-# Reference quadrature for random slopes at the innermost level of a nested
-# design, (1 | a) + (1 + x | a:b): checked here against quantities known
-# exactly, so that it can serve as the reference of a multilevel adaptive
-# quadrature of that model. glmm() with nAGQ > 1 still refuses the model
-# (test-glmm-nested.R).
+# Multilevel adaptive quadrature with random slopes at the innermost level,
+# (1 | a) + (1 + x | a:b): a brute-force reference quadrature (itself
+# checked against the exact gaussian likelihood), the engine against it,
+# and the fits through glmm().
 
 test_that("the brute-force nested quadrature with an inner random slope is exact for a gaussian model", {
   d <- nested_data(31, A = 4, B = 3, m = 4, sds = c(0.7, 0.5), family = "gaussian")
@@ -81,4 +80,70 @@ test_that("an inner design of ones reproduces the nested random-intercept engine
     expect_equal(a$loglik, b$loglik, tolerance = 1e-12)
     expect_equal(a$gradient, b$gradient, tolerance = 1e-10)
   }
+})
+
+# 20 outer units x 4 inner units x 5 rows, binomial, correlated inner
+# intercept and slope.
+slope_fit_data <- function() {
+  d <- nested_data(41, A = 20, B = 4, m = 5)
+  ib <- interaction(d$a, d$b, drop = TRUE)
+  set.seed(3)
+  d$y <- rbinom(nrow(d), 1, plogis(-0.3 + 0.8 * d$x + 0.8 * rnorm(20)[d$a] + rnorm(80)[ib] * 0.7 +
+                                     rnorm(80)[ib] * 0.6 * d$x))
+  d
+}
+
+test_that("with one node the engine is the sparse Laplace fit's log-likelihood", {
+  d <- slope_fit_data()
+  form <- y ~ x + (1 | a) + (1 + x | a:b)
+  lap <- quiet_singular(glmm(form, data = d, family = binomial, nAGQ = 1))
+  expect_false(inherits(lap, "glmmgee_glmm_nested"))
+  mf <- model.frame(lme4::subbars(form), d)
+  re <- glmmgee:::sparse_re_terms(form, mf, NULL)
+  ns <- glmmgee:::nested_structure(re)
+  expect_equal(ns$q, 2L)
+  eng <- glmmgee:::cpp_nested_new(model.matrix(~ x, d), as.numeric(d$y), rep(1, nrow(d)),
+                                  rep(0, nrow(d)), ns$units, 1L, 1L, 1L,
+                                  glmmgee:::nested_leaf_design(re, ns))
+  map <- glmmgee:::nested_map(re, ns, 2L, length(lap$theta), FALSE)
+  expect_close(glmmgee:::cpp_nested_eval(eng, unname(lap$theta)[map], 1L)$loglik,
+               as.numeric(logLik(lap)), 1e-7)
+})
+
+test_that("the quadrature fit's log-likelihood settles as nAGQ grows and does not depend on x's scale", {
+  d <- slope_fit_data()
+  fits <- lapply(c(3L, 7L, 11L), function(K)
+    glmm(y ~ x + (1 | a) + (1 + x | a:b), data = d, family = binomial, nAGQ = K))
+  expect_s3_class(fits[[1]], "glmmgee_glmm_nested")
+  ll <- vapply(fits, function(f) as.numeric(logLik(f)), 1)
+  expect_lt(abs(ll[3] - ll[2]), abs(ll[3] - ll[1]))
+  expect_lt(abs(ll[3] - ll[2]), 1e-3)
+  # The fit maximizes the quadrature: its value is not below the Laplace
+  # start's under the same rule.
+  for (f in fits) expect_equal(f$optinfo$convergence, 0L)
+  re <- ranef(fits[[3]])[["a:b"]]
+  expect_equal(dim(re), c(80L, 2L))
+  # Scaling x maps Lambda to Lambda scaled by rows, the same grid: the same
+  # optimum. Shifting it rotates the standardized effects, which a product
+  # grid does not follow exactly: the same optimum up to the rule's error.
+  d$x10 <- 10 * d$x
+  d$xs <- d$x + 3
+  f10 <- glmm(y ~ x10 + (1 | a) + (1 + x10 | a:b), data = d, family = binomial, nAGQ = 7L)
+  expect_close(as.numeric(logLik(f10)), ll[2], 1e-6)
+  fs <- lapply(c(7L, 11L), function(K)
+    glmm(y ~ xs + (1 | a) + (1 + xs | a:b), data = d, family = binomial, nAGQ = K))
+  dev <- abs(vapply(fs, function(f) as.numeric(logLik(f)), 1) - ll[2:3])
+  expect_lt(dev[2], dev[1])
+  expect_lt(dev[2], 1e-5)
+})
+
+test_that("slopes above the innermost level and too many nodes are refused with a clear error", {
+  d <- slope_fit_data()
+  expect_error(glmm(y ~ x + (1 + x | a) + (1 | a:b), data = d, family = binomial, nAGQ = 5),
+               "\\(1 \\+ x \\| a\\) has random slopes.*nAGQ = 1")
+  expect_error(glmm(y ~ x + (1 | a) + (1 + x || a:b), data = d, family = binomial, nAGQ = 5),
+               "'a:b' appears in two terms; use nAGQ = 1")
+  big <- nested_data(5, A = 100, B = 20, m = 1)
+  expect_error(glmm(y ~ x + (1 | a) + (1 + x | a:b), data = big, family = binomial, nAGQ = 40),
+               "40\\^2 x 2000 units.*above the limit.*nAGQ = 1.*smaller nAGQ")
 })
