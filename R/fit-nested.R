@@ -24,12 +24,17 @@ nested_structure <- function(re) {
                  paste(deparse(tm$lhs), collapse = ""), tm$group, what), call. = FALSE)
   for (tm in tms) if (isTRUE(tm$known_cov)) refuse(tm, "has a known covariance")
   groups <- vapply(tms, `[[`, "", "group")
-  if (anyDuplicated(groups))
-    stop(sprintf("'nAGQ' > 1: the grouping factor '%s' appears in two terms; use nAGQ = 1",
-                 groups[anyDuplicated(groups)]), call. = FALSE)
   used <- lapply(tms, function(tm) sort(unique(tm$index)))
   codes <- lapply(seq_along(tms), function(k) match(tms[[k]]$index, used[[k]]))
-  ord <- order(lengths(used))
+  # One level per grouping factor; only the innermost may have several
+  # terms (uncorrelated slopes, `(1 + x || a:b)`), integrated together.
+  first <- which(!duplicated(groups))
+  ord <- first[order(lengths(used[first]))]
+  leaf_group <- groups[ord[length(ord)]]
+  dup <- setdiff(groups[duplicated(groups)], leaf_group)
+  if (length(dup))
+    stop(sprintf("'nAGQ' > 1: the grouping factor '%s' appears in two terms; use nAGQ = 1",
+                 dup[1L]), call. = FALSE)
   for (j in seq_along(ord)[-1L]) {
     inner <- codes[[ord[j]]]
     outer <- codes[[ord[j - 1L]]]
@@ -48,40 +53,59 @@ nested_structure <- function(re) {
   }
   for (k in ord[-length(ord)])
     if (!identical(tms[[k]]$cnames, "(Intercept)")) refuse(tms[[k]], "has random slopes")
+  leaf <- which(groups == leaf_group)
   list(order = ord, used = used[ord], units = lapply(codes[ord], function(cd) cd - 1L),
-       q = length(tms[[ord[length(ord)]]]$cnames))
+       leaf = leaf, q = sum(vapply(tms[leaf], function(tm) length(tm$cnames), 1L)))
 }
 
 # The innermost term's random-effect design, one row per observation (NULL
 # for a random intercept): the engine integrates its q effects on a
 # product grid (agq-nested.h).
 nested_leaf_design <- function(re, ns) {
-  if (ns$q == 1L && identical(re$terms[[ns$order[length(ns$order)]]]$cnames, "(Intercept)"))
-    return(NULL)
-  tm <- re$terms[[ns$order[length(ns$order)]]]
-  q <- length(tm$cnames)
-  Zb <- re$Z[, tm$columns, drop = FALSE]
-  n <- nrow(Zb)
-  Z <- vapply(seq_len(q), function(k) Zb[cbind(seq_len(n), (tm$index - 1L) * q + k)], numeric(n))
-  matrix(Z, n, q)
+  if (ns$q == 1L && identical(re$terms[[ns$leaf]]$cnames, "(Intercept)")) return(NULL)
+  do.call(cbind, lapply(re$terms[ns$leaf], function(tm) {
+    q <- length(tm$cnames)
+    Zb <- re$Z[, tm$columns, drop = FALSE]
+    n <- nrow(Zb)
+    matrix(vapply(seq_len(q), function(k) Zb[cbind(seq_len(n), (tm$index - 1L) * q + k)],
+                  numeric(n)), n, q)
+  }))
 }
 
-# Engine parameter positions: fixed effects, each term's covariance
-# parameters from the outermost level inwards, the log dispersion.
-nested_map <- function(re, ns, p, P, disp)
-  c(seq_len(p), p + unlist(lapply(re$terms[ns$order], `[[`, "par")), if (disp) P)
+# Engine parameter positions in c(theta, 0): fixed effects, each outer
+# level's standard deviation from the outermost inwards, the innermost
+# level's Lambda by columns (block diagonal over its terms; P + 1, the
+# appended zero, between blocks), the log dispersion.
+nested_map <- function(re, ns, p, P, disp) {
+  outer <- unlist(lapply(re$terms[ns$order[-length(ns$order)]], `[[`, "par"))
+  blk <- unlist(lapply(seq_along(ns$leaf), function(j) rep(j, length(re$terms[[ns$leaf[j]]]$cnames))))
+  pos <- sequence(tabulate(blk))  # position of each effect within its term
+  lt <- which(lower.tri(diag(ns$q), diag = TRUE), arr.ind = TRUE)
+  lt <- lt[order(lt[, 2L], lt[, 1L]), , drop = FALSE]
+  leaf <- vapply(seq_len(nrow(lt)), function(e) {
+    r <- lt[e, 1L]
+    k <- lt[e, 2L]
+    if (blk[r] != blk[k]) return(P + 1L)
+    tm <- re$terms[[ns$leaf[blk[r]]]]
+    tl <- which(lower.tri(diag(length(tm$cnames)), diag = TRUE), arr.ind = TRUE)
+    tl <- tl[order(tl[, 2L], tl[, 1L]), , drop = FALSE]
+    p + tm$par[which(tl[, 1L] == pos[r] & tl[, 2L] == pos[k])]
+  }, 1L)
+  c(seq_len(p), p + outer, leaf, if (disp) P)
+}
 
 # The nested AGHQ log-likelihood of theta (in the sparse engine's order);
 # with its gradient from the engine (adaptive nodes held fixed, see
 # optimize-nested.R), mapped back to that order.
 nested_objective <- function(eng, map, nAGQ) {
-  function(th) cpp_nested_eval(eng, th[map], nAGQ)$loglik
+  function(th) cpp_nested_eval(eng, c(th, 0)[map], nAGQ)$loglik
 }
 nested_gradient_objective <- function(eng, map, nAGQ) {
   function(th) {
-    r <- cpp_nested_eval(eng, th[map], nAGQ, TRUE)
-    g <- numeric(length(th))
-    g[map] <- r$gradient
+    r <- cpp_nested_eval(eng, c(th, 0)[map], nAGQ, TRUE)
+    P <- length(th)
+    g <- numeric(P)
+    g[map[map <= P]] <- r$gradient[map <= P]
     list(loglik = r$loglik, gradient = g)
   }
 }

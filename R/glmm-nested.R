@@ -36,9 +36,9 @@
 #' `nAGQ^(depth - 1 + q)` node evaluations per observation: `glmm()` refuses
 #' the fit when that exceeds 1e5, or when `nAGQ^q` times the number of
 #' innermost units exceeds 2e6, and suggests `nAGQ = 1` or a smaller
-#' `nAGQ`. Uncorrelated slopes written `(1 + x || a:b)` are not yet
-#' integrated by quadrature (an error; write the correlated term or use
-#' `nAGQ = 1`). Rescaling a covariate gives the same fit; shifting it
+#' `nAGQ`. Uncorrelated effects, `(1 + x || a:b)` (or several terms of
+#' the innermost factor), make Lambda block diagonal, the blocks' entries
+#' fixed at zero in the engine. Rescaling a covariate gives the same fit; shifting it
 #' (centring) rotates the standardized effects, which a product grid does
 #' not follow exactly, so the fit then agrees to the rule's error (it
 #' shrinks as `nAGQ` grows). `ranef()` and `predict()` of these fits use the
@@ -113,8 +113,8 @@ glmm_nested <- function(formula, mf, family, nAGQ, control, start, covariance, m
     stop("'nAGQ' > 1 is not available with a known covariance ('covariance'); use nAGQ = 1",
          call. = FALSE)
   re <- sparse_re_terms(formula, mf, NULL)
-  depth <- length(re$terms)
   ns <- nested_structure(re)
+  depth <- length(ns$order)
   # With q effects at the innermost level every unit there has a grid of
   # nAGQ^q nodes at each node of the levels above.
   dims <- depth - 1L + ns$q

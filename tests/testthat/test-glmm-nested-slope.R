@@ -110,6 +110,31 @@ test_that("with one node the engine is the sparse Laplace fit's log-likelihood",
                as.numeric(logLik(lap)), 1e-7)
 })
 
+test_that("uncorrelated slopes (||) are a block-diagonal Lambda: one node is the Laplace fit", {
+  d <- slope_fit_data()
+  form <- y ~ x + (1 | a) + (1 + x || a:b)
+  lap <- quiet_singular(glmm(form, data = d, family = binomial, nAGQ = 1))
+  mf <- model.frame(lme4::subbars(form), d)
+  re <- glmmgee:::sparse_re_terms(form, mf, NULL)
+  ns <- glmmgee:::nested_structure(re)
+  expect_equal(ns$q, 2L)
+  P <- length(lap$theta)
+  map <- glmmgee:::nested_map(re, ns, 2L, P, FALSE)
+  expect_equal(sum(map == P + 1L), 1L)  # the correlation entry
+  eng <- glmmgee:::cpp_nested_new(model.matrix(~ x, d), as.numeric(d$y), rep(1, nrow(d)),
+                                  rep(0, nrow(d)), ns$units, 1L, 1L, 1L,
+                                  glmmgee:::nested_leaf_design(re, ns))
+  expect_close(glmmgee:::cpp_nested_eval(eng, c(unname(lap$theta), 0)[map], 1L)$loglik,
+               as.numeric(logLik(lap)), 1e-7)
+  fit <- glmm(form, data = d, family = binomial, nAGQ = 5)
+  expect_s3_class(fit, "glmmgee_glmm_nested")
+  expect_equal(fit$optinfo$convergence, 0L)
+  # The uncorrelated model is nested in the correlated one: its maximum
+  # under the same rule is not higher.
+  full <- glmm(y ~ x + (1 | a) + (1 + x | a:b), data = d, family = binomial, nAGQ = 5)
+  expect_lte(as.numeric(logLik(fit)), as.numeric(logLik(full)) + 1e-6)
+})
+
 test_that("the quadrature fit's log-likelihood settles as nAGQ grows and does not depend on x's scale", {
   d <- slope_fit_data()
   fits <- lapply(c(3L, 7L, 11L), function(K)
@@ -141,8 +166,8 @@ test_that("slopes above the innermost level and too many nodes are refused with 
   d <- slope_fit_data()
   expect_error(glmm(y ~ x + (1 + x | a) + (1 | a:b), data = d, family = binomial, nAGQ = 5),
                "\\(1 \\+ x \\| a\\) has random slopes.*nAGQ = 1")
-  expect_error(glmm(y ~ x + (1 | a) + (1 + x || a:b), data = d, family = binomial, nAGQ = 5),
-               "'a:b' appears in two terms; use nAGQ = 1")
+  expect_error(glmm(y ~ x + (1 | a) + (1 | a) + (1 | a:b), data = d, family = binomial, nAGQ = 5),
+               "'a' appears in two terms; use nAGQ = 1")
   big <- nested_data(5, A = 100, B = 20, m = 1)
   expect_error(glmm(y ~ x + (1 | a) + (1 + x | a:b), data = big, family = binomial, nAGQ = 40),
                "40\\^2 x 2000 units.*above the limit.*nAGQ = 1.*smaller nAGQ")
