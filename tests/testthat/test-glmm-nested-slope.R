@@ -172,3 +172,19 @@ test_that("slopes above the innermost level and too many nodes are refused with 
   expect_error(glmm(y ~ x + (1 | a) + (1 + x | a:b), data = big, family = binomial, nAGQ = 40),
                "40\\^2 x 2000 units.*above the limit.*nAGQ = 1.*smaller nAGQ")
 })
+
+test_that("a gaussian fit with an inner random slope is lmer's maximum likelihood fit", {
+  skip_if_not_installed("lme4")
+  # The integrand is Gaussian in the effects: adaptive quadrature is exact at
+  # any nAGQ, so the fit is the exact maximum likelihood fit.
+  d <- nested_data(31, A = 10, B = 3, m = 4, sds = c(0.7, 0.5), family = "gaussian")
+  ib <- interaction(d$a, d$b, drop = TRUE)
+  set.seed(32)
+  d$y <- d$y + 0.5 * rnorm(nlevels(ib))[ib] * d$x
+  fit <- glmm(y ~ x + (1 | a) + (1 + x | a:b), data = d, family = gaussian, nAGQ = 3)
+  ref <- lme4::lmer(y ~ x + (1 | a) + (1 + x | a:b), data = d, REML = FALSE)
+  expect_s3_class(fit, "glmmgee_glmm_nested")
+  expect_close(as.numeric(logLik(fit)), as.numeric(logLik(ref)), 1e-6)
+  expect_equal(unname(fixef(fit)), unname(lme4::fixef(ref)), tolerance = 1e-4)
+  expect_equal(sigma(fit), sigma(ref), tolerance = 1e-4)
+})
