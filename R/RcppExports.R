@@ -9,13 +9,15 @@ cpp_agq_eval_dd <- function(ptr, theta, gradient) {
     .Call(`_glmmgee_cpp_agq_eval_dd`, ptr, theta, gradient)
 }
 
-#' Nested AGHQ engine: build (units: list of 0-based codes, outermost first)
+#' Nested AGHQ engine: build (units: list of 0-based codes, outermost first;
+#' Zr: the innermost level's random-effect design, or NULL for an intercept)
 #' @noRd
-cpp_nested_new <- function(X, y, wt, offset, units, family, link, nthreads) {
-    .Call(`_glmmgee_cpp_nested_new`, X, y, wt, offset, units, family, link, nthreads)
+cpp_nested_new <- function(X, y, wt, offset, units, family, link, nthreads, Zr = NULL) {
+    .Call(`_glmmgee_cpp_nested_new`, X, y, wt, offset, units, family, link, nthreads, Zr)
 }
 
-#' Nested AGHQ engine: log-likelihood at theta = (beta, s_1..s_L, [phi]),
+#' Nested AGHQ engine: log-likelihood at theta = (beta, s_1..s_L, [phi])
+#' (with Z: s_L replaced by Lambda's lower triangle by columns),
 #' and its gradient (adaptive nodes held fixed; see agq-nested.h)
 #' @noRd
 cpp_nested_eval <- function(ptr, theta, nAGQ, gradient = FALSE) {

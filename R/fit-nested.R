@@ -16,22 +16,25 @@
 # levels).
 nested_structure <- function(re) {
   tms <- re$terms
-  for (tm in tms) {
-    what <- if (isTRUE(tm$known_cov)) "has a known covariance"
-            else if (!identical(tm$cnames, "(Intercept)")) "has random slopes"
-    if (!is.null(what))
-      stop(sprintf(paste0("'nAGQ' > 1 with several random-effect terms is available for nested ",
-                          "random intercepts such as (1 | a/b); the term (%s | %s) %s. ",
-                          "Use nAGQ = 1 (the Laplace approximation)"),
-                   paste(deparse(tm$lhs), collapse = ""), tm$group, what), call. = FALSE)
-  }
+  refuse <- function(tm, what)
+    stop(sprintf(paste0("'nAGQ' > 1 with several random-effect terms is available for nested ",
+                        "random intercepts such as (1 | a/b), with random slopes only at the ",
+                        "innermost level; the term (%s | %s) %s. ",
+                        "Use nAGQ = 1 (the Laplace approximation)"),
+                 paste(deparse(tm$lhs), collapse = ""), tm$group, what), call. = FALSE)
+  for (tm in tms) if (isTRUE(tm$known_cov)) refuse(tm, "has a known covariance")
   groups <- vapply(tms, `[[`, "", "group")
-  if (anyDuplicated(groups))
-    stop(sprintf("'nAGQ' > 1: the grouping factor '%s' appears in two terms; use nAGQ = 1",
-                 groups[anyDuplicated(groups)]), call. = FALSE)
   used <- lapply(tms, function(tm) sort(unique(tm$index)))
   codes <- lapply(seq_along(tms), function(k) match(tms[[k]]$index, used[[k]]))
-  ord <- order(lengths(used))
+  # One level per grouping factor; only the innermost may have several
+  # terms (uncorrelated slopes, `(1 + x || a:b)`), integrated together.
+  first <- which(!duplicated(groups))
+  ord <- first[order(lengths(used[first]))]
+  leaf_group <- groups[ord[length(ord)]]
+  dup <- setdiff(groups[duplicated(groups)], leaf_group)
+  if (length(dup))
+    stop(sprintf("'nAGQ' > 1: the grouping factor '%s' appears in two terms; use nAGQ = 1",
+                 dup[1L]), call. = FALSE)
   for (j in seq_along(ord)[-1L]) {
     inner <- codes[[ord[j]]]
     outer <- codes[[ord[j - 1L]]]
@@ -48,20 +51,61 @@ nested_structure <- function(re) {
                    groups[ord[j - 1L]]), call. = FALSE)
     }
   }
-  list(order = ord, used = used[ord], units = lapply(codes[ord], function(cd) cd - 1L))
+  for (k in ord[-length(ord)])
+    if (!identical(tms[[k]]$cnames, "(Intercept)")) refuse(tms[[k]], "has random slopes")
+  leaf <- which(groups == leaf_group)
+  list(order = ord, used = used[ord], units = lapply(codes[ord], function(cd) cd - 1L),
+       leaf = leaf, q = sum(vapply(tms[leaf], function(tm) length(tm$cnames), 1L)))
+}
+
+# The innermost term's random-effect design, one row per observation (NULL
+# for a random intercept): the engine integrates its q effects on a
+# product grid (agq-nested.h).
+nested_leaf_design <- function(re, ns) {
+  if (ns$q == 1L && identical(re$terms[[ns$leaf]]$cnames, "(Intercept)")) return(NULL)
+  do.call(cbind, lapply(re$terms[ns$leaf], function(tm) {
+    q <- length(tm$cnames)
+    Zb <- re$Z[, tm$columns, drop = FALSE]
+    n <- nrow(Zb)
+    matrix(vapply(seq_len(q), function(k) Zb[cbind(seq_len(n), (tm$index - 1L) * q + k)],
+                  numeric(n)), n, q)
+  }))
+}
+
+# Engine parameter positions in c(theta, 0): fixed effects, each outer
+# level's standard deviation from the outermost inwards, the innermost
+# level's Lambda by columns (block diagonal over its terms; P + 1, the
+# appended zero, between blocks), the log dispersion.
+nested_map <- function(re, ns, p, P, disp) {
+  outer <- unlist(lapply(re$terms[ns$order[-length(ns$order)]], `[[`, "par"))
+  blk <- unlist(lapply(seq_along(ns$leaf), function(j) rep(j, length(re$terms[[ns$leaf[j]]]$cnames))))
+  pos <- sequence(tabulate(blk))  # position of each effect within its term
+  lt <- which(lower.tri(diag(ns$q), diag = TRUE), arr.ind = TRUE)
+  lt <- lt[order(lt[, 2L], lt[, 1L]), , drop = FALSE]
+  leaf <- vapply(seq_len(nrow(lt)), function(e) {
+    r <- lt[e, 1L]
+    k <- lt[e, 2L]
+    if (blk[r] != blk[k]) return(P + 1L)
+    tm <- re$terms[[ns$leaf[blk[r]]]]
+    tl <- which(lower.tri(diag(length(tm$cnames)), diag = TRUE), arr.ind = TRUE)
+    tl <- tl[order(tl[, 2L], tl[, 1L]), , drop = FALSE]
+    p + tm$par[which(tl[, 1L] == pos[r] & tl[, 2L] == pos[k])]
+  }, 1L)
+  c(seq_len(p), p + outer, leaf, if (disp) P)
 }
 
 # The nested AGHQ log-likelihood of theta (in the sparse engine's order);
 # with its gradient from the engine (adaptive nodes held fixed, see
 # optimize-nested.R), mapped back to that order.
 nested_objective <- function(eng, map, nAGQ) {
-  function(th) cpp_nested_eval(eng, th[map], nAGQ)$loglik
+  function(th) cpp_nested_eval(eng, c(th, 0)[map], nAGQ)$loglik
 }
 nested_gradient_objective <- function(eng, map, nAGQ) {
   function(th) {
-    r <- cpp_nested_eval(eng, th[map], nAGQ, TRUE)
-    g <- numeric(length(th))
-    g[map] <- r$gradient
+    r <- cpp_nested_eval(eng, c(th, 0)[map], nAGQ, TRUE)
+    P <- length(th)
+    g <- numeric(P)
+    g[map[map <= P]] <- r$gradient[map <= P]
     list(loglik = r$loglik, gradient = g)
   }
 }
@@ -84,10 +128,10 @@ glmm_nested_fit <- function(X, y, re, family, weights, offset, nAGQ, control, st
   theta0 <- lap$theta
   pnames <- names(theta0)
   P <- length(theta0)
-  sd_pos <- p + vapply(re$terms[ns$order], function(tm) tm$par, 1L)
-  map <- c(seq_len(p), sd_pos, if (disp) P)
+  map <- nested_map(re, ns, p, P, disp)
   eng <- cpp_nested_new(X, as.numeric(y), as.numeric(weights), as.numeric(offset),
-                        ns$units, family$family_code, family$link_code, control$nthreads)
+                        ns$units, family$family_code, family$link_code, control$nthreads,
+                        nested_leaf_design(re, ns))
   # Every engine pass is counted (with or without the gradient, the cost
   # of a pass is about the same): what the optimizer record reports.
   passes <- 0L
@@ -98,7 +142,7 @@ glmm_nested_fit <- function(X, y, re, family, weights, offset, nAGQ, control, st
   se0 <- suppressWarnings(sqrt(diag(lap$cov_theta)))
   typ <- ifelse(is.finite(se0) & se0 > 0, se0, 0.1 * pmax(abs(unname(theta0)), 1))
   hg <- 1e-4 * typ
-  lower <- c(rep(-Inf, p), rep(0, length(sd_pos)), if (disp) -Inf)
+  lower <- c(rep(-Inf, p), re$lower, if (disp) -Inf)
   sig <- function(th) if (disp && family$family == "gaussian") exp(th[[P]]) else 1
   boundary <- function(th) lower == 0 & th < optimizer_boundary_tol(control) * sig(th)
   th <- pmax(unname(theta0), lower)
@@ -142,10 +186,22 @@ glmm_nested_fit <- function(X, y, re, family, weights, offset, nAGQ, control, st
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
   nstep <- newton_decrement(grad, hess, on_boundary)
   warn <- fit_warnings(opt, nstep, gmax, any(on_boundary), hess, cov_theta, control)
-  m <- cpp_nested_modes(eng, unname(theta)[map])
-  if (isTRUE(m$failed))
-    warn <- c(warn, "the conditional modes of some units could not be found at the estimates")
-  terms <- nested_term_summaries(re, ns, theta, p, m)
+  if (is.null(nested_leaf_design(re, ns))) {
+    m <- cpp_nested_modes(eng, unname(theta)[map])
+    if (isTRUE(m$failed))
+      warn <- c(warn, "the conditional modes of some units could not be found at the estimates")
+    terms <- nested_term_summaries(re, ns, theta, p, m)
+  } else {
+    # With random slopes, the joint modes and their conditional covariances
+    # (the same Gaussian approximation at the estimates) from the sparse
+    # engine on the data's own design.
+    se <- cpp_sparse_new(X, re$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
+                         re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
+                         family$family_code, family$link_code)
+    m <- cpp_sparse_modes(se, unname(theta))
+    terms <- sparse_term_summaries(re, unname(theta)[p + seq_len(re$ntheta)], m, se,
+                                   unname(theta))
+  }
   phi <- if (disp) theta[[P]]
   family <- fitted_family(family, phi)
   list(beta = theta[seq_len(p)], theta = theta, loglik = loglik,
@@ -200,15 +256,15 @@ nested_profile_engine <- function(fit) {
   fam <- fit$family
   disp <- has_dispersion(fam)
   P <- length(fit$theta)
-  map <- c(seq_len(p), p + vapply(re$terms[ns$order], function(tm) tm$par, 1L), if (disp) P)
+  map <- nested_map(re, ns, p, P, disp)
   eng <- cpp_nested_new(fit$X, as.numeric(fit$y), as.numeric(fit$prior.weights),
                         as.numeric(fit$offset), ns$units, fam$family_code, fam$link_code,
-                        fit$optinfo$nthreads %||% 1L)
+                        fit$optinfo$nthreads %||% 1L, nested_leaf_design(re, ns))
   f <- nested_objective(eng, map, as.integer(fit$nAGQ))
   se <- suppressWarnings(sqrt(diag(fit$cov_theta)))
   th <- unname(fit$theta)
   h <- 1e-4 * ifelse(is.finite(se) & se > 0, se, 0.1 * pmax(abs(th), 1))
   list(eval = function(t) list(loglik = f(t), gradient = fd_gradient(f, t, h)),
-       lower = c(rep(-Inf, p), rep(0, length(ns$order)), if (disp) -Inf),
+       lower = c(rep(-Inf, p), re$lower, if (disp) -Inf),
        free = function() NULL)
 }

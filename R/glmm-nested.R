@@ -19,14 +19,36 @@
 #' The nesting is read from the data: each level of the finer factor must
 #' occur within exactly one level of the coarser one (labels need not be
 #' unique across outer units when written as `a/b` or `a:b`). Crossed
-#' factors, random slopes and known covariances are refused with an error
-#' suggesting `nAGQ = 1` (random slopes at the innermost level are not yet
-#' integrated by quadrature). Every family and link of the one-factor engine
-#' is available.
+#' factors, known covariances and random slopes above the innermost level
+#' are refused with an error suggesting `nAGQ = 1`. Every family and link of
+#' the one-factor engine is available.
+#'
+#' **Random slopes at the innermost level.** In `(1 | a) + (1 + x | a:b)`
+#' the innermost term may have q random effects with an unstructured
+#' covariance, parametrized as lme4 does by the lower-triangular factor
+#' Lambda (its entries by columns in `$theta`). Each innermost unit's q
+#' effects are integrated on a product grid of `nAGQ^q` nodes centred at
+#' the unit's conditional mode (given the node of the levels above) and
+#' scaled by the Cholesky factor of the inverse of its conditional
+#' curvature, as the one-factor engine does with q effects; its profile's
+#' derivatives in the shift from the levels above (a Schur complement of
+#' the q x q curvature) scale the grids above it. A pass costs about
+#' `nAGQ^(depth - 1 + q)` node evaluations per observation: `glmm()` refuses
+#' the fit when that exceeds 1e5, or when `nAGQ^q` times the number of
+#' innermost units exceeds 2e6, and suggests `nAGQ = 1` or a smaller
+#' `nAGQ`. Uncorrelated effects, `(1 + x || a:b)` (or several terms of
+#' the innermost factor), make Lambda block diagonal, the blocks' entries
+#' fixed at zero in the engine. Rescaling a covariate gives the same fit; shifting it
+#' (centring) rotates the standardized effects, which a product grid does
+#' not follow exactly, so the fit then agrees to the rule's error (it
+#' shrinks as `nAGQ` grows). `ranef()` and `predict()` of these fits use the
+#' joint conditional modes and their Gaussian-approximation covariances at
+#' the estimates from the sparse engine.
 #'
 #' The log-likelihood is the full one, comparable with the Laplace fit and
 #' with one-factor fits. The engine also returns its gradient with respect
-#' to the fixed effects, the standard deviation of every level and the log
+#' to the fixed effects, the standard deviation of every level (with random
+#' slopes: Lambda's entries at the innermost level) and the log
 #' dispersion, computed with the adaptive nodes held where they are: at
 #' every level the derivative of the log of the weighted sum over the nodes
 #' of exp(the children's log-integrals) is the weighted mean of the
@@ -71,8 +93,19 @@
 #' fit$optinfo$evaluations      # engine passes of the quadrature search
 #' head(ranef(fit)$hospital)
 #' head(predict(fit, re.form = NA))
+#'
+#' # A random slope of x at the innermost level (ward within hospital).
+#' d$y2 <- rbinom(nrow(d), 1, plogis(-0.5 + d$x + u +
+#'                                     rnorm(80)[(d$hospital - 1) * 4 + d$ward] * d$x))
+#' fit2 <- glmm(y2 ~ x + (1 | hospital) + (1 + x | hospital:ward), data = d,
+#'              family = binomial, nAGQ = 5)
+#' VarCorr(fit2)
 #' @name glmm-nested
 NULL
+
+# The most nodes of the innermost level's product grids in one engine pass
+# (nAGQ^q x the number of its units).
+nested_slope_limit <- 2e6
 
 glmm_nested <- function(formula, mf, family, nAGQ, control, start, covariance, mc, fenv) {
   nAGQ <- check_nAGQ(nAGQ, 1L)
@@ -80,11 +113,21 @@ glmm_nested <- function(formula, mf, family, nAGQ, control, start, covariance, m
     stop("'nAGQ' > 1 is not available with a known covariance ('covariance'); use nAGQ = 1",
          call. = FALSE)
   re <- sparse_re_terms(formula, mf, NULL)
-  depth <- length(re$terms)
-  if (nAGQ^depth > 1e5)
+  ns <- nested_structure(re)
+  depth <- length(ns$order)
+  # With q effects at the innermost level every unit there has a grid of
+  # nAGQ^q nodes at each node of the levels above.
+  dims <- depth - 1L + ns$q
+  if (nAGQ^dims > 1e5)
     stop(sprintf("'nAGQ' = %d with %d nested levels means %g quadrature points per observation; use a smaller nAGQ",
-                 nAGQ, depth, nAGQ^depth), call. = FALSE)
-  nested_structure(re)
+                 nAGQ, depth, nAGQ^dims), call. = FALSE)
+  nleaf <- length(ns$used[[depth]])
+  if (ns$q > 1L && nAGQ^ns$q * nleaf > nested_slope_limit)
+    stop(sprintf(paste0("'nAGQ' = %d with %d random effects at the innermost level ('%s') means ",
+                        "%d^%d x %d units = %g quadrature nodes per pass, above the limit of %g; ",
+                        "use nAGQ = 1 (the Laplace approximation) or a smaller nAGQ"),
+                 nAGQ, ns$q, re$terms[[ns$order[depth]]]$group, nAGQ, ns$q, nleaf,
+                 nAGQ^ns$q * nleaf, nested_slope_limit), call. = FALSE)
   fx <- fixed_design(formula, mf, fenv)
   mt <- fx$mt
   X <- fx$X

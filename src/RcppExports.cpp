@@ -37,8 +37,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_nested_new
-SEXP cpp_nested_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::VectorXd> offset, Rcpp::List units, int family, int link, int nthreads);
-RcppExport SEXP _glmmgee_cpp_nested_new(SEXP XSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP offsetSEXP, SEXP unitsSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP nthreadsSEXP) {
+SEXP cpp_nested_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::VectorXd> offset, Rcpp::List units, int family, int link, int nthreads, Rcpp::Nullable<Rcpp::NumericMatrix> Zr);
+RcppExport SEXP _glmmgee_cpp_nested_new(SEXP XSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP offsetSEXP, SEXP unitsSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP nthreadsSEXP, SEXP ZrSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -50,7 +50,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< int >::type family(familySEXP);
     Rcpp::traits::input_parameter< int >::type link(linkSEXP);
     Rcpp::traits::input_parameter< int >::type nthreads(nthreadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_nested_new(X, y, wt, offset, units, family, link, nthreads));
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericMatrix> >::type Zr(ZrSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_nested_new(X, y, wt, offset, units, family, link, nthreads, Zr));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -690,7 +691,7 @@ END_RCPP
 static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_glm_sums", (DL_FUNC) &_glmmgee_cpp_agq_glm_sums, 2},
     {"_glmmgee_cpp_agq_eval_dd", (DL_FUNC) &_glmmgee_cpp_agq_eval_dd, 3},
-    {"_glmmgee_cpp_nested_new", (DL_FUNC) &_glmmgee_cpp_nested_new, 8},
+    {"_glmmgee_cpp_nested_new", (DL_FUNC) &_glmmgee_cpp_nested_new, 9},
     {"_glmmgee_cpp_nested_eval", (DL_FUNC) &_glmmgee_cpp_nested_eval, 4},
     {"_glmmgee_cpp_nested_modes", (DL_FUNC) &_glmmgee_cpp_nested_modes, 2},
     {"_glmmgee_cpp_family_table", (DL_FUNC) &_glmmgee_cpp_family_table, 0},

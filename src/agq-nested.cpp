@@ -61,7 +61,7 @@ NestedAgq::NestedAgq(const Eigen::Ref<const Eigen::MatrixXd>& X,
                      const Eigen::Ref<const Eigen::VectorXd>& wt,
                      const Eigen::Ref<const Eigen::VectorXd>& offset,
                      const std::vector<std::vector<int> >& unit, int family, int link,
-                     int nthreads)
+                     int nthreads, const Eigen::Ref<const Eigen::MatrixXd>& Z)
     : n_((int)X.rows()), p_((int)X.cols()), L_((int)unit.size()),
       fam_(make_obs_model(family, link)), X_(X), y_(y), wt_(wt), off_(offset),
       nthreads_(nthreads) {
@@ -124,6 +124,23 @@ NestedAgq::NestedAgq(const Eigen::Ref<const Eigen::MatrixXd>& X,
   }
   for (int v = 0; v < nunits_[last]; ++v)
     maxleaf_ = std::max(maxleaf_, obs_start_[v + 1] - obs_start_[v]);
+  if (Z.cols() > 0) {
+    if (Z.rows() != n_)
+      throw std::invalid_argument("the innermost level's design has " + std::to_string(Z.rows()) +
+                                  " rows for " + std::to_string(n_) + " observations");
+    if (Z.cols() > 8) throw std::invalid_argument("at most 8 effects at the innermost level");
+    zleaf_ = true;
+    q_ = (int)Z.cols();
+    nlam_ = q_ * (q_ + 1) / 2;
+    Zs_.resize(n_, q_);
+    for (int j = 0; j < n_; ++j) Zs_.row(j) = Z.row(obs_idx_[j]);
+    const size_t nl = nunits_[last];
+    lmode_.assign(nl * q_, 0.0);
+    lkap_.assign(nl * q_, 0.0);
+    lchol_.assign(nl * q_ * q_, 0.0);
+    lcat_.assign(nl, 0.0);
+    lldet_.assign(nl, 0.0);
+  }
   mode_.resize(L_);
   sig_.resize(L_);
   kap_.resize(L_);
@@ -165,7 +182,165 @@ void NestedAgq::leaf_grad(int v, Ctx& cx, double* g) const {
   }
 }
 
+double NestedAgq::leaf_sum_q(int v, double c, const Eigen::VectorXd& u, Ctx& cx) const {
+  const int a = obs_start_[v], n = obs_start_[v + 1] - a;
+  Eigen::Map<const Eigen::MatrixXd> lam(cx.lam, q_, q_);
+  const Eigen::VectorXd b = lam.triangularView<Eigen::Lower>() * u;
+  for (int j = 0; j < n; ++j) cx.buf[j] = cx.eta[a + j] + c + Zs_.row(a + j).dot(b);
+  return fam_->loglik_d1_n(ys_.data() + a, ws_.data() + a, cx.buf, n, cx.phi, cx.d1);
+}
+
+// As leaf_grad(), at the node u of the innermost unit: d eta_i / d Lambda_rk
+// = z_ir u_k with the node held fixed.
+void NestedAgq::leaf_grad_q(int v, const Eigen::VectorXd& u, Ctx& cx, double* g) const {
+  const int a = obs_start_[v], n = obs_start_[v + 1] - a;
+  double S = 0.0;
+  for (int j = 0; j < n; ++j) S += cx.d1[j];
+  for (int k = 0; k < p_; ++k) {
+    const double* x = Xs_.data() + (size_t)k * n_ + a;
+    double t = 0.0;
+    for (int j = 0; j < n; ++j) t += cx.d1[j] * x[j];
+    g[k] = t;
+  }
+  for (int l = 0; l + 1 < L_; ++l) g[p_ + l] = S * cx.path[l];
+  Eigen::VectorXd zd1 = Eigen::VectorXd::Zero(q_);
+  for (int j = 0; j < n; ++j) zd1 += cx.d1[j] * Zs_.row(a + j).transpose();
+  int e = p_ + L_ - 1;
+  for (int k = 0; k < q_; ++k)
+    for (int r = k; r < q_; ++r) g[e++] = zd1[r] * u[k];
+  if (disp_) {
+    double t = 0.0, out[3];
+    for (int j = 0; j < n; ++j) {
+      fam_->dphi(ys_[a + j], ws_[a + j], cx.buf[j], cx.phi, out);
+      t += out[0];
+    }
+    g[e] = t;
+  }
+}
+
+void NestedAgq::profile_leaf(int v, double c, Ctx& cx, double* P, double* P1, double* P2) {
+  *P = NEG_INF;
+  *P1 = *P2 = 0.0;
+  if (cx.ip->poll() || cx.ip->interrupted()) return;
+  const int q = q_, a0 = obs_start_[v], n = obs_start_[v + 1] - a0;
+  const Eigen::MatrixXd lam =
+      Eigen::Map<const Eigen::MatrixXd>(cx.lam, q, q).triangularView<Eigen::Lower>();
+  const Eigen::MatrixXd Zv = Zs_.middleRows(a0, n);
+  Eigen::Map<Eigen::VectorXd> mode(lmode_.data() + (size_t)v * q, q);
+  Eigen::Map<Eigen::VectorXd> kap(lkap_.data() + (size_t)v * q, q);
+  double S1 = 0.0, D = 0.0;
+  Eigen::VectorXd zd1(q), zd2(q);
+  Eigen::MatrixXd M(q, q);
+  auto eval = [&](const Eigen::VectorXd& u, Eigen::VectorXd& g, Eigen::MatrixXd& H) {
+    const Eigen::VectorXd e = Zv * (lam * u);
+    for (int j = 0; j < n; ++j) cx.buf[j] = cx.eta[a0 + j] + c + e[j];
+    fam_->derivs_n(ys_.data() + a0, ws_.data() + a0, cx.buf, n, cx.phi, cx.od);
+    double val = -0.5 * u.squaredNorm();
+    S1 = D = 0.0;
+    zd1.setZero();
+    zd2.setZero();
+    M.setZero();
+    for (int j = 0; j < n; ++j) {
+      const ObsDerivs& o = cx.od[j];
+      val += o.l;
+      S1 += o.d1;
+      D += o.d2;
+      zd1 += o.d1 * Zv.row(j).transpose();
+      zd2 += o.d2 * Zv.row(j).transpose();
+      M.noalias() += o.d2 * Zv.row(j).transpose() * Zv.row(j);
+    }
+    g = -u + lam.transpose() * zd1;
+    H = lam.transpose() * M * lam - Eigen::MatrixXd::Identity(q, q);
+    return val;
+  };
+  // Warm start along du^/dc, then Newton steps with step halving as in
+  // newton_max(); where -H is not positive definite, a gradient step.
+  Eigen::VectorXd u = mode + kap * (c - lcat_[v]), g(q);
+  if (!u.allFinite()) u.setZero();
+  Eigen::MatrixXd H(q, q);
+  double F = eval(u, g, H);
+  bool ok = std::isfinite(F), done = false;
+  for (int it = 0; ok && !done && it < 200; ++it) {
+    Eigen::LLT<Eigen::MatrixXd> llt(-H);
+    Eigen::VectorXd step = llt.info() == Eigen::Success
+                               ? Eigen::VectorXd(llt.solve(g))
+                               : Eigen::VectorXd(g / (1.0 + H.cwiseAbs().maxCoeff()));
+    if (step.lpNorm<Eigen::Infinity>() < 1e-11 * std::max(1.0, u.lpNorm<Eigen::Infinity>())) {
+      done = true;
+      break;
+    }
+    const Eigen::VectorXd u0 = u;
+    const double F0 = F;
+    bool moved = false;
+    for (int half = 0; half < 40; ++half) {
+      u = u0 + step;
+      F = eval(u, g, H);
+      if (std::isfinite(F) && F >= F0 - 1e-13 * std::fabs(F0)) {
+        moved = true;
+        break;
+      }
+      step /= 2;
+    }
+    if (!moved) {
+      u = u0;
+      F = eval(u, g, H);
+      break;
+    }
+  }
+  if (ok && !done) ok = g.lpNorm<Eigen::Infinity>() < 1e-6 * std::max(1.0, std::fabs(F));
+  mode = u;
+  lcat_[v] = c;
+  if (!ok || !std::isfinite(F) || cx.ip->interrupted()) return;
+  Eigen::LLT<Eigen::MatrixXd> la(-H);
+  if (la.info() != Eigen::Success) return;
+  const Eigen::MatrixXd Ainv = la.solve(Eigen::MatrixXd::Identity(q, q));
+  Eigen::LLT<Eigen::MatrixXd> lc(Ainv);
+  if (lc.info() != Eigen::Success) return;
+  Eigen::Map<Eigen::MatrixXd>(lchol_.data() + (size_t)v * q * q, q, q) = lc.matrixL();
+  double ld = 0.0;
+  for (int k = 0; k < q; ++k) ld -= std::log(la.matrixLLT()(k, k));
+  lldet_[v] = ld;
+  const Eigen::VectorXd av = lam.transpose() * zd2;
+  kap = la.solve(av);
+  *P = F;
+  *P1 = S1;
+  *P2 = D + av.dot(kap);
+}
+
+double NestedAgq::integrate_leaf(int v, double c, Ctx& cx, double* grad) {
+  double P, P1, P2;
+  profile_leaf(v, c, cx, &P, &P1, &P2);
+  if (!std::isfinite(P)) return NEG_INF;
+  const GhGrid& G = *cx.grid;
+  const int NK = (int)G.z.rows(), q = q_;
+  if (NK == 1 && !grad) return P + lldet_[v];
+  const Eigen::Map<const Eigen::VectorXd> mode(lmode_.data() + (size_t)v * q, q);
+  const Eigen::Map<const Eigen::MatrixXd> C(lchol_.data() + (size_t)v * q * q, q, q);
+  const int np = npar();
+  std::vector<double> t(NK);
+  Eigen::MatrixXd ng(grad ? np : 0, grad ? NK : 0);
+  Eigen::VectorXd u(q);
+  for (int k = 0; k < NK; ++k) {
+    u = mode + C * G.z.row(k).transpose();
+    const double inner = leaf_sum_q(v, c, u, cx);
+    t[k] = G.logw_ad[k] + lldet_[v] - 0.5 * u.squaredNorm() + inner;
+    if (grad) leaf_grad_q(v, u, cx, ng.col(k).data());
+  }
+  const double lse = logsumexp(t.data(), NK);
+  if (grad) {
+    std::fill(grad, grad + np, 0.0);
+    if (std::isfinite(lse))
+      for (int k = 0; k < NK; ++k) {
+        const double pk = std::exp(t[k] - lse);
+        if (pk == 0.0) continue;
+        for (int r = 0; r < np; ++r) grad[r] += pk * ng(r, k);
+      }
+  }
+  return lse;
+}
+
 void NestedAgq::profile(int l, int v, double c, Ctx& cx, double* P, double* P1, double* P2) {
+  if (zleaf_ && l == L_ - 1) return profile_leaf(v, c, cx, P, P1, P2);
   const double s = cx.s[l];
   double S1 = 0.0, D = 0.0;
   auto eval = [&](double u, double& F, double& g, double& h) {
@@ -226,6 +401,7 @@ void NestedAgq::profile(int l, int v, double c, Ctx& cx, double* P, double* P1, 
 }
 
 double NestedAgq::integrate(int l, int v, double c, Ctx& cx, double* grad) {
+  if (zleaf_ && l == L_ - 1) return integrate_leaf(v, c, cx, grad);
   double P, P1, P2;
   profile(l, v, c, cx, &P, &P1, &P2);
   if (!std::isfinite(P)) return NEG_INF;
@@ -272,13 +448,19 @@ double NestedAgq::integrate(int l, int v, double c, Ctx& cx, double* grad) {
 }
 
 void NestedAgq::setup_eta(const Eigen::Ref<const Eigen::VectorXd>& theta,
-                          Eigen::VectorXd& eta, std::vector<double>& s, double& phi) const {
+                          Eigen::VectorXd& eta, std::vector<double>& s, double& phi,
+                          Eigen::MatrixXd& lam) const {
   const Eigen::VectorXd e = X_ * theta.head(p_) + off_;
   eta.resize(n_);
   for (int j = 0; j < n_; ++j) eta[j] = e[obs_idx_[j]];
   s.assign(L_, 0.0);
-  for (int l = 0; l < L_; ++l) s[l] = theta[p_ + l];
-  phi = disp_ ? theta[p_ + L_] : 0.0;
+  for (int l = 0; l + 1 < L_; ++l) s[l] = theta[p_ + l];
+  lam = Eigen::MatrixXd::Zero(q_, q_);
+  int t = p_ + L_ - 1;
+  for (int k = 0; k < q_; ++k)
+    for (int r = k; r < q_; ++r) lam(r, k) = theta[t++];
+  if (!zleaf_) s[L_ - 1] = lam(0, 0);
+  phi = disp_ ? theta[t] : 0.0;
 }
 
 NestedResult NestedAgq::evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta, int K,
@@ -288,8 +470,12 @@ NestedResult NestedAgq::evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta,
   Eigen::VectorXd eta;
   std::vector<double> s;
   double phi;
-  setup_eta(theta, eta, s, phi);
+  Eigen::MatrixXd lam;
+  setup_eta(theta, eta, s, phi, lam);
   const GhRule rule = gh_rule(K);
+  if (zleaf_ && std::pow((double)K, q_) * npar() > 1e7)
+    throw std::invalid_argument("nAGQ^q nodes at the innermost level are too many");
+  const GhGrid grid = zleaf_ ? gh_grid(K, q_) : GhGrid();
   const int M = nunits_[0];
   const int np = npar();
   const int KG = gradient ? K : 1, NG = gradient ? np : 1;
@@ -313,6 +499,8 @@ NestedResult NestedAgq::evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta,
       Scratch sc(maxleaf_, L_, KG, NG);
       Ctx cx{eta.data(), s.data(), phi, &rule, &ip, sc.buf.data(), sc.d1.data(), sc.od.data(),
              sc.path.data(), sc.nodeg.data(), sc.childg.data()};
+      cx.lam = lam.data();
+      cx.grid = &grid;
       ll[v] = integrate(0, v, 0.0, cx, gradient ? gm.col(v).data() : nullptr);
       if (!std::isfinite(ll[v])) fail[v] = 1;
     });
@@ -335,10 +523,13 @@ NestedResult NestedAgq::evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta,
 
 NestedModes NestedAgq::modes(const Eigen::Ref<const Eigen::VectorXd>& theta) {
   if (theta.size() != npar()) throw std::invalid_argument("theta has the wrong length");
+  if (zleaf_)
+    throw std::invalid_argument("joint modes with random slopes at the innermost level are not available");
   Eigen::VectorXd eta;
   std::vector<double> s;
   double phi;
-  setup_eta(theta, eta, s, phi);
+  Eigen::MatrixXd lam;
+  setup_eta(theta, eta, s, phi, lam);
   const GhRule rule = gh_rule(1);
   InterruptPoll ip;
   NestedModes out;

@@ -26,6 +26,18 @@
 // each child's integral is centred at its own conditional mode given the
 // node. With one node (K = 1) this is the Laplace approximation of the joint
 // integral: the product of the sigma_v is det(H)^{-1/2} of the joint Hessian.
+//
+// Random slopes at the innermost level: with an n x q design Z there (q > 1;
+// q = 1 with a column of ones is the intercept above), the innermost unit's
+// effects are Lambda u, u ~ N(0, I_q), Lambda lower triangular (lme4's
+// theta fills it column by column), and the leaf sum is
+// sum_i l_i(eta_i + c + z_i' Lambda u). Its profile is found by Newton steps
+// in u; with A = I - Lambda' (sum d2_i z_i z_i') Lambda at the maximiser and
+// a = Lambda' sum d2_i z_i,
+//   P_v' = sum l',   P_v'' = sum d2 + a' A^{-1} a,   du^/dc = A^{-1} a,
+// and the quadrature is the product grid of K^q nodes u^ + C z with C the
+// Cholesky factor of A^{-1}. The parameters are then (beta, s_1..s_{L-1},
+// Lambda's lower triangle by columns, [log dispersion]).
 #ifndef GLMMGEE_AGQ_NESTED_H
 #define GLMMGEE_AGQ_NESTED_H
 
@@ -58,8 +70,10 @@ class NestedAgq {
             const Eigen::Ref<const Eigen::VectorXd>& wt,
             const Eigen::Ref<const Eigen::VectorXd>& offset,
             const std::vector<std::vector<int> >& unit, int family, int link,
-            int nthreads);
-  int npar() const { return p_ + L_ + (disp_ ? 1 : 0); }
+            int nthreads,
+            const Eigen::Ref<const Eigen::MatrixXd>& Z = Eigen::MatrixXd());
+  int npar() const { return p_ + L_ - 1 + nlam_ + (disp_ ? 1 : 0); }
+  int q() const { return q_; }
   NestedResult evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta, int K,
                         bool gradient = false);
   NestedModes modes(const Eigen::Ref<const Eigen::VectorXd>& theta);
@@ -80,6 +94,8 @@ class NestedAgq {
     double* path;
     double* nodeg;
     double* childg;
+    const double* lam = nullptr;  // with Z: Lambda (q x q, by columns)
+    const GhGrid* grid = nullptr;  // with Z: the K^q product grid
   };
   struct Scratch {
     Scratch(int m, int L, int K, int np)
@@ -91,12 +107,20 @@ class NestedAgq {
   void profile(int l, int v, double c, Ctx& cx, double* P, double* P1, double* P2);
   double integrate(int l, int v, double c, Ctx& cx, double* grad);
   double leaf_sum(int v, double shift, Ctx& cx) const;
+  // With a design Z: the innermost unit's profile and quadrature (see above).
+  void profile_leaf(int v, double c, Ctx& cx, double* P, double* P1, double* P2);
+  double integrate_leaf(int v, double c, Ctx& cx, double* grad);
+  double leaf_sum_q(int v, double c, const Eigen::VectorXd& u, Ctx& cx) const;
+  void leaf_grad_q(int v, const Eigen::VectorXd& u, Ctx& cx, double* g) const;
   void leaf_grad(int v, Ctx& cx, double* g) const;
   // eta without the random effects, in the innermost units' order.
   void setup_eta(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::VectorXd& eta,
-                 std::vector<double>& s, double& phi) const;
+                 std::vector<double>& s, double& phi, Eigen::MatrixXd& lam) const;
 
   int n_, p_, L_;
+  int q_ = 1, nlam_ = 1;
+  bool zleaf_ = false;  // a design at the innermost level (else intercept only)
+  Eigen::MatrixXd Zs_;  // with Z: the innermost term's design in unit order
   bool disp_;
   std::unique_ptr<ObsModel> fam_;
   Eigen::MatrixXd X_, Xs_;  // Xs_: X in the innermost units' order
@@ -113,6 +137,9 @@ class NestedAgq {
   // Per unit: last conditional mode (warm start), sigma and kappa at it,
   // and the ancestors' shift c it was found for.
   std::vector<std::vector<double> > mode_, sig_, kap_, cat_;
+  // With Z, per innermost unit: mode (q), du^/dc (q), C (q x q), c of the
+  // last search, log det C.
+  std::vector<double> lmode_, lkap_, lchol_, lcat_, lldet_;
 };
 
 }  // namespace glmmgee

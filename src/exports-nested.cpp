@@ -13,13 +13,21 @@ glmmgee::NestedAgq* nested_engine(SEXP ptr) {
 }
 }  // namespace
 
-//' Nested AGHQ engine: build (units: list of 0-based codes, outermost first)
+//' Nested AGHQ engine: build (units: list of 0-based codes, outermost first;
+//' Zr: the innermost level's random-effect design, or NULL for an intercept)
 //' @noRd
 // [[Rcpp::export]]
 SEXP cpp_nested_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> y,
                     Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::VectorXd> offset,
-                    Rcpp::List units, int family, int link, int nthreads) {
+                    Rcpp::List units, int family, int link, int nthreads,
+                    Rcpp::Nullable<Rcpp::NumericMatrix> Zr = R_NilValue) {
   const long n = X.rows();
+  Eigen::MatrixXd Z;
+  if (Zr.isNotNull()) {
+    Rcpp::NumericMatrix zm(Zr.get());
+    if (zm.nrow() != n) Rcpp::stop("Z has %d rows for %d observations", zm.nrow(), (int)n);
+    Z = Eigen::Map<Eigen::MatrixXd>(zm.begin(), zm.nrow(), zm.ncol());
+  }
   if (y.size() != n || wt.size() != n || offset.size() != n)
     Rcpp::stop("X, y, weights and offset must all have %d rows", (int)n);
   std::vector<std::vector<int> > u(units.size());
@@ -30,7 +38,7 @@ SEXP cpp_nested_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> y
     u[l].assign(v.begin(), v.end());
   }
   try {
-    glmmgee::NestedAgq* e = new glmmgee::NestedAgq(X, y, wt, offset, u, family, link, nthreads);
+    glmmgee::NestedAgq* e = new glmmgee::NestedAgq(X, y, wt, offset, u, family, link, nthreads, Z);
     return Rcpp::XPtr<glmmgee::NestedAgq>(e, true);
   } catch (std::exception& ex) {
     Rcpp::stop(ex.what());
@@ -38,7 +46,8 @@ SEXP cpp_nested_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> y
   return R_NilValue;
 }
 
-//' Nested AGHQ engine: log-likelihood at theta = (beta, s_1..s_L, [phi]),
+//' Nested AGHQ engine: log-likelihood at theta = (beta, s_1..s_L, [phi])
+//' (with Z: s_L replaced by Lambda's lower triangle by columns),
 //' and its gradient (adaptive nodes held fixed; see agq-nested.h)
 //' @noRd
 // [[Rcpp::export]]

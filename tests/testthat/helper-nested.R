@@ -74,3 +74,32 @@ sds_outer_first <- function(fit) {
   s[order(vapply(fit$reterms, function(t) length(t$levels), 1))]
 }
 
+
+# The log-likelihood of (1 | outer) + (Z | outer:inner) by plain product
+# Gauss-Hermite quadrature, computed here in R: K nodes for the outer
+# intercept and K^q for the inner unit's q effects b = Lambda u, u ~ N(0, I)
+# (Lambda lower triangular: the covariance's Cholesky factor, as lme4's
+# theta fills it, already multiplied by the residual scale where there is
+# one). At every outer node, the product of the inner units' integrals.
+# `Z` is the n x q design of the inner term, `dens(i, eta)` the density of
+# observation i at the matrix of linear predictors `eta`.
+brute_nested_slope <- function(eta0, outer, inner, Z, s_outer, Lambda, dens, K) {
+  r <- gh_rule_eigen(K)
+  q <- ncol(Z)
+  grid <- as.matrix(expand.grid(rep(list(r$z), q)))
+  wgrid <- Reduce(`*`, expand.grid(rep(list(r$w), q)))
+  B <- grid %*% t(Lambda)  # K^q x q: the inner effects at the grid's nodes
+  one_outer <- function(rows) {
+    shift <- s_outer * r$z
+    lint <- numeric(K)  # log of the product of the inner integrals, per outer node
+    for (rw in split(rows, inner[rows])) {
+      lp <- matrix(0, K, nrow(B))
+      for (i in rw) lp <- lp + log(dens(i, outer(eta0[i] + shift, drop(B %*% Z[i, ]), `+`)))
+      m <- max(lp)
+      lint <- lint + m + log(drop(exp(lp - m) %*% wgrid))
+    }
+    m <- max(lint)
+    m + log(sum(r$w * exp(lint - m)))
+  }
+  sum(vapply(split(seq_along(eta0), outer), one_outer, 1))
+}

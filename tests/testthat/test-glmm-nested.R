@@ -155,7 +155,7 @@ test_that("designs multilevel quadrature cannot integrate are refused with a cle
   d$g <- factor(rep(1:4, length.out = nrow(d)))
   expect_error(glmm(y ~ x + (1 | a) + (1 | g), data = d, family = binomial, nAGQ = 5),
                "needs nested grouping factors.*crossed.*nAGQ = 1")
-  expect_error(glmm(y ~ x + (1 | a) + (x | a:b), data = d, family = binomial, nAGQ = 5),
+  expect_error(glmm(y ~ x + (x | a) + (1 | a:b), data = d, family = binomial, nAGQ = 5),
                "random slopes.*nAGQ = 1")
   expect_error(glmm(y ~ x + (1 | a/b), data = d, family = binomial, nAGQ = 0),
                "'nAGQ' must be a whole number")
