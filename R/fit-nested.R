@@ -55,11 +55,11 @@ nested_structure <- function(re) {
 # with its gradient from the engine (adaptive nodes held fixed, see
 # optimize-nested.R), mapped back to that order.
 nested_objective <- function(eng, map, nAGQ) {
-  function(th) cpp_nested_eval(eng, th[map], nAGQ)$loglik
+  function(th) nested_eval(eng, th[map], nAGQ)$loglik
 }
 nested_gradient_objective <- function(eng, map, nAGQ) {
   function(th) {
-    r <- cpp_nested_eval(eng, th[map], nAGQ, TRUE)
+    r <- nested_eval(eng, th[map], nAGQ, TRUE)
     g <- numeric(length(th))
     g[map] <- r$gradient
     list(loglik = r$loglik, gradient = g)
@@ -86,8 +86,9 @@ glmm_nested_fit <- function(X, y, re, family, weights, offset, nAGQ, control, st
   P <- length(theta0)
   sd_pos <- p + vapply(re$terms[ns$order], function(tm) tm$par, 1L)
   map <- c(seq_len(p), sd_pos, if (disp) P)
-  eng <- cpp_nested_new(X, as.numeric(y), as.numeric(weights), as.numeric(offset),
-                        ns$units, family$family_code, family$link_code, control$nthreads)
+  eng <- nested_engine(X, as.numeric(y), as.numeric(weights), as.numeric(offset),
+                       ns$units, family, control)
+  if (inherits(eng, "glmmgee_shard_engine")) on.exit(shard_free(eng), add = TRUE)
   # Every engine pass is counted (with or without the gradient, the cost
   # of a pass is about the same): what the optimizer record reports.
   passes <- 0L
@@ -142,7 +143,7 @@ glmm_nested_fit <- function(X, y, re, family, weights, offset, nAGQ, control, st
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
   nstep <- newton_decrement(grad, hess, on_boundary)
   warn <- fit_warnings(opt, nstep, gmax, any(on_boundary), hess, cov_theta, control)
-  m <- cpp_nested_modes(eng, unname(theta)[map])
+  m <- nested_modes(eng, unname(theta)[map])
   if (isTRUE(m$failed))
     warn <- c(warn, "the conditional modes of some units could not be found at the estimates")
   terms <- nested_term_summaries(re, ns, theta, p, m)
@@ -165,7 +166,8 @@ glmm_nested_fit <- function(X, y, re, family, weights, offset, nAGQ, control, st
                       warnings = warn, nthreads = control$nthreads,
                       laplace = list(loglik = lap$loglik, theta = lap$theta),
                       boundary_check = lap$optinfo$boundary_check, nested_levels =
-                        vapply(re$terms[ns$order], `[[`, "", "group")))
+                        vapply(re$terms[ns$order], `[[`, "", "group")),
+       distributed = if (inherits(eng, "glmmgee_shard_engine")) shard_record(eng))
 }
 
 # Per-term results as sparse_term_summaries() gives them: the standard

@@ -84,7 +84,11 @@ glmm_nested <- function(formula, mf, family, nAGQ, control, start, covariance, m
   if (nAGQ^depth > 1e5)
     stop(sprintf("'nAGQ' = %d with %d nested levels means %g quadrature points per observation; use a smaller nAGQ",
                  nAGQ, depth, nAGQ^depth), call. = FALSE)
-  nested_structure(re)
+  if (is.null(control$workers)) nested_structure(re)
+  else tryCatch(nested_structure(re), error = function(e)
+    stop(paste0("glmm_control(workers = ): ", sub("\\. Use nAGQ = 1.*$", "", conditionMessage(e)),
+                ". Crossed designs are not fitted on workers: their likelihood is not a sum over the units of one factor; ",
+                "large-scale systems use method-of-moments or backfitting estimators for them"), call. = FALSE))
   fx <- fixed_design(formula, mf, fenv)
   mt <- fx$mt
   X <- fx$X
@@ -97,6 +101,7 @@ glmm_nested <- function(formula, mf, family, nAGQ, control, start, covariance, m
   obj <- new_glmm_sparse(fit, X = X, y = resp$y, weights = resp$weights, offset = off,
                          re = re, mf = mf, mt = mt, call = mc, formula = formula)
   obj$nAGQ <- nAGQ
+  obj$distributed <- fit$distributed
   class(obj) <- c("glmmgee_glmm_nested", class(obj))
   finish_glmm(obj, sep, extra_warn)
 }
