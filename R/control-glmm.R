@@ -37,7 +37,9 @@
 #'   process). With one grouping factor the data are split once, by cluster,
 #'   into `shards` shards held by the workers, and every evaluation of the
 #'   log-likelihood sends only the parameters out and per-shard sums back;
-#'   the estimates equal the in-process fit's. See [glmm_shards()] to fit
+#'   the estimates equal the in-process fit's. Nested random intercepts
+#'   with `nAGQ > 1` (see [glmm-nested]) are split by the outermost factor;
+#'   crossed designs are refused. See [glmm_shards()] to fit
 #'   from shard files the main process never reads, and
 #'   `vignette("distributed", package = "glmmgee")`.
 #' @param shards Number of shards the clusters are split into when `workers`

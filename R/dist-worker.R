@@ -66,6 +66,7 @@ dist_w_op <- function(sh, op, args) {
     pure = dist_w_pure(sh),
     if (startsWith(op, "gee_")) dist_w_gee_op(sh, op, args)
     else if (startsWith(op, "post_")) dist_w_post_op(sh, op, args)
+    else if (startsWith(op, "nested_")) dist_w_nested_op(sh, op, args)
     else stop("unknown shard operation ", op, call. = FALSE))
 }
 

@@ -98,11 +98,11 @@ nested_map <- function(re, ns, p, P, disp) {
 # with its gradient from the engine (adaptive nodes held fixed, see
 # optimize-nested.R), mapped back to that order.
 nested_objective <- function(eng, map, nAGQ) {
-  function(th) cpp_nested_eval(eng, c(th, 0)[map], nAGQ)$loglik
+  function(th) nested_eval(eng, c(th, 0)[map], nAGQ)$loglik
 }
 nested_gradient_objective <- function(eng, map, nAGQ) {
   function(th) {
-    r <- cpp_nested_eval(eng, c(th, 0)[map], nAGQ, TRUE)
+    r <- nested_eval(eng, c(th, 0)[map], nAGQ, TRUE)
     P <- length(th)
     g <- numeric(P)
     g[map[map <= P]] <- r$gradient[map <= P]
@@ -129,9 +129,15 @@ glmm_nested_fit <- function(X, y, re, family, weights, offset, nAGQ, control, st
   pnames <- names(theta0)
   P <- length(theta0)
   map <- nested_map(re, ns, p, P, disp)
-  eng <- cpp_nested_new(X, as.numeric(y), as.numeric(weights), as.numeric(offset),
-                        ns$units, family$family_code, family$link_code, control$nthreads,
-                        nested_leaf_design(re, ns))
+  Zr <- nested_leaf_design(re, ns)
+  if (!is.null(Zr) && !is.null(control$workers))
+    stop("glmm_control(workers = ): random slopes at the innermost level of a nested design are not ",
+         "fitted on workers; fit them in memory (no 'workers') or keep random intercepts", call. = FALSE)
+  eng <- if (is.null(Zr)) nested_engine(X, as.numeric(y), as.numeric(weights), as.numeric(offset),
+                                        ns$units, family, control)
+         else cpp_nested_new(X, as.numeric(y), as.numeric(weights), as.numeric(offset),
+                             ns$units, family$family_code, family$link_code, control$nthreads, Zr)
+  if (inherits(eng, "glmmgee_shard_engine")) on.exit(shard_free(eng), add = TRUE)
   # Every engine pass is counted (with or without the gradient, the cost
   # of a pass is about the same): what the optimizer record reports.
   passes <- 0L
@@ -186,8 +192,8 @@ glmm_nested_fit <- function(X, y, re, family, weights, offset, nAGQ, control, st
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
   nstep <- newton_decrement(grad, hess, on_boundary)
   warn <- fit_warnings(opt, nstep, gmax, any(on_boundary), hess, cov_theta, control)
-  if (is.null(nested_leaf_design(re, ns))) {
-    m <- cpp_nested_modes(eng, unname(theta)[map])
+  if (is.null(Zr)) {
+    m <- nested_modes(eng, unname(theta)[map])
     if (isTRUE(m$failed))
       warn <- c(warn, "the conditional modes of some units could not be found at the estimates")
     terms <- nested_term_summaries(re, ns, theta, p, m)
@@ -221,7 +227,8 @@ glmm_nested_fit <- function(X, y, re, family, weights, offset, nAGQ, control, st
                       warnings = warn, nthreads = control$nthreads,
                       laplace = list(loglik = lap$loglik, theta = lap$theta),
                       boundary_check = lap$optinfo$boundary_check, nested_levels =
-                        vapply(re$terms[ns$order], `[[`, "", "group")))
+                        vapply(re$terms[ns$order], `[[`, "", "group")),
+       distributed = if (inherits(eng, "glmmgee_shard_engine")) shard_record(eng))
 }
 
 # Per-term results as sparse_term_summaries() gives them: the standard

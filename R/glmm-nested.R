@@ -113,7 +113,11 @@ glmm_nested <- function(formula, mf, family, nAGQ, control, start, covariance, m
     stop("'nAGQ' > 1 is not available with a known covariance ('covariance'); use nAGQ = 1",
          call. = FALSE)
   re <- sparse_re_terms(formula, mf, NULL)
-  ns <- nested_structure(re)
+  ns <- if (is.null(control$workers)) nested_structure(re) else
+    tryCatch(nested_structure(re), error = function(e)
+      stop(paste0("glmm_control(workers = ): ", sub("\\. Use nAGQ = 1.*$", "", conditionMessage(e)),
+                  ". Crossed designs are not fitted on workers: their likelihood is not a sum over the units of one factor; ",
+                  "large-scale systems use method-of-moments or backfitting estimators for them"), call. = FALSE))
   depth <- length(ns$order)
   # With q effects at the innermost level every unit there has a grid of
   # nAGQ^q nodes at each node of the levels above.
@@ -140,6 +144,7 @@ glmm_nested <- function(formula, mf, family, nAGQ, control, start, covariance, m
   obj <- new_glmm_sparse(fit, X = X, y = resp$y, weights = resp$weights, offset = off,
                          re = re, mf = mf, mt = mt, call = mc, formula = formula)
   obj$nAGQ <- nAGQ
+  obj$distributed <- fit$distributed
   class(obj) <- c("glmmgee_glmm_nested", class(obj))
   finish_glmm(obj, sep, extra_warn)
 }

@@ -157,8 +157,9 @@ shard_group_name <- function(formula) {
   g <- unique(vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), ""))
   if (length(g) > 1L || !is.name(bars[[1L]][[3L]]))
     stop(sprintf(paste0("distributed fitting takes one grouping factor named by one column; the formula has %s. ",
-                        "Nested and crossed designs have a likelihood that is not a sum over the clusters of one factor. ",
-                        "At scale, fit a nested design by its outermost factor (a random effect per top-level cluster), ",
+                        "Crossed designs have a likelihood that is not a sum over the clusters of one factor. ",
+                        "Nested random intercepts such as (1 | a/b) are fitted on workers by glmm() with data in memory and nAGQ > 1 (split by the outermost factor); ",
+                        "at scale, a nested design can also be fitted by its outermost factor alone (a random effect per top-level cluster), ",
                         "or use method-of-moments or backfitting estimators, which large-scale systems use for crossed designs"),
                  paste(sQuote(g, FALSE), collapse = ", ")), call. = FALSE)
   g

@@ -266,7 +266,7 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
                           REML, mc, fenv, penalty))
   }
   rd <- check_ranef_dist(ranef_dist)
-  if (!is.null(control$workers)) check_distributable(formula, covariance, rd, REML)
+  if (!is.null(control$workers)) check_distributable(formula, covariance, rd, REML, nAGQ)
   if (is_cumulative(family)) {
     if (!is.null(control$workers))
       stop("'control$workers': cumulative link models are not fitted on workers", call. = FALSE)
