@@ -306,13 +306,11 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
   re <- covstruct_terms(formula, mf, fenv)
   fx <- fixed_design(formula, mf, fenv, drop_rownames = TRUE)
   X <- fx$X
-  rc <- checked_response(mf, X, family, formula)
-  resp <- rc$resp
-  trials_one <- all(resp$weights[resp$weights > 0] == 1)
-  extra_warn <- check_cluster_sizes(re$group, resp$weights, family, re$group_name,
-                                    trials_one = trials_one)
-  sep <- separation_record(X, resp$y, resp$weights, family, "glmm")
-  fit <- covstruct_fit(X, resp$y, re, re$group, family, resp$weights, rc$offset, nAGQ, control,
+  ck <- one_factor_checks(mf, X, family, formula, re)
+  resp <- ck$resp
+  extra_warn <- ck$extra_warn
+  sep <- ck$sep
+  fit <- covstruct_fit(X, resp$y, re, re$group, family, resp$weights, ck$offset, nAGQ, control,
                        penalty = penalty)
   if (!is.null(penalty) && isTRUE(sep$separated))
     sep$message <- paste0(sub(", so the maximum likelihood estimate.*$", "", sep$message),
@@ -320,7 +318,7 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
                           "(penalized = TRUE), so these coefficients are finite but set largely ",
                           "by the prior (posterior mode), not by the data")
   obj <- new_glmm(fit, X = X, Z = re$Z, y = resp$y, weights = resp$weights,
-                  offset = rc$offset, re = re, mf = mf, mt = fx$mt, call = mc,
+                  offset = ck$offset, re = re, mf = mf, mt = fx$mt, call = mc,
                   formula = formula)
   obj$structures <- fit$structures
   obj$penalty <- fit$penalty

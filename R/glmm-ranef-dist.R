@@ -119,19 +119,17 @@ glmm_ranef_dist <- function(rd, formula, mf, family, control, start, covariance,
                  family$family), call. = FALSE)
   fx <- fixed_design(formula, mf, fenv, drop_rownames = TRUE)
   X <- fx$X
-  rc <- checked_response(mf, X, family, formula)
-  resp <- rc$resp
-  trials_one <- all(resp$weights[resp$weights > 0] == 1)
-  extra_warn <- check_cluster_sizes(re$group, resp$weights, family, re$group_name,
-                                    trials_one = trials_one)
-  sep <- separation_record(X, resp$y, resp$weights, family, "glmm")
+  ck <- one_factor_checks(mf, X, family, formula, re)
+  resp <- ck$resp
+  extra_warn <- ck$extra_warn
+  sep <- ck$sep
   normal <- suppressWarnings(glmm_fit(X, resp$y, re$Z, re$group, family, weights = resp$weights,
-                                      offset = rc$offset, control = control))
+                                      offset = ck$offset, control = control))
   cl <- cluster_index(re$group, "group")
-  fit <- glmm_dist_fit(X, resp$y, cl, family, resp$weights, rc$offset, rd$type, rd$k,
+  fit <- glmm_dist_fit(X, resp$y, cl, family, resp$weights, ck$offset, rd$type, rd$k,
                        control, normal)
   obj <- new_dist_glmm(fit, normal, X = X, Z = re$Z, y = resp$y, weights = resp$weights,
-                       offset = rc$offset, re = re, mf = mf, mt = fx$mt, call = mc,
+                       offset = ck$offset, re = re, mf = mf, mt = fx$mt, call = mc,
                        formula = formula, cl = cl, family = family)
   finish_glmm(obj, sep, extra_warn)
 }

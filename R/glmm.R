@@ -306,15 +306,11 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   fx <- fixed_design(formula, mf, fenv, drop_rownames = TRUE)
   mt <- fx$mt
   X <- fx$X
-  rc <- checked_response(mf, X, family, formula)
-  resp <- rc$resp
-  off <- rc$offset
-  # Whether every positive weight is 1, without keeping a copy of them
-  # through the fit.
-  trials_one <- all(resp$weights[resp$weights > 0] == 1)
-  extra_warn <- check_cluster_sizes(re$group, resp$weights, family, re$group_name,
-                                    trials_one = trials_one)
-  sep <- separation_record(X, resp$y, resp$weights, family, "glmm")
+  ck <- one_factor_checks(mf, X, family, formula, re)
+  resp <- ck$resp
+  extra_warn <- ck$extra_warn
+  sep <- ck$sep
+  off <- ck$offset
   # REML: the restricted criterion directly, no ML fit (fit-lmm-onefactor.R).
   fit <- if (REML) lmm_reml_fit(X, resp$y, re$Z, re$group, resp$weights, off, re$block_sizes)
          else glmm_fit(X, resp$y, re$Z, re$group, family, weights = resp$weights,

@@ -190,6 +190,20 @@ checked_response <- function(mf, X, family, formula) {
   list(resp = resp, offset = off)
 }
 
+# The checks every one-factor glmm() route makes before fitting: the
+# response and offset (checked_response()), the cluster sizes (warnings to
+# record) and the separation check. Whether every positive weight is 1 is
+# found without keeping a copy of the weights through the fit.
+one_factor_checks <- function(mf, X, family, formula, re) {
+  rc <- checked_response(mf, X, family, formula)
+  resp <- rc$resp
+  trials_one <- all(resp$weights[resp$weights > 0] == 1)
+  list(resp = resp, offset = rc$offset,
+       extra_warn = check_cluster_sizes(re$group, resp$weights, family, re$group_name,
+                                        trials_one = trials_one),
+       sep = separation_record(X, resp$y, resp$weights, family, "glmm"))
+}
+
 # Terms `tt` (part of the model) carrying the "predvars" of the model frame
 # `mf`, as lm's terms do: evaluating them on new data then reuses the fit's
 # data-dependent transformations (poly(), ns(), scale()) instead of
