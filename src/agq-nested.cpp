@@ -159,9 +159,11 @@ double NestedAgq::leaf_sum(int v, double shift, Ctx& cx) const {
   return fam_->loglik_d1_n(ys_.data() + a, ws_.data() + a, cx.buf, n, cx.phi, cx.d1);
 }
 
-// The gradient of the leaf sum at the shift leaf_sum() was last called with
-// (its eta + shift in cx.buf, its d l / d eta in cx.d1).
-void NestedAgq::leaf_grad(int v, Ctx& cx, double* g) const {
+// The parts of a leaf's gradient shared by leaf_grad() and leaf_grad_q(),
+// from the d l / d eta the last leaf sum left in cx.d1 (and its eta in
+// cx.buf): the fixed effects' entries into g[0, p), returning sum d1 (the
+// factor of each intercept level's SD), and the log dispersion's entry.
+double NestedAgq::leaf_grad_beta(int v, const Ctx& cx, double* g) const {
   const int a = obs_start_[v], n = obs_start_[v + 1] - a;
   double S = 0.0;
   for (int j = 0; j < n; ++j) S += cx.d1[j];
@@ -171,15 +173,25 @@ void NestedAgq::leaf_grad(int v, Ctx& cx, double* g) const {
     for (int j = 0; j < n; ++j) t += cx.d1[j] * x[j];
     g[k] = t;
   }
-  for (int l = 0; l < L_; ++l) g[p_ + l] = S * cx.path[l];
-  if (disp_) {
-    double t = 0.0, out[3];
-    for (int j = 0; j < n; ++j) {
-      fam_->dphi(ys_[a + j], ws_[a + j], cx.buf[j], cx.phi, out);
-      t += out[0];
-    }
-    g[p_ + L_] = t;
+  return S;
+}
+
+double NestedAgq::leaf_grad_phi(int v, const Ctx& cx) const {
+  const int a = obs_start_[v], n = obs_start_[v + 1] - a;
+  double t = 0.0, out[3];
+  for (int j = 0; j < n; ++j) {
+    fam_->dphi(ys_[a + j], ws_[a + j], cx.buf[j], cx.phi, out);
+    t += out[0];
   }
+  return t;
+}
+
+// The gradient of the leaf sum at the shift leaf_sum() was last called with
+// (its eta + shift in cx.buf, its d l / d eta in cx.d1).
+void NestedAgq::leaf_grad(int v, Ctx& cx, double* g) const {
+  const double S = leaf_grad_beta(v, cx, g);
+  for (int l = 0; l < L_; ++l) g[p_ + l] = S * cx.path[l];
+  if (disp_) g[p_ + L_] = leaf_grad_phi(v, cx);
 }
 
 double NestedAgq::leaf_sum_q(int v, double c, const Eigen::VectorXd& u, Ctx& cx) const {
@@ -194,28 +206,14 @@ double NestedAgq::leaf_sum_q(int v, double c, const Eigen::VectorXd& u, Ctx& cx)
 // = z_ir u_k with the node held fixed.
 void NestedAgq::leaf_grad_q(int v, const Eigen::VectorXd& u, Ctx& cx, double* g) const {
   const int a = obs_start_[v], n = obs_start_[v + 1] - a;
-  double S = 0.0;
-  for (int j = 0; j < n; ++j) S += cx.d1[j];
-  for (int k = 0; k < p_; ++k) {
-    const double* x = Xs_.data() + (size_t)k * n_ + a;
-    double t = 0.0;
-    for (int j = 0; j < n; ++j) t += cx.d1[j] * x[j];
-    g[k] = t;
-  }
+  const double S = leaf_grad_beta(v, cx, g);
   for (int l = 0; l + 1 < L_; ++l) g[p_ + l] = S * cx.path[l];
   Eigen::VectorXd zd1 = Eigen::VectorXd::Zero(q_);
   for (int j = 0; j < n; ++j) zd1 += cx.d1[j] * Zs_.row(a + j).transpose();
   int e = p_ + L_ - 1;
   for (int k = 0; k < q_; ++k)
     for (int r = k; r < q_; ++r) g[e++] = zd1[r] * u[k];
-  if (disp_) {
-    double t = 0.0, out[3];
-    for (int j = 0; j < n; ++j) {
-      fam_->dphi(ys_[a + j], ws_[a + j], cx.buf[j], cx.phi, out);
-      t += out[0];
-    }
-    g[e] = t;
-  }
+  if (disp_) g[e] = leaf_grad_phi(v, cx);
 }
 
 void NestedAgq::profile_leaf(int v, double c, Ctx& cx, double* P, double* P1, double* P2) {

@@ -113,6 +113,8 @@ class NestedAgq {
   double leaf_sum_q(int v, double c, const Eigen::VectorXd& u, Ctx& cx) const;
   void leaf_grad_q(int v, const Eigen::VectorXd& u, Ctx& cx, double* g) const;
   void leaf_grad(int v, Ctx& cx, double* g) const;
+  double leaf_grad_beta(int v, const Ctx& cx, double* g) const;
+  double leaf_grad_phi(int v, const Ctx& cx) const;
   // eta without the random effects, in the innermost units' order.
   void setup_eta(const Eigen::Ref<const Eigen::VectorXd>& theta, Eigen::VectorXd& eta,
                  std::vector<double>& s, double& phi, Eigen::MatrixXd& lam) const;
