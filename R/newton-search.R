@@ -96,3 +96,17 @@ newton_search <- function(ev, theta, H, on_boundary, lower, maxit, tol, at = NUL
   Hout[free, free] <- -B
   list(theta = theta, converged = converged, record = rec, at = cur, hessian = Hout)
 }
+
+# nlminb on -loglik where the Newton/BFGS steps did not converge: `ev(theta)`
+# gives the log-likelihood and its gradient; each parameter is scaled by the
+# square root of its curvature in H (its diagonal), so that nlminb sees a
+# well-conditioned problem whatever the parameters' units.
+nlminb_fallback <- function(ev, theta, lower, H, control) {
+  scale <- sqrt(abs(diag(H)))
+  scale[!is.finite(scale) | scale < 1e-8] <- 1
+  obj <- function(th) { v <- -ev(th)$loglik; if (is.finite(v)) v else Inf }
+  gr <- function(th) { g <- -ev(th)$gradient; g[!is.finite(g)] <- 0; g }
+  stats::nlminb(theta, obj, gr, lower = lower, scale = scale / max(scale),
+                control = list(rel.tol = control$rel.tol, iter.max = control$iter.max,
+                               eval.max = control$eval.max, trace = control$trace))
+}

@@ -52,13 +52,7 @@ nested_search <- function(ev, f, h, theta, H0, lower, control, boundary) {
   if (!is.null(qn) && qn$converged) {
     opt <- list(convergence = 0L, message = qn$record$message)
   } else {
-    scale <- sqrt(abs(diag(H0)))
-    scale[!is.finite(scale) | scale < 1e-8] <- 1
-    obj <- function(th) { v <- -evc(th)$loglik; if (is.finite(v)) v else Inf }
-    gr <- function(th) { g <- -evc(th)$gradient; g[!is.finite(g)] <- 0; g }
-    opt <- stats::nlminb(theta, obj, gr, lower = lower, scale = scale / max(scale),
-                         control = list(rel.tol = control$rel.tol, iter.max = control$iter.max,
-                                        eval.max = control$eval.max, trace = control$trace))
+    opt <- nlminb_fallback(evc, theta, lower, H0, control)
     stages$nlminb <- stage_record(opt)
     theta <- opt$par
   }

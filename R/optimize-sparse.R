@@ -46,13 +46,7 @@ optimize_sparse <- function(evalf, theta, lower, control, boundary) {
   if (!is.null(qn) && qn$converged) {
     opt <- list(convergence = 0L, message = qn$record$message)
   } else {
-    scale <- sqrt(abs(diag(H1)))
-    scale[!is.finite(scale) | scale < 1e-8] <- 1
-    obj <- function(th) { v <- -ev(th)$loglik; if (is.finite(v)) v else Inf }
-    gr <- function(th) { g <- -ev(th)$gradient; g[!is.finite(g)] <- 0; g }
-    opt <- stats::nlminb(theta, obj, gr, lower = lower, scale = scale / max(scale),
-                         control = list(rel.tol = control$rel.tol, iter.max = control$iter.max,
-                                        eval.max = control$eval.max, trace = control$trace))
+    opt <- nlminb_fallback(ev, theta, lower, H1, control)
     stages$nlminb <- stage_record(opt)
     theta <- opt$par
   }
