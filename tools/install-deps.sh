@@ -44,49 +44,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Compiled CRAN packages (gaston) build their sources with both cores.
-# install.packages() installs missing dependencies but never upgrades an
-# installed one whose version is too old for what it installs (Debian's
-# insight, parameters, performance, ... are older than the CRAN releases
-# of marginaleffects and modelsummary require), so such dependencies are
-# found from CRAN's own requirements and installed too, until none is
-# left. INSTALL_DEPS_DRY_RUN=1 prints what would be installed.
-MAKEFLAGS="${MAKEFLAGS:--j2}" Rscript -e '
-pk <- commandArgs(TRUE)
-need <- pk[!vapply(pk, requireNamespace, logical(1), quietly = TRUE)]
-if (length(need)) {
-  if (is.null(getOption("repos")) || getOption("repos")[["CRAN"]] %in% c("@CRAN@", ""))
-    options(repos = c(CRAN = "https://cloud.r-project.org"))
-  ap <- utils::available.packages()
-  installed_version <- function(p) tryCatch(utils::packageVersion(p), error = function(e) NULL)
-  # Packages among `pkgs` and their recursive hard dependencies on CRAN
-  # whose minimum versions are not met by what is installed.
-  too_old <- function(pkgs) {
-    deps <- tools::package_dependencies(pkgs, db = ap, recursive = TRUE,
-                                        which = c("Depends", "Imports", "LinkingTo"))
-    cand <- intersect(unique(c(pkgs, unlist(deps))), rownames(ap))
-    out <- character()
-    for (p in cand) {
-      f <- ap[p, c("Depends", "Imports", "LinkingTo")]
-      reqs <- trimws(unlist(strsplit(paste(f[!is.na(f)], collapse = ","), ",")))
-      m <- regmatches(reqs, regexec("^([A-Za-z0-9.]+)[[:space:]]*\\([[:space:]]*>=?[[:space:]]*([^)[:space:]]+)[[:space:]]*\\)", reqs))
-      for (x in m) if (length(x) == 3L && x[2L] %in% rownames(ap)) {
-        v <- installed_version(x[2L])
-        if (!is.null(v) && v < package_version(x[3L])) out <- c(out, x[2L])
-      }
-    }
-    setdiff(unique(out), pkgs)
-  }
-  todo <- need
-  for (round in 1:4) {
-    old <- too_old(todo)
-    if (!length(old)) break
-    todo <- unique(c(todo, old))
-  }
-  message("installing from CRAN: ", paste(todo, collapse = ", "))
-  if (!nzchar(Sys.getenv("INSTALL_DEPS_DRY_RUN"))) {
-    install.packages(todo, Ncpus = 2)
-    bad <- need[!vapply(need, requireNamespace, logical(1), quietly = TRUE)]
-    if (length(bad)) stop("could not install: ", paste(bad, collapse = ", "))
-  }
-}' "${cran[@]}"
+# The CRAN part (tools/install-cran.R): what Debian does not build, the
+# newer versions those packages require, and a repair of Debian packages
+# the upgrades break. Compiled CRAN packages (gaston) build with both cores.
+MAKEFLAGS="${MAKEFLAGS:--j2}" Rscript tools/install-cran.R --cran "${cran[@]}" --debian "${debs[@]}"

@@ -1,0 +1,90 @@
+# Called by install-deps.sh:
+#   Rscript tools/install-cran.R --cran <CRAN packages> --debian <r-cran-* names>
+# Installs from CRAN the packages Debian does not build, then repairs
+# Debian-built packages that no longer load after those installs.
+#
+# install.packages() installs missing dependencies but never upgrades an
+# installed one whose version is too old for what it installs (Debian's
+# insight, parameters, performance, ... are older than the CRAN releases of
+# marginaleffects and modelsummary require), so such dependencies are found
+# from CRAN's own requirements and installed too, until none is left.
+# The reverse also happens: an upgraded package can break a Debian package
+# that imports it (xfun 0.62 no longer exports a function Debian's knitr
+# 1.42 imports, so knitr, rmarkdown and roxygen2 stopped loading). Every
+# package asked of Debian must still load; one that does not is installed
+# from CRAN in its current version, with the same dependency rule.
+# INSTALL_DEPS_DRY_RUN=1 prints what would be installed.
+args <- commandArgs(TRUE)
+at <- match(c("--cran", "--debian"), args)
+cran <- args[seq.int(at[1] + 1L, length.out = at[2] - at[1] - 1L)]
+debs <- sub("^r-cran-", "", grep("^r-cran-", args[-seq_len(at[2])], value = TRUE))
+dry <- nzchar(Sys.getenv("INSTALL_DEPS_DRY_RUN"))
+
+loads <- function(p) tryCatch({ loadNamespace(p); TRUE }, error = function(e) FALSE)
+ap <- NULL
+cran_db <- function() {
+  if (is.null(ap)) {
+    if (is.null(getOption("repos")) || getOption("repos")[["CRAN"]] %in% c("@CRAN@", ""))
+      options(repos = c(CRAN = "https://cloud.r-project.org"))
+    ap <<- utils::available.packages()
+  }
+  ap
+}
+installed_version <- function(p) tryCatch(utils::packageVersion(p), error = function(e) NULL)
+
+# Packages among `pkgs` and their recursive hard dependencies on CRAN whose
+# minimum versions are not met by what is installed.
+too_old <- function(pkgs) {
+  db <- cran_db()
+  deps <- tools::package_dependencies(pkgs, db = db, recursive = TRUE,
+                                      which = c("Depends", "Imports", "LinkingTo"))
+  cand <- intersect(unique(c(pkgs, unlist(deps))), rownames(db))
+  out <- character()
+  for (p in cand) {
+    f <- db[p, c("Depends", "Imports", "LinkingTo")]
+    reqs <- trimws(unlist(strsplit(paste(f[!is.na(f)], collapse = ","), ",")))
+    m <- regmatches(reqs, regexec("^([A-Za-z0-9.]+)[[:space:]]*\\([[:space:]]*>=?[[:space:]]*([^)[:space:]]+)[[:space:]]*\\)", reqs))
+    for (x in m) if (length(x) == 3L && x[2L] %in% rownames(db)) {
+      v <- installed_version(x[2L])
+      if (!is.null(v) && v < package_version(x[3L])) out <- c(out, x[2L])
+    }
+  }
+  setdiff(unique(out), pkgs)
+}
+
+# Installs `pkgs` with every dependency whose installed version is too old.
+install_closure <- function(pkgs, why) {
+  todo <- pkgs
+  for (round in 1:4) {
+    old <- too_old(todo)
+    if (!length(old)) break
+    todo <- unique(c(todo, old))
+  }
+  message(why, ", installing from CRAN: ", paste(todo, collapse = ", "))
+  if (!dry) utils::install.packages(todo, Ncpus = 2)
+}
+
+need <- cran[!vapply(cran, requireNamespace, logical(1), quietly = TRUE)]
+if (length(need)) install_closure(need, "not installed")
+
+ip <- rownames(utils::installed.packages())
+deb_pkgs <- ip[match(debs, tolower(ip))]
+deb_pkgs <- deb_pkgs[!is.na(deb_pkgs)]
+# Repaired from the root: a broken package whose installed dependencies
+# include another broken one is retried after that one is reinstalled
+# (knitr breaks rmarkdown, roxygen2 and sjPlot, which then load again).
+broken <- character()
+for (round in 1:3) {
+  now <- deb_pkgs[!vapply(deb_pkgs, loads, logical(1))]
+  if (!length(now) || dry && round > 1L) break
+  broken <- union(broken, now)
+  ideps <- tools::package_dependencies(now, db = utils::installed.packages(), recursive = TRUE,
+                                       which = c("Depends", "Imports", "LinkingTo"))
+  roots <- now[!vapply(now, function(p) any(ideps[[p]] %in% now), logical(1))]
+  install_closure(roots, "no longer loading after the CRAN upgrades")
+}
+if (!dry) {
+  bad <- c(need, broken)
+  bad <- bad[!vapply(bad, loads, logical(1))]
+  if (length(bad)) stop("could not install: ", paste(bad, collapse = ", "))
+}
