@@ -76,15 +76,9 @@ newton_search <- function(ev, theta, H, on_boundary, lower, maxit, tol, at = NUL
     }
     if (!ok) break
     if (bfgs) {
-      s <- th[free] - theta[free]
-      yv <- gf - nxt$gradient[free]  # change in the gradient of -loglik
-      sy <- sum(s * yv)
-      Bs <- drop(B %*% s)
-      if (all(is.finite(yv)) && is.finite(sy) && sy > 1e-12 * sqrt(sum(s^2) * sum(yv^2))) {
-        B1 <- B - tcrossprod(Bs) / sum(s * Bs) + tcrossprod(yv) / sy
-        ch1 <- tryCatch(chol(B1), error = function(e) NULL)
-        if (!is.null(ch1)) { B <- B1; ch <- ch1 }
-      }
+      # yv: the change in the gradient of -loglik
+      up <- bfgs_update(B, th[free] - theta[free], gf - nxt$gradient[free])
+      if (!is.null(up)) { B <- up$B; ch <- up$ch }
     }
     theta <- th
     cur <- nxt
@@ -95,6 +89,21 @@ newton_search <- function(ev, theta, H, on_boundary, lower, maxit, tol, at = NUL
   Hout <- H
   Hout[free, free] <- -B
   list(theta = theta, converged = converged, record = rec, at = cur, hessian = Hout)
+}
+
+# The BFGS update of the information B (-Hessian, positive definite) from
+# a step s and the change yv in the gradient of -loglik (Nocedal & Wright
+# 2006, eq. 6.19). NULL where the curvature condition s'yv > 0 fails (to
+# rounding) or the update is not positive definite; else the updated
+# matrix and its Cholesky factor. Used by every quasi-Newton search here.
+bfgs_update <- function(B, s, yv) {
+  sy <- sum(s * yv)
+  if (!all(is.finite(yv)) || !is.finite(sy) || !(sy > 1e-12 * sqrt(sum(s^2) * sum(yv^2))))
+    return(NULL)
+  Bs <- drop(B %*% s)
+  B1 <- B - tcrossprod(Bs) / sum(s * Bs) + tcrossprod(yv) / sy
+  ch1 <- tryCatch(chol(B1), error = function(e) NULL)
+  if (is.null(ch1)) NULL else list(B = B1, ch = ch1)
 }
 
 # nlminb on -loglik where the Newton/BFGS steps did not converge: `ev(theta)`

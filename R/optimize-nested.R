@@ -114,14 +114,8 @@ nested_bfgs <- function(ev, theta, H, on_boundary, lower, cur, maxit, tol) {
       t <- t / 2
     }
     if (!ok) { converged <- near; stalled <- !near; break }
-    s <- th[free] - theta[free]
-    yv <- gf - nxt$gradient[free]
-    sy <- sum(s * yv)
-    Bs <- drop(B %*% s)
-    if (all(is.finite(yv)) && is.finite(sy) && sy > 1e-12 * sqrt(sum(s^2) * sum(yv^2))) {
-      B1 <- B - tcrossprod(Bs) / sum(s * Bs) + tcrossprod(yv) / sy
-      if (!is.null(tryCatch(chol(B1), error = function(e) NULL))) B <- B1
-    }
+    up <- bfgs_update(B, th[free] - theta[free], gf - nxt$gradient[free])
+    if (!is.null(up)) B <- up$B
     gain <- nxt$loglik - cur$loglik
     theta <- th
     cur <- nxt
