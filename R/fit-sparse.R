@@ -110,11 +110,7 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
 
   opt <- fin$opt
   nstep <- newton_decrement(grad, hess, on_boundary)
-  unbounded <- unlist(lapply(seq_along(re$terms), function(k) {
-    tm <- re$terms[[k]]
-    if (k > 1L && tm$group %in% vapply(re$terms[seq_len(k - 1L)], `[[`, "", "group")) return(NULL)
-    pure_clusters_message(y, weights, tm$index, family, tm$group)
-  }))
+  unbounded <- sparse_pure_clusters(re, y, weights, family)
   sd_star <- abs(theta_s[diagm])
   unbounded <- unbounded %||% large_sd_message(sd_star, pnames[diagm], family)
   warn <- fit_warnings(opt, nstep, gmax, any(on_boundary), hess, cov_theta, control,
@@ -256,6 +252,16 @@ sparse_term_summaries <- function(re, lam, modes, eng, theta) {
       list(Lambda = Lam, D = Lam %*% t(Lam), b = B,
            condvar = array(t(Vb), c(q, q, nl), dimnames = list(tm$cnames, tm$cnames, tm$levels))))
   })
+}
+
+# Binomial clusters whose outcomes are all 0 or all 1, per grouping factor
+# (pure_clusters_message(); once per factor).
+sparse_pure_clusters <- function(re, y, weights, family) {
+  unlist(lapply(seq_along(re$terms), function(k) {
+    tm <- re$terms[[k]]
+    if (k > 1L && tm$group %in% vapply(re$terms[seq_len(k - 1L)], `[[`, "", "group")) return(NULL)
+    pure_clusters_message(y, weights, tm$index, family, tm$group)
+  }))
 }
 
 # The fitted object (fields documented at the top of this file).
