@@ -107,8 +107,8 @@ covstruct_terms <- function(formula, mf, env) {
 #' factors the class is also `glmmgee_glmm_sparse`. `penalized = TRUE` works
 #' on both engines, with the same prior. Not yet available: `start`, `REML`,
 #' `covariance`, adaptive quadrature (`nAGQ > 1`) with several grouping
-#' factors, a structure on a nested (`/`) or `||` term (write its terms out),
-#' profile likelihood intervals.
+#' factors, profile likelihood intervals. A structure on a nested term,
+#' `ar1(0 + f | a/b)`, applies to each of its terms.
 #' @name covariance-structures
 #' @examples
 #' set.seed(1)

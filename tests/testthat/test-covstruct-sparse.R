@@ -192,7 +192,6 @@ test_that("the penalized sparse fit is the one-factor penalized fit when the sec
 test_that("structures with several factors refuse what they cannot fit, naming the problem", {
   d <- sim_ar1_site(7, 20, n = 3)
   expect_error(glmm(y ~ ar1(0 + times | group) + (1 | site), d, nAGQ = 5), "nAGQ")
-  expect_error(glmm(y ~ ar1(0 + times | site/group), d), "one term on one grouping factor")
   expect_error(glmm(y ~ ar1(0 + x | group) + (1 | site), d), "at least two columns")
   expect_error(glmm(y ~ ar1(0 + times | group) + (1 | site), d, REML = TRUE), "REML")
   expect_error(glmm(y ~ ar1(0 + times | group) + (1 | site), d, start = c(0, 1)), "start")
