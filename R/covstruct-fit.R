@@ -234,6 +234,12 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
   obj <- new_glmm(fit, X = X, Z = re$Z, y = resp$y, weights = resp$weights,
                   offset = ck$offset, re = re, mf = mf, mt = fx$mt, call = mc,
                   formula = formula)
+  finish_glmm(covstruct_object(obj, fit), sep, extra_warn)
+}
+
+# The structures' and the penalty's parts of a fitted object (one grouping
+# factor or several): class glmmgee_glmm_covstruct.
+covstruct_object <- function(obj, fit) {
   obj$structures <- fit$structures
   obj$penalty <- fit$penalty
   # Parameters counted on the structure's scale (theta holds Lambda's entries).
@@ -242,5 +248,5 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
   obj$cov_structure <- attr(fit$structures, "cov_theta")
   attributes(obj$structures) <- NULL
   class(obj) <- c("glmmgee_glmm_covstruct", class(obj))
-  finish_glmm(obj, sep, extra_warn)
+  obj
 }

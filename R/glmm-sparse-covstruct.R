@@ -73,13 +73,5 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
   # The call and formula as the user wrote them; the terms' layout (for
   # predict(re.form =) and ranef()) from the unstructured form.
   obj$formula <- formula
-  obj$structures <- fit$structures
-  obj$penalty <- fit$penalty
-  # Parameters counted on the structures' scale (theta holds Lambda's entries).
-  obj$df <- fit$npar
-  obj$theta_structure <- attr(fit$structures, "theta")
-  obj$cov_structure <- attr(fit$structures, "cov_theta")
-  attributes(obj$structures) <- NULL
-  class(obj) <- c("glmmgee_glmm_covstruct", class(obj))
-  finish_glmm(obj, sep, extra_warn)
+  finish_glmm(covstruct_object(obj, fit), sep, extra_warn)
 }
