@@ -181,6 +181,7 @@ test_that("the penalized sparse fit is the one-factor penalized fit when the sec
   f2 <- suppressWarnings(glmm(y ~ x + trt + (1 | g) + (1 | h), d, family = binomial,
                               penalized = TRUE))
   expect_true(f2$singular)
+  expect_true(f2$optinfo$boundary_check$verified)
   expect_lt(f2$structures[[2L]]$parameters[[1L]]^2, 1e-8)
   f1 <- suppressWarnings(glmm(y ~ x + trt + (1 | g), d, family = binomial, nAGQ = 1,
                               penalized = TRUE))
