@@ -145,6 +145,10 @@ boot_parallel_mode <- function(cores, cl) {
 
 check_bootstrap_args <- function(fit, B, cores, clusters = cluster_of(fit),
                                  min_clusters = 10L, cl = NULL) {
+  # The refits are matrix-level unstructured fits (refit_glmm(), refit_sparse()).
+  if (inherits(fit, "glmmgee_glmm_covstruct"))
+    stop("'se' = \"bootstrap\" is not available for fits with a covariance structure (ar1(), cs(), ...) or 'penalized' (the refits would drop them); use se = \"delta\"",
+         call. = FALSE)
   if (isTRUE(re_known_cov(fit)))
     stop("'se' = \"bootstrap\" cannot resample a fit with a known-covariance term (its levels are tied together through K); use se = \"delta\"",
          call. = FALSE)

@@ -38,124 +38,39 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
              if (disp) st[[length(st)]])
   P <- length(start)
 
-  # Engine parameters and the Jacobian of Lambda's entries in the structure's.
-  lambda_map <- function(par) {
-    lam <- numeric(length(pat$row))
-    J <- matrix(0, length(pat$row), sum(npar))
-    off_l <- 0L
-    off_p <- 0L
-    for (k in seq_along(re$terms)) {
-      t <- re$terms[[k]]
-      nl <- t$q * (t$q + 1L) / 2L
-      pk <- par[k_re[[k]]]
-      il <- off_l + seq_len(nl)
-      ip <- off_p + seq_len(t$struct$npar)
-      if (t$kind == "us") {
-        lam[il] <- pk
-        J[il, ip] <- diag(1, nl)
-      } else {
-        cj <- chol_jacobian(t$struct$D(pk), t$struct$dD(pk))
-        lam[il] <- cj$L[lower.tri(cj$L, diag = TRUE)]
-        J[il, ip] <- cj$J
-      }
-      off_l <- off_l + nl
-      off_p <- off_p + t$struct$npar
-    }
-    list(lambda = lam, J = J)
-  }
-  engine_theta <- function(par, lm = lambda_map(par))
-    c(par[seq_len(p)], lm$lambda, if (disp) par[[P]])
-  evalf <- function(par, grad = TRUE) {
-    lm <- tryCatch(lambda_map(par), error = function(e) NULL)
-    if (is.null(lm)) return(list(loglik = -Inf, gradient = rep(NA_real_, P)))
-    r <- cpp_agq_eval(eng, engine_theta(par, lm), grad)
-    if (grad) {
-      g <- r$gradient
-      nl <- length(lm$lambda)
-      r$gradient <- c(g[seq_len(p)], drop(crossprod(lm$J, g[p + seq_len(nl)])),
-                      if (disp) g[[length(g)]])
-    }
-    # The prior acts on beta = Tx^-1 beta*, so its gradient in beta* is
-    # Tx^-T times its gradient in beta.
-    r$penalty <- 0
-    if (!is.null(penalty)) {
-      pv <- penalty_value(penalty, backsolve(Tx, par[seq_len(p)]))
-      r$penalty <- pv$value
-      r$loglik <- r$loglik + pv$value
-      if (grad) r$gradient[seq_len(p)] <- r$gradient[seq_len(p)] + forwardsolve(t(Tx), pv$gradient)
-    }
-    r
-  }
+  # The objective and its gradient in the structures' parameters
+  # (covstruct-eval.R, shared with the several-term fitter).
+  evalf <- structure_evalf(function(theta, grad) cpp_agq_eval(eng, theta, grad), re$terms,
+                           k_re, p, disp, Tx, penalty)
   search <- function(par) covstruct_search(evalf, par, control)
   run <- search(start)
   bc <- covstruct_verify(search, run, re$terms, k_re)
   run <- bc$best
   par <- run$par
   final <- run$at %||% evalf(par)
-  lm <- lambda_map(par)
-
-  # The user's parameterization: beta = Tx^-1 beta*.
-  A <- diag(1, P)
-  A[seq_len(p), seq_len(p)] <- Tx
-  theta <- par
-  theta[seq_len(p)] <- backsolve(Tx, par[seq_len(p)])
-  pnames <- c(colnames(X) %||% paste0("X", seq_len(p)),
-              unlist(lapply(re$terms, function(t)
-                sprintf("%s: %s", t$label, t$struct$names(t$cnames)))),
-              if (disp) sprintf("log(%s)", dispersion_name(family)))
-  on_boundary <- rep(FALSE, P)
-  on_boundary[bc$record$boundary_index] <- TRUE
-  # The search's last Hessian was taken at par over all parameters; with
-  # none on a boundary it is the one the standard errors need.
-  H <- if (control$hessian) {
-    if (!is.null(run$hessian) && !any(on_boundary)) run$hessian
-    else covstruct_hessian(evalf, par, final$gradient, on_boundary)
-  }
-  # Boundary rows and columns are NA; kept out of the products (NA * 0 is NA).
-  hess <- if (!is.null(H)) na_product(H, A, on_boundary)
-  if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)
-  cov_theta <- invert_information(hess, on_boundary, pnames)
-  grad <- drop(crossprod(A, final$gradient))
-  names(theta) <- names(grad) <- pnames
-  nstep <- newton_decrement(grad, hess, on_boundary)
-  gfree <- final$gradient[!on_boundary]
-  gmax_star <- if (length(gfree)) max(abs(gfree)) else 0
+  est <- covstruct_estimates(evalf, run, bc, final, re$terms, k_re, Tx, colnames(X), family,
+                             disp, control, penalty,
+                             lam_names = sprintf("lambda[%d,%d]", pat$row, pat$col))
+  lm <- est$lm
+  theta <- est$theta
+  cov_theta <- est$cov_theta
+  on_boundary <- est$on_boundary
   Lam <- matrix(0, q, q)
   Lam[cbind(pat$row, pat$col)] <- lm$lambda
-  summ <- cpp_agq_summaries(eng, engine_theta(par, lm))
-  singular <- any(on_boundary)
-  warn <- fit_warnings(run$opt, nstep, gmax_star, singular, hess, cov_theta, control,
-                       boundary_check = bc$record)
-  structures <- covstruct_report(re$terms, k_re, par, cov_theta)
-  pen <- if (!is.null(penalty))
-    list(prior = penalty, value = final$penalty, loglik = final$loglik - final$penalty,
-         objective = final$loglik)
-  # Methods that carry uncertainty from the parameters to D (Wald
-  # intervals for standard deviations, marginal coefficients, ...) read the
-  # parameters as (beta, Lambda's entries, log dispersion): the structure's
-  # covariance is pushed forward to them by the same exact Jacobian (a
-  # covariance of rank the number of structure parameters).
-  B <- matrix(0, p + length(lm$lambda) + disp, P)
-  B[seq_len(p), seq_len(p)] <- diag(1, p)
-  B[p + seq_along(lm$lambda), at_re] <- lm$J
-  if (disp) B[nrow(B), P] <- 1
-  cnames <- c(pnames[seq_len(p)], sprintf("lambda[%d,%d]", pat$row, pat$col),
-              if (disp) pnames[P])
-  theta_chol <- stats::setNames(c(theta[seq_len(p)], lm$lambda, if (disp) theta[[P]]), cnames)
-  cov_chol <- na_product(cov_theta, t(B), on_boundary)
-  dimnames(cov_chol) <- list(cnames, cnames)
-  attr(cov_chol, "ok") <- attr(cov_theta, "ok")
-  attr(cov_chol, "cond") <- attr(cov_theta, "cond")
+  summ <- cpp_agq_summaries(eng, structure_engine_theta(par, lm, p, disp))
+  warn <- fit_warnings(run$opt, est$nstep, est$gmax_star, est$singular, est$hess, cov_theta,
+                       control, boundary_check = bc$record)
+  structures <- est$structures
   attr(structures, "theta") <- theta
   attr(structures, "cov_theta") <- cov_theta
   list(beta = theta[seq_len(p)], lambda = lm$lambda, Lambda = Lam,
-       sigma = sigma_of(family, if (disp) par[[P]]), theta = theta_chol,
-       loglik = final$loglik - final$penalty, penalty = pen,
-       gradient = grad, hessian = hess, cov_theta = cov_chol, npar = P,
+       sigma = sigma_of(family, if (disp) par[[P]]), theta = est$theta_chol,
+       loglik = final$loglik - final$penalty, penalty = est$penalty,
+       gradient = est$grad, hessian = est$hess, cov_theta = est$cov_chol, npar = P,
        modes = summ, nAGQ = nAGQ, family = fitted_family(family, if (disp) par[[P]]),
        group = cl, q = q, pattern = pat, cov_blocks = re$block_sizes, p = p,
        dispersion = disp, family_par = family_parameter(family, theta, cov_theta),
-       singular = singular, on_boundary = on_boundary, structures = structures,
+       singular = est$singular, on_boundary = on_boundary, structures = structures,
        optinfo = list(optimizer = paste0(if (!is.null(run$stages$nlminb)) "Newton-BFGS, then nlminb"
                                          else "Newton-BFGS",
                                          ", then Newton steps with recomputed Hessians"),
@@ -164,7 +79,7 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
                       iterations = sum(vapply(run$stages, function(s) as.integer(s$iterations), 1L)),
                       evaluations = sum(vapply(run$stages, function(s) as.integer(s$evaluations), 1L)),
                       convergence = run$opt$convergence, message = run$opt$message,
-                      max_grad = max(abs(grad[!on_boundary]), 0), scaled_grad = nstep,
+                      max_grad = max(abs(est$grad[!on_boundary]), 0), scaled_grad = est$nstep,
                       hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
                       newton_failures = summ$newton_failures, warnings = warn,
                       boundary_check = bc$record, reparameterized = !tx$identity,
@@ -303,6 +218,9 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
   if (!is.null(start))
     stop("'start' is not available with covariance structures (the structure's parameters start at their defaults)",
          call. = FALSE)
+  # Several grouping factors: the sparse Laplace engine (glmm-sparse-covstruct.R).
+  if (covstruct_needs_sparse(formula))
+    return(glmm_sparse_covstruct(formula, mf, family, nAGQ, control, mc, fenv, penalty))
   re <- covstruct_terms(formula, mf, fenv)
   fx <- fixed_design(formula, mf, fenv, drop_rownames = TRUE)
   X <- fx$X
@@ -312,14 +230,16 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
   sep <- ck$sep
   fit <- covstruct_fit(X, resp$y, re, re$group, family, resp$weights, ck$offset, nAGQ, control,
                        penalty = penalty)
-  if (!is.null(penalty) && isTRUE(sep$separated))
-    sep$message <- paste0(sub(", so the maximum likelihood estimate.*$", "", sep$message),
-                          ": the maximum likelihood estimate does not exist; the fit is penalized ",
-                          "(penalized = TRUE), so these coefficients are finite but set largely ",
-                          "by the prior (posterior mode), not by the data")
+  sep <- penalized_separation(sep, penalty)
   obj <- new_glmm(fit, X = X, Z = re$Z, y = resp$y, weights = resp$weights,
                   offset = ck$offset, re = re, mf = mf, mt = fx$mt, call = mc,
                   formula = formula)
+  finish_glmm(covstruct_object(obj, fit), sep, extra_warn)
+}
+
+# The structures' and the penalty's parts of a fitted object (one grouping
+# factor or several): class glmmgee_glmm_covstruct.
+covstruct_object <- function(obj, fit) {
   obj$structures <- fit$structures
   obj$penalty <- fit$penalty
   # Parameters counted on the structure's scale (theta holds Lambda's entries).
@@ -328,5 +248,5 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
   obj$cov_structure <- attr(fit$structures, "cov_theta")
   attributes(obj$structures) <- NULL
   class(obj) <- c("glmmgee_glmm_covstruct", class(obj))
-  finish_glmm(obj, sep, extra_warn)
+  obj
 }

@@ -16,16 +16,15 @@ covstruct_frame_formula <- function(formula) {
 }
 
 # The terms: per term its structure (covstruct()), design columns and
-# names; all on one grouping factor (the structured route has no sparse
-# engine yet).
+# names; all on one grouping factor (several: sparse_covstruct_terms()).
 covstruct_terms <- function(formula, mf, env) {
   sp <- reformulas::splitForm(formula, specials = covstruct_kinds)
   bars <- sp$reTrmFormulas
   kinds <- sp$reTrmClasses
   gnames <- vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), "")
   if (length(unique(gnames)) > 1L)
-    stop(sprintf(paste0("covariance structures such as ar1() or cs(), and 'penalized', are available ",
-                        "for one grouping factor (the sparse engine has neither yet); the formula has %s"),
+    stop(sprintf(paste0("covstruct_terms() reads terms on one grouping factor (several go to ",
+                        "the sparse engine); the formula has %s"),
                  paste(unique(gnames), collapse = " and ")),
          call. = FALSE)
   g <- tryCatch(used_factor(eval_grouping(bars[[1L]][[3L]], mf, env)),
@@ -73,8 +72,13 @@ covstruct_terms <- function(formula, mf, env) {
 #' time factor in their order) and `cs(0 + f | g)` (compound symmetry: one
 #' standard deviation per column and one common correlation, as glmmTMB's
 #' `cs`). Several terms may be combined, e.g. `(1 | g) + ar1(0 + f | g)`.
-#' They are fitted by the one-factor engine (adaptive Gauss-Hermite
-#' quadrature or Laplace, `nAGQ` as usual) at \eqn{\Lambda = chol(D)}, with
+#' On one grouping factor they are fitted by the one-factor engine (adaptive
+#' Gauss-Hermite quadrature or Laplace, `nAGQ` as usual); beside terms on
+#' other grouping factors, e.g. `ar1(0 + times | id) + (1 | site)` or
+#' `cs(0 + f | g) + (1 | h)`, by the sparse Laplace engine
+#' ([glmm-several-terms]), where each term's block of the relative
+#' covariance factor comes from its structure. Both evaluate the likelihood
+#' at \eqn{\Lambda = chol(D)}, with
 #' the exact gradient carried to the structure's parameters by the exact
 #' Jacobian of the Cholesky factor. The parameters are searched on
 #' unconstrained scales: log standard deviations, \eqn{\rho = t/\sqrt{1+t^2}}
@@ -99,9 +103,12 @@ covstruct_terms <- function(formula, mf, env) {
 #' Fits with a structure or a penalty have class `glmmgee_glmm_covstruct`
 #' (a `glmmgee_glmm`); `$structures` lists, per term, the structure, the
 #' standard deviations, the correlation and the parameters on the
-#' optimizer's scale with their standard errors. Not yet available: several
-#' grouping factors (the sparse engine), `start`, `REML`, profile
-#' likelihood intervals.
+#' optimizer's scale with their standard errors; with several grouping
+#' factors the class is also `glmmgee_glmm_sparse`. `penalized = TRUE` works
+#' on both engines, with the same prior. Not yet available: `start`, `REML`,
+#' `covariance`, adaptive quadrature (`nAGQ > 1`) with several grouping
+#' factors, profile likelihood intervals. A structure on a nested term,
+#' `ar1(0 + f | a/b)`, applies to each of its terms.
 #' @name covariance-structures
 #' @examples
 #' set.seed(1)
@@ -119,4 +126,10 @@ covstruct_terms <- function(formula, mf, env) {
 #' d$z <- ifelse(d$trt == 1, 1, rbinom(4 * M, 1, 0.4))
 #' pfit <- glmm(z ~ trt + (1 | g), d, family = binomial, penalized = TRUE)
 #' fixef(pfit)
+#'
+#' # A structure beside a crossed factor: the sparse Laplace engine.
+#' d$site <- factor(sample(8, 4 * M, replace = TRUE))
+#' fit2 <- glmm(y ~ x + ar1(0 + time | g) + (1 | site), d, family = poisson)
+#' fit2
+#' VarCorr(fit2)
 NULL

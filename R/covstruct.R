@@ -18,6 +18,9 @@
 covstruct_kinds <- c("us", "diag", "homdiag", "ar1", "cs")
 
 covstruct <- function(kind, q) {
+  # The structures' functions read q when first called: a caller's loop
+  # variable must be taken now.
+  force(q)
   switch(kind,
          us = cs_us(q), diag = cs_diag(q), homdiag = cs_homdiag(q),
          ar1 = cs_ar1(q), cs = cs_cs(q),

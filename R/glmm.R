@@ -141,7 +141,8 @@
 #'   any of `pen_mu`, `pen_sigma`, `pen_df`: a multivariate Student-t prior on
 #'   the fixed effects (default location 0, scale 1, 3 degrees of freedom), as
 #'   GLMMadaptive's `mixed_model(penalized = )`, which keeps the estimates
-#'   finite under separation. One grouping factor. See [covariance-structures],
+#'   finite under separation; one grouping factor or several (sparse
+#'   Laplace engine). See [covariance-structures],
 #'   which also describes the `ar1()`, `cs()`, `diag()` and `homdiag()` terms.
 #' @section Checks on the data:
 #' Before fitting, `glmm()` stops with an error naming the variable or

@@ -59,3 +59,29 @@ print_penalty <- function(pen, digits) {
               format(pen$loglik, digits = digits + 3L),
               format(pen$objective, digits = digits + 3L)))
 }
+
+# The objective of a penalized fit: the engine's evaluation `r` (loglik,
+# gradient in the search's parameters) with the log prior added. The prior
+# acts on beta = Tx^-1 beta*, so its gradient in beta* is Tx^-T times its
+# gradient in beta. `r$penalty` records the log prior (0 without one).
+penalize <- function(r, prior, beta_star, Tx, grad = TRUE) {
+  r$penalty <- 0
+  if (is.null(prior)) return(r)
+  p <- length(beta_star)
+  pv <- penalty_value(prior, backsolve(Tx, beta_star))
+  r$penalty <- pv$value
+  r$loglik <- r$loglik + pv$value
+  if (grad) r$gradient[seq_len(p)] <- r$gradient[seq_len(p)] + forwardsolve(t(Tx), pv$gradient)
+  r
+}
+
+# The separation check's message for a penalized fit: the estimates are
+# finite, but set largely by the prior.
+penalized_separation <- function(sep, prior) {
+  if (is.null(prior) || !isTRUE(sep$separated)) return(sep)
+  sep$message <- paste0(sub(", so the maximum likelihood estimate.*$", "", sep$message),
+                        ": the maximum likelihood estimate does not exist; the fit is penalized ",
+                        "(penalized = TRUE), so these coefficients are finite but set largely ",
+                        "by the prior (posterior mode), not by the data")
+  sep
+}

@@ -5,16 +5,23 @@
 #   2. Poisson with AR(1) random effects over 4 time points and a covariate,
 #      y ~ x + ar1(0 + times | group), Laplace (glmmTMB's approximation).
 #   3. The same with cs() (heterogeneous compound symmetry).
+# Several terms (sparse Laplace engine), the same data with a site factor
+# crossed with the groups (M / 20 sites), y ~ ... + (1 | site):
+#   4. the gaussian AR(1) vignette model + (1 | site);
+#   5. Poisson ar1(0 + times | group) + (1 | site);
+#   6. Poisson cs(0 + times | group) + (1 | site).
 # Times are medians of `reps` fits: elapsed seconds and, because the
 # machine may be shared, CPU seconds (user + system) as well; ratio =
 # glmmTMB / glmmgee. dlogLik = ours minus glmmTMB's (both complete).
 #
-# Usage: Rscript bench/bench-covstruct.R [M] [reps]   (default 1000 3)
+# Usage: Rscript bench/bench-covstruct.R [M] [reps] [part]   (default 1000 3 all;
+#   part "one" runs cases 1-3 only, "several" cases 4-6 only)
 suppressPackageStartupMessages(library(glmmgee))
 if (!requireNamespace("glmmTMB", quietly = TRUE)) stop("glmmTMB is needed for this benchmark")
 args <- commandArgs(TRUE)
 M <- if (length(args) >= 1L) as.integer(args[1L]) else 1000L
 reps <- if (length(args) >= 2L) as.integer(args[2L]) else 3L
+part <- if (length(args) >= 3L) args[3L] else "all"
 cat(sprintf("glmmgee %s, glmmTMB %s, R %s, %s\n", packageVersion("glmmgee"),
             packageVersion("glmmTMB"), getRversion(), format(Sys.time(), "%Y-%m-%d")))
 
@@ -29,12 +36,17 @@ timeit <- function(fn) {
   list(elapsed = stats::median(el), cpu = stats::median(cpu), value = val)
 }
 
-sim <- function(M, n, phi, family, sd) {
+# S > 0: a site factor crossed with the groups, intercept sd 0.5.
+sim <- function(M, n, phi, family, sd, S = 0L) {
   R <- phi^abs(outer(seq_len(n), seq_len(n), "-"))
   b <- matrix(stats::rnorm(M * n), M) %*% chol(R) * sd
   d <- data.frame(times = factor(rep(seq_len(n), M)), group = factor(rep(seq_len(M), each = n)),
                   x = stats::rnorm(M * n))
   eta <- as.vector(t(b))
+  if (S > 0L) {
+    d$site <- factor(sample(S, M * n, replace = TRUE))
+    eta <- eta + stats::rnorm(S, 0, 0.5)[d$site]
+  }
   d$y <- if (family == "gaussian") eta + stats::rnorm(M * n)
          else stats::rpois(M * n, exp(0.3 + 0.2 * d$x + eta))
   d
@@ -49,14 +61,35 @@ cases <- list(
   list(name = "poisson cs, 4 times", data = sim(M, 4, 0.6, "poisson", 0.8),
        form = y ~ x + cs(0 + times | group), family = "poisson"))
 
-cat(sprintf("\n== M = %d groups; medians of %d fits ==\n", M, reps))
-cat(sprintf("%-24s %10s %10s %8s %10s %10s %8s %10s\n", "model", "TMB el", "ours el", "ratio",
-            "TMB cpu", "ours cpu", "ratio", "dlogLik"))
-for (cs in cases) {
-  ours <- timeit(function() glmm(cs$form, cs$data, family = cs$family, nAGQ = 1))
-  tmb <- timeit(function() glmmTMB::glmmTMB(cs$form, cs$data, family = cs$family))
-  cat(sprintf("%-24s %10.3f %10.3f %8.1f %10.3f %10.3f %8.1f %10.2g\n", cs$name,
-              tmb$elapsed, ours$elapsed, tmb$elapsed / ours$elapsed,
-              tmb$cpu, ours$cpu, tmb$cpu / ours$cpu,
-              as.numeric(logLik(ours$value)) - as.numeric(logLik(tmb$value))))
+bench_rows <- function(cases) {
+  cat(sprintf("%-24s %10s %10s %8s %10s %10s %8s %10s\n", "model", "TMB el", "ours el", "ratio",
+              "TMB cpu", "ours cpu", "ratio", "dlogLik"))
+  for (cs in cases) {
+    ours <- timeit(function() glmm(cs$form, cs$data, family = cs$family, nAGQ = 1))
+    tmb <- timeit(function() glmmTMB::glmmTMB(cs$form, cs$data, family = cs$family))
+    cat(sprintf("%-24s %10.3f %10.3f %8.1f %10.3f %10.3f %8.1f %10.2g\n", cs$name,
+                tmb$elapsed, ours$elapsed, tmb$elapsed / ours$elapsed,
+                tmb$cpu, ours$cpu, tmb$cpu / ours$cpu,
+                as.numeric(logLik(ours$value)) - as.numeric(logLik(tmb$value))))
+  }
+}
+if (part != "several") {
+  cat(sprintf("\n== M = %d groups; medians of %d fits ==\n", M, reps))
+  bench_rows(cases)
+}
+
+# Several terms: the structured term beside a crossed site intercept.
+S <- max(5L, M %/% 20L)
+set.seed(20261123)
+sparse_cases <- list(
+  list(name = "gaussian ar1 + site", data = sim(M, 6, 0.7, "gaussian", 1, S),
+       form = y ~ ar1(times + 0 | group) + (1 | site), family = "gaussian"),
+  list(name = "poisson ar1 + site", data = sim(M, 4, 0.6, "poisson", 0.8, S),
+       form = y ~ x + ar1(0 + times | group) + (1 | site), family = "poisson"),
+  list(name = "poisson cs + site", data = sim(M, 4, 0.6, "poisson", 0.8, S),
+       form = y ~ x + cs(0 + times | group) + (1 | site), family = "poisson"))
+if (part != "one") {
+  cat(sprintf("\n== several terms (sparse engine): M = %d groups, %d crossed sites; medians of %d fits ==\n",
+              M, S, reps))
+  bench_rows(sparse_cases)
 }

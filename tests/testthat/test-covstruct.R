@@ -171,7 +171,7 @@ test_that("covariance structures refuse what they cannot fit, naming the problem
   d <- sim_ar1(6, 20, n = 3)
   d$site <- factor(rep(1:4, length.out = nrow(d)))
   expect_error(glmm(y ~ ar1(0 + x | group), d), "at least two columns")
-  expect_error(glmm(y ~ ar1(0 + times | group) + (1 | site), d), "one grouping factor")
+  expect_error(glmm(y ~ ar1(0 + times | group), d, ranef_dist = "bridge"), "ranef_dist")
   expect_error(glmm(y ~ ar1(0 + times | group), d, REML = TRUE), "REML")
   expect_error(glmm(y ~ ar1(0 + times | group), d, start = list(beta = 0)), "start")
 })

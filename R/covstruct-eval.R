@@ -1,0 +1,133 @@
+# What both engines share when random-effect terms carry covariance
+# structures (covstruct.R) or the fixed effects a penalty (penalty.R): the
+# map from the structures' parameters to the entries of the relative
+# covariance factor Lambda with its exact Jacobian, the objective (engine
+# log-likelihood plus log prior) with its gradient in the search's
+# parameters, and the estimates, standard errors and reports at the optimum.
+# The one-factor fitter (covstruct_fit(), AGHQ or Laplace) and the several-
+# term fitter (sparse_covstruct_fit(), sparse Laplace) differ only in the
+# engine behind `engine_eval(theta, grad)`.
+#
+# Search parameters: c(beta*, structure parameters term by term, log
+# dispersion), beta* = Tx beta on the centred and scaled fixed-effects
+# design; engine parameters: c(beta*, Lambda's lower-triangle entries term
+# by term (column-major within a term), log dispersion).
+
+# Lambda's entries at `par` (terms[[k]]'s parameters at par[k_re[[k]]]) and
+# their Jacobian in the structure parameters (entries x structure
+# parameters): the identity for an unstructured term, whose parameters are
+# the entries, chol_jacobian() for the others.
+structure_lambda <- function(terms, k_re, par) {
+  nl <- vapply(terms, function(t) t$q * (t$q + 1L) / 2L, 1)
+  np <- vapply(terms, function(t) t$struct$npar, 1L)
+  lam <- numeric(sum(nl))
+  J <- matrix(0, sum(nl), sum(np))
+  off_l <- 0L
+  off_p <- 0L
+  for (k in seq_along(terms)) {
+    t <- terms[[k]]
+    pk <- par[k_re[[k]]]
+    il <- off_l + seq_len(nl[k])
+    ip <- off_p + seq_len(np[k])
+    if (t$kind == "us") {
+      lam[il] <- pk
+      J[il, ip] <- diag(1, nl[k])
+    } else {
+      cj <- chol_jacobian(t$struct$D(pk), t$struct$dD(pk))
+      lam[il] <- cj$L[lower.tri(cj$L, diag = TRUE)]
+      J[il, ip] <- cj$J
+    }
+    off_l <- off_l + nl[k]
+    off_p <- off_p + np[k]
+  }
+  list(lambda = lam, J = J)
+}
+
+# The engine's parameters at the search's `par`.
+structure_engine_theta <- function(par, lm, p, disp)
+  c(par[seq_len(p)], lm$lambda, if (disp) par[[length(par)]])
+
+# The objective: evalf(par, grad) returns the engine's list with loglik
+# (plus the log prior when penalized) and the gradient in the search's
+# parameters, and `penalty` (the log prior; 0 without one). A structure
+# whose D is not positive definite at par (numerically) gives -Inf.
+structure_evalf <- function(engine_eval, terms, k_re, p, disp, Tx, penalty) {
+  P <- p + length(unlist(k_re)) + disp
+  function(par, grad = TRUE) {
+    lm <- tryCatch(structure_lambda(terms, k_re, par), error = function(e) NULL)
+    if (is.null(lm)) return(list(loglik = -Inf, gradient = rep(NA_real_, P), penalty = 0))
+    r <- engine_eval(structure_engine_theta(par, lm, p, disp), grad)
+    if (grad) {
+      g <- r$gradient
+      nl <- length(lm$lambda)
+      r$gradient <- c(g[seq_len(p)], drop(crossprod(lm$J, g[p + seq_len(nl)])),
+                      if (disp) g[[length(g)]])
+    }
+    penalize(r, penalty, par[seq_len(p)], Tx, grad)
+  }
+}
+
+# The estimates at the search's optimum `par` (evaluation `final`, search
+# record `run`, boundary check `bc`): parameters in the user's units on the
+# structures' scale (theta) with their Hessian, covariance and gradient;
+# the same pushed forward to the engine's parameterization (beta, Lambda's
+# entries, log dispersion: theta_chol, cov_chol), which the methods shared
+# with unstructured fits read, Lambda's entries named `lam_names`; the
+# structure and penalty reports.
+covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, family,
+                                disp, control, penalty, lam_names) {
+  par <- run$par
+  p <- nrow(Tx)
+  P <- length(par)
+  at_re <- p + seq_len(length(unlist(k_re)))
+  lm <- structure_lambda(terms, k_re, par)
+  # The user's parameterization: beta = Tx^-1 beta*.
+  A <- diag(1, P)
+  A[seq_len(p), seq_len(p)] <- Tx
+  theta <- par
+  theta[seq_len(p)] <- backsolve(Tx, par[seq_len(p)])
+  pnames <- c(xnames %||% paste0("X", seq_len(p)),
+              unlist(lapply(terms, function(t)
+                sprintf("%s: %s", t$label, t$struct$names(t$cnames)))),
+              if (disp) sprintf("log(%s)", dispersion_name(family)))
+  on_boundary <- rep(FALSE, P)
+  on_boundary[bc$record$boundary_index] <- TRUE
+  # The search's last Hessian was taken at par over all parameters; with
+  # none on a boundary it is the one the standard errors need.
+  H <- if (control$hessian) {
+    if (!is.null(run$hessian) && !any(on_boundary)) run$hessian
+    else covstruct_hessian(evalf, par, final$gradient, on_boundary)
+  }
+  # Boundary rows and columns are NA; kept out of the products (NA * 0 is NA).
+  hess <- if (!is.null(H)) na_product(H, A, on_boundary)
+  if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)
+  cov_theta <- invert_information(hess, on_boundary, pnames)
+  grad <- drop(crossprod(A, final$gradient))
+  names(theta) <- names(grad) <- pnames
+  nstep <- newton_decrement(grad, hess, on_boundary)
+  gfree <- final$gradient[!on_boundary]
+  structures <- covstruct_report(terms, k_re, par, cov_theta)
+  pen <- if (!is.null(penalty))
+    list(prior = penalty, value = final$penalty, loglik = final$loglik - final$penalty,
+         objective = final$loglik)
+  # Methods that carry uncertainty from the parameters to D (Wald
+  # intervals for standard deviations, marginal coefficients, ...) read the
+  # parameters as (beta, Lambda's entries, log dispersion): the structure's
+  # covariance is pushed forward to them by the same exact Jacobian (a
+  # covariance of rank the number of structure parameters).
+  B <- matrix(0, p + length(lm$lambda) + disp, P)
+  B[seq_len(p), seq_len(p)] <- diag(1, p)
+  B[p + seq_along(lm$lambda), at_re] <- lm$J
+  if (disp) B[nrow(B), P] <- 1
+  cnames <- c(pnames[seq_len(p)], lam_names, if (disp) pnames[P])
+  theta_chol <- stats::setNames(c(theta[seq_len(p)], lm$lambda, if (disp) theta[[P]]), cnames)
+  cov_chol <- na_product(cov_theta, t(B), on_boundary)
+  dimnames(cov_chol) <- list(cnames, cnames)
+  attr(cov_chol, "ok") <- attr(cov_theta, "ok")
+  attr(cov_chol, "cond") <- attr(cov_theta, "cond")
+  list(theta = theta, pnames = pnames, on_boundary = on_boundary, hess = hess,
+       cov_theta = cov_theta, grad = grad, nstep = nstep,
+       gmax_star = if (length(gfree)) max(abs(gfree)) else 0,
+       singular = any(on_boundary), structures = structures, penalty = pen, lm = lm,
+       theta_chol = theta_chol, cov_chol = cov_chol)
+}

@@ -1,0 +1,69 @@
+# The fit of a GLMM with several random-effect terms of which some carry a
+# covariance structure (ar1(), cs(), diag(), homdiag()), or with penalized
+# fixed effects, by the sparse Laplace engine (src/laplace.cpp): each term's
+# block of Lambda is chol(D_t(par_t)) of its structure (for an unstructured
+# term, its entries), and the engine's exact gradient in Lambda's entries is
+# carried to the structures' parameters by the exact Jacobian of the
+# Cholesky factor; search, boundary checks and estimates are the one-factor
+# structured fit's (covstruct-eval.R, covstruct-fit.R, covstruct-verify.R).
+# As there, only the fixed-effects design is centred and scaled for the
+# search: a structure is not preserved by recentring its columns.
+sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, penalty = NULL) {
+  p <- ncol(X)
+  check_full_rank(X)
+  disp <- has_dispersion(family)
+  tx <- design_transform(X)
+  eng <- cpp_sparse_new(tx$M, re$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
+                        re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
+                        family$family_code, family$link_code)
+  nthreads <- cpp_sparse_set_threads(eng, control$nthreads)
+  st <- start_values(tx$M, y, weights, offset, family, 1L, list(row = 1L, col = 1L), NULL,
+                     eng = function(maxit) cpp_sparse_glm_start(eng, maxit))
+  npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
+  k_re <- split(p + seq_len(sum(npar)), rep(seq_along(npar), npar))
+  sd0 <- max(st[[p + 1L]], 0.1)
+  start <- c(st[seq_len(p)], unlist(lapply(re$terms, function(t) t$struct$start(sd0))),
+             if (disp) st[[p + 2L]])
+  evalf <- structure_evalf(function(theta, grad) cpp_sparse_eval(eng, theta, grad), re$terms,
+                           k_re, p, disp, tx$T, penalty)
+  search <- function(par) covstruct_search(evalf, par, control)
+  run <- search(start)
+  bc <- covstruct_verify(search, run, re$terms, k_re)
+  run <- bc$best
+  final <- run$at %||% evalf(run$par)
+  est <- covstruct_estimates(evalf, run, bc, final, re$terms, k_re, tx$T, colnames(X), family,
+                             disp, control, penalty, lam_names = re$par_names)
+  theta_s <- structure_engine_theta(run$par, est$lm, p, disp)
+  modes <- cpp_sparse_modes(eng, theta_s)
+  terms <- sparse_term_summaries(re, est$lm$lambda, modes, eng, theta_s)
+  sds <- unlist(lapply(est$structures, `[[`, "sd"))
+  unbounded <- sparse_pure_clusters(re, y, weights, family) %||%
+    large_sd_message(sds, names(sds), family)
+  warn <- fit_warnings(run$opt, est$nstep, est$gmax_star, est$singular, est$hess, est$cov_theta,
+                       control, after_singular = unbounded, boundary_check = bc$record)
+  theta <- est$theta
+  P <- length(theta)
+  phi <- if (disp) theta[[P]]
+  family <- fitted_family(family, phi)
+  structures <- est$structures
+  attr(structures, "theta") <- theta
+  attr(structures, "cov_theta") <- est$cov_theta
+  list(beta = theta[seq_len(p)], theta = est$theta_chol,
+       loglik = final$loglik - final$penalty, penalty = est$penalty,
+       sigma = sigma_of(family, phi), dispersion = if (disp) exp(phi),
+       family_par = family_parameter(family, theta, est$cov_theta),
+       gradient = est$grad, hessian = est$hess, cov_theta = est$cov_chol, npar = P,
+       family = family, modes = modes, terms = terms, singular = est$singular,
+       on_boundary = est$on_boundary, structures = structures,
+       optinfo = list(optimizer = paste0(if (!is.null(run$stages$nlminb)) "Newton-BFGS, then nlminb"
+                                         else "Newton-BFGS",
+                                         ", then Newton steps with recomputed Hessians"),
+                      method = "Laplace (sparse)", nAGQ = 1L, stages = run$stages,
+                      iterations = sum(vapply(run$stages, function(s) as.integer(s$iterations), 1L)),
+                      evaluations = sum(vapply(run$stages, function(s) as.integer(s$evaluations), 1L)),
+                      convergence = run$opt$convergence, message = run$opt$message,
+                      max_grad = max(abs(est$grad[!est$on_boundary]), 0), scaled_grad = est$nstep,
+                      hessian_cond = attr(est$cov_theta, "cond") %||% NA_real_,
+                      nnz_factor = modes$nnz_factor, warnings = warn, nthreads = nthreads,
+                      boundary_check = bc$record, reparameterized = !tx$identity))
+}

@@ -1,0 +1,77 @@
+# glmm() with covariance-structure terms (ar1(), cs(), diag(), homdiag())
+# or penalized fixed effects and several grouping factors: the formula
+# front end of the sparse Laplace engine for them (fitter in
+# fit-sparse-covstruct.R). One grouping factor stays with the one-factor
+# engine (covstruct-fit.R).
+
+# The random-effect terms of a formula with structures, in formula order,
+# each with its structure kind: `/` and `||` in unstructured terms expanded
+# as reformulas::findbars() does; `plain` is the formula with every term
+# written as an unstructured one (the sparse engine's term layout).
+covstruct_split <- function(formula) {
+  sp <- reformulas::splitForm(formula, specials = covstruct_kinds)
+  bars <- list()
+  kinds <- character()
+  for (k in seq_along(sp$reTrmFormulas)) {
+    bk <- sp$reTrmFormulas[[k]]
+    ex <- reformulas::findbars(call("(", bk))
+    kind <- sp$reTrmClasses[k]
+    if (kind != "us" && length(ex) != 1L)
+      stop(sprintf(paste0("%s(%s): a covariance structure applies to one term on one grouping ",
+                          "factor; write nested or '||' terms out one by one"),
+                   kind, paste(deparse(bk), collapse = "")), call. = FALSE)
+    bars <- c(bars, ex)
+    kinds <- c(kinds, rep(kind, length(ex)))
+  }
+  fixed <- sp$fixedFormula
+  rhs <- Reduce(function(a, b) call("+", a, call("(", b)), bars, fixed[[length(fixed)]])
+  plain <- formula
+  plain[[3L]] <- rhs
+  list(bars = bars, kinds = kinds, plain = plain)
+}
+
+# Whether a formula with structures (or a penalized one) has more than one
+# grouping factor, or nested terms: then the sparse engine fits it.
+covstruct_needs_sparse <- function(formula) {
+  needs_sparse_engine(covstruct_split(formula)$plain, NULL)
+}
+
+# The sparse engine's terms (sparse_re_terms()), each with its structure
+# (covstruct()) and a label naming it as the formula does.
+sparse_covstruct_terms <- function(formula, mf) {
+  cs <- covstruct_split(formula)
+  re <- sparse_re_terms(cs$plain, mf, NULL)
+  for (k in seq_along(re$terms)) {
+    tm <- re$terms[[k]]
+    q <- length(tm$cnames)
+    label <- sprintf("%s(%s)", cs$kinds[k], paste(deparse(cs$bars[[k]]), collapse = ""))
+    if (cs$kinds[k] %in% c("ar1", "cs") && q < 2L)
+      stop(sprintf("%s needs at least two columns (e.g. ar1(0 + f | g) with a factor f of two or more levels); it has one",
+                   label), call. = FALSE)
+    re$terms[[k]] <- c(tm, list(kind = cs$kinds[k], label = label, q = q,
+                                struct = covstruct(cs$kinds[k], q)))
+  }
+  re$plain <- cs$plain
+  re
+}
+
+glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, penalty) {
+  if (!is.null(nAGQ) && !identical(as.numeric(nAGQ), 1))
+    stop(paste0("'nAGQ' > 1 is not available with several grouping factors and covariance ",
+                "structures or 'penalized' (they are fitted by the sparse Laplace engine, nAGQ = 1)"),
+         call. = FALSE)
+  re <- sparse_covstruct_terms(formula, mf)
+  fx <- fixed_design(re$plain, mf, fenv)
+  X <- fx$X
+  rc <- checked_response(mf, X, family, formula)
+  resp <- rc$resp
+  extra_warn <- check_obs_level_effects(re$flist, family, resp$weights)
+  sep <- penalized_separation(separation_record(X, resp$y, resp$weights, family, "glmm"), penalty)
+  fit <- sparse_covstruct_fit(X, resp$y, re, family, resp$weights, rc$offset, control, penalty)
+  obj <- new_glmm_sparse(fit, X = X, y = resp$y, weights = resp$weights, offset = rc$offset,
+                         re = re, mf = mf, mt = fx$mt, call = mc, formula = re$plain)
+  # The call and formula as the user wrote them; the terms' layout (for
+  # predict(re.form =) and ranef()) from the unstructured form.
+  obj$formula <- formula
+  finish_glmm(covstruct_object(obj, fit), sep, extra_warn)
+}
