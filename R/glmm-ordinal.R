@@ -94,22 +94,8 @@ glmm_ordinal <- function(formula, mf, family, nAGQ, control, start, covariance, 
       nAGQ != round(nAGQ) || nAGQ > 100)
     stop("'nAGQ' must be a whole number between 1 (Laplace) and 100", call. = FALSE)
   check_frame_finite(mf)
-  fx <- fixed_design(formula, mf, fenv, drop_rownames = TRUE)
+  fx <- ordinal_fixed_design(formula, mf, fenv)  # glmm-ordinal-sparse.R
   X <- fx$X
-  # The thresholds take the place of the intercept.
-  asgn <- attr(X, "assign")
-  contr <- attr(X, "contrasts")
-  keep <- colnames(X) != "(Intercept)"
-  X <- X[, keep, drop = FALSE]
-  attr(X, "assign") <- asgn[keep]
-  attr(X, "contrasts") <- contr
-  if (ncol(X)) {
-    const <- vapply(seq_len(ncol(X)), function(j) all(X[, j] == X[1L, j]), TRUE)
-    if (any(const))
-      stop(sprintf("fixed-effect column(s) %s are constant: they are aliased with the thresholds",
-                   paste(colnames(X)[const], collapse = ", ")), call. = FALSE)
-    check_full_rank(cbind(1, X))
-  }
   rname <- deparse(formula[[2L]])
   resp <- ordinal_response(stats::model.response(mf), rname)
   w <- stats::model.weights(mf) %||% rep(1, nrow(mf))
