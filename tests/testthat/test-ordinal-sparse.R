@@ -121,6 +121,13 @@ test_that("the optimum does not depend on the covariates' location and units", {
   expect_equal(f2$loglik, f1$loglik, tolerance = 1e-8)
   expect_equal(f2$coefficients[["x2"]] * 50, f1$coefficients[["x"]], tolerance = 1e-5)
   expect_equal(unname(f2$sd_re), unname(f1$sd_re), tolerance = 1e-5)
+  # sum-to-zero coding of a factor: the same model
+  d$zf <- factor(d$z)
+  contrasts(d$zf) <- contr.sum(2)
+  f3 <- glmm(y ~ x + zf + (1 | a) + (1 | b), data = d, family = cumulative("logit"))
+  expect_equal(f3$loglik, f1$loglik, tolerance = 1e-8)
+  expect_equal(-2 * f3$coefficients[["zf1"]], f1$coefficients[["z"]], tolerance = 1e-5)
+  expect_equal(f3$thresholds - f3$coefficients[["zf1"]], f1$thresholds, tolerance = 1e-5)
 })
 
 test_that("predict(type = 'prob') with and without the random intercepts, ranef, fitted", {
