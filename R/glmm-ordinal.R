@@ -21,10 +21,10 @@
 #'
 #' **What is supported.** One random intercept `(1 | g)` on one grouping
 #' factor; prior weights (which multiply each observation's
-#' log-likelihood, as in clmm) and offsets. Random slopes, several grouping
-#' factors and known covariances are refused with an error: the sparse
-#' engine's observation model is a scalar mean with one dispersion, which
-#' does not carry \eqn{J - 1} thresholds. Scale and nominal effects
+#' log-likelihood, as in clmm) and offsets. Several random-intercept terms
+#' are fitted by the sparse Laplace engine, see
+#' [ordinal-glmm-several-terms]. Random slopes and known covariances are
+#' refused with an error. Scale and nominal effects
 #' (clmm's `scale =`, `nominal =`) are not available.
 #'
 #' **Conditional and marginal.** \eqn{\beta} are conditional effects: the
@@ -79,11 +79,11 @@ glmm_ordinal <- function(formula, mf, family, nAGQ, control, start, covariance, 
     stop("'covariance': known covariances are not available for cumulative link models",
          call. = FALSE)
   bars <- reformulas::findbars(formula)
+  if (length(bars) > 1L)  # several random intercepts: glmm-ordinal-sparse.R
+    return(glmm_ordinal_sparse(formula, mf, family, nAGQ, control, start, mc, fenv))
   if (length(bars) != 1L)
-    stop(sprintf(paste0("cumulative link mixed models take one random intercept (1 | g) on one ",
-                        "grouping factor; the formula has %d random-effect terms (several terms ",
-                        "need the sparse engine, whose observation model does not carry thresholds)"),
-                 length(bars)), call. = FALSE)
+    stop("cumulative link mixed models need a random-effect term such as (1 | g); the formula has none",
+         call. = FALSE)
   re <- re_terms(formula, mf, fenv)
   if (!identical(re$cnames, "(Intercept)"))
     stop(sprintf("cumulative link mixed models take a random intercept only, (1 | %s); random slopes (%s) are not available",
@@ -94,22 +94,8 @@ glmm_ordinal <- function(formula, mf, family, nAGQ, control, start, covariance, 
       nAGQ != round(nAGQ) || nAGQ > 100)
     stop("'nAGQ' must be a whole number between 1 (Laplace) and 100", call. = FALSE)
   check_frame_finite(mf)
-  fx <- fixed_design(formula, mf, fenv, drop_rownames = TRUE)
+  fx <- ordinal_fixed_design(formula, mf, fenv)  # glmm-ordinal-sparse.R
   X <- fx$X
-  # The thresholds take the place of the intercept.
-  asgn <- attr(X, "assign")
-  contr <- attr(X, "contrasts")
-  keep <- colnames(X) != "(Intercept)"
-  X <- X[, keep, drop = FALSE]
-  attr(X, "assign") <- asgn[keep]
-  attr(X, "contrasts") <- contr
-  if (ncol(X)) {
-    const <- vapply(seq_len(ncol(X)), function(j) all(X[, j] == X[1L, j]), TRUE)
-    if (any(const))
-      stop(sprintf("fixed-effect column(s) %s are constant: they are aliased with the thresholds",
-                   paste(colnames(X)[const], collapse = ", ")), call. = FALSE)
-    check_full_rank(cbind(1, X))
-  }
   rname <- deparse(formula[[2L]])
   resp <- ordinal_response(stats::model.response(mf), rname)
   w <- stats::model.weights(mf) %||% rep(1, nrow(mf))

@@ -103,7 +103,7 @@ AgqEngine::AgqEngine(const Eigen::Ref<const MatrixXd>& X,
 void AgqEngine::set_aux(int kind, const Eigen::Ref<const MatrixXd>& XA,
                         const std::vector<int>& pred,
                         const Eigen::Ref<const MatrixXd>& aoff) {
-  std::unique_ptr<AuxObsModel> m = make_aux_model(kind, fam_.get());
+  std::unique_ptr<AuxObsModel> m = make_aux_model(kind, fam_.get(), (int)aoff.cols());
   if (!m) throw std::invalid_argument("this family has no auxiliary predictor of that kind");
   const int na = m->naux();
   if (XA.rows() != n_ || aoff.rows() != n_)

@@ -114,8 +114,10 @@ static glmmgee::AgqEngine* agq_ptr(SEXP ptr) {
 
 // Turns an engine into its zero-inflated, hurdle or dispersion-formula
 // version (families-aux.h): kind 0 dispersion formula, 1 zero-inflation,
-// 2 hurdle; XA the auxiliary designs side by side, pred (0-based) the
-// predictor of each column, aoff the predictors' offsets (n x naux).
+// 2 hurdle, 4-6 the cumulative link model (logit, probit, cloglog; one
+// column of ones per threshold); XA the auxiliary designs side by side, pred
+// (0-based) the predictor of each column, aoff the predictors' offsets
+// (n x naux).
 // [[Rcpp::export]]
 int cpp_agq_set_aux(SEXP ptr, int kind, Eigen::Map<Eigen::MatrixXd> XA,
                     Rcpp::IntegerVector pred, Eigen::Map<Eigen::MatrixXd> aoff) {

@@ -40,7 +40,11 @@
 
 namespace glmmgee {
 
-enum AuxKind { AUX_DISP = 0, AUX_ZI = 1, AUX_HURDLE = 2, AUX_ZI_TRIALS = 3 };
+// AUX_CUMULATIVE + link code (0 logit, 1 probit, 2 cloglog): the cumulative
+// link model of an ordinal response, its thresholds as the auxiliary
+// predictors (families-cumulative.h).
+enum AuxKind { AUX_DISP = 0, AUX_ZI = 1, AUX_HURDLE = 2, AUX_ZI_TRIALS = 3,
+               AUX_CUMULATIVE = 4 };
 
 class AuxObsModel {
  public:
@@ -184,12 +188,18 @@ class Hurdle : public TwoPart {
 }  // namespace glmmgee
 
 #include "families-aux-trials.h"
+#include "families-cumulative.h"
 
 namespace glmmgee {
 
 // The one factory for the wrappers; nullptr for an unknown kind, or a
-// dispersion formula on a family without a dispersion.
-inline std::unique_ptr<AuxObsModel> make_aux_model(int kind, const ObsModel* inner) {
+// dispersion formula on a family without a dispersion. `naux` is the number
+// of auxiliary predictors the caller supplies, read only by the cumulative
+// model (its J - 1 thresholds), which does not wrap `inner`.
+inline std::unique_ptr<AuxObsModel> make_aux_model(int kind, const ObsModel* inner,
+                                                   int naux = 0) {
+  if (kind >= AUX_CUMULATIVE && kind <= AUX_CUMULATIVE + 2 && naux >= 1)
+    return std::unique_ptr<AuxObsModel>(new Cumulative(kind - AUX_CUMULATIVE, naux));
   if (kind == AUX_DISP && inner->has_dispersion())
     return std::unique_ptr<AuxObsModel>(new DispersionFormula(inner));
   if (kind == AUX_ZI) return std::unique_ptr<AuxObsModel>(new ZeroInflated(inner));

@@ -162,7 +162,7 @@ void SparseLaplace::unpack(const Eigen::VectorXd& theta, Eigen::VectorXd& beta,
 void SparseLaplace::set_aux(int kind, const Eigen::Ref<const Eigen::MatrixXd>& XA,
                             const std::vector<int>& pred,
                             const Eigen::Ref<const Eigen::MatrixXd>& aoff) {
-  std::unique_ptr<AuxObsModel> m = make_aux_model(kind, fam_.get());
+  std::unique_ptr<AuxObsModel> m = make_aux_model(kind, fam_.get(), (int)aoff.cols());
   if (!m) Rcpp::stop("this family has no auxiliary predictor of that kind");
   const int na = m->naux();
   if (XA.rows() != n_ || aoff.rows() != n_ || aoff.cols() != na ||
@@ -415,7 +415,8 @@ SparseResult SparseLaplace::evaluate(const Eigen::VectorXd& theta, bool gradient
     // Each auxiliary coefficient: the dispersion's formula per observation,
     // chained through its design column.
     const int na = aux_->naux();
-    double o[3], t[2];
+    double o[3];
+    std::vector<double> t(na);
     for (int i = 0; i < n_; ++i) {
       const double* a = AV_.data() + (long)i * na;
       for (int c = 0; c < na; ++c) {

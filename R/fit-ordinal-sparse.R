@@ -1,0 +1,178 @@
+# Matrix-level fitter of the cumulative link mixed model with several
+# random-intercept terms (crossed, nested, (1 | a:b)), by the sparse Laplace
+# engine (src/laplace.cpp). The engine's observation model is the cumulative
+# link model of src/families-cumulative.h, attached as an auxiliary-predictor
+# model: its J - 1 thresholds are auxiliary coefficients (one design column
+# of ones each) that follow the fixed effects and the standard deviations
+# in the engine's parameter vector (beta, sd, thresholds). The front end is
+# glmm_ordinal_sparse() (glmm-ordinal-sparse.R).
+#
+# The search runs on
+#   (centred and scaled beta, sd, alpha_1, log increments alpha_2..alpha_{J-1})
+# so the thresholds stay ordered and the optimum does not depend on the
+# covariates' location and units (the thresholds absorb the centring). The
+# result is finished (Hessian, Newton polish) on the user's design in the
+# reported parameterization (thresholds, beta, sd).
+
+ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NULL,
+                               control = glmm_control(), start = NULL,
+                               tnames = paste0("threshold", seq_len(J - 1L))) {
+  n <- length(y)
+  p <- ncol(X)
+  k1 <- J - 1L
+  nth <- re$ntheta
+  weights <- weights %||% rep(1, n)
+  offset <- offset %||% rep(0, n)
+  ctr <- if (p) colMeans(X) else numeric()
+  scl <- if (p) apply(X, 2L, stats::sd) else numeric()
+  scl[!is.finite(scl) | scl == 0] <- 1
+  Xc <- if (p) sweep(sweep(X, 2L, ctr), 2L, scl, "/") else X
+  new_engine <- function(Xm) ordinal_sparse_engine(Xm, y, weights, offset, re, J,
+                                                   family$link_code, control$nthreads)
+  eng_c <- new_engine(Xc)
+  to_theta <- function(a) cumsum(c(a[1L], exp(a[-1L])))
+  ib <- seq_len(p); isd <- p + seq_len(nth); ia <- p + nth + seq_len(k1)
+  # Optimizer scale: (beta*, sd, alpha); the engine's: (beta*, sd, theta).
+  eval_star <- function(par) {
+    r <- cpp_sparse_eval(eng_c, c(par[ib], par[isd], to_theta(par[ia])), TRUE)
+    g <- r$gradient
+    gth <- g[ia]
+    ga <- rev(cumsum(rev(gth)))
+    if (k1 > 1L) ga[-1L] <- ga[-1L] * exp(par[ia][-1L])
+    g[ia] <- ga
+    ok <- is.finite(r$loglik) && all(is.finite(g))
+    list(loglik = if (ok) r$loglik else -Inf, gradient = g)
+  }
+  par0 <- ordinal_sparse_start(y, weights, J, family, p, nth, start, ctr, scl)
+  lower <- c(rep(-Inf, p), re$lower, rep(-Inf, k1))
+  diagm <- p + which(re$lower == 0)
+  boundary_at <- function(tol) function(th) {
+    b <- rep(FALSE, length(th))
+    b[diagm] <- abs(th[diagm]) < tol
+    b
+  }
+  star_boundary <- boundary_at(optimizer_boundary_tol(control))
+  search <- function(th) {
+    r <- optimize_sparse(eval_star, th, lower, control, star_boundary)
+    r$loglik <- r$at$loglik
+    r
+  }
+  star_names <- c(colnames(X), re$par_names, paste0("alpha", seq_len(k1)))
+  run <- search(par0)
+  vb <- verify_boundary(search, run, star_boundary, function(th, b, size, corr) {
+    th[b] <- size
+    th
+  }, star_names, diag = diagm)
+  run <- vb$best
+
+  # Back to the user's design: (thresholds, beta, sd).
+  bs <- run$theta
+  beta <- bs[ib] / scl
+  theta <- to_theta(bs[ia]) + sum(ctr * beta)
+  psi <- c(theta, beta, bs[isd])
+  jt <- seq_len(k1); jb <- k1 + seq_len(p); js <- k1 + p + seq_len(nth)
+  eng_u <- new_engine(X)
+  engine_par <- function(ps) c(ps[jb], ps[js], ps[jt])
+  eval_user <- function(ps) {
+    if (any(diff(ps[jt]) <= 0)) return(list(loglik = -Inf, gradient = rep(NaN, length(ps))))
+    r <- cpp_sparse_eval(eng_u, engine_par(ps), TRUE)
+    g <- r$gradient
+    list(loglik = r$loglik, gradient = c(g[ia], g[ib], g[isd]))
+  }
+  user_boundary <- function(ps) {
+    b <- rep(FALSE, length(ps))
+    b[js[re$lower == 0]] <- abs(ps[js][re$lower == 0]) < optimizer_boundary_tol(control)
+    b
+  }
+  lower_u <- c(rep(-Inf, k1 + p), re$lower)
+  fin <- finish_sparse_fit(eval_user, psi, run$opt, c(run$stages, run$restart_stages),
+                           user_boundary, lower_u, control, rep(1, length(psi)))
+  psi <- fin$theta
+  final <- fin$final
+  pnames <- c(tnames, colnames(X), re$par_names)
+  names(psi) <- pnames
+  on_boundary <- abs(psi[js]) < control$singular_tol & re$lower == 0
+  ob <- replace(rep(FALSE, length(psi)), js[on_boundary], TRUE)
+  hess <- fin$hess
+  if (!is.null(hess)) {
+    dimnames(hess) <- list(pnames, pnames)
+    hess[ob, ] <- NA_real_
+    hess[, ob] <- NA_real_
+  }
+  cov_par <- invert_information(hess, ob, pnames)
+  grad <- stats::setNames(final$gradient, pnames)
+  gmax <- if (any(!ob)) max(abs(grad[!ob])) else 0
+  modes <- cpp_sparse_modes(eng_u, engine_par(psi))
+  terms <- sparse_term_summaries(re, psi[js], modes, eng_u, engine_par(psi))
+  nstep <- newton_decrement(grad, hess, ob)
+  warn <- fit_warnings(fin$opt, nstep, gmax, any(ob), hess, cov_par, control,
+                       boundary_check = vb$record)
+  stages <- fin$stages
+  list(theta = psi[jt], beta = psi[jb], sd = psi[js], par = psi, cov_par = cov_par,
+       hessian = hess, loglik = final$loglik, gradient = grad, modes = modes, terms = terms,
+       singular = any(ob), on_boundary = ob,
+       optinfo = list(optimizer = sparse_optimizer_name(stages), method = "Laplace (sparse)",
+                      nAGQ = 1L, stages = stages,
+                      iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
+                      evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
+                      convergence = fin$opt$convergence, message = fin$opt$message,
+                      max_grad = gmax, scaled_grad = nstep,
+                      hessian_cond = attr(cov_par, "cond") %||% NA_real_,
+                      nnz_factor = modes$nnz_factor, warnings = warn,
+                      boundary_check = vb$record))
+}
+
+# The sparse engine with the cumulative observation model, parameters
+# (beta, sd, thresholds). Its own family is a placeholder that set_aux
+# replaces (poisson: its constant term is finite at the category codes; the
+# constant is then recomputed from the cumulative model, which has none).
+ordinal_sparse_engine <- function(X, y, weights, offset, re, J, link_code, nthreads = 1L) {
+  n <- length(y)
+  k1 <- J - 1L
+  base <- resolve_family(stats::poisson())
+  eng <- cpp_sparse_new(X, re$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
+                        re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
+                        base$family_code, base$link_code)
+  cpp_sparse_set_aux(eng, 4L + link_code, matrix(1, n, k1), seq_len(k1) - 1L,
+                     matrix(0, n, k1))
+  cpp_sparse_set_threads(eng, nthreads)
+  eng
+}
+
+# The Laplace log-likelihood of a fitted model's data at other parameter
+# values (thresholds, beta, one sd per term), with gradient = TRUE its
+# gradient in that order: for comparing optima with other software.
+ordinal_sparse_loglik_at <- function(fit, theta, beta, sd, gradient = FALSE) {
+  n <- length(fit$y)
+  J <- length(fit$y_levels)
+  eng <- ordinal_sparse_engine(fit$X, fit$y, fit$prior.weights %||% rep(1, n),
+                               fit$offset %||% rep(0, n), c(fit$re_pattern, list(Z = fit$Z)), J,
+                               fit$family$link_code)
+  p <- length(beta)
+  r <- cpp_sparse_eval(eng, as.numeric(c(beta, sd, theta)), gradient)
+  if (!gradient) return(r$loglik)
+  g <- r$gradient
+  k <- length(sd)
+  c(g[p + k + seq_len(J - 1L)], g[seq_len(p)], g[p + seq_len(k)])
+}
+
+# Starting values on the optimizer's scale: thresholds from the cumulative
+# proportions, beta = 0, every standard deviation 1 (as for one grouping
+# factor, ordinal_start()); or the user's list(theta =, beta =, sd =) on
+# the reported scale, mapped in.
+ordinal_sparse_start <- function(y, w, J, family, p, nth, start, ctr, scl) {
+  k1 <- J - 1L
+  if (is.null(start)) {
+    s0 <- ordinal_start(y, w, J, family, p, NULL, ctr, scl)
+    return(c(rep(0, p), rep(1, nth), s0[seq_len(k1)]))
+  }
+  if (!is.list(start) || !all(names(start) %in% c("theta", "beta", "sd")))
+    stop("'start' of a cumulative link model with several random-effect terms must be a list with elements theta, beta, sd",
+         call. = FALSE)
+  sd <- start$sd %||% rep(1, nth)
+  if (!is.numeric(sd) || length(sd) != nth || anyNA(sd) || any(sd < 0))
+    stop(sprintf("'start$sd' must hold %d non-negative standard deviations", nth), call. = FALSE)
+  s0 <- ordinal_start(y, w, J, family, p, list(theta = start$theta, beta = start$beta),
+                      ctr, scl)
+  c(s0[k1 + seq_len(p)], sd, s0[seq_len(k1)])
+}
