@@ -21,6 +21,9 @@ zi_aux_designs <- function(fit, data) {
 
 zi_means <- function(re, family, theta, X, Z, offset, aux, re_mode, jacobian) {
   a <- re$aux
+  if (!is.null(a$zi$re) && re_mode != "conditional")
+    stop("standardize() and marginal_coefs() over the random effects (re = \"marginal\") are not yet available with random effects in the zero part; use re = \"conditional\" (both parts' random effects at zero)",
+         call. = FALSE)
   n <- nrow(X)
   p <- re$p
   Xz <- aux$zi %||% a$zi$X

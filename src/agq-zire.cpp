@@ -488,7 +488,18 @@ AgqResult ZireEngine::evaluate(const VectorXd& theta, bool gradient) {
     DDVec gt(P);
     for (int b = 0; b < nb; ++b) gt.add(bg[b]);
     res.gradient.resize(P);
-    for (int k = 0; k < P; ++k) res.gradient[k] = gt.hi[k] + gt.lo[k];
+    bool finite = std::isfinite(res.loglik);
+    for (int k = 0; k < P; ++k) {
+      res.gradient[k] = gt.hi[k] + gt.lo[k];
+      if (!std::isfinite(res.gradient[k])) finite = false;
+    }
+    // A cluster whose posterior is too flat for the rule (its Hessian at
+    // the mode nearly singular) makes the gradient non-finite: the point
+    // is reported as unusable, so the search steps back from it.
+    if (!finite) {
+      res.loglik = -INFINITY;
+      res.gradient.setZero();
+    }
   }
   return res;
 }
