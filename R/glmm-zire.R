@@ -72,7 +72,8 @@ zire_object <- function(fit, X, y, weights, offset, re, zre, mf, mt, call, formu
                                var = rf$var[idx, idx, , drop = FALSE])
   zpart <- list(cnames = zre$cnames, Z = zre$Z, re_formula = zre$re_formula,
                 D_full = D, Lambda_full = obj$Lambda, correlated = fit$correlated,
-                D = D[iz, iz, drop = FALSE], ranef = sub_re(iz))
+                D = D[iz, iz, drop = FALSE], ranef = sub_re(iz), pattern_full = fit$pattern,
+                qc = qc)
   Dc <- D[ic, ic, drop = FALSE]
   Lc <- tryCatch(t(chol(Dc)), error = function(e) {
     ev <- eigen(Dc, symmetric = TRUE)
@@ -138,10 +139,10 @@ zire_zlink_re <- function(object, newdata, allow.new.levels) {
 #' `VarCorr()` shows both parts (names `zi~...` for the zero part),
 #' `ranef(component = "zi")` gives the zero part's random effects,
 #' `predict()` adds both parts' random effects (`re.form = NA` drops both),
-#' `simulate(re.form = NA)` draws both jointly. Several grouping factors,
-#' random effects in `dispformula`, and `standardize()`/`marginal_coefs()`
-#' integrated over the random effects (`re = "marginal"`) are not yet
-#' available.
+#' `simulate(re.form = NA)` draws both jointly; `standardize()` and
+#' `marginal_coefs()` (`re = "marginal"`) integrate the mean of y over both
+#' parts' random effects jointly. Several grouping factors and random
+#' effects in `dispformula` are not yet available.
 #'
 #' @name glmm-zi-random
 #' @param x,object A model fitted with random effects in `ziformula`.
@@ -233,4 +234,57 @@ zire_sampler <- function(object) {
     list(eta = eta0 + rowSums(Zc * B[g, seq_len(qc), drop = FALSE]),
          zlink = z0 + rowSums(zr$Z * B[g, qc + seq_len(q - qc), drop = FALSE]))
   }
+}
+
+# The zero part's random-effect covariates at new data (standardize()).
+zire_design_at <- function(fit, data) {
+  env <- environment(fit$formula) %||% parent.frame()
+  Zs <- lapply(fit$aux$zi$re$re_formula, function(rhs) {
+    tz <- re_lhs_terms(rhs, fit$model, env)
+    mz <- stats::model.frame(tz, data, na.action = stats::na.pass,
+                             xlev = stats::.getXlevels(tz, fit$model))
+    stats::model.matrix(tz, mz)
+  })
+  do.call(cbind, Zs)
+}
+
+# E y over both parts' random effects, per row. With s_c, s_z the standard
+# deviations of z'b and z_z'b_z and c their covariance (from the joint D):
+#   zero-inflated: E y = exp(eta + s_c^2/2) (1 - E_T[plogis(a + c + s_z T)])
+# (tilting the normal by exp(s_c T_1) shifts T_2 by its covariance);
+#   hurdle: E y = E_T1[h(eta + s_c T1) (1 - E_T2[plogis(a + (c/s_c) T1 + r T2)])],
+# r^2 = s_z^2 - c^2/s_c^2, h the zero-truncated mean; trapezoidal rules of
+# marginal-mean.R.
+zire_marginal_mean <- function(a, family, th, eta, alink, phi, p, Zc, Zz) {
+  zr <- a$zi$re
+  pat <- zr$pattern_full
+  qc <- zr$qc
+  q <- max(pat$row)
+  L <- matrix(0, q, q)
+  L[cbind(pat$row, pat$col)] <- th[p + seq_along(pat$row)]
+  D <- L %*% t(L)
+  ic <- seq_len(qc); iz <- qc + seq_len(q - qc)
+  sc2 <- rowSums((Zc %*% D[ic, ic, drop = FALSE]) * Zc)
+  sz2 <- rowSums((Zz %*% D[iz, iz, drop = FALSE]) * Zz)
+  cz <- rowSums((Zc %*% D[ic, iz, drop = FALSE]) * Zz)
+  if (a$kind == "zi") {
+    sz <- sqrt(pmax(sz2, 0))
+    g <- normal_grid(max(sz))
+    epi <- drop(stats::plogis(alink + cz + outer(sz, g$t)) %*% g$w)
+    return((1 - epi) * exp(eta + sc2 / 2))
+  }
+  sc <- sqrt(pmax(sc2, 0))
+  k <- ifelse(sc > 0, cz / pmax(sc, 1e-300), 0)
+  r <- sqrt(pmax(sz2 - k^2, 0))
+  g1 <- normal_grid(max(sc, abs(k)))
+  g2 <- normal_grid(max(r))
+  out <- numeric(length(eta))
+  for (j in seq_along(g1$t)) {
+    t1 <- g1$t[j]
+    mu <- exp(eta + sc * t1)
+    h <- mu / -expm1(log(count_p0(family, mu, phi)))
+    epi <- drop(stats::plogis(alink + k * t1 + outer(r, g2$t)) %*% g2$w)
+    out <- out + g1$w[j] * h * (1 - epi)
+  }
+  out
 }

@@ -230,3 +230,37 @@ test_that("simulate() draws both parts' random effects; refusals name the argume
   expect_error(glmm(count ~ mined + (1 | site), data = d, family = poisson,
                     zi_correlated = NA), "zi_correlated")
 })
+
+test_that("standardize() integrates the mean of y over both parts' random effects jointly", {
+  skip_if_not_installed("glmmTMB")
+  skip_if_not_installed("statmod")
+  d <- salamanders()
+  fits <- list(zi = glmm(count ~ mined + (1 | site), data = d, family = poisson,
+                         ziformula = ~ mined + (1 | site), zi_correlated = TRUE, nAGQ = 11),
+               hurdle = glmm(count ~ mined + (1 | site), data = d, family = truncated_poisson,
+                             ziformula = ~ mined + (1 | site), zi_correlated = TRUE, nAGQ = 11))
+  gq <- statmod::gauss.quad.prob(40, "normal")
+  for (k in names(fits)) {
+    fit <- fits[[k]]
+    st <- standardize(fit, "mined")
+    R <- chol(fit$aux$zi$re$D_full)
+    z1 <- rep(gq$nodes, 40); z2 <- rep(gq$nodes, each = 40)
+    w <- rep(gq$weights, 40) * rep(gq$weights, each = 40)
+    bc <- R[1, 1] * z1
+    bz <- R[1, 2] * z1 + R[2, 2] * z2
+    for (v in c("yes", "no")) {
+      nd <- d
+      nd$mined <- factor(v, levels = levels(d$mined))
+      eta <- predict(fit, nd, type = "link", re.form = NA)
+      a <- predict(fit, nd, type = "zlink", re.form = NA)
+      ref <- mean(vapply(seq_along(eta), function(i) {
+        mu <- exp(eta[i] + bc)
+        cm <- if (k == "zi") mu else mu / (1 - exp(-mu))
+        sum(w * (1 - plogis(a[i] + bz)) * cm)
+      }, 0))
+      expect_equal(st$estimate[st$quantity == "mean" & st$value == v], ref, tolerance = 1e-7,
+                   label = paste(k, v))
+    }
+    expect_true(all(is.finite(st$std.error)) && all(st$std.error > 0))
+  }
+})
