@@ -30,6 +30,22 @@ cpp_nested_modes <- function(ptr, theta) {
     .Call(`_glmmgee_cpp_nested_modes`, ptr, theta)
 }
 
+cpp_zire_new <- function(X, Zc, Zz, Xz, Xd, y, wt, off, group, M, lam_row, lam_col, family, link, kind, nAGQ, nthreads) {
+    .Call(`_glmmgee_cpp_zire_new`, X, Zc, Zz, Xz, Xd, y, wt, off, group, M, lam_row, lam_col, family, link, kind, nAGQ, nthreads)
+}
+
+cpp_zire_eval <- function(ptr, theta, gradient) {
+    .Call(`_glmmgee_cpp_zire_eval`, ptr, theta, gradient)
+}
+
+cpp_zire_summaries <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_zire_summaries`, ptr, theta)
+}
+
+cpp_zire_set_nagq <- function(ptr, nAGQ) {
+    invisible(.Call(`_glmmgee_cpp_zire_set_nagq`, ptr, nAGQ))
+}
+
 #' Family and link codes shared with R (single source of truth)
 #' @noRd
 cpp_family_table <- function() {

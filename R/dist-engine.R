@@ -11,6 +11,7 @@
 
 agq_eval <- function(eng, theta, gradient) {
   if (inherits(eng, "glmmgee_shard_engine")) shard_eval(eng, theta, gradient)
+  else if (inherits(eng, "glmmgee_zire_engine")) cpp_zire_eval(eng, theta, gradient)
   else cpp_agq_eval(eng, theta, gradient)
 }
 
@@ -18,7 +19,8 @@ agq_set_nagq <- function(eng, nAGQ) {
   if (inherits(eng, "glmmgee_shard_engine")) {
     eng$nagq_now <- nAGQ
     invisible(shard_round(eng, "nagq", list(nAGQ = nAGQ)))
-  } else cpp_agq_set_nagq(eng, nAGQ)
+  } else if (inherits(eng, "glmmgee_zire_engine")) cpp_zire_set_nagq(eng, nAGQ)
+  else cpp_agq_set_nagq(eng, nAGQ)
 }
 
 shard_eval <- function(eng, theta, gradient) {

@@ -195,7 +195,7 @@ zi_optimize <- function(eng, theta, lower, nAGQ, bound, control) {
   stages <- list()
   tight <- control$rel.tol / 100
   one_stage <- function(theta, tol) {
-    cur <- cpp_agq_eval(eng, theta, TRUE)
+    cur <- agq_eval(eng, theta, TRUE)
     if (!is.finite(cur$loglik))
       stop("the log-likelihood is not finite at the starting values; give 'start' or check the data",
            call. = FALSE)
@@ -216,13 +216,13 @@ zi_optimize <- function(eng, theta, lower, nAGQ, bound, control) {
     list(theta = theta, opt = opt, stages = st)
   }
   if (nAGQ > 1L && control$laplace_start) {
-    cpp_agq_set_nagq(eng, 1L)
+    agq_set_nagq(eng, 1L)
     r1 <- one_stage(theta, 1e-8)
     stages$laplace <- r1$stages$newton
     if (!is.null(r1$stages$nlminb)) stages$nlminb_laplace <- r1$stages$nlminb
     theta <- r1$theta
   }
-  cpp_agq_set_nagq(eng, nAGQ)
+  agq_set_nagq(eng, nAGQ)
   r <- one_stage(theta, tight)
   r$stages <- c(stages, r$stages)
   r

@@ -78,7 +78,8 @@ is_trivial_disp <- function(f) {
   !length(attr(tt, "term.labels")) && is.null(attr(tt, "offset"))
 }
 
-glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, env) {
+glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, env,
+                    zi_correlated = FALSE) {
   cf <- truncated_count_family(family)
   if (!is.null(cf)) {
     family <- truncated_family(cf, "log")
@@ -94,6 +95,12 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
     stop("'control' must come from glmm_control()", call. = FALSE)
   has_zi <- !is_empty_part(ziformula, "ziformula")
   has_disp <- !is_trivial_disp(dispformula)
+  # Random effects in the zero part (glmm-zire.R): its bar terms are set
+  # aside here and the fixed part goes on as an ordinary ziformula.
+  zi_bars <- if (has_zi) reformulas::findbars(ziformula)
+  check_zi_correlated(zi_correlated, length(zi_bars) > 0L)
+  zi_full <- ziformula
+  if (length(zi_bars)) ziformula <- zi_fixed_formula(ziformula)
   for (part in list(list(ziformula, "ziformula"), list(dispformula, "dispformula"))) {
     f <- part[[1L]]
     if (is.null(f)) next
@@ -118,10 +125,12 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
     stop("'nAGQ' > 1 (adaptive quadrature) needs a single grouping factor; with several random-effect terms only the Laplace approximation (nAGQ = 1) is available",
          call. = FALSE)
   kind <- if (truncated) "hurdle" else if (has_zi) "zi" else "disp"
+  if (length(zi_bars)) check_zire_model(formula, zi_bars, inner, sparse, has_disp)
 
   fenv <- environment(formula) %||% env
   ff <- reformulas::subbars(formula)
-  for (f in list(if (has_zi) ziformula, if (has_disp) dispformula))
+  for (f in list(if (has_zi) ziformula, if (has_disp) dispformula,
+                 if (length(zi_bars)) reformulas::subbars(zi_bars_formula(zi_bars))))
     if (!is.null(f)) ff[[3L]] <- call("+", ff[[3L]], f[[2L]])
   environment(ff) <- fenv
   mf <- frame_from_call(mc, ff, env, extras = c("weights", "offset"))
@@ -145,7 +154,14 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
   zd <- if (has_zi) part_design(ziformula)
   dd <- if (has_disp) part_design(dispformula)
   offz <- if (truncated && !has_zi) rep(-Inf, length(y))
-  fit <- if (sparse) {
+  zre <- if (length(zi_bars)) zire_terms(zi_bars, mf, fenv, re)
+  fit <- if (!is.null(zre)) {
+    if (is.null(nAGQ)) nAGQ <- 1L
+    glmm_zire_fit(X, y, re$Z, zre$Z, re$group, inner, kind, Xz = zd$X, Xd = dd$X,
+                  weights = rc$resp$weights, offset = rc$offset, nAGQ = nAGQ,
+                  cov_blocks_c = re$block_sizes, cov_blocks_z = zre$block_sizes,
+                  correlated = zi_correlated, control = control)
+  } else if (sparse) {
     glmm_sparse_zi_fit(X, y, re, inner, kind, zd$X, dd$X, rc$resp$weights, rc$offset, offz,
                        control)
   } else {
@@ -165,6 +181,9 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
   obj <- if (sparse) {
     new_glmm_sparse(fit, X = X, y = y, weights = rc$resp$weights, offset = rc$offset, re = re,
                     mf = mf, mt = fx$mt, call = mc, formula = formula)
+  } else if (!is.null(zre)) {
+    zire_object(fit, X = X, y = y, weights = rc$resp$weights, offset = rc$offset, re = re,
+                zre = zre, mf = mf, mt = fx$mt, call = mc, formula = formula)
   } else {
     new_glmm(fit, X = X, Z = re$Z, y = y, weights = rc$resp$weights, offset = rc$offset,
              re = re, mf = mf, mt = fx$mt, call = mc, formula = formula)
@@ -178,7 +197,12 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
                   sparse = sparse,
                   disp_index = if (fit$dispersion)
                     fit$p + length(fit$lambda) + length(fit$zi) + seq_along(fit$disp))
-  class(obj) <- c("glmmgee_glmm_zi", class(obj))
+  if (!is.null(zre)) {
+    obj$aux$zi$re <- obj$zire
+    obj$aux$zi$formula <- zi_full
+  }
+  obj$zire <- NULL
+  class(obj) <- c(if (!is.null(zre)) "glmmgee_glmm_zire", "glmmgee_glmm_zi", class(obj))
   # Stored, so that code reading fit$fitted.values (augment(), the
   # performance checks) sees the mean of y, not the count part's mean.
   obj$fitted.values <- stats::predict(obj, type = "response")

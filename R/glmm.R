@@ -117,7 +117,14 @@
 #'   responses; binomial: \eqn{P(0) = \pi + (1-\pi)(1-p)^n}), or, with
 #'   the [truncated_poisson()] / [truncated_nbinom2()] families, of the zero
 #'   probability of a hurdle model; as glmmTMB's argument of that name.
-#'   Fixed effects only. See [glmm-zero-inflation].
+#'   It may hold random-effect terms on the conditional part's grouping
+#'   factor, e.g. `~ x + (1 | g)` (poisson and nbinom2, zero-inflated or
+#'   hurdle, one grouping factor); see [glmm-zero-inflation].
+#' @param zi_correlated With random effects in `ziformula`: `FALSE` (the
+#'   default, glmmTMB's model) makes them independent of the conditional
+#'   part's, with their own covariance; `TRUE` (GLMMadaptive's model with
+#'   `zi_random`) gives both parts' random effects one unstructured
+#'   covariance, correlations across the parts included.
 #' @param dispformula A one-sided formula for the log of the dispersion
 #'   (gaussian \eqn{\sigma}, nbinom2 \eqn{	heta}, Gamma shape), which then
 #'   varies by observation; `~ 1` (the default) is one dispersion.
@@ -224,10 +231,14 @@
 glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
                  na.action, nAGQ = NULL, control = glmm_control(), start = NULL,
                  covariance = NULL, ranef_dist = "normal", REML = FALSE,
-                 ziformula = NULL, dispformula = NULL, penalized = FALSE) {
+                 ziformula = NULL, dispformula = NULL, penalized = FALSE,
+                 zi_correlated = FALSE) {
   mc <- match.call()
   env <- parent.frame()
   # Zero-inflation, hurdle families, a dispersion formula (glmm-zi.R).
+  if (!identical(zi_correlated, FALSE) && is.null(ziformula))
+    stop("'zi_correlated' needs a 'ziformula' with a random-effect term, such as ~ x + (1 | g)",
+         call. = FALSE)
   if (wants_aux_parts(ziformula, dispformula, family, env)) {
     if (!is.null(covariance) || !identical(ranef_dist, "normal") || !identical(REML, FALSE))
       stop("'ziformula', 'dispformula' and hurdle families cannot be combined with 'covariance', 'ranef_dist' or 'REML'",
@@ -238,7 +249,8 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
     if (!identical(penalized, FALSE))
       stop("'penalized' is not available with 'ziformula', 'dispformula' or hurdle families",
            call. = FALSE)
-    return(glmm_zi(mc, formula, ziformula, dispformula, family, nAGQ, control, env))
+    return(glmm_zi(mc, formula, ziformula, dispformula, family, nAGQ, control, env,
+                   zi_correlated))
   }
   # Ordinal responses have their own engine (glmm-ordinal.R).
   family <- as_cumulative(family) %||% resolve_family(family, env)

@@ -16,7 +16,8 @@ zi_aux_designs <- function(fit, data) {
     mf <- stats::model.frame(pt$terms, data, na.action = stats::na.pass, xlev = pt$xlevels)
     stats::model.matrix(pt$terms, mf, contrasts.arg = pt$contrasts)
   }
-  Filter(Negate(is.null), list(zi = one(fit$aux$zi), disp = one(fit$aux$disp)))
+  zre <- if (!is.null(fit$aux$zi$re)) zire_design_at(fit, data)
+  Filter(Negate(is.null), list(zi = one(fit$aux$zi), disp = one(fit$aux$disp), zre = zre))
 }
 
 zi_means <- function(re, family, theta, X, Z, offset, aux, re_mode, jacobian) {
@@ -29,6 +30,11 @@ zi_means <- function(re, family, theta, X, Z, offset, aux, re_mode, jacobian) {
   mean_at <- function(th) {
     eta <- drop(X %*% th[seq_len(p)]) + offset
     s <- if (re_mode == "conditional") rep(0, n) else re_scale(Z, lambda_of(re, th), re$pattern)$s
+    if (!is.null(a$zi$re) && re_mode != "conditional") {
+      phi <- if (!is.null(a$disp_index)) drop(Xd %*% th[a$disp_index])
+      return(zire_marginal_mean(a, family, th, eta, drop(Xz %*% th[a$zi_index]), phi, p,
+                                Z, aux$zre %||% a$zi$re$Z))
+    }
     pz <- if (is.null(a$zi_index)) rep(0, n) else stats::plogis(drop(Xz %*% th[a$zi_index]))
     if (a$kind == "zi") return((1 - pz) * exp(eta + s^2 / 2))
     phi <- if (!is.null(a$disp_index)) drop(Xd %*% th[a$disp_index])

@@ -101,6 +101,8 @@ zi_predictors <- function(object, newdata, re.form, allow.new.levels) {
   }
   n <- length(eta)
   zl <- part(aux$zi, rep(if (aux$kind == "hurdle") -Inf else -Inf, n))
+  if (!is.null(aux$zi$re) && !is_no_re(re.form))
+    zl <- zl + zire_zlink_re(object, newdata, allow.new.levels)
   dl <- if (!is.null(aux$disp)) part(aux$disp, rep(aux$disp$coef[[1L]], n))
   list(eta = unname(eta), zlink = unname(zl), dlink = unname(dl), names = names(eta))
 }
@@ -204,6 +206,9 @@ simulate.glmmgee_glmm_zi <- function(object, nsim = 1, seed = NULL, re.form = NA
   pr <- zi_predictors(object, NULL, NULL, FALSE)
   new_re <- simulate_new_re(re.form)
   draw_eta <- if (new_re) random_effect_sampler(object) else function() pr$eta
+  # Random effects in the zero part too: both parts' drawn jointly.
+  draw <- if (new_re && !is.null(object$aux$zi$re)) zire_sampler(object)
+          else function() list(eta = draw_eta(), zlink = pr$zlink)
   fam <- object$family$family
   kind <- object$aux$kind
   n <- length(pr$eta)
@@ -211,7 +216,9 @@ simulate.glmmgee_glmm_zi <- function(object, nsim = 1, seed = NULL, re.form = NA
   ph <- pr$dlink
   trials <- object$prior.weights
   sims <- lapply(seq_len(nsim), function(k) {
-    mu <- object$family$linkinv(draw_eta())
+    dr <- draw()
+    mu <- object$family$linkinv(dr$eta)
+    pz <- stats::plogis(dr$zlink)
     if (kind == "disp") {
       return(switch(fam, gaussian = stats::rnorm(n, draw_eta(), exp(ph)),
                     nbinom2 = stats::rnbinom(n, size = exp(ph), mu = mu),
@@ -296,6 +303,8 @@ print_zi_head <- function(x, digits) {
               paste(sprintf("%d %s", x$ngroups, x$group_name), collapse = ", ")))
   terms <- if (isTRUE(a$sparse)) x$reterms
            else list(list(group = x$group_name, D = x$D))
+  if (!is.null(a$zi$re))
+    terms <- c(terms, list(list(group = paste(x$group_name, "(zero part)"), D = a$zi$re$D)))
   for (tm in terms) {
     sds <- sqrt(diag(tm$D))
     cat("Random effects (", tm$group, "), standard deviations: ",
@@ -317,7 +326,8 @@ zi_tables <- function(tabs, x, digits, full) {
                if (x$family$family %in% c("poisson", "nbinom2")) "log mean of the count part"
                else paste(x$family$link, "link of the mean"), grp), tabs$cond)
   if (!is.null(tabs$zi))
-    show(sprintf("%s (logit; no random effect, the same in every %s):",
+    show(sprintf(if (is.null(a$zi$re)) "%s (logit; no random effect, the same in every %s):"
+                 else "%s (logit, given the random effects of %s):",
                  if (a$kind == "hurdle") "Zero (hurdle) model, P(y = 0)"
                  else "Zero-inflation model, P(structural zero)", grp), tabs$zi)
   if (!is.null(tabs$disp)) {

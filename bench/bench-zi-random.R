@@ -1,0 +1,78 @@
+# Side-by-side benchmark: zero-inflated and hurdle GLMMs with a random
+# intercept in both parts. glmmgee against glmmTMB (independent terms,
+# Laplace: ziformula = ~ x + (1 | g)) and GLMMadaptive (one covariance over
+# both parts, zi_random = ~ 1 | g, nAGQ = 11, its default control) in the
+# same R session. Prints elapsed and CPU seconds, the ratios peer / glmmgee
+# and the logLik difference (glmmgee minus the peer).
+#
+# Usage: Rscript bench/bench-zi-random.R [M]   (default M = 500 simulated clusters of 8)
+suppressPackageStartupMessages(library(glmmgee))
+have_tmb <- requireNamespace("glmmTMB", quietly = TRUE)
+have_ga <- requireNamespace("GLMMadaptive", quietly = TRUE)
+args <- commandArgs(TRUE)
+M <- if (length(args)) as.integer(args[1]) else 500L
+cat(sprintf("glmmgee %s, R %s, %s, load average %s\n", packageVersion("glmmgee"), getRversion(),
+            format(Sys.time(), "%Y-%m-%d %H:%M"),
+            paste(readLines("/proc/loadavg", warn = FALSE), collapse = "")))
+timeit <- function(expr) {
+  gc()
+  tm <- system.time(val <- force(expr))
+  list(time = tm[["elapsed"]], cpu = tm[["user.self"]] + tm[["sys.self"]], value = val)
+}
+set.seed(20261123)
+g <- rep(seq_len(M), each = 8L)
+x <- rnorm(8L * M); w <- rbinom(8L * M, 1, 0.5)
+B <- matrix(rnorm(2 * M), M) %*% chol(matrix(c(0.36, 0.24, 0.24, 0.64), 2))
+mu <- exp(0.6 + 0.4 * x + B[g, 1])
+sim <- data.frame(g = factor(g), x = x, w = w,
+                  y = ifelse(runif(8L * M) < plogis(-0.7 + 0.8 * w + B[g, 2]), 0, rpois(8L * M, mu)))
+utils::data("Salamanders", package = "glmmTMB", envir = environment())
+sal <- Salamanders
+
+cases <- list(
+  list(name = "Salamanders ZIP, mined | zi ~ mined + (1 | site)", d = sal,
+       f = count ~ mined + (1 | site), zi = ~ mined + (1 | site), ours = poisson,
+       tmb = poisson, ga = "zi.poisson", gf = count ~ mined, gr = ~ 1 | site, gz = ~ mined),
+  list(name = "Salamanders hurdle Poisson, mined | zi ~ mined + (1 | site)", d = sal,
+       f = count ~ mined + (1 | site), zi = ~ mined + (1 | site), ours = truncated_poisson,
+       tmb = "truncated_poisson", ga = "hurdle.poisson", gf = count ~ mined, gr = ~ 1 | site,
+       gz = ~ mined),
+  list(name = sprintf("simulated ZIP, M = %d clusters of 8", M), d = sim,
+       f = y ~ x + (1 | g), zi = ~ w + (1 | g), ours = poisson, tmb = poisson,
+       ga = "zi.poisson", gf = y ~ x, gr = ~ 1 | g, gz = ~ w))
+
+# Warm-up, untimed.
+invisible(glmm(count ~ mined + (1 | site), data = sal, family = poisson,
+               ziformula = ~ mined + (1 | site)))
+if (have_tmb) invisible(glmmTMB::glmmTMB(count ~ mined + (1 | site), zi = ~ mined, data = sal,
+                                         family = poisson))
+rows <- list()
+row <- function(case, peer, tp, to, dl) {
+  rows[[length(rows) + 1L]] <<- data.frame(
+    model = case, peer = peer, peer_s = sprintf("%.2f (%.2f)", tp$time, tp$cpu),
+    glmmgee_s = sprintf("%.2f (%.2f)", to$time, to$cpu),
+    ratio = sprintf("%.1f (%.1f)", tp$time / to$time, tp$cpu / to$cpu),
+    dlogLik = sprintf("%+.1e", dl))
+}
+for (cs in cases) {
+  fam_tmb <- if (is.character(cs$tmb)) getExportedValue("glmmTMB", cs$tmb) else cs$tmb
+  if (have_tmb) {
+    to <- timeit(glmm(cs$f, data = cs$d, family = cs$ours, ziformula = cs$zi, nAGQ = 1))
+    tp <- timeit(glmmTMB::glmmTMB(cs$f, zi = cs$zi, data = cs$d, family = fam_tmb))
+    row(cs$name, "glmmTMB (independent, Laplace)", tp, to,
+        as.numeric(logLik(to$value)) - as.numeric(logLik(tp$value)))
+  }
+  if (have_ga) {
+    to <- timeit(glmm(cs$f, data = cs$d, family = cs$ours, ziformula = cs$zi,
+                      zi_correlated = TRUE, nAGQ = 11))
+    tp <- timeit(GLMMadaptive::mixed_model(cs$gf, random = cs$gr, data = cs$d,
+                                           family = getExportedValue("GLMMadaptive", cs$ga)(),
+                                           zi_fixed = cs$gz, zi_random = cs$gr, nAGQ = 11))
+    row(cs$name, "GLMMadaptive (correlated, nAGQ 11)", tp, to,
+        as.numeric(logLik(to$value)) - as.numeric(logLik(tp$value)))
+  }
+}
+out <- do.call(rbind, rows)
+names(out) <- c("model", "peer", "peer s (CPU)", "glmmgee s (CPU)", "ratio (CPU)", "dlogLik")
+print(out, row.names = FALSE, right = FALSE)
+cat("load average at the end:", readLines("/proc/loadavg", warn = FALSE), "\n")

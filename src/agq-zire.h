@@ -1,0 +1,80 @@
+// Laplace / adaptive Gauss-Hermite engine for a zero-inflated or hurdle
+// GLMM with one grouping factor and random effects in both parts.
+//
+// For cluster i with rows j and u_i ~ N(0, I_q), b_i = Lambda u_i:
+//   eta_j = x_j' beta  + offset_j  + zc_j' b_i   (count part, log link)
+//   a_j   = xz_j' gamma + offz_j   + zz_j' b_i   (logit of the zero part)
+//   phi_j = xd_j' delta + offd_j                 (log dispersion, if any)
+// zc_j is zero on the zero part's coordinates of b and zz_j on the count
+// part's, so D = Lambda Lambda' holds both parts' variances and, when
+// Lambda is full, their correlations (GLMMadaptive's model); a Lambda
+// block-diagonal over the two parts gives independent terms (glmmTMB's).
+//
+// Parameters theta = (beta [p], Lambda's free entries [nl], gamma [pz],
+// delta [pd]), the order of the fixed-zero-part engine (agq.h), so the R
+// side reads both fits alike.
+//
+// Quadrature and gradient follow agq.cpp with the scalar predictor replaced
+// by the pair (eta, a): nodes u^ + C^{-T} z_k, H = C C' the negative Hessian
+// at the mode; the gradient differentiates the approximation itself, moving
+// mode and factor by the implicit-function theorem, which needs the third
+// derivatives of l in (eta, a) and their derivative in phi
+// (families-aux-re.h).
+#ifndef GLMMGEE_AGQ_ZIRE_H
+#define GLMMGEE_AGQ_ZIRE_H
+
+#include <RcppEigen.h>
+#include <memory>
+#include <vector>
+#include "agq.h"
+#include "families-aux-re.h"
+#include "gh-rule.h"
+
+namespace glmmgee {
+
+class ZireEngine {
+ public:
+  ZireEngine(const Eigen::Ref<const Eigen::MatrixXd>& X,
+             const Eigen::Ref<const Eigen::MatrixXd>& Zc,
+             const Eigen::Ref<const Eigen::MatrixXd>& Zz,
+             const Eigen::Ref<const Eigen::MatrixXd>& Xz,
+             const Eigen::Ref<const Eigen::MatrixXd>& Xd,
+             const Eigen::Ref<const Eigen::VectorXd>& y,
+             const Eigen::Ref<const Eigen::VectorXd>& wt,
+             const Eigen::Ref<const Eigen::MatrixXd>& off,  // n x 3: eta, a, phi
+             const int* group, int M, const std::vector<int>& lam_row,
+             const std::vector<int>& lam_col, int family, int link, int kind,
+             int nAGQ, int nthreads);
+
+  int npar() const { return p_ + nl_ + pz_ + pd_; }
+  int nclusters() const { return lay_.M; }
+  AgqResult evaluate(const Eigen::VectorXd& theta, bool gradient);
+  AgqSummaries summaries(const Eigen::VectorXd& theta);
+  void set_nagq(int K) {
+    check_work_memory(K);
+    K_ = K;
+    grid_ = gh_grid(K_, q_);
+  }
+  int nagq() const { return K_; }
+  void check_nagq(int K) const { check_work_memory(K); }
+
+ private:
+  struct Work;
+  void check_work_memory(int K) const;
+  double cluster(int i, const Eigen::VectorXd& eta0, const Eigen::VectorXd& a0,
+                 const Eigen::VectorXd& ph, const Eigen::MatrixXd& Lam, bool grad,
+                 Work& w, double* g, AgqSummaries* out, bool* failed);
+
+  int n_, p_, q_, nl_, pz_, pd_, K_, nthreads_, nmax_;
+  std::unique_ptr<ObsModel> fam_;
+  std::unique_ptr<TwoPartRE> obs_;
+  ClusterLayout lay_;
+  Eigen::MatrixXd X_, Z1_, Z2_, Xz_, Xd_, off_;  // rows in cluster order
+  Eigen::VectorXd y_, wt_, lconst_;
+  std::vector<int> lam_row_, lam_col_;
+  GhGrid grid_;
+  Eigen::MatrixXd ucache_;
+};
+
+}  // namespace glmmgee
+#endif

@@ -1,0 +1,83 @@
+// Entry points of the engine for two-part GLMMs with random effects in both
+// parts (agq-zire.h): thin wrappers that check sizes at the boundary.
+#include <RcppEigen.h>
+#include "agq-zire.h"
+
+// [[Rcpp::depends(RcppEigen, BH)]]
+
+// off: n x 3 offsets of (eta, logit zero probability, log dispersion);
+// Xd has no columns for a family without dispersion. kind 1 zero-inflated,
+// 2 hurdle.
+// [[Rcpp::export]]
+SEXP cpp_zire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Zc,
+                  Eigen::Map<Eigen::MatrixXd> Zz, Eigen::Map<Eigen::MatrixXd> Xz,
+                  Eigen::Map<Eigen::MatrixXd> Xd, Eigen::Map<Eigen::VectorXd> y,
+                  Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::MatrixXd> off,
+                  Rcpp::IntegerVector group, int M, Rcpp::IntegerVector lam_row,
+                  Rcpp::IntegerVector lam_col, int family, int link, int kind, int nAGQ,
+                  int nthreads) {
+  const long n = X.rows();
+  if (Zc.rows() != n || Zz.rows() != n || Xz.rows() != n || Xd.rows() != n ||
+      y.size() != n || wt.size() != n || off.rows() != n || group.size() != n)
+    Rcpp::stop("X, Zc, Zz, Xz, Xd, y, weights, offsets and group must all have %d rows", (int)n);
+  if (off.cols() != 3) Rcpp::stop("the offsets must have 3 columns");
+  if (M < 1) Rcpp::stop("need at least one cluster");
+  if (nAGQ < 1) Rcpp::stop("nAGQ must be at least 1");
+  const int q = (int)(Zc.cols() + Zz.cols());
+  if (Zc.cols() < 1 || Zz.cols() < 1) Rcpp::stop("both parts need a random effect");
+  if (lam_row.size() != lam_col.size()) Rcpp::stop("bad covariance pattern");
+  for (int e = 0; e < lam_row.size(); ++e)
+    if (lam_row[e] < 0 || lam_row[e] >= q || lam_col[e] < 0 || lam_col[e] > lam_row[e])
+      Rcpp::stop("covariance pattern entry %d is not in the lower triangle", e + 1);
+  std::vector<int> lr(lam_row.begin(), lam_row.end()), lc(lam_col.begin(), lam_col.end());
+  try {
+    glmmgee::ZireEngine* eng = new glmmgee::ZireEngine(
+        X, Zc, Zz, Xz, Xd, y, wt, off, group.begin(), M, lr, lc, family, link, kind, nAGQ,
+        nthreads);
+    Rcpp::XPtr<glmmgee::ZireEngine> p(eng, true);
+    p.attr("class") = "glmmgee_zire_engine";
+    return p;
+  } catch (std::exception& e) {
+    Rcpp::stop(e.what());
+  }
+}
+
+static glmmgee::ZireEngine* zire_ptr(SEXP ptr) {
+  Rcpp::XPtr<glmmgee::ZireEngine> p(ptr);
+  if (!p.get()) Rcpp::stop("the two-part GLMM engine is no longer available");
+  return p.get();
+}
+
+// [[Rcpp::export]]
+Rcpp::List cpp_zire_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient) {
+  glmmgee::ZireEngine* eng = zire_ptr(ptr);
+  if (theta.size() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
+  Rcpp::checkUserInterrupt();
+  glmmgee::AgqResult r = eng->evaluate(theta, gradient);
+  return Rcpp::List::create(Rcpp::Named("loglik") = r.loglik,
+                            Rcpp::Named("gradient") = r.gradient,
+                            Rcpp::Named("newton_failures") = r.newton_failures);
+}
+
+// [[Rcpp::export]]
+Rcpp::List cpp_zire_summaries(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
+  glmmgee::ZireEngine* eng = zire_ptr(ptr);
+  if (theta.size() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
+  glmmgee::AgqSummaries s = eng->summaries(theta);
+  return Rcpp::List::create(Rcpp::Named("mode") = s.mode,
+                            Rcpp::Named("mode_var") = s.mode_var,
+                            Rcpp::Named("post_mean") = s.post_mean,
+                            Rcpp::Named("post_var") = s.post_var,
+                            Rcpp::Named("loglik") = s.loglik,
+                            Rcpp::Named("newton_failures") = s.newton_failures);
+}
+
+// [[Rcpp::export]]
+void cpp_zire_set_nagq(SEXP ptr, int nAGQ) {
+  if (nAGQ < 1) Rcpp::stop("nAGQ must be at least 1");
+  try {
+    zire_ptr(ptr)->set_nagq(nAGQ);
+  } catch (std::exception& e) {
+    Rcpp::stop(e.what());
+  }
+}

@@ -1,0 +1,184 @@
+// Two-part observation models (zero-inflation, hurdle) whose zero part
+// carries random effects too (agq-zire.h). families-aux.h treats the logit
+// a of the zero probability as a fixed per-observation predictor; here it
+// moves with the random effects, so the engine needs the joint derivatives
+// of one observation's log-likelihood l(eta, a, phi) up to third order in
+// the two random predictors (eta, a) and up to first order in phi.
+//
+// Zero-inflated (Lambert 1992), y = 0: with l0 = log f_c(0; eta, phi) and
+// s = l0 - a, l = A(a) + F(s), A(a) = -log1pexp(-a), F(s) = log1pexp(s).
+// F' = r = plogis(s), F'' = r(1-r), F''' = r(1-r)(1-2r), and the chain rule
+//   l_bc   = F'' s_b s_c + F' s_bc (+ A'' when b = c = a),
+//   l_bcd  = F''' s_b s_c s_d + F''(s_bc s_d + s_bd s_c + s_cd s_b) + F' s_bcd
+// with s_eta = l0', s_a = -1, s_phi = dl0/dphi, s_{eta eta} = l0'',
+// s_{eta phi} = dl0'/dphi, s_{eta eta eta} = l0''', s_{eta eta phi} = dl0''/dphi.
+// y > 0: l = l_c(y) - log1pexp(a), separable in a.
+// Hurdle (Mullahy 1986): y = 0: l = A(a); y > 0: the zero-truncated count
+// part (as in families-aux.h) minus log1pexp(a), separable.
+#ifndef GLMMGEE_FAMILIES_AUX_RE_H
+#define GLMMGEE_FAMILIES_AUX_RE_H
+
+#include "families.h"
+#include <cmath>
+#include <memory>
+
+namespace glmmgee {
+
+// Derivatives of one observation's l in v = (eta, a, phi):
+// g[c] = dl/dv_c, h[b][c] = d2l/dv_b dv_c (b in {eta, a}),
+// t[b][c][d] = d3l/dv_b dv_c dv_d (b, c in {eta, a}).
+struct Obs2 {
+  double l;
+  double g[3];
+  double h[2][3];
+  double t[2][2][3];
+};
+
+class TwoPartRE {
+ public:
+  explicit TwoPartRE(const ObsModel* inner)
+      : f_(inner), disp_(inner->has_dispersion()), lc0_(inner->logconst(0.0, 1.0)) {}
+  virtual ~TwoPartRE() {}
+  double logconst(double y, double wt) const {
+    return y > 0 && wt > 0 ? wt * f_->logconst(y, 1.0) : 0.0;
+  }
+  // Fills o; with full = false only l and g (quadrature nodes).
+  virtual void eval(double y, double wt, double eta, double a, double phi, bool full,
+                    Obs2& o) const = 0;
+
+ protected:
+  static void clear(Obs2& o) {
+    double* p = &o.l;
+    for (int k = 0; k < (int)(sizeof(Obs2) / sizeof(double)); ++k) p[k] = 0.0;
+  }
+  static double plogis(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+  void inner_dphi(double y, double eta, double ph, double* o) const {
+    if (disp_) f_->dphi(y, 1.0, eta, ph, o);
+    else o[0] = o[1] = o[2] = 0.0;
+  }
+  // -log1pexp(a) in a (the count part's share 1 - pi), into o.
+  static void minus_log1pexp(double a, bool full, Obs2& o) {
+    const double p = plogis(a);
+    o.l -= log1pexp(a);
+    o.g[1] -= p;
+    if (!full) return;
+    o.h[1][1] -= p * (1.0 - p);
+    o.t[1][1][1] -= p * (1.0 - p) * (1.0 - 2.0 * p);
+  }
+  // -log1pexp(-a) = log pi, into o.
+  static void log_pi(double a, bool full, Obs2& o) {
+    const double p = plogis(a);
+    o.l -= log1pexp(-a);
+    o.g[1] += 1.0 - p;
+    if (!full) return;
+    o.h[1][1] -= p * (1.0 - p);
+    o.t[1][1][1] -= p * (1.0 - p) * (1.0 - 2.0 * p);
+  }
+  static void scale(Obs2& o, double wt) {
+    if (wt == 1.0) return;
+    double* p = &o.l;
+    for (int k = 0; k < (int)(sizeof(Obs2) / sizeof(double)); ++k) p[k] *= wt;
+  }
+  const ObsModel* f_;
+  bool disp_;
+  double lc0_;
+};
+
+class ZeroInflatedRE : public TwoPartRE {
+ public:
+  using TwoPartRE::TwoPartRE;
+  void eval(double y, double wt, double eta, double a, double phi, bool full,
+            Obs2& o) const override {
+    clear(o);
+    if (wt <= 0) return;
+    double q[3];
+    if (y > 0) {
+      const ObsDerivs d = f_->derivs(y, 1.0, eta, phi);
+      inner_dphi(y, eta, phi, q);
+      o.l = d.l;
+      o.g[0] = d.d1;
+      o.g[2] = q[0];
+      if (full) {
+        o.h[0][0] = d.d2;
+        o.h[0][2] = q[1];
+        o.t[0][0][0] = d.d3;
+        o.t[0][0][2] = q[2];
+      }
+      minus_log1pexp(a, full, o);
+      scale(o, wt);
+      return;
+    }
+    const ObsDerivs d = f_->derivs(0.0, 1.0, eta, phi);
+    inner_dphi(0.0, eta, phi, q);
+    const double s = d.l + lc0_ - a, r = plogis(s), v = r * (1.0 - r);
+    const double s1[3] = {d.d1, -1.0, q[0]};
+    o.l = log1pexp(s);
+    for (int c = 0; c < 3; ++c) o.g[c] = r * s1[c];
+    if (full) {
+      // Second and third derivatives of s: only in eta and phi.
+      double s2[3][3] = {{d.d2, 0.0, q[1]}, {0.0, 0.0, 0.0}, {q[1], 0.0, 0.0}};
+      const double w3 = v * (1.0 - 2.0 * r);
+      for (int b = 0; b < 2; ++b)
+        for (int c = 0; c < 3; ++c) {
+          o.h[b][c] = v * s1[b] * s1[c] + r * s2[b][c];
+          for (int e = 0; e < 2; ++e) {
+            if (e < b) continue;
+            double s3 = 0.0;
+            if (b == 0 && e == 0) s3 = c == 0 ? d.d3 : (c == 2 ? q[2] : 0.0);
+            const double val = w3 * s1[b] * s1[e] * s1[c] +
+                               v * (s2[b][e] * s1[c] + s2[b][c] * s1[e] + s2[e][c] * s1[b]) +
+                               r * s3;
+            o.t[b][e][c] = val;
+            o.t[e][b][c] = val;
+          }
+        }
+    }
+    log_pi(a, full, o);
+    scale(o, wt);
+  }
+};
+
+class HurdleRE : public TwoPartRE {
+ public:
+  using TwoPartRE::TwoPartRE;
+  void eval(double y, double wt, double eta, double a, double phi, bool full,
+            Obs2& o) const override {
+    clear(o);
+    if (wt <= 0) return;
+    if (y <= 0) {
+      log_pi(a, full, o);
+      scale(o, wt);
+      return;
+    }
+    const ObsDerivs d = f_->derivs(y, 1.0, eta, phi);
+    const ObsDerivs z = f_->derivs(0.0, 1.0, eta, phi);
+    const double l0 = z.l + lc0_, t = 1.0 / std::expm1(-l0), u = t * (1.0 + t);
+    double p[3], q[3];
+    inner_dphi(y, eta, phi, p);
+    inner_dphi(0.0, eta, phi, q);
+    o.l = d.l - std::log(-std::expm1(l0));
+    o.g[0] = d.d1 + t * z.d1;
+    o.g[2] = p[0] + t * q[0];
+    if (full) {
+      o.h[0][0] = d.d2 + t * z.d2 + u * z.d1 * z.d1;
+      o.h[0][2] = p[1] + t * q[1] + u * q[0] * z.d1;
+      o.t[0][0][0] = d.d3 + t * z.d3 + 3.0 * u * z.d1 * z.d2 +
+                     u * (1.0 + 2.0 * t) * z.d1 * z.d1 * z.d1;
+      o.t[0][0][2] = p[2] + t * q[2] + u * q[0] * z.d2 + 2.0 * u * z.d1 * q[1] +
+                     u * (1.0 + 2.0 * t) * q[0] * z.d1 * z.d1;
+    }
+    minus_log1pexp(a, full, o);
+    scale(o, wt);
+  }
+};
+
+// kind 1 zero-inflation, 2 hurdle; nullptr otherwise.
+inline std::unique_ptr<TwoPartRE> make_two_part_re(int kind, const ObsModel* inner) {
+  if (kind == 1) return std::unique_ptr<TwoPartRE>(new ZeroInflatedRE(inner));
+  if (kind == 2) return std::unique_ptr<TwoPartRE>(new HurdleRE(inner));
+  return std::unique_ptr<TwoPartRE>();
+}
+
+}  // namespace glmmgee
+
+#endif
