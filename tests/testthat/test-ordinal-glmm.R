@@ -253,10 +253,10 @@ test_that("bad input is refused with a clear message", {
   w <- ordinal::wine
   w$num <- as.integer(w$rating)
   expect_error(glmm(num ~ temp + (1 | judge), data = w, family = cumulative), "ordered factor")
-  expect_error(glmm(rating ~ temp + (1 + temp | judge), data = w, family = cumulative),
-               "random intercept only")
   expect_error(glmm(rating ~ temp + (1 | judge) + (1 | bottle), data = w, family = cumulative),
-               "one random intercept")
+               "one grouping factor")
+  expect_error(glmm(rating ~ temp + (1 + temp | judge), data = w, family = cumulative,
+                    start = list(theta = 1:4)), "'start' is not available")
   expect_error(cumulative("cauchit"), "'link'")
   expect_error(glmm(rating ~ temp + (1 | judge), data = w, family = cumulative, nAGQ = 0), "'nAGQ'")
   w$rating2 <- factor(w$rating, levels = c(levels(w$rating), "6"))
