@@ -23,9 +23,10 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   ys <- as.integer(y[o]); ws <- as.numeric(weights[o]); os <- as.numeric(offset[o])
   Xs <- X[o, , drop = FALSE]
   ctr <- if (p) colMeans(Xs) else numeric()
-  scl <- if (p) apply(Xs, 2L, stats::sd) else numeric()
+  Xd <- Xs - rep(ctr, each = n)
+  scl <- if (p) sqrt(colSums(Xd^2) / (n - 1)) else numeric()
   scl[!is.finite(scl) | scl == 0] <- 1
-  Xc <- if (p) sweep(sweep(Xs, 2L, ctr), 2L, scl, "/") else Xs
+  Xc <- if (p) Xd / rep(scl, each = n) else Xs
   link <- family$link_code
   k1 <- J - 1L
   # Each evaluation starts the clusters' Newton iterations at the previous
@@ -171,7 +172,7 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
 ordinal_start <- function(y, w, J, family, p, start, ctr, scl) {
   k1 <- J - 1L
   if (is.null(start)) {
-    cp <- cumsum(tapply(w, factor(y, levels = seq_len(J)), sum, default = 0)) / sum(w)
+    cp <- cumsum(vapply(seq_len(J), function(k) sum(w[y == k]), 1)) / sum(w)
     cp <- pmin(pmax(cp[seq_len(k1)], 1e-4), 1 - 1e-4)
     th <- family$linkfun(cp)
     th <- cummax(th + seq_len(k1) * 1e-3)

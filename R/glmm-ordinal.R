@@ -103,7 +103,7 @@ glmm_ordinal <- function(formula, mf, family, nAGQ, control, start, covariance, 
                         "grouping factor; the formula has %d (several factors ",
                         "need the sparse engine, whose observation model does not carry thresholds)"),
                  length(gnames)), call. = FALSE)
-  re <- re_terms(formula, mf, fenv)
+  re <- re_terms(formula, mf, fenv, bars)
   # Random slopes, e.g. (1 + x | g) or (x || g): q random effects,
   # integrated on a product grid (ordinal_glmm_fit_re()).
   slopes <- !identical(re$cnames, "(Intercept)")
@@ -147,7 +147,8 @@ glmm_ordinal <- function(formula, mf, family, nAGQ, control, start, covariance, 
                             nAGQ = as.integer(nAGQ), control = control, start = start)
   }
   fit$optinfo$warnings <- c(resp$warning, fit$optinfo$warnings)
-  obj <- if (slopes) new_glmm_ordinal_re(fit, X, resp, re, w, off, family, mf, fx$mt, mc, formula)
+  obj <- if (slopes) new_glmm_ordinal_re(fit, X, resp, re, w, off, family, mf, fx$mt, mc, formula,
+                                         bars)
          else new_glmm_ordinal(fit, X, resp, re, w, off, family, mf, fx$mt, mc, formula)
   for (wn in obj$optinfo$warnings) warning(wn, call. = FALSE)
   obj
@@ -188,7 +189,7 @@ new_glmm_ordinal <- function(fit, X, resp, re, w, off, family, mf, mt, call, for
 # random intercept's sigma, ranef modes as an M x q matrix and their
 # conditional variances as M x q^2 (column-major per cluster), and the
 # random-effect design (Z, and the terms to build it for new data).
-new_glmm_ordinal_re <- function(fit, X, resp, re, w, off, family, mf, mt, call, formula) {
+new_glmm_ordinal_re <- function(fit, X, resp, re, w, off, family, mf, mt, call, formula, bars) {
   lev <- levels(re$group)
   tn <- threshold_names(resp$levels)
   bn <- colnames(X)
@@ -203,7 +204,7 @@ new_glmm_ordinal_re <- function(fit, X, resp, re, w, off, family, mf, mt, call, 
   m <- fit$modes
   colnames(m$mode) <- colnames(m$post_mean) <- cn
   rownames(m$mode) <- rownames(m$post_mean) <- lev
-  re_terms_lhs <- lapply(reformulas::findbars(formula), function(b) b[[2L]])
+  re_terms_lhs <- lapply(bars, function(b) b[[2L]])
   structure(list(
     call = call, formula = formula, family = family,
     thresholds = stats::setNames(fit$theta, tn), coefficients = stats::setNames(fit$beta, bn),
