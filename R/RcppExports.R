@@ -218,11 +218,15 @@ cpp_lmm_eval <- function(suff, theta, prow, pcol, reml, full) {
     .Call(`_glmmgee_cpp_lmm_eval`, suff, theta, prow, pcol, reml, full)
 }
 
-cpp_ordinal_loglik <- function(y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start = NULL) {
-    .Call(`_glmmgee_cpp_ordinal_loglik`, y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start)
+cpp_ordinal_loglik <- function(y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start = NULL, fast = TRUE) {
+    .Call(`_glmmgee_cpp_ordinal_loglik`, y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start, fast)
 }
 
 cpp_ordinal_scores <- function(y, eta, theta, link) {
     .Call(`_glmmgee_cpp_ordinal_scores`, y, eta, theta, link)
+}
+
+cpp_ordinal_loglik_re <- function(y, X, Z, offset, weights, start, J, theta, beta, Lambda, nAGQ, link, mode_start = NULL) {
+    .Call(`_glmmgee_cpp_ordinal_loglik_re`, y, X, Z, offset, weights, start, J, theta, beta, Lambda, nAGQ, link, mode_start)
 }
 

@@ -8,7 +8,7 @@
 # the columns of X (the thresholds absorb the centring) keep the optimum
 # independent of the covariates' location and units. Everything reported is
 # mapped back to (thresholds, beta, log sigma) on the user's X, where the
-# Hessian is taken by central differences of the exact gradient.
+# Hessian is taken by forward differences of the exact gradient.
 
 ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NULL,
                              nAGQ = 1L, control = glmm_control(), start = NULL) {
@@ -23,9 +23,10 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   ys <- as.integer(y[o]); ws <- as.numeric(weights[o]); os <- as.numeric(offset[o])
   Xs <- X[o, , drop = FALSE]
   ctr <- if (p) colMeans(Xs) else numeric()
-  scl <- if (p) apply(Xs, 2L, stats::sd) else numeric()
+  Xd <- Xs - rep(ctr, each = n)
+  scl <- if (p) sqrt(colSums(Xd^2) / (n - 1)) else numeric()
   scl[!is.finite(scl) | scl == 0] <- 1
-  Xc <- if (p) sweep(sweep(Xs, 2L, ctr), 2L, scl, "/") else Xs
+  Xc <- if (p) Xd / rep(scl, each = n) else Xs
   link <- family$link_code
   k1 <- J - 1L
   # Each evaluation starts the clusters' Newton iterations at the previous
@@ -41,46 +42,82 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   to_theta <- function(a) cumsum(c(a[1L], exp(a[-1L])))
   unpack <- function(par) list(theta = to_theta(par[seq_len(k1)]),
                                beta = par[k1 + seq_len(p)], tau = par[k1 + p + 1L])
+  # The log-likelihood and its gradient on the optimizer's scale, with K
+  # quadrature nodes; the last evaluation is cached (nlminb asks for the
+  # value and the gradient separately).
   cache <- new.env(parent = emptyenv())
-  eval_at <- function(par) {
-    if (!identical(cache$par, par)) {
+  eval_at <- function(par, K = nAGQ) {
+    if (!identical(cache$par, par) || !identical(cache$K, K)) {
       u <- unpack(par)
-      r <- engine(Xc, u$theta, u$beta, u$tau, TRUE)
+      r <- engine(Xc, u$theta, u$beta, u$tau, TRUE, K)
       g <- r$gradient
       # d theta_j / d alpha_m: 1 for m = 1, exp(alpha_m) for 2 <= m <= j.
       gth <- g[seq_len(k1)]
       ga <- rev(cumsum(rev(gth)))
       if (k1 > 1L) ga[-1L] <- ga[-1L] * exp(par[2:k1])
       cache$par <- par
+      cache$K <- K
       # A category probability underflowing to 0 far from the optimum: an
-      # infinite objective makes nlminb shorten its step.
+      # infinite objective makes the line search shorten its step.
       ok <- is.finite(r$loglik) && all(is.finite(g))
-      cache$val <- if (ok) -r$loglik else Inf
-      cache$grad <- if (ok) -c(ga, g[k1 + seq_len(p + 1L)]) else numeric(length(par))
+      cache$val <- list(loglik = if (ok) r$loglik else -Inf,
+                        gradient = if (ok) c(ga, g[k1 + seq_len(p + 1L)]) else rep(NA_real_, length(par)))
     }
-    cache
+    cache$val
   }
   par0 <- ordinal_start(ys, ws, J, family, p, start, ctr, scl)
+  P <- length(par0)
   lower <- c(rep(-Inf, k1 + p), log(1e-6))
-  opt <- stats::nlminb(par0, function(par) eval_at(par)$val,
-                       function(par) eval_at(par)$grad, lower = lower,
-                       control = list(rel.tol = control$rel.tol, iter.max = control$iter.max,
-                                      eval.max = control$eval.max, trace = control$trace))
+  # The search (as optimize_glmm()): the curvature at the start by forward
+  # differences of the exact gradient, then Newton steps with BFGS updates
+  # (newton_search()); for nAGQ > 1 first on the Laplace approximation,
+  # several times cheaper, and from its optimum on quadrature with its
+  # Hessian. nlminb, scaled by that curvature, takes over where the steps do
+  # not converge (sigma running to zero, a poor start).
+  tight <- control$rel.tol / 100
+  evals <- 0L
+  search <- function(par, K, H = NULL) {
+    ev <- function(th) { evals <<- evals + 1L; eval_at(th, K) }
+    cur <- ev(par)
+    if (is.null(H)) H <- ordinal_hessian(ev, par, cur$gradient)
+    nb <- if (all(is.finite(H))) {
+      newton_search(ev, par, H, rep(FALSE, P), lower, maxit = min(control$iter.max, 50L),
+                    tol = tight, at = cur, bfgs = TRUE, shrink = 0.5, max_hits = 1L)
+    }
+    if (!is.null(nb) && nb$converged) {
+      return(list(par = nb$theta, H = nb$hessian, convergence = 0L, message = nb$record$message,
+                  iterations = nb$record$iterations, optimizer = "Newton/BFGS"))
+    }
+    from <- if (is.null(nb)) par else nb$theta
+    Hs <- if (all(is.finite(H))) H else diag(P)
+    opt <- nlminb_fallback(ev, from, lower, Hs, control)
+    list(par = opt$par, H = NULL, convergence = opt$convergence, message = opt$message,
+         iterations = opt$iterations, optimizer = "Newton/BFGS, then nlminb")
+  }
+  if (nAGQ > 1L && control$laplace_start) {
+    s1 <- search(par0, 1L)
+    opt <- search(s1$par, nAGQ, s1$H)
+  } else {
+    opt <- search(par0, nAGQ)
+  }
   u <- unpack(opt$par)
   beta <- u$beta / scl
   theta <- u$theta + sum(ctr * beta)
   tau <- u$tau
   psi <- c(theta, beta, tau)
-  gfun <- function(ps) engine(Xs, ps[seq_len(k1)], ps[k1 + seq_len(p)], ps[k1 + p + 1L], TRUE)
+  gfun <- function(ps) {
+    evals <<- evals + 1L
+    engine(Xs, ps[seq_len(k1)], ps[k1 + seq_len(p)], ps[k1 + p + 1L], TRUE)
+  }
   final <- gfun(psi)
-  # nlminb stops on a relative change of the objective; a few Newton steps
-  # on the exact gradient (Hessian by its differences) take the optimum to
-  # the gradient's precision. A step is kept only when it raises the
-  # log-likelihood and leaves the thresholds ordered.
+  # The Hessian in (thresholds, beta, log sigma), for the standard errors,
+  # by forward differences of the exact gradient; a Newton step or two with
+  # it takes the optimum to the gradient's precision when the search
+  # stopped short. A step is kept only when it raises the log-likelihood
+  # and leaves the thresholds ordered.
   H <- NULL
   if (control$hessian && exp(tau) > 1e-3) {
-    H <- ordinal_hessian(function(ps) gfun(ps)$gradient, psi)
-    moved <- FALSE
+    H <- ordinal_hessian(gfun, psi, final$gradient)
     for (it in 1:4) {
       if (max(abs(final$gradient)) < 1e-8) break
       step <- tryCatch(-solve(H, final$gradient), error = function(e) NULL)
@@ -91,9 +128,7 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
       if (!is.finite(r$loglik) || r$loglik < final$loglik - 1e-10) break
       psi <- cand
       final <- r
-      moved <- TRUE
     }
-    if (moved) H <- NULL
     theta <- psi[seq_len(k1)]; beta <- psi[k1 + seq_len(p)]; tau <- psi[k1 + p + 1L]
   }
   warnings <- character()
@@ -110,7 +145,7 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
                                     gnorm, control$grad_tol))
   cov_psi <- matrix(NA_real_, length(psi), length(psi))
   if (control$hessian) {
-    if (is.null(H)) H <- ordinal_hessian(function(ps) gfun(ps)$gradient, psi)
+    if (is.null(H)) H <- ordinal_hessian(gfun, psi)
     cov_psi <- tryCatch(solve(-H), error = function(e) NULL)
     if (is.null(cov_psi) || any(!is.finite(diag(cov_psi))) || any(diag(cov_psi) < 0)) {
       warnings <- c(warnings, "the Hessian of the log-likelihood is not negative definite: no standard errors")
@@ -124,8 +159,8 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
                     post_var = final$post_var, loglik = final$cluster_loglik),
        nAGQ = nAGQ, singular = singular,
        optinfo = list(method = if (nAGQ == 1L) "Laplace" else sprintf("AGHQ (nAGQ = %d)", nAGQ),
-                      optimizer = "nlminb", iterations = opt$iterations,
-                      evaluations = opt$evaluations, convergence = opt$convergence,
+                      optimizer = opt$optimizer, iterations = opt$iterations,
+                      evaluations = evals, convergence = opt$convergence,
                       message = opt$message, gradient_max = gnorm,
                       hessian_condition = if (!is.null(H)) kappa(H, exact = TRUE),
                       warnings = warnings))
@@ -137,7 +172,7 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
 ordinal_start <- function(y, w, J, family, p, start, ctr, scl) {
   k1 <- J - 1L
   if (is.null(start)) {
-    cp <- cumsum(tapply(w, factor(y, levels = seq_len(J)), sum, default = 0)) / sum(w)
+    cp <- cumsum(vapply(seq_len(J), function(k) sum(w[y == k]), 1)) / sum(w)
     cp <- pmin(pmax(cp[seq_len(k1)], 1e-4), 1 - 1e-4)
     th <- family$linkfun(cp)
     th <- cummax(th + seq_len(k1) * 1e-3)
@@ -158,14 +193,19 @@ ordinal_start <- function(y, w, J, family, p, start, ctr, scl) {
   c(thc[1L], log(diff(thc)), b * scl, log(s))
 }
 
-# Hessian by central differences of an exact gradient, symmetrized.
-ordinal_hessian <- function(grad, x) {
+# Hessian of the log-likelihood by differences of the exact gradient of
+# `ev(x)` (a list with `gradient`), symmetrized: forward differences from g0,
+# the gradient at x, when it is given (one evaluation per parameter, step
+# 1e-5: relative error ~1e-5, far below the sampling error of a standard
+# error), central ones otherwise.
+ordinal_hessian <- function(ev, x, g0 = NULL) {
   k <- length(x)
   H <- matrix(0, k, k)
   for (j in seq_len(k)) {
-    h <- 1e-4 * max(1, abs(x[j]))
+    h <- (if (is.null(g0)) 1e-4 else 1e-5) * max(1, abs(x[j]))
     e <- replace(numeric(k), j, h)
-    H[, j] <- (grad(x + e) - grad(x - e)) / (2 * h)
+    gp <- ev(x + e)$gradient
+    H[, j] <- if (is.null(g0)) (gp - ev(x - e)$gradient) / (2 * h) else (gp - g0) / h
   }
   (H + t(H)) / 2
 }

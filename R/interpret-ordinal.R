@@ -29,6 +29,9 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
                 source = "cumulative link mixed model; odds of a higher category, P(Y > j), the same at every threshold")
     return(ratio_table(est, level, parm, "cumulative odds ratio"))
   }
+  if (inherits(fit, "glmmgee_glmm_ordinal_re"))
+    stop("'type = \"marginal\"': population-averaged odds ratios are available for a random intercept only, not with random slopes",
+         call. = FALSE)
   X <- fit$X
   off <- fit$offset %||% rep(0, nrow(X))
   w <- (fit$prior.weights %||% rep(1, nrow(X)))
@@ -83,6 +86,9 @@ ordinal_standardize <- function(fit, variable, values = NULL, newdata = NULL,
                                 re = c("marginal", "conditional"), level = 0.95, nAGQ = 30L) {
   re <- match.arg(re)
   check_level(level)
+  if (inherits(fit, "glmmgee_glmm_ordinal_re"))
+    stop("standardize() of a cumulative link model is available for a random intercept only, not with random slopes",
+         call. = FALSE)
   data <- newdata %||% fit$model
   if (!is.data.frame(data)) stop("'newdata' must be a data frame", call. = FALSE)
   vars <- setdiff(all.vars(stats::delete.response(fit$terms)), character())

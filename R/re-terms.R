@@ -4,8 +4,8 @@
 
 # Reads the bars of `formula` against model frame `mf`; all terms share one
 # grouping factor (several go to sparse_re_terms(), re-terms-sparse.R).
-re_terms <- function(formula, mf, env = environment(formula)) {
-  bars <- reformulas::findbars(formula)
+# `bars`: reformulas::findbars(formula), when the caller has it already.
+re_terms <- function(formula, mf, env = environment(formula), bars = reformulas::findbars(formula)) {
   if (!length(bars))
     stop("the formula has no random-effects term such as (1 | group); ",
          "for a model without random effects use glm(), or gee() for ",

@@ -187,6 +187,239 @@ class ClusterEval {
   double sigma_;
 };
 
+
+// Logit fast path. With E_i = exp(eta0_i), t = exp(sigma u) and the
+// observed category k of row i, the logistic F gives
+//   F(a) = 1 / (1 + A_i t),    A_i = E_i exp(-theta_k)      (0 for k = J),
+//   S(b) = 1 / (1 + B_i / t),  B_i = exp(theta_{k-1}) / E_i (0 for k = 1),
+//   p    = F(a) - F(b) = F(a) S(b) (1 - exp(-(theta_k - theta_{k-1}))),
+// the last because F(a) - F(b) = (e^a - e^b) / ((1 + e^a)(1 + e^b)). So
+// log p is the log of a product plus a constant per category (no
+// cancellation, one log per node for a cluster of equal weights), one exp
+// per node serves the whole cluster, and every derivative in eta is a
+// polynomial in F(a) and S(b): with f = F (1 - F) and f' = f (1 - 2 F),
+//   qa + qb = S(b) - F(a),  qaa + qab = -f(a),  qab + qbb = -f(b),
+//   qaaa + 2 qaab + qabb = -f'(a),  qaab + 2 qabb + qbbb = -f'(b),
+//   qa = 1 - F(a) + r_k,  qb = S(b) - 1 - r_k,  r_k = 1 / (exp(theta_k - theta_{k-1}) - 1)
+// (the derivatives of log(1 - exp(b - a)) cancel in every sum but qa, qb).
+// Parameters or nodes outside the range where these products stay finite
+// fall back to ClusterEval (the functions return false).
+class LogitCluster {
+ public:
+  static constexpr double kLim = 300.0;  // bound on |eta0|, |theta|, |sigma u|
+
+  LogitCluster(const OrdData& d, const Eigen::VectorXd& th, const Eigen::VectorXd& eta0,
+               double sigma)
+      : d_(d), sigma_(sigma), ok_(true) {
+    const int J = d.J, n = d.y.size();
+    for (int k = 0; k < J - 1; ++k)
+      if (!(std::fabs(th[k]) < kLim)) ok_ = false;
+    for (int i = 0; i < n && ok_; ++i)
+      if (!(std::fabs(eta0[i]) < kLim)) ok_ = false;
+    if (!ok_) return;
+    r_.setZero(J + 1);
+    logd_.setZero(J + 1);
+    for (int k = 2; k < J; ++k) {
+      const double dth = th[k - 1] - th[k - 2];
+      r_[k] = 1 / std::expm1(dth);
+      logd_[k] = std::log(-std::expm1(-dth));
+    }
+    A_.resize(n);
+    B_.resize(n);
+    for (int i = 0; i < n; ++i) {
+      const int k = d.y[i];
+      const double E = std::exp(eta0[i]);
+      A_[i] = k == J ? 0.0 : E * std::exp(-th[k - 1]);
+      B_[i] = k == 1 ? 0.0 : std::exp(th[k - 2]) / E;
+    }
+    th_ = th;
+    eta0_ = eta0;
+  }
+  bool ok() const { return ok_; }
+
+  // h, h1 = h', h2 = h'' at u; with fa, sb non-null the rows' F(a), S(b)
+  // are stored there.
+  bool h(int c, double u, HVal* v, double* fa = nullptr, double* sb = nullptr) const {
+    if (!(std::fabs(sigma_ * u) < kLim)) return false;
+    const double t = std::exp(sigma_ * u), it = 1 / t;
+    const int s0 = d_.start[c], s1 = d_.start[c + 1];
+    double lp = 0, prod = 1, g1 = 0, g2 = 0, cst = 0;
+    const double w0 = s1 > s0 ? d_.w[s0] : 1.0;
+    for (int i = s0; i < s1; ++i) {
+      const double Fa = 1 / (1 + A_[i] * t), Sb = 1 / (1 + B_[i] * it);
+      const double wi = d_.w[i];
+      if (fa) { fa[i - s0] = Fa; sb[i - s0] = Sb; }
+      g1 += wi * (Fa - Sb);
+      g2 += wi * (Fa * (1 - Fa) + Sb * (1 - Sb));
+      cst += wi * logd_[d_.y[i]];
+      const double fac = Fa * Sb;
+      if (fac > 1e-100) {
+        if (wi == w0) {
+          prod *= fac;
+          if (prod < 1e-150) { lp += w0 * std::log(prod); prod = 1; }
+        } else {
+          lp += wi * std::log(fac);
+        }
+      } else {
+        // Deep in a tail: log F(a) + log S(b) from a and b themselves.
+        const int k = d_.y[i];
+        const double eta = eta0_[i] + sigma_ * u;
+        const LogitLink L;
+        if (k < d_.J) lp += wi * L.logF(th_[k - 1] - eta);
+        if (k > 1) lp += wi * L.logS(th_[k - 2] - eta);
+      }
+    }
+    lp += w0 * std::log(prod);
+    v->h = -0.5 * u * u + lp + cst;
+    v->h1 = -u + sigma_ * g1;
+    v->h2 = -1 - sigma_ * sigma_ * g2;
+    return std::isfinite(v->h);
+  }
+
+  // Newton's method with step halving, as ClusterEval::mode().
+  bool mode(int c, double u, double* out) const {
+    HVal v;
+    if (!h(c, u, &v)) return false;
+    for (int it = 0; it < 200; ++it) {
+      const double step = -v.h1 / v.h2;
+      double t = 1;
+      HVal nv;
+      bool ok = h(c, u + step, &nv);
+      while (!(ok && nv.h >= v.h - 1e-12 * std::fabs(v.h)) && t > 1e-10) {
+        t /= 2;
+        ok = h(c, u + t * step, &nv);
+      }
+      if (!ok) return false;
+      u += t * step;
+      v = nv;
+      if (std::fabs(t * step) < 1e-11 * (1 + std::fabs(u))) break;
+    }
+    *out = u;
+    return true;
+  }
+
+  double r(int k) const { return r_[k]; }
+
+ private:
+  const OrdData& d_;
+  double sigma_;
+  bool ok_;
+  Eigen::VectorXd r_, logd_, A_, B_, th_, eta0_;
+};
+
+// One cluster's log-likelihood and the posterior summaries of its u.
+struct ClusterOut { double ll, mode, scale, pmean, pvar; };
+
+// From the nodes' h: the cluster's log-likelihood, the summaries and the
+// normalized node weights pi_k.
+void node_summaries(const GhRule& rule, double uh, double s, const Eigen::VectorXd& hk,
+                    Eigen::VectorXd* pik, ClusterOut* o) {
+  const int K = rule.z.size();
+  Eigen::VectorXd lw(K);
+  for (int k = 0; k < K; ++k) lw[k] = rule.logw[k] + 0.5 * rule.z[k] * rule.z[k] + hk[k];
+  const double mx = lw.maxCoeff();
+  const double lse = mx + std::log((lw.array() - mx).exp().sum());
+  o->ll = std::log(s) + lse;
+  o->mode = uh;
+  o->scale = s;
+  *pik = (lw.array() - lse).exp().matrix();
+  double m1 = 0, m2 = 0;
+  for (int k = 0; k < K; ++k) {
+    const double uk = uh + s * rule.z[k];
+    m1 += (*pik)[k] * uk;
+    m2 += (*pik)[k] * uk * uk;
+  }
+  o->pmean = m1;
+  o->pvar = std::max(m2 - m1 * m1, 0.0);
+}
+
+// Cluster c by the logit fast path; the gradient (when `grad` is non-null)
+// is added to *grad, with the formulas of cpp_ordinal_loglik()'s general
+// path. `buf` is scratch space. False: out of the fast path's range.
+bool logit_cluster(const LogitCluster& L, const OrdData& d, const GhRule& rule, int c, double u0,
+                   double sigma, Eigen::VectorXd* grad, ClusterOut* o, Eigen::VectorXd* buf) {
+  const int s0 = d.start[c], nc = d.start[c + 1] - s0, K = rule.z.size(), J = d.J;
+  const int p = d.X.cols(), P = J - 1 + p + 1;
+  double uh;
+  if (!L.mode(c, u0, &uh)) return false;
+  if (buf->size() < 2 * nc * (K + 1)) buf->resize(2 * nc * (K + 1));
+  double* fa = buf->data();
+  double* sb = fa + nc * (K + 1);
+  HVal v0;
+  if (!L.h(c, uh, &v0, fa + nc * K, sb + nc * K)) return false;
+  const double s = 1 / std::sqrt(-v0.h2);
+  Eigen::VectorXd hk(K), h1k(K), pik;
+  for (int k = 0; k < K; ++k) {
+    HVal vk;
+    if (!L.h(c, uh + s * rule.z[k], &vk, fa + nc * k, sb + nc * k)) return false;
+    hk[k] = vk.h;
+    h1k[k] = vk.h1;
+  }
+  node_summaries(rule, uh, s, hk, &pik, o);
+  if (!grad) return true;
+
+  // At the mode: derivatives of h' and h'' in the parameters, and h'''.
+  const double s2 = sigma * sigma;
+  Eigen::VectorXd dh1 = Eigen::VectorXd::Zero(P), dh2 = Eigen::VectorXd::Zero(P);
+  Eigen::VectorXd d2(nc), d3(nc);
+  double h3 = 0;
+  const double* fam = fa + nc * K;
+  const double* sbm = sb + nc * K;
+  for (int j = 0; j < nc; ++j) {
+    const int i = s0 + j, cat = d.y[i];
+    const double wi = d.w[i], Fa = fam[j], Sb = sbm[j];
+    const double ffa = Fa * (1 - Fa), ffb = Sb * (1 - Sb);
+    const double fpa = ffa * (1 - 2 * Fa), fpb = ffb * (2 * Sb - 1);
+    const double D1 = Sb - Fa, D2 = -ffa - ffb, D3 = -fpa - fpb;
+    if (cat < J) {
+      dh1[cat - 1] += sigma * wi * ffa;
+      dh2[cat - 1] -= s2 * wi * fpa;
+    }
+    if (cat > 1) {
+      dh1[cat - 2] += sigma * wi * ffb;
+      dh2[cat - 2] -= s2 * wi * fpb;
+    }
+    d2[j] = wi * D2;
+    d3[j] = wi * D3;
+    dh1[P - 1] += -sigma * wi * D1 + s2 * uh * wi * D2;
+    dh2[P - 1] += 2 * s2 * wi * D2 - s2 * sigma * uh * wi * D3;
+    h3 -= s2 * sigma * wi * D3;
+  }
+  const auto Xc = d.X.middleRows(s0, nc);
+  if (p) {
+    dh1.segment(J - 1, p) = sigma * (Xc.transpose() * d2);
+    dh2.segment(J - 1, p) = -s2 * (Xc.transpose() * d3);
+  }
+  const Eigen::VectorXd du = -dh1 / v0.h2;
+  const Eigen::VectorXd ds = 0.5 * s * s * s * (dh2 + h3 * du);
+  // The nodes' direct derivatives, averaged with the weights pi_k.
+  Eigen::VectorXd fbar = Eigen::VectorXd::Zero(nc), sbar = Eigen::VectorXd::Zero(nc);
+  double gsig = 0, hbar = 0, hzbar = 0;
+  for (int k = 0; k < K; ++k) {
+    const double pk = pik[k];
+    if (pk == 0) continue;
+    const double uk = uh + s * rule.z[k];
+    fbar += pk * Eigen::Map<const Eigen::VectorXd>(fa + nc * k, nc);
+    sbar += pk * Eigen::Map<const Eigen::VectorXd>(sb + nc * k, nc);
+    gsig += pk * uk * (h1k[k] + uk);
+    hbar += pk * h1k[k];
+    hzbar += pk * h1k[k] * rule.z[k];
+  }
+  Eigen::VectorXd acc = ds / s + hbar * du + hzbar * ds;
+  Eigen::VectorXd e(nc);
+  for (int j = 0; j < nc; ++j) {
+    const int i = s0 + j, cat = d.y[i];
+    const double wi = d.w[i];
+    if (cat < J) acc[cat - 1] += wi * (1 - fbar[j] + L.r(cat));
+    if (cat > 1) acc[cat - 2] += wi * (sbar[j] - 1 - L.r(cat));
+    e[j] = wi * (fbar[j] - sbar[j]);
+  }
+  if (p) acc.segment(J - 1, p) += Xc.transpose() * e;
+  acc[P - 1] += gsig;
+  *grad += acc;
+  return true;
+}
+
 }  // namespace
 }  // namespace glmmgee
 
@@ -200,7 +433,8 @@ Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::M
                               Eigen::Map<Eigen::VectorXi> start, int J,
                               Eigen::Map<Eigen::VectorXd> theta, Eigen::Map<Eigen::VectorXd> beta,
                               double log_sigma, int nAGQ, int link, bool gradient,
-                              Rcpp::Nullable<Rcpp::NumericVector> mode_start = R_NilValue) {
+                              Rcpp::Nullable<Rcpp::NumericVector> mode_start = R_NilValue,
+                              bool fast = true) {
   using namespace glmmgee;
   const int n = y.size(), p = X.cols(), M = start.size() - 1;
   if (X.rows() != n || offset.size() != n || weights.size() != n)
@@ -241,8 +475,29 @@ Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::M
   Eigen::VectorXd lw(K), hk(K), h1k(K);
   InterruptPoll poll(0.5);
   double total = 0;
+  // The logit link's closed forms (LogitCluster), cluster by cluster where
+  // they stay in range; the general evaluation otherwise.
+  std::unique_ptr<LogitCluster> lc;
+  if (fast && link == 0) {
+    lc.reset(new LogitCluster(d, th, eta0, sigma));
+    if (!lc->ok()) lc.reset();
+  }
+  Eigen::VectorXd buf;
   for (int c = 0; c < M; ++c) {
     if ((c & 63) == 0 && poll.poll()) poll.raise_if_interrupted();
+    if (lc) {
+      ClusterOut o;
+      // (adds to grad only when it succeeds)
+      if (logit_cluster(*lc, d, rule, c, u0[c], sigma, gradient ? &grad : nullptr, &o, &buf)) {
+        total += o.ll;
+        cll[c] = o.ll;
+        mode[c] = o.mode;
+        scale[c] = o.scale;
+        pmean[c] = o.pmean;
+        pvar[c] = o.pvar;
+        continue;
+      }
+    }
     const double uh = ev.mode(c, u0[c]);
     const HVal v0 = ev.h(c, uh);
     const double s = 1 / std::sqrt(-v0.h2);
@@ -348,4 +603,146 @@ Rcpp::List cpp_ordinal_scores(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::V
   }
   return Rcpp::List::create(Rcpp::Named("loglik") = ll, Rcpp::Named("d_upper") = da,
                             Rcpp::Named("d_lower") = db);
+}
+
+// Random effects of dimension q on one grouping factor (random slopes):
+//   eta_ij = x_ij'beta + o_ij + z_ij' Lambda u_i,   u_i ~ N(0, I_q),
+// Lambda lower triangular (the random effects' covariance is Lambda Lambda').
+// Each cluster's u is integrated out on the product Gauss-Hermite grid
+// (nAGQ^q nodes; one node: the Laplace approximation) centred at the mode
+// and scaled by the Cholesky factor R of -h''(u^) = R'R:
+//   L_i = -log det R + log sum_k w_k exp(||z_k||^2 / 2 + h(u^ + R^{-1} z_k)).
+// The value only: the fitter differentiates it numerically.
+// Returns the log-likelihood, per cluster the modes (M x q), R^{-1} R^{-T}
+// (the conditional variance of u at the mode, M x q^2, column-major per
+// cluster), the posterior means and variances from the nodes (same
+// layouts) and the log-likelihoods.
+// [[Rcpp::export]]
+Rcpp::List cpp_ordinal_loglik_re(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X,
+                                 Eigen::Map<Eigen::MatrixXd> Z,
+                                 Eigen::Map<Eigen::VectorXd> offset,
+                                 Eigen::Map<Eigen::VectorXd> weights,
+                                 Eigen::Map<Eigen::VectorXi> start, int J,
+                                 Eigen::Map<Eigen::VectorXd> theta, Eigen::Map<Eigen::VectorXd> beta,
+                                 Eigen::Map<Eigen::MatrixXd> Lambda, int nAGQ, int link,
+                                 Rcpp::Nullable<Rcpp::NumericMatrix> mode_start = R_NilValue) {
+  using namespace glmmgee;
+  const int n = y.size(), p = X.cols(), q = Z.cols(), M = start.size() - 1;
+  if (X.rows() != n || Z.rows() != n || offset.size() != n || weights.size() != n)
+    Rcpp::stop("ordinal engine: 'y', 'X', 'Z', 'offset' and 'weights' differ in rows");
+  if (q < 1 || Lambda.rows() != q || Lambda.cols() != q)
+    Rcpp::stop("ordinal engine: 'Lambda' must be q x q with q = ncol(Z) >= 1");
+  if (J < 2 || theta.size() != J - 1 || beta.size() != p)
+    Rcpp::stop("ordinal engine: wrong number of thresholds or coefficients");
+  if (M < 1 || start[0] != 0 || start[M] != n)
+    Rcpp::stop("ordinal engine: cluster starts must run from 0 to n");
+  for (int c = 0; c < M; ++c)
+    if (start[c + 1] < start[c]) Rcpp::stop("ordinal engine: cluster starts must not decrease");
+  for (int i = 0; i < n; ++i)
+    if (y[i] < 1 || y[i] > J) Rcpp::stop("ordinal engine: categories must lie in 1..J");
+  if (nAGQ < 1) Rcpp::stop("ordinal engine: nAGQ must be >= 1");
+  std::unique_ptr<CumLink> F = make_cum_link(link);
+  if (!F) Rcpp::stop("ordinal engine: unknown link code");
+  Eigen::MatrixXd U0 = Eigen::MatrixXd::Zero(M, q);
+  if (mode_start.isNotNull()) {
+    Rcpp::NumericMatrix ms(mode_start);
+    if (ms.nrow() != M || ms.ncol() != q)
+      Rcpp::stop("ordinal engine: 'mode_start' must be M x q");
+    for (int c = 0; c < M; ++c)
+      for (int r = 0; r < q; ++r) U0(c, r) = std::isfinite(ms(c, r)) ? ms(c, r) : 0.0;
+  }
+  const GhGrid grid = gh_grid(nAGQ, q);
+  const int K = grid.z.rows();
+  const Eigen::VectorXd eta0 = X * beta + offset;
+  // a_i = Lambda' z_i: eta_i = eta0_i + a_i'u.
+  const Eigen::MatrixXd A = Z * Lambda.triangularView<Eigen::Lower>().toDenseMatrix();
+  const Eigen::VectorXd th = theta;
+
+  auto bounds = [&](int i, double eta, double* a, double* b) {
+    const int k = y[i];
+    *a = k == J ? kInf : th[k - 1] - eta;
+    *b = k == 1 ? -kInf : th[k - 2] - eta;
+  };
+  // h(u), and with g, H non-null its gradient and Hessian.
+  auto hval = [&](int c, const Eigen::VectorXd& u, Eigen::VectorXd* g, Eigen::MatrixXd* H) {
+    double h = -0.5 * u.squaredNorm();
+    if (g) { *g = -u; *H = -Eigen::MatrixXd::Identity(q, q); }
+    for (int i = start[c]; i < start[c + 1]; ++i) {
+      double a, b;
+      bounds(i, eta0[i] + A.row(i).dot(u), &a, &b);
+      const CatDerivs d = cat_derivs(*F, a, b, false);
+      const double wi = weights[i];
+      h += wi * d.q;
+      if (g) {
+        *g -= (wi * (d.qa + d.qb)) * A.row(i).transpose();
+        H->noalias() += (wi * (d.qaa + 2 * d.qab + d.qbb)) * A.row(i).transpose() * A.row(i);
+      }
+    }
+    return h;
+  };
+
+  double total = 0;
+  Rcpp::NumericMatrix mode(M, q), pmean(M, q), cvar(M, q * q), pvar(M, q * q);
+  Rcpp::NumericVector cll(M);
+  InterruptPoll poll(0.5);
+  Eigen::VectorXd u(q), g(q), gn(q), step(q), un(q), lw(K), m1(q);
+  Eigen::MatrixXd H(q, q), Hn(q, q), m2(q, q);
+  for (int c = 0; c < M; ++c) {
+    if ((c & 15) == 0 && poll.poll()) poll.raise_if_interrupted();
+    // Newton's method with step halving (h is concave for log-concave F).
+    u = U0.row(c).transpose();
+    double hv = hval(c, u, &g, &H);
+    for (int it = 0; it < 200; ++it) {
+      step = (-H).llt().solve(g);  // the Newton step -H^{-1} g; -H is positive definite
+      double t = 1;
+      un = u + step;
+      double hn = hval(c, un, &gn, &Hn);
+      while (!(hn >= hv - 1e-12 * std::fabs(hv)) && t > 1e-10) {
+        t /= 2;
+        un = u + t * step;
+        hn = hval(c, un, &gn, &Hn);
+      }
+      const double moved = (t * step).cwiseAbs().maxCoeff();
+      u = un; hv = hn; g = gn; H = Hn;
+      if (moved < 1e-11 * (1 + u.cwiseAbs().maxCoeff())) break;
+    }
+    Eigen::LLT<Eigen::MatrixXd> llt(-H);
+    if (llt.info() != Eigen::Success) {
+      total = -kInf;
+      cll[c] = -kInf;
+      continue;
+    }
+    const Eigen::MatrixXd R = llt.matrixU();
+    const Eigen::MatrixXd Rinv = R.triangularView<Eigen::Upper>().solve(
+        Eigen::MatrixXd::Identity(q, q));
+    double logdetR = 0;
+    for (int r = 0; r < q; ++r) logdetR += std::log(R(r, r));
+    Eigen::MatrixXd uk(K, q);
+    double mx = -kInf;
+    for (int k = 0; k < K; ++k) {
+      const Eigen::VectorXd uu = u + Rinv * grid.z.row(k).transpose();
+      uk.row(k) = uu.transpose();
+      lw[k] = grid.logw_ad[k] + hval(c, uu, nullptr, nullptr);
+      mx = std::max(mx, lw[k]);
+    }
+    const double lse = mx + std::log((lw.array() - mx).exp().sum());
+    const double Lc = lse - logdetR;
+    total += Lc;
+    cll[c] = Lc;
+    const Eigen::VectorXd pik = (lw.array() - lse).exp().matrix();
+    m1 = uk.transpose() * pik;
+    m2 = uk.transpose() * pik.asDiagonal() * uk - m1 * m1.transpose();
+    const Eigen::MatrixXd cv = Rinv * Rinv.transpose();
+    for (int r = 0; r < q; ++r) {
+      mode(c, r) = u[r];
+      pmean(c, r) = m1[r];
+      for (int s = 0; s < q; ++s) {
+        cvar(c, r + q * s) = cv(r, s);
+        pvar(c, r + q * s) = m2(r, s);
+      }
+    }
+  }
+  return Rcpp::List::create(Rcpp::Named("loglik") = total, Rcpp::Named("mode") = mode,
+                            Rcpp::Named("mode_var") = cvar, Rcpp::Named("post_mean") = pmean,
+                            Rcpp::Named("post_var") = pvar, Rcpp::Named("cluster_loglik") = cll);
 }

@@ -1,0 +1,194 @@
+# Matrix-level fitter of the cumulative link mixed model with q random
+# effects on one grouping factor, e.g. (1 + x | g) or (x || g) (engine:
+# cpp_ordinal_loglik_re() in src/ordinal.cpp, the product Gauss-Hermite grid
+# centred at each cluster's mode; one node is the Laplace approximation).
+# The random intercept alone goes to ordinal_glmm_fit(), which has the exact
+# gradient; here the engine gives the value and the gradient is taken by
+# central differences of it.
+#
+# Parameters: thresholds, beta, and the lower-triangular factor Lambda of the
+# random effects' covariance Sigma = Lambda Lambda', its entries
+# (lam_row, lam_col) with the diagonal on the log scale (so Lambda's
+# diagonal stays positive and the factor is unique). The optimizer works on
+# (alpha_1, log increments, centred/scaled beta, lambda): the thresholds
+# absorb the centring of X. An unstructured Sigma makes the optimum
+# invariant to the location and units of a slope's covariate (Sigma maps
+# linearly); diagonal blocks (||) only to its units, as in lme4.
+ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, weights = NULL,
+                                offset = NULL, nAGQ = 1L, control = glmm_control()) {
+  n <- length(y)
+  p <- ncol(X)
+  q <- ncol(Z)
+  weights <- weights %||% rep(1, n)
+  offset <- offset %||% rep(0, n)
+  o <- order(group)
+  M <- nlevels(group)
+  starts <- c(0L, cumsum(tabulate(as.integer(group), M)))
+  ys <- as.integer(y[o]); ws <- as.numeric(weights[o]); os <- as.numeric(offset[o])
+  Xs <- X[o, , drop = FALSE]
+  Zs <- Z[o, , drop = FALSE]
+  ctr <- if (p) colMeans(Xs) else numeric()
+  scl <- if (p) apply(Xs, 2L, stats::sd) else numeric()
+  scl[!is.finite(scl) | scl == 0] <- 1
+  Xc <- if (p) sweep(sweep(Xs, 2L, ctr), 2L, scl, "/") else Xs
+  k1 <- J - 1L
+  nl <- length(lam_row)
+  diag_l <- lam_row == lam_col
+  P <- k1 + p + nl
+  link <- family$link_code
+  lambda_mat <- function(l) {
+    L <- matrix(0, q, q)
+    L[cbind(lam_row, lam_col)] <- ifelse(diag_l, exp(l), l)
+    L
+  }
+  last_modes <- NULL
+  engine <- function(Xm, theta, beta, l, K = nAGQ) {
+    r <- cpp_ordinal_loglik_re(ys, Xm, Zs, os, ws, starts, J, theta, beta, lambda_mat(l), K,
+                               link, last_modes)
+    if (all(is.finite(r$mode))) last_modes <<- r$mode
+    r
+  }
+  to_theta <- function(a) cumsum(c(a[1L], exp(a[-1L])))
+  evals <- 0L
+  value <- function(par, K) {
+    evals <<- evals + 1L
+    ll <- engine(Xc, to_theta(par[seq_len(k1)]), par[k1 + seq_len(p)], par[k1 + p + seq_len(nl)],
+                 K)$loglik
+    if (is.finite(ll)) ll else -Inf
+  }
+  # The value and its gradient by central differences (relative error
+  # ~1e-9 at steps of 1e-5: the modes are solved to 1e-11).
+  eval_at <- function(par, K) {
+    f0 <- value(par, K)
+    if (!is.finite(f0)) return(list(loglik = -Inf, gradient = rep(NA_real_, P)))
+    g <- vapply(seq_len(P), function(j) {
+      h <- 1e-5 * max(1, abs(par[j]))
+      e <- replace(numeric(P), j, h)
+      (value(par + e, K) - value(par - e, K)) / (2 * h)
+    }, 1)
+    list(loglik = f0, gradient = g)
+  }
+  cp <- cumsum(tapply(ws, factor(ys, levels = seq_len(J)), sum, default = 0)) / sum(ws)
+  cp <- pmin(pmax(cp[seq_len(k1)], 1e-4), 1 - 1e-4)
+  th <- cummax(family$linkfun(cp) + seq_len(k1) * 1e-3)
+  # Start: sd 1 for the intercept, a small one for the slopes, no correlation.
+  ones <- apply(Z == 1, 2L, all)
+  l0 <- ifelse(diag_l, ifelse(ones[lam_row], 0, log(0.3)), 0)
+  par0 <- c(th[1L], log(pmax(diff(th), 1e-3)), rep(0, p), l0)
+  lower <- c(rep(-Inf, k1 + p), ifelse(diag_l, log(1e-6), -Inf))
+  tight <- control$rel.tol / 100
+  search <- function(par, K, H = NULL) {
+    ev <- function(th) eval_at(th, K)
+    cur <- ev(par)
+    if (is.null(H)) {
+      # Away from the optimum the curvature in a variance parameter can be
+      # positive: the eigenvalues' absolute values make it a Newton start
+      # (modified Newton; Nocedal & Wright 2006, sec. 3.4).
+      H <- ordinal_hessian(ev, par, cur$gradient)
+      if (all(is.finite(H))) {
+        e <- eigen(H, symmetric = TRUE)
+        lam <- pmax(abs(e$values), 1e-3 * max(abs(e$values)))
+        H <- -e$vectors %*% (lam * t(e$vectors))
+      }
+    }
+    nb <- if (all(is.finite(H))) {
+      newton_search(ev, par, H, rep(FALSE, P), lower, maxit = min(control$iter.max, 50L),
+                    tol = tight, at = cur, bfgs = TRUE, shrink = 0.5, max_hits = 1L)
+    }
+    if (!is.null(nb) && nb$converged)
+      return(list(par = nb$theta, H = nb$hessian, convergence = 0L, message = nb$record$message,
+                  iterations = nb$record$iterations, optimizer = "Newton/BFGS"))
+    from <- if (is.null(nb)) par else nb$theta
+    opt <- nlminb_fallback(ev, from, lower, if (all(is.finite(H))) H else diag(P), control)
+    list(par = opt$par, H = NULL, convergence = opt$convergence, message = opt$message,
+         iterations = opt$iterations, optimizer = "Newton/BFGS, then nlminb")
+  }
+  opt <- if (nAGQ > 1L && control$laplace_start) {
+    s1 <- search(par0, 1L)
+    search(s1$par, nAGQ, s1$H)
+  } else {
+    search(par0, nAGQ)
+  }
+  par <- opt$par
+  beta <- par[k1 + seq_len(p)] / scl
+  theta <- to_theta(par[seq_len(k1)]) + sum(ctr * beta)
+  lam <- par[k1 + p + seq_len(nl)]
+  psi <- c(theta, beta, lam)
+  # Reported on the user's X: (thresholds, beta, lambda), Hessian by
+  # forward differences of the numerical gradient.
+  gfun <- function(ps) {
+    f <- function(x) {
+      evals <<- evals + 1L
+      ll <- engine(Xs, x[seq_len(k1)], x[k1 + seq_len(p)], x[k1 + p + seq_len(nl)])$loglik
+      if (is.finite(ll)) ll else -Inf
+    }
+    g <- vapply(seq_len(P), function(j) {
+      h <- 1e-5 * max(1, abs(ps[j]))
+      e <- replace(numeric(P), j, h)
+      (f(ps + e) - f(ps - e)) / (2 * h)
+    }, 1)
+    list(loglik = f(ps), gradient = g)
+  }
+  final <- gfun(psi)
+  fin <- engine(Xs, theta, beta, lam)
+  L <- lambda_mat(lam)
+  Sigma <- L %*% t(L)
+  warnings <- character()
+  sds <- sqrt(diag(Sigma))
+  singular <- any(exp(lam[diag_l]) < max(control$singular_tol, 1e-3))
+  if (singular)
+    warnings <- c(warnings, "a random-effect standard deviation (Cholesky factor's diagonal) is at (or near) zero: a singular fit")
+  gnorm <- max(abs(final$gradient[if (singular) seq_len(k1 + p) else TRUE]))
+  if (opt$convergence != 0L)
+    warnings <- c(warnings, paste0("the optimizer did not report convergence: ", opt$message))
+  if (is.finite(gnorm) && gnorm > control$grad_tol)
+    warnings <- c(warnings, sprintf("the largest gradient component at the optimum is %.2g (> grad_tol = %g)",
+                                    gnorm, control$grad_tol))
+  cov_psi <- matrix(NA_real_, P, P)
+  H <- NULL
+  if (control$hessian) {
+    H <- ordinal_hessian(gfun, psi, final$gradient)
+    cv <- tryCatch(solve(-H), error = function(e) NULL)
+    if (is.null(cv) || any(!is.finite(diag(cv))) || any(diag(cv) < 0)) {
+      if (!singular)
+        warnings <- c(warnings, "the Hessian of the log-likelihood is not negative definite: no standard errors")
+    } else {
+      cov_psi <- cv
+    }
+  }
+  # Random effects on the b = Lambda u scale, per cluster.
+  to_b <- function(U) U %*% t(L)
+  to_bvar <- function(V) t(apply(V, 1L, function(v) L %*% matrix(v, q, q) %*% t(L)))
+  list(theta = theta, beta = beta, lambda = lam, Lambda = L, Sigma = Sigma, psi = psi,
+       cov_psi = cov_psi, hessian = H, loglik = fin$loglik, gradient = final$gradient,
+       modes = list(mode = to_b(fin$mode), mode_var = to_bvar(fin$mode_var),
+                    post_mean = to_b(fin$post_mean), post_var = to_bvar(fin$post_var),
+                    loglik = fin$cluster_loglik),
+       nAGQ = nAGQ, singular = singular,
+       optinfo = list(method = if (nAGQ == 1L) "Laplace" else sprintf("AGHQ (nAGQ = %d, %d^%d nodes)", nAGQ, nAGQ, q),
+                      optimizer = opt$optimizer, iterations = opt$iterations,
+                      evaluations = evals, convergence = opt$convergence,
+                      message = opt$message, gradient_max = gnorm,
+                      gradient = "central differences of the engine's value",
+                      warnings = warnings))
+}
+
+# The approximated log-likelihood of a fitted slope model's data at other
+# parameter values psi = (thresholds, beta, lambda) (same nAGQ).
+ordinal_loglik_at_re <- function(fit, psi) {
+  o <- order(fit$group)
+  M <- length(fit$group_levels)
+  starts <- c(0L, cumsum(tabulate(fit$group, M)))
+  n <- length(fit$y)
+  k1 <- length(fit$thresholds)
+  p <- length(fit$coefficients)
+  q <- ncol(fit$Z)
+  l <- psi[k1 + p + seq_along(fit$lam_row)]
+  L <- matrix(0, q, q)
+  L[cbind(fit$lam_row, fit$lam_col)] <- ifelse(fit$lam_row == fit$lam_col, exp(l), l)
+  cpp_ordinal_loglik_re(as.integer(fit$y[o]), fit$X[o, , drop = FALSE], fit$Z[o, , drop = FALSE],
+                        as.numeric((fit$offset %||% rep(0, n))[o]),
+                        as.numeric((fit$prior.weights %||% rep(1, n))[o]), starts,
+                        k1 + 1L, as.numeric(psi[seq_len(k1)]), as.numeric(psi[k1 + seq_len(p)]),
+                        L, fit$nAGQ, fit$family$link_code)$loglik
+}
