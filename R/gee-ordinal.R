@@ -133,10 +133,11 @@ gee_ordinal <- function(mc, formula, family, env, control) {
   off <- model_offset_total(mf)
   tm <- ordinal_times(mf[["(waves)"]], id)
   J <- length(resp$levels)
-  fit <- ordinal_gee_fit(X, resp$code, J, id$index, family, w, off)
   assoc <- NULL
-  if (corstr != "independence") {
-    assoc <- ordinal_lor_fit(X, resp$code, J, id, tm, family, off, fit$psi, corstr, R, control)
+  if (corstr == "independence") {
+    fit <- ordinal_gee_fit(X, resp$code, J, id$index, family, w, off)
+  } else {
+    assoc <- ordinal_lor_fit(X, resp$code, J, id, tm, family, off, corstr, R, control)
     fit <- assoc$fit
     assoc$fit <- NULL
   }
@@ -181,8 +182,10 @@ ordinal_times <- function(waves, id) {
 
 # The local-odds-ratios GEE: association from the pairs' tables, then
 # Fisher scoring with the full working covariance (src/ordinal-gee.cpp)
-# from the independence estimates.
-ordinal_lor_fit <- function(X, y, J, id, tm, family, off, start, corstr, R, control) {
+# from the independence estimates, which the same engine finds first with
+# tables of ones (no association: V block diagonal, the equations the
+# multinomial scores) from the marginal thresholds.
+ordinal_lor_fit <- function(X, y, J, id, tm, family, off, corstr, R, control) {
   K <- length(id$levels)
   T <- length(tm$labels)
   if (T < 2L)
@@ -193,10 +196,14 @@ ordinal_lor_fit <- function(X, y, J, id, tm, family, off, start, corstr, R, cont
   assoc <- ordinal_association(yw, J, corstr, R, tm$labels)
   ord <- order(id$index, tm$index)
   starts <- c(0L, cumsum(tabulate(id$index, K)))
-  res <- cpp_ordinal_gee_lor(as.integer(y[ord]), X[ord, , drop = FALSE], as.double(off[ord]),
-                             as.integer(starts), as.integer(tm$index[ord] - 1L), assoc$tables,
-                             assoc$pair, J, unname(start), family$link_code, control$maxit,
-                             control$epsilon, 1e-12, 1000L)
+  engine <- function(tables, start)
+    cpp_ordinal_gee_lor(as.integer(y[ord]), X[ord, , drop = FALSE], as.double(off[ord]),
+                        as.integer(starts), as.integer(tm$index[ord] - 1L), tables, assoc$pair, J,
+                        start, family$link_code, control$maxit, control$epsilon, 1e-12, 1000L)
+  cp <- cumsum(tabulate(y, J))[seq_len(J - 1L)] / length(y)
+  th0 <- cummax(family$linkfun(pmin(pmax(cp, 1e-4), 1 - 1e-4)) + seq_len(J - 1L) * 1e-3)
+  ind <- engine(matrix(1, J * J, ncol(assoc$tables)), c(th0, rep(0, ncol(X))))
+  res <- if (nzchar(ind$problem)) ind else engine(assoc$tables, ind$psi)
   warnings <- character()
   if (nzchar(res$problem)) warnings <- c(warnings, paste0("ordinal GEE: ", res$problem))
   if (!res$converged)

@@ -13,6 +13,8 @@
 suppressPackageStartupMessages(library(glmmgee))
 for (p in c("multgee", "gnm"))
   if (!requireNamespace(p, quietly = TRUE)) stop("the benchmark needs package '", p, "'")
+# multgee's formulas name gnm's MultHomog() without importing it.
+suppressPackageStartupMessages(library(gnm))
 args <- commandArgs(TRUE)
 Ks <- if (length(args)) as.integer(args) else 2000L
 cat(sprintf("glmmgee %s, multgee %s, R %s, %s; load average %s\n", packageVersion("glmmgee"),
