@@ -29,7 +29,8 @@
 #' @section Association structures (`corstr`):
 #' For an ordinal response `corstr` takes the local odds ratios structures
 #' of Touloumis, Agresti and Kateri (2013), by multgee's `LORstr` names:
-#' * `"independence"` (default): the estimating equations above.
+#' * `"independence"` (gee()'s default; multgee's is `"category.exch"`): the
+#'   estimating equations above.
 #' * `"uniform"`: one log local odds ratio \eqn{\phi} for all pairs of
 #'   times and categories.
 #' * `"category.exch"`: one \eqn{\phi_{ts}} per pair of times t < s.
@@ -47,7 +48,9 @@
 #' cross-classified over the clusters seen at both, and a log-linear model
 #' with free margins per table and the structure's association term is
 #' fitted by Poisson maximum likelihood (the margins profiled out by
-#' iterative proportional fitting). The working covariance of a cluster's
+#' iterative proportional fitting). multgee's other options (`LORem =
+#' "2way"`, `homogeneous = FALSE`, `restricted = TRUE`, `add > 0`) are not
+#' available. The working covariance of a cluster's
 #' category indicators is then built from the fitted marginal probabilities:
 #' \eqn{\mathrm{diag}(\pi_t) - \pi_t\pi_t'} within a time and \eqn{P_{ts} -
 #' \pi_t\pi_s'} between times, where the joint table \eqn{P_{ts}} has the

@@ -61,6 +61,21 @@ test_that("arthritis, time.exch and RC (row-column scores): as multgee's ordLORg
   }
 })
 
+test_that("arthritis, probit link, uniform: as multgee's ordLORgee(link = \"probit\")", {
+  skip_if_not_installed("multgee")
+  skip_if_not_installed("gnm")
+  suppressPackageStartupMessages(library(gnm))
+  data("arthritis", package = "multgee", envir = environment())
+  ref <- suppressMessages(multgee::ordLORgee(
+    y ~ factor(time) + factor(trt), data = arthritis, id = id, repeated = time, link = "probit",
+    LORstr = "uniform", control = multgee::LORgee_control(tolerance = 1e-8, maxiter = 100)))
+  ours <- gee(factor(y) ~ factor(time) + factor(trt), data = arthritis, id = id, waves = time,
+              family = cumulative("probit"), corstr = "uniform", na.action = na.omit)
+  sgn <- c(rep(1, 4), rep(-1, 3))
+  expect_equal(unname(coef(ours)), unname(sgn * coef(ref)), tolerance = 1e-5)
+  expect_equal(unname(sqrt(diag(vcov(ours)))), unname(sqrt(diag(ref$robust.variance))), tolerance = 1e-5)
+})
+
 test_that("arthritis, fixed association table: as multgee's LORstr = \"fixed\"", {
   skip_if_not_installed("multgee")
   data("arthritis", package = "multgee", envir = environment())
