@@ -218,6 +218,14 @@ cpp_lmm_eval <- function(suff, theta, prow, pcol, reml, full) {
     .Call(`_glmmgee_cpp_lmm_eval`, suff, theta, prow, pcol, reml, full)
 }
 
+cpp_ordinal_gee_lor <- function(y, X, offset, starts, time, tables, pair, J, start, link, maxit, tol, ipf_tol, ipf_maxit) {
+    .Call(`_glmmgee_cpp_ordinal_gee_lor`, y, X, offset, starts, time, tables, pair, J, start, link, maxit, tol, ipf_tol, ipf_maxit)
+}
+
+cpp_ipf_table <- function(table, r, c, tol, maxit) {
+    .Call(`_glmmgee_cpp_ipf_table`, table, r, c, tol, maxit)
+}
+
 cpp_ordinal_loglik <- function(y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start = NULL, fast = TRUE) {
     .Call(`_glmmgee_cpp_ordinal_loglik`, y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start, fast)
 }

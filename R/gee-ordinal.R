@@ -12,8 +12,8 @@
 #' F(\theta_k - x_{ij}'\beta)} (the parameterization of [cumulative()],
 #' as `ordinal::clm()`: a positive coefficient moves the response towards
 #' higher categories). With the independence working structure for the
-#' association between a cluster's responses (the only one available here)
-#' the estimating equations are the score equations of the multinomial
+#' association between a cluster's responses (the default; other
+#' structures below) the estimating equations are the score equations of the multinomial
 #' likelihood that ignores the clustering; the estimates therefore equal
 #' `ordinal::clm()`'s, and the clustering enters through the robust
 #' sandwich variance \eqn{H^{-1} B H^{-1}}, with \eqn{H = \sum_i D_i'V_i^{-1}D_i}
@@ -23,13 +23,55 @@
 #' estimates and standard errors of `multgee::ordLORgee(LORstr =
 #' "independence")` (whose coefficients have the opposite sign, from
 #' \eqn{P(Y \le k) = F(\beta_{0k} + x'\beta)}) and of `geepack::ordgee()`
-#' with `corstr = "independence"`.
-#'
-#' Association models for the global cumulative odds ratios (multgee's
-#' `"uniform"`, `"category.exch"`, `"time.exch"`, `"RC"`; ordgee's
-#' exchangeable and unstructured ones) are not available: any `corstr`
-#' other than `"independence"` is an error. Prior weights multiply each
+#' with `corstr = "independence"`. Prior weights multiply each
 #' observation's estimating function; offsets are allowed.
+#'
+#' @section Association structures (`corstr`):
+#' For an ordinal response `corstr` takes the local odds ratios structures
+#' of Touloumis, Agresti and Kateri (2013), by multgee's `LORstr` names:
+#' * `"independence"` (gee()'s default; multgee's is `"category.exch"`): the
+#'   estimating equations above.
+#' * `"uniform"`: one log local odds ratio \eqn{\phi} for all pairs of
+#'   times and categories.
+#' * `"category.exch"`: one \eqn{\phi_{ts}} per pair of times t < s.
+#' * `"time.exch"`: log local odds ratios \eqn{(\mu_{a+1} - \mu_a)(\mu_{b+1}
+#'   - \mu_b)} from one set of row-column scores \eqn{\mu} for all pairs.
+#' * `"RC"`: such scores for each pair of times.
+#' * `"fixed"`: the local odds ratios of the table(s) given in `R`: a
+#'   \eqn{J \times J} table of positive numbers for all pairs, or multgee's
+#'   `LORterm` layout (one row per pair of times, (1,2), (1,3), ..., holding
+#'   a \eqn{J \times J} table by columns).
+#'
+#' As in `multgee::ordLORgee()` (whose defaults `LORem = "3way"`,
+#' `homogeneous = TRUE`, `add = 0` these are), the association is estimated
+#' once, before the regression: the responses of each pair of times are
+#' cross-classified over the clusters seen at both, and a log-linear model
+#' with free margins per table and the structure's association term is
+#' fitted by Poisson maximum likelihood (the margins profiled out by
+#' iterative proportional fitting). multgee's other options (`LORem =
+#' "2way"`, `homogeneous = FALSE`, `restricted = TRUE`, `add > 0`) are not
+#' available. The working covariance of a cluster's
+#' category indicators is then built from the fitted marginal probabilities:
+#' \eqn{\mathrm{diag}(\pi_t) - \pi_t\pi_t'} within a time and \eqn{P_{ts} -
+#' \pi_t\pi_s'} between times, where the joint table \eqn{P_{ts}} has the
+#' margins \eqn{\pi_t, \pi_s} and the estimated local odds ratios
+#' (iterative proportional fitting, in C++). Thresholds and coefficients
+#' solve \eqn{\sum_i D_i'V_i^{-1}(y_i - \pi_i) = 0} by Fisher scoring from
+#' the independence estimates, to a relative step of
+#' `gee_control()$epsilon` (multgee stops at a relative change of 1e-3 by
+#' default, so its estimates differ from the root in the third or fourth
+#' digit unless its `tolerance` is lowered). The naive variance is
+#' \eqn{(\sum_i D_i'V_i^{-1}D_i)^{-1}} and the robust one the sandwich.
+#'
+#' The times of a cluster's responses are `waves` (a whole-number time
+#' index, multgee's `repeated`); without it the rows of a cluster are
+#' taken as times 1, 2, ... in data order, which pairs the wrong visits when
+#' some are missing. Clusters may miss times and the rows need not be
+#' sorted. Prior weights are refused with these structures (the association
+#' model counts whole clusters). The estimated association is in
+#' `fit$association`: `parameters` (\eqn{\phi} or the scores, the first score
+#' fixed at 0), `local_odds_ratios` (a \eqn{(J-1) \times (J-1)} matrix per
+#' pair of times) and the pairs' `counts`.
 #'
 #' The fit is an object of class `glmmgee_gee_ordinal` with methods
 #' `print`, `summary`, `coef` (thresholds and coefficients), `vcov`
@@ -52,19 +94,29 @@
 #'   print(summary(fit))
 #'   odds_ratios(fit)
 #' }
+#' if (requireNamespace("multgee", quietly = TRUE)) {
+#'   data(arthritis, package = "multgee")
+#'   fit <- gee(factor(y) ~ factor(time) + factor(trt) + factor(baseline),
+#'              data = arthritis, id = id, waves = time, family = cumulative,
+#'              corstr = "uniform", na.action = na.omit)
+#'   fit
+#'   fit$association$local_odds_ratios[, , "1-3"]
+#' }
 NULL
 
-gee_ordinal <- function(mc, formula, family, env) {
-  corstr <- if (is.null(mc$corstr)) "independence" else eval(mc$corstr, env)
-  if (!identical(corstr, "independence"))
-    stop(sprintf(paste0("'corstr': ordinal GEE is available with the independence working ",
-                        "structure only (estimates as multgee's LORstr = \"independence\"), not \"%s\""),
-                 paste(corstr, collapse = ", ")), call. = FALSE)
-  for (a in c("waves", "R", "std.err", "scale.fix"))
-    if (!is.null(mc[[a]]) && !(a == "std.err" && identical(eval(mc[[a]], env), "san.se")))
-      stop(sprintf("'%s' is not used by the ordinal GEE (independence working structure, robust sandwich)", a),
+gee_ordinal <- function(mc, formula, family, env, control) {
+  corstr <- check_ordinal_corstr(if (is.null(mc$corstr)) "independence" else eval(mc$corstr, env))
+  for (a in c("scale.fix", "Mv"))
+    if (!is.null(mc[[a]]))
+      stop(sprintf("'%s' is not used by the ordinal GEE (multinomial variance, no scale or m-dependence)", a),
            call. = FALSE)
-  mf <- frame_from_call(mc, formula, env, c("weights", "offset", "id"))
+  if (!is.null(mc$std.err) && !identical(eval(mc$std.err, env), "san.se"))
+    stop("'std.err': the ordinal GEE reports the robust sandwich (\"san.se\"); the naive variance is vcov(fit, type = \"naive\")",
+         call. = FALSE)
+  R <- if (is.null(mc$R)) NULL else eval(mc$R, env)
+  if (!is.null(R) && corstr != "fixed")
+    stop("'R' is used only with corstr = \"fixed\" (the association table)", call. = FALSE)
+  mf <- frame_from_call(mc, formula, env, c("weights", "offset", "id", "waves"))
   check_frame_finite(mf)
   mt <- attr(mf, "terms")
   X <- stats::model.matrix(mt, mf)
@@ -76,23 +128,98 @@ gee_ordinal <- function(mc, formula, family, env) {
   w <- stats::model.weights(mf) %||% rep(1, nrow(mf))
   if (!is.numeric(w) || any(!is.finite(w)) || any(w < 0))
     stop("'weights' must be finite and non-negative", call. = FALSE)
+  if (corstr != "independence" && any(w != 1))
+    stop(sprintf(paste0("'weights': prior weights are available for the ordinal GEE with corstr = ",
+                        "\"independence\" only, not \"%s\" (the local odds ratios model counts ",
+                        "whole clusters); drop the zero-weight rows with 'subset' instead"), corstr),
+         call. = FALSE)
   off <- model_offset_total(mf)
-  fit <- ordinal_gee_fit(X, resp$code, length(resp$levels), id$index, family, w, off)
+  tm <- ordinal_times(mf[["(waves)"]], id)
+  J <- length(resp$levels)
+  assoc <- NULL
+  if (corstr == "independence") {
+    fit <- ordinal_gee_fit(X, resp$code, J, id$index, family, w, off)
+  } else {
+    assoc <- ordinal_lor_fit(X, resp$code, J, id, tm, family, off, corstr, R, control)
+    fit <- assoc$fit
+    assoc$fit <- NULL
+  }
   tn <- threshold_names(resp$levels)
   pn <- c(tn, colnames(X))
   names(fit$psi) <- pn
   dimnames(fit$robust) <- dimnames(fit$naive) <- list(pn, pn)
   k1 <- length(tn)
   obj <- structure(list(
-    call = mc, formula = formula, family = family, psi = fit$psi,
+    call = mc, formula = formula, family = family, corstr = corstr, psi = fit$psi,
     thresholds = fit$psi[seq_len(k1)], coefficients = fit$psi[-seq_len(k1)],
-    vcov = list(robust = fit$robust, naive = fit$naive), converged = fit$converged,
-    iterations = fit$iterations, nobs = sum(w > 0), nclusters = length(id$levels),
-    y_levels = resp$levels, X = X, terms = mt, xlevels = stats::.getXlevels(mt, mf),
-    contrasts = contr, model = mf, warnings = c(resp$warning, fit$warnings)),
+    vcov = list(robust = fit$robust, naive = fit$naive), association = assoc,
+    converged = fit$converged, iterations = fit$iterations, nobs = sum(w > 0),
+    nclusters = length(id$levels), y_levels = resp$levels, X = X, offset = off, terms = mt,
+    xlevels = stats::.getXlevels(mt, mf), contrasts = contr, model = mf,
+    warnings = c(resp$warning, if (!is.null(assoc)) assoc$warnings, fit$warnings)),
     class = "glmmgee_gee_ordinal")
   for (wn in obj$warnings) warning(wn, call. = FALSE)
   obj
+}
+
+# Time of each observation within its cluster: the index into the sorted
+# distinct 'waves' values, or without waves the position in data order
+# within the cluster (multgee's default for 'repeated').
+ordinal_times <- function(waves, id) {
+  n <- length(id$index)
+  if (is.null(waves)) {
+    pos <- stats::ave(seq_len(n), id$index, FUN = seq_along)
+    labels <- NULL
+  } else {
+    pos <- wave_positions(waves, n)
+    labels <- sort(unique(waves))
+  }
+  if (anyDuplicated(cbind(id$index, pos))) {
+    bad <- id$levels[id$index[duplicated(cbind(id$index, pos))][1L]]
+    stop(sprintf("'waves' has a duplicated value within cluster %s of 'id': each time may occur once per cluster",
+                 bad), call. = FALSE)
+  }
+  u <- sort(unique(pos))
+  list(index = match(pos, u), labels = if (is.null(labels)) as.character(u) else format(labels, trim = TRUE))
+}
+
+# The local-odds-ratios GEE: association from the pairs' tables, then
+# Fisher scoring with the full working covariance (src/ordinal-gee.cpp)
+# from the independence estimates, which the same engine finds first with
+# tables of ones (no association: V block diagonal, the equations the
+# multinomial scores) from the marginal thresholds.
+ordinal_lor_fit <- function(X, y, J, id, tm, family, off, corstr, R, control) {
+  K <- length(id$levels)
+  T <- length(tm$labels)
+  if (T < 2L)
+    stop(sprintf("corstr = \"%s\" needs repeated responses, but every cluster has one observation (one time)",
+                 corstr), call. = FALSE)
+  yw <- matrix(NA_integer_, K, T)
+  yw[cbind(id$index, tm$index)] <- y
+  assoc <- ordinal_association(yw, J, corstr, R, tm$labels)
+  ord <- order(id$index, tm$index)
+  starts <- c(0L, cumsum(tabulate(id$index, K)))
+  engine <- function(tables, start)
+    cpp_ordinal_gee_lor(as.integer(y[ord]), X[ord, , drop = FALSE], as.double(off[ord]),
+                        as.integer(starts), as.integer(tm$index[ord] - 1L), tables, assoc$pair, J,
+                        start, family$link_code, control$maxit, control$epsilon, 1e-12, 1000L)
+  cp <- cumsum(tabulate(y, J))[seq_len(J - 1L)] / length(y)
+  th0 <- cummax(family$linkfun(pmin(pmax(cp, 1e-4), 1 - 1e-4)) + seq_len(J - 1L) * 1e-3)
+  ind <- engine(matrix(1, J * J, ncol(assoc$tables)), c(th0, rep(0, ncol(X))))
+  res <- if (nzchar(ind$problem)) ind else engine(assoc$tables, ind$psi)
+  warnings <- character()
+  if (nzchar(res$problem)) warnings <- c(warnings, paste0("ordinal GEE: ", res$problem))
+  if (!res$converged)
+    warnings <- c(warnings, sprintf(paste0("the ordinal GEE did not converge in %d iterations ",
+                                           "(last relative step %.2g, largest estimating-function component %.2g)"),
+                                    res$iterations, res$criterion, res$score))
+  if (res$ipf_unconverged > 0L)
+    warnings <- c(warnings, sprintf("iterative proportional fitting did not reach its tolerance for %d pairs of responses",
+                                    res$ipf_unconverged))
+  assoc$fit <- list(psi = res$psi, naive = res$naive, robust = res$robust,
+                    converged = res$converged, iterations = res$iterations, warnings = warnings)
+  assoc$score <- res$score
+  assoc
 }
 
 # Independence estimating equations (the multinomial scores) solved by
@@ -178,8 +305,9 @@ ordinal_gee_fit <- function(X, y, J, id, family, w, off) {
 
 #' @export
 print.glmmgee_gee_ordinal <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
-  cat(sprintf("Ordinal GEE: marginal cumulative link model (%s link), independence working structure\n",
-              x$family$link))
+  cat(sprintf("Ordinal GEE: marginal cumulative link model (%s link), %s\n", x$family$link,
+              if (is.null(x$association)) "independence working structure"
+              else sprintf("local odds ratios structure \"%s\"", x$corstr)))
   cat("Formula:", paste(deparse(x$formula), collapse = " "), "\n")
   cat(sprintf("%d observations, %d clusters; %d response categories\n", x$nobs, x$nclusters,
               length(x$y_levels)))
@@ -187,6 +315,12 @@ print.glmmgee_gee_ordinal <- function(x, digits = max(3L, getOption("digits") - 
   print(signif(x$coefficients, digits))
   cat("Thresholds:\n")
   print(signif(x$thresholds, digits))
+  if (length(x$association$parameters)) {
+    cat(sprintf("Association (\"%s\", fixed at its estimate from the pairs' tables):\n", x$corstr))
+    print(signif(x$association$parameters, digits))
+  } else if (identical(x$corstr, "fixed")) {
+    cat("Association: the local odds ratios of the given table(s) 'R'\n")
+  }
   if (length(x$warnings)) cat(paste0("Note: ", x$warnings, "\n"), sep = "")
   invisible(x)
 }

@@ -127,6 +127,9 @@
 #'   response (see [ordinal-gee]).
 #' @param corstr working correlation: `"independence"`, `"exchangeable"`,
 #'   `"ar1"`, `"unstructured"`, `"mdep"` or `"fixed"` (see the section).
+#'   For [cumulative()] the local odds ratios structures `"independence"`,
+#'   `"uniform"`, `"category.exch"`, `"time.exch"`, `"RC"` or `"fixed"`
+#'   (multgee's `LORstr` names; see [ordinal-gee]).
 #' @param waves optional whole-number time index within cluster: a bare
 #'   column name or a vector. Must not repeat within a cluster.
 #' @param weights optional prior weights (binomial: number of trials).
@@ -139,7 +142,8 @@
 #'   the Pearson statistic / N of its starting glm fit.)
 #' @param R working correlation matrix for `corstr = "fixed"`: square,
 #'   symmetric, unit diagonal, positive definite, with a row per wave
-#'   position (at least as many as there are positions).
+#'   position (at least as many as there are positions). For [cumulative()]
+#'   the association table(s) instead (see [ordinal-gee]).
 #' @param Mv order of the `"mdep"` working correlation.
 #' @param control a [gee_control()] list.
 #' @param ... control settings passed to [gee_control()] when `control` is
@@ -205,7 +209,7 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
     stop("give control settings either in 'control' or as extra arguments, not both",
          call. = FALSE)
   # Ordinal responses: the marginal cumulative link model (gee-ordinal.R).
-  if (!is.null(cum <- as_cumulative(family))) return(gee_ordinal(mc, formula, cum, parent.frame()))
+  if (!is.null(cum <- as_cumulative(family))) return(gee_ordinal(mc, formula, cum, parent.frame(), control))
   family <- resolve_family(family)
   env <- parent.frame()
   check_extra_lengths(mc, if (missing(data)) NULL else data, environment(formula),

@@ -144,7 +144,7 @@ ordinal_newdata <- function(object, newdata) {
   X <- X[, colnames(object$X), drop = FALSE]
   off <- stats::model.offset(mf) %||% rep(0, nrow(X))
   g <- NULL
-  if (length(object$group_name) == 1L && object$group_name %in% names(newdata)) {
+  if (length(object$group_name) == 1L && object$group_name %in% names(newdata)) {  # GEE: none
     g <- match(as.character(newdata[[object$group_name]]), object$group_levels)
   }
   list(X = X, offset = off, group = g)

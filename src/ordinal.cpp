@@ -15,6 +15,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include "cum-link.h"
 #include "gh-rule.h"
 #include "resources.h"
 
@@ -22,62 +23,6 @@ namespace glmmgee {
 namespace {
 
 const double kInf = std::numeric_limits<double>::infinity();
-
-// One latent distribution F: log F, log(1 - F), log f, and f'/f, f''/f.
-class CumLink {
- public:
-  virtual ~CumLink() {}
-  virtual double logF(double x) const = 0;
-  virtual double logS(double x) const = 0;
-  virtual double logf(double x) const = 0;
-  virtual double g1(double x) const = 0;
-  virtual double g2(double x) const = 0;
-};
-
-class LogitLink : public CumLink {
- public:
-  double logF(double x) const override {
-    return x < 0 ? x - std::log1p(std::exp(x)) : -std::log1p(std::exp(-x));
-  }
-  double logS(double x) const override { return logF(-x); }
-  double logf(double x) const override { return logF(x) + logS(x); }
-  double g1(double x) const override { return -std::tanh(x / 2); }  // 1 - 2F
-  double g2(double x) const override {
-    const double t = g1(x), f = std::exp(logf(x));
-    return t * t - 2 * f;
-  }
-};
-
-class ProbitLink : public CumLink {
- public:
-  double logF(double x) const override { return R::pnorm(x, 0.0, 1.0, 1, 1); }
-  double logS(double x) const override { return R::pnorm(x, 0.0, 1.0, 0, 1); }
-  double logf(double x) const override { return -0.5 * x * x - 0.918938533204672742; }
-  double g1(double x) const override { return -x; }
-  double g2(double x) const override { return x * x - 1; }
-};
-
-// F(x) = 1 - exp(-exp(x)), as ordinal's "cloglog".
-class CloglogLink : public CumLink {
- public:
-  double logF(double x) const override { return std::log(-std::expm1(-std::exp(x))); }
-  double logS(double x) const override { return -std::exp(x); }
-  double logf(double x) const override { return x - std::exp(x); }
-  double g1(double x) const override { return 1 - std::exp(x); }
-  double g2(double x) const override {
-    const double e = std::exp(x);
-    return (1 - e) * (1 - e) - e;
-  }
-};
-
-std::unique_ptr<CumLink> make_cum_link(int code) {
-  switch (code) {
-    case 0: return std::unique_ptr<CumLink>(new LogitLink());
-    case 1: return std::unique_ptr<CumLink>(new ProbitLink());
-    case 2: return std::unique_ptr<CumLink>(new CloglogLink());
-  }
-  return nullptr;
-}
 
 // log p, p = F(a) - F(b), and its partial derivatives in the upper (a) and
 // lower (b) arguments up to the third order. a = +Inf or b = -Inf for the

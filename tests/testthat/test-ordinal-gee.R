@@ -51,5 +51,5 @@ test_that("estimates equal clm's (independence likelihood); other structures ref
   P <- predict(ours, type = "prob")
   expect_equal(unname(rowSums(P)), rep(1, 72))
   expect_error(gee(rating ~ temp, data = ordinal::wine, id = judge, family = cumulative,
-                   corstr = "exchangeable"), "independence working")
+                   corstr = "exchangeable"), "local odds ratio structures")
 })

@@ -1,0 +1,266 @@
+// Ordinal GEE with a local-odds-ratios association structure (Touloumis,
+// Agresti and Kateri, 2013): the marginal cumulative link model
+//   P(Y_it <= k) = F(theta_k - x_it'beta - o_it),
+// fitted by Fisher scoring on the estimating equations
+//   sum_i D_i' V_i^{-1} (y_i - pi_i) = 0,
+// where y_i stacks the indicators of categories 1..J-1 at each of the
+// cluster's times, pi_i their marginal probabilities and D_i = d pi_i / d psi.
+// V_i is their full covariance: diag(pi_t) - pi_t pi_t' within a time, and
+// P_ts - pi_t pi_s' between times t < s, where the joint table P_ts has the
+// margins pi_t, pi_s (all J categories) and the local odds ratios of the
+// pair's association table, found by iterative proportional fitting from
+// that table. The association tables are estimated beforehand in R
+// (gee-ordinal-assoc.R) and held fixed, as in multgee::ordLORgee.
+#include <RcppEigen.h>
+#include <cmath>
+#include <string>
+#include <vector>
+#include "cum-link.h"
+#include "resources.h"
+
+namespace glmmgee {
+namespace {
+
+struct OrdGeeData {
+  const Eigen::Map<const Eigen::VectorXi>& y;      // categories 1..J, sorted by cluster, time
+  const Eigen::Map<const Eigen::MatrixXd>& X;      // covariates, no intercept
+  const Eigen::Map<const Eigen::VectorXd>& offset;
+  const Eigen::Map<const Eigen::VectorXi>& starts; // cluster i: rows starts[i] .. starts[i+1]-1
+  const Eigen::Map<const Eigen::VectorXi>& time;   // 0-based time index
+  const Eigen::Map<const Eigen::MatrixXd>& tables; // J*J x pairs, column-major J x J tables
+  const Eigen::Map<const Eigen::MatrixXi>& pair;   // T x T: column of `tables` for t < s
+  int J;
+  double ipf_tol;
+  int ipf_maxit;
+};
+
+struct OrdGeeEval {
+  Eigen::MatrixXd A, B;   // sum D'V^-1 D, sum u_i u_i'
+  Eigen::VectorXd U;      // sum u_i
+  bool valid = true;
+  std::string problem;
+  int ipf_unconverged = 0;
+};
+
+// Scales `tab` (J x J, positive) to row sums r and column sums c; returns
+// false when the row sums still differ from r by more than tol.
+bool ipf_fit(Eigen::MatrixXd& tab, const Eigen::VectorXd& r, const Eigen::VectorXd& c, double tol,
+             int maxit) {
+  for (int it = 0; it < maxit; ++it) {
+    Eigen::VectorXd rs = tab.rowwise().sum();
+    for (int a = 0; a < tab.rows(); ++a) tab.row(a) *= rs[a] > 0 ? r[a] / rs[a] : 0.0;
+    Eigen::VectorXd cs = tab.colwise().sum();
+    for (int b = 0; b < tab.cols(); ++b) tab.col(b) *= cs[b] > 0 ? c[b] / cs[b] : 0.0;
+    rs = tab.rowwise().sum();
+    if ((rs - r).cwiseAbs().maxCoeff() <= tol) return true;
+  }
+  return false;
+}
+
+OrdGeeEval ordgee_eval(const OrdGeeData& d, const CumLink& F, const Eigen::VectorXd& psi,
+                       InterruptPoll& ip) {
+  const int J = d.J, k1 = J - 1, p = d.X.cols(), q = k1 + p;
+  const int K = d.starts.size() - 1;
+  OrdGeeEval out;
+  out.A = Eigen::MatrixXd::Zero(q, q);
+  out.B = Eigen::MatrixXd::Zero(q, q);
+  out.U = Eigen::VectorXd::Zero(q);
+  const Eigen::VectorXd theta = psi.head(k1), beta = psi.tail(p);
+  for (int i = 0; i < K; ++i) {
+    if (ip.poll()) break;
+    const int s0 = d.starts[i], ni = d.starts[i + 1] - s0, m = ni * k1;
+    Eigen::MatrixXd P(J, ni);           // category probabilities, all J
+    Eigen::MatrixXd D = Eigen::MatrixXd::Zero(m, q);
+    Eigen::VectorXd r(m);
+    for (int j = 0; j < ni; ++j) {
+      const int row = s0 + j;
+      const double eta = (p ? d.X.row(row).dot(beta) : 0.0) + d.offset[row];
+      double Fprev = 0.0, fprev = 0.0;
+      for (int k = 0; k < J; ++k) {
+        double Fk = 1.0, fk = 0.0;
+        if (k < k1) {
+          const double c = theta[k] - eta;
+          Fk = std::exp(F.logF(c));
+          fk = std::exp(F.logf(c));
+        }
+        P(k, j) = k == k1 ? std::exp(F.logS(theta[k1 - 1] - eta)) : Fk - Fprev;
+        if (!(P(k, j) > 0)) {
+          out.valid = false;
+          out.problem = "a category probability is zero or negative";
+          return out;
+        }
+        if (k < k1) {
+          const int rr = j * k1 + k;
+          r[rr] = (d.y[row] == k + 1 ? 1.0 : 0.0) - P(k, j);
+          D(rr, k) = fk;
+          if (k > 0) D(rr, k - 1) = -fprev;
+          for (int c = 0; c < p; ++c) D(rr, k1 + c) = -(fk - fprev) * d.X(row, c);
+        }
+        Fprev = Fk;
+        fprev = fk;
+      }
+    }
+    Eigen::MatrixXd V = Eigen::MatrixXd::Zero(m, m);
+    for (int j = 0; j < ni; ++j) {
+      const Eigen::VectorXd pj = P.col(j).head(k1);
+      V.block(j * k1, j * k1, k1, k1) = -pj * pj.transpose();
+      V.block(j * k1, j * k1, k1, k1).diagonal() += pj;
+      for (int l = j + 1; l < ni; ++l) {
+        const int col = d.pair(d.time[s0 + j], d.time[s0 + l]);
+        Eigen::MatrixXd tab = Eigen::Map<const Eigen::MatrixXd>(d.tables.col(col).data(), J, J);
+        if (!ipf_fit(tab, P.col(j), P.col(l), d.ipf_tol, d.ipf_maxit)) ++out.ipf_unconverged;
+        const Eigen::MatrixXd blk =
+            tab.topLeftCorner(k1, k1) - pj * P.col(l).head(k1).transpose();
+        V.block(j * k1, l * k1, k1, k1) = blk;
+        V.block(l * k1, j * k1, k1, k1) = blk.transpose();
+      }
+    }
+    Eigen::LLT<Eigen::MatrixXd> llt(V);
+    if (llt.info() != Eigen::Success) {
+      out.valid = false;
+      out.problem = "the working covariance of cluster " + std::to_string(i + 1) +
+                    " is not positive definite";
+      return out;
+    }
+    const Eigen::MatrixXd W = llt.solve(D);      // V^-1 D
+    const Eigen::VectorXd u = W.transpose() * r;
+    out.A.noalias() += D.transpose() * W;
+    out.U += u;
+    out.B.noalias() += u * u.transpose();
+  }
+  ip.raise_if_interrupted();
+  return out;
+}
+
+bool ordered_thresholds(const Eigen::VectorXd& psi, int k1) {
+  for (int k = 1; k < k1; ++k)
+    if (!(psi[k] > psi[k - 1])) return false;
+  return true;
+}
+
+}  // namespace
+}  // namespace glmmgee
+
+// Fisher scoring for the ordinal GEE with fixed association tables, from
+// `start` (thresholds then coefficients); the naive variance A^-1 and the
+// sandwich A^-1 B A^-1 at the root.
+// [[Rcpp::export]]
+Rcpp::List cpp_ordinal_gee_lor(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X,
+                               Eigen::Map<Eigen::VectorXd> offset, Eigen::Map<Eigen::VectorXi> starts,
+                               Eigen::Map<Eigen::VectorXi> time, Eigen::Map<Eigen::MatrixXd> tables,
+                               Eigen::Map<Eigen::MatrixXi> pair, int J, Eigen::Map<Eigen::VectorXd> start,
+                               int link, int maxit, double tol, double ipf_tol, int ipf_maxit) {
+  using namespace glmmgee;
+  const int n = y.size(), p = X.cols(), k1 = J - 1, K = starts.size() - 1;
+  if (J < 2) Rcpp::stop("ordinal GEE: at least two categories are needed");
+  if (X.rows() != n || offset.size() != n || time.size() != n)
+    Rcpp::stop("ordinal GEE: 'y', 'X', 'offset' and 'time' differ in length");
+  if (K < 1 || starts[0] != 0 || starts[K] != n)
+    Rcpp::stop("ordinal GEE: 'starts' must run from 0 to the number of observations");
+  if (start.size() != k1 + p) Rcpp::stop("ordinal GEE: 'start' has the wrong length");
+  if (tables.rows() != J * J) Rcpp::stop("ordinal GEE: association tables must have J*J rows");
+  const int T = pair.rows();
+  if (pair.cols() != T) Rcpp::stop("ordinal GEE: 'pair' must be square");
+  for (int i = 0; i < K; ++i) {
+    if (starts[i + 1] < starts[i]) Rcpp::stop("ordinal GEE: 'starts' must be increasing");
+    for (int r = starts[i]; r < starts[i + 1]; ++r) {
+      if (y[r] < 1 || y[r] > J) Rcpp::stop("ordinal GEE: categories must lie in 1..J");
+      if (time[r] < 0 || time[r] >= T) Rcpp::stop("ordinal GEE: time index out of range");
+      if (r > starts[i] && time[r] <= time[r - 1])
+        Rcpp::stop("ordinal GEE: times must increase within a cluster");
+      if (r > starts[i]) {
+        const int c = pair(time[r - 1], time[r]);
+        if (c < 0 || c >= tables.cols()) Rcpp::stop("ordinal GEE: no association table for a pair of times");
+      }
+    }
+  }
+  for (int a = 0; a < T; ++a)
+    for (int b = a + 1; b < T; ++b)
+      if (pair(a, b) < 0 || pair(a, b) >= tables.cols())
+        Rcpp::stop("ordinal GEE: no association table for a pair of times");
+  if (!(tables.array() > 0).all() || !tables.allFinite())
+    Rcpp::stop("ordinal GEE: association tables must be positive and finite");
+  std::unique_ptr<CumLink> F = make_cum_link(link);
+  if (!F) Rcpp::stop("ordinal GEE: unknown link code");
+  const Eigen::Map<const Eigen::VectorXi> cy(y.data(), n), cs(starts.data(), K + 1),
+      ct(time.data(), n);
+  const Eigen::Map<const Eigen::MatrixXd> cX(X.data(), n, p), ctab(tables.data(), J * J, tables.cols());
+  const Eigen::Map<const Eigen::VectorXd> co(offset.data(), n);
+  const Eigen::Map<const Eigen::MatrixXi> cp(pair.data(), T, T);
+  OrdGeeData d{cy, cX, co, cs, ct, ctab, cp, J, ipf_tol, ipf_maxit};
+  InterruptPoll ip;
+  Eigen::VectorXd psi = start;
+  if (!ordered_thresholds(psi, k1)) Rcpp::stop("ordinal GEE: starting thresholds are not increasing");
+  OrdGeeEval ev = ordgee_eval(d, *F, psi, ip);
+  if (!ev.valid) Rcpp::stop("ordinal GEE: at the starting values " + ev.problem);
+  bool converged = false;
+  int iter = 0, halvings = 0;
+  double crit = NA_REAL;
+  std::string problem;
+  for (iter = 1; iter <= maxit; ++iter) {
+    Eigen::LDLT<Eigen::MatrixXd> ldlt(ev.A);
+    if (ldlt.info() != Eigen::Success) {
+      problem = "the information matrix D'V^-1 D is singular";
+      break;
+    }
+    Eigen::VectorXd step = ldlt.solve(ev.U);
+    if (!step.allFinite()) {
+      problem = "the scoring step is not finite";
+      break;
+    }
+    crit = (step.array().abs() / (1.0 + psi.array().abs())).maxCoeff();
+    OrdGeeEval ev_new;
+    Eigen::VectorXd psi_new;
+    bool ok = false;
+    for (int h = 0; h < 30; ++h) {
+      psi_new = psi + step;
+      if (ordered_thresholds(psi_new, k1)) {
+        ev_new = ordgee_eval(d, *F, psi_new, ip);
+        if (ev_new.valid) {
+          ok = true;
+          break;
+        }
+      }
+      step *= 0.5;
+      ++halvings;
+    }
+    if (!ok) {
+      problem = "no step keeps the thresholds ordered and the probabilities positive";
+      break;
+    }
+    psi = psi_new;
+    ev = ev_new;
+    if (crit <= tol) {
+      converged = true;
+      break;
+    }
+  }
+  if (iter > maxit) iter = maxit;
+  const int q = k1 + p;
+  Eigen::MatrixXd naive = Eigen::MatrixXd::Constant(q, q, NA_REAL), robust = naive;
+  Eigen::LDLT<Eigen::MatrixXd> ldlt(ev.A);
+  if (ldlt.info() == Eigen::Success && ldlt.isPositive()) {
+    naive = ldlt.solve(Eigen::MatrixXd::Identity(q, q));
+    robust = naive * ev.B * naive;
+  } else if (problem.empty()) {
+    problem = "the information matrix D'V^-1 D is singular";
+  }
+  return Rcpp::List::create(
+      Rcpp::Named("psi") = psi, Rcpp::Named("naive") = naive, Rcpp::Named("robust") = robust,
+      Rcpp::Named("score") = ev.U.cwiseAbs().maxCoeff(), Rcpp::Named("iterations") = iter,
+      Rcpp::Named("converged") = converged, Rcpp::Named("criterion") = crit,
+      Rcpp::Named("halvings") = halvings, Rcpp::Named("ipf_unconverged") = ev.ipf_unconverged,
+      Rcpp::Named("problem") = problem);
+}
+
+// One joint table with the local odds ratios of `table` (J x J, positive)
+// and margins r, c: the association fit's profile likelihood in R uses it.
+// [[Rcpp::export]]
+Rcpp::List cpp_ipf_table(Eigen::Map<Eigen::MatrixXd> table, Eigen::Map<Eigen::VectorXd> r,
+                         Eigen::Map<Eigen::VectorXd> c, double tol, int maxit) {
+  if (table.rows() != r.size() || table.cols() != c.size())
+    Rcpp::stop("ipf: the table's dimensions and the margins differ");
+  Eigen::MatrixXd tab = table;
+  const bool ok = glmmgee::ipf_fit(tab, r, c, tol, maxit);
+  return Rcpp::List::create(Rcpp::Named("table") = tab, Rcpp::Named("converged") = ok);
+}
