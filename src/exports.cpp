@@ -592,3 +592,57 @@ Rcpp::List cpp_known_laplace_leverages(Eigen::Map<Eigen::MatrixXd> L, Eigen::Map
   Eigen::VectorXd lev = glmmgee::kl_leverages(Lc, Eigen::MatrixXd(U), threads, &tr);
   return Rcpp::List::create(Rcpp::Named("lev") = lev, Rcpp::Named("trace_inv") = tr);
 }
+
+// ---- Linear mixed models, any random-effect terms: profiled (RE)ML ---------
+#include "lmm-sparse.h"
+
+// X, Z (dgCMatrix, n x Q) and y arrive scaled by sqrt(w), the offset
+// subtracted; Lambda's pattern as for cpp_sparse_new(). The pointer lives
+// only while a fit runs.
+// [[Rcpp::export]]
+SEXP cpp_lmmsp_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<double> Z,
+                   Eigen::Map<Eigen::VectorXd> y, Rcpp::IntegerVector lam_row,
+                   Rcpp::IntegerVector lam_col, Rcpp::IntegerVector lam_k, int ntheta) {
+  const long n = X.rows();
+  if (Z.rows() != n || y.size() != n) Rcpp::stop("X, Z and y must all have %d rows", (int)n);
+  const int Q = (int)Z.cols();
+  if (Q < 1) Rcpp::stop("Z needs at least one column");
+  if (ntheta < 1) Rcpp::stop("need at least one covariance parameter");
+  if (lam_row.size() != lam_col.size() || lam_row.size() != lam_k.size())
+    Rcpp::stop("Lambda pattern vectors differ in length");
+  glmmgee::LambdaPattern lam;
+  lam.ntheta = ntheta;
+  for (R_xlen_t e = 0; e < lam_row.size(); ++e) {
+    if (lam_row[e] < 0 || lam_row[e] >= Q || lam_col[e] < 0 || lam_col[e] >= Q)
+      Rcpp::stop("Lambda pattern entry %d is outside %d x %d", (int)e + 1, Q, Q);
+    if (lam_k[e] < 0 || lam_k[e] >= ntheta)
+      Rcpp::stop("Lambda pattern entry %d refers to parameter %d of %d", (int)e + 1,
+                 lam_k[e] + 1, ntheta);
+    lam.row.push_back(lam_row[e]);
+    lam.col.push_back(lam_col[e]);
+    lam.k.push_back(lam_k[e]);
+  }
+  glmmgee::LmmSparse::ColMat Zc(Z);
+  return Rcpp::XPtr<glmmgee::LmmSparse>(new glmmgee::LmmSparse(X, Zc, y, lam), true);
+}
+
+// The pieces of the criteria at relative factor theta (lmm-sparse.h); with
+// full = TRUE also beta, the spherical modes u and RX'RX.
+// [[Rcpp::export]]
+Rcpp::List cpp_lmmsp_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool full) {
+  Rcpp::XPtr<glmmgee::LmmSparse> p(ptr);
+  if (!p) Rcpp::stop("the LMM criterion pointer is no longer valid");
+  if (theta.size() != p->ntheta())
+    Rcpp::stop("theta has length %d; the model has %d covariance parameters",
+               (int)theta.size(), p->ntheta());
+  Rcpp::checkUserInterrupt();
+  glmmgee::LmmPls r = p->evaluate(theta);
+  if (!full || !r.ok)
+    return Rcpp::List::create(Rcpp::Named("ok") = r.ok, Rcpp::Named("ldL2") = r.ldL2,
+                              Rcpp::Named("ldRX2") = r.ldRX2, Rcpp::Named("pwrss") = r.pwrss);
+  return Rcpp::List::create(Rcpp::Named("ok") = r.ok, Rcpp::Named("ldL2") = r.ldL2,
+                            Rcpp::Named("ldRX2") = r.ldRX2, Rcpp::Named("pwrss") = r.pwrss,
+                            Rcpp::Named("beta") = r.beta, Rcpp::Named("u") = r.u,
+                            Rcpp::Named("RXtRX") = r.RXtRX,
+                            Rcpp::Named("nnz_factor") = (double)p->nnz_factor());
+}
