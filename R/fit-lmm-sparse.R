@@ -79,15 +79,13 @@ lmm_sparse_optimize <- function(f, lower, start) {
 # (lmm_sparse_scales()), with what the criteria need besides.
 lmm_sparse_setup <- function(X, y, re, weights, offset) {
   keep <- weights > 0
-  sw <- sqrt(weights[keep])
-  Zk <- re$Z[keep, , drop = FALSE]
+  all_rows <- all(keep)
+  Zk <- if (all_rows) re$Z else re$Z[keep, , drop = FALSE]
   sc <- lmm_sparse_scales(Zk, re)
-  Zs <- Matrix::Diagonal(x = sw) %*% Zk %*% Matrix::Diagonal(x = 1 / sc$column)
-  Zs <- methods::as(methods::as(Zs, "CsparseMatrix"), "generalMatrix")
-  Xw <- X[keep, , drop = FALSE] * sw
-  yw <- (y - offset)[keep] * sw
-  list(eng = cpp_lmmsp_new(Xw, Zs, yw, re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L,
-                           re$ntheta),
+  list(eng = cpp_lmmsp_new(if (all_rows) X else X[keep, , drop = FALSE], Zk,
+                           if (all_rows) y - offset else (y - offset)[keep],
+                           sqrt(weights[keep]), sc$column, re$lam_row - 1L, re$lam_col - 1L,
+                           re$lam_k - 1L, re$ntheta),
        scale = sc$theta, n = sum(keep), p = ncol(X), logw = sum(log(weights[keep])))
 }
 

@@ -217,8 +217,16 @@ sparse_hessian <- function(ev, theta, on_boundary, central = TRUE,
 # known covariance, sigma^2 L_K [H^{-1}]_KK L_K' from solves with the factor).
 sparse_term_summaries <- function(re, lam, modes, eng, theta) {
   Q <- ncol(re$Z)
-  Hinv <- Matrix::sparseMatrix(i = modes$inv_i, j = modes$inv_j, x = modes$inv_x,
-                               dims = c(Q, Q), symmetric = TRUE)
+  # H^{-1} is known on H's pattern (one triangle): entries are looked up by
+  # a numeric key, cheaper than indexing a symmetric Matrix; entries off the
+  # pattern are structural zeros.
+  key <- function(i, j) (pmax(i, j) - 1) * Q + pmin(i, j)
+  hkey <- key(modes$inv_i, modes$inv_j)
+  Hinv_at <- function(i, j) {
+    v <- modes$inv_x[match(key(i, j), hkey)]
+    v[is.na(v)] <- 0
+    v
+  }
   lapply(re$terms, function(tm) {
     q <- length(tm$cnames)
     nl <- length(tm$levels)
@@ -250,7 +258,7 @@ sparse_term_summaries <- function(re, lam, modes, eng, theta) {
     Vu <- matrix(0, nl, q * q)
     first <- cols[1L] + (seq_len(nl) - 1L) * q
     for (a in seq_len(q)) for (c in seq_len(q))
-      Vu[, a + (c - 1L) * q] <- Hinv[cbind(first + a - 1L, first + c - 1L)]
+      Vu[, a + (c - 1L) * q] <- Hinv_at(first + a - 1L, first + c - 1L)
     Vb <- Vu %*% t(kronecker(Lam, Lam))
     c(tm[setdiff(names(tm), "kfactor")],
       list(Lambda = Lam, D = Lam %*% t(Lam), b = B,

@@ -596,16 +596,22 @@ Rcpp::List cpp_known_laplace_leverages(Eigen::Map<Eigen::MatrixXd> L, Eigen::Map
 // ---- Linear mixed models, any random-effect terms: profiled (RE)ML ---------
 #include "lmm-sparse.h"
 
-// X, Z (dgCMatrix, n x Q) and y arrive scaled by sqrt(w), the offset
-// subtracted; Lambda's pattern as for cpp_sparse_new(). The pointer lives
-// only while a fit runs.
+// X, Z (dgCMatrix, n x Q) and y (the offset subtracted) are scaled here:
+// rows by `rs` (square roots of the weights), Z's columns by 1 / `cs`.
+// Lambda's pattern as for cpp_sparse_new(). The pointer lives only while a
+// fit runs.
 // [[Rcpp::export]]
 SEXP cpp_lmmsp_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<double> Z,
-                   Eigen::Map<Eigen::VectorXd> y, Rcpp::IntegerVector lam_row,
+                   Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> rs,
+                   Eigen::Map<Eigen::VectorXd> cs, Rcpp::IntegerVector lam_row,
                    Rcpp::IntegerVector lam_col, Rcpp::IntegerVector lam_k, int ntheta) {
   const long n = X.rows();
-  if (Z.rows() != n || y.size() != n) Rcpp::stop("X, Z and y must all have %d rows", (int)n);
+  if (Z.rows() != n || y.size() != n || rs.size() != n)
+    Rcpp::stop("X, Z, y and the row scales must all have %d rows", (int)n);
   const int Q = (int)Z.cols();
+  if (cs.size() != Q) Rcpp::stop("the column scales must have %d entries", Q);
+  for (int j = 0; j < Q; ++j)
+    if (!(cs[j] > 0.0) || !std::isfinite(cs[j])) Rcpp::stop("column scales must be positive");
   if (Q < 1) Rcpp::stop("Z needs at least one column");
   if (ntheta < 1) Rcpp::stop("need at least one covariance parameter");
   if (lam_row.size() != lam_col.size() || lam_row.size() != lam_k.size())
@@ -623,7 +629,12 @@ SEXP cpp_lmmsp_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<doub
     lam.k.push_back(lam_k[e]);
   }
   glmmgee::LmmSparse::ColMat Zc(Z);
-  return Rcpp::XPtr<glmmgee::LmmSparse>(new glmmgee::LmmSparse(X, Zc, y, lam), true);
+  for (int j = 0; j < Q; ++j)
+    for (glmmgee::LmmSparse::ColMat::InnerIterator it(Zc, j); it; ++it)
+      it.valueRef() *= rs[it.row()] / cs[j];
+  const Eigen::MatrixXd Xs = rs.asDiagonal() * X;
+  const Eigen::VectorXd ys = rs.cwiseProduct(y);
+  return Rcpp::XPtr<glmmgee::LmmSparse>(new glmmgee::LmmSparse(Xs, Zc, ys, lam), true);
 }
 
 // The pieces of the criteria at relative factor theta (lmm-sparse.h); with
