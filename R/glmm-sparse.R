@@ -78,8 +78,10 @@ NULL
 glmm_sparse <- function(formula, mf, family, nAGQ, control, start, covariance, mc, fenv,
                         REML = FALSE) {
   # Linear mixed models by the profiled (RE)ML criterion (fit-lmm-sparse.R):
-  # REML always, ML when no start is given (the likelihood is the same).
-  if (is.null(covariance) && (REML || is.null(start)) && lmm_sparse_wanted(family, nAGQ, REML))
+  # REML always, ML when no start is given and no workers (the likelihood
+  # is the same).
+  if (is.null(covariance) && is.null(control$workers) && (REML || is.null(start)) &&
+      lmm_sparse_wanted(family, nAGQ, REML))
     return(glmm_lmm_sparse(formula, mf, family, control, start, mc, fenv, REML))
   # nAGQ > 1: multilevel adaptive quadrature for nested random intercepts
   # (glmm-nested.R), which also checks nAGQ and refuses other designs.
