@@ -392,19 +392,12 @@ Rcpp::List cpp_gee_variance(Rcpp::List data, Rcpp::List spec, Rcpp::NumericVecto
 // ---- GLMM, any random-effect terms: sparse Laplace engine -------------------
 #include "laplace.h"
 
-// Z arrives as a dgCMatrix (n x Q); Lambda's pattern as 0-based (row, col,
-// parameter) triplets. The pointer lives only while a fit runs.
-// [[Rcpp::export]]
-SEXP cpp_sparse_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<double> Z,
-                    Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt,
-                    Eigen::Map<Eigen::VectorXd> offset, Rcpp::IntegerVector lam_row,
-                    Rcpp::IntegerVector lam_col, Rcpp::IntegerVector lam_k,
-                    int ntheta, int family, int link) {
-  const long n = X.rows();
-  if (Z.rows() != n || y.size() != n || wt.size() != n || offset.size() != n)
-    Rcpp::stop("X, Z, y, weights and offset must all have %d rows", (int)n);
-  const int Q = (int)Z.cols();
-  if (Q < 1) Rcpp::stop("Z needs at least one column");
+// Lambda's pattern from 0-based (row, col, parameter) triplets, checked
+// against a Q x Q Lambda with ntheta parameters.
+static glmmgee::LambdaPattern lambda_pattern(const Rcpp::IntegerVector& lam_row,
+                                             const Rcpp::IntegerVector& lam_col,
+                                             const Rcpp::IntegerVector& lam_k, int ntheta,
+                                             int Q) {
   if (ntheta < 1) Rcpp::stop("need at least one covariance parameter");
   if (lam_row.size() != lam_col.size() || lam_row.size() != lam_k.size())
     Rcpp::stop("Lambda pattern vectors differ in length");
@@ -420,6 +413,23 @@ SEXP cpp_sparse_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<dou
     lam.col.push_back(lam_col[e]);
     lam.k.push_back(lam_k[e]);
   }
+  return lam;
+}
+
+// Z arrives as a dgCMatrix (n x Q); Lambda's pattern as 0-based (row, col,
+// parameter) triplets. The pointer lives only while a fit runs.
+// [[Rcpp::export]]
+SEXP cpp_sparse_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<double> Z,
+                    Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt,
+                    Eigen::Map<Eigen::VectorXd> offset, Rcpp::IntegerVector lam_row,
+                    Rcpp::IntegerVector lam_col, Rcpp::IntegerVector lam_k,
+                    int ntheta, int family, int link) {
+  const long n = X.rows();
+  if (Z.rows() != n || y.size() != n || wt.size() != n || offset.size() != n)
+    Rcpp::stop("X, Z, y, weights and offset must all have %d rows", (int)n);
+  const int Q = (int)Z.cols();
+  if (Q < 1) Rcpp::stop("Z needs at least one column");
+  const glmmgee::LambdaPattern lam = lambda_pattern(lam_row, lam_col, lam_k, ntheta, Q);
   glmmgee::SparseLaplace::RowMat Zr(Z);
   glmmgee::SparseLaplace* eng =
       new glmmgee::SparseLaplace(X, Zr, y, wt, offset, lam, family, link);
@@ -613,21 +623,7 @@ SEXP cpp_lmmsp_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<doub
   for (int j = 0; j < Q; ++j)
     if (!(cs[j] > 0.0) || !std::isfinite(cs[j])) Rcpp::stop("column scales must be positive");
   if (Q < 1) Rcpp::stop("Z needs at least one column");
-  if (ntheta < 1) Rcpp::stop("need at least one covariance parameter");
-  if (lam_row.size() != lam_col.size() || lam_row.size() != lam_k.size())
-    Rcpp::stop("Lambda pattern vectors differ in length");
-  glmmgee::LambdaPattern lam;
-  lam.ntheta = ntheta;
-  for (R_xlen_t e = 0; e < lam_row.size(); ++e) {
-    if (lam_row[e] < 0 || lam_row[e] >= Q || lam_col[e] < 0 || lam_col[e] >= Q)
-      Rcpp::stop("Lambda pattern entry %d is outside %d x %d", (int)e + 1, Q, Q);
-    if (lam_k[e] < 0 || lam_k[e] >= ntheta)
-      Rcpp::stop("Lambda pattern entry %d refers to parameter %d of %d", (int)e + 1,
-                 lam_k[e] + 1, ntheta);
-    lam.row.push_back(lam_row[e]);
-    lam.col.push_back(lam_col[e]);
-    lam.k.push_back(lam_k[e]);
-  }
+  const glmmgee::LambdaPattern lam = lambda_pattern(lam_row, lam_col, lam_k, ntheta, Q);
   glmmgee::LmmSparse::ColMat Zc(Z);
   for (int j = 0; j < Q; ++j)
     for (glmmgee::LmmSparse::ColMat::InnerIterator it(Zc, j); it; ++it)
