@@ -166,6 +166,14 @@ cpp_known_laplace_leverages <- function(L, U, threads) {
     .Call(`_glmmgee_cpp_known_laplace_leverages`, L, U, threads)
 }
 
+cpp_lmmsp_new <- function(X, Z, y, rs, cs, lam_row, lam_col, lam_k, ntheta) {
+    .Call(`_glmmgee_cpp_lmmsp_new`, X, Z, y, rs, cs, lam_row, lam_col, lam_k, ntheta)
+}
+
+cpp_lmmsp_eval <- function(ptr, theta, full) {
+    .Call(`_glmmgee_cpp_lmmsp_eval`, ptr, theta, full)
+}
+
 cpp_gee_shard_new <- function(data, spec) {
     .Call(`_glmmgee_cpp_gee_shard_new`, data, spec)
 }

@@ -75,7 +75,14 @@
 #' @name glmm-several-terms
 NULL
 
-glmm_sparse <- function(formula, mf, family, nAGQ, control, start, covariance, mc, fenv) {
+glmm_sparse <- function(formula, mf, family, nAGQ, control, start, covariance, mc, fenv,
+                        REML = FALSE) {
+  # Linear mixed models by the profiled (RE)ML criterion (fit-lmm-sparse.R):
+  # REML always, ML when no start is given and no workers (the likelihood
+  # is the same).
+  if (is.null(covariance) && is.null(control$workers) && (REML || is.null(start)) &&
+      lmm_sparse_wanted(family, nAGQ, REML))
+    return(glmm_lmm_sparse(formula, mf, family, control, start, mc, fenv, REML))
   # nAGQ > 1: multilevel adaptive quadrature for nested random intercepts
   # (glmm-nested.R), which also checks nAGQ and refuses other designs.
   if (!is.null(nAGQ) && !identical(as.numeric(nAGQ), 1))
@@ -97,5 +104,33 @@ glmm_sparse <- function(formula, mf, family, nAGQ, control, start, covariance, m
   fit <- glmm_sparse_fit(X, resp$y, re, family, resp$weights, off, control, start)
   obj <- new_glmm_sparse(fit, X = X, y = resp$y, weights = resp$weights, offset = off,
                          re = re, mf = mf, mt = mt, call = mc, formula = formula)
+  finish_glmm(obj, sep, extra_warn)
+}
+
+# Gaussian identity-link models go to the profiled criterion, which is
+# exact: REML whatever nAGQ; ML unless quadrature was asked for (nested
+# quadrature then fits, and reports, what was asked).
+lmm_sparse_wanted <- function(family, nAGQ, REML) {
+  if (!identical(family$family, "gaussian") || !identical(family$link, "identity")) return(FALSE)
+  REML || is.null(nAGQ) || identical(as.numeric(nAGQ), 1)
+}
+
+glmm_lmm_sparse <- function(formula, mf, family, control, start, mc, fenv, REML) {
+  if (!is.null(start))
+    stop("'start' is not used with REML = TRUE for several random-effect terms: the restricted criterion is searched from lme4's start",
+         call. = FALSE)
+  re <- sparse_re_terms(formula, mf, NULL)
+  fx <- fixed_design(formula, mf, fenv)
+  rc <- checked_response(mf, fx$X, family, formula)
+  resp <- rc$resp
+  extra_warn <- check_obs_level_effects(re$flist, family, resp$weights)
+  sep <- separation_record(fx$X, resp$y, resp$weights, family, "glmm")
+  fit <- lmm_sparse_fit(fx$X, resp$y, re, resp$weights, rc$offset, REML, control)
+  obj <- new_glmm_sparse(fit, X = fx$X, y = resp$y, weights = resp$weights, offset = rc$offset,
+                         re = re, mf = mf, mt = fx$mt, call = mc, formula = formula)
+  if (REML) {
+    obj$REML <- TRUE
+    obj$loglik_ml <- fit$loglik_ml
+  }
   finish_glmm(obj, sep, extra_warn)
 }

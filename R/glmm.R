@@ -102,7 +102,11 @@
 #'   here) for maximum likelihood. With one grouping factor lmer's REML
 #'   criterion is maximized directly (per-cluster closed forms and the exact
 #'   gradient in C++, no ML fit first; `start` and `nAGQ` are not used); with
-#'   several terms the search starts from the sparse engine's ML optimum.
+#'   several terms (crossed, nested, random slopes) lmer's profiled criterion
+#'   of the penalized least squares formulation is minimized over the
+#'   relative covariance factor alone (a sparse Cholesky factorization per
+#'   evaluation, its ordering computed once); gaussian ML fits with several
+#'   terms and no `start` take the same route.
 #'   `logLik()` is then the restricted log-likelihood (as lmer's),
 #'   `logLik(fit, REML = FALSE)` the log-likelihood at the REML estimates, and
 #'   [anova()] between fits with different fixed effects refits them by ML.
@@ -308,13 +312,8 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
     return(glmm_ranef_dist(rd, formula, mf, family, control, start, covariance, mc, fenv))
   # Several grouping factors or a known covariance: the sparse Laplace
   # engine (fit-sparse.R); one grouping factor: the AGQ engine below.
-  if (needs_sparse_engine(formula, covariance)) {
-    if (!REML) return(glmm_sparse(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
-    obj <- reml_quiet_ml(glmm_sparse(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
-    obj <- reml_refit(obj, formula, mf, obj$X, obj$y, obj$prior.weights, obj$offset)
-    if (obj$singular) warning(reml_singular_message, call. = FALSE)
-    return(obj)
-  }
+  if (needs_sparse_engine(formula, covariance))
+    return(glmm_sparse(formula, mf, family, nAGQ, control, start, covariance, mc, fenv, REML))
   re <- re_terms(formula, mf, fenv)
   fx <- fixed_design(formula, mf, fenv, drop_rownames = TRUE)
   mt <- fx$mt

@@ -1,4 +1,5 @@
-# Methods that depend on whether a gaussian fit used REML (glmm-reml.R).
+# Methods that depend on whether a gaussian fit used REML (fit-reml.R,
+# fit-lmm-onefactor.R, fit-lmm-sparse.R).
 
 #' Was a model fitted by REML?
 #'

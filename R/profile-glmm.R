@@ -39,8 +39,8 @@
 #'   the likelihood of the model refitted by ML, as lme4's `profile()` of a
 #'   REML fit does, so the intervals match `confint(lmer fit)`; `"REML"`
 #'   profiles the restricted likelihood itself for the covariance parameters
-#'   (one grouping factor; the fixed effects, on which it does not depend,
-#'   are left out).
+#'   (any random-effect terms; the fixed effects, on which it does not
+#'   depend, are left out).
 #' @param ... Ignored.
 #' @return A data frame of class `glmmgee_profile` with columns `parameter`
 #'   (a factor), `value` and `zeta`, one row per point (the estimate

@@ -5,7 +5,7 @@
 # REML fit are those of the ML fit. criterion = "ML" does the same, and so
 # matches confint(lmer fit); criterion = "REML" profiles the restricted
 # likelihood itself for the covariance parameters (standard deviations,
-# correlations, sigma), with one grouping factor. The restricted likelihood
+# correlations, sigma). The restricted likelihood
 # does not depend on the fixed effects, so they have no restricted profile.
 
 reml_profile_criterion <- function(criterion) {
@@ -42,9 +42,7 @@ lmm_reml_loglik <- function(suff, pat, par, sz, p) {
 # likelihood of a one-factor REML fit: a function of the whole theta whose
 # fixed-effect entries do not matter.
 reml_profile_engine <- function(fit) {
-  if (inherits(fit, "glmmgee_glmm_sparse"))
-    stop("profile(criterion = \"REML\") covers one grouping factor; with several terms use criterion = \"ML\" (as lme4) or confint(method = \"Wald\")",
-         call. = FALSE)
+  if (inherits(fit, "glmmgee_glmm_sparse")) return(reml_sparse_profile_engine(fit))
   p <- length(fit$coefficients)
   n <- length(fit$y)
   pat <- fit$pattern
@@ -71,4 +69,26 @@ reml_profile_targets <- function(targets) {
     stop("profile(criterion = \"REML\"): the restricted likelihood does not depend on the fixed effects; select a covariance parameter in 'which', or use criterion = \"ML\" (as lme4)",
          call. = FALSE)
   targets[!fixed]
+}
+
+# The same for several terms: the restricted log-likelihood from the
+# penalized least squares criterion (fit-lmm-sparse.R), its gradient by
+# central differences (each evaluation is one sparse factorization).
+reml_sparse_profile_engine <- function(fit) {
+  p <- length(fit$coefficients)
+  re <- sparse_re_terms(fit$formula, fit$model, NULL)
+  st <- lmm_sparse_setup(fit$X, fit$y, re, fit$prior.weights, fit$offset)
+  ll <- function(par) lmm_sparse_loglik(st, par, TRUE)
+  list(eval = function(th) {
+         par <- th[-seq_len(p)]
+         l0 <- ll(par)
+         g <- vapply(seq_along(par), function(j) {
+           h <- 1e-5 * max(abs(par[j]), 1e-2)
+           e <- replace(numeric(length(par)), j, h)
+           (ll(par + e) - ll(par - e)) / (2 * h)
+         }, 1)
+         list(loglik = l0, gradient = c(rep(0, p), g))
+       },
+       lower = c(rep(-Inf, p), re$lower, -Inf),
+       free = function() NULL)
 }

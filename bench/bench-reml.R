@@ -3,6 +3,7 @@
 # session with the same data.
 #   sleepstudy:  Reaction ~ Days + (Days | Subject)          (one factor)
 #   Penicillin:  diameter ~ 1 + (1 | plate) + (1 | sample)   (crossed, sparse)
+#   Pastes:      strength ~ 1 + (1 | batch/cask)              (nested, sparse)
 #   simulated:   y ~ x + (x | g), M clusters of 10           (one factor)
 #   simulated:   y ~ x + (1 | a) + (1 | b), crossed           (sparse)
 # Times are medians over repeated timings (elapsed seconds per fit of the
@@ -50,10 +51,11 @@ na <- M %/% 10L
 sim2 <- data.frame(a = factor(sample(na, 10L * M, TRUE)), b = factor(sample(50L, 10L * M, TRUE)),
                    x = x)
 sim2$y <- 1 + 0.5 * sim2$x + rnorm(na)[sim2$a] + 0.5 * rnorm(50L)[sim2$b] + rnorm(10L * M)
-data(sleepstudy, Penicillin, package = "lme4")
+data(sleepstudy, Penicillin, Pastes, package = "lme4")
 cases <- list(
   list("sleepstudy", Reaction ~ Days + (Days | Subject), sleepstudy, 9L, 10L),
   list("Penicillin", diameter ~ 1 + (1 | plate) + (1 | sample), Penicillin, 9L, 10L),
+  list("Pastes", strength ~ 1 + (1 | batch/cask), Pastes, 9L, 10L),
   list(sprintf("sim (x | g), M = %d", M), y ~ x + (x | g), sim1, 3L),
   list(sprintf("sim crossed, n = %d", 10L * M), y ~ x + (1 | a) + (1 | b), sim2, 3L))
 # The REML fit proper of a one-factor model, on matrices built beforehand.
@@ -65,7 +67,7 @@ core_time <- function(formula, data, reps, inner) {
   g <- mf[[deparse(bar[[3L]])]]
   y <- stats::model.response(mf)
   timeit(function() glmmgee:::lmm_reml_fit(X, y, Z, g, rep(1, length(y)), rep(0, length(y)),
-                                           ncol(Z)), reps)$time
+                                           ncol(Z)), reps, inner)$cpu
 }
 rows <- lapply(cases, function(cs) {
   inner <- if (length(cs) > 4L) cs[[5]] else 1L
@@ -83,3 +85,18 @@ rows <- lapply(cases, function(cs) {
              cpu_vs_lmer = round(peer$cpu / ours$cpu, 2), cpu_vs_glmmTMB = round(tmb$cpu / ours$cpu, 2))
 })
 print(do.call(rbind, rows), row.names = FALSE)
+
+# Maximum likelihood (REML = FALSE) with several terms: the same profiled
+# criterion, against lmer(REML = FALSE); dML = our log-likelihood minus lmer's.
+ml <- lapply(Filter(function(cs) length(reformulas::findbars(cs[[2]])) > 1L, cases), function(cs) {
+  inner <- if (length(cs) > 4L) cs[[5]] else 1L
+  ours <- timeit(function() glmm(cs[[2]], cs[[3]]), cs[[4]], inner)
+  peer <- timeit(function() lme4::lmer(cs[[2]], cs[[3]], REML = FALSE), cs[[4]], inner)
+  data.frame(case = cs[[1]], lmer_s = peer$time, glmmgee_s = ours$time,
+             vs_lmer = round(peer$time / ours$time, 2),
+             dML = signif(as.numeric(logLik(ours$value)) - as.numeric(logLik(peer$value)), 2),
+             cpu_vs_lmer = round(peer$cpu / ours$cpu, 2))
+})
+cat("\nML (REML = FALSE), several terms\n")
+print(do.call(rbind, ml), row.names = FALSE)
+if (file.exists("/proc/loadavg")) cat("load average:", readLines("/proc/loadavg", warn = FALSE), "\n")

@@ -535,6 +535,38 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_lmmsp_new
+SEXP cpp_lmmsp_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<double> Z, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> rs, Eigen::Map<Eigen::VectorXd> cs, Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col, Rcpp::IntegerVector lam_k, int ntheta);
+RcppExport SEXP _glmmgee_cpp_lmmsp_new(SEXP XSEXP, SEXP ZSEXP, SEXP ySEXP, SEXP rsSEXP, SEXP csSEXP, SEXP lam_rowSEXP, SEXP lam_colSEXP, SEXP lam_kSEXP, SEXP nthetaSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
+    Rcpp::traits::input_parameter< Eigen::MappedSparseMatrix<double> >::type Z(ZSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type rs(rsSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type cs(csSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_row(lam_rowSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_col(lam_colSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_k(lam_kSEXP);
+    Rcpp::traits::input_parameter< int >::type ntheta(nthetaSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_new(X, Z, y, rs, cs, lam_row, lam_col, lam_k, ntheta));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_lmmsp_eval
+Rcpp::List cpp_lmmsp_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool full);
+RcppExport SEXP _glmmgee_cpp_lmmsp_eval(SEXP ptrSEXP, SEXP thetaSEXP, SEXP fullSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< bool >::type full(fullSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_eval(ptr, theta, full));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_gee_shard_new
 SEXP cpp_gee_shard_new(Rcpp::List data, Rcpp::List spec);
 RcppExport SEXP _glmmgee_cpp_gee_shard_new(SEXP dataSEXP, SEXP specSEXP) {
@@ -853,6 +885,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_sparse_set_threads", (DL_FUNC) &_glmmgee_cpp_sparse_set_threads, 2},
     {"_glmmgee_cpp_known_laplace_factor", (DL_FUNC) &_glmmgee_cpp_known_laplace_factor, 5},
     {"_glmmgee_cpp_known_laplace_leverages", (DL_FUNC) &_glmmgee_cpp_known_laplace_leverages, 3},
+    {"_glmmgee_cpp_lmmsp_new", (DL_FUNC) &_glmmgee_cpp_lmmsp_new, 9},
+    {"_glmmgee_cpp_lmmsp_eval", (DL_FUNC) &_glmmgee_cpp_lmmsp_eval, 3},
     {"_glmmgee_cpp_gee_shard_new", (DL_FUNC) &_glmmgee_cpp_gee_shard_new, 2},
     {"_glmmgee_cpp_gee_shard_info", (DL_FUNC) &_glmmgee_cpp_gee_shard_info, 1},
     {"_glmmgee_cpp_gee_shard_start", (DL_FUNC) &_glmmgee_cpp_gee_shard_start, 2},

@@ -394,19 +394,12 @@ Rcpp::List cpp_gee_variance(Rcpp::List data, Rcpp::List spec, Rcpp::NumericVecto
 // ---- GLMM, any random-effect terms: sparse Laplace engine -------------------
 #include "laplace.h"
 
-// Z arrives as a dgCMatrix (n x Q); Lambda's pattern as 0-based (row, col,
-// parameter) triplets. The pointer lives only while a fit runs.
-// [[Rcpp::export]]
-SEXP cpp_sparse_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<double> Z,
-                    Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt,
-                    Eigen::Map<Eigen::VectorXd> offset, Rcpp::IntegerVector lam_row,
-                    Rcpp::IntegerVector lam_col, Rcpp::IntegerVector lam_k,
-                    int ntheta, int family, int link) {
-  const long n = X.rows();
-  if (Z.rows() != n || y.size() != n || wt.size() != n || offset.size() != n)
-    Rcpp::stop("X, Z, y, weights and offset must all have %d rows", (int)n);
-  const int Q = (int)Z.cols();
-  if (Q < 1) Rcpp::stop("Z needs at least one column");
+// Lambda's pattern from 0-based (row, col, parameter) triplets, checked
+// against a Q x Q Lambda with ntheta parameters.
+static glmmgee::LambdaPattern lambda_pattern(const Rcpp::IntegerVector& lam_row,
+                                             const Rcpp::IntegerVector& lam_col,
+                                             const Rcpp::IntegerVector& lam_k, int ntheta,
+                                             int Q) {
   if (ntheta < 1) Rcpp::stop("need at least one covariance parameter");
   if (lam_row.size() != lam_col.size() || lam_row.size() != lam_k.size())
     Rcpp::stop("Lambda pattern vectors differ in length");
@@ -422,6 +415,23 @@ SEXP cpp_sparse_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<dou
     lam.col.push_back(lam_col[e]);
     lam.k.push_back(lam_k[e]);
   }
+  return lam;
+}
+
+// Z arrives as a dgCMatrix (n x Q); Lambda's pattern as 0-based (row, col,
+// parameter) triplets. The pointer lives only while a fit runs.
+// [[Rcpp::export]]
+SEXP cpp_sparse_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<double> Z,
+                    Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt,
+                    Eigen::Map<Eigen::VectorXd> offset, Rcpp::IntegerVector lam_row,
+                    Rcpp::IntegerVector lam_col, Rcpp::IntegerVector lam_k,
+                    int ntheta, int family, int link) {
+  const long n = X.rows();
+  if (Z.rows() != n || y.size() != n || wt.size() != n || offset.size() != n)
+    Rcpp::stop("X, Z, y, weights and offset must all have %d rows", (int)n);
+  const int Q = (int)Z.cols();
+  if (Q < 1) Rcpp::stop("Z needs at least one column");
+  const glmmgee::LambdaPattern lam = lambda_pattern(lam_row, lam_col, lam_k, ntheta, Q);
   glmmgee::SparseLaplace::RowMat Zr(Z);
   glmmgee::SparseLaplace* eng =
       new glmmgee::SparseLaplace(X, Zr, y, wt, offset, lam, family, link);
@@ -593,4 +603,55 @@ Rcpp::List cpp_known_laplace_leverages(Eigen::Map<Eigen::MatrixXd> L, Eigen::Map
   double tr = 0.0;
   Eigen::VectorXd lev = glmmgee::kl_leverages(Lc, Eigen::MatrixXd(U), threads, &tr);
   return Rcpp::List::create(Rcpp::Named("lev") = lev, Rcpp::Named("trace_inv") = tr);
+}
+
+// ---- Linear mixed models, any random-effect terms: profiled (RE)ML ---------
+#include "lmm-sparse.h"
+
+// X, Z (dgCMatrix, n x Q) and y (the offset subtracted) are scaled here:
+// rows by `rs` (square roots of the weights), Z's columns by 1 / `cs`.
+// Lambda's pattern as for cpp_sparse_new(). The pointer lives only while a
+// fit runs.
+// [[Rcpp::export]]
+SEXP cpp_lmmsp_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<double> Z,
+                   Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> rs,
+                   Eigen::Map<Eigen::VectorXd> cs, Rcpp::IntegerVector lam_row,
+                   Rcpp::IntegerVector lam_col, Rcpp::IntegerVector lam_k, int ntheta) {
+  const long n = X.rows();
+  if (Z.rows() != n || y.size() != n || rs.size() != n)
+    Rcpp::stop("X, Z, y and the row scales must all have %d rows", (int)n);
+  const int Q = (int)Z.cols();
+  if (cs.size() != Q) Rcpp::stop("the column scales must have %d entries", Q);
+  for (int j = 0; j < Q; ++j)
+    if (!(cs[j] > 0.0) || !std::isfinite(cs[j])) Rcpp::stop("column scales must be positive");
+  if (Q < 1) Rcpp::stop("Z needs at least one column");
+  const glmmgee::LambdaPattern lam = lambda_pattern(lam_row, lam_col, lam_k, ntheta, Q);
+  glmmgee::LmmSparse::ColMat Zc(Z);
+  for (int j = 0; j < Q; ++j)
+    for (glmmgee::LmmSparse::ColMat::InnerIterator it(Zc, j); it; ++it)
+      it.valueRef() *= rs[it.row()] / cs[j];
+  const Eigen::MatrixXd Xs = rs.asDiagonal() * X;
+  const Eigen::VectorXd ys = rs.cwiseProduct(y);
+  return Rcpp::XPtr<glmmgee::LmmSparse>(new glmmgee::LmmSparse(Xs, Zc, ys, lam), true);
+}
+
+// The pieces of the criteria at relative factor theta (lmm-sparse.h); with
+// full = TRUE also beta, the spherical modes u and RX'RX.
+// [[Rcpp::export]]
+Rcpp::List cpp_lmmsp_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool full) {
+  Rcpp::XPtr<glmmgee::LmmSparse> p(ptr);
+  if (!p) Rcpp::stop("the LMM criterion pointer is no longer valid");
+  if (theta.size() != p->ntheta())
+    Rcpp::stop("theta has length %d; the model has %d covariance parameters",
+               (int)theta.size(), p->ntheta());
+  Rcpp::checkUserInterrupt();
+  glmmgee::LmmPls r = p->evaluate(theta);
+  if (!full || !r.ok)
+    return Rcpp::List::create(Rcpp::Named("ok") = r.ok, Rcpp::Named("ldL2") = r.ldL2,
+                              Rcpp::Named("ldRX2") = r.ldRX2, Rcpp::Named("pwrss") = r.pwrss);
+  return Rcpp::List::create(Rcpp::Named("ok") = r.ok, Rcpp::Named("ldL2") = r.ldL2,
+                            Rcpp::Named("ldRX2") = r.ldRX2, Rcpp::Named("pwrss") = r.pwrss,
+                            Rcpp::Named("beta") = r.beta, Rcpp::Named("u") = r.u,
+                            Rcpp::Named("RXtRX") = r.RXtRX,
+                            Rcpp::Named("nnz_factor") = (double)p->nnz_factor());
 }

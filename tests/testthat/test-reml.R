@@ -212,3 +212,108 @@ test_that("one-factor REML: zero weights drop rows, bad input is refused", {
   expect_error(glmm(Reaction ~ Days + (1 | Subject), d, REML = TRUE),
                "nothing is left to estimate the residual variance")
 })
+
+# Several terms: the profiled criterion by penalized least squares with a
+# sparse Cholesky factor (fit-lmm-sparse.R, src/lmm-sparse.cpp).
+test_that("REML matches lmer: Pastes, nested factors (profiled sparse criterion)", {
+  skip_if_not_installed("lme4")
+  data(Pastes, package = "lme4")
+  f <- glmm(strength ~ 1 + (1 | batch/cask), Pastes, REML = TRUE)
+  m <- lme4::lmer(strength ~ 1 + (1 | batch/cask), Pastes)
+  expect_s3_class(f, "glmmgee_glmm_sparse")
+  reml_vs_lmer(f, m)
+  expect_equal(f$optinfo$method, "REML")
+  expect_equal(unname(as.matrix(ranef(f)[["cask:batch"]])),
+               unname(as.matrix(lme4::ranef(m)[["cask:batch"]])), tolerance = 1e-3)
+  expect_equal(unname(fitted(f)), unname(fitted(m)), tolerance = 1e-5)
+})
+
+test_that("ML with several terms by the profiled criterion matches lmer(REML = FALSE)", {
+  skip_if_not_installed("lme4")
+  data(Pastes, Penicillin, package = "lme4")
+  for (cs in list(list(strength ~ 1 + (1 | batch/cask), Pastes),
+                  list(diameter ~ 1 + (1 | plate) + (1 | sample), Penicillin))) {
+    f <- glmm(cs[[1]], cs[[2]])
+    m <- lme4::lmer(cs[[1]], cs[[2]], REML = FALSE)
+    expect_false(isREML(f))
+    expect_gt(as.numeric(logLik(f)), as.numeric(logLik(m)) - 1e-6)
+    expect_lt(abs(as.numeric(logLik(f)) - as.numeric(logLik(m))), 1e-4)
+    expect_equal(unname(fixef(f)), unname(lme4::fixef(m)), tolerance = 1e-4)
+    expect_equal(sqrt(diag(vcov(f))), sqrt(diag(as.matrix(vcov(m)))), tolerance = 1e-4,
+                 ignore_attr = TRUE)
+    expect_equal(sort(as.data.frame(VarCorr(f))$sdcor),
+                 sort(as.data.frame(lme4::VarCorr(m))$sdcor), tolerance = 1e-4)
+  }
+})
+
+test_that("REML, crossed simulated design: lmer's optimum, near the truth; zero variance", {
+  skip_if_not_installed("lme4")
+  set.seed(42)
+  n <- 3000
+  d <- data.frame(a = factor(sample(120, n, TRUE)), b = factor(sample(40, n, TRUE)),
+                  x = rnorm(n))
+  d$y <- 1 + 0.5 * d$x + rnorm(120)[d$a] + 0.5 * rnorm(40)[d$b] + rnorm(n)
+  f <- glmm(y ~ x + (1 | a) + (1 | b), d, REML = TRUE)
+  m <- lme4::lmer(y ~ x + (1 | a) + (1 | b), d)
+  reml_vs_lmer(f, m)
+  # Truth: beta = (1, 0.5), sigma = 1.
+  expect_lt(max(abs((fixef(f) - c(1, 0.5)) / sqrt(diag(vcov(f))))), 4)
+  expect_lt(abs(sigma(f) - 1), 0.05)
+  # A factor whose level means of y are all equal: its variance is estimated
+  # at zero (a singular fit), lmer's exact zero.
+  d$c <- factor(sample(30, n, TRUE))
+  d$y <- d$y - ave(d$y, d$c) + mean(d$y)
+  m0 <- suppressMessages(lme4::lmer(y ~ x + (1 | a) + (1 | c), d))
+  expect_true(lme4::isSingular(m0))
+  expect_warning(f0 <- glmm(y ~ x + (1 | a) + (1 | c), d, REML = TRUE), "singular fit.*by REML")
+  expect_true(f0$singular)
+  vc <- as.data.frame(VarCorr(f0))
+  expect_identical(vc$sdcor[vc$grp == "c"], 0)
+  reml_vs_lmer(f0, m0)
+})
+
+test_that("REML with several terms: the optimum does not depend on centring or scaling", {
+  skip_if_not_installed("lme4")
+  data(sleepstudy, package = "lme4")
+  set.seed(5)
+  d <- sleepstudy
+  d$g2 <- factor(sample(1:6, nrow(d), TRUE))
+  d$Hours <- 24 * d$Days + 1000
+  f1 <- suppressWarnings(glmm(Reaction ~ Days + (Days | Subject) + (1 | g2), d, REML = TRUE))
+  f2 <- suppressWarnings(glmm(Reaction ~ Hours + (Hours | Subject) + (1 | g2), d, REML = TRUE))
+  m2 <- suppressMessages(lme4::lmer(Reaction ~ Hours + (Hours | Subject) + (1 | g2), d))
+  expect_equal(sigma(f1), sigma(f2), tolerance = 1e-5)
+  expect_equal(unname(fitted(f1)), unname(fitted(f2)), tolerance = 1e-5)
+  # The criterion moves by log(24), the Jacobian of the rescaled slope.
+  expect_equal(as.numeric(logLik(f2) - logLik(f1)), -log(24), tolerance = 1e-6)
+  expect_gt(as.numeric(logLik(f2)), as.numeric(logLik(m2)) - 1e-6)
+})
+
+test_that("profile(criterion = \"REML\") with several terms: Penicillin, by dense algebra", {
+  skip_if_not_installed("lme4")
+  data(Penicillin, package = "lme4")
+  f <- glmm(diameter ~ 1 + (1 | plate) + (1 | sample), Penicillin, REML = TRUE)
+  cf <- confint(f, parm = "sd_(Intercept)|plate", method = "profile", criterion = "REML")
+  y <- Penicillin$diameter
+  n <- length(y)
+  Zp <- outer(Penicillin$plate, Penicillin$plate, "==") * 1
+  Zs <- outer(Penicillin$sample, Penicillin$sample, "==") * 1
+  rll <- function(sp, ss, s) {
+    V <- sp^2 * Zp + ss^2 * Zs + s^2 * diag(n)
+    Vi <- solve(V)
+    XVX <- sum(Vi)
+    b <- sum(Vi %*% y) / XVX
+    r <- y - b
+    -0.5 * (determinant(V)$modulus + log(XVX) + sum(r * (Vi %*% r)) + (n - 1) * log(2 * pi))
+  }
+  vc <- as.data.frame(VarCorr(f))
+  ll_hat <- as.numeric(logLik(f))
+  expect_equal(as.numeric(rll(vc$sdcor[vc$grp == "plate"], vc$sdcor[vc$grp == "sample"], sigma(f))),
+               ll_hat, tolerance = 1e-8)
+  for (v in cf[1, ]) {
+    o <- optim(log(c(vc$sdcor[vc$grp == "sample"], sigma(f))),
+               function(t) -rll(v, exp(t[1]), exp(t[2])), method = "BFGS",
+               control = list(reltol = 1e-14))
+    expect_equal(2 * (ll_hat + o$value), qchisq(0.95, 1), tolerance = 1e-3)
+  }
+})

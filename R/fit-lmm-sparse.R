@@ -1,0 +1,188 @@
+# Linear mixed models with several random-effect terms (crossed, nested,
+# random slopes), by REML or ML, without the sparse Laplace engine's
+# iterations: the profiled criterion of lme4's penalized least squares
+# formulation (Bates et al. 2015, J. Stat. Softw. 67(1), section 3) is
+# computed in C++ (src/lmm-sparse.cpp: one fill-reducing ordering and
+# symbolic factorization, one numeric sparse Cholesky factorization per
+# evaluation) and minimized over the relative covariance factor alone (lme4's
+# theta; beta and sigma profiled out). The result has the shape of
+# glmm_sparse_fit()'s, so new_glmm_sparse() builds the fitted object.
+
+# Scale of each covariance parameter's column of Z (root mean square of the
+# term's column over its levels, 1 for intercepts): the search runs on Z with
+# unit columns, where lme4's start (identity factor) suits any units.
+lmm_sparse_scales <- function(Z, re) {
+  cs <- sqrt(Matrix::colSums(Z^2) / nrow(Z))
+  sk <- numeric(re$ntheta)
+  for (tm in re$terms) {
+    q <- length(tm$cnames)
+    nl <- length(tm$columns) %/% q
+    lt <- which(lower.tri(diag(q), diag = TRUE), arr.ind = TRUE)
+    lt <- lt[order(lt[, 2L], lt[, 1L]), , drop = FALSE]
+    for (j in seq_len(q)) {
+      cols <- tm$columns[j + (seq_len(nl) - 1L) * q]
+      s <- sqrt(mean(cs[cols]^2))
+      sk[tm$par[lt[, 1L] == j]] <- if (is.finite(s) && s > 0) s else 1
+    }
+  }
+  list(theta = sk, column = sk[re$lam_k[match(seq_len(ncol(Z)), re$lam_row)]])
+}
+
+# The profiled criterion (-2 log L, sigma and beta profiled; lmer's
+# deviance or REML criterion) from one C++ evaluation.
+lmm_sparse_deviance <- function(ev, n, p, logw, reml) {
+  if (!isTRUE(ev$ok)) return(Inf)
+  if (reml) ev$ldL2 + ev$ldRX2 + (n - p) * (1 + log(2 * pi * ev$pwrss / (n - p))) - logw
+  else ev$ldL2 + n * (1 + log(2 * pi * ev$pwrss / n)) - logw
+}
+
+# Minimizes the criterion from lme4's start by nlminb (finite-difference
+# gradient: the criterion costs one factorization); when it stops on the
+# boundary or without converging, once more from the best point moved
+# inside. Entries resting at their bound are set there exactly (lmer reports
+# a singular variance as exactly zero).
+lmm_sparse_optimize <- function(f, lower, start) {
+  run <- function(st) stats::nlminb(st, f, lower = lower,
+                                    control = list(eval.max = 2000L, iter.max = 1000L,
+                                                   rel.tol = 1e-12))
+  r <- run(start)
+  runs <- list(r)
+  if (!is.finite(r$objective) || r$convergence != 0L ||
+      any(is.finite(lower) & r$par <= lower + 1e-6)) {
+    r2 <- run(pmax(r$par, lower + 0.1))
+    runs <- c(runs, list(r2))
+    if (is.finite(r2$objective) && r2$objective < r$objective) r <- r2
+  }
+  th <- r$par
+  at_bound <- is.finite(lower) & th < 1e-6
+  if (any(at_bound)) {
+    th0 <- th
+    th0[at_bound] <- lower[at_bound]
+    if (f(th0) <= r$objective + 1e-10) th <- th0
+  }
+  # nlminb's relative-function test can end in "singular convergence" at the
+  # optimum of a flat criterion: the gradient (central differences) decides.
+  ok <- r$convergence == 0L
+  if (!ok) {
+    free <- which(!(is.finite(lower) & th <= lower))
+    g <- vapply(free, function(j) {
+      h <- 1e-5 * max(abs(th[j]), 1e-2)
+      (f(replace(th, j, th[j] + h)) - f(replace(th, j, th[j] - h))) / (2 * h)
+    }, 1)
+    ok <- all(is.finite(g)) && (!length(g) || max(abs(g)) < 1e-3)
+  }
+  list(theta = th, objective = f(th), runs = runs,
+       convergence = if (ok) 0L else r$convergence, message = r$message)
+}
+
+# The criterion's engine on the rows of positive weight, Z's columns scaled
+# (lmm_sparse_scales()), with what the criteria need besides.
+lmm_sparse_setup <- function(X, y, re, weights, offset) {
+  keep <- weights > 0
+  all_rows <- all(keep)
+  Zk <- if (all_rows) re$Z else re$Z[keep, , drop = FALSE]
+  sc <- lmm_sparse_scales(Zk, re)
+  list(eng = cpp_lmmsp_new(if (all_rows) X else X[keep, , drop = FALSE], Zk,
+                           if (all_rows) y - offset else (y - offset)[keep],
+                           sqrt(weights[keep]), sc$column, re$lam_row - 1L, re$lam_col - 1L,
+                           re$lam_k - 1L, re$ntheta),
+       scale = sc$theta, n = sum(keep), p = ncol(X), logw = sum(log(weights[keep])))
+}
+
+# The (restricted) log-likelihood with sigma free at par = (Lambda's
+# entries on the user's scale, log sigma): beta profiled (ML) or integrated
+# out (REML).
+lmm_sparse_loglik <- function(st, par, reml) {
+  k <- length(par)
+  s <- exp(par[[k]])
+  e <- cpp_lmmsp_eval(st$eng, par[-k] * st$scale / s, FALSE)
+  if (!isTRUE(e$ok)) return(-Inf)
+  df <- if (reml) st$n - st$p else st$n
+  -0.5 * (e$ldL2 + (if (reml) e$ldRX2 else 0) + df * log(2 * pi * s^2) + e$pwrss / s^2 - st$logw)
+}
+
+lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control) {
+  p <- ncol(X)
+  check_full_rank(X)
+  n <- sum(weights > 0)
+  if (n <= p) stop(sprintf("%s needs more observations than fixed effects",
+                           if (reml) "REML" else "The model"), call. = FALSE)
+  st <- lmm_sparse_setup(X, y, re, weights, offset)
+  eng <- st$eng
+  sc <- list(theta = st$scale)
+  logw <- st$logw
+  f <- function(th) lmm_sparse_deviance(cpp_lmmsp_eval(eng, th, FALSE), n, p, logw, reml)
+  lower <- re$lower
+  opt <- lmm_sparse_optimize(f, lower, ifelse(lower == 0, 1, 0))
+  ev <- cpp_lmmsp_eval(eng, opt$theta, TRUE)
+  if (!isTRUE(ev$ok)) stop("the LMM criterion is not finite at the optimum", call. = FALSE)
+  df <- if (reml) n - p else n
+  sigma <- sqrt(ev$pwrss / df)
+  th_user <- unname(opt$theta / sc$theta)
+  beta <- stats::setNames(drop(ev$beta), colnames(X) %||% paste0("X", seq_len(p)))
+  pnames <- c(names(beta), re$par_names, "log(sigma)")
+  theta <- stats::setNames(c(beta, th_user * sigma, log(sigma)), pnames)
+  k <- length(theta)
+  cov_idx <- p + seq_len(re$ntheta + 1L)
+  on_boundary <- rep(FALSE, k)
+  on_boundary[p + seq_len(re$ntheta)] <- is.finite(lower) & opt$theta <= lower
+  # Information: the fixed effects' block X'V^-1X (lmer's vcov), the
+  # covariance parameters' from the criterion with sigma free (beta profiled,
+  # or integrated out for REML); the two blocks are orthogonal in a linear
+  # mixed model.
+  ll_cov <- function(par) lmm_sparse_loglik(st, par, reml)
+  hess <- matrix(0, k, k, dimnames = list(pnames, pnames))
+  hess[seq_len(p), seq_len(p)] <- -ev$RXtRX / sigma^2
+  free <- cov_idx[!on_boundary[cov_idx]]
+  if (control$hessian) {
+    Hc <- stats::optimHess(theta[free], function(x) {
+      par <- theta[cov_idx]; par[!on_boundary[cov_idx]] <- x; ll_cov(par)
+    })
+    hess[free, free] <- Hc
+  } else {
+    hess[free, free] <- NA_real_
+  }
+  hess[on_boundary, ] <- NA_real_
+  hess[, on_boundary] <- NA_real_
+  cov_theta <- invert_information(hess, on_boundary, pnames)
+  vc <- sigma^2 * solve(ev$RXtRX)
+  cov_theta[seq_len(p), seq_len(p)] <- vc
+  # The modes, fitted values and conditional covariances of the random
+  # effects from the sparse engine at the estimates: for a gaussian model
+  # its mode given beta is the penalized least squares solution.
+  family <- resolve_family(stats::gaussian())
+  le <- cpp_sparse_new(X, re$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
+                       re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
+                       family$family_code, family$link_code)
+  modes <- cpp_sparse_modes(le, unname(theta))
+  modes$nnz_factor <- ev$nnz_factor
+  terms <- sparse_term_summaries(re, unname(theta[p + seq_len(re$ntheta)]), modes, le,
+                                 unname(theta))
+  singular <- any(on_boundary)
+  crit <- opt$objective
+  loglik_ml <- if (reml) -(ev$ldL2 + n * (1 + log(2 * pi * ev$pwrss / n)) - logw) / 2
+  grad <- stats::setNames(rep(0, k), pnames)
+  warn <- c(if (opt$convergence != 0L)
+              sprintf("optimizer did not report convergence: %s", opt$message),
+            if (singular && reml) reml_singular_message,
+            if (singular && !reml)
+              paste0("singular fit: a random-effect variance is estimated at zero (or a correlation at +/-1)",
+                     "; verified: a restart from the interior found no higher log-likelihood"))
+  evals <- sum(vapply(opt$runs, function(r) r$evaluations[[1L]], 1))
+  family <- fitted_family(family, log(sigma))
+  list(beta = beta, theta = theta, loglik = -crit / 2, sigma = sigma, dispersion = sigma,
+       family_par = NULL, gradient = grad, hessian = hess, cov_theta = cov_theta,
+       family = family, modes = modes, terms = terms, singular = singular,
+       on_boundary = on_boundary, loglik_ml = loglik_ml,
+       optinfo = list(optimizer = "nlminb (profiled criterion)",
+                      method = if (reml) "REML" else "ML (profiled, sparse Cholesky)",
+                      nAGQ = 1L,
+                      iterations = sum(vapply(opt$runs, `[[`, 1L, "iterations")),
+                      evaluations = evals, convergence = opt$convergence,
+                      message = opt$message, max_grad = 0, scaled_grad = 0,
+                      hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
+                      nnz_factor = ev$nnz_factor, warnings = warn, nthreads = 1L,
+                      reparameterized = FALSE,
+                      reml = if (reml) list(criterion = crit, theta = th_user,
+                                            convergence = opt$convergence, evaluations = evals)))
+}

@@ -1,0 +1,136 @@
+// Penalized least squares for linear mixed models with several random-effect
+// terms; the formulas are in lmm-sparse.h.
+#include "lmm-sparse.h"
+#include "resources.h"
+#include <algorithm>
+#include <cmath>
+
+namespace glmmgee {
+
+namespace {
+// Position of entry (row, col) in a compressed column-major matrix whose
+// row indices are sorted within columns; -1 if absent.
+long entry_pos(const Eigen::SparseMatrix<double, Eigen::ColMajor>& m, int row, int col) {
+  const int* inner = m.innerIndexPtr();
+  const int* b = inner + m.outerIndexPtr()[col];
+  const int* e = inner + m.outerIndexPtr()[col + 1];
+  const int* it = std::lower_bound(b, e, row);
+  if (it == e || *it != row) return -1;
+  return (long)(it - inner);
+}
+}  // namespace
+
+LmmSparse::LmmSparse(const Eigen::Ref<const Eigen::MatrixXd>& X, const ColMat& Z,
+                     const Eigen::Ref<const Eigen::VectorXd>& y, const LambdaPattern& lam)
+    : n_((int)X.rows()), p_((int)X.cols()), Q_((int)Z.cols()), X_(X), Z_(Z), y_(y),
+      lam_(lam) {
+  Z_.makeCompressed();
+  ZtX_ = Z_.transpose() * X_;
+  Zty_ = Z_.transpose() * y_;
+  XtX_ = X_.transpose() * X_;
+  Xty_ = X_.transpose() * y_;
+  ColMat G = Z_.transpose() * Z_;  // both triangles
+  G.makeCompressed();
+
+  std::vector<std::vector<int> > by_row(Q_);
+  for (size_t e = 0; e < lam_.row.size(); ++e) by_row[lam_.row[e]].push_back((int)e);
+
+  // M(i, j) = sum_{r, s} Lambda(r, i) G(r, s) Lambda(s, j): one recipe per
+  // non-zero g_rs and pair of Lambda entries in rows r and s, lower
+  // triangle only (G is stored whole, so (s, r) brings the mirror term).
+  struct Rec { int i, j, k1, k2; double g; };
+  std::vector<Rec> rec;
+  InterruptPoll ip;
+  for (int s = 0; s < Q_; ++s) {
+    if ((s & 255) == 0 && ip.poll()) ip.raise_if_interrupted();
+    for (ColMat::InnerIterator it(G, s); it; ++it) {
+      const int r = it.index();
+      for (int e1 : by_row[r])
+        for (int e2 : by_row[s]) {
+          const int i = lam_.col[e1], j = lam_.col[e2];
+          if (i < j) continue;
+          rec.push_back(Rec{i, j, lam_.k[e1], lam_.k[e2], it.value()});
+        }
+    }
+  }
+  if (rec.size() > 400000000UL)
+    Rcpp::stop("the random-effects design is too dense for the sparse LMM criterion");
+  std::vector<Eigen::Triplet<double> > trip;
+  trip.reserve(rec.size() + Q_);
+  for (const Rec& c : rec) trip.push_back(Eigen::Triplet<double>(c.i, c.j, 0.0));
+  for (int j = 0; j < Q_; ++j) trip.push_back(Eigen::Triplet<double>(j, j, 0.0));
+  M_.resize(Q_, Q_);
+  M_.setFromTriplets(trip.begin(), trip.end());
+  M_.makeCompressed();
+  std::vector<Eigen::Triplet<double> >().swap(trip);
+  rec_pos_.resize(rec.size());
+  rec_k1_.resize(rec.size());
+  rec_k2_.resize(rec.size());
+  rec_g_.resize(rec.size());
+  for (size_t c = 0; c < rec.size(); ++c) {
+    rec_pos_[c] = (int)entry_pos(M_, rec[c].i, rec[c].j);
+    rec_k1_[c] = rec[c].k1;
+    rec_k2_[c] = rec[c].k2;
+    rec_g_[c] = rec[c].g;
+  }
+  diag_.resize(Q_);
+  for (int j = 0; j < Q_; ++j) diag_[j] = (int)entry_pos(M_, j, j);
+  chol_.analyzePattern(M_);
+}
+
+LmmPls LmmSparse::evaluate(const Eigen::VectorXd& theta) {
+  LmmPls out;
+  if (theta.size() != lam_.ntheta)
+    Rcpp::stop("theta has length %d; the model has %d covariance parameters",
+               (int)theta.size(), lam_.ntheta);
+  double* Mx = M_.valuePtr();
+  std::fill(Mx, Mx + M_.nonZeros(), 0.0);
+  for (size_t c = 0; c < rec_pos_.size(); ++c)
+    Mx[rec_pos_[c]] += rec_g_[c] * theta[rec_k1_[c]] * theta[rec_k2_[c]];
+  for (int j = 0; j < Q_; ++j) Mx[diag_[j]] += 1.0;
+  chol_.factorize_polled(M_);
+  if (chol_.info() != Eigen::Success) return out;
+  const auto& L = chol_.matrixL().nestedExpression();
+  double ld = 0.0;
+  for (int j = 0; j < Q_; ++j) ld += std::log(L.valuePtr()[L.outerIndexPtr()[j]]);
+  out.ldL2 = 2.0 * ld;
+
+  // Lambda'Z'X and Lambda'Z'y, then the forward solves with P and L.
+  Eigen::MatrixXd RZX = Eigen::MatrixXd::Zero(Q_, p_);
+  Eigen::VectorXd cu = Eigen::VectorXd::Zero(Q_);
+  for (size_t e = 0; e < lam_.row.size(); ++e) {
+    const double t = theta[lam_.k[e]];
+    RZX.row(lam_.col[e]) += t * ZtX_.row(lam_.row[e]);
+    cu[lam_.col[e]] += t * Zty_[lam_.row[e]];
+  }
+  RZX = chol_.permutationP() * RZX;
+  cu = chol_.permutationP() * cu;
+  chol_.matrixL().solveInPlace(RZX);
+  chol_.matrixL().solveInPlace(cu);
+  out.RXtRX = XtX_;
+  out.RXtRX.noalias() -= RZX.transpose() * RZX;
+  Eigen::LLT<Eigen::MatrixXd> cx(out.RXtRX);
+  if (cx.info() != Eigen::Success) return out;
+  const Eigen::MatrixXd& R = cx.matrixLLT();
+  double ldx = 0.0;
+  for (int j = 0; j < p_; ++j) {
+    if (!(R(j, j) > 0.0)) return out;
+    ldx += std::log(R(j, j));
+  }
+  out.ldRX2 = 2.0 * ldx;
+  out.beta = cx.solve(Xty_ - RZX.transpose() * cu);
+  Eigen::VectorXd t = cu - RZX * out.beta;
+  chol_.matrixU().solveInPlace(t);
+  out.u = chol_.permutationPinv() * t;
+  // Residuals from the data, not from cross-products: no cancellation.
+  Eigen::VectorXd b = Eigen::VectorXd::Zero(Q_);
+  for (size_t e = 0; e < lam_.row.size(); ++e)
+    b[lam_.row[e]] += theta[lam_.k[e]] * out.u[lam_.col[e]];
+  Eigen::VectorXd res = y_ - X_ * out.beta;
+  res.noalias() -= Z_ * b;
+  out.pwrss = res.squaredNorm() + out.u.squaredNorm();
+  out.ok = std::isfinite(out.pwrss) && std::isfinite(out.ldL2);
+  return out;
+}
+
+}  // namespace glmmgee
