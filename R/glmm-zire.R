@@ -182,6 +182,7 @@ VarCorr.glmmgee_glmm_zire <- function(x, sigma = 1, ...) {
 #' @export
 ranef.glmmgee_glmm_zire <- function(object, type = c("mode", "mean"), condVar = TRUE,
                                     component = c("cond", "zi", "both"), ...) {
+  refuse_ranef_newdata(list(...), "models with random effects in the zero part")
   type <- match.arg(type)
   component <- match.arg(component)
   zpart <- function() {

@@ -102,6 +102,7 @@ print.VarCorr.glmmgee_glmm_ordinal_re <- function(x, digits = max(3L, getOption(
 # type = "mean": the quadrature's posterior covariance).
 #' @export
 ranef.glmmgee_glmm_ordinal_re <- function(object, condVar = FALSE, type = c("mode", "mean"), ...) {
+  refuse_ranef_newdata(list(...), "cumulative link mixed models")
   type <- match.arg(type)
   r <- object$ranef
   est <- if (type == "mode") r$mode else r$mean

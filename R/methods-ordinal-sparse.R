@@ -91,6 +91,7 @@ VarCorr.glmmgee_glmm_ordinal_sparse <- function(x, sigma = 1, ...) {
 
 #' @export
 ranef.glmmgee_glmm_ordinal_sparse <- function(object, condVar = FALSE, ...) {
+  refuse_ranef_newdata(list(...), "cumulative link mixed models")
   w <- object$prior.weights
   out <- lapply(object$reterms, function(tm) {
     keep <- active_clusters(tm$index, w, length(tm$levels))

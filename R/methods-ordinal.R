@@ -124,6 +124,7 @@ print.VarCorr.glmmgee_glmm_ordinal <- function(x, digits = max(3L, getOption("di
 
 #' @export
 ranef.glmmgee_glmm_ordinal <- function(object, condVar = FALSE, type = c("mode", "mean"), ...) {
+  refuse_ranef_newdata(list(...), "cumulative link mixed models")
   type <- match.arg(type)
   r <- object$ranef
   est <- if (type == "mode") r$mode else r$mean

@@ -98,6 +98,7 @@ print_ranef_dist <- function(x, digits) {
 
 #' @export
 ranef.glmmgee_glmm_dist <- function(object, type = c("mode", "mean"), condVar = TRUE, ...) {
+  if (!is.null(list(...)$newdata)) return(ranef_new(object, list(...)$newdata))
   type <- match.arg(type)
   B <- if (type == "mode") object$ranef$mode else object$ranef$mean
   V <- if (type == "mode") object$ranef$mode_var else object$ranef$var

@@ -57,6 +57,9 @@
 #' }
 #' @export
 ranef_new <- function(fit, newdata, level = 0.95, nAGQ = NULL) {
+  if (inherits(fit, "glmmgee_glmm_zi"))
+    stop("'fit': random effects of new clusters are not available for zero-inflated, hurdle or dispersion-formula fits",
+         call. = FALSE)
   if (!is_glmm(fit))
     stop(sprintf("'fit' must be a glmm() fit, not an object of class \"%s\"", class(fit)[1L]),
          call. = FALSE)
@@ -108,6 +111,15 @@ ranef_new <- function(fit, newdata, level = 0.95, nAGQ = NULL) {
 
 # Several terms: the sparse Laplace engine on the new rows at the fitted
 # parameters.
+# For the ranef() methods of fits whose new clusters' random effects are not
+# available: an error naming `newdata`, instead of the fitted clusters'
+# modes returned as if they were the new ones.
+refuse_ranef_newdata <- function(dots, what) {
+  if (!is.null(dots$newdata))
+    stop(sprintf("'newdata': random effects of new clusters are not available for %s", what),
+         call. = FALSE)
+}
+
 ranef_new_sparse <- function(fit, newdata, level) {
   if (any(vapply(fit$reterms, function(tm) isTRUE(tm$known_cov), TRUE)))
     stop("ranef_new() does not support known-covariance terms", call. = FALSE)

@@ -149,3 +149,21 @@ test_that("predict(new_clusters = TRUE) uses each cluster's own observations", {
   expect_equal(unname(predict(fs, newdata = cbpp, new_clusters = TRUE)), unname(predict(fs)),
                tolerance = 1e-8)
 })
+
+test_that("ranef(newdata =) is refused where new clusters' effects are not available, never ignored", {
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  zi <- glmm(count ~ mined + (1 | site), ziformula = ~ mined, data = Salamanders, family = poisson)
+  expect_error(ranef(zi, newdata = Salamanders[1:10, ]), "zero-inflated, hurdle")
+  expect_error(ranef_new(zi, Salamanders[1:10, ]), "zero-inflated, hurdle")
+  zr <- glmm(count ~ mined + (1 | site), ziformula = ~ mined + (1 | site), data = Salamanders,
+             family = poisson)
+  expect_error(ranef(zr, newdata = Salamanders[1:10, ]), "'newdata'.*zero part")
+  expect_equal(nrow(ranef(zr)$site), nlevels(Salamanders$site))
+  skip_if_not_installed("ordinal")
+  w <- ordinal::wine
+  ord <- glmm(rating ~ temp + contact + (1 | judge), data = w, family = cumulative)
+  expect_error(ranef(ord, newdata = w[1:8, ]), "'newdata'.*cumulative link")
+  ords <- glmm(rating ~ temp + contact + (1 | judge) + (1 | bottle), data = w, family = cumulative)
+  expect_error(ranef(ords, newdata = w[1:8, ]), "'newdata'.*cumulative link")
+})
