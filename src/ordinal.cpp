@@ -24,47 +24,6 @@ namespace {
 
 const double kInf = std::numeric_limits<double>::infinity();
 
-// log p, p = F(a) - F(b), and its partial derivatives in the upper (a) and
-// lower (b) arguments up to the third order. a = +Inf or b = -Inf for the
-// extreme categories (their terms vanish).
-struct CatDerivs {
-  double q, qa, qb, qaa, qab, qbb, qaaa, qaab, qabb, qbbb;
-};
-
-CatDerivs cat_derivs(const CumLink& F, double a, double b, bool third = true) {
-  CatDerivs d;
-  const bool top = std::isinf(a), bottom = std::isinf(b);
-  if (top) d.q = F.logS(b);
-  else if (bottom) d.q = F.logF(a);
-  else if (b > 0) {
-    // Both in the upper tail: difference of survivor functions, no cancellation.
-    const double sa = F.logS(a), sb = F.logS(b);
-    d.q = sb + std::log(-std::expm1(sa - sb));
-  } else {
-    const double fa = F.logF(a), fb = F.logF(b);
-    d.q = fa + std::log(-std::expm1(fb - fa));
-  }
-  const double ra = top ? 0.0 : std::exp(F.logf(a) - d.q);
-  const double rb = bottom ? 0.0 : std::exp(F.logf(b) - d.q);
-  // p_aa/p, p_aaa/p, p_bb/p, p_bbb/p (p_ab = 0).
-  const double paa = top ? 0.0 : ra * F.g1(a), paaa = (top || !third) ? 0.0 : ra * F.g2(a);
-  const double pbb = bottom ? 0.0 : -rb * F.g1(b), pbbb = (bottom || !third) ? 0.0 : -rb * F.g2(b);
-  d.qa = ra;
-  d.qb = -rb;
-  d.qaa = paa - d.qa * d.qa;
-  d.qbb = pbb - d.qb * d.qb;
-  d.qab = -d.qa * d.qb;
-  if (!third) {
-    d.qaaa = d.qaab = d.qabb = d.qbbb = 0;
-    return d;
-  }
-  d.qaaa = paaa - 3 * d.qa * d.qaa - d.qa * d.qa * d.qa;
-  d.qbbb = pbbb - 3 * d.qb * d.qbb - d.qb * d.qb * d.qb;
-  d.qaab = -paa * d.qb - 2 * d.qa * d.qab;
-  d.qabb = -pbb * d.qa - 2 * d.qb * d.qab;
-  return d;
-}
-
 struct OrdData {
   const Eigen::Map<const Eigen::VectorXi>& y;   // categories 1..J
   const Eigen::Map<const Eigen::MatrixXd>& X;
