@@ -190,16 +190,21 @@ count_start <- function(X, y, weights, offset) {
 # Newton steps updated by BFGS from the curvature at the start, nlminb when
 # they do not converge; for quadrature the Laplace optimum first (the same
 # strategy as optimize_glmm(), whose boundary mask knows only one
-# dispersion parameter).
+# dispersion parameter). The quadrature stage starts from the Laplace
+# stage's final BFGS matrix instead of a new curvature by differences: the
+# two optima are close, BFGS corrects the matrix in a few steps, and the
+# P quadrature evaluations saved cost 4-5 times a Laplace one each
+# (Salamanders ZINB, nAGQ = 11: 41 quadrature evaluations before, 25 after).
 zi_optimize <- function(eng, theta, lower, nAGQ, bound, control) {
   stages <- list()
   tight <- control$rel.tol / 100
-  one_stage <- function(theta, tol) {
+  one_stage <- function(theta, tol, H1 = NULL) {
     cur <- agq_eval(eng, theta, TRUE)
     if (!is.finite(cur$loglik))
       stop("the log-likelihood is not finite at the starting values; give 'start' or check the data",
            call. = FALSE)
-    H1 <- numeric_hessian(eng, theta, bound(theta), g0 = cur$gradient)
+    if (is.null(H1) || !identical(is.na(diag(H1)), bound(theta)))
+      H1 <- numeric_hessian(eng, theta, bound(theta), g0 = cur$gradient)
     qn <- newton_steps(eng, theta, negative_definite(H1), bound(theta), lower = lower,
                        at = cur, bfgs = TRUE,
                        maxit = min(control$iter.max, 50L), tol = tol)
@@ -213,17 +218,20 @@ zi_optimize <- function(eng, theta, lower, nAGQ, bound, control) {
       st$nlminb <- stage_record(opt)
       theta <- opt$par
     }
-    list(theta = theta, opt = opt, stages = st)
+    list(theta = theta, opt = opt, stages = st,
+         hessian = if (qn$converged) qn$hessian)
   }
+  H_lap <- NULL
   if (nAGQ > 1L && control$laplace_start) {
     agq_set_nagq(eng, 1L)
     r1 <- one_stage(theta, 1e-8)
     stages$laplace <- r1$stages$newton
     if (!is.null(r1$stages$nlminb)) stages$nlminb_laplace <- r1$stages$nlminb
     theta <- r1$theta
+    H_lap <- r1$hessian
   }
   agq_set_nagq(eng, nAGQ)
-  r <- one_stage(theta, tight)
+  r <- one_stage(theta, tight, H_lap)
   r$stages <- c(stages, r$stages)
   r
 }
