@@ -4,8 +4,9 @@
 # (L levels x r: given by kfactor(), or the Cholesky / eigen factor of a
 # dense K): b = s L u with u ~ N(0, I_r), so K is never formed and the
 # penalized Hessian M = I + s^2 L' W L is r x r (the Woodbury form of
-# K^{-1}/s^2 + W). The kernels forming L'WL and diag(L M^{-1} L') are in
-# src/known-laplace.cpp; the rest is O(n + r^2) per evaluation. The
+# K^{-1}/s^2 + W). The modes, the factor of M, the leverages
+# diag(L M^{-1} L') and the gradient's pieces are computed by the C++ engine
+# (src/known-laplace.cpp); R keeps the optimizer and X'v. The
 # log-likelihood is the Laplace one, l(eta) - u'u/2 - log det(M)/2, the
 # value glmer() reports for the same model written with the design Z L.
 # Its gradient in (beta, log s) is exact, including the dependence of
@@ -66,7 +67,9 @@ known_laplace_engine <- function(X, y, m, offset, index, L, fam, threads) {
       if (!gradient || !is.null(state$gradient)) return(state)
     } else {
       state <<- NULL  # stays NULL if the engine stops (an interrupt) or fails
-      e <- cpp_kl_eval(ptr, drop(X %*% par[seq_len(p)]) + offset, exp(par[p + 1L]))
+      s <- exp(par[p + 1L])
+      if (!is.finite(s) || s <= 0 || anyNA(par)) return(fail(par))  # log s beyond +-709
+      e <- cpp_kl_eval(ptr, drop(X %*% par[seq_len(p)]) + offset, s)
       if (!isTRUE(e$ok)) return(fail(par))
       state <<- list(par = par, value = e$value, gradient = NULL,
                      modes = list(u = e$u, eta = e$eta), factor = NULL)

@@ -73,36 +73,67 @@ Eigen::VectorXd KlFactor::tmul(const Eigen::VectorXd& v) const {
 bool KlFactor::penalized_factor(const Eigen::VectorXd& w, double s2, Eigen::Ref<Eigen::MatrixXd> F,
                                 double* logdet) const {
   const Eigen::Index n = L_.rows(), r = L_.cols();
-  const Eigen::Index np = (r + kCols - 1) / kCols;
   const int nt = usable_threads(threads_);
-  check_memory(8.0 * kRows * r, "the weighted cross-product of the covariance factor");
-  F.setZero();
-  // Row blocks in order; within a block each thread adds to its own column
-  // panels of the lower triangle, so every entry is summed in row order
-  // whatever the number of threads.
-  Eigen::MatrixXd Lw(kRows, r);
   InterruptPoll ip;
-  for (Eigen::Index lo = 0; lo < n; lo += kRows) {
-    const Eigen::Index m = std::min(kRows, n - lo);
-    const Eigen::Index c0 = first_col(lo + m);
-    Lw.topRows(m).rightCols(r - c0) = w.segment(lo, m).cwiseMax(0.0).asDiagonal() *
-                                      L_.block(lo, c0, m, r - c0);
+  F.setZero();
+  if (!rtri_) {
+    // A general factor (levels >> r): row blocks alternate between F and one
+    // more r x r partial sum, each a symmetric rank-k update (half the
+    // multiply-adds of a general product); the two are added in a fixed
+    // order, so the result does not depend on the number of threads.
+    check_memory(8.0 * ((double)r * r + 2.0 * kRows * r),
+                 "the weighted cross-product of the covariance factor");
+    const Eigen::Index nb = (n + kRows - 1) / kRows;
+    Eigen::MatrixXd P = Eigen::MatrixXd::Zero(r, r);
     RegionGuard guard;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-    for (Eigen::Index p = 0; p < np; ++p) {
+#pragma omp parallel for schedule(static, 1) num_threads(std::min(nt, 2))
+    for (int k = 0; k < 2; ++k) {
       guard.run([&] {
-        const Eigen::Index j0 = p * kCols, jw = std::min(kCols, r - j0);
-        if (j0 + jw <= c0) return;  // the panel's columns are zero in these rows
-        const Eigen::Index a = std::max(j0, c0), b0 = std::max(j0, c0);
-        // rows a.. of the panel's lower part: L(block, a:)' W L(block, panel)
-        F.block(a, j0, r - a, jw).rightCols(j0 + jw - b0).noalias() +=
-            L_.block(lo, a, m, r - a).transpose() * Lw.block(0, b0, m, j0 + jw - b0);
+        Eigen::MatrixXd Lw;
+        for (Eigen::Index c = k; c < nb; c += 2) {
+          if (guard.failed() || ip.poll()) return;
+          const Eigen::Index lo = c * kRows, m = std::min(kRows, n - lo);
+          Lw = w.segment(lo, m).cwiseMax(0.0).cwiseSqrt().asDiagonal() * L_.middleRows(lo, m);
+          if (k == 0)
+            F.selfadjointView<Eigen::Lower>().rankUpdate(Lw.transpose());
+          else
+            P.selfadjointView<Eigen::Lower>().rankUpdate(Lw.transpose());
+        }
       });
     }
     guard.rethrow();
-    if (ip.poll()) break;
+    ip.raise_if_interrupted();
+    F.triangularView<Eigen::Lower>() += P;
+  } else {
+    // The reversed-triangular factor of a dense K (levels = r): no r x r
+    // scratch beyond F. Row blocks in order; within a block each thread adds
+    // to its own column panels of the lower triangle, so every entry is
+    // summed in row order whatever the number of threads. Rows [lo, lo+m)
+    // are zero before column c0, which the products skip.
+    check_memory(8.0 * kRows * r, "the weighted cross-product of the covariance factor");
+    const Eigen::Index np = (r + kCols - 1) / kCols;
+    Eigen::MatrixXd Lw(kRows, r);
+    for (Eigen::Index lo = 0; lo < n; lo += kRows) {
+      const Eigen::Index m = std::min(kRows, n - lo);
+      const Eigen::Index c0 = first_col(lo + m);
+      Lw.topRows(m).rightCols(r - c0) = w.segment(lo, m).cwiseMax(0.0).asDiagonal() *
+                                        L_.block(lo, c0, m, r - c0);
+      RegionGuard guard;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+      for (Eigen::Index p = 0; p < np; ++p) {
+        guard.run([&] {
+          const Eigen::Index j0 = p * kCols, jw = std::min(kCols, r - j0);
+          if (j0 + jw <= c0) return;  // the panel's columns are zero in these rows
+          const Eigen::Index a = std::max(j0, c0);
+          F.block(a, a, r - a, j0 + jw - a).noalias() +=
+              L_.block(lo, a, m, r - a).transpose() * Lw.block(0, a, m, j0 + jw - a);
+        });
+      }
+      guard.rethrow();
+      if (ip.poll()) break;
+    }
+    ip.raise_if_interrupted();
   }
-  ip.raise_if_interrupted();
   F.triangularView<Eigen::Lower>() *= s2;
   F.diagonal().array() += 1.0;
   Eigen::LLT<Eigen::Ref<Eigen::MatrixXd> > llt(F);  // in place: F's lower triangle
@@ -115,7 +146,19 @@ Eigen::VectorXd KlFactor::leverages(const Eigen::MatrixXd& F) const {
   const Eigen::Index n = L_.rows(), r = L_.cols();
   const Eigen::Index nb = (n + kRows - 1) / kRows;
   const int nt = usable_threads(threads_);
-  check_memory(8.0 * nt * kRows * r, "the leverages of the covariance factor");
+  // lev_i = ||F^{-1} l_i||^2. A general factor: the rows of L F^{-T} by
+  // blocked products with the explicit inverse (r x r, small beside L). The
+  // reversed-triangular one: triangular solves in place, where a row zero
+  // before c0 needs only F's trailing block (no r x r scratch).
+  Eigen::MatrixXd Finv;
+  if (!rtri_) {
+    check_memory(8.0 * ((double)r * r + (double)nt * kRows * r),
+                 "the leverages of the covariance factor");
+    Finv = Eigen::MatrixXd::Identity(r, r);
+    F.triangularView<Eigen::Lower>().solveInPlace(Finv);
+  } else {
+    check_memory(8.0 * nt * kRows * r, "the leverages of the covariance factor");
+  }
   Eigen::VectorXd lev(n);
   RegionGuard guard;
   InterruptPoll ip;
@@ -124,8 +167,13 @@ Eigen::VectorXd KlFactor::leverages(const Eigen::MatrixXd& F) const {
     if (guard.failed() || ip.poll()) continue;
     guard.run([&] {
       const Eigen::Index lo = b * kRows, m = std::min(kRows, n - lo);
+      if (!rtri_) {
+        Eigen::MatrixXd T = L_.middleRows(lo, m) *
+                            Finv.transpose().triangularView<Eigen::Upper>();
+        lev.segment(lo, m) = T.rowwise().squaredNorm();
+        return;
+      }
       const Eigen::Index c0 = first_col(lo + m), k = r - c0;
-      // ||F^{-1} l_i||^2: with l_i zero before c0 only F's trailing block acts
       Eigen::MatrixXd T = L_.block(lo, c0, m, k).transpose();
       F.bottomRightCorner(k, k).triangularView<Eigen::Lower>().solveInPlace(T);
       lev.segment(lo, m) = T.colwise().squaredNorm().transpose();
