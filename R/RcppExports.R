@@ -158,12 +158,32 @@ cpp_sparse_set_threads <- function(ptr, nthreads) {
     .Call(`_glmmgee_cpp_sparse_set_threads`, ptr, nthreads)
 }
 
-cpp_known_laplace_factor <- function(L, w, s2, leverages, threads) {
-    .Call(`_glmmgee_cpp_known_laplace_factor`, L, w, s2, leverages, threads)
+cpp_known_laplace_factor <- function(L, w, s2, threads) {
+    .Call(`_glmmgee_cpp_known_laplace_factor`, L, w, s2, threads)
 }
 
-cpp_known_laplace_leverages <- function(L, U, threads) {
-    .Call(`_glmmgee_cpp_known_laplace_leverages`, L, U, threads)
+cpp_kl_engine <- function(Lsexp, index, y, m, family, threads) {
+    .Call(`_glmmgee_cpp_kl_engine`, Lsexp, index, y, m, family, threads)
+}
+
+cpp_kl_eval <- function(ptr, eta0, s) {
+    .Call(`_glmmgee_cpp_kl_eval`, ptr, eta0, s)
+}
+
+cpp_kl_gradient <- function(ptr) {
+    .Call(`_glmmgee_cpp_kl_gradient`, ptr)
+}
+
+cpp_kl_reset <- function(ptr) {
+    invisible(.Call(`_glmmgee_cpp_kl_reset`, ptr))
+}
+
+cpp_known_dense_factor <- function(K, tol) {
+    .Call(`_glmmgee_cpp_known_dense_factor`, K, tol)
+}
+
+cpp_row_sumsq <- function(L) {
+    .Call(`_glmmgee_cpp_row_sumsq`, L)
 }
 
 cpp_lmmsp_new <- function(X, Z, y, rs, cs, lam_row, lam_col, lam_k, ntheta) {

@@ -16,7 +16,7 @@ known_laplace_null <- function(fit) {
   eta <- fit$linear.predictors
   dv <- fam$d(eta, fit$y, fit$prior.weights)
   w <- dv$w
-  U <- if (s > 0) cpp_known_laplace_factor(L, level_sums(w, index, nl), s^2, FALSE, 1L)$U
+  U <- if (s > 0) cpp_known_laplace_factor(L, level_sums(w, index, nl), s^2, 1L)$U
   Vinv <- function(B) {
     B <- as.matrix(B)
     WB <- w * B

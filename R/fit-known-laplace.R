@@ -4,8 +4,9 @@
 # (L levels x r: given by kfactor(), or the Cholesky / eigen factor of a
 # dense K): b = s L u with u ~ N(0, I_r), so K is never formed and the
 # penalized Hessian M = I + s^2 L' W L is r x r (the Woodbury form of
-# K^{-1}/s^2 + W). The kernels forming L'WL and diag(L M^{-1} L') are in
-# src/known-laplace.cpp; the rest is O(n + r^2) per evaluation. The
+# K^{-1}/s^2 + W). The modes, the factor of M, the leverages
+# diag(L M^{-1} L') and the gradient's pieces are computed by the C++ engine
+# (src/known-laplace.cpp); R keeps the optimizer and X'v. The
 # log-likelihood is the Laplace one, l(eta) - u'u/2 - log det(M)/2, the
 # value glmer() reports for the same model written with the design Z L.
 # Its gradient in (beta, log s) is exact, including the dependence of
@@ -17,6 +18,7 @@ known_laplace_family <- function(family) {
   log1pexp <- function(x) pmax(x, 0) + log1p(exp(-abs(x)))
   switch(paste(family$family, family$link),
     "binomial logit" = list(
+      code = 0L,
       ll = function(eta, y, m) sum(m * y * eta - m * log1pexp(eta) + lchoose(m, round(m * y))),
       d = function(eta, y, m) {
         mu <- stats::plogis(eta)
@@ -24,6 +26,7 @@ known_laplace_family <- function(family) {
         list(r = m * (y - mu), w = w, w3 = w * (1 - 2 * mu))
       }),
     "poisson log" = list(
+      code = 1L,
       ll = function(eta, y, m) sum(y * eta - exp(eta) - lgamma(y + 1)),
       d = function(eta, y, m) {
         mu <- exp(eta)
@@ -35,123 +38,50 @@ known_laplace_family <- function(family) {
 # Per-level sums of an observation vector (levels without observations: 0).
 # With one observation per level in level order (the usual GWAS layout)
 # the sums are the vector itself; otherwise a sparse product, which avoids
-# rowsum()'s character row names (a third of the engine's R time at
-# n = 20,000).
+# rowsum()'s character row names.
 level_sums <- function(v, index, nl) {
   if (length(index) == nl && !is.unsorted(index, strictly = TRUE)) return(v)
   as.vector(Matrix::crossprod(Matrix::sparseMatrix(i = seq_along(index), j = index, x = 1,
                                                    dims = c(length(index), nl)), v))
 }
 
-# The engine for one model: an environment-backed evaluator of the Laplace
-# log-likelihood and its gradient at (beta, log s), warm-starting the
-# Newton iterations for the modes from the previous evaluation.
+# The engine for one model: an evaluator of the Laplace log-likelihood and
+# its gradient at par = (beta, log s). The modes, the factor of M and every
+# product with L are computed by the C++ engine (src/known-laplace.cpp),
+# which keeps the modes and the factor of the previous evaluation as the
+# start of the next one; this closure keeps L alive beside the engine's
+# pointer (the engine maps L without copying it).
 known_laplace_engine <- function(X, y, m, offset, index, L, fam, threads) {
-  nl <- nrow(L)
-  r <- ncol(L)
-  u <- numeric(r)
-  Msolve <- function(U, v) backsolve(U, backsolve(U, v, transpose = TRUE))
+  if (!is.double(L)) storage.mode(L) <- "double"
+  ptr <- cpp_kl_engine(L, as.integer(index), as.double(y), as.double(m), fam$code,
+                       as.integer(threads))
+  p <- ncol(X)
   state <- NULL
-  # The factor of M from the previous evaluation (at its modes): the inner
-  # iterations first use it as a fixed approximation of the Hessian (the
-  # chord method, O(n r) per iteration instead of O(n r^2)); consecutive
-  # evaluations of the optimizer are close, so they converge in a few steps.
-  # Up to 60 chord steps (each O(n r)), then Newton with a fresh factor per iteration.
-  Uprev <- NULL
-  # Modes at (beta, s) with step halving; they stop when the decrement
-  # g' M^{-1} g is below 1e-10 (chord: 1e-14, as its convergence is linear),
-  # taking that last step, so that the modes are accurate to ~1e-10, which
-  # the exact gradient needs. The factor with the leverages is then computed
-  # at the modes by eval().
-  modes <- function(beta, s) {
-    eta0 <- drop(X %*% beta) + offset
-    eta_at <- function(v) eta0 + s * drop(L %*% v)[index]
-    # With refresh = FALSE the factor U is kept throughout (the chord
-    # method); with refresh = TRUE it is recomputed at the current modes
-    # only when the last step shrank the decrement by less than a factor 10
-    # (lazy Newton: a factor costs O(n r^2), a step O(n r)).
-    ascend <- function(uu, U, maxit, refresh) {
-      eta <- eta_at(uu)
-      h <- fam$ll(eta, y, m) - 0.5 * sum(uu^2)
-      dec_old <- Inf
-      for (it in seq_len(maxit)) {
-        dv <- fam$d(eta, y, m)
-        g <- s * drop(crossprod(L, level_sums(dv$r, index, nl))) - uu
-        fresh <- FALSE
-        if (refresh && (is.null(U) || sum(g * Msolve(U, g)) > 0.1 * dec_old)) {
-          f <- cpp_known_laplace_factor(L, level_sums(dv$w, index, nl), s^2, FALSE, threads)
-          if (!isTRUE(f$ok)) return(NULL)
-          U <- f$U
-          fresh <- TRUE
-        }
-        delta <- Msolve(U, g)
-        dec_old <- sum(g * delta)
-        if (dec_old < if (fresh) 1e-10 else 1e-14) {
-          uu <- uu + delta
-          eta <- eta_at(uu)
-          return(list(u = uu, eta = eta, h = fam$ll(eta, y, m) - 0.5 * sum(uu^2),
-                      dv = fam$d(eta, y, m)))
-        }
-        step <- 1
-        repeat {
-          un <- uu + step * delta
-          en <- eta_at(un)
-          hn <- fam$ll(en, y, m) - 0.5 * sum(un^2)
-          if (is.finite(hn) && hn >= h - 1e-12 * abs(h)) break
-          step <- step / 2
-          if (step < 1e-10) return(NULL)
-        }
-        uu <- un
-        eta <- en
-        h <- hn
-      }
-      NULL
-    }
-    out <- if (!is.null(Uprev)) ascend(u, Uprev, 60L, FALSE)
-    if (is.null(out)) out <- ascend(u, NULL, 200L, TRUE)
-    out
-  }
-  # The value at par = (beta, log s), and with gradient = TRUE its gradient,
-  # whose leverages cost a second O(n r^2) product (the optimizer's line
-  # searches need values only).
+  fail <- function(par) list(par = par, value = -Inf, gradient = rep(NA_real_, p + 1L))
+  # The value at par, and with gradient = TRUE its gradient, whose
+  # leverages cost a second O(levels r^2) product (the optimizer's line
+  # searches need values only). The engine holds the factor of the last
+  # evaluation: a gradient asked for where the value was taken reuses it.
   eval <- function(par, gradient = TRUE) {
-    p <- ncol(X)
-    beta <- par[seq_len(p)]
-    s <- exp(par[p + 1L])
     if (!is.null(state) && identical(state$par, par)) {
       if (!gradient || !is.null(state$gradient)) return(state)
-      # the optimizer asks for the gradient where it took the value: the
-      # modes and the factor are kept, only the leverages are added
-      md <- state$modes
-      f <- c(state$factor, cpp_known_laplace_leverages(L, state$factor$U, threads))
-      value <- state$value
     } else {
-      md <- modes(beta, s)
-      if (is.null(md)) return(list(par = par, value = -Inf, gradient = rep(NA_real_, p + 1L)))
-      u <<- md$u
-      wl <- level_sums(md$dv$w, index, nl)
-      f <- cpp_known_laplace_factor(L, wl, s^2, gradient, threads)
-      if (!isTRUE(f$ok)) return(list(par = par, value = -Inf, gradient = rep(NA_real_, p + 1L)))
-      Uprev <<- f$U
-      value <- md$h - 0.5 * f$logdet
-      if (!gradient) {
-        state <<- list(par = par, value = value, gradient = NULL, modes = md, factor = f)
-        return(state)
-      }
+      state <<- NULL  # stays NULL if the engine stops (an interrupt) or fails
+      s <- exp(par[p + 1L])
+      if (!is.finite(s) || s <= 0 || anyNA(par)) return(fail(par))  # log s beyond +-709
+      e <- cpp_kl_eval(ptr, drop(X %*% par[seq_len(p)]) + offset, s)
+      if (!isTRUE(e$ok)) return(fail(par))
+      state <<- list(par = par, value = e$value, gradient = NULL,
+                     modes = list(u = e$u, eta = e$eta), factor = NULL)
+      if (!gradient) return(state)
     }
-    dv <- md$dv
-    cobs <- -0.5 * dv$w3 * s^2 * f$lev[index]
-    cl <- level_sums(cobs, index, nl)
-    q <- drop(L %*% Msolve(f$U, drop(crossprod(L, cl))))
-    gbeta <- drop(crossprod(X, dv$r + cobs - s^2 * dv$w * q[index]))
-    Lu <- drop(L %*% md$u)
-    du <- (2 * Msolve(f$U, md$u) - md$u) / s
-    gs <- sum(level_sums(dv$r, index, nl) * Lu) - (r - f$trace_inv) / s +
-      sum(cl * (Lu + s * drop(L %*% du)))
-    state <<- list(par = par, value = value, gradient = c(gbeta, s * gs), modes = md, factor = f)
+    g <- cpp_kl_gradient(ptr)
+    state$gradient <<- c(drop(crossprod(X, g$v)), g$dlogs)
+    state$factor <<- list(lev = g$lev)
     state
   }
-  list(eval = eval, reset = function() { u <<- numeric(r); Uprev <<- NULL }, nl = nl, r = r)
+  list(eval = eval, reset = function() { state <<- NULL; cpp_kl_reset(ptr) },
+       nl = nrow(L), r = ncol(L))
 }
 
 # Fits the model: nlminb over (beta, log s) from the glm fit, the boundary
@@ -166,9 +96,10 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
   eng <- known_laplace_engine(X, y, m, offset, index, L, fam, control$nthreads)
   obj <- function(par) -eng$eval(par, gradient = FALSE)$value
   gr <- function(par) -eng$eval(par)$gradient
-  s0 <- 0.5 / sqrt(sum(L^2) / nrow(L))
+  kdiag <- cpp_row_sumsq(L)  # diag(K), without the temporary L^2
+  s0 <- 0.5 / sqrt(mean(kdiag))
   start <- known_laplace_start(X, y, m, offset, index, L, fam, control,
-                               c(g0$coefficients, log(s0)))
+                               c(g0$coefficients, log(s0)), sum(kdiag))
   opt <- if (!is.null(attr(start, "hessian")))
     known_laplace_qn(eng, c(start), attr(start, "hessian"), control$rel.tol)
   if (is.null(opt))
@@ -212,7 +143,7 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
   }
   if (!singular && anyNA(cov_theta[seq_len(p), seq_len(p)]))
     warn <- c(warn, "the Hessian of the Laplace log-likelihood is not negative definite: standard errors are not available")
-  list(beta = beta, s = s, loglik = loglik, b = s * drop(L %*% u), condvar = s^2 * lev,
+  list(beta = beta, s = s, loglik = loglik, b = s * drop(L %*% u), condvar = s^2 * lev, kdiag = kdiag,
        eta = eta, cov_theta = cov_theta, singular = singular,
        gradient = if (!singular) at$gradient,
        optinfo = list(optimizer = opt$optimizer %||% "nlminb", method = "Laplace (known covariance, dense factor)",
@@ -258,12 +189,12 @@ known_laplace_cov <- function(eng, beta, s, singular, hessian) {
 # its optimum and needs a few evaluations; it only moves the start, never
 # the optimum. Its Hessian (attribute "hessian") seeds the quasi-Newton
 # search (optimize-known-laplace.R). Otherwise the glm fit with s = s0.
-known_laplace_start <- function(X, y, m, offset, index, L, fam, control, start) {
+known_laplace_start <- function(X, y, m, offset, index, L, fam, control, start, ssq) {
   r <- ncol(L)
   if (r <= 200L) return(start)
   idx <- unique(round(seq(1, r, length.out = 100L)))
   Ls <- L[, idx, drop = FALSE]
-  Ls <- Ls * sqrt(sum(L^2) / sum(Ls^2))
+  Ls <- Ls * sqrt(ssq / sum(Ls^2))
   eng <- known_laplace_engine(X, y, m, offset, index, Ls, fam, control$nthreads)
   opt <- tryCatch(stats::nlminb(start, function(par) -eng$eval(par, gradient = FALSE)$value,
                                 function(par) -eng$eval(par)$gradient,

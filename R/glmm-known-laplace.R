@@ -38,16 +38,31 @@ glmm_known_laplace <- function(formula, mf, family, nAGQ, control, start, covari
   finish_glmm(obj, sep, extra_warn)
 }
 
-# The factor L (levels x r, full column rank) of the term's K: given, or the
-# Cholesky factor of K, or from its eigendecomposition when K is singular
+# The factor L (levels x r) of the term's K: given, or for a dense K its
+# Cholesky factor with the columns in reverse order (computed in place in
+# the one levels^2 matrix it returns, which the engine's products exploit:
+# known-laplace.h), or from the eigendecomposition when K is singular
 # (columns of eigenvalue zero dropped). Memory is checked before a dense
 # factor is made.
 known_laplace_factor <- function(tm) {
   if (!is.null(tm$kf)) return(tm$kf$L)
   nl <- nrow(tm$K)
+  if (!inherits(tm$K, "sparseMatrix")) {
+    check_memory(8 * nl^2, sprintf("the factor of 'covariance$%s' (%d x %d)", tm$g, nl, nl))
+    K <- tm$K
+    if (!is.matrix(K) || !is.double(K)) K <- as.matrix(K) + 0
+    f <- cpp_known_dense_factor(K, 1e-8)
+    if (!f$symmetric) stop(sprintf("'covariance$%s' is not symmetric", tm$g), call. = FALSE)
+    if (f$ok) {
+      L <- f$L
+      rownames(L) <- tm$levels
+      return(L)
+    }
+  }
   check_memory(3 * 8 * nl^2, sprintf("the factor of 'covariance$%s' (%d x %d)", tm$g, nl, nl))
   L <- as.matrix(covariance_factor(tm$K, tm$g))
-  keep <- colSums(L^2) > 1e-10 * max(colSums(L^2))
+  ss <- colSums(L * L)
+  keep <- ss > 1e-10 * max(ss)
   L <- L[, keep, drop = FALSE]
   rownames(L) <- tm$levels
   L
@@ -71,7 +86,7 @@ new_glmm_known_laplace <- function(fit, X, resp, offset, tm, L, mf, mt, call, fo
                  Lambda = matrix(fit$s, 1, 1, dimnames = list(cn, cn)),
                  D = matrix(fit$s^2, 1, 1, dimnames = list(cn, cn)),
                  b = matrix(fit$b, nl, 1L, dimnames = list(lev, cn)),
-                 kdiag = rowSums(L^2),
+                 kdiag = fit$kdiag,
                  condvar = array(fit$condvar, c(1L, 1L, nl), dimnames = list(cn, cn, lev)))
   sf <- list(beta = fit$beta, theta = theta, cov_theta = cov_theta, loglik = fit$loglik,
              sigma = 1, dispersion = NULL, family_par = NULL, family = family,

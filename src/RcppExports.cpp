@@ -508,30 +508,89 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_known_laplace_factor
-Rcpp::List cpp_known_laplace_factor(Eigen::Map<Eigen::MatrixXd> L, Eigen::Map<Eigen::VectorXd> w, double s2, bool leverages, int threads);
-RcppExport SEXP _glmmgee_cpp_known_laplace_factor(SEXP LSEXP, SEXP wSEXP, SEXP s2SEXP, SEXP leveragesSEXP, SEXP threadsSEXP) {
+Rcpp::List cpp_known_laplace_factor(Eigen::Map<Eigen::MatrixXd> L, Eigen::Map<Eigen::VectorXd> w, double s2, int threads);
+RcppExport SEXP _glmmgee_cpp_known_laplace_factor(SEXP LSEXP, SEXP wSEXP, SEXP s2SEXP, SEXP threadsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type L(LSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type w(wSEXP);
     Rcpp::traits::input_parameter< double >::type s2(s2SEXP);
-    Rcpp::traits::input_parameter< bool >::type leverages(leveragesSEXP);
     Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_known_laplace_factor(L, w, s2, leverages, threads));
+    rcpp_result_gen = Rcpp::wrap(cpp_known_laplace_factor(L, w, s2, threads));
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_known_laplace_leverages
-Rcpp::List cpp_known_laplace_leverages(Eigen::Map<Eigen::MatrixXd> L, Eigen::Map<Eigen::MatrixXd> U, int threads);
-RcppExport SEXP _glmmgee_cpp_known_laplace_leverages(SEXP LSEXP, SEXP USEXP, SEXP threadsSEXP) {
+// cpp_kl_engine
+SEXP cpp_kl_engine(SEXP Lsexp, Rcpp::IntegerVector index, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> m, int family, int threads);
+RcppExport SEXP _glmmgee_cpp_kl_engine(SEXP LsexpSEXP, SEXP indexSEXP, SEXP ySEXP, SEXP mSEXP, SEXP familySEXP, SEXP threadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type Lsexp(LsexpSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type index(indexSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type m(mSEXP);
+    Rcpp::traits::input_parameter< int >::type family(familySEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_kl_engine(Lsexp, index, y, m, family, threads));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_kl_eval
+Rcpp::List cpp_kl_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> eta0, double s);
+RcppExport SEXP _glmmgee_cpp_kl_eval(SEXP ptrSEXP, SEXP eta0SEXP, SEXP sSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type eta0(eta0SEXP);
+    Rcpp::traits::input_parameter< double >::type s(sSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_kl_eval(ptr, eta0, s));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_kl_gradient
+Rcpp::List cpp_kl_gradient(SEXP ptr);
+RcppExport SEXP _glmmgee_cpp_kl_gradient(SEXP ptrSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_kl_gradient(ptr));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_kl_reset
+void cpp_kl_reset(SEXP ptr);
+RcppExport SEXP _glmmgee_cpp_kl_reset(SEXP ptrSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    cpp_kl_reset(ptr);
+    return R_NilValue;
+END_RCPP
+}
+// cpp_known_dense_factor
+Rcpp::List cpp_known_dense_factor(Eigen::Map<Eigen::MatrixXd> K, double tol);
+RcppExport SEXP _glmmgee_cpp_known_dense_factor(SEXP KSEXP, SEXP tolSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type K(KSEXP);
+    Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_known_dense_factor(K, tol));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_row_sumsq
+Eigen::VectorXd cpp_row_sumsq(Eigen::Map<Eigen::MatrixXd> L);
+RcppExport SEXP _glmmgee_cpp_row_sumsq(SEXP LSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type L(LSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type U(USEXP);
-    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_known_laplace_leverages(L, U, threads));
+    rcpp_result_gen = Rcpp::wrap(cpp_row_sumsq(L));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -883,8 +942,13 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_dist_eval", (DL_FUNC) &_glmmgee_cpp_dist_eval, 11},
     {"_glmmgee_cpp_known_gaussian_profile", (DL_FUNC) &_glmmgee_cpp_known_gaussian_profile, 9},
     {"_glmmgee_cpp_sparse_set_threads", (DL_FUNC) &_glmmgee_cpp_sparse_set_threads, 2},
-    {"_glmmgee_cpp_known_laplace_factor", (DL_FUNC) &_glmmgee_cpp_known_laplace_factor, 5},
-    {"_glmmgee_cpp_known_laplace_leverages", (DL_FUNC) &_glmmgee_cpp_known_laplace_leverages, 3},
+    {"_glmmgee_cpp_known_laplace_factor", (DL_FUNC) &_glmmgee_cpp_known_laplace_factor, 4},
+    {"_glmmgee_cpp_kl_engine", (DL_FUNC) &_glmmgee_cpp_kl_engine, 6},
+    {"_glmmgee_cpp_kl_eval", (DL_FUNC) &_glmmgee_cpp_kl_eval, 3},
+    {"_glmmgee_cpp_kl_gradient", (DL_FUNC) &_glmmgee_cpp_kl_gradient, 1},
+    {"_glmmgee_cpp_kl_reset", (DL_FUNC) &_glmmgee_cpp_kl_reset, 1},
+    {"_glmmgee_cpp_known_dense_factor", (DL_FUNC) &_glmmgee_cpp_known_dense_factor, 2},
+    {"_glmmgee_cpp_row_sumsq", (DL_FUNC) &_glmmgee_cpp_row_sumsq, 1},
     {"_glmmgee_cpp_lmmsp_new", (DL_FUNC) &_glmmgee_cpp_lmmsp_new, 9},
     {"_glmmgee_cpp_lmmsp_eval", (DL_FUNC) &_glmmgee_cpp_lmmsp_eval, 3},
     {"_glmmgee_cpp_gee_shard_new", (DL_FUNC) &_glmmgee_cpp_gee_shard_new, 2},

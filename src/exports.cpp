@@ -561,48 +561,121 @@ int cpp_sparse_set_threads(SEXP ptr, int nthreads) {
   return eng->threads();
 }
 
-// Known-covariance Laplace engine (known-laplace.h): the factorization of
-// M = I + s2 L' diag(w) L at the current modes (upper Cholesky factor and
-// log det), and optionally the leverages diag(L M^{-1} L') and tr(M^{-1})
-// the gradient needs.
+// Known-covariance Laplace engine (known-laplace.h): the upper Cholesky
+// factor U of M = I + s2 L' diag(w) L and log det M (the score scan's
+// working covariance).
 // [[Rcpp::export]]
 Rcpp::List cpp_known_laplace_factor(Eigen::Map<Eigen::MatrixXd> L, Eigen::Map<Eigen::VectorXd> w,
-                                    double s2, bool leverages, int threads) {
+                                    double s2, int threads) {
   if (w.size() != L.rows()) Rcpp::stop("cpp_known_laplace_factor: inconsistent sizes");
   if (!(s2 >= 0)) Rcpp::stop("cpp_known_laplace_factor: negative variance");
-  Eigen::Map<const Eigen::MatrixXd> Lc(L.data(), L.rows(), L.cols());
-  Eigen::Map<const Eigen::VectorXd> wc(w.data(), w.size());
-  Eigen::MatrixXd M = glmmgee::kl_weighted_crossprod(Lc, wc, threads) * s2;
-  M.diagonal().array() += 1.0;
-  Eigen::LLT<Eigen::MatrixXd> llt(M);
-  if (llt.info() != Eigen::Success)
-    return Rcpp::List::create(Rcpp::Named("ok") = false);
-  Eigen::MatrixXd U = llt.matrixU();
-  const double logdet = 2.0 * U.diagonal().array().log().sum();
-  Rcpp::List out = Rcpp::List::create(Rcpp::Named("ok") = true, Rcpp::Named("U") = U,
-                                      Rcpp::Named("logdet") = logdet);
-  if (leverages) {
-    double tr = 0.0;
-    Eigen::VectorXd lev = glmmgee::kl_leverages(Lc, U, threads, &tr);
-    out["lev"] = lev;
-    out["trace_inv"] = tr;
-  }
-  return out;
+  glmmgee::KlMat Lc(L.data(), L.rows(), L.cols());
+  const Eigen::Index r = L.cols();
+  glmmgee::check_memory(16.0 * r * r, "the factor of the penalized Hessian");
+  glmmgee::KlFactor f(Lc, glmmgee::kl_is_reversed_triangular(Lc), threads);
+  Eigen::MatrixXd F(r, r);
+  double logdet = 0;
+  if (!f.penalized_factor(w, s2, F, &logdet)) return Rcpp::List::create(Rcpp::Named("ok") = false);
+  Rcpp::NumericMatrix U(r, r);
+  Eigen::Map<Eigen::MatrixXd>(U.begin(), r, r) = F.triangularView<Eigen::Lower>().transpose();
+  return Rcpp::List::create(Rcpp::Named("ok") = true, Rcpp::Named("U") = U,
+                            Rcpp::Named("logdet") = logdet);
 }
 
-// The leverages diag(L M^{-1} L') and tr(M^{-1}) from a factor U of M
-// computed before (by cpp_known_laplace_factor at the same modes): the
-// gradient after a value-only evaluation then costs one O(levels r^2)
-// product instead of two.
+static glmmgee::KlEngine* kl_engine(SEXP ptr) {
+  Rcpp::XPtr<glmmgee::KlEngine> p(ptr);
+  if (!p) Rcpp::stop("the known-covariance engine pointer is no longer valid");
+  return p.get();
+}
+
+// The engine of one model (family 0: binomial logit, 1: Poisson log). It
+// maps L without copying: the R caller keeps L alive beside the pointer.
 // [[Rcpp::export]]
-Rcpp::List cpp_known_laplace_leverages(Eigen::Map<Eigen::MatrixXd> L, Eigen::Map<Eigen::MatrixXd> U,
-                                       int threads) {
-  if (U.rows() != L.cols() || U.cols() != L.cols())
-    Rcpp::stop("cpp_known_laplace_leverages: inconsistent sizes");
-  Eigen::Map<const Eigen::MatrixXd> Lc(L.data(), L.rows(), L.cols());
-  double tr = 0.0;
-  Eigen::VectorXd lev = glmmgee::kl_leverages(Lc, Eigen::MatrixXd(U), threads, &tr);
-  return Rcpp::List::create(Rcpp::Named("lev") = lev, Rcpp::Named("trace_inv") = tr);
+SEXP cpp_kl_engine(SEXP Lsexp, Rcpp::IntegerVector index, Eigen::Map<Eigen::VectorXd> y,
+                   Eigen::Map<Eigen::VectorXd> m, int family, int threads) {
+  // a double matrix, mapped as is (a coercion here would map a temporary)
+  if (TYPEOF(Lsexp) != REALSXP || !Rf_isMatrix(Lsexp))
+    Rcpp::stop("cpp_kl_engine: L must be a double matrix");
+  Rcpp::NumericMatrix L(Lsexp);
+  const R_xlen_t n = y.size();
+  if (index.size() != n || m.size() != n) Rcpp::stop("cpp_kl_engine: inconsistent sizes");
+  if (family != glmmgee::kKlBinomialLogit && family != glmmgee::kKlPoissonLog)
+    Rcpp::stop("cpp_kl_engine: unknown family code %d", family);
+  const int nl = L.nrow();
+  std::vector<int> idx(n);
+  for (R_xlen_t i = 0; i < n; ++i) {
+    if (index[i] == NA_INTEGER || index[i] < 1 || index[i] > nl)
+      Rcpp::stop("cpp_kl_engine: level index %d outside 1..%d", (int)index[i], nl);
+    idx[i] = index[i] - 1;
+  }
+  glmmgee::KlMat Lc(L.begin(), L.nrow(), L.ncol());
+  glmmgee::KlEngine* eng = new glmmgee::KlEngine(Lc, glmmgee::kl_is_reversed_triangular(Lc),
+                                                 std::move(idx), y, m, family, threads);
+  return Rcpp::XPtr<glmmgee::KlEngine>(eng, true);
+}
+
+// Modes and factor at eta0 = X beta + offset and s: the Laplace value, the
+// modes u and the linear predictor.
+// [[Rcpp::export]]
+Rcpp::List cpp_kl_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> eta0, double s) {
+  glmmgee::KlEngine* eng = kl_engine(ptr);
+  if (eta0.size() != eng->n()) Rcpp::stop("cpp_kl_eval: eta0 has the wrong length");
+  if (!(s > 0) || !std::isfinite(s)) Rcpp::stop("cpp_kl_eval: s must be positive and finite");
+  if (!eng->evaluate(eta0, s)) return Rcpp::List::create(Rcpp::Named("ok") = false);
+  return Rcpp::List::create(Rcpp::Named("ok") = true, Rcpp::Named("value") = eng->value(),
+                            Rcpp::Named("u") = eng->u(), Rcpp::Named("eta") = eng->eta());
+}
+
+// The gradient's pieces at the last cpp_kl_eval(): X'v is the gradient in
+// beta, dlogs the derivative in log s; lev = diag(L M^{-1} L').
+// [[Rcpp::export]]
+Rcpp::List cpp_kl_gradient(SEXP ptr) {
+  glmmgee::KlEngine* eng = kl_engine(ptr);
+  Eigen::VectorXd v, lev;
+  double dlogs = 0;
+  eng->gradient(&v, &dlogs, &lev);
+  return Rcpp::List::create(Rcpp::Named("v") = v, Rcpp::Named("dlogs") = dlogs,
+                            Rcpp::Named("lev") = lev);
+}
+
+// [[Rcpp::export]]
+void cpp_kl_reset(SEXP ptr) { kl_engine(ptr)->reset(); }
+
+// The factor of a dense K for the engine: its Cholesky factor, computed in
+// place in the one n x n matrix returned, with the columns in reverse order
+// (known-laplace.h). ok = FALSE when K is not positive definite, symmetric =
+// FALSE when K is not symmetric to tol times its largest diagonal entry.
+// [[Rcpp::export]]
+Rcpp::List cpp_known_dense_factor(Eigen::Map<Eigen::MatrixXd> K, double tol) {
+  const Eigen::Index n = K.rows();
+  if (K.cols() != n) Rcpp::stop("cpp_known_dense_factor: K is not square");
+  const double sc = std::max(K.diagonal().cwiseAbs().maxCoeff(), 1e-300);
+  double asym = 0;
+  for (Eigen::Index j = 0; j < n; ++j)
+    for (Eigen::Index i = j + 1; i < n; ++i) asym = std::max(asym, std::fabs(K(i, j) - K(j, i)));
+  if (!(asym <= tol * sc))
+    return Rcpp::List::create(Rcpp::Named("ok") = false, Rcpp::Named("symmetric") = false);
+  glmmgee::check_memory(8.0 * n * n, "the Cholesky factor of the covariance");
+  Rcpp::NumericMatrix out(n, n);
+  Eigen::Map<Eigen::MatrixXd> F(out.begin(), n, n);
+  F.triangularView<Eigen::Lower>() = K.triangularView<Eigen::Lower>();
+  {
+    Eigen::Ref<Eigen::MatrixXd> Fr(F);
+    Eigen::LLT<Eigen::Ref<Eigen::MatrixXd> > llt(Fr);
+    if (llt.info() != Eigen::Success || !F.diagonal().allFinite())
+      return Rcpp::List::create(Rcpp::Named("ok") = false, Rcpp::Named("symmetric") = true);
+  }
+  for (Eigen::Index j = 0; j < n / 2; ++j) F.col(j).swap(F.col(n - 1 - j));
+  return Rcpp::List::create(Rcpp::Named("ok") = true, Rcpp::Named("symmetric") = true,
+                            Rcpp::Named("L") = out);
+}
+
+// rowSums(L^2) without the temporary L^2.
+// [[Rcpp::export]]
+Eigen::VectorXd cpp_row_sumsq(Eigen::Map<Eigen::MatrixXd> L) {
+  Eigen::VectorXd out = Eigen::VectorXd::Zero(L.rows());
+  for (Eigen::Index j = 0; j < L.cols(); ++j) out += L.col(j).cwiseAbs2();
+  return out;
 }
 
 // ---- Linear mixed models, any random-effect terms: profiled (RE)ML ---------

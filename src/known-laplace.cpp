@@ -1,5 +1,8 @@
-// Dense kernels of the known-covariance Laplace engine (known-laplace.h).
+// The known-covariance Laplace engine (known-laplace.h).
 #include "known-laplace.h"
+#include <Rmath.h>
+#include <cmath>
+#include <limits>
 #include "resources.h"
 #ifdef _OPENMP
 #include <omp.h>
@@ -8,69 +11,338 @@
 namespace glmmgee {
 
 namespace {
-// Rows per chunk: large enough for blocked products, small enough that the
-// per-thread scratch (chunk x r) stays a small multiple of the factor.
-const Eigen::Index kChunk = 1024;
-// Partial sums of L'WL: fixed, so the summation order is the same for any
-// number of threads; memory is kParts r^2.
-const int kParts = 2;
+// Rows per block of the products: large enough for blocked kernels, small
+// enough that the per-thread scratch (block x r) stays a small part of L.
+const Eigen::Index kRows = 512;
+// Columns per block of L'v and per panel of L'WL.
+const Eigen::Index kCols = 128;
+
+double log1pexp(double x) { return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x))); }
+
+double plogis(double x) {
+  if (x >= 0) return 1.0 / (1.0 + std::exp(-x));
+  const double e = std::exp(x);
+  return e / (1.0 + e);
+}
 }  // namespace
 
-Eigen::MatrixXd kl_weighted_crossprod(const Eigen::Map<const Eigen::MatrixXd>& L,
-                                      const Eigen::Map<const Eigen::VectorXd>& w, int threads) {
-  const Eigen::Index n = L.rows(), r = L.cols();
-  const Eigen::Index nchunk = (n + kChunk - 1) / kChunk;
-  const int nt = std::min(usable_threads(threads), kParts);
-  check_memory(8.0 * ((double)kParts * r * r + (double)kParts * kChunk * r),
-               "the weighted cross-product of the covariance factor");
-  std::vector<Eigen::MatrixXd> part(kParts, Eigen::MatrixXd::Zero(r, r));
+bool kl_is_reversed_triangular(const KlMat& L) {
+  const Eigen::Index r = L.cols();
+  if (L.rows() != r || r < 2) return false;
+  for (Eigen::Index j = 0; j < r - 1; ++j)  // column j: rows 0 .. r-2-j are zero
+    if (!L.col(j).head(r - 1 - j).isZero(0.0)) return false;
+  return true;
+}
+
+Eigen::MatrixXd KlFactor::mul(const Eigen::MatrixXd& V) const {
+  const Eigen::Index n = L_.rows(), r = L_.cols(), k = V.cols();
+  const Eigen::Index nb = (n + kRows - 1) / kRows;
+  Eigen::MatrixXd out(n, k);
+  const int nt = usable_threads(threads_);
   RegionGuard guard;
-  InterruptPoll ip;
-#pragma omp parallel for schedule(static, 1) num_threads(nt)
-  for (int k = 0; k < kParts; ++k) {
+#pragma omp parallel for schedule(static) num_threads(nt)
+  for (Eigen::Index b = 0; b < nb; ++b) {
     guard.run([&] {
-      Eigen::MatrixXd Lw;
-      for (Eigen::Index c = k; c < nchunk; c += kParts) {
-        if (guard.failed() || ip.poll()) return;
-        const Eigen::Index lo = c * kChunk, m = std::min(kChunk, n - lo);
-        Lw = L.middleRows(lo, m);
-        for (Eigen::Index i = 0; i < m; ++i) Lw.row(i) *= std::sqrt(std::max(w[lo + i], 0.0));
-        part[k].selfadjointView<Eigen::Lower>().rankUpdate(Lw.transpose());
-      }
+      const Eigen::Index lo = b * kRows, m = std::min(kRows, n - lo);
+      const Eigen::Index c0 = first_col(lo + m);
+      out.middleRows(lo, m).noalias() = L_.block(lo, c0, m, r - c0) * V.bottomRows(r - c0);
     });
   }
   guard.rethrow();
-  ip.raise_if_interrupted();
-  Eigen::MatrixXd A = part[0];
-  for (int k = 1; k < kParts; ++k) A += part[k];
-  return A.selfadjointView<Eigen::Lower>();
+  return out;
 }
 
-Eigen::VectorXd kl_leverages(const Eigen::Map<const Eigen::MatrixXd>& L,
-                             const Eigen::MatrixXd& U, int threads, double* trace_inv) {
-  const Eigen::Index n = L.rows(), r = L.cols();
-  const Eigen::Index nchunk = (n + kChunk - 1) / kChunk;
-  const int nt = usable_threads(threads);
-  check_memory(8.0 * ((double)r * r + (double)nt * kChunk * r),
-               "the leverages of the covariance factor");
-  Eigen::MatrixXd Uinv = Eigen::MatrixXd::Identity(r, r);
-  U.triangularView<Eigen::Upper>().solveInPlace(Uinv);
-  *trace_inv = Uinv.squaredNorm();
+Eigen::VectorXd KlFactor::tmul(const Eigen::VectorXd& v) const {
+  const Eigen::Index n = L_.rows(), r = L_.cols();
+  const Eigen::Index nb = (r + kCols - 1) / kCols;
+  Eigen::VectorXd out(r);
+  const int nt = usable_threads(threads_);
+  RegionGuard guard;
+#pragma omp parallel for schedule(static) num_threads(nt)
+  for (Eigen::Index b = 0; b < nb; ++b) {
+    guard.run([&] {
+      const Eigen::Index j0 = b * kCols, jw = std::min(kCols, r - j0);
+      const Eigen::Index i0 = first_row(j0 + jw);
+      out.segment(j0, jw).noalias() = L_.block(i0, j0, n - i0, jw).transpose() * v.tail(n - i0);
+    });
+  }
+  guard.rethrow();
+  return out;
+}
+
+bool KlFactor::penalized_factor(const Eigen::VectorXd& w, double s2, Eigen::Ref<Eigen::MatrixXd> F,
+                                double* logdet) const {
+  const Eigen::Index n = L_.rows(), r = L_.cols();
+  const int nt = usable_threads(threads_);
+  InterruptPoll ip;
+  F.setZero();
+  if (!rtri_) {
+    // A general factor (levels >> r): row blocks alternate between F and one
+    // more r x r partial sum, each a symmetric rank-k update (half the
+    // multiply-adds of a general product); the two are added in a fixed
+    // order, so the result does not depend on the number of threads.
+    check_memory(8.0 * ((double)r * r + 2.0 * kRows * r),
+                 "the weighted cross-product of the covariance factor");
+    const Eigen::Index nb = (n + kRows - 1) / kRows;
+    Eigen::MatrixXd P = Eigen::MatrixXd::Zero(r, r);
+    RegionGuard guard;
+#pragma omp parallel for schedule(static, 1) num_threads(std::min(nt, 2))
+    for (int k = 0; k < 2; ++k) {
+      guard.run([&] {
+        Eigen::MatrixXd Lw;
+        for (Eigen::Index c = k; c < nb; c += 2) {
+          if (guard.failed() || ip.poll()) return;
+          const Eigen::Index lo = c * kRows, m = std::min(kRows, n - lo);
+          Lw = w.segment(lo, m).cwiseMax(0.0).cwiseSqrt().asDiagonal() * L_.middleRows(lo, m);
+          if (k == 0)
+            F.selfadjointView<Eigen::Lower>().rankUpdate(Lw.transpose());
+          else
+            P.selfadjointView<Eigen::Lower>().rankUpdate(Lw.transpose());
+        }
+      });
+    }
+    guard.rethrow();
+    ip.raise_if_interrupted();
+    F.triangularView<Eigen::Lower>() += P;
+  } else {
+    // The reversed-triangular factor of a dense K (levels = r): no r x r
+    // scratch beyond F. Row blocks in order; within a block each thread adds
+    // to its own column panels of the lower triangle, so every entry is
+    // summed in row order whatever the number of threads. Rows [lo, lo+m)
+    // are zero before column c0, which the products skip.
+    check_memory(8.0 * kRows * r, "the weighted cross-product of the covariance factor");
+    const Eigen::Index np = (r + kCols - 1) / kCols;
+    Eigen::MatrixXd Lw(kRows, r);
+    for (Eigen::Index lo = 0; lo < n; lo += kRows) {
+      const Eigen::Index m = std::min(kRows, n - lo);
+      const Eigen::Index c0 = first_col(lo + m);
+      Lw.topRows(m).rightCols(r - c0) = w.segment(lo, m).cwiseMax(0.0).asDiagonal() *
+                                        L_.block(lo, c0, m, r - c0);
+      RegionGuard guard;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+      for (Eigen::Index p = 0; p < np; ++p) {
+        guard.run([&] {
+          const Eigen::Index j0 = p * kCols, jw = std::min(kCols, r - j0);
+          if (j0 + jw <= c0) return;  // the panel's columns are zero in these rows
+          const Eigen::Index a = std::max(j0, c0);
+          F.block(a, a, r - a, j0 + jw - a).noalias() +=
+              L_.block(lo, a, m, r - a).transpose() * Lw.block(0, a, m, j0 + jw - a);
+        });
+      }
+      guard.rethrow();
+      if (ip.poll()) break;
+    }
+    ip.raise_if_interrupted();
+  }
+  F.triangularView<Eigen::Lower>() *= s2;
+  F.diagonal().array() += 1.0;
+  Eigen::LLT<Eigen::Ref<Eigen::MatrixXd> > llt(F);  // in place: F's lower triangle
+  if (llt.info() != Eigen::Success) return false;
+  *logdet = 2.0 * F.diagonal().array().log().sum();
+  return std::isfinite(*logdet);
+}
+
+Eigen::VectorXd KlFactor::leverages(const Eigen::MatrixXd& F) const {
+  const Eigen::Index n = L_.rows(), r = L_.cols();
+  const Eigen::Index nb = (n + kRows - 1) / kRows;
+  const int nt = usable_threads(threads_);
+  // lev_i = ||F^{-1} l_i||^2. A general factor: the rows of L F^{-T} by
+  // blocked products with the explicit inverse (r x r, small beside L). The
+  // reversed-triangular one: triangular solves in place, where a row zero
+  // before c0 needs only F's trailing block (no r x r scratch).
+  Eigen::MatrixXd Finv;
+  if (!rtri_) {
+    check_memory(8.0 * ((double)r * r + (double)nt * kRows * r),
+                 "the leverages of the covariance factor");
+    Finv = Eigen::MatrixXd::Identity(r, r);
+    F.triangularView<Eigen::Lower>().solveInPlace(Finv);
+  } else {
+    check_memory(8.0 * nt * kRows * r, "the leverages of the covariance factor");
+  }
   Eigen::VectorXd lev(n);
   RegionGuard guard;
   InterruptPoll ip;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-  for (Eigen::Index c = 0; c < nchunk; ++c) {
+  for (Eigen::Index b = 0; b < nb; ++b) {
     if (guard.failed() || ip.poll()) continue;
     guard.run([&] {
-      const Eigen::Index lo = c * kChunk, m = std::min(kChunk, n - lo);
-      Eigen::MatrixXd T = L.middleRows(lo, m) * Uinv.triangularView<Eigen::Upper>();
-      lev.segment(lo, m) = T.rowwise().squaredNorm();
+      const Eigen::Index lo = b * kRows, m = std::min(kRows, n - lo);
+      if (!rtri_) {
+        Eigen::MatrixXd T = L_.middleRows(lo, m) *
+                            Finv.transpose().triangularView<Eigen::Upper>();
+        lev.segment(lo, m) = T.rowwise().squaredNorm();
+        return;
+      }
+      const Eigen::Index c0 = first_col(lo + m), k = r - c0;
+      Eigen::MatrixXd T = L_.block(lo, c0, m, k).transpose();
+      F.bottomRightCorner(k, k).triangularView<Eigen::Lower>().solveInPlace(T);
+      lev.segment(lo, m) = T.colwise().squaredNorm().transpose();
     });
   }
   guard.rethrow();
   ip.raise_if_interrupted();
   return lev;
+}
+
+KlEngine::KlEngine(const KlMat& L, bool rtri, std::vector<int> index, Eigen::VectorXd y,
+                   Eigen::VectorXd m, int family, int threads)
+    : L_(L, rtri, threads), index_(std::move(index)), y_(std::move(y)), m_(std::move(m)),
+      family_(family), have_F_(false), s_(0), h_(0), logdet_(0) {
+  const Eigen::Index n = y_.size();
+  identity_ = (Eigen::Index)index_.size() == L.rows() && n == L.rows();
+  for (Eigen::Index i = 0; identity_ && i < n; ++i) identity_ = index_[i] == i;
+  const_.resize(n);
+  for (Eigen::Index i = 0; i < n; ++i)
+    const_[i] = family_ == kKlBinomialLogit ? R::lchoose(m_[i], std::nearbyint(m_[i] * y_[i]))
+                                             : -std::lgamma(y_[i] + 1.0);
+  reset();
+}
+
+void KlEngine::reset() {
+  u_ = Eigen::VectorXd::Zero(L_.cols());
+  have_F_ = false;
+}
+
+double KlEngine::loglik(const Eigen::VectorXd& eta) const {
+  double ll = 0;
+  if (family_ == kKlBinomialLogit) {
+    for (Eigen::Index i = 0; i < eta.size(); ++i)
+      ll += const_[i] + m_[i] * (y_[i] * eta[i] - log1pexp(eta[i]));
+  } else {
+    for (Eigen::Index i = 0; i < eta.size(); ++i)
+      ll += const_[i] + y_[i] * eta[i] - std::exp(eta[i]);
+  }
+  return ll;
+}
+
+void KlEngine::derivs(const Eigen::VectorXd& eta, Derivs* d, bool third) const {
+  const Eigen::Index n = eta.size();
+  d->r.resize(n);
+  d->w.resize(n);
+  if (third) d->w3.resize(n);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    if (family_ == kKlBinomialLogit) {
+      const double mu = plogis(eta[i]);
+      d->r[i] = m_[i] * (y_[i] - mu);
+      d->w[i] = m_[i] * mu * (1 - mu);
+      if (third) d->w3[i] = d->w[i] * (1 - 2 * mu);
+    } else {
+      const double mu = std::exp(eta[i]);
+      d->r[i] = y_[i] - mu;
+      d->w[i] = mu;
+      if (third) d->w3[i] = mu;
+    }
+  }
+}
+
+Eigen::VectorXd KlEngine::level_sums(const Eigen::VectorXd& v) const {
+  if (identity_) return v;
+  Eigen::VectorXd out = Eigen::VectorXd::Zero(L_.rows());
+  for (size_t i = 0; i < index_.size(); ++i) out[index_[i]] += v[i];
+  return out;
+}
+
+Eigen::VectorXd KlEngine::at_obs(const Eigen::VectorXd& lv) const {
+  if (identity_) return lv;
+  Eigen::VectorXd out(index_.size());
+  for (size_t i = 0; i < index_.size(); ++i) out[i] = lv[index_[i]];
+  return out;
+}
+
+Eigen::VectorXd KlEngine::msolve(const Eigen::VectorXd& g) const {
+  Eigen::VectorXd x = F_.triangularView<Eigen::Lower>().solve(g);
+  F_.triangularView<Eigen::Lower>().transpose().solveInPlace(x);
+  return x;
+}
+
+bool KlEngine::ascend(const Eigen::VectorXd& eta0, double s, int maxit, bool refresh) {
+  const Eigen::Index r = L_.cols();
+  Eigen::VectorXd u = u_;
+  Eigen::VectorXd Lu = L_.mul(u);
+  Eigen::VectorXd eta = eta0 + s * at_obs(Lu);
+  double h = loglik(eta) - 0.5 * u.squaredNorm();
+  double dec_old = std::numeric_limits<double>::infinity();
+  bool have = !refresh && have_F_;
+  Derivs d;
+  for (int it = 0; it < maxit; ++it) {
+    Rcpp::checkUserInterrupt();
+    derivs(eta, &d, false);
+    const Eigen::VectorXd g = s * L_.tmul(level_sums(d.r)) - u;
+    bool fresh = false;
+    if (refresh && (!have || g.dot(msolve(g)) > 0.1 * dec_old)) {
+      if (F_.rows() != r) {
+        check_memory(8.0 * r * r, "the penalized Hessian of the random effects");
+        F_.resize(r, r);
+      }
+      double ld;
+      have_F_ = have = L_.penalized_factor(level_sums(d.w), s * s, F_, &ld);
+      if (!have) return false;
+      fresh = true;
+    }
+    const Eigen::VectorXd delta = msolve(g);
+    dec_old = g.dot(delta);
+    if (dec_old < (fresh ? 1e-10 : 1e-14)) {
+      u_ = u + delta;
+      Lu_ = L_.mul(u_);
+      eta_ = eta0 + s * at_obs(Lu_);
+      h_ = loglik(eta_) - 0.5 * u_.squaredNorm();
+      return std::isfinite(h_);
+    }
+    const Eigen::VectorXd Ld = L_.mul(delta);
+    double step = 1;
+    Eigen::VectorXd un, Lun, en;
+    double hn;
+    for (;;) {
+      un = u + step * delta;
+      Lun = Lu + step * Ld;
+      en = eta0 + s * at_obs(Lun);
+      hn = loglik(en) - 0.5 * un.squaredNorm();
+      if (std::isfinite(hn) && hn >= h - 1e-12 * std::fabs(h)) break;
+      step /= 2;
+      if (step < 1e-10) return false;
+    }
+    u.swap(un);
+    Lu.swap(Lun);
+    eta.swap(en);
+    h = hn;
+  }
+  return false;
+}
+
+bool KlEngine::evaluate(const Eigen::VectorXd& eta0, double s) {
+  s_ = s;
+  bool ok = have_F_ && ascend(eta0, s, 60, false);
+  if (!ok) ok = ascend(eta0, s, 200, true);
+  if (!ok) return false;
+  Derivs d;
+  derivs(eta_, &d, false);
+  const Eigen::Index r = L_.cols();
+  if (F_.rows() != r) {
+    check_memory(8.0 * r * r, "the penalized Hessian of the random effects");
+    F_.resize(r, r);
+  }
+  have_F_ = L_.penalized_factor(level_sums(d.w), s * s, F_, &logdet_);
+  return have_F_;
+}
+
+void KlEngine::gradient(Eigen::VectorXd* vobs, double* dlogs, Eigen::VectorXd* lev) const {
+  if (!have_F_) Rcpp::stop("the known-covariance engine has no factor at the current point");
+  const double s = s_, s2 = s * s;
+  Derivs d;
+  derivs(eta_, &d, true);
+  *lev = L_.leverages(F_);
+  const Eigen::VectorXd wl = level_sums(d.w), rl = level_sums(d.r);
+  // r - tr(M^{-1}) = tr(M^{-1} (M - I)) = s^2 sum_i w_i lev_i
+  const double tI = s2 * wl.dot(*lev);
+  const Eigen::VectorXd cobs = (-0.5 * s2) * d.w3.cwiseProduct(at_obs(*lev));
+  const Eigen::VectorXd cl = level_sums(cobs);
+  Eigen::MatrixXd V(L_.cols(), 2);
+  V.col(0) = msolve(L_.tmul(cl));
+  V.col(1) = (2 * msolve(u_) - u_) / s;
+  const Eigen::MatrixXd Q = L_.mul(V);
+  *vobs = d.r + cobs - s2 * d.w.cwiseProduct(at_obs(Q.col(0)));
+  const double gs = rl.dot(Lu_) - tI / s + cl.dot(Lu_ + s * Q.col(1));
+  *dlogs = s * gs;
 }
 
 }  // namespace glmmgee

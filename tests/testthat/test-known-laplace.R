@@ -133,6 +133,43 @@ test_that("the gradient in (beta, log s) is exact, including the modes' dependen
   }
 })
 
+test_that("a dense K's factor (reversed Cholesky layout) gives the values, gradients and leverages of any factor of K", {
+  skip_if_not_installed("numDeriv")
+  s <- sim_known_glmm(nl = 70, reps = 2, seed = 5)
+  X <- stats::model.matrix(~ x, s$data)
+  idx <- as.integer(s$data$id)
+  f <- glmmgee:::cpp_known_dense_factor(s$K, 1e-8)
+  expect_true(f$ok)
+  expect_equal(tcrossprod(f$L), s$K, tolerance = 1e-12, ignore_attr = TRUE)
+  expect_true(all(f$L[row(f$L) + col(f$L) < nrow(f$L)] == 0))  # zero above the anti-diagonal
+  # a general factor of the same K: the Cholesky factor turned by an orthogonal matrix
+  Q <- qr.Q(qr(matrix(rnorm(70^2), 70)))
+  Lg <- t(chol(s$K)) %*% Q
+  for (fam in list(binomial(), poisson())) {
+    y <- if (fam$family == "binomial") s$data$yb else s$data$yp
+    mk <- function(L) glmmgee:::known_laplace_engine(X, y, rep(1, length(y)), rep(0, length(y)),
+                                                     idx, L, glmmgee:::known_laplace_family(fam), 2L)
+    e_rt <- mk(f$L)
+    e_g <- mk(Lg)
+    for (par in list(c(-0.2, 0.5, log(0.7)), c(0.1, 0.3, log(1.3)))) {
+      a <- e_rt$eval(par)
+      b <- e_g$eval(par)
+      expect_equal(a$value, b$value, tolerance = 1e-10)
+      expect_equal(a$gradient, b$gradient, tolerance = 1e-7)
+      expect_equal(a$factor$lev, b$factor$lev, tolerance = 1e-9)
+    }
+    num <- numDeriv::grad(function(p) { e_rt$reset(); e_rt$eval(p, gradient = FALSE)$value },
+                          c(0.1, 0.3, log(1.3)))
+    expect_equal(unname(e_rt$eval(c(0.1, 0.3, log(1.3)))$gradient), num, tolerance = 1e-6)
+  }
+  # a non-symmetric K is refused before any factor is made
+  Kb <- s$K
+  Kb[1, 2] <- Kb[1, 2] + 0.1
+  expect_false(glmmgee:::cpp_known_dense_factor(Kb, 1e-8)$symmetric)
+  expect_error(glmm(yb ~ x + (1 | id), s$data, family = binomial, covariance = list(id = Kb)),
+               "not symmetric")
+})
+
 test_that("at s -> 0 the Laplace log-likelihood is the glm one, and the fit is never below it", {
   set.seed(11)
   s <- sim_known_glmm(nl = 60, reps = 2)
