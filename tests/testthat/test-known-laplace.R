@@ -219,3 +219,31 @@ test_that("a wide factor (r > 200): the quasi-Newton search from the reduced-ran
                 function(p) -eng$eval(p)$gradient, control = list(rel.tol = 1e-12))
   expect_gte(as.numeric(logLik(fb)), -opt$objective - 1e-8)
 })
+
+test_that("a search that drifts towards s = 0 from a poor start is restarted (dense K, binary)", {
+  # Simulated as bench/bench-genomic-laplace.R does; with this seed the
+  # reduced-rank start of the dense K's Cholesky factor sent the first
+  # search to sd 0.001 while the profile log-likelihood rises to sd 0.3.
+  set.seed(6)
+  n <- 400L; m <- 500L
+  p <- runif(m, 0.05, 0.5)
+  G <- vapply(p, function(pj) rbinom(n, 2, pj), numeric(n))
+  L <- scale(G) / sqrt(m)
+  rownames(L) <- paste0("p", seq_len(n))
+  d <- data.frame(id = factor(rownames(L), levels = rownames(L)), x = rnorm(n))
+  d$y <- rbinom(n, 1, stats::plogis(-0.5 + 0.5 * d$x + 0.8 * drop(L %*% rnorm(m))))
+  K <- tcrossprod(L) + diag(0.05, n)
+  fit <- glmm(y ~ x + (1 | id), d, family = binomial, covariance = list(id = K))
+  expect_length(fit$optinfo$warnings, 0L)
+  ll0 <- as.numeric(logLik(glm(y ~ x, binomial, d)))
+  expect_gt(as.numeric(logLik(fit)), ll0 + 0.05)
+  # The fit is the maximum of the profile log-likelihood in the sd.
+  eng <- glmmgee:::known_laplace_engine(fit$X, fit$y, fit$prior.weights, rep(0, n),
+                                        fit$known_factor$index, fit$known_factor$L,
+                                        glmmgee:::known_laplace_family(fit$family), 1L)
+  sd_hat <- sqrt(unlist(VarCorr(fit))[[1L]])
+  for (sdv in sd_hat * c(0.01, 0.5, 0.8, 1.25, 2)) {
+    pr <- stats::nlminb(fixef(fit), function(b) -eng$eval(c(b, log(sdv)), gradient = FALSE)$value)
+    expect_lte(-pr$objective, as.numeric(logLik(fit)) + 1e-6)
+  }
+})
