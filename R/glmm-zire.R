@@ -202,13 +202,7 @@ ranef.glmmgee_glmm_zire <- function(object, type = c("mode", "mean"), condVar = 
 ranef_part <- function(object, type, condVar) {
   B <- if (type == "mode") object$ranef$mode else object$ranef$mean
   V <- if (type == "mode") object$ranef$mode_var else object$ranef$var
-  df <- as.data.frame(B, check.names = FALSE)
-  rownames(df) <- object$group_levels
-  keep <- active_clusters(object$group, object$prior.weights, length(object$group_levels))
-  df <- df[keep, , drop = FALSE]
-  if (isTRUE(condVar)) attr(df, "postVar") <- V[, , keep, drop = FALSE]
-  structure(stats::setNames(list(df), object$group_name), type = type,
-            class = "ranef.glmmgee_glmm")
+  ranef_table(object, B, V, condVar, type)
 }
 
 # TRUE when re.form asks for no random effects (NA, or a formula without

@@ -63,6 +63,13 @@ ranef.glmmgee_glmm <- function(object, type = c("mode", "mean"), condVar = TRUE,
       V <- pm$var
     }
   }
+  ranef_table(object, B, V, condVar, type)
+}
+
+# The ranef() object of a one-factor fit from the modes or means B
+# (clusters x q) and their covariances V (q x q x clusters): the clusters
+# with observations, V as attribute "postVar" when condVar.
+ranef_table <- function(object, B, V, condVar, type) {
   df <- as.data.frame(B, check.names = FALSE)
   rownames(df) <- object$group_levels
   keep <- active_clusters(object$group, object$prior.weights, length(object$group_levels))
