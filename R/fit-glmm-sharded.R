@@ -110,7 +110,7 @@ shard_start_values <- function(eng, mod) {
   lam <- ifelse(pat$row == pat$col, scale, 0)
   phi <- if (disp && !scale_disp) shard_dispersion_start(eng, family, fam0, beta, mod$n - p)
          else if (disp) log(scale)
-  c(beta, lam, phi)
+  round_glm_start(c(beta, lam, phi), disp)
 }
 
 shard_glm_start <- function(eng, p, maxit) {
