@@ -83,6 +83,12 @@ for (round in 1:3) {
   roots <- now[!vapply(now, function(p) any(ideps[[p]] %in% now), logical(1))]
   install_closure(roots, "no longer loading after the CRAN upgrades")
 }
+# A CRAN package whose installation failed because a Debian package it
+# loads while installing was broken (tables needs knitr) is installed again
+# once the repair is done.
+again <- if (dry) character() else need[!vapply(need, loads, logical(1))]
+if (length(again)) install_closure(again, "not loading after the repair")
+
 if (!dry) {
   bad <- c(need, broken)
   bad <- bad[!vapply(bad, loads, logical(1))]
