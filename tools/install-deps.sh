@@ -22,6 +22,8 @@ debs=(r-cran-rcpp r-cran-rcppeigen r-cran-bh r-cran-matrix r-cran-nlme
       # peers of the GEE families (gee), the two-part count models (pscl)
       # and, through multgee from CRAN, ordinal GEE (gnm, VGAM, RcppArmadillo)
       r-cran-gee r-cran-pscl r-cran-gnm r-cran-vgam r-cran-rcpparmadillo
+      # statmod's Gauss-Hermite rules check zero-part random-effect integrals
+      r-cran-statmod
       # gaston (a peer of the known-covariance gaussian engine) needs it
       r-cran-rcppparallel
       # GMMAT (peer of the known-covariance binomial/poisson engine and the
