@@ -34,15 +34,9 @@ known_laplace_qn <- function(eng, start, H, rel_tol, maxit = 40L) {
     }
     nxt <- eng$eval(th)
     if (anyNA(nxt$gradient)) return(NULL)
-    s <- th - par
-    yv <- g - nxt$gradient  # the change in the gradient of -loglik
-    sy <- sum(s * yv)
-    Bs <- drop(B %*% s)
-    if (is.finite(sy) && sy > 1e-12 * sqrt(sum(s^2) * sum(yv^2))) {
-      B1 <- B - tcrossprod(Bs) / sum(s * Bs) + tcrossprod(yv) / sy
-      ch1 <- tryCatch(chol(B1), error = function(e) NULL)
-      if (!is.null(ch1)) { B <- B1; ch <- ch1 }
-    }
+    # yv: the change in the gradient of -loglik
+    up <- bfgs_update(B, th - par, g - nxt$gradient)
+    if (!is.null(up)) { B <- up$B; ch <- up$ch }
     par <- th
     cur <- nxt
   }
