@@ -250,8 +250,8 @@ cpp_ordinal_gee_lor <- function(y, X, offset, starts, time, tables, pair, J, sta
     .Call(`_glmmgee_cpp_ordinal_gee_lor`, y, X, offset, starts, time, tables, pair, J, start, link, maxit, tol, ipf_tol, ipf_maxit)
 }
 
-cpp_ipf_table <- function(table, r, c, tol, maxit) {
-    .Call(`_glmmgee_cpp_ipf_table`, table, r, c, tol, maxit)
+cpp_ipf_tables <- function(logtab, counts, J, tol, maxit) {
+    .Call(`_glmmgee_cpp_ipf_tables`, logtab, counts, J, tol, maxit)
 }
 
 cpp_ordinal_loglik <- function(y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start = NULL, fast = TRUE) {

@@ -59,16 +59,7 @@ ordinal_assoc_logtables <- function(par, structure, J, npairs) {
 }
 
 # Fitted counts of each pair's table: exp(A) scaled to the observed margins.
-ordinal_assoc_fitted <- function(L, counts, J) {
-  vapply(seq_len(ncol(counts)), function(k) {
-    n <- matrix(counts[, k], J, J)
-    N <- sum(n)
-    if (N == 0) return(numeric(J * J))
-    tab <- matrix(exp(L[, k] - max(L[, k])), J, J)
-    f <- cpp_ipf_table(tab, rowSums(n) / N, colSums(n) / N, 1e-13, 10000L)
-    as.vector(f$table) * N
-  }, numeric(J * J))
-}
+ordinal_assoc_fitted <- function(L, counts, J) cpp_ipf_tables(L, counts, J, 1e-13, 10000L)
 
 # Poisson ML of the association parameters with the margins profiled out.
 ordinal_assoc_fit <- function(counts, structure, J) {

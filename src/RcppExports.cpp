@@ -828,18 +828,18 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_ipf_table
-Rcpp::List cpp_ipf_table(Eigen::Map<Eigen::MatrixXd> table, Eigen::Map<Eigen::VectorXd> r, Eigen::Map<Eigen::VectorXd> c, double tol, int maxit);
-RcppExport SEXP _glmmgee_cpp_ipf_table(SEXP tableSEXP, SEXP rSEXP, SEXP cSEXP, SEXP tolSEXP, SEXP maxitSEXP) {
+// cpp_ipf_tables
+Rcpp::NumericMatrix cpp_ipf_tables(Eigen::Map<Eigen::MatrixXd> logtab, Eigen::Map<Eigen::MatrixXd> counts, int J, double tol, int maxit);
+RcppExport SEXP _glmmgee_cpp_ipf_tables(SEXP logtabSEXP, SEXP countsSEXP, SEXP JSEXP, SEXP tolSEXP, SEXP maxitSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type table(tableSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type r(rSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type c(cSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type logtab(logtabSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type counts(countsSEXP);
+    Rcpp::traits::input_parameter< int >::type J(JSEXP);
     Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
     Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_ipf_table(table, r, c, tol, maxit));
+    rcpp_result_gen = Rcpp::wrap(cpp_ipf_tables(logtab, counts, J, tol, maxit));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -965,7 +965,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_lmm_suff", (DL_FUNC) &_glmmgee_cpp_lmm_suff, 6},
     {"_glmmgee_cpp_lmm_eval", (DL_FUNC) &_glmmgee_cpp_lmm_eval, 6},
     {"_glmmgee_cpp_ordinal_gee_lor", (DL_FUNC) &_glmmgee_cpp_ordinal_gee_lor, 14},
-    {"_glmmgee_cpp_ipf_table", (DL_FUNC) &_glmmgee_cpp_ipf_table, 5},
+    {"_glmmgee_cpp_ipf_tables", (DL_FUNC) &_glmmgee_cpp_ipf_tables, 5},
     {"_glmmgee_cpp_ordinal_loglik", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik, 14},
     {"_glmmgee_cpp_ordinal_scores", (DL_FUNC) &_glmmgee_cpp_ordinal_scores, 4},
     {"_glmmgee_cpp_ordinal_loglik_re", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik_re, 13},

@@ -12,8 +12,11 @@
 // that table. The association tables are estimated beforehand in R
 // (gee-ordinal-assoc.R) and held fixed, as in multgee::ordLORgee.
 #include <RcppEigen.h>
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 #include "cum-link.h"
 #include "resources.h"
@@ -42,20 +45,60 @@ struct OrdGeeEval {
   int ipf_unconverged = 0;
 };
 
-// Scales `tab` (J x J, positive) to row sums r and column sums c; returns
-// false when the row sums still differ from r by more than tol.
+// Scales `tab` (J x J, positive, column-major) to row sums r and column
+// sums c; returns false when the row sums still differ from r by more than
+// tol. Works in place, without allocating: it runs for every pair of a
+// cluster's responses at every scoring evaluation.
 bool ipf_fit(Eigen::MatrixXd& tab, const Eigen::VectorXd& r, const Eigen::VectorXd& c, double tol,
              int maxit) {
+  const int nr = tab.rows(), nc = tab.cols();
+  double* t = tab.data();
+  std::vector<double> rs(nr);
   for (int it = 0; it < maxit; ++it) {
-    Eigen::VectorXd rs = tab.rowwise().sum();
-    for (int a = 0; a < tab.rows(); ++a) tab.row(a) *= rs[a] > 0 ? r[a] / rs[a] : 0.0;
-    Eigen::VectorXd cs = tab.colwise().sum();
-    for (int b = 0; b < tab.cols(); ++b) tab.col(b) *= cs[b] > 0 ? c[b] / cs[b] : 0.0;
-    rs = tab.rowwise().sum();
-    if ((rs - r).cwiseAbs().maxCoeff() <= tol) return true;
+    std::fill(rs.begin(), rs.end(), 0.0);
+    for (int b = 0; b < nc; ++b)
+      for (int a = 0; a < nr; ++a) rs[a] += t[a + b * nr];
+    for (int a = 0; a < nr; ++a) rs[a] = rs[a] > 0 ? r[a] / rs[a] : 0.0;
+    for (int b = 0; b < nc; ++b) {
+      double cs = 0.0;
+      for (int a = 0; a < nr; ++a) cs += (t[a + b * nr] *= rs[a]);
+      const double f = cs > 0 ? c[b] / cs : 0.0;
+      for (int a = 0; a < nr; ++a) t[a + b * nr] *= f;
+    }
+    std::fill(rs.begin(), rs.end(), 0.0);
+    for (int b = 0; b < nc; ++b)
+      for (int a = 0; a < nr; ++a) rs[a] += t[a + b * nr];
+    double dev = 0.0;
+    for (int a = 0; a < nr; ++a) dev = std::max(dev, std::abs(rs[a] - r[a]));
+    if (dev <= tol) return true;
   }
   return false;
 }
+
+// The between-times blocks of one evaluation, kept by what they depend on:
+// the pair's association table and the two responses' linear predictors
+// (which fix their margins). Clusters that share covariate patterns (factor
+// covariates, as in most trials) share these blocks, and each is fitted by
+// IPF once per evaluation instead of once per cluster.
+struct PairKey {
+  int col;
+  double eta1, eta2;
+  bool operator==(const PairKey& o) const {
+    return col == o.col && eta1 == o.eta1 && eta2 == o.eta2;
+  }
+};
+struct PairKeyHash {
+  std::size_t operator()(const PairKey& k) const {
+    std::size_t h = std::hash<int>()(k.col);
+    h ^= std::hash<double>()(k.eta1) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    h ^= std::hash<double>()(k.eta2) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    return h;
+  }
+};
+struct PairBlock {
+  Eigen::MatrixXd blk;   // P_ts - pi_t pi_s', categories 1..J-1
+  bool converged;
+};
 
 OrdGeeEval ordgee_eval(const OrdGeeData& d, const CumLink& F, const Eigen::VectorXd& psi,
                        InterruptPoll& ip) {
@@ -66,15 +109,17 @@ OrdGeeEval ordgee_eval(const OrdGeeData& d, const CumLink& F, const Eigen::Vecto
   out.B = Eigen::MatrixXd::Zero(q, q);
   out.U = Eigen::VectorXd::Zero(q);
   const Eigen::VectorXd theta = psi.head(k1), beta = psi.tail(p);
+  std::unordered_map<PairKey, PairBlock, PairKeyHash> blocks;
   for (int i = 0; i < K; ++i) {
     if (ip.poll()) break;
     const int s0 = d.starts[i], ni = d.starts[i + 1] - s0, m = ni * k1;
     Eigen::MatrixXd P(J, ni);           // category probabilities, all J
     Eigen::MatrixXd D = Eigen::MatrixXd::Zero(m, q);
-    Eigen::VectorXd r(m);
+    Eigen::VectorXd r(m), etas(ni);
     for (int j = 0; j < ni; ++j) {
       const int row = s0 + j;
       const double eta = (p ? d.X.row(row).dot(beta) : 0.0) + d.offset[row];
+      etas[j] = eta;
       double Fprev = 0.0, fprev = 0.0;
       for (int k = 0; k < J; ++k) {
         double Fk = 1.0, fk = 0.0;
@@ -107,12 +152,18 @@ OrdGeeEval ordgee_eval(const OrdGeeData& d, const CumLink& F, const Eigen::Vecto
       V.block(j * k1, j * k1, k1, k1).diagonal() += pj;
       for (int l = j + 1; l < ni; ++l) {
         const int col = d.pair(d.time[s0 + j], d.time[s0 + l]);
-        Eigen::MatrixXd tab = Eigen::Map<const Eigen::MatrixXd>(d.tables.col(col).data(), J, J);
-        if (!ipf_fit(tab, P.col(j), P.col(l), d.ipf_tol, d.ipf_maxit)) ++out.ipf_unconverged;
-        const Eigen::MatrixXd blk =
-            tab.topLeftCorner(k1, k1) - pj * P.col(l).head(k1).transpose();
-        V.block(j * k1, l * k1, k1, k1) = blk;
-        V.block(l * k1, j * k1, k1, k1) = blk.transpose();
+        const PairKey key{col, etas[j], etas[l]};
+        auto hit = blocks.find(key);
+        if (hit == blocks.end()) {
+          Eigen::MatrixXd tab = Eigen::Map<const Eigen::MatrixXd>(d.tables.col(col).data(), J, J);
+          const bool conv = ipf_fit(tab, P.col(j), P.col(l), d.ipf_tol, d.ipf_maxit);
+          const Eigen::MatrixXd blk =
+              tab.topLeftCorner(k1, k1) - pj * P.col(l).head(k1).transpose();
+          hit = blocks.emplace(key, PairBlock{blk, conv}).first;
+        }
+        if (!hit->second.converged) ++out.ipf_unconverged;
+        V.block(j * k1, l * k1, k1, k1) = hit->second.blk;
+        V.block(l * k1, j * k1, k1, k1) = hit->second.blk.transpose();
       }
     }
     Eigen::LLT<Eigen::MatrixXd> llt(V);
@@ -253,14 +304,30 @@ Rcpp::List cpp_ordinal_gee_lor(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::
       Rcpp::Named("problem") = problem);
 }
 
-// One joint table with the local odds ratios of `table` (J x J, positive)
-// and margins r, c: the association fit's profile likelihood in R uses it.
+// Fitted counts of the association model's tables for the profile
+// likelihood (gee-ordinal-assoc.R): column k of `logtab` (J*J, a J x J
+// table by columns) holds the log association table of pair k, column k of
+// `counts` its observed counts; the result is exp(logtab) scaled by IPF to
+// the observed margins (as proportions, to `tol`) times the pair's total.
 // [[Rcpp::export]]
-Rcpp::List cpp_ipf_table(Eigen::Map<Eigen::MatrixXd> table, Eigen::Map<Eigen::VectorXd> r,
-                         Eigen::Map<Eigen::VectorXd> c, double tol, int maxit) {
-  if (table.rows() != r.size() || table.cols() != c.size())
-    Rcpp::stop("ipf: the table's dimensions and the margins differ");
-  Eigen::MatrixXd tab = table;
-  const bool ok = glmmgee::ipf_fit(tab, r, c, tol, maxit);
-  return Rcpp::List::create(Rcpp::Named("table") = tab, Rcpp::Named("converged") = ok);
+Rcpp::NumericMatrix cpp_ipf_tables(Eigen::Map<Eigen::MatrixXd> logtab, Eigen::Map<Eigen::MatrixXd> counts,
+                                   int J, double tol, int maxit) {
+  if (J < 2 || logtab.rows() != J * J || counts.rows() != J * J || logtab.cols() != counts.cols())
+    Rcpp::stop("ipf: 'logtab' and 'counts' must both be J*J x pairs");
+  const int npairs = counts.cols();
+  Rcpp::NumericMatrix out(J * J, npairs);
+  Eigen::MatrixXd tab(J, J);
+  Eigen::VectorXd r(J), c(J);
+  for (int k = 0; k < npairs; ++k) {
+    const Eigen::Map<const Eigen::MatrixXd> n(counts.col(k).data(), J, J);
+    const double N = n.sum();
+    if (!(N > 0)) continue;
+    const double top = logtab.col(k).maxCoeff();
+    for (int e = 0; e < J * J; ++e) tab.data()[e] = std::exp(logtab(e, k) - top);
+    r = n.rowwise().sum() / N;
+    c = n.colwise().sum().transpose() / N;
+    glmmgee::ipf_fit(tab, r, c, tol, maxit);
+    for (int e = 0; e < J * J; ++e) out(e, k) = tab.data()[e] * N;
+  }
+  return out;
 }
