@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -32,6 +33,10 @@ struct OrdGeeData {
   const Eigen::Map<const Eigen::VectorXi>& time;   // 0-based time index
   const Eigen::Map<const Eigen::MatrixXd>& tables; // J*J x pairs, column-major J x J tables
   const Eigen::Map<const Eigen::MatrixXi>& pair;   // T x T: column of `tables` for t < s
+  // Clusters by covariate pattern (times, covariate rows, offsets): those of
+  // one pattern share D_i and V_i, so D_i'V_i^-1 D_i and V_i^-1 D_i are
+  // computed once per pattern and only y_i - pi_i per cluster.
+  const std::vector<std::vector<int>>& patterns;
   int J;
   double ipf_tol;
   int ipf_maxit;
@@ -103,19 +108,19 @@ struct PairBlock {
 OrdGeeEval ordgee_eval(const OrdGeeData& d, const CumLink& F, const Eigen::VectorXd& psi,
                        InterruptPoll& ip) {
   const int J = d.J, k1 = J - 1, p = d.X.cols(), q = k1 + p;
-  const int K = d.starts.size() - 1;
   OrdGeeEval out;
   out.A = Eigen::MatrixXd::Zero(q, q);
   out.B = Eigen::MatrixXd::Zero(q, q);
   out.U = Eigen::VectorXd::Zero(q);
   const Eigen::VectorXd theta = psi.head(k1), beta = psi.tail(p);
   std::unordered_map<PairKey, PairBlock, PairKeyHash> blocks;
-  for (int i = 0; i < K; ++i) {
+  for (const std::vector<int>& members : d.patterns) {
     if (ip.poll()) break;
+    const int i = members[0];
     const int s0 = d.starts[i], ni = d.starts[i + 1] - s0, m = ni * k1;
     Eigen::MatrixXd P(J, ni);           // category probabilities, all J
     Eigen::MatrixXd D = Eigen::MatrixXd::Zero(m, q);
-    Eigen::VectorXd r(m), etas(ni);
+    Eigen::VectorXd etas(ni);
     for (int j = 0; j < ni; ++j) {
       const int row = s0 + j;
       const double eta = (p ? d.X.row(row).dot(beta) : 0.0) + d.offset[row];
@@ -136,7 +141,6 @@ OrdGeeEval ordgee_eval(const OrdGeeData& d, const CumLink& F, const Eigen::Vecto
         }
         if (k < k1) {
           const int rr = j * k1 + k;
-          r[rr] = (d.y[row] == k + 1 ? 1.0 : 0.0) - P(k, j);
           D(rr, k) = fk;
           if (k > 0) D(rr, k - 1) = -fprev;
           for (int c = 0; c < p; ++c) D(rr, k1 + c) = -(fk - fprev) * d.X(row, c);
@@ -146,6 +150,7 @@ OrdGeeEval ordgee_eval(const OrdGeeData& d, const CumLink& F, const Eigen::Vecto
       }
     }
     Eigen::MatrixXd V = Eigen::MatrixXd::Zero(m, m);
+    const int nmem = members.size();
     for (int j = 0; j < ni; ++j) {
       const Eigen::VectorXd pj = P.col(j).head(k1);
       V.block(j * k1, j * k1, k1, k1) = -pj * pj.transpose();
@@ -161,7 +166,7 @@ OrdGeeEval ordgee_eval(const OrdGeeData& d, const CumLink& F, const Eigen::Vecto
               tab.topLeftCorner(k1, k1) - pj * P.col(l).head(k1).transpose();
           hit = blocks.emplace(key, PairBlock{blk, conv}).first;
         }
-        if (!hit->second.converged) ++out.ipf_unconverged;
+        if (!hit->second.converged) out.ipf_unconverged += nmem;
         V.block(j * k1, l * k1, k1, k1) = hit->second.blk;
         V.block(l * k1, j * k1, k1, k1) = hit->second.blk.transpose();
       }
@@ -174,10 +179,17 @@ OrdGeeEval ordgee_eval(const OrdGeeData& d, const CumLink& F, const Eigen::Vecto
       return out;
     }
     const Eigen::MatrixXd W = llt.solve(D);      // V^-1 D
-    const Eigen::VectorXd u = W.transpose() * r;
-    out.A.noalias() += D.transpose() * W;
-    out.U += u;
-    out.B.noalias() += u * u.transpose();
+    out.A.noalias() += static_cast<double>(nmem) * (D.transpose() * W);
+    Eigen::VectorXd r(m), u(q);
+    for (const int c : members) {
+      const int c0 = d.starts[c];
+      for (int j = 0; j < ni; ++j)
+        for (int k = 0; k < k1; ++k)
+          r[j * k1 + k] = (d.y[c0 + j] == k + 1 ? 1.0 : 0.0) - P(k, j);
+      u.noalias() = W.transpose() * r;
+      out.U += u;
+      out.B.noalias() += u * u.transpose();
+    }
   }
   ip.raise_if_interrupted();
   return out;
@@ -238,7 +250,25 @@ Rcpp::List cpp_ordinal_gee_lor(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::
   const Eigen::Map<const Eigen::MatrixXd> cX(X.data(), n, p), ctab(tables.data(), J * J, tables.cols());
   const Eigen::Map<const Eigen::VectorXd> co(offset.data(), n);
   const Eigen::Map<const Eigen::MatrixXi> cp(pair.data(), T, T);
-  OrdGeeData d{cy, cX, co, cs, ct, ctab, cp, J, ipf_tol, ipf_maxit};
+  // Clusters with the same times, covariate rows and offsets, in the order
+  // of their first cluster.
+  std::vector<std::vector<int>> patterns;
+  {
+    std::map<std::vector<double>, int> seen;
+    std::vector<double> key;
+    for (int i = 0; i < K; ++i) {
+      key.clear();
+      for (int r = starts[i]; r < starts[i + 1]; ++r) {
+        key.push_back(time[r]);
+        key.push_back(offset[r]);
+        for (int c = 0; c < p; ++c) key.push_back(X(r, c));
+      }
+      auto it = seen.emplace(key, static_cast<int>(patterns.size())).first;
+      if (it->second == static_cast<int>(patterns.size())) patterns.emplace_back();
+      patterns[it->second].push_back(i);
+    }
+  }
+  OrdGeeData d{cy, cX, co, cs, ct, ctab, cp, patterns, J, ipf_tol, ipf_maxit};
   InterruptPoll ip;
   Eigen::VectorXd psi = start;
   if (!ordered_thresholds(psi, k1)) Rcpp::stop("ordinal GEE: starting thresholds are not increasing");
