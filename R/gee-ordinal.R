@@ -174,12 +174,13 @@ ordinal_times <- function(waves, id) {
     pos <- wave_positions(waves, n)
     labels <- sort(unique(waves))
   }
-  if (anyDuplicated(cbind(id$index, pos))) {
-    bad <- id$levels[id$index[duplicated(cbind(id$index, pos))][1L]]
+  u <- sort(unique(pos))
+  key <- (id$index - 1) * length(u) + match(pos, u)   # one number per (cluster, time)
+  if (anyDuplicated(key)) {
+    bad <- id$levels[id$index[duplicated(key)][1L]]
     stop(sprintf("'waves' has a duplicated value within cluster %s of 'id': each time may occur once per cluster",
                  bad), call. = FALSE)
   }
-  u <- sort(unique(pos))
   list(index = match(pos, u), labels = if (is.null(labels)) as.character(u) else format(labels, trim = TRUE))
 }
 
@@ -199,14 +200,18 @@ ordinal_lor_fit <- function(X, y, J, id, tm, family, off, corstr, R, control) {
   assoc <- ordinal_association(yw, J, corstr, R, tm$labels)
   ord <- order(id$index, tm$index)
   starts <- c(0L, cumsum(tabulate(id$index, K)))
-  engine <- function(tables, start)
+  engine <- function(tables, start, tol)
     cpp_ordinal_gee_lor(as.integer(y[ord]), X[ord, , drop = FALSE], as.double(off[ord]),
                         as.integer(starts), as.integer(tm$index[ord] - 1L), tables, assoc$pair, J,
-                        start, family$link_code, control$maxit, control$epsilon, 1e-12, 1000L)
+                        start, family$link_code, control$maxit, tol, 1e-12, 1000L)
   cp <- cumsum(tabulate(y, J))[seq_len(J - 1L)] / length(y)
   th0 <- cummax(family$linkfun(pmin(pmax(cp, 1e-4), 1 - 1e-4)) + seq_len(J - 1L) * 1e-3)
-  ind <- engine(matrix(1, J * J, ncol(assoc$tables)), c(th0, rep(0, ncol(X))))
-  res <- if (nzchar(ind$problem)) ind else engine(assoc$tables, ind$psi)
+  # The independence estimates are only the association run's start: a
+  # relative step of 1e-4 is close enough (its scoring then converges in as
+  # many steps as from the exact independence root, to the same root).
+  ind <- engine(matrix(1, J * J, ncol(assoc$tables)), c(th0, rep(0, ncol(X))),
+                max(control$epsilon, 1e-4))
+  res <- if (nzchar(ind$problem)) ind else engine(assoc$tables, ind$psi, control$epsilon)
   warnings <- character()
   if (nzchar(res$problem)) warnings <- c(warnings, paste0("ordinal GEE: ", res$problem))
   if (!res$converged)

@@ -13,11 +13,11 @@
 // (gee-ordinal-assoc.R) and held fixed, as in multgee::ordLORgee.
 #include <RcppEigen.h>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <functional>
 #include <map>
 #include <string>
-#include <unordered_map>
 #include <vector>
 #include "cum-link.h"
 #include "resources.h"
@@ -37,6 +37,12 @@ struct OrdGeeData {
   // one pattern share D_i and V_i, so D_i'V_i^-1 D_i and V_i^-1 D_i are
   // computed once per pattern and only y_i - pi_i per cluster.
   const std::vector<std::vector<int>>& patterns;
+  // For each pattern, its pairs of times j < l in order (0,1), (0,2), ...,
+  // (1,2), ...: the index of a between-times block shared with other
+  // patterns (same pair table, same covariate rows at both times, so the same
+  // margins), or -1 for a block of this pattern alone.
+  const std::vector<std::vector<int>>& pair_block;
+  int nshared;
   int J;
   double ipf_tol;
   int ipf_maxit;
@@ -52,58 +58,37 @@ struct OrdGeeEval {
 
 // Scales `tab` (J x J, positive, column-major) to row sums r and column
 // sums c; returns false when the row sums still differ from r by more than
-// tol. Works in place, without allocating: it runs for every pair of a
-// cluster's responses at every scoring evaluation.
+// tol. Works in place: it runs for every pair of a cluster's responses at
+// every scoring evaluation. Each sweep takes two passes over the table (row
+// scaling with the column sums, column scaling with the next row sums).
 bool ipf_fit(Eigen::MatrixXd& tab, const Eigen::VectorXd& r, const Eigen::VectorXd& c, double tol,
              int maxit) {
   const int nr = tab.rows(), nc = tab.cols();
   double* t = tab.data();
-  std::vector<double> rs(nr);
+  double small[64];
+  std::vector<double> large(nr > 32 ? 2 * nr : 0);
+  double* rs = nr > 32 ? large.data() : small;   // row sums
+  double* rf = rs + nr;                          // row factors
+  std::fill(rs, rs + nr, 0.0);
+  for (int b = 0; b < nc; ++b)
+    for (int a = 0; a < nr; ++a) rs[a] += t[a + b * nr];
   for (int it = 0; it < maxit; ++it) {
-    std::fill(rs.begin(), rs.end(), 0.0);
-    for (int b = 0; b < nc; ++b)
-      for (int a = 0; a < nr; ++a) rs[a] += t[a + b * nr];
-    for (int a = 0; a < nr; ++a) rs[a] = rs[a] > 0 ? r[a] / rs[a] : 0.0;
+    for (int a = 0; a < nr; ++a) {
+      rf[a] = rs[a] > 0 ? r[a] / rs[a] : 0.0;
+      rs[a] = 0.0;
+    }
     for (int b = 0; b < nc; ++b) {
       double cs = 0.0;
-      for (int a = 0; a < nr; ++a) cs += (t[a + b * nr] *= rs[a]);
+      for (int a = 0; a < nr; ++a) cs += (t[a + b * nr] *= rf[a]);
       const double f = cs > 0 ? c[b] / cs : 0.0;
-      for (int a = 0; a < nr; ++a) t[a + b * nr] *= f;
+      for (int a = 0; a < nr; ++a) rs[a] += (t[a + b * nr] *= f);
     }
-    std::fill(rs.begin(), rs.end(), 0.0);
-    for (int b = 0; b < nc; ++b)
-      for (int a = 0; a < nr; ++a) rs[a] += t[a + b * nr];
     double dev = 0.0;
     for (int a = 0; a < nr; ++a) dev = std::max(dev, std::abs(rs[a] - r[a]));
     if (dev <= tol) return true;
   }
   return false;
 }
-
-// The between-times blocks of one evaluation, kept by what they depend on:
-// the pair's association table and the two responses' linear predictors
-// (which fix their margins). Clusters that share covariate patterns (factor
-// covariates, as in most trials) share these blocks, and each is fitted by
-// IPF once per evaluation instead of once per cluster.
-struct PairKey {
-  int col;
-  double eta1, eta2;
-  bool operator==(const PairKey& o) const {
-    return col == o.col && eta1 == o.eta1 && eta2 == o.eta2;
-  }
-};
-struct PairKeyHash {
-  std::size_t operator()(const PairKey& k) const {
-    std::size_t h = std::hash<int>()(k.col);
-    h ^= std::hash<double>()(k.eta1) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-    h ^= std::hash<double>()(k.eta2) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-    return h;
-  }
-};
-struct PairBlock {
-  Eigen::MatrixXd blk;   // P_ts - pi_t pi_s', categories 1..J-1
-  bool converged;
-};
 
 OrdGeeEval ordgee_eval(const OrdGeeData& d, const CumLink& F, const Eigen::VectorXd& psi,
                        InterruptPoll& ip) {
@@ -113,18 +98,21 @@ OrdGeeEval ordgee_eval(const OrdGeeData& d, const CumLink& F, const Eigen::Vecto
   out.B = Eigen::MatrixXd::Zero(q, q);
   out.U = Eigen::VectorXd::Zero(q);
   const Eigen::VectorXd theta = psi.head(k1), beta = psi.tail(p);
-  std::unordered_map<PairKey, PairBlock, PairKeyHash> blocks;
-  for (const std::vector<int>& members : d.patterns) {
+  // Shared between-times blocks, fitted by IPF on first use in this
+  // evaluation.
+  Eigen::MatrixXd shared(k1, static_cast<Eigen::Index>(k1) * d.nshared);
+  std::vector<signed char> state(d.nshared, 0);   // 0 not yet, 1 converged, -1 not converged
+  Eigen::MatrixXd tab(J, J), blk(k1, k1);
+  for (std::size_t g = 0; g < d.patterns.size(); ++g) {
+    const std::vector<int>& members = d.patterns[g];
     if (ip.poll()) break;
     const int i = members[0];
     const int s0 = d.starts[i], ni = d.starts[i + 1] - s0, m = ni * k1;
     Eigen::MatrixXd P(J, ni);           // category probabilities, all J
     Eigen::MatrixXd D = Eigen::MatrixXd::Zero(m, q);
-    Eigen::VectorXd etas(ni);
     for (int j = 0; j < ni; ++j) {
       const int row = s0 + j;
       const double eta = (p ? d.X.row(row).dot(beta) : 0.0) + d.offset[row];
-      etas[j] = eta;
       double Fprev = 0.0, fprev = 0.0;
       for (int k = 0; k < J; ++k) {
         double Fk = 1.0, fk = 0.0;
@@ -151,24 +139,30 @@ OrdGeeEval ordgee_eval(const OrdGeeData& d, const CumLink& F, const Eigen::Vecto
     }
     Eigen::MatrixXd V = Eigen::MatrixXd::Zero(m, m);
     const int nmem = members.size();
+    int npair = 0;
     for (int j = 0; j < ni; ++j) {
       const Eigen::VectorXd pj = P.col(j).head(k1);
       V.block(j * k1, j * k1, k1, k1) = -pj * pj.transpose();
       V.block(j * k1, j * k1, k1, k1).diagonal() += pj;
       for (int l = j + 1; l < ni; ++l) {
         const int col = d.pair(d.time[s0 + j], d.time[s0 + l]);
-        const PairKey key{col, etas[j], etas[l]};
-        auto hit = blocks.find(key);
-        if (hit == blocks.end()) {
-          Eigen::MatrixXd tab = Eigen::Map<const Eigen::MatrixXd>(d.tables.col(col).data(), J, J);
+        const int id = d.pair_block[g][npair++];
+        if (id < 0 || state[id] == 0) {
+          tab = Eigen::Map<const Eigen::MatrixXd>(d.tables.col(col).data(), J, J);
           const bool conv = ipf_fit(tab, P.col(j), P.col(l), d.ipf_tol, d.ipf_maxit);
-          const Eigen::MatrixXd blk =
-              tab.topLeftCorner(k1, k1) - pj * P.col(l).head(k1).transpose();
-          hit = blocks.emplace(key, PairBlock{blk, conv}).first;
+          blk = tab.topLeftCorner(k1, k1) - pj * P.col(l).head(k1).transpose();
+          if (id >= 0) {
+            shared.middleCols(static_cast<Eigen::Index>(k1) * id, k1) = blk;
+            state[id] = conv ? 1 : -1;
+          } else if (!conv) {
+            out.ipf_unconverged += nmem;
+          }
+        } else {
+          blk = shared.middleCols(static_cast<Eigen::Index>(k1) * id, k1);
         }
-        if (!hit->second.converged) out.ipf_unconverged += nmem;
-        V.block(j * k1, l * k1, k1, k1) = hit->second.blk;
-        V.block(l * k1, j * k1, k1, k1) = hit->second.blk.transpose();
+        if (id >= 0 && state[id] < 0) out.ipf_unconverged += nmem;
+        V.block(j * k1, l * k1, k1, k1) = blk;
+        V.block(l * k1, j * k1, k1, k1) = blk.transpose();
       }
     }
     Eigen::LLT<Eigen::MatrixXd> llt(V);
@@ -268,7 +262,41 @@ Rcpp::List cpp_ordinal_gee_lor(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::
       patterns[it->second].push_back(i);
     }
   }
-  OrdGeeData d{cy, cX, co, cs, ct, ctab, cp, patterns, J, ipf_tol, ipf_maxit};
+  // Between-times blocks that several patterns share: the same pair table
+  // and equal covariate rows and offsets at both times give equal margins,
+  // hence the same IPF. Those used more than once get an index into the
+  // evaluation's store; the others are fitted where they are used.
+  std::vector<std::vector<int>> pair_block(patterns.size());
+  int nshared = 0;
+  {
+    std::map<std::vector<double>, int> row_ids;
+    std::vector<int> row_id(n);
+    std::vector<double> key;
+    for (int r = 0; r < n; ++r) {
+      key.assign(1, offset[r]);
+      for (int c = 0; c < p; ++c) key.push_back(X(r, c));
+      row_id[r] = row_ids.emplace(key, static_cast<int>(row_ids.size())).first->second;
+    }
+    std::map<std::array<int, 3>, int> block_ids;
+    std::vector<int> uses;
+    for (std::size_t g = 0; g < patterns.size(); ++g) {
+      const int s0 = starts[patterns[g][0]], ni = starts[patterns[g][0] + 1] - s0;
+      for (int j = 0; j < ni; ++j)
+        for (int l = j + 1; l < ni; ++l) {
+          const std::array<int, 3> bk{pair(time[s0 + j], time[s0 + l]), row_id[s0 + j], row_id[s0 + l]};
+          auto it = block_ids.emplace(bk, static_cast<int>(uses.size())).first;
+          if (it->second == static_cast<int>(uses.size())) uses.push_back(0);
+          ++uses[it->second];
+          pair_block[g].push_back(it->second);
+        }
+    }
+    std::vector<int> index(uses.size(), -1);
+    for (std::size_t b = 0; b < uses.size(); ++b)
+      if (uses[b] > 1) index[b] = nshared++;
+    for (std::vector<int>& pb : pair_block)
+      for (int& b : pb) b = index[b];
+  }
+  OrdGeeData d{cy, cX, co, cs, ct, ctab, cp, patterns, pair_block, nshared, J, ipf_tol, ipf_maxit};
   InterruptPoll ip;
   Eigen::VectorXd psi = start;
   if (!ordered_thresholds(psi, k1)) Rcpp::stop("ordinal GEE: starting thresholds are not increasing");
