@@ -7,7 +7,9 @@
 # at 1e-8; ours solves the equations to a relative step of 1e-8. Prints
 # elapsed and CPU seconds, the ratios multgee / glmmgee, and the largest
 # absolute difference of the coefficients (sign-matched) and of the robust
-# standard errors from multgee's 1e-8 fit.
+# standard errors from multgee's 1e-8 fit. Our times are the mean of 5 fits
+# (one fit on the arthritis data is near the CPU clock's resolution),
+# multgee's of one.
 #
 # Usage: Rscript bench/bench-ordinal-gee.R [K ...]   (default: 2000)
 suppressPackageStartupMessages(library(glmmgee))
@@ -21,6 +23,7 @@ cat(sprintf("glmmgee %s, multgee %s, R %s, %s; load average %s\n", packageVersio
             packageVersion("multgee"), getRversion(), format(Sys.time(), "%Y-%m-%d %H:%M"),
             paste(readLines("/proc/loadavg", warn = FALSE), collapse = " ")))
 
+reps <- 5L
 timeit <- function(expr) {
   gc()
   tm <- system.time(val <- force(expr))
@@ -36,7 +39,12 @@ compare <- function(label, data, structure, rhs) {
     fo_ref, data = data, id = id, repeated = time, LORstr = structure,
     control = multgee::LORgee_control(tolerance = tol, maxiter = 100)))
   invisible(fit_ours())
-  ours <- timeit(fit_ours())
+  # Our fits take a tenth of a second or less on the arthritis data, near the
+  # resolution of the CPU clock: time `reps` of them and report one fit's share.
+  ours <- timeit(for (r in seq_len(reps)) val <- fit_ours())
+  ours$time <- ours$time / reps
+  ours$cpu <- ours$cpu / reps
+  ours$value <- val
   ref <- timeit(fit_ref(1e-3))
   tight <- timeit(fit_ref(1e-8))
   k <- length(ours$value$thresholds)
