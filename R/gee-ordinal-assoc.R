@@ -52,10 +52,10 @@ ordinal_assoc_logtables <- function(par, structure, J, npairs) {
     uniform = matrix(par * ab, J * J, npairs),
     category.exch = outer(ab, par),
     time.exch = matrix(as.vector(tcrossprod(c(0, par))), J * J, npairs),
-    RC = vapply(seq_len(npairs), function(k) {
-      mu <- c(0, par[(k - 1L) * (J - 1L) + seq_len(J - 1L)])
-      as.vector(tcrossprod(mu))
-    }, numeric(J * J)))
+    RC = {
+      mu <- rbind(0, matrix(par, J - 1L, npairs))     # J x npairs scores
+      mu[rep(seq_len(J), J), , drop = FALSE] * mu[rep(seq_len(J), each = J), , drop = FALSE]
+    })
 }
 
 # Fitted counts of each pair's table: exp(A) scaled to the observed margins.
@@ -88,11 +88,14 @@ ordinal_assoc_fit <- function(counts, structure, J) {
         Rs <- matrix(rowSums(R), J, J)
         drop((Rs + t(Rs)) %*% c(0, par))[-1L]
       },
-      RC = unlist(lapply(seq_len(npairs), function(k) {
-        Rk <- matrix(R[, k], J, J)
-        mu <- c(0, par[(k - 1L) * (J - 1L) + seq_len(J - 1L)])
-        drop((Rk + t(Rk)) %*% mu)[-1L]
-      })))
+      RC = {
+        # Pair k: (R_k + R_k') mu_k, the first score's component dropped.
+        Ra <- array(R, c(J, J, npairs))
+        S <- Ra + aperm(Ra, c(2L, 1L, 3L))
+        mu <- rbind(0, matrix(par, J - 1L, npairs))
+        g <- matrix(colSums(matrix(as.vector(S) * as.vector(mu[rep(seq_len(J), J), ]), J)), J)
+        as.vector(g[-1L, , drop = FALSE])
+      })
   }
   fit <- stats::nlminb(start, negll, grad,
                        control = list(rel.tol = 1e-14, x.tol = 1e-12, iter.max = 1000L, eval.max = 2000L))
