@@ -9,6 +9,17 @@
 #' others (`cor_<effect>.<first>|<group>`) and, for gaussian models, the
 #' residual standard deviation `sigma`.
 #'
+#' Zero-inflated, hurdle and dispersion-formula fits (`ziformula`,
+#' `dispformula`, [truncated_poisson()]): also the zero part's coefficients
+#' (logit scale) with glmmTMB's prefix, `zi.<term>`, and the dispersion
+#' coefficients (log scale), `disp.<term>`. With random effects in the zero
+#' part (`ziformula = ~ x + (1 | g)`) its standard deviations are
+#' `sd_zi.<effect>|<group>` (glmmTMB's `zi.Std.Dev.<effect>|<group>`) and,
+#' with `zi_correlated = TRUE`, the correlation with the conditional part's
+#' first effect `cor_zi.<effect>.<first>|<group>`. Profiles of these fits
+#' rebuild the fit's engine (one grouping factor; with several
+#' random-effect terms only Wald intervals are available).
+#'
 #' `method = "Wald"` (the default): estimate \eqn{\pm z} standard errors
 #' from [vcov()] for the fixed effects; for the standard deviations, on the
 #' log scale (so the limits stay positive) with the standard error from the
