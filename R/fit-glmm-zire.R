@@ -28,6 +28,9 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
   blocks <- if (correlated) q else c(cov_blocks_c, cov_blocks_z)
   pat <- block_pattern(blocks)
   nAGQ <- check_nAGQ(nAGQ, q)
+  if (correlated && nAGQ == 1L)
+    stop("'nAGQ': zi_correlated = TRUE needs adaptive quadrature (nAGQ > 1; the default is 7 for two random effects): the Laplace approximation of this model is unbounded, since a correlation that aligns both parts' effects with the direction in which the two-part likelihood is convex makes a cluster's curvature vanish and its approximate probability exceed one",
+         call. = FALSE)
   check_full_rank(X)
   if (ncol(Xz)) check_full_rank(Xz)
   if (!is.null(Xd)) check_full_rank(Xd)
@@ -57,6 +60,13 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
   fit <- zi_engine_fit(eng, st, rp, pat, zi_param_names(X, pat, Xz, Xd), nAGQ, control,
                        laplace_stage = FALSE,
                        summaries = function(theta, theta_s) cpp_zire_summaries(eng, theta_s))
+  # The same non-concavity with independent parts: a cluster's Laplace
+  # probability above one (its log-likelihood, constants included, above
+  # 0) is a sign that the approximation has failed there.
+  over <- if (nAGQ == 1L) sum(fit$modes$loglik > 1e-8)
+  if (isTRUE(over > 0))
+    fit$warn <- c(fit$warn, sprintf("the Laplace approximation gives %d cluster(s) a probability above one (the two-part likelihood is not concave there); refit with nAGQ > 1 (adaptive quadrature)",
+                                    over))
   zi_fit_result(fit, fit$warn, kind, cl, pat, blocks,
                 list(qc = qc, qz = qz, correlated = correlated), FALSE, control)
 }
