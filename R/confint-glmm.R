@@ -44,9 +44,9 @@
 #'
 #' @param object A fitted model from [glmm()].
 #' @param parm Parameters: names or indices into the list above (fixed
-#'   effects first); all by default. `"beta_"` selects the fixed effects,
-#'   `"theta_"` the standard deviations, correlations and `sigma`, as in
-#'   lme4.
+#'   effects first); all by default. `"beta_"` selects the fixed effects
+#'   (both parts of a two-part fit), `"theta_"` the standard deviations,
+#'   correlations, `sigma` and dispersion coefficients, as in lme4.
 #' @param level Confidence level, one number in (0, 1).
 #' @param method `"Wald"` or `"profile"`.
 #' @param ... Passed to [profile.glmmgee_glmm()] for `method = "profile"`
@@ -92,7 +92,8 @@ confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
 # parameters).
 lme4_keywords <- function(parm, targets) {
   if (!is.character(parm)) return(parm)
-  kinds <- vapply(targets, function(tg) if (tg$kind == "coef" && !tg$log) "beta_" else "theta_", "")
+  kinds <- vapply(targets, function(tg)
+    tg$keyword %||% if (tg$kind == "coef" && !tg$log) "beta_" else "theta_", "")
   unlist(lapply(parm, function(pm) if (pm %in% c("beta_", "theta_")) names(targets)[kinds == pm] else pm))
 }
 

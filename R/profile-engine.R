@@ -107,9 +107,10 @@ profile_targets <- function(fit) {
   out <- c(out, cors)
   # The dispersion coefficients of a two-part or dispersion-formula fit
   # (log sigma, log theta, log shape), glmmTMB's prefix "disp.".
+  # They are variance parameters for confint(parm = "theta_"), as sigma.
   out <- c(out, lapply(fit$aux$disp_index, function(j)
-    target(paste0("disp.", sub("^disp~", "", names(fit$theta)[j])), "coef", j, th[j],
-           sqrt(max(V[j, j], 0)))))
+    c(target(paste0("disp.", sub("^disp~", "", names(fit$theta)[j])), "coef", j, th[j],
+             sqrt(max(V[j, j], 0))), keyword = "theta_")))
   if (fit$family$family == "gaussian" && is.null(fit$aux)) {
     j <- length(th)
     out[[length(out) + 1L]] <- target("sigma", "coef", j, exp(th[j]),
