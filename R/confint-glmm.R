@@ -9,6 +9,17 @@
 #' others (`cor_<effect>.<first>|<group>`) and, for gaussian models, the
 #' residual standard deviation `sigma`.
 #'
+#' Zero-inflated, hurdle and dispersion-formula fits (`ziformula`,
+#' `dispformula`, [truncated_poisson()]): also the zero part's coefficients
+#' (logit scale) with glmmTMB's prefix, `zi.<term>`, and the dispersion
+#' coefficients (log scale), `disp.<term>`. With random effects in the zero
+#' part (`ziformula = ~ x + (1 | g)`) its standard deviations are
+#' `sd_zi.<effect>|<group>` (glmmTMB's `zi.Std.Dev.<effect>|<group>`) and,
+#' with `zi_correlated = TRUE`, the correlation with the conditional part's
+#' first effect `cor_zi.<effect>.<first>|<group>`. Profiles of these fits
+#' rebuild the fit's engine (one grouping factor; with several
+#' random-effect terms only Wald intervals are available).
+#'
 #' `method = "Wald"` (the default): estimate \eqn{\pm z} standard errors
 #' from [vcov()] for the fixed effects; for the standard deviations, on the
 #' log scale (so the limits stay positive) with the standard error from the
@@ -33,9 +44,9 @@
 #'
 #' @param object A fitted model from [glmm()].
 #' @param parm Parameters: names or indices into the list above (fixed
-#'   effects first); all by default. `"beta_"` selects the fixed effects,
-#'   `"theta_"` the standard deviations, correlations and `sigma`, as in
-#'   lme4.
+#'   effects first); all by default. `"beta_"` selects the fixed effects
+#'   (both parts of a two-part fit), `"theta_"` the standard deviations,
+#'   correlations, `sigma` and dispersion coefficients, as in lme4.
 #' @param level Confidence level, one number in (0, 1).
 #' @param method `"Wald"` or `"profile"`.
 #' @param ... Passed to [profile.glmmgee_glmm()] for `method = "profile"`
@@ -81,7 +92,8 @@ confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
 # parameters).
 lme4_keywords <- function(parm, targets) {
   if (!is.character(parm)) return(parm)
-  kinds <- vapply(targets, function(tg) if (tg$kind == "coef" && !tg$log) "beta_" else "theta_", "")
+  kinds <- vapply(targets, function(tg)
+    tg$keyword %||% if (tg$kind == "coef" && !tg$log) "beta_" else "theta_", "")
   unlist(lapply(parm, function(pm) if (pm %in% c("beta_", "theta_")) names(targets)[kinds == pm] else pm))
 }
 

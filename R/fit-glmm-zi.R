@@ -66,7 +66,45 @@ glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
 
   st <- zi_start_values(eng, rp$X, y, weights, offset, family, kind, rp$Xz, offz, pd, pat)
   if (!is.null(start)) st <- rp$to_star(check_zi_start(start, P))
-  lower <- c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf), rep(-Inf, pz + pd))
+  fit <- zi_engine_fit(eng, st, rp, pat, zi_param_names(X, pat, Xz, Xd), nAGQ, control,
+                       laplace_stage = TRUE,
+                       summaries = function(theta, theta_s)
+                         rotate_summaries(cpp_agq_summaries(eng, theta_s),
+                                          rp$rotation(theta, theta_s)))
+  vanish <- zi_vanishing_message(kind, rp$Xz, fit$theta_s[nb + seq_len(pz)], offz)
+  zi_fit_result(fit, zi_fit_warnings(fit$warn, vanish), kind, cl, pat, cov_blocks, list(),
+                !is.null(vanish), control)
+}
+
+# The parameters' names in theta's order: fixed effects, Lambda's free
+# entries, zero and dispersion coefficients (Xz, Xd NULL or without
+# columns when absent); attribute "sizes" the number of each.
+zi_param_names <- function(X, pat, Xz, Xd) {
+  pz <- if (is.null(Xz)) 0L else ncol(Xz)
+  pd <- if (is.null(Xd)) 0L else ncol(Xd)
+  structure(c(colnames(X) %||% paste0("X", seq_len(ncol(X))),
+              sprintf("lambda[%d,%d]", pat$row, pat$col),
+              if (pz) paste0("zi~", colnames(Xz) %||% seq_len(pz)),
+              if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd))),
+            sizes = c(p = ncol(X), nl = length(pat$row), pz = pz, pd = pd))
+}
+
+# The search, boundary verification and finish shared by the one-factor
+# two-part fits (glmm_zi_fit() on the AGQ engine, glmm_zire_fit() on the
+# engine with random effects in both parts; agq_eval() and agq_set_nagq()
+# dispatch on the engine): st the start and rp the reparameterization of
+# the search's scale, pnames the parameters' names and sizes
+# (zi_param_names()).
+# laplace_stage: a search may begin with a Laplace stage before quadrature
+# (restarts never do); summaries(theta, theta_s): the engine's modes and
+# posterior moments in the user's parameterization.
+zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage,
+                          summaries) {
+  sizes <- attr(pnames, "sizes")
+  pnames <- as.vector(pnames)
+  P <- length(st)
+  p <- sizes[["p"]]; nl <- sizes[["nl"]]
+  lower <- c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf), rep(-Inf, P - p - nl))
   at_lam <- p + seq_len(nl)
   is_diag <- pat$row == pat$col
   bound_at <- function(tol, typical = rep(1, P)) function(th) {
@@ -75,16 +113,13 @@ glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
     b
   }
   bound <- bound_at(optimizer_boundary_tol(control))
-  pnames <- c(colnames(X) %||% paste0("X", seq_len(p)), sprintf("lambda[%d,%d]", pat$row, pat$col),
-              if (pz) paste0("zi~", colnames(Xz) %||% seq_len(pz)),
-              if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
   # Restarts (verify_boundary()) run on quadrature directly: a Laplace stage
   # would lead them back to a Laplace boundary optimum.
   search <- function(th, two_stage = TRUE) {
     ctl <- control
-    if (!two_stage) ctl$laplace_start <- FALSE
+    if (!two_stage || !laplace_stage) ctl$laplace_start <- FALSE
     r <- zi_optimize(eng, th, lower, nAGQ, bound, ctl)
-    r$loglik <- cpp_agq_eval(eng, r$theta, FALSE)$loglik
+    r$loglik <- agq_eval(eng, r$theta, FALSE)$loglik
     r
   }
   run <- search(st)
@@ -93,7 +128,7 @@ glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
                           restart_lambda(th, b, size, corr, pat$row, pat$col, at_lam),
                         pnames, diag = at_lam[is_diag])
   run <- vb$best
-  cpp_agq_set_nagq(eng, nAGQ)
+  agq_set_nagq(eng, nAGQ)
   fin <- finish_glmm_fit(eng, run$theta, run$opt, c(run$stages, run$restart_stages), NULL,
                          bound, lower, control, rep(1, P))
   theta_s <- fin$theta
@@ -106,7 +141,7 @@ glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
   final$gradient <- drop(crossprod(J, final$gradient))
   hess <- to_user_hessian(fin$hess, J, bound(theta_s), on_boundary)
   if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)
-  summ <- rotate_summaries(cpp_agq_summaries(eng, theta_s), rp$rotation(theta, theta_s))
+  summ <- summaries(theta, theta_s)
   names(theta) <- pnames
   grad <- stats::setNames(final$gradient, pnames)
   if (!is.null(hess) && any(on_boundary)) {
@@ -118,31 +153,48 @@ glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
   nstep <- newton_decrement(grad, hess, on_boundary)
   modes_failed <- if (summ$newton_failures > 0L)
     sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
-  vanish <- zi_vanishing_message(kind, rp$Xz, theta_s[nb + seq_len(pz)], offz)
-  warn <- zi_fit_warnings(fit_warnings(run$opt, nstep, gmax, any(on_boundary), hess, cov_theta,
-                                       control, after_singular = modes_failed,
-                                       boundary_check = vb$record), vanish)
+  warn <- fit_warnings(run$opt, nstep, gmax, any(on_boundary), hess, cov_theta,
+                       control, after_singular = modes_failed, boundary_check = vb$record)
+  list(theta = theta, theta_s = theta_s, loglik = final$loglik, gradient = grad,
+       hessian = hess, cov_theta = cov_theta, modes = summ, on_boundary = on_boundary,
+       run = run, boundary_check = vb$record, gmax = gmax, nstep = nstep, warn = warn,
+       sizes = sizes, nAGQ = nAGQ,
+       reparameterized = !rp$identity)
+}
+
+# The fitter's result from zi_engine_fit()'s: the parameters split by
+# part, the optimization record; `extra` fields follow `kind`.
+zi_fit_result <- function(fit, warn, kind, cl, pat, cov_blocks, extra, vanishes, control) {
+  theta <- fit$theta
+  p <- fit$sizes[["p"]]; nl <- fit$sizes[["nl"]]; pz <- fit$sizes[["pz"]]; pd <- fit$sizes[["pd"]]
+  nAGQ <- fit$nAGQ
+  q <- sum(cov_blocks)
+  at_lam <- p + seq_len(nl)
   Lam <- matrix(0, q, q)
   Lam[cbind(pat$row, pat$col)] <- theta[at_lam]
+  run <- fit$run
   stages <- run$stages
-  list(beta = theta[seq_len(p)], lambda = theta[at_lam], Lambda = Lam,
-       zi = if (pz) theta[p + nl + seq_len(pz)], disp = if (pd) theta[p + nl + pz + seq_len(pd)],
-       theta = theta, loglik = final$loglik, gradient = grad, hessian = hess,
-       cov_theta = cov_theta, modes = summ, nAGQ = nAGQ, group = cl, q = q,
-       pattern = pat, cov_blocks = cov_blocks, p = p, kind = kind,
-       singular = any(on_boundary), on_boundary = on_boundary,
-       optinfo = list(optimizer = if (any(grepl("nlminb", names(stages)))) "Newton-BFGS, then nlminb"
-                                  else "Newton-BFGS",
-                      method = if (nAGQ == 1L) "Laplace" else "AGHQ", nAGQ = nAGQ,
-                      stages = stages,
-                      iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
-                      evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
-                      convergence = run$opt$convergence, message = run$opt$message,
-                      max_grad = gmax, scaled_grad = nstep,
-                      hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
-                      newton_failures = summ$newton_failures, warnings = warn,
-                      boundary_check = vb$record, zero_inflation_vanishes = !is.null(vanish),
-                      reparameterized = !rp$identity, nthreads = control$nthreads))
+  on_boundary <- fit$on_boundary
+  c(list(beta = theta[seq_len(p)], lambda = theta[at_lam], Lambda = Lam,
+         zi = if (pz) theta[p + nl + seq_len(pz)], disp = if (pd) theta[p + nl + pz + seq_len(pd)],
+         theta = theta, loglik = fit$loglik, gradient = fit$gradient, hessian = fit$hessian,
+         cov_theta = fit$cov_theta, modes = fit$modes, nAGQ = nAGQ, group = cl, q = q,
+         pattern = pat, cov_blocks = cov_blocks, p = p, kind = kind),
+    extra,
+    list(singular = any(on_boundary), on_boundary = on_boundary,
+         optinfo = list(optimizer = if (any(grepl("nlminb", names(stages)))) "Newton-BFGS, then nlminb"
+                                    else "Newton-BFGS",
+                        method = if (nAGQ == 1L) "Laplace" else "AGHQ", nAGQ = nAGQ,
+                        stages = stages,
+                        iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
+                        evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
+                        convergence = run$opt$convergence, message = run$opt$message,
+                        max_grad = fit$gmax, scaled_grad = fit$nstep,
+                        hessian_cond = attr(fit$cov_theta, "cond") %||% NA_real_,
+                        newton_failures = fit$modes$newton_failures, warnings = warn,
+                        boundary_check = fit$boundary_check,
+                        zero_inflation_vanishes = vanishes,
+                        reparameterized = fit$reparameterized, nthreads = control$nthreads)))
 }
 
 # Starting values: the count GLM's fixed effects (the engine's Newton

@@ -28,6 +28,9 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
   blocks <- if (correlated) q else c(cov_blocks_c, cov_blocks_z)
   pat <- block_pattern(blocks)
   nAGQ <- check_nAGQ(nAGQ, q)
+  if (correlated && nAGQ == 1L)
+    stop("'nAGQ': zi_correlated = TRUE needs adaptive quadrature (nAGQ > 1; the default is 7 for two random effects): the Laplace approximation of this model is unbounded, since a correlation that aligns both parts' effects with the direction in which the two-part likelihood is convex makes a cluster's curvature vanish and its approximate probability exceed one",
+         call. = FALSE)
   check_full_rank(X)
   if (ncol(Xz)) check_full_rank(Xz)
   if (!is.null(Xd)) check_full_rank(Xd)
@@ -47,89 +50,25 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
                       cl$index, length(cl$levels), pat$row - 1L, pat$col - 1L,
                       family$family_code, family$link_code,
                       if (kind == "hurdle") 2L else 1L, 1L, control$nthreads)
-  P <- p + nl + pz + pd
   cpp_zire_set_nagq(eng, nAGQ)
   cpp_zire_set_nagq(eng, 1L)
   st <- zi_start_values(NULL, rp$X, y, weights, offset, family, kind, Xzs, offz, pd, pat)
-  lower <- c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf), rep(-Inf, pz + pd))
-  at_lam <- p + seq_len(nl)
-  is_diag <- pat$row == pat$col
-  bound_at <- function(tol, typical = rep(1, P)) function(th) {
-    b <- rep(FALSE, P)
-    b[at_lam] <- is_diag & abs(th[at_lam]) < tol * typical[at_lam]
-    b
-  }
-  bound <- bound_at(optimizer_boundary_tol(control))
-  lam_names <- sprintf("lambda[%d,%d]", pat$row, pat$col)
-  pnames <- c(colnames(X) %||% paste0("X", seq_len(p)), lam_names,
-              if (pz) paste0("zi~", colnames(Xz) %||% seq_len(pz)),
-              if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
   # No Laplace stage before quadrature: the two-part likelihood is not
   # concave in (eta, logit pi), and in clusters of zeros the Laplace
   # approximation can exceed the probability one (a positive cluster
   # log-likelihood) and lead the search away from the quadrature optimum.
-  search <- function(th, two_stage = TRUE) {
-    ctl <- control
-    ctl$laplace_start <- FALSE
-    r <- zi_optimize(eng, th, lower, nAGQ, bound, ctl)
-    r$loglik <- agq_eval(eng, r$theta, FALSE)$loglik
-    r
-  }
-  run <- search(st)
-  vb <- verify_boundary(function(th) search(th, two_stage = FALSE), run, bound,
-                        function(th, b, size, corr)
-                          restart_lambda(th, b, size, corr, pat$row, pat$col, at_lam),
-                        pnames, diag = at_lam[is_diag])
-  run <- vb$best
-  cpp_zire_set_nagq(eng, nAGQ)
-  fin <- finish_glmm_fit(eng, run$theta, run$opt, c(run$stages, run$restart_stages), NULL,
-                         bound, lower, control, rep(1, P))
-  theta_s <- fin$theta
-  final <- fin$final
-  run$opt <- fin$opt
-  run$stages <- fin$stages
-  theta <- rp$from_star(theta_s)
-  on_boundary <- bound_at(control$singular_tol, rp$typical)(theta)
-  J <- rp$jacobian(theta, !on_boundary)
-  final$gradient <- drop(crossprod(J, final$gradient))
-  hess <- to_user_hessian(fin$hess, J, bound(theta_s), on_boundary)
-  if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)
-  summ <- cpp_zire_summaries(eng, theta_s)
-  names(theta) <- pnames
-  grad <- stats::setNames(final$gradient, pnames)
-  if (!is.null(hess) && any(on_boundary)) {
-    hess[on_boundary, ] <- NA_real_
-    hess[, on_boundary] <- NA_real_
-  }
-  cov_theta <- invert_information(hess, on_boundary, pnames)
-  gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
-  nstep <- newton_decrement(grad, hess, on_boundary)
-  modes_failed <- if (summ$newton_failures > 0L)
-    sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
-  warn <- fit_warnings(run$opt, nstep, gmax, any(on_boundary), hess, cov_theta,
-                       control, after_singular = modes_failed, boundary_check = vb$record)
-  Lam <- matrix(0, q, q)
-  Lam[cbind(pat$row, pat$col)] <- theta[at_lam]
-  stages <- run$stages
-  list(beta = theta[seq_len(p)], lambda = theta[at_lam], Lambda = Lam,
-       zi = if (pz) theta[p + nl + seq_len(pz)], disp = if (pd) theta[p + nl + pz + seq_len(pd)],
-       theta = theta, loglik = final$loglik, gradient = grad, hessian = hess,
-       cov_theta = cov_theta, modes = summ, nAGQ = nAGQ, group = cl, q = q,
-       pattern = pat, cov_blocks = blocks, p = p, kind = kind, qc = qc, qz = qz,
-       correlated = correlated,
-       singular = any(on_boundary), on_boundary = on_boundary,
-       optinfo = list(optimizer = if (any(grepl("nlminb", names(stages)))) "Newton-BFGS, then nlminb"
-                                  else "Newton-BFGS",
-                      method = if (nAGQ == 1L) "Laplace" else "AGHQ", nAGQ = nAGQ,
-                      stages = stages,
-                      iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
-                      evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
-                      convergence = run$opt$convergence, message = run$opt$message,
-                      max_grad = gmax, scaled_grad = nstep,
-                      hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
-                      newton_failures = summ$newton_failures, warnings = warn,
-                      boundary_check = vb$record, zero_inflation_vanishes = FALSE,
-                      reparameterized = !rp$identity, nthreads = control$nthreads))
+  fit <- zi_engine_fit(eng, st, rp, pat, zi_param_names(X, pat, Xz, Xd), nAGQ, control,
+                       laplace_stage = FALSE,
+                       summaries = function(theta, theta_s) cpp_zire_summaries(eng, theta_s))
+  # The same non-concavity with independent parts: a cluster's Laplace
+  # probability above one (its log-likelihood, constants included, above
+  # 0) is a sign that the approximation has failed there.
+  over <- if (nAGQ == 1L) sum(fit$modes$loglik > 1e-8)
+  if (isTRUE(over > 0))
+    fit$warn <- c(fit$warn, sprintf("the Laplace approximation gives %d cluster(s) a probability above one (the two-part likelihood is not concave there); refit with nAGQ > 1 (adaptive quadrature)",
+                                    over))
+  zi_fit_result(fit, fit$warn, kind, cl, pat, blocks,
+                list(qc = qc, qz = qz, correlated = correlated), FALSE, control)
 }
 
 # The (beta, Lambda) block of the reparameterization: X centred and scaled

@@ -156,7 +156,10 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
   offz <- if (truncated && !has_zi) rep(-Inf, length(y))
   zre <- if (length(zi_bars)) zire_terms(zi_bars, mf, fenv, re)
   fit <- if (!is.null(zre)) {
-    if (is.null(nAGQ)) nAGQ <- 1L
+    # glmmTMB's model (independent parts) by Laplace as glmmTMB; the
+    # correlated one (GLMMadaptive's) needs quadrature (glmm_zire_fit()).
+    if (is.null(nAGQ))
+      nAGQ <- if (zi_correlated) max(3L, default_nAGQ(ncol(re$Z) + ncol(zre$Z), inner)) else 1L
     glmm_zire_fit(X, y, re$Z, zre$Z, re$group, inner, kind, Xz = zd$X, Xd = dd$X,
                   weights = rc$resp$weights, offset = rc$offset, nAGQ = nAGQ,
                   cov_blocks_c = re$block_sizes, cov_blocks_z = zre$block_sizes,

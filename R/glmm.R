@@ -128,7 +128,9 @@
 #'   default, glmmTMB's model) makes them independent of the conditional
 #'   part's, with their own covariance; `TRUE` (GLMMadaptive's model with
 #'   `zi_random`) gives both parts' random effects one unstructured
-#'   covariance, correlations across the parts included.
+#'   covariance, correlations across the parts included; it is fitted by
+#'   adaptive quadrature only (`nAGQ` > 1, by default 7 points per effect for
+#'   two random intercepts; see [glmm-zi-random] for why not Laplace).
 #' @param dispformula A one-sided formula for the log of the dispersion
 #'   (gaussian \eqn{\sigma}, nbinom2 \eqn{	heta}, Gamma shape), which then
 #'   varies by observation; `~ 1` (the default) is one dispersion.

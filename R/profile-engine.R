@@ -10,10 +10,7 @@
 # design rebuilt from the model frame, a known covariance re-evaluated from
 # the call).
 profile_engine <- function(fit) {
-  # The engines rebuilt here carry no zero-inflation or dispersion formula.
-  if (!is.null(fit$aux))
-    stop("profiling is not available for zero-inflated, hurdle or dispersion-formula fits; ",
-         "use confint(method = \"Wald\")", call. = FALSE)
+  if (!is.null(fit$aux)) return(zi_profile_engine(fit))
   fam <- fit$family
   p <- length(fit$coefficients)
   disp <- has_dispersion(fam)
@@ -43,9 +40,11 @@ profile_engine <- function(fit) {
 }
 
 # The parameters that can be profiled, in the order confint() reports
-# them: fixed effects, the standard deviation of each random effect, the
+# them: fixed effects (a two-part fit's zero part after the conditional
+# part's), the standard deviation of each random effect, the
 # correlation of the first effect of each covariance block with each other
-# effect of the block, then the residual standard deviation (gaussian).
+# effect of the block, then the residual standard deviation (gaussian) or
+# the dispersion coefficients of a two-part or dispersion-formula fit.
 # Each target has its name, estimate, an approximate standard error (delta
 # method; NA on a boundary), the closed bounds of its range (`closed`: the
 # profile may stop there, e.g. a standard deviation at 0), the positions
@@ -73,6 +72,19 @@ profile_targets <- function(fit) {
          log = log)
   out <- lapply(seq_len(p), function(j)
     target(names(fit$coefficients)[j], "coef", j, th[j], sqrt(max(V[j, j], 0))))
+  # The zero part of a zero-inflated or hurdle fit: its coefficients after
+  # the conditional ones, with glmmTMB's prefix "zi."; with random effects
+  # in the zero part, Lambda's rows cover both parts (joint pattern).
+  zi_idx <- fit$aux$zi_index
+  out <- c(out, lapply(zi_idx, function(j)
+    target(paste0("zi.", sub("^zi~", "", names(fit$theta)[j])), "coef", j, th[j],
+           sqrt(max(V[j, j], 0)))))
+  zr <- fit$aux$zi$re
+  if (!is.null(zr)) {
+    re$pattern <- zr$pattern_full
+    re$q <- max(zr$pattern_full$row)
+    re$lambda_index <- p + seq_along(zr$pattern_full$row)
+  }
   labels <- effect_labels(fit)
   cors <- list()
   for (k in seq_len(re$q)) {
@@ -93,7 +105,13 @@ profile_targets <- function(fit) {
     }
   }
   out <- c(out, cors)
-  if (fit$family$family == "gaussian") {
+  # The dispersion coefficients of a two-part or dispersion-formula fit
+  # (log sigma, log theta, log shape), glmmTMB's prefix "disp.".
+  # They are variance parameters for confint(parm = "theta_"), as sigma.
+  out <- c(out, lapply(fit$aux$disp_index, function(j)
+    c(target(paste0("disp.", sub("^disp~", "", names(fit$theta)[j])), "coef", j, th[j],
+             sqrt(max(V[j, j], 0))), keyword = "theta_")))
+  if (fit$family$family == "gaussian" && is.null(fit$aux)) {
     j <- length(th)
     out[[length(out) + 1L]] <- target("sigma", "coef", j, exp(th[j]),
                                       exp(th[j]) * sqrt(max(V[j, j], 0)), log = TRUE)
@@ -113,7 +131,8 @@ effect_labels <- function(fit) {
                   use.names = FALSE)
     return(list(effect = eff, group = grp))
   }
-  list(effect = fit$cnames, group = rep(fit$group_name, length(fit$cnames)))
+  eff <- c(fit$cnames, if (!is.null(fit$aux$zi$re)) paste0("zi.", fit$aux$zi$re$cnames))
+  list(effect = eff, group = rep(fit$group_name, length(eff)))
 }
 
 # The free parameters z at a point theta, the theta for (value, z) and the

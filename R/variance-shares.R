@@ -42,6 +42,13 @@
 #' with \eqn{\bar p = E_b\{h(\beta_0+b)\}}, for poisson
 #' \eqn{k/(1+k)} with \eqn{k = \lambda(e^{\sigma^2}-1)}. It has no interval.
 #'
+#' **Zero-inflated and hurdle fits** (`ziformula`, with or without random
+#' effects in the zero part) are refused: the decomposition is defined on
+#' the scale of one linear predictor, and these models have two (the log
+#' mean of the count part and the logit of the zero probability, each with
+#' its own random effects when `ziformula` has bar terms); the zeros they
+#' add enter neither variance. [VarCorr()] gives both parts' variances.
+#'
 #' Intervals are Wald intervals by the delta method over all parameters
 #' (`vcov(fit, full = TRUE)`), on the log scale for variances and the logit
 #' scale for shares, so they stay in range; \eqn{\lambda} of the null model
@@ -79,6 +86,7 @@ variance_shares <- function(fit, approximation = c("lognormal", "trigamma", "del
                  class(fit)[1L]), call. = FALSE)
   approximation <- match.arg(approximation)
   check_level(level)
+  refuse_two_part_shares(fit, "variance_shares")
   fam <- fit$family
   lambda <- if (fam$family %in% c("poisson", "nbinom2")) null_model_mean(fit)
   comp <- variance_components(fit, lambda, approximation)
@@ -137,6 +145,7 @@ print.glmmgee_variance_shares <- function(x, digits = max(3L, getOption("digits"
 # residual), for insight's get_variance(): the same computation as
 # variance_shares(), without the intervals.
 variance_estimates <- function(fit, approximation = "lognormal") {
+  refuse_two_part_shares(fit, "get_variance")
   lambda <- if (fit$family$family %in% c("poisson", "nbinom2")) null_model_mean(fit)
   est <- variance_components(fit, lambda, approximation)(unname(fit$theta))
   est[attr(est, "kind") == "variance"]
@@ -279,4 +288,16 @@ numeric_jacobian <- function(f, x, rel = 1e-6) {
     J[, j] <- (f(up) - f(dn)) / (2 * h)
   }
   J
+}
+
+# Zero-inflated and hurdle fits have two linear predictors (count part,
+# zero part) and no single scale for Nakagawa et al.'s decomposition; the
+# count part's shares alone, with a null model without the zero part,
+# would misstate the variance of the data.
+refuse_two_part_shares <- function(fit, caller) {
+  kind <- fit$aux$kind
+  if (is.null(kind) || identical(kind, "disp")) return(invisible())
+  stop(sprintf("%s(): not available for zero-inflated or hurdle models: the variance shares of Nakagawa et al. (2017) are on one linear predictor's scale, and this model has two (the count part's log mean and the zero part's logit%s); use VarCorr() for both parts' variances",
+               caller, if (!is.null(fit$aux$zi$re)) ", each with random effects" else ""),
+       call. = FALSE)
 }

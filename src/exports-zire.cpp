@@ -2,6 +2,7 @@
 // parts (agq-zire.h): thin wrappers that check sizes at the boundary.
 #include <RcppEigen.h>
 #include "agq-zire.h"
+#include "engine-args.h"
 
 // [[Rcpp::depends(RcppEigen, BH)]]
 
@@ -16,20 +17,13 @@ SEXP cpp_zire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Zc,
                   Rcpp::IntegerVector group, int M, Rcpp::IntegerVector lam_row,
                   Rcpp::IntegerVector lam_col, int family, int link, int kind, int nAGQ,
                   int nthreads) {
-  const long n = X.rows();
-  if (Zc.rows() != n || Zz.rows() != n || Xz.rows() != n || Xd.rows() != n ||
-      y.size() != n || wt.size() != n || off.rows() != n || group.size() != n)
-    Rcpp::stop("X, Zc, Zz, Xz, Xd, y, weights, offsets and group must all have %d rows", (int)n);
+  glmmgee::check_engine_rows(X.rows(), {Zc.rows(), Zz.rows(), Xz.rows(), Xd.rows(), y.size(),
+                                        wt.size(), off.rows(), group.size()},
+                             "X, Zc, Zz, Xz, Xd, y, weights, offsets and group");
   if (off.cols() != 3) Rcpp::stop("the offsets must have 3 columns");
-  if (M < 1) Rcpp::stop("need at least one cluster");
-  if (nAGQ < 1) Rcpp::stop("nAGQ must be at least 1");
-  const int q = (int)(Zc.cols() + Zz.cols());
   if (Zc.cols() < 1 || Zz.cols() < 1) Rcpp::stop("both parts need a random effect");
-  if (lam_row.size() != lam_col.size()) Rcpp::stop("bad covariance pattern");
-  for (int e = 0; e < lam_row.size(); ++e)
-    if (lam_row[e] < 0 || lam_row[e] >= q || lam_col[e] < 0 || lam_col[e] > lam_row[e])
-      Rcpp::stop("covariance pattern entry %d is not in the lower triangle", e + 1);
-  std::vector<int> lr(lam_row.begin(), lam_row.end()), lc(lam_col.begin(), lam_col.end());
+  std::vector<int> lr, lc;
+  glmmgee::check_engine_pattern(M, nAGQ, (int)(Zc.cols() + Zz.cols()), lam_row, lam_col, lr, lc);
   try {
     glmmgee::ZireEngine* eng = new glmmgee::ZireEngine(
         X, Zc, Zz, Xz, Xd, y, wt, off, group.begin(), M, lr, lc, family, link, kind, nAGQ,

@@ -4,6 +4,7 @@
 #include "families.h"
 #include "gee.h"
 #include "agq-dist.h"
+#include "engine-args.h"
 #include "known-gaussian.h"
 #include "known-laplace.h"
 #include "resources.h"
@@ -85,18 +86,10 @@ SEXP cpp_agq_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Z,
                  Eigen::Map<Eigen::VectorXd> offset, Rcpp::IntegerVector group,
                  int M, Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col,
                  int family, int link, int nAGQ, int nthreads) {
-  const long n = X.rows();
-  if (Z.rows() != n || y.size() != n || wt.size() != n || offset.size() != n ||
-      group.size() != n)
-    Rcpp::stop("X, Z, y, weights, offset and group must all have %d rows", (int)n);
-  if (M < 1) Rcpp::stop("need at least one cluster");
-  if (nAGQ < 1) Rcpp::stop("nAGQ must be at least 1");
-  const int q = (int)Z.cols();
-  if (lam_row.size() != lam_col.size()) Rcpp::stop("bad covariance pattern");
-  for (int e = 0; e < lam_row.size(); ++e)
-    if (lam_row[e] < 0 || lam_row[e] >= q || lam_col[e] < 0 || lam_col[e] > lam_row[e])
-      Rcpp::stop("covariance pattern entry %d is not in the lower triangle", e + 1);
-  std::vector<int> lr(lam_row.begin(), lam_row.end()), lc(lam_col.begin(), lam_col.end());
+  glmmgee::check_engine_rows(X.rows(), {Z.rows(), y.size(), wt.size(), offset.size(), group.size()},
+                             "X, Z, y, weights, offset and group");
+  std::vector<int> lr, lc;
+  glmmgee::check_engine_pattern(M, nAGQ, (int)Z.cols(), lam_row, lam_col, lr, lc);
   try {
     glmmgee::AgqEngine* eng = new glmmgee::AgqEngine(
         X, Z, y, wt, offset, group.begin(), M, lr, lc, family, link, nAGQ, nthreads);

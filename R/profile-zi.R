@@ -1,0 +1,67 @@
+# Profiles of zero-inflated, hurdle and dispersion-formula fits with one
+# grouping factor: the fit's engine rebuilt from the stored designs, on the
+# user's parameterization theta = (beta, Lambda's free entries, zero part,
+# dispersion), the vector the fit reports (profile_engine() for the
+# interface). With random effects in the zero part, the engine of both
+# parts' random effects (src/agq-zire.h), at the fit's rule.
+zi_profile_engine <- function(fit) {
+  a <- fit$aux
+  if (isTRUE(a$sparse))
+    stop("profiling is not available for zero-inflated, hurdle or dispersion-formula fits with several random-effect terms; use confint(method = \"Wald\")",
+         call. = FALSE)
+  fam <- fit$family
+  n <- length(fit$y)
+  X <- fit$X
+  storage.mode(X) <- "double"
+  Z <- fit$Z %||% matrix(1, n, 1L)
+  storage.mode(Z) <- "double"
+  y <- as.numeric(fit$y)
+  w <- as.numeric(fit$prior.weights %||% rep(1, n))
+  off <- as.numeric(fit$offset %||% rep(0, n))
+  M <- length(fit$group_levels)
+  disp <- !is.null(a$disp_index)
+  Xd <- if (disp) a$disp$X %||% matrix(1, n, 1L)
+  Xz <- a$zi$X
+  zr <- a$zi$re
+  if (!is.null(zr)) {
+    pat <- zr$pattern_full
+    Xd0 <- Xd %||% matrix(0, n, 0L)
+    storage.mode(Xd0) <- "double"
+    eng <- cpp_zire_new(X, Z, zr$Z * 1, Xz * 1, Xd0, y, w, cbind(off, 0, 0), fit$group, M,
+                        pat$row - 1L, pat$col - 1L, fam$family_code, fam$link_code,
+                        if (a$kind == "hurdle") 2L else 1L, 1L, 1L)
+    cpp_zire_set_nagq(eng, as.integer(fit$nAGQ))
+    ev <- function(th) cpp_zire_eval(eng, th, TRUE)
+    free <- function() NULL
+  } else {
+    pat <- fit$pattern
+    eng <- cpp_agq_new(X, Z, y, w, off, fit$group, M, pat$row - 1L, pat$col - 1L,
+                       fam$family_code, fam$link_code, as.integer(fit$nAGQ), 1L)
+    pz <- if (is.null(Xz)) 0L else ncol(Xz)
+    pd <- if (disp) ncol(Xd) else 0L
+    XA <- cbind(Xz, Xd) %||% matrix(0, n, 0L)
+    storage.mode(XA) <- "double"
+    # A zero-truncated fit without a ziformula has zero probability 0
+    # (offset -Inf on the logit scale), as glmm_zi() fits it.
+    offz <- if (a$kind == "hurdle" && !pz) rep(-Inf, n) else if (a$kind != "disp") rep(0, n)
+    aoff <- cbind(offz, if (disp) rep(0, n)) %||% matrix(0, n, 0L)
+    storage.mode(aoff) <- "double"
+    pred <- c(rep(0L, pz), rep(if (a$kind == "disp") 0L else 1L, pd))
+    cpp_agq_set_aux(eng, aux_kind_code(a$kind, fam), XA, pred, aoff)
+    ev <- function(th) cpp_agq_eval(eng, th, TRUE)
+    free <- function() cpp_agq_free(eng)
+  }
+  P <- length(fit$theta)
+  nl <- length(pat$row)
+  p <- length(fit$coefficients)
+  # The rebuilt engine must give the fit's log-likelihood at its estimate.
+  ll <- ev(unname(fit$theta))$loglik
+  if (!is.finite(ll) || abs(ll - fit$loglik) > 1e-6 * max(1, abs(fit$loglik))) {
+    free()
+    stop("profile(): the model could not be rebuilt from the fit (its log-likelihood differs); use confint(method = \"Wald\")",
+         call. = FALSE)
+  }
+  list(eval = ev, lower = c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf),
+                            rep(-Inf, P - p - nl)),
+       free = free)
+}
