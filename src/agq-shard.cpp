@@ -4,6 +4,7 @@
 // starts where the in-memory fit starts.
 #include "agq.h"
 #include "dd-sum.h"
+#include "lin-pred.h"
 #include <algorithm>
 #include <stdexcept>
 
@@ -32,8 +33,8 @@ double AgqEngine::glm_sums_dd(const Eigen::VectorXd& beta, Eigen::VectorXd& grad
   if (beta.size() != p_) throw std::invalid_argument("beta has the wrong length");
   const ObsModel& fam = *fam_;
   const int p = p_, nt = p * (p + 1) / 2, K = 1 + p + nt;
-  Eigen::VectorXd eta = X_ * beta;
-  eta += off_;
+  Eigen::VectorXd eta;
+  linear_predictor(X_, beta, off_, eta);
   std::vector<ObsDerivs> dv(n_);
   fam.derivs_n(y_.data(), wt_.data(), eta.data(), n_, 0.0, dv.data());
   DDVec acc(K);

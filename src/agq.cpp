@@ -3,6 +3,7 @@
 #include "agq.h"
 #include "agq-work.h"
 #include "dd-sum.h"
+#include "lin-pred.h"
 #include "resources.h"
 #include <algorithm>
 #include <cmath>
@@ -496,7 +497,8 @@ AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient) {
   double phi;
   unpack(theta, beta, Lam, phi);
   fill_aux(theta);
-  const VectorXd eta0 = X_ * beta + off_;
+  VectorXd eta0;
+  linear_predictor(X_, beta, off_, eta0);
   const int M = lay_.M, P = npar();
   // Each cluster's contribution is added to a block's order-independent
   // sum (dd-sum.h), and the blocks' sums to the total: the rounded result
@@ -570,7 +572,8 @@ AgqSummaries AgqEngine::summaries(const VectorXd& theta) {
   double phi;
   unpack(theta, beta, Lam, phi);
   fill_aux(theta);
-  const VectorXd eta0 = X_ * beta + off_;
+  VectorXd eta0;
+  linear_predictor(X_, beta, off_, eta0);
   const int M = lay_.M;
   AgqSummaries out;
   out.mode.resize(M, q_);
