@@ -337,6 +337,8 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
   }
   if (aux_) {
     // d/d(aux coefficient) of sum_k pi_k h(u_k), through its design column.
+    // Laplace: the one node is the mode, where the implicit terms below need
+    // the same call's other two derivatives; they are kept from here.
     double o[3];
     w.Sa.topRows(ni).setZero();
     for (long k = 0; k < Q; ++k) {
@@ -346,6 +348,10 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
         for (int c = 0; c < na; ++c) {
           aux_->daux(y[j], wt[j], eta[j], av + (long)j * na, c, o);
           w.Sa(j, c) += w.pi[k] * o[0];
+          if (K_ == 1) {
+            w.Pa1(j, c) = o[1];
+            w.Pa2(j, c) = o[2];
+          }
         }
     }
     for (int m = 0; m < (int)XA_.cols(); ++m) {
@@ -363,6 +369,10 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
       for (int j = 0; j < ni; ++j) {
         fam.dphi(y[j], wt[j], eta[j], phi, o);
         sp += o[0];
+        if (K_ == 1) {
+          w.pd1[j] = o[1];
+          w.pd2[j] = o[2];
+        }
       }
       acc += w.pi[k] * sp;
     }
@@ -405,12 +415,13 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
   if (aux_) {
     double o[3];
     set_eta(u.data());
-    for (int j = 0; j < ni; ++j)
-      for (int c = 0; c < na; ++c) {
-        aux_->daux(y[j], wt[j], eta[j], av + (long)j * na, c, o);
-        w.Pa1(j, c) = o[1];
-        w.Pa2(j, c) = o[2];
-      }
+    if (K_ > 1)
+      for (int j = 0; j < ni; ++j)
+        for (int c = 0; c < na; ++c) {
+          aux_->daux(y[j], wt[j], eta[j], av + (long)j * na, c, o);
+          w.Pa1(j, c) = o[1];
+          w.Pa2(j, c) = o[2];
+        }
     for (int m = 0; m < (int)XA_.cols(); ++m) {
       const int r = p_ + nl_ + m, c = apred_[m];
       for (int j = 0; j < ni; ++j) {
@@ -422,11 +433,13 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
     double o[3];
     set_eta(u.data());
     for (int j = 0; j < ni; ++j) {
-      fam.dphi(y[j], wt[j], eta[j], phi, o);
-      w.pd1[j] = o[1];
-      w.pd2[j] = o[2];
+      if (K_ > 1) {
+        fam.dphi(y[j], wt[j], eta[j], phi, o);
+        w.pd1[j] = o[1];
+        w.pd2[j] = o[2];
+      }
       Deta(j, P - 1) = 0.0;
-      R(j, P - 1) = o[1];
+      R(j, P - 1) = w.pd1[j];
     }
   }
   w.RHS.noalias() = Ai.transpose() * R;
