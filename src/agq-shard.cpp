@@ -131,3 +131,25 @@ Rcpp::List cpp_agq_eval_dd(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gra
                             Rcpp::Named("newton_failures") = r.newton_failures,
                             Rcpp::Named("loglik_dd") = ldd, Rcpp::Named("gradient_dd") = gdd);
 }
+
+// X beta + offset with each row's value independent of its position in X
+// (lin-pred.h): the fitted values of the start's GLM, in memory and on
+// shards alike.
+// [[Rcpp::export]]
+Eigen::VectorXd cpp_lin_pred(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> beta,
+                             Eigen::Map<Eigen::VectorXd> offset) {
+  if (beta.size() != X.cols()) Rcpp::stop("'beta' must have one value per column of 'X'");
+  if (offset.size() != X.rows()) Rcpp::stop("'offset' must have one value per row of 'X'");
+  Eigen::VectorXd eta;
+  glmmgee::linear_predictor(X, beta, offset, eta);
+  return eta;
+}
+
+// The sum of x as an order-independent pair c(hi, lo) (dd-sum.h), which a
+// driver adds over shards (R/dd-sum.R).
+// [[Rcpp::export]]
+Rcpp::NumericVector cpp_dd_sum(Rcpp::NumericVector x) {
+  glmmgee::DDSum s;
+  for (R_xlen_t i = 0; i < x.size(); ++i) s.add(x[i]);
+  return Rcpp::NumericVector::create(s.hi, s.lo);
+}
