@@ -9,6 +9,14 @@ cpp_agq_eval_dd <- function(ptr, theta, gradient) {
     .Call(`_glmmgee_cpp_agq_eval_dd`, ptr, theta, gradient)
 }
 
+cpp_lin_pred <- function(X, beta, offset) {
+    .Call(`_glmmgee_cpp_lin_pred`, X, beta, offset)
+}
+
+cpp_dd_sum <- function(x) {
+    .Call(`_glmmgee_cpp_dd_sum`, x)
+}
+
 #' Nested AGHQ engine: build (units: list of 0-based codes, outermost first;
 #' Zr: the innermost level's random-effect design, or NULL for an intercept)
 #' @noRd

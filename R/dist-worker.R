@@ -50,8 +50,8 @@ dist_w_op <- function(sh, op, args) {
     summaries = c(cpp_agq_summaries(sh$engine, args$theta), list(clusters = sh$clusters)),
     glm = cpp_agq_glm_sums(sh$engine, args$beta)[c("hi", "lo")],
     rss = {
-      mu <- args$family$linkinv(drop(sh$X %*% args$beta) + sh$off)
-      sum(((sh$y - mu) * sqrt(sh$w))^2)
+      mu <- args$family$linkinv(cpp_lin_pred(sh$X, args$beta, sh$off))
+      cpp_dd_sum(((sh$y - mu) * sqrt(sh$w))^2)
     },
     irls = dist_w_irls(sh, args),
     nb_pearson = {

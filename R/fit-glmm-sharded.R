@@ -104,7 +104,8 @@ shard_start_values <- function(eng, mod) {
   fam0 <- start_family(family)
   scale <- 1
   if (scale_disp) {
-    rss <- sum_shards(shard_round(eng, "rss", list(beta = beta, family = fam0)), 1L)
+    rss <- dd_total(lapply(shard_round(eng, "rss", list(beta = beta, family = fam0)),
+                           function(v) list(hi = v[[1L]], lo = v[[2L]])))
     scale <- sqrt(max(rss / max(mod$n - p, 1), 1e-8)) / sqrt(2)
   }
   lam <- ifelse(pat$row == pat$col, scale, 0)

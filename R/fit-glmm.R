@@ -286,7 +286,9 @@ start_values <- function(X, y, weights, offset, family, q, pat, start, eng = NUL
     beta <- if (is.function(eng)) eng(25L) else
       glm_newton_start(function(b) cpp_agq_glm_sums(eng, b), p, 25L)
     beta[!is.finite(beta)] <- 0
-    fitted <- family$linkinv(drop(X %*% beta) + offset)
+    Xd <- as.matrix(X)
+    storage.mode(Xd) <- "double"
+    fitted <- family$linkinv(cpp_lin_pred(Xd, as.numeric(beta), as.numeric(offset)))
   } else {
     fit <- start_glm(X, y, weights, offset, family)
     beta <- fit$coefficients
@@ -295,8 +297,11 @@ start_values <- function(X, y, weights, offset, family, q, pat, start, eng = NUL
   }
   scale <- 1
   if (isTRUE(attr(disp, "scale"))) {
+    # The residual sum of squares as an order-independent sum, which a
+    # sharded fit's start adds up bitwise (shard_start_values()).
     r <- (y - fitted) * sqrt(weights)
-    scale <- sqrt(max(sum(r^2) / max(length(y) - p, 1), 1e-8))
+    rss <- cpp_dd_sum(r^2)
+    scale <- sqrt(max((rss[[1L]] + rss[[2L]]) / max(length(y) - p, 1), 1e-8))
     scale <- scale / sqrt(2)
   }
   lam <- ifelse(pat$row == pat$col, scale, 0)

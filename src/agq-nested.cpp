@@ -1,5 +1,6 @@
 // Multilevel AGHQ for nested random intercepts; see agq-nested.h.
 #include "agq-nested.h"
+#include "lin-pred.h"
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -448,7 +449,8 @@ double NestedAgq::integrate(int l, int v, double c, Ctx& cx, double* grad) {
 void NestedAgq::setup_eta(const Eigen::Ref<const Eigen::VectorXd>& theta,
                           Eigen::VectorXd& eta, std::vector<double>& s, double& phi,
                           Eigen::MatrixXd& lam) const {
-  const Eigen::VectorXd e = X_ * theta.head(p_) + off_;
+  Eigen::VectorXd e;
+  linear_predictor(X_, theta.head(p_), off_, e);
   eta.resize(n_);
   for (int j = 0; j < n_; ++j) eta[j] = e[obs_idx_[j]];
   s.assign(L_, 0.0);

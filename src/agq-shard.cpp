@@ -4,6 +4,7 @@
 // starts where the in-memory fit starts.
 #include "agq.h"
 #include "dd-sum.h"
+#include "lin-pred.h"
 #include <algorithm>
 #include <stdexcept>
 
@@ -32,8 +33,8 @@ double AgqEngine::glm_sums_dd(const Eigen::VectorXd& beta, Eigen::VectorXd& grad
   if (beta.size() != p_) throw std::invalid_argument("beta has the wrong length");
   const ObsModel& fam = *fam_;
   const int p = p_, nt = p * (p + 1) / 2, K = 1 + p + nt;
-  Eigen::VectorXd eta = X_ * beta;
-  eta += off_;
+  Eigen::VectorXd eta;
+  linear_predictor(X_, beta, off_, eta);
   std::vector<ObsDerivs> dv(n_);
   fam.derivs_n(y_.data(), wt_.data(), eta.data(), n_, 0.0, dv.data());
   DDVec acc(K);
@@ -129,4 +130,26 @@ Rcpp::List cpp_agq_eval_dd(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gra
                             Rcpp::Named("gradient") = r.gradient,
                             Rcpp::Named("newton_failures") = r.newton_failures,
                             Rcpp::Named("loglik_dd") = ldd, Rcpp::Named("gradient_dd") = gdd);
+}
+
+// X beta + offset with each row's value independent of its position in X
+// (lin-pred.h): the fitted values of the start's GLM, in memory and on
+// shards alike.
+// [[Rcpp::export]]
+Eigen::VectorXd cpp_lin_pred(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> beta,
+                             Eigen::Map<Eigen::VectorXd> offset) {
+  if (beta.size() != X.cols()) Rcpp::stop("'beta' must have one value per column of 'X'");
+  if (offset.size() != X.rows()) Rcpp::stop("'offset' must have one value per row of 'X'");
+  Eigen::VectorXd eta;
+  glmmgee::linear_predictor(X, beta, offset, eta);
+  return eta;
+}
+
+// The sum of x as an order-independent pair c(hi, lo) (dd-sum.h), which a
+// driver adds over shards (R/dd-sum.R).
+// [[Rcpp::export]]
+Rcpp::NumericVector cpp_dd_sum(Rcpp::NumericVector x) {
+  glmmgee::DDSum s;
+  for (R_xlen_t i = 0; i < x.size(); ++i) s.add(x[i]);
+  return Rcpp::NumericVector::create(s.hi, s.lo);
 }

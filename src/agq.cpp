@@ -3,6 +3,7 @@
 #include "agq.h"
 #include "agq-work.h"
 #include "dd-sum.h"
+#include "lin-pred.h"
 #include "resources.h"
 #include <algorithm>
 #include <cmath>
@@ -336,6 +337,8 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
   }
   if (aux_) {
     // d/d(aux coefficient) of sum_k pi_k h(u_k), through its design column.
+    // Laplace: the one node is the mode, where the implicit terms below need
+    // the same call's other two derivatives; they are kept from here.
     double o[3];
     w.Sa.topRows(ni).setZero();
     for (long k = 0; k < Q; ++k) {
@@ -345,6 +348,10 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
         for (int c = 0; c < na; ++c) {
           aux_->daux(y[j], wt[j], eta[j], av + (long)j * na, c, o);
           w.Sa(j, c) += w.pi[k] * o[0];
+          if (K_ == 1) {
+            w.Pa1(j, c) = o[1];
+            w.Pa2(j, c) = o[2];
+          }
         }
     }
     for (int m = 0; m < (int)XA_.cols(); ++m) {
@@ -362,79 +369,100 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
       for (int j = 0; j < ni; ++j) {
         fam.dphi(y[j], wt[j], eta[j], phi, o);
         sp += o[0];
+        if (K_ == 1) {
+          w.pd1[j] = o[1];
+          w.pd2[j] = o[2];
+        }
       }
       acc += w.pi[k] * sp;
     }
     g[p_ + nl_] += acc;
   }
 
-  // Implicit terms: how the mode u^ and the factor C move with theta.
+  // Implicit terms: how the mode u^ and the factor C move with theta, for
+  // all P parameters at once. Column r of Deta is d eta / d theta_r at the
+  // mode: its direct part Deta0 plus A du^_r, with du^_r = H^{-1} rhs_r and
+  // rhs = A' R (+ the Lambda entry's own term). The derivative of H is
+  //   dH_r = A' diag(c_r) A  (+ hv e_b' + e_b hv' for a Lambda entry b),
+  //   c_jr = -d3_j Deta_jr  (- the auxiliary predictors' d2 derivative),
+  // and everything the gradient needs from dH_r is linear in it: with
+  // -1/2 d log|H| = -1/2 <H^{-1}, dH_r> and, for quadrature, the nodes'
+  // term <G2, dL_r> = -<dH_r, K2> (dL_r = -C^{-T} Phi(C^{-1} dH_r C^{-T})',
+  // Phi the lower triangle with half the diagonal, K2 the symmetric part
+  // of C^{-T} Phi((C^{-1} G2)') C^{-1}), the gradient is
+  //   g_r = sum_j c_jr kappa_j (+ 2 (Kt hv)_b) (+ G1' du^_r),
+  // kappa_j = a_j' Kt a_j, Kt = -1/2 H^{-1} - K2. One pass over the
+  // observations per matrix product instead of a q x q matrix per
+  // parameter and observation.
   for (int j = 0; j < ni; ++j) w.W[j] = -w.dv[j].d2;
   w.Hinv = w.llt.solve(MatrixXd::Identity(q, q));
-  // rhs of  d u^ = H^{-1} d(grad h)  and the total d eta at the mode.
-  auto finish_col = [&](int r) {
-    w.Du.col(r).noalias() = w.Hinv * w.rhs;
-    for (int j = 0; j < ni; ++j) {
-      double e = w.Deta(j, r);
-      for (int b = 0; b < q; ++b) e += A(j, b) * w.Du(b, r);
-      w.Deta(j, r) = e;
-    }
-  };
-  for (int m = 0; m < p_; ++m) {
-    w.rhs.setZero();
-    for (int j = 0; j < ni; ++j) {
-      const double x = X_(s0 + j, m), v = -w.W[j] * x;
-      for (int b = 0; b < q; ++b) w.rhs[b] += A(j, b) * v;
-      w.Deta(j, m) = x;
-    }
-    finish_col(m);
+  auto Ai = A.topRows(ni);
+  auto Deta = w.Deta.topRows(ni);
+  auto R = w.Rm.topRows(ni);
+  if (p_ > 0) {
+    Deta.leftCols(p_) = X_.middleRows(s0, ni);
+    for (int m = 0; m < p_; ++m)
+      for (int j = 0; j < ni; ++j) R(j, m) = -w.W[j] * Deta(j, m);
   }
   for (int e = 0; e < nl_; ++e) {
     const int a = lam_row_[e], b0 = lam_col_[e], r = p_ + e;
-    double zd1 = 0.0;
-    w.rhs.setZero();
     for (int j = 0; j < ni; ++j) {
-      const double z = Z_(s0 + j, a);
-      zd1 += z * w.dv[j].d1;
-      const double v = -w.W[j] * z * u[b0];
-      for (int b = 0; b < q; ++b) w.rhs[b] += A(j, b) * v;
-      w.Deta(j, r) = z * u[b0];
+      const double d = Z_(s0 + j, a) * u[b0];
+      Deta(j, r) = d;
+      R(j, r) = -w.W[j] * d;
     }
-    w.rhs[b0] += zd1;
-    finish_col(r);
   }
   if (aux_) {
     double o[3];
     set_eta(u.data());
-    for (int j = 0; j < ni; ++j)
-      for (int c = 0; c < na; ++c) {
-        aux_->daux(y[j], wt[j], eta[j], av + (long)j * na, c, o);
-        w.Pa1(j, c) = o[1];
-        w.Pa2(j, c) = o[2];
-      }
+    if (K_ > 1)
+      for (int j = 0; j < ni; ++j)
+        for (int c = 0; c < na; ++c) {
+          aux_->daux(y[j], wt[j], eta[j], av + (long)j * na, c, o);
+          w.Pa1(j, c) = o[1];
+          w.Pa2(j, c) = o[2];
+        }
     for (int m = 0; m < (int)XA_.cols(); ++m) {
       const int r = p_ + nl_ + m, c = apred_[m];
-      w.rhs.setZero();
       for (int j = 0; j < ni; ++j) {
-        const double v = XA_(s0 + j, m) * w.Pa1(j, c);
-        for (int b = 0; b < q; ++b) w.rhs[b] += A(j, b) * v;
-        w.Deta(j, r) = 0.0;
+        Deta(j, r) = 0.0;
+        R(j, r) = XA_(s0 + j, m) * w.Pa1(j, c);
       }
-      finish_col(r);
     }
   } else if (disp_) {
     double o[3];
     set_eta(u.data());
-    w.rhs.setZero();
     for (int j = 0; j < ni; ++j) {
-      fam.dphi(y[j], wt[j], eta[j], phi, o);
-      w.pd1[j] = o[1];
-      w.pd2[j] = o[2];
-      for (int b = 0; b < q; ++b) w.rhs[b] += A(j, b) * o[1];
-      w.Deta(j, P - 1) = 0.0;
+      if (K_ > 1) {
+        fam.dphi(y[j], wt[j], eta[j], phi, o);
+        w.pd1[j] = o[1];
+        w.pd2[j] = o[2];
+      }
+      Deta(j, P - 1) = 0.0;
+      R(j, P - 1) = w.pd1[j];
     }
-    finish_col(P - 1);
   }
+  w.RHS.noalias() = Ai.transpose() * R;
+  for (int e = 0; e < nl_; ++e) {
+    const int a = lam_row_[e], b0 = lam_col_[e];
+    double zd1 = 0.0;
+    for (int j = 0; j < ni; ++j) zd1 += Z_(s0 + j, a) * w.dv[j].d1;
+    w.RHS(b0, p_ + e) += zd1;
+  }
+  w.Du.noalias() = w.Hinv * w.RHS;
+  Deta.noalias() += Ai * w.Du;
+  // c_jr, in place of R.
+  for (int r = 0; r < P; ++r)
+    for (int j = 0; j < ni; ++j) R(j, r) = -w.dv[j].d3 * Deta(j, r);
+  if (aux_) {
+    for (int m = 0; m < (int)XA_.cols(); ++m) {
+      const int r = p_ + nl_ + m, c = apred_[m];
+      for (int j = 0; j < ni; ++j) R(j, r) -= XA_(s0 + j, m) * w.Pa2(j, c);
+    }
+  } else if (disp_) {
+    for (int j = 0; j < ni; ++j) R(j, P - 1) -= w.pd2[j];
+  }
+  w.Kt = -0.5 * w.Hinv;
   if (K_ > 1) {
     // G1 = sum_k pi_k grad h(u_k), G2 = sum_k pi_k grad h(u_k) z_k'.
     w.ubar.noalias() = w.Unodes.transpose() * w.pi;
@@ -451,42 +479,34 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
         for (long k = 0; k < Q; ++k) djc += w.D1(j, k) * w.PZ(k, c);
         for (int b = 0; b < q; ++b) w.G2(b, c) += A(j, b) * djc;
       }
+    w.Mr.noalias() = w.Cinv * w.G2;
+    w.tmp_q = w.Mr.transpose().triangularView<Eigen::Lower>();
+    w.tmp_q.diagonal() *= 0.5;
+    w.dH.noalias() = w.tmp_q * w.Cinv;
+    w.dL.noalias() = w.Cinv.transpose() * w.dH;
+    w.Kt -= 0.5 * (w.dL + w.dL.transpose());
   }
-  for (int r = 0; r < P; ++r) {
-    // dH_r = A' diag(-d3 * deta_r [- dphi d2]) A  (+ dA' W A + A' W dA for Lambda)
-    w.dH.setZero();
-    const bool is_phi = !aux_ && disp_ && r == P - 1;
-    const int ma = aux_ && r >= p_ + nl_ ? r - p_ - nl_ : -1;
+  for (int j = 0; j < ni; ++j) {
+    double k = 0.0;
+    for (int a = 0; a < q; ++a) {
+      double t = 0.0;
+      for (int b = 0; b < q; ++b) t += w.Kt(a, b) * A(j, b);
+      k += A(j, a) * t;
+    }
+    w.kap[j] = k;
+  }
+  w.grc.noalias() = R.transpose() * w.kap.head(ni);
+  if (K_ > 1) w.grc.noalias() += w.Du.transpose() * w.G1;
+  for (int e = 0; e < nl_; ++e) {
+    const int a = lam_row_[e], b0 = lam_col_[e];
+    w.hv.setZero();
     for (int j = 0; j < ni; ++j) {
-      double c = -w.dv[j].d3 * w.Deta(j, r);
-      if (is_phi) c -= w.pd2[j];
-      if (ma >= 0) c -= XA_(s0 + j, ma) * w.Pa2(j, apred_[ma]);
-      for (int a = 0; a < q; ++a)
-        for (int b = 0; b <= a; ++b) w.dH(a, b) += c * A(j, a) * A(j, b);
+      const double v = w.W[j] * Z_(s0 + j, a);
+      for (int b = 0; b < q; ++b) w.hv[b] += A(j, b) * v;
     }
-    for (int a = 0; a < q; ++a)
-      for (int b = 0; b < a; ++b) w.dH(b, a) = w.dH(a, b);
-    if (r >= p_ && r < p_ + nl_) {
-      const int a = lam_row_[r - p_], b0 = lam_col_[r - p_];
-      w.hv.setZero();
-      for (int j = 0; j < ni; ++j) {
-        const double v = w.W[j] * Z_(s0 + j, a);
-        for (int b = 0; b < q; ++b) w.hv[b] += A(j, b) * v;
-      }
-      w.dH.row(b0) += w.hv.transpose();
-      w.dH.col(b0) += w.hv;
-    }
-    double gr = -0.5 * (w.Hinv.cwiseProduct(w.dH)).sum();  // d log|L|
-    if (K_ > 1) {
-      // dL = -L Phi(C^{-1} dH C^{-T})',  L = C^{-T}
-      w.Mr.noalias() = w.Cinv * w.dH * w.Cinv.transpose();
-      w.tmp_q = w.Mr.triangularView<Eigen::Lower>();
-      w.tmp_q.diagonal() *= 0.5;
-      w.dL.noalias() = -(w.Cinv.transpose() * w.tmp_q.transpose());
-      gr += w.G1.dot(w.Du.col(r)) + (w.G2.cwiseProduct(w.dL)).sum();
-    }
-    g[r] += gr;
+    w.grc[p_ + e] += 2.0 * w.Kt.row(b0).dot(w.hv);
   }
+  for (int r = 0; r < P; ++r) g[r] += w.grc[r];
   return ll;
 }
 
@@ -496,7 +516,8 @@ AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient) {
   double phi;
   unpack(theta, beta, Lam, phi);
   fill_aux(theta);
-  const VectorXd eta0 = X_ * beta + off_;
+  VectorXd eta0;
+  linear_predictor(X_, beta, off_, eta0);
   const int M = lay_.M, P = npar();
   // Each cluster's contribution is added to a block's order-independent
   // sum (dd-sum.h), and the blocks' sums to the total: the rounded result
@@ -570,7 +591,8 @@ AgqSummaries AgqEngine::summaries(const VectorXd& theta) {
   double phi;
   unpack(theta, beta, Lam, phi);
   fill_aux(theta);
-  const VectorXd eta0 = X_ * beta + off_;
+  VectorXd eta0;
+  linear_predictor(X_, beta, off_, eta0);
   const int M = lay_.M;
   AgqSummaries out;
   out.mode.resize(M, q_);
@@ -604,7 +626,7 @@ AgqSummaries AgqEngine::summaries(const VectorXd& theta) {
 
 // Doubles in one thread's Work for K points per random effect (agq-work.h).
 static double work_doubles(double nmax, double q, double Q, double P) {
-  return nmax * (Q + 2.0 * q + P + 28.0) + Q * (2.0 * q + 3.0) + q * (P + 11.0 * q);
+  return nmax * (Q + 2.0 * q + 2.0 * P + 29.0) + Q * (2.0 * q + 3.0) + q * (2.0 * P + 12.0 * q) + P;
 }
 
 void AgqEngine::check_work_memory(int K) const {
