@@ -262,7 +262,7 @@ cpp_ordinal_scores <- function(y, eta, theta, link) {
     .Call(`_glmmgee_cpp_ordinal_scores`, y, eta, theta, link)
 }
 
-cpp_ordinal_loglik_re <- function(y, X, Z, offset, weights, start, J, theta, beta, Lambda, nAGQ, link, mode_start = NULL) {
-    .Call(`_glmmgee_cpp_ordinal_loglik_re`, y, X, Z, offset, weights, start, J, theta, beta, Lambda, nAGQ, link, mode_start)
+cpp_ordinal_loglik_re <- function(y, X, Z, offset, weights, start, J, theta, beta, Lambda, nAGQ, link, mode_start = NULL, lam_row = NULL, lam_col = NULL) {
+    .Call(`_glmmgee_cpp_ordinal_loglik_re`, y, X, Z, offset, weights, start, J, theta, beta, Lambda, nAGQ, link, mode_start, lam_row, lam_col)
 }
 
