@@ -254,8 +254,8 @@ cpp_ipf_table <- function(table, r, c, tol, maxit) {
     .Call(`_glmmgee_cpp_ipf_table`, table, r, c, tol, maxit)
 }
 
-cpp_ordinal_loglik <- function(y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start = NULL, fast = TRUE) {
-    .Call(`_glmmgee_cpp_ordinal_loglik`, y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start, fast)
+cpp_ordinal_loglik <- function(y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start = NULL, fast = TRUE, hessian = 0L) {
+    .Call(`_glmmgee_cpp_ordinal_loglik`, y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start, fast, hessian)
 }
 
 cpp_ordinal_scores <- function(y, eta, theta, link) {
