@@ -262,15 +262,15 @@ cpp_ipf_tables <- function(logtab, counts, J, tol, maxit) {
     .Call(`_glmmgee_cpp_ipf_tables`, logtab, counts, J, tol, maxit)
 }
 
-cpp_ordinal_loglik <- function(y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start = NULL, fast = TRUE) {
-    .Call(`_glmmgee_cpp_ordinal_loglik`, y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start, fast)
+cpp_ordinal_loglik <- function(y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start = NULL, fast = TRUE, hessian = 0L) {
+    .Call(`_glmmgee_cpp_ordinal_loglik`, y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start, fast, hessian)
 }
 
 cpp_ordinal_scores <- function(y, eta, theta, link) {
     .Call(`_glmmgee_cpp_ordinal_scores`, y, eta, theta, link)
 }
 
-cpp_ordinal_loglik_re <- function(y, X, Z, offset, weights, start, J, theta, beta, Lambda, nAGQ, link, mode_start = NULL) {
-    .Call(`_glmmgee_cpp_ordinal_loglik_re`, y, X, Z, offset, weights, start, J, theta, beta, Lambda, nAGQ, link, mode_start)
+cpp_ordinal_loglik_re <- function(y, X, Z, offset, weights, start, J, theta, beta, Lambda, nAGQ, link, mode_start = NULL, lam_row = NULL, lam_col = NULL) {
+    .Call(`_glmmgee_cpp_ordinal_loglik_re`, y, X, Z, offset, weights, start, J, theta, beta, Lambda, nAGQ, link, mode_start, lam_row, lam_col)
 }
 

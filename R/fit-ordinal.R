@@ -8,7 +8,7 @@
 # the columns of X (the thresholds absorb the centring) keep the optimum
 # independent of the covariates' location and units. Everything reported is
 # mapped back to (thresholds, beta, log sigma) on the user's X, where the
-# Hessian is taken by forward differences of the exact gradient.
+# Hessian is taken by central differences of the exact gradient.
 
 ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NULL,
                              nAGQ = 1L, control = glmm_control(), start = NULL) {
@@ -32,9 +32,9 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   # Each evaluation starts the clusters' Newton iterations at the previous
   # evaluation's modes (the same quantities whether X is centred or not).
   last_modes <- NULL
-  engine <- function(Xm, theta, beta, tau, grad, K = nAGQ) {
+  engine <- function(Xm, theta, beta, tau, grad, K = nAGQ, hess = 0L) {
     r <- cpp_ordinal_loglik(ys, Xm, os, ws, starts, J, theta, beta, tau, K, link, grad,
-                            last_modes)
+                            last_modes, TRUE, hess)
     if (all(is.finite(r$mode))) last_modes <<- r$mode
     r
   }
@@ -65,6 +65,25 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
     }
     cache$val
   }
+  # The Hessian on the optimizer's scale at par, from the engine's in
+  # (thresholds, beta, log sigma) (forward differences of the exact gradient,
+  # taken in C++): with D = d theta / d alpha, H_par = D' H D plus, for the
+  # log increments m >= 2, d^2 theta_j / d alpha_m^2 = exp(alpha_m) (j >= m)
+  # times the thresholds' gradient, i.e. the alpha-gradient itself.
+  hess_at <- function(par, K) {
+    u <- unpack(par)
+    r <- engine(Xc, u$theta, u$beta, u$tau, TRUE, K, hess = 1L)
+    D <- diag(length(par))
+    D[seq_len(k1), 1L] <- 1
+    if (k1 > 1L) {
+      em <- exp(par[2:k1])
+      D[seq_len(k1), 2:k1] <- outer(seq_len(k1), 2:k1, ">=") * rep(em, each = k1)
+    }
+    H <- crossprod(D, r$hessian %*% D)
+    ga <- rev(cumsum(rev(r$gradient[seq_len(k1)])))
+    if (k1 > 1L) diag(H)[2:k1] <- diag(H)[2:k1] + ga[-1L] * em
+    H
+  }
   par0 <- ordinal_start(ys, ws, J, family, p, start, ctr, scl)
   P <- length(par0)
   lower <- c(rep(-Inf, k1 + p), log(1e-6))
@@ -75,11 +94,21 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   # Hessian. nlminb, scaled by that curvature, takes over where the steps do
   # not converge (sigma running to zero, a poor start).
   tight <- control$rel.tol / 100
-  evals <- 0L
+  # Engine evaluations (of the value and gradient; a Hessian's columns
+  # included) and the calls from R that made them.
+  evals <- calls <- 0L
   search <- function(par, K, H = NULL) {
-    ev <- function(th) { evals <<- evals + 1L; eval_at(th, K) }
+    ev <- function(th) {
+      calls <<- calls + 1L
+      evals <<- evals + 1L
+      eval_at(th, K)
+    }
     cur <- ev(par)
-    if (is.null(H)) H <- ordinal_hessian(ev, par, cur$gradient)
+    if (is.null(H)) {
+      calls <<- calls + 1L
+      evals <<- evals + 1L + P  # the point and one per column
+      H <- hess_at(par, K)
+    }
     nb <- if (all(is.finite(H))) {
       newton_search(ev, par, H, rep(FALSE, P), lower, maxit = min(control$iter.max, 50L),
                     tol = tight, at = cur, bfgs = TRUE, shrink = 0.5, max_hits = 1L)
@@ -105,19 +134,22 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   theta <- u$theta + sum(ctr * beta)
   tau <- u$tau
   psi <- c(theta, beta, tau)
-  gfun <- function(ps) {
-    evals <<- evals + 1L
-    engine(Xs, ps[seq_len(k1)], ps[k1 + seq_len(p)], ps[k1 + p + 1L], TRUE)
+  gfun <- function(ps, hess = 0L) {
+    calls <<- calls + 1L
+    evals <<- evals + 1L + hess * length(ps)
+    engine(Xs, ps[seq_len(k1)], ps[k1 + seq_len(p)], ps[k1 + p + 1L], TRUE, hess = hess)
   }
-  final <- gfun(psi)
+  want_h <- control$hessian && exp(tau) > 1e-3
+  final <- gfun(psi, if (want_h) 2L else 0L)
   # The Hessian in (thresholds, beta, log sigma), for the standard errors,
-  # by forward differences of the exact gradient; a Newton step or two with
+  # by central differences of the exact gradient (in the engine, one call:
+  # relative error ~1e-9); a Newton step or two with
   # it takes the optimum to the gradient's precision when the search
   # stopped short. A step is kept only when it raises the log-likelihood
   # and leaves the thresholds ordered.
   H <- NULL
-  if (control$hessian && exp(tau) > 1e-3) {
-    H <- ordinal_hessian(gfun, psi, final$gradient)
+  if (want_h) {
+    H <- final$hessian
     for (it in 1:4) {
       if (max(abs(final$gradient)) < 1e-8) break
       step <- tryCatch(-solve(H, final$gradient), error = function(e) NULL)
@@ -145,7 +177,7 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
                                     gnorm, control$grad_tol))
   cov_psi <- matrix(NA_real_, length(psi), length(psi))
   if (control$hessian) {
-    if (is.null(H)) H <- ordinal_hessian(gfun, psi)
+    if (is.null(H)) H <- gfun(psi, 2L)$hessian
     cov_psi <- tryCatch(solve(-H), error = function(e) NULL)
     if (is.null(cov_psi) || any(!is.finite(diag(cov_psi))) || any(diag(cov_psi) < 0)) {
       warnings <- c(warnings, "the Hessian of the log-likelihood is not negative definite: no standard errors")
@@ -160,7 +192,7 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
        nAGQ = nAGQ, singular = singular,
        optinfo = list(method = if (nAGQ == 1L) "Laplace" else sprintf("AGHQ (nAGQ = %d)", nAGQ),
                       optimizer = opt$optimizer, iterations = opt$iterations,
-                      evaluations = evals, convergence = opt$convergence,
+                      evaluations = evals, engine_calls = calls, convergence = opt$convergence,
                       message = opt$message, gradient_max = gnorm,
                       hessian_condition = if (!is.null(H)) kappa(H, exact = TRUE),
                       warnings = warnings))

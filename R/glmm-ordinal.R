@@ -28,9 +28,9 @@
 #' `nAGQ^q` nodes, centred at each cluster's mode and scaled by the Cholesky
 #' factor of its curvature; their covariance is estimated through its
 #' Cholesky factor (diagonal on the log scale). clmm fits random intercepts
-#' only. The random intercept has an exact gradient; with slopes the gradient
-#' is taken by central differences of the engine's value, so these fits are
-#' slower (seconds for a few hundred clusters). Random intercepts on several
+#' only. The gradient is exact for slopes too (the modes and the Cholesky
+#' factors of their curvatures moving with the parameters); the standard
+#' errors come from forward differences of it. Random intercepts on several
 #' grouping factors are fitted by the sparse Laplace engine, see
 #' [ordinal-glmm-several-terms]; known covariances are refused with an
 #' error. Scale and nominal effects

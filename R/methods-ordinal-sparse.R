@@ -6,26 +6,16 @@
 
 #' @export
 print.glmmgee_glmm_ordinal_sparse <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
-  cat(sprintf("Cumulative link mixed model (%s link), fitted by maximum likelihood (Laplace approximation, sparse engine)\n",
-              x$family$link))
-  cat("Formula:", paste(deparse(x$formula), collapse = " "), "\n")
-  ll <- x$loglik
-  cat(sprintf(" logLik %s  AIC %s  BIC %s\n", format(round(ll, 4)),
-              format(round(-2 * ll + 2 * x$df, 2)),
-              format(round(-2 * ll + log(x$nobs) * x$df, 2))))
+  ordinal_print_head(x, "Laplace approximation, sparse engine")
   cat(sprintf("%d observations; %s; %d response categories\n", x$nobs,
               paste(sprintf("%d levels of %s", x$ngroups, x$group_name), collapse = ", "),
               length(x$y_levels)))
   cat("Random intercepts, standard deviations:",
       paste(sprintf("%s %s", x$group_name, format(signif(x$sd_re, digits))), collapse = ", "),
       if (x$singular) "(singular fit)", "\n")
-  cat("Coefficients (conditional on the random intercepts):\n")
-  print(signif(x$coefficients, digits))
-  cat("Thresholds:\n")
-  print(signif(x$thresholds, digits))
+  ordinal_print_coefs(x, digits, "random intercepts")
   cat("Population-averaged (marginal over the sum of the random intercepts): odds_ratios(type = \"marginal\"), predict(type = \"prob_marginal\"), standardize()\n")
-  if (length(x$optinfo$warnings))
-    cat(paste0("Note: ", x$optinfo$warnings, "\n"), sep = "")
+  ordinal_print_notes(x)
   invisible(x)
 }
 
@@ -34,12 +24,7 @@ summary.glmmgee_glmm_ordinal_sparse <- function(object, ...) {
   se <- sqrt(diag(object$cov_par))
   k1 <- length(object$thresholds)
   p <- length(object$coefficients)
-  tab <- function(idx) {
-    est <- object$par[idx]
-    z <- est / se[idx]
-    cbind(Estimate = est, `Std. Error` = se[idx], `z value` = z,
-          `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
-  }
+  tab <- function(idx) ordinal_z_table(object$par[idx], se[idx])
   structure(list(fit = object, coefficients = tab(k1 + seq_len(p)),
                  thresholds = tab(seq_len(k1))[, 1:2, drop = FALSE],
                  sd = cbind(`Std. Dev.` = object$sd_re,
@@ -52,32 +37,21 @@ print.summary.glmmgee_glmm_ordinal_sparse <- function(x, digits = max(3L, getOpt
   print.glmmgee_glmm_ordinal_sparse(x$fit, digits = digits)
   cat("\nRandom intercepts (independent terms):\n")
   print(signif(x$sd, digits))
-  cat("\nCoefficients (conditional: for given random intercepts):\n")
-  stats::printCoefmat(x$coefficients, digits = digits)
-  cat("\nThresholds (P(Y <= j) = F(threshold_j - eta)):\n")
-  print(signif(x$thresholds, digits))
+  ordinal_print_summary_coefs(x, digits, "for given random intercepts")
   invisible(x)
-}
-
-#' @export
-vcov.glmmgee_glmm_ordinal_sparse <- function(object, full = FALSE, ...) {
-  k <- length(object$thresholds) + length(object$coefficients)
-  if (full) object$cov_par else object$cov_par[seq_len(k), seq_len(k), drop = FALSE]
 }
 
 # Wald intervals; a standard deviation's on the log scale (NA on the boundary).
 #' @export
 confint.glmmgee_glmm_ordinal_sparse <- function(object, parm, level = 0.95, ...) {
-  check_level(level)
   est <- object$par
   se <- sqrt(diag(object$cov_par))
-  z <- stats::qnorm(1 - (1 - level) / 2)
-  ci <- cbind(est - z * se, est + z * se)
   s <- length(est) - length(object$sd_re) + seq_along(object$sd_re)
-  ci[s, ] <- exp(log(est[s]) + outer(se[s] / est[s], c(-z, z)))
-  pct <- paste(format(100 * c((1 - level) / 2, 1 - (1 - level) / 2), trim = TRUE), "%")
-  dimnames(ci) <- list(names(est), pct)
-  if (!missing(parm)) ci <- ci[parm, , drop = FALSE]
+  # (log sd +/- z se(sd) / sd, exponentiated)
+  sd <- est[s]
+  est[s] <- log(sd)
+  se[s] <- se[s] / sd
+  ci <- ordinal_confint(est, se, level, if (!missing(parm)) parm, expo = s)
   ci
 }
 
@@ -128,31 +102,13 @@ ordinal_sparse_eta <- function(object, newdata, re.form) {
   eta
 }
 
-ordinal_newdata_fixed <- function(object, newdata) {
-  if (!is.data.frame(newdata)) stop("'newdata' must be a data frame", call. = FALSE)
-  tt <- stats::delete.response(object$terms)
-  mf <- stats::model.frame(tt, newdata, xlev = object$xlevels, na.action = stats::na.pass)
-  X <- stats::model.matrix(tt, mf, contrasts.arg = object$contrasts)
-  list(X = X[, colnames(object$X), drop = FALSE],
-       offset = stats::model.offset(mf) %||% rep(0, nrow(X)))
-}
-
 #' @export
 predict.glmmgee_glmm_ordinal_sparse <- function(object, newdata = NULL,
                                                 type = c("prob", "prob_marginal", "class", "linear"),
                                                 re.form = NA, nAGQ = 30L, ...) {
   type <- match.arg(type)
-  if (type == "prob_marginal") {
-    eta <- ordinal_sparse_eta(object, newdata, NA)
-    return(ordinal_marginal_probs(object$family, object$thresholds, eta, object$sigma_re,
-                                  nAGQ, object$y_levels))
-  }
-  eta <- ordinal_sparse_eta(object, newdata, re.form)
-  if (type == "linear") return(eta)
-  P <- category_probs(object$family, object$thresholds, eta, object$y_levels)
-  if (type == "prob") return(P)
-  factor(object$y_levels[max.col(P, ties.method = "first")], levels = object$y_levels,
-         ordered = TRUE)
+  eta <- ordinal_sparse_eta(object, newdata, if (type == "prob_marginal") NA else re.form)
+  ordinal_predict_eta(object, eta, type, object$sigma_re, nAGQ)
 }
 
 #' @export
@@ -167,18 +123,13 @@ simulate.glmmgee_glmm_ordinal_sparse <- function(object, nsim = 1, seed = NULL,
   re <- match.arg(re)
   if (!is.null(seed)) set.seed(seed)
   eta0 <- drop(object$X %*% object$coefficients) + (object$offset %||% 0)
-  out <- lapply(seq_len(nsim), function(s) {
+  ordinal_simulate(object, nsim, function() {
     eta <- eta0
     for (k in seq_along(object$reterms)) {
       tm <- object$reterms[[k]]
       b <- if (re == "new") stats::rnorm(length(tm$levels), 0, object$sd_re[[k]]) else tm$b[, 1L]
       eta <- eta + b[tm$index]
     }
-    P <- category_probs(object$family, object$thresholds, eta)
-    k <- rowSums(stats::runif(nrow(P)) > t(apply(P, 1L, cumsum))) + 1L
-    k <- pmin(k, ncol(P))
-    factor(object$y_levels[k], levels = object$y_levels, ordered = TRUE)
+    eta
   })
-  names(out) <- paste0("sim_", seq_len(nsim))
-  as.data.frame(out)
 }

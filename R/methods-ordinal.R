@@ -7,37 +7,68 @@ ordinal_approx_label <- function(object)
   if (object$nAGQ == 1L) "Laplace approximation" else
     sprintf("adaptive Gauss-Hermite quadrature, nAGQ = %d", object$nAGQ)
 
-#' @export
-print.glmmgee_glmm_ordinal <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+# The lines every cumulative link mixed model's print() begins with (the
+# model, the formula, logLik / AIC / BIC) and ends with (the coefficients,
+# conditional on `given`, and the thresholds); the notes come last.
+ordinal_print_head <- function(x, method) {
   cat(sprintf("Cumulative link mixed model (%s link), fitted by maximum likelihood (%s)\n",
-              x$family$link, ordinal_approx_label(x)))
+              x$family$link, method))
   cat("Formula:", paste(deparse(x$formula), collapse = " "), "\n")
   ll <- x$loglik
   cat(sprintf(" logLik %s  AIC %s  BIC %s\n", format(round(ll, 4)),
               format(round(-2 * ll + 2 * x$df, 2)),
               format(round(-2 * ll + log(x$nobs) * x$df, 2))))
-  cat(sprintf("%d observations, %d clusters (%s); %d response categories\n", x$nobs,
-              x$ngroups, x$group_name, length(x$y_levels)))
-  cat(sprintf("Random intercept %s: standard deviation %s%s\n", x$group_name,
-              format(signif(x$sigma_re, digits)), if (x$singular) " (singular fit)" else ""))
-  cat("Coefficients (conditional on the random intercept):\n")
+}
+
+ordinal_print_coefs <- function(x, digits, given) {
+  cat(sprintf("Coefficients (conditional on the %s):\n", given))
   print(signif(x$coefficients, digits))
   cat("Thresholds:\n")
   print(signif(x$thresholds, digits))
-  if (length(x$optinfo$warnings))
-    cat(paste0("Note: ", x$optinfo$warnings, "\n"), sep = "")
+}
+
+ordinal_print_notes <- function(x)
+  if (length(x$optinfo$warnings)) cat(paste0("Note: ", x$optinfo$warnings, "\n"), sep = "")
+
+# One grouping factor: a random intercept (its standard deviation) or random
+# slopes (x$re_cov, printed by VarCorr()).
+#' @export
+print.glmmgee_glmm_ordinal <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  ordinal_print_head(x, ordinal_approx_label(x))
+  cat(sprintf("%d observations, %d clusters (%s); %d response categories\n", x$nobs,
+              x$ngroups, x$group_name, length(x$y_levels)))
+  slopes <- !is.null(x$re_cov)
+  if (slopes) {
+    cat(sprintf("Random effects on %s%s:\n", x$group_name, if (x$singular) " (singular fit)" else ""))
+    print(VarCorr(x), digits = digits)
+  } else {
+    cat(sprintf("Random intercept %s: standard deviation %s%s\n", x$group_name,
+                format(signif(x$sigma_re, digits)), if (x$singular) " (singular fit)" else ""))
+  }
+  ordinal_print_coefs(x, digits, if (slopes) "random effects" else "random intercept")
+  ordinal_print_notes(x)
   invisible(x)
+}
+
+# The table of estimates, standard errors, z values and p values.
+ordinal_z_table <- function(est, se) {
+  z <- est / se
+  cbind(Estimate = est, `Std. Error` = se, `z value` = z, `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
+}
+
+# The last part of print(summary()): the coefficients (conditional: `given`)
+# and the thresholds with their standard errors.
+ordinal_print_summary_coefs <- function(x, digits, given) {
+  cat(sprintf("\nCoefficients (conditional: %s):\n", given))
+  stats::printCoefmat(x$coefficients, digits = digits)
+  cat("\nThresholds (P(Y <= j) = F(threshold_j - eta)):\n")
+  print(signif(x$thresholds, digits))
 }
 
 #' @export
 summary.glmmgee_glmm_ordinal <- function(object, ...) {
   se <- sqrt(diag(object$cov_psi))
-  tab <- function(idx) {
-    est <- object$psi[idx]
-    z <- est / se[idx]
-    cbind(Estimate = est, `Std. Error` = se[idx], `z value` = z,
-          `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
-  }
+  tab <- function(idx) ordinal_z_table(object$psi[idx], se[idx])
   k1 <- length(object$thresholds)
   p <- length(object$coefficients)
   th <- tab(seq_len(k1))
@@ -54,10 +85,7 @@ print.summary.glmmgee_glmm_ordinal <- function(x, digits = max(3L, getOption("di
   cat(sprintf("\nRandom effects:\n %s (Intercept): variance %s, std. dev. %s (SE of log sd %s)\n",
               f$group_name, format(signif(x$sigma^2, digits)), format(signif(x$sigma, digits)),
               format(signif(x$se_log_sigma, digits))))
-  cat("\nCoefficients (conditional: for a given cluster, its random intercept fixed):\n")
-  stats::printCoefmat(x$coefficients, digits = digits)
-  cat("\nThresholds (P(Y <= j) = F(threshold_j - eta)):\n")
-  print(signif(x$thresholds, digits))
+  ordinal_print_summary_coefs(x, digits, "for a given cluster, its random intercept fixed")
   invisible(x)
 }
 
@@ -76,22 +104,28 @@ coef.glmmgee_glmm_ordinal <- function(object, ...) c(object$thresholds, object$c
 
 #' @export
 vcov.glmmgee_glmm_ordinal <- function(object, full = FALSE, ...) {
-  k <- length(object$psi)
-  if (full) object$cov_psi else object$cov_psi[-k, -k, drop = FALSE]
+  V <- object$cov_par %||% object$cov_psi  # several terms: cov_par
+  k <- length(object$thresholds) + length(object$coefficients)
+  if (full) V else V[seq_len(k), seq_len(k), drop = FALSE]
 }
 
 #' @export
 confint.glmmgee_glmm_ordinal <- function(object, parm, level = 0.95, ...) {
-  check_level(level)
   est <- c(object$psi[-length(object$psi)], sigma = object$log_sigma)
-  se <- sqrt(diag(object$cov_psi))
+  ordinal_confint(est, sqrt(diag(object$cov_psi)), level, if (!missing(parm)) parm,
+                  expo = length(est))
+}
+
+# Wald intervals est +/- z se of the cumulative link mixed models; the rows
+# `expo` are on the log scale and reported exponentiated.
+ordinal_confint <- function(est, se, level, parm = NULL, expo = integer()) {
+  check_level(level)
   z <- stats::qnorm(1 - (1 - level) / 2)
   ci <- cbind(est - z * se, est + z * se)
-  k <- nrow(ci)
-  ci[k, ] <- exp(ci[k, ])
+  ci[expo, ] <- exp(ci[expo, ])
   pct <- paste(format(100 * c((1 - level) / 2, 1 - (1 - level) / 2), trim = TRUE), "%")
   dimnames(ci) <- list(names(est), pct)
-  if (!missing(parm)) ci <- ci[parm, , drop = FALSE]
+  if (!is.null(parm)) ci <- ci[parm, , drop = FALSE]
   ci
 }
 
@@ -129,8 +163,21 @@ ranef.glmmgee_glmm_ordinal <- function(object, condVar = FALSE, type = c("mode",
   r <- object$ranef
   est <- if (type == "mode") r$mode else r$mean
   v <- if (type == "mode") r$mode_var else r$var
-  df <- data.frame(`(Intercept)` = est, row.names = object$group_levels, check.names = FALSE)
-  if (condVar) attr(df, "condVar") <- stats::setNames(v, object$group_levels)
+  if (is.null(object$re_cov)) {
+    df <- data.frame(`(Intercept)` = est, row.names = object$group_levels, check.names = FALSE)
+    if (condVar) attr(df, "condVar") <- stats::setNames(v, object$group_levels)
+  } else {
+    # Random slopes: one row per cluster of b = Lambda u; condVar as a
+    # q x q x M array (at the mode: the inverse curvature of the Laplace
+    # approximation; for type = "mean": the quadrature's posterior covariance).
+    q <- ncol(est)
+    df <- as.data.frame(est, optional = TRUE)
+    names(df) <- object$re_cnames
+    rownames(df) <- object$group_levels
+    if (condVar)
+      attr(df, "postVar") <- attr(df, "condVar") <-
+        array(t(v), c(q, q, nrow(est)), list(object$re_cnames, object$re_cnames, object$group_levels))
+  }
   stats::setNames(list(df), object$group_name)
 }
 
@@ -138,18 +185,31 @@ ranef.glmmgee_glmm_ordinal <- function(object, condVar = FALSE, type = c("mode",
 ordinal_newdata <- function(object, newdata) {
   if (is.null(newdata)) return(list(X = object$X, offset = object$offset %||% rep(0, nrow(object$X)),
                                     group = object$group))
-  if (!is.data.frame(newdata)) stop("'newdata' must be a data frame", call. = FALSE)
-  tt <- stats::delete.response(object$terms)
-  mf <- stats::model.frame(tt, newdata, xlev = object$xlevels, na.action = stats::na.pass)
-  X <- stats::model.matrix(tt, mf, contrasts.arg = object$contrasts)
-  X <- X[, colnames(object$X), drop = FALSE]
-  off <- stats::model.offset(mf) %||% rep(0, nrow(X))
+  nd <- ordinal_newdata_fixed(object, newdata)
   g <- NULL
   if (length(object$group_name) == 1L && object$group_name %in% names(newdata)) {  # GEE: none
     g <- match(as.character(newdata[[object$group_name]]), object$group_levels)
   }
-  list(X = X, offset = off, group = g)
+  list(X = nd$X, offset = nd$offset, group = g)
 }
+
+ordinal_newdata_fixed <- function(object, newdata) {
+  if (!is.data.frame(newdata)) stop("'newdata' must be a data frame", call. = FALSE)
+  tt <- stats::delete.response(object$terms)
+  mf <- stats::model.frame(tt, newdata, xlev = object$xlevels, na.action = stats::na.pass)
+  X <- stats::model.matrix(tt, mf, contrasts.arg = object$contrasts)
+  list(X = X[, colnames(object$X), drop = FALSE],
+       offset = stats::model.offset(mf) %||% rep(0, nrow(X)))
+}
+
+# The random-effect design (n x q; a column of ones for a random intercept)
+# and the clusters' modes (M x q).
+ordinal_re_Z <- function(object, newdata = NULL) {
+  if (!is.null(object$re_cov)) return(ordinal_re_design(object, newdata))
+  matrix(1, if (is.null(newdata)) length(object$y) else nrow(newdata), 1L)
+}
+
+ordinal_re_modes <- function(object) as.matrix(object$ranef$mode)
 
 #' @export
 predict.glmmgee_glmm_ordinal <- function(object, newdata = NULL,
@@ -158,20 +218,33 @@ predict.glmmgee_glmm_ordinal <- function(object, newdata = NULL,
   type <- match.arg(type)
   nd <- ordinal_newdata(object, newdata)
   eta <- drop(nd$X %*% object$coefficients) + nd$offset
+  slopes <- !is.null(object$re_cov)
+  Z <- if (type == "prob_marginal" || is.null(re.form)) ordinal_re_Z(object, newdata)
   if (type != "prob_marginal" && is.null(re.form)) {
     if (is.null(nd$group))
       stop(sprintf("'newdata' needs the grouping variable '%s' for re.form = NULL",
                    object$group_name), call. = FALSE)
-    b <- object$ranef$mode[nd$group]
-    b[is.na(b)] <- 0  # new clusters: a typical one
-    eta <- eta + b
+    B <- ordinal_re_modes(object)[nd$group, , drop = FALSE]
+    B[is.na(B)] <- 0  # new clusters: a typical one
+    eta <- eta + rowSums(Z * B)
   } else if (!is.null(re.form) && !(length(re.form) == 1L && is.na(re.form)))
-    stop("'re.form' must be NA (random intercept 0) or NULL (the fitted clusters' modes)",
-         call. = FALSE)
+    stop(sprintf("'re.form' must be NA (%s 0) or NULL (the fitted clusters' modes)",
+                 if (slopes) "random effects" else "random intercept"), call. = FALSE)
+  # Population-averaged: b ~ N(0, sigma^2), or z'b ~ N(0, z' Sigma z) row by row.
+  sd <- if (type == "prob_marginal") {
+    if (slopes) sqrt(pmax(rowSums((Z %*% object$re_cov) * Z), 0)) else object$sigma_re
+  }
+  ordinal_predict_eta(object, eta, type, sd, nAGQ)
+}
+
+# predict()'s answer from the linear predictor eta: eta itself, category
+# probabilities (given eta, or averaged over a normal random effect of
+# standard deviation sd added to it), or the most probable category.
+ordinal_predict_eta <- function(object, eta, type, sd, nAGQ) {
   if (type == "linear") return(eta)
   if (type == "prob_marginal")
-    return(ordinal_marginal_probs(object$family, object$thresholds, eta, object$sigma_re,
-                                  nAGQ, object$y_levels))
+    return(ordinal_marginal_probs(object$family, object$thresholds, eta, sd, nAGQ,
+                                  object$y_levels))
   P <- category_probs(object$family, object$thresholds, eta, object$y_levels)
   if (type == "prob") return(P)
   factor(object$y_levels[max.col(P, ties.method = "first")], levels = object$y_levels,
@@ -202,9 +275,27 @@ simulate.glmmgee_glmm_ordinal <- function(object, nsim = 1, seed = NULL,
   if (!is.null(seed)) set.seed(seed)
   eta0 <- drop(object$X %*% object$coefficients) + (object$offset %||% 0)
   M <- length(object$group_levels)
+  Z <- ordinal_re_Z(object)
+  draw <- if (re == "fitted") {
+    function() ordinal_re_modes(object)
+  } else if (is.null(object$re_cov)) {
+    function() matrix(stats::rnorm(M, 0, object$sigma_re))
+  } else {
+    # Sigma may be singular (a variance at zero): its symmetric square root.
+    q <- ncol(Z)
+    ev <- eigen(object$re_cov, symmetric = TRUE)
+    root <- ev$vectors %*% diag(sqrt(pmax(ev$values, 0)), q) %*% t(ev$vectors)
+    function() matrix(stats::rnorm(M * q), M, q) %*% root
+  }
+  ordinal_simulate(object, nsim,
+                   function() eta0 + rowSums(Z * draw()[object$group, , drop = FALSE]))
+}
+
+# nsim responses, each drawn from the category probabilities at the linear
+# predictor eta_fun() returns (which draws the random effects).
+ordinal_simulate <- function(object, nsim, eta_fun) {
   out <- lapply(seq_len(nsim), function(s) {
-    b <- if (re == "new") stats::rnorm(M, 0, object$sigma_re) else object$ranef$mode
-    P <- category_probs(object$family, object$thresholds, eta0 + b[object$group])
+    P <- category_probs(object$family, object$thresholds, eta_fun())
     u <- stats::runif(nrow(P))
     k <- rowSums(u > t(apply(P, 1L, cumsum))) + 1L
     k <- pmin(k, ncol(P))

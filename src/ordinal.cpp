@@ -15,6 +15,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <vector>
 #include "cum-link.h"
 #include "gh-rule.h"
 #include "resources.h"
@@ -325,24 +326,19 @@ bool logit_cluster(const LogitCluster& L, const OrdData& d, const GhRule& rule, 
 }
 
 }  // namespace
-}  // namespace glmmgee
 
-// The approximated log-likelihood (full: every constant included), its
-// gradient in (thresholds, beta, log sigma), and per cluster the mode of u,
-// the scale s, the posterior mean and variance of u and the log-likelihood.
-// [[Rcpp::export]]
-Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X,
-                              Eigen::Map<Eigen::VectorXd> offset,
-                              Eigen::Map<Eigen::VectorXd> weights,
-                              Eigen::Map<Eigen::VectorXi> start, int J,
-                              Eigen::Map<Eigen::VectorXd> theta, Eigen::Map<Eigen::VectorXd> beta,
-                              double log_sigma, int nAGQ, int link, bool gradient,
-                              Rcpp::Nullable<Rcpp::NumericVector> mode_start = R_NilValue,
-                              bool fast = true) {
-  using namespace glmmgee;
-  const int n = y.size(), p = X.cols(), M = start.size() - 1;
-  if (X.rows() != n || offset.size() != n || weights.size() != n)
-    Rcpp::stop("ordinal engine: 'y', 'X', 'offset' and 'weights' differ in rows");
+// The inputs both engines share, checked at the boundary (rows of X and Z
+// by the caller); the latent distribution of `link`.
+std::unique_ptr<CumLink> checked_ordinal_inputs(const Eigen::Map<Eigen::VectorXi>& y, int p,
+                                                const Eigen::Map<Eigen::VectorXd>& offset,
+                                                const Eigen::Map<Eigen::VectorXd>& weights,
+                                                const Eigen::Map<Eigen::VectorXi>& start, int J,
+                                                const Eigen::Map<Eigen::VectorXd>& theta,
+                                                const Eigen::Map<Eigen::VectorXd>& beta, int nAGQ,
+                                                int link) {
+  const int n = y.size(), M = start.size() - 1;
+  if (offset.size() != n || weights.size() != n)
+    Rcpp::stop("ordinal engine: 'y', 'offset' and 'weights' differ in rows");
   if (J < 2 || theta.size() != J - 1 || beta.size() != p)
     Rcpp::stop("ordinal engine: wrong number of thresholds or coefficients");
   if (M < 1 || start[0] != 0 || start[M] != n)
@@ -354,27 +350,33 @@ Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::M
   if (nAGQ < 1) Rcpp::stop("ordinal engine: nAGQ must be >= 1");
   std::unique_ptr<CumLink> F = make_cum_link(link);
   if (!F) Rcpp::stop("ordinal engine: unknown link code");
-  // The previous evaluation's modes: Newton's method then needs a step or two.
-  Rcpp::NumericVector u0(M);
-  if (mode_start.isNotNull()) {
-    Rcpp::NumericVector ms(mode_start);
-    if (ms.size() != M) Rcpp::stop("ordinal engine: 'mode_start' must have one value per cluster");
-    for (int c = 0; c < M; ++c) u0[c] = std::isfinite(ms[c]) ? ms[c] : 0.0;
-  }
+  return F;
+}
+}  // namespace glmmgee
 
-  Eigen::Map<const Eigen::VectorXi> cy(y.data(), n), cst(start.data(), M + 1);
-  Eigen::Map<const Eigen::MatrixXd> cX(X.data(), n, p);
-  Eigen::Map<const Eigen::VectorXd> co(offset.data(), n), cw(weights.data(), n);
-  OrdData d{cy, cX, co, cw, cst, J};
-  const Eigen::VectorXd th = theta;
-  const Eigen::VectorXd eta0 = cX * beta + co;
+namespace glmmgee {
+// Every cluster's contribution at (thresholds th, beta, log sigma): the
+// log-likelihood, with `gradient` its gradient, and the per-cluster results;
+// the clusters' Newton iterations start at u0.
+struct OrdEval {
+  double total;
+  Eigen::VectorXd grad, mode, scale, pmean, pvar, cll;
+};
+
+void ordinal_eval(const OrdData& d, const CumLink& F, int link, bool fast, const GhRule& rule,
+                  const Eigen::VectorXd& th, const Eigen::VectorXd& beta, double log_sigma,
+                  const Eigen::VectorXd& u0, bool gradient, OrdEval* out) {
+  const int p = d.X.cols(), M = d.start.size() - 1, J = d.J;
+  const Eigen::VectorXd eta0 = d.X * beta + d.off;
   const double sigma = std::exp(log_sigma);
-  ClusterEval ev(d, *F, th, eta0, sigma);
-  const GhRule rule = gh_rule(nAGQ);
+  ClusterEval ev(d, F, th, eta0, sigma);
   const int K = rule.z.size(), P = J - 1 + p + 1;
 
-  Eigen::VectorXd grad = Eigen::VectorXd::Zero(P);
-  Rcpp::NumericVector mode(M), scale(M), pmean(M), pvar(M), cll(M);
+  Eigen::VectorXd& grad = out->grad;
+  grad.setZero(P);
+  Eigen::VectorXd &mode = out->mode, &scale = out->scale, &pmean = out->pmean,
+                  &pvar = out->pvar, &cll = out->cll;
+  mode.resize(M); scale.resize(M); pmean.resize(M); pvar.resize(M); cll.resize(M);
   Eigen::VectorXd dh1(P), dh2(P), dhk(P), du(P), ds(P), acc(P);
   Eigen::VectorXd lw(K), hk(K), h1k(K);
   InterruptPoll poll(0.5);
@@ -449,8 +451,8 @@ Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::M
         dh1[cat - 2] -= sigma * wi * (q.qab + q.qbb);
         dh2[cat - 2] += s2 * wi * (q.qaab + 2 * q.qabb + q.qbbb);
       }
-      dh1.segment(J - 1, p) += (sigma * wi * D2) * cX.row(i).transpose();
-      dh2.segment(J - 1, p) -= (s2 * wi * D3) * cX.row(i).transpose();
+      dh1.segment(J - 1, p) += (sigma * wi * D2) * d.X.row(i).transpose();
+      dh2.segment(J - 1, p) -= (s2 * wi * D3) * d.X.row(i).transpose();
       dh1[P - 1] += -sigma * wi * D1 + s2 * uh * wi * D2;
       dh2[P - 1] += 2 * s2 * wi * D2 - s2 * sigma * uh * wi * D3;
       h3 -= s2 * sigma * wi * D3;
@@ -468,18 +470,101 @@ Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::M
         const int cat = d.y[i];
         if (cat < J) dhk[cat - 1] += wi * q.qa;
         if (cat > 1) dhk[cat - 2] += wi * q.qb;
-        dhk.segment(J - 1, p) -= (wi * (q.qa + q.qb)) * cX.row(i).transpose();
+        dhk.segment(J - 1, p) -= (wi * (q.qa + q.qb)) * d.X.row(i).transpose();
         dhk[P - 1] -= sigma * uk * wi * (q.qa + q.qb);
       }
       acc += pik[k] * (dhk + h1k[k] * (du + rule.z[k] * ds));
     }
     grad += acc;
   }
-  return Rcpp::List::create(
-      Rcpp::Named("loglik") = total, Rcpp::Named("gradient") = Rcpp::wrap(grad),
-      Rcpp::Named("mode") = mode, Rcpp::Named("scale") = scale,
-      Rcpp::Named("post_mean") = pmean, Rcpp::Named("post_var") = pvar,
-      Rcpp::Named("cluster_loglik") = cll);
+  out->total = total;
+}
+
+// The Hessian of the log-likelihood in (thresholds, beta, log sigma) by
+// differences of the exact gradient, evaluated here without a round trip
+// to R per column: central differences (`central`, relative error ~1e-9:
+// the modes are solved to 1e-11) or forward ones from the gradient at the
+// point, g0 (half the evaluations, ~1e-5: enough for a search's start).
+Eigen::MatrixXd ordinal_fd_hessian(const OrdData& d, const CumLink& F, int link, bool fast,
+                                   const GhRule& rule, const Eigen::VectorXd& th,
+                                   const Eigen::VectorXd& beta, double log_sigma,
+                                   const OrdEval& at, bool central) {
+  const int k1 = th.size(), p = beta.size(), P = k1 + p + 1;
+  Eigen::VectorXd x(P);
+  x << th, beta, log_sigma;
+  Eigen::MatrixXd H(P, P);
+  OrdEval e;
+  auto grad_at = [&](const Eigen::VectorXd& z) {
+    ordinal_eval(d, F, link, fast, rule, z.head(k1), z.segment(k1, p), z[P - 1], at.mode, true, &e);
+    return e.grad;
+  };
+  for (int j = 0; j < P; ++j) {
+    const double h = (central ? 1e-4 : 1e-5) * std::max(1.0, std::fabs(x[j]));
+    Eigen::VectorXd xp = x;
+    xp[j] += h;
+    const Eigen::VectorXd gp = grad_at(xp);
+    if (central) {
+      Eigen::VectorXd xm = x;
+      xm[j] -= h;
+      H.col(j) = (gp - grad_at(xm)) / (2 * h);
+    } else {
+      H.col(j) = (gp - at.grad) / h;
+    }
+  }
+  return (H + H.transpose()) / 2;
+}
+
+}  // namespace glmmgee
+
+// The approximated log-likelihood (full: every constant included), its
+// gradient in (thresholds, beta, log sigma), and per cluster the mode of u,
+// the scale s, the posterior mean and variance of u and the log-likelihood;
+// with hessian = 1 or 2 also the Hessian (ordinal_fd_hessian(): forward or
+// central differences of the gradient).
+// [[Rcpp::export]]
+Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X,
+                              Eigen::Map<Eigen::VectorXd> offset,
+                              Eigen::Map<Eigen::VectorXd> weights,
+                              Eigen::Map<Eigen::VectorXi> start, int J,
+                              Eigen::Map<Eigen::VectorXd> theta, Eigen::Map<Eigen::VectorXd> beta,
+                              double log_sigma, int nAGQ, int link, bool gradient,
+                              Rcpp::Nullable<Rcpp::NumericVector> mode_start = R_NilValue,
+                              bool fast = true, int hessian = 0) {
+  using namespace glmmgee;
+  const int n = y.size(), p = X.cols(), M = start.size() - 1;
+  if (X.rows() != n) Rcpp::stop("ordinal engine: 'y' and 'X' differ in rows");
+  if (hessian < 0 || hessian > 2)
+    Rcpp::stop("ordinal engine: 'hessian' must be 0 (none), 1 (forward) or 2 (central differences)");
+  std::unique_ptr<CumLink> F =
+      checked_ordinal_inputs(y, p, offset, weights, start, J, theta, beta, nAGQ, link);
+  // The previous evaluation's modes: Newton's method then needs a step or two.
+  Eigen::VectorXd u0 = Eigen::VectorXd::Zero(M);
+  if (mode_start.isNotNull()) {
+    Rcpp::NumericVector ms(mode_start);
+    if (ms.size() != M) Rcpp::stop("ordinal engine: 'mode_start' must have one value per cluster");
+    for (int c = 0; c < M; ++c) u0[c] = std::isfinite(ms[c]) ? ms[c] : 0.0;
+  }
+
+  Eigen::Map<const Eigen::VectorXi> cy(y.data(), n), cst(start.data(), M + 1);
+  Eigen::Map<const Eigen::MatrixXd> cX(X.data(), n, p);
+  Eigen::Map<const Eigen::VectorXd> co(offset.data(), n), cw(weights.data(), n);
+  OrdData d{cy, cX, co, cw, cst, J};
+  OrdEval e;
+  const GhRule rule = gh_rule(nAGQ);
+  const Eigen::VectorXd th = theta, b = beta;
+  ordinal_eval(d, *F, link, fast, rule, th, b, log_sigma, u0, gradient || hessian > 0, &e);
+  Rcpp::List out = Rcpp::List::create(
+      Rcpp::Named("loglik") = e.total, Rcpp::Named("gradient") = Rcpp::wrap(e.grad),
+      Rcpp::Named("mode") = Rcpp::wrap(e.mode), Rcpp::Named("scale") = Rcpp::wrap(e.scale),
+      Rcpp::Named("post_mean") = Rcpp::wrap(e.pmean), Rcpp::Named("post_var") = Rcpp::wrap(e.pvar),
+      Rcpp::Named("cluster_loglik") = Rcpp::wrap(e.cll));
+  if (hessian > 0) {
+    const bool ok = std::isfinite(e.total) && e.grad.allFinite();
+    out["hessian"] = ok ? Rcpp::wrap(ordinal_fd_hessian(d, *F, link, fast, rule, th, b, log_sigma,
+                                                        e, hessian == 2))
+                        : Rcpp::wrap(Eigen::MatrixXd::Constant(e.grad.size(), e.grad.size(), NA_REAL));
+  }
+  return out;
 }
 
 // Per-observation log-likelihood and its derivatives in (thresholds, beta)
@@ -516,7 +601,8 @@ Rcpp::List cpp_ordinal_scores(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::V
 // (nAGQ^q nodes; one node: the Laplace approximation) centred at the mode
 // and scaled by the Cholesky factor R of -h''(u^) = R'R:
 //   L_i = -log det R + log sum_k w_k exp(||z_k||^2 / 2 + h(u^ + R^{-1} z_k)).
-// The value only: the fitter differentiates it numerically.
+// With lam_row, lam_col (the entries of Lambda that are parameters) also the
+// exact gradient in (thresholds, beta, lambda), see cluster_grad below.
 // Returns the log-likelihood, per cluster the modes (M x q), R^{-1} R^{-T}
 // (the conditional variance of u at the mode, M x q^2, column-major per
 // cluster), the posterior means and variances from the nodes (same
@@ -529,24 +615,16 @@ Rcpp::List cpp_ordinal_loglik_re(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen
                                  Eigen::Map<Eigen::VectorXi> start, int J,
                                  Eigen::Map<Eigen::VectorXd> theta, Eigen::Map<Eigen::VectorXd> beta,
                                  Eigen::Map<Eigen::MatrixXd> Lambda, int nAGQ, int link,
-                                 Rcpp::Nullable<Rcpp::NumericMatrix> mode_start = R_NilValue) {
+                                 Rcpp::Nullable<Rcpp::NumericMatrix> mode_start = R_NilValue,
+                                 Rcpp::Nullable<Rcpp::IntegerVector> lam_row = R_NilValue,
+                                 Rcpp::Nullable<Rcpp::IntegerVector> lam_col = R_NilValue) {
   using namespace glmmgee;
   const int n = y.size(), p = X.cols(), q = Z.cols(), M = start.size() - 1;
-  if (X.rows() != n || Z.rows() != n || offset.size() != n || weights.size() != n)
-    Rcpp::stop("ordinal engine: 'y', 'X', 'Z', 'offset' and 'weights' differ in rows");
+  if (X.rows() != n || Z.rows() != n) Rcpp::stop("ordinal engine: 'y', 'X' and 'Z' differ in rows");
   if (q < 1 || Lambda.rows() != q || Lambda.cols() != q)
     Rcpp::stop("ordinal engine: 'Lambda' must be q x q with q = ncol(Z) >= 1");
-  if (J < 2 || theta.size() != J - 1 || beta.size() != p)
-    Rcpp::stop("ordinal engine: wrong number of thresholds or coefficients");
-  if (M < 1 || start[0] != 0 || start[M] != n)
-    Rcpp::stop("ordinal engine: cluster starts must run from 0 to n");
-  for (int c = 0; c < M; ++c)
-    if (start[c + 1] < start[c]) Rcpp::stop("ordinal engine: cluster starts must not decrease");
-  for (int i = 0; i < n; ++i)
-    if (y[i] < 1 || y[i] > J) Rcpp::stop("ordinal engine: categories must lie in 1..J");
-  if (nAGQ < 1) Rcpp::stop("ordinal engine: nAGQ must be >= 1");
-  std::unique_ptr<CumLink> F = make_cum_link(link);
-  if (!F) Rcpp::stop("ordinal engine: unknown link code");
+  std::unique_ptr<CumLink> F =
+      checked_ordinal_inputs(y, p, offset, weights, start, J, theta, beta, nAGQ, link);
   Eigen::MatrixXd U0 = Eigen::MatrixXd::Zero(M, q);
   if (mode_start.isNotNull()) {
     Rcpp::NumericMatrix ms(mode_start);
@@ -555,6 +633,22 @@ Rcpp::List cpp_ordinal_loglik_re(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen
     for (int c = 0; c < M; ++c)
       for (int r = 0; r < q; ++r) U0(c, r) = std::isfinite(ms(c, r)) ? ms(c, r) : 0.0;
   }
+  // The gradient's parameters: lambda_l is Lambda's entry (lam_row[l], lam_col[l])
+  // (1-based), on the log scale on the diagonal.
+  const bool gradient = lam_row.isNotNull();
+  std::vector<int> lr, lc;
+  if (gradient) {
+    Rcpp::IntegerVector r(lam_row), cc(lam_col.isNotNull() ? Rcpp::IntegerVector(lam_col)
+                                                            : Rcpp::IntegerVector());
+    if (r.size() != cc.size()) Rcpp::stop("ordinal engine: 'lam_row' and 'lam_col' differ in length");
+    for (int l = 0; l < r.size(); ++l) {
+      if (r[l] < 1 || r[l] > q || cc[l] < 1 || cc[l] > r[l])
+        Rcpp::stop("ordinal engine: 'lam_row', 'lam_col' must index Lambda's lower triangle");
+      lr.push_back(r[l] - 1);
+      lc.push_back(cc[l] - 1);
+    }
+  }
+  const int nl = lr.size(), P = J - 1 + p + nl;
   const GhGrid grid = gh_grid(nAGQ, q);
   const int K = grid.z.rows();
   const Eigen::VectorXd eta0 = X * beta + offset;
@@ -585,7 +679,103 @@ Rcpp::List cpp_ordinal_loglik_re(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen
     return h;
   };
 
+  // d lambda_l of eta_i = eta0_i + z_i' Lambda u at u: z_ir f_l u_s, with
+  // f_l = Lambda_rr on the (log-scale) diagonal and 1 below it.
+  std::vector<double> lf(nl);
+  for (int l = 0; l < nl; ++l) lf[l] = lr[l] == lc[l] ? Lambda(lr[l], lr[l]) : 1.0;
+  // Direct derivatives of h at a node u: hpsi (P) and the gradient in u (gu).
+  auto node_grad = [&](int c, const Eigen::VectorXd& u, Eigen::VectorXd* hpsi,
+                       Eigen::VectorXd* gu) {
+    hpsi->setZero();
+    *gu = -u;
+    for (int i = start[c]; i < start[c + 1]; ++i) {
+      double a, b;
+      bounds(i, eta0[i] + A.row(i).dot(u), &a, &b);
+      const CatDerivs d = cat_derivs(*F, a, b, false);
+      const double wi = weights[i], q1 = -wi * (d.qa + d.qb);
+      const int k = y[i];
+      if (k < J) (*hpsi)[k - 1] += wi * d.qa;
+      if (k > 1) (*hpsi)[k - 2] += wi * d.qb;
+      for (int j = 0; j < p; ++j) (*hpsi)[J - 1 + j] += q1 * X(i, j);
+      for (int l = 0; l < nl; ++l) (*hpsi)[J - 1 + p + l] += q1 * Z(i, lr[l]) * lf[l] * u[lc[l]];
+      *gu += q1 * A.row(i).transpose();
+    }
+  };
+
+  // The gradient of cluster c's log-likelihood L_c = log sum_k w_k exp(h(u_k))
+  // - log det R, u_k = u^ + R^{-1} z_k, added to *g. The mode and R move with
+  // the parameters psi: g(u^) = 0 gives du^ = (-H)^{-1} dg/dpsi; R'R = -H
+  // with H's total derivative dH/dpsi + sum_r dH/du_r du^_r gives
+  // dR = Phi(R^{-T} (-dH) R^{-1}) R (Phi: the upper triangle, the diagonal
+  // halved), so d log det R = tr Phi(.) and d R^{-1} = -R^{-1} Phi(.). Then
+  //   dL_c = -d log det R + sum_k pi_k [dh/dpsi(u_k) + h'(u_k)'(du^ + dR^{-1} z_k)].
+  auto cluster_grad = [&](int c, const Eigen::VectorXd& u, const Eigen::LLT<Eigen::MatrixXd>& llt,
+                          const Eigen::MatrixXd& Rinv, const Eigen::MatrixXd& uk,
+                          const Eigen::VectorXd& pik, Eigen::VectorXd* g) {
+    Eigen::MatrixXd dg = Eigen::MatrixXd::Zero(q, P);
+    std::vector<Eigen::MatrixXd> dH(P, Eigen::MatrixXd::Zero(q, q)), Hu(q, Eigen::MatrixXd::Zero(q, q));
+    Eigen::VectorXd a(q);
+    Eigen::MatrixXd aa(q, q);
+    for (int i = start[c]; i < start[c + 1]; ++i) {
+      a = A.row(i).transpose();
+      double ua, ub;
+      bounds(i, eta0[i] + a.dot(u), &ua, &ub);
+      const CatDerivs d = cat_derivs(*F, ua, ub, true);
+      const double wi = weights[i];
+      // Derivatives of q_i(eta) = log p_i in eta.
+      const double q1 = -(d.qa + d.qb), q2 = d.qaa + 2 * d.qab + d.qbb;
+      const double q3 = -(d.qaaa + 3 * d.qaab + 3 * d.qabb + d.qbbb);
+      aa.noalias() = a * a.transpose();
+      const int k = y[i];
+      if (k < J) {
+        dg.col(k - 1) -= (wi * (d.qaa + d.qab)) * a;
+        dH[k - 1] += (wi * (d.qaaa + 2 * d.qaab + d.qabb)) * aa;
+      }
+      if (k > 1) {
+        dg.col(k - 2) -= (wi * (d.qab + d.qbb)) * a;
+        dH[k - 2] += (wi * (d.qaab + 2 * d.qabb + d.qbbb)) * aa;
+      }
+      for (int j = 0; j < p; ++j) {
+        const double x = wi * X(i, j);
+        dg.col(J - 1 + j) += (x * q2) * a;
+        dH[J - 1 + j] += (x * q3) * aa;
+      }
+      for (int l = 0; l < nl; ++l) {
+        const int m = J - 1 + p + l, sc = lc[l];
+        const double zr = wi * Z(i, lr[l]) * lf[l], ce = zr * u[sc];
+        if (zr == 0) continue;
+        dg.col(m) += (q2 * ce) * a;
+        dg(sc, m) += q1 * zr;
+        dH[m] += (q3 * ce) * aa;
+        dH[m].row(sc) += (q2 * zr) * a.transpose();
+        dH[m].col(sc) += (q2 * zr) * a;
+      }
+      for (int r = 0; r < q; ++r) Hu[r] += (wi * q3 * a[r]) * aa;
+    }
+    const Eigen::MatrixXd du = llt.solve(dg);
+    Eigen::VectorXd hbar = Eigen::VectorXd::Zero(P), gbar = Eigen::VectorXd::Zero(q), hpsi(P), gu(q);
+    Eigen::MatrixXd Gz = Eigen::MatrixXd::Zero(q, q);
+    for (int k = 0; k < uk.rows(); ++k) {
+      if (pik[k] == 0) continue;
+      node_grad(c, uk.row(k).transpose(), &hpsi, &gu);
+      hbar += pik[k] * hpsi;
+      gbar += pik[k] * gu;
+      Gz.noalias() += (pik[k] * gu) * grid.z.row(k);
+    }
+    Eigen::MatrixXd dHt(q, q), Md(q, q), Phi(q, q);
+    for (int m = 0; m < P; ++m) {
+      dHt = dH[m];
+      for (int r = 0; r < q; ++r) dHt += Hu[r] * du(r, m);
+      Md.noalias() = -(Rinv.transpose() * dHt * Rinv);
+      Phi = Md.triangularView<Eigen::Upper>();
+      Phi.diagonal() *= 0.5;
+      const Eigen::MatrixXd dB = -Rinv * Phi;
+      (*g)[m] += -0.5 * Md.trace() + hbar[m] + gbar.dot(du.col(m)) + (dB.array() * Gz.array()).sum();
+    }
+  };
+
   double total = 0;
+  Eigen::VectorXd grad = Eigen::VectorXd::Zero(P);
   Rcpp::NumericMatrix mode(M, q), pmean(M, q), cvar(M, q * q), pvar(M, q * q);
   Rcpp::NumericVector cll(M);
   InterruptPoll poll(0.5);
@@ -614,6 +804,7 @@ Rcpp::List cpp_ordinal_loglik_re(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen
     if (llt.info() != Eigen::Success) {
       total = -kInf;
       cll[c] = -kInf;
+      grad.setConstant(NA_REAL);
       continue;
     }
     const Eigen::MatrixXd R = llt.matrixU();
@@ -636,6 +827,8 @@ Rcpp::List cpp_ordinal_loglik_re(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen
     const Eigen::VectorXd pik = (lw.array() - lse).exp().matrix();
     m1 = uk.transpose() * pik;
     m2 = uk.transpose() * pik.asDiagonal() * uk - m1 * m1.transpose();
+    if (gradient && std::isfinite(total))
+      cluster_grad(c, u, llt, Rinv, uk, pik, &grad);
     const Eigen::MatrixXd cv = Rinv * Rinv.transpose();
     for (int r = 0; r < q; ++r) {
       mode(c, r) = u[r];
@@ -646,7 +839,10 @@ Rcpp::List cpp_ordinal_loglik_re(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen
       }
     }
   }
-  return Rcpp::List::create(Rcpp::Named("loglik") = total, Rcpp::Named("mode") = mode,
-                            Rcpp::Named("mode_var") = cvar, Rcpp::Named("post_mean") = pmean,
-                            Rcpp::Named("post_var") = pvar, Rcpp::Named("cluster_loglik") = cll);
+  Rcpp::List out = Rcpp::List::create(
+      Rcpp::Named("loglik") = total, Rcpp::Named("mode") = mode, Rcpp::Named("mode_var") = cvar,
+      Rcpp::Named("post_mean") = pmean, Rcpp::Named("post_var") = pvar,
+      Rcpp::Named("cluster_loglik") = cll);
+  if (gradient) out["gradient"] = Rcpp::wrap(grad);
+  return out;
 }

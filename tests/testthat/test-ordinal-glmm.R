@@ -116,6 +116,44 @@ test_that("the gradient is exact: numDeriv agrees, with weights and offsets, eve
   }
 })
 
+test_that("the engine's Hessian (central differences of the exact gradient) is numDeriv's", {
+  skip_if_not_installed("numDeriv")
+  set.seed(3)
+  n <- 60; M <- 12
+  g <- sort(sample(M, n, replace = TRUE))
+  X <- cbind(rnorm(n), rbinom(n, 1, 0.4))
+  y <- sample(1:4, n, replace = TRUE)
+  y[1:4] <- 1:4
+  off <- rnorm(n, 0, 0.3); wt <- runif(n, 0.5, 2)
+  st <- c(0L, cumsum(tabulate(g, M)))
+  par <- c(-0.7, 0.2, 1.1, 0.4, -0.5, log(0.8))
+  for (lk in 0:2) for (K in c(1L, 6L)) {
+    f <- function(p, h = 0L) glmmgee:::cpp_ordinal_loglik(y, X, off, wt, st, 4L, p[1:3], p[4:5],
+                                                          p[6], K, lk, TRUE, NULL, TRUE, h)
+    # numDeriv's Richardson extrapolation of the exact gradient: ~1e-10.
+    ref <- numDeriv::jacobian(function(p) f(p)$gradient, par)
+    ref <- (ref + t(ref)) / 2
+    lab <- paste("link", lk, "nAGQ", K)
+    expect_lt(max(abs(f(par, 2L)$hessian - ref)), 1e-6 * max(abs(ref)), label = lab)
+    # forward differences (the search's start): ~1e-5
+    expect_lt(max(abs(f(par, 1L)$hessian - ref)), 1e-3 * max(abs(ref)), label = lab)
+  }
+  # The fit's standard errors: the observed information at the optimum.
+  fit <- wine_fits()$agq
+  w <- ordinal::wine[order(ordinal::wine$judge), ]
+  Xw <- model.matrix(~ temp + contact, w)[, -1]
+  stw <- c(0L, cumsum(tabulate(as.integer(w$judge))))
+  gw <- function(p) glmmgee:::cpp_ordinal_loglik(as.integer(w$rating), Xw, rep(0, 72),
+                                                 rep(1, 72), stw, 5L, p[1:4], p[5:6], p[7], 10L,
+                                                 0L, TRUE)$gradient
+  Hw <- numDeriv::jacobian(gw, unname(fit$psi))
+  Hw <- (Hw + t(Hw)) / 2
+  expect_equal(sqrt(diag(fit$cov_psi)), sqrt(diag(solve(-Hw))), tolerance = 1e-6,
+               ignore_attr = TRUE)
+  expect_error(glmmgee:::cpp_ordinal_loglik(y, X, off, wt, st, 4L, par[1:3], par[4:5], par[6],
+                                            1L, 0L, TRUE, NULL, TRUE, 3L), "'hessian'")
+})
+
 test_that("the logit fast path computes what the general path computes, tails included", {
   set.seed(5)
   n <- 400; M <- 40

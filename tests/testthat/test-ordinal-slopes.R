@@ -88,6 +88,48 @@ test_that("the q = 2 value is the integral: brute-force 2-d quadrature agrees", 
   expect_gt(abs(lap - brute), 1e-4)
 })
 
+test_that("the slope engine's exact gradient equals central differences of its value", {
+  d <- sim_slopes(15, 6, c(-1, 0.5, 2), c(1, -0.5), 1, 0.7, -0.4, seed = 4)
+  d <- d[order(d$g), ]
+  X <- cbind(d$x, d$z)
+  st <- c(0L, cumsum(tabulate(d$g)))
+  y <- as.integer(d$y)
+  n <- nrow(d)
+  # (1 + x | g) unstructured, (x || g) diagonal, and q = 3 unstructured.
+  cfgs <- list(list(Z = cbind(1, d$x), lr = c(1L, 2L, 2L), lc = c(1L, 1L, 2L)),
+               list(Z = cbind(1, d$x), lr = c(1L, 2L), lc = c(1L, 2L)),
+               list(Z = cbind(1, d$x, d$z), lr = c(1L, 2L, 3L, 2L, 3L, 3L),
+                    lc = c(1L, 1L, 1L, 2L, 2L, 3L)))
+  for (cf in cfgs) for (lk in 0:2) for (K in c(1L, 3L)) {
+    q <- ncol(cf$Z)
+    dl <- cf$lr == cf$lc
+    ev <- function(ps) {
+      L <- matrix(0, q, q)
+      l <- ps[-(1:5)]
+      L[cbind(cf$lr, cf$lc)] <- ifelse(dl, exp(l), l)
+      glmmgee:::cpp_ordinal_loglik_re(y, X, cf$Z, rep(0, n), rep(1, n), st, 4L, ps[1:3], ps[4:5],
+                                      L, K, lk, NULL, cf$lr, cf$lc)
+    }
+    ps <- c(-1, 0.4, 2.1, 0.9, -0.4, ifelse(dl, log(0.8), 0.3))
+    num <- vapply(seq_along(ps), function(j) {
+      e <- replace(numeric(length(ps)), j, 1e-5)
+      (ev(ps + e)$loglik - ev(ps - e)$loglik) / 2e-5
+    }, 1)
+    r <- ev(ps)
+    expect_length(r$gradient, length(ps))
+    expect_lt(max(abs(r$gradient - num)), 1e-6 * max(abs(num)))
+  }
+  # Without lam_row / lam_col the value alone, the same value.
+  L0 <- matrix(c(0.8, 0.3, 0, 0.8), 2)
+  v <- glmmgee:::cpp_ordinal_loglik_re(y, X, cbind(1, d$x), rep(0, n), rep(1, n), st, 4L,
+                                       c(-1, 0.4, 2.1), c(0.9, -0.4), L0, 3L, 0L)
+  expect_null(v$gradient)
+  expect_error(glmmgee:::cpp_ordinal_loglik_re(y, X, cbind(1, d$x), rep(0, n), rep(1, n), st,
+                                               4L, c(-1, 0.4, 2.1), c(0.9, -0.4), L0, 3L, 0L,
+                                               NULL, 1:2, c(2L, 1L)),
+               "lower triangle")
+})
+
 test_that("random slopes: simulated truth recovered, a maximum, and the intercept model nested", {
   f <- slope_fits()
   for (fit in f[c("lap", "agq")]) {
