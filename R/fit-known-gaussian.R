@@ -77,7 +77,7 @@ check_memory <- function(bytes, what) {
 # Bytes as GB with enough digits for small requests (0.0012, not 0.0).
 format_gb <- function(bytes) {
   gb <- bytes / 2^30
-  if (gb >= 0.1) sprintf("%.1f", gb) else sprintf("%.2g", gb)
+  if (gb >= 0.1) sprintf("%.1f", gb) else formatC(gb, digits = 2L, format = "fg")
 }
 
 # The rotation: eigenvalues d of G, U'y, U'X, the complement's
