@@ -274,3 +274,18 @@ cpp_ordinal_loglik_re <- function(y, X, Z, offset, weights, start, J, theta, bet
     .Call(`_glmmgee_cpp_ordinal_loglik_re`, y, X, Z, offset, weights, start, J, theta, beta, Lambda, nAGQ, link, mode_start, lam_row, lam_col)
 }
 
+#' Nonzeros of the Cholesky factor of a symmetric sparse matrix (both
+#' triangles of its pattern given) under the AMD ordering.
+#' @noRd
+cpp_chol_factor_nnz <- function(A) {
+    .Call(`_glmmgee_cpp_chol_factor_nnz`, A)
+}
+
+#' Connected components of the graph of a square sparse matrix (an edge
+#' per nonzero off the diagonal), by union-find: a 1-based label per row,
+#' the labels numbered by first appearance.
+#' @noRd
+cpp_sparse_components <- function(A) {
+    .Call(`_glmmgee_cpp_sparse_components`, A)
+}
+

@@ -44,29 +44,12 @@ known_gaussian_multi_fit <- function(X, y, terms, reml) {
     r <- prof(t * scl)
     if (is.null(r) || !is.finite(r$loglik)) Inf else -r$loglik
   }
-  opt <- stats::nlminb(rep(1 / (J + 1), J), obj, lower = 0,
-                       control = list(rel.tol = 1e-10, eval.max = 400L, iter.max = 200L))
-  t_hat <- opt$par
-  singular <- t_hat < 1e-6
-  if (any(singular)) {
-    t0 <- replace(t_hat, singular, 0)
-    if (obj(t0) <= opt$objective + 1e-9) t_hat <- t0 else singular[] <- FALSE
-  }
-  lambda <- t_hat * scl
+  opt <- known_multi_search(obj, J)
+  singular <- opt$singular
+  lambda <- opt$t * scl
   best <- prof(lambda)
-  warn <- character()
-  # nlminb's own code is no verdict on a flat profile ("singular
-  # convergence" is common at the optimum): check the gradient instead.
-  free <- which(!singular)
-  gmax <- 0
-  for (j in free) {
-    h <- 1e-5 * max(t_hat[j], 1e-3)
-    e <- replace(numeric(J), j, h)
-    gmax <- max(gmax, abs(obj(t_hat + e) - obj(pmax(t_hat - e, 0))) / (2 * h) * max(t_hat[j], 1e-3))
-  }
-  if (gmax > 1e-3)
-    warn <- c(warn, sprintf("the optimizer stopped where the profiled log-likelihood still changes (scaled gradient %.2g): %s",
-                            gmax, opt$message))
+  warn <- opt$warn
+  gmax <- opt$gmax
   beta <- stats::setNames(drop(best$beta), colnames(X))
   vc <- best$s2e * chol2inv(chol(best$XtVX))
   dimnames(vc) <- list(names(beta), names(beta))
@@ -91,6 +74,33 @@ known_gaussian_multi_fit <- function(X, y, terms, reml) {
                       max_grad = gmax, warnings = warn))
 }
 
+# Minimizes obj(t) over the scaled variance ratios t >= 0 by nlminb from
+# equal shares; components that end near zero are set to zero when that is
+# no worse (a singular fit). nlminb's own code is no verdict on a flat
+# profile ("singular convergence" is common at the optimum): the scaled
+# gradient decides, and a warning says when it is not small.
+known_multi_search <- function(obj, J) {
+  opt <- stats::nlminb(rep(1 / (J + 1), J), obj, lower = 0,
+                       control = list(rel.tol = 1e-10, eval.max = 400L, iter.max = 200L))
+  t_hat <- opt$par
+  singular <- t_hat < 1e-6
+  if (any(singular)) {
+    t0 <- replace(t_hat, singular, 0)
+    if (obj(t0) <= opt$objective + 1e-9) t_hat <- t0 else singular[] <- FALSE
+  }
+  gmax <- 0
+  for (j in which(!singular)) {
+    h <- 1e-5 * max(t_hat[j], 1e-3)
+    e <- replace(numeric(J), j, h)
+    gmax <- max(gmax, abs(obj(t_hat + e) - obj(pmax(t_hat - e, 0))) / (2 * h) * max(t_hat[j], 1e-3))
+  }
+  warn <- if (gmax > 1e-3)
+    sprintf("the optimizer stopped where the profiled log-likelihood still changes (scaled gradient %.2g): %s",
+            gmax, opt$message)
+  list(t = t_hat, singular = singular, gmax = gmax, warn = as.character(warn),
+       iterations = opt$iterations, convergence = opt$convergence, message = opt$message)
+}
+
 # Covariance of (sd_1, ..., sd_J, log residual sd) from the observed
 # information of the ML log-likelihood, beta held at its estimate; rows of
 # components on the boundary are NA.
@@ -105,8 +115,12 @@ known_multi_varcov <- function(Gs, X, y, beta, sdg, lsig, singular) {
     if (is.null(R)) return(NA_real_)
     -sum(log(diag(R))) - 0.5 * sum(backsolve(R, r, transpose = TRUE)^2)
   }
-  th <- c(sdg, lsig)
-  free <- c(!singular, TRUE)
+  known_multi_hessian_cov(ll, c(sdg, lsig), c(!singular, TRUE))
+}
+
+# Inverse of minus the central-difference Hessian of ll at th over the
+# free components (NA rows and columns for the others).
+known_multi_hessian_cov <- function(ll, th, free) {
   k <- length(th)
   h <- 1e-4 * pmax(abs(th), 1e-2)
   H <- matrix(0, k, k)

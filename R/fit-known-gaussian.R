@@ -56,13 +56,28 @@ memory_available <- function() {
   }, error = function(e) NA_real_, warning = function(w) NA_real_)
 }
 
-# Refuses at once an allocation of `bytes` that cannot fit in free memory.
+# Refuses at once an allocation of `bytes` that cannot fit in free memory,
+# or beyond the option `glmmgee.memory_limit` (bytes) when it is set: a cap
+# below the machine's memory, for shared machines and for tests of the
+# refusal that must not allocate.
 check_memory <- function(bytes, what) {
   avail <- memory_available()
+  lim <- getOption("glmmgee.memory_limit")
+  if (!is.null(lim)) {
+    if (!is.numeric(lim) || length(lim) != 1L || is.na(lim) || lim <= 0)
+      stop("option 'glmmgee.memory_limit' must be one positive number of bytes", call. = FALSE)
+    avail <- if (is.finite(avail)) min(avail, lim) else lim
+  }
   if (is.finite(avail) && bytes > avail)
-    stop(sprintf("%s needs about %.1f GB of memory; %.1f GB are available",
-                 what, bytes / 2^30, avail / 2^30), call. = FALSE)
+    stop(sprintf("%s needs about %s GB of memory; %s GB are available",
+                 what, format_gb(bytes), format_gb(avail)), call. = FALSE)
   invisible(TRUE)
+}
+
+# Bytes as GB with enough digits for small requests (0.0012, not 0.0).
+format_gb <- function(bytes) {
+  gb <- bytes / 2^30
+  if (gb >= 0.1) sprintf("%.1f", gb) else formatC(gb, digits = 2L, format = "fg")
 }
 
 # The rotation: eigenvalues d of G, U'y, U'X, the complement's

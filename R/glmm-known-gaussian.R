@@ -1,8 +1,10 @@
 # glmm() for a gaussian model whose random-effect terms are all
 # known-covariance random intercepts: the formula front end of the spectral
-# rotation engine for one term (fit-known-gaussian.R) and of the dense
-# Cholesky route for several (fit-known-gaussian-multi.R), and the print
-# method that states ML or REML.
+# rotation engine for one term (fit-known-gaussian.R), of the sparse
+# Cholesky route for several sparse K (fit-known-gaussian-multi-sparse.R),
+# of the dense Cholesky route for several others
+# (fit-known-gaussian-multi.R), and the print method that states ML or
+# REML.
 
 # Does the known-covariance gaussian engine fit this model? Gaussian with the
 # identity link, every random-effect term a random intercept (1 | g) whose
@@ -42,6 +44,8 @@ glmm_known_gaussian <- function(formula, mf, family, nAGQ, control, start, covar
   fit <- if (length(terms) == 1L) {
     tm <- terms[[1L]]
     known_gaussian_fit(X, y, tm$index, tm$K, tm$kf, tm$g, REML)
+  } else if (known_terms_sparse(terms)) {
+    known_gaussian_multi_sparse_fit(X, y, terms, REML)
   } else {
     known_gaussian_multi_fit(X, y, terms, REML)
   }

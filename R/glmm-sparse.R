@@ -27,7 +27,11 @@
 #' (their random effects are predicted from the others through `K`), and
 #' must be symmetric positive semidefinite; it enters as \eqn{Z L} with
 #' \eqn{K = LL'} (a Cholesky factor, or from the eigen-decomposition when
-#' `K` is singular), and the reported variance is \eqn{\sigma^2}.
+#' `K` is singular), and the reported variance is \eqn{\sigma^2}. A sparse
+#' `K` keeps a sparse factor: its Cholesky factor under a fill-reducing
+#' ordering, or, when it is singular, one eigendecomposition per connected
+#' block of its graph (a singular block of more than 2,000 levels is refused:
+#' give it by [kfactor()] or make it positive definite).
 #'
 #' Gaussian models (identity link) whose random-effect terms are all
 #' known-covariance intercepts are fitted exactly, by maximum likelihood or
@@ -37,8 +41,19 @@
 #' observations per level) by the thin decomposition of the factor; with a
 #' sparse `K` (a `Matrix` class such as `dsCMatrix`) by a sparse Cholesky
 #' factorization of \eqn{\lambda ZKZ' + I} per evaluation, `K` never made
-#' dense. Several terms: a dense Cholesky factorization per evaluation. There one observation per
+#' dense. Several terms whose `K` are all sparse (an identity given as
+#' `Matrix::Diagonal()` included): a sparse Cholesky factorization of
+#' \eqn{I + \sum_j \lambda_j Z_j K_j Z_j'} per evaluation, its ordering and
+#' the size of its factor (a symbolic count) computed once, before it is
+#' allocated, no \eqn{n \times n} dense matrix anywhere and no factor of
+#' `K` needed (a singular sparse `K` is fine). Several terms otherwise: a
+#' dense Cholesky factorization per evaluation. There one observation per
 #' level is identified unless `K` is the identity.
+#'
+#' Memory is checked before each large allocation, from the sizes (and for
+#' a sparse factor from its symbolic count), against the free memory and the
+#' option `glmmgee.memory_limit` (bytes) when set; a request that cannot fit
+#' is refused at once with the size it needs.
 #'
 #' Otherwise a grouping factor with one level per observation is rejected
 #' where its variance is not identifiable: gaussian (confounded with the
@@ -72,6 +87,23 @@
 #'                data = cbpp, family = binomial, covariance = list(herd = K))
 #'   logLik(fitK)
 #' }
+#'
+#' # two sparse known covariances on the same cells (families of five and a
+#' # banded one), kept sparse: gaussian by a sparse Cholesky of V
+#' set.seed(1)
+#' nc <- 300
+#' cells <- paste0("c", seq_len(nc))
+#' fam <- (seq_len(nc) - 1) %/% 5
+#' Kf <- Matrix::Matrix(0.5 * outer(fam, fam, "==") + diag(0.5, nc), sparse = TRUE)
+#' Kb <- Matrix::bandSparse(nc, k = 0:2, diagonals = list(rep(1, nc), rep(0.5, nc - 1),
+#'                          rep(0.1, nc - 2)), symmetric = TRUE)
+#' dimnames(Kf) <- dimnames(Kb) <- list(cells, cells)
+#' cd <- data.frame(cell = cells, space = cells, x = rnorm(nc))
+#' cd$y <- cd$x + 1.2 * rnorm(nc / 5)[fam + 1] + rnorm(nc)
+#' f2 <- glmm(y ~ x + (1 | cell) + (1 | space), data = cd,
+#'            covariance = list(cell = Kf, space = Kb))
+#' f2$optinfo$method
+#' variance_shares(f2)
 #' @name glmm-several-terms
 NULL
 

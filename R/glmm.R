@@ -145,7 +145,14 @@
 #'   `K` or a factor is fitted by a dense Laplace engine in the space of the
 #'   factor (`K` is never formed; the log-likelihood is the Laplace one, as
 #'   `glmer()` reports it for the design \eqn{ZL}); a sparse `K` keeps the
-#'   sparse engine.
+#'   sparse engine, with a sparse factor of `K`. Several terms with sparse
+#'   `K` (e.g. a pedigree and a compactly supported spatial covariance on the
+#'   same cells) stay sparse end to end: gaussian models by a sparse
+#'   Cholesky factorization of the marginal covariance (exact ML or REML),
+#'   other families by the sparse Laplace engine. The memory a fit needs is
+#'   estimated before it is allocated and a request that cannot fit (or
+#'   exceeds `options(glmmgee.memory_limit =)`, in bytes) is refused with
+#'   the size it needs.
 #' @param ranef_dist The distribution of a random intercept on one grouping
 #'   factor: `"normal"` (the default), `"bridge"` (logit link; marginal
 #'   coefficients exactly \eqn{\phi\beta}) or `"nonparametric"` (mass

@@ -145,15 +145,25 @@ check_covariance_arg <- function(covariance, gnames, cnms) {
 
 # A factor L with K = L L' (sparse Cholesky when K is positive definite,
 # else from the eigen-decomposition), after checking that K is symmetric
-# and positive semidefinite.
+# and positive semidefinite. A sparse K keeps a sparse factor: its
+# Cholesky factor under a fill-reducing ordering, or, when K is singular,
+# one eigendecomposition per connected block (sparse_singular_factor()).
 covariance_factor <- function(K, g) {
   sc <- max(abs(as.numeric(Matrix::diag(K))), 1e-300)
   if (max(abs(K - Matrix::t(K))) > 1e-8 * sc)
     stop(sprintf("'covariance$%s' is not symmetric", g), call. = FALSE)
   if (inherits(K, "sparseMatrix")) {
     Ks <- Matrix::forceSymmetric(methods::as(K, "CsparseMatrix"))
-    R <- tryCatch(Matrix::chol(Ks), error = function(e) NULL)
-    if (!is.null(R)) return(methods::as(Matrix::t(R), "CsparseMatrix"))
+    nnzL <- cpp_chol_factor_nnz(as_dgc(Ks))
+    check_memory(2 * 12 * nnzL, sprintf("the sparse factor of 'covariance$%s' (%d x %d, %.3g nonzeros)",
+                                        g, nrow(K), nrow(K), nnzL))
+    # K = P' L L' P: the factor P' L, as sparse as the ordering allows
+    ch <- tryCatch(Matrix::Cholesky(Ks, perm = TRUE, LDL = FALSE, super = FALSE),
+                   error = function(e) NULL, warning = function(w) NULL)
+    if (!is.null(ch))
+      return(methods::as(Matrix::crossprod(methods::as(ch, "pMatrix"), methods::as(ch, "Matrix")),
+                         "CsparseMatrix"))
+    return(sparse_singular_factor(Ks, g))
   } else {
     R <- tryCatch(chol(unname(K)), error = function(e) NULL)
     if (!is.null(R)) return(methods::as(Matrix::Matrix(t(R), sparse = TRUE), "CsparseMatrix"))
@@ -164,6 +174,43 @@ covariance_factor <- function(K, g) {
                  g, min(e$values)), call. = FALSE)
   L <- e$vectors %*% diag(sqrt(pmax(e$values, 0)), nrow(K))
   methods::as(Matrix::Matrix(L, sparse = TRUE), "CsparseMatrix")
+}
+
+# A sparse K that is not positive definite (e.g. identical twins, a
+# singular genomic block): one eigendecomposition per connected block of
+# its graph, so the factor is as sparse as the blocks. A block too large
+# for a dense eigendecomposition is refused, saying what to give instead.
+sparse_singular_factor <- function(Ks, g, max_block = 2000L) {
+  comp <- cpp_sparse_components(as_dgc(Ks))
+  sizes <- tabulate(comp)
+  if (max(sizes) > max_block)
+    stop(sprintf(paste0("'covariance$%s' is sparse but not positive definite, and one connected block ",
+                        "of it has %d levels: too many for the dense eigendecomposition its factor ",
+                        "then needs (at most %d); give it as kfactor(L) with K = L L', or make it ",
+                        "positive definite"), g, max(sizes), max_block), call. = FALSE)
+  check_memory(8 * 3 * max(sizes)^2 + 12 * sum(as.numeric(sizes)^2),
+               sprintf("the factor of 'covariance$%s' by blocks (largest %d levels)", g, max(sizes)))
+  ii <- jj <- integer()
+  xx <- numeric()
+  col0 <- 0L
+  scale <- max(abs(Matrix::diag(Ks)))
+  for (cc in seq_along(sizes)) {
+    idx <- which(comp == cc)
+    e <- eigen(as.matrix(Ks[idx, idx, drop = FALSE]), symmetric = TRUE)
+    if (min(e$values) < -1e-8 * max(abs(e$values), scale))
+      stop(sprintf("'covariance$%s' is not positive semidefinite (smallest eigenvalue %.3g)",
+                   g, min(e$values)), call. = FALSE)
+    keep <- which(e$values > 1e-10 * scale)
+    if (!length(keep)) next
+    B <- e$vectors[, keep, drop = FALSE] %*% diag(sqrt(e$values[keep]), length(keep))
+    ii <- c(ii, rep(idx, length(keep)))
+    jj <- c(jj, rep(col0 + seq_along(keep), each = length(idx)))
+    xx <- c(xx, as.numeric(B))
+    col0 <- col0 + length(keep)
+  }
+  # columns beyond the rank stay empty so that the factor is square (the
+  # engine's layout has one random effect per level)
+  Matrix::sparseMatrix(i = ii, j = jj, x = xx, dims = c(nrow(Ks), nrow(Ks)))
 }
 
 # A grouping factor with one level per observation (among rows with positive

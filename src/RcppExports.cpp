@@ -931,6 +931,28 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_chol_factor_nnz
+double cpp_chol_factor_nnz(Eigen::MappedSparseMatrix<double> A);
+RcppExport SEXP _glmmgee_cpp_chol_factor_nnz(SEXP ASEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::MappedSparseMatrix<double> >::type A(ASEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_chol_factor_nnz(A));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_sparse_components
+Rcpp::IntegerVector cpp_sparse_components(Eigen::MappedSparseMatrix<double> A);
+RcppExport SEXP _glmmgee_cpp_sparse_components(SEXP ASEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::MappedSparseMatrix<double> >::type A(ASEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_components(A));
+    return rcpp_result_gen;
+END_RCPP
+}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_glm_sums", (DL_FUNC) &_glmmgee_cpp_agq_glm_sums, 2},
@@ -998,6 +1020,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_ordinal_loglik", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik, 15},
     {"_glmmgee_cpp_ordinal_scores", (DL_FUNC) &_glmmgee_cpp_ordinal_scores, 4},
     {"_glmmgee_cpp_ordinal_loglik_re", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik_re, 15},
+    {"_glmmgee_cpp_chol_factor_nnz", (DL_FUNC) &_glmmgee_cpp_chol_factor_nnz, 1},
+    {"_glmmgee_cpp_sparse_components", (DL_FUNC) &_glmmgee_cpp_sparse_components, 1},
     {NULL, NULL, 0}
 };
 
