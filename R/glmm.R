@@ -401,7 +401,7 @@ new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
     Z = if (!identical(cn, "(Intercept)")) Z,
     model = mf, terms = mt,
     xlevels = stats::.getXlevels(mt, mf), contrasts = attr(X, "contrasts"),
-    re_formula = lapply(reformulas::findbars(formula), function(b) b[[2L]]),
+    re_formula = lapply(find_bars(formula), function(b) b[[2L]]),
     na.action = attr(mf, "na.action"),
     nAGQ = fit$nAGQ, singular = fit$singular, gradient = fit$gradient,
     hessian = fit$hessian, optinfo = fit$optinfo),
