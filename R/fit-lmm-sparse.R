@@ -17,8 +17,7 @@ lmm_sparse_scales <- function(Z, re) {
   for (tm in re$terms) {
     q <- length(tm$cnames)
     nl <- length(tm$columns) %/% q
-    lt <- which(lower.tri(diag(q), diag = TRUE), arr.ind = TRUE)
-    lt <- lt[order(lt[, 2L], lt[, 1L]), , drop = FALSE]
+    lt <- do.call(cbind, block_pattern(q))
     for (j in seq_len(q)) {
       cols <- tm$columns[j + (seq_len(nl) - 1L) * q]
       s <- sqrt(mean(cs[cols]^2))

@@ -373,8 +373,9 @@ new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
   # q x q matrix per row, and vec(L V L') = (L %x% L) vec(V), one matrix
   # product (the q^4 loop over columns it replaces cost a third of a
   # structured fit with 6 random effects).
+  LL <- t(kronecker(Lam, Lam))
   to_bvar <- function(V) {
-    out <- V %*% t(kronecker(Lam, Lam))
+    out <- V %*% LL
     arr <- array(t(out), c(q, q, M), dimnames = list(cn, cn, lev))
     arr
   }

@@ -60,8 +60,7 @@ sparse_re_terms <- function(formula, mf, covariance = NULL, direct = TRUE) {
       Zt <- if (is.null(rt$Ztlist)) indicator_columns(fac, rows) else Matrix::t(rt$Ztlist[[t]])
       lev <- levels(fac)
       nl <- length(lev)
-      lt <- which(lower.tri(diag(q), diag = TRUE), arr.ind = TRUE)
-      lt <- lt[order(lt[, 2L], lt[, 1L]), , drop = FALSE]
+      lt <- do.call(cbind, block_pattern(q))
       base <- colpos + (seq_len(nl) - 1L) * q
       lam_row <- c(lam_row, rep(base, each = nrow(lt)) + lt[, 1L])
       lam_col <- c(lam_col, rep(base, each = nrow(lt)) + lt[, 2L])

@@ -57,7 +57,7 @@ eval_grouping <- function(expr, data, env) {
     data[] <- lapply(data, function(v) if (is.factor(v)) v else factor(v))
   } else if (is.data.frame(data)) {
     chr <- vapply(data, is.character, TRUE)
-    data[chr] <- lapply(data[chr], factor)
+    if (any(chr)) data[chr] <- lapply(data[chr], factor)
   }
   eval(expr, data, env)
 }
