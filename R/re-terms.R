@@ -80,25 +80,26 @@ frame_bars <- function(bars, mf) {
   })
 }
 
-# reformulas::findbars() remembered for the last few formulas. It is a
+# reformulas::findbars() remembered for the last few formulas (front_cache
+# also keeps an empty sparse matrix, empty_dgc()). findbars() is a
 # function of the formula's expression alone, and costs about 0.9 ms (it
 # expands grouping variables through terms() and parse()), while one
 # glmm() call used to run it three to five times on the same formula (the
 # route choice, the terms, the fitted object), a third of a small REML fit.
 # The key is the expression without attributes, so the cache holds no
 # environment (and no data captured by one). Returns what findbars() returns.
-bars_cache <- new.env(parent = emptyenv())
-bars_cache$keys <- list()
-bars_cache$values <- list()
+front_cache <- new.env(parent = emptyenv())
+front_cache$keys <- list()
+front_cache$values <- list()
 find_bars <- function(formula) {
   key <- formula
   attributes(key) <- NULL
-  keys <- bars_cache$keys
+  keys <- front_cache$keys
   for (k in seq_along(keys))
-    if (identical(keys[[k]], key)) return(bars_cache$values[[k]])
+    if (identical(keys[[k]], key)) return(front_cache$values[[k]])
   bars <- reformulas::findbars(formula)
   keep <- seq_len(min(length(keys), 7L))
-  bars_cache$keys <- c(list(key), keys[keep])
-  bars_cache$values <- c(list(bars), bars_cache$values[keep])
+  front_cache$keys <- c(list(key), keys[keep])
+  front_cache$values <- c(list(bars), front_cache$values[keep])
   bars
 }
