@@ -105,8 +105,11 @@
 #'   several terms (crossed, nested, random slopes) lmer's profiled criterion
 #'   of the penalized least squares formulation is minimized over the
 #'   relative covariance factor alone (a sparse Cholesky factorization per
-#'   evaluation, its ordering computed once); gaussian ML fits with several
-#'   terms and no `start` take the same route.
+#'   evaluation, its ordering computed once), from lme4's start or from
+#'   `start` (the vector of the several-terms engine: fixed effects, the free
+#'   entries of \eqn{\Lambda}, log sigma; only \eqn{\Lambda / \sigma} is
+#'   used, since beta and sigma are profiled out); gaussian ML fits with
+#'   several terms and no `start` take the same route.
 #'   `logLik()` is then the restricted log-likelihood (as lmer's),
 #'   `logLik(fit, REML = FALSE)` the log-likelihood at the REML estimates, and
 #'   [anova()] between fits with different fixed effects refits them by ML.
