@@ -50,7 +50,7 @@ compare_views <- function(x, y = NULL, data, family = gaussian(), id = NULL,
   if (inherits(x, "formula")) {
     if (missing(data)) stop("'data' is needed to fit the models of the formula", call. = FALSE)
     if (!is.null(y)) stop("'y' must be NULL when 'x' is a formula", call. = FALSE)
-    bars <- reformulas::findbars(x)
+    bars <- find_bars(x)
     if (!length(bars))
       stop("'x': the formula has no random-effect term such as (1 | id)", call. = FALSE)
     g <- glmm(x, data = data, family = family, nAGQ = nAGQ)

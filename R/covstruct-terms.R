@@ -4,8 +4,12 @@
 # (splitForm, the parser glmmTMB uses).
 
 # Whether a formula names a structure other than the unstructured default.
+# A structure is a call of that name, so a formula that never names one
+# (all.names()) has none: reformulas::anySpecial() is asked only otherwise.
 has_covstruct <- function(formula) {
-  isTRUE(reformulas::anySpecial(formula, setdiff(covstruct_kinds, "us")))
+  kinds <- setdiff(covstruct_kinds, "us")
+  if (!any(kinds %in% all.names(formula))) return(FALSE)
+  isTRUE(reformulas::anySpecial(formula, kinds))
 }
 
 # The formula the model frame is built from: structures replaced by

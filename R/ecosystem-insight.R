@@ -47,7 +47,7 @@ find_formula.glmmgee_glmm <- function(x, verbose = TRUE, ...) {
   f <- formula(x)
   cond <- reformulas::nobars(f)
   environment(cond) <- environment(f)
-  bars <- reformulas::findbars(f)
+  bars <- find_bars(f)
   random <- lapply(bars, function(b) stats::as.formula(call("~", b), env = environment(f)))
   if (length(random) == 1L) random <- random[[1L]]
   structure(list(conditional = cond, random = random), class = c("insight_formula", "list"))

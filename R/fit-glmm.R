@@ -199,16 +199,18 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
 # No NA, NaN or Inf, without the n x p logical matrices of any(!is.finite(x)).
 all_finite <- function(x) !anyNA(x) && (!length(x) || all(is.finite(range(x))))
 
+# The free entries of a block-diagonal lower-triangular factor with blocks
+# of `sizes`: row and column of each, block by block, column-major within a
+# block (the order of `which(lower.tri(diag(q), diag = TRUE))`). Built by
+# rep()/sequence() rather than which(arr.ind = TRUE) and order(), which the
+# fitted objects' constructors ran once per term.
 block_pattern <- function(sizes) {
-  rows <- cols <- integer()
-  off <- 0L
-  for (s in sizes) {
-    for (cc in seq_len(s)) for (rr in cc:s) {
-      rows <- c(rows, off + rr); cols <- c(cols, off + cc)
-    }
-    off <- off + s
-  }
-  list(row = rows, col = cols)
+  sizes <- as.integer(sizes)
+  if (!length(sizes)) return(list(row = integer(), col = integer()))
+  off <- rep(c(0L, cumsum(sizes)[-length(sizes)]), (sizes * (sizes + 1L)) %/% 2L)
+  cc <- unlist(lapply(sizes, function(s) rep(seq_len(s), s:1)), use.names = FALSE)
+  rr <- unlist(lapply(sizes, function(s) sequence(s:1, from = seq_len(s))), use.names = FALSE)
+  list(row = off + rr, col = off + cc)
 }
 
 #' Default number of quadrature points

@@ -17,8 +17,7 @@ lmm_sparse_scales <- function(Z, re) {
   for (tm in re$terms) {
     q <- length(tm$cnames)
     nl <- length(tm$columns) %/% q
-    lt <- which(lower.tri(diag(q), diag = TRUE), arr.ind = TRUE)
-    lt <- lt[order(lt[, 2L], lt[, 1L]), , drop = FALSE]
+    lt <- do.call(cbind, block_pattern(q))
     for (j in seq_len(q)) {
       cols <- tm$columns[j + (seq_len(nl) - 1L) * q]
       s <- sqrt(mean(cs[cols]^2))
@@ -101,7 +100,11 @@ lmm_sparse_loglik <- function(st, par, reml) {
   -0.5 * (e$ldL2 + (if (reml) e$ldRX2 else 0) + df * log(2 * pi * s^2) + e$pwrss / s^2 - st$logw)
 }
 
-lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control) {
+# `start`: NULL (lme4's start, the identity factor on the scaled design) or
+# the sparse engine's parameter vector (fixed effects, Lambda's entries,
+# log sigma; glmm_sparse_fit()'s `start`), of which only Lambda / sigma is
+# used: the criterion profiles beta and sigma out.
+lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NULL) {
   p <- ncol(X)
   check_full_rank(X)
   n <- sum(weights > 0)
@@ -113,7 +116,15 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control) {
   logw <- st$logw
   f <- function(th) lmm_sparse_deviance(cpp_lmmsp_eval(eng, th, FALSE), n, p, logw, reml)
   lower <- re$lower
-  opt <- lmm_sparse_optimize(f, lower, ifelse(lower == 0, 1, 0))
+  th0 <- ifelse(lower == 0, 1, 0)
+  if (!is.null(start)) {
+    k <- p + re$ntheta + 1L
+    if (!is.numeric(start) || length(start) != k || !all(is.finite(start)))
+      stop(sprintf("'start' for a linear mixed model with several random-effect terms must be a finite numeric vector of length %d (fixed effects, covariance parameters, log sigma)",
+                   k), call. = FALSE)
+    th0 <- pmax(start[p + seq_len(re$ntheta)] / exp(start[[k]]) * st$scale, lower)
+  }
+  opt <- lmm_sparse_optimize(f, lower, th0)
   ev <- cpp_lmmsp_eval(eng, opt$theta, TRUE)
   if (!isTRUE(ev$ok)) stop("the LMM criterion is not finite at the optimum", call. = FALSE)
   df <- if (reml) n - p else n

@@ -180,8 +180,7 @@ sparse_restart_point <- function(re, p, theta, on_boundary, size, corr) {
       next
     }
     q <- length(tm$cnames)
-    lt <- which(lower.tri(diag(q), diag = TRUE), arr.ind = TRUE)
-    lt <- lt[order(lt[, 2L], lt[, 1L]), , drop = FALSE]
+    lt <- do.call(cbind, block_pattern(q))
     theta <- restart_lambda(theta, on_boundary, size, corr, lt[, 1L], lt[, 2L], at)
   }
   theta
@@ -246,15 +245,15 @@ sparse_term_summaries <- function(re, lam, modes, eng, theta) {
                     condvar = array(cv, c(1L, 1L, nl), dimnames = list(tm$cnames, tm$cnames, tm$levels)))))
     }
     Lam <- matrix(0, q, q, dimnames = list(tm$cnames, tm$cnames))
-    lt <- which(lower.tri(Lam, diag = TRUE), arr.ind = TRUE)
-    lt <- lt[order(lt[, 2L], lt[, 1L]), , drop = FALSE]
-    Lam[lt] <- lam[tm$par]
+    Lam[do.call(cbind, block_pattern(q))] <- lam[tm$par]
     B <- matrix(modes$b[cols], nl, q, byrow = TRUE, dimnames = list(tm$levels, tm$cnames))
     # H^{-1} blocks of each level, q x q, column-major in the rows of Vu.
     first <- cols[1L] + (seq_len(nl) - 1L) * q
-    ac <- expand.grid(a = seq_len(q), c = seq_len(q))
-    Vu <- matrix(hinv_at(rep(first, q * q) + rep(ac$a - 1L, each = nl),
-                         rep(first, q * q) + rep(ac$c - 1L, each = nl)), nl, q * q)
+    # (a, c) over the q x q block, column-major (a varies fastest).
+    ac_a <- rep(seq_len(q), q)
+    ac_c <- rep(seq_len(q), each = q)
+    Vu <- matrix(hinv_at(rep(first, q * q) + rep(ac_a - 1L, each = nl),
+                         rep(first, q * q) + rep(ac_c - 1L, each = nl)), nl, q * q)
     Vb <- Vu %*% t(kronecker(Lam, Lam))
     c(tm[setdiff(names(tm), "kfactor")],
       list(Lambda = Lam, D = Lam %*% t(Lam), b = B,
@@ -304,7 +303,7 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
     fitted.values = fit$family$linkinv(eta),
     y = y, prior.weights = weights, offset = offset, X = X, model = mf, terms = mt,
     xlevels = stats::.getXlevels(mt, mf), contrasts = attr(X, "contrasts"),
-    re_formula = lapply(reformulas::findbars(formula), function(bb) bb[[2L]]),
+    re_formula = lapply(find_bars(formula), function(bb) bb[[2L]]),
     na.action = attr(mf, "na.action"), nAGQ = 1L, singular = fit$singular,
     gradient = fit$gradient, hessian = fit$hessian, optinfo = fit$optinfo),
     class = c("glmmgee_glmm_sparse", "glmmgee_glmm"))

@@ -12,7 +12,7 @@
 use_known_gaussian <- function(formula, family, covariance) {
   if (!length(covariance) || family$family != "gaussian" || family$link != "identity")
     return(FALSE)
-  bars <- reformulas::findbars(formula)
+  bars <- find_bars(formula)
   gs <- vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), "")
   length(bars) >= 1L && all(vapply(bars, function(b) identical(b[[2L]], 1), TRUE)) &&
     !anyDuplicated(gs) && setequal(gs, names(covariance))
@@ -26,7 +26,7 @@ glmm_known_gaussian <- function(formula, mf, family, nAGQ, control, start, covar
   if (!is.null(start))
     stop("'start' is not used for a gaussian model with a known covariance (the variance ratio is searched over its whole range)",
          call. = FALSE)
-  terms <- lapply(reformulas::findbars(formula), known_term, covariance = covariance, mf = mf)
+  terms <- lapply(find_bars(formula), known_term, covariance = covariance, mf = mf)
   fx <- fixed_design(formula, mf, fenv)
   X <- fx$X
   rc <- checked_response(mf, X, family, formula)

@@ -6,7 +6,7 @@
 # Does the known-covariance Laplace engine fit this model?
 use_known_laplace <- function(formula, family, covariance) {
   if (!length(covariance) || is.null(known_laplace_family(family))) return(FALSE)
-  bars <- reformulas::findbars(formula)
+  bars <- find_bars(formula)
   if (length(bars) != 1L || !identical(bars[[1L]][[2L]], 1)) return(FALSE)
   g <- paste(deparse(bars[[1L]][[3L]]), collapse = "")
   cv <- covariance[[g]]
@@ -21,7 +21,7 @@ glmm_known_laplace <- function(formula, mf, family, nAGQ, control, start, covari
          call. = FALSE)
   if (!is.null(start))
     stop("'start' is not used for a model with a known covariance", call. = FALSE)
-  tm <- known_term(reformulas::findbars(formula)[[1L]], covariance, mf)
+  tm <- known_term(find_bars(formula)[[1L]], covariance, mf)
   fx <- fixed_design(formula, mf, fenv)
   X <- fx$X
   rc <- checked_response(mf, X, family, formula)

@@ -98,7 +98,7 @@ glmm_ordinal <- function(formula, mf, family, nAGQ, control, start, covariance, 
   if (!is.null(covariance))
     stop("'covariance': known covariances are not available for cumulative link models",
          call. = FALSE)
-  bars <- reformulas::findbars(formula)
+  bars <- find_bars(formula)
   gnames <- unique(vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), ""))
   if (!length(gnames))
     stop("cumulative link mixed models need a random-effect term such as (1 | g); the formula has none",

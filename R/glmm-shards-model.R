@@ -92,7 +92,7 @@ new_glmm_sharded <- function(fit, mod, p2, agreed, formula, fixed, fenv, call) {
                  mean = to_b(s$post_mean), var = to_bvar(s$post_var)),
     cluster_loglik = stats::setNames(s$loglik, lev),
     terms = mt, frame_prototype = proto, xlevels = stats::.getXlevels(mt, proto), contrasts = p2[[1L]]$contrasts,
-    re_formula = lapply(reformulas::findbars(formula), function(b) b[[2L]]),
+    re_formula = lapply(find_bars(formula), function(b) b[[2L]]),
     nAGQ = fit$nAGQ, singular = fit$singular, gradient = fit$gradient,
     hessian = fit$hessian, optinfo = fit$optinfo,
     distributed = c(fit$distributed, list(rows_read = agreed$rows, rows_used = agreed$kept))),

@@ -104,7 +104,7 @@ glmm_shards <- function(formula, files, family = gaussian(), nAGQ = NULL, worker
   fixed <- formula
   fixed[[3L]] <- reformulas::nobars(formula[[3L]]) %||% 1
   environment(fixed) <- fenv
-  bars <- reformulas::findbars(formula)
+  bars <- find_bars(formula)
   dspec <- list(levels = agreed$levels, group = gname, family = family,
                 group_levels = agreed$clusters, max_patterns = 5000L,
                 fixed_terms = stats::delete.response(stats::terms(fixed)),
@@ -151,7 +151,7 @@ shard_format <- function(files, format) {
 # One grouping factor, named by one variable: the likelihood is then a sum
 # over its clusters and so over shards of whole clusters.
 shard_group_name <- function(formula) {
-  bars <- reformulas::findbars(formula)
+  bars <- find_bars(formula)
   if (!length(bars))
     stop("the formula has no random-effects term such as (1 | group)", call. = FALSE)
   g <- unique(vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), ""))

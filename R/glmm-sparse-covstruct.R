@@ -14,7 +14,7 @@ covstruct_split <- function(formula) {
   kinds <- character()
   for (k in seq_along(sp$reTrmFormulas)) {
     bk <- sp$reTrmFormulas[[k]]
-    ex <- reformulas::findbars(call("(", bk))
+    ex <- find_bars(call("(", bk))
     kind <- sp$reTrmClasses[k]
     if (kind != "us" && length(ex) != 1L)
       stop(sprintf(paste0("%s(%s): a covariance structure applies to one term on one grouping ",

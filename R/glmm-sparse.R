@@ -148,16 +148,13 @@ lmm_sparse_wanted <- function(family, nAGQ, REML) {
 }
 
 glmm_lmm_sparse <- function(formula, mf, family, control, start, mc, fenv, REML) {
-  if (!is.null(start))
-    stop("'start' is not used with REML = TRUE for several random-effect terms: the restricted criterion is searched from lme4's start",
-         call. = FALSE)
   re <- sparse_re_terms(formula, mf, NULL)
   fx <- fixed_design(formula, mf, fenv)
   rc <- checked_response(mf, fx$X, family, formula)
   resp <- rc$resp
   extra_warn <- check_obs_level_effects(re$flist, family, resp$weights)
   sep <- separation_record(fx$X, resp$y, resp$weights, family, "glmm")
-  fit <- lmm_sparse_fit(fx$X, resp$y, re, resp$weights, rc$offset, REML, control)
+  fit <- lmm_sparse_fit(fx$X, resp$y, re, resp$weights, rc$offset, REML, control, start)
   obj <- new_glmm_sparse(fit, X = fx$X, y = resp$y, weights = resp$weights, offset = rc$offset,
                          re = re, mf = mf, mt = fx$mt, call = mc, formula = formula)
   if (REML) {

@@ -97,14 +97,14 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
   has_disp <- !is_trivial_disp(dispformula)
   # Random effects in the zero part (glmm-zire.R): its bar terms are set
   # aside here and the fixed part goes on as an ordinary ziformula.
-  zi_bars <- if (has_zi) reformulas::findbars(ziformula)
+  zi_bars <- if (has_zi) find_bars(ziformula)
   check_zi_correlated(zi_correlated, length(zi_bars) > 0L)
   zi_full <- ziformula
   if (length(zi_bars)) ziformula <- zi_fixed_formula(ziformula)
   for (part in list(list(ziformula, "ziformula"), list(dispformula, "dispformula"))) {
     f <- part[[1L]]
     if (is.null(f)) next
-    if (length(reformulas::findbars(f)))
+    if (length(find_bars(f)))
       stop(sprintf("'%s': random effects in the %s model are not supported (only fixed effects)",
                    part[[2L]], if (part[[2L]] == "ziformula") "zero-inflation" else "dispersion"),
            call. = FALSE)

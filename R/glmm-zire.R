@@ -36,7 +36,7 @@ check_zire_model <- function(formula, zi_bars, family, sparse, has_disp) {
     stop(sprintf("'ziformula': random effects in the zero part are available for poisson and nbinom2 counts (zero-inflated or hurdle), not %s",
                  family$family), call. = FALSE)
   gz <- unique(vapply(zi_bars, function(b) paste(deparse(b[[3L]]), collapse = ""), ""))
-  gc <- unique(vapply(reformulas::findbars(formula), function(b) paste(deparse(b[[3L]]), collapse = ""), ""))
+  gc <- unique(vapply(find_bars(formula), function(b) paste(deparse(b[[3L]]), collapse = ""), ""))
   if (length(gz) != 1L || !identical(gz, gc))
     stop(sprintf("'ziformula': the zero part's random effects must use the conditional part's grouping factor (%s), not %s",
                  paste(gc, collapse = ", "), paste(gz, collapse = ", ")), call. = FALSE)
@@ -87,7 +87,7 @@ zire_object <- function(fit, X, y, weights, offset, re, zre, mf, mt, call, formu
   obj$pattern <- block_pattern(re$block_sizes)
   obj$ranef <- sub_re(ic)
   obj$Z <- if (!identical(re$cnames, "(Intercept)")) re$Z
-  obj$re_formula <- lapply(reformulas::findbars(formula), function(b) b[[2L]])
+  obj$re_formula <- lapply(find_bars(formula), function(b) b[[2L]])
   obj$zire <- zpart
   obj
 }
@@ -234,7 +234,7 @@ ranef_part <- function(object, type, condVar) {
 is_no_re <- function(re.form) {
   if (is.null(re.form)) return(FALSE)
   if (length(re.form) == 1L && !is.language(re.form) && is.na(re.form)) return(TRUE)
-  inherits(re.form, "formula") && !length(reformulas::findbars(re.form))
+  inherits(re.form, "formula") && !length(find_bars(re.form))
 }
 
 # simulate(): both parts' linear predictors with new random effects drawn

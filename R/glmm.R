@@ -105,8 +105,11 @@
 #'   several terms (crossed, nested, random slopes) lmer's profiled criterion
 #'   of the penalized least squares formulation is minimized over the
 #'   relative covariance factor alone (a sparse Cholesky factorization per
-#'   evaluation, its ordering computed once); gaussian ML fits with several
-#'   terms and no `start` take the same route.
+#'   evaluation, its ordering computed once), from lme4's start or from
+#'   `start` (the vector of the several-terms engine: fixed effects, the free
+#'   entries of \eqn{\Lambda}, log sigma; only \eqn{\Lambda / \sigma} is
+#'   used, since beta and sigma are profiled out); gaussian ML fits with
+#'   several terms and no `start` take the same route.
 #'   `logLik()` is then the restricted log-likelihood (as lmer's),
 #'   `logLik(fit, REML = FALSE)` the log-likelihood at the REML estimates, and
 #'   [anova()] between fits with different fixed effects refits them by ML.
@@ -382,8 +385,9 @@ new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
   # q x q matrix per row, and vec(L V L') = (L %x% L) vec(V), one matrix
   # product (the q^4 loop over columns it replaces cost a third of a
   # structured fit with 6 random effects).
+  LL <- t(kronecker(Lam, Lam))
   to_bvar <- function(V) {
-    out <- V %*% t(kronecker(Lam, Lam))
+    out <- V %*% LL
     arr <- array(t(out), c(q, q, M), dimnames = list(cn, cn, lev))
     arr
   }
@@ -410,7 +414,7 @@ new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
     Z = if (!identical(cn, "(Intercept)")) Z,
     model = mf, terms = mt,
     xlevels = stats::.getXlevels(mt, mf), contrasts = attr(X, "contrasts"),
-    re_formula = lapply(reformulas::findbars(formula), function(b) b[[2L]]),
+    re_formula = lapply(find_bars(formula), function(b) b[[2L]]),
     na.action = attr(mf, "na.action"),
     nAGQ = fit$nAGQ, singular = fit$singular, gradient = fit$gradient,
     hessian = fit$hessian, optinfo = fit$optinfo),

@@ -289,7 +289,7 @@ terms.glmmgee_glmm <- function(x, ...) {
   tt <- x$terms
   # The fixed-effects terms (as lme4's terms(fixed.only = TRUE)), carrying
   # the random-effect terms for formula() (see above).
-  attr(tt, "random_terms") <- reformulas::findbars(formula(x))
+  attr(tt, "random_terms") <- find_bars(formula(x))
   tt
 }
 

@@ -213,6 +213,12 @@ with_predvars <- function(tt, mf) {
   ft <- attr(mf, "terms")
   pv <- attr(ft, "predvars")
   if (is.null(pv)) return(tt)
+  # No data-dependent transformation in the frame: every variable is its
+  # own predvar, which is what the matching below would give.
+  if (identical(pv, attr(ft, "variables"))) {
+    attr(tt, "predvars") <- attr(tt, "variables")
+    return(tt)
+  }
   key <- function(v) vapply(as.list(v)[-1L], function(e) paste(deparse(e, 500L), collapse = ""), "")
   m <- match(key(attr(tt, "variables")), key(attr(ft, "variables")))
   # A variable the frame does not list under the same expression (a `.`

@@ -110,13 +110,13 @@ check_flag <- function(x, arg) {
 
 # Indices of the model's random-effect terms kept by re.form.
 selected_bars <- function(object, re.form) {
-  model_bars <- reformulas::findbars(object$formula)
+  model_bars <- find_bars(object$formula)
   all_bars <- seq_along(model_bars)
   if (is.null(re.form)) return(all_bars)
   if (length(re.form) == 1L && !is.language(re.form) && is.na(re.form)) return(integer())
   if (!inherits(re.form, "formula"))
     stop("'re.form' must be NULL, NA or a formula such as ~ 0 or ~ (1 | g)", call. = FALSE)
-  want <- reformulas::findbars(re.form)
+  want <- find_bars(re.form)
   if (!length(want)) return(integer())
   key <- function(b) paste(deparse(b, width.cutoff = 500L), collapse = "")
   idx <- match(vapply(want, key, ""), vapply(model_bars, key, ""))

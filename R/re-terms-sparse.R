@@ -12,7 +12,7 @@
 
 # Does this formula (with these known covariances) need the sparse engine?
 needs_sparse_engine <- function(formula, covariance) {
-  bars <- reformulas::findbars(formula)
+  bars <- find_bars(formula)
   gnames <- vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), "")
   length(unique(gnames)) > 1L || length(covariance) > 0L
 }
@@ -20,7 +20,7 @@ needs_sparse_engine <- function(formula, covariance) {
 # `direct = FALSE` sends every formula through reformulas::mkReTrms() (the
 # tests compare the two routes).
 sparse_re_terms <- function(formula, mf, covariance = NULL, direct = TRUE) {
-  bars <- reformulas::findbars(formula)
+  bars <- find_bars(formula)
   if (!length(bars))
     stop("the formula has no random-effects term such as (1 | group)", call. = FALSE)
   # mkReTrms() reads expressions such as I(g %% 5) from the frame's column of
@@ -60,8 +60,7 @@ sparse_re_terms <- function(formula, mf, covariance = NULL, direct = TRUE) {
       Zt <- if (is.null(rt$Ztlist)) indicator_columns(fac, rows) else Matrix::t(rt$Ztlist[[t]])
       lev <- levels(fac)
       nl <- length(lev)
-      lt <- which(lower.tri(diag(q), diag = TRUE), arr.ind = TRUE)
-      lt <- lt[order(lt[, 2L], lt[, 1L]), , drop = FALSE]
+      lt <- do.call(cbind, block_pattern(q))
       base <- colpos + (seq_len(nl) - 1L) * q
       lam_row <- c(lam_row, rep(base, each = nrow(lt)) + lt[, 1L])
       lam_col <- c(lam_col, rep(base, each = nrow(lt)) + lt[, 2L])

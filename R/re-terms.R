@@ -4,8 +4,8 @@
 
 # Reads the bars of `formula` against model frame `mf`; all terms share one
 # grouping factor (several go to sparse_re_terms(), re-terms-sparse.R).
-# `bars`: reformulas::findbars(formula), when the caller has it already.
-re_terms <- function(formula, mf, env = environment(formula), bars = reformulas::findbars(formula)) {
+# `bars`: find_bars(formula) (reformulas::findbars()), when the caller has it already.
+re_terms <- function(formula, mf, env = environment(formula), bars = find_bars(formula)) {
   if (!length(bars))
     stop("the formula has no random-effects term such as (1 | group); ",
          "for a model without random effects use glm(), or gee() for ",
@@ -57,7 +57,7 @@ eval_grouping <- function(expr, data, env) {
     data[] <- lapply(data, function(v) if (is.factor(v)) v else factor(v))
   } else if (is.data.frame(data)) {
     chr <- vapply(data, is.character, TRUE)
-    data[chr] <- lapply(data[chr], factor)
+    if (any(chr)) data[chr] <- lapply(data[chr], factor)
   }
   eval(expr, data, env)
 }
@@ -78,4 +78,28 @@ frame_bars <- function(bars, mf) {
     if (!is_interaction(g) && key %in% names(mf)) b[[3L]] <- as.name(key)
     b
   })
+}
+
+# reformulas::findbars() remembered for the last few formulas (front_cache
+# also keeps an empty sparse matrix, empty_dgc()). findbars() is a
+# function of the formula's expression alone, and costs about 0.9 ms (it
+# expands grouping variables through terms() and parse()), while one
+# glmm() call used to run it three to five times on the same formula (the
+# route choice, the terms, the fitted object), a third of a small REML fit.
+# The key is the expression without attributes, so the cache holds no
+# environment (and no data captured by one). Returns what findbars() returns.
+front_cache <- new.env(parent = emptyenv())
+front_cache$keys <- list()
+front_cache$values <- list()
+find_bars <- function(formula) {
+  key <- formula
+  attributes(key) <- NULL
+  keys <- front_cache$keys
+  for (k in seq_along(keys))
+    if (identical(keys[[k]], key)) return(front_cache$values[[k]])
+  bars <- reformulas::findbars(formula)
+  keep <- seq_len(min(length(keys), 7L))
+  front_cache$keys <- c(list(key), keys[keep])
+  front_cache$values <- c(list(bars), front_cache$values[keep])
+  bars
 }

@@ -72,7 +72,7 @@ simulate.glmmgee_glmm <- function(object, nsim = 1, seed = NULL, re.form = NA, .
 simulate_new_re <- function(re.form) {
   if (is.null(re.form)) return(FALSE)
   if (length(re.form) == 1L && !is.language(re.form) && is.na(re.form)) return(TRUE)
-  if (inherits(re.form, "formula") && !length(reformulas::findbars(re.form))) return(TRUE)
+  if (inherits(re.form, "formula") && !length(find_bars(re.form))) return(TRUE)
   stop("'re.form' must be NA (or ~0: new random effects) or NULL (the predicted ones)",
        call. = FALSE)
 }

@@ -242,7 +242,7 @@ null_model_mean <- function(fit) {
 # same data with the same approximation.
 null_model <- function(fit) {
   f <- fit$formula
-  bars <- reformulas::findbars(f)
+  bars <- find_bars(f)
   rhs <- Reduce(function(a, b) call("+", a, call("(", b)), bars, 1)
   f0 <- f
   f0[[3L]] <- rhs

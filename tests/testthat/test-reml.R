@@ -317,3 +317,30 @@ test_that("profile(criterion = \"REML\") with several terms: Penicillin, by dens
     expect_equal(2 * (ll_hat + o$value), qchisq(0.95, 1), tolerance = 1e-3)
   }
 })
+
+test_that("REML with several terms takes 'start' (Lambda / sigma) and reaches lmer's optimum", {
+  skip_if_not_installed("lme4")
+  data(Penicillin, package = "lme4")
+  f <- diameter ~ 1 + (1 | plate) + (1 | sample)
+  ref <- lme4::lmer(f, Penicillin, REML = TRUE)
+  fit0 <- glmm(f, Penicillin, REML = TRUE)
+  # Starts far from the optimum on either side (variances 100 times too
+  # small and too large, in the engine's vector: beta, Lambda, log sigma).
+  for (mult in c(0.1, 10)) {
+    st <- unname(c(fixef(fit0), mult * fit0$theta[2:3], fit0$theta[[4L]]))
+    fit <- glmm(f, Penicillin, REML = TRUE, start = st)
+    expect_equal(as.numeric(logLik(fit)), as.numeric(logLik(ref)), tolerance = 1e-8)
+    expect_equal(unname(fixef(fit)), unname(lme4::fixef(ref)), tolerance = 1e-6)
+    expect_equal(as.data.frame(VarCorr(fit))$sdcor,
+                 as.data.frame(lme4::VarCorr(ref))$sdcor, tolerance = 1e-4)
+  }
+  # The start is used: from the optimum itself the search needs fewer
+  # evaluations than from lme4's start.
+  fit1 <- glmm(f, Penicillin, REML = TRUE, start = unname(fit0$theta))
+  expect_lt(fit1$optinfo$evaluations, fit0$optinfo$evaluations)
+  expect_equal(as.numeric(logLik(fit1)), as.numeric(logLik(ref)), tolerance = 1e-8)
+  expect_error(glmm(f, Penicillin, REML = TRUE, start = c(1, 2)),
+               "'start'.*length 4")
+  expect_error(glmm(f, Penicillin, REML = TRUE, start = c(23, NA, 1, 0)),
+               "'start'.*finite")
+})

@@ -1,0 +1,86 @@
+# The formula front end's shortcuts must give what the general code gives:
+# find_bars() (findbars() remembered) the same bars as reformulas, whatever
+# formulas came before; block_pattern() the lower-triangle pairs in the
+# order which(lower.tri()) gives; with_predvars() the same terms with and
+# without data-dependent transformations; has_covstruct() the same answer as
+# reformulas::anySpecial().
+
+test_that("find_bars() gives reformulas::findbars()' bars, also after other formulas", {
+  forms <- list(y ~ x + (1 | g), y ~ x + (x | g), y ~ x + (x || g), y ~ (1 | a/b),
+                y ~ (1 | a:b) + (0 + x | c), y ~ x + (1 | I(g %% 5)), ~ x + (1 | g),
+                y ~ x, y ~ (1 + x | a/b/c) + (1 | d), cbind(s, f) ~ (1 | g),
+                y ~ (x + z || g) + (1 | h))
+  # Three passes in a shuffled order: more formulas than the cache keeps,
+  # so entries are both found and evicted.
+  set.seed(3)
+  for (f in sample(rep(forms, 3))) {
+    expect_identical(glmmgee:::find_bars(f), reformulas::findbars(f), info = deparse(f))
+  }
+  # The same expression in another environment: the same bars, and the cache
+  # keeps no environment (it would keep the data captured by one alive).
+  local({
+    big <- numeric(1e5)
+    f <- y ~ x + (x | g)
+    expect_identical(glmmgee:::find_bars(f), reformulas::findbars(f))
+  })
+  keys <- get("front_cache", envir = asNamespace("glmmgee"))$keys
+  expect_true(all(vapply(keys, function(k) is.null(attributes(k)), TRUE)))
+})
+
+test_that("block_pattern() lists each block's lower triangle column by column", {
+  ref <- function(sizes) {
+    out <- list(row = integer(), col = integer())
+    off <- 0L
+    for (s in sizes) {
+      lt <- which(lower.tri(diag(s), diag = TRUE), arr.ind = TRUE)
+      lt <- lt[order(lt[, 2L], lt[, 1L]), , drop = FALSE]
+      out$row <- c(out$row, off + unname(lt[, 1L]))
+      out$col <- c(out$col, off + unname(lt[, 2L]))
+      off <- off + s
+    }
+    out
+  }
+  for (sizes in list(1L, 2L, 3L, 6L, c(2L, 1L, 3L), c(1L, 1L), integer()))
+    expect_identical(glmmgee:::block_pattern(sizes), ref(sizes), info = toString(sizes))
+})
+
+test_that("with_predvars() gives the same terms with and without transformations", {
+  data(sleepstudy, package = "lme4")
+  d <- sleepstudy
+  d$z <- d$Days^2
+  for (f in list(Reaction ~ Days + (Days | Subject),
+                 Reaction ~ poly(Days, 2) + log(z + 1) + (1 | Subject),
+                 Reaction ~ scale(Days) + (1 | Subject))) {
+    mf <- model.frame(reformulas::subbars(f), d)
+    fixed <- f
+    fixed[[3L]] <- reformulas::nobars(f[[3L]])
+    tt <- glmmgee:::with_predvars(terms(fixed, data = mf), mf)
+    # predict() on new rows rebuilds the design from these predvars: it must
+    # equal the design of the same rows in the fit.
+    X <- model.matrix(tt, mf)
+    Xnew <- model.matrix(delete.response(tt), model.frame(delete.response(tt), d[1:7, ]))
+    expect_equal(as.vector(Xnew), as.vector(X[1:7, , drop = FALSE]), tolerance = 1e-12,
+                 info = deparse(f))
+    expect_identical(length(attr(tt, "predvars")), length(attr(tt, "variables")))
+  }
+})
+
+test_that("has_covstruct() agrees with reformulas::anySpecial()", {
+  kinds <- c("diag", "homdiag", "ar1", "cs")
+  for (f in list(y ~ x + (1 | g), y ~ ar1(t + 0 | g), y ~ x + cs(1 | g) + (1 | h),
+                 y ~ diag(x | g), ar1 ~ x + (1 | g), y ~ cs + (1 | g)))
+    expect_identical(glmmgee:::has_covstruct(f),
+                     isTRUE(reformulas::anySpecial(f, kinds)), info = deparse(f))
+})
+
+test_that("the fitted object of a repeated fit is the same as the first", {
+  data(sleepstudy, package = "lme4")
+  f1 <- glmm(Reaction ~ Days + (Days | Subject), sleepstudy, REML = TRUE)
+  f2 <- glmm(Reaction ~ Days + (Days | Subject), sleepstudy, REML = TRUE)
+  f1$call <- f2$call <- NULL
+  expect_identical(unclass(f1)[setdiff(names(f1), c("formula", "terms", "model"))],
+                   unclass(f2)[setdiff(names(f2), c("formula", "terms", "model"))])
+  expect_equal(as.numeric(logLik(f1)),
+               as.numeric(logLik(lme4::lmer(Reaction ~ Days + (Days | Subject), sleepstudy))),
+               tolerance = 1e-8)
+})
