@@ -146,7 +146,8 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
       warn <- c(warn, sprintf("the optimizer did not report convergence: %s", opt$message))
   }
   names(beta) <- colnames(X)
-  cov_theta <- known_laplace_cov(eng, beta, s, singular, control$hessian)
+  cov_theta <- known_laplace_cov(eng, beta, s, singular, control$hessian,
+                                 if (!singular) at$gradient)
   if (singular)  # at s = 0 the model is the glm: its information for beta
     cov_theta[seq_len(p), seq_len(p)] <- solve(crossprod(X * sqrt(g0$weights)))
   if (!singular) {
@@ -174,8 +175,10 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
 # log-likelihood in (beta, s), by forward differences of the exact gradient
 # (accurate to ~1e-8, so forward steps of 1e-5 suffice)
 # (in s, from the log s gradient: dl/ds = (dl/dlog s) / s). At the boundary
-# s = 0 only beta's block, from the glm information.
-known_laplace_cov <- function(eng, beta, s, singular, hessian) {
+# s = 0 only beta's block, from the glm information. `g0`: the gradient in
+# (beta, log s) at the optimum when the caller has it (the search's last
+# evaluation), which saves one evaluation and its leverages.
+known_laplace_cov <- function(eng, beta, s, singular, hessian, g0 = NULL) {
   p <- length(beta)
   out <- matrix(NA_real_, p + 1L, p + 1L)
   if (!hessian || singular) return(out)
@@ -186,7 +189,7 @@ known_laplace_cov <- function(eng, beta, s, singular, hessian) {
     g
   }
   th <- c(beta, s)
-  g0 <- grad_s(th)
+  if (is.null(g0)) g0 <- grad_s(th) else g0[p + 1L] <- g0[p + 1L] / s
   h <- 1e-5 * pmax(abs(th), 1e-2)
   H <- matrix(0, p + 1L, p + 1L)
   for (j in seq_len(p + 1L)) {

@@ -220,6 +220,25 @@ test_that("a wide factor (r > 200): the quasi-Newton search from the reduced-ran
   expect_gte(as.numeric(logLik(fb)), -opt$objective - 1e-8)
 })
 
+test_that("an evaluation far from the previous one gives the value of a fresh engine (the chord steps hand over to Newton's)", {
+  s <- sim_known_glmm(nl = 120, reps = 2, seed = 3)
+  X <- stats::model.matrix(~ x, s$data)
+  n <- nrow(X)
+  for (fam in list(binomial(), poisson())) {
+    y <- if (fam$family == "binomial") s$data$yb else s$data$yp
+    eng <- glmmgee:::known_laplace_engine(X, y, rep(1, n), rep(0, n), as.integer(s$data$id), s$L,
+                                          glmmgee:::known_laplace_family(fam), 1L)
+    for (far in list(c(0.4, -0.3, log(3)), c(-0.1, 0.2, log(0.05)))) {
+      eng$eval(c(-0.2, 0.5, log(0.7)))
+      a <- eng$eval(far)
+      eng$reset()
+      b <- eng$eval(far)
+      expect_equal(a$value, b$value, tolerance = 1e-10)
+      expect_equal(a$gradient, b$gradient, tolerance = 1e-7)
+    }
+  }
+})
+
 test_that("a search that drifts towards s = 0 from a poor start is restarted (dense K, binary)", {
   # Simulated as bench/bench-genomic-laplace.R does; with this seed the
   # reduced-rank start of the dense K's Cholesky factor sent the first
