@@ -220,6 +220,59 @@ test_that("a wide factor (r > 200): the quasi-Newton search from the reduced-ran
   expect_gte(as.numeric(logLik(fb)), -opt$objective - 1e-8)
 })
 
+test_that("the moment start is the weighted least-squares fit of the residual products on Z K Z' over pairs i != j", {
+  s <- sim_known_glmm(nl = 300, m = 240, reps = 2, seed = 7)
+  X <- stats::model.matrix(~ x, s$data)
+  n <- nrow(X)
+  idx <- as.integer(s$data$id)
+  y <- s$data$yb
+  g0 <- suppressWarnings(stats::glm.fit(X, y, family = binomial()))
+  kd <- rowSums(s$L^2)
+  mom <- glmmgee:::known_laplace_moment_start(X, y, rep(1, n), rep(0, n), idx, s$L,
+                                              glmmgee:::known_laplace_family(binomial()), g0, kd)
+  # by brute force over the n^2 pairs, the Frobenius norm exact
+  mu <- stats::plogis(drop(X %*% g0$coefficients))
+  w <- mu * (1 - mu)
+  KZ <- tcrossprod(s$L)[idx, idx]
+  off <- row(KZ) != col(KZ)
+  s2 <- sum((tcrossprod(y - mu) * KZ)[off]) / sum((tcrossprod(w) * KZ^2)[off])
+  a <- sqrt(1 + (16 * sqrt(3) / (15 * pi))^2 * s2 * mean(kd))
+  expect_equal(unname(mom[1:2]), unname(g0$coefficients) * a, tolerance = 0.05)
+  expect_equal(exp(mom[[3]]), sqrt(s2) * a, tolerance = 0.05)
+  # no effect of the user's random number stream
+  set.seed(1)
+  r1 <- runif(1)
+  set.seed(1)
+  glmmgee:::known_laplace_moment_start(X, y, rep(1, n), rep(0, n), idx, s$L,
+                                       glmmgee:::known_laplace_family(binomial()), g0, kd)
+  expect_identical(runif(1), r1)
+})
+
+test_that("a wide factor: the search from the moment start ends where the search from the reduced-rank optimum ends, with the same standard errors", {
+  s <- sim_known_glmm(nl = 300, m = 240, reps = 2, seed = 7)
+  fb <- glmm(yb ~ x + (1 | id), s$data, family = binomial, covariance = list(id = kfactor(s$L)))
+  X <- stats::model.matrix(~ x, s$data)
+  n <- nrow(X)
+  idx <- as.integer(s$data$id)
+  y <- s$data$yb
+  fam <- glmmgee:::known_laplace_family(binomial())
+  g0 <- suppressWarnings(stats::glm.fit(X, y, family = binomial()))
+  kd <- rowSums(s$L^2)
+  ctl <- glmm_control()
+  # the previous start: the reduced-rank model's optimum (no g0 given)
+  st <- glmmgee:::known_laplace_start(X, y, rep(1, n), rep(0, n), idx, s$L, fam, ctl,
+                                      c(g0$coefficients, log(0.5 / sqrt(mean(kd)))), sum(kd))
+  eng <- glmmgee:::known_laplace_engine(X, y, rep(1, n), rep(0, n), idx, s$L, fam, 1L)
+  old <- glmmgee:::known_laplace_qn(eng, c(st), attr(st, "hessian"), ctl$rel.tol)
+  expect_false(is.null(old))
+  expect_equal(as.numeric(logLik(fb)), old$at$value, tolerance = 1e-9)
+  expect_equal(unname(fb$theta), unname(c(old$par[1:2], exp(old$par[3]))), tolerance = 1e-5)
+  # the covariance from the search's last gradient equals the one from a
+  # fresh evaluation at the optimum
+  cv <- glmmgee:::known_laplace_cov(eng, fixef(fb), unname(fb$theta[3]), FALSE, TRUE)
+  expect_equal(unname(sqrt(diag(vcov(fb)))), sqrt(diag(cv))[1:2], tolerance = 1e-5)
+})
+
 test_that("an evaluation far from the previous one gives the value of a fresh engine (the chord steps hand over to Newton's)", {
   s <- sim_known_glmm(nl = 120, reps = 2, seed = 3)
   X <- stats::model.matrix(~ x, s$data)
