@@ -142,6 +142,11 @@ test_that("a dense K's factor (reversed Cholesky layout) gives the values, gradi
   expect_true(f$ok)
   expect_equal(tcrossprod(f$L), s$K, tolerance = 1e-12, ignore_attr = TRUE)
   expect_true(all(f$L[row(f$L) + col(f$L) < nrow(f$L)] == 0))  # zero above the anti-diagonal
+  # with the levels, the same factor carrying them as row names
+  fn <- glmmgee:::cpp_known_dense_factor(s$K, 1e-8, rownames(s$K))
+  expect_identical(rownames(fn$L), rownames(s$K))
+  expect_identical(unname(fn$L), unname(f$L))
+  expect_error(glmmgee:::cpp_known_dense_factor(s$K, 1e-8, rownames(s$K)[-1]), "levels")
   # a general factor of the same K: the Cholesky factor turned by an orthogonal matrix
   Q <- qr.Q(qr(matrix(rnorm(70^2), 70)))
   Lg <- t(chol(s$K)) %*% Q
