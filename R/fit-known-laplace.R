@@ -101,7 +101,8 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
   start <- known_laplace_start(X, y, m, offset, index, L, fam, control,
                                c(g0$coefficients, log(s0)), sum(kdiag), g0, kdiag)
   opt <- if (!is.null(attr(start, "hessian")))
-    known_laplace_qn(eng, c(start), attr(start, "hessian"), control$rel.tol)
+    known_laplace_qn(eng, c(start), attr(start, "hessian"), control$rel.tol,
+                     from = attr(start, "from"))
   if (is.null(opt))
     opt <- stats::nlminb(c(start), obj, gr, control = list(rel.tol = control$rel.tol,
                                                            iter.max = control$iter.max,
@@ -231,7 +232,8 @@ known_laplace_start <- function(X, y, m, offset, index, L, fam, control, start, 
     return(start)
   H <- known_laplace_hessian_par(eng, opt$par)
   mom <- if (!is.null(g0)) known_laplace_moment_start(X, y, m, offset, index, L, fam, g0, kdiag)
-  structure(if (is.null(mom)) opt$par else mom, hessian = H)
+  structure(if (is.null(mom)) opt$par else mom, hessian = H,
+            from = if (is.null(mom)) "a reduced-rank start" else "a moment estimate of s")
 }
 
 # A moment estimate of (beta, log s) from the glm fit g0 (no random
