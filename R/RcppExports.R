@@ -186,8 +186,8 @@ cpp_kl_reset <- function(ptr) {
     invisible(.Call(`_glmmgee_cpp_kl_reset`, ptr))
 }
 
-cpp_known_dense_factor <- function(K, tol) {
-    .Call(`_glmmgee_cpp_known_dense_factor`, K, tol)
+cpp_known_dense_factor <- function(K, tol, levels = NULL) {
+    .Call(`_glmmgee_cpp_known_dense_factor`, K, tol, levels)
 }
 
 cpp_row_sumsq <- function(L) {

@@ -51,13 +51,10 @@ known_laplace_factor <- function(tm) {
     check_memory(8 * nl^2, sprintf("the factor of 'covariance$%s' (%d x %d)", tm$g, nl, nl))
     K <- tm$K
     if (!is.matrix(K) || !is.double(K)) K <- as.matrix(K) + 0
-    f <- cpp_known_dense_factor(K, 1e-8)
+    # the row names are set in C++: rownames<- here would copy the factor
+    f <- cpp_known_dense_factor(K, 1e-8, as.character(tm$levels))
     if (!f$symmetric) stop(sprintf("'covariance$%s' is not symmetric", tm$g), call. = FALSE)
-    if (f$ok) {
-      L <- f$L
-      rownames(L) <- tm$levels
-      return(L)
-    }
+    if (f$ok) return(f$L)
   }
   check_memory(3 * 8 * nl^2, sprintf("the factor of 'covariance$%s' (%d x %d)", tm$g, nl, nl))
   L <- as.matrix(covariance_factor(tm$K, tm$g))

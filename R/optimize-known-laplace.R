@@ -6,7 +6,8 @@
 # near the optimum ends in a few O(levels r^2) products instead of the
 # 20-30 evaluations nlminb needs to build its Hessian from scratch.
 # Returns NULL when it cannot proceed (the caller then runs nlminb).
-known_laplace_qn <- function(eng, start, H, rel_tol, maxit = 40L) {
+known_laplace_qn <- function(eng, start, H, rel_tol, maxit = 40L,
+                             from = "a reduced-rank start") {
   B <- -H
   ch <- if (anyNA(B)) NULL else tryCatch(chol((B + t(B)) / 2), error = function(e) NULL)
   if (is.null(ch)) return(NULL)
@@ -21,7 +22,7 @@ known_laplace_qn <- function(eng, start, H, rel_tol, maxit = 40L) {
     if (!is.finite(dec)) return(NULL)
     if (dec < 0.01 * rel_tol * max(1, abs(cur$value)))
       return(list(par = par, at = cur, iterations = it - 1L, evaluations = evals,
-                  optimizer = "quasi-Newton (BFGS) from a reduced-rank start",
+                  optimizer = paste("quasi-Newton (BFGS) from", from),
                   convergence = 0L, message = "quasi-Newton decrement below rel.tol"))
     t <- 1
     repeat {

@@ -596,14 +596,15 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_known_dense_factor
-Rcpp::List cpp_known_dense_factor(Eigen::Map<Eigen::MatrixXd> K, double tol);
-RcppExport SEXP _glmmgee_cpp_known_dense_factor(SEXP KSEXP, SEXP tolSEXP) {
+Rcpp::List cpp_known_dense_factor(Eigen::Map<Eigen::MatrixXd> K, double tol, Rcpp::Nullable<Rcpp::CharacterVector> levels);
+RcppExport SEXP _glmmgee_cpp_known_dense_factor(SEXP KSEXP, SEXP tolSEXP, SEXP levelsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type K(KSEXP);
     Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_known_dense_factor(K, tol));
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::CharacterVector> >::type levels(levelsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_known_dense_factor(K, tol, levels));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -998,7 +999,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_kl_eval", (DL_FUNC) &_glmmgee_cpp_kl_eval, 3},
     {"_glmmgee_cpp_kl_gradient", (DL_FUNC) &_glmmgee_cpp_kl_gradient, 1},
     {"_glmmgee_cpp_kl_reset", (DL_FUNC) &_glmmgee_cpp_kl_reset, 1},
-    {"_glmmgee_cpp_known_dense_factor", (DL_FUNC) &_glmmgee_cpp_known_dense_factor, 2},
+    {"_glmmgee_cpp_known_dense_factor", (DL_FUNC) &_glmmgee_cpp_known_dense_factor, 3},
     {"_glmmgee_cpp_row_sumsq", (DL_FUNC) &_glmmgee_cpp_row_sumsq, 1},
     {"_glmmgee_cpp_lmmsp_new", (DL_FUNC) &_glmmgee_cpp_lmmsp_new, 9},
     {"_glmmgee_cpp_lmmsp_eval", (DL_FUNC) &_glmmgee_cpp_lmmsp_eval, 3},

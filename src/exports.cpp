@@ -638,10 +638,18 @@ void cpp_kl_reset(SEXP ptr) { kl_engine(ptr)->reset(); }
 // place in the one n x n matrix returned, with the columns in reverse order
 // (known-laplace.h). ok = FALSE when K is not positive definite, symmetric =
 // FALSE when K is not symmetric to tol times its largest diagonal entry.
+// The row names `levels` (if given) are set here: `rownames<-` in R would copy the
+// n x n result (it is also referenced by the returned list), and the
+// discarded copy stays allocated until R's next garbage collection, beside
+// the engine's n x n factor of M.
 // [[Rcpp::export]]
-Rcpp::List cpp_known_dense_factor(Eigen::Map<Eigen::MatrixXd> K, double tol) {
+Rcpp::List cpp_known_dense_factor(Eigen::Map<Eigen::MatrixXd> K, double tol,
+                                  Rcpp::Nullable<Rcpp::CharacterVector> levels = R_NilValue) {
   const Eigen::Index n = K.rows();
   if (K.cols() != n) Rcpp::stop("cpp_known_dense_factor: K is not square");
+  if (levels.isNotNull() && Rcpp::CharacterVector(levels).size() != n)
+    Rcpp::stop("cpp_known_dense_factor: %d levels for %d rows",
+               (int)Rcpp::CharacterVector(levels).size(), (int)n);
   const double sc = std::max(K.diagonal().cwiseAbs().maxCoeff(), 1e-300);
   double asym = 0;
   for (Eigen::Index j = 0; j < n; ++j)
@@ -659,6 +667,8 @@ Rcpp::List cpp_known_dense_factor(Eigen::Map<Eigen::MatrixXd> K, double tol) {
       return Rcpp::List::create(Rcpp::Named("ok") = false, Rcpp::Named("symmetric") = true);
   }
   for (Eigen::Index j = 0; j < n / 2; ++j) F.col(j).swap(F.col(n - 1 - j));
+  if (levels.isNotNull())
+    out.attr("dimnames") = Rcpp::List::create(Rcpp::CharacterVector(levels), R_NilValue);
   return Rcpp::List::create(Rcpp::Named("ok") = true, Rcpp::Named("symmetric") = true,
                             Rcpp::Named("L") = out);
 }

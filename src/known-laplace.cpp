@@ -14,8 +14,17 @@ namespace {
 // Rows per block of the products: large enough for blocked kernels, small
 // enough that the per-thread scratch (block x r) stays a small part of L.
 const Eigen::Index kRows = 512;
+// Rows per block of the leverages of a dense K's (reversed triangular) factor.
+const Eigen::Index kRowsTri = 256;
 // Columns per block of L'v and per panel of L'WL.
 const Eigen::Index kCols = 128;
+// The chord iterations of the modes (KlEngine::ascend) give way to Newton
+// steps when the decrement shrinks by less than this factor per iteration,
+// or would need more than kChordLeft further iterations at its rate (one
+// iteration is two passes over L; one Newton factor is about levels r / 2
+// multiply-adds per column, tens of passes).
+const double kChordRate = 0.5;
+const double kChordLeft = 30;
 
 double log1pexp(double x) { return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x))); }
 
@@ -144,7 +153,10 @@ bool KlFactor::penalized_factor(const Eigen::VectorXd& w, double s2, Eigen::Ref<
 
 Eigen::VectorXd KlFactor::leverages(const Eigen::MatrixXd& F) const {
   const Eigen::Index n = L_.rows(), r = L_.cols();
-  const Eigen::Index nb = (n + kRows - 1) / kRows;
+  // a dense K's factor: smaller row blocks, so that the threads' scratch
+  // (a block's rows of L) adds little to the two n x n matrices of the fit
+  const Eigen::Index br = rtri_ ? kRowsTri : kRows;
+  const Eigen::Index nb = (n + br - 1) / br;
   const int nt = usable_threads(threads_);
   // lev_i = ||F^{-1} l_i||^2. A general factor: the rows of L F^{-T} by
   // blocked products with the explicit inverse (r x r, small beside L). The
@@ -157,7 +169,7 @@ Eigen::VectorXd KlFactor::leverages(const Eigen::MatrixXd& F) const {
     Finv = Eigen::MatrixXd::Identity(r, r);
     F.triangularView<Eigen::Lower>().solveInPlace(Finv);
   } else {
-    check_memory(8.0 * nt * kRows * r, "the leverages of the covariance factor");
+    check_memory(8.0 * nt * br * r, "the leverages of the covariance factor");
   }
   Eigen::VectorXd lev(n);
   RegionGuard guard;
@@ -166,7 +178,7 @@ Eigen::VectorXd KlFactor::leverages(const Eigen::MatrixXd& F) const {
   for (Eigen::Index b = 0; b < nb; ++b) {
     if (guard.failed() || ip.poll()) continue;
     guard.run([&] {
-      const Eigen::Index lo = b * kRows, m = std::min(kRows, n - lo);
+      const Eigen::Index lo = b * br, m = std::min(br, n - lo);
       if (!rtri_) {
         Eigen::MatrixXd T = L_.middleRows(lo, m) *
                             Finv.transpose().triangularView<Eigen::Upper>();
@@ -280,8 +292,22 @@ bool KlEngine::ascend(const Eigen::VectorXd& eta0, double s, int maxit, bool ref
       fresh = true;
     }
     const Eigen::VectorXd delta = msolve(g);
-    dec_old = g.dot(delta);
-    if (dec_old < (fresh ? 1e-10 : 1e-14)) {
+    const double dec = g.dot(delta);
+    if (!refresh && it >= 2 && dec >= 1e-14 && std::isfinite(dec_old)) {
+      // The chord iterations converge linearly, at the rate at which the
+      // decrement shrinks. Where the remaining iterations at that rate would
+      // cost more than a few Newton factors (a step of the optimizer that
+      // moved s or the modes far), hand over to Newton steps from here: the
+      // modes found so far are kept as their start.
+      const double rho = dec / dec_old;
+      if (!(rho < kChordRate) ||
+          std::log(1e-14 / dec) / std::log(rho) > kChordLeft) {
+        u_ = u;
+        return false;
+      }
+    }
+    dec_old = dec;
+    if (dec < (fresh ? 1e-10 : 1e-14)) {
       u_ = u + delta;
       Lu_ = L_.mul(u_);
       eta_ = eta0 + s * at_obs(Lu_);

@@ -142,6 +142,11 @@ test_that("a dense K's factor (reversed Cholesky layout) gives the values, gradi
   expect_true(f$ok)
   expect_equal(tcrossprod(f$L), s$K, tolerance = 1e-12, ignore_attr = TRUE)
   expect_true(all(f$L[row(f$L) + col(f$L) < nrow(f$L)] == 0))  # zero above the anti-diagonal
+  # with the levels, the same factor carrying them as row names
+  fn <- glmmgee:::cpp_known_dense_factor(s$K, 1e-8, rownames(s$K))
+  expect_identical(rownames(fn$L), rownames(s$K))
+  expect_identical(unname(fn$L), unname(f$L))
+  expect_error(glmmgee:::cpp_known_dense_factor(s$K, 1e-8, rownames(s$K)[-1]), "levels")
   # a general factor of the same K: the Cholesky factor turned by an orthogonal matrix
   Q <- qr.Q(qr(matrix(rnorm(70^2), 70)))
   Lg <- t(chol(s$K)) %*% Q
@@ -218,6 +223,78 @@ test_that("a wide factor (r > 200): the quasi-Newton search from the reduced-ran
   opt <- nlminb(c(coef(g0), log(0.5)), function(p) -eng$eval(p, FALSE)$value,
                 function(p) -eng$eval(p)$gradient, control = list(rel.tol = 1e-12))
   expect_gte(as.numeric(logLik(fb)), -opt$objective - 1e-8)
+})
+
+test_that("the moment start is the weighted least-squares fit of the residual products on Z K Z' over pairs i != j", {
+  s <- sim_known_glmm(nl = 300, m = 240, reps = 2, seed = 7)
+  X <- stats::model.matrix(~ x, s$data)
+  n <- nrow(X)
+  idx <- as.integer(s$data$id)
+  y <- s$data$yb
+  g0 <- suppressWarnings(stats::glm.fit(X, y, family = binomial()))
+  kd <- rowSums(s$L^2)
+  mom <- glmmgee:::known_laplace_moment_start(X, y, rep(1, n), rep(0, n), idx, s$L,
+                                              glmmgee:::known_laplace_family(binomial()), g0, kd)
+  # by brute force over the n^2 pairs, the Frobenius norm exact
+  mu <- stats::plogis(drop(X %*% g0$coefficients))
+  w <- mu * (1 - mu)
+  KZ <- tcrossprod(s$L)[idx, idx]
+  off <- row(KZ) != col(KZ)
+  s2 <- sum((tcrossprod(y - mu) * KZ)[off]) / sum((tcrossprod(w) * KZ^2)[off])
+  a <- sqrt(1 + (16 * sqrt(3) / (15 * pi))^2 * s2 * mean(kd))
+  expect_equal(unname(mom[1:2]), unname(g0$coefficients) * a, tolerance = 0.05)
+  expect_equal(exp(mom[[3]]), sqrt(s2) * a, tolerance = 0.05)
+  # no effect of the user's random number stream
+  set.seed(1)
+  r1 <- runif(1)
+  set.seed(1)
+  glmmgee:::known_laplace_moment_start(X, y, rep(1, n), rep(0, n), idx, s$L,
+                                       glmmgee:::known_laplace_family(binomial()), g0, kd)
+  expect_identical(runif(1), r1)
+})
+
+test_that("a wide factor: the search from the moment start ends where the search from the reduced-rank optimum ends, with the same standard errors", {
+  s <- sim_known_glmm(nl = 300, m = 240, reps = 2, seed = 7)
+  fb <- glmm(yb ~ x + (1 | id), s$data, family = binomial, covariance = list(id = kfactor(s$L)))
+  X <- stats::model.matrix(~ x, s$data)
+  n <- nrow(X)
+  idx <- as.integer(s$data$id)
+  y <- s$data$yb
+  fam <- glmmgee:::known_laplace_family(binomial())
+  g0 <- suppressWarnings(stats::glm.fit(X, y, family = binomial()))
+  kd <- rowSums(s$L^2)
+  ctl <- glmm_control()
+  # the previous start: the reduced-rank model's optimum (no g0 given)
+  st <- glmmgee:::known_laplace_start(X, y, rep(1, n), rep(0, n), idx, s$L, fam, ctl,
+                                      c(g0$coefficients, log(0.5 / sqrt(mean(kd)))), sum(kd))
+  eng <- glmmgee:::known_laplace_engine(X, y, rep(1, n), rep(0, n), idx, s$L, fam, 1L)
+  old <- glmmgee:::known_laplace_qn(eng, c(st), attr(st, "hessian"), ctl$rel.tol)
+  expect_false(is.null(old))
+  expect_equal(as.numeric(logLik(fb)), old$at$value, tolerance = 1e-9)
+  expect_equal(unname(fb$theta), unname(c(old$par[1:2], exp(old$par[3]))), tolerance = 1e-5)
+  # the covariance from the search's last gradient equals the one from a
+  # fresh evaluation at the optimum
+  cv <- glmmgee:::known_laplace_cov(eng, fixef(fb), unname(fb$theta[3]), FALSE, TRUE)
+  expect_equal(unname(sqrt(diag(vcov(fb)))), sqrt(diag(cv))[1:2], tolerance = 1e-5)
+})
+
+test_that("an evaluation far from the previous one gives the value of a fresh engine (the chord steps hand over to Newton's)", {
+  s <- sim_known_glmm(nl = 120, reps = 2, seed = 3)
+  X <- stats::model.matrix(~ x, s$data)
+  n <- nrow(X)
+  for (fam in list(binomial(), poisson())) {
+    y <- if (fam$family == "binomial") s$data$yb else s$data$yp
+    eng <- glmmgee:::known_laplace_engine(X, y, rep(1, n), rep(0, n), as.integer(s$data$id), s$L,
+                                          glmmgee:::known_laplace_family(fam), 1L)
+    for (far in list(c(0.4, -0.3, log(3)), c(-0.1, 0.2, log(0.05)))) {
+      eng$eval(c(-0.2, 0.5, log(0.7)))
+      a <- eng$eval(far)
+      eng$reset()
+      b <- eng$eval(far)
+      expect_equal(a$value, b$value, tolerance = 1e-10)
+      expect_equal(a$gradient, b$gradient, tolerance = 1e-7)
+    }
+  }
 })
 
 test_that("a search that drifts towards s = 0 from a poor start is restarted (dense K, binary)", {
