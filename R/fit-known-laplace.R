@@ -99,7 +99,7 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
   kdiag <- cpp_row_sumsq(L)  # diag(K), without the temporary L^2
   s0 <- 0.5 / sqrt(mean(kdiag))
   start <- known_laplace_start(X, y, m, offset, index, L, fam, control,
-                               c(g0$coefficients, log(s0)), sum(kdiag), g0, kdiag)
+                               c(g0$coefficients, log(s0)), sum(kdiag), g0, kdiag, eng)
   opt <- if (!is.null(attr(start, "hessian")))
     known_laplace_qn(eng, c(start), attr(start, "hessian"), control$rel.tol,
                      from = attr(start, "from"))
@@ -108,6 +108,9 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
                                                            iter.max = control$iter.max,
                                                            eval.max = control$eval.max,
                                                            trace = control$trace))
+  # the start's evaluation of the full model (its curvature in log s)
+  if (!is.null(attr(start, "evaluations")))
+    opt$evaluations[1L] <- opt$evaluations[1L] + attr(start, "evaluations")
   # A search that ends near s = 0 may have drifted down the flat direction
   # of log s from a poor start (the reduced-rank start of a dense K's
   # Cholesky factor was one: binary n = 800, sd 0.002 where the profile
@@ -208,21 +211,38 @@ known_laplace_cov <- function(eng, beta, s, singular, hessian, g0 = NULL) {
 # (attribute "hessian", which seeds the search: optimize-known-laplace.R)
 # taken from a cheaper model of the same data: 100 evenly spaced columns of
 # L, rescaled to the same total sum of squares (the same mean of diag(K)),
-# fitted to a loose tolerance at 1 / (r / 100)^2 of the cost per
-# evaluation. That model's own optimum is the start only when the moment
+# at 1 / (r / 100)^2 of the cost per evaluation. That model, fitted to a
+# loose tolerance, gives its own optimum as the start only when the moment
 # estimate is not available: where the spectrum of K is flat (independent
 # variants) its rank-100 K explains much less of the data and its s was a
 # third of the full model's (binary, n = 20,000, r = 1,000: 0.21 against
 # 0.77; the moment estimate 0.74). The start moves only the start, never
 # the optimum. Otherwise (r <= 200) the glm fit with s = s0.
+#
+# From the moment start the Hessian is taken at that start, not at the
+# rank-100 model's optimum (which is then not computed): for a dense K's
+# Cholesky factor that optimum lies near s = 0, where the curvature in
+# log s is nearly zero, and the search seeded with it gave up (binary,
+# n = 3,000: nlminb took over, 30 evaluations). Its beta block comes from
+# the rank-100 model at the start; its log s row and column, when the full
+# model's engine `full` is given, from a forward difference of the full
+# model's exact gradient (known_laplace_logs_column(): one further
+# evaluation, whose value and gradient at the start the search reuses).
 known_laplace_start <- function(X, y, m, offset, index, L, fam, control, start, ssq,
-                                g0 = NULL, kdiag = NULL) {
+                                g0 = NULL, kdiag = NULL, full = NULL) {
   r <- ncol(L)
   if (r <= 200L) return(start)
   idx <- unique(round(seq(1, r, length.out = 100L)))
   Ls <- L[, idx, drop = FALSE]
   Ls <- Ls * sqrt(ssq / sum(Ls^2))
   eng <- known_laplace_engine(X, y, m, offset, index, Ls, fam, control$nthreads)
+  mom <- if (!is.null(g0)) known_laplace_moment_start(X, y, m, offset, index, L, fam, g0, kdiag)
+  if (!is.null(mom)) {
+    H <- known_laplace_hessian_par(eng, mom)
+    if (!is.null(full)) H <- known_laplace_logs_column(full, mom, H)
+    return(structure(mom, hessian = H, from = "a moment estimate of s",
+                     evaluations = if (!is.null(full)) 1L))
+  }
   opt <- tryCatch(stats::nlminb(start, function(par) -eng$eval(par, gradient = FALSE)$value,
                                 function(par) -eng$eval(par)$gradient,
                                 control = list(rel.tol = 1e-8, iter.max = 100L, eval.max = 200L)),
@@ -230,10 +250,33 @@ known_laplace_start <- function(X, y, m, offset, index, L, fam, control, start, 
   p <- ncol(X)
   if (is.null(opt) || !all(is.finite(opt$par)) || opt$par[p + 1L] < start[p + 1L] - log(1e3))
     return(start)
-  H <- known_laplace_hessian_par(eng, opt$par)
-  mom <- if (!is.null(g0)) known_laplace_moment_start(X, y, m, offset, index, L, fam, g0, kdiag)
-  structure(if (is.null(mom)) opt$par else mom, hessian = H,
-            from = if (is.null(mom)) "a reduced-rank start" else "a moment estimate of s")
+  structure(opt$par, hessian = known_laplace_hessian_par(eng, opt$par),
+            from = "a reduced-rank start")
+}
+
+# The starting Hessian H in (beta, log s) with its log s row and column
+# replaced by the full model's: a forward difference of the exact gradient
+# in log s at par (step 1e-3: the start needs the curvature's size, not its
+# last digits, and the larger step keeps the modes' tolerance out of it).
+# The point par is evaluated last, so the engine's cache holds it for the
+# search's first step. Where the result is not negative definite, the
+# cross terms are dropped; where even the full curvature in log s is not
+# negative, H is returned unchanged.
+known_laplace_logs_column <- function(eng, par, H) {
+  k <- length(par)
+  h <- 1e-3
+  g1 <- eng$eval(replace(par, k, par[k] + h))$gradient
+  g0 <- eng$eval(par)$gradient
+  col <- (g1 - g0) / h
+  if (anyNA(col) || !(col[k] < 0)) return(H)
+  pd <- function(A) !is.null(tryCatch(chol(-A), error = function(e) NULL))
+  H1 <- H
+  H1[, k] <- col
+  H1[k, ] <- col
+  if (pd(H1)) return(H1)
+  H1[k, -k] <- H1[-k, k] <- 0
+  H1[-k, -k] <- H[-k, -k]
+  if (pd(H1)) H1 else H
 }
 
 # A moment estimate of (beta, log s) from the glm fit g0 (no random

@@ -324,3 +324,44 @@ test_that("a search that drifts towards s = 0 from a poor start is restarted (de
     expect_lte(-pr$objective, as.numeric(logLik(fit)) + 1e-6)
   }
 })
+
+test_that("a dense K: the search from the moment start is seeded with the full model's curvature in log s, and ends at nlminb's optimum", {
+  # As bench/bench-genomic-laplace.R simulates; the rank-100 model of a
+  # dense K's Cholesky factor has its optimum near s = 0, where the
+  # curvature in log s is nearly zero (the search seeded with it gave up
+  # at n = 3,000).
+  set.seed(6)
+  n <- 400L; m <- 500L
+  p <- runif(m, 0.05, 0.5)
+  G <- vapply(p, function(pj) rbinom(n, 2, pj), numeric(n))
+  L <- scale(G) / sqrt(m)
+  d <- data.frame(id = factor(seq_len(n)), x = rnorm(n))
+  d$y <- rbinom(n, 1, stats::plogis(-0.5 + 0.5 * d$x + 0.8 * drop(L %*% rnorm(m))))
+  K <- tcrossprod(L) + diag(0.05, n)
+  dimnames(K) <- list(levels(d$id), levels(d$id))
+  fit <- glmm(y ~ x + (1 | id), d, family = binomial, covariance = list(id = K))
+  expect_match(fit$optinfo$optimizer, "quasi-Newton (BFGS) from a moment estimate", fixed = TRUE)
+  expect_length(fit$optinfo$warnings, 0L)
+  X <- fit$X
+  idx <- fit$known_factor$index
+  Lf <- fit$known_factor$L
+  fam <- glmmgee:::known_laplace_family(binomial())
+  eng <- glmmgee:::known_laplace_engine(X, fit$y, rep(1, n), rep(0, n), idx, Lf, fam, 1L)
+  g0 <- suppressWarnings(stats::glm.fit(X, fit$y, family = binomial()))
+  kd <- rowSums(Lf^2)
+  st <- glmmgee:::known_laplace_start(X, fit$y, rep(1, n), rep(0, n), idx, Lf, fam, glmm_control(),
+                                      c(g0$coefficients, log(0.5 / sqrt(mean(kd)))), sum(kd),
+                                      g0, kd, eng)
+  # the log s column: the full model's Hessian at the start (forward
+  # differences of the exact gradient, step 1e-5 against the start's 1e-3)
+  Hf <- glmmgee:::known_laplace_hessian_par(eng, c(st))
+  expect_equal(attr(st, "hessian")[, 3], Hf[, 3], tolerance = 1e-2)
+  expect_lt(attr(st, "hessian")[3, 3], 0)
+  # the optimum is nlminb's from the glm fit
+  eng$reset()
+  nl <- stats::nlminb(c(g0$coefficients, log(0.5 / sqrt(mean(kd)))),
+                      function(par) -eng$eval(par, gradient = FALSE)$value,
+                      function(par) -eng$eval(par)$gradient, control = list(rel.tol = 1e-10))
+  expect_gte(as.numeric(logLik(fit)), -nl$objective - 1e-6)
+  expect_equal(unname(fit$theta), unname(c(nl$par[1:2], exp(nl$par[3]))), tolerance = 1e-4)
+})
