@@ -297,19 +297,27 @@ test_that("an evaluation far from the previous one gives the value of a fresh en
   }
 })
 
-test_that("a search that drifts towards s = 0 from a poor start is restarted (dense K, binary)", {
-  # Simulated as bench/bench-genomic-laplace.R does; with this seed the
-  # reduced-rank start of the dense K's Cholesky factor sent the first
-  # search to sd 0.001 while the profile log-likelihood rises to sd 0.3.
-  set.seed(6)
-  n <- 400L; m <- 500L
+# A binary trait on n people with a dense K from m standardized variants,
+# simulated as bench/bench-genomic-laplace.R does (latent sd 0.8).
+sim_dense_binary <- function(seed, n, m) {
+  set.seed(seed)
   p <- runif(m, 0.05, 0.5)
   G <- vapply(p, function(pj) rbinom(n, 2, pj), numeric(n))
   L <- scale(G) / sqrt(m)
   rownames(L) <- paste0("p", seq_len(n))
   d <- data.frame(id = factor(rownames(L), levels = rownames(L)), x = rnorm(n))
   d$y <- rbinom(n, 1, stats::plogis(-0.5 + 0.5 * d$x + 0.8 * drop(L %*% rnorm(m))))
-  K <- tcrossprod(L) + diag(0.05, n)
+  list(d = d, K = tcrossprod(L) + diag(0.05, n))
+}
+
+test_that("a search that drifts towards s = 0 from a poor start is restarted (dense K, binary)", {
+  # Simulated as bench/bench-genomic-laplace.R does; with this seed the
+  # reduced-rank start of the dense K's Cholesky factor sent the first
+  # search to sd 0.001 while the profile log-likelihood rises to sd 0.3.
+  n <- 400L
+  s6 <- sim_dense_binary(6, n, 500L)
+  d <- s6$d
+  K <- s6$K
   fit <- glmm(y ~ x + (1 | id), d, family = binomial, covariance = list(id = K))
   expect_length(fit$optinfo$warnings, 0L)
   ll0 <- as.numeric(logLik(glm(y ~ x, binomial, d)))
@@ -330,15 +338,10 @@ test_that("a dense K: the search from the moment start is seeded with the full m
   # dense K's Cholesky factor has its optimum near s = 0, where the
   # curvature in log s is nearly zero (the search seeded with it gave up
   # at n = 3,000).
-  set.seed(6)
-  n <- 400L; m <- 500L
-  p <- runif(m, 0.05, 0.5)
-  G <- vapply(p, function(pj) rbinom(n, 2, pj), numeric(n))
-  L <- scale(G) / sqrt(m)
-  d <- data.frame(id = factor(seq_len(n)), x = rnorm(n))
-  d$y <- rbinom(n, 1, stats::plogis(-0.5 + 0.5 * d$x + 0.8 * drop(L %*% rnorm(m))))
-  K <- tcrossprod(L) + diag(0.05, n)
-  dimnames(K) <- list(levels(d$id), levels(d$id))
+  n <- 400L
+  s6 <- sim_dense_binary(6, n, 500L)
+  d <- s6$d
+  K <- s6$K
   fit <- glmm(y ~ x + (1 | id), d, family = binomial, covariance = list(id = K))
   expect_match(fit$optinfo$optimizer, "quasi-Newton (BFGS) from a moment estimate", fixed = TRUE)
   expect_length(fit$optinfo$warnings, 0L)
