@@ -97,8 +97,9 @@ test_that("the engine's log-likelihood is clmm's at clmm's estimates, for each l
   }
 })
 
-test_that("the gradient is exact: numDeriv agrees, with weights and offsets, every link", {
-  skip_if_not_installed("numDeriv")
+# 60 rows in 12 clusters, 4 categories (all present), weights and offsets:
+# the engine-level data of the gradient and Hessian checks below.
+ordinal_engine_data <- function() {
   set.seed(3)
   n <- 60; M <- 12
   g <- sort(sample(M, n, replace = TRUE))
@@ -106,7 +107,13 @@ test_that("the gradient is exact: numDeriv agrees, with weights and offsets, eve
   y <- sample(1:4, n, replace = TRUE)
   y[1:4] <- 1:4
   off <- rnorm(n, 0, 0.3); wt <- runif(n, 0.5, 2)
-  st <- c(0L, cumsum(tabulate(g, M)))
+  list(y = y, X = X, off = off, wt = wt, st = c(0L, cumsum(tabulate(g, M))))
+}
+
+test_that("the gradient is exact: numDeriv agrees, with weights and offsets, every link", {
+  skip_if_not_installed("numDeriv")
+  sim <- ordinal_engine_data()
+  y <- sim$y; X <- sim$X; off <- sim$off; wt <- sim$wt; st <- sim$st
   for (lk in 0:2) for (K in c(1L, 6L)) {
     f <- function(par) glmmgee:::cpp_ordinal_loglik(y, X, off, wt, st, 4L, par[1:3], par[4:5],
                                                     par[6], K, lk, TRUE)
@@ -118,14 +125,8 @@ test_that("the gradient is exact: numDeriv agrees, with weights and offsets, eve
 
 test_that("the engine's Hessian (central differences of the exact gradient) is numDeriv's", {
   skip_if_not_installed("numDeriv")
-  set.seed(3)
-  n <- 60; M <- 12
-  g <- sort(sample(M, n, replace = TRUE))
-  X <- cbind(rnorm(n), rbinom(n, 1, 0.4))
-  y <- sample(1:4, n, replace = TRUE)
-  y[1:4] <- 1:4
-  off <- rnorm(n, 0, 0.3); wt <- runif(n, 0.5, 2)
-  st <- c(0L, cumsum(tabulate(g, M)))
+  sim <- ordinal_engine_data()
+  y <- sim$y; X <- sim$X; off <- sim$off; wt <- sim$wt; st <- sim$st
   par <- c(-0.7, 0.2, 1.1, 0.4, -0.5, log(0.8))
   for (lk in 0:2) for (K in c(1L, 6L)) {
     f <- function(p, h = 0L) glmmgee:::cpp_ordinal_loglik(y, X, off, wt, st, 4L, p[1:3], p[4:5],
