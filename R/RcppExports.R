@@ -254,6 +254,10 @@ cpp_lmm_eval <- function(suff, theta, prow, pcol, reml, full) {
     .Call(`_glmmgee_cpp_lmm_eval`, suff, theta, prow, pcol, reml, full)
 }
 
+cpp_lmm_loglik <- function(suff, theta, prow, pcol, gradient) {
+    .Call(`_glmmgee_cpp_lmm_loglik`, suff, theta, prow, pcol, gradient)
+}
+
 cpp_ordinal_gee_lor <- function(y, X, offset, starts, time, tables, pair, J, start, link, maxit, tol, ipf_tol, ipf_maxit) {
     .Call(`_glmmgee_cpp_ordinal_gee_lor`, y, X, offset, starts, time, tables, pair, J, start, link, maxit, tol, ipf_tol, ipf_maxit)
 }

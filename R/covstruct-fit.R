@@ -40,8 +40,8 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
 
   # The objective and its gradient in the structures' parameters
   # (covstruct-eval.R, shared with the several-term fitter).
-  evalf <- structure_evalf(function(theta, grad) cpp_agq_eval(eng, theta, grad), re$terms,
-                           k_re, p, disp, Tx, penalty)
+  evalf <- structure_evalf(covstruct_engine_eval(eng, tx$M, re, y, weights, offset, family, cl),
+                           re$terms, k_re, p, disp, Tx, penalty)
   search <- function(par) covstruct_search(evalf, par, control)
   run <- search(start)
   bc <- covstruct_verify(search, run, re$terms, k_re)
@@ -84,6 +84,24 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
                       newton_failures = summ$newton_failures, warnings = warn,
                       boundary_check = bc$record, reparameterized = !tx$identity,
                       nthreads = control$nthreads))
+}
+
+# The engine's log-likelihood and gradient at its parameters c(beta*,
+# Lambda's entries, log dispersion). A gaussian identity model's marginal
+# likelihood is a closed form (the Laplace approximation and AGHQ are exact
+# there): cpp_lmm_loglik() evaluates it from per-cluster sums of squares and
+# cross-products, the same value and gradient as the one-factor engine's
+# without a mode search per cluster; rows of weight 0 add nothing to either.
+covstruct_engine_eval <- function(eng, Xs, re, y, weights, offset, family, cl) {
+  if (!identical(family$family, "gaussian") || !identical(family$link, "identity"))
+    return(function(theta, grad) cpp_agq_eval(eng, theta, grad))
+  keep <- weights > 0
+  suff <- cpp_lmm_suff(Xs[keep, , drop = FALSE], as.matrix(re$Z)[keep, , drop = FALSE],
+                       as.numeric(y - offset)[keep], as.numeric(weights[keep]), cl$index[keep],
+                       length(cl$levels))
+  prow <- re$lam_row - 1L
+  pcol <- re$lam_col - 1L
+  function(theta, grad) cpp_lmm_loglik(suff, theta, prow, pcol, grad)
 }
 
 # A' H A for a symmetric H whose rows and columns `na` are missing (NA):

@@ -829,6 +829,21 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_lmm_loglik
+Rcpp::List cpp_lmm_loglik(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> theta, Rcpp::IntegerVector prow, Rcpp::IntegerVector pcol, bool gradient);
+RcppExport SEXP _glmmgee_cpp_lmm_loglik(SEXP suffSEXP, SEXP thetaSEXP, SEXP prowSEXP, SEXP pcolSEXP, SEXP gradientSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type suff(suffSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type prow(prowSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type pcol(pcolSEXP);
+    Rcpp::traits::input_parameter< bool >::type gradient(gradientSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmm_loglik(suff, theta, prow, pcol, gradient));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_ordinal_gee_lor
 Rcpp::List cpp_ordinal_gee_lor(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> offset, Eigen::Map<Eigen::VectorXi> starts, Eigen::Map<Eigen::VectorXi> time, Eigen::Map<Eigen::MatrixXd> tables, Eigen::Map<Eigen::MatrixXi> pair, int J, Eigen::Map<Eigen::VectorXd> start, int link, int maxit, double tol, double ipf_tol, int ipf_maxit);
 RcppExport SEXP _glmmgee_cpp_ordinal_gee_lor(SEXP ySEXP, SEXP XSEXP, SEXP offsetSEXP, SEXP startsSEXP, SEXP timeSEXP, SEXP tablesSEXP, SEXP pairSEXP, SEXP JSEXP, SEXP startSEXP, SEXP linkSEXP, SEXP maxitSEXP, SEXP tolSEXP, SEXP ipf_tolSEXP, SEXP ipf_maxitSEXP) {
@@ -1016,6 +1031,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_sparse_glm_start", (DL_FUNC) &_glmmgee_cpp_sparse_glm_start, 2},
     {"_glmmgee_cpp_lmm_suff", (DL_FUNC) &_glmmgee_cpp_lmm_suff, 6},
     {"_glmmgee_cpp_lmm_eval", (DL_FUNC) &_glmmgee_cpp_lmm_eval, 6},
+    {"_glmmgee_cpp_lmm_loglik", (DL_FUNC) &_glmmgee_cpp_lmm_loglik, 5},
     {"_glmmgee_cpp_ordinal_gee_lor", (DL_FUNC) &_glmmgee_cpp_ordinal_gee_lor, 14},
     {"_glmmgee_cpp_ipf_tables", (DL_FUNC) &_glmmgee_cpp_ipf_tables, 5},
     {"_glmmgee_cpp_ordinal_loglik", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik, 15},

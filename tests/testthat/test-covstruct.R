@@ -148,6 +148,43 @@ test_that("an AR(1) correlation driven to 1 (a random intercept only) is verifie
   expect_gte(ll(f), ll(m) - 1e-4)
 })
 
+test_that("the gaussian closed form is the one-factor engine's log-likelihood and gradient", {
+  # Unequal clusters, precision weights (some zero), an offset, and Lambda
+  # of every shape: full lower triangle (cs) and the one a fit meets.
+  set.seed(7)
+  M <- 40
+  d <- data.frame(group = factor(sample(M, 260, replace = TRUE)), x = rnorm(260))
+  d$times <- factor(sample(4, 260, replace = TRUE))
+  d$y <- 1 + 0.5 * d$x + rnorm(M)[d$group] + rnorm(260)
+  w <- runif(260, 0.5, 2)
+  w[c(3, 50, 51)] <- 0
+  off <- rnorm(260, 0, 0.2)
+  ns <- asNamespace("glmmgee")
+  fam <- ns$resolve_family(gaussian())
+  for (form in list(y ~ x + cs(0 + times | group), y ~ x + ar1(times + 0 | group))) {
+    re <- ns$covstruct_terms(form, model.frame(~ times + group, d), environment())
+    X <- cbind(1, d$x)
+    tx <- ns$design_transform(X)
+    cl <- ns$cluster_index(re$group, "group")
+    eng <- ns$cpp_agq_new(tx$M, re$Z, d$y, w, off, cl$index, length(cl$levels),
+                          re$lam_row - 1L, re$lam_col - 1L, fam$family_code, fam$link_code, 1L, 1L)
+    closed <- ns$covstruct_engine_eval(eng, tx$M, re, d$y, w, off, fam, cl)
+    k <- length(re$lam_row)
+    for (r in 1:3) {
+      th <- c(rnorm(2, 0, 0.5), rnorm(k, 0, 0.4) + 0.8 * (re$lam_row == re$lam_col), rnorm(1, 0, 0.3))
+      a <- ns$cpp_agq_eval(eng, th, TRUE)
+      b <- closed(th, TRUE)
+      expect_equal(b$loglik, a$loglik, tolerance = 1e-12)
+      expect_equal(b$gradient, a$gradient, tolerance = 1e-9)
+      expect_equal(closed(th, FALSE)$loglik, b$loglik)
+    }
+    ns$cpp_agq_free(eng)
+  }
+  # A Lambda that is not finite gives -Inf, as a structure outside its domain does.
+  expect_identical(closed(replace(th, 3, NA_real_), TRUE)$loglik, -Inf)
+  expect_error(closed(th[-1], TRUE), "theta must have length")
+})
+
 test_that("the Cholesky Jacobian of every structure matches finite differences", {
   D_chol <- function(s, par) { L <- t(chol(s$D(par))); L[lower.tri(L, diag = TRUE)] }
   cases <- list(list("diag", 3, c(0.1, -0.3, 0.2)), list("homdiag", 3, -0.2),
