@@ -228,17 +228,29 @@ bool SparseLaplace::pirls(const Eigen::VectorXd& eta0, double phi, Eigen::Vector
   }
   double fprev = -std::numeric_limits<double>::infinity();
   double decprev = std::numeric_limits<double>::infinity();
+  Eigen::VectorXd wlast;   // the weights of the factor in chol_, this call
+  bool wfactored = false;
   for (iters = 0; iters < 200; ++iters) {
     // One factorization per iteration can take seconds when crossed
     // factors fill in the factor: check for Ctrl-C between them.
     Rcpp::checkUserInterrupt();
     for (int i = 0; i < n_; ++i) { d1[i] = d[i].d1; w[i] = -d[i].d2; }
-    if (!factor_H(w)) {
-      // Non-canonical links (Gamma identity, gaussian log) can make H
-      // indefinite away from the mode: step with the non-negative part of
-      // the weights instead, still an ascent direction.
-      for (int i = 0; i < n_; ++i) w[i] = std::max(w[i], 0.0);
-      if (!factor_H(w)) return false;
+    // H depends on u only through the weights: where they are those of the
+    // factor already held (a gaussian identity model's are constant, so its
+    // mode is one Newton step and the checks after it need no new factor),
+    // the factor is reused; the same matrix, so the same factor to the bit.
+    if (!(wfactored && w == wlast)) {
+      wfactored = false;
+      if (factor_H(w)) {
+        wlast = w;
+        wfactored = true;
+      } else {
+        // Non-canonical links (Gamma identity, gaussian log) can make H
+        // indefinite away from the mode: step with the non-negative part of
+        // the weights instead, still an ascent direction.
+        for (int i = 0; i < n_; ++i) w[i] = std::max(w[i], 0.0);
+        if (!factor_H(w)) return false;
+      }
     }
     At_times(d1, g);
     g -= u;
