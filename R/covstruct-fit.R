@@ -124,12 +124,12 @@ na_product <- function(H, A, na) {
 # newton-polish.R for why), whose last Hessian, at the returned par, is
 # kept for the standard errors. Before, nlminb ran every search: 30-35
 # evaluations where BFGS from an accurate start matrix needs about 10.
-# Steps of the search are at most covstruct_max_step in every parameter:
-# a 20-fold change of a standard deviation, three units on a correlation's
-# unconstrained scale or of a centred and scaled fixed effect. (Over the
-# six models of bench-covstruct.R, 3 took the fewest evaluations in all:
-# 139 against 149 uncapped, 144 at 1.)
-covstruct_max_step <- 3
+# The search's first step, from the curvature at the start, is at most
+# covstruct_max_first in every parameter: a 7-fold change of a standard
+# deviation, two units on a correlation's unconstrained scale or of a
+# centred and scaled fixed effect. (Poisson AR(1) of bench-covstruct.R: the
+# full step was 36 on the correlation's scale, halved back five times.)
+covstruct_max_first <- 2
 covstruct_search <- function(evalf, par, control) {
   P <- length(par)
   cur <- evalf(par)
@@ -140,7 +140,7 @@ covstruct_search <- function(evalf, par, control) {
   tol <- control$rel.tol / 100
   qn <- newton_steps(function(th) evalf(th), par, start_curvature(H0, rep(FALSE, P)) %||% H0,
                      rep(FALSE, P), maxit = min(control$iter.max, 50L), lower = rep(-Inf, P),
-                     at = cur, bfgs = TRUE, tol = tol, max_step = covstruct_max_step)
+                     at = cur, bfgs = TRUE, tol = tol, max_first = covstruct_max_first)
   stages$newton <- qn$record
   opt <- list(convergence = qn$record$convergence, message = qn$record$message)
   par <- qn$theta

@@ -15,11 +15,12 @@
 # approaches zero geometrically; 0.99: nearly to the bound), and more than
 # `max_hits` such steps in a row hand over to the caller (nlminb).
 # Converged: Newton decrement below tol * max(1, |loglik|). With a finite
-# `max_step`, a step longer than that in any parameter is shortened to it
-# (same direction) before it is tried: from a start whose curvature says
-# little about the way to the optimum (a correlation's scale at 0), the
-# full step can be ten times too long, and each halving back costs an
-# evaluation.
+# `max_first`, a first step longer than that in any parameter is shortened
+# to it (same direction) before it is tried: from a start whose curvature
+# says little about the way to the optimum (a correlation's scale at 0),
+# the full step can be ten times too long, and each halving back costs an
+# evaluation. Later steps are not capped: a search drifting to a boundary
+# at infinity (a correlation to 1) must be free to take long steps.
 #
 # `ev(theta)` returns list(loglik, gradient); `at` is an evaluation already
 # made at theta (or NULL). Returns theta, converged, record (iterations,
@@ -27,7 +28,7 @@
 # hessian (H with the updated matrix on the free parameters).
 newton_search <- function(ev, theta, H, on_boundary, lower, maxit, tol, at = NULL,
                           bfgs = FALSE, shrink = 0.99, max_hits = Inf, interpolate = TRUE,
-                          max_step = Inf) {
+                          max_first = Inf) {
   free <- which(!on_boundary)
   rec <- list(iterations = 0L, evaluations = 0L, convergence = 1L, message = "")
   B <- -H[free, free, drop = FALSE]  # information: positive definite
@@ -53,7 +54,7 @@ newton_search <- function(ev, theta, H, on_boundary, lower, maxit, tol, at = NUL
       break
     }
     long <- max(abs(step))
-    if (long > max_step) step <- step * (max_step / long)
+    if (it == 1L && long > max_first) step <- step * (max_first / long)
     t <- 1
     out <- (theta[free] + step) < lower[free]
     if (any(out)) {
