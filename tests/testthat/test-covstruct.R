@@ -185,6 +185,30 @@ test_that("the gaussian closed form is the one-factor engine's log-likelihood an
   expect_error(closed(th[-1], TRUE), "theta must have length")
 })
 
+test_that("the search caps its first step only", {
+  # A concave quadratic with its maximum at (10, -4) and the exact Hessian:
+  # uncapped, one Newton step lands there; with max_first = 2 the first
+  # point tried is 2 along the same direction, and the steps after it are
+  # free to be long, so the maximum is still reached.
+  top <- c(10, -4)
+  tried <- list()
+  ev <- function(th) {
+    tried[[length(tried) + 1L]] <<- th
+    list(loglik = -sum((th - top)^2) / 2, gradient = top - th)
+  }
+  H <- -diag(2)
+  r <- glmmgee:::newton_search(ev, c(0, 0), H, c(FALSE, FALSE), c(-Inf, -Inf), maxit = 20,
+                               tol = 1e-14, bfgs = TRUE, interpolate = FALSE, max_first = 2)
+  expect_true(r$converged)
+  expect_equal(r$theta, top, tolerance = 1e-8)
+  expect_equal(tried[[2L]], top * 2 / 10)
+  expect_gt(max(abs(tried[[3L]] - tried[[2L]])), 2)
+  tried <- list()
+  r0 <- glmmgee:::newton_search(ev, c(0, 0), H, c(FALSE, FALSE), c(-Inf, -Inf), maxit = 20,
+                                tol = 1e-14, bfgs = TRUE, interpolate = FALSE)
+  expect_equal(tried[[2L]], top)
+})
+
 test_that("the Cholesky Jacobian of every structure matches finite differences", {
   D_chol <- function(s, par) { L <- t(chol(s$D(par))); L[lower.tri(L, diag = TRUE)] }
   cases <- list(list("diag", 3, c(0.1, -0.3, 0.2)), list("homdiag", 3, -0.2),
