@@ -67,6 +67,18 @@ Suff read_suff(const Rcpp::List& s) {
               Map<VectorXd>(xty.begin(), xty.size())};
 }
 
+// Lambda (q x q, lower triangular) with theta[off + j] at (prow[j], pcol[j]).
+MatrixXd lambda_of(const double* theta, Eigen::Index k, const Rcpp::IntegerVector& prow,
+                   const Rcpp::IntegerVector& pcol, int q) {
+  MatrixXd Lam = MatrixXd::Zero(q, q);
+  for (Eigen::Index j = 0; j < k; ++j) {
+    if (prow[j] < 0 || prow[j] >= q || pcol[j] < 0 || pcol[j] > prow[j])
+      Rcpp::stop("lmm: pattern outside the lower triangle");
+    Lam(prow[j], pcol[j]) = theta[j];
+  }
+  return Lam;
+}
+
 }  // namespace
 
 // Per-cluster sums of the weighted design (rows with weight 0 dropped
@@ -122,12 +134,7 @@ Rcpp::List cpp_lmm_eval(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> theta,
   const int M = s.M, q = s.q, p = s.p;
   const Eigen::Index k = theta.size();
   if (prow.size() != k || pcol.size() != k) Rcpp::stop("lmm: theta and its pattern differ in length");
-  MatrixXd Lam = MatrixXd::Zero(q, q);
-  for (Eigen::Index j = 0; j < k; ++j) {
-    if (prow[j] < 0 || prow[j] >= q || pcol[j] < 0 || pcol[j] > prow[j])
-      Rcpp::stop("lmm: pattern outside the lower triangle");
-    Lam(prow[j], pcol[j]) = theta[j];
-  }
+  const MatrixXd Lam = lambda_of(theta.data(), k, prow, pcol, q);
   const double inf = std::numeric_limits<double>::infinity();
   // Pass 1: A_i, their Cholesky factors (kept, one column per cluster), C
   // and X'V^{-1}y (times s2). Work matrices are allocated once: the loop
@@ -249,12 +256,7 @@ Rcpp::List cpp_lmm_loglik(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> theta,
   const Eigen::Index k = prow.size();
   if (pcol.size() != k) Rcpp::stop("lmm: the pattern's rows and columns differ in length");
   if (theta.size() != p + k + 1) Rcpp::stop("lmm: theta must have length %d", p + k + 1);
-  MatrixXd Lam = MatrixXd::Zero(q, q);
-  for (Eigen::Index j = 0; j < k; ++j) {
-    if (prow[j] < 0 || prow[j] >= q || pcol[j] < 0 || pcol[j] > prow[j])
-      Rcpp::stop("lmm: pattern outside the lower triangle");
-    Lam(prow[j], pcol[j]) = theta[p + j];
-  }
+  const MatrixXd Lam = lambda_of(theta.data() + p, k, prow, pcol, q);
   const VectorXd beta = theta.head(p);
   const double phi = theta[p + k], s2 = std::exp(2.0 * phi);
   const double ninf = -std::numeric_limits<double>::infinity();
