@@ -171,7 +171,7 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
                       optimizer = opt$optimizer, iterations = opt$iterations,
                       evaluations = evals, engine_calls = calls, convergence = opt$convergence,
                       message = opt$message, gradient_max = gnorm,
-                      hessian_condition = if (!is.null(H)) kappa(H, exact = TRUE),
+                      hessian_condition = if (!is.null(H)) ordinal_condition(H),
                       warnings = warnings))
 }
 
@@ -231,4 +231,12 @@ ordinal_loglik_at <- function(fit, theta, beta, sigma) {
                      as.numeric((fit$prior.weights %||% rep(1, n))[o]), starts,
                      length(fit$y_levels), as.numeric(theta), as.numeric(beta), log(sigma),
                      fit$nAGQ, fit$family$link_code, FALSE)$loglik
+}
+
+# kappa(H, exact = TRUE), the 2-norm condition number, from the singular
+# values directly: kappa()'s dispatch and argument matching were a tenth of
+# the fitter's time on 72 rows.
+ordinal_condition <- function(H) {
+  sv <- svd(H, nu = 0L, nv = 0L)$d
+  max(sv) / min(sv)
 }
