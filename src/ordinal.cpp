@@ -353,6 +353,19 @@ std::unique_ptr<CumLink> checked_ordinal_inputs(const Eigen::Map<Eigen::VectorXi
   if (!F) Rcpp::stop("ordinal engine: unknown link code");
   return F;
 }
+
+// The clusters' starting modes for Newton's method: the caller's (a
+// non-finite one replaced by 0) or zeros.
+Eigen::VectorXd start_modes(const Rcpp::Nullable<Rcpp::NumericVector>& mode_start, int M,
+                            const char* who) {
+  Eigen::VectorXd u0 = Eigen::VectorXd::Zero(M);
+  if (mode_start.isNotNull()) {
+    Rcpp::NumericVector ms(mode_start);
+    if (ms.size() != M) Rcpp::stop("%s: 'mode_start' must have one value per cluster", who);
+    for (int c = 0; c < M; ++c) u0[c] = std::isfinite(ms[c]) ? ms[c] : 0.0;
+  }
+  return u0;
+}
 }  // namespace glmmgee
 
 namespace glmmgee {
@@ -539,12 +552,7 @@ Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::M
   std::unique_ptr<CumLink> F =
       checked_ordinal_inputs(y, p, offset, weights, start, J, theta, beta, nAGQ, link);
   // The previous evaluation's modes: Newton's method then needs a step or two.
-  Eigen::VectorXd u0 = Eigen::VectorXd::Zero(M);
-  if (mode_start.isNotNull()) {
-    Rcpp::NumericVector ms(mode_start);
-    if (ms.size() != M) Rcpp::stop("ordinal engine: 'mode_start' must have one value per cluster");
-    for (int c = 0; c < M; ++c) u0[c] = std::isfinite(ms[c]) ? ms[c] : 0.0;
-  }
+  const Eigen::VectorXd u0 = start_modes(mode_start, M, "ordinal engine");
 
   Eigen::Map<const Eigen::VectorXi> cy(y.data(), n), cst(start.data(), M + 1);
   Eigen::Map<const Eigen::MatrixXd> cX(X.data(), n, p);
@@ -778,12 +786,7 @@ Rcpp::List cpp_ordinal_search(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::M
   std::unique_ptr<CumLink> F = checked_ordinal_inputs(
       y, p, offset, weights, start, J, Eigen::Map<Eigen::VectorXd>(par0.data(), J - 1),
       Eigen::Map<Eigen::VectorXd>(par0.data() + J - 1, p), nAGQ, link);
-  Eigen::VectorXd u0 = Eigen::VectorXd::Zero(M);
-  if (mode_start.isNotNull()) {
-    Rcpp::NumericVector ms(mode_start);
-    if (ms.size() != M) Rcpp::stop("ordinal search: 'mode_start' must have one value per cluster");
-    for (int c = 0; c < M; ++c) u0[c] = std::isfinite(ms[c]) ? ms[c] : 0.0;
-  }
+  const Eigen::VectorXd u0 = start_modes(mode_start, M, "ordinal search");
   Eigen::Map<const Eigen::VectorXi> cy(y.data(), n), cst(start.data(), M + 1);
   Eigen::Map<const Eigen::MatrixXd> cX(X.data(), n, p);
   Eigen::Map<const Eigen::VectorXd> co(offset.data(), n), cw(weights.data(), n);
