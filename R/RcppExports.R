@@ -270,6 +270,10 @@ cpp_ordinal_loglik <- function(y, X, offset, weights, start, J, theta, beta, log
     .Call(`_glmmgee_cpp_ordinal_loglik`, y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start, fast, hessian)
 }
 
+cpp_ordinal_search <- function(y, X, offset, weights, start, J, par0, nAGQ, link, mode_start, H0, lower, maxit, tol) {
+    .Call(`_glmmgee_cpp_ordinal_search`, y, X, offset, weights, start, J, par0, nAGQ, link, mode_start, H0, lower, maxit, tol)
+}
+
 cpp_ordinal_scores <- function(y, eta, theta, link) {
     .Call(`_glmmgee_cpp_ordinal_scores`, y, eta, theta, link)
 }

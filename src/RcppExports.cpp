@@ -908,6 +908,30 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_ordinal_search
+Rcpp::List cpp_ordinal_search(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> offset, Eigen::Map<Eigen::VectorXd> weights, Eigen::Map<Eigen::VectorXi> start, int J, Eigen::Map<Eigen::VectorXd> par0, int nAGQ, int link, Rcpp::Nullable<Rcpp::NumericVector> mode_start, Rcpp::Nullable<Rcpp::NumericMatrix> H0, Eigen::Map<Eigen::VectorXd> lower, int maxit, double tol);
+RcppExport SEXP _glmmgee_cpp_ordinal_search(SEXP ySEXP, SEXP XSEXP, SEXP offsetSEXP, SEXP weightsSEXP, SEXP startSEXP, SEXP JSEXP, SEXP par0SEXP, SEXP nAGQSEXP, SEXP linkSEXP, SEXP mode_startSEXP, SEXP H0SEXP, SEXP lowerSEXP, SEXP maxitSEXP, SEXP tolSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type offset(offsetSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type weights(weightsSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type start(startSEXP);
+    Rcpp::traits::input_parameter< int >::type J(JSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type par0(par0SEXP);
+    Rcpp::traits::input_parameter< int >::type nAGQ(nAGQSEXP);
+    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type mode_start(mode_startSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericMatrix> >::type H0(H0SEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type lower(lowerSEXP);
+    Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
+    Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_ordinal_search(y, X, offset, weights, start, J, par0, nAGQ, link, mode_start, H0, lower, maxit, tol));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_ordinal_scores
 Rcpp::List cpp_ordinal_scores(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::VectorXd> eta, Eigen::Map<Eigen::VectorXd> theta, int link);
 RcppExport SEXP _glmmgee_cpp_ordinal_scores(SEXP ySEXP, SEXP etaSEXP, SEXP thetaSEXP, SEXP linkSEXP) {
@@ -1035,6 +1059,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_ordinal_gee_lor", (DL_FUNC) &_glmmgee_cpp_ordinal_gee_lor, 14},
     {"_glmmgee_cpp_ipf_tables", (DL_FUNC) &_glmmgee_cpp_ipf_tables, 5},
     {"_glmmgee_cpp_ordinal_loglik", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik, 15},
+    {"_glmmgee_cpp_ordinal_search", (DL_FUNC) &_glmmgee_cpp_ordinal_search, 14},
     {"_glmmgee_cpp_ordinal_scores", (DL_FUNC) &_glmmgee_cpp_ordinal_scores, 4},
     {"_glmmgee_cpp_ordinal_loglik_re", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik_re, 15},
     {"_glmmgee_cpp_chol_factor_nnz", (DL_FUNC) &_glmmgee_cpp_chol_factor_nnz, 1},

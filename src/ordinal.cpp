@@ -15,6 +15,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <string>
 #include <vector>
 #include "cum-link.h"
 #include "gh-rule.h"
@@ -352,6 +353,19 @@ std::unique_ptr<CumLink> checked_ordinal_inputs(const Eigen::Map<Eigen::VectorXi
   if (!F) Rcpp::stop("ordinal engine: unknown link code");
   return F;
 }
+
+// The clusters' starting modes for Newton's method: the caller's (a
+// non-finite one replaced by 0) or zeros.
+Eigen::VectorXd start_modes(const Rcpp::Nullable<Rcpp::NumericVector>& mode_start, int M,
+                            const char* who) {
+  Eigen::VectorXd u0 = Eigen::VectorXd::Zero(M);
+  if (mode_start.isNotNull()) {
+    Rcpp::NumericVector ms(mode_start);
+    if (ms.size() != M) Rcpp::stop("%s: 'mode_start' must have one value per cluster", who);
+    for (int c = 0; c < M; ++c) u0[c] = std::isfinite(ms[c]) ? ms[c] : 0.0;
+  }
+  return u0;
+}
 }  // namespace glmmgee
 
 namespace glmmgee {
@@ -538,12 +552,7 @@ Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::M
   std::unique_ptr<CumLink> F =
       checked_ordinal_inputs(y, p, offset, weights, start, J, theta, beta, nAGQ, link);
   // The previous evaluation's modes: Newton's method then needs a step or two.
-  Eigen::VectorXd u0 = Eigen::VectorXd::Zero(M);
-  if (mode_start.isNotNull()) {
-    Rcpp::NumericVector ms(mode_start);
-    if (ms.size() != M) Rcpp::stop("ordinal engine: 'mode_start' must have one value per cluster");
-    for (int c = 0; c < M; ++c) u0[c] = std::isfinite(ms[c]) ? ms[c] : 0.0;
-  }
+  const Eigen::VectorXd u0 = start_modes(mode_start, M, "ordinal engine");
 
   Eigen::Map<const Eigen::VectorXi> cy(y.data(), n), cst(start.data(), M + 1);
   Eigen::Map<const Eigen::MatrixXd> cX(X.data(), n, p);
@@ -565,6 +574,240 @@ Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::M
                         : Rcpp::wrap(Eigen::MatrixXd::Constant(e.grad.size(), e.grad.size(), NA_REAL));
   }
   return out;
+}
+
+namespace glmmgee {
+namespace {
+// The search of ordinal_glmm_fit() (R/fit-ordinal.R) on its scale
+// par = (alpha_1, log increments alpha_2.., beta, log sigma), thresholds
+// theta_j = alpha_1 + sum_{m=2..j} exp(alpha_m), without a round trip to R
+// per evaluation: on small data (wine, 72 rows) R's overhead per step was
+// most of the fit. The same steps as newton_search() (R/newton-search.R)
+// with bfgs = TRUE, interpolate = TRUE: Newton steps from the curvature at
+// the start, BFGS updates, a step that lowers the log-likelihood shortened
+// to the maximum of the quadratic through the start and the trial (within
+// [0.1, 0.5] of the trial), a bound on log sigma approached by `shrink` of
+// the way, converged when the Newton decrement is below tol * max(1, |ll|).
+class OrdSearch {
+ public:
+  OrdSearch(const OrdData& d, const CumLink& F, int link, const GhRule& rule,
+            const Eigen::VectorXd& u0)
+      : d_(d), F_(F), link_(link), rule_(rule), u0_(u0), k1_(d.J - 1), p_(d.X.cols()),
+        P_(k1_ + p_ + 1) {}
+
+  int evaluations() const { return evals_; }
+  const Eigen::VectorXd& modes() const { return u0_; }
+
+  // The log-likelihood and its gradient at par (-Inf and false where not
+  // finite); each finite evaluation's modes start the next one's.
+  bool eval(const Eigen::VectorXd& par, double* ll, Eigen::VectorXd* g) {
+    OrdEval e;
+    ordinal_eval(d_, F_, link_, true, rule_, thetas(par), par.segment(k1_, p_), par[P_ - 1], u0_,
+                 true, &e);
+    ++evals_;
+    if (e.mode.allFinite()) u0_ = e.mode;
+    if (!std::isfinite(e.total) || !e.grad.allFinite()) {
+      *ll = -kInf;
+      g->setConstant(P_, NA_REAL);
+      return false;
+    }
+    *ll = e.total;
+    *g = e.grad;
+    // d theta_j / d alpha_m: 1 for m = 1, exp(alpha_m) for 2 <= m <= j.
+    for (int j = k1_ - 2; j >= 0; --j) (*g)[j] += (*g)[j + 1];
+    for (int m = 1; m < k1_; ++m) (*g)[m] *= std::exp(par[m]);
+    return true;
+  }
+
+  // The Hessian on par's scale from the engine's in (thresholds, beta,
+  // log sigma) (forward differences of the exact gradient): with
+  // D = d theta / d alpha, D' H D plus, for m >= 2, exp(alpha_m) times the
+  // alpha-gradient (d^2 theta_j / d alpha_m^2 = exp(alpha_m), j >= m).
+  Eigen::MatrixXd hessian(const Eigen::VectorXd& par) {
+    OrdEval e;
+    const Eigen::VectorXd th = thetas(par);
+    const Eigen::VectorXd b = par.segment(k1_, p_);
+    ordinal_eval(d_, F_, link_, true, rule_, th, b, par[P_ - 1], u0_, true, &e);
+    evals_ += 1 + P_;
+    if (!std::isfinite(e.total) || !e.grad.allFinite())
+      return Eigen::MatrixXd::Constant(P_, P_, NA_REAL);
+    if (e.mode.allFinite()) u0_ = e.mode;
+    const Eigen::MatrixXd Hp = ordinal_fd_hessian(d_, F_, link_, true, rule_, th, b, par[P_ - 1], e,
+                                                  false);
+    Eigen::MatrixXd D = Eigen::MatrixXd::Identity(P_, P_);
+    for (int j = 0; j < k1_; ++j) {
+      D(j, 0) = 1;
+      for (int m = 1; m <= j; ++m) D(j, m) = std::exp(par[m]);
+    }
+    Eigen::MatrixXd H = D.transpose() * Hp * D;
+    double ga = 0;
+    for (int j = k1_ - 1; j >= 1; --j) {
+      ga += e.grad[j];
+      H(j, j) += ga * std::exp(par[j]);
+    }
+    return H;
+  }
+
+ private:
+  Eigen::VectorXd thetas(const Eigen::VectorXd& par) const {
+    Eigen::VectorXd th(k1_);
+    th[0] = par[0];
+    for (int j = 1; j < k1_; ++j) th[j] = th[j - 1] + std::exp(par[j]);
+    return th;
+  }
+
+  const OrdData& d_;
+  const CumLink& F_;
+  int link_;
+  const GhRule& rule_;
+  Eigen::VectorXd u0_;
+  int k1_, p_, P_, evals_ = 0;
+};
+
+struct SearchResult {
+  Eigen::VectorXd par;
+  Eigen::MatrixXd H;  // -B, the updated information, or the start's
+  bool converged = false;
+  int iterations = 0;
+  std::string message;
+};
+
+// The BFGS update of the information B from step s and gradient change yv
+// (of -loglik), as bfgs_update() (R/newton-search.R); false: not updated.
+bool bfgs_step(Eigen::MatrixXd* B, Eigen::LLT<Eigen::MatrixXd>* ch, const Eigen::VectorXd& s,
+               const Eigen::VectorXd& yv) {
+  const double sy = s.dot(yv);
+  if (!yv.allFinite() || !std::isfinite(sy) ||
+      !(sy > 1e-12 * std::sqrt(s.squaredNorm() * yv.squaredNorm())))
+    return false;
+  const Eigen::VectorXd Bs = *B * s;
+  const Eigen::MatrixXd B1 = *B - Bs * Bs.transpose() / s.dot(Bs) + yv * yv.transpose() / sy;
+  Eigen::LLT<Eigen::MatrixXd> c1(B1);
+  if (c1.info() != Eigen::Success) return false;
+  *B = B1;
+  *ch = c1;
+  return true;
+}
+
+SearchResult newton_bfgs(OrdSearch* S, Eigen::VectorXd par, const Eigen::MatrixXd& H0,
+                         const Eigen::VectorXd& lower, int maxit, double tol, double shrink,
+                         int max_hits) {
+  SearchResult res;
+  res.par = par;
+  res.H = H0;
+  Eigen::MatrixXd B = -H0;
+  Eigen::LLT<Eigen::MatrixXd> ch;
+  if (B.allFinite()) ch.compute(B);
+  if (!B.allFinite() || ch.info() != Eigen::Success) {
+    res.message = "Hessian not negative definite";
+    return res;
+  }
+  const int P = par.size();
+  double ll;
+  Eigen::VectorXd g(P), gn(P), th(P);
+  S->eval(par, &ll, &g);
+  int hits = 0;
+  for (int it = 1; it <= maxit; ++it) {
+    Rcpp::checkUserInterrupt();
+    const Eigen::VectorXd step = ch.solve(g);
+    const double dec = step.dot(g);
+    if (!std::isfinite(dec)) break;
+    if (dec < tol * std::max(1.0, std::fabs(ll)) || step.cwiseAbs().maxCoeff() < 1e-10) {
+      res.converged = true;
+      break;
+    }
+    double t = 1;
+    bool out = false;
+    double tb = kInf;
+    for (int j = 0; j < P; ++j)
+      if (par[j] + step[j] < lower[j]) {
+        out = true;
+        tb = std::min(tb, (lower[j] - par[j]) / step[j]);
+      }
+    if (out) {
+      t = std::min(1.0, shrink * tb);
+      ++hits;
+    } else {
+      hits = 0;
+    }
+    if (!std::isfinite(t) || t <= 0 || hits > max_hits) break;
+    bool ok = false;
+    double lln = -kInf;
+    for (;;) {
+      th = par + t * step;
+      S->eval(th, &lln, &gn);
+      if (std::isfinite(lln) && lln >= ll - 1e-10 * std::fabs(ll)) {
+        ok = t >= 1e-4;
+        break;
+      }
+      const double ft = lln - ll;
+      const double tq = std::isfinite(ft) ? dec * t * t / (2 * (dec * t - ft)) : t / 2;
+      t = std::min(std::max(tq, 0.1 * t), 0.5 * t);
+      if (t < 1e-4) break;
+    }
+    if (!ok) break;
+    bfgs_step(&B, &ch, th - par, g - gn);
+    par = th;
+    ll = lln;
+    g = gn;
+    res.iterations = it;
+  }
+  res.par = par;
+  res.H = -B;
+  res.message = res.converged ? "Newton decrement below tolerance" : "Newton steps did not converge";
+  return res;
+}
+}  // namespace
+}  // namespace glmmgee
+
+// The search of the random-intercept fit on the optimizer's scale (see
+// OrdSearch): from par0 with the curvature H0 (NULL: forward differences
+// of the exact gradient at par0), Newton/BFGS steps until the Newton
+// decrement is below tol * max(1, |loglik|) or maxit steps. Returns the
+// parameters, whether it converged, the updated Hessian (`hessian`; the
+// start's, `hessian0`, for a fallback's scaling), the steps, the engine
+// evaluations (a Hessian's columns included) and the last modes.
+// [[Rcpp::export]]
+Rcpp::List cpp_ordinal_search(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X,
+                              Eigen::Map<Eigen::VectorXd> offset,
+                              Eigen::Map<Eigen::VectorXd> weights,
+                              Eigen::Map<Eigen::VectorXi> start, int J,
+                              Eigen::Map<Eigen::VectorXd> par0, int nAGQ, int link,
+                              Rcpp::Nullable<Rcpp::NumericVector> mode_start,
+                              Rcpp::Nullable<Rcpp::NumericMatrix> H0,
+                              Eigen::Map<Eigen::VectorXd> lower, int maxit, double tol) {
+  using namespace glmmgee;
+  const int n = y.size(), p = X.cols(), M = start.size() - 1, P = J - 1 + p + 1;
+  if (X.rows() != n) Rcpp::stop("ordinal search: 'y' and 'X' differ in rows");
+  if (J < 2 || par0.size() != P || lower.size() != P)
+    Rcpp::stop("ordinal search: 'par0' and 'lower' must have J - 1 + ncol(X) + 1 values");
+  if (maxit < 0 || !(tol > 0)) Rcpp::stop("ordinal search: 'maxit' and 'tol' must be positive");
+  // (the checks read only the lengths of the thresholds and beta)
+  std::unique_ptr<CumLink> F = checked_ordinal_inputs(
+      y, p, offset, weights, start, J, Eigen::Map<Eigen::VectorXd>(par0.data(), J - 1),
+      Eigen::Map<Eigen::VectorXd>(par0.data() + J - 1, p), nAGQ, link);
+  const Eigen::VectorXd u0 = start_modes(mode_start, M, "ordinal search");
+  Eigen::Map<const Eigen::VectorXi> cy(y.data(), n), cst(start.data(), M + 1);
+  Eigen::Map<const Eigen::MatrixXd> cX(X.data(), n, p);
+  Eigen::Map<const Eigen::VectorXd> co(offset.data(), n), cw(weights.data(), n);
+  OrdData d{cy, cX, co, cw, cst, J};
+  const GhRule rule = gh_rule(nAGQ);
+  OrdSearch S(d, *F, link, rule, u0);
+  const Eigen::VectorXd par = par0;
+  Eigen::MatrixXd H;
+  if (H0.isNotNull()) {
+    Rcpp::NumericMatrix h(H0);
+    if (h.nrow() != P || h.ncol() != P) Rcpp::stop("ordinal search: 'H0' must be P x P");
+    H = Eigen::Map<Eigen::MatrixXd>(h.begin(), P, P);
+  } else {
+    H = S.hessian(par);
+  }
+  const SearchResult r = newton_bfgs(&S, par, H, lower, maxit, tol, 0.5, 1);
+  return Rcpp::List::create(
+      Rcpp::Named("par") = Rcpp::wrap(r.par), Rcpp::Named("converged") = r.converged,
+      Rcpp::Named("hessian") = Rcpp::wrap(r.H), Rcpp::Named("hessian0") = Rcpp::wrap(H),
+      Rcpp::Named("iterations") = r.iterations, Rcpp::Named("message") = r.message,
+      Rcpp::Named("evaluations") = S.evaluations(), Rcpp::Named("mode") = Rcpp::wrap(S.modes()));
 }
 
 // Per-observation log-likelihood and its derivatives in (thresholds, beta)

@@ -97,6 +97,71 @@ test_that("the engine's log-likelihood is clmm's at clmm's estimates, for each l
   }
 })
 
+# The Laplace approximation of a random-intercept logit model computed here
+# in R, independently of the engine: per cluster the mode of
+# h(u) = sum_i log p_i(u) - u^2 / 2 by Newton's method to rounding, and
+# log L = sum_c [h_c(u^) - log(-h_c''(u^)) / 2] (the N(0, 1) density's
+# 1 / sqrt(2 pi) cancels the Laplace integral's sqrt(2 pi)).
+laplace_direct <- function(y, X, g, theta, beta, sigma) {
+  th <- c(-Inf, theta, Inf)
+  eta0 <- drop(X %*% beta)
+  total <- 0
+  for (rows in split(seq_along(y), g)) {
+    a <- th[y[rows] + 1L] - eta0[rows]
+    b <- th[y[rows]] - eta0[rows]
+    h <- function(u) {
+      Fa <- plogis(a - sigma * u); Fb <- plogis(b - sigma * u)
+      fa <- dlogis(a - sigma * u); fb <- dlogis(b - sigma * u)
+      pr <- Fa - Fb
+      d1 <- -sigma * (fa - fb) / pr                       # d log p / du
+      d2 <- sigma^2 * (fa * (1 - 2 * Fa) - fb * (1 - 2 * Fb)) / pr - d1^2
+      c(h = sum(log(pr)) - u^2 / 2, h1 = sum(d1) - u, h2 = sum(d2) - 1)
+    }
+    u <- 0
+    for (it in 1:100) {
+      v <- h(u)
+      step <- -v[["h1"]] / v[["h2"]]
+      u <- u + step
+      if (abs(step) < 1e-14) break
+    }
+    v <- h(u)
+    total <- total + v[["h"]] - 0.5 * log(-v[["h2"]])
+  }
+  total
+}
+
+test_that("wine and soup, Laplace: our logLik is the approximation's maximum, not below clmm's", {
+  skip_if_not_installed("ordinal")
+  # clmm's reported Laplace value on wine is 3.5e-6 above ours: its inner
+  # Newton iterations for the modes stop at max |gradient| < 1e-4
+  # (clmm.control(gradTol)), and the log-determinant at an inexact mode
+  # moves linearly with the mode's error. With the modes solved
+  # (gradTol = 1e-8) clmm's maximum is at or below ours.
+  f <- wine_fits()
+  w <- ordinal::wine
+  X <- model.matrix(~ temp + contact, w)[, -1]
+  y <- as.integer(w$rating)
+  ours <- f$lap
+  expect_equal(laplace_direct(y, X, w$judge, ours$thresholds, fixef(ours), ours$sigma_re),
+               ours$loglik, tolerance = 1e-12)
+  ref <- f$clmm_lap
+  at_ref <- laplace_direct(y, X, w$judge, ref$alpha, ref$beta, ref$ST[[1]][1, 1])
+  expect_gte(ours$loglik, at_ref)
+  tight <- ordinal::clmm(rating ~ temp + contact + (1 | judge), data = w,
+                         control = ordinal::clmm.control(gradTol = 1e-8, innerCtrl = "noWarn"))
+  expect_gte(ours$loglik, tight$logLik - 1e-9)
+  expect_equal(ours$loglik, tight$logLik, tolerance = 1e-10)
+  soup <- ordinal::soup
+  so <- glmm(SURENESS ~ PROD + (1 | RESP), data = soup, family = cumulative("logit"), nAGQ = 1)
+  Xs <- model.matrix(~ PROD, soup)[, -1, drop = FALSE]
+  expect_equal(laplace_direct(as.integer(soup$SURENESS), Xs, soup$RESP, so$thresholds, fixef(so),
+                              so$sigma_re), so$loglik, tolerance = 1e-12)
+  # (on soup some clusters' modes stop at rounding above 1e-8: not warned)
+  st <- ordinal::clmm(SURENESS ~ PROD + (1 | RESP), data = soup,
+                      control = ordinal::clmm.control(gradTol = 1e-8, innerCtrl = "noWarn"))
+  expect_gte(so$loglik, st$logLik - 1e-9)
+})
+
 # 60 rows in 12 clusters, 4 categories (all present), weights and offsets:
 # the engine-level data of the gradient and Hessian checks below.
 ordinal_engine_data <- function() {
@@ -121,6 +186,32 @@ test_that("the gradient is exact: numDeriv agrees, with weights and offsets, eve
     nd <- numDeriv::grad(function(p) f(p)$loglik, par)
     expect_equal(f(par)$gradient, nd, tolerance = 1e-6, label = paste("link", lk, "nAGQ", K))
   }
+})
+
+test_that("the search in C++ reaches the maximum nlminb finds, every link; bad sizes refused", {
+  sim <- ordinal_engine_data()
+  y <- sim$y; X <- sim$X; off <- sim$off; wt <- sim$wt; st <- sim$st
+  to_theta <- function(a) cumsum(c(a[1L], exp(a[-1L])))
+  par0 <- c(-1, log(1), log(1), 0, 0, 0)
+  lower <- c(rep(-Inf, 5), log(1e-6))
+  for (lk in 0:2) for (K in c(1L, 5L)) {
+    lab <- paste("link", lk, "nAGQ", K)
+    r <- glmmgee:::cpp_ordinal_search(y, X, off, wt, st, 4L, par0, K, lk, NULL, NULL, lower,
+                                      50L, 1e-12)
+    expect_true(r$converged, label = lab)
+    ll <- function(par) glmmgee:::cpp_ordinal_loglik(y, X, off, wt, st, 4L, to_theta(par[1:3]),
+                                                     par[4:5], par[6], K, lk, TRUE)
+    # nlminb from the same start without our gradient or steps
+    ref <- nlminb(par0, function(p) -ll(p)$loglik, lower = lower)
+    expect_gte(ll(r$par)$loglik, -ref$objective - 1e-9, label = lab)
+    expect_equal(dim(r$hessian), c(6L, 6L))
+  }
+  expect_error(glmmgee:::cpp_ordinal_search(y, X, off, wt, st, 4L, par0[-1], 1L, 0L, NULL, NULL,
+                                            lower, 50L, 1e-12), "'par0'")
+  expect_error(glmmgee:::cpp_ordinal_search(y, X, off, wt, st, 4L, par0, 1L, 0L, NULL, diag(5),
+                                            lower, 50L, 1e-12), "'H0'")
+  expect_error(glmmgee:::cpp_ordinal_search(y, X, off, wt, st, 4L, par0, 1L, 0L, 1:3, NULL,
+                                            lower, 50L, 1e-12), "'mode_start'")
 })
 
 test_that("the engine's Hessian (central differences of the exact gradient) is numDeriv's", {
