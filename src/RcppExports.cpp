@@ -651,6 +651,30 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_lmmsp_costs
+Rcpp::NumericVector cpp_lmmsp_costs(SEXP ptr);
+RcppExport SEXP _glmmgee_cpp_lmmsp_costs(SEXP ptrSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_costs(ptr));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_lmmsp_grad
+Rcpp::List cpp_lmmsp_grad(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, int max_q);
+RcppExport SEXP _glmmgee_cpp_lmmsp_grad(SEXP ptrSEXP, SEXP thetaSEXP, SEXP max_qSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< int >::type max_q(max_qSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_grad(ptr, theta, max_q));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_gee_shard_new
 SEXP cpp_gee_shard_new(Rcpp::List data, Rcpp::List spec);
 RcppExport SEXP _glmmgee_cpp_gee_shard_new(SEXP dataSEXP, SEXP specSEXP) {
@@ -1003,6 +1027,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_row_sumsq", (DL_FUNC) &_glmmgee_cpp_row_sumsq, 1},
     {"_glmmgee_cpp_lmmsp_new", (DL_FUNC) &_glmmgee_cpp_lmmsp_new, 9},
     {"_glmmgee_cpp_lmmsp_eval", (DL_FUNC) &_glmmgee_cpp_lmmsp_eval, 3},
+    {"_glmmgee_cpp_lmmsp_costs", (DL_FUNC) &_glmmgee_cpp_lmmsp_costs, 1},
+    {"_glmmgee_cpp_lmmsp_grad", (DL_FUNC) &_glmmgee_cpp_lmmsp_grad, 3},
     {"_glmmgee_cpp_gee_shard_new", (DL_FUNC) &_glmmgee_cpp_gee_shard_new, 2},
     {"_glmmgee_cpp_gee_shard_info", (DL_FUNC) &_glmmgee_cpp_gee_shard_info, 1},
     {"_glmmgee_cpp_gee_shard_start", (DL_FUNC) &_glmmgee_cpp_gee_shard_start, 2},

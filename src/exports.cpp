@@ -731,3 +731,39 @@ Rcpp::List cpp_lmmsp_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool full
                             Rcpp::Named("RXtRX") = r.RXtRX,
                             Rcpp::Named("nnz_factor") = (double)p->nnz_factor());
 }
+
+// Rough operation counts of one criterion evaluation and of its exact
+// gradient's extra work, at the factor of the last evaluation.
+// [[Rcpp::export]]
+Rcpp::NumericVector cpp_lmmsp_costs(SEXP ptr) {
+  Rcpp::XPtr<glmmgee::LmmSparse> p(ptr);
+  if (!p) Rcpp::stop("the LMM criterion pointer is no longer valid");
+  const Eigen::Vector2d c = p->costs();
+  return Rcpp::NumericVector::create(Rcpp::Named("eval") = c[0], Rcpp::Named("grad") = c[1]);
+}
+
+// The pieces of the criteria at theta and their exact gradients in theta
+// (lmm-sparse.h); refused above `max_q` random effects (M^{-1} is formed
+// dense).
+// [[Rcpp::export]]
+Rcpp::List cpp_lmmsp_grad(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, int max_q) {
+  Rcpp::XPtr<glmmgee::LmmSparse> p(ptr);
+  if (!p) Rcpp::stop("the LMM criterion pointer is no longer valid");
+  if (theta.size() != p->ntheta())
+    Rcpp::stop("theta has length %d; the model has %d covariance parameters",
+               (int)theta.size(), p->ntheta());
+  if (p->nrandom() > max_q)
+    Rcpp::stop("the exact gradient is formed for at most %d random effects, not %d", max_q,
+               p->nrandom());
+  Rcpp::checkUserInterrupt();
+  const Eigen::VectorXd th = theta;
+  glmmgee::LmmPls r = p->evaluate(th);
+  if (!r.ok)
+    return Rcpp::List::create(Rcpp::Named("ok") = false, Rcpp::Named("ldL2") = r.ldL2,
+                              Rcpp::Named("ldRX2") = r.ldRX2, Rcpp::Named("pwrss") = r.pwrss);
+  glmmgee::LmmGrad g = p->gradient(th, r);
+  return Rcpp::List::create(Rcpp::Named("ok") = true, Rcpp::Named("ldL2") = r.ldL2,
+                            Rcpp::Named("ldRX2") = r.ldRX2, Rcpp::Named("pwrss") = r.pwrss,
+                            Rcpp::Named("grad_ldL2") = g.ldL2, Rcpp::Named("grad_ldRX2") = g.ldRX2,
+                            Rcpp::Named("grad_pwrss") = g.pwrss);
+}
