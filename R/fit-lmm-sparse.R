@@ -12,7 +12,7 @@
 # term's column over its levels, 1 for intercepts): the search runs on Z with
 # unit columns, where lme4's start (identity factor) suits any units.
 lmm_sparse_scales <- function(Z, re) {
-  cs <- sqrt(Matrix::colSums(Z^2) / nrow(Z))
+  cs <- sqrt(col_sumsq(Z) / nrow(Z))
   sk <- numeric(re$ntheta)
   for (tm in re$terms) {
     q <- length(tm$cnames)
@@ -25,6 +25,17 @@ lmm_sparse_scales <- function(Z, re) {
     }
   }
   list(theta = sk, column = sk[re$lam_k[match(seq_len(ncol(Z)), re$lam_row)]])
+}
+
+# Column sums of squares of a sparse design, from a dgCMatrix's slots (the
+# S4 arithmetic of Matrix::colSums(Z^2) costs more than the sums on small
+# data).
+col_sumsq <- function(Z) {
+  if (class(Z)[1L] != "dgCMatrix") return(Matrix::colSums(Z^2))
+  out <- numeric(ncol(Z))
+  j <- rep.int(seq_len(ncol(Z)), diff(Z@p))
+  if (length(j)) out[unique(j)] <- rowsum(Z@x^2, j, reorder = TRUE)[, 1L]
+  out
 }
 
 # The profiled criterion (-2 log L, sigma and beta profiled; lmer's
