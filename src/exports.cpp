@@ -688,7 +688,7 @@ Eigen::VectorXd cpp_row_sumsq(Eigen::Map<Eigen::MatrixXd> L) {
 // rows by `rs` (square roots of the weights), Z's columns by 1 / `cs`.
 // Lambda's pattern as for cpp_sparse_new(). The pointer lives only while a
 // fit runs.
-// [[Rcpp::export]]
+// [[Rcpp::export(rng = false)]]
 SEXP cpp_lmmsp_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<double> Z,
                    Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> rs,
                    Eigen::Map<Eigen::VectorXd> cs, Rcpp::IntegerVector lam_row,
@@ -713,7 +713,7 @@ SEXP cpp_lmmsp_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<doub
 
 // The pieces of the criteria at relative factor theta (lmm-sparse.h); with
 // full = TRUE also beta, the spherical modes u and RX'RX.
-// [[Rcpp::export]]
+// [[Rcpp::export(rng = false)]]
 Rcpp::List cpp_lmmsp_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool full) {
   Rcpp::XPtr<glmmgee::LmmSparse> p(ptr);
   if (!p) Rcpp::stop("the LMM criterion pointer is no longer valid");
@@ -734,7 +734,7 @@ Rcpp::List cpp_lmmsp_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool full
 
 // Rough operation counts of one criterion evaluation and of its exact
 // gradient's extra work, at the factor of the last evaluation.
-// [[Rcpp::export]]
+// [[Rcpp::export(rng = false)]]
 Rcpp::NumericVector cpp_lmmsp_costs(SEXP ptr) {
   Rcpp::XPtr<glmmgee::LmmSparse> p(ptr);
   if (!p) Rcpp::stop("the LMM criterion pointer is no longer valid");
@@ -745,7 +745,7 @@ Rcpp::NumericVector cpp_lmmsp_costs(SEXP ptr) {
 // The pieces of the criteria at theta and their exact gradients in theta
 // (lmm-sparse.h); refused above `max_q` random effects (M^{-1} is formed
 // dense).
-// [[Rcpp::export]]
+// [[Rcpp::export(rng = false)]]
 Rcpp::List cpp_lmmsp_grad(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, int max_q) {
   Rcpp::XPtr<glmmgee::LmmSparse> p(ptr);
   if (!p) Rcpp::stop("the LMM criterion pointer is no longer valid");
