@@ -202,6 +202,14 @@ cpp_lmmsp_eval <- function(ptr, theta, full) {
     .Call(`_glmmgee_cpp_lmmsp_eval`, ptr, theta, full)
 }
 
+cpp_lmmsp_costs <- function(ptr) {
+    .Call(`_glmmgee_cpp_lmmsp_costs`, ptr)
+}
+
+cpp_lmmsp_grad <- function(ptr, theta, max_q) {
+    .Call(`_glmmgee_cpp_lmmsp_grad`, ptr, theta, max_q)
+}
+
 cpp_gee_shard_new <- function(data, spec) {
     .Call(`_glmmgee_cpp_gee_shard_new`, data, spec)
 }

@@ -12,7 +12,7 @@
 # term's column over its levels, 1 for intercepts): the search runs on Z with
 # unit columns, where lme4's start (identity factor) suits any units.
 lmm_sparse_scales <- function(Z, re) {
-  cs <- sqrt(Matrix::colSums(Z^2) / nrow(Z))
+  cs <- sqrt(col_sumsq(Z) / nrow(Z))
   sk <- numeric(re$ntheta)
   for (tm in re$terms) {
     q <- length(tm$cnames)
@@ -27,6 +27,17 @@ lmm_sparse_scales <- function(Z, re) {
   list(theta = sk, column = sk[re$lam_k[match(seq_len(ncol(Z)), re$lam_row)]])
 }
 
+# Column sums of squares of a sparse design, from a dgCMatrix's slots (the
+# S4 arithmetic of Matrix::colSums(Z^2) costs more than the sums on small
+# data).
+col_sumsq <- function(Z) {
+  if (class(Z)[1L] != "dgCMatrix") return(Matrix::colSums(Z^2))
+  out <- numeric(ncol(Z))
+  j <- rep.int(seq_len(ncol(Z)), diff(Z@p))
+  if (length(j)) out[unique(j)] <- rowsum(Z@x^2, j, reorder = TRUE)[, 1L]
+  out
+}
+
 # The profiled criterion (-2 log L, sigma and beta profiled; lmer's
 # deviance or REML criterion) from one C++ evaluation.
 lmm_sparse_deviance <- function(ev, n, p, logw, reml) {
@@ -35,13 +46,36 @@ lmm_sparse_deviance <- function(ev, n, p, logw, reml) {
   else ev$ldL2 + n * (1 + log(2 * pi * ev$pwrss / n)) - logw
 }
 
-# Minimizes the criterion from lme4's start by nlminb (finite-difference
-# gradient: the criterion costs one factorization); when it stops on the
+# Random effects up to which the exact gradient is used (it forms M^-1
+# dense: Q x Q doubles and Q triangular solves per evaluation); above, the
+# search differences the criterion.
+lmm_sparse_grad_max_q <- 1500L
+
+# The criterion and its exact gradient in theta from one C++ evaluation
+# (src/lmm-sparse.h), remembered for nlminb's gradient call at the same point.
+lmm_sparse_objective <- function(eng, n, p, logw, reml) {
+  last <- NULL
+  ev <- function(th) {
+    if (is.null(last) || !identical(last$th, th))
+      last <<- list(th = th, r = cpp_lmmsp_grad(eng, th, lmm_sparse_grad_max_q))
+    last$r
+  }
+  df <- if (reml) n - p else n
+  list(fn = function(th) lmm_sparse_deviance(ev(th), n, p, logw, reml),
+       gr = function(th) {
+         e <- ev(th)
+         if (!isTRUE(e$ok)) return(rep(NA_real_, length(th)))
+         e$grad_ldL2 + (if (reml) e$grad_ldRX2 else 0) + df / e$pwrss * e$grad_pwrss
+       })
+}
+
+# Minimizes the criterion from lme4's start by nlminb (with the exact
+# gradient `gr` when given, else nlminb's finite differences); when it stops on the
 # boundary or without converging, once more from the best point moved
 # inside. Entries resting at their bound are set there exactly (lmer reports
 # a singular variance as exactly zero).
-lmm_sparse_optimize <- function(f, lower, start) {
-  run <- function(st) stats::nlminb(st, f, lower = lower,
+lmm_sparse_optimize <- function(f, lower, start, gr = NULL) {
+  run <- function(st) stats::nlminb(st, f, gr, lower = lower,
                                     control = list(eval.max = 2000L, iter.max = 1000L,
                                                    rel.tol = 1e-12))
   r <- run(start)
@@ -64,7 +98,7 @@ lmm_sparse_optimize <- function(f, lower, start) {
   ok <- r$convergence == 0L
   if (!ok) {
     free <- which(!(is.finite(lower) & th <= lower))
-    g <- vapply(free, function(j) {
+    g <- if (!is.null(gr)) gr(th)[free] else vapply(free, function(j) {
       h <- 1e-5 * max(abs(th[j]), 1e-2)
       (f(replace(th, j, th[j] + h)) - f(replace(th, j, th[j] - h))) / (2 * h)
     }, 1)
@@ -100,6 +134,20 @@ lmm_sparse_loglik <- function(st, par, reml) {
   -0.5 * (e$ldL2 + (if (reml) e$ldRX2 else 0) + df * log(2 * pi * s^2) + e$pwrss / s^2 - st$logw)
 }
 
+# Its exact gradient in par: with theta = lambda * scale / sigma,
+# d/dtheta = -(d log|M| [+ d log|RX'RX|] + d pwrss / sigma^2) / 2, mapped by
+# the chain rule (sigma enters directly and through theta).
+lmm_sparse_loglik_grad <- function(st, par, reml) {
+  k <- length(par)
+  s <- exp(par[[k]])
+  th <- par[-k] * st$scale / s
+  e <- cpp_lmmsp_grad(st$eng, th, lmm_sparse_grad_max_q)
+  if (!isTRUE(e$ok)) return(rep(NA_real_, k))
+  df <- if (reml) st$n - st$p else st$n
+  gth <- -0.5 * (e$grad_ldL2 + (if (reml) e$grad_ldRX2 else 0) + e$grad_pwrss / s^2)
+  c(gth * st$scale / s, -df + e$pwrss / s^2 - sum(gth * th))
+}
+
 # `start`: NULL (lme4's start, the identity factor on the scaled design) or
 # the sparse engine's parameter vector (fixed effects, Lambda's entries,
 # log sigma; glmm_sparse_fit()'s `start`), of which only Lambda / sigma is
@@ -114,7 +162,19 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   eng <- st$eng
   sc <- list(theta = st$scale)
   logw <- st$logw
-  f <- function(th) lmm_sparse_deviance(cpp_lmmsp_eval(eng, th, FALSE), n, p, logw, reml)
+  use_grad <- ncol(re$Z) <= lmm_sparse_grad_max_q
+  # The search takes the exact gradient when it costs less than the
+  # ntheta evaluations nlminb's differences take (rough operation counts of
+  # the factor at lme4's start, plus R's cost of a call, about 1e4 of them;
+  # a crossed design with a dense factor, such as 100 x 50 levels, is better
+  # off differencing).
+  search_grad <- use_grad && {
+    cpp_lmmsp_eval(eng, ifelse(re$lower == 0, 1, 0), FALSE)
+    co <- cpp_lmmsp_costs(eng)
+    co[["grad"]] <= re$ntheta * (co[["eval"]] + 1e4)
+  }
+  obj <- if (search_grad) lmm_sparse_objective(eng, n, p, logw, reml)
+  f <- obj$fn %||% function(th) lmm_sparse_deviance(cpp_lmmsp_eval(eng, th, FALSE), n, p, logw, reml)
   lower <- re$lower
   th0 <- ifelse(lower == 0, 1, 0)
   if (!is.null(start)) {
@@ -124,7 +184,7 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
                    k), call. = FALSE)
     th0 <- pmax(start[p + seq_len(re$ntheta)] / exp(start[[k]]) * st$scale, lower)
   }
-  opt <- lmm_sparse_optimize(f, lower, th0)
+  opt <- lmm_sparse_optimize(f, lower, th0, obj$gr)
   ev <- cpp_lmmsp_eval(eng, opt$theta, TRUE)
   if (!isTRUE(ev$ok)) stop("the LMM criterion is not finite at the optimum", call. = FALSE)
   df <- if (reml) n - p else n
@@ -145,7 +205,19 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   hess <- matrix(0, k, k, dimnames = list(pnames, pnames))
   hess[seq_len(p), seq_len(p)] <- -ev$RXtRX / sigma^2
   free <- cov_idx[!on_boundary[cov_idx]]
-  if (control$hessian) {
+  if (control$hessian && use_grad) {
+    # Central differences of the exact gradient: 2 evaluations per
+    # parameter (optimHess' differenced differences took 4 k^2).
+    x0 <- theta[cov_idx]
+    sub <- !on_boundary[cov_idx]
+    h <- 1e-4 * pmax(abs(x0), 1e-2)
+    Hc <- vapply(which(sub), function(j) {
+      e <- replace(numeric(length(x0)), j, h[j])
+      (lmm_sparse_loglik_grad(st, x0 + e, reml) - lmm_sparse_loglik_grad(st, x0 - e, reml)) /
+        (2 * h[j])
+    }, numeric(length(x0)))[sub, , drop = FALSE]
+    hess[free, free] <- (Hc + t(Hc)) / 2
+  } else if (control$hessian) {
     Hc <- stats::optimHess(theta[free], function(x) {
       par <- theta[cov_idx]; par[!on_boundary[cov_idx]] <- x; ll_cov(par)
     })
@@ -185,7 +257,8 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
        family_par = NULL, gradient = grad, hessian = hess, cov_theta = cov_theta,
        family = family, modes = modes, terms = terms, singular = singular,
        on_boundary = on_boundary, loglik_ml = loglik_ml,
-       optinfo = list(optimizer = "nlminb (profiled criterion)",
+       optinfo = list(optimizer = if (search_grad) "nlminb (profiled criterion, exact gradient)"
+                                  else "nlminb (profiled criterion)",
                       method = if (reml) "REML" else "ML (profiled, sparse Cholesky)",
                       nAGQ = 1L,
                       iterations = sum(vapply(opt$runs, `[[`, 1L, "iterations")),

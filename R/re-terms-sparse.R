@@ -90,7 +90,7 @@ sparse_re_terms <- function(formula, mf, covariance = NULL, direct = TRUE) {
       pnames <- c(pnames, paste(g, cn, sep = "."))
       npar <- 1L
     }
-    blocks[[t]] <- methods::as(Zt, "CsparseMatrix")
+    blocks[[t]] <- if (class(Zt)[1L] == "dgCMatrix") Zt else methods::as(Zt, "CsparseMatrix")
     terms[[t]] <- list(group = g, group_expr = bars[[t]][[3L]], lhs = bars[[t]][[2L]],
                        cnames = cn, levels = lev,
                        index = if (is.null(K)) as.integer(fac) else idx,
@@ -99,11 +99,33 @@ sparse_re_terms <- function(formula, mf, covariance = NULL, direct = TRUE) {
     colpos <- colpos + nl * q
     kpos <- kpos + npar
   }
-  Z <- methods::as(do.call(cbind, blocks), "CsparseMatrix")
-  Z <- methods::as(Z, "generalMatrix")
+  Z <- cbind_dgc(blocks)
   list(Z = Z, lam_row = lam_row, lam_col = lam_col, lam_k = lam_k, ntheta = kpos,
        lower = lower, par_names = pnames, terms = terms,
        flist = rt$flist, group_name = gnames)
+}
+
+# The column-bound design of the terms' blocks: for dgCMatrix blocks (the
+# usual case) the slots are joined directly (Matrix's cbind() and the two
+# coercions after it were a quarter of sparse_re_terms() on small data);
+# anything else goes through Matrix.
+cbind_dgc <- function(blocks) {
+  if (!all(vapply(blocks, function(b) class(b)[1L] == "dgCMatrix", TRUE))) {
+    Z <- methods::as(do.call(cbind, blocks), "CsparseMatrix")
+    return(methods::as(Z, "generalMatrix"))
+  }
+  if (length(blocks) == 1L) return(blocks[[1L]])
+  nz <- vapply(blocks, function(b) b@p[length(b@p)], 1L)
+  cn <- lapply(blocks, function(b) b@Dimnames[[2L]])
+  m <- blocks[[1L]]
+  m@i <- unlist(lapply(blocks, function(b) b@i), use.names = FALSE)
+  m@x <- unlist(lapply(blocks, function(b) b@x), use.names = FALSE)
+  m@p <- c(0L, unlist(lapply(seq_along(blocks), function(k)
+    blocks[[k]]@p[-1L] + sum(nz[seq_len(k - 1L)])), use.names = FALSE))
+  m@Dim <- c(m@Dim[[1L]], sum(vapply(blocks, function(b) b@Dim[[2L]], 1L)))
+  m@Dimnames <- list(m@Dimnames[[1L]],
+                     if (!all(vapply(cn, is.null, TRUE))) unlist(cn, use.names = FALSE))
+  m
 }
 
 # `covariance`: NULL or a named list of matrices, one per grouping factor
@@ -224,6 +246,8 @@ check_obs_level_effects <- function(flist, family, weights) {
   bern <- family$family == "binomial" && all(weights[weights > 0] == 1)
   out <- character()
   for (g in names(flist)) {
+    # Fewer levels than observations: fewer in use as well.
+    if (nlevels(flist[[g]]) < n) next
     if (nlevels(droplevels(flist[[g]][weights > 0])) < n) next
     if (family$family == "gaussian")
       stop(sprintf(paste0("grouping factor '%s' has as many levels as observations (%d): ",

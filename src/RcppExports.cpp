@@ -624,7 +624,6 @@ SEXP cpp_lmmsp_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<doub
 RcppExport SEXP _glmmgee_cpp_lmmsp_new(SEXP XSEXP, SEXP ZSEXP, SEXP ySEXP, SEXP rsSEXP, SEXP csSEXP, SEXP lam_rowSEXP, SEXP lam_colSEXP, SEXP lam_kSEXP, SEXP nthetaSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
     Rcpp::traits::input_parameter< Eigen::MappedSparseMatrix<double> >::type Z(ZSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type y(ySEXP);
@@ -643,11 +642,32 @@ Rcpp::List cpp_lmmsp_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool full
 RcppExport SEXP _glmmgee_cpp_lmmsp_eval(SEXP ptrSEXP, SEXP thetaSEXP, SEXP fullSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
     Rcpp::traits::input_parameter< bool >::type full(fullSEXP);
     rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_eval(ptr, theta, full));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_lmmsp_costs
+Rcpp::NumericVector cpp_lmmsp_costs(SEXP ptr);
+RcppExport SEXP _glmmgee_cpp_lmmsp_costs(SEXP ptrSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_costs(ptr));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_lmmsp_grad
+Rcpp::List cpp_lmmsp_grad(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, int max_q);
+RcppExport SEXP _glmmgee_cpp_lmmsp_grad(SEXP ptrSEXP, SEXP thetaSEXP, SEXP max_qSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< int >::type max_q(max_qSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_grad(ptr, theta, max_q));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -802,7 +822,6 @@ Rcpp::List cpp_lmm_suff(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixX
 RcppExport SEXP _glmmgee_cpp_lmm_suff(SEXP XSEXP, SEXP ZSEXP, SEXP ySEXP, SEXP wSEXP, SEXP indexSEXP, SEXP MSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type Z(ZSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type y(ySEXP);
@@ -818,7 +837,6 @@ Rcpp::List cpp_lmm_eval(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> theta, Rcpp
 RcppExport SEXP _glmmgee_cpp_lmm_eval(SEXP suffSEXP, SEXP thetaSEXP, SEXP prowSEXP, SEXP pcolSEXP, SEXP remlSEXP, SEXP fullSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< Rcpp::List >::type suff(suffSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type prow(prowSEXP);
@@ -1042,6 +1060,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_row_sumsq", (DL_FUNC) &_glmmgee_cpp_row_sumsq, 1},
     {"_glmmgee_cpp_lmmsp_new", (DL_FUNC) &_glmmgee_cpp_lmmsp_new, 9},
     {"_glmmgee_cpp_lmmsp_eval", (DL_FUNC) &_glmmgee_cpp_lmmsp_eval, 3},
+    {"_glmmgee_cpp_lmmsp_costs", (DL_FUNC) &_glmmgee_cpp_lmmsp_costs, 1},
+    {"_glmmgee_cpp_lmmsp_grad", (DL_FUNC) &_glmmgee_cpp_lmmsp_grad, 3},
     {"_glmmgee_cpp_gee_shard_new", (DL_FUNC) &_glmmgee_cpp_gee_shard_new, 2},
     {"_glmmgee_cpp_gee_shard_info", (DL_FUNC) &_glmmgee_cpp_gee_shard_info, 1},
     {"_glmmgee_cpp_gee_shard_start", (DL_FUNC) &_glmmgee_cpp_gee_shard_start, 2},

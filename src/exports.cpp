@@ -688,7 +688,7 @@ Eigen::VectorXd cpp_row_sumsq(Eigen::Map<Eigen::MatrixXd> L) {
 // rows by `rs` (square roots of the weights), Z's columns by 1 / `cs`.
 // Lambda's pattern as for cpp_sparse_new(). The pointer lives only while a
 // fit runs.
-// [[Rcpp::export]]
+// [[Rcpp::export(rng = false)]]
 SEXP cpp_lmmsp_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<double> Z,
                    Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> rs,
                    Eigen::Map<Eigen::VectorXd> cs, Rcpp::IntegerVector lam_row,
@@ -713,7 +713,7 @@ SEXP cpp_lmmsp_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<doub
 
 // The pieces of the criteria at relative factor theta (lmm-sparse.h); with
 // full = TRUE also beta, the spherical modes u and RX'RX.
-// [[Rcpp::export]]
+// [[Rcpp::export(rng = false)]]
 Rcpp::List cpp_lmmsp_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool full) {
   Rcpp::XPtr<glmmgee::LmmSparse> p(ptr);
   if (!p) Rcpp::stop("the LMM criterion pointer is no longer valid");
@@ -730,4 +730,40 @@ Rcpp::List cpp_lmmsp_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool full
                             Rcpp::Named("beta") = r.beta, Rcpp::Named("u") = r.u,
                             Rcpp::Named("RXtRX") = r.RXtRX,
                             Rcpp::Named("nnz_factor") = (double)p->nnz_factor());
+}
+
+// Rough operation counts of one criterion evaluation and of its exact
+// gradient's extra work, at the factor of the last evaluation.
+// [[Rcpp::export(rng = false)]]
+Rcpp::NumericVector cpp_lmmsp_costs(SEXP ptr) {
+  Rcpp::XPtr<glmmgee::LmmSparse> p(ptr);
+  if (!p) Rcpp::stop("the LMM criterion pointer is no longer valid");
+  const Eigen::Vector2d c = p->costs();
+  return Rcpp::NumericVector::create(Rcpp::Named("eval") = c[0], Rcpp::Named("grad") = c[1]);
+}
+
+// The pieces of the criteria at theta and their exact gradients in theta
+// (lmm-sparse.h); refused above `max_q` random effects (M^{-1} is formed
+// dense).
+// [[Rcpp::export(rng = false)]]
+Rcpp::List cpp_lmmsp_grad(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, int max_q) {
+  Rcpp::XPtr<glmmgee::LmmSparse> p(ptr);
+  if (!p) Rcpp::stop("the LMM criterion pointer is no longer valid");
+  if (theta.size() != p->ntheta())
+    Rcpp::stop("theta has length %d; the model has %d covariance parameters",
+               (int)theta.size(), p->ntheta());
+  if (p->nrandom() > max_q)
+    Rcpp::stop("the exact gradient is formed for at most %d random effects, not %d", max_q,
+               p->nrandom());
+  Rcpp::checkUserInterrupt();
+  const Eigen::VectorXd th = theta;
+  glmmgee::LmmPls r = p->evaluate(th);
+  if (!r.ok)
+    return Rcpp::List::create(Rcpp::Named("ok") = false, Rcpp::Named("ldL2") = r.ldL2,
+                              Rcpp::Named("ldRX2") = r.ldRX2, Rcpp::Named("pwrss") = r.pwrss);
+  glmmgee::LmmGrad g = p->gradient(th, r);
+  return Rcpp::List::create(Rcpp::Named("ok") = true, Rcpp::Named("ldL2") = r.ldL2,
+                            Rcpp::Named("ldRX2") = r.ldRX2, Rcpp::Named("pwrss") = r.pwrss,
+                            Rcpp::Named("grad_ldL2") = g.ldL2, Rcpp::Named("grad_ldRX2") = g.ldRX2,
+                            Rcpp::Named("grad_pwrss") = g.pwrss);
 }

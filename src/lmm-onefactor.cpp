@@ -83,7 +83,7 @@ MatrixXd lambda_of(const double* theta, Eigen::Index k, const Rcpp::IntegerVecto
 
 // Per-cluster sums of the weighted design (rows with weight 0 dropped
 // beforehand by the caller).
-// [[Rcpp::export]]
+// [[Rcpp::export(rng = false)]]
 Rcpp::List cpp_lmm_suff(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Z,
                         Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> w,
                         Rcpp::IntegerVector index, int M) {
@@ -126,7 +126,11 @@ Rcpp::List cpp_lmm_suff(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixX
 // sigma profiled), its gradient in theta, and with `full` the pieces the
 // fitted object needs: beta, pwrss, C, log-determinants, modes m_i and
 // A_i^{-1} (column-major q x q per cluster).
-// [[Rcpp::export]]
+// rng = false here and on the other LMM criterion exports: they draw no
+// random numbers, and Rcpp's default RNG scope (reading and writing back R's
+// generator state) costs about 2 microseconds a call, paid dozens of times
+// per fit by nlminb's evaluations (a few percent of a small fit).
+// [[Rcpp::export(rng = false)]]
 Rcpp::List cpp_lmm_eval(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> theta,
                         Rcpp::IntegerVector prow, Rcpp::IntegerVector pcol, bool reml,
                         bool full) {

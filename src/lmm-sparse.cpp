@@ -29,8 +29,9 @@ LmmSparse::LmmSparse(const Eigen::Ref<const Eigen::MatrixXd>& X, const ColMat& Z
   Zty_ = Z_.transpose() * y_;
   XtX_ = X_.transpose() * X_;
   Xty_ = X_.transpose() * y_;
-  ColMat G = Z_.transpose() * Z_;  // both triangles
-  G.makeCompressed();
+  G_ = Z_.transpose() * Z_;  // both triangles
+  G_.makeCompressed();
+  const ColMat& G = G_;
 
   std::vector<std::vector<int> > by_row(Q_);
   for (size_t e = 0; e < lam_.row.size(); ++e) by_row[lam_.row[e]].push_back((int)e);
@@ -130,7 +131,65 @@ LmmPls LmmSparse::evaluate(const Eigen::VectorXd& theta) {
   res.noalias() -= Z_ * b;
   out.pwrss = res.squaredNorm() + out.u.squaredNorm();
   out.ok = std::isfinite(out.pwrss) && std::isfinite(out.ldL2);
+  out.RZX = RZX;
+  out.res = res;
   return out;
+}
+
+Eigen::Vector2d LmmSparse::costs() const {
+  const auto& L = chol_.matrixL().nestedExpression();
+  double fact = 0.0;
+  for (int j = 0; j < Q_; ++j) {
+    const double c = (double)(L.outerIndexPtr()[j + 1] - L.outerIndexPtr()[j]);
+    fact += c * c;
+  }
+  const double nnzL = (double)L.nonZeros();
+  const double eval = fact + 4.0 * (double)Z_.nonZeros() + 2.0 * (double)n_ * p_ +
+                      2.0 * nnzL * (p_ + 2);
+  const double grad = 2.0 * (double)Q_ * nnzL + (double)Q_ * Q_ * (p_ + 2) +
+                      2.0 * (double)G_.nonZeros();
+  return Eigen::Vector2d(eval, grad);
+}
+
+LmmGrad LmmSparse::gradient(const Eigen::VectorXd& theta, const LmmPls& r) {
+  const int k = lam_.ntheta;
+  LmmGrad g;
+  g.ldL2 = Eigen::VectorXd::Zero(k);
+  g.ldRX2 = Eigen::VectorXd::Zero(k);
+  g.pwrss = Eigen::VectorXd::Zero(k);
+  const size_t ne = lam_.row.size();
+  // d pwrss: -2 (Z'r)[row] u[col] per Lambda entry.
+  const Eigen::VectorXd Ztr = Z_.transpose() * r.res;
+  for (size_t e = 0; e < ne; ++e)
+    g.pwrss[lam_.k[e]] -= 2.0 * Ztr[lam_.row[e]] * r.u[lam_.col[e]];
+  // M^{-1} = P' L^{-T} L^{-1} P, dense; W = M^{-1} Lambda'Z'X = P' L^{-T} RZX.
+  Eigen::MatrixXd Minv = chol_.permutationP() * Eigen::MatrixXd::Identity(Q_, Q_);
+  chol_.matrixL().solveInPlace(Minv);
+  chol_.matrixU().solveInPlace(Minv);
+  Minv = chol_.permutationPinv() * Minv;
+  Eigen::MatrixXd W = r.RZX;
+  chol_.matrixU().solveInPlace(W);
+  W = chol_.permutationPinv() * W;
+  const Eigen::MatrixXd WK = W * r.RXtRX.llt().solve(Eigen::MatrixXd::Identity(p_, p_));
+  Eigen::MatrixXd T = WK * W.transpose();
+  // tr(D Lambda'G E_k) for D = M^{-1} and D = W K W': with H = D Lambda',
+  // the entry (col e, row e) of H G for each Lambda entry e.
+  auto trace_terms = [&](const Eigen::MatrixXd& D, Eigen::VectorXd& out) {
+    Eigen::MatrixXd H = Eigen::MatrixXd::Zero(Q_, Q_);
+    for (size_t e = 0; e < ne; ++e)
+      H.col(lam_.row[e]) += theta[lam_.k[e]] * D.col(lam_.col[e]);
+    for (size_t e = 0; e < ne; ++e) {
+      const int rr = lam_.row[e], cc = lam_.col[e];
+      double a = 0.0;
+      for (ColMat::InnerIterator it(G_, rr); it; ++it) a += H(cc, it.row()) * it.value();
+      out[lam_.k[e]] += 2.0 * a;
+    }
+  };
+  trace_terms(Minv, g.ldL2);
+  trace_terms(T, g.ldRX2);
+  for (size_t e = 0; e < ne; ++e)
+    g.ldRX2[lam_.k[e]] -= 2.0 * WK.row(lam_.col[e]).dot(ZtX_.row(lam_.row[e]));
+  return g;
 }
 
 }  // namespace glmmgee

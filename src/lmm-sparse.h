@@ -20,6 +20,16 @@
 // (computed once from G and Lambda's pattern), so an evaluation costs one
 // numeric factorization and a few triangular solves, independent of n
 // except for the residuals.
+//
+// Exact gradients in theta (E_k = dLambda/dtheta_k, Lambda being linear in
+// theta; W = M^{-1} Lambda'Z'X, K = (RX'RX)^{-1}, r = y - X beta - Z Lambda u):
+//   d log|M|     = tr(M^{-1} dM) = 2 tr(M^{-1} Lambda'G E_k)  (dM = E_k'G Lambda + its transpose),
+//   d log|RX'RX| = tr(K dRX'RX), dRX'RX = W'dM W - E_k'Z'X' W - W'E_k'Z'X,
+//                = 2 tr(W K W' Lambda'G E_k) - 2 tr(W K X'Z E_k),
+//   d pwrss      = -2 r'Z E_k u  (beta and u minimize the penalized RSS, so
+//                  only the explicit dependence counts).
+// M^{-1} is formed dense (Q solves with the factor), so the gradient is for
+// moderate Q (the caller decides).
 #ifndef GLMMGEE_LMM_SPARSE_H
 #define GLMMGEE_LMM_SPARSE_H
 
@@ -34,7 +44,13 @@ struct LmmPls {
   bool ok = false;
   double ldL2 = 0.0, ldRX2 = 0.0, pwrss = 0.0;
   Eigen::VectorXd beta, u;
-  Eigen::MatrixXd RXtRX;
+  Eigen::MatrixXd RXtRX, RZX;
+  Eigen::VectorXd res;
+};
+
+// Gradients in theta of log|M|, log|RX'RX| and pwrss (formulas above).
+struct LmmGrad {
+  Eigen::VectorXd ldL2, ldRX2, pwrss;
 };
 
 class LmmSparse {
@@ -48,6 +64,13 @@ class LmmSparse {
   long nnz_factor() const { return (long)chol_.matrixL().nestedExpression().nonZeros(); }
   // ok = false when M or RX'RX is not positive definite.
   LmmPls evaluate(const Eigen::VectorXd& theta);
+  // At the point of the last evaluate() (r its result, ok = true).
+  LmmGrad gradient(const Eigen::VectorXd& theta, const LmmPls& r);
+  int nrandom() const { return Q_; }
+  // Rough operation counts of one evaluate() and of the gradient's extra
+  // work (after an evaluate()): the caller's choice between the exact
+  // gradient and finite differences.
+  Eigen::Vector2d costs() const;
 
  private:
   int n_, p_, Q_;
@@ -55,6 +78,7 @@ class LmmSparse {
   ColMat Z_;
   Eigen::VectorXd y_, Zty_, Xty_;
   LambdaPattern lam_;
+  ColMat G_;                        // Z'Z, both triangles
   ColMat M_;                        // lower triangle + diagonal
   std::vector<int> rec_pos_, rec_k1_, rec_k2_, diag_;
   std::vector<double> rec_g_;

@@ -344,3 +344,36 @@ test_that("REML with several terms takes 'start' (Lambda / sigma) and reaches lm
   expect_error(glmm(f, Penicillin, REML = TRUE, start = c(23, NA, 1, 0)),
                "'start'.*finite")
 })
+
+test_that("several terms: exact gradients of the profiled criterion's pieces and of the loglik", {
+  skip_if_not_installed("lme4")
+  skip_if_not_installed("numDeriv")
+  data(Penicillin, Pastes, sleepstudy, package = "lme4")
+  d <- sleepstudy
+  d$g2 <- factor(as.integer(d$Subject) %% 5)
+  set.seed(11)
+  w <- runif(nrow(d), 0.5, 2)
+  cases <- list(list(diameter ~ 1 + (1 | plate) + (1 | sample), Penicillin, NULL),
+                list(strength ~ 1 + (1 | batch/cask), Pastes, NULL),
+                list(Reaction ~ Days + (Days | Subject) + (1 | g2), d, w))
+  for (cs in cases) {
+    mf <- model.frame(reformulas::subbars(cs[[1]]), cs[[2]])
+    X <- model.matrix(reformulas::nobars(cs[[1]]), mf)
+    re <- glmmgee:::sparse_re_terms(cs[[1]], mf)
+    y <- model.response(mf)
+    wt <- if (is.null(cs[[3]])) rep(1, length(y)) else cs[[3]]
+    st <- glmmgee:::lmm_sparse_setup(X, y, re, wt, rep(0, length(y)))
+    th <- seq(0.4, 1.3, length.out = re$ntheta)
+    g <- glmmgee:::cpp_lmmsp_grad(st$eng, th, 5000L)
+    for (nm in c("ldL2", "ldRX2", "pwrss"))
+      expect_equal(g[[paste0("grad_", nm)]],
+                   numDeriv::grad(function(t) glmmgee:::cpp_lmmsp_eval(st$eng, t, FALSE)[[nm]], th),
+                   tolerance = 1e-6)
+    par <- c(th * 3, log(3))
+    for (reml in c(TRUE, FALSE))
+      expect_equal(glmmgee:::lmm_sparse_loglik_grad(st, par, reml),
+                   numDeriv::grad(function(x) glmmgee:::lmm_sparse_loglik(st, x, reml), par),
+                   tolerance = 1e-6)
+  }
+  expect_error(glmmgee:::cpp_lmmsp_grad(st$eng, th, 2L), "at most 2 random effects")
+})
