@@ -260,8 +260,10 @@ zi_optimize <- function(eng, theta, lower, nAGQ, bound, control, at_lam) {
     # it is refreshed after every few steps: far from the start the BFGS
     # matrix is still learning what the new curvature already knows
     # (simulated ZINB with a dispersion formula: 68 evaluations a fit
-    # instead of 43; Salamanders ZINB 55 instead of 40).
-    rounds <- if (cheap_curvature(eng)) 3L else 1L
+    # instead of 43; Salamanders ZINB 55 instead of 40). A quadrature stage
+    # that starts from the Laplace stage's BFGS matrix keeps it: that matrix
+    # already holds the log|H| terms the refreshed curvature leaves out.
+    rounds <- if (cheap_curvature(eng) && is.null(H1)) 3L else 1L
     rec <- list(iterations = 0L, evaluations = 0L)
     curv <- list(iterations = 0L, evaluations = 0L, convergence = 0L,
                  message = "curvature at the start (and refreshed)")
