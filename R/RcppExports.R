@@ -88,6 +88,10 @@ cpp_agq_summaries <- function(ptr, theta) {
     .Call(`_glmmgee_cpp_agq_summaries`, ptr, theta)
 }
 
+cpp_agq_fixed_curvature <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_agq_fixed_curvature`, ptr, theta)
+}
+
 cpp_agq_set_nagq <- function(ptr, nAGQ) {
     invisible(.Call(`_glmmgee_cpp_agq_set_nagq`, ptr, nAGQ))
 }

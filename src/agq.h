@@ -99,6 +99,10 @@ class AgqEngine {
   double glm_sums_dd(const Eigen::VectorXd& beta, Eigen::VectorXd& grad,
                      Eigen::MatrixXd& info, Eigen::VectorXd& lo) const;
   AgqSummaries summaries(const Eigen::VectorXd& theta);
+  // Hessian in the fixed and auxiliary coefficients (p + columns of XA) of
+  // the log-likelihood at the modes, without the log|H| terms
+  // (agq-info.cpp): a start curvature for the search. Needs set_aux().
+  Eigen::MatrixXd fixed_curvature(const Eigen::VectorXd& theta);
   // Mode cache management: the engine warm-starts each cluster's Newton
   // search from its last mode; reset() forgets them.
   void reset_modes() { ucache_.setZero(); }

@@ -152,6 +152,20 @@ Rcpp::List cpp_agq_summaries(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
                             Rcpp::Named("newton_failures") = s.newton_failures);
 }
 
+// Curvature in the fixed and auxiliary coefficients at the modes, without
+// the log|H| terms (agq-info.cpp): a start matrix for the search of the
+// zero-inflated, hurdle and dispersion-formula fits.
+// [[Rcpp::export]]
+Eigen::MatrixXd cpp_agq_fixed_curvature(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
+  glmmgee::AgqEngine* eng = agq_ptr(ptr);
+  if (theta.size() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
+  try {
+    return eng->fixed_curvature(theta);
+  } catch (std::exception& e) {
+    Rcpp::stop(e.what());
+  }
+}
+
 // Change the number of quadrature points of an existing engine.
 // [[Rcpp::export]]
 void cpp_agq_set_nagq(SEXP ptr, int nAGQ) {
