@@ -73,7 +73,7 @@ peer_best <- function(formula, d, family, link, nAGQ, ours) {
     tmb <- quiet(glmmTMB::glmmTMB(formula, d, family = peer_family(family, link, "glmmTMB")))
     if (!is.null(tmb) && is.finite(stats::logLik(tmb))) best <- max(best, as.numeric(stats::logLik(tmb)))
     if ((family == "binomial" && link == "logit") || family == "poisson") {
-      gm <- quiet(lme4::glmer(formula, d, family = fam_of(family, link)))
+      gm <- quiet(glmer_ref(formula, d, family = fam_of(family, link)))
       if (!is.null(gm)) best <- max(best, as.numeric(stats::logLik(gm)))
     }
   } else {

@@ -27,7 +27,7 @@ test_that("generics from nlme are re-exported", {
 
 test_that("binomial (cbpp) estimates, vcov, logLik, AIC, BIC agree with glmer at nAGQ = 1", {
   skip_if_not_installed("lme4")
-  g <- lme4::glmer(cbind(incidence, n_fail) ~ period + (1 | herd), data = cbpp,
+  g <- glmer_ref(cbind(incidence, n_fail) ~ period + (1 | herd), data = cbpp,
                    family = binomial)
   expect_equal(fixef(fit_cbpp), lme4::fixef(g), tolerance = 1e-3)
   # lme4's vcov comes from finite differences of a deviance evaluated by
@@ -49,7 +49,7 @@ test_that("binomial 0/1 (MASS::bacteria) agrees with glmer at nAGQ = 1", {
   skip_if_not_installed("MASS")
   data(bacteria, package = "MASS")
   f <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria, family = binomial, nAGQ = 1)
-  g <- lme4::glmer(y ~ trt + I(week > 2) + (1 | ID), data = bacteria, family = binomial)
+  g <- glmer_ref(y ~ trt + I(week > 2) + (1 | ID), data = bacteria, family = binomial)
   expect_equal(unname(fixef(f)), unname(lme4::fixef(g)), tolerance = 1e-3)
   expect_equal(unname(vcov(f)), unname(as.matrix(vcov(g))), tolerance = 3e-2)
   expect_loglik_match(logLik(f), logLik(g))
@@ -103,7 +103,7 @@ test_that("vcov(full = TRUE) covers all optimizer parameters", {
 
 test_that("ranef modes and conditional variances agree with lme4 (Laplace)", {
   skip_if_not_installed("lme4")
-  g <- lme4::glmer(cbind(incidence, n_fail) ~ period + (1 | herd), data = cbpp,
+  g <- glmer_ref(cbind(incidence, n_fail) ~ period + (1 | herd), data = cbpp,
                    family = binomial)
   re <- ranef(fit_cbpp)
   rl <- lme4::ranef(g, condVar = TRUE)
@@ -211,7 +211,7 @@ test_that("residuals follow glm's definitions with conditional fitted values", {
 
 test_that("residuals agree with lme4", {
   skip_if_not_installed("lme4")
-  g <- lme4::glmer(cbind(incidence, n_fail) ~ period + (1 | herd), data = cbpp,
+  g <- glmer_ref(cbind(incidence, n_fail) ~ period + (1 | herd), data = cbpp,
                    family = binomial)
   for (type in c("response", "pearson", "deviance"))
     expect_equal(unname(residuals(fit_cbpp, type)), unname(residuals(g, type)),
@@ -298,7 +298,7 @@ test_that("predict: subsets of random-effect terms via re.form", {
 
 test_that("predict agrees with lme4", {
   skip_if_not_installed("lme4")
-  g <- lme4::glmer(cbind(incidence, n_fail) ~ period + (1 | herd), data = cbpp,
+  g <- glmer_ref(cbind(incidence, n_fail) ~ period + (1 | herd), data = cbpp,
                    family = binomial)
   nd <- data.frame(period = factor(c(1, 2, 3, 4), levels = 1:4), herd = c("1", "5", "9", "new"))
   for (type in c("link", "response")) {
@@ -336,9 +336,9 @@ test_that("anova: likelihood-ratio test between nested fits", {
 
 test_that("anova: agrees with lme4's LRT", {
   skip_if_not_installed("lme4")
-  g1 <- lme4::glmer(cbind(incidence, n_fail) ~ period + (1 | herd), data = cbpp,
+  g1 <- glmer_ref(cbind(incidence, n_fail) ~ period + (1 | herd), data = cbpp,
                     family = binomial)
-  g0 <- lme4::glmer(cbind(incidence, n_fail) ~ 1 + (1 | herd), data = cbpp, family = binomial)
+  g0 <- glmer_ref(cbind(incidence, n_fail) ~ 1 + (1 | herd), data = cbpp, family = binomial)
   f0 <- update(fit_cbpp, . ~ . - period)
   expect_equal(anova(f0, fit_cbpp)$Chisq[2], anova(g0, g1)$Chisq[2], tolerance = 1e-3)
 })

@@ -60,7 +60,7 @@ test_that("Laplace fits agree with glmer: binomial cbind (cbpp)", {
   cb <- lme4::cbpp
   fo <- cbind(incidence, size - incidence) ~ period + (1 | herd)
   fit <- glmm(fo, cb, family = binomial, nAGQ = 1)
-  g <- lme4::glmer(fo, cb, family = binomial)
+  g <- glmer_ref(fo, cb, family = binomial)
   expect_matches_glmer_laplace(fit, g, "cbpp")
   expect_identical(fit$optinfo$warnings, character())
 })
@@ -69,7 +69,7 @@ test_that("Laplace fits agree with glmer: binary (MASS::bacteria)", {
   skip_if_not_installed("lme4")
   skip_if_not_installed("MASS")
   fit <- glmm(y ~ trt + I(week > 2) + (1 | ID), MASS::bacteria, family = binomial, nAGQ = 1)
-  g <- lme4::glmer(y ~ trt + I(week > 2) + (1 | ID), MASS::bacteria, family = binomial)
+  g <- glmer_ref(y ~ trt + I(week > 2) + (1 | ID), MASS::bacteria, family = binomial)
   expect_matches_glmer_laplace(fit, g, "bacteria")
   expect_identical(fit$optinfo$warnings, character())
 })
@@ -78,7 +78,7 @@ test_that("Laplace fits agree with glmer: poisson with an offset", {
   skip_if_not_installed("lme4")
   d <- sim_counts_offset()
   fit <- glmm(count ~ x + offset(log(expo)) + (1 | id), d, family = poisson, nAGQ = 1)
-  g <- lme4::glmer(count ~ x + offset(log(expo)) + (1 | id), d, family = poisson)
+  g <- glmer_ref(count ~ x + offset(log(expo)) + (1 | id), d, family = poisson)
   expect_matches_glmer_laplace(fit, g, "poisson offset")
   expect_identical(fit$optinfo$warnings, character())
   # The offset argument is the same as an offset() term.
@@ -92,7 +92,7 @@ test_that("Laplace fits agree with glmer: poisson (MASS::epil)", {
   skip_if_not_installed("MASS")
   fo <- y ~ lbase * trt + lage + V4 + (1 | subject)
   fit <- glmm(fo, MASS::epil, family = poisson, nAGQ = 1)
-  g <- lme4::glmer(fo, MASS::epil, family = poisson)
+  g <- glmer_ref(fo, MASS::epil, family = poisson)
   expect_matches_glmer_laplace(fit, g, "epil")
   expect_identical(fit$optinfo$warnings, character())
 })
@@ -108,7 +108,7 @@ test_that("probit and cloglog: Laplace uses the observed curvature (lme4 the exp
   bac <- bacteria_data()
   for (lk in c("probit", "cloglog")) {
     fam <- binomial(lk)
-    g <- lme4::glmer(y ~ trt + late + (1 | ID), bac, family = fam)
+    g <- glmer_ref(y ~ trt + late + (1 | ID), bac, family = fam)
     fit <- glmm(y ~ trt + late + (1 | ID), bac, family = fam, nAGQ = 1)
     b <- lme4::fixef(g); s <- unname(ref_vc_sd(g))
     obs <- ri_loglik_r(b, s, fit$X, fit$y, fit$prior.weights, fit$offset, fit$group, fam)
@@ -118,7 +118,7 @@ test_that("probit and cloglog: Laplace uses the observed curvature (lme4 the exp
     expect_equal(as.numeric(stats::logLik(g)), expd, tolerance = 1e-5, info = lk)
     expect_gte(fit$loglik, loglik_at(fit, c(b, s)), label = paste(lk, "optimality"))
 
-    g25 <- lme4::glmer(y ~ trt + late + (1 | ID), bac, family = fam, nAGQ = 25)
+    g25 <- glmer_ref(y ~ trt + late + (1 | ID), bac, family = fam, nAGQ = 25)
     f25 <- glmm(y ~ trt + late + (1 | ID), bac, family = fam, nAGQ = 25)
     expect_equal(unname(f25$coefficients), unname(lme4::fixef(g25)), tolerance = 1e-4, info = lk)
     expect_equal(sqrt(f25$D[1, 1]), unname(ref_vc_sd(g25)), tolerance = 1e-4, info = lk)
@@ -129,7 +129,7 @@ test_that("probit and cloglog: Laplace uses the observed curvature (lme4 the exp
   cb <- lme4::cbpp
   fo <- cbind(incidence, size - incidence) ~ period + (1 | herd)
   for (lk in c("probit", "cloglog")) {
-    g25 <- lme4::glmer(fo, cb, family = binomial(lk), nAGQ = 25)
+    g25 <- glmer_ref(fo, cb, family = binomial(lk), nAGQ = 25)
     f25 <- glmm(fo, cb, family = binomial(lk), nAGQ = 25)
     expect_equal(unname(f25$coefficients), unname(lme4::fixef(g25)), tolerance = 1e-4, info = lk)
     expect_equal(sqrt(f25$D[1, 1]), unname(ref_vc_sd(g25)), tolerance = 1e-4, info = lk)
@@ -143,7 +143,7 @@ test_that("AGHQ fits agree with glmer(nAGQ > 1) and settle as nAGQ grows", {
   bac <- bacteria_data()
   est <- list()
   for (K in c(10L, 25L)) {
-    g <- lme4::glmer(y ~ trt + late + (1 | ID), bac, family = binomial, nAGQ = K)
+    g <- glmer_ref(y ~ trt + late + (1 | ID), bac, family = binomial, nAGQ = K)
     f <- glmm(y ~ trt + late + (1 | ID), bac, family = binomial, nAGQ = K)
     expect_equal(unname(f$coefficients), unname(lme4::fixef(g)), tolerance = 1e-4, info = K)
     expect_equal(sqrt(f$D[1, 1]), unname(ref_vc_sd(g)), tolerance = 1e-4, info = K)
@@ -164,7 +164,7 @@ test_that("AGHQ fits agree with glmer(nAGQ > 1) and settle as nAGQ grows", {
   # one, so the two differ by exactly the saturated log-likelihood.
   cb <- lme4::cbpp
   fo <- cbind(incidence, size - incidence) ~ period + (1 | herd)
-  g <- lme4::glmer(fo, cb, family = binomial, nAGQ = 11)
+  g <- glmer_ref(fo, cb, family = binomial, nAGQ = 11)
   f <- glmm(fo, cb, family = binomial, nAGQ = 11)
   expect_equal(unname(f$coefficients), unname(lme4::fixef(g)), tolerance = 1e-4)
   saturated <- sum(dbinom(cb$incidence, cb$size, cb$incidence / cb$size, log = TRUE))
@@ -241,7 +241,7 @@ test_that("uncorrelated random effects (x || g) agree with glmmTMB and glmer", {
   expect_equal(f$loglik, as.numeric(stats::logLik(m)), tolerance = 1e-6)
   # glmer stops early on this one (estimates ~5e-3 off, logLik 4e-3 lower),
   # so only check that we do at least as well.
-  g <- lme4::glmer(count ~ x + (1 + x || id), d, family = poisson)
+  g <- glmer_ref(count ~ x + (1 + x || id), d, family = poisson)
   expect_gt(f$loglik, as.numeric(stats::logLik(g)) - 1e-4)
   expect_gte(f$loglik, loglik_at(f, theta_of(f, lme4::fixef(g),
                                              diag(ref_vc_sd_all(g)^2))) - 1e-8)

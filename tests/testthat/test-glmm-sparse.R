@@ -20,7 +20,7 @@ test_that("crossed binomial with an observation-level effect: cbpp", {
   f <- cbind(incidence, size - incidence) ~ period + (1 | herd) + (1 | obs)
   fit <- glmm(f, cbpp, family = binomial)
   expect_s3_class(fit, "glmmgee_glmm_sparse")
-  compare_lme4(fit, lme4::glmer(f, cbpp, binomial))
+  compare_lme4(fit, glmer_ref(f, cbpp, binomial))
   # obs is nested in herd: adaptive quadrature applies (test-glmm-nested.R).
   expect_s3_class(glmm(f, cbpp, family = binomial, nAGQ = 5), "glmmgee_glmm_nested")
 })
@@ -30,7 +30,7 @@ test_that("Poisson with three grouping factors: grouseticks", {
   data(grouseticks, package = "lme4")
   f <- TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)
   fit <- glmm(f, grouseticks, family = poisson)
-  compare_lme4(fit, lme4::glmer(f, grouseticks, poisson))
+  compare_lme4(fit, glmer_ref(f, grouseticks, poisson))
 })
 
 test_that("gaussian crossed and nested equal lmer(REML = FALSE): Penicillin, Pastes", {
@@ -55,7 +55,7 @@ test_that("crossed binary items and persons: VerbAgg subset", {
   data(VerbAgg, package = "lme4")
   d <- droplevels(VerbAgg[as.integer(VerbAgg$id) <= 80, ])
   f <- r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)
-  compare_lme4(glmm(f, d, family = binomial), lme4::glmer(f, d, binomial))
+  compare_lme4(glmm(f, d, family = binomial), glmer_ref(f, d, binomial))
 })
 
 test_that("nested hospitals and wards with a random slope: simulated", {
@@ -63,12 +63,12 @@ test_that("nested hospitals and wards with a random slope: simulated", {
   d <- sim_hospital_wards()
   f <- y ~ x + (x | hospital) + (1 | hospital:ward)
   fit <- glmm(f, d, family = binomial)
-  g <- lme4::glmer(f, d, binomial)
+  g <- glmer_ref(f, d, binomial)
   compare_lme4(fit, g, tol_beta = 5e-3, tol_sd = 2e-2)
   # uncorrelated version by ||: two blocks on the same factor
   f2 <- y ~ x + (x || hospital) + (1 | hospital:ward)
   fit2 <- glmm(f2, d, family = binomial)
-  compare_lme4(fit2, lme4::glmer(f2, d, binomial), tol_beta = 5e-3, tol_sd = 2e-2)
+  compare_lme4(fit2, glmer_ref(f2, d, binomial), tol_beta = 5e-3, tol_sd = 2e-2)
   expect_equal(names(VarCorr(fit2)), c("hospital", "hospital.1", "hospital:ward"))
   expect_equal(colnames(ranef(fit2)$hospital), c("(Intercept)", "x"))
 })
@@ -78,7 +78,7 @@ test_that("methods on several-term fits: ranef, coef, predict with re.form, anov
   d <- sim_hospital_wards()
   f <- y ~ x + (1 | hospital) + (1 | hospital:ward)
   fit <- glmm(f, d, family = binomial)
-  g <- lme4::glmer(f, d, binomial)
+  g <- glmer_ref(f, d, binomial)
   re <- ranef(fit)
   expect_named(re, c("hospital", "hospital:ward"))
   expect_equal(dim(attr(re$hospital, "postVar")), c(1L, 1L, 30L))

@@ -18,7 +18,7 @@ test_that("predict() on new data reuses the fit's poly(), ns() and scale() (both
   nd <- d[c(3, 50, 111), ]
   f <- y ~ poly(x, 2) + splines::ns(z, 2) + scale(h) + (1 | g)
   ours <- glmm(f, data = d, family = binomial, nAGQ = 1)
-  ref <- lme4::glmer(f, data = d, family = binomial)
+  ref <- glmer_ref(f, data = d, family = binomial)
   # The rows of the fit predicted as new data give the fitted values...
   expect_equal(predict(ours, nd), predict(ours)[c(3, 50, 111)], tolerance = 1e-10)
   expect_equal(predict(ours, nd[1, ]), predict(ours)[3], tolerance = 1e-10)
@@ -48,7 +48,7 @@ test_that("standardize() and plot_views() work on fits with data-dependent terms
   expect_equal(sg$estimate[1], mean(predict(ge, nd, type = "response")), tolerance = 1e-10)
   skip_if_not_installed("lme4")
   f1 <- glmm(y ~ poly(x, 2) + (1 | g), data = d, family = binomial, nAGQ = 1)
-  r1 <- lme4::glmer(y ~ poly(x, 2) + (1 | g), data = d, family = binomial)
+  r1 <- glmer_ref(y ~ poly(x, 2) + (1 | g), data = d, family = binomial)
   grDevices::pdf(NULL)
   on.exit(grDevices::dev.off())
   pv <- plot_views(f1, "x")
@@ -151,7 +151,7 @@ test_that("lme4's grouping syntax gives lme4's groups and log-likelihood on both
     f <- cs[[1L]]
     ours <- suppressWarnings(glmm(f, data = d, family = binomial, nAGQ = 1))
     ref <- suppressMessages(suppressWarnings(
-      lme4::glmer(cs[[2L]] %||% f, data = d, family = binomial)))
+      glmer_ref(cs[[2L]] %||% f, data = d, family = binomial)))
     lab <- paste(deparse(f), collapse = "")
     expect_equal(sort(unname(ours$ngroups)), sort(unname(lme4::ngrps(ref))), info = lab)
     expect_equal(as.numeric(logLik(ours)), as.numeric(logLik(ref)), tolerance = 1e-4,
@@ -278,7 +278,7 @@ test_that("new cluster levels are an error by default, as in lme4, naming them",
   d <- data.frame(g = sprintf("%03d", rep(1:15, each = 6)), x = rnorm(90))
   d$y <- rpois(90, exp(0.5 + 0.4 * d$x + rep(rnorm(15, sd = 0.5), each = 6)))
   fit <- glmm(y ~ x + (1 | g), data = d, family = poisson, nAGQ = 1)
-  ref <- lme4::glmer(y ~ x + (1 | g), data = d, family = poisson)
+  ref <- glmer_ref(y ~ x + (1 | g), data = d, family = poisson)
   nd <- data.frame(g = c(1, 2, 99), x = 0)
   expect_error(predict(ref, nd))
   expect_error(predict(fit, nd), "3 level\\(s\\) of 'g' not in the fit.*'1' versus '001'")
@@ -333,7 +333,7 @@ test_that("an all-zero nbinom2 response is refused, a logical poisson response a
   nm <- glmm(y ~ z + (1 | g), data = d, family = poisson, nAGQ = 1)
   expect_equal(fixef(lg), fixef(nm), tolerance = 1e-10)
   skip_if_not_installed("lme4")
-  ref <- lme4::glmer(hit ~ z + (1 | g), data = d, family = poisson)
+  ref <- glmer_ref(hit ~ z + (1 | g), data = d, family = poisson)
   expect_equal(as.numeric(logLik(lg)), as.numeric(logLik(ref)), tolerance = 1e-5)
   expect_equal(coef(gee(hit ~ z, data = d, id = g, family = poisson)),
                coef(glm(y ~ z, data = d, family = poisson)), tolerance = 1e-7)
