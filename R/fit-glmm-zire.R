@@ -49,7 +49,7 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
                       cbind(as.numeric(offset), as.numeric(offz), 0),
                       cl$index, length(cl$levels), pat$row - 1L, pat$col - 1L,
                       family$family_code, family$link_code,
-                      if (kind == "hurdle") 2L else 1L, 1L, control$nthreads)
+                      aux_kind_code(kind, family), 1L, control$nthreads)
   cpp_zire_set_nagq(eng, nAGQ)
   cpp_zire_set_nagq(eng, 1L)
   st <- zi_start_values(NULL, rp$X, y, weights, offset, family, kind, Xzs, offz, pd, pat)
