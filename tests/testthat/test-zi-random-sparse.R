@@ -47,7 +47,7 @@ test_that("Salamanders: zero part (1 | site) beside two conditional terms matche
   # re.form = NA drops both parts' random effects: glmmTMB's zero-part
   # coefficients at the new rows.
   expect_equal(unname(predict(fit, nd, type = "zlink", re.form = NA)),
-               drop(model.matrix(~ spp, nd) %*% glmmTMB::fixef(m)$zi), tolerance = 2e-3)
+               unname(drop(model.matrix(~ spp, nd) %*% glmmTMB::fixef(m)$zi)), tolerance = 2e-3)
   # Wald intervals cover the zero part's SD, and its standard error is glmmTMB's.
   ci <- confint(fit, method = "Wald")
   expect_true(any(grepl("zi", rownames(ci)) & grepl("site", rownames(ci))))
