@@ -81,7 +81,8 @@ spzire_hessian <- function(eng, th, on_boundary) {
   H
 }
 
-glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offset, control) {
+glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offset, control,
+                                 start = NULL) {
   n <- length(y)
   p <- ncol(X)
   check_full_rank(X)
@@ -120,6 +121,7 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
     if (all(is.finite(g$coefficients))) gam <- unname(g$coefficients)
   } else if (pz) gam[1L] <- -1
   theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), gam, numeric(pd))
+  if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
   lower <- c(rep(-Inf, p), re$lower, rep(-Inf, pz + pd))
   diagm <- p + which(re$lower == 0)
   boundary <- function(tol, typical = rep(1, P)) function(th) {

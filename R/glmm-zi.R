@@ -79,7 +79,7 @@ is_trivial_disp <- function(f) {
 }
 
 glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, env,
-                    zi_correlated = FALSE) {
+                    zi_correlated = FALSE, start = NULL) {
   cf <- truncated_count_family(family)
   if (!is.null(cf)) {
     family <- truncated_family(cf, "log")
@@ -163,7 +163,7 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
   rz <- if (zire_sparse) sparse_re_terms(zi_bars_formula(zi_bars), mf, NULL)
   fit <- if (zire_sparse) {
     glmm_sparse_zire_fit(X, y, re, rz, inner, kind, zd$X, dd$X, rc$resp$weights, rc$offset,
-                         control)
+                         control, start)
   } else if (!is.null(zre)) {
     # glmmTMB's model (independent parts) by Laplace as glmmTMB; the
     # correlated one (GLMMadaptive's) needs quadrature (glmm_zire_fit()).
@@ -172,15 +172,15 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
     glmm_zire_fit(X, y, re$Z, zre$Z, re$group, inner, kind, Xz = zd$X, Xd = dd$X,
                   weights = rc$resp$weights, offset = rc$offset, nAGQ = nAGQ,
                   cov_blocks_c = re$block_sizes, cov_blocks_z = zre$block_sizes,
-                  correlated = zi_correlated, control = control)
+                  correlated = zi_correlated, control = control, start = start)
   } else if (sparse) {
     glmm_sparse_zi_fit(X, y, re, inner, kind, zd$X, dd$X, rc$resp$weights, rc$offset, offz,
-                       control)
+                       control, start)
   } else {
     if (is.null(nAGQ)) nAGQ <- default_nAGQ(ncol(re$Z), inner)
     glmm_zi_fit(X, y, re$Z, re$group, inner, kind, Xz = zd$X, Xd = dd$X,
                 weights = rc$resp$weights, offset = rc$offset, offz = offz,
-                nAGQ = nAGQ, cov_blocks = re$block_sizes, control = control)
+                nAGQ = nAGQ, cov_blocks = re$block_sizes, control = control, start = start)
   }
   fit$family <- inner
   fit$sigma <- 1

@@ -96,7 +96,11 @@
 #'   several terms the default is 1; `nAGQ > 1` is available for nested
 #'   random intercepts, by multilevel quadrature (see [glmm-nested]).
 #' @param control Settings from [glmm_control()].
-#' @param start Optional starting values; see [glmm_fit()].
+#' @param start Optional starting values; see [glmm_fit()]. With `ziformula`,
+#'   `dispformula` or a hurdle family: a vector laid out as such a fit's
+#'   `$theta` (fixed effects, covariance parameters of the count part's then
+#'   the zero part's terms, zero and dispersion coefficients), e.g. from an
+#'   earlier fit.
 #' @param REML For gaussian identity-link models: `TRUE` for restricted
 #'   maximum likelihood, as `lme4::lmer()`'s default; `FALSE` (the default
 #'   here) for maximum likelihood. With one grouping factor lmer's REML
@@ -263,14 +267,11 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
     if (!is.null(covariance) || !identical(ranef_dist, "normal") || !identical(REML, FALSE))
       stop("'ziformula', 'dispformula' and hurdle families cannot be combined with 'covariance', 'ranef_dist' or 'REML'",
            call. = FALSE)
-    if (!is.null(start))
-      stop("'start' is not available with 'ziformula', 'dispformula' or hurdle families",
-           call. = FALSE)
     if (!identical(penalized, FALSE))
       stop("'penalized' is not available with 'ziformula', 'dispformula' or hurdle families",
            call. = FALSE)
     return(glmm_zi(mc, formula, ziformula, dispformula, family, nAGQ, control, env,
-                   zi_correlated))
+                   zi_correlated, start))
   }
   # Ordinal responses have their own engine (glmm-ordinal.R).
   family <- as_cumulative(family) %||% resolve_family(family, env)

@@ -167,3 +167,24 @@ test_that("zero-inflated binomial with zero-part random effects matches glmmTMB 
   expect_equal(unname(predict(fit2, type = "response")), unname(predict(m2, type = "response")),
                tolerance = 5e-3)
 })
+
+test_that("start = an earlier fit's theta reaches the same optimum; a wrong length is refused", {
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB")
+  f <- count ~ mined + (1 | site)
+  fit <- glmm(f, data = Salamanders, family = truncated_poisson, ziformula = ~ mined + (1 | spp))
+  re <- glmm(f, data = Salamanders, family = truncated_poisson, ziformula = ~ mined + (1 | spp),
+             start = fit$theta)
+  expect_equal(as.numeric(logLik(re)), as.numeric(logLik(fit)), tolerance = 1e-8)
+  expect_lt(re$optinfo$evaluations, fit$optinfo$evaluations)
+  # The one-factor engines take it too.
+  f1 <- glmm(f, data = Salamanders, family = poisson, ziformula = ~ mined + (1 | site))
+  r1 <- glmm(f, data = Salamanders, family = poisson, ziformula = ~ mined + (1 | site),
+             start = f1$theta)
+  expect_equal(as.numeric(logLik(r1)), as.numeric(logLik(f1)), tolerance = 1e-8)
+  f0 <- glmm(f, data = Salamanders, family = poisson, ziformula = ~ mined)
+  r0 <- glmm(f, data = Salamanders, family = poisson, ziformula = ~ mined, start = f0$theta)
+  expect_equal(as.numeric(logLik(r0)), as.numeric(logLik(f0)), tolerance = 1e-8)
+  expect_error(glmm(f, data = Salamanders, family = poisson, ziformula = ~ mined + (1 | spp),
+                    start = fit$theta[-1]), "'start' must be 6 finite numbers")
+})
