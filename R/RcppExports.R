@@ -54,6 +54,22 @@ cpp_zire_set_nagq <- function(ptr, nAGQ) {
     invisible(.Call(`_glmmgee_cpp_zire_set_nagq`, ptr, nAGQ))
 }
 
+cpp_spzire_new <- function(X, Xz, Xd, Zc, Zz, y, wt, off, lam_row, lam_col, lam_k, ntheta, family, link, kind) {
+    .Call(`_glmmgee_cpp_spzire_new`, X, Xz, Xd, Zc, Zz, y, wt, off, lam_row, lam_col, lam_k, ntheta, family, link, kind)
+}
+
+cpp_spzire_eval <- function(ptr, thetas) {
+    .Call(`_glmmgee_cpp_spzire_eval`, ptr, thetas)
+}
+
+cpp_spzire_modes <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_spzire_modes`, ptr, theta)
+}
+
+cpp_spzire_reset <- function(ptr) {
+    invisible(.Call(`_glmmgee_cpp_spzire_reset`, ptr))
+}
+
 #' Family and link codes shared with R (single source of truth)
 #' @noRd
 cpp_family_table <- function() {

@@ -11,7 +11,7 @@
 glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
                           weights = NULL, offset = NULL, offz = NULL,
                           nAGQ = 1L, cov_blocks_c = ncol(Zc), cov_blocks_z = ncol(Zz),
-                          correlated = FALSE, control = glmm_control()) {
+                          correlated = FALSE, control = glmm_control(), start = NULL) {
   n <- nrow(X)
   storage.mode(X) <- "double"; storage.mode(Zc) <- "double"; storage.mode(Zz) <- "double"
   if (is.null(weights)) weights <- rep(1, n)
@@ -49,10 +49,11 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
                       cbind(as.numeric(offset), as.numeric(offz), 0),
                       cl$index, length(cl$levels), pat$row - 1L, pat$col - 1L,
                       family$family_code, family$link_code,
-                      if (kind == "hurdle") 2L else 1L, 1L, control$nthreads)
+                      aux_kind_code(kind, family), 1L, control$nthreads)
   cpp_zire_set_nagq(eng, nAGQ)
   cpp_zire_set_nagq(eng, 1L)
   st <- zi_start_values(NULL, rp$X, y, weights, offset, family, kind, Xzs, offz, pd, pat)
+  if (!is.null(start)) st <- rp$to_star(check_zi_start(start, length(st)))
   # No Laplace stage before quadrature: the two-part likelihood is not
   # concave in (eta, logit pi), and in clusters of zeros the Laplace
   # approximation can exceed the probability one (a positive cluster

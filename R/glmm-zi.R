@@ -79,7 +79,7 @@ is_trivial_disp <- function(f) {
 }
 
 glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, env,
-                    zi_correlated = FALSE) {
+                    zi_correlated = FALSE, start = NULL) {
   cf <- truncated_count_family(family)
   if (!is.null(cf)) {
     family <- truncated_family(cf, "log")
@@ -121,11 +121,16 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
     stop(sprintf("'dispformula': the %s family has no dispersion parameter", inner$family),
          call. = FALSE)
   sparse <- needs_sparse_engine(formula, NULL)
+  # Zero-part random effects beyond the conditional part's single grouping
+  # factor: the two-part sparse Laplace engine (fit-sparse-zire.R).
+  zire_sparse <- length(zi_bars) > 0L && zire_needs_sparse(formula, zi_bars, sparse)
+  if (zire_sparse) sparse <- TRUE
   if (sparse && !is.null(nAGQ) && !identical(as.numeric(nAGQ), 1))
-    stop("'nAGQ' > 1 (adaptive quadrature) needs a single grouping factor; with several random-effect terms only the Laplace approximation (nAGQ = 1) is available",
+    stop(if (zire_sparse) "'nAGQ' > 1 (adaptive quadrature) needs the zero part's random effects on the conditional part's single grouping factor; otherwise only the Laplace approximation (nAGQ = 1) is available"
+         else "'nAGQ' > 1 (adaptive quadrature) needs a single grouping factor; with several random-effect terms only the Laplace approximation (nAGQ = 1) is available",
          call. = FALSE)
   kind <- if (truncated) "hurdle" else if (has_zi) "zi" else "disp"
-  if (length(zi_bars)) check_zire_model(formula, zi_bars, inner, sparse, has_disp)
+  if (length(zi_bars)) check_zire_model(formula, zi_bars, inner, zire_sparse, zi_correlated)
 
   fenv <- environment(formula) %||% env
   ff <- reformulas::subbars(formula)
@@ -154,8 +159,12 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
   zd <- if (has_zi) part_design(ziformula)
   dd <- if (has_disp) part_design(dispformula)
   offz <- if (truncated && !has_zi) rep(-Inf, length(y))
-  zre <- if (length(zi_bars)) zire_terms(zi_bars, mf, fenv, re)
-  fit <- if (!is.null(zre)) {
+  zre <- if (length(zi_bars) && !zire_sparse) zire_terms(zi_bars, mf, fenv, re)
+  rz <- if (zire_sparse) sparse_re_terms(zi_bars_formula(zi_bars), mf, NULL)
+  fit <- if (zire_sparse) {
+    glmm_sparse_zire_fit(X, y, re, rz, inner, kind, zd$X, dd$X, rc$resp$weights, rc$offset,
+                         control, start)
+  } else if (!is.null(zre)) {
     # glmmTMB's model (independent parts) by Laplace as glmmTMB; the
     # correlated one (GLMMadaptive's) needs quadrature (glmm_zire_fit()).
     if (is.null(nAGQ))
@@ -163,15 +172,15 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
     glmm_zire_fit(X, y, re$Z, zre$Z, re$group, inner, kind, Xz = zd$X, Xd = dd$X,
                   weights = rc$resp$weights, offset = rc$offset, nAGQ = nAGQ,
                   cov_blocks_c = re$block_sizes, cov_blocks_z = zre$block_sizes,
-                  correlated = zi_correlated, control = control)
+                  correlated = zi_correlated, control = control, start = start)
   } else if (sparse) {
     glmm_sparse_zi_fit(X, y, re, inner, kind, zd$X, dd$X, rc$resp$weights, rc$offset, offz,
-                       control)
+                       control, start)
   } else {
     if (is.null(nAGQ)) nAGQ <- default_nAGQ(ncol(re$Z), inner)
     glmm_zi_fit(X, y, re$Z, re$group, inner, kind, Xz = zd$X, Xd = dd$X,
                 weights = rc$resp$weights, offset = rc$offset, offz = offz,
-                nAGQ = nAGQ, cov_blocks = re$block_sizes, control = control)
+                nAGQ = nAGQ, cov_blocks = re$block_sizes, control = control, start = start)
   }
   fit$family <- inner
   fit$sigma <- 1
@@ -204,8 +213,13 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
     obj$aux$zi$re <- obj$zire
     obj$aux$zi$formula <- zi_full
   }
+  if (zire_sparse) {
+    obj$aux$zi$re <- zire_sparse_part(fit, rz)
+    obj$aux$zi$formula <- zi_full
+  }
   obj$zire <- NULL
-  class(obj) <- c(if (!is.null(zre)) "glmmgee_glmm_zire", "glmmgee_glmm_zi", class(obj))
+  class(obj) <- c(if (zire_sparse) "glmmgee_glmm_zire_sparse",
+                  if (!is.null(zre)) "glmmgee_glmm_zire", "glmmgee_glmm_zi", class(obj))
   # Stored, so that code reading fit$fitted.values (augment(), the
   # performance checks) sees the mean of y, not the count part's mean.
   obj$fitted.values <- stats::predict(obj, type = "response")

@@ -28,18 +28,23 @@ zi_bars_formula <- function(bars) {
   stats::as.formula(call("~", rhs))
 }
 
-check_zire_model <- function(formula, zi_bars, family, sparse, has_disp) {
-  if (sparse)
-    stop("'ziformula': random effects in the zero part need a single grouping factor shared with the conditional part; several random-effect terms in 'formula' are not supported with them",
-         call. = FALSE)
-  if (!family$family %in% c("poisson", "nbinom2"))
-    stop(sprintf("'ziformula': random effects in the zero part are available for poisson and nbinom2 counts (zero-inflated or hurdle), not %s",
+check_zire_model <- function(formula, zi_bars, family, sparse, zi_correlated) {
+  if (!family$family %in% c("poisson", "nbinom2", "binomial"))
+    stop(sprintf("'ziformula': random effects in the zero part are available for poisson and nbinom2 counts (zero-inflated or hurdle) and zero-inflated binomial responses, not %s",
                  family$family), call. = FALSE)
-  gz <- unique(vapply(zi_bars, function(b) paste(deparse(b[[3L]]), collapse = ""), ""))
-  gc <- unique(vapply(find_bars(formula), function(b) paste(deparse(b[[3L]]), collapse = ""), ""))
-  if (length(gz) != 1L || !identical(gz, gc))
-    stop(sprintf("'ziformula': the zero part's random effects must use the conditional part's grouping factor (%s), not %s",
-                 paste(gc, collapse = ", "), paste(gz, collapse = ", ")), call. = FALSE)
+  if (sparse && zi_correlated)
+    stop("'zi_correlated' = TRUE needs the zero part's random effects on the conditional part's single grouping factor (one term in each part); with other terms the two parts' effects are independent",
+         call. = FALSE)
+}
+
+# TRUE when the zero part's random effects need the two-part sparse engine:
+# several terms in either part, or a zero-part grouping factor other than
+# the conditional part's single one.
+zire_needs_sparse <- function(formula, zi_bars, sparse) {
+  if (sparse || length(zi_bars) > 1L) return(TRUE)
+  gz <- paste(deparse(zi_bars[[1L]][[3L]]), collapse = "")
+  gc <- vapply(find_bars(formula), function(b) paste(deparse(b[[3L]]), collapse = ""), "")
+  !identical(gz, gc)
 }
 
 # The zero part's random-effect design; its grouping factor is the
@@ -165,8 +170,28 @@ zire_zlink_re <- function(object, newdata, allow.new.levels) {
 #' `predict()` adds both parts' random effects (`re.form = NA` drops both),
 #' `simulate(re.form = NA)` draws both jointly; `standardize()` and
 #' `marginal_coefs()` (`re = "marginal"`) integrate the mean of y over both
-#' parts' random effects jointly. Several grouping factors and random
-#' effects in `dispformula` are not yet available.
+#' parts' random effects jointly.
+#'
+#' Any other random-effect terms in `ziformula` (several terms, random
+#' slopes, crossed or nested factors, a factor other than the conditional
+#' part's, or several terms in the conditional part) are fitted by the
+#' two-part sparse Laplace engine, independent of the count part's
+#' effects as in glmmTMB: both parts' effects of all levels form one
+#' vector, their joint mode is found by Newton's method (damped where the
+#' two-part likelihood is not concave) and the Laplace approximation uses
+#' the sparse Cholesky factor of their joint curvature. Only `nAGQ = 1`;
+#' `zi_correlated = TRUE` is refused there. The engine gives the
+#' log-likelihood only: its gradient is taken by central differences
+#' (2P + 1 evaluations for P parameters) and the Hessian for standard
+#' errors by second differences, so a fit costs more evaluations than with
+#' an exact gradient. `VarCorr()` lists the zero part's terms as
+#' `zi~<group>`, `ranef(component = "zi")` gives their modes,
+#' `predict()` (`type = "zprob"`, `"zlink"`, `"response"`, new data and new
+#' levels as for the count part) and `simulate()` (new effects of both
+#' parts drawn independently) include them. [standardize()],
+#' [marginal_coefs()] and profile intervals are not yet available for these
+#' fits; Wald intervals are. Random effects in `dispformula` are not
+#' available.
 #'
 #' @name glmm-zi-random
 #' @param x,object A model fitted with random effects in `ziformula`.
@@ -184,6 +209,10 @@ zire_zlink_re <- function(object, newdata, allow.new.levels) {
 #'   VarCorr(fit)
 #'   head(ranef(fit, component = "zi")$site)
 #'   head(predict(fit, type = "zprob"))
+#'   # A zero part on another grouping factor beside two conditional terms.
+#'   fit2 <- glmm(count ~ mined + (1 | site) + (1 | spp), data = Salamanders,
+#'                family = poisson, ziformula = ~ mined + (1 | site))
+#'   VarCorr(fit2)
 #' }
 NULL
 

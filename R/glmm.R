@@ -96,7 +96,11 @@
 #'   several terms the default is 1; `nAGQ > 1` is available for nested
 #'   random intercepts, by multilevel quadrature (see [glmm-nested]).
 #' @param control Settings from [glmm_control()].
-#' @param start Optional starting values; see [glmm_fit()].
+#' @param start Optional starting values; see [glmm_fit()]. With `ziformula`,
+#'   `dispformula` or a hurdle family: a vector laid out as such a fit's
+#'   `$theta` (fixed effects, covariance parameters of the count part's then
+#'   the zero part's terms, zero and dispersion coefficients), e.g. from an
+#'   earlier fit.
 #' @param REML For gaussian identity-link models: `TRUE` for restricted
 #'   maximum likelihood, as `lme4::lmer()`'s default; `FALSE` (the default
 #'   here) for maximum likelihood. With one grouping factor lmer's REML
@@ -124,9 +128,13 @@
 #'   responses; binomial: \eqn{P(0) = \pi + (1-\pi)(1-p)^n}), or, with
 #'   the [truncated_poisson()] / [truncated_nbinom2()] families, of the zero
 #'   probability of a hurdle model; as glmmTMB's argument of that name.
-#'   It may hold random-effect terms on the conditional part's grouping
-#'   factor, e.g. `~ x + (1 | g)` (poisson and nbinom2, zero-inflated or
-#'   hurdle, one grouping factor); see [glmm-zero-inflation].
+#'   It may hold random-effect terms in lme4 syntax (poisson and nbinom2,
+#'   zero-inflated or hurdle), independent of the conditional part's: on
+#'   the conditional part's single grouping factor, e.g. `~ x + (1 | g)`,
+#'   by Laplace or adaptive quadrature; any other terms (several terms,
+#'   slopes, crossed or nested factors, other factors than the conditional
+#'   part's, beside several conditional terms) by the Laplace approximation
+#'   of the two-part sparse engine; see [glmm-zi-random].
 #' @param zi_correlated With random effects in `ziformula`: `FALSE` (the
 #'   default, glmmTMB's model) makes them independent of the conditional
 #'   part's, with their own covariance; `TRUE` (GLMMadaptive's model with
@@ -259,14 +267,11 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
     if (!is.null(covariance) || !identical(ranef_dist, "normal") || !identical(REML, FALSE))
       stop("'ziformula', 'dispformula' and hurdle families cannot be combined with 'covariance', 'ranef_dist' or 'REML'",
            call. = FALSE)
-    if (!is.null(start))
-      stop("'start' is not available with 'ziformula', 'dispformula' or hurdle families",
-           call. = FALSE)
     if (!identical(penalized, FALSE))
       stop("'penalized' is not available with 'ziformula', 'dispformula' or hurdle families",
            call. = FALSE)
     return(glmm_zi(mc, formula, ziformula, dispformula, family, nAGQ, control, env,
-                   zi_correlated))
+                   zi_correlated, start))
   }
   # Ordinal responses have their own engine (glmm-ordinal.R).
   family <- as_cumulative(family) %||% resolve_family(family, env)

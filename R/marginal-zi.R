@@ -16,6 +16,12 @@ zi_aux_designs <- function(fit, data) {
     mf <- stats::model.frame(pt$terms, data, na.action = stats::na.pass, xlev = pt$xlevels)
     stats::model.matrix(pt$terms, mf, contrasts.arg = pt$contrasts)
   }
+  if (isTRUE(fit$aux$zi$re$sparse))
+    stop("'fit': means over the random effects of both parts (standardize(), marginal_coefs()) are available with the zero part's random effects on the conditional part's single grouping factor, not yet with other zero-part terms",
+         call. = FALSE)
+  if (!is.null(fit$aux$zi$re) && identical(fit$family$family, "binomial"))
+    stop("'fit': means over the random effects of both parts (standardize(), marginal_coefs()) are not yet available for a zero-inflated binomial model with random effects in the zero part",
+         call. = FALSE)
   zre <- if (!is.null(fit$aux$zi$re)) zire_design_at(fit, data)
   Filter(Negate(is.null), list(zi = one(fit$aux$zi), disp = one(fit$aux$disp), zre = zre))
 }

@@ -88,7 +88,10 @@ NULL
 
 # The three predictors of `object` at newdata (NULL: the data of the fit).
 zi_predictors <- function(object, newdata, re.form, allow.new.levels) {
-  eta <- stats::predict(structure(object, class = class(object)[-1L]), newdata,
+  # The count part's predictor by the method of the fit's engine class
+  # (the classes after glmmgee_glmm_zi).
+  base <- class(object)[-seq_len(match("glmmgee_glmm_zi", class(object)))]
+  eta <- stats::predict(structure(object, class = base), newdata,
                         type = "link", re.form = re.form,
                         allow.new.levels = allow.new.levels)
   aux <- object$aux
@@ -102,7 +105,8 @@ zi_predictors <- function(object, newdata, re.form, allow.new.levels) {
   n <- length(eta)
   zl <- part(aux$zi, rep(if (aux$kind == "hurdle") -Inf else -Inf, n))
   if (!is.null(aux$zi$re) && !is_no_re(re.form))
-    zl <- zl + zire_zlink_re(object, newdata, allow.new.levels)
+    zl <- zl + if (isTRUE(aux$zi$re$sparse)) zire_sparse_zlink_re(object, newdata, allow.new.levels)
+               else zire_zlink_re(object, newdata, allow.new.levels)
   dl <- if (!is.null(aux$disp)) part(aux$disp, rep(aux$disp$coef[[1L]], n))
   list(eta = unname(eta), zlink = unname(zl), dlink = unname(dl), names = names(eta))
 }
@@ -207,7 +211,8 @@ simulate.glmmgee_glmm_zi <- function(object, nsim = 1, seed = NULL, re.form = NA
   new_re <- simulate_new_re(re.form)
   draw_eta <- if (new_re) random_effect_sampler(object) else function() pr$eta
   # Random effects in the zero part too: both parts' drawn jointly.
-  draw <- if (new_re && !is.null(object$aux$zi$re)) zire_sampler(object)
+  draw <- if (new_re && isTRUE(object$aux$zi$re$sparse)) zire_sparse_sampler(object)
+          else if (new_re && !is.null(object$aux$zi$re)) zire_sampler(object)
           else function() list(eta = draw_eta(), zlink = pr$zlink)
   fam <- object$family$family
   kind <- object$aux$kind
@@ -303,7 +308,10 @@ print_zi_head <- function(x, digits) {
               paste(sprintf("%d %s", x$ngroups, x$group_name), collapse = ", ")))
   terms <- if (isTRUE(a$sparse)) x$reterms
            else list(list(group = x$group_name, D = x$D))
-  if (!is.null(a$zi$re))
+  if (isTRUE(a$zi$re$sparse))
+    terms <- c(terms, lapply(a$zi$re$terms, function(tm)
+      list(group = paste(tm$group, "(zero part)"), D = tm$D)))
+  else if (!is.null(a$zi$re))
     terms <- c(terms, list(list(group = paste(x$group_name, "(zero part)"), D = a$zi$re$D)))
   for (tm in terms) {
     sds <- sqrt(diag(tm$D))
@@ -325,6 +333,7 @@ zi_tables <- function(tabs, x, digits, full) {
   show(sprintf("Conditional model (%s, given the random effects of %s):",
                if (x$family$family %in% c("poisson", "nbinom2")) "log mean of the count part"
                else paste(x$family$link, "link of the mean"), grp), tabs$cond)
+  if (isTRUE(a$zi$re$sparse)) grp <- paste(unique(a$zi$re$group_name), collapse = " and ")
   if (!is.null(tabs$zi))
     show(sprintf(if (is.null(a$zi$re)) "%s (logit; no random effect, the same in every %s):"
                  else "%s (logit, given the random effects of %s):",

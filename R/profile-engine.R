@@ -80,7 +80,15 @@ profile_targets <- function(fit) {
     target(paste0("zi.", sub("^zi~", "", names(fit$theta)[j])), "coef", j, th[j],
            sqrt(max(V[j, j], 0)))))
   zr <- fit$aux$zi$re
-  if (!is.null(zr)) {
+  if (isTRUE(zr$sparse)) {
+    # The two-part sparse engine: the zero part's terms after the count
+    # part's rows of Lambda (their parameters after the count part's).
+    rz <- re_structure_sparse(zire_sparse_shadow(fit), p + length(re$lambda_index))
+    re$pattern <- list(row = c(re$pattern$row, rz$pattern$row + re$q),
+                       col = c(re$pattern$col, rz$pattern$col + re$q))
+    re$lambda_index <- c(re$lambda_index, rz$lambda_index)
+    re$q <- re$q + rz$q
+  } else if (!is.null(zr)) {
     re$pattern <- zr$pattern_full
     re$q <- max(zr$pattern_full$row)
     re$lambda_index <- p + seq_along(zr$pattern_full$row)
@@ -129,6 +137,10 @@ effect_labels <- function(fit) {
     eff <- unlist(lapply(fit$reterms, `[[`, "cnames"), use.names = FALSE)
     grp <- unlist(lapply(fit$reterms, function(tm) rep(tm$group, length(tm$cnames))),
                   use.names = FALSE)
+    zt <- if (isTRUE(fit$aux$zi$re$sparse)) fit$aux$zi$re$terms
+    eff <- c(eff, unlist(lapply(zt, function(tm) paste0("zi.", tm$cnames)), use.names = FALSE))
+    grp <- c(grp, unlist(lapply(zt, function(tm) rep(tm$group, length(tm$cnames))),
+                         use.names = FALSE))
     return(list(effect = eff, group = grp))
   }
   eff <- c(fit$cnames, if (!is.null(fit$aux$zi$re)) paste0("zi.", fit$aux$zi$re$cnames))

@@ -29,7 +29,7 @@ zi_profile_engine <- function(fit) {
     storage.mode(Xd0) <- "double"
     eng <- cpp_zire_new(X, Z, zr$Z * 1, Xz * 1, Xd0, y, w, cbind(off, 0, 0), fit$group, M,
                         pat$row - 1L, pat$col - 1L, fam$family_code, fam$link_code,
-                        if (a$kind == "hurdle") 2L else 1L, 1L, 1L)
+                        aux_kind_code(a$kind, fam), 1L, 1L)
     cpp_zire_set_nagq(eng, as.integer(fit$nAGQ))
     ev <- function(th) cpp_zire_eval(eng, th, TRUE)
     free <- function() NULL

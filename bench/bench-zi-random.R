@@ -5,6 +5,9 @@
 # same R session. Prints elapsed and CPU seconds, the ratios peer / glmmgee
 # and the logLik difference (glmmgee minus the peer).
 #
+# The last four cases have several terms or another grouping factor in the
+# zero part (the two-part sparse engine) and are run against glmmTMB only.
+#
 # Usage: Rscript bench/bench-zi-random.R [M]   (default M = 500 simulated clusters of 8)
 suppressPackageStartupMessages(library(glmmgee))
 have_tmb <- requireNamespace("glmmTMB", quietly = TRUE)
@@ -26,6 +29,14 @@ B <- matrix(rnorm(2 * M), M) %*% chol(matrix(c(0.36, 0.24, 0.24, 0.64), 2))
 mu <- exp(0.6 + 0.4 * x + B[g, 1])
 sim <- data.frame(g = factor(g), x = x, w = w,
                   y = ifelse(runif(8L * M) < plogis(-0.7 + 0.8 * w + B[g, 2]), 0, rpois(8L * M, mu)))
+set.seed(7)
+nc <- 1500L
+ia <- sample(40, nc, TRUE); ib <- sample(30, nc, TRUE); ic <- sample(25, nc, TRUE)
+xc <- rnorm(nc)
+ua <- rnorm(40, 0, 0.5); ub <- rnorm(30, 0, 0.4); va <- rnorm(40, 0, 0.7); vc <- rnorm(25, 0, 0.6)
+crossed <- data.frame(a = factor(ia), b = factor(ib), cc = factor(ic), x = xc,
+                      y = ifelse(runif(nc) < plogis(-0.8 + 0.7 * xc + va[ia] + vc[ic]), 0,
+                                 rpois(nc, exp(0.8 + 0.5 * xc + ua[ia] + ub[ib]))))
 utils::data("Salamanders", package = "glmmTMB", envir = environment())
 sal <- Salamanders
 
@@ -39,7 +50,22 @@ cases <- list(
        gz = ~ mined),
   list(name = sprintf("simulated ZIP, M = %d clusters of 8", M), d = sim,
        f = y ~ x + (1 | g), zi = ~ w + (1 | g), ours = poisson, tmb = poisson,
-       ga = "zi.poisson", gf = y ~ x, gr = ~ 1 | g, gz = ~ w))
+       ga = "zi.poisson", gf = y ~ x, gr = ~ 1 | g, gz = ~ w),
+  # Several terms or another grouping factor in the zero part: the
+  # two-part sparse engine, against glmmTMB only (GLMMadaptive has one
+  # grouping factor).
+  list(name = "Salamanders ZIP, spp + mined + (1 | site) + (1 | spp:mined) | zi ~ spp + (1 | site)",
+       d = sal, f = count ~ spp + mined + (1 | site) + (1 | spp:mined), zi = ~ spp + (1 | site),
+       ours = poisson, tmb = poisson),
+  list(name = "Salamanders ZINB, mined + (1 | site) + (1 | spp) | zi ~ (1 | site)",
+       d = sal, f = count ~ mined + (1 | site) + (1 | spp), zi = ~ (1 | site),
+       ours = nbinom2, tmb = "nbinom2"),
+  list(name = "Salamanders hurdle Poisson, mined + (1 | site) | zi ~ mined + (1 | spp)",
+       d = sal, f = count ~ mined + (1 | site), zi = ~ mined + (1 | spp),
+       ours = truncated_poisson, tmb = "truncated_poisson"),
+  list(name = "simulated crossed ZIP, n = 1,500, (1 | a) + (1 | b) | zi ~ x + (1 | a) + (1 | c)",
+       d = crossed, f = y ~ x + (1 | a) + (1 | b), zi = ~ x + (1 | a) + (1 | cc),
+       ours = poisson, tmb = poisson))
 
 # Warm-up, untimed.
 invisible(glmm(count ~ mined + (1 | site), data = sal, family = poisson,
@@ -62,7 +88,7 @@ for (cs in cases) {
     row(cs$name, "glmmTMB (independent, Laplace)", tp, to,
         as.numeric(logLik(to$value)) - as.numeric(logLik(tp$value)))
   }
-  if (have_ga) {
+  if (have_ga && !is.null(cs$ga)) {
     to <- timeit(glmm(cs$f, data = cs$d, family = cs$ours, ziformula = cs$zi,
                       zi_correlated = TRUE, nAGQ = 11))
     tp <- timeit(GLMMadaptive::mixed_model(cs$gf, random = cs$gr, data = cs$d,

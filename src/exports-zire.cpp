@@ -2,6 +2,7 @@
 // parts (agq-zire.h): thin wrappers that check sizes at the boundary.
 #include <RcppEigen.h>
 #include "agq-zire.h"
+#include "sparse-zire.h"
 #include "engine-args.h"
 
 // [[Rcpp::depends(RcppEigen, BH)]]
@@ -75,3 +76,75 @@ void cpp_zire_set_nagq(SEXP ptr, int nAGQ) {
     Rcpp::stop(e.what());
   }
 }
+
+// The two-part sparse Laplace engine (sparse-zire.h): any random-effect
+// terms in each part, independent parts. off: n x 3 offsets of (eta, logit
+// zero probability, log dispersion); lam_*: Lambda's pattern over
+// (Zc's columns, Zz's columns), 0-based.
+// [[Rcpp::export]]
+SEXP cpp_spzire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Xz,
+                    Eigen::Map<Eigen::MatrixXd> Xd, Eigen::MappedSparseMatrix<double> Zc,
+                    Eigen::MappedSparseMatrix<double> Zz, Eigen::Map<Eigen::VectorXd> y,
+                    Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::MatrixXd> off,
+                    Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col,
+                    Rcpp::IntegerVector lam_k, int ntheta, int family, int link, int kind) {
+  glmmgee::check_engine_rows(X.rows(), {Xz.rows(), Xd.rows(), Zc.rows(), Zz.rows(), y.size(),
+                                        wt.size(), off.rows()},
+                             "X, Xz, Xd, Zc, Zz, y, weights and offsets");
+  if (off.cols() != 3) Rcpp::stop("the offsets must have 3 columns");
+  if (Zc.cols() + Zz.cols() < 1) Rcpp::stop("the model needs a random effect");
+  if (lam_row.size() != lam_col.size() || lam_row.size() != lam_k.size())
+    Rcpp::stop("lam_row, lam_col and lam_k must have the same length");
+  try {
+    glmmgee::SparseZire::SpMat zc(Zc), zz(Zz);
+    glmmgee::SparseZire* eng = new glmmgee::SparseZire(
+        X, Xz, Xd, zc, zz, y, wt, off, Rcpp::as<std::vector<int> >(lam_row),
+        Rcpp::as<std::vector<int> >(lam_col), Rcpp::as<std::vector<int> >(lam_k), ntheta,
+        family, link, kind);
+    Rcpp::XPtr<glmmgee::SparseZire> p(eng, true);
+    p.attr("class") = "glmmgee_spzire_engine";
+    return p;
+  } catch (std::exception& e) {
+    Rcpp::stop(e.what());
+  }
+}
+
+static glmmgee::SparseZire* spzire_ptr(SEXP ptr) {
+  Rcpp::XPtr<glmmgee::SparseZire> p(ptr);
+  if (!p.get()) Rcpp::stop("the two-part sparse engine is no longer available");
+  return p.get();
+}
+
+// The Laplace log-likelihood at each column of thetas (P x m): m
+// evaluations in one call, for the differences of the gradient.
+// [[Rcpp::export]]
+Rcpp::NumericVector cpp_spzire_eval(SEXP ptr, Eigen::Map<Eigen::MatrixXd> thetas) {
+  glmmgee::SparseZire* eng = spzire_ptr(ptr);
+  if (thetas.rows() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
+  Rcpp::NumericVector out(thetas.cols());
+  for (int j = 0; j < thetas.cols(); ++j) {
+    Rcpp::checkUserInterrupt();
+    try {
+      out[j] = eng->evaluate(thetas.col(j), nullptr);
+    } catch (std::exception& e) {
+      Rcpp::stop(e.what());
+    }
+  }
+  return out;
+}
+
+// [[Rcpp::export]]
+Rcpp::List cpp_spzire_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
+  glmmgee::SparseZire* eng = spzire_ptr(ptr);
+  if (theta.size() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
+  glmmgee::SparseZireModes m = eng->modes(theta);
+  return Rcpp::List::create(Rcpp::Named("u") = m.u, Rcpp::Named("b") = m.b,
+                            Rcpp::Named("eta") = m.eta, Rcpp::Named("a") = m.a,
+                            Rcpp::Named("inv_i") = Rcpp::wrap(m.inv_i),
+                            Rcpp::Named("inv_j") = Rcpp::wrap(m.inv_j),
+                            Rcpp::Named("inv_x") = Rcpp::wrap(m.inv_x),
+                            Rcpp::Named("loglik") = m.loglik, Rcpp::Named("failed") = m.failed);
+}
+
+// [[Rcpp::export]]
+void cpp_spzire_reset(SEXP ptr) { spzire_ptr(ptr)->reset(); }

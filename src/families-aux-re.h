@@ -39,7 +39,7 @@ class TwoPartRE {
   explicit TwoPartRE(const ObsModel* inner)
       : f_(inner), disp_(inner->has_dispersion()), lc0_(inner->logconst(0.0, 1.0)) {}
   virtual ~TwoPartRE() {}
-  double logconst(double y, double wt) const {
+  virtual double logconst(double y, double wt) const {
     return y > 0 && wt > 0 ? wt * f_->logconst(y, 1.0) : 0.0;
   }
   // Fills o; with full = false only l and g (quadrature nodes).
@@ -172,10 +172,63 @@ class HurdleRE : public TwoPartRE {
   }
 };
 
-// kind 1 zero-inflation, 2 hurdle; nullptr otherwise.
+// Zero-inflated binomial (glmmTMB's): y the proportion of wt trials; the
+// count part is the inner family at wt trials, f_c(0) = (1 - p)^wt, and
+// the zero part's share enters once per row, not once per trial. With
+// l0 = log f_c(0) the formulas of ZeroInflatedRE hold without dispersion.
+class ZeroInflatedBinomialRE : public TwoPartRE {
+ public:
+  using TwoPartRE::TwoPartRE;
+  double logconst(double y, double wt) const override {
+    return y > 0 && wt > 0 ? f_->logconst(y, wt) : 0.0;
+  }
+  void eval(double y, double wt, double eta, double a, double, bool full,
+            Obs2& o) const override {
+    clear(o);
+    if (wt <= 0) return;
+    if (y > 0) {
+      const ObsDerivs d = f_->derivs(y, wt, eta, 0.0);
+      o.l = d.l;
+      o.g[0] = d.d1;
+      if (full) {
+        o.h[0][0] = d.d2;
+        o.t[0][0][0] = d.d3;
+      }
+      minus_log1pexp(a, full, o);
+      return;
+    }
+    const ObsDerivs d = f_->derivs(0.0, wt, eta, 0.0);
+    const double s = d.l + f_->logconst(0.0, wt) - a, r = plogis(s), v = r * (1.0 - r);
+    const double s1[2] = {d.d1, -1.0};
+    o.l = log1pexp(s);
+    o.g[0] = r * s1[0];
+    o.g[1] = r * s1[1];
+    if (full) {
+      const double w3 = v * (1.0 - 2.0 * r);
+      for (int b = 0; b < 2; ++b)
+        for (int c = 0; c < 2; ++c) {
+          o.h[b][c] = v * s1[b] * s1[c] + (b == 0 && c == 0 ? r * d.d2 : 0.0);
+          for (int e = 0; e < 2; ++e) {
+            // d3 s / d eta3 is the only third derivative of s; d2 s only in eta.
+            const double s2be = b == 0 && e == 0 ? d.d2 : 0.0;
+            const double s2bc = b == 0 && c == 0 ? d.d2 : 0.0;
+            const double s2ec = e == 0 && c == 0 ? d.d2 : 0.0;
+            const double s3 = b == 0 && e == 0 && c == 0 ? d.d3 : 0.0;
+            o.t[b][e][c] = w3 * s1[b] * s1[e] * s1[c] +
+                           v * (s2be * s1[c] + s2bc * s1[e] + s2ec * s1[b]) + r * s3;
+          }
+        }
+    }
+    log_pi(a, full, o);
+  }
+};
+
+// kind 1 zero-inflation, 2 hurdle, 3 zero-inflated binomial (the codes of
+// aux_kind_code() in R); nullptr otherwise.
 inline std::unique_ptr<TwoPartRE> make_two_part_re(int kind, const ObsModel* inner) {
   if (kind == 1) return std::unique_ptr<TwoPartRE>(new ZeroInflatedRE(inner));
   if (kind == 2) return std::unique_ptr<TwoPartRE>(new HurdleRE(inner));
+  if (kind == 3) return std::unique_ptr<TwoPartRE>(new ZeroInflatedBinomialRE(inner));
   return std::unique_ptr<TwoPartRE>();
 }
 

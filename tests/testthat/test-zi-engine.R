@@ -178,11 +178,8 @@ test_that("hurdle simulation gives no zeros from the count part, and zero-trunca
 test_that("unsupported combinations are refused with the argument named", {
   d <- zi_sim(M = 20, ni = 4, seed = 7)
   d$h <- rep(1:4, 20)
-  # Random effects in the zero part are fitted on the conditional part's
-  # factor (test-zi-random.R); on another factor, or in the dispersion
-  # model, they are refused.
-  expect_error(glmm(yp ~ x + (1 | g), data = d, ziformula = ~ x + (1 | h), family = poisson),
-               "'ziformula': the zero part's random effects must use the conditional part's grouping factor")
+  # Random effects in the zero part are fitted (test-zi-random.R,
+  # test-zi-random-sparse.R); in the dispersion model they are refused.
   expect_error(glmm(ynb ~ x + (1 | g), data = d, dispformula = ~ x + (1 | g), family = nbinom2),
                "'dispformula': random effects in the dispersion model are not supported")
   expect_error(glmm(yp ~ x + (1 | g) + (1 | h), data = d, ziformula = ~ x, family = poisson,

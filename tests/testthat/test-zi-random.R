@@ -204,8 +204,10 @@ test_that("simulate() draws both parts' random effects; refusals name the argume
   expect_equal(dim(s), c(nrow(d), 200L))
   # The mean of the simulated zeros against the model's marginal zero probability.
   expect_equal(mean(as.matrix(s) == 0), mean(d$count == 0), tolerance = 0.05)
-  expect_error(glmm(count ~ mined + (1 | site), data = d, family = poisson,
-                    ziformula = ~ mined + (1 | spp)), "grouping factor")
+  # Another grouping factor in the zero part goes to the two-part sparse
+  # engine (test-zi-random-sparse.R).
+  expect_s3_class(glmm(count ~ mined + (1 | site), data = d, family = poisson,
+                       ziformula = ~ mined + (1 | spp)), "glmmgee_glmm_zire_sparse")
   expect_error(glmm(count ~ mined + (1 | site), data = d, family = poisson,
                     ziformula = ~ mined, zi_correlated = TRUE), "zi_correlated")
   expect_error(glmm(count ~ mined + (1 | site), data = d, family = poisson,

@@ -1,0 +1,216 @@
+# Two-part GLMMs (zero-inflated or hurdle) with random-effect terms in both
+# parts, any number of them (crossed, nested, slopes; the same or other
+# grouping factors): the two-part sparse Laplace engine (src/sparse-zire.h).
+# The zero part's effects are independent of the count part's (glmmTMB's
+# model for `ziformula = ~ x + (1 | g)`). Parameters in the order of
+# glmm_sparse_zi_fit():
+#   theta = (beta, covariance parameters of the count part's terms, then of
+#            the zero part's terms, zero coefficients, dispersion coefficients).
+# The engine evaluates the Laplace approximation only; its gradient is
+# taken by central differences (2P + 1 evaluations in one call, each warm
+# started from the last modes, Newton to a decrement below 1e-20) and the
+# Hessian by second differences of the log-likelihood. The search is the
+# sparse engine's (optimize_sparse(), verify_boundary()) on centred and
+# scaled designs (reparam-zi.R).
+
+# One random-effects structure over both parts: the zero part's columns
+# after the count part's, its covariance parameters after the count part's.
+zire_combined_re <- function(rc, rz) {
+  Qc <- ncol(rc$Z)
+  nc <- rc$ntheta
+  tz <- lapply(rz$terms, function(tm) {
+    tm$columns <- tm$columns + Qc
+    tm$par <- tm$par + nc
+    tm
+  })
+  list(Z = cbind(rc$Z, rz$Z), Qc = Qc,
+       lam_row = c(rc$lam_row, rz$lam_row + Qc), lam_col = c(rc$lam_col, rz$lam_col + Qc),
+       lam_k = c(rc$lam_k, rz$lam_k + nc), ntheta = nc + rz$ntheta,
+       lower = c(rc$lower, rz$lower),
+       par_names = c(rc$par_names, paste0("zi~", rz$par_names)),
+       terms = c(rc$terms, tz), nterms_c = length(rc$terms))
+}
+
+# list(loglik, gradient) by central differences of the engine's Laplace
+# log-likelihood, steps 1e-4 relative (the modes are converged to far
+# below the step's effect, so the error is of order 1e-8).
+spzire_evaluator <- function(eng) {
+  function(th) {
+    P <- length(th)
+    h <- 1e-4 * pmax(1, abs(th))
+    E <- diag(h, P)
+    v <- cpp_spzire_eval(eng, cbind(th, th + E, th - E))
+    g <- (v[1L + seq_len(P)] - v[1L + P + seq_len(P)]) / (2 * h)
+    if (!all(is.finite(g))) g <- rep(NA_real_, P)
+    list(loglik = v[1L], gradient = g)
+  }
+}
+
+# The Hessian of the Laplace log-likelihood by second differences (steps
+# 1e-3 relative), the parameters on a bound left out (rows and columns 0).
+spzire_hessian <- function(eng, th, on_boundary) {
+  P <- length(th)
+  fr <- which(!on_boundary)
+  h <- 1e-3 * pmax(1, abs(th))
+  pairs <- if (length(fr) > 1L) utils::combn(fr, 2L) else matrix(0L, 2L, 0L)
+  shift <- function(s_i, i, s_j = 0, j = NULL) {
+    t <- th
+    t[i] <- t[i] + s_i * h[i]
+    if (!is.null(j)) t[j] <- t[j] + s_j * h[j]
+    t
+  }
+  pts <- cbind(th,
+               vapply(fr, function(i) shift(1, i), th), vapply(fr, function(i) shift(-1, i), th),
+               apply(pairs, 2L, function(ij) shift(1, ij[1L], 1, ij[2L])),
+               apply(pairs, 2L, function(ij) shift(1, ij[1L], -1, ij[2L])),
+               apply(pairs, 2L, function(ij) shift(-1, ij[1L], 1, ij[2L])),
+               apply(pairs, 2L, function(ij) shift(-1, ij[1L], -1, ij[2L])))
+  v <- cpp_spzire_eval(eng, pts)
+  nf <- length(fr); np <- ncol(pairs)
+  H <- matrix(0, P, P)
+  f0 <- v[1L]
+  diag(H)[fr] <- (v[1L + seq_len(nf)] - 2 * f0 + v[1L + nf + seq_len(nf)]) / h[fr]^2
+  if (np) {
+    o <- 1L + 2L * nf
+    k <- seq_len(np)
+    val <- (v[o + k] - v[o + np + k] - v[o + 2L * np + k] + v[o + 3L * np + k]) /
+      (4 * h[pairs[1L, ]] * h[pairs[2L, ]])
+    H[t(pairs)] <- val
+    H[t(pairs[2:1, , drop = FALSE])] <- val
+  }
+  H
+}
+
+glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offset, control,
+                                 start = NULL) {
+  n <- length(y)
+  p <- ncol(X)
+  check_full_rank(X)
+  re <- zire_combined_re(rc, rz)
+  nth <- re$ntheta
+  disp <- has_dispersion(family)
+  if (disp && is.null(Xd)) Xd <- matrix(1, n, 1L, dimnames = list(NULL, "(Intercept)"))
+  if (!disp) Xd <- NULL
+  pz <- ncol(Xz)
+  pd <- if (is.null(Xd)) 0L else ncol(Xd)
+  if (pz) check_full_rank(Xz)
+  if (pd) check_full_rank(Xd)
+  nb <- p + nth
+  rp <- aux_reparam(sparse_reparam(X, re, p, FALSE), nb, Xz, Xd)
+  Qc <- re$Qc
+  Zs <- rp$Z
+  cols_z <- Qc + seq_len(ncol(Zs) - Qc)
+  XdS <- if (pd) rp$Xd else matrix(0, n, 0L)
+  storage.mode(XdS) <- "double"
+  Xzs <- rp$Xz
+  storage.mode(Xzs) <- "double"
+  sp <- function(M) methods::as(methods::as(M, "CsparseMatrix"), "generalMatrix")
+  eng <- cpp_spzire_new(rp$X, Xzs, XdS, sp(Zs[, seq_len(Qc), drop = FALSE]),
+                        sp(Zs[, cols_z, drop = FALSE]), as.numeric(y), as.numeric(weights),
+                        cbind(as.numeric(offset), 0, 0), re$lam_row - 1L, re$lam_col - 1L,
+                        re$lam_k - 1L, nth, family$family_code, family$link_code,
+                        aux_kind_code(kind, family))
+  P <- nb + pz + pd
+  Xs <- rp$X
+  beta <- if (binomial_response(family)) zi_binomial_start(Xs, y, weights, offset, family)
+          else count_start(Xs, y, weights, offset)
+  gam <- numeric(pz)
+  if (pz && kind == "hurdle") {
+    g <- suppressWarnings(stats::glm.fit(Xzs, as.numeric(y == 0), weights = weights,
+                                         family = stats::binomial()))
+    if (all(is.finite(g$coefficients))) gam <- unname(g$coefficients)
+  } else if (pz) gam[1L] <- -1
+  theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), gam, numeric(pd))
+  if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
+  lower <- c(rep(-Inf, p), re$lower, rep(-Inf, pz + pd))
+  diagm <- p + which(re$lower == 0)
+  boundary <- function(tol, typical = rep(1, P)) function(th) {
+    b <- rep(FALSE, length(th))
+    b[diagm] <- abs(th[diagm]) < tol * typical[diagm]
+    b
+  }
+  evalf <- spzire_evaluator(eng)
+  if (!is.finite(evalf(theta)$loglik))
+    stop("the log-likelihood is not finite at the starting values; check the data", call. = FALSE)
+  pnames <- c(colnames(X) %||% paste0("X", seq_len(p)), re$par_names,
+              if (pz) paste0("zi~", colnames(Xz) %||% seq_len(pz)),
+              if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
+  star_boundary <- boundary(optimizer_boundary_tol(control))
+  search <- function(th) {
+    r <- optimize_sparse(evalf, th, lower, control, star_boundary)
+    r$loglik <- r$at$loglik
+    r
+  }
+  run <- search(theta)
+  vb <- verify_boundary(search, run, star_boundary, function(th, b, size, corr)
+    sparse_restart_point(re, p, th, b, size, corr), pnames, diag = diagm)
+  run <- vb$best
+  theta_s <- run$theta
+  stages <- c(run$stages, run$restart_stages)
+  opt <- run$opt
+  hess_s <- NULL
+  if (control$hessian) {
+    b <- star_boundary(theta_s)
+    hess_s <- spzire_hessian(eng, theta_s, b)
+    pol <- newton_search(evalf, theta_s, hess_s, b, lower, maxit = 3L, tol = 1e-12,
+                         at = evalf(theta_s), interpolate = FALSE)
+    stages$polish <- pol$record
+    if (!identical(pol$theta, theta_s)) {
+      theta_s <- pol$theta
+      hess_s <- spzire_hessian(eng, theta_s, b)
+    }
+    if (opt$convergence != 0L && pol$converged)
+      opt <- list(convergence = 0L,
+                  message = paste0("nlminb stopped early (", opt$message,
+                                   "); Newton steps with the Hessian then converged"))
+  }
+  final <- evalf(theta_s)
+  theta <- rp$from_star(theta_s)
+  on_boundary <- boundary(control$singular_tol, rp$typical)(theta)
+  J <- rp$jacobian(theta, !on_boundary)
+  final$gradient <- drop(crossprod(J, final$gradient))
+  hess <- to_user_hessian(hess_s, J, star_boundary(theta_s), on_boundary)
+  names(theta) <- pnames
+  if (!is.null(hess)) {
+    dimnames(hess) <- list(pnames, pnames)
+    hess[on_boundary, ] <- NA_real_
+    hess[, on_boundary] <- NA_real_
+  }
+  cov_theta <- invert_information(hess, on_boundary, pnames)
+  grad <- stats::setNames(final$gradient, pnames)
+  gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
+  nstep <- newton_decrement(grad, hess, on_boundary)
+  vanish <- zi_vanishing_message(kind, Xzs, theta_s[nb + seq_len(pz)], rep(0, n))
+  warn <- zi_fit_warnings(fit_warnings(opt, nstep, gmax, any(on_boundary), hess, cov_theta,
+                                       control, boundary_check = vb$record), vanish)
+  m <- cpp_spzire_modes(eng, theta_s)
+  if (isTRUE(m$failed))
+    warn <- c(warn, "the joint modes of both parts' random effects were not found at the optimum")
+  m$inv_i <- m$inv_i + 1L
+  m$inv_j <- m$inv_j + 1L
+  allterms <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(nth)], m, NULL,
+                                                     theta_s), unname(theta))
+  ic <- seq_len(re$nterms_c)
+  zterms <- lapply(allterms[-ic], function(tm) {
+    tm$columns <- tm$columns - Qc
+    tm$par <- tm$par - rc$ntheta
+    tm
+  })
+  list(beta = theta[seq_len(p)], theta = theta, loglik = final$loglik,
+       zi = if (pz) theta[nb + seq_len(pz)], disp = if (pd) theta[nb + pz + seq_len(pd)],
+       lambda = theta[p + seq_len(nth)], p = p,
+       gradient = grad, hessian = hess, cov_theta = cov_theta, family = family,
+       modes = list(eta = m$eta, zlink = m$a, u = m$u, b = m$b), terms = allterms[ic],
+       zterms = zterms, singular = any(on_boundary), on_boundary = on_boundary,
+       optinfo = list(optimizer = sparse_optimizer_name(stages),
+                      method = "Laplace (sparse, both parts)", nAGQ = 1L,
+                      gradient = "central differences", stages = stages,
+                      iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
+                      evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
+                      convergence = opt$convergence, message = opt$message,
+                      max_grad = gmax, scaled_grad = nstep,
+                      hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
+                      warnings = warn, nthreads = 1L, boundary_check = vb$record,
+                      zero_inflation_vanishes = !is.null(vanish),
+                      reparameterized = !rp$identity))
+}

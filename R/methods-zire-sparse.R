@@ -1,0 +1,91 @@
+# Methods for two-part models with random-effect terms in both parts fitted
+# by the two-part sparse engine (fit-sparse-zire.R; class
+# glmmgee_glmm_zire_sparse in front of glmmgee_glmm_zi and
+# glmmgee_glmm_sparse). The count part's terms are the object's `reterms`,
+# as for any several-term fit; the zero part's are in aux$zi$re:
+#   sparse = TRUE, terms (as reterms: levels, cnames, index, columns of Z,
+#   Lambda, D, b, condvar), Z (their sparse design), b (their modes laid
+#   out as Z's columns).
+
+zire_sparse_part <- function(fit, rz) {
+  b <- numeric(ncol(rz$Z))
+  for (tm in fit$zterms) b[tm$columns] <- as.vector(t(tm$b))
+  list(sparse = TRUE, terms = fit$zterms, Z = rz$Z, b = b,
+       group_name = vapply(fit$zterms, `[[`, "", "group"))
+}
+
+# The zero part's random-effect contribution to logit(pi) at the data of
+# the fit or at newdata (0 for new levels when allow.new.levels = TRUE).
+zire_sparse_zlink_re <- function(object, newdata, allow.new.levels) {
+  zr <- object$aux$zi$re
+  if (is.null(newdata)) return(as.numeric(zr$Z %*% zr$b))
+  env <- environment(object$formula) %||% parent.frame()
+  Z <- sparse_design_z(list(reterms = zr$terms, model = object$model), newdata, env)
+  out <- numeric(nrow(Z))
+  pos <- 0L
+  for (tm in zr$terms) {
+    q <- length(tm$cnames)
+    g <- as.character(eval_grouping(tm$group_expr, newdata, env))
+    l <- match(g, tm$levels)
+    if (anyNA(l) && !allow.new.levels)
+      stop(sprintf("'newdata' has levels of '%s' (zero part) not in the fit; set allow.new.levels = TRUE to predict at zero random effects",
+                   tm$group), call. = FALSE)
+    B <- tm$b[ifelse(is.na(l), 1L, l), , drop = FALSE]
+    B[is.na(l), ] <- 0
+    out <- out + rowSums(Z[, pos + seq_len(q), drop = FALSE] * B)
+    pos <- pos + q
+  }
+  out
+}
+
+# simulate(): new random effects of both parts, drawn independently
+# (the model's independence of the two parts), term by term.
+zire_sparse_sampler <- function(object) {
+  zr <- object$aux$zi$re
+  draw_eta <- random_effect_sampler(object)
+  z0 <- drop(object$aux$zi$X %*% object$aux$zi$coef)
+  function() {
+    b <- numeric(ncol(zr$Z))
+    for (tm in zr$terms) {
+      q <- length(tm$cnames)
+      nl <- length(tm$levels)
+      B <- matrix(stats::rnorm(nl * q), nl, q) %*% t(tm$Lambda)
+      b[tm$columns] <- as.vector(t(B))
+    }
+    list(eta = draw_eta(), zlink = z0 + as.numeric(zr$Z %*% b))
+  }
+}
+
+# A stand-in several-term fit whose random-effect terms are the zero
+# part's, for ranef() and the zero part's rows of Lambda in confint().
+zire_sparse_shadow <- function(object) {
+  zr <- object$aux$zi$re
+  object$reterms <- zr$terms
+  object$group_name <- zr$group_name
+  object$Z <- zr$Z
+  class(object) <- c("glmmgee_glmm_sparse", "glmmgee_glmm")
+  object
+}
+
+#' @rdname glmm-zi-random
+#' @export
+VarCorr.glmmgee_glmm_zire_sparse <- function(x, sigma = 1, ...) {
+  zr <- x$aux$zi$re
+  blk <- function(tms) lapply(tms, function(tm) varcorr_block(tm$D, tm$cnames, rep(1L, nrow(tm$D))))
+  out <- c(blk(x$reterms), blk(zr$terms))
+  names(out) <- make.unique(c(x$group_name, paste0("zi~", zr$group_name)), sep = ".")
+  new_varcorr(out, x)
+}
+
+#' @rdname glmm-zi-random
+#' @export
+ranef.glmmgee_glmm_zire_sparse <- function(object, type = c("mode", "mean"), condVar = TRUE,
+                                           component = c("cond", "zi", "both"), ...) {
+  refuse_ranef_newdata(list(...), "models with random effects in the zero part")
+  type <- match.arg(type)
+  component <- match.arg(component)
+  cond <- function() ranef.glmmgee_glmm_sparse(object, type = type, condVar = condVar)
+  zpart <- function() ranef.glmmgee_glmm_sparse(zire_sparse_shadow(object), type = type,
+                                                condVar = condVar)
+  switch(component, cond = cond(), zi = zpart(), both = list(cond = cond(), zi = zpart()))
+}

@@ -1,0 +1,190 @@
+# Random effects in the zero part beyond the conditional part's single
+# grouping factor (the two-part sparse Laplace engine, fit-sparse-zire.R):
+# against glmmTMB (the same model: independent parts, Laplace) on
+# Salamanders and on a simulated crossed design with known truth.
+
+# Ours against glmmTMB: logLik within 1e-6 or ours higher, estimates of
+# both parts and the random-effect SDs within optimizer tolerance.
+expect_zire_matches_tmb <- function(fit, m, tol = 2e-3) {
+  expect_true(as.numeric(logLik(fit)) > as.numeric(logLik(m)) - 1e-6)
+  expect_equal(unname(fixef(fit)), unname(glmmTMB::fixef(m)$cond), tolerance = tol)
+  expect_equal(unname(fit$aux$zi$coef), unname(glmmTMB::fixef(m)$zi), tolerance = tol)
+  sd_tmb <- function(part) unlist(lapply(glmmTMB::VarCorr(m)[[part]],
+                                         function(v) attr(v, "stddev")))
+  # Our SDs by part: a zero-part block is named zi~<group> (several-term
+  # engine), a zero-part effect zi~<effect> (one-factor engine's one block).
+  vc <- VarCorr(fit)
+  ours <- unlist(lapply(vc, function(v) sqrt(diag(v))))
+  zi <- unlist(lapply(names(vc), function(g)
+    grepl("^zi~", g) | grepl("^zi~", rownames(vc[[g]]))))
+  expect_equal(unname(ours[!zi]), unname(sd_tmb("cond")), tolerance = 5 * tol)
+  expect_equal(unname(ours[zi]), unname(sd_tmb("zi")), tolerance = 5 * tol)
+}
+
+test_that("Salamanders: zero part (1 | site) beside two conditional terms matches glmmTMB", {
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB")
+  f <- count ~ spp + mined + (1 | site) + (1 | spp:mined)
+  fit <- glmm(f, data = Salamanders, family = poisson, ziformula = ~ spp + (1 | site))
+  m <- glmmTMB::glmmTMB(f, ziformula = ~ spp + (1 | site), data = Salamanders,
+                        family = poisson)
+  expect_s3_class(fit, "glmmgee_glmm_zire_sparse")
+  expect_zire_matches_tmb(fit, m)
+  # The zero part's random effects, predictions of both parts.
+  rz <- ranef(fit, component = "zi")$site
+  rt <- glmmTMB::ranef(m)$zi$site
+  expect_equal(unname(rz[rownames(rt), 1L]), rt[, 1L], tolerance = 5e-3)
+  expect_equal(unname(predict(fit, type = "zprob")), unname(predict(m, type = "zprob")),
+               tolerance = 2e-3)
+  expect_equal(unname(predict(fit, type = "response")), unname(predict(m, type = "response")),
+               tolerance = 2e-3)
+  # New data (glmmTMB is given the whole frame: it refuses a subset of an
+  # ordered factor's rows).
+  rows <- c(1, 50, 300)
+  nd <- Salamanders[rows, ]
+  expect_equal(unname(predict(fit, nd, type = "zprob")),
+               unname(predict(m, newdata = Salamanders, type = "zprob"))[rows], tolerance = 2e-3)
+  # re.form = NA drops both parts' random effects: glmmTMB's zero-part
+  # coefficients at the new rows.
+  expect_equal(unname(predict(fit, nd, type = "zlink", re.form = NA)),
+               unname(drop(model.matrix(~ spp, nd) %*% glmmTMB::fixef(m)$zi)), tolerance = 2e-3)
+  # Wald intervals cover the zero part's SD, and its standard error is glmmTMB's.
+  ci <- confint(fit, method = "Wald")
+  expect_true(any(grepl("zi", rownames(ci)) & grepl("site", rownames(ci))))
+  se_ours <- sqrt(diag(fit$cov_theta))[fit$aux$zi_index]
+  se_tmb <- sqrt(diag(vcov(m)$zi))
+  expect_equal(unname(se_ours), unname(se_tmb), tolerance = 1e-2)
+})
+
+test_that("Salamanders: a zero part on another grouping factor (hurdle poisson and nbinom2) matches glmmTMB", {
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB")
+  fit <- glmm(count ~ mined + (1 | site), data = Salamanders, family = truncated_poisson,
+              ziformula = ~ mined + (1 | spp))
+  m <- glmmTMB::glmmTMB(count ~ mined + (1 | site), ziformula = ~ mined + (1 | spp),
+                        data = Salamanders, family = glmmTMB::truncated_poisson)
+  expect_zire_matches_tmb(fit, m)
+  fit2 <- glmm(count ~ spp + mined + (1 | site), data = Salamanders,
+               family = truncated_nbinom2, ziformula = ~ mined + (1 | spp))
+  m2 <- glmmTMB::glmmTMB(count ~ spp + mined + (1 | site), ziformula = ~ mined + (1 | spp),
+                         data = Salamanders, family = glmmTMB::truncated_nbinom2)
+  expect_zire_matches_tmb(fit2, m2)
+  expect_equal(sigma(fit2), sigma(m2), tolerance = 1e-2)
+})
+
+# Crossed design: conditional (1 | a) + (1 | b), zero part x + (1 | a) +
+# (1 | c), known truth.
+zire_crossed_sim <- function(seed = 7) {
+  set.seed(seed)
+  n <- 1500
+  a <- sample(40, n, TRUE); b <- sample(30, n, TRUE); cc <- sample(25, n, TRUE)
+  x <- rnorm(n)
+  ua <- rnorm(40, 0, 0.5); ub <- rnorm(30, 0, 0.4)
+  va <- rnorm(40, 0, 0.7); vc <- rnorm(25, 0, 0.6)
+  mu <- exp(0.8 + 0.5 * x + ua[a] + ub[b])
+  pz <- plogis(-0.8 + 0.7 * x + va[a] + vc[cc])
+  data.frame(a = factor(a), b = factor(b), cc = factor(cc), x = x,
+             y = ifelse(runif(n) < pz, 0, rpois(n, mu)))
+}
+
+test_that("simulated crossed zero part: glmmTMB's optimum, truth recovered, units do not matter", {
+  skip_if_not_installed("glmmTMB")
+  d <- zire_crossed_sim()
+  f <- y ~ x + (1 | a) + (1 | b)
+  fit <- glmm(f, data = d, family = poisson, ziformula = ~ x + (1 | a) + (1 | cc))
+  m <- glmmTMB::glmmTMB(f, ziformula = ~ x + (1 | a) + (1 | cc), data = d, family = poisson)
+  expect_zire_matches_tmb(fit, m)
+  # Truth within 3 standard errors for the fixed effects of both parts.
+  se <- sqrt(diag(fit$cov_theta))
+  est <- fit$theta
+  idx <- c(seq_len(2), fit$aux$zi_index)
+  expect_true(all(abs(est[idx] - c(0.8, 0.5, -0.8, 0.7)) < 3 * se[idx]))
+  # Rescaling x (both parts) rescales its coefficients only.
+  d2 <- transform(d, x = 100 * x + 5)
+  fit2 <- glmm(f, data = d2, family = poisson, ziformula = ~ x + (1 | a) + (1 | cc))
+  expect_equal(as.numeric(logLik(fit2)), as.numeric(logLik(fit)), tolerance = 1e-7)
+  expect_equal(unname(fit2$aux$zi$coef[2] * 100), unname(fit$aux$zi$coef[2]), tolerance = 1e-4)
+  # simulate() with the fitted random effects reproduces the predicted mean.
+  s <- simulate(fit, nsim = 200, seed = 1, re.form = NULL)
+  expect_equal(dim(s), c(nrow(d), 200L))
+  mu <- predict(fit, type = "response")
+  muc <- predict(fit, type = "conditional")
+  pz <- predict(fit, type = "zprob")
+  se <- sqrt(sum((1 - pz) * muc * (1 + pz * muc)) / 200) / nrow(d)
+  expect_lt(abs(mean(as.matrix(s)) - mean(mu)), 4 * se)
+  expect_lt(abs(mean(as.matrix(s) == 0) - mean(pz + (1 - pz) * exp(-muc))), 0.01)
+  s0 <- simulate(fit, nsim = 50, seed = 2)
+  expect_equal(dim(s0), c(nrow(d), 50L))
+})
+
+test_that("refusals: quadrature and a correlated zero part need the one-factor route", {
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB")
+  expect_error(glmm(count ~ mined + (1 | site) + (1 | spp), data = Salamanders,
+                    family = poisson, ziformula = ~ (1 | site), nAGQ = 5), "nAGQ")
+  expect_error(glmm(count ~ mined + (1 | site), data = Salamanders, family = poisson,
+                    ziformula = ~ (1 | spp), zi_correlated = TRUE), "zi_correlated")
+  expect_error(glmm(count ~ mined + (1 | site), data = Salamanders, family = poisson,
+                    ziformula = ~ (1 | spp), start = 1), "start")
+})
+
+# Zero-inflated binomial with trials: P(0) = pi + (1 - pi)(1 - p)^n.
+zib_re_sim <- function(seed = 3) {
+  set.seed(seed)
+  M <- 60; H <- 15; ni <- 8
+  g <- rep(seq_len(M), each = ni)
+  h <- sample(H, M * ni, TRUE)
+  x <- rnorm(M * ni)
+  n <- sample(3:8, M * ni, TRUE)
+  p <- plogis(-0.3 + 0.6 * x + rnorm(M, 0, 0.5)[g] + rnorm(H, 0, 0.3)[h])
+  pz <- plogis(-0.6 + rnorm(M, 0, 0.8)[g])
+  s <- ifelse(runif(M * ni) < pz, 0, rbinom(M * ni, n, p))
+  data.frame(g = factor(g), h = factor(h), x = x, s = s, f = n - s)
+}
+
+test_that("zero-inflated binomial with zero-part random effects matches glmmTMB (one factor and several terms)", {
+  skip_if_not_installed("glmmTMB")
+  d <- zib_re_sim()
+  fit <- glmm(cbind(s, f) ~ x + (1 | g), data = d, family = binomial,
+              ziformula = ~ (1 | g), nAGQ = 1)
+  m <- glmmTMB::glmmTMB(cbind(s, f) ~ x + (1 | g), ziformula = ~ (1 | g), data = d,
+                        family = binomial)
+  expect_s3_class(fit, "glmmgee_glmm_zire")
+  expect_zire_matches_tmb(fit, m)
+  # Quadrature: at least the Laplace fit's likelihood neighbourhood, and a
+  # proper likelihood (the nAGQ = 1 fit's value is an approximation).
+  fq <- glmm(cbind(s, f) ~ x + (1 | g), data = d, family = binomial,
+             ziformula = ~ (1 | g), nAGQ = 9)
+  expect_lt(abs(as.numeric(logLik(fq)) - as.numeric(logLik(fit))), 2)
+  expect_equal(unname(predict(fit, type = "zprob")), unname(predict(m, type = "zprob")),
+               tolerance = 5e-3)
+  fit2 <- glmm(cbind(s, f) ~ x + (1 | g) + (1 | h), data = d, family = binomial,
+               ziformula = ~ (1 | g))
+  m2 <- glmmTMB::glmmTMB(cbind(s, f) ~ x + (1 | g) + (1 | h), ziformula = ~ (1 | g),
+                         data = d, family = binomial)
+  expect_s3_class(fit2, "glmmgee_glmm_zire_sparse")
+  expect_zire_matches_tmb(fit2, m2)
+  expect_equal(unname(predict(fit2, type = "response")), unname(predict(m2, type = "response")),
+               tolerance = 5e-3)
+})
+
+test_that("start = an earlier fit's theta reaches the same optimum; a wrong length is refused", {
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB")
+  f <- count ~ mined + (1 | site)
+  fit <- glmm(f, data = Salamanders, family = truncated_poisson, ziformula = ~ mined + (1 | spp))
+  re <- glmm(f, data = Salamanders, family = truncated_poisson, ziformula = ~ mined + (1 | spp),
+             start = fit$theta)
+  expect_equal(as.numeric(logLik(re)), as.numeric(logLik(fit)), tolerance = 1e-8)
+  expect_lt(re$optinfo$evaluations, fit$optinfo$evaluations)
+  # The one-factor engines take it too.
+  f1 <- glmm(f, data = Salamanders, family = poisson, ziformula = ~ mined + (1 | site))
+  r1 <- glmm(f, data = Salamanders, family = poisson, ziformula = ~ mined + (1 | site),
+             start = f1$theta)
+  expect_equal(as.numeric(logLik(r1)), as.numeric(logLik(f1)), tolerance = 1e-8)
+  f0 <- glmm(f, data = Salamanders, family = poisson, ziformula = ~ mined)
+  r0 <- glmm(f, data = Salamanders, family = poisson, ziformula = ~ mined, start = f0$theta)
+  expect_equal(as.numeric(logLik(r0)), as.numeric(logLik(f0)), tolerance = 1e-8)
+  expect_error(glmm(f, data = Salamanders, family = poisson, ziformula = ~ mined + (1 | spp),
+                    start = fit$theta[-1]), "'start' must be 6 finite numbers")
+})
