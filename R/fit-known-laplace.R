@@ -94,7 +94,7 @@ known_laplace_engine <- function(X, y, m, offset, index, L, fam, threads) {
 
 # Fits the model: nlminb over (beta, log s) from the glm fit, the boundary
 # s = 0 (where the Laplace log-likelihood is the glm one) compared, and the
-# covariance of (beta, s) from central differences of the exact gradient.
+# covariance of (beta, s) from the exact Hessian (known_laplace_cov()).
 known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
   fam <- known_laplace_family(family)
   p <- ncol(X)
