@@ -322,16 +322,24 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
   eta_fixed <- drop(X %*% beta) + offset
   b <- numeric(ncol(re$Z))
   Zdata <- re$Z
-  for (k in seq_along(fit$terms)) {
-    tm <- fit$terms[[k]]
-    if (tm$known_cov) {
-      # Back to the indicator design over the rows of K: eta = Z b.
-      nl <- length(tm$levels)
-      Zdata[, tm$columns] <- Matrix::sparseMatrix(i = seq_along(tm$index), j = tm$index, x = 1,
-                                                  dims = c(length(tm$index), nl))
-    }
-    b[tm$columns] <- as.vector(t(tm$b))
+  known <- vapply(fit$terms, function(tm) isTRUE(tm$known_cov), TRUE)
+  in_order <- identical(as.integer(unlist(lapply(fit$terms, `[[`, "columns"))),
+                        seq_len(ncol(re$Z)))
+  if (any(known) && !in_order) stop("internal: the terms' columns of Z are not in order")
+  if (any(known)) {
+    # Back to the indicator design over the rows of K: eta = Z b. The
+    # terms' columns are consecutive blocks in order, so Z is bound from
+    # its blocks (a sparse column sub-assignment copied Z per term: 9.5 s
+    # of a 20,000-cell fit).
+    Zdata <- do.call(cbind, lapply(fit$terms, function(tm) {
+      if (!isTRUE(tm$known_cov)) return(re$Z[, tm$columns, drop = FALSE])
+      Matrix::sparseMatrix(i = seq_along(tm$index), j = tm$index, x = 1,
+                           dims = c(length(tm$index), length(tm$levels)))
+    }))
+    Zdata <- methods::as(methods::as(Zdata, "CsparseMatrix"), "generalMatrix")
+    dimnames(Zdata) <- dimnames(re$Z)
   }
+  for (tm in fit$terms) b[tm$columns] <- as.vector(t(tm$b))
   eta <- drop(fit$modes$eta)
   structure(list(
     call = call, formula = formula, family = fit$family,
