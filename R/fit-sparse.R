@@ -267,7 +267,7 @@ sparse_term_summaries <- function(re, lam, modes, eng, theta) {
 # dense products it replaces took 2 x 8e9 multiply-adds at 2,000 levels and
 # were skipped above 3,000). Levels without observations (predicted through
 # K only): by solves with the factor of H, at most 3,000 of them (NA beyond).
-known_term_condvar <- function(Fk, cols, index, hinv_at, eng, theta, Q, chunk = 2e6) {
+known_term_condvar <- function(Fk, cols, index, hinv_at, eng, theta, Q, chunk = 2e5) {
   nl <- nrow(Fk)
   Fr <- methods::as(methods::as(Fk, "generalMatrix"), "RsparseMatrix")
   m <- diff(Fr@p)
