@@ -202,6 +202,10 @@ cpp_kl_gradient <- function(ptr) {
     .Call(`_glmmgee_cpp_kl_gradient`, ptr)
 }
 
+cpp_kl_hessian <- function(ptr, X) {
+    .Call(`_glmmgee_cpp_kl_hessian`, ptr, X)
+}
+
 cpp_kl_reset <- function(ptr) {
     invisible(.Call(`_glmmgee_cpp_kl_reset`, ptr))
 }

@@ -80,13 +80,21 @@ known_laplace_engine <- function(X, y, m, offset, index, L, fam, threads) {
     state$factor <<- list(lev = g$lev)
     state
   }
-  list(eval = eval, reset = function() { state <<- NULL; cpp_kl_reset(ptr) },
+  # The exact Hessian in (beta, s) at par (cpp_kl_hessian(): the engine's
+  # factor and modes must be those of par, so par is evaluated first unless
+  # it was the last point). NULL where the value is not finite.
+  hessian <- function(par) {
+    at <- eval(par, gradient = FALSE)
+    if (!is.finite(at$value)) return(NULL)
+    cpp_kl_hessian(ptr, X)
+  }
+  list(eval = eval, hessian = hessian, reset = function() { state <<- NULL; cpp_kl_reset(ptr) },
        nl = nrow(L), r = ncol(L))
 }
 
 # Fits the model: nlminb over (beta, log s) from the glm fit, the boundary
 # s = 0 (where the Laplace log-likelihood is the glm one) compared, and the
-# covariance of (beta, s) from central differences of the exact gradient.
+# covariance of (beta, s) from the exact Hessian (known_laplace_cov()).
 known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
   fam <- known_laplace_family(family)
   p <- ncol(X)
@@ -150,8 +158,7 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
       warn <- c(warn, sprintf("the optimizer did not report convergence: %s", opt$message))
   }
   names(beta) <- colnames(X)
-  cov_theta <- known_laplace_cov(eng, beta, s, singular, control$hessian,
-                                 if (!singular) at$gradient)
+  cov_theta <- known_laplace_cov(eng, opt$par, singular, control$hessian)
   if (singular)  # at s = 0 the model is the glm: its information for beta
     cov_theta[seq_len(p), seq_len(p)] <- solve(crossprod(X * sqrt(g0$weights)))
   if (!singular) {
@@ -176,31 +183,19 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
 }
 
 # Covariance of (beta, s): the inverse of minus the Hessian of the Laplace
-# log-likelihood in (beta, s), by forward differences of the exact gradient
-# (accurate to ~1e-8, so forward steps of 1e-5 suffice)
-# (in s, from the log s gradient: dl/ds = (dl/dlog s) / s). At the boundary
-# s = 0 only beta's block, from the glm information. `g0`: the gradient in
-# (beta, log s) at the optimum when the caller has it (the search's last
-# evaluation), which saves one evaluation and its leverages.
-known_laplace_cov <- function(eng, beta, s, singular, hessian, g0 = NULL) {
-  p <- length(beta)
-  out <- matrix(NA_real_, p + 1L, p + 1L)
+# log-likelihood in (beta, s), computed exactly by the engine
+# (KlEngine::hessian(): the modes' derivatives by implicit differentiation,
+# the log-determinant's second derivatives from the leverages and p + 1
+# weighted Gram matrices of L M^{-1/2}), about the cost of one gradient and
+# a half instead of the p + 1 further value + gradient pairs of forward
+# differences. `par`: (beta, log s), the optimum as the search left it (so
+# that the engine's last evaluation is reused). At the boundary s = 0 only
+# beta's block, from the glm information.
+known_laplace_cov <- function(eng, par, singular, hessian) {
+  out <- matrix(NA_real_, length(par), length(par))
   if (!hessian || singular) return(out)
-  grad_s <- function(th) {
-    e <- eng$eval(c(th[seq_len(p)], log(th[p + 1L])))
-    g <- e$gradient
-    g[p + 1L] <- g[p + 1L] / th[p + 1L]
-    g
-  }
-  th <- c(beta, s)
-  if (is.null(g0)) g0 <- grad_s(th) else g0[p + 1L] <- g0[p + 1L] / s
-  h <- 1e-5 * pmax(abs(th), 1e-2)
-  H <- matrix(0, p + 1L, p + 1L)
-  for (j in seq_len(p + 1L)) {
-    e <- replace(numeric(p + 1L), j, h[j])
-    H[, j] <- (grad_s(th + e) - g0) / h[j]
-  }
-  H <- (H + t(H)) / 2
+  H <- eng$hessian(par)
+  if (is.null(H) || anyNA(H)) return(out)
   inv <- tryCatch(solve(-H), error = function(e) NULL)
   if (!is.null(inv) && all(diag(inv) > 0)) out <- inv
   out

@@ -43,6 +43,8 @@ glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = 
                    re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
                    family$family_code, family$link_code)
   }
+  if (any(vapply(re$terms, function(tm) isTRUE(tm$known_cov), TRUE)))
+    sparse_engine_memory_check(rp$Z, re, p)
   eng <- new_engine(rp$X, rp$Z)
   # The GLM start by the engine's Newton iteration (laplace-start.cpp), not
   # by glm.fit().
@@ -229,14 +231,7 @@ sparse_term_summaries <- function(re, lam, modes, eng, theta) {
     if (tm$known_cov) {
       s <- lam[tm$par]
       b <- s * as.numeric(tm$kfactor %*% modes$u[cols])
-      cv <- rep(NA_real_, nl)
-      if (nl <= 3000L) {
-        E <- matrix(0, Q, nl)
-        E[cbind(cols, seq_len(nl))] <- 1
-        V <- cpp_sparse_solve(eng, theta, E)[cols, , drop = FALSE]
-        Lk <- as.matrix(tm$kfactor)
-        cv <- s^2 * rowSums((Lk %*% V) * Lk)
-      }
+      cv <- s^2 * known_term_condvar(tm$kfactor, cols, tm$index, hinv_at, eng, theta, Q)
       Lam <- matrix(s, 1, 1, dimnames = list(tm$cnames, tm$cnames))
       B <- matrix(b, nl, 1L, dimnames = list(tm$levels, tm$cnames))
       return(c(tm[setdiff(names(tm), "kfactor")],
@@ -261,6 +256,55 @@ sparse_term_summaries <- function(re, lam, modes, eng, theta) {
   })
 }
 
+# Conditional variances of the random effects b = s F u of a known-covariance
+# term, over s^2: diag(F H^{-1}_cc F') for F = `kfactor` (levels x levels,
+# sparse) and c its columns `cols` of H. Level i's entry is the sum of
+# f_ij f_ik (H^{-1})_jk over the pairs (j, k) of non-zeros of row i of F;
+# for a level with an observation those pairs are pairs of non-zeros of a
+# row of the design Z F, so (j, k) lies on the pattern of H, where the
+# selected inverse (hinv_at()) has the entry. O(sum of squared row counts
+# of F), in chunks of rows, never a dense levels x levels matrix (the
+# dense products it replaces took 2 x 8e9 multiply-adds at 2,000 levels and
+# were skipped above 3,000). Levels without observations (predicted through
+# K only): by solves with the factor of H, at most 3,000 of them (NA beyond).
+known_term_condvar <- function(Fk, cols, index, hinv_at, eng, theta, Q, chunk = 2e5) {
+  nl <- nrow(Fk)
+  Fr <- methods::as(methods::as(Fk, "generalMatrix"), "RsparseMatrix")
+  m <- diff(Fr@p)
+  cv <- numeric(nl)
+  observed <- tabulate(index, nl) > 0L
+  # rows in chunks of about `chunk` pairs
+  cum <- cumsum(as.numeric(m)^2)
+  ends <- if (cum[nl] > chunk) unique(c(findInterval(seq(chunk, cum[nl], by = chunk), cum), nl))
+          else nl
+  lo <- 1L
+  for (hi in ends) {
+    if (hi < lo) next
+    rows <- lo:hi
+    mr <- m[rows]
+    if (sum(mr) > 0) {
+      pos <- Fr@p[lo] + seq_len(sum(mr))  # the rows' entries, contiguous
+      row_of <- rep(rows, mr)
+      mp <- mr[row_of - lo + 1L]         # entries in the row of each entry
+      a <- rep(pos, mp)
+      b <- Fr@p[rep(row_of, mp)] + sequence(mp)
+      terms <- Fr@x[a] * Fr@x[b] * hinv_at(cols[Fr@j[a] + 1L], cols[Fr@j[b] + 1L])
+      cv[rows[mr > 0L]] <- rowsum(terms, rep(row_of, mp), reorder = TRUE)[, 1L]
+    }
+    lo <- hi + 1L
+  }
+  miss <- which(!observed)
+  if (length(miss)) {
+    cv[miss] <- NA_real_
+    if (length(miss) <= 3000L) {
+      E <- matrix(0, Q, length(miss))
+      E[cols, ] <- as.matrix(Matrix::t(Fk[miss, , drop = FALSE]))
+      cv[miss] <- colSums(E * cpp_sparse_solve(eng, theta, E))
+    }
+  }
+  cv
+}
+
 # Binomial clusters whose outcomes are all 0 or all 1, per grouping factor
 # (pure_clusters_message(); once per factor).
 sparse_pure_clusters <- function(re, y, weights, family) {
@@ -278,16 +322,24 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
   eta_fixed <- drop(X %*% beta) + offset
   b <- numeric(ncol(re$Z))
   Zdata <- re$Z
-  for (k in seq_along(fit$terms)) {
-    tm <- fit$terms[[k]]
-    if (tm$known_cov) {
-      # Back to the indicator design over the rows of K: eta = Z b.
-      nl <- length(tm$levels)
-      Zdata[, tm$columns] <- Matrix::sparseMatrix(i = seq_along(tm$index), j = tm$index, x = 1,
-                                                  dims = c(length(tm$index), nl))
-    }
-    b[tm$columns] <- as.vector(t(tm$b))
+  known <- vapply(fit$terms, function(tm) isTRUE(tm$known_cov), TRUE)
+  in_order <- identical(as.integer(unlist(lapply(fit$terms, `[[`, "columns"))),
+                        seq_len(ncol(re$Z)))
+  if (any(known) && !in_order) stop("internal: the terms' columns of Z are not in order")
+  if (any(known)) {
+    # Back to the indicator design over the rows of K: eta = Z b. The
+    # terms' columns are consecutive blocks in order, so Z is bound from
+    # its blocks (a sparse column sub-assignment copied Z per term: 9.5 s
+    # of a 20,000-cell fit).
+    Zdata <- do.call(cbind, lapply(fit$terms, function(tm) {
+      if (!isTRUE(tm$known_cov)) return(re$Z[, tm$columns, drop = FALSE])
+      Matrix::sparseMatrix(i = seq_along(tm$index), j = tm$index, x = 1,
+                           dims = c(length(tm$index), length(tm$levels)))
+    }))
+    Zdata <- methods::as(methods::as(Zdata, "CsparseMatrix"), "generalMatrix")
+    dimnames(Zdata) <- dimnames(re$Z)
   }
+  for (tm in fit$terms) b[tm$columns] <- as.vector(t(tm$b))
   eta <- drop(fit$modes$eta)
   structure(list(
     call = call, formula = formula, family = fit$family,
@@ -307,4 +359,39 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
     na.action = attr(mf, "na.action"), nAGQ = 1L, singular = fit$singular,
     gradient = fit$gradient, hessian = fit$hessian, optinfo = fit$optinfo),
     class = c("glmmgee_glmm_sparse", "glmmgee_glmm"))
+}
+
+# Refuses, before the sparse Laplace engine allocates anything, a model
+# whose penalized Hessian H = I + A'WA (A = Z Lambda, Q random effects)
+# would not fit in memory: its pattern (the pairs of non-zeros in each row
+# of A) and the size of its Cholesky factor under the engine's ordering
+# (AMD; cpp_chol_factor_nnz(), the same symbolic count) are computed from
+# the stored pattern of Z and Lambda alone. With known covariances A = Z F
+# holds their sparse factors, whose rows can overlap widely, so the factor
+# of H can be far larger than K. Bytes: A with its recipes and by columns (about 40 a
+# non-zero), H and its reordered copy (12 + 12 a stored entry), the pair
+# maps (8 a pair), the factor and the selected inverse on its pattern (20
+# an entry). Returns the count (nonzeros of the factor), invisibly.
+sparse_engine_memory_check <- function(Z, re, p) {
+  n <- nrow(Z)
+  Q <- ncol(Z)
+  lam <- Matrix::sparseMatrix(i = re$lam_row, j = re$lam_col, x = 1, dims = c(Q, Q))
+  Z <- as_dgc(Z)
+  Z@x[] <- 1  # the stored pattern, explicit zeros included (as the engine)
+  A <- Z %*% lam
+  A <- as_dgc(methods::as(A != 0, "dMatrix"))
+  m <- as.numeric(diff(methods::as(A, "RsparseMatrix")@p))
+  npairs <- sum(m * (m + 1) / 2)
+  what <- sprintf("the sparse Laplace engine's penalized Hessian (%d random effects, %d observations)",
+                  Q, n)
+  # the pattern of H, at most one entry a pair (before it is formed)
+  check_memory(40 * length(A@x) + 2 * 12 * (npairs + Q) + 8 * npairs + 8 * n * (p + 6),
+               sprintf("%s (%.3g pairs of non-zeros)", what, npairs))
+  H <- Matrix::crossprod(A) + Matrix::Diagonal(Q)
+  nnzH <- (length(H@x) + Q) / 2
+  nnzL <- cpp_chol_factor_nnz(as_dgc(H))
+  rm(H)
+  check_memory(40 * length(A@x) + 2 * 12 * nnzH + 8 * npairs + 20 * nnzL + 8 * n * (p + 6),
+               sprintf("%s and its sparse Cholesky factor (%.3g nonzeros)", what, nnzL))
+  invisible(nnzL)
 }

@@ -4,8 +4,8 @@
 # supported spatial covariance of positions on a line (Wendland, about 20
 # neighbours a cell). Gaussian (sparse Cholesky of V, ML) and binary
 # (sparse Laplace engine with sparse factors of K) at n = 20,000; at
-# n = 2,000 the same models with K given densely (the dense route) and,
-# for gaussian, lme4 with Z L (lmer on the modified design), same run. Each case
+# n = 2,000 the same models with K given densely (the dense route) and
+# lme4 with Z L (lmer / glmer on the modified design), same run. Each case
 # runs in a fresh R process (this script calling itself) so that its peak
 # memory (VmHWM) is its own; reported is the peak above the process's size
 # just before the fit. Prints elapsed and CPU seconds (user + system) and
@@ -62,21 +62,32 @@ sim <- function(n, binary, seed = 1) {
 
 f2 <- y ~ x + (1 | cell) + (1 | space)
 
-# lmer with Z L: each term's rows of Zt premultiplied by t(F), F a sparse
-# factor of K (the one glmmgee uses, with a fill-reducing ordering).
-# (glmer through mkGlmerDevfun on the modified design stopped inside lme4
-# in this run, so the binary case has no lme4 row.)
-lme4_zl <- function(s) {
+# lmer / glmer with Z L: each term's rows of Zt premultiplied by t(F), F a
+# sparse factor of K (the one glmmgee uses, with a fill-reducing ordering).
+# glmer through mkGlmerDevfun needs lme4's checks of levels against
+# observations switched off (one observation a level), as lmer does.
+lme4_zl <- function(s, binary = FALSE) {
   Fs <- list(glmmgee:::covariance_factor(s$K1, "cell"), glmmgee:::covariance_factor(s$K2, "space"))
-  lf <- lme4::lFormula(f2, s$d, REML = FALSE,
-                       control = lme4::lmerControl(check.nobs.vs.nlev = "ignore",
-                                                   check.nobs.vs.nRE = "ignore"))
+  lf <- if (binary)
+    lme4::glFormula(f2, s$d, family = binomial,
+                    control = lme4::glmerControl(check.nobs.vs.nlev = "ignore",
+                                                 check.nobs.vs.nRE = "ignore"))
+  else lme4::lFormula(f2, s$d, REML = FALSE,
+                      control = lme4::lmerControl(check.nobs.vs.nlev = "ignore",
+                                                  check.nobs.vs.nRE = "ignore"))
   zl <- lapply(1:2, function(k) methods::as(methods::as(Matrix::t(Fs[[k]]) %*% lf$reTrms$Ztlist[[k]],
                                                         "generalMatrix"), "CsparseMatrix"))
   lf$reTrms$Ztlist <- zl
   lf$reTrms$Zt <- methods::as(rbind(zl[[1L]], zl[[2L]]), "CsparseMatrix")
-  dev <- do.call(lme4::mkLmerDevfun, lf)
-  lme4::mkMerMod(environment(dev), lme4::optimizeLmer(dev), lf$reTrms, fr = lf$fr)
+  if (!binary) {
+    dev <- do.call(lme4::mkLmerDevfun, lf)
+    return(lme4::mkMerMod(environment(dev), lme4::optimizeLmer(dev), lf$reTrms, fr = lf$fr))
+  }
+  dev <- do.call(lme4::mkGlmerDevfun, lf)
+  opt <- lme4::optimizeGlmer(dev)
+  dev <- lme4::updateGlmerDevfun(dev, lf$reTrms)
+  opt <- lme4::optimizeGlmer(dev, stage = 2)
+  lme4::mkMerMod(environment(dev), opt, lf$reTrms, fr = lf$fr)
 }
 
 run_case <- function(case, n) {
@@ -93,7 +104,7 @@ run_case <- function(case, n) {
   invisible(glmm(f2, w$d, family = fam, covariance = list(cell = w$K1, space = w$K2)))
   gc()
   base <- peak_kb("VmRSS")
-  t <- if (grepl("lme4", case)) timeit(lme4_zl(s))
+  t <- if (grepl("lme4", case)) timeit(lme4_zl(s, binary))
        else timeit(glmm(f2, s$d, family = fam, covariance = list(cell = s$K1, space = s$K2)))
   fit <- t$value
   vc <- if (grepl("lme4", case)) as.data.frame(lme4::VarCorr(fit))$sdcor[1:2]
@@ -114,7 +125,8 @@ if (length(argv) >= 1L && argv[1L] == "--case") {
   me <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
   for (cs in list(c("sparse-gaussian", args[2L]), c("dense-gaussian", args[2L]),
                   c("lme4-gaussian", args[2L]), c("sparse-gaussian", args[1L]),
-                  c("sparse-binary", args[2L]), c("dense-binary", args[2L]),
+                  c("sparse-binary", args[2L]), c("lme4-binary", args[2L]),
+                  c("dense-binary", args[2L]),
                   c("sparse-binary", args[1L])))
     system2(file.path(R.home("bin"), "Rscript"), c(me, "--case", cs))
 }

@@ -656,6 +656,18 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_kl_hessian
+Eigen::MatrixXd cpp_kl_hessian(SEXP ptr, Eigen::Map<Eigen::MatrixXd> X);
+RcppExport SEXP _glmmgee_cpp_kl_hessian(SEXP ptrSEXP, SEXP XSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_kl_hessian(ptr, X));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_kl_reset
 void cpp_kl_reset(SEXP ptr);
 RcppExport SEXP _glmmgee_cpp_kl_reset(SEXP ptrSEXP) {
@@ -1131,6 +1143,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_kl_engine", (DL_FUNC) &_glmmgee_cpp_kl_engine, 6},
     {"_glmmgee_cpp_kl_eval", (DL_FUNC) &_glmmgee_cpp_kl_eval, 3},
     {"_glmmgee_cpp_kl_gradient", (DL_FUNC) &_glmmgee_cpp_kl_gradient, 1},
+    {"_glmmgee_cpp_kl_hessian", (DL_FUNC) &_glmmgee_cpp_kl_hessian, 2},
     {"_glmmgee_cpp_kl_reset", (DL_FUNC) &_glmmgee_cpp_kl_reset, 1},
     {"_glmmgee_cpp_known_dense_factor", (DL_FUNC) &_glmmgee_cpp_known_dense_factor, 3},
     {"_glmmgee_cpp_row_sumsq", (DL_FUNC) &_glmmgee_cpp_row_sumsq, 1},

@@ -645,6 +645,15 @@ Rcpp::List cpp_kl_gradient(SEXP ptr) {
                             Rcpp::Named("lev") = lev);
 }
 
+// The exact Hessian of the Laplace log-likelihood in (beta, s) at the last
+// cpp_kl_eval(), for the fixed-effects design X.
+// [[Rcpp::export]]
+Eigen::MatrixXd cpp_kl_hessian(SEXP ptr, Eigen::Map<Eigen::MatrixXd> X) {
+  glmmgee::KlEngine* eng = kl_engine(ptr);
+  if (X.rows() != eng->n()) Rcpp::stop("cpp_kl_hessian: X has the wrong number of rows");
+  return eng->hessian(Eigen::Map<const Eigen::MatrixXd>(X.data(), X.rows(), X.cols()));
+}
+
 // [[Rcpp::export]]
 void cpp_kl_reset(SEXP ptr) { kl_engine(ptr)->reset(); }
 

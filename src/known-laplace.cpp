@@ -196,6 +196,61 @@ Eigen::VectorXd KlFactor::leverages(const Eigen::MatrixXd& F) const {
   return lev;
 }
 
+std::vector<Eigen::MatrixXd> KlFactor::weighted_grams(const Eigen::MatrixXd& F,
+                                                      const Eigen::MatrixXd& V) const {
+  const Eigen::Index n = L_.rows(), r = L_.cols(), nk = V.cols();
+  const Eigen::Index br = rtri_ ? kRowsTri : kRows;
+  const Eigen::Index nb = (n + br - 1) / br;
+  // Two sets of partial sums, one per block parity, added in a fixed order:
+  // the result does not depend on the number of threads (as in
+  // penalized_factor()).
+  check_memory(8.0 * ((2.0 * nk + (rtri_ ? 0.0 : 1.0)) * r * r + 2.0 * (nk + 1) * br * r),
+               "the weighted Gram matrices of the covariance factor");
+  Eigen::MatrixXd Finv;
+  if (!rtri_) {
+    Finv = Eigen::MatrixXd::Identity(r, r);
+    F.triangularView<Eigen::Lower>().solveInPlace(Finv);
+  }
+  std::vector<Eigen::MatrixXd> S(2 * nk);
+  for (auto& m : S) m = Eigen::MatrixXd::Zero(r, r);
+  const int nt = usable_threads(threads_);
+  RegionGuard guard;
+  InterruptPoll ip;
+#pragma omp parallel for schedule(static, 1) num_threads(std::min(nt, 2))
+  for (int part = 0; part < 2; ++part) {
+    guard.run([&] {
+      Eigen::MatrixXd T, Tw;
+      for (Eigen::Index b = part; b < nb; b += 2) {
+        if (guard.failed() || ip.poll()) return;
+        const Eigen::Index lo = b * br, m = std::min(br, n - lo);
+        // T = the block's rows of A, transposed (k x m): rows before c0 of a
+        // reversed-triangular block are zero and stay so after the solve.
+        const Eigen::Index c0 = first_col(lo + m), k = r - c0;
+        if (!rtri_) {
+          T = Finv.triangularView<Eigen::Lower>() * L_.middleRows(lo, m).transpose();
+        } else {
+          T = L_.block(lo, c0, m, k).transpose();
+          F.bottomRightCorner(k, k).triangularView<Eigen::Lower>().solveInPlace(T);
+        }
+        for (Eigen::Index j = 0; j < nk; ++j) {
+          Tw = T * V.col(j).segment(lo, m).asDiagonal();
+          S[part * nk + j].bottomRightCorner(k, k).triangularView<Eigen::Lower>() +=
+              Tw * T.transpose();
+        }
+      }
+    });
+  }
+  guard.rethrow();
+  ip.raise_if_interrupted();
+  std::vector<Eigen::MatrixXd> out(nk);
+  for (Eigen::Index j = 0; j < nk; ++j) {
+    out[j].swap(S[j]);
+    out[j].triangularView<Eigen::Lower>() += S[nk + j];
+    S[nk + j].resize(0, 0);
+  }
+  return out;
+}
+
 KlEngine::KlEngine(const KlMat& L, bool rtri, std::vector<int> index, Eigen::VectorXd y,
                    Eigen::VectorXd m, int family, int threads)
     : L_(L, rtri, threads), index_(std::move(index)), y_(std::move(y)), m_(std::move(m)),
@@ -231,18 +286,24 @@ void KlEngine::derivs(const Eigen::VectorXd& eta, Derivs* d, bool third) const {
   const Eigen::Index n = eta.size();
   d->r.resize(n);
   d->w.resize(n);
-  if (third) d->w3.resize(n);
+  if (third) {
+    d->w3.resize(n);
+    d->w4.resize(n);
+  }
   for (Eigen::Index i = 0; i < n; ++i) {
     if (family_ == kKlBinomialLogit) {
       const double mu = plogis(eta[i]);
       d->r[i] = m_[i] * (y_[i] - mu);
       d->w[i] = m_[i] * mu * (1 - mu);
-      if (third) d->w3[i] = d->w[i] * (1 - 2 * mu);
+      if (third) {
+        d->w3[i] = d->w[i] * (1 - 2 * mu);
+        d->w4[i] = d->w[i] * (1 - 6 * mu * (1 - mu));
+      }
     } else {
       const double mu = std::exp(eta[i]);
       d->r[i] = y_[i] - mu;
       d->w[i] = mu;
-      if (third) d->w3[i] = mu;
+      if (third) d->w3[i] = d->w4[i] = mu;
     }
   }
 }
@@ -369,6 +430,91 @@ void KlEngine::gradient(Eigen::VectorXd* vobs, double* dlogs, Eigen::VectorXd* l
   *vobs = d.r + cobs - s2 * d.w.cwiseProduct(at_obs(Q.col(0)));
   const double gs = rl.dot(Lu_) - tI / s + cl.dot(Lu_ + s * Q.col(1));
   *dlogs = s * gs;
+}
+
+// Notation: theta = (beta, s), eta = X beta + s Z L u at the modes u(theta)
+// (Z: observations to levels), e_k = d eta / d theta_k at fixed u (X_k, or
+// Z L u for s), M = I + s^2 L'Z'WZL. The Laplace log-likelihood is
+// h(u(theta), theta) - log det M / 2 with h = loglik(eta) - u'u/2.
+//  - The modes: s L'Z'r = u; differentiated, M du_k = dk_s L'Z'r -
+//    s L'Z'(w e_k), and deta_k = e_k + s Z L du_k (the total derivative).
+//  - h at the modes: d2h_kl = dk_s (Z L du_l)'r - e_k'(w deta_l) (the
+//    envelope theorem, then the total derivative of e_k'r).
+//  - log det M: dM_k = L'Z' diag(v_k) Z L with v_k = 2 s dk_s w +
+//    s^2 w3 deta_k, so d2 (-log det M / 2)_kl = tr(M^-1 dM_l M^-1 dM_k) / 2
+//    - tr(M^-1 d2M_kl) / 2; the first trace is v_k'(P o P) v_l =
+//    tr(S_k S_l) (weighted_grams()), the second a sum over the leverages p_i
+//    of the weights of d2M_kl = 2 dk_s dl_s w + 2 s (dk_s w3 deta_l +
+//    dl_s w3 deta_k) + s^2 (w4 deta_k deta_l + w3 d2eta_kl).
+//  - d2eta_kl = dk_s Z L du_l + dl_s Z L du_k + s Z L d2u_kl, where the
+//    mode equation differentiated twice gives M d2u_kl = L'Z' a_kl with
+//    a_kl = -dk_s w (deta_l + s Z L du_l) - dl_s w (deta_k + s Z L du_k)
+//    - s w3 deta_k deta_l; only c' d2u_kl is needed (c = L'Z'(w3 p)), so
+//    one solve M z = c serves every pair.
+Eigen::MatrixXd KlEngine::hessian(const Eigen::Map<const Eigen::MatrixXd>& X) const {
+  if (!have_F_) Rcpp::stop("the known-covariance engine has no factor at the current point");
+  const Eigen::Index n = y_.size(), p = X.cols(), q = p + 1, r = L_.cols();
+  if (X.rows() != n) Rcpp::stop("the known-covariance engine: X has %d rows, not %d",
+                                (int)X.rows(), (int)n);
+  const double s = s_, s2 = s * s;
+  Derivs d;
+  derivs(eta_, &d, true);
+  const Eigen::VectorXd lev = L_.leverages(F_);
+  const Eigen::VectorXd pobs = at_obs(lev);
+  const Eigen::VectorXd zlu = at_obs(Lu_);
+  Eigen::MatrixXd E(n, q), dU(r, q);
+  E.leftCols(p) = X;
+  E.col(p) = zlu;
+  for (Eigen::Index k = 0; k < q; ++k) {
+    Eigen::VectorXd a = (-s) * d.w.cwiseProduct(E.col(k));
+    if (k == p) a += d.r;
+    dU.col(k) = msolve(L_.tmul(level_sums(a)));
+  }
+  Eigen::MatrixXd ZLdU(n, q);
+  {
+    const Eigen::MatrixXd LdU = L_.mul(dU);
+    for (Eigen::Index k = 0; k < q; ++k) ZLdU.col(k) = at_obs(LdU.col(k));
+  }
+  const Eigen::MatrixXd dEta = E + s * ZLdU;
+  // h at the modes
+  Eigen::MatrixXd H = -E.transpose() * (d.w.asDiagonal() * dEta);
+  H.row(p) += d.r.transpose() * ZLdU;
+  // the log-determinant: the weighted Gram matrices of the v_k
+  const Eigen::VectorXd w3p = d.w3.cwiseProduct(pobs);
+  Eigen::MatrixXd Vl(L_.rows(), q);
+  for (Eigen::Index k = 0; k < q; ++k) {
+    Eigen::VectorXd v = s2 * d.w3.cwiseProduct(dEta.col(k));
+    if (k == p) v += (2 * s) * d.w;
+    Vl.col(k) = level_sums(v);
+  }
+  std::vector<Eigen::MatrixXd> S = L_.weighted_grams(F_, Vl);
+  const Eigen::VectorXd z = msolve(L_.tmul(level_sums(w3p)));
+  const double swp = d.w.dot(pobs);
+  for (Eigen::Index k = 0; k < q; ++k) {
+    for (Eigen::Index l = k; l < q; ++l) {
+      // tr(S_k S_l) from the lower triangles
+      const double g = 2 * S[k].triangularView<Eigen::Lower>().toDenseMatrix().cwiseProduct(
+                               S[l]).sum() -
+                       S[k].diagonal().dot(S[l].diagonal());
+      Eigen::VectorXd a = (-s) * d.w3.cwiseProduct(dEta.col(k)).cwiseProduct(dEta.col(l));
+      double tr2 = s2 * (d.w4.cwiseProduct(dEta.col(k)).cwiseProduct(dEta.col(l))).dot(pobs);
+      if (k == p) {
+        a -= d.w.cwiseProduct(dEta.col(l) + s * ZLdU.col(l));
+        tr2 += 2 * s * w3p.dot(dEta.col(l)) + s2 * w3p.dot(ZLdU.col(l));
+      }
+      if (l == p) {
+        a -= d.w.cwiseProduct(dEta.col(k) + s * ZLdU.col(k));
+        tr2 += 2 * s * w3p.dot(dEta.col(k)) + s2 * w3p.dot(ZLdU.col(k));
+      }
+      if (k == p && l == p) tr2 += 2 * swp;
+      // s^2 w3'(p * s Z L d2u_kl) = s^3 z' L'Z' a_kl
+      tr2 += s2 * s * z.dot(L_.tmul(level_sums(a)));
+      const double hkl = 0.5 * g - 0.5 * tr2;
+      H(k, l) += hkl;
+      if (l != k) H(l, k) += hkl;
+    }
+  }
+  return 0.5 * (H + H.transpose());
 }
 
 }  // namespace glmmgee

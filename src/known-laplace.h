@@ -54,6 +54,13 @@ class KlFactor {
                         double* logdet) const;
   // diag(L M^{-1} L') from the lower factor F of M.
   Eigen::VectorXd leverages(const Eigen::MatrixXd& F) const;
+  // The weighted Gram matrices S_k = A' diag(V.col(k)) A of A = L F^{-T}
+  // (levels x r), for the columns of V (levels x k): k r x r matrices, only
+  // their lower triangles set. tr(S_k S_l) = v_k' (P o P) v_l for the
+  // hat matrix P = L M^{-1} L' (= A A'), the term of the log-determinant's
+  // second derivatives that the leverages do not give.
+  std::vector<Eigen::MatrixXd> weighted_grams(const Eigen::MatrixXd& F,
+                                              const Eigen::MatrixXd& V) const;
 
  private:
   KlMat L_;
@@ -85,6 +92,12 @@ class KlEngine {
   // whose product X'v is the gradient in beta, and the derivative in log s;
   // also the leverages diag(L M^{-1} L').
   void gradient(Eigen::VectorXd* vobs, double* dlogs, Eigen::VectorXd* lev) const;
+  // The exact Hessian of the Laplace log-likelihood in (beta, s) at the last
+  // evaluation, for the fixed-effects design X (observations x p): the
+  // modes' first and second derivatives by implicit differentiation of the
+  // mode equation (O(levels r) each), the log-determinant's from the
+  // leverages and p + 1 weighted Gram matrices (weighted_grams()).
+  Eigen::MatrixXd hessian(const Eigen::Map<const Eigen::MatrixXd>& X) const;
   void reset();
   const Eigen::VectorXd& u() const { return u_; }
   const Eigen::VectorXd& eta() const { return eta_; }
@@ -92,9 +105,11 @@ class KlEngine {
 
  private:
   struct Derivs {
-    Eigen::VectorXd r, w, w3;
+    Eigen::VectorXd r, w, w3, w4;
   };
   double loglik(const Eigen::VectorXd& eta) const;
+  // r, w = -d2 loglik / d eta2 and, with third, w3 = dw / d eta and
+  // w4 = d w3 / d eta (per observation)
   void derivs(const Eigen::VectorXd& eta, Derivs* d, bool third) const;
   Eigen::VectorXd level_sums(const Eigen::VectorXd& v) const;
   Eigen::VectorXd at_obs(const Eigen::VectorXd& lv) const;

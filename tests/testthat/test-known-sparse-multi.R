@@ -195,6 +195,35 @@ test_that("binomial with two sparse K: sparse factors, the dense factors' fit", 
   expect_equal(as.matrix(Matrix::tcrossprod(F2)), s$K2, tolerance = 1e-8, ignore_attr = TRUE)
 })
 
+test_that("binomial with two sparse K: the conditional variances are the diagonal of the inverse posterior precision, levels without observations included", {
+  s <- sim_two_sparse(n = 200, reps = 2, seed = 5, binary = TRUE)
+  d <- s$d[!(s$d$cell %in% paste0("c", 191:200)), ]
+  fit <- expected_warnings(glmm(f2, d, family = binomial, covariance = list(cell = s$K1s, space = s$K2s)))
+  s2 <- c(VarCorr(fit)$cell[1, 1], VarCorr(fit)$space[1, 1])
+  expect_true(all(s2 > 0.1))
+  # Laplace: Var(b | y) = (blockdiag(K1^-1 / s1^2, K2^-1 / s2^2) + Z'WZ)^-1
+  # at the modes, formed densely here from the fitted means
+  mu <- fitted(fit)
+  Z1 <- stats::model.matrix(~ 0 + cell, d)
+  P <- as.matrix(Matrix::bdiag(solve(s$K1) / s2[1], solve(s$K2) / s2[2])) +
+    crossprod(cbind(Z1, Z1) * sqrt(mu * (1 - mu)))
+  got <- c(fit$reterms[[1]]$condvar[1, 1, ], fit$reterms[[2]]$condvar[1, 1, ])
+  expect_equal(got, diag(solve(P)), tolerance = 1e-7, ignore_attr = TRUE)
+})
+
+test_that("binomial with two sparse K: the sparse Laplace engine's factor is counted and checked before it is allocated", {
+  s <- sim_two_sparse(n = 150, seed = 4, binary = TRUE)
+  fit <- expected_warnings(glmm(f2, s$d, family = binomial, covariance = list(cell = s$K1s, space = s$K2s)))
+  # the symbolic count is the engine's factor, exactly
+  re <- glmmgee:::sparse_re_terms(f2, s$d, list(cell = s$K1s, space = s$K2s))
+  expect_equal(glmmgee:::sparse_engine_memory_check(re$Z, re, 2L), fit$optinfo$nnz_factor)
+  # a limit above the factors of K but below the engine's needs
+  old <- options(glmmgee.memory_limit = 40 * Matrix::nnzero(re$Z) + 30 * 12 * 150)
+  on.exit(options(old))
+  expect_error(glmm(f2, s$d, family = binomial, covariance = list(cell = s$K1s, space = s$K2s)),
+               "the sparse Laplace engine's penalized Hessian \\(300 random effects, 150 observations\\)( and its sparse Cholesky factor \\([0-9.e+]+ nonzeros\\)| \\([0-9.e+]+ pairs of non-zeros\\)) needs about")
+})
+
 test_that("a singular sparse K is factored block by block, or refused when a block is too large", {
   s <- sim_two_sparse(n = 200, seed = 6, binary = TRUE)
   # identical twins: cells 1 and 2 have the same genome (K rows equal)
