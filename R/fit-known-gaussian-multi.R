@@ -17,10 +17,16 @@ known_gaussian_multi_fit <- function(X, y, terms, reml) {
   check_memory(8 * n^2 * (J + 3), sprintf("%d known covariances over %d observations (dense %d x %d matrices)",
                                           J, n, n, n))
   # A factor of each K (validated: symmetric, positive semidefinite) and
-  # G_j = F_j F_j' over the observations.
+  # G_j = F_j F_j' over the observations; a plain term (K = I, known_term())
+  # needs no factor: G_j is the indicator of sharing a level.
   Ls <- lapply(terms, function(tm)
-    if (is.null(tm$kf)) as.matrix(covariance_factor(tm$K, tm$g)) else tm$kf$L)
-  Gs <- lapply(seq_len(J), function(j) tcrossprod(Ls[[j]][terms[[j]]$index, , drop = FALSE]))
+    if (isTRUE(tm$plain)) NULL
+    else if (is.null(tm$kf)) as.matrix(covariance_factor(tm$K, tm$g)) else tm$kf$L)
+  Gs <- lapply(seq_len(J), function(j) {
+    ix <- terms[[j]]$index
+    if (is.null(Ls[[j]])) outer(ix, ix, "==") + 0
+    else tcrossprod(Ls[[j]][ix, , drop = FALSE])
+  })
   scl <- vapply(Gs, function(G) 1 / mean(diag(G)), 0)
   prof <- function(lam) {
     V <- diag(n)
@@ -56,16 +62,17 @@ known_gaussian_multi_fit <- function(X, y, terms, reml) {
   r <- y - drop(X %*% beta)
   a <- backsolve(best$R, backsolve(best$R, r, transpose = TRUE))
   b <- lapply(seq_len(J), function(j) {
-    za <- numeric(nrow(Ls[[j]]))
+    za <- numeric(length(terms[[j]]$levels))
     s <- rowsum(a, terms[[j]]$index)
     za[as.integer(rownames(s))] <- s
-    lambda[j] * drop(Ls[[j]] %*% crossprod(Ls[[j]], za))
+    lambda[j] * if (is.null(Ls[[j]])) za else drop(Ls[[j]] %*% crossprod(Ls[[j]], za))
   })
   s2g <- lambda * best$s2e
   list(beta = beta, vcov = vc, s2e = best$s2e, s2g = s2g, lambda = lambda,
        loglik = best$loglik, b = b, singular = singular,
        cov_var = known_multi_varcov(Gs, X, y, beta, sqrt(s2g), 0.5 * log(best$s2e), singular),
-       kdiag = lapply(Ls, function(L) rowSums(L^2)),
+       kdiag = lapply(seq_len(J), function(j)
+         if (is.null(Ls[[j]])) rep(1, length(terms[[j]]$levels)) else rowSums(Ls[[j]]^2)),
        optinfo = list(optimizer = "nlminb",
                       method = sprintf("%s (dense Cholesky, %d known covariances)",
                                        if (reml) "REML" else "ML", J),

@@ -7,15 +7,18 @@
 # REML.
 
 # Does the known-covariance gaussian engine fit this model? Gaussian with the
-# identity link, every random-effect term a random intercept (1 | g) whose
-# g is given a covariance, no two terms on the same g.
+# identity link, every random-effect term a random intercept (1 | g), no two
+# terms on the same g, and at least one g given a covariance. A plain term
+# (1 | g) beside them is a known-covariance term with K = I over g's levels
+# (known_term()), so the likelihood stays exact instead of going to the
+# sparse Laplace engine.
 use_known_gaussian <- function(formula, family, covariance) {
   if (!length(covariance) || family$family != "gaussian" || family$link != "identity")
     return(FALSE)
   bars <- find_bars(formula)
   gs <- vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), "")
   length(bars) >= 1L && all(vapply(bars, function(b) identical(b[[2L]], 1), TRUE)) &&
-    !anyDuplicated(gs) && setequal(gs, names(covariance))
+    !anyDuplicated(gs) && all(names(covariance) %in% gs)
 }
 
 glmm_known_gaussian <- function(formula, mf, family, nAGQ, control, start, covariance,
@@ -53,10 +56,15 @@ glmm_known_gaussian <- function(formula, mf, family, nAGQ, control, start, covar
 }
 
 # One term (1 | g) with its covariance: K (checked) or its factor, the
-# levels (rows of K) and each observation's level.
+# levels (rows of K) and each observation's level. A term without a
+# covariance is a plain random intercept: K is the sparse identity over the
+# levels of g as the sparse engine forms them (grouping_codes(), or
+# mkReTrms() for expressions that are not variables of the frame), marked
+# `plain`.
 known_term <- function(bar, covariance, mf) {
   g <- paste(deparse(bar[[3L]]), collapse = "")
   cv <- covariance[[g]]
+  if (is.null(cv)) return(plain_known_term(bar, g, mf))
   kf <- if (inherits(cv, "glmmgee_kfactor")) cv
   K <- if (is.null(kf)) check_covariance_arg(covariance[g], g, list("(Intercept)"))[[g]]
   fac <- mf[[g]]
@@ -71,6 +79,23 @@ known_term <- function(bar, covariance, mf) {
          call. = FALSE)
   }
   list(g = g, bar = bar, K = K, kf = kf, levels = lev, index = index)
+}
+
+plain_known_term <- function(bar, g, mf) {
+  fac <- if (is_interaction(bar[[3L]]) && all(all.vars(bar[[3L]]) %in% names(mf)))
+    grouping_codes(bar[[3L]], mf)
+  if (is.null(fac))
+    fac <- tryCatch(reformulas::mkReTrms(frame_bars(list(bar), mf), mf,
+                                         reorder.terms = FALSE)$flist[[1L]],
+                    error = function(e) stop("random-effects term (1 | ", g, "): ",
+                                             conditionMessage(e), call. = FALSE))
+  lev <- levels(fac)
+  if (length(lev) < 2L)
+    stop(sprintf("grouping factor '%s' has only %d level; a random effect needs at least two groups",
+                 g, length(lev)), call. = FALSE)
+  K <- Matrix::sparseMatrix(i = seq_along(lev), j = seq_along(lev), x = 1, symmetric = TRUE,
+                            dimnames = list(lev, lev))
+  list(g = g, bar = bar, K = K, kf = NULL, levels = lev, index = as.integer(fac), plain = TRUE)
 }
 
 # A (dense or sparse) K equal to c I.
