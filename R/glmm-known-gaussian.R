@@ -13,7 +13,8 @@
 # (known_term()), so the likelihood stays exact instead of going to the
 # sparse Laplace engine.
 use_known_gaussian <- function(formula, family, covariance) {
-  if (!length(covariance) || family$family != "gaussian" || family$link != "identity")
+  if (!length(covariance) || family$family != "gaussian" || family$link != "identity" ||
+      !is.list(covariance) || is.null(names(covariance)) || !all(nzchar(names(covariance))))
     return(FALSE)
   bars <- find_bars(formula)
   gs <- vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), "")
@@ -151,8 +152,9 @@ new_glmm_known <- function(fit, X, y, offset, terms, mf, mt, call, formula, fami
   sf <- list(beta = fit$beta, theta = theta, cov_theta = cov_theta, loglik = fit$loglik,
              sigma = sqrt(fit$s2e), dispersion = sqrt(fit$s2e), family_par = NULL,
              family = family, terms = reterms, modes = list(eta = eta),
-             singular = any(fit$singular), gradient = NULL, hessian = NULL,
-             optinfo = c(fit$optinfo, list(nAGQ = 1L)))
+             singular = any(fit$singular) || isTRUE(fit$residual_zero),
+             gradient = NULL, hessian = NULL,
+             optinfo = c(fit$optinfo, list(nAGQ = 1L, residual_zero = isTRUE(fit$residual_zero))))
   Z <- methods::as(do.call(cbind, Zs), "generalMatrix")
   obj <- new_glmm_sparse(sf, X = X, y = y, weights = rep(1, n), offset = offset,
                          re = list(Z = Z), mf = mf, mt = mt, call = call, formula = formula)
@@ -164,6 +166,11 @@ new_glmm_known <- function(fit, X, y, offset, terms, mf, mt, call, formula, fami
     obj$optinfo$warnings <- c(obj$optinfo$warnings,
                               sprintf("singular fit: the variance of the known-covariance effect of '%s' is estimated at zero",
                                       gs[j]))
+  if (isTRUE(fit$residual_zero))
+    obj$optinfo$warnings <- c(obj$optinfo$warnings,
+                              paste0("singular fit: the residual variance is estimated at zero ",
+                                     "(the known-covariance effects explain all of the variance ",
+                                     "left by the fixed effects)"))
   for (w in obj$optinfo$warnings) warning(w, call. = FALSE)
   obj
 }
