@@ -131,6 +131,8 @@ known_gaussian_multi_sparse_fit <- function(X, y, terms, reml) {
                                          c(!opt$singular, s2e > 0)),
        kdiag = lapply(parts, function(pt) as.numeric(Matrix::diag(pt$K))),
        sparse = list(V = V1, L0 = L0, nnz_factor = nnzL),
+       # V / s2 at the estimates (sparse, V's pattern) and s2, for assoc_scan()
+       known_v = list(V = known_v_values(Vat(lambda, opt$s0)), scale = best$s2e),
        optinfo = list(optimizer = "nlminb",
                       method = sprintf("%s (sparse Cholesky, %d known covariances)",
                                        if (reml) "REML" else "ML", J),
@@ -156,4 +158,11 @@ pattern_values <- function(A, V) {
 # helpers map.
 as_dgc <- function(A) {
   methods::as(methods::as(methods::as(A, "CsparseMatrix"), "generalMatrix"), "dMatrix")
+}
+
+# A sparse V without the factorizations Matrix caches in its `factors`
+# slot (those of V's pattern at other values, copied along with it).
+known_v_values <- function(V) {
+  V@factors <- list()
+  V
 }

@@ -73,6 +73,8 @@ known_gaussian_multi_fit <- function(X, y, terms, reml) {
   list(beta = beta, vcov = vc, s2e = s2e, s2g = s2g, lambda = s2g / s2e,
        loglik = best$loglik, b = b, singular = singular, residual_zero = opt$residual_zero,
        cov_var = known_multi_varcov(Gs, X, y, beta, sqrt(s2g), 0.5 * log(s2e), singular),
+       # the Cholesky factor of V / s2 at the estimates and s2, for assoc_scan()
+       known_v = list(R = best$R, scale = best$s2e),
        kdiag = lapply(seq_len(J), function(j)
          if (is.null(Ls[[j]])) rep(1, length(terms[[j]]$levels)) else rowSums(Ls[[j]]^2)),
        optinfo = list(optimizer = "nlminb",

@@ -161,6 +161,7 @@ new_glmm_known <- function(fit, X, y, offset, terms, mf, mt, call, formula, fami
   obj$REML <- reml
   obj$lambda <- fit$lambda
   obj$rotation <- fit$rotation
+  obj$known_v <- fit$known_v
   class(obj) <- c("glmmgee_glmm_known", class(obj))
   for (j in which(rep_len(fit$singular, J)))
     obj$optinfo$warnings <- c(obj$optinfo$warnings,
