@@ -88,8 +88,9 @@ assoc_scan <- function(fit, G, m = NULL, block_size = 1000L, progress = interact
       (is.null(fit$rotation) && is.null(fit$known_factor) && is.null(fit$known_v)))
     stop("'fit' must be a glmm() fit with known-covariance terms: a gaussian model whose ",
          "random-effect terms are all random intercepts (1 | g) with at least one known ",
-         "covariance, or a binomial (logit) or Poisson (log) model with the one term (1 | id)",
-         call. = FALSE)
+         "covariance, or a binomial (logit) or Poisson (log) model with the one term (1 | id) ",
+         "(an ML fit whose plain (1 | g) has large levels is fitted by the sparse Laplace ",
+         "engine, which the scan does not take: fit it with REML = TRUE)", call. = FALSE)
   n <- fit$nobs
   if (is.function(G)) {
     if (!is.numeric(m) || length(m) != 1L || m < 1)

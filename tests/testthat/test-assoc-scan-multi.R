@@ -5,7 +5,7 @@
 # held at the null estimates (its Wald test).
 
 # Two sparse K on the same cells (families of five; a Wendland covariance
-# on a line), `reps` readouts a cell, 6 batches; variants with and without
+# on a line), `reps` readouts a cell, 40 batches; variants with and without
 # an effect.
 sim_scan_multi <- function(n = 120, reps = 2, seed = 1) {
   set.seed(seed)
@@ -18,13 +18,13 @@ sim_scan_multi <- function(n = 120, reps = 2, seed = 1) {
   dimnames(K1) <- dimnames(K2) <- list(nm, nm)
   N <- n * reps
   d <- data.frame(cell = factor(rep(nm, reps), levels = nm), x = rnorm(N),
-                  batch = factor(sample(sprintf("b%d", 1:6), N, TRUE)))
+                  batch = factor(sample(sprintf("b%d", 1:40), N, TRUE)))
   d$space <- d$cell
   G <- matrix(rbinom(N * 12, 2, 0.3), N, 12, dimnames = list(NULL, sprintf("v%02d", 1:12)))
   G[, 12] <- 1  # in the span of the intercept: no test
   ci <- as.integer(d$cell)
-  d$y <- 0.3 + 0.5 * d$x + 0.4 * G[, 1] + drop(t(chol(K1)) %*% rnorm(n))[ci] +
-    0.8 * drop(t(chol(K2 + diag(1e-9, n))) %*% rnorm(n))[ci] + rnorm(6, sd = 0.6)[d$batch] +
+  d$y <- 0.3 + 0.5 * d$x + 0.8 * G[, 1] + drop(t(chol(K1)) %*% rnorm(n))[ci] +
+    0.8 * drop(t(chol(K2 + diag(1e-9, n))) %*% rnorm(n))[ci] + rnorm(40, sd = 0.6)[d$batch] +
     rnorm(N)
   sp <- function(K) Matrix::forceSymmetric(methods::as(Matrix::Matrix(K, sparse = TRUE),
                                                        "CsparseMatrix"))

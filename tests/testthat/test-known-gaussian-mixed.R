@@ -6,9 +6,9 @@
 # K), built with its modular functions.
 
 # Families of five cells (1 on the diagonal, 0.5 within a family; sparse),
-# `reps` readouts a cell, each in one of 8 batches. Truth: sd 1.2 (cell),
+# `reps` readouts a cell, each in one of `nb` batches. Truth: sd 1.2 (cell),
 # 0.7 (batch), 0.5 (batch slope on x when `slope`), residual 1.
-sim_cell_batch <- function(n = 150, reps = 1, seed = 1, slope = FALSE) {
+sim_cell_batch <- function(n = 150, reps = 1, seed = 1, slope = FALSE, nb = 40) {
   set.seed(seed)
   nm <- paste0("c", seq_len(n))
   f <- (seq_len(n) - 1L) %/% 5L
@@ -18,9 +18,9 @@ sim_cell_batch <- function(n = 150, reps = 1, seed = 1, slope = FALSE) {
   g <- drop(t(chol(K)) %*% rnorm(n))
   N <- n * reps
   d <- data.frame(cell = factor(rep(nm, reps), levels = nm), x = rnorm(N),
-                  batch = factor(sample(sprintf("b%d", 1:8), N, TRUE)))
-  d$y <- 0.3 + 0.5 * d$x + 1.2 * g[as.integer(d$cell)] + rnorm(8, sd = 0.7)[d$batch] +
-    (if (slope) rnorm(8, sd = 0.5)[d$batch] * d$x else 0) + rnorm(N)
+                  batch = factor(sample(sprintf("b%d", seq_len(nb)), N, TRUE)))
+  d$y <- 0.3 + 0.5 * d$x + 1.2 * g[as.integer(d$cell)] + rnorm(nb, sd = 0.7)[d$batch] +
+    (if (slope) rnorm(nb, sd = 0.5)[d$batch] * d$x else 0) + rnorm(N)
   list(d = d, K = K, Ks = Ks)
 }
 
@@ -113,4 +113,22 @@ test_that("a random slope beside a known covariance: the sparse Laplace engine, 
   I <- Matrix::Diagonal(150)
   dimnames(I) <- list(levels(s$d$cell), levels(s$d$cell))
   expect_error(glmm(f, s$d, covariance = list(cell = I)), "as many levels as observations")
+})
+
+test_that("a plain term with large levels: ML stays on the sparse Laplace engine, REML takes the exact route", {
+  skip_if_not_installed("lme4")
+  # 4 batches of ~75: Z Z' has ~22,500 nonzeros for 300 observations, which
+  # would make the marginal V's factor dense
+  s <- sim_cell_batch(n = 150, reps = 2, seed = 35, nb = 4)
+  f <- y ~ x + (1 | cell) + (1 | batch)
+  ml <- glmm(f, s$d, covariance = list(cell = s$Ks))
+  expect_match(ml$optinfo$method, "Laplace")
+  ref <- lmer_zf(f, s$d, s$K, FALSE)
+  expect_gt(as.numeric(logLik(ml)) - as.numeric(logLik(ref)), -1e-6)
+  expect_equal(as.numeric(logLik(ml)), as.numeric(logLik(ref)), tolerance = 1e-6)
+  re <- glmm(f, s$d, covariance = list(cell = s$Ks), REML = TRUE)
+  expect_match(re$optinfo$method, "REML \\(sparse Cholesky")
+  rref <- lmer_zf(f, s$d, s$K, TRUE)
+  expect_gt(as.numeric(logLik(re)) - as.numeric(logLik(rref)), -1e-6)
+  expect_equal(as.numeric(logLik(re)), as.numeric(logLik(rref)), tolerance = 1e-6)
 })
