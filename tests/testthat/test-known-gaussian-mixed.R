@@ -100,7 +100,7 @@ test_that("a random slope beside a known covariance: the sparse Laplace engine, 
   f <- y ~ x + (1 | cell) + (x | batch)
   # one readout a cell: K (not the identity) separates the cell effect from
   # the residual, so the term is not refused as confounded
-  s <- sim_cell_batch(n = 150, reps = 1, seed = 34, slope = TRUE)
+  s <- sim_cell_batch(n = 150, reps = 1, seed = 34, slope = TRUE, nb = 8)
   sl <- glmm(f, s$d, covariance = list(cell = s$Ks))
   ref <- lmer_zf(f, s$d, s$K, FALSE)
   expect_match(sl$optinfo$method, "Laplace")
