@@ -1,7 +1,7 @@
 # The residual variance's boundary in the known-covariance gaussian routes:
 # with one observation per level and K positive definite, s2e = 0 is a
 # legitimate optimum. Draws whose truth has s2e = 0, against lme4 on the
-# design Z F (F' = chol(K)), which stops just short of the boundary: ours
+# design Z F (F' = chol(K); helper-lmer-zf.R), which stops just short of the boundary: ours
 # equal or higher, and the boundary recorded as a singular fit.
 
 # n cells, one readout each: families of five (sparse, 1 and 0.5) and a
@@ -28,21 +28,6 @@ sim_no_residual <- function(n = 150, seed = 5, two = TRUE, nugget = 0) {
   list(d = d, K1 = K1, K2 = K2, K1s = sp(K1), K2s = sp(K2))
 }
 
-# lme4's fit with each term's design Z replaced by chol(K) Z.
-lmer_zf_terms <- function(formula, d, Ks, reml) {
-  lf <- lme4::lFormula(formula, d, REML = reml,
-                       control = lme4::lmerControl(check.nobs.vs.nlev = "ignore",
-                                                   check.nobs.vs.nRE = "ignore"))
-  mk <- function(Z) methods::as(methods::as(Matrix::Matrix(Z, sparse = TRUE), "generalMatrix"),
-                                "CsparseMatrix")
-  Zs <- lapply(seq_along(Ks), function(j)
-    chol(Ks[[j]] + diag(1e-12, nrow(Ks[[j]]))) %*% as.matrix(lf$reTrms$Ztlist[[j]]))
-  lf$reTrms$Ztlist <- lapply(Zs, mk)
-  lf$reTrms$Zt <- mk(do.call(rbind, Zs))
-  dev <- do.call(lme4::mkLmerDevfun, lf)
-  lme4::mkMerMod(environment(dev), lme4::optimizeLmer(dev), lf$reTrms, fr = lf$fr)
-}
-
 boundary_warning <- "singular fit: the residual variance is estimated at zero"
 
 test_that("two sparse K, no residual noise: s2e = 0 is reached, at or above lme4's Z F fit", {
@@ -54,7 +39,7 @@ test_that("two sparse K, no residual noise: s2e = 0 is reached, at or above lme4
                    boundary_warning)
     expect_warning(de <- glmm(f, s$d, covariance = list(cell = s$K1, space = s$K2), REML = reml),
                    boundary_warning)
-    ref <- lmer_zf_terms(f, s$d, list(s$K1, s$K2), reml)
+    ref <- lmer_zf_terms(f, s$d, list(cell = s$K1, space = s$K2), reml)
     for (fit in list(sp, de)) {
       expect_true(fit$optinfo$residual_zero)
       expect_true(fit$singular)
@@ -88,7 +73,7 @@ test_that("one known K, no residual noise: the boundary of the rotation routes, 
     expect_warning(tr <- glmm(f, s$d, covariance = list(space = s$K2), REML = reml),
                    boundary_warning)
     expect_match(tr$optinfo$method, "tridiagonal")
-    ref <- lmer_zf_terms(f, s$d, list(s$K2), reml)
+    ref <- lmer_zf_terms(f, s$d, list(space = s$K2), reml)
     for (fit in list(sp, tr)) {
       expect_true(fit$optinfo$residual_zero)
       expect_identical(sigma(fit), 0)

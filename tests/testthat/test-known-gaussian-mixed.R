@@ -24,22 +24,8 @@ sim_cell_batch <- function(n = 150, reps = 1, seed = 1, slope = FALSE, nb = 40) 
   list(d = d, K = K, Ks = Ks)
 }
 
-# lme4's fit of `formula` with the first term's design replaced by Z F'
-# (F' = chol(K)): the same marginal model as covariance = list(cell = K).
-lmer_zf <- function(formula, d, K, reml) {
-  lf <- lme4::lFormula(formula, d, REML = reml,
-                       control = lme4::lmerControl(check.nobs.vs.nlev = "ignore",
-                                                   check.nobs.vs.nRE = "ignore"))
-  mk <- function(Z) methods::as(methods::as(Matrix::Matrix(Z, sparse = TRUE), "generalMatrix"),
-                                "CsparseMatrix")
-  k <- match("cell", names(lf$reTrms$cnms))
-  Zs <- lapply(lf$reTrms$Ztlist, as.matrix)
-  Zs[[k]] <- chol(K) %*% Zs[[k]]
-  lf$reTrms$Ztlist <- lapply(Zs, mk)
-  lf$reTrms$Zt <- mk(do.call(rbind, Zs))
-  dev <- do.call(lme4::mkLmerDevfun, lf)
-  lme4::mkMerMod(environment(dev), lme4::optimizeLmer(dev), lf$reTrms, fr = lf$fr)
-}
+# lme4 on Z F: lmer_zf_terms() (helper-lmer-zf.R), the K term being `cell`.
+lmer_zf <- function(formula, d, K, reml) lmer_zf_terms(formula, d, list(cell = K), reml)
 
 test_that("a sparse K beside a plain (1 | batch) is fitted exactly: lme4's Z F fit and the dense route", {
   skip_if_not_installed("lme4")
