@@ -19,10 +19,18 @@
 #' reflectors of its tridiagonal reduction), a sparse solve per variant for
 #' a sparse `K` (the null model's sparse Cholesky factor), or
 #' \eqn{O((n + r \cdot levels) b)} for a factor; memory is bounded by the
-#' block size.
+#' block size. For a gaussian null model with several terms (e.g.
+#' `(1 | cell) + (1 | space)` with two known covariances, or a known
+#' covariance beside a plain `(1 | batch)`), the same exact statistics are
+#' computed with \eqn{V^{-1}} applied through the Cholesky factor of the
+#' null model's \eqn{V}: sparse (one CHOLMOD factorization, then a sparse
+#' solve per block) when every `K` is sparse, dense otherwise;
+#' \eqn{V^{-1}} is never formed.
 #'
-#' @param fit A null model from [glmm()]: gaussian, one known-covariance
-#'   term `(1 | id)`.
+#' @param fit A null model from [glmm()]: gaussian with one or several
+#'   known-covariance terms (plain random intercepts `(1 | g)` beside them
+#'   allowed), or binomial (logit) / Poisson (log) with the one term
+#'   `(1 | id)`.
 #' @param G The variants: a numeric matrix with one row per observation of
 #'   the fit (in the fit's order, after rows with missing values were
 #'   dropped) and one column per variant, or a function taking a vector of
@@ -76,9 +84,13 @@
 #' @export
 assoc_scan <- function(fit, G, m = NULL, block_size = 1000L, progress = interactive(),
                        exact_p = 0.05) {
-  if (!inherits(fit, "glmmgee_glmm_known") || (is.null(fit$rotation) && is.null(fit$known_factor)))
-    stop("'fit' must be a glmm() fit with one known-covariance term (1 | id): gaussian, ",
-         "binomial (logit) or Poisson (log)", call. = FALSE)
+  if (!inherits(fit, "glmmgee_glmm_known") ||
+      (is.null(fit$rotation) && is.null(fit$known_factor) && is.null(fit$known_v)))
+    stop("'fit' must be a glmm() fit with known-covariance terms: a gaussian model whose ",
+         "random-effect terms are all random intercepts (1 | g) with at least one known ",
+         "covariance, or a binomial (logit) or Poisson (log) model with the one term (1 | id) ",
+         "(an ML fit whose plain (1 | g) has large levels is fitted by the sparse Laplace ",
+         "engine, which the scan does not take: fit it with REML = TRUE)", call. = FALSE)
   n <- fit$nobs
   if (is.function(G)) {
     if (!is.numeric(m) || length(m) != 1L || m < 1)
@@ -100,6 +112,8 @@ assoc_scan <- function(fit, G, m = NULL, block_size = 1000L, progress = interact
     stop("'block_size' must be a positive integer", call. = FALSE)
   if (!is.null(fit$known_factor))
     return(assoc_scan_laplace(fit, getG, m, vnames, block_size, progress, exact_p))
+  if (!is.null(fit$known_v))
+    return(assoc_scan_multi(fit, getG, m, vnames, block_size, progress))
   rt <- fit$rotation
   X <- fit$X
   y <- fit$y - (fit$offset %||% 0)

@@ -81,8 +81,8 @@ known_gaussian_multi_sparse_fit <- function(X, y, terms, reml) {
     Vp
   }
   XY <- cbind(X, y)
-  prof <- function(lam, keep = FALSE) {
-    L <- tryCatch(Matrix::update(L0, Vat(lam)), error = function(e) NULL,
+  prof <- function(lam, s0 = 1, keep = FALSE) {
+    L <- tryCatch(Matrix::update(L0, Vat(lam, s0)), error = function(e) NULL,
                   warning = function(w) NULL)
     if (is.null(L)) return(NULL)
     S <- as.matrix(Matrix::solve(L, XY, system = "A"))
@@ -98,14 +98,15 @@ known_gaussian_multi_sparse_fit <- function(X, y, terms, reml) {
     list(loglik = ll, beta = beta, s2e = s2e, XtVX = XtVX, L = if (keep) L)
   }
   nev <- 0L
-  obj <- function(t) {
+  obj <- function(t, s0 = 1) {
     nev <<- nev + 1L
-    r <- prof(t * scl)
+    r <- prof(t * scl, s0)
     if (is.null(r) || !is.finite(r$loglik)) Inf else -r$loglik
   }
   opt <- known_multi_search(obj, J)
   lambda <- opt$t * scl
-  best <- prof(lambda, keep = TRUE)
+  # V = s2 (s0 I + sum lambda_j A_j): s2 is prof()'s profiled scale
+  best <- prof(lambda, opt$s0, keep = TRUE)
   beta <- stats::setNames(drop(best$beta), colnames(X))
   vc <- best$s2e * chol2inv(chol(best$XtVX))
   dimnames(vc) <- list(names(beta), names(beta))
@@ -114,6 +115,7 @@ known_gaussian_multi_sparse_fit <- function(X, y, terms, reml) {
   b <- lapply(seq_len(J), function(j)
     lambda[j] * drop(as.matrix(parts[[j]]$K %*% Matrix::crossprod(parts[[j]]$Z, a))))
   s2g <- lambda * best$s2e
+  s2e <- opt$s0 * best$s2e
   # Covariance of (sd_1, ..., sd_J, log residual sd): the ML log-likelihood
   # with V = s2e I + sum sd_j^2 A_j, factored on the same pattern.
   ll <- function(th) {
@@ -123,12 +125,14 @@ known_gaussian_multi_sparse_fit <- function(X, y, terms, reml) {
     -as.numeric(Matrix::determinant(L, sqrt = TRUE)$modulus) -
       0.5 * sum(r * drop(as.matrix(Matrix::solve(L, r, system = "A"))))
   }
-  list(beta = beta, vcov = vc, s2e = best$s2e, s2g = s2g, lambda = lambda,
-       loglik = best$loglik, b = b, singular = opt$singular,
-       cov_var = known_multi_hessian_cov(ll, c(sqrt(s2g), 0.5 * log(best$s2e)),
-                                         c(!opt$singular, TRUE)),
+  list(beta = beta, vcov = vc, s2e = s2e, s2g = s2g, lambda = s2g / s2e,
+       loglik = best$loglik, b = b, singular = opt$singular, residual_zero = opt$residual_zero,
+       cov_var = known_multi_hessian_cov(ll, c(sqrt(s2g), 0.5 * log(s2e)),
+                                         c(!opt$singular, s2e > 0)),
        kdiag = lapply(parts, function(pt) as.numeric(Matrix::diag(pt$K))),
        sparse = list(V = V1, L0 = L0, nnz_factor = nnzL),
+       # V / s2 at the estimates (sparse, V's pattern) and s2, for assoc_scan()
+       known_v = list(V = known_v_values(Vat(lambda, opt$s0)), scale = best$s2e),
        optinfo = list(optimizer = "nlminb",
                       method = sprintf("%s (sparse Cholesky, %d known covariances)",
                                        if (reml) "REML" else "ML", J),
@@ -154,4 +158,11 @@ pattern_values <- function(A, V) {
 # helpers map.
 as_dgc <- function(A) {
   methods::as(methods::as(methods::as(A, "CsparseMatrix"), "generalMatrix"), "dMatrix")
+}
+
+# A sparse V without the factorizations Matrix caches in its `factors`
+# slot (those of V's pattern at other values, copied along with it).
+known_v_values <- function(V) {
+  V@factors <- list()
+  V
 }

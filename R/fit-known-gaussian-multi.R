@@ -17,13 +17,19 @@ known_gaussian_multi_fit <- function(X, y, terms, reml) {
   check_memory(8 * n^2 * (J + 3), sprintf("%d known covariances over %d observations (dense %d x %d matrices)",
                                           J, n, n, n))
   # A factor of each K (validated: symmetric, positive semidefinite) and
-  # G_j = F_j F_j' over the observations.
+  # G_j = F_j F_j' over the observations; a plain term (K = I, known_term())
+  # needs no factor: G_j is the indicator of sharing a level.
   Ls <- lapply(terms, function(tm)
-    if (is.null(tm$kf)) as.matrix(covariance_factor(tm$K, tm$g)) else tm$kf$L)
-  Gs <- lapply(seq_len(J), function(j) tcrossprod(Ls[[j]][terms[[j]]$index, , drop = FALSE]))
+    if (isTRUE(tm$plain)) NULL
+    else if (is.null(tm$kf)) as.matrix(covariance_factor(tm$K, tm$g)) else tm$kf$L)
+  Gs <- lapply(seq_len(J), function(j) {
+    ix <- terms[[j]]$index
+    if (is.null(Ls[[j]])) outer(ix, ix, "==") + 0
+    else tcrossprod(Ls[[j]][ix, , drop = FALSE])
+  })
   scl <- vapply(Gs, function(G) 1 / mean(diag(G)), 0)
-  prof <- function(lam) {
-    V <- diag(n)
+  prof <- function(lam, s0 = 1) {
+    V <- diag(s0, n)
     for (j in seq_len(J)) if (lam[j] > 0) V <- V + lam[j] * Gs[[j]]
     R <- tryCatch(chol(V), error = function(e) NULL)
     if (is.null(R)) return(NULL)
@@ -39,15 +45,16 @@ known_gaussian_multi_fit <- function(X, y, terms, reml) {
     list(loglik = ll, beta = beta, s2e = s2e, XtVX = XtVX, R = R)
   }
   nev <- 0L
-  obj <- function(t) {
+  obj <- function(t, s0 = 1) {
     nev <<- nev + 1L
-    r <- prof(t * scl)
+    r <- prof(t * scl, s0)
     if (is.null(r) || !is.finite(r$loglik)) Inf else -r$loglik
   }
   opt <- known_multi_search(obj, J)
   singular <- opt$singular
   lambda <- opt$t * scl
-  best <- prof(lambda)
+  # V = s2 (s0 I + sum lambda_j G_j): s2 is prof()'s profiled scale
+  best <- prof(lambda, opt$s0)
   warn <- opt$warn
   gmax <- opt$gmax
   beta <- stats::setNames(drop(best$beta), colnames(X))
@@ -56,16 +63,20 @@ known_gaussian_multi_fit <- function(X, y, terms, reml) {
   r <- y - drop(X %*% beta)
   a <- backsolve(best$R, backsolve(best$R, r, transpose = TRUE))
   b <- lapply(seq_len(J), function(j) {
-    za <- numeric(nrow(Ls[[j]]))
+    za <- numeric(length(terms[[j]]$levels))
     s <- rowsum(a, terms[[j]]$index)
     za[as.integer(rownames(s))] <- s
-    lambda[j] * drop(Ls[[j]] %*% crossprod(Ls[[j]], za))
+    lambda[j] * if (is.null(Ls[[j]])) za else drop(Ls[[j]] %*% crossprod(Ls[[j]], za))
   })
   s2g <- lambda * best$s2e
-  list(beta = beta, vcov = vc, s2e = best$s2e, s2g = s2g, lambda = lambda,
-       loglik = best$loglik, b = b, singular = singular,
-       cov_var = known_multi_varcov(Gs, X, y, beta, sqrt(s2g), 0.5 * log(best$s2e), singular),
-       kdiag = lapply(Ls, function(L) rowSums(L^2)),
+  s2e <- opt$s0 * best$s2e
+  list(beta = beta, vcov = vc, s2e = s2e, s2g = s2g, lambda = s2g / s2e,
+       loglik = best$loglik, b = b, singular = singular, residual_zero = opt$residual_zero,
+       cov_var = known_multi_varcov(Gs, X, y, beta, sqrt(s2g), 0.5 * log(s2e), singular),
+       # the Cholesky factor of V / s2 at the estimates and s2, for assoc_scan()
+       known_v = list(R = best$R, scale = best$s2e),
+       kdiag = lapply(seq_len(J), function(j)
+         if (is.null(Ls[[j]])) rep(1, length(terms[[j]]$levels)) else rowSums(Ls[[j]]^2)),
        optinfo = list(optimizer = "nlminb",
                       method = sprintf("%s (dense Cholesky, %d known covariances)",
                                        if (reml) "REML" else "ML", J),
@@ -74,31 +85,77 @@ known_gaussian_multi_fit <- function(X, y, terms, reml) {
                       max_grad = gmax, warnings = warn))
 }
 
-# Minimizes obj(t) over the scaled variance ratios t >= 0 by nlminb from
-# equal shares; components that end near zero are set to zero when that is
-# no worse (a singular fit). nlminb's own code is no verdict on a flat
-# profile ("singular convergence" is common at the optimum): the scaled
-# gradient decides, and a warning says when it is not small.
+# Minimizes obj(t, s0) over the scaled variance ratios t >= 0 by nlminb
+# from equal shares, with V* = s0 I + sum t_j A_j (s0 = 1 inside); components
+# that end near zero are set to zero when that is no worse (a singular fit).
+# nlminb's own code is no verdict on a flat profile ("singular convergence"
+# is common at the optimum): the scaled gradient decides, and a warning says
+# when it is not small.
+#
+# The residual variance's boundary s2e = 0 is t -> infinity here, which no
+# finite t reaches. It is a legitimate optimum when V* without its identity
+# part, sum t_j A_j, is positive definite (e.g. one observation per level
+# and K positive definite), so when the search ends with the residual's
+# share of V* below 0.2, the face s0 = 0 is searched as well: the profiled
+# likelihood does not depend on the scale of (s0, t), so there the largest
+# t_j is held at 1 and the others are free (J = 1: one evaluation). The face
+# wins only when it is higher; `residual_zero` records it.
 known_multi_search <- function(obj, J) {
   opt <- stats::nlminb(rep(1 / (J + 1), J), obj, lower = 0,
                        control = list(rel.tol = 1e-10, eval.max = 400L, iter.max = 200L))
   t_hat <- opt$par
+  s0 <- 1
+  face <- if (1 / (1 + sum(t_hat)) < 0.2) known_multi_face(obj, t_hat, opt$objective)
+  if (!is.null(face)) {
+    opt <- face$opt
+    t_hat <- face$t
+    s0 <- 0
+  }
   singular <- t_hat < 1e-6
   if (any(singular)) {
     t0 <- replace(t_hat, singular, 0)
-    if (obj(t0) <= opt$objective + 1e-9) t_hat <- t0 else singular[] <- FALSE
+    if (obj(t0, s0) <= opt$objective + 1e-9) t_hat <- t0 else singular[] <- FALSE
   }
   gmax <- 0
   for (j in which(!singular)) {
     h <- 1e-5 * max(t_hat[j], 1e-3)
     e <- replace(numeric(J), j, h)
-    gmax <- max(gmax, abs(obj(t_hat + e) - obj(pmax(t_hat - e, 0))) / (2 * h) * max(t_hat[j], 1e-3))
+    if (s0 == 0 && j == face$ref) next
+    gmax <- max(gmax, abs(obj(t_hat + e, s0) - obj(pmax(t_hat - e, 0), s0)) / (2 * h) *
+                  max(t_hat[j], 1e-3))
   }
   warn <- if (gmax > 1e-3)
     sprintf("the optimizer stopped where the profiled log-likelihood still changes (scaled gradient %.2g): %s",
             gmax, opt$message)
-  list(t = t_hat, singular = singular, gmax = gmax, warn = as.character(warn),
-       iterations = opt$iterations, convergence = opt$convergence, message = opt$message)
+  list(t = t_hat, s0 = s0, residual_zero = s0 == 0, singular = singular, gmax = gmax,
+       warn = as.character(warn), iterations = opt$iterations,
+       convergence = opt$convergence, message = opt$message)
+}
+
+# The best point of the face s0 = 0 (no residual variance), or NULL when V*
+# is singular there or the face is no higher than the interior optimum
+# `best` (minus log-likelihood).
+known_multi_face <- function(obj, t_hat, best) {
+  J <- length(t_hat)
+  ref <- which.max(t_hat)
+  full <- function(u) {
+    t <- numeric(J)
+    t[ref] <- 1
+    t[-ref] <- u
+    t
+  }
+  if (J == 1L) {
+    val <- obj(1, 0)
+    opt <- list(par = numeric(), objective = val, iterations = 0L, convergence = 0L,
+                message = "residual variance at its boundary (zero)")
+  } else {
+    u0 <- t_hat[-ref] / t_hat[ref]
+    if (!is.finite(obj(full(u0), 0))) return(NULL)
+    opt <- stats::nlminb(u0, function(u) obj(full(u), 0), lower = 0,
+                         control = list(rel.tol = 1e-10, eval.max = 400L, iter.max = 200L))
+  }
+  if (!is.finite(opt$objective) || opt$objective >= best) return(NULL)
+  list(opt = opt, t = full(opt$par), ref = ref)
 }
 
 # Covariance of (sd_1, ..., sd_J, log residual sd) from the observed
@@ -115,7 +172,7 @@ known_multi_varcov <- function(Gs, X, y, beta, sdg, lsig, singular) {
     if (is.null(R)) return(NA_real_)
     -sum(log(diag(R))) - 0.5 * sum(backsolve(R, r, transpose = TRUE)^2)
   }
-  known_multi_hessian_cov(ll, c(sdg, lsig), c(!singular, TRUE))
+  known_multi_hessian_cov(ll, c(sdg, lsig), c(!singular, is.finite(lsig)))
 }
 
 # Inverse of minus the central-difference Hessian of ll at th over the

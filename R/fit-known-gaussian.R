@@ -143,9 +143,24 @@ known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
   warn <- character()
   ll0 <- ll(-Inf)
   singular <- ll0 >= opt$objective
+  # The residual variance's boundary (s2e = 0, lambda -> infinity) is a
+  # legitimate optimum when G is positive definite (one observation per
+  # level, K positive definite). The profile is continuous there, so when
+  # the grid's best point is its upper end it is evaluated 18 units further
+  # (the residual's share of V about 1e-13), which is the boundary's value
+  # to within that share: if no lower, the fit is recorded there, s2e = 0.
+  residual_zero <- FALSE
   if (singular) t_hat <- -Inf
-  else if (j == length(grid))
-    warn <- c(warn, "the residual variance is estimated at (near) zero: the variance ratio is at the upper end of its search range")
+  else if (j == length(grid)) {
+    t_far <- grid[length(grid)] + 18
+    ll_far <- ll(t_far)
+    if (is.finite(ll_far) && ll_far >= opt$objective) {
+      t_hat <- t_far
+      residual_zero <- TRUE
+    } else {
+      warn <- c(warn, "the residual variance is estimated at (near) zero: the variance ratio is at the upper end of its search range")
+    }
+  }
   best <- prof(t_hat)
   lambda <- if (singular) 0 else exp(t_hat)
   s2e <- best$s2e
@@ -163,9 +178,11 @@ known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
   s <- rowsum(a, index)
   zta[as.integer(rownames(s))] <- s
   b <- lambda * if (is.null(kf)) drop(as.matrix(K %*% zta)) else drop(kf$L %*% crossprod(kf$L, zta))
-  list(beta = beta, vcov = vc, s2e = s2e, s2g = lambda * s2e, lambda = lambda,
-       loglik = best$loglik, b = b, singular = singular,
-       cov_var = known_gaussian_varcov(rot, beta, sqrt(lambda * s2e), 0.5 * log(s2e), singular),
+  list(beta = beta, vcov = vc, s2e = if (residual_zero) 0 else s2e, s2g = lambda * s2e,
+       lambda = if (residual_zero) Inf else lambda,
+       loglik = best$loglik, b = b, singular = singular, residual_zero = residual_zero,
+       cov_var = known_gaussian_varcov(rot, beta, sqrt(lambda * s2e), 0.5 * log(s2e), singular,
+                                       residual_zero),
        kdiag = if (is.null(kf)) as.numeric(Matrix::diag(K)) else rowSums(kf$L^2),
        # what assoc_scan() needs to rotate variants without decomposing again
        rotation = list(basis = rot$basis, index = index, d = rot$d, tri = rot$tri,
@@ -184,7 +201,7 @@ known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
 # rotated coordinates (O(k) per evaluation), beta held at its estimate (for
 # the gaussian family beta and the variance parameters are asymptotically
 # independent). For a REML fit it is evaluated at the REML estimates.
-known_gaussian_varcov <- function(rot, beta, sdg, lsig, singular) {
+known_gaussian_varcov <- function(rot, beta, sdg, lsig, singular, residual_zero = FALSE) {
   r1 <- rot$y1 - drop(rot$X1 %*% beta)
   rc <- rot$yy_c - 2 * sum(beta * rot$Xy_c) + drop(crossprod(beta, rot$XX_c %*% beta))
   ll <- function(th) {
@@ -205,6 +222,9 @@ known_gaussian_varcov <- function(rot, beta, sdg, lsig, singular) {
   out <- matrix(NA_real_, 2L, 2L)
   if (singular) {
     if (-H[2L, 2L] > 0) out[2L, 2L] <- -1 / H[2L, 2L]
+  } else if (residual_zero) {
+    # the residual on its boundary: the effect's sd alone
+    if (-H[1L, 1L] > 0) out[1L, 1L] <- -1 / H[1L, 1L]
   } else {
     inv <- tryCatch(solve(-H), error = function(e) NULL)
     if (!is.null(inv) && all(diag(inv) > 0)) out <- inv

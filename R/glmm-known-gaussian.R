@@ -7,15 +7,35 @@
 # REML.
 
 # Does the known-covariance gaussian engine fit this model? Gaussian with the
-# identity link, every random-effect term a random intercept (1 | g) whose
-# g is given a covariance, no two terms on the same g.
-use_known_gaussian <- function(formula, family, covariance) {
-  if (!length(covariance) || family$family != "gaussian" || family$link != "identity")
+# identity link, every random-effect term a random intercept (1 | g), no two
+# terms on the same g, and at least one g given a covariance. A plain term
+# (1 | g) beside them is a known-covariance term with K = I over g's levels
+# (known_term()), so the likelihood stays exact instead of going to the
+# sparse Laplace engine.
+#
+# The routes work with the n x n marginal covariance: a plain term whose
+# levels are large (Z Z' with many nonzeros: blocks of m_l^2 per level)
+# makes V and its factor dense where the sparse Laplace engine, exact for
+# the gaussian family, works with the random effects. Such ML fits keep
+# that engine (one run at n = 2,000 cells in 20 batches: 14.4 s CPU on the
+# marginal route, 12.1 s on the Laplace engine; lme4 on Z F 0.2 s, so
+# both are slow there); REML, which only these routes give, takes the
+# exact route whatever the size.
+use_known_gaussian <- function(formula, family, covariance, mf = NULL, REML = FALSE) {
+  if (!length(covariance) || family$family != "gaussian" || family$link != "identity" ||
+      !is.list(covariance) || is.null(names(covariance)) || !all(nzchar(names(covariance))))
     return(FALSE)
   bars <- find_bars(formula)
   gs <- vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), "")
-  length(bars) >= 1L && all(vapply(bars, function(b) identical(b[[2L]], 1), TRUE)) &&
-    !anyDuplicated(gs) && setequal(gs, names(covariance))
+  ok <- length(bars) >= 1L && all(vapply(bars, function(b) identical(b[[2L]], 1), TRUE)) &&
+    !anyDuplicated(gs) && all(names(covariance) %in% gs)
+  if (!ok || REML || is.null(mf)) return(ok)
+  plain <- which(!gs %in% names(covariance))
+  nnz <- sum(vapply(plain, function(k) {
+    m <- tabulate(plain_known_term(bars[[k]], gs[k], mf)$index)
+    sum(as.numeric(m)^2)
+  }, 0))
+  nnz <= 20 * nrow(mf)
 }
 
 glmm_known_gaussian <- function(formula, mf, family, nAGQ, control, start, covariance,
@@ -53,10 +73,15 @@ glmm_known_gaussian <- function(formula, mf, family, nAGQ, control, start, covar
 }
 
 # One term (1 | g) with its covariance: K (checked) or its factor, the
-# levels (rows of K) and each observation's level.
+# levels (rows of K) and each observation's level. A term without a
+# covariance is a plain random intercept: K is the sparse identity over the
+# levels of g as the sparse engine forms them (grouping_codes(), or
+# mkReTrms() for expressions that are not variables of the frame), marked
+# `plain`.
 known_term <- function(bar, covariance, mf) {
   g <- paste(deparse(bar[[3L]]), collapse = "")
   cv <- covariance[[g]]
+  if (is.null(cv)) return(plain_known_term(bar, g, mf))
   kf <- if (inherits(cv, "glmmgee_kfactor")) cv
   K <- if (is.null(kf)) check_covariance_arg(covariance[g], g, list("(Intercept)"))[[g]]
   fac <- mf[[g]]
@@ -71,6 +96,23 @@ known_term <- function(bar, covariance, mf) {
          call. = FALSE)
   }
   list(g = g, bar = bar, K = K, kf = kf, levels = lev, index = index)
+}
+
+plain_known_term <- function(bar, g, mf) {
+  fac <- if (is_interaction(bar[[3L]]) && all(all.vars(bar[[3L]]) %in% names(mf)))
+    grouping_codes(bar[[3L]], mf)
+  if (is.null(fac))
+    fac <- tryCatch(reformulas::mkReTrms(frame_bars(list(bar), mf), mf,
+                                         reorder.terms = FALSE)$flist[[1L]],
+                    error = function(e) stop("random-effects term (1 | ", g, "): ",
+                                             conditionMessage(e), call. = FALSE))
+  lev <- levels(fac)
+  if (length(lev) < 2L)
+    stop(sprintf("grouping factor '%s' has only %d level; a random effect needs at least two groups",
+                 g, length(lev)), call. = FALSE)
+  K <- Matrix::sparseMatrix(i = seq_along(lev), j = seq_along(lev), x = 1, symmetric = TRUE,
+                            dimnames = list(lev, lev))
+  list(g = g, bar = bar, K = K, kf = NULL, levels = lev, index = as.integer(fac), plain = TRUE)
 }
 
 # A (dense or sparse) K equal to c I.
@@ -126,19 +168,26 @@ new_glmm_known <- function(fit, X, y, offset, terms, mf, mt, call, formula, fami
   sf <- list(beta = fit$beta, theta = theta, cov_theta = cov_theta, loglik = fit$loglik,
              sigma = sqrt(fit$s2e), dispersion = sqrt(fit$s2e), family_par = NULL,
              family = family, terms = reterms, modes = list(eta = eta),
-             singular = any(fit$singular), gradient = NULL, hessian = NULL,
-             optinfo = c(fit$optinfo, list(nAGQ = 1L)))
+             singular = any(fit$singular) || isTRUE(fit$residual_zero),
+             gradient = NULL, hessian = NULL,
+             optinfo = c(fit$optinfo, list(nAGQ = 1L, residual_zero = isTRUE(fit$residual_zero))))
   Z <- methods::as(do.call(cbind, Zs), "generalMatrix")
   obj <- new_glmm_sparse(sf, X = X, y = y, weights = rep(1, n), offset = offset,
                          re = list(Z = Z), mf = mf, mt = mt, call = call, formula = formula)
   obj$REML <- reml
   obj$lambda <- fit$lambda
   obj$rotation <- fit$rotation
+  obj$known_v <- fit$known_v
   class(obj) <- c("glmmgee_glmm_known", class(obj))
   for (j in which(rep_len(fit$singular, J)))
     obj$optinfo$warnings <- c(obj$optinfo$warnings,
                               sprintf("singular fit: the variance of the known-covariance effect of '%s' is estimated at zero",
                                       gs[j]))
+  if (isTRUE(fit$residual_zero))
+    obj$optinfo$warnings <- c(obj$optinfo$warnings,
+                              paste0("singular fit: the residual variance is estimated at zero ",
+                                     "(the known-covariance effects explain all of the variance ",
+                                     "left by the fixed effects)"))
   for (w in obj$optinfo$warnings) warning(w, call. = FALSE)
   obj
 }

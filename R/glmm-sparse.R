@@ -131,7 +131,11 @@ glmm_sparse <- function(formula, mf, family, nAGQ, control, start, covariance, m
   rc <- checked_response(mf, X, family, formula)
   resp <- rc$resp
   off <- rc$offset
-  extra_warn <- check_obs_level_effects(re$flist, family, resp$weights)
+  # a known K that is not c I separates a one-observation-per-level effect
+  # from the residual: only the others are checked
+  kn <- names(covariance)[!vapply(covariance, is_scaled_identity, TRUE)]
+  extra_warn <- check_obs_level_effects(re$flist[setdiff(names(re$flist), kn)], family,
+                                        resp$weights)
   sep <- separation_record(X, resp$y, resp$weights, family, "glmm")
   fit <- glmm_sparse_fit(X, resp$y, re, family, resp$weights, off, control, start)
   obj <- new_glmm_sparse(fit, X = X, y = resp$y, weights = resp$weights, offset = off,

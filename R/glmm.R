@@ -160,7 +160,13 @@
 #'   `K` (e.g. a pedigree and a compactly supported spatial covariance on the
 #'   same cells) stay sparse end to end: gaussian models by a sparse
 #'   Cholesky factorization of the marginal covariance (exact ML or REML),
-#'   other families by the sparse Laplace engine. The memory a fit needs is
+#'   other families by the sparse Laplace engine. In a gaussian model a
+#'   plain random intercept `(1 | g)` beside the known-covariance terms is
+#'   one with `K` the identity over the levels of `g` (exact ML or REML, the
+#'   sparse route when every given `K` is sparse, otherwise the dense route
+#'   if its n x n matrices fit in memory); a random slope `(x | g)` beside
+#'   them sends the model to the sparse Laplace engine, whose likelihood is
+#'   exact for the gaussian family (ML only). The memory a fit needs is
 #'   estimated before it is allocated and a request that cannot fit (or
 #'   exceeds `options(glmmgee.memory_limit =)`, in bytes) is refused with
 #'   the size it needs.
@@ -312,13 +318,15 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
     stop("'REML' must be TRUE or FALSE", call. = FALSE)
   # A gaussian model whose one random-effect term has a known covariance:
   # exact (RE)ML by spectral rotation (glmm-known-gaussian.R).
-  if (rd$type == "normal" && use_known_gaussian(formula, family, covariance))
+  if (rd$type == "normal" && use_known_gaussian(formula, family, covariance, mf, REML))
     return(glmm_known_gaussian(formula, mf, family, nAGQ, control, start, covariance,
                                REML, mc, fenv))
   if (REML) {
     check_reml_family(family)
     if (rd$type != "normal" || !is.null(covariance))
-      stop("'REML = TRUE' cannot be combined with 'ranef_dist' or with known covariances of non-intercept terms",
+      stop(paste0("'REML = TRUE' cannot be combined with 'ranef_dist', nor with 'covariance' unless ",
+                  "the model is gaussian (identity link) and every random-effect term is a random ",
+                  "intercept (1 | g); a random slope beside a known covariance is fitted by ML only"),
            call. = FALSE)
   }
   # Binomial / Poisson with one known covariance, dense or by its factor:

@@ -65,7 +65,7 @@ test_that("bad input to assoc_scan() is refused with the argument named", {
   expect_error(assoc_scan(fit, s$snps, block_size = 0), "'block_size'")
   s$d$grp <- factor(rep(1:10, length.out = nrow(s$d)))
   plain <- glmm(y ~ x + (1 | grp), data = s$d)
-  expect_error(assoc_scan(plain, s$snps), "one known-covariance term")
+  expect_error(assoc_scan(plain, s$snps), "must be a glmm\\(\\) fit with known-covariance terms")
 })
 
 test_that("score statistics agree with gaston's association.test (lmm, score) at the same REML null", {

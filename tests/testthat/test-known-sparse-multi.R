@@ -67,7 +67,8 @@ test_that("two sparse K: the sparse route gives the dense route's fit, ML and RE
 test_that("two sparse K equal lme4's Z L fit and recover the simulated truth", {
   skip_if_not_installed("lme4")
   # two readouts a cell: with one, this draw's residual variance is at its
-  # boundary (zero), which neither search reaches exactly
+  # boundary (zero), which lme4 does not reach exactly
+  # (test-known-gaussian-boundary.R tests that case)
   s <- sim_two_sparse(n = 150, reps = 2, seed = 7)
   mk <- function(Z) methods::as(methods::as(Matrix::Matrix(Z, sparse = TRUE), "generalMatrix"),
                                 "CsparseMatrix")

@@ -1,0 +1,59 @@
+# assoc_scan() on a gaussian null model with several known-covariance terms
+# (the sparse or dense Cholesky routes, fit-known-gaussian-multi*.R). The
+# fit keeps V* = V / s2 at its estimates: sparse (the sparse route), factored
+# once here by CHOLMOD, or the dense route's Cholesky factor R (V* = R'R).
+# Each block of variants costs one solve with that factor; V*^{-1} is never
+# formed. The statistics are the one-term route's (assoc-scan.R) with the
+# fit's s2.
+
+assoc_scan_multi <- function(fit, getG, m, vnames, block_size, progress) {
+  kv <- fit$known_v
+  n <- fit$nobs
+  X <- fit$X
+  y <- fit$y - (fit$offset %||% 0)
+  solveV <- if (!is.null(kv$V)) {
+    V <- kv$V
+    # Matrix caches factorizations in the object (its `factors` slot); one
+    # copied from the fit's pattern would be that of other values
+    V@factors <- list()
+    L <- tryCatch(Matrix::Cholesky(V, perm = TRUE, LDL = FALSE, super = NA),
+                  error = function(e) NULL, warning = function(w) NULL)
+    if (is.null(L))
+      stop("the null model's covariance V could not be factored for the scan", call. = FALSE)
+    function(B) as.matrix(Matrix::solve(L, B, system = "A"))
+  } else {
+    function(B) backsolve(kv$R, backsolve(kv$R, B, transpose = TRUE))
+  }
+  s2 <- kv$scale
+  VX <- solveV(X)
+  XVX <- crossprod(X, VX)
+  XVX_inv <- solve((XVX + t(XVX)) / 2)
+  Vy <- drop(solveV(y))
+  beta0 <- drop(XVX_inv %*% crossprod(X, Vy))
+  out <- vector("list", ceiling(m / block_size))
+  bar <- if (isTRUE(progress)) utils::txtProgressBar(min = 0, max = m, style = 3)
+  for (bi in seq_along(out)) {
+    j <- ((bi - 1L) * block_size + 1L):min(bi * block_size, m)
+    Gb <- getG(j)
+    if (!is.matrix(Gb) || nrow(Gb) != n || ncol(Gb) != length(j) || anyNA(Gb))
+      stop(sprintf("the variants of block %d are not a complete %d x %d numeric matrix", bi, n,
+                   length(j)), call. = FALSE)
+    storage.mode(Gb) <- "double"
+    xVy <- drop(crossprod(Gb, Vy))
+    xVX <- crossprod(Gb, VX)
+    xVx <- colSums(Gb * solveV(Gb))
+    xPy <- xVy - drop(xVX %*% beta0)
+    xPx <- xVx - rowSums((xVX %*% XVX_inv) * xVX)
+    # a variant in the span of the fixed effects (e.g. monomorphic) has no test
+    xPx[xPx <= 1e-10 * pmax(xVx, 1e-300)] <- NA_real_
+    stat <- xPy^2 / (s2 * xPx)
+    out[[bi]] <- data.frame(variant = if (is.null(vnames)) j else vnames[j],
+                            estimate = xPy / xPx, se = sqrt(s2 / xPx), statistic = stat,
+                            p_value = stats::pchisq(stat, 1, lower.tail = FALSE))
+    if (!is.null(bar)) utils::setTxtProgressBar(bar, max(j))
+  }
+  if (!is.null(bar)) close(bar)
+  res <- do.call(rbind, out)
+  rownames(res) <- NULL
+  res
+}
