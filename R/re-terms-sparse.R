@@ -122,8 +122,14 @@ cbind_dgc <- function(blocks) {
   m@x <- unlist(lapply(blocks, function(b) b@x), use.names = FALSE)
   m@p <- c(0L, unlist(lapply(seq_along(blocks), function(k)
     blocks[[k]]@p[-1L] + sum(nz[seq_len(k - 1L)])), use.names = FALSE))
-  m@Dim <- c(m@Dim[[1L]], sum(vapply(blocks, function(b) b@Dim[[2L]], 1L)))
-  m@Dimnames <- list(m@Dimnames[[1L]],
+  nc <- vapply(blocks, function(b) b@Dim[[2L]], 1L)
+  m@Dim <- c(m@Dim[[1L]], sum(nc))
+  # As Matrix's cbind(): a block without column names gets "" names when
+  # another block has them; row names from the first block that has them.
+  if (!all(vapply(cn, is.null, TRUE)))
+    cn <- lapply(seq_along(cn), function(k) if (is.null(cn[[k]])) rep("", nc[[k]]) else cn[[k]])
+  rn <- Filter(Negate(is.null), lapply(blocks, function(b) b@Dimnames[[1L]]))
+  m@Dimnames <- list(if (length(rn)) rn[[1L]],
                      if (!all(vapply(cn, is.null, TRUE))) unlist(cn, use.names = FALSE))
   m
 }

@@ -105,3 +105,33 @@ test_that("observation-level effects: gaussian ones are refused, binary ones war
   expect_true(is.finite(logLik(fit)))
   expect_gt(attr(VarCorr(fit)$INDEX, "stddev")[[1]], 0.5)
 })
+
+test_that("the terms' blocks are bound as Matrix's cbind() binds them, names included", {
+  a <- Matrix::sparseMatrix(i = c(1, 3), j = c(1, 2), x = c(1, 2), dims = c(3, 2))
+  b <- Matrix::sparseMatrix(i = c(2, 3), j = c(1, 1), x = c(3, 4), dims = c(3, 1),
+                            dimnames = list(c("r1", "r2", "r3"), "g1"))
+  c3 <- Matrix::sparseMatrix(i = 1, j = 2, x = 5, dims = c(3, 2),
+                             dimnames = list(NULL, c("h1", "h2")))
+  for (bl in list(list(a, b), list(b, a), list(a, c3, b), list(a, a), list(b, c3))) {
+    ref <- methods::as(methods::as(do.call(cbind, bl), "CsparseMatrix"), "generalMatrix")
+    got <- glmmgee:::cbind_dgc(bl)
+    expect_identical(dim(got), dim(ref))
+    expect_identical(as.matrix(got), as.matrix(ref))
+    expect_identical(dimnames(got), dimnames(ref))
+    expect_true(methods::validObject(got))
+  }
+})
+
+test_that("a known covariance beside a plain term with named levels fits on the sparse engine", {
+  set.seed(1); n <- 400; nm <- paste0("c", 1:n); f <- (1:n - 1) %/% 5
+  K <- Matrix::forceSymmetric(methods::as(Matrix::Matrix(0.5 * outer(f, f, "==") + diag(0.5, n),
+                                                         sparse = TRUE), "CsparseMatrix"))
+  dimnames(K) <- list(nm, nm)
+  d <- data.frame(cell = factor(nm, levels = nm), x = rnorm(n),
+                  batch = factor(sample(sprintf("b%02d", 1:20), n, TRUE)))
+  d$y <- 0.3 + 0.5 * d$x + rnorm(20, sd = 0.7)[d$batch] + rnorm(n)
+  fit <- suppressWarnings(glmm(y ~ x + (1 | cell) + (1 | batch), d, covariance = list(cell = K)))
+  expect_s3_class(fit, "glmmgee_glmm")
+  expect_identical(dim(fit$Z), c(400L, 420L))
+  expect_true(is.finite(as.numeric(logLik(fit))))
+})
