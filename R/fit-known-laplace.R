@@ -191,10 +191,17 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
 # differences. `par`: (beta, log s), the optimum as the search left it (so
 # that the engine's last evaluation is reused). At the boundary s = 0 only
 # beta's block, from the glm information.
+#
+# The exact Hessian holds 2 (p + 1) dense r x r Gram matrices: when the
+# engine refuses them (its memory check) the Hessian is taken by forward
+# differences of the exact gradient instead (p + 1 further evaluations,
+# O(threads x block x r) memory), so a fit whose search has finished still
+# returns with standard errors.
 known_laplace_cov <- function(eng, par, singular, hessian) {
   out <- matrix(NA_real_, length(par), length(par))
   if (!hessian || singular) return(out)
-  H <- eng$hessian(par)
+  H <- tryCatch(eng$hessian(par), error = function(e) NULL)
+  if (is.null(H)) H <- known_laplace_hessian_fd(eng, par)
   if (is.null(H) || anyNA(H)) return(out)
   inv <- tryCatch(solve(-H), error = function(e) NULL)
   if (!is.null(inv) && all(diag(inv) > 0)) out <- inv
@@ -310,4 +317,22 @@ known_laplace_moment_start <- function(X, y, m, offset, index, L, fam, g0, kdiag
   if (!is.finite(s2) || s2 <= 0) return(NULL)
   a <- if (fam$code == 0L) sqrt(1 + (16 * sqrt(3) / (15 * pi))^2 * s2 * mean(kdiag)) else 1
   c(g0$coefficients * a, log(sqrt(s2) * a))
+}
+
+# Minus the information in (beta, s) by forward differences of the engine's
+# exact gradient (given in (beta, log s)); `par` = (beta, log s).
+known_laplace_hessian_fd <- function(eng, par) {
+  p1 <- length(par)
+  grad_s <- function(th) {
+    g <- eng$eval(c(th[-p1], log(th[p1])))$gradient
+    g[p1] <- g[p1] / th[p1]
+    g
+  }
+  th <- c(par[-p1], exp(par[p1]))
+  g0 <- grad_s(th)
+  h <- 1e-5 * pmax(abs(th), 1e-2)
+  H <- matrix(0, p1, p1)
+  for (j in seq_len(p1))
+    H[, j] <- (grad_s(replace(th, j, th[j] + h[j])) - g0) / h[j]
+  (H + t(H)) / 2
 }

@@ -21,7 +21,12 @@
 # marginal route, 12.1 s on the Laplace engine; lme4 on Z F 0.2 s, so
 # both are slow there); REML, which only these routes give, takes the
 # exact route whatever the size.
-use_known_gaussian <- function(formula, family, covariance, mf = NULL, REML = FALSE) {
+#
+# An ML fit with a plain term beside the known ones and `start` or non-unit
+# weights, which these routes do not take, keeps the sparse Laplace engine,
+# which takes both (as before plain terms came to these routes).
+use_known_gaussian <- function(formula, family, covariance, mf = NULL, REML = FALSE,
+                               start = NULL) {
   if (!length(covariance) || family$family != "gaussian" || family$link != "identity" ||
       !is.list(covariance) || is.null(names(covariance)) || !all(nzchar(names(covariance))))
     return(FALSE)
@@ -31,6 +36,10 @@ use_known_gaussian <- function(formula, family, covariance, mf = NULL, REML = FA
     !anyDuplicated(gs) && all(names(covariance) %in% gs)
   if (!ok || REML || is.null(mf)) return(ok)
   plain <- which(!gs %in% names(covariance))
+  if (length(plain)) {
+    w <- mf[["(weights)"]]
+    if (!is.null(start) || (!is.null(w) && any(w != 1))) return(FALSE)
+  }
   nnz <- sum(vapply(plain, function(k) {
     m <- tabulate(plain_known_term(bars[[k]], gs[k], mf)$index)
     sum(as.numeric(m)^2)

@@ -318,7 +318,7 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
     stop("'REML' must be TRUE or FALSE", call. = FALSE)
   # A gaussian model whose one random-effect term has a known covariance:
   # exact (RE)ML by spectral rotation (glmm-known-gaussian.R).
-  if (rd$type == "normal" && use_known_gaussian(formula, family, covariance, mf, REML))
+  if (rd$type == "normal" && use_known_gaussian(formula, family, covariance, mf, REML, start))
     return(glmm_known_gaussian(formula, mf, family, nAGQ, control, start, covariance,
                                REML, mc, fenv))
   if (REML) {

@@ -95,6 +95,7 @@ SEXP cpp_spzire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> X
   if (Zc.cols() + Zz.cols() < 1) Rcpp::stop("the model needs a random effect");
   if (lam_row.size() != lam_col.size() || lam_row.size() != lam_k.size())
     Rcpp::stop("lam_row, lam_col and lam_k must have the same length");
+  if (ntheta < 0) Rcpp::stop("ntheta must be a non-negative count");
   try {
     glmmgee::SparseZire::SpMat zc(Zc), zz(Zz);
     glmmgee::SparseZire* eng = new glmmgee::SparseZire(

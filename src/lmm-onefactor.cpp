@@ -279,7 +279,7 @@ Rcpp::List cpp_lmm_loglik(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> theta,
   Eigen::LLT<MatrixXd> llt(q);
   glmmgee::InterruptPoll ip;
   for (int i = 0; i < M; ++i) {
-    if ((i & 0x3FFF) == 0 && ip.poll()) ip.raise_if_interrupted();
+    if ((i & 0x3F) == 0 && ip.poll()) ip.raise_if_interrupted();
     Si = Map<const MatrixXd>(s.S.col(i).data(), q, q);
     const Map<const MatrixXd> Fi(s.F.col(i).data(), q, p);
     SL.noalias() = Si * Lam;

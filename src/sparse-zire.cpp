@@ -98,8 +98,10 @@ bool SparseZire::mode(int* iters) {
   SpMat H, Hd, I(Q_, Q_);
   I.setIdentity();
   bool done = false;
+  double last_dec = std::numeric_limits<double>::infinity();
   int it = 0;
   for (; it < 200 && !done; ++it) {
+    Rcpp::checkUserInterrupt();  // main thread: one factorization per check
     hessian(H);
     VectorXd grad = A1_.transpose() * g1_ + A2_.transpose() * g2_ - u;
     double mu = 0.0;
@@ -112,6 +114,7 @@ bool SparseZire::mode(int* iters) {
     }
     VectorXd step = chol_.solve(grad);
     const double dec = grad.dot(step);
+    last_dec = dec;
     if (dec < 1e-20) { done = true; break; }
     double t = 1.0, fn = -std::numeric_limits<double>::infinity();
     VectorXd un;
@@ -126,6 +129,10 @@ bool SparseZire::mode(int* iters) {
     if (dec < 1e-14 && t == 1.0) done = true;
   }
   if (iters) *iters = it;
+  // A search that stopped (no ascent left, or the iteration cap) with the
+  // Newton decrement still large has not found the mode: its Laplace value
+  // would be wrong, so the evaluation fails (as the one-part engine's).
+  if (!(last_dec < 1e-6)) return false;
   hessian(H);
   chol_.compute(H);
   if (chol_.info() != Eigen::Success) return false;
@@ -168,6 +175,7 @@ SparseZireModes SparseZire::modes(const VectorXd& theta) {
   // H^{-1} on H's lower pattern, a block of columns at a time.
   const int bs = 256;
   for (int j0 = 0; j0 < Q_; j0 += bs) {
+    Rcpp::checkUserInterrupt();
     const int nc = std::min(bs, Q_ - j0);
     MatrixXd E = MatrixXd::Zero(Q_, nc);
     for (int c = 0; c < nc; ++c) E(j0 + c, c) = 1.0;

@@ -118,3 +118,21 @@ test_that("a plain term with large levels: ML stays on the sparse Laplace engine
   expect_gt(as.numeric(logLik(re)) - as.numeric(logLik(rref)), -1e-6)
   expect_equal(as.numeric(logLik(re)), as.numeric(logLik(rref)), tolerance = 1e-6)
 })
+
+test_that("with weights or a start beside a plain term, an ML fit keeps the sparse Laplace engine, which takes both", {
+  s <- sim_cell_batch(n = 150, reps = 2, seed = 31)
+  f <- y ~ x + (1 | cell) + (1 | batch)
+  s$d$w <- rep(c(1, 2), length.out = nrow(s$d))
+  exact <- glmm(f, s$d, covariance = list(cell = s$Ks))
+  expect_match(exact$optinfo$method, "sparse Cholesky")
+  wfit <- glmm(f, s$d, covariance = list(cell = s$Ks), weights = w)
+  expect_match(wfit$optinfo$method, "Laplace \\(sparse\\)")
+  sfit <- glmm(f, s$d, covariance = list(cell = s$Ks), start = wfit$theta)
+  expect_match(sfit$optinfo$method, "Laplace \\(sparse\\)")
+  # the same model: the same optimum from either route
+  expect_equal(as.numeric(logLik(sfit)), as.numeric(logLik(exact)), tolerance = 1e-6)
+  # unit weights change nothing: still the exact route
+  s$d$w1 <- 1
+  expect_match(glmm(f, s$d, covariance = list(cell = s$Ks), weights = w1)$optinfo$method,
+               "sparse Cholesky")
+})

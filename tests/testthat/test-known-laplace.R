@@ -156,6 +156,24 @@ test_that("the Hessian in (beta, s) is exact: it equals the numerical Jacobian o
   }
 })
 
+test_that("when the engine refuses the exact Hessian (memory), the covariance comes from differences of the exact gradient", {
+  s <- sim_known_glmm(nl = 80, reps = 2, seed = 4)
+  X <- stats::model.matrix(~ x, s$data)
+  n <- nrow(X)
+  eng <- glmmgee:::known_laplace_engine(X, s$data$yb, rep(1, n), rep(0, n), as.integer(s$data$id),
+                                        s$L, glmmgee:::known_laplace_family(binomial()), 1L)
+  par <- c(-0.2, 0.5, log(0.7))
+  exact <- glmmgee:::known_laplace_cov(eng, par, FALSE, TRUE)
+  refusing <- eng
+  refusing$hessian <- function(par) stop("not enough memory for the weighted Gram matrices")
+  fallback <- glmmgee:::known_laplace_cov(refusing, par, FALSE, TRUE)
+  expect_false(anyNA(fallback))
+  # forward differences (step 1e-5 relative): agree with the exact inverse
+  # to the differences' truncation error
+  expect_equal(fallback, exact, tolerance = 1e-4)
+  expect_gt(max(abs(fallback - exact)), 0)
+})
+
 test_that("a dense K's factor (reversed Cholesky layout) gives the values, gradients and leverages of any factor of K", {
   skip_if_not_installed("numDeriv")
   s <- sim_known_glmm(nl = 70, reps = 2, seed = 5)
