@@ -100,6 +100,10 @@ cpp_agq_eval <- function(ptr, theta, gradient) {
     .Call(`_glmmgee_cpp_agq_eval`, ptr, theta, gradient)
 }
 
+cpp_agq_eval_dir <- function(ptr, theta, gradient, dirs) {
+    .Call(`_glmmgee_cpp_agq_eval_dir`, ptr, theta, gradient, dirs)
+}
+
 cpp_agq_summaries <- function(ptr, theta) {
     .Call(`_glmmgee_cpp_agq_summaries`, ptr, theta)
 }

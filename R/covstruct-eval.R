@@ -50,13 +50,20 @@ structure_engine_theta <- function(par, lm, p, disp)
 # The objective: evalf(par, grad) returns the engine's list with loglik
 # (plus the log prior when penalized) and the gradient in the search's
 # parameters, and `penalty` (the log prior; 0 without one). A structure
-# whose D is not positive definite at par (numerically) gives -Inf.
+# whose D is not positive definite at par (numerically) gives -Inf. An
+# engine_eval with the attribute "directions" takes the Jacobian as a
+# third argument and returns the gradient in the structures' parameters.
 structure_evalf <- function(engine_eval, terms, k_re, p, disp, Tx, penalty) {
   P <- p + length(unlist(k_re)) + disp
+  directions <- isTRUE(attr(engine_eval, "directions"))
   function(par, grad = TRUE) {
     lm <- tryCatch(structure_lambda(terms, k_re, par), error = function(e) NULL)
     if (is.null(lm)) return(list(loglik = -Inf, gradient = rep(NA_real_, P), penalty = 0))
-    r <- engine_eval(structure_engine_theta(par, lm, p, disp), grad)
+    theta <- structure_engine_theta(par, lm, p, disp)
+    # An engine taking directions contracts the gradient with J itself.
+    if (grad && directions) return(penalize(engine_eval(theta, grad, lm$J), penalty,
+                                            par[seq_len(p)], Tx, grad))
+    r <- engine_eval(theta, grad)
     if (grad) {
       g <- r$gradient
       nl <- length(lm$lambda)

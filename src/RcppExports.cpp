@@ -325,6 +325,20 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_agq_eval_dir
+Rcpp::List cpp_agq_eval_dir(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient, Eigen::Map<Eigen::MatrixXd> dirs);
+RcppExport SEXP _glmmgee_cpp_agq_eval_dir(SEXP ptrSEXP, SEXP thetaSEXP, SEXP gradientSEXP, SEXP dirsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< bool >::type gradient(gradientSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type dirs(dirsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_agq_eval_dir(ptr, theta, gradient, dirs));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_agq_summaries
 Rcpp::List cpp_agq_summaries(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
 RcppExport SEXP _glmmgee_cpp_agq_summaries(SEXP ptrSEXP, SEXP thetaSEXP) {
@@ -1118,6 +1132,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_new", (DL_FUNC) &_glmmgee_cpp_agq_new, 13},
     {"_glmmgee_cpp_agq_set_aux", (DL_FUNC) &_glmmgee_cpp_agq_set_aux, 5},
     {"_glmmgee_cpp_agq_eval", (DL_FUNC) &_glmmgee_cpp_agq_eval, 3},
+    {"_glmmgee_cpp_agq_eval_dir", (DL_FUNC) &_glmmgee_cpp_agq_eval_dir, 4},
     {"_glmmgee_cpp_agq_summaries", (DL_FUNC) &_glmmgee_cpp_agq_summaries, 2},
     {"_glmmgee_cpp_agq_fixed_curvature", (DL_FUNC) &_glmmgee_cpp_agq_fixed_curvature, 2},
     {"_glmmgee_cpp_agq_set_nagq", (DL_FUNC) &_glmmgee_cpp_agq_set_nagq, 2},

@@ -24,7 +24,9 @@ struct AgqEngine::Work {
   // observation and predictor, the node-weighted derivative of l and the
   // derivatives of d1 and d2 at the mode.
   MatrixXd Sa, Pa1, Pa2;
-  Work(int nmax, int q, long Q, int npar)
+  // Per Lambda entry: its gradient term before the directions contract it.
+  VectorXd lv;
+  Work(int nmax, int q, long Q, int npar, int nl)
       : A(nmax, q), D1(nmax, Q), Unodes(Q, q), H(q, q), Hinv(q, q), C(q, q),
         Cinv(q, q), dH(q, q), G2(q, q), Mr(q, q), tmp_q(q, q), dL(q, q),
         PZ(Q, q), T(nmax, q), Du(q, npar), Deta(nmax, npar), Rm(nmax, npar), RHS(q, npar),
@@ -33,7 +35,7 @@ struct AgqEngine::Work {
         hv(q), rhs(q), ubar(q), G1(q), P(Q), W(nmax), cr(nmax), pd1(nmax),
         pd2(nmax), kap(nmax), grc(npar), dv(nmax), dvk(nmax), llt(q), e0(nmax), mu_a(nmax),
         r_a(nmax), mu_b(nmax), r_b(nmax), m0(nmax), mz(nmax),
-        Sa(nmax, 2), Pa1(nmax, 2), Pa2(nmax, 2) {}
+        Sa(nmax, 2), Pa1(nmax, 2), Pa2(nmax, 2), lv(nl) {}
 };
 
 }  // namespace glmmgee

@@ -153,7 +153,7 @@ void AgqEngine::unpack(const VectorXd& theta, VectorXd& beta, MatrixXd& Lam,
 // expression machinery would allocate temporaries for them.
 double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
                           double phi, bool want_grad, Work& w, double* g,
-                          AgqSummaries* out, bool* failed) {
+                          AgqSummaries* out, bool* failed, const LamDirs* dirs) {
   if (fast_ != FAST_NONE) {
     double ll;
     const bool done =
@@ -310,8 +310,21 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
   }
   if (!want_grad) return ll;
 
-  // --- Gradient.
-  const int P = npar();
+  // --- Gradient. Without directions, one entry per Lambda entry; with
+  // them, one per direction, each entry's term e spread as w_ek to entry p + k.
+  const int nd = dirs ? dirs->nd : nl_;
+  const int P = npar() - nl_ + nd;
+  auto spread = [&](const double* v, double* to) {
+    if (!dirs) {
+      for (int e = 0; e < nl_; ++e) to[e] += v[e];
+      return;
+    }
+    for (int k = 0; k < nd; ++k) {
+      double acc = 0.0;
+      for (int t = dirs->start[k]; t < dirs->start[k + 1]; ++t) acc += dirs->w[t] * v[dirs->e[t]];
+      to[k] += acc;
+    }
+  };
   // S_j = sum_k pi_k d1_jk,  T_jb = sum_k pi_k d1_jk u_kb.
   for (int j = 0; j < ni; ++j) {
     double sj = 0.0;
@@ -333,8 +346,9 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
     const int a = lam_row_[e], b = lam_col_[e];
     double acc = 0.0;
     for (int j = 0; j < ni; ++j) acc += Z_(s0 + j, a) * w.T(j, b);
-    g[p_ + e] += acc;
+    w.lv[e] = acc;
   }
+  spread(w.lv.data(), g + p_);
   if (aux_) {
     // d/d(aux coefficient) of sum_k pi_k h(u_k), through its design column.
     // Laplace: the one node is the mode, where the implicit terms below need
@@ -376,7 +390,7 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
       }
       acc += w.pi[k] * sp;
     }
-    g[p_ + nl_] += acc;
+    g[p_ + nd] += acc;
   }
 
   // Implicit terms: how the mode u^ and the factor C move with theta, for
@@ -397,19 +411,34 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
   for (int j = 0; j < ni; ++j) w.W[j] = -w.dv[j].d2;
   w.Hinv = w.llt.solve(MatrixXd::Identity(q, q));
   auto Ai = A.topRows(ni);
-  auto Deta = w.Deta.topRows(ni);
-  auto R = w.Rm.topRows(ni);
+  auto Deta = w.Deta.topLeftCorner(ni, P);
+  auto R = w.Rm.topLeftCorner(ni, P);
   if (p_ > 0) {
     Deta.leftCols(p_) = X_.middleRows(s0, ni);
     for (int m = 0; m < p_; ++m)
       for (int j = 0; j < ni; ++j) R(j, m) = -w.W[j] * Deta(j, m);
   }
-  for (int e = 0; e < nl_; ++e) {
-    const int a = lam_row_[e], b0 = lam_col_[e], r = p_ + e;
-    for (int j = 0; j < ni; ++j) {
-      const double d = Z_(s0 + j, a) * u[b0];
-      Deta(j, r) = d;
-      R(j, r) = -w.W[j] * d;
+  if (!dirs) {
+    for (int e = 0; e < nl_; ++e) {
+      const int a = lam_row_[e], b0 = lam_col_[e], r = p_ + e;
+      for (int j = 0; j < ni; ++j) {
+        const double d = Z_(s0 + j, a) * u[b0];
+        Deta(j, r) = d;
+        R(j, r) = -w.W[j] * d;
+      }
+    }
+  } else {
+    // d eta / d phi_k, direct part: Z_i (dLambda / dphi_k) u^.
+    for (int k = 0; k < nd; ++k) {
+      const int r = p_ + k;
+      for (int j = 0; j < ni; ++j) Deta(j, r) = 0.0;
+      for (int t = dirs->start[k]; t < dirs->start[k + 1]; ++t) {
+        const int e = dirs->e[t];
+        const double wu = dirs->w[t] * u[lam_col_[e]];
+        const int a = lam_row_[e];
+        for (int j = 0; j < ni; ++j) Deta(j, r) += Z_(s0 + j, a) * wu;
+      }
+      for (int j = 0; j < ni; ++j) R(j, r) = -w.W[j] * Deta(j, r);
     }
   }
   if (aux_) {
@@ -442,15 +471,27 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
       R(j, P - 1) = w.pd1[j];
     }
   }
-  w.RHS.noalias() = Ai.transpose() * R;
+  auto RHS = w.RHS.leftCols(P);
+  auto Du = w.Du.leftCols(P);
+  RHS.noalias() = Ai.transpose() * R;
   for (int e = 0; e < nl_; ++e) {
     const int a = lam_row_[e], b0 = lam_col_[e];
     double zd1 = 0.0;
     for (int j = 0; j < ni; ++j) zd1 += Z_(s0 + j, a) * w.dv[j].d1;
-    w.RHS(b0, p_ + e) += zd1;
+    if (!dirs) {
+      RHS(b0, p_ + e) += zd1;
+    } else {
+      w.lv[e] = zd1;
+    }
   }
-  w.Du.noalias() = w.Hinv * w.RHS;
-  Deta.noalias() += Ai * w.Du;
+  if (dirs)
+    for (int k = 0; k < nd; ++k)
+      for (int t = dirs->start[k]; t < dirs->start[k + 1]; ++t) {
+        const int e = dirs->e[t];
+        RHS(lam_col_[e], p_ + k) += dirs->w[t] * w.lv[e];
+      }
+  Du.noalias() = w.Hinv * RHS;
+  Deta.noalias() += Ai * Du;
   // c_jr, in place of R.
   for (int r = 0; r < P; ++r)
     for (int j = 0; j < ni; ++j) R(j, r) = -w.dv[j].d3 * Deta(j, r);
@@ -495,8 +536,9 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
     }
     w.kap[j] = k;
   }
-  w.grc.noalias() = R.transpose() * w.kap.head(ni);
-  if (K_ > 1) w.grc.noalias() += w.Du.transpose() * w.G1;
+  auto grc = w.grc.head(P);
+  grc.noalias() = R.transpose() * w.kap.head(ni);
+  if (K_ > 1) grc.noalias() += Du.transpose() * w.G1;
   for (int e = 0; e < nl_; ++e) {
     const int a = lam_row_[e], b0 = lam_col_[e];
     w.hv.setZero();
@@ -504,13 +546,55 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
       const double v = w.W[j] * Z_(s0 + j, a);
       for (int b = 0; b < q; ++b) w.hv[b] += A(j, b) * v;
     }
-    w.grc[p_ + e] += 2.0 * w.Kt.row(b0).dot(w.hv);
+    w.lv[e] = 2.0 * w.Kt.row(b0).dot(w.hv);
   }
-  for (int r = 0; r < P; ++r) g[r] += w.grc[r];
+  spread(w.lv.data(), grc.data() + p_);
+  for (int r = 0; r < P; ++r) g[r] += grc[r];
   return ll;
 }
 
 AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient) {
+  return evaluate_impl(theta, gradient, nullptr);
+}
+
+AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient, const MatrixXd& dirs) {
+  if (dirs.rows() != nl_)
+    throw std::invalid_argument("the directions must have one row per entry of Lambda (" +
+                                std::to_string(nl_) + ")");
+  if (!dirs.allFinite()) throw std::invalid_argument("the directions must be finite");
+  if (!gradient) return evaluate_impl(theta, false, nullptr);
+  const int nd = (int)dirs.cols();
+  if (fast_ != FAST_NONE || aux_) {
+    // The scalar fast path and the auxiliary predictors keep their entry-
+    // wise gradient: contracted here, after the sums.
+    AgqResult r = evaluate_impl(theta, true, nullptr);
+    const int P = npar(), rest = P - p_ - nl_;
+    VectorXd g(p_ + nd + rest), hi(g.size()), lo(g.size());
+    g.head(p_) = r.gradient.head(p_);
+    g.segment(p_, nd) = dirs.transpose() * r.gradient.segment(p_, nl_);
+    g.tail(rest) = r.gradient.tail(rest);
+    hi = g;
+    lo.setZero();
+    r.gradient = g;
+    r.gradient_hi = hi;
+    r.gradient_lo = lo;
+    return r;
+  }
+  LamDirs d;
+  d.nd = nd;
+  d.start.assign(nd + 1, 0);
+  for (int k = 0; k < nd; ++k) {
+    for (int e = 0; e < nl_; ++e)
+      if (dirs(e, k) != 0.0) {
+        d.e.push_back(e);
+        d.w.push_back(dirs(e, k));
+      }
+    d.start[k + 1] = (int)d.e.size();
+  }
+  return evaluate_impl(theta, true, &d);
+}
+
+AgqResult AgqEngine::evaluate_impl(const VectorXd& theta, bool gradient, const LamDirs* dirs) {
   VectorXd beta;
   MatrixXd Lam;
   double phi;
@@ -518,7 +602,7 @@ AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient) {
   fill_aux(theta);
   VectorXd eta0;
   linear_predictor(X_, beta, off_, eta0);
-  const int M = lay_.M, P = npar();
+  const int M = lay_.M, P = npar() - (dirs ? nl_ - dirs->nd : 0);
   // Each cluster's contribution is added to a block's order-independent
   // sum (dd-sum.h), and the blocks' sums to the total: the rounded result
   // is the same for any number of threads and any grouping of the clusters
@@ -528,7 +612,7 @@ AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient) {
   std::vector<DDVec> bg(gradient ? nb : 0);
   std::vector<int> bfail(nb, 0);
   const int nt = usable_threads(nthreads_);
-  std::vector<std::unique_ptr<Work> > work = make_work(nt);
+  std::vector<std::unique_ptr<Work> > work = make_work(nt, std::max(P, npar()));
   // One cluster's gradient, per thread (padded: one cache line apart).
   MatrixXd gl = MatrixXd::Zero(P + 8, nt);
   RegionGuard guard;
@@ -550,7 +634,7 @@ AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient) {
         bool failed = false;
         if (gradient) std::fill(gc, gc + P, 0.0);
         s.add(cluster(i, eta0, Lam, phi, gradient, *work[tid], gradient ? gc : nullptr,
-                      nullptr, &failed));
+                      nullptr, &failed, dirs));
         if (gradient) g.add(gc, P);
         if (failed) ++nf;
       }
@@ -602,7 +686,7 @@ AgqSummaries AgqEngine::summaries(const VectorXd& theta) {
   out.loglik.resize(M);
   std::vector<int> fail(M, 0);
   const int nt = usable_threads(nthreads_);
-  std::vector<std::unique_ptr<Work> > work = make_work(nt);
+  std::vector<std::unique_ptr<Work> > work = make_work(nt, npar());
   RegionGuard guard;
   InterruptPoll ip;
 #pragma omp parallel for schedule(dynamic, 64) num_threads(nt)
@@ -639,15 +723,15 @@ void AgqEngine::check_work_memory(int K) const {
                    " rows) in " + std::to_string(nt) + (nt == 1 ? " thread" : " threads"));
 }
 
-std::vector<std::unique_ptr<AgqEngine::Work> > AgqEngine::make_work(int nt) const {
+std::vector<std::unique_ptr<AgqEngine::Work> > AgqEngine::make_work(int nt, int width) const {
   const long Q = grid_.z.rows();
   std::vector<std::unique_ptr<Work> > work(nt);
   try {
-    for (int t = 0; t < nt; ++t) work[t].reset(new Work(nmax_, q_, Q, npar()));
+    for (int t = 0; t < nt; ++t) work[t].reset(new Work(nmax_, q_, Q, width, nl_));
   } catch (std::bad_alloc&) {
     throw std::runtime_error(
         "adaptive quadrature needs " +
-        format_bytes(8.0 * nt * work_doubles(nmax_, q_, (double)Q, npar())) +
+        format_bytes(8.0 * nt * work_doubles(nmax_, q_, (double)Q, width)) +
         " of scratch memory, which could not be allocated");
   }
   return work;

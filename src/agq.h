@@ -87,6 +87,15 @@ class AgqEngine {
   int naux() const { return aux_ ? aux_->naux() : 0; }
 
   AgqResult evaluate(const Eigen::VectorXd& theta, bool gradient);
+  // The same with the gradient's Lambda part along directions only: dirs
+  // (nl x nd, column k the derivative of Lambda's entries in a structure's
+  // k-th parameter) replaces the nl entries' gradient by dirs' times it,
+  // computed inside the clusters, where every implicit term (the mode's and
+  // the factor's motion) costs one column per direction instead of one per
+  // entry. Throws when dirs has not nl rows or holds a non-finite value.
+  AgqResult evaluate(const Eigen::VectorXd& theta, bool gradient,
+                     const Eigen::MatrixXd& dirs);
+  int nlambda() const { return nl_; }
   // Maximum-likelihood fixed effects of the GLM without random effects
   // (damped Newton from zero, at most maxit steps): the starting values.
   Eigen::VectorXd glm_start(int maxit) const;
@@ -122,14 +131,24 @@ class AgqEngine {
 
  private:
   struct Work;
+  // Directions in Lambda's entries by column, nonzeros only: direction k
+  // has entries e[start[k] .. start[k + 1]) with weights w.
+  struct LamDirs {
+    int nd = 0;
+    std::vector<int> start, e;
+    std::vector<double> w;
+  };
+  AgqResult evaluate_impl(const Eigen::VectorXd& theta, bool gradient, const LamDirs* dirs);
   // Throws, naming the size, when the scratch for K points per random effect
   // in every thread would exceed the memory limit (resources.h).
   void check_work_memory(int K) const;
   // One Work per thread, allocated before a parallel region.
-  std::vector<std::unique_ptr<Work> > make_work(int nthreads) const;
+  // width: gradient entries per cluster (npar() without directions).
+  std::vector<std::unique_ptr<Work> > make_work(int nthreads, int width) const;
   double cluster(int i, const Eigen::VectorXd& eta0,
                  const Eigen::MatrixXd& Lam, double phi, bool grad, Work& w,
-                 double* g, AgqSummaries* out, bool* failed);
+                 double* g, AgqSummaries* out, bool* failed,
+                 const LamDirs* dirs = nullptr);
   void unpack(const Eigen::VectorXd& theta, Eigen::VectorXd& beta,
               Eigen::MatrixXd& Lam, double& phi) const;
   // One random effect with a log-likelihood in exp(eta) (logit, log links):

@@ -138,6 +138,22 @@ Rcpp::List cpp_agq_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradie
                             Rcpp::Named("newton_failures") = r.newton_failures);
 }
 
+// The same with the gradient's Lambda part along the columns of dirs
+// (Lambda's entries x directions): c(beta, t(dirs) %*% d/dlambda, rest).
+// [[Rcpp::export]]
+Rcpp::List cpp_agq_eval_dir(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient,
+                            Eigen::Map<Eigen::MatrixXd> dirs) {
+  glmmgee::AgqEngine* eng = agq_ptr(ptr);
+  if (theta.size() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
+  if (dirs.rows() != eng->nlambda())
+    Rcpp::stop("dirs must have %d rows (one per entry of Lambda)", eng->nlambda());
+  Rcpp::checkUserInterrupt();
+  glmmgee::AgqResult r = eng->evaluate(theta, gradient, Eigen::MatrixXd(dirs));
+  return Rcpp::List::create(Rcpp::Named("loglik") = r.loglik,
+                            Rcpp::Named("gradient") = r.gradient,
+                            Rcpp::Named("newton_failures") = r.newton_failures);
+}
+
 // Per-cluster modes, conditional variances and posterior moments at theta.
 // [[Rcpp::export]]
 Rcpp::List cpp_agq_summaries(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {

@@ -236,3 +236,55 @@ test_that("covariance structures refuse what they cannot fit, naming the problem
   expect_error(glmm(y ~ ar1(0 + times | group), d, REML = TRUE), "REML")
   expect_error(glmm(y ~ ar1(0 + times | group), d, start = list(beta = 0)), "start")
 })
+
+test_that("the engine's gradient along directions is the Jacobian times its entry-wise gradient", {
+  # Poisson and gaussian (a dispersion parameter), Laplace and quadrature,
+  # unequal clusters with zero weights and an offset; random directions
+  # and the structure's own Jacobian; then the scalar fast path (q = 1),
+  # which contracts after its sums.
+  set.seed(11)
+  M <- 30
+  n <- 200
+  d <- data.frame(group = factor(sample(M, n, replace = TRUE)), x = rnorm(n),
+                  times = factor(sample(3, n, replace = TRUE)))
+  w <- runif(n, 0.5, 2)
+  w[c(4, 90)] <- 0
+  off <- rnorm(n, 0, 0.2)
+  ns <- asNamespace("glmmgee")
+  re <- ns$covstruct_terms(y ~ x + cs(0 + times | group), model.frame(~ times + group, d),
+                           environment())
+  cl <- ns$cluster_index(re$group, "group")
+  X <- cbind(1, d$x)
+  k <- length(re$lam_row)
+  J_ar1 <- ns$structure_lambda(list(list(kind = "ar1", q = 3L, struct = ns$covstruct("ar1", 3L))),
+                               list(3:4), c(0, 0, 0.3, 0.6))$J
+  ys <- list(poisson = rpois(n, exp(0.2 + 0.3 * d$x + rnorm(M, 0, 0.5)[d$group])),
+             gaussian = 1 + d$x + rnorm(M)[d$group] + rnorm(n))
+  for (fname in names(ys)) for (K in c(1L, 2L)) {
+    fam <- ns$resolve_family(get(fname)())
+    eng <- ns$cpp_agq_new(X, re$Z, as.numeric(ys[[fname]]), w, off, cl$index, M,
+                          re$lam_row - 1L, re$lam_col - 1L, fam$family_code, fam$link_code, K, 1L)
+    disp <- fname == "gaussian"
+    for (J in list(matrix(rnorm(k * 2), k), J_ar1, diag(k))) {
+      th <- c(0.1, 0.2, rnorm(k, 0, 0.2) + 0.7 * (re$lam_row == re$lam_col), if (disp) 0.1)
+      full <- ns$cpp_agq_eval(eng, th, TRUE)
+      dir <- ns$cpp_agq_eval_dir(eng, th, TRUE, J)
+      expect_equal(dir$loglik, full$loglik, tolerance = 1e-12)
+      gl <- full$gradient[2 + seq_len(k)]
+      expect_equal(dir$gradient, c(full$gradient[1:2], drop(crossprod(J, gl)),
+                                   if (disp) full$gradient[[length(full$gradient)]]),
+                   tolerance = 1e-9)
+      expect_identical(ns$cpp_agq_eval_dir(eng, th, FALSE, J)$loglik, ns$cpp_agq_eval(eng, th, FALSE)$loglik)
+    }
+    expect_error(ns$cpp_agq_eval_dir(eng, th, TRUE, J[-1, , drop = FALSE]), "dirs must have")
+    ns$cpp_agq_free(eng)
+  }
+  fam <- ns$resolve_family(poisson())
+  eng <- ns$cpp_agq_new(X, matrix(1, n), as.numeric(ys$poisson), w, off, as.integer(d$group), M,
+                        0L, 0L, fam$family_code, fam$link_code, 1L, 1L)
+  J <- matrix(c(0.7, -1.3), 1)
+  full <- ns$cpp_agq_eval(eng, c(0.1, 0.2, 0.6), TRUE)
+  dir <- ns$cpp_agq_eval_dir(eng, c(0.1, 0.2, 0.6), TRUE, J)
+  expect_equal(dir$gradient, c(full$gradient[1:2], full$gradient[[3]] * J[1, ]), tolerance = 1e-12)
+  ns$cpp_agq_free(eng)
+})
