@@ -252,11 +252,15 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
   if (std::isfinite(h)) ucache_.row(i) = u.transpose();
   else ucache_.row(i).setZero();
   // H, its Cholesky factor and the derivatives in w.dv are all at the mode.
-  w.C = w.llt.matrixL();
-  w.Cinv.setIdentity();
-  w.C.triangularView<Eigen::Lower>().solveInPlace(w.Cinv);
+  // C^{-1} places the quadrature nodes; Laplace (K = 1) needs only log|C|.
+  const MatrixXd& LLT = w.llt.matrixLLT();
   double logdetC = 0.0;
-  for (int d = 0; d < q; ++d) logdetC += std::log(w.C(d, d));
+  for (int d = 0; d < q; ++d) logdetC += std::log(LLT(d, d));
+  if (K_ > 1) {
+    w.C = w.llt.matrixL();
+    w.Cinv.setIdentity();
+    w.C.triangularView<Eigen::Lower>().solveInPlace(w.Cinv);
+  }
 
   // --- Quadrature: nodes u_k = u^ + C^{-T} z_k, log-sum-exp over nodes.
   const long Q = grid_.z.rows();
