@@ -147,6 +147,28 @@ void AgqEngine::unpack(const VectorXd& theta, VectorXd& beta, MatrixXd& Lam,
   phi = disp_ && !aux_ ? theta[p_ + nl_] : 0.0;
 }
 
+// H^{-1} = L^{-T} L^{-1} from H's Cholesky factor L (the lower triangle of
+// LL): L^{-1} by forward substitution into Li's lower triangle. Written out
+// for the few random effects of a cluster, where Eigen's general solves
+// cost more in dispatch than in arithmetic.
+static void small_inverse_llt(const MatrixXd& LL, int q, MatrixXd& Li, MatrixXd& Hinv) {
+  for (int j = 0; j < q; ++j) {
+    Li(j, j) = 1.0 / LL(j, j);
+    for (int i = j + 1; i < q; ++i) {
+      double acc = 0.0;
+      for (int k = j; k < i; ++k) acc += LL(i, k) * Li(k, j);
+      Li(i, j) = -acc / LL(i, i);
+    }
+  }
+  for (int b = 0; b < q; ++b)
+    for (int a = b; a < q; ++a) {
+      double acc = 0.0;
+      for (int k = a; k < q; ++k) acc += Li(k, a) * Li(k, b);
+      Hinv(a, b) = acc;
+      Hinv(b, a) = acc;
+    }
+}
+
 // One cluster: mode search, quadrature, and (optionally) the gradient.
 // Returns the cluster's marginal log-likelihood, adds its gradient to g.
 // Loops over observations are written out: clusters are small, and Eigen's
@@ -413,7 +435,7 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
   // observations per matrix product instead of a q x q matrix per
   // parameter and observation.
   for (int j = 0; j < ni; ++j) w.W[j] = -w.dv[j].d2;
-  w.Hinv = w.llt.solve(MatrixXd::Identity(q, q));
+  small_inverse_llt(w.llt.matrixLLT(), q, w.tmp_q, w.Hinv);
   auto Ai = A.topRows(ni);
   auto Deta = w.Deta.topLeftCorner(ni, P);
   auto R = w.Rm.topLeftCorner(ni, P);
