@@ -58,29 +58,14 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
     del[1L] <- log(max(stats::sd(y - drop(Xs %*% beta) - offset), 1e-3))
   theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), gam, del)
   if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
-  lower <- c(rep(-Inf, p), re$lower, rep(-Inf, pz + pd))
-  diagm <- p + which(re$lower == 0)
-  boundary <- function(tol, typical = rep(1, P)) function(th) {
-    b <- rep(FALSE, length(th))
-    b[diagm] <- abs(th[diagm]) < tol * typical[diagm]
-    b
-  }
   evalf <- function(t) cpp_sparse_eval(eng, t, TRUE)
-  if (!is.finite(evalf(theta)$loglik))
-    stop("the log-likelihood is not finite at the starting values; check the data", call. = FALSE)
-  pnames <- c(colnames(X) %||% paste0("X", seq_len(p)), re$par_names,
-              if (pz) paste0("zi~", colnames(Xz) %||% seq_len(pz)),
-              if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
-  star_boundary <- boundary(optimizer_boundary_tol(control))
-  search <- function(th) {
-    r <- optimize_sparse(evalf, th, lower, control, star_boundary)
-    r$loglik <- r$at$loglik
-    r
-  }
-  run <- search(theta)
-  vb <- verify_boundary(search, run, star_boundary, function(th, b, size, corr)
-    sparse_restart_point(re, p, th, b, size, corr), pnames, diag = diagm)
-  run <- vb$best
+  sr <- sparse_zi_search(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control)
+  run <- sr$run
+  vb <- sr$verified
+  lower <- sr$lower
+  boundary <- sr$boundary
+  star_boundary <- sr$star_boundary
+  pnames <- sr$pnames
   fin <- finish_sparse_fit(evalf, run$theta, run$opt, c(run$stages, run$restart_stages),
                            star_boundary, lower, control, rep(1, P))
   theta_s <- fin$theta
@@ -90,9 +75,6 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
   J <- rp$jacobian(theta, !on_boundary)
   final$gradient <- drop(crossprod(J, final$gradient))
   hess <- to_user_hessian(fin$hess, J, star_boundary(theta_s), on_boundary)
-  pnames <- c(colnames(X) %||% paste0("X", seq_len(p)), re$par_names,
-              if (pz) paste0("zi~", colnames(Xz) %||% seq_len(pz)),
-              if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
   names(theta) <- pnames
   if (!is.null(hess)) {
     dimnames(hess) <- list(pnames, pnames)
@@ -126,4 +108,37 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
                       warnings = warn, nthreads = 1L, boundary_check = vb$record,
                       zero_inflation_vanishes = !is.null(vanish),
                       reparameterized = !rp$identity))
+}
+
+# The search shared by the sparse zero-inflated, hurdle and dispersion
+# fitters (glmm_sparse_zi_fit() and, with random effects in the zero part,
+# glmm_sparse_zire_fit()): bounds (standard deviations at or above 0), the
+# parameter names, the search from `theta` on the centred and scaled scale
+# by optimize_sparse(), and verify_boundary()'s restarts from the interior
+# for parameters that ended at zero. `evalf(theta)` returns the engine's
+# list with $loglik. Returns the best run, the verification, the bounds,
+# the boundary test (`boundary(tol, typical)` makes one) and the names.
+sparse_zi_search <- function(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control) {
+  lower <- c(rep(-Inf, p), re$lower, rep(-Inf, pz + pd))
+  diagm <- p + which(re$lower == 0)
+  boundary <- function(tol, typical = rep(1, P)) function(th) {
+    b <- rep(FALSE, length(th))
+    b[diagm] <- abs(th[diagm]) < tol * typical[diagm]
+    b
+  }
+  if (!is.finite(evalf(theta)$loglik))
+    stop("the log-likelihood is not finite at the starting values; check the data", call. = FALSE)
+  pnames <- c(colnames(X) %||% paste0("X", seq_len(p)), re$par_names,
+              if (pz) paste0("zi~", colnames(Xz) %||% seq_len(pz)),
+              if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
+  star_boundary <- boundary(optimizer_boundary_tol(control))
+  search <- function(th) {
+    r <- optimize_sparse(evalf, th, lower, control, star_boundary)
+    r$loglik <- r$at$loglik
+    r
+  }
+  vb <- verify_boundary(search, search(theta), star_boundary, function(th, b, size, corr)
+    sparse_restart_point(re, p, th, b, size, corr), pnames, diag = diagm)
+  list(run = vb$best, verified = vb, lower = lower, boundary = boundary,
+       star_boundary = star_boundary, pnames = pnames)
 }

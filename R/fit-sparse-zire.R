@@ -122,29 +122,14 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   } else if (pz) gam[1L] <- -1
   theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), gam, numeric(pd))
   if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
-  lower <- c(rep(-Inf, p), re$lower, rep(-Inf, pz + pd))
-  diagm <- p + which(re$lower == 0)
-  boundary <- function(tol, typical = rep(1, P)) function(th) {
-    b <- rep(FALSE, length(th))
-    b[diagm] <- abs(th[diagm]) < tol * typical[diagm]
-    b
-  }
   evalf <- spzire_evaluator(eng)
-  if (!is.finite(evalf(theta)$loglik))
-    stop("the log-likelihood is not finite at the starting values; check the data", call. = FALSE)
-  pnames <- c(colnames(X) %||% paste0("X", seq_len(p)), re$par_names,
-              if (pz) paste0("zi~", colnames(Xz) %||% seq_len(pz)),
-              if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
-  star_boundary <- boundary(optimizer_boundary_tol(control))
-  search <- function(th) {
-    r <- optimize_sparse(evalf, th, lower, control, star_boundary)
-    r$loglik <- r$at$loglik
-    r
-  }
-  run <- search(theta)
-  vb <- verify_boundary(search, run, star_boundary, function(th, b, size, corr)
-    sparse_restart_point(re, p, th, b, size, corr), pnames, diag = diagm)
-  run <- vb$best
+  sr <- sparse_zi_search(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control)
+  run <- sr$run
+  vb <- sr$verified
+  lower <- sr$lower
+  boundary <- sr$boundary
+  star_boundary <- sr$star_boundary
+  pnames <- sr$pnames
   theta_s <- run$theta
   stages <- c(run$stages, run$restart_stages)
   opt <- run$opt
