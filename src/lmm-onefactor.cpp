@@ -135,12 +135,17 @@ struct LmmEval {
   double pwrss = 0.0, ldA = 0.0, ldC = 0.0;
 };
 
-LmmEval lmm_eval_core(const Suff& s, const double* theta, Eigen::Index k,
-                      const Rcpp::IntegerVector& prow, const Rcpp::IntegerVector& pcol,
-                      bool reml, bool full) {
+template <int Q>
+LmmEval lmm_eval_q(const Suff& s, const double* theta, Eigen::Index k,
+                   const Rcpp::IntegerVector& prow, const Rcpp::IntegerVector& pcol,
+                   bool reml, bool full) {
+  using MQ = Eigen::Matrix<double, Q, Q>;
+  using VQ = Eigen::Matrix<double, Q, 1>;
+  using MQP = Eigen::Matrix<double, Q, Eigen::Dynamic>;
+  using MPQ = Eigen::Matrix<double, Eigen::Dynamic, Q>;
   const int M = s.M, q = s.q, p = s.p;
   LmmEval out;
-  const MatrixXd Lam = lambda_of(theta, k, prow, pcol, q);
+  const MQ Lam = lambda_of(theta, k, prow, pcol, q);
   // Pass 1: A_i, their Cholesky factors (kept, one column per cluster), C
   // and X'V^{-1}y (times s2). Work matrices are allocated once: the loop
   // runs M times per evaluation.
@@ -149,22 +154,23 @@ LmmEval lmm_eval_core(const Suff& s, const double* theta, Eigen::Index k,
   VectorXd Cy = s.Xty;
   double ldA = 0.0, yVy = s.yty;
   glmmgee::InterruptPoll ip;
-  MatrixXd Si(q, q), LF(q, p), Ai(q, q), LtS(q, q);
-  VectorXd Lg(q);
-  Eigen::LLT<MatrixXd> llt(q);
+  MQ Si = MQ::Zero(q, q), Ai = MQ::Zero(q, q), LtS = MQ::Zero(q, q);
+  MQP LF = MQP::Zero(q, p);
+  VQ Lg = VQ::Zero(q);
+  Eigen::LLT<MQ> llt(q);
   for (int i = 0; i < M; ++i) {
     if ((i & 0x3FFF) == 0 && ip.poll()) ip.raise_if_interrupted();
-    Si = Map<const MatrixXd>(s.S.col(i).data(), q, q);
+    Si = Map<const MQ>(s.S.col(i).data(), q, q);
     LtS.noalias() = Lam.transpose() * Si;
     Ai.noalias() = LtS * Lam;
     Ai.diagonal().array() += 1.0;
     llt.compute(Ai);
     if (llt.info() != Eigen::Success) return out;
-    const MatrixXd& LL = llt.matrixLLT();
+    const MQ& LL = llt.matrixLLT();
     for (int a = 0; a < q; ++a) ldA += 2.0 * std::log(LL(a, a));
     Map<MatrixXd>(Lstore.col(i).data(), q, q) = LL;
-    const auto L = LL.triangularView<Eigen::Lower>();
-    LF.noalias() = Lam.transpose() * Map<const MatrixXd>(s.F.col(i).data(), q, p);
+    const auto L = LL.template triangularView<Eigen::Lower>();
+    LF.noalias() = Lam.transpose() * Map<const MQP>(s.F.col(i).data(), q, p);
     Lg.noalias() = Lam.transpose() * s.g.col(i);
     L.solveInPlace(LF);   // L^{-1} Lambda'F
     L.solveInPlace(Lg);
@@ -185,15 +191,16 @@ LmmEval lmm_eval_core(const Suff& s, const double* theta, Eigen::Index k,
   // Pass 2: the gradient in Lambda (formulas at the top of the file).
   MatrixXd K = reml ? cc.solve(MatrixXd::Identity(p, p)) : MatrixXd();
   // The three terms apart: the information for sigma free needs them.
-  MatrixXd GA = MatrixXd::Zero(q, q), GP = MatrixXd::Zero(q, q), GC = MatrixXd::Zero(q, q);
-  MatrixXd SL(q, q), N(q, p), Fi(q, p), LtF(q, p), R(q, p), KN(p, q);
-  VectorXd c(q), m(q), Ltc(q);
+  MQ GA = MQ::Zero(q, q), GP = MQ::Zero(q, q), GC = MQ::Zero(q, q), SL = MQ::Zero(q, q);
+  MQP N = MQP::Zero(q, p), Fi = MQP::Zero(q, p), LtF = MQP::Zero(q, p), R = MQP::Zero(q, p);
+  MPQ KN = MPQ::Zero(p, q);
+  VQ c = VQ::Zero(q), m = VQ::Zero(q), Ltc = VQ::Zero(q);
   if (full) { out.modes.resize(q, M); out.Ainv.resize(q * q, M); }
   for (int i = 0; i < M; ++i) {
     if ((i & 0x3FFF) == 0 && ip.poll()) ip.raise_if_interrupted();
-    Si = Map<const MatrixXd>(s.S.col(i).data(), q, q);
-    Fi = Map<const MatrixXd>(s.F.col(i).data(), q, p);
-    const auto L = Map<const MatrixXd>(Lstore.col(i).data(), q, q).triangularView<Eigen::Lower>();
+    Si = Map<const MQ>(s.S.col(i).data(), q, q);
+    Fi = Map<const MQP>(s.F.col(i).data(), q, p);
+    const auto L = Map<const MQ>(Lstore.col(i).data(), q, q).template triangularView<Eigen::Lower>();
     Ai.setIdentity();
     L.solveInPlace(Ai);
     L.transpose().solveInPlace(Ai);   // A_i^{-1}
@@ -218,8 +225,8 @@ LmmEval lmm_eval_core(const Suff& s, const double* theta, Eigen::Index k,
       out.Ainv.col(i) = Map<const VectorXd>(Ai.data(), q * q);
     }
   }
-  const MatrixXd G = GA + (df / pwrss) * GP + GC;
-  auto pick = [&](const MatrixXd& H) {
+  const MQ G = GA + (df / pwrss) * GP + GC;
+  auto pick = [&](const MQ& H) {
     VectorXd v(k);
     for (Eigen::Index j = 0; j < k; ++j) v[j] = H(prow[j], pcol[j]);
     return v;
@@ -238,6 +245,22 @@ LmmEval lmm_eval_core(const Suff& s, const double* theta, Eigen::Index k,
     out.gP = pick(GP);
   }
   return out;
+}
+
+
+// The per-cluster algebra with the random-effects dimension q fixed at
+// compile time for q = 1, 2, 3 (Eigen's fixed-size matrices: no heap work
+// and unrolled products in the cluster loops, which dominate small fits),
+// dynamic above.
+LmmEval lmm_eval_core(const Suff& s, const double* theta, Eigen::Index k,
+                      const Rcpp::IntegerVector& prow, const Rcpp::IntegerVector& pcol,
+                      bool reml, bool full) {
+  switch (s.q) {
+    case 1: return lmm_eval_q<1>(s, theta, k, prow, pcol, reml, full);
+    case 2: return lmm_eval_q<2>(s, theta, k, prow, pcol, reml, full);
+    case 3: return lmm_eval_q<3>(s, theta, k, prow, pcol, reml, full);
+    default: return lmm_eval_q<Eigen::Dynamic>(s, theta, k, prow, pcol, reml, full);
+  }
 }
 
 }  // namespace
