@@ -290,6 +290,10 @@ cpp_lmm_eval <- function(suff, theta, prow, pcol, reml, full) {
     .Call(`_glmmgee_cpp_lmm_eval`, suff, theta, prow, pcol, reml, full)
 }
 
+cpp_lmm_reml_info <- function(suff, par, sz, prow, pcol) {
+    .Call(`_glmmgee_cpp_lmm_reml_info`, suff, par, sz, prow, pcol)
+}
+
 cpp_lmm_loglik <- function(suff, theta, prow, pcol, gradient) {
     .Call(`_glmmgee_cpp_lmm_loglik`, suff, theta, prow, pcol, gradient)
 }

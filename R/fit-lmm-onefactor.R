@@ -96,7 +96,8 @@ lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks) {
   cov_idx <- p + seq_len(length(pat$row) + 1L)
   on_boundary <- rep(FALSE, k)
   on_boundary[p + seq_along(pat$row)] <- opt$on_bound
-  hess <- lmm_reml_hessian(suff, pat, ev, theta, sz, p, on_boundary, pnames)
+  info <- cpp_lmm_reml_info(suff, unname(theta[cov_idx]), sz, pat$row - 1L, pat$col - 1L)
+  hess <- lmm_reml_hessian(info, ev, nobs - p, p, on_boundary, pnames)
   cov_theta <- invert_information(hess, on_boundary, pnames)
   vc <- sigma2 * solve(ev$C)
   cov_theta[seq_len(p), seq_len(p)] <- vc
@@ -114,8 +115,7 @@ lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks) {
   # The restricted log-likelihood's gradient at the optimum: nil in beta
   # (generalized least squares given the variances), the exact one in the
   # covariance parameters (sigma free, beta integrated out).
-  grad <- stats::setNames(c(rep(0, p), lmm_reml_loglik(suff, pat, theta[cov_idx], sz, p)$gradient),
-                          pnames)
+  grad <- stats::setNames(c(rep(0, p), info$gradient), pnames)
   list(beta = beta, lambda = lam, Lambda = Lam, sigma = sigma, theta = theta,
        loglik = -ev$deviance / 2, gradient = grad,
        hessian = hess, cov_theta = cov_theta, modes = modes, nAGQ = 1L, family = family,
@@ -134,20 +134,13 @@ lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks) {
 
 # Information for the covariance parameters (lambda, log sigma): central
 # differences of the exact gradient of the restricted log-likelihood with
-# sigma free (beta integrated out). The fixed effects' block is X'V^-1X,
-# orthogonal to them in a linear mixed model.
-lmm_reml_hessian <- function(suff, pat, ev, theta, sz, p, on_boundary, pnames) {
-  k <- length(theta)
-  idx <- p + seq_len(length(pat$row) + 1L)
-  nmp <- suff$n - p
-  grad <- function(par) lmm_reml_loglik(suff, pat, par, sz, p)$gradient
-  x0 <- theta[idx]
-  h <- 1e-4 * pmax(abs(x0), 1e-2)
-  Hc <- vapply(seq_along(x0), function(j) {
-    e <- replace(numeric(length(x0)), j, h[j])
-    (grad(x0 + e) - grad(x0 - e)) / (2 * h[j])
-  }, numeric(length(x0)))
-  Hc <- (Hc + t(Hc)) / 2
+# sigma free (beta integrated out), in one C++ call (cpp_lmm_reml_info(),
+# which also returns that gradient at the estimates: `info`). The fixed
+# effects' block is X'V^-1X, orthogonal to them in a linear mixed model.
+lmm_reml_hessian <- function(info, ev, nmp, p, on_boundary, pnames) {
+  k <- length(pnames)
+  idx <- p + seq_len(nrow(info$hessian))
+  Hc <- info$hessian
   hess <- matrix(0, k, k, dimnames = list(pnames, pnames))
   hess[seq_len(p), seq_len(p)] <- -ev$C / (ev$pwrss / nmp)
   free <- idx[!on_boundary[idx]]

@@ -944,6 +944,20 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_lmm_reml_info
+Rcpp::List cpp_lmm_reml_info(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> par, Rcpp::NumericVector sz, Rcpp::IntegerVector prow, Rcpp::IntegerVector pcol);
+RcppExport SEXP _glmmgee_cpp_lmm_reml_info(SEXP suffSEXP, SEXP parSEXP, SEXP szSEXP, SEXP prowSEXP, SEXP pcolSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type suff(suffSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type par(parSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type sz(szSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type prow(prowSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type pcol(pcolSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmm_reml_info(suff, par, sz, prow, pcol));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_lmm_loglik
 Rcpp::List cpp_lmm_loglik(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> theta, Rcpp::IntegerVector prow, Rcpp::IntegerVector pcol, bool gradient);
 RcppExport SEXP _glmmgee_cpp_lmm_loglik(SEXP suffSEXP, SEXP thetaSEXP, SEXP prowSEXP, SEXP pcolSEXP, SEXP gradientSEXP) {
@@ -1179,6 +1193,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_sparse_glm_start", (DL_FUNC) &_glmmgee_cpp_sparse_glm_start, 2},
     {"_glmmgee_cpp_lmm_suff", (DL_FUNC) &_glmmgee_cpp_lmm_suff, 6},
     {"_glmmgee_cpp_lmm_eval", (DL_FUNC) &_glmmgee_cpp_lmm_eval, 6},
+    {"_glmmgee_cpp_lmm_reml_info", (DL_FUNC) &_glmmgee_cpp_lmm_reml_info, 5},
     {"_glmmgee_cpp_lmm_loglik", (DL_FUNC) &_glmmgee_cpp_lmm_loglik, 5},
     {"_glmmgee_cpp_ordinal_gee_lor", (DL_FUNC) &_glmmgee_cpp_ordinal_gee_lor, 14},
     {"_glmmgee_cpp_ipf_tables", (DL_FUNC) &_glmmgee_cpp_ipf_tables, 5},

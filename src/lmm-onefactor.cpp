@@ -121,25 +121,31 @@ Rcpp::List cpp_lmm_suff(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixX
                             Rcpp::_["logw"] = logw, Rcpp::_["q"] = static_cast<int>(q));
 }
 
-// The criterion at relative factor entries `theta` (placed at rows/cols
-// `prow`/`pcol`, 0-based, of Lambda). Returns the deviance (-2 log L,
-// sigma profiled), its gradient in theta, and with `full` the pieces the
-// fitted object needs: beta, pwrss, C, log-determinants, modes m_i and
-// A_i^{-1} (column-major q x q per cluster).
-// rng = false here and on the other LMM criterion exports: they draw no
-// random numbers, and Rcpp's default RNG scope (reading and writing back R's
-// generator state) costs about 2 microseconds a call, paid dozens of times
-// per fit by nlminb's evaluations (a few percent of a small fit).
-// [[Rcpp::export(rng = false)]]
-Rcpp::List cpp_lmm_eval(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> theta,
-                        Rcpp::IntegerVector prow, Rcpp::IntegerVector pcol, bool reml,
-                        bool full) {
-  const Suff s = read_suff(suff);
+namespace {
+
+// One evaluation of the profiled criterion (cpp_lmm_eval's work): the
+// deviance, its gradient in theta and, with `full`, the pieces the fitted
+// object and the information need. `ok` is false where a factor fails (the
+// deviance is then infinite).
+struct LmmEval {
+  bool ok = false;
+  double dev = std::numeric_limits<double>::infinity();
+  VectorXd grad, beta, gA, gC, gP;
+  MatrixXd C, modes, Ainv;
+  double pwrss = 0.0, ldA = 0.0, ldC = 0.0;
+};
+
+template <int Q>
+LmmEval lmm_eval_q(const Suff& s, const double* theta, Eigen::Index k,
+                   const Rcpp::IntegerVector& prow, const Rcpp::IntegerVector& pcol,
+                   bool reml, bool full) {
+  using MQ = Eigen::Matrix<double, Q, Q>;
+  using VQ = Eigen::Matrix<double, Q, 1>;
+  using MQP = Eigen::Matrix<double, Q, Eigen::Dynamic>;
+  using MPQ = Eigen::Matrix<double, Eigen::Dynamic, Q>;
   const int M = s.M, q = s.q, p = s.p;
-  const Eigen::Index k = theta.size();
-  if (prow.size() != k || pcol.size() != k) Rcpp::stop("lmm: theta and its pattern differ in length");
-  const MatrixXd Lam = lambda_of(theta.data(), k, prow, pcol, q);
-  const double inf = std::numeric_limits<double>::infinity();
+  LmmEval out;
+  const MQ Lam = lambda_of(theta, k, prow, pcol, q);
   // Pass 1: A_i, their Cholesky factors (kept, one column per cluster), C
   // and X'V^{-1}y (times s2). Work matrices are allocated once: the loop
   // runs M times per evaluation.
@@ -148,22 +154,23 @@ Rcpp::List cpp_lmm_eval(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> theta,
   VectorXd Cy = s.Xty;
   double ldA = 0.0, yVy = s.yty;
   glmmgee::InterruptPoll ip;
-  MatrixXd Si(q, q), LF(q, p), Ai(q, q), LtS(q, q);
-  VectorXd Lg(q);
-  Eigen::LLT<MatrixXd> llt(q);
+  MQ Si = MQ::Zero(q, q), Ai = MQ::Zero(q, q), LtS = MQ::Zero(q, q);
+  MQP LF = MQP::Zero(q, p);
+  VQ Lg = VQ::Zero(q);
+  Eigen::LLT<MQ> llt(q);
   for (int i = 0; i < M; ++i) {
     if ((i & 0x3FFF) == 0 && ip.poll()) ip.raise_if_interrupted();
-    Si = Map<const MatrixXd>(s.S.col(i).data(), q, q);
+    Si = Map<const MQ>(s.S.col(i).data(), q, q);
     LtS.noalias() = Lam.transpose() * Si;
     Ai.noalias() = LtS * Lam;
     Ai.diagonal().array() += 1.0;
     llt.compute(Ai);
-    if (llt.info() != Eigen::Success) return Rcpp::List::create(Rcpp::_["deviance"] = inf);
-    const MatrixXd& LL = llt.matrixLLT();
+    if (llt.info() != Eigen::Success) return out;
+    const MQ& LL = llt.matrixLLT();
     for (int a = 0; a < q; ++a) ldA += 2.0 * std::log(LL(a, a));
     Map<MatrixXd>(Lstore.col(i).data(), q, q) = LL;
-    const auto L = LL.triangularView<Eigen::Lower>();
-    LF.noalias() = Lam.transpose() * Map<const MatrixXd>(s.F.col(i).data(), q, p);
+    const auto L = LL.template triangularView<Eigen::Lower>();
+    LF.noalias() = Lam.transpose() * Map<const MQP>(s.F.col(i).data(), q, p);
     Lg.noalias() = Lam.transpose() * s.g.col(i);
     L.solveInPlace(LF);   // L^{-1} Lambda'F
     L.solveInPlace(Lg);
@@ -172,7 +179,7 @@ Rcpp::List cpp_lmm_eval(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> theta,
     yVy -= Lg.squaredNorm();
   }
   Eigen::LLT<MatrixXd> cc(C);
-  if (cc.info() != Eigen::Success) return Rcpp::List::create(Rcpp::_["deviance"] = inf);
+  if (cc.info() != Eigen::Success) return out;
   const VectorXd beta = cc.solve(Cy);
   double ldC = 0.0;
   for (int a = 0; a < p; ++a) ldC += 2.0 * std::log(cc.matrixLLT()(a, a));
@@ -183,17 +190,17 @@ Rcpp::List cpp_lmm_eval(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> theta,
   if (reml) dev += ldC;
   // Pass 2: the gradient in Lambda (formulas at the top of the file).
   MatrixXd K = reml ? cc.solve(MatrixXd::Identity(p, p)) : MatrixXd();
-  // The three terms apart: the information for sigma free (R side) needs them.
-  MatrixXd GA = MatrixXd::Zero(q, q), GP = MatrixXd::Zero(q, q), GC = MatrixXd::Zero(q, q);
-  MatrixXd SL(q, q), N(q, p), Fi(q, p), LtF(q, p), R(q, p), KN(p, q);
-  VectorXd c(q), m(q), Ltc(q);
-  MatrixXd modes, Ainv;
-  if (full) { modes.resize(q, M); Ainv.resize(q * q, M); }
+  // The three terms apart: the information for sigma free needs them.
+  MQ GA = MQ::Zero(q, q), GP = MQ::Zero(q, q), GC = MQ::Zero(q, q), SL = MQ::Zero(q, q);
+  MQP N = MQP::Zero(q, p), Fi = MQP::Zero(q, p), LtF = MQP::Zero(q, p), R = MQP::Zero(q, p);
+  MPQ KN = MPQ::Zero(p, q);
+  VQ c = VQ::Zero(q), m = VQ::Zero(q), Ltc = VQ::Zero(q);
+  if (full) { out.modes.resize(q, M); out.Ainv.resize(q * q, M); }
   for (int i = 0; i < M; ++i) {
     if ((i & 0x3FFF) == 0 && ip.poll()) ip.raise_if_interrupted();
-    Si = Map<const MatrixXd>(s.S.col(i).data(), q, q);
-    Fi = Map<const MatrixXd>(s.F.col(i).data(), q, p);
-    const auto L = Map<const MatrixXd>(Lstore.col(i).data(), q, q).triangularView<Eigen::Lower>();
+    Si = Map<const MQ>(s.S.col(i).data(), q, q);
+    Fi = Map<const MQP>(s.F.col(i).data(), q, p);
+    const auto L = Map<const MQ>(Lstore.col(i).data(), q, q).template triangularView<Eigen::Lower>();
     Ai.setIdentity();
     L.solveInPlace(Ai);
     L.transpose().solveInPlace(Ai);   // A_i^{-1}
@@ -214,25 +221,139 @@ Rcpp::List cpp_lmm_eval(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> theta,
       GC.noalias() -= 2.0 * R * KN;
     }
     if (full) {
-      modes.col(i) = m;
-      Ainv.col(i) = Map<const VectorXd>(Ai.data(), q * q);
+      out.modes.col(i) = m;
+      out.Ainv.col(i) = Map<const VectorXd>(Ai.data(), q * q);
     }
   }
-  const MatrixXd G = GA + (df / pwrss) * GP + GC;
-  auto pick = [&](const MatrixXd& H) {
+  const MQ G = GA + (df / pwrss) * GP + GC;
+  auto pick = [&](const MQ& H) {
     VectorXd v(k);
     for (Eigen::Index j = 0; j < k; ++j) v[j] = H(prow[j], pcol[j]);
     return v;
   };
-  const VectorXd grad = pick(G);
+  out.ok = true;
+  out.dev = dev;
+  out.grad = pick(G);
+  if (full) {
+    out.beta = beta;
+    out.pwrss = pwrss;
+    out.C = C;
+    out.ldA = ldA;
+    out.ldC = ldC;
+    out.gA = pick(GA);
+    out.gC = pick(GC);
+    out.gP = pick(GP);
+  }
+  return out;
+}
+
+
+// The per-cluster algebra with the random-effects dimension q fixed at
+// compile time for q = 1, 2, 3 (Eigen's fixed-size matrices: no heap work
+// and unrolled products in the cluster loops, which dominate small fits),
+// dynamic above.
+LmmEval lmm_eval_core(const Suff& s, const double* theta, Eigen::Index k,
+                      const Rcpp::IntegerVector& prow, const Rcpp::IntegerVector& pcol,
+                      bool reml, bool full) {
+  switch (s.q) {
+    case 1: return lmm_eval_q<1>(s, theta, k, prow, pcol, reml, full);
+    case 2: return lmm_eval_q<2>(s, theta, k, prow, pcol, reml, full);
+    case 3: return lmm_eval_q<3>(s, theta, k, prow, pcol, reml, full);
+    default: return lmm_eval_q<Eigen::Dynamic>(s, theta, k, prow, pcol, reml, full);
+  }
+}
+
+}  // namespace
+
+// The criterion at relative factor entries `theta` (placed at rows/cols
+// `prow`/`pcol`, 0-based, of Lambda). Returns the deviance (-2 log L,
+// sigma profiled), its gradient in theta, and with `full` the pieces the
+// fitted object needs: beta, pwrss, C, log-determinants, modes m_i and
+// A_i^{-1} (column-major q x q per cluster).
+// rng = false here and on the other LMM criterion exports: they draw no
+// random numbers, and Rcpp's default RNG scope (reading and writing back R's
+// generator state) costs about 2 microseconds a call, paid dozens of times
+// per fit by nlminb's evaluations (a few percent of a small fit).
+// [[Rcpp::export(rng = false)]]
+Rcpp::List cpp_lmm_eval(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> theta,
+                        Rcpp::IntegerVector prow, Rcpp::IntegerVector pcol, bool reml,
+                        bool full) {
+  const Suff s = read_suff(suff);
+  const Eigen::Index k = theta.size();
+  if (prow.size() != k || pcol.size() != k) Rcpp::stop("lmm: theta and its pattern differ in length");
+  const LmmEval e = lmm_eval_core(s, theta.data(), k, prow, pcol, reml, full);
+  if (!e.ok) return Rcpp::List::create(Rcpp::_["deviance"] = e.dev);
   if (!full)
-    return Rcpp::List::create(Rcpp::_["deviance"] = dev, Rcpp::_["gradient"] = grad);
-  return Rcpp::List::create(Rcpp::_["deviance"] = dev, Rcpp::_["gradient"] = grad,
-                            Rcpp::_["beta"] = beta, Rcpp::_["pwrss"] = pwrss,
-                            Rcpp::_["C"] = C, Rcpp::_["ldA"] = ldA, Rcpp::_["ldC"] = ldC,
-                            Rcpp::_["modes"] = modes, Rcpp::_["Ainv"] = Ainv,
-                            Rcpp::_["grad_ldA"] = pick(GA), Rcpp::_["grad_ldC"] = pick(GC),
-                            Rcpp::_["grad_pwrss"] = pick(GP));
+    return Rcpp::List::create(Rcpp::_["deviance"] = e.dev, Rcpp::_["gradient"] = e.grad);
+  return Rcpp::List::create(Rcpp::_["deviance"] = e.dev, Rcpp::_["gradient"] = e.grad,
+                            Rcpp::_["beta"] = e.beta, Rcpp::_["pwrss"] = e.pwrss,
+                            Rcpp::_["C"] = e.C, Rcpp::_["ldA"] = e.ldA, Rcpp::_["ldC"] = e.ldC,
+                            Rcpp::_["modes"] = e.modes, Rcpp::_["Ainv"] = e.Ainv,
+                            Rcpp::_["grad_ldA"] = e.gA, Rcpp::_["grad_ldC"] = e.gC,
+                            Rcpp::_["grad_pwrss"] = e.gP);
+}
+
+// The restricted log-likelihood's gradient with sigma free (beta
+// integrated out) in par = c(Lambda's entries on the user's Z, log sigma),
+// Z's columns scaled by `sz` in the sufficient statistics: with
+// s_j = sz[row_j] / sigma and theta_j = par_j s_j the relative factor,
+//   dl/dpar_j = -(gA + gC + gP / sigma^2)_j s_j / 2,
+//   dl/dlog sigma = -(n - p) + pwrss / sigma^2 + sum_j (gA + gC + gP / sigma^2)_j theta_j / 2.
+// False where the criterion fails at par.
+bool reml_sigma_gradient(const Suff& s, const VectorXd& par, const Rcpp::NumericVector& sz,
+                         const Rcpp::IntegerVector& prow, const Rcpp::IntegerVector& pcol,
+                         VectorXd& out) {
+  const Eigen::Index k = par.size() - 1;
+  const double ls = par[k], e2 = std::exp(-2.0 * ls);
+  VectorXd sc(k), th(k);
+  for (Eigen::Index j = 0; j < k; ++j) {
+    sc[j] = sz[prow[j]] * std::exp(-ls);
+    th[j] = par[j] * sc[j];
+  }
+  const LmmEval e = lmm_eval_core(s, th.data(), k, prow, pcol, true, true);
+  if (!e.ok || !std::isfinite(e.dev)) return false;
+  const VectorXd gth = -0.5 * (e.gA + e.gC + e.gP * e2);
+  out.resize(k + 1);
+  out.head(k) = gth.cwiseProduct(sc);
+  out[k] = -(s.n - s.p) + e.pwrss * e2 - gth.dot(th);
+  return true;
+}
+
+// The information pieces of a one-factor REML fit at par (see
+// reml_sigma_gradient): the gradient there and the Hessian by central
+// differences of that exact gradient (steps 1e-4 max(|par_j|, 0.01)),
+// symmetrized; a column whose differences fail is NA. One call instead of
+// 2 (k + 1) + 1 calls from R, whose overhead was most of their cost.
+// [[Rcpp::export(rng = false)]]
+Rcpp::List cpp_lmm_reml_info(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> par,
+                             Rcpp::NumericVector sz, Rcpp::IntegerVector prow,
+                             Rcpp::IntegerVector pcol) {
+  const Suff s = read_suff(suff);
+  const Eigen::Index k = prow.size(), nl = k + 1;
+  if (pcol.size() != k || par.size() != nl)
+    Rcpp::stop("lmm: 'par' must hold the pattern's entries and log sigma");
+  if (sz.size() != s.q) Rcpp::stop("lmm: 'sz' must have one scale per column of Z");
+  for (Eigen::Index j = 0; j < k; ++j)
+    if (prow[j] < 0 || prow[j] >= s.q || pcol[j] < 0 || pcol[j] > prow[j])
+      Rcpp::stop("lmm: pattern outside the lower triangle");
+  const double na = NA_REAL;
+  VectorXd x0 = par, g0, gp, gm;
+  if (!reml_sigma_gradient(s, x0, sz, prow, pcol, g0)) g0 = VectorXd::Constant(nl, na);
+  MatrixXd H(nl, nl);
+  for (Eigen::Index j = 0; j < nl; ++j) {
+    Rcpp::checkUserInterrupt();
+    const double h = 1e-4 * std::max(std::abs(x0[j]), 1e-2);
+    VectorXd xp = x0, xm = x0;
+    xp[j] += h;
+    xm[j] -= h;
+    if (reml_sigma_gradient(s, xp, sz, prow, pcol, gp) &&
+        reml_sigma_gradient(s, xm, sz, prow, pcol, gm))
+      H.col(j) = (gp - gm) / (2.0 * h);
+    else
+      H.col(j).setConstant(na);
+  }
+  const MatrixXd Hs = (H + H.transpose()) / 2.0;
+  return Rcpp::List::create(Rcpp::_["gradient"] = g0, Rcpp::_["hessian"] = Hs);
 }
 
 // The exact marginal log-likelihood of the same model with nothing

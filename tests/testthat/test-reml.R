@@ -199,6 +199,47 @@ test_that("the one-factor restricted and ML criteria: lmer's values, exact gradi
   }
 })
 
+test_that("one-factor criterion for q = 1 to 4 (fixed-size and dynamic algebra): lmer's values, exact gradients, the information", {
+  skip_if_not_installed("lme4")
+  skip_if_not_installed("numDeriv")
+  set.seed(18)
+  M <- 60L
+  d <- data.frame(g = factor(rep(seq_len(M), each = 12)), x1 = rnorm(12 * M),
+                  x2 = runif(12 * M), x3 = rbinom(12 * M, 1, 0.4))
+  b <- matrix(rnorm(4 * M, sd = c(1, 0.8, 0.6, 0.5)), M, 4, byrow = TRUE)
+  X <- model.matrix(~ x1 + x2 + x3, d)
+  d$y <- drop(X %*% c(2, 1, -1, 0.5)) + rowSums(X * b[d$g, ]) + rnorm(nrow(d))
+  forms <- list(y ~ x1 + x2 + x3 + (1 | g), y ~ x1 + x2 + x3 + (x1 | g),
+                y ~ x1 + x2 + x3 + (x1 + x2 | g), y ~ x1 + x2 + x3 + (x1 + x2 + x3 | g))
+  for (q in 1:4) {
+    Z <- X[, seq_len(q), drop = FALSE]
+    suff <- glmmgee:::cpp_lmm_suff(X, Z, d$y, rep(1, nrow(d)), as.integer(d$g), M)
+    pat <- glmmgee:::block_pattern(q)
+    ev <- function(th) glmmgee:::cpp_lmm_eval(suff, th, pat$row - 1L, pat$col - 1L, TRUE, FALSE)
+    m <- lme4::lmer(forms[[q]], d, REML = TRUE)
+    th <- lme4::getME(m, "theta")
+    expect_equal(ev(th)$deviance, lme4::REMLcrit(m), tolerance = 1e-8)
+    th1 <- th * 0.8 + 0.05
+    expect_equal(ev(th1)$gradient, numDeriv::grad(function(t) ev(t)$deviance, th1),
+                 tolerance = 1e-6)
+    # The information pieces in one call: the sigma-free gradient and its
+    # central-difference Jacobian, against numDeriv on the R-side gradient.
+    par <- c(th * sigma(m), log(sigma(m)))
+    sz <- rep(1, q)
+    info <- glmmgee:::cpp_lmm_reml_info(suff, par, sz, pat$row - 1L, pat$col - 1L)
+    gr <- function(x) glmmgee:::lmm_reml_loglik(suff, pat, x, sz, ncol(X))$gradient
+    expect_equal(info$gradient, gr(par), tolerance = 1e-10)
+    expect_equal(info$hessian, numDeriv::jacobian(gr, par), tolerance = 1e-5)
+    f <- glmm(forms[[q]], d, REML = TRUE)
+    expect_equal(as.numeric(logLik(f)), as.numeric(logLik(m)), tolerance = 1e-7)
+    expect_gt(as.numeric(logLik(f)), as.numeric(logLik(m)) - 1e-8)
+    expect_equal(sqrt(diag(vcov(f))), sqrt(diag(as.matrix(vcov(m)))), tolerance = 1e-4,
+                 ignore_attr = TRUE)
+  }
+  expect_error(glmmgee:::cpp_lmm_reml_info(suff, par[-1], sz, pat$row - 1L, pat$col - 1L),
+               "log sigma")
+})
+
 test_that("one-factor REML: zero weights drop rows, bad input is refused", {
   skip_if_not_installed("lme4")
   data(sleepstudy, package = "lme4")
