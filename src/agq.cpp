@@ -147,6 +147,13 @@ void AgqEngine::unpack(const VectorXd& theta, VectorXd& beta, MatrixXd& Lam,
   phi = disp_ && !aux_ ? theta[p_ + nl_] : 0.0;
 }
 
+void AgqEngine::prepare(const VectorXd& theta, MatrixXd& Lam, double& phi, VectorXd& eta0) {
+  VectorXd beta;
+  unpack(theta, beta, Lam, phi);
+  fill_aux(theta);
+  linear_predictor(X_, beta, off_, eta0);
+}
+
 // One cluster: mode search, quadrature, and (optionally) the gradient.
 // Returns the cluster's marginal log-likelihood, adds its gradient to g.
 // Loops over observations are written out: clusters are small, and Eigen's
@@ -511,13 +518,10 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
 }
 
 AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient) {
-  VectorXd beta;
   MatrixXd Lam;
   double phi;
-  unpack(theta, beta, Lam, phi);
-  fill_aux(theta);
   VectorXd eta0;
-  linear_predictor(X_, beta, off_, eta0);
+  prepare(theta, Lam, phi, eta0);
   const int M = lay_.M, P = npar();
   // Each cluster's contribution is added to a block's order-independent
   // sum (dd-sum.h), and the blocks' sums to the total: the rounded result
@@ -586,13 +590,10 @@ AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient) {
 }
 
 AgqSummaries AgqEngine::summaries(const VectorXd& theta) {
-  VectorXd beta;
   MatrixXd Lam;
   double phi;
-  unpack(theta, beta, Lam, phi);
-  fill_aux(theta);
   VectorXd eta0;
-  linear_predictor(X_, beta, off_, eta0);
+  prepare(theta, Lam, phi, eta0);
   const int M = lay_.M;
   AgqSummaries out;
   out.mode.resize(M, q_);
