@@ -229,14 +229,43 @@ zi_start_values <- function(eng, X, y, weights, offset, family, kind, Xz, offz, 
 count_start <- function(X, y, weights, offset) {
   pos <- y > 0 & weights > 0
   if (sum(pos) <= ncol(X)) return(numeric(ncol(X)))
-  g <- suppressWarnings(tryCatch(
-    stats::glm.fit(X[pos, , drop = FALSE], y[pos], weights = weights[pos],
-                   offset = offset[pos], family = stats::poisson(),
-                   control = stats::glm.control(maxit = 10L)),
-    error = function(e) NULL))
-  b <- if (is.null(g)) numeric(ncol(X)) else unname(g$coefficients)
+  Xp <- X[pos, , drop = FALSE]
+  b <- poisson_irls(Xp, y[pos], weights[pos], offset[pos], maxit = 10L)
+  if (is.null(b)) {
+    g <- suppressWarnings(tryCatch(
+      stats::glm.fit(Xp, y[pos], weights = weights[pos], offset = offset[pos],
+                     family = stats::poisson(), control = stats::glm.control(maxit = 10L)),
+      error = function(e) NULL))
+    b <- if (is.null(g)) numeric(ncol(X)) else unname(g$coefficients)
+  }
   b[!is.finite(b) | abs(b) > 10] <- 0
   b
+}
+
+# The iteration of glm.fit() for a poisson log-linear model (start mu = y +
+# 0.1, convergence when the deviance changes by less than 1e-8 relative),
+# without its checks and family objects, which cost several times the
+# iteration on a small design (Salamanders: 2.3 -> 0.4 ms). NULL when the
+# weighted design is rank deficient or the iteration leaves the finite
+# numbers; the caller then uses glm.fit().
+poisson_irls <- function(X, y, w, off, maxit) {
+  eta <- log(y + 0.1)
+  dev_old <- Inf
+  b <- NULL
+  for (it in seq_len(maxit)) {
+    mu <- exp(eta)
+    sw <- sqrt(w * mu)
+    f <- .lm.fit(X * sw, (eta - off + (y - mu) / mu) * sw)
+    if (f$rank < ncol(X) || !all(is.finite(f$coefficients))) return(NULL)
+    b <- f$coefficients
+    eta <- c(X %*% b) + off
+    mu <- exp(eta)
+    if (!all(is.finite(mu))) return(NULL)
+    dev <- 2 * sum(w * (ifelse(y > 0, y * log(y / mu), 0) - (y - mu)))
+    if (abs(dev - dev_old) / (abs(dev) + 0.1) < 1e-8) break
+    dev_old <- dev
+  }
+  unname(b)
 }
 
 # Newton steps updated by BFGS from the curvature at the start

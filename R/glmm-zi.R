@@ -222,7 +222,16 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
                   if (!is.null(zre)) "glmmgee_glmm_zire", "glmmgee_glmm_zi", class(obj))
   # Stored, so that code reading fit$fitted.values (augment(), the
   # performance checks) sees the mean of y, not the count part's mean.
+  # X is in hand: lent to the object (with model.matrix()'s row names)
+  # while predict() runs, so that the fitted values do not rebuild it from
+  # the model frame (4% of a Salamanders ZIP fit).
+  lend_x <- is.null(.subset2(obj, "X")) && !is.null(.subset2(obj, "model"))
+  if (lend_x) {
+    obj[["X"]] <- X
+    rownames(obj[["X"]]) <- row.names(mf)
+  }
   obj$fitted.values <- stats::predict(obj, type = "response")
+  if (lend_x) obj[["X"]] <- NULL
   sep <- separation_record(X, y, rc$resp$weights, inner, "glmm")
   finish_glmm(obj, sep, NULL)
 }

@@ -67,6 +67,12 @@ detect_separation <- function(X, y, weights, family, max_rounds = 50L) {
   }
   rm(xj)
   sc[!is.finite(sc) | sc == 0] <- 1
+  # Equality rows of full column rank (a poisson model whose positive counts
+  # determine every coefficient) leave E b = 0 only for b = 0: no direction
+  # separates, and the linear program is not needed (Salamanders ZIP: a
+  # sixth of the front end's time). Checked on a copy of those rows where
+  # it is small; a near-singular E goes to the linear program as before.
+  if (length(ie) >= p && length(ie) * p <= 2e6 && full_column_rank(X, ie, sc)) return(none)
   A <- row_view(X, if (length(ii) < n) ii, sv, sc)
   E <- row_view(X, ie, NULL, sc)
   rm(ii, ie, sv)
@@ -102,6 +108,16 @@ detect_separation <- function(X, y, weights, family, max_rounds = 50L) {
   dir <- stats::setNames(total / sc, colnames(X))
   list(separated = TRUE, terms = colnames(X)[on], direction = dir,
        nobs = sum(separated_rows), checked = TRUE)
+}
+
+# Whether the rows idx of X (columns divided by sc) have full column rank,
+# with a margin: the smallest eigenvalue of their cross-product above 1e-8
+# times the largest (a condition number of the rows below 1e4).
+full_column_rank <- function(X, idx, sc) {
+  E <- X[idx, , drop = FALSE]
+  G <- crossprod(E) / tcrossprod(sc)
+  ev <- eigen(G, symmetric = TRUE, only.values = TRUE)$values
+  all(is.finite(ev)) && ev[length(ev)] > 1e-8 * ev[1L]
 }
 
 # A matrix whose row r is s[r] * X[idx[r], ] / sc, kept as a view of X:

@@ -169,6 +169,13 @@ static void small_inverse_llt(const MatrixXd& LL, int q, MatrixXd& Li, MatrixXd&
     }
 }
 
+void AgqEngine::prepare(const VectorXd& theta, MatrixXd& Lam, double& phi, VectorXd& eta0) {
+  VectorXd beta;
+  unpack(theta, beta, Lam, phi);
+  fill_aux(theta);
+  linear_predictor(X_, beta, off_, eta0);
+}
+
 // One cluster: mode search, quadrature, and (optionally) the gradient.
 // Returns the cluster's marginal log-likelihood, adds its gradient to g.
 // Loops over observations are written out: clusters are small, and Eigen's
@@ -621,13 +628,10 @@ AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient, const Matrix
 }
 
 AgqResult AgqEngine::evaluate_impl(const VectorXd& theta, bool gradient, const LamDirs* dirs) {
-  VectorXd beta;
   MatrixXd Lam;
   double phi;
-  unpack(theta, beta, Lam, phi);
-  fill_aux(theta);
   VectorXd eta0;
-  linear_predictor(X_, beta, off_, eta0);
+  prepare(theta, Lam, phi, eta0);
   const int M = lay_.M, P = npar() - (dirs ? nl_ - dirs->nd : 0);
   // Each cluster's contribution is added to a block's order-independent
   // sum (dd-sum.h), and the blocks' sums to the total: the rounded result
@@ -696,13 +700,10 @@ AgqResult AgqEngine::evaluate_impl(const VectorXd& theta, bool gradient, const L
 }
 
 AgqSummaries AgqEngine::summaries(const VectorXd& theta) {
-  VectorXd beta;
   MatrixXd Lam;
   double phi;
-  unpack(theta, beta, Lam, phi);
-  fill_aux(theta);
   VectorXd eta0;
-  linear_predictor(X_, beta, off_, eta0);
+  prepare(theta, Lam, phi, eta0);
   const int M = lay_.M;
   AgqSummaries out;
   out.mode.resize(M, q_);

@@ -151,6 +151,11 @@ class AgqEngine {
                  const LamDirs* dirs = nullptr);
   void unpack(const Eigen::VectorXd& theta, Eigen::VectorXd& beta,
               Eigen::MatrixXd& Lam, double& phi) const;
+  // The setup every pass over the clusters at theta starts with: theta
+  // unpacked, the auxiliary predictors filled, X beta + offset row by row
+  // (lin-pred.h). Before a parallel region.
+  void prepare(const Eigen::VectorXd& theta, Eigen::MatrixXd& Lam, double& phi,
+               Eigen::VectorXd& eta0);
   // One random effect with a log-likelihood in exp(eta) (logit, log links):
   // same results as cluster(), several times faster. Returns false, leaving
   // the outputs untouched, when the cluster needs the general code.
