@@ -6,10 +6,10 @@
 # glmm_sparse_zi_fit():
 #   theta = (beta, covariance parameters of the count part's terms, then of
 #            the zero part's terms, zero coefficients, dispersion coefficients).
-# The engine evaluates the Laplace approximation only; its gradient is
-# taken by central differences (2P + 1 evaluations in one call, each warm
-# started from the last modes, Newton to a decrement below 1e-20) and the
-# Hessian by second differences of the log-likelihood. The search is the
+# The engine gives the Laplace approximation and its exact gradient
+# (implicit differentiation of both parts' joint mode, sparse-zire.cpp);
+# the Hessian is taken by central differences of that gradient. The
+# search is the
 # sparse engine's (optimize_sparse(), verify_boundary()) on centred and
 # scaled designs (reparam-zi.R).
 
@@ -31,53 +31,34 @@ zire_combined_re <- function(rc, rz) {
        terms = c(rc$terms, tz), nterms_c = length(rc$terms))
 }
 
-# list(loglik, gradient) by central differences of the engine's Laplace
-# log-likelihood, steps 1e-4 relative (the modes are converged to far
-# below the step's effect, so the error is of order 1e-8).
+# list(loglik, gradient): the engine's Laplace log-likelihood and its
+# exact gradient (NA where the joint mode was not found).
 spzire_evaluator <- function(eng) {
   function(th) {
-    P <- length(th)
-    h <- 1e-4 * pmax(1, abs(th))
-    E <- diag(h, P)
-    v <- cpp_spzire_eval(eng, cbind(th, th + E, th - E))
-    g <- (v[1L + seq_len(P)] - v[1L + P + seq_len(P)]) / (2 * h)
-    if (!all(is.finite(g))) g <- rep(NA_real_, P)
-    list(loglik = v[1L], gradient = g)
+    r <- cpp_spzire_grad(eng, th)
+    g <- r$gradient
+    if (!all(is.finite(g))) g <- rep(NA_real_, length(th))
+    list(loglik = r$loglik, gradient = g)
   }
 }
 
-# The Hessian of the Laplace log-likelihood by second differences (steps
-# 1e-3 relative), the parameters on a bound left out (rows and columns 0).
+# The Hessian of the Laplace log-likelihood by central differences of the
+# exact gradient (steps 1e-4 relative, 2 gradients per free parameter),
+# symmetrized; the parameters on a bound left out (rows and columns 0).
 spzire_hessian <- function(eng, th, on_boundary) {
   P <- length(th)
   fr <- which(!on_boundary)
-  h <- 1e-3 * pmax(1, abs(th))
-  pairs <- if (length(fr) > 1L) utils::combn(fr, 2L) else matrix(0L, 2L, 0L)
-  shift <- function(s_i, i, s_j = 0, j = NULL) {
-    t <- th
-    t[i] <- t[i] + s_i * h[i]
-    if (!is.null(j)) t[j] <- t[j] + s_j * h[j]
-    t
-  }
-  pts <- cbind(th,
-               vapply(fr, function(i) shift(1, i), th), vapply(fr, function(i) shift(-1, i), th),
-               apply(pairs, 2L, function(ij) shift(1, ij[1L], 1, ij[2L])),
-               apply(pairs, 2L, function(ij) shift(1, ij[1L], -1, ij[2L])),
-               apply(pairs, 2L, function(ij) shift(-1, ij[1L], 1, ij[2L])),
-               apply(pairs, 2L, function(ij) shift(-1, ij[1L], -1, ij[2L])))
-  v <- cpp_spzire_eval(eng, pts)
-  nf <- length(fr); np <- ncol(pairs)
+  h <- 1e-4 * pmax(1, abs(th))
   H <- matrix(0, P, P)
-  f0 <- v[1L]
-  diag(H)[fr] <- (v[1L + seq_len(nf)] - 2 * f0 + v[1L + nf + seq_len(nf)]) / h[fr]^2
-  if (np) {
-    o <- 1L + 2L * nf
-    k <- seq_len(np)
-    val <- (v[o + k] - v[o + np + k] - v[o + 2L * np + k] + v[o + 3L * np + k]) /
-      (4 * h[pairs[1L, ]] * h[pairs[2L, ]])
-    H[t(pairs)] <- val
-    H[t(pairs[2:1, , drop = FALSE])] <- val
+  for (j in fr) {
+    tp <- th
+    tp[j] <- th[j] + h[j]
+    tm <- th
+    tm[j] <- th[j] - h[j]
+    H[fr, j] <- (cpp_spzire_grad(eng, tp)$gradient[fr] - cpp_spzire_grad(eng, tm)$gradient[fr]) /
+      (2 * h[j])
   }
+  H[fr, fr] <- (H[fr, fr] + t(H[fr, fr])) / 2
   H
 }
 
@@ -189,7 +170,7 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
        zterms = zterms, singular = any(on_boundary), on_boundary = on_boundary,
        optinfo = list(optimizer = sparse_optimizer_name(stages),
                       method = "Laplace (sparse, both parts)", nAGQ = 1L,
-                      gradient = "central differences", stages = stages,
+                      gradient = "exact", stages = stages,
                       iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
                       evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
                       convergence = opt$convergence, message = opt$message,
