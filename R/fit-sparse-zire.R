@@ -8,9 +8,9 @@
 #            the zero part's terms, zero coefficients, dispersion coefficients).
 # The engine gives the Laplace approximation and its exact gradient
 # (implicit differentiation of both parts' joint mode, sparse-zire.cpp);
-# the Hessian is taken by central differences of that gradient. The
-# search is the
-# sparse engine's (optimize_sparse(), verify_boundary()) on centred and
+# the search and its finish (Hessian by differences of that gradient,
+# Newton steps) are the sparse engine's (optimize_sparse(),
+# verify_boundary(), finish_sparse_fit()) on centred and
 # scaled designs (reparam-zi.R).
 
 # One random-effects structure over both parts: the zero part's columns
@@ -40,26 +40,6 @@ spzire_evaluator <- function(eng) {
     if (!all(is.finite(g))) g <- rep(NA_real_, length(th))
     list(loglik = r$loglik, gradient = g)
   }
-}
-
-# The Hessian of the Laplace log-likelihood by central differences of the
-# exact gradient (steps 1e-4 relative, 2 gradients per free parameter),
-# symmetrized; the parameters on a bound left out (rows and columns 0).
-spzire_hessian <- function(eng, th, on_boundary) {
-  P <- length(th)
-  fr <- which(!on_boundary)
-  h <- 1e-4 * pmax(1, abs(th))
-  H <- matrix(0, P, P)
-  for (j in fr) {
-    tp <- th
-    tp[j] <- th[j] + h[j]
-    tm <- th
-    tm[j] <- th[j] - h[j]
-    H[fr, j] <- (cpp_spzire_grad(eng, tp)$gradient[fr] - cpp_spzire_grad(eng, tm)$gradient[fr]) /
-      (2 * h[j])
-  }
-  H[fr, fr] <- (H[fr, fr] + t(H[fr, fr])) / 2
-  H
 }
 
 glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offset, control,
@@ -105,50 +85,15 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
   evalf <- spzire_evaluator(eng)
   sr <- sparse_zi_search(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control)
-  run <- sr$run
-  vb <- sr$verified
-  lower <- sr$lower
-  boundary <- sr$boundary
-  star_boundary <- sr$star_boundary
-  pnames <- sr$pnames
-  theta_s <- run$theta
-  stages <- c(run$stages, run$restart_stages)
-  opt <- run$opt
-  hess_s <- NULL
-  if (control$hessian) {
-    b <- star_boundary(theta_s)
-    hess_s <- spzire_hessian(eng, theta_s, b)
-    pol <- newton_search(evalf, theta_s, hess_s, b, lower, maxit = 3L, tol = 1e-12,
-                         at = evalf(theta_s), interpolate = FALSE)
-    stages$polish <- pol$record
-    if (!identical(pol$theta, theta_s)) {
-      theta_s <- pol$theta
-      hess_s <- spzire_hessian(eng, theta_s, b)
-    }
-    if (opt$convergence != 0L && pol$converged)
-      opt <- list(convergence = 0L,
-                  message = paste0("nlminb stopped early (", opt$message,
-                                   "); Newton steps with the Hessian then converged"))
-  }
-  final <- evalf(theta_s)
-  theta <- rp$from_star(theta_s)
-  on_boundary <- boundary(control$singular_tol, rp$typical)(theta)
-  J <- rp$jacobian(theta, !on_boundary)
-  final$gradient <- drop(crossprod(J, final$gradient))
-  hess <- to_user_hessian(hess_s, J, star_boundary(theta_s), on_boundary)
-  names(theta) <- pnames
-  if (!is.null(hess)) {
-    dimnames(hess) <- list(pnames, pnames)
-    hess[on_boundary, ] <- NA_real_
-    hess[, on_boundary] <- NA_real_
-  }
-  cov_theta <- invert_information(hess, on_boundary, pnames)
-  grad <- stats::setNames(final$gradient, pnames)
-  gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
-  nstep <- newton_decrement(grad, hess, on_boundary)
-  vanish <- zi_vanishing_message(kind, Xzs, theta_s[nb + seq_len(pz)], rep(0, n))
-  warn <- zi_fit_warnings(fit_warnings(opt, nstep, gmax, any(on_boundary), hess, cov_theta,
-                                       control, boundary_check = vb$record), vanish)
+  fin <- finish_sparse_fit(evalf, sr$run$theta, sr$run$opt,
+                           c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,
+                           control, rep(1, P))
+  tl <- sparse_zi_tail(fin, rp, sr, control, kind, Xzs, rep(0, n), nb, pz,
+                       "Laplace (sparse, both parts)")
+  tl$optinfo$gradient <- "exact"
+  theta_s <- fin$theta
+  theta <- tl$theta
+  warn <- tl$optinfo$warnings
   m <- cpp_spzire_modes(eng, theta_s)
   if (isTRUE(m$failed))
     warn <- c(warn, "the joint modes of both parts' random effects were not found at the optimum")
@@ -162,21 +107,12 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
     tm$par <- tm$par - rc$ntheta
     tm
   })
-  list(beta = theta[seq_len(p)], theta = theta, loglik = final$loglik,
+  tl$optinfo$warnings <- warn
+  list(beta = theta[seq_len(p)], theta = theta, loglik = fin$final$loglik,
        zi = if (pz) theta[nb + seq_len(pz)], disp = if (pd) theta[nb + pz + seq_len(pd)],
        lambda = theta[p + seq_len(nth)], p = p,
-       gradient = grad, hessian = hess, cov_theta = cov_theta, family = family,
+       gradient = tl$gradient, hessian = tl$hessian, cov_theta = tl$cov_theta, family = family,
        modes = list(eta = m$eta, zlink = m$a, u = m$u, b = m$b), terms = allterms[ic],
-       zterms = zterms, singular = any(on_boundary), on_boundary = on_boundary,
-       optinfo = list(optimizer = sparse_optimizer_name(stages),
-                      method = "Laplace (sparse, both parts)", nAGQ = 1L,
-                      gradient = "exact", stages = stages,
-                      iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
-                      evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
-                      convergence = opt$convergence, message = opt$message,
-                      max_grad = gmax, scaled_grad = nstep,
-                      hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
-                      warnings = warn, nthreads = 1L, boundary_check = vb$record,
-                      zero_inflation_vanishes = !is.null(vanish),
-                      reparameterized = !rp$identity))
+       zterms = zterms, singular = any(tl$on_boundary), on_boundary = tl$on_boundary,
+       optinfo = tl$optinfo)
 }
