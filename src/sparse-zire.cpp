@@ -50,12 +50,7 @@ SparseZire::SparseZire(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<con
     : n_((int)X.rows()), p_((int)X.cols()), pz_((int)Xz.cols()), pd_((int)Xd.cols()),
       Q_((int)(Zc.cols() + Zz.cols())), qc_((int)Zc.cols()), nth_(ntheta), X_(X), Xz_(Xz),
       Xd_(Xd), off_(off), y_(y), wt_(wt), lr_(lam_row), lc_(lam_col), lk_(lam_k) {
-  fam_ = make_obs_model(family, link);
-  if (!fam_) throw std::invalid_argument("unsupported family/link");
-  obs_ = make_two_part_re(kind, fam_.get());
-  if (!obs_) throw std::invalid_argument("unknown two-part kind");
-  if (fam_->has_dispersion() != (pd_ > 0))
-    throw std::invalid_argument("a dispersion design is needed exactly when the family has a dispersion");
+  make_two_part_models(family, link, kind, pd_, fam_, obs_);
   for (size_t k = 0; k < lr_.size(); ++k)
     if (lr_[k] < 0 || lr_[k] >= Q_ || lc_[k] < 0 || lc_[k] > lr_[k] || lk_[k] < 0 ||
         lk_[k] >= nth_)
