@@ -62,6 +62,10 @@ cpp_spzire_eval <- function(ptr, thetas) {
     .Call(`_glmmgee_cpp_spzire_eval`, ptr, thetas)
 }
 
+cpp_spzire_grad <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_spzire_grad`, ptr, theta)
+}
+
 cpp_spzire_modes <- function(ptr, theta) {
     .Call(`_glmmgee_cpp_spzire_modes`, ptr, theta)
 }

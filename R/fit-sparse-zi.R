@@ -60,21 +60,39 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
   if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
   evalf <- function(t) cpp_sparse_eval(eng, t, TRUE)
   sr <- sparse_zi_search(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control)
-  run <- sr$run
-  vb <- sr$verified
-  lower <- sr$lower
-  boundary <- sr$boundary
-  star_boundary <- sr$star_boundary
-  pnames <- sr$pnames
-  fin <- finish_sparse_fit(evalf, run$theta, run$opt, c(run$stages, run$restart_stages),
-                           star_boundary, lower, control, rep(1, P))
+  fin <- finish_sparse_fit(evalf, sr$run$theta, sr$run$opt,
+                           c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,
+                           control, rep(1, P))
+  tl <- sparse_zi_tail(fin, rp, sr, control, kind, rp$Xz, offz, nb, pz, "Laplace (sparse)")
+  theta_s <- fin$theta
+  theta <- tl$theta
+  modes <- cpp_sparse_modes(eng, theta_s)
+  terms <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(nth)], modes, eng,
+                                                  theta_s), unname(theta))
+  list(beta = theta[seq_len(p)], theta = theta, loglik = fin$final$loglik,
+       zi = if (pz) theta[p + nth + seq_len(pz)], disp = if (pd) theta[p + nth + pz + seq_len(pd)],
+       lambda = theta[p + seq_len(nth)], p = p,
+       gradient = tl$gradient, hessian = tl$hessian, cov_theta = tl$cov_theta, family = family,
+       modes = modes, terms = terms, singular = any(tl$on_boundary),
+       on_boundary = tl$on_boundary, optinfo = tl$optinfo)
+}
+
+# The tail shared by the sparse two-part fitters (glmm_sparse_zi_fit(),
+# glmm_sparse_zire_fit()): the optimum `fin` (finish_sparse_fit()'s) mapped
+# back to the user's scale with its gradient, Hessian and covariance there,
+# the fit's warnings and the optimizer record. `sr`: sparse_zi_search()'s
+# result; `Xzs`, `offz`: the zero part's design on the search scale and its
+# offset; `nb`: the number of fixed and covariance parameters.
+sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method) {
   theta_s <- fin$theta
   final <- fin$final
+  pnames <- sr$pnames
+  vb <- sr$verified
   theta <- rp$from_star(theta_s)
-  on_boundary <- boundary(control$singular_tol, rp$typical)(theta)
+  on_boundary <- sr$boundary(control$singular_tol, rp$typical)(theta)
   J <- rp$jacobian(theta, !on_boundary)
-  final$gradient <- drop(crossprod(J, final$gradient))
-  hess <- to_user_hessian(fin$hess, J, star_boundary(theta_s), on_boundary)
+  grad <- stats::setNames(drop(crossprod(J, final$gradient)), pnames)
+  hess <- to_user_hessian(fin$hess, J, sr$star_boundary(theta_s), on_boundary)
   names(theta) <- pnames
   if (!is.null(hess)) {
     dimnames(hess) <- list(pnames, pnames)
@@ -82,23 +100,16 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
     hess[, on_boundary] <- NA_real_
   }
   cov_theta <- invert_information(hess, on_boundary, pnames)
-  grad <- stats::setNames(final$gradient, pnames)
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
   nstep <- newton_decrement(grad, hess, on_boundary)
-  vanish <- zi_vanishing_message(kind, rp$Xz, theta_s[nb + seq_len(pz)], offz)
+  vanish <- zi_vanishing_message(kind, Xzs, theta_s[nb + seq_len(pz)], offz)
   warn <- zi_fit_warnings(fit_warnings(fin$opt, nstep, gmax, any(on_boundary), hess, cov_theta,
                                        control, boundary_check = vb$record), vanish)
-  modes <- cpp_sparse_modes(eng, theta_s)
-  terms <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(nth)], modes, eng,
-                                                  theta_s), unname(theta))
   stages <- fin$stages
-  list(beta = theta[seq_len(p)], theta = theta, loglik = final$loglik,
-       zi = if (pz) theta[p + nth + seq_len(pz)], disp = if (pd) theta[p + nth + pz + seq_len(pd)],
-       lambda = theta[p + seq_len(nth)], p = p,
-       gradient = grad, hessian = hess, cov_theta = cov_theta, family = family,
-       modes = modes, terms = terms, singular = any(on_boundary), on_boundary = on_boundary,
+  list(theta = theta, gradient = grad, hessian = hess, cov_theta = cov_theta,
+       on_boundary = on_boundary,
        optinfo = list(optimizer = sparse_optimizer_name(stages),
-                      method = "Laplace (sparse)", nAGQ = 1L,
+                      method = method, nAGQ = 1L,
                       stages = stages,
                       iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
                       evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),

@@ -6,11 +6,11 @@
 # glmm_sparse_zi_fit():
 #   theta = (beta, covariance parameters of the count part's terms, then of
 #            the zero part's terms, zero coefficients, dispersion coefficients).
-# The engine evaluates the Laplace approximation only; its gradient is
-# taken by central differences (2P + 1 evaluations in one call, each warm
-# started from the last modes, Newton to a decrement below 1e-20) and the
-# Hessian by second differences of the log-likelihood. The search is the
-# sparse engine's (optimize_sparse(), verify_boundary()) on centred and
+# The engine gives the Laplace approximation and its exact gradient
+# (implicit differentiation of both parts' joint mode, sparse-zire.cpp);
+# the search and its finish (Hessian by differences of that gradient,
+# Newton steps) are the sparse engine's (optimize_sparse(),
+# verify_boundary(), finish_sparse_fit()) on centred and
 # scaled designs (reparam-zi.R).
 
 # One random-effects structure over both parts: the zero part's columns
@@ -31,54 +31,15 @@ zire_combined_re <- function(rc, rz) {
        terms = c(rc$terms, tz), nterms_c = length(rc$terms))
 }
 
-# list(loglik, gradient) by central differences of the engine's Laplace
-# log-likelihood, steps 1e-4 relative (the modes are converged to far
-# below the step's effect, so the error is of order 1e-8).
+# list(loglik, gradient): the engine's Laplace log-likelihood and its
+# exact gradient (NA where the joint mode was not found).
 spzire_evaluator <- function(eng) {
   function(th) {
-    P <- length(th)
-    h <- 1e-4 * pmax(1, abs(th))
-    E <- diag(h, P)
-    v <- cpp_spzire_eval(eng, cbind(th, th + E, th - E))
-    g <- (v[1L + seq_len(P)] - v[1L + P + seq_len(P)]) / (2 * h)
-    if (!all(is.finite(g))) g <- rep(NA_real_, P)
-    list(loglik = v[1L], gradient = g)
+    r <- cpp_spzire_grad(eng, th)
+    g <- r$gradient
+    if (!all(is.finite(g))) g <- rep(NA_real_, length(th))
+    list(loglik = r$loglik, gradient = g)
   }
-}
-
-# The Hessian of the Laplace log-likelihood by second differences (steps
-# 1e-3 relative), the parameters on a bound left out (rows and columns 0).
-spzire_hessian <- function(eng, th, on_boundary) {
-  P <- length(th)
-  fr <- which(!on_boundary)
-  h <- 1e-3 * pmax(1, abs(th))
-  pairs <- if (length(fr) > 1L) utils::combn(fr, 2L) else matrix(0L, 2L, 0L)
-  shift <- function(s_i, i, s_j = 0, j = NULL) {
-    t <- th
-    t[i] <- t[i] + s_i * h[i]
-    if (!is.null(j)) t[j] <- t[j] + s_j * h[j]
-    t
-  }
-  pts <- cbind(th,
-               vapply(fr, function(i) shift(1, i), th), vapply(fr, function(i) shift(-1, i), th),
-               apply(pairs, 2L, function(ij) shift(1, ij[1L], 1, ij[2L])),
-               apply(pairs, 2L, function(ij) shift(1, ij[1L], -1, ij[2L])),
-               apply(pairs, 2L, function(ij) shift(-1, ij[1L], 1, ij[2L])),
-               apply(pairs, 2L, function(ij) shift(-1, ij[1L], -1, ij[2L])))
-  v <- cpp_spzire_eval(eng, pts)
-  nf <- length(fr); np <- ncol(pairs)
-  H <- matrix(0, P, P)
-  f0 <- v[1L]
-  diag(H)[fr] <- (v[1L + seq_len(nf)] - 2 * f0 + v[1L + nf + seq_len(nf)]) / h[fr]^2
-  if (np) {
-    o <- 1L + 2L * nf
-    k <- seq_len(np)
-    val <- (v[o + k] - v[o + np + k] - v[o + 2L * np + k] + v[o + 3L * np + k]) /
-      (4 * h[pairs[1L, ]] * h[pairs[2L, ]])
-    H[t(pairs)] <- val
-    H[t(pairs[2:1, , drop = FALSE])] <- val
-  }
-  H
 }
 
 glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offset, control,
@@ -124,50 +85,15 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
   evalf <- spzire_evaluator(eng)
   sr <- sparse_zi_search(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control)
-  run <- sr$run
-  vb <- sr$verified
-  lower <- sr$lower
-  boundary <- sr$boundary
-  star_boundary <- sr$star_boundary
-  pnames <- sr$pnames
-  theta_s <- run$theta
-  stages <- c(run$stages, run$restart_stages)
-  opt <- run$opt
-  hess_s <- NULL
-  if (control$hessian) {
-    b <- star_boundary(theta_s)
-    hess_s <- spzire_hessian(eng, theta_s, b)
-    pol <- newton_search(evalf, theta_s, hess_s, b, lower, maxit = 3L, tol = 1e-12,
-                         at = evalf(theta_s), interpolate = FALSE)
-    stages$polish <- pol$record
-    if (!identical(pol$theta, theta_s)) {
-      theta_s <- pol$theta
-      hess_s <- spzire_hessian(eng, theta_s, b)
-    }
-    if (opt$convergence != 0L && pol$converged)
-      opt <- list(convergence = 0L,
-                  message = paste0("nlminb stopped early (", opt$message,
-                                   "); Newton steps with the Hessian then converged"))
-  }
-  final <- evalf(theta_s)
-  theta <- rp$from_star(theta_s)
-  on_boundary <- boundary(control$singular_tol, rp$typical)(theta)
-  J <- rp$jacobian(theta, !on_boundary)
-  final$gradient <- drop(crossprod(J, final$gradient))
-  hess <- to_user_hessian(hess_s, J, star_boundary(theta_s), on_boundary)
-  names(theta) <- pnames
-  if (!is.null(hess)) {
-    dimnames(hess) <- list(pnames, pnames)
-    hess[on_boundary, ] <- NA_real_
-    hess[, on_boundary] <- NA_real_
-  }
-  cov_theta <- invert_information(hess, on_boundary, pnames)
-  grad <- stats::setNames(final$gradient, pnames)
-  gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
-  nstep <- newton_decrement(grad, hess, on_boundary)
-  vanish <- zi_vanishing_message(kind, Xzs, theta_s[nb + seq_len(pz)], rep(0, n))
-  warn <- zi_fit_warnings(fit_warnings(opt, nstep, gmax, any(on_boundary), hess, cov_theta,
-                                       control, boundary_check = vb$record), vanish)
+  fin <- finish_sparse_fit(evalf, sr$run$theta, sr$run$opt,
+                           c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,
+                           control, rep(1, P))
+  tl <- sparse_zi_tail(fin, rp, sr, control, kind, Xzs, rep(0, n), nb, pz,
+                       "Laplace (sparse, both parts)")
+  tl$optinfo$gradient <- "exact"
+  theta_s <- fin$theta
+  theta <- tl$theta
+  warn <- tl$optinfo$warnings
   m <- cpp_spzire_modes(eng, theta_s)
   if (isTRUE(m$failed))
     warn <- c(warn, "the joint modes of both parts' random effects were not found at the optimum")
@@ -181,21 +107,12 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
     tm$par <- tm$par - rc$ntheta
     tm
   })
-  list(beta = theta[seq_len(p)], theta = theta, loglik = final$loglik,
+  tl$optinfo$warnings <- warn
+  list(beta = theta[seq_len(p)], theta = theta, loglik = fin$final$loglik,
        zi = if (pz) theta[nb + seq_len(pz)], disp = if (pd) theta[nb + pz + seq_len(pd)],
        lambda = theta[p + seq_len(nth)], p = p,
-       gradient = grad, hessian = hess, cov_theta = cov_theta, family = family,
+       gradient = tl$gradient, hessian = tl$hessian, cov_theta = tl$cov_theta, family = family,
        modes = list(eta = m$eta, zlink = m$a, u = m$u, b = m$b), terms = allterms[ic],
-       zterms = zterms, singular = any(on_boundary), on_boundary = on_boundary,
-       optinfo = list(optimizer = sparse_optimizer_name(stages),
-                      method = "Laplace (sparse, both parts)", nAGQ = 1L,
-                      gradient = "central differences", stages = stages,
-                      iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
-                      evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
-                      convergence = opt$convergence, message = opt$message,
-                      max_grad = gmax, scaled_grad = nstep,
-                      hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
-                      warnings = warn, nthreads = 1L, boundary_check = vb$record,
-                      zero_inflation_vanishes = !is.null(vanish),
-                      reparameterized = !rp$identity))
+       zterms = zterms, singular = any(tl$on_boundary), on_boundary = tl$on_boundary,
+       optinfo = tl$optinfo)
 }

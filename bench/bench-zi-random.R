@@ -8,7 +8,8 @@
 # The last four cases have several terms or another grouping factor in the
 # zero part (the two-part sparse engine) and are run against glmmTMB only.
 #
-# Usage: Rscript bench/bench-zi-random.R [M]   (default M = 500 simulated clusters of 8)
+# Usage: Rscript bench/bench-zi-random.R [M] [sparse]   (default M = 500 simulated
+# clusters of 8; "sparse" runs the two-part sparse engine's four cases only)
 suppressPackageStartupMessages(library(glmmgee))
 have_tmb <- requireNamespace("glmmTMB", quietly = TRUE)
 have_ga <- requireNamespace("GLMMadaptive", quietly = TRUE)
@@ -66,6 +67,8 @@ cases <- list(
   list(name = "simulated crossed ZIP, n = 1,500, (1 | a) + (1 | b) | zi ~ x + (1 | a) + (1 | c)",
        d = crossed, f = y ~ x + (1 | a) + (1 | b), zi = ~ x + (1 | a) + (1 | cc),
        ours = poisson, tmb = poisson))
+
+if (length(args) > 1L && args[2] == "sparse") cases <- Filter(function(cs) is.null(cs$ga), cases)
 
 # Warm-up, untimed.
 invisible(glmm(count ~ mined + (1 | site), data = sal, family = poisson,

@@ -205,6 +205,18 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_spzire_grad
+Rcpp::List cpp_spzire_grad(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
+RcppExport SEXP _glmmgee_cpp_spzire_grad(SEXP ptrSEXP, SEXP thetaSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_spzire_grad(ptr, theta));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_spzire_modes
 Rcpp::List cpp_spzire_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
 RcppExport SEXP _glmmgee_cpp_spzire_modes(SEXP ptrSEXP, SEXP thetaSEXP) {
@@ -1137,6 +1149,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_zire_set_nagq", (DL_FUNC) &_glmmgee_cpp_zire_set_nagq, 2},
     {"_glmmgee_cpp_spzire_new", (DL_FUNC) &_glmmgee_cpp_spzire_new, 15},
     {"_glmmgee_cpp_spzire_eval", (DL_FUNC) &_glmmgee_cpp_spzire_eval, 2},
+    {"_glmmgee_cpp_spzire_grad", (DL_FUNC) &_glmmgee_cpp_spzire_grad, 2},
     {"_glmmgee_cpp_spzire_modes", (DL_FUNC) &_glmmgee_cpp_spzire_modes, 2},
     {"_glmmgee_cpp_spzire_reset", (DL_FUNC) &_glmmgee_cpp_spzire_reset, 1},
     {"_glmmgee_cpp_family_table", (DL_FUNC) &_glmmgee_cpp_family_table, 0},

@@ -49,12 +49,7 @@ ZireEngine::ZireEngine(const Eigen::Ref<const MatrixXd>& X,
     : n_((int)X.rows()), p_((int)X.cols()), q_((int)(Zc.cols() + Zz.cols())),
       nl_((int)lam_row.size()), pz_((int)Xz.cols()), pd_((int)Xd.cols()), K_(nAGQ),
       nthreads_(std::max(1, nthreads)), lam_row_(lam_row), lam_col_(lam_col) {
-  fam_ = make_obs_model(family, link);
-  if (!fam_) throw std::invalid_argument("unsupported family/link");
-  obs_ = make_two_part_re(kind, fam_.get());
-  if (!obs_) throw std::invalid_argument("unknown two-part kind");
-  if (fam_->has_dispersion() != (pd_ > 0))
-    throw std::invalid_argument("a dispersion design is needed exactly when the family has a dispersion");
+  make_two_part_models(family, link, kind, pd_, fam_, obs_);
   lay_ = make_layout(group, n_, M);
   nmax_ = 0;
   for (int i = 0; i < M; ++i) nmax_ = std::max(nmax_, lay_.start[i + 1] - lay_.start[i]);

@@ -134,6 +134,21 @@ Rcpp::NumericVector cpp_spzire_eval(SEXP ptr, Eigen::Map<Eigen::MatrixXd> thetas
   return out;
 }
 
+// The Laplace log-likelihood and its exact gradient at theta.
+// [[Rcpp::export]]
+Rcpp::List cpp_spzire_grad(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
+  glmmgee::SparseZire* eng = spzire_ptr(ptr);
+  if (theta.size() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
+  Eigen::VectorXd g;
+  double ll;
+  try {
+    ll = eng->evaluate(theta, nullptr, &g);
+  } catch (std::exception& e) {
+    Rcpp::stop(e.what());
+  }
+  return Rcpp::List::create(Rcpp::Named("loglik") = ll, Rcpp::Named("gradient") = g);
+}
+
 // [[Rcpp::export]]
 Rcpp::List cpp_spzire_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
   glmmgee::SparseZire* eng = spzire_ptr(ptr);

@@ -21,6 +21,7 @@
 #include "families.h"
 #include <cmath>
 #include <memory>
+#include <stdexcept>
 
 namespace glmmgee {
 
@@ -230,6 +231,21 @@ inline std::unique_ptr<TwoPartRE> make_two_part_re(int kind, const ObsModel* inn
   if (kind == 2) return std::unique_ptr<TwoPartRE>(new HurdleRE(inner));
   if (kind == 3) return std::unique_ptr<TwoPartRE>(new ZeroInflatedBinomialRE(inner));
   return std::unique_ptr<TwoPartRE>();
+}
+
+// The count part's model and its two-part wrapper for the codes (family,
+// link, kind), checked at the engines' boundary (the two-part engines of
+// agq-zire.h and sparse-zire.h): throws std::invalid_argument naming the
+// problem; pd is the number of dispersion coefficients.
+inline void make_two_part_models(int family, int link, int kind, int pd,
+                                 std::unique_ptr<ObsModel>& fam,
+                                 std::unique_ptr<TwoPartRE>& obs) {
+  fam = make_obs_model(family, link);
+  if (!fam) throw std::invalid_argument("unsupported family/link");
+  obs = make_two_part_re(kind, fam.get());
+  if (!obs) throw std::invalid_argument("unknown two-part kind");
+  if (fam->has_dispersion() != (pd > 0))
+    throw std::invalid_argument("a dispersion design is needed exactly when the family has a dispersion");
 }
 
 }  // namespace glmmgee

@@ -83,6 +83,50 @@ class PolledLLT
     this->m_factorizationIsOk = true;
     ip.raise_if_interrupted();
   }
+  // Takahashi recurrences on the factor P H P' = L L': S = (P H P')^{-1} on
+  // the pattern of L (S[k] beside L's k-th stored value), column by column
+  // from the last,
+  //   S_ij = -(1/L_jj) sum_{k in S_j} L_kj S_ik   (i in S_j, the rows of col j),
+  //   S_jj = 1/L_jj^2 - (1/L_jj) sum_{k in S_j} L_kj S_kj.
+  // For k in S_j the entries S_ik, i in S_j, lie in column k of the pattern
+  // (closure of the filled graph), so a scan of column k with the rows of
+  // column j marked finds them all (Takahashi, Fagan and Chin 1973; Rue and
+  // Martino 2007, sec. 2). Main thread only (polls for interrupts).
+  void selected_inverse(std::vector<double>& S) const {
+    const auto& L = this->matrixL().nestedExpression();
+    const int Q = (int)L.cols();
+    const int* Lo = L.outerIndexPtr();
+    const int* Li = L.innerIndexPtr();
+    const double* Lx = L.valuePtr();
+    S.assign(L.nonZeros(), 0.0);
+    std::vector<long> mark(Q, -1);
+    std::vector<double> acc(Q, 0.0);
+    InterruptPoll ip;
+    for (int j = Q - 1; j >= 0; --j) {
+      if (ip.poll()) ip.raise_if_interrupted();
+      const int p0 = Lo[j], p1 = Lo[j + 1];
+      const double ljj = Lx[p0];
+      for (int p = p0 + 1; p < p1; ++p) { mark[Li[p]] = p; acc[Li[p]] = 0.0; }
+      for (int p = p0 + 1; p < p1; ++p) {
+        const int k = Li[p];
+        const double lkj = Lx[p];
+        acc[k] += lkj * S[Lo[k]];
+        for (int q = Lo[k] + 1; q < Lo[k + 1]; ++q) {
+          const long mi = mark[Li[q]];
+          if (mi < 0) continue;
+          acc[Li[q]] += lkj * S[q];
+          acc[k] += Lx[mi] * S[q];
+        }
+      }
+      double sjj = 1.0 / (ljj * ljj);
+      for (int p = p0 + 1; p < p1; ++p) {
+        S[p] = -acc[Li[p]] / ljj;
+        sjj -= Lx[p] * S[p] / ljj;
+      }
+      S[p0] = sjj;
+      for (int p = p0 + 1; p < p1; ++p) mark[Li[p]] = -1;
+    }
+  }
 };
 
 }  // namespace glmmgee

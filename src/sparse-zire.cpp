@@ -1,5 +1,25 @@
 // The two-part sparse Laplace engine (sparse-zire.h).
+//
+// Gradient of L = sum l(eta(u^), a(u^), phi) - |u^|^2/2 - log det(H)/2.
+// Row i: R_i = (alpha_i; zeta_i), the rows of A1 and A2; l's derivatives g
+// (in eta, a, phi), h (second, h2 its 2 x 2 block in (eta, a), hphi its
+// column in phi), t (third); W_i = -h2. A parameter moves row i's
+// predictors at fixed u by dv0_i = (deta0, da0) and dphi_i; then
+//   du^ = H^{-1} sum_i R_i' (h2_i dv0_i + hphi_i dphi_i)   (+ Lambda_k' w),
+//   d log det H = sum_i c_i . dv_i + cphi_i dphi_i  (+ the explicit term),
+// with M_i = R_i H^{-1} R_i', c_i,d = -sum_bc M_i,bc t_i[b][c][d] and dv_i
+// the total change of (eta_i, a_i). With v = H^{-1} sum_i R_i' c_i,
+// e_i = c_i + h2_i R_i v and ephi_i = cphi_i + hphi_i . R_i v:
+//   dL/dbeta    = X'  (g_eta - e_eta / 2),   dL/dgamma = Xz' (g_a - e_a / 2),
+//   dL/ddelta   = Xd' (g_phi - ephi / 2),
+//   dL/dlambda_k = sum_{(r,c) in k} [ze_r u^_c - w_r v_c / 2]
+//                  - sum_i sum_{recipes (i, r, c) of k} z_ir sum_b W_i,b p(c) (H^{-1} R_b,i')_c,
+// ze = Zc' (g_eta - e_eta/2) stacked on Zz' (g_a - e_a/2), w the same without
+// e, p(c) the part (count 0, zero 1) of column c. The last term is the
+// explicit derivative of log det H through A. (The one-part engine's
+// formulas, laplace.cpp, with a 2 x 2 W per row.)
 #include "sparse-zire.h"
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -9,6 +29,18 @@ namespace glmmgee {
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
+namespace {
+// Position of entry (row, col) in a compressed column-major matrix whose
+// rows are sorted within columns; -1 if absent.
+long find_pos(const int* outer, const int* inner, int col, int row) {
+  const int* b = inner + outer[col];
+  const int* e = inner + outer[col + 1];
+  const int* it = std::lower_bound(b, e, row);
+  if (it == e || *it != row) return -1;
+  return (long)(it - inner);
+}
+}  // namespace
+
 SparseZire::SparseZire(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<const MatrixXd>& Xz,
                        const Eigen::Ref<const MatrixXd>& Xd, const SpMat& Zc, const SpMat& Zz,
                        const Eigen::Ref<const VectorXd>& y, const Eigen::Ref<const VectorXd>& wt,
@@ -16,71 +48,167 @@ SparseZire::SparseZire(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<con
                        const std::vector<int>& lam_col, const std::vector<int>& lam_k,
                        int ntheta, int family, int link, int kind)
     : n_((int)X.rows()), p_((int)X.cols()), pz_((int)Xz.cols()), pd_((int)Xd.cols()),
-      Q_((int)(Zc.cols() + Zz.cols())), nth_(ntheta), X_(X), Xz_(Xz), Xd_(Xd), off_(off),
-      y_(y), wt_(wt), lr_(lam_row), lc_(lam_col), lk_(lam_k) {
-  fam_ = make_obs_model(family, link);
-  if (!fam_) throw std::invalid_argument("unsupported family/link");
-  obs_ = make_two_part_re(kind, fam_.get());
-  if (!obs_) throw std::invalid_argument("unknown two-part kind");
-  if (fam_->has_dispersion() != (pd_ > 0))
-    throw std::invalid_argument("a dispersion design is needed exactly when the family has a dispersion");
+      Q_((int)(Zc.cols() + Zz.cols())), qc_((int)Zc.cols()), nth_(ntheta), X_(X), Xz_(Xz),
+      Xd_(Xd), off_(off), y_(y), wt_(wt), lr_(lam_row), lc_(lam_col), lk_(lam_k) {
+  make_two_part_models(family, link, kind, pd_, fam_, obs_);
   for (size_t k = 0; k < lr_.size(); ++k)
     if (lr_[k] < 0 || lr_[k] >= Q_ || lc_[k] < 0 || lc_[k] > lr_[k] || lk_[k] < 0 ||
         lk_[k] >= nth_)
       throw std::invalid_argument("the Lambda pattern is out of range");
-  const int qc = (int)Zc.cols();
-  std::vector<Eigen::Triplet<double> > t1, t2;
+  // The parts' effects are independent: Lambda is block diagonal.
+  for (size_t k = 0; k < lr_.size(); ++k)
+    if ((lr_[k] < qc_) != (lc_[k] < qc_))
+      throw std::invalid_argument("the Lambda pattern links the two parts' effects");
+  std::vector<Eigen::Triplet<double> > tz;
   for (int j = 0; j < Zc.outerSize(); ++j)
-    for (SpMat::InnerIterator it(Zc, j); it; ++it) t1.emplace_back(it.row(), j, it.value());
+    for (SpMat::InnerIterator it(Zc, j); it; ++it) tz.emplace_back(it.row(), j, it.value());
   for (int j = 0; j < Zz.outerSize(); ++j)
-    for (SpMat::InnerIterator it(Zz, j); it; ++it) t2.emplace_back(it.row(), qc + j, it.value());
-  Z1_.resize(n_, Q_);
-  Z2_.resize(n_, Q_);
-  Z1_.setFromTriplets(t1.begin(), t1.end());
-  Z2_.setFromTriplets(t2.begin(), t2.end());
+    for (SpMat::InnerIterator it(Zz, j); it; ++it) tz.emplace_back(it.row(), qc_ + j, it.value());
+  Z_.resize(n_, Q_);
+  Z_.setFromTriplets(tz.begin(), tz.end());
+  Z_.makeCompressed();
+  RowMat Zr(Z_);
+  Zr.makeCompressed();
+
+  // Pattern of A and the recipes A(i, c) += z_ir theta[p + k].
+  std::vector<std::vector<int> > lam_by_row(Q_);
+  for (size_t e = 0; e < lr_.size(); ++e) lam_by_row[lr_[e]].push_back((int)e);
+  std::vector<Eigen::Triplet<double> > trip;
+  std::vector<int> cols;
+  for (int i = 0; i < n_; ++i) {
+    cols.clear();
+    for (RowMat::InnerIterator it(Zr, i); it; ++it)
+      for (int e : lam_by_row[it.col()]) cols.push_back(lc_[e]);
+    std::sort(cols.begin(), cols.end());
+    cols.erase(std::unique(cols.begin(), cols.end()), cols.end());
+    for (int c : cols) trip.emplace_back(i, c, 0.0);
+  }
+  A_.resize(n_, Q_);
+  A_.setFromTriplets(trip.begin(), trip.end());
+  A_.makeCompressed();
+  const int* Ao = A_.outerIndexPtr();
+  const int* Ai = A_.innerIndexPtr();
+  rec_start_.assign(n_ + 1, 0);
+  for (int i = 0; i < n_; ++i) {
+    for (RowMat::InnerIterator it(Zr, i); it; ++it)
+      for (int e : lam_by_row[it.col()]) {
+        const int* b = Ai + Ao[i];
+        const int* f = std::lower_bound(b, Ai + Ao[i + 1], lc_[e]);
+        rec_pos_.push_back((int)(f - Ai));
+        rec_loc_.push_back((int)(f - b));
+        rec_k_.push_back(lk_[e]);
+        rec_z_.push_back(it.value());
+      }
+    rec_start_[i + 1] = (long)rec_pos_.size();
+  }
+
+  // Pattern of H = I + sum_i R_i' W_i R_i: lower triangle and the diagonal.
+  long npairs = 0;
+  for (int i = 0; i < n_; ++i) {
+    const long m = Ao[i + 1] - Ao[i];
+    npairs += m * (m + 1) / 2;
+  }
+  if (npairs > 200000000L)
+    throw std::invalid_argument("the random-effects design is too dense for the sparse engine");
+  trip.clear();
+  for (int i = 0; i < n_; ++i)
+    for (int a = Ao[i]; a < Ao[i + 1]; ++a)
+      for (int b = a; b < Ao[i + 1]; ++b) trip.emplace_back(Ai[b], Ai[a], 0.0);
+  for (int j = 0; j < Q_; ++j) trip.emplace_back(j, j, 0.0);
+  H_.resize(Q_, Q_);
+  H_.setFromTriplets(trip.begin(), trip.end());
+  H_.makeCompressed();
+  const int* Ho = H_.outerIndexPtr();
+  const int* Hi = H_.innerIndexPtr();
+  pair_start_.assign(n_ + 1, 0);
+  pair_h_.reserve(npairs);
+  for (int i = 0; i < n_; ++i) {
+    for (int a = Ao[i]; a < Ao[i + 1]; ++a)
+      for (int b = a; b < Ao[i + 1]; ++b) pair_h_.push_back((int)find_pos(Ho, Hi, Ai[a], Ai[b]));
+    pair_start_[i + 1] = (long)pair_h_.size();
+  }
+  diag_h_.resize(Q_);
+  for (int j = 0; j < Q_; ++j) diag_h_[j] = (int)find_pos(Ho, Hi, j, j);
+  chol_.analyzePattern(H_);  // the fill-reducing ordering, once
+
   for (int i = 0; i < n_; ++i) lconst_ += obs_->logconst(y_[i], wt_[i]);
-  for (VectorXd* v : {&eta_, &av_, &g1_, &g2_, &w11_, &w12_, &w22_}) v->setZero(n_);
+  for (VectorXd* v : {&eta_, &av_, &g1_, &g2_}) v->setZero(n_);
+  obs_d_.resize(n_);
   ucache_.setZero(Q_);
 }
 
 void SparseZire::setup(const VectorXd& theta) {
   if (theta.size() != npar()) throw std::invalid_argument("theta has the wrong length");
-  std::vector<Eigen::Triplet<double> > tl;
-  tl.reserve(lr_.size());
-  for (size_t k = 0; k < lr_.size(); ++k) tl.emplace_back(lr_[k], lc_[k], theta[p_ + lk_[k]]);
-  SpMat Lam(Q_, Q_);
-  Lam.setFromTriplets(tl.begin(), tl.end());
-  A1_ = Z1_ * Lam;
-  A2_ = Z2_ * Lam;
+  double* Av = A_.valuePtr();
+  std::fill(Av, Av + A_.nonZeros(), 0.0);
+  for (size_t r = 0; r < rec_pos_.size(); ++r) Av[rec_pos_[r]] += rec_z_[r] * theta[p_ + rec_k_[r]];
   eta0_ = X_ * theta.head(p_) + off_.col(0);
   a0_ = Xz_ * theta.segment(p_ + nth_, pz_) + off_.col(1);
   ph_ = Xd_ * theta.segment(p_ + nth_ + pz_, pd_) + off_.col(2);
 }
 
 double SparseZire::rows(const VectorXd& u, bool full) {
-  eta_ = eta0_ + A1_ * u;
-  av_ = a0_ + A2_ * u;
+  const int* Ao = A_.outerIndexPtr();
+  const int* Ai = A_.innerIndexPtr();
+  const double* Av = A_.valuePtr();
   double s = 0.0;
   Obs2 o;
   for (int i = 0; i < n_; ++i) {
-    obs_->eval(y_[i], wt_[i], eta_[i], av_[i], ph_[i], full, o);
-    s += o.l;
+    double e = eta0_[i], a = a0_[i];
+    for (int k = Ao[i]; k < Ao[i + 1]; ++k) {
+      if (Ai[k] < qc_) e += Av[k] * u[Ai[k]];
+      else a += Av[k] * u[Ai[k]];
+    }
+    eta_[i] = e;
+    av_[i] = a;
+    Obs2& d = full ? obs_d_[i] : o;
+    obs_->eval(y_[i], wt_[i], e, a, ph_[i], full, d);
+    s += d.l;
     if (!full) continue;
-    g1_[i] = o.g[0];
-    g2_[i] = o.g[1];
-    w11_[i] = -o.h[0][0];
-    w12_[i] = -o.h[0][1];
-    w22_[i] = -o.h[1][1];
+    g1_[i] = d.g[0];
+    g2_[i] = d.g[1];
   }
   return s;
 }
 
-void SparseZire::hessian(SpMat& H) const {
-  SpMat I(Q_, Q_);
-  I.setIdentity();
-  SpMat C = SpMat(A1_.transpose()) * (w12_.asDiagonal() * A2_);
-  H = SpMat(A1_.transpose()) * (w11_.asDiagonal() * A1_) +
-      SpMat(A2_.transpose()) * (w22_.asDiagonal() * A2_) + C + SpMat(C.transpose()) + I;
+VectorXd SparseZire::at_times(const VectorXd& v1, const VectorXd& v2) const {
+  const int* Ao = A_.outerIndexPtr();
+  const int* Ai = A_.innerIndexPtr();
+  const double* Av = A_.valuePtr();
+  VectorXd out = VectorXd::Zero(Q_);
+  for (int i = 0; i < n_; ++i)
+    for (int k = Ao[i]; k < Ao[i + 1]; ++k) out[Ai[k]] += Av[k] * (Ai[k] < qc_ ? v1[i] : v2[i]);
+  return out;
+}
+
+bool SparseZire::factor(double mu) {
+  const int* Ao = A_.outerIndexPtr();
+  const int* Ai = A_.innerIndexPtr();
+  const double* Av = A_.valuePtr();
+  double* Hx = H_.valuePtr();
+  std::fill(Hx, Hx + H_.nonZeros(), 0.0);
+  for (int j = 0; j < Q_; ++j) Hx[diag_h_[j]] = 1.0 + mu;
+  for (int i = 0; i < n_; ++i) {
+    const Obs2& o = obs_d_[i];
+    const double w[2][2] = {{-o.h[0][0], -o.h[0][1]}, {-o.h[0][1], -o.h[1][1]}};
+    long pp = pair_start_[i];
+    for (int a = Ao[i]; a < Ao[i + 1]; ++a) {
+      const int pa = Ai[a] < qc_ ? 0 : 1;
+      for (int b = a; b < Ao[i + 1]; ++b)
+        Hx[pair_h_[pp++]] += Av[a] * Av[b] * w[pa][Ai[b] < qc_ ? 0 : 1];
+    }
+  }
+  chol_.factorize_polled(H_);
+  return chol_.info() == Eigen::Success;
+}
+
+double SparseZire::logdet() const {
+  const auto& L = chol_.matrixL().nestedExpression();
+  const int* Lo = L.outerIndexPtr();
+  const double* Lx = L.valuePtr();
+  double s = 0.0;
+  for (int j = 0; j < Q_; ++j) s += std::log(Lx[Lo[j]]);  // diagonal first
+  return 2.0 * s;
 }
 
 // Newton's method for the joint mode with step halving; where H is not
@@ -95,27 +223,21 @@ bool SparseZire::mode(int* iters) {
     f = rows(u, true) - 0.5 * u.squaredNorm();
     if (!std::isfinite(f)) return false;
   }
-  SpMat H, Hd, I(Q_, Q_);
-  I.setIdentity();
-  bool done = false;
   double last_dec = std::numeric_limits<double>::infinity();
   int it = 0;
-  for (; it < 200 && !done; ++it) {
+  for (; it < 200; ++it) {
     Rcpp::checkUserInterrupt();  // main thread: one factorization per check
-    hessian(H);
-    VectorXd grad = A1_.transpose() * g1_ + A2_.transpose() * g2_ - u;
+    VectorXd grad = at_times(g1_, g2_) - u;
     double mu = 0.0;
-    chol_.compute(H);
-    while (chol_.info() != Eigen::Success) {
+    while (!factor(mu)) {
       mu = mu == 0.0 ? 1e-4 : mu * 10.0;
       if (mu > 1e8) return false;
-      Hd = H + mu * I;
-      chol_.compute(Hd);
     }
     VectorXd step = chol_.solve(grad);
     const double dec = grad.dot(step);
+    if (!std::isfinite(dec)) return false;
     last_dec = dec;
-    if (dec < 1e-20) { done = true; break; }
+    if (dec < 1e-20) break;
     double t = 1.0, fn = -std::numeric_limits<double>::infinity();
     VectorXd un;
     for (int h = 0; h < 40; ++h, t *= 0.5) {
@@ -123,35 +245,130 @@ bool SparseZire::mode(int* iters) {
       fn = rows(un, false) - 0.5 * un.squaredNorm();
       if (std::isfinite(fn) && fn >= f - 1e-12 * std::abs(f)) break;
     }
-    if (!std::isfinite(fn) || fn < f - 1e-12 * std::abs(f)) { rows(u, true); done = true; break; }
+    if (!std::isfinite(fn) || fn < f - 1e-12 * std::abs(f)) break;
     u = un;
     f = rows(u, true) - 0.5 * u.squaredNorm();
-    if (dec < 1e-14 && t == 1.0) done = true;
+    if (dec < 1e-14 && t == 1.0) break;
   }
   if (iters) *iters = it;
   // A search that stopped (no ascent left, or the iteration cap) with the
   // Newton decrement still large has not found the mode: its Laplace value
   // would be wrong, so the evaluation fails (as the one-part engine's).
   if (!(last_dec < 1e-6)) return false;
-  hessian(H);
-  chol_.compute(H);
-  if (chol_.info() != Eigen::Success) return false;
+  rows(u, true);
+  if (!factor(0.0)) return false;
   u_ = u;
   ucache_ = u;
   return true;
 }
 
-double SparseZire::evaluate(const VectorXd& theta, int* iters) {
+double SparseZire::evaluate(const VectorXd& theta, int* iters, VectorXd* grad) {
   setup(theta);
   if (!mode(iters)) {
     ucache_.setZero();
+    if (grad) grad->setConstant(npar(), std::numeric_limits<double>::quiet_NaN());
     return -std::numeric_limits<double>::infinity();
   }
-  const double s = rows(u_, false);
-  const VectorXd d = SpMat(chol_.matrixL()).diagonal();
-  double ld = 0.0;
-  for (int j = 0; j < Q_; ++j) ld += 2.0 * std::log(d[j]);
-  return s + lconst_ - 0.5 * u_.squaredNorm() - 0.5 * ld;
+  double s = 0.0;  // l at the mode, left by mode()
+  for (int i = 0; i < n_; ++i) s += obs_d_[i].l;
+  const double ll = s + lconst_ - 0.5 * u_.squaredNorm() - 0.5 * logdet();
+  if (grad) gradient(*grad);
+  return ll;
+}
+
+void SparseZire::map_pairs() {
+  if (pairs_mapped_) return;
+  const auto& L = chol_.matrixL().nestedExpression();
+  const int* Lo = L.outerIndexPtr();
+  const int* Li = L.innerIndexPtr();
+  const int* Ao = A_.outerIndexPtr();
+  const int* Ai = A_.innerIndexPtr();
+  const Eigen::VectorXi& perm = chol_.permutationP().indices();
+  pair_s_.resize(pair_h_.size());
+  for (int i = 0; i < n_; ++i) {
+    long pp = pair_start_[i];
+    for (int a = Ao[i]; a < Ao[i + 1]; ++a)
+      for (int b = a; b < Ao[i + 1]; ++b) {
+        const int pa = perm[Ai[a]], pb = perm[Ai[b]];
+        pair_s_[pp++] = (int)find_pos(Lo, Li, std::min(pa, pb), std::max(pa, pb));
+      }
+  }
+  pairs_mapped_ = true;
+}
+
+// The exact gradient at the mode and factor of the last evaluation (the
+// formulas at the top of this file).
+void SparseZire::gradient(VectorXd& g) {
+  map_pairs();
+  std::vector<double> S;
+  chol_.selected_inverse(S);
+  const int* Ao = A_.outerIndexPtr();
+  const int* Ai = A_.innerIndexPtr();
+  const double* Av = A_.valuePtr();
+  VectorXd c1(n_), c2(n_), cph(n_), gl = VectorXd::Zero(nth_);
+  std::vector<double> al, ze, va, vz;
+  for (int i = 0; i < n_; ++i) {
+    const int m = Ao[i + 1] - Ao[i];
+    al.assign(m, 0.0);
+    ze.assign(m, 0.0);
+    for (int la = 0; la < m; ++la) (Ai[Ao[i] + la] < qc_ ? al : ze)[la] = Av[Ao[i] + la];
+    va.assign(m, 0.0);
+    vz.assign(m, 0.0);
+    long pp = pair_start_[i];
+    for (int la = 0; la < m; ++la)
+      for (int lb = la; lb < m; ++lb) {
+        const double s = S[pair_s_[pp++]];
+        va[la] += s * al[lb];
+        vz[la] += s * ze[lb];
+        if (lb != la) {
+          va[lb] += s * al[la];
+          vz[lb] += s * ze[la];
+        }
+      }
+    double m00 = 0.0, m01 = 0.0, m11 = 0.0;
+    for (int la = 0; la < m; ++la) {
+      m00 += al[la] * va[la];
+      m01 += al[la] * vz[la];
+      m11 += ze[la] * vz[la];
+    }
+    const Obs2& o = obs_d_[i];
+    double cd[3];
+    for (int d = 0; d < 3; ++d)
+      cd[d] = -(m00 * o.t[0][0][d] + 2.0 * m01 * o.t[0][1][d] + m11 * o.t[1][1][d]);
+    c1[i] = cd[0];
+    c2[i] = cd[1];
+    cph[i] = cd[2];
+    const double w[2][2] = {{-o.h[0][0], -o.h[0][1]}, {-o.h[0][1], -o.h[1][1]}};
+    for (long r = rec_start_[i]; r < rec_start_[i + 1]; ++r) {
+      const int loc = rec_loc_[r], pc = Ai[Ao[i] + loc] < qc_ ? 0 : 1;
+      gl[rec_k_[r]] -= rec_z_[r] * (w[0][pc] * va[loc] + w[1][pc] * vz[loc]);
+    }
+  }
+  const VectorXd vq = chol_.solve(at_times(c1, c2));
+  VectorXd r1(n_), r2(n_), rph(n_);
+  for (int i = 0; i < n_; ++i) {
+    double q1 = 0.0, q2 = 0.0;
+    for (int k = Ao[i]; k < Ao[i + 1]; ++k) (Ai[k] < qc_ ? q1 : q2) += Av[k] * vq[Ai[k]];
+    const Obs2& o = obs_d_[i];
+    r1[i] = o.g[0] - 0.5 * (c1[i] + o.h[0][0] * q1 + o.h[0][1] * q2);
+    r2[i] = o.g[1] - 0.5 * (c2[i] + o.h[0][1] * q1 + o.h[1][1] * q2);
+    rph[i] = o.g[2] - 0.5 * (cph[i] + o.h[0][2] * q1 + o.h[1][2] * q2);
+  }
+  g.resize(npar());
+  g.head(p_) = X_.transpose() * r1;
+  g.segment(p_ + nth_, pz_) = Xz_.transpose() * r2;
+  g.segment(p_ + nth_ + pz_, pd_) = Xd_.transpose() * rph;
+  // Z' r and Z' (g without e), each column with its part's row vector.
+  VectorXd zr = VectorXd::Zero(Q_), zw = VectorXd::Zero(Q_);
+  for (int j = 0; j < Q_; ++j)
+    for (SpMat::InnerIterator it(Z_, j); it; ++it) {
+      const int i = (int)it.row();
+      zr[j] += it.value() * (j < qc_ ? r1[i] : r2[i]);
+      zw[j] += it.value() * (j < qc_ ? g1_[i] : g2_[i]);
+    }
+  for (size_t q = 0; q < lr_.size(); ++q)
+    gl[lk_[q]] += zr[lr_[q]] * u_[lc_[q]] - 0.5 * zw[lr_[q]] * vq[lc_[q]];
+  g.segment(p_, nth_) = gl;
 }
 
 SparseZireModes SparseZire::modes(const VectorXd& theta) {
@@ -167,27 +384,22 @@ SparseZireModes SparseZire::modes(const VectorXd& theta) {
   Lam.setFromTriplets(tl.begin(), tl.end());
   m.u = u_;
   m.b = Lam * u_;
-  rows(u_, false);
   m.eta = eta_;
   m.a = av_;
-  SpMat H;
-  hessian(H);
-  // H^{-1} on H's lower pattern, a block of columns at a time.
-  const int bs = 256;
-  for (int j0 = 0; j0 < Q_; j0 += bs) {
-    Rcpp::checkUserInterrupt();
-    const int nc = std::min(bs, Q_ - j0);
-    MatrixXd E = MatrixXd::Zero(Q_, nc);
-    for (int c = 0; c < nc; ++c) E(j0 + c, c) = 1.0;
-    const MatrixXd S = chol_.solve(E);
-    for (int c = 0; c < nc; ++c)
-      for (SpMat::InnerIterator it(H, j0 + c); it; ++it) {
-        if (it.row() < j0 + c) continue;
-        m.inv_i.push_back((int)it.row());
-        m.inv_j.push_back(j0 + c);
-        m.inv_x.push_back(S(it.row(), c));
-      }
-  }
+  // H^{-1} on H's lower pattern, from the selected inverse.
+  std::vector<double> S;
+  chol_.selected_inverse(S);
+  const auto& L = chol_.matrixL().nestedExpression();
+  const Eigen::VectorXi& perm = chol_.permutationP().indices();
+  for (int j = 0; j < Q_; ++j)
+    for (SpMat::InnerIterator it(H_, j); it; ++it) {
+      const int pa = perm[it.row()], pb = perm[j];
+      const long pos = find_pos(L.outerIndexPtr(), L.innerIndexPtr(), std::min(pa, pb),
+                                std::max(pa, pb));
+      m.inv_i.push_back((int)it.row());
+      m.inv_j.push_back(j);
+      m.inv_x.push_back(pos >= 0 ? S[pos] : std::numeric_limits<double>::quiet_NaN());
+    }
   return m;
 }
 

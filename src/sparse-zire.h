@@ -9,9 +9,16 @@
 // per-row negative Hessian W = -d2 l / d(eta, a)^2 at the joint mode u^,
 //   H = I + A1' W11 A1 + A1' W12 A2 + A2' W12 A1 + A2' W22 A2,
 //   L = sum l(u^) - |u^|^2 / 2 - log det(H) / 2.
-// H is sparse; it is factorized by a sparse Cholesky (SimplicialLLT with a
-// fill-reducing ordering). The engine evaluates L only: the gradient is
-// taken by central differences in R (fit-sparse-zire.R).
+// H has a fixed sparsity pattern (A = A1 + A2 has a fixed pattern, the two
+// parts' columns disjoint): it is analysed (fill-reducing ordering, symbolic
+// factorization) once per engine and only factorized numerically per
+// evaluation, by the interruptible sparse Cholesky of polled-llt.h.
+//
+// Exact gradient (sparse-zire.cpp): the implicit function theorem for the
+// joint mode u^ of both parts' effects, and the derivative of log det H,
+// which needs the 2 x 2 blocks M_i = R_i H^{-1} R_i' (R_i = rows i of A1 and
+// A2) and H^{-1} a_i on a_i's pattern: H^{-1} on the pattern of H, from the
+// selected inverse (Takahashi recurrences, polled-llt.h).
 #ifndef GLMMGEE_SPARSE_ZIRE_H
 #define GLMMGEE_SPARSE_ZIRE_H
 
@@ -20,6 +27,7 @@
 #include <vector>
 #include "families.h"
 #include "families-aux-re.h"
+#include "polled-llt.h"
 
 namespace glmmgee {
 
@@ -34,6 +42,7 @@ struct SparseZireModes {
 class SparseZire {
  public:
   typedef Eigen::SparseMatrix<double> SpMat;
+  typedef Eigen::SparseMatrix<double, Eigen::RowMajor> RowMat;
   SparseZire(const Eigen::Ref<const Eigen::MatrixXd>& X,
              const Eigen::Ref<const Eigen::MatrixXd>& Xz,
              const Eigen::Ref<const Eigen::MatrixXd>& Xd, const SpMat& Zc, const SpMat& Zz,
@@ -44,29 +53,49 @@ class SparseZire {
              int family, int link, int kind);
   int npar() const { return p_ + nth_ + pz_ + pd_; }
   // The Laplace log-likelihood (-Inf when the joint mode is not found or
-  // H is not positive definite there); *iters: Newton iterations.
-  double evaluate(const Eigen::VectorXd& theta, int* iters);
+  // H is not positive definite there); *iters: Newton iterations; with
+  // grad, its exact gradient in theta (NaN where the value is -Inf).
+  double evaluate(const Eigen::VectorXd& theta, int* iters, Eigen::VectorXd* grad = nullptr);
   SparseZireModes modes(const Eigen::VectorXd& theta);
   void reset() { ucache_.setZero(); }
 
  private:
   void setup(const Eigen::VectorXd& theta);
-  // Sum of l at u (and, with full, the derivatives into g1, g2, w11, w12, w22).
+  // Sum of l at u (with full, each row's derivatives into obs_d_).
   double rows(const Eigen::VectorXd& u, bool full);
+  // A1' v1 + A2' v2.
+  Eigen::VectorXd at_times(const Eigen::VectorXd& v1, const Eigen::VectorXd& v2) const;
+  // H (+ mu on the diagonal) at the weights of obs_d_, factorized.
+  bool factor(double mu);
   bool mode(int* iters);
-  void hessian(SpMat& H) const;
+  double logdet() const;
+  void map_pairs();
+  void gradient(Eigen::VectorXd& g);
 
-  int n_, p_, pz_, pd_, Q_, nth_;
+  int n_, p_, pz_, pd_, Q_, qc_, nth_;
   std::unique_ptr<ObsModel> fam_;
   std::unique_ptr<TwoPartRE> obs_;
   Eigen::MatrixXd X_, Xz_, Xd_, off_;
   Eigen::VectorXd y_, wt_;
-  SpMat Z1_, Z2_, A1_, A2_;
+  SpMat Z_;  // [Zc Zz], n x Q, for Z' v
   std::vector<int> lr_, lc_, lk_;
   double lconst_ = 0.0;
-  Eigen::VectorXd eta0_, a0_, ph_, eta_, av_, g1_, g2_, w11_, w12_, w22_;
+  // A = [Zc Zz] Lambda with a fixed row-major pattern (explicit zeros kept);
+  // its values are sums of recipes z * theta[p + k].
+  RowMat A_;
+  std::vector<long> rec_start_;
+  std::vector<int> rec_pos_, rec_k_, rec_loc_;
+  std::vector<double> rec_z_;
+  // H: lower triangle and diagonal, fixed pattern; per row of A the
+  // positions of its pairs (a <= b) in H and in the factor.
+  SpMat H_;
+  std::vector<long> pair_start_;
+  std::vector<int> pair_h_, pair_s_, diag_h_;
+  bool pairs_mapped_ = false;
+  PolledLLT chol_;
+  Eigen::VectorXd eta0_, a0_, ph_, eta_, av_, g1_, g2_;
+  std::vector<Obs2> obs_d_;
   Eigen::VectorXd u_, ucache_;
-  Eigen::SimplicialLLT<SpMat> chol_;
 };
 
 }  // namespace glmmgee
