@@ -263,3 +263,51 @@ augment_base <- function(x, data) {
   }
   d
 }
+
+#' @rdname glmmgee-broom
+#' @details For a zero-inflated, hurdle or dispersion-formula fit
+#'   ([glmm-zero-inflation]) `tidy()` adds broom.mixed's column `component`
+#'   as for glmmTMB fits: `"cond"` (the conditional part), `"zi"` (the zero
+#'   part's coefficients, and its random-effect standard deviations when the
+#'   zero part has random effects) and `"disp"` (a dispersion formula's
+#'   coefficients); `group` then names the grouping factor without the
+#'   `zi~` prefix of [VarCorr()].
+#' @method tidy glmmgee_glmm_zi
+#' @export
+tidy.glmmgee_glmm_zi <- function(x, effects = c("ran_pars", "fixed"), conf.int = FALSE,
+                                 conf.level = 0.95, exponentiate = FALSE, ...) {
+  out <- tidy.glmmgee_glmm(x, effects = effects, conf.int = conf.int, conf.level = conf.level,
+                           exponentiate = exponentiate, ...)
+  effects <- check_effects(effects)
+  zi_group <- !is.na(out$group) & grepl("^zi~", out$group)
+  zi_term <- grepl("^sd__zi~|^cor__zi~", out$term)
+  out$component <- ifelse(zi_group | zi_term, "zi", "cond")
+  out$group <- sub("^zi~", "", out$group)
+  out$term <- sub("^(sd|cor)__zi~", "\\1__", out$term)
+  parts <- list(out)
+  if ("fixed" %in% effects) {
+    z <- stats::qnorm(1 - (1 - conf.level) / 2)
+    for (cmp in c("zi", "disp")) {
+      idx <- x$aux[[paste0(cmp, "_index")]]
+      if (!length(idx)) next
+      beta <- stats::setNames(x$theta[idx], sub("^(zi|disp)~", "", names(x$theta)[idx]))
+      fx <- data.frame(effect = "fixed", component = cmp, group = NA_character_,
+                       coef_table(beta, x$cov_theta[idx, idx, drop = FALSE]),
+                       stringsAsFactors = FALSE)
+      if (conf.int) fx <- wald_limits(fx, z)
+      if (exponentiate) fx <- exponentiate_rows(fx)
+      parts[[length(parts) + 1L]] <- fx
+    }
+  }
+  cols <- c("effect", "component", setdiff(names(out), c("effect", "component")))
+  out <- do.call(rbind, lapply(parts, function(d) {
+    for (v in setdiff(cols, names(d))) d[[v]] <- NA
+    d[cols]
+  }))
+  # broom.mixed's order: fixed rows of each part, then the variance rows.
+  ord <- order(match(out$effect, c("fixed", "ran_pars", "ran_vals")),
+               match(out$component, c("cond", "zi", "disp")))
+  out <- out[ord, , drop = FALSE]
+  rownames(out) <- NULL
+  out
+}

@@ -30,6 +30,14 @@ re_structure <- function(fit, caller) {
     stop(sprintf("'fit': %s() needs a fit from glmm(), not an object of class \"%s\"",
                  caller, class(fit)[1L]), call. = FALSE)
   p <- length(fit$coefficients)
+  if (inherits(fit, "glmmgee_glmm_zire_sparse")) {
+    # The zero part's terms (two-part sparse engine) as a second structure,
+    # their Lambda entries after the count part's in theta.
+    re <- re_structure_sparse(fit, p)
+    rz <- re_structure_sparse(zire_sparse_shadow(fit), p + length(re$lambda_index))
+    re$zre <- rz[c("q", "cnames", "pattern", "lambda_index", "Z")]
+    return(re)
+  }
   if (inherits(fit, "glmmgee_glmm_sparse")) return(re_structure_sparse(fit, p))
   Lam <- fit$Lambda
   pat <- fit$pattern

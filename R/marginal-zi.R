@@ -1,13 +1,16 @@
 # Means of y in the two-part models (zero-inflated, hurdle), for
 # standardize() and marginal_coefs(): over the random effect
-# ("marginal") or at b = 0 ("conditional"). The zero part has no random
-# effect, so with s the standard deviation of z'b:
+# ("marginal") or at b = 0 ("conditional"). When the zero part has no random
+# effect, with s the standard deviation of z'b:
 #   zero-inflated:  E y = (1 - pi) E_b[mu] = (1 - pi) exp(eta + s^2 / 2),
 #   hurdle:         E y = (1 - pi) E_T[h(eta + s T)],  h = mu / (1 - f(0; mu)),
 # the latter by the trapezoidal rule of marginal-mean.R. The Jacobian in
 # theta (all parameters: fixed effects, Lambda, zero and dispersion
 # coefficients) by central differences, accurate far beyond the sampling
-# error it feeds.
+# error it feeds. Random effects in the zero part: zire_marginal_mean()
+# (glmm-zire.R) on the conditional part's grouping factor, with a joint
+# covariance; zire_sparse_mean() below for the two-part sparse engine's
+# terms.
 
 # The zero and dispersion designs of a zi fit at new data.
 zi_aux_designs <- function(fit, data) {
@@ -16,13 +19,16 @@ zi_aux_designs <- function(fit, data) {
     mf <- stats::model.frame(pt$terms, data, na.action = stats::na.pass, xlev = pt$xlevels)
     stats::model.matrix(pt$terms, mf, contrasts.arg = pt$contrasts)
   }
-  if (isTRUE(fit$aux$zi$re$sparse))
-    stop("'fit': means over the random effects of both parts (standardize(), marginal_coefs()) are available with the zero part's random effects on the conditional part's single grouping factor, not yet with other zero-part terms",
+  sparse_zre <- isTRUE(fit$aux$zi$re$sparse)
+  if (!sparse_zre && !is.null(fit$aux$zi$re) && identical(fit$family$family, "binomial"))
+    stop("'fit': means over the random effects of both parts (standardize(), marginal_coefs()) are not yet available for a zero-inflated binomial model with random effects in the zero part on the conditional part's grouping factor",
          call. = FALSE)
-  if (!is.null(fit$aux$zi$re) && identical(fit$family$family, "binomial"))
-    stop("'fit': means over the random effects of both parts (standardize(), marginal_coefs()) are not yet available for a zero-inflated binomial model with random effects in the zero part",
-         call. = FALSE)
-  zre <- if (!is.null(fit$aux$zi$re)) zire_design_at(fit, data)
+  zre <- if (sparse_zre) {
+    # The zero part's covariates of each row's levels, as
+    # re_structure_sparse()'s Z (columns term by term).
+    sparse_design_z(list(reterms = fit$aux$zi$re$terms, model = fit$model), data,
+                    environment(fit$formula) %||% parent.frame())
+  } else if (!is.null(fit$aux$zi$re)) zire_design_at(fit, data)
   Filter(Negate(is.null), list(zi = one(fit$aux$zi), disp = one(fit$aux$disp), zre = zre))
 }
 
@@ -38,20 +44,17 @@ zi_means <- function(re, family, theta, X, Z, offset, aux, re_mode, jacobian) {
     s <- if (re_mode == "conditional") rep(0, n) else re_scale(Z, lambda_of(re, th), re$pattern)$s
     if (!is.null(a$zi$re) && re_mode != "conditional") {
       phi <- if (!is.null(a$disp_index)) drop(Xd %*% th[a$disp_index])
+      if (isTRUE(a$zi$re$sparse)) {
+        Zz <- aux$zre %||% re$zre$Z
+        sz <- re_scale(Zz, lambda_of(re$zre, th), re$zre$pattern)$s
+        return(zire_sparse_mean(a$kind, family, eta, drop(Xz %*% th[a$zi_index]), phi, s, sz))
+      }
       return(zire_marginal_mean(a, family, th, eta, drop(Xz %*% th[a$zi_index]), phi, p,
                                 Z, aux$zre %||% a$zi$re$Z))
     }
     pz <- if (is.null(a$zi_index)) rep(0, n) else stats::plogis(drop(Xz %*% th[a$zi_index]))
-    if (a$kind == "zi") return((1 - pz) * exp(eta + s^2 / 2))
     phi <- if (!is.null(a$disp_index)) drop(Xd %*% th[a$disp_index])
-    h <- function(E, ph) {
-      mu <- exp(E)
-      mu / -expm1(log(count_p0(family, mu, ph)))
-    }
-    g <- normal_grid(max(s))
-    E <- eta + outer(s, g$t)
-    Ph <- if (is.null(phi)) NULL else matrix(phi, n, length(g$t))
-    (1 - pz) * drop(h(E, Ph) %*% g$w)
+    (1 - pz) * count_part_mean(a$kind, family, eta, phi, s)
   }
   m <- mean_at(theta)
   if (!jacobian) return(list(mean = m))
@@ -64,4 +67,35 @@ zi_means <- function(re, family, theta, X, Z, offset, aux, re_mode, jacobian) {
     J[, k] <- (mean_at(tp) - mean_at(tm)) / (2 * hk)
   }
   list(mean = m, jacobian = J)
+}
+
+# E over z'b ~ N(0, s^2) of the count part's mean of y given it is not a
+# structural zero: zero-inflated, mu = linkinv(eta + z'b) (exp(eta + s^2/2)
+# for the log link; the trapezoidal rule for a binomial's link); hurdle,
+# the zero-truncated mean h = mu / (1 - f(0; mu)) by the trapezoidal rule.
+count_part_mean <- function(kind, family, eta, phi, s) {
+  if (kind == "zi") {
+    if (identical(family$link, "log")) return(exp(eta + s^2 / 2))
+    return(marginal_mean(eta, s, family)$mean)
+  }
+  g <- normal_grid(max(s))
+  E <- eta + outer(s, g$t)
+  mu <- exp(E)
+  Ph <- if (is.null(phi)) NULL else matrix(phi, length(eta), length(g$t))
+  drop((mu / -expm1(log(count_p0(family, mu, Ph)))) %*% g$w)
+}
+
+# E y over the random effects of both parts fitted by the two-part sparse
+# engine (glmmTMB's model: the parts' effects independent of each other,
+# each term's independent of the others'). Whatever terms touch a row, the
+# count part's z'b is normal with variance sc^2 = sum over its terms of
+# z_t' D_t z_t, and the zero part's z_z'b_z normal with variance sz^2
+# likewise, independent of it; so the integral over all the row's effects
+# is exactly a product of two one-dimensional integrals:
+#   E y = (1 - E_T[plogis(alink + sz T)]) * E_T[m(eta + sc T)],
+# m the count part's mean (zero-truncated for a hurdle model), no
+# approximation beyond the trapezoidal rules of marginal-mean.R.
+zire_sparse_mean <- function(kind, family, eta, alink, phi, sc, sz) {
+  epi <- marginal_mean(alink, sz, stats::binomial())$mean
+  (1 - epi) * count_part_mean(kind, family, eta, phi, sc)
 }

@@ -45,8 +45,15 @@
 #' y (including the zero part), integrated over the random effect
 #' (`re = "marginal"`) or at b = 0; the variable set by `standardize()` must
 #' be in the conditional formula (it is then set in the zero and dispersion
-#' designs too). With several random-effect terms the sparse Laplace
-#' engine fits them (Laplace only).
+#' designs too). With random effects in the zero part the mean is
+#' integrated over both parts' effects: on the conditional part's factor
+#' jointly (their correlation included); on other or several terms (the
+#' two-part sparse engine, glmmTMB's model of independent terms and parts)
+#' exactly as a product of two one-dimensional integrals, since the count
+#' part's \eqn{z'b} and the zero part's \eqn{z_z'b_z} are independent normals
+#' whose variances sum over the terms that touch the observation.
+#' Standard errors by the delta method over all parameters. With several
+#' random-effect terms the sparse Laplace engine fits them (Laplace only).
 #'
 #' The optimum is found as for every [glmm()] fit (see its section "The
 #' optimum"): the search runs on centred and scaled copies of all three
