@@ -139,6 +139,11 @@ gee_ordinal <- function(mc, formula, family, env, control) {
   assoc <- NULL
   if (corstr == "independence") {
     fit <- ordinal_gee_fit(X, resp$code, J, id$index, family, w, off)
+  } else if (corstr %in% ordinal_global_structures) {
+    fit <- ordinal_global_fit(X, resp$code, J, id, tm, family, off, corstr, control)
+    assoc <- list(structure = corstr, global = TRUE, parameters = fit$alpha,
+                  vcov = list(robust = fit$alpha_vcov, naive = fit$alpha_naive),
+                  times = tm$labels)
   } else {
     assoc <- ordinal_lor_fit(X, resp$code, J, id, tm, family, off, corstr, R, control)
     fit <- assoc$fit
@@ -312,6 +317,7 @@ ordinal_gee_fit <- function(X, y, J, id, family, w, off) {
 print.glmmgee_gee_ordinal <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   cat(sprintf("Ordinal GEE: marginal cumulative link model (%s link), %s\n", x$family$link,
               if (is.null(x$association)) "independence working structure"
+              else if (isTRUE(x$association$global)) sprintf("global odds ratios structure \"%s\"", x$corstr)
               else sprintf("local odds ratios structure \"%s\"", x$corstr)))
   cat("Formula:", paste(deparse(x$formula), collapse = " "), "\n")
   cat(sprintf("%d observations, %d clusters; %d response categories\n", x$nobs, x$nclusters,
@@ -320,7 +326,10 @@ print.glmmgee_gee_ordinal <- function(x, digits = max(3L, getOption("digits") - 
   print(signif(x$coefficients, digits))
   cat("Thresholds:\n")
   print(signif(x$thresholds, digits))
-  if (length(x$association$parameters)) {
+  if (isTRUE(x$association$global)) {
+    cat(sprintf("Association (\"%s\", log global odds ratios, estimated jointly):\n", x$corstr))
+    print(signif(x$association$parameters, digits))
+  } else if (length(x$association$parameters)) {
     cat(sprintf("Association (\"%s\", fixed at its estimate from the pairs' tables):\n", x$corstr))
     print(signif(x$association$parameters, digits))
   } else if (identical(x$corstr, "fixed")) {
@@ -336,7 +345,15 @@ summary.glmmgee_gee_ordinal <- function(object, ...) {
   z <- object$psi / se
   tab <- cbind(Estimate = object$psi, `Robust SE` = se, `Naive SE` = sqrt(diag(object$vcov$naive)),
                `z value` = z, `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
-  structure(list(fit = object, table = tab), class = "summary.glmmgee_gee_ordinal")
+  atab <- NULL
+  if (isTRUE(object$association$global)) {
+    a <- object$association
+    ase <- sqrt(diag(a$vcov$robust))
+    az <- a$parameters / ase
+    atab <- cbind(Estimate = a$parameters, `Robust SE` = ase, `Naive SE` = sqrt(diag(a$vcov$naive)),
+                  `z value` = az, `Pr(>|z|)` = 2 * stats::pnorm(-abs(az)))
+  }
+  structure(list(fit = object, table = tab, association = atab), class = "summary.glmmgee_gee_ordinal")
 }
 
 #' @export
@@ -344,6 +361,10 @@ print.summary.glmmgee_gee_ordinal <- function(x, digits = max(3L, getOption("dig
   print.glmmgee_gee_ordinal(x$fit, digits = digits)
   cat("\nEstimates with robust (sandwich) standard errors:\n")
   stats::printCoefmat(x$table, digits = digits, has.Pvalue = TRUE, P.values = TRUE)
+  if (!is.null(x$association)) {
+    cat("\nLog global odds ratios with robust (sandwich) standard errors:\n")
+    stats::printCoefmat(x$association, digits = digits, has.Pvalue = TRUE, P.values = TRUE)
+  }
   invisible(x)
 }
 
