@@ -37,11 +37,14 @@ ordinal_global_fit <- function(X, y, J, id, tm, family, off, corstr, control) {
   sizes <- tabulate(cl, K)
   starts <- cumsum(c(0L, sizes))
   # The pairs (t < s in time order) of every cluster and their group.
-  pairs <- do.call(rbind, lapply(which(sizes > 1L), function(i) {
-    r <- starts[i] + seq_len(sizes[i])
-    cb <- utils::combn(r, 2L)
-    cbind(i, cb[1L, ], cb[2L, ])
+  # (one combn() per distinct cluster size, shifted to each cluster's rows)
+  pairs <- do.call(rbind, lapply(setdiff(sort(unique(sizes)), 0:1), function(m) {
+    cl_m <- which(sizes == m)
+    cb <- utils::combn(m, 2L)
+    cbind(rep(cl_m, each = ncol(cb)), starts[rep(cl_m, each = ncol(cb))] + cb[1L, ],
+          starts[rep(cl_m, each = ncol(cb))] + cb[2L, ])
   }))
+  if (!is.null(pairs)) pairs <- pairs[order(pairs[, 1L], pairs[, 2L], pairs[, 3L]), , drop = FALSE]
   if (is.null(pairs))
     stop(sprintf("corstr = \"%s\" needs repeated responses, but every cluster has one observation",
                  corstr), call. = FALSE)
@@ -67,8 +70,10 @@ ordinal_global_fit <- function(X, y, J, id, tm, family, off, corstr, control) {
                            as.integer(pairs[, 1L] - 1L), as.integer(group - 1L), as.double(alpha), keep)
   }
 
-  start <- ordinal_gee_fit(X, y, J, id$index, family, rep(1, length(y)), off)
-  par <- start$psi
+  # Start: the marginal thresholds, no covariate effects, no association;
+  # the first steps are then Fisher scoring on the independence equations.
+  cp <- cumsum(tabulate(y, J))[seq_len(c1)] / length(y)
+  par <- c(cummax(family$linkfun(pmin(pmax(cp, 1e-4), 1 - 1e-4)) + seq_len(c1) * 1e-3), rep(0, p))
   alpha <- rep(0, q)
   converged <- FALSE
   crit <- NA_real_

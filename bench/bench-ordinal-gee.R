@@ -95,7 +95,8 @@ print(do.call(rbind, rows), row.names = FALSE)
 # ours by construction (its within-time covariance, see ?ordinal-gee); the
 # differences show by how much. ordgee
 # runs at its default tolerance (largest absolute step 1e-4) and at 1e-10;
-# the differences are from its 1e-10 fit (intercepts sign-flipped).
+# the differences are from its 1e-10 fit (intercepts sign-flipped);
+# ordgee_error is its error flag (1: no convergence, NaN estimates).
 if (requireNamespace("geepack", quietly = TRUE)) {
   compare_global <- function(label, data, structure, fo) {
     fit_ours <- function() gee(fo, data = data, id = id, family = cumulative("logit"),
@@ -118,13 +119,22 @@ if (requireNamespace("geepack", quietly = TRUE)) {
                ordgee_1e10_s = tight$time,
                max_dcoef = signif(max(abs(coef(ours$value) - c(-b[seq_len(k)], b[-seq_len(k)]))), 2),
                max_dalpha = signif(max(abs(ours$value$association$parameters - tight$value$alpha)), 2),
-               max_dse = signif(max(abs(sqrt(diag(vcov(ours$value))) - sqrt(diag(tight$value$vbeta)))), 2))
+               max_dse = signif(max(abs(sqrt(diag(vcov(ours$value))) - sqrt(diag(tight$value$vbeta)))), 2),
+               ordgee_error = tight$value$error)
   }
   data("ohio", package = "geepack")
   ohio$resp <- ordered(ohio$resp)
   grows <- list()
   for (s in c("exchangeable", "unstructured"))
     grows[[length(grows) + 1L]] <- compare_global("ohio", ohio, s, resp ~ age + smoke + age:smoke)
+  # ordgee's other example: 3 categories, 111 patients at 4 visits.
+  data("respdis", package = "geepack")
+  resp <- reshape(respdis, varying = list(c("y1", "y2", "y3", "y4")), v.names = "resp",
+                  direction = "long")
+  resp <- resp[order(resp$id, resp$time), ]
+  resp$resp <- ordered(resp$resp)
+  for (s in c("exchangeable", "unstructured"))
+    grows[[length(grows) + 1L]] <- compare_global("respdis", resp, s, resp ~ trt)
   for (K in Ks) {
     d <- sim(K, 20261123 + K)
     d <- d[!is.na(d$y), ]
