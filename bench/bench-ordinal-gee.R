@@ -98,6 +98,8 @@ print(do.call(rbind, rows), row.names = FALSE)
 # the differences are from its 1e-10 fit (intercepts sign-flipped);
 # ordgee_error is its error flag (1: no convergence, NaN estimates).
 if (requireNamespace("geepack", quietly = TRUE)) {
+  cat(sprintf("geepack %s; load average %s\n", packageVersion("geepack"),
+              paste(readLines("/proc/loadavg", warn = FALSE), collapse = " ")))
   compare_global <- function(label, data, structure, fo) {
     fit_ours <- function() gee(fo, data = data, id = id, family = cumulative("logit"),
                                corstr = paste0("global.", structure))
