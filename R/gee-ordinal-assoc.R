@@ -22,13 +22,15 @@ ordinal_lor_structures <- c("independence", "uniform", "category.exch", "time.ex
 check_ordinal_corstr <- function(corstr) {
   if (!is.character(corstr) || length(corstr) != 1L || is.na(corstr))
     stop("'corstr' must be one character string", call. = FALSE)
-  if (corstr %in% ordinal_lor_structures) return(corstr)
+  if (corstr %in% c(ordinal_lor_structures, ordinal_global_structures)) return(corstr)
   other <- c("exchangeable", "ar1", "unstructured", "mdep")
   hint <- if (corstr %in% other)
-    sprintf("; \"%s\" is a working correlation of the other families, an ordinal response takes local odds ratio structures",
+    sprintf("; \"%s\" is a working correlation of the other families, an ordinal response takes local odds ratio structures or the global ones (geepack ordgee's)",
             corstr) else ""
-  stop(sprintf("'corstr': for an ordinal response (cumulative()) it must be one of %s (multgee's LORstr names), not \"%s\"%s",
-               paste0("\"", ordinal_lor_structures, "\"", collapse = ", "), corstr, hint),
+  stop(sprintf(paste0("'corstr': for an ordinal response (cumulative()) it must be one of %s (multgee's LORstr names) ",
+                      "or of the global odds ratio structures %s, not \"%s\"%s"),
+               paste0("\"", ordinal_lor_structures, "\"", collapse = ", "),
+               paste0("\"", ordinal_global_structures, "\"", collapse = ", "), corstr, hint),
        call. = FALSE)
 }
 

@@ -27,7 +27,8 @@
 #' observation's estimating function; offsets are allowed.
 #'
 #' @section Association structures (`corstr`):
-#' For an ordinal response `corstr` takes the local odds ratios structures
+#' For an ordinal response `corstr` takes the global odds ratios structures
+#' of the next section or the local odds ratios structures
 #' of Touloumis, Agresti and Kateri (2013), by multgee's `LORstr` names:
 #' * `"independence"` (gee()'s default; multgee's is `"category.exch"`): the
 #'   estimating equations above.
@@ -73,6 +74,49 @@
 #' fixed at 0), `local_odds_ratios` (a \eqn{(J-1) \times (J-1)} matrix per
 #' pair of times) and the pairs' `counts`.
 #'
+#' @section Global odds ratios (`corstr = "global.exchangeable"`, `"global.unstructured"`):
+#' The structures of Heagerty and Zeger (1996) and `geepack::ordgee()`
+#' (its `corstr = "exchangeable"` and `"unstructured"`). The association of
+#' two responses \eqn{Y_t, Y_s} of a cluster is the global odds ratio
+#' \eqn{\psi} of the cut-point indicators \eqn{I(Y_t \le k)} and
+#' \eqn{I(Y_s \le m)}, the same for all pairs of cut points: one log odds
+#' ratio \eqn{\alpha} for all pairs of times (`"global.exchangeable"`) or one
+#' per pair of times (`"global.unstructured"`, by `waves`). The joint
+#' probability \eqn{P(Y_t \le k, Y_s \le m)} is Plackett's from the two
+#' margins and \eqn{\psi} (with one \eqn{\psi} for all cut points, the
+#' pair's joint table is the Plackett copula's). The thresholds and
+#' coefficients solve \eqn{\sum_i D_i'V_i^{-1}(z_i - \mu_i) = 0} for the
+#' stacked cut-point indicators \eqn{z_i} of a cluster, whose working
+#' covariance \eqn{V_i} has these joint probabilities between times; the
+#' log odds ratios solve a second set of estimating equations, for the
+#' products of the residuals of each pair, \eqn{r_{tk} r_{sm}}, with their
+#' expectation, derivative and exact variance under the pair's table.
+#' Both sets are solved together (Fisher scoring, to a relative step of
+#' `gee_control()$epsilon`), from the independence estimates and
+#' \eqn{\alpha = 0}. The robust variance is the sandwich of the stacked
+#' estimating functions with the block-triangular derivative
+#' (the marginal equations do not depend on \eqn{\alpha} in expectation),
+#' for the coefficients in `vcov(fit)` and for the log odds ratios in
+#' `fit$association$vcov$robust` (`$naive` the inverse information); the
+#' estimates and both are printed by `summary()`.
+#'
+#' The estimates, log odds ratios and the coefficients' standard errors are
+#' `ordgee()`'s (whose intercepts are minus the thresholds: it models
+#' \eqn{P(Y > k)}) for a binary response. For three or more categories
+#' `ordgee()` builds the within-time covariance of the indicators
+#' \eqn{I(Y > k)} from \eqn{P(Y > \min(k, m))} where the covariance
+#' needs \eqn{P(Y > \max(k, m))}: its working covariance is then not a
+#' covariance (not positive definite), so its estimates differ from ours
+#' (even with `corstr = "independence"`, where ours are `ordinal::clm()`'s);
+#' both are consistent. With `"unstructured"` `ordgee()` differentiates
+#' each pair's association equations with respect to the coefficients at
+#' the odds ratio of the cluster's first pair, so its standard errors of the
+#' log odds ratios differ from ours by up to about 1% on its `ohio` example.
+#' `ordgee()` also needs rows sorted by cluster; ours do not. Clusters of
+#' one response add to the marginal equations only. Prior weights and a
+#' user design for the log odds ratios (`ordgee()`'s `z`) are not
+#' available.
+#'
 #' The fit is an object of class `glmmgee_gee_ordinal` with methods
 #' `print`, `summary`, `coef` (thresholds and coefficients), `vcov`
 #' (`type = "robust"` or `"naive"`), `confint`, `nobs`, `predict`
@@ -83,6 +127,10 @@
 #' Touloumis, A., Agresti, A. and Kateri, M. (2013). GEE for multinomial
 #' responses using a local odds ratios parameterization. *Biometrics* 69,
 #' 633-640.
+#'
+#' Heagerty, P. J. and Zeger, S. L. (1996). Marginal regression models for
+#' clustered ordinal measurements. *Journal of the American Statistical
+#' Association* 91, 1024-1036.
 #'
 #' Lipsitz, S. R., Kim, K. and Zhao, L. (1994). Analysis of repeated
 #' categorical data using generalized estimating equations. *Statistics in
@@ -101,6 +149,12 @@
 #'              corstr = "uniform", na.action = na.omit)
 #'   fit
 #'   fit$association$local_odds_ratios[, , "1-3"]
+#' }
+#' if (requireNamespace("geepack", quietly = TRUE)) {
+#'   data(ohio, package = "geepack")
+#'   fit <- gee(factor(resp) ~ age * smoke, data = ohio, id = id,
+#'              family = cumulative, corstr = "global.exchangeable")
+#'   summary(fit)
 #' }
 NULL
 
@@ -139,6 +193,11 @@ gee_ordinal <- function(mc, formula, family, env, control) {
   assoc <- NULL
   if (corstr == "independence") {
     fit <- ordinal_gee_fit(X, resp$code, J, id$index, family, w, off)
+  } else if (corstr %in% ordinal_global_structures) {
+    fit <- ordinal_global_fit(X, resp$code, J, id, tm, family, off, corstr, control)
+    assoc <- list(structure = corstr, global = TRUE, parameters = fit$alpha,
+                  vcov = list(robust = fit$alpha_vcov, naive = fit$alpha_naive),
+                  times = tm$labels)
   } else {
     assoc <- ordinal_lor_fit(X, resp$code, J, id, tm, family, off, corstr, R, control)
     fit <- assoc$fit
@@ -312,6 +371,7 @@ ordinal_gee_fit <- function(X, y, J, id, family, w, off) {
 print.glmmgee_gee_ordinal <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   cat(sprintf("Ordinal GEE: marginal cumulative link model (%s link), %s\n", x$family$link,
               if (is.null(x$association)) "independence working structure"
+              else if (isTRUE(x$association$global)) sprintf("global odds ratios structure \"%s\"", x$corstr)
               else sprintf("local odds ratios structure \"%s\"", x$corstr)))
   cat("Formula:", paste(deparse(x$formula), collapse = " "), "\n")
   cat(sprintf("%d observations, %d clusters; %d response categories\n", x$nobs, x$nclusters,
@@ -320,7 +380,10 @@ print.glmmgee_gee_ordinal <- function(x, digits = max(3L, getOption("digits") - 
   print(signif(x$coefficients, digits))
   cat("Thresholds:\n")
   print(signif(x$thresholds, digits))
-  if (length(x$association$parameters)) {
+  if (isTRUE(x$association$global)) {
+    cat(sprintf("Association (\"%s\", log global odds ratios, estimated jointly):\n", x$corstr))
+    print(signif(x$association$parameters, digits))
+  } else if (length(x$association$parameters)) {
     cat(sprintf("Association (\"%s\", fixed at its estimate from the pairs' tables):\n", x$corstr))
     print(signif(x$association$parameters, digits))
   } else if (identical(x$corstr, "fixed")) {
@@ -336,7 +399,15 @@ summary.glmmgee_gee_ordinal <- function(object, ...) {
   z <- object$psi / se
   tab <- cbind(Estimate = object$psi, `Robust SE` = se, `Naive SE` = sqrt(diag(object$vcov$naive)),
                `z value` = z, `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
-  structure(list(fit = object, table = tab), class = "summary.glmmgee_gee_ordinal")
+  atab <- NULL
+  if (isTRUE(object$association$global)) {
+    a <- object$association
+    ase <- sqrt(diag(a$vcov$robust))
+    az <- a$parameters / ase
+    atab <- cbind(Estimate = a$parameters, `Robust SE` = ase, `Naive SE` = sqrt(diag(a$vcov$naive)),
+                  `z value` = az, `Pr(>|z|)` = 2 * stats::pnorm(-abs(az)))
+  }
+  structure(list(fit = object, table = tab, association = atab), class = "summary.glmmgee_gee_ordinal")
 }
 
 #' @export
@@ -344,6 +415,10 @@ print.summary.glmmgee_gee_ordinal <- function(x, digits = max(3L, getOption("dig
   print.glmmgee_gee_ordinal(x$fit, digits = digits)
   cat("\nEstimates with robust (sandwich) standard errors:\n")
   stats::printCoefmat(x$table, digits = digits, has.Pvalue = TRUE, P.values = TRUE)
+  if (!is.null(x$association)) {
+    cat("\nLog global odds ratios with robust (sandwich) standard errors:\n")
+    stats::printCoefmat(x$association, digits = digits, has.Pvalue = TRUE, P.values = TRUE)
+  }
   invisible(x)
 }
 

@@ -129,7 +129,9 @@
 #'   `"ar1"`, `"unstructured"`, `"mdep"` or `"fixed"` (see the section).
 #'   For [cumulative()] the local odds ratios structures `"independence"`,
 #'   `"uniform"`, `"category.exch"`, `"time.exch"`, `"RC"` or `"fixed"`
-#'   (multgee's `LORstr` names; see [ordinal-gee]).
+#'   (multgee's `LORstr` names), or the global odds ratios structures
+#'   `"global.exchangeable"`, `"global.unstructured"` (geepack's `ordgee()`);
+#'   see [ordinal-gee].
 #' @param waves optional whole-number time index within cluster: a bare
 #'   column name or a vector. Must not repeat within a cluster.
 #' @param weights optional prior weights (binomial: number of trials).

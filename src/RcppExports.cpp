@@ -985,6 +985,27 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_ordinal_gee_global
+Rcpp::List cpp_ordinal_gee_global(Eigen::Map<Eigen::MatrixXd> mu, Eigen::Map<Eigen::MatrixXd> f, Eigen::Map<Eigen::MatrixXd> res, Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXi> starts, Eigen::Map<Eigen::VectorXi> pa, Eigen::Map<Eigen::VectorXi> pb, Eigen::Map<Eigen::VectorXi> pc, Eigen::Map<Eigen::VectorXi> group, Eigen::Map<Eigen::VectorXd> alpha, bool keep);
+RcppExport SEXP _glmmgee_cpp_ordinal_gee_global(SEXP muSEXP, SEXP fSEXP, SEXP resSEXP, SEXP XSEXP, SEXP startsSEXP, SEXP paSEXP, SEXP pbSEXP, SEXP pcSEXP, SEXP groupSEXP, SEXP alphaSEXP, SEXP keepSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type mu(muSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type f(fSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type res(resSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type starts(startsSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type pa(paSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type pb(pbSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type pc(pcSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type group(groupSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type alpha(alphaSEXP);
+    Rcpp::traits::input_parameter< bool >::type keep(keepSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_ordinal_gee_global(mu, f, res, X, starts, pa, pb, pc, group, alpha, keep));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_ordinal_gee_lor
 Rcpp::List cpp_ordinal_gee_lor(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> offset, Eigen::Map<Eigen::VectorXi> starts, Eigen::Map<Eigen::VectorXi> time, Eigen::Map<Eigen::MatrixXd> tables, Eigen::Map<Eigen::MatrixXi> pair, int J, Eigen::Map<Eigen::VectorXd> start, int link, int maxit, double tol, double ipf_tol, int ipf_maxit);
 RcppExport SEXP _glmmgee_cpp_ordinal_gee_lor(SEXP ySEXP, SEXP XSEXP, SEXP offsetSEXP, SEXP startsSEXP, SEXP timeSEXP, SEXP tablesSEXP, SEXP pairSEXP, SEXP JSEXP, SEXP startSEXP, SEXP linkSEXP, SEXP maxitSEXP, SEXP tolSEXP, SEXP ipf_tolSEXP, SEXP ipf_maxitSEXP) {
@@ -1208,6 +1229,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_lmm_eval", (DL_FUNC) &_glmmgee_cpp_lmm_eval, 6},
     {"_glmmgee_cpp_lmm_reml_info", (DL_FUNC) &_glmmgee_cpp_lmm_reml_info, 5},
     {"_glmmgee_cpp_lmm_loglik", (DL_FUNC) &_glmmgee_cpp_lmm_loglik, 5},
+    {"_glmmgee_cpp_ordinal_gee_global", (DL_FUNC) &_glmmgee_cpp_ordinal_gee_global, 11},
     {"_glmmgee_cpp_ordinal_gee_lor", (DL_FUNC) &_glmmgee_cpp_ordinal_gee_lor, 14},
     {"_glmmgee_cpp_ipf_tables", (DL_FUNC) &_glmmgee_cpp_ipf_tables, 5},
     {"_glmmgee_cpp_ordinal_loglik", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik, 15},

@@ -1,0 +1,116 @@
+# Ordinal GEE with global odds ratios (corstr = "global.exchangeable",
+# "global.unstructured") against geepack::ordgee and on simulated data
+# with known truth (the Plackett copula, whose global odds ratio is the same
+# at every pair of cut points).
+
+ohio_ordered <- function() {
+  data("ohio", package = "geepack", envir = environment())
+  ohio$resp <- ordered(as.factor(ohio$resp))
+  ohio
+}
+
+test_that("ohio (ordgee's example): estimates, log odds ratios and SEs as ordgee's", {
+  skip_if_not_installed("geepack")
+  ohio <- ohio_ordered()
+  for (cs in c("exchangeable", "unstructured")) {
+    ref <- geepack::ordgee(resp ~ age + smoke + age:smoke, id = id, data = ohio, corstr = cs,
+                           control = geepack::geese.control(epsilon = 1e-10, maxit = 200))
+    ours <- gee(resp ~ age + smoke + age:smoke, data = ohio, id = id, family = cumulative,
+                corstr = paste0("global.", cs))
+    expect_s3_class(ours, "glmmgee_gee_ordinal")
+    expect_true(ours$converged)
+    # ordgee: logit P(Y > j) = alpha_j + x'beta, so its intercepts are -thresholds.
+    expect_equal(unname(coef(ours)), unname(c(-ref$beta[1], ref$beta[-1])), tolerance = 1e-6)
+    expect_equal(unname(ours$association$parameters), unname(ref$alpha), tolerance = 1e-6)
+    expect_equal(unname(sqrt(diag(vcov(ours)))), unname(sqrt(diag(ref$vbeta))), tolerance = 1e-5)
+    expect_equal(unname(sqrt(diag(vcov(ours, type = "naive")))), unname(sqrt(diag(ref$vbeta.naiv))),
+                 tolerance = 1e-5)
+    expect_equal(unname(sqrt(diag(ours$association$vcov$naive))), unname(sqrt(diag(ref$valpha.naiv))),
+                 tolerance = 1e-5)
+    ase <- sqrt(diag(ours$association$vcov$robust))
+    if (cs == "exchangeable") {
+      expect_equal(unname(ase), unname(sqrt(diag(ref$valpha))), tolerance = 1e-5)
+    } else {
+      # ordgee differentiates every pair's association equations with respect
+      # to the mean parameters at the odds ratio of the cluster's first pair
+      # (exact for one odds ratio, off by up to ~1% here); ours uses each
+      # pair's own.
+      expect_equal(unname(ase), unname(sqrt(diag(ref$valpha))), tolerance = 0.02)
+    }
+  }
+  s <- summary(ours)
+  expect_equal(rownames(s$association), names(ours$association$parameters))
+  expect_output(print(s), "Log global odds ratios")
+  expect_output(print(ours), "global odds ratios structure")
+  P <- predict(ours, newdata = ohio[1:5, ], type = "prob")
+  expect_equal(unname(rowSums(P)), rep(1, 5))
+  expect_equal(dim(confint(ours)), c(4L, 2L))
+})
+
+test_that("rows in any order give the same fit; clusters of one response and absent categories are fine", {
+  skip_if_not_installed("geepack")
+  ohio <- ohio_ordered()
+  ohio$wave <- ohio$age + 3
+  f1 <- gee(resp ~ age + smoke, data = ohio, id = id, waves = wave, family = cumulative,
+            corstr = "global.unstructured")
+  set.seed(3)
+  sh <- ohio[sample(nrow(ohio)), ]
+  f2 <- gee(resp ~ age + smoke, data = sh, id = id, waves = wave, family = cumulative,
+            corstr = "global.unstructured")
+  expect_equal(coef(f2), coef(f1), tolerance = 1e-8)
+  expect_equal(f2$association$parameters, f1$association$parameters, tolerance = 1e-8)
+  expect_equal(vcov(f2), vcov(f1), tolerance = 1e-8)
+  # Drop waves 2-4 of the first 100 children: clusters of size 1 add to the
+  # marginal equations only; ordgee (on sorted data, its waves) agrees.
+  keep <- !(ohio$id < 100 & ohio$wave > 1)
+  sub <- ohio[keep, ]
+  f3 <- gee(resp ~ age + smoke, data = sub, id = id, waves = wave, family = cumulative,
+            corstr = "global.exchangeable")
+  ref <- geepack::ordgee(resp ~ age + smoke, id = id, data = sub, corstr = "exchangeable",
+                         control = geepack::geese.control(epsilon = 1e-10, maxit = 200))
+  expect_equal(unname(coef(f3)), unname(c(-ref$beta[1], ref$beta[-1])), tolerance = 1e-6)
+  expect_equal(unname(f3$association$parameters), unname(ref$alpha), tolerance = 1e-6)
+  expect_equal(unname(sqrt(diag(vcov(f3)))), unname(sqrt(diag(ref$vbeta))), tolerance = 1e-5)
+  expect_error(gee(resp ~ smoke, data = ohio[!duplicated(ohio$id), ], id = id, family = cumulative,
+                   corstr = "global.exchangeable"), "repeated responses")
+  expect_error(gee(resp ~ age, data = ohio, id = id, family = cumulative,
+                   corstr = "global.exch"), "global.exchangeable")
+  expect_error(gee(resp ~ age, data = ohio, id = id, family = cumulative, weights = rep(2, 2148),
+                   corstr = "global.exchangeable"), "'weights'")
+})
+
+# Clusters of two responses whose uniforms follow the Plackett copula with
+# odds ratio psi (conditional inverse, Nelsen 2006, sec. 3.3.1); Y <= k when
+# U <= F(theta_k - x'beta), so every pair of cut points has odds ratio psi.
+simulate_plackett <- function(K, theta, beta, psi) {
+  u <- stats::runif(K); t <- stats::runif(K)
+  a <- t * (1 - t); b <- psi + a * (psi - 1)^2
+  cc <- 2 * a * (u * psi^2 + 1 - u) + psi * (1 - 2 * a)
+  d <- sqrt(psi) * sqrt(psi + 4 * a * u * (1 - u) * (1 - psi)^2)
+  v <- (cc - (1 - 2 * t) * d) / (2 * b)
+  x <- stats::rnorm(2 * K)
+  U <- as.vector(rbind(u, v))
+  P <- stats::plogis(outer(-beta * x, theta, "+"))
+  y <- 1L + rowSums(U > P)
+  data.frame(id = rep(seq_len(K), each = 2), time = rep(1:2, K), x = x,
+             y = factor(y, levels = seq_len(length(theta) + 1L)))
+}
+
+test_that("simulated Plackett pairs: estimates near the truth, independence equals clm", {
+  set.seed(11)
+  truth <- c(-0.5, 1, 0.8)
+  d <- simulate_plackett(4000, truth[1:2], truth[3], exp(1.2))
+  fit <- gee(y ~ x, data = d, id = id, family = cumulative, corstr = "global.exchangeable")
+  se <- sqrt(diag(vcov(fit)))
+  expect_true(all(abs(coef(fit) - truth) < 4 * se))
+  a <- fit$association
+  expect_lt(abs(a$parameters - 1.2), 4 * sqrt(a$vcov$robust[1, 1]))
+  # The empirical global odds ratio of the pairs at cut point 1 x 2.
+  w <- reshape(d[, c("id", "time", "y")], idvar = "id", timevar = "time", direction = "wide")
+  tab <- table(as.integer(w$y.1) <= 1, as.integer(w$y.2) <= 2)
+  expect_lt(abs(log(tab[1, 1] * tab[2, 2] / (tab[1, 2] * tab[2, 1])) - 1.2), 0.3)
+  if (requireNamespace("ordinal", quietly = TRUE)) {
+    ind <- gee(y ~ x, data = d, id = id, family = cumulative)
+    expect_equal(unname(coef(ind)), unname(coef(ordinal::clm(y ~ x, data = d))), tolerance = 1e-6)
+  }
+})
