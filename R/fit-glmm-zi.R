@@ -121,7 +121,7 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
     ctl <- control
     if (!two_stage || !laplace_stage) ctl$laplace_start <- FALSE
     r <- zi_optimize(eng, th, lower, nAGQ, bound, ctl, at_lam, pilot, retries)
-    r$loglik <- agq_eval(eng, r$theta, FALSE)$loglik
+    r$loglik <- if (is.null(r$at)) agq_eval(eng, r$theta, FALSE)$loglik else r$at$loglik
     r
   }
   run <- search(st)
@@ -131,7 +131,7 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
                         pnames, diag = at_lam[is_diag])
   run <- vb$best
   agq_set_nagq(eng, nAGQ)
-  fin <- finish_glmm_fit(eng, run$theta, run$opt, c(run$stages, run$restart_stages), NULL,
+  fin <- finish_glmm_fit(eng, run$theta, run$opt, c(run$stages, run$restart_stages), run$at,
                          bound, lower, control, rep(1, P))
   theta_s <- fin$theta
   final <- fin$final
@@ -263,8 +263,9 @@ zi_optimize <- function(eng, theta, lower, nAGQ, bound, control, at_lam, pilot =
   stages <- list()
   cheap <- cheap_curvature(eng)
   tight <- control$rel.tol / 100
-  one_stage <- function(theta, tol, H1 = NULL) {
-    cur <- agq_eval(eng, theta, TRUE)
+  # cur: an evaluation at theta already made on this stage's rule.
+  one_stage <- function(theta, tol, H1 = NULL, cur = NULL) {
+    if (is.null(cur)) cur <- agq_eval(eng, theta, TRUE)
     if (!is.finite(cur$loglik))
       stop("the log-likelihood is not finite at the starting values; give 'start' or check the data",
            call. = FALSE)
@@ -307,10 +308,13 @@ zi_optimize <- function(eng, theta, lower, nAGQ, bound, control, at_lam, pilot =
       st$nlminb <- stage_record(opt)
       theta <- opt$par
     }
+    # at: the evaluation at the converged theta (on this stage's rule), which
+    # the search's log-likelihood and the finish reuse.
     list(theta = theta, opt = opt, stages = st,
-         hessian = if (qn$converged) qn$hessian)
+         hessian = if (qn$converged) qn$hessian, at = if (qn$converged) cur)
   }
   H_lap <- NULL
+  at1 <- NULL
   if (nAGQ > 1L && control$laplace_start) {
     agq_set_nagq(eng, pilot)
     r1 <- one_stage(theta, 1e-8)
@@ -320,15 +324,18 @@ zi_optimize <- function(eng, theta, lower, nAGQ, bound, control, at_lam, pilot =
     if (!is.null(r1$stages$nlminb)) stages[[paste0("nlminb_", nm)]] <- r1$stages$nlminb
     agq_set_nagq(eng, nAGQ)
     # A coarse rule's optimum is kept only where the full rule agrees that
-    # it is better than the start (two value-only evaluations).
-    if (pilot == 1L || isTRUE(agq_eval(eng, r1$theta, FALSE)$loglik >=
-                              agq_eval(eng, theta, FALSE)$loglik)) {
+    # it is better than the start (the full stage's first evaluation and
+    # one value at the start).
+    at1 <- if (pilot > 1L) agq_eval(eng, r1$theta, TRUE)
+    if (pilot == 1L || isTRUE(at1$loglik >= agq_eval(eng, theta, FALSE)$loglik)) {
       theta <- r1$theta
       H_lap <- r1$hessian
+    } else {
+      at1 <- NULL
     }
   }
   agq_set_nagq(eng, nAGQ)
-  r <- one_stage(theta, tight, H_lap)
+  r <- one_stage(theta, tight, H_lap, at1)
   r$stages <- c(stages, r$stages)
   r
 }
