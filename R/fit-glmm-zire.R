@@ -63,8 +63,8 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
   # rule refines from the pilot's BFGS matrix (kept only if the full rule
   # finds it better than the start); Newton-BFGS runs that stop short get
   # fresh curvatures before nlminb. Salamanders, ZIP and hurdle Poisson
-  # with correlated intercepts, nAGQ = 11: 40-48 evaluations of the full
-  # rule before, 14-16 now, the same logLik to 1e-12.
+  # with correlated intercepts, nAGQ = 11: 57-58 evaluations of the full
+  # rule before, 13-16 now, the same logLik to 1e-11.
   fit <- zi_engine_fit(eng, st, rp, pat, zi_param_names(X, pat, Xz, Xd), nAGQ, control,
                        laplace_stage = nAGQ > 3L, pilot = 3L, retries = 2L,
                        summaries = function(theta, theta_s) cpp_zire_summaries(eng, theta_s))
