@@ -20,7 +20,9 @@
 #'   one thread.
 #' @param laplace_start For `nAGQ > 1`: first maximize the Laplace
 #'   approximation, then refine by quadrature from there (much faster; same
-#'   optimum).
+#'   optimum). Zero-inflated and hurdle models with random effects in the
+#'   zero part (one grouping factor) use a 3-point quadrature rule for this
+#'   first stage instead (when `nAGQ > 3`).
 #' @param singular_tol A standard deviation of a random effect (relative to
 #'   the residual standard deviation for gaussian models) below this value is
 #'   reported as a singular fit. A reporting threshold: it does not change the

@@ -97,9 +97,11 @@ zi_param_names <- function(X, pat, Xz, Xd) {
 # (zi_param_names()).
 # laplace_stage: a search may begin with a Laplace stage before quadrature
 # (restarts never do); summaries(theta, theta_s): the engine's modes and
-# posterior moments in the user's parameterization.
+# posterior moments in the user's parameterization. pilot: the rule of that
+# first stage (1 = Laplace); retries: fresh curvatures after a Newton-BFGS
+# run that stops short, before nlminb (zi_optimize()).
 zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage,
-                          summaries) {
+                          summaries, pilot = 1L, retries = 0L) {
   sizes <- attr(pnames, "sizes")
   pnames <- as.vector(pnames)
   P <- length(st)
@@ -118,8 +120,8 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
   search <- function(th, two_stage = TRUE) {
     ctl <- control
     if (!two_stage || !laplace_stage) ctl$laplace_start <- FALSE
-    r <- zi_optimize(eng, th, lower, nAGQ, bound, ctl, at_lam)
-    r$loglik <- agq_eval(eng, r$theta, FALSE)$loglik
+    r <- zi_optimize(eng, th, lower, nAGQ, bound, ctl, at_lam, pilot, retries)
+    r$loglik <- if (is.null(r$at)) agq_eval(eng, r$theta, FALSE)$loglik else r$at$loglik
     r
   }
   run <- search(st)
@@ -129,7 +131,7 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
                         pnames, diag = at_lam[is_diag])
   run <- vb$best
   agq_set_nagq(eng, nAGQ)
-  fin <- finish_glmm_fit(eng, run$theta, run$opt, c(run$stages, run$restart_stages), NULL,
+  fin <- finish_glmm_fit(eng, run$theta, run$opt, c(run$stages, run$restart_stages), run$at,
                          bound, lower, control, rep(1, P))
   theta_s <- fin$theta
   final <- fin$final
@@ -277,11 +279,22 @@ poisson_irls <- function(X, y, w, off, maxit) {
 # two optima are close, BFGS corrects the matrix in a few steps, and the
 # P quadrature evaluations saved cost 4-5 times a Laplace one each
 # (Salamanders ZINB, nAGQ = 11: 41 quadrature evaluations before, 25 after).
-zi_optimize <- function(eng, theta, lower, nAGQ, bound, control, at_lam) {
+# pilot: the rule of the first stage (1, the Laplace approximation, unless
+# the caller asks for a coarse quadrature rule). retries: where the
+# curvature costs P evaluations (not cheap_curvature()), a Newton-BFGS run
+# that stops short (a step held at a bound twice in a row, a failed line
+# search) gets up to `retries` fresh curvatures at its last point before
+# nlminb takes over: from a start far off, the curvature there misleads
+# the first steps, and nlminb then needs 40-60 evaluations where Newton
+# from a fresh curvature needs about 10.
+zi_optimize <- function(eng, theta, lower, nAGQ, bound, control, at_lam, pilot = 1L,
+                        retries = 0L) {
   stages <- list()
+  cheap <- cheap_curvature(eng)
   tight <- control$rel.tol / 100
-  one_stage <- function(theta, tol, H1 = NULL) {
-    cur <- agq_eval(eng, theta, TRUE)
+  # cur: an evaluation at theta already made on this stage's rule.
+  one_stage <- function(theta, tol, H1 = NULL, cur = NULL) {
+    if (is.null(cur)) cur <- agq_eval(eng, theta, TRUE)
     if (!is.finite(cur$loglik))
       stop("the log-likelihood is not finite at the starting values; give 'start' or check the data",
            call. = FALSE)
@@ -292,7 +305,7 @@ zi_optimize <- function(eng, theta, lower, nAGQ, bound, control, at_lam) {
     # instead of 43; Salamanders ZINB 55 instead of 40). A quadrature stage
     # that starts from the Laplace stage's BFGS matrix keeps it: that matrix
     # already holds the log|H| terms the refreshed curvature leaves out.
-    rounds <- if (cheap_curvature(eng) && is.null(H1)) 3L else 1L
+    rounds <- if (cheap && is.null(H1)) 3L else if (!cheap) 1L + retries else 1L
     rec <- list(iterations = 0L, evaluations = 0L)
     curv <- list(iterations = 0L, evaluations = 0L, convergence = 0L,
                  message = "curvature at the start (and refreshed)")
@@ -303,7 +316,7 @@ zi_optimize <- function(eng, theta, lower, nAGQ, bound, control, at_lam) {
         curv$evaluations <- curv$evaluations + attr(H1, "evaluations")
       }
       qn <- newton_steps(eng, theta, negative_definite(H1), bound(theta), lower = lower,
-                         at = cur, bfgs = TRUE, maxit = if (r < rounds) min(4L, left) else left,
+                         at = cur, bfgs = TRUE, maxit = if (cheap && r < rounds) min(4L, left) else left,
                          tol = tol)
       rec$iterations <- rec$iterations + qn$record$iterations
       rec$evaluations <- rec$evaluations + qn$record$evaluations
@@ -311,6 +324,7 @@ zi_optimize <- function(eng, theta, lower, nAGQ, bound, control, at_lam) {
       theta <- qn$theta
       cur <- qn$at
       if (qn$converged || left < 1L) break
+      if (!cheap && qn$record$iterations == 0L) break  # no progress: nlminb
     }
     qn$record$iterations <- rec$iterations
     qn$record$evaluations <- rec$evaluations
@@ -323,21 +337,34 @@ zi_optimize <- function(eng, theta, lower, nAGQ, bound, control, at_lam) {
       st$nlminb <- stage_record(opt)
       theta <- opt$par
     }
+    # at: the evaluation at the converged theta (on this stage's rule), which
+    # the search's log-likelihood and the finish reuse.
     list(theta = theta, opt = opt, stages = st,
-         hessian = if (qn$converged) qn$hessian)
+         hessian = if (qn$converged) qn$hessian, at = if (qn$converged) cur)
   }
   H_lap <- NULL
+  at1 <- NULL
   if (nAGQ > 1L && control$laplace_start) {
-    agq_set_nagq(eng, 1L)
+    agq_set_nagq(eng, pilot)
     r1 <- one_stage(theta, 1e-8)
-    stages$curvature_laplace <- r1$stages$curvature
-    stages$laplace <- r1$stages$newton
-    if (!is.null(r1$stages$nlminb)) stages$nlminb_laplace <- r1$stages$nlminb
-    theta <- r1$theta
-    H_lap <- r1$hessian
+    nm <- if (pilot == 1L) "laplace" else "pilot"
+    stages[[paste0("curvature_", nm)]] <- r1$stages$curvature
+    stages[[nm]] <- r1$stages$newton
+    if (!is.null(r1$stages$nlminb)) stages[[paste0("nlminb_", nm)]] <- r1$stages$nlminb
+    agq_set_nagq(eng, nAGQ)
+    # A coarse rule's optimum is kept only where the full rule agrees that
+    # it is better than the start (the full stage's first evaluation and
+    # one value at the start).
+    at1 <- if (pilot > 1L) agq_eval(eng, r1$theta, TRUE)
+    if (pilot == 1L || isTRUE(at1$loglik >= agq_eval(eng, theta, FALSE)$loglik)) {
+      theta <- r1$theta
+      H_lap <- r1$hessian
+    } else {
+      at1 <- NULL
+    }
   }
   agq_set_nagq(eng, nAGQ)
-  r <- one_stage(theta, tight, H_lap)
+  r <- one_stage(theta, tight, H_lap, at1)
   r$stages <- c(stages, r$stages)
   r
 }

@@ -162,9 +162,13 @@ zire_zlink_re <- function(object, newdata, allow.new.levels) {
 #' parts rebuilt at the fit's rule). [variance_shares()] refuses these
 #' models (two linear predictors, no single scale for the shares).
 #'
-#' The search for the optimum with quadrature starts directly on the
-#' quadrature (no Laplace stage): the two-part likelihood is not concave,
-#' and in clusters of zeros the Laplace approximation can be poor.
+#' The search for the optimum with quadrature has no Laplace stage: the
+#' two-part likelihood is not concave, and in clusters of zeros the Laplace
+#' approximation can be poor. With `nAGQ` > 3 it first maximizes a coarse
+#' quadrature rule (3 points per random effect) and refines on the full
+#' rule from there; the coarse optimum is used only where the full rule
+#' finds it better than the start (`glmm_control(laplace_start = FALSE)`
+#' starts on the full rule directly).
 #' `VarCorr()` shows both parts (names `zi~...` for the zero part),
 #' `ranef(component = "zi")` gives the zero part's random effects,
 #' `predict()` adds both parts' random effects (`re.form = NA` drops both),

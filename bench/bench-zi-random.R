@@ -8,20 +8,33 @@
 # The last four cases have several terms or another grouping factor in the
 # zero part (the two-part sparse engine) and are run against glmmTMB only.
 #
-# Usage: Rscript bench/bench-zi-random.R [M] [sparse]   (default M = 500 simulated
-# clusters of 8; "sparse" runs the two-part sparse engine's four cases only)
+# Usage: Rscript bench/bench-zi-random.R [M] [reps] [one-factor | sparse]
+#   M: simulated clusters of 8 (default 500); reps: fits per row (default 1;
+#   with more, the median elapsed and CPU seconds of the reps); "one-factor":
+#   only the first three cases (the one-factor engine); "sparse": only the
+#   two-part sparse engine's four cases. "sparse" may also be given second
+#   (Rscript bench/bench-zi-random.R 100 sparse), with one fit per row.
 suppressPackageStartupMessages(library(glmmgee))
 have_tmb <- requireNamespace("glmmTMB", quietly = TRUE)
 have_ga <- requireNamespace("GLMMadaptive", quietly = TRUE)
 args <- commandArgs(TRUE)
 M <- if (length(args)) as.integer(args[1]) else 500L
+sparse_only <- "sparse" %in% args[-1]
+reps <- if (length(args) > 1L && args[2] != "sparse") as.integer(args[2]) else 1L
+one_factor <- length(args) > 2L && identical(args[3], "one-factor")
 cat(sprintf("glmmgee %s, R %s, %s, load average %s\n", packageVersion("glmmgee"), getRversion(),
             format(Sys.time(), "%Y-%m-%d %H:%M"),
             paste(readLines("/proc/loadavg", warn = FALSE), collapse = "")))
 timeit <- function(expr) {
-  gc()
-  tm <- system.time(val <- force(expr))
-  list(time = tm[["elapsed"]], cpu = tm[["user.self"]] + tm[["sys.self"]], value = val)
+  ex <- substitute(expr)
+  pf <- parent.frame()
+  val <- NULL
+  tms <- vapply(seq_len(reps), function(i) {
+    gc()
+    tm <- system.time(val <<- eval(ex, pf))
+    c(tm[["elapsed"]], tm[["user.self"]] + tm[["sys.self"]])
+  }, numeric(2))
+  list(time = stats::median(tms[1L, ]), cpu = stats::median(tms[2L, ]), value = val)
 }
 set.seed(20261123)
 g <- rep(seq_len(M), each = 8L)
@@ -67,8 +80,9 @@ cases <- list(
   list(name = "simulated crossed ZIP, n = 1,500, (1 | a) + (1 | b) | zi ~ x + (1 | a) + (1 | c)",
        d = crossed, f = y ~ x + (1 | a) + (1 | b), zi = ~ x + (1 | a) + (1 | cc),
        ours = poisson, tmb = poisson))
+if (one_factor) cases <- cases[1:3]
 
-if (length(args) > 1L && args[2] == "sparse") cases <- Filter(function(cs) is.null(cs$ga), cases)
+if (sparse_only) cases <- Filter(function(cs) is.null(cs$ga), cases)
 
 # Warm-up, untimed.
 invisible(glmm(count ~ mined + (1 | site), data = sal, family = poisson,
@@ -78,8 +92,8 @@ if (have_tmb) invisible(glmmTMB::glmmTMB(count ~ mined + (1 | site), zi = ~ mine
 rows <- list()
 row <- function(case, peer, tp, to, dl) {
   rows[[length(rows) + 1L]] <<- data.frame(
-    model = case, peer = peer, peer_s = sprintf("%.2f (%.2f)", tp$time, tp$cpu),
-    glmmgee_s = sprintf("%.2f (%.2f)", to$time, to$cpu),
+    model = case, peer = peer, peer_s = sprintf("%.3f (%.3f)", tp$time, tp$cpu),
+    glmmgee_s = sprintf("%.3f (%.3f)", to$time, to$cpu),
     ratio = sprintf("%.1f (%.1f)", tp$time / to$time, tp$cpu / to$cpu),
     dlogLik = sprintf("%+.1e", dl))
 }

@@ -247,3 +247,35 @@ test_that("standardize() integrates the mean of y over both parts' random effect
     expect_true(all(is.finite(st$std.error)) && all(st$std.error > 0))
   }
 })
+
+test_that("the coarse-rule pilot stage reaches the full rule's optimum of a direct search", {
+  # The search with nAGQ > 3 maximizes a 3-point rule first; the optimum
+  # must be the one a search on the full rule alone finds (laplace_start =
+  # FALSE), on Salamanders and on simulated hurdle data.
+  d <- salamanders()
+  sim <- zire_sim(M = 60, ni = 6, rho = 0.5, seed = 5, hurdle = TRUE)
+  cases <- list(
+    list(f = count ~ mined + (1 | site), zi = ~ mined + (1 | site), d = d, fam = poisson),
+    list(f = count ~ mined + (1 | site), zi = ~ mined + (1 | site), d = d,
+         fam = truncated_poisson),
+    list(f = y ~ x + (1 | g), zi = ~ w + (1 | g), d = sim, fam = truncated_poisson))
+  for (cs in cases) {
+    fit <- function(ctl) glmm(cs$f, data = cs$d, family = cs$fam, ziformula = cs$zi,
+                              zi_correlated = TRUE, nAGQ = 9, control = ctl)
+    a <- fit(glmm_control())
+    b <- fit(glmm_control(laplace_start = FALSE))
+    lab <- paste(a$aux$family_name, nrow(cs$d))
+    expect_true("pilot" %in% names(a$optinfo$stages), label = lab)
+    expect_false("pilot" %in% names(b$optinfo$stages), label = lab)
+    expect_equal(a$optinfo$convergence, 0L, label = lab)
+    expect_gt(as.numeric(logLik(a)) - as.numeric(logLik(b)), -1e-8)
+    expect_equal(a$theta, b$theta, tolerance = 1e-5, label = lab)
+    # The full rule's evaluations: at most those of the direct search.
+    full <- function(f) {
+      st <- f$optinfo$stages
+      sum(vapply(intersect(c("curvature", "newton", "nlminb"), names(st)),
+                 function(k) as.integer(st[[k]]$evaluations), 1L))
+    }
+    expect_lte(full(a), full(b), label = lab)
+  }
+})
