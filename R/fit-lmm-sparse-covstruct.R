@@ -9,7 +9,8 @@
 # sigma: the log standard deviations less log(sigma), correlation parameters
 # as they are, an unstructured term's entries divided by sigma. Then
 # Lambda / sigma = chol(D(phi)) exactly, and the criterion's exact gradient in
-# Lambda's entries (cpp_lmmsp_grad()) is carried to phi by the exact Jacobian
+# Lambda's entries (cpp_lmmsp_grad_sparse(), from the selected inverse of
+# the sparse factor, for any number of random effects) is carried to phi by the exact Jacobian
 # of the Cholesky factor (structure_lambda()). beta and sigma are profiled
 # out, as in lmer; the estimates are exact, not a Laplace approximation.
 
@@ -44,7 +45,7 @@ lmm_covstruct_objective <- function(st, terms, k0, reml, exact_grad) {
     if (is.null(last) || !identical(last$phi, phi)) {
       tj <- theta_of(phi)
       r <- if (is.null(tj)) list(ok = FALSE)
-           else if (exact_grad) cpp_lmmsp_grad(st$eng, tj$th, lmm_sparse_grad_max_q)
+           else if (exact_grad) cpp_lmmsp_grad_sparse(st$eng, tj$th)
            else cpp_lmmsp_eval(st$eng, tj$th, FALSE)
       last <<- list(phi = phi, tj = tj, r = r)
     }
@@ -74,7 +75,7 @@ lmm_covstruct_loglik <- function(st, terms, k0, roles, reml, par, grad = TRUE) {
   bad <- list(loglik = -Inf, gradient = rep(NA_real_, k))
   if (is.null(lm)) return(bad)
   th <- lm$lambda * st$scale
-  e <- if (grad) cpp_lmmsp_grad(st$eng, th, lmm_sparse_grad_max_q)
+  e <- if (grad) cpp_lmmsp_grad_sparse(st$eng, th)
        else cpp_lmmsp_eval(st$eng, th, FALSE)
   if (!isTRUE(e$ok)) return(bad)
   df <- if (reml) st$n - st$p else st$n
@@ -101,8 +102,9 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   npar <- vapply(terms, function(t) t$struct$npar, 1L)
   k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
   roles <- lmm_covstruct_roles(terms)
-  use_grad <- ncol(re$Z) <= lmm_sparse_grad_max_q
-  obj <- lmm_covstruct_objective(st, terms, k0, reml, use_grad)
+  # The exact gradient from the selected inverse (no dense Q x Q work):
+  # cheaper than nlminb's differences.
+  obj <- lmm_covstruct_objective(st, terms, k0, reml, TRUE)
   # Start: lme4's identity relative factor on the scaled design (an
   # unstructured term's diagonal 1 / scale, a structure's standard
   # deviations the mean of 1 / scale over its columns, correlations at the
@@ -150,30 +152,44 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   free <- cov_idx[!on_boundary[cov_idx]]
   x0 <- theta[cov_idx]
   sub <- !on_boundary[cov_idx]
-  if (control$hessian) {
-    # Central differences of the exact gradient (of the criterion's
-    # differences when Z is too wide for the exact gradient).
-    grad_at <- if (use_grad) function(x) ll_cov(x)$gradient
-               else function(x) vapply(seq_along(x), function(j) {
-                 h <- 1e-5 * max(abs(x[j]), 0.1)
-                 (ll_cov(replace(x, j, x[j] + h), FALSE)$loglik -
-                    ll_cov(replace(x, j, x[j] - h), FALSE)$loglik) / (2 * h)
-               }, 1)
+  if (control$hessian && reml) {
+    # REML: central differences of the exact gradient of the restricted
+    # log-likelihood (beta integrated out, orthogonal to the covariance
+    # parameters).
+    grad_at <- function(x) ll_cov(x)$gradient
     h <- 1e-4 * pmax(abs(x0), 1e-2)
     Hc <- vapply(which(sub), function(j) {
       e <- replace(numeric(length(x0)), j, h[j])
       (grad_at(x0 + e) - grad_at(x0 - e)) / (2 * h[j])
     }, numeric(length(x0)))[sub, , drop = FALSE]
     hess[free, free] <- (Hc + t(Hc)) / 2
-  } else {
+  } else if (!control$hessian) {
     hess[free, free] <- NA_real_
   }
   hess[on_boundary, ] <- NA_real_
   hess[, on_boundary] <- NA_real_
+  family <- resolve_family(stats::gaussian())
+  le <- cpp_sparse_new(X, re$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
+                       re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
+                       family$family_code, family$link_code)
+  if (!reml && control$hessian) {
+    # ML: the observed information of all parameters jointly (the sparse
+    # Laplace engine's log-likelihood, exact for this model, and its exact
+    # gradient), as the Laplace route and glmmTMB report it; the fixed
+    # effects' block then includes their correlation with the covariance
+    # parameters' estimates (lmer's X'V^-1X leaves it out).
+    k_re <- lapply(k0, `+`, p)
+    evalf <- structure_evalf(function(th, grad) cpp_sparse_eval(le, th, grad), terms, k_re, p,
+                             TRUE, diag(1, p), NULL)
+    g0 <- evalf(unname(theta))$gradient
+    H <- covstruct_hessian(evalf, unname(theta), g0, on_boundary)
+    hess <- na_product(H, diag(1, P), on_boundary)
+    dimnames(hess) <- list(pnames, pnames)
+  }
   cov_theta <- invert_information(hess, on_boundary, pnames)
-  cov_theta[seq_len(p), seq_len(p)] <- sigma^2 * solve(ev$RXtRX)
+  if (reml || !control$hessian) cov_theta[seq_len(p), seq_len(p)] <- sigma^2 * solve(ev$RXtRX)
   grad <- stats::setNames(rep(0, P), pnames)
-  if (use_grad) grad[cov_idx] <- ll_cov(x0)$gradient
+  grad[cov_idx] <- ll_cov(x0)$gradient
   # The engine's parameterization (beta, Lambda's entries in the user's
   # units, log sigma), which the methods shared with unstructured fits read,
   # with the covariance pushed forward by the Cholesky factor's Jacobian.
@@ -194,10 +210,6 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   # Modes, fitted values and conditional covariances from the sparse
   # engine at the estimates (for a gaussian model its mode given beta is
   # the penalized least squares solution).
-  family <- resolve_family(stats::gaussian())
-  le <- cpp_sparse_new(X, re$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
-                       re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
-                       family$family_code, family$link_code)
   modes <- cpp_sparse_modes(le, unname(theta_chol))
   modes$nnz_factor <- ev$nnz_factor
   terms_out <- sparse_term_summaries(re, lm$lambda, modes, le, unname(theta_chol))
@@ -215,8 +227,7 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
        cov_theta = cov_chol, npar = P, family = fitted_family(family, ls), modes = modes,
        terms = terms_out, singular = singular, on_boundary = on_boundary,
        structures = structures, loglik_ml = loglik_ml,
-       optinfo = list(optimizer = if (use_grad) "nlminb (profiled criterion, exact gradient)"
-                                  else "nlminb (profiled criterion)",
+       optinfo = list(optimizer = "nlminb (profiled criterion, exact gradient)",
                       method = if (reml) "REML" else "ML (profiled, sparse Cholesky)",
                       nAGQ = 1L,
                       iterations = sum(vapply(opt$runs, `[[`, 1L, "iterations")),
