@@ -105,10 +105,12 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   # The exact gradient from the selected inverse (no dense Q x Q work):
   # cheaper than nlminb's differences.
   obj <- lmm_covstruct_objective(st, terms, k0, reml, TRUE)
-  # Start: lme4's identity relative factor on the scaled design (an
-  # unstructured term's diagonal 1 / scale, a structure's standard
-  # deviations the mean of 1 / scale over its columns, correlations at the
-  # structure's default).
+  # Start: an unstructured term at the plain route's start (the identity
+  # relative factor on the scaled design, diagonal 1 / scale); a structure
+  # at relative standard deviations 1 (lme4's start on the design as given:
+  # the scales of per-level columns such as ar1(0 + time | subj)'s are
+  # tiny, and 1 / scale started the search 60 times too wide), correlations
+  # at the structure's default.
   nl <- vapply(terms, function(t) t$q * (t$q + 1L) / 2L, 1)
   off_l <- c(0, cumsum(nl))
   lower <- rep(-Inf, sum(npar))
@@ -120,7 +122,7 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
       phi0[k0[[k]]] <- ifelse(re$lower[il] == 0, 1, 0) / st$scale[il]
       lower[k0[[k]]] <- re$lower[il]
     } else {
-      phi0[k0[[k]]] <- t$struct$start(mean(1 / st$scale[il]))
+      phi0[k0[[k]]] <- t$struct$start(1)
     }
   }
   opt <- lmm_sparse_optimize(obj$fn, lower, phi0, obj$gr)
