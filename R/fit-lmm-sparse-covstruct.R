@@ -206,7 +206,7 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   dimnames(cov_chol) <- list(cnames, cnames)
   attr(cov_chol, "ok") <- attr(cov_theta, "ok")
   attr(cov_chol, "cond") <- attr(cov_theta, "cond")
-  structures <- covstruct_report(terms, lapply(k0, `+`, p), theta, cov_theta)
+  structures <- covstruct_report(terms, lapply(k0, `+`, p), unname(theta), cov_theta)
   attr(structures, "theta") <- theta
   attr(structures, "cov_theta") <- cov_theta
   # Modes, fitted values and conditional covariances from the sparse
