@@ -112,11 +112,12 @@ covstruct_terms <- function(formula, mf, env) {
 #' on both engines, with the same prior.
 #'
 #' Gaussian identity-link models with several grouping factors, e.g.
-#' `y ~ x + ar1(0 + time | subj) + (1 | site)`, are fitted by the exact
+#' `y ~ x + ar1(0 + time | subj) + (1 | site)`, with `REML = TRUE` (and, for
+#' ML, with `options(glmmgee.covstruct_profiled = TRUE)`) are fitted by the exact
 #' profiled criterion of lme4's penalized least squares formulation (Bates
 #' et al. 2015, J. Stat. Softw. 67(1)) with each structured term's block of
 #' the relative covariance factor from its structure, by maximum likelihood
-#' or, with `REML = TRUE`, by restricted maximum likelihood (its value in
+#' or by restricted maximum likelihood (its value in
 #' `logLik()`, as glmmTMB's `REML = TRUE`; `logLik(fit, REML = FALSE)` the
 #' log-likelihood at the REML estimates). Not yet available: `start`,
 #' `REML` otherwise, `covariance`, adaptive quadrature (`nAGQ > 1`) with

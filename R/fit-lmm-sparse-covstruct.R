@@ -243,11 +243,14 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
                                             convergence = opt$convergence, evaluations = evals)))
 }
 
-# Whether glmm_sparse_covstruct() takes the profiled criterion: gaussian
-# identity-link models without a penalty. The option
-# glmmgee.covstruct_profiled = FALSE keeps the sparse Laplace route (exact
-# for these models too, slower; for comparisons).
+# Whether glmm_sparse_covstruct() takes the profiled criterion for an ML
+# fit: only with options(glmmgee.covstruct_profiled = TRUE) (gaussian
+# identity link, no penalty). Measured on bench-covstruct.R's gaussian
+# AR(1) + site model (6,050 random effects) it took 0.71 CPU s against the
+# sparse Laplace route's 0.27 (the selected inverse over the crossed
+# site's fill costs more than the Laplace engine's evaluations), so ML
+# stays on the Laplace route by default; REML always takes this criterion.
 lmm_covstruct_wanted <- function(family, penalty) {
   identical(family$family, "gaussian") && identical(family$link, "identity") &&
-    is.null(penalty) && !identical(getOption("glmmgee.covstruct_profiled"), FALSE)
+    is.null(penalty) && isTRUE(getOption("glmmgee.covstruct_profiled"))
 }

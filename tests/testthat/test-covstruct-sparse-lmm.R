@@ -4,6 +4,9 @@
 # against the sparse Laplace route (exact for these models), under changes
 # of the covariates' units, and its gradient against differences.
 
+# ML fits take the profiled criterion only on request (REML always).
+withr::local_options(glmmgee.covstruct_profiled = TRUE)
+
 ll <- function(f) as.numeric(logLik(f))
 tmb_sd <- function(m, g) unname(attr(glmmTMB::VarCorr(m)$cond[[g]], "stddev"))
 tmb_rho <- function(m, g) attr(glmmTMB::VarCorr(m)$cond[[g]], "correlation")[1L, 2L]
