@@ -17,6 +17,10 @@ cpp_dd_sum <- function(x) {
     .Call(`_glmmgee_cpp_dd_sum`, x)
 }
 
+cpp_lmmsp_grad_sparse <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_lmmsp_grad_sparse`, ptr, theta)
+}
+
 #' Nested AGHQ engine: build (units: list of 0-based codes, outermost first;
 #' Zr: the innermost level's random-effect design, or NULL for an intercept)
 #' @noRd

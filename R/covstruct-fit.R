@@ -244,14 +244,22 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
          call. = FALSE)
   if (!identical(ranef_dist, "normal"))
     stop("'ranef_dist' other than \"normal\" cannot be combined with a covariance structure", call. = FALSE)
-  if (isTRUE(REML))
-    stop("'REML = TRUE' is not available with covariance structures", call. = FALSE)
+  if (!is.logical(REML) || length(REML) != 1L || is.na(REML))
+    stop("'REML' must be TRUE or FALSE", call. = FALSE)
+  # REML: gaussian structured fits with several grouping factors
+  # (the profiled criterion, fit-lmm-sparse-covstruct.R).
+  if (REML) {
+    check_reml_family(family)
+    if (!is.null(penalty) || !covstruct_needs_sparse(formula))
+      stop(paste0("'REML = TRUE' with covariance structures is available for gaussian models with ",
+                  "several grouping factors and no penalty"), call. = FALSE)
+  }
   if (!is.null(start))
     stop("'start' is not available with covariance structures (the structure's parameters start at their defaults)",
          call. = FALSE)
   # Several grouping factors: the sparse Laplace engine (glmm-sparse-covstruct.R).
   if (covstruct_needs_sparse(formula))
-    return(glmm_sparse_covstruct(formula, mf, family, nAGQ, control, mc, fenv, penalty))
+    return(glmm_sparse_covstruct(formula, mf, family, nAGQ, control, mc, fenv, penalty, REML))
   re <- covstruct_terms(formula, mf, fenv)
   fx <- fixed_design(formula, mf, fenv, drop_rownames = TRUE)
   X <- fx$X

@@ -109,9 +109,19 @@ covstruct_terms <- function(formula, mf, env) {
 #' standard deviations, the correlation and the parameters on the
 #' optimizer's scale with their standard errors; with several grouping
 #' factors the class is also `glmmgee_glmm_sparse`. `penalized = TRUE` works
-#' on both engines, with the same prior. Not yet available: `start`, `REML`,
-#' `covariance`, adaptive quadrature (`nAGQ > 1`) with several grouping
-#' factors, profile likelihood intervals. A structure on a nested term,
+#' on both engines, with the same prior.
+#'
+#' Gaussian identity-link models with several grouping factors, e.g.
+#' `y ~ x + ar1(0 + time | subj) + (1 | site)`, with `REML = TRUE` (and, for
+#' ML, with `options(glmmgee.covstruct_profiled = TRUE)`) are fitted by the exact
+#' profiled criterion of lme4's penalized least squares formulation (Bates
+#' et al. 2015, J. Stat. Softw. 67(1)) with each structured term's block of
+#' the relative covariance factor from its structure, by maximum likelihood
+#' or by restricted maximum likelihood (its value in
+#' `logLik()`, as glmmTMB's `REML = TRUE`; `logLik(fit, REML = FALSE)` the
+#' log-likelihood at the REML estimates). Not yet available: `start`,
+#' `REML` otherwise, `covariance`, adaptive quadrature (`nAGQ > 1`) with
+#' several grouping factors, profile likelihood intervals. A structure on a nested term,
 #' `ar1(0 + f | a/b)`, applies to each of its terms.
 #' @name covariance-structures
 #' @examples
@@ -136,4 +146,9 @@ covstruct_terms <- function(formula, mf, env) {
 #' fit2 <- glmm(y ~ x + ar1(0 + time | g) + (1 | site), d, family = poisson)
 #' fit2
 #' VarCorr(fit2)
+#'
+#' # Gaussian: the exact profiled criterion, ML or REML.
+#' d$yg <- 1 + 0.5 * d$x + as.vector(b) + rnorm(8, sd = 0.5)[d$site] + rnorm(4 * M, sd = 0.5)
+#' fit3 <- glmm(yg ~ x + ar1(0 + time | g) + (1 | site), d, REML = TRUE)
+#' logLik(fit3)
 NULL

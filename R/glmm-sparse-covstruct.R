@@ -55,7 +55,8 @@ sparse_covstruct_terms <- function(formula, mf) {
   re
 }
 
-glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, penalty) {
+glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, penalty,
+                                  REML = FALSE) {
   if (!is.null(nAGQ) && !identical(as.numeric(nAGQ), 1))
     stop(paste0("'nAGQ' > 1 is not available with several grouping factors and covariance ",
                 "structures or 'penalized' (they are fitted by the sparse Laplace engine, nAGQ = 1)"),
@@ -67,11 +68,18 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
   resp <- rc$resp
   extra_warn <- check_obs_level_effects(re$flist, family, resp$weights)
   sep <- penalized_separation(separation_record(X, resp$y, resp$weights, family, "glmm"), penalty)
-  fit <- sparse_covstruct_fit(X, resp$y, re, family, resp$weights, rc$offset, control, penalty)
+  # Gaussian identity link: the exact profiled criterion (ML or REML).
+  profiled <- REML || lmm_covstruct_wanted(family, penalty)
+  fit <- if (profiled) lmm_sparse_covstruct_fit(X, resp$y, re, resp$weights, rc$offset, REML, control)
+         else sparse_covstruct_fit(X, resp$y, re, family, resp$weights, rc$offset, control, penalty)
   obj <- new_glmm_sparse(fit, X = X, y = resp$y, weights = resp$weights, offset = rc$offset,
                          re = re, mf = mf, mt = fx$mt, call = mc, formula = re$plain)
   # The call and formula as the user wrote them; the terms' layout (for
   # predict(re.form =) and ranef()) from the unstructured form.
   obj$formula <- formula
+  if (REML) {
+    obj$REML <- TRUE
+    obj$loglik_ml <- fit$loglik_ml
+  }
   finish_glmm(covstruct_object(obj, fit), sep, extra_warn)
 }

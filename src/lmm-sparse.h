@@ -66,6 +66,11 @@ class LmmSparse {
   LmmPls evaluate(const Eigen::VectorXd& theta);
   // At the point of the last evaluate() (r its result, ok = true).
   LmmGrad gradient(const Eigen::VectorXd& theta, const LmmPls& r);
+  // The same gradient without dense Q x Q work (lmm-sparse-selinv.cpp):
+  // M^{-1} is needed only on the pattern of M, which the Takahashi
+  // recurrences give from the factor (selected inversion); W K W' likewise
+  // only there, from its rank-p form. Any Q the factorization handles.
+  LmmGrad gradient_sparse(const Eigen::VectorXd& theta, const LmmPls& r);
   int nrandom() const { return Q_; }
   // Rough operation counts of one evaluate() and of the gradient's extra
   // work (after an evaluate()): the caller's choice between the exact

@@ -194,7 +194,8 @@ test_that("structures with several factors refuse what they cannot fit, naming t
   d <- sim_ar1_site(7, 20, n = 3)
   expect_error(glmm(y ~ ar1(0 + times | group) + (1 | site), d, nAGQ = 5), "nAGQ")
   expect_error(glmm(y ~ ar1(0 + x | group) + (1 | site), d), "at least two columns")
-  expect_error(glmm(y ~ ar1(0 + times | group) + (1 | site), d, REML = TRUE), "REML")
+  expect_error(glmm(round(exp(y)) ~ ar1(0 + times | group) + (1 | site), d, family = poisson,
+                    REML = TRUE), "REML")
   expect_error(glmm(y ~ ar1(0 + times | group) + (1 | site), d, start = c(0, 1)), "start")
   d$z <- as.numeric(d$y > 0.5)
   f <- suppressWarnings(glmm(z ~ x + ar1(0 + times | group) + (1 | site), d, family = binomial))

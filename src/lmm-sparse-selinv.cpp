@@ -1,0 +1,124 @@
+// The exact gradient of the profiled LMM criterion (formulas in
+// lmm-sparse.h) for large Q: the traces tr(D dM) for D = M^{-1} and
+// D = W K W' need D only where dM can be non-zero, the pattern of M. With
+// P M P' = L L', M^{-1} on the pattern of L (which holds P M P''s) comes
+// from the Takahashi recurrences (Takahashi, Fagan and Chin 1973; Rue and
+// Martino 2007, sec. 2), column by column from the last:
+//   S_ij = -(1/L_jj) sum_{k in S_j} L_kj S_ik   (i in S_j, the rows of col j below j),
+//   S_jj = 1/L_jj^2 - (1/L_jj) sum_{k in S_j} L_kj S_kj;
+// W K W' = (W K) W' is formed entry by entry, p products each. Then, with
+// M's lower-triangle entries sums over recipes c of g_c theta_k1 theta_k2,
+//   tr(D dM/dtheta_k) = sum_c w_c D(i_c, j_c) g_c (theta_k2 [k1 = k] + theta_k1 [k2 = k]),
+// w_c = 2 off the diagonal (the mirror entry), 1 on it.
+#include "lmm-sparse.h"
+#include "resources.h"
+#include <algorithm>
+
+namespace glmmgee {
+
+namespace {
+// S = (P M P')^{-1} on the pattern of L (row indices sorted within columns,
+// the diagonal first).
+void lmm_selected_inverse(const Eigen::SparseMatrix<double, Eigen::ColMajor>& L,
+                          std::vector<double>& S) {
+  const int Q = (int)L.cols();
+  const int* Lo = L.outerIndexPtr();
+  const int* Li = L.innerIndexPtr();
+  const double* Lx = L.valuePtr();
+  S.assign(L.nonZeros(), 0.0);
+  std::vector<int> where(Q, -1);   // position in column j of row i, or -1
+  std::vector<double> acc(Q, 0.0);
+  InterruptPoll ip;
+  for (int j = Q - 1; j >= 0; --j) {
+    if ((j & 255) == 0 && ip.poll()) ip.raise_if_interrupted();
+    const int b = Lo[j], e = Lo[j + 1];
+    for (int t = b + 1; t < e; ++t) { where[Li[t]] = t; acc[Li[t]] = 0.0; }
+    // acc_i = sum_k L_kj S_ik over k, i in S_j: S_ik (k > j, i > j) is stored
+    // in column min(i, k) at row max(i, k); a scan of column k (rows > k)
+    // with S_j's rows marked gives each pair once, both ways.
+    for (int t = b + 1; t < e; ++t) {
+      const int k = Li[t];
+      const double lkj = Lx[t];
+      acc[k] += lkj * S[Lo[k]];
+      for (int u = Lo[k] + 1; u < Lo[k + 1]; ++u) {
+        const int i = Li[u];
+        const int wi = where[i];
+        if (wi < 0) continue;
+        acc[i] += lkj * S[u];
+        acc[k] += Lx[wi] * S[u];
+      }
+    }
+    const double ljj = Lx[b];
+    double sjj = 1.0 / (ljj * ljj);
+    for (int t = b + 1; t < e; ++t) {
+      S[t] = -acc[Li[t]] / ljj;
+      sjj -= Lx[t] * S[t] / ljj;
+    }
+    S[b] = sjj;
+    for (int t = b + 1; t < e; ++t) where[Li[t]] = -1;
+  }
+}
+}  // namespace
+
+LmmGrad LmmSparse::gradient_sparse(const Eigen::VectorXd& theta, const LmmPls& r) {
+  const int k = lam_.ntheta;
+  LmmGrad g;
+  g.ldL2 = Eigen::VectorXd::Zero(k);
+  g.ldRX2 = Eigen::VectorXd::Zero(k);
+  g.pwrss = Eigen::VectorXd::Zero(k);
+  const size_t ne = lam_.row.size();
+  const Eigen::VectorXd Ztr = Z_.transpose() * r.res;
+  for (size_t e = 0; e < ne; ++e)
+    g.pwrss[lam_.k[e]] -= 2.0 * Ztr[lam_.row[e]] * r.u[lam_.col[e]];
+
+  const auto& L = chol_.matrixL().nestedExpression();
+  std::vector<double> S;
+  lmm_selected_inverse(L, S);
+  // Original index -> permuted index.
+  std::vector<int> perm(Q_);
+  const auto& P = chol_.permutationP();
+  for (int i = 0; i < Q_; ++i) perm[i] = P.size() ? P.indices()[i] : i;
+  const int* Lo = L.outerIndexPtr();
+  const int* Li = L.innerIndexPtr();
+
+  // W = M^{-1} Lambda'Z'X = P' L^{-T} RZX and WK = W (RX'RX)^{-1}.
+  Eigen::MatrixXd W = r.RZX;
+  chol_.matrixU().solveInPlace(W);
+  W = chol_.permutationPinv() * W;
+  const Eigen::MatrixXd WK = W * r.RXtRX.llt().solve(Eigen::MatrixXd::Identity(p_, p_));
+
+  // M^{-1} and W K W' at each stored entry of M (lower triangle).
+  const long nm = M_.nonZeros();
+  std::vector<double> minv(nm), tmat(nm), wgt(nm);
+  const int* Mo = M_.outerIndexPtr();
+  const int* Mi = M_.innerIndexPtr();
+  for (int j = 0; j < Q_; ++j) {
+    for (int t = Mo[j]; t < Mo[j + 1]; ++t) {
+      const int i = Mi[t];
+      const int a = perm[i], bb = perm[j];
+      const int col = std::min(a, bb), row = std::max(a, bb);
+      const int* beg = Li + Lo[col];
+      const int* end = Li + Lo[col + 1];
+      const int* it = std::lower_bound(beg, end, row);
+      if (it == end || *it != row) Rcpp::stop("internal: M's pattern is not within its factor's");
+      minv[t] = S[it - Li];
+      tmat[t] = WK.row(i).dot(W.row(j));
+      wgt[t] = i == j ? 1.0 : 2.0;
+    }
+  }
+  for (size_t c = 0; c < rec_pos_.size(); ++c) {
+    const int pos = rec_pos_[c];
+    const int k1 = rec_k1_[c], k2 = rec_k2_[c];
+    const double gw = wgt[pos] * rec_g_[c];
+    const double a = gw * minv[pos], t = gw * tmat[pos];
+    g.ldL2[k1] += a * theta[k2];
+    g.ldL2[k2] += a * theta[k1];
+    g.ldRX2[k1] += t * theta[k2];
+    g.ldRX2[k2] += t * theta[k1];
+  }
+  for (size_t e = 0; e < ne; ++e)
+    g.ldRX2[lam_.k[e]] -= 2.0 * WK.row(lam_.col[e]).dot(ZtX_.row(lam_.row[e]));
+  return g;
+}
+
+}  // namespace glmmgee

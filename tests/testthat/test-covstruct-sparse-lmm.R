@@ -1,0 +1,177 @@
+# Gaussian identity-link models with covariance structures beside other
+# random-effect terms: the exact profiled criterion (ML and REML;
+# fit-lmm-sparse-covstruct.R, src/lmm-sparse-selinv.cpp) against glmmTMB,
+# against the sparse Laplace route (exact for these models), under changes
+# of the covariates' units, and its gradient against differences.
+
+# ML fits take the profiled criterion only on request (REML always).
+withr::local_options(glmmgee.covstruct_profiled = TRUE)
+
+ll <- function(f) as.numeric(logLik(f))
+tmb_sd <- function(m, g) unname(attr(glmmTMB::VarCorr(m)$cond[[g]], "stddev"))
+tmb_rho <- function(m, g) attr(glmmTMB::VarCorr(m)$cond[[g]], "correlation")[1L, 2L]
+
+# Known truth: AR(1) (rho 0.6, sd 0.9) over `n` times within `group`, a site
+# effect (sd 0.6) crossed with the groups or with groups nested in sites,
+# residual sd 0.7.
+# `reps` observations per group and time (cs(), diag() and homdiag() need
+# more than one: with one, their variances and the residual's are confounded).
+sim_lmm_site <- function(seed, M, n = 4, S = 12, nested = FALSE, reps = 1L) {
+  set.seed(seed)
+  R <- 0.6^abs(outer(seq_len(n), seq_len(n), "-"))
+  b <- matrix(stats::rnorm(M * n), M) %*% chol(R) * 0.9
+  N <- M * n * reps
+  d <- data.frame(times = factor(rep(rep(seq_len(n), each = reps), M)),
+                  group = factor(rep(seq_len(M), each = n * reps)), x = stats::rnorm(N))
+  d$site <- if (nested) factor(((as.integer(d$group) - 1L) %% S) + 1L)
+            else factor(sample(S, N, replace = TRUE))
+  d$y <- 1 + 0.4 * d$x + rep(as.vector(t(b)), each = reps) + stats::rnorm(S, 0, 0.6)[d$site] +
+    stats::rnorm(N, 0, 0.7)
+  d
+}
+
+# Each structure's standard deviations and correlation from glmmTMB's fit.
+expect_matches_tmb <- function(f, m, kind) {
+  expect_gte(ll(f), ll(m) - 1e-7)
+  expect_equal(unname(fixef(f)), unname(glmmTMB::fixef(m)$cond), tolerance = 1e-4)
+  s <- f$structures
+  expect_equal(unname(s[[1L]]$sd), tmb_sd(m, "group"), tolerance = 1e-4)
+  if (kind %in% c("ar1", "cs")) expect_equal(unname(s[[1L]]$rho), tmb_rho(m, "group"), tolerance = 1e-4)
+  expect_equal(unname(s[[2L]]$sd), tmb_sd(m, "site"), tolerance = 1e-4)
+  expect_equal(sigma(f), sigma(m), tolerance = 1e-4)
+}
+
+test_that("ar1() beside a crossed site intercept: ML and REML match glmmTMB, truth recovered", {
+  skip_if_not_installed("glmmTMB")
+  d <- sim_lmm_site(1, 300)
+  form <- y ~ x + ar1(times + 0 | group) + (1 | site)
+  for (reml in c(FALSE, TRUE)) {
+    f <- glmm(form, d, REML = reml)
+    m <- glmmTMB::glmmTMB(form, d, REML = reml)
+    expect_s3_class(f, "glmmgee_glmm_covstruct")
+    expect_s3_class(f, "glmmgee_glmm_sparse")
+    expect_identical(isTRUE(f$REML), reml)
+    expect_match(f$optinfo$method, if (reml) "REML" else "profiled")
+    expect_equal(f$optinfo$convergence, 0L)
+    expect_matches_tmb(f, m, "ar1")
+    expect_equal(unname(sqrt(diag(vcov(f)))), unname(sqrt(diag(vcov(m)$cond))), tolerance = 1e-3)
+    # 300 groups of 4: rho's standard error is about 0.05.
+    expect_lt(abs(f$structures[[1L]]$rho - 0.6), 0.15)
+    expect_lt(abs(f$structures[[1L]]$sd[1L] - 0.9), 0.15)
+    expect_equal(attr(logLik(f), "df"), 6)
+    expect_true(all(is.finite(confint(f, method = "Wald"))))
+  }
+})
+
+test_that("cs() and diag() beside a crossed or nested intercept match glmmTMB (ML, REML)", {
+  skip_if_not_installed("glmmTMB")
+  for (nested in c(FALSE, TRUE)) {
+    d <- sim_lmm_site(2 + nested, 100, n = 3, S = 15, nested = nested, reps = 2L)
+    for (kind in c("cs", "diag")) {
+      form <- stats::as.formula(sprintf("y ~ x + %s(0 + times | group) + (1 | site)", kind))
+      for (reml in c(FALSE, TRUE)) {
+        f <- glmm(form, d, REML = reml)
+        m <- glmmTMB::glmmTMB(form, d, REML = reml)
+        expect_equal(f$optinfo$convergence, 0L)
+        expect_matches_tmb(f, m, kind)
+      }
+    }
+  }
+})
+
+test_that("the profiled criterion reaches the sparse Laplace route's optimum", {
+  d <- sim_lmm_site(4, 120, S = 10)
+  form <- y ~ x + ar1(0 + times | group) + (1 | site)
+  f <- glmm(form, d)
+  f0 <- withr::with_options(list(glmmgee.covstruct_profiled = FALSE), glmm(form, d))
+  expect_match(f$optinfo$method, "profiled")
+  expect_match(f0$optinfo$method, "Laplace")
+  expect_equal(ll(f), ll(f0), tolerance = 1e-8)
+  expect_gte(ll(f), ll(f0) - 1e-7)
+  expect_equal(abs(f$theta_structure), abs(f0$theta_structure), tolerance = 1e-4)  # signs of Lambda entries: not identified
+  # The same observed information: standard errors agree.
+  expect_equal(sqrt(diag(f$cov_structure)), sqrt(diag(f0$cov_structure)), tolerance = 1e-3)
+})
+
+test_that("homdiag() beside a site intercept: the sparse Laplace route's optimum", {
+  # (the installed glmmTMB has no homdiag())
+  for (nested in c(FALSE, TRUE)) {
+    d <- sim_lmm_site(9 + nested, 100, n = 3, S = 15, nested = nested, reps = 2L)
+    form <- y ~ x + homdiag(0 + times | group) + (1 | site)
+    f <- glmm(form, d)
+    f0 <- withr::with_options(list(glmmgee.covstruct_profiled = FALSE), glmm(form, d))
+    expect_gte(ll(f), ll(f0) - 1e-7)
+    expect_equal(abs(f$theta_structure), abs(f0$theta_structure), tolerance = 1e-4)  # signs of Lambda entries: not identified
+    fr <- glmm(form, d, REML = TRUE)
+    expect_equal(fr$optinfo$convergence, 0L)
+    expect_gt(fr$structures[[1L]]$sd[[1L]], f$structures[[1L]]$sd[[1L]] * 0.9)
+  }
+})
+
+test_that("the optimum does not depend on the covariates' units or centring", {
+  d <- sim_lmm_site(5, 100)
+  d$xs <- (d$x - 3) * 1000
+  f1 <- glmm(y ~ x + ar1(0 + times | group) + (1 | site), d)
+  f2 <- glmm(y ~ xs + ar1(0 + times | group) + (1 | site), d)
+  expect_equal(ll(f1), ll(f2), tolerance = 1e-9)
+  expect_equal(fixef(f1)[["x"]], 1000 * fixef(f2)[["xs"]], tolerance = 1e-6)
+  expect_equal(f1$structures[[1L]]$rho, f2$structures[[1L]]$rho, tolerance = 1e-6)
+  expect_equal(unname(f1$structures[[2L]]$sd), unname(f2$structures[[2L]]$sd), tolerance = 1e-6)
+  # The response's units scale every standard deviation.
+  d$y1000 <- 1000 * d$y
+  f3 <- glmm(y1000 ~ x + ar1(0 + times | group) + (1 | site), d, REML = TRUE)
+  f4 <- glmm(y ~ x + ar1(0 + times | group) + (1 | site), d, REML = TRUE)
+  expect_equal(sigma(f3), 1000 * sigma(f4), tolerance = 1e-6)
+  expect_equal(f3$structures[[1L]]$sd, 1000 * f4$structures[[1L]]$sd, tolerance = 1e-6)
+  expect_equal(f3$structures[[1L]]$rho, f4$structures[[1L]]$rho, tolerance = 1e-6)
+})
+
+test_that("the criterion's gradient (selected inverse, Cholesky Jacobian) is exact", {
+  d <- sim_lmm_site(6, 40, S = 6)
+  form <- y ~ x + cs(0 + times | group) + (1 + x | site)
+  mf <- model.frame(glmmgee:::covstruct_frame_formula(form), d)
+  re <- glmmgee:::sparse_covstruct_terms(form, mf)
+  X <- model.matrix(~ x, d)
+  w <- runif(nrow(d), 0.5, 2)
+  st <- glmmgee:::lmm_sparse_setup(X, d$y, re, w, rep(0.1, nrow(d)))
+  npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
+  k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
+  set.seed(7)
+  phi <- c(log(c(0.8, 1.1, 0.9, 1.2)), 0.4, 0.7, 0.2, 0.5)
+  for (reml in c(FALSE, TRUE)) {
+    obj <- glmmgee:::lmm_covstruct_objective(st, re$terms, k0, reml, TRUE)
+    g <- obj$gr(phi)
+    num <- vapply(seq_along(phi), function(j) {
+      h <- 1e-5
+      (obj$fn(replace(phi, j, phi[j] + h)) - obj$fn(replace(phi, j, phi[j] - h))) / (2 * h)
+    }, 1)
+    expect_equal(g, num, tolerance = 1e-6)
+  }
+  # The sparse gradient in Lambda's entries is the dense one.
+  th <- obj$theta(phi)
+  a <- glmmgee:::cpp_lmmsp_grad_sparse(st$eng, th)
+  b <- glmmgee:::cpp_lmmsp_grad(st$eng, th, 10000L)
+  expect_equal(a$grad_ldL2, b$grad_ldL2, tolerance = 1e-10)
+  expect_equal(a$grad_ldRX2, b$grad_ldRX2, tolerance = 1e-10)
+  expect_equal(a$grad_pwrss, b$grad_pwrss, tolerance = 1e-10)
+  # The log-likelihood with sigma free: its gradient against differences.
+  roles <- glmmgee:::lmm_covstruct_roles(re$terms)
+  par <- c(glmmgee:::lmm_covstruct_relative(phi, roles, -log(0.7)), log(0.7))
+  for (reml in c(FALSE, TRUE)) {
+    l <- function(x) glmmgee:::lmm_covstruct_loglik(st, re$terms, k0, roles, reml, x)
+    num <- vapply(seq_along(par), function(j) {
+      h <- 1e-5
+      (l(replace(par, j, par[j] + h))$loglik - l(replace(par, j, par[j] - h))$loglik) / (2 * h)
+    }, 1)
+    expect_equal(l(par)$gradient, num, tolerance = 1e-6)
+  }
+})
+
+test_that("REML with structures is refused where it is not defined, naming the problem", {
+  d <- sim_lmm_site(8, 20, n = 3)
+  d$count <- rpois(nrow(d), 2)
+  expect_error(glmm(count ~ ar1(0 + times | group) + (1 | site), d, family = poisson, REML = TRUE),
+               "REML")
+  expect_error(glmm(y ~ ar1(0 + times | group), d, REML = TRUE), "REML")
+  expect_error(glmm(y ~ ar1(0 + times | group) + (1 | site), d, REML = NA), "REML")
+})
