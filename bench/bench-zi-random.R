@@ -12,16 +12,20 @@
 #   M: simulated clusters of 8 (default 500); reps: fits per row (default 1;
 #   with more, the median elapsed and CPU seconds of the reps); "one-factor":
 #   only the first three cases (the one-factor engine); "sparse": only the
-#   two-part sparse engine's four cases. "sparse" may also be given second
-#   (Rscript bench/bench-zi-random.R 100 sparse), with one fit per row.
+#   two-part sparse engine's four cases. The words may stand anywhere after M
+#   (Rscript bench/bench-zi-random.R 100 sparse; ... 100 3 one-factor).
 suppressPackageStartupMessages(library(glmmgee))
 have_tmb <- requireNamespace("glmmTMB", quietly = TRUE)
 have_ga <- requireNamespace("GLMMadaptive", quietly = TRUE)
 args <- commandArgs(TRUE)
 M <- if (length(args)) as.integer(args[1]) else 500L
-sparse_only <- "sparse" %in% args[-1]
-reps <- if (length(args) > 1L && args[2] != "sparse") as.integer(args[2]) else 1L
-one_factor <- length(args) > 2L && identical(args[3], "one-factor")
+# The words select cases; the numbers after M are the repetitions.
+words <- args[-1][args[-1] %in% c("sparse", "one-factor")]
+nums <- setdiff(args[-1], words)
+sparse_only <- "sparse" %in% words
+one_factor <- "one-factor" %in% words
+reps <- if (length(nums)) as.integer(nums[1]) else 1L
+if (is.na(reps) || reps < 1L) stop("bench-zi-random.R: reps must be a positive integer")
 cat(sprintf("glmmgee %s, R %s, %s, load average %s\n", packageVersion("glmmgee"), getRversion(),
             format(Sys.time(), "%Y-%m-%d %H:%M"),
             paste(readLines("/proc/loadavg", warn = FALSE), collapse = "")))
