@@ -435,7 +435,8 @@ AgqResult ZireEngine::evaluate(const VectorXd& theta, bool gradient) {
   std::vector<DDSum> bll(nb);
   std::vector<DDVec> bg(gradient ? nb : 0);
   std::vector<int> bfail(nb, 0);
-  const int nt = usable_threads(nthreads_);
+  // No more threads than blocks (an idle team spins in the OpenMP runtime).
+  const int nt = std::max(1, std::min(usable_threads(nthreads_), nb));
   const long Q = grid_.z.rows();
   std::vector<std::unique_ptr<Work> > work(nt);
   for (int t = 0; t < nt; ++t) work[t].reset(new Work(nmax_, q_, Q, P));

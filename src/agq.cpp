@@ -641,7 +641,9 @@ AgqResult AgqEngine::evaluate_impl(const VectorXd& theta, bool gradient, const L
   std::vector<DDSum> bll(nb);
   std::vector<DDVec> bg(gradient ? nb : 0);
   std::vector<int> bfail(nb, 0);
-  const int nt = usable_threads(nthreads_);
+  // No more threads than blocks: a team with nothing to do spins in the
+  // OpenMP runtime (10 times the CPU of a one-thread fit on 23 clusters).
+  const int nt = std::max(1, std::min(usable_threads(nthreads_), nb));
   std::vector<std::unique_ptr<Work> > work = make_work(nt, std::max(P, npar()));
   // One cluster's gradient, per thread (padded: one cache line apart).
   MatrixXd gl = MatrixXd::Zero(P + 8, nt);
@@ -712,7 +714,8 @@ AgqSummaries AgqEngine::summaries(const VectorXd& theta) {
   out.post_var.resize(M, q_ * q_);
   out.loglik.resize(M);
   std::vector<int> fail(M, 0);
-  const int nt = usable_threads(nthreads_);
+  // No more threads than chunks of 64 clusters (see evaluate_impl()).
+  const int nt = std::max(1, std::min(usable_threads(nthreads_), (M + 63) / 64));
   std::vector<std::unique_ptr<Work> > work = make_work(nt, npar());
   RegionGuard guard;
   InterruptPoll ip;
