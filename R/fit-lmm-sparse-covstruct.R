@@ -89,6 +89,29 @@ lmm_covstruct_loglik <- function(st, terms, k0, roles, reml, par, grad = TRUE) {
   list(loglik = ll, gradient = c(gphi * dphi_dpar, -df + e$pwrss / s^2 + sum(gphi * dphi_dls)))
 }
 
+# Whether a structured search converged: the optimizer's verdict and the
+# remaining Newton step at its last Hessian below the gradient tolerance.
+lmm_covstruct_converged <- function(run, control) {
+  if (run$opt$convergence != 0L || is.null(run$hessian)) return(FALSE)
+  nstep <- newton_decrement(run$at$gradient, run$hessian, rep(FALSE, length(run$par)))
+  is.finite(nstep) && nstep <= control$grad_tol
+}
+
+# A restart point: relative standard deviations 0.3, correlation parameters
+# 1.5 below (sgn = -1) or above (sgn = 1) their start, unstructured entries
+# at the start.
+lmm_covstruct_restart <- function(phi0, terms, k0, sgn) {
+  for (k in seq_along(terms)) {
+    s <- terms[[k]]$struct
+    if (s$kind == "us") next
+    idx <- k0[[k]]
+    st <- s$start(1)
+    phi0[idx[s$sd_par]] <- log(0.3)
+    if (length(s$rho_par)) phi0[idx[s$rho_par]] <- st[s$rho_par] + sgn * 1.5
+  }
+  phi0
+}
+
 # The fit: same shape as sparse_covstruct_fit()'s, so new_glmm_sparse() and
 # covstruct_object() build the fitted object.
 lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
@@ -113,20 +136,53 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   # at the structure's default.
   nl <- vapply(terms, function(t) t$q * (t$q + 1L) / 2L, 1)
   off_l <- c(0, cumsum(nl))
-  lower <- rep(-Inf, sum(npar))
   phi0 <- numeric(sum(npar))
   for (k in seq_along(terms)) {
     t <- terms[[k]]
     il <- off_l[k] + seq_len(nl[k])
     if (t$kind == "us") {
       phi0[k0[[k]]] <- ifelse(re$lower[il] == 0, 1, 0) / st$scale[il]
-      lower[k0[[k]]] <- re$lower[il]
     } else {
       phi0[k0[[k]]] <- t$struct$start(1)
     }
   }
-  opt <- lmm_sparse_optimize(obj$fn, lower, phi0, obj$gr)
-  phi <- opt$theta
+  # The profiled criterion as a log-likelihood in phi for the structured
+  # search (covstruct_search(): quasi-Newton, then Newton steps with
+  # recomputed Hessians, which leave the flat stretches where nlminb alone
+  # stops in "singular convergence" below the optimum) and for
+  # covstruct_verify()'s restarts from the interior when a parameter ends on
+  # a boundary, as the sparse Laplace route does.
+  evalf <- function(ph) {
+    v <- obj$fn(ph)
+    if (!is.finite(v)) return(list(loglik = -Inf, gradient = rep(NA_real_, length(ph))))
+    list(loglik = -v / 2, gradient = -obj$gr(ph) / 2)
+  }
+  search <- function(par) {
+    run <- covstruct_search(evalf, par, control)
+    run$iterations <- sum(vapply(run$stages, function(s) as.integer(s$iterations), 1L))
+    run$evaluations <- sum(vapply(run$stages, function(s) as.integer(s$evaluations), 1L))
+    run
+  }
+  run <- search(phi0)
+  # A search that ends without converging can sit on a flat ridge where a
+  # structure's variance has taken the residual's part (AR(1) at rho near 0
+  # beside sigma near 0) while the optimum lies elsewhere (rho at -1 with
+  # sigma free): then once more from smaller relative standard deviations
+  # with each correlation parameter on either side of its start.
+  restarts <- 0L
+  if (!lmm_covstruct_converged(run, control)) {
+    for (sgn in c(-1, 1)) {
+      res <- tryCatch(search(lmm_covstruct_restart(phi0, terms, k0, sgn)), error = function(e) NULL)
+      restarts <- restarts + 1L
+      if (!is.null(res) && is.finite(res$loglik) && res$loglik > run$loglik + 1e-6) run <- res
+    }
+  }
+  bc <- covstruct_verify(search, run, terms, k0)
+  bc$record$ridge_restarts <- restarts
+  run <- bc$best
+  phi <- run$par
+  opt <- list(objective = -2 * run$loglik, convergence = run$opt$convergence,
+              message = run$opt$message, stages = run$stages)
   ev <- cpp_lmmsp_eval(st$eng, obj$theta(phi), TRUE)
   if (!isTRUE(ev$ok)) stop("the LMM criterion is not finite at the optimum", call. = FALSE)
   df <- if (reml) n - p else n
@@ -141,13 +197,11 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   theta <- stats::setNames(c(beta, par_u, ls), pnames)
   P <- length(theta)
   cov_idx <- p + seq_len(sum(npar) + 1L)
-  # Boundaries: an unstructured diagonal at zero, a structure's standard
-  # deviation (relative to sigma) below singular_tol, a correlation
-  # parameter run off to where rho is +/-1 to working precision.
+  # Boundaries as the other structured routes test them
+  # (covstruct_boundary(): a standard deviation, relative to sigma, below
+  # 1e-4, a correlation within 1e-4 of its limit).
   on_boundary <- rep(FALSE, P)
-  on_boundary[p + seq_len(sum(npar))] <- (is.finite(lower) & phi <= lower) |
-    (roles == "sd" & exp(phi) < control$singular_tol) |
-    (roles == "free" & abs(phi) > 30)
+  on_boundary[p + covstruct_boundary(phi, terms, k0)] <- TRUE
   ll_cov <- function(x, grad = TRUE) lmm_covstruct_loglik(st, terms, k0, roles, reml, x, grad)
   hess <- matrix(0, P, P, dimnames = list(pnames, pnames))
   hess[seq_len(p), seq_len(p)] <- -ev$RXtRX / sigma^2
@@ -195,7 +249,14 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   # The engine's parameterization (beta, Lambda's entries in the user's
   # units, log sigma), which the methods shared with unstructured fits read,
   # with the covariance pushed forward by the Cholesky factor's Jacobian.
-  lm <- structure_lambda(terms, k0, par_u)
+  # Lambda = sigma * chol(D(phi)) from the relative factor the search
+  # evaluated: refactorising D in the user's units fails where a
+  # correlation sits at its limit (cs at rho = -1 / (q - 1)). In the user's
+  # units at fixed log sigma, d phi / d par is 1 (1 / sigma for an
+  # unstructured entry), and Lambda does not move with log sigma.
+  lm <- structure_lambda(terms, k0, phi)
+  lm$lambda <- sigma * lm$lambda
+  lm$J <- sigma * sweep(lm$J, 2L, ifelse(roles == "entry", 1 / sigma, 1), `*`)
   B <- matrix(0, p + length(lm$lambda) + 1L, P)
   B[seq_len(p), seq_len(p)] <- diag(1, p)
   B[p + seq_along(lm$lambda), p + seq_len(sum(npar))] <- lm$J
@@ -203,6 +264,12 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   cnames <- c(names(beta), re$par_names, "log(sigma)")
   theta_chol <- stats::setNames(c(beta, lm$lambda, ls), cnames)
   cov_chol <- na_product(cov_theta, t(B), on_boundary)
+  # REML (and a fit without a Hessian): the fixed effects' block is
+  # sigma^2 (RX'RX)^-1 whatever the covariance parameters' block holds (NA
+  # where their information is not negative definite, which fit_warnings()
+  # reports; na_product() would carry those NA through B's zeros).
+  if (reml || !control$hessian)
+    cov_chol[seq_len(p), seq_len(p)] <- cov_theta[seq_len(p), seq_len(p)]
   dimnames(cov_chol) <- list(cnames, cnames)
   attr(cov_chol, "ok") <- attr(cov_theta, "ok")
   attr(cov_chol, "cond") <- attr(cov_theta, "cond")
@@ -218,24 +285,28 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   singular <- any(on_boundary)
   crit <- opt$objective
   loglik_ml <- if (reml) -(ev$ldL2 + n * (1 + log(2 * pi * ev$pwrss / n)) - st$logw) / 2
-  warn <- c(if (opt$convergence != 0L)
-              sprintf("optimizer did not report convergence: %s", opt$message),
-            if (singular && reml) reml_singular_message,
-            if (singular && !reml)
-              "singular fit: a random-effect variance is estimated at zero (or a correlation at +/-1)")
-  evals <- sum(vapply(opt$runs, function(r) r$evaluations[[1L]], 1))
+  # The remaining Newton step of the (restricted) log-likelihood in the
+  # covariance parameters, scaled by their information (REML: the
+  # differenced Hessian above; ML: the joint observed information).
+  nstep <- if (control$hessian) newton_decrement(grad[cov_idx], hess[cov_idx, cov_idx, drop = FALSE],
+                                                 on_boundary[cov_idx]) else NA_real_
+  gmax <- max(abs(grad[cov_idx][sub]), 0)
+  warn <- fit_warnings(opt, nstep, gmax, singular, if (control$hessian) hess, cov_theta, control,
+                       boundary_check = bc$record)
+  evals <- sum(vapply(opt$stages, function(s) as.integer(s$evaluations), 1L))
   list(beta = beta, theta = theta_chol, loglik = -crit / 2, penalty = NULL, sigma = sigma,
        dispersion = sigma, family_par = NULL, gradient = grad, hessian = hess,
        cov_theta = cov_chol, npar = P, family = fitted_family(family, ls), modes = modes,
        terms = terms_out, singular = singular, on_boundary = on_boundary,
        structures = structures, loglik_ml = loglik_ml,
-       optinfo = list(optimizer = "nlminb (profiled criterion, exact gradient)",
+       optinfo = list(optimizer = "Newton-BFGS on the profiled criterion (exact gradient), then Newton steps with recomputed Hessians",
                       method = if (reml) "REML" else "ML (profiled, sparse Cholesky)",
                       nAGQ = 1L,
-                      iterations = sum(vapply(opt$runs, `[[`, 1L, "iterations")),
+                      stages = opt$stages,
+                      iterations = sum(vapply(opt$stages, function(s) as.integer(s$iterations), 1L)),
                       evaluations = evals, convergence = opt$convergence,
                       message = opt$message,
-                      max_grad = max(abs(grad[cov_idx][sub]), 0), scaled_grad = 0,
+                      max_grad = gmax, scaled_grad = nstep, boundary_check = bc$record,
                       hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
                       nnz_factor = ev$nnz_factor, warnings = warn, nthreads = 1L,
                       reparameterized = FALSE,

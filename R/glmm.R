@@ -113,7 +113,15 @@
 #'   `start` (the vector of the several-terms engine: fixed effects, the free
 #'   entries of \eqn{\Lambda}, log sigma; only \eqn{\Lambda / \sigma} is
 #'   used, since beta and sigma are profiled out); gaussian ML fits with
-#'   several terms and no `start` take the same route.
+#'   several unstructured terms and no `start` take the same route.
+#'   With structured terms ([ar1()], [cs()], [diag()], [homdiag()]) beside
+#'   others, REML minimizes the same profiled criterion over each
+#'   structure's parameters relative to sigma (exact gradient through the
+#'   Cholesky factor's Jacobian), with restarts from the interior when a
+#'   variance ends at zero or a correlation at its limit (recorded in
+#'   `$optinfo$boundary_check`); ML fits of such models take the sparse
+#'   Laplace route (exact for gaussian models) unless
+#'   `options(glmmgee.covstruct_profiled = TRUE)` selects the profiled one.
 #'   `logLik()` is then the restricted log-likelihood (as lmer's),
 #'   `logLik(fit, REML = FALSE)` the log-likelihood at the REML estimates, and
 #'   [anova()] between fits with different fixed effects refits them by ML.
