@@ -81,18 +81,38 @@ ordinal_global_fit <- function(X, y, J, id, tm, family, off, corstr, control) {
   problem <- ""
   for (it in seq_len(control$maxit)) {
     tr <- terms(par, alpha)
+    if (!tr$ok) {                                 # cannot happen at the start (alpha = 0)
+      problem <- sprintf("the working covariance of cluster %d is not positive definite", tr$bad_cluster)
+      break
+    }
     db <- tryCatch(solve(tr$A, tr$U1), error = function(e) NULL)
     da <- if (is.null(db)) NULL else tryCatch(solve(tr$F, tr$U2 - tr$D %*% db), error = function(e) NULL)
     if (is.null(da) || any(!is.finite(c(db, da)))) {
       problem <- "a Fisher scoring step could not be computed (singular information)"
       break
     }
-    # Halve steps that would disorder the thresholds.
-    h <- 1
-    while (h > 1e-4 && any(diff(par[seq_len(c1)] + h * db[seq_len(c1)]) <= 0)) h <- h / 2
-    par <- par + h * db
-    alpha <- alpha + h * drop(da)
     crit <- max(abs(c(db, da)) / pmax(1, abs(c(par, alpha))))
+    # Halve the step until the thresholds stay ordered and every cluster's
+    # working covariance stays positive definite (the margins and odds
+    # ratios must be compatible); a step that achieves neither is not taken.
+    h <- 1
+    repeat {
+      par_new <- par + h * db
+      alpha_new <- alpha + h * drop(da)
+      if (all(diff(par_new[seq_len(c1)]) > 0) && terms(par_new, alpha_new)$ok) break
+      h <- h / 2
+      if (h < 1e-4) break
+    }
+    if (h < 1e-4) {
+      problem <- sprintf(paste0("no step of the Fisher scoring kept the thresholds ordered and the working ",
+                                "covariance positive definite (corstr = \"%s\"): the estimates are those of ",
+                                "iteration %d; try %s"), corstr, it,
+                         if (corstr == "global.unstructured") "corstr = \"global.exchangeable\" or \"independence\""
+                         else "corstr = \"independence\"")
+      break
+    }
+    par <- par_new
+    alpha <- alpha_new
     if (crit < control$epsilon) {
       converged <- TRUE
       break

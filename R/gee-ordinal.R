@@ -93,7 +93,13 @@
 #' expectation, derivative and exact variance under the pair's table.
 #' Both sets are solved together (Fisher scoring, to a relative step of
 #' `gee_control()$epsilon`), from the independence estimates and
-#' \eqn{\alpha = 0}. The robust variance is the sandwich of the stacked
+#' \eqn{\alpha = 0}; a step that would disorder the thresholds or leave a
+#' cluster's \eqn{V_i} not positive definite (margins and odds ratios
+#' incompatible) is halved. When no step helps (seen with few clusters and
+#' `"global.unstructured"`, whose odds ratios can drift without bound) the
+#' fit is returned with `converged = FALSE` and a warning recorded in it
+#' that suggests `"global.exchangeable"` or `"independence"`; its estimates
+#' are not a solution. The robust variance is the sandwich of the stacked
 #' estimating functions with the block-triangular derivative
 #' (the marginal equations do not depend on \eqn{\alpha} in expectation),
 #' for the coefficients in `vcov(fit)` and for the log odds ratios in

@@ -1,6 +1,7 @@
 // Entry points of the engine for two-part GLMMs with random effects in both
 // parts (agq-zire.h): thin wrappers that check sizes at the boundary.
 #include <RcppEigen.h>
+#include <new>
 #include "agq-zire.h"
 #include "sparse-zire.h"
 #include "engine-args.h"
@@ -105,6 +106,9 @@ SEXP cpp_spzire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> X
     Rcpp::XPtr<glmmgee::SparseZire> p(eng, true);
     p.attr("class") = "glmmgee_spzire_engine";
     return p;
+  } catch (std::bad_alloc&) {
+    Rcpp::stop("not enough memory for the two-part sparse engine (its random-effects design and "
+               "penalized Hessian); fewer random effects per observation or fewer levels may help");
   } catch (std::exception& e) {
     Rcpp::stop(e.what());
   }

@@ -3,7 +3,7 @@
 // D = W K W' need D only where dM can be non-zero, the pattern of M. With
 // P M P' = L L', M^{-1} on the pattern of L (which holds P M P''s) comes
 // from the Takahashi recurrences (Takahashi, Fagan and Chin 1973; Rue and
-// Martino 2007, sec. 2), column by column from the last:
+// Martino 2007, sec. 2; PolledLLT::selected_inverse), column by column from the last:
 //   S_ij = -(1/L_jj) sum_{k in S_j} L_kj S_ik   (i in S_j, the rows of col j below j),
 //   S_jj = 1/L_jj^2 - (1/L_jj) sum_{k in S_j} L_kj S_kj;
 // W K W' = (W K) W' is formed entry by entry, p products each. Then, with
@@ -15,50 +15,6 @@
 #include <algorithm>
 
 namespace glmmgee {
-
-namespace {
-// S = (P M P')^{-1} on the pattern of L (row indices sorted within columns,
-// the diagonal first).
-void lmm_selected_inverse(const Eigen::SparseMatrix<double, Eigen::ColMajor>& L,
-                          std::vector<double>& S) {
-  const int Q = (int)L.cols();
-  const int* Lo = L.outerIndexPtr();
-  const int* Li = L.innerIndexPtr();
-  const double* Lx = L.valuePtr();
-  S.assign(L.nonZeros(), 0.0);
-  std::vector<int> where(Q, -1);   // position in column j of row i, or -1
-  std::vector<double> acc(Q, 0.0);
-  InterruptPoll ip;
-  for (int j = Q - 1; j >= 0; --j) {
-    if ((j & 255) == 0 && ip.poll()) ip.raise_if_interrupted();
-    const int b = Lo[j], e = Lo[j + 1];
-    for (int t = b + 1; t < e; ++t) { where[Li[t]] = t; acc[Li[t]] = 0.0; }
-    // acc_i = sum_k L_kj S_ik over k, i in S_j: S_ik (k > j, i > j) is stored
-    // in column min(i, k) at row max(i, k); a scan of column k (rows > k)
-    // with S_j's rows marked gives each pair once, both ways.
-    for (int t = b + 1; t < e; ++t) {
-      const int k = Li[t];
-      const double lkj = Lx[t];
-      acc[k] += lkj * S[Lo[k]];
-      for (int u = Lo[k] + 1; u < Lo[k + 1]; ++u) {
-        const int i = Li[u];
-        const int wi = where[i];
-        if (wi < 0) continue;
-        acc[i] += lkj * S[u];
-        acc[k] += Lx[wi] * S[u];
-      }
-    }
-    const double ljj = Lx[b];
-    double sjj = 1.0 / (ljj * ljj);
-    for (int t = b + 1; t < e; ++t) {
-      S[t] = -acc[Li[t]] / ljj;
-      sjj -= Lx[t] * S[t] / ljj;
-    }
-    S[b] = sjj;
-    for (int t = b + 1; t < e; ++t) where[Li[t]] = -1;
-  }
-}
-}  // namespace
 
 LmmGrad LmmSparse::gradient_sparse(const Eigen::VectorXd& theta, const LmmPls& r) {
   const int k = lam_.ntheta;
@@ -73,7 +29,7 @@ LmmGrad LmmSparse::gradient_sparse(const Eigen::VectorXd& theta, const LmmPls& r
 
   const auto& L = chol_.matrixL().nestedExpression();
   std::vector<double> S;
-  lmm_selected_inverse(L, S);
+  chol_.selected_inverse(S);  // (P M P')^{-1} on L's pattern (polled-llt.h)
   // Original index -> permuted index.
   std::vector<int> perm(Q_);
   const auto& P = chol_.permutationP();

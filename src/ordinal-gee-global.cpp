@@ -27,7 +27,10 @@ double plackett(double psi, double m1, double m2) {
 // mu, f: n x c marginal P(Y <= k) and densities f(theta_k - eta); res: z - mu;
 // X: n x p; starts: cluster row offsets (K + 1); pa, pb: 0-based rows of each
 // pair (rows sorted by cluster, pairs grouped by cluster in order); pc: the
-// pair's cluster; group: 0-based log odds ratio of each pair.
+// pair's cluster; group: 0-based log odds ratio of each pair (pa < pb, both
+// rows of cluster pc). Returns ok = false and the 1-based bad_cluster when a
+// cluster's working covariance V1 is not positive definite (the odds ratios
+// and margins are incompatible there): the caller shortens its step.
 // [[Rcpp::export]]
 Rcpp::List cpp_ordinal_gee_global(Eigen::Map<Eigen::MatrixXd> mu, Eigen::Map<Eigen::MatrixXd> f,
                                   Eigen::Map<Eigen::MatrixXd> res, Eigen::Map<Eigen::MatrixXd> X,
@@ -47,8 +50,8 @@ Rcpp::List cpp_ordinal_gee_global(Eigen::Map<Eigen::MatrixXd> mu, Eigen::Map<Eig
     if (starts[i + 1] < starts[i]) Rcpp::stop("cpp_ordinal_gee_global: cluster starts must not decrease");
   for (int k = 0; k < npairs; ++k)
     if (pa[k] < 0 || pa[k] >= n || pb[k] < 0 || pb[k] >= n || pc[k] < 0 || pc[k] >= K ||
-        group[k] < 0 || group[k] >= q || pa[k] < starts[pc[k]] || pb[k] >= starts[pc[k] + 1] ||
-        (k > 0 && pc[k] < pc[k - 1]))
+        group[k] < 0 || group[k] >= q || pa[k] < starts[pc[k]] || pa[k] >= starts[pc[k] + 1] ||
+        pb[k] < starts[pc[k]] || pb[k] >= starts[pc[k] + 1] || pa[k] >= pb[k] || (k > 0 && pc[k] < pc[k - 1]))
       Rcpp::stop("cpp_ordinal_gee_global: pair %d is out of range", k + 1);
   MatrixXd A = MatrixXd::Zero(np, np), F = MatrixXd::Zero(q, q), D = MatrixXd::Zero(q, np);
   VectorXd U1 = VectorXd::Zero(np), U2 = VectorXd::Zero(q);
@@ -143,15 +146,17 @@ Rcpp::List cpp_ordinal_gee_global(Eigen::Map<Eigen::MatrixXd> mu, Eigen::Map<Eig
       if (keep) U2i.row(i) += u2.transpose();
     }
     Eigen::LDLT<MatrixXd> ldl(V1);
-    if (ldl.info() != Eigen::Success || !(ldl.vectorD().minCoeff() > 0))
-      Rcpp::stop("ordinal GEE: the working covariance of cluster %d is not positive definite", i + 1);
+    if (ldl.info() != Eigen::Success || !(ldl.vectorD().minCoeff() > 0)) {
+      // Not an error: the caller shortens the step (or reports the failure).
+      return Rcpp::List::create(Rcpp::Named("ok") = false, Rcpp::Named("bad_cluster") = i + 1);
+    }
     MatrixXd ViD1 = ldl.solve(D1);
     VectorXd u1 = ViD1.transpose() * e;
     A.noalias() += ViD1.transpose() * D1;
     U1 += u1;
     if (keep) U1i.row(i) = u1.transpose();
   }
-  return Rcpp::List::create(Rcpp::Named("A") = A, Rcpp::Named("U1") = U1, Rcpp::Named("F") = F,
+  return Rcpp::List::create(Rcpp::Named("ok") = true, Rcpp::Named("A") = A, Rcpp::Named("U1") = U1, Rcpp::Named("F") = F,
                             Rcpp::Named("U2") = U2, Rcpp::Named("D") = D, Rcpp::Named("U1i") = U1i,
                             Rcpp::Named("U2i") = U2i, Rcpp::Named("singular_pairs") = singular_pairs);
 }

@@ -19,10 +19,12 @@
 // explicit derivative of log det H through A. (The one-part engine's
 // formulas, laplace.cpp, with a 2 x 2 W per row.)
 #include "sparse-zire.h"
+#include "resources.h"
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 namespace glmmgee {
 
@@ -75,7 +77,9 @@ SparseZire::SparseZire(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<con
   for (size_t e = 0; e < lr_.size(); ++e) lam_by_row[lr_[e]].push_back((int)e);
   std::vector<Eigen::Triplet<double> > trip;
   std::vector<int> cols;
+  InterruptPoll ip;  // the loops below are long for a dense design
   for (int i = 0; i < n_; ++i) {
+    if ((i & 1023) == 0 && ip.poll()) ip.raise_if_interrupted();
     cols.clear();
     for (RowMat::InnerIterator it(Zr, i); it; ++it)
       for (int e : lam_by_row[it.col()]) cols.push_back(lc_[e]);
@@ -90,6 +94,7 @@ SparseZire::SparseZire(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<con
   const int* Ai = A_.innerIndexPtr();
   rec_start_.assign(n_ + 1, 0);
   for (int i = 0; i < n_; ++i) {
+    if ((i & 1023) == 0 && ip.poll()) ip.raise_if_interrupted();
     for (RowMat::InnerIterator it(Zr, i); it; ++it)
       for (int e : lam_by_row[it.col()]) {
         const int* b = Ai + Ao[i];
@@ -108,12 +113,22 @@ SparseZire::SparseZire(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<con
     const long m = Ao[i + 1] - Ao[i];
     npairs += m * (m + 1) / 2;
   }
+  // The same cap as the one-part sparse Laplace engine (laplace.cpp), and
+  // the memory rule of resources.h: the triplets (16 bytes), H (12 a stored
+  // entry) and the pair map (4) must fit before any is allocated.
   if (npairs > 200000000L)
-    throw std::invalid_argument("the random-effects design is too dense for the sparse engine");
+    throw std::invalid_argument("the random-effects design is too dense for the sparse engine (" +
+                                std::to_string(npairs) + " pairs of non-zeros per row in total)");
+  check_memory(32.0 * ((double)npairs + Q_) + 40.0 * A_.nonZeros(),
+               "the two-part sparse engine's penalized Hessian (" + std::to_string(Q_) +
+                   " random effects, " + std::to_string(npairs) + " pairs of non-zeros)");
   trip.clear();
-  for (int i = 0; i < n_; ++i)
+  trip.reserve(npairs + Q_);
+  for (int i = 0; i < n_; ++i) {
+    if ((i & 1023) == 0 && ip.poll()) ip.raise_if_interrupted();
     for (int a = Ao[i]; a < Ao[i + 1]; ++a)
       for (int b = a; b < Ao[i + 1]; ++b) trip.emplace_back(Ai[b], Ai[a], 0.0);
+  }
   for (int j = 0; j < Q_; ++j) trip.emplace_back(j, j, 0.0);
   H_.resize(Q_, Q_);
   H_.setFromTriplets(trip.begin(), trip.end());
@@ -123,6 +138,7 @@ SparseZire::SparseZire(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<con
   pair_start_.assign(n_ + 1, 0);
   pair_h_.reserve(npairs);
   for (int i = 0; i < n_; ++i) {
+    if ((i & 1023) == 0 && ip.poll()) ip.raise_if_interrupted();
     for (int a = Ao[i]; a < Ao[i + 1]; ++a)
       for (int b = a; b < Ao[i + 1]; ++b) pair_h_.push_back((int)find_pos(Ho, Hi, Ai[a], Ai[b]));
     pair_start_[i + 1] = (long)pair_h_.size();

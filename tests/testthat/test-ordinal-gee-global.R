@@ -114,3 +114,44 @@ test_that("simulated Plackett pairs: estimates near the truth, independence equa
     expect_equal(unname(coef(ind)), unname(coef(ordinal::clm(y ~ x, data = d))), tolerance = 1e-6)
   }
 })
+
+test_that("incompatible margins and odds ratios: step halving, then a fit that says it did not converge", {
+  # 15 clusters x 3 waves, 4 categories: with these seeds the unstructured
+  # odds ratios drift where some cluster's working covariance is not
+  # positive definite (formerly an error from C++ partway through).
+  for (seed in c(1, 6, 18, 25, 30)) {
+    set.seed(seed)
+    K <- 15; Tn <- 3
+    d <- data.frame(id = rep(1:K, each = Tn), t = rep(1:Tn, K), x = rnorm(K * Tn))
+    u <- rep(rnorm(K, sd = 2), each = Tn)
+    d$y <- factor(cut(d$x + u + rlogis(K * Tn), c(-Inf, -1, 0, 1.5, Inf), labels = FALSE), levels = 1:4)
+    ws <- character()
+    fit <- withCallingHandlers(
+      gee(y ~ x, data = d, id = id, waves = t, family = cumulative, corstr = "global.unstructured"),
+      warning = function(w) { ws <<- c(ws, conditionMessage(w)); invokeRestart("muffleWarning") })
+    expect_s3_class(fit, "glmmgee_gee_ordinal")
+    if (isTRUE(fit$converged)) {
+      expect_length(ws, 0L)
+    } else {
+      expect_true(any(grepl("did not converge", ws)), info = paste("seed", seed))
+      expect_true(any(grepl("did not converge", fit$warnings)), info = paste("seed", seed))
+    }
+    # Whatever happened, the returned estimates are finite, with ordered thresholds.
+    th <- fit$thresholds
+    expect_true(all(is.finite(th)) && all(diff(th) > 0), info = paste("seed", seed))
+  }
+})
+
+test_that("the C++ sums reject pairs outside their cluster or out of order", {
+  mu <- matrix(c(0.3, 0.6), 4, 2, byrow = TRUE)
+  f <- mu * (1 - mu)
+  res <- -mu
+  X <- matrix(0, 4, 0)
+  call <- function(pa, pb, pc) glmmgee:::cpp_ordinal_gee_global(
+    mu, f, res, X, c(0L, 2L, 4L), as.integer(pa), as.integer(pb), as.integer(pc), 0L, 0, FALSE)
+  expect_true(call(0, 1, 0)$ok)
+  expect_error(call(1, 0, 0), "pair 1 is out of range")    # pa >= pb
+  expect_error(call(0, 2, 0), "pair 1 is out of range")    # pb in the next cluster
+  expect_error(call(2, 3, 0), "pair 1 is out of range")    # pa after its cluster
+  expect_error(call(0, 1, 1), "pair 1 is out of range")    # pa before its cluster
+})
