@@ -257,7 +257,7 @@ poisson_irls <- function(X, y, w, off, maxit) {
   for (it in seq_len(maxit)) {
     mu <- exp(eta)
     sw <- sqrt(w * mu)
-    f <- .lm.fit(X * sw, (eta - off + (y - mu) / mu) * sw)
+    f <- stats::.lm.fit(X * sw, (eta - off + (y - mu) / mu) * sw)
     if (f$rank < ncol(X) || !all(is.finite(f$coefficients))) return(NULL)
     b <- f$coefficients
     eta <- c(X %*% b) + off

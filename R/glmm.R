@@ -114,7 +114,7 @@
 #'   entries of \eqn{\Lambda}, log sigma; only \eqn{\Lambda / \sigma} is
 #'   used, since beta and sigma are profiled out); gaussian ML fits with
 #'   several unstructured terms and no `start` take the same route.
-#'   With structured terms ([ar1()], [cs()], [diag()], [homdiag()]) beside
+#'   With structured terms (`ar1()`, `cs()`, `diag()`, `homdiag()`; see [covariance-structures]) beside
 #'   others, REML minimizes the same profiled criterion over each
 #'   structure's parameters relative to sigma (exact gradient through the
 #'   Cholesky factor's Jacobian), with restarts from the interior when a
