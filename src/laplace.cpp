@@ -200,14 +200,7 @@ bool SparseLaplace::factor_H(const Eigen::VectorXd& w) {
   return chol_.info() == Eigen::Success;
 }
 
-double SparseLaplace::logdet() const {
-  const auto& L = chol_.matrixL().nestedExpression();
-  const int* Lo = L.outerIndexPtr();
-  const double* Lx = L.valuePtr();
-  double s = 0.0;
-  for (int j = 0; j < Q_; ++j) s += std::log(Lx[Lo[j]]);  // diagonal first
-  return 2.0 * s;
-}
+double SparseLaplace::logdet() const { return chol_.logdet(); }
 
 bool SparseLaplace::pirls(const Eigen::VectorXd& eta0, double phi, Eigen::VectorXd& u,
                           Eigen::VectorXd& eta, std::vector<ObsDerivs>& d, double& f,

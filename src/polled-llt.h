@@ -83,6 +83,17 @@ class PolledLLT
     this->m_factorizationIsOk = true;
     ip.raise_if_interrupted();
   }
+  // log det of the factorized matrix: twice the sum of log L_jj (each
+  // column's diagonal entry is stored first).
+  double logdet() const {
+    const auto& L = this->matrixL().nestedExpression();
+    const int* Lo = L.outerIndexPtr();
+    const double* Lx = L.valuePtr();
+    double s = 0.0;
+    for (int j = 0; j < (int)L.cols(); ++j) s += std::log(Lx[Lo[j]]);
+    return 2.0 * s;
+  }
+
   // Takahashi recurrences on the factor P H P' = L L': S = (P H P')^{-1} on
   // the pattern of L (S[k] beside L's k-th stored value), column by column
   // from the last,

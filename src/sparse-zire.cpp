@@ -218,14 +218,7 @@ bool SparseZire::factor(double mu) {
   return chol_.info() == Eigen::Success;
 }
 
-double SparseZire::logdet() const {
-  const auto& L = chol_.matrixL().nestedExpression();
-  const int* Lo = L.outerIndexPtr();
-  const double* Lx = L.valuePtr();
-  double s = 0.0;
-  for (int j = 0; j < Q_; ++j) s += std::log(Lx[Lo[j]]);  // diagonal first
-  return 2.0 * s;
-}
+double SparseZire::logdet() const { return chol_.logdet(); }
 
 // Newton's method for the joint mode with step halving; where H is not
 // positive definite (the two-part likelihood is not concave) a multiple of
