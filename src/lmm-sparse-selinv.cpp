@@ -17,15 +17,8 @@
 namespace glmmgee {
 
 LmmGrad LmmSparse::gradient_sparse(const Eigen::VectorXd& theta, const LmmPls& r) {
-  const int k = lam_.ntheta;
-  LmmGrad g;
-  g.ldL2 = Eigen::VectorXd::Zero(k);
-  g.ldRX2 = Eigen::VectorXd::Zero(k);
-  g.pwrss = Eigen::VectorXd::Zero(k);
+  LmmGrad g = gradient_pwrss(r);
   const size_t ne = lam_.row.size();
-  const Eigen::VectorXd Ztr = Z_.transpose() * r.res;
-  for (size_t e = 0; e < ne; ++e)
-    g.pwrss[lam_.k[e]] -= 2.0 * Ztr[lam_.row[e]] * r.u[lam_.col[e]];
 
   const auto& L = chol_.matrixL().nestedExpression();
   std::vector<double> S;

@@ -151,17 +151,22 @@ Eigen::Vector2d LmmSparse::costs() const {
   return Eigen::Vector2d(eval, grad);
 }
 
-LmmGrad LmmSparse::gradient(const Eigen::VectorXd& theta, const LmmPls& r) {
+LmmGrad LmmSparse::gradient_pwrss(const LmmPls& r) const {
   const int k = lam_.ntheta;
   LmmGrad g;
   g.ldL2 = Eigen::VectorXd::Zero(k);
   g.ldRX2 = Eigen::VectorXd::Zero(k);
   g.pwrss = Eigen::VectorXd::Zero(k);
-  const size_t ne = lam_.row.size();
   // d pwrss: -2 (Z'r)[row] u[col] per Lambda entry.
   const Eigen::VectorXd Ztr = Z_.transpose() * r.res;
-  for (size_t e = 0; e < ne; ++e)
+  for (size_t e = 0; e < lam_.row.size(); ++e)
     g.pwrss[lam_.k[e]] -= 2.0 * Ztr[lam_.row[e]] * r.u[lam_.col[e]];
+  return g;
+}
+
+LmmGrad LmmSparse::gradient(const Eigen::VectorXd& theta, const LmmPls& r) {
+  LmmGrad g = gradient_pwrss(r);
+  const size_t ne = lam_.row.size();
   // M^{-1} = P' L^{-T} L^{-1} P, dense; W = M^{-1} Lambda'Z'X = P' L^{-T} RZX.
   Eigen::MatrixXd Minv = chol_.permutationP() * Eigen::MatrixXd::Identity(Q_, Q_);
   chol_.matrixL().solveInPlace(Minv);

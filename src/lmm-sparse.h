@@ -78,6 +78,9 @@ class LmmSparse {
   Eigen::Vector2d costs() const;
 
  private:
+  // Both gradients' common start: zeroed parts, and d pwrss (exact; the
+  // envelope of the penalized residual) filled in.
+  LmmGrad gradient_pwrss(const LmmPls& r) const;
   int n_, p_, Q_;
   Eigen::MatrixXd X_, ZtX_, XtX_;
   ColMat Z_;
