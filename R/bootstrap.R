@@ -146,7 +146,7 @@ boot_parallel_mode <- function(cores, cl) {
 check_bootstrap_args <- function(fit, B, cores, clusters = cluster_of(fit),
                                  min_clusters = 10L, cl = NULL) {
   # The refits are matrix-level unstructured fits (refit_glmm(), refit_sparse()).
-  if (inherits(fit, "glmmgee_glmm_covstruct"))
+  if (inherits(fit, "glmmgee_glmm_covstruct") || !is.null(fit$penalty))
     stop("'se' = \"bootstrap\" is not available for fits with a covariance structure (ar1(), cs(), ...) or 'penalized' (the refits would drop them); use se = \"delta\"",
          call. = FALSE)
   if (isTRUE(re_known_cov(fit)))

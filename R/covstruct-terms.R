@@ -109,7 +109,10 @@ covstruct_terms <- function(formula, mf, env) {
 #' standard deviations, the correlation and the parameters on the
 #' optimizer's scale with their standard errors; with several grouping
 #' factors the class is also `glmmgee_glmm_sparse`. `penalized = TRUE` works
-#' on both engines, with the same prior.
+#' on both engines, with the same prior. Zero-inflated, hurdle and
+#' dispersion-formula fits take it too (keeping their own classes, the
+#' prior in `$penalty`); their zero part is penalized only on request
+#' (`pen_zi`, see [glmm()]'s `penalized`).
 #'
 #' Gaussian identity-link models with several grouping factors, e.g.
 #' `y ~ x + ar1(0 + time | subj) + (1 | site)`, with `REML = TRUE` (and, for

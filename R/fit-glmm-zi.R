@@ -18,7 +18,7 @@
 glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
                         weights = NULL, offset = NULL, offz = NULL, offd = NULL,
                         nAGQ = 1L, cov_blocks = ncol(Z), control = glmm_control(),
-                        start = NULL) {
+                        start = NULL, penalty = NULL) {
   n <- nrow(X)
   storage.mode(X) <- "double"; storage.mode(Z) <- "double"
   if (is.null(weights)) weights <- rep(1, n)
@@ -66,14 +66,15 @@ glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
 
   st <- zi_start_values(eng, rp$X, y, weights, offset, family, kind, rp$Xz, offz, pd, pat)
   if (!is.null(start)) st <- rp$to_star(check_zi_start(start, P))
-  fit <- zi_engine_fit(eng, st, rp, pat, zi_param_names(X, pat, Xz, Xd), nAGQ, control,
-                       laplace_stage = TRUE,
+  pen <- aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz)
+  fit <- zi_engine_fit(penalized_engine(eng, pen), st, rp, pat, zi_param_names(X, pat, Xz, Xd),
+                       nAGQ, control, laplace_stage = TRUE,
                        summaries = function(theta, theta_s)
                          rotate_summaries(cpp_agq_summaries(eng, theta_s),
                                           rp$rotation(theta, theta_s)))
   vanish <- zi_vanishing_message(kind, rp$Xz, fit$theta_s[nb + seq_len(pz)], offz)
-  zi_fit_result(fit, zi_fit_warnings(fit$warn, vanish), kind, cl, pat, cov_blocks, list(),
-                !is.null(vanish), control)
+  zi_fit_result(fit, zi_fit_warnings(fit$warn, vanish), kind, cl, pat, cov_blocks,
+                list(penalty = aux_penalty_record(penalty, fit$final)), !is.null(vanish), control)
 }
 
 # The parameters' names in theta's order: fixed effects, Lambda's free
@@ -157,7 +158,10 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
     sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
   warn <- fit_warnings(run$opt, nstep, gmax, any(on_boundary), hess, cov_theta,
                        control, after_singular = modes_failed, boundary_check = vb$record)
-  list(theta = theta, theta_s = theta_s, loglik = final$loglik, gradient = grad,
+  # A penalized engine's (penalty-aux.R) loglik is the penalized objective:
+  # the fit reports the log-likelihood, and the objective in `final`.
+  list(theta = theta, theta_s = theta_s, loglik = final$loglik - (final$penalty %||% 0),
+       final = final, gradient = grad,
        hessian = hess, cov_theta = cov_theta, modes = summ, on_boundary = on_boundary,
        run = run, boundary_check = vb$record, gmax = gmax, nstep = nstep, warn = warn,
        sizes = sizes, nAGQ = nAGQ,
@@ -387,7 +391,10 @@ zi_start_hessian <- function(eng, theta, on_boundary, g0, at_lam) {
   P <- length(theta)
   fixed <- setdiff(seq_len(P), at_lam)
   H <- matrix(NA_real_, P, P)
-  H[fixed, fixed] <- cpp_agq_fixed_curvature(eng, theta)
+  H[fixed, fixed] <- cpp_agq_fixed_curvature(engine_core(eng), theta)
+  # A penalized fit's search adds the prior's exact curvature (penalty-aux.R).
+  if (inherits(eng, "glmmgee_penalized_engine"))
+    H[fixed, fixed] <- H[fixed, fixed] + eng$pen(theta, hessian = TRUE)$hessian[fixed, fixed]
   lam <- at_lam[!on_boundary[at_lam]]
   if (length(lam)) {
     D <- numeric_hessian(eng, theta, !(seq_len(P) %in% lam), g0 = g0)
@@ -400,7 +407,10 @@ zi_start_hessian <- function(eng, theta, on_boundary, g0, at_lam) {
   structure(H, evaluations = 1L + length(lam))
 }
 
-cheap_curvature <- function(eng) is.null(oldClass(eng)) && typeof(eng) == "externalptr"
+cheap_curvature <- function(eng) {
+  eng <- engine_core(eng)
+  is.null(oldClass(eng)) && typeof(eng) == "externalptr"
+}
 
 # Far from the optimum (a zero-inflation start that is off by several
 # logits) the curvature need not be negative definite; its eigenvalues

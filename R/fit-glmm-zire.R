@@ -11,7 +11,8 @@
 glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
                           weights = NULL, offset = NULL, offz = NULL,
                           nAGQ = 1L, cov_blocks_c = ncol(Zc), cov_blocks_z = ncol(Zz),
-                          correlated = FALSE, control = glmm_control(), start = NULL) {
+                          correlated = FALSE, control = glmm_control(), start = NULL,
+                          penalty = NULL) {
   n <- nrow(X)
   storage.mode(X) <- "double"; storage.mode(Zc) <- "double"; storage.mode(Zz) <- "double"
   if (is.null(weights)) weights <- rep(1, n)
@@ -65,7 +66,9 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
   # fresh curvatures before nlminb. Salamanders, ZIP and hurdle Poisson
   # with correlated intercepts, nAGQ = 11: 57-58 evaluations of the full
   # rule before, 13-16 now, the same logLik to 1e-11.
-  fit <- zi_engine_fit(eng, st, rp, pat, zi_param_names(X, pat, Xz, Xd), nAGQ, control,
+  pen <- aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz)
+  fit <- zi_engine_fit(penalized_engine(eng, pen), st, rp, pat, zi_param_names(X, pat, Xz, Xd),
+                       nAGQ, control,
                        laplace_stage = nAGQ > 3L, pilot = 3L, retries = 2L,
                        summaries = function(theta, theta_s) cpp_zire_summaries(eng, theta_s))
   # The same non-concavity with independent parts: a cluster's Laplace
@@ -76,7 +79,8 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
     fit$warn <- c(fit$warn, sprintf("the Laplace approximation gives %d cluster(s) a probability above one (the two-part likelihood is not concave there); refit with nAGQ > 1 (adaptive quadrature)",
                                     over))
   zi_fit_result(fit, fit$warn, kind, cl, pat, blocks,
-                list(qc = qc, qz = qz, correlated = correlated), FALSE, control)
+                list(qc = qc, qz = qz, correlated = correlated,
+                     penalty = aux_penalty_record(penalty, fit$final)), FALSE, control)
 }
 
 # The (beta, Lambda) block of the reparameterization: X centred and scaled
@@ -87,7 +91,7 @@ zire_base_reparam <- function(X, nl) {
   Ti <- backsolve(tx$T, diag(1, p))
   ib <- seq_len(p)
   map <- function(theta, T) { theta[ib] <- drop(T %*% theta[ib]); theta }
-  list(identity = tx$identity, X = tx$M,
+  list(identity = tx$identity, X = tx$M, Tx = tx$T,
        to_star = function(theta) map(theta, tx$T),
        from_star = function(theta) map(theta, Ti),
        jacobian = function(theta, free = rep(TRUE, length(theta))) {

@@ -10,7 +10,7 @@
 # the optimum is mapped back exactly.
 
 glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, offz,
-                               control, start = NULL) {
+                               control, start = NULL, penalty = NULL) {
   n <- length(y)
   p <- ncol(X)
   check_full_rank(X)
@@ -58,7 +58,9 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
     del[1L] <- log(max(stats::sd(y - drop(Xs %*% beta) - offset), 1e-3))
   theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), gam, del)
   if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
-  evalf <- function(t) cpp_sparse_eval(eng, t, TRUE)
+  # Penalized fixed effects: the prior added to every evaluation (penalty-aux.R).
+  evalf <- penalized_evalf(function(t) cpp_sparse_eval(eng, t, TRUE),
+                           aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz))
   sr <- sparse_zi_search(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control)
   fin <- finish_sparse_fit(evalf, sr$run$theta, sr$run$opt,
                            c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,
@@ -69,7 +71,9 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
   modes <- cpp_sparse_modes(eng, theta_s)
   terms <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(nth)], modes, eng,
                                                   theta_s), unname(theta))
-  list(beta = theta[seq_len(p)], theta = theta, loglik = fin$final$loglik,
+  list(beta = theta[seq_len(p)], theta = theta,
+       loglik = fin$final$loglik - (fin$final$penalty %||% 0),
+       penalty = aux_penalty_record(penalty, fin$final),
        zi = if (pz) theta[p + nth + seq_len(pz)], disp = if (pd) theta[p + nth + pz + seq_len(pd)],
        lambda = theta[p + seq_len(nth)], p = p,
        gradient = tl$gradient, hessian = tl$hessian, cov_theta = tl$cov_theta, family = family,

@@ -43,7 +43,7 @@ spzire_evaluator <- function(eng) {
 }
 
 glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offset, control,
-                                 start = NULL) {
+                                 start = NULL, penalty = NULL) {
   n <- length(y)
   p <- ncol(X)
   check_full_rank(X)
@@ -83,7 +83,8 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   } else if (pz) gam[1L] <- -1
   theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), gam, numeric(pd))
   if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
-  evalf <- spzire_evaluator(eng)
+  evalf <- penalized_evalf(spzire_evaluator(eng),
+                           aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz))
   sr <- sparse_zi_search(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control)
   fin <- finish_sparse_fit(evalf, sr$run$theta, sr$run$opt,
                            c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,
@@ -108,7 +109,9 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
     tm
   })
   tl$optinfo$warnings <- warn
-  list(beta = theta[seq_len(p)], theta = theta, loglik = fin$final$loglik,
+  list(beta = theta[seq_len(p)], theta = theta,
+       loglik = fin$final$loglik - (fin$final$penalty %||% 0),
+       penalty = aux_penalty_record(penalty, fin$final),
        zi = if (pz) theta[nb + seq_len(pz)], disp = if (pd) theta[nb + pz + seq_len(pd)],
        lambda = theta[p + seq_len(nth)], p = p,
        gradient = tl$gradient, hessian = tl$hessian, cov_theta = tl$cov_theta, family = family,

@@ -79,7 +79,7 @@ is_trivial_disp <- function(f) {
 }
 
 glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, env,
-                    zi_correlated = FALSE, start = NULL) {
+                    zi_correlated = FALSE, start = NULL, penalty = NULL) {
   cf <- truncated_count_family(family)
   if (!is.null(cf)) {
     family <- truncated_family(cf, "log")
@@ -163,7 +163,7 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
   rz <- if (zire_sparse) sparse_re_terms(zi_bars_formula(zi_bars), mf, NULL)
   fit <- if (zire_sparse) {
     glmm_sparse_zire_fit(X, y, re, rz, inner, kind, zd$X, dd$X, rc$resp$weights, rc$offset,
-                         control, start)
+                         control, start, penalty)
   } else if (!is.null(zre)) {
     # glmmTMB's model (independent parts) by Laplace as glmmTMB; the
     # correlated one (GLMMadaptive's) needs quadrature (glmm_zire_fit()).
@@ -172,15 +172,17 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
     glmm_zire_fit(X, y, re$Z, zre$Z, re$group, inner, kind, Xz = zd$X, Xd = dd$X,
                   weights = rc$resp$weights, offset = rc$offset, nAGQ = nAGQ,
                   cov_blocks_c = re$block_sizes, cov_blocks_z = zre$block_sizes,
-                  correlated = zi_correlated, control = control, start = start)
+                  correlated = zi_correlated, control = control, start = start,
+                  penalty = penalty)
   } else if (sparse) {
     glmm_sparse_zi_fit(X, y, re, inner, kind, zd$X, dd$X, rc$resp$weights, rc$offset, offz,
-                       control, start)
+                       control, start, penalty)
   } else {
     if (is.null(nAGQ)) nAGQ <- default_nAGQ(ncol(re$Z), inner)
     glmm_zi_fit(X, y, re$Z, re$group, inner, kind, Xz = zd$X, Xd = dd$X,
                 weights = rc$resp$weights, offset = rc$offset, offz = offz,
-                nAGQ = nAGQ, cov_blocks = re$block_sizes, control = control, start = start)
+                nAGQ = nAGQ, cov_blocks = re$block_sizes, control = control, start = start,
+                penalty = penalty)
   }
   fit$family <- inner
   fit$sigma <- 1
@@ -218,6 +220,7 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
     obj$aux$zi$formula <- zi_full
   }
   obj$zire <- NULL
+  obj$penalty <- fit$penalty
   class(obj) <- c(if (zire_sparse) "glmmgee_glmm_zire_sparse",
                   if (!is.null(zre)) "glmmgee_glmm_zire", "glmmgee_glmm_zi", class(obj))
   # Stored, so that code reading fit$fitted.values (augment(), the
@@ -232,8 +235,13 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
   }
   obj$fitted.values <- stats::predict(obj, type = "response")
   if (lend_x) obj[["X"]] <- NULL
-  sep <- separation_record(X, y, rc$resp$weights, inner, "glmm")
-  finish_glmm(obj, sep, NULL)
+  sep <- penalized_separation(separation_record(X, y, rc$resp$weights, inner, "glmm"), penalty)
+  # Separation in the zero part (zero_part_separation(), separation.R).
+  if (has_zi) {
+    obj$aux$zi$separation <- zero_part_separation(zd$X, y, rc$resp$weights, kind, penalty)
+    zsep <- obj$aux$zi$separation$message
+  }
+  finish_glmm(obj, sep, if (has_zi) zsep)
 }
 
 family_label <- function(family, inner, kind) {

@@ -189,6 +189,19 @@
 #'   finite under separation; one grouping factor or several (sparse
 #'   Laplace engine). See [covariance-structures],
 #'   which also describes the `ar1()`, `cs()`, `diag()` and `homdiag()` terms.
+#'   With a `ziformula`, a hurdle family or a `dispformula` the prior covers
+#'   the conditional part's coefficients only, as GLMMadaptive's (its prior
+#'   acts on the `fixed` coefficients, not on those of `zi_fixed`); the
+#'   zero part's coefficients get an independent prior of the same form
+#'   with the list component `pen_zi`: `TRUE` (the conditional part's
+#'   `pen_mu`, `pen_sigma`, `pen_df`, then single numbers) or a list of its
+#'   own `pen_mu`, `pen_sigma`, `pen_df`. It is not the default, to keep
+#'   GLMMadaptive's fits, but separation is common in the zero part (a
+#'   level with no zeros, or with zeros only), and `glmm()` then warns and
+#'   recommends `penalized = list(pen_zi = TRUE)`. The dispersion
+#'   coefficients are never penalized. As for other penalized fits,
+#'   `logLik()` is the log-likelihood without the prior and `$penalty`
+#'   holds the prior, the log prior and the penalized objective.
 #' @section Checks on the data:
 #' Before fitting, `glmm()` stops with an error naming the variable or
 #' argument for infinite values, all-zero weights, a response without
@@ -281,11 +294,8 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
     if (!is.null(covariance) || !identical(ranef_dist, "normal") || !identical(REML, FALSE))
       stop("'ziformula', 'dispformula' and hurdle families cannot be combined with 'covariance', 'ranef_dist' or 'REML'",
            call. = FALSE)
-    if (!identical(penalized, FALSE))
-      stop("'penalized' is not available with 'ziformula', 'dispformula' or hurdle families",
-           call. = FALSE)
     return(glmm_zi(mc, formula, ziformula, dispformula, family, nAGQ, control, env,
-                   zi_correlated, start))
+                   zi_correlated, start, penalty_prior(penalized)))
   }
   # Ordinal responses have their own engine (glmm-ordinal.R).
   family <- as_cumulative(family) %||% resolve_family(family, env)
@@ -303,6 +313,9 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   # ar1(), cs(), diag(), homdiag() terms and penalized fixed effects
   # (covstruct-fit.R, penalty.R).
   penalty <- penalty_prior(penalized)
+  if (!is.null(penalty$zi))
+    stop("'penalized$pen_zi' penalizes the zero part's coefficients; it needs a 'ziformula'",
+         call. = FALSE)
   if (structured || !is.null(penalty)) {
     if (is_cumulative(family))
       stop("cumulative link models take neither covariance-structure terms nor 'penalized'",

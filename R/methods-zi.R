@@ -302,7 +302,8 @@ print.glmmgee_glmm_zi <- function(x, digits = max(3L, getOption("digits") - 3L),
 
 print_zi_head <- function(x, digits) {
   a <- x$aux
-  cat(sprintf("GLMM (%s, %s link) fitted by %s%s\n", a$family_name, x$family$link,
+  cat(sprintf("GLMM (%s, %s link) fitted by %s%s%s\n", a$family_name, x$family$link,
+              if (!is.null(x$penalty)) "penalized maximum likelihood, " else "",
               x$optinfo$method %||% "Laplace",
               if (x$nAGQ > 1L) sprintf(" (nAGQ = %d)", x$nAGQ) else ""))
   cat("Formula:", paste(deparse(x$formula), collapse = " "), "\n")
@@ -313,6 +314,7 @@ print_zi_head <- function(x, digits) {
   cat(sprintf("logLik = %s  (df = %d, %d observations, %s)\n",
               format(x$loglik, digits = digits + 3L), x$df, x$nobs,
               paste(sprintf("%d %s", x$ngroups, x$group_name), collapse = ", ")))
+  print_penalty(x$penalty, digits)
   terms <- if (isTRUE(a$sparse)) x$reterms
            else list(list(group = x$group_name, D = x$D))
   if (isTRUE(a$zi$re$sparse))

@@ -6,6 +6,9 @@
 # parts' random effects (src/agq-zire.h), at the fit's rule.
 zi_profile_engine <- function(fit) {
   a <- fit$aux
+  if (!is.null(fit$penalty))
+    stop("profile likelihoods are not available for penalized fits (the profile would drop the prior); use confint(method = \"Wald\")",
+         call. = FALSE)
   if (isTRUE(a$sparse))
     stop("profiling is not available for zero-inflated, hurdle or dispersion-formula fits with several random-effect terms; use confint(method = \"Wald\")",
          call. = FALSE)

@@ -121,7 +121,7 @@ glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp, mom_x = NULL, mom_z = N
     sv <- svd(crossprod(L, Tzi %*% Ls))
     sv$u %*% t(sv$v)
   }
-  list(X = tx$M, Z = tz$M, identity = identity, Txi = Txi, Tzi = Tzi,
+  list(X = tx$M, Z = tz$M, identity = identity, Tx = tx$T, Txi = Txi, Tzi = Tzi,
        x_scale = tx$scale, z_scale = tz$scale,
        to_star = to_star,
        from_star = function(theta) if (identity) theta else map(theta, Txi, Tzi),
@@ -196,7 +196,7 @@ sparse_reparam <- function(X, re, p, disp) {
     }
     terms
   }
-  list(X = tx$M, Z = Z, identity = identity, to_star = to_star,
+  list(X = tx$M, Z = Z, identity = identity, Tx = tx$T, to_star = to_star,
        from_star = function(theta) if (identity) theta else map(theta, Txi, "Ti"),
        jacobian = function(theta, free = rep(TRUE, length(theta)))
          if (identity) diag(1, length(theta)) else map_jacobian(to_star, theta, typical, free),

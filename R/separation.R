@@ -254,18 +254,47 @@ entering_column <- function(blocks, offsets, tol, bland) {
 }
 
 # The warning text for a separation found by detect_separation(); `model`
-# is "glmm" or "gee". At most ten terms are named.
+# is "glmm" or "gee", or "zero part" for the zero part of a zero-inflated or
+# hurdle GLMM (zero_part_separation()). At most ten terms are named.
 separation_message <- function(sep, family, model = "glmm") {
-  what <- if (family$family == "binomial") "fitted probabilities of 0 or 1" else "fitted means of 0"
+  zero <- model == "zero part"
+  what <- if (zero) "zero probabilities of 0 or 1"
+          else if (family$family == "binomial") "fitted probabilities of 0 or 1" else "fitted means of 0"
   terms <- sQuote(sep$terms, FALSE)
   if (length(terms) > 10L) terms <- c(terms[1:10], sprintf("and %d more", length(terms) - 10L))
   why <- if (model == "gee") "the estimating equations have no finite solution"
          else "the maximum likelihood estimate does not exist (random effects do not remedy this)"
-  sprintf(paste0("separation: the fixed effects %s predict %d observation(s) perfectly (%s), ",
+  sprintf(paste0(if (zero) "separation in the zero part: its coefficients"
+                 else "separation: the fixed effects", " %s predict %d observation(s) perfectly (%s), ",
                  "so %s and these coefficients drift to +/-Inf; their estimates and standard ",
                  "errors are meaningless. Remove or merge the offending terms or levels, or ",
                  "use a penalized fit%s"),
           paste(terms, collapse = ", "), sep$nobs, what, why,
           if (model == "gee") " (e.g. Firth)"
+          else if (zero) paste0(": glmm(..., penalized = list(pen_zi = TRUE)), a Student-t prior on the ",
+                                "zero part's coefficients (penalized = TRUE alone penalizes the ",
+                                "conditional part only, as GLMMadaptive)")
           else ": glmm(..., penalized = TRUE), a Student-t prior on the fixed effects")
+}
+
+# Separation in the zero part of a zero-inflated or hurdle model (`kind`
+# "zi" or "hurdle"), design Xz. Along a direction g with xz'g >= 0 where
+# y = 0 and xz'g <= 0 where y > 0 the log-likelihood does not fall: a zero's
+# probability pi + (1 - pi) f(0) (zi; pi itself for a hurdle) rises with
+# pi, a positive count's (1 - pi) f(y) falls with it, whatever the count
+# part and the random effects. That is the binomial separation of the
+# indicator of a zero on Xz. Returns NULL or detect_separation()'s record
+# with its message; with the zero part penalized (penalized$pen_zi,
+# penalty.R) the message says that the estimates are finite but set by the
+# prior.
+zero_part_separation <- function(Xz, y, weights, kind, penalty) {
+  if (kind == "disp" || is.null(Xz) || !ncol(Xz)) return(NULL)
+  sep <- detect_separation(Xz, as.numeric(y == 0), weights, stats::binomial())
+  if (is.null(sep) || !sep$separated) return(sep)
+  sep$message <- separation_message(sep, stats::binomial(), "zero part")
+  if (!is.null(penalty$zi)) {
+    sep <- penalized_separation(sep, penalty)
+    sep$message <- sub("(penalized = TRUE)", "(penalized$pen_zi)", sep$message, fixed = TRUE)
+  }
+  sep
 }
