@@ -30,30 +30,8 @@ assoc_scan_multi <- function(fit, getG, m, vnames, block_size, progress) {
   XVX_inv <- solve((XVX + t(XVX)) / 2)
   Vy <- drop(solveV(y))
   beta0 <- drop(XVX_inv %*% crossprod(X, Vy))
-  out <- vector("list", ceiling(m / block_size))
-  bar <- if (isTRUE(progress)) utils::txtProgressBar(min = 0, max = m, style = 3)
-  for (bi in seq_along(out)) {
-    j <- ((bi - 1L) * block_size + 1L):min(bi * block_size, m)
-    Gb <- getG(j)
-    if (!is.matrix(Gb) || nrow(Gb) != n || ncol(Gb) != length(j) || anyNA(Gb))
-      stop(sprintf("the variants of block %d are not a complete %d x %d numeric matrix", bi, n,
-                   length(j)), call. = FALSE)
+  scan_blocks(getG, n, m, vnames, block_size, progress, s2, beta0, XVX_inv, function(Gb) {
     storage.mode(Gb) <- "double"
-    xVy <- drop(crossprod(Gb, Vy))
-    xVX <- crossprod(Gb, VX)
-    xVx <- colSums(Gb * solveV(Gb))
-    xPy <- xVy - drop(xVX %*% beta0)
-    xPx <- xVx - rowSums((xVX %*% XVX_inv) * xVX)
-    # a variant in the span of the fixed effects (e.g. monomorphic) has no test
-    xPx[xPx <= 1e-10 * pmax(xVx, 1e-300)] <- NA_real_
-    stat <- xPy^2 / (s2 * xPx)
-    out[[bi]] <- data.frame(variant = if (is.null(vnames)) j else vnames[j],
-                            estimate = xPy / xPx, se = sqrt(s2 / xPx), statistic = stat,
-                            p_value = stats::pchisq(stat, 1, lower.tail = FALSE))
-    if (!is.null(bar)) utils::setTxtProgressBar(bar, max(j))
-  }
-  if (!is.null(bar)) close(bar)
-  res <- do.call(rbind, out)
-  rownames(res) <- NULL
-  res
+    list(xVy = drop(crossprod(Gb, Vy)), xVX = crossprod(Gb, VX), xVx = colSums(Gb * solveV(Gb)))
+  })
 }

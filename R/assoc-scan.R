@@ -126,6 +126,23 @@ assoc_scan <- function(fit, G, m = NULL, block_size = 1000L, progress = interact
   XVy <- drop(crossprod(X1, Wy1)) + drop(crossprod(X, y)) - drop(crossprod(X1, rt$y1))
   XVX_inv <- solve(XVX)
   beta0 <- drop(XVX_inv %*% XVy)
+  scan_blocks(getG, n, m, vnames, block_size, progress, rt$s2e, beta0, XVX_inv,
+              function(Gb) {
+                G1 <- rotate_columns(rt, Gb)
+                WG1 <- W(G1)
+                list(xVy = drop(crossprod(WG1, rt$y1)) + drop(crossprod(Gb, y)) -
+                       drop(crossprod(G1, rt$y1)),
+                     xVX = crossprod(WG1, X1) + crossprod(Gb, X) - crossprod(G1, X1),
+                     xVx = colSums(WG1 * G1) + colSums(Gb^2) - colSums(G1^2))
+              })
+}
+
+# The scan's loop over blocks of variants, shared by the one-term route
+# (above) and the several-term one (assoc-scan-multi.R): each block of
+# getG(j) is checked, `pieces(Gb)` gives x'V*^{-1}y, x'V*^{-1}X and
+# x'V*^{-1}x for its variants (V* = V / s2), and the score test's
+# statistics follow from the null model's beta0 and (X'V*^{-1}X)^{-1}.
+scan_blocks <- function(getG, n, m, vnames, block_size, progress, s2, beta0, XVX_inv, pieces) {
   out <- vector("list", ceiling(m / block_size))
   bar <- if (isTRUE(progress)) utils::txtProgressBar(min = 0, max = m, style = 3)
   for (bi in seq_along(out)) {
@@ -134,18 +151,14 @@ assoc_scan <- function(fit, G, m = NULL, block_size = 1000L, progress = interact
     if (!is.matrix(Gb) || nrow(Gb) != n || ncol(Gb) != length(j) || anyNA(Gb))
       stop(sprintf("the variants of block %d are not a complete %d x %d numeric matrix", bi, n,
                    length(j)), call. = FALSE)
-    G1 <- rotate_columns(rt, Gb)
-    WG1 <- W(G1)
-    xVy <- drop(crossprod(WG1, rt$y1)) + drop(crossprod(Gb, y)) - drop(crossprod(G1, rt$y1))
-    xVX <- crossprod(WG1, X1) + crossprod(Gb, X) - crossprod(G1, X1)
-    xVx <- colSums(WG1 * G1) + colSums(Gb^2) - colSums(G1^2)
-    xPy <- xVy - drop(xVX %*% beta0)
-    xPx <- xVx - rowSums((xVX %*% XVX_inv) * xVX)
+    pc <- pieces(Gb)
+    xPy <- pc$xVy - drop(pc$xVX %*% beta0)
+    xPx <- pc$xVx - rowSums((pc$xVX %*% XVX_inv) * pc$xVX)
     # a variant in the span of the fixed effects (e.g. monomorphic) has no test
-    xPx[xPx <= 1e-10 * pmax(xVx, 1e-300)] <- NA_real_
-    stat <- xPy^2 / (rt$s2e * xPx)
+    xPx[xPx <= 1e-10 * pmax(pc$xVx, 1e-300)] <- NA_real_
+    stat <- xPy^2 / (s2 * xPx)
     out[[bi]] <- data.frame(variant = if (is.null(vnames)) j else vnames[j],
-                            estimate = xPy / xPx, se = sqrt(rt$s2e / xPx), statistic = stat,
+                            estimate = xPy / xPx, se = sqrt(s2 / xPx), statistic = stat,
                             p_value = stats::pchisq(stat, 1, lower.tail = FALSE))
     if (!is.null(bar)) utils::setTxtProgressBar(bar, max(j))
   }
