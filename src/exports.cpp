@@ -721,7 +721,7 @@ Eigen::VectorXd cpp_row_sumsq(Eigen::Map<Eigen::MatrixXd> L) {
 }
 
 // ---- Linear mixed models, any random-effect terms: profiled (RE)ML ---------
-#include "lmm-sparse.h"
+#include "exports-lmm-grad.h"
 
 // X, Z (dgCMatrix, n x Q) and y (the offset subtracted) are scaled here:
 // rows by `rs` (square roots of the weights), Z's columns by 1 / `cs`.
@@ -786,23 +786,12 @@ Rcpp::NumericVector cpp_lmmsp_costs(SEXP ptr) {
 // dense).
 // [[Rcpp::export(rng = false)]]
 Rcpp::List cpp_lmmsp_grad(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, int max_q) {
-  Rcpp::XPtr<glmmgee::LmmSparse> p(ptr);
-  if (!p) Rcpp::stop("the LMM criterion pointer is no longer valid");
-  if (theta.size() != p->ntheta())
-    Rcpp::stop("theta has length %d; the model has %d covariance parameters",
-               (int)theta.size(), p->ntheta());
-  if (p->nrandom() > max_q)
+  glmmgee::LmmSparse& p = glmmgee::lmm_checked(ptr, theta);
+  if (p.nrandom() > max_q)
     Rcpp::stop("the exact gradient is formed for at most %d random effects, not %d", max_q,
-               p->nrandom());
-  Rcpp::checkUserInterrupt();
-  const Eigen::VectorXd th = theta;
-  glmmgee::LmmPls r = p->evaluate(th);
-  if (!r.ok)
-    return Rcpp::List::create(Rcpp::Named("ok") = false, Rcpp::Named("ldL2") = r.ldL2,
-                              Rcpp::Named("ldRX2") = r.ldRX2, Rcpp::Named("pwrss") = r.pwrss);
-  glmmgee::LmmGrad g = p->gradient(th, r);
-  return Rcpp::List::create(Rcpp::Named("ok") = true, Rcpp::Named("ldL2") = r.ldL2,
-                            Rcpp::Named("ldRX2") = r.ldRX2, Rcpp::Named("pwrss") = r.pwrss,
-                            Rcpp::Named("grad_ldL2") = g.ldL2, Rcpp::Named("grad_ldRX2") = g.ldRX2,
-                            Rcpp::Named("grad_pwrss") = g.pwrss);
+               p.nrandom());
+  return glmmgee::lmm_grad_result(p, theta, [&p](const Eigen::VectorXd& th,
+                                                 const glmmgee::LmmPls& r) {
+    return p.gradient(th, r);
+  });
 }
