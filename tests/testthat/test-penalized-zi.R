@@ -209,6 +209,28 @@ test_that("the sparse routes (several terms, zero-part random effects) take the 
   expect_gte(as.numeric(logLik(f30)), as.numeric(logLik(f3)) - 1e-6)
 })
 
+test_that("a dispersion formula takes the penalty on the conditional part (one factor and sparse)", {
+  set.seed(11)
+  d <- data.frame(g = rep(1:40, each = 8), h = rep(1:5, 64), x = stats::rnorm(320),
+                  w = stats::rbinom(320, 1, 0.5))
+  d$y <- 1 + 0.5 * d$x + stats::rnorm(40, sd = 0.7)[d$g] +
+    stats::rnorm(320, sd = exp(-0.4 + 0.6 * d$w))
+  f0 <- glmm(y ~ x + (1 | g), data = d, dispformula = ~ w)
+  f <- glmm(y ~ x + (1 | g), data = d, dispformula = ~ w, penalized = TRUE)
+  expect_lt(max(abs(f$gradient)), 1e-4)
+  # The prior pulls towards 0: a smaller coefficient vector, a lower
+  # log-likelihood, a higher penalized objective than ML's estimates give.
+  expect_lt(sum(fixef(f)^2), sum(fixef(f0)^2))
+  expect_gte(as.numeric(logLik(f0)), as.numeric(logLik(f)) - 1e-8)
+  expect_gte(f$penalty$objective, as.numeric(logLik(f0)) +
+               glmmgee:::penalty_value(f$penalty$prior, unname(fixef(f0)))$value - 1e-8)
+  f2 <- suppressWarnings(glmm(y ~ x + (1 | g) + (1 | h), data = d, dispformula = ~ w,
+                              penalized = TRUE))
+  expect_s3_class(f2, "glmmgee_glmm_sparse")
+  expect_lt(max(abs(f2$gradient)), 1e-4)
+  expect_equal(as.numeric(logLik(f2)), f2$penalty$objective - f2$penalty$value)
+})
+
 test_that("hostile 'penalized' lists are refused with the argument named", {
   d <- sim_zi_sep(4, M = 20)
   fz <- function(pen, zi = ~ w, ...)
