@@ -17,10 +17,10 @@ S <- as.integer(if (length(args) >= 3L) args[3L] else 16L)
 corstr <- if (length(args) >= 4L) args[4L] else "exchangeable"
 M <- N / csize
 
-peak_mb <- function() {
-  st <- readLines("/proc/self/status")
-  as.numeric(sub("[^0-9]*([0-9]+).*", "\\1", grep("^VmHWM", st, value = TRUE))) / 1024
-}
+# timeit(), peak_kb(), peak_mb(): bench-common.R beside this script (or in
+# bench/ of the working directory when it is not run by Rscript).
+source(file.path(dirname(c(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)),
+                           "bench/.")[1L]), "bench-common.R"))
 
 cl <- if (requireNamespace("parallelly", quietly = TRUE))
   parallelly::makeClusterPSOCK(2L, socketOptions = "no-delay", verbose = FALSE) else

@@ -16,14 +16,10 @@ csize <- as.integer(if (length(args) >= 2L) args[2L] else 10L)
 S <- as.integer(if (length(args) >= 3L) args[3L] else 16L)
 M <- N / csize
 
-peak_mb <- function() {
-  st <- readLines("/proc/self/status")
-  as.numeric(sub("[^0-9]*([0-9]+).*", "\\1", grep("^VmHWM", st, value = TRUE))) / 1024
-}
-rss_mb <- function() {
-  st <- readLines("/proc/self/status")
-  as.numeric(sub("[^0-9]*([0-9]+).*", "\\1", grep("^VmRSS", st, value = TRUE))) / 1024
-}
+# timeit(), peak_kb(), peak_mb(): bench-common.R beside this script (or in
+# bench/ of the working directory when it is not run by Rscript).
+source(file.path(dirname(c(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)),
+                           "bench/.")[1L]), "bench-common.R"))
 
 # TCP no-delay on both ends of every connection (parallelly's option; base
 # R 4.2's makePSOCKcluster() has no setting for it).
@@ -57,7 +53,7 @@ base <- peak_mb()
 t_dist <- system.time(fd <- glmm_shards(y ~ x1 + x2 + (1 | g), files, binomial, nAGQ = 1,
                                         workers = cl))[["elapsed"]]
 peak_dist <- peak_mb()
-rss_dist <- rss_mb()
+rss_dist <- peak_mb("VmRSS")
 d <- fd$distributed
 
 # The same fit in memory (this process reads every shard).

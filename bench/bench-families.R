@@ -19,11 +19,10 @@ Ms <- if (length(args)) as.integer(args) else c(2000L, 20000L)
 cat(sprintf("glmmgee %s, R %s, %s\n", packageVersion("glmmgee"), getRversion(),
             format(Sys.time(), "%Y-%m-%d")))
 
-timeit <- function(expr) {
-  gc()
-  tm <- system.time(val <- force(expr))
-  list(time = tm[["elapsed"]], cpu = tm[["user.self"]] + tm[["sys.self"]], value = val)
-}
+# timeit(), peak_kb(), peak_mb(): bench-common.R beside this script (or in
+# bench/ of the working directory when it is not run by Rscript).
+source(file.path(dirname(c(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)),
+                           "bench/.")[1L]), "bench-common.R"))
 
 simulate_family <- function(fam, M) {
   g <- rep(seq_len(M), each = 10L)

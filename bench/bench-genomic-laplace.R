@@ -19,10 +19,10 @@
 suppressPackageStartupMessages(library(glmmgee))
 argv <- commandArgs(TRUE)
 
-peak_kb <- function(field = "VmHWM") {
-  st <- readLines("/proc/self/status")
-  as.numeric(sub("[^0-9]*([0-9]+).*", "\\1", st[startsWith(st, paste0(field, ":"))]))
-}
+# timeit(), peak_kb(), peak_mb(): bench-common.R beside this script (or in
+# bench/ of the working directory when it is not run by Rscript).
+source(file.path(dirname(c(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)),
+                           "bench/.")[1L]), "bench-common.R"))
 
 timeit <- function(expr) {
   gc()

@@ -29,11 +29,10 @@ cat(sprintf("glmmgee %s, R %s, %d core(s) detected, BLAS %s, %s\n", packageVersi
 
 # Elapsed and CPU (user + system, all threads) seconds: the machine is
 # shared, so CPU time is the steadier figure of the two.
-timeit <- function(expr) {
-  gc()
-  st <- system.time(val <- force(expr))
-  list(time = st[["elapsed"]], cpu = st[["user.self"]] + st[["sys.self"]], value = val)
-}
+# timeit(), peak_kb(), peak_mb(): bench-common.R beside this script (or in
+# bench/ of the working directory when it is not run by Rscript).
+source(file.path(dirname(c(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)),
+                           "bench/.")[1L]), "bench-common.R"))
 
 # n people, m standardized variants, heritability 0.5 through L = G / sqrt(m).
 sim <- function(n, m, seed = 1) {

@@ -12,11 +12,10 @@ Ms <- if (length(args)) as.integer(args) else c(2000L, 20000L)
 cat(sprintf("glmmgee %s, R %s, %s\n", packageVersion("glmmgee"), getRversion(),
             format(Sys.time(), "%Y-%m-%d")))
 
-timeit <- function(expr) {
-  gc()
-  t <- system.time(val <- force(expr))[["elapsed"]]
-  list(time = t, value = val)
-}
+# timeit(), peak_kb(), peak_mb(): bench-common.R beside this script (or in
+# bench/ of the working directory when it is not run by Rscript).
+source(file.path(dirname(c(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)),
+                           "bench/.")[1L]), "bench-common.R"))
 
 for (M in Ms) for (fam in c("nbinom2", "Gamma")) {
   set.seed(20261121 + M)

@@ -26,11 +26,10 @@ cat(sprintf("glmmgee %s, multgee %s, R %s, %s; load average %s\n", packageVersio
             paste(readLines("/proc/loadavg", warn = FALSE), collapse = " ")))
 
 reps <- 5L
-timeit <- function(expr) {
-  gc()
-  tm <- system.time(val <- force(expr))
-  list(time = tm[["elapsed"]], cpu = tm[["user.self"]] + tm[["sys.self"]], value = val)
-}
+# timeit(), peak_kb(), peak_mb(): bench-common.R beside this script (or in
+# bench/ of the working directory when it is not run by Rscript).
+source(file.path(dirname(c(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)),
+                           "bench/.")[1L]), "bench-common.R"))
 
 compare <- function(label, data, structure, rhs) {
   fo_ours <- stats::as.formula(paste("factor(y) ~", rhs))

@@ -17,11 +17,10 @@ cat(sprintf("glmmgee %s, R %s, %s\n", packageVersion("glmmgee"), getRversion(),
 
 # Elapsed and CPU (user + system) seconds: on a shared machine the CPU
 # ratio is the steadier figure (elapsed time includes waiting for a core).
-timeit <- function(expr) {
-  gc()
-  tm <- system.time(val <- force(expr))
-  list(time = tm[["elapsed"]], cpu = tm[["user.self"]] + tm[["sys.self"]], value = val)
-}
+# timeit(), peak_kb(), peak_mb(): bench-common.R beside this script (or in
+# bench/ of the working directory when it is not run by Rscript).
+source(file.path(dirname(c(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)),
+                           "bench/.")[1L]), "bench-common.R"))
 
 set.seed(20261122)
 g <- rep(seq_len(M), each = 10L)

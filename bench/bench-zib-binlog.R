@@ -14,11 +14,10 @@ M <- if (length(args)) as.integer(args[1]) else 2000L
 cat(sprintf("glmmgee %s, glmmTMB %s, R %s, %s\n", packageVersion("glmmgee"),
             packageVersion("glmmTMB"), getRversion(), format(Sys.time(), "%Y-%m-%d")))
 
-timeit <- function(expr) {
-  gc()
-  t <- system.time(val <- force(expr))[["elapsed"]]
-  list(time = t, value = val)
-}
+# timeit(), peak_kb(), peak_mb(): bench-common.R beside this script (or in
+# bench/ of the working directory when it is not run by Rscript).
+source(file.path(dirname(c(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)),
+                           "bench/.")[1L]), "bench-common.R"))
 
 set.seed(20261122)
 n <- 10L * M
