@@ -22,12 +22,6 @@ argv <- commandArgs(TRUE)
 source(file.path(dirname(c(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)),
                            "bench/.")[1L]), "bench-common.R"))
 
-timeit <- function(expr) {
-  gc()
-  st <- system.time(val <- force(expr))
-  list(elapsed = st[["elapsed"]], cpu = st[["user.self"]] + st[["sys.self"]], value = val)
-}
-
 # The two sparse K (never dense) and a trait: variances 1.2^2 and 0.9^2,
 # residual 1 (gaussian) or a logit model with the same latent effects.
 sim <- function(n, binary, seed = 1) {
@@ -110,7 +104,7 @@ run_case <- function(case, n) {
   vc <- if (grepl("lme4", case)) as.data.frame(lme4::VarCorr(fit))$sdcor[1:2]
         else c(sqrt(VarCorr(fit)$cell[1, 1]), sqrt(VarCorr(fit)$space[1, 1]))
   cat(sprintf("%-24s n = %6d  elapsed %7.1f s  cpu %7.1f s  logLik %.4f  sd %.3f %.3f  peak +%.0f MB\n",
-              case, n, t$elapsed, t$cpu, as.numeric(logLik(fit)), vc[1L], vc[2L],
+              case, n, t$time, t$cpu, as.numeric(logLik(fit)), vc[1L], vc[2L],
               (peak_kb() - base) / 1024))
 }
 
