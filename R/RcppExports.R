@@ -290,6 +290,10 @@ cpp_sparse_glm_start <- function(ptr, maxit) {
     .Call(`_glmmgee_cpp_sparse_glm_start`, ptr, maxit)
 }
 
+cpp_lmm_search <- function(suff, start, bounded, prow, pcol, reml, maxit, tol) {
+    .Call(`_glmmgee_cpp_lmm_search`, suff, start, bounded, prow, pcol, reml, maxit, tol)
+}
+
 cpp_lmm_suff <- function(X, Z, y, w, index, M) {
     .Call(`_glmmgee_cpp_lmm_suff`, X, Z, y, w, index, M)
 }

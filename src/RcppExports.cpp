@@ -938,6 +938,23 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_lmm_search
+Rcpp::List cpp_lmm_search(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> start, Rcpp::LogicalVector bounded, Rcpp::IntegerVector prow, Rcpp::IntegerVector pcol, bool reml, int maxit, double tol);
+RcppExport SEXP _glmmgee_cpp_lmm_search(SEXP suffSEXP, SEXP startSEXP, SEXP boundedSEXP, SEXP prowSEXP, SEXP pcolSEXP, SEXP remlSEXP, SEXP maxitSEXP, SEXP tolSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type suff(suffSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type start(startSEXP);
+    Rcpp::traits::input_parameter< Rcpp::LogicalVector >::type bounded(boundedSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type prow(prowSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type pcol(pcolSEXP);
+    Rcpp::traits::input_parameter< bool >::type reml(remlSEXP);
+    Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
+    Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmm_search(suff, start, bounded, prow, pcol, reml, maxit, tol));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_lmm_suff
 Rcpp::List cpp_lmm_suff(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Z, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> w, Rcpp::IntegerVector index, int M);
 RcppExport SEXP _glmmgee_cpp_lmm_suff(SEXP XSEXP, SEXP ZSEXP, SEXP ySEXP, SEXP wSEXP, SEXP indexSEXP, SEXP MSEXP) {
@@ -1238,6 +1255,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_householder_apply", (DL_FUNC) &_glmmgee_cpp_householder_apply, 4},
     {"_glmmgee_cpp_tridiag_solve", (DL_FUNC) &_glmmgee_cpp_tridiag_solve, 4},
     {"_glmmgee_cpp_sparse_glm_start", (DL_FUNC) &_glmmgee_cpp_sparse_glm_start, 2},
+    {"_glmmgee_cpp_lmm_search", (DL_FUNC) &_glmmgee_cpp_lmm_search, 8},
     {"_glmmgee_cpp_lmm_suff", (DL_FUNC) &_glmmgee_cpp_lmm_suff, 6},
     {"_glmmgee_cpp_lmm_eval", (DL_FUNC) &_glmmgee_cpp_lmm_eval, 6},
     {"_glmmgee_cpp_lmm_reml_info", (DL_FUNC) &_glmmgee_cpp_lmm_reml_info, 5},

@@ -23,27 +23,19 @@
 #include <RcppEigen.h>
 #include <cmath>
 #include <limits>
+#include "lmm-onefactor.h"
 #include "resources.h"
 
 // [[Rcpp::depends(RcppEigen)]]
 
-namespace {
-
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 using Eigen::Map;
+using glmmgee::lmm1::LmmEval;
+using glmmgee::lmm1::Suff;
+using glmmgee::lmm1::read_suff;
 
-// Per-cluster sufficient statistics, stacked: S column-major q x q per
-// cluster in the columns of a (q*q) x M matrix, F q x p per cluster in a
-// (q*p) x M matrix, g q per cluster in a q x M matrix.
-struct Suff {
-  int M, q, p;
-  double n, logw, yty;
-  Map<MatrixXd> S, F, g, XtX;
-  Map<VectorXd> Xty;
-};
-
-Suff read_suff(const Rcpp::List& s) {
+Suff glmmgee::lmm1::read_suff(const Rcpp::List& s) {
   // Maps into the list's own storage: only double matrices (a coerced copy
   // would not outlive this call).
   for (const char* nm : {"S", "F", "g", "XtX", "Xty"})
@@ -66,6 +58,8 @@ Suff read_suff(const Rcpp::List& s) {
               mat("S"), mat("F"), mat("g"), mat("XtX"),
               Map<VectorXd>(xty.begin(), xty.size())};
 }
+
+namespace {
 
 // Lambda (q x q, lower triangular) with theta[off + j] at (prow[j], pcol[j]).
 MatrixXd lambda_of(const double* theta, Eigen::Index k, const Rcpp::IntegerVector& prow,
@@ -122,18 +116,6 @@ Rcpp::List cpp_lmm_suff(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixX
 }
 
 namespace {
-
-// One evaluation of the profiled criterion (cpp_lmm_eval's work): the
-// deviance, its gradient in theta and, with `full`, the pieces the fitted
-// object and the information need. `ok` is false where a factor fails (the
-// deviance is then infinite).
-struct LmmEval {
-  bool ok = false;
-  double dev = std::numeric_limits<double>::infinity();
-  VectorXd grad, beta, gA, gC, gP;
-  MatrixXd C, modes, Ainv;
-  double pwrss = 0.0, ldA = 0.0, ldC = 0.0;
-};
 
 template <int Q>
 LmmEval lmm_eval_q(const Suff& s, const double* theta, Eigen::Index k,
@@ -248,11 +230,13 @@ LmmEval lmm_eval_q(const Suff& s, const double* theta, Eigen::Index k,
 }
 
 
+}  // namespace
+
 // The per-cluster algebra with the random-effects dimension q fixed at
 // compile time for q = 1, 2, 3 (Eigen's fixed-size matrices: no heap work
 // and unrolled products in the cluster loops, which dominate small fits),
 // dynamic above.
-LmmEval lmm_eval_core(const Suff& s, const double* theta, Eigen::Index k,
+LmmEval glmmgee::lmm1::lmm_eval_core(const Suff& s, const double* theta, Eigen::Index k,
                       const Rcpp::IntegerVector& prow, const Rcpp::IntegerVector& pcol,
                       bool reml, bool full) {
   switch (s.q) {
@@ -262,8 +246,6 @@ LmmEval lmm_eval_core(const Suff& s, const double* theta, Eigen::Index k,
     default: return lmm_eval_q<Eigen::Dynamic>(s, theta, k, prow, pcol, reml, full);
   }
 }
-
-}  // namespace
 
 // The criterion at relative factor entries `theta` (placed at rows/cols
 // `prow`/`pcol`, 0-based, of Lambda). Returns the deviance (-2 log L,

@@ -240,6 +240,56 @@ test_that("one-factor criterion for q = 1 to 4 (fixed-size and dynamic algebra):
                "log sigma")
 })
 
+test_that("one-factor search in C++: nlminb's optimum or lower, bounds held, singular fits checked by nlminb", {
+  skip_if_not_installed("lme4")
+  data(sleepstudy, package = "lme4")
+  set.seed(20)
+  M <- 200L
+  d <- data.frame(g = factor(rep(seq_len(M), each = 8)), x = rnorm(8 * M))
+  b <- MASS::mvrnorm(M, c(0, 0), matrix(c(1, 0.4, 0.4, 0.6), 2))
+  d$y <- 1 + 0.5 * d$x + b[d$g, 1] + b[d$g, 2] * d$x + rnorm(nrow(d))
+  cases <- list(list(sleepstudy$Reaction, cbind(1, sleepstudy$Days), sleepstudy$Subject),
+                list(d$y, cbind(1, d$x), d$g))
+  for (cs in cases) {
+    X <- cs[[2]]
+    Z <- sweep(X, 2L, sqrt(colMeans(X^2)), "/")
+    suff <- glmmgee:::cpp_lmm_suff(X, Z, cs[[1]], rep(1, nrow(X)), as.integer(cs[[3]]),
+                                   nlevels(cs[[3]]))
+    pat <- glmmgee:::block_pattern(2L)
+    for (reml in c(TRUE, FALSE)) {
+      obj <- glmmgee:::lmm_objective(suff, pat, reml)
+      lower <- c(0, -Inf, 0)
+      nl <- nlminb(c(1, 0, 1), obj$fn, obj$gr, lower = lower, control = list(rel.tol = 1e-12))
+      r <- glmmgee:::cpp_lmm_search(suff, c(1, 0, 1), is.finite(lower), pat$row - 1L,
+                                    pat$col - 1L, reml, 100L, 1e-14)
+      expect_identical(r$convergence, 0L)
+      expect_lte(r$objective, nl$objective + 1e-9)
+      expect_equal(r$par, nl$par, tolerance = 1e-4)
+      expect_equal(r$gradient, obj$gr(r$par))
+      expect_lt(max(abs(r$gradient)), 1e-4)
+    }
+  }
+  # Simulated without random slopes: a variance reaches its bound, where
+  # the Newton search is held at zero exactly; the fit then also runs
+  # nlminb and keeps the lower criterion (lmer's singular optimum).
+  set.seed(2)
+  g2 <- factor(rep(seq_len(30), each = 4)); x2 <- rnorm(120)
+  d2 <- data.frame(g = g2, x = x2, y = 1 + x2 + rnorm(30, sd = 0.5)[g2] + rnorm(120))
+  f <- suppressWarnings(glmm(y ~ x + (x | g), d2, REML = TRUE))
+  m <- suppressMessages(lme4::lmer(y ~ x + (x | g), d2))
+  expect_true(f$singular)
+  expect_gt(as.numeric(logLik(f)), as.numeric(logLik(m)) - 1e-6)
+  expect_true(any(grepl("singular", f$optinfo$warnings)))
+  expect_true(f$optinfo$reml$evaluations > 0)
+  expect_error(glmmgee:::cpp_lmm_search(suff, c(1, 0), c(TRUE, FALSE, TRUE), pat$row - 1L,
+                                        pat$col - 1L, TRUE, 100L, 1e-14), "differ in length")
+  # Sleepstudy's fit comes from the Newton search, at lmer's optimum or above.
+  f <- glmm(Reaction ~ Days + (Days | Subject), sleepstudy, REML = TRUE)
+  expect_match(f$optinfo$optimizer, "Newton")
+  m <- lme4::lmer(Reaction ~ Days + (Days | Subject), sleepstudy)
+  expect_gt(as.numeric(logLik(f)), as.numeric(logLik(m)) - 1e-9)
+})
+
 test_that("one-factor REML: zero weights drop rows, bad input is refused", {
   skip_if_not_installed("lme4")
   data(sleepstudy, package = "lme4")

@@ -1,0 +1,46 @@
+// The one-factor linear mixed model's profiled criterion (lmm-onefactor.cpp),
+// shared with its search (lmm-onefactor-search.cpp): the per-cluster
+// sufficient statistics and one evaluation of the criterion.
+#ifndef GLMMGEE_LMM_ONEFACTOR_H
+#define GLMMGEE_LMM_ONEFACTOR_H
+
+#include <RcppEigen.h>
+#include <limits>
+
+namespace glmmgee {
+namespace lmm1 {
+
+// Per-cluster sufficient statistics, stacked: S column-major q x q per
+// cluster in the columns of a (q*q) x M matrix, F q x p per cluster in a
+// (q*p) x M matrix, g q per cluster in a q x M matrix. Maps into the R
+// list cpp_lmm_suff() returned (it must outlive the struct).
+struct Suff {
+  int M, q, p;
+  double n, logw, yty;
+  Eigen::Map<Eigen::MatrixXd> S, F, g, XtX;
+  Eigen::Map<Eigen::VectorXd> Xty;
+};
+
+Suff read_suff(const Rcpp::List& s);
+
+// One evaluation of the profiled criterion: the deviance, its gradient in
+// theta and, with `full`, the pieces the fitted object and the information
+// need. `ok` is false where a factor fails (the deviance is then infinite).
+struct LmmEval {
+  bool ok = false;
+  double dev = std::numeric_limits<double>::infinity();
+  Eigen::VectorXd grad, beta, gA, gC, gP;
+  Eigen::MatrixXd C, modes, Ainv;
+  double pwrss = 0.0, ldA = 0.0, ldC = 0.0;
+};
+
+// The criterion (REML or ML) at the relative factor's entries theta[0..k)
+// placed at (prow[j], pcol[j]) of Lambda (0-based, lower triangle).
+LmmEval lmm_eval_core(const Suff& s, const double* theta, Eigen::Index k,
+                      const Rcpp::IntegerVector& prow, const Rcpp::IntegerVector& pcol,
+                      bool reml, bool full);
+
+}  // namespace lmm1
+}  // namespace glmmgee
+
+#endif
