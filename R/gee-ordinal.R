@@ -475,6 +475,7 @@ ordinal_gee_odds_ratios <- function(fit, level = 0.95, parm = NULL, ...) {
   bn <- names(fit$coefficients)
   est <- list(coef = fit$coefficients, vcov = fit$vcov$robust[bn, bn, drop = FALSE],
               family = fit$family, view = "marginal",
-              source = "ordinal GEE (independence), robust standard errors; odds of a higher category, P(Y > j)")
+              source = sprintf("ordinal GEE (%s), robust standard errors; odds of a higher category, P(Y > j)",
+                               fit$corstr))
   ratio_table(est, level, match_parm(parm, bn, bn), "cumulative odds ratio")
 }

@@ -30,3 +30,13 @@ test_that("standard errors of a structured fit do not depend on where a covariat
                  tolerance = 1e-3, ignore_attr = TRUE)
   }
 })
+
+test_that("odds_ratios() of a global odds ratio GEE names its structure", {
+  skip_if_not_installed("geepack")
+  data(ohio, package = "geepack", envir = environment())
+  f <- gee(factor(resp) ~ age + smoke, data = ohio, id = id, waves = age,
+           family = cumulative, corstr = "global.exchangeable")
+  o <- odds_ratios(f)
+  expect_match(attr(o, "source"), "global.exchangeable", fixed = TRUE)
+  expect_no_match(attr(o, "source"), "independence", fixed = TRUE)
+})
