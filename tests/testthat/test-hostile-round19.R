@@ -71,3 +71,14 @@ test_that("zero-part random effects on several terms find structural zeros carri
   expect_gte(as.numeric(logLik(both)), as.numeric(logLik(tmb)) - 1e-6)
   expect_equal(unname(fixef(both)), unname(glmmTMB::fixef(tmb)$cond), tolerance = 1e-3)
 })
+
+test_that("the ordinal GEE refuses a single cluster as gee() does", {
+  # One cluster: the sandwich is zero, and the fit reported standard errors
+  # of 1e-15 (independence and global odds ratios alike).
+  d <- data.frame(i = 1, t = 1:6, y = factor(c(0, 1, 0, 1, 1, 0)), x = c(1, 2, 3, 1, 2, 3))
+  for (cs in c("independence", "global.exchangeable"))
+    expect_error(gee(y ~ x, data = d, id = i, waves = t, family = cumulative, corstr = cs),
+                 "'id' has a single cluster")
+  d$i <- rep(1:2, each = 3)
+  expect_s3_class(gee(y ~ x, data = d, id = i, waves = t, family = cumulative), "glmmgee_gee_ordinal")
+})
