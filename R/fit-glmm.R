@@ -355,16 +355,28 @@ invert_information <- function(hess, on_boundary, pnames) {
   if (is.null(hess)) return(V)
   idx <- which(!on_boundary)
   info <- -hess[idx, idx, drop = FALSE]
-  ev <- tryCatch(eigen(info, symmetric = TRUE, only.values = TRUE)$values,
+  # Singularity is judged and the inverse taken on the information scaled
+  # to unit diagonal (S^-1 I S^-1, S = sqrt(diag I)), whose condition does
+  # not depend on the units of the covariates: a covariate far from zero
+  # (x + 1e4 beside the intercept) gives the raw information a condition
+  # number near 1e16 and lost every standard error, although the scaled one
+  # is well conditioned and the inverse S^-1 (S^-1 I S^-1)^-1 S^-1 exact.
+  dg <- if (anyNA(info)) NA else diag(info)
+  if (anyNA(dg) || any(dg <= 0)) return(V)
+  s <- 1 / sqrt(dg)
+  info_s <- info * outer(s, s)
+  ev <- tryCatch(eigen(info_s, symmetric = TRUE, only.values = TRUE)$values,
                  error = function(e) NA)
   # Numerically singular information (e.g. coefficients drifting to
   # infinity under separation) gives no standard errors, not an error.
   if (anyNA(ev) || min(ev) <= 1e-14 * max(ev)) return(V)
-  Vi <- tryCatch(solve(info), error = function(e) NULL)
+  Vi <- tryCatch(solve(info_s), error = function(e) NULL)
   if (is.null(Vi)) return(V)
-  V[idx, idx] <- Vi
+  V[idx, idx] <- Vi * outer(s, s)
   attr(V, "ok") <- TRUE
-  attr(V, "cond") <- max(ev) / min(ev)
+  # The condition number reported is the raw information's, as before.
+  ev_raw <- eigen(info, symmetric = TRUE, only.values = TRUE)$values
+  attr(V, "cond") <- if (min(ev_raw) > 0) max(ev_raw) / min(ev_raw) else Inf
   V
 }
 

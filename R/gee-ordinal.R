@@ -193,6 +193,11 @@ gee_ordinal <- function(mc, formula, family, env, control) {
                         "\"independence\" only, not \"%s\" (the local odds ratios model counts ",
                         "whole clusters); drop the zero-weight rows with 'subset' instead"), corstr),
          call. = FALSE)
+  # As gee(): the sandwich of one cluster is zero (its score sums to zero
+  # at the root), so a single cluster would report standard errors of 0.
+  if (sum(tabulate(id$index[w > 0], length(id$levels)) > 0L) < 2L)
+    stop("'id' has a single cluster (with positive weight): GEE needs several clusters, ",
+         "since its variance comes from the variation between them", call. = FALSE)
   off <- model_offset_total(mf)
   tm <- ordinal_times(mf[["(waves)"]], id)
   J <- length(resp$levels)
@@ -475,6 +480,7 @@ ordinal_gee_odds_ratios <- function(fit, level = 0.95, parm = NULL, ...) {
   bn <- names(fit$coefficients)
   est <- list(coef = fit$coefficients, vcov = fit$vcov$robust[bn, bn, drop = FALSE],
               family = fit$family, view = "marginal",
-              source = "ordinal GEE (independence), robust standard errors; odds of a higher category, P(Y > j)")
+              source = sprintf("ordinal GEE (%s), robust standard errors; odds of a higher category, P(Y > j)",
+                               fit$corstr))
   ratio_table(est, level, match_parm(parm, bn, bn), "cumulative odds ratio")
 }
