@@ -204,7 +204,7 @@ double SparseLaplace::logdet() const { return chol_.logdet(); }
 
 bool SparseLaplace::pirls(const Eigen::VectorXd& eta0, double phi, Eigen::VectorXd& u,
                           Eigen::VectorXd& eta, std::vector<ObsDerivs>& d, double& f,
-                          int& iters) {
+                          int& iters, const Eigen::VectorXd* alt) {
   d.resize(n_);
   Eigen::VectorXd w(n_), d1(n_), g, delta, unew, etanew;
   std::vector<ObsDerivs> dnew(n_);
@@ -214,6 +214,16 @@ bool SparseLaplace::pirls(const Eigen::VectorXd& eta0, double phi, Eigen::Vector
     return obs_derivs(ee, phi, dd) - 0.5 * uu.squaredNorm();
   };
   f = objective(u, eta, d);
+  if (alt) {
+    Eigen::VectorXd ealt;
+    const double falt = objective(*alt, ealt, dnew);
+    if (std::isfinite(falt) && !(falt <= f)) {
+      u = *alt;
+      eta.swap(ealt);
+      d.swap(dnew);
+      f = falt;
+    }
+  }
   if (!std::isfinite(f)) {
     u.setZero();
     f = objective(u, eta, d);
@@ -284,12 +294,17 @@ SparseResult SparseLaplace::evaluate(const Eigen::VectorXd& theta, bool gradient
   fill_aux(theta);
   res.gradient = Eigen::VectorXd::Zero(npar());
   Eigen::VectorXd eta0 = X_ * beta + off_;
+  // The prediction from the last evaluation (its A and factor) competes
+  // with the anchor as PIRLS's start.
+  Eigen::VectorXd upred;
+  const bool predicted = predict_modes(beta, lam, upred);
+  last_ok_ = false;
   set_A(lam);
   Eigen::VectorXd u = uanchor_, eta;
   std::vector<ObsDerivs> d;
   double f;
   int it = 0;
-  bool ok = pirls(eta0, phi, u, eta, d, f, it);
+  bool ok = pirls(eta0, phi, u, eta, d, f, it, predicted ? &upred : nullptr);
   res.pirls_iterations = it;
   if (!ok) {  // retry from u = 0 before giving up
     u.setZero();
@@ -303,6 +318,7 @@ SparseResult SparseLaplace::evaluate(const Eigen::VectorXd& theta, bool gradient
     return res;
   }
   ucache_ = u;
+  keep_last(beta, lam, u, d);
   res.loglik = f + lconst_ - 0.5 * logdet();
   if (!(res.loglik < ll_anchor_) || ++below_ >= 2) {
     uanchor_ = u;

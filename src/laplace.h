@@ -91,6 +91,7 @@ class SparseLaplace {
     uanchor_.setZero();
     ll_anchor_ = -std::numeric_limits<double>::infinity();
     below_ = 0;
+    last_ok_ = false;
   }
   // The GLM's fixed effects (no random effects), for starting values
   // (laplace-start.cpp); not with auxiliary predictors.
@@ -111,9 +112,17 @@ class SparseLaplace {
   bool factor_H(const Eigen::VectorXd& w);
   // Newton with step halving from the cached mode; leaves the factor of H at
   // the returned mode, and d (derivatives) there.
+  // With `alt`, PIRLS starts from whichever of u and *alt has the higher
+  // penalized log-likelihood.
   bool pirls(const Eigen::VectorXd& eta0, double phi, Eigen::VectorXd& u,
              Eigen::VectorXd& eta, std::vector<ObsDerivs>& d, double& f,
-             int& iters);
+             int& iters, const Eigen::VectorXd* alt = nullptr);
+  // First-order prediction of the modes at (beta, lam) from the last
+  // evaluation's mode and factor (laplace-predict.cpp); call before set_A().
+  bool predict_modes(const Eigen::VectorXd& beta, const Eigen::VectorXd& lam,
+                     Eigen::VectorXd& u) const;
+  void keep_last(const Eigen::VectorXd& beta, const Eigen::VectorXd& lam,
+                 const Eigen::VectorXd& u, const std::vector<ObsDerivs>& d);
   void selected_inverse(std::vector<double>& S) const;
   double logdet() const;
   // Kernels in laplace-kernels.cpp, run in fixed chunks (chunked.h).
@@ -157,6 +166,10 @@ class SparseLaplace {
   Eigen::VectorXd uanchor_;
   double ll_anchor_ = -std::numeric_limits<double>::infinity();
   int below_ = 0;
+  // The last successful evaluation: its parameters, modes and, at the
+  // modes, d1 and W; chol_ still holds the factor of its H.
+  bool last_ok_ = false;
+  Eigen::VectorXd last_beta_, last_lam_, last_u_, last_d1_, last_w_;
   int nthreads_ = 1;
   // A by columns: positions in A's values and rows, increasing rows.
   std::vector<long> acol_start_;

@@ -94,6 +94,16 @@ class PolledLLT
     return 2.0 * s;
   }
 
+  // The fill-reducing ordering and symbolic analysis of `a`'s pattern;
+  // forgets the selected inverse's plan, which belongs to the old pattern.
+  void analyzePattern(const ColMat& a) {
+    Base::analyzePattern(a);
+    plan_start_.clear();
+    plan_q_.clear();
+    plan_m_.clear();
+    plan_built_ = false;
+  }
+
   // Takahashi recurrences on the factor P H P' = L L': S = (P H P')^{-1} on
   // the pattern of L (S[k] beside L's k-th stored value), column by column
   // from the last,
@@ -103,31 +113,57 @@ class PolledLLT
   // (closure of the filled graph), so a scan of column k with the rows of
   // column j marked finds them all (Takahashi, Fagan and Chin 1973; Rue and
   // Martino 2007, sec. 2). Main thread only (polls for interrupts).
+  //
+  // L's pattern is the same at every factorization, so where the scans
+  // are found (their hits) depends on the pattern only: the first call
+  // records them (plan_), and later calls visit the hits alone, in the same
+  // order, so the sums and S are the same to the bit. Where a column k of
+  // crossed factors is long and shares few rows with column j, most of a
+  // scan misses; the plan skips them. The plan is not kept when it would
+  // need more than kMaxPlanBytes (the scan then runs every time).
   void selected_inverse(std::vector<double>& S) const {
+    if (!plan_built_) build_plan();
     const auto& L = this->matrixL().nestedExpression();
     const int Q = (int)L.cols();
     const int* Lo = L.outerIndexPtr();
     const int* Li = L.innerIndexPtr();
     const double* Lx = L.valuePtr();
+    const bool planned = !plan_start_.empty();
     S.assign(L.nonZeros(), 0.0);
-    std::vector<long> mark(Q, -1);
+    std::vector<long> mark(planned ? 0 : Q, -1);
     std::vector<double> acc(Q, 0.0);
     InterruptPoll ip;
     for (int j = Q - 1; j >= 0; --j) {
       if (ip.poll()) ip.raise_if_interrupted();
       const int p0 = Lo[j], p1 = Lo[j + 1];
       const double ljj = Lx[p0];
-      for (int p = p0 + 1; p < p1; ++p) { mark[Li[p]] = p; acc[Li[p]] = 0.0; }
-      for (int p = p0 + 1; p < p1; ++p) {
-        const int k = Li[p];
-        const double lkj = Lx[p];
-        acc[k] += lkj * S[Lo[k]];
-        for (int q = Lo[k] + 1; q < Lo[k + 1]; ++q) {
-          const long mi = mark[Li[q]];
-          if (mi < 0) continue;
-          acc[Li[q]] += lkj * S[q];
-          acc[k] += Lx[mi] * S[q];
+      for (int p = p0 + 1; p < p1; ++p) acc[Li[p]] = 0.0;
+      if (planned) {
+        for (int p = p0 + 1; p < p1; ++p) {
+          const int k = Li[p];
+          const double lkj = Lx[p];
+          double ak = acc[k] + lkj * S[Lo[k]];
+          for (long h = plan_start_[p]; h < plan_start_[p + 1]; ++h) {
+            const int q = plan_q_[h];
+            acc[Li[q]] += lkj * S[q];
+            ak += Lx[plan_m_[h]] * S[q];
+          }
+          acc[k] = ak;
         }
+      } else {
+        for (int p = p0 + 1; p < p1; ++p) mark[Li[p]] = p;
+        for (int p = p0 + 1; p < p1; ++p) {
+          const int k = Li[p];
+          const double lkj = Lx[p];
+          acc[k] += lkj * S[Lo[k]];
+          for (int q = Lo[k] + 1; q < Lo[k + 1]; ++q) {
+            const long mi = mark[Li[q]];
+            if (mi < 0) continue;
+            acc[Li[q]] += lkj * S[q];
+            acc[k] += Lx[mi] * S[q];
+          }
+        }
+        for (int p = p0 + 1; p < p1; ++p) mark[Li[p]] = -1;
       }
       double sjj = 1.0 / (ljj * ljj);
       for (int p = p0 + 1; p < p1; ++p) {
@@ -135,8 +171,60 @@ class PolledLLT
         sjj -= Lx[p] * S[p] / ljj;
       }
       S[p0] = sjj;
-      for (int p = p0 + 1; p < p1; ++p) mark[Li[p]] = -1;
     }
+  }
+
+ private:
+  typedef Eigen::SimplicialLLT<ColMat, Eigen::Lower, Eigen::AMDOrdering<int> > Base;
+  static constexpr double kMaxPlanBytes = 256.0 * 1024 * 1024;
+  // The hits of the scans of selected_inverse(): for the stored entry p of
+  // L (row k of column j), the positions q in column k whose row is in
+  // column j, and m, the position of that row in column j.
+  mutable std::vector<long> plan_start_;
+  mutable std::vector<int> plan_q_, plan_m_;
+  mutable bool plan_built_ = false;
+
+  // Two passes over the scans, as in selected_inverse(): count, then record.
+  void build_plan() const {
+    plan_built_ = true;
+    const auto& L = this->matrixL().nestedExpression();
+    const int Q = (int)L.cols();
+    const int* Lo = L.outerIndexPtr();
+    const int* Li = L.innerIndexPtr();
+    std::vector<long> mark(Q, -1);
+    std::vector<long> start(L.nonZeros() + 1, 0);
+    InterruptPoll ip;
+    for (int pass = 0; pass < 2; ++pass) {
+      for (int j = Q - 1; j >= 0; --j) {
+        if (ip.poll()) ip.raise_if_interrupted();
+        const int p0 = Lo[j], p1 = Lo[j + 1];
+        for (int p = p0 + 1; p < p1; ++p) mark[Li[p]] = p;
+        for (int p = p0 + 1; p < p1; ++p) {
+          const int k = Li[p];
+          long at = start[p];
+          for (int q = Lo[k] + 1; q < Lo[k + 1]; ++q) {
+            const long mi = mark[Li[q]];
+            if (mi < 0) continue;
+            if (pass == 0) {
+              ++start[p + 1];
+            } else {
+              plan_q_[at] = q;
+              plan_m_[at] = (int)mi;
+              ++at;
+            }
+          }
+        }
+        for (int p = p0 + 1; p < p1; ++p) mark[Li[p]] = -1;
+      }
+      if (pass == 0) {
+        for (long p = 0; p < (long)L.nonZeros(); ++p) start[p + 1] += start[p];
+        const double hits = (double)start[L.nonZeros()];
+        if (8.0 * hits + 8.0 * (double)start.size() > kMaxPlanBytes) return;
+        plan_q_.resize(start[L.nonZeros()]);
+        plan_m_.resize(start[L.nonZeros()]);
+      }
+    }
+    plan_start_.swap(start);
   }
 };
 
