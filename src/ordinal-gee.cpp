@@ -19,6 +19,7 @@
 #include <map>
 #include <string>
 #include <vector>
+#include "cluster-patterns.h"
 #include "cum-link.h"
 #include "resources.h"
 
@@ -246,22 +247,13 @@ Rcpp::List cpp_ordinal_gee_lor(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::
   const Eigen::Map<const Eigen::MatrixXi> cp(pair.data(), T, T);
   // Clusters with the same times, covariate rows and offsets, in the order
   // of their first cluster.
-  std::vector<std::vector<int>> patterns;
-  {
-    std::map<std::vector<double>, int> seen;
-    std::vector<double> key;
-    for (int i = 0; i < K; ++i) {
-      key.clear();
-      for (int r = starts[i]; r < starts[i + 1]; ++r) {
-        key.push_back(time[r]);
-        key.push_back(offset[r]);
-        for (int c = 0; c < p; ++c) key.push_back(X(r, c));
-      }
-      auto it = seen.emplace(key, static_cast<int>(patterns.size())).first;
-      if (it->second == static_cast<int>(patterns.size())) patterns.emplace_back();
-      patterns[it->second].push_back(i);
+  const std::vector<std::vector<int>> patterns = cluster_patterns(K, [&](int i, std::vector<double>& key) {
+    for (int r = starts[i]; r < starts[i + 1]; ++r) {
+      key.push_back(time[r]);
+      key.push_back(offset[r]);
+      for (int c = 0; c < p; ++c) key.push_back(X(r, c));
     }
-  }
+  });
   // Between-times blocks that several patterns share: the same pair table
   // and equal covariate rows and offsets at both times give equal margins,
   // hence the same IPF. Those used more than once get an index into the
