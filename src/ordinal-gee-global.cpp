@@ -15,6 +15,7 @@
 // terms, linear in the residuals or their pairwise products, per cluster.
 #include <RcppEigen.h>
 #include <cfloat>
+#include <cstddef>
 #include <cmath>
 #include <vector>
 #include "cluster-patterns.h"
@@ -37,8 +38,9 @@ double plackett(double psi, double m1, double m2) {
 // pnorm/dnorm and the cloglog closures do.
 void cdf_pdf(int link, double x, double& F, double& f) {
   if (link == 0) {
-    F = 1 / (1 + std::exp(-x));
-    const double e = std::exp(-std::fabs(x)), d = 1 + e;
+    const double em = std::exp(-x);
+    F = 1 / (1 + em);
+    const double e = x >= 0 ? em : std::exp(x), d = 1 + e;   // exp(-|x|)
     f = e / (d * d);
   } else if (link == 1) {
     F = R::pnorm(x, 0.0, 1.0, 1, 0);
@@ -57,9 +59,52 @@ struct GlobalData {
   const Eigen::Map<const Eigen::VectorXi>& starts;  // cluster i: rows starts[i] .. starts[i+1]-1
   const Eigen::Map<const Eigen::VectorXi>& time;    // 0-based, increasing within a cluster
   const Eigen::Map<const Eigen::MatrixXi>& group;   // T x T: log odds ratio of the times t < s
-  const std::vector<std::vector<int>>& patterns;
+  const ClusterPatterns& patterns;
   int link, c, q;
 };
+
+// The working covariances are small (times x cut points) and factored once
+// per pattern and pair: plain loops, which for such sizes cost a fraction
+// of the general (blocked) dense routines.
+// Lower Cholesky factor of the m x m column-major `a` in place (upper
+// triangle not read) and the reciprocals of its diagonal in `dinv`; false
+// unless positive definite.
+bool cholesky_lower(double* a, int m, double* dinv) {
+  for (int j = 0; j < m; ++j) {
+    double s = a[j + j * m];
+    for (int k = 0; k < j; ++k) s -= a[j + k * m] * a[j + k * m];
+    if (!(s > 0)) return false;
+    a[j + j * m] = std::sqrt(s);
+    dinv[j] = 1 / a[j + j * m];
+    for (int i = j + 1; i < m; ++i) {
+      double t = a[i + j * m];
+      for (int k = 0; k < j; ++k) t -= a[i + k * m] * a[j + k * m];
+      a[i + j * m] = t * dinv[j];
+    }
+  }
+  return true;
+}
+
+// B := L^-1 B (transpose = false) or L'^-1 B (true) for the m x m lower
+// factor L (dinv: its diagonal's reciprocals) and the m x nc column-major B.
+void solve_lower(const double* L, const double* dinv, int m, double* B, int nc, bool transpose) {
+  for (int col = 0; col < nc; ++col) {
+    double* b = B + static_cast<std::ptrdiff_t>(col) * m;
+    if (!transpose) {
+      for (int i = 0; i < m; ++i) {
+        double t = b[i];
+        for (int k = 0; k < i; ++k) t -= L[i + k * m] * b[k];
+        b[i] = t * dinv[i];
+      }
+    } else {
+      for (int i = m - 1; i >= 0; --i) {
+        double t = b[i];
+        for (int k = i + 1; k < m; ++k) t -= L[k + i * m] * b[k];
+        b[i] = t * dinv[i];
+      }
+    }
+  }
+}
 
 // The sums of one evaluation. The per-cluster estimating functions are
 // kept by column (U1t: np x K, U2t: q x K); U1, U2 are their sums.
@@ -73,16 +118,16 @@ struct GlobalEval {
 // Scratch space of the clusters of one size.
 struct SizeWork {
   MatrixXd mu, f, V1, D1, ViD1;
-  Eigen::LDLT<MatrixXd> ldl;
+  VectorXd dinv;
   SizeWork(int ni, int c, int np)
-      : mu(ni, c), f(ni, c), V1(ni * c, ni * c), D1(ni * c, np), ViD1(ni * c, np), ldl(ni * c) {}
+      : mu(ni, c), f(ni, c), V1(ni * c, ni * c), D1(ni * c, np), ViD1(ni * c, np), dinv(ni * c) {}
 };
 
 class GlobalSums {
  public:
   GlobalSums(const GlobalData& d, int maxsize)
       : d_(d), J_(d.c + 1), c2_(d.c * d.c), np_(d.c + d.X.cols()), res_(d.c, d.y.size()),
-        rsum_(maxsize, d.c), P11_(d.c, d.c), W_(J_ * J_, c2_), Wp_(J_ * J_, c2_), V2_(c2_, c2_),
+        rsum_(maxsize, d.c), P11_(d.c, d.c), cum_(J_ + 1, J_ + 1), W_(J_ * J_, c2_), V2_(c2_, c2_),
         pcell_(J_ * J_), sig_(c2_), d2_(c2_), dm1_(c2_), dm2_(c2_), v_(c2_), ca_(d.c), cb_(d.c),
         ldl2_(c2_) {
     for (int ni = 0; ni <= maxsize; ++ni) work_.emplace_back(ni, d.c, np_);
@@ -103,9 +148,17 @@ class GlobalSums {
     out.bad_cluster = 0;
     out.singular_pairs = 0;
     psi_ = alpha.array().exp();
-    for (const std::vector<int>& members : d_.patterns) {
-      if (ip.poll()) break;
-      if (!pattern(par, members, out)) {
+    for (std::size_t g = 0; g < d_.patterns.size(); ++g) {
+      if ((g & 63) == 0 && ip.poll()) break;
+      const PatternSpan members = d_.patterns[g];
+      bool ok;
+      switch (d_.c) {   // the loops over cut points unrolled for 2-4 categories
+        case 1: ok = pattern<1>(par, members, out); break;
+        case 2: ok = pattern<2>(par, members, out); break;
+        case 3: ok = pattern<3>(par, members, out); break;
+        default: ok = pattern<0>(par, members, out);
+      }
+      if (!ok) {
         out.ok = false;
         out.bad_cluster = members[0] + 1;
         break;
@@ -117,9 +170,11 @@ class GlobalSums {
   }
 
  private:
-  // Adds the clusters of one pattern; false when its V1 is not positive definite.
-  bool pattern(const VectorXd& par, const std::vector<int>& members, GlobalEval& out) {
-    const int c = d_.c, p = d_.X.cols(), i0 = members[0], r0 = d_.starts[i0];
+  // Adds the clusters of one pattern; false when its V1 is not positive
+  // definite. C: the number of cut points when fixed at compile time, else 0.
+  template <int C>
+  bool pattern(const VectorXd& par, const PatternSpan& members, GlobalEval& out) {
+    const int c = C > 0 ? C : d_.c, p = d_.X.cols(), i0 = members[0], r0 = d_.starts[i0];
     const int ni = d_.starts[i0 + 1] - r0, m = ni * c;
     if (ni == 0) return true;
     const double nm = static_cast<double>(members.size());
@@ -151,11 +206,18 @@ class GlobalSums {
         }
     }
     for (int a = 0; a < ni; ++a)
-      for (int b = a + 1; b < ni; ++b) pair(a, b, r0, members, nm, w, out);
-    w.ldl.compute(w.V1);
-    if (w.ldl.info() != Eigen::Success || !(w.ldl.vectorD().minCoeff() > 0)) return false;
-    w.ViD1 = w.ldl.solve(w.D1);
-    out.A.noalias() += nm * (w.D1.transpose() * w.ViD1);
+      for (int b = a + 1; b < ni; ++b) pair<C>(a, b, r0, members, nm, w, out);
+    // V1 = L L'; G = L^-1 D1 gives D1'V1^-1 D1 = G'G, and V1^-1 D1 = L'^-1 G.
+    if (!cholesky_lower(w.V1.data(), m, w.dinv.data())) return false;
+    w.ViD1 = w.D1;
+    solve_lower(w.V1.data(), w.dinv.data(), m, w.ViD1.data(), np_, false);
+    for (int s = 0; s < np_; ++s)
+      for (int r = 0; r <= s; ++r) {
+        const double g = nm * w.ViD1.col(r).dot(w.ViD1.col(s));
+        out.A(r, s) += g;
+        if (r != s) out.A(s, r) += g;
+      }
+    solve_lower(w.V1.data(), w.dinv.data(), m, w.ViD1.data(), np_, true);
     for (const int i : members) {
       const Eigen::Map<const VectorXd> e(res_.data() + static_cast<Eigen::Index>(d_.starts[i]) * c, m);
       out.U1t.col(i).noalias() = w.ViD1.transpose() * e;
@@ -166,9 +228,9 @@ class GlobalSums {
   // The pair of rows a < b of the pattern: its V1 block, and its terms of
   // the association equations, unless the variance of its products is
   // singular (then counted in singular_pairs and left out).
-  void pair(int a, int b, int r0, const std::vector<int>& members, double nm, SizeWork& w,
-            GlobalEval& out) {
-    const int c = d_.c, J = J_;
+  template <int C>
+  void pair(int a, int b, int r0, const PatternSpan& members, double nm, SizeWork& w, GlobalEval& out) {
+    const int c = C > 0 ? C : d_.c, J = c + 1, c2 = c * c;
     const int g = d_.group(d_.time[r0 + a], d_.time[r0 + b]);
     const double psi = psi_[g];
     for (int l = 0; l < c; ++l)
@@ -176,17 +238,19 @@ class GlobalSums {
         P11_(k, l) = plackett(psi, w.mu(a, k), w.mu(b, l));
         w.V1(a * c + k, b * c + l) = w.V1(b * c + l, a * c + k) = P11_(k, l) - w.mu(a, k) * w.mu(b, l);
       }
-    // Cells (u, v) of the pair's table from the cumulative probabilities.
-    auto cum = [&](int u, int v) {  // P(Y_t <= u, Y_s <= v), 0-based categories, -1 = none
-      if (u < 0 || v < 0) return 0.0;
-      if (u >= c && v >= c) return 1.0;
-      if (u >= c) return w.mu(b, v);
-      if (v >= c) return w.mu(a, u);
-      return P11_(u, v);
-    };
+    // Cells (u, v) of the pair's table from the cumulative probabilities
+    // cum_(u + 1, v + 1) = P(Y_t <= u, Y_s <= v) (0-based categories; row
+    // and column 0 for "none").
+    for (int u = 0; u <= J; ++u) cum_(u, 0) = cum_(0, u) = 0;
+    for (int k = 0; k < c; ++k) {
+      cum_(k + 1, J) = w.mu(a, k);
+      cum_(J, k + 1) = w.mu(b, k);
+      for (int l = 0; l < c; ++l) cum_(k + 1, l + 1) = P11_(k, l);
+    }
+    cum_(J, J) = 1;
     for (int v = 0; v < J; ++v)
       for (int u = 0; u < J; ++u) {
-        const double pr = cum(u, v) - cum(u - 1, v) - cum(u, v - 1) + cum(u - 1, v - 1);
+        const double pr = cum_(u + 1, v + 1) - cum_(u, v + 1) - cum_(u + 1, v) + cum_(u, v);
         pcell_(v * J + u) = pr > 0 ? pr : 0;
       }
     // Products r_tk r_sm (k fastest), their value in each cell, their mean
@@ -196,24 +260,38 @@ class GlobalSums {
         const int kl = l * c + k;
         const double m1 = w.mu(a, k), m2 = w.mu(b, l), pp = P11_(k, l);
         sig_(kl) = pp - m1 * m2;
-        for (int v = 0; v < J; ++v)
-          for (int u = 0; u < J; ++u)
-            W_(v * J + u, kl) = ((u <= k ? 1.0 : 0.0) - m1) * ((v <= l ? 1.0 : 0.0) - m2);
-        const double gp = 1 - m1 - m2 + 2 * pp + psi * (m1 + m2 - 2 * pp);
-        d2_(kl) = psi * (m1 - pp) * (m2 - pp) / gp;
-        dm1_(kl) = (pp + psi * (m2 - pp)) / gp - m2;   // d sigma / d mu_tk
-        dm2_(kl) = (pp + psi * (m1 - pp)) / gp - m1;   // d sigma / d mu_sl
+        for (int v = 0; v < J; ++v) {
+          const double rb = (v <= l ? 1.0 : 0.0) - m2;
+          for (int u = 0; u < J; ++u) W_(v * J + u, kl) = ((u <= k ? 1.0 : 0.0) - m1) * rb;
+        }
+        const double igp = 1 / (1 - m1 - m2 + 2 * pp + psi * (m1 + m2 - 2 * pp));
+        d2_(kl) = psi * (m1 - pp) * (m2 - pp) * igp;
+        dm1_(kl) = (pp + psi * (m2 - pp)) * igp - m2;   // d sigma / d mu_tk
+        dm2_(kl) = (pp + psi * (m1 - pp)) * igp - m1;   // d sigma / d mu_sl
       }
-    Wp_.noalias() = pcell_.asDiagonal() * W_;
-    V2_.noalias() = W_.transpose() * Wp_;
-    V2_.noalias() -= sig_ * sig_.transpose();
-    ldl2_.compute(V2_);
-    if (ldl2_.info() != Eigen::Success ||
-        !(ldl2_.vectorD().minCoeff() > 1e-14 * ldl2_.vectorD().cwiseAbs().maxCoeff())) {
-      out.singular_pairs += static_cast<int>(members.size());
-      return;
+    const int nc = J * J;
+    for (int s = 0; s < c2; ++s)
+      for (int r = 0; r <= s; ++r) {
+        double t = 0;
+        for (int e = 0; e < nc; ++e) t += pcell_(e) * W_(e, r) * W_(e, s);
+        V2_(r, s) = V2_(s, r) = t - sig_(r) * sig_(s);
+      }
+    // A pair whose V2 is singular (relative to its scale) is left out.
+    if (c2 == 1) {
+      if (!(V2_(0, 0) > 1e-14 * std::fabs(V2_(0, 0)))) {
+        out.singular_pairs += static_cast<int>(members.size());
+        return;
+      }
+      v_(0) = d2_(0) / V2_(0, 0);
+    } else {
+      ldl2_.compute(V2_);
+      if (ldl2_.info() != Eigen::Success ||
+          !(ldl2_.vectorD().minCoeff() > 1e-14 * ldl2_.vectorD().cwiseAbs().maxCoeff())) {
+        out.singular_pairs += static_cast<int>(members.size());
+        return;
+      }
+      v_ = ldl2_.solve(d2_);
     }
-    v_ = ldl2_.solve(d2_);
     out.F(g, g) += nm * v_.dot(d2_);
     // dU2/d(thresholds, beta) of one cluster is -v' d(s - sigma): through
     // mu_tk (row a*c+k of D1) with coefficient -r_sl - dsigma/dmu_tk, and
@@ -228,10 +306,8 @@ class GlobalSums {
       ca_(k) = sa;
       cb_(k) = sb;
     }
-    for (int k = 0; k < c; ++k) {
-      out.D.row(g).noalias() -= ca_(k) * w.D1.row(a * c + k);
-      out.D.row(g).noalias() -= cb_(k) * w.D1.row(b * c + k);
-    }
+    for (int k = 0; k < c; ++k)
+      for (int j = 0; j < np_; ++j) out.D(g, j) -= ca_(k) * w.D1(a * c + k, j) + cb_(k) * w.D1(b * c + k, j);
     for (const int i : members) {
       const int ri = d_.starts[i];
       double u2 = 0;
@@ -243,7 +319,7 @@ class GlobalSums {
 
   const GlobalData& d_;
   const int J_, c2_, np_;
-  MatrixXd res_, rsum_, P11_, W_, Wp_, V2_;
+  MatrixXd res_, rsum_, P11_, cum_, W_, V2_;
   VectorXd pcell_, sig_, d2_, dm1_, dm2_, v_, ca_, cb_, psi_;
   Eigen::LDLT<MatrixXd> ldl2_;
   std::vector<SizeWork> work_;
@@ -296,6 +372,7 @@ Rcpp::List cpp_ordinal_gee_global(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eige
   if (start.size() != np || !start.allFinite()) Rcpp::stop("cpp_ordinal_gee_global: 'start' has the wrong length or is not finite");
   if (!ordered_thresholds(start, c)) Rcpp::stop("cpp_ordinal_gee_global: starting thresholds are not increasing");
   if (link < 0 || link > 2) Rcpp::stop("cpp_ordinal_gee_global: unknown link code");
+  if (!X.allFinite() || !offset.allFinite()) Rcpp::stop("cpp_ordinal_gee_global: 'X' and 'offset' must be finite");
   if (maxit < 0 || !(epsilon > 0)) Rcpp::stop("cpp_ordinal_gee_global: 'maxit' and 'epsilon' must be positive");
   int maxsize = 0;
   for (int i = 0; i < K; ++i) {
@@ -319,7 +396,7 @@ Rcpp::List cpp_ordinal_gee_global(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eige
   const Eigen::Map<const Eigen::MatrixXi> cg(group.data(), T, T);
   // Patterns: a cluster's covariate rows and offsets, and the groups of its
   // pairs (which odds ratio each pair has).
-  const std::vector<std::vector<int>> pats = cluster_patterns(K, [&](int i, std::vector<double>& key) {
+  const ClusterPatterns pats = cluster_patterns(K, [&](int i, std::vector<double>& key) {
     if (!patterns) {
       key.push_back(i);
       return;
