@@ -17,6 +17,7 @@
 #include <cfloat>
 #include <cstddef>
 #include <cmath>
+#include <memory>
 #include <vector>
 #include "cluster-patterns.h"
 #include "resources.h"
@@ -130,7 +131,7 @@ class GlobalSums {
         rsum_(maxsize, d.c), P11_(d.c, d.c), cum_(J_ + 1, J_ + 1), W_(J_ * J_, c2_), V2_(c2_, c2_),
         pcell_(J_ * J_), sig_(c2_), d2_(c2_), dm1_(c2_), dm2_(c2_), v_(c2_), ca_(d.c), cb_(d.c),
         ldl2_(c2_) {
-    for (int ni = 0; ni <= maxsize; ++ni) work_.emplace_back(ni, d.c, np_);
+    work_.resize(maxsize + 1);   // made at the first cluster of each size
   }
 
   // The sums at (thresholds, beta) = par and the log odds ratios alpha;
@@ -178,7 +179,8 @@ class GlobalSums {
     const int ni = d_.starts[i0 + 1] - r0, m = ni * c;
     if (ni == 0) return true;
     const double nm = static_cast<double>(members.size());
-    SizeWork& w = work_[ni];
+    if (!work_[ni]) work_[ni].reset(new SizeWork(ni, c, np_));
+    SizeWork& w = *work_[ni];
     w.D1.setZero();
     w.V1.setZero();
     for (int a = 0; a < ni; ++a) {
@@ -322,7 +324,7 @@ class GlobalSums {
   MatrixXd res_, rsum_, P11_, cum_, W_, V2_;
   VectorXd pcell_, sig_, d2_, dm1_, dm2_, v_, ca_, cb_, psi_;
   Eigen::LDLT<MatrixXd> ldl2_;
-  std::vector<SizeWork> work_;
+  std::vector<std::unique_ptr<SizeWork>> work_;
 };
 
 // x = solve(M, b) as R's solve() would give it, or false where solve()
