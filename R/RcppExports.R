@@ -314,8 +314,8 @@ cpp_lmm_loglik <- function(suff, theta, prow, pcol, gradient) {
     .Call(`_glmmgee_cpp_lmm_loglik`, suff, theta, prow, pcol, gradient)
 }
 
-cpp_ordinal_gee_global <- function(mu, f, res, X, starts, pa, pb, pc, group, alpha, keep) {
-    .Call(`_glmmgee_cpp_ordinal_gee_global`, mu, f, res, X, starts, pa, pb, pc, group, alpha, keep)
+cpp_ordinal_gee_global <- function(y, X, offset, starts, time, group, J, nalpha, start, link, maxit, epsilon, patterns) {
+    .Call(`_glmmgee_cpp_ordinal_gee_global`, y, X, offset, starts, time, group, J, nalpha, start, link, maxit, epsilon, patterns)
 }
 
 cpp_ordinal_gee_lor <- function(y, X, offset, starts, time, tables, pair, J, start, link, maxit, tol, ipf_tol, ipf_maxit) {

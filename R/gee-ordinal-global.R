@@ -24,123 +24,77 @@ ordinal_global_structures <- c("global.exchangeable", "global.unstructured")
 
 # The global odds ratio GEE. `y` codes 1..J, `tm` the times from
 # ordinal_times(); returns the estimates, variances and the association.
-ordinal_global_fit <- function(X, y, J, id, tm, family, off, corstr, control) {
+# The scoring runs in C++ (src/ordinal-gee-global.cpp), once per covariate
+# pattern of whole clusters; `patterns = FALSE` (tests) computes every
+# cluster on its own.
+ordinal_global_fit <- function(X, y, J, id, tm, family, off, corstr, control, patterns = TRUE) {
   K <- length(id$levels)
   Tn <- length(tm$labels)
   c1 <- J - 1L
   p <- ncol(X)
   np <- c1 + p
-  ord <- order(id$index, tm$index)
-  cl <- id$index[ord]; tt <- tm$index[ord]
-  Xs <- X[ord, , drop = FALSE]; ys <- y[ord]; os <- off[ord]
-  Z <- outer(ys, seq_len(c1), "<=") * 1          # n x c cut-point indicators
-  sizes <- tabulate(cl, K)
-  starts <- cumsum(c(0L, sizes))
-  # The pairs (t < s in time order) of every cluster and their group.
-  # (one combn() per distinct cluster size, shifted to each cluster's rows)
-  pairs <- do.call(rbind, lapply(setdiff(sort(unique(sizes)), 0:1), function(m) {
-    cl_m <- which(sizes == m)
-    cb <- utils::combn(m, 2L)
-    cbind(rep(cl_m, each = ncol(cb)), starts[rep(cl_m, each = ncol(cb))] + cb[1L, ],
-          starts[rep(cl_m, each = ncol(cb))] + cb[2L, ])
-  }))
-  if (!is.null(pairs)) pairs <- pairs[order(pairs[, 1L], pairs[, 2L], pairs[, 3L]), , drop = FALSE]
-  if (is.null(pairs))
+  sizes <- tabulate(id$index, K)
+  if (all(sizes < 2L))
     stop(sprintf("corstr = \"%s\" needs repeated responses, but every cluster has one observation",
                  corstr), call. = FALSE)
+  # The log odds ratio (0-based) of the pairs of times t < s: row t, column s.
   if (corstr == "global.exchangeable") {
-    group <- rep(1L, nrow(pairs))
+    group <- matrix(0L, Tn, Tn)
     gnames <- "log global OR"
   } else {
-    key <- (tt[pairs[, 2L]] - 1L) * Tn + tt[pairs[, 3L]]
-    used <- sort(unique(key))
-    group <- match(key, used)
-    gnames <- paste0("log global OR (", tm$labels[(used - 1L) %/% Tn + 1L], "-",
-                     tm$labels[(used - 1L) %% Tn + 1L], ")")
+    # Pairs of times seen together in some cluster, ordered by t, then s.
+    seen <- matrix(0, K, Tn)
+    seen[cbind(id$index, tm$index)] <- 1
+    used <- which(crossprod(seen) > 0 & upper.tri(diag(Tn)), arr.ind = TRUE)
+    used <- used[order(used[, 1L], used[, 2L]), , drop = FALSE]
+    group <- matrix(-1L, Tn, Tn)
+    group[used] <- seq_len(nrow(used)) - 1L
+    gnames <- paste0("log global OR (", tm$labels[used[, 1L]], "-", tm$labels[used[, 2L]], ")")
   }
   q <- length(gnames)
-  # The per-cluster sums (src/ordinal-gee-global.cpp) at (thresholds, beta)
-  # and alpha.
-  terms <- function(par, alpha, keep = FALSE) {
-    eta <- if (p) drop(Xs %*% par[c1 + seq_len(p)]) + os else os
-    lin <- outer(-eta, par[seq_len(c1)], "+")
-    mu <- family$linkinv(lin)
-    cpp_ordinal_gee_global(mu, family$dens(lin), Z - mu, Xs, as.integer(starts),
-                           as.integer(pairs[, 2L] - 1L), as.integer(pairs[, 3L] - 1L),
-                           as.integer(pairs[, 1L] - 1L), as.integer(group - 1L), as.double(alpha), keep)
-  }
-
   # Start: the marginal thresholds, no covariate effects, no association;
   # the first steps are then Fisher scoring on the independence equations.
   cp <- cumsum(tabulate(y, J))[seq_len(c1)] / length(y)
   par <- c(cummax(family$linkfun(pmin(pmax(cp, 1e-4), 1 - 1e-4)) + seq_len(c1) * 1e-3), rep(0, p))
-  alpha <- rep(0, q)
-  converged <- FALSE
-  crit <- NA_real_
-  it <- 0L
-  problem <- ""
-  for (it in seq_len(control$maxit)) {
-    tr <- terms(par, alpha)
-    if (!tr$ok) {                                 # cannot happen at the start (alpha = 0)
-      problem <- sprintf("the working covariance of cluster %d is not positive definite", tr$bad_cluster)
-      break
-    }
-    db <- tryCatch(solve(tr$A, tr$U1), error = function(e) NULL)
-    da <- if (is.null(db)) NULL else tryCatch(solve(tr$F, tr$U2 - tr$D %*% db), error = function(e) NULL)
-    if (is.null(da) || any(!is.finite(c(db, da)))) {
-      problem <- "a Fisher scoring step could not be computed (singular information)"
-      break
-    }
-    crit <- max(abs(c(db, da)) / pmax(1, abs(c(par, alpha))))
-    # Halve the step until the thresholds stay ordered and every cluster's
-    # working covariance stays positive definite (the margins and odds
-    # ratios must be compatible); a step that achieves neither is not taken.
-    h <- 1
-    repeat {
-      par_new <- par + h * db
-      alpha_new <- alpha + h * drop(da)
-      if (all(diff(par_new[seq_len(c1)]) > 0) && terms(par_new, alpha_new)$ok) break
-      h <- h / 2
-      if (h < 1e-4) break
-    }
-    if (h < 1e-4) {
-      problem <- sprintf(paste0("no step of the Fisher scoring kept the thresholds ordered and the working ",
-                                "covariance positive definite (corstr = \"%s\"): the estimates are those of ",
-                                "iteration %d; try %s"), corstr, it,
-                         if (corstr == "global.unstructured") "corstr = \"global.exchangeable\" or \"independence\""
-                         else "corstr = \"independence\"")
-      break
-    }
-    par <- par_new
-    alpha <- alpha_new
-    if (crit < control$epsilon) {
-      converged <- TRUE
-      break
-    }
-  }
-  tr <- terms(par, alpha, keep = TRUE)
+  ord <- order(id$index, tm$index)
+  tr <- cpp_ordinal_gee_global(as.integer(y[ord]), X[ord, , drop = FALSE], as.double(off[ord]),
+                               as.integer(c(0L, cumsum(sizes))), as.integer(tm$index[ord] - 1L), group,
+                               as.integer(J), as.integer(q), as.double(par), family$link_code,
+                               as.integer(control$maxit), as.double(control$epsilon), patterns)
+  it <- tr$iterations
+  problem <- switch(tr$status + 1L, "",
+    sprintf("the working covariance of cluster %d is not positive definite", tr$bad_cluster),
+    "a Fisher scoring step could not be computed (singular information)",
+    # No halving of the step kept the thresholds ordered and every cluster's
+    # working covariance positive definite (margins and odds ratios
+    # compatible): the step was not taken.
+    sprintf(paste0("no step of the Fisher scoring kept the thresholds ordered and the working ",
+                   "covariance positive definite (corstr = \"%s\"): the estimates are those of ",
+                   "iteration %d; try %s"), corstr, it,
+            if (corstr == "global.unstructured") "corstr = \"global.exchangeable\" or \"independence\""
+            else "corstr = \"independence\""))
   if (tr$singular_pairs > 0L)
     problem <- c(problem, sprintf("%d pairs of responses have a singular variance of their products and were left out of the association equations",
                                   tr$singular_pairs))
   # Sandwich of the stacked estimating function with the block-triangular
   # derivative [[A, 0], [D, F]].
-  Ainv <- tryCatch(solve(tr$A), error = function(e) NULL)
-  Finv <- tryCatch(solve(tr$F), error = function(e) NULL)
+  Ainv <- if (tr$ok) tryCatch(solve(tr$A), error = function(e) NULL)
+  Finv <- if (tr$ok) tryCatch(solve(tr$F), error = function(e) NULL)
   warnings <- character()
   problem <- problem[nzchar(problem)]
   if (length(problem)) warnings <- paste0("ordinal GEE: ", problem)
-  if (!converged)
+  if (!tr$converged)
     warnings <- c(warnings, sprintf(paste0("the ordinal GEE (global odds ratios) did not converge in %d iterations ",
-                                           "(last relative step %.2g)"), it, crit))
+                                           "(last relative step %.2g)"), it, tr$crit))
   if (is.null(Ainv) || is.null(Finv)) {
     warnings <- c(warnings, "the information matrix is singular: no standard errors")
     Ainv <- matrix(NA_real_, np, np); Finv <- matrix(NA_real_, q, q)
   }
   inf_b <- tr$U1i %*% Ainv                                  # rows: clusters
   inf_a <- (tr$U2i - inf_b %*% t(tr$D)) %*% Finv
-  list(psi = par, naive = Ainv, robust = crossprod(inf_b),
-       alpha = stats::setNames(alpha, gnames),
+  list(psi = tr$par, naive = Ainv, robust = crossprod(inf_b),
+       alpha = stats::setNames(tr$alpha, gnames),
        alpha_vcov = structure(crossprod(inf_a), dimnames = list(gnames, gnames)),
        alpha_naive = structure(Finv, dimnames = list(gnames, gnames)),
-       converged = converged, iterations = it, warnings = warnings)
+       converged = tr$converged, iterations = it, warnings = warnings, patterns = tr$patterns)
 }

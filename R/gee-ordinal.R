@@ -179,11 +179,16 @@ gee_ordinal <- function(mc, formula, family, env, control) {
   mf <- frame_from_call(mc, formula, env, c("weights", "offset", "id", "waves"))
   check_frame_finite(mf)
   mt <- attr(mf, "terms")
-  X <- stats::model.matrix(mt, mf)
-  contr <- attr(X, "contrasts")
-  X <- X[, colnames(X) != "(Intercept)", drop = FALSE]
-  if (ncol(X)) check_full_rank(cbind(1, X))
-  resp <- ordinal_response(stats::model.response(mf), deparse(formula[[2L]]))
+  Xi <- stats::model.matrix(mt, mf)
+  contr <- attr(Xi, "contrasts")
+  icpt <- colnames(Xi) == "(Intercept)"
+  X <- Xi[, !icpt, drop = FALSE]
+  # The thresholds act as an intercept: the covariates must have full rank beside one.
+  if (ncol(X)) check_full_rank(if (any(icpt)) Xi else cbind(1, X))
+  rm(Xi)
+  # The response column itself: model.response() would name it by the row
+  # names (thousands of strings made on large data, unused here).
+  resp <- ordinal_response(if (attr(mt, "response") > 0L) mf[[1L]], deparse(formula[[2L]]))
   id <- cluster_index(mf[["(id)"]], "id")
   w <- stats::model.weights(mf) %||% rep(1, nrow(mf))
   if (!is.numeric(w) || any(!is.finite(w)) || any(w < 0))
@@ -238,12 +243,17 @@ gee_ordinal <- function(mc, formula, family, env, control) {
 ordinal_times <- function(waves, id) {
   n <- length(id$index)
   if (is.null(waves)) {
-    pos <- stats::ave(seq_len(n), id$index, FUN = seq_along)
-    labels <- NULL
-  } else {
-    pos <- wave_positions(waves, n)
-    labels <- sort(unique(waves))
+    # Position in data order within the cluster: rows sorted stably by
+    # cluster, less the rows of the clusters before (distinct by
+    # construction, positions 1..largest cluster).
+    o <- order(id$index)
+    before <- c(0L, cumsum(tabulate(id$index, length(id$levels))))
+    pos <- integer(n)
+    pos[o] <- seq_len(n) - before[id$index[o]]
+    return(list(index = pos, labels = as.character(seq_len(max(pos)))))
   }
+  pos <- wave_positions(waves, n)
+  labels <- sort(unique(waves))
   u <- sort(unique(pos))
   key <- (id$index - 1) * length(u) + match(pos, u)   # one number per (cluster, time)
   if (anyDuplicated(key)) {
@@ -251,7 +261,7 @@ ordinal_times <- function(waves, id) {
     stop(sprintf("'waves' has a duplicated value within cluster %s of 'id': each time may occur once per cluster",
                  bad), call. = FALSE)
   }
-  list(index = match(pos, u), labels = if (is.null(labels)) as.character(u) else format(labels, trim = TRUE))
+  list(index = match(pos, u), labels = format(labels, trim = TRUE))
 }
 
 # The local-odds-ratios GEE: association from the pairs' tables, then

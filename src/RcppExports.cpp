@@ -1027,23 +1027,25 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_ordinal_gee_global
-Rcpp::List cpp_ordinal_gee_global(Eigen::Map<Eigen::MatrixXd> mu, Eigen::Map<Eigen::MatrixXd> f, Eigen::Map<Eigen::MatrixXd> res, Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXi> starts, Eigen::Map<Eigen::VectorXi> pa, Eigen::Map<Eigen::VectorXi> pb, Eigen::Map<Eigen::VectorXi> pc, Eigen::Map<Eigen::VectorXi> group, Eigen::Map<Eigen::VectorXd> alpha, bool keep);
-RcppExport SEXP _glmmgee_cpp_ordinal_gee_global(SEXP muSEXP, SEXP fSEXP, SEXP resSEXP, SEXP XSEXP, SEXP startsSEXP, SEXP paSEXP, SEXP pbSEXP, SEXP pcSEXP, SEXP groupSEXP, SEXP alphaSEXP, SEXP keepSEXP) {
+Rcpp::List cpp_ordinal_gee_global(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> offset, Eigen::Map<Eigen::VectorXi> starts, Eigen::Map<Eigen::VectorXi> time, Eigen::Map<Eigen::MatrixXi> group, int J, int nalpha, Eigen::Map<Eigen::VectorXd> start, int link, int maxit, double epsilon, bool patterns);
+RcppExport SEXP _glmmgee_cpp_ordinal_gee_global(SEXP ySEXP, SEXP XSEXP, SEXP offsetSEXP, SEXP startsSEXP, SEXP timeSEXP, SEXP groupSEXP, SEXP JSEXP, SEXP nalphaSEXP, SEXP startSEXP, SEXP linkSEXP, SEXP maxitSEXP, SEXP epsilonSEXP, SEXP patternsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type mu(muSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type f(fSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type res(resSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type y(ySEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type offset(offsetSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type starts(startsSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type pa(paSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type pb(pbSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type pc(pcSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type group(groupSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type alpha(alphaSEXP);
-    Rcpp::traits::input_parameter< bool >::type keep(keepSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_ordinal_gee_global(mu, f, res, X, starts, pa, pb, pc, group, alpha, keep));
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type time(timeSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXi> >::type group(groupSEXP);
+    Rcpp::traits::input_parameter< int >::type J(JSEXP);
+    Rcpp::traits::input_parameter< int >::type nalpha(nalphaSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type start(startSEXP);
+    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
+    Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
+    Rcpp::traits::input_parameter< double >::type epsilon(epsilonSEXP);
+    Rcpp::traits::input_parameter< bool >::type patterns(patternsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_ordinal_gee_global(y, X, offset, starts, time, group, J, nalpha, start, link, maxit, epsilon, patterns));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -1273,7 +1275,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_lmm_eval", (DL_FUNC) &_glmmgee_cpp_lmm_eval, 6},
     {"_glmmgee_cpp_lmm_reml_info", (DL_FUNC) &_glmmgee_cpp_lmm_reml_info, 5},
     {"_glmmgee_cpp_lmm_loglik", (DL_FUNC) &_glmmgee_cpp_lmm_loglik, 5},
-    {"_glmmgee_cpp_ordinal_gee_global", (DL_FUNC) &_glmmgee_cpp_ordinal_gee_global, 11},
+    {"_glmmgee_cpp_ordinal_gee_global", (DL_FUNC) &_glmmgee_cpp_ordinal_gee_global, 13},
     {"_glmmgee_cpp_ordinal_gee_lor", (DL_FUNC) &_glmmgee_cpp_ordinal_gee_lor, 14},
     {"_glmmgee_cpp_ipf_tables", (DL_FUNC) &_glmmgee_cpp_ipf_tables, 5},
     {"_glmmgee_cpp_ordinal_loglik", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik, 15},

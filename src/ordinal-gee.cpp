@@ -19,6 +19,7 @@
 #include <map>
 #include <string>
 #include <vector>
+#include "cluster-patterns.h"
 #include "cum-link.h"
 #include "resources.h"
 
@@ -36,7 +37,7 @@ struct OrdGeeData {
   // Clusters by covariate pattern (times, covariate rows, offsets): those of
   // one pattern share D_i and V_i, so D_i'V_i^-1 D_i and V_i^-1 D_i are
   // computed once per pattern and only y_i - pi_i per cluster.
-  const std::vector<std::vector<int>>& patterns;
+  const ClusterPatterns& patterns;
   // For each pattern, its pairs of times j < l in order (0,1), (0,2), ...,
   // (1,2), ...: the index of a between-times block shared with other
   // patterns (same pair table, same covariate rows at both times, so the same
@@ -104,7 +105,7 @@ OrdGeeEval ordgee_eval(const OrdGeeData& d, const CumLink& F, const Eigen::Vecto
   std::vector<signed char> state(d.nshared, 0);   // 0 not yet, 1 converged, -1 not converged
   Eigen::MatrixXd tab(J, J), blk(k1, k1);
   for (std::size_t g = 0; g < d.patterns.size(); ++g) {
-    const std::vector<int>& members = d.patterns[g];
+    const PatternSpan members = d.patterns[g];
     if (ip.poll()) break;
     const int i = members[0];
     const int s0 = d.starts[i], ni = d.starts[i + 1] - s0, m = ni * k1;
@@ -235,6 +236,8 @@ Rcpp::List cpp_ordinal_gee_lor(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::
     for (int b = a + 1; b < T; ++b)
       if (pair(a, b) < 0 || pair(a, b) >= tables.cols())
         Rcpp::stop("ordinal GEE: no association table for a pair of times");
+  if (!X.allFinite() || !offset.allFinite())
+    Rcpp::stop("ordinal GEE: 'X' and 'offset' must be finite");
   if (!(tables.array() > 0).all() || !tables.allFinite())
     Rcpp::stop("ordinal GEE: association tables must be positive and finite");
   std::unique_ptr<CumLink> F = make_cum_link(link);
@@ -246,22 +249,13 @@ Rcpp::List cpp_ordinal_gee_lor(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::
   const Eigen::Map<const Eigen::MatrixXi> cp(pair.data(), T, T);
   // Clusters with the same times, covariate rows and offsets, in the order
   // of their first cluster.
-  std::vector<std::vector<int>> patterns;
-  {
-    std::map<std::vector<double>, int> seen;
-    std::vector<double> key;
-    for (int i = 0; i < K; ++i) {
-      key.clear();
-      for (int r = starts[i]; r < starts[i + 1]; ++r) {
-        key.push_back(time[r]);
-        key.push_back(offset[r]);
-        for (int c = 0; c < p; ++c) key.push_back(X(r, c));
-      }
-      auto it = seen.emplace(key, static_cast<int>(patterns.size())).first;
-      if (it->second == static_cast<int>(patterns.size())) patterns.emplace_back();
-      patterns[it->second].push_back(i);
+  const ClusterPatterns patterns = cluster_patterns(K, [&](int i, std::vector<double>& key) {
+    for (int r = starts[i]; r < starts[i + 1]; ++r) {
+      key.push_back(time[r]);
+      key.push_back(offset[r]);
+      for (int c = 0; c < p; ++c) key.push_back(X(r, c));
     }
-  }
+  });
   // Between-times blocks that several patterns share: the same pair table
   // and equal covariate rows and offsets at both times give equal margins,
   // hence the same IPF. Those used more than once get an index into the

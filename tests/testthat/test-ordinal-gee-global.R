@@ -142,16 +142,90 @@ test_that("incompatible margins and odds ratios: step halving, then a fit that s
   }
 })
 
-test_that("the C++ sums reject pairs outside their cluster or out of order", {
-  mu <- matrix(c(0.3, 0.6), 4, 2, byrow = TRUE)
-  f <- mu * (1 - mu)
-  res <- -mu
-  X <- matrix(0, 4, 0)
-  call <- function(pa, pb, pc) glmmgee:::cpp_ordinal_gee_global(
-    mu, f, res, X, c(0L, 2L, 4L), as.integer(pa), as.integer(pb), as.integer(pc), 0L, 0, FALSE)
-  expect_true(call(0, 1, 0)$ok)
-  expect_error(call(1, 0, 0), "pair 1 is out of range")    # pa >= pb
-  expect_error(call(0, 2, 0), "pair 1 is out of range")    # pb in the next cluster
-  expect_error(call(2, 3, 0), "pair 1 is out of range")    # pa after its cluster
-  expect_error(call(0, 1, 1), "pair 1 is out of range")    # pa before its cluster
+test_that("the C++ scoring checks sizes, categories, times and the pairs' odds ratios", {
+  X <- matrix(c(0.5, -0.2, 0.1, 0.3), 4, 1)
+  call <- function(y = c(1L, 2L, 2L, 1L), starts = c(0L, 2L, 4L), time = c(0L, 1L, 0L, 1L),
+                   group = matrix(0L, 2, 2), J = 2L, start = c(0, 0))
+    glmmgee:::cpp_ordinal_gee_global(y, X, rep(0, 4), starts, time, group, J, 1L, start, 0L, 20L, 1e-8, TRUE)
+  expect_type(call(), "list")     # valid input runs (two clusters: no solution)
+  expect_error(call(y = c(1L, 3L, 2L, 1L)), "categories must lie in 1..J")
+  expect_error(call(time = c(1L, 0L, 0L, 1L)), "times must increase")
+  expect_error(call(time = c(0L, 2L, 0L, 1L)), "time index out of range")
+  expect_error(call(starts = c(0L, 2L, 5L)), "'starts' must run")
+  expect_error(call(starts = c(0L, 3L, 2L, 4L)), "must not decrease")
+  expect_error(call(group = matrix(-1L, 2, 2)), "no log odds ratio for the times 1 and 2")
+  expect_error(call(start = 0), "'start' has the wrong length")
+  expect_error(call(J = 3L, start = c(1, 0, 0)), "thresholds are not increasing")
+})
+
+# The scoring computes each covariate pattern of whole clusters once
+# (rows' covariates and offsets, and the odds ratio of each pair); it must
+# give what computing every cluster on its own gives.
+global_fit_both_ways <- function(d, fo, corstr) {
+  id <- glmmgee:::cluster_index(d$id, "id")
+  tm <- glmmgee:::ordinal_times(d$time, id)
+  X <- stats::model.matrix(fo, d)[, -1L, drop = FALSE]
+  off <- if (is.null(d$off)) rep(0, nrow(d)) else d$off
+  fit <- function(patterns)
+    glmmgee:::ordinal_global_fit(X, as.integer(d$y), nlevels(d$y), id, tm, cumulative(), off, corstr,
+                                 gee_control(), patterns = patterns)
+  list(reuse = fit(TRUE), each = fit(FALSE))
+}
+
+expect_same_global_fit <- function(f, info) {
+  expect_true(f$reuse$converged, info = info)
+  expect_identical(f$reuse$iterations, f$each$iterations, info = info)
+  for (k in c("psi", "alpha", "naive", "robust", "alpha_vcov", "alpha_naive"))
+    expect_equal(f$reuse[[k]], f$each[[k]], tolerance = 1e-10, info = paste(info, k))
+}
+
+test_that("covariate patterns computed once give the per-cluster fit", {
+  set.seed(41)
+  K <- 300
+  Tn <- 4
+  d <- data.frame(id = rep(seq_len(K), each = Tn), time = rep(seq_len(Tn), K),
+                  trt = rep(rbinom(K, 1, 0.5), each = Tn), dose = rep(c(0, 1, 1, 2), K))
+  u <- rep(rnorm(K), each = Tn)
+  d$y <- factor(cut(0.6 * d$trt - 0.3 * d$dose + u + rlogis(K * Tn), c(-Inf, -1, 0, 1, Inf),
+                    labels = FALSE), levels = 1:4)
+  # Missing waves (unbalanced clusters, some of one response), rows shuffled.
+  d <- d[-sample(nrow(d), 250), ]
+  d <- d[sample(nrow(d)), ]
+  for (cs in c("global.exchangeable", "global.unstructured")) {
+    f <- global_fit_both_ways(d, ~ trt + dose, cs)
+    expect_lt(f$reuse$patterns, 40L)                    # many clusters share a pattern
+    expect_equal(f$each$patterns, length(unique(d$id)))
+    expect_same_global_fit(f, paste("repeated patterns", cs))
+    # An offset is part of the pattern.
+    d$off <- 0.2 * (d$id %% 3)
+    f <- global_fit_both_ways(d, ~ trt + dose, cs)
+    expect_same_global_fit(f, paste("offset", cs))
+    d$off <- NULL
+    # A continuous covariate: every cluster its own pattern.
+    d$x <- rnorm(nrow(d))
+    f <- global_fit_both_ways(d, ~ trt + x, cs)
+    expect_equal(f$reuse$patterns, length(unique(d$id)))
+    expect_same_global_fit(f, paste("unique patterns", cs))
+    d$x <- NULL
+  }
+})
+
+test_that("clusters with equal covariates at different times are different patterns under global.unstructured", {
+  # Covariates constant within a cluster, times 1-2, 1-3 or 2-3: under
+  # "global.unstructured" the pairs of such clusters have different odds
+  # ratios, under "global.exchangeable" the same.
+  set.seed(7)
+  K <- 240
+  times <- list(c(1, 2), c(1, 3), c(2, 3))[rep(1:3, K / 3)]
+  d <- data.frame(id = rep(seq_len(K), each = 2), time = unlist(times),
+                  trt = rep(rep(0:1, each = 3, length.out = K), each = 2))
+  u <- rep(rnorm(K), each = 2)
+  d$y <- factor(cut(0.5 * d$trt + u + rlogis(2 * K), c(-Inf, -0.5, 0.7, Inf), labels = FALSE), levels = 1:3)
+  f <- global_fit_both_ways(d, ~ trt, "global.unstructured")
+  expect_equal(f$reuse$patterns, 6L)
+  expect_length(f$reuse$alpha, 3L)
+  expect_same_global_fit(f, "unstructured")
+  f <- global_fit_both_ways(d, ~ trt, "global.exchangeable")
+  expect_equal(f$reuse$patterns, 2L)
+  expect_same_global_fit(f, "exchangeable")
 })
