@@ -263,6 +263,7 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
   re <- covstruct_terms(formula, mf, fenv)
   fx <- fixed_design(formula, mf, fenv, drop_rownames = TRUE)
   X <- fx$X
+  if (!is.null(penalty)) check_prior_length(penalty, ncol(X), "penalized")
   ck <- one_factor_checks(mf, X, family, formula, re)
   resp <- ck$resp
   extra_warn <- ck$extra_warn

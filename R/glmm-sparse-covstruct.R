@@ -64,6 +64,7 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
   re <- sparse_covstruct_terms(formula, mf)
   fx <- fixed_design(re$plain, mf, fenv)
   X <- fx$X
+  if (!is.null(penalty)) check_prior_length(penalty, ncol(X), "penalized")
   rc <- checked_response(mf, X, family, formula)
   resp <- rc$resp
   extra_warn <- check_obs_level_effects(re$flist, family, resp$weights)

@@ -81,4 +81,11 @@ test_that("the penalty's gradient is exact, and bad priors are refused", {
                "unknown component")
   expect_error(glmm(y ~ x + (1 | g), d, family = binomial, penalized = list(pen_df = -1)),
                "pen_df")
+  # A location or scale vector of the wrong length is refused, not recycled
+  # (the model has 2 coefficients; 3 and 4 values would silently shift).
+  expect_error(glmm(y ~ x + (1 | g), d, family = binomial, penalized = list(pen_mu = c(0, 0, 1))),
+               "pen_mu.*1 or 2 elements")
+  d$h <- factor(rep(1:4, length.out = nrow(d)))
+  expect_error(glmm(y ~ x + (1 | g) + (1 | h), d, family = binomial,
+                    penalized = list(pen_sigma = c(1, 2, 3, 4))), "pen_sigma.*1 or 2 elements")
 })
