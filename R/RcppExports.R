@@ -70,8 +70,12 @@ cpp_spzire_grad <- function(ptr, theta) {
     .Call(`_glmmgee_cpp_spzire_grad`, ptr, theta)
 }
 
-cpp_spzire_modes <- function(ptr, theta) {
-    .Call(`_glmmgee_cpp_spzire_modes`, ptr, theta)
+cpp_spzire_modes <- function(ptr, theta, guard = TRUE) {
+    .Call(`_glmmgee_cpp_spzire_modes`, ptr, theta, guard)
+}
+
+cpp_spzire_degenerate <- function(ptr) {
+    .Call(`_glmmgee_cpp_spzire_degenerate`, ptr)
 }
 
 cpp_spzire_reset <- function(ptr) {

@@ -116,6 +116,8 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   warn <- tl$optinfo$warnings
   if (isTRUE(m$failed))
     warn <- c(warn, "the joint modes of both parts' random effects were not found at the optimum")
+  deg <- zire_degenerate(cpp_spzire_degenerate(eng), m$hmin, warn)
+  warn <- c(warn, deg$warning)
   m$inv_i <- m$inv_i + 1L
   m$inv_j <- m$inv_j + 1L
   allterms <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(nth)], m, NULL,
@@ -127,6 +129,7 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
     tm
   })
   tl$optinfo$warnings <- warn
+  tl$optinfo$laplace_validity <- deg$record
   list(beta = theta[seq_len(p)], theta = theta, loglik = fin$final$loglik,
        zi = if (pz) theta[nb + seq_len(pz)], disp = if (pd) theta[nb + pz + seq_len(pd)],
        lambda = theta[p + seq_len(nth)], p = p,
@@ -134,4 +137,32 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
        modes = list(eta = m$eta, zlink = m$a, u = m$u, b = m$b), terms = allterms[ic],
        zterms = zterms, singular = any(tl$on_boundary), on_boundary = tl$on_boundary,
        optinfo = tl$optinfo)
+}
+
+# The engine refuses points where H, the negative Hessian of the joint
+# mode's objective, has a smallest eigenvalue below its bound (the Laplace
+# approximation does not hold there; sparse-zire.cpp, mode()). A search that
+# ran into such points and then stopped short of a verified optimum (any
+# convergence warning), or stopped next to them, ended at the edge of the
+# valid region: the log-likelihood still rises towards the degenerate points
+# only because -log det(H) / 2 does, so the estimates are no maximum and the
+# fit must say so. `eng_deg`: cpp_spzire_degenerate(); `hmin`: H's smallest
+# eigenvalue at the estimates; `warn`: the fit's other warnings. Returns the
+# warning (or NULL) and the record for $optinfo$laplace_validity.
+zire_degenerate <- function(eng_deg, hmin, warn) {
+  refused <- eng_deg$refused
+  bound <- eng_deg$bound
+  edge <- refused > 0 && (length(warn) > 0 || !is.finite(hmin) || hmin < 10 * bound)
+  record <- list(refused = refused, bound = bound, hmin = hmin, breaks_down = edge)
+  msg <- if (edge)
+    sprintf(paste("the Laplace approximation breaks down for this model: the search reached parameters",
+                  "where the joint mode of the random effects is nearly degenerate (smallest eigenvalue",
+                  "of its negative Hessian below %g; the two-part likelihood is not concave in the zero",
+                  "part's random effects) and stopped at the edge of them (smallest eigenvalue %.2g here,",
+                  "%d points refused); the estimates are not a maximum and the log-likelihood is not to",
+                  "be trusted (it rises towards those points only through the approximation). Drop a",
+                  "zero-part random-effect term, fit a zero-inflated Poisson or another grouping factor",
+                  "for the zero part, or give starting values near a valid optimum (start =)"),
+            bound, hmin, as.integer(refused))
+  list(warning = msg, record = record)
 }

@@ -230,14 +230,26 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_spzire_modes
-Rcpp::List cpp_spzire_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
-RcppExport SEXP _glmmgee_cpp_spzire_modes(SEXP ptrSEXP, SEXP thetaSEXP) {
+Rcpp::List cpp_spzire_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool guard);
+RcppExport SEXP _glmmgee_cpp_spzire_modes(SEXP ptrSEXP, SEXP thetaSEXP, SEXP guardSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_spzire_modes(ptr, theta));
+    Rcpp::traits::input_parameter< bool >::type guard(guardSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_spzire_modes(ptr, theta, guard));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_spzire_degenerate
+Rcpp::List cpp_spzire_degenerate(SEXP ptr);
+RcppExport SEXP _glmmgee_cpp_spzire_degenerate(SEXP ptrSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_spzire_degenerate(ptr));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -1184,7 +1196,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_spzire_new", (DL_FUNC) &_glmmgee_cpp_spzire_new, 15},
     {"_glmmgee_cpp_spzire_eval", (DL_FUNC) &_glmmgee_cpp_spzire_eval, 2},
     {"_glmmgee_cpp_spzire_grad", (DL_FUNC) &_glmmgee_cpp_spzire_grad, 2},
-    {"_glmmgee_cpp_spzire_modes", (DL_FUNC) &_glmmgee_cpp_spzire_modes, 2},
+    {"_glmmgee_cpp_spzire_modes", (DL_FUNC) &_glmmgee_cpp_spzire_modes, 3},
+    {"_glmmgee_cpp_spzire_degenerate", (DL_FUNC) &_glmmgee_cpp_spzire_degenerate, 1},
     {"_glmmgee_cpp_spzire_reset", (DL_FUNC) &_glmmgee_cpp_spzire_reset, 1},
     {"_glmmgee_cpp_family_table", (DL_FUNC) &_glmmgee_cpp_family_table, 0},
     {"_glmmgee_cpp_family_eval", (DL_FUNC) &_glmmgee_cpp_family_eval, 6},

@@ -153,17 +153,36 @@ Rcpp::List cpp_spzire_grad(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
   return Rcpp::List::create(Rcpp::Named("loglik") = ll, Rcpp::Named("gradient") = g);
 }
 
+// The modes, H^{-1} and H on H's lower pattern and H's smallest eigenvalue
+// at theta; with guard = FALSE also where that eigenvalue is below the
+// engine's validity bound (for diagnostics; `failed` is then FALSE).
 // [[Rcpp::export]]
-Rcpp::List cpp_spzire_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
+Rcpp::List cpp_spzire_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool guard = true) {
   glmmgee::SparseZire* eng = spzire_ptr(ptr);
   if (theta.size() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
-  glmmgee::SparseZireModes m = eng->modes(theta);
+  glmmgee::SparseZireModes m;
+  try {
+    m = eng->modes(theta, guard);
+  } catch (std::exception& e) {
+    Rcpp::stop(e.what());
+  }
   return Rcpp::List::create(Rcpp::Named("u") = m.u, Rcpp::Named("b") = m.b,
                             Rcpp::Named("eta") = m.eta, Rcpp::Named("a") = m.a,
                             Rcpp::Named("inv_i") = Rcpp::wrap(m.inv_i),
                             Rcpp::Named("inv_j") = Rcpp::wrap(m.inv_j),
                             Rcpp::Named("inv_x") = Rcpp::wrap(m.inv_x),
+                            Rcpp::Named("h_x") = Rcpp::wrap(m.h_x),
+                            Rcpp::Named("hmin") = m.hmin,
                             Rcpp::Named("loglik") = m.loglik, Rcpp::Named("failed") = m.failed);
+}
+
+// The number of evaluations the engine refused because H's smallest
+// eigenvalue at the mode was below its validity bound, and that bound.
+// [[Rcpp::export]]
+Rcpp::List cpp_spzire_degenerate(SEXP ptr) {
+  glmmgee::SparseZire* eng = spzire_ptr(ptr);
+  return Rcpp::List::create(Rcpp::Named("refused") = (double)eng->degenerate(),
+                            Rcpp::Named("bound") = glmmgee::SparseZire::kHminTol);
 }
 
 // [[Rcpp::export]]

@@ -220,11 +220,36 @@ bool SparseZire::factor(double mu) {
 
 double SparseZire::logdet() const { return chol_.logdet(); }
 
+// The joint mode (newton()), then the guard: the Laplace approximation
+// replaces the integrand by a normal density of precision H around the
+// mode. The prior alone gives H = I; a smallest eigenvalue far below 1
+// means the data's log-likelihood is
+// convex along that direction, nearly cancelling the prior, so the
+// integrand is not near-normal there and -log det(H) / 2 grows without
+// bound as H approaches singularity (the zero part's effects of a
+// two-part model can do this: its likelihood is not concave in them).
+// Such points are refused (evaluate() gives -Inf, as for a mode not
+// found), so the search backtracks into the region where the
+// approximation holds; their mode stays the next warm start.
+bool SparseZire::mode(int* iters, bool guard) {
+  hmin_ = std::numeric_limits<double>::quiet_NaN();
+  if (!newton(iters)) {
+    ucache_.setZero();
+    return false;
+  }
+  hmin_ = min_eigen();
+  if (guard && !(hmin_ >= kHminTol)) {
+    ++degenerate_;
+    return false;
+  }
+  return true;
+}
+
 // Newton's method for the joint mode with step halving; where H is not
 // positive definite (the two-part likelihood is not concave) a multiple of
 // I is added until it is (Levenberg). Ends with the factor of the
 // undamped H at the mode.
-bool SparseZire::mode(int* iters) {
+bool SparseZire::newton(int* iters) {
   VectorXd u = ucache_;
   double f = rows(u, true) - 0.5 * u.squaredNorm();
   if (!std::isfinite(f)) {
@@ -271,18 +296,54 @@ bool SparseZire::mode(int* iters) {
   return true;
 }
 
+// H's smallest eigenvalue by inverse iteration with the factor of H
+// (Golub & Van Loan 2013, sec. 8.2.2), warm-started from the last
+// eigenvector: 1 / |H^{-1} x| for a unit x is at least lambda_min and
+// falls to it (H_ holds the undamped H of the mode). The guard needs no more than 1e-3 relative: a degenerate
+// direction (lambda_min far below the others) dominates after a few
+// solves, and where the smallest eigenvalues cluster (near 1, the prior's
+// curvature) any of them is as good an answer; a few solves, against the
+// factorizations of the mode.
+double SparseZire::min_eigen() {
+  VectorXd x = evec_.size() == Q_ ? evec_ : VectorXd::Ones(Q_);
+  double nx = x.norm();
+  if (!(nx > 0.0) || !std::isfinite(nx)) {
+    x.setOnes(Q_);
+    nx = x.norm();
+  }
+  x /= nx;
+  double ny = 0.0;
+  for (int k = 0; k < 30; ++k) {
+    VectorXd y = chol_.solve(x);
+    const double prev = ny;
+    ny = y.norm();
+    if (!std::isfinite(ny) || !(ny > 0.0)) return 0.0;
+    x = y / ny;
+    if (k > 0 && std::abs(ny - prev) <= 1e-3 * ny) break;
+  }
+  evec_ = x;
+  // The Rayleigh quotient at x, also at least lambda_min, is closer
+  // (its error is quadratic in x's).
+  const double rq = x.dot(H_.selfadjointView<Eigen::Lower>() * x);
+  return std::isfinite(rq) ? std::min(rq, 1.0 / ny) : 1.0 / ny;
+}
+
 double SparseZire::evaluate(const VectorXd& theta, int* iters, VectorXd* grad) {
   setup(theta);
   if (!mode(iters)) {
-    ucache_.setZero();
     if (grad) grad->setConstant(npar(), std::numeric_limits<double>::quiet_NaN());
     return -std::numeric_limits<double>::infinity();
   }
-  double s = 0.0;  // l at the mode, left by mode()
-  for (int i = 0; i < n_; ++i) s += obs_d_[i].l;
-  const double ll = s + lconst_ - 0.5 * u_.squaredNorm() - 0.5 * logdet();
+  const double ll = laplace_value();
   if (grad) gradient(*grad);
   return ll;
+}
+
+// L at the mode and factor that mode() left.
+double SparseZire::laplace_value() const {
+  double s = 0.0;
+  for (int i = 0; i < n_; ++i) s += obs_d_[i].l;
+  return s + lconst_ - 0.5 * u_.squaredNorm() - 0.5 * logdet();
 }
 
 void SparseZire::map_pairs() {
@@ -380,13 +441,16 @@ void SparseZire::gradient(VectorXd& g) {
   g.segment(p_, nth_) = gl;
 }
 
-SparseZireModes SparseZire::modes(const VectorXd& theta) {
+SparseZireModes SparseZire::modes(const VectorXd& theta, bool guard) {
   SparseZireModes m;
-  m.loglik = evaluate(theta, nullptr);
-  if (!std::isfinite(m.loglik)) {
+  setup(theta);
+  if (!mode(nullptr, guard)) {
     m.failed = true;
+    m.hmin = hmin_;
     return m;
   }
+  m.loglik = laplace_value();
+  m.hmin = hmin_;
   std::vector<Eigen::Triplet<double> > tl;
   for (size_t k = 0; k < lr_.size(); ++k) tl.emplace_back(lr_[k], lc_[k], theta[p_ + lk_[k]]);
   SpMat Lam(Q_, Q_);
@@ -408,6 +472,7 @@ SparseZireModes SparseZire::modes(const VectorXd& theta) {
       m.inv_i.push_back((int)it.row());
       m.inv_j.push_back(j);
       m.inv_x.push_back(pos >= 0 ? S[pos] : std::numeric_limits<double>::quiet_NaN());
+      m.h_x.push_back(it.value());
     }
   return m;
 }

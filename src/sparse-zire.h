@@ -35,6 +35,8 @@ struct SparseZireModes {
   Eigen::VectorXd u, b, eta, a;
   std::vector<int> inv_i, inv_j;  // H^{-1} on H's lower pattern (0-based)
   std::vector<double> inv_x;
+  std::vector<double> h_x;  // H itself on the same pattern
+  double hmin = 0.0;        // H's smallest eigenvalue at the mode
   double loglik = 0.0;
   bool failed = false;
 };
@@ -52,12 +54,21 @@ class SparseZire {
              const std::vector<int>& lam_col, const std::vector<int>& lam_k, int ntheta,
              int family, int link, int kind);
   int npar() const { return p_ + nth_ + pz_ + pd_; }
-  // The Laplace log-likelihood (-Inf when the joint mode is not found or
-  // H is not positive definite there); *iters: Newton iterations; with
-  // grad, its exact gradient in theta (NaN where the value is -Inf).
+  // The Laplace log-likelihood (-Inf when the joint mode is not found, or
+  // H is not positive definite there, or H's smallest eigenvalue is below
+  // kHminTol: see mode()); *iters: Newton iterations; with grad, its exact
+  // gradient in theta (NaN where the value is -Inf).
   double evaluate(const Eigen::VectorXd& theta, int* iters, Eigen::VectorXd* grad = nullptr);
-  SparseZireModes modes(const Eigen::VectorXd& theta);
+  // The modes and H at theta; with `guard` false, also where H's smallest
+  // eigenvalue is below kHminTol (for diagnostics).
+  SparseZireModes modes(const Eigen::VectorXd& theta, bool guard = true);
   void reset() { ucache_.setZero(); }
+  // Evaluations refused since the engine was made because H's smallest
+  // eigenvalue at the mode was below kHminTol.
+  long degenerate() const { return degenerate_; }
+  // The Laplace approximation is used only where H's smallest eigenvalue
+  // is at least this (the prior alone gives 1; see mode()).
+  static constexpr double kHminTol = 1e-3;
 
  private:
   void setup(const Eigen::VectorXd& theta);
@@ -67,8 +78,13 @@ class SparseZire {
   Eigen::VectorXd at_times(const Eigen::VectorXd& v1, const Eigen::VectorXd& v2) const;
   // H (+ mu on the diagonal) at the weights of obs_d_, factorized.
   bool factor(double mu);
-  bool mode(int* iters);
+  // The joint mode and the factor of H there (newton()), then the guard
+  // on H's smallest eigenvalue (false when refused).
+  bool mode(int* iters, bool guard = true);
+  bool newton(int* iters);
   double logdet() const;
+  double laplace_value() const;
+  double min_eigen();
   void map_pairs();
   void gradient(Eigen::VectorXd& g);
 
@@ -96,6 +112,9 @@ class SparseZire {
   Eigen::VectorXd eta0_, a0_, ph_, eta_, av_, g1_, g2_;
   std::vector<Obs2> obs_d_;
   Eigen::VectorXd u_, ucache_;
+  Eigen::VectorXd evec_;  // the last eigenvector of min_eigen(), its warm start
+  double hmin_ = 0.0;
+  long degenerate_ = 0;
 };
 
 }  // namespace glmmgee

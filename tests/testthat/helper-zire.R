@@ -19,3 +19,14 @@ zire_sim <- function(M = 80, ni = 8, seed = 1, rho = 0.5, nb = FALSE, hurdle = F
   }
   data.frame(g = factor(g), x = x, w = w, y = ifelse(runif(M * ni) < pz, 0, yc))
 }
+
+# The two-part sparse engine's validity guard (H's smallest eigenvalue at
+# the joint mode at least its bound) neither refused a point of the search
+# nor sits near the bound at the optimum of a regular model.
+expect_laplace_valid <- function(fit) {
+  v <- fit$optinfo$laplace_validity
+  testthat::expect_false(is.null(v))
+  testthat::expect_equal(v$refused, 0)
+  testthat::expect_false(v$breaks_down)
+  testthat::expect_gt(v$hmin, 0.5)
+}

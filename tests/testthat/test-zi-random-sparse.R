@@ -30,6 +30,7 @@ test_that("Salamanders: zero part (1 | site) beside two conditional terms matche
                         family = poisson)
   expect_s3_class(fit, "glmmgee_glmm_zire_sparse")
   expect_zire_matches_tmb(fit, m)
+  expect_laplace_valid(fit)
   # The zero part's random effects, predictions of both parts.
   rz <- ranef(fit, component = "zi")$site
   rt <- glmmTMB::ranef(m)$zi$site
@@ -64,6 +65,7 @@ test_that("Salamanders: a zero part on another grouping factor (hurdle poisson a
   m <- glmmTMB::glmmTMB(count ~ mined + (1 | site), ziformula = ~ mined + (1 | spp),
                         data = Salamanders, family = glmmTMB::truncated_poisson)
   expect_zire_matches_tmb(fit, m)
+  expect_laplace_valid(fit)
   fit2 <- glmm(count ~ spp + mined + (1 | site), data = Salamanders,
                family = truncated_nbinom2, ziformula = ~ mined + (1 | spp))
   m2 <- glmmTMB::glmmTMB(count ~ spp + mined + (1 | site), ziformula = ~ mined + (1 | spp),
@@ -94,6 +96,7 @@ test_that("simulated crossed zero part: glmmTMB's optimum, truth recovered, unit
   fit <- glmm(f, data = d, family = poisson, ziformula = ~ x + (1 | a) + (1 | cc))
   m <- glmmTMB::glmmTMB(f, ziformula = ~ x + (1 | a) + (1 | cc), data = d, family = poisson)
   expect_zire_matches_tmb(fit, m)
+  expect_laplace_valid(fit)
   # Truth within 3 standard errors for the fixed effects of both parts.
   se <- sqrt(diag(fit$cov_theta))
   est <- fit$theta
