@@ -85,12 +85,16 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
   evalf <- spzire_evaluator(eng)
   sr <- sparse_zi_search(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control)
-  # A second search from wide zero-part standard deviations (3 on the
-  # search scale), keeping the higher log-likelihood, where the first one
-  # may have stopped at a lower optimum (zire_second_start()).
-  if (is.null(start) && zire_second_start(rc, rz, kind, Xzs, sr$run$theta[nb + seq_len(pz)],
-                                          cpp_spzire_degenerate(eng)$refused)) {
-    th_wide <- theta
+  # A second search where the first may have stopped at a lower optimum
+  # (zire_second_start()), keeping the higher log-likelihood: from the first
+  # one's end with the zero part's standard deviations wide (3 on the search
+  # scale), so that its effects can take over zeros the count part carried;
+  # a vanished zero part's coefficients (far below zero, where the
+  # log-likelihood is flat in them) go back to their start.
+  gam_s <- sr$run$theta[nb + seq_len(pz)]
+  if (is.null(start) && zire_second_start(rc, rz, kind, Xzs, gam_s, cpp_spzire_degenerate(eng)$refused)) {
+    th_wide <- sr$run$theta
+    if (!is.null(zi_vanishing_message(kind, Xzs, gam_s, NULL))) th_wide[nb + seq_len(pz)] <- gam
     th_wide[p + which(seq_len(nth) > rc$ntheta & re$lower == 0)] <- 3
     sr_wide <- tryCatch(sparse_zi_search(evalf, th_wide, re, p, pz, pd, P, X, Xz, Xd, control),
                         error = function(e) NULL)
@@ -136,7 +140,7 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
        optinfo = tl$optinfo)
 }
 
-# Whether the two-part sparse engine searches a second time, from wide
+# Whether the two-part sparse engine searches a second time, with wide
 # zero-part standard deviations (glmm_sparse_zire_fit()), after the search
 # from the default start ended at `gam_s` (the zero part's coefficients on
 # the search scale) after refusing `refused` points (zire_degenerate()). Not
@@ -160,7 +164,7 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
 #   glmmTMB's optimum, a zero site SD of 11 there, and advised dropping the
 #   zero part).
 zire_second_start <- function(rc, rz, kind, Xzs, gam_s, refused) {
-  if (refused > 0) return(FALSE)
+  if (refused > 0 || !all(is.finite(gam_s))) return(FALSE)
   groups <- function(r) vapply(r$terms, function(tm) tm$group, "")
   length(intersect(groups(rc), groups(rz))) > 0L ||
     !is.null(zi_vanishing_message(kind, Xzs, gam_s, NULL))
