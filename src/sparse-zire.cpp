@@ -28,6 +28,11 @@
 
 namespace glmmgee {
 
+// The guard's bound is passed by reference (Rcpp::Named), an odr-use: under
+// C++14 it needs this definition, or an unoptimized build fails to load
+// with an undefined symbol.
+constexpr double SparseZire::kHminTol;
+
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
