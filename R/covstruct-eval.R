@@ -82,7 +82,7 @@ structure_evalf <- function(engine_eval, terms, k_re, p, disp, Tx, penalty) {
 # with unstructured fits read, Lambda's entries named `lam_names`; the
 # structure and penalty reports.
 covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, family,
-                                disp, control, penalty, lam_names) {
+                                disp, control, penalty, lam_names, s = 1) {
   par <- run$par
   p <- nrow(Tx)
   P <- length(par)
@@ -113,6 +113,17 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
   names(theta) <- names(grad) <- pnames
   nstep <- newton_decrement(grad, hess, on_boundary)
   gfree <- final$gradient[!on_boundary]
+  # Fitted on y / s (response-scale.R): the estimates in the units of y;
+  # the convergence measures above stay those of the scale-free search.
+  if (s != 1) {
+    un <- unscale_structure(par, theta, grad, hess, terms, k_re, p, disp, s)
+    par <- un$par
+    theta <- un$theta
+    grad <- un$grad
+    hess <- un$hess
+    cov_theta <- invert_information(hess, on_boundary, pnames)
+    lm <- structure_lambda(terms, k_re, par)
+  }
   structures <- covstruct_report(terms, k_re, par, cov_theta)
   pen <- if (!is.null(penalty))
     list(prior = penalty, value = final$penalty, loglik = final$loglik - final$penalty,

@@ -23,6 +23,12 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   disp <- has_dispersion(family)
   tx <- design_transform(X)
   Tx <- tx$T
+  # Gaussian identity link: fitted on y / s, estimates mapped back, so that
+  # the optimum found does not depend on the units of y (response-scale.R).
+  # A penalty on the fixed effects is not equivariant in y: kept as given.
+  s <- if (is.null(penalty)) response_scale(X, y, weights, offset, family) else 1
+  y <- y / s
+  offset <- offset / s
   eng <- cpp_agq_new(tx$M, re$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
                      cl$index, M, re$lam_row - 1L, re$lam_col - 1L, family$family_code,
                      family$link_code, nAGQ, control$nthreads)
@@ -50,14 +56,18 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   final <- run$at %||% evalf(par)
   est <- covstruct_estimates(evalf, run, bc, final, re$terms, k_re, Tx, colnames(X), family,
                              disp, control, penalty,
-                             lam_names = sprintf("lambda[%d,%d]", pat$row, pat$col))
+                             lam_names = sprintf("lambda[%d,%d]", pat$row, pat$col), s = s)
   lm <- est$lm
   theta <- est$theta
   cov_theta <- est$cov_theta
   on_boundary <- est$on_boundary
   Lam <- matrix(0, q, q)
   Lam[cbind(pat$row, pat$col)] <- lm$lambda
-  summ <- cpp_agq_summaries(eng, structure_engine_theta(par, lm, p, disp))
+  summ <- cpp_agq_summaries(eng, structure_engine_theta(par, structure_lambda(re$terms, k_re, par),
+                                                       p, disp))
+  npos <- tabulate(cl$index[if (is.null(weights)) TRUE else weights > 0], M)
+  summ$loglik <- summ$loglik - npos * log(s)
+  if (disp) par[[P]] <- par[[P]] + log(s)
   warn <- fit_warnings(run$opt, est$nstep, est$gmax_star, est$singular, est$hess, cov_theta,
                        control, boundary_check = bc$record)
   structures <- est$structures
@@ -65,7 +75,7 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   attr(structures, "cov_theta") <- cov_theta
   list(beta = theta[seq_len(p)], lambda = lm$lambda, Lambda = Lam,
        sigma = sigma_of(family, if (disp) par[[P]]), theta = est$theta_chol,
-       loglik = final$loglik - final$penalty, penalty = est$penalty,
+       loglik = final$loglik - final$penalty - sum(npos) * log(s), penalty = est$penalty,
        gradient = est$grad, hessian = est$hess, cov_theta = est$cov_chol, npar = P,
        modes = summ, nAGQ = nAGQ, family = fitted_family(family, if (disp) par[[P]]),
        group = cl, q = q, pattern = pat, cov_blocks = re$block_sizes, p = p,

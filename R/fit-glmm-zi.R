@@ -19,6 +19,31 @@ glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
                         weights = NULL, offset = NULL, offz = NULL, offd = NULL,
                         nAGQ = 1L, cov_blocks = ncol(Z), control = glmm_control(),
                         start = NULL, penalty = NULL) {
+  # A gaussian identity-link dispersion model (no zero part, no penalty on
+  # the fixed effects, neither of which is equivariant in y) is fitted on
+  # y / s with the dispersion offset less log(s), so that its coefficients
+  # are the user's as they stand; beta and Lambda are mapped back
+  # (response-scale.R).
+  s <- if (kind == "disp" && is.null(penalty))
+    response_scale(as.matrix(X), y, weights, offset, family) else 1
+  if (s == 1)
+    return(glmm_zi_fit_units(X, y, Z, group, family, kind, Xz, Xd, weights, offset, offz,
+                             offd, nAGQ, cov_blocks, control, start, penalty))
+  n <- nrow(X)
+  nb <- ncol(X) + length(block_pattern(cov_blocks)$row)
+  if (is.numeric(start) && length(start) > nb) start[seq_len(nb)] <- start[seq_len(nb)] / s
+  fit <- glmm_zi_fit_units(X, y / s, Z, group, family, kind, Xz, Xd, weights,
+                           if (!is.null(offset)) offset / s, offz,
+                           (offd %||% rep(0, n)) - log(s), nAGQ, cov_blocks, control, start,
+                           penalty)
+  P <- length(fit$theta)
+  unscale_fit(fit, s, weights, fit$group$index,
+              mult = c(rep(s, nb), rep(1, P - nb)), add = rep(0, P))
+}
+
+# glmm_zi_fit() in the units of the response it is given.
+glmm_zi_fit_units <- function(X, y, Z, group, family, kind, Xz, Xd, weights, offset, offz,
+                              offd, nAGQ, cov_blocks, control, start, penalty) {
   n <- nrow(X)
   storage.mode(X) <- "double"; storage.mode(Z) <- "double"
   if (is.null(weights)) weights <- rep(1, n)

@@ -53,6 +53,21 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
                      offset = NULL, nAGQ = NULL, cov_blocks = ncol(Z),
                      control = glmm_control(), start = NULL) {
   family <- resolve_family(family)
+  # Gaussian identity link: fitted on y / s and mapped back, so that the
+  # optimum found does not depend on the units of y (response-scale.R).
+  s <- response_scale(if (is.matrix(X)) X else as.matrix(X), y, weights, offset, family)
+  if (s == 1)
+    return(glmm_fit_units(X, y, Z, group, family, weights, offset, nAGQ, cov_blocks,
+                          control, start))
+  fit <- glmm_fit_units(X, y / s, Z, group, family, weights,
+                        if (!is.null(offset)) offset / s, nAGQ, cov_blocks, control,
+                        scale_start(start, s))
+  unscale_fit(fit, s, weights, fit$group$index)
+}
+
+# glmm_fit() in the units of the response it is given.
+glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_blocks,
+                           control, start) {
   if (!inherits(control, "glmmgee_glmm_control"))
     stop("'control' must come from glmm_control()", call. = FALSE)
   X <- as.matrix(X); Z <- as.matrix(Z)

@@ -1,0 +1,110 @@
+# Gaussian identity-link fits that do not depend on the response's units.
+#
+# The maximum of the likelihood is equivariant in the units of y: with y
+# multiplied by c, beta, Lambda and sigma are multiplied by c and the
+# log-likelihood falls by (number of observations) * log(c). The search is
+# not: its stopping rules, step sizes, differences for the Hessian and
+# boundary checks carry absolute sizes, so with y in units 1e6 times too
+# small or large it stopped 10 log-likelihood units short of the optimum of
+# (Days | Subject) on sleepstudy, or warned of a singular fit that was not.
+# So the gaussian identity-link fit is run on y / s and offset / s, with s
+# the residual standard deviation of the least-squares fit without random
+# effects (itself equivariant: y * c gives s * c, and the same y / s up to
+# rounding), and its estimates are mapped back exactly.
+
+# The scale s of the response: 1 for other families, and whenever it cannot
+# be computed (the fitter's own checks then give the error).
+response_scale <- function(X, y, weights, offset, family) {
+  if (!(family$family == "gaussian" && family$link == "identity")) return(1)
+  n <- length(y)
+  ok <- is.numeric(y) && n > 0L && is.matrix(X) && nrow(X) == n && all_finite(X) &&
+    all_finite(y) && (is.null(weights) || (length(weights) == n && all_finite(weights) &&
+                                           min(weights) >= 0)) &&
+    (is.null(offset) || (length(offset) == n && all_finite(offset)))
+  if (!ok) return(1)
+  w <- if (is.null(weights)) rep(1, n) else weights
+  yo <- if (is.null(offset)) y else y - offset
+  pos <- w > 0
+  if (sum(pos) <= ncol(X)) return(1)
+  fit <- tryCatch(stats::lm.wfit(X[pos, , drop = FALSE], yo[pos], w[pos]),
+                  error = function(e) NULL)
+  if (is.null(fit)) return(1)
+  s <- sqrt(sum(w[pos] * fit$residuals^2) / (sum(pos) - fit$rank))
+  # Rounded like the design's centres (reparam-glmm.R); any positive s gives
+  # an exact map.
+  s <- signif(s, 10)
+  if (!is.finite(s) || s <= 0) 1 else s
+}
+
+# A start in the user's units (glmm_fit()'s list) in those of y / s.
+scale_start <- function(start, s) {
+  if (!is.list(start)) return(start)
+  for (nm in c("beta", "lambda", "sigma"))
+    if (is.numeric(start[[nm]])) start[[nm]] <- start[[nm]] / s
+  start
+}
+
+# A fit on y / s in the units of y: the parameters theta * mult + add (by
+# default beta and Lambda's entries times s, log sigma plus log s; `mult`
+# and `add` for other layouts), beta, Lambda and sigma times s, the
+# log-likelihoods (total and per cluster) less log(s) per observation of
+# positive weight, the gradient and Hessian by the Jacobian of the map
+# (diagonal, `mult`), and the covariance of the estimates recomputed from
+# that Hessian. The standardized random effects u = Lambda^{-1} b and the
+# warnings (judged on the scale-free fit) are the same.
+unscale_fit <- function(fit, s, weights, index, mult = NULL, add = NULL) {
+  if (s == 1) return(fit)
+  P <- length(fit$theta)
+  ls <- log(s)
+  if (is.null(mult)) {
+    mult <- c(rep(s, P - 1L), 1)
+    add <- c(rep(0, P - 1L), ls)
+  }
+  pos <- if (is.null(weights)) rep(TRUE, length(index)) else weights > 0
+  fit$theta <- fit$theta * mult + add
+  fit$beta <- fit$beta * s
+  fit$lambda <- fit$lambda * s
+  fit$Lambda <- fit$Lambda * s
+  if (!is.null(fit$sigma)) fit$sigma <- fit$sigma * s
+  fit$loglik <- fit$loglik - sum(pos) * ls
+  if (!is.null(fit$modes$loglik))
+    fit$modes$loglik <- fit$modes$loglik - tabulate(index[pos], length(fit$modes$loglik)) * ls
+  fit$gradient <- fit$gradient / mult
+  if (!is.null(fit$hessian)) {
+    dn <- dimnames(fit$hessian)
+    fit$hessian <- fit$hessian / outer(mult, mult)
+    dimnames(fit$hessian) <- dn
+  }
+  pnames <- names(fit$theta)
+  fit$cov_theta <- invert_information(fit$hessian, fit$on_boundary, pnames)
+  fit$optinfo$max_grad <- if (any(!fit$on_boundary)) max(abs(fit$gradient[!fit$on_boundary])) else 0
+  fit$optinfo$hessian_cond <- attr(fit$cov_theta, "cond") %||% NA_real_
+  fit$optinfo$response_scale <- s
+  fit
+}
+
+# The same map for the structured fits (covstruct-eval.R): the search's
+# parameters `par` and the user's `theta` (beta, each term's structure
+# parameters, log dispersion) with the gradient and Hessian in theta. An
+# unstructured term's parameters are Lambda's entries (times s); the other
+# structures' standard deviations are on the log scale (plus log s) and
+# their correlation parameters do not change.
+unscale_structure <- function(par, theta, grad, hess, terms, k_re, p, disp, s) {
+  P <- length(par)
+  mult <- rep(1, P)
+  add <- rep(0, P)
+  mult[seq_len(p)] <- s
+  for (k in seq_along(terms)) {
+    st <- terms[[k]]$struct
+    idx <- k_re[[k]]
+    if (st$kind == "us") mult[idx] <- s
+    else add[idx[st$sd_par]] <- log(s)
+  }
+  if (disp) add[[P]] <- log(s)
+  hess_u <- if (!is.null(hess)) {
+    h <- hess / outer(mult, mult)
+    dimnames(h) <- dimnames(hess)
+    h
+  }
+  list(par = par * mult + add, theta = theta * mult + add, grad = grad / mult, hess = hess_u)
+}

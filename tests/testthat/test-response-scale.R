@@ -1,0 +1,106 @@
+# Gaussian identity-link fits with one grouping factor do not depend on the
+# units of the response (response-scale.R): with y * c the log-likelihood
+# plus n log(c), the fixed effects / c and the standard deviations / c are
+# those of the fit on y, with no warning the fit on y does not have.
+
+test_that("ML fits of sleepstudy are equivariant in the response's units", {
+  skip_if_not_installed("lme4")
+  data(sleepstudy, package = "lme4")
+  s <- sleepstudy
+  n <- nrow(s)
+  forms <- list(list(f = y ~ Days + (Days | Subject), nAGQ = NULL),
+                list(f = y ~ Days + (1 | Subject), nAGQ = 5))
+  for (m in forms) {
+    s$y <- s$Reaction
+    f1 <- glmm(m$f, s, nAGQ = m$nAGQ)
+    for (cc in c(1e-6, 1e6)) {
+      s$y <- s$Reaction * cc
+      w <- character()
+      fc <- withCallingHandlers(glmm(m$f, s, nAGQ = m$nAGQ),
+                                warning = function(e) {
+                                  w <<- c(w, conditionMessage(e)); invokeRestart("muffleWarning")
+                                })
+      expect_lt(abs(as.numeric(logLik(fc)) + n * log(cc) - as.numeric(logLik(f1))), 1e-6)
+      expect_equal(unname(fixef(fc)) / cc, unname(fixef(f1)), tolerance = 1e-5)
+      expect_equal(fc$sigma / cc, f1$sigma, tolerance = 1e-5)
+      expect_equal(sqrt(diag(fc$Lambda %*% t(fc$Lambda))) / cc,
+                   sqrt(diag(f1$Lambda %*% t(f1$Lambda))), tolerance = 1e-5)
+      expect_length(w, length(f1$optinfo$warnings))
+      # Standard errors scale with the response too.
+      expect_equal(sqrt(diag(vcov(fc))) / cc, sqrt(diag(vcov(f1))), tolerance = 1e-4)
+    }
+  }
+})
+
+test_that("the unstructured ML fit reaches lmer's optimum whatever the units", {
+  skip_if_not_installed("lme4")
+  data(sleepstudy, package = "lme4")
+  s <- sleepstudy
+  for (cc in c(1e-6, 1, 1e6)) {
+    s$y <- s$Reaction * cc
+    ours <- glmm(y ~ Days + (Days | Subject), s)
+    ref <- lme4::lmer(y ~ Days + (Days | Subject), s, REML = FALSE)
+    # Ours equal or higher, to optimizer tolerance.
+    expect_gt(as.numeric(logLik(ours)) - as.numeric(logLik(ref)), -1e-6)
+    expect_equal(unname(fixef(ours)), unname(lme4::fixef(ref)), tolerance = 1e-5)
+  }
+})
+
+test_that("glmm_fit() maps a start and zero weights with the response scale", {
+  skip_if_not_installed("lme4")
+  data(sleepstudy, package = "lme4")
+  X <- model.matrix(~ Days, sleepstudy)
+  w <- rep(c(1, 0, 2), length.out = nrow(X))
+  y <- sleepstudy$Reaction
+  f1 <- glmm_fit(X, y, X, sleepstudy$Subject, weights = w)
+  f6 <- glmm_fit(X, y * 1e6, X, sleepstudy$Subject, weights = w,
+                 start = list(beta = f1$beta * 1e6, lambda = f1$lambda * 1e6,
+                              sigma = f1$sigma * 1e6))
+  npos <- sum(w > 0)
+  expect_lt(abs(f6$loglik + npos * log(1e6) - f1$loglik), 1e-6)
+  expect_equal(sum(f6$modes$loglik), f6$loglik, tolerance = 1e-8)
+  expect_equal(unname(f6$beta) / 1e6, unname(f1$beta), tolerance = 1e-5)
+  expect_equal(f6$cov_theta[1:2, 1:2] / 1e12, f1$cov_theta[1:2, 1:2], tolerance = 1e-4)
+})
+
+test_that("structured and dispersion-formula fits are equivariant in the response's units", {
+  skip_if_not_installed("lme4")
+  data(sleepstudy, package = "lme4")
+  s <- sleepstudy
+  s$t <- factor(pmin(s$Days, 3))
+  n <- nrow(s)
+  fits <- list(
+    ar1 = function(d) glmm(y ~ Days + ar1(0 + t | Subject), d),
+    cs = function(d) glmm(y ~ Days + cs(0 + t | Subject), d),
+    disp = function(d) glmm(y ~ Days + (1 | Subject), d, dispformula = ~ Days))
+  for (nm in names(fits)) {
+    s$y <- s$Reaction
+    f1 <- fits[[nm]](s)
+    for (cc in c(1e-6, 1e6)) {
+      s$y <- s$Reaction * cc
+      w <- character()
+      fc <- withCallingHandlers(fits[[nm]](s), warning = function(e) {
+        w <<- c(w, conditionMessage(e)); invokeRestart("muffleWarning")
+      })
+      expect_lt(abs(as.numeric(logLik(fc)) + n * log(cc) - as.numeric(logLik(f1))), 1e-6)
+      expect_equal(unname(fixef(fc)) / cc, unname(fixef(f1)), tolerance = 1e-5)
+      expect_equal(sqrt(diag(vcov(fc))) / cc, sqrt(diag(vcov(f1))), tolerance = 1e-4)
+      expect_length(w, length(f1$optinfo$warnings))
+      if (nm == "disp") {
+        # The dispersion's intercept moves by log(c), its slope not at all.
+        d1 <- f1$theta[grepl("^disp~", names(f1$theta))]
+        dc <- fc$theta[grepl("^disp~", names(fc$theta))]
+        expect_equal(unname(dc - d1), c(log(cc), 0), tolerance = 1e-5)
+      } else {
+        # Structure parameters: log standard deviations move by log(c),
+        # correlation parameters not at all.
+        t1 <- f1$theta_structure
+        tc <- fc$theta_structure
+        sd <- grepl("log\\(sd", names(t1))
+        expect_equal(unname(tc[sd] - t1[sd]), rep(log(cc), sum(sd)), tolerance = 1e-5)
+        rho <- grepl("rho", names(t1))
+        expect_equal(unname(tc[rho]), unname(t1[rho]), tolerance = 1e-5)
+      }
+    }
+  }
+})
