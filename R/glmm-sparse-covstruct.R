@@ -77,11 +77,12 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
   # with y in micro-units (y * 1e6) it stopped 1.4 below the optimum with
   # only a convergence warning. The profiled criterion in parameters
   # relative to sigma does not depend on the units; where the Laplace route
-  # did not converge, that one is fitted too and the higher log-likelihood
-  # kept.
+  # ended with any warning (not converged, or a Hessian that is not
+  # negative definite: with y * 1e6 and ar1() + (1 | g) it stopped 8.9
+  # below the optimum with only the latter), that one is fitted too and the
+  # higher log-likelihood kept.
   if (!profiled && identical(family$family, "gaussian") && identical(family$link, "identity") &&
-      is.null(penalty) &&
-      any(grepl("converge", fit$optinfo$warnings))) {
+      is.null(penalty) && length(fit$optinfo$warnings) > 0L) {
     alt <- tryCatch(lmm_sparse_covstruct_fit(X, resp$y, re, resp$weights, rc$offset, FALSE, control),
                     error = function(e) NULL)
     if (!is.null(alt) && is.finite(alt$loglik) && alt$loglik > fit$loglik) fit <- alt
