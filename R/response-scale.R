@@ -70,11 +70,7 @@ unscale_fit <- function(fit, s, weights, index, mult = NULL, add = NULL) {
   if (!is.null(fit$modes$loglik))
     fit$modes$loglik <- fit$modes$loglik - tabulate(index[pos], length(fit$modes$loglik)) * ls
   fit$gradient <- fit$gradient / mult
-  if (!is.null(fit$hessian)) {
-    dn <- dimnames(fit$hessian)
-    fit$hessian <- fit$hessian / outer(mult, mult)
-    dimnames(fit$hessian) <- dn
-  }
+  fit$hessian <- unscale_hessian(fit$hessian, mult)
   pnames <- names(fit$theta)
   fit$cov_theta <- invert_information(fit$hessian, fit$on_boundary, pnames)
   fit$optinfo$max_grad <- if (any(!fit$on_boundary)) max(abs(fit$gradient[!fit$on_boundary])) else 0
@@ -101,10 +97,15 @@ unscale_structure <- function(par, theta, grad, hess, terms, k_re, p, disp, s) {
     else add[idx[st$sd_par]] <- log(s)
   }
   if (disp) add[[P]] <- log(s)
-  hess_u <- if (!is.null(hess)) {
-    h <- hess / outer(mult, mult)
-    dimnames(h) <- dimnames(hess)
-    h
-  }
-  list(par = par * mult + add, theta = theta * mult + add, grad = grad / mult, hess = hess_u)
+  list(par = par * mult + add, theta = theta * mult + add, grad = grad / mult,
+       hess = unscale_hessian(hess, mult))
+}
+
+# A Hessian in parameters theta * mult + add (a diagonal Jacobian), with its
+# names; NULL stays NULL.
+unscale_hessian <- function(hess, mult) {
+  if (is.null(hess)) return(NULL)
+  h <- hess / outer(mult, mult)
+  dimnames(h) <- dimnames(hess)
+  h
 }
