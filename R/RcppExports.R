@@ -82,6 +82,14 @@ cpp_spzire_reset <- function(ptr) {
     invisible(.Call(`_glmmgee_cpp_spzire_reset`, ptr))
 }
 
+cpp_spzire_warm <- function(ptr) {
+    .Call(`_glmmgee_cpp_spzire_warm`, ptr)
+}
+
+cpp_spzire_set_warm <- function(ptr, u) {
+    invisible(.Call(`_glmmgee_cpp_spzire_set_warm`, ptr, u))
+}
+
 #' Family and link codes shared with R (single source of truth)
 #' @noRd
 cpp_family_table <- function() {

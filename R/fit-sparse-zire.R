@@ -85,7 +85,21 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
   evalf <- penalized_evalf(spzire_evaluator(eng),
                            aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz))
+  # A start the engine refuses (zire_degenerate()) is no fault of the data.
+  refused <- function() cpp_spzire_degenerate(eng)$refused
+  if (!is.finite(evalf(theta)$loglik) && refused() > 0)
+    stop(paste("the Laplace approximation breaks down at the starting values: the joint mode of",
+               "both parts' random effects is nearly degenerate there (the count and zero parts'",
+               "effects can carry the same zeros); give other starting values (start =), e.g.",
+               "smaller standard deviations of the count part's terms, or drop a zero-part",
+               "random-effect term"), call. = FALSE)
   sr <- sparse_zi_search(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control)
+  sr$refused <- refused()
+  # Each kept search carries the inner search's warm start at its end
+  # (SparseZire::warm()), put back before the finish: restarts evaluate
+  # elsewhere, and where the joint objective has several modes the Laplace
+  # value at the same parameters depends on it.
+  sr$run$warm <- cpp_spzire_warm(eng)
   # A second search where the first may have stopped at a lower optimum
   # (zire_second_start()), keeping the higher log-likelihood: from the first
   # one's end with the zero part's standard deviations wide (3 on the search
@@ -93,14 +107,30 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   # a vanished zero part's coefficients (far below zero, where the
   # log-likelihood is flat in them) go back to their start.
   gam_s <- sr$run$theta[nb + seq_len(pz)]
-  if (is.null(start) && zire_second_start(rc, rz, kind, Xzs, gam_s, cpp_spzire_degenerate(eng)$refused)) {
+  vanishing <- !is.null(zi_vanishing_message(kind, Xzs, gam_s, NULL))
+  if (is.null(start) && zire_second_start(rc, rz, kind, vanishing, gam_s,
+                                          sr$refused)) {
     th_wide <- sr$run$theta
-    if (!is.null(zi_vanishing_message(kind, Xzs, gam_s, NULL))) th_wide[nb + seq_len(pz)] <- gam
+    if (vanishing) th_wide[nb + seq_len(pz)] <- gam
     th_wide[p + which(seq_len(nth) > rc$ntheta & re$lower == 0)] <- 3
     sr_wide <- tryCatch(sparse_zi_search(evalf, th_wide, re, p, pz, pd, P, X, Xz, Xd, control),
                         error = function(e) NULL)
-    if (!is.null(sr_wide) && isTRUE(sr_wide$run$loglik > sr$run$loglik + 1e-6)) sr <- sr_wide
+    if (!is.null(sr_wide) && isTRUE(sr_wide$run$loglik > sr$run$loglik + 1e-6)) {
+      sr <- sr_wide
+      sr$refused <- refused()
+      sr$run$warm <- cpp_spzire_warm(eng)
+    }
   }
+  if (is.null(start) && sr$refused > 0) {
+    search <- function(th, ev) {
+      r <- sparse_zi_search(ev, th, re, p, pz, pd, P, X, Xz, Xd, control)
+      r$run$warm <- cpp_spzire_warm(eng)
+      r
+    }
+    sr <- zire_refused_restarts(sr, search, evalf, refused, theta, re, p, rc$ntheta)
+  }
+  sr <- zire_zero_variance(sr, evalf, re, p, control, sr$refused, function() cpp_spzire_warm(eng))
+  cpp_spzire_set_warm(eng, sr$run$warm)
   fin <- finish_sparse_fit(evalf, sr$run$theta, sr$run$opt,
                            c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,
                            control, rep(1, P))
@@ -132,6 +162,8 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   })
   tl$optinfo$warnings <- warn
   tl$optinfo$laplace_validity <- deg$record
+  tl$optinfo$zero_variance_check <- sr$zero_variance
+  tl$optinfo$laplace_validity$restarts <- sr$refused_restarts
   list(beta = theta[seq_len(p)], theta = theta,
        loglik = fin$final$loglik - (fin$final$penalty %||% 0),
        penalty = aux_penalty_record(penalty, fin$final),
@@ -169,11 +201,96 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
 #   Salamanders sites, zi ~ (1 | spp) + (1 | site) stopped 14.5 below
 #   glmmTMB's optimum, a zero site SD of 11 there, and advised dropping the
 #   zero part).
-zire_second_start <- function(rc, rz, kind, Xzs, gam_s, refused) {
+# `vanishing`: whether the zero part vanishes at `gam_s`
+# (zi_vanishing_message()).
+zire_second_start <- function(rc, rz, kind, vanishing, gam_s, refused) {
   if (refused > 0 || !all(is.finite(gam_s))) return(FALSE)
   groups <- function(r) vapply(r$terms, function(tm) tm$group, "")
-  (kind == "zi" && length(intersect(groups(rc), groups(rz))) > 0L) ||
-    !is.null(zi_vanishing_message(kind, Xzs, gam_s, NULL))
+  (kind == "zi" && length(intersect(groups(rc), groups(rz))) > 0L) || vanishing
+}
+
+# The search from the default start `theta0` ran into points the engine
+# refuses (zire_degenerate()) and ended at their edge, which is no maximum
+# (Salamanders ZINB count ~ mined + (1 | site) + (1 | spp), zi ~ (1 | site):
+# 5.3 above glmmTMB's optimum -837.256992, where our Laplace value at
+# glmmTMB's estimates equals it). There the count part's wide effects and
+# the zero part's compete for the same zeros. Restarts from the default
+# start with the count part's standard deviations small (0.1 on the search
+# scale), so that the zero part's effects can take up the zeros first, and
+# the zero part's at 3, 1 and 0.5; a restart is abandoned at its first
+# refused point (it would end at the edge again, and that costs seconds),
+# and of those that converged the highest replaces the first search.
+# `search(theta, evalf)`: sparse_zi_search() from theta with that
+# evaluator; `refused()`: the engine's running count of refused points;
+# `nc`: the count part's number of covariance parameters. The record goes
+# to $optinfo$laplace_validity$restarts.
+zire_refused_restarts <- function(sr, search, evalf, refused, theta0, re, p, nc) {
+  count_sd <- p + which(seq_len(re$ntheta) <= nc & re$lower == 0)
+  zero_sd <- p + which(seq_len(re$ntheta) > nc & re$lower == 0)
+  rec <- list(zero_sd = c(3, 1, 0.5), count_sd = 0.1, loglik = numeric(),
+              abandoned = logical(), adopted = NA_real_)
+  best <- NULL
+  for (z in rec$zero_sd) {
+    th <- theta0
+    th[count_sd] <- rec$count_sd
+    th[zero_sd] <- z
+    before <- refused()
+    guarded <- function(t) {
+      r <- evalf(t)
+      if (refused() > before) stop("refused point", call. = FALSE)
+      r
+    }
+    r <- tryCatch(search(th, guarded), error = function(e) NULL)
+    ok <- !is.null(r) && is.finite(r$run$loglik) &&
+      identical(as.integer(r$run$opt$convergence), 0L)
+    rec$abandoned <- c(rec$abandoned, refused() > before)
+    rec$loglik <- c(rec$loglik, if (ok) r$run$loglik else NA_real_)
+    if (ok && (is.null(best) || r$run$loglik > best$run$loglik + 1e-6)) {
+      best <- r
+      rec$adopted <- z
+    }
+  }
+  if (is.null(best)) {
+    sr$refused_restarts <- rec
+    return(sr)
+  }
+  best$refused <- 0
+  best$refused_restarts <- rec
+  best
+}
+
+# verify_zero_variance()'s restarts of each term at zero covariance after
+# the search `sr` (sparse_zi_search()'s) ended in the interior, not where
+# the engine refused points (`refused`, zire_second_start()'s reason: the
+# log-likelihoods of two searches are not comparable there). A restart that
+# ends higher replaces the run; its zero covariance is then a verified
+# boundary optimum (the search from the interior ended lower), recorded so
+# in the boundary check. `warm()`: the engine's warm start, kept with each
+# restart's run.
+zire_zero_variance <- function(sr, evalf, re, p, control, refused, warm) {
+  if (refused > 0) return(sr)
+  terms <- lapply(re$terms, function(tm) p + tm$par)
+  names(terms) <- vapply(seq_along(re$terms), function(k) {
+    tm <- re$terms[[k]]
+    sprintf("%s(%s | %s)", if (k > re$nterms_c) "zi~" else "", deparse1(tm$lhs),
+            deparse1(tm$group_expr))
+  }, "")
+  search <- function(th) {
+    r <- optimize_sparse(evalf, th, sr$lower, control, sr$star_boundary)
+    r$loglik <- r$at$loglik
+    r$warm <- warm()
+    r
+  }
+  zv <- verify_zero_variance(search, sr$run, evalf, terms, p + which(re$lower == 0),
+                             tol = optimizer_boundary_tol(control))
+  sr$zero_variance <- zv$record
+  if (is.na(zv$record$moved_to)) return(sr)
+  sr$run <- zv$best
+  b <- sr$star_boundary(sr$run$theta)
+  sr$verified$record <- utils::modifyList(sr$verified$record, list(
+    performed = TRUE, verified = TRUE, moved_off = FALSE, loglik_boundary = zv$best$loglik,
+    parameters_final = sr$pnames[b], message = zv$record$message))
+  sr
 }
 
 # The engine refuses points where H, the negative Hessian of the joint

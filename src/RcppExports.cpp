@@ -263,6 +263,28 @@ BEGIN_RCPP
     return R_NilValue;
 END_RCPP
 }
+// cpp_spzire_warm
+Eigen::VectorXd cpp_spzire_warm(SEXP ptr);
+RcppExport SEXP _glmmgee_cpp_spzire_warm(SEXP ptrSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_spzire_warm(ptr));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_spzire_set_warm
+void cpp_spzire_set_warm(SEXP ptr, Eigen::Map<Eigen::VectorXd> u);
+RcppExport SEXP _glmmgee_cpp_spzire_set_warm(SEXP ptrSEXP, SEXP uSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type u(uSEXP);
+    cpp_spzire_set_warm(ptr, u);
+    return R_NilValue;
+END_RCPP
+}
 // cpp_family_table
 Rcpp::List cpp_family_table();
 RcppExport SEXP _glmmgee_cpp_family_table() {
@@ -1218,6 +1240,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_spzire_modes", (DL_FUNC) &_glmmgee_cpp_spzire_modes, 3},
     {"_glmmgee_cpp_spzire_degenerate", (DL_FUNC) &_glmmgee_cpp_spzire_degenerate, 1},
     {"_glmmgee_cpp_spzire_reset", (DL_FUNC) &_glmmgee_cpp_spzire_reset, 1},
+    {"_glmmgee_cpp_spzire_warm", (DL_FUNC) &_glmmgee_cpp_spzire_warm, 1},
+    {"_glmmgee_cpp_spzire_set_warm", (DL_FUNC) &_glmmgee_cpp_spzire_set_warm, 2},
     {"_glmmgee_cpp_family_table", (DL_FUNC) &_glmmgee_cpp_family_table, 0},
     {"_glmmgee_cpp_family_eval", (DL_FUNC) &_glmmgee_cpp_family_eval, 6},
     {"_glmmgee_cpp_max_threads", (DL_FUNC) &_glmmgee_cpp_max_threads, 0},

@@ -187,3 +187,13 @@ Rcpp::List cpp_spzire_degenerate(SEXP ptr) {
 
 // [[Rcpp::export]]
 void cpp_spzire_reset(SEXP ptr) { spzire_ptr(ptr)->reset(); }
+
+// The inner search's warm start, to keep and put back (SparseZire::warm()).
+// [[Rcpp::export]]
+Eigen::VectorXd cpp_spzire_warm(SEXP ptr) { return spzire_ptr(ptr)->warm(); }
+
+// [[Rcpp::export]]
+void cpp_spzire_set_warm(SEXP ptr, Eigen::Map<Eigen::VectorXd> u) {
+  if (!spzire_ptr(ptr)->set_warm(u))
+    Rcpp::stop("cpp_spzire_set_warm(): 'u' must be finite, of the engine's number of random effects");
+}

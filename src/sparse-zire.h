@@ -63,6 +63,16 @@ class SparseZire {
   // eigenvalue is below kHminTol (for diagnostics).
   SparseZireModes modes(const Eigen::VectorXd& theta, bool guard = true);
   void reset() { ucache_.setZero(); }
+  // The inner Newton search's warm start (the last mode found). Where the
+  // joint objective has several modes the Laplace value depends on it, so
+  // a caller that evaluates elsewhere (restarts) puts back the one it had
+  // at the optimum it keeps. set_warm() returns false on a wrong size.
+  const Eigen::VectorXd& warm() const { return ucache_; }
+  bool set_warm(const Eigen::VectorXd& u) {
+    if (u.size() != ucache_.size() || !u.allFinite()) return false;
+    ucache_ = u;
+    return true;
+  }
   // Evaluations refused since the engine was made because H's smallest
   // eigenvalue at the mode was below kHminTol.
   long degenerate() const { return degenerate_; }
