@@ -129,11 +129,14 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
     }
     sr <- zire_refused_restarts(sr, search, evalf, refused, theta, re, p, rc$ntheta)
   }
-  sr <- zire_zero_variance(sr, evalf, re, p, control, sr$refused, function() cpp_spzire_warm(eng))
+  sr <- zire_zero_variance(sr, evalf, re, p, control, refused, function() cpp_spzire_warm(eng))
   cpp_spzire_set_warm(eng, sr$run$warm)
+  before_finish <- refused()
   fin <- finish_sparse_fit(evalf, sr$run$theta, sr$run$opt,
                            c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,
                            control, rep(1, P))
+  # Points refused on the way to the kept optimum (not by abandoned restarts).
+  refused_kept <- sr$refused + refused() - before_finish
   theta_s <- fin$theta
   m <- cpp_spzire_modes(eng, theta_s)
   # The zero part's random effects at their modes enter the vanishing
@@ -148,7 +151,7 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   warn <- tl$optinfo$warnings
   if (isTRUE(m$failed))
     warn <- c(warn, "the joint modes of both parts' random effects were not found at the optimum")
-  deg <- zire_degenerate(cpp_spzire_degenerate(eng), m$hmin, warn)
+  deg <- zire_degenerate(cpp_spzire_degenerate(eng), refused_kept, m$hmin, warn)
   warn <- c(warn, deg$warning)
   m$inv_i <- m$inv_i + 1L
   m$inv_j <- m$inv_j + 1L
@@ -261,22 +264,32 @@ zire_refused_restarts <- function(sr, search, evalf, refused, theta0, re, p, nc)
 
 # verify_zero_variance()'s restarts of each term at zero covariance after
 # the search `sr` (sparse_zi_search()'s) ended in the interior, not where
-# the engine refused points (`refused`, zire_second_start()'s reason: the
-# log-likelihoods of two searches are not comparable there). A restart that
+# the engine refused points (`sr$refused`, zire_second_start()'s reason: the
+# log-likelihoods of two searches are not comparable there); `refused()`:
+# the engine's running count of refused points. A restart that
 # ends higher replaces the run; its zero covariance is then a verified
 # boundary optimum (the search from the interior ended lower), recorded so
 # in the boundary check. `warm()`: the engine's warm start, kept with each
 # restart's run.
 zire_zero_variance <- function(sr, evalf, re, p, control, refused, warm) {
-  if (refused > 0) return(sr)
+  if (sr$refused > 0) return(sr)
   terms <- lapply(re$terms, function(tm) p + tm$par)
   names(terms) <- vapply(seq_along(re$terms), function(k) {
     tm <- re$terms[[k]]
     sprintf("%s(%s | %s)", if (k > re$nterms_c) "zi~" else "", deparse1(tm$lhs),
             deparse1(tm$group_expr))
   }, "")
+  # A restart is abandoned at its first refused point (it would end at the
+  # edge of the region where the approximation breaks down).
+  before <- refused()
+  guarded <- function(t) {
+    r <- evalf(t)
+    if (refused() > before) stop("refused point", call. = FALSE)
+    r
+  }
   search <- function(th) {
-    r <- optimize_sparse(evalf, th, sr$lower, control, sr$star_boundary)
+    before <<- refused()
+    r <- optimize_sparse(guarded, th, sr$lower, control, sr$star_boundary)
     r$loglik <- r$at$loglik
     r$warm <- warm()
     r
@@ -300,14 +313,17 @@ zire_zero_variance <- function(sr, evalf, re, p, control, refused, warm) {
 # convergence warning), or stopped next to them, ended at the edge of the
 # valid region: the log-likelihood still rises towards the degenerate points
 # only because -log det(H) / 2 does, so the estimates are no maximum and the
-# fit must say so. `eng_deg`: cpp_spzire_degenerate(); `hmin`: H's smallest
+# fit must say so. `eng_deg`: cpp_spzire_degenerate() (every refusal, the
+# record's); `refused_kept`: those on the way to the kept optimum (restarts
+# abandoned at a refused point do not count); `hmin`: H's smallest
 # eigenvalue at the estimates; `warn`: the fit's other warnings. Returns the
 # warning (or NULL) and the record for $optinfo$laplace_validity.
-zire_degenerate <- function(eng_deg, hmin, warn) {
+zire_degenerate <- function(eng_deg, refused_kept, hmin, warn) {
   refused <- eng_deg$refused
   bound <- eng_deg$bound
-  edge <- refused > 0 && (length(warn) > 0 || !is.finite(hmin) || hmin < 10 * bound)
-  record <- list(refused = refused, bound = bound, hmin = hmin, breaks_down = edge)
+  edge <- refused_kept > 0 && (length(warn) > 0 || !is.finite(hmin) || hmin < 10 * bound)
+  record <- list(refused = refused, refused_kept = refused_kept, bound = bound, hmin = hmin,
+                 breaks_down = edge)
   msg <- if (edge)
     sprintf(paste("the Laplace approximation breaks down for this model: the search reached parameters",
                   "where the joint mode of the random effects is nearly degenerate (smallest eigenvalue",
@@ -317,6 +333,6 @@ zire_degenerate <- function(eng_deg, hmin, warn) {
                   "be trusted (it rises towards those points only through the approximation). Drop a",
                   "zero-part random-effect term, fit a zero-inflated Poisson or another grouping factor",
                   "for the zero part, or give starting values near a valid optimum (start =)"),
-            bound, hmin, as.integer(refused))
+            bound, hmin, as.integer(refused_kept))
   list(warning = msg, record = record)
 }
