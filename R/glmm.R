@@ -232,7 +232,14 @@
 #'   at zero, a correlation at +/-1) and whether restarts from interior
 #'   points confirmed it (`performed`, `parameters`, `restarts`,
 #'   `loglik_boundary`, `loglik_restarts`, `moved_off`, `verified`,
-#'   `message`).
+#'   `message`). Fits with zero-part random effects on several terms (the
+#'   two-part sparse route) also record `zero_variance_check` (each term's
+#'   covariance set to zero at the optimum and the search restarted there,
+#'   so that the fit is not below a model with one term fewer: `terms`,
+#'   `loglik_zero`, `restarted`, `loglik_restarts`, `moved_to`, `message`)
+#'   and `laplace_validity` (points refused where the Laplace approximation
+#'   breaks down, and `restarts` from small count-part standard deviations
+#'   after the search ran into them).
 #' @section The optimum:
 #' The optimizer works on centred and scaled copies of the fixed- and
 #' random-effect designs, and of the `ziformula` and `dispformula` designs
