@@ -5,21 +5,7 @@
 # checked against numerical differentiation of the exact gradient; and an
 # evaluation does not depend on where the mode search starts (the modes
 # moved to first order from the last gradient evaluation, or from zero in a
-# new engine).
-
-zire_curv_sim <- function(M = 30, ni = 6, seed = 21) {
-  set.seed(seed)
-  g <- rep(seq_len(M), each = ni)
-  x <- rnorm(M * ni)
-  w <- rbinom(M * ni, 1, 0.5)
-  b <- rnorm(M, 0, 0.6)[g]
-  bz <- rnorm(M, 0, 0.8)[g]
-  mu <- exp(0.4 + 0.3 * x + b)
-  pz <- plogis(-0.7 + w + bz)
-  data.frame(g = g, x = x, w = w,
-             yp = ifelse(runif(M * ni) < pz, 0, rpois(M * ni, mu)),
-             ynb = ifelse(runif(M * ni) < pz, 0, rnbinom(M * ni, size = 2, mu = mu)))
-}
+# new engine). Data from zire_sim() (helper-zire.R).
 
 # An engine with a random intercept in each part (independent: Lambda
 # diagonal) for family fam and kind (1 zero-inflated, 2 hurdle).
@@ -29,17 +15,18 @@ zire_curv_engine <- function(d, y, fam, kind) {
   pd <- if (glmmgee:::has_dispersion(fam)) 1L else 0L
   glmmgee:::cpp_zire_new(cbind(1, d$x), matrix(1, n, 1), matrix(1, n, 1), cbind(1, d$w),
                          matrix(1, n, pd), as.numeric(y), rep(1, n), matrix(0, n, 3),
-                         as.integer(d$g), max(d$g), c(0L, 1L), c(0L, 1L), fam$family_code,
+                         as.integer(d$g), nlevels(factor(d$g)), c(0L, 1L), c(0L, 1L), fam$family_code,
                          fam$link_code, kind, 1L, 1L)
 }
 
 test_that("with Lambda = 0 the two-part start curvature is the exact Hessian in (beta, gamma, delta)", {
   skip_if_not_installed("numDeriv")
-  d <- zire_curv_sim()
-  cases <- list(list(y = d$yp, fam = poisson(), kind = 1L),
-                list(y = d$yp, fam = poisson(), kind = 2L),
-                list(y = d$ynb, fam = glmmgee::nbinom2(), kind = 1L),
-                list(y = d$ynb, fam = glmmgee::nbinom2(), kind = 2L))
+  d <- zire_sim(M = 30, ni = 6, seed = 21)
+  dnb <- zire_sim(M = 30, ni = 6, seed = 21, nb = TRUE)
+  cases <- list(list(y = d$y, fam = poisson(), kind = 1L),
+                list(y = d$y, fam = poisson(), kind = 2L),
+                list(y = dnb$y, fam = glmmgee::nbinom2(), kind = 1L),
+                list(y = dnb$y, fam = glmmgee::nbinom2(), kind = 2L))
   for (k in seq_along(cases)) {
     cs <- cases[[k]]
     eng <- zire_curv_engine(d, cs$y, cs$fam, cs$kind)
@@ -57,8 +44,8 @@ test_that("with Lambda = 0 the two-part start curvature is the exact Hessian in 
 
 test_that("away from Lambda = 0 the start curvature leaves out the log|H| terms", {
   skip_if_not_installed("numDeriv")
-  d <- zire_curv_sim(seed = 22)
-  eng <- zire_curv_engine(d, d$yp, poisson(), 1L)
+  d <- zire_sim(M = 30, ni = 6, seed = 22)
+  eng <- zire_curv_engine(d, d$y, poisson(), 1L)
   th <- c(0.4, 0.3, 0.6, 0.8, -0.5, 0.9)
   H <- numDeriv::jacobian(function(t) glmmgee:::cpp_zire_eval(eng, t, TRUE)$gradient, th)
   C <- glmmgee:::cpp_zire_fixed_curvature(eng, th)
@@ -68,15 +55,15 @@ test_that("away from Lambda = 0 the start curvature leaves out the log|H| terms"
 })
 
 test_that("an evaluation does not depend on the mode search's start", {
-  d <- zire_curv_sim(seed = 23)
+  d <- zire_sim(M = 30, ni = 6, seed = 23)
   th1 <- c(0.4, 0.3, 0.6, 0.8, -0.5, 0.9)
   th2 <- th1 + c(0.3, -0.2, 0.25, -0.3, 0.4, -0.3)
   for (K in c(1L, 5L)) {
-    warm <- zire_curv_engine(d, d$yp, poisson(), 1L)
+    warm <- zire_curv_engine(d, d$y, poisson(), 1L)
     glmmgee:::cpp_zire_set_nagq(warm, K)
     glmmgee:::cpp_zire_eval(warm, th1, TRUE)  # modes and their derivatives at th1
     a <- glmmgee:::cpp_zire_eval(warm, th2, TRUE)
-    cold <- zire_curv_engine(d, d$yp, poisson(), 1L)
+    cold <- zire_curv_engine(d, d$y, poisson(), 1L)
     glmmgee:::cpp_zire_set_nagq(cold, K)
     b <- glmmgee:::cpp_zire_eval(cold, th2, TRUE)
     expect_equal(a$loglik, b$loglik, tolerance = 1e-12)
