@@ -54,6 +54,10 @@ cpp_zire_summaries <- function(ptr, theta) {
     .Call(`_glmmgee_cpp_zire_summaries`, ptr, theta)
 }
 
+cpp_zire_fixed_curvature <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_zire_fixed_curvature`, ptr, theta)
+}
+
 cpp_zire_set_nagq <- function(ptr, nAGQ) {
     invisible(.Call(`_glmmgee_cpp_zire_set_nagq`, ptr, nAGQ))
 }

@@ -309,13 +309,14 @@ poisson_irls <- function(X, y, w, off, maxit) {
 # P quadrature evaluations saved cost 4-5 times a Laplace one each
 # (Salamanders ZINB, nAGQ = 11: 41 quadrature evaluations before, 25 after).
 # pilot: the rule of the first stage (1, the Laplace approximation, unless
-# the caller asks for a coarse quadrature rule). retries: where the
-# curvature costs P evaluations (not cheap_curvature()), a Newton-BFGS run
-# that stops short (a step held at a bound twice in a row, a failed line
-# search) gets up to `retries` fresh curvatures at its last point before
-# nlminb takes over: from a start far off, the curvature there misleads
-# the first steps, and nlminb then needs 40-60 evaluations where Newton
-# from a fresh curvature needs about 10.
+# the caller asks for a coarse quadrature rule). retries: a Newton-BFGS
+# run that does not start from a cheap curvature refreshed every few steps
+# (a stage handed the previous stage's BFGS matrix, or an engine without
+# cheap_curvature()) and stops short (a step held at a bound twice in a
+# row, a failed line search) gets up to `retries` fresh curvatures at its
+# last point before nlminb takes over: from a start far off, the curvature
+# there misleads the first steps, and nlminb then needs 40-60 evaluations
+# where Newton from a fresh curvature needs about 10.
 zi_optimize <- function(eng, theta, lower, nAGQ, bound, control, at_lam, pilot = 1L,
                         retries = 0L) {
   stages <- list()
@@ -334,7 +335,8 @@ zi_optimize <- function(eng, theta, lower, nAGQ, bound, control, at_lam, pilot =
     # instead of 43; Salamanders ZINB 55 instead of 40). A quadrature stage
     # that starts from the Laplace stage's BFGS matrix keeps it: that matrix
     # already holds the log|H| terms the refreshed curvature leaves out.
-    rounds <- if (cheap && is.null(H1)) 3L else if (!cheap) 1L + retries else 1L
+    refresh <- cheap && is.null(H1)
+    rounds <- if (refresh) 3L else 1L + retries
     rec <- list(iterations = 0L, evaluations = 0L)
     curv <- list(iterations = 0L, evaluations = 0L, convergence = 0L,
                  message = "curvature at the start (and refreshed)")
@@ -345,7 +347,7 @@ zi_optimize <- function(eng, theta, lower, nAGQ, bound, control, at_lam, pilot =
         curv$evaluations <- curv$evaluations + attr(H1, "evaluations")
       }
       qn <- newton_steps(eng, theta, negative_definite(H1), bound(theta), lower = lower,
-                         at = cur, bfgs = TRUE, maxit = if (cheap && r < rounds) min(4L, left) else left,
+                         at = cur, bfgs = TRUE, maxit = if (refresh && r < rounds) min(4L, left) else left,
                          tol = tol)
       rec$iterations <- rec$iterations + qn$record$iterations
       rec$evaluations <- rec$evaluations + qn$record$evaluations
@@ -400,15 +402,16 @@ zi_optimize <- function(eng, theta, lower, nAGQ, bound, control, at_lam, pilot =
 
 # The curvature the search starts from. Differences of the exact gradient
 # cost one evaluation per parameter (29 of a Salamanders ZIP fit's 106);
-# on the one-factor engine the block of the fixed, zero and dispersion
-# coefficients comes instead from one pass over the observations at the
-# modes (cpp_agq_fixed_curvature(): the conditional information, without
-# the log|H| terms), and only Lambda's columns from differences of the
-# gradient. It only guides the search's steps (BFGS corrects it, and the
-# finish recomputes the Hessian for the standard errors by differences), so
-# the optimum does not depend on it. The engine with random effects in the
-# zero part and the sharded stand-in keep the differences. The attribute
-# "evaluations" counts the engine passes it took.
+# on the one-factor engines (also the one with random effects in the zero
+# part) the block of the fixed, zero and dispersion coefficients comes
+# instead from one pass over the observations at the modes
+# (cpp_agq_fixed_curvature(), cpp_zire_fixed_curvature(): the conditional
+# information, without the log|H| terms), and only Lambda's columns from
+# differences of the gradient. It only guides the search's steps (BFGS
+# corrects it, and the finish recomputes the Hessian for the standard
+# errors by differences), so the optimum does not depend on it. The
+# sharded stand-in keeps the differences. The attribute "evaluations"
+# counts the engine passes it took.
 zi_start_hessian <- function(eng, theta, on_boundary, g0, at_lam) {
   if (!cheap_curvature(eng))
     return(structure(numeric_hessian(eng, theta, on_boundary, g0 = g0),
@@ -416,7 +419,9 @@ zi_start_hessian <- function(eng, theta, on_boundary, g0, at_lam) {
   P <- length(theta)
   fixed <- setdiff(seq_len(P), at_lam)
   H <- matrix(NA_real_, P, P)
-  H[fixed, fixed] <- cpp_agq_fixed_curvature(engine_core(eng), theta)
+  core <- engine_core(eng)
+  H[fixed, fixed] <- if (inherits(core, "glmmgee_zire_engine")) cpp_zire_fixed_curvature(core, theta)
+                     else cpp_agq_fixed_curvature(core, theta)
   # A penalized fit's search adds the prior's exact curvature (penalty-aux.R).
   if (inherits(eng, "glmmgee_penalized_engine"))
     H[fixed, fixed] <- H[fixed, fixed] + eng$pen(theta, hessian = TRUE)$hessian[fixed, fixed]
@@ -434,7 +439,7 @@ zi_start_hessian <- function(eng, theta, on_boundary, g0, at_lam) {
 
 cheap_curvature <- function(eng) {
   eng <- engine_core(eng)
-  is.null(oldClass(eng)) && typeof(eng) == "externalptr"
+  inherits(eng, "glmmgee_zire_engine") || (is.null(oldClass(eng)) && typeof(eng) == "externalptr")
 }
 
 # Far from the optimum (a zero-inflation start that is off by several

@@ -159,7 +159,7 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
   zd <- if (has_zi) part_design(ziformula)
   dd <- if (has_disp) part_design(dispformula)
   offz <- if (truncated && !has_zi) rep(-Inf, length(y))
-  zre <- if (length(zi_bars) && !zire_sparse) zire_terms(zi_bars, mf, fenv, re)
+  zre <- if (length(zi_bars) && !zire_sparse) zire_terms(zi_bars, mf, fenv, re, find_bars(formula))
   rz <- if (zire_sparse) sparse_re_terms(zi_bars_formula(zi_bars), mf, NULL)
   fit <- if (zire_sparse) {
     glmm_sparse_zire_fit(X, y, re, rz, inner, kind, zd$X, dd$X, rc$resp$weights, rc$offset,

@@ -48,9 +48,11 @@ zire_needs_sparse <- function(formula, zi_bars, sparse) {
 }
 
 # The zero part's random-effect design; its grouping factor is the
-# conditional part's (checked above), so its codes are re$group's.
-zire_terms <- function(zi_bars, mf, env, re) {
-  zr <- re_terms(zi_bars_formula(zi_bars), mf, env)
+# conditional part's (checked above), so its codes are re$group's. Terms
+# identical to the conditional part's (`(1 | g)` in both, the usual case)
+# have its design as it stands, without a second model matrix.
+zire_terms <- function(zi_bars, mf, env, re, bars_c = NULL) {
+  zr <- if (identical(zi_bars, bars_c)) re else re_terms(zi_bars_formula(zi_bars), mf, env)
   if (!identical(as.integer(zr$group), as.integer(re$group)))
     stop("'ziformula': the zero part's grouping factor differs from the conditional part's",
          call. = FALSE)

@@ -169,6 +169,18 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_zire_fixed_curvature
+Eigen::MatrixXd cpp_zire_fixed_curvature(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
+RcppExport SEXP _glmmgee_cpp_zire_fixed_curvature(SEXP ptrSEXP, SEXP thetaSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_zire_fixed_curvature(ptr, theta));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_zire_set_nagq
 void cpp_zire_set_nagq(SEXP ptr, int nAGQ);
 RcppExport SEXP _glmmgee_cpp_zire_set_nagq(SEXP ptrSEXP, SEXP nAGQSEXP) {
@@ -1233,6 +1245,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_zire_new", (DL_FUNC) &_glmmgee_cpp_zire_new, 17},
     {"_glmmgee_cpp_zire_eval", (DL_FUNC) &_glmmgee_cpp_zire_eval, 3},
     {"_glmmgee_cpp_zire_summaries", (DL_FUNC) &_glmmgee_cpp_zire_summaries, 2},
+    {"_glmmgee_cpp_zire_fixed_curvature", (DL_FUNC) &_glmmgee_cpp_zire_fixed_curvature, 2},
     {"_glmmgee_cpp_zire_set_nagq", (DL_FUNC) &_glmmgee_cpp_zire_set_nagq, 2},
     {"_glmmgee_cpp_spzire_new", (DL_FUNC) &_glmmgee_cpp_spzire_new, 15},
     {"_glmmgee_cpp_spzire_eval", (DL_FUNC) &_glmmgee_cpp_spzire_eval, 2},

@@ -5,6 +5,7 @@
 #include "resources.h"
 #include <algorithm>
 #include <cmath>
+#include <new>
 #include <stdexcept>
 #ifdef _OPENMP
 #include <omp.h>
@@ -156,7 +157,24 @@ double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
   // shifted towards the identity until it is positive definite.
   VectorXd& u = w.u;
   u = ucache_.row(i).transpose();
-  double h = hval(u, w.ob, true);
+  double h;
+  if (use_du_) {
+    // The last mode moved to first order; where that leaves the finite
+    // numbers, the last mode itself.
+    const int P = npar();
+    for (int b = 0; b < q; ++b) {
+      double d = 0.0;
+      for (int r = 0; r < P; ++r) d += ducache_(i, r * q + b) * dtheta_[r];
+      u[b] += d;
+    }
+    h = hval(u, w.ob, true);
+    if (!std::isfinite(h)) {
+      u = ucache_.row(i).transpose();
+      h = hval(u, w.ob, true);
+    }
+  } else {
+    h = hval(u, w.ob, true);
+  }
   if (!std::isfinite(h) && u.squaredNorm() > 0) {
     u.setZero();
     h = hval(u, w.ob, true);
@@ -357,6 +375,11 @@ double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
       w.Dv2(j, r) = e2;
     }
   }
+  if (ducache_.rows() == lay_.M) {
+    const bool keep = !*failed && std::isfinite(ll) && w.Du.allFinite();
+    for (int r = 0; r < P; ++r)
+      for (int b = 0; b < q; ++b) ducache_(i, r * q + b) = keep ? w.Du(b, r) : 0.0;
+  }
   if (K_ > 1) {
     w.ubar.noalias() = w.Unodes.topRows(Q).transpose() * w.pi.head(Q);
     for (int b = 0; b < q; ++b) {
@@ -424,8 +447,26 @@ double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
   return ll;
 }
 
+// Before the clusters of an evaluation at theta: whether they may start
+// from the first-order moved modes (ducache_ valid for this size), and
+// room for d u^ / d theta when the gradient is asked (the prediction is
+// skipped where that memory is not to be had: it only saves iterations).
+void ZireEngine::start_evaluation(const VectorXd& theta, bool gradient) {
+  const int P = npar();
+  use_du_ = du_valid_ && du_theta_.size() == theta.size();
+  if (use_du_) dtheta_ = theta - du_theta_;
+  du_valid_ = false;
+  if (!gradient || ducache_.rows() == lay_.M) return;
+  try {
+    ducache_.setZero(lay_.M, (Eigen::Index)q_ * P);
+  } catch (const std::bad_alloc&) {
+    ducache_.resize(0, 0);
+  }
+}
+
 AgqResult ZireEngine::evaluate(const VectorXd& theta, bool gradient) {
   const int M = lay_.M, P = npar();
+  start_evaluation(theta, gradient);
   MatrixXd Lam = MatrixXd::Zero(q_, q_);
   for (int e = 0; e < nl_; ++e) Lam(lam_row_[e], lam_col_[e]) = theta[p_ + e];
   const VectorXd eta0 = X_ * theta.head(p_) + off_.col(0);
@@ -495,6 +536,9 @@ AgqResult ZireEngine::evaluate(const VectorXd& theta, bool gradient) {
     if (!finite) {
       res.loglik = -INFINITY;
       res.gradient.setZero();
+    } else if (ducache_.rows() == M) {
+      du_theta_ = theta;
+      du_valid_ = true;
     }
   }
   return res;
@@ -507,6 +551,7 @@ AgqSummaries ZireEngine::summaries(const VectorXd& theta) {
   const VectorXd eta0 = X_ * theta.head(p_) + off_.col(0);
   const VectorXd a0 = Xz_ * theta.segment(p_ + nl_, pz_) + off_.col(1);
   const VectorXd ph = Xd_ * theta.segment(p_ + nl_ + pz_, pd_) + off_.col(2);
+  start_evaluation(theta, false);
   AgqSummaries out;
   out.mode.resize(M, q_);
   out.mode_var.resize(M, q_ * q_);

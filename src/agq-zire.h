@@ -50,6 +50,9 @@ class ZireEngine {
   int nclusters() const { return lay_.M; }
   AgqResult evaluate(const Eigen::VectorXd& theta, bool gradient);
   AgqSummaries summaries(const Eigen::VectorXd& theta);
+  // The Hessian in (beta, gamma, delta) at the modes without the log|H|
+  // terms, a start curvature for the search (agq-zire-info.cpp).
+  Eigen::MatrixXd fixed_curvature(const Eigen::VectorXd& theta);
   void set_nagq(int K) {
     check_work_memory(K);
     K_ = K;
@@ -74,6 +77,15 @@ class ZireEngine {
   std::vector<int> lam_row_, lam_col_;
   GhGrid grid_;
   Eigen::MatrixXd ucache_;
+  // Warm start of the modes to first order: after an evaluation with the
+  // gradient, ducache_ holds each cluster's d u^ / d theta (q x P, by
+  // columns, one row per cluster) at du_theta_, where ucache_ holds the
+  // modes; the next evaluation starts Newton from u^ + (du/dtheta) dtheta_.
+  // Any other evaluation invalidates it (ucache_ moves without it).
+  Eigen::MatrixXd ducache_;
+  Eigen::VectorXd du_theta_, dtheta_;
+  bool du_valid_ = false, use_du_ = false;
+  void start_evaluation(const Eigen::VectorXd& theta, bool gradient);
 };
 
 }  // namespace glmmgee

@@ -68,6 +68,20 @@ Rcpp::List cpp_zire_summaries(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
                             Rcpp::Named("newton_failures") = s.newton_failures);
 }
 
+// Curvature in the fixed coefficients of all three predictors at the
+// modes, without the log|H| terms (agq-zire-info.cpp): a start matrix for
+// the search, rows and columns in the order (beta, gamma, delta).
+// [[Rcpp::export]]
+Eigen::MatrixXd cpp_zire_fixed_curvature(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
+  glmmgee::ZireEngine* eng = zire_ptr(ptr);
+  if (theta.size() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
+  try {
+    return eng->fixed_curvature(theta);
+  } catch (std::exception& e) {
+    Rcpp::stop(e.what());
+  }
+}
+
 // [[Rcpp::export]]
 void cpp_zire_set_nagq(SEXP ptr, int nAGQ) {
   if (nAGQ < 1) Rcpp::stop("nAGQ must be at least 1");
