@@ -31,14 +31,7 @@ covstruct_terms <- function(formula, mf, env) {
                         "the sparse engine); the formula has %s"),
                  paste(unique(gnames), collapse = " and ")),
          call. = FALSE)
-  g <- tryCatch(used_factor(eval_grouping(bars[[1L]][[3L]], mf, env)),
-                error = function(e) stop(sprintf("grouping factor '%s': %s", gnames[1L],
-                                                 conditionMessage(e)), call. = FALSE))
-  if (anyNA(g))
-    stop(sprintf("grouping factor '%s' contains missing values", gnames[1L]), call. = FALSE)
-  if (nlevels(g) < 2L)
-    stop(sprintf("grouping factor '%s' has only %d level; a random effect needs at least two groups",
-                 gnames[1L], nlevels(g)), call. = FALSE)
+  g <- checked_grouping(bars[[1L]][[3L]], gnames[1L], mf, env)  # re-grouping.R
   terms <- lapply(seq_along(bars), function(k) {
     lhs <- stats::as.formula(call("~", bars[[k]][[2L]]), env = env)
     Zb <- stats::model.matrix(lhs, mf)

@@ -105,7 +105,13 @@ glmm_ordinal <- function(formula, mf, family, nAGQ, control, start, covariance, 
          call. = FALSE)
   if (length(gnames) > 1L)  # several grouping factors: glmm-ordinal-sparse.R
     return(glmm_ordinal_sparse(formula, mf, family, nAGQ, control, start, mc, fenv))
-  re <- re_terms(formula, mf, fenv, bars)
+  # A random intercept (1 | g) needs only its grouping factor: re_terms()
+  # also builds a design column of ones (a model.matrix() call) that this
+  # engine never reads, about 0.2 ms of a 4 ms fit on 72 rows (wine).
+  re <- if (length(bars) == 1L && identical(bars[[1L]][[2L]], 1))
+    list(cnames = "(Intercept)", group = checked_grouping(bars[[1L]][[3L]], gnames, mf, fenv),
+         group_name = gnames)
+  else re_terms(formula, mf, fenv, bars)
   # Random slopes, e.g. (1 + x | g) or (x || g): q random effects,
   # integrated on a product grid (ordinal_glmm_fit_re()).
   slopes <- !identical(re$cnames, "(Intercept)")

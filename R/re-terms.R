@@ -15,15 +15,7 @@ re_terms <- function(formula, mf, env = environment(formula), bars = find_bars(f
     stop(sprintf(paste0("internal: re_terms() takes one grouping factor (%s); ",
                         "glmm() sends several to the sparse engine (sparse_re_terms())"),
                  paste(unique(gnames), collapse = ", ")), call. = FALSE)
-  gexpr <- bars[[1L]][[3L]]
-  g <- tryCatch(used_factor(eval_grouping(gexpr, mf, env)),
-                error = function(e) stop(sprintf("grouping factor '%s': %s", gnames[1L],
-                                                 conditionMessage(e)), call. = FALSE))
-  if (anyNA(g))
-    stop(sprintf("grouping factor '%s' contains missing values", gnames[1L]), call. = FALSE)
-  if (nlevels(g) < 2L)
-    stop(sprintf("grouping factor '%s' has only %d level; a random effect needs at least two groups",
-                 gnames[1L], nlevels(g)), call. = FALSE)
+  g <- checked_grouping(bars[[1L]][[3L]], gnames[1L], mf, env)  # re-grouping.R
   Zs <- lapply(bars, function(b) {
     lhs <- stats::as.formula(call("~", b[[2L]]), env = env)
     Zb <- stats::model.matrix(lhs, mf)

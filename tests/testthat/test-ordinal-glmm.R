@@ -432,3 +432,45 @@ test_that("update() and anova(): likelihood-ratio test between nested fits", {
   expect_equal(small$loglik, ref$logLik, tolerance = 1e-9)
   expect_error(anova(f$agq, f$lap), "same nAGQ")
 })
+
+test_that("the covariance and condition number from one eigendecomposition are solve()'s and kappa()'s", {
+  fit <- wine_fits()$lap
+  H <- unname(fit$hessian)
+  info <- glmmgee:::ordinal_information(H)
+  expect_equal(info$cov, solve(-H), tolerance = 1e-10)
+  expect_equal(info$condition, kappa(H, exact = TRUE), tolerance = 1e-10)
+  expect_equal(unname(fit$cov_psi), solve(-H), tolerance = 1e-10)
+  # A Hessian that is not finite, or singular to working precision: no
+  # covariance (the fitter then warns), as solve() would fail.
+  na <- glmmgee:::ordinal_information(replace(H, 1, NA))
+  expect_null(na$cov)
+  expect_identical(na$condition, NA_real_)
+  sing <- H
+  sing[, 2] <- sing[, 1]
+  sing[2, ] <- sing[1, ]
+  expect_error(solve(-sing))
+  expect_null(glmmgee:::ordinal_information(sing)$cov)
+  # ill-conditioned but invertible: solve()'s answer
+  e <- eigen(-H, symmetric = TRUE)
+  lam <- replace(e$values, length(e$values), e$values[1L] * 1e-12)
+  ill <- -e$vectors %*% (lam * t(e$vectors))
+  ill <- (ill + t(ill)) / 2
+  expect_gt(glmmgee:::ordinal_information(ill)$condition, 1e10)
+  expect_identical(glmmgee:::ordinal_information(ill)$cov, solve(-ill))
+})
+
+test_that("the random intercept's grouping factor is checked as re_terms() checks it", {
+  w <- ordinal::wine
+  w$g1 <- factor("a")
+  expect_error(glmm(rating ~ temp + (1 | g1), data = w, family = cumulative),
+               "grouping factor 'g1' has only 1 level")
+  w$gna <- w$judge
+  w$gna[3] <- NA
+  expect_error(glmm(rating ~ temp + (1 | gna), data = w, family = cumulative, na.action = na.pass),
+               "grouping factor 'gna'")
+  # an expression as the grouping factor, as in the other routes
+  f1 <- glmm(rating ~ temp + (1 | judge), data = w, family = cumulative)
+  f2 <- glmm(rating ~ temp + (1 | factor(as.integer(judge))), data = w, family = cumulative)
+  expect_equal(f2$loglik, f1$loglik, tolerance = 1e-12)
+  expect_identical(f2$group_name, "factor(as.integer(judge))")
+})

@@ -1,0 +1,17 @@
+# The grouping factor of the random-effect terms on one factor, evaluated in
+# the model frame and checked: a factor of the levels that occur, without
+# missing values, with at least two levels. `gname` is the term's grouping
+# expression as the user wrote it, for the messages. Shared by re_terms(),
+# covstruct_terms() and the ordinal random-intercept route, which needs
+# only this factor (not a design of random-effect columns).
+checked_grouping <- function(gexpr, gname, mf, env) {
+  g <- tryCatch(used_factor(eval_grouping(gexpr, mf, env)),
+                error = function(e) stop(sprintf("grouping factor '%s': %s", gname,
+                                                 conditionMessage(e)), call. = FALSE))
+  if (anyNA(g))
+    stop(sprintf("grouping factor '%s' contains missing values", gname), call. = FALSE)
+  if (nlevels(g) < 2L)
+    stop(sprintf("grouping factor '%s' has only %d level; a random effect needs at least two groups",
+                 gname, nlevels(g)), call. = FALSE)
+  g
+}
