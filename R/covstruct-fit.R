@@ -63,8 +63,10 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   on_boundary <- est$on_boundary
   Lam <- matrix(0, q, q)
   Lam[cbind(pat$row, pat$col)] <- lm$lambda
-  summ <- cpp_agq_summaries(eng, structure_engine_theta(par, structure_lambda(re$terms, k_re, par),
-                                                       p, disp))
+  # The engine works on y / s: its Lambda is the search's, which est$lm
+  # already is unless the estimates were mapped back to the units of y.
+  lm_search <- if (s == 1) lm else structure_lambda(re$terms, k_re, par)
+  summ <- cpp_agq_summaries(eng, structure_engine_theta(par, lm_search, p, disp))
   npos <- tabulate(cl$index[if (is.null(weights)) TRUE else weights > 0], M)
   summ$loglik <- summ$loglik - npos * log(s)
   if (disp) par[[P]] <- par[[P]] + log(s)
