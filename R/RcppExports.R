@@ -182,6 +182,10 @@ cpp_sparse_eval <- function(ptr, theta, gradient) {
     .Call(`_glmmgee_cpp_sparse_eval`, ptr, theta, gradient)
 }
 
+cpp_sparse_eval_gradient <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_sparse_eval_gradient`, ptr, theta)
+}
+
 cpp_sparse_modes <- function(ptr, theta) {
     .Call(`_glmmgee_cpp_sparse_modes`, ptr, theta)
 }

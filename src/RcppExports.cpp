@@ -575,6 +575,18 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_sparse_eval_gradient
+Rcpp::List cpp_sparse_eval_gradient(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
+RcppExport SEXP _glmmgee_cpp_sparse_eval_gradient(SEXP ptrSEXP, SEXP thetaSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_eval_gradient(ptr, theta));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_sparse_modes
 Rcpp::List cpp_sparse_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
 RcppExport SEXP _glmmgee_cpp_sparse_modes(SEXP ptrSEXP, SEXP thetaSEXP) {
@@ -1242,6 +1254,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_sparse_new", (DL_FUNC) &_glmmgee_cpp_sparse_new, 11},
     {"_glmmgee_cpp_sparse_set_aux", (DL_FUNC) &_glmmgee_cpp_sparse_set_aux, 5},
     {"_glmmgee_cpp_sparse_eval", (DL_FUNC) &_glmmgee_cpp_sparse_eval, 3},
+    {"_glmmgee_cpp_sparse_eval_gradient", (DL_FUNC) &_glmmgee_cpp_sparse_eval_gradient, 2},
     {"_glmmgee_cpp_sparse_modes", (DL_FUNC) &_glmmgee_cpp_sparse_modes, 2},
     {"_glmmgee_cpp_sparse_solve", (DL_FUNC) &_glmmgee_cpp_sparse_solve, 3},
     {"_glmmgee_cpp_dist_eval", (DL_FUNC) &_glmmgee_cpp_dist_eval, 11},
