@@ -151,7 +151,7 @@ na_product <- function(H, A, na) {
 covstruct_max_first <- 2
 #
 # With value_first = TRUE (an engine that keeps a value-only evaluation for
-# its gradient, cpp_sparse_eval_gradient()), trial steps are evaluated
+# its gradient, cpp_sparse_eval(reuse = TRUE)), trial steps are evaluated
 # without the gradient, which a rejected trial never needs; the search and
 # its result are the same.
 covstruct_search <- function(evalf, par, control, value_first = FALSE) {

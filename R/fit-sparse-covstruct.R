@@ -26,9 +26,8 @@ sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, pen
              if (disp) st[[p + 2L]])
   # A gradient right after a value-only evaluation at the same point is
   # taken from it (the line searches' accepted trials).
-  evalf <- structure_evalf(function(theta, grad) {
-    if (grad) cpp_sparse_eval_gradient(eng, theta) else cpp_sparse_eval(eng, theta, FALSE)
-  }, re$terms, k_re, p, disp, tx$T, penalty)
+  evalf <- structure_evalf(function(theta, grad) cpp_sparse_eval(eng, theta, grad, reuse = TRUE),
+                           re$terms, k_re, p, disp, tx$T, penalty)
   search <- function(par) covstruct_search(evalf, par, control, value_first = TRUE)
   run <- search(start)
   bc <- covstruct_verify(search, run, re$terms, k_re)

@@ -484,28 +484,18 @@ int cpp_sparse_set_aux(SEXP ptr, int kind, Eigen::Map<Eigen::MatrixXd> XA,
   return eng->npar();
 }
 
+// With reuse = TRUE and the gradient asked for, a last evaluation at theta
+// made without it is completed (SparseLaplace::evaluate_gradient()).
 // [[Rcpp::export]]
-Rcpp::List cpp_sparse_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient) {
+Rcpp::List cpp_sparse_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient,
+                           bool reuse = false) {
   glmmgee::SparseLaplace* eng = sparse_engine(ptr);
   if (theta.size() != eng->npar())
     Rcpp::stop("theta has length %d; the model has %d parameters", (int)theta.size(),
                eng->npar());
   Rcpp::checkUserInterrupt();  // every optimizer step passes here
-  glmmgee::SparseResult r = eng->evaluate(theta, gradient);
-  return sparse_result_list(r);
-}
-
-// cpp_sparse_eval(ptr, theta, TRUE), reusing the last evaluation when it
-// was at theta (made without the gradient): only the gradient is computed.
-// [[Rcpp::export]]
-Rcpp::List cpp_sparse_eval_gradient(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
-  glmmgee::SparseLaplace* eng = sparse_engine(ptr);
-  if (theta.size() != eng->npar())
-    Rcpp::stop("theta has length %d; the model has %d parameters", (int)theta.size(),
-               eng->npar());
-  Rcpp::checkUserInterrupt();
-  glmmgee::SparseResult r = eng->evaluate_gradient(theta);
-  return sparse_result_list(r);
+  return sparse_result_list(gradient && reuse ? eng->evaluate_gradient(theta)
+                                              : eng->evaluate(theta, gradient));
 }
 
 // [[Rcpp::export]]
