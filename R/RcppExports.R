@@ -190,8 +190,8 @@ cpp_sparse_set_aux <- function(ptr, kind, XA, pred, aoff) {
     .Call(`_glmmgee_cpp_sparse_set_aux`, ptr, kind, XA, pred, aoff)
 }
 
-cpp_sparse_eval <- function(ptr, theta, gradient) {
-    .Call(`_glmmgee_cpp_sparse_eval`, ptr, theta, gradient)
+cpp_sparse_eval <- function(ptr, theta, gradient, reuse = FALSE) {
+    .Call(`_glmmgee_cpp_sparse_eval`, ptr, theta, gradient, reuse)
 }
 
 cpp_sparse_modes <- function(ptr, theta) {

@@ -16,8 +16,11 @@
 # Lambda's entries at `par` (terms[[k]]'s parameters at par[k_re[[k]]]) and
 # their Jacobian in the structure parameters (entries x structure
 # parameters): the identity for an unstructured term, whose parameters are
-# the entries, chol_jacobian() for the others.
-structure_lambda <- function(terms, k_re, par) {
+# the entries, chol_jacobian() for the others. With `memo` (an environment),
+# a term whose parameters are those of the last call reuses its entries and
+# Jacobian: the differences for a Hessian move one parameter at a time, and
+# chol_jacobian() was 5% of a Poisson ar1() + (1 | site) fit.
+structure_lambda <- function(terms, k_re, par, memo = NULL) {
   nl <- vapply(terms, function(t) t$q * (t$q + 1L) / 2L, 1)
   np <- vapply(terms, function(t) t$struct$npar, 1L)
   lam <- numeric(sum(nl))
@@ -33,8 +36,18 @@ structure_lambda <- function(terms, k_re, par) {
       lam[il] <- pk
       J[il, ip] <- diag(1, nl[k])
     } else {
-      cj <- chol_jacobian(t$struct$D(pk), t$struct$dD(pk))
-      lam[il] <- cj$L[lower.tri(cj$L, diag = TRUE)]
+      hit <- !is.null(memo) && identical(memo$par[[k]], pk)
+      if (!hit) {
+        cj <- chol_jacobian(t$struct$D(pk), t$struct$dD(pk))
+        cj$lam <- cj$L[lower.tri(cj$L, diag = TRUE)]
+        if (!is.null(memo)) {
+          memo$par[[k]] <- pk
+          memo$cj[[k]] <- cj
+        }
+      } else {
+        cj <- memo$cj[[k]]
+      }
+      lam[il] <- cj$lam
       J[il, ip] <- cj$J
     }
     off_l <- off_l + nl[k]
@@ -56,8 +69,10 @@ structure_engine_theta <- function(par, lm, p, disp)
 structure_evalf <- function(engine_eval, terms, k_re, p, disp, Tx, penalty) {
   P <- p + length(unlist(k_re)) + disp
   directions <- isTRUE(attr(engine_eval, "directions"))
+  memo <- new.env(parent = emptyenv())
+  memo$par <- memo$cj <- vector("list", length(terms))
   function(par, grad = TRUE) {
-    lm <- tryCatch(structure_lambda(terms, k_re, par), error = function(e) NULL)
+    lm <- tryCatch(structure_lambda(terms, k_re, par, memo), error = function(e) NULL)
     if (is.null(lm)) return(list(loglik = -Inf, gradient = rep(NA_real_, P), penalty = 0))
     theta <- structure_engine_theta(par, lm, p, disp)
     # An engine taking directions contracts the gradient with J itself.

@@ -63,8 +63,10 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   on_boundary <- est$on_boundary
   Lam <- matrix(0, q, q)
   Lam[cbind(pat$row, pat$col)] <- lm$lambda
-  summ <- cpp_agq_summaries(eng, structure_engine_theta(par, structure_lambda(re$terms, k_re, par),
-                                                       p, disp))
+  # The engine works on y / s: its Lambda is the search's, which est$lm
+  # already is unless the estimates were mapped back to the units of y.
+  lm_search <- if (s == 1) lm else structure_lambda(re$terms, k_re, par)
+  summ <- cpp_agq_summaries(eng, structure_engine_theta(par, lm_search, p, disp))
   npos <- tabulate(cl$index[if (is.null(weights)) TRUE else weights > 0], M)
   summ$loglik <- summ$loglik - npos * log(s)
   if (disp) par[[P]] <- par[[P]] + log(s)
@@ -147,8 +149,14 @@ na_product <- function(H, A, na) {
 # centred and scaled fixed effect. (Poisson AR(1) of bench-covstruct.R: the
 # full step was 36 on the correlation's scale, halved back five times.)
 covstruct_max_first <- 2
-covstruct_search <- function(evalf, par, control) {
+#
+# With value_first = TRUE (an engine that keeps a value-only evaluation for
+# its gradient, cpp_sparse_eval(reuse = TRUE)), trial steps are evaluated
+# without the gradient, which a rejected trial never needs; the search and
+# its result are the same.
+covstruct_search <- function(evalf, par, control, value_first = FALSE) {
   P <- length(par)
+  value <- if (value_first) function(th) evalf(th, grad = FALSE)
   cur <- evalf(par)
   if (!is.finite(cur$loglik)) stop("the log-likelihood is not finite at the start", call. = FALSE)
   H0 <- covstruct_hessian(evalf, par, cur$gradient, rep(FALSE, P))
@@ -157,7 +165,8 @@ covstruct_search <- function(evalf, par, control) {
   tol <- control$rel.tol / 100
   qn <- newton_steps(function(th) evalf(th), par, start_curvature(H0, rep(FALSE, P)) %||% H0,
                      rep(FALSE, P), maxit = min(control$iter.max, 50L), lower = rep(-Inf, P),
-                     at = cur, bfgs = TRUE, tol = tol, max_first = covstruct_max_first)
+                     at = cur, bfgs = TRUE, tol = tol, max_first = covstruct_max_first,
+                     value = value)
   stages$newton <- qn$record
   opt <- list(convergence = qn$record$convergence, message = qn$record$message)
   par <- qn$theta
@@ -176,7 +185,7 @@ covstruct_search <- function(evalf, par, control) {
     stages$nlminb <- stage_record(opt)
     par <- opt$par
   }
-  pol <- covstruct_newton(evalf, par, tol, at = if (qn$converged) qn$at)
+  pol <- covstruct_newton(evalf, par, tol, at = if (qn$converged) qn$at, value = value)
   stages$newton_polish <- pol$record
   res <- list(par = pol$par, loglik = pol$at$loglik, stages = stages, at = pol$at,
               hessian = pol$hessian,
@@ -187,8 +196,9 @@ covstruct_search <- function(evalf, par, control) {
 
 # Newton steps, the Hessian recomputed each round and shifted to be
 # negative definite where it is not (shift_to_negative_definite()),
-# step halving when the log-likelihood does not rise.
-covstruct_newton <- function(evalf, par, tol, rounds = 20L, at = NULL) {
+# step halving when the log-likelihood does not rise; trials by `value`
+# when given (as in newton_search()).
+covstruct_newton <- function(evalf, par, tol, rounds = 20L, at = NULL, value = NULL) {
   cur <- at %||% evalf(par)
   P <- length(par)
   rec <- list(iterations = 0L, evaluations = if (is.null(at)) 1L else 0L, convergence = 1L,
@@ -208,7 +218,7 @@ covstruct_newton <- function(evalf, par, tol, rounds = 20L, at = NULL) {
     Hkeep <- NULL
     t <- 1
     repeat {
-      nxt <- evalf(par + t * step)
+      nxt <- if (is.null(value)) evalf(par + t * step) else value(par + t * step)
       rec$evaluations <- rec$evaluations + 1L
       if (is.finite(nxt$loglik) && nxt$loglik >= cur$loglik) break
       t <- t / 2
@@ -216,7 +226,7 @@ covstruct_newton <- function(evalf, par, tol, rounds = 20L, at = NULL) {
     }
     if (t < 1e-6) break
     par <- par + t * step
-    cur <- nxt
+    cur <- if (is.null(value)) nxt else evalf(par)
     rec$iterations <- r
   }
   rec$convergence <- if (converged) 0L else 1L

@@ -24,9 +24,11 @@ sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, pen
   sd0 <- max(st[[p + 1L]], 0.1)
   start <- c(st[seq_len(p)], unlist(lapply(re$terms, function(t) t$struct$start(sd0))),
              if (disp) st[[p + 2L]])
-  evalf <- structure_evalf(function(theta, grad) cpp_sparse_eval(eng, theta, grad), re$terms,
-                           k_re, p, disp, tx$T, penalty)
-  search <- function(par) covstruct_search(evalf, par, control)
+  # A gradient right after a value-only evaluation at the same point is
+  # taken from it (the line searches' accepted trials).
+  evalf <- structure_evalf(function(theta, grad) cpp_sparse_eval(eng, theta, grad, reuse = TRUE),
+                           re$terms, k_re, p, disp, tx$T, penalty)
+  search <- function(par) covstruct_search(evalf, par, control, value_first = TRUE)
   run <- search(start)
   bc <- covstruct_verify(search, run, re$terms, k_re)
   run <- bc$best

@@ -23,12 +23,14 @@
 # at infinity (a correlation to 1) must be free to take long steps.
 #
 # `ev(theta)` returns list(loglik, gradient); `at` is an evaluation already
-# made at theta (or NULL). Returns theta, converged, record (iterations,
+# made at theta (or NULL). With `value(theta)` (list(loglik), cheaper: no
+# gradient), trials are made by it and only an accepted one's gradient by
+# ev(), which an engine can take from that trial's evaluation. Returns theta, converged, record (iterations,
 # evaluations, convergence, message), at (the evaluation at theta) and
 # hessian (H with the updated matrix on the free parameters).
 newton_search <- function(ev, theta, H, on_boundary, lower, maxit, tol, at = NULL,
                           bfgs = FALSE, shrink = 0.99, max_hits = Inf, interpolate = TRUE,
-                          max_first = Inf) {
+                          max_first = Inf, value = NULL) {
   free <- which(!on_boundary)
   rec <- list(iterations = 0L, evaluations = 0L, convergence = 1L, message = "")
   B <- -H[free, free, drop = FALSE]  # information: positive definite
@@ -68,7 +70,7 @@ newton_search <- function(ev, theta, H, on_boundary, lower, maxit, tol, at = NUL
     repeat {
       th <- theta
       th[free] <- th[free] + t * step
-      nxt <- ev(th)
+      nxt <- if (is.null(value)) ev(th) else value(th)
       rec$evaluations <- rec$evaluations + 1L
       if (is.finite(nxt$loglik) && nxt$loglik >= cur$loglik - 1e-10 * abs(cur$loglik)) {
         ok <- t >= 1e-4
@@ -84,6 +86,7 @@ newton_search <- function(ev, theta, H, on_boundary, lower, maxit, tol, at = NUL
       if (t < 1e-4) break
     }
     if (!ok) break
+    if (!is.null(value)) nxt <- ev(th)  # the accepted trial's gradient
     if (bfgs) {
       # yv: the change in the gradient of -loglik
       up <- bfgs_update(B, th[free] - theta[free], gf - nxt$gradient[free])

@@ -138,11 +138,12 @@ finish_glmm_fit <- function(eng, theta, opt, stages, at, boundary, lower, contro
 # `eng` may also be a function of theta returning the evaluation with its
 # gradient (the structured-covariance route maps its parameters to the engine's).
 newton_steps <- function(eng, theta, H, on_boundary, maxit, lower, at = NULL,
-                         bfgs = FALSE, tol = 1e-12, max_first = Inf) {
+                         bfgs = FALSE, tol = 1e-12, max_first = Inf, value = NULL) {
   ev <- if (is.function(eng)) eng else function(th) agq_eval(eng, th, TRUE)
   newton_search(ev, theta, H, on_boundary, lower,
                 maxit = maxit, tol = tol, at = at, bfgs = bfgs, shrink = 0.99,
-                max_hits = if (bfgs) 1L else Inf, interpolate = FALSE, max_first = max_first)
+                max_hits = if (bfgs) 1L else Inf, interpolate = FALSE, max_first = max_first,
+                value = value)
 }
 
 # nlminb on the negative log-likelihood, objective and gradient from one

@@ -27,17 +27,16 @@ sparse_re_terms <- function(formula, mf, covariance = NULL, direct = TRUE) {
   # that name; the terms keep the expression itself (group_expr), which
   # predict() evaluates on new data.
   fbars <- frame_bars(bars, mf)
-  # Random intercepts of variables and their interactions, the common case,
-  # are read from the factor codes (re-terms-intercepts.R); mkReTrms() builds
-  # the same indicator columns by a Khatri-Rao product, which was a fifth of
-  # a crossed fit's time.
-  rt <- if (direct) intercept_re_trms(bars, mf)
+  # Random intercepts and terms such as (0 + f | g) on variables and their
+  # interactions, the common cases, are read from the factor codes
+  # (re-terms-direct.R); mkReTrms() builds the same columns by a Khatri-Rao
+  # product, which was a fifth of a crossed fit's time.
+  rt <- if (direct) direct_re_trms(bars, mf)
   if (is.null(rt))
     rt <- tryCatch(reformulas::mkReTrms(fbars, mf, reorder.terms = FALSE),
                    error = function(e) stop("random-effects terms: ", conditionMessage(e),
                                             call. = FALSE))
   gnames <- names(rt$cnms)
-  rows <- if (is.null(rt$Ztlist)) row.names(mf)
   covariance <- check_covariance_arg(covariance, gnames, rt$cnms)
   blocks <- list()
   terms <- list()
@@ -57,7 +56,7 @@ sparse_re_terms <- function(formula, mf, covariance = NULL, direct = TRUE) {
     q <- length(cn)
     K <- covariance[[g]]
     if (is.null(K)) {
-      Zt <- if (is.null(rt$Ztlist)) indicator_columns(fac, rows) else Matrix::t(rt$Ztlist[[t]])
+      Zt <- if (!is.null(rt$Zlist)) rt$Zlist[[t]] else Matrix::t(rt$Ztlist[[t]])
       lev <- levels(fac)
       nl <- length(lev)
       lt <- do.call(cbind, block_pattern(q))

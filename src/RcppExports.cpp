@@ -597,15 +597,16 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_sparse_eval
-Rcpp::List cpp_sparse_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient);
-RcppExport SEXP _glmmgee_cpp_sparse_eval(SEXP ptrSEXP, SEXP thetaSEXP, SEXP gradientSEXP) {
+Rcpp::List cpp_sparse_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient, bool reuse);
+RcppExport SEXP _glmmgee_cpp_sparse_eval(SEXP ptrSEXP, SEXP thetaSEXP, SEXP gradientSEXP, SEXP reuseSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
     Rcpp::traits::input_parameter< bool >::type gradient(gradientSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_sparse_eval(ptr, theta, gradient));
+    Rcpp::traits::input_parameter< bool >::type reuse(reuseSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_eval(ptr, theta, gradient, reuse));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -1278,7 +1279,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_gee_variance", (DL_FUNC) &_glmmgee_cpp_gee_variance, 5},
     {"_glmmgee_cpp_sparse_new", (DL_FUNC) &_glmmgee_cpp_sparse_new, 11},
     {"_glmmgee_cpp_sparse_set_aux", (DL_FUNC) &_glmmgee_cpp_sparse_set_aux, 5},
-    {"_glmmgee_cpp_sparse_eval", (DL_FUNC) &_glmmgee_cpp_sparse_eval, 3},
+    {"_glmmgee_cpp_sparse_eval", (DL_FUNC) &_glmmgee_cpp_sparse_eval, 4},
     {"_glmmgee_cpp_sparse_modes", (DL_FUNC) &_glmmgee_cpp_sparse_modes, 2},
     {"_glmmgee_cpp_sparse_solve", (DL_FUNC) &_glmmgee_cpp_sparse_solve, 3},
     {"_glmmgee_cpp_dist_eval", (DL_FUNC) &_glmmgee_cpp_dist_eval, 11},

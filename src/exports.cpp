@@ -461,6 +461,13 @@ SEXP cpp_sparse_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<dou
   return Rcpp::XPtr<glmmgee::SparseLaplace>(eng, true);
 }
 
+static Rcpp::List sparse_result_list(const glmmgee::SparseResult& r) {
+  return Rcpp::List::create(Rcpp::Named("loglik") = r.loglik,
+                            Rcpp::Named("gradient") = r.gradient,
+                            Rcpp::Named("pirls_iterations") = r.pirls_iterations,
+                            Rcpp::Named("failed") = r.pirls_failed);
+}
+
 static glmmgee::SparseLaplace* sparse_engine(SEXP ptr) {
   Rcpp::XPtr<glmmgee::SparseLaplace> p(ptr);
   if (!p) Rcpp::stop("the sparse engine pointer is no longer valid");
@@ -477,18 +484,18 @@ int cpp_sparse_set_aux(SEXP ptr, int kind, Eigen::Map<Eigen::MatrixXd> XA,
   return eng->npar();
 }
 
+// With reuse = TRUE and the gradient asked for, a last evaluation at theta
+// made without it is completed (SparseLaplace::evaluate_gradient()).
 // [[Rcpp::export]]
-Rcpp::List cpp_sparse_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient) {
+Rcpp::List cpp_sparse_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient,
+                           bool reuse = false) {
   glmmgee::SparseLaplace* eng = sparse_engine(ptr);
   if (theta.size() != eng->npar())
     Rcpp::stop("theta has length %d; the model has %d parameters", (int)theta.size(),
                eng->npar());
   Rcpp::checkUserInterrupt();  // every optimizer step passes here
-  glmmgee::SparseResult r = eng->evaluate(theta, gradient);
-  return Rcpp::List::create(Rcpp::Named("loglik") = r.loglik,
-                            Rcpp::Named("gradient") = r.gradient,
-                            Rcpp::Named("pirls_iterations") = r.pirls_iterations,
-                            Rcpp::Named("failed") = r.pirls_failed);
+  return sparse_result_list(gradient && reuse ? eng->evaluate_gradient(theta)
+                                              : eng->evaluate(theta, gradient));
 }
 
 // [[Rcpp::export]]

@@ -293,6 +293,7 @@ SparseResult SparseLaplace::evaluate(const Eigen::VectorXd& theta, bool gradient
   unpack(theta, beta, lam, phi);
   fill_aux(theta);
   res.gradient = Eigen::VectorXd::Zero(npar());
+  grad_ready_ = false;
   Eigen::VectorXd eta0 = X_ * beta + off_;
   // The prediction from the last evaluation (its A and factor) competes
   // with the anchor as PIRLS's start.
@@ -325,8 +326,32 @@ SparseResult SparseLaplace::evaluate(const Eigen::VectorXd& theta, bool gradient
     ll_anchor_ = res.loglik;
     below_ = 0;
   }
-  if (!gradient) return res;
+  // What the gradient needs, kept until the next evaluation.
+  grad_d_.swap(d);
+  grad_eta_.swap(eta);
+  grad_phi_ = phi;
+  grad_theta_ = theta;
+  grad_res_ = res;
+  grad_ready_ = !gradient;  // a gradient asked for later is this one's
+  if (gradient) add_gradient(res);
+  return res;
+}
 
+SparseResult SparseLaplace::evaluate_gradient(const Eigen::VectorXd& theta) {
+  if (!grad_ready_ || theta.size() != grad_theta_.size() || theta != grad_theta_)
+    return evaluate(theta, true);
+  SparseResult res = grad_res_;
+  add_gradient(res);
+  return res;
+}
+
+// The gradient part of evaluate(), at the modes, derivatives and factor of
+// the last evaluation (formulas at the top of this file).
+void SparseLaplace::add_gradient(SparseResult& res) {
+  const Eigen::VectorXd& u = ucache_;
+  const std::vector<ObsDerivs>& d = grad_d_;
+  const Eigen::VectorXd& eta = grad_eta_;
+  const double phi = grad_phi_;
   const auto& L = chol_.matrixL().nestedExpression();
   const int* Lo = L.outerIndexPtr();
   const int* Li = L.innerIndexPtr();
@@ -421,7 +446,6 @@ SparseResult SparseLaplace::evaluate(const Eigen::VectorXd& theta, bool gradient
     for (long ch = 0; ch < nchunk; ++ch) g += gphi[ch];
     res.gradient[p_ + K] = g;
   }
-  return res;
 }
 
 SparseModes SparseLaplace::modes(const Eigen::VectorXd& theta) {

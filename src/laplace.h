@@ -83,6 +83,11 @@ class SparseLaplace {
   long nnz_factor() const;
 
   SparseResult evaluate(const Eigen::VectorXd& theta, bool gradient);
+  // evaluate(theta, true); when the last evaluation was at theta without
+  // the gradient (a line search's trial, then accepted), only its gradient
+  // part is computed, from what that evaluation left: the same values as
+  // evaluate(theta, true) in its place would have given.
+  SparseResult evaluate_gradient(const Eigen::VectorXd& theta);
   SparseModes modes(const Eigen::VectorXd& theta);
   // H^{-1} rhs at the mode for theta (columns of rhs in original order).
   Eigen::MatrixXd solve(const Eigen::VectorXd& theta, const Eigen::MatrixXd& rhs);
@@ -92,6 +97,7 @@ class SparseLaplace {
     ll_anchor_ = -std::numeric_limits<double>::infinity();
     below_ = 0;
     last_ok_ = false;
+    grad_ready_ = false;
   }
   // The GLM's fixed effects (no random effects), for starting values
   // (laplace-start.cpp); not with auxiliary predictors.
@@ -124,6 +130,7 @@ class SparseLaplace {
   void keep_last(const Eigen::VectorXd& beta, const Eigen::VectorXd& lam,
                  const Eigen::VectorXd& u, const std::vector<ObsDerivs>& d);
   void selected_inverse(std::vector<double>& S) const;
+  void add_gradient(SparseResult& res);
   double logdet() const;
   // Kernels in laplace-kernels.cpp, run in fixed chunks (chunked.h).
   void eta_of(const Eigen::VectorXd& eta0, const Eigen::VectorXd& u,
@@ -171,6 +178,14 @@ class SparseLaplace {
   bool last_ok_ = false;
   Eigen::VectorXd last_beta_, last_lam_, last_u_, last_d1_, last_w_;
   int nthreads_ = 1;
+  // The last evaluation's derivatives and eta at the modes, phi, theta and
+  // result, for its gradient (grad_ready_: made without it, and the factor
+  // not changed since).
+  bool grad_ready_ = false;
+  std::vector<ObsDerivs> grad_d_;
+  Eigen::VectorXd grad_eta_, grad_theta_;
+  double grad_phi_ = 0.0;
+  SparseResult grad_res_;
   // A by columns: positions in A's values and rows, increasing rows.
   std::vector<long> acol_start_;
   std::vector<int> acol_pos_, acol_row_;

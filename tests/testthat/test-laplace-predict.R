@@ -57,3 +57,39 @@ test_that("after a short step PIRLS starts from the predicted modes", {
     expect_lte(nxt$pirls_iterations, cs[2])
   }
 })
+
+test_that("a gradient completed from a value-only evaluation is the full evaluation's, to the bit", {
+  # cpp_sparse_eval(reuse = TRUE) after a value-only evaluation at theta
+  # (a line search's accepted trial) must give what a full evaluation in
+  # its place would: two engines with the same history, one evaluating
+  # with the gradient, the other without it and then completing it.
+  d <- sim_two_factor(9)
+  cases <- list(list(poisson, yp ~ x + (x | g) + (1 | h)),
+                list(gaussian, yg ~ x + (1 | g) + (1 | h)))
+  for (cs in cases) {
+    full <- sparse_engine_for(cs[[2]], d, cs[[1]])
+    split <- sparse_engine_for(cs[[2]], d, cs[[1]])
+    np <- ncol(full$X) + full$re$ntheta + identical(cs[[1]], gaussian)
+    th <- c(0.2, 0.3, 0.5 + 0.1 * seq_len(np))[seq_len(np)]
+    lab <- deparse(cs[[2]])
+    for (s in c(0.8, -0.6, 0.05, 0.3)) {
+      at <- th + s * cos(seq_len(np))
+      a <- glmmgee:::cpp_sparse_eval(full$eng, at, TRUE)
+      v <- glmmgee:::cpp_sparse_eval(split$eng, at, FALSE)
+      b <- glmmgee:::cpp_sparse_eval(split$eng, at, TRUE, reuse = TRUE)
+      expect_identical(v$loglik, a$loglik, label = lab)
+      expect_identical(b$loglik, a$loglik, label = lab)
+      expect_identical(b$gradient, a$gradient, label = lab)
+    }
+    # reuse at another point, or after a gradient was already taken, is a
+    # full evaluation
+    far <- th + 0.2
+    a <- glmmgee:::cpp_sparse_eval(full$eng, far, TRUE)
+    b <- glmmgee:::cpp_sparse_eval(split$eng, far, TRUE, reuse = TRUE)
+    expect_identical(b$gradient, a$gradient, label = lab)
+    a2 <- glmmgee:::cpp_sparse_eval(full$eng, far, TRUE)
+    b2 <- glmmgee:::cpp_sparse_eval(split$eng, far, TRUE, reuse = TRUE)
+    expect_identical(b2$gradient, a2$gradient, label = lab)
+    expect_true(all(is.finite(b$gradient)) && any(b$gradient != 0), label = lab)
+  }
+})

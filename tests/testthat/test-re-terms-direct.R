@@ -1,4 +1,4 @@
-# Random intercepts read from the factor codes (re-terms-intercepts.R) must
+# Random-effect terms read from the factor codes (re-terms-direct.R) must
 # give exactly what reformulas::mkReTrms() gives: the same Z (values and
 # names), the same grouping factors (levels in the same order), the same
 # term layout, so that fits and their random effects do not depend on the
@@ -23,7 +23,29 @@ test_that("direct random intercepts equal mkReTrms()' on variables, interactions
                 y ~ x + (1 | I(g %% 5)) + (1 | b), y ~ (1 | a) + (1 | a) + (1 | b))
   for (f in forms) {
     mf <- model.frame(reformulas::subbars(f), d)
-    expect_false(is.null(glmmgee:::intercept_re_trms(frame_bars_of(f, mf), mf)))
+    expect_false(is.null(glmmgee:::direct_re_trms(frame_bars_of(f, mf), mf)))
+    direct <- glmmgee:::sparse_re_terms(f, mf)
+    general <- glmmgee:::sparse_re_terms(f, mf, direct = FALSE)
+    expect_identical(route_parts(direct), route_parts(general), info = deparse(f))
+  }
+})
+
+test_that("direct slopes and factor terms equal mkReTrms()'", {
+  set.seed(13)
+  n <- 300
+  d <- data.frame(times = factor(rep(1:4, length.out = n)), g = sample(60, n, TRUE),
+                  site = factor(sample(c("s2", "s1", "s3"), n, TRUE)), x = rnorm(n),
+                  z = sample(c(0, 0, 1.5, -2), n, TRUE), k = sample(c("u", "v"), n, TRUE),
+                  y = rpois(n, 2))
+  d$x[c(5, 77)] <- NA  # rows dropped by the model frame
+  d$times[9] <- NA
+  forms <- list(y ~ (0 + times | g) + (1 | site), y ~ x + (times + 0 | g) + (1 | site),
+                y ~ (1 + x | g) + (z | site), y ~ (x | g:site) + (1 | g),
+                y ~ (0 + times:z | g) + (1 | site), y ~ (-1 + k | g) + (times | site),
+                y ~ (x * z | site) + (1 | g), y ~ (0 + (times) | g) + (0 + k | site))
+  for (f in forms) {
+    mf <- model.frame(reformulas::subbars(f), d)
+    expect_false(is.null(glmmgee:::direct_re_trms(frame_bars_of(f, mf), mf)), info = deparse(f))
     direct <- glmmgee:::sparse_re_terms(f, mf)
     general <- glmmgee:::sparse_re_terms(f, mf, direct = FALSE)
     expect_identical(route_parts(direct), route_parts(general), info = deparse(f))
@@ -36,9 +58,11 @@ test_that("terms the direct route cannot read go to mkReTrms()", {
                   x = rnorm(100))
   mf <- model.frame(~ a + b + x, d)
   # a slope, and two combinations pasted into one label ("1:2:3")
-  expect_null(glmmgee:::intercept_re_trms(frame_bars_of(~ (x | a) + (1 | b), mf), mf))
+  # a function on the left side, a grouping variable on the left side
+  expect_null(glmmgee:::direct_re_trms(frame_bars_of(~ (log(abs(x)) | a) + (1 | b), mf), mf))
+  expect_null(glmmgee:::direct_re_trms(frame_bars_of(~ (0 + a | a:b), mf), mf))
   d2 <- data.frame(u = factor(c("1:2", "1", "1:2", "1")), v = factor(c("3", "2:3", "3", "2:3")))
-  expect_null(glmmgee:::intercept_re_trms(frame_bars_of(~ (1 | u:v), d2), d2))
+  expect_null(glmmgee:::direct_re_trms(frame_bars_of(~ (1 | u:v), d2), d2))
   # mkReTrms() merges them into one level: the same error by either route
   expect_error(glmmgee:::sparse_re_terms(~ (1 | u:v) + (1 | u), d2), "'u:v' has only 1 level")
 })
