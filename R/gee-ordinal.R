@@ -195,7 +195,7 @@ gee_ordinal <- function(mc, formula, family, env, control) {
     stop("'weights' must be finite and non-negative", call. = FALSE)
   if (corstr != "independence" && any(w != 1))
     stop(sprintf(paste0("'weights': prior weights are available for the ordinal GEE with corstr = ",
-                        "\"independence\" only, not \"%s\" (the local odds ratios model counts ",
+                        "\"independence\" only, not \"%s\" (the association structures count ",
                         "whole clusters); drop the zero-weight rows with 'subset' instead"), corstr),
          call. = FALSE)
   # As gee(): the sandwich of one cluster is zero (its score sums to zero
@@ -532,9 +532,12 @@ confint.glmmgee_gee_ordinal <- function(object, parm, level = 0.95, ...) {
 nobs.glmmgee_gee_ordinal <- function(object, ...) object$nobs
 
 # As multgee's fits: the fitted marginal probabilities of the categories,
-# one row per observation. (The default method returned NULL.)
+# one row per observation, padded with NA rows under na.exclude. (The
+# default method returned NULL.)
 #' @export
-fitted.glmmgee_gee_ordinal <- function(object, ...) predict(object, type = "prob")
+fitted.glmmgee_gee_ordinal <- function(object, ...) {
+  stats::napredict(attr(object$model, "na.action"), predict(object, type = "prob"))
+}
 
 # A category has no residual; the default method returned NULL.
 #' @export

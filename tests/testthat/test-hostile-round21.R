@@ -96,6 +96,13 @@ test_that("fitted() and residuals() of an ordinal GEE do not return NULL", {
   expect_equal(unname(rowSums(P)), rep(1, nrow(o)), tolerance = 1e-12)
   expect_equal(P, predict(f, type = "prob"))
   expect_error(residuals(f), "not defined (the response is a category)", fixed = TRUE)
+  o$r <- factor(o$resp)
+  o$r[c(3, 50)] <- NA
+  ex <- gee(r ~ age + smoke, data = o, id = id, waves = age, family = cumulative,
+            corstr = "global.exchangeable", na.action = na.exclude)
+  Pe <- fitted(ex)
+  expect_equal(dim(Pe), c(nrow(o), 2L))
+  expect_equal(unname(which(is.na(Pe[, 1]))), c(3L, 50L))
 })
 
 zi_counts <- function(seed = 1, M = 30, m = 8) {
