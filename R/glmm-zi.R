@@ -233,7 +233,11 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
     obj[["X"]] <- X
     rownames(obj[["X"]]) <- row.names(mf)
   }
+  # Unpadded, like every fit's fitted.values (fitted() pads for na.exclude).
+  na <- obj$na.action
+  obj["na.action"] <- list(NULL)
   obj$fitted.values <- stats::predict(obj, type = "response")
+  obj["na.action"] <- list(na)
   if (lend_x) obj[["X"]] <- NULL
   sep <- penalized_separation(separation_record(X, y, rc$resp$weights, inner, "glmm"), penalty)
   # Separation in the zero part (zero_part_separation(), separation.R).

@@ -98,6 +98,9 @@ zi_predictors <- function(object, newdata, re.form, allow.new.levels) {
   # The count part's predictor by the method of the fit's engine class
   # (the classes after glmmgee_glmm_zi).
   base <- class(object)[-seq_len(match("glmmgee_glmm_zi", class(object)))]
+  # On the fit's own data, the rows fitted only: the zero and dispersion
+  # parts have no padding for na.exclude's rows, which the callers add.
+  if (is.null(newdata)) object$na.action <- NULL
   eta <- stats::predict(structure(object, class = base), newdata,
                         type = "link", re.form = re.form,
                         allow.new.levels = allow.new.levels)
@@ -160,7 +163,7 @@ predict.glmmgee_glmm_zi <- function(object, newdata = NULL,
     },
     response = zi_response_mean(object, pr))
   names(out) <- pr$names
-  out
+  if (is.null(newdata)) stats::napredict(object$na.action, out) else out
 }
 
 # sigma for gaussian, theta for nbinom2, the shape for Gamma.
@@ -178,7 +181,7 @@ residuals.glmmgee_glmm_zi <- function(object, type = c("response", "pearson"), .
   m <- zi_response_mean(object, pr)
   r <- object$y - m
   if (type == "pearson") r <- r / sqrt(zi_response_variance(object, pr, m))
-  stats::setNames(r, pr$names)
+  stats::naresid(object$na.action, stats::setNames(r, pr$names))
 }
 
 # Var y of the two-part models (for Pearson residuals): from E y^2.

@@ -69,14 +69,17 @@ design_transform <- function(M, blocks = NULL, mom = NULL) {
 
 # Lower-triangular factor of a positive semidefinite matrix, with zero
 # columns where a pivot vanishes (a rank-deficient D: a variance at zero or
-# a correlation at +/-1), so that L L' = D and diag(L) >= 0.
+# a correlation at +/-1), so that L L' = D and diag(L) >= 0. A pivot
+# vanishes relative to its own variance, not to the largest one: the
+# variances of the user's units can differ by any factor (a slope on
+# Days * 1e6 has a variance 1e-14 times the intercept's, and its column
+# was zeroed, a false singular fit).
 chol_psd <- function(D, tol = 1e-12) {
   q <- nrow(D)
   L <- matrix(0, q, q)
-  big <- max(abs(diag(D)), 1e-300)
   for (j in seq_len(q)) {
     d <- D[j, j] - sum(L[j, seq_len(j - 1L)]^2)
-    if (d <= tol * big) next
+    if (!(d > tol * abs(D[j, j]))) next
     L[j, j] <- sqrt(d)
     if (j < q) for (i in (j + 1L):q)
       L[i, j] <- (D[i, j] - sum(L[i, seq_len(j - 1L)] * L[j, seq_len(j - 1L)])) / L[j, j]
