@@ -370,10 +370,14 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   sep <- ck$sep
   off <- ck$offset
   # REML: the restricted criterion directly, no ML fit (fit-lmm-onefactor.R).
+  # Gaussian ML: the same C++ search on the profiled ML criterion, when it
+  # ends inside the parameter space (fit-lmm-ml.R); otherwise glmm_fit().
   fit <- if (REML) lmm_reml_fit(X, resp$y, re$Z, re$group, resp$weights, off, re$block_sizes)
-         else glmm_fit(X, resp$y, re$Z, re$group, family, weights = resp$weights,
-                       offset = off, nAGQ = nAGQ, cov_blocks = re$block_sizes,
-                       control = control, start = start)
+         else if (use_lmm_ml(family, REML, start, nAGQ, control))
+           lmm_ml_fit(X, resp$y, re$Z, re$group, resp$weights, off, re$block_sizes, control)
+  fit <- fit %||% glmm_fit(X, resp$y, re$Z, re$group, family, weights = resp$weights,
+                           offset = off, nAGQ = nAGQ, cov_blocks = re$block_sizes,
+                           control = control, start = start)
   obj <- new_glmm(fit, X = X, Z = re$Z, y = resp$y, weights = resp$weights,
                   offset = off, re = re, mf = mf, mt = mt, call = mc,
                   formula = formula)
