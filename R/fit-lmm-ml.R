@@ -26,14 +26,15 @@ use_lmm_ml <- function(family, REML, start, nAGQ, control) {
 }
 
 # As glmm_fit(), on y / s and mapped back (response-scale.R), or NULL.
-lmm_ml_fit <- function(X, y, Z, group, weights, offset, cov_blocks, control) {
-  s <- response_scale(X, y, weights, offset, gaussian())
-  fit <- lmm_ml_fit_units(X, y / s, Z, group, weights, offset / s, cov_blocks, control)
+# `family`: gaussian() as resolve_family() gives it.
+lmm_ml_fit <- function(X, y, Z, group, weights, offset, cov_blocks, control, family) {
+  s <- response_scale(X, y, weights, offset, family)
+  fit <- lmm_ml_fit_units(X, y / s, Z, group, weights, offset / s, cov_blocks, control, family)
   if (is.null(fit)) return(NULL)
   unscale_fit(fit, s, weights, fit$group$index)
 }
 
-lmm_ml_fit_units <- function(X, y, Z, group, weights, offset, cov_blocks, control) {
+lmm_ml_fit_units <- function(X, y, Z, group, weights, offset, cov_blocks, control, family0) {
   X <- as.matrix(X); Z <- as.matrix(Z)
   storage.mode(X) <- "double"; storage.mode(Z) <- "double"
   n <- nrow(X)
@@ -71,7 +72,6 @@ lmm_ml_fit_units <- function(X, y, Z, group, weights, offset, cov_blocks, contro
   ev <- cpp_lmm_eval(suff, opt$theta, pat$row - 1L, pat$col - 1L, FALSE, TRUE)
   if (!is.finite(ev$deviance)) return(NULL)
   sigma <- sqrt(ev$pwrss / sum(keep))
-  family0 <- resolve_family(gaussian())
   disp <- has_dispersion(family0)
   pnames <- c(colnames(X) %||% paste0("X", seq_len(p)),
               sprintf("lambda[%d,%d]", pat$row, pat$col), "log(sigma)")

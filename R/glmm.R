@@ -372,9 +372,11 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   # REML: the restricted criterion directly, no ML fit (fit-lmm-onefactor.R).
   # Gaussian ML: the same C++ search on the profiled ML criterion, when it
   # ends inside the parameter space (fit-lmm-ml.R); otherwise glmm_fit().
-  fit <- if (REML) lmm_reml_fit(X, resp$y, re$Z, re$group, resp$weights, off, re$block_sizes)
+  fit <- if (REML) lmm_reml_fit(X, resp$y, re$Z, re$group, resp$weights, off, re$block_sizes,
+                                family)
          else if (use_lmm_ml(family, REML, start, nAGQ, control))
-           lmm_ml_fit(X, resp$y, re$Z, re$group, resp$weights, off, re$block_sizes, control)
+           lmm_ml_fit(X, resp$y, re$Z, re$group, resp$weights, off, re$block_sizes, control,
+                      family)
   fit <- fit %||% glmm_fit(X, resp$y, re$Z, re$group, family, weights = resp$weights,
                            offset = off, nAGQ = nAGQ, cov_blocks = re$block_sizes,
                            control = control, start = start)
@@ -408,7 +410,7 @@ finish_glmm <- function(obj, sep, extra_warn) {
 # The fitted object: plain data, everything on the scale users read. It
 # keeps only what methods need and cannot recompute cheaply: the model frame,
 # the response, the cluster codes and the estimates. X, Z, the linear
-# predictors and the fitted values are rebuilt on access (`$.glmmgee_glmm`,
+# predictors, the fitted values and `xlevels` are rebuilt on access (`$.glmmgee_glmm`,
 # glmm-derived.R); weights of one and a zero offset are not stored either.
 new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
   cn <- re$cnames
@@ -455,7 +457,7 @@ new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
     offset = if (any(offset != 0)) offset,
     Z = if (!identical(cn, "(Intercept)")) Z,
     model = mf, terms = mt,
-    xlevels = stats::.getXlevels(mt, mf), contrasts = attr(X, "contrasts"),
+    contrasts = attr(X, "contrasts"),
     re_formula = lapply(find_bars(formula), function(b) b[[2L]]),
     na.action = attr(mf, "na.action"),
     nAGQ = fit$nAGQ, singular = fit$singular, gradient = fit$gradient,

@@ -25,6 +25,10 @@ re_terms <- function(formula, mf, env = environment(formula), bars = find_bars(f
     stop(sprintf("grouping factor '%s' has only %d level; a random effect needs at least two groups",
                  gnames[1L], nlevels(g)), call. = FALSE)
   Zs <- lapply(bars, function(b) {
+    # A random intercept's column without model.matrix() (a twentieth of
+    # a small fit): what model.matrix(~ 1, mf) gives, as Z keeps it.
+    if (identical(b[[2L]], 1) || identical(b[[2L]], 1L))
+      return(matrix(1, nrow(mf), 1L, dimnames = list(NULL, "(Intercept)")))
     lhs <- stats::as.formula(call("~", b[[2L]]), env = env)
     Zb <- stats::model.matrix(lhs, mf)
     if (ncol(Zb) == 0L) stop("a random-effects term has no columns", call. = FALSE)
