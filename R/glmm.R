@@ -113,7 +113,13 @@
 #'   `start` (the vector of the several-terms engine: fixed effects, the free
 #'   entries of \eqn{\Lambda}, log sigma; only \eqn{\Lambda / \sigma} is
 #'   used, since beta and sigma are profiled out); gaussian ML fits with
-#'   several unstructured terms and no `start` take the same route.
+#'   several unstructured terms and no `start` take the same route. Gaussian
+#'   ML fits with one grouping factor (no `start`, `nAGQ` 1, no workers)
+#'   minimize lmer's profiled ML criterion by the same C++ search as REML,
+#'   then take the Hessian and the modes from the exact Laplace engine; when
+#'   that search ends at a variance of zero they go to the engine's own
+#'   search, whose boundary verification applies
+#'   (`options(glmmgee.lmm_profiled = FALSE)` sends every such fit there).
 #'   With structured terms (`ar1()`, `cs()`, `diag()`, `homdiag()`; see [covariance-structures]) beside
 #'   others, REML minimizes the same profiled criterion over each
 #'   structure's parameters relative to sigma (exact gradient through the
