@@ -37,7 +37,6 @@ lmm_ml_fit <- function(X, y, Z, group, weights, offset, cov_blocks, control, fam
 lmm_ml_fit_units <- function(X, y, Z, group, weights, offset, cov_blocks, control, family0) {
   X <- as.matrix(X); Z <- as.matrix(Z)
   storage.mode(X) <- "double"; storage.mode(Z) <- "double"
-  n <- nrow(X)
   if (!all_finite(X) || !all_finite(Z) || !all_finite(y)) return(NULL)
   cl <- cluster_index(group, "group")
   M <- length(cl$levels)
@@ -48,12 +47,9 @@ lmm_ml_fit_units <- function(X, y, Z, group, weights, offset, cov_blocks, contro
   check_full_rank(X)
   pat <- block_pattern(cov_blocks)
   bounded <- pat$row == pat$col
-  # Z's columns at unit root mean square, as for REML.
-  Zk <- if (all(keep)) Z else Z[keep, , drop = FALSE]
-  sz <- sqrt(colMeans(Zk^2))
-  sz[!is.finite(sz) | sz == 0] <- 1
-  suff <- cpp_lmm_suff(X[keep, , drop = FALSE], Zk / rep(sz, each = nrow(Zk)),
-                       (y - offset)[keep], weights[keep], cl$index[keep], M)
+  sc <- lmm_scaled_suff(X, y, Z, weights, offset, cl$index, M, keep)
+  suff <- sc$suff
+  sz <- sc$sz
   # Newton in C++, and nlminb when that stops at a bound (lmm_optimize()).
   obj <- lmm_objective(suff, pat, FALSE)
   opt <- lmm_optimize(obj, pat, suff, FALSE)

@@ -96,14 +96,9 @@ lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks, family = N
   keep <- weights > 0
   if (sum(keep) <= p) stop("REML needs more observations than fixed effects", call. = FALSE)
   pat <- block_pattern(cov_blocks)
-  # Columns of Z scaled to unit root mean square: the search is then as well
-  # conditioned whatever the units; theta maps back entry by entry.
-  Zk <- if (all(keep)) Z else Z[keep, , drop = FALSE]
-  sz <- sqrt(colMeans(Zk^2))
-  sz[!is.finite(sz) | sz == 0] <- 1
-  Zs <- Zk / rep(sz, each = nrow(Zk))   # sweep(Zk, 2L, sz, "/") without its checks
-  suff <- cpp_lmm_suff(X[keep, , drop = FALSE], Zs, (y - offset)[keep], weights[keep],
-                       cl$index[keep], M)
+  sc <- lmm_scaled_suff(X, y, Z, weights, offset, cl$index, M, keep)
+  suff <- sc$suff
+  sz <- sc$sz
   obj <- lmm_objective(suff, pat, TRUE)
   opt <- lmm_optimize(obj, pat, suff, TRUE)
   ev <- obj$full(opt$theta)
@@ -155,6 +150,20 @@ lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks, family = N
                       reml = list(criterion = ev$deviance, theta = opt$theta / sz[pat$row],
                                   convergence = vapply(opt$runs, `[[`, 1L, "convergence"),
                                   evaluations = sum(vapply(opt$runs, function(r) r$evaluations[[1L]], 1)))))
+}
+
+# The per-cluster sufficient statistics of the observations `keep` (positive
+# weight), with Z's columns scaled to unit root mean square (`sz`): the
+# search is then as well conditioned whatever the units; theta maps back
+# entry by entry.
+lmm_scaled_suff <- function(X, y, Z, weights, offset, index, M, keep) {
+  Zk <- if (all(keep)) Z else Z[keep, , drop = FALSE]
+  sz <- sqrt(colMeans(Zk^2))
+  sz[!is.finite(sz) | sz == 0] <- 1
+  Zs <- Zk / rep(sz, each = nrow(Zk))   # sweep(Zk, 2L, sz, "/") without its checks
+  list(suff = cpp_lmm_suff(X[keep, , drop = FALSE], Zs, (y - offset)[keep], weights[keep],
+                           index[keep], M),
+       sz = sz)
 }
 
 # Information for the covariance parameters (lambda, log sigma): central
