@@ -21,7 +21,8 @@
 use_lmm_ml <- function(family, REML, start, nAGQ, control) {
   isTRUE(getOption("glmmgee.lmm_profiled", TRUE)) &&
     identical(family$family, "gaussian") && identical(family$link, "identity") &&
-    !REML && is.null(start) && (is.null(nAGQ) || identical(as.numeric(nAGQ), 1)) &&
+    !REML && is.null(start) &&
+    (is.null(nAGQ) || (is.numeric(nAGQ) && length(nAGQ) == 1L && isTRUE(nAGQ == 1))) &&
     is.null(control$workers) && isTRUE(control$hessian) && control$trace == 0L
 }
 

@@ -81,4 +81,6 @@ test_that("a start keeps the engine's route; nAGQ = 1 given does not", {
   expect_false(profiled_route(fit))
   fit <- glmm(Reaction ~ Days + (1 | Subject), sleepstudy, nAGQ = 1)
   expect_true(profiled_route(fit))
+  # A malformed nAGQ still meets glmm_fit()'s check.
+  expect_error(glmm(Reaction ~ Days + (1 | Subject), sleepstudy, nAGQ = "1"), "nAGQ")
 })
