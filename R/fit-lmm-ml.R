@@ -106,8 +106,8 @@ lmm_ml_fit_units <- function(X, y, Z, group, weights, offset, cov_blocks, contro
                  verified = TRUE, message = "no parameter on a boundary")
   modes_failed <- if (summ$newton_failures > 0L)
     sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
-  warn <- fit_warnings(list(convergence = 0L, message = msg), nstep, max(abs(grad)), FALSE, hess, cov_theta, control,
-                       after_singular = modes_failed, boundary_check = record)
+  warn <- fit_warnings(list(convergence = 0L, message = msg), nstep, max(abs(grad)), FALSE, hess,
+                       cov_theta, control, after_singular = modes_failed, boundary_check = record)
   list(beta = theta[seq_len(p)], lambda = lam, Lambda = Lam, sigma = sigma, theta = theta,
        loglik = final$loglik, gradient = grad, hessian = hess, cov_theta = cov_theta,
        modes = summ, nAGQ = 1L, family = family, group = cl, q = q,
