@@ -76,7 +76,9 @@ lmm_optimize <- function(obj, pat, suff = NULL, reml = TRUE) {
        convergence = if (ok) 0L else r$convergence, message = r$message)
 }
 
-lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks) {
+# `family`: gaussian() as resolve_family() gives it, when the caller has it
+# (making one costs about 2% of a small fit).
+lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks, family = NULL) {
   X <- as.matrix(X); Z <- as.matrix(Z)
   storage.mode(X) <- "double"; storage.mode(Z) <- "double"
   n <- nrow(X)
@@ -94,14 +96,9 @@ lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks) {
   keep <- weights > 0
   if (sum(keep) <= p) stop("REML needs more observations than fixed effects", call. = FALSE)
   pat <- block_pattern(cov_blocks)
-  # Columns of Z scaled to unit root mean square: the search is then as well
-  # conditioned whatever the units; theta maps back entry by entry.
-  Zk <- if (all(keep)) Z else Z[keep, , drop = FALSE]
-  sz <- sqrt(colMeans(Zk^2))
-  sz[!is.finite(sz) | sz == 0] <- 1
-  Zs <- Zk / rep(sz, each = nrow(Zk))   # sweep(Zk, 2L, sz, "/") without its checks
-  suff <- cpp_lmm_suff(X[keep, , drop = FALSE], Zs, (y - offset)[keep], weights[keep],
-                       cl$index[keep], M)
+  sc <- lmm_scaled_suff(X, y, Z, weights, offset, cl$index, M, keep)
+  suff <- sc$suff
+  sz <- sc$sz
   obj <- lmm_objective(suff, pat, TRUE)
   opt <- lmm_optimize(obj, pat, suff, TRUE)
   ev <- obj$full(opt$theta)
@@ -129,8 +126,7 @@ lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks) {
   modes <- list(mode = t(ev$modes) / sigma, mode_var = t(ev$Ainv),
                 post_mean = t(ev$modes) / sigma, post_var = t(ev$Ainv),
                 loglik = rep(NA_real_, M), newton_failures = 0L)
-  family <- gaussian()
-  family <- fitted_family(resolve_family(family), log(sigma))
+  family <- fitted_family(family %||% resolve_family(gaussian()), log(sigma))
   singular <- any(on_boundary)
   warn <- c(if (opt$convergence != 0L)
               sprintf("REML optimizer did not report convergence: %s", opt$message),
@@ -154,6 +150,20 @@ lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks) {
                       reml = list(criterion = ev$deviance, theta = opt$theta / sz[pat$row],
                                   convergence = vapply(opt$runs, `[[`, 1L, "convergence"),
                                   evaluations = sum(vapply(opt$runs, function(r) r$evaluations[[1L]], 1)))))
+}
+
+# The per-cluster sufficient statistics of the observations `keep` (positive
+# weight), with Z's columns scaled to unit root mean square (`sz`): the
+# search is then as well conditioned whatever the units; theta maps back
+# entry by entry.
+lmm_scaled_suff <- function(X, y, Z, weights, offset, index, M, keep) {
+  Zk <- if (all(keep)) Z else Z[keep, , drop = FALSE]
+  sz <- sqrt(colMeans(Zk^2))
+  sz[!is.finite(sz) | sz == 0] <- 1
+  Zs <- Zk / rep(sz, each = nrow(Zk))   # sweep(Zk, 2L, sz, "/") without its checks
+  list(suff = cpp_lmm_suff(X[keep, , drop = FALSE], Zs, (y - offset)[keep], weights[keep],
+                           index[keep], M),
+       sz = sz)
 }
 
 # Information for the covariance parameters (lambda, log sigma): central

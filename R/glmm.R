@@ -113,7 +113,13 @@
 #'   `start` (the vector of the several-terms engine: fixed effects, the free
 #'   entries of \eqn{\Lambda}, log sigma; only \eqn{\Lambda / \sigma} is
 #'   used, since beta and sigma are profiled out); gaussian ML fits with
-#'   several unstructured terms and no `start` take the same route.
+#'   several unstructured terms and no `start` take the same route. Gaussian
+#'   ML fits with one grouping factor (no `start`, `nAGQ` 1, no workers)
+#'   minimize lmer's profiled ML criterion by the same C++ search as REML,
+#'   then take the Hessian and the modes from the exact Laplace engine; when
+#'   that search ends at a variance of zero they go to the engine's own
+#'   search, whose boundary verification applies
+#'   (`options(glmmgee.lmm_profiled = FALSE)` sends every such fit there).
 #'   With structured terms (`ar1()`, `cs()`, `diag()`, `homdiag()`; see [covariance-structures]) beside
 #'   others, REML minimizes the same profiled criterion over each
 #'   structure's parameters relative to sigma (exact gradient through the
@@ -377,10 +383,16 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   sep <- ck$sep
   off <- ck$offset
   # REML: the restricted criterion directly, no ML fit (fit-lmm-onefactor.R).
-  fit <- if (REML) lmm_reml_fit(X, resp$y, re$Z, re$group, resp$weights, off, re$block_sizes)
-         else glmm_fit(X, resp$y, re$Z, re$group, family, weights = resp$weights,
-                       offset = off, nAGQ = nAGQ, cov_blocks = re$block_sizes,
-                       control = control, start = start)
+  # Gaussian ML: the same C++ search on the profiled ML criterion, when it
+  # ends inside the parameter space (fit-lmm-ml.R); otherwise glmm_fit().
+  fit <- if (REML) lmm_reml_fit(X, resp$y, re$Z, re$group, resp$weights, off, re$block_sizes,
+                                family)
+         else if (use_lmm_ml(family, REML, start, nAGQ, control))
+           lmm_ml_fit(X, resp$y, re$Z, re$group, resp$weights, off, re$block_sizes, control,
+                      family)
+  fit <- fit %||% glmm_fit(X, resp$y, re$Z, re$group, family, weights = resp$weights,
+                           offset = off, nAGQ = nAGQ, cov_blocks = re$block_sizes,
+                           control = control, start = start)
   obj <- new_glmm(fit, X = X, Z = re$Z, y = resp$y, weights = resp$weights,
                   offset = off, re = re, mf = mf, mt = mt, call = mc,
                   formula = formula)
@@ -411,7 +423,7 @@ finish_glmm <- function(obj, sep, extra_warn) {
 # The fitted object: plain data, everything on the scale users read. It
 # keeps only what methods need and cannot recompute cheaply: the model frame,
 # the response, the cluster codes and the estimates. X, Z, the linear
-# predictors and the fitted values are rebuilt on access (`$.glmmgee_glmm`,
+# predictors, the fitted values and `xlevels` are rebuilt on access (`$.glmmgee_glmm`,
 # glmm-derived.R); weights of one and a zero offset are not stored either.
 new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
   cn <- re$cnames
@@ -458,7 +470,7 @@ new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
     offset = if (any(offset != 0)) offset,
     Z = if (!identical(cn, "(Intercept)")) Z,
     model = mf, terms = mt,
-    xlevels = stats::.getXlevels(mt, mf), contrasts = attr(X, "contrasts"),
+    contrasts = attr(X, "contrasts"),
     re_formula = lapply(find_bars(formula), function(b) b[[2L]]),
     na.action = attr(mf, "na.action"),
     nAGQ = fit$nAGQ, singular = fit$singular, gradient = fit$gradient,

@@ -17,6 +17,10 @@ re_terms <- function(formula, mf, env = environment(formula), bars = find_bars(f
                  paste(unique(gnames), collapse = ", ")), call. = FALSE)
   g <- checked_grouping(bars[[1L]][[3L]], gnames[1L], mf, env)  # re-grouping.R
   Zs <- lapply(bars, function(b) {
+    # A random intercept's column without model.matrix() (a twentieth of
+    # a small fit): what model.matrix(~ 1, mf) gives, as Z keeps it.
+    if (identical(b[[2L]], 1) || identical(b[[2L]], 1L))
+      return(matrix(1, nrow(mf), 1L, dimnames = list(NULL, "(Intercept)")))
     lhs <- stats::as.formula(call("~", b[[2L]]), env = env)
     Zb <- stats::model.matrix(lhs, mf)
     if (ncol(Zb) == 0L) stop("a random-effects term has no columns", call. = FALSE)

@@ -1,0 +1,126 @@
+# Gaussian ML (identity link, one grouping factor) on the same C++ search
+# as REML (fit-lmm-onefactor.R): lmer's profiled ML criterion in lme4's
+# relative factor, beta and sigma profiled out, minimized by projected Newton
+# steps on per-cluster q x q closed forms (then nlminb, should those stop at
+# a bound: lmm_optimize()). The one-factor engine (exact for
+# a gaussian model) then gives what the fitted object holds beside the
+# estimates: the gradient, the Hessian (central differences of its exact
+# gradient), the modes and each cluster's log-likelihood, in the same form
+# as glmm_fit()'s.
+#
+# The route takes interior optima only. When the search does not converge
+# or a variance ends at (or near) zero, lmm_ml_fit() returns NULL and the
+# caller runs glmm_fit(), whose boundary verification by restarts then
+# applies; so does any fit the user steers (start, nAGQ > 1, trace, no
+# Hessian, workers: see use_lmm_ml()). A fit on workers cannot take it (the
+# search needs all clusters' sums in one place), so
+# options(glmmgee.lmm_profiled = FALSE) sends in-memory fits to the engine
+# too, for a fit to compare a sharded one with bitwise.
+
+# Whether glmm() takes this route for a one-factor model.
+use_lmm_ml <- function(family, REML, start, nAGQ, control) {
+  isTRUE(getOption("glmmgee.lmm_profiled", TRUE)) &&
+    identical(family$family, "gaussian") && identical(family$link, "identity") &&
+    !REML && is.null(start) &&
+    (is.null(nAGQ) || (is.numeric(nAGQ) && length(nAGQ) == 1L && isTRUE(nAGQ == 1))) &&
+    is.null(control$workers) && isTRUE(control$hessian) && control$trace == 0L
+}
+
+# As glmm_fit(), on y / s and mapped back (response-scale.R), or NULL.
+# `family`: gaussian() as resolve_family() gives it.
+lmm_ml_fit <- function(X, y, Z, group, weights, offset, cov_blocks, control, family) {
+  s <- response_scale(X, y, weights, offset, family)
+  fit <- lmm_ml_fit_units(X, y / s, Z, group, weights, offset / s, cov_blocks, control, family)
+  if (is.null(fit)) return(NULL)
+  unscale_fit(fit, s, weights, fit$group$index)
+}
+
+lmm_ml_fit_units <- function(X, y, Z, group, weights, offset, cov_blocks, control, family0) {
+  X <- as.matrix(X); Z <- as.matrix(Z)
+  storage.mode(X) <- "double"; storage.mode(Z) <- "double"
+  if (!all_finite(X) || !all_finite(Z) || !all_finite(y)) return(NULL)
+  cl <- cluster_index(group, "group")
+  M <- length(cl$levels)
+  p <- ncol(X)
+  q <- ncol(Z)
+  keep <- weights > 0
+  if (M < 2L || sum(keep) <= p) return(NULL)
+  check_full_rank(X)
+  pat <- block_pattern(cov_blocks)
+  bounded <- pat$row == pat$col
+  sc <- lmm_scaled_suff(X, y, Z, weights, offset, cl$index, M, keep)
+  suff <- sc$suff
+  sz <- sc$sz
+  # Newton in C++, and nlminb when that stops at a bound (lmm_optimize()).
+  obj <- lmm_objective(suff, pat, FALSE)
+  opt <- lmm_optimize(obj, pat, suff, FALSE)
+  if (opt$convergence != 0L || any(bounded & opt$theta < 1e-6)) return(NULL)
+  if (length(opt$runs) > 1L) {
+    # nlminb's relative test can stop 1e-7 short of the optimum along a flat
+    # direction; Newton steps from its interior point finish the search.
+    r <- cpp_lmm_search(suff, opt$theta, bounded, pat$row - 1L, pat$col - 1L, FALSE, 100L, 1e-14)
+    if (r$convergence == 0L && all(r$par[bounded] >= 1e-6) && r$objective <= obj$fn(opt$theta)) {
+      opt$theta <- r$par
+      opt$runs <- c(opt$runs, list(r))
+      opt$optimizer <- "nlminb, then Newton (exact gradient, C++)"
+      opt$message <- r$message
+    }
+  }
+  ev <- cpp_lmm_eval(suff, opt$theta, pat$row - 1L, pat$col - 1L, FALSE, TRUE)
+  if (!is.finite(ev$deviance)) return(NULL)
+  sigma <- sqrt(ev$pwrss / sum(keep))
+  disp <- has_dispersion(family0)
+  pnames <- c(colnames(X) %||% paste0("X", seq_len(p)),
+              sprintf("lambda[%d,%d]", pat$row, pat$col), "log(sigma)")
+  theta <- stats::setNames(c(drop(ev$beta), sigma * opt$theta / sz[pat$row], log(sigma)), pnames)
+  # The singular-fit rule of glmm_fit(), with its typical parameter sizes.
+  typical <- c(1 / design_transform(X)$scale,
+               1 / design_transform(Z, blocks = cov_blocks)$scale[pat$row], 1)
+  if (any(boundary_mask(theta, p, pat, disp, control$singular_tol, typical = typical)))
+    return(NULL)
+  on_boundary <- rep(FALSE, length(theta))
+  family <- fitted_family(family0, log(sigma))
+  eng <- cpp_agq_new(X, Z, as.numeric(y), as.numeric(weights), as.numeric(offset), cl$index, M,
+                     pat$row - 1L, pat$col - 1L, family0$family_code, family0$link_code, 1L,
+                     control$nthreads)
+  on.exit(cpp_agq_free(eng), add = TRUE)
+  final <- cpp_agq_eval(eng, theta, TRUE)
+  hess <- numeric_hessian(eng, theta, on_boundary, typical = typical)
+  summ <- cpp_agq_summaries(eng, theta)
+  grad <- stats::setNames(final$gradient, pnames)
+  cov_theta <- invert_information(hess, on_boundary, pnames)
+  nstep <- newton_decrement(grad, hess, on_boundary)
+  Lam <- matrix(0, q, q)
+  lam <- theta[p + seq_along(pat$row)]
+  Lam[cbind(pat$row, pat$col)] <- lam
+  P <- length(theta)
+  its <- sum(vapply(opt$runs, function(r) as.integer(r$iterations), 1L))
+  evals <- sum(vapply(opt$runs, function(r) as.integer(r$evaluations[[1L]]), 1L))
+  msg <- opt$message %||% "converged"
+  stages <- list(search = list(iterations = its, evaluations = evals, convergence = 0L,
+                               message = msg),
+                 hessian = list(iterations = 0L, evaluations = 2L * P + 1L, convergence = 0L,
+                                message = "central differences"))
+  record <- list(performed = FALSE, parameters = character(), stalled = FALSE, restarts = 0L,
+                 loglik_boundary = final$loglik, loglik_restarts = numeric(), moved_off = FALSE,
+                 verified = TRUE, message = "no parameter on a boundary")
+  modes_failed <- if (summ$newton_failures > 0L)
+    sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
+  warn <- fit_warnings(list(convergence = 0L, message = msg), nstep, max(abs(grad)), FALSE, hess,
+                       cov_theta, control, after_singular = modes_failed, boundary_check = record)
+  list(beta = theta[seq_len(p)], lambda = lam, Lambda = Lam, sigma = sigma, theta = theta,
+       loglik = final$loglik, gradient = grad, hessian = hess, cov_theta = cov_theta,
+       modes = summ, nAGQ = 1L, family = family, group = cl, q = q,
+       pattern = pat, cov_blocks = cov_blocks, p = p, dispersion = disp,
+       family_par = family_parameter(family, theta, cov_theta),
+       singular = FALSE, on_boundary = on_boundary,
+       optinfo = list(optimizer = opt$optimizer,
+                      method = "Laplace", nAGQ = 1L, stages = stages,
+                      iterations = its, evaluations = evals + 2L * P + 1L,
+                      convergence = 0L, message = msg, newton_steps = 0L,
+                      max_grad = max(abs(grad)), scaled_grad = nstep,
+                      hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
+                      newton_failures = summ$newton_failures, warnings = warn,
+                      boundary_check = record, reparameterized = FALSE,
+                      nthreads = control$nthreads))
+}
