@@ -233,9 +233,12 @@ test_that("methods that rebuild a design reuse the fit's contrasts", {
   a0 <- anova(update(f0, . ~ . - a), f0)
   a1 <- anova(u2, f1)
   expect_equal(a1[[ncol(a1)]], a0[[ncol(a0)]], tolerance = 1e-5)
-  # confint (profile) of the variance and Wald of a coefficient
+  expect_equal(drop1(f1)$AIC, drop1(f0)$AIC, tolerance = 1e-7)
+  # Wald and profile intervals of a coefficient the coding does not touch
   expect_equal(confint(f1, parm = "x", method = "Wald"), confint(f0, parm = "x", method = "Wald"),
                tolerance = 1e-5)
+  expect_equal(confint(f1, parm = "x", method = "profile"),
+               confint(f0, parm = "x", method = "profile"), tolerance = 1e-5)
 })
 
 test_that("emmeans gives the same marginal means under every coding", {
