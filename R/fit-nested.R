@@ -118,13 +118,22 @@ fd_gradient <- function(f, th, h) {
 }
 
 glmm_nested_fit <- function(X, y, re, family, weights, offset, nAGQ, control, start = NULL) {
+  # Gaussian identity link: on y / s, mapped back (response-scale.R).
+  with_response_scale(function(X, y, re, family, weights, offset, control, start)
+    glmm_nested_fit_units(X, y, re, family, weights, offset, nAGQ, control, start),
+    X, y, re, family, weights, offset, control, start)
+}
+
+# glmm_nested_fit() in the units of the response it is given.
+glmm_nested_fit_units <- function(X, y, re, family, weights, offset, nAGQ, control,
+                                  start = NULL) {
   ns <- nested_structure(re)
   p <- ncol(X)
   disp <- has_dispersion(family)
   # The Laplace fit (the sparse engine, through its R fitter) is the start:
   # close to the AGHQ optimum, and it supplies the curvature that scales
   # the search and the difference steps.
-  lap <- glmm_sparse_fit(X, y, re, family, weights, offset, control, start)
+  lap <- glmm_sparse_fit_units(X, y, re, family, weights, offset, control, start)
   theta0 <- lap$theta
   pnames <- names(theta0)
   P <- length(theta0)

@@ -30,6 +30,13 @@
 #               describe one grouping factor only).
 
 glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = NULL) {
+  # Gaussian identity link: fitted on y / s and mapped back, so that the
+  # optimum found does not depend on the units of y (response-scale.R).
+  with_response_scale(glmm_sparse_fit_units, X, y, re, family, weights, offset, control, start)
+}
+
+# glmm_sparse_fit() in the units of the response it is given.
+glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, start = NULL) {
   n <- length(y)
   p <- ncol(X)
   check_full_rank(X)

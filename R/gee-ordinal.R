@@ -164,7 +164,7 @@
 #' }
 NULL
 
-gee_ordinal <- function(mc, formula, family, env, control) {
+gee_ordinal <- function(mc, formula, family, env, control, contrasts = NULL) {
   corstr <- check_ordinal_corstr(if (is.null(mc$corstr)) "independence" else eval(mc$corstr, env))
   for (a in c("scale.fix", "Mv"))
     if (!is.null(mc[[a]]))
@@ -176,10 +176,10 @@ gee_ordinal <- function(mc, formula, family, env, control) {
   R <- if (is.null(mc$R)) NULL else eval(mc$R, env)
   if (!is.null(R) && corstr != "fixed")
     stop("'R' is used only with corstr = \"fixed\" (the association table)", call. = FALSE)
-  mf <- frame_from_call(mc, formula, env, c("weights", "offset", "id", "waves"))
+  mf <- frame_from_call(mc, formula, env, c("weights", "offset", "id", "waves"), contrasts)
   check_frame_finite(mf)
   mt <- attr(mf, "terms")
-  Xi <- stats::model.matrix(mt, mf)
+  Xi <- stats::model.matrix(mt, mf, contrasts.arg = frame_contrasts(mf, mt))
   contr <- attr(Xi, "contrasts")
   icpt <- colnames(Xi) == "(Intercept)"
   X <- Xi[, !icpt, drop = FALSE]

@@ -147,6 +147,11 @@
 #'   position (at least as many as there are positions). For [cumulative()]
 #'   the association table(s) instead (see [ordinal-gee]).
 #' @param Mv order of the `"mdep"` working correlation.
+#' @param contrasts A named list of contrasts for factors in `formula`, as
+#'   for [glm()] and [glmm()]: a contrast function, its name or a numeric
+#'   matrix per factor, e.g. `list(trt = "contr.sum")`. Stored in
+#'   `$contrasts` and reused when a design is rebuilt (`predict(newdata =)`,
+#'   `anova()`, `update()`).
 #' @param control a [gee_control()] list.
 #' @param ... control settings passed to [gee_control()] when `control` is
 #'   not given.
@@ -200,7 +205,8 @@
 #' @export
 gee <- function(formula, data, id, family = gaussian(), corstr = "independence", waves,
                 weights, offset, subset, na.action, std.err = "san.se", scale.fix = FALSE,
-                scale.value = 1, R = NULL, Mv = 1L, control = gee_control(...), ...) {
+                scale.value = 1, R = NULL, Mv = 1L, contrasts = NULL,
+                control = gee_control(...), ...) {
   mc <- match.call(expand.dots = FALSE)
   if (missing(formula) || !inherits(formula, "formula"))
     stop("'formula' must be a model formula such as y ~ x", call. = FALSE)
@@ -211,14 +217,14 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
     stop("give control settings either in 'control' or as extra arguments, not both",
          call. = FALSE)
   # Ordinal responses: the marginal cumulative link model (gee-ordinal.R).
-  if (!is.null(cum <- as_cumulative(family))) return(gee_ordinal(mc, formula, cum, parent.frame(), control))
+  if (!is.null(cum <- as_cumulative(family))) return(gee_ordinal(mc, formula, cum, parent.frame(), control, contrasts))
   family <- resolve_family(family)
   env <- parent.frame()
   check_extra_lengths(mc, if (missing(data)) NULL else data, environment(formula),
                       c("id", "waves"))
-  mf <- frame_from_call(mc, formula, env, c("weights", "offset", "id", "waves"))
+  mf <- frame_from_call(mc, formula, env, c("weights", "offset", "id", "waves"), contrasts)
   mt <- attr(mf, "terms")
-  X <- stats::model.matrix(mt, mf)
+  X <- stats::model.matrix(mt, mf, contrasts.arg = frame_contrasts(mf, mt))
   rc <- checked_response(mf, X, family, formula)
   resp <- rc$resp
   off <- rc$offset

@@ -79,7 +79,7 @@ is_trivial_disp <- function(f) {
 }
 
 glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, env,
-                    zi_correlated = FALSE, start = NULL, penalty = NULL) {
+                    zi_correlated = FALSE, start = NULL, penalty = NULL, contrasts = NULL) {
   cf <- truncated_count_family(family)
   if (!is.null(cf)) {
     family <- truncated_family(cf, "log")
@@ -138,7 +138,7 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
                  if (length(zi_bars)) reformulas::subbars(zi_bars_formula(zi_bars))))
     if (!is.null(f)) ff[[3L]] <- call("+", ff[[3L]], f[[2L]])
   environment(ff) <- fenv
-  mf <- frame_from_call(mc, ff, env, extras = c("weights", "offset"))
+  mf <- frame_from_call(mc, ff, env, extras = c("weights", "offset"), contrasts)
   re <- if (sparse) sparse_re_terms(formula, mf, NULL) else re_terms(formula, mf, fenv)
   fx <- fixed_design(formula, mf, fenv, drop_rownames = !sparse)
   X <- fx$X
@@ -151,7 +151,7 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
     if (is.null(f)) return(NULL)
     tt <- stats::terms(f)
     environment(tt) <- fenv
-    M <- stats::model.matrix(tt, mf)
+    M <- stats::model.matrix(tt, mf, contrasts.arg = frame_contrasts(mf, tt))
     rownames(M) <- NULL
     list(X = M, terms = stats::delete.response(tt), xlevels = stats::.getXlevels(tt, mf),
          contrasts = attr(M, "contrasts"))

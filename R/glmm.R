@@ -208,6 +208,23 @@
 #'   coefficients are never penalized. As for other penalized fits,
 #'   `logLik()` is the log-likelihood without the prior and `$penalty`
 #'   holds the prior, the log prior and the penalized objective.
+#' @param contrasts A named list of contrasts for factors of the fixed
+#'   effects, as [glm()]'s, `lme4::glmer()`'s and `glmmTMB::glmmTMB()`'s
+#'   argument (`contrasts.arg` of [model.matrix()]): each element, named by
+#'   a factor, is a contrast function, its name or a numeric matrix with a
+#'   row per level, e.g. `list(period = "contr.sum")`. It codes the
+#'   fixed-effect design of the conditional part and of `ziformula` and
+#'   `dispformula` (as glmmTMB); random-effect terms keep the default coding
+#'   (as lme4 and glmmTMB). Factors not named take `getOption("contrasts")`.
+#'   The contrasts used are stored in `$contrasts` and reused by every
+#'   method that rebuilds a design (`predict(newdata =)`, `simulate()`,
+#'   [standardize()], [marginal_coefs()], `anova()`, `update()`, emmeans).
+#'   The coding changes the coefficients, not the fitted model: the
+#'   log-likelihood and predictions are the same under any coding, except
+#'   that the REML criterion shifts by a constant (as lmer's does) and a
+#'   `penalized` prior acts on the coefficients as coded. A name
+#'   that is not a factor of the model or of `data`, or a value that is not
+#'   a contrast, is an error.
 #' @section Checks on the data:
 #' Before fitting, `glmm()` stops with an error naming the variable or
 #' argument for infinite values, all-zero weights, a response without
@@ -296,7 +313,7 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
                  na.action, nAGQ = NULL, control = glmm_control(), start = NULL,
                  covariance = NULL, ranef_dist = "normal", REML = FALSE,
                  ziformula = NULL, dispformula = NULL, penalized = FALSE,
-                 zi_correlated = FALSE) {
+                 zi_correlated = FALSE, contrasts = NULL) {
   mc <- match.call()
   env <- parent.frame()
   # Zero-inflation, hurdle families, a dispersion formula (glmm-zi.R).
@@ -308,7 +325,7 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
       stop("'ziformula', 'dispformula' and hurdle families cannot be combined with 'covariance', 'ranef_dist' or 'REML'",
            call. = FALSE)
     return(glmm_zi(mc, formula, ziformula, dispformula, family, nAGQ, control, env,
-                   zi_correlated, start, penalty_prior(penalized)))
+                   zi_correlated, start, penalty_prior(penalized), contrasts))
   }
   # Ordinal responses have their own engine (glmm-ordinal.R).
   family <- as_cumulative(family) %||% resolve_family(family, env)
@@ -322,7 +339,7 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   structured <- has_covstruct(formula)
   frame_formula <- if (structured) covstruct_frame_formula(formula) else reformulas::subbars(formula)
   environment(frame_formula) <- fenv
-  mf <- frame_from_call(mc, frame_formula, env, extras = c("weights", "offset"))
+  mf <- frame_from_call(mc, frame_formula, env, extras = c("weights", "offset"), contrasts)
   # ar1(), cs(), diag(), homdiag() terms and penalized fixed effects
   # (covstruct-fit.R, penalty.R).
   penalty <- penalty_prior(penalized)

@@ -5,7 +5,7 @@
 # Builds the model frame from the user's call. `extras` are the arguments
 # (weights, offset, id, waves, ...) evaluated in `data` like model.frame's
 # own extra variables, so subset and na.action treat them with the rest.
-frame_from_call <- function(mc, frame_formula, env, extras) {
+frame_from_call <- function(mc, frame_formula, env, extras, contrasts = NULL) {
   keep <- c("data", "subset", "na.action", extras)
   args <- as.list(mc)[c(1L, match(keep, names(mc), 0L))]
   args[[1L]] <- quote(stats::model.frame)
@@ -33,7 +33,7 @@ frame_from_call <- function(mc, frame_formula, env, extras) {
   if (nrow(mf) == 0L)
     stop("'data' has no complete rows: no observations are left after ",
          "'subset' and 'na.action'", call. = FALSE)
-  mf
+  frame_with_contrasts(mf, contrasts, function() eval(mc$data, env))  # contrasts.R
 }
 
 # Which variables of the model frame hold missing values: the frame built
@@ -174,7 +174,7 @@ fixed_design <- function(formula, mf, fenv, drop_rownames = FALSE) {
   fixed[[3L]] <- reformulas::nobars(formula[[3L]]) %||% 1
   environment(fixed) <- fenv
   mt <- with_predvars(stats::terms(fixed, data = mf), mf)
-  X <- stats::model.matrix(mt, mf)
+  X <- stats::model.matrix(mt, mf, contrasts.arg = frame_contrasts(mf, mt))
   if (drop_rownames) rownames(X) <- NULL
   list(mt = mt, X = X)
 }

@@ -51,7 +51,8 @@ scale_start <- function(start, s) {
 # positive weight, the gradient and Hessian by the Jacobian of the map
 # (diagonal, `mult`), and the covariance of the estimates recomputed from
 # that Hessian. The standardized random effects u = Lambda^{-1} b and the
-# warnings (judged on the scale-free fit) are the same.
+# warnings (judged on the scale-free fit) are the same; the boundary
+# check's log-likelihoods are mapped, its messages are not.
 unscale_fit <- function(fit, s, weights, index, mult = NULL, add = NULL) {
   if (s == 1) return(fit)
   P <- length(fit$theta)
@@ -67,6 +68,13 @@ unscale_fit <- function(fit, s, weights, index, mult = NULL, add = NULL) {
   fit$Lambda <- fit$Lambda * s
   if (!is.null(fit$sigma)) fit$sigma <- fit$sigma * s
   fit$loglik <- fit$loglik - sum(pos) * ls
+  # The boundary check's log-likelihoods (verify_boundary()) too.
+  bc <- fit$optinfo$boundary_check
+  if (is.list(bc) && is.numeric(bc$loglik_boundary)) {
+    bc$loglik_boundary <- bc$loglik_boundary - sum(pos) * ls
+    bc$loglik_restarts <- bc$loglik_restarts - sum(pos) * ls
+    fit$optinfo$boundary_check <- bc
+  }
   if (!is.null(fit$modes$loglik))
     fit$modes$loglik <- fit$modes$loglik - tabulate(index[pos], length(fit$modes$loglik)) * ls
   fit$gradient <- fit$gradient / mult
@@ -108,4 +116,44 @@ unscale_hessian <- function(hess, mult) {
   h <- hess / outer(mult, mult)
   dimnames(h) <- dimnames(hess)
   h
+}
+
+# Runs `fitter(X, y, re, family, weights, offset, control, start)` of the
+# several-term engines (sparse Laplace, nested quadrature) on y / s for a
+# gaussian identity-link model, `start` (beta, covariance parameters, log
+# sigma) mapped to those units, and returns the fit in the units of y.
+# Their covariance parameters are on the scale of b, so the default map of
+# unscale_fit() (times s; log sigma plus log s) applies.
+with_response_scale <- function(fitter, X, y, re, family, weights, offset, control, start) {
+  s <- response_scale(as.matrix(X), y, weights, offset, family)
+  if (s == 1) return(fitter(X, y, re, family, weights, offset, control, start))
+  if (is.numeric(start) && length(start))
+    start <- c(start[-length(start)] / s, start[[length(start)]] - log(s))
+  fit <- fitter(X, y / s, re, family, weights, if (!is.null(offset)) offset / s, control, start)
+  unscale_terms_fit(fit, s, weights, length(y))
+}
+
+# unscale_fit() for the fits of the several-term engines, which also carry
+# the dispersion, the linear predictor and per-term summaries (Lambda, D,
+# the modes b and their conditional covariances), and for nested quadrature
+# the Laplace fit it started from.
+unscale_terms_fit <- function(fit, s, weights, n) {
+  P <- length(fit$theta)
+  fit <- unscale_fit(fit, s, weights, rep(1L, n))
+  npos <- if (is.null(weights)) n else sum(weights > 0)
+  if (!is.null(fit$dispersion)) fit$dispersion <- fit$dispersion * s
+  if (!is.null(fit$modes$eta)) fit$modes$eta <- fit$modes$eta * s
+  if (!is.null(fit$modes$b)) fit$modes$b <- fit$modes$b * s
+  fit$terms <- lapply(fit$terms, function(tm) {
+    tm$Lambda <- tm$Lambda * s
+    tm$D <- tm$D * s^2
+    tm$b <- tm$b * s
+    tm$condvar <- tm$condvar * s^2
+    tm
+  })
+  lap <- fit$optinfo$laplace
+  if (!is.null(lap))
+    fit$optinfo$laplace <- list(loglik = lap$loglik - npos * log(s),
+                                theta = lap$theta * c(rep(s, P - 1L), 1) + c(rep(0, P - 1L), log(s)))
+  fit
 }

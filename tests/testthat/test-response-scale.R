@@ -124,3 +124,109 @@ test_that("a structured fit beside a second term reaches the optimum in any unit
     expect_equal(unname(fixef(fc)) / cc, unname(fixef(f1)), tolerance = 1e-4)
   }
 })
+
+# The other gaussian routes: known covariances (spectral rotation, a
+# factor, sparse K, several terms), nested quadrature, the several-term
+# profiled (RE)ML routes and the sparse Laplace engine beside a known
+# covariance, and gee(). Simulated data with known truth, y around 300.
+units_data <- function() {
+  set.seed(11)
+  ng <- 40
+  n <- 400
+  lev <- sprintf("L%02d", seq_len(ng))
+  g <- factor(sample(lev, n, TRUE), levels = lev)
+  a <- factor(sample(1:8, n, TRUE))
+  x <- rnorm(n)
+  K <- crossprod(matrix(rnorm(ng * ng), ng)) / ng + diag(ng)
+  dimnames(K) <- list(lev, lev)
+  u <- drop(t(chol(K)) %*% rnorm(ng))
+  d <- data.frame(g, a, x)
+  b <- interaction(a, g)
+  d$y0 <- 300 + 10 * x + 30 * u[as.integer(g)] + 20 * rnorm(8)[a] +
+    15 * rnorm(nlevels(b))[b] + 25 * rnorm(n)
+  Ks <- Matrix::Matrix(diag(ng) + 0.3 * (abs(outer(1:ng, 1:ng, "-")) == 1), sparse = TRUE)
+  dimnames(Ks) <- dimnames(K)
+  Lf <- t(chol(K))
+  rownames(Lf) <- lev
+  list(d = d, K = K, Ks = Ks, Lf = Lf)
+}
+
+# Fits fit_with(data) with y = y0 * c for c = 1e-6, 1, 1e6: the
+# log-likelihood plus (n - r) log(c) (r = 0 for ML, the number of fixed
+# effects for REML) is that of c = 1 to 1e-6 relative; the fixed effects,
+# standard deviations and standard errors divided by c are those of c = 1;
+# and no warning is added.
+expect_units_equivariant <- function(fit_with, d, reml = FALSE, gee = FALSE, tol = 1e-5) {
+  fits <- lapply(c(1e-6, 1, 1e6), function(cc) {
+    d$y <- d$y0 * cc
+    w <- character()
+    f <- withCallingHandlers(fit_with(d), warning = function(e) {
+      w <<- c(w, conditionMessage(e)); invokeRestart("muffleWarning")
+    })
+    list(f = f, w = w, c = cc)
+  })
+  f1 <- fits[[2L]]$f
+  n <- nrow(d)
+  sds <- function(f) if (gee) sqrt(f$scale) else
+    c(unlist(lapply(VarCorr(f), function(v) attr(v, "stddev"))), sigma(f))
+  co <- function(f) if (gee) coef(f) else fixef(f)
+  for (k in c(1L, 3L)) {
+    fc <- fits[[k]]$f
+    cc <- fits[[k]]$c
+    info <- sprintf("y * %g", cc)
+    if (!gee) {
+      r <- if (reml) length(fixef(fc)) else 0
+      l1 <- as.numeric(logLik(f1))
+      expect_lt(abs(as.numeric(logLik(fc)) + (n - r) * log(cc) - l1), 1e-6 * abs(l1), label = info)
+    }
+    expect_equal(unname(co(fc)) / cc, unname(co(f1)), tolerance = tol, info = info)
+    expect_equal(unname(sds(fc)) / cc, unname(sds(f1)), tolerance = tol, info = info)
+    expect_equal(sqrt(diag(as.matrix(vcov(fc)))) / cc, sqrt(diag(as.matrix(vcov(f1)))),
+                 tolerance = 10 * tol, info = info)
+    expect_identical(fits[[k]]$w, fits[[2L]]$w, info = info)
+  }
+}
+
+test_that("known-covariance gaussian fits are equivariant in the response's units", {
+  u <- units_data()
+  d <- u$d
+  for (reml in c(FALSE, TRUE)) {
+    expect_units_equivariant(function(d) glmm(y ~ x + (1 | g), d, covariance = list(g = u$K),
+                                              REML = reml), d, reml)
+    expect_units_equivariant(function(d) glmm(y ~ x + (1 | g), d,
+                                              covariance = list(g = kfactor(u$Lf)), REML = reml),
+                             d, reml)
+    expect_units_equivariant(function(d) glmm(y ~ x + (1 | g), d, covariance = list(g = u$Ks),
+                                              REML = reml), d, reml)
+    # several terms: dense marginal (REML) or sparse Laplace (ML) route,
+    # and the sparse marginal route
+    expect_units_equivariant(function(d) glmm(y ~ x + (1 | g) + (1 | a), d,
+                                              covariance = list(g = u$K), REML = reml), d, reml)
+    expect_units_equivariant(function(d) glmm(y ~ x + (1 | g) + (1 | a), d,
+                                              covariance = list(g = u$Ks), REML = reml), d, reml)
+  }
+  # a random slope beside a known covariance: the sparse Laplace engine (ML)
+  expect_units_equivariant(function(d) glmm(y ~ x + (1 | g) + (x | a), d,
+                                            covariance = list(g = u$K)), d, tol = 1e-4)
+})
+
+test_that("nested quadrature, several-term (RE)ML and gee() are equivariant in the response's units", {
+  u <- units_data()
+  d <- u$d
+  expect_units_equivariant(function(d) glmm(y ~ x + (1 | a/g), d, nAGQ = 5), d)
+  expect_units_equivariant(function(d) glmm(y ~ x + (1 | a/g), d), d)
+  for (reml in c(FALSE, TRUE)) {
+    expect_units_equivariant(function(d) glmm(y ~ x + (1 | g) + (1 | a), d, REML = reml), d, reml)
+    expect_units_equivariant(function(d) glmm(y ~ x + (x | g) + (1 | a), d, REML = reml), d, reml,
+                             tol = 1e-4)
+  }
+  # the sparse Laplace engine without a covariance: ML with a start
+  f1 <- glmm(y0 ~ x + (1 | g) + (1 | a), d)
+  d$y <- d$y0 * 1e6
+  f6 <- glmm(y ~ x + (1 | g) + (1 | a), d, start = f1$theta * c(1e6, 1e6, 1e6, 1e6, 1) +
+               c(0, 0, 0, 0, log(1e6)))
+  expect_lt(abs(as.numeric(logLik(f6)) + nrow(d) * log(1e6) - as.numeric(logLik(f1))), 1e-6 * 500)
+  expect_equal(unname(fixef(f6)) / 1e6, unname(fixef(f1)), tolerance = 1e-5)
+  for (cs in c("independence", "exchangeable", "ar1"))
+    expect_units_equivariant(function(d) gee(y ~ x, data = d, id = g, corstr = cs), d, gee = TRUE)
+})
