@@ -78,6 +78,15 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
   if (isTRUE(over > 0))
     fit$warn <- c(fit$warn, sprintf("the Laplace approximation gives %d cluster(s) a probability above one (the two-part likelihood is not concave there); refit with nAGQ > 1 (adaptive quadrature)",
                                     over))
+  # A Laplace fit that did not converge or lost a cluster's mode: the same
+  # failure without a cluster above one (Salamanders ZINB mined + (1 | site),
+  # zi ~ mined + (1 | site): false convergence with a gradient of 7e4 by
+  # Laplace, where nAGQ = 7 converges cleanly; glmmTMB fails there too).
+  trouble <- nAGQ == 1L && !isTRUE(over > 0) &&
+    (fit$run$opt$convergence != 0L || fit$modes$newton_failures > 0L ||
+       any(grepl("^doubtful convergence", fit$warn)))
+  if (trouble)
+    fit$warn <- c(fit$warn, "with random effects in the zero part the Laplace approximation can fail (the two-part likelihood is not concave); refit with nAGQ > 1 (adaptive quadrature, e.g. nAGQ = 7)")
   zi_fit_result(fit, fit$warn, kind, cl, pat, blocks,
                 list(qc = qc, qz = qz, correlated = correlated,
                      penalty = aux_penalty_record(penalty, fit$final)), FALSE, control)
