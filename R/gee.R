@@ -41,12 +41,31 @@
 #'   the products at that lag; zero beyond.
 #' * `"fixed"`: the user's matrix `R`, indexed by wave position.
 #'
-#' With prior weights \eqn{w} the moments use the weighted residuals above,
-#' each pair counting once; geepack instead weights unweighted residual
-#' products by \eqn{w_j w_k} and divides the scale by \eqn{\sum w}, which
-#' gives the same estimates only when all weights are 0 or 1. Rows with zero
-#' weight are left out entirely (also from the cluster's working
-#' correlation).
+#' Prior weights, and the numbers of trials \eqn{n_{ij}} of a binomial
+#' response given as `cbind(successes, failures)` (or as a proportion with
+#' `weights`), enter through the variance \eqn{\phi V(\mu)/w}: for binomial
+#' counts this is \eqn{\phi\, n p (1 - p)}, and the \eqn{r_{ij}} above are
+#' the Pearson residuals of the counts. Each product \eqn{r_{ij} r_{ik}} then
+#' has mean equal to the pair's working correlation whatever the weights:
+#' the moment estimators of Liang and Zeger (1986); `gee::gee()` uses
+#' the same residuals, dividing by \eqn{N - p} and by the number of pairs
+#' minus \eqn{p}. geepack's `geeglm()` defines the moments differently: with
+#' the unweighted residuals \eqn{u_{ij} = (y_{ij} - \mu_{ij}) /
+#' \sqrt{V(\mu_{ij})}} of the proportions, its scale is \eqn{\phi_g = \sum w
+#' u^2 / \sum w} (per trial) and its exchangeable \eqn{\alpha = \sum w_{ij}
+#' w_{ik} u_{ij} u_{ik} / (\phi_g \sum w_{ij} w_{ik})}, with the same pair weights
+#' \eqn{w_{ij} w_{ik}} in its ar1 and unstructured equations. The equation for
+#' the coefficients given the working correlation is the same in both
+#' (`corstr = "fixed"` at geepack's correlation gives its coefficients). With
+#' equal weights the correlations and coefficients agree and geepack's scale
+#' is ours divided by the common weight; with unequal weights they differ
+#' (`lme4::cbpp`, `cbind(incidence, size - incidence) ~ period`: alpha 0.028
+#' here, 0.041 in geepack, coefficients apart by up to 0.009; unstructured
+#' up to 0.06), and geepack's model-based standard errors rest on its
+#' per-trial scale. Under the working model geepack's moments are biased
+#' when the weights vary (the mean of \eqn{\phi_g} is \eqn{\phi N / \sum
+#' w}). Rows with zero weight are
+#' left out entirely (also from the cluster's working correlation).
 #'
 #' The scale is \eqn{\phi = \sum w_{ij} (y_{ij} - \mu_{ij})^2 / V(\mu_{ij}) /
 #' N} over the N observations with positive weight (no degrees-of-freedom
