@@ -233,20 +233,16 @@ zire_refused_restarts <- function(sr, search, evalf, refused, theta0, re, p, nc)
   rec <- list(zero_sd = c(3, 1, 0.5), count_sd = 0.1, loglik = numeric(),
               abandoned = logical(), adopted = NA_real_)
   best <- NULL
+  guard <- refusal_guard(evalf, refused)
   for (z in rec$zero_sd) {
     th <- theta0
     th[count_sd] <- rec$count_sd
     th[zero_sd] <- z
-    before <- refused()
-    guarded <- function(t) {
-      r <- evalf(t)
-      if (refused() > before) stop("refused point", call. = FALSE)
-      r
-    }
-    r <- tryCatch(search(th, guarded), error = function(e) NULL)
+    guard$arm()
+    r <- tryCatch(search(th, guard$evalf), error = function(e) NULL)
     ok <- !is.null(r) && is.finite(r$run$loglik) &&
       identical(as.integer(r$run$opt$convergence), 0L)
-    rec$abandoned <- c(rec$abandoned, refused() > before)
+    rec$abandoned <- c(rec$abandoned, guard$tripped())
     rec$loglik <- c(rec$loglik, if (ok) r$run$loglik else NA_real_)
     if (ok && (is.null(best) || r$run$loglik > best$run$loglik + 1e-6)) {
       best <- r
@@ -281,15 +277,10 @@ zire_zero_variance <- function(sr, evalf, re, p, control, refused, warm) {
   }, "")
   # A restart is abandoned at its first refused point (it would end at the
   # edge of the region where the approximation breaks down).
-  before <- refused()
-  guarded <- function(t) {
-    r <- evalf(t)
-    if (refused() > before) stop("refused point", call. = FALSE)
-    r
-  }
+  guard <- refusal_guard(evalf, refused)
   search <- function(th) {
-    before <<- refused()
-    r <- optimize_sparse(guarded, th, sr$lower, control, sr$star_boundary)
+    guard$arm()
+    r <- optimize_sparse(guard$evalf, th, sr$lower, control, sr$star_boundary)
     r$loglik <- r$at$loglik
     r$warm <- warm()
     r
@@ -304,6 +295,21 @@ zire_zero_variance <- function(sr, evalf, re, p, control, refused, warm) {
     performed = TRUE, verified = TRUE, moved_off = FALSE, loglik_boundary = zv$best$loglik,
     parameters_final = sr$pnames[b], message = zv$record$message))
   sr
+}
+
+# The evaluator `evalf` for a restart that is abandoned at its first point
+# the engine refuses (`refused()`: the engine's running count): `evalf`
+# stops with an error once the count has grown since the last `arm()`;
+# `tripped()` says whether it has.
+refusal_guard <- function(evalf, refused) {
+  before <- refused()
+  list(arm = function() before <<- refused(),
+       tripped = function() refused() > before,
+       evalf = function(t) {
+         r <- evalf(t)
+         if (refused() > before) stop("refused point", call. = FALSE)
+         r
+       })
 }
 
 # The engine refuses points where H, the negative Hessian of the joint
