@@ -58,8 +58,9 @@ unscale_fit <- function(fit, s, weights, index, mult = NULL, add = NULL) {
   P <- length(fit$theta)
   ls <- log(s)
   if (is.null(mult)) {
-    mult <- c(rep(s, P - 1L), 1)
-    add <- c(rep(0, P - 1L), ls)
+    map <- response_map(P, s)
+    mult <- map$mult
+    add <- map$add
   }
   pos <- if (is.null(weights)) rep(TRUE, length(index)) else weights > 0
   fit$theta <- fit$theta * mult + add
@@ -85,6 +86,12 @@ unscale_fit <- function(fit, s, weights, index, mult = NULL, add = NULL) {
   fit$optinfo$hessian_cond <- attr(fit$cov_theta, "cond") %||% NA_real_
   fit$optinfo$response_scale <- s
   fit
+}
+
+# The default map of the parameters (beta and Lambda's entries, then log
+# sigma) from y / s to the units of y: theta * mult + add.
+response_map <- function(P, s) {
+  list(mult = c(rep(s, P - 1L), 1), add = c(rep(0, P - 1L), log(s)))
 }
 
 # The same map for the structured fits (covstruct-eval.R): the search's
@@ -138,7 +145,6 @@ with_response_scale <- function(fitter, X, y, re, family, weights, offset, contr
 # the modes b and their conditional covariances), and for nested quadrature
 # the Laplace fit it started from.
 unscale_terms_fit <- function(fit, s, weights, n) {
-  P <- length(fit$theta)
   fit <- unscale_fit(fit, s, weights, rep(1L, n))
   npos <- if (is.null(weights)) n else sum(weights > 0)
   if (!is.null(fit$dispersion)) fit$dispersion <- fit$dispersion * s
@@ -152,8 +158,10 @@ unscale_terms_fit <- function(fit, s, weights, n) {
     tm
   })
   lap <- fit$optinfo$laplace
-  if (!is.null(lap))
+  if (!is.null(lap)) {
+    map <- response_map(length(lap$theta), s)
     fit$optinfo$laplace <- list(loglik = lap$loglik - npos * log(s),
-                                theta = lap$theta * c(rep(s, P - 1L), 1) + c(rep(0, P - 1L), log(s)))
+                                theta = lap$theta * map$mult + map$add)
+  }
   fit
 }
