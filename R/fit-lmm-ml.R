@@ -101,9 +101,7 @@ lmm_ml_fit_units <- function(X, y, Z, group, weights, offset, cov_blocks, contro
                                message = msg),
                  hessian = list(iterations = 0L, evaluations = 2L * P + 1L, convergence = 0L,
                                 message = "central differences"))
-  record <- list(performed = FALSE, parameters = character(), stalled = FALSE, restarts = 0L,
-                 loglik_boundary = final$loglik, loglik_restarts = numeric(), moved_off = FALSE,
-                 verified = TRUE, message = "no parameter on a boundary")
+  record <- boundary_record(final$loglik)  # verify-boundary.R
   modes_failed <- if (summ$newton_failures > 0L)
     sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
   warn <- fit_warnings(list(convergence = 0L, message = msg), nstep, max(abs(grad)), FALSE, hess,

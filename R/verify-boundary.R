@@ -34,10 +34,8 @@ verify_boundary <- function(search, best, boundary, restart_point, pnames, diag,
     near
   }
   b0 <- candidates(best)
-  rec <- list(performed = any(b0), parameters = pnames[b0 & boundary(best$theta)],
-              stalled = stalled(best), restarts = 0L,
-              loglik_boundary = best$loglik, loglik_restarts = numeric(),
-              moved_off = FALSE, verified = TRUE, message = "no parameter on a boundary")
+  rec <- boundary_record(best$loglik, performed = any(b0),
+                         parameters = pnames[b0 & boundary(best$theta)], stalled = stalled(best))
   if (!any(b0)) return(list(best = best, record = rec))
   restart_stages <- list()
   for (r in seq_len(rounds)) {
@@ -120,4 +118,12 @@ restart_lambda <- function(theta, on_boundary, size, corr, row, col, at) {
   Ln <- chol_psd(D + diag(1e-10, q))
   th[at] <- Ln[cbind(row, col)]
   th
+}
+
+# The boundary check's record ($optinfo$boundary_check) before any restart:
+# as a fit with no parameter on a boundary reports it.
+boundary_record <- function(loglik, performed = FALSE, parameters = character(), stalled = FALSE) {
+  list(performed = performed, parameters = parameters, stalled = stalled, restarts = 0L,
+       loglik_boundary = loglik, loglik_restarts = numeric(), moved_off = FALSE,
+       verified = TRUE, message = "no parameter on a boundary")
 }
