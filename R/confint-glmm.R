@@ -17,8 +17,11 @@
 #' `sd_zi.<effect>|<group>` (glmmTMB's `zi.Std.Dev.<effect>|<group>`) and,
 #' with `zi_correlated = TRUE`, the correlation with the conditional part's
 #' first effect `cor_zi.<effect>.<first>|<group>`. Profiles of these fits
-#' rebuild the fit's engine (one grouping factor; with several
-#' random-effect terms only Wald intervals are available).
+#' rebuild the fit's engine from the stored designs: the one-factor engine
+#' at the fit's rule, or with several random-effect terms the sparse
+#' Laplace engine (the two-part one when the zero part has random effects),
+#' so the zero part's coefficients and standard deviations profile on
+#' every route.
 #'
 #' `method = "Wald"` (the default): estimate \eqn{\pm z} standard errors
 #' from [vcov()] for the fixed effects; for the standard deviations, on the

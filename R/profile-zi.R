@@ -1,17 +1,16 @@
 # Profiles of zero-inflated, hurdle and dispersion-formula fits with one
-# grouping factor: the fit's engine rebuilt from the stored designs, on the
-# user's parameterization theta = (beta, Lambda's free entries, zero part,
-# dispersion), the vector the fit reports (profile_engine() for the
-# interface). With random effects in the zero part, the engine of both
-# parts' random effects (src/agq-zire.h), at the fit's rule.
+# grouping factor (several terms: zi_sparse_profile_engine()): the fit's
+# engine rebuilt from the stored designs, on the user's parameterization
+# theta = (beta, Lambda's free entries, zero part, dispersion), the vector
+# the fit reports (profile_engine() for the interface). With random
+# effects in the zero part, the engine of both parts' random effects
+# (src/agq-zire.h), at the fit's rule.
 zi_profile_engine <- function(fit) {
   a <- fit$aux
   if (!is.null(fit$penalty))
     stop("profile likelihoods are not available for penalized fits (the profile would drop the prior); use confint(method = \"Wald\")",
          call. = FALSE)
-  if (isTRUE(a$sparse))
-    stop("profiling is not available for zero-inflated, hurdle or dispersion-formula fits with several random-effect terms; use confint(method = \"Wald\")",
-         call. = FALSE)
+  if (isTRUE(a$sparse)) return(zi_sparse_profile_engine(fit))
   fam <- fit$family
   n <- length(fit$y)
   X <- fit$X
@@ -57,13 +56,7 @@ zi_profile_engine <- function(fit) {
   P <- length(fit$theta)
   nl <- length(pat$row)
   p <- length(fit$coefficients)
-  # The rebuilt engine must give the fit's log-likelihood at its estimate.
-  ll <- ev(unname(fit$theta))$loglik
-  if (!is.finite(ll) || abs(ll - fit$loglik) > 1e-6 * max(1, abs(fit$loglik))) {
-    free()
-    stop("profile(): the model could not be rebuilt from the fit (its log-likelihood differs); use confint(method = \"Wald\")",
-         call. = FALSE)
-  }
+  check_rebuilt_engine(ev, fit, free)
   list(eval = ev, lower = c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf),
                             rep(-Inf, P - p - nl)),
        free = free)

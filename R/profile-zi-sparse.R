@@ -1,0 +1,67 @@
+# Profiles of zero-inflated, hurdle and dispersion-formula fits with several
+# random-effect terms: the fit's sparse engine rebuilt from the stored
+# designs on the user's scale (no centring or scaling, so theta is the
+# vector the fit reports), for profile_engine()'s interface. With random
+# effects in the zero part, the two-part sparse engine (src/sparse-zire.h,
+# the one glmm_sparse_zire_fit() searches with); otherwise the sparse
+# Laplace engine with the auxiliary predictors (glmm_sparse_zi_fit()'s).
+# Only the engines' evaluations are called, never their searches: each
+# profile point is a fit with one parameter held, by profile_point().
+zi_sparse_profile_engine <- function(fit) {
+  a <- fit$aux
+  fam <- fit$family
+  n <- length(fit$y)
+  p <- length(fit$coefficients)
+  X <- fit$X
+  storage.mode(X) <- "double"
+  y <- as.numeric(fit$y)
+  w <- as.numeric(fit$prior.weights %||% rep(1, n))
+  off <- as.numeric(fit$offset %||% rep(0, n))
+  disp <- !is.null(a$disp_index)
+  Xd <- if (disp) a$disp$X %||% matrix(1, n, 1L) else matrix(0, n, 0L)
+  storage.mode(Xd) <- "double"
+  Xz <- a$zi$X %||% matrix(0, n, 0L)
+  storage.mode(Xz) <- "double"
+  rc <- sparse_re_terms(fit$formula, fit$model, NULL)
+  kind <- aux_kind_code(a$kind, fam)
+  if (isTRUE(a$zi$re$sparse)) {
+    rz <- sparse_re_terms(zi_bars_formula(find_bars(a$zi$formula)), fit$model, NULL)
+    re <- zire_combined_re(rc, rz)
+    sp <- function(M) methods::as(methods::as(M, "CsparseMatrix"), "generalMatrix")
+    eng <- cpp_spzire_new(X, Xz, Xd, sp(rc$Z), sp(rz$Z), y, w, cbind(off, 0, 0),
+                          re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
+                          fam$family_code, fam$link_code, kind)
+    ev <- spzire_evaluator(eng)
+  } else {
+    re <- rc
+    eng <- cpp_sparse_new(X, re$Z, y, w, off, re$lam_row - 1L, re$lam_col - 1L,
+                          re$lam_k - 1L, re$ntheta, fam$family_code, fam$link_code)
+    pz <- ncol(Xz)
+    XA <- cbind(Xz, Xd)
+    storage.mode(XA) <- "double"
+    # A zero-truncated fit without a ziformula has zero probability 0
+    # (offset -Inf on the logit scale), as glmm_zi() fits it.
+    offz <- if (a$kind == "hurdle" && !pz) rep(-Inf, n) else if (a$kind != "disp") rep(0, n)
+    aoff <- cbind(offz, if (disp) rep(0, n)) %||% matrix(0, n, 0L)
+    storage.mode(aoff) <- "double"
+    pred <- c(rep(0L, pz), rep(if (a$kind == "disp") 0L else 1L, ncol(Xd)))
+    cpp_sparse_set_aux(eng, kind, XA, pred, aoff)
+    ev <- function(th) cpp_sparse_eval(eng, th, TRUE)
+  }
+  P <- length(fit$theta)
+  lower <- c(rep(-Inf, p), re$lower, rep(-Inf, P - p - re$ntheta))
+  check_rebuilt_engine(ev, fit)
+  list(eval = ev, lower = lower, free = function() NULL)
+}
+
+# The rebuilt engine must give the fit's log-likelihood at its estimate
+# (else the profile would be of another model).
+check_rebuilt_engine <- function(ev, fit, free = function() NULL) {
+  ll <- ev(unname(fit$theta))$loglik
+  if (!is.finite(ll) || abs(ll - fit$loglik) > 1e-6 * max(1, abs(fit$loglik))) {
+    free()
+    stop("profile(): the model could not be rebuilt from the fit (its log-likelihood differs); use confint(method = \"Wald\")",
+         call. = FALSE)
+  }
+  invisible(ll)
+}

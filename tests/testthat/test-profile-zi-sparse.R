@@ -1,0 +1,114 @@
+# Profile-likelihood intervals of two-part fits with several random-effect
+# terms (profile-zi-sparse.R): the zero part's coefficients and standard
+# deviations and the count part's, against glmmTMB's profile intervals and
+# against the defining property, checked by glmmTMB refits with the
+# parameter held at our limit (map =): twice the log-likelihood lost there
+# is qchisq(0.95, 1).
+
+sal <- function() {
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  Salamanders
+}
+
+# Twice the log-likelihood lost by holding one parameter of the glmmTMB fit
+# `tmb` (fitted to `data`) at a value (`map` and `start` as glmmTMB takes
+# them).
+tmb_drop <- function(tmb, data, map, start) {
+  r <- suppressWarnings(stats::update(tmb, data = data, map = map, start = start))
+  2 * (as.numeric(logLik(tmb)) - as.numeric(logLik(r)))
+}
+
+test_that("crossed count terms, zero part with a random effect: limits are where the constrained refit loses the cutoff", {
+  skip_if_not_installed("glmmTMB")
+  d <- sal()
+  fit <- glmm(count ~ mined + (1 | site) + (1 | spp), data = d, family = poisson,
+              ziformula = ~ mined + (1 | site))
+  expect_s3_class(fit, "glmmgee_glmm_zire_sparse")
+  tmb <- glmmTMB::glmmTMB(count ~ mined + (1 | site) + (1 | spp), data = d, family = poisson,
+                          ziformula = ~ mined + (1 | site))
+  expect_equal(as.numeric(logLik(fit)), as.numeric(logLik(tmb)), tolerance = 1e-7)
+  pars <- c("zi.(Intercept)", "zi.minedno", "sd_zi.(Intercept)|site", "sd_(Intercept)|spp")
+  ci <- confint(fit, parm = pars, method = "profile")
+  expect_identical(rownames(ci), pars)
+  expect_true(all(is.finite(ci)))
+  q <- stats::qchisq(0.95, 1)
+  bzi <- glmmTMB::fixef(tmb)$zi
+  for (lim in ci["zi.(Intercept)", ])
+    expect_equal(tmb_drop(tmb, d, list(betazi = factor(c(NA, 1))), list(betazi = c(lim, bzi[2]))),
+                 q, tolerance = 1e-5)
+  for (lim in ci["zi.minedno", ])
+    expect_equal(tmb_drop(tmb, d, list(betazi = factor(c(1, NA))), list(betazi = c(bzi[1], lim))),
+                 q, tolerance = 1e-5)
+  for (lim in ci["sd_zi.(Intercept)|site", ])
+    expect_equal(tmb_drop(tmb, d, list(thetazi = factor(NA)), list(thetazi = log(lim))),
+                 q, tolerance = 1e-5)
+  th <- glmmTMB::getME(tmb, "theta")
+  for (lim in ci["sd_(Intercept)|spp", ])
+    expect_equal(tmb_drop(tmb, d, list(theta = factor(c(1, NA))), list(theta = c(th[1], log(lim)))),
+                 q, tolerance = 1e-5)
+  # glmmTMB's own profile intervals (a spline through its profile points:
+  # its lower limit of the zero intercept, 0.46953, loses 3.848 instead of
+  # 3.841, so the comparison is to its interpolation error).
+  ref <- rbind(confint(tmb, method = "profile", parm = 3)[1, 1:2],
+               confint(tmb, method = "profile", parm = 4)[1, 1:2],
+               exp(confint(tmb, method = "profile", parm = 7)[1, 1:2]),
+               exp(confint(tmb, method = "profile", parm = 6)[1, 1:2]))
+  expect_equal(unname(ci), unname(ref), tolerance = 2e-3)
+})
+
+test_that("zero part on another grouping factor: a standard deviation's lower limit at 0 when the profile stays inside", {
+  skip_if_not_installed("glmmTMB")
+  d <- sal()
+  fit <- glmm(count ~ spp + mined + (1 | site), data = d, family = poisson,
+              ziformula = ~ mined + (1 | spp))
+  expect_s3_class(fit, "glmmgee_glmm_zire_sparse")
+  tmb <- glmmTMB::glmmTMB(count ~ spp + mined + (1 | site), data = d, family = poisson,
+                          ziformula = ~ mined + (1 | spp))
+  ci <- confint(fit, parm = c("zi.minedno", "sd_zi.(Intercept)|spp", "sd_(Intercept)|site"),
+                method = "profile")
+  expect_identical(ci["sd_zi.(Intercept)|spp", 1], 0)
+  # At zero the zero part's effect is gone: the fit without it loses less
+  # than the cutoff, so no positive lower limit exists.
+  tmb0 <- glmmTMB::glmmTMB(count ~ spp + mined + (1 | site), data = d, family = poisson,
+                           ziformula = ~ mined)
+  q <- stats::qchisq(0.95, 1)
+  expect_lt(2 * (as.numeric(logLik(tmb)) - as.numeric(logLik(tmb0))), q)
+  expect_equal(tmb_drop(tmb, d, list(thetazi = factor(NA)),
+                        list(thetazi = log(ci["sd_zi.(Intercept)|spp", 2]))), q, tolerance = 1e-5)
+  ref <- rbind(confint(tmb, method = "profile", parm = 10)[1, 1:2],
+               exp(confint(tmb, method = "profile", parm = 11)[1, 1:2]))
+  expect_equal(unname(ci[c(1, 3), ]), unname(ref), tolerance = 2e-3)
+})
+
+test_that("several count terms with a fixed zero part, hurdle and dispersion formulas profile too", {
+  skip_if_not_installed("glmmTMB")
+  d <- sal()
+  fit <- glmm(count ~ mined + (1 | site) + (1 | spp), data = d, family = poisson,
+              ziformula = ~ mined)
+  expect_true(isTRUE(fit$aux$sparse))
+  tmb <- glmmTMB::glmmTMB(count ~ mined + (1 | site) + (1 | spp), data = d, family = poisson,
+                          ziformula = ~ mined)
+  ci <- confint(fit, parm = c("zi.(Intercept)", "sd_(Intercept)|spp"), method = "profile")
+  q <- stats::qchisq(0.95, 1)
+  bzi <- glmmTMB::fixef(tmb)$zi
+  for (lim in ci["zi.(Intercept)", ])
+    expect_equal(tmb_drop(tmb, d, list(betazi = factor(c(NA, 1))), list(betazi = c(lim, bzi[2]))),
+                 q, tolerance = 1e-5)
+  th <- glmmTMB::getME(tmb, "theta")
+  for (lim in ci["sd_(Intercept)|spp", ])
+    expect_equal(tmb_drop(tmb, d, list(theta = factor(c(1, NA))), list(theta = c(th[1], log(lim)))),
+                 q, tolerance = 1e-5)
+  # Hurdle with zero-part random effects (the two-part engine's other
+  # kind), and a gaussian dispersion formula: finite intervals near Wald's.
+  h <- glmm(count ~ mined + (1 | site) + (1 | spp), data = d, family = truncated_poisson,
+            ziformula = ~ mined + (1 | site))
+  ph <- confint(h, parm = c("zi.minedno", "sd_zi.(Intercept)|site"), method = "profile")
+  expect_true(all(is.finite(ph)))
+  expect_lt(max(abs(ph - confint(h, parm = c("zi.minedno", "sd_zi.(Intercept)|site")))), 0.1)
+  set.seed(3)
+  d$y <- log1p(d$count) + stats::rnorm(nrow(d), sd = 0.1)
+  g <- glmm(y ~ mined + (1 | site) + (1 | spp), data = d, dispformula = ~ mined)
+  pg <- confint(g, parm = "disp.minedno", method = "profile")
+  expect_true(all(is.finite(pg)))
+  expect_lt(max(abs(pg - confint(g, parm = "disp.minedno"))), 0.02)
+})
