@@ -66,8 +66,11 @@ frame_with_contrasts <- function(mf, contrasts, data = function() NULL) {
 
 # The part of the frame's `contrasts` that concerns the variables of terms
 # `tt` (model.matrix() warns about the others), or NULL.
-frame_contrasts <- function(mf, tt) {
-  ca <- attr(mf, "contrasts_arg")
+frame_contrasts <- function(mf, tt) terms_contrasts(attr(mf, "contrasts_arg"), tt)
+
+# The part of the checked `contrasts` list `ca` that concerns the variables
+# of terms `tt`, or NULL (also for the shard front ends, contrasts-shards.R).
+terms_contrasts <- function(ca, tt) {
   if (is.null(ca)) return(NULL)
   vars <- vapply(as.list(attr(tt, "variables"))[-1L], deparse1, "")
   ca <- ca[names(ca) %in% vars]

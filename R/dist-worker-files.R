@@ -42,7 +42,7 @@ dist_w_read <- function(key, files, spec) {
     if (!is.null(spec$weights)) args$weights <- as.name(spec$weights)
     mf <- eval(as.call(args))
     kind <- vapply(mf, function(v) if (is.factor(v)) "factor" else if (is.character(v)) "character"
-                   else "other", "")
+                   else if (is.logical(v)) "logical" else "other", "")
     st$frames[[id]] <- mf
     # Rows of the file the model frame kept (what per-row results line up with).
     st$kept[[id]] <- setdiff(seq_len(nrow(df)), attr(mf, "na.action") %||% integer())
@@ -50,7 +50,9 @@ dist_w_read <- function(key, files, spec) {
     out[[id]] <- list(rows = nrow(df), kept = nrow(mf), kind = kind,
                       declared = declared[names(mf)],
                       used = lapply(mf, function(v) if (is.factor(v)) levels(v)
-                                    else if (is.character(v)) unique(v)),
+                                    else if (is.character(v) || is.logical(v)) unique(v)),
+                      # For the check of `contrasts =` (contrasts-shards.R).
+                      columns = vapply(df, function(v) class(v)[1L], ""),
                       clusters = if (is.factor(g)) levels(g) else unique(g))
   }
   .dist_state[[key]] <- st
@@ -67,7 +69,7 @@ dist_w_design <- function(key, spec) {
     mf <- st$frames[[id]]
     st$frames[[id]] <- list(NULL)
     for (v in names(spec$levels)) mf[[v]] <- factor(as.character(mf[[v]]), levels = spec$levels[[v]])
-    X <- stats::model.matrix(spec$fixed_terms, mf)
+    X <- stats::model.matrix(spec$fixed_terms, mf, contrasts.arg = spec$contrasts)
     rownames(X) <- NULL
     Z <- do.call(cbind, lapply(spec$re_lhs, function(f) stats::model.matrix(f, mf)))
     resp <- model_response(mf, spec$family)

@@ -36,7 +36,7 @@ dist_w_gee_design <- function(key, spec) {
   for (id in names(st$frames)) {
     mf <- st$frames[[id]]
     for (v in names(spec$levels)) mf[[v]] <- factor(as.character(mf[[v]]), levels = spec$levels[[v]])
-    X <- stats::model.matrix(spec$fixed_terms, mf)
+    X <- stats::model.matrix(spec$fixed_terms, mf, contrasts.arg = spec$contrasts)
     rownames(X) <- NULL
     resp <- model_response(mf, spec$family)
     check_support(resp$y, spec$family)

@@ -41,6 +41,12 @@
 #'   files' extension.
 #' @param control a [gee_control()] list (its `workers` and `shards` are
 #'   ignored: the workers are `workers` and each file is a shard).
+#' @param contrasts a named list of contrasts for factors in `formula`, as
+#'   in [gee()] (the same rules and errors, checked against the levels
+#'   agreed across the shards; a name that is a column of the files but no
+#'   variable of the model is ignored). The workers code their designs with
+#'   it; it is stored in `$contrasts` and reused by `predict(newdata =)` and
+#'   [standardize()].
 #' @return An object of class `c("glmmgee_gee_sharded", "glmmgee_gee")`;
 #'   `$distributed` records shards, workers, rounds and bytes.
 #' @seealso [gee()], [glmm_shards()], `vignette("distributed", package = "glmmgee")`.
@@ -63,7 +69,7 @@
 gee_shards <- function(formula, files, id, family = gaussian(), corstr = "independence",
                        waves = NULL, workers, weights = NULL, std.err = "san.se",
                        scale.fix = FALSE, scale.value = 1, R = NULL, Mv = 1L, format = NULL,
-                       control = gee_control()) {
+                       control = gee_control(), contrasts = NULL) {
   mc <- match.call()
   family <- resolve_family(family, parent.frame())
   corstr <- match_corstr(corstr)
@@ -105,9 +111,11 @@ gee_shards <- function(formula, files, id, family = gaussian(), corstr = "indepe
   p1 <- shard_pass(eng, seq_len(S), read)
   agreed <- agree_levels(p1, id)
   if (!is.null(waves)) agreed$levels[[waves]] <- NULL
+  fixed_terms <- stats::delete.response(stats::terms(formula))
+  ct <- shard_contrasts(contrasts, p1, agreed, id, fixed_terms)  # contrasts-shards.R
   dspec <- list(levels = agreed$levels, group = id, waves = waves, family = family,
-                group_levels = agreed$clusters,
-                fixed_terms = stats::delete.response(stats::terms(formula)))
+                group_levels = agreed$clusters, fixed_terms = fixed_terms,
+                contrasts = ct$workers)
   design <- function(ids, w)
     parallel::clusterCall(eng$cl[w], dist_w_gee_design, eng$key, dspec)[[1L]]
   p2 <- shard_pass(eng, seq_len(S), design)
@@ -152,7 +160,7 @@ gee_shards <- function(formula, files, id, family = gaussian(), corstr = "indepe
   fit$formula <- formula
   fit$terms <- stats::terms(formula)
   fit$xlevels <- agreed$levels[intersect(names(agreed$levels), all.vars(formula))]
-  fit$contrasts <- p2[[1L]]$contrasts
+  fit$contrasts <- shard_fit_contrasts(p2[[1L]]$contrasts, ct)
   fit$nobs.read <- c(rows = agreed$rows, kept = agreed$kept)
   fit$shard_source <- list(files = files, format = format, read_spec = read_spec,
                            dspec = dspec, workers = workers, kind = "gee")

@@ -54,6 +54,12 @@
 #'   extension.
 #' @param control [glmm_control()] settings (its `workers` and `shards` are
 #'   not used here).
+#' @param contrasts A named list of contrasts for factors of the fixed
+#'   effects, as in [glmm()] (the same rules and errors, checked against the
+#'   levels agreed across the shards; a name that is a column of the files
+#'   but no variable of the model is ignored). The workers code their
+#'   designs with it; it is stored in `$contrasts` and reused by
+#'   `predict(newdata =)`, [standardize()] and [marginal_coefs()].
 #' @return A fitted model of class `c("glmmgee_glmm_sharded", "glmmgee_glmm")`
 #'   whose `$distributed` records the workers, shards, rounds and bytes sent.
 #' @seealso `vignette("distributed", package = "glmmgee")`
@@ -72,7 +78,8 @@
 #' }
 #' @export
 glmm_shards <- function(formula, files, family = gaussian(), nAGQ = NULL, workers,
-                        weights = NULL, format = NULL, control = glmm_control()) {
+                        weights = NULL, format = NULL, control = glmm_control(),
+                        contrasts = NULL) {
   mc <- match.call()
   family <- resolve_family(family, parent.frame())
   if (!inherits(formula, "formula") || length(formula) != 3L)
@@ -105,9 +112,11 @@ glmm_shards <- function(formula, files, family = gaussian(), nAGQ = NULL, worker
   fixed[[3L]] <- reformulas::nobars(formula[[3L]]) %||% 1
   environment(fixed) <- fenv
   bars <- find_bars(formula)
+  fixed_terms <- stats::delete.response(stats::terms(fixed))
+  ct <- shard_contrasts(contrasts, p1, agreed, gname, fixed_terms)  # contrasts-shards.R
   dspec <- list(levels = agreed$levels, group = gname, family = family,
                 group_levels = agreed$clusters, max_patterns = 5000L,
-                fixed_terms = stats::delete.response(stats::terms(fixed)),
+                fixed_terms = fixed_terms, contrasts = ct$workers,
                 re_lhs = lapply(bars, function(b) stats::as.formula(call("~", b[[2L]]), env = fenv)))
   # Pass 2: designs coded alike; rank, patterns and column sums back.
   p2 <- shard_pass(eng, seq_len(S), function(ids, w)
@@ -125,6 +134,7 @@ glmm_shards <- function(formula, files, family = gaussian(), nAGQ = NULL, worker
     parallel::clusterCall(eng$cl[w], dist_w_engines, eng$key, mod$Txi, mod$Tzi, spec)
   fit <- glmm_fit_shards(eng, mod, control)
   obj <- new_glmm_sharded(fit, mod, p2, agreed, formula, fixed, fenv, mc)
+  obj$contrasts <- shard_fit_contrasts(obj$contrasts, ct)
   # What post-estimation needs to read the shards again on the workers.
   obj$shard_source <- list(files = files, format = format, read_spec = read_spec,
                            dspec = dspec, workers = workers)

@@ -1,0 +1,128 @@
+# `contrasts =` of the file-based front ends glmm_shards() and gee_shards()
+# (contrasts-shards.R): the fit from shard files equals the in-memory fit
+# with the same contrasts (glmm_shards() bitwise: the shards' engines sum
+# the clusters in the in-memory order; gee_shards() to 1e-10, as without
+# contrasts), stores the same `$contrasts`, predicts with them,
+# and bad values are the errors glmm() and gee() give.
+
+skip_if_not_installed("lme4")
+
+cl2 <- parallel::makePSOCKcluster(2L)
+withr::defer(try(parallel::stopCluster(cl2), silent = TRUE), teardown_env())
+
+# rds shard files of the data frames `parts`, in a new directory.
+rds_shards <- function(parts) {
+  dir <- tempfile("shards")
+  dir.create(dir)
+  files <- file.path(dir, sprintf("part%d.rds", seq_along(parts)))
+  for (i in seq_along(parts)) saveRDS(parts[[i]], files[i])
+  files
+}
+
+data(cbpp, package = "lme4")
+cbpp_form <- cbind(incidence, size - incidence) ~ period + (1 | herd)
+codings <- list(sum = list(period = "contr.sum"), helmert = list(period = contr.helmert),
+                matrix = list(period = contr.treatment(4, base = 3)))
+
+test_that("glmm_shards(contrasts =) is the in-memory fit with the same contrasts, bitwise", {
+  cb <- cbpp
+  # Character columns in the files, a level of period missing from one shard.
+  cb$period <- paste0("p", cb$period)
+  parts <- split(cb, as.integer(cbpp$herd) %% 3L)
+  parts[[2L]] <- parts[[2L]][parts[[2L]]$period != "p4", ]
+  dat <- do.call(rbind, parts)
+  files <- rds_shards(parts)
+  nd <- dat[c(1, 9, 20), ]
+  for (ct in codings) {
+    f <- glmm_shards(cbpp_form, files, binomial, nAGQ = 5, workers = cl2, contrasts = ct)
+    ref <- glmm(cbpp_form, dat, binomial, nAGQ = 5, contrasts = ct)
+    expect_identical(f$theta, ref$theta)
+    expect_identical(f$loglik, ref$loglik)
+    expect_identical(unname(f$cov_theta), unname(ref$cov_theta))
+    expect_identical(f$contrasts, ref$contrasts)
+    expect_identical(predict(f, newdata = nd, type = "response"),
+                     predict(ref, newdata = nd, type = "response"))
+    expect_equal(as.data.frame(standardize(f, "period")), as.data.frame(standardize(ref, "period")),
+                 tolerance = 1e-10)
+  }
+  expect_equal(unname(f$contrasts$period), unname(contr.treatment(4, base = 3)))
+  # The coding changes the coefficients, not the model.
+  f0 <- glmm_shards(cbpp_form, files, binomial, nAGQ = 5, workers = cl2)
+  expect_false(isTRUE(all.equal(fixef(f0), fixef(f))))
+  expect_equal(f0$loglik, f$loglik, tolerance = 1e-8)
+  expect_identical(f0$contrasts$period, "contr.treatment")
+  # A contrast for the grouping factor is ignored (random effects keep the
+  # default coding), as in glmm().
+  fg <- glmm_shards(cbpp_form, files, binomial, nAGQ = 5, workers = cl2,
+                    contrasts = list(herd = "contr.sum", period = "contr.sum"))
+  expect_identical(fg$theta, glmm(cbpp_form, dat, binomial, nAGQ = 5,
+                                  contrasts = list(period = "contr.sum"))$theta)
+})
+
+test_that("a random slope and marginal_coefs() on shards with sum contrasts equal the in-memory ones", {
+  set.seed(171)
+  M <- 40; n_i <- 5
+  d <- data.frame(g = rep(seq_len(M), each = n_i), x = rnorm(M * n_i),
+                  f = factor(sample(c("a", "b", "c"), M * n_i, TRUE)))
+  d$y <- rpois(nrow(d), exp(0.2 + 0.4 * d$x + 0.3 * (d$f == "b") +
+                              rnorm(M, sd = 0.5)[d$g] + rnorm(M, sd = 0.3)[d$g] * d$x))
+  form <- y ~ x + f + (1 + x | g)
+  ct <- list(f = "contr.sum")
+  ref <- glmm(form, d, poisson, nAGQ = 1, contrasts = ct)
+  f <- glmm_shards(form, rds_shards(unname(split(d, (d$g - 1L) %% 4L))), poisson, nAGQ = 1,
+                   workers = cl2, contrasts = ct)
+  expect_identical(names(fixef(f)), c("(Intercept)", "x", "f1", "f2"))
+  expect_identical(unname(f$theta), unname(ref$theta))
+  expect_identical(f$contrasts, ref$contrasts)
+  expect_equal(coef(marginal_coefs(f)), coef(marginal_coefs(ref)), tolerance = 1e-10)
+})
+
+test_that("gee_shards(contrasts =) is the in-memory gee() with the same contrasts", {
+  set.seed(1717)
+  M <- 30
+  d <- do.call(rbind, lapply(seq_len(M), function(i) {
+    w <- sort(sample(1:5, sample(2:5, 1)))
+    data.frame(id = i, wave = w, x = rnorm(length(w)),
+               centre = c("a", "b", "c")[1 + i %% 3])
+  }))
+  d$centre <- factor(d$centre)
+  d$y <- rpois(nrow(d), exp(0.2 + 0.4 * d$x + 0.3 * (d$centre == "b") + rnorm(M, sd = 0.5)[d$id]))
+  files <- rds_shards(split(d, cut(d$id, c(0, 10, 20, 30))))
+  for (ct in list(list(centre = "contr.sum"), list(centre = contr.helmert))) {
+    ref <- gee(y ~ x + centre, data = d, id = id, waves = wave, family = poisson,
+               corstr = "exchangeable", contrasts = ct)
+    f <- gee_shards(y ~ x + centre, files, id = "id", waves = "wave", family = poisson,
+                    corstr = "exchangeable", workers = cl2, contrasts = ct)
+    # To 1e-10, as gee_shards() without contrasts (test-distributed-gee.R):
+    # its moments are summed per shard, in another order than gee()'s.
+    expect_equal(coef(f), coef(ref), tolerance = 1e-10)
+    expect_equal(f$alpha, ref$alpha, tolerance = 1e-10)
+    expect_equal(f$vcov, ref$vcov, tolerance = 1e-10)
+    expect_identical(f$contrasts, ref$contrasts)
+    expect_equal(predict(f, newdata = d[c(1, 40, 80), ]), predict(ref, newdata = d[c(1, 40, 80), ]),
+                 tolerance = 1e-10)
+  }
+  expect_identical(names(coef(f)), c("(Intercept)", "x", "centre1", "centre2"))
+  expect_error(gee_shards(y ~ x + centre, files, id = "id", workers = cl2,
+                          contrasts = list(x = "contr.sum")),
+               "'contrasts' names 'x', which is not a factor")
+})
+
+test_that("bad 'contrasts' values are the errors glmm() gives", {
+  files <- rds_shards(split(cbpp, as.integer(cbpp$herd) %% 2L))
+  both <- function(ct) {
+    e1 <- tryCatch(glmm_shards(cbpp_form, files, binomial, workers = cl2, contrasts = ct),
+                   error = conditionMessage)
+    e2 <- tryCatch(glmm(cbpp_form, cbpp, binomial, contrasts = ct), error = conditionMessage)
+    expect_type(e1, "character")
+    expect_identical(e1, e2)
+  }
+  both("contr.sum")
+  both(list("contr.sum"))
+  both(list(zz = "contr.sum"))
+  both(list(size = "contr.sum"))
+  both(list(period = 3))
+  both(list(period = "no_such_contrast_fn"))
+  both(list(period = contr.treatment(3)))
+  both(list(period = "contr.sum", period = "contr.helmert"))
+})
