@@ -220,6 +220,14 @@
 #'              corstr = "exchangeable")
 #'   summary(fit)
 #'   exp(cbind(OR = coef(fit), confint(fit)))
+#'   # Helmert coding of trt (drug against placebo, drug+ against both):
+#'   # other coefficients, the same fitted values.
+#'   fit_h <- gee(y ~ trt, data = bacteria, id = ID, family = binomial,
+#'                corstr = "exchangeable", contrasts = list(trt = "contr.helmert"))
+#'   coef(fit_h)
+#'   all.equal(fitted(fit_h),
+#'             fitted(gee(y ~ trt, data = bacteria, id = ID, family = binomial,
+#'                        corstr = "exchangeable")))
 #' }
 #' @export
 gee <- function(formula, data, id, family = gaussian(), corstr = "independence", waves,

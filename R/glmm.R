@@ -307,6 +307,12 @@
 #'   fit
 #'   summary(fit)
 #'   exp(fixef(fit))   # conditional odds ratios
+#'   # Sum-to-zero coding of trt: other coefficients (each level against
+#'   # the mean of the levels), the same model and log-likelihood.
+#'   fit_sum <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria,
+#'                   family = binomial, contrasts = list(trt = "contr.sum"))
+#'   fixef(fit_sum)
+#'   c(logLik(fit), logLik(fit_sum))
 #' }
 #' @export
 glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
