@@ -60,12 +60,13 @@ test_that("glmm_shards(contrasts =) is the in-memory fit with the same contrasts
 })
 
 test_that("a random slope and marginal_coefs() on shards with sum contrasts equal the in-memory ones", {
-  set.seed(171)
-  M <- 40; n_i <- 5
-  d <- data.frame(g = rep(seq_len(M), each = n_i), x = rnorm(M * n_i),
-                  f = factor(sample(c("a", "b", "c"), M * n_i, TRUE)))
-  d$y <- rpois(nrow(d), exp(0.2 + 0.4 * d$x + 0.3 * (d$f == "b") +
-                              rnorm(M, sd = 0.5)[d$g] + rnorm(M, sd = 0.3)[d$g] * d$x))
+  set.seed(2)
+  d <- expand.grid(rep = 1:10, g = 1:36)
+  d$x <- runif(nrow(d), -1, 1)
+  d$f <- factor(c("lo", "mid", "hi")[1 + (d$rep + d$g) %% 3], levels = c("lo", "mid", "hi"))
+  b0 <- rnorm(36, sd = 0.4)
+  b1 <- rnorm(36, sd = 0.5)
+  d$y <- rpois(nrow(d), exp(0.3 + 0.5 * d$x - 0.4 * (d$f == "hi") + b0[d$g] + b1[d$g] * d$x))
   form <- y ~ x + f + (1 + x | g)
   ct <- list(f = "contr.sum")
   ref <- glmm(form, d, poisson, nAGQ = 1, contrasts = ct)
