@@ -232,8 +232,15 @@ cor_map <- function(pos, lower) {
 }
 
 # The maximum of the log-likelihood with the target at x, from the free
-# parameters z0: list(loglik, z).
+# parameters z0: list(loglik, z). An engine whose approximation can break
+# down (the two-part sparse engine, profile-zi-sparse.R) gives `eval` an
+# attribute "edge": edge(NULL) arms it before the search, edge(theta) says
+# whether the search, which converged or not (`converged`), ended at the
+# edge of the region where the approximation holds; the point's
+# log-likelihood is then NA (`edge` TRUE).
 profile_point <- function(eval, map, x, z0, control) {
+  edge <- attr(eval, "edge")
+  if (!is.null(edge)) edge(NULL, TRUE)
   cache <- new.env()
   ev <- function(z) {
     if (!identical(z, cache$z)) { cache$r <- eval(map$theta(x, z)); cache$z <- z }
@@ -246,5 +253,7 @@ profile_point <- function(eval, map, x, z0, control) {
   opt <- stats::nlminb(z0, obj, gr, lower = map$lower,
                        control = list(rel.tol = control$rel.tol, iter.max = 200L,
                                       eval.max = 400L))
+  if (!is.null(edge) && edge(map$theta(x, opt$par), opt$convergence == 0L))
+    return(list(loglik = NA_real_, z = opt$par, convergence = opt$convergence, edge = TRUE))
   list(loglik = -opt$objective, z = opt$par, convergence = opt$convergence)
 }

@@ -137,7 +137,7 @@ profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, cont
   zfree <- list()
   x_prev <- x_hat; z_prev <- 0
   z <- z_hat
-  better <- FALSE
+  better <- edge <- FALSE
   for (i in seq_len(maxpts)) {
     x <- x_prev + dir * h
     at_bound <- FALSE
@@ -147,6 +147,10 @@ profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, cont
     if (tg$log && x <= 0) x <- x_prev / 4
     pt <- profile_point(eval, map, x, z, control)
     dev <- 2 * (ll_hat - pt$loglik)
+    edge <- isTRUE(pt$edge)
+    if (edge)
+      warning(sprintf("profile(): the profile of '%s' reached parameters where the Laplace approximation breaks down (the joint mode of the random effects nearly degenerate) on the %s side; no limit there",
+                      tg$name, if (dir < 0) "lower" else "upper"), call. = FALSE)
     if (!is.finite(dev)) break
     if (dev < -1e-6 * max(1, abs(ll_hat))) better <- TRUE
     zeta <- sign(x - x_hat) * sqrt(max(dev, 0))
@@ -164,7 +168,7 @@ profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, cont
   if (better)
     warning(sprintf("profile(): a higher log-likelihood than the fit's was found while profiling '%s'; the fit may not be at its maximum",
                     tg$name), call. = FALSE)
-  if (length(xs) && abs(zs[length(zs)]) < cutoff && !identical(xs[length(xs)], bound))
+  if (!edge && length(xs) && abs(zs[length(zs)]) < cutoff && !identical(xs[length(xs)], bound))
     warning(sprintf("profile(): the profile of '%s' did not reach the cutoff on the %s side within %d points",
                     tg$name, if (dir < 0) "lower" else "upper", maxpts), call. = FALSE)
   list(points = data.frame(value = xs, zeta = zs), z = zfree)
@@ -189,6 +193,7 @@ refine_crossing <- function(eval, map, tg, ll_hat, pts, zfree, t, control) {
     x <- xa - fa * (xb - xa) / (fb - fa)
     z0 <- if (abs(x - xa) < abs(x - xb)) za else zb
     pt <- profile_point(eval, map, x, z0, control)
+    if (isTRUE(pt$edge)) break
     zeta <- sign(x - tg$estimate) * sqrt(max(2 * (ll_hat - pt$loglik), 0))
     xs <- c(xs, x); zs <- c(zs, zeta)
     fx <- zeta - t

@@ -112,3 +112,24 @@ test_that("several count terms with a fixed zero part, hurdle and dispersion for
   expect_true(all(is.finite(pg)))
   expect_lt(max(abs(pg - confint(g, parm = "disp.minedno"))), 0.02)
 })
+
+test_that("a profile that runs into the region where the Laplace approximation breaks down stops there, with a warning", {
+  d <- sal()
+  # The hard ZINB of fit-sparse-zire.R: the fit reaches glmmTMB's optimum,
+  # but lowering the zero part's SD leads the count part's effects to carry
+  # the zeros, where the joint mode's negative Hessian becomes nearly
+  # singular (points the engine refuses).
+  fit <- glmm(count ~ mined + (1 | site) + (1 | spp), data = d, family = nbinom2,
+              ziformula = ~ (1 | site))
+  expect_length(fit$optinfo$warnings, 0L)
+  msgs <- character()
+  pr <- withCallingHandlers(profile(fit, which = "sd_zi.(Intercept)|site"),
+                            warning = function(w) {
+                              msgs <<- c(msgs, conditionMessage(w))
+                              invokeRestart("muffleWarning")
+                            })
+  expect_true(any(grepl("Laplace approximation breaks down .* lower side; no limit there", msgs)))
+  # No value from beyond the edge: the lower limit is not available.
+  expect_true(is.na(confint(pr)[1L, 1L]))
+  expect_true(all(is.finite(pr$zeta)))
+})
