@@ -21,7 +21,10 @@
 #' at the fit's rule, or with several random-effect terms the sparse
 #' Laplace engine (the two-part one when the zero part has random effects),
 #' so the zero part's coefficients and standard deviations profile on
-#' every route.
+#' every route. With the two-part sparse engine, a profile that runs into
+#' parameters where that engine's Laplace approximation breaks down (points
+#' it refuses, see [glmm()]) stops there with a warning and gives no limit
+#' on that side.
 #'
 #' `method = "Wald"` (the default): estimate \eqn{\pm z} standard errors
 #' from [vcov()] for the fixed effects; for the standard deviations, on the
