@@ -25,3 +25,21 @@ test_that("Gamma with the identity link: quadrature nodes with a mean <= 0 give 
   expect_error(glmm(y ~ x + (1 | g), data = d, family = Gamma("identity"), nAGQ = 11),
                "nAGQ = 11 puts nodes where the mean is outside.*nAGQ = 1")
 })
+
+test_that("predict(newdata =) of a two-part fit keeps the basis of ns() / poly() in ziformula and dispformula", {
+  # The zero and dispersion parts' terms had no predvars: on new rows ns()
+  # and poly() were recomputed from those rows, and the zero probabilities
+  # came out silently different (0.099 instead of 0.131 on the first row).
+  data(Owls, package = "glmmTMB")
+  nd <- Owls[c(1, 5, 40, 300), ]
+  f <- glmm(SiblingNegotiation ~ FoodTreatment + (1 | Nest),
+            ziformula = ~ splines::ns(ArrivalTime, 2), data = Owls, family = poisson)
+  for (type in c("response", "zprob", "zlink"))
+    expect_equal(unname(predict(f, newdata = nd, type = type)),
+                 unname(predict(f, type = type)[c(1, 5, 40, 300)]), tolerance = 1e-10,
+                 info = type)
+  data(sleepstudy, package = "lme4")
+  g <- glmm(Reaction ~ Days + (1 | Subject), dispformula = ~ poly(Days, 2), data = sleepstudy)
+  expect_equal(unname(predict(g, newdata = sleepstudy[c(2, 13, 30), ], type = "disp")),
+               unname(predict(g, type = "disp")[c(2, 13, 30)]), tolerance = 1e-10)
+})
