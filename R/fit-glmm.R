@@ -276,12 +276,19 @@ check_nAGQ <- function(nAGQ, q) {
 }
 
 # Every fitter refuses aliased fixed effects (they are not dropped, unlike
-# glm()), naming the columns.
-check_full_rank <- function(X) {
+# glm()), naming the columns (and `what`: the zero and dispersion parts
+# name their formula, so the user looks at the right one).
+check_full_rank <- function(X, what = "the fixed-effects model matrix") {
   if (qr(X)$rank < ncol(X))
-    stop("the fixed-effects model matrix is rank deficient (aliased or collinear columns: ",
+    stop(what, " is rank deficient (aliased or collinear columns: ",
          paste(aliased_columns(X), collapse = ", "), ")", call. = FALSE)
   invisible(X)
+}
+
+# The zero part's and the dispersion part's designs (either may be NULL).
+check_aux_rank <- function(Xz, Xd) {
+  if (!is.null(Xz) && ncol(Xz)) check_full_rank(Xz, "'ziformula': the zero part's model matrix")
+  if (!is.null(Xd) && ncol(Xd)) check_full_rank(Xd, "'dispformula': the dispersion model matrix")
 }
 
 aliased_columns <- function(X) {
