@@ -43,3 +43,67 @@ test_that("predict(newdata =) of a two-part fit keeps the basis of ns() / poly()
   expect_equal(unname(predict(g, newdata = sleepstudy[c(2, 13, 30), ], type = "disp")),
                unname(predict(g, type = "disp")[c(2, 13, 30)]), tolerance = 1e-10)
 })
+
+test_that("REML with penalized says that the two do not combine, not that covariance structures need more factors", {
+  data(sleepstudy, package = "lme4")
+  expect_error(glmm(Reaction ~ Days + (1 | Subject), data = sleepstudy, penalized = TRUE, REML = TRUE),
+               "'REML = TRUE' cannot be combined with 'penalized'")
+})
+
+test_that("aliased columns in ziformula or dispformula are reported against that formula", {
+  # The message spoke of "the fixed-effects model matrix", sending the user
+  # to the conditional formula, which was fine.
+  data(Owls, package = "glmmTMB")
+  O <- Owls
+  O$F2 <- O$FoodTreatment
+  expect_error(glmm(SiblingNegotiation ~ FoodTreatment + (1 | Nest), ziformula = ~ FoodTreatment + F2,
+                    data = O, family = poisson),
+               "'ziformula': the zero part's model matrix is rank deficient.*F2Satiated")
+  expect_error(glmm(SiblingNegotiation ~ FoodTreatment + (1 | Nest), dispformula = ~ FoodTreatment + F2,
+                    data = O, family = nbinom2()),
+               "'dispformula': the dispersion model matrix is rank deficient.*F2Satiated")
+  expect_error(glmm(SiblingNegotiation ~ FoodTreatment + (1 | Nest) + (1 | SexParent),
+                    ziformula = ~ FoodTreatment + F2, data = O, family = poisson),
+               "'ziformula': the zero part's model matrix is rank deficient")
+})
+
+test_that("cumulative link mixed models: standard errors do not depend on a covariate's units or location", {
+  # The Hessian was differenced on the user's scale with steps of 1e-5:
+  # for x * 1e7 (coefficient ~1e-8) the standard error came out 38 times
+  # too large with a gradient warning, for x + 1e4 there were none.
+  data(wine, package = "ordinal")
+  w <- wine
+  set.seed(1)
+  w$x <- rnorm(72)
+  w$x7 <- w$x * 1e7
+  w$x4 <- w$x + 1e4
+  for (re in c("(1 | judge)", "(1 + contact | judge)")) {
+    fit <- function(v) glmm(stats::as.formula(paste("rating ~", v, "+ temp +", re)), data = w,
+                            family = cumulative)
+    a <- fit("x")
+    b <- expect_no_warning(fit("x7"))
+    d <- expect_no_warning(fit("x4"))
+    expect_equal(as.numeric(logLik(b)), as.numeric(logLik(a)), tolerance = 1e-8, info = re)
+    expect_equal(as.numeric(logLik(d)), as.numeric(logLik(a)), tolerance = 1e-8, info = re)
+    se <- function(f) sqrt(diag(vcov(f)))[5:6]
+    expect_equal(unname(se(b) * c(1e7, 1)), unname(se(a)), tolerance = 1e-5, info = re)
+    expect_equal(unname(se(d)), unname(se(a)), tolerance = 1e-5, info = re)
+  }
+  # And the unscaled fit's agree with clmm's.
+  skip_if_not_installed("ordinal")
+  ref <- ordinal::clmm(rating ~ x + temp + (1 | judge), data = w)
+  a <- glmm(rating ~ x + temp + (1 | judge), data = w, family = cumulative, nAGQ = 1)
+  expect_equal(unname(sqrt(diag(vcov(a)))[5:6]), unname(sqrt(diag(vcov(ref)))[5:6]), tolerance = 1e-4)
+})
+
+test_that("a zero-inflated fit with a covariate in micro-units does not report doubtful convergence", {
+  # The gradient test read the user's gradient (3.1 per micro-unit) at an
+  # optimum equal to the unscaled fit's.
+  data(Owls, package = "glmmTMB")
+  O <- Owls
+  O$AT <- O$ArrivalTime * 1e6
+  a <- glmm(SiblingNegotiation ~ ArrivalTime + (1 | Nest), ziformula = ~ 1, data = O, family = poisson)
+  b <- expect_no_warning(glmm(SiblingNegotiation ~ AT + (1 | Nest), ziformula = ~ 1, data = O,
+                              family = poisson))
+  expect_equal(as.numeric(logLik(b)), as.numeric(logLik(a)), tolerance = 1e-8)
+})
