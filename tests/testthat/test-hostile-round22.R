@@ -107,3 +107,22 @@ test_that("a zero-inflated fit with a covariate in micro-units does not report d
                               family = poisson))
   expect_equal(as.numeric(logLik(b)), as.numeric(logLik(a)), tolerance = 1e-8)
 })
+
+test_that("cumulative link models with several random intercepts: a covariate's units do not change its standard error", {
+  # The sparse route's Hessian took difference steps of typical size 1:
+  # with x * 1e7 the standard error was 0.108 per 1e-7 instead of 0.0455
+  # (clmm's), with no warning.
+  skip_if_not_installed("ordinal")
+  data(soup, package = "ordinal")
+  s <- soup
+  set.seed(1)
+  s$x <- rnorm(nrow(s))
+  s$x7 <- s$x * 1e7
+  a <- glmm(SURENESS ~ x + PROD + (1 | RESP) + (1 | RESP:PROD), data = s, family = cumulative)
+  b <- glmm(SURENESS ~ x7 + PROD + (1 | RESP) + (1 | RESP:PROD), data = s, family = cumulative)
+  expect_equal(as.numeric(logLik(b)), as.numeric(logLik(a)), tolerance = 1e-8)
+  expect_equal(unname(sqrt(diag(vcov(b)))[6:7] * c(1e7, 1)), unname(sqrt(diag(vcov(a)))[6:7]),
+               tolerance = 1e-5)
+  ref <- ordinal::clmm(SURENESS ~ x + PROD + (1 | RESP) + (1 | RESP:PROD), data = s)
+  expect_equal(unname(sqrt(diag(vcov(a)))[6:7]), unname(sqrt(diag(vcov(ref)))[6:7]), tolerance = 1e-4)
+})
