@@ -109,20 +109,26 @@ test_that("a zero-inflated fit with a covariate in micro-units does not report d
 })
 
 test_that("cumulative link models with several random intercepts: a covariate's units do not change its standard error", {
-  # The sparse route's Hessian took difference steps of typical size 1:
-  # with x * 1e7 the standard error was 0.108 per 1e-7 instead of 0.0455
-  # (clmm's), with no warning.
+  # The sparse route's Hessian was differenced on the user's design: with
+  # x * 1e7 the standard error was 0.108 per 1e-7 instead of 0.0455
+  # (clmm's), with no warning; with x + 1e4 there were none.
   skip_if_not_installed("ordinal")
   data(soup, package = "ordinal")
   s <- soup
   set.seed(1)
   s$x <- rnorm(nrow(s))
   s$x7 <- s$x * 1e7
+  s$x4 <- s$x + 1e4
   a <- glmm(SURENESS ~ x + PROD + (1 | RESP) + (1 | RESP:PROD), data = s, family = cumulative)
   b <- glmm(SURENESS ~ x7 + PROD + (1 | RESP) + (1 | RESP:PROD), data = s, family = cumulative)
+  # x + 1e4: no standard errors before ("not negative definite").
+  d <- expect_no_warning(glmm(SURENESS ~ x4 + PROD + (1 | RESP) + (1 | RESP:PROD), data = s,
+                              family = cumulative))
   expect_equal(as.numeric(logLik(b)), as.numeric(logLik(a)), tolerance = 1e-8)
+  expect_equal(as.numeric(logLik(d)), as.numeric(logLik(a)), tolerance = 1e-8)
   expect_equal(unname(sqrt(diag(vcov(b)))[6:7] * c(1e7, 1)), unname(sqrt(diag(vcov(a)))[6:7]),
                tolerance = 1e-5)
+  expect_equal(unname(sqrt(diag(vcov(d)))[6:7]), unname(sqrt(diag(vcov(a)))[6:7]), tolerance = 1e-5)
   ref <- ordinal::clmm(SURENESS ~ x + PROD + (1 | RESP) + (1 | RESP:PROD), data = s)
   expect_equal(unname(sqrt(diag(vcov(a)))[6:7]), unname(sqrt(diag(vcov(ref)))[6:7]), tolerance = 1e-4)
 })
