@@ -145,3 +145,17 @@ test_that("several random-effect terms: a covariate in units of 1e-7 does not re
   expect_equal(as.numeric(logLik(b)), as.numeric(logLik(a)), tolerance = 1e-8)
   expect_equal(unname(sqrt(diag(vcov(b)))[2]) * 1e7, unname(sqrt(diag(vcov(a)))[2]), tolerance = 1e-5)
 })
+
+test_that("a beta-binomial fit to a binary response is refused: phi is not identified", {
+  # Before: a fit with "doubtful convergence" and no standard errors.
+  data(bacteria, package = "MASS")
+  expect_error(glmm(y ~ trt + (1 | ID), data = bacteria, family = betabinomial()),
+               "betabinomial\\(\\) with one trial per observation.*use binomial")
+  expect_error(glmm(y ~ trt + (1 | ID) + (1 | week), data = bacteria, family = betabinomial()),
+               "one trial per observation")
+  # Trials given: fitted as before.
+  data(cbpp, package = "lme4")
+  expect_warning(f <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp,
+                           family = betabinomial()), "singular fit")
+  expect_true(is.finite(logLik(f)))
+})
