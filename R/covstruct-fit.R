@@ -270,7 +270,12 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
   # (the profiled criterion, fit-lmm-sparse-covstruct.R).
   if (REML) {
     check_reml_family(family)
-    if (!is.null(penalty) || !covstruct_needs_sparse(formula))
+    # The penalty is checked first: a penalized fit without any structure
+    # comes here too, and was told about covariance structures it has not.
+    if (!is.null(penalty))
+      stop("'REML = TRUE' cannot be combined with 'penalized' (REML integrates the fixed effects out; the prior is on them): use REML = FALSE",
+           call. = FALSE)
+    if (!covstruct_needs_sparse(formula))
       stop(paste0("'REML = TRUE' with covariance structures is available for gaussian models with ",
                   "several grouping factors and no penalty"), call. = FALSE)
   }

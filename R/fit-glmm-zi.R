@@ -64,8 +64,7 @@ glmm_zi_fit_units <- function(X, y, Z, group, family, kind, Xz, Xd, weights, off
   pat <- block_pattern(cov_blocks)
   nAGQ <- check_nAGQ(nAGQ, q)
   check_full_rank(X)
-  if (!is.null(Xz) && ncol(Xz)) check_full_rank(Xz)
-  if (!is.null(Xd)) check_full_rank(Xd)
+  check_aux_rank(Xz, Xd)
   p <- ncol(X); pz <- if (is.null(Xz)) 0L else ncol(Xz); pd <- if (is.null(Xd)) 0L else ncol(Xd)
   nl <- length(pat$row)
 
@@ -166,6 +165,11 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
   theta <- rp$from_star(theta_s)
   on_boundary <- bound_at(control$singular_tol, rp$typical)(theta)
   J <- rp$jacobian(theta, !on_boundary)
+  # The convergence test reads the gradient on the optimizer's standardized
+  # scale, where it does not depend on the covariates' units (on the user's,
+  # a covariate in micro-units gave "doubtful convergence" at the optimum).
+  sfree <- !bound(theta_s)
+  gmax_star <- if (any(sfree)) max(abs(final$gradient[sfree])) else 0
   final$gradient <- drop(crossprod(J, final$gradient))
   hess <- to_user_hessian(fin$hess, J, bound(theta_s), on_boundary)
   if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)
@@ -181,7 +185,7 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
   nstep <- newton_decrement(grad, hess, on_boundary)
   modes_failed <- if (summ$newton_failures > 0L)
     sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
-  warn <- fit_warnings(run$opt, nstep, gmax, any(on_boundary), hess, cov_theta,
+  warn <- fit_warnings(run$opt, nstep, gmax_star, any(on_boundary), hess, cov_theta,
                        control, after_singular = modes_failed, boundary_check = vb$record)
   # A penalized engine's (penalty-aux.R) loglik is the penalized objective:
   # the fit reports the log-likelihood, and the objective in `final`.

@@ -98,7 +98,8 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
   if (sum(cov_blocks) != q || any(cov_blocks < 1))
     stop("'cov_blocks' must be positive block sizes adding up to ncol(Z)", call. = FALSE)
   pat <- block_pattern(cov_blocks)
-  if (is.null(nAGQ)) nAGQ <- default_nAGQ(q, family)
+  nAGQ_default <- is.null(nAGQ)
+  if (nAGQ_default) nAGQ <- default_nAGQ(q, family)
   nAGQ <- check_nAGQ(nAGQ, q)
   check_full_rank(X)
   p <- ncol(X)
@@ -125,7 +126,18 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
   st <- start_values(rp$X, y, weights, offset, family, q, pat, NULL, eng)
   if (!is.null(start))
     st <- rp$to_star(start_values(X, y, weights, offset, family, q, pat, start))
-  sv <- search_verified(eng, st, lower, nAGQ, p, pat, disp, control, pnames)
+  domain <- NULL
+  sv <- tryCatch(search_verified(eng, st, lower, nAGQ, p, pat, disp, control, pnames),
+                 glmmgee_agq_domain = function(e) {
+                   if (!nAGQ_default) stop(e)
+                   domain <<- paste0(conditionMessage(e), "; fitted by Laplace (nAGQ = 1) instead")
+                   NULL
+                 })
+  if (!is.null(domain)) {
+    nAGQ <- 1L
+    agq_set_nagq(eng, 1L)
+    sv <- search_verified(eng, st, lower, nAGQ, p, pat, disp, control, pnames)
+  }
   run <- sv$run
   stages <- sv$stages
   star_boundary <- sv$star_boundary
@@ -184,9 +196,9 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
   Ls[cbind(pat$row, pat$col)] <- theta_s[p + seq_along(pat$row)]
   unbounded <- pure_clusters_message(y, weights, cl$index, family) %||%
     large_sd_message(sqrt(rowSums(Ls^2)), colnames(Z), family)
-  warn <- fit_warnings(opt, nstep, gmax_star, singular, hess, cov_theta, control,
-                       after_singular = c(modes_failed, unbounded),
-                       boundary_check = vb$record)
+  warn <- c(domain, fit_warnings(opt, nstep, gmax_star, singular, hess, cov_theta, control,
+                                 after_singular = c(modes_failed, unbounded),
+                                 boundary_check = vb$record))
 
   list(beta = beta, lambda = lam, Lambda = Lam, sigma = sigma, theta = theta,
        loglik = final$loglik, gradient = grad, hessian = hess, cov_theta = cov_theta,
@@ -264,12 +276,19 @@ check_nAGQ <- function(nAGQ, q) {
 }
 
 # Every fitter refuses aliased fixed effects (they are not dropped, unlike
-# glm()), naming the columns.
-check_full_rank <- function(X) {
+# glm()), naming the columns (and `what`: the zero and dispersion parts
+# name their formula, so the user looks at the right one).
+check_full_rank <- function(X, what = "the fixed-effects model matrix") {
   if (qr(X)$rank < ncol(X))
-    stop("the fixed-effects model matrix is rank deficient (aliased or collinear columns: ",
+    stop(what, " is rank deficient (aliased or collinear columns: ",
          paste(aliased_columns(X), collapse = ", "), ")", call. = FALSE)
   invisible(X)
+}
+
+# The zero part's and the dispersion part's designs (either may be NULL).
+check_aux_rank <- function(Xz, Xd) {
+  if (!is.null(Xz) && ncol(Xz)) check_full_rank(Xz, "'ziformula': the zero part's model matrix")
+  if (!is.null(Xd) && ncol(Xd)) check_full_rank(Xd, "'dispformula': the dispersion model matrix")
 }
 
 aliased_columns <- function(X) {

@@ -106,17 +106,25 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
     search(par0, nAGQ)
   }
   par <- opt$par
-  beta <- par[k1 + seq_len(p)] / scl
-  theta <- to_theta(par[seq_len(k1)]) + sum(ctr * beta)
   lam <- par[k1 + p + seq_len(nl)]
-  psi <- c(theta, beta, lam)
-  # Reported on the user's X: (thresholds, beta, lambda), Hessian by
-  # forward differences of the exact gradient.
+  # Reported on the user's X: (thresholds, beta, lambda) = Tm psi_star. The
+  # Hessian (forward differences of the exact gradient) and the gradient
+  # test are taken on the optimizer's centred and scaled design, where the
+  # difference steps fit the parameters whatever the covariates' units,
+  # and mapped: g = Tm^-T g_star, H = Tm^-T H_star Tm^-1.
+  Tm <- ordinal_star_map(k1, p, ctr, scl, extra = nl)
+  Ti <- solve(Tm)
+  psi_s <- c(to_theta(par[seq_len(k1)]), par[k1 + seq_len(p)], lam)
+  psi <- drop(Tm %*% psi_s)
+  theta <- psi[seq_len(k1)]
+  beta <- psi[k1 + seq_len(p)]
   gfun <- function(ps) {
-    r <- engine(Xs, ps[seq_len(k1)], ps[k1 + seq_len(p)], ps[k1 + p + seq_len(nl)], grad = TRUE)
+    r <- engine(Xc, ps[seq_len(k1)], ps[k1 + seq_len(p)], ps[k1 + p + seq_len(nl)], grad = TRUE)
     list(loglik = if (is.finite(r$loglik)) r$loglik else -Inf, gradient = r$gradient, r = r)
   }
-  final <- gfun(psi)
+  final <- gfun(psi_s)
+  g_star <- final$gradient
+  final$gradient <- drop(crossprod(Ti, g_star))
   fin <- final$r
   L <- lambda_mat(lam)
   Sigma <- L %*% t(L)
@@ -125,7 +133,7 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
   singular <- any(exp(lam[diag_l]) < max(control$singular_tol, 1e-3))
   if (singular)
     warnings <- c(warnings, "a random-effect standard deviation (Cholesky factor's diagonal) is at (or near) zero: a singular fit")
-  gnorm <- max(abs(final$gradient[if (singular) seq_len(k1 + p) else TRUE]))
+  gnorm <- max(abs(g_star[if (singular) seq_len(k1 + p) else TRUE]))
   if (opt$convergence != 0L)
     warnings <- c(warnings, paste0("the optimizer did not report convergence: ", opt$message))
   if (is.finite(gnorm) && gnorm > control$grad_tol)
@@ -134,8 +142,9 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
   cov_psi <- matrix(NA_real_, P, P)
   H <- NULL
   if (control$hessian) {
-    H <- ordinal_hessian(gfun, psi, final$gradient)
-    cv <- tryCatch(solve(-H), error = function(e) NULL)
+    Hs <- ordinal_hessian(gfun, psi_s, g_star)
+    H <- crossprod(Ti, Hs %*% Ti)
+    cv <- tryCatch(Tm %*% solve(-Hs) %*% t(Tm), error = function(e) NULL)
     if (is.null(cv) || any(!is.finite(diag(cv))) || any(diag(cv) < 0)) {
       if (!singular)
         warnings <- c(warnings, "the Hessian of the log-likelihood is not negative definite: no standard errors")

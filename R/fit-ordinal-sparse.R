@@ -65,47 +65,69 @@ ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NUL
   }, star_names, diag = diagm)
   run <- vb$best
 
-  # Back to the user's design: (thresholds, beta, sd).
+  # The finish (Hessian, polish) on the optimizer's centred and scaled
+  # design in (thresholds, beta, sd) = psi_star, then mapped to the user's
+  # psi = Tm psi_star: g = Tm^-T g_star, H = Tm^-T H_star Tm^-1, covariance
+  # Tm H_star^-1 Tm'. On the user's design the difference steps did not fit
+  # a coefficient in other units (x * 1e7: a standard error 2.4 times too
+  # small, silently) and x + 1e4 made the information singular numerically.
   bs <- run$theta
-  beta <- bs[ib] / scl
-  theta <- to_theta(bs[ia]) + sum(ctr * beta)
-  psi <- c(theta, beta, bs[isd])
   jt <- seq_len(k1); jb <- k1 + seq_len(p); js <- k1 + p + seq_len(nth)
+  Tm <- ordinal_star_map(k1, p, ctr, scl, extra = nth)
+  Ti <- solve(Tm)
   eng_u <- new_engine(X)
   engine_par <- function(ps) c(ps[jb], ps[js], ps[jt])
-  eval_user <- function(ps) {
+  eval_psi <- function(ps) {
     if (any(diff(ps[jt]) <= 0)) return(list(loglik = -Inf, gradient = rep(NaN, length(ps))))
-    r <- cpp_sparse_eval(eng_u, engine_par(ps), TRUE)
+    r <- cpp_sparse_eval(eng_c, engine_par(ps), TRUE)
     g <- r$gradient
     list(loglik = r$loglik, gradient = c(g[ia], g[ib], g[isd]))
   }
-  user_boundary <- function(ps) {
+  psi_boundary <- function(ps) {
     b <- rep(FALSE, length(ps))
     b[js[re$lower == 0]] <- abs(ps[js][re$lower == 0]) < optimizer_boundary_tol(control)
     b
   }
   lower_u <- c(rep(-Inf, k1 + p), re$lower)
-  fin <- finish_sparse_fit(eval_user, psi, run$opt, c(run$stages, run$restart_stages),
-                           user_boundary, lower_u, control, rep(1, length(psi)))
-  psi <- fin$theta
+  fin <- finish_sparse_fit(eval_psi, c(to_theta(bs[ia]), bs[ib], bs[isd]), run$opt,
+                           c(run$stages, run$restart_stages), psi_boundary, lower_u, control,
+                           rep(1, k1 + p + nth))
+  psi <- drop(Tm %*% fin$theta)
   final <- fin$final
+  g_star <- final$gradient
+  final$gradient <- drop(crossprod(Ti, g_star))
   pnames <- c(tnames, colnames(X), re$par_names)
   names(psi) <- pnames
   on_boundary <- abs(psi[js]) < control$singular_tol & re$lower == 0
   ob <- replace(rep(FALSE, length(psi)), js[on_boundary], TRUE)
-  hess <- fin$hess
-  if (!is.null(hess)) {
-    dimnames(hess) <- list(pnames, pnames)
-    hess[ob, ] <- NA_real_
-    hess[, ob] <- NA_real_
+  hess_s <- fin$hess
+  if (!is.null(hess_s)) {
+    dimnames(hess_s) <- list(pnames, pnames)
+    hess_s[ob, ] <- NA_real_
+    hess_s[, ob] <- NA_real_
   }
-  cov_par <- invert_information(hess, ob, pnames)
+  cov_s <- invert_information(hess_s, ob, pnames)
+  # Tm mixes thresholds and beta only: the sd rows (NA on a boundary) map
+  # to themselves, so NA entries are carried over, not multiplied.
+  to_user <- function(M, A, B) {
+    if (is.null(M)) return(NULL)
+    na <- is.na(M)
+    out <- A %*% replace(M, na, 0) %*% B
+    out[na] <- NA_real_
+    dimnames(out) <- dimnames(M)
+    out
+  }
+  hess <- to_user(hess_s, t(Ti), Ti)
+  cov_par <- to_user(cov_s, Tm, t(Tm))
+  attr(cov_par, "ok") <- attr(cov_s, "ok")
+  attr(cov_par, "cond") <- attr(cov_s, "cond")
   grad <- stats::setNames(final$gradient, pnames)
   gmax <- if (any(!ob)) max(abs(grad[!ob])) else 0
+  gmax_star <- if (any(!ob)) max(abs(g_star[!ob])) else 0
   modes <- cpp_sparse_modes(eng_u, engine_par(psi))
   terms <- sparse_term_summaries(re, psi[js], modes, eng_u, engine_par(psi))
-  nstep <- newton_decrement(grad, hess, ob)
-  warn <- fit_warnings(fin$opt, nstep, gmax, any(ob), hess, cov_par, control,
+  nstep <- newton_decrement(g_star, hess_s, ob)
+  warn <- fit_warnings(fin$opt, nstep, gmax_star, any(ob), hess_s, cov_par, control,
                        boundary_check = vb$record)
   stages <- fin$stages
   list(theta = psi[jt], beta = psi[jb], sd = psi[js], par = psi, cov_par = cov_par,

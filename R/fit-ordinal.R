@@ -107,15 +107,21 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
     opt <- search(par0, nAGQ)
   }
   u <- unpack(opt$par)
-  beta <- u$beta / scl
-  theta <- u$theta + sum(ctr * beta)
-  tau <- u$tau
-  psi <- c(theta, beta, tau)
+  # The Hessian, the Newton polish and the gradient test work in the
+  # optimizer's coordinates (thresholds of the centred design, beta of the
+  # scaled one), psi_star = (u$theta, u$beta, tau), mapped to the user's
+  # psi = Tm psi_star afterwards: the engine's difference steps are then
+  # of the parameters' natural size whatever the covariates' units (on
+  # the user's scale x * 1e7 gave standard errors 38 times too large, and
+  # x + 1e4 none at all).
+  Tm <- ordinal_star_map(k1, p, ctr, scl)
+  psi <- c(u$theta, u$beta, u$tau)
   gfun <- function(ps, hess = 0L) {
     calls <<- calls + 1L
     evals <<- evals + 1L + hess * length(ps)
-    engine(Xs, ps[seq_len(k1)], ps[k1 + seq_len(p)], ps[k1 + p + 1L], TRUE, hess = hess)
+    engine(Xc, ps[seq_len(k1)], ps[k1 + seq_len(p)], ps[k1 + p + 1L], TRUE, hess = hess)
   }
+  tau <- u$tau
   want_h <- control$hessian && exp(tau) > 1e-3
   final <- gfun(psi, if (want_h) 2L else 0L)
   # The Hessian in (thresholds, beta, log sigma), for the standard errors,
@@ -138,25 +144,33 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
       psi <- cand
       final <- r
     }
-    theta <- psi[seq_len(k1)]; beta <- psi[k1 + seq_len(p)]; tau <- psi[k1 + p + 1L]
   }
+  if (control$hessian && is.null(H)) H <- gfun(psi, 2L)$hessian
+  gnorm <- max(abs(final$gradient[if (exp(psi[[length(psi)]]) < max(control$singular_tol, 1e-3))
+                                    -length(psi) else TRUE]))
+  # To the user's coordinates: g = Tm^-T g_star, H = Tm^-T H_star Tm^-1,
+  # and the covariance Tm H_star^-1 Tm' (inverted where it is well
+  # conditioned: with x + 1e4 the user's H is not, numerically).
+  Ti <- solve(Tm)
+  psi <- drop(Tm %*% psi)
+  final$gradient <- drop(crossprod(Ti, final$gradient))
+  info <- if (control$hessian) ordinal_information(H)
+  if (!is.null(info$cov)) info$cov <- Tm %*% info$cov %*% t(Tm)
+  if (!is.null(H)) H <- crossprod(Ti, H %*% Ti)
+  theta <- psi[seq_len(k1)]; beta <- psi[k1 + seq_len(p)]; tau <- psi[k1 + p + 1L]
   warnings <- character()
   sigma <- exp(tau)
   singular <- sigma < max(control$singular_tol, 1e-3)
   if (singular)
     warnings <- c(warnings, sprintf(paste0("the random-intercept standard deviation is at ",
                                            "(or near) zero (%.3g): a singular fit"), sigma))
-  gnorm <- max(abs(final$gradient[if (singular) -length(psi) else TRUE]))
   if (opt$convergence != 0L)
     warnings <- c(warnings, paste0("the optimizer did not report convergence: ", opt$message))
   if (is.finite(gnorm) && gnorm > control$grad_tol)
     warnings <- c(warnings, sprintf("the largest gradient component at the optimum is %.2g (> grad_tol = %g)",
                                     gnorm, control$grad_tol))
   cov_psi <- matrix(NA_real_, length(psi), length(psi))
-  info <- NULL
   if (control$hessian) {
-    if (is.null(H)) H <- gfun(psi, 2L)$hessian
-    info <- ordinal_information(H)
     cov_psi <- info$cov
     if (is.null(cov_psi) || any(!is.finite(diag(cov_psi))) || any(diag(cov_psi) < 0)) {
       warnings <- c(warnings, "the Hessian of the log-likelihood is not negative definite: no standard errors")
@@ -175,6 +189,19 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
                       message = opt$message, gradient_max = gnorm,
                       hessian_condition = info$condition,
                       warnings = warnings))
+}
+
+# The linear map from the optimizer's (thresholds, beta, extra) on the
+# centred and scaled design to the user's: beta = beta_star / scl and each
+# threshold theta = theta_star + sum(ctr * beta); `extra` parameters (log
+# sigma, lambda) are unchanged.
+ordinal_star_map <- function(k1, p, ctr, scl, extra = 1L) {
+  Tm <- diag(k1 + p + extra)
+  if (p) {
+    Tm[k1 + seq_len(p), k1 + seq_len(p)] <- diag(1 / scl, p)
+    Tm[seq_len(k1), k1 + seq_len(p)] <- matrix(ctr / scl, k1, p, byrow = TRUE)
+  }
+  Tm
 }
 
 # Starting values on the optimizer's scale: thresholds from the cumulative

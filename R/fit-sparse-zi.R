@@ -21,8 +21,7 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
   offz <- if (kind == "disp") NULL else offz %||% rep(0, n)
   pz <- if (is.null(Xz)) 0L else ncol(Xz)
   pd <- if (is.null(Xd)) 0L else ncol(Xd)
-  if (pz) check_full_rank(Xz)
-  if (pd) check_full_rank(Xd)
+  check_aux_rank(Xz, Xd)
   nb <- p + nth
   rp <- aux_reparam(sparse_reparam(X, re, p, FALSE), nb, if (kind != "disp") Xz, Xd)
   eng <- cpp_sparse_new(rp$X, rp$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),

@@ -54,8 +54,7 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   if (!disp) Xd <- NULL
   pz <- ncol(Xz)
   pd <- if (is.null(Xd)) 0L else ncol(Xd)
-  if (pz) check_full_rank(Xz)
-  if (pd) check_full_rank(Xd)
+  check_aux_rank(Xz, Xd)
   nb <- p + nth
   rp <- aux_reparam(sparse_reparam(X, re, p, FALSE), nb, Xz, Xd)
   Qc <- re$Qc

@@ -153,7 +153,10 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
     environment(tt) <- fenv
     M <- stats::model.matrix(tt, mf, contrasts.arg = frame_contrasts(mf, tt))
     rownames(M) <- NULL
-    list(X = M, terms = stats::delete.response(tt), xlevels = stats::.getXlevels(tt, mf),
+    # The model frame's predvars, so that predict(newdata =) rebuilds
+    # ns(), poly() or scale() columns with the fitting data's basis.
+    list(X = M, terms = with_predvars(stats::delete.response(tt), mf),
+         xlevels = stats::.getXlevels(tt, mf),
          contrasts = attr(M, "contrasts"))
   }
   zd <- if (has_zi) part_design(ziformula)

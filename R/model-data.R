@@ -187,6 +187,12 @@ checked_response <- function(mf, X, family, formula) {
   off <- model_offset_total(mf)
   check_model_frame(mf, resp, family, formula)
   check_fixed_df(X, resp$weights, family)
+  # One trial each: the beta-binomial likelihood is the Bernoulli one
+  # whatever phi, and the fit ended in "doubtful convergence" and a
+  # singular Hessian instead of saying so.
+  if (identical(family$family, "betabinomial") && all(resp$weights[resp$weights > 0] == 1))
+    stop("'family': betabinomial() with one trial per observation (a binary response) does not identify the overdispersion phi; use binomial()",
+         call. = FALSE)
   list(resp = resp, offset = off)
 }
 

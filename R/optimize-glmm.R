@@ -72,6 +72,7 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
                                      convergence = 0L, message = "central differences")
     }
     agq_set_nagq(eng, nAGQ)
+    check_agq_domain(eng, theta, nAGQ)
     nt <- newton_steps(eng, theta, Hq, boundary(theta), lower = lower, bfgs = TRUE,
                        maxit = 20L, tol = tight)
     stages$newton_agq <- nt$record
@@ -94,6 +95,22 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
     }
   }
   list(theta = theta, opt = opt, stages = stages, at = cur)
+}
+
+# Quadrature switched on at the Laplace optimum: its nodes reach further
+# out than the mode, and under a link whose mean is bounded only by the
+# data (Gamma with the identity or inverse link) they can give a mean <= 0,
+# where the log-likelihood is not defined. Nothing then leads the search back,
+# so stop with a classed condition that glmm_fit() turns into a Laplace fit
+# (default nAGQ) or a clear error (nAGQ given).
+check_agq_domain <- function(eng, theta, nAGQ) {
+  if (is.finite(agq_eval(eng, theta, FALSE)$loglik)) return(invisible())
+  stop(structure(class = c("glmmgee_agq_domain", "error", "condition"), list(
+    message = sprintf(paste0("adaptive quadrature with nAGQ = %d puts nodes where the mean is outside ",
+                             "the family's support (e.g. a Gamma mean <= 0 under the identity or ",
+                             "inverse link), so the log-likelihood is not defined there; use ",
+                             "nAGQ = 1 (Laplace) or a log link"), nAGQ),
+    call = NULL)))
 }
 
 # The last stage, in the user's parameterization: the Hessian for the
@@ -161,7 +178,9 @@ optimize_engine <- function(eng, theta, lower, control, scale = 1) {
     v <- -evalf(th)$loglik
     if (is.finite(v)) v else Inf
   }
-  gr <- function(th) -evalf(th)$gradient
+  # A point outside the family's domain (a NaN log-likelihood) is refused by
+  # obj(); nlminb still asks for its gradient, and a NaN there stops it.
+  gr <- function(th) { g <- -evalf(th)$gradient; g[!is.finite(g)] <- 0; g }
   stats::nlminb(theta, obj, gr, lower = lower, scale = scale,
                 control = list(rel.tol = control$rel.tol, iter.max = control$iter.max,
                                eval.max = control$eval.max, trace = control$trace))
