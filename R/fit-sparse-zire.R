@@ -126,6 +126,10 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
       sr$run$warm <- cpp_spzire_warm(eng)
     }
   }
+  # A second search that refused points on its way to a higher end is
+  # followed by the restarts as a first one is (zire_first_search()).
+  if (is.null(start) && is.null(sr$refused_restarts) && sr$refused > 0)
+    sr <- zire_refused_restarts(sr, search, evalf, refused, theta, re, p, rc$ntheta)
   sr <- zire_zero_variance(sr, evalf, re, p, control, refused, function() cpp_spzire_warm(eng))
   cpp_spzire_set_warm(eng, sr$run$warm)
   before_finish <- refused()
@@ -260,7 +264,7 @@ zire_refused_restarts <- function(sr, search, evalf, refused, theta0, re, p, nc)
 # engine refuses, it ends at their edge, which is no maximum, and the
 # restarts of zire_refused_restarts() replace it whenever one converges; so
 # with the default start (`default`) the first search is abandoned at its
-# first refused point (on the hard Salamanders ZINB it spent about 700 of
+# first refused point (on the hard Salamanders ZINB it spent about 800 of
 # its 870 evaluations beyond that point, most of the fit's time) and the
 # restarts run at once. Only when none of them converges does the first
 # search run in full, from the engine's warm start before it (`warm0`, put
