@@ -92,13 +92,17 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
                "effects can carry the same zeros); give other starting values (start =), e.g.",
                "smaller standard deviations of the count part's terms, or drop a zero-part",
                "random-effect term"), call. = FALSE)
-  sr <- sparse_zi_search(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control)
-  sr$refused <- refused()
   # Each kept search carries the inner search's warm start at its end
   # (SparseZire::warm()), put back before the finish: restarts evaluate
   # elsewhere, and where the joint objective has several modes the Laplace
   # value at the same parameters depends on it.
-  sr$run$warm <- cpp_spzire_warm(eng)
+  search <- function(th, ev) {
+    r <- sparse_zi_search(ev, th, re, p, pz, pd, P, X, Xz, Xd, control)
+    r$run$warm <- cpp_spzire_warm(eng)
+    r
+  }
+  sr <- zire_first_search(search, evalf, refused, theta, is.null(start), cpp_spzire_warm(eng),
+                          function(w) cpp_spzire_set_warm(eng, w), re, p, rc$ntheta)
   # A second search where the first may have stopped at a lower optimum
   # (zire_second_start()), keeping the higher log-likelihood: from the first
   # one's end with the zero part's standard deviations wide (3 on the search
@@ -107,8 +111,9 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   # log-likelihood is flat in them) go back to their start.
   gam_s <- sr$run$theta[nb + seq_len(pz)]
   vanishing <- !is.null(zi_vanishing_message(kind, Xzs, gam_s, NULL))
-  if (is.null(start) && zire_second_start(rc, rz, kind, vanishing, gam_s,
-                                          sr$refused)) {
+  # Not after the restarts (zire_first_search()): the first search refused points.
+  if (is.null(start) && is.null(sr$refused_restarts) &&
+      zire_second_start(rc, rz, kind, vanishing, gam_s, sr$refused)) {
     th_wide <- sr$run$theta
     if (vanishing) th_wide[nb + seq_len(pz)] <- gam
     th_wide[p + which(seq_len(nth) > rc$ntheta & re$lower == 0)] <- 3
@@ -120,14 +125,10 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
       sr$run$warm <- cpp_spzire_warm(eng)
     }
   }
-  if (is.null(start) && sr$refused > 0) {
-    search <- function(th, ev) {
-      r <- sparse_zi_search(ev, th, re, p, pz, pd, P, X, Xz, Xd, control)
-      r$run$warm <- cpp_spzire_warm(eng)
-      r
-    }
+  # A second search that refused points on its way to a higher end is
+  # followed by the restarts as a first one is (zire_first_search()).
+  if (is.null(start) && is.null(sr$refused_restarts) && sr$refused > 0)
     sr <- zire_refused_restarts(sr, search, evalf, refused, theta, re, p, rc$ntheta)
-  }
   sr <- zire_zero_variance(sr, evalf, re, p, control, refused, function() cpp_spzire_warm(eng))
   cpp_spzire_set_warm(eng, sr$run$warm)
   before_finish <- refused()
@@ -255,6 +256,43 @@ zire_refused_restarts <- function(sr, search, evalf, refused, theta0, re, p, nc)
   best$refused <- 0
   best$refused_restarts <- rec
   best
+}
+
+# The first search from the default start `theta0` (`search(theta, evalf)`
+# as for zire_refused_restarts()). Where the search runs into points the
+# engine refuses, it ends at their edge, which is no maximum, and the
+# restarts of zire_refused_restarts() replace it whenever one converges; so
+# with the default start (`default`) the first search is abandoned at its
+# first refused point (on the hard Salamanders ZINB it spent about 800 of
+# its 870 evaluations beyond that point, most of the fit's time) and the
+# restarts run at once. Only when none of them converges does the first
+# search run in full, from the engine's warm start before it (`warm0`, put
+# back by `set_warm()`), as it would have without them, and its end is
+# kept with the restarts' record. `sr$refused`: the engine's refusals up to
+# the end of the kept first search (not counting abandoned searches).
+zire_first_search <- function(search, evalf, refused, theta0, default, warm0, set_warm, re, p,
+                              nc) {
+  r0 <- refused()
+  full <- function() {
+    set_warm(warm0)
+    before <- refused()
+    sr <- search(theta0, evalf)
+    sr$refused <- r0 + refused() - before
+    sr
+  }
+  if (!default) return(full())
+  guard <- refusal_guard(evalf, refused)
+  sr <- tryCatch(search(theta0, guard$evalf), error = function(e) NULL)
+  if (!guard$tripped()) {
+    if (is.null(sr)) return(full())
+    sr$refused <- refused()
+    return(sr)
+  }
+  rs <- zire_refused_restarts(list(refused = 1), search, evalf, refused, theta0, re, p, nc)
+  if (!is.null(rs$run)) return(rs)
+  sr <- full()
+  sr$refused_restarts <- rs$refused_restarts
+  sr
 }
 
 # verify_zero_variance()'s restarts of each term at zero covariance after
