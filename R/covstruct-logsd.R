@@ -16,7 +16,8 @@
 # heading for zero moves by about 1/2 a step (the log-likelihood is flat
 # like sd^2 there); on Lambda's entry the Newton step goes to zero at once,
 # as before. The estimates, boundary checks and reports are on Lambda's
-# entries, as without this first part.
+# entries, as without this first part. Used for non-gaussian families
+# (sparse_covstruct_fit() says why not for the gaussian identity link).
 logsd_switch_tol <- 1e-6
 logsd_switch_sd <- 0.2
 
