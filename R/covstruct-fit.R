@@ -154,16 +154,27 @@ covstruct_max_first <- 2
 # its gradient, cpp_sparse_eval(reuse = TRUE)), trial steps are evaluated
 # without the gradient, which a rejected trial never needs; the search and
 # its result are the same.
-covstruct_search <- function(evalf, par, control, value_first = FALSE) {
+covstruct_search <- function(evalf, par, control, value_first = FALSE, pre = NULL) {
   P <- length(par)
   value <- if (value_first) function(th) evalf(th, grad = FALSE)
-  cur <- evalf(par)
-  if (!is.finite(cur$loglik)) stop("the log-likelihood is not finite at the start", call. = FALSE)
-  H0 <- covstruct_hessian(evalf, par, cur$gradient, rep(FALSE, P))
-  stages <- list(start = list(iterations = 0L, evaluations = P + 1L, convergence = 0L,
-                              message = "curvature at the start"))
   tol <- control$rel.tol / 100
-  qn <- newton_steps(function(th) evalf(th), par, start_curvature(H0, rep(FALSE, P)) %||% H0,
+  if (is.null(pre)) {
+    cur <- evalf(par)
+    if (!is.finite(cur$loglik)) stop("the log-likelihood is not finite at the start", call. = FALSE)
+    H0 <- covstruct_hessian(evalf, par, cur$gradient, rep(FALSE, P))
+    stages <- list(start = list(iterations = 0L, evaluations = P + 1L, convergence = 0L,
+                                message = "curvature at the start"))
+    Hs <- start_curvature(H0, rep(FALSE, P)) %||% H0
+  } else {
+    # A first search on other scales (covstruct-logsd.R): where it stopped,
+    # with its evaluation and quasi-Newton matrix carried to these.
+    pr <- pre(par)
+    stages <- pr$stages
+    par <- pr$par
+    cur <- pr$at
+    H0 <- Hs <- pr$H
+  }
+  qn <- newton_steps(function(th) evalf(th), par, Hs,
                      rep(FALSE, P), maxit = min(control$iter.max, 50L), lower = rep(-Inf, P),
                      at = cur, bfgs = TRUE, tol = tol, max_first = covstruct_max_first,
                      value = value)

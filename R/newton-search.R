@@ -30,7 +30,7 @@
 # hessian (H with the updated matrix on the free parameters).
 newton_search <- function(ev, theta, H, on_boundary, lower, maxit, tol, at = NULL,
                           bfgs = FALSE, shrink = 0.99, max_hits = Inf, interpolate = TRUE,
-                          max_first = Inf, value = NULL) {
+                          max_first = Inf, value = NULL, stop_at = NULL) {
   free <- which(!on_boundary)
   rec <- list(iterations = 0L, evaluations = 0L, convergence = 1L, message = "")
   B <- -H[free, free, drop = FALSE]  # information: positive definite
@@ -95,6 +95,7 @@ newton_search <- function(ev, theta, H, on_boundary, lower, maxit, tol, at = NUL
     theta <- th
     cur <- nxt
     rec$iterations <- it
+    if (!is.null(stop_at) && stop_at(theta)) break
   }
   rec$convergence <- if (converged) 0L else 1L
   rec$message <- if (converged) "Newton decrement below tolerance" else "Newton steps did not converge"

@@ -155,12 +155,13 @@ finish_glmm_fit <- function(eng, theta, opt, stages, at, boundary, lower, contro
 # `eng` may also be a function of theta returning the evaluation with its
 # gradient (the structured-covariance route maps its parameters to the engine's).
 newton_steps <- function(eng, theta, H, on_boundary, maxit, lower, at = NULL,
-                         bfgs = FALSE, tol = 1e-12, max_first = Inf, value = NULL) {
+                         bfgs = FALSE, tol = 1e-12, max_first = Inf, value = NULL,
+                         stop_at = NULL) {
   ev <- if (is.function(eng)) eng else function(th) agq_eval(eng, th, TRUE)
   newton_search(ev, theta, H, on_boundary, lower,
                 maxit = maxit, tol = tol, at = at, bfgs = bfgs, shrink = 0.99,
                 max_hits = if (bfgs) 1L else Inf, interpolate = FALSE, max_first = max_first,
-                value = value)
+                value = value, stop_at = stop_at)
 }
 
 # nlminb on the negative log-likelihood, objective and gradient from one

@@ -100,6 +100,30 @@ test_that("nested design (groups within sites): ar1() and the site intercept mat
   expect_gte(ll(fu), ll(f) - 1e-6)
 })
 
+test_that("single-column terms searched first as log(sd): an interior and a zero variance", {
+  skip_if_not_installed("glmmTMB")
+  # covstruct-logsd.R: (1 | site) and (1 | blk) start on log(sd), then the
+  # search ends on Lambda's entries; blk has no effect (a zero variance).
+  d <- sim_ar1_site(11, 200, n = 4, phi = 0.6, S = 12, family = "poisson", sd = 0.8, ssd = 0.5)
+  d$blk <- factor(rep(seq_len(20), length.out = nrow(d)))
+  form <- y ~ x + ar1(0 + times | group) + (1 | site) + (1 | blk)
+  f <- suppressWarnings(glmm(form, data = d, family = poisson))
+  m <- suppressWarnings(glmmTMB::glmmTMB(form, data = d, family = poisson))
+  expect_true(all(c("newton_logsd", "newton", "newton_polish") %in% names(f$optinfo$stages)))
+  expect_gte(ll(f), ll(m) - 1e-6)
+  expect_equal(unname(fixef(f)), unname(glmmTMB::fixef(m)$cond), tolerance = 1e-4)
+  s <- f$structures
+  expect_equal(s[[1L]]$rho, tmb_rho(m, "group"), tolerance = 1e-3)
+  # The site's entry is reported as Lambda's entry, its standard error on it.
+  expect_equal(unname(s[[2L]]$parameters), tmb_sd(m, "site"), tolerance = 1e-4)
+  expect_equal(names(s[[2L]]$parameters), "lambda[(Intercept),(Intercept)]")
+  se_tmb <- sqrt(diag(vcov(m, full = TRUE)))[["theta_1|site.1"]] * tmb_sd(m, "site")
+  expect_equal(unname(s[[2L]]$se), se_tmb, tolerance = 1e-3)
+  expect_true(f$singular)
+  expect_true(f$optinfo$boundary_check$verified)
+  expect_lt(abs(s[[3L]]$parameters[[1L]]), 1e-4)
+})
+
 test_that("the optimum does not depend on centring or scaling the time covariate", {
   d <- sim_ar1_site(5, 80, n = 5, family = "poisson", sd = 0.6, ssd = 0.4)
   d$tnum <- as.numeric(d$times)
