@@ -59,12 +59,12 @@ lmm_sparse_grad_max_q <- 1500L
 # end, the Hessian for the standard errors), which does not move the
 # estimates; the search itself keeps the dense gradient it was tuned with.
 lmm_sparse_grad_after <- function(eng, th) cpp_lmmsp_grad_sparse(eng, th)
+lmm_sparse_grad_dense <- function(eng, th) cpp_lmmsp_grad(eng, th, lmm_sparse_grad_max_q)
 
 # The criterion and its exact gradient in theta from one C++ evaluation
 # (src/lmm-sparse.h), remembered for nlminb's gradient call at the same point;
 # `grad` computes the pieces (the dense formula by default).
-lmm_sparse_objective <- function(eng, n, p, logw, reml,
-                                 grad = function(eng, th) cpp_lmmsp_grad(eng, th, lmm_sparse_grad_max_q)) {
+lmm_sparse_objective <- function(eng, n, p, logw, reml, grad = lmm_sparse_grad_dense) {
   last <- NULL
   ev <- function(th) {
     if (is.null(last) || !identical(last$th, th))
@@ -206,7 +206,8 @@ lmm_sparse_setup <- function(X, y, re, weights, offset) {
                            if (all_rows) y - offset else (y - offset)[keep],
                            sqrt(weights[keep]), sc$column, re$lam_row - 1L, re$lam_col - 1L,
                            re$lam_k - 1L, re$ntheta),
-       scale = sc$theta, column = sc$column, n = sum(keep), p = ncol(X), logw = sum(log(weights[keep])))
+       scale = sc$theta, column = sc$column, n = sum(keep), p = ncol(X),
+       logw = sum(log(weights[keep])))
 }
 
 # The (restricted) log-likelihood with sigma free at par = (Lambda's
