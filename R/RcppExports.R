@@ -21,6 +21,10 @@ cpp_lmmsp_grad_sparse <- function(ptr, theta) {
     .Call(`_glmmgee_cpp_lmmsp_grad_sparse`, ptr, theta)
 }
 
+cpp_lmmsp_modes <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_lmmsp_modes`, ptr, theta)
+}
+
 #' Nested AGHQ engine: build (units: list of 0-based codes, outermost first;
 #' Zr: the innermost level's random-effect design, or NULL for an intercept)
 #' @noRd

@@ -51,13 +51,24 @@ lmm_sparse_deviance <- function(ev, n, p, logw, reml) {
 # search differences the criterion.
 lmm_sparse_grad_max_q <- 1500L
 
+# The exact gradient's pieces in theta by selected inversion (M^-1 only on
+# M's pattern; lmm-sparse-selinv.cpp): the same gradient as the dense one
+# to rounding (5e-11 of 250 on the crossed 100 x 50 design of
+# bench/bench-lmm-sparse.R), at 375 against 1420 microseconds there and
+# 12.5 against 17.5 on Penicillin. Used after the search (the check of its
+# end, the Hessian for the standard errors), which does not move the
+# estimates; the search itself keeps the dense gradient it was tuned with.
+lmm_sparse_grad_after <- function(eng, th) cpp_lmmsp_grad_sparse(eng, th)
+lmm_sparse_grad_dense <- function(eng, th) cpp_lmmsp_grad(eng, th, lmm_sparse_grad_max_q)
+
 # The criterion and its exact gradient in theta from one C++ evaluation
-# (src/lmm-sparse.h), remembered for nlminb's gradient call at the same point.
-lmm_sparse_objective <- function(eng, n, p, logw, reml) {
+# (src/lmm-sparse.h), remembered for nlminb's gradient call at the same point;
+# `grad` computes the pieces (the dense formula by default).
+lmm_sparse_objective <- function(eng, n, p, logw, reml, grad = lmm_sparse_grad_dense) {
   last <- NULL
   ev <- function(th) {
     if (is.null(last) || !identical(last$th, th))
-      last <<- list(th = th, r = cpp_lmmsp_grad(eng, th, lmm_sparse_grad_max_q))
+      last <<- list(th = th, r = grad(eng, th))
     last$r
   }
   df <- if (reml) n - p else n
@@ -195,7 +206,8 @@ lmm_sparse_setup <- function(X, y, re, weights, offset) {
                            if (all_rows) y - offset else (y - offset)[keep],
                            sqrt(weights[keep]), sc$column, re$lam_row - 1L, re$lam_col - 1L,
                            re$lam_k - 1L, re$ntheta),
-       scale = sc$theta, n = sum(keep), p = ncol(X), logw = sum(log(weights[keep])))
+       scale = sc$theta, column = sc$column, n = sum(keep), p = ncol(X),
+       logw = sum(log(weights[keep])))
 }
 
 # The (restricted) log-likelihood with sigma free at par = (Lambda's
@@ -217,11 +229,28 @@ lmm_sparse_loglik_grad <- function(st, par, reml) {
   k <- length(par)
   s <- exp(par[[k]])
   th <- par[-k] * st$scale / s
-  e <- cpp_lmmsp_grad(st$eng, th, lmm_sparse_grad_max_q)
+  e <- lmm_sparse_grad_after(st$eng, th)
   if (!isTRUE(e$ok)) return(rep(NA_real_, k))
   df <- if (reml) st$n - st$p else st$n
   gth <- -0.5 * (e$grad_ldL2 + (if (reml) e$grad_ldRX2 else 0) + e$grad_pwrss / s^2)
   c(gth * st$scale / s, -df + e$pwrss / s^2 - sum(gth * th))
+}
+
+# The modes and conditional covariances of the random effects at the
+# estimates, from the criterion's own factor (cpp_lmmsp_modes()): for a
+# gaussian model the mode given beta is the penalized least squares solution
+# u, and the sparse Laplace engine's H = Lambda'Z'WZ Lambda + I (W = w /
+# sigma^2, Lambda on the response's scale, sigma times the relative factor)
+# is M itself, so its inverse on M's pattern is what sparse_term_summaries()
+# reads. Building that engine besides took 9 + 4.6 of the 30 ms of an
+# n = 10,000 crossed REML fit. The engine's spherical modes are u / sigma;
+# b = diag(1 / column scales) Lambda_s u on the unscaled design.
+lmm_sparse_modes <- function(st, th, X, Z, offset, sigma) {
+  m <- cpp_lmmsp_modes(st$eng, th)
+  b <- m$b_scaled / st$column
+  list(u = m$u / sigma, b = b,
+       eta = drop(X %*% m$beta) + as.vector(Z %*% b) + offset,
+       inv_i = m$inv_i, inv_j = m$inv_j, inv_x = m$inv_x)
 }
 
 # `start`: NULL (lme4's start, the identity factor on the scaled design) or
@@ -262,7 +291,8 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   }
   # The check of nlminb's end takes the exact gradient whenever it exists,
   # also where the search differences the criterion.
-  vgr <- obj$gr %||% if (use_grad) lmm_sparse_objective(eng, n, p, logw, reml)$gr
+  vgr <- obj$gr %||% if (use_grad) lmm_sparse_objective(eng, n, p, logw, reml,
+                                                        lmm_sparse_grad_after)$gr
   opt <- lmm_sparse_optimize(f, lower, th0, obj$gr, control, vgr)
   ev <- cpp_lmmsp_eval(eng, opt$theta, TRUE)
   if (!isTRUE(ev$ok)) stop("the LMM criterion is not finite at the optimum", call. = FALSE)
@@ -310,15 +340,11 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   vc <- sigma^2 * solve(ev$RXtRX)
   cov_theta[seq_len(p), seq_len(p)] <- vc
   # The modes, fitted values and conditional covariances of the random
-  # effects from the sparse engine at the estimates: for a gaussian model
-  # its mode given beta is the penalized least squares solution.
+  # effects at the estimates, from the criterion's factor (lmm_sparse_modes()).
   family <- resolve_family(stats::gaussian())
-  le <- cpp_sparse_new(X, re$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
-                       re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
-                       family$family_code, family$link_code)
-  modes <- cpp_sparse_modes(le, unname(theta))
+  modes <- lmm_sparse_modes(st, opt$theta, X, re$Z, offset, sigma)
   modes$nnz_factor <- ev$nnz_factor
-  terms <- sparse_term_summaries(re, unname(theta[p + seq_len(re$ntheta)]), modes, le,
+  terms <- sparse_term_summaries(re, unname(theta[p + seq_len(re$ntheta)]), modes, NULL,
                                  unname(theta))
   singular <- any(on_boundary)
   crit <- opt$objective

@@ -15,6 +15,25 @@ sim2$y <- 1 + 0.5 * sim2$x + rnorm(na)[sim2$a] + 0.5 * rnorm(50L)[sim2$b] + rnor
 cases <- list(P = list(diameter ~ 1 + (1 | plate) + (1 | sample), Penicillin, 60),
               Pa = list(strength ~ 1 + (1 | batch/cask), Pastes, 60),
               sim = list(y ~ x + (1 | a) + (1 | b), sim2, 4))
+# With the argument "lmer": glmm() against lme4::lmer() in this one
+# session instead, CPU per fit (40 fits a timing for Penicillin and Pastes,
+# 3 for the simulated design), each ratio lmer / glmmgee the median of 5
+# timings taken alternately:
+#   R_LIBS=<lib> Rscript bench/bench-lmm-sparse.R lmer
+if (identical(commandArgs(TRUE), "lmer")) {
+  suppressPackageStartupMessages(library(lme4))
+  cpu <- function(f, N) { t <- system.time(for (i in 1:N) suppressWarnings(f())); sum(t[1:2]) / N }
+  for (nm in names(cases)) for (reml in c(TRUE, FALSE)) {
+    cs <- cases[[nm]]
+    N <- if (nm == "sim") 3 else 40
+    r <- replicate(5, c(cpu(function() glmm(cs[[1]], cs[[2]], REML = reml), N),
+                        cpu(function() lmer(cs[[1]], cs[[2]], REML = reml), N)))
+    cat(sprintf("%-4s REML=%d glmmgee %.2f ms lmer %.2f ms ratio %.2f\n", nm, reml,
+                1000 * median(r[1, ]), 1000 * median(r[2, ]), median(r[2, ] / r[1, ])))
+  }
+  if (file.exists("/proc/loadavg")) cat("load average:", readLines("/proc/loadavg", warn = FALSE), "\n")
+  quit(save = "no")
+}
 for (nm in names(cases)) for (reml in c(TRUE, FALSE)) {
   cs <- cases[[nm]]
   f <- function() suppressWarnings(glmm(cs[[1]], cs[[2]], REML = reml))

@@ -70,4 +70,41 @@ LmmGrad LmmSparse::gradient_sparse(const Eigen::VectorXd& theta, const LmmPls& r
   return g;
 }
 
+void LmmSparse::inverse_on_pattern(std::vector<int>& ii, std::vector<int>& jj,
+                                   std::vector<double>& x) const {
+  const auto& L = chol_.matrixL().nestedExpression();
+  std::vector<double> S;
+  chol_.selected_inverse(S);
+  const auto& P = chol_.permutationP();
+  const int* Lo = L.outerIndexPtr();
+  const int* Li = L.innerIndexPtr();
+  const int* Mo = M_.outerIndexPtr();
+  const int* Mi = M_.innerIndexPtr();
+  const long nm = M_.nonZeros();
+  ii.resize(nm);
+  jj.resize(nm);
+  x.resize(nm);
+  for (int j = 0; j < Q_; ++j) {
+    for (int t = Mo[j]; t < Mo[j + 1]; ++t) {
+      const int i = Mi[t];
+      const int a = P.size() ? P.indices()[i] : i, bb = P.size() ? P.indices()[j] : j;
+      const int col = std::min(a, bb), row = std::max(a, bb);
+      const int* beg = Li + Lo[col];
+      const int* end = Li + Lo[col + 1];
+      const int* it = std::lower_bound(beg, end, row);
+      if (it == end || *it != row) Rcpp::stop("internal: M's pattern is not within its factor's");
+      ii[t] = i;
+      jj[t] = j;
+      x[t] = S[it - Li];
+    }
+  }
+}
+
+Eigen::VectorXd LmmSparse::lambda_times(const Eigen::VectorXd& theta,
+                                        const Eigen::VectorXd& u) const {
+  Eigen::VectorXd b = Eigen::VectorXd::Zero(Q_);
+  for (size_t e = 0; e < lam_.row.size(); ++e) b[lam_.row[e]] += theta[lam_.k[e]] * u[lam_.col[e]];
+  return b;
+}
+
 }  // namespace glmmgee

@@ -72,6 +72,13 @@ class LmmSparse {
   // only there, from its rank-p form. Any Q the factorization handles.
   LmmGrad gradient_sparse(const Eigen::VectorXd& theta, const LmmPls& r);
   int nrandom() const { return Q_; }
+  // After an evaluate() that succeeded (lmm-sparse-selinv.cpp): M^{-1} at
+  // each stored entry of M's lower triangle (row i >= column j, 0-based,
+  // original order), from the selected inverse of its factor.
+  void inverse_on_pattern(std::vector<int>& i, std::vector<int>& j,
+                          std::vector<double>& x) const;
+  // Lambda(theta) u (the random effects of the scaled design).
+  Eigen::VectorXd lambda_times(const Eigen::VectorXd& theta, const Eigen::VectorXd& u) const;
   // Rough operation counts of one evaluate() and of the gradient's extra
   // work (after an evaluate()): the caller's choice between the exact
   // gradient and finite differences.
