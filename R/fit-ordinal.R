@@ -16,9 +16,11 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   p <- ncol(X)
   weights <- weights %||% rep(1, n)
   offset <- offset %||% rep(0, n)
-  o <- order(group)
-  M <- nlevels(group)
+  # order() on the integer codes: on a factor it goes through xtfrm(),
+  # ~20 us of a 2 ms fit on 72 rows (wine); the same stable order.
   gi <- as.integer(group)
+  o <- order(gi)
+  M <- nlevels(group)
   starts <- c(0L, cumsum(tabulate(gi, M)))
   ys <- as.integer(y[o]); ws <- as.numeric(weights[o]); os <- as.numeric(offset[o])
   Xs <- X[o, , drop = FALSE]
@@ -183,7 +185,10 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
 ordinal_start <- function(y, w, J, family, p, start, ctr, scl) {
   k1 <- J - 1L
   if (is.null(start)) {
-    cp <- cumsum(vapply(seq_len(J), function(k) sum(w[y == k]), 1)) / sum(w)
+    # Unit weights (the usual case): the counts themselves, without a
+    # pass over the data per category.
+    tw <- if (all(w == 1)) tabulate(y, J) else vapply(seq_len(J), function(k) sum(w[y == k]), 1)
+    cp <- cumsum(tw) / sum(w)
     cp <- pmin(pmax(cp[seq_len(k1)], 1e-4), 1 - 1e-4)
     th <- family$linkfun(cp)
     th <- cummax(th + seq_len(k1) * 1e-3)
