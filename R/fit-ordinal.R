@@ -125,14 +125,17 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   # relative error ~1e-9); a Newton step or two with
   # it takes the optimum to the gradient's precision when the search
   # stopped short. A step is kept only when it raises the log-likelihood
-  # and leaves the thresholds ordered.
-  H <- NULL
+  # and leaves the thresholds ordered. The one eigendecomposition of -H
+  # (ordinal_information()) gives both the covariance and these steps,
+  # solve(-H, g) = cov g, without a second factorization of H.
+  H <- info <- NULL
   if (want_h) {
     H <- final$hessian
+    info <- ordinal_information(H)
     for (it in 1:4) {
-      if (max(abs(final$gradient)) < 1e-8) break
-      step <- tryCatch(-solve(H, final$gradient), error = function(e) NULL)
-      if (is.null(step) || any(!is.finite(step))) break
+      if (max(abs(final$gradient)) < 1e-8 || is.null(info$cov)) break
+      step <- drop(info$cov %*% final$gradient)
+      if (any(!is.finite(step))) break
       cand <- psi + step
       if (any(diff(cand[seq_len(k1)]) <= 0)) break
       r <- gfun(cand)
@@ -155,10 +158,11 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
     warnings <- c(warnings, sprintf("the largest gradient component at the optimum is %.2g (> grad_tol = %g)",
                                     gnorm, control$grad_tol))
   cov_psi <- matrix(NA_real_, length(psi), length(psi))
-  info <- NULL
   if (control$hessian) {
-    if (is.null(H)) H <- gfun(psi, 2L)$hessian
-    info <- ordinal_information(H)
+    if (is.null(H)) {
+      H <- gfun(psi, 2L)$hessian
+      info <- ordinal_information(H)
+    }
     cov_psi <- info$cov
     if (is.null(cov_psi) || any(!is.finite(diag(cov_psi))) || any(diag(cov_psi) < 0)) {
       warnings <- c(warnings, "the Hessian of the log-likelihood is not negative definite: no standard errors")
