@@ -56,19 +56,24 @@ class ClusterEval {
     const double eta = eta0_[i] + sigma_ * u;
     return cat_derivs(F_, upper(i, eta), lower(i, eta), third);
   }
-  HVal h(int c, double u) const {
+  // With qa, qb non-null the rows' first derivatives are stored there (the
+  // gradient's node loop reads them instead of evaluating F again).
+  HVal h(int c, double u, double* qa = nullptr, double* qb = nullptr) const {
     HVal v{-0.5 * u * u, -u, -1.0};
-    for (int i = d_.start[c]; i < d_.start[c + 1]; ++i) {
+    const int s0 = d_.start[c];
+    for (int i = s0; i < d_.start[c + 1]; ++i) {
       const CatDerivs q = at(i, u, false);
       const double wi = d_.w[i];
       v.h += wi * q.q;
       v.h1 -= sigma_ * wi * (q.qa + q.qb);
       v.h2 += sigma_ * sigma_ * wi * (q.qaa + 2 * q.qab + q.qbb);
+      if (qa) { qa[i - s0] = q.qa; qb[i - s0] = q.qb; }
     }
     return v;
   }
-  // Newton's method with step halving; h is concave (log-concave F).
-  double mode(int c, double u) const {
+  // Newton's method with step halving; h is concave (log-concave F). *at
+  // receives h at the returned mode (the last point evaluated).
+  double mode(int c, double u, HVal* at) const {
     HVal v = h(c, u);
     for (int it = 0; it < 200; ++it) {
       const double step = -v.h1 / v.h2;
@@ -82,6 +87,7 @@ class ClusterEval {
       v = nv;
       if (std::fabs(t * step) < 1e-11 * (1 + std::fabs(u))) break;
     }
+    *at = v;
     return u;
   }
 
@@ -403,6 +409,7 @@ void ordinal_eval(const OrdData& d, const CumLink& F, int link, bool fast, const
     if (!lc->ok()) lc.reset();
   }
   Eigen::VectorXd buf;
+  std::vector<double> qbuf;
   for (int c = 0; c < M; ++c) {
     if ((c & 63) == 0 && poll.poll()) poll.raise_if_interrupted();
     if (lc) {
@@ -418,12 +425,26 @@ void ordinal_eval(const OrdData& d, const CumLink& F, int link, bool fast, const
         continue;
       }
     }
-    const double uh = ev.mode(c, u0[c]);
-    const HVal v0 = ev.h(c, uh);
+    // The general path evaluates F at every row, mode iteration and node
+    // (probit: two pnorm() per row); each point once: h at the mode comes
+    // from the mode's last iteration and serves the middle node (z = 0, an
+    // odd nAGQ; the Laplace approximation's one node), and the nodes'
+    // first derivatives are kept for the gradient (the middle node's from
+    // the pass at the mode). The same values as evaluating them again.
+    HVal v0;
+    const double uh = ev.mode(c, u0[c], &v0);
     const double s = 1 / std::sqrt(-v0.h2);
+    const int nc = d.start[c + 1] - d.start[c];
+    if (gradient && static_cast<int>(qbuf.size()) < 2 * nc * K) qbuf.resize(2 * nc * K);
+    double* qak = gradient ? qbuf.data() : nullptr;
+    double* qbk = gradient ? qbuf.data() + nc * K : nullptr;
+    int kmid = -1;
     double mx = -kInf;
     for (int k = 0; k < K; ++k) {
-      const HVal vk = ev.h(c, uh + s * rule.z[k]);
+      if (rule.z[k] == 0.0) kmid = k;
+      const HVal vk = rule.z[k] == 0.0 ? v0
+                      : gradient ? ev.h(c, uh + s * rule.z[k], qak + nc * k, qbk + nc * k)
+                                 : ev.h(c, uh + s * rule.z[k]);
       hk[k] = vk.h;
       h1k[k] = vk.h1;
       lw[k] = rule.logw[k] + 0.5 * rule.z[k] * rule.z[k] + vk.h;
@@ -453,6 +474,10 @@ void ordinal_eval(const OrdData& d, const CumLink& F, int link, bool fast, const
     const double s2 = sigma * sigma;
     for (int i = d.start[c]; i < d.start[c + 1]; ++i) {
       const CatDerivs q = ev.at(i, uh);
+      if (kmid >= 0) {
+        qak[nc * kmid + i - d.start[c]] = q.qa;
+        qbk[nc * kmid + i - d.start[c]] = q.qb;
+      }
       const double wi = d.w[i];
       const int cat = d.y[i];
       const double D1 = q.qa + q.qb, D2 = q.qaa + 2 * q.qab + q.qbb;
@@ -478,14 +503,16 @@ void ordinal_eval(const OrdData& d, const CumLink& F, int link, bool fast, const
       if (pik[k] == 0) continue;
       const double uk = uh + s * rule.z[k];
       dhk.setZero();
+      const double* qa = qak + nc * k;
+      const double* qb = qbk + nc * k;
       for (int i = d.start[c]; i < d.start[c + 1]; ++i) {
-        const CatDerivs q = ev.at(i, uk, false);
+        const int j = i - d.start[c];
         const double wi = d.w[i];
         const int cat = d.y[i];
-        if (cat < J) dhk[cat - 1] += wi * q.qa;
-        if (cat > 1) dhk[cat - 2] += wi * q.qb;
-        dhk.segment(J - 1, p) -= (wi * (q.qa + q.qb)) * d.X.row(i).transpose();
-        dhk[P - 1] -= sigma * uk * wi * (q.qa + q.qb);
+        if (cat < J) dhk[cat - 1] += wi * qa[j];
+        if (cat > 1) dhk[cat - 2] += wi * qb[j];
+        dhk.segment(J - 1, p) -= (wi * (qa[j] + qb[j])) * d.X.row(i).transpose();
+        dhk[P - 1] -= sigma * uk * wi * (qa[j] + qb[j]);
       }
       acc += pik[k] * (dhk + h1k[k] * (du + rule.z[k] * ds));
     }
