@@ -12,6 +12,7 @@
 //   dL/dpsi = s'/s + sum_k pi_k [dh/dpsi(u_k) + h'(u_k) (du^/dpsi + z_k s')],
 // with u_k = u^ + s z_k and pi_k the normalized quadrature weights.
 #include <RcppEigen.h>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -188,18 +189,20 @@ class LogitCluster {
     return std::isfinite(v->h);
   }
 
-  // Newton's method with step halving, as ClusterEval::mode().
-  bool mode(int c, double u, double* out) const {
+  // Newton's method with step halving, as ClusterEval::mode(). *at and
+  // the rows' F(a), S(b) in fa, sb receive the values at the returned mode
+  // (the last point evaluated), which the caller needs there.
+  bool mode(int c, double u, double* out, HVal* at, double* fa, double* sb) const {
     HVal v;
-    if (!h(c, u, &v)) return false;
+    if (!h(c, u, &v, fa, sb)) return false;
     for (int it = 0; it < 200; ++it) {
       const double step = -v.h1 / v.h2;
       double t = 1;
       HVal nv;
-      bool ok = h(c, u + step, &nv);
+      bool ok = h(c, u + step, &nv, fa, sb);
       while (!(ok && nv.h >= v.h - 1e-12 * std::fabs(v.h)) && t > 1e-10) {
         t /= 2;
-        ok = h(c, u + t * step, &nv);
+        ok = h(c, u + t * step, &nv, fa, sb);
       }
       if (!ok) return false;
       u += t * step;
@@ -207,6 +210,7 @@ class LogitCluster {
       if (std::fabs(t * step) < 1e-11 * (1 + std::fabs(u))) break;
     }
     *out = u;
+    *at = v;
     return true;
   }
 
@@ -252,18 +256,26 @@ bool logit_cluster(const LogitCluster& L, const OrdData& d, const GhRule& rule, 
                    double sigma, Eigen::VectorXd* grad, ClusterOut* o, Eigen::VectorXd* buf) {
   const int s0 = d.start[c], nc = d.start[c + 1] - s0, K = rule.z.size(), J = d.J;
   const int p = d.X.cols(), P = J - 1 + p + 1;
-  double uh;
-  if (!L.mode(c, u0, &uh)) return false;
   if (buf->size() < 2 * nc * (K + 1)) buf->resize(2 * nc * (K + 1));
   double* fa = buf->data();
   double* sb = fa + nc * (K + 1);
+  // h and the rows' F(a), S(b) at the mode from the mode's last iteration;
+  // the middle node (z = 0: odd nAGQ, the Laplace approximation) is the
+  // mode itself. Each point evaluated once, the same values.
+  double uh;
   HVal v0;
-  if (!L.h(c, uh, &v0, fa + nc * K, sb + nc * K)) return false;
+  if (!L.mode(c, u0, &uh, &v0, fa + nc * K, sb + nc * K)) return false;
   const double s = 1 / std::sqrt(-v0.h2);
   Eigen::VectorXd hk(K), h1k(K), pik;
   for (int k = 0; k < K; ++k) {
     HVal vk;
-    if (!L.h(c, uh + s * rule.z[k], &vk, fa + nc * k, sb + nc * k)) return false;
+    if (rule.z[k] == 0.0) {
+      vk = v0;
+      std::copy(fa + nc * K, fa + nc * (K + 1), fa + nc * k);
+      std::copy(sb + nc * K, sb + nc * (K + 1), sb + nc * k);
+    } else if (!L.h(c, uh + s * rule.z[k], &vk, fa + nc * k, sb + nc * k)) {
+      return false;
+    }
     hk[k] = vk.h;
     h1k[k] = vk.h1;
   }
