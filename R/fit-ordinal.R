@@ -16,9 +16,11 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   p <- ncol(X)
   weights <- weights %||% rep(1, n)
   offset <- offset %||% rep(0, n)
-  o <- order(group)
-  M <- nlevels(group)
+  # order() on the integer codes: on a factor it goes through xtfrm(),
+  # ~20 us of a 2 ms fit on 72 rows (wine); the same stable order.
   gi <- as.integer(group)
+  o <- order(gi)
+  M <- nlevels(group)
   starts <- c(0L, cumsum(tabulate(gi, M)))
   ys <- as.integer(y[o]); ws <- as.numeric(weights[o]); os <- as.numeric(offset[o])
   Xs <- X[o, , drop = FALSE]
@@ -129,14 +131,17 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   # relative error ~1e-9); a Newton step or two with
   # it takes the optimum to the gradient's precision when the search
   # stopped short. A step is kept only when it raises the log-likelihood
-  # and leaves the thresholds ordered.
-  H <- NULL
+  # and leaves the thresholds ordered. The one eigendecomposition of -H
+  # (ordinal_information()) gives both the covariance and these steps,
+  # solve(-H, g) = cov g, without a second factorization of H.
+  H <- info <- NULL
   if (want_h) {
     H <- final$hessian
+    info <- ordinal_information(H)
     for (it in 1:4) {
-      if (max(abs(final$gradient)) < 1e-8) break
-      step <- tryCatch(-solve(H, final$gradient), error = function(e) NULL)
-      if (is.null(step) || any(!is.finite(step))) break
+      if (max(abs(final$gradient)) < 1e-8 || is.null(info$cov)) break
+      step <- drop(info$cov %*% final$gradient)
+      if (any(!is.finite(step))) break
       cand <- psi + step
       if (any(diff(cand[seq_len(k1)]) <= 0)) break
       r <- gfun(cand)
@@ -154,7 +159,7 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   Ti <- solve(Tm)
   psi <- drop(Tm %*% psi)
   final$gradient <- drop(crossprod(Ti, final$gradient))
-  info <- if (control$hessian) ordinal_information(H)
+  if (control$hessian && is.null(info)) info <- ordinal_information(H)
   if (!is.null(info$cov)) info$cov <- Tm %*% info$cov %*% t(Tm)
   if (!is.null(H)) H <- crossprod(Ti, H %*% Ti)
   theta <- psi[seq_len(k1)]; beta <- psi[k1 + seq_len(p)]; tau <- psi[k1 + p + 1L]
@@ -210,7 +215,10 @@ ordinal_star_map <- function(k1, p, ctr, scl, extra = 1L) {
 ordinal_start <- function(y, w, J, family, p, start, ctr, scl) {
   k1 <- J - 1L
   if (is.null(start)) {
-    cp <- cumsum(vapply(seq_len(J), function(k) sum(w[y == k]), 1)) / sum(w)
+    # Unit weights (the usual case): the counts themselves, without a
+    # pass over the data per category.
+    tw <- if (all(w == 1)) tabulate(y, J) else vapply(seq_len(J), function(k) sum(w[y == k]), 1)
+    cp <- cumsum(tw) / sum(w)
     cp <- pmin(pmax(cp[seq_len(k1)], 1e-4), 1 - 1e-4)
     th <- family$linkfun(cp)
     th <- cummax(th + seq_len(k1) * 1e-3)

@@ -112,7 +112,8 @@ ordinal_fixed_design <- function(formula, mf, fenv) {
   attr(X, "assign") <- asgn[keep]
   attr(X, "contrasts") <- contr
   if (ncol(X)) {
-    const <- vapply(seq_len(ncol(X)), function(j) all(X[, j] == X[1L, j]), TRUE)
+    # (one pass over X rather than a column at a time)
+    const <- colSums(X != rep(X[1L, ], each = nrow(X))) == 0
     if (any(const))
       stop(sprintf("fixed-effect column(s) %s are constant: they are aliased with the thresholds",
                    paste(colnames(X)[const], collapse = ", ")), call. = FALSE)
@@ -168,7 +169,7 @@ new_glmm_ordinal_sparse <- function(fit, X, resp, re, w, off, family, mf, mt, ca
     linear.predictors = drop(fit$modes$eta),
     y = resp$code, y_levels = resp$levels,
     prior.weights = if (any(w != 1)) w, offset = if (any(off != 0)) off,
-    X = X, model = mf, terms = mt, xlevels = stats::.getXlevels(mt, mf),
+    X = X, model = mf, terms = mt, xlevels = frame_xlevels(mt, mf),
     contrasts = attr(X, "contrasts"), na.action = attr(mf, "na.action"),
     nAGQ = 1L, singular = fit$singular, optinfo = fit$optinfo),
     class = c("glmmgee_glmm_ordinal_sparse", "glmmgee_glmm_ordinal"))

@@ -172,7 +172,7 @@ new_glmm_ordinal <- function(fit, X, resp, re, w, off, family, mf, mt, call, for
     ranef = list(mode = s * m$mode, mode_var = (s * m$scale)^2,
                  mean = s * m$post_mean, var = s^2 * m$post_var),
     cluster_loglik = stats::setNames(m$loglik, lev),
-    model = mf, terms = mt, xlevels = stats::.getXlevels(mt, mf),
+    model = mf, terms = mt, xlevels = frame_xlevels(mt, mf),
     contrasts = attr(X, "contrasts"), na.action = attr(mf, "na.action"),
     nAGQ = fit$nAGQ, singular = fit$singular, optinfo = fit$optinfo),
     class = "glmmgee_glmm_ordinal")
@@ -214,8 +214,30 @@ new_glmm_ordinal_re <- function(fit, X, resp, re, w, off, family, mf, mt, call, 
     X = X,
     ranef = list(mode = m$mode, mode_var = m$mode_var, mean = m$post_mean, var = m$post_var),
     cluster_loglik = stats::setNames(m$loglik, lev),
-    model = mf, terms = mt, xlevels = stats::.getXlevels(mt, mf),
+    model = mf, terms = mt, xlevels = frame_xlevels(mt, mf),
     contrasts = attr(X, "contrasts"), na.action = attr(mf, "na.action"),
     nAGQ = fit$nAGQ, singular = fit$singular, optinfo = fit$optinfo),
     class = c("glmmgee_glmm_ordinal_re", "glmmgee_glmm_ordinal"))
+}
+
+# The levels of the factor (and character) variables of terms `mt` in the
+# model frame `mf`: the value of stats::.getXlevels(mt, mf), for predict()
+# on new data. .getXlevels() deparses every variable; a plain name's
+# deparse is its string, so only calls (log(x), poly(x, 2)) are deparsed:
+# on wine (72 rows) .getXlevels() was ~55 us of a 2 ms fit, this ~15 us.
+frame_xlevels <- function(mt, mf) {
+  vars <- as.list(attr(mt, "variables"))[-1L]
+  xvars <- vapply(vars, function(x) {
+    if (is.symbol(x)) as.character(x)
+    else paste(deparse(x, width.cutoff = 500L, backtick = is.language(x)), collapse = " ")
+  }, "")
+  if ((yvar <- attr(mt, "response")) > 0L) xvars <- xvars[-yvar]
+  if (!length(xvars)) return(NULL)
+  miss <- setdiff(xvars, names(mf))
+  if (length(miss)) stop(sprintf("undefined columns selected: %s", paste(miss, collapse = ", ")),
+                         call. = FALSE)
+  xlev <- lapply(.subset(mf, xvars), function(x) {
+    if (is.factor(x)) levels(x) else if (is.character(x)) levels(as.factor(x))
+  })
+  xlev[!vapply(xlev, is.null, NA)]
 }

@@ -8,9 +8,11 @@
 # random-effect modes solved to max |gradient| < 1e-8 (dlogLik_tight;
 # untimed): clmm's default stops them at 1e-4, and its Laplace value then
 # differs from the approximation at its estimates by ~1e-6-1e-4.
-# On data with fewer than 500 rows (wine) a fit takes milliseconds, below
-# the CPU clock's resolution, so the times there are the mean of `reps`
-# fits (50) of each package.
+# A fit of ours on wine or soup takes milliseconds and the CPU clock ticks
+# in 10 ms: each package's time is the mean over `rounds` (3) alternating
+# blocks of `reps` fits, reps chosen from three timed fits so that a block
+# takes about a second (at most 500 fits), so that a burst of load on the
+# shared machine falls on both packages. Both links: logit and probit.
 #
 # Usage: Rscript bench/bench-ordinal.R [M ...]   (default: 300 1500)
 suppressPackageStartupMessages(library(glmmgee))
@@ -31,16 +33,32 @@ timeit <- function(expr, reps = 1L) {
        value = val)
 }
 
-compare <- function(label, formula, data, nAGQ) {
-  reps <- if (nrow(data) < 500L) 50L else 1L
-  # One warm-up call each, so that neither side pays for loading code.
-  invisible(glmm(formula, data = data, family = cumulative("logit"), nAGQ = nAGQ))
-  ours <- timeit(glmm(formula, data = data, family = cumulative("logit"), nAGQ = nAGQ), reps)
-  invisible(ordinal::clmm(formula, data = data, nAGQ = nAGQ))
-  ref <- timeit(ordinal::clmm(formula, data = data, nAGQ = nAGQ), reps)
-  tight <- ordinal::clmm(formula, data = data, nAGQ = nAGQ,
+compare <- function(label, formula, data, nAGQ, link = "logit") {
+  fam <- cumulative(link)
+  # One warm-up call each, so that neither side pays for loading code; then
+  # three timed calls set the block's size.
+  invisible(glmm(formula, data = data, family = fam, nAGQ = nAGQ))
+  invisible(ordinal::clmm(formula, data = data, nAGQ = nAGQ, link = link))
+  w_ours <- timeit(glmm(formula, data = data, family = fam, nAGQ = nAGQ), 3L)
+  w_ref <- timeit(ordinal::clmm(formula, data = data, nAGQ = nAGQ, link = link), 3L)
+  block <- function(w) as.integer(min(500, max(1, ceiling(1 / max(w$cpu, 1e-3)))))
+  reps <- c(ours = block(w_ours), clmm = block(w_ref))
+  rounds <- if (max(reps) > 1L) 3L else 1L
+  t_ours <- t_ref <- list(time = 0, cpu = 0)
+  add <- function(a, b) list(time = a$time + b$time / rounds, cpu = a$cpu + b$cpu / rounds,
+                             value = b$value)
+  for (r in seq_len(rounds)) {
+    t_ours <- add(t_ours, timeit(glmm(formula, data = data, family = fam, nAGQ = nAGQ),
+                                 reps[["ours"]]))
+    t_ref <- add(t_ref, timeit(ordinal::clmm(formula, data = data, nAGQ = nAGQ, link = link),
+                               reps[["clmm"]]))
+  }
+  ours <- t_ours
+  ref <- t_ref
+  tight <- ordinal::clmm(formula, data = data, nAGQ = nAGQ, link = link,
                          control = ordinal::clmm.control(gradTol = 1e-8, innerCtrl = "noWarn"))
-  data.frame(data = label, nAGQ = nAGQ, n = nrow(data), reps = reps,
+  data.frame(data = label, link = link, nAGQ = nAGQ, n = nrow(data),
+             reps = paste(reps * rounds, collapse = "/"),
              glmmgee_s = signif(ours$time, 3), clmm_s = signif(ref$time, 3),
              ratio = round(ref$time / max(ours$time, 1e-4), 1),
              glmmgee_cpu = signif(ours$cpu, 3), clmm_cpu = signif(ref$cpu, 3),
@@ -59,14 +77,17 @@ sim <- function(M, seed) {
   d
 }
 
+# Each row printed as it is done (the whole run takes minutes).
 rows <- list()
-for (K in c(1L, 10L)) {
-  rows[[length(rows) + 1L]] <- compare("wine", rating ~ temp + contact + (1 | judge),
-                                       ordinal::wine, K)
-  rows[[length(rows) + 1L]] <- compare("soup", SURENESS ~ PROD + (1 | RESP), ordinal::soup, K)
+row <- function(r) {
+  print(r, row.names = FALSE)
+  rows[[length(rows) + 1L]] <<- r
+}
+for (link in c("logit", "probit")) for (K in c(1L, 10L)) {
+  row(compare("wine", rating ~ temp + contact + (1 | judge), ordinal::wine, K, link))
+  row(compare("soup", SURENESS ~ PROD + (1 | RESP), ordinal::soup, K, link))
   for (M in Ms)
-    rows[[length(rows) + 1L]] <- compare(sprintf("simulated M=%d", M), y ~ x + z + (1 | g),
-                                         sim(M, 20261122 + M), K)
+    row(compare(sprintf("simulated M=%d", M), y ~ x + z + (1 | g), sim(M, 20261122 + M), K, link))
 }
 print(do.call(rbind, rows), row.names = FALSE)
 if (file.exists("/proc/loadavg")) cat("load average:", readLines("/proc/loadavg"), "\n")

@@ -12,6 +12,7 @@
 //   dL/dpsi = s'/s + sum_k pi_k [dh/dpsi(u_k) + h'(u_k) (du^/dpsi + z_k s')],
 // with u_k = u^ + s z_k and pi_k the normalized quadrature weights.
 #include <RcppEigen.h>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -56,19 +57,24 @@ class ClusterEval {
     const double eta = eta0_[i] + sigma_ * u;
     return cat_derivs(F_, upper(i, eta), lower(i, eta), third);
   }
-  HVal h(int c, double u) const {
+  // With qa, qb non-null the rows' first derivatives are stored there (the
+  // gradient's node loop reads them instead of evaluating F again).
+  HVal h(int c, double u, double* qa = nullptr, double* qb = nullptr) const {
     HVal v{-0.5 * u * u, -u, -1.0};
-    for (int i = d_.start[c]; i < d_.start[c + 1]; ++i) {
+    const int s0 = d_.start[c];
+    for (int i = s0; i < d_.start[c + 1]; ++i) {
       const CatDerivs q = at(i, u, false);
       const double wi = d_.w[i];
       v.h += wi * q.q;
       v.h1 -= sigma_ * wi * (q.qa + q.qb);
       v.h2 += sigma_ * sigma_ * wi * (q.qaa + 2 * q.qab + q.qbb);
+      if (qa) { qa[i - s0] = q.qa; qb[i - s0] = q.qb; }
     }
     return v;
   }
-  // Newton's method with step halving; h is concave (log-concave F).
-  double mode(int c, double u) const {
+  // Newton's method with step halving; h is concave (log-concave F). *at
+  // receives h at the returned mode (the last point evaluated).
+  double mode(int c, double u, HVal* at) const {
     HVal v = h(c, u);
     for (int it = 0; it < 200; ++it) {
       const double step = -v.h1 / v.h2;
@@ -82,6 +88,7 @@ class ClusterEval {
       v = nv;
       if (std::fabs(t * step) < 1e-11 * (1 + std::fabs(u))) break;
     }
+    *at = v;
     return u;
   }
 
@@ -182,18 +189,20 @@ class LogitCluster {
     return std::isfinite(v->h);
   }
 
-  // Newton's method with step halving, as ClusterEval::mode().
-  bool mode(int c, double u, double* out) const {
+  // Newton's method with step halving, as ClusterEval::mode(). *at and
+  // the rows' F(a), S(b) in fa, sb receive the values at the returned mode
+  // (the last point evaluated), which the caller needs there.
+  bool mode(int c, double u, double* out, HVal* at, double* fa, double* sb) const {
     HVal v;
-    if (!h(c, u, &v)) return false;
+    if (!h(c, u, &v, fa, sb)) return false;
     for (int it = 0; it < 200; ++it) {
       const double step = -v.h1 / v.h2;
       double t = 1;
       HVal nv;
-      bool ok = h(c, u + step, &nv);
+      bool ok = h(c, u + step, &nv, fa, sb);
       while (!(ok && nv.h >= v.h - 1e-12 * std::fabs(v.h)) && t > 1e-10) {
         t /= 2;
-        ok = h(c, u + t * step, &nv);
+        ok = h(c, u + t * step, &nv, fa, sb);
       }
       if (!ok) return false;
       u += t * step;
@@ -201,6 +210,7 @@ class LogitCluster {
       if (std::fabs(t * step) < 1e-11 * (1 + std::fabs(u))) break;
     }
     *out = u;
+    *at = v;
     return true;
   }
 
@@ -246,18 +256,26 @@ bool logit_cluster(const LogitCluster& L, const OrdData& d, const GhRule& rule, 
                    double sigma, Eigen::VectorXd* grad, ClusterOut* o, Eigen::VectorXd* buf) {
   const int s0 = d.start[c], nc = d.start[c + 1] - s0, K = rule.z.size(), J = d.J;
   const int p = d.X.cols(), P = J - 1 + p + 1;
-  double uh;
-  if (!L.mode(c, u0, &uh)) return false;
   if (buf->size() < 2 * nc * (K + 1)) buf->resize(2 * nc * (K + 1));
   double* fa = buf->data();
   double* sb = fa + nc * (K + 1);
+  // h and the rows' F(a), S(b) at the mode from the mode's last iteration;
+  // the middle node (z = 0: odd nAGQ, the Laplace approximation) is the
+  // mode itself. Each point evaluated once, the same values.
+  double uh;
   HVal v0;
-  if (!L.h(c, uh, &v0, fa + nc * K, sb + nc * K)) return false;
+  if (!L.mode(c, u0, &uh, &v0, fa + nc * K, sb + nc * K)) return false;
   const double s = 1 / std::sqrt(-v0.h2);
   Eigen::VectorXd hk(K), h1k(K), pik;
   for (int k = 0; k < K; ++k) {
     HVal vk;
-    if (!L.h(c, uh + s * rule.z[k], &vk, fa + nc * k, sb + nc * k)) return false;
+    if (rule.z[k] == 0.0) {
+      vk = v0;
+      std::copy(fa + nc * K, fa + nc * (K + 1), fa + nc * k);
+      std::copy(sb + nc * K, sb + nc * (K + 1), sb + nc * k);
+    } else if (!L.h(c, uh + s * rule.z[k], &vk, fa + nc * k, sb + nc * k)) {
+      return false;
+    }
     hk[k] = vk.h;
     h1k[k] = vk.h1;
   }
@@ -403,6 +421,7 @@ void ordinal_eval(const OrdData& d, const CumLink& F, int link, bool fast, const
     if (!lc->ok()) lc.reset();
   }
   Eigen::VectorXd buf;
+  std::vector<double> qbuf;
   for (int c = 0; c < M; ++c) {
     if ((c & 63) == 0 && poll.poll()) poll.raise_if_interrupted();
     if (lc) {
@@ -418,12 +437,26 @@ void ordinal_eval(const OrdData& d, const CumLink& F, int link, bool fast, const
         continue;
       }
     }
-    const double uh = ev.mode(c, u0[c]);
-    const HVal v0 = ev.h(c, uh);
+    // The general path evaluates F at every row, mode iteration and node
+    // (probit: two pnorm() per row); each point once: h at the mode comes
+    // from the mode's last iteration and serves the middle node (z = 0, an
+    // odd nAGQ; the Laplace approximation's one node), and the nodes'
+    // first derivatives are kept for the gradient (the middle node's from
+    // the pass at the mode). The same values as evaluating them again.
+    HVal v0;
+    const double uh = ev.mode(c, u0[c], &v0);
     const double s = 1 / std::sqrt(-v0.h2);
+    const int nc = d.start[c + 1] - d.start[c];
+    if (gradient && static_cast<int>(qbuf.size()) < 2 * nc * K) qbuf.resize(2 * nc * K);
+    double* qak = gradient ? qbuf.data() : nullptr;
+    double* qbk = gradient ? qbuf.data() + nc * K : nullptr;
+    int kmid = -1;
     double mx = -kInf;
     for (int k = 0; k < K; ++k) {
-      const HVal vk = ev.h(c, uh + s * rule.z[k]);
+      if (rule.z[k] == 0.0) kmid = k;
+      const HVal vk = rule.z[k] == 0.0 ? v0
+                      : gradient ? ev.h(c, uh + s * rule.z[k], qak + nc * k, qbk + nc * k)
+                                 : ev.h(c, uh + s * rule.z[k]);
       hk[k] = vk.h;
       h1k[k] = vk.h1;
       lw[k] = rule.logw[k] + 0.5 * rule.z[k] * rule.z[k] + vk.h;
@@ -453,6 +486,10 @@ void ordinal_eval(const OrdData& d, const CumLink& F, int link, bool fast, const
     const double s2 = sigma * sigma;
     for (int i = d.start[c]; i < d.start[c + 1]; ++i) {
       const CatDerivs q = ev.at(i, uh);
+      if (kmid >= 0) {
+        qak[nc * kmid + i - d.start[c]] = q.qa;
+        qbk[nc * kmid + i - d.start[c]] = q.qb;
+      }
       const double wi = d.w[i];
       const int cat = d.y[i];
       const double D1 = q.qa + q.qb, D2 = q.qaa + 2 * q.qab + q.qbb;
@@ -478,14 +515,16 @@ void ordinal_eval(const OrdData& d, const CumLink& F, int link, bool fast, const
       if (pik[k] == 0) continue;
       const double uk = uh + s * rule.z[k];
       dhk.setZero();
+      const double* qa = qak + nc * k;
+      const double* qb = qbk + nc * k;
       for (int i = d.start[c]; i < d.start[c + 1]; ++i) {
-        const CatDerivs q = ev.at(i, uk, false);
+        const int j = i - d.start[c];
         const double wi = d.w[i];
         const int cat = d.y[i];
-        if (cat < J) dhk[cat - 1] += wi * q.qa;
-        if (cat > 1) dhk[cat - 2] += wi * q.qb;
-        dhk.segment(J - 1, p) -= (wi * (q.qa + q.qb)) * d.X.row(i).transpose();
-        dhk[P - 1] -= sigma * uk * wi * (q.qa + q.qb);
+        if (cat < J) dhk[cat - 1] += wi * qa[j];
+        if (cat > 1) dhk[cat - 2] += wi * qb[j];
+        dhk.segment(J - 1, p) -= (wi * (qa[j] + qb[j])) * d.X.row(i).transpose();
+        dhk[P - 1] -= sigma * uk * wi * (qa[j] + qb[j]);
       }
       acc += pik[k] * (dhk + h1k[k] * (du + rule.z[k] * ds));
     }

@@ -474,3 +474,39 @@ test_that("the random intercept's grouping factor is checked as re_terms() check
   expect_equal(f2$loglik, f1$loglik, tolerance = 1e-12)
   expect_identical(f2$group_name, "factor(as.integer(judge))")
 })
+
+test_that("the fitted object's xlevels are stats::.getXlevels()'s; predict() on new data uses them", {
+  w <- ordinal::wine
+  w$ch <- as.character(w$contact)
+  w$x <- seq(-1, 1, length.out = nrow(w))
+  w$`b c` <- factor(rep(c("u", "v", "z"), length.out = nrow(w)))
+  f <- glmm(rating ~ temp + ch + log(x + 3) + `b c` + (1 | judge), data = w,
+            family = cumulative("logit"))
+  expect_identical(f$xlevels, stats::.getXlevels(f$terms, f$model))
+  expect_identical(names(f$xlevels), c("temp", "ch", "b c"))
+  expect_warning(fs <- glmm(rating ~ temp + ch + (1 | judge) + (1 | bottle), data = w,
+                            family = cumulative("logit")), "singular fit")
+  expect_identical(fs$xlevels, stats::.getXlevels(fs$terms, fs$model))
+  nd <- w[c(3, 50), ]
+  nd$ch <- factor(nd$ch)  # one level only: the fit's levels give its coding
+  expect_equal(predict(f, newdata = nd, type = "prob", re.form = NA),
+               predict(f, newdata = w[c(3, 50), ], type = "prob", re.form = NA),
+               tolerance = 1e-14, ignore_attr = TRUE)
+  tx <- stats::terms(rating ~ x, data = w)
+  expect_identical(glmmgee:::frame_xlevels(tx, w), stats::.getXlevels(tx, w))
+  t0 <- stats::terms(rating ~ 1, data = w)
+  expect_identical(glmmgee:::frame_xlevels(t0, w), stats::.getXlevels(t0, w))
+})
+
+test_that("start thresholds: unit weights counted as the weighted sums count them", {
+  fam <- cumulative("probit")
+  y <- c(1L, 3L, 3L, 2L, 4L, 1L, 3L)
+  a <- glmmgee:::ordinal_start(y, rep(1, 7), 4L, fam, 0L, NULL, numeric(), numeric())
+  b <- glmmgee:::ordinal_start(y, rep(2, 7), 4L, fam, 0L, NULL, numeric(), numeric())
+  expect_identical(a, b)
+  cw <- c(0.5, 1, 2, 1, 1, 3, 1)
+  th <- qnorm(cumsum(c(0.5 + 3, 1, 1 + 2 + 1, 1))[1:3] / sum(cw))
+  th <- cummax(th + (1:3) * 1e-3)
+  expect_equal(glmmgee:::ordinal_start(y, cw, 4L, fam, 0L, NULL, numeric(), numeric()),
+               c(th[1], log(diff(th)), 0), tolerance = 1e-14)
+})
