@@ -251,7 +251,10 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
                       c("id", "waves"))
   mf <- frame_from_call(mc, formula, env, c("weights", "offset", "id", "waves"), contrasts)
   mt <- attr(mf, "terms")
-  X <- stats::model.matrix(mt, mf, contrasts.arg = frame_contrasts(mf, mt))
+  ca <- frame_contrasts(mf, mt)
+  # An intercept and numeric columns directly (design-direct.R).
+  X <- if (is.null(ca)) terms_numeric_design(mt, mf, row.names(mf))
+  X <- X %||% stats::model.matrix(mt, mf, contrasts.arg = ca)
   rc <- checked_response(mf, X, family, formula)
   resp <- rc$resp
   off <- rc$offset

@@ -343,7 +343,7 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
     stop("'data' must be a data frame", call. = FALSE)
   fenv <- environment(formula) %||% env
   structured <- has_covstruct(formula)
-  frame_formula <- if (structured) covstruct_frame_formula(formula) else reformulas::subbars(formula)
+  frame_formula <- if (structured) covstruct_frame_formula(formula) else sub_bars(formula)
   environment(frame_formula) <- fenv
   mf <- frame_from_call(mc, frame_formula, env, extras = c("weights", "offset"), contrasts)
   # ar1(), cs(), diag(), homdiag() terms and penalized fixed effects

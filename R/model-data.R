@@ -171,11 +171,16 @@ used_factor <- function(g) {
 # on access add them back.
 fixed_design <- function(formula, mf, fenv, drop_rownames = FALSE) {
   fixed <- formula
-  fixed[[3L]] <- reformulas::nobars(formula[[3L]]) %||% 1
+  fixed[[3L]] <- no_bars(formula[[3L]]) %||% 1
   environment(fixed) <- fenv
   mt <- with_predvars(stats::terms(fixed, data = mf), mf)
-  X <- stats::model.matrix(mt, mf, contrasts.arg = frame_contrasts(mf, mt))
-  if (drop_rownames) rownames(X) <- NULL
+  ca <- frame_contrasts(mf, mt)
+  # An intercept and numeric columns directly (design-direct.R).
+  X <- if (is.null(ca)) terms_numeric_design(mt, mf, if (!drop_rownames) row.names(mf))
+  if (is.null(X)) {
+    X <- stats::model.matrix(mt, mf, contrasts.arg = ca)
+    if (drop_rownames) rownames(X) <- NULL
+  }
   list(mt = mt, X = X)
 }
 

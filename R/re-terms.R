@@ -21,13 +21,20 @@ re_terms <- function(formula, mf, env = environment(formula), bars = find_bars(f
     # a small fit): what model.matrix(~ 1, mf) gives, as Z keeps it.
     if (identical(b[[2L]], 1) || identical(b[[2L]], 1L))
       return(matrix(1, nrow(mf), 1L, dimnames = list(NULL, "(Intercept)")))
+    # `x`, `1 + x`, `0 + x` on a numeric column x: cbind(1, x) or x
+    # directly (design-direct.R; Z loses its row names below).
+    Zb <- lhs_numeric_design(b[[2L]], mf)
+    if (!is.null(Zb)) return(Zb)
     lhs <- stats::as.formula(call("~", b[[2L]]), env = env)
     Zb <- stats::model.matrix(lhs, mf)
     if (ncol(Zb) == 0L) stop("a random-effects term has no columns", call. = FALSE)
     Zb
   })
   sizes <- vapply(Zs, ncol, 1L)
-  Z <- do.call(cbind, Zs)
+  # One term: its matrix without cbind() (which would keep dim and dimnames
+  # only; the names are set and dropped below).
+  Z <- if (length(Zs) == 1L) `attributes<-`(Zs[[1L]], list(dim = dim(Zs[[1L]])))
+       else do.call(cbind, Zs)
   cn <- unlist(lapply(Zs, colnames))
   if (anyDuplicated(cn))
     stop(sprintf("random-effects terms on '%s' repeat a column (%s)", gnames[1L],
@@ -45,6 +52,12 @@ re_terms <- function(formula, mf, env = environment(formula), bars = find_bars(f
 # data. In the model frame such an expression is already a column, under
 # its deparsed name (the frame holds the expression, not g).
 eval_grouping <- function(expr, data, env) {
+  # A variable of the data (the usual `(1 | g)`): its column, a character
+  # one as a factor, which is what the general path below gives, without
+  # deparse() and a pass over every column of the frame.
+  if (is.name(expr) && is.data.frame(data) && !anyDuplicated(names(data)) &&
+      !is.null(v <- .subset2(data, as.character(expr))))
+    return(if (is.character(v)) factor(v) else v)
   key <- paste(deparse(expr, 500L), collapse = "")
   if (!is.name(expr) && key %in% names(data)) return(data[[key]])
   if (is_interaction(expr) && !is.name(expr)) {
@@ -76,26 +89,45 @@ frame_bars <- function(bars, mf) {
   })
 }
 
-# reformulas::findbars() remembered for the last few formulas (front_cache
-# also keeps an empty sparse matrix, empty_dgc()). findbars() is a
-# function of the formula's expression alone, and costs about 0.9 ms (it
-# expands grouping variables through terms() and parse()), while one
-# glmm() call used to run it three to five times on the same formula (the
-# route choice, the terms, the fitted object), a third of a small REML fit.
-# The key is the expression without attributes, so the cache holds no
-# environment (and no data captured by one). Returns what findbars() returns.
+# reformulas::findbars(), subbars() and nobars() remembered for the last few
+# formulas (front_cache also keeps an empty sparse matrix, empty_dgc()).
+# Each is a function of the formula's expression alone: findbars() costs
+# about 0.9 ms (it expands grouping variables through terms() and parse())
+# and one glmm() call used to run it three to five times on the same formula
+# (the route choice, the terms, the fitted object), a third of a small REML
+# fit; subbars() and nobars() walk the expression in R, 2-3% of a small REML
+# fit each. The key is the expression without attributes, so the cache
+# holds no environment (and no data captured by one).
 front_cache <- new.env(parent = emptyenv())
-front_cache$keys <- list()
-front_cache$values <- list()
-find_bars <- function(formula) {
-  key <- formula
+memo_expr <- function(kind, x, fun) {
+  key <- x
   attributes(key) <- NULL
-  keys <- front_cache$keys
+  keys <- front_cache[[paste0(kind, "_keys")]]
+  vals <- front_cache[[paste0(kind, "_values")]]
   for (k in seq_along(keys))
-    if (identical(keys[[k]], key)) return(front_cache$values[[k]])
-  bars <- reformulas::findbars(formula)
+    if (identical(keys[[k]], key)) return(vals[[k]])
+  val <- fun(x)
   keep <- seq_len(min(length(keys), 7L))
-  front_cache$keys <- c(list(key), keys[keep])
-  front_cache$values <- c(list(bars), front_cache$values[keep])
-  bars
+  front_cache[[paste0(kind, "_keys")]] <- c(list(key), keys[keep])
+  front_cache[[paste0(kind, "_values")]] <- c(list(val), vals[keep])
+  val
 }
+
+# Returns what reformulas::findbars() returns.
+find_bars <- function(formula) memo_expr("bars", formula, reformulas::findbars)
+
+# reformulas::subbars(formula): the expression with `|` made `+`, the
+# formula's own attributes (class, environment) kept, as subbars() keeps them.
+sub_bars <- function(formula) {
+  val <- memo_expr("subbars", formula, function(f) {
+    out <- reformulas::subbars(f)
+    attributes(out) <- NULL
+    out
+  })
+  attributes(val) <- attributes(formula)
+  val
+}
+
+# reformulas::nobars() of an expression without attributes (a formula's
+# right-hand side).
+no_bars <- function(expr) memo_expr("nobars", expr, reformulas::nobars)

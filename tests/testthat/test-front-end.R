@@ -23,8 +23,30 @@ test_that("find_bars() gives reformulas::findbars()' bars, also after other form
     f <- y ~ x + (x | g)
     expect_identical(glmmgee:::find_bars(f), reformulas::findbars(f))
   })
-  keys <- get("front_cache", envir = asNamespace("glmmgee"))$keys
+  keys <- get("front_cache", envir = asNamespace("glmmgee"))$bars_keys
+  expect_true(length(keys) > 0L)
   expect_true(all(vapply(keys, function(k) is.null(attributes(k)), TRUE)))
+})
+
+test_that("sub_bars() and no_bars() give reformulas' subbars() and nobars(), also after other formulas", {
+  forms <- list(y ~ x + (1 | g), y ~ x + (x | g), y ~ x + (x || g), y ~ (1 | a/b),
+                y ~ (1 | a:b) + (0 + x | c), y ~ x + (1 | I(g %% 5)), ~ x + (1 | g),
+                y ~ x, y ~ (1 + x | a/b/c) + (1 | d), cbind(s, f) ~ (1 | g),
+                y ~ (x + z || g) + (1 | h), y ~ log(x) + offset(z) + (1 | g))
+  set.seed(4)
+  for (f in sample(rep(forms, 3))) {
+    expect_identical(glmmgee:::sub_bars(f), reformulas::subbars(f), info = deparse(f))
+    rhs <- f[[length(f)]]
+    expect_identical(glmmgee:::no_bars(rhs), reformulas::nobars(rhs), info = deparse(f))
+  }
+  # The formula's own environment comes back, not the first caller's.
+  e <- new.env()
+  f <- y ~ x + (x | g)
+  environment(f) <- e
+  expect_identical(environment(glmmgee:::sub_bars(f)), e)
+  cache <- get("front_cache", envir = asNamespace("glmmgee"))
+  for (kind in c("subbars_keys", "subbars_values", "nobars_keys"))
+    expect_true(all(vapply(cache[[kind]], function(k) is.null(attributes(k)), TRUE)), info = kind)
 })
 
 test_that("block_pattern() lists each block's lower triangle column by column", {
@@ -83,4 +105,51 @@ test_that("the fitted object of a repeated fit is the same as the first", {
   expect_equal(as.numeric(logLik(f1)),
                as.numeric(logLik(lme4::lmer(Reaction ~ Days + (Days | Subject), sleepstudy))),
                tolerance = 1e-8)
+})
+
+test_that("the direct numeric designs are model.matrix()'s, attributes and names included", {
+  set.seed(5)
+  d <- data.frame(y = rnorm(40), x = rnorm(40), k = rep(1:4, 10), g = rep(letters[1:8], 5),
+                  f = factor(rep(c("u", "v"), 20)), lg = rep(c(TRUE, FALSE), 20))
+  d$x[3] <- NA
+  forms <- list(y ~ x, y ~ x - 1, y ~ 1, y ~ k + x, y ~ 0 + k, y ~ x + offset(k),
+                y ~ x + f, y ~ x:k, y ~ log(k), y ~ lg, y ~ poly(k, 2), y ~ x * k)
+  for (f in forms) for (drop in c(FALSE, TRUE)) {
+    mf <- model.frame(f, d, subset = k > 1)
+    mt <- terms(mf)
+    ref <- model.matrix(mt, mf)
+    if (drop) rownames(ref) <- NULL
+    fx <- glmmgee:::fixed_design(f, mf, environment(f), drop_rownames = drop)
+    expect_identical(fx$X, ref, info = paste(deparse(f), drop))
+  }
+  mf <- model.frame(y ~ x + k + g + f + lg, d)
+  for (lhs in list(quote(x), quote(1 + x), quote(0 + x), quote(x + 0), quote(x - 1), quote(k),
+                   quote(0 + k), quote(f), quote(lg), quote(x + k), quote(1 + g))) {
+    ref <- model.matrix(as.formula(call("~", lhs)), mf)
+    rownames(ref) <- NULL
+    got <- glmmgee:::lhs_numeric_design(lhs, mf)
+    if (!is.null(got)) expect_identical(got, ref, info = deparse(lhs))
+  }
+  # The shortcut takes exactly the plain numeric left sides.
+  expect_false(is.null(glmmgee:::lhs_numeric_design(quote(1 + k), mf)))
+  expect_null(glmmgee:::lhs_numeric_design(quote(f), mf))
+  expect_null(glmmgee:::lhs_numeric_design(quote(x + k), mf))
+})
+
+test_that("a grouping variable is read as the general evaluation reads it", {
+  d <- data.frame(g = rep(c("b", "a", "c"), 4), n = rep(c(2.5, 1, 3), 4),
+                  f = factor(rep(c("u", "v", "w"), 4), levels = c("w", "v", "u", "z")),
+                  stringsAsFactors = FALSE)
+  general <- function(expr, data, env) {
+    chr <- vapply(data, is.character, TRUE)
+    if (is.data.frame(data) && any(chr)) data[chr] <- lapply(data[chr], factor)
+    eval(expr, data, env)
+  }
+  for (v in c("g", "n", "f")) {
+    e <- as.name(v)
+    expect_identical(glmmgee:::eval_grouping(e, d, globalenv()), general(e, d, globalenv()),
+                     info = v)
+  }
+  # A list (new data given as one) keeps a character id as it is.
+  expect_identical(glmmgee:::eval_grouping(quote(g), as.list(d), globalenv()), d$g)
 })
