@@ -161,6 +161,7 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
   list(theta = theta, pnames = pnames, on_boundary = on_boundary, hess = hess,
        cov_theta = cov_theta, grad = grad, nstep = nstep,
        gmax_star = if (length(gfree)) max(abs(gfree)) else 0,
-       singular = any(on_boundary), structures = structures, penalty = pen, lm = lm,
+       singular = length(setdiff(bc$record$boundary_index, bc$record$disp_index)) > 0L,
+       structures = structures, penalty = pen, lm = lm,
        theta_chol = theta_chol, cov_chol = cov_chol)
 }

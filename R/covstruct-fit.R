@@ -50,7 +50,8 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
                            re$terms, k_re, p, disp, Tx, penalty)
   search <- function(par) covstruct_search(evalf, par, control)
   run <- search(start)
-  bc <- covstruct_verify(search, run, re$terms, k_re)
+  bc <- covstruct_verify(search, run, re$terms, k_re,
+                        covstruct_disp_index(family, disp, length(start)))
   run <- bc$best
   par <- run$par
   final <- run$at %||% evalf(par)

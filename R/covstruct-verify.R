@@ -53,14 +53,31 @@ covstruct_restart_point <- function(par, terms, k_re, at, size) {
   par
 }
 
-covstruct_verify <- function(search, best, terms, k_re) {
-  b0 <- covstruct_boundary(best$par, terms, k_re)
+# The nbinom1 dispersion phi has a boundary too: phi -> 0 is the Poisson
+# limit (log(phi) -> -Inf), where the likelihood flattens in log(phi), so
+# the Newton step there measures nothing and a converged fit to
+# Poisson-like data read as "doubtful convergence". `disp_at` is the index
+# of log(phi) in par (NULL for the other families); at the boundary it is
+# treated as a standard deviation at zero: left out of the convergence
+# measure and verified by restarts from phi = 1 and 0.3.
+covstruct_disp_tol <- 1e-6
+
+covstruct_disp_index <- function(family, disp, P)
+  if (disp && identical(family$family, "nbinom1")) P
+
+covstruct_verify <- function(search, best, terms, k_re, disp_at = NULL) {
+  bound <- function(par)
+    c(covstruct_boundary(par, terms, k_re),
+      if (length(disp_at) && exp(par[[disp_at]]) < covstruct_disp_tol) disp_at)
+  b0 <- bound(best$par)
   rec <- list(performed = length(b0) > 0L, restarts = 0L, loglik_boundary = best$loglik,
               loglik_restarts = numeric(), moved_off = FALSE, verified = TRUE,
-              message = "no parameter on a boundary", boundary_index = b0)
+              message = "no parameter on a boundary", boundary_index = b0,
+              disp_index = disp_at, dispersion_at_zero = FALSE)
   if (!length(b0)) return(list(best = best, record = rec))
   for (size in c(1, 0.3)) {
     th <- covstruct_restart_point(best$par, terms, k_re, b0, size)
+    if (length(disp_at) && disp_at %in% b0) th[[disp_at]] <- log(size)
     res <- tryCatch(search(th), error = function(e) NULL)
     rec$restarts <- rec$restarts + 1L
     ll <- if (is.null(res)) NA_real_ else res$loglik
@@ -70,7 +87,8 @@ covstruct_verify <- function(search, best, terms, k_re) {
       rec$moved_off <- TRUE
     }
   }
-  b1 <- covstruct_boundary(best$par, terms, k_re)
+  b1 <- bound(best$par)
+  rec$dispersion_at_zero <- length(disp_at) > 0L && disp_at %in% b1
   ok <- rec$loglik_restarts[is.finite(rec$loglik_restarts)]
   rec$verified <- !length(b1) || (length(ok) > 0L && all(ok <= best$loglik + 1e-6))
   rec$boundary_index <- b1

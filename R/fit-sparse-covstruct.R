@@ -40,7 +40,8 @@ sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, pen
     logsd_presearch(engine_eval, re$terms, k_re, p, disp, tx$T, penalty, control, sd0)
   search <- function(par) covstruct_search(evalf, par, control, value_first = TRUE, pre = pre)
   run <- search(start)
-  bc <- covstruct_verify(search, run, re$terms, k_re)
+  bc <- covstruct_verify(search, run, re$terms, k_re,
+                        covstruct_disp_index(family, disp, length(start)))
   run <- bc$best
   final <- run$at %||% evalf(run$par)
   est <- covstruct_estimates(evalf, run, bc, final, re$terms, k_re, tx$T, colnames(X), family,

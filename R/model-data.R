@@ -33,6 +33,7 @@ frame_from_call <- function(mc, frame_formula, env, extras, contrasts = NULL) {
   if (nrow(mf) == 0L)
     stop("'data' has no complete rows: no observations are left after ",
          "'subset' and 'na.action'", call. = FALSE)
+  check_one_level_factors(mf, mc, env)  # one-level-factors.R
   frame_with_contrasts(mf, contrasts, function() eval(mc$data, env))  # contrasts.R
 }
 

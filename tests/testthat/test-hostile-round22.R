@@ -159,3 +159,74 @@ test_that("a beta-binomial fit to a binary response is refused: phi is not ident
                            family = betabinomial()), "singular fit")
   expect_true(is.finite(logLik(f)))
 })
+
+ar1_poisson_like <- function() {
+  set.seed(4)
+  site <- rep(1:25, each = 6)
+  u <- rnorm(25, 0, 0.5)[site]
+  data.frame(y = rpois(150, exp(0.5 + u)), x = rnorm(150), site = factor(site),
+             time = factor(rep(1:6, 25)), blk = factor(rep(1:5, 30)))
+}
+
+test_that("nbinom1 with ar1() on Poisson data: phi at its boundary 0 is verified and said, not doubtful convergence", {
+  # Before: "doubtful convergence: scaled gradient 1.8" at phi = 7e-11, a
+  # logLik equal to the Poisson fit's (glmmTMB: NA, non-positive-definite
+  # Hessian). log(phi) -> -Inf is a boundary, like a zero standard deviation.
+  d <- ar1_poisson_like()
+  w <- character()
+  f <- withCallingHandlers(glmm(y ~ x + ar1(time + 0 | site), data = d, family = nbinom1()),
+                           warning = function(e) { w <<- c(w, conditionMessage(e)); invokeRestart("muffleWarning") })
+  expect_false(any(grepl("converge", w)))
+  expect_true(any(grepl("dispersion phi is estimated at 0.*verified: restarts", w)))
+  expect_true(f$optinfo$boundary_check$dispersion_at_zero)
+  expect_true(f$optinfo$boundary_check$verified)
+  expect_false(f$singular)
+  p <- glmm(y ~ x + ar1(time + 0 | site), data = d, family = poisson)
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(p)), tolerance = 1e-7)
+  expect_equal(unname(fixef(f)), unname(fixef(p)), tolerance = 1e-4)
+  # The several-term (sparse) route says the same.
+  w <- character()
+  g <- withCallingHandlers(glmm(y ~ x + ar1(time + 0 | site) + (1 | blk), data = d, family = nbinom1()),
+                           warning = function(e) { w <<- c(w, conditionMessage(e)); invokeRestart("muffleWarning") })
+  expect_false(any(grepl("converge", w)))
+  expect_true(g$optinfo$boundary_check$dispersion_at_zero)
+  # Overdispersed counts: phi is interior, no such warning.
+  set.seed(5)
+  d$y2 <- rnbinom(150, mu = exp(1 + rnorm(25, 0, 0.5)[as.integer(d$site)]), size = 2)
+  h <- glmm(y2 ~ x + ar1(time + 0 | site), data = d, family = nbinom1())
+  expect_false(h$optinfo$boundary_check$dispersion_at_zero)
+  expect_gt(h$family_par$estimate, 0.1)
+})
+
+test_that("a one-level factor in any formula is an error naming the argument and the variable", {
+  # Before: R's "contrasts can be applied only to factors with 2 or more levels".
+  d <- ar1_poisson_like()
+  d$one <- factor("a")
+  d$half <- factor(ifelse(d$x > 0, "p", "n"))
+  d$half[d$x < 0] <- NA
+  d$ch <- "k"
+  msg <- "has a single value \\(\"%s\"\\) in the rows used"
+  expect_error(glmm(y ~ x + one + (1 | site), data = d, family = poisson),
+               paste0("'formula': the variable 'one' ", sprintf(msg, "a")))
+  expect_error(glmm(y ~ x + ch + (1 | site), data = d, family = poisson), "'formula': the variable 'ch'")
+  expect_error(glmm(y ~ x + (one | site), data = d, family = poisson),
+               "'formula': the variable 'one' in the random-effect term \\(one \\| site\\)")
+  expect_error(glmm(y ~ x + ar1(one + 0 | site), data = d, family = poisson),
+               "'one' in the random-effect term \\(one \\+ 0 \\| site\\)")
+  # One level left after the removal of rows with NA, or after subset=.
+  expect_error(glmm(y ~ x + half + (1 | site), data = d, family = poisson),
+               paste0("'formula': the variable 'half' ", sprintf(msg, "p")))
+  d$half2 <- factor(ifelse(d$x > 0, "p", "n"))
+  expect_error(glmm(y ~ x + half2 + (1 | site), data = d, family = poisson, subset = x > 0.5),
+               "'half2' has a single value \\(\"p\"\\)")
+  expect_error(glmm(y ~ x + (1 | site), ziformula = ~ one, data = d, family = poisson),
+               "'ziformula': the variable 'one'")
+  expect_error(glmm(y ~ x + (1 | site), dispformula = ~ factor(one), data = d, family = nbinom2()),
+               "'dispformula': the variable 'factor\\(one\\)'")
+  expect_error(gee(y ~ x + one, id = site, data = d, family = poisson), "'formula': the variable 'one'")
+  # A single group is not this error, and a two-level factor still fits.
+  expect_error(glmm(y ~ x + (1 | one), data = d, family = poisson),
+               "grouping factor 'one' has only 1 level")
+  f <- glmm(y ~ x + half2 + (1 | site), data = d, family = poisson)
+  expect_length(fixef(f), 3L)
+})
