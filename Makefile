@@ -8,6 +8,8 @@ VERSION := $(shell sed -n 's/^Version: //p' DESCRIPTION)
 # default library; set LIB=path to keep an install private.
 LIB ?=
 LIBFLAG := $(if $(LIB),-l $(LIB),)
+# Compiler processes for the package's C++ sources (R's make gets -j$(JOBS)).
+JOBS ?= 2
 export R_LIBS := $(if $(LIB),$(LIB):,)$(R_LIBS)
 
 .PHONY: deps document install demo test check bench sanitize clean
@@ -23,7 +25,7 @@ document:
 
 install:
 	$(if $(LIB),mkdir -p $(LIB),)
-	$(R) CMD INSTALL --no-test-load $(LIBFLAG) .
+	MAKEFLAGS=-j$(JOBS) $(R) CMD INSTALL --no-test-load $(LIBFLAG) .
 
 demo: deps install
 	$(RSCRIPT) -e 'demo("bacteria", package = "$(PKG)", ask = FALSE, echo = TRUE)'
@@ -36,7 +38,7 @@ test: deps install
 # CHECK_ARGS go to R CMD check, e.g. CHECK_ARGS=--no-tests after `make test`.
 CHECK_ARGS ?=
 check: deps
-	R=$(R) bash tools/check.sh $(CHECK_ARGS)
+	R=$(R) GLMMGEE_BUILD_JOBS=$(JOBS) bash tools/check.sh $(CHECK_ARGS)
 
 bench: deps install
 	$(RSCRIPT) bench/bench-glmm.R

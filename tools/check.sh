@@ -34,6 +34,10 @@ export _R_CHECK_FORCE_SUGGESTS_=false
 # "installed size" NOTE). --strip-debug keeps the symbol table, which the
 # "compiled code" check reads (the default --strip-unneeded removes it).
 export _R_SHLIB_STRIP_=true
+# The C++ sources compile GLMMGEE_BUILD_JOBS at a time (default 2) in both
+# installs (R CMD build's, for the vignettes, and R CMD check's). MAKEFLAGS
+# is set, not inherited: under make it carries make's own command line.
+export MAKEFLAGS="-j${GLMMGEE_BUILD_JOBS:-2}"
 export R_STRIP_SHARED_LIB="strip --strip-debug"
 
 src=$(pwd)
