@@ -170,3 +170,35 @@ test_that("hostile inputs in a child process: clear errors or the same fit, no c
   expect_equal(res$reports[["long"]], "3")
   expect_lt(as.numeric(res$reports[["tibble"]]), 1e-8)
 })
+
+test_that("two random-effect terms with the same design are reported, not split silently", {
+  # (1 | a) + (1 | b) with b a relabelling of a: the likelihood depends only
+  # on the sum of the two variances. The fit reported SDs 0.814 and 0.814
+  # with standard errors and no word (lmer: 1.126 and 0.242 with a
+  # degenerate-Hessian warning), REML and ML, binomial alike.
+  set.seed(2)
+  d <- data.frame(a = factor(rep(1:10, each = 6)), x = stats::rnorm(60))
+  d$b <- factor(letters[as.integer(d$a)])
+  d$y <- stats::rnorm(60) + stats::rnorm(10)[d$a]
+  d$z <- stats::rbinom(60, 1, stats::plogis(d$y))
+  d$f <- factor(rep(1:10, each = 6))
+  msg <- "terms \\(1 \\| a\\) and \\(1 \\| b\\) have the same design.*only the sum of their variances"
+  for (reml in c(TRUE, FALSE)) {
+    expect_warning(f <- glmm(y ~ x + (1 | a) + (1 | b), d, REML = reml), msg)
+    expect_true(any(grepl("same design", f$optinfo$warnings)))
+    # The likelihood is that of the single term.
+    one <- glmm(y ~ x + (1 | a), d, REML = reml)
+    expect_equal(as.numeric(logLik(f)), as.numeric(logLik(one)), tolerance = 1e-6)
+  }
+  expect_warning(glmm(z ~ x + (1 | a) + (1 | b), d, family = binomial), msg)
+  # A nesting with one inner level per outer level.
+  expect_warning(glmm(y ~ x + (1 | a / f), d, REML = TRUE), "\\(1 \\| f:a\\) and \\(1 \\| a\\) have the same design")
+  # Crossed or properly nested factors are not this.
+  data("Pastes", package = "lme4", envir = environment())
+  expect_no_warning(glmm(strength ~ 1 + (1 | batch / cask), Pastes, REML = TRUE))
+  d$e <- factor(rep(1:3, 20))
+  w <- character()
+  withCallingHandlers(glmm(y ~ x + (1 | a) + (1 | e), d, REML = TRUE),
+                      warning = function(c) { w <<- c(w, conditionMessage(c)); invokeRestart("muffleWarning") })
+  expect_false(any(grepl("same design", w)))
+})
