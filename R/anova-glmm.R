@@ -55,7 +55,9 @@ anova.glmmgee_glmm <- function(object, ...) {
   labels <- vapply(seq_along(fits), function(i) {
     if (nzchar(nm[i])) nm[i] else paste(deparse(exprs[[i]], width.cutoff = 500L), collapse = "")
   }, "")
-  if (anyDuplicated(labels)) labels <- paste0("model", seq_along(fits))
+  # do.call(anova, fits) passes the fits themselves: their deparsed
+  # structure is no label.
+  if (anyDuplicated(labels) || any(nchar(labels) > 200L)) labels <- paste0("model", seq_along(fits))
   check_same_data(fits)
   fits <- anova_ml_fits(fits)
   ll <- vapply(fits, function(f) as.numeric(logLik(f)), 1)

@@ -14,6 +14,17 @@ frame_var_name <- function(nm) {
 # would copy the column); a column whose extremes are infinite (or all NA) is
 # then looked at exactly.
 check_frame_finite <- function(mf) {
+  # An integer64 (bit64) vector is a double vector holding the integer's
+  # bits: model.matrix() reads those raw bits (4.9e-323 for 10), so a
+  # covariate came out as denormal numbers (gee(): a slope of 0, glmm(): an
+  # optimizer error). The response is converted by as.numeric()'s method;
+  # any other column is refused with the conversion to use.
+  i64 <- vapply(mf, inherits, TRUE, what = "integer64")
+  i64[1L] <- FALSE
+  if (any(i64))
+    stop(sprintf("%s %s an integer64 (bit64) vector, whose raw bits model.matrix() would read as numbers: convert it with as.numeric() (a covariate) or factor() (a grouping factor or cluster id)",
+                 paste0("'", frame_var_name(names(mf)[i64]), "'", collapse = ", "),
+                 if (sum(i64) > 1L) "are" else "is"), call. = FALSE)
   has_inf <- function(v) {
     if (!is.numeric(v)) return(FALSE)
     ext <- suppressWarnings(c(min(v, na.rm = TRUE), max(v, na.rm = TRUE)))

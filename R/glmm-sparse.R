@@ -134,8 +134,9 @@ glmm_sparse <- function(formula, mf, family, nAGQ, control, start, covariance, m
   # a known K that is not c I separates a one-observation-per-level effect
   # from the residual: only the others are checked
   kn <- names(covariance)[!vapply(covariance, is_scaled_identity, TRUE)]
-  extra_warn <- check_obs_level_effects(re$flist[setdiff(names(re$flist), kn)], family,
-                                        resp$weights)
+  extra_warn <- c(check_obs_level_effects(re$flist[setdiff(names(re$flist), kn)], family,
+                                          resp$weights),
+                  check_confounded_terms(re))
   sep <- separation_record(X, resp$y, resp$weights, family, "glmm")
   fit <- glmm_sparse_fit(X, resp$y, re, family, resp$weights, off, control, start)
   obj <- new_glmm_sparse(fit, X = X, y = resp$y, weights = resp$weights, offset = off,
@@ -156,7 +157,8 @@ glmm_lmm_sparse <- function(formula, mf, family, control, start, mc, fenv, REML)
   fx <- fixed_design(formula, mf, fenv)
   rc <- checked_response(mf, fx$X, family, formula)
   resp <- rc$resp
-  extra_warn <- check_obs_level_effects(re$flist, family, resp$weights)
+  extra_warn <- c(check_obs_level_effects(re$flist, family, resp$weights),
+                  check_confounded_terms(re))
   sep <- separation_record(fx$X, resp$y, resp$weights, family, "glmm")
   fit <- lmm_sparse_fit(fx$X, resp$y, re, resp$weights, rc$offset, REML, control, start)
   obj <- new_glmm_sparse(fit, X = fx$X, y = resp$y, weights = resp$weights, offset = rc$offset,

@@ -44,5 +44,5 @@ anova_ml_fits <- function(fits) {
   fixed <- vapply(fits, function(f) paste(sort(names(f$coefficients)), collapse = "\r"), "")
   if (length(unique(fixed)) == 1L && all(reml)) return(fits)
   message("refitting model(s) with ML (instead of REML)")
-  lapply(fits, function(f) if (isREML(f)) stats::update(f, REML = FALSE) else f)
+  lapply(fits, function(f) if (isREML(f)) reml_ml_refit(f, quiet = FALSE) else f)
 }

@@ -16,9 +16,67 @@ reml_profile_criterion <- function(criterion) {
   criterion
 }
 
-# The ML refit of a REML fit, for criterion = "ML".
-reml_ml_refit <- function(fitted) {
-  suppressWarnings(stats::update(fitted, REML = FALSE))
+# The ML refit of a REML fit, for criterion = "ML" and for anova()
+# (methods-reml.R). update() needs the fit's data; a fit made inside a
+# function, whose data were local to it, has lost them, so then the model
+# frame stored in the fit stands in for the data (when it holds every
+# variable of the formula), as lme4's refitML() works from its stored frame.
+# The formula is the stored one: the call may name it by a variable (f in
+# lapply(forms, function(f) glmm(f, ...))) that now holds something else.
+reml_ml_refit <- function(fitted, quiet = TRUE) {
+  on_frame <- function(why) {
+    alt <- refit_on_frame(fitted, REML = FALSE)
+    if (is.null(alt))
+      stop(sprintf("the REML fit could not be refitted by maximum likelihood with update(fit, REML = FALSE): %s; refit it with REML = FALSE where its data are visible",
+                   why), call. = FALSE)
+    alt
+  }
+  refit <- function() {
+    out <- tryCatch(stats::update(fitted, formula. = fitted$formula, REML = FALSE),
+                    error = function(e) on_frame(conditionMessage(e)))
+    # Data of the same name found elsewhere (a global 'd' beside the
+    # function's local one) would give another model's likelihood.
+    if (!same_response(out, fitted))
+      out <- on_frame("its data name other rows elsewhere")
+    out
+  }
+  if (quiet) suppressWarnings(refit()) else refit()
+}
+
+same_response <- function(a, b) {
+  ya <- a$y
+  yb <- b$y
+  length(ya) == length(yb) && isTRUE(all.equal(unname(ya), unname(yb), tolerance = 0)) &&
+    isTRUE(all.equal(unname(a$prior.weights), unname(b$prior.weights), tolerance = 0))
+}
+
+# The fit's call evaluated on its stored model frame (rows already chosen by
+# subset and na.action, weights and offset taken from the frame), with the
+# stored formula; NULL when the frame lacks a variable of the formula (a
+# transformation such as log(y) or offset(v) keeps only the result).
+refit_on_frame <- function(fit, ...) {
+  mf <- fit$model
+  call <- fit$call
+  fo <- fit$formula
+  if (!is.data.frame(mf) || is.null(call) || !inherits(fo, "formula") ||
+      !all(all.vars(fo) %in% names(mf)))
+    return(NULL)
+  data <- mf[, setdiff(names(mf), c("(weights)", "(offset)")), drop = FALSE]
+  attr(data, "terms") <- NULL
+  attr(data, "na.action") <- NULL
+  call[[1L]] <- glmm
+  call$formula <- fo
+  call$data <- data
+  call$subset <- NULL
+  call$na.action <- NULL
+  call$weights <- mf[["(weights)"]]
+  call$offset <- mf[["(offset)"]]
+  extra <- list(...)
+  for (a in names(extra)) call[[a]] <- extra[[a]]
+  out <- eval(call, environment(fo))
+  out$call <- fit$call
+  for (a in names(extra)) out$call[[a]] <- extra[[a]]
+  out
 }
 
 # The restricted log-likelihood with sigma free, and its exact gradient, at

@@ -267,3 +267,28 @@ check_obs_level_effects <- function(flist, family, weights) {
   }
   out
 }
+
+# Two random-effect terms with the same columns on grouping factors that
+# define the same groups (b a relabelling of a; a:b with one level of b in
+# each a, as in (1 | a/b)) have the same design: only the sum of their
+# covariances is identified, and the split the fit reports is arbitrary
+# (lmer's convergence check notes a degenerate Hessian; here it was silent).
+check_confounded_terms <- function(re) {
+  tm <- re$terms
+  out <- character()
+  if (length(tm) < 2L) return(out)
+  lab <- function(x) sprintf("(%s | %s)", paste(deparse(x$lhs), collapse = ""), x$group)
+  for (t in seq_len(length(tm) - 1L)) for (u in seq.int(t + 1L, length(tm))) {
+    a <- tm[[t]]
+    b <- tm[[u]]
+    if (isTRUE(a$known_cov) || isTRUE(b$known_cov)) next
+    if (!identical(a$cnames, b$cnames) || !identical(deparse(a$lhs), deparse(b$lhs))) next
+    if (length(a$index) != length(b$index)) next
+    na <- length(unique(a$index))
+    if (length(unique(b$index)) != na) next
+    if (length(unique(a$index + (as.numeric(b$index) - 1) * length(a$levels))) != na) next
+    out <- c(out, sprintf("the random-effect terms %s and %s have the same design ('%s' and '%s' define the same groups): only the sum of their variances is identified, and the split between them is arbitrary; remove one of the terms",
+                          lab(a), lab(b), a$group, b$group))
+  }
+  out
+}
