@@ -46,8 +46,9 @@
 # linear predictor at the random effects' modes, for a mixed model). Its
 # least-squares correction u = u0 - A (A'A)^{-1} A'u0 has A'u = 0; when
 # every u_r is positive, (II) holds and there is no separation. That costs
-# one pass over the data; the linear program runs only when it fails
-# (separated data, or a fit too far from a stationary point to tell).
+# two passes over the data in C++ (src/ordinal-separation.cpp); the linear
+# program runs only when it fails (separated data, or a fit too far from a
+# stationary point to tell).
 #
 # References:
 # Albert, A. and Anderson, J. A. (1984). On the existence of maximum
@@ -81,6 +82,8 @@ ordinal_separation <- function(X, y, J, w, tnames, model = "glmm", cert = NULL) 
     if (!is.null(cert)) cert$eta <- cert$eta[pos]
   }
   n <- length(y)
+  if (!is.null(cert) && ordinal_existence_certificate(X, y, J, cert))
+    return(c(none, screen = "certificate"))
   # Centred and scaled columns: the check does not depend on the
   # covariates' location or units (centring is a column operation with
   # the thresholds' columns, whose sum is constant).
@@ -89,8 +92,6 @@ ordinal_separation <- function(X, y, J, w, tnames, model = "glmm", cert = NULL) 
   scl <- if (p) sqrt(colSums(Xc^2) / max(n - 1L, 1L)) else numeric()
   scl[!is.finite(scl) | scl == 0] <- 1
   if (p) Xc <- Xc / rep(scl, each = n)
-  if (!is.null(cert) && ordinal_existence_certificate(Xc, y, J, cert))
-    return(c(none, screen = "certificate"))
   # Adjacent rows: cut y_i with outcome 0 (where y_i < J), cut y_i - 1 with
   # outcome 1 (where y_i > 1); columns -1{cut = k} and the covariates, so
   # that the direction is (a, b) on (thresholds, beta).
@@ -132,71 +133,20 @@ ordinal_separation <- function(X, y, J, w, tnames, model = "glmm", cert = NULL) 
 }
 
 # Condition (II): positive weights u with A'u = 0, from the fitted values
-# (see the top of this file). Xc: the centred and scaled design of the
-# observations with positive weight, y their categories; cert$theta the
-# thresholds and cert$eta the linear predictors (the centring does not
-# enter: eta is the fit's). TRUE when the corrected weights are all
-# positive, with a margin far above the rounding error of the correction.
-ordinal_existence_certificate <- function(Xc, y, J, cert) {
-  fam <- cert$family
+# (see the top of this file), in C++ (src/ordinal-separation.cpp: two
+# passes over the data, no copy of X). X: the design of the observations
+# with positive weight, y their categories; cert$theta the thresholds and
+# cert$eta the linear predictors. TRUE when the corrected weights (relative
+# to the largest) all exceed 1e-9, far above their rounding error.
+ordinal_existence_certificate <- function(X, y, J, cert) {
   th <- cert$theta
   eta <- cert$eta
   if (length(th) != J - 1L || length(eta) != length(y) || !all(is.finite(th)) ||
       !all(is.finite(eta))) return(FALSE)
-  n <- length(y)
-  p <- ncol(Xc)
-  k1 <- J - 1L
-  top <- y == J
-  bot <- y == 1L
-  up <- c(th, 0)[y] - eta     # theta_{y_i} - eta (unused where y = J)
-  lo <- c(0, th)[y] - eta     # theta_{y_i - 1} - eta (unused where y = 1)
-  Fu <- fam$linkinv(up)
-  Fu[top] <- 1
-  Fl <- fam$linkinv(lo)
-  Fl[bot] <- 0
-  P <- Fu - Fl
-  uu <- fam$dens(up) / P
-  uu[top] <- 0
-  ul <- fam$dens(lo) / P
-  ul[bot] <- 0
-  if (!all(is.finite(uu)) || !all(is.finite(ul)) || any(P <= 0)) return(FALSE)
-  sc <- max(uu, ul)
-  if (!(sc > 0)) return(FALSE)
-  uu <- uu / sc
-  ul <- ul / sc
-  # Per category j: the indicator columns, so that sums over categories
-  # are products (N_j counts, S_j the covariates' sums).
-  ind <- matrix(0, n, J)
-  ind[cbind(seq_len(n), y)] <- 1
-  N <- colSums(ind)
-  # A'u: the thresholds' entries sum(uu, y = k) - sum(ul, y = k + 1), the
-  # covariates' sum((ul - uu) x).
-  su <- c(crossprod(ind, uu))
-  sl <- c(crossprod(ind, ul))
-  g <- c(su[-J] - sl[-1L], if (p) c(crossprod(Xc, ul - uu)))
-  # A'A: every row has one threshold entry (+1 for cut y_i, -1 for cut
-  # y_i - 1) beside -x_i (cut y_i) or +x_i (cut y_i - 1); so the threshold
-  # block is diagonal, N_k + N_{k+1}, the cross block -(S_k + S_{k+1}),
-  # and the covariates' block sum_i (rows of i) x_i x_i'.
-  G <- diag(N[-J] + N[-1L], k1 + p)
-  if (p) {
-    S <- crossprod(ind, Xc)
-    Ct <- -(S[-J, , drop = FALSE] + S[-1L, , drop = FALSE])
-    G[k1 + seq_len(p), k1 + seq_len(p)] <- crossprod(Xc, Xc * (2 - top - bot))
-    G[seq_len(k1), k1 + seq_len(p)] <- Ct
-    G[k1 + seq_len(p), seq_len(k1)] <- t(Ct)
-  }
-  R <- tryCatch(chol(G), error = function(e) NULL)
-  if (is.null(R) || min(diag(R)) < 1e-6 * max(diag(R))) return(FALSE)
-  v <- backsolve(R, backsolve(R, g, transpose = TRUE))
-  vt <- v[seq_len(k1)]
-  xb <- if (p) drop(Xc %*% v[k1 + seq_len(p)]) else numeric(n)
-  # The corrected weights u - A v: rows of cut y_i less vt[y_i] - x'vb,
-  # rows of cut y_i - 1 less xb - vt[y_i - 1]. Positive everywhere (well
-  # above the correction's rounding error): condition (II).
-  cu <- (uu - (c(vt, 0)[y] - xb))[!top]
-  cl <- (ul - (xb - c(0, vt)[y]))[!bot]
-  min(cu, cl) > 1e-9
+  if (!is.double(X)) storage.mode(X) <- "double"
+  low <- cpp_ordinal_certificate(as.integer(y), X, as.double(eta), as.double(th),
+                                 cert$family$link_code)
+  is.finite(low) && low > 1e-9
 }
 
 # The warning for a separation found by ordinal_separation(); `model` is

@@ -284,3 +284,23 @@ test_that("15,000 rows: the certificate settles it without the linear program", 
   expect_false(fit$separation$separated)
   expect_identical(fit$separation$screen, "certificate")
 })
+
+test_that("the certificate's C++ checks its sizes and categories", {
+  X <- cbind(a = c(0.1, 0.5, -0.3, 1))
+  expect_error(glmmgee:::cpp_ordinal_certificate(1:3, X, numeric(4), c(-1, 1), 0L), "sizes differ")
+  expect_error(glmmgee:::cpp_ordinal_certificate(c(1L, 2L, 3L, 4L), X, numeric(4), c(-1, 1), 0L),
+               "outside 1..J")
+  expect_error(glmmgee:::cpp_ordinal_certificate(c(1L, 2L, 3L, 1L), X, numeric(4), c(-1, 1), 7L),
+               "unknown link")
+  # Both links' weights certify a clm fit of wine (probit, cloglog).
+  skip_if_not_installed("ordinal")
+  w <- ordinal::wine
+  Xw <- stats::model.matrix(~ temp + contact, w)[, -1L]
+  for (link in c("probit", "cloglog")) {
+    m <- ordinal::clm(rating ~ temp + contact, data = w, link = link)
+    low <- glmmgee:::cpp_ordinal_certificate(as.integer(w$rating), Xw,
+                                             drop(Xw %*% m$beta), unname(m$alpha),
+                                             cumulative(link)$link_code)
+    expect_gt(low, 1e-3)
+  }
+})
