@@ -112,22 +112,43 @@ ordinal_separation <- function(X, y, J, w, tnames, model = "glmm", cert = NULL) 
     sep$direction <- none$direction
     return(sep)
   }
-  # The direction on the user's scale: b = b* / scl and a = a* + ctr'b.
+  # Observations with a strict inequality along d (on the centred and
+  # scaled problem, relative to the direction's largest component).
+  sgn <- 2 * z - 1
+  strict_of <- function(d) sgn * drop(S %*% d) > 1e-7 * max(abs(d))
   d <- unname(sep$direction)
+  nstrict <- length(unique(obs[strict_of(d)]))
+  # Under complete separation every small change of a separating direction
+  # separates too, so the program's vertex may involve covariates that
+  # play no part (z beside an x that orders the responses by itself). Each
+  # covariate of the direction is dropped in turn, smallest component
+  # first, when the others still separate as many observations.
+  on <- if (p) which(abs(d[J - 1L + seq_len(p)]) > 1e-6 * max(abs(d))) else integer()
+  dropped <- integer()
+  for (j in on[order(abs(d[J - 1L + on]))]) {
+    if (length(on) - length(dropped) <= 1L) break
+    cols <- setdiff(seq_len(ncol(S)), J - 1L + c(dropped, j))
+    r <- detect_separation(S[, cols, drop = FALSE], z, rep(1, m), stats::binomial())
+    if (!isTRUE(r$separated)) next
+    dj <- numeric(ncol(S))
+    dj[cols] <- unname(r$direction)
+    if (length(unique(obs[strict_of(dj)])) >= nstrict) {
+      d <- dj
+      dropped <- c(dropped, j)
+    }
+  }
+  # The direction on the user's scale: b = b* / scl and a = a* + ctr'b.
   db <- if (p) d[J - 1L + seq_len(p)] else numeric()
   da <- d[seq_len(J - 1L)] + sum(ctr * db / scl)
   dir <- stats::setNames(c(da, db / scl), pn)
-  # Observations with a strict inequality, and widening gaps of thresholds,
-  # judged on the centred and scaled problem (relative to the largest
-  # component of its direction).
-  s <- (2 * z - 1) * drop(S %*% d)
   big <- max(abs(d))
-  strict <- s > 1e-7 * big
+  strict <- strict_of(d)
   gaps <- if (J > 2L) which(diff(d[seq_len(J - 1L)]) > 1e-6 * big) else integer()
   sep$terms <- colnames(X)[abs(db) > 1e-6 * big]
   sep$direction <- dir
   sep$nobs <- length(unique(obs[strict]))
   sep$thresholds <- if (length(gaps)) paste0("'", tnames[gaps], "' and '", tnames[gaps + 1L], "'")
+                    else character()
   sep$message <- ordinal_separation_message(sep, model)
   sep
 }

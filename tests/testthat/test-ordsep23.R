@@ -99,6 +99,21 @@ test_that("the linear program: separated, quasi-separated and not, with directio
   # the thresholds either side of the split widen, not the split itself.
   r <- sep_of(complete_sep())
   expect_identical(r$thresholds, c("'1|2' and '2|3'", "'2|3' and '3|4'"))
+  expect_identical(sep_of(quasi_sep())$thresholds, character())
+  # Responses ordered completely by x alone: x is named, not the noise z
+  # that a vertex of the linear program may also involve; ordered by x + z
+  # jointly: both are.
+  d <- ordsep_data(3)
+  cuts <- c(-Inf, -0.5, 0, 0.6, Inf)
+  d$y <- factor(cut(d$x, cuts, labels = FALSE), ordered = TRUE)
+  r <- sep_of(d, ~ x + z)
+  expect_identical(r$terms, "x")
+  expect_identical(r$nobs, nrow(d))
+  d$y <- factor(cut(d$x + d$z, cuts, labels = FALSE), ordered = TRUE)
+  d$w <- stats::rnorm(nrow(d))
+  r <- sep_of(d, ~ x + z + w)
+  expect_identical(r$terms, c("x", "z"))
+  expect_identical(r$nobs, nrow(d))
   # The split {1, 2} | {3, 4} by the continuous x, with 1 and 2 (and 3
   # and 4) interleaved along x, is no separation: the MLE exists (clm).
   d <- complete_sep()
