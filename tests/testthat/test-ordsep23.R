@@ -319,3 +319,17 @@ test_that("the certificate's C++ checks its sizes and categories", {
     expect_gt(low, 1e-3)
   }
 })
+
+test_that("an engine failure under separation is reported as separation, others unchanged", {
+  fail <- function() stop("the engine failed", call. = FALSE)
+  d <- quasi_sep()
+  X <- cbind(s = d$s, z = d$z)
+  resp <- list(code = as.integer(d$y), levels = levels(d$y))
+  expect_error(glmmgee:::ordinal_fit_or_separation(fail, X, resp, rep(1, nrow(d)), "glmm"),
+               "^separation: the covariate\\(s\\) 's'.*\\[the engine failed\\]$")
+  d <- ordsep_data(3)
+  X <- cbind(s = d$s, z = d$z)
+  resp <- list(code = d$y, levels = as.character(1:4))
+  expect_error(glmmgee:::ordinal_fit_or_separation(fail, X, resp, rep(1, nrow(d)), "gee"),
+               "^the engine failed$")
+})
