@@ -24,7 +24,9 @@
 #' "independence")` (whose coefficients have the opposite sign, from
 #' \eqn{P(Y \le k) = F(\beta_{0k} + x'\beta)}) and of `geepack::ordgee()`
 #' with `corstr = "independence"`. Prior weights multiply each
-#' observation's estimating function; offsets are allowed.
+#' observation's estimating function; offsets are allowed. Separated data
+#' (no finite root) are named in a warning and in `$separation`, as for
+#' [glmm()] ("Checks on the data").
 #'
 #' @section Association structures (`corstr`):
 #' For an ordinal response `corstr` takes the global odds ratios structures

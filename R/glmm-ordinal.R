@@ -34,7 +34,10 @@
 #' grouping factors are fitted by the sparse Laplace engine, see
 #' [ordinal-glmm-several-terms]; known covariances are refused with an
 #' error. Scale and nominal effects
-#' (clmm's `scale =`, `nominal =`) are not available.
+#' (clmm's `scale =`, `nominal =`) are not available. Separated data
+#' (a covariate that orders the responses perfectly, so that a coefficient
+#' or a distance between thresholds runs off to infinity) are named in a
+#' warning and in `$separation`, see "Checks on the data" in [glmm()].
 #'
 #' **Conditional and marginal.** \eqn{\beta} are conditional effects: the
 #' cumulative log odds ratios (logit link) for a given cluster, holding its
