@@ -253,6 +253,19 @@ test_that("no false alarm: wine, soup, simulated data of the same shape, sparse 
   expect_false(fit$separation$separated)
   m <- ordinal::clm(y ~ s + z, data = d2)
   expect_identical(m$convergence$code, 0L)
+  # An empty cell at an extreme that is no separation: s = 1 never in the
+  # bottom category but in all the others (proportional odds ties it to
+  # the other thresholds: the MLE exists, clm converges).
+  d4 <- ordsep_data(6)
+  d4$y[d4$s == 1 & d4$y == 1L] <- 2L
+  d4$y <- factor(d4$y, ordered = TRUE)
+  expect_identical(sum(d4$s == 1 & d4$y == "1"), 0L)
+  expect_true(all(table(d4$y[d4$s == 1])[-1] > 0))
+  fit <- glmm(y ~ s + z + (1 | g), data = d4, family = cumulative())
+  expect_false(fit$separation$separated)
+  m <- ordinal::clm(y ~ s + z, data = d4)
+  expect_identical(m$convergence$code, 0L)
+  expect_lt(abs(coef(m)[["s"]]), 10)
   # An unobserved category is dropped by the model frame (as clm drops
   # it: the thresholds are named across it), and no separation is claimed.
   d3 <- ordsep_data(5)
