@@ -342,6 +342,10 @@ cpp_ipf_tables <- function(logtab, counts, J, tol, maxit) {
     .Call(`_glmmgee_cpp_ipf_tables`, logtab, counts, J, tol, maxit)
 }
 
+cpp_ordinal_certificate <- function(y, X, eta, theta, link) {
+    .Call(`_glmmgee_cpp_ordinal_certificate`, y, X, eta, theta, link)
+}
+
 cpp_ordinal_loglik <- function(y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start = NULL, fast = TRUE, hessian = 0L) {
     .Call(`_glmmgee_cpp_ordinal_loglik`, y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start, fast, hessian)
 }

@@ -24,7 +24,9 @@
 #' "independence")` (whose coefficients have the opposite sign, from
 #' \eqn{P(Y \le k) = F(\beta_{0k} + x'\beta)}) and of `geepack::ordgee()`
 #' with `corstr = "independence"`. Prior weights multiply each
-#' observation's estimating function; offsets are allowed.
+#' observation's estimating function; offsets are allowed. Separated data
+#' (no finite root) are named in a warning and in `$separation`, as for
+#' [glmm()] ("Checks on the data").
 #'
 #' @section Association structures (`corstr`):
 #' For an ordinal response `corstr` takes the global odds ratios structures
@@ -214,18 +216,27 @@ gee_ordinal <- function(mc, formula, family, env, control, contrasts = NULL) {
   # their variances are mapped back exactly (ordinal_gee_unscale_x()).
   st <- ordinal_gee_scale_x(X)
   Xs <- st$X
-  if (corstr == "independence") {
-    fit <- ordinal_gee_fit(Xs, resp$code, J, id$index, family, w, off)
-  } else if (corstr %in% ordinal_global_structures) {
-    fit <- ordinal_global_fit(Xs, resp$code, J, id, tm, family, off, corstr, control)
-    assoc <- list(structure = corstr, global = TRUE, parameters = fit$alpha,
-                  vcov = list(robust = fit$alpha_vcov, naive = fit$alpha_naive),
-                  times = tm$labels)
-  } else {
-    assoc <- ordinal_lor_fit(Xs, resp$code, J, id, tm, family, off, corstr, R, control)
-    fit <- assoc$fit
-    assoc$fit <- NULL
-  }
+  # Under separation the engines may fail: then the separation check
+  # (separation-ordinal.R) names the reason.
+  fit <- ordinal_fit_or_separation(function() {
+    if (corstr == "independence") {
+      ordinal_gee_fit(Xs, resp$code, J, id$index, family, w, off)
+    } else if (corstr %in% ordinal_global_structures) {
+      f <- ordinal_global_fit(Xs, resp$code, J, id, tm, family, off, corstr, control)
+      f$assoc <- list(structure = corstr, global = TRUE, parameters = f$alpha,
+                      vcov = list(robust = f$alpha_vcov, naive = f$alpha_naive),
+                      times = tm$labels)
+      f
+    } else {
+      a <- ordinal_lor_fit(Xs, resp$code, J, id, tm, family, off, corstr, R, control)
+      f <- a$fit
+      a$fit <- NULL
+      f$assoc <- a
+      f
+    }
+  }, X, resp, w, "gee")
+  assoc <- fit$assoc
+  fit$assoc <- NULL
   rm(Xs)
   fit <- ordinal_gee_unscale_x(fit, st, J - 1L)
   tn <- threshold_names(resp$levels)
@@ -240,8 +251,20 @@ gee_ordinal <- function(mc, formula, family, env, control, contrasts = NULL) {
     converged = fit$converged, iterations = fit$iterations, nobs = sum(w > 0),
     nclusters = length(id$levels), y_levels = resp$levels, X = X, offset = off, terms = mt,
     xlevels = stats::.getXlevels(mt, mf), contrasts = contr, model = mf,
-    warnings = c(resp$warning, pair_note, if (!is.null(assoc)) assoc$warnings, fit$warnings)),
+    warnings = c(if (!is.null(assoc)) assoc$warnings, fit$warnings)),
     class = "glmmgee_gee_ordinal")
+  # The separation check, with the fitted values' certificate of existence
+  # (separation-ordinal.R); under separation its message replaces the
+  # engine's warnings, which are kept in $warnings_separation.
+  sep <- ordinal_separation(X, resp$code, J, w, tn, "gee",
+                            cert = list(theta = unname(obj$thresholds),
+                                        eta = drop(X %*% obj$coefficients) + off, family = family))
+  obj$separation <- sep
+  if (isTRUE(sep$separated)) {
+    obj$warnings_separation <- obj$warnings
+    obj$warnings <- sep$message
+  }
+  obj$warnings <- c(resp$warning, pair_note, obj$warnings)
   for (wn in setdiff(obj$warnings, pair_note)) warning(wn, call. = FALSE)
   obj
 }
@@ -568,7 +591,7 @@ ordinal_gee_odds_ratios <- function(fit, level = 0.95, parm = NULL, ...) {
          call. = FALSE)
   bn <- names(fit$coefficients)
   est <- list(coef = fit$coefficients, vcov = fit$vcov$robust[bn, bn, drop = FALSE],
-              family = fit$family, view = "marginal",
+              family = fit$family, view = "marginal", separation = fit$separation,
               source = sprintf("ordinal GEE (%s), robust standard errors; odds of a higher category, P(Y > j)",
                                fit$corstr))
   ratio_table(est, level, match_parm(parm, bn, bn), "cumulative odds ratio")

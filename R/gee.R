@@ -182,7 +182,10 @@
 #' program (see [glmm()]); under separation the estimating equations have no
 #' finite root, so the fit warns with the terms involved (or, when the engine
 #' cannot continue, stops with that message). `$separation` records the
-#' check, and its warning is kept in `$warnings`.
+#' check, and its warning is kept in `$warnings`. The ordinal GEE
+#' (`family = cumulative()`) is checked in the same way as cumulative link
+#' mixed models (see [glmm()]); under separation its warning replaces the
+#' engine's, which are kept in `$warnings_separation`.
 #' @return An object of class `"glmmgee_gee"`: a plain list with
 #'   `coefficients`, `alpha`, `scale`, `working.correlation`, `vcov` (the
 #'   variance matrices computed), `iter`, `converged`, `delta` (the last relative change), `score` (the

@@ -90,13 +90,12 @@ glmm_ordinal_sparse <- function(formula, mf, family, nAGQ, control, start, mc, f
                    tm$group, npos), call. = FALSE)
   off <- model_offset_total(mf)
   J <- length(resp$levels)
-  fit <- ordinal_sparse_fit(X, resp$code, J, re, family, weights = w, offset = off,
-                            control = control, start = start,
-                            tnames = threshold_names(resp$levels))
-  fit$optinfo$warnings <- c(resp$warning, fit$optinfo$warnings)
+  fit <- ordinal_fit_or_separation(function()
+    ordinal_sparse_fit(X, resp$code, J, re, family, weights = w, offset = off,
+                       control = control, start = start, tnames = threshold_names(resp$levels)),
+    X, resp, w, "glmm")
   obj <- new_glmm_ordinal_sparse(fit, X, resp, re, w, off, family, mf, fx$mt, mc, formula)
-  for (wn in obj$optinfo$warnings) warning(wn, call. = FALSE)
-  obj
+  finish_ordinal_separation(obj, X, resp, w, "glmm", obj$linear.predictors)
 }
 
 # The fixed-effect design of a cumulative link model: the thresholds take

@@ -34,7 +34,10 @@
 #' grouping factors are fitted by the sparse Laplace engine, see
 #' [ordinal-glmm-several-terms]; known covariances are refused with an
 #' error. Scale and nominal effects
-#' (clmm's `scale =`, `nominal =`) are not available.
+#' (clmm's `scale =`, `nominal =`) are not available. Separated data
+#' (a covariate that orders the responses perfectly, so that a coefficient
+#' or a distance between thresholds runs off to infinity) are named in a
+#' warning and in `$separation`, see "Checks on the data" in [glmm()].
 #'
 #' **Conditional and marginal.** \eqn{\beta} are conditional effects: the
 #' cumulative log odds ratios (logit link) for a given cluster, holding its
@@ -130,22 +133,27 @@ glmm_ordinal <- function(formula, mf, family, nAGQ, control, start, covariance, 
   if (all(w == 0)) stop("'weights' are all zero", call. = FALSE)
   off <- model_offset_total(mf)
   J <- length(resp$levels)
-  if (slopes) {
-    if (!is.null(start))
-      stop("'start' is not available for cumulative link models with random slopes", call. = FALSE)
-    fit <- ordinal_glmm_fit_re(X, re$Z, resp$code, J, re$group, family, re$lam_row, re$lam_col,
-                               weights = w, offset = off, nAGQ = as.integer(nAGQ),
-                               control = control)
-  } else {
-    fit <- ordinal_glmm_fit(X, resp$code, J, re$group, family, weights = w, offset = off,
-                            nAGQ = as.integer(nAGQ), control = control, start = start)
-  }
-  fit$optinfo$warnings <- c(resp$warning, fit$optinfo$warnings)
+  if (slopes && !is.null(start))
+    stop("'start' is not available for cumulative link models with random slopes", call. = FALSE)
+  # Under separation the engine may fail outright: then the separation
+  # check (separation-ordinal.R) names the reason.
+  fit <- ordinal_fit_or_separation(function() {
+    if (slopes)
+      ordinal_glmm_fit_re(X, re$Z, resp$code, J, re$group, family, re$lam_row, re$lam_col,
+                          weights = w, offset = off, nAGQ = as.integer(nAGQ), control = control)
+    else
+      ordinal_glmm_fit(X, resp$code, J, re$group, family, weights = w, offset = off,
+                       nAGQ = as.integer(nAGQ), control = control, start = start)
+  }, X, resp, w, "glmm")
   obj <- if (slopes) new_glmm_ordinal_re(fit, X, resp, re, w, off, family, mf, fx$mt, mc, formula,
                                          bars)
          else new_glmm_ordinal(fit, X, resp, re, w, off, family, mf, fx$mt, mc, formula)
-  for (wn in obj$optinfo$warnings) warning(wn, call. = FALSE)
-  obj
+  # The linear predictors at the random effects' modes, for the check's
+  # certificate of existence.
+  b <- obj$ranef$mode
+  eta <- drop(X %*% obj$coefficients) + off +
+    if (slopes) rowSums(re$Z * b[obj$group, , drop = FALSE]) else b[obj$group]
+  finish_ordinal_separation(obj, X, resp, w, "glmm", eta)
 }
 
 new_glmm_ordinal <- function(fit, X, resp, re, w, off, family, mf, mt, call, formula) {

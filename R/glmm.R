@@ -244,6 +244,25 @@
 #' terms involved; `$separation` records the check (`separated`, `terms`,
 #' the separating `direction`, `nobs` fitted exactly) and the warning is kept
 #' in `$optinfo$warnings`.
+#'
+#' Cumulative link models ([cumulative()]) are checked too: their maximum
+#' likelihood estimate does not exist when a direction of the coefficients
+#' and thresholds moves no observation's latent value out of its category
+#' and pushes at least one towards a cumulative probability of 0 or 1
+#' (for instance a binary covariate whose level 1 occurs only in the top
+#' category). This is the binary check on the data stacked by threshold
+#' (the indicators \eqn{I(y > k)} at the two thresholds next to each
+#' observation, with a shared \eqn{\beta}); the linear program runs only
+#' when the fitted values fail to certify that the estimate exists, which
+#' costs one pass over the data. The warning names the covariates (and the
+#' thresholds whose distance grows without bound) and comes instead of the
+#' optimizer's warnings (singular fit, no convergence, no standard errors),
+#' which separation explains and which are kept in
+#' `$optinfo$warnings_separation`; `$separation` also records
+#' `thresholds` and `screen` (`"certificate"` or `"linear program"`).
+#' `penalized` is not available for cumulative families: merge adjacent
+#' response categories or the offending levels, or use a bias-reduced
+#' (Kosmidis, 2014) or Bayesian cumulative link fit.
 #' @return An object of class `glmmgee_glmm` (with subclass
 #'   `glmmgee_glmm_sparse` for several terms): plain R data (it survives
 #'   [saveRDS()]), with methods `print`, `summary`, `fixef`, `ranef`,
@@ -283,6 +302,9 @@
 #' Konis, K. (2007). *Linear programming algorithms for detecting separated
 #' data in binary logistic regression models*. DPhil thesis, University of
 #' Oxford.
+#'
+#' Kosmidis, I. (2014). Improved estimation in cumulative link models.
+#' *Journal of the Royal Statistical Society B* 76, 169-196.
 #'
 #' Liu, Q. and Pierce, D. A. (1994). A note on Gauss-Hermite quadrature.
 #' *Biometrika* 81, 624-629.

@@ -25,7 +25,7 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
   parm <- match_parm(parm, bn, bn)
   if (type == "conditional") {
     est <- list(coef = fit$coefficients, vcov = vcov(fit)[bn, bn, drop = FALSE],
-                family = fit$family, view = "conditional",
+                family = fit$family, view = "conditional", separation = fit$separation,
                 source = "cumulative link mixed model; odds of a higher category, P(Y > j), the same at every threshold")
     return(ratio_table(est, level, parm, "cumulative odds ratio"))
   }

@@ -1134,6 +1134,21 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_ordinal_certificate
+double cpp_ordinal_certificate(const Rcpp::IntegerVector& y, const Rcpp::NumericMatrix& X, const Rcpp::NumericVector& eta, const Rcpp::NumericVector& theta, int link);
+RcppExport SEXP _glmmgee_cpp_ordinal_certificate(SEXP ySEXP, SEXP XSEXP, SEXP etaSEXP, SEXP thetaSEXP, SEXP linkSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< const Rcpp::IntegerVector& >::type y(ySEXP);
+    Rcpp::traits::input_parameter< const Rcpp::NumericMatrix& >::type X(XSEXP);
+    Rcpp::traits::input_parameter< const Rcpp::NumericVector& >::type eta(etaSEXP);
+    Rcpp::traits::input_parameter< const Rcpp::NumericVector& >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_ordinal_certificate(y, X, eta, theta, link));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_ordinal_loglik
 Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> offset, Eigen::Map<Eigen::VectorXd> weights, Eigen::Map<Eigen::VectorXi> start, int J, Eigen::Map<Eigen::VectorXd> theta, Eigen::Map<Eigen::VectorXd> beta, double log_sigma, int nAGQ, int link, bool gradient, Rcpp::Nullable<Rcpp::NumericVector> mode_start, bool fast, int hessian);
 RcppExport SEXP _glmmgee_cpp_ordinal_loglik(SEXP ySEXP, SEXP XSEXP, SEXP offsetSEXP, SEXP weightsSEXP, SEXP startSEXP, SEXP JSEXP, SEXP thetaSEXP, SEXP betaSEXP, SEXP log_sigmaSEXP, SEXP nAGQSEXP, SEXP linkSEXP, SEXP gradientSEXP, SEXP mode_startSEXP, SEXP fastSEXP, SEXP hessianSEXP) {
@@ -1328,6 +1343,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_ordinal_gee_global", (DL_FUNC) &_glmmgee_cpp_ordinal_gee_global, 13},
     {"_glmmgee_cpp_ordinal_gee_lor", (DL_FUNC) &_glmmgee_cpp_ordinal_gee_lor, 14},
     {"_glmmgee_cpp_ipf_tables", (DL_FUNC) &_glmmgee_cpp_ipf_tables, 5},
+    {"_glmmgee_cpp_ordinal_certificate", (DL_FUNC) &_glmmgee_cpp_ordinal_certificate, 5},
     {"_glmmgee_cpp_ordinal_loglik", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik, 15},
     {"_glmmgee_cpp_ordinal_search", (DL_FUNC) &_glmmgee_cpp_ordinal_search, 14},
     {"_glmmgee_cpp_ordinal_scores", (DL_FUNC) &_glmmgee_cpp_ordinal_scores, 4},
