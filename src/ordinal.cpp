@@ -73,11 +73,20 @@ class ClusterEval {
     return v;
   }
   // Newton's method with step halving; h is concave (log-concave F). *at
-  // receives h at the returned mode (the last point evaluated).
-  double mode(int c, double u, HVal* at) const {
+  // receives h at the returned mode (the last point evaluated). With
+  // `pending` non-null, a last step short enough to end the iterations is
+  // taken without evaluating h there (*pending = true, *at not set): the
+  // caller's pass at the mode computes it, in the same operations as h().
+  // (A step that short is always accepted: h moves by ~1e-22 relative.)
+  double mode(int c, double u, HVal* at, bool* pending = nullptr) const {
     HVal v = h(c, u);
+    if (pending) *pending = false;
     for (int it = 0; it < 200; ++it) {
       const double step = -v.h1 / v.h2;
+      if (pending && std::fabs(step) < 1e-11 * (1 + std::fabs(u + step))) {
+        *pending = true;
+        return u + step;
+      }
       double t = 1;
       HVal nv = h(c, u + step);
       while (!(nv.h >= v.h - 1e-12 * std::fabs(v.h)) && t > 1e-10) {
@@ -439,21 +448,62 @@ void ordinal_eval(const OrdData& d, const CumLink& F, int link, bool fast, const
     }
     // The general path evaluates F at every row, mode iteration and node
     // (probit: two pnorm() per row); each point once: h at the mode comes
-    // from the mode's last iteration and serves the middle node (z = 0, an
-    // odd nAGQ; the Laplace approximation's one node), and the nodes'
+    // from the mode's last iteration, or with the gradient from the pass at
+    // the mode (third derivatives), which then ends the iterations without
+    // evaluating h at the last step first; it serves the middle node (z = 0,
+    // an odd nAGQ; the Laplace approximation's one node), and the nodes'
     // first derivatives are kept for the gradient (the middle node's from
     // the pass at the mode). The same values as evaluating them again.
     HVal v0;
-    const double uh = ev.mode(c, u0[c], &v0);
-    const double s = 1 / std::sqrt(-v0.h2);
+    bool pending = false;
+    const double uh = ev.mode(c, u0[c], &v0, gradient ? &pending : nullptr);
     const int nc = d.start[c + 1] - d.start[c];
-    if (gradient && static_cast<int>(qbuf.size()) < 2 * nc * K) qbuf.resize(2 * nc * K);
+    if (gradient && static_cast<int>(qbuf.size()) < 2 * nc * (K + 1)) qbuf.resize(2 * nc * (K + 1));
     double* qak = gradient ? qbuf.data() : nullptr;
-    double* qbk = gradient ? qbuf.data() + nc * K : nullptr;
-    int kmid = -1;
+    double* qbk = gradient ? qbuf.data() + nc * (K + 1) : nullptr;
+    // Derivatives of h' and h'' at the mode, and h''' there; the rows' first
+    // derivatives at the mode kept in slot K of qak, qbk.
+    double h3 = 0;
+    if (gradient) {
+      dh1.setZero();
+      dh2.setZero();
+      if (pending) v0 = HVal{-0.5 * uh * uh, -uh, -1.0};
+      const double s2 = sigma * sigma;
+      for (int i = d.start[c]; i < d.start[c + 1]; ++i) {
+        const CatDerivs q = ev.at(i, uh);
+        qak[nc * K + i - d.start[c]] = q.qa;
+        qbk[nc * K + i - d.start[c]] = q.qb;
+        const double wi = d.w[i];
+        const int cat = d.y[i];
+        if (pending) {  // as ClusterEval::h()
+          v0.h += wi * q.q;
+          v0.h1 -= sigma * wi * (q.qa + q.qb);
+          v0.h2 += sigma * sigma * wi * (q.qaa + 2 * q.qab + q.qbb);
+        }
+        const double D1 = q.qa + q.qb, D2 = q.qaa + 2 * q.qab + q.qbb;
+        const double D3 = q.qaaa + 3 * q.qaab + 3 * q.qabb + q.qbbb;
+        if (cat < J) {
+          dh1[cat - 1] -= sigma * wi * (q.qaa + q.qab);
+          dh2[cat - 1] += s2 * wi * (q.qaaa + 2 * q.qaab + q.qabb);
+        }
+        if (cat > 1) {
+          dh1[cat - 2] -= sigma * wi * (q.qab + q.qbb);
+          dh2[cat - 2] += s2 * wi * (q.qaab + 2 * q.qabb + q.qbbb);
+        }
+        dh1.segment(J - 1, p) += (sigma * wi * D2) * d.X.row(i).transpose();
+        dh2.segment(J - 1, p) -= (s2 * wi * D3) * d.X.row(i).transpose();
+        dh1[P - 1] += -sigma * wi * D1 + s2 * uh * wi * D2;
+        dh2[P - 1] += 2 * s2 * wi * D2 - s2 * sigma * uh * wi * D3;
+        h3 -= s2 * sigma * wi * D3;
+      }
+    }
+    const double s = 1 / std::sqrt(-v0.h2);
     double mx = -kInf;
     for (int k = 0; k < K; ++k) {
-      if (rule.z[k] == 0.0) kmid = k;
+      if (rule.z[k] == 0.0 && gradient) {
+        std::copy(qak + nc * K, qak + nc * (K + 1), qak + nc * k);
+        std::copy(qbk + nc * K, qbk + nc * (K + 1), qbk + nc * k);
+      }
       const HVal vk = rule.z[k] == 0.0 ? v0
                       : gradient ? ev.h(c, uh + s * rule.z[k], qak + nc * k, qbk + nc * k)
                                  : ev.h(c, uh + s * rule.z[k]);
@@ -479,35 +529,6 @@ void ordinal_eval(const OrdData& d, const CumLink& F, int link, bool fast, const
     pvar[c] = std::max(m2 - m1 * m1, 0.0);
     if (!gradient) continue;
 
-    // Derivatives of h' and h'' at the mode, and h''' there.
-    dh1.setZero();
-    dh2.setZero();
-    double h3 = 0;
-    const double s2 = sigma * sigma;
-    for (int i = d.start[c]; i < d.start[c + 1]; ++i) {
-      const CatDerivs q = ev.at(i, uh);
-      if (kmid >= 0) {
-        qak[nc * kmid + i - d.start[c]] = q.qa;
-        qbk[nc * kmid + i - d.start[c]] = q.qb;
-      }
-      const double wi = d.w[i];
-      const int cat = d.y[i];
-      const double D1 = q.qa + q.qb, D2 = q.qaa + 2 * q.qab + q.qbb;
-      const double D3 = q.qaaa + 3 * q.qaab + 3 * q.qabb + q.qbbb;
-      if (cat < J) {
-        dh1[cat - 1] -= sigma * wi * (q.qaa + q.qab);
-        dh2[cat - 1] += s2 * wi * (q.qaaa + 2 * q.qaab + q.qabb);
-      }
-      if (cat > 1) {
-        dh1[cat - 2] -= sigma * wi * (q.qab + q.qbb);
-        dh2[cat - 2] += s2 * wi * (q.qaab + 2 * q.qabb + q.qbbb);
-      }
-      dh1.segment(J - 1, p) += (sigma * wi * D2) * d.X.row(i).transpose();
-      dh2.segment(J - 1, p) -= (s2 * wi * D3) * d.X.row(i).transpose();
-      dh1[P - 1] += -sigma * wi * D1 + s2 * uh * wi * D2;
-      dh2[P - 1] += 2 * s2 * wi * D2 - s2 * sigma * uh * wi * D3;
-      h3 -= s2 * sigma * wi * D3;
-    }
     du = -dh1 / v0.h2;
     ds = 0.5 * s * s * s * (dh2 + h3 * du);
     acc = ds / s;
