@@ -8,7 +8,7 @@
 # the columns of X (the thresholds absorb the centring) keep the optimum
 # independent of the covariates' location and units. Everything reported is
 # mapped back to (thresholds, beta, log sigma) on the user's X, where the
-# Hessian is taken by central differences of the exact gradient.
+# Hessian is the exact one of the approximation (the engine's).
 
 ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NULL,
                              nAGQ = 1L, control = glmm_control(), start = NULL) {
@@ -71,8 +71,8 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   par0 <- ordinal_start(ys, ws, J, family, p, start, ctr, scl)
   P <- length(par0)
   lower <- c(rep(-Inf, k1 + p), log(1e-6))
-  # The search (as optimize_glmm()): the curvature at the start by forward
-  # differences of the exact gradient, then Newton steps with BFGS updates
+  # The search (as optimize_glmm()): the exact curvature at the start
+  # (ordinal_exact_hessian() in the engine), then Newton steps with BFGS updates
   # (newton_search()'s steps, taken in C++ by cpp_ordinal_search(): one
   # call from R instead of one per evaluation); for nAGQ > 1 first on the
   # Laplace approximation, several times cheaper, and from its optimum on
@@ -118,17 +118,19 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   # x + 1e4 none at all).
   Tm <- ordinal_star_map(k1, p, ctr, scl)
   psi <- c(u$theta, u$beta, u$tau)
+  # (an exact Hessian counted as one evaluation)
   gfun <- function(ps, hess = 0L) {
     calls <<- calls + 1L
-    evals <<- evals + 1L + hess * length(ps)
+    evals <<- evals + 1L + (hess > 0L)
     engine(Xc, ps[seq_len(k1)], ps[k1 + seq_len(p)], ps[k1 + p + 1L], TRUE, hess = hess)
   }
   tau <- u$tau
   want_h <- control$hessian && exp(tau) > 1e-3
-  final <- gfun(psi, if (want_h) 2L else 0L)
+  final <- gfun(psi, if (want_h) 3L else 0L)
   # The Hessian in (thresholds, beta, log sigma), for the standard errors,
-  # by central differences of the exact gradient (in the engine, one call:
-  # relative error ~1e-9); a Newton step or two with
+  # exact (ordinal_exact_hessian() in the engine: one pass over the data
+  # with the fourth derivatives of log p at the modes, where the central
+  # differences of the gradient took 2P evaluations); a Newton step or two with
   # it takes the optimum to the gradient's precision when the search
   # stopped short. A step is kept only when it raises the log-likelihood
   # and leaves the thresholds ordered. The one eigendecomposition of -H
@@ -150,7 +152,7 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
       final <- r
     }
   }
-  if (control$hessian && is.null(H)) H <- gfun(psi, 2L)$hessian
+  if (control$hessian && is.null(H)) H <- gfun(psi, 3L)$hessian
   gnorm <- max(abs(final$gradient[if (exp(psi[[length(psi)]]) < max(control$singular_tol, 1e-3))
                                     -length(psi) else TRUE]))
   # To the user's coordinates: g = Tm^-T g_star, H = Tm^-T H_star Tm^-1,

@@ -15,9 +15,14 @@
 # shared machine falls on both packages. Both links: logit and probit.
 #
 # Usage: Rscript bench/bench-ordinal.R [M ...]   (default: 300 1500)
+#        Rscript bench/bench-ordinal.R --wine  (wine only; links logit,
+#        probit and cloglog, nAGQ 1 and 10: the small fit whose ratio
+#        depends most on fixed costs and the machine's load)
 suppressPackageStartupMessages(library(glmmgee))
 if (!requireNamespace("ordinal", quietly = TRUE)) stop("the benchmark needs package 'ordinal'")
 args <- commandArgs(TRUE)
+wine_only <- "--wine" %in% args
+args <- setdiff(args, "--wine")
 Ms <- if (length(args)) as.integer(args) else c(300L, 1500L)
 cat(sprintf("glmmgee %s, ordinal %s, R %s, %s\n", packageVersion("glmmgee"),
             packageVersion("ordinal"), getRversion(), format(Sys.time(), "%Y-%m-%d")))
@@ -83,8 +88,10 @@ row <- function(r) {
   print(r, row.names = FALSE)
   rows[[length(rows) + 1L]] <<- r
 }
-for (link in c("logit", "probit")) for (K in c(1L, 10L)) {
+for (link in if (wine_only) c("logit", "probit", "cloglog") else c("logit", "probit"))
+  for (K in c(1L, 10L)) {
   row(compare("wine", rating ~ temp + contact + (1 | judge), ordinal::wine, K, link))
+  if (wine_only) next
   row(compare("soup", SURENESS ~ PROD + (1 | RESP), ordinal::soup, K, link))
   for (M in Ms)
     row(compare(sprintf("simulated M=%d", M), y ~ x + z + (1 | g), sim(M, 20261122 + M), K, link))

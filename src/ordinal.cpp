@@ -73,11 +73,20 @@ class ClusterEval {
     return v;
   }
   // Newton's method with step halving; h is concave (log-concave F). *at
-  // receives h at the returned mode (the last point evaluated).
-  double mode(int c, double u, HVal* at) const {
+  // receives h at the returned mode (the last point evaluated). With
+  // `pending` non-null, a last step short enough to end the iterations is
+  // taken without evaluating h there (*pending = true, *at not set): the
+  // caller's pass at the mode computes it, in the same operations as h().
+  // (A step that short is always accepted: h moves by ~1e-22 relative.)
+  double mode(int c, double u, HVal* at, bool* pending = nullptr) const {
     HVal v = h(c, u);
+    if (pending) *pending = false;
     for (int it = 0; it < 200; ++it) {
       const double step = -v.h1 / v.h2;
+      if (pending && std::fabs(step) < 1e-11 * (1 + std::fabs(u + step))) {
+        *pending = true;
+        return u + step;
+      }
       double t = 1;
       HVal nv = h(c, u + step);
       while (!(nv.h >= v.h - 1e-12 * std::fabs(v.h)) && t > 1e-10) {
@@ -439,21 +448,62 @@ void ordinal_eval(const OrdData& d, const CumLink& F, int link, bool fast, const
     }
     // The general path evaluates F at every row, mode iteration and node
     // (probit: two pnorm() per row); each point once: h at the mode comes
-    // from the mode's last iteration and serves the middle node (z = 0, an
-    // odd nAGQ; the Laplace approximation's one node), and the nodes'
+    // from the mode's last iteration, or with the gradient from the pass at
+    // the mode (third derivatives), which then ends the iterations without
+    // evaluating h at the last step first; it serves the middle node (z = 0,
+    // an odd nAGQ; the Laplace approximation's one node), and the nodes'
     // first derivatives are kept for the gradient (the middle node's from
     // the pass at the mode). The same values as evaluating them again.
     HVal v0;
-    const double uh = ev.mode(c, u0[c], &v0);
-    const double s = 1 / std::sqrt(-v0.h2);
+    bool pending = false;
+    const double uh = ev.mode(c, u0[c], &v0, gradient ? &pending : nullptr);
     const int nc = d.start[c + 1] - d.start[c];
-    if (gradient && static_cast<int>(qbuf.size()) < 2 * nc * K) qbuf.resize(2 * nc * K);
+    if (gradient && static_cast<int>(qbuf.size()) < 2 * nc * (K + 1)) qbuf.resize(2 * nc * (K + 1));
     double* qak = gradient ? qbuf.data() : nullptr;
-    double* qbk = gradient ? qbuf.data() + nc * K : nullptr;
-    int kmid = -1;
+    double* qbk = gradient ? qbuf.data() + nc * (K + 1) : nullptr;
+    // Derivatives of h' and h'' at the mode, and h''' there; the rows' first
+    // derivatives at the mode kept in slot K of qak, qbk.
+    double h3 = 0;
+    if (gradient) {
+      dh1.setZero();
+      dh2.setZero();
+      if (pending) v0 = HVal{-0.5 * uh * uh, -uh, -1.0};
+      const double s2 = sigma * sigma;
+      for (int i = d.start[c]; i < d.start[c + 1]; ++i) {
+        const CatDerivs q = ev.at(i, uh);
+        qak[nc * K + i - d.start[c]] = q.qa;
+        qbk[nc * K + i - d.start[c]] = q.qb;
+        const double wi = d.w[i];
+        const int cat = d.y[i];
+        if (pending) {  // as ClusterEval::h()
+          v0.h += wi * q.q;
+          v0.h1 -= sigma * wi * (q.qa + q.qb);
+          v0.h2 += sigma * sigma * wi * (q.qaa + 2 * q.qab + q.qbb);
+        }
+        const double D1 = q.qa + q.qb, D2 = q.qaa + 2 * q.qab + q.qbb;
+        const double D3 = q.qaaa + 3 * q.qaab + 3 * q.qabb + q.qbbb;
+        if (cat < J) {
+          dh1[cat - 1] -= sigma * wi * (q.qaa + q.qab);
+          dh2[cat - 1] += s2 * wi * (q.qaaa + 2 * q.qaab + q.qabb);
+        }
+        if (cat > 1) {
+          dh1[cat - 2] -= sigma * wi * (q.qab + q.qbb);
+          dh2[cat - 2] += s2 * wi * (q.qaab + 2 * q.qabb + q.qbbb);
+        }
+        dh1.segment(J - 1, p) += (sigma * wi * D2) * d.X.row(i).transpose();
+        dh2.segment(J - 1, p) -= (s2 * wi * D3) * d.X.row(i).transpose();
+        dh1[P - 1] += -sigma * wi * D1 + s2 * uh * wi * D2;
+        dh2[P - 1] += 2 * s2 * wi * D2 - s2 * sigma * uh * wi * D3;
+        h3 -= s2 * sigma * wi * D3;
+      }
+    }
+    const double s = 1 / std::sqrt(-v0.h2);
     double mx = -kInf;
     for (int k = 0; k < K; ++k) {
-      if (rule.z[k] == 0.0) kmid = k;
+      if (rule.z[k] == 0.0 && gradient) {
+        std::copy(qak + nc * K, qak + nc * (K + 1), qak + nc * k);
+        std::copy(qbk + nc * K, qbk + nc * (K + 1), qbk + nc * k);
+      }
       const HVal vk = rule.z[k] == 0.0 ? v0
                       : gradient ? ev.h(c, uh + s * rule.z[k], qak + nc * k, qbk + nc * k)
                                  : ev.h(c, uh + s * rule.z[k]);
@@ -479,35 +529,6 @@ void ordinal_eval(const OrdData& d, const CumLink& F, int link, bool fast, const
     pvar[c] = std::max(m2 - m1 * m1, 0.0);
     if (!gradient) continue;
 
-    // Derivatives of h' and h'' at the mode, and h''' there.
-    dh1.setZero();
-    dh2.setZero();
-    double h3 = 0;
-    const double s2 = sigma * sigma;
-    for (int i = d.start[c]; i < d.start[c + 1]; ++i) {
-      const CatDerivs q = ev.at(i, uh);
-      if (kmid >= 0) {
-        qak[nc * kmid + i - d.start[c]] = q.qa;
-        qbk[nc * kmid + i - d.start[c]] = q.qb;
-      }
-      const double wi = d.w[i];
-      const int cat = d.y[i];
-      const double D1 = q.qa + q.qb, D2 = q.qaa + 2 * q.qab + q.qbb;
-      const double D3 = q.qaaa + 3 * q.qaab + 3 * q.qabb + q.qbbb;
-      if (cat < J) {
-        dh1[cat - 1] -= sigma * wi * (q.qaa + q.qab);
-        dh2[cat - 1] += s2 * wi * (q.qaaa + 2 * q.qaab + q.qabb);
-      }
-      if (cat > 1) {
-        dh1[cat - 2] -= sigma * wi * (q.qab + q.qbb);
-        dh2[cat - 2] += s2 * wi * (q.qaab + 2 * q.qabb + q.qbbb);
-      }
-      dh1.segment(J - 1, p) += (sigma * wi * D2) * d.X.row(i).transpose();
-      dh2.segment(J - 1, p) -= (s2 * wi * D3) * d.X.row(i).transpose();
-      dh1[P - 1] += -sigma * wi * D1 + s2 * uh * wi * D2;
-      dh2[P - 1] += 2 * s2 * wi * D2 - s2 * sigma * uh * wi * D3;
-      h3 -= s2 * sigma * wi * D3;
-    }
     du = -dh1 / v0.h2;
     ds = 0.5 * s * s * s * (dh2 + h3 * du);
     acc = ds / s;
@@ -537,7 +558,8 @@ void ordinal_eval(const OrdData& d, const CumLink& F, int link, bool fast, const
 // differences of the exact gradient, evaluated here without a round trip
 // to R per column: central differences (`central`, relative error ~1e-9:
 // the modes are solved to 1e-11) or forward ones from the gradient at the
-// point, g0 (half the evaluations, ~1e-5: enough for a search's start).
+// point, g0 (half the evaluations, ~1e-5). The fitter now takes the exact
+// Hessian (ordinal_exact_hessian(), below); these remain as checks.
 Eigen::MatrixXd ordinal_fd_hessian(const OrdData& d, const CumLink& F, int link, bool fast,
                                    const GhRule& rule, const Eigen::VectorXd& th,
                                    const Eigen::VectorXd& beta, double log_sigma,
@@ -567,13 +589,267 @@ Eigen::MatrixXd ordinal_fd_hessian(const OrdData& d, const CumLink& F, int link,
   return (H + H.transpose()) / 2;
 }
 
+namespace {
+// Derivatives of l = log(F(a) - F(b)) in (a, b) to the fourth order
+// (`order` 2 or 4; the others left 0). With p = F(a) - F(b) the mixed
+// derivatives of p vanish and p's own are A_n = f^(n-1)(a) / p and
+// B_n = -f^(n-1)(b) / p; the derivatives of log p are the joint cumulants
+// of these "moments":
+//   l_ij = r_ij - r_i r_j,
+//   l_ijk = r_ijk - (r_ij r_k + r_ik r_j + r_jk r_i) + 2 r_i r_j r_k,
+//   l_ijkl = r_ijkl - sum_4 r_ijk r_l - sum_3 r_ij r_kl + 2 sum_6 r_ij r_k r_l - 6 r_i r_j r_k r_l.
+struct CatDerivs4 {
+  double q, a, b, aa, ab, bb, aaa, aab, abb, bbb, aaaa, aaab, aabb, abbb, bbbb;
+};
+
+// f'''/f of the link code's F (with f = exp(phi): phi'^3 + 3 phi' phi'' +
+// phi'''), beside CumLink's g1 = f'/f and g2 = f''/f.
+double cum_g3(int link, const CumLink& F, double x) {
+  switch (link) {
+    case 0: {  // phi' = 1 - 2F = t, phi'' = -2f, phi''' = -2ft
+      const double t = F.g1(x), f = std::exp(F.logf(x));
+      return t * (t * t - 8 * f);
+    }
+    case 1: return x * (3 - x * x);  // phi' = -x, phi'' = -1
+    default: {  // cloglog: phi' = 1 - e^x, phi'' = phi''' = -e^x
+      const double e = std::exp(x), t = 1 - e;
+      return t * t * t - 3 * t * e - e;
+    }
+  }
+}
+
+CatDerivs4 cat_derivs4(const CumLink& F, int link, double a, double b, int order) {
+  CatDerivs4 d{};
+  const bool top = std::isinf(a), bottom = std::isinf(b);
+  // log p as cat_derivs() computes it.
+  if (top) d.q = F.logS(b);
+  else if (bottom) d.q = F.logF(a);
+  else if (b > 0) {
+    const double sa = F.logS(a), sb = F.logS(b);
+    d.q = sb + std::log(-std::expm1(sa - sb));
+  } else {
+    const double fa = F.logF(a), fb = F.logF(b);
+    d.q = fa + std::log(-std::expm1(fb - fa));
+  }
+  const double A1 = top ? 0.0 : std::exp(F.logf(a) - d.q);
+  const double B1 = bottom ? 0.0 : -std::exp(F.logf(b) - d.q);
+  const double A2 = top ? 0.0 : A1 * F.g1(a), B2 = bottom ? 0.0 : B1 * F.g1(b);
+  d.a = A1;
+  d.b = B1;
+  d.aa = A2 - A1 * A1;
+  d.ab = -A1 * B1;
+  d.bb = B2 - B1 * B1;
+  if (order < 4) return d;
+  const double A3 = top ? 0.0 : A1 * F.g2(a), B3 = bottom ? 0.0 : B1 * F.g2(b);
+  const double A4 = top ? 0.0 : A1 * cum_g3(link, F, a), B4 = bottom ? 0.0 : B1 * cum_g3(link, F, b);
+  const double A1s = A1 * A1, B1s = B1 * B1;
+  d.aaa = A3 - 3 * A2 * A1 + 2 * A1s * A1;
+  d.bbb = B3 - 3 * B2 * B1 + 2 * B1s * B1;
+  d.aab = B1 * (2 * A1s - A2);
+  d.abb = A1 * (2 * B1s - B2);
+  d.aaaa = A4 - 4 * A3 * A1 - 3 * A2 * A2 + 12 * A2 * A1s - 6 * A1s * A1s;
+  d.bbbb = B4 - 4 * B3 * B1 - 3 * B2 * B2 + 12 * B2 * B1s - 6 * B1s * B1s;
+  d.aaab = B1 * (-A3 + 6 * A2 * A1 - 6 * A1s * A1);
+  d.abbb = A1 * (-B3 + 6 * B2 * B1 - 6 * B1s * B1);
+  d.aabb = -A2 * B2 + 2 * A2 * B1s + 2 * B2 * A1s - 6 * A1s * B1s;
+  return d;
+}
+
+// Row i's share of a gradient-like vector: ca d/d(theta_k) + cb d/d(theta_{k-1})
+// of the row's a = theta_k - eta and b = theta_{k-1} - eta, i.e. ca at the
+// upper threshold, cb at the lower, -(ca + cb) x_i at beta.
+inline void add_row_vec(Eigen::VectorXd* g, const OrdData& d, int i, double ca, double cb) {
+  const int k = d.y[i], J = d.J, p = d.X.cols();
+  if (k < J) (*g)[k - 1] += ca;
+  if (k > 1) (*g)[k - 2] += cb;
+  const double cx = -(ca + cb);
+  for (int j = 0; j < p; ++j) (*g)[J - 1 + j] += cx * d.X(i, j);
+}
+
+// ... and of a matrix: caa ea ea' + cab (ea eb' + eb ea') + cbb eb eb', with
+// ea, eb the gradients of a and b in (thresholds, beta).
+inline void add_row_sym(Eigen::MatrixXd* H, const OrdData& d, int i, double caa, double cab,
+                        double cbb) {
+  const int k = d.y[i], J = d.J, p = d.X.cols();
+  const int ia = k < J ? k - 1 : -1, ib = k > 1 ? k - 2 : -1;
+  if (ia >= 0) (*H)(ia, ia) += caa;
+  if (ib >= 0) (*H)(ib, ib) += cbb;
+  if (ia >= 0 && ib >= 0) {
+    (*H)(ia, ib) += cab;
+    (*H)(ib, ia) += cab;
+  }
+  const double xa = -(caa + cab), xb = -(cab + cbb), xx = caa + 2 * cab + cbb;
+  for (int j = 0; j < p; ++j) {
+    const double x = d.X(i, j);
+    if (ia >= 0) {
+      (*H)(ia, J - 1 + j) += xa * x;
+      (*H)(J - 1 + j, ia) += xa * x;
+    }
+    if (ib >= 0) {
+      (*H)(ib, J - 1 + j) += xb * x;
+      (*H)(J - 1 + j, ib) += xb * x;
+    }
+    for (int l = 0; l < p; ++l) (*H)(J - 1 + j, J - 1 + l) += xx * x * d.X(i, l);
+  }
+}
+}  // namespace
+
+// The exact Hessian (and gradient) of the approximated log-likelihood in
+// (thresholds, beta, log sigma), from the clusters' modes u^ (the engine's
+// `mode`, solved to 1e-11). It is derived on the scale v = sigma u, on which
+// every row's a and b are linear in (thresholds, beta, v) and log sigma
+// enters only the prior term: with tau = log sigma,
+//   h(v) = sum_i w_i l_i(a_i, b_i) - v^2 exp(-2 tau) / 2 - tau,
+// the same integral and (adaptive quadrature and the Laplace approximation
+// being invariant under v = sigma u) the same approximation. With the mode
+// v^ (h_v = 0), D = h_vv there, s = (-D)^(-1/2), nodes v_k = v^ + s z_k,
+// g_k = h(v_k) and pi_k the normalized node weights,
+//   L = log s + log sum_k W_k exp(g_k),
+//   grad L = grad log s + sum_k pi_k grad g_k,
+//   hess L = hess log s + sum_k pi_k (hess g_k + grad g_k grad g_k') - gbar gbar',
+// with (implicit differentiation of h_v(v^) = 0)
+//   m = grad v^ = -h_vpsi / D,
+//   hess v^ = -(h_vpsipsi + h_vvpsi m' + m h_vvpsi' + h_vvv m m') / D,
+//   grad D = h_vvpsi + h_vvv m,
+//   hess D = h_vvpsipsi + h_vvvpsi m' + m h_vvvpsi' + h_vvvv m m' + h_vvv hess v^,
+//   grad log s = -grad D / (2 D),  hess log s = -(hess D / D - grad D grad D' / D^2) / 2,
+//   grad v_k = m + z_k grad s,  hess v_k = hess v^ + z_k hess s,
+//   grad g_k = h_psi + h_v grad v_k,
+//   hess g_k = h_psipsi + h_vpsi grad v_k' + grad v_k h_vpsi' + h_vv grad v_k grad v_k' + h_v hess v_k
+// (h's derivatives at v_k). The mode needs l's derivatives to the fourth
+// order, the other nodes to the second. One pass costs a few gradient
+// evaluations; the central differences it replaces cost 2P of them.
+Eigen::MatrixXd ordinal_exact_hessian(const OrdData& d, const CumLink& F, int link,
+                                      const GhRule& rule,
+                                      const Eigen::VectorXd& th, const Eigen::VectorXd& beta,
+                                      double log_sigma, const Eigen::VectorXd& umode,
+                                      Eigen::VectorXd* grad_out) {
+  const int p = d.X.cols(), M = d.start.size() - 1, J = d.J, P = J - 1 + p + 1, K = rule.z.size();
+  const int it = P - 1;  // log sigma
+  const Eigen::VectorXd eta0 = d.X * beta + d.off;
+  const double sigma = std::exp(log_sigma), e2 = std::exp(-2 * log_sigma);
+  Eigen::MatrixXd H = Eigen::MatrixXd::Zero(P, P);
+  Eigen::VectorXd G = Eigen::VectorXd::Zero(P);
+  Eigen::VectorXd hp(P), hvp(P), hvvp(P), hvvvp(P), m(P), gD(P), gls(P), gs(P), dvk(P), gk(P),
+      gbar(P), hpk(P), hvpk(P);
+  Eigen::MatrixXd Hpp(P, P), Hvpp(P, P), Hvvpp(P, P), V2(P, P), HD(P, P), Hls(P, P), Hs(P, P),
+      Hc(P, P), Hppk(P, P), Hk(P, P);
+  Eigen::VectorXd lw(K);
+  std::vector<Eigen::VectorXd> gks(K, Eigen::VectorXd(P));
+  std::vector<Eigen::MatrixXd> Hks(K, Eigen::MatrixXd(P, P));
+  auto bounds = [&](int i, double v, double* a, double* b) {
+    const int k = d.y[i];
+    const double eta = eta0[i] + v;
+    *a = k == J ? kInf : th[k - 1] - eta;
+    *b = k == 1 ? -kInf : th[k - 2] - eta;
+  };
+  for (int c = 0; c < M; ++c) {
+    const double vh = sigma * umode[c];
+    // h and its derivatives at the mode.
+    double h0 = -0.5 * vh * vh * e2 - log_sigma, hv = -vh * e2, hvv = -e2, hvvv = 0, hvvvv = 0;
+    hp.setZero(); hvp.setZero(); hvvp.setZero(); hvvvp.setZero();
+    Hpp.setZero(); Hvpp.setZero(); Hvvpp.setZero();
+    hp[it] = vh * vh * e2 - 1;
+    Hpp(it, it) = -2 * vh * vh * e2;
+    hvp[it] = 2 * vh * e2;
+    hvvp[it] = 2 * e2;
+    Hvpp(it, it) = -4 * vh * e2;
+    Hvvpp(it, it) = -4 * e2;
+    for (int i = d.start[c]; i < d.start[c + 1]; ++i) {
+      double a, b;
+      bounds(i, vh, &a, &b);
+      const CatDerivs4 q = cat_derivs4(F, link, a, b, 4);
+      const double w = d.w[i];
+      h0 += w * q.q;
+      hv -= w * (q.a + q.b);
+      hvv += w * (q.aa + 2 * q.ab + q.bb);
+      hvvv -= w * (q.aaa + 3 * q.aab + 3 * q.abb + q.bbb);
+      hvvvv += w * (q.aaaa + 4 * q.aaab + 6 * q.aabb + 4 * q.abbb + q.bbbb);
+      add_row_vec(&hp, d, i, w * q.a, w * q.b);
+      add_row_vec(&hvp, d, i, -w * (q.aa + q.ab), -w * (q.ab + q.bb));
+      add_row_vec(&hvvp, d, i, w * (q.aaa + 2 * q.aab + q.abb), w * (q.aab + 2 * q.abb + q.bbb));
+      add_row_vec(&hvvvp, d, i, -w * (q.aaaa + 3 * q.aaab + 3 * q.aabb + q.abbb),
+                  -w * (q.aaab + 3 * q.aabb + 3 * q.abbb + q.bbbb));
+      add_row_sym(&Hpp, d, i, w * q.aa, w * q.ab, w * q.bb);
+      add_row_sym(&Hvpp, d, i, -w * (q.aaa + q.aab), -w * (q.aab + q.abb), -w * (q.abb + q.bbb));
+      add_row_sym(&Hvvpp, d, i, w * (q.aaaa + 2 * q.aaab + q.aabb),
+                  w * (q.aaab + 2 * q.aabb + q.abbb), w * (q.aabb + 2 * q.abbb + q.bbbb));
+    }
+    const double D = hvv;
+    m = -hvp / D;
+    V2 = -(Hvpp + hvvp * m.transpose() + m * hvvp.transpose() + hvvv * m * m.transpose()) / D;
+    gD = hvvp + hvvv * m;
+    HD = Hvvpp + hvvvp * m.transpose() + m * hvvvp.transpose() + hvvvv * m * m.transpose() +
+         hvvv * V2;
+    const double s = 1 / std::sqrt(-D);
+    gls = -gD / (2 * D);
+    Hls = -(HD / D - gD * gD.transpose() / (D * D)) / 2;
+    gs = s * gls;
+    Hs = s * (Hls + gls * gls.transpose());
+    // The nodes.
+    double mx = -kInf;
+    for (int k = 0; k < K; ++k) {
+      const double z = rule.z[k];
+      double hk = h0, hvk = hv, hvvk = hvv;
+      if (z == 0.0) {
+        hpk = hp;
+        hvpk = hvp;
+        Hppk = Hpp;
+      } else {
+        const double vk = vh + s * z;
+        hk = -0.5 * vk * vk * e2 - log_sigma;
+        hvk = -vk * e2;
+        hvvk = -e2;
+        hpk.setZero(); hvpk.setZero(); Hppk.setZero();
+        hpk[it] = vk * vk * e2 - 1;
+        Hppk(it, it) = -2 * vk * vk * e2;
+        hvpk[it] = 2 * vk * e2;
+        for (int i = d.start[c]; i < d.start[c + 1]; ++i) {
+          double a, b;
+          bounds(i, vk, &a, &b);
+          const CatDerivs4 q = cat_derivs4(F, link, a, b, 2);
+          const double w = d.w[i];
+          hk += w * q.q;
+          hvk -= w * (q.a + q.b);
+          hvvk += w * (q.aa + 2 * q.ab + q.bb);
+          add_row_vec(&hpk, d, i, w * q.a, w * q.b);
+          add_row_vec(&hvpk, d, i, -w * (q.aa + q.ab), -w * (q.ab + q.bb));
+          add_row_sym(&Hppk, d, i, w * q.aa, w * q.ab, w * q.bb);
+        }
+      }
+      lw[k] = rule.logw[k] + 0.5 * z * z + hk;
+      mx = std::max(mx, lw[k]);
+      dvk = m + z * gs;
+      gks[k] = hpk + hvk * dvk;
+      Hks[k] = Hppk + hvpk * dvk.transpose() + dvk * hvpk.transpose() +
+               hvvk * dvk * dvk.transpose() + hvk * (V2 + z * Hs);
+    }
+    const double lse = mx + std::log((lw.array() - mx).exp().sum());
+    gbar.setZero();
+    Hc = Hls;
+    for (int k = 0; k < K; ++k) {
+      const double pk = std::exp(lw[k] - lse);
+      if (pk == 0) continue;
+      gbar += pk * gks[k];
+      Hc += pk * (Hks[k] + gks[k] * gks[k].transpose());
+    }
+    Hc -= gbar * gbar.transpose();
+    H += Hc;
+    G += gls + gbar;
+  }
+  if (grad_out) *grad_out = G;
+  return (H + H.transpose()) / 2;
+}
+
 }  // namespace glmmgee
 
 // The approximated log-likelihood (full: every constant included), its
 // gradient in (thresholds, beta, log sigma), and per cluster the mode of u,
 // the scale s, the posterior mean and variance of u and the log-likelihood;
 // with hessian = 1 or 2 also the Hessian (ordinal_fd_hessian(): forward or
-// central differences of the gradient).
+// central differences of the gradient), with hessian = 3 the exact one
+// (ordinal_exact_hessian(); `hessian_gradient`: the gradient by its
+// formulas, equal to `gradient` to rounding).
 // [[Rcpp::export]]
 Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X,
                               Eigen::Map<Eigen::VectorXd> offset,
@@ -586,8 +862,8 @@ Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::M
   using namespace glmmgee;
   const int n = y.size(), p = X.cols(), M = start.size() - 1;
   if (X.rows() != n) Rcpp::stop("ordinal engine: 'y' and 'X' differ in rows");
-  if (hessian < 0 || hessian > 2)
-    Rcpp::stop("ordinal engine: 'hessian' must be 0 (none), 1 (forward) or 2 (central differences)");
+  if (hessian < 0 || hessian > 3)
+    Rcpp::stop("ordinal engine: 'hessian' must be 0 (none), 1 (forward), 2 (central differences) or 3 (exact)");
   std::unique_ptr<CumLink> F =
       checked_ordinal_inputs(y, p, offset, weights, start, J, theta, beta, nAGQ, link);
   // The previous evaluation's modes: Newton's method then needs a step or two.
@@ -607,10 +883,18 @@ Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::M
       Rcpp::Named("post_mean") = Rcpp::wrap(e.pmean), Rcpp::Named("post_var") = Rcpp::wrap(e.pvar),
       Rcpp::Named("cluster_loglik") = Rcpp::wrap(e.cll));
   if (hessian > 0) {
-    const bool ok = std::isfinite(e.total) && e.grad.allFinite();
-    out["hessian"] = ok ? Rcpp::wrap(ordinal_fd_hessian(d, *F, link, fast, rule, th, b, log_sigma,
-                                                        e, hessian == 2))
-                        : Rcpp::wrap(Eigen::MatrixXd::Constant(e.grad.size(), e.grad.size(), NA_REAL));
+    const bool ok = std::isfinite(e.total) && e.grad.allFinite() && e.mode.allFinite();
+    const int P = e.grad.size();
+    if (!ok) {
+      out["hessian"] = Rcpp::wrap(Eigen::MatrixXd::Constant(P, P, NA_REAL));
+    } else if (hessian == 3) {
+      Eigen::VectorXd g;
+      out["hessian"] = Rcpp::wrap(ordinal_exact_hessian(d, *F, link, rule, th, b, log_sigma, e.mode, &g));
+      out["hessian_gradient"] = Rcpp::wrap(g);
+    } else {
+      out["hessian"] = Rcpp::wrap(ordinal_fd_hessian(d, *F, link, fast, rule, th, b, log_sigma, e,
+                                                     hessian == 2));
+    }
   }
   return out;
 }
@@ -658,21 +942,28 @@ class OrdSearch {
     return true;
   }
 
-  // The Hessian on par's scale from the engine's in (thresholds, beta,
-  // log sigma) (forward differences of the exact gradient): with
-  // D = d theta / d alpha, D' H D plus, for m >= 2, exp(alpha_m) times the
-  // alpha-gradient (d^2 theta_j / d alpha_m^2 = exp(alpha_m), j >= m).
+  // The Hessian on par's scale from the engine's exact one in (thresholds,
+  // beta, log sigma) (ordinal_exact_hessian(); counted as one evaluation).
   Eigen::MatrixXd hessian(const Eigen::VectorXd& par) {
     OrdEval e;
     const Eigen::VectorXd th = thetas(par);
     const Eigen::VectorXd b = par.segment(k1_, p_);
     ordinal_eval(d_, F_, link_, true, rule_, th, b, par[P_ - 1], u0_, true, &e);
-    evals_ += 1 + P_;
-    if (!std::isfinite(e.total) || !e.grad.allFinite())
+    evals_ += 2;
+    if (!std::isfinite(e.total) || !e.grad.allFinite() || !e.mode.allFinite())
       return Eigen::MatrixXd::Constant(P_, P_, NA_REAL);
-    if (e.mode.allFinite()) u0_ = e.mode;
-    const Eigen::MatrixXd Hp = ordinal_fd_hessian(d_, F_, link_, true, rule_, th, b, par[P_ - 1], e,
-                                                  false);
+    u0_ = e.mode;
+    const Eigen::MatrixXd Hp =
+        ordinal_exact_hessian(d_, F_, link_, rule_, th, b, par[P_ - 1], e.mode, nullptr);
+    return to_par_scale(par, Hp, e.grad);
+  }
+
+ private:
+  // From Hp and gradient g in (thresholds, beta, log sigma): with
+  // D = d theta / d alpha, D' Hp D plus, for m >= 2, exp(alpha_m) times the
+  // alpha-gradient (d^2 theta_j / d alpha_m^2 = exp(alpha_m), j >= m).
+  Eigen::MatrixXd to_par_scale(const Eigen::VectorXd& par, const Eigen::MatrixXd& Hp,
+                               const Eigen::VectorXd& g) const {
     Eigen::MatrixXd D = Eigen::MatrixXd::Identity(P_, P_);
     for (int j = 0; j < k1_; ++j) {
       D(j, 0) = 1;
@@ -681,7 +972,7 @@ class OrdSearch {
     Eigen::MatrixXd H = D.transpose() * Hp * D;
     double ga = 0;
     for (int j = k1_ - 1; j >= 1; --j) {
-      ga += e.grad[j];
+      ga += g[j];
       H(j, j) += ga * std::exp(par[j]);
     }
     return H;
@@ -800,12 +1091,12 @@ SearchResult newton_bfgs(OrdSearch* S, Eigen::VectorXd par, const Eigen::MatrixX
 }  // namespace glmmgee
 
 // The search of the random-intercept fit on the optimizer's scale (see
-// OrdSearch): from par0 with the curvature H0 (NULL: forward differences
-// of the exact gradient at par0), Newton/BFGS steps until the Newton
+// OrdSearch): from par0 with the curvature H0 (NULL: the exact Hessian at
+// par0), Newton/BFGS steps until the Newton
 // decrement is below tol * max(1, |loglik|) or maxit steps. Returns the
 // parameters, whether it converged, the updated Hessian (`hessian`; the
 // start's, `hessian0`, for a fallback's scaling), the steps, the engine
-// evaluations (a Hessian's columns included) and the last modes.
+// evaluations (an exact Hessian counted as one) and the last modes.
 // [[Rcpp::export]]
 Rcpp::List cpp_ordinal_search(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X,
                               Eigen::Map<Eigen::VectorXd> offset,

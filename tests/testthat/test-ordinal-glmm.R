@@ -243,7 +243,7 @@ test_that("the engine's Hessian (central differences of the exact gradient) is n
   expect_equal(sqrt(diag(fit$cov_psi)), sqrt(diag(solve(-Hw))), tolerance = 1e-6,
                ignore_attr = TRUE)
   expect_error(glmmgee:::cpp_ordinal_loglik(y, X, off, wt, st, 4L, par[1:3], par[4:5], par[6],
-                                            1L, 0L, TRUE, NULL, TRUE, 3L), "'hessian'")
+                                            1L, 0L, TRUE, NULL, TRUE, 4L), "'hessian'")
 })
 
 test_that("the logit fast path computes what the general path computes, tails included", {
