@@ -232,7 +232,10 @@ all_finite <- function(x) !anyNA(x) && (!length(x) || all(is.finite(range(x))))
 # rep()/sequence() rather than which(arr.ind = TRUE) and order(), which the
 # fitted objects' constructors ran once per term.
 block_pattern <- function(sizes) {
-  sizes <- as.integer(sizes)
+  # Remembered for the last few sizes (twice per small fit, 1% each).
+  memo_expr("pattern", as.integer(sizes), block_pattern_of)
+}
+block_pattern_of <- function(sizes) {
   if (!length(sizes)) return(list(row = integer(), col = integer()))
   off <- rep(c(0L, cumsum(sizes)[-length(sizes)]), (sizes * (sizes + 1L)) %/% 2L)
   cc <- unlist(lapply(sizes, function(s) rep(seq_len(s), s:1)), use.names = FALSE)

@@ -123,8 +123,9 @@ lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks, family = N
   vc <- sigma2 * solve(ev$C)
   cov_theta[seq_len(p), seq_len(p)] <- vc
   # Modes on the engine's scale u (b = Lambda u): u = m / sigma, Var(u | y, beta) = A^-1.
-  modes <- list(mode = t(ev$modes) / sigma, mode_var = t(ev$Ainv),
-                post_mean = t(ev$modes) / sigma, post_var = t(ev$Ainv),
+  um <- t(ev$modes) / sigma
+  uv <- t(ev$Ainv)
+  modes <- list(mode = um, mode_var = uv, post_mean = um, post_var = uv,
                 loglik = rep(NA_real_, M), newton_failures = 0L)
   family <- fitted_family(family %||% resolve_family(gaussian()), log(sigma))
   singular <- any(on_boundary)
