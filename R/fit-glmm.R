@@ -401,7 +401,10 @@ invert_information <- function(hess, on_boundary, pnames) {
   dg <- if (anyNA(info)) NA else diag(info)
   if (anyNA(dg) || any(dg <= 0)) return(V)
   s <- 1 / sqrt(dg)
-  info_s <- info * outer(s, s)
+  # tcrossprod(s): the products s_i s_j as outer() gives them, a few
+  # microseconds less (each entry is one rounded product either way).
+  ss <- tcrossprod(s)
+  info_s <- info * ss
   ev <- tryCatch(eigen(info_s, symmetric = TRUE, only.values = TRUE)$values,
                  error = function(e) NA)
   # Numerically singular information (e.g. coefficients drifting to
@@ -409,7 +412,7 @@ invert_information <- function(hess, on_boundary, pnames) {
   if (anyNA(ev) || min(ev) <= 1e-14 * max(ev)) return(V)
   Vi <- tryCatch(solve(info_s), error = function(e) NULL)
   if (is.null(Vi)) return(V)
-  V[idx, idx] <- Vi * outer(s, s)
+  V[idx, idx] <- Vi * ss
   attr(V, "ok") <- TRUE
   # The condition number reported is the raw information's, as before. It
   # takes its own eigenvalues: scaling by S is a congruence, not a
