@@ -73,9 +73,11 @@ lmm_ml_fit_units <- function(X, y, Z, group, weights, offset, cov_blocks, contro
   pnames <- c(colnames(X) %||% paste0("X", seq_len(p)),
               sprintf("lambda[%d,%d]", pat$row, pat$col), "log(sigma)")
   theta <- stats::setNames(c(drop(ev$beta), sigma * opt$theta / sz[pat$row], log(sigma)), pnames)
-  # The singular-fit rule of glmm_fit(), with its typical parameter sizes.
-  typical <- c(1 / design_transform(X)$scale,
-               1 / design_transform(Z, blocks = cov_blocks)$scale[pat$row], 1)
+  # The singular-fit rule of glmm_fit(), with its typical parameter sizes
+  # (the rule reads those of Lambda's entries only; the scales alone,
+  # without the transformed design).
+  typical <- c(rep(1, p),
+               1 / design_transform(Z, blocks = cov_blocks, scale_only = TRUE)$scale[pat$row], 1)
   if (any(boundary_mask(theta, p, pat, disp, control$singular_tol, typical = typical)))
     return(NULL)
   on_boundary <- rep(FALSE, length(theta))
