@@ -322,6 +322,9 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
                  zi_correlated = FALSE, contrasts = NULL) {
   mc <- match.call()
   env <- parent.frame()
+  # The default family resolved once per session (default_gaussian()).
+  family_default <- missing(family)
+  if (family_default) family <- default_gaussian()
   # Zero-inflation, hurdle families, a dispersion formula (glmm-zi.R).
   if (!identical(zi_correlated, FALSE) && is.null(ziformula))
     stop("'zi_correlated' needs a 'ziformula' with a random-effect term, such as ~ x + (1 | g)",
@@ -334,7 +337,7 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
                    zi_correlated, start, penalty_prior(penalized), contrasts))
   }
   # Ordinal responses have their own engine (glmm-ordinal.R).
-  family <- as_cumulative(family) %||% resolve_family(family, env)
+  if (!family_default) family <- as_cumulative(family) %||% resolve_family(family, env)
   if (!inherits(formula, "formula") || length(formula) != 3L)
     stop("'formula' must be a two-sided formula such as y ~ x + (1 | g)", call. = FALSE)
   if (!inherits(control, "glmmgee_glmm_control"))
