@@ -223,8 +223,10 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
 
 `%||%` <- function(a, b) if (is.null(a)) b else a
 
-# No NA, NaN or Inf, without the n x p logical matrices of any(!is.finite(x)).
-all_finite <- function(x) !anyNA(x) && (!length(x) || all(is.finite(range(x))))
+# No NA, NaN or Inf, without the n x p logical matrices of any(!is.finite(x)),
+# nor range()'s copy of x through c() (the extremes of a matrix without NA
+# are finite exactly when every entry is).
+all_finite <- function(x) !anyNA(x) && (!length(x) || (is.finite(min(x)) && is.finite(max(x))))
 
 # The free entries of a block-diagonal lower-triangular factor with blocks
 # of `sizes`: row and column of each, block by block, column-major within a
