@@ -86,3 +86,59 @@ test_that("weights, offset and the response's units: the route's Hessian is exac
   Hn <- num_hessian(suff, unname(fit$theta), fit$pattern)
   expect_equal(unname(fit$hessian), Hn, tolerance = 1e-8)
 })
+
+# frame_from_call() skips na.omit()'s copy when nothing is missing and drops
+# unused levels itself: the frame must be model.frame()'s all the same.
+test_that("the model frame is model.frame()'s: missing values, unused levels, subset, na.action", {
+  skip_if_not_installed("lme4")
+  data(sleepstudy, package = "lme4")
+  set.seed(3)
+  d <- sleepstudy
+  d$f <- factor(sample(c("a", "b", "c"), nrow(d), TRUE), levels = c("a", "b", "c", "z"))
+  d$ch <- as.character(d$Subject)
+  d$w <- runif(nrow(d))
+  dna <- d
+  dna$Reaction[c(2, 30)] <- NA
+  dna$f[5] <- NA
+  rownames(dna) <- paste0("r", seq_len(nrow(dna)))
+  forms <- list(Reaction ~ Days + f + Subject, Reaction ~ poly(Days, 2) + ch,
+                Reaction ~ Days + Subject + offset(log(w)))
+  frame <- function(form, data, ...) {
+    mc <- match.call(glmm, as.call(c(list(quote(glmm), form, data = quote(dd)), list(...))))
+    mf <- glmmgee:::frame_from_call(mc, form, environment(), extras = c("weights", "offset"))
+    attr(mf, "contrasts_arg") <- NULL
+    mf
+  }
+  for (dd in list(d, dna)) for (form in forms) {
+    expect_identical(frame(form, dd), stats::model.frame(form, dd, drop.unused.levels = TRUE))
+    expect_identical(frame(form, dd, weights = quote(w), subset = quote(Days > 2)),
+                     stats::model.frame(form, dd, weights = w, subset = Days > 2,
+                                        drop.unused.levels = TRUE))
+    op <- options(na.action = "na.exclude")
+    expect_identical(frame(form, dd), stats::model.frame(form, dd, drop.unused.levels = TRUE))
+    options(op)
+  }
+  # The data's own na.action attribute is model.frame()'s default.
+  dd <- dna
+  attr(dd, "na.action") <- stats::na.exclude
+  expect_identical(frame(forms[[1]], dd),
+                   stats::model.frame(forms[[1]], dd, drop.unused.levels = TRUE))
+  # A fit of a frame with missing values and an unused level.
+  fit <- glmm(Reaction ~ Days + f + (1 | Subject), dna, REML = TRUE)
+  expect_identical(levels(fit$model$f), c("a", "b", "c"))
+  expect_identical(nobs(fit), nrow(dna) - 3L)
+  expect_s3_class(fit$na.action, "omit")
+})
+
+test_that("the defaults made once: glmm_control() and the gaussian family", {
+  expect_identical(glmm_control(), glmm_control(rel.tol = 1e-10))
+  data(sleepstudy, package = "lme4")
+  a <- glmm(Reaction ~ Days + (1 | Subject), sleepstudy, REML = TRUE)
+  b <- glmm(Reaction ~ Days + (1 | Subject), sleepstudy, family = gaussian(), REML = TRUE)
+  expect_identical(a$family$family, "gaussian")
+  expect_identical(a$family$link, "identity")
+  expect_identical(a$family[c("family_code", "link_code")], b$family[c("family_code", "link_code")])
+  a$family <- b$family <- NULL
+  a$call <- b$call <- NULL
+  expect_identical(a, b)
+})
