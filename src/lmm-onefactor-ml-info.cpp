@@ -152,5 +152,10 @@ Rcpp::NumericMatrix cpp_lmm_ml_hessian(Rcpp::List suff, Eigen::Map<Eigen::Vector
     H(p + j, p + k) = H(p + k, p + j) = Hlf[j];
   }
   H(p + k, p + k) = hff + phi_rr;
+  // X'V^-1 X = X'X - sum F'Lambda B^-1 Lambda'F is symmetric only up to
+  // rounding as accumulated: symmetrized exactly, as the standard errors'
+  // inversion expects.
+  for (Eigen::Index r = 0; r < P; ++r)
+    for (Eigen::Index cc = 0; cc < r; ++cc) H(r, cc) = H(cc, r) = 0.5 * (H(r, cc) + H(cc, r));
   return out;
 }
