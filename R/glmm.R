@@ -116,7 +116,8 @@
 #'   several unstructured terms and no `start` take the same route. Gaussian
 #'   ML fits with one grouping factor (no `start`, `nAGQ` 1, no workers)
 #'   minimize lmer's profiled ML criterion by the same C++ search as REML,
-#'   then take the Hessian and the modes from the exact Laplace engine; when
+#'   then take the modes from the exact Laplace engine and the exact Hessian
+#'   from per-cluster sums (not by differences); when
 #'   that search ends at a variance of zero they go to the engine's own
 #'   search, whose boundary verification applies
 #'   (`options(glmmgee.lmm_profiled = FALSE)` sends every such fit there).
