@@ -310,6 +310,10 @@ cpp_sparse_glm_start <- function(ptr, maxit) {
     .Call(`_glmmgee_cpp_sparse_glm_start`, ptr, maxit)
 }
 
+cpp_lmm_ml_hessian <- function(suff, theta, prow, pcol) {
+    .Call(`_glmmgee_cpp_lmm_ml_hessian`, suff, theta, prow, pcol)
+}
+
 cpp_lmm_search <- function(suff, start, bounded, prow, pcol, reml, maxit, tol) {
     .Call(`_glmmgee_cpp_lmm_search`, suff, start, bounded, prow, pcol, reml, maxit, tol)
 }

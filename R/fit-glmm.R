@@ -223,8 +223,10 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
 
 `%||%` <- function(a, b) if (is.null(a)) b else a
 
-# No NA, NaN or Inf, without the n x p logical matrices of any(!is.finite(x)).
-all_finite <- function(x) !anyNA(x) && (!length(x) || all(is.finite(range(x))))
+# No NA, NaN or Inf, without the n x p logical matrices of any(!is.finite(x)),
+# nor range()'s copy of x through c() (the extremes of a matrix without NA
+# are finite exactly when every entry is).
+all_finite <- function(x) !anyNA(x) && (!length(x) || (is.finite(min(x)) && is.finite(max(x))))
 
 # The free entries of a block-diagonal lower-triangular factor with blocks
 # of `sizes`: row and column of each, block by block, column-major within a
@@ -232,7 +234,10 @@ all_finite <- function(x) !anyNA(x) && (!length(x) || all(is.finite(range(x))))
 # rep()/sequence() rather than which(arr.ind = TRUE) and order(), which the
 # fitted objects' constructors ran once per term.
 block_pattern <- function(sizes) {
-  sizes <- as.integer(sizes)
+  # Remembered for the last few sizes (twice per small fit, 1% each).
+  memo_expr("pattern", as.integer(sizes), block_pattern_of)
+}
+block_pattern_of <- function(sizes) {
   if (!length(sizes)) return(list(row = integer(), col = integer()))
   off <- rep(c(0L, cumsum(sizes)[-length(sizes)]), (sizes * (sizes + 1L)) %/% 2L)
   cc <- unlist(lapply(sizes, function(s) rep(seq_len(s), s:1)), use.names = FALSE)
@@ -398,7 +403,10 @@ invert_information <- function(hess, on_boundary, pnames) {
   dg <- if (anyNA(info)) NA else diag(info)
   if (anyNA(dg) || any(dg <= 0)) return(V)
   s <- 1 / sqrt(dg)
-  info_s <- info * outer(s, s)
+  # tcrossprod(s): the products s_i s_j as outer() gives them, a few
+  # microseconds less (each entry is one rounded product either way).
+  ss <- tcrossprod(s)
+  info_s <- info * ss
   ev <- tryCatch(eigen(info_s, symmetric = TRUE, only.values = TRUE)$values,
                  error = function(e) NA)
   # Numerically singular information (e.g. coefficients drifting to
@@ -406,7 +414,7 @@ invert_information <- function(hess, on_boundary, pnames) {
   if (anyNA(ev) || min(ev) <= 1e-14 * max(ev)) return(V)
   Vi <- tryCatch(solve(info_s), error = function(e) NULL)
   if (is.null(Vi)) return(V)
-  V[idx, idx] <- Vi * outer(s, s)
+  V[idx, idx] <- Vi * ss
   attr(V, "ok") <- TRUE
   # The condition number reported is the raw information's, as before. It
   # takes its own eigenvalues: scaling by S is a congruence, not a

@@ -32,7 +32,8 @@ lmm_objective <- function(suff, pat, reml) {
 # worse), where nlminb's path went elsewhere. Entries resting at their bound
 # are set there exactly (lmer reports a singular variance as exactly zero).
 lmm_optimize <- function(obj, pat, suff = NULL, reml = TRUE) {
-  lower <- ifelse(pat$row == pat$col, 0, -Inf)
+  lower <- rep(-Inf, length(pat$row))
+  lower[pat$row == pat$col] <- 0
   start <- as.numeric(pat$row == pat$col)
   runs <- list()
   r <- NULL
@@ -123,8 +124,9 @@ lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks, family = N
   vc <- sigma2 * solve(ev$C)
   cov_theta[seq_len(p), seq_len(p)] <- vc
   # Modes on the engine's scale u (b = Lambda u): u = m / sigma, Var(u | y, beta) = A^-1.
-  modes <- list(mode = t(ev$modes) / sigma, mode_var = t(ev$Ainv),
-                post_mean = t(ev$modes) / sigma, post_var = t(ev$Ainv),
+  um <- t(ev$modes) / sigma
+  uv <- t(ev$Ainv)
+  modes <- list(mode = um, mode_var = uv, post_mean = um, post_var = uv,
                 loglik = rep(NA_real_, M), newton_failures = 0L)
   family <- fitted_family(family %||% resolve_family(gaussian()), log(sigma))
   singular <- any(on_boundary)
@@ -136,6 +138,7 @@ lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks, family = N
   # (generalized least squares given the variances), the exact one in the
   # covariance parameters (sigma free, beta integrated out).
   grad <- stats::setNames(c(rep(0, p), info$gradient), pnames)
+  nevals <- sum(vapply(opt$runs, function(r) r$evaluations[[1L]], 1))
   list(beta = beta, lambda = lam, Lambda = Lam, sigma = sigma, theta = theta,
        loglik = -ev$deviance / 2, gradient = grad,
        hessian = hess, cov_theta = cov_theta, modes = modes, nAGQ = 1L, family = family,
@@ -144,12 +147,12 @@ lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks, family = N
        loglik_ml = -(ldf + nobs * (1 + log(2 * pi * ev$pwrss / nobs))) / 2,
        optinfo = list(optimizer = opt$optimizer, method = "REML",
                       nAGQ = 1L, iterations = sum(vapply(opt$runs, `[[`, 1L, "iterations")),
-                      evaluations = sum(vapply(opt$runs, function(r) r$evaluations[[1L]], 1)),
+                      evaluations = nevals,
                       convergence = opt$convergence, message = opt$message,
                       max_grad = max(abs(grad[!on_boundary]), 0), warnings = warn, reparameterized = FALSE,
                       reml = list(criterion = ev$deviance, theta = opt$theta / sz[pat$row],
                                   convergence = vapply(opt$runs, `[[`, 1L, "convergence"),
-                                  evaluations = sum(vapply(opt$runs, function(r) r$evaluations[[1L]], 1)))))
+                                  evaluations = nevals)))
 }
 
 # The per-cluster sufficient statistics of the observations `keep` (positive

@@ -116,7 +116,8 @@
 #'   several unstructured terms and no `start` take the same route. Gaussian
 #'   ML fits with one grouping factor (no `start`, `nAGQ` 1, no workers)
 #'   minimize lmer's profiled ML criterion by the same C++ search as REML,
-#'   then take the Hessian and the modes from the exact Laplace engine; when
+#'   then take the modes from the exact Laplace engine and the exact Hessian
+#'   from per-cluster sums (not by differences); when
 #'   that search ends at a variance of zero they go to the engine's own
 #'   search, whose boundary verification applies
 #'   (`options(glmmgee.lmm_profiled = FALSE)` sends every such fit there).
@@ -344,6 +345,9 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
                  zi_correlated = FALSE, contrasts = NULL) {
   mc <- match.call()
   env <- parent.frame()
+  # The default family resolved once per session (default_gaussian()).
+  family_default <- missing(family)
+  if (family_default) family <- default_gaussian()
   # Zero-inflation, hurdle families, a dispersion formula (glmm-zi.R).
   if (!identical(zi_correlated, FALSE) && is.null(ziformula))
     stop("'zi_correlated' needs a 'ziformula' with a random-effect term, such as ~ x + (1 | g)",
@@ -356,7 +360,7 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
                    zi_correlated, start, penalty_prior(penalized), contrasts))
   }
   # Ordinal responses have their own engine (glmm-ordinal.R).
-  family <- as_cumulative(family) %||% resolve_family(family, env)
+  if (!family_default) family <- as_cumulative(family) %||% resolve_family(family, env)
   if (!inherits(formula, "formula") || length(formula) != 3L)
     stop("'formula' must be a two-sided formula such as y ~ x + (1 | g)", call. = FALSE)
   if (!inherits(control, "glmmgee_glmm_control"))

@@ -10,7 +10,12 @@ frame_from_call <- function(mc, frame_formula, env, extras, contrasts = NULL) {
   args <- as.list(mc)[c(1L, match(keep, names(mc), 0L))]
   args[[1L]] <- quote(stats::model.frame)
   args$formula <- frame_formula
-  args$drop.unused.levels <- TRUE
+  # Unused factor levels are dropped below (drop_unused_levels()), and the
+  # default na.omit is skipped when nothing is missing (na_omit_plain()):
+  # the same frame, about a tenth of a small REML fit less.
+  args$drop.unused.levels <- FALSE
+  if (is.null(args$na.action) && default_na_omit(mc$data, env))
+    args$na.action <- na_omit_plain
   mf <- tryCatch(eval(as.call(args), env), error = function(e) {
     msg <- conditionMessage(e)
     miss <- regmatches(msg, regexpr("(?<=object ')[^']+(?=' not found)", msg, perl = TRUE))
@@ -30,11 +35,54 @@ frame_from_call <- function(mc, frame_formula, env, extras, contrasts = NULL) {
                    frame_var_name(len)), call. = FALSE)
     stop("could not build the model frame: ", msg, call. = FALSE)
   })
+  mf <- drop_unused_levels(mf)
   if (nrow(mf) == 0L)
     stop("'data' has no complete rows: no observations are left after ",
          "'subset' and 'na.action'", call. = FALSE)
   check_one_level_factors(mf, mc, env)  # one-level-factors.R
   frame_with_contrasts(mf, contrasts, function() eval(mc$data, env))  # contrasts.R
+}
+
+# Whether model.frame() would apply na.omit() by default: no `na.action`
+# attribute on the data (read only when `data` is a name, so that it is
+# not evaluated twice) and options(na.action = "na.omit").
+default_na_omit <- function(data_expr, env) {
+  if (!identical(getOption("na.action"), "na.omit")) return(FALSE)
+  if (is.null(data_expr)) return(TRUE)
+  if (!is.name(data_expr)) return(FALSE)
+  d <- get0(as.character(data_expr), envir = env)
+  is.data.frame(d) && is.null(attr(d, "na.action"))
+}
+
+# na.omit() for model.frame(): the frame itself when no column holds a
+# missing value and every column is a plain vector or factor, for which
+# na.omit()'s copy `object[!omit, , drop = FALSE]` is identical() to it
+# (its `[.data.frame` costs about 0.07 ms); otherwise na.omit() itself.
+na_omit_plain <- function(object, ...) {
+  for (x in object) {
+    at <- attributes(x)
+    plain <- is.null(at) ||
+      (is.factor(x) && length(at) == 2L && all(names(at) %in% c("levels", "class")))
+    if (!plain || anyNA(x)) return(stats::na.omit(object, ...))
+  }
+  object
+}
+
+# What model.frame(drop.unused.levels = TRUE) does to the frame, with
+# tabulate() in place of its unique() per factor (0.04 ms per fit).
+drop_unused_levels <- function(mf) {
+  for (j in seq_along(mf)) {
+    x <- .subset2(mf, j)
+    if (is.factor(x) && !all(tabulate(x, nlevels(x)) > 0L)) {
+      nm <- names(mf)[j]
+      ctr <- attr(x, "contrasts")
+      mf[[nm]] <- x[, drop = TRUE]
+      if (!identical(attr(mf[[nm]], "contrasts"), ctr))
+        warning(gettextf("contrasts dropped from factor %s due to missing levels", nm),
+                domain = NA, call. = FALSE)
+    }
+  }
+  mf
 }
 
 # Which variables of the model frame hold missing values: the frame built
@@ -115,6 +163,9 @@ model_response <- function(mf, family) {
     }
     check_support(y, family)
   }
+  # Without model.response()'s names first: as.numeric() would copy them,
+  # turning the frame's lazy row names into n strings (1 ms at 10,000 rows).
+  names(y) <- NULL
   list(y = as.numeric(y), weights = as.numeric(w))
 }
 

@@ -5,9 +5,13 @@
 # covstruct_terms() and the ordinal random-intercept route, which needs
 # only this factor (not a design of random-effect columns).
 checked_grouping <- function(gexpr, gname, mf, env) {
-  g <- tryCatch(used_factor(eval_grouping(gexpr, mf, env)),
-                error = function(e) stop(sprintf("grouping factor '%s': %s", gname,
-                                                 conditionMessage(e)), call. = FALSE))
+  # A factor column of the frame, the usual case, cannot fail: no handler.
+  v <- if (is.name(gexpr) && is.data.frame(mf) && !anyDuplicated(names(mf)))
+         .subset2(mf, as.character(gexpr))
+  g <- if (is.factor(v)) used_factor(v)
+       else tryCatch(used_factor(eval_grouping(gexpr, mf, env)),
+                     error = function(e) stop(sprintf("grouping factor '%s': %s", gname,
+                                                      conditionMessage(e)), call. = FALSE))
   if (anyNA(g))
     stop(sprintf("grouping factor '%s' contains missing values", gname), call. = FALSE)
   if (nlevels(g) < 2L)

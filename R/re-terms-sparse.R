@@ -12,9 +12,7 @@
 
 # Does this formula (with these known covariances) need the sparse engine?
 needs_sparse_engine <- function(formula, covariance) {
-  bars <- find_bars(formula)
-  gnames <- vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), "")
-  length(unique(gnames)) > 1L || length(covariance) > 0L
+  length(unique(bar_group_names(formula))) > 1L || length(covariance) > 0L
 }
 
 # `direct = FALSE` sends every formula through reformulas::mkReTrms() (the

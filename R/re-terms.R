@@ -10,7 +10,7 @@ re_terms <- function(formula, mf, env = environment(formula), bars = find_bars(f
     stop("the formula has no random-effects term such as (1 | group); ",
          "for a model without random effects use glm(), or gee() for ",
          "population-averaged effects", call. = FALSE)
-  gnames <- vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), "")
+  gnames <- if (missing(bars)) bar_group_names(formula) else group_names_of(bars)
   if (length(unique(gnames)) > 1L)
     stop(sprintf(paste0("internal: re_terms() takes one grouping factor (%s); ",
                         "glmm() sends several to the sparse engine (sparse_re_terms())"),
@@ -115,6 +115,14 @@ memo_expr <- function(kind, x, fun) {
 
 # Returns what reformulas::findbars() returns.
 find_bars <- function(formula) memo_expr("bars", formula, reformulas::findbars)
+
+# The grouping expressions of random-effect terms `bars` as text; of
+# find_bars(formula), remembered (deparse() per term, 1% of a small fit,
+# twice per glmm() call: the route choice and re_terms()).
+group_names_of <- function(bars)
+  vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), "")
+bar_group_names <- function(formula)
+  memo_expr("gnames", formula, function(f) group_names_of(find_bars(f)))
 
 # reformulas::subbars(formula): the expression with `|` made `+`, the
 # formula's own attributes (class, environment) kept, as subbars() keeps them.

@@ -21,7 +21,8 @@
 # `mom` (distributed fits, glmm-shards.R): the column means, standard
 # deviations and root mean squares of a design held elsewhere; then M is
 # not used and not returned.
-design_transform <- function(M, blocks = NULL, mom = NULL) {
+# `scale_only`: the scales alone (`M` and `T` not returned).
+design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE) {
   k <- if (is.null(mom)) ncol(M) else length(mom$mean)
   if (is.null(blocks)) blocks <- k
   Tm <- diag(1, k)
@@ -60,6 +61,7 @@ design_transform <- function(M, blocks = NULL, mom = NULL) {
   # rest of this function on a small design.
   identity <- sum(abs(Tm - diag(1, k))) <= 1e-12 * k
   if (identity) return(list(M = M, T = diag(1, k), scale = rep(1, k), identity = TRUE))
+  if (scale_only) return(list(scale = sc, identity = FALSE))
   if (!is.null(mom)) return(list(M = NULL, T = Tm, scale = sc, identity = FALSE))
   # M* = M T^{-1}; T is unit upper triangular up to its diagonal.
   Ms <- M %*% backsolve(Tm, diag(1, k))

@@ -6,19 +6,26 @@
 # `inner` fits of one package then of the other, alternated `reps` times;
 # the ratio is the peer's CPU (user + system) over ours, the median over the
 # repetitions. dLL: our log-likelihood minus the peer's.
-#   Usage: Rscript bench/bench-lmm-ratio.R [reps] [inner]
+# sim_REML / sim_ML: a simulated y ~ x + (x | g), M = 1,000 clusters of 10.
+#   Usage: Rscript bench/bench-lmm-ratio.R [reps] [inner] [case,case,...]
 suppressPackageStartupMessages({
   library(glmmgee)
   stopifnot(requireNamespace("lme4", quietly = TRUE), requireNamespace("geepack", quietly = TRUE))
 })
-args <- as.integer(commandArgs(TRUE))
-reps <- if (length(args) >= 1L) args[1L] else 7L
-inner <- if (length(args) >= 2L) args[2L] else 200L
+cargs <- commandArgs(TRUE)
+args <- suppressWarnings(as.integer(cargs[1:2]))
+reps <- if (!is.na(args[1L])) args[1L] else 7L
+inner <- if (!is.na(args[2L])) args[2L] else 200L
+only <- if (length(cargs) >= 3L) strsplit(cargs[3L], ",")[[1L]]
 data(sleepstudy, cbpp, package = "lme4")
 set.seed(2026)
 M <- 100L
 gd <- data.frame(id = rep(seq_len(M), each = 5L), x = rnorm(5L * M))
 gd$y <- 1 + 0.5 * gd$x + rep(rnorm(M), each = 5L) + rnorm(5L * M)
+Ms <- 1000L
+sd1 <- data.frame(g = rep(seq_len(Ms), each = 10L), x = rnorm(10L * Ms))
+sd1$y <- 1 + 0.5 * sd1$x + rep(rnorm(Ms), each = 10L) + rep(rnorm(Ms, 0, 0.5), each = 10L) * sd1$x +
+  rnorm(10L * Ms)
 cpu <- function(f, k) {
   st <- system.time(for (i in seq_len(k)) suppressWarnings(f()))
   st[["user.self"]] + st[["sys.self"]]
@@ -34,7 +41,12 @@ cases <- list(
                       function() lme4::glmer(incidence ~ period + offset(log(size)) + (1 | herd),
                                              cbpp, family = poisson), 4),
   gee_exch = list(function() gee(y ~ x, id = id, data = gd, corstr = "exchangeable"),
-                  function() geepack::geeglm(y ~ x, id = id, data = gd, corstr = "exchangeable"), 4))
+                  function() geepack::geeglm(y ~ x, id = id, data = gd, corstr = "exchangeable"), 4),
+  sim_REML = list(function() glmm(y ~ x + (x | g), sd1, REML = TRUE),
+                  function() lme4::lmer(y ~ x + (x | g), sd1), 40),
+  sim_ML = list(function() glmm(y ~ x + (x | g), sd1),
+                function() lme4::lmer(y ~ x + (x | g), sd1, REML = FALSE), 40))
+if (!is.null(only)) cases <- cases[only]
 cat(sprintf("glmmgee %s, lme4 %s, geepack %s, R %s; load average %s\n",
             packageVersion("glmmgee"), packageVersion("lme4"), packageVersion("geepack"),
             getRversion(), paste(readLines("/proc/loadavg", warn = FALSE), collapse = "")))

@@ -30,8 +30,8 @@ test_that("sleepstudy: lmer's ML optimum, and the engine route's estimates and s
     expect_false(profiled_route(eng))
     expect_equal(as.numeric(logLik(fit)), as.numeric(logLik(eng)), tolerance = 1e-10)
     expect_equal(fit$theta, eng$theta, tolerance = 1e-7)
-    # Both Hessians come from differences of the engine's exact gradient
-    # (central here, forward on the engine's scale there).
+    # The analytic Hessian here, forward differences of the engine's exact
+    # gradient on its scale there.
     expect_equal(fit$cov_theta, eng$cov_theta, tolerance = 1e-4)
     expect_equal(ranef(fit), ranef(eng), tolerance = 1e-7)
     expect_equal(predict(fit), predict(eng), tolerance = 1e-9)

@@ -1,0 +1,161 @@
+// The exact Hessian of a one-factor linear mixed model's log-likelihood
+// (nothing profiled) in the one-factor engine's parameters
+// theta = c(beta, Lambda's entries at prow/pcol, log sigma), from the
+// per-cluster sufficient statistics (lmm-onefactor.cpp): what the gaussian
+// ML fit's standard errors come from, in place of central differences of
+// the engine's gradient.
+//
+// Per cluster (rows scaled by sqrt(w)), V = s2 I + Z Lambda Lambda' Z',
+// r = y - X beta, l = -1/2 log|V| - 1/2 r'V^-1 r + const. With
+// V_j = dV/dtheta_j and V_jk its second derivative (standard results for
+// the gaussian log-likelihood, e.g. Searle, Casella and McCulloch 1992,
+// Variance Components, ch. 6):
+//   d2l/dbeta dbeta'   = -X'V^-1 X,
+//   d2l/dbeta dtheta_j = -X'V^-1 V_j V^-1 r,
+//   d2l/dtheta_j dtheta_k = -tr(V^-1 V_jk)/2 + tr(V^-1 V_k V^-1 V_j)/2
+//                           + r'V^-1 V_jk V^-1 r/2 - r'V^-1 V_k V^-1 V_j V^-1 r.
+// For Lambda's entry j at (a, b): V_j = Z D_j Z', D_j = E_ab Lambda' + Lambda E_ba,
+// V_jk = Z (E_ab E_cd' + E_cd E_ab') Z' for entries j = (a, b), k = (c, d);
+// for log sigma V_phi = V_phiphi = ... = 2 s2 I, 4 s2 I, and V_j,phi = 0.
+// Woodbury gives every term from q x q and q x p matrices: with
+// T = Lambda'S Lambda, B = s2 I + T, R = I - S Lambda B^-1 Lambda',
+// c = Z'r = g - F beta, v = Lambda'c, m = B^-1 v:
+//   Z'V^-1 Z = R S / s2,  Z'V^-2 Z = R S R' / s2^2,  X'V^-1 Z = F'R' / s2,
+//   Z'V^-1 r = R c / s2 = a,  Z'V^-2 r = R a / s2,
+//   X'V^-1 X = (X'X - F'Lambda B^-1 Lambda'F) / s2,
+//   X'V^-2 r = (X'r - 2 F'Lambda m + F'Lambda B^-1 T m) / s2^2,
+//   tr V^-1 = (n_i - tr B^-1 T) / s2,  tr V^-2 = (n_i - 2 tr B^-1 T + tr (B^-1 T)^2) / s2^2,
+//   r'V^-k r from r'r and v'(B^-1 T)^j B^-1 v, j = 0, 1, 2.
+// Cost O(M (q^2 (q + p) + k^2 q^2)); one call per fit.
+#include <Rcpp.h>
+#include <RcppEigen.h>
+#include <cmath>
+#include <vector>
+#include "lmm-onefactor.h"
+#include "resources.h"
+
+// [[Rcpp::depends(RcppEigen)]]
+
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+using Eigen::Map;
+
+// The Hessian of cpp_lmm_loglik()'s log-likelihood at theta (its layout),
+// or a matrix of NA where a cluster's B is not positive definite.
+// [[Rcpp::export(rng = false)]]
+Rcpp::NumericMatrix cpp_lmm_ml_hessian(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> theta,
+                                       Rcpp::IntegerVector prow, Rcpp::IntegerVector pcol) {
+  const glmmgee::lmm1::Suff s = glmmgee::lmm1::read_suff(suff);
+  const int M = s.M, q = s.q, p = s.p;
+  const Eigen::Index k = prow.size(), P = p + k + 1;
+  if (pcol.size() != k) Rcpp::stop("lmm: the pattern's rows and columns differ in length");
+  if (theta.size() != P) Rcpp::stop("lmm: theta must have length %d", static_cast<int>(P));
+  MatrixXd Lam = MatrixXd::Zero(q, q);
+  for (Eigen::Index j = 0; j < k; ++j) {
+    if (prow[j] < 0 || prow[j] >= q || pcol[j] < 0 || pcol[j] > prow[j])
+      Rcpp::stop("lmm: pattern outside the lower triangle");
+    Lam(prow[j], pcol[j]) = theta[p + j];
+  }
+  const VectorXd beta = theta.head(p);
+  const double s2 = std::exp(2.0 * theta[p + k]);
+  Rcpp::NumericMatrix out(P, P);
+  if (!std::isfinite(s2) || !(s2 > 0) || !Lam.allFinite() || !beta.allFinite()) {
+    std::fill(out.begin(), out.end(), NA_REAL);
+    return out;
+  }
+  // D_j = E_ab Lambda' + Lambda E_ba for each free entry j = (a, b).
+  std::vector<MatrixXd> D(k);
+  for (Eigen::Index j = 0; j < k; ++j) {
+    D[j] = MatrixXd::Zero(q, q);
+    D[j].row(prow[j]) += Lam.col(pcol[j]).transpose();
+    D[j].col(prow[j]) += Lam.col(pcol[j]);
+  }
+  const VectorXd Xr = s.Xty - s.XtX * beta;   // X'r
+  const double rss = s.yty - 2.0 * beta.dot(s.Xty) + beta.dot(s.XtX * beta);
+  MatrixXd Hbb = s.XtX;             // becomes X'V^-1 X s2
+  MatrixXd Hbl = MatrixXd::Zero(p, k), Hll = MatrixXd::Zero(k, k);
+  VectorXd xv2r = Xr;               // X'V^-2 r s2^2
+  VectorXd Hlf = VectorXd::Zero(k);
+  double hff = 0.0, quad = 0.0;     // quad: sum of 8 x1 - 10 x2 + 4 x3
+  MatrixXd Si(q, q), T(q, q), B(q, q), Bi(q, q), BiT(q, q), R(q, q), W(q, q), W2(q, q);
+  MatrixXd LF(q, p), Gx(p, q), WD(q, q);
+  std::vector<MatrixXd> WDj(k);
+  VectorXd c(q), v(q), m(q), a(q), b(q), t1(q), t2(q);
+  const MatrixXd I = MatrixXd::Identity(q, q);
+  Eigen::LLT<MatrixXd> llt(q);
+  glmmgee::InterruptPoll ip;
+  for (int i = 0; i < M; ++i) {
+    if ((i & 0x3FF) == 0 && ip.poll()) ip.raise_if_interrupted();
+    Si = Map<const MatrixXd>(s.S.col(i).data(), q, q);
+    const Map<const MatrixXd> Fi(s.F.col(i).data(), q, p);
+    T.noalias() = Lam.transpose() * Si * Lam;
+    B = T;
+    B.diagonal().array() += s2;
+    llt.compute(B);
+    if (llt.info() != Eigen::Success) {
+      std::fill(out.begin(), out.end(), NA_REAL);
+      return out;
+    }
+    Bi = llt.solve(I);
+    BiT.noalias() = Bi * T;
+    R = I;
+    R.noalias() -= Si * Lam * Bi * Lam.transpose();
+    W.noalias() = R * Si / s2;
+    W2.noalias() = R * Si * R.transpose() / (s2 * s2);
+    c = s.g.col(i);
+    c.noalias() -= Fi * beta;
+    v.noalias() = Lam.transpose() * c;
+    m.noalias() = Bi * v;
+    a.noalias() = R * c / s2;
+    b.noalias() = R * a / s2;
+    LF.noalias() = Lam.transpose() * Fi;
+    Hbb.noalias() -= LF.transpose() * Bi * LF;
+    Gx.noalias() = Fi.transpose() * R.transpose() / s2;
+    // X'V^-2 r: -2 F'Lambda m + F'Lambda B^-1 T m.
+    t1.noalias() = BiT * m;
+    xv2r.noalias() -= LF.transpose() * (2.0 * m - t1);
+    // r'V^-k r pieces: x1 = v'B^-1 v, x2 = v'B^-1 T B^-1 v, x3 = v'(B^-1 T)^2 B^-1 v.
+    t2.noalias() = BiT * t1;
+    quad += 8.0 * v.dot(m) - 10.0 * v.dot(t1) + 4.0 * v.dot(t2);
+    hff += -2.0 * BiT.trace() + 2.0 * (BiT * BiT).trace();
+    for (Eigen::Index j = 0; j < k; ++j) WDj[j].noalias() = W * D[j];
+    for (Eigen::Index j = 0; j < k; ++j) {
+      t1.noalias() = D[j] * a;   // D_j a
+      Hbl.col(j).noalias() -= Gx * t1;
+      // log sigma: s2 tr(W2 D_j) - 2 s2 b'D_j a.
+      Hlf[j] += s2 * (W2.cwiseProduct(D[j].transpose())).sum() - 2.0 * s2 * b.dot(t1);
+      for (Eigen::Index l = 0; l <= j; ++l) {
+        // tr(W D_l W D_j) / 2 - a'D_l W D_j a.
+        double h = 0.5 * (WDj[l].cwiseProduct(WDj[j].transpose())).sum();
+        t2.noalias() = W * t1;
+        h -= (D[l] * a).dot(t2);
+        // V_jl: nonzero when both entries are in the same column of Lambda,
+        // D_jl = E_ab E_cb' + E_cb E_ab' (a = prow[j], c = prow[l]).
+        if (pcol[j] == pcol[l]) {
+          const int r1 = prow[j], r2 = prow[l];
+          h += -W(r1, r2) + a[r1] * a[r2];   // -tr(W D_jl)/2 + a'D_jl a/2
+        }
+        Hll(j, l) += h;
+        if (l != j) Hll(l, j) += h;
+      }
+    }
+  }
+  const double phi_rr = (-2.0 * rss + quad) / s2;
+  Rcpp::NumericMatrix& H = out;
+  for (int r = 0; r < p; ++r) {
+    for (int cc = 0; cc < p; ++cc) H(r, cc) = -Hbb(r, cc) / s2;
+    for (Eigen::Index j = 0; j < k; ++j) H(r, p + j) = H(p + j, r) = Hbl(r, j);
+    H(r, p + k) = H(p + k, r) = -2.0 * xv2r[r] / s2;
+  }
+  for (Eigen::Index j = 0; j < k; ++j) {
+    for (Eigen::Index l = 0; l < k; ++l) H(p + j, p + l) = Hll(j, l);
+    H(p + j, p + k) = H(p + k, p + j) = Hlf[j];
+  }
+  H(p + k, p + k) = hff + phi_rr;
+  // X'V^-1 X = X'X - sum F'Lambda B^-1 Lambda'F is symmetric only up to
+  // rounding as accumulated: symmetrized exactly, as the standard errors'
+  // inversion expects.
+  for (Eigen::Index r = 0; r < P; ++r)
+    for (Eigen::Index cc = 0; cc < r; ++cc) H(r, cc) = H(cc, r) = 0.5 * (H(r, cc) + H(cc, r));
+  return out;
+}
