@@ -132,7 +132,9 @@ sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method
 # for parameters that ended at zero. `evalf(theta)` returns the engine's
 # list with $loglik. Returns the best run, the verification, the bounds,
 # the boundary test (`boundary(tol, typical)` makes one) and the names.
-sparse_zi_search <- function(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control) {
+# `H0`: the first search's start curvature (optimize_sparse()), NULL to
+# compute it.
+sparse_zi_search <- function(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control, H0 = NULL) {
   lower <- c(rep(-Inf, p), re$lower, rep(-Inf, pz + pd))
   diagm <- p + which(re$lower == 0)
   boundary <- function(tol, typical = rep(1, P)) function(th) {
@@ -146,12 +148,12 @@ sparse_zi_search <- function(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control)
               if (pz) paste0("zi~", colnames(Xz) %||% seq_len(pz)),
               if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
   star_boundary <- boundary(optimizer_boundary_tol(control))
-  search <- function(th) {
-    r <- optimize_sparse(evalf, th, lower, control, star_boundary)
+  search <- function(th, H0 = NULL) {
+    r <- optimize_sparse(evalf, th, lower, control, star_boundary, H0)
     r$loglik <- r$at$loglik
     r
   }
-  vb <- verify_boundary(search, search(theta), star_boundary, function(th, b, size, corr)
+  vb <- verify_boundary(search, search(theta, H0), star_boundary, function(th, b, size, corr)
     sparse_restart_point(re, p, th, b, size, corr), pnames, diag = diagm)
   list(run = vb$best, verified = vb, lower = lower, boundary = boundary,
        star_boundary = star_boundary, pnames = pnames)

@@ -117,7 +117,11 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
     th_wide <- sr$run$theta
     if (vanishing) th_wide[nb + seq_len(pz)] <- gam
     th_wide[p + which(seq_len(nth) > rc$ntheta & re$lower == 0)] <- 3
-    sr_wide <- tryCatch(sparse_zi_search(evalf, th_wide, re, p, pz, pd, P, X, Xz, Xd, control),
+    # It starts next to the first search's end: from that search's
+    # quasi-Newton matrix rather than a new curvature by differences (P + 1
+    # evaluations).
+    sr_wide <- tryCatch(sparse_zi_search(evalf, th_wide, re, p, pz, pd, P, X, Xz, Xd, control,
+                                         H0 = sr$run$curvature),
                         error = function(e) NULL)
     if (!is.null(sr_wide) && isTRUE(sr_wide$run$loglik > sr$run$loglik + 1e-6)) {
       sr <- sr_wide
@@ -313,11 +317,15 @@ zire_zero_variance <- function(sr, evalf, re, p, control, refused, warm) {
             deparse1(tm$group_expr))
   }, "")
   # A restart is abandoned at its first refused point (it would end at the
-  # edge of the region where the approximation breaks down).
+  # edge of the region where the approximation breaks down). It starts at
+  # the optimum with one term's covariance at zero, from the quasi-Newton
+  # matrix there (the search's, where its Newton/BFGS steps converged)
+  # rather than a new curvature by differences (P + 1 evaluations a term).
   guard <- refusal_guard(evalf, refused)
+  H0 <- sr$run$curvature
   search <- function(th) {
     guard$arm()
-    r <- optimize_sparse(guard$evalf, th, sr$lower, control, sr$star_boundary)
+    r <- optimize_sparse(guard$evalf, th, sr$lower, control, sr$star_boundary, H0)
     r$loglik <- r$at$loglik
     r$warm <- warm()
     r

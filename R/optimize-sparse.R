@@ -19,9 +19,15 @@
 # Boundary optima are then checked by verify_boundary() (fit-sparse.R).
 #
 # `evalf(theta)` returns list(loglik, gradient); `boundary(theta)` the
-# parameters held at their bound. Returns theta, opt (convergence,
-# message), stages (one record per stage) and at (the evaluation at theta).
-optimize_sparse <- function(evalf, theta, lower, control, boundary) {
+# parameters held at their bound. `H0`: a curvature to start from instead
+# of step 1 (a P x P matrix on the same scale, e.g. the quasi-Newton matrix
+# at the end of an earlier search of the same model, for a restart next to
+# it; P + 1 evaluations fewer); it is used only if finite and negative
+# definite over the free parameters. Returns theta, opt (convergence,
+# message), stages (one record per stage), at (the evaluation at theta)
+# and curvature (the quasi-Newton matrix at theta where the Newton/BFGS
+# steps converged, else NULL; for `H0` of a later search).
+optimize_sparse <- function(evalf, theta, lower, control, boundary, H0 = NULL) {
   cache <- new.env()
   ev <- function(th) {
     if (!identical(th, cache$th)) { cache$r <- evalf(th); cache$th <- th }
@@ -30,11 +36,18 @@ optimize_sparse <- function(evalf, theta, lower, control, boundary) {
   P <- length(theta)
   stages <- list()
   cur <- ev(theta)
-  H1 <- sparse_hessian(ev, theta, rep(FALSE, P), central = FALSE)
-  stages$start <- list(iterations = 0L, evaluations = P + 1L, convergence = 0L,
-                       message = "curvature at the start")
+  H1 <- given_curvature(H0, P, boundary(theta))
+  if (is.null(H1)) {
+    H1 <- sparse_hessian(ev, theta, rep(FALSE, P), central = FALSE)
+    stages$start <- list(iterations = 0L, evaluations = P + 1L, convergence = 0L,
+                         message = "curvature at the start")
+    Hs <- uphill_hessian(H1)
+  } else {
+    stages$start <- list(iterations = 0L, evaluations = 1L, convergence = 0L,
+                         message = "curvature from the previous search")
+    Hs <- H1
+  }
   qn <- NULL
-  Hs <- uphill_hessian(H1)
   if (!is.null(Hs) && is.finite(cur$loglik))
     qn <- newton_search(ev, theta, Hs, boundary(theta), lower,
                         maxit = min(control$iter.max, 50L), tol = control$rel.tol, at = cur,
@@ -43,14 +56,27 @@ optimize_sparse <- function(evalf, theta, lower, control, boundary) {
     stages$newton <- qn$record
     theta <- qn$theta
   }
+  curvature <- NULL
   if (!is.null(qn) && qn$converged) {
     opt <- list(convergence = 0L, message = qn$record$message)
+    curvature <- qn$hessian
   } else {
     opt <- nlminb_fallback(ev, theta, lower, H1, control)
     stages$nlminb <- stage_record(opt)
     theta <- opt$par
   }
-  list(theta = theta, opt = opt, stages = stages, at = ev(theta))
+  list(theta = theta, opt = opt, stages = stages, at = ev(theta), curvature = curvature)
+}
+
+# optimize_sparse()'s `H0` if it can start a search: P x P, finite and
+# negative definite over the parameters not on their bound (`on_boundary`);
+# else NULL.
+given_curvature <- function(H0, P, on_boundary) {
+  if (is.null(H0) || !is.matrix(H0) || !identical(dim(H0), c(P, P)) || !all(is.finite(H0)))
+    return(NULL)
+  free <- which(!on_boundary)
+  ch <- tryCatch(chol(-H0[free, free, drop = FALSE]), error = function(e) NULL)
+  if (is.null(ch)) NULL else H0
 }
 
 # A negative definite stand-in for a Hessian that is not (a start far from

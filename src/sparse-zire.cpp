@@ -262,6 +262,13 @@ bool SparseZire::newton(int* iters) {
     f = rows(u, true) - 0.5 * u.squaredNorm();
     if (!std::isfinite(f)) return false;
   }
+  // What the work arrays hold: each row's derivatives (obs_d_, g1_, g2_)
+  // at u, and the factor of the undamped H at u. The line search evaluates
+  // its trial points with the derivatives, so an accepted step needs no
+  // second pass over the rows, and the mode's last factor is reused when
+  // it is already the undamped one at the final u (the same values as a
+  // fresh pass or factorization: both depend on u alone).
+  bool derivs_at_u = true, factor_at_u = false;
   double last_dec = std::numeric_limits<double>::infinity();
   int it = 0;
   for (; it < 200; ++it) {
@@ -272,6 +279,7 @@ bool SparseZire::newton(int* iters) {
       mu = mu == 0.0 ? 1e-4 : mu * 10.0;
       if (mu > 1e8) return false;
     }
+    factor_at_u = mu == 0.0;
     VectorXd step = chol_.solve(grad);
     const double dec = grad.dot(step);
     if (!std::isfinite(dec)) return false;
@@ -279,14 +287,17 @@ bool SparseZire::newton(int* iters) {
     if (dec < 1e-20) break;
     double t = 1.0, fn = -std::numeric_limits<double>::infinity();
     VectorXd un;
+    derivs_at_u = false;
     for (int h = 0; h < 40; ++h, t *= 0.5) {
       un = u + t * step;
-      fn = rows(un, false) - 0.5 * un.squaredNorm();
+      fn = rows(un, true) - 0.5 * un.squaredNorm();
       if (std::isfinite(fn) && fn >= f - 1e-12 * std::abs(f)) break;
     }
     if (!std::isfinite(fn) || fn < f - 1e-12 * std::abs(f)) break;
     u = un;
-    f = rows(u, true) - 0.5 * u.squaredNorm();
+    f = fn;
+    derivs_at_u = true;
+    factor_at_u = false;
     if (dec < 1e-14 && t == 1.0) break;
   }
   if (iters) *iters = it;
@@ -294,8 +305,8 @@ bool SparseZire::newton(int* iters) {
   // Newton decrement still large has not found the mode: its Laplace value
   // would be wrong, so the evaluation fails (as the one-part engine's).
   if (!(last_dec < 1e-6)) return false;
-  rows(u, true);
-  if (!factor(0.0)) return false;
+  if (!derivs_at_u) rows(u, true);
+  if (!factor_at_u && !factor(0.0)) return false;
   u_ = u;
   ucache_ = u;
   return true;
