@@ -87,7 +87,6 @@ test_that("anova() of REML fits made inside a function refits them by ML on thei
 })
 
 test_that("profile intervals of a REML fit made inside a function are those of the ML refit", {
-  skip_on_cran()
   s <- sleep_data()
   mk <- function() {
     dd <- s
@@ -99,7 +98,6 @@ test_that("profile intervals of a REML fit made inside a function are those of t
 })
 
 test_that("REML and ML against lmer: zero weights, nlme's Machines and Orthodont, a factor in ||", {
-  skip_on_cran()
   skip_if_not_installed("lme4")
   s <- sleep_data()
   set.seed(1)
