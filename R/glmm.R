@@ -345,7 +345,8 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   structured <- has_covstruct(formula)
   frame_formula <- if (structured) covstruct_frame_formula(formula) else sub_bars(formula)
   environment(frame_formula) <- fenv
-  mf <- frame_from_call(mc, frame_formula, env, extras = c("weights", "offset"), contrasts)
+  mf <- frame_from_call(mc, frame_formula, env, extras = c("weights", "offset"), contrasts,
+                        formulas = list(formula))
   # ar1(), cs(), diag(), homdiag() terms and penalized fixed effects
   # (covstruct-fit.R, penalty.R).
   penalty <- penalty_prior(penalized)
