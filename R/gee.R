@@ -235,6 +235,13 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
                 scale.value = 1, R = NULL, Mv = 1L, contrasts = NULL,
                 control = gee_control(...), ...) {
   mc <- match.call(expand.dots = FALSE)
+  # A formula given as a string: a formula object in the caller's
+  # environment, also in the call (for update() and anova()).
+  from_string <- !missing(formula) && is.character(formula)
+  if (from_string) {
+    formula <- formula_arg(formula, "formula", parent.frame())
+    mc$formula <- formula
+  }
   if (missing(formula) || !inherits(formula, "formula"))
     stop("'formula' must be a model formula such as y ~ x", call. = FALSE)
   if (missing(id))
@@ -284,6 +291,7 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
     fit$warnings <- c(fit$warnings, sep$message)
   }
   fit$call <- match.call()
+  if (from_string) fit$call$formula <- formula
   fit$formula <- formula
   fit$terms <- mt
   fit$xlevels <- stats::.getXlevels(mt, mf)

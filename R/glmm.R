@@ -322,6 +322,15 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
                  zi_correlated = FALSE, contrasts = NULL) {
   mc <- match.call()
   env <- parent.frame()
+  # Formulas given as strings: formula objects in the caller's environment,
+  # and in the call, so update() and anova() see formulas (as lmer's call).
+  for (a in c("formula", "ziformula", "dispformula")) {
+    v <- if (a == "formula") { if (!missing(formula)) formula } else get(a)
+    if (!is.character(v)) next
+    v <- formula_arg(v, a, env)
+    assign(a, v)
+    mc[[a]] <- v
+  }
   # Zero-inflation, hurdle families, a dispersion formula (glmm-zi.R).
   if (!identical(zi_correlated, FALSE) && is.null(ziformula))
     stop("'zi_correlated' needs a 'ziformula' with a random-effect term, such as ~ x + (1 | g)",

@@ -39,6 +39,24 @@ frame_from_call <- function(mc, frame_formula, env, extras, contrasts = NULL,
   frame_with_contrasts(mf, contrasts, function() eval(mc$data, env))  # contrasts.R
 }
 
+# A model formula given as one character string ("y ~ x + (1 | g)"), as
+# lm(), lmer() and glmmTMB() take it: parsed and made a formula whose
+# environment is the caller's `env`, so that variables not in 'data' are
+# found where the call was made. Anything else is returned as it is, for
+# the front end's own checks.
+formula_arg <- function(f, arg, env) {
+  if (!is.character(f)) return(f)
+  bad <- function(why)
+    stop(sprintf("'%s' %s: give a formula such as y ~ x, or one character string holding one",
+                 arg, why), call. = FALSE)
+  if (length(f) != 1L || is.na(f)) bad(sprintf("is a character vector of length %d", length(f)))
+  e <- tryCatch(str2lang(f), error = function(e) NULL)
+  if (is.null(e)) bad(sprintf("(\"%s\") does not parse", f))
+  if (!is.call(e) || !identical(e[[1L]], as.name("~")))
+    bad(sprintf("(\"%s\") is not a formula (no ~)", f))
+  stats::as.formula(e, env = env)
+}
+
 # integer64 (bit64) columns that only identify groups: a grouping factor of
 # random-effect terms (a variable on the right of `|` and nowhere else in
 # the model's formulas `formulas`) and gee()'s `id` become factors of their
