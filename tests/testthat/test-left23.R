@@ -169,3 +169,19 @@ test_that("gee() takes a formula as a string; strings that are not formulas are 
   expect_error(glmm(Reaction ~ Days + (1 | Subject), s, dispformula = "Days"),
                "'dispformula' \\(\"Days\"\\) is not a formula")
 })
+
+test_that("two zero-inflated or zero-part terms with the same design are reported", {
+  skip_if_not_installed("lme4")
+  set.seed(4)
+  d <- data.frame(a = factor(rep(1:12, each = 8)), e = factor(rep(1:4, 24)), x = stats::rnorm(96))
+  d$b <- factor(letters[as.integer(d$a)])
+  d$y <- stats::rpois(96, exp(0.5 + 0.3 * d$x + stats::rnorm(12, 0, 0.5)[d$a])) *
+    stats::rbinom(96, 1, 0.7)
+  msg <- "terms \\(1 \\| a\\) and \\(1 \\| b\\) have the same design"
+  expect_warning(f <- glmm(y ~ x + (1 | a) + (1 | b), d, family = poisson, ziformula = ~ 1), msg)
+  expect_true(any(grepl("same design", f$optinfo$warnings)))
+  w <- warnings_of(glmm(y ~ x + (1 | a), d, family = poisson, ziformula = ~ 1 + (1 | a) + (1 | b)))
+  expect_true(any(grepl(paste("zero part's random-effect", msg), w)))
+  w <- warnings_of(glmm(y ~ x + (1 | a) + (1 | e), d, family = poisson, ziformula = ~ 1))
+  expect_false(any(grepl("same design", w)))
+})
