@@ -59,7 +59,9 @@
 #'
 #' @param formula A two-sided formula with fixed effects and at least one
 #'   random-effects term, e.g. `y ~ x + (1 | g)`. Offsets may be given as
-#'   `offset()` terms.
+#'   `offset()` terms. A character string holding a formula is accepted (as
+#'   by [lm()]; also for `ziformula` and `dispformula`): it is made a formula
+#'   in the caller's environment, and stored as one in the fit's call.
 #' @param data A data frame holding the variables.
 #' @param family A family object, a family function or its name, as in
 #'   [glm()]: `gaussian` (identity, log), `binomial` (logit, probit, cloglog,
