@@ -122,7 +122,9 @@
 #' Any of them is also available afterwards through `vcov(fit, type = )`.
 #'
 #' @param formula a model formula; the response may be `cbind(successes,
-#'   failures)` for binomial data, and `offset()` terms are allowed.
+#'   failures)` for binomial data, and `offset()` terms are allowed. A
+#'   character string holding a formula is accepted (made a formula in the
+#'   caller's environment).
 #' @param data a data frame.
 #' @param id cluster identifier: a bare column name of `data` or a vector.
 #'   All rows with the same id are one cluster wherever they are in the data
@@ -135,6 +137,9 @@
 #'   message naming how many ids do. Numeric ids are compared by their
 #'   labels to 15 significant digits (as [factor()] and [glmm()] do), so
 #'   ids that differ only by floating-point noise are one cluster.
+#'   integer64 ids (bit64, as `data.table::fread()` reads large ids) are
+#'   compared exactly, by bit64's labels; so are integer64 grouping factors
+#'   of [glmm()]'s random-effect terms.
 #' @param family a family function, object or name: gaussian (identity),
 #'   binomial (logit, probit, cloglog, log; trials by `weights` or `cbind()`;
 #'   the log link gives marginal log relative risks, see [glmm()] on its
@@ -238,6 +243,13 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
                 scale.value = 1, R = NULL, Mv = 1L, contrasts = NULL,
                 control = gee_control(...), ...) {
   mc <- match.call(expand.dots = FALSE)
+  # A formula given as a string: a formula object in the caller's
+  # environment, also in the call (for update() and anova()).
+  from_string <- !missing(formula) && is.character(formula)
+  if (from_string) {
+    formula <- formula_arg(formula, "formula", parent.frame())
+    mc$formula <- formula
+  }
   if (missing(formula) || !inherits(formula, "formula"))
     stop("'formula' must be a model formula such as y ~ x", call. = FALSE)
   if (missing(id))
@@ -287,6 +299,7 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
     fit$warnings <- c(fit$warnings, sep$message)
   }
   fit$call <- match.call()
+  if (from_string) fit$call$formula <- formula
   fit$formula <- formula
   fit$terms <- mt
   fit$xlevels <- stats::.getXlevels(mt, mf)

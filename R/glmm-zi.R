@@ -138,7 +138,8 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
                  if (length(zi_bars)) reformulas::subbars(zi_bars_formula(zi_bars))))
     if (!is.null(f)) ff[[3L]] <- call("+", ff[[3L]], f[[2L]])
   environment(ff) <- fenv
-  mf <- frame_from_call(mc, ff, env, extras = c("weights", "offset"), contrasts)
+  mf <- frame_from_call(mc, ff, env, extras = c("weights", "offset"), contrasts,
+                        formulas = list(formula, zi_full, dispformula))
   re <- if (sparse) sparse_re_terms(formula, mf, NULL) else re_terms(formula, mf, fenv)
   fx <- fixed_design(formula, mf, fenv, drop_rownames = !sparse)
   X <- fx$X
@@ -248,7 +249,12 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
     obj$aux$zi$separation <- zero_part_separation(zd$X, y, rc$resp$weights, kind, penalty)
     zsep <- obj$aux$zi$separation$message
   }
-  finish_glmm(obj, sep, if (has_zi) zsep)
+  # Two terms of a part with the same design (check_confounded_terms(),
+  # re-terms-sparse.R), as on the several-term routes without a zero part.
+  conf <- c(if (sparse) check_confounded_terms(re),
+            if (zire_sparse) sub("^the random-effect terms", "the zero part's random-effect terms",
+                                 check_confounded_terms(rz)))
+  finish_glmm(obj, sep, c(if (has_zi) zsep, conf))
 }
 
 family_label <- function(family, inner, kind) {

@@ -59,7 +59,9 @@
 #'
 #' @param formula A two-sided formula with fixed effects and at least one
 #'   random-effects term, e.g. `y ~ x + (1 | g)`. Offsets may be given as
-#'   `offset()` terms.
+#'   `offset()` terms. A character string holding a formula is accepted (as
+#'   by [lm()]; also for `ziformula` and `dispformula`): it is made a formula
+#'   in the caller's environment, and stored as one in the fit's call.
 #' @param data A data frame holding the variables.
 #' @param family A family object, a family function or its name, as in
 #'   [glm()]: `gaussian` (identity, log), `binomial` (logit, probit, cloglog,
@@ -348,6 +350,15 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   # The default family resolved once per session (default_gaussian()).
   family_default <- missing(family)
   if (family_default) family <- default_gaussian()
+  # Formulas given as strings: formula objects in the caller's environment,
+  # and in the call, so update() and anova() see formulas (as lmer's call).
+  for (a in c("formula", "ziformula", "dispformula")) {
+    v <- if (a == "formula") { if (!missing(formula)) formula } else get(a)
+    if (!is.character(v)) next
+    v <- formula_arg(v, a, env)
+    assign(a, v)
+    mc[[a]] <- v
+  }
   # Zero-inflation, hurdle families, a dispersion formula (glmm-zi.R).
   if (!identical(zi_correlated, FALSE) && is.null(ziformula))
     stop("'zi_correlated' needs a 'ziformula' with a random-effect term, such as ~ x + (1 | g)",
@@ -371,7 +382,8 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   structured <- has_covstruct(formula)
   frame_formula <- if (structured) covstruct_frame_formula(formula) else sub_bars(formula)
   environment(frame_formula) <- fenv
-  mf <- frame_from_call(mc, frame_formula, env, extras = c("weights", "offset"), contrasts)
+  mf <- frame_from_call(mc, frame_formula, env, extras = c("weights", "offset"), contrasts,
+                        formulas = list(formula))
   # ar1(), cs(), diag(), homdiag() terms and penalized fixed effects
   # (covstruct-fit.R, penalty.R).
   penalty <- penalty_prior(penalized)

@@ -5,7 +5,8 @@
 # Builds the model frame from the user's call. `extras` are the arguments
 # (weights, offset, id, waves, ...) evaluated in `data` like model.frame's
 # own extra variables, so subset and na.action treat them with the rest.
-frame_from_call <- function(mc, frame_formula, env, extras, contrasts = NULL) {
+frame_from_call <- function(mc, frame_formula, env, extras, contrasts = NULL,
+                            formulas = list(frame_formula)) {
   keep <- c("data", "subset", "na.action", extras)
   args <- as.list(mc)[c(1L, match(keep, names(mc), 0L))]
   args[[1L]] <- quote(stats::model.frame)
@@ -39,6 +40,7 @@ frame_from_call <- function(mc, frame_formula, env, extras, contrasts = NULL) {
   if (nrow(mf) == 0L)
     stop("'data' has no complete rows: no observations are left after ",
          "'subset' and 'na.action'", call. = FALSE)
+  mf <- frame_integer64_groups(mf, formulas)
   check_one_level_factors(mf, mc, env)  # one-level-factors.R
   frame_with_contrasts(mf, contrasts, function() eval(mc$data, env))  # contrasts.R
 }
@@ -81,6 +83,72 @@ drop_unused_levels <- function(mf) {
         warning(gettextf("contrasts dropped from factor %s due to missing levels", nm),
                 domain = NA, call. = FALSE)
     }
+  }
+  mf
+}
+
+# A model formula given as one character string ("y ~ x + (1 | g)"), as
+# lm(), lmer() and glmmTMB() take it: parsed and made a formula whose
+# environment is the caller's `env`, so that variables not in 'data' are
+# found where the call was made. Anything else is returned as it is, for
+# the front end's own checks.
+formula_arg <- function(f, arg, env) {
+  if (!is.character(f)) return(f)
+  bad <- function(why)
+    stop(sprintf("'%s' %s: give a formula such as y ~ x, or one character string holding one",
+                 arg, why), call. = FALSE)
+  if (length(f) != 1L || is.na(f)) bad(sprintf("is a character vector of length %d", length(f)))
+  e <- tryCatch(str2lang(f), error = function(e) NULL)
+  if (is.null(e)) bad(sprintf("(\"%s\") does not parse", f))
+  if (!is.call(e) || !identical(e[[1L]], as.name("~")))
+    bad(sprintf("(\"%s\") is not a formula (no ~)", f))
+  stats::as.formula(e, env = env)
+}
+
+# integer64 (bit64) columns that only identify groups: a grouping factor of
+# random-effect terms (a variable on the right of `|` and nowhere else in
+# the model's formulas `formulas`) and gee()'s `id` become factors of their
+# values, labelled by bit64's as.character() (exact beyond 2^53, where
+# as.numeric() merges neighbouring ids and the raw bits, read as doubles,
+# print alike to 15 digits); gee()'s `waves` become doubles when they are
+# exact ones. data.table::fread() reads large ids as integer64. Any other
+# integer64 column (a covariate) is left for check_frame_finite() to refuse.
+frame_integer64_groups <- function(mf, formulas) {
+  i64 <- which(vapply(mf, inherits, TRUE, what = "integer64"))
+  i64 <- i64[i64 > 1L]
+  if (!length(i64)) return(mf)
+  nm <- names(mf)
+  group <- character()
+  covariate <- character()
+  for (f in formulas) {
+    if (is.null(f)) next
+    rhs <- f[[length(f)]]
+    covariate <- c(covariate, all.vars(no_bars(rhs)))
+    for (b in reformulas::findbars(rhs)) {
+      covariate <- c(covariate, all.vars(b[[2L]]))
+      group <- c(group, all.vars(b[[3L]]))
+    }
+  }
+  ids <- i64[nm[i64] == "(id)" | (nm[i64] %in% group & !nm[i64] %in% covariate)]
+  waves <- i64[nm[i64] == "(waves)"]
+  if (!length(ids) && !length(waves)) return(mf)
+  if (!requireNamespace("bit64", quietly = TRUE))
+    stop(sprintf("%s %s an integer64 vector, but package 'bit64' (whose methods read its values) is not installed: install it, or give the ids as character strings",
+                 paste0("'", frame_var_name(nm[c(ids, waves)]), "'", collapse = ", "),
+                 if (length(c(ids, waves)) > 1L) "are" else "is"), call. = FALSE)
+  # Levels sorted by bit64's sort(): factor() orders them by xtfrm(), which
+  # for integer64 is the raw bits (negative ids would come unsorted).
+  for (j in ids) {
+    u <- sort(unique(mf[[j]]))
+    lev <- as.character(u[!is.na(u)])
+    mf[[j]] <- factor(as.character(mf[[j]]), levels = lev)
+  }
+  for (j in waves) {
+    w <- mf[[j]]
+    if (!anyNA(w) && max(abs(w)) > bit64::as.integer64("9007199254740992"))
+      stop("'waves' holds integer64 values beyond 2^53, which doubles cannot hold exactly: subtract the smallest wave first (only positions within a cluster matter)",
+           call. = FALSE)
+    mf[[j]] <- as.numeric(w)
   }
   mf
 }

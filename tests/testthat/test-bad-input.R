@@ -24,8 +24,12 @@ expect_both_error <- function(formula_fixed, data, pattern, ...) {
 
 test_that("wrong types of arguments are named", {
   d <- bad_data()
-  expect_error(glmm("y ~ x + (1 | g)", d, family = binomial), "'formula' must be")
-  expect_error(gee("y ~ x", d, id = g, family = binomial), "'formula' must be")
+  # A formula as a string is accepted (as lmer() and glm()); one that is
+  # not a formula, or another type, is not.
+  expect_error(glmm("y + (1 | g)", d, family = binomial), "'formula' .* is not a formula")
+  expect_error(gee("y", d, id = g, family = binomial), "'formula' .* is not a formula")
+  expect_error(glmm(1, d, family = binomial), "'formula' must be")
+  expect_error(gee(1, d, id = g, family = binomial), "'formula' must be")
   expect_error(glmm(y ~ x + (1 | g), as.matrix(d), family = binomial), "'data' must be a data frame")
   expect_error(gee(y ~ x, data = as.matrix(d), id = g, family = binomial), "'data' must be a data.frame")
   expect_error(gee(y ~ x, data = "d", id = g, family = binomial), "'data' must be a data.frame")

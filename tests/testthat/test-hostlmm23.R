@@ -18,7 +18,7 @@ test_that("an integer64 covariate is refused with the conversion to use, not rea
   msg <- "'d64' is an integer64 \\(bit64\\) vector.*as.numeric\\(\\).*factor\\(\\)"
   expect_error(glmm(Reaction ~ d64 + (1 | Subject), s), msg)
   expect_error(glmm(Reaction ~ d64 + (1 | Subject), s, REML = TRUE), msg)
-  expect_error(glmm(Reaction ~ Days + (1 | Subject) + (1 | d64), s), "'d64' is an integer64")
+  expect_error(glmm(Reaction ~ Days + (d64 | Subject), s), "'d64' is an integer64")
   expect_error(gee(Reaction ~ d64, id = Subject, data = s), msg)
   # The conversion the message asks for gives the fit on the numbers.
   a <- gee(Reaction ~ as.numeric(d64), id = Subject, data = s)
