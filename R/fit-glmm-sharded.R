@@ -43,8 +43,8 @@ glmm_fit_shards <- function(eng, mod, control, start = NULL) {
     hess[on_boundary, ] <- NA_real_
     hess[, on_boundary] <- NA_real_
   }
-  cov_theta <- invert_information(hess, on_boundary, pnames)
-  nstep <- newton_decrement(grad, hess, on_boundary)
+  cov_theta <- star_covariance(fin$hess, J, star_boundary(theta_s), on_boundary, pnames, hess)
+  nstep <- newton_decrement(final$gradient, fin$hess, star_boundary(theta_s))
   modes_failed <- if (summ$newton_failures > 0L)
     sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
   Ls <- matrix(0, q, q)

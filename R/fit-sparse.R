@@ -107,6 +107,9 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
   # convergence" at an optimum equal to the unscaled fit's.
   sfree <- !star_boundary(theta_s)
   gmax_star <- if (any(sfree)) max(abs(final$gradient[sfree])) else 0
+  # The remaining Newton step and the covariance, also on that scale
+  # (star_covariance()).
+  nstep <- newton_decrement(final$gradient, fin$hess, star_boundary(theta_s))
   final$gradient <- drop(crossprod(J, final$gradient))
   names(theta) <- pnames
   grad <- final$gradient
@@ -117,13 +120,12 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
     hess[on_boundary, ] <- NA_real_
     hess[, on_boundary] <- NA_real_
   }
-  cov_theta <- invert_information(hess, on_boundary, pnames)
+  cov_theta <- star_covariance(fin$hess, J, star_boundary(theta_s), on_boundary, pnames, hess)
   modes <- cpp_sparse_modes(eng, theta_s)
   terms <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(nth)], modes, eng,
                                                   theta_s), unname(theta))
 
   opt <- fin$opt
-  nstep <- newton_decrement(grad, hess, on_boundary)
   unbounded <- sparse_pure_clusters(re, y, weights, family)
   sd_star <- abs(theta_s[diagm])
   unbounded <- unbounded %||% large_sd_message(sd_star, pnames[diagm], family)
