@@ -72,3 +72,21 @@ test_that("structured covariances: a covariate's units and location change neith
   expect_units_free(refit_units(Reaction ~ Days + v + diag(Days | Subject), sleepstudy, REML = FALSE),
                     "diag gaussian")
 })
+
+test_that("covariance structures with a zero part, a dispersion formula or a hurdle family are refused with the reason", {
+  # Before: "could not build the model frame: could not find function \"ar1\"".
+  set.seed(11)
+  d <- data.frame(site = factor(rep(1:20, each = 5)), time = factor(rep(1:5, 20)), x = stats::rnorm(100))
+  d$y <- stats::rpois(100, 2)
+  expect_error(glmm(y ~ x + ar1(time + 0 | site), ziformula = ~ x, data = d, family = truncated_nbinom2()),
+               "'formula': covariance structures .* cannot be combined with a hurdle family or 'ziformula'; use unstructured terms")
+  expect_error(glmm(y ~ x + cs(time + 0 | site), dispformula = ~ x, data = d, family = nbinom2()),
+               "'formula': covariance structures .* cannot be combined with 'dispformula'")
+  expect_error(glmm(y ~ x + us(time + 0 | site), ziformula = ~ 1, data = d, family = poisson),
+               "cannot be combined with 'ziformula'")
+  expect_error(glmm(y ~ x + (1 | site), ziformula = ~ x + homdiag(1 | site), data = d, family = poisson),
+               "'ziformula': covariance structures .* are not available there")
+  # The unstructured equivalents fit.
+  f <- glmm(y ~ x + (time + 0 || site), ziformula = ~ 1, data = d[d$time %in% 1:2, ], family = poisson)
+  expect_true(is.finite(logLik(f)))
+})
