@@ -184,11 +184,13 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
     hess[on_boundary, ] <- NA_real_
     hess[, on_boundary] <- NA_real_
   }
-  cov_theta <- star_covariance(fin$hess, J, star_boundary(theta_s), on_boundary, pnames, hess)
+  dlim <- dispersion_limit(family, disp, theta)
+  cov_theta <- star_covariance(fin$hess, J, star_boundary(theta_s) | dlim, on_boundary | dlim,
+                               pnames, hess)
 
   # The remaining Newton step, scaled by the information, on the
   # standardized scale (in the user's units it grows with them).
-  nstep <- newton_decrement(final$gradient, fin$hess, star_boundary(theta_s))
+  nstep <- newton_decrement(final$gradient, fin$hess, star_boundary(theta_s) | dlim)
   modes_failed <- if (summ$newton_failures > 0L)
     sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
   # On the optimizer's scale, where a standard deviation of 15 means the
@@ -198,7 +200,8 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
   unbounded <- pure_clusters_message(y, weights, cl$index, family) %||%
     large_sd_message(sqrt(rowSums(Ls^2)), colnames(Z), family)
   warn <- c(domain, fit_warnings(opt, nstep, gmax_star, singular, hess, cov_theta, control,
-                                 after_singular = c(modes_failed, unbounded),
+                                 after_singular = c(modes_failed, unbounded,
+                                                    if (any(dlim)) dispersion_limit_message(family, theta)),
                                  boundary_check = vb$record))
 
   list(beta = beta, lambda = lam, Lambda = Lam, sigma = sigma, theta = theta,
@@ -217,7 +220,7 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
                       newton_steps = as.integer(stages$polish$iterations %||% 0L),
                       max_grad = gmax, scaled_grad = nstep, hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
                       newton_failures = summ$newton_failures, warnings = warn,
-                      boundary_check = vb$record,
+                      boundary_check = vb$record, dispersion_limit = any(dlim),
                       reparameterized = !rp$identity,
                       nthreads = control$nthreads))
 }
@@ -417,6 +420,34 @@ invert_information <- function(hess, on_boundary, pnames) {
   # P = 6-20 (0.3 ms at P = 60), nothing beside the fit.
   attr(V, "cond") <- raw_condition(info)
   V
+}
+
+# A dispersion parameter at the limit where the family loses its
+# overdispersion: nbinom2's theta -> Inf and nbinom1's phi -> 0 (Poisson),
+# betabinomial's phi -> Inf (binomial). The likelihood is flat in the log
+# dispersion there, so the Newton step along it measures nothing (a converged
+# fit to equidispersed counts read as "doubtful convergence", 0.2-0.6) and
+# its curvature is rounding (no standard errors at all). TRUE at the log
+# dispersion's index when it lies beyond a factor 1e6 of 1; the parameter is
+# then left out of the convergence measure and the covariance, and said.
+dispersion_limit <- function(family, disp, theta) {
+  P <- length(theta)
+  out <- rep(FALSE, P)
+  if (!disp) return(out)
+  ld <- theta[[P]]
+  out[P] <- switch(family$family, nbinom2 = , betabinomial = ld > log(1e6),
+                   nbinom1 = ld < log(1e-6), FALSE)
+  out
+}
+
+dispersion_limit_message <- function(family, theta) {
+  ld <- theta[[length(theta)]]
+  lim <- switch(family$family, nbinom2 = , nbinom1 = "Poisson", betabinomial = "binomial")
+  sprintf(paste0("the %s dispersion %s is estimated at its limit %s (log(%s) = %.3g): no overdispersion ",
+                 "beyond the random effects, the fit is the %s model's; it is left out of the ",
+                 "convergence test and has no standard error"),
+          family$family, dispersion_name(family), if (ld > 0) "Inf" else "0",
+          dispersion_name(family), ld, lim)
 }
 
 raw_condition <- function(info) {

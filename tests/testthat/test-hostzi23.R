@@ -87,6 +87,42 @@ test_that("covariance structures with a zero part, a dispersion formula or a hur
   expect_error(glmm(y ~ x + (1 | site), ziformula = ~ x + homdiag(1 | site), data = d, family = poisson),
                "'ziformula': covariance structures .* are not available there")
   # The unstructured equivalents fit.
-  f <- glmm(y ~ x + (time + 0 || site), ziformula = ~ 1, data = d[d$time %in% 1:2, ], family = poisson)
+  # (Poisson data: the zero part vanishes, and says so.)
+  w <- character()
+  f <- withCallingHandlers(glmm(y ~ x + (time + 0 || site), ziformula = ~ 1, data = d[d$time %in% 1:2, ],
+                                family = poisson),
+                           warning = function(e) { w <<- c(w, conditionMessage(e)); invokeRestart("muffleWarning") })
+  expect_true(any(grepl("zero-inflation intercept runs to -Inf", w)))
   expect_true(is.finite(logLik(f)))
+})
+
+test_that("a dispersion at its no-overdispersion limit is said, not 'doubtful convergence' (unstructured terms)", {
+  # Before: "doubtful convergence: scaled gradient 0.19-0.63" at optima equal
+  # to the Poisson / binomial fits', and for betabinomial no standard
+  # errors at all. (Round 22 did this for nbinom1 with structured terms.)
+  set.seed(3)
+  d <- data.frame(g = factor(rep(1:30, each = 6)), h = factor(rep(1:6, 30)), x = stats::rnorm(180), n = 10)
+  d$yp <- stats::rpois(180, exp(0.5 + 0.3 * d$x + stats::rnorm(30, 0, 0.5)[d$g]))
+  d$yb <- stats::rbinom(180, 10, stats::plogis(-0.5 + 0.3 * d$x + stats::rnorm(30, 0, 0.5)[d$g]))
+  for (re in c("(1 | g)", "(1 | g) + (1 | h)")) {
+    for (case in list(list("yp", nbinom2(), poisson(), "nbinom2 dispersion theta .* limit Inf"),
+                      list("yp", nbinom1(), poisson(), "nbinom1 dispersion phi .* limit 0"),
+                      list("cbind(yb, n - yb)", betabinomial(), binomial(), "betabinomial dispersion phi .* limit Inf"))) {
+      fml <- stats::as.formula(paste(case[[1]], "~ x +", re))
+      w <- character()
+      f <- withCallingHandlers(glmm(fml, data = d, family = case[[2]], nAGQ = 1),
+                               warning = function(e) { w <<- c(w, conditionMessage(e)); invokeRestart("muffleWarning") })
+      info <- paste(case[[2]]$family, re)
+      expect_false(any(grepl("doubtful|did not converge|Hessian", w)), info = paste(info, w))
+      expect_true(any(grepl(case[[4]], w)), info = info)
+      expect_true(f$optinfo$dispersion_limit, info = info)
+      lim <- suppressWarnings(glmm(fml, data = d, family = case[[3]], nAGQ = 1))
+      expect_equal(as.numeric(logLik(f)), as.numeric(logLik(lim)), tolerance = 1e-7, info = info)
+      expect_equal(unname(sqrt(diag(vcov(f)))), unname(sqrt(diag(vcov(lim)))), tolerance = 1e-3, info = info)
+    }
+  }
+  # Overdispersed counts: an interior dispersion, not flagged.
+  d$y2 <- stats::rnbinom(180, mu = exp(1 + stats::rnorm(30, 0, 0.5)[d$g]), size = 2)
+  f <- glmm(y2 ~ x + (1 | g), data = d, family = nbinom2())
+  expect_false(f$optinfo$dispersion_limit)
 })
