@@ -97,7 +97,8 @@ glmm_zi_fit_units <- function(X, y, Z, group, family, kind, Xz, Xd, weights, off
                          rotate_summaries(cpp_agq_summaries(eng, theta_s),
                                           rp$rotation(theta, theta_s)))
   vanish <- zi_vanishing_message(kind, rp$Xz, fit$theta_s[nb + seq_len(pz)], offz)
-  zi_fit_result(fit, zi_fit_warnings(fit$warn, vanish), kind, cl, pat, cov_blocks,
+  cause <- vanish %||% zi_separation_message(kind, rp$Xz, fit$theta_s[nb + seq_len(pz)], offz)
+  zi_fit_result(fit, zi_fit_warnings(fit$warn, cause), kind, cl, pat, cov_blocks,
                 list(penalty = aux_penalty_record(penalty, fit$final)), !is.null(vanish), control)
 }
 

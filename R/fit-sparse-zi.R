@@ -107,8 +107,9 @@ sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
   nstep <- newton_decrement(final$gradient, fin$hess, sr$star_boundary(theta_s))
   vanish <- zi_vanishing_message(kind, Xzs, theta_s[nb + seq_len(pz)], offz)
+  cause <- vanish %||% zi_separation_message(kind, Xzs, theta_s[nb + seq_len(pz)], offz)
   warn <- zi_fit_warnings(fit_warnings(fin$opt, nstep, gmax, any(on_boundary), hess, cov_theta,
-                                       control, boundary_check = vb$record), vanish)
+                                       control, boundary_check = vb$record), cause)
   stages <- fin$stages
   list(theta = theta, gradient = grad, hessian = hess, cov_theta = cov_theta,
        on_boundary = on_boundary,

@@ -214,3 +214,21 @@ test_that("two-part fits against glmmTMB: offsets and weights, NA in zero-part v
            start = list(theta = c(3, 3))))
   expect_equal(as.numeric(logLik(f)), as.numeric(logLik(r)), tolerance = 1e-7)
 })
+
+test_that("a diverging zero-part coefficient (quasi-separation in ziformula) is named as the cause", {
+  # Before: "doubtful convergence" and no standard errors, without a reason
+  # (glmmTMB: a non-positive-definite Hessian). Species GP and EC-L need no
+  # structural zeros: their zero-inflation probability runs to 0.
+  data(Salamanders, package = "glmmTMB")
+  w <- character()
+  f <- withCallingHandlers(glmm(count ~ mined + (1 | site), ziformula = ~ spp, data = Salamanders,
+                                family = nbinom2(), nAGQ = 1),
+                           warning = function(e) { w <<- c(w, conditionMessage(e)); invokeRestart("muffleWarning") })
+  expect_true(any(grepl("zero-inflation probability runs to 0 for 184 of 644 rows: a coefficient of 'ziformula' diverges", w)))
+  # An interior zero part says nothing of the kind.
+  w <- character()
+  f <- withCallingHandlers(glmm(count ~ mined + (1 | site), ziformula = ~ mined, data = Salamanders,
+                                family = nbinom2(), nAGQ = 1),
+                           warning = function(e) { w <<- c(w, conditionMessage(e)); invokeRestart("muffleWarning") })
+  expect_false(any(grepl("diverges", w)))
+})
