@@ -123,10 +123,12 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
   # Boundary rows and columns are NA; kept out of the products (NA * 0 is NA).
   hess <- if (!is.null(H)) na_product(H, A, on_boundary)
   if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)
-  cov_theta <- invert_information(hess, on_boundary, pnames)
+  # The covariance and the remaining Newton step on the search's centred
+  # and scaled parameters, then mapped (star_covariance() says why).
+  cov_theta <- structure_covariance(H, Tx, on_boundary, pnames, hess)
+  nstep <- newton_decrement(final$gradient, H, on_boundary)
   grad <- drop(crossprod(A, final$gradient))
   names(theta) <- names(grad) <- pnames
-  nstep <- newton_decrement(grad, hess, on_boundary)
   gfree <- final$gradient[!on_boundary]
   # Fitted on y / s (response-scale.R): the estimates in the units of y;
   # the convergence measures above stay those of the scale-free search.
@@ -136,7 +138,7 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
     theta <- un$theta
     grad <- un$grad
     hess <- un$hess
-    cov_theta <- invert_information(hess, on_boundary, pnames)
+    cov_theta <- unscale_covariance(cov_theta, un$mult, hess, on_boundary, pnames)
     lm <- structure_lambda(terms, k_re, par)
   }
   structures <- covstruct_report(terms, k_re, par, cov_theta)
@@ -164,4 +166,30 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
        singular = length(setdiff(bc$record$boundary_index, bc$record$disp_index)) > 0L,
        structures = structures, penalty = pen, lm = lm,
        theta_chol = theta_chol, cov_chol = cov_chol)
+}
+
+# The covariance of the estimates from the search's Hessian H (over beta* =
+# Tx beta and the structures' parameters): inverted there and mapped by
+# Tx^-1, NA rows and columns (parameters on a boundary, not beta) kept.
+structure_covariance <- function(H, Tx, on_boundary, pnames, hess) {
+  P <- length(pnames)
+  if (is.null(H) || is.null(hess))
+    return(matrix(NA_real_, P, P, dimnames = list(pnames, pnames)))
+  H[on_boundary, ] <- NA_real_
+  H[, on_boundary] <- NA_real_
+  Vs <- invert_information(H, on_boundary, pnames)
+  if (is.null(attr(Vs, "ok"))) return(Vs)
+  p <- nrow(Tx)
+  B <- diag(1, P)
+  B[seq_len(p), seq_len(p)] <- backsolve(Tx, diag(1, p))
+  na <- is.na(Vs)
+  V <- B %*% replace(Vs, na, 0) %*% t(B)
+  V[na] <- NA_real_
+  V <- (V + t(V)) / 2
+  dimnames(V) <- list(pnames, pnames)
+  attr(V, "ok") <- TRUE
+  free <- which(!on_boundary)
+  info <- -hess[free, free, drop = FALSE]
+  attr(V, "cond") <- if (anyNA(info)) NA_real_ else raw_condition(info)
+  V
 }

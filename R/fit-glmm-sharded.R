@@ -43,8 +43,10 @@ glmm_fit_shards <- function(eng, mod, control, start = NULL) {
     hess[on_boundary, ] <- NA_real_
     hess[, on_boundary] <- NA_real_
   }
-  cov_theta <- invert_information(hess, on_boundary, pnames)
-  nstep <- newton_decrement(grad, hess, on_boundary)
+  dlim <- dispersion_limit(family, disp, theta)
+  cov_theta <- star_covariance(fin$hess, J, star_boundary(theta_s) | dlim, on_boundary | dlim,
+                               pnames, hess)
+  nstep <- newton_decrement(final$gradient, fin$hess, star_boundary(theta_s) | dlim)
   modes_failed <- if (summ$newton_failures > 0L)
     sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
   Ls <- matrix(0, q, q)
@@ -52,7 +54,8 @@ glmm_fit_shards <- function(eng, mod, control, start = NULL) {
   unbounded <- shard_pure_message(eng, family) %||%
     large_sd_message(sqrt(rowSums(Ls^2)), mod$znames, family)
   warn <- fit_warnings(opt, nstep, gmax, singular, hess, cov_theta, control,
-                       after_singular = c(modes_failed, unbounded, eng$moved),
+                       after_singular = c(modes_failed, unbounded, eng$moved,
+                                          if (any(dlim)) dispersion_limit_message(family, theta)),
                        boundary_check = vb$record)
   list(beta = theta[seq_len(p)], lambda = lam, Lambda = Lam, sigma = sigma, theta = theta,
        loglik = final$loglik, gradient = grad, hessian = hess, cov_theta = cov_theta,
@@ -71,8 +74,8 @@ glmm_fit_shards <- function(eng, mod, control, start = NULL) {
                       max_grad = gmax, scaled_grad = nstep,
                       hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
                       newton_failures = summ$newton_failures, warnings = warn,
-                      boundary_check = vb$record, reparameterized = !rp$identity,
-                      nthreads = control$nthreads),
+                      boundary_check = vb$record, dispersion_limit = any(dlim),
+                      reparameterized = !rp$identity, nthreads = control$nthreads),
        distributed = shard_record(eng))
 }
 

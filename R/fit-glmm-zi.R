@@ -97,7 +97,8 @@ glmm_zi_fit_units <- function(X, y, Z, group, family, kind, Xz, Xd, weights, off
                          rotate_summaries(cpp_agq_summaries(eng, theta_s),
                                           rp$rotation(theta, theta_s)))
   vanish <- zi_vanishing_message(kind, rp$Xz, fit$theta_s[nb + seq_len(pz)], offz)
-  zi_fit_result(fit, zi_fit_warnings(fit$warn, vanish), kind, cl, pat, cov_blocks,
+  cause <- vanish %||% zi_separation_message(kind, rp$Xz, fit$theta_s[nb + seq_len(pz)], offz)
+  zi_fit_result(fit, zi_fit_warnings(fit$warn, cause), kind, cl, pat, cov_blocks,
                 list(penalty = aux_penalty_record(penalty, fit$final)), !is.null(vanish), control)
 }
 
@@ -170,6 +171,9 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
   # a covariate in micro-units gave "doubtful convergence" at the optimum).
   sfree <- !bound(theta_s)
   gmax_star <- if (any(sfree)) max(abs(final$gradient[sfree])) else 0
+  # The remaining Newton step and the covariance, also on that scale
+  # (star_covariance()).
+  nstep <- newton_decrement(final$gradient, fin$hess, bound(theta_s))
   final$gradient <- drop(crossprod(J, final$gradient))
   hess <- to_user_hessian(fin$hess, J, bound(theta_s), on_boundary)
   if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)
@@ -180,9 +184,8 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
     hess[on_boundary, ] <- NA_real_
     hess[, on_boundary] <- NA_real_
   }
-  cov_theta <- invert_information(hess, on_boundary, pnames)
+  cov_theta <- star_covariance(fin$hess, J, bound(theta_s), on_boundary, pnames, hess)
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
-  nstep <- newton_decrement(grad, hess, on_boundary)
   modes_failed <- if (summ$newton_failures > 0L)
     sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
   warn <- fit_warnings(run$opt, nstep, gmax_star, any(on_boundary), hess, cov_theta,

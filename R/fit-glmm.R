@@ -184,10 +184,13 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
     hess[on_boundary, ] <- NA_real_
     hess[, on_boundary] <- NA_real_
   }
-  cov_theta <- invert_information(hess, on_boundary, pnames)
+  dlim <- dispersion_limit(family, disp, theta)
+  cov_theta <- star_covariance(fin$hess, J, star_boundary(theta_s) | dlim, on_boundary | dlim,
+                               pnames, hess)
 
-  # The remaining Newton step, scaled by the information.
-  nstep <- newton_decrement(grad, hess, on_boundary)
+  # The remaining Newton step, scaled by the information, on the
+  # standardized scale (in the user's units it grows with them).
+  nstep <- newton_decrement(final$gradient, fin$hess, star_boundary(theta_s) | dlim)
   modes_failed <- if (summ$newton_failures > 0L)
     sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
   # On the optimizer's scale, where a standard deviation of 15 means the
@@ -197,7 +200,8 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
   unbounded <- pure_clusters_message(y, weights, cl$index, family) %||%
     large_sd_message(sqrt(rowSums(Ls^2)), colnames(Z), family)
   warn <- c(domain, fit_warnings(opt, nstep, gmax_star, singular, hess, cov_theta, control,
-                                 after_singular = c(modes_failed, unbounded),
+                                 after_singular = c(modes_failed, unbounded,
+                                                    if (any(dlim)) dispersion_limit_message(family, theta)),
                                  boundary_check = vb$record))
 
   list(beta = beta, lambda = lam, Lambda = Lam, sigma = sigma, theta = theta,
@@ -216,7 +220,7 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
                       newton_steps = as.integer(stages$polish$iterations %||% 0L),
                       max_grad = gmax, scaled_grad = nstep, hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
                       newton_failures = summ$newton_failures, warnings = warn,
-                      boundary_check = vb$record,
+                      boundary_check = vb$record, dispersion_limit = any(dlim),
                       reparameterized = !rp$identity,
                       nthreads = control$nthreads))
 }
@@ -422,8 +426,74 @@ invert_information <- function(hess, on_boundary, pnames) {
   # cond(I) <= cond(S^-1 I S^-1) * (max S / min S)^2, not the number; the
   # second decomposition of a P x P matrix costs 16-30 microseconds for
   # P = 6-20 (0.3 ms at P = 60), nothing beside the fit.
-  ev_raw <- eigen(info, symmetric = TRUE, only.values = TRUE)$values
-  attr(V, "cond") <- if (min(ev_raw) > 0) max(ev_raw) / min(ev_raw) else Inf
+  attr(V, "cond") <- raw_condition(info)
+  V
+}
+
+# A dispersion parameter at the limit where the family loses its
+# overdispersion: nbinom2's theta -> Inf and nbinom1's phi -> 0 (Poisson),
+# betabinomial's phi -> Inf (binomial). The likelihood is flat in the log
+# dispersion there, so the Newton step along it measures nothing (a converged
+# fit to equidispersed counts read as "doubtful convergence", 0.2-0.6) and
+# its curvature is rounding (no standard errors at all). TRUE at the log
+# dispersion's index when it lies beyond a factor 1e6 of 1; the parameter is
+# then left out of the convergence measure and the covariance, and said.
+dispersion_limit <- function(family, disp, theta) {
+  P <- length(theta)
+  out <- rep(FALSE, P)
+  if (!disp) return(out)
+  ld <- theta[[P]]
+  out[P] <- switch(family$family, nbinom2 = , betabinomial = ld > log(1e6),
+                   nbinom1 = ld < log(1e-6), FALSE)
+  out
+}
+
+dispersion_limit_message <- function(family, theta) {
+  ld <- theta[[length(theta)]]
+  lim <- switch(family$family, nbinom2 = , nbinom1 = "Poisson", betabinomial = "binomial")
+  sprintf(paste0("the %s dispersion %s is estimated at its limit %s (log(%s) = %.3g): no overdispersion ",
+                 "beyond the random effects, the fit is the %s model's; it is left out of the ",
+                 "convergence test and has no standard error"),
+          family$family, dispersion_name(family), if (ld > 0) "Inf" else "0",
+          dispersion_name(family), ld, lim)
+}
+
+raw_condition <- function(info) {
+  ev_raw <- tryCatch(eigen(info, symmetric = TRUE, only.values = TRUE)$values,
+                     error = function(e) NA)
+  if (anyNA(ev_raw)) NA_real_ else if (min(ev_raw) > 0) max(ev_raw) / min(ev_raw) else Inf
+}
+
+# The covariance of the estimates in the user's parameterization, inverted
+# on the optimizer's standardized scale and mapped back: V = A Vs A' with
+# A = J^-1 over the free parameters (J = d theta* / d theta, Hs the
+# optimizer's Hessian, `hess` the user's, J' Hs J). Inverting the user's
+# information instead made the standard errors depend on the covariates'
+# units and location: with x * 1e-6 - 5 the intercept and the coefficient of
+# x are correlated to 1 - 1e-14 there, so the inverse lost about as many
+# digits as the condition number has (standard errors 1e-4 to 1e-3 relative
+# off, or none at all: "not negative definite"), while on the standardized
+# scale the information is well conditioned and the map is exact. Whether
+# the information is numerically singular is also judged there. The
+# condition number reported stays the user's information's.
+star_covariance <- function(Hs, J, star_boundary, on_boundary, pnames, hess) {
+  P <- length(pnames)
+  V <- matrix(NA_real_, P, P, dimnames = list(pnames, pnames))
+  if (is.null(Hs) || is.null(hess)) return(V)
+  fs <- which(!star_boundary)
+  fu <- which(!on_boundary)
+  if (length(fs) != length(fu)) return(V)
+  Hs[star_boundary, ] <- NA_real_
+  Hs[, star_boundary] <- NA_real_
+  Vs <- invert_information(Hs, star_boundary, pnames)
+  if (is.null(attr(Vs, "ok"))) return(V)
+  A <- tryCatch(solve(J[fs, fu, drop = FALSE]), error = function(e) NULL)
+  if (is.null(A) || !all(is.finite(A))) return(invert_information(hess, on_boundary, pnames))
+  Vu <- A %*% Vs[fs, fs, drop = FALSE] %*% t(A)
+  V[fu, fu] <- (Vu + t(Vu)) / 2
+  attr(V, "ok") <- TRUE
+  info <- -hess[fu, fu, drop = FALSE]
+  attr(V, "cond") <- if (anyNA(info)) NA_real_ else raw_condition(info)
   V
 }
 

@@ -102,12 +102,14 @@ sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method
     hess[on_boundary, ] <- NA_real_
     hess[, on_boundary] <- NA_real_
   }
-  cov_theta <- invert_information(hess, on_boundary, pnames)
+  # Both on the standardized scale (star_covariance()).
+  cov_theta <- star_covariance(fin$hess, J, sr$star_boundary(theta_s), on_boundary, pnames, hess)
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
-  nstep <- newton_decrement(grad, hess, on_boundary)
+  nstep <- newton_decrement(final$gradient, fin$hess, sr$star_boundary(theta_s))
   vanish <- zi_vanishing_message(kind, Xzs, theta_s[nb + seq_len(pz)], offz)
+  cause <- vanish %||% zi_separation_message(kind, Xzs, theta_s[nb + seq_len(pz)], offz)
   warn <- zi_fit_warnings(fit_warnings(fin$opt, nstep, gmax, any(on_boundary), hess, cov_theta,
-                                       control, boundary_check = vb$record), vanish)
+                                       control, boundary_check = vb$record), cause)
   stages <- fin$stages
   list(theta = theta, gradient = grad, hessian = hess, cov_theta = cov_theta,
        on_boundary = on_boundary,

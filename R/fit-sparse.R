@@ -107,6 +107,10 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
   # convergence" at an optimum equal to the unscaled fit's.
   sfree <- !star_boundary(theta_s)
   gmax_star <- if (any(sfree)) max(abs(final$gradient[sfree])) else 0
+  # The remaining Newton step and the covariance, also on that scale
+  # (star_covariance()).
+  dlim <- dispersion_limit(family, disp, theta)
+  nstep <- newton_decrement(final$gradient, fin$hess, star_boundary(theta_s) | dlim)
   final$gradient <- drop(crossprod(J, final$gradient))
   names(theta) <- pnames
   grad <- final$gradient
@@ -117,18 +121,19 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
     hess[on_boundary, ] <- NA_real_
     hess[, on_boundary] <- NA_real_
   }
-  cov_theta <- invert_information(hess, on_boundary, pnames)
+  cov_theta <- star_covariance(fin$hess, J, star_boundary(theta_s) | dlim, on_boundary | dlim,
+                               pnames, hess)
   modes <- cpp_sparse_modes(eng, theta_s)
   terms <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(nth)], modes, eng,
                                                   theta_s), unname(theta))
 
   opt <- fin$opt
-  nstep <- newton_decrement(grad, hess, on_boundary)
   unbounded <- sparse_pure_clusters(re, y, weights, family)
   sd_star <- abs(theta_s[diagm])
   unbounded <- unbounded %||% large_sd_message(sd_star, pnames[diagm], family)
   warn <- fit_warnings(opt, nstep, gmax_star, any(on_boundary), hess, cov_theta, control,
-                       after_singular = unbounded, boundary_check = vb$record)
+                       after_singular = c(unbounded, if (any(dlim)) dispersion_limit_message(family, theta)),
+                       boundary_check = vb$record)
   stages <- fin$stages
   # As for one grouping factor (fit-glmm.R): sigma() as glmmTMB defines it,
   # the family carrying its estimated theta, and theta / the shape with its
@@ -150,7 +155,8 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
                       max_grad = gmax, scaled_grad = nstep,
                       hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
                       nnz_factor = modes$nnz_factor, warnings = warn, nthreads = nthreads,
-                      boundary_check = vb$record, reparameterized = !rp$identity))
+                      boundary_check = vb$record, dispersion_limit = any(dlim),
+                      reparameterized = !rp$identity))
 }
 
 # The last stage, in the user's parameterization: the Hessian (forward

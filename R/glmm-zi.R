@@ -54,6 +54,28 @@ wants_aux_parts <- function(ziformula, dispformula, family, env) {
     !is_empty_part(ziformula, "ziformula") || !is_trivial_disp(dispformula)
 }
 
+# Structured covariance terms have their own route, which has no zero or
+# dispersion part: refused with the reason, instead of the model frame's
+# "could not find function \"ar1\"". Unstructured terms, `(x || g)` (what
+# diag() gives) included, are fitted there.
+check_no_covstruct_aux <- function(formula, ziformula, dispformula, family) {
+  parts <- list(formula = formula, ziformula = ziformula, dispformula = dispformula)
+  kinds <- covstruct_kinds
+  hit <- names(parts)[vapply(parts, function(f)
+    inherits(f, "formula") && any(kinds %in% all.names(f)) &&
+      isTRUE(tryCatch(reformulas::anySpecial(f, kinds), error = function(e) FALSE)), TRUE)]
+  if (!length(hit)) return(invisible())
+  use <- "use unstructured terms, such as (time + 0 | g), (x || g) or (1 | g)"
+  if (hit[1] != "formula")
+    stop(sprintf("'%s': covariance structures (ar1(), cs(), diag(), homdiag(), us()) are not available there; %s",
+                 hit[1], use), call. = FALSE)
+  with <- c(if (!is.null(truncated_count_family(family))) "a hurdle family",
+            if (!is_empty_part(ziformula, "ziformula")) "'ziformula'",
+            if (!is_trivial_disp(dispformula)) "'dispformula'")
+  stop(sprintf(paste0("'formula': covariance structures (ar1(), cs(), diag(), homdiag(), us()) cannot be ",
+                      "combined with %s; %s"), paste(with, collapse = " or "), use), call. = FALSE)
+}
+
 # "poisson" or "nbinom2" for a zero-truncated family given by name, function
 # or object (ours, or glmmTMB's of the same name); NULL otherwise.
 truncated_count_family <- function(family) {

@@ -367,6 +367,7 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
     if (!is.null(covariance) || !identical(ranef_dist, "normal") || !identical(REML, FALSE))
       stop("'ziformula', 'dispformula' and hurdle families cannot be combined with 'covariance', 'ranef_dist' or 'REML'",
            call. = FALSE)
+    check_no_covstruct_aux(formula, ziformula, dispformula, family)
     return(glmm_zi(mc, formula, ziformula, dispformula, family, nAGQ, control, env,
                    zi_correlated, start, penalty_prior(penalized), contrasts))
   }

@@ -81,7 +81,7 @@ unscale_fit <- function(fit, s, weights, index, mult = NULL, add = NULL) {
   fit$gradient <- fit$gradient / mult
   fit$hessian <- unscale_hessian(fit$hessian, mult)
   pnames <- names(fit$theta)
-  fit$cov_theta <- invert_information(fit$hessian, fit$on_boundary, pnames)
+  fit$cov_theta <- unscale_covariance(fit$cov_theta, mult, fit$hessian, fit$on_boundary, pnames)
   fit$optinfo$max_grad <- if (any(!fit$on_boundary)) max(abs(fit$gradient[!fit$on_boundary])) else 0
   fit$optinfo$hessian_cond <- attr(fit$cov_theta, "cond") %||% NA_real_
   fit$optinfo$response_scale <- s
@@ -113,7 +113,22 @@ unscale_structure <- function(par, theta, grad, hess, terms, k_re, p, disp, s) {
   }
   if (disp) add[[P]] <- log(s)
   list(par = par * mult + add, theta = theta * mult + add, grad = grad / mult,
-       hess = unscale_hessian(hess, mult))
+       hess = unscale_hessian(hess, mult), mult = mult)
+}
+
+# The covariance of the estimates under the same diagonal map: scaled, not
+# inverted again from the mapped Hessian (the fitters invert on their
+# standardized scale, star_covariance(), which a second inversion on the
+# user's scale would undo).
+unscale_covariance <- function(V, mult, hess, on_boundary, pnames) {
+  if (is.null(V) || is.null(attr(V, "ok")))
+    return(invert_information(hess, on_boundary, pnames))
+  out <- V * outer(mult, mult)
+  attr(out, "ok") <- TRUE
+  free <- which(!on_boundary)
+  info <- if (is.null(hess)) NA else -hess[free, free, drop = FALSE]
+  attr(out, "cond") <- if (anyNA(info)) NA_real_ else raw_condition(info)
+  out
 }
 
 # A Hessian in parameters theta * mult + add (a diagonal Jacobian), with its
