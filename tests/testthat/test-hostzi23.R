@@ -170,7 +170,6 @@ test_that("simulate() with the predicted random effects draws each family's fitt
 })
 
 test_that("two-part fits against glmmTMB: offsets and weights, NA in zero-part variables, contrasts, predict types, df", {
-  skip_on_cran()
   skip_if_not_installed("glmmTMB")
   data(Owls, package = "glmmTMB")
   O <- Owls
