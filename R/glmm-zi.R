@@ -133,8 +133,8 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
     if (!is.null(attr(stats::terms(f), "offset")))
       stop(sprintf("'%s': offset() terms are not supported there", part[[2L]]), call. = FALSE)
   }
-  if (has_zi && !(inner$family %in% c("poisson", "nbinom2", "binomial")))
-    stop(sprintf("'ziformula': zero-inflation needs a count family (poisson, nbinom2, or their truncated_ versions for hurdle models) or binomial, not %s",
+  if (has_zi && !(inner$family %in% c("poisson", "nbinom2", "nbinom1", "binomial")))
+    stop(sprintf("'ziformula': zero-inflation needs a count family (poisson, nbinom2, nbinom1, or truncated_poisson / truncated_nbinom2 for hurdle models) or binomial, not %s",
                  inner$family), call. = FALSE)
   if (has_zi && inner$family == "binomial" && !is.null(mc$weights))
     stop("'weights': a zero-inflated binomial model takes the numbers of trials from cbind(successes, failures) and no prior weights",

@@ -126,6 +126,8 @@ zi_predictors <- function(object, newdata, re.form, allow.new.levels) {
 count_p0 <- function(family, mu, phi) {
   switch(family$family, poisson = exp(-mu),
          nbinom2 = { th <- exp(phi); exp(-th * log1p(mu / th)) },
+         # NB1: size mu / phi, so f(0) = (1 + phi)^(-mu / phi).
+         nbinom1 = { ph <- exp(phi); exp(-(mu / ph) * log1p(ph)) },
          stop("no zero probability for family ", family$family, call. = FALSE))
 }
 
@@ -190,6 +192,7 @@ zi_response_variance <- function(object, pr, m) {
   pz <- stats::plogis(pr$zlink)
   # binomial: y is a proportion of the prior weight's trials.
   vc <- switch(object$family$family, poisson = mu, nbinom2 = mu + mu^2 / exp(pr$dlink),
+               nbinom1 = mu * (1 + exp(pr$dlink)),
                binomial = mu * (1 - mu) / object$prior.weights,
                object$family$variance(mu))
   ey2c <- vc + mu^2
@@ -237,11 +240,13 @@ simulate.glmmgee_glmm_zi <- function(object, nsim = 1, seed = NULL, re.form = NA
     if (kind == "disp") {
       return(switch(fam, gaussian = stats::rnorm(n, draw_eta(), exp(ph)),
                     nbinom2 = stats::rnbinom(n, size = exp(ph), mu = mu),
+                    nbinom1 = stats::rnbinom(n, size = mu / exp(ph), mu = mu),
                     Gamma = stats::rgamma(n, shape = exp(ph), rate = exp(ph) / mu)))
     }
     zero <- stats::runif(n) < pz
     y <- if (kind == "zi") {
       switch(fam, poisson = stats::rpois(n, mu), nbinom2 = stats::rnbinom(n, size = exp(ph), mu = mu),
+             nbinom1 = stats::rnbinom(n, size = mu / exp(ph), mu = mu),
              binomial = stats::rbinom(n, trials, mu) / pmax(trials, 1))
     } else {
       # Zero-truncated draws by inversion above the zero's probability.
@@ -343,7 +348,7 @@ zi_tables <- function(tabs, x, digits, full) {
   }
   grp <- paste(unique(x$group_name), collapse = " and ")
   show(sprintf("Conditional model (%s, given the random effects of %s):",
-               if (x$family$family %in% c("poisson", "nbinom2")) "log mean of the count part"
+               if (x$family$family %in% c("poisson", "nbinom2", "nbinom1")) "log mean of the count part"
                else paste(x$family$link, "link of the mean"), grp), tabs$cond)
   if (isTRUE(a$zi$re$sparse)) grp <- paste(unique(a$zi$re$group_name), collapse = " and ")
   if (!is.null(tabs$zi))
@@ -352,7 +357,8 @@ zi_tables <- function(tabs, x, digits, full) {
                  if (a$kind == "hurdle") "Zero (hurdle) model, P(y = 0)"
                  else "Zero-inflation model, P(structural zero)", grp), tabs$zi)
   if (!is.null(tabs$disp)) {
-    nm <- switch(x$family$family, gaussian = "sigma", nbinom2 = "theta", Gamma = "shape")
+    nm <- switch(x$family$family, gaussian = "sigma", nbinom2 = "theta", Gamma = "shape",
+                 "phi")
     show(sprintf("Dispersion model (log %s; no random effect):", nm), tabs$disp)
   }
 }
