@@ -141,8 +141,8 @@
 #'   and links are refused: REML is defined for linear mixed models. print()
 #'   states which criterion was used; see [isREML()].
 #' @param ziformula A one-sided formula for the logit of the probability of a
-#'   structural zero (zero-inflated poisson, [nbinom2()] or binomial
-#'   responses; binomial: \eqn{P(0) = \pi + (1-\pi)(1-p)^n}), or, with
+#'   structural zero (zero-inflated poisson, [nbinom2()], [nbinom1()] or
+#'   binomial responses; binomial: \eqn{P(0) = \pi + (1-\pi)(1-p)^n}), or, with
 #'   the [truncated_poisson()] / [truncated_nbinom2()] families, of the zero
 #'   probability of a hurdle model; as glmmTMB's argument of that name.
 #'   It may hold random-effect terms in lme4 syntax (poisson and nbinom2,
@@ -151,7 +151,9 @@
 #'   by Laplace or adaptive quadrature; any other terms (several terms,
 #'   slopes, crossed or nested factors, other factors than the conditional
 #'   part's, beside several conditional terms) by the Laplace approximation
-#'   of the two-part sparse engine; see [glmm-zi-random].
+#'   of the two-part sparse engine; see [glmm-zi-random]. Not available
+#'   (a clear error): zero-part random effects with nbinom1, and `offset()`
+#'   terms in `ziformula` (glmmTMB takes them).
 #' @param zi_correlated With random effects in `ziformula`: `FALSE` (the
 #'   default, glmmTMB's model) makes them independent of the conditional
 #'   part's, with their own covariance; `TRUE` (GLMMadaptive's model with
@@ -160,8 +162,10 @@
 #'   adaptive quadrature only (`nAGQ` > 1, by default 7 points per effect for
 #'   two random intercepts; see [glmm-zi-random] for why not Laplace).
 #' @param dispformula A one-sided formula for the log of the dispersion
-#'   (gaussian \eqn{\sigma}, nbinom2 \eqn{	heta}, Gamma shape), which then
+#'   (gaussian \eqn{\sigma}, nbinom2 \eqn{\theta}, Gamma shape,
+#'   nbinom1, beta and beta-binomial \eqn{\phi}), which then
 #'   varies by observation; `~ 1` (the default) is one dispersion.
+#'   `offset()` terms are not available there (a clear error).
 #' @param covariance Known-covariance random effects: a named list of
 #'   matrices, e.g. `list(id = K)`, giving the random intercept of `(1 | id)`
 #'   the covariance \eqn{\sigma^2 K} over the levels of `id` (a kinship or
