@@ -191,9 +191,17 @@ zi_response_variance <- function(object, pr, m) {
   mu <- object$family$linkinv(pr$eta)
   pz <- stats::plogis(pr$zlink)
   # binomial: y is a proportion of the prior weight's trials.
+  # phi = exp(dlink) per row: the family object's own variance() knows no
+  # phi when it varies by row (dispformula).
   vc <- switch(object$family$family, poisson = mu, nbinom2 = mu + mu^2 / exp(pr$dlink),
                nbinom1 = mu * (1 + exp(pr$dlink)),
                binomial = mu * (1 - mu) / object$prior.weights,
+               beta = mu * (1 - mu) / (1 + exp(pr$dlink)),
+               # y is the proportion of n = prior weight trials.
+               betabinomial = {
+                 n <- object$prior.weights
+                 mu * (1 - mu) * (exp(pr$dlink) + n) / ((exp(pr$dlink) + 1) * n)
+               },
                object$family$variance(mu))
   ey2c <- vc + mu^2
   ey2 <- switch(object$aux$kind, zi = (1 - pz) * ey2c,
@@ -237,28 +245,45 @@ simulate.glmmgee_glmm_zi <- function(object, nsim = 1, seed = NULL, re.form = NA
     dr <- draw()
     mu <- object$family$linkinv(dr$eta)
     pz <- stats::plogis(dr$zlink)
+    # phi = exp(ph) per row: sigma (gaussian), shape (Gamma), theta
+    # (nbinom2), phi (nbinom1, beta precision, beta-binomial). The mean is
+    # mu, also for gaussian(link = "log").
     if (kind == "disp") {
-      return(switch(fam, gaussian = stats::rnorm(n, draw_eta(), exp(ph)),
+      return(switch(fam, gaussian = stats::rnorm(n, mu, exp(ph)),
                     nbinom2 = stats::rnbinom(n, size = exp(ph), mu = mu),
                     nbinom1 = stats::rnbinom(n, size = mu / exp(ph), mu = mu),
-                    Gamma = stats::rgamma(n, shape = exp(ph), rate = exp(ph) / mu)))
+                    Gamma = stats::rgamma(n, shape = exp(ph), rate = exp(ph) / mu),
+                    beta = stats::rbeta(n, mu * exp(ph), (1 - mu) * exp(ph)),
+                    betabinomial = {
+                      p <- stats::rbeta(n, mu * exp(ph), (1 - mu) * exp(ph))
+                      stats::rbinom(n, round(trials), p) / pmax(round(trials), 1)
+                    },
+                    simulate_unsupported(fam, "a dispersion formula")))
     }
     zero <- stats::runif(n) < pz
     y <- if (kind == "zi") {
       switch(fam, poisson = stats::rpois(n, mu), nbinom2 = stats::rnbinom(n, size = exp(ph), mu = mu),
              nbinom1 = stats::rnbinom(n, size = mu / exp(ph), mu = mu),
-             binomial = stats::rbinom(n, trials, mu) / pmax(trials, 1))
+             binomial = stats::rbinom(n, trials, mu) / pmax(trials, 1),
+             simulate_unsupported(fam, "zero inflation"))
     } else {
       # Zero-truncated draws by inversion above the zero's probability.
       u <- stats::runif(n, count_p0(object$family, mu, ph), 1)
       pmax(1, switch(fam, poisson = stats::qpois(u, mu),
-                     nbinom2 = stats::qnbinom(u, size = exp(ph), mu = mu)))
+                     nbinom2 = stats::qnbinom(u, size = exp(ph), mu = mu),
+                     simulate_unsupported(fam, "a hurdle")))
     }
     ifelse(zero, 0, y)
   })
   names(sims) <- paste0("sim_", seq_len(nsim))
   structure(sims, class = "data.frame",
             row.names = rownames(object$model) %||% as.character(seq_len(n)), seed = rng)
+}
+
+# A family simulate() has no draw for in a two-part or dispersion model: an
+# error, not a column of NULLs.
+simulate_unsupported <- function(fam, part) {
+  stop(sprintf("simulate() has no draws for the %s family with %s", fam, part), call. = FALSE)
 }
 
 #' @export
