@@ -71,3 +71,59 @@ test_that("one-factor ML: the fixed effects' covariances with the other paramete
   expect_equal(m2$cov_theta[3:4, 2] * 1e-6, m1$cov_theta[3:4, 2], tolerance = 1e-6)
   expect_equal(m2$cov_theta[3:4, 3:4], m1$cov_theta[3:4, 3:4], tolerance = 1e-8)
 })
+
+# Structured covariances: the nbinom2 theta and the betabinomial phi at
+# their no-overdispersion limit (Inf) are verified, said and recorded as
+# nbinom1's phi -> 0 was, and as dispersion_limit() does for unstructured
+# terms: left out of the convergence test and the covariance.
+trust24_ar1_data <- function(under) {
+  set.seed(2)
+  G <- 40; Tn <- 4; R <- 3
+  d <- data.frame(g = factor(rep(1:G, each = Tn * R)), t = factor(rep(rep(1:Tn, each = R), G)))
+  d$x <- rnorm(nrow(d))
+  b <- matrix(rnorm(G * Tn), G, Tn)
+  for (j in 2:Tn) b[, j] <- 0.6 * b[, j - 1] + sqrt(1 - 0.36) * b[, j]
+  eta <- 0.5 * b[cbind(as.integer(d$g), as.integer(d$t))]
+  d$y <- rpois(nrow(d), exp(0.5 + 0.3 * d$x + eta))
+  # Counts with less variance than Poisson: nbinom2's theta runs to Inf.
+  if (under) d$yu <- rbinom(nrow(d), 30, exp(0.5 + 0.3 * d$x + eta) / 30)
+  d$n <- 10
+  d$k <- rbinom(nrow(d), 10, plogis(-0.3 + 0.3 * d$x + eta))
+  d
+}
+
+test_that("nbinom2 with a structured covariance at theta -> Inf: the Poisson fit, said and recorded", {
+  d <- trust24_ar1_data(TRUE)
+  for (st in c("ar1", "cs", "homdiag", "diag")) {
+    f <- stats::as.formula(sprintf("yu ~ x + %s(t + 0 | g)", st))
+    p <- glmm(f, data = d, family = poisson())
+    expect_warning(nb <- glmm(f, data = d, family = nbinom2()),
+                   "nbinom2 dispersion theta is estimated at Inf.*Poisson limit.*verified")
+    expect_true(nb$optinfo$dispersion_limit, info = st)
+    expect_false(any(grepl("doubtful convergence|not negative definite", nb$optinfo$warnings)), info = st)
+    expect_equal(as.numeric(logLik(nb)), as.numeric(logLik(p)), tolerance = 1e-7, info = st)
+    expect_equal(fixef(nb), fixef(p), tolerance = 1e-4, info = st)
+    expect_equal(sqrt(diag(vcov(nb))), sqrt(diag(vcov(p))), tolerance = 1e-4, info = st)
+    expect_true(is.na(diag(nb$cov_theta))[[length(nb$theta)]], info = st)
+  }
+})
+
+test_that("betabinomial with ar1() at phi -> Inf: the binomial fit, said and recorded", {
+  d <- trust24_ar1_data(FALSE)
+  f <- cbind(k, n - k) ~ x + ar1(t + 0 | g)
+  b <- glmm(f, data = d, family = binomial())
+  expect_warning(bb <- glmm(f, data = d, family = betabinomial()),
+                 "betabinomial dispersion phi is estimated at Inf.*binomial limit")
+  expect_true(bb$optinfo$dispersion_limit)
+  expect_false(any(grepl("doubtful convergence|not negative definite", bb$optinfo$warnings)))
+  expect_equal(as.numeric(logLik(bb)), as.numeric(logLik(b)), tolerance = 1e-7)
+  expect_equal(sqrt(diag(vcov(bb))), sqrt(diag(vcov(b))), tolerance = 1e-4)
+})
+
+test_that("nbinom2 with ar1() and overdispersed counts: no limit reported", {
+  d <- trust24_ar1_data(FALSE)
+  d$yo <- rnbinom(nrow(d), mu = exp(0.5 + 0.3 * d$x), size = 2)
+  nb <- glmm(yo ~ x + ar1(t + 0 | g), data = d, family = nbinom2())
+  expect_false(nb$optinfo$dispersion_limit)
+  expect_true(is.finite(sqrt(diag(nb$cov_theta))[[length(nb$theta)]]))
+})
