@@ -127,3 +127,24 @@ test_that("nbinom2 with ar1() and overdispersed counts: no limit reported", {
   expect_false(nb$optinfo$dispersion_limit)
   expect_true(is.finite(sqrt(diag(nb$cov_theta))[[length(nb$theta)]]))
 })
+
+test_that("predict(newdata) with a level not in the fit: the package's error naming variable, part and level", {
+  set.seed(5)
+  n <- 400
+  d <- data.frame(g = factor(rep(1:20, each = 20)), f = factor(sample(c("a", "b", "c"), n, TRUE)),
+                  h = factor(sample(c("u", "v"), n, TRUE)), x = rnorm(n))
+  d$y <- ifelse(runif(n) < plogis(-1 + (d$f == "b")), 0,
+                rpois(n, exp(0.5 + 0.3 * d$x + rnorm(20, 0, 0.4)[d$g])))
+  m <- glmm(y ~ x + h + (1 | g), ziformula = ~ f, data = d, family = poisson())
+  nd <- d[1:3, ]
+  expect_equal(unname(predict(m, nd)), unname(predict(m)[1:3]), tolerance = 1e-10)
+  nd$f <- factor(c("a", "zz", "b"))
+  expect_error(predict(m, nd), "level\\(s\\) of the factor 'f' \\(ziformula\\) not in the fit: 'zz'")
+  nd <- d[1:3, ]
+  nd$h <- c("u", "w", "v")
+  expect_error(predict(m, nd), "factor 'h' \\(fixed effects of the conditional part\\) not in the fit: 'w'")
+  md <- glmm(y ~ x + (1 | g), dispformula = ~ f, data = d, family = nbinom2())
+  nd <- d[1:3, ]
+  nd$f <- c("a", "b", "q")
+  expect_error(predict(md, nd), "factor 'f' \\(dispformula\\) not in the fit: 'q'")
+})
