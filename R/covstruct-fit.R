@@ -96,6 +96,7 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
                       hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
                       newton_failures = summ$newton_failures, warnings = warn,
                       boundary_check = bc$record, reparameterized = !tx$identity,
+                      dispersion_limit = isTRUE(bc$record$dispersion_at_zero),
                       nthreads = control$nthreads))
 }
 

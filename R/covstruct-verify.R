@@ -60,20 +60,36 @@ covstruct_restart_point <- function(par, terms, k_re, at, size) {
 # of log(phi) in par (NULL for the other families); at the boundary it is
 # treated as a standard deviation at zero: left out of the convergence
 # measure and verified by restarts from phi = 1 and 0.3.
+# The nbinom2 theta and the betabinomial phi have theirs at the other end:
+# theta -> Inf is the Poisson limit, phi -> Inf the binomial one (log of
+# the dispersion beyond log(1e6), as dispersion_limit() for unstructured
+# terms); those are verified and reported the same way (restarts from
+# dispersion 1 and 0.3). The index carries the family and the side.
 covstruct_disp_tol <- 1e-6
 
-covstruct_disp_index <- function(family, disp, P)
-  if (disp && identical(family$family, "nbinom1")) P
+covstruct_disp_index <- function(family, disp, P) {
+  if (!disp) return(NULL)
+  upper <- family$family %in% c("nbinom2", "betabinomial")
+  if (!upper && !identical(family$family, "nbinom1")) return(NULL)
+  structure(P, upper = upper, family = family$family)
+}
+
+covstruct_disp_at_limit <- function(par, disp_at) {
+  ld <- par[[disp_at]]
+  if (isTRUE(attr(disp_at, "upper"))) ld > -log(covstruct_disp_tol)
+  else exp(ld) < covstruct_disp_tol
+}
 
 covstruct_verify <- function(search, best, terms, k_re, disp_at = NULL) {
   bound <- function(par)
     c(covstruct_boundary(par, terms, k_re),
-      if (length(disp_at) && exp(par[[disp_at]]) < covstruct_disp_tol) disp_at)
+      if (length(disp_at) && covstruct_disp_at_limit(par, disp_at)) as.vector(disp_at))
   b0 <- bound(best$par)
   rec <- list(performed = length(b0) > 0L, restarts = 0L, loglik_boundary = best$loglik,
               loglik_restarts = numeric(), moved_off = FALSE, verified = TRUE,
               message = "no parameter on a boundary", boundary_index = b0,
-              disp_index = disp_at, dispersion_at_zero = FALSE)
+              disp_index = as.vector(disp_at), dispersion_at_zero = FALSE,
+              dispersion_family = attr(disp_at, "family"))
   if (!length(b0)) return(list(best = best, record = rec))
   for (size in c(1, 0.3)) {
     th <- covstruct_restart_point(best$par, terms, k_re, b0, size)

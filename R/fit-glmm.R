@@ -530,12 +530,20 @@ fit_warnings <- function(opt, nstep, gmax, singular, hess, cov_theta, control,
     warn <- c(warn, paste0("singular fit: a random-effect variance is estimated at zero (or a correlation at +/-1)",
                            how))
   }
-  if (isTRUE(boundary_check$dispersion_at_zero))
-    warn <- c(warn, paste0("the nbinom1 dispersion phi is estimated at 0, its lower boundary (the Poisson limit: ",
+  if (isTRUE(boundary_check$dispersion_at_zero)) {
+    # Structured covariances (covstruct_verify()): nbinom1's phi -> 0,
+    # nbinom2's theta and betabinomial's phi -> Inf.
+    fam <- boundary_check$dispersion_family %||% "nbinom1"
+    nm <- if (identical(fam, "nbinom2")) "theta" else "phi"
+    warn <- c(warn, paste0(sprintf("the %s dispersion %s is estimated at %s (the %s limit: ", fam, nm,
+                                   if (identical(fam, "nbinom1")) "0, its lower boundary"
+                                   else "Inf, its upper boundary",
+                                   if (identical(fam, "betabinomial")) "binomial" else "Poisson"),
                            "no overdispersion); ",
                            if (isTRUE(boundary_check$verified))
-                             "verified: restarts from phi = 1 and 0.3 found no higher log-likelihood"
+                             sprintf("verified: restarts from %s = 1 and 0.3 found no higher log-likelihood", nm)
                            else "NOT verified: restarts from the interior failed, a higher optimum may exist"))
+  }
   warn <- c(warn, after_singular)
   if (!is.null(hess) && is.null(attr(cov_theta, "ok")))
     warn <- c(warn, "the Hessian of the log-likelihood is not negative definite (or numerically singular); standard errors are unavailable")

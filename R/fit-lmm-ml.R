@@ -46,6 +46,9 @@ lmm_ml_fit_units <- function(X, y, Z, group, weights, offset, cov_blocks, contro
   keep <- weights > 0
   if (M < 2L || sum(keep) <= p) return(NULL)
   check_full_rank(X)
+  # Fixed effects on a centred and scaled X, mapped back (lmm_standard_x()).
+  tx <- design_transform(X)
+  X <- tx$M
   pat <- block_pattern(cov_blocks)
   bounded <- pat$row == pat$col
   sc <- lmm_scaled_suff(X, y, Z, weights, offset, cl$index, M, keep)
@@ -107,7 +110,7 @@ lmm_ml_fit_units <- function(X, y, Z, group, weights, offset, cov_blocks, contro
     sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
   warn <- fit_warnings(list(convergence = 0L, message = msg), nstep, max(abs(grad)), FALSE, hess,
                        cov_theta, control, after_singular = modes_failed, boundary_check = record)
-  list(beta = theta[seq_len(p)], lambda = lam, Lambda = Lam, sigma = sigma, theta = theta,
+  lmm_standard_x(list(beta = theta[seq_len(p)], lambda = lam, Lambda = Lam, sigma = sigma, theta = theta,
        loglik = final$loglik, gradient = grad, hessian = hess, cov_theta = cov_theta,
        modes = summ, nAGQ = 1L, family = family, group = cl, q = q,
        pattern = pat, cov_blocks = cov_blocks, p = p, dispersion = disp,
@@ -121,7 +124,8 @@ lmm_ml_fit_units <- function(X, y, Z, group, weights, offset, cov_blocks, contro
                       hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
                       newton_failures = summ$newton_failures, warnings = warn,
                       boundary_check = record, reparameterized = FALSE,
-                      nthreads = control$nthreads))
+                      nthreads = control$nthreads)),
+                 tx, FALSE)
 }
 
 # The exact Hessian of the log-likelihood in the engine's parameters theta

@@ -96,6 +96,9 @@ lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks, family = N
   q <- ncol(Z)
   keep <- weights > 0
   if (sum(keep) <= p) stop("REML needs more observations than fixed effects", call. = FALSE)
+  # Fixed effects on a centred and scaled X, mapped back (lmm_standard_x()).
+  tx <- design_transform(X)
+  X <- tx$M
   pat <- block_pattern(cov_blocks)
   sc <- lmm_scaled_suff(X, y, Z, weights, offset, cl$index, M, keep)
   suff <- sc$suff
@@ -139,7 +142,7 @@ lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks, family = N
   # covariance parameters (sigma free, beta integrated out).
   grad <- stats::setNames(c(rep(0, p), info$gradient), pnames)
   nevals <- sum(vapply(opt$runs, function(r) r$evaluations[[1L]], 1))
-  list(beta = beta, lambda = lam, Lambda = Lam, sigma = sigma, theta = theta,
+  lmm_standard_x(list(beta = beta, lambda = lam, Lambda = Lam, sigma = sigma, theta = theta,
        loglik = -ev$deviance / 2, gradient = grad,
        hessian = hess, cov_theta = cov_theta, modes = modes, nAGQ = 1L, family = family,
        group = cl, q = q, pattern = pat, cov_blocks = cov_blocks, p = p, dispersion = TRUE,
@@ -152,7 +155,8 @@ lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks, family = N
                       max_grad = max(abs(grad[!on_boundary]), 0), warnings = warn, reparameterized = FALSE,
                       reml = list(criterion = ev$deviance, theta = opt$theta / sz[pat$row],
                                   convergence = vapply(opt$runs, `[[`, 1L, "convergence"),
-                                  evaluations = nevals)))
+                                  evaluations = nevals))),
+                 tx, TRUE)
 }
 
 # The per-cluster sufficient statistics of the observations `keep` (positive

@@ -263,6 +263,9 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   n <- sum(weights > 0)
   if (n <= p) stop(sprintf("%s needs more observations than fixed effects",
                            if (reml) "REML" else "The model"), call. = FALSE)
+  # The criterion is evaluated on a centred and scaled X (lmm_standard_x()).
+  tx <- design_transform(X)
+  X <- tx$M
   st <- lmm_sparse_setup(X, y, re, weights, offset)
   eng <- st$eng
   sc <- list(theta = st$scale)
@@ -365,7 +368,7 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
                      "; verified: a restart from the interior found no higher log-likelihood"))
   evals <- sum(vapply(opt$runs, function(r) r$evaluations[[1L]], 1))
   family <- fitted_family(family, log(sigma))
-  list(beta = beta, theta = theta, loglik = -crit / 2, sigma = sigma, dispersion = sigma,
+  lmm_standard_x(list(beta = beta, theta = theta, loglik = -crit / 2, sigma = sigma, dispersion = sigma,
        family_par = NULL, gradient = grad, hessian = hess, cov_theta = cov_theta,
        family = family, modes = modes, terms = terms, singular = singular,
        on_boundary = on_boundary, loglik_ml = loglik_ml,
@@ -381,5 +384,57 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
                       nnz_factor = ev$nnz_factor, warnings = warn, nthreads = 1L,
                       reparameterized = FALSE,
                       reml = if (reml) list(criterion = crit, theta = th_user,
-                                            convergence = opt$convergence, evaluations = evals)))
+                                            convergence = opt$convergence, evaluations = evals))),
+                 tx, reml)
+}
+
+# The linear mixed model's fixed effects are estimated on X* = X T^-1
+# (design_transform(): the non-constant columns centred and scaled), and
+# mapped back exactly: beta = T^-1 beta*, Var(beta) = T^-1 Var(beta*) T^-T,
+# the information T' I* T (their cross blocks likewise). On the user's X the criterion's X'V^-1X is formed
+# as X'X - RZX'RZX, which loses as many digits as its condition number has:
+# with a covariate given as x * 1e-6 - 5 beside the intercept (condition
+# ~1e13) the standard error of x was 5e-3 relative off and the one-factor
+# REML search stopped without converging. The REML criterion's
+# log|X'V^-1X| differs on X* by the constant 2 log|det T|, added back so the
+# restricted log-likelihood stays the user's design's.
+lmm_standard_x <- function(fit, tx, reml) {
+  if (isTRUE(tx$identity)) return(fit)
+  p <- ncol(tx$T)
+  ip <- seq_len(p)
+  Ti <- backsolve(tx$T, diag(1, p))
+  b <- drop(Ti %*% fit$beta)
+  fit$beta[] <- b
+  fit$theta[ip] <- b
+  # Rows, then columns: the fixed effects' cross blocks with the covariance
+  # parameters (nil on the profiled routes, not on the one-factor ML one)
+  # map too; a boundary parameter's NA row and column stay NA.
+  V <- fit$cov_theta
+  V[ip, ] <- Ti %*% V[ip, , drop = FALSE]
+  V[, ip] <- V[, ip, drop = FALSE] %*% t(Ti)
+  V[ip, ip] <- (V[ip, ip] + t(V[ip, ip])) / 2
+  fit$cov_theta[] <- V
+  H <- fit$hessian
+  H[ip, ] <- crossprod(tx$T, H[ip, , drop = FALSE])
+  H[, ip] <- H[, ip, drop = FALSE] %*% tx$T
+  H[ip, ip] <- (H[ip, ip] + t(H[ip, ip])) / 2
+  fit$hessian[] <- H
+  if (!is.null(fit$gradient)) {
+    fit$gradient[ip] <- drop(crossprod(tx$T, fit$gradient[ip]))
+    if (!is.null(fit$optinfo$max_grad))
+      fit$optinfo$max_grad <- max(abs(fit$gradient[!fit$on_boundary]), 0)
+  }
+  # The condition number reported stays the user's information's.
+  if (!is.null(attr(fit$cov_theta, "cond"))) {
+    free <- !fit$on_boundary
+    info <- -fit$hessian[free, free, drop = FALSE]
+    attr(fit$cov_theta, "cond") <- if (anyNA(info)) NA_real_ else raw_condition(info)
+    if (!is.null(fit$optinfo$hessian_cond)) fit$optinfo$hessian_cond <- attr(fit$cov_theta, "cond")
+  }
+  if (reml) {
+    shift <- sum(log(abs(diag(tx$T))))
+    fit$loglik <- fit$loglik - shift
+    fit$optinfo$reml$criterion <- fit$optinfo$reml$criterion + 2 * shift
+  }
+  fit
 }

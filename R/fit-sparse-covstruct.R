@@ -78,5 +78,6 @@ sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, pen
                       max_grad = max(abs(est$grad[!est$on_boundary]), 0), scaled_grad = est$nstep,
                       hessian_cond = attr(est$cov_theta, "cond") %||% NA_real_,
                       nnz_factor = modes$nnz_factor, warnings = warn, nthreads = nthreads,
-                      boundary_check = bc$record, reparameterized = !tx$identity))
+                      boundary_check = bc$record, reparameterized = !tx$identity,
+                      dispersion_limit = isTRUE(bc$record$dispersion_at_zero)))
 }

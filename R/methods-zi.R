@@ -105,19 +105,20 @@ zi_predictors <- function(object, newdata, re.form, allow.new.levels) {
                         type = "link", re.form = re.form,
                         allow.new.levels = allow.new.levels)
   aux <- object$aux
-  part <- function(pt, default) {
+  part <- function(pt, default, label) {
     if (is.null(pt) || is.null(pt$X) && is.null(pt$terms)) return(default)
     if (is.null(newdata)) return(drop(pt$X %*% pt$coef))
+    check_newdata_xlevels(pt$xlevels, newdata, label)
     mfp <- stats::model.frame(pt$terms, newdata, na.action = stats::na.pass, xlev = pt$xlevels)
     Xp <- stats::model.matrix(pt$terms, mfp, contrasts.arg = pt$contrasts)
     drop(Xp %*% pt$coef)
   }
   n <- length(eta)
-  zl <- part(aux$zi, rep(if (aux$kind == "hurdle") -Inf else -Inf, n))
+  zl <- part(aux$zi, rep(if (aux$kind == "hurdle") -Inf else -Inf, n), "ziformula")
   if (!is.null(aux$zi$re) && !is_no_re(re.form))
     zl <- zl + if (isTRUE(aux$zi$re$sparse)) zire_sparse_zlink_re(object, newdata, allow.new.levels)
                else zire_zlink_re(object, newdata, allow.new.levels)
-  dl <- if (!is.null(aux$disp)) part(aux$disp, rep(aux$disp$coef[[1L]], n))
+  dl <- if (!is.null(aux$disp)) part(aux$disp, rep(aux$disp$coef[[1L]], n), "dispformula")
   list(eta = unname(eta), zlink = unname(zl), dlink = unname(dl), names = names(eta))
 }
 

@@ -157,8 +157,29 @@ rows_with_values <- function(exprs, newdata, na.action, env) {
   list(data = data, na.action = nao)
 }
 
+# A factor of a model part's fixed effects whose level in `newdata` was not
+# in the fit: the package's error, naming the variable, the part and the
+# level(s), before model.frame() says only "factor x has new levels".
+# `xlevels`: the part's levels as the fit recorded them.
+check_newdata_xlevels <- function(xlevels, newdata, part) {
+  for (v in intersect(names(xlevels), names(newdata))) {
+    lab <- as.character(newdata[[v]])
+    unseen <- unique(lab[!is.na(lab) & !(lab %in% xlevels[[v]])])
+    if (length(unseen))
+      stop(sprintf("'newdata' has %d level(s) of the factor '%s' (%s) not in the fit: %s%s; the fit's levels are %s%s",
+                   length(unseen), v, part,
+                   paste(sQuote(utils::head(unseen, 5L), FALSE), collapse = ", "),
+                   if (length(unseen) > 5L) ", ..." else "",
+                   paste(sQuote(utils::head(xlevels[[v]], 10L), FALSE), collapse = ", "),
+                   if (length(xlevels[[v]]) > 10L) ", ..." else ""),
+           call. = FALSE)
+  }
+  invisible(NULL)
+}
+
 newdata_fixed <- function(object, data, env) {
   tt <- stats::delete.response(object$terms)
+  check_newdata_xlevels(object$xlevels, data, "fixed effects of the conditional part")
   mf <- stats::model.frame(tt, data, na.action = stats::na.pass, xlev = object$xlevels)
   X <- stats::model.matrix(tt, mf, contrasts.arg = object$contrasts)
   beta <- fixef(object)

@@ -37,6 +37,41 @@ zi_separation_message <- function(kind, Xz_star, gamma_star, offz) {
 # The cause joins the "doubtful convergence" warning it explains (the
 # Newton step along the flat intercept is what that warning measures), or
 # stands alone when the optimizer stopped without one.
+# A zero-truncated nbinom2 (truncated_nbinom2(), or a hurdle's positive
+# part) fitted to counts with many 1s runs to its log-series limit: as
+# theta -> 0 with mu / theta fixed, the truncated negative binomial tends to
+# the logarithmic distribution with p = mu / (mu + theta), so mu and theta
+# both run to 0 (their logs to -Inf together, their difference finite) and
+# the Hessian is singular along that direction. The fit then only said
+# "Hessian not negative definite". Both below 1e-4 in every row is no
+# estimate these data support: said and recorded (optinfo$logseries_limit).
+zi_logseries_message <- function(kind, family, X, beta, offset, Xd, gamma_d, offd) {
+  if (kind != "hurdle" || !identical(family$family, "nbinom2") || is.null(Xd) || !length(gamma_d))
+    return(NULL)
+  eta <- drop(X %*% beta) + (offset %||% 0)
+  ld <- drop(Xd %*% gamma_d) + (offd %||% 0)
+  if (max(eta) > log(1e-4) || max(ld) > log(1e-4)) return(NULL)
+  sprintf(paste0("the zero-truncated nbinom2 runs to its log-series limit: mu and theta both go to 0 ",
+                 "(largest mu %.1e, largest theta %.1e; median log(mu / theta) %.3g), where the ",
+                 "positive counts follow a logarithmic distribution and mu and theta are not ",
+                 "identified separately: the count and dispersion estimates are a limit, not an ",
+                 "optimum, and have no standard errors"),
+          exp(max(eta)), exp(max(ld)), stats::median(eta - ld))
+}
+
+# The log-series limit said where the Hessian (or convergence) warning
+# stands, else added; recorded as optinfo$logseries_limit.
+zi_note_logseries <- function(optinfo, logser) {
+  if (!is.null(logser)) {
+    w <- optinfo$warnings
+    i <- grep("not negative definite|^doubtful convergence", w)
+    if (length(i)) w[i[[1L]]] <- paste0(w[i[[1L]]], "; cause: ", logser) else w <- c(w, logser)
+    optinfo$warnings <- w
+  }
+  optinfo$logseries_limit <- !is.null(logser)
+  optinfo
+}
+
 zi_fit_warnings <- function(warn, cause) {
   if (is.null(cause)) return(warn)
   i <- grep("^doubtful convergence", warn)
