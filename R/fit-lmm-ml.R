@@ -47,7 +47,7 @@ lmm_ml_fit_units <- function(X, y, Z, group, weights, offset, cov_blocks, contro
   if (M < 2L || sum(keep) <= p) return(NULL)
   check_full_rank(X)
   # Fixed effects on a centred and scaled X, mapped back (lmm_standard_x()).
-  tx <- design_transform(X)
+  tx <- lmm_design_transform(X)
   X <- tx$M
   pat <- block_pattern(cov_blocks)
   bounded <- pat$row == pat$col

@@ -97,7 +97,7 @@ lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks, family = N
   keep <- weights > 0
   if (sum(keep) <= p) stop("REML needs more observations than fixed effects", call. = FALSE)
   # Fixed effects on a centred and scaled X, mapped back (lmm_standard_x()).
-  tx <- design_transform(X)
+  tx <- lmm_design_transform(X)
   X <- tx$M
   pat <- block_pattern(cov_blocks)
   sc <- lmm_scaled_suff(X, y, Z, weights, offset, cl$index, M, keep)

@@ -179,3 +179,25 @@ test_that("truncated_nbinom2 at its log-series limit with several random-effect 
   expect_true(m$optinfo$logseries_limit)
   expect_true(any(grepl("log-series limit", m$optinfo$warnings)))
 })
+
+test_that("the LMM routes transform X only where its columns lose digits, with the same fit either way", {
+  skip_if_not_installed("lme4")
+  ldt <- glmmgee:::lmm_design_transform
+  X <- cbind(1, Days = lme4::sleepstudy$Days)
+  expect_true(ldt(X)$identity)
+  # Far from centred, or with a tiny or huge spread: transformed. The
+  # one-pass variance would cancel to 0 on the first and skip it.
+  expect_false(ldt(cbind(1, X[, 2] * 1e-6 - 5))$identity)
+  expect_false(ldt(cbind(1, X[, 2] + 1e4))$identity)
+  expect_false(ldt(cbind(1, X[, 2] * 1e3))$identity)
+  # The fits that skip it equal those that take it (units mapped back).
+  s <- lme4::sleepstudy
+  s$D2 <- s$Days * 1e-6 - 5
+  for (reml in c(TRUE, FALSE)) {
+    a <- glmm(Reaction ~ Days + (Days | Subject), s, REML = reml)
+    b <- glmm(Reaction ~ D2 + (Days | Subject), s, REML = reml)
+    expect_equal(unname(fixef(a)[2]), unname(fixef(b)[2]) * 1e-6, tolerance = 1e-9)
+    expect_equal(unname(sqrt(diag(vcov(a)))[2]), unname(sqrt(diag(vcov(b)))[2]) * 1e-6,
+                 tolerance = 1e-8)
+  }
+})
