@@ -74,19 +74,23 @@ struct CatDerivs {
   double q, qa, qb, qaa, qab, qbb, qaaa, qaab, qabb, qbbb;
 };
 
+// log p, p = F(a) - F(b), without cancellation in either tail.
+inline double cat_logp(const CumLink& F, double a, double b) {
+  if (std::isinf(a)) return F.logS(b);
+  if (std::isinf(b)) return F.logF(a);
+  if (b > 0) {
+    // Both in the upper tail: difference of survivor functions, no cancellation.
+    const double sa = F.logS(a), sb = F.logS(b);
+    return sb + std::log(-std::expm1(sa - sb));
+  }
+  const double fa = F.logF(a), fb = F.logF(b);
+  return fa + std::log(-std::expm1(fb - fa));
+}
+
 inline CatDerivs cat_derivs(const CumLink& F, double a, double b, bool third = true) {
   CatDerivs d;
   const bool top = std::isinf(a), bottom = std::isinf(b);
-  if (top) d.q = F.logS(b);
-  else if (bottom) d.q = F.logF(a);
-  else if (b > 0) {
-    // Both in the upper tail: difference of survivor functions, no cancellation.
-    const double sa = F.logS(a), sb = F.logS(b);
-    d.q = sb + std::log(-std::expm1(sa - sb));
-  } else {
-    const double fa = F.logF(a), fb = F.logF(b);
-    d.q = fa + std::log(-std::expm1(fb - fa));
-  }
+  d.q = cat_logp(F, a, b);
   const double ra = top ? 0.0 : std::exp(F.logf(a) - d.q);
   const double rb = bottom ? 0.0 : std::exp(F.logf(b) - d.q);
   // p_aa/p, p_aaa/p, p_bb/p, p_bbb/p (p_ab = 0).

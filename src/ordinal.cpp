@@ -621,16 +621,7 @@ double cum_g3(int link, const CumLink& F, double x) {
 CatDerivs4 cat_derivs4(const CumLink& F, int link, double a, double b, int order) {
   CatDerivs4 d{};
   const bool top = std::isinf(a), bottom = std::isinf(b);
-  // log p as cat_derivs() computes it.
-  if (top) d.q = F.logS(b);
-  else if (bottom) d.q = F.logF(a);
-  else if (b > 0) {
-    const double sa = F.logS(a), sb = F.logS(b);
-    d.q = sb + std::log(-std::expm1(sa - sb));
-  } else {
-    const double fa = F.logF(a), fb = F.logF(b);
-    d.q = fa + std::log(-std::expm1(fb - fa));
-  }
+  d.q = cat_logp(F, a, b);
   const double A1 = top ? 0.0 : std::exp(F.logf(a) - d.q);
   const double B1 = bottom ? 0.0 : -std::exp(F.logf(b) - d.q);
   const double A2 = top ? 0.0 : A1 * F.g1(a), B2 = bottom ? 0.0 : B1 * F.g1(b);
