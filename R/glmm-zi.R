@@ -4,7 +4,8 @@
 # glmmTMB: `ziformula` (logit of the structural-zero probability, or of
 # the zero probability in a hurdle model), `dispformula` (log of sigma for
 # gaussian, of theta for nbinom2, of the shape for Gamma), and the
-# truncated_poisson() / truncated_nbinom2() families for hurdle models.
+# truncated_poisson() / truncated_nbinom2() / truncated_nbinom1() families
+# for hurdle models.
 
 #' Zero-truncated count families for hurdle models
 #'
@@ -12,16 +13,34 @@
 #' `ziformula` in [glmm()] they give the hurdle (two-part) model of
 #' glmmTMB's families of the same names (Mullahy 1986): zeros occur with
 #' probability \eqn{\pi} (logit-linear in the `ziformula` covariates), and
-#' the positive counts follow the zero-truncated Poisson or NB2
+#' the positive counts follow the zero-truncated Poisson, NB2 or NB1
 #' distribution with mean parameter \eqn{\mu} (log-linear in the fixed and
 #' random effects):
 #' \eqn{P(y = 0) = \pi}, \eqn{P(y) = (1-\pi) f(y;\mu) / (1 - f(0;\mu))} for
 #' \eqn{y > 0}. Without a `ziformula` the model is zero-truncated (no zeros
 #' allowed in the response).
 #'
+#' The dispersion is that of the untruncated family, as in glmmTMB: theta
+#' of [nbinom2()] (variance \eqn{\mu + \mu^2/\theta}) or phi of
+#' [nbinom1()] (variance \eqn{\mu(1 + \phi)}, zero probability
+#' \eqn{(1 + \phi)^{-\mu/\phi}}), its log modelled by `dispformula`.
+#' `predict(type = "conditional")` is the mean of the zero-truncated part,
+#' \eqn{\mu / (1 - f(0;\mu))}; `type = "response"` multiplies it by
+#' \eqn{1 - \pi}.
+#'
+#' Counts with mostly 1s can drive the truncated negative binomial to its
+#' log-series limit, where the positive counts follow a logarithmic
+#' distribution and the count part's parameters are not identified
+#' separately: for truncated_nbinom2 \eqn{\mu} and \eqn{\theta} run to 0
+#' together, for truncated_nbinom1 \eqn{\mu} runs to 0 at a finite
+#' \eqn{\phi}. The fit then warns and records
+#' `$optinfo$logseries_limit`. Equidispersed positive counts drive the
+#' dispersion to its Poisson limit instead (\eqn{\theta \to \infty},
+#' \eqn{\phi \to 0}), and the fit is the truncated_poisson one.
+#'
 #' @param link The link of the count part; only `"log"`.
 #' @return An object of class `"family"` with `family` set to
-#'   `"truncated_poisson"` or `"truncated_nbinom2"`.
+#'   `"truncated_poisson"`, `"truncated_nbinom2"` or `"truncated_nbinom1"`.
 #' @references Mullahy, J. (1986). Specification and testing of some
 #'   modified count data models. *Journal of Econometrics* 33, 341-365.
 #' @examples
@@ -37,6 +56,10 @@ truncated_poisson <- function(link = "log") truncated_family("poisson", link)
 #' @rdname truncated_poisson
 #' @export
 truncated_nbinom2 <- function(link = "log") truncated_family("nbinom2", link)
+
+#' @rdname truncated_poisson
+#' @export
+truncated_nbinom1 <- function(link = "log") truncated_family("nbinom1", link)
 
 truncated_family <- function(inner, link) {
   if (!identical(link, "log"))
@@ -76,13 +99,14 @@ check_no_covstruct_aux <- function(formula, ziformula, dispformula, family) {
                       "combined with %s; %s"), paste(with, collapse = " or "), use), call. = FALSE)
 }
 
-# "poisson" or "nbinom2" for a zero-truncated family given by name, function
+# "poisson", "nbinom2" or "nbinom1" for a zero-truncated family given by name, function
 # or object (ours, or glmmTMB's of the same name); NULL otherwise.
 truncated_count_family <- function(family) {
   nm <- if (is.character(family) && length(family) == 1L) family
         else if (is.function(family)) tryCatch(family()$family, error = function(e) NULL)
         else if (inherits(family, "family")) family$family
-  if (is.null(nm) || !nm %in% c("truncated_poisson", "truncated_nbinom2")) return(NULL)
+  if (is.null(nm) || !nm %in% c("truncated_poisson", "truncated_nbinom2", "truncated_nbinom1"))
+    return(NULL)
   sub("^truncated_", "", nm)
 }
 
@@ -106,7 +130,8 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
   if (!is.null(cf)) {
     family <- truncated_family(cf, "log")
     truncated <- TRUE
-    inner <- resolve_family(switch(cf, poisson = stats::poisson(), nbinom2 = nbinom2()))
+    inner <- resolve_family(switch(cf, poisson = stats::poisson(), nbinom2 = nbinom2(),
+                                  nbinom1 = nbinom1()))
   } else {
     truncated <- FALSE
     inner <- resolve_family(family, env)
@@ -134,7 +159,7 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
       stop(sprintf("'%s': offset() terms are not supported there", part[[2L]]), call. = FALSE)
   }
   if (has_zi && !(inner$family %in% c("poisson", "nbinom2", "nbinom1", "binomial")))
-    stop(sprintf("'ziformula': zero-inflation needs a count family (poisson, nbinom2, nbinom1, or truncated_poisson / truncated_nbinom2 for hurdle models) or binomial, not %s",
+    stop(sprintf("'ziformula': zero-inflation needs a count family (poisson, nbinom2, nbinom1, or truncated_poisson / truncated_nbinom2 / truncated_nbinom1 for hurdle models) or binomial, not %s",
                  inner$family), call. = FALSE)
   if (has_zi && inner$family == "binomial" && !is.null(mc$weights))
     stop("'weights': a zero-inflated binomial model takes the numbers of trials from cbind(successes, failures) and no prior weights",

@@ -29,8 +29,8 @@ zi_bars_formula <- function(bars) {
 }
 
 check_zire_model <- function(formula, zi_bars, family, sparse, zi_correlated) {
-  if (!family$family %in% c("poisson", "nbinom2", "binomial"))
-    stop(sprintf("'ziformula': random effects in the zero part are available for poisson and nbinom2 counts (zero-inflated or hurdle) and zero-inflated binomial responses, not %s",
+  if (!family$family %in% c("poisson", "nbinom2", "nbinom1", "binomial"))
+    stop(sprintf("'ziformula': random effects in the zero part are available for poisson, nbinom2 and nbinom1 counts (zero-inflated or hurdle) and zero-inflated binomial responses, not %s",
                  family$family), call. = FALSE)
   if (sparse && zi_correlated)
     stop("'zi_correlated' = TRUE needs the zero part's random effects on the conditional part's single grouping factor (one term in each part); with other terms the two parts' effects are independent",
@@ -126,8 +126,9 @@ zire_zlink_re <- function(object, newdata, allow.new.levels) {
 #'
 #' [glmm()] with a `ziformula` holding random-effect terms, e.g.
 #' `ziformula = ~ x + (1 | g)`, on the conditional part's grouping factor
-#' (poisson or [nbinom2()] counts, zero-inflated or hurdle with
-#' [truncated_poisson()] / [truncated_nbinom2()]): the logit of the zero
+#' (poisson, [nbinom2()] or [nbinom1()] counts, zero-inflated or hurdle
+#' with [truncated_poisson()] / [truncated_nbinom2()] /
+#' [truncated_nbinom1()]): the logit of the zero
 #' probability is \eqn{x_z'\gamma + z_z'b_z}, the log mean of the count
 #' part \eqn{x'\beta + z'b}, and the cluster's random effects \eqn{(b,
 #' b_z)} are integrated jointly by the Laplace approximation (`nAGQ = 1`)

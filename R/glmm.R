@@ -143,17 +143,17 @@
 #' @param ziformula A one-sided formula for the logit of the probability of a
 #'   structural zero (zero-inflated poisson, [nbinom2()], [nbinom1()] or
 #'   binomial responses; binomial: \eqn{P(0) = \pi + (1-\pi)(1-p)^n}), or, with
-#'   the [truncated_poisson()] / [truncated_nbinom2()] families, of the zero
+#'   the [truncated_poisson()] / [truncated_nbinom2()] / [truncated_nbinom1()]
+#'   families, of the zero
 #'   probability of a hurdle model; as glmmTMB's argument of that name.
-#'   It may hold random-effect terms in lme4 syntax (poisson and nbinom2,
-#'   zero-inflated or hurdle), independent of the conditional part's: on
+#'   It may hold random-effect terms in lme4 syntax (poisson, nbinom2 and
+#'   nbinom1, zero-inflated or hurdle), independent of the conditional part's: on
 #'   the conditional part's single grouping factor, e.g. `~ x + (1 | g)`,
 #'   by Laplace or adaptive quadrature; any other terms (several terms,
 #'   slopes, crossed or nested factors, other factors than the conditional
 #'   part's, beside several conditional terms) by the Laplace approximation
 #'   of the two-part sparse engine; see [glmm-zi-random]. Not available
-#'   (a clear error): zero-part random effects with nbinom1, and `offset()`
-#'   terms in `ziformula` (glmmTMB takes them).
+#'   (a clear error): `offset()` terms in `ziformula` (glmmTMB takes them).
 #' @param zi_correlated With random effects in `ziformula`: `FALSE` (the
 #'   default, glmmTMB's model) makes them independent of the conditional
 #'   part's, with their own covariance; `TRUE` (GLMMadaptive's model with

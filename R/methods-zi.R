@@ -7,12 +7,12 @@
 #' Zero-inflated, hurdle and dispersion-formula GLMMs
 #'
 #' [glmm()] with `ziformula`, `dispformula` or a [truncated_poisson()] /
-#' [truncated_nbinom2()] family fits, with one grouping factor by the
+#' [truncated_nbinom2()] / [truncated_nbinom1()] family fits, with one grouping factor by the
 #' Laplace approximation or adaptive Gauss-Hermite quadrature, with several
 #' random-effect terms by the sparse Laplace engine (exact analytic gradient
 #' in both):
 #' * zero-inflated counts (Lambert 1992): \eqn{P(y=0) = \pi + (1-\pi)f(0;\mu)},
-#'   \eqn{P(y) = (1-\pi)f(y;\mu)} for \eqn{y>0}, with \eqn{f} Poisson or NB2,
+#'   \eqn{P(y) = (1-\pi)f(y;\mu)} for \eqn{y>0}, with \eqn{f} Poisson, NB2 or NB1,
 #'   \eqn{\log\mu = x'\beta + z'b} (conditional on the random effect) and
 #'   \eqn{\mathrm{logit}\,\pi = x_z'\gamma} (the same in every cluster);
 #' * zero-inflated binomial (`family = binomial`, any link, response
@@ -24,7 +24,7 @@
 #' * hurdle models (`truncated_` families with a `ziformula`):
 #'   \eqn{P(y=0) = \pi}, positive counts zero-truncated;
 #' * a dispersion formula: \eqn{\log\phi = x_d'\delta} per observation, for
-#'   \eqn{\phi} = gaussian \eqn{\sigma}, NB2 \eqn{\theta}, Gamma shape.
+#'   \eqn{\phi} = gaussian \eqn{\sigma}, NB2 \eqn{\theta}, NB1 \eqn{\phi}, Gamma shape.
 #'
 #' These are glmmTMB's parameterizations, so coefficients compare directly
 #' (except gaussian: glmmTMB 1.1.5 models \eqn{\log\sigma^2}, twice our
@@ -272,6 +272,7 @@ simulate.glmmgee_glmm_zi <- function(object, nsim = 1, seed = NULL, re.form = NA
       u <- stats::runif(n, count_p0(object$family, mu, ph), 1)
       pmax(1, switch(fam, poisson = stats::qpois(u, mu),
                      nbinom2 = stats::qnbinom(u, size = exp(ph), mu = mu),
+                     nbinom1 = stats::qnbinom(u, size = mu / exp(ph), mu = mu),
                      simulate_unsupported(fam, "a hurdle")))
     }
     ifelse(zero, 0, y)
