@@ -88,7 +88,10 @@
 #' @param weights Prior weights (numbers of trials for a binomial
 #'   proportion); evaluated in `data`.
 #' @param offset An offset for the linear predictor, added to any `offset()`
-#'   terms; evaluated in `data`.
+#'   terms; evaluated in `data`. With `ziformula` or `dispformula` it is the
+#'   conditional (count) part's offset only, as glmmTMB's `offset`
+#'   argument: an offset in the zero or dispersion part is an `offset()`
+#'   term of that formula.
 #' @param subset,na.action As in [glm()]. Rows with missing values in any
 #'   variable of the model are removed by the default `na.omit`.
 #' @param nAGQ Quadrature points per random effect: 1 is the Laplace
@@ -152,8 +155,13 @@
 #'   slopes, crossed or nested factors, other factors than the conditional
 #'   part's, beside several conditional terms) by the Laplace approximation
 #'   of the two-part sparse engine; see [glmm-zi-random]. Not available
-#'   (a clear error): zero-part random effects with nbinom1, and `offset()`
-#'   terms in `ziformula` (glmmTMB takes them).
+#'   (a clear error): zero-part random effects with nbinom1.
+#'   `offset()` terms are added to the logit of the zero probability, as
+#'   in glmmTMB: e.g. `~ x + offset(log(t))`, or `~ offset(o)` for a zero
+#'   probability with a fixed coefficient of 1 on `o` beside an intercept;
+#'   `predict(newdata =)` evaluates them on the new data. They must be
+#'   finite numbers; rows with a missing value are removed by `na.action`,
+#'   as for every variable of the model.
 #' @param zi_correlated With random effects in `ziformula`: `FALSE` (the
 #'   default, glmmTMB's model) makes them independent of the conditional
 #'   part's, with their own covariance; `TRUE` (GLMMadaptive's model with
@@ -165,7 +173,9 @@
 #'   (gaussian \eqn{\sigma}, nbinom2 \eqn{\theta}, Gamma shape,
 #'   nbinom1, beta and beta-binomial \eqn{\phi}), which then
 #'   varies by observation; `~ 1` (the default) is one dispersion.
-#'   `offset()` terms are not available there (a clear error).
+#'   `offset()` terms are added to that log, as in glmmTMB (e.g.
+#'   `~ g + offset(log(n))`; gaussian: to \eqn{\log\sigma}, where glmmTMB
+#'   1.1.5 adds them to \eqn{\log\sigma^2}).
 #' @param covariance Known-covariance random effects: a named list of
 #'   matrices, e.g. `list(id = K)`, giving the random intercept of `(1 | id)`
 #'   the covariance \eqn{\sigma^2 K} over the levels of `id` (a kinship or

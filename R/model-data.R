@@ -306,10 +306,12 @@ fixed_design <- function(formula, mf, fenv, drop_rownames = FALSE) {
 
 # The response and the total offset, after the data checks every front end
 # (glmm, its sparse route, gee) runs before fitting (checks.R).
-checked_response <- function(mf, X, family, formula) {
+# `offset`: the offset when the caller has it (glmm_zi(), whose frame holds
+# the zero and dispersion parts' offset() terms too).
+checked_response <- function(mf, X, family, formula, offset = NULL) {
   check_frame_finite(mf)
   resp <- model_response(mf, family)
-  off <- model_offset_total(mf)
+  off <- offset %||% model_offset_total(mf)
   check_model_frame(mf, resp, family, formula)
   check_fixed_df(X, resp$weights, family)
   # One trial each: the beta-binomial likelihood is the Bernoulli one
