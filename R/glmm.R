@@ -157,11 +157,12 @@
 #'   of the two-part sparse engine; see [glmm-zi-random]. Not available
 #'   (a clear error): zero-part random effects with nbinom1.
 #'   `offset()` terms are added to the logit of the zero probability, as
-#'   in glmmTMB: e.g. `~ x + offset(log(t))`, or `~ offset(o)` for a zero
-#'   probability with a fixed coefficient of 1 on `o` beside an intercept;
+#'   in glmmTMB: e.g. `~ offset(log(t))` (an intercept and the offset: the
+#'   odds of a zero proportional to `t`) or `~ x + offset(log(t))`;
 #'   `predict(newdata =)` evaluates them on the new data. They must be
 #'   finite numbers; rows with a missing value are removed by `na.action`,
-#'   as for every variable of the model.
+#'   as for every variable of the model. A part with an offset and no
+#'   coefficient (`~ 0 + offset(o)`) is refused.
 #' @param zi_correlated With random effects in `ziformula`: `FALSE` (the
 #'   default, glmmTMB's model) makes them independent of the conditional
 #'   part's, with their own covariance; `TRUE` (GLMMadaptive's model with

@@ -215,6 +215,7 @@ test_that("dispersion offsets of gaussian, Gamma and beta fits match glmmTMB", {
 })
 
 test_that("invariance: a constant offset moves only the intercept, offset(x) beside x only x's coefficient (every route, AGHQ, penalized)", {
+  skip_if_not_installed("MASS")
   d <- zo_sim(M = 30, ni = 10)
   cst <- 1.7
   d$cc <- cst
@@ -243,6 +244,20 @@ test_that("invariance: a constant offset moves only the intercept, offset(x) bes
     expect_equal(as.numeric(logLik(cx)), as.numeric(logLik(a)), tolerance = 1e-8, info = k)
     expect_equal(unname(cx$theta[cx$aux$zi_index]), unname(za - c(0, 1)), tolerance = 1e-4, info = k)
   }
+  # Both parts' random effects correlated (GLMMadaptive's model, AGHQ), on
+  # a response with correlated effects in both parts.
+  set.seed(8)
+  u <- MASS::mvrnorm(30, c(0, 0), matrix(c(0.3, 0.2, 0.2, 0.8), 2))
+  d$y2 <- ifelse(stats::runif(nrow(d)) < stats::plogis(-1 + 0.5 * d$w + d$lt + u[d$g, 2]), 0L,
+                 stats::rpois(nrow(d), exp(0.8 + 0.4 * d$x + u[d$g, 1])))
+  a <- glmm(y2 ~ x + (1 | g), data = d, ziformula = ~ w + (1 | g), family = poisson,
+            zi_correlated = TRUE, nAGQ = 5)
+  b <- glmm(y2 ~ x + (1 | g), data = d, ziformula = ~ w + offset(cc) + (1 | g), family = poisson,
+            zi_correlated = TRUE, nAGQ = 5)
+  expect_equal(as.numeric(logLik(b)), as.numeric(logLik(a)), tolerance = 1e-8)
+  expect_equal(unname(b$theta[b$aux$zi_index]), unname(a$theta[a$aux$zi_index] - c(cst, 0)),
+               tolerance = 1e-4)
+  expect_equal(unname(b$theta[-b$aux$zi_index]), unname(a$theta[-a$aux$zi_index]), tolerance = 1e-4)
   # A dispersion offset (NB2): a constant moves only the dispersion intercept.
   a <- glmm(yn ~ x + (1 | g), data = d, dispformula = ~ w, family = nbinom2(), nAGQ = 5)
   b <- glmm(yn ~ x + (1 | g), data = d, dispformula = ~ w + offset(cc), family = nbinom2(),
@@ -292,13 +307,20 @@ test_that("simulate(), standardize() and marginal_coefs() use the zero and dispe
   s2 <- VarCorr(f)[[1]][1, 1]
   pz <- stats::plogis(drop(cbind(1, d$w) %*% f$theta[f$aux$zi_index]) + d$lt)
   expect_equal(unname(predict(f, type = "zprob")), pz, tolerance = 1e-12)
-  by_hand <- function(wv) {
+  by_hand <- function(wv, lt = d$lt) {
     eta <- drop(cbind(1, d$x, wv) %*% f$coefficients)
-    pzw <- stats::plogis(f$theta[f$aux$zi_index][1] + f$theta[f$aux$zi_index][2] * wv + d$lt)
+    pzw <- stats::plogis(f$theta[f$aux$zi_index][1] + f$theta[f$aux$zi_index][2] * wv + lt)
     mean((1 - pzw) * exp(eta + s2 / 2))
   }
   st <- standardize(f, "w", values = c(0, 1), se = "none")
   expect_equal(st$estimate[1:2], c(by_hand(0), by_hand(1)), tolerance = 1e-8)
+  # On newdata, the zero part's offset taken from it (longer exposures).
+  nd <- d
+  nd$lt <- nd$lt + 1
+  st2 <- standardize(f, "w", values = c(0, 1), newdata = nd, se = "delta")
+  expect_equal(st2$estimate[1:2], c(by_hand(0, nd$lt), by_hand(1, nd$lt)), tolerance = 1e-8)
+  expect_true(all(st2$estimate[1:2] < st$estimate[1:2]))
+  expect_true(all(is.finite(st2$std.error)))
   # marginal_coefs(): the same means at the data, regressed on the link scale.
   mc <- marginal_coefs(f, std_errors = FALSE)
   mu <- (1 - pz) * exp(drop(model.matrix(f) %*% f$coefficients) + s2 / 2)
@@ -390,4 +412,12 @@ test_that("a part with an offset but no coefficient is refused, not dropped", {
                "'ziformula': an offset\\(\\) term needs an intercept or another term")
   expect_error(glmm(yn ~ x + (1 | g), data = d, dispformula = ~ 0 + offset(lt), family = nbinom2()),
                "'dispformula': an offset\\(\\) term needs an intercept or another term")
+})
+
+test_that("standardize(se = \"bootstrap\") refuses two-part fits clearly (its refits fit the conditional part alone)", {
+  d <- zo_sim(M = 20, ni = 8)
+  f <- glmm(y ~ x + w + (1 | g), data = d, ziformula = ~ offset(lt), family = poisson, nAGQ = 1)
+  expect_error(standardize(f, "w", se = "bootstrap", B = 20, progress = FALSE),
+               "'se' = \"bootstrap\" is not available for zero-inflated, hurdle or dispersion-formula fits")
+  expect_true(all(is.finite(standardize(f, "w")$std.error)))
 })
