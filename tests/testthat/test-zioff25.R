@@ -82,6 +82,15 @@ test_that("Owls: ziformula = ~ offset(logBroodSize) and a dispersion offset matc
   expect_equal(unname(fitted(ours2)), unname(fitted(ref2)), tolerance = 2e-4)
   expect_equal(unname(residuals(ours2, type = "pearson")),
                unname(residuals(ref2, type = "pearson")), tolerance = 5e-4)
+  # newdata without the zero part's offset variable: named; a missing
+  # value there gives a missing prediction in that row only.
+  expect_error(predict(ours, nd[, c("FoodTreatment", "ArrivalTime", "Nest")], type = "zprob"),
+               "'newdata' has no variable 'logBroodSize', which 'ziformula' uses")
+  nd_na <- nd
+  nd_na$logBroodSize[2] <- NA
+  p_na <- predict(ours, nd_na, type = "response")
+  expect_true(is.na(p_na[2]))
+  expect_equal(unname(p_na[-2]), unname(predict(ours, nd, type = "response")[-2]))
   # The zero probability rises with the offset (coefficient 1 on the logit).
   zl <- predict(ours, nd, type = "zlink")
   expect_equal(unname(diff(zl)), diff(nd$logBroodSize), tolerance = 1e-12)
