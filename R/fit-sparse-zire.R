@@ -69,9 +69,9 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   sp <- function(M) methods::as(methods::as(M, "CsparseMatrix"), "generalMatrix")
   eng <- cpp_spzire_new(rp$X, Xzs, XdS, sp(Zs[, seq_len(Qc), drop = FALSE]),
                         sp(Zs[, cols_z, drop = FALSE]), as.numeric(y), as.numeric(weights),
-                        cbind(as.numeric(offset), as.numeric(offz), as.numeric(offd)), re$lam_row - 1L, re$lam_col - 1L,
-                        re$lam_k - 1L, nth, family$family_code, family$link_code,
-                        aux_kind_code(kind, family))
+                        cbind(as.numeric(offset), as.numeric(offz), as.numeric(offd)),
+                        re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
+                        family$family_code, family$link_code, aux_kind_code(kind, family))
   P <- nb + pz + pd
   Xs <- rp$X
   beta <- if (binomial_response(family)) zi_binomial_start(Xs, y, weights, offset, family)
