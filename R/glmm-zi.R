@@ -165,7 +165,8 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
     if (!is.null(f)) ff[[3L]] <- call("+", ff[[3L]], f[[2L]])
   environment(ff) <- fenv
   mf <- frame_from_call(mc, ff, env, extras = c("weights", "offset"), contrasts,
-                        formulas = list(formula, zi_full, dispformula))
+                        formulas = list(formula = formula, ziformula = zi_full,
+                                        dispformula = dispformula))
   re <- if (sparse) sparse_re_terms(formula, mf, NULL) else re_terms(formula, mf, fenv)
   fx <- fixed_design(formula, mf, fenv, drop_rownames = !sparse)
   X <- fx$X

@@ -32,8 +32,8 @@ frame_from_call <- function(mc, frame_formula, env, extras, contrasts = NULL,
                    else paste(deparse(mc$na.action), collapse = "")), call. = FALSE)
     len <- regmatches(msg, regexpr("(?<=found for ')[^']+(?=')", msg, perl = TRUE))
     if (grepl("variable lengths differ", msg, fixed = TRUE) && length(len))
-      stop(sprintf("'%s' must have one value per row of 'data' (or of the model's variables)",
-                   frame_var_name(len)), call. = FALSE)
+      stop(sprintf("%s'%s' must have one value per row of 'data' (or of the model's variables)",
+                   formula_arg_of(len, formulas), frame_var_name(len)), call. = FALSE)
     stop("could not build the model frame: ", msg, call. = FALSE)
   })
   mf <- drop_unused_levels(mf)
@@ -43,6 +43,20 @@ frame_from_call <- function(mc, frame_formula, env, extras, contrasts = NULL,
   mf <- frame_integer64_groups(mf, formulas)
   check_one_level_factors(mf, mc, env)  # one-level-factors.R
   frame_with_contrasts(mf, contrasts, function() eval(mc$data, env))  # contrasts.R
+}
+
+# "'ziformula': " when the frame variable `v` (as model.frame() names it)
+# comes from that named formula of `formulas` alone (glmm_zi() names
+# them), so that an error names the argument; "" otherwise.
+formula_arg_of <- function(v, formulas) {
+  if (is.null(names(formulas))) return("")
+  key <- function(f) {
+    if (!inherits(f, "formula")) return(character())
+    vapply(as.list(attr(stats::terms(f), "variables"))[-1L],
+           function(e) paste(deparse(e, 500L), collapse = " "), "")
+  }
+  hit <- names(formulas)[vapply(formulas, function(f) v %in% key(f), TRUE)]
+  if (length(hit) == 1L && nzchar(hit)) sprintf("'%s': ", hit) else ""
 }
 
 # Whether model.frame() would apply na.omit() by default: no `na.action`

@@ -397,7 +397,9 @@ test_that("bad offsets in ziformula and dispformula: a clear error naming the ar
   expect_error(glmm(yn ~ x + (1 | g), data = d, dispformula = ~ offset(inf), family = nbinom2()),
                "'dispformula': offset\\(inf\\) contains NA, NaN or infinite values")
   expect_error(glmm(y ~ x + (1 | g), data = d, ziformula = ~ offset(d$lt[1:5]), family = poisson),
-               "'offset\\(d\\$lt\\[1:5\\]\\)' must have one value per row")
+               "'ziformula': 'offset\\(d\\$lt\\[1:5\\]\\)' must have one value per row")
+  expect_error(glmm(yn ~ x + (1 | g), data = d, dispformula = ~ offset(d$lt[1:5]), family = nbinom2()),
+               "'dispformula': 'offset\\(d\\$lt\\[1:5\\]\\)' must have one value per row")
   expect_error(glmm(y ~ x + (1 | g), data = d, ziformula = ~ offset(cbind(lt, lt)),
                     family = poisson), "'ziformula': offset\\(cbind\\(lt, lt\\)\\) must be a numeric vector, not a matrix")
   # A missing offset: the row goes with na.omit (as for every variable of
