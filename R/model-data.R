@@ -25,8 +25,9 @@ frame_from_call <- function(mc, frame_formula, env, extras, contrasts = NULL,
                    miss), call. = FALSE)
     na_vars <- if (grepl("missing values", msg, fixed = TRUE)) columns_with_na(args, env)
     if (length(na_vars))
-      stop(sprintf(paste0("missing values in %s, and 'na.action' (%s) does not allow them; ",
+      stop(sprintf(paste0("%smissing values in %s, and 'na.action' (%s) does not allow them; ",
                           "remove those rows or use na.action = na.omit"),
+                   if (length(na_vars) == 1L) formula_arg_of(na_vars, formulas) else "",
                    paste0("'", na_vars, "'", collapse = ", "),
                    if (is.null(mc$na.action)) format(getOption("na.action"))
                    else paste(deparse(mc$na.action), collapse = "")), call. = FALSE)

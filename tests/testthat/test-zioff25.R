@@ -411,7 +411,7 @@ test_that("bad offsets in ziformula and dispformula: a clear error naming the ar
   expect_equal(nobs(a), nrow(d) - 1L)
   expect_equal(as.numeric(logLik(a)), as.numeric(logLik(b)), tolerance = 1e-10)
   expect_error(glmm(y ~ x + (1 | g), data = d, ziformula = ~ offset(na), family = poisson,
-                    na.action = na.fail), "missing values in 'offset\\(na\\)'")
+                    na.action = na.fail), "'ziformula': missing values in 'offset\\(na\\)'")
   # The conditional part's offset argument keeps its own checks and name.
   expect_error(glmm(y ~ x + (1 | g), data = d, offset = chr, ziformula = ~ 1, family = poisson),
                "'offset': the 'offset' argument must be a numeric vector")
