@@ -149,6 +149,12 @@ check_bootstrap_args <- function(fit, B, cores, clusters = cluster_of(fit),
   if (inherits(fit, "glmmgee_glmm_covstruct") || !is.null(fit$penalty))
     stop("'se' = \"bootstrap\" is not available for fits with a covariance structure (ar1(), cs(), ...) or 'penalized' (the refits would drop them); use se = \"delta\"",
          call. = FALSE)
+  # refit_glmm() and refit_sparse() fit the conditional part alone: every
+  # refit of a two-part or dispersion-formula fit failed ("only 0 of B
+  # refits succeeded").
+  if (inherits(fit, "glmmgee_glmm_zi"))
+    stop("'se' = \"bootstrap\" is not available for zero-inflated, hurdle or dispersion-formula fits (the refits would drop the zero and dispersion parts); use se = \"delta\"",
+         call. = FALSE)
   if (isTRUE(re_known_cov(fit)))
     stop("'se' = \"bootstrap\" cannot resample a fit with a known-covariance term (its levels are tied together through K); use se = \"delta\"",
          call. = FALSE)

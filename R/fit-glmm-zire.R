@@ -9,7 +9,7 @@
 # (glmmTMB's model: separate terms), TRUE makes it full (GLMMadaptive's
 # model: one unstructured covariance over both parts).
 glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
-                          weights = NULL, offset = NULL, offz = NULL,
+                          weights = NULL, offset = NULL, offz = NULL, offd = NULL,
                           nAGQ = 1L, cov_blocks_c = ncol(Zc), cov_blocks_z = ncol(Zz),
                           correlated = FALSE, control = glmm_control(), start = NULL,
                           penalty = NULL) {
@@ -18,6 +18,7 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
   if (is.null(weights)) weights <- rep(1, n)
   if (is.null(offset)) offset <- rep(0, n)
   if (is.null(offz)) offz <- rep(0, n)
+  if (is.null(offd)) offd <- rep(0, n)
   disp <- has_dispersion(family)
   if (disp && is.null(Xd)) Xd <- matrix(1, n, 1L, dimnames = list(NULL, "(Intercept)"))
   if (!disp) Xd <- NULL
@@ -46,7 +47,7 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
   Xzs <- rp$Xz
   storage.mode(Xzs) <- "double"
   eng <- cpp_zire_new(rp$X, Zc, Zz, Xzs, XdS, as.numeric(y), as.numeric(weights),
-                      cbind(as.numeric(offset), as.numeric(offz), 0),
+                      cbind(as.numeric(offset), as.numeric(offz), as.numeric(offd)),
                       cl$index, length(cl$levels), pat$row - 1L, pat$col - 1L,
                       family$family_code, family$link_code,
                       aux_kind_code(kind, family), 1L, control$nthreads)

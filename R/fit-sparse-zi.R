@@ -10,7 +10,7 @@
 # the optimum is mapped back exactly.
 
 glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, offz,
-                               control, start = NULL, penalty = NULL) {
+                               control, start = NULL, penalty = NULL, offd = NULL) {
   n <- length(y)
   p <- ncol(X)
   check_full_rank(X)
@@ -19,6 +19,7 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
   if (disp && is.null(Xd)) Xd <- matrix(1, n, 1L, dimnames = list(NULL, "(Intercept)"))
   if (kind != "disp" && is.null(Xz)) Xz <- matrix(0, n, 0L)
   offz <- if (kind == "disp") NULL else offz %||% rep(0, n)
+  offd <- if (disp) offd %||% rep(0, n)
   pz <- if (is.null(Xz)) 0L else ncol(Xz)
   pd <- if (is.null(Xd)) 0L else ncol(Xd)
   check_aux_rank(Xz, Xd)
@@ -32,7 +33,7 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
   storage.mode(XA) <- "double"
   pred <- c(if (kind == "disp") integer() else rep(0L, pz),
             rep(if (kind == "disp") 0L else 1L, pd))
-  aoff <- cbind(offz, if (disp) rep(0, n))
+  aoff <- cbind(offz, offd)
   storage.mode(aoff) <- "double"
   P <- cpp_sparse_set_aux(eng, aux_kind_code(kind, family), XA, pred, aoff)
 
@@ -68,7 +69,7 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
   theta_s <- fin$theta
   theta <- tl$theta
   tl$optinfo <- zi_note_logseries(tl$optinfo, zi_logseries_message(
-    kind, family, X, theta[seq_len(p)], offset, Xd, theta[nb + pz + seq_len(pd)], NULL))
+    kind, family, X, theta[seq_len(p)], offset, Xd, theta[nb + pz + seq_len(pd)], offd))
   modes <- cpp_sparse_modes(eng, theta_s)
   terms <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(nth)], modes, eng,
                                                   theta_s), unname(theta))

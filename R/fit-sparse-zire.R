@@ -43,8 +43,10 @@ spzire_evaluator <- function(eng) {
 }
 
 glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offset, control,
-                                 start = NULL, penalty = NULL) {
+                                 start = NULL, penalty = NULL, offz = NULL, offd = NULL) {
   n <- length(y)
+  offz <- offz %||% rep(0, n)
+  offd <- offd %||% rep(0, n)
   p <- ncol(X)
   check_full_rank(X)
   re <- zire_combined_re(rc, rz)
@@ -67,9 +69,9 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   sp <- function(M) methods::as(methods::as(M, "CsparseMatrix"), "generalMatrix")
   eng <- cpp_spzire_new(rp$X, Xzs, XdS, sp(Zs[, seq_len(Qc), drop = FALSE]),
                         sp(Zs[, cols_z, drop = FALSE]), as.numeric(y), as.numeric(weights),
-                        cbind(as.numeric(offset), 0, 0), re$lam_row - 1L, re$lam_col - 1L,
-                        re$lam_k - 1L, nth, family$family_code, family$link_code,
-                        aux_kind_code(kind, family))
+                        cbind(as.numeric(offset), as.numeric(offz), as.numeric(offd)),
+                        re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
+                        family$family_code, family$link_code, aux_kind_code(kind, family))
   P <- nb + pz + pd
   Xs <- rp$X
   beta <- if (binomial_response(family)) zi_binomial_start(Xs, y, weights, offset, family)
@@ -77,7 +79,7 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   gam <- numeric(pz)
   if (pz && kind == "hurdle") {
     g <- suppressWarnings(stats::glm.fit(Xzs, as.numeric(y == 0), weights = weights,
-                                         family = stats::binomial()))
+                                         offset = offz, family = stats::binomial()))
     if (all(is.finite(g$coefficients))) gam <- unname(g$coefficients)
   } else if (pz) gam[1L] <- -1
   theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), gam, numeric(pd))
@@ -110,7 +112,7 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   # a vanished zero part's coefficients (far below zero, where the
   # log-likelihood is flat in them) go back to their start.
   gam_s <- sr$run$theta[nb + seq_len(pz)]
-  vanishing <- !is.null(zi_vanishing_message(kind, Xzs, gam_s, NULL))
+  vanishing <- !is.null(zi_vanishing_message(kind, Xzs, gam_s, offz))
   # Not after the restarts (zire_first_search()): the first search refused points.
   if (is.null(start) && is.null(sr$refused_restarts) &&
       zire_second_start(rc, rz, kind, vanishing, gam_s, sr$refused)) {

@@ -115,7 +115,13 @@ is_empty_part <- function(f, arg) {
   if (!inherits(f, "formula") || length(f) != 2L)
     stop(sprintf("'%s' must be a one-sided formula such as ~ x", arg), call. = FALSE)
   tt <- stats::terms(f)
-  !length(attr(tt, "term.labels")) && attr(tt, "intercept") == 0L
+  empty <- !length(attr(tt, "term.labels")) && attr(tt, "intercept") == 0L
+  # A part with an offset and no coefficient would be a known zero
+  # probability or dispersion: refused rather than dropped with the part.
+  if (empty && !is.null(attr(tt, "offset")))
+    stop(sprintf("'%s': an offset() term needs an intercept or another term beside it (a part with no coefficient, such as ~ 0 + offset(o), is not available)",
+                 arg), call. = FALSE)
+  empty
 }
 
 is_trivial_disp <- function(f) {
@@ -155,8 +161,6 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
       stop(sprintf("'%s': random effects in the %s model are not supported (only fixed effects)",
                    part[[2L]], if (part[[2L]] == "ziformula") "zero-inflation" else "dispersion"),
            call. = FALSE)
-    if (!is.null(attr(stats::terms(f), "offset")))
-      stop(sprintf("'%s': offset() terms are not supported there", part[[2L]]), call. = FALSE)
   }
   if (has_zi && !(inner$family %in% c("poisson", "nbinom2", "nbinom1", "binomial")))
     stop(sprintf("'ziformula': zero-inflation needs a count family (poisson, nbinom2, nbinom1, or truncated_poisson / truncated_nbinom2 / truncated_nbinom1 for hurdle models) or binomial, not %s",
@@ -186,52 +190,64 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
     if (!is.null(f)) ff[[3L]] <- call("+", ff[[3L]], f[[2L]])
   environment(ff) <- fenv
   mf <- frame_from_call(mc, ff, env, extras = c("weights", "offset"), contrasts,
-                        formulas = list(formula, zi_full, dispformula))
+                        formulas = list(formula = formula, ziformula = zi_full,
+                                        dispformula = dispformula))
   re <- if (sparse) sparse_re_terms(formula, mf, NULL) else re_terms(formula, mf, fenv)
   fx <- fixed_design(formula, mf, fenv, drop_rownames = !sparse)
   X <- fx$X
-  rc <- checked_response(mf, X, inner, formula)
-  y <- rc$resp$y
-  if (truncated && !has_zi && any(y[rc$resp$weights > 0] == 0))
-    stop(sprintf("'family': %s without a 'ziformula' is zero-truncated, but the response has zeros; give a ziformula for a hurdle model",
-                 family$family), call. = FALSE)
-  part_design <- function(f) {
+  # Each part's offset from its own offset() terms (the frame holds all
+  # three parts' variables, so model.offset() would add them up); the
+  # 'offset' argument belongs to the conditional part only, as in glmmTMB
+  # (part_offset()).
+  part_design <- function(f, arg) {
     if (is.null(f)) return(NULL)
     tt <- stats::terms(f)
     environment(tt) <- fenv
     M <- stats::model.matrix(tt, mf, contrasts.arg = frame_contrasts(mf, tt))
     rownames(M) <- NULL
     # The model frame's predvars, so that predict(newdata =) rebuilds
-    # ns(), poly() or scale() columns with the fitting data's basis.
+    # ns(), poly() or scale() columns with the fitting data's basis; the
+    # part's offset() terms are in these terms too, for newdata.
     list(X = M, terms = with_predvars(stats::delete.response(tt), mf),
          xlevels = stats::.getXlevels(tt, mf),
-         contrasts = attr(M, "contrasts"))
+         contrasts = attr(M, "contrasts"), offset = part_offset(tt, mf, arg))
   }
-  zd <- if (has_zi) part_design(ziformula)
-  dd <- if (has_disp) part_design(dispformula)
-  offz <- if (truncated && !has_zi) rep(-Inf, length(y))
+  zd <- if (has_zi) part_design(ziformula, "ziformula")
+  dd <- if (has_disp) part_design(dispformula, "dispformula")
+  # The conditional part's infinite values are named as on every route
+  # (check_frame_finite()); the zero and dispersion parts' offsets were
+  # checked above, naming their argument.
+  check_frame_finite(mf)
+  off_c <- part_offset(fx$mt, mf, "formula", with_argument = TRUE) %||% rep(0, nrow(mf))
+  rc <- checked_response(mf, X, inner, formula, offset = off_c)
+  y <- rc$resp$y
+  if (truncated && !has_zi && any(y[rc$resp$weights > 0] == 0))
+    stop(sprintf("'family': %s without a 'ziformula' is zero-truncated, but the response has zeros; give a ziformula for a hurdle model",
+                 family$family), call. = FALSE)
+  offz <- if (truncated && !has_zi) rep(-Inf, length(y)) else zd$offset
+  offd <- dd$offset
   zre <- if (length(zi_bars) && !zire_sparse) zire_terms(zi_bars, mf, fenv, re, find_bars(formula))
   rz <- if (zire_sparse) sparse_re_terms(zi_bars_formula(zi_bars), mf, NULL)
   fit <- if (zire_sparse) {
     glmm_sparse_zire_fit(X, y, re, rz, inner, kind, zd$X, dd$X, rc$resp$weights, rc$offset,
-                         control, start, penalty)
+                         control, start, penalty, offz = offz, offd = offd)
   } else if (!is.null(zre)) {
     # glmmTMB's model (independent parts) by Laplace as glmmTMB; the
     # correlated one (GLMMadaptive's) needs quadrature (glmm_zire_fit()).
     if (is.null(nAGQ))
       nAGQ <- if (zi_correlated) max(3L, default_nAGQ(ncol(re$Z) + ncol(zre$Z), inner)) else 1L
     glmm_zire_fit(X, y, re$Z, zre$Z, re$group, inner, kind, Xz = zd$X, Xd = dd$X,
-                  weights = rc$resp$weights, offset = rc$offset, nAGQ = nAGQ,
-                  cov_blocks_c = re$block_sizes, cov_blocks_z = zre$block_sizes,
+                  weights = rc$resp$weights, offset = rc$offset, offz = offz, offd = offd,
+                  nAGQ = nAGQ, cov_blocks_c = re$block_sizes, cov_blocks_z = zre$block_sizes,
                   correlated = zi_correlated, control = control, start = start,
                   penalty = penalty)
   } else if (sparse) {
     glmm_sparse_zi_fit(X, y, re, inner, kind, zd$X, dd$X, rc$resp$weights, rc$offset, offz,
-                       control, start, penalty)
+                       control, start, penalty, offd = offd)
   } else {
     if (is.null(nAGQ)) nAGQ <- default_nAGQ(ncol(re$Z), inner)
     glmm_zi_fit(X, y, re$Z, re$group, inner, kind, Xz = zd$X, Xd = dd$X,
-                weights = rc$resp$weights, offset = rc$offset, offz = offz,
+                weights = rc$resp$weights, offset = rc$offset, offz = offz, offd = offd,
                 nAGQ = nAGQ, cov_blocks = re$block_sizes, control = control, start = start,
                 penalty = penalty)
   }
@@ -328,4 +344,42 @@ zi_binomial_start <- function(X, y, weights, offset, family) {
   b <- unname(b)
   b[!is.finite(b) | abs(b) > 10] <- 0
   b
+}
+
+# The offset of one part of the model: the sum of the offset() terms of its
+# terms object `tt`, read from the model frame `mf` (which holds the
+# variables of all parts), in model.offset()'s order; with_argument adds
+# the 'offset' argument's column first, as model.offset() does. NULL when
+# there is none. Each term is checked here, so that an error names the
+# argument whose offset is at fault.
+part_offset <- function(tt, mf, arg, with_argument = FALSE) {
+  off <- if (with_argument) mf[["(offset)"]]
+  if (!is.null(off)) off <- checked_offset(off, "the 'offset' argument", "offset", nrow(mf))
+  io <- attr(tt, "offset")
+  if (!length(io)) return(off)
+  key <- function(v) vapply(as.list(v)[-1L], function(e) paste(deparse(e, 500L), collapse = ""), "")
+  vars <- key(attr(tt, "variables"))
+  at <- match(vars[io], key(attr(attr(mf, "terms"), "variables")))
+  for (k in seq_along(io)) {
+    if (is.na(at[k]))
+      stop(sprintf("'%s': the offset term %s is not in the model frame", arg, vars[io[k]]),
+           call. = FALSE)
+    v <- checked_offset(mf[[at[k]]], vars[io[k]], arg, nrow(mf))
+    off <- if (is.null(off)) v else off + v
+  }
+  off
+}
+
+checked_offset <- function(v, what, arg, n) {
+  if (!is.numeric(v) || is.matrix(v) && ncol(v) != 1L)
+    stop(sprintf("'%s': %s must be a numeric vector, not %s", arg, what,
+                 if (is.matrix(v)) sprintf("a matrix of %d columns", ncol(v))
+                 else paste0("of class \"", class(v)[1L], "\"")), call. = FALSE)
+  v <- as.numeric(v)
+  if (length(v) != n)
+    stop(sprintf("'%s': %s has %d values for %d observations", arg, what, length(v), n),
+         call. = FALSE)
+  if (!all(is.finite(v)))
+    stop(sprintf("'%s': %s contains NA, NaN or infinite values", arg, what), call. = FALSE)
+  v
 }

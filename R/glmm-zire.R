@@ -283,7 +283,7 @@ zire_sampler <- function(object) {
   M <- length(object$group_levels)
   Zc <- object$Z %||% matrix(1, length(g), 1L)
   eta0 <- object$eta_fixed
-  z0 <- drop(object$aux$zi$X %*% object$aux$zi$coef)
+  z0 <- aux_fixed_link(object$aux$zi)
   function() {
     B <- matrix(stats::rnorm(M * q), M, q) %*% t(Lam)
     list(eta = eta0 + rowSums(Zc * B[g, seq_len(qc), drop = FALSE]),

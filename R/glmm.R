@@ -88,7 +88,10 @@
 #' @param weights Prior weights (numbers of trials for a binomial
 #'   proportion); evaluated in `data`.
 #' @param offset An offset for the linear predictor, added to any `offset()`
-#'   terms; evaluated in `data`.
+#'   terms; evaluated in `data`. With `ziformula` or `dispformula` it is the
+#'   conditional (count) part's offset only, as glmmTMB's `offset`
+#'   argument: an offset in the zero or dispersion part is an `offset()`
+#'   term of that formula.
 #' @param subset,na.action As in [glm()]. Rows with missing values in any
 #'   variable of the model are removed by the default `na.omit`.
 #' @param nAGQ Quadrature points per random effect: 1 is the Laplace
@@ -152,8 +155,14 @@
 #'   by Laplace or adaptive quadrature; any other terms (several terms,
 #'   slopes, crossed or nested factors, other factors than the conditional
 #'   part's, beside several conditional terms) by the Laplace approximation
-#'   of the two-part sparse engine; see [glmm-zi-random]. Not available
-#'   (a clear error): `offset()` terms in `ziformula` (glmmTMB takes them).
+#'   of the two-part sparse engine; see [glmm-zi-random].
+#'   `offset()` terms are added to the logit of the zero probability, as
+#'   in glmmTMB: e.g. `~ offset(log(t))` (an intercept and the offset: the
+#'   odds of a zero proportional to `t`) or `~ x + offset(log(t))`;
+#'   `predict(newdata =)` evaluates them on the new data. They must be
+#'   finite numbers; rows with a missing value are removed by `na.action`,
+#'   as for every variable of the model. A part with an offset and no
+#'   coefficient (`~ 0 + offset(o)`) is refused.
 #' @param zi_correlated With random effects in `ziformula`: `FALSE` (the
 #'   default, glmmTMB's model) makes them independent of the conditional
 #'   part's, with their own covariance; `TRUE` (GLMMadaptive's model with
@@ -165,7 +174,9 @@
 #'   (gaussian \eqn{\sigma}, nbinom2 \eqn{\theta}, Gamma shape,
 #'   nbinom1, beta and beta-binomial \eqn{\phi}), which then
 #'   varies by observation; `~ 1` (the default) is one dispersion.
-#'   `offset()` terms are not available there (a clear error).
+#'   `offset()` terms are added to that log, as in glmmTMB (e.g.
+#'   `~ g + offset(log(n))`; gaussian: to \eqn{\log\sigma}, where glmmTMB
+#'   1.1.5 adds them to \eqn{\log\sigma^2}).
 #' @param covariance Known-covariance random effects: a named list of
 #'   matrices, e.g. `list(id = K)`, giving the random intercept of `(1 | id)`
 #'   the covariance \eqn{\sigma^2 K} over the levels of `id` (a kinship or

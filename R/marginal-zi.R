@@ -19,6 +19,13 @@ zi_aux_designs <- function(fit, data) {
     mf <- stats::model.frame(pt$terms, data, na.action = stats::na.pass, xlev = pt$xlevels)
     stats::model.matrix(pt$terms, mf, contrasts.arg = pt$contrasts)
   }
+  # The parts' offset() terms at the data, as one-column matrices (subset
+  # by rows like the designs).
+  one_off <- function(pt) {
+    if (is.null(pt$offset) || is.null(pt$terms)) return(NULL)
+    mf <- stats::model.frame(pt$terms, data, na.action = stats::na.pass, xlev = pt$xlevels)
+    matrix(stats::model.offset(mf), ncol = 1L)
+  }
   sparse_zre <- isTRUE(fit$aux$zi$re$sparse)
   if (!sparse_zre && !is.null(fit$aux$zi$re) && identical(fit$family$family, "binomial"))
     stop("'fit': means over the random effects of both parts (standardize(), marginal_coefs()) are not yet available for a zero-inflated binomial model with random effects in the zero part on the conditional part's grouping factor",
@@ -29,7 +36,8 @@ zi_aux_designs <- function(fit, data) {
     sparse_design_z(list(reterms = fit$aux$zi$re$terms, model = fit$model), data,
                     environment(fit$formula) %||% parent.frame())
   } else if (!is.null(fit$aux$zi$re)) zire_design_at(fit, data)
-  Filter(Negate(is.null), list(zi = one(fit$aux$zi), disp = one(fit$aux$disp), zre = zre))
+  Filter(Negate(is.null), list(zi = one(fit$aux$zi), disp = one(fit$aux$disp), zre = zre,
+                               zi_off = one_off(fit$aux$zi), disp_off = one_off(fit$aux$disp)))
 }
 
 zi_means <- function(re, family, theta, X, Z, offset, aux, re_mode, jacobian) {
@@ -39,21 +47,25 @@ zi_means <- function(re, family, theta, X, Z, offset, aux, re_mode, jacobian) {
   Xz <- aux$zi %||% a$zi$X
   Xd <- aux$disp %||% a$disp$X
   if (!is.null(a$disp_index) && is.null(Xd)) Xd <- matrix(1, n, 1L)
+  # The parts' offsets: at the given rows (aux, from zi_aux_designs()) or
+  # the fit's own (its data).
+  oz <- if (is.null(aux$zi)) a$zi$offset %||% 0 else drop(aux$zi_off %||% 0)
+  od <- if (is.null(aux$disp)) a$disp$offset %||% 0 else drop(aux$disp_off %||% 0)
   mean_at <- function(th) {
     eta <- drop(X %*% th[seq_len(p)]) + offset
     s <- if (re_mode == "conditional") rep(0, n) else re_scale(Z, lambda_of(re, th), re$pattern)$s
+    alink <- if (!is.null(a$zi_index)) drop(Xz %*% th[a$zi_index]) + oz
+    phi <- if (!is.null(a$disp_index)) drop(Xd %*% th[a$disp_index]) + od
     if (!is.null(a$zi$re) && re_mode != "conditional") {
-      phi <- if (!is.null(a$disp_index)) drop(Xd %*% th[a$disp_index])
       if (isTRUE(a$zi$re$sparse)) {
         Zz <- aux$zre %||% re$zre$Z
         sz <- re_scale(Zz, lambda_of(re$zre, th), re$zre$pattern)$s
-        return(zire_sparse_mean(a$kind, family, eta, drop(Xz %*% th[a$zi_index]), phi, s, sz))
+        return(zire_sparse_mean(a$kind, family, eta, alink, phi, s, sz))
       }
-      return(zire_marginal_mean(a, family, th, eta, drop(Xz %*% th[a$zi_index]), phi, p,
+      return(zire_marginal_mean(a, family, th, eta, alink, phi, p,
                                 Z, aux$zre %||% a$zi$re$Z))
     }
-    pz <- if (is.null(a$zi_index)) rep(0, n) else stats::plogis(drop(Xz %*% th[a$zi_index]))
-    phi <- if (!is.null(a$disp_index)) drop(Xd %*% th[a$disp_index])
+    pz <- if (is.null(a$zi_index)) rep(0, n) else stats::plogis(alink)
     (1 - pz) * count_part_mean(a$kind, family, eta, phi, s)
   }
   m <- mean_at(theta)

@@ -26,6 +26,14 @@
 #' * a dispersion formula: \eqn{\log\phi = x_d'\delta} per observation, for
 #'   \eqn{\phi} = gaussian \eqn{\sigma}, NB2 \eqn{\theta}, NB1 \eqn{\phi}, Gamma shape.
 #'
+#' `offset()` terms in `ziformula` or `dispformula` are added to that part's
+#' predictor (\eqn{\mathrm{logit}\,\pi = x_z'\gamma + o_z},
+#' \eqn{\log\phi = x_d'\delta + o_d}), as in glmmTMB; the `offset`
+#' argument of [glmm()] is the conditional part's only. `predict(newdata =)`
+#' evaluates each part's offset terms on the new data, and `simulate()`,
+#' `residuals()`, [standardize()], [marginal_coefs()], profiles and refits
+#' use them.
+#'
 #' These are glmmTMB's parameterizations, so coefficients compare directly
 #' (except gaussian: glmmTMB 1.1.5 models \eqn{\log\sigma^2}, twice our
 #' coefficients of \eqn{\log\sigma}).
@@ -107,11 +115,20 @@ zi_predictors <- function(object, newdata, re.form, allow.new.levels) {
   aux <- object$aux
   part <- function(pt, default, label) {
     if (is.null(pt) || is.null(pt$X) && is.null(pt$terms)) return(default)
-    if (is.null(newdata)) return(drop(pt$X %*% pt$coef))
+    if (is.null(newdata)) return(aux_fixed_link(pt))
     check_newdata_xlevels(pt$xlevels, newdata, label)
-    mfp <- stats::model.frame(pt$terms, newdata, na.action = stats::na.pass, xlev = pt$xlevels)
+    mfp <- tryCatch(
+      stats::model.frame(pt$terms, newdata, na.action = stats::na.pass, xlev = pt$xlevels),
+      error = function(e) {
+        miss <- regmatches(conditionMessage(e), regexpr("(?<=object ')[^']+(?=' not found)",
+                                                        conditionMessage(e), perl = TRUE))
+        if (!length(miss)) stop(e)
+        stop(sprintf("'newdata' has no variable '%s', which '%s' uses", miss, label),
+             call. = FALSE)
+      })
     Xp <- stats::model.matrix(pt$terms, mfp, contrasts.arg = pt$contrasts)
-    drop(Xp %*% pt$coef)
+    # The part's offset() terms evaluated on newdata.
+    drop(Xp %*% pt$coef) + (stats::model.offset(mfp) %||% 0)
   }
   n <- length(eta)
   zl <- part(aux$zi, rep(if (aux$kind == "hurdle") -Inf else -Inf, n), "ziformula")
@@ -121,6 +138,10 @@ zi_predictors <- function(object, newdata, re.form, allow.new.levels) {
   dl <- if (!is.null(aux$disp)) part(aux$disp, rep(aux$disp$coef[[1L]], n), "dispformula")
   list(eta = unname(eta), zlink = unname(zl), dlink = unname(dl), names = names(eta))
 }
+
+# The fixed part of a zero or dispersion predictor at the data of the fit:
+# its design times its coefficients plus its offset() terms.
+aux_fixed_link <- function(pt) drop(pt$X %*% pt$coef) + (pt$offset %||% 0)
 
 # Probability of a zero from the count part, at mean mu and dispersion phi
 # (log scale, families.h's convention).

@@ -43,7 +43,7 @@ zire_sparse_zlink_re <- function(object, newdata, allow.new.levels) {
 zire_sparse_sampler <- function(object) {
   zr <- object$aux$zi$re
   draw_eta <- random_effect_sampler(object)
-  z0 <- drop(object$aux$zi$X %*% object$aux$zi$coef)
+  z0 <- aux_fixed_link(object$aux$zi)
   function() {
     b <- numeric(ncol(zr$Z))
     for (tm in zr$terms) {

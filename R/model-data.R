@@ -25,15 +25,16 @@ frame_from_call <- function(mc, frame_formula, env, extras, contrasts = NULL,
                    miss), call. = FALSE)
     na_vars <- if (grepl("missing values", msg, fixed = TRUE)) columns_with_na(args, env)
     if (length(na_vars))
-      stop(sprintf(paste0("missing values in %s, and 'na.action' (%s) does not allow them; ",
+      stop(sprintf(paste0("%smissing values in %s, and 'na.action' (%s) does not allow them; ",
                           "remove those rows or use na.action = na.omit"),
+                   if (length(na_vars) == 1L) formula_arg_of(na_vars, formulas) else "",
                    paste0("'", na_vars, "'", collapse = ", "),
                    if (is.null(mc$na.action)) format(getOption("na.action"))
                    else paste(deparse(mc$na.action), collapse = "")), call. = FALSE)
     len <- regmatches(msg, regexpr("(?<=found for ')[^']+(?=')", msg, perl = TRUE))
     if (grepl("variable lengths differ", msg, fixed = TRUE) && length(len))
-      stop(sprintf("'%s' must have one value per row of 'data' (or of the model's variables)",
-                   frame_var_name(len)), call. = FALSE)
+      stop(sprintf("%s'%s' must have one value per row of 'data' (or of the model's variables)",
+                   formula_arg_of(len, formulas), frame_var_name(len)), call. = FALSE)
     stop("could not build the model frame: ", msg, call. = FALSE)
   })
   mf <- drop_unused_levels(mf)
@@ -43,6 +44,20 @@ frame_from_call <- function(mc, frame_formula, env, extras, contrasts = NULL,
   mf <- frame_integer64_groups(mf, formulas)
   check_one_level_factors(mf, mc, env)  # one-level-factors.R
   frame_with_contrasts(mf, contrasts, function() eval(mc$data, env))  # contrasts.R
+}
+
+# "'ziformula': " when the frame variable `v` (as model.frame() names it)
+# comes from that named formula of `formulas` alone (glmm_zi() names
+# them), so that an error names the argument; "" otherwise.
+formula_arg_of <- function(v, formulas) {
+  if (is.null(names(formulas))) return("")
+  key <- function(f) {
+    if (!inherits(f, "formula")) return(character())
+    vapply(as.list(attr(stats::terms(f), "variables"))[-1L],
+           function(e) paste(deparse(e, 500L), collapse = " "), "")
+  }
+  hit <- names(formulas)[vapply(formulas, function(f) v %in% key(f), TRUE)]
+  if (length(hit) == 1L && nzchar(hit)) sprintf("'%s': ", hit) else ""
 }
 
 # Whether model.frame() would apply na.omit() by default: no `na.action`
@@ -306,10 +321,12 @@ fixed_design <- function(formula, mf, fenv, drop_rownames = FALSE) {
 
 # The response and the total offset, after the data checks every front end
 # (glmm, its sparse route, gee) runs before fitting (checks.R).
-checked_response <- function(mf, X, family, formula) {
+# `offset`: the offset when the caller has it (glmm_zi(), whose frame holds
+# the zero and dispersion parts' offset() terms too).
+checked_response <- function(mf, X, family, formula, offset = NULL) {
   check_frame_finite(mf)
   resp <- model_response(mf, family)
-  off <- model_offset_total(mf)
+  off <- offset %||% model_offset_total(mf)
   check_model_frame(mf, resp, family, formula)
   check_fixed_df(X, resp$weights, family)
   # One trial each: the beta-binomial likelihood is the Bernoulli one

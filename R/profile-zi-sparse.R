@@ -24,11 +24,13 @@ zi_sparse_profile_engine <- function(fit) {
   storage.mode(Xz) <- "double"
   rc <- sparse_re_terms(fit$formula, fit$model, NULL)
   kind <- aux_kind_code(a$kind, fam)
+  # The three parts' offsets (the zero and dispersion parts' offset() terms).
+  aoff3 <- cbind(off, a$zi$offset %||% 0, if (disp) a$disp$offset %||% 0 else 0)
   if (isTRUE(a$zi$re$sparse)) {
     rz <- sparse_re_terms(zi_bars_formula(find_bars(a$zi$formula)), fit$model, NULL)
     re <- zire_combined_re(rc, rz)
     sp <- function(M) methods::as(methods::as(M, "CsparseMatrix"), "generalMatrix")
-    eng <- cpp_spzire_new(X, Xz, Xd, sp(rc$Z), sp(rz$Z), y, w, cbind(off, 0, 0),
+    eng <- cpp_spzire_new(X, Xz, Xd, sp(rc$Z), sp(rz$Z), y, w, aoff3,
                           re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
                           fam$family_code, fam$link_code, kind)
     ev <- spzire_evaluator(eng)
@@ -42,8 +44,9 @@ zi_sparse_profile_engine <- function(fit) {
     storage.mode(XA) <- "double"
     # A zero-truncated fit without a ziformula has zero probability 0
     # (offset -Inf on the logit scale), as glmm_zi() fits it.
-    offz <- if (a$kind == "hurdle" && !pz) rep(-Inf, n) else if (a$kind != "disp") rep(0, n)
-    aoff <- cbind(offz, if (disp) rep(0, n)) %||% matrix(0, n, 0L)
+    offz <- if (a$kind == "hurdle" && !pz) rep(-Inf, n)
+            else if (a$kind != "disp") a$zi$offset %||% rep(0, n)
+    aoff <- cbind(offz, if (disp) a$disp$offset %||% rep(0, n)) %||% matrix(0, n, 0L)
     storage.mode(aoff) <- "double"
     pred <- c(rep(0L, pz), rep(if (a$kind == "disp") 0L else 1L, ncol(Xd)))
     cpp_sparse_set_aux(eng, kind, XA, pred, aoff)

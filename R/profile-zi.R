@@ -25,11 +25,13 @@ zi_profile_engine <- function(fit) {
   Xd <- if (disp) a$disp$X %||% matrix(1, n, 1L)
   Xz <- a$zi$X
   zr <- a$zi$re
+  # The three parts' offsets (the zero and dispersion parts' offset() terms).
+  aoff3 <- cbind(off, a$zi$offset %||% 0, if (disp) a$disp$offset %||% 0 else 0)
   if (!is.null(zr)) {
     pat <- zr$pattern_full
     Xd0 <- Xd %||% matrix(0, n, 0L)
     storage.mode(Xd0) <- "double"
-    eng <- cpp_zire_new(X, Z, zr$Z * 1, Xz * 1, Xd0, y, w, cbind(off, 0, 0), fit$group, M,
+    eng <- cpp_zire_new(X, Z, zr$Z * 1, Xz * 1, Xd0, y, w, aoff3, fit$group, M,
                         pat$row - 1L, pat$col - 1L, fam$family_code, fam$link_code,
                         aux_kind_code(a$kind, fam), 1L, 1L)
     cpp_zire_set_nagq(eng, as.integer(fit$nAGQ))
@@ -45,8 +47,9 @@ zi_profile_engine <- function(fit) {
     storage.mode(XA) <- "double"
     # A zero-truncated fit without a ziformula has zero probability 0
     # (offset -Inf on the logit scale), as glmm_zi() fits it.
-    offz <- if (a$kind == "hurdle" && !pz) rep(-Inf, n) else if (a$kind != "disp") rep(0, n)
-    aoff <- cbind(offz, if (disp) rep(0, n)) %||% matrix(0, n, 0L)
+    offz <- if (a$kind == "hurdle" && !pz) rep(-Inf, n)
+            else if (a$kind != "disp") a$zi$offset %||% rep(0, n)
+    aoff <- cbind(offz, if (disp) a$disp$offset %||% rep(0, n)) %||% matrix(0, n, 0L)
     storage.mode(aoff) <- "double"
     pred <- c(rep(0L, pz), rep(if (a$kind == "disp") 0L else 1L, pd))
     cpp_agq_set_aux(eng, aux_kind_code(a$kind, fam), XA, pred, aoff)

@@ -190,6 +190,6 @@ test_that("unsupported combinations are refused with the argument named", {
                "'dispformula': the poisson family has no dispersion parameter")
   expect_error(glmm(yp ~ x + (1 | g), data = d, ziformula = y ~ x, family = poisson),
                "'ziformula' must be a one-sided formula")
-  expect_error(glmm(yp ~ x + (1 | g), data = d, ziformula = ~ offset(x), family = poisson),
-               "'ziformula': offset\\(\\) terms are not supported")
+  expect_error(glmm(yp ~ x + (1 | g), data = d, ziformula = ~ offset(as.character(x)),
+                    family = poisson), "'ziformula': offset\\(as.character\\(x\\)\\) must be a numeric vector")
 })

@@ -152,12 +152,3 @@ test_that("simulate() of zero-inflated nbinom1 draws the fitted mean and varianc
   expect_true(all(Y2 >= 0 & Y2 == round(Y2)))
 })
 
-test_that("what stays refused gives a clear error: offsets in the zero and dispersion parts", {
-  d <- zinb1_sim(M = 20, ni = 5)
-  d$o <- log(1 + d$w)
-  expect_error(glmm(y ~ x + (1 | g), data = d, ziformula = ~ w + offset(o), family = poisson),
-               "'ziformula': offset\\(\\) terms are not supported there")
-  expect_error(glmm(y ~ x + (1 | g), data = d, dispformula = ~ w + offset(o),
-                    family = glmmgee::nbinom2()),
-               "'dispformula': offset\\(\\) terms are not supported there")
-})
