@@ -93,6 +93,7 @@ glmm_zi_fit_units <- function(X, y, Z, group, family, kind, Xz, Xd, weights, off
   pen <- aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz)
   fit <- zi_engine_fit(penalized_engine(eng, pen), st, rp, pat, zi_param_names(X, pat, Xz, Xd),
                        nAGQ, control, laplace_stage = TRUE,
+                       dlim = aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd), P),
                        summaries = function(theta, theta_s)
                          rotate_summaries(cpp_agq_summaries(eng, theta_s),
                                           rp$rotation(theta, theta_s)))
@@ -132,7 +133,7 @@ zi_param_names <- function(X, pat, Xz, Xd) {
 # first stage (1 = Laplace); retries: fresh curvatures after a Newton-BFGS
 # run that stops short, before nlminb (zi_optimize()).
 zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage,
-                          summaries, pilot = 1L, retries = 0L) {
+                          summaries, pilot = 1L, retries = 0L, dlim = NULL) {
   sizes <- attr(pnames, "sizes")
   pnames <- as.vector(pnames)
   P <- length(st)
@@ -176,9 +177,12 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
   # a covariate in micro-units gave "doubtful convergence" at the optimum).
   sfree <- !bound(theta_s)
   gmax_star <- if (any(sfree)) max(abs(final$gradient[sfree])) else 0
+  # A dispersion at its no-overdispersion limit (aux_dispersion_limit()) is
+  # left out of the Newton step and the covariance, as on the one-part routes.
+  dl <- if (is.null(dlim)) rep(FALSE, P) else dlim(theta)
   # The remaining Newton step and the covariance, also on that scale
   # (star_covariance()).
-  nstep <- newton_decrement(final$gradient, fin$hess, bound(theta_s))
+  nstep <- newton_decrement(final$gradient, fin$hess, bound(theta_s) | dl)
   final$gradient <- drop(crossprod(J, final$gradient))
   hess <- to_user_hessian(fin$hess, J, bound(theta_s), on_boundary)
   if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)
@@ -189,20 +193,42 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
     hess[on_boundary, ] <- NA_real_
     hess[, on_boundary] <- NA_real_
   }
-  cov_theta <- star_covariance(fin$hess, J, bound(theta_s), on_boundary, pnames, hess)
+  cov_theta <- star_covariance(fin$hess, J, bound(theta_s) | dl, on_boundary | dl, pnames, hess)
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
   modes_failed <- if (summ$newton_failures > 0L)
     sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
   warn <- fit_warnings(run$opt, nstep, gmax_star, any(on_boundary), hess, cov_theta,
-                       control, after_singular = modes_failed, boundary_check = vb$record)
+                       control, after_singular = c(modes_failed, attr(dl, "message")),
+                       boundary_check = vb$record)
   # A penalized engine's (penalty-aux.R) loglik is the penalized objective:
   # the fit reports the log-likelihood, and the objective in `final`.
   list(theta = theta, theta_s = theta_s, loglik = final$loglik - (final$penalty %||% 0),
        final = final, gradient = grad,
        hessian = hess, cov_theta = cov_theta, modes = summ, on_boundary = on_boundary,
        run = run, boundary_check = vb$record, gmax = gmax, nstep = nstep, warn = warn,
-       sizes = sizes, nAGQ = nAGQ,
+       sizes = sizes, nAGQ = nAGQ, dispersion_limit = any(dl),
        reparameterized = !rp$identity)
+}
+
+# The dispersion's no-overdispersion limit in a two-part fit
+# (dispersion_limit(): nbinom2's theta -> Inf, nbinom1's phi -> 0,
+# betabinomial's phi -> Inf; hurdle fits of equidispersed positive counts
+# reach it), judged where the dispersion is one constant: no dispformula,
+# or one without covariates or offsets. With covariates the limit is a
+# region of the linear predictor, not a point, and is not judged. Returns
+# a function of the user's parameters: TRUE at the log dispersion's index
+# `idx` (of P), with the warning as attribute "message".
+aux_dispersion_limit <- function(family, Xd, offd, idx, P) {
+  constant <- length(idx) == 1L && !is.null(Xd) && all(Xd == 1) &&
+    (is.null(offd) || all(offd == 0))
+  function(theta) {
+    out <- rep(FALSE, P)
+    if (constant && dispersion_limit(family, TRUE, theta[idx])) {
+      out[idx] <- TRUE
+      attr(out, "message") <- dispersion_limit_message(family, theta[idx])
+    }
+    out
+  }
 }
 
 # The fitter's result from zi_engine_fit()'s: the parameters split by
@@ -236,6 +262,7 @@ zi_fit_result <- function(fit, warn, kind, cl, pat, cov_blocks, extra, vanishes,
                         hessian_cond = attr(fit$cov_theta, "cond") %||% NA_real_,
                         newton_failures = fit$modes$newton_failures, warnings = warn,
                         boundary_check = fit$boundary_check,
+                        dispersion_limit = isTRUE(fit$dispersion_limit),
                         zero_inflation_vanishes = vanishes,
                         reparameterized = fit$reparameterized, nthreads = control$nthreads)))
 }

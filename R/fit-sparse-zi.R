@@ -65,7 +65,8 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
   fin <- finish_sparse_fit(evalf, sr$run$theta, sr$run$opt,
                            c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,
                            control, rep(1, P))
-  tl <- sparse_zi_tail(fin, rp, sr, control, kind, rp$Xz, offz, nb, pz, "Laplace (sparse)")
+  tl <- sparse_zi_tail(fin, rp, sr, control, kind, rp$Xz, offz, nb, pz, "Laplace (sparse)",
+                       aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd), P))
   theta_s <- fin$theta
   theta <- tl$theta
   tl$optinfo <- zi_note_logseries(tl$optinfo, zi_logseries_message(
@@ -89,7 +90,7 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
 # the fit's warnings and the optimizer record. `sr`: sparse_zi_search()'s
 # result; `Xzs`, `offz`: the zero part's design on the search scale and its
 # offset; `nb`: the number of fixed and covariance parameters.
-sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method) {
+sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method, dlim = NULL) {
   theta_s <- fin$theta
   final <- fin$final
   pnames <- sr$pnames
@@ -105,14 +106,18 @@ sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method
     hess[on_boundary, ] <- NA_real_
     hess[, on_boundary] <- NA_real_
   }
-  # Both on the standardized scale (star_covariance()).
-  cov_theta <- star_covariance(fin$hess, J, sr$star_boundary(theta_s), on_boundary, pnames, hess)
+  # Both on the standardized scale (star_covariance()), without a dispersion
+  # at its no-overdispersion limit (aux_dispersion_limit()).
+  dl <- if (is.null(dlim)) rep(FALSE, length(theta)) else dlim(theta)
+  cov_theta <- star_covariance(fin$hess, J, sr$star_boundary(theta_s) | dl, on_boundary | dl,
+                               pnames, hess)
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
-  nstep <- newton_decrement(final$gradient, fin$hess, sr$star_boundary(theta_s))
+  nstep <- newton_decrement(final$gradient, fin$hess, sr$star_boundary(theta_s) | dl)
   vanish <- zi_vanishing_message(kind, Xzs, theta_s[nb + seq_len(pz)], offz)
   cause <- vanish %||% zi_separation_message(kind, Xzs, theta_s[nb + seq_len(pz)], offz)
   warn <- zi_fit_warnings(fit_warnings(fin$opt, nstep, gmax, any(on_boundary), hess, cov_theta,
-                                       control, boundary_check = vb$record), cause)
+                                       control, after_singular = attr(dl, "message"),
+                                       boundary_check = vb$record), cause)
   stages <- fin$stages
   list(theta = theta, gradient = grad, hessian = hess, cov_theta = cov_theta,
        on_boundary = on_boundary,
@@ -125,6 +130,7 @@ sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method
                       max_grad = gmax, scaled_grad = nstep,
                       hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
                       warnings = warn, nthreads = 1L, boundary_check = vb$record,
+                      dispersion_limit = any(dl),
                       zero_inflation_vanishes = !is.null(vanish),
                       reparameterized = !rp$identity))
 }
