@@ -175,8 +175,16 @@ gee_shard_model <- function(p2, agreed, corstr, std.err, Mv, R, scale.fix, famil
   p <- length(xnames)
   Rall <- do.call(rbind, lapply(p2, `[[`, "R"))
   XtX <- crossprod(Rall)
-  sc <- sqrt(diag(XtX)); sc[sc == 0] <- 1
-  qx <- qr(XtX / outer(sc, sc), tol = 1e-9)
+  qx <- gee_rank_qr(XtX)
+  # As gee_fit(): judged again with the columns centred, here by taking
+  # the intercept's multiple out of each column of the shards' R factors
+  # (the rows below a shard's first hold its centred columns exactly).
+  ic <- which(p2[[1L]]$assign == 0L)[1L]
+  if (qx$rank < p && !is.na(ic) && XtX[ic, ic] > 0) {
+    Rc <- Rall - outer(Rall[, ic], XtX[ic, ] / XtX[ic, ic])
+    Rc[, ic] <- Rall[, ic]
+    qx <- gee_rank_qr(crossprod(Rc))
+  }
   if (qx$rank < p) {
     alias <- xnames[qx$pivot[(qx$rank + 1L):p]]
     stop(sprintf("the model matrix is rank deficient: %s %s linearly dependent on the other columns",

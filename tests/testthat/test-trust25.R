@@ -138,3 +138,35 @@ test_that("assoc_scan() on a known-covariance fit with a shifted covariate equal
   expect_equal(b$estimate, a$estimate, tolerance = 1e-6)
   expect_equal(b$p_value, a$p_value, tolerance = 1e-6)
 })
+
+test_that("gee() takes x * 1e-6 - 5 (was 'linearly dependent') and its fit is the fit on x", {
+  # The rank check read X'X, where such a column equals a multiple of the
+  # intercept's to 1e-13; then the sandwich was up to 3% off. geepack
+  # fits the column; on x its figures are gee()'s.
+  data("sleepstudy", package = "lme4", envir = environment())
+  s <- sleepstudy
+  set.seed(5)
+  s$x <- rnorm(nrow(s))
+  s$yb <- rbinom(nrow(s), 1, plogis((s$Reaction - 300) / 50 + 0.5 * s$x))
+  s$x2 <- s$x * 1e-6 - 5
+  s$wave <- s$Days + 1
+  for (fam in c("gaussian", "binomial")) for (cs in c("independence", "exchangeable", "ar1")) {
+    yv <- if (fam == "gaussian") "Reaction" else "yb"
+    fit <- function(v) gee(as.formula(paste(yv, "~ Days +", v)), id = Subject, data = s,
+                           family = get(fam)(), corstr = cs, waves = wave)
+    a <- fit("x")
+    b <- fit("x2")
+    expect_equal(unname(coef(b)["x2"]) * 1e-6, unname(coef(a)["x"]), tolerance = 1e-8)
+    expect_equal(unname(sqrt(vcov(b)["x2", "x2"])) * 1e-6, unname(sqrt(vcov(a)["x", "x"])),
+                 tolerance = 1e-8)
+    expect_equal(unname(b$alpha), unname(a$alpha), tolerance = 1e-8)
+    skip_if_not_installed("geepack")
+    pk <- geepack::geeglm(as.formula(paste(yv, "~ Days + x")), id = Subject, data = s,
+                          family = get(fam)(), corstr = cs, waves = wave)
+    expect_equal(unname(sqrt(vcov(b)["x2", "x2"])) * 1e-6,
+                 unname(summary(pk)$coefficients["x", 2]), tolerance = 1e-5)
+  }
+  # A column that is a multiple of another is still refused.
+  s$x5 <- 2 * s$Days
+  expect_error(gee(Reaction ~ Days + x5, id = Subject, data = s), "'x5' is linearly dependent")
+})
