@@ -170,3 +170,32 @@ test_that("gee() takes x * 1e-6 - 5 (was 'linearly dependent') and its fit is th
   s$x5 <- 2 * s$Days
   expect_error(gee(Reaction ~ Days + x5, id = Subject, data = s), "'x5' is linearly dependent")
 })
+
+test_that("two structured terms of the same design, and (1 | a/b) by quadrature with a:b = a, are named", {
+  set.seed(2)
+  d <- data.frame(a = factor(rep(1:30, each = 8)), b = factor(1), time = factor(rep(1:8, 30)))
+  d$a2 <- factor(paste0("k", d$a))
+  d$x <- rnorm(nrow(d))
+  d$y <- rbinom(nrow(d), 1, plogis(0.3 + d$x + rnorm(30)[d$a]))
+  d$yg <- 1 + d$x + rnorm(30)[d$a] + rnorm(nrow(d))
+  msg <- "have the same design.*only the sum of their variances is identified"
+  # (The fits also warn that their Hessian is singular: that is the split.)
+  warnings_of <- function(expr) {
+    w <- character()
+    withCallingHandlers(expr, warning = function(e) {
+      w <<- c(w, conditionMessage(e))
+      invokeRestart("muffleWarning")
+    })
+    w
+  }
+  expect_match(warnings_of(glmm(y ~ x + (1 | a/b), d, family = binomial, nAGQ = 5)), msg,
+               all = FALSE)
+  expect_match(warnings_of(glmm(yg ~ x + diag(0 + time | a) + diag(0 + time | a2), d)),
+               "diag\\(0 \\+ time \\| a\\) and diag\\(0 \\+ time \\| a2\\) have the same design",
+               all = FALSE)
+  expect_match(warnings_of(glmm(yg ~ x + homdiag(0 + time | a) + diag(0 + time | a2), d, REML = TRUE)),
+               msg, all = FALSE)
+  # Two AR(1) terms are identified (their sum is not an AR(1)): no such warning.
+  w <- warnings_of(try(glmm(yg ~ x + ar1(0 + time | a) + ar1(0 + time | a2), d), silent = TRUE))
+  expect_false(any(grepl("same design", w)))
+})
