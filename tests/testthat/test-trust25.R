@@ -199,3 +199,30 @@ test_that("two structured terms of the same design, and (1 | a/b) by quadrature 
   w <- warnings_of(try(glmm(yg ~ x + ar1(0 + time | a) + ar1(0 + time | a2), d), silent = TRUE))
   expect_false(any(grepl("same design", w)))
 })
+
+test_that("predict(newdata) with a new level of factor(z) names the factor and the level", {
+  data("sleepstudy", package = "lme4", envir = environment())
+  s <- sleepstudy
+  s$z <- rep(1:3, length.out = nrow(s))
+  nd <- s[1:3, ]
+  nd$z <- c(1, 4, 5)
+  msg <- "'newdata' has 2 level\\(s\\) of the factor 'factor\\(z\\)' .*not in the fit: '4', '5'"
+  expect_error(predict(glmm(Reaction ~ Days + factor(z) + (1 | Subject), s), newdata = nd), msg)
+  expect_error(predict(gee(Reaction ~ Days + factor(z), id = Subject, data = s), newdata = nd), msg)
+  s$zc <- letters[s$z]
+  nd$zc <- c("a", "q", "a")
+  expect_error(predict(gee(Reaction ~ Days + zc, id = Subject, data = s), newdata = nd),
+               "level\\(s\\) of the factor 'zc' .*'q'")
+  # Levels in the fit still predict, equal to the fitted values.
+  f <- glmm(Reaction ~ Days + factor(z) + (1 | Subject), s)
+  expect_equal(unname(predict(f, newdata = s[1:5, ])), unname(fitted(f)[1:5]), tolerance = 1e-10)
+  skip_if_not_installed("ordinal")
+  data("wine", package = "ordinal", envir = environment())
+  w <- wine
+  w$k <- rep(1:2, length.out = nrow(w))
+  fo <- glmm(rating ~ temp + factor(k) + (1 | judge), w, family = cumulative())
+  nw <- w[1:2, ]
+  nw$k <- c(1, 3)
+  expect_error(predict(fo, newdata = nw, re.form = NA),
+               "level\\(s\\) of the factor 'factor\\(k\\)' .*'3'")
+})
