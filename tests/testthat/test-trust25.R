@@ -226,3 +226,34 @@ test_that("predict(newdata) with a new level of factor(z) names the factor and t
   expect_error(predict(fo, newdata = nw, re.form = NA),
                "level\\(s\\) of the factor 'factor\\(k\\)' .*'3'")
 })
+
+test_that("integer64 cluster ids in shard files group by their exact values (glmm_shards, gee_shards)", {
+  # The workers read the files without bit64's methods: as.character()
+  # printed the ids' raw bits to 15 digits and merged distinct clusters
+  # (18 sleepstudy subjects became 4), silently.
+  skip_if_not_installed("bit64")
+  data("sleepstudy", package = "lme4", envir = environment())
+  s <- sleepstudy
+  s$id64 <- bit64::as.integer64("9007199254740993") + as.integer(s$Subject) * 2L
+  dir <- tempfile("shards")
+  dir.create(dir)
+  part <- split(s, as.integer(s$Subject) %% 3)
+  files <- file.path(dir, sprintf("part%d.rds", seq_along(part)))
+  for (i in seq_along(part)) saveRDS(part[[i]], files[i])
+  cl <- parallel::makePSOCKcluster(2L)
+  on.exit(parallel::stopCluster(cl), add = TRUE)
+  a <- glmm_shards(Reaction ~ Days + (1 | id64), files, workers = cl)
+  b <- glmm(Reaction ~ Days + (1 | id64), s)
+  expect_equal(as.numeric(logLik(a)), as.numeric(logLik(b)), tolerance = 1e-10)
+  expect_equal(a$ngroups, 18L)
+  # The clusters in the in-memory fit's (numeric) order.
+  ra <- ranef(a)[[1]]
+  rb <- ranef(b)[[1]]
+  expect_identical(rownames(ra), rownames(rb))
+  expect_equal(ra[[1]], rb[[1]], tolerance = 1e-8)
+  g <- gee_shards(Reaction ~ Days, files, id = "id64", corstr = "exchangeable", workers = cl)
+  h <- gee(Reaction ~ Days, id = id64, data = s, corstr = "exchangeable")
+  expect_equal(coef(g), coef(h), tolerance = 1e-10)
+  expect_equal(vcov(g), vcov(h), tolerance = 1e-10)
+  expect_equal(g$nclusters, 18L)
+})
