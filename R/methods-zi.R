@@ -108,6 +108,7 @@ zi_predictors <- function(object, newdata, re.form, allow.new.levels) {
   part <- function(pt, default, label) {
     if (is.null(pt) || is.null(pt$X) && is.null(pt$terms)) return(default)
     if (is.null(newdata)) return(drop(pt$X %*% pt$coef))
+    check_newdata_vars(pt$terms, newdata, label, environment(pt$terms) %||% parent.frame())
     check_newdata_xlevels(pt$xlevels, newdata, label, environment(pt$terms) %||% parent.frame())
     mfp <- stats::model.frame(pt$terms, newdata, na.action = stats::na.pass, xlev = pt$xlevels)
     Xp <- stats::model.matrix(pt$terms, mfp, contrasts.arg = pt$contrasts)

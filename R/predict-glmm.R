@@ -185,8 +185,23 @@ check_newdata_xlevels <- function(xlevels, newdata, part, env = parent.frame()) 
   invisible(NULL)
 }
 
+# Variables of a model part's terms that `newdata` lacks (and the formula's
+# environment does not hold): the package's error naming them, instead of
+# model.frame()'s "object 'x' not found".
+check_newdata_vars <- function(tt, newdata, part, env = parent.frame()) {
+  vars <- all.vars(stats::delete.response(tt))
+  miss <- vars[!vars %in% names(newdata)]
+  miss <- miss[!vapply(miss, exists, TRUE, envir = env)]
+  if (length(miss))
+    stop(sprintf("'newdata' lacks the variable%s %s of the %s",
+                 if (length(miss) > 1L) "s" else "",
+                 paste(sQuote(miss, FALSE), collapse = ", "), part), call. = FALSE)
+  invisible(NULL)
+}
+
 newdata_fixed <- function(object, data, env) {
   tt <- stats::delete.response(object$terms)
+  check_newdata_vars(tt, data, "fixed effects of the conditional part", environment(tt) %||% env)
   check_newdata_xlevels(object$xlevels, data, "fixed effects of the conditional part",
                         environment(tt) %||% env)
   mf <- stats::model.frame(tt, data, na.action = stats::na.pass, xlev = object$xlevels)

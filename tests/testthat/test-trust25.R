@@ -257,3 +257,27 @@ test_that("integer64 cluster ids in shard files group by their exact values (glm
   expect_equal(vcov(g), vcov(h), tolerance = 1e-10)
   expect_equal(g$nclusters, 18L)
 })
+
+test_that("predict(newdata) without a variable of the model names it", {
+  # Was model.frame()'s or eval()'s "object 'tr' not found".
+  set.seed(8)
+  d <- data.frame(g = factor(rep(1:20, each = 6)), x = rnorm(120), tr = rbinom(120, 1, 0.5))
+  d$y <- rbinom(120, 1, plogis(-0.3 + d$x + d$tr + rnorm(20)[d$g]))
+  d$off <- 0.1
+  f <- glmm(y ~ x + tr + (1 | g), d, binomial)
+  expect_error(predict(f, newdata = d[1:3, c("x", "g")]), "'newdata' lacks the variable 'tr'")
+  expect_error(predict(f, newdata = d[1:3, c("x", "tr")]),
+               "'newdata' lacks the grouping variable 'g' .*re.form = NA")
+  # Without the grouping variable at re.form = NA: X beta, as glm's predict().
+  expect_equal(unname(predict(f, newdata = d[1:3, c("x", "tr")], re.form = NA)),
+               unname(drop(cbind(1, as.matrix(d[1:3, c("x", "tr")])) %*% fixef(f))), tolerance = 1e-12)
+  fo <- glmm(y ~ x + tr + offset(off) + (1 | g), d, binomial)
+  expect_error(predict(fo, newdata = d[1:3, c("x", "tr", "g")]), "lacks the variable 'off'")
+  gg <- gee(y ~ x + tr, id = g, data = d, family = binomial)
+  expect_error(predict(gg, newdata = d[1:3, c("x", "g")]), "'newdata' lacks the variable 'tr'")
+  # A variable of the formula's environment, not of the data, is still found.
+  k <- 2
+  fk <- glmm(y ~ I(x * k) + (1 | g), d, binomial)
+  expect_equal(unname(predict(fk, newdata = d[1:4, ])), unname(predict(fk)[1:4]),
+               tolerance = 1e-10)
+})
