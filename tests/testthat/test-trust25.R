@@ -281,3 +281,33 @@ test_that("predict(newdata) without a variable of the model names it", {
   expect_equal(unname(predict(fk, newdata = d[1:4, ])), unname(predict(fk)[1:4]),
                tolerance = 1e-10)
 })
+
+test_that("gee_shards() with x * 1e-6 - 5 or x + 1e4 is gee()'s fit on x", {
+  # x + 1e4 stopped with "the starting weighted least-squares step
+  # failed" and x * 1e-6 - 5 was refused as linearly dependent; the shards'
+  # engines now solve on the centred and scaled design, as gee().
+  data("sleepstudy", package = "lme4", envir = environment())
+  s <- sleepstudy
+  set.seed(5)
+  s$x <- rnorm(nrow(s))
+  s$x2 <- s$x * 1e-6 - 5
+  s$x3 <- s$x + 1e4
+  dir <- tempfile("shards")
+  dir.create(dir)
+  part <- split(s, as.integer(s$Subject) %% 3)
+  files <- file.path(dir, sprintf("part%d.rds", seq_along(part)))
+  for (i in seq_along(part)) saveRDS(part[[i]], files[i])
+  cl <- parallel::makePSOCKcluster(2L)
+  on.exit(parallel::stopCluster(cl), add = TRUE)
+  a <- gee(Reaction ~ Days + x, id = Subject, data = s, corstr = "exchangeable")
+  for (v in c("x2", "x3")) {
+    sc <- if (v == "x2") 1e-6 else 1
+    b <- gee_shards(as.formula(paste("Reaction ~ Days +", v)), files, id = "Subject",
+                    corstr = "exchangeable", workers = cl)
+    expect_equal(unname(coef(b)[v]) * sc, unname(coef(a)["x"]), tolerance = 1e-8)
+    expect_equal(unname(sqrt(vcov(b)[v, v])) * sc, unname(sqrt(vcov(a)["x", "x"])), tolerance = 1e-8)
+    expect_equal(unname(b$alpha), unname(a$alpha), tolerance = 1e-8)
+    expect_equal(unname(predict(b, newdata = s[1:5, ])), unname(predict(a, newdata = s[1:5, ])),
+                 tolerance = 1e-8)
+  }
+})
