@@ -230,6 +230,9 @@ newdata_random <- function(object, data, bars, allow.new.levels, env) {
     frame <- .subset2(object, "frame_prototype") %||% object$model
     tt <- re_lhs_terms(object$re_formula[[k]], frame, env)
     xlev <- stats::.getXlevels(tt, frame)
+    check_newdata_xlevels(xlev, data, sprintf("random-effect term (%s | %s)",
+                                              paste(deparse(object$re_formula[[k]]), collapse = ""),
+                                              object$group_name), env)
     mf <- stats::model.frame(tt, data, na.action = stats::na.pass, xlev = xlev)
     Zk <- stats::model.matrix(tt, mf)
     if (!identical(colnames(Zk), object$cnames[cols[[k]]]))

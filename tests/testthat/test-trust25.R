@@ -311,3 +311,28 @@ test_that("gee_shards() with x * 1e-6 - 5 or x + 1e4 is gee()'s fit on x", {
                  tolerance = 1e-8)
   }
 })
+
+test_that("predict(newdata) with a new level of a factor in a random-effect term names the term", {
+  # Was R's "factor z has new levels c" (one-factor, several-term and
+  # structured routes alike).
+  set.seed(1)
+  d <- data.frame(id = factor(rep(1:30, each = 6)), time = factor(rep(1:6, 30)),
+                  site = factor(rep(1:6, each = 30)))
+  d$x <- rnorm(nrow(d))
+  d$z <- factor(rep(c("a", "b"), length.out = nrow(d)))
+  d$y <- 1 + 0.5 * d$x + rnorm(30)[as.integer(d$id)] + rnorm(nrow(d))
+  nd <- d[1:3, ]
+  nd$z <- c("a", "c", "b")
+  f1 <- suppressWarnings(glmm(y ~ x + (0 + z | id), d))
+  expect_error(predict(f1, newdata = nd),
+               "level\\(s\\) of the factor 'z' \\(random-effect term \\(0 \\+ z \\| id\\)\\) not in the fit: 'c'")
+  f2 <- suppressWarnings(glmm(y ~ x + (0 + z | id) + (1 | site), d))
+  expect_error(predict(f2, newdata = nd), "factor 'z' \\(random-effect term \\(0 \\+ z \\| id\\)\\)")
+  f3 <- suppressWarnings(glmm(y ~ x + ar1(time + 0 | id) + (1 | site), d))
+  nt <- d[1:3, ]
+  nt$time <- factor(c("1", "7", "2"))
+  expect_error(predict(f3, newdata = nt), "factor 'time' \\(random-effect term .*'7'")
+  # Known levels predict as the fitted rows.
+  expect_equal(unname(predict(f3, newdata = d[1:3, ])), unname(predict(f3)[1:3]), tolerance = 1e-10)
+  expect_equal(unname(predict(f1, newdata = d[1:3, ])), unname(predict(f1)[1:3]), tolerance = 1e-10)
+})
