@@ -331,7 +331,7 @@ new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnam
     max.wave = T,
     iter = res$iter, converged = res$converged, delta = res$delta, score = res$score,
     warnings = warns,
-    quasi = v$quasi, info.indep = v$HI, control = control,
+    quasi = v$quasi, info.indep = v$HI, trace.indep = v$HI_trace, control = control,
     engine = list(data = data, spec = spec)),
     class = "glmmgee_gee")
 }
@@ -411,6 +411,9 @@ gee_standard_x <- function(res, tx) {
   res$beta <- drop(Ti %*% res$beta)
   sym <- function(m) (m + t(m)) / 2
   v <- res$variance
+  # QIC's trace(Omega_I V_R), invariant to T, taken before the mapping:
+  # from the mapped matrices it cancels (1e-3 off with x * 1e-6 - 5).
+  if (is.matrix(v$HI) && is.matrix(v$robust)) v$HI_trace <- sum(v$HI * t(v$robust))
   for (nm in c("robust", "model", "md", "kc", "jack", "j1s", "fij"))
     if (is.matrix(v[[nm]])) v[[nm]] <- sym(Ti %*% v[[nm]] %*% t(Ti))
   if (is.matrix(v$HI)) v$HI <- sym(crossprod(tx$T, v$HI %*% tx$T))

@@ -336,3 +336,23 @@ test_that("predict(newdata) with a new level of a factor in a random-effect term
   expect_equal(unname(predict(f3, newdata = d[1:3, ])), unname(predict(f3)[1:3]), tolerance = 1e-10)
   expect_equal(unname(predict(f1, newdata = d[1:3, ])), unname(predict(f1)[1:3]), tolerance = 1e-10)
 })
+
+test_that("QIC() of a gee() fit does not move with a covariate's units and location", {
+  # CIC = trace(Omega_I V_R) was taken from the user-scale matrices, where
+  # it cancels: with x + 1e4 it was 1.3e-5 relative off.
+  data("sleepstudy", package = "lme4", envir = environment())
+  s <- sleepstudy
+  set.seed(5)
+  s$x <- rnorm(nrow(s))
+  s$cnt <- rpois(nrow(s), exp(1 + 0.3 * s$x))
+  s$x2 <- s$x * 1e-6 - 5
+  s$x3 <- s$x + 1e4
+  q <- lapply(c("x", "x2", "x3"), function(v)
+    QIC(gee(as.formula(paste("cnt ~ Days +", v)), id = Subject, data = s, family = poisson,
+            corstr = "exchangeable")))
+  expect_equal(q[[2]], q[[1]], tolerance = 1e-8)
+  expect_equal(q[[3]], q[[1]], tolerance = 1e-8)
+  # On x it is trace(Omega_I V_R) from the stored matrices, as before.
+  a <- gee(cnt ~ Days + x, id = Subject, data = s, family = poisson, corstr = "exchangeable")
+  expect_equal(unname(q[[1]]["CIC"]), sum(diag(a$info.indep %*% vcov(a))), tolerance = 1e-12)
+})
