@@ -356,3 +356,22 @@ test_that("QIC() of a gee() fit does not move with a covariate's units and locat
   a <- gee(cnt ~ Days + x, id = Subject, data = s, family = poisson, corstr = "exchangeable")
   expect_equal(unname(q[[1]]["CIC"]), sum(diag(a$info.indep %*% vcov(a))), tolerance = 1e-12)
 })
+
+test_that("odds_ratios() of a well-determined coefficient in tiny units says to rescale, not 'separated'", {
+  # With x * 1e-6 - 5 the log odds ratio per unit is 1e6: exp() overflows,
+  # and the warning blamed separation on a fit that has none.
+  set.seed(12)
+  d <- data.frame(g = factor(rep(1:40, each = 6)), x = rnorm(240))
+  d$y <- rbinom(240, 1, plogis(-0.3 + d$x + rnorm(40)[d$g]))
+  d$x2 <- d$x * 1e-6 - 5
+  f2 <- glmm(y ~ x2 + (1 | g), d, binomial)
+  f1 <- glmm(y ~ x + (1 | g), d, binomial)
+  expect_warning(o2 <- odds_ratios(f2), "'x2': one unit of the covariate is a step of .* rescale")
+  # The scale-free parts equal the fit on x.
+  o1 <- odds_ratios(f1)
+  expect_equal(o2$p.value, o1$p.value, tolerance = 1e-6)
+  # A separated fit keeps its warning.
+  d$ysep <- as.integer(d$x > 0)
+  fs <- suppressWarnings(glmm(ysep ~ x + (1 | g), d, binomial))
+  expect_warning(odds_ratios(fs), "no finite estimate \\(the fit is separated")
+})
