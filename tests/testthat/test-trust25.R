@@ -375,3 +375,22 @@ test_that("odds_ratios() of a well-determined coefficient in tiny units says to 
   fs <- suppressWarnings(glmm(ysep ~ x + (1 | g), d, binomial))
   expect_warning(odds_ratios(fs), "no finite estimate \\(the fit is separated")
 })
+
+test_that("nested adaptive quadrature does not depend on a covariate's units and location", {
+  # The search ran in the user's parameters: with x + 1e4 it stopped at
+  # the Laplace start ("doubtful convergence", log-likelihood 0.002 short,
+  # the slope Laplace's), with x * 1e-6 - 5 also without standard errors.
+  set.seed(3)
+  d <- data.frame(a = factor(rep(1:20, each = 12)), b = factor(rep(1:3, 80)))
+  d$x <- rnorm(240)
+  d$y <- rbinom(240, 1, plogis(0.2 + d$x + rnorm(20)[d$a] + rnorm(60)[interaction(d$a, d$b)]))
+  d$x2 <- d$x * 1e-6 - 5
+  d$x3 <- d$x + 1e4
+  fit <- function(v, ...) glmm(as.formula(paste("y ~", v, "+ (1 | a/b)")), d, binomial, nAGQ = 5, ...)
+  ref <- slope_summary(fit("x"), "x")
+  expect_summary(slope_summary(fit("x2"), "x2", 1e-6), ref, tolerance = 1e-6)
+  expect_summary(slope_summary(expect_silent(fit("x3")), "x3"), ref, tolerance = 1e-6)
+  # Without the Hessian the estimates map back alone.
+  f0 <- fit("x3", control = glmm_control(hessian = FALSE))
+  expect_equal(unname(fixef(f0)["x3"]), ref[["b"]], tolerance = 1e-6)
+})
