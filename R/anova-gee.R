@@ -198,7 +198,10 @@ QIC.glmmgee_gee <- function(object, ...) {
 gee_qic_one <- function(fit) {
   phi <- if (fit$family$family %in% c("binomial", "poisson")) 1 else fit$scale
   Q <- fit$quasi / phi
-  cic <- sum(diag((fit$info.indep / phi) %*% vcov(fit, type = "san.se")))
+  # trace.indep: the trace from the engine's centred and scaled design
+  # (gee_standard_x()), where the user's loses digits.
+  cic <- if (!is.null(fit$trace.indep)) fit$trace.indep / phi
+         else sum(diag((fit$info.indep / phi) %*% vcov(fit, type = "san.se")))
   p <- length(coef(fit))
   c(QIC = -2 * Q + 2 * cic, QICu = -2 * Q + 2 * p, CIC = cic, QuasiLik = Q, params = p)
 }

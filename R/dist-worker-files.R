@@ -41,6 +41,12 @@ dist_w_read <- function(key, files, spec) {
                  na.action = quote(stats::na.omit), drop.unused.levels = TRUE)
     if (!is.null(spec$weights)) args$weights <- as.name(spec$weights)
     mf <- eval(as.call(args))
+    # integer64 cluster ids (data.table::fread()'s large ids) by their exact
+    # values: without bit64's methods loaded here, as.character() printed
+    # their raw bits to 15 digits and merged distinct clusters (18 sleepstudy
+    # subjects became 4).
+    i64 <- inherits(mf[[spec$group]], "integer64")
+    if (i64) mf[[spec$group]] <- integer64_labels(mf[[spec$group]], spec$group)
     kind <- vapply(mf, function(v) if (is.factor(v)) "factor" else if (is.character(v)) "character"
                    else if (is.logical(v)) "logical" else "other", "")
     st$frames[[id]] <- mf
@@ -53,10 +59,20 @@ dist_w_read <- function(key, files, spec) {
                                     else if (is.character(v) || is.logical(v)) unique(v)),
                       # For the check of `contrasts =` (contrasts-shards.R).
                       columns = vapply(df, function(v) class(v)[1L], ""),
-                      clusters = if (is.factor(g)) levels(g) else unique(g))
+                      clusters = if (is.factor(g)) levels(g) else unique(g),
+                      group_integer64 = i64)
   }
   .dist_state[[key]] <- st
   out
+}
+
+# The exact labels of integer64 ids (bit64's as.character()), on a worker
+# that may not have bit64 loaded.
+integer64_labels <- function(v, name) {
+  if (!requireNamespace("bit64", quietly = TRUE))
+    stop(sprintf("'%s' is an integer64 vector, but package 'bit64' (whose methods read its values) is not installed on this worker: install it there, or give the ids as character strings",
+                 name), call. = FALSE)
+  as.character(v)
 }
 
 # Pass 2: with the levels agreed across shards, each shard's design is

@@ -79,7 +79,14 @@ dist_w_gee_engines <- function(key, spec, wspec) {
       sh$wave <- as.integer(pos)
     } else sh["wave"] <- list(NULL)
     sh$eta_start <- as.numeric(gee_eta_start(wspec$family, sh$y, sh$weights))
-    sh$gee <- cpp_gee_shard_new(sh, spec)
+    # The engine maps its data's memory: the transformed design (X T^-1)
+    # is kept in the shard beside the user's X, which fitted() reads.
+    ed <- sh
+    if (!is.null(wspec$Ti)) {
+      sh$Xs <- sh$X %*% wspec$Ti
+      ed$X <- sh$Xs
+    }
+    sh$gee <- cpp_gee_shard_new(ed, spec)
     st$shards[[id]] <- sh
   }
   .dist_state[[key]] <- st

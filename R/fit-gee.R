@@ -226,8 +226,13 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
                  T, T * (T - 1) / 2), call. = FALSE)
   # Rank from the scaled cross-product: one pass over X instead of a QR.
   XtX <- crossprod(if (all(w > 0)) X else X[w > 0, , drop = FALSE])
-  sc <- sqrt(diag(XtX)); sc[sc == 0] <- 1
-  qx <- qr(XtX / outer(sc, sc), tol = 1e-9)
+  qx <- gee_rank_qr(XtX)
+  # A covariate whose spread is tiny beside its mean (x * 1e-6 - 5) is
+  # collinear with the intercept in X'X to 1e-13 and was refused as
+  # "linearly dependent", though geepack fits it: judged again on the
+  # centred and scaled columns (design_transform(), the same span).
+  if (qx$rank < p)
+    qx <- gee_rank_qr(crossprod(design_transform(if (all(w > 0)) X else X[w > 0, , drop = FALSE])$M))
   if (qx$rank < p) {
     alias <- colnames(X)[qx$pivot[(qx$rank + 1L):p]]
     stop(sprintf("the model matrix is rank deficient: %s %s linearly dependent on the other columns",
@@ -238,10 +243,14 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
   if (!is.null(start) && (!is.numeric(start) || length(start) != p || any(!is.finite(start))))
     stop(sprintf("'start' must be %d finite numbers (one per coefficient)", p), call. = FALSE)
   storage.mode(X) <- "double"
-  data <- list(X = X, y = as.numeric(y), weights = w, offset = off, id = cl$index,
+  # Solved on a centred and scaled X where the user's loses digits (the
+  # rule of the linear mixed models, lmm_design_transform()): with
+  # x * 1e-6 - 5 the sandwich standard errors were up to 3% off.
+  tx <- lmm_design_transform(X)
+  data <- list(X = tx$M, y = as.numeric(y), weights = w, offset = off, id = cl$index,
                M = length(cl$levels), wave = pos,
                eta_start = if (is.null(start)) as.numeric(gee_eta_start(family, y, w)),
-               beta_start = if (!is.null(start)) as.numeric(start))
+               beta_start = if (!is.null(start)) as.numeric(tx$T %*% start))
   spec <- list(family = family$family_code, link = family$link_code,
                corstr = match(corstr, gee_corstrs()) - 1L, mdep = Mv, Rfixed = R,
                scale_fix = scale.fix, scale_value = as.numeric(scale.value),
@@ -259,6 +268,10 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
   if (nzchar(res$variance$error))
     stop("gee variance failed: ", res$variance$error, call. = FALSE)
   data$eta_start <- data$beta_start <- NULL
+  if (!isTRUE(tx$identity)) {
+    res <- gee_standard_x(res, tx)
+    data$X <- X
+  }
   fit <- new_gee_object(res, data, spec, family, corstr, std.err, Mv, R, colnames(X), cl, T,
                  scale.fix, control, wpos)
   if (!is.null(res$dist)) {
@@ -318,7 +331,7 @@ new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnam
     max.wave = T,
     iter = res$iter, converged = res$converged, delta = res$delta, score = res$score,
     warnings = warns,
-    quasi = v$quasi, info.indep = v$HI, control = control,
+    quasi = v$quasi, info.indep = v$HI, trace.indep = v$HI_trace, control = control,
     engine = list(data = data, spec = spec)),
     class = "glmmgee_gee")
 }
@@ -382,4 +395,28 @@ gee_failure_text <- function(res, family, corstr, K, T, Mv) {
                     dQuote(corstr, FALSE), nalpha, K)
           else "",
           if (corstr != "independence") " (\"exchangeable\", \"ar1\" or \"independence\")" else "")
+}
+
+# The rank of X from its cross-product scaled to unit diagonal.
+gee_rank_qr <- function(XtX) {
+  sc <- sqrt(diag(XtX)); sc[sc == 0] <- 1
+  qr(XtX / outer(sc, sc), tol = 1e-9)
+}
+
+# The engine's results on X* = X T^-1 back to the user's X: beta = T^-1
+# beta*, each variance T^-1 V* T^-T, the information under independence
+# (QIC's) T' H* T.
+gee_standard_x <- function(res, tx) {
+  Ti <- backsolve(tx$T, diag(1, ncol(tx$T)))
+  res$beta <- drop(Ti %*% res$beta)
+  sym <- function(m) (m + t(m)) / 2
+  v <- res$variance
+  # QIC's trace(Omega_I V_R), invariant to T, taken before the mapping:
+  # from the mapped matrices it cancels (1e-3 off with x * 1e-6 - 5).
+  if (is.matrix(v$HI) && is.matrix(v$robust)) v$HI_trace <- sum(v$HI * t(v$robust))
+  for (nm in c("robust", "model", "md", "kc", "jack", "j1s", "fij"))
+    if (is.matrix(v[[nm]])) v[[nm]] <- sym(Ti %*% v[[nm]] %*% t(Ti))
+  if (is.matrix(v$HI)) v$HI <- sym(crossprod(tx$T, v$HI %*% tx$T))
+  res$variance <- v
+  res
 }

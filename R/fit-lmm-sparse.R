@@ -437,11 +437,13 @@ lmm_standard_x <- function(fit, tx, reml) {
   V[, ip] <- V[, ip, drop = FALSE] %*% t(Ti)
   V[ip, ip] <- (V[ip, ip] + t(V[ip, ip])) / 2
   fit$cov_theta[] <- V
-  H <- fit$hessian
-  H[ip, ] <- crossprod(tx$T, H[ip, , drop = FALSE])
-  H[, ip] <- H[, ip, drop = FALSE] %*% tx$T
-  H[ip, ip] <- (H[ip, ip] + t(H[ip, ip])) / 2
-  fit$hessian[] <- H
+  if (!is.null(fit$hessian)) {  # NULL: glmm_control(hessian = FALSE) on the nested route
+    H <- fit$hessian
+    H[ip, ] <- crossprod(tx$T, H[ip, , drop = FALSE])
+    H[, ip] <- H[, ip, drop = FALSE] %*% tx$T
+    H[ip, ip] <- (H[ip, ip] + t(H[ip, ip])) / 2
+    fit$hessian[] <- H
+  }
   if (!is.null(fit$gradient)) {
     fit$gradient[ip] <- drop(crossprod(tx$T, fit$gradient[ip]))
     if (!is.null(fit$optinfo$max_grad))

@@ -127,6 +127,20 @@ glmm_nested_fit <- function(X, y, re, family, weights, offset, nAGQ, control, st
 # glmm_nested_fit() in the units of the response it is given.
 glmm_nested_fit_units <- function(X, y, re, family, weights, offset, nAGQ, control,
                                   start = NULL) {
+  # On a centred and scaled X where the user's loses digits (the rule of
+  # lmm_design_transform()), mapped back by lmm_standard_x(): the search
+  # and its difference steps are in the user's parameters, and with
+  # x + 1e4 it stopped at the Laplace start ("doubtful convergence",
+  # log-likelihood 0.002 short), with x * 1e-6 - 5 without standard errors.
+  tx <- lmm_design_transform(X)
+  if (!isTRUE(tx$identity)) {
+    if (!is.null(start) && is.numeric(start) && length(start) >= ncol(X))
+      start[seq_len(ncol(X))] <- drop(tx$T %*% start[seq_len(ncol(X))])
+    fit <- glmm_nested_fit_units(tx$M, y, re, family, weights, offset, nAGQ, control, start)
+    fit$optinfo$laplace$theta[seq_len(ncol(X))] <-
+      drop(backsolve(tx$T, diag(1, ncol(X))) %*% fit$optinfo$laplace$theta[seq_len(ncol(X))])
+    return(lmm_standard_x(fit, tx, FALSE))
+  }
   ns <- nested_structure(re)
   p <- ncol(X)
   disp <- has_dispersion(family)

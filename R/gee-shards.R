@@ -132,7 +132,9 @@ gee_shards <- function(formula, files, id, family = gaussian(), corstr = "indepe
   if (std.err == "fij")
     stop("std.err = \"fij\" refits the model without each cluster in turn: it is not distributed; use \"j1s\" or \"jack\"",
          call. = FALSE)
-  wspec <- list(wmin = mod$wmin, allpos = mod$allpos, family = family)
+  # The engines solve on X T^-1 where the design loses digits (as gee()).
+  wspec <- list(wmin = mod$wmin, allpos = mod$allpos, family = family,
+                Ti = if (!isTRUE(mod$tx$identity)) backsolve(mod$tx$T, diag(1, ncol(mod$tx$T))))
   eng$reload <- function(ids, w) {
     read(ids, w)
     parallel::clusterCall(eng$cl[w], dist_w_gee_design, eng$key, dspec)
@@ -149,6 +151,7 @@ gee_shards <- function(formula, files, id, family = gaussian(), corstr = "indepe
     stop("gee fit failed: ", gee_failure_text(res, family, corstr, length(mod$sizes), mod$T, mod$Mv),
          call. = FALSE)
   if (nzchar(res$variance$error)) stop("gee variance failed: ", res$variance$error, call. = FALSE)
+  if (!isTRUE(mod$tx$identity)) res <- gee_standard_x(res, mod$tx)
   data <- list(X = mod$X0, y = NULL, weights = NULL, offset = NULL, wave = NULL)
   fit <- new_gee_object(res, data, spec, family, corstr, std.err, mod$Mv, mod$R, mod$xnames,
                         list(index = NULL, levels = agreed$clusters), mod$T, scale.fix, control,
@@ -175,8 +178,17 @@ gee_shard_model <- function(p2, agreed, corstr, std.err, Mv, R, scale.fix, famil
   p <- length(xnames)
   Rall <- do.call(rbind, lapply(p2, `[[`, "R"))
   XtX <- crossprod(Rall)
-  sc <- sqrt(diag(XtX)); sc[sc == 0] <- 1
-  qx <- qr(XtX / outer(sc, sc), tol = 1e-9)
+  qx <- gee_rank_qr(XtX)
+  # As gee_fit(): judged again with the columns centred, here by taking
+  # the intercept's multiple out of each column of the shards' R factors
+  # (the rows below a shard's first hold its centred columns exactly).
+  ic <- which(p2[[1L]]$assign == 0L)[1L]
+  Rc <- NULL
+  if (!is.na(ic) && XtX[ic, ic] > 0) {
+    Rc <- Rall - outer(Rall[, ic], XtX[ic, ] / XtX[ic, ic])
+    Rc[, ic] <- Rall[, ic]
+    if (qx$rank < p) qx <- gee_rank_qr(crossprod(Rc))
+  }
   if (qx$rank < p) {
     alias <- xnames[qx$pivot[(qx$rank + 1L):p]]
     stop(sprintf("the model matrix is rank deficient: %s %s linearly dependent on the other columns",
@@ -221,7 +233,25 @@ gee_shard_model <- function(p2, agreed, corstr, std.err, Mv, R, scale.fix, famil
   X0 <- matrix(0, 0L, p, dimnames = list(NULL, xnames))
   attr(X0, "assign") <- p2[[1L]]$assign
   list(xnames = xnames, sizes = sizes, T = T, wpos = wpos, wmin = wmin, allpos = allpos,
-       Mv = as.integer(Mv), R = R, X0 = X0)
+       Mv = as.integer(Mv), R = R, X0 = X0, tx = gee_shard_transform(XtX, Rc, ic))
+}
+
+# gee()'s centring and scaling of X where its columns lose digits
+# (lmm_design_transform()'s rule), from the shards' summaries: the column
+# means from the intercept's row of X'X, the spreads from the centred R
+# factors. Without an intercept column the design is left as it is.
+gee_shard_transform <- function(XtX, Rc, ic) {
+  p <- ncol(XtX)
+  none <- list(T = diag(1, p), scale = rep(1, p), identity = TRUE)
+  if (is.null(Rc) || is.na(ic)) return(none)
+  n <- XtX[ic, ic]
+  mn <- XtX[ic, ] / n
+  sdv <- sqrt(colSums(Rc^2) / n)
+  sdv[ic] <- 0
+  nonconst <- sdv > 1e-12 * pmax(abs(mn), 1e-300)
+  s <- sdv[nonconst]
+  if (all(s >= 0.1 & s <= 10 & abs(mn[nonconst]) <= 10 * s)) return(none)
+  design_transform(NULL, mom = list(mean = mn, sd = sdv, rms = sqrt(diag(XtX) / n), n = n))
 }
 
 #' @export

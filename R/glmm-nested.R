@@ -138,7 +138,8 @@ glmm_nested <- function(formula, mf, family, nAGQ, control, start, covariance, m
   rc <- checked_response(mf, X, family, formula)
   resp <- rc$resp
   off <- rc$offset
-  extra_warn <- check_obs_level_effects(re$flist, family, resp$weights)
+  extra_warn <- c(check_obs_level_effects(re$flist, family, resp$weights),
+                  check_confounded_terms(re))
   sep <- separation_record(X, resp$y, resp$weights, family, "glmm")
   fit <- glmm_nested_fit(X, resp$y, re, family, resp$weights, off, nAGQ, control, start)
   obj <- new_glmm_sparse(fit, X = X, y = resp$y, weights = resp$weights, offset = off,

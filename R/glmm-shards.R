@@ -208,6 +208,13 @@ agree_levels <- function(p1, gname) {
   }
   clusters <- if (gname %in% names(levels)) levels[[gname]]
               else levels(used_factor(all_ids))
+  # integer64 ids (labels from the workers) in their numeric order, as
+  # the in-memory fit sorts them.
+  if (any(vapply(p1, function(r) isTRUE(r$group_integer64), TRUE)) &&
+      requireNamespace("bit64", quietly = TRUE)) {
+    cl <- as.character(clusters)
+    clusters <- cl[match(as.character(sort(bit64::as.integer64(cl))), cl)]
+  }
   levels[[gname]] <- NULL
   list(levels = levels, clusters = as.character(clusters),
        rows = sum(vapply(p1, `[[`, 1L, "rows")), kept = sum(vapply(p1, `[[`, 1L, "kept")))

@@ -67,7 +67,8 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
   if (!is.null(penalty)) check_prior_length(penalty, ncol(X), "penalized")
   rc <- checked_response(mf, X, family, formula)
   resp <- rc$resp
-  extra_warn <- check_obs_level_effects(re$flist, family, resp$weights)
+  extra_warn <- c(check_obs_level_effects(re$flist, family, resp$weights),
+                  check_confounded_terms(re))
   sep <- penalized_separation(separation_record(X, resp$y, resp$weights, family, "glmm"), penalty)
   # Gaussian identity link: the exact profiled criterion (ML or REML).
   profiled <- REML || lmm_covstruct_wanted(family, penalty)

@@ -188,6 +188,7 @@ fit_data <- function(fit) {
 design_at <- function(fit, data) {
   env <- environment(fit$formula) %||% parent.frame()
   tt <- stats::delete.response(fit$terms)
+  check_newdata_xlevels(fit$xlevels, data, "fixed effects", environment(tt) %||% env)
   mf <- stats::model.frame(tt, data, na.action = stats::na.pass, xlev = fit$xlevels)
   X <- stats::model.matrix(tt, mf, contrasts.arg = fit$contrasts)
   off <- stats::model.offset(mf)

@@ -111,6 +111,20 @@ ratio_table <- function(est, level, parm, measure) {
                     p.value = unname(2 * stats::pnorm(-abs(b / se))),
                     stringsAsFactors = FALSE)
   bad <- unbounded_terms(b, se, est$separation)
+  # A finite, well-determined coefficient (|z| > 2, no separation) whose
+  # exp() overflows or that the drift heuristic caught only by its size is
+  # a covariate in small units (x * 1e-6: one unit is a step of 1e6 on the
+  # log scale), not a fit on its way to infinity: said so.
+  sep <- if (isTRUE(est$separation$separated)) est$separation$terms else character()
+  units <- bad[!bad %in% sep & is.finite(b[bad]) & !is.na(se[bad]) & is.finite(se[bad]) &
+                 abs(b[bad] / se[bad]) > 2]
+  bad <- setdiff(bad, units)
+  if (length(units))
+    warning(sprintf(paste0("%s for %s: one unit of the covariate is a step of %s on the log scale, ",
+                           "so the ratio per unit overflows or is not informative; rescale the ",
+                           "covariate (e.g. x / sd(x)) to read it"),
+                    measure, paste(sQuote(units, FALSE), collapse = ", "),
+                    paste(format(signif(b[units], 3)), collapse = ", ")), call. = FALSE)
   if (length(bad))
     warning(sprintf(paste0("%s for %s: no finite estimate (the fit is separated or the coefficient ",
                            "is on its way to +/-Inf), so the ratio, its interval and p-value are ",

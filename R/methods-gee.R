@@ -144,6 +144,9 @@ predict.glmmgee_gee <- function(object, newdata, type = c("link", "response"),
     na <- NULL
   } else {
     tt <- stats::delete.response(object$terms)
+    check_newdata_vars(tt, newdata, "fixed effects", environment(tt) %||% parent.frame())
+    check_newdata_xlevels(object$xlevels, newdata, "fixed effects",
+                          environment(tt) %||% parent.frame())
     mf <- stats::model.frame(tt, newdata, na.action = stats::na.pass, xlev = object$xlevels)
     if (!is.null(cl <- attr(tt, "dataClasses"))) stats::.checkMFClasses(cl, mf)
     X <- stats::model.matrix(tt, mf, contrasts.arg = object$contrasts)

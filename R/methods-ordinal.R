@@ -196,6 +196,9 @@ ordinal_newdata <- function(object, newdata) {
 ordinal_newdata_fixed <- function(object, newdata) {
   if (!is.data.frame(newdata)) stop("'newdata' must be a data frame", call. = FALSE)
   tt <- stats::delete.response(object$terms)
+  check_newdata_vars(tt, newdata, "fixed effects", environment(tt) %||% parent.frame())
+  check_newdata_xlevels(object$xlevels, newdata, "fixed effects",
+                        environment(tt) %||% parent.frame())
   mf <- stats::model.frame(tt, newdata, xlev = object$xlevels, na.action = stats::na.pass)
   X <- stats::model.matrix(tt, mf, contrasts.arg = object$contrasts)
   list(X = X[, colnames(object$X), drop = FALSE],

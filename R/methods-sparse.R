@@ -109,6 +109,8 @@ predict.glmmgee_glmm_sparse <- function(object, newdata = NULL, type = c("link",
     idx <- match_levels(g, tm$levels, tm$group, allow.new.levels)
     tt <- re_lhs_terms(tm$lhs, object$model, env)
     xlev <- stats::.getXlevels(tt, object$model)
+    check_newdata_xlevels(xlev, data, sprintf("random-effect term (%s | %s)",
+                                              paste(deparse(tm$lhs), collapse = ""), tm$group), env)
     Zk <- stats::model.matrix(tt, stats::model.frame(tt, data, na.action = stats::na.pass,
                                                      xlev = xlev))
     if (!identical(colnames(Zk), tm$cnames))

@@ -116,16 +116,9 @@ zi_predictors <- function(object, newdata, re.form, allow.new.levels) {
   part <- function(pt, default, label) {
     if (is.null(pt) || is.null(pt$X) && is.null(pt$terms)) return(default)
     if (is.null(newdata)) return(aux_fixed_link(pt))
-    check_newdata_xlevels(pt$xlevels, newdata, label)
-    mfp <- tryCatch(
-      stats::model.frame(pt$terms, newdata, na.action = stats::na.pass, xlev = pt$xlevels),
-      error = function(e) {
-        miss <- regmatches(conditionMessage(e), regexpr("(?<=object ')[^']+(?=' not found)",
-                                                        conditionMessage(e), perl = TRUE))
-        if (!length(miss)) stop(e)
-        stop(sprintf("'newdata' has no variable '%s', which '%s' uses", miss, label),
-             call. = FALSE)
-      })
+    check_newdata_vars(pt$terms, newdata, label, environment(pt$terms) %||% parent.frame())
+    check_newdata_xlevels(pt$xlevels, newdata, label, environment(pt$terms) %||% parent.frame())
+    mfp <- stats::model.frame(pt$terms, newdata, na.action = stats::na.pass, xlev = pt$xlevels)
     Xp <- stats::model.matrix(pt$terms, mfp, contrasts.arg = pt$contrasts)
     # The part's offset() terms evaluated on newdata.
     drop(Xp %*% pt$coef) + (stats::model.offset(mfp) %||% 0)

@@ -160,10 +160,18 @@ rows_with_values <- function(exprs, newdata, na.action, env) {
 # A factor of a model part's fixed effects whose level in `newdata` was not
 # in the fit: the package's error, naming the variable, the part and the
 # level(s), before model.frame() says only "factor x has new levels".
-# `xlevels`: the part's levels as the fit recorded them.
-check_newdata_xlevels <- function(xlevels, newdata, part) {
-  for (v in intersect(names(xlevels), names(newdata))) {
-    lab <- as.character(newdata[[v]])
+# `xlevels`: the part's levels as the fit recorded them. A factor made in
+# the formula (`factor(z)`) is the expression evaluated on `newdata` in
+# `env` (the formula's environment), as model.frame() will evaluate it.
+check_newdata_xlevels <- function(xlevels, newdata, part, env = parent.frame()) {
+  for (v in names(xlevels)) {
+    lab <- if (v %in% names(newdata)) as.character(newdata[[v]]) else {
+      ex <- tryCatch(str2lang(v), error = function(e) NULL)
+      val <- if (!is.null(ex) && length(all.vars(ex)) && all(all.vars(ex) %in% names(newdata)))
+        tryCatch(eval(ex, newdata, env), error = function(e) NULL)
+      if (is.factor(val) || is.character(val) || is.logical(val)) as.character(val)
+    }
+    if (is.null(lab)) next
     unseen <- unique(lab[!is.na(lab) & !(lab %in% xlevels[[v]])])
     if (length(unseen))
       stop(sprintf("'newdata' has %d level(s) of the factor '%s' (%s) not in the fit: %s%s; the fit's levels are %s%s",
@@ -177,9 +185,25 @@ check_newdata_xlevels <- function(xlevels, newdata, part) {
   invisible(NULL)
 }
 
+# Variables of a model part's terms that `newdata` lacks (and the formula's
+# environment does not hold): the package's error naming them, instead of
+# model.frame()'s "object 'x' not found".
+check_newdata_vars <- function(tt, newdata, part, env = parent.frame()) {
+  vars <- all.vars(stats::delete.response(tt))
+  miss <- vars[!vars %in% names(newdata)]
+  miss <- miss[!vapply(miss, exists, TRUE, envir = env)]
+  if (length(miss))
+    stop(sprintf("'newdata' lacks the variable%s %s of the %s",
+                 if (length(miss) > 1L) "s" else "",
+                 paste(sQuote(miss, FALSE), collapse = ", "), part), call. = FALSE)
+  invisible(NULL)
+}
+
 newdata_fixed <- function(object, data, env) {
   tt <- stats::delete.response(object$terms)
-  check_newdata_xlevels(object$xlevels, data, "fixed effects of the conditional part")
+  check_newdata_vars(tt, data, "fixed effects of the conditional part", environment(tt) %||% env)
+  check_newdata_xlevels(object$xlevels, data, "fixed effects of the conditional part",
+                        environment(tt) %||% env)
   mf <- stats::model.frame(tt, data, na.action = stats::na.pass, xlev = object$xlevels)
   X <- stats::model.matrix(tt, mf, contrasts.arg = object$contrasts)
   beta <- fixef(object)
@@ -206,6 +230,9 @@ newdata_random <- function(object, data, bars, allow.new.levels, env) {
     frame <- .subset2(object, "frame_prototype") %||% object$model
     tt <- re_lhs_terms(object$re_formula[[k]], frame, env)
     xlev <- stats::.getXlevels(tt, frame)
+    check_newdata_xlevels(xlev, data, sprintf("random-effect term (%s | %s)",
+                                              paste(deparse(object$re_formula[[k]]), collapse = ""),
+                                              object$group_name), env)
     mf <- stats::model.frame(tt, data, na.action = stats::na.pass, xlev = xlev)
     Zk <- stats::model.matrix(tt, mf)
     if (!identical(colnames(Zk), object$cnames[cols[[k]]]))

@@ -271,15 +271,25 @@ check_obs_level_effects <- function(flist, family, weights) {
 # each a, as in (1 | a/b)) have the same design: only the sum of their
 # covariances is identified, and the split the fit reports is arbitrary
 # (lmer's convergence check notes a degenerate Hessian; here it was silent).
+# Terms with covariance structures (`kind`: "us" for an unstructured one)
+# are confounded when one's structure contains the other's and is closed
+# under adding it (unstructured, diagonal, homogeneous diagonal): then any
+# split of the sum is a fit. Two ar1() or cs() terms are not: a sum of
+# two AR(1) or compound-symmetry covariances is not one of them, and its
+# parts can be told apart.
 check_confounded_terms <- function(re) {
   tm <- re$terms
   out <- character()
   if (length(tm) < 2L) return(out)
-  lab <- function(x) sprintf("(%s | %s)", paste(deparse(x$lhs), collapse = ""), x$group)
+  lab <- function(x) {
+    if (!is.null(x$label) && !identical(x$kind, "us")) return(x$label)  # ar1(0 + f | g)
+    sprintf("(%s | %s)", paste(deparse(x$lhs), collapse = ""), x$group)
+  }
   for (t in seq_len(length(tm) - 1L)) for (u in seq.int(t + 1L, length(tm))) {
     a <- tm[[t]]
     b <- tm[[u]]
     if (isTRUE(a$known_cov) || isTRUE(b$known_cov)) next
+    if (!is.null(a$kind) && !is.null(b$kind) && !covstruct_sum_unidentified(a$kind, b$kind)) next
     if (!identical(a$cnames, b$cnames) || !identical(deparse(a$lhs), deparse(b$lhs))) next
     if (length(a$index) != length(b$index)) next
     na <- length(unique(a$index))
@@ -289,4 +299,13 @@ check_confounded_terms <- function(re) {
                           lab(a), lab(b), a$group, b$group))
   }
   out
+}
+
+# Whether the sum of two covariances of structures `k1` and `k2` on the same
+# columns and groups leaves their split unidentified: the larger structure
+# holds the smaller one and sums of the two.
+covstruct_sum_unidentified <- function(k1, k2) {
+  holds <- list(us = c("us", "diag", "homdiag", "cs", "ar1"), diag = c("diag", "homdiag"),
+                homdiag = "homdiag")
+  k2 %in% holds[[k1]] || k1 %in% holds[[k2]]
 }

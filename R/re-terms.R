@@ -60,6 +60,14 @@ eval_grouping <- function(expr, data, env) {
     return(if (is.character(v)) factor(v) else v)
   key <- paste(deparse(expr, 500L), collapse = "")
   if (!is.name(expr) && key %in% names(data)) return(data[[key]])
+  # A grouping variable missing from new data (predict(), standardize()):
+  # named, instead of eval()'s "object 'g' not found".
+  miss <- setdiff(all.vars(expr), names(data))
+  miss <- miss[!vapply(miss, exists, TRUE, envir = env)]
+  if (length(miss))
+    stop(sprintf("'newdata' lacks the grouping variable%s %s of the random effects: give %s, or predict with re.form = NA (random effects at zero)",
+                 if (length(miss) > 1L) "s" else "", paste(sQuote(miss, FALSE), collapse = ", "),
+                 if (length(miss) > 1L) "them" else "it"), call. = FALSE)
   if (is_interaction(expr) && !is.name(expr)) {
     vars <- intersect(all.vars(expr), names(data))
     data <- as.list(data)[vars]

@@ -85,7 +85,7 @@ test_that("Owls: ziformula = ~ offset(logBroodSize) and a dispersion offset matc
   # newdata without the zero part's offset variable: named; a missing
   # value there gives a missing prediction in that row only.
   expect_error(predict(ours, nd[, c("FoodTreatment", "ArrivalTime", "Nest")], type = "zprob"),
-               "'newdata' has no variable 'logBroodSize', which 'ziformula' uses")
+               "'newdata' lacks the variable 'logBroodSize' of the ziformula")
   nd_na <- nd
   nd_na$logBroodSize[2] <- NA
   p_na <- predict(ours, nd_na, type = "response")
