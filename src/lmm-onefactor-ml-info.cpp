@@ -79,7 +79,13 @@ Rcpp::NumericMatrix cpp_lmm_ml_hessian(Rcpp::List suff, Eigen::Map<Eigen::Vector
   double hff = 0.0, quad = 0.0;     // quad: sum of 8 x1 - 10 x2 + 4 x3
   MatrixXd Si(q, q), T(q, q), B(q, q), Bi(q, q), BiT(q, q), R(q, q), W(q, q), W2(q, q);
   MatrixXd LF(q, p), Gx(p, q), WD(q, q);
-  std::vector<MatrixXd> WDj(k);
+  // Work matrices for the products' intermediate results (the same
+  // products, in the same order, that the expressions' own temporaries
+  // held, without an allocation per cluster).
+  MatrixXd Q1(q, q), Q2(q, q), PQ(p, q);
+  VectorXd u1(q);
+  std::vector<MatrixXd> WDj(k, MatrixXd(q, q));
+  std::vector<VectorXd> Dja(k, VectorXd(q));
   VectorXd c(q), v(q), m(q), a(q), b(q), t1(q), t2(q);
   const MatrixXd I = MatrixXd::Identity(q, q);
   Eigen::LLT<MatrixXd> llt(q);
@@ -88,7 +94,8 @@ Rcpp::NumericMatrix cpp_lmm_ml_hessian(Rcpp::List suff, Eigen::Map<Eigen::Vector
     if ((i & 0x3FF) == 0 && ip.poll()) ip.raise_if_interrupted();
     Si = Map<const MatrixXd>(s.S.col(i).data(), q, q);
     const Map<const MatrixXd> Fi(s.F.col(i).data(), q, p);
-    T.noalias() = Lam.transpose() * Si * Lam;
+    Q1.noalias() = Lam.transpose() * Si;
+    T.noalias() = Q1 * Lam;
     B = T;
     B.diagonal().array() += s2;
     llt.compute(B);
@@ -99,9 +106,13 @@ Rcpp::NumericMatrix cpp_lmm_ml_hessian(Rcpp::List suff, Eigen::Map<Eigen::Vector
     Bi = llt.solve(I);
     BiT.noalias() = Bi * T;
     R = I;
-    R.noalias() -= Si * Lam * Bi * Lam.transpose();
-    W.noalias() = R * Si / s2;
-    W2.noalias() = R * Si * R.transpose() / (s2 * s2);
+    Q1.noalias() = Si * Lam;
+    Q2.noalias() = Q1 * Bi;
+    R.noalias() -= Q2 * Lam.transpose();
+    Q1.noalias() = R * Si;
+    W = Q1 / s2;
+    W2.noalias() = Q1 * R.transpose();
+    W2 /= (s2 * s2);
     c = s.g.col(i);
     c.noalias() -= Fi * beta;
     v.noalias() = Lam.transpose() * c;
@@ -109,26 +120,32 @@ Rcpp::NumericMatrix cpp_lmm_ml_hessian(Rcpp::List suff, Eigen::Map<Eigen::Vector
     a.noalias() = R * c / s2;
     b.noalias() = R * a / s2;
     LF.noalias() = Lam.transpose() * Fi;
-    Hbb.noalias() -= LF.transpose() * Bi * LF;
+    PQ.noalias() = LF.transpose() * Bi;
+    Hbb.noalias() -= PQ * LF;
     Gx.noalias() = Fi.transpose() * R.transpose() / s2;
     // X'V^-2 r: -2 F'Lambda m + F'Lambda B^-1 T m.
     t1.noalias() = BiT * m;
-    xv2r.noalias() -= LF.transpose() * (2.0 * m - t1);
+    u1 = 2.0 * m - t1;
+    xv2r.noalias() -= LF.transpose() * u1;
     // r'V^-k r pieces: x1 = v'B^-1 v, x2 = v'B^-1 T B^-1 v, x3 = v'(B^-1 T)^2 B^-1 v.
     t2.noalias() = BiT * t1;
     quad += 8.0 * v.dot(m) - 10.0 * v.dot(t1) + 4.0 * v.dot(t2);
-    hff += -2.0 * BiT.trace() + 2.0 * (BiT * BiT).trace();
-    for (Eigen::Index j = 0; j < k; ++j) WDj[j].noalias() = W * D[j];
+    Q1.noalias() = BiT * BiT;
+    hff += -2.0 * BiT.trace() + 2.0 * Q1.trace();
     for (Eigen::Index j = 0; j < k; ++j) {
-      t1.noalias() = D[j] * a;   // D_j a
+      WDj[j].noalias() = W * D[j];
+      Dja[j].noalias() = D[j] * a;
+    }
+    for (Eigen::Index j = 0; j < k; ++j) {
+      t1 = Dja[j];   // D_j a
       Hbl.col(j).noalias() -= Gx * t1;
       // log sigma: s2 tr(W2 D_j) - 2 s2 b'D_j a.
       Hlf[j] += s2 * (W2.cwiseProduct(D[j].transpose())).sum() - 2.0 * s2 * b.dot(t1);
+      t2.noalias() = W * t1;
       for (Eigen::Index l = 0; l <= j; ++l) {
         // tr(W D_l W D_j) / 2 - a'D_l W D_j a.
         double h = 0.5 * (WDj[l].cwiseProduct(WDj[j].transpose())).sum();
-        t2.noalias() = W * t1;
-        h -= (D[l] * a).dot(t2);
+        h -= Dja[l].dot(t2);
         // V_jl: nonzero when both entries are in the same column of Lambda,
         // D_jl = E_ab E_cb' + E_cb E_ab' (a = prow[j], c = prow[l]).
         if (pcol[j] == pcol[l]) {
