@@ -314,6 +314,10 @@ cpp_lmm_ml_hessian <- function(suff, theta, prow, pcol) {
     .Call(`_glmmgee_cpp_lmm_ml_hessian`, suff, theta, prow, pcol)
 }
 
+cpp_lmm_ml_final <- function(suff, theta, prow, pcol, X, yo, w, index) {
+    .Call(`_glmmgee_cpp_lmm_ml_final`, suff, theta, prow, pcol, X, yo, w, index)
+}
+
 cpp_lmm_search <- function(suff, start, bounded, prow, pcol, reml, maxit, tol) {
     .Call(`_glmmgee_cpp_lmm_search`, suff, start, bounded, prow, pcol, reml, maxit, tol)
 }

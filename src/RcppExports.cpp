@@ -1009,6 +1009,23 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_lmm_ml_final
+Rcpp::List cpp_lmm_ml_final(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> theta, Rcpp::IntegerVector prow, Rcpp::IntegerVector pcol, Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> yo, Eigen::Map<Eigen::VectorXd> w, Rcpp::IntegerVector index);
+RcppExport SEXP _glmmgee_cpp_lmm_ml_final(SEXP suffSEXP, SEXP thetaSEXP, SEXP prowSEXP, SEXP pcolSEXP, SEXP XSEXP, SEXP yoSEXP, SEXP wSEXP, SEXP indexSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type suff(suffSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type prow(prowSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type pcol(pcolSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type yo(yoSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type w(wSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type index(indexSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmm_ml_final(suff, theta, prow, pcol, X, yo, w, index));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_lmm_search
 Rcpp::List cpp_lmm_search(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> start, Rcpp::LogicalVector bounded, Rcpp::IntegerVector prow, Rcpp::IntegerVector pcol, bool reml, int maxit, double tol);
 RcppExport SEXP _glmmgee_cpp_lmm_search(SEXP suffSEXP, SEXP startSEXP, SEXP boundedSEXP, SEXP prowSEXP, SEXP pcolSEXP, SEXP remlSEXP, SEXP maxitSEXP, SEXP tolSEXP) {
@@ -1349,6 +1366,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_tridiag_solve", (DL_FUNC) &_glmmgee_cpp_tridiag_solve, 4},
     {"_glmmgee_cpp_sparse_glm_start", (DL_FUNC) &_glmmgee_cpp_sparse_glm_start, 2},
     {"_glmmgee_cpp_lmm_ml_hessian", (DL_FUNC) &_glmmgee_cpp_lmm_ml_hessian, 4},
+    {"_glmmgee_cpp_lmm_ml_final", (DL_FUNC) &_glmmgee_cpp_lmm_ml_final, 8},
     {"_glmmgee_cpp_lmm_search", (DL_FUNC) &_glmmgee_cpp_lmm_search, 8},
     {"_glmmgee_cpp_lmm_suff", (DL_FUNC) &_glmmgee_cpp_lmm_suff, 6},
     {"_glmmgee_cpp_lmm_eval", (DL_FUNC) &_glmmgee_cpp_lmm_eval, 6},

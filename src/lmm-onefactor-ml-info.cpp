@@ -79,7 +79,13 @@ Rcpp::NumericMatrix cpp_lmm_ml_hessian(Rcpp::List suff, Eigen::Map<Eigen::Vector
   double hff = 0.0, quad = 0.0;     // quad: sum of 8 x1 - 10 x2 + 4 x3
   MatrixXd Si(q, q), T(q, q), B(q, q), Bi(q, q), BiT(q, q), R(q, q), W(q, q), W2(q, q);
   MatrixXd LF(q, p), Gx(p, q), WD(q, q);
-  std::vector<MatrixXd> WDj(k);
+  // Work matrices for the products' intermediate results (the same
+  // products, in the same order, that the expressions' own temporaries
+  // held, without an allocation per cluster).
+  MatrixXd Q1(q, q), Q2(q, q), PQ(p, q);
+  VectorXd u1(q);
+  std::vector<MatrixXd> WDj(k, MatrixXd(q, q));
+  std::vector<VectorXd> Dja(k, VectorXd(q));
   VectorXd c(q), v(q), m(q), a(q), b(q), t1(q), t2(q);
   const MatrixXd I = MatrixXd::Identity(q, q);
   Eigen::LLT<MatrixXd> llt(q);
@@ -88,7 +94,8 @@ Rcpp::NumericMatrix cpp_lmm_ml_hessian(Rcpp::List suff, Eigen::Map<Eigen::Vector
     if ((i & 0x3FF) == 0 && ip.poll()) ip.raise_if_interrupted();
     Si = Map<const MatrixXd>(s.S.col(i).data(), q, q);
     const Map<const MatrixXd> Fi(s.F.col(i).data(), q, p);
-    T.noalias() = Lam.transpose() * Si * Lam;
+    Q1.noalias() = Lam.transpose() * Si;
+    T.noalias() = Q1 * Lam;
     B = T;
     B.diagonal().array() += s2;
     llt.compute(B);
@@ -99,9 +106,13 @@ Rcpp::NumericMatrix cpp_lmm_ml_hessian(Rcpp::List suff, Eigen::Map<Eigen::Vector
     Bi = llt.solve(I);
     BiT.noalias() = Bi * T;
     R = I;
-    R.noalias() -= Si * Lam * Bi * Lam.transpose();
-    W.noalias() = R * Si / s2;
-    W2.noalias() = R * Si * R.transpose() / (s2 * s2);
+    Q1.noalias() = Si * Lam;
+    Q2.noalias() = Q1 * Bi;
+    R.noalias() -= Q2 * Lam.transpose();
+    Q1.noalias() = R * Si;
+    W = Q1 / s2;
+    W2.noalias() = Q1 * R.transpose();
+    W2 /= (s2 * s2);
     c = s.g.col(i);
     c.noalias() -= Fi * beta;
     v.noalias() = Lam.transpose() * c;
@@ -109,26 +120,32 @@ Rcpp::NumericMatrix cpp_lmm_ml_hessian(Rcpp::List suff, Eigen::Map<Eigen::Vector
     a.noalias() = R * c / s2;
     b.noalias() = R * a / s2;
     LF.noalias() = Lam.transpose() * Fi;
-    Hbb.noalias() -= LF.transpose() * Bi * LF;
+    PQ.noalias() = LF.transpose() * Bi;
+    Hbb.noalias() -= PQ * LF;
     Gx.noalias() = Fi.transpose() * R.transpose() / s2;
     // X'V^-2 r: -2 F'Lambda m + F'Lambda B^-1 T m.
     t1.noalias() = BiT * m;
-    xv2r.noalias() -= LF.transpose() * (2.0 * m - t1);
+    u1 = 2.0 * m - t1;
+    xv2r.noalias() -= LF.transpose() * u1;
     // r'V^-k r pieces: x1 = v'B^-1 v, x2 = v'B^-1 T B^-1 v, x3 = v'(B^-1 T)^2 B^-1 v.
     t2.noalias() = BiT * t1;
     quad += 8.0 * v.dot(m) - 10.0 * v.dot(t1) + 4.0 * v.dot(t2);
-    hff += -2.0 * BiT.trace() + 2.0 * (BiT * BiT).trace();
-    for (Eigen::Index j = 0; j < k; ++j) WDj[j].noalias() = W * D[j];
+    Q1.noalias() = BiT * BiT;
+    hff += -2.0 * BiT.trace() + 2.0 * Q1.trace();
     for (Eigen::Index j = 0; j < k; ++j) {
-      t1.noalias() = D[j] * a;   // D_j a
+      WDj[j].noalias() = W * D[j];
+      Dja[j].noalias() = D[j] * a;
+    }
+    for (Eigen::Index j = 0; j < k; ++j) {
+      t1 = Dja[j];   // D_j a
       Hbl.col(j).noalias() -= Gx * t1;
       // log sigma: s2 tr(W2 D_j) - 2 s2 b'D_j a.
       Hlf[j] += s2 * (W2.cwiseProduct(D[j].transpose())).sum() - 2.0 * s2 * b.dot(t1);
+      t2.noalias() = W * t1;
       for (Eigen::Index l = 0; l <= j; ++l) {
         // tr(W D_l W D_j) / 2 - a'D_l W D_j a.
         double h = 0.5 * (WDj[l].cwiseProduct(WDj[j].transpose())).sum();
-        t2.noalias() = W * t1;
-        h -= (D[l] * a).dot(t2);
+        h -= Dja[l].dot(t2);
         // V_jl: nonzero when both entries are in the same column of Lambda,
         // D_jl = E_ab E_cb' + E_cb E_ab' (a = prow[j], c = prow[l]).
         if (pcol[j] == pcol[l]) {
@@ -158,4 +175,111 @@ Rcpp::NumericMatrix cpp_lmm_ml_hessian(Rcpp::List suff, Eigen::Map<Eigen::Vector
   for (Eigen::Index r = 0; r < P; ++r)
     for (Eigen::Index cc = 0; cc < r; ++cc) H(r, cc) = H(cc, r) = 0.5 * (H(r, cc) + H(cc, r));
   return out;
+}
+
+// What a one-factor gaussian ML fit holds beside its estimates, at theta
+// (cpp_lmm_loglik()'s layout), in one pass over the clusters instead of the
+// one-factor engine's build, evaluation and summaries: the log-likelihood and
+// its exact gradient (cpp_lmm_loglik()'s formulas), the modes of the
+// standardized random effects u_i (b_i = Lambda u_i) with their conditional
+// covariances, and each cluster's log-likelihood. For a gaussian identity
+// model u_i | y is normal, with mean m_i = B_i^-1 Lambda'c_i and covariance
+// sigma^2 B_i^-1 (B_i = sigma^2 I + Lambda'S_i Lambda, c_i = g_i - F_i beta),
+// so the modes are the posterior means and the Laplace approximation is
+// exact; cluster i's log-likelihood is
+//   -[n_i log(2 pi) + (n_i - q) log sigma^2 + log|B_i| + Q_i / sigma^2 - sum_i log w] / 2,
+// Q_i = RSS_i - c_i'Lambda m_i, RSS_i its weighted residual sum of squares,
+// taken from the rows (X, yo = y - offset, w, 1-based index; rows of weight
+// 0 are not in the sums and are skipped). The total is the clusters' sum.
+// [[Rcpp::export(rng = false)]]
+Rcpp::List cpp_lmm_ml_final(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> theta,
+                            Rcpp::IntegerVector prow, Rcpp::IntegerVector pcol,
+                            Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> yo,
+                            Eigen::Map<Eigen::VectorXd> w, Rcpp::IntegerVector index) {
+  const glmmgee::lmm1::Suff s = glmmgee::lmm1::read_suff(suff);
+  const int M = s.M, q = s.q, p = s.p;
+  const Eigen::Index k = prow.size(), P = p + k + 1, n = X.rows();
+  if (pcol.size() != k) Rcpp::stop("lmm: the pattern's rows and columns differ in length");
+  if (theta.size() != P) Rcpp::stop("lmm: theta must have length %d", static_cast<int>(P));
+  if (X.cols() != p || yo.size() != n || w.size() != n || index.size() != n)
+    Rcpp::stop("lmm: X, yo, w and index must have the same number of rows");
+  MatrixXd Lam = MatrixXd::Zero(q, q);
+  for (Eigen::Index j = 0; j < k; ++j) {
+    if (prow[j] < 0 || prow[j] >= q || pcol[j] < 0 || pcol[j] > prow[j])
+      Rcpp::stop("lmm: pattern outside the lower triangle");
+    Lam(prow[j], pcol[j]) = theta[p + j];
+  }
+  const VectorXd beta = theta.head(p);
+  const double s2 = std::exp(2.0 * theta[p + k]);
+  if (!std::isfinite(s2) || !(s2 > 0) || !Lam.allFinite() || !beta.allFinite())
+    return Rcpp::List::create(Rcpp::_["loglik"] = -std::numeric_limits<double>::infinity());
+  // Per cluster: weighted residual sum of squares, rows and sum of log w.
+  // With X'r, from the residuals themselves: X'y - X'X beta and
+  // y'y - 2 beta'X'y + beta'X'X beta from the sums lose digits by
+  // cancellation (a few units in the 12th digit of a sleepstudy
+  // log-likelihood).
+  VectorXd rssi = VectorXd::Zero(M), ni = VectorXd::Zero(M), lwi = VectorXd::Zero(M);
+  VectorXd gb = VectorXd::Zero(p);   // X'r
+  for (Eigen::Index r = 0; r < n; ++r) {
+    if (!(w[r] > 0)) continue;
+    const int i = index[r] - 1;
+    if (i < 0 || i >= M) Rcpp::stop("lmm: cluster index out of range");
+    const double e = yo[r] - X.row(r).dot(beta);
+    rssi[i] += w[r] * e * e;
+    gb.noalias() += (w[r] * e) * X.row(r).transpose();
+    ni[i] += 1.0;
+    lwi[i] += std::log(w[r]);
+  }
+  const double rss = rssi.sum();
+  double ldB = 0.0, quad = 0.0, trB = 0.0, mm = 0.0;
+  const double l2pi = std::log(2.0 * M_PI), ls2 = std::log(s2);
+  MatrixXd GL = MatrixXd::Zero(q, q), Si(q, q), SL(q, q), B(q, q), Binv(q, q);
+  const MatrixXd I = MatrixXd::Identity(q, q);
+  Rcpp::NumericMatrix mode(M, q), mvar(M, q * q);
+  Rcpp::NumericVector cll(M);
+  VectorXd c(q), v(q), m(q), Lm(q);
+  Eigen::LLT<MatrixXd> llt(q);
+  glmmgee::InterruptPoll ip;
+  for (int i = 0; i < M; ++i) {
+    if ((i & 0x3FF) == 0 && ip.poll()) ip.raise_if_interrupted();
+    Si = Map<const MatrixXd>(s.S.col(i).data(), q, q);
+    const Map<const MatrixXd> Fi(s.F.col(i).data(), q, p);
+    SL.noalias() = Si * Lam;
+    B.noalias() = Lam.transpose() * SL;
+    B.diagonal().array() += s2;
+    llt.compute(B);
+    if (llt.info() != Eigen::Success)
+      return Rcpp::List::create(Rcpp::_["loglik"] = -std::numeric_limits<double>::infinity());
+    const MatrixXd& LL = llt.matrixLLT();
+    double ldBi = 0.0;
+    for (int a = 0; a < q; ++a) ldBi += 2.0 * std::log(LL(a, a));
+    ldB += ldBi;
+    c = s.g.col(i);
+    c.noalias() -= Fi * beta;
+    v.noalias() = Lam.transpose() * c;
+    m = llt.solve(v);
+    const double qi = v.dot(m);
+    quad += qi;
+    cll[i] = -0.5 * (ni[i] * l2pi + (ni[i] - q) * ls2 + ldBi + (rssi[i] - qi) / s2 - lwi[i]);
+    Binv = llt.solve(I);
+    for (int a = 0; a < q; ++a) mode(i, a) = m[a];
+    for (int a = 0; a < q * q; ++a) mvar(i, a) = s2 * Binv(a);
+    trB += Binv.trace();
+    mm += m.squaredNorm();
+    Lm.noalias() = Lam * m;
+    gb.noalias() -= Fi.transpose() * Lm;
+    GL.noalias() -= SL * Binv;
+    c.noalias() -= SL * m;
+    GL.noalias() += (c / s2) * m.transpose();
+  }
+  const double Q = rss - quad, nq = s.n - static_cast<double>(M) * q;
+  double ll = 0.0;
+  for (int i = 0; i < M; ++i) ll += cll[i];
+  VectorXd grad(P);
+  grad.head(p) = gb / s2;
+  for (Eigen::Index j = 0; j < k; ++j) grad[p + j] = GL(prow[j], pcol[j]);
+  grad[p + k] = -(nq / s2 + trB - Q / (s2 * s2) + mm / s2) * s2;
+  return Rcpp::List::create(Rcpp::_["loglik"] = ll, Rcpp::_["gradient"] = grad,
+                            Rcpp::_["mode"] = mode, Rcpp::_["mode_var"] = mvar,
+                            Rcpp::_["loglik_clusters"] = cll);
 }
