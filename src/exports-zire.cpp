@@ -152,19 +152,22 @@ Rcpp::NumericVector cpp_spzire_eval(SEXP ptr, Eigen::Map<Eigen::MatrixXd> thetas
   return out;
 }
 
-// The Laplace log-likelihood and its exact gradient at theta.
+// The Laplace log-likelihood and its exact gradient at theta, and the
+// inner Newton search's iterations for the joint mode.
 // [[Rcpp::export]]
 Rcpp::List cpp_spzire_grad(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
   glmmgee::SparseZire* eng = spzire_ptr(ptr);
   if (theta.size() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
   Eigen::VectorXd g;
   double ll;
+  int iters = 0;
   try {
-    ll = eng->evaluate(theta, nullptr, &g);
+    ll = eng->evaluate(theta, &iters, &g);
   } catch (std::exception& e) {
     Rcpp::stop(e.what());
   }
-  return Rcpp::List::create(Rcpp::Named("loglik") = ll, Rcpp::Named("gradient") = g);
+  return Rcpp::List::create(Rcpp::Named("loglik") = ll, Rcpp::Named("gradient") = g,
+                            Rcpp::Named("iterations") = iters);
 }
 
 // The modes, H^{-1} and H on H's lower pattern and H's smallest eigenvalue
