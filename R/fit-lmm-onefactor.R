@@ -177,11 +177,12 @@ lmm_scaled_suff <- function(X, y, Z, weights, offset, index, M, keep) {
   list(suff = suff, sz = sz)
 }
 
-# Information for the covariance parameters (lambda, log sigma): central
-# differences of the exact gradient of the restricted log-likelihood with
-# sigma free (beta integrated out), in one C++ call (cpp_lmm_reml_info(),
-# which also returns that gradient at the estimates: `info`). The fixed
-# effects' block is X'V^-1X, orthogonal to them in a linear mixed model.
+# Information for the covariance parameters (lambda, log sigma): the exact
+# Hessian of the restricted log-likelihood with sigma free (beta integrated
+# out), in one C++ call (cpp_lmm_reml_info(), src/lmm-onefactor-reml-info.cpp,
+# which also returns that likelihood's gradient at the estimates: `info`).
+# The fixed effects' block is X'V^-1X, orthogonal to them in a linear mixed
+# model.
 lmm_reml_hessian <- function(info, ev, nmp, p, on_boundary, pnames) {
   k <- length(pnames)
   idx <- p + seq_len(nrow(info$hessian))

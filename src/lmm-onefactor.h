@@ -40,6 +40,15 @@ LmmEval lmm_eval_core(const Suff& s, const double* theta, Eigen::Index k,
                       const Rcpp::IntegerVector& prow, const Rcpp::IntegerVector& pcol,
                       bool reml, bool full);
 
+// The exact Hessian of the restricted log-likelihood (sigma free, beta
+// integrated out) in par = c(Lambda's entries at (prow[j], pcol[j]) on the
+// sums' Z, log sigma), given the GLS beta and C = s2 X'V^-1X at par
+// (lmm-onefactor-reml-info.cpp); false where it fails.
+bool reml_exact_hessian(const Suff& s, const Eigen::VectorXd& par,
+                        const Rcpp::IntegerVector& prow, const Rcpp::IntegerVector& pcol,
+                        const Eigen::VectorXd& beta, const Eigen::MatrixXd& C,
+                        Eigen::MatrixXd& out);
+
 }  // namespace lmm1
 }  // namespace glmmgee
 
