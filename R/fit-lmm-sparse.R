@@ -407,18 +407,23 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
 # agree to about 1e-10; outside them design_transform() runs as before.
 lmm_design_transform <- function(X) {
   k <- ncol(X)
-  if (k > 0L && nrow(X) >= 2L) {
-    # Two passes: mean(x^2) - mean(x)^2 cancels exactly for the columns this
-    # is for (x * 1e-6 - 5), which would then pass as constant.
-    mn <- colMeans(X)
-    Xc <- X - rep(mn, each = nrow(X))
-    sdv <- sqrt(colMeans(Xc * Xc))
-    nonconst <- sdv > 1e-12 * pmax(abs(mn), 1e-300)  # design_transform()'s rule
-    s <- sdv[nonconst]
-    if (all(s >= 0.1 & s <= 10 & abs(mn[nonconst]) <= 10 * s))
-      return(list(M = X, T = diag(1, k), scale = rep(1, k), identity = TRUE))
-  }
+  if (well_scaled_x(X)) return(list(M = X, T = diag(1, k), scale = rep(1, k), identity = TRUE))
   design_transform(X)
+}
+
+# Whether X is used as it is (lmm_design_transform()): every non-constant
+# column with a standard deviation in [0.1, 10] and a mean within 10 of them.
+well_scaled_x <- function(X) {
+  k <- ncol(X)
+  if (!(k > 0L && nrow(X) >= 2L)) return(FALSE)
+  # Two passes: mean(x^2) - mean(x)^2 cancels exactly for the columns this
+  # is for (x * 1e-6 - 5), which would then pass as constant.
+  mn <- colMeans(X)
+  Xc <- X - rep(mn, each = nrow(X))
+  sdv <- sqrt(colMeans(Xc * Xc))
+  nonconst <- sdv > 1e-12 * pmax(abs(mn), 1e-300)  # design_transform()'s rule
+  s <- sdv[nonconst]
+  all(s >= 0.1 & s <= 10 & abs(mn[nonconst]) <= 10 * s)
 }
 
 lmm_standard_x <- function(fit, tx, reml) {
