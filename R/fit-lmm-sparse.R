@@ -437,11 +437,23 @@ lmm_standard_x <- function(fit, tx, reml) {
   # Rows, then columns: the fixed effects' cross blocks with the covariance
   # parameters (nil on the profiled routes, not on the one-factor ML one)
   # map too; a boundary parameter's NA row and column stay NA.
-  V <- fit$cov_theta
+  V <- Vs <- fit$cov_theta
   V[ip, ] <- Ti %*% V[ip, , drop = FALSE]
   V[, ip] <- V[, ip, drop = FALSE] %*% t(Ti)
   V[ip, ip] <- (V[ip, ip] + t(V[ip, ip])) / 2
   fit$cov_theta[] <- V
+  # The standardized covariance and its map, for the delta methods of
+  # derived quantities (delta_cov(); star_covariance() keeps the same).
+  if (is.matrix(Vs)) {
+    free <- which(!is.na(diag(Vs)))
+    if (all(ip %in% free) && !anyNA(Vs[free, free])) {
+      Tf <- diag(1, ncol(Vs))
+      Tf[ip, ip] <- Ti
+      attr(fit$cov_theta, "star") <- list(T = Tf[free, free, drop = FALSE],
+                                          V = unname(Vs[free, free, drop = FALSE]),
+                                          index = free, P = ncol(Vs))
+    }
+  }
   if (!is.null(fit$hessian)) {  # NULL: glmm_control(hessian = FALSE) on the nested route
     H <- fit$hessian
     H[ip, ] <- crossprod(tx$T, H[ip, , drop = FALSE])

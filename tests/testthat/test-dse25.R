@@ -25,7 +25,10 @@ dse25_data <- function() {
 
 # The derived standard errors of a fit on the rows `nd`.
 derived_se <- function(fit, nd) {
-  out <- list(standardize = as.data.frame(standardize(fit, "trt", se = "delta"))$std.error,
+  # (A gaussian's means may be negative: its ratio rows are NaN, with a
+  # warning, in every coding alike.)
+  st <- suppressWarnings(standardize(fit, "trt", se = "delta"))
+  out <- list(standardize = as.data.frame(st)$std.error,
               link = predict(fit, newdata = nd, se.fit = TRUE)$se.fit,
               response = predict(fit, newdata = nd, se.fit = TRUE, type = "response")$se.fit)
   if (is_glmm_fit(fit)) {
@@ -105,4 +108,23 @@ test_that("gee binomial exchangeable: derived standard errors free of x's units 
   X <- model.matrix(~ x + trt, nd)
   se_gp <- sqrt(rowSums((X %*% vcov(gp)) * X))
   expect_equal(unname(predict(fits[[2]], nd, se.fit = TRUE)$se.fit), unname(se_gp), tolerance = 1e-5)
+})
+
+test_that("glmm gaussian (linear mixed model routes): derived standard errors free of x's units", {
+  # The linear mixed models map their fixed effects by lmm_standard_x():
+  # the one-factor and several-term routes keep the standardized covariance
+  # too.
+  d <- dse25_data()
+  d$yg <- d$x + 0.3 * (d$trt == "1") + rnorm(60)[as.integer(d$id)] + rnorm(10)[as.integer(d$g2)] +
+    rnorm(nrow(d))
+  expect_units_free(function(v) glmm(as.formula(paste("yg ~", v, "+ trt + (1 | id)")), d), d)
+  fits <- expect_units_free(function(v)
+    glmm(as.formula(paste("yg ~", v, "+ trt + (1 | id) + (1 | g2)")), d), d)
+  nd <- d[c(5, 77, 260), ]
+  expect_hand_link_se(fits[[1]], nd, predict(fits[[2]], nd, se.fit = TRUE)$se.fit)
+  skip_if_not_installed("lme4")
+  lm4 <- lme4::lmer(yg ~ x + trt + (1 | id) + (1 | g2), d, REML = FALSE)
+  X <- model.matrix(~ x + trt, nd)
+  se_lme4 <- sqrt(rowSums((X %*% as.matrix(vcov(lm4))) * X))
+  expect_equal(unname(predict(fits[[2]], nd, se.fit = TRUE)$se.fit), unname(se_lme4), tolerance = 1e-4)
 })
