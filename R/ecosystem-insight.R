@@ -178,7 +178,7 @@ insight_prediction <- function(x, eta, X, V, predict, ci, data) {
   fam <- x$family
   link <- predict == "link"
   tr <- if (link) identity else fam$linkinv
-  se_eta <- sqrt(pmax(rowSums((X %*% V) * X), 0))
+  se_eta <- sqrt(pmax(delta_var(X, V, cov_star_of(x)), 0))
   out <- tr(eta)
   ci_data <- NULL
   if (!is.null(ci)) {

@@ -315,10 +315,17 @@ new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnam
     warns <- c(warns, sprintf("%d of the %d jackknife deletion fits did not converge",
                               v$jack_nonconverged, K))
   vc <- lapply(vc, function(m) { dimnames(m) <- list(xnames, xnames); m })
+  vstar <- NULL
+  if (!is.null(vs <- res$variance_star)) {
+    sv <- list(san.se = vs$V$robust, model = vs$V$model, md = vs$V$md, kc = vs$V$kc)
+    for (tp in c("jack", "j1s", "fij")) if (!is.null(vs$V[[tp]])) sv[[tp]] <- jf * vs$V[[tp]]
+    vstar <- list(T = vs$T, V = Filter(Negate(is.null), sv), index = seq_along(beta),
+                  P = length(beta))
+  }
   for (wm in warns) warning(wm, call. = FALSE)
   fam <- gee_phi_family(family, res$phi, scale.fix)
   fam$family_code <- fam$link_code <- NULL
-  structure(list(
+  obj <- structure(list(
     coefficients = beta, alpha = alpha, scale = res$phi, scale.fix = scale.fix,
     nb_theta = res$nb_theta, phi = fam$phi,
     corstr = corstr, Mv = if (corstr == "mdep") Mv, R = R,
@@ -334,6 +341,8 @@ new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnam
     quasi = v$quasi, info.indep = v$HI, trace.indep = v$HI_trace, control = control,
     engine = list(data = data, spec = spec)),
     class = "glmmgee_gee")
+  if (!is.null(vstar)) obj$vcov_star <- vstar
+  obj
 }
 
 # Cluster codes 1..M in the sorted order of the distinct ids (so the result
@@ -414,6 +423,9 @@ gee_standard_x <- function(res, tx) {
   # QIC's trace(Omega_I V_R), invariant to T, taken before the mapping:
   # from the mapped matrices it cancels (1e-3 off with x * 1e-6 - 5).
   if (is.matrix(v$HI) && is.matrix(v$robust)) v$HI_trace <- sum(v$HI * t(v$robust))
+  # Kept for the delta methods of derived quantities (delta_cov()).
+  nms <- c("robust", "model", "md", "kc", "jack", "j1s", "fij")
+  res$variance_star <- list(T = Ti, V = Filter(is.matrix, v[nms]))
   for (nm in c("robust", "model", "md", "kc", "jack", "j1s", "fij"))
     if (is.matrix(v[[nm]])) v[[nm]] <- sym(Ti %*% v[[nm]] %*% t(Ti))
   if (is.matrix(v$HI)) v$HI <- sym(crossprod(tx$T, v$HI %*% tx$T))

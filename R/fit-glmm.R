@@ -186,7 +186,7 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
   }
   dlim <- dispersion_limit(family, disp, theta)
   cov_theta <- star_covariance(fin$hess, J, star_boundary(theta_s) | dlim, on_boundary | dlim,
-                               pnames, hess)
+                               pnames, hess, Tx = if (!well_scaled_x(X)) rp$Tx)
 
   # The remaining Newton step, scaled by the information, on the
   # standardized scale (in the user's units it grows with them).
@@ -478,7 +478,7 @@ raw_condition <- function(info) {
 # scale the information is well conditioned and the map is exact. Whether
 # the information is numerically singular is also judged there. The
 # condition number reported stays the user's information's.
-star_covariance <- function(Hs, J, star_boundary, on_boundary, pnames, hess) {
+star_covariance <- function(Hs, J, star_boundary, on_boundary, pnames, hess, Tx = NULL) {
   P <- length(pnames)
   V <- matrix(NA_real_, P, P, dimnames = list(pnames, pnames))
   if (is.null(Hs) || is.null(hess)) return(V)
@@ -494,6 +494,21 @@ star_covariance <- function(Hs, J, star_boundary, on_boundary, pnames, hess) {
   Vu <- A %*% Vs[fs, fs, drop = FALSE] %*% t(A)
   V[fu, fu] <- (Vu + t(Vu)) / 2
   attr(V, "ok") <- TRUE
+  # V = A V* A' over the free parameters, kept where a covariate's units
+  # make V itself lose the digits a derived quantity needs (delta_cov(); the
+  # caller passes the design's Tx then). The fixed effects' block of A is
+  # Tx^{-1} exactly: J's central differences carry rounding errors of 1e-10
+  # relative there, which x * 1e-6 - 5 magnifies to 1e-4 in a prediction.
+  if (!is.null(Tx)) {
+    ip <- seq_len(ncol(Tx))
+    Je <- J
+    Je[ip, ] <- 0
+    Je[, ip] <- 0
+    Je[ip, ip] <- Tx
+    Ae <- tryCatch(solve(Je[fs, fu, drop = FALSE]), error = function(e) NULL)
+    if (!is.null(Ae) && all(is.finite(Ae)))
+      attr(V, "star") <- list(T = Ae, V = Vs[fs, fs, drop = FALSE], index = fu, P = P)
+  }
   info <- -hess[fu, fu, drop = FALSE]
   attr(V, "cond") <- if (anyNA(info)) NA_real_ else raw_condition(info)
   V

@@ -407,18 +407,23 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
 # agree to about 1e-10; outside them design_transform() runs as before.
 lmm_design_transform <- function(X) {
   k <- ncol(X)
-  if (k > 0L && nrow(X) >= 2L) {
-    # Two passes: mean(x^2) - mean(x)^2 cancels exactly for the columns this
-    # is for (x * 1e-6 - 5), which would then pass as constant.
-    mn <- colMeans(X)
-    Xc <- X - rep(mn, each = nrow(X))
-    sdv <- sqrt(colMeans(Xc * Xc))
-    nonconst <- sdv > 1e-12 * pmax(abs(mn), 1e-300)  # design_transform()'s rule
-    s <- sdv[nonconst]
-    if (all(s >= 0.1 & s <= 10 & abs(mn[nonconst]) <= 10 * s))
-      return(list(M = X, T = diag(1, k), scale = rep(1, k), identity = TRUE))
-  }
+  if (well_scaled_x(X)) return(list(M = X, T = diag(1, k), scale = rep(1, k), identity = TRUE))
   design_transform(X)
+}
+
+# Whether X is used as it is (lmm_design_transform()): every non-constant
+# column with a standard deviation in [0.1, 10] and a mean within 10 of them.
+well_scaled_x <- function(X) {
+  k <- ncol(X)
+  if (!(k > 0L && nrow(X) >= 2L)) return(FALSE)
+  # Two passes: mean(x^2) - mean(x)^2 cancels exactly for the columns this
+  # is for (x * 1e-6 - 5), which would then pass as constant.
+  mn <- colMeans(X)
+  Xc <- X - rep(mn, each = nrow(X))
+  sdv <- sqrt(colMeans(Xc * Xc))
+  nonconst <- sdv > 1e-12 * pmax(abs(mn), 1e-300)  # design_transform()'s rule
+  s <- sdv[nonconst]
+  all(s >= 0.1 & s <= 10 & abs(mn[nonconst]) <= 10 * s)
 }
 
 lmm_standard_x <- function(fit, tx, reml) {
@@ -432,11 +437,23 @@ lmm_standard_x <- function(fit, tx, reml) {
   # Rows, then columns: the fixed effects' cross blocks with the covariance
   # parameters (nil on the profiled routes, not on the one-factor ML one)
   # map too; a boundary parameter's NA row and column stay NA.
-  V <- fit$cov_theta
+  V <- Vs <- fit$cov_theta
   V[ip, ] <- Ti %*% V[ip, , drop = FALSE]
   V[, ip] <- V[, ip, drop = FALSE] %*% t(Ti)
   V[ip, ip] <- (V[ip, ip] + t(V[ip, ip])) / 2
   fit$cov_theta[] <- V
+  # The standardized covariance and its map, for the delta methods of
+  # derived quantities (delta_cov(); star_covariance() keeps the same).
+  if (is.matrix(Vs)) {
+    free <- which(!is.na(diag(Vs)))
+    if (all(ip %in% free) && !anyNA(Vs[free, free])) {
+      Tf <- diag(1, ncol(Vs))
+      Tf[ip, ip] <- Ti
+      attr(fit$cov_theta, "star") <- list(T = Tf[free, free, drop = FALSE],
+                                          V = unname(Vs[free, free, drop = FALSE]),
+                                          index = free, P = ncol(Vs))
+    }
+  }
   if (!is.null(fit$hessian)) {  # NULL: glmm_control(hessian = FALSE) on the nested route
     H <- fit$hessian
     H[ip, ] <- crossprod(tx$T, H[ip, , drop = FALSE])

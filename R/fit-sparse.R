@@ -122,7 +122,7 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
     hess[, on_boundary] <- NA_real_
   }
   cov_theta <- star_covariance(fin$hess, J, star_boundary(theta_s) | dlim, on_boundary | dlim,
-                               pnames, hess)
+                               pnames, hess, Tx = if (!well_scaled_x(X)) rp$Tx)
   modes <- cpp_sparse_modes(eng, theta_s)
   terms <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(nth)], modes, eng,
                                                   theta_s), unname(theta))
@@ -359,7 +359,7 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
   }
   for (tm in fit$terms) b[tm$columns] <- as.vector(t(tm$b))
   eta <- drop(fit$modes$eta)
-  structure(list(
+  keep_cov_star(structure(list(
     call = call, formula = formula, family = fit$family,
     coefficients = beta, vcov = fit$cov_theta[seq_len(p), seq_len(p), drop = FALSE],
     theta = fit$theta, cov_theta = fit$cov_theta, sigma = fit$sigma,
@@ -376,7 +376,7 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
     re_formula = lapply(find_bars(formula), function(bb) bb[[2L]]),
     na.action = attr(mf, "na.action"), nAGQ = 1L, singular = fit$singular,
     gradient = fit$gradient, hessian = fit$hessian, optinfo = fit$optinfo),
-    class = c("glmmgee_glmm_sparse", "glmmgee_glmm"))
+    class = c("glmmgee_glmm_sparse", "glmmgee_glmm")))
 }
 
 # Refuses, before the sparse Laplace engine allocates anything, a model

@@ -531,7 +531,7 @@ new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
   beta <- fit$beta
   p <- length(beta)
   vc <- fit$cov_theta[seq_len(p), seq_len(p), drop = FALSE]
-  structure(list(
+  keep_cov_star(structure(list(
     call = call, formula = formula, family = fit$family,
     coefficients = beta, vcov = vc, theta = fit$theta, cov_theta = fit$cov_theta,
     Lambda = Lam, D = D, sigma = fit$sigma, family_par = fit$family_par,
@@ -552,5 +552,5 @@ new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
     na.action = attr(mf, "na.action"),
     nAGQ = fit$nAGQ, singular = fit$singular, gradient = fit$gradient,
     hessian = fit$hessian, optinfo = fit$optinfo),
-    class = "glmmgee_glmm")
+    class = "glmmgee_glmm"))
 }

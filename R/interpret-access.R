@@ -110,7 +110,8 @@ view_label <- function(view) {
 
 # The parameters and their covariance as the interpretation layer sees them:
 # for a glmm the full theta (fixed effects, Lambda entries, log sigma) with
-# NA rows (parameters on a boundary) set to zero, i.e. treated as known.
+# NA rows (parameters on a boundary) set to zero, i.e. treated as known;
+# `star` the standardized covariance for delta_cov() where the fit kept one.
 fit_parameters <- function(fit) {
   if (is_glmm(fit)) {
     V <- fit$cov_theta
@@ -124,9 +125,10 @@ fit_parameters <- function(fit) {
            "standard errors are unavailable (se = \"none\" gives the estimates alone)", call. = FALSE)
     }
     V[is.na(V)] <- 0
-    list(theta = fit$theta, vcov = V, p = length(fit$coefficients))
+    list(theta = fit$theta, vcov = V, p = length(fit$coefficients), star = cov_star_of(fit))
   } else {
-    list(theta = fit$coefficients, vcov = stats::vcov(fit), p = length(fit$coefficients))
+    list(theta = fit$coefficients, vcov = stats::vcov(fit), p = length(fit$coefficients),
+         star = if (is_gee(fit)) cov_star_of(fit))
   }
 }
 

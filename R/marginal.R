@@ -88,7 +88,7 @@ marginal_coefs <- function(fit, std_errors = TRUE, workers = NULL) {
   if (std_errors) {
     par <- fit_parameters(fit)
     Jg <- qr.coef(qx, r$jacobian / fam$mu.eta(fam$linkfun(mu)))
-    V <- Jg %*% par$vcov %*% t(Jg)
+    V <- delta_cov(Jg, par$vcov, par$star)
     dimnames(V) <- list(names(gamma), names(gamma))
   }
   structure(list(coefficients = gamma, vcov = V, conditional = fit$coefficients,

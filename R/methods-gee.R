@@ -159,7 +159,7 @@ predict.glmmgee_gee <- function(object, newdata, type = c("link", "response"),
   eta <- drop(X %*% object$coefficients) + off
   fit <- if (type == "link") eta else fam$linkinv(eta)
   if (!se.fit) return(stats::napredict(na, fit))
-  se <- sqrt(rowSums((X %*% vcov(object)) * X))
+  se <- sqrt(delta_var(X, vcov(object), cov_star_of(object)))
   if (type == "response") se <- se * abs(fam$mu.eta(eta))
   list(fit = stats::napredict(na, fit), se.fit = stats::napredict(na, se))
 }

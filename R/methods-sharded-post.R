@@ -72,7 +72,7 @@ marginal_coefs_sharded <- function(fit, std_errors, workers, call) {
   if (std_errors) {
     par <- fit_parameters(fit)
     Jg <- sol[, -1L, drop = FALSE]
-    V <- Jg %*% par$vcov %*% t(Jg)
+    V <- delta_cov(Jg, par$vcov, par$star)
     dimnames(V) <- list(names(gamma), names(gamma))
   }
   structure(list(coefficients = gamma, vcov = V, conditional = .subset2(fit, "coefficients"),

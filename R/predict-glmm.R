@@ -96,7 +96,7 @@ predict.glmmgee_glmm <- function(object, newdata = NULL, type = c("link", "respo
 prediction <- function(object, eta, X, type, na.action) {
   pred <- if (type == "response") object$family$linkinv(eta) else eta
   if (is.null(X)) return(stats::napredict(na.action, pred))
-  se <- sqrt(pmax(rowSums((X %*% vcov(object)) * X), 0))
+  se <- sqrt(pmax(delta_var(X, vcov(object), cov_star_of(object)), 0))
   if (type == "response") se <- se * abs(object$family$mu.eta(eta))
   names(se) <- names(pred)
   list(fit = stats::napredict(na.action, pred), se.fit = stats::napredict(na.action, se))

@@ -125,6 +125,11 @@ unscale_covariance <- function(V, mult, hess, on_boundary, pnames) {
     return(invert_information(hess, on_boundary, pnames))
   out <- V * outer(mult, mult)
   attr(out, "ok") <- TRUE
+  # The standardized covariance (star_covariance()): the same map on T's rows.
+  if (!is.null(st <- attr(V, "star"))) {
+    st$T <- st$T * mult[st$index]
+    attr(out, "star") <- st
+  }
   free <- which(!on_boundary)
   info <- if (is.null(hess)) NA else -hess[free, free, drop = FALSE]
   attr(out, "cond") <- if (anyNA(info)) NA_real_ else raw_condition(info)

@@ -38,7 +38,7 @@ standardize_sharded <- function(fit, variable, values, re_mode, se, level, worke
       r$A + outer(r$b, d) + outer(d, r$b) + r$c2 * outer(d, d)
     }))
     K <- sum(vapply(res, `[[`, 1, "K"))
-    S <- J %*% par$vcov %*% t(J) + B / N^2 * K / (K - 1)
+    S <- delta_cov(J, par$vcov, par$star) + B / N^2 * K / (K - 1)
   }
   fam <- .subset2(fit, "family")
   binary <- fam$family == "binomial"

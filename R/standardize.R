@@ -164,7 +164,7 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
   fam <- fit$family
   binary <- fam$family == "binomial"
   out <- if (se == "delta") {
-    S <- est$jacobian %*% par$vcov %*% t(est$jacobian)
+    S <- delta_cov(est$jacobian, par$vcov, par$star)
     if (sampled) S <- S + between_cluster_cov(est$rows, clusters$id)
     contrast_table(m, S, values$label, binary, level)
   } else if (se == "bootstrap") {

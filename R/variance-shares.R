@@ -92,7 +92,8 @@ variance_shares <- function(fit, approximation = c("lognormal", "trigamma", "del
   comp <- variance_components(fit, lambda, approximation)
   theta <- unname(fit$theta)
   est <- comp(theta)
-  V <- tryCatch(fit_parameters(fit)$vcov, error = function(e) NULL)
+  par <- tryCatch(fit_parameters(fit), error = function(e) NULL)
+  V <- par$vcov
   J <- if (!is.null(V)) numeric_jacobian(comp, theta)
   z <- stats::qnorm(1 - (1 - level) / 2)
   ci <- function(kind, idx) {
@@ -102,7 +103,7 @@ variance_shares <- function(fit, approximation = c("lognormal", "trigamma", "del
     inv <- if (kind == "variance") exp else stats::plogis
     d <- if (kind == "variance") 1 / v else 1 / (v * (1 - v))
     Jk <- J[idx, , drop = FALSE] * d
-    se <- sqrt(pmax(rowSums((Jk %*% V) * Jk), 0))
+    se <- sqrt(pmax(delta_var(Jk, V, par$star), 0))
     cbind(v, inv(link(v) - z * se), inv(link(v) + z * se))
   }
   rows <- lapply(c("variance", "share", "ICC", "R2"), function(kind) {

@@ -1,0 +1,130 @@
+# Standard errors of derived quantities (standardize(), predict(se.fit =
+# TRUE), marginal_coefs()) do not depend on a covariate's units and
+# location: with x * 1e-6 - 5 the user-scale covariance holds the
+# intercept's variance to too few digits (intercept and slope correlated to
+# 1 - 1e-14), and G V G' formed from it was 1e-4 (glmm) to 2.5e-3 (gee)
+# relative off. The fits keep the covariance on the optimizer's standardized
+# scale and the delta methods form (G T) V* (G T)' from it.
+
+dse25_data <- function() {
+  set.seed(11)
+  n <- 60
+  m <- 5
+  d <- data.frame(id = factor(rep(seq_len(n), each = m)))
+  d$x <- rnorm(nrow(d))
+  d$trt <- factor(rep(rbinom(n, 1, 0.5), each = m))
+  d$g2 <- factor(rep(1:10, length.out = nrow(d)))
+  b <- rnorm(n)[as.integer(d$id)]
+  d$yb <- rbinom(nrow(d), 1, plogis(-0.3 + 0.6 * d$x + 0.5 * (d$trt == "1") + b))
+  d$yp <- rpois(nrow(d), exp(0.2 + 0.3 * d$x + 0.3 * (d$trt == "1") + 0.5 * b +
+                               0.3 * rnorm(10)[as.integer(d$g2)]))
+  d$x2 <- d$x * 1e-6 - 5
+  d$x3 <- d$x + 1e4
+  d
+}
+
+# The derived standard errors of a fit on the rows `nd`.
+derived_se <- function(fit, nd) {
+  # (A gaussian's means may be negative: its ratio rows are NaN, with a
+  # warning, in every coding alike.)
+  st <- suppressWarnings(standardize(fit, "trt", se = "delta"))
+  out <- list(standardize = as.data.frame(st)$std.error,
+              link = predict(fit, newdata = nd, se.fit = TRUE)$se.fit,
+              response = predict(fit, newdata = nd, se.fit = TRUE, type = "response")$se.fit)
+  if (is_glmm_fit(fit)) {
+    mc <- marginal_coefs(fit)
+    # The marginal coefficients other than the intercept and the slope of
+    # the covariate (whose meaning moves with its units) are the same model's.
+    out$marginal <- sqrt(diag(vcov(mc)))["trt1"]
+    out$marginal_slope <- sqrt(diag(vcov(mc)))[2] * c(x = 1, x2 = 1e-6, x3 = 1)[names(coef(mc))[2]]
+  }
+  lapply(out, unname)
+}
+is_glmm_fit <- function(fit) inherits(fit, "glmmgee_glmm")
+
+expect_units_free <- function(make, d, tolerance = 1e-6) {
+  nd <- d[c(1, 7, 33, 120, 250, 300), ]
+  fits <- lapply(c("x", "x2", "x3"), function(v) suppressWarnings(make(v)))
+  se <- lapply(fits, derived_se, nd = nd)
+  for (k in names(se[[1]])) {
+    expect_equal(se[[2]][[k]], se[[1]][[k]], tolerance = tolerance, info = paste("x * 1e-6 - 5:", k))
+    expect_equal(se[[3]][[k]], se[[1]][[k]], tolerance = tolerance, info = paste("x + 1e4:", k))
+  }
+  # The well-scaled design keeps no standardized covariance (its results are
+  # the plain G V G'); the other two do.
+  expect_null(fits[[1]]$cov_star)
+  expect_null(fits[[1]]$vcov_star)
+  expect_false(is.null(fits[[2]]$cov_star) && is.null(fits[[2]]$vcov_star))
+  fits
+}
+
+# The delta method by hand on the well-scaled fit: the linear predictor's
+# standard error sqrt(diag(X V X')).
+expect_hand_link_se <- function(fit, nd, se_units) {
+  X <- model.matrix(~ x + trt, nd)
+  expect_equal(unname(se_units), unname(sqrt(rowSums((X %*% vcov(fit)) * X))), tolerance = 1e-6)
+}
+
+test_that("glmm binomial, one grouping factor: derived standard errors free of x's units", {
+  d <- dse25_data()
+  fits <- expect_units_free(function(v)
+    glmm(as.formula(paste("yb ~", v, "+ trt + (1 | id)")), d, family = binomial), d)
+  nd <- d[c(1, 7, 33), ]
+  expect_hand_link_se(fits[[1]], nd, predict(fits[[2]], nd, se.fit = TRUE)$se.fit)
+})
+
+test_that("glmm poisson, several terms (sparse route): derived standard errors free of x's units", {
+  d <- dse25_data()
+  fits <- expect_units_free(function(v)
+    glmm(as.formula(paste("yp ~", v, "+ trt + (1 | id) + (1 | g2)")), d, family = poisson), d)
+  expect_s3_class(fits[[2]], "glmmgee_glmm_sparse")
+  nd <- d[c(2, 50, 299), ]
+  expect_hand_link_se(fits[[1]], nd, predict(fits[[2]], nd, se.fit = TRUE)$se.fit)
+})
+
+test_that("gee binomial exchangeable: derived standard errors free of x's units (and geepack's)", {
+  d <- dse25_data()
+  fits <- expect_units_free(function(v)
+    gee(as.formula(paste("yb ~", v, "+ trt")), id = id, data = d, family = binomial,
+        corstr = "exchangeable"), d)
+  # standardize() by hand on the well-scaled fit: the mean of plogis(X_t b)
+  # at trt = 0 and 1, gradient colMeans(mu.eta * X_t); over `newdata`, so
+  # without the covariates' sampling variance.
+  f <- fits[[1]]
+  b <- coef(f)
+  grad <- t(sapply(c("0", "1"), function(t) {
+    dt <- d
+    dt$trt <- factor(t, levels = levels(d$trt))
+    X <- model.matrix(~ x + trt, dt)
+    eta <- drop(X %*% b)
+    colMeans(binomial()$mu.eta(eta) * X)
+  }))
+  se_hand <- sqrt(diag(grad %*% vcov(f) %*% t(grad)))
+  st2 <- as.data.frame(standardize(fits[[2]], "trt", newdata = d, se = "delta"))
+  expect_equal(st2$std.error[st2$quantity == "mean"], unname(se_hand), tolerance = 1e-6)
+  skip_if_not_installed("geepack")
+  gp <- geepack::geeglm(yb ~ x + trt, id = id, data = d, family = binomial, corstr = "exchangeable")
+  nd <- d[c(1, 7, 33), ]
+  X <- model.matrix(~ x + trt, nd)
+  se_gp <- sqrt(rowSums((X %*% vcov(gp)) * X))
+  expect_equal(unname(predict(fits[[2]], nd, se.fit = TRUE)$se.fit), unname(se_gp), tolerance = 1e-5)
+})
+
+test_that("glmm gaussian (linear mixed model routes): derived standard errors free of x's units", {
+  # The linear mixed models map their fixed effects by lmm_standard_x():
+  # the one-factor and several-term routes keep the standardized covariance
+  # too.
+  d <- dse25_data()
+  d$yg <- d$x + 0.3 * (d$trt == "1") + rnorm(60)[as.integer(d$id)] + rnorm(10)[as.integer(d$g2)] +
+    rnorm(nrow(d))
+  expect_units_free(function(v) glmm(as.formula(paste("yg ~", v, "+ trt + (1 | id)")), d), d)
+  fits <- expect_units_free(function(v)
+    glmm(as.formula(paste("yg ~", v, "+ trt + (1 | id) + (1 | g2)")), d), d)
+  nd <- d[c(5, 77, 260), ]
+  expect_hand_link_se(fits[[1]], nd, predict(fits[[2]], nd, se.fit = TRUE)$se.fit)
+  skip_if_not_installed("lme4")
+  lm4 <- lme4::lmer(yg ~ x + trt + (1 | id) + (1 | g2), d, REML = FALSE)
+  X <- model.matrix(~ x + trt, nd)
+  se_lme4 <- sqrt(rowSums((X %*% as.matrix(vcov(lm4))) * X))
+  expect_equal(unname(predict(fits[[2]], nd, se.fit = TRUE)$se.fit), unname(se_lme4), tolerance = 1e-4)
+})
