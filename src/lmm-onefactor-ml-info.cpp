@@ -50,12 +50,7 @@ Rcpp::NumericMatrix cpp_lmm_ml_hessian(Rcpp::List suff, Eigen::Map<Eigen::Vector
   const Eigen::Index k = prow.size(), P = p + k + 1;
   if (pcol.size() != k) Rcpp::stop("lmm: the pattern's rows and columns differ in length");
   if (theta.size() != P) Rcpp::stop("lmm: theta must have length %d", static_cast<int>(P));
-  MatrixXd Lam = MatrixXd::Zero(q, q);
-  for (Eigen::Index j = 0; j < k; ++j) {
-    if (prow[j] < 0 || prow[j] >= q || pcol[j] < 0 || pcol[j] > prow[j])
-      Rcpp::stop("lmm: pattern outside the lower triangle");
-    Lam(prow[j], pcol[j]) = theta[p + j];
-  }
+  const MatrixXd Lam = glmmgee::lmm1::lambda_of(theta.data() + p, k, prow, pcol, q);
   const VectorXd beta = theta.head(p);
   const double s2 = std::exp(2.0 * theta[p + k]);
   Rcpp::NumericMatrix out(P, P);
@@ -203,12 +198,7 @@ Rcpp::List cpp_lmm_ml_final(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> theta,
   if (theta.size() != P) Rcpp::stop("lmm: theta must have length %d", static_cast<int>(P));
   if (X.cols() != p || yo.size() != n || w.size() != n || index.size() != n)
     Rcpp::stop("lmm: X, yo, w and index must have the same number of rows");
-  MatrixXd Lam = MatrixXd::Zero(q, q);
-  for (Eigen::Index j = 0; j < k; ++j) {
-    if (prow[j] < 0 || prow[j] >= q || pcol[j] < 0 || pcol[j] > prow[j])
-      Rcpp::stop("lmm: pattern outside the lower triangle");
-    Lam(prow[j], pcol[j]) = theta[p + j];
-  }
+  const MatrixXd Lam = glmmgee::lmm1::lambda_of(theta.data() + p, k, prow, pcol, q);
   const VectorXd beta = theta.head(p);
   const double s2 = std::exp(2.0 * theta[p + k]);
   if (!std::isfinite(s2) || !(s2 > 0) || !Lam.allFinite() || !beta.allFinite())

@@ -34,6 +34,7 @@ using Eigen::Map;
 using glmmgee::lmm1::LmmEval;
 using glmmgee::lmm1::Suff;
 using glmmgee::lmm1::read_suff;
+using glmmgee::lmm1::lambda_of;
 
 Suff glmmgee::lmm1::read_suff(const Rcpp::List& s) {
   // Maps into the list's own storage: only double matrices (a coerced copy
@@ -59,11 +60,9 @@ Suff glmmgee::lmm1::read_suff(const Rcpp::List& s) {
               Map<VectorXd>(xty.begin(), xty.size())};
 }
 
-namespace {
-
-// Lambda (q x q, lower triangular) with theta[off + j] at (prow[j], pcol[j]).
-MatrixXd lambda_of(const double* theta, Eigen::Index k, const Rcpp::IntegerVector& prow,
-                   const Rcpp::IntegerVector& pcol, int q) {
+MatrixXd glmmgee::lmm1::lambda_of(const double* theta, Eigen::Index k,
+                                  const Rcpp::IntegerVector& prow,
+                                  const Rcpp::IntegerVector& pcol, int q) {
   MatrixXd Lam = MatrixXd::Zero(q, q);
   for (Eigen::Index j = 0; j < k; ++j) {
     if (prow[j] < 0 || prow[j] >= q || pcol[j] < 0 || pcol[j] > prow[j])
@@ -72,6 +71,8 @@ MatrixXd lambda_of(const double* theta, Eigen::Index k, const Rcpp::IntegerVecto
   }
   return Lam;
 }
+
+namespace {
 
 }  // namespace
 

@@ -40,6 +40,11 @@ LmmEval lmm_eval_core(const Suff& s, const double* theta, Eigen::Index k,
                       const Rcpp::IntegerVector& prow, const Rcpp::IntegerVector& pcol,
                       bool reml, bool full);
 
+// Lambda (q x q, lower triangular) with theta[j] at (prow[j], pcol[j]),
+// j < k; stops (an R error) where the pattern leaves the lower triangle.
+Eigen::MatrixXd lambda_of(const double* theta, Eigen::Index k, const Rcpp::IntegerVector& prow,
+                          const Rcpp::IntegerVector& pcol, int q);
+
 // The exact Hessian of the restricted log-likelihood (sigma free, beta
 // integrated out) in par = c(Lambda's entries at (prow[j], pcol[j]) on the
 // sums' Z, log sigma), given the GLS beta and C = s2 X'V^-1X at par
