@@ -152,7 +152,8 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   zre <- if (pz) m$a - drop(Xzs %*% theta_s[nb + seq_len(pz)]) else rep(0, n)
   tl <- sparse_zi_tail(fin, rp, sr, control, kind, Xzs, zre, nb, pz,
                        "Laplace (sparse, both parts)",
-                       aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd), P))
+                       aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd), P,
+                                            rp$Xd, rp$Td))
   tl$optinfo$gradient <- "exact"
   theta <- tl$theta
   warn <- tl$optinfo$warnings
