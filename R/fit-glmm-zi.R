@@ -100,12 +100,11 @@ glmm_zi_fit_units <- function(X, y, Z, group, family, kind, Xz, Xd, weights, off
                                           rp$rotation(theta, theta_s)))
   vanish <- zi_vanishing_message(kind, rp$Xz, fit$theta_s[nb + seq_len(pz)], offz)
   cause <- vanish %||% zi_separation_message(kind, rp$Xz, fit$theta_s[nb + seq_len(pz)], offz)
-  logser <- zi_logseries_message(kind, family, X, fit$theta[seq_len(p)], offset, Xd,
-                                 fit$theta[nb + pz + seq_len(pd)], offd)
   res <- zi_fit_result(fit, zi_fit_warnings(fit$warn, cause), kind, cl, pat, cov_blocks,
                        list(penalty = aux_penalty_record(penalty, fit$final)), !is.null(vanish),
                        control)
-  res$optinfo <- zi_note_logseries(res$optinfo, logser)
+  res$optinfo <- zi_note_logseries(res$optinfo, kind, family, X, offset, Xd, offd, res$theta,
+                                   nb + pz + seq_len(pd))
   res
 }
 

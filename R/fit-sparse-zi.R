@@ -70,8 +70,8 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
                                             rp$Xd, rp$Td))
   theta_s <- fin$theta
   theta <- tl$theta
-  tl$optinfo <- zi_note_logseries(tl$optinfo, zi_logseries_message(
-    kind, family, X, theta[seq_len(p)], offset, Xd, theta[nb + pz + seq_len(pd)], offd))
+  tl$optinfo <- zi_note_logseries(tl$optinfo, kind, family, X, offset, Xd, offd, theta,
+                                  nb + pz + seq_len(pd))
   modes <- cpp_sparse_modes(eng, theta_s)
   terms <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(nth)], modes, eng,
                                                   theta_s), unname(theta))

@@ -175,6 +175,8 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   tl$optinfo$laplace_validity <- deg$record
   tl$optinfo$zero_variance_check <- sr$zero_variance
   tl$optinfo$laplace_validity$restarts <- sr$refused_restarts
+  tl$optinfo <- zi_note_logseries(tl$optinfo, kind, family, X, offset, Xd, offd, theta,
+                                  nb + pz + seq_len(pd))
   list(beta = theta[seq_len(p)], theta = theta,
        loglik = fin$final$loglik - (fin$final$penalty %||% 0),
        penalty = aux_penalty_record(penalty, fin$final),
