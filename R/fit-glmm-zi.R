@@ -93,18 +93,18 @@ glmm_zi_fit_units <- function(X, y, Z, group, family, kind, Xz, Xd, weights, off
   pen <- aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz)
   fit <- zi_engine_fit(penalized_engine(eng, pen), st, rp, pat, zi_param_names(X, pat, Xz, Xd),
                        nAGQ, control, laplace_stage = TRUE,
-                       dlim = aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd), P),
+                       dlim = aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd), P,
+                                                   rp$Xd, rp$Td),
                        summaries = function(theta, theta_s)
                          rotate_summaries(cpp_agq_summaries(eng, theta_s),
                                           rp$rotation(theta, theta_s)))
   vanish <- zi_vanishing_message(kind, rp$Xz, fit$theta_s[nb + seq_len(pz)], offz)
   cause <- vanish %||% zi_separation_message(kind, rp$Xz, fit$theta_s[nb + seq_len(pz)], offz)
-  logser <- zi_logseries_message(kind, family, X, fit$theta[seq_len(p)], offset, Xd,
-                                 fit$theta[nb + pz + seq_len(pd)], offd)
   res <- zi_fit_result(fit, zi_fit_warnings(fit$warn, cause), kind, cl, pat, cov_blocks,
                        list(penalty = aux_penalty_record(penalty, fit$final)), !is.null(vanish),
                        control)
-  res$optinfo <- zi_note_logseries(res$optinfo, logser)
+  res$optinfo <- zi_note_logseries(res$optinfo, kind, family, X, offset, Xd, offd, res$theta,
+                                   nb + pz + seq_len(pd))
   res
 }
 
@@ -180,9 +180,7 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
   # A dispersion at its no-overdispersion limit (aux_dispersion_limit()) is
   # left out of the Newton step and the covariance, as on the one-part routes.
   dl <- if (is.null(dlim)) rep(FALSE, P) else dlim(theta)
-  # The remaining Newton step and the covariance, also on that scale
-  # (star_covariance()).
-  nstep <- newton_decrement(final$gradient, fin$hess, bound(theta_s) | dl)
+  grad_s <- final$gradient
   final$gradient <- drop(crossprod(J, final$gradient))
   hess <- to_user_hessian(fin$hess, J, bound(theta_s), on_boundary)
   if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)
@@ -193,7 +191,11 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
     hess[on_boundary, ] <- NA_real_
     hess[, on_boundary] <- NA_real_
   }
-  cov_theta <- star_covariance(fin$hess, J, bound(theta_s) | dl, on_boundary | dl, pnames, hess)
+  # The remaining Newton step and the covariance, also on that scale
+  # (star_covariance()).
+  lc <- limit_covariance(fin$hess, J, grad_s, bound(theta_s), on_boundary, pnames, hess, dl)
+  nstep <- lc$nstep
+  cov_theta <- lc$cov
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
   modes_failed <- if (summ$newton_failures > 0L)
     sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
@@ -210,25 +212,135 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
        reparameterized = !rp$identity)
 }
 
-# The dispersion's no-overdispersion limit in a two-part fit
-# (dispersion_limit(): nbinom2's theta -> Inf, nbinom1's phi -> 0,
-# betabinomial's phi -> Inf; hurdle fits of equidispersed positive counts
-# reach it), judged where the dispersion is one constant: no dispformula,
-# or one without covariates or offsets. With covariates the limit is a
-# region of the linear predictor, not a point, and is not judged. Returns
-# a function of the user's parameters: TRUE at the log dispersion's index
-# `idx` (of P), with the warning as attribute "message".
-aux_dispersion_limit <- function(family, Xd, offd, idx, P) {
-  constant <- length(idx) == 1L && !is.null(Xd) && all(Xd == 1) &&
-    (is.null(offd) || all(offd == 0))
+# The dispersion's no-overdispersion limit in a two-part fit or one with a
+# dispersion formula (dispersion_limit(): nbinom2's theta -> Inf, nbinom1's
+# phi -> 0, betabinomial's phi -> Inf; hurdle fits of equidispersed
+# positive counts reach it). A row is at the limit where its log
+# dispersion (Xd delta + offd) lies beyond dispersion_limit()'s factor 1e6
+# of 1. With one constant dispersion that is the one number; with
+# covariates the limit is a region: the coefficients may diverge along the
+# directions that move only the rows at the limit (the null space of the
+# other rows' design; every direction when all rows are there), along
+# which the likelihood is flat and its curvature rounding (a false
+# "doubtful convergence" and standard errors of 1e4-1e5 before). Where the
+# other rows identify every coefficient, the fit is a finite optimum whose
+# dispersion only extrapolates beyond the threshold in some rows: no limit.
+# The null space is taken on the search's centred and scaled design Xs
+# (Xd = Xs Td, so that a covariate's units do not decide the rank) and
+# mapped back by Td. Returns a function of the user's parameters: TRUE at
+# the dispersion coefficients that diverge (of P; `idx` their indices),
+# with the warning as attribute "message"; where the divergent directions
+# are not coordinate axes of the user's coefficients (one level of a
+# treatment-coded factor at the limit: (Intercept) up and the contrast
+# down), also "directions" (an orthonormal basis, one column a direction,
+# over `idx`) and "block" (idx), which limit_covariance() drops instead of
+# the coefficients.
+aux_dispersion_limit <- function(family, Xd, offd, idx, P, Xs = Xd, Td = NULL) {
+  pd <- length(idx)
+  judged <- pd > 0L && !is.null(Xd) && family$family %in% c("nbinom2", "nbinom1", "betabinomial")
+  constant <- pd == 1L && judged && all(Xd == 1) && (is.null(offd) || all(offd == 0))
   function(theta) {
     out <- rep(FALSE, P)
-    if (constant && dispersion_limit(family, TRUE, theta[idx])) {
-      out[idx] <- TRUE
-      attr(out, "message") <- dispersion_limit_message(family, theta[idx])
+    if (!judged) return(out)
+    if (constant) {
+      if (dispersion_limit(family, TRUE, theta[idx])) {
+        out[idx] <- TRUE
+        attr(out, "message") <- dispersion_limit_message(family, theta[idx])
+      }
+      return(out)
     }
+    ld <- drop(Xd %*% theta[idx]) + (offd %||% 0)
+    at <- if (family$family == "nbinom1") ld < log(1e-6) else ld > log(1e6)
+    if (!any(at)) return(out)
+    R <- limit_directions(Xs, Td, !at)
+    if (!ncol(R)) return(out)
+    moved <- apply(abs(R), 1L, max) > 1e-8
+    out[idx[moved]] <- TRUE
+    if (sum(moved) > ncol(R)) {
+      attr(out, "directions") <- R
+      attr(out, "block") <- idx
+    }
+    nm <- colnames(Xd) %||% paste0("X", seq_len(pd))
+    attr(out, "message") <- sprintf(paste0(
+      "the %s dispersion %s is estimated at its limit %s in %d of %d rows (log(%s) beyond %s there): ",
+      "no overdispersion beyond the random effects %s the %s model's; ",
+      "the 'dispformula' coefficient%s %s diverge%s (%d direction%s of %d not identified), ",
+      "%s left out of the convergence test and %s no standard error%s%s"),
+      family$family, dispersion_name(family), if (family$family == "nbinom1") "0" else "Inf",
+      sum(at), length(at), dispersion_name(family),
+      if (family$family == "nbinom1") "log(1e-6)" else "log(1e6)",
+      if (all(at)) "in any row, the fit is" else "in those rows, where the fit is",
+      if (family$family == "betabinomial") "binomial" else "Poisson",
+      if (sum(moved) > 1L) "s" else "", paste(nm[moved], collapse = ", "),
+      if (sum(moved) > 1L) "" else "s", ncol(R), if (ncol(R) > 1L) "s" else "", pd,
+      if (sum(moved) > 1L) "are" else "is", if (sum(moved) > 1L) "have" else "has",
+      if (sum(moved) > 1L) "s" else "",
+      if (sum(moved) > ncol(R)) "; the other parameters' standard errors hold those directions fixed"
+      else "")
     out
   }
+}
+
+# An orthonormal basis (columns, in the user's coefficients) of the
+# directions that leave the log dispersion of the rows `keep` unchanged:
+# the null space of Xs[keep, ] (all directions when no row is kept),
+# mapped from the search's coefficients (delta* = Td delta) to the user's.
+limit_directions <- function(Xs, Td, keep) {
+  pd <- ncol(Xs)
+  Rs <- if (!any(keep)) diag(1, pd) else {
+    sv <- svd(Xs[keep, , drop = FALSE], nu = 0L, nv = pd)
+    r <- sum(sv$d > max(sv$d) * 1e-8)
+    sv$v[, seq.int(r + 1L, length.out = pd - r), drop = FALSE]
+  }
+  if (!ncol(Rs)) return(Rs)
+  Ru <- if (is.null(Td)) Rs else backsolve(Td, Rs)
+  qr.Q(qr(Ru))
+}
+
+# The remaining Newton step and the covariance of a two-part fit
+# (newton_decrement(), star_covariance() on the optimizer's scale), with a
+# dispersion at its no-overdispersion limit (aux_dispersion_limit()'s `dl`)
+# left out. Coordinate directions are left out as parameters; others
+# ("directions") by rotating the dispersion block of both scales so that
+# they become coordinates (the search's by J, exact there: Td), leaving
+# them out, and rotating the covariance back; the coefficients they move
+# then get NA. grad_s: the gradient on the optimizer's scale.
+limit_covariance <- function(Hs, J, grad_s, star_boundary, on_boundary, pnames, hess, dl) {
+  Ru <- attr(dl, "directions")
+  if (is.null(Ru))
+    return(list(nstep = newton_decrement(grad_s, Hs, star_boundary | dl),
+                cov = star_covariance(Hs, J, star_boundary | dl, on_boundary | dl, pnames, hess)))
+  id <- attr(dl, "block")
+  pd <- length(id)
+  k <- ncol(Ru)
+  basis <- function(R) {
+    Q <- qr.Q(qr(R), complete = TRUE)
+    Q[, c(seq.int(k + 1L, length.out = pd - k), seq_len(k)), drop = FALSE]
+  }
+  Qs <- basis(J[id, id, drop = FALSE] %*% Ru)
+  Qu <- basis(Ru)
+  rot <- function(M, Qr, Qc) {
+    if (is.null(M)) return(M)
+    M[id, ] <- crossprod(Qr, M[id, , drop = FALSE])
+    M[, id] <- M[, id, drop = FALSE] %*% Qc
+    M
+  }
+  flat <- rep(FALSE, length(pnames))
+  flat[id[pd - k + seq_len(k)]] <- TRUE
+  g <- grad_s
+  g[id] <- crossprod(Qs, grad_s[id])
+  Hr <- rot(Hs, Qs, Qs)
+  nstep <- newton_decrement(g, Hr, star_boundary | flat)
+  Vr <- star_covariance(Hr, rot(J, Qs, Qu), star_boundary | flat, on_boundary | flat, pnames,
+                        rot(hess, Qu, Qu))
+  at <- attributes(Vr)
+  Vr[flat, ] <- 0
+  Vr[, flat] <- 0
+  V <- rot(Vr, t(Qu), t(Qu))
+  V[dl, ] <- NA_real_
+  V[, dl] <- NA_real_
+  attributes(V) <- at
+  list(nstep = nstep, cov = V)
 }
 
 # The fitter's result from zi_engine_fit()'s: the parameters split by

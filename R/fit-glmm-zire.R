@@ -71,7 +71,7 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
                        nAGQ, control,
                        laplace_stage = nAGQ > 3L, pilot = 3L, retries = 2L,
                        dlim = aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd),
-                                                   length(st)),
+                                                   length(st), rp$Xd, rp$Td),
                        summaries = function(theta, theta_s) cpp_zire_summaries(eng, theta_s))
   # The same non-concavity with independent parts: a cluster's Laplace
   # probability above one (its log-likelihood, constants included, above
@@ -89,9 +89,12 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
        any(grepl("^doubtful convergence", fit$warn)))
   if (trouble)
     fit$warn <- c(fit$warn, "with random effects in the zero part the Laplace approximation can fail (the two-part likelihood is not concave); refit with nAGQ > 1 (adaptive quadrature, e.g. nAGQ = 7)")
-  zi_fit_result(fit, fit$warn, kind, cl, pat, blocks,
-                list(qc = qc, qz = qz, correlated = correlated,
-                     penalty = aux_penalty_record(penalty, fit$final)), FALSE, control)
+  res <- zi_fit_result(fit, fit$warn, kind, cl, pat, blocks,
+                       list(qc = qc, qz = qz, correlated = correlated,
+                            penalty = aux_penalty_record(penalty, fit$final)), FALSE, control)
+  res$optinfo <- zi_note_logseries(res$optinfo, kind, family, X, offset, Xd, offd, res$theta,
+                                   nb + pz + seq_len(pd))
+  res
 }
 
 # The (beta, Lambda) block of the reparameterization: X centred and scaled

@@ -66,11 +66,12 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
                            c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,
                            control, rep(1, P))
   tl <- sparse_zi_tail(fin, rp, sr, control, kind, rp$Xz, offz, nb, pz, "Laplace (sparse)",
-                       aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd), P))
+                       aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd), P,
+                                            rp$Xd, rp$Td))
   theta_s <- fin$theta
   theta <- tl$theta
-  tl$optinfo <- zi_note_logseries(tl$optinfo, zi_logseries_message(
-    kind, family, X, theta[seq_len(p)], offset, Xd, theta[nb + pz + seq_len(pd)], offd))
+  tl$optinfo <- zi_note_logseries(tl$optinfo, kind, family, X, offset, Xd, offd, theta,
+                                  nb + pz + seq_len(pd))
   modes <- cpp_sparse_modes(eng, theta_s)
   terms <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(nth)], modes, eng,
                                                   theta_s), unname(theta))
@@ -109,10 +110,11 @@ sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method
   # Both on the standardized scale (star_covariance()), without a dispersion
   # at its no-overdispersion limit (aux_dispersion_limit()).
   dl <- if (is.null(dlim)) rep(FALSE, length(theta)) else dlim(theta)
-  cov_theta <- star_covariance(fin$hess, J, sr$star_boundary(theta_s) | dl, on_boundary | dl,
-                               pnames, hess)
+  lc <- limit_covariance(fin$hess, J, final$gradient, sr$star_boundary(theta_s), on_boundary,
+                         pnames, hess, dl)
+  cov_theta <- lc$cov
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
-  nstep <- newton_decrement(final$gradient, fin$hess, sr$star_boundary(theta_s) | dl)
+  nstep <- lc$nstep
   vanish <- zi_vanishing_message(kind, Xzs, theta_s[nb + seq_len(pz)], offz)
   cause <- vanish %||% zi_separation_message(kind, Xzs, theta_s[nb + seq_len(pz)], offz)
   warn <- zi_fit_warnings(fit_warnings(fin$opt, nstep, gmax, any(on_boundary), hess, cov_theta,

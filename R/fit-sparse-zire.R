@@ -152,7 +152,8 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   zre <- if (pz) m$a - drop(Xzs %*% theta_s[nb + seq_len(pz)]) else rep(0, n)
   tl <- sparse_zi_tail(fin, rp, sr, control, kind, Xzs, zre, nb, pz,
                        "Laplace (sparse, both parts)",
-                       aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd), P))
+                       aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd), P,
+                                            rp$Xd, rp$Td))
   tl$optinfo$gradient <- "exact"
   theta <- tl$theta
   warn <- tl$optinfo$warnings
@@ -174,6 +175,8 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   tl$optinfo$laplace_validity <- deg$record
   tl$optinfo$zero_variance_check <- sr$zero_variance
   tl$optinfo$laplace_validity$restarts <- sr$refused_restarts
+  tl$optinfo <- zi_note_logseries(tl$optinfo, kind, family, X, offset, Xd, offd, theta,
+                                  nb + pz + seq_len(pd))
   list(beta = theta[seq_len(p)], theta = theta,
        loglik = fin$final$loglik - (fin$final$penalty %||% 0),
        penalty = aux_penalty_record(penalty, fin$final),

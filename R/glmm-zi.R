@@ -36,7 +36,11 @@
 #' \eqn{\phi}. The fit then warns and records
 #' `$optinfo$logseries_limit`. Equidispersed positive counts drive the
 #' dispersion to its Poisson limit instead (\eqn{\theta \to \infty},
-#' \eqn{\phi \to 0}), and the fit is the truncated_poisson one.
+#' \eqn{\phi \to 0}), and the fit is the truncated_poisson one; with a
+#' `dispformula`, possibly in some rows only (one level of a factor): the
+#' fit names the `dispformula` coefficients that diverge, records
+#' `$optinfo$dispersion_limit`, and gives them no standard errors, while the
+#' other parameters keep theirs with the divergent directions held fixed.
 #'
 #' @param link The link of the count part; only `"log"`.
 #' @return An object of class `"family"` with `family` set to
@@ -48,7 +52,14 @@
 #'   data(Salamanders, package = "glmmTMB")
 #'   fit <- glmm(count ~ mined + (1 | site), data = Salamanders,
 #'               ziformula = ~ mined, family = truncated_poisson, nAGQ = 1)
-#'   fit
+#'   print(fit)
+#'   # NB1 counts (variance mu (1 + phi)) in the positive part: phi is
+#'   # sigma(); the mean of the positive counts and of all counts by row.
+#'   fit1 <- glmm(count ~ spp + mined + (1 | site), data = Salamanders,
+#'                ziformula = ~ mined, family = truncated_nbinom1, nAGQ = 1)
+#'   print(sigma(fit1))
+#'   head(cbind(positive = predict(fit1, type = "conditional"),
+#'              mean = predict(fit1, type = "response")))
 #' }
 #' @export
 truncated_poisson <- function(link = "log") truncated_family("poisson", link)

@@ -42,6 +42,7 @@ aux_reparam <- function(base, nb, Xz, Xd) {
   out$Xz <- if (!is.null(Xz)) tz$M
   out$Xd <- if (!is.null(Xd)) td$M
   out$Tz <- tz$T
+  out$Td <- td$T
   out$to_star <- function(theta) if (identity) theta else map(theta, TRUE)
   out$from_star <- function(theta) if (identity) theta else map(theta, FALSE)
   out$jacobian <- jacobian

@@ -51,36 +51,21 @@ zi_separation_message <- function(kind, Xz_star, gamma_star, offz) {
 # through terms of order k, so the search stops on the plateau sooner (k
 # near 0.004 on logarithmic counts) and the count slopes wander along it;
 # k = mu / phi below 0.01 in the median row is already that plateau (the
-# positive counts then differ from logarithmic ones by about 1%). Said and
-# recorded (optinfo$logseries_limit).
-zi_logseries_message <- function(kind, family, X, beta, offset, Xd, gamma_d, offd) {
-  if (kind != "hurdle" || !family$family %in% c("nbinom2", "nbinom1") || is.null(Xd) ||
-      !length(gamma_d))
-    return(NULL)
-  eta <- drop(X %*% beta) + (offset %||% 0)
-  ld <- drop(Xd %*% gamma_d) + (offd %||% 0)
-  if (family$family == "nbinom1") {
-    k <- stats::median(exp(eta - ld))
-    if (k > 0.01) return(NULL)
-    return(sprintf(paste0("the zero-truncated nbinom1 runs to its log-series limit: mu goes to 0 at a ",
-                          "finite phi (median mu %.1e, median mu / phi %.1e, median phi %.3g), where ",
-                          "the positive counts follow a logarithmic distribution with parameter ",
-                          "phi / (1 + phi) and the count part's coefficients are not identified: ",
-                          "they are a limit, not an optimum, and have no standard errors"),
-                   stats::median(exp(eta)), k, stats::median(exp(ld))))
-  }
-  if (max(eta) > log(1e-4) || max(ld) > log(1e-4)) return(NULL)
-  sprintf(paste0("the zero-truncated nbinom2 runs to its log-series limit: mu and theta both go to 0 ",
-                 "(largest mu %.1e, largest theta %.1e; median log(mu / theta) %.3g), where the ",
-                 "positive counts follow a logarithmic distribution and mu and theta are not ",
-                 "identified separately: the count and dispersion estimates are a limit, not an ",
-                 "optimum, and have no standard errors"),
-          exp(max(eta)), exp(max(ld)), stats::median(eta - ld))
-}
-
-# The log-series limit said where the Hessian (or convergence) warning
-# stands, else added; recorded as optinfo$logseries_limit.
-zi_note_logseries <- function(optinfo, logser) {
+# positive counts then differ from logarithmic ones by about 1%). A search
+# that stopped without converging (the optimizer's failure, a doubtful
+# convergence or a Hessian that is not negative definite) may stop further
+# up the plateau (the sparse hurdle NB1 route: false convergence at k near
+# 0.05 on logarithmic counts, where the one-factor route runs to 1e-11):
+# there ten times the thresholds (k below 0.1, mu and theta below 1e-3)
+# name the cause. One rule for every two-part route (one grouping factor,
+# several terms, random effects in the zero part on either engine), judged
+# on the user's parameters `theta` (beta first, the dispersion coefficients
+# at `id`) after the fit's warnings are known: said where the Hessian (or
+# convergence) warning stands, else added, and recorded as
+# optinfo$logseries_limit.
+zi_note_logseries <- function(optinfo, kind, family, X, offset, Xd, offd, theta, id) {
+  logser <- zi_logseries_message(kind, family, X, theta[seq_len(ncol(X))], offset, Xd,
+                                 theta[id], offd, optinfo$warnings)
   if (!is.null(logser)) {
     w <- optinfo$warnings
     i <- grep("not negative definite|^doubtful convergence", w)
@@ -89,6 +74,33 @@ zi_note_logseries <- function(optinfo, logser) {
   }
   optinfo$logseries_limit <- !is.null(logser)
   optinfo
+}
+
+zi_logseries_message <- function(kind, family, X, beta, offset, Xd, gamma_d, offd, warn = NULL) {
+  if (kind != "hurdle" || !family$family %in% c("nbinom2", "nbinom1") || is.null(Xd) ||
+      !length(gamma_d))
+    return(NULL)
+  stuck <- any(grepl("did not converge|^doubtful convergence|not negative definite", warn))
+  eta <- drop(X %*% beta) + (offset %||% 0)
+  ld <- drop(Xd %*% gamma_d) + (offd %||% 0)
+  if (family$family == "nbinom1") {
+    k <- stats::median(exp(eta - ld))
+    if (!(k < (if (stuck) 0.1 else 0.01))) return(NULL)
+    return(sprintf(paste0("the zero-truncated nbinom1 runs to its log-series limit: mu goes to 0 at a ",
+                          "finite phi (median mu %.1e, median mu / phi %.1e, median phi %.3g), where ",
+                          "the positive counts follow a logarithmic distribution with parameter ",
+                          "phi / (1 + phi) and the count part's coefficients are not identified: ",
+                          "they are a limit, not an optimum, and have no standard errors"),
+                   stats::median(exp(eta)), k, stats::median(exp(ld))))
+  }
+  lim <- log(if (stuck) 1e-3 else 1e-4)
+  if (!(max(eta) < lim && max(ld) < lim)) return(NULL)
+  sprintf(paste0("the zero-truncated nbinom2 runs to its log-series limit: mu and theta both go to 0 ",
+                 "(largest mu %.1e, largest theta %.1e; median log(mu / theta) %.3g), where the ",
+                 "positive counts follow a logarithmic distribution and mu and theta are not ",
+                 "identified separately: the count and dispersion estimates are a limit, not an ",
+                 "optimum, and have no standard errors"),
+          exp(max(eta)), exp(max(ld)), stats::median(eta - ld))
 }
 
 zi_fit_warnings <- function(warn, cause) {

@@ -58,8 +58,7 @@ bool reml_hessian_q(const glmmgee::lmm1::Suff& s, const VectorXd& par,
   using MPQ = Eigen::Matrix<double, Eigen::Dynamic, Q>;
   const int M = s.M, q = s.q, p = s.p;
   const Eigen::Index k = prow.size(), nl = k + 1;
-  MQ Lam = MQ::Zero(q, q);
-  for (Eigen::Index j = 0; j < k; ++j) Lam(prow[j], pcol[j]) = par[j];
+  const MQ Lam = glmmgee::lmm1::lambda_of(par.data(), k, prow, pcol, q);
   const double s2 = std::exp(2.0 * par[k]);
   if (!std::isfinite(s2) || !(s2 > 0) || !Lam.allFinite() || !beta.allFinite()) return false;
   // K = (X'V^-1X)^-1 = s2 C^-1, C = s2 X'V^-1X as the criterion holds it.
@@ -210,8 +209,8 @@ bool reml_hessian_q(const glmmgee::lmm1::Suff& s, const VectorXd& par,
 // The Hessian of the restricted log-likelihood at par = c(Lambda's entries
 // at prow/pcol on the sums' (scaled) Z, log sigma), given beta^ and
 // C = s2 X'V^-1X there (the criterion's evaluation at the same point); false
-// where a cluster's B or C is not positive definite. The pattern is checked
-// by the caller.
+// where a cluster's B or C is not positive definite (lambda_of() stops on a
+// pattern outside the lower triangle).
 bool glmmgee::lmm1::reml_exact_hessian(const Suff& s, const VectorXd& par,
                                        const Rcpp::IntegerVector& prow,
                                        const Rcpp::IntegerVector& pcol, const VectorXd& beta,

@@ -10,15 +10,6 @@ skip_if_not_installed("lme4")
 cl2 <- parallel::makePSOCKcluster(2L)
 withr::defer(try(parallel::stopCluster(cl2), silent = TRUE), teardown_env())
 
-# rds shard files of the data frames `parts`, in a new directory.
-rds_shards <- function(parts) {
-  dir <- tempfile("shards")
-  dir.create(dir)
-  files <- file.path(dir, sprintf("part%d.rds", seq_along(parts)))
-  for (i in seq_along(parts)) saveRDS(parts[[i]], files[i])
-  files
-}
-
 data(cbpp, package = "lme4")
 cbpp_form <- cbind(incidence, size - incidence) ~ period + (1 | herd)
 codings <- list(sum = list(period = "contr.sum"), helmert = list(period = contr.helmert),
@@ -31,7 +22,7 @@ test_that("glmm_shards(contrasts =) is the in-memory fit with the same contrasts
   parts <- split(cb, as.integer(cbpp$herd) %% 3L)
   parts[[2L]] <- parts[[2L]][parts[[2L]]$period != "p4", ]
   dat <- do.call(rbind, parts)
-  files <- rds_shards(parts)
+  files <- shard_files(parts)
   nd <- dat[c(1, 9, 20), ]
   for (ct in codings) {
     f <- glmm_shards(cbpp_form, files, binomial, nAGQ = 5, workers = cl2, contrasts = ct)
@@ -70,7 +61,7 @@ test_that("a random slope and marginal_coefs() on shards with sum contrasts equa
   form <- y ~ x + f + (1 + x | g)
   ct <- list(f = "contr.sum")
   ref <- glmm(form, d, poisson, nAGQ = 1, contrasts = ct)
-  f <- glmm_shards(form, rds_shards(unname(split(d, (d$g - 1L) %% 4L))), poisson, nAGQ = 1,
+  f <- glmm_shards(form, shard_files(unname(split(d, (d$g - 1L) %% 4L))), poisson, nAGQ = 1,
                    workers = cl2, contrasts = ct)
   expect_identical(names(fixef(f)), c("(Intercept)", "x", "f1", "f2"))
   expect_identical(unname(f$theta), unname(ref$theta))
@@ -88,7 +79,7 @@ test_that("gee_shards(contrasts =) is the in-memory gee() with the same contrast
   }))
   d$centre <- factor(d$centre)
   d$y <- rpois(nrow(d), exp(0.2 + 0.4 * d$x + 0.3 * (d$centre == "b") + rnorm(M, sd = 0.5)[d$id]))
-  files <- rds_shards(split(d, cut(d$id, c(0, 10, 20, 30))))
+  files <- shard_files(split(d, cut(d$id, c(0, 10, 20, 30))))
   for (ct in list(list(centre = "contr.sum"), list(centre = contr.helmert))) {
     ref <- gee(y ~ x + centre, data = d, id = id, waves = wave, family = poisson,
                corstr = "exchangeable", contrasts = ct)
@@ -110,7 +101,7 @@ test_that("gee_shards(contrasts =) is the in-memory gee() with the same contrast
 })
 
 test_that("bad 'contrasts' values are the errors glmm() gives", {
-  files <- rds_shards(split(cbpp, as.integer(cbpp$herd) %% 2L))
+  files <- shard_files(split(cbpp, as.integer(cbpp$herd) %% 2L))
   both <- function(ct) {
     e1 <- tryCatch(glmm_shards(cbpp_form, files, binomial, workers = cl2, contrasts = ct),
                    error = conditionMessage)

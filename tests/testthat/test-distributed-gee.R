@@ -148,17 +148,6 @@ test_that("a worker killed mid-fit: its shards move to the other worker and the 
                "worker 1 \\(pid [0-9]+ on .*\\) stopped responding")
 })
 
-shard_files <- function(parts, ext, dir = tempfile("shards")) {
-  dir.create(dir)
-  files <- file.path(dir, sprintf("part%d.%s", seq_along(parts), ext))
-  for (i in seq_along(parts)) {
-    if (ext == "rds") saveRDS(parts[[i]], files[i])
-    else if (ext == "parquet") nanoparquet::write_parquet(parts[[i]], files[i])
-    else utils::write.csv(parts[[i]], files[i], row.names = FALSE)
-  }
-  files
-}
-
 test_that("gee_shards() from parquet files (nanoparquet) equals the same shards as rds", {
   skip_if_not_installed("nanoparquet")
   parts <- split(d, cut(d$id, c(0, 15, 30, 48)))

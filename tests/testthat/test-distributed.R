@@ -135,17 +135,6 @@ test_that("every family, q = 1 and 2, Laplace and AGHQ, four fixed effects: 7 sh
     }
 })
 
-shard_files <- function(parts, ext, dir = tempfile("shards")) {
-  dir.create(dir)
-  files <- file.path(dir, sprintf("part%02d.%s", seq_along(parts), ext))
-  for (i in seq_along(parts)) {
-    if (ext == "rds") saveRDS(parts[[i]], files[i])
-    else if (ext == "parquet") nanoparquet::write_parquet(parts[[i]], files[i])
-    else utils::write.csv(parts[[i]], files[i], row.names = FALSE)
-  }
-  files
-}
-
 test_that("glmm_shards() from rds and csv files equals glmm() on the combined data", {
   cb <- cbpp
   # Character columns (what read.csv() gives back).

@@ -41,13 +41,7 @@ test_that("sleepstudy: lmer's ML optimum, and the engine route's estimates and s
 })
 
 test_that("weights and offsets: the same fit as the engine's route", {
-  set.seed(31)
-  M <- 80
-  g <- rep(seq_len(M), each = 6L)
-  x <- rnorm(length(g))
-  d <- data.frame(g = g, x = x, w = runif(length(g), 0.5, 2), o = 0.3 * x + 0.1,
-                  y = 1 + 0.5 * x + rnorm(M)[g] + 0.4 * rnorm(M)[g] * x + rnorm(length(g)))
-  d$w[c(3, 50)] <- 0
+  d <- lmm_weighted_sim(31, 80, 6L, c(3, 50))
   for (args in list(list(weights = quote(w)), list(offset = quote(o)))) {
     cl <- as.call(c(list(quote(glmm), y ~ x + (x | g), data = quote(d)), args))
     fit <- eval(cl)

@@ -4,25 +4,6 @@
 # (estimates, standard errors, logLik) on Salamanders and on simulated data
 # with known truth, and the methods on the response scale.
 
-# Hurdle NB1 data: zeros with probability plogis(-0.7 + 0.9 w (+ zero
-# random intercept)), positive counts zero-truncated NB1 with mean
-# parameter mu = exp(0.6 + 0.5 x + b) and phi = 1.2, drawn by rejection.
-nb1x_hurdle_sim <- function(M = 60, ni = 8, seed = 25, zsd = 0, phi = 1.2) {
-  set.seed(seed)
-  g <- factor(rep(seq_len(M), each = ni))
-  n <- M * ni
-  x <- stats::rnorm(n)
-  w <- stats::rbinom(n, 1, 0.5)
-  mu <- exp(0.6 + 0.5 * x + stats::rnorm(M, 0, 0.5)[g])
-  pz <- stats::plogis(-0.7 + 0.9 * w + stats::rnorm(M, 0, zsd)[g])
-  yc <- stats::rnbinom(n, size = mu / phi, mu = mu)
-  while (any(yc == 0)) {
-    i <- which(yc == 0)
-    yc[i] <- stats::rnbinom(length(i), size = mu[i] / phi, mu = mu[i])
-  }
-  data.frame(g, x, w, y = ifelse(stats::runif(n) < pz, 0, yc))
-}
-
 nb1x_salamanders <- function() {
   e <- new.env()
   utils::data("Salamanders", package = "glmmTMB", envir = e)
@@ -185,12 +166,22 @@ test_that("standardize() and marginal_coefs() of a truncated_nbinom1 fit integra
   expect_true(all(is.finite(coef(mc))) && all(is.finite(sqrt(diag(vcov(mc))))))
 })
 
-test_that("truncated_nbinom1 at its log-series limit (mu -> 0, phi finite) says so and records it", {
+# Logarithmic counts with parameter 0.5, P(y) = 0.5^y / (y log 2), in 30
+# clusters of 10 (y); the same with 30% zeros for hurdle models (y0); and
+# counts that are 1 with probability 0.8, else 2-4, with 30% zeros (y20).
+nb1x_logseries_data <- function() {
   set.seed(3)
   n <- 300
-  d <- data.frame(g = factor(rep(1:30, each = 10)), x = rnorm(n))
-  # Logarithmic counts with parameter 0.5: P(y) = 0.5^y / (y log 2).
+  d <- data.frame(g = factor(rep(1:30, each = 10)), h = factor(rep(1:10, 30)), x = rnorm(n))
   d$y <- sample(1:30, n, TRUE, prob = 0.5^(1:30) / (1:30) / log(2))
+  d$y0 <- ifelse(runif(n) < 0.3, 0, d$y)
+  d$y20 <- ifelse(runif(n) < 0.3, 0, ifelse(runif(n) < 0.8, 1, sample(2:4, n, TRUE)))
+  d
+}
+
+test_that("truncated_nbinom1 at its log-series limit (mu -> 0, phi finite) says so and records it", {
+  d <- nb1x_logseries_data()
+  n <- nrow(d)
   w <- character()
   m <- withCallingHandlers(glmm(y ~ x + (1 | g), data = d, family = truncated_nbinom1()),
                            warning = function(w0) {
@@ -201,7 +192,6 @@ test_that("truncated_nbinom1 at its log-series limit (mu -> 0, phi finite) says 
   # At the limit phi / (1 + phi) is the logarithmic parameter.
   expect_equal(unname(sigma(m) / (1 + sigma(m))), 0.5, tolerance = 0.1)
   # As a hurdle model, with a zero part.
-  d$y0 <- ifelse(runif(n) < 0.3, 0, d$y)
   m <- suppressWarnings(glmm(y0 ~ x + (1 | g), data = d, ziformula = ~ 1,
                              family = truncated_nbinom1(), nAGQ = 1))
   expect_true(m$optinfo$logseries_limit)
@@ -214,6 +204,38 @@ test_that("truncated_nbinom1 at its log-series limit (mu -> 0, phi finite) says 
   expect_false(any(grepl("log-series", m2$optinfo$warnings)))
 })
 
+test_that("the log-series check runs on every two-part route: several terms, zero-part random effects", {
+  # Before, the routes with random effects in the zero part never ran it,
+  # and the sparse hurdle NB1 fit, stopped by false convergence at
+  # mu / phi near 0.05 (the one-factor fit runs to 1e-11), fell short of its
+  # threshold: a search that did not converge is judged at ten times it.
+  d <- nb1x_logseries_data()
+  cases <- list(
+    list(y0 ~ x + (1 | g) + (1 | h), ~1, truncated_nbinom1(), "nbinom1"),
+    list(y0 ~ x + (1 | g), ~ 1 + (1 | h), truncated_nbinom1(), "nbinom1"),
+    list(y0 ~ x + (1 | g) + (1 | h), ~ 1 + (1 | h), truncated_nbinom1(), "nbinom1"),
+    list(y20 ~ x + (1 | g), ~ 1 + (1 | h), truncated_nbinom2(), "nbinom2"),
+    list(y20 ~ x + (1 | g) + (1 | h), ~ 1 + (1 | h), truncated_nbinom2(), "nbinom2"))
+  for (cs in cases) {
+    what <- paste(deparse(cs[[1]]), deparse(cs[[2]]), cs[[4]])
+    m <- suppressWarnings(glmm(cs[[1]], data = d, ziformula = cs[[2]], family = cs[[3]], nAGQ = 1))
+    expect_true(isTRUE(m$optinfo$logseries_limit), info = what)
+    expect_true(any(grepl(paste0("zero-truncated ", cs[[4]], " runs to its log-series limit"),
+                          m$optinfo$warnings)), info = what)
+    # The count part's linear predictor is near the limit in the median row.
+    eta <- drop(model.matrix(~x, d) %*% fixef(m))
+    expect_lt(stats::median(eta), log(0.1), label = what)
+  }
+  # The same rule keeps quiet on ordinary two-part NB1 counts with
+  # zero-part random effects (one factor and the sparse engine).
+  d2 <- nb1x_zire_sim(M = 40, ni = 8, seed = 41, hurdle = TRUE)
+  for (f in list(y ~ x + (1 | g), y ~ x + (1 | g) + (1 | h))) {
+    m2 <- suppressWarnings(glmm(f, data = d2, family = truncated_nbinom1(),
+                                ziformula = ~ w + (1 | g), nAGQ = 1))
+    expect_false(m2$optinfo$logseries_limit, label = deparse(f))
+  }
+})
+
 test_that("truncated_nbinom1 refuses what it cannot fit, naming the argument", {
   d <- nb1x_hurdle_sim(M = 10, ni = 5)
   expect_error(truncated_nbinom1(link = "sqrt"), "'link': truncated_nbinom1 supports only")
@@ -222,24 +244,6 @@ test_that("truncated_nbinom1 refuses what it cannot fit, naming the argument", {
 })
 
 # ---- Random effects in the zero part with NB1 counts ----------------------
-
-# NB1 two-part counts with independent random intercepts in both parts
-# (truth: beta = (0.6, 0.5), gamma = (-0.7, 0.9), SDs 0.5 and 0.7, phi).
-nb1x_zire_sim <- function(M = 80, ni = 8, seed = 1, hurdle = FALSE, phi = 1.2) {
-  set.seed(seed)
-  g <- factor(rep(seq_len(M), each = ni))
-  n <- M * ni
-  x <- stats::rnorm(n)
-  w <- stats::rbinom(n, 1, 0.5)
-  mu <- exp(0.6 + 0.5 * x + stats::rnorm(M, 0, 0.5)[g])
-  pz <- stats::plogis(-0.7 + 0.9 * w + stats::rnorm(M, 0, 0.7)[g])
-  yc <- stats::rnbinom(n, size = mu / phi, mu = mu)
-  if (hurdle) {
-    p0 <- stats::dnbinom(0, size = mu / phi, mu = mu)
-    yc <- pmax(1, stats::qnbinom(stats::runif(n, p0, 1), size = mu / phi, mu = mu))
-  }
-  data.frame(g, x, w, h = factor(rep(1:6, length.out = n)), y = ifelse(stats::runif(n) < pz, 0, yc))
-}
 
 test_that("the two-part engines' gradient with zero-part random effects and NB1 counts equals numerical differentiation", {
   skip_if_not_installed("numDeriv")

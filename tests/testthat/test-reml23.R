@@ -18,24 +18,10 @@ num_hessian <- function(suff, theta, pat) {
 
 test_that("the analytic Hessian equals high-order differences of the exact gradient", {
   skip_if_not_installed("numDeriv")
-  set.seed(11)
-  M <- 30
-  g <- rep(seq_len(M), times = sample(2:7, M, TRUE))
-  n <- length(g)
-  x <- rnorm(n); z2 <- rnorm(n); f <- factor(sample(letters[1:3], n, TRUE))
-  X <- cbind(1, x, model.matrix(~ f)[, -1])
-  y <- drop(X %*% c(1, 0.5, -0.3, 0.2)) + rnorm(M)[g] + 0.5 * rnorm(M)[g] * x + rnorm(n)
-  w <- runif(n, 0.3, 2)
-  off <- 0.2 * z2
-  cases <- list(
-    list(Z = matrix(1, n, 1), sizes = 1L),
-    list(Z = cbind(1, x), sizes = 2L),
-    list(Z = cbind(1, x), sizes = c(1L, 1L)),
-    list(Z = cbind(1, x, z2), sizes = 3L),
-    list(Z = cbind(1, x, z2), sizes = c(2L, 1L)))
-  for (cs in cases) for (wt in list(rep(1, n), w)) {
+  s <- lmm_hessian_sim(11, 30, 2:7)
+  for (cs in lmm_hessian_cases(s)) for (wt in list(rep(1, s$n), s$w)) {
     pat <- glmmgee:::block_pattern(cs$sizes)
-    suff <- ml_suff(X, y, cs$Z, g, wt, off)
+    suff <- ml_suff(s$X, s$y, cs$Z, s$g, wt, s$off)
     k <- length(pat$row)
     # Away from the optimum (the beta-covariance block is not zero there),
     # with a non-zero correlation.
@@ -70,13 +56,7 @@ test_that("ML fits: the Hessian is exact, and the standard errors agree with lme
 
 test_that("weights, offset and the response's units: the route's Hessian is exact", {
   skip_if_not_installed("numDeriv")
-  set.seed(31)
-  M <- 80
-  g <- rep(seq_len(M), each = 6L)
-  x <- rnorm(length(g))
-  d <- data.frame(g = g, x = x, w = runif(length(g), 0.5, 2), o = 0.3 * x + 0.1,
-                  y = 1 + 0.5 * x + rnorm(M)[g] + 0.4 * rnorm(M)[g] * x + rnorm(length(g)))
-  d$w[c(3, 50)] <- 0
+  d <- lmm_weighted_sim(31, 80, 6L, c(3, 50))
   d$y <- d$y * 1e4
   fit <- glmm(y ~ x + (x | g), d, weights = w, offset = o)
   expect_identical(fit$optinfo$stages$hessian$message, "analytic")

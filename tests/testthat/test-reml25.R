@@ -28,24 +28,10 @@ dense_reml <- function(par, X, y, Z, g, pat, w) {
 
 test_that("the restricted log-likelihood's exact Hessian equals numerical derivatives (1e-6)", {
   skip_if_not_installed("numDeriv")
-  set.seed(25)
-  M <- 40
-  g <- rep(seq_len(M), times = sample(3:8, M, TRUE))
-  n <- length(g)
-  x <- rnorm(n); z2 <- rnorm(n); f <- factor(sample(letters[1:3], n, TRUE))
-  X <- cbind(1, x, model.matrix(~ f)[, -1])
-  y <- drop(X %*% c(1, 0.5, -0.3, 0.2)) + rnorm(M)[g] + 0.5 * rnorm(M)[g] * x +
-    0.3 * rnorm(M)[g] * z2 + rnorm(n)
-  w <- runif(n, 0.3, 2)
-  off <- 0.2 * z2
-  cases <- list(
-    list(Z = matrix(1, n, 1), sizes = 1L),
-    list(Z = cbind(1, x), sizes = 2L),
-    list(Z = cbind(1, x), sizes = c(1L, 1L)),          # (x || g)
-    list(Z = cbind(1, x, z2), sizes = 3L),
-    list(Z = cbind(1, x, z2), sizes = c(2L, 1L)))
+  sim <- lmm_hessian_sim(25, 40, 3:8, z2_sd = 0.3)
+  M <- sim$M; g <- sim$g; n <- sim$n; X <- sim$X; y <- sim$y; w <- sim$w; off <- sim$off
   checked_dense <- FALSE
-  for (cs in cases) for (wt in list(rep(1, n), w)) for (sz in list(NULL, "scaled")) {
+  for (cs in lmm_hessian_cases(sim)) for (wt in list(rep(1, n), w)) for (sz in list(NULL, "scaled")) {
     q <- ncol(cs$Z)
     pat <- glmmgee:::block_pattern(cs$sizes)
     k <- length(pat$row)
@@ -113,13 +99,8 @@ test_that("REML fits: sleepstudy, (x || g), weights and offsets; fixed-effect SE
                  tolerance = 1e-5)
     expect_true(all(is.finite(sqrt(diag(vcov(fit))))))
   }
-  set.seed(125)
-  M <- 60
-  d <- data.frame(g = rep(seq_len(M), each = 7L), x = rnorm(7 * M))
-  d$w <- runif(nrow(d), 0.5, 2)
-  d$w[c(4, 90)] <- 0
-  d$o <- 0.3 * d$x + 0.1
-  d$y <- 1e3 * (1 + 0.5 * d$x + rnorm(M)[d$g] + 0.4 * rnorm(M)[d$g] * d$x + rnorm(nrow(d)))
+  d <- lmm_weighted_sim(125, 60, 7L, c(4, 90))
+  d$y <- 1e3 * d$y
   fit <- glmm(y ~ x + (x | g), d, weights = w, offset = o, REML = TRUE)
   fit_reml_hessian_check(fit, d$y, d$w, d$o)
   # lmer's criterion is -Inf with zero weights: its fit on the other rows.

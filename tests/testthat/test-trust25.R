@@ -235,11 +235,7 @@ test_that("integer64 cluster ids in shard files group by their exact values (glm
   data("sleepstudy", package = "lme4", envir = environment())
   s <- sleepstudy
   s$id64 <- bit64::as.integer64("9007199254740993") + as.integer(s$Subject) * 2L
-  dir <- tempfile("shards")
-  dir.create(dir)
-  part <- split(s, as.integer(s$Subject) %% 3)
-  files <- file.path(dir, sprintf("part%d.rds", seq_along(part)))
-  for (i in seq_along(part)) saveRDS(part[[i]], files[i])
+  files <- shard_files(split(s, as.integer(s$Subject) %% 3))
   cl <- parallel::makePSOCKcluster(2L)
   on.exit(parallel::stopCluster(cl), add = TRUE)
   a <- glmm_shards(Reaction ~ Days + (1 | id64), files, workers = cl)
@@ -292,11 +288,7 @@ test_that("gee_shards() with x * 1e-6 - 5 or x + 1e4 is gee()'s fit on x", {
   s$x <- rnorm(nrow(s))
   s$x2 <- s$x * 1e-6 - 5
   s$x3 <- s$x + 1e4
-  dir <- tempfile("shards")
-  dir.create(dir)
-  part <- split(s, as.integer(s$Subject) %% 3)
-  files <- file.path(dir, sprintf("part%d.rds", seq_along(part)))
-  for (i in seq_along(part)) saveRDS(part[[i]], files[i])
+  files <- shard_files(split(s, as.integer(s$Subject) %% 3))
   cl <- parallel::makePSOCKcluster(2L)
   on.exit(parallel::stopCluster(cl), add = TRUE)
   a <- gee(Reaction ~ Days + x, id = Subject, data = s, corstr = "exchangeable")
