@@ -266,6 +266,14 @@ cpp_lmmsp_grad <- function(ptr, theta, max_q) {
     .Call(`_glmmgee_cpp_lmmsp_grad`, ptr, theta, max_q)
 }
 
+cpp_new_dgc <- function(i, p, x, dim, dimnames) {
+    .Call(`_glmmgee_cpp_new_dgc`, i, p, x, dim, dimnames)
+}
+
+cpp_dgc_col_sumsq <- function(p, x) {
+    .Call(`_glmmgee_cpp_dgc_col_sumsq`, p, x)
+}
+
 cpp_gee_shard_new <- function(data, spec) {
     .Call(`_glmmgee_cpp_gee_shard_new`, data, spec)
 }

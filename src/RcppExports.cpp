@@ -850,6 +850,31 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_new_dgc
+SEXP cpp_new_dgc(Rcpp::IntegerVector i, Rcpp::IntegerVector p, Rcpp::NumericVector x, Rcpp::IntegerVector dim, SEXP dimnames);
+RcppExport SEXP _glmmgee_cpp_new_dgc(SEXP iSEXP, SEXP pSEXP, SEXP xSEXP, SEXP dimSEXP, SEXP dimnamesSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type i(iSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type p(pSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type dim(dimSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type dimnames(dimnamesSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_new_dgc(i, p, x, dim, dimnames));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_dgc_col_sumsq
+Rcpp::NumericVector cpp_dgc_col_sumsq(Rcpp::IntegerVector p, Rcpp::NumericVector x);
+RcppExport SEXP _glmmgee_cpp_dgc_col_sumsq(SEXP pSEXP, SEXP xSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type p(pSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_dgc_col_sumsq(p, x));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_gee_shard_new
 SEXP cpp_gee_shard_new(Rcpp::List data, Rcpp::List spec);
 RcppExport SEXP _glmmgee_cpp_gee_shard_new(SEXP dataSEXP, SEXP specSEXP) {
@@ -1354,6 +1379,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_lmmsp_eval", (DL_FUNC) &_glmmgee_cpp_lmmsp_eval, 3},
     {"_glmmgee_cpp_lmmsp_costs", (DL_FUNC) &_glmmgee_cpp_lmmsp_costs, 1},
     {"_glmmgee_cpp_lmmsp_grad", (DL_FUNC) &_glmmgee_cpp_lmmsp_grad, 3},
+    {"_glmmgee_cpp_new_dgc", (DL_FUNC) &_glmmgee_cpp_new_dgc, 5},
+    {"_glmmgee_cpp_dgc_col_sumsq", (DL_FUNC) &_glmmgee_cpp_dgc_col_sumsq, 2},
     {"_glmmgee_cpp_gee_shard_new", (DL_FUNC) &_glmmgee_cpp_gee_shard_new, 2},
     {"_glmmgee_cpp_gee_shard_info", (DL_FUNC) &_glmmgee_cpp_gee_shard_info, 1},
     {"_glmmgee_cpp_gee_shard_start", (DL_FUNC) &_glmmgee_cpp_gee_shard_start, 2},
