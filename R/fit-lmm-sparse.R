@@ -247,12 +247,17 @@ lmm_sparse_loglik_grad <- function(st, par, reml) {
 # is M itself, so its inverse on M's pattern is what sparse_term_summaries()
 # reads. Building that engine besides took 9 + 4.6 of the 30 ms of an
 # n = 10,000 crossed REML fit. The engine's spherical modes are u / sigma;
-# b = diag(1 / column scales) Lambda_s u on the unscaled design.
-lmm_sparse_modes <- function(st, th, X, Z, offset, sigma) {
-  m <- cpp_lmmsp_modes(st$eng, th)
+# b = diag(1 / column scales) Lambda_s u on the unscaled design. `m`: the
+# pieces at the estimates (cpp_lmmsp_final(), which evaluates the criterion
+# there once for these and for the fit's beta, sigma and RX'RX). Z b is taken
+# from Z's slots in C++ (cpp_dgc_times(): the same sums in the same order as
+# Matrix's `%*%`, without its S4 dispatch).
+lmm_sparse_modes <- function(st, m, X, Z, offset, sigma) {
   b <- m$b_scaled / st$column
+  Zb <- if (class(Z)[1L] == "dgCMatrix") cpp_dgc_times(Z@p, Z@i, Z@x, b, nrow(Z))
+        else as.vector(Z %*% b)
   list(u = m$u / sigma, b = b,
-       eta = drop(X %*% m$beta) + as.vector(Z %*% b) + offset,
+       eta = drop(X %*% m$beta) + Zb + offset,
        inv_i = m$inv_i, inv_j = m$inv_j, inv_x = m$inv_x)
 }
 
@@ -300,7 +305,7 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   vgr <- obj$gr %||% if (use_grad) lmm_sparse_objective(eng, n, p, logw, reml,
                                                         lmm_sparse_grad_after)$gr
   opt <- lmm_sparse_optimize(f, lower, th0, obj$gr, control, vgr)
-  ev <- cpp_lmmsp_eval(eng, opt$theta, TRUE)
+  ev <- cpp_lmmsp_final(eng, opt$theta)
   if (!isTRUE(ev$ok)) stop("the LMM criterion is not finite at the optimum", call. = FALSE)
   df <- if (reml) n - p else n
   sigma <- sqrt(ev$pwrss / df)
@@ -348,7 +353,7 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   # The modes, fitted values and conditional covariances of the random
   # effects at the estimates, from the criterion's factor (lmm_sparse_modes()).
   family <- resolve_family(stats::gaussian())
-  modes <- lmm_sparse_modes(st, opt$theta, X, re$Z, offset, sigma)
+  modes <- lmm_sparse_modes(st, ev, X, re$Z, offset, sigma)
   modes$nnz_factor <- ev$nnz_factor
   terms <- sparse_term_summaries(re, unname(theta[p + seq_len(re$ntheta)]), modes, NULL,
                                  unname(theta))

@@ -45,3 +45,26 @@ Rcpp::NumericVector cpp_dgc_col_sumsq(Rcpp::IntegerVector p, Rcpp::NumericVector
   }
   return out;
 }
+
+// Z v for a dgCMatrix Z given by its slots (n rows): column by column,
+// y[i] += Z_ij v_j in the order of the stored entries, as CHOLMOD's sdmult
+// (behind Matrix's `%*%`) adds them.
+// [[Rcpp::export(rng = false)]]
+Rcpp::NumericVector cpp_dgc_times(Rcpp::IntegerVector p, Rcpp::IntegerVector i,
+                                  Rcpp::NumericVector x, Rcpp::NumericVector v, int n) {
+  const R_xlen_t nc = p.size() - 1;
+  if (nc < 0 || v.size() != nc || p[0] != 0 || (R_xlen_t)p[nc] != x.size() ||
+      i.size() != x.size() || n < 0)
+    Rcpp::stop("a %d-column sparse matrix and a vector of length %d do not conform",
+               (int)nc, (int)v.size());
+  Rcpp::NumericVector y(n);
+  for (R_xlen_t j = 0; j < nc; ++j) {
+    const double vj = v[j];
+    for (int t = p[j]; t < p[j + 1]; ++t) {
+      const int r = i[t];
+      if (r < 0 || r >= n) Rcpp::stop("row index %d out of range", r);
+      y[r] += x[t] * vj;
+    }
+  }
+  return y;
+}
