@@ -18,14 +18,24 @@ SEXP cpp_new_dgc(Rcpp::IntegerVector i, Rcpp::IntegerVector p, Rcpp::NumericVect
                (int)i.size(), (int)x.size(), p[p.size() - 1]);
   if (!Rf_isNull(dimnames) && (TYPEOF(dimnames) != VECSXP || Rf_length(dimnames) != 2))
     Rcpp::stop("dimnames must be NULL or a list of two");
-  SEXP cls = PROTECT(R_do_MAKE_CLASS("dgCMatrix"));
-  SEXP m = PROTECT(R_do_new_object(cls));
+  // An empty dgCMatrix made once and kept (R_do_MAKE_CLASS() calls R's
+  // getClass(), most of a call's time on small data); each result is a
+  // shallow copy of it, so the kept one is never modified.
+  static SEXP proto = R_NilValue;
+  if (proto == R_NilValue) {
+    SEXP cls = PROTECT(R_do_MAKE_CLASS("dgCMatrix"));
+    SEXP obj = PROTECT(R_do_new_object(cls));
+    R_PreserveObject(obj);
+    proto = obj;
+    UNPROTECT(2);
+  }
+  SEXP m = PROTECT(Rf_shallow_duplicate(proto));
   R_do_slot_assign(m, Rf_install("i"), i);
   R_do_slot_assign(m, Rf_install("p"), p);
   R_do_slot_assign(m, Rf_install("x"), x);
   R_do_slot_assign(m, Rf_install("Dim"), dim);
   if (!Rf_isNull(dimnames)) R_do_slot_assign(m, Rf_install("Dimnames"), dimnames);
-  UNPROTECT(2);
+  UNPROTECT(1);
   return m;
 }
 
