@@ -21,8 +21,8 @@ cpp_lmmsp_grad_sparse <- function(ptr, theta) {
     .Call(`_glmmgee_cpp_lmmsp_grad_sparse`, ptr, theta)
 }
 
-cpp_lmmsp_modes <- function(ptr, theta) {
-    .Call(`_glmmgee_cpp_lmmsp_modes`, ptr, theta)
+cpp_lmmsp_final <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_lmmsp_final`, ptr, theta)
 }
 
 #' Nested AGHQ engine: build (units: list of 0-based codes, outermost first;
@@ -264,6 +264,18 @@ cpp_lmmsp_costs <- function(ptr) {
 
 cpp_lmmsp_grad <- function(ptr, theta, max_q) {
     .Call(`_glmmgee_cpp_lmmsp_grad`, ptr, theta, max_q)
+}
+
+cpp_new_dgc <- function(i, p, x, dim, dimnames) {
+    .Call(`_glmmgee_cpp_new_dgc`, i, p, x, dim, dimnames)
+}
+
+cpp_dgc_col_sumsq <- function(p, x) {
+    .Call(`_glmmgee_cpp_dgc_col_sumsq`, p, x)
+}
+
+cpp_dgc_times <- function(p, i, x, v, n) {
+    .Call(`_glmmgee_cpp_dgc_times`, p, i, x, v, n)
 }
 
 cpp_gee_shard_new <- function(data, spec) {

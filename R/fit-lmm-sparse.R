@@ -17,6 +17,11 @@ lmm_sparse_scales <- function(Z, re) {
   for (tm in re$terms) {
     q <- length(tm$cnames)
     nl <- length(tm$columns) %/% q
+    if (q == 1L) {
+      s <- sqrt(mean(cs[tm$columns]^2))
+      sk[tm$par] <- if (is.finite(s) && s > 0) s else 1
+      next
+    }
     lt <- do.call(cbind, block_pattern(q))
     for (j in seq_len(q)) {
       cols <- tm$columns[j + (seq_len(nl) - 1L) * q]
@@ -29,13 +34,11 @@ lmm_sparse_scales <- function(Z, re) {
 
 # Column sums of squares of a sparse design, from a dgCMatrix's slots (the
 # S4 arithmetic of Matrix::colSums(Z^2) costs more than the sums on small
-# data).
+# data), in C++ (src/front-dgc.cpp; rowsum() on the slots, the same sums in
+# the same order, took 34 microseconds on Penicillin).
 col_sumsq <- function(Z) {
   if (class(Z)[1L] != "dgCMatrix") return(Matrix::colSums(Z^2))
-  out <- numeric(ncol(Z))
-  j <- rep.int(seq_len(ncol(Z)), diff(Z@p))
-  if (length(j)) out[unique(j)] <- rowsum(Z@x^2, j, reorder = TRUE)[, 1L]
-  out
+  cpp_dgc_col_sumsq(Z@p, Z@x)
 }
 
 # The profiled criterion (-2 log L, sigma and beta profiled; lmer's
@@ -244,12 +247,17 @@ lmm_sparse_loglik_grad <- function(st, par, reml) {
 # is M itself, so its inverse on M's pattern is what sparse_term_summaries()
 # reads. Building that engine besides took 9 + 4.6 of the 30 ms of an
 # n = 10,000 crossed REML fit. The engine's spherical modes are u / sigma;
-# b = diag(1 / column scales) Lambda_s u on the unscaled design.
-lmm_sparse_modes <- function(st, th, X, Z, offset, sigma) {
-  m <- cpp_lmmsp_modes(st$eng, th)
+# b = diag(1 / column scales) Lambda_s u on the unscaled design. `m`: the
+# pieces at the estimates (cpp_lmmsp_final(), which evaluates the criterion
+# there once for these and for the fit's beta, sigma and RX'RX). Z b is taken
+# from Z's slots in C++ (cpp_dgc_times(): the same sums in the same order as
+# Matrix's `%*%`, without its S4 dispatch).
+lmm_sparse_modes <- function(st, m, X, Z, offset, sigma) {
   b <- m$b_scaled / st$column
+  Zb <- if (class(Z)[1L] == "dgCMatrix") cpp_dgc_times(Z@p, Z@i, Z@x, b, nrow(Z))
+        else as.vector(Z %*% b)
   list(u = m$u / sigma, b = b,
-       eta = drop(X %*% m$beta) + as.vector(Z %*% b) + offset,
+       eta = drop(X %*% m$beta) + Zb + offset,
        inv_i = m$inv_i, inv_j = m$inv_j, inv_x = m$inv_x)
 }
 
@@ -297,7 +305,7 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   vgr <- obj$gr %||% if (use_grad) lmm_sparse_objective(eng, n, p, logw, reml,
                                                         lmm_sparse_grad_after)$gr
   opt <- lmm_sparse_optimize(f, lower, th0, obj$gr, control, vgr)
-  ev <- cpp_lmmsp_eval(eng, opt$theta, TRUE)
+  ev <- cpp_lmmsp_final(eng, opt$theta)
   if (!isTRUE(ev$ok)) stop("the LMM criterion is not finite at the optimum", call. = FALSE)
   df <- if (reml) n - p else n
   sigma <- sqrt(ev$pwrss / df)
@@ -345,7 +353,7 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   # The modes, fitted values and conditional covariances of the random
   # effects at the estimates, from the criterion's factor (lmm_sparse_modes()).
   family <- resolve_family(stats::gaussian())
-  modes <- lmm_sparse_modes(st, opt$theta, X, re$Z, offset, sigma)
+  modes <- lmm_sparse_modes(st, ev, X, re$Z, offset, sigma)
   modes$nnz_factor <- ev$nnz_factor
   terms <- sparse_term_summaries(re, unname(theta[p + seq_len(re$ntheta)]), modes, NULL,
                                  unname(theta))

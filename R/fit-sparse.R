@@ -236,11 +236,25 @@ sparse_term_summaries <- function(re, lam, modes, eng, theta) {
   # match() of (row, column) keys per term: indexing a sparse Matrix by a
   # two-column index, q^2 times per term, was a sixth of a fit with 6
   # correlated effects per level. Entries off the pattern are 0.
+  # (The keys of the stored entries are made on first use: a model whose
+  # terms all have one column per level needs only the diagonal.)
   sym_key <- function(i, j) pmin(i, j) + (pmax(i, j) - 1) * Q
-  inv_key <- sym_key(modes$inv_i, modes$inv_j)
+  inv_key <- NULL
   hinv_at <- function(i, j) {
+    if (is.null(inv_key)) inv_key <<- sym_key(modes$inv_i, modes$inv_j)
     k <- match(sym_key(i, j), inv_key)
     ifelse(is.na(k), 0, modes$inv_x[k])
+  }
+  # The diagonal of H^{-1} (always stored), for terms with one column per
+  # level: their blocks are 1 x 1, so no keys are matched.
+  hdiag <- NULL
+  hinv_diag <- function(cols) {
+    if (is.null(hdiag)) {
+      on <- modes$inv_i == modes$inv_j
+      hdiag <<- numeric(Q)
+      hdiag[modes$inv_i[on]] <<- modes$inv_x[on]
+    }
+    hdiag[cols]
   }
   lapply(re$terms, function(tm) {
     q <- length(tm$cnames)
@@ -258,17 +272,21 @@ sparse_term_summaries <- function(re, lam, modes, eng, theta) {
                     condvar = array(cv, c(1L, 1L, nl), dimnames = list(tm$cnames, tm$cnames, tm$levels)))))
     }
     Lam <- matrix(0, q, q, dimnames = list(tm$cnames, tm$cnames))
-    Lam[do.call(cbind, block_pattern(q))] <- lam[tm$par]
+    if (q == 1L) Lam[1L] <- lam[tm$par]
+    else Lam[do.call(cbind, block_pattern(q))] <- lam[tm$par]
     B <- matrix(modes$b[cols], nl, q, byrow = TRUE, dimnames = list(tm$levels, tm$cnames))
     # H^{-1} blocks of each level, q x q, column-major in the rows of Vu.
     first <- cols[1L] + (seq_len(nl) - 1L) * q
-    # (a, c) over the q x q block, column-major (a varies fastest).
-    ac_a <- rep(seq_len(q), q)
-    ac_c <- rep(seq_len(q), each = q)
-    Vu <- matrix(hinv_at(rep(first, q * q) + rep(ac_a - 1L, each = nl),
-                         rep(first, q * q) + rep(ac_c - 1L, each = nl)), nl, q * q)
+    Vu <- if (q == 1L) matrix(hinv_diag(first), nl, 1L) else {
+      # (a, c) over the q x q block, column-major (a varies fastest).
+      ac_a <- rep(seq_len(q), q)
+      ac_c <- rep(seq_len(q), each = q)
+      matrix(hinv_at(rep(first, q * q) + rep(ac_a - 1L, each = nl),
+                     rep(first, q * q) + rep(ac_c - 1L, each = nl)), nl, q * q)
+    }
     Vb <- Vu %*% t(kronecker(Lam, Lam))
-    c(tm[setdiff(names(tm), "kfactor")],
+    tm$kfactor <- NULL
+    c(tm,
       list(Lambda = Lam, D = Lam %*% t(Lam), b = B,
            condvar = array(t(Vb), c(q, q, nl), dimnames = list(tm$cnames, tm$cnames, tm$levels))))
   })

@@ -114,21 +114,20 @@ cbind_dgc <- function(blocks) {
   if (length(blocks) == 1L) return(blocks[[1L]])
   nz <- vapply(blocks, function(b) b@p[length(b@p)], 1L)
   cn <- lapply(blocks, function(b) b@Dimnames[[2L]])
-  m <- blocks[[1L]]
-  m@i <- unlist(lapply(blocks, function(b) b@i), use.names = FALSE)
-  m@x <- unlist(lapply(blocks, function(b) b@x), use.names = FALSE)
-  m@p <- c(0L, unlist(lapply(seq_along(blocks), function(k)
-    blocks[[k]]@p[-1L] + sum(nz[seq_len(k - 1L)])), use.names = FALSE))
   nc <- vapply(blocks, function(b) b@Dim[[2L]], 1L)
-  m@Dim <- c(m@Dim[[1L]], sum(nc))
   # As Matrix's cbind(): a block without column names gets "" names when
   # another block has them; row names from the first block that has them.
   if (!all(vapply(cn, is.null, TRUE)))
     cn <- lapply(seq_along(cn), function(k) if (is.null(cn[[k]])) rep("", nc[[k]]) else cn[[k]])
   rn <- Filter(Negate(is.null), lapply(blocks, function(b) b@Dimnames[[1L]]))
-  m@Dimnames <- list(if (length(rn)) rn[[1L]],
-                     if (!all(vapply(cn, is.null, TRUE))) unlist(cn, use.names = FALSE))
-  m
+  # Slots set in C++ (cpp_new_dgc()): `@<-`'s checks were most of the time.
+  cpp_new_dgc(unlist(lapply(blocks, function(b) b@i), use.names = FALSE),
+              c(0L, unlist(lapply(seq_along(blocks), function(k)
+                blocks[[k]]@p[-1L] + sum(nz[seq_len(k - 1L)])), use.names = FALSE)),
+              unlist(lapply(blocks, function(b) b@x), use.names = FALSE),
+              c(blocks[[1L]]@Dim[[1L]], sum(nc)),
+              list(if (length(rn)) rn[[1L]],
+                   if (!all(vapply(cn, is.null, TRUE))) unlist(cn, use.names = FALSE)))
 }
 
 # `covariance`: NULL or a named list of matrices, one per grouping factor

@@ -98,7 +98,7 @@ frame_bars <- function(bars, mf) {
 }
 
 # reformulas::findbars(), subbars() and nobars() remembered for the last few
-# formulas (front_cache also keeps an empty sparse matrix, empty_dgc()).
+# formulas.
 # Each is a function of the formula's expression alone: findbars() costs
 # about 0.9 ms (it expands grouping variables through terms() and parse())
 # and one glmm() call used to run it three to five times on the same formula

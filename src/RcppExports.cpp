@@ -72,14 +72,14 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_lmmsp_modes
-Rcpp::List cpp_lmmsp_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
-RcppExport SEXP _glmmgee_cpp_lmmsp_modes(SEXP ptrSEXP, SEXP thetaSEXP) {
+// cpp_lmmsp_final
+Rcpp::List cpp_lmmsp_final(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
+RcppExport SEXP _glmmgee_cpp_lmmsp_final(SEXP ptrSEXP, SEXP thetaSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_modes(ptr, theta));
+    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_final(ptr, theta));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -850,6 +850,45 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_new_dgc
+SEXP cpp_new_dgc(Rcpp::IntegerVector i, Rcpp::IntegerVector p, Rcpp::NumericVector x, Rcpp::IntegerVector dim, SEXP dimnames);
+RcppExport SEXP _glmmgee_cpp_new_dgc(SEXP iSEXP, SEXP pSEXP, SEXP xSEXP, SEXP dimSEXP, SEXP dimnamesSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type i(iSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type p(pSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type dim(dimSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type dimnames(dimnamesSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_new_dgc(i, p, x, dim, dimnames));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_dgc_col_sumsq
+Rcpp::NumericVector cpp_dgc_col_sumsq(Rcpp::IntegerVector p, Rcpp::NumericVector x);
+RcppExport SEXP _glmmgee_cpp_dgc_col_sumsq(SEXP pSEXP, SEXP xSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type p(pSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_dgc_col_sumsq(p, x));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_dgc_times
+Rcpp::NumericVector cpp_dgc_times(Rcpp::IntegerVector p, Rcpp::IntegerVector i, Rcpp::NumericVector x, Rcpp::NumericVector v, int n);
+RcppExport SEXP _glmmgee_cpp_dgc_times(SEXP pSEXP, SEXP iSEXP, SEXP xSEXP, SEXP vSEXP, SEXP nSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type p(pSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type i(iSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type v(vSEXP);
+    Rcpp::traits::input_parameter< int >::type n(nSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_dgc_times(p, i, x, v, n));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_gee_shard_new
 SEXP cpp_gee_shard_new(Rcpp::List data, Rcpp::List spec);
 RcppExport SEXP _glmmgee_cpp_gee_shard_new(SEXP dataSEXP, SEXP specSEXP) {
@@ -1296,7 +1335,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_lin_pred", (DL_FUNC) &_glmmgee_cpp_lin_pred, 3},
     {"_glmmgee_cpp_dd_sum", (DL_FUNC) &_glmmgee_cpp_dd_sum, 1},
     {"_glmmgee_cpp_lmmsp_grad_sparse", (DL_FUNC) &_glmmgee_cpp_lmmsp_grad_sparse, 2},
-    {"_glmmgee_cpp_lmmsp_modes", (DL_FUNC) &_glmmgee_cpp_lmmsp_modes, 2},
+    {"_glmmgee_cpp_lmmsp_final", (DL_FUNC) &_glmmgee_cpp_lmmsp_final, 2},
     {"_glmmgee_cpp_nested_new", (DL_FUNC) &_glmmgee_cpp_nested_new, 9},
     {"_glmmgee_cpp_nested_eval", (DL_FUNC) &_glmmgee_cpp_nested_eval, 4},
     {"_glmmgee_cpp_nested_modes", (DL_FUNC) &_glmmgee_cpp_nested_modes, 2},
@@ -1354,6 +1393,9 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_lmmsp_eval", (DL_FUNC) &_glmmgee_cpp_lmmsp_eval, 3},
     {"_glmmgee_cpp_lmmsp_costs", (DL_FUNC) &_glmmgee_cpp_lmmsp_costs, 1},
     {"_glmmgee_cpp_lmmsp_grad", (DL_FUNC) &_glmmgee_cpp_lmmsp_grad, 3},
+    {"_glmmgee_cpp_new_dgc", (DL_FUNC) &_glmmgee_cpp_new_dgc, 5},
+    {"_glmmgee_cpp_dgc_col_sumsq", (DL_FUNC) &_glmmgee_cpp_dgc_col_sumsq, 2},
+    {"_glmmgee_cpp_dgc_times", (DL_FUNC) &_glmmgee_cpp_dgc_times, 5},
     {"_glmmgee_cpp_gee_shard_new", (DL_FUNC) &_glmmgee_cpp_gee_shard_new, 2},
     {"_glmmgee_cpp_gee_shard_info", (DL_FUNC) &_glmmgee_cpp_gee_shard_info, 1},
     {"_glmmgee_cpp_gee_shard_start", (DL_FUNC) &_glmmgee_cpp_gee_shard_start, 2},
