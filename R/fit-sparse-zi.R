@@ -144,8 +144,9 @@ sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method
 # list with $loglik. Returns the best run, the verification, the bounds,
 # the boundary test (`boundary(tol, typical)` makes one) and the names.
 # `H0`: the first search's start curvature (optimize_sparse()), NULL to
-# compute it.
-sparse_zi_search <- function(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control, H0 = NULL) {
+# compute it; `fixed_curv`: optimize_sparse()'s.
+sparse_zi_search <- function(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control, H0 = NULL,
+                             fixed_curv = NULL) {
   lower <- c(rep(-Inf, p), re$lower, rep(-Inf, pz + pd))
   diagm <- p + which(re$lower == 0)
   boundary <- function(tol, typical = rep(1, P)) function(th) {
@@ -160,7 +161,7 @@ sparse_zi_search <- function(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control,
               if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
   star_boundary <- boundary(optimizer_boundary_tol(control))
   search <- function(th, H0 = NULL) {
-    r <- optimize_sparse(evalf, th, lower, control, star_boundary, H0)
+    r <- optimize_sparse(evalf, th, lower, control, star_boundary, H0, fixed_curv)
     r$loglik <- r$at$loglik
     r
   }
