@@ -154,18 +154,20 @@ sparse_zi_search <- function(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control,
     b[diagm] <- abs(th[diagm]) < tol * typical[diagm]
     b
   }
-  if (!is.finite(evalf(theta)$loglik))
+  at0 <- evalf(theta)
+  if (!is.finite(at0$loglik))
     stop("the log-likelihood is not finite at the starting values; check the data", call. = FALSE)
   pnames <- c(colnames(X) %||% paste0("X", seq_len(p)), re$par_names,
               if (pz) paste0("zi~", colnames(Xz) %||% seq_len(pz)),
               if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
   star_boundary <- boundary(optimizer_boundary_tol(control))
-  search <- function(th, H0 = NULL) {
-    r <- optimize_sparse(evalf, th, lower, control, star_boundary, H0, fixed_curv)
+  search <- function(th, H0 = NULL, at = NULL) {
+    r <- optimize_sparse(evalf, th, lower, control, star_boundary, H0, fixed_curv, at)
     r$loglik <- r$at$loglik
     r
   }
-  vb <- verify_boundary(search, search(theta, H0), star_boundary, function(th, b, size, corr)
+  # The first search starts from the evaluation just made at theta.
+  vb <- verify_boundary(search, search(theta, H0, at0), star_boundary, function(th, b, size, corr)
     sparse_restart_point(re, p, th, b, size, corr), pnames, diag = diagm)
   list(run = vb$best, verified = vb, lower = lower, boundary = boundary,
        star_boundary = star_boundary, pnames = pnames)

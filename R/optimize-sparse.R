@@ -25,13 +25,15 @@
 # it; P + 1 evaluations fewer); it is used only if finite and negative
 # definite over the free parameters. `fixed_curv`: where the engine gives
 # the coefficients' block of the start curvature from one pass
-# (start_curvature_fixed()), else NULL. Returns theta, opt (convergence,
+# (start_curvature_fixed()), else NULL; `at`: evalf(theta) if the caller
+# has just made it (the engine's last evaluation), else NULL. Returns theta, opt (convergence,
 # message), stages (one record per stage), at (the evaluation at theta)
 # and curvature (the quasi-Newton matrix at theta where the Newton/BFGS
 # steps converged, else NULL; for `H0` of a later search).
 optimize_sparse <- function(evalf, theta, lower, control, boundary, H0 = NULL,
-                            fixed_curv = NULL) {
+                            fixed_curv = NULL, at = NULL) {
   cache <- new.env()
+  if (!is.null(at)) { cache$r <- at; cache$th <- theta }
   ev <- function(th) {
     if (!identical(th, cache$th)) { cache$r <- evalf(th); cache$th <- th }
     cache$r
