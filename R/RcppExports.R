@@ -78,6 +78,10 @@ cpp_spzire_grad <- function(ptr, theta) {
     .Call(`_glmmgee_cpp_spzire_grad`, ptr, theta)
 }
 
+cpp_spzire_fixed_curvature <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_spzire_fixed_curvature`, ptr, theta)
+}
+
 cpp_spzire_modes <- function(ptr, theta, guard = TRUE) {
     .Call(`_glmmgee_cpp_spzire_modes`, ptr, theta, guard)
 }

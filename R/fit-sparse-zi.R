@@ -146,8 +146,9 @@ sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method
 # list with $loglik. Returns the best run, the verification, the bounds,
 # the boundary test (`boundary(tol, typical)` makes one) and the names.
 # `H0`: the first search's start curvature (optimize_sparse()), NULL to
-# compute it.
-sparse_zi_search <- function(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control, H0 = NULL) {
+# compute it; `fixed_curv`: optimize_sparse()'s.
+sparse_zi_search <- function(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control, H0 = NULL,
+                             fixed_curv = NULL) {
   lower <- c(rep(-Inf, p), re$lower, rep(-Inf, pz + pd))
   diagm <- p + which(re$lower == 0)
   boundary <- function(tol, typical = rep(1, P)) function(th) {
@@ -155,18 +156,20 @@ sparse_zi_search <- function(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control,
     b[diagm] <- abs(th[diagm]) < tol * typical[diagm]
     b
   }
-  if (!is.finite(evalf(theta)$loglik))
+  at0 <- evalf(theta)
+  if (!is.finite(at0$loglik))
     stop("the log-likelihood is not finite at the starting values; check the data", call. = FALSE)
   pnames <- c(colnames(X) %||% paste0("X", seq_len(p)), re$par_names,
               if (pz) paste0("zi~", colnames(Xz) %||% seq_len(pz)),
               if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
   star_boundary <- boundary(optimizer_boundary_tol(control))
-  search <- function(th, H0 = NULL) {
-    r <- optimize_sparse(evalf, th, lower, control, star_boundary, H0)
+  search <- function(th, H0 = NULL, at = NULL) {
+    r <- optimize_sparse(evalf, th, lower, control, star_boundary, H0, fixed_curv, at)
     r$loglik <- r$at$loglik
     r
   }
-  vb <- verify_boundary(search, search(theta, H0), star_boundary, function(th, b, size, corr)
+  # The first search starts from the evaluation just made at theta.
+  vb <- verify_boundary(search, search(theta, H0, at0), star_boundary, function(th, b, size, corr)
     sparse_restart_point(re, p, th, b, size, corr), pnames, diag = diagm)
   list(run = vb$best, verified = vb, lower = lower, boundary = boundary,
        star_boundary = star_boundary, pnames = pnames)

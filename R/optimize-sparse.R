@@ -23,12 +23,17 @@
 # of step 1 (a P x P matrix on the same scale, e.g. the quasi-Newton matrix
 # at the end of an earlier search of the same model, for a restart next to
 # it; P + 1 evaluations fewer); it is used only if finite and negative
-# definite over the free parameters. Returns theta, opt (convergence,
+# definite over the free parameters. `fixed_curv`: where the engine gives
+# the coefficients' block of the start curvature from one pass
+# (start_curvature_fixed()), else NULL; `at`: evalf(theta) if the caller
+# has just made it (the engine's last evaluation), else NULL. Returns theta, opt (convergence,
 # message), stages (one record per stage), at (the evaluation at theta)
 # and curvature (the quasi-Newton matrix at theta where the Newton/BFGS
 # steps converged, else NULL; for `H0` of a later search).
-optimize_sparse <- function(evalf, theta, lower, control, boundary, H0 = NULL) {
+optimize_sparse <- function(evalf, theta, lower, control, boundary, H0 = NULL,
+                            fixed_curv = NULL, at = NULL) {
   cache <- new.env()
+  if (!is.null(at)) { cache$r <- at; cache$th <- theta }
   ev <- function(th) {
     if (!identical(th, cache$th)) { cache$r <- evalf(th); cache$th <- th }
     cache$r
@@ -37,15 +42,24 @@ optimize_sparse <- function(evalf, theta, lower, control, boundary, H0 = NULL) {
   stages <- list()
   cur <- ev(theta)
   H1 <- given_curvature(H0, P, boundary(theta))
-  if (is.null(H1)) {
-    H1 <- sparse_hessian(ev, theta, rep(FALSE, P), central = FALSE)
-    stages$start <- list(iterations = 0L, evaluations = P + 1L, convergence = 0L,
-                         message = "curvature at the start")
-    Hs <- uphill_hessian(H1)
-  } else {
+  if (!is.null(H1)) {
     stages$start <- list(iterations = 0L, evaluations = 1L, convergence = 0L,
                          message = "curvature from the previous search")
     Hs <- H1
+  } else {
+    if (!is.null(fixed_curv) && is.finite(cur$loglik))
+      H1 <- start_curvature_fixed(ev, theta, fixed_curv)
+    if (!is.null(H1)) {
+      stages$start <- list(iterations = 0L, evaluations = attr(H1, "evaluations"),
+                           convergence = 0L,
+                           message = "curvature at the start (coefficients at the modes)")
+      attr(H1, "evaluations") <- NULL
+    } else {
+      H1 <- sparse_hessian(ev, theta, rep(FALSE, P), central = FALSE)
+      stages$start <- list(iterations = 0L, evaluations = P + 1L, convergence = 0L,
+                           message = "curvature at the start")
+    }
+    Hs <- uphill_hessian(H1)
   }
   qn <- NULL
   if (!is.null(Hs) && is.finite(cur$loglik))
@@ -66,6 +80,32 @@ optimize_sparse <- function(evalf, theta, lower, control, boundary, H0 = NULL) {
     theta <- opt$par
   }
   list(theta = theta, opt = opt, stages = stages, at = ev(theta), curvature = curvature)
+}
+
+# The start curvature with the block of the coefficients (fixed, zero and
+# dispersion) from one pass at the modes, `fixed_curv(theta)`: list(idx,
+# H) or NULL (then NULL here, and the caller takes differences of every
+# column); the other columns (Lambda's entries) by forward differences of
+# the exact gradient, as sparse_hessian() (zi_start_hessian() for one
+# grouping factor does the same). One evaluation per column of Lambda
+# instead of one per parameter; it only guides the first steps (BFGS
+# corrects it), the optimum does not depend on it. Attribute
+# "evaluations": the engine evaluations it took besides the one at theta.
+start_curvature_fixed <- function(ev, theta, fixed_curv) {
+  fc <- fixed_curv(theta)
+  if (is.null(fc) || !all(is.finite(fc$H))) return(NULL)
+  P <- length(theta)
+  fixed <- fc$idx
+  lam <- setdiff(seq_len(P), fixed)
+  H <- matrix(NA_real_, P, P)
+  H[fixed, fixed] <- fc$H
+  if (length(lam)) {
+    D <- sparse_hessian(ev, theta, seq_len(P) %in% fixed, central = FALSE)
+    H[, lam] <- D[, lam]
+    H[lam, fixed] <- t(D[fixed, lam, drop = FALSE])
+  }
+  if (!all(is.finite(H))) return(NULL)
+  structure(H, evaluations = 1L + length(lam))
 }
 
 # optimize_sparse()'s `H0` if it can start a search: P x P, finite and

@@ -170,6 +170,18 @@ Rcpp::List cpp_spzire_grad(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
                             Rcpp::Named("iterations") = iters);
 }
 
+// The start curvature in the fixed, zero and dispersion coefficients at
+// theta from the last evaluation's modes (SparseZire::fixed_curvature());
+// NULL unless that evaluation was made at theta and succeeded.
+// [[Rcpp::export]]
+SEXP cpp_spzire_fixed_curvature(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
+  glmmgee::SparseZire* eng = spzire_ptr(ptr);
+  if (theta.size() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
+  Eigen::MatrixXd out;
+  if (!eng->fixed_curvature(theta, out)) return R_NilValue;
+  return Rcpp::wrap(out);
+}
+
 // The modes, H^{-1} and H on H's lower pattern and H's smallest eigenvalue
 // at theta; with guard = FALSE also where that eigenvalue is below the
 // engine's validity bound (for diagnostics; `failed` is then FALSE).

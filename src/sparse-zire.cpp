@@ -357,6 +357,7 @@ double SparseZire::min_eigen() {
 }
 
 double SparseZire::evaluate(const VectorXd& theta, int* iters, VectorXd* grad) {
+  last_ok_ = false;
   setup(theta);
   if (!mode(iters)) {
     if (grad) grad->setConstant(npar(), std::numeric_limits<double>::quiet_NaN());
@@ -364,7 +365,62 @@ double SparseZire::evaluate(const VectorXd& theta, int* iters, VectorXd* grad) {
   }
   const double ll = laplace_value();
   if (grad) gradient(*grad);
+  last_theta_ = theta;
+  last_ok_ = true;
   return ll;
+}
+
+// With D_i the row's coefficients' design (x_i in eta, xz_i in a, xd_i in
+// phi), N_i = -(second derivatives of l_i in (eta, a, phi)) and R_i the
+// rows of A1, A2: J_ff = sum D_i' N_i D_i, J_fu = sum D_i' N_i[, eta a] R_i,
+// and the curvature is -(J_ff - J_fu H^{-1} J_fu'). N_i's (phi, phi) entry
+// is not among the rows' derivatives (Obs2): central differences of
+// dl/dphi (as ZireEngine::fixed_curvature(), agq-zire-info.cpp).
+bool SparseZire::fixed_curvature(const VectorXd& theta, MatrixXd& out) const {
+  if (!last_ok_ || last_theta_.size() != theta.size() || last_theta_ != theta) return false;
+  const int F = p_ + pz_ + pd_;
+  const int* Ao = A_.outerIndexPtr();
+  const int* Ai = A_.innerIndexPtr();
+  const double* Av = A_.valuePtr();
+  MatrixXd Jff = MatrixXd::Zero(F, F), Jfu = MatrixXd::Zero(F, Q_);
+  VectorXd v(F);
+  std::vector<int> chan(F);
+  for (int m = 0; m < F; ++m) chan[m] = m < p_ ? 0 : (m < p_ + pz_ ? 1 : 2);
+  Obs2 op, om;
+  for (int i = 0; i < n_; ++i) {
+    const Obs2& o = obs_d_[i];
+    double N[3][3];
+    for (int c = 0; c < 2; ++c)
+      for (int d = 0; d < 3; ++d) N[c][d] = -o.h[c][d];
+    N[2][0] = N[0][2];
+    N[2][1] = N[1][2];
+    N[2][2] = 0.0;
+    if (pd_) {
+      const double h = 1e-4 * (1.0 + std::fabs(ph_[i]));
+      obs_->eval(y_[i], wt_[i], eta_[i], av_[i], ph_[i] + h, false, op);
+      obs_->eval(y_[i], wt_[i], eta_[i], av_[i], ph_[i] - h, false, om);
+      N[2][2] = -(op.g[2] - om.g[2]) / (2.0 * h);
+    }
+    for (int m = 0; m < F; ++m) {
+      const int c = chan[m];
+      v[m] = c == 0 ? X_(i, m) : (c == 1 ? Xz_(i, m - p_) : Xd_(i, m - p_ - pz_));
+    }
+    for (int m = 0; m < F; ++m) {
+      const int c = chan[m];
+      if (v[m] == 0.0) continue;
+      for (int k = 0; k <= m; ++k) Jff(m, k) += v[m] * N[c][chan[k]] * v[k];
+      for (int k = Ao[i]; k < Ao[i + 1]; ++k)
+        Jfu(m, Ai[k]) += v[m] * N[c][Ai[k] < qc_ ? 0 : 1] * Av[k];
+    }
+  }
+  for (int m = 0; m < F; ++m)
+    for (int k = 0; k < m; ++k) Jff(k, m) = Jff(m, k);
+  // H^{-1} J_fu' by the factor of H at the mode (the last evaluation's).
+  MatrixXd S(Q_, F);
+  for (int m = 0; m < F; ++m) S.col(m) = chol_.solve(VectorXd(Jfu.row(m).transpose()));
+  Jff.noalias() -= Jfu * S;
+  out = -(Jff + Jff.transpose()) / 2.0;
+  return out.allFinite();
 }
 
 // L at the mode and factor that mode() left.
@@ -471,6 +527,7 @@ void SparseZire::gradient(VectorXd& g) {
 
 SparseZireModes SparseZire::modes(const VectorXd& theta, bool guard) {
   SparseZireModes m;
+  last_ok_ = false;
   setup(theta);
   if (!mode(nullptr, guard)) {
     m.failed = true;

@@ -73,6 +73,13 @@ class SparseZire {
     ucache_ = u;
     return true;
   }
+  // The search's start curvature in (beta, gamma, delta) at theta: the
+  // Hessian of sum l - |u|^2 / 2 with u at its joint mode (the Schur
+  // complement of H in the joint Hessian of coefficients and effects),
+  // without the log det(H) / 2 terms; from the state of the last
+  // evaluation, which must have been made at theta and succeeded (false
+  // otherwise, out untouched). No evaluation, no change of the warm start.
+  bool fixed_curvature(const Eigen::VectorXd& theta, Eigen::MatrixXd& out) const;
   // Evaluations refused since the engine was made because H's smallest
   // eigenvalue at the mode was below kHminTol.
   long degenerate() const { return degenerate_; }
@@ -125,6 +132,8 @@ class SparseZire {
   Eigen::VectorXd evec_;  // the last eigenvector of min_eigen(), its warm start
   double hmin_ = 0.0;
   long degenerate_ = 0;
+  Eigen::VectorXd last_theta_;  // theta of the last evaluate(), if it succeeded
+  bool last_ok_ = false;
 };
 
 }  // namespace glmmgee
