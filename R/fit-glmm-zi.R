@@ -72,7 +72,7 @@ glmm_zi_fit_units <- function(X, y, Z, group, family, kind, Xz, Xd, weights, off
   # The search runs on centred and scaled designs, the zero-inflation and
   # dispersion ones included (reparam-zi.R); the optimum is mapped back
   # exactly.
-  rp <- aux_reparam(glmm_reparam(X, Z, pat, cov_blocks, p, FALSE), nb, Xz, Xd)
+  rp <- aux_reparam(glmm_reparam(X, Z, pat, cov_blocks, p, FALSE), nb, Xz, Xd, X)
   eng <- cpp_agq_new(rp$X, rp$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
                      cl$index, length(cl$levels), pat$row - 1L, pat$col - 1L,
                      family$family_code, family$link_code, 1L, control$nthreads)
@@ -193,7 +193,8 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
     hess[on_boundary, ] <- NA_real_
     hess[, on_boundary] <- NA_real_
   }
-  cov_theta <- star_covariance(fin$hess, J, bound(theta_s) | dl, on_boundary | dl, pnames, hess)
+  cov_theta <- star_covariance(fin$hess, J, bound(theta_s) | dl, on_boundary | dl, pnames, hess,
+                               Tx = rp$star_tx)
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
   modes_failed <- if (summ$newton_failures > 0L)
     sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)

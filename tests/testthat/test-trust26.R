@@ -1,0 +1,137 @@
+# Derived standard errors (standardize(), marginal_coefs(), predict(se.fit =
+# TRUE)) free of a covariate's units and location on the routes round 25
+# left: two-part (zero-inflated, hurdle, zero-part random effects, several
+# terms), cumulative and known-covariance fits. Their delta methods used a
+# numerical Jacobian on the user's parameters (steps of 15 and 7 in
+# x * 1e-6 - 5's intercept and slope) or the user-scale covariance alone:
+# standard errors 1e3 (two-part), 1e5 (cumulative) and 1e-4 (known
+# covariance) relative off.
+
+trust26_data <- function() {
+  set.seed(11)
+  n <- 60
+  m <- 5
+  d <- data.frame(id = factor(rep(seq_len(n), each = m)))
+  d$x <- rnorm(nrow(d))
+  d$trt <- factor(rep(rbinom(n, 1, 0.5), each = m))
+  d$g2 <- factor(rep(1:10, length.out = nrow(d)))
+  b <- rnorm(n)[as.integer(d$id)]
+  mu <- exp(0.2 + 0.3 * d$x + 0.3 * (d$trt == "1") + 0.5 * b)
+  d$yz <- ifelse(runif(nrow(d)) < 0.3, 0, rpois(nrow(d), mu))
+  d$yo <- cut(-0.3 + 0.6 * d$x + 0.5 * (d$trt == "1") + b + rlogis(nrow(d)),
+              c(-Inf, -1, 0.5, Inf), labels = c("a", "b", "c"), ordered_result = TRUE)
+  d$yg <- d$x + 0.3 * (d$trt == "1") + b + rnorm(nrow(d))
+  d$x2 <- d$x * 1e-6 - 5
+  d$x3 <- d$x + 1e4
+  d
+}
+
+trust26_se <- function(fit, nd) {
+  st <- as.data.frame(suppressWarnings(standardize(fit, "trt", se = "delta")))
+  out <- list(standardize = st$std.error)
+  if (!inherits(fit, "glmmgee_glmm_ordinal")) {
+    out$marginal <- unname(sqrt(diag(vcov(marginal_coefs(fit))))["trt1"])
+  }
+  if (!inherits(fit, c("glmmgee_glmm_ordinal", "glmmgee_glmm_zi")))
+    out$link <- unname(predict(fit, newdata = nd, se.fit = TRUE)$se.fit)
+  out
+}
+
+# x, x * 1e-6 - 5 and x + 1e4 give the same derived standard errors; the
+# well-scaled fit keeps no standardized covariance (its results are the
+# plain G V G' of before), the other two do.
+expect_units_free26 <- function(make, d, tolerance = 1e-7) {
+  nd <- d[c(1, 7, 33, 120, 250, 300), ]
+  fits <- lapply(c("x", "x2", "x3"), function(v) suppressWarnings(make(v)))
+  se <- lapply(fits, trust26_se, nd = nd)
+  for (k in names(se[[1]])) {
+    expect_equal(se[[2]][[k]], se[[1]][[k]], tolerance = tolerance, info = paste("x * 1e-6 - 5:", k))
+    expect_equal(se[[3]][[k]], se[[1]][[k]], tolerance = tolerance, info = paste("x + 1e4:", k))
+  }
+  expect_null(fits[[1]]$cov_star)
+  expect_false(is.null(fits[[2]]$cov_star))
+  expect_false(is.null(fits[[3]]$cov_star))
+  fits
+}
+
+fm26 <- function(lhs, v, re = "(1 | id)") as.formula(paste(lhs, "~", v, "+ trt +", re))
+
+# standardize()'s delta method by hand on the well-scaled fit: the means of
+# E y at trt = 0, 1 and their Jacobian by central differences in theta
+# (plus the between-cluster term, which standardize() adds as it is).
+test_that("zero-inflated and hurdle fits: derived standard errors free of x's units", {
+  d <- trust26_data()
+  fits <- expect_units_free26(function(v)
+    glmm(fm26("yz", v), d, family = poisson, ziformula = ~ 1), d)
+  # The zero part's own covariate in micro-units as well.
+  expect_units_free26(function(v)
+    glmm(fm26("yz", v), d, family = poisson, ziformula = as.formula(paste("~", v))), d)
+  expect_units_free26(function(v)
+    glmm(fm26("yz", v), d, family = truncated_poisson(), ziformula = ~ 1), d)
+  skip_if_not_installed("glmmTMB")
+  # The well-scaled zero-inflated fit's marginal mean at trt = 1 over the
+  # data equals glmmTMB's estimates plugged into the same formula, and the
+  # standard error from glmmTMB's covariance by the same delta method agrees.
+  tmb <- glmmTMB::glmmTMB(yz ~ x + trt + (1 | id), d, family = poisson, ziformula = ~ 1)
+  # (Laplace, as glmmTMB; the x * 1e-6 - 5 coding.)
+  f <- suppressWarnings(glmm(yz ~ x2 + trt + (1 | id), d, family = poisson, ziformula = ~ 1,
+                             nAGQ = 1))
+  st <- as.data.frame(standardize(f, "trt", se = "delta", newdata = d))
+  mean_tmb <- function(par) {
+    b <- par[1:3]; s <- exp(par[5]); pz <- plogis(par[4])
+    vapply(c(0, 1), function(t) mean((1 - pz) * exp(b[1] + b[2] * d$x + b[3] * t + s^2 / 2)), 1)
+  }
+  par <- c(glmmTMB::fixef(tmb)$cond, glmmTMB::fixef(tmb)$zi, tmb$fit$par[["theta"]])
+  expect_equal(st$estimate[1:2], mean_tmb(par), tolerance = 1e-4)
+  V <- vcov(tmb, full = TRUE)
+  G <- t(vapply(1:5, function(k) {
+    h <- 1e-5 * max(1, abs(par[k])); e <- replace(numeric(5), k, h)
+    (mean_tmb(par + e) - mean_tmb(par - e)) / (2 * h)
+  }, numeric(2)))
+  se_tmb <- sqrt(diag(t(G) %*% V %*% G))
+  expect_equal(st$std.error[1:2], unname(se_tmb), tolerance = 2e-3)
+})
+
+test_that("two-part fits with several terms or zero-part random effects: derived standard errors free of x's units", {
+  d <- trust26_data()
+  fits <- expect_units_free26(function(v)
+    glmm(fm26("yz", v, "(1 | id) + (1 | g2)"), d, family = poisson, ziformula = ~ 1), d)
+  expect_s3_class(fits[[2]], "glmmgee_glmm_sparse")
+  expect_units_free26(function(v)
+    glmm(fm26("yz", v), d, family = poisson, ziformula = ~ (1 | id)), d)
+})
+
+test_that("cumulative fits (one factor, several terms): category probabilities' standard errors free of x's units", {
+  d <- trust26_data()
+  fits <- expect_units_free26(function(v) glmm(fm26("yo", v), d, family = cumulative()), d)
+  fs <- expect_units_free26(function(v) glmm(fm26("yo", v, "(1 | id) + (1 | g2)"), d,
+                                              family = cumulative()), d)
+  # The same fit and the same probabilities whatever the units.
+  expect_equal(logLik(fits[[2]]), logLik(fits[[1]]), tolerance = 1e-9)
+  skip_if_not_installed("ordinal")
+  # Typical-cluster probabilities at trt = 1 and x as observed, against
+  # clmm's estimates in the same formula.
+  cm <- ordinal::clmm(yo ~ x + trt + (1 | id), data = d, nAGQ = 10)
+  f <- glmm(yo ~ x2 + trt + (1 | id), d, family = cumulative(), nAGQ = 10)
+  st <- as.data.frame(standardize(f, "trt", re = "conditional"))
+  pr <- function(th, b) {
+    eta <- b[1] * d$x + b[2]
+    P <- cbind(plogis(th[1] - eta), plogis(th[2] - eta) - plogis(th[1] - eta), 1 - plogis(th[2] - eta))
+    colMeans(P)
+  }
+  expect_equal(st$estimate[4:6], unname(pr(cm$alpha, cm$beta)), tolerance = 1e-3)
+})
+
+test_that("known-covariance gaussian fits: derived standard errors free of x's units (and lmer's)", {
+  d <- trust26_data()
+  K <- diag(60)
+  rownames(K) <- colnames(K) <- levels(d$id)
+  fits <- expect_units_free26(function(v) glmm(fm26("yg", v), d, covariance = list(id = K)), d,
+                              tolerance = 1e-6)
+  skip_if_not_installed("lme4")
+  lm4 <- lme4::lmer(yg ~ x + trt + (1 | id), d, REML = FALSE)
+  nd <- d[c(5, 77, 260), ]
+  X <- model.matrix(~ x + trt, nd)
+  se_lme4 <- sqrt(rowSums((X %*% as.matrix(vcov(lm4))) * X))
+  expect_equal(unname(predict(fits[[2]], nd, se.fit = TRUE)$se.fit), unname(se_lme4), tolerance = 1e-4)
+})
