@@ -135,3 +135,25 @@ test_that("known-covariance gaussian fits: derived standard errors free of x's u
   se_lme4 <- sqrt(rowSums((X %*% as.matrix(vcov(lm4))) * X))
   expect_equal(unname(predict(fits[[2]], nd, se.fit = TRUE)$se.fit), unname(se_lme4), tolerance = 1e-4)
 })
+
+test_that("shard files mixing integer64 and numeric cluster ids are a clear error (glmm_shards, gee_shards)", {
+  # integer64 ids group by their exact values, numeric ones by their
+  # doubles: 2^53 + 1 as integer64 and the double 2^53 + 1 (which is 2^53)
+  # were two clusters or one depending on the file.
+  skip_if_not_installed("bit64")
+  skip_if_not_installed("lme4")
+  data("sleepstudy", package = "lme4", envir = environment())
+  s <- sleepstudy
+  part <- split(s, as.integer(s$Subject) %% 2)
+  part[[1]]$id <- bit64::as.integer64("9007199254740993") + as.integer(part[[1]]$Subject) * 2L
+  part[[2]]$id <- 9007199254740993 + as.integer(part[[2]]$Subject) * 2
+  dir <- tempfile("shards")
+  dir.create(dir)
+  files <- file.path(dir, sprintf("part%d.rds", 1:2))
+  for (i in 1:2) saveRDS(part[[i]], files[i])
+  cl <- parallel::makePSOCKcluster(1L)
+  on.exit(parallel::stopCluster(cl), add = TRUE)
+  msg <- "cluster ids 'id' are integer64 \\(bit64\\) in shard file\\(s\\) 1 but not in 2"
+  expect_error(glmm_shards(Reaction ~ Days + (1 | id), files, workers = cl), msg)
+  expect_error(gee_shards(Reaction ~ Days, files, id = "id", workers = cl), msg)
+})
