@@ -157,3 +157,42 @@ test_that("shard files mixing integer64 and numeric cluster ids are a clear erro
   expect_error(glmm_shards(Reaction ~ Days + (1 | id), files, workers = cl), msg)
   expect_error(gee_shards(Reaction ~ Days, files, id = "id", workers = cl), msg)
 })
+
+test_that("glmm_shards(): derived standard errors free of x's units; gee_shards() without an intercept as gee()", {
+  d <- trust26_data()
+  set.seed(3)
+  d$yb <- rbinom(nrow(d), 1, plogis(-0.3 + 0.6 * d$x + 0.5 * (d$trt == "1") +
+                                      rnorm(60)[as.integer(d$id)]))
+  dir <- tempfile("shards")
+  dir.create(dir)
+  part <- split(d, as.integer(d$id) %% 3)
+  files <- file.path(dir, sprintf("p%d.rds", 1:3))
+  for (i in 1:3) saveRDS(part[[i]], files[i])
+  cl <- parallel::makePSOCKcluster(1L)
+  on.exit(parallel::stopCluster(cl), add = TRUE)
+  nd <- d[c(1, 7, 33), ]
+  fits <- lapply(c("x", "x2", "x3"), function(v)
+    glmm_shards(as.formula(paste("yb ~", v, "+ trt + (1 | id)")), files, family = binomial,
+                workers = cl))
+  se <- lapply(fits, function(f) list(
+    standardize = as.data.frame(standardize(f, "trt", se = "delta", workers = cl))$std.error,
+    marginal = unname(sqrt(diag(vcov(marginal_coefs(f, workers = cl))))["trt1"]),
+    link = unname(predict(f, newdata = nd, se.fit = TRUE)$se.fit)))
+  for (k in names(se[[1]])) {
+    expect_equal(se[[2]][[k]], se[[1]][[k]], tolerance = 1e-7, info = paste("x * 1e-6 - 5:", k))
+    expect_equal(se[[3]][[k]], se[[1]][[k]], tolerance = 1e-7, info = paste("x + 1e4:", k))
+  }
+  expect_null(fits[[1]]$cov_star)
+  expect_false(is.null(fits[[2]]$cov_star))
+  # The in-memory fit's derived standard errors.
+  m <- glmm(yb ~ x2 + trt + (1 | id), d, family = binomial)
+  expect_equal(se[[2]]$link, unname(predict(m, newdata = nd, se.fit = TRUE)$se.fit), tolerance = 1e-6)
+  # Without an intercept column, x + 1e4 was not rescaled on the shards and
+  # the fit failed at its start ("the starting weighted least-squares step
+  # failed"); gee() fits it.
+  a <- gee_shards(yb ~ 0 + x3 + trt, files, id = "id", family = binomial, corstr = "exchangeable",
+                  workers = cl)
+  b <- gee(yb ~ 0 + x3 + trt, id = id, data = d, family = binomial, corstr = "exchangeable")
+  expect_equal(coef(a), coef(b), tolerance = 1e-8)
+  expect_equal(vcov(a), vcov(b), tolerance = 1e-6)
+})
