@@ -103,6 +103,9 @@ known_gaussian_standard_x <- function(fit, tx, reml) {
   fit$vcov[] <- (V + t(V)) / 2
   if (reml) fit$loglik <- fit$loglik - sum(log(abs(diag(tx$T))))
   if (!is.null(fit$rotation$X1)) {
+    # U'X* itself too: assoc_scan() projects on the span of X, on X* where
+    # the user's X loses digits (scan_design()).
+    fit$rotation$X1_star <- fit$rotation$X1
     X1 <- fit$rotation$X1 %*% tx$T
     dimnames(X1) <- dimnames(fit$rotation$X1)
     fit$rotation$X1 <- X1

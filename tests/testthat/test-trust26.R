@@ -196,3 +196,42 @@ test_that("glmm_shards(): derived standard errors free of x's units; gee_shards(
   expect_equal(coef(a), coef(b), tolerance = 1e-8)
   expect_equal(vcov(a), vcov(b), tolerance = 1e-6)
 })
+
+test_that("assoc_scan() and known-covariance binomial fits do not depend on x's units", {
+  # The scan formed X'V^-1X on the user's X (condition 1e13 with
+  # x * 1e-6 - 5: statistics 9% off); the binomial known-covariance fit's
+  # glm start solved the user's X'WX, singular numerically, and failed.
+  d <- trust26_data()
+  set.seed(5)
+  A <- crossprod(matrix(rnorm(60 * 80), 80, 60)) / 80
+  rownames(A) <- colnames(A) <- levels(d$id)
+  G <- matrix(rbinom(300 * 8, 2, 0.3), 300, 8)
+  G[, 8] <- d$x * 0.1 + G[, 8]
+  d$yc <- rbinom(300, 1, plogis(d$x + 0.3 * (d$trt == "1")))
+  makers <- list(
+    one = function(v) glmm(fm26("yg", v), d, covariance = list(id = A)),
+    several = function(v) glmm(fm26("yg", v, "(1 | id) + (1 | g2)"), d, covariance = list(id = A),
+                               REML = TRUE),
+    binomial = function(v) glmm(fm26("yc", v), d, family = binomial, covariance = list(id = A)))
+  for (route in names(makers)) {
+    fits <- lapply(c("x", "x2", "x3"), function(v) suppressWarnings(makers[[route]](v)))
+    sc <- lapply(fits, assoc_scan, G = G)
+    expect_equal(sc[[2]]$statistic, sc[[1]]$statistic, tolerance = 1e-6, info = paste(route, "x * 1e-6 - 5"))
+    expect_equal(sc[[3]]$statistic, sc[[1]]$statistic, tolerance = 1e-6, info = paste(route, "x + 1e4"))
+    # (A REML log-likelihood depends on the design's units: log|X'V^-1X|.)
+    if (route != "several")
+      expect_equal(as.numeric(logLik(fits[[2]])), as.numeric(logLik(fits[[1]])), tolerance = 1e-9)
+  }
+  expect_units_free26(makers$binomial, d, tolerance = 1e-6)
+  skip_if_not_installed("lme4")
+  # With K = I the binomial model is glmer's (1 | id).
+  I60 <- diag(60)
+  rownames(I60) <- colnames(I60) <- levels(d$id)
+  f <- glmm(yc ~ x2 + trt + (1 | id), d, family = binomial, covariance = list(id = I60))
+  g <- lme4::glmer(yc ~ x + trt + (1 | id), d, family = binomial)
+  # (glmer stops 3e-4 below the optimum.)
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(g)), tolerance = 1e-5)
+  expect_gte(as.numeric(logLik(f)), as.numeric(logLik(g)) - 1e-8)
+  expect_equal(unname(fixef(f)[c("x2", "trt1")] * c(1e-6, 1)), unname(lme4::fixef(g)[c("x", "trt1")]),
+               tolerance = 2e-3)
+})
