@@ -258,3 +258,50 @@ test_that("profile() of a nested quadrature fit does not depend on x's units", {
   w <- confint(glmm(y ~ x + (1 | a/b), d, family = binomial, nAGQ = 9), parm = "x")
   expect_equal(unname(ci[[1]][1, ]), unname(w[1, ]), tolerance = 0.05)
 })
+
+test_that("a cs() term with one observation per group and column: the residual variance's non-identification is detected alike in every coding", {
+  # With two columns cs() is unstructured, and its covariance plus c I is
+  # another: only the sum with the residual variance is identified. The fit
+  # stopped somewhere on that ridge, with log-sd standard errors of 20 to
+  # 100 that changed with the order of the factor's levels, silently.
+  cs_data <- function(T) {
+    set.seed(2)
+    n <- 80
+    d <- expand.grid(time = factor(1:T), id = factor(1:n))
+    sdt <- c(1, 1.3, 0.8, 1.6)[seq_len(T)]
+    L <- diag(sdt) %*% (matrix(0.5, T, T) + diag(0.5, T)) %*% diag(sdt)
+    b <- t(chol(L)) %*% matrix(rnorm(T * n), T, n)
+    d$x <- rnorm(nrow(d))
+    d$y <- 1 + 0.5 * d$x + b[cbind(as.integer(d$time), as.integer(d$id))] + rnorm(nrow(d), sd = 0.5)
+    d$time2 <- factor(d$time, levels = rev(levels(d$time)))
+    d
+  }
+  d <- cs_data(2)
+  msg <- "residual variance is not identifiable.*cs\\(0 \\+ time2? \\| id\\)"
+  fits <- lapply(c("time", "time2"), function(tv) {
+    f <- NULL
+    expect_warning(f <- glmm(as.formula(sprintf("y ~ x + cs(0 + %s | id)", tv)), d), msg)
+    f
+  })
+  for (f in fits) {
+    expect_true(f$optinfo$residual_unidentified)
+    expect_true(all(is.na(diag(f$cov_theta)[-(1:2)])))
+    expect_true(all(is.na(f$structures[[1]]$se)))
+    expect_true(any(grepl("not identifiable", f$optinfo$warnings)))
+  }
+  expect_equal(as.numeric(logLik(fits[[2]])), as.numeric(logLik(fits[[1]])), tolerance = 1e-8)
+  expect_equal(sqrt(diag(vcov(fits[[2]]))), sqrt(diag(vcov(fits[[1]]))), tolerance = 1e-6)
+  # Three or more columns with heterogeneous variances are identified: no
+  # warning, standard errors as glmmTMB's.
+  d4 <- cs_data(4)
+  f4 <- expect_silent(glmm(y ~ x + cs(0 + time | id), d4))
+  expect_null(f4$optinfo$residual_unidentified)
+  skip_if_not_installed("glmmTMB")
+  tm <- suppressWarnings(glmmTMB::glmmTMB(y ~ x + cs(0 + time | id), d))
+  # glmmTMB: the same fixed effects and standard errors, NaN for the rest.
+  expect_equal(unname(sqrt(diag(vcov(fits[[1]])))), unname(sqrt(diag(vcov(tm)$cond))), tolerance = 1e-5)
+  expect_true(all(is.nan(suppressWarnings(sqrt(diag(vcov(tm, full = TRUE))))[-(1:2)])))
+  tm4 <- glmmTMB::glmmTMB(y ~ x + cs(0 + time | id), d4)
+  expect_equal(as.numeric(logLik(f4)), as.numeric(logLik(tm4)), tolerance = 1e-7)
+  expect_equal(unname(sqrt(diag(vcov(f4)))), unname(sqrt(diag(vcov(tm4)$cond))), tolerance = 1e-4)
+})
