@@ -330,24 +330,35 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
 # for log standard deviations, with no warning). lme4 refuses such terms
 # (observations <= random effects); glmmTMB reports a non-positive-definite
 # Hessian and NaN standard errors. NULL, or the message.
+# One grouping factor (re$group, re$Z with the terms' columns side by side)
+# or several (the sparse engine's terms, each with its `columns` of re$Z,
+# one per level and column).
 residual_unidentified <- function(re, family, weights) {
   if (!identical(family$family, "gaussian") || !identical(family$link, "identity")) return(NULL)
   pos <- weights > 0
-  grp <- as.integer(re$group)[pos]
+  sparse <- is.null(re[["group", exact = TRUE]])
+  grp <- if (!sparse) as.integer(re$group)[pos]
   off <- 0L
   for (t in re$terms) {
-    cols <- off + seq_len(t$q)
-    off <- off + t$q
-    if (!(t$kind %in% c("us", "diag", "homdiag") || (t$kind %in% c("cs", "ar1") && t$q == 2L))) next
-    Zt <- re$Z[pos, cols, drop = FALSE]
-    if (!all(Zt == 0 | Zt == 1) || !all(rowSums(Zt) == 1)) next
-    if (anyDuplicated(grp + (max.col(Zt, ties.method = "first") - 1) * (max(grp) + 1))) next
+    q <- length(t$cnames)
+    cols <- if (sparse) t$columns else off + seq_len(q)
+    off <- off + q
+    if (isTRUE(t$known_cov) || is.null(t$kind) ||
+        !(t$kind %in% c("us", "diag", "homdiag") || (t$kind %in% c("cs", "ar1") && q == 2L))) next
+    # Each row one indicator, and no two rows on the same group and column.
+    Zt <- methods::as(methods::as(re$Z[pos, cols, drop = FALSE], "CsparseMatrix"), "TsparseMatrix")
+    keep <- Zt@x != 0
+    i <- Zt@i[keep] + 1L
+    j <- Zt@j[keep] + 1L
+    if (length(i) != sum(pos) || anyDuplicated(i) || !all(Zt@x[keep] == 1)) next
+    cell <- if (sparse) j else grp[i] + (j - 1) * (max(grp) + 1)
+    if (anyDuplicated(cell)) next
     return(sprintf(paste0("the residual variance is not identifiable: every level of '%s' has at most one ",
                           "observation per column of %s, whose covariance plus any multiple of the identity is ",
                           "another of its kind; only the sum of the residual variance and the term's ",
                           "variances is identified, the split reported is arbitrary and the variance ",
                           "parameters have no standard errors (the fixed effects' are unaffected)"),
-                   re$group_name, t$label))
+                   if (sparse) t$group else re$group_name, t$label))
   }
   NULL
 }

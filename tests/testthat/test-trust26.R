@@ -291,6 +291,12 @@ test_that("a cs() term with one observation per group and column: the residual v
   }
   expect_equal(as.numeric(logLik(fits[[2]])), as.numeric(logLik(fits[[1]])), tolerance = 1e-8)
   expect_equal(sqrt(diag(vcov(fits[[2]]))), sqrt(diag(vcov(fits[[1]]))), tolerance = 1e-6)
+  # Beside another term (the sparse engine's route) as well.
+  d$site <- factor(as.integer(d$id) %% 8)
+  fs <- NULL
+  expect_warning(fs <- glmm(y ~ x + cs(0 + time | id) + (1 | site), d), msg)
+  expect_true(fs$optinfo$residual_unidentified)
+  expect_true(all(is.na(diag(fs$cov_theta)[-(1:2)])))
   # Three or more columns with heterogeneous variances are identified: no
   # warning, standard errors as glmmTMB's.
   d4 <- cs_data(4)
@@ -304,4 +310,38 @@ test_that("a cs() term with one observation per group and column: the residual v
   tm4 <- glmmTMB::glmmTMB(y ~ x + cs(0 + time | id), d4)
   expect_equal(as.numeric(logLik(f4)), as.numeric(logLik(tm4)), tolerance = 1e-7)
   expect_equal(unname(sqrt(diag(vcov(f4)))), unname(sqrt(diag(vcov(tm4)$cond))), tolerance = 1e-4)
+})
+
+test_that("predict(se.fit = TRUE) of zero-inflated and hurdle fits: glmmTMB's standard errors, free of x's units", {
+  # se.fit was silently ignored: a plain vector came back.
+  d <- trust26_data()
+  nd <- d[c(1, 7, 33, 120), ]
+  nd$x[2] <- NA
+  nd$x2[2] <- NA
+  nd$x3[2] <- NA
+  types <- c("link", "zlink", "zprob", "conditional", "response")
+  for (fam in c("zi", "hurdle")) {
+    fits <- lapply(c("x", "x2", "x3"), function(v)
+      suppressWarnings(glmm(fm26("yz", v), d, ziformula = as.formula(paste("~", v)), nAGQ = 1,
+                            family = if (fam == "zi") poisson else truncated_poisson())))
+    for (ty in types) {
+      p <- lapply(fits, predict, newdata = nd, type = ty, re.form = NA, se.fit = TRUE)
+      expect_named(p[[1]], c("fit", "se.fit"))
+      expect_equal(p[[1]]$fit, predict(fits[[1]], nd, type = ty, re.form = NA))
+      expect_true(is.na(p[[1]]$se.fit[2]))
+      expect_equal(p[[2]]$se.fit, p[[1]]$se.fit, tolerance = 1e-7, info = paste(fam, ty))
+      expect_equal(p[[3]]$se.fit, p[[1]]$se.fit, tolerance = 1e-7, info = paste(fam, ty))
+    }
+    skip_if_not_installed("glmmTMB")
+    tm <- glmmTMB::glmmTMB(yz ~ x + trt + (1 | id), d, ziformula = ~ x,
+                           family = if (fam == "zi") poisson else glmmTMB::truncated_poisson())
+    for (ty in types) {
+      pt <- predict(tm, nd[-2, ], type = ty, re.form = NA, se.fit = TRUE)
+      expect_equal(unname(predict(fits[[2]], nd[-2, ], type = ty, re.form = NA, se.fit = TRUE)$se.fit),
+                   unname(pt$se.fit), tolerance = 2e-4, info = paste(fam, ty))
+    }
+  }
+  # On the fit's own rows too (padded by na.action like the fit).
+  f <- fits[[1]]
+  expect_length(predict(f, se.fit = TRUE)$se.fit, length(predict(f)))
 })
