@@ -108,6 +108,11 @@ test_that("cumulative fits (one factor, several terms): category probabilities' 
                                               family = cumulative()), d)
   # The same fit and the same probabilities whatever the units.
   expect_equal(logLik(fits[[2]]), logLik(fits[[1]]), tolerance = 1e-9)
+  # Population-averaged cumulative odds ratios of trt (4e3 times off with
+  # x * 1e-6 - 5).
+  or <- lapply(fits, function(f) as.data.frame(odds_ratios(f, type = "marginal", parm = "trt1")))
+  expect_equal(or[[2]]$std.error, or[[1]]$std.error, tolerance = 1e-7)
+  expect_equal(or[[3]]$std.error, or[[1]]$std.error, tolerance = 1e-7)
   skip_if_not_installed("ordinal")
   # Typical-cluster probabilities at trt = 1 and x as observed, against
   # clmm's estimates in the same formula.
