@@ -27,7 +27,7 @@ known_laplace_null <- function(fit) {
     A <- backsolve(U, backsolve(U, crossprod(L, ZtWB), transpose = TRUE))
     WB - s^2 * w * (L %*% A)[index, , drop = FALSE]
   }
-  X <- fit$X
+  X <- scan_design(fit)
   VX <- Vinv(X)
   XVX_inv <- solve(crossprod(X, VX))
   ytil <- eta - (fit$offset %||% 0) + dv$r / w

@@ -9,7 +9,7 @@
 assoc_scan_multi <- function(fit, getG, m, vnames, block_size, progress) {
   kv <- fit$known_v
   n <- fit$nobs
-  X <- fit$X
+  X <- scan_design(fit)
   y <- fit$y - (fit$offset %||% 0)
   solveV <- if (!is.null(kv$V)) {
     V <- kv$V

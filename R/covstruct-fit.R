@@ -312,7 +312,73 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
   obj <- new_glmm(fit, X = X, Z = re$Z, y = resp$y, weights = resp$weights,
                   offset = ck$offset, re = re, mf = mf, mt = fx$mt, call = mc,
                   formula = formula)
-  finish_glmm(covstruct_object(obj, fit), sep, extra_warn)
+  obj <- covstruct_object(obj, fit)
+  unid <- residual_unidentified(re, family, resp$weights)
+  if (!is.null(unid)) obj <- mark_residual_unidentified(obj, unid)
+  finish_glmm(obj, sep, c(extra_warn, unid))
+}
+
+# A gaussian model's residual variance is not identified beside a term on
+# which every group has at most one observation per column, each row of its
+# design one indicator (cs(0 + time | id) with one visit per time), when
+# the term's structure holds its covariance plus any multiple of the
+# identity: unstructured, diag() and homdiag() terms, and cs() and ar1()
+# with two columns (a 2 x 2 cs() is unstructured). Only the sum of the
+# residual variance and the term's variances is identified; where the
+# fit stopped on that ridge depended on the coding (the order of the
+# factor's levels gave other estimates and standard errors of 20 to 100
+# for log standard deviations, with no warning). lme4 refuses such terms
+# (observations <= random effects); glmmTMB reports a non-positive-definite
+# Hessian and NaN standard errors. NULL, or the message.
+# One grouping factor (re$group, re$Z with the terms' columns side by side)
+# or several (the sparse engine's terms, each with its `columns` of re$Z,
+# one per level and column).
+residual_unidentified <- function(re, family, weights) {
+  if (!identical(family$family, "gaussian") || !identical(family$link, "identity")) return(NULL)
+  pos <- weights > 0
+  sparse <- is.null(re[["group", exact = TRUE]])
+  grp <- if (!sparse) as.integer(re$group)[pos]
+  off <- 0L
+  for (t in re$terms) {
+    q <- length(t$cnames)
+    cols <- if (sparse) t$columns else off + seq_len(q)
+    off <- off + q
+    if (isTRUE(t$known_cov) || is.null(t$kind) ||
+        !(t$kind %in% c("us", "diag", "homdiag") || (t$kind %in% c("cs", "ar1") && q == 2L))) next
+    # Each row one indicator, and no two rows on the same group and column.
+    Zt <- methods::as(methods::as(re$Z[pos, cols, drop = FALSE], "CsparseMatrix"), "TsparseMatrix")
+    keep <- Zt@x != 0
+    i <- Zt@i[keep] + 1L
+    j <- Zt@j[keep] + 1L
+    if (length(i) != sum(pos) || anyDuplicated(i) || !all(Zt@x[keep] == 1)) next
+    cell <- if (sparse) j else grp[i] + (j - 1) * (max(grp) + 1)
+    if (anyDuplicated(cell)) next
+    return(sprintf(paste0("the residual variance is not identifiable: every level of '%s' has at most one ",
+                          "observation per column of %s, whose covariance plus any multiple of the identity is ",
+                          "another of its kind; only the sum of the residual variance and the term's ",
+                          "variances is identified, the split reported is arbitrary and the variance ",
+                          "parameters have no standard errors (the fixed effects' are unaffected)"),
+                   if (sparse) t$group else re$group_name, t$label))
+  }
+  NULL
+}
+
+# The fit of such a model: the variance parameters' covariance NA (as a
+# singular information has it), recorded in $optinfo$residual_unidentified.
+mark_residual_unidentified <- function(obj, msg) {
+  p <- length(obj$coefficients)
+  na_rest <- function(V) {
+    if (is.null(V) || ncol(V) <= p) return(V)
+    V[-seq_len(p), ] <- NA_real_
+    V[, -seq_len(p)] <- NA_real_
+    V
+  }
+  obj$cov_theta <- na_rest(obj$cov_theta)
+  obj$cov_structure <- na_rest(obj$cov_structure)
+  obj$cov_star <- NULL
+  obj$structures <- lapply(obj$structures, function(s) { s$se[] <- NA_real_; s })
+  obj$optinfo$residual_unidentified <- TRUE
+  obj
 }
 
 # The structures' and the penalty's parts of a fitted object (one grouping

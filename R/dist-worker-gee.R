@@ -56,6 +56,9 @@ dist_w_gee_design <- function(key, spec) {
     act <- sort(unique(idc[pos]))
     out[[id]] <- list(R = qr.R(qr(X))[, order(qr(X)$pivot), drop = FALSE], xnames = colnames(X),
                       assign = attr(X, "assign"), contrasts = attr(X, "contrasts"),
+                      # For the centring of a design without an intercept
+                      # column (gee_shard_transform()).
+                      xsum = colSums(X), n = nrow(X),
                       active = act, sizes = tabulate(idc[pos], length(spec$group_levels))[act],
                       wall = if (!is.null(wave)) unique(wave),
                       wact = if (!is.null(wave)) unique(wave[pos]))

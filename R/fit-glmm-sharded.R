@@ -45,7 +45,7 @@ glmm_fit_shards <- function(eng, mod, control, start = NULL) {
   }
   dlim <- dispersion_limit(family, disp, theta)
   cov_theta <- star_covariance(fin$hess, J, star_boundary(theta_s) | dlim, on_boundary | dlim,
-                               pnames, hess)
+                               pnames, hess, Tx = mod$star_tx)
   nstep <- newton_decrement(final$gradient, fin$hess, star_boundary(theta_s) | dlim)
   modes_failed <- if (summ$newton_failures > 0L)
     sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)

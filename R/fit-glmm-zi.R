@@ -72,7 +72,7 @@ glmm_zi_fit_units <- function(X, y, Z, group, family, kind, Xz, Xd, weights, off
   # The search runs on centred and scaled designs, the zero-inflation and
   # dispersion ones included (reparam-zi.R); the optimum is mapped back
   # exactly.
-  rp <- aux_reparam(glmm_reparam(X, Z, pat, cov_blocks, p, FALSE), nb, Xz, Xd)
+  rp <- aux_reparam(glmm_reparam(X, Z, pat, cov_blocks, p, FALSE), nb, Xz, Xd, X)
   eng <- cpp_agq_new(rp$X, rp$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
                      cl$index, length(cl$levels), pat$row - 1L, pat$col - 1L,
                      family$family_code, family$link_code, 1L, control$nthreads)
@@ -193,7 +193,8 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
   }
   # The remaining Newton step and the covariance, also on that scale
   # (star_covariance()).
-  lc <- limit_covariance(fin$hess, J, grad_s, bound(theta_s), on_boundary, pnames, hess, dl)
+  lc <- limit_covariance(fin$hess, J, grad_s, bound(theta_s), on_boundary, pnames, hess, dl,
+                         Tx = rp$star_tx)
   nstep <- lc$nstep
   cov_theta <- lc$cov
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
@@ -304,12 +305,17 @@ limit_directions <- function(Xs, Td, keep) {
 # ("directions") by rotating the dispersion block of both scales so that
 # they become coordinates (the search's by J, exact there: Td), leaving
 # them out, and rotating the covariance back; the coefficients they move
-# then get NA. grad_s: the gradient on the optimizer's scale.
-limit_covariance <- function(Hs, J, grad_s, star_boundary, on_boundary, pnames, hess, dl) {
+# then get NA. grad_s: the gradient on the optimizer's scale. Tx (the
+# design's, where it loses digits: star_tx()) keeps the standardized
+# covariance for derived standard errors (star_covariance()); a rotated fit
+# does not keep it, its derived quantities use the covariance itself.
+limit_covariance <- function(Hs, J, grad_s, star_boundary, on_boundary, pnames, hess, dl,
+                             Tx = NULL) {
   Ru <- attr(dl, "directions")
   if (is.null(Ru))
     return(list(nstep = newton_decrement(grad_s, Hs, star_boundary | dl),
-                cov = star_covariance(Hs, J, star_boundary | dl, on_boundary | dl, pnames, hess)))
+                cov = star_covariance(Hs, J, star_boundary | dl, on_boundary | dl, pnames, hess,
+                                      Tx = Tx)))
   id <- attr(dl, "block")
   pd <- length(id)
   k <- ncol(Ru)

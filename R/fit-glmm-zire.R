@@ -41,7 +41,7 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
   # The search runs on centred and scaled fixed-effect designs of all three
   # parts (reparam-zi.R); Lambda is left as it is (the random-effect
   # designs of the two parts are not mixed).
-  rp <- aux_reparam(zire_base_reparam(X, nl), nb, Xz, Xd)
+  rp <- aux_reparam(zire_base_reparam(X, nl), nb, Xz, Xd, X)
   XdS <- if (pd) rp$Xd else matrix(0, n, 0L)
   storage.mode(XdS) <- "double"
   Xzs <- rp$Xz

@@ -429,6 +429,12 @@ well_scaled_x <- function(X) {
   mn <- colMeans(X)
   Xc <- X - rep(mn, each = nrow(X))
   sdv <- sqrt(colMeans(Xc * Xc))
+  well_scaled_moments(mn, sdv)
+}
+
+# The same rule from the columns' means and (population) standard
+# deviations, as glmm_shards() has them from its shards' sums.
+well_scaled_moments <- function(mn, sdv) {
   nonconst <- sdv > 1e-12 * pmax(abs(mn), 1e-300)  # design_transform()'s rule
   s <- sdv[nonconst]
   all(s >= 0.1 & s <= 10 & abs(mn[nonconst]) <= 10 * s)

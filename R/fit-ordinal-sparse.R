@@ -131,6 +131,10 @@ ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NUL
                        boundary_check = vb$record)
   stages <- fin$stages
   list(theta = psi[jt], beta = psi[jb], sd = psi[js], par = psi, cov_par = cov_par,
+       # par = Tm par_star and par_star's covariance, where X loses digits
+       # (new_glmm_ordinal_sparse() maps them to psi's cov_star).
+       par_star = if (!well_scaled_x(X) && !is.null(cov_s) && isTRUE(attr(cov_s, "ok")))
+         list(T = Tm, V = cov_s),
        hessian = hess, loglik = final$loglik, gradient = grad, modes = modes, terms = terms,
        singular = any(ob), on_boundary = ob,
        optinfo = list(optimizer = sparse_optimizer_name(stages), method = "Laplace (sparse)",

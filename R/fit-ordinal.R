@@ -162,6 +162,7 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   psi <- drop(Tm %*% psi)
   final$gradient <- drop(crossprod(Ti, final$gradient))
   if (control$hessian && is.null(info)) info <- ordinal_information(H)
+  cov_s <- info$cov
   if (!is.null(info$cov)) info$cov <- Tm %*% info$cov %*% t(Tm)
   if (!is.null(H)) H <- crossprod(Ti, H %*% Ti)
   theta <- psi[seq_len(k1)]; beta <- psi[k1 + seq_len(p)]; tau <- psi[k1 + p + 1L]
@@ -184,9 +185,14 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
       cov_psi <- matrix(NA_real_, length(psi), length(psi))
     }
   }
+  # psi = Tm psi_star with its covariance on that scale, for the delta
+  # methods (delta_cov(), difference_jacobian()) where X loses digits.
+  cov_star <- if (!anyNA(cov_psi) && !well_scaled_x(X) && all(is.finite(cov_s)))
+    list(T = Tm, V = cov_s, index = seq_along(psi), P = length(psi))
   # Per-cluster results back in the clusters' own order.
   list(theta = theta, beta = beta, log_sigma = tau, sigma = sigma, psi = psi,
-       cov_psi = cov_psi, hessian = H, loglik = final$loglik, gradient = final$gradient,
+       cov_psi = cov_psi, cov_star = cov_star, hessian = H, loglik = final$loglik,
+       gradient = final$gradient,
        modes = list(mode = final$mode, scale = final$scale, post_mean = final$post_mean,
                     post_var = final$post_var, loglik = final$cluster_loglik),
        nAGQ = nAGQ, singular = singular,

@@ -24,7 +24,7 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
   pd <- if (is.null(Xd)) 0L else ncol(Xd)
   check_aux_rank(Xz, Xd)
   nb <- p + nth
-  rp <- aux_reparam(sparse_reparam(X, re, p, FALSE), nb, if (kind != "disp") Xz, Xd)
+  rp <- aux_reparam(sparse_reparam(X, re, p, FALSE), nb, if (kind != "disp") Xz, Xd, X)
   eng <- cpp_sparse_new(rp$X, rp$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
                         re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
                         family$family_code, family$link_code)
@@ -111,7 +111,7 @@ sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method
   # at its no-overdispersion limit (aux_dispersion_limit()).
   dl <- if (is.null(dlim)) rep(FALSE, length(theta)) else dlim(theta)
   lc <- limit_covariance(fin$hess, J, final$gradient, sr$star_boundary(theta_s), on_boundary,
-                         pnames, hess, dl)
+                         pnames, hess, dl, Tx = rp$star_tx)
   cov_theta <- lc$cov
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
   nstep <- lc$nstep

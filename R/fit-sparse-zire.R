@@ -58,7 +58,7 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   pd <- if (is.null(Xd)) 0L else ncol(Xd)
   check_aux_rank(Xz, Xd)
   nb <- p + nth
-  rp <- aux_reparam(sparse_reparam(X, re, p, FALSE), nb, Xz, Xd)
+  rp <- aux_reparam(sparse_reparam(X, re, p, FALSE), nb, Xz, Xd, X)
   Qc <- re$Qc
   Zs <- rp$Z
   cols_z <- Qc + seq_len(ncol(Zs) - Qc)

@@ -233,24 +233,35 @@ gee_shard_model <- function(p2, agreed, corstr, std.err, Mv, R, scale.fix, famil
   X0 <- matrix(0, 0L, p, dimnames = list(NULL, xnames))
   attr(X0, "assign") <- p2[[1L]]$assign
   list(xnames = xnames, sizes = sizes, T = T, wpos = wpos, wmin = wmin, allpos = allpos,
-       Mv = as.integer(Mv), R = R, X0 = X0, tx = gee_shard_transform(XtX, Rc, ic))
+       Mv = as.integer(Mv), R = R, X0 = X0,
+       tx = gee_shard_transform(XtX, Rc, ic, Reduce(`+`, lapply(p2, `[[`, "xsum")),
+                                sum(vapply(p2, `[[`, 1, "n"))))
 }
 
 # gee()'s centring and scaling of X where its columns lose digits
 # (lmm_design_transform()'s rule), from the shards' summaries: the column
 # means from the intercept's row of X'X, the spreads from the centred R
-# factors. Without an intercept column the design is left as it is.
-gee_shard_transform <- function(XtX, Rc, ic) {
+# factors. Without an intercept column (gee()'s design_transform() then
+# scales the columns by their root mean squares) the means from the
+# shards' column sums `xsum` over their `n` rows, the spreads as
+# mean(x^2) - mean(x)^2: that cancels where the spread is below 1e-4 of
+# the mean, but such a column is outside the rule's bounds either way
+# (x + 1e4 without an intercept failed at its start, where gee() fits it).
+gee_shard_transform <- function(XtX, Rc, ic, xsum = NULL, nrows = NULL) {
   p <- ncol(XtX)
   none <- list(T = diag(1, p), scale = rep(1, p), identity = TRUE)
-  if (is.null(Rc) || is.na(ic)) return(none)
-  n <- XtX[ic, ic]
-  mn <- XtX[ic, ] / n
-  sdv <- sqrt(colSums(Rc^2) / n)
-  sdv[ic] <- 0
-  nonconst <- sdv > 1e-12 * pmax(abs(mn), 1e-300)
-  s <- sdv[nonconst]
-  if (all(s >= 0.1 & s <= 10 & abs(mn[nonconst]) <= 10 * s)) return(none)
+  if (is.null(Rc) || is.na(ic)) {
+    if (is.null(xsum) || !isTRUE(nrows >= 2)) return(none)
+    n <- nrows
+    mn <- xsum / n
+    sdv <- sqrt(pmax(diag(XtX) / n - mn^2, 0))
+  } else {
+    n <- XtX[ic, ic]
+    mn <- XtX[ic, ] / n
+    sdv <- sqrt(colSums(Rc^2) / n)
+    sdv[ic] <- 0
+  }
+  if (well_scaled_moments(mn, sdv)) return(none)
   design_transform(NULL, mom = list(mean = mn, sd = sdv, rms = sqrt(diag(XtX) / n), n = n))
 }
 

@@ -96,10 +96,16 @@ known_gaussian_standard_x <- function(fit, tx, reml) {
   p <- ncol(tx$T)
   Ti <- backsolve(tx$T, diag(1, p))
   fit$beta[] <- drop(Ti %*% fit$beta)
+  # beta's covariance on X* and the map, for the delta methods of derived
+  # quantities (delta_cov(); new_glmm_known() keeps them).
+  fit$vcov_star <- list(T = Ti, V = fit$vcov)
   V <- Ti %*% fit$vcov %*% t(Ti)
   fit$vcov[] <- (V + t(V)) / 2
   if (reml) fit$loglik <- fit$loglik - sum(log(abs(diag(tx$T))))
   if (!is.null(fit$rotation$X1)) {
+    # U'X* itself too: assoc_scan() projects on the span of X, on X* where
+    # the user's X loses digits (scan_design()).
+    fit$rotation$X1_star <- fit$rotation$X1
     X1 <- fit$rotation$X1 %*% tx$T
     dimnames(X1) <- dimnames(fit$rotation$X1)
     fit$rotation$X1 <- X1
@@ -179,6 +185,17 @@ new_glmm_known <- function(fit, X, y, offset, terms, mf, mt, call, formula, fami
   cov_theta <- matrix(0, p + J + 1L, p + J + 1L, dimnames = list(pnames, pnames))
   cov_theta[seq_len(p), seq_len(p)] <- fit$vcov
   cov_theta[p + seq_len(J + 1L), p + seq_len(J + 1L)] <- fit$cov_var
+  # The standardized covariance (delta-star.R) over beta and the variance
+  # parameters with a covariance (the two blocks are independent).
+  vs <- fit$vcov_star
+  free <- p + which(!is.na(diag(as.matrix(fit$cov_var))))
+  if (!is.null(vs) && !anyNA(vs$V) && !anyNA(cov_theta[free, free])) {
+    Tf <- diag(1, p + length(free))
+    Tf[seq_len(p), seq_len(p)] <- vs$T
+    Vf <- unname(cov_theta[c(seq_len(p), free), c(seq_len(p), free), drop = FALSE])
+    Vf[seq_len(p), seq_len(p)] <- vs$V
+    attr(cov_theta, "star") <- list(T = Tf, V = Vf, index = c(seq_len(p), free), P = p + J + 1L)
+  }
   cn <- "(Intercept)"
   col0 <- 0L
   reterms <- vector("list", J)

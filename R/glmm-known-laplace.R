@@ -33,7 +33,18 @@ glmm_known_laplace <- function(formula, mf, family, nAGQ, control, start, covari
   L <- known_laplace_factor(tm)
   extra_warn <- check_obs_level_effects(list(mf[[tm$g]]), family, resp$weights)
   sep <- separation_record(X, resp$y, resp$weights, family, "glmm")
-  fit <- known_laplace_fit(X, resp$y, resp$weights, rc$offset, tm$index, L, family, control, tm$g)
+  # On a centred and scaled X where the user's loses digits, as the
+  # gaussian known-covariance routes: with x * 1e-6 - 5 the glm start's
+  # X'WX was singular numerically and the fit failed.
+  tx <- lmm_design_transform(X)
+  fit <- known_laplace_fit(tx$M, resp$y, resp$weights, rc$offset, tm$index, L, family, control, tm$g)
+  if (!isTRUE(tx$identity)) {
+    # (beta, s) back to the user's X by the linear mixed models' map, which
+    # keeps the standardized covariance for the delta methods.
+    fit$theta <- c(fit$beta, fit$s)
+    fit <- lmm_standard_x(fit, tx, FALSE)
+    fit$theta <- NULL
+  }
   obj <- new_glmm_known_laplace(fit, X, resp, rc$offset, tm, L, mf, fx$mt, mc, formula, family)
   finish_glmm(obj, sep, extra_warn)
 }

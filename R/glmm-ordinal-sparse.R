@@ -150,6 +150,17 @@ new_glmm_ordinal_sparse <- function(fit, X, resp, re, w, off, family, mf, mt, ca
   cov_psi <- G %*% V %*% t(G)
   pn <- c(names(fit$par)[seq_len(k1 + p)], "log(sigma)")
   dimnames(cov_psi) <- list(pn, pn)
+  # Tm mixes thresholds and beta only, so G Tm = T1 G with T1 its
+  # (thresholds, beta) block beside a 1: psi's standardized covariance is
+  # G V* G' over T1.
+  cov_star <- if (!is.null(fit$par_star)) {
+    Vs <- fit$par_star$V
+    Vs[is.na(Vs) & (row(Vs) > k1 + p | col(Vs) > k1 + p)] <- 0
+    T1 <- diag(k1 + p + 1L)
+    T1[seq_len(k1 + p), seq_len(k1 + p)] <- fit$par_star$T[seq_len(k1 + p), seq_len(k1 + p)]
+    if (!anyNA(Vs)) list(T = T1, V = unname(G %*% Vs %*% t(G)), index = seq_len(k1 + p + 1L),
+                         P = k1 + p + 1L)
+  }
   b <- numeric(ncol(re$Z))
   for (tm in fit$terms) b[tm$columns] <- as.vector(t(tm$b))
   structure(list(
@@ -157,6 +168,7 @@ new_glmm_ordinal_sparse <- function(fit, X, resp, re, w, off, family, mf, mt, ca
     thresholds = fit$theta, coefficients = fit$beta, sd_re = sd,
     par = fit$par, cov_par = fit$cov_par,
     psi = stats::setNames(c(fit$theta, fit$beta, log(tot)), pn), cov_psi = cov_psi,
+    cov_star = cov_star,
     sigma_re = tot, log_sigma = log(tot),
     hessian = fit$hessian, loglik = fit$loglik, df = length(fit$par),
     gradient = fit$gradient,

@@ -170,7 +170,7 @@ new_glmm_ordinal <- function(fit, X, resp, re, w, off, family, mf, mt, call, for
     call = call, formula = formula, family = family,
     thresholds = stats::setNames(fit$theta, tn), coefficients = stats::setNames(fit$beta, bn),
     sigma_re = unname(s), log_sigma = unname(fit$log_sigma), psi = fit$psi, cov_psi = fit$cov_psi,
-    hessian = fit$hessian, loglik = fit$loglik, df = length(fit$psi),
+    cov_star = fit$cov_star, hessian = fit$hessian, loglik = fit$loglik, df = length(fit$psi),
     gradient = stats::setNames(fit$gradient, pn),
     nobs = sum(w > 0), n = length(resp$code), ngroups = sum(tabulate(re$group[w > 0], length(lev)) > 0L),
     group_name = re$group_name, group_levels = lev, group = as.integer(re$group),

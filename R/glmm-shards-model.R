@@ -29,9 +29,13 @@ shard_model <- function(eng, p2, agreed, family, nAGQ, bars, control) {
   if (is.null(nAGQ)) nAGQ <- default_nAGQ(q, family)
   nAGQ <- check_nAGQ(nAGQ, q)
   disp <- has_dispersion(family)
-  rp <- glmm_reparam(NULL, NULL, pat, cov_blocks, p, disp, mom_x = mom(mx, "x", "x2"),
+  mom_x <- mom(mx, "x", "x2")
+  rp <- glmm_reparam(NULL, NULL, pat, cov_blocks, p, disp, mom_x = mom_x,
                      mom_z = mom(mz, "z", "z2"))
-  list(rp = rp, pat = pat, cov_blocks = cov_blocks, p = p, q = q, disp = disp,
+  # The fixed effects' map with which the fit keeps its standardized
+  # covariance (star_covariance()), where the user's X would lose digits.
+  star_tx <- if (n >= 2L && !well_scaled_moments(mom_x$mean, mom_x$sd)) rp$Tx
+  list(rp = rp, star_tx = star_tx, pat = pat, cov_blocks = cov_blocks, p = p, q = q, disp = disp,
        family = family, nAGQ = nAGQ, Txi = rp$Txi, Tzi = rp$Tzi,
        lower = c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf), if (disp) -Inf),
        pnames = c(xnames, sprintf("lambda[%d,%d]", pat$row, pat$col),
@@ -76,7 +80,7 @@ new_glmm_sharded <- function(fit, mod, p2, agreed, formula, fixed, fenv, call) {
   }
   active <- sort(unique(unlist(lapply(p2, `[[`, "active"))))
   p <- mod$p
-  structure(list(
+  keep_cov_star(structure(list(
     call = call, formula = formula, family = fit$family,
     coefficients = fit$beta, vcov = fit$cov_theta[seq_len(p), seq_len(p), drop = FALSE],
     theta = fit$theta, cov_theta = fit$cov_theta,
@@ -96,5 +100,5 @@ new_glmm_sharded <- function(fit, mod, p2, agreed, formula, fixed, fenv, call) {
     nAGQ = fit$nAGQ, singular = fit$singular, gradient = fit$gradient,
     hessian = fit$hessian, optinfo = fit$optinfo,
     distributed = c(fit$distributed, list(rows_read = agreed$rows, rows_used = agreed$kept))),
-    class = c("glmmgee_glmm_sharded", "glmmgee_glmm"))
+    class = c("glmmgee_glmm_sharded", "glmmgee_glmm")))
 }

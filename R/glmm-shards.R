@@ -191,6 +191,16 @@ shard_pass <- function(eng, ids, call_worker) {
 # columns sorted as factor() sorts them; the clusters as cluster_index()
 # codes them, each within one shard.
 agree_levels <- function(p1, gname) {
+  # integer64 ids are grouped by their exact values (bit64's labels), other
+  # numbers by their doubles' printed form: mixed across files, the same id
+  # could split in two clusters and distinct ids merge, silently.
+  i64 <- vapply(p1, function(r) isTRUE(r$group_integer64), TRUE)
+  if (any(i64) && !all(i64))
+    stop(sprintf(paste0("the cluster ids '%s' are integer64 (bit64) in shard file(s) %s but not in %s: ",
+                        "ids of two types cannot be matched exactly; give '%s' one type in every file ",
+                        "(integer64 throughout, or character strings)"),
+                 gname, paste(names(p1)[i64], collapse = ", "), paste(names(p1)[!i64], collapse = ", "),
+                 gname), call. = FALSE)
   kind <- p1[[1L]]$kind
   levels <- list()
   for (v in names(kind)[kind %in% c("factor", "character")]) {

@@ -97,5 +97,8 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
     obj$REML <- TRUE
     obj$loglik_ml <- fit$loglik_ml
   }
-  finish_glmm(covstruct_object(obj, fit), sep, extra_warn)
+  obj <- covstruct_object(obj, fit)
+  unid <- residual_unidentified(re, family, resp$weights)
+  if (!is.null(unid)) obj <- mark_residual_unidentified(obj, unid)
+  finish_glmm(obj, sep, c(extra_warn, unid))
 }

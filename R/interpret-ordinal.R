@@ -37,8 +37,14 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
   w <- (fit$prior.weights %||% rep(1, nrow(X)))
   k1 <- length(fit$thresholds)
   p <- length(bn)
-  log_or <- function(psi) {
+  # At psi + dp as probs() in ordinal_standardize() (difference_jacobian()).
+  log_or <- function(psi, dp = NULL) {
     th <- psi[seq_len(k1)]; b <- psi[k1 + seq_len(p)]; s <- exp(psi[k1 + p + 1L])
+    if (!is.null(dp)) {
+      th0 <- th[1L]
+      th <- (th - th0) + dp[seq_len(k1)]
+      s <- exp(psi[k1 + p + 1L] + dp[k1 + p + 1L])
+    }
     unlist(lapply(parm, function(term) {
       j <- match(term, bn)
       x <- X[, j]
@@ -46,7 +52,9 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
       X1 <- X; X0 <- X
       if (binary) { X1[, j] <- 1; X0[, j] <- 0 } else X1[, j] <- x + 1
       up <- function(Xm) {
-        P <- ordinal_marginal_probs(fit$family, th, drop(Xm %*% b) + off, s, nAGQ)
+        eta <- drop(Xm %*% b) + off
+        if (!is.null(dp)) eta <- (eta - th0) + drop(Xm %*% dp[k1 + seq_len(p)])
+        P <- ordinal_marginal_probs(fit$family, th, eta, s, nAGQ)
         above <- 1 - t(apply(P, 1L, cumsum))[, seq_len(k1), drop = FALSE]
         colSums(w * above) / sum(w)
       }
@@ -55,8 +63,8 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
   }
   psi <- fit$psi
   est <- log_or(psi)
-  Jm <- numeric_jacobian(log_or, psi)
-  se <- sqrt(pmax(diag(Jm %*% fit$cov_psi %*% t(Jm)), 0))
+  Jm <- difference_jacobian(log_or, psi, fit$cov_star, h = 1e-6)
+  se <- sqrt(pmax(diag(delta_cov(Jm, fit$cov_psi, fit$cov_star)), 0))
   z <- stats::qnorm(1 - (1 - level) / 2)
   out <- data.frame(term = rep(parm, each = k1),
                     threshold = rep(names(fit$thresholds), length(parm)),
@@ -67,16 +75,6 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
             view = "marginal", level = level,
             source = paste0("cumulative link mixed model, integrated over the random intercept; ",
                             "odds of P(Y > j) averaged over the data, per threshold (not proportional odds)"))
-}
-
-numeric_jacobian <- function(f, x, h = 1e-5) {
-  f0 <- f(x)
-  Jm <- matrix(0, length(f0), length(x))
-  for (j in seq_along(x)) {
-    e <- replace(numeric(length(x)), j, h * max(1, abs(x[j])))
-    Jm[, j] <- (f(x + e) - f(x - e)) / (2 * e[j])
-  }
-  Jm
 }
 
 # Category probabilities averaged over the data with `variable` set to each
@@ -110,18 +108,28 @@ ordinal_standardize <- function(fit, variable, values = NULL, newdata = NULL,
   k1 <- length(fit$thresholds)
   p <- length(fit$coefficients)
   J <- k1 + 1L
-  probs <- function(psi) {
+  # At psi + dp (difference_jacobian()), thresholds and linear predictor
+  # both less the first threshold th0, their increments added after: with
+  # x * 1e-6 - 5 both are 1e6 and th - eta is O(1), so that th + dp would
+  # round away the digits of a step.
+  probs <- function(psi, dp = NULL) {
     th <- psi[seq_len(k1)]; b <- psi[k1 + seq_len(p)]; s <- exp(psi[k1 + p + 1L])
+    if (!is.null(dp)) {
+      th0 <- th[1L]
+      th <- (th - th0) + dp[seq_len(k1)]
+      s <- exp(psi[k1 + p + 1L] + dp[k1 + p + 1L])
+    }
     unlist(lapply(designs, function(d) {
       eta <- drop(d$X %*% b) + d$offset
+      if (!is.null(dp)) eta <- (eta - th0) + drop(d$X %*% dp[k1 + seq_len(p)])
       P <- if (re == "marginal") ordinal_marginal_probs(fit$family, th, eta, s, nAGQ)
            else category_probs(fit$family, th, eta)
       colMeans(P)
     }))
   }
   est <- probs(fit$psi)
-  Jm <- numeric_jacobian(probs, fit$psi)
-  se <- sqrt(pmax(diag(Jm %*% fit$cov_psi %*% t(Jm)), 0))
+  Jm <- difference_jacobian(probs, fit$psi, fit$cov_star, h = 1e-6)
+  se <- sqrt(pmax(diag(delta_cov(Jm, fit$cov_psi, fit$cov_star)), 0))
   z <- stats::qnorm(1 - (1 - level) / 2)
   out <- data.frame(value = rep(as.character(values), each = J),
                     category = rep(fit$y_levels, length(values)), estimate = est,

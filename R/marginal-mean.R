@@ -76,11 +76,13 @@ re_scale <- function(Z, Lambda, pattern, derivs = FALSE) {
 # Means of a glmm at design (X, Z, offset) and parameters theta, either
 # integrated over the random effects ("marginal") or with b = 0
 # ("conditional"), with the Jacobian of the means in theta when asked.
+# `star`: the fit's standardized covariance (cov_star_of()), along whose
+# parameters a numerical Jacobian is taken (difference_jacobian()).
 glmm_means <- function(re, family, theta, X, Z, offset, re_mode, jacobian = FALSE,
-                       aux = NULL) {
+                       aux = NULL, star = NULL) {
   # Two-part models: the mean of y involves the zero part (marginal-zi.R).
   if (!is.null(re$aux) && re$aux$kind != "disp")
-    return(zi_means(re, family, theta, X, Z, offset, aux, re_mode, jacobian))
+    return(zi_means(re, family, theta, X, Z, offset, aux, re_mode, jacobian, star))
   p <- re$p
   eta <- drop(X %*% theta[seq_len(p)]) + offset
   if (re_mode == "conditional") {

@@ -6,8 +6,9 @@
 #   hurdle:         E y = (1 - pi) E_T[h(eta + s T)],  h = mu / (1 - f(0; mu)),
 # the latter by the trapezoidal rule of marginal-mean.R. The Jacobian in
 # theta (all parameters: fixed effects, Lambda, zero and dispersion
-# coefficients) by central differences, accurate far beyond the sampling
-# error it feeds. Random effects in the zero part: zire_marginal_mean()
+# coefficients) by central differences (difference_jacobian(): along the
+# standardized parameters of a fit that kept them, `star`), accurate far
+# beyond the sampling error it feeds. Random effects in the zero part: zire_marginal_mean()
 # (glmm-zire.R) on the conditional part's grouping factor, with a joint
 # covariance; zire_sparse_mean() below for the two-part sparse engine's
 # terms.
@@ -40,7 +41,7 @@ zi_aux_designs <- function(fit, data) {
                                zi_off = one_off(fit$aux$zi), disp_off = one_off(fit$aux$disp)))
 }
 
-zi_means <- function(re, family, theta, X, Z, offset, aux, re_mode, jacobian) {
+zi_means <- function(re, family, theta, X, Z, offset, aux, re_mode, jacobian, star = NULL) {
   a <- re$aux
   n <- nrow(X)
   p <- re$p
@@ -51,11 +52,17 @@ zi_means <- function(re, family, theta, X, Z, offset, aux, re_mode, jacobian) {
   # the fit's own (its data).
   oz <- if (is.null(aux$zi)) a$zi$offset %||% 0 else drop(aux$zi_off %||% 0)
   od <- if (is.null(aux$disp)) a$disp$offset %||% 0 else drop(aux$disp_off %||% 0)
-  mean_at <- function(th) {
-    eta <- drop(X %*% th[seq_len(p)]) + offset
+  # At th + d (difference_jacobian()), each linear predictor as X th + X d.
+  lin <- function(M, th, d, i) {
+    v <- drop(M %*% th[i])
+    if (is.null(d)) v else v + drop(M %*% d[i])
+  }
+  mean_at <- function(th, d = NULL) {
+    eta <- lin(X, th, d, seq_len(p)) + offset
+    alink <- if (!is.null(a$zi_index)) lin(Xz, th, d, a$zi_index) + oz
+    phi <- if (!is.null(a$disp_index)) lin(Xd, th, d, a$disp_index) + od
+    if (!is.null(d)) th <- th + d
     s <- if (re_mode == "conditional") rep(0, n) else re_scale(Z, lambda_of(re, th), re$pattern)$s
-    alink <- if (!is.null(a$zi_index)) drop(Xz %*% th[a$zi_index]) + oz
-    phi <- if (!is.null(a$disp_index)) drop(Xd %*% th[a$disp_index]) + od
     if (!is.null(a$zi$re) && re_mode != "conditional") {
       if (isTRUE(a$zi$re$sparse)) {
         Zz <- aux$zre %||% re$zre$Z
@@ -70,15 +77,7 @@ zi_means <- function(re, family, theta, X, Z, offset, aux, re_mode, jacobian) {
   }
   m <- mean_at(theta)
   if (!jacobian) return(list(mean = m))
-  J <- matrix(0, n, length(theta))
-  for (k in seq_along(theta)) {
-    hk <- 1e-5 * max(1, abs(theta[k]))
-    tp <- tm <- theta
-    tp[k] <- tp[k] + hk
-    tm[k] <- tm[k] - hk
-    J[, k] <- (mean_at(tp) - mean_at(tm)) / (2 * hk)
-  }
-  list(mean = m, jacobian = J)
+  list(mean = m, jacobian = difference_jacobian(mean_at, theta, star))
 }
 
 # E over z'b ~ N(0, s^2) of the count part's mean of y given it is not a

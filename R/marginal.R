@@ -77,7 +77,7 @@ marginal_coefs <- function(fit, std_errors = TRUE, workers = NULL) {
   fam <- fit$family
   X <- fit$X
   r <- glmm_means(re, fam, fit$theta, X, re$Z, fit$offset, "marginal",
-                  jacobian = std_errors)
+                  jacobian = std_errors, star = cov_star_of(fit))
   mu <- r$mean
   if (fam$family == "binomial" && any(mu <= 0 | mu >= 1))
     stop("marginal means of 0 or 1: the marginal coefficients are infinite", call. = FALSE)
@@ -87,7 +87,7 @@ marginal_coefs <- function(fit, std_errors = TRUE, workers = NULL) {
   V <- NULL
   if (std_errors) {
     par <- fit_parameters(fit)
-    Jg <- qr.coef(qx, r$jacobian / fam$mu.eta(fam$linkfun(mu)))
+    Jg <- same_basis(qr.coef(qx, r$jacobian / fam$mu.eta(fam$linkfun(mu))), r$jacobian)
     V <- delta_cov(Jg, par$vcov, par$star)
     dimnames(V) <- list(names(gamma), names(gamma))
   }

@@ -77,10 +77,14 @@
 #'   hurdle family.
 #' @param newdata,re.form,allow.new.levels As in [predict.glmmgee_glmm()].
 #' @param type The scale of the prediction, see Details.
+#' @param se.fit Also the delta-method standard errors of the prediction
+#'   over the fixed-effect parameters of all parts (the random effects at
+#'   their modes, as [predict.glmmgee_glmm()]).
 #' @param nsim,seed Number of simulated responses and the seed.
 #' @param digits Digits to print.
 #' @param ... Unused.
-#' @return `predict()`: a numeric vector; `simulate()`: a data frame with
+#' @return `predict()`: a numeric vector (with `se.fit = TRUE` a list of
+#'   `fit` and `se.fit`); `simulate()`: a data frame with
 #'   one column per simulation.
 #' @references Lambert, D. (1992). Zero-inflated Poisson regression, with an
 #'   application to defects in manufacturing. *Technometrics* 34, 1-14.
@@ -164,12 +168,24 @@ zi_response_mean <- function(object, pr) {
 predict.glmmgee_glmm_zi <- function(object, newdata = NULL,
                                     type = c("response", "link", "conditional", "zprob",
                                              "zlink", "disp"),
-                                    re.form = NULL, allow.new.levels = FALSE, ...) {
+                                    re.form = NULL, allow.new.levels = FALSE, se.fit = FALSE,
+                                    ...) {
   type <- match.arg(type)
+  check_flag(se.fit, "se.fit")
   if (!is.null(newdata) && !is.data.frame(newdata))
     stop("'newdata' must be a data frame", call. = FALSE)
   pr <- zi_predictors(object, newdata, re.form, allow.new.levels)
-  out <- switch(type,
+  out <- zi_prediction(object, pr, type)
+  names(out) <- pr$names
+  pad <- function(v) if (is.null(newdata)) stats::napredict(object$na.action, v) else v
+  if (!se.fit) return(pad(out))
+  se <- zi_prediction_se(object, newdata, pr, type)
+  names(se) <- pr$names
+  list(fit = pad(out), se.fit = pad(se))
+}
+
+zi_prediction <- function(object, pr, type) {
+  switch(type,
     link = pr$eta,
     conditional = zi_conditional_mean(object, pr),
     zprob = stats::plogis(pr$zlink),
@@ -179,8 +195,46 @@ predict.glmmgee_glmm_zi <- function(object, newdata = NULL,
       dispersion_natural(object$family, pr$dlink)
     },
     response = zi_response_mean(object, pr))
-  names(out) <- pr$names
-  if (is.null(newdata)) stats::napredict(object$na.action, out) else out
+}
+
+# predict(se.fit = TRUE) of a two-part fit: the delta method over the
+# fixed-effect parameters of the three parts (at the random effects'
+# modes, as predict.glmmgee_glmm()). The prediction depends on them through
+# the row's three linear predictors only, so its gradient is
+# d_eta X, d_zlink Xz, d_dlink Xd, the scalars by central differences in
+# each predictor; delta_var() uses the fit's standardized covariance
+# where it kept one (each part's block a row scaling of its design, so the
+# map adds no cancellation).
+zi_prediction_se <- function(object, newdata, pr, type) {
+  a <- object$aux
+  if (is.null(newdata)) {
+    X <- object$X
+    Xz <- a$zi$X
+    Xd <- a$disp$X
+  } else {
+    tt <- stats::delete.response(object$terms)
+    mf <- stats::model.frame(tt, newdata, na.action = stats::na.pass, xlev = object$xlevels)
+    X <- stats::model.matrix(tt, mf, contrasts.arg = object$contrasts)
+    aux <- zi_aux_designs(object, newdata)
+    Xz <- aux$zi
+    Xd <- aux$disp
+  }
+  n <- length(pr$eta)
+  if (!is.null(a$disp_index) && is.null(Xd)) Xd <- matrix(1, n, 1L)
+  slope <- function(part) {
+    v <- pr[[part]]
+    h <- 1e-5 * pmax(1, abs(v))
+    up <- dn <- pr
+    up[[part]] <- v + h
+    dn[[part]] <- v - h
+    (zi_prediction(object, up, type) - zi_prediction(object, dn, type)) / (2 * h)
+  }
+  par <- fit_parameters(object)
+  G <- matrix(0, n, length(par$theta))
+  G[, seq_len(ncol(X))] <- slope("eta") * X
+  if (!is.null(a$zi_index) && !is.null(Xz)) G[, a$zi_index] <- slope("zlink") * Xz
+  if (!is.null(a$disp_index)) G[, a$disp_index] <- slope("dlink") * Xd
+  sqrt(pmax(delta_var(G, par$vcov, par$star), 0))
 }
 
 # sigma for gaussian, theta for nbinom2, the shape for Gamma.

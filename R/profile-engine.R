@@ -257,3 +257,40 @@ profile_point <- function(eval, map, x, z0, control) {
     return(list(loglik = NA_real_, z = opt$par, convergence = opt$convergence, edge = TRUE))
   list(loglik = -opt$objective, z = opt$par, convergence = opt$convergence)
 }
+
+# A target's map for an engine on the centred and scaled X* (its theta
+# (beta*, rest), beta* = Tx beta; eng$Tx, nested_profile_engine()): the
+# free parameters are on that scale too, where the searches at each point
+# are well conditioned. A fixed effect beta_j = a'beta* (a = row j of
+# Tx^-1) is held at x by solving for beta*_j from the others
+# (a_j = 1 / Tx[j, j] is never 0); every other target's map works on
+# theta* as on theta, the rest of theta being the same on both scales.
+star_target_map <- function(map, tg, Tx, lower) {
+  p <- ncol(Tx)
+  ip <- seq_len(p)
+  to_star <- function(th) { th[ip] <- drop(Tx %*% th[ip]); th }
+  if (tg$kind != "coef" || !(tg$pos %in% ip)) {
+    free <- map$free
+    map$free <- function(th) free(to_star(th))
+    return(map)
+  }
+  j <- tg$pos
+  a <- backsolve(Tx, diag(1, p))[j, ]
+  others <- setdiff(ip, j)
+  list(
+    free = function(th) to_star(th)[-j],
+    theta = function(x, z) {
+      th <- numeric(length(z) + 1L)
+      th[-j] <- z
+      th[j] <- (x - sum(a[others] * th[others])) / a[j]
+      th
+    },
+    # z holds theta*[-j]: beta*_k (k != j) at position k - (k > j).
+    grad = function(g, x, z) {
+      gz <- g[-j]
+      kz <- others - (others > j)
+      gz[kz] <- gz[kz] - g[j] * a[others] / a[j]
+      gz
+    },
+    lower = lower[-j])
+}

@@ -95,6 +95,7 @@ profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20
   rows <- list()
   for (tg in targets) {
     map <- target_map(tg, eng$lower)
+    if (!is.null(eng$Tx)) map <- star_target_map(map, tg, eng$Tx, eng$lower)
     z_hat <- map$free(th_hat)
     pts <- data.frame(value = tg$estimate, zeta = 0)
     zfree <- list(z_hat)

@@ -10,7 +10,10 @@
 
 # base: glmm_reparam() or sparse_reparam() built with disp = FALSE, so that
 # it maps the first `nb` parameters (beta and the covariance parameters).
-aux_reparam <- function(base, nb, Xz, Xd) {
+# X: the conditional part's design, for `star_tx` (star_tx(): the map with
+# which the fit keeps its standardized covariance, NULL when all three
+# designs are used as they are).
+aux_reparam <- function(base, nb, Xz, Xd, X) {
   tz <- design_transform(Xz %||% matrix(0, 0L, 0L))
   td <- design_transform(Xd %||% matrix(0, 0L, 0L))
   pz <- ncol(tz$T); pd <- ncol(td$T)
@@ -43,6 +46,7 @@ aux_reparam <- function(base, nb, Xz, Xd) {
   out$Xd <- if (!is.null(Xd)) td$M
   out$Tz <- tz$T
   out$Td <- td$T
+  out$star_tx <- star_tx(base$Tx, X, Xz, Xd)
   out$to_star <- function(theta) if (identity) theta else map(theta, TRUE)
   out$from_star <- function(theta) if (identity) theta else map(theta, FALSE)
   out$jacobian <- jacobian

@@ -235,6 +235,7 @@ standardize_values <- function(fit, x, variable, values) {
 standardize_evaluator <- function(fit, designs, re_mode) {
   fam <- fit$family
   re <- if (is_glmm(fit)) re_structure(fit, "standardize")
+  star <- if (is_glmm(fit)) cov_star_of(fit)
   function(theta, rows, jacobian = FALSE) {
     per <- lapply(designs, function(d) {
       X <- d$X[rows, , drop = FALSE]
@@ -244,14 +245,15 @@ standardize_evaluator <- function(fit, designs, re_mode) {
         list(mean = fam$linkinv(eta), jacobian = if (jacobian) X * fam$mu.eta(eta))
       } else {
         glmm_means(re, fam, theta, X, d$Z[rows, , drop = FALSE], off, re_mode, jacobian,
-                   aux = lapply(d$aux, function(A) A[rows, , drop = FALSE]))
+                   aux = lapply(d$aux, function(A) A[rows, , drop = FALSE]), star = star)
       }
     })
     mu <- vapply(per, function(r) r$mean, numeric(length(rows)))
     if (!is.matrix(mu)) mu <- matrix(mu, nrow = length(rows))
     out <- list(mean = colMeans(mu), rows = mu)
     if (jacobian)
-      out$jacobian <- do.call(rbind, lapply(per, function(r) colMeans(r$jacobian)))
+      out$jacobian <- same_basis(do.call(rbind, lapply(per, function(r) colMeans(r$jacobian))),
+                                 per[[1L]]$jacobian)
     out
   }
 }

@@ -94,7 +94,7 @@ variance_shares <- function(fit, approximation = c("lognormal", "trigamma", "del
   est <- comp(theta)
   par <- tryCatch(fit_parameters(fit), error = function(e) NULL)
   V <- par$vcov
-  J <- if (!is.null(V)) numeric_jacobian(comp, theta)
+  J <- if (!is.null(V)) difference_jacobian(comp, theta, h = 1e-6)
   z <- stats::qnorm(1 - (1 - level) / 2)
   ci <- function(kind, idx) {
     v <- est[idx]
@@ -277,18 +277,6 @@ data_scale_icc <- function(fit) {
   h <- fam$linkinv(b0 + sqrt(s2) * g$t)
   m1 <- sum(g$w * h)
   (sum(g$w * h^2) - m1^2) / (m1 * (1 - m1))
-}
-
-numeric_jacobian <- function(f, x, rel = 1e-6) {
-  f0 <- f(x)
-  J <- matrix(0, length(f0), length(x))
-  for (j in seq_along(x)) {
-    h <- rel * max(1, abs(x[j]))
-    up <- x; up[j] <- up[j] + h
-    dn <- x; dn[j] <- dn[j] - h
-    J[, j] <- (f(up) - f(dn)) / (2 * h)
-  }
-  J
 }
 
 # Zero-inflated and hurdle fits have two linear predictors (count part,
