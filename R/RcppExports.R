@@ -318,8 +318,12 @@ cpp_lmm_ml_final <- function(suff, theta, prow, pcol, X, yo, w, index) {
     .Call(`_glmmgee_cpp_lmm_ml_final`, suff, theta, prow, pcol, X, yo, w, index)
 }
 
-cpp_lmm_search <- function(suff, start, bounded, prow, pcol, reml, maxit, tol) {
-    .Call(`_glmmgee_cpp_lmm_search`, suff, start, bounded, prow, pcol, reml, maxit, tol)
+cpp_lmm_moment_start <- function(suff, prow, pcol) {
+    .Call(`_glmmgee_cpp_lmm_moment_start`, suff, prow, pcol)
+}
+
+cpp_lmm_search <- function(suff, start, bounded, prow, pcol, reml, maxit, tol, polish = FALSE) {
+    .Call(`_glmmgee_cpp_lmm_search`, suff, start, bounded, prow, pcol, reml, maxit, tol, polish)
 }
 
 cpp_lmm_suff <- function(X, Z, y, w, index, M) {

@@ -1026,9 +1026,21 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_lmm_moment_start
+Rcpp::NumericVector cpp_lmm_moment_start(Rcpp::List suff, Rcpp::IntegerVector prow, Rcpp::IntegerVector pcol);
+RcppExport SEXP _glmmgee_cpp_lmm_moment_start(SEXP suffSEXP, SEXP prowSEXP, SEXP pcolSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type suff(suffSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type prow(prowSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type pcol(pcolSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmm_moment_start(suff, prow, pcol));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_lmm_search
-Rcpp::List cpp_lmm_search(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> start, Rcpp::LogicalVector bounded, Rcpp::IntegerVector prow, Rcpp::IntegerVector pcol, bool reml, int maxit, double tol);
-RcppExport SEXP _glmmgee_cpp_lmm_search(SEXP suffSEXP, SEXP startSEXP, SEXP boundedSEXP, SEXP prowSEXP, SEXP pcolSEXP, SEXP remlSEXP, SEXP maxitSEXP, SEXP tolSEXP) {
+Rcpp::List cpp_lmm_search(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> start, Rcpp::LogicalVector bounded, Rcpp::IntegerVector prow, Rcpp::IntegerVector pcol, bool reml, int maxit, double tol, bool polish);
+RcppExport SEXP _glmmgee_cpp_lmm_search(SEXP suffSEXP, SEXP startSEXP, SEXP boundedSEXP, SEXP prowSEXP, SEXP pcolSEXP, SEXP remlSEXP, SEXP maxitSEXP, SEXP tolSEXP, SEXP polishSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::traits::input_parameter< Rcpp::List >::type suff(suffSEXP);
@@ -1039,7 +1051,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< bool >::type reml(remlSEXP);
     Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
     Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_lmm_search(suff, start, bounded, prow, pcol, reml, maxit, tol));
+    Rcpp::traits::input_parameter< bool >::type polish(polishSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmm_search(suff, start, bounded, prow, pcol, reml, maxit, tol, polish));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -1367,7 +1380,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_sparse_glm_start", (DL_FUNC) &_glmmgee_cpp_sparse_glm_start, 2},
     {"_glmmgee_cpp_lmm_ml_hessian", (DL_FUNC) &_glmmgee_cpp_lmm_ml_hessian, 4},
     {"_glmmgee_cpp_lmm_ml_final", (DL_FUNC) &_glmmgee_cpp_lmm_ml_final, 8},
-    {"_glmmgee_cpp_lmm_search", (DL_FUNC) &_glmmgee_cpp_lmm_search, 8},
+    {"_glmmgee_cpp_lmm_moment_start", (DL_FUNC) &_glmmgee_cpp_lmm_moment_start, 3},
+    {"_glmmgee_cpp_lmm_search", (DL_FUNC) &_glmmgee_cpp_lmm_search, 9},
     {"_glmmgee_cpp_lmm_suff", (DL_FUNC) &_glmmgee_cpp_lmm_suff, 6},
     {"_glmmgee_cpp_lmm_eval", (DL_FUNC) &_glmmgee_cpp_lmm_eval, 6},
     {"_glmmgee_cpp_lmm_reml_info", (DL_FUNC) &_glmmgee_cpp_lmm_reml_info, 5},

@@ -57,7 +57,7 @@ VectorXd project(VectorXd x, const std::vector<bool>& bounded) {
 }
 
 NewtonResult projected_newton(Criterion& f, VectorXd x, const std::vector<bool>& bounded,
-                              int maxit, double tol) {
+                              int maxit, double tol, bool polish) {
   NewtonResult res;
   const Eigen::Index k = x.size();
   x = project(x, bounded);
@@ -112,6 +112,36 @@ NewtonResult projected_newton(Criterion& f, VectorXd x, const std::vector<bool>&
       res.message = !saddle ? "Newton decrement below tolerance"
                     : Hs.size() ? "flat gradient and negative curvature at a bound"
                                 : "no Hessian at the last step";
+      // `polish`: the Newton step whose decrement passed the test is taken
+      // too (one evaluation; the Hessian is the one just made) when it
+      // lowers the criterion, or when it halves the gradient and leaves
+      // the criterion within 10 tol * |deviance|. The decrement test stops
+      // up to tol * |deviance| short of the optimum wherever the search
+      // came from, and there the criterion's own rounding (1e-11 on
+      // sleepstudy, where pwrss cancels against y'y, 1e-10 at 10,000
+      // observations) hides the last step's gain; the gradient does not:
+      // in Newton's quadratic convergence that step ends within rounding
+      // of the stationary point (gradients 1e-4 to 1e-8 fell to 1e-10 to
+      // 1e-13), so a search from another start ends there too, not merely
+      // within the tolerance.
+      if (polish && !saddle && Hs.size() && dec > 0) {
+        VectorXd xn = x;
+        for (Eigen::Index a = 0; a < nf; ++a) xn[fr[a]] += d[a];
+        xn = project(xn, bounded);
+        const LmmEval en = f(xn);
+        auto gmax = [&](const LmmEval& ev) {
+          double g = 0.0;
+          for (Eigen::Index a = 0; a < nf; ++a) g = std::max(g, std::abs(ev.grad[fr[a]]));
+          return g;
+        };
+        if (en.ok && std::isfinite(en.dev) && en.grad.allFinite() &&
+            (en.dev < e.dev ||
+             (en.dev <= e.dev + 10.0 * tol * std::max(1.0, std::abs(e.dev)) &&
+              gmax(en) < 0.5 * gmax(e)))) {
+          x = xn;
+          e = en;
+        }
+      }
       break;
     }
     // Backtracking along the projected path; then once along -gradient.
@@ -148,16 +178,91 @@ NewtonResult projected_newton(Criterion& f, VectorXd x, const std::vector<bool>&
 
 }  // namespace
 
+// A start for the search from the per-cluster sums by moments, in the
+// spirit of the classical within-cluster estimators: beta by least squares
+// without random effects, then per cluster the least-squares fit of its
+// residuals on Z, b_i = S_i^-1 c_i (c_i = g_i - F_i beta), whose second
+// moment is about D + s2 S_i^-1; s2 from the residual sum of squares left
+// within the clusters, D = mean(b_i b_i') - s2 mean(S_i^-1), kept to the
+// pattern's blocks, and theta = chol(D) / sqrt(s2) at the pattern's
+// entries. Clusters whose S_i is (nearly) singular are left out. Empty
+// when it fails (no residual degrees of freedom, s2 or D not positive):
+// the caller then starts from the identity as before. From this start the
+// Newton search took 12 criterion evaluations instead of 20-28 on
+// sleepstudy and on simulated (x | g) fits with 1,000 clusters.
+// [[Rcpp::export(rng = false)]]
+Rcpp::NumericVector cpp_lmm_moment_start(Rcpp::List suff, Rcpp::IntegerVector prow,
+                                         Rcpp::IntegerVector pcol) {
+  const Suff s = glmmgee::lmm1::read_suff(suff);
+  const Eigen::Index k = prow.size();
+  if (pcol.size() != k) Rcpp::stop("lmm start: the pattern's rows and columns differ in length");
+  const int q = s.q, p = s.p, M = s.M;
+  for (Eigen::Index j = 0; j < k; ++j)
+    if (prow[j] < 0 || prow[j] >= q || pcol[j] < 0 || pcol[j] > prow[j])
+      Rcpp::stop("lmm start: pattern outside the lower triangle");
+  const Rcpp::NumericVector none(0);
+  Eigen::LLT<MatrixXd> xx(s.XtX);
+  if (xx.info() != Eigen::Success) return none;
+  const VectorXd beta = xx.solve(s.Xty);
+  const double rss = s.yty - 2.0 * beta.dot(s.Xty) + beta.dot(s.XtX * beta);
+  // The cancelling formula is only trusted well above its rounding.
+  if (!(rss > 1e-8 * s.yty)) return none;
+  MatrixXd B = MatrixXd::Zero(q, q), Sinv = MatrixXd::Zero(q, q), Si(q, q), I = MatrixXd::Identity(q, q);
+  VectorXd c(q), b(q);
+  double within = 0.0;
+  int used = 0;
+  Eigen::LLT<MatrixXd> llt(q);
+  for (int i = 0; i < M; ++i) {
+    Si = Eigen::Map<const MatrixXd>(s.S.col(i).data(), q, q);
+    llt.compute(Si);
+    if (llt.info() != Eigen::Success) continue;
+    const MatrixXd& L = llt.matrixLLT();
+    bool ok = true;
+    for (int a = 0; a < q && ok; ++a) ok = L(a, a) * L(a, a) > 1e-8 * Si(a, a) && Si(a, a) > 0;
+    if (!ok) continue;
+    c = s.g.col(i);
+    c.noalias() -= Eigen::Map<const MatrixXd>(s.F.col(i).data(), q, p) * beta;
+    b = llt.solve(c);
+    B.noalias() += b * b.transpose();
+    Sinv += llt.solve(I);
+    within += c.dot(b);
+    ++used;
+  }
+  const double df = s.n - p - static_cast<double>(used) * q;
+  if (used < q + 1 || !(df > 0)) return none;
+  const double s2 = (rss - within) / df;
+  if (!(s2 > 0) || !std::isfinite(s2)) return none;
+  MatrixXd D = (B - s2 * Sinv) / static_cast<double>(used);
+  // Only the pattern's entries (its blocks): the rest of D is zero.
+  MatrixXd Dp = MatrixXd::Zero(q, q);
+  for (Eigen::Index j = 0; j < k; ++j) {
+    Dp(prow[j], pcol[j]) = D(prow[j], pcol[j]);
+    Dp(pcol[j], prow[j]) = D(prow[j], pcol[j]);
+  }
+  Eigen::LLT<MatrixXd> ld(Dp);
+  if (ld.info() != Eigen::Success) return none;
+  const MatrixXd L = ld.matrixL();
+  Rcpp::NumericVector th(k);
+  for (Eigen::Index j = 0; j < k; ++j) {
+    th[j] = L(prow[j], pcol[j]) / std::sqrt(s2);
+    if (!std::isfinite(th[j])) return none;
+    if (prow[j] == pcol[j] && !(th[j] > 1e-3)) return none;
+  }
+  return th;
+}
+
 // Minimizes the one-factor (RE)ML criterion over theta (entries at
 // prow/pcol, 0-based) from `start`, entries with `bounded` kept >= 0.
 // Returns nlminb's fields the caller reads: par, objective, convergence
 // (0: the Newton decrement fell below tol * max(1, |deviance|)), message,
 // iterations, evaluations (criterion calls, each with its gradient), and
-// the gradient at par.
+// the gradient at par. `polish`: the last Newton step taken too (see
+// projected_newton()).
 // [[Rcpp::export(rng = false)]]
 Rcpp::List cpp_lmm_search(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> start,
                           Rcpp::LogicalVector bounded, Rcpp::IntegerVector prow,
-                          Rcpp::IntegerVector pcol, bool reml, int maxit, double tol) {
+                          Rcpp::IntegerVector pcol, bool reml, int maxit, double tol,
+                          bool polish = false) {
   const Suff s = glmmgee::lmm1::read_suff(suff);
   const Eigen::Index k = start.size();
   if (prow.size() != k || pcol.size() != k || bounded.size() != k)
@@ -167,7 +272,7 @@ Rcpp::List cpp_lmm_search(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> start,
   std::vector<bool> bd(k);
   for (Eigen::Index j = 0; j < k; ++j) bd[j] = bounded[j] == TRUE;
   Criterion f{s, prow, pcol, reml};
-  const NewtonResult r = projected_newton(f, start, bd, maxit, tol);
+  const NewtonResult r = projected_newton(f, start, bd, maxit, tol, polish);
   return Rcpp::List::create(
       Rcpp::_["par"] = r.theta, Rcpp::_["objective"] = r.dev,
       Rcpp::_["convergence"] = r.code, Rcpp::_["message"] = r.message,
