@@ -17,6 +17,10 @@ cpp_dd_sum <- function(x) {
     .Call(`_glmmgee_cpp_dd_sum`, x)
 }
 
+cpp_col_moments <- function(M) {
+    .Call(`_glmmgee_cpp_col_moments`, M)
+}
+
 cpp_lmmsp_grad_sparse <- function(ptr, theta) {
     .Call(`_glmmgee_cpp_lmmsp_grad_sparse`, ptr, theta)
 }

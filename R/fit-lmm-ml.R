@@ -86,8 +86,11 @@ lmm_ml_fit_units <- function(X, y, Z, group, weights, offset, cov_blocks, contro
   # The singular-fit rule of glmm_fit(), with its typical parameter sizes
   # (the rule reads those of Lambda's entries only; the scales alone,
   # without the transformed design).
+  # design_transform()'s scales from Z's column moments (col_moments(),
+  # bitwise its own colMeans() and mean()s), without its column copies.
   typical <- c(rep(1, p),
-               1 / design_transform(Z, blocks = cov_blocks, scale_only = TRUE)$scale[pat$row], 1)
+               1 / design_transform(NULL, blocks = cov_blocks, scale_only = TRUE,
+                                    mom = z_moments(Z))$scale[pat$row], 1)
   if (any(boundary_mask(theta, p, pat, disp, control$singular_tol, typical = typical)))
     return(NULL)
   on_boundary <- rep(FALSE, length(theta))
@@ -166,4 +169,12 @@ lmm_ml_hessian <- function(suff, theta, sz, pat, p) {
   J <- c(rep(1, p), sz[pat$row], 1)
   H <- cpp_lmm_ml_hessian(suff, unname(theta) * J, pat$row - 1L, pat$col - 1L)
   H * (J %o% J)
+}
+
+# Z's moments in design_transform()'s `mom` form: the column means, the
+# standard deviations sqrt(mean((x - mean)^2)) and the root mean squares
+# sqrt(mean(x^2)), as its own expressions give them.
+z_moments <- function(Z) {
+  cm <- col_moments(Z)
+  list(mean = cm$mean, sd = cm$sd_mean, rms = cm$rms, n = cm$n)
 }
