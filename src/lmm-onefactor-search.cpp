@@ -67,6 +67,8 @@ NewtonResult projected_newton(Criterion& f, VectorXd x, const std::vector<bool>&
     res.message = "criterion not finite at the start";
     return res;
   }
+  MatrixXd Hprev;                       // the last Hessian made, and its
+  std::vector<Eigen::Index> frprev;     // free entries
   for (int it = 1; it <= maxit; ++it) {
     Rcpp::checkUserInterrupt();
     // Free entries: all but those at their bound whose gradient pushes out.
@@ -77,9 +79,35 @@ NewtonResult projected_newton(Criterion& f, VectorXd x, const std::vector<bool>&
     if (nf == 0) { res.code = 0; res.message = "every entry at its bound"; break; }
     VectorXd gf(nf);
     for (Eigen::Index a = 0; a < nf; ++a) gf[a] = e.grad[fr[a]];
+    // The step from the symmetrized Hessian Hs: eigenvalues reflected and
+    // floored.
+    auto newton_step = [&](const MatrixXd& Hsym) {
+      Eigen::SelfAdjointEigenSolver<MatrixXd> es(Hsym);
+      VectorXd lam = es.eigenvalues().cwiseAbs();
+      const double floor = 1e-8 * std::max(lam.maxCoeff(), 1e-8);
+      for (Eigen::Index a = 0; a < nf; ++a) lam[a] = std::max(lam[a], floor);
+      return VectorXd(-es.eigenvectors() * (es.eigenvectors().transpose() * gf).cwiseQuotient(lam));
+    };
+    // With `polish`, the last iteration's Hessian first (same free entries):
+    // when the decrement it gives already passes the test, the search ends
+    // there without the k evaluations of a new one (they only confirmed the
+    // test and gave the last step, which the previous Hessian gives to
+    // within its change over one step near the optimum).
+    bool reuse = false;
+    VectorXd d(nf);
+    MatrixXd Hs;
+    if (polish && Hprev.rows() == nf && frprev == fr) {
+      const VectorXd dp = newton_step(Hprev);
+      const double decp = -gf.dot(dp);
+      if (std::isfinite(decp) && decp < tol * std::max(1.0, std::abs(e.dev))) {
+        reuse = true;
+        d = dp;
+        Hs = Hprev;
+      }
+    }
     // Hessian of the free block by forward differences of the exact gradient.
     MatrixXd H(nf, nf);
-    bool hok = true;
+    bool hok = !reuse;
     for (Eigen::Index b = 0; b < nf && hok; ++b) {
       const double h = 1e-6 * std::max(std::abs(x[fr[b]]), 0.1);
       VectorXd xh = x;
@@ -88,17 +116,16 @@ NewtonResult projected_newton(Criterion& f, VectorXd x, const std::vector<bool>&
       if (!eh.ok || !eh.grad.allFinite()) { hok = false; break; }
       for (Eigen::Index a = 0; a < nf; ++a) H(a, b) = (eh.grad[fr[a]] - gf[a]) / h;
     }
-    VectorXd d(nf);
-    MatrixXd Hs;
-    if (hok && H.allFinite()) {
+    if (reuse) {
+      // d and Hs from the previous Hessian.
+    } else if (hok && H.allFinite()) {
       Hs = (H + H.transpose()) / 2.0;
-      Eigen::SelfAdjointEigenSolver<MatrixXd> es(Hs);
-      VectorXd lam = es.eigenvalues().cwiseAbs();
-      const double floor = 1e-8 * std::max(lam.maxCoeff(), 1e-8);
-      for (Eigen::Index a = 0; a < nf; ++a) lam[a] = std::max(lam[a], floor);
-      d = -es.eigenvectors() * (es.eigenvectors().transpose() * gf).cwiseQuotient(lam);
+      d = newton_step(Hs);
+      Hprev = Hs;
+      frprev = fr;
     } else {
       d = -gf;
+      Hprev.resize(0, 0);
     }
     const double dec = -gf.dot(d);
     if (!std::isfinite(dec)) { res.message = "Newton step not finite"; break; }
