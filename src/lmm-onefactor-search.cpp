@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 #include "lmm-onefactor.h"
+#include "resources.h"
 
 // [[Rcpp::depends(RcppEigen)]]
 
@@ -239,7 +240,9 @@ Rcpp::NumericVector cpp_lmm_moment_start(Rcpp::List suff, Rcpp::IntegerVector pr
   double within = 0.0;
   int used = 0;
   Eigen::LLT<MatrixXd> llt(q);
+  glmmgee::InterruptPoll ip;
   for (int i = 0; i < M; ++i) {
+    if ((i & 0x3FFF) == 0 && ip.poll()) ip.raise_if_interrupted();
     Si = Eigen::Map<const MatrixXd>(s.S.col(i).data(), q, q);
     llt.compute(Si);
     if (llt.info() != Eigen::Success) continue;
