@@ -326,8 +326,8 @@ cpp_lmm_moment_start <- function(suff, prow, pcol) {
     .Call(`_glmmgee_cpp_lmm_moment_start`, suff, prow, pcol)
 }
 
-cpp_lmm_search <- function(suff, start, bounded, prow, pcol, reml, maxit, tol, polish = FALSE) {
-    .Call(`_glmmgee_cpp_lmm_search`, suff, start, bounded, prow, pcol, reml, maxit, tol, polish)
+cpp_lmm_search <- function(suff, start, bounded, prow, pcol, reml, maxit, tol, polish = FALSE, alt = as.numeric( c())) {
+    .Call(`_glmmgee_cpp_lmm_search`, suff, start, bounded, prow, pcol, reml, maxit, tol, polish, alt)
 }
 
 cpp_lmm_suff <- function(X, Z, y, w, index, M) {

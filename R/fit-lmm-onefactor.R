@@ -45,10 +45,15 @@ lmm_optimize <- function(obj, pat, suff = NULL, reml = TRUE) {
     # Newton step taken (`polish`); where that start cannot be made or the
     # search from it does not end cleanly inside the bounds, from the
     # identity as before, on the same path as before.
+    # The identity is passed as `alt`: where the criterion is lower there
+    # than at the moments' start (a cluster whose few rows barely identify
+    # its slope can throw that start far off: sleepstudy with seven of one
+    # subject's ten rows at weight 0), the search is the one from the
+    # identity, step for step.
     st <- cpp_lmm_moment_start(suff, pat$row - 1L, pat$col - 1L)
     r <- if (length(st))
       cpp_lmm_search(suff, st, is.finite(lower), pat$row - 1L, pat$col - 1L, reml, 100L, 1e-14,
-                     TRUE)
+                     TRUE, start)
     if (is.null(r) || bad(r)) {
       spent <- if (is.null(r)) 0L else r$evaluations
       r <- cpp_lmm_search(suff, start, is.finite(lower), pat$row - 1L, pat$col - 1L, reml,

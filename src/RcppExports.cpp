@@ -1049,8 +1049,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_lmm_search
-Rcpp::List cpp_lmm_search(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> start, Rcpp::LogicalVector bounded, Rcpp::IntegerVector prow, Rcpp::IntegerVector pcol, bool reml, int maxit, double tol, bool polish);
-RcppExport SEXP _glmmgee_cpp_lmm_search(SEXP suffSEXP, SEXP startSEXP, SEXP boundedSEXP, SEXP prowSEXP, SEXP pcolSEXP, SEXP remlSEXP, SEXP maxitSEXP, SEXP tolSEXP, SEXP polishSEXP) {
+Rcpp::List cpp_lmm_search(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> start, Rcpp::LogicalVector bounded, Rcpp::IntegerVector prow, Rcpp::IntegerVector pcol, bool reml, int maxit, double tol, bool polish, Rcpp::NumericVector alt);
+RcppExport SEXP _glmmgee_cpp_lmm_search(SEXP suffSEXP, SEXP startSEXP, SEXP boundedSEXP, SEXP prowSEXP, SEXP pcolSEXP, SEXP remlSEXP, SEXP maxitSEXP, SEXP tolSEXP, SEXP polishSEXP, SEXP altSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::traits::input_parameter< Rcpp::List >::type suff(suffSEXP);
@@ -1062,7 +1062,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
     Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
     Rcpp::traits::input_parameter< bool >::type polish(polishSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_lmm_search(suff, start, bounded, prow, pcol, reml, maxit, tol, polish));
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type alt(altSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmm_search(suff, start, bounded, prow, pcol, reml, maxit, tol, polish, alt));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -1392,7 +1393,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_lmm_ml_hessian", (DL_FUNC) &_glmmgee_cpp_lmm_ml_hessian, 4},
     {"_glmmgee_cpp_lmm_ml_final", (DL_FUNC) &_glmmgee_cpp_lmm_ml_final, 8},
     {"_glmmgee_cpp_lmm_moment_start", (DL_FUNC) &_glmmgee_cpp_lmm_moment_start, 3},
-    {"_glmmgee_cpp_lmm_search", (DL_FUNC) &_glmmgee_cpp_lmm_search, 9},
+    {"_glmmgee_cpp_lmm_search", (DL_FUNC) &_glmmgee_cpp_lmm_search, 10},
     {"_glmmgee_cpp_lmm_suff", (DL_FUNC) &_glmmgee_cpp_lmm_suff, 6},
     {"_glmmgee_cpp_lmm_eval", (DL_FUNC) &_glmmgee_cpp_lmm_eval, 6},
     {"_glmmgee_cpp_lmm_reml_info", (DL_FUNC) &_glmmgee_cpp_lmm_reml_info, 5},

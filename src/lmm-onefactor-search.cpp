@@ -58,11 +58,24 @@ VectorXd project(VectorXd x, const std::vector<bool>& bounded) {
 }
 
 NewtonResult projected_newton(Criterion& f, VectorXd x, const std::vector<bool>& bounded,
-                              int maxit, double tol, bool polish) {
+                              int maxit, double tol, bool polish,
+                              const VectorXd* alt = nullptr) {
   NewtonResult res;
   const Eigen::Index k = x.size();
   x = project(x, bounded);
   LmmEval e = f(x);
+  // `alt`: a second start (the identity), taken instead when its criterion
+  // is lower; the search from it is then the plain one (no polish), step
+  // for step the search that starts there without `alt`.
+  if (alt) {
+    const VectorXd xa = project(*alt, bounded);
+    const LmmEval ea = f(xa);
+    if (ea.ok && std::isfinite(ea.dev) && (!e.ok || !std::isfinite(e.dev) || ea.dev < e.dev)) {
+      x = xa;
+      e = ea;
+      polish = false;
+    }
+  }
   if (!e.ok || !std::isfinite(e.dev)) {
     res.theta = x;
     res.message = "criterion not finite at the start";
@@ -287,12 +300,14 @@ Rcpp::NumericVector cpp_lmm_moment_start(Rcpp::List suff, Rcpp::IntegerVector pr
 // (0: the Newton decrement fell below tol * max(1, |deviance|)), message,
 // iterations, evaluations (criterion calls, each with its gradient), and
 // the gradient at par. `polish`: the last Newton step taken too (see
-// projected_newton()).
+// projected_newton()). `alt`: a second start, used instead of `start` (and
+// then without polish) where the criterion is lower there.
 // [[Rcpp::export(rng = false)]]
 Rcpp::List cpp_lmm_search(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> start,
                           Rcpp::LogicalVector bounded, Rcpp::IntegerVector prow,
                           Rcpp::IntegerVector pcol, bool reml, int maxit, double tol,
-                          bool polish = false) {
+                          bool polish = false,
+                          Rcpp::NumericVector alt = Rcpp::NumericVector::create()) {
   const Suff s = glmmgee::lmm1::read_suff(suff);
   const Eigen::Index k = start.size();
   if (prow.size() != k || pcol.size() != k || bounded.size() != k)
@@ -302,7 +317,15 @@ Rcpp::List cpp_lmm_search(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> start,
   std::vector<bool> bd(k);
   for (Eigen::Index j = 0; j < k; ++j) bd[j] = bounded[j] == TRUE;
   Criterion f{s, prow, pcol, reml};
-  const NewtonResult r = projected_newton(f, start, bd, maxit, tol, polish);
+  if (alt.size() != 0 && alt.size() != k)
+    Rcpp::stop("lmm search: 'alt' must be empty or as long as 'start'");
+  VectorXd altv;
+  if (alt.size()) {
+    altv = Rcpp::as<VectorXd>(alt);
+    if (!altv.allFinite()) Rcpp::stop("lmm search: 'alt' must be finite");
+  }
+  const NewtonResult r = projected_newton(f, start, bd, maxit, tol, polish,
+                                          alt.size() ? &altv : nullptr);
   return Rcpp::List::create(
       Rcpp::_["par"] = r.theta, Rcpp::_["objective"] = r.dev,
       Rcpp::_["convergence"] = r.code, Rcpp::_["message"] = r.message,

@@ -165,3 +165,31 @@ test_that("bad weights and offsets still give the same errors", {
   ss$R[5] <- Inf
   expect_error(glmm(R ~ Days + (1 | Subject), ss), "infinite")
 })
+
+test_that("a moment start worse than the identity gives way to it: the identity's search step for step", {
+  data(sleepstudy, package = "lme4")
+  set.seed(11)
+  w <- runif(180, 0.5, 2)
+  w[1:7] <- 0   # subject 308 keeps days 7-9 only: its slope barely identified
+  X <- cbind(1, sleepstudy$Days)
+  cl <- glmmgee:::cluster_index(sleepstudy$Subject, "group")
+  pat <- glmmgee:::block_pattern(2L)
+  sc <- glmmgee:::lmm_scaled_suff(X, sleepstudy$Reaction / 50, X, w, rep(0, 180), cl$index, 18L,
+                                  w > 0)
+  st <- glmmgee:::cpp_lmm_moment_start(sc$suff, pat$row - 1L, pat$col - 1L)
+  id <- c(1, 0, 1)
+  bd <- pat$row == pat$col
+  for (reml in c(FALSE, TRUE)) {
+    ev <- function(th) glmmgee:::cpp_lmm_eval(sc$suff, th, pat$row - 1L, pat$col - 1L, reml,
+                                              FALSE)$deviance
+    expect_gt(ev(st), ev(id))
+    r <- glmmgee:::cpp_lmm_search(sc$suff, st, bd, pat$row - 1L, pat$col - 1L, reml, 100L, 1e-14,
+                                  TRUE, id)
+    r0 <- glmmgee:::cpp_lmm_search(sc$suff, id, bd, pat$row - 1L, pat$col - 1L, reml, 100L, 1e-14)
+    expect_identical(r$par, r0$par)
+    expect_identical(r$objective, r0$objective)
+    expect_identical(r$evaluations, r0$evaluations + 1L)
+  }
+  expect_error(glmmgee:::cpp_lmm_search(sc$suff, st, bd, pat$row - 1L, pat$col - 1L, TRUE, 100L,
+                                        1e-14, TRUE, c(1, 0)), "'alt'")
+})
