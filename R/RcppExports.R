@@ -17,6 +17,10 @@ cpp_dd_sum <- function(x) {
     .Call(`_glmmgee_cpp_dd_sum`, x)
 }
 
+cpp_col_moments <- function(M) {
+    .Call(`_glmmgee_cpp_col_moments`, M)
+}
+
 cpp_lmmsp_grad_sparse <- function(ptr, theta) {
     .Call(`_glmmgee_cpp_lmmsp_grad_sparse`, ptr, theta)
 }
@@ -334,8 +338,12 @@ cpp_lmm_ml_final <- function(suff, theta, prow, pcol, X, yo, w, index) {
     .Call(`_glmmgee_cpp_lmm_ml_final`, suff, theta, prow, pcol, X, yo, w, index)
 }
 
-cpp_lmm_search <- function(suff, start, bounded, prow, pcol, reml, maxit, tol) {
-    .Call(`_glmmgee_cpp_lmm_search`, suff, start, bounded, prow, pcol, reml, maxit, tol)
+cpp_lmm_moment_start <- function(suff, prow, pcol) {
+    .Call(`_glmmgee_cpp_lmm_moment_start`, suff, prow, pcol)
+}
+
+cpp_lmm_search <- function(suff, start, bounded, prow, pcol, reml, maxit, tol, polish = FALSE, alt = as.numeric( c())) {
+    .Call(`_glmmgee_cpp_lmm_search`, suff, start, bounded, prow, pcol, reml, maxit, tol, polish, alt)
 }
 
 cpp_lmm_suff <- function(X, Z, y, w, index, M) {

@@ -29,17 +29,20 @@ use_lmm_ml <- function(family, REML, start, nAGQ, control) {
 # As glmm_fit(), on y / s and mapped back (response-scale.R), or NULL.
 # `family`: gaussian() as resolve_family() gives it.
 lmm_ml_fit <- function(X, y, Z, group, weights, offset, cov_blocks, control, family) {
-  s <- response_scale(X, y, weights, offset, family)
+  s <- response_scale(X, y, weights, offset, family, rank = TRUE)
+  # Its least-squares fit, when on X itself, has already checked X's rank.
+  rank_checked <- isTRUE(attr(s, "full_rank"))
+  s <- as.vector(s)
   # The condition number of the information on y / s is replaced by that of
   # the Hessian in y's units (unscale_fit()) whenever s != 1.
   fit <- lmm_ml_fit_units(X, y / s, Z, group, weights, offset / s, cov_blocks, control, family,
-                          cond = s == 1)
+                          cond = s == 1, rank_checked = rank_checked)
   if (is.null(fit)) return(NULL)
   unscale_fit(fit, s, weights, fit$group$index)
 }
 
 lmm_ml_fit_units <- function(X, y, Z, group, weights, offset, cov_blocks, control, family0,
-                             cond = TRUE) {
+                             cond = TRUE, rank_checked = FALSE) {
   X <- as.matrix(X); Z <- as.matrix(Z)
   storage.mode(X) <- "double"; storage.mode(Z) <- "double"
   if (!all_finite(X) || !all_finite(Z) || !all_finite(y)) return(NULL)
@@ -49,7 +52,7 @@ lmm_ml_fit_units <- function(X, y, Z, group, weights, offset, cov_blocks, contro
   q <- ncol(Z)
   keep <- weights > 0
   if (M < 2L || sum(keep) <= p) return(NULL)
-  check_full_rank(X)
+  if (!rank_checked) check_full_rank(X)
   # Fixed effects on a centred and scaled X, mapped back (lmm_standard_x()).
   tx <- lmm_design_transform(X)
   X <- tx$M
@@ -83,8 +86,11 @@ lmm_ml_fit_units <- function(X, y, Z, group, weights, offset, cov_blocks, contro
   # The singular-fit rule of glmm_fit(), with its typical parameter sizes
   # (the rule reads those of Lambda's entries only; the scales alone,
   # without the transformed design).
+  # design_transform()'s scales from Z's column moments (col_moments(),
+  # bitwise its own colMeans() and mean()s), without its column copies.
   typical <- c(rep(1, p),
-               1 / design_transform(Z, blocks = cov_blocks, scale_only = TRUE)$scale[pat$row], 1)
+               1 / design_transform(NULL, blocks = cov_blocks, scale_only = TRUE,
+                                    mom = z_moments(Z))$scale[pat$row], 1)
   if (any(boundary_mask(theta, p, pat, disp, control$singular_tol, typical = typical)))
     return(NULL)
   on_boundary <- rep(FALSE, length(theta))
@@ -163,4 +169,12 @@ lmm_ml_hessian <- function(suff, theta, sz, pat, p) {
   J <- c(rep(1, p), sz[pat$row], 1)
   H <- cpp_lmm_ml_hessian(suff, unname(theta) * J, pat$row - 1L, pat$col - 1L)
   H * (J %o% J)
+}
+
+# Z's moments in design_transform()'s `mom` form: the column means, the
+# standard deviations sqrt(mean((x - mean)^2)) and the root mean squares
+# sqrt(mean(x^2)), as its own expressions give them.
+z_moments <- function(Z) {
+  cm <- col_moments(Z)
+  list(mean = cm$mean, sd = cm$sd_mean, rms = cm$rms, n = cm$n)
 }

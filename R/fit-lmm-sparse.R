@@ -425,11 +425,11 @@ well_scaled_x <- function(X) {
   k <- ncol(X)
   if (!(k > 0L && nrow(X) >= 2L)) return(FALSE)
   # Two passes: mean(x^2) - mean(x)^2 cancels exactly for the columns this
-  # is for (x * 1e-6 - 5), which would then pass as constant.
-  mn <- colMeans(X)
-  Xc <- X - rep(mn, each = nrow(X))
-  sdv <- sqrt(colMeans(Xc * Xc))
-  well_scaled_moments(mn, sdv)
+  # is for (x * 1e-6 - 5), which would then pass as constant. colMeans(X)
+  # and sqrt(colMeans(Xc * Xc)), Xc = X - rep(mean, each = n), bitwise as R
+  # computes them, in one C++ call without the copies (col_moments()).
+  cm <- col_moments(X)
+  well_scaled_moments(cm$mean, cm$sd_cm)
 }
 
 # The same rule from the columns' means and (population) standard
@@ -438,6 +438,22 @@ well_scaled_moments <- function(mn, sdv) {
   nonconst <- sdv > 1e-12 * pmax(abs(mn), 1e-300)  # design_transform()'s rule
   s <- sdv[nonconst]
   all(s >= 0.1 & s <= 10 & abs(mn[nonconst]) <= 10 * s)
+}
+
+# colMeans(M) (`mean`), and per column sqrt(colMeans((x - mean)^2)) (`sd_cm`),
+# sqrt(mean((x - mean)^2)) (`sd_mean`) and sqrt(mean(x^2)) (`rms`), bitwise
+# R's (cpp_col_moments() sums in long double as colMeans() and mean() do,
+# mean() with its second pass); `n` the rows. By the R expressions for a
+# matrix that is not double, or where a moment overflows (mean() then
+# takes another path).
+col_moments <- function(M) {
+  cm <- if (is.double(M) && is.matrix(M) && nrow(M) > 0L) cpp_col_moments(M)
+  if (!is.null(cm) && cm$finite) return(cm)
+  mn <- colMeans(M)
+  Xc <- M - rep(mn, each = nrow(M))
+  list(mean = mn, sd_cm = sqrt(colMeans(Xc * Xc)),
+       sd_mean = vapply(seq_len(ncol(M)), function(j) sqrt(mean((M[, j] - mn[j])^2)), 1),
+       rms = vapply(seq_len(ncol(M)), function(j) sqrt(mean(M[, j]^2)), 1), n = nrow(M))
 }
 
 lmm_standard_x <- function(fit, tx, reml) {

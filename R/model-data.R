@@ -186,11 +186,15 @@ model_response <- function(mf, family) {
   y <- stats::model.response(mf, "any")
   w <- stats::model.weights(mf)
   n <- nrow(mf)
+  # The checks by all_finite() and min(): no n-length logical temporaries
+  # (the same conditions); none for the default unit weights.
   if (is.null(w)) w <- rep(1, n)
-  if (!is.numeric(w) || length(w) != n)
-    stop("'weights' must be a numeric vector with one value per observation", call. = FALSE)
-  if (any(!is.finite(w))) stop("'weights' contains NA, NaN or infinite values", call. = FALSE)
-  if (any(w < 0)) stop("'weights' must be non-negative", call. = FALSE)
+  else {
+    if (!is.numeric(w) || length(w) != n)
+      stop("'weights' must be a numeric vector with one value per observation", call. = FALSE)
+    if (!all_finite(w)) stop("'weights' contains NA, NaN or infinite values", call. = FALSE)
+    if (length(w) && min(w) < 0) stop("'weights' must be non-negative", call. = FALSE)
+  }
   fam <- family$family
   if (binomial_response(family)) {
     if (is.matrix(y)) {
@@ -237,7 +241,7 @@ model_response <- function(mf, family) {
     if (is.logical(y) && !is.matrix(y)) y <- as.numeric(y)
     if (is.matrix(y) || !is.numeric(y))
       stop(sprintf("the response for family %s must be a numeric vector", fam), call. = FALSE)
-    if (any(!is.finite(y))) stop("the response contains NaN or infinite values", call. = FALSE)
+    if (!all_finite(y)) stop("the response contains NaN or infinite values", call. = FALSE)
     if (fam == "poisson") {
       bad <- y < 0 | abs(y - round(y)) > 1e-8
       if (any(bad))
@@ -259,7 +263,7 @@ model_offset_total <- function(mf) {
   if (is.null(off)) return(rep(0, n))
   off <- as.numeric(off)
   if (length(off) != n) stop("'offset' must have one value per observation", call. = FALSE)
-  if (any(!is.finite(off))) stop("'offset' contains NA, NaN or infinite values", call. = FALSE)
+  if (!all_finite(off)) stop("'offset' contains NA, NaN or infinite values", call. = FALSE)
   off
 }
 

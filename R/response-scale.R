@@ -14,7 +14,11 @@
 
 # The scale s of the response: 1 for other families, and whenever it cannot
 # be computed (the fitter's own checks then give the error).
-response_scale <- function(X, y, weights, offset, family) {
+# With `rank = TRUE`, `attr(s, "full_rank")` is TRUE when the least-squares
+# fit was on X itself (every weight 1) and found it of full column rank: the
+# same pivoted QR (LINPACK's dqrdc2, tolerance 1e-7) as qr(X)'s, whose rank
+# check_full_rank() would compute again.
+response_scale <- function(X, y, weights, offset, family, rank = FALSE) {
   if (!(family$family == "gaussian" && family$link == "identity")) return(1)
   n <- length(y)
   ok <- is.numeric(y) && n > 0L && is.matrix(X) && nrow(X) == n && all_finite(X) &&
@@ -25,15 +29,30 @@ response_scale <- function(X, y, weights, offset, family) {
   w <- if (is.null(weights)) rep(1, n) else weights
   yo <- if (is.null(offset)) y else y - offset
   pos <- w > 0
-  if (sum(pos) <= ncol(X)) return(1)
-  fit <- tryCatch(stats::lm.wfit(X[pos, , drop = FALSE], yo[pos], w[pos]),
+  npos <- sum(pos)
+  if (npos <= ncol(X)) return(1)
+  # stats::lm.wfit()'s fit without its checks and outputs (and without the
+  # copies of X, y and w when every weight is positive): the same QR
+  # (.lm.fit(), the routine lm.wfit() calls) of X sqrt(w) and y sqrt(w), the
+  # residuals divided by sqrt(w) again, so s is bitwise lm.wfit()'s.
+  if (npos < n) {
+    X <- X[pos, , drop = FALSE]
+    yo <- yo[pos]
+    w <- w[pos]
+  }
+  unit <- is.null(weights) || all(w == 1)
+  wts <- if (unit) 1 else sqrt(w)
+  fit <- tryCatch(if (unit) .lm.fit(X, yo) else .lm.fit(X * wts, yo * wts),
                   error = function(e) NULL)
   if (is.null(fit)) return(1)
-  s <- sqrt(sum(w[pos] * fit$residuals^2) / (sum(pos) - fit$rank))
+  res <- if (unit) fit$residuals else fit$residuals / wts
+  s <- sqrt(sum(w * res^2) / (npos - fit$rank))
   # Rounded like the design's centres (reparam-glmm.R); any positive s gives
   # an exact map.
   s <- signif(s, 10)
-  if (!is.finite(s) || s <= 0) 1 else s
+  if (!is.finite(s) || s <= 0) return(1)
+  if (rank) attr(s, "full_rank") <- unit && npos == n && fit$rank == ncol(X)
+  s
 }
 
 # A start in the user's units (glmm_fit()'s list) in those of y / s.

@@ -60,6 +60,16 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_col_moments
+Rcpp::List cpp_col_moments(Rcpp::NumericMatrix M);
+RcppExport SEXP _glmmgee_cpp_col_moments(SEXP MSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type M(MSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_col_moments(M));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_lmmsp_grad_sparse
 Rcpp::List cpp_lmmsp_grad_sparse(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
 RcppExport SEXP _glmmgee_cpp_lmmsp_grad_sparse(SEXP ptrSEXP, SEXP thetaSEXP) {
@@ -1077,9 +1087,21 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_lmm_moment_start
+Rcpp::NumericVector cpp_lmm_moment_start(Rcpp::List suff, Rcpp::IntegerVector prow, Rcpp::IntegerVector pcol);
+RcppExport SEXP _glmmgee_cpp_lmm_moment_start(SEXP suffSEXP, SEXP prowSEXP, SEXP pcolSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type suff(suffSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type prow(prowSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type pcol(pcolSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmm_moment_start(suff, prow, pcol));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_lmm_search
-Rcpp::List cpp_lmm_search(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> start, Rcpp::LogicalVector bounded, Rcpp::IntegerVector prow, Rcpp::IntegerVector pcol, bool reml, int maxit, double tol);
-RcppExport SEXP _glmmgee_cpp_lmm_search(SEXP suffSEXP, SEXP startSEXP, SEXP boundedSEXP, SEXP prowSEXP, SEXP pcolSEXP, SEXP remlSEXP, SEXP maxitSEXP, SEXP tolSEXP) {
+Rcpp::List cpp_lmm_search(Rcpp::List suff, Eigen::Map<Eigen::VectorXd> start, Rcpp::LogicalVector bounded, Rcpp::IntegerVector prow, Rcpp::IntegerVector pcol, bool reml, int maxit, double tol, bool polish, Rcpp::NumericVector alt);
+RcppExport SEXP _glmmgee_cpp_lmm_search(SEXP suffSEXP, SEXP startSEXP, SEXP boundedSEXP, SEXP prowSEXP, SEXP pcolSEXP, SEXP remlSEXP, SEXP maxitSEXP, SEXP tolSEXP, SEXP polishSEXP, SEXP altSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::traits::input_parameter< Rcpp::List >::type suff(suffSEXP);
@@ -1090,7 +1112,9 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< bool >::type reml(remlSEXP);
     Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
     Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_lmm_search(suff, start, bounded, prow, pcol, reml, maxit, tol));
+    Rcpp::traits::input_parameter< bool >::type polish(polishSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type alt(altSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmm_search(suff, start, bounded, prow, pcol, reml, maxit, tol, polish, alt));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -1346,6 +1370,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_eval_dd", (DL_FUNC) &_glmmgee_cpp_agq_eval_dd, 3},
     {"_glmmgee_cpp_lin_pred", (DL_FUNC) &_glmmgee_cpp_lin_pred, 3},
     {"_glmmgee_cpp_dd_sum", (DL_FUNC) &_glmmgee_cpp_dd_sum, 1},
+    {"_glmmgee_cpp_col_moments", (DL_FUNC) &_glmmgee_cpp_col_moments, 1},
     {"_glmmgee_cpp_lmmsp_grad_sparse", (DL_FUNC) &_glmmgee_cpp_lmmsp_grad_sparse, 2},
     {"_glmmgee_cpp_lmmsp_final", (DL_FUNC) &_glmmgee_cpp_lmmsp_final, 2},
     {"_glmmgee_cpp_nested_new", (DL_FUNC) &_glmmgee_cpp_nested_new, 9},
@@ -1422,7 +1447,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_sparse_glm_start", (DL_FUNC) &_glmmgee_cpp_sparse_glm_start, 2},
     {"_glmmgee_cpp_lmm_ml_hessian", (DL_FUNC) &_glmmgee_cpp_lmm_ml_hessian, 4},
     {"_glmmgee_cpp_lmm_ml_final", (DL_FUNC) &_glmmgee_cpp_lmm_ml_final, 8},
-    {"_glmmgee_cpp_lmm_search", (DL_FUNC) &_glmmgee_cpp_lmm_search, 8},
+    {"_glmmgee_cpp_lmm_moment_start", (DL_FUNC) &_glmmgee_cpp_lmm_moment_start, 3},
+    {"_glmmgee_cpp_lmm_search", (DL_FUNC) &_glmmgee_cpp_lmm_search, 10},
     {"_glmmgee_cpp_lmm_suff", (DL_FUNC) &_glmmgee_cpp_lmm_suff, 6},
     {"_glmmgee_cpp_lmm_eval", (DL_FUNC) &_glmmgee_cpp_lmm_eval, 6},
     {"_glmmgee_cpp_lmm_reml_info", (DL_FUNC) &_glmmgee_cpp_lmm_reml_info, 5},
