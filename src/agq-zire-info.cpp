@@ -38,7 +38,7 @@ MatrixXd ZireEngine::fixed_curvature(const VectorXd& theta) {
   std::vector<int> chan(F);
   for (int m = 0; m < F; ++m) chan[m] = m < p_ ? 0 : (m < p_ + pz_ ? 1 : 2);
   Eigen::LLT<MatrixXd> llt(q);
-  Obs2 o, op, om;
+  Obs2 o;
   InterruptPoll ip;
   for (int i = 0; i < lay_.M; ++i) {
     if (ip.poll()) break;
@@ -62,17 +62,7 @@ MatrixXd ZireEngine::fixed_curvature(const VectorXd& theta) {
       ob.eval(y_[s], wt_[s], eta, a, ph[s], true, o);
       // N: negative second derivatives in (eta, a, phi).
       double N[3][3];
-      for (int c = 0; c < 2; ++c)
-        for (int d = 0; d < 3; ++d) N[c][d] = -o.h[c][d];
-      N[2][0] = N[0][2];
-      N[2][1] = N[1][2];
-      N[2][2] = 0.0;
-      if (pd_) {
-        const double h = 1e-4 * (1.0 + std::fabs(ph[s]));
-        ob.eval(y_[s], wt_[s], eta, a, ph[s] + h, false, op);
-        ob.eval(y_[s], wt_[s], eta, a, ph[s] - h, false, om);
-        N[2][2] = -(op.g[2] - om.g[2]) / (2.0 * h);
-      }
+      neg_obs_hessian(ob, o, y_[s], wt_[s], eta, a, ph[s], pd_ > 0, N);
       for (int m = 0; m < F; ++m) {
         const int c = chan[m];
         v[m] = c == 0 ? X_(s, m) : (c == 1 ? Xz_(s, m - p_) : Xd_(s, m - p_ - pz_));

@@ -292,6 +292,27 @@ inline void make_two_part_models(int family, int link, int kind, int pd,
     throw std::invalid_argument("a dispersion design is needed exactly when the family has a dispersion");
 }
 
+// N = -(the second derivatives of one observation's l in (eta, a, phi)),
+// from its Obs2 `o` (evaluated with full = true). The (phi, phi) entry is
+// not among Obs2's derivatives: central differences of dl/dphi, step
+// 1e-4 (1 + |phi|), when the model has a dispersion (`has_disp`), else 0.
+// Shared by the one-factor and sparse two-part curvatures.
+inline void neg_obs_hessian(const TwoPartRE& ob, const Obs2& o, double y, double wt, double eta,
+                            double a, double phi, bool has_disp, double N[3][3]) {
+  for (int c = 0; c < 2; ++c)
+    for (int d = 0; d < 3; ++d) N[c][d] = -o.h[c][d];
+  N[2][0] = N[0][2];
+  N[2][1] = N[1][2];
+  N[2][2] = 0.0;
+  if (has_disp) {
+    Obs2 op, om;
+    const double h = 1e-4 * (1.0 + std::fabs(phi));
+    ob.eval(y, wt, eta, a, phi + h, false, op);
+    ob.eval(y, wt, eta, a, phi - h, false, om);
+    N[2][2] = -(op.g[2] - om.g[2]) / (2.0 * h);
+  }
+}
+
 }  // namespace glmmgee
 
 #endif

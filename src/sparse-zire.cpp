@@ -375,7 +375,7 @@ double SparseZire::evaluate(const VectorXd& theta, int* iters, VectorXd* grad) {
 // rows of A1, A2: J_ff = sum D_i' N_i D_i, J_fu = sum D_i' N_i[, eta a] R_i,
 // and the curvature is -(J_ff - J_fu H^{-1} J_fu'). N_i's (phi, phi) entry
 // is not among the rows' derivatives (Obs2): central differences of
-// dl/dphi (as ZireEngine::fixed_curvature(), agq-zire-info.cpp).
+// dl/dphi (neg_obs_hessian(), shared with ZireEngine::fixed_curvature()).
 bool SparseZire::fixed_curvature(const VectorXd& theta, MatrixXd& out) const {
   if (!last_ok_ || last_theta_.size() != theta.size() || last_theta_ != theta) return false;
   const int F = p_ + pz_ + pd_;
@@ -386,21 +386,9 @@ bool SparseZire::fixed_curvature(const VectorXd& theta, MatrixXd& out) const {
   VectorXd v(F);
   std::vector<int> chan(F);
   for (int m = 0; m < F; ++m) chan[m] = m < p_ ? 0 : (m < p_ + pz_ ? 1 : 2);
-  Obs2 op, om;
   for (int i = 0; i < n_; ++i) {
-    const Obs2& o = obs_d_[i];
     double N[3][3];
-    for (int c = 0; c < 2; ++c)
-      for (int d = 0; d < 3; ++d) N[c][d] = -o.h[c][d];
-    N[2][0] = N[0][2];
-    N[2][1] = N[1][2];
-    N[2][2] = 0.0;
-    if (pd_) {
-      const double h = 1e-4 * (1.0 + std::fabs(ph_[i]));
-      obs_->eval(y_[i], wt_[i], eta_[i], av_[i], ph_[i] + h, false, op);
-      obs_->eval(y_[i], wt_[i], eta_[i], av_[i], ph_[i] - h, false, om);
-      N[2][2] = -(op.g[2] - om.g[2]) / (2.0 * h);
-    }
+    neg_obs_hessian(*obs_, obs_d_[i], y_[i], wt_[i], eta_[i], av_[i], ph_[i], pd_ > 0, N);
     for (int m = 0; m < F; ++m) {
       const int c = chan[m];
       v[m] = c == 0 ? X_(i, m) : (c == 1 ? Xz_(i, m - p_) : Xd_(i, m - p_ - pz_));
