@@ -19,3 +19,18 @@ peak_kb <- function(field = "VmHWM") {
 }
 
 peak_mb <- function(field = "VmHWM") peak_kb(field) / 1024
+
+# The simulated crossed two-part data of the two-part sparse engine's
+# benchmarks (bench-zi-random.R, bench-zi-sparse-repeat.R): 1,500 rows, a
+# count part on factors a and b and a zero part on a and cc, known truth.
+# Sets the seed (7) itself, as both scripts did.
+zi_crossed_data <- function() {
+  set.seed(7)
+  nc <- 1500L
+  ia <- sample(40, nc, TRUE); ib <- sample(30, nc, TRUE); ic <- sample(25, nc, TRUE)
+  xc <- rnorm(nc)
+  ua <- rnorm(40, 0, 0.5); ub <- rnorm(30, 0, 0.4); va <- rnorm(40, 0, 0.7); vc <- rnorm(25, 0, 0.6)
+  data.frame(a = factor(ia), b = factor(ib), cc = factor(ic), x = xc,
+             y = ifelse(runif(nc) < plogis(-0.8 + 0.7 * xc + va[ia] + vc[ic]), 0,
+                        rpois(nc, exp(0.8 + 0.5 * xc + ua[ia] + ub[ib]))))
+}

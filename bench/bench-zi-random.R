@@ -15,6 +15,11 @@
 #   two-part sparse engine's four cases. The words may stand anywhere after M
 #   (Rscript bench/bench-zi-random.R 100 sparse; ... 100 3 one-factor).
 suppressPackageStartupMessages(library(glmmgee))
+# timeit(), peak_kb(), peak_mb(), zi_crossed_data(): bench-common.R beside
+# this script (or in bench/ of the working directory when it is not run by
+# Rscript).
+source(file.path(dirname(c(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)),
+                           "bench/.")[1L]), "bench-common.R"))
 have_tmb <- requireNamespace("glmmTMB", quietly = TRUE)
 have_ga <- requireNamespace("GLMMadaptive", quietly = TRUE)
 args <- commandArgs(TRUE)
@@ -47,14 +52,7 @@ B <- matrix(rnorm(2 * M), M) %*% chol(matrix(c(0.36, 0.24, 0.24, 0.64), 2))
 mu <- exp(0.6 + 0.4 * x + B[g, 1])
 sim <- data.frame(g = factor(g), x = x, w = w,
                   y = ifelse(runif(8L * M) < plogis(-0.7 + 0.8 * w + B[g, 2]), 0, rpois(8L * M, mu)))
-set.seed(7)
-nc <- 1500L
-ia <- sample(40, nc, TRUE); ib <- sample(30, nc, TRUE); ic <- sample(25, nc, TRUE)
-xc <- rnorm(nc)
-ua <- rnorm(40, 0, 0.5); ub <- rnorm(30, 0, 0.4); va <- rnorm(40, 0, 0.7); vc <- rnorm(25, 0, 0.6)
-crossed <- data.frame(a = factor(ia), b = factor(ib), cc = factor(ic), x = xc,
-                      y = ifelse(runif(nc) < plogis(-0.8 + 0.7 * xc + va[ia] + vc[ic]), 0,
-                                 rpois(nc, exp(0.8 + 0.5 * xc + ua[ia] + ub[ib]))))
+crossed <- zi_crossed_data()
 utils::data("Salamanders", package = "glmmTMB", envir = environment())
 sal <- Salamanders
 

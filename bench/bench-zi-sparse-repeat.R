@@ -10,19 +10,17 @@
 #   (default 20 3 zip,zinb,hurdle); models: a comma-separated subset of
 #   zip, zinb (the hard ZINB), hurdle, crossed.
 suppressPackageStartupMessages({library(glmmgee); library(glmmTMB)})
+# timeit(), peak_kb(), peak_mb(), zi_crossed_data(): bench-common.R beside
+# this script (or in bench/ of the working directory when it is not run by
+# Rscript).
+source(file.path(dirname(c(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)),
+                           "bench/.")[1L]), "bench-common.R"))
 args <- commandArgs(TRUE)
 K <- if (length(args) >= 1L) as.integer(args[1]) else 20L
 R <- if (length(args) >= 2L) as.integer(args[2]) else 3L
 which_m <- if (length(args) >= 3L) strsplit(args[3], ",")[[1]] else c("zip", "zinb", "hurdle")
 data("Salamanders", package = "glmmTMB")
-set.seed(7)
-nc <- 1500L
-ia <- sample(40, nc, TRUE); ib <- sample(30, nc, TRUE); ic <- sample(25, nc, TRUE)
-xc <- rnorm(nc)
-ua <- rnorm(40, 0, 0.5); ub <- rnorm(30, 0, 0.4); va <- rnorm(40, 0, 0.7); vc <- rnorm(25, 0, 0.6)
-crossed <- data.frame(a = factor(ia), b = factor(ib), cc = factor(ic), x = xc,
-                      y = ifelse(runif(nc) < plogis(-0.8 + 0.7 * xc + va[ia] + vc[ic]), 0,
-                                 rpois(nc, exp(0.8 + 0.5 * xc + ua[ia] + ub[ib]))))
+crossed <- zi_crossed_data()
 models <- list(
   zip = list(f = count ~ spp + mined + (1 | site) + (1 | spp:mined), zi = ~ spp + (1 | site),
              ours = poisson, tmb = poisson, d = Salamanders),
