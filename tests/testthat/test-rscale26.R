@@ -33,6 +33,11 @@ rscale26_check <- function(f1, f2, a, c, reml) {
   r1 <- as.matrix(ranef(f1)[[1L]])
   r2 <- as.matrix(ranef(f2)[[1L]])
   expect_equal(unname(r2), unname(r1 %*% t(Tm)), tolerance = 1e-6)
+  # Conditional covariances of b: Tm C Tm' cluster by cluster.
+  v1 <- f1$ranef$mode_var
+  v2 <- f2$ranef$mode_var
+  for (l in c(1L, dim(v1)[3L]))
+    expect_equal(unname(v2[, , l]), unname(Tm %*% v1[, , l] %*% t(Tm)), tolerance = 1e-8)
   # X b + Z b on x2 cancels terms |c / a| = 5e6 times the result's size:
   # about 7 digits of the last 16 are lost to the user's units themselves.
   expect_equal(unname(fitted(f2)), unname(fitted(f1)), tolerance = 1e-7)
@@ -76,6 +81,20 @@ test_that("1000 simulated clusters with x * 1e-6 - 5 in the random part converge
   for (reml in c(TRUE, FALSE)) {
     f1 <- glmm(y ~ x + (x | g), d, REML = reml)
     f2 <- glmm(y ~ x2 + (x2 | g), d, REML = reml)
+    rscale26_check(f1, f2, 1e-6, -5, reml)
+  }
+})
+
+test_that("rows at weight zero: the centring uses the kept rows and the fit stays Days' mapped back", {
+  skip_if_not_installed("lme4")
+  data(sleepstudy, package = "lme4")
+  d <- sleepstudy
+  d$Days2 <- d$Days * 1e-6 - 5
+  w <- rep(1, nrow(d))
+  w[1:7] <- 0
+  for (reml in c(TRUE, FALSE)) {
+    f1 <- glmm(Reaction ~ Days + (Days | Subject), d, weights = w, REML = reml)
+    f2 <- glmm(Reaction ~ Days2 + (Days2 | Subject), d, weights = w, REML = reml)
     rscale26_check(f1, f2, 1e-6, -5, reml)
   }
 })
