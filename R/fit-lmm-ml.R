@@ -42,7 +42,7 @@ lmm_ml_fit <- function(X, y, Z, group, weights, offset, cov_blocks, control, fam
 }
 
 lmm_ml_fit_units <- function(X, y, Z, group, weights, offset, cov_blocks, control, family0,
-                             cond = TRUE, rank_checked = FALSE) {
+                             cond = TRUE, rank_checked = FALSE, centre = TRUE) {
   X <- as.matrix(X); Z <- as.matrix(Z)
   storage.mode(X) <- "double"; storage.mode(Z) <- "double"
   if (!all_finite(X) || !all_finite(Z) || !all_finite(y)) return(NULL)
@@ -53,6 +53,15 @@ lmm_ml_fit_units <- function(X, y, Z, group, weights, offset, cov_blocks, contro
   keep <- weights > 0
   if (M < 2L || sum(keep) <= p) return(NULL)
   if (!rank_checked) check_full_rank(X)
+  # A slope far from zero: the fit on the centred design, mapped back
+  # (lmm_standard_z()); NULL there sends the fit to glmm_fit() as before.
+  Tz <- if (centre) lmm_z_centring(Z, keep, cov_blocks)
+  if (!is.null(Tz)) {
+    fc <- lmm_ml_fit_units(X, y, Z %*% backsolve(Tz, diag(1, q)), group, weights, offset,
+                           cov_blocks, control, family0, cond = cond, rank_checked = TRUE,
+                           centre = FALSE)
+    return(if (!is.null(fc)) lmm_standard_z(fc, Tz, FALSE))
+  }
   # Fixed effects on a centred and scaled X, mapped back (lmm_standard_x()).
   tx <- lmm_design_transform(X)
   X <- tx$M

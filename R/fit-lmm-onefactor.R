@@ -98,7 +98,10 @@ lmm_optimize <- function(obj, pat, suff = NULL, reml = TRUE) {
 
 # `family`: gaussian() as resolve_family() gives it, when the caller has it
 # (making one costs about 2% of a small fit).
-lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks, family = NULL) {
+# `centre`: whether a slope far from zero sends the fit to the centred
+# design (lmm_z_centring(), lmm_standard_z()).
+lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks, family = NULL,
+                         centre = TRUE) {
   X <- as.matrix(X); Z <- as.matrix(Z)
   storage.mode(X) <- "double"; storage.mode(Z) <- "double"
   n <- nrow(X)
@@ -115,6 +118,14 @@ lmm_reml_fit <- function(X, y, Z, group, weights, offset, cov_blocks, family = N
   q <- ncol(Z)
   keep <- weights > 0
   if (sum(keep) <= p) stop("REML needs more observations than fixed effects", call. = FALSE)
+  Tz <- if (centre) lmm_z_centring(Z, keep, cov_blocks)
+  if (!is.null(Tz)) {
+    fc <- lmm_reml_fit(X, y, Z %*% backsolve(Tz, diag(1, q)), group, weights, offset,
+                       cov_blocks, family, centre = FALSE)
+    # An interior optimum maps back; otherwise the fit as before.
+    if (fc$optinfo$convergence == 0L && !any(fc$on_boundary))
+      return(lmm_standard_z(fc, Tz, TRUE))
+  }
   # Fixed effects on a centred and scaled X, mapped back (lmm_standard_x()).
   tx <- lmm_design_transform(X)
   X <- tx$M
