@@ -7,20 +7,12 @@
 # scale and the delta methods form (G T) V* (G T)' from it.
 
 dse25_data <- function() {
-  set.seed(11)
-  n <- 60
-  m <- 5
-  d <- data.frame(id = factor(rep(seq_len(n), each = m)))
-  d$x <- rnorm(nrow(d))
-  d$trt <- factor(rep(rbinom(n, 1, 0.5), each = m))
-  d$g2 <- factor(rep(1:10, length.out = nrow(d)))
-  b <- rnorm(n)[as.integer(d$id)]
-  d$yb <- rbinom(nrow(d), 1, plogis(-0.3 + 0.6 * d$x + 0.5 * (d$trt == "1") + b))
-  d$yp <- rpois(nrow(d), exp(0.2 + 0.3 * d$x + 0.3 * (d$trt == "1") + 0.5 * b +
-                               0.3 * rnorm(10)[as.integer(d$g2)]))
-  d$x2 <- d$x * 1e-6 - 5
-  d$x3 <- d$x + 1e4
-  d
+  units_panel(function(d, b) {
+    d$yb <- rbinom(nrow(d), 1, plogis(-0.3 + 0.6 * d$x + 0.5 * (d$trt == "1") + b))
+    d$yp <- rpois(nrow(d), exp(0.2 + 0.3 * d$x + 0.3 * (d$trt == "1") + 0.5 * b +
+                                 0.3 * rnorm(10)[as.integer(d$g2)]))
+    d
+  })
 }
 
 # The derived standard errors of a fit on the rows `nd`.

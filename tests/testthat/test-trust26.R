@@ -8,22 +8,14 @@
 # covariance) relative off.
 
 trust26_data <- function() {
-  set.seed(11)
-  n <- 60
-  m <- 5
-  d <- data.frame(id = factor(rep(seq_len(n), each = m)))
-  d$x <- rnorm(nrow(d))
-  d$trt <- factor(rep(rbinom(n, 1, 0.5), each = m))
-  d$g2 <- factor(rep(1:10, length.out = nrow(d)))
-  b <- rnorm(n)[as.integer(d$id)]
-  mu <- exp(0.2 + 0.3 * d$x + 0.3 * (d$trt == "1") + 0.5 * b)
-  d$yz <- ifelse(runif(nrow(d)) < 0.3, 0, rpois(nrow(d), mu))
-  d$yo <- cut(-0.3 + 0.6 * d$x + 0.5 * (d$trt == "1") + b + rlogis(nrow(d)),
-              c(-Inf, -1, 0.5, Inf), labels = c("a", "b", "c"), ordered_result = TRUE)
-  d$yg <- d$x + 0.3 * (d$trt == "1") + b + rnorm(nrow(d))
-  d$x2 <- d$x * 1e-6 - 5
-  d$x3 <- d$x + 1e4
-  d
+  units_panel(function(d, b) {
+    mu <- exp(0.2 + 0.3 * d$x + 0.3 * (d$trt == "1") + 0.5 * b)
+    d$yz <- ifelse(runif(nrow(d)) < 0.3, 0, rpois(nrow(d), mu))
+    d$yo <- cut(-0.3 + 0.6 * d$x + 0.5 * (d$trt == "1") + b + rlogis(nrow(d)),
+                c(-Inf, -1, 0.5, Inf), labels = c("a", "b", "c"), ordered_result = TRUE)
+    d$yg <- d$x + 0.3 * (d$trt == "1") + b + rnorm(nrow(d))
+    d
+  })
 }
 
 trust26_se <- function(fit, nd) {
