@@ -284,6 +284,10 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
     il <- ncol(X) + lmm_sparse_centred_index(re, zc)$par
     if (fc$optinfo$convergence == 0L && !any(fc$on_boundary[il]))
       return(lmm_sparse_standard_z(fc, zc, re))
+    # On the boundary in a centred term, the search on the user's Z starts
+    # from the centred optimum mapped back (Lambda = L, L W' = Tk^-1 Lambda*).
+    if (is.null(start) && all(is.finite(fc$theta)))
+      start <- lmm_sparse_start_star(unname(fc$theta), zc, ncol(X), inverse = TRUE)
   }
   # The criterion is evaluated on a centred and scaled X (lmm_standard_x()).
   tx <- lmm_design_transform(X)

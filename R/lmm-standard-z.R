@@ -214,8 +214,9 @@ lmm_sparse_centred_index <- function(re, zc) {
 }
 
 # A user's `start` (fixed effects, Lambda's entries, log sigma) on Z*:
-# Lambda* = the lower triangular L with L W' = Tk Lambda.
-lmm_sparse_start_star <- function(start, zc, p) {
+# Lambda* = the lower triangular L with L W' = Tk Lambda (`inverse`: from
+# Z* to the user's Z, by Tk^-1).
+lmm_sparse_start_star <- function(start, zc, p, inverse = FALSE) {
   if (is.null(start) || !is.numeric(start) || !all(is.finite(start))) return(start)
   ci <- lmm_sparse_centred_index(zc$re, zc)
   il <- p + ci$par
@@ -223,7 +224,7 @@ lmm_sparse_start_star <- function(start, zc, p) {
   q <- sum(ci$sizes)
   L <- matrix(0, q, q)
   L[ci$index] <- start[il]
-  start[il] <- lq_blocks(ci$T %*% L, ci$sizes)$L[ci$index]
+  start[il] <- lq_blocks((if (inverse) ci$Ti else ci$T) %*% L, ci$sizes)$L[ci$index]
   start
 }
 

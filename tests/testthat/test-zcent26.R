@@ -132,3 +132,25 @@ test_that("well-scaled slopes run on the user's Z, uncentred", {
   f <- suppressWarnings(glmm(Reaction ~ D3 + (D3 | Subject) + (1 | h), d))
   expect_null(f$optinfo$centred_z)
 })
+
+test_that("a far-off slope whose centred optimum is on the boundary starts the search there", {
+  skip_if_not_installed("lme4")
+  # No random slope in truth: the slope's variance is 0 at the optimum, in
+  # the centred term too, so the fit is not mapped (the boundary moves
+  # under the map) but the search on the user's Z starts from the centred
+  # optimum mapped back. It ended 0.6 below lmer's log-likelihood from
+  # lme4's start; from there it is within 1e-3 of it (nlminb still reports
+  # false convergence on the user's Z, and the fit says so).
+  set.seed(5)
+  d <- expand.grid(a = factor(1:30), b = factor(1:12))
+  d$x <- rnorm(nrow(d), 2, 1.5)
+  d$y <- 1 + 0.5 * d$x + rnorm(30)[d$a] + rnorm(12, sd = 0.7)[d$b] + rnorm(nrow(d))
+  d$x2 <- d$x * 1e-6 - 5
+  for (reml in c(TRUE, FALSE)) {
+    f2 <- suppressWarnings(glmm(y ~ x2 + (x2 | a) + (1 | b), d, REML = reml))
+    expect_null(f2$optinfo$centred_z)
+    l1 <- suppressMessages(lme4::lmer(y ~ x + (x | a) + (1 | b), d, REML = reml))
+    expect_lt(abs(as.numeric(logLik(f2)) - (if (reml) log(1e6) else 0) -
+                    as.numeric(logLik(l1))), 1e-3)
+  }
+})
