@@ -265,12 +265,30 @@ lmm_sparse_modes <- function(st, m, X, Z, offset, sigma) {
 # the sparse engine's parameter vector (fixed effects, Lambda's entries,
 # log sigma; glmm_sparse_fit()'s `start`), of which only Lambda / sigma is
 # used: the criterion profiles beta and sigma out.
-lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NULL) {
+# `centre`: whether a random slope far from zero beside its term's intercept
+# sends the search to the centred design (lmm_sparse_centring(),
+# lmm_sparse_standard_z()).
+lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NULL,
+                           centre = TRUE) {
   p <- ncol(X)
   check_full_rank(X)
   n <- sum(weights > 0)
   if (n <= p) stop(sprintf("%s needs more observations than fixed effects",
                            if (reml) "REML" else "The model"), call. = FALSE)
+  zc <- if (centre) lmm_sparse_centring(re, weights > 0)
+  if (!is.null(zc)) {
+    fc <- lmm_sparse_fit(X, y, zc$re, weights, offset, reml, control,
+                         lmm_sparse_start_star(start, zc, p), centre = FALSE)
+    # An optimum interior in the centred terms maps back; otherwise the fit
+    # as before.
+    il <- ncol(X) + lmm_sparse_centred_index(re, zc)$par
+    if (fc$optinfo$convergence == 0L && !any(fc$on_boundary[il]))
+      return(lmm_sparse_standard_z(fc, zc, re))
+    # On the boundary in a centred term, the search on the user's Z starts
+    # from the centred optimum mapped back (Lambda = L, L W' = Tk^-1 Lambda*).
+    if (is.null(start) && all(is.finite(fc$theta)))
+      start <- lmm_sparse_start_star(unname(fc$theta), zc, ncol(X), inverse = TRUE)
+  }
   # The criterion is evaluated on a centred and scaled X (lmm_standard_x()).
   tx <- lmm_design_transform(X)
   X <- tx$M
