@@ -83,13 +83,42 @@ test_that("the well-scaled fits agree with lme4::glmer", {
   expect_equal(unname(fixef(f)), unname(lme4::fixef(g)), tolerance = 1e-4)
   expect_equal(unname(sqrt(diag(vcov(f)))), unname(sqrt(diag(as.matrix(vcov(g))))),
                tolerance = 1e-3)
-  # Binomial: the far fit reaches the optimum of the well-scaled one, which
-  # is at least as high as glmer's on glmmgee's own approximation.
-  gb <- suppressWarnings(lme4::glmer(yb ~ Days + (Days | Subject), data = d, family = binomial))
-  fb <- glmm(yb ~ Days + (Days | Subject), data = d, family = binomial)
-  th <- c(lme4::fixef(gb), lme4::getME(gb, "theta"))
-  expect_gte(as.numeric(logLik(fb)), glmmgee:::loglik_at_theta(fb, th) - 1e-8)
-  # The far fit reaches the same optimum.
-  fb2 <- glmm(yb ~ Days2 + (Days2 | Subject), data = d, family = binomial)
-  expect_equal(as.numeric(logLik(fb2)), as.numeric(logLik(fb)), tolerance = 1e-8)
+  # The far fit, mapped back to Days, agrees with glmer on Days.
+  f2 <- glmm(yc ~ Days2 + (Days2 | Subject), data = d, family = poisson)
+  expect_equal(unname(solve(far_map, fixef(f2))), unname(lme4::fixef(g)), tolerance = 1e-4)
+  Ci <- solve(far_map)
+  expect_equal(sqrt(diag(Ci %*% vcov(f2) %*% t(Ci))), unname(sqrt(diag(as.matrix(vcov(g))))),
+               tolerance = 1e-3)
+})
+
+test_that("zero-inflated poisson (simulated, known truth): the same, and glmmTMB agrees", {
+  set.seed(2611)
+  m <- 40
+  k <- 10
+  d <- data.frame(g = factor(rep(seq_len(m), each = k)), x = rep(0:(k - 1), m))
+  L <- matrix(c(0.5, 0.05, 0, 0.14), 2)
+  b <- matrix(rnorm(2 * m), m) %*% t(L)
+  eta <- 0.8 + 0.1 * d$x + b[d$g, 1] + b[d$g, 2] * d$x
+  d$y <- rpois(nrow(d), exp(eta)) * rbinom(nrow(d), 1, 0.8)
+  d$x2 <- d$x * 1e-6 - 5
+  f1 <- glmm(y ~ x + (x | g), ziformula = ~1, data = d, family = poisson)
+  f2 <- glmm(y ~ x2 + (x2 | g), ziformula = ~1, data = d, family = poisson)
+  expect_false(f1$singular)
+  expect_false(f2$singular)
+  expect_length(f2$optinfo$warnings, 0L)
+  expect_equal(as.numeric(logLik(f2)), as.numeric(logLik(f1)), tolerance = 1e-8)
+  expect_equal(tcrossprod(f2$Lambda), far_map %*% tcrossprod(f1$Lambda) %*% t(far_map),
+               tolerance = 1e-6, ignore_attr = TRUE)
+  expect_equal(unname(sqrt(diag(vcov(f2)))),
+               sqrt(diag(far_map %*% vcov(f1)[1:2, 1:2] %*% t(far_map))), tolerance = 1e-6)
+  # The truth is recovered within a few standard errors.
+  expect_true(all(abs(fixef(f1) - c(0.8, 0.1)) < 3 * sqrt(diag(vcov(f1)))))
+  skip_if_not_installed("glmmTMB")
+  # glmmTMB's approximation is Laplace's.
+  tmb <- glmmTMB::glmmTMB(y ~ x + (x | g), ziformula = ~1, data = d, family = poisson)
+  f3 <- glmm(y ~ x2 + (x2 | g), ziformula = ~1, data = d, family = poisson, nAGQ = 1)
+  expect_false(f3$singular)
+  expect_equal(as.numeric(logLik(f3)), as.numeric(logLik(tmb)), tolerance = 1e-6)
+  expect_equal(unname(solve(far_map, fixef(f3))), unname(glmmTMB::fixef(tmb)$cond),
+               tolerance = 1e-4)
 })
