@@ -24,7 +24,8 @@ glmm_fit_shards <- function(eng, mod, control, start = NULL) {
   theta <- rp$from_star(theta_s)
   user_boundary <- function(th) boundary_mask(th, p, pat, disp, control$singular_tol,
                                               typical = rp$typical)
-  on_boundary <- user_boundary(theta)
+  on_boundary <- rp$boundary(theta, theta_s, user_boundary, function(th)
+    boundary_mask(th, p, pat, disp, control$singular_tol))
   J <- rp$jacobian(theta, !on_boundary)
   grad <- drop(crossprod(J, final$gradient))
   hess <- to_user_hessian(fin$hess, J, star_boundary(theta_s), on_boundary)

@@ -170,7 +170,11 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
   run$opt <- fin$opt
   run$stages <- fin$stages
   theta <- rp$from_star(theta_s)
-  on_boundary <- bound_at(control$singular_tol, rp$typical)(theta)
+  # (rp$boundary: one-factor fits; the two-part random-effect fits'
+  # reparameterization, zire_base_reparam(), has none.)
+  user_bound <- bound_at(control$singular_tol, rp$typical)
+  on_boundary <- if (is.null(rp[["boundary"]])) user_bound(theta)
+                 else rp$boundary(theta, theta_s, user_bound, bound_at(control$singular_tol))
   J <- rp$jacobian(theta, !on_boundary)
   # The convergence test reads the gradient on the optimizer's standardized
   # scale, where it does not depend on the covariates' units (on the user's,

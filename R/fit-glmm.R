@@ -158,7 +158,8 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
   typical <- rp$typical
   user_boundary <- function(th) boundary_mask(th, p, pat, disp, control$singular_tol,
                                               typical = typical)
-  on_boundary <- user_boundary(theta)
+  on_boundary <- rp$boundary(theta, theta_s, user_boundary, function(th)
+    boundary_mask(th, p, pat, disp, control$singular_tol))
   J <- rp$jacobian(theta, !on_boundary)
   grad_user <- drop(crossprod(J, final$gradient))
   hess <- to_user_hessian(fin$hess, J, star_boundary(theta_s), on_boundary)

@@ -50,6 +50,27 @@ lq_blocks <- function(A, cov_blocks) {
   list(L = L, W = W)
 }
 
+# The Jacobian d lambda / d lambda* of the map Lambda* -> Lambda = L of
+# lq_blocks(Tz^-1 Lambda*) (L, W its factors), over the entries `lam_index`:
+# d Lambda = L Phi(W' (K + K') W), K = Lambda*^-1 d Lambda*, Phi the lower
+# triangle with half the diagonal (the derivative of a Cholesky factor).
+lq_jacobian <- function(Ls, L, W, lam_index) {
+  q <- nrow(Ls)
+  nl <- nrow(lam_index)
+  Lsi <- forwardsolve(Ls, diag(1, q))
+  J <- matrix(0, nl, nl)
+  for (k in seq_len(nl)) {
+    E <- matrix(0, q, q)
+    E[lam_index[k, , drop = FALSE]] <- 1
+    K <- Lsi %*% E
+    Mk <- crossprod(W, (K + t(K)) %*% W)
+    Mk[upper.tri(Mk)] <- 0
+    diag(Mk) <- diag(Mk) / 2
+    J[, k] <- (L %*% Mk)[lam_index]
+  }
+  J
+}
+
 # Maps a fit on Z* = Z Tz^-1 (REML or ML, interior) to the user's Z.
 lmm_standard_z <- function(fit, Tz, reml) {
   pat <- fit$pattern
@@ -80,27 +101,12 @@ lmm_standard_z <- function(fit, Tz, reml) {
 
 # The user's Lambda = L (lower triangular, L W' = Ti Ls) of a search's Ls on
 # Z* = Z Tz^-1, block by block, and the Jacobian J of its entries at
-# `lam_index` in Ls's entries there:
-# d Lambda = L Phi(W' (K + K') W), K = Ls^-1 d Ls, Phi the lower
-# triangle with half the diagonal (the derivative of a Cholesky factor).
+# `lam_index` in Ls's entries there (lq_jacobian()).
 lambda_map <- function(Ls, Ti, cov_blocks, lam_index) {
-  q <- nrow(Ls)
-  nl <- nrow(lam_index)
   lq <- lq_blocks(Ti %*% Ls, cov_blocks)
   L <- lq$L
   W <- lq$W
-  Lsi <- forwardsolve(Ls, diag(1, q))
-  J <- matrix(0, nl, nl)
-  for (k in seq_len(nl)) {
-    E <- matrix(0, q, q)
-    E[lam_index[k, , drop = FALSE]] <- 1
-    K <- Lsi %*% E
-    Mk <- crossprod(W, (K + t(K)) %*% W)
-    Mk[upper.tri(Mk)] <- 0
-    diag(Mk) <- diag(Mk) / 2
-    J[, k] <- (L %*% Mk)[lam_index]
-  }
-  list(L = L, W = W, J = J)
+  list(L = L, W = W, J = lq_jacobian(Ls, L, W, lam_index))
 }
 
 # Sets the covariance parameters at positions `il` of the fit's theta to

@@ -111,22 +111,75 @@ glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp, mom_x = NULL, mom_z = N
   Tzi <- backsolve(tz$T, diag(1, q))
   identity <- tx$identity && tz$identity
   typical <- c(1 / tx$scale, 1 / tz$scale[pat$row], if (disp) 1)
+  # A slope column far from zero beside its block's intercept (Days * 1e-6
+  # - 5): in the user's units its correlation with the intercept is
+  # 1 - 1e-13, and the Cholesky factor of D = Tz^-1 D* Tz^-T loses the small
+  # last diagonal entry of Lambda to cancellation (a false singular fit, no
+  # standard errors). There the maps go by an LQ factorization,
+  # Lambda = Tz^-1 Lambda* W with W orthogonal (lq_blocks(), exact to
+  # rounding of the entries), the Jacobian is the exact one of that map and
+  # the singular fit is judged on the standardized scale. The criterion is
+  # that of the LMM routes (lmm_z_centring()); other fits keep the maps
+  # above, bitwise.
+  far <- FALSE
+  if (!tz$identity && q > 1L) {
+    off <- tz$T
+    diag(off) <- 0
+    far <- any(abs(off) > 100 * rep(diag(tz$T), each = q))
+  }
+  map_lq <- function(theta, Tb, Tr) {
+    L <- matrix(0, q, q)
+    L[lam_index] <- theta[p + seq_len(nl)]
+    c(drop(Tb %*% theta[seq_len(p)]), lq_blocks(Tr %*% L, cov_blocks)$L[lam_index],
+      if (disp) theta[[length(theta)]])
+  }
+  if (far) map <- map_lq
   to_star <- function(theta) if (identity) theta else map(theta, tx$T, tz$T)
-  jacobian <- function(theta, free = rep(TRUE, length(theta)))
-    if (identity) diag(1, length(theta)) else map_jacobian(to_star, theta, typical, free)
+  jacobian <- function(theta, free = rep(TRUE, length(theta))) {
+    if (identity) return(diag(1, length(theta)))
+    if (!far || !all(free)) return(map_jacobian(to_star, theta, typical, free))
+    # d theta* / d theta exactly: Tx for beta, the inverse of the Jacobian
+    # of Lambda* -> Lambda for lambda, 1 for the dispersion.
+    theta_s <- to_star(theta)
+    Ls <- matrix(0, q, q)
+    Ls[lam_index] <- theta_s[p + seq_len(nl)]
+    lq <- lq_blocks(Tzi %*% Ls, cov_blocks)
+    J <- diag(1, length(theta))
+    J[seq_len(p), seq_len(p)] <- tx$T
+    il <- p + seq_len(nl)
+    J[il, il] <- solve(lq_jacobian(Ls, lq$L, lq$W, lam_index))
+    J
+  }
   # The orthogonal Q with Lambda Q = Tz^{-1} Lambda*: both are square roots
   # of D, so the optimizer's standardized effects u* and the user's
   # u = Lambda^{-1} b are related by u = Q u* (the orthogonal Procrustes
   # solution, exact also for a singular D).
   rotation <- function(theta, theta_star) {
     if (identity) return(diag(1, q))
+    if (far) {
+      # Lambda = Tz^-1 Lambda* W, so u = Lambda^-1 b = W' u*.
+      Ls <- matrix(0, q, q)
+      Ls[lam_index] <- theta_star[p + seq_len(nl)]
+      return(t(lq_blocks(Tzi %*% Ls, cov_blocks)$W))
+    }
     L <- Ls <- matrix(0, q, q)
     L[lam_index] <- theta[p + seq_len(nl)]
     Ls[lam_index] <- theta_star[p + seq_len(nl)]
     sv <- svd(crossprod(L, Tzi %*% Ls))
     sv$u %*% t(sv$v)
   }
-  list(X = tx$M, Z = tz$M, identity = identity, Tx = tx$T, Txi = Txi, Tzi = Tzi,
+  # Which parameters the fit reports on a boundary (`user_mask`, the
+  # judgement in the user's units) at theta, theta_star: for a far slope,
+  # judged on the standardized scale, where a conditional standard
+  # deviation of 1e-7 relative to the intercept's means a correlation of
+  # 1 - 1e-13 in the user's units only because of where x = 0 lies.
+  boundary <- function(theta, theta_star, user_mask, star_mask) {
+    if (!far) return(user_mask(theta))
+    if (any(star_mask(theta_star))) return(user_mask(theta))
+    rep(FALSE, length(theta))
+  }
+  list(X = tx$M, Z = tz$M, identity = identity, far = far, boundary = boundary,
+       Tx = tx$T, Txi = Txi, Tzi = Tzi,
        x_scale = tx$scale, z_scale = tz$scale,
        to_star = to_star,
        from_star = function(theta) if (identity) theta else map(theta, Txi, Tzi),
