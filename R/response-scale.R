@@ -42,7 +42,7 @@ response_scale <- function(X, y, weights, offset, family, rank = FALSE) {
   }
   unit <- is.null(weights) || all(w == 1)
   wts <- if (unit) 1 else sqrt(w)
-  fit <- tryCatch(if (unit) .lm.fit(X, yo) else .lm.fit(X * wts, yo * wts),
+  fit <- tryCatch(if (unit) stats::.lm.fit(X, yo) else stats::.lm.fit(X * wts, yo * wts),
                   error = function(e) NULL)
   if (is.null(fit)) return(1)
   res <- if (unit) fit$residuals else fit$residuals / wts

@@ -18,6 +18,8 @@ debs=(r-cran-rcpp r-cran-rcppeigen r-cran-bh r-cran-matrix r-cran-nlme
       r-cran-insight r-cran-performance r-cran-parameters r-cran-ggeffects
       r-cran-sjplot r-cran-clubsandwich r-cran-parallelly r-cran-data.table
       r-cran-checkmate r-cran-glue
+      # tibble input in the hostile tests
+      r-cran-tibble
       # integer64 ids and covariates (data.table::fread reads large ids so)
       r-cran-bit64
       r-cran-ordinal r-cran-mlmrev
