@@ -437,6 +437,33 @@ lmm_design_transform <- function(X) {
   design_transform(X)
 }
 
+# The fit's Hessian and gradient in other parameters at positions `idx`,
+# old = new A there: H[idx, idx] -> A' H A (symmetrized), g[idx] -> A' g;
+# then the largest gradient and the condition number reported with the
+# covariance, which stays the user's information's. A NULL Hessian
+# (glmm_control(hessian = FALSE) on the nested route) or gradient is left.
+remap_curvature <- function(fit, idx, A) {
+  if (!is.null(fit$hessian)) {
+    H <- fit$hessian
+    H[idx, ] <- crossprod(A, H[idx, , drop = FALSE])
+    H[, idx] <- H[, idx, drop = FALSE] %*% A
+    H[idx, idx] <- (H[idx, idx] + t(H[idx, idx])) / 2
+    fit$hessian[] <- H
+  }
+  if (!is.null(fit$gradient)) {
+    fit$gradient[idx] <- drop(crossprod(A, fit$gradient[idx]))
+    if (!is.null(fit$optinfo$max_grad))
+      fit$optinfo$max_grad <- max(abs(fit$gradient[!fit$on_boundary]), 0)
+  }
+  if (!is.null(attr(fit$cov_theta, "cond"))) {
+    free <- !fit$on_boundary
+    info <- -fit$hessian[free, free, drop = FALSE]
+    attr(fit$cov_theta, "cond") <- if (anyNA(info)) NA_real_ else raw_condition(info)
+    if (!is.null(fit$optinfo$hessian_cond)) fit$optinfo$hessian_cond <- attr(fit$cov_theta, "cond")
+  }
+  fit
+}
+
 # Whether X is used as it is (lmm_design_transform()): every non-constant
 # column with a standard deviation in [0.1, 10] and a mean within 10 of them.
 well_scaled_x <- function(X) {
@@ -502,25 +529,7 @@ lmm_standard_x <- function(fit, tx, reml) {
                                           index = free, P = ncol(Vs))
     }
   }
-  if (!is.null(fit$hessian)) {  # NULL: glmm_control(hessian = FALSE) on the nested route
-    H <- fit$hessian
-    H[ip, ] <- crossprod(tx$T, H[ip, , drop = FALSE])
-    H[, ip] <- H[, ip, drop = FALSE] %*% tx$T
-    H[ip, ip] <- (H[ip, ip] + t(H[ip, ip])) / 2
-    fit$hessian[] <- H
-  }
-  if (!is.null(fit$gradient)) {
-    fit$gradient[ip] <- drop(crossprod(tx$T, fit$gradient[ip]))
-    if (!is.null(fit$optinfo$max_grad))
-      fit$optinfo$max_grad <- max(abs(fit$gradient[!fit$on_boundary]), 0)
-  }
-  # The condition number reported stays the user's information's.
-  if (!is.null(attr(fit$cov_theta, "cond"))) {
-    free <- !fit$on_boundary
-    info <- -fit$hessian[free, free, drop = FALSE]
-    attr(fit$cov_theta, "cond") <- if (anyNA(info)) NA_real_ else raw_condition(info)
-    if (!is.null(fit$optinfo$hessian_cond)) fit$optinfo$hessian_cond <- attr(fit$cov_theta, "cond")
-  }
+  fit <- remap_curvature(fit, ip, tx$T)
   if (reml) {
     shift <- sum(log(abs(diag(tx$T))))
     fit$loglik <- fit$loglik - shift

@@ -132,21 +132,7 @@ remap_lambda <- function(fit, il, lam, J) {
     st$V <- Vs
     attr(fit$cov_theta, "star") <- st
   }
-  Jinv <- solve(J)
-  H <- fit$hessian
-  H[il, ] <- crossprod(Jinv, H[il, , drop = FALSE])
-  H[, il] <- H[, il, drop = FALSE] %*% Jinv
-  H[il, il] <- (H[il, il] + t(H[il, il])) / 2
-  fit$hessian[] <- H
-  fit$gradient[il] <- drop(crossprod(Jinv, fit$gradient[il]))
-  fit$optinfo$max_grad <- max(abs(fit$gradient[!fit$on_boundary]), 0)
-  if (!is.null(attr(fit$cov_theta, "cond"))) {
-    free <- !fit$on_boundary
-    info <- -fit$hessian[free, free, drop = FALSE]
-    attr(fit$cov_theta, "cond") <- if (anyNA(info)) NA_real_ else raw_condition(info)
-    if (!is.null(fit$optinfo$hessian_cond)) fit$optinfo$hessian_cond <- attr(fit$cov_theta, "cond")
-  }
-  fit
+  remap_curvature(fit, il, solve(J))
 }
 
 # The same for the several-term sparse LMM route (lmm_sparse_fit()), term by
