@@ -240,7 +240,7 @@ lmm_sparse_loglik_grad <- function(st, par, reml) {
 }
 
 # The modes and conditional covariances of the random effects at the
-# estimates, from the criterion's own factor (cpp_lmmsp_modes()): for a
+# estimates, from the criterion's own factor (cpp_lmmsp_final()): for a
 # gaussian model the mode given beta is the penalized least squares solution
 # u, and the sparse Laplace engine's H = Lambda'Z'WZ Lambda + I (W = w /
 # sigma^2, Lambda on the response's scale, sigma times the relative factor)
