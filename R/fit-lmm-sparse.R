@@ -432,7 +432,7 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   # Newton's method on the exact gradient first (lmm_sparse_newton()).
   # It starts from a moment estimate (random intercepts only; NULL where
   # none is made, and then nlminb searches from lme4's start as before).
-  ms <- if (is.null(start) && !search_grad && use_grad && re$ntheta <= 4L)
+  ms <- if (is.null(start) && use_grad && re$ntheta <= 4L)
     lmm_sparse_moment_start(X, y, re, weights, offset, st$scale)
   opt <- if (!is.null(ms))
     lmm_sparse_newton(lmm_sparse_objective(eng, n, p, logw, reml, lmm_sparse_grad_after),
