@@ -135,8 +135,10 @@ lmm_sparse_optimize <- function(f, lower, start, gr = NULL, control = glmm_contr
 # solve Henderson's method-1 moment equations on the residuals of the fixed
 # effects' least squares fit (cpp_lmm_term_moments(), src/lmm-term-moments.cpp;
 # weights are not used: it is only a start). Only for random intercepts
-# (one column per level); NULL where a variance comes out below 1e-6 of
-# sigma^2 (the optimum may be on the boundary) or the equations fail.
+# (one column per level); NULL where the equations fail. A variance that
+# comes out below 1e-2 sigma^2 (or negative: the optimum may be small, or on
+# the boundary) starts at 1e-2 sigma^2; the search gives up where it heads
+# for 0.
 lmm_sparse_moment_start <- function(X, y, re, weights, offset, scale) {
   if (!all(vapply(re$terms, function(tm) identical(tm$cnames, "(Intercept)") && !tm$known_cov,
                   TRUE)))
@@ -150,11 +152,10 @@ lmm_sparse_moment_start <- function(X, y, re, weights, offset, scale) {
                              r, ncol(X))
   v <- tryCatch(solve(eq$A, eq$b), error = function(e) NULL)
   K <- length(re$terms)
-  if (is.null(v) || !all(is.finite(v)) || v[[K + 1L]] <= 0 ||
-      any(v[seq_len(K)] < 1e-6 * v[[K + 1L]])) return(NULL)
+  if (is.null(v) || !all(is.finite(v)) || v[[K + 1L]] <= 0) return(NULL)
   par <- vapply(re$terms, function(tm) tm$par, 1L)
   th <- numeric(re$ntheta)
-  th[par] <- sqrt(v[seq_len(K)] / v[[K + 1L]]) * scale[par]
+  th[par] <- sqrt(pmax(v[seq_len(K)] / v[[K + 1L]], 1e-2)) * scale[par]
   th
 }
 
