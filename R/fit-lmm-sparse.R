@@ -159,10 +159,11 @@ lmm_sparse_moment_start <- function(X, y, re, weights, offset, scale) {
   th
 }
 
-# Newton's method on the profiled criterion for the designs whose search
-# would difference it (search_grad FALSE: nested and larger crossed
-# designs, where nlminb's differenced gradient took 150-370 evaluations of
-# the criterion on 2,000 rows, lmer's bobyqa about 30). `obj`: the
+# Newton's method on the profiled criterion, for random-intercept models
+# from the moment start (nlminb took 150-370 evaluations of the criterion
+# on nested and crossed designs of 2,000 rows, differencing it, and 15-50
+# with the dense exact gradient on Penicillin, Pastes and three crossed
+# factors; lmer's bobyqa 30-40). `obj`: the
 # criterion and its exact gradient by selected inversion from one C++ call
 # (lmm_sparse_objective(..., lmm_sparse_grad_after)). The Hessian is taken
 # by forward differences of that gradient (k gradients) at every iterate;
@@ -170,7 +171,7 @@ lmm_sparse_moment_start <- function(X, y, re, weights, offset, scale) {
 # ends after a step whose largest component is below 1e-7 on the search's
 # scale (unit-scaled columns), that step taken, so it ends closer to the
 # optimum than nlminb's relative-function test (rel.tol 1e-12) does. It
-# gives up (NULL: the caller runs nlminb from the same start, main's path)
+# gives up (NULL: the caller runs nlminb from lme4's start as before)
 # where it is not on safe ground: a Hessian that is not positive definite,
 # a variance parameter heading for its bound (a singular fit is nlminb's and
 # lmm_sparse_leave_bound()'s business), a step that cannot lower the
@@ -404,42 +405,45 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   sc <- list(theta = st$scale)
   logw <- st$logw
   use_grad <- ncol(re$Z) <= lmm_sparse_grad_max_q
-  # The search takes the exact gradient when it costs less than the
-  # ntheta evaluations nlminb's differences take (rough operation counts of
-  # the factor at lme4's start, plus R's cost of a call, about 1e4 of them;
-  # a crossed design with a dense factor, such as 100 x 50 levels, is better
-  # off differencing).
-  search_grad <- use_grad && {
-    cpp_lmmsp_eval(eng, ifelse(re$lower == 0, 1, 0), FALSE)
-    co <- cpp_lmmsp_costs(eng)
-    co[["grad"]] <= re$ntheta * (co[["eval"]] + 1e4)
-  }
-  obj <- if (search_grad) lmm_sparse_objective(eng, n, p, logw, reml)
-  f <- obj$fn %||% function(th) lmm_sparse_deviance(cpp_lmmsp_eval(eng, th, FALSE), n, p, logw, reml)
   lower <- re$lower
-  th0 <- ifelse(lower == 0, 1, 0)
-  if (!is.null(start)) {
-    k <- p + re$ntheta + 1L
-    if (!is.numeric(start) || length(start) != k || !all(is.finite(start)))
-      stop(sprintf("'start' for a linear mixed model with several random-effect terms must be a finite numeric vector of length %d (fixed effects, covariance parameters, log sigma)",
-                   k), call. = FALSE)
-    th0 <- pmax(start[p + seq_len(re$ntheta)] / exp(start[[k]]) * st$scale, lower)
-  }
-  # The check of nlminb's end takes the exact gradient whenever it exists,
-  # also where the search differences the criterion.
-  vgr <- obj$gr %||% if (use_grad) lmm_sparse_objective(eng, n, p, logw, reml,
-                                                        lmm_sparse_grad_after)$gr
-  # Designs whose search would difference the criterion are searched by
-  # Newton's method on the exact gradient first (lmm_sparse_newton()).
-  # It starts from a moment estimate (random intercepts only; NULL where
-  # none is made, and then nlminb searches from lme4's start as before).
+  # Random-intercept models are searched by Newton's method on the exact
+  # gradient (lmm_sparse_newton()) from a moment estimate
+  # (lmm_sparse_moment_start()); where none is made or the search gives up,
+  # nlminb searches from lme4's start (or the user's) as before.
   ms <- if (is.null(start) && use_grad && re$ntheta <= 4L)
     lmm_sparse_moment_start(X, y, re, weights, offset, st$scale)
   opt <- if (!is.null(ms))
     lmm_sparse_newton(lmm_sparse_objective(eng, n, p, logw, reml, lmm_sparse_grad_after),
                       lower, ms, 1e-3 * st$scale, control)
   newton <- !is.null(opt)
-  opt <- opt %||% lmm_sparse_optimize(f, lower, th0, obj$gr, control, vgr)
+  search_grad <- FALSE
+  if (!newton) {
+    # The search takes the exact gradient when it costs less than the
+    # ntheta evaluations nlminb's differences take (rough operation counts of
+    # the factor at lme4's start, plus R's cost of a call, about 1e4 of them;
+    # a crossed design with a dense factor, such as 100 x 50 levels, is better
+    # off differencing).
+    search_grad <- use_grad && {
+      cpp_lmmsp_eval(eng, ifelse(re$lower == 0, 1, 0), FALSE)
+      co <- cpp_lmmsp_costs(eng)
+      co[["grad"]] <= re$ntheta * (co[["eval"]] + 1e4)
+    }
+    obj <- if (search_grad) lmm_sparse_objective(eng, n, p, logw, reml)
+    f <- obj$fn %||% function(th) lmm_sparse_deviance(cpp_lmmsp_eval(eng, th, FALSE), n, p, logw, reml)
+    th0 <- ifelse(lower == 0, 1, 0)
+    if (!is.null(start)) {
+      k <- p + re$ntheta + 1L
+      if (!is.numeric(start) || length(start) != k || !all(is.finite(start)))
+        stop(sprintf("'start' for a linear mixed model with several random-effect terms must be a finite numeric vector of length %d (fixed effects, covariance parameters, log sigma)",
+                     k), call. = FALSE)
+      th0 <- pmax(start[p + seq_len(re$ntheta)] / exp(start[[k]]) * st$scale, lower)
+    }
+    # The check of nlminb's end takes the exact gradient whenever it exists,
+    # also where the search differences the criterion.
+    vgr <- obj$gr %||% if (use_grad) lmm_sparse_objective(eng, n, p, logw, reml,
+                                                          lmm_sparse_grad_after)$gr
+    opt <- lmm_sparse_optimize(f, lower, th0, obj$gr, control, vgr)
+  }
   ev <- cpp_lmmsp_final(eng, opt$theta)
   if (!isTRUE(ev$ok)) stop("the LMM criterion is not finite at the optimum", call. = FALSE)
   df <- if (reml) n - p else n
