@@ -362,6 +362,10 @@ cpp_lmm_loglik <- function(suff, theta, prow, pcol, gradient) {
     .Call(`_glmmgee_cpp_lmm_loglik`, suff, theta, prow, pcol, gradient)
 }
 
+cpp_lmm_term_moments <- function(codes, nl, r, p) {
+    .Call(`_glmmgee_cpp_lmm_term_moments`, codes, nl, r, p)
+}
+
 cpp_ordinal_gee_global <- function(y, X, offset, starts, time, group, J, nalpha, start, link, maxit, epsilon, patterns) {
     .Call(`_glmmgee_cpp_ordinal_gee_global`, y, X, offset, starts, time, group, J, nalpha, start, link, maxit, epsilon, patterns)
 }

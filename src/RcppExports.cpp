@@ -1177,6 +1177,19 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_lmm_term_moments
+Rcpp::List cpp_lmm_term_moments(Rcpp::List codes, Rcpp::IntegerVector nl, Rcpp::NumericVector r, int p);
+RcppExport SEXP _glmmgee_cpp_lmm_term_moments(SEXP codesSEXP, SEXP nlSEXP, SEXP rSEXP, SEXP pSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type codes(codesSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nl(nlSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type r(rSEXP);
+    Rcpp::traits::input_parameter< int >::type p(pSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmm_term_moments(codes, nl, r, p));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_ordinal_gee_global
 Rcpp::List cpp_ordinal_gee_global(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> offset, Eigen::Map<Eigen::VectorXi> starts, Eigen::Map<Eigen::VectorXi> time, Eigen::Map<Eigen::MatrixXi> group, int J, int nalpha, Eigen::Map<Eigen::VectorXd> start, int link, int maxit, double epsilon, bool patterns);
 RcppExport SEXP _glmmgee_cpp_ordinal_gee_global(SEXP ySEXP, SEXP XSEXP, SEXP offsetSEXP, SEXP startsSEXP, SEXP timeSEXP, SEXP groupSEXP, SEXP JSEXP, SEXP nalphaSEXP, SEXP startSEXP, SEXP linkSEXP, SEXP maxitSEXP, SEXP epsilonSEXP, SEXP patternsSEXP) {
@@ -1453,6 +1466,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_lmm_eval", (DL_FUNC) &_glmmgee_cpp_lmm_eval, 6},
     {"_glmmgee_cpp_lmm_reml_info", (DL_FUNC) &_glmmgee_cpp_lmm_reml_info, 5},
     {"_glmmgee_cpp_lmm_loglik", (DL_FUNC) &_glmmgee_cpp_lmm_loglik, 5},
+    {"_glmmgee_cpp_lmm_term_moments", (DL_FUNC) &_glmmgee_cpp_lmm_term_moments, 4},
     {"_glmmgee_cpp_ordinal_gee_global", (DL_FUNC) &_glmmgee_cpp_ordinal_gee_global, 13},
     {"_glmmgee_cpp_ordinal_gee_lor", (DL_FUNC) &_glmmgee_cpp_ordinal_gee_lor, 14},
     {"_glmmgee_cpp_ipf_tables", (DL_FUNC) &_glmmgee_cpp_ipf_tables, 5},
