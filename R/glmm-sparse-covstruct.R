@@ -72,8 +72,13 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
   sep <- penalized_separation(separation_record(X, resp$y, resp$weights, family, "glmm"), penalty)
   # Gaussian identity link: the exact profiled criterion (ML or REML).
   profiled <- REML || lmm_covstruct_wanted(family, penalty)
-  fit <- if (profiled) lmm_sparse_covstruct_fit(X, resp$y, re, resp$weights, rc$offset, REML, control)
-         else sparse_covstruct_fit(X, resp$y, re, family, resp$weights, rc$offset, control, penalty)
+  # A structured term in units far from 1 is fitted on its columns
+  # rescaled, and mapped back (covstruct-scale-z.R); `re_fit` is the
+  # searches' terms.
+  zs <- covstruct_z_scaling(re, resp$weights > 0)
+  re_fit <- zs$re %||% re
+  fit <- if (profiled) lmm_sparse_covstruct_fit(X, resp$y, re_fit, resp$weights, rc$offset, REML, control)
+         else sparse_covstruct_fit(X, resp$y, re_fit, family, resp$weights, rc$offset, control, penalty)
   # The Laplace route's search is not invariant to the response's units:
   # with y in micro-units (y * 1e6) it stopped 1.4 below the optimum with
   # only a convergence warning. The profiled criterion in parameters
@@ -84,10 +89,11 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
   # higher log-likelihood kept.
   if (!profiled && identical(family$family, "gaussian") && identical(family$link, "identity") &&
       is.null(penalty) && length(fit$optinfo$warnings) > 0L) {
-    alt <- tryCatch(lmm_sparse_covstruct_fit(X, resp$y, re, resp$weights, rc$offset, FALSE, control),
+    alt <- tryCatch(lmm_sparse_covstruct_fit(X, resp$y, re_fit, resp$weights, rc$offset, FALSE, control),
                     error = function(e) NULL)
     if (!is.null(alt) && is.finite(alt$loglik) && alt$loglik > fit$loglik) fit <- alt
   }
+  if (!is.null(zs)) fit <- covstruct_unscale_z(fit, zs, re)
   obj <- new_glmm_sparse(fit, X = X, y = resp$y, weights = resp$weights, offset = rc$offset,
                          re = re, mf = mf, mt = fx$mt, call = mc, formula = re$plain)
   # The call and formula as the user wrote them; the terms' layout (for

@@ -1,0 +1,106 @@
+# Structured random-effect terms (diag(), cs(), ar1(), homdiag()) in units
+# far from 1 on the several-term routes (sparse Laplace and the profiled
+# LMM criterion).
+#
+# Those searches start at a standard deviation of 1 (relative to sigma on
+# the profiled route), and their restarts and boundary tests are in the
+# same units. With sleepstudy's Days in diag(Days * 50 | Subject) + (1 | h)
+# (or Days * 1e-6) REML stopped 21 below the optimum with the slope's
+# variance at its boundary; Poisson and ML fits with Days * 1e3 ended 5.2
+# and 21 below. A structure is closed under some rescalings of its columns
+# and not others: diag() and cs() keep their form under any per-column
+# scale (each column has its own standard deviation; cs()'s correlation is
+# unchanged), homdiag() and ar1() only under one scale common to all
+# columns. None is closed under centring a column (the unstructured term's
+# map, lmm-standard-z.R), except cs() of two columns, which is unstructured;
+# recentring would change the model. So such a term is fitted on its columns
+# divided by their root mean square (per column, or one for all for
+# homdiag()/ar1()), and mapped back exactly: the log standard deviations
+# shift by the log scales, which leaves their covariance, Hessian and
+# gradient unchanged; Lambda's rows are divided by the scales, the modes b
+# likewise, the spherical modes and their conditional covariance unchanged.
+
+# A term's columns are rescaled when a root mean square lies outside
+# [1e-2, 1e2] (on the user's Z, Days * 20, root mean square 107, and
+# Days * 1e-4, 5e-4, were fitted correctly; Days * 50, 267, and Days * 1e-5
+# were not). Inside that range nothing changes (the fit runs on the user's
+# Z, bitwise as before).
+covstruct_scale_range <- c(1e-2, 1e2)
+
+# NULL when no structured term needs rescaling, else `re` with its Z
+# rescaled and, per rescaled term, its index and column scales.
+covstruct_z_scaling <- function(re, keep) {
+  Z <- re$Z
+  sc <- list()
+  for (k in seq_along(re$terms)) {
+    tm <- re$terms[[k]]
+    if (tm$kind == "us" || isTRUE(tm$known_cov)) next
+    q <- tm$q
+    nl <- length(tm$columns) %/% q
+    rms <- vapply(seq_len(q), function(j) {
+      zj <- Matrix::rowSums(Z[keep, tm$columns[j + (seq_len(nl) - 1L) * q], drop = FALSE])
+      sqrt(mean(zj^2))
+    }, 1)
+    if (tm$kind %in% c("homdiag", "ar1")) rms <- rep(sqrt(mean(rms^2)), q)
+    if (!all(is.finite(rms) & rms > 0)) next
+    if (all(rms >= covstruct_scale_range[1L] & rms <= covstruct_scale_range[2L])) next
+    sc[[length(sc) + 1L]] <- list(term = k, z = rms)
+  }
+  if (!length(sc)) return(NULL)
+  div <- rep(1, ncol(Z))
+  for (s in sc) {
+    tm <- re$terms[[s$term]]
+    div[tm$columns] <- rep(s$z, length(tm$columns) %/% tm$q)
+  }
+  Zs <- Z %*% Matrix::Diagonal(x = 1 / div)
+  if (!methods::is(Zs, "dgCMatrix"))
+    Zs <- methods::as(methods::as(Zs, "CsparseMatrix"), "generalMatrix")
+  re$Z <- Zs
+  list(re = re, terms = sc, div = div)
+}
+
+# Maps a fit of sparse_covstruct_fit() or lmm_sparse_covstruct_fit() on
+# zs$re's rescaled Z to the user's Z (`re`).
+covstruct_unscale_z <- function(fit, zs, re) {
+  p <- length(fit$beta)
+  npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
+  k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
+  shift <- numeric(sum(npar))
+  lam_div <- rep(1, re$ntheta)
+  for (s in zs$terms) {
+    tm <- re$terms[[s$term]]
+    st <- tm$struct
+    idx <- k0[[s$term]][st$sd_par]
+    shift[idx] <- log(if (length(st$sd_par) == tm$q) s$z else s$z[1L])
+    lam_div[tm$par] <- s$z[block_pattern(tm$q)$row]
+  }
+  # The structures' parameters (log standard deviations shift; their
+  # covariance, Hessian and gradient are those of the search).
+  th_s <- attr(fit$structures, "theta")
+  V_s <- attr(fit$structures, "cov_theta")
+  th_s[p + seq_along(shift)] <- th_s[p + seq_along(shift)] - shift
+  fit$structures <- covstruct_report(re$terms, lapply(k0, `+`, p), unname(th_s), V_s)
+  attr(fit$structures, "theta") <- th_s
+  attr(fit$structures, "cov_theta") <- V_s
+  # Lambda's entries: rows divided by the scales, and their covariance.
+  il <- p + seq_len(re$ntheta)
+  fit$theta[il] <- fit$theta[il] / lam_div
+  m <- rep(1, length(fit$theta))
+  m[il] <- 1 / lam_div
+  V <- fit$cov_theta
+  V[] <- V * outer(m, m)
+  st <- attr(V, "star")
+  if (!is.null(st)) {
+    st$T <- m[st$index] * st$T
+    attr(V, "star") <- st
+  }
+  fit$cov_theta <- V
+  fit$modes$b <- fit$modes$b / zs$div
+  fit$terms <- sparse_term_summaries(re, unname(fit$theta[il]), fit$modes, NULL,
+                                     unname(fit$theta))
+  if (!is.null(fit$optinfo$reml$theta))
+    fit$optinfo$reml$theta <- fit$optinfo$reml$theta - shift
+  fit$optinfo$scaled_z <- stats::setNames(lapply(zs$terms, `[[`, "z"),
+                                          vapply(zs$terms, function(s) re$terms[[s$term]]$label, ""))
+  fit
+}

@@ -1,0 +1,125 @@
+# Structured random-effect terms (diag(), homdiag(), ...) beside other
+# terms, with a covariate in units far from 1: the sparse Laplace and
+# profiled LMM routes fit them on rescaled columns and map back exactly
+# (covstruct-scale-z.R). diag() is closed under a per-column scale, so the
+# fit on Days * a is the fit on Days with log(sd(slope)) shifted by -log(a);
+# homdiag() only under one scale for all its columns.
+
+farsp27_data <- function() {
+  data(sleepstudy, package = "lme4", envir = environment())
+  d <- sleepstudy
+  d$h <- factor(rep(1:5, length.out = nrow(d)))
+  d
+}
+
+# The structure's parameters of fit `f` on Days * a against glmmTMB's
+# theta on Days (log standard deviations), with their standard errors.
+farsp27_vs_tmb <- function(f, t1, shift, tol = 2e-5) {
+  ps <- f$structures[[1]]$parameters
+  expect_equal(unname(ps), unname(glmmTMB::getME(t1, "theta")[seq_along(ps)]) + shift,
+               tolerance = tol)
+  se_t <- sqrt(diag(vcov(t1, full = TRUE)))
+  se_t <- se_t[grep("^theta_", names(se_t))][seq_along(ps)]
+  expect_equal(unname(f$structures[[1]]$se), unname(se_t), tolerance = 1e-4)
+}
+
+test_that("diag(Days * a | Subject) + (1 | h): REML and ML equal glmmTMB on Days for any a", {
+  skip_if_not_installed("glmmTMB")
+  skip_if_not_installed("lme4")
+  d <- farsp27_data()
+  for (reml in c(TRUE, FALSE)) {
+    t1 <- suppressWarnings(glmmTMB::glmmTMB(Reaction ~ Days + diag(Days | Subject) + (1 | h), d,
+                                            REML = reml))
+    fits <- list()
+    # Days * 50 and Days * 1e-6 stopped 21 below the REML optimum (the
+    # slope's variance at its boundary, "singular fit"); ML with Days * 1e3
+    # 21 below, and with Days * 1e-6 it warned "doubtful convergence".
+    for (a in c(50, 1e3, 1e-6)) {
+      d$Dx <- d$Days * a
+      f <- suppressWarnings(glmm(Reaction ~ Dx + diag(Dx | Subject) + (1 | h), d, REML = reml))
+      expect_false(is.null(f$optinfo$scaled_z))
+      expect_false(any(grepl("convergence|Hessian", f$optinfo$warnings)))
+      shift <- if (reml) -log(a) else 0
+      expect_equal(as.numeric(logLik(f)), as.numeric(logLik(t1)) + shift, tolerance = 1e-8)
+      farsp27_vs_tmb(f, t1, c(0, -log(a)))
+      expect_equal(unname(fixef(f)), unname(glmmTMB::fixef(t1)$cond) * c(1, 1 / a),
+                   tolerance = 1e-5)
+      expect_equal(unname(sqrt(diag(vcov(f)))), unname(sqrt(diag(vcov(t1)$cond))) * c(1, 1 / a),
+                   tolerance = 1e-4)
+      # Lambda's entries, D and the random effects in the units of Dx.
+      vc <- VarCorr(f)$Subject
+      expect_equal(sqrt(diag(unclass(vc)))[[2L]],
+                   attr(glmmTMB::VarCorr(t1)$cond$Subject, "stddev")[[2L]] / a, tolerance = 2e-5)
+      re <- glmmTMB::ranef(t1)$cond$Subject
+      expect_equal(unname(as.matrix(ranef(f)$Subject)),
+                   unname(as.matrix(re)) %*% diag(c(1, 1 / a)), tolerance = 1e-4)
+      fits[[length(fits) + 1L]] <- f
+    }
+    # The rescaled design is the same for every a: the fits agree to
+    # rounding, mapped.
+    expect_equal(fits[[3L]]$structures[[1]]$parameters + c(0, log(1e-6)),
+                 fits[[2L]]$structures[[1]]$parameters + c(0, log(1e3)), tolerance = 1e-9)
+    expect_identical(fits[[3L]]$optinfo$warnings, fits[[2L]]$optinfo$warnings)
+  }
+})
+
+test_that("a Poisson diag() term with Days * 1e3 is the fit on Days (sparse Laplace)", {
+  skip_if_not_installed("glmmTMB")
+  skip_if_not_installed("lme4")
+  d <- farsp27_data()
+  set.seed(2727)
+  d$y <- rpois(nrow(d), exp(1 + 0.1 * d$Days + rnorm(18, sd = 0.3)[d$Subject] +
+                             rnorm(18, sd = 0.05)[d$Subject] * d$Days + rnorm(5, sd = 0.2)[d$h]))
+  t1 <- glmmTMB::glmmTMB(y ~ Days + diag(Days | Subject) + (1 | h), d, family = poisson)
+  for (a in c(1e3, 1e-6)) {
+    # It ended 5.2 below the optimum ("singular fit"; with 1e-6 "doubtful
+    # convergence" and no standard errors).
+    d$Dx <- d$Days * a
+    f <- glmm(y ~ Dx + diag(Dx | Subject) + (1 | h), d, family = poisson)
+    expect_length(f$optinfo$warnings, 0L)
+    expect_equal(as.numeric(logLik(f)), as.numeric(logLik(t1)), tolerance = 1e-7)
+    farsp27_vs_tmb(f, t1, c(0, -log(a)), tol = 1e-4)
+    expect_equal(unname(sqrt(diag(vcov(f)))), unname(sqrt(diag(vcov(t1)$cond))) * c(1, 1 / a),
+                 tolerance = 1e-3)
+  }
+})
+
+test_that("homdiag() with both columns in the same far units: one scale, the fit on the originals", {
+  # glmmTMB 1.1.5 has no homdiag(): the reference is the fit on a and b
+  # (root mean square near 1, run on the user's Z).
+  set.seed(2728)
+  d <- expand.grid(g = factor(1:40), r = 1:6)
+  d$h <- factor(sample(8, nrow(d), replace = TRUE))
+  d$a <- rnorm(nrow(d))
+  d$b <- rnorm(nrow(d))
+  d$y <- 1 + d$a + rnorm(40, sd = 0.6)[d$g] * d$a + rnorm(40, sd = 0.6)[d$g] * d$b +
+    rnorm(8, sd = 0.5)[d$h] + rnorm(nrow(d))
+  for (reml in c(TRUE, FALSE)) {
+    f1 <- glmm(y ~ a + homdiag(0 + a + b | g) + (1 | h), d, REML = reml)
+    expect_null(f1$optinfo$scaled_z)
+    for (k in c(1e4, 1e-5)) {
+      d$a2 <- d$a * k
+      d$b2 <- d$b * k
+      f <- glmm(y ~ a2 + homdiag(0 + a2 + b2 | g) + (1 | h), d, REML = reml)
+      expect_false(is.null(f$optinfo$scaled_z))
+      expect_identical(f$optinfo$warnings, f1$optinfo$warnings)
+      expect_equal(as.numeric(logLik(f)), as.numeric(logLik(f1)) - if (reml) log(k) else 0,
+                   tolerance = 1e-9)
+      expect_equal(f$structures[[1]]$parameters, f1$structures[[1]]$parameters - log(k),
+                   tolerance = 1e-5)
+      expect_equal(f$structures[[1]]$se, f1$structures[[1]]$se, tolerance = 1e-4)
+      expect_equal(unname(as.matrix(ranef(f)$g)), unname(as.matrix(ranef(f1)$g)) / k,
+                   tolerance = 1e-4)
+      expect_equal(sigma(f), sigma(f1), tolerance = 1e-6)
+    }
+  }
+})
+
+test_that("structured terms in units near 1 run on the user's Z", {
+  d <- farsp27_data()
+  f <- suppressWarnings(glmm(Reaction ~ Days + diag(Days | Subject) + (1 | h), d, REML = TRUE))
+  expect_null(f$optinfo$scaled_z)
+  d$Dx <- d$Days * 10
+  f <- suppressWarnings(glmm(Reaction ~ Dx + diag(Dx | Subject) + (1 | h), d, REML = TRUE))
+  expect_null(f$optinfo$scaled_z)
+})
