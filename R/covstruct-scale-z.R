@@ -104,3 +104,78 @@ covstruct_unscale_z <- function(fit, zs, re) {
                                           vapply(zs$terms, function(s) re$terms[[s$term]]$label, ""))
   fit
 }
+
+# Unstructured terms beside structured ones on the same routes: a random
+# slope far from zero beside its term's intercept (x * 1e-6 - 5 in
+# (x | Subject) + homdiag(1 | h)) ended with "did not converge", "doubtful
+# convergence" and a Hessian that was not negative definite, and by ML 0.008
+# above the optimum (the log-likelihood itself loses digits on that
+# design). As on the unstructured routes (lmm_sparse_centring()), such a
+# term is fitted on its centred design and mapped back exactly when its
+# optimum is interior. The term's structure parameters are its Lambda
+# entries, so theta_structure, its covariance, the Hessian and the
+# gradient map by the same Jacobian as Lambda's entries (lambda_map()).
+covstruct_uncentre_z <- function(fit, zc, re) {
+  p <- length(fit$beta)
+  ci <- lmm_sparse_centred_index(re, zc)
+  npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
+  k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
+  il <- p + ci$par
+  is <- p + unlist(k0[vapply(zc$terms, `[[`, 1L, "term")])
+  q <- sum(ci$sizes)
+  Ls <- matrix(0, q, q)
+  Ls[ci$index] <- fit$theta[il]
+  mp <- lambda_map(Ls, ci$Ti, ci$sizes, ci$index)
+  lam <- mp$L[ci$index]
+  J <- mp$J
+  # Lambda's entries and their covariance (and its standardized version).
+  fit$theta[il] <- lam
+  fit$cov_theta <- jacobian_rows(fit$cov_theta, il, J)
+  st <- attr(fit$cov_theta, "star")
+  if (!is.null(st)) {
+    jl <- match(il, st$index)
+    st$V <- jacobian_rows(st$V, jl, J)
+    attr(fit$cov_theta, "star") <- st
+  }
+  # The structures' parameters: the same entries.
+  th_s <- attr(fit$structures, "theta")
+  th_s[is] <- lam
+  V_s <- jacobian_rows(attr(fit$structures, "cov_theta"), is, J)
+  fit$structures <- covstruct_report(re$terms, lapply(k0, `+`, p), unname(th_s), V_s)
+  attr(fit$structures, "theta") <- th_s
+  attr(fit$structures, "cov_theta") <- V_s
+  fit <- remap_curvature(fit, is, solve(J))
+  # Modes: u = W' u*, b = Tk^-1 b*, Var(u) = W' Var(u*) W.
+  off <- 0L
+  for (k in seq_along(zc$terms)) {
+    s <- ci$sizes[[k]]
+    zc$terms[[k]]$W <- mp$W[off + seq_len(s), off + seq_len(s), drop = FALSE]
+    off <- off + s
+  }
+  Wf <- lmm_sparse_block_map(re, zc$terms, "W")
+  Dinv <- lmm_sparse_block_map(re, zc$terms, "Ti")
+  m <- fit$modes
+  m$u <- as.vector(Matrix::crossprod(Wf, m$u))
+  m$b <- as.vector(Dinv %*% m$b)
+  A <- Matrix::sparseMatrix(i = pmin(m$inv_i, m$inv_j), j = pmax(m$inv_i, m$inv_j),
+                            x = m$inv_x, dims = c(ncol(re$Z), ncol(re$Z)), symmetric = TRUE)
+  B <- Matrix::crossprod(Wf, A %*% Wf)
+  m$inv_x <- as.vector(B[cbind(m$inv_i, m$inv_j)])
+  fit$modes <- m
+  fit$terms <- sparse_term_summaries(re, unname(fit$theta[p + seq_len(re$ntheta)]), m, NULL,
+                                     unname(fit$theta))
+  if (!is.null(fit$optinfo$reml$theta))
+    fit$optinfo$reml$theta[is - p] <- lam / fit$sigma
+  fit$optinfo$centred_z <- TRUE
+  fit
+}
+
+# V with rows and columns `idx` mapped by J (J V J' there).
+jacobian_rows <- function(V, idx, J) {
+  W <- V
+  W[idx, ] <- J %*% W[idx, , drop = FALSE]
+  W[, idx] <- W[, idx, drop = FALSE] %*% t(J)
+  W[idx, idx] <- (W[idx, idx] + t(W[idx, idx])) / 2
+  V[] <- W
+  V
+}

@@ -151,7 +151,8 @@ lmm_sparse_centring <- function(re, keep) {
   for (k in seq_along(re$terms)) {
     tm <- re$terms[[k]]
     q <- length(tm$cnames)
-    if (q < 2L || isTRUE(tm$known_cov)) next
+    # A structured term (covstruct-scale-z.R) is not closed under centring.
+    if (q < 2L || isTRUE(tm$known_cov) || !(tm$kind %||% "us") == "us") next
     nl <- length(tm$columns) %/% q
     if (is.null(one) || length(one) != nl) one <- rep(1, nl)
     Zt <- vapply(seq_len(q), function(j)

@@ -123,3 +123,77 @@ test_that("structured terms in units near 1 run on the user's Z", {
   f <- suppressWarnings(glmm(Reaction ~ Dx + diag(Dx | Subject) + (1 | h), d, REML = TRUE))
   expect_null(f$optinfo$scaled_z)
 })
+
+# An unstructured term with a random slope far from zero beside a
+# structured term: fitted on the centred design and mapped back
+# (covstruct_uncentre_z()), as on the unstructured routes.
+farsp27_crossed <- function(seed, family = "gaussian") {
+  set.seed(seed)
+  d <- expand.grid(a = factor(1:30), b = factor(1:12))
+  d$x <- rnorm(nrow(d), 2, 1.5)
+  eta <- 0.5 + 0.3 * d$x + rnorm(30, sd = 0.5)[d$a] + (0.2 * rnorm(30))[d$a] * d$x +
+    rnorm(12, sd = 0.4)[d$b]
+  d$y <- if (family == "gaussian") 2 * eta + rnorm(nrow(d)) else rpois(nrow(d), exp(eta / 2))
+  d$x2 <- d$x * 1e-6 - 5
+  d
+}
+
+test_that("(x * 1e-6 - 5 | a) + homdiag(1 | b): REML and ML are lmer's optimum on x, mapped", {
+  skip_if_not_installed("lme4")
+  d <- farsp27_crossed(2731)
+  Tm <- matrix(c(1, 0, 5 / 1e-6, 1 / 1e-6), 2, 2)
+  for (reml in c(TRUE, FALSE)) {
+    f1 <- glmm(y ~ x + (x | a) + homdiag(1 | b), d, REML = reml)
+    f2 <- glmm(y ~ x2 + (x2 | a) + homdiag(1 | b), d, REML = reml)
+    l1 <- lme4::lmer(y ~ x + (x | a) + (1 | b), d, REML = reml)
+    expect_null(f1$optinfo$centred_z)
+    expect_true(isTRUE(f2$optinfo$centred_z))
+    expect_length(f2$optinfo$warnings, 0L)
+    expect_identical(f2$optinfo$warnings, f1$optinfo$warnings)
+    expect_equal(as.numeric(logLik(f2)), as.numeric(logLik(l1)) + if (reml) log(1e6) else 0,
+                 tolerance = 1e-9)
+    # The estimates: the fit on x mapped (this route's criterion is flat at
+    # the optimum: lmer's variances are 6e-5 relative from either).
+    expect_equal(unname(fixef(f1)), unname(lme4::fixef(l1)), tolerance = 1e-5)
+    expect_equal(unname(fixef(f2)), unname(drop(Tm %*% fixef(f1))), tolerance = 1e-5)
+    expect_equal(unname(vcov(f2)), unname(Tm %*% vcov(f1) %*% t(Tm)), tolerance = 1e-5)
+    Va <- unclass(VarCorr(f2))$a[1:2, 1:2]
+    expect_equal(unname(Va), unname(Tm %*% unclass(VarCorr(f1))$a[1:2, 1:2] %*% t(Tm)),
+                 tolerance = 1e-5)
+    expect_equal(unname(as.matrix(ranef(f2)$a)), unname(as.matrix(ranef(f1)$a) %*% t(Tm)),
+                 tolerance = 1e-5)
+    expect_equal(unname(fitted(f2)), unname(fitted(f1)), tolerance = 1e-5)
+    expect_equal(sigma(f2), sigma(f1), tolerance = 1e-5)
+    # The structures' parameters are Lambda's entries: the same numbers.
+    k <- grep("^us\\(", names(f2$theta_structure))
+    expect_equal(unname(f2$theta_structure[k]), unname(f2$theta[k]))
+    # Standard errors of the slope's sd, mapped by the exact Jacobian, against
+    # the fit on x (same route).
+    sd_of <- function(f, a) {
+      lam <- f$theta[k]
+      V <- f$cov_theta[k, k]
+      s <- sqrt(lam[2]^2 + lam[3]^2)
+      g <- c(0, lam[2], lam[3]) / s
+      unname(c(s, sqrt(drop(t(g) %*% V %*% g))) / a)
+    }
+    expect_equal(sd_of(f2, 1), sd_of(f1, 1e-6), tolerance = 1e-4)
+  }
+})
+
+test_that("a Poisson (x * 1e-6 - 5 | a) + homdiag(1 | b) is the fit on x, mapped (sparse Laplace)", {
+  d <- farsp27_crossed(2735, "poisson")
+  Tm <- matrix(c(1, 0, 5 / 1e-6, 1 / 1e-6), 2, 2)
+  f1 <- glmm(y ~ x + (x | a) + homdiag(1 | b), d, family = poisson)
+  f2 <- glmm(y ~ x2 + (x2 | a) + homdiag(1 | b), d, family = poisson)
+  expect_false(f1$singular)
+  expect_true(isTRUE(f2$optinfo$centred_z))
+  expect_identical(f2$optinfo$warnings, f1$optinfo$warnings)
+  expect_equal(as.numeric(logLik(f2)), as.numeric(logLik(f1)), tolerance = 1e-9)
+  expect_equal(unname(fixef(f2)), unname(drop(Tm %*% fixef(f1))), tolerance = 1e-5)
+  expect_equal(unname(vcov(f2)), unname(Tm %*% vcov(f1) %*% t(Tm)), tolerance = 1e-4)
+  expect_equal(unname(unclass(VarCorr(f2))$a[1:2, 1:2]),
+               unname(Tm %*% unclass(VarCorr(f1))$a[1:2, 1:2] %*% t(Tm)), tolerance = 1e-5)
+  expect_equal(unname(as.matrix(ranef(f2)$a)), unname(as.matrix(ranef(f1)$a) %*% t(Tm)),
+               tolerance = 1e-4)
+  expect_equal(f2$structures[[2]]$sd, f1$structures[[2]]$sd, tolerance = 1e-5)
+})
