@@ -197,3 +197,35 @@ test_that("a Poisson (x * 1e-6 - 5 | a) + homdiag(1 | b) is the fit on x, mapped
                tolerance = 1e-4)
   expect_equal(f2$structures[[2]]$sd, f1$structures[[2]]$sd, tolerance = 1e-5)
 })
+
+test_that("a slope 10 to 100 standard deviations from zero is centred on the LMM routes", {
+  skip_if_not_installed("lme4")
+  # Main centred from 100: at 80 sd REML stopped 0.57 below the optimum
+  # ("did not report convergence", 526 evaluations), at 30-50 ML took
+  # 234-451 evaluations.
+  data(sleepstudy, package = "lme4", envir = environment())
+  d <- sleepstudy
+  set.seed(3)
+  d$h2 <- factor(sample(6, nrow(d), TRUE))
+  for (k in c(12, 80)) {
+    a <- k * sd(d$Days)
+    d$Dc <- d$Days + a
+    for (reml in c(TRUE, FALSE)) {
+      l1 <- suppressMessages(lme4::lmer(Reaction ~ Days + (Days | Subject) + (1 | h2), d,
+                                        REML = reml))
+      f2 <- suppressWarnings(glmm(Reaction ~ Dc + (Dc | Subject) + (1 | h2), d, REML = reml))
+      expect_true(isTRUE(f2$optinfo$centred_z))
+      expect_false(any(grepl("convergence", f2$optinfo$warnings)))
+      expect_gt(as.numeric(logLik(f2)), as.numeric(logLik(l1)) - 1e-7)
+      expect_lt(f2$optinfo$evaluations, 150)
+      f1 <- glmm(Reaction ~ Dc + (Dc | Subject), d, REML = reml)
+      l2 <- lme4::lmer(Reaction ~ Days + (Days | Subject), d, REML = reml)
+      expect_true(isTRUE(f1$optinfo$centred_z))
+      expect_equal(as.numeric(logLik(f1)), as.numeric(logLik(l2)), tolerance = 1e-9)
+      Tm <- matrix(c(1, 0, -a, 1), 2, 2)
+      expect_equal(unname(unclass(VarCorr(f1))$Subject[1:2, 1:2]),
+                   unname(Tm %*% unclass(lme4::VarCorr(l2))$Subject[1:2, 1:2] %*% t(Tm)),
+                   tolerance = 1e-4)
+    }
+  }
+})

@@ -128,7 +128,8 @@ test_that("well-scaled slopes run on the user's Z, uncentred", {
   data(sleepstudy, package = "lme4")
   d <- sleepstudy
   d$h <- factor(rep(1:5, length.out = nrow(d)))
-  d$D3 <- d$Days + 30
+  # Days + 20: 8.5 standard deviations from zero, inside lmm_z_centre_sd.
+  d$D3 <- d$Days + 20
   f <- suppressWarnings(glmm(Reaction ~ D3 + (D3 | Subject) + (1 | h), d))
   expect_null(f$optinfo$centred_z)
 })
