@@ -229,3 +229,45 @@ test_that("a slope 10 to 100 standard deviations from zero is centred on the LMM
     }
   }
 })
+
+test_that("a far-off slope at a correlation of -1 is the fit on x mapped, on its face", {
+  skip_if_not_installed("lme4")
+  set.seed(5)
+  d <- expand.grid(a = factor(1:30), b = factor(1:12))
+  d$x <- rnorm(nrow(d), 2, 1.5)
+  d$y <- 1 + 0.5 * d$x + rnorm(30)[d$a] + rnorm(12, sd = 0.7)[d$b] + rnorm(nrow(d))
+  for (ac in list(c(1e-6, -5), c(1e3, 4e5))) {
+    d$x2 <- d$x * ac[1] + ac[2]
+    Tm <- matrix(c(1, 0, -ac[2] / ac[1], 1 / ac[1]), 2, 2)
+    for (reml in c(TRUE, FALSE)) {
+      f1 <- suppressWarnings(glmm(y ~ x + (x | a) + (1 | b), d, REML = reml))
+      f2 <- suppressWarnings(glmm(y ~ x2 + (x2 | a) + (1 | b), d, REML = reml))
+      expect_true(f1$singular)
+      expect_true(isTRUE(f2$optinfo$centred_z))
+      expect_identical(f2$optinfo$warnings, f1$optinfo$warnings)
+      expect_identical(unname(f2$on_boundary), unname(f1$on_boundary))
+      shift <- if (reml) -log(abs(ac[1])) else 0
+      expect_equal(as.numeric(logLik(f2)), as.numeric(logLik(f1)) + shift, tolerance = 1e-10)
+      expect_equal(unname(fixef(f2)), unname(drop(Tm %*% fixef(f1))), tolerance = 1e-5)
+      expect_equal(unname(vcov(f2)), unname(Tm %*% vcov(f1) %*% t(Tm)), tolerance = 1e-5)
+      expect_equal(unname(unclass(VarCorr(f2))$a[1:2, 1:2]),
+                   unname(Tm %*% unclass(VarCorr(f1))$a[1:2, 1:2] %*% t(Tm)), tolerance = 1e-5)
+      expect_equal(unname(as.matrix(ranef(f2)$a)), unname(as.matrix(ranef(f1)$a) %*% t(Tm)),
+                   tolerance = 1e-5)
+      expect_equal(unname(fitted(f2)), unname(fitted(f1)), tolerance = 1e-6)
+      # Standard errors of the free entries: the intercept's sd at x = 0 and
+      # sigma.
+      expect_equal(f2$cov_theta["log(sigma)", "log(sigma)"],
+                   f1$cov_theta["log(sigma)", "log(sigma)"], tolerance = 1e-4)
+      k <- grep("^a\\.", names(f2$theta))
+      expect_equal(sum(is.na(diag(f2$cov_theta)[k])), sum(is.na(diag(f1$cov_theta)[k])))
+      # Lambda's first column maps by Tm (up to its sign), and so does its
+      # covariance.
+      s <- sign(f2$theta[k[1L]]) * sign(drop(Tm %*% f1$theta[k[1:2]])[1L])
+      expect_equal(unname(f2$theta[k[1:2]]), s * unname(drop(Tm %*% f1$theta[k[1:2]])),
+                   tolerance = 1e-5)
+      expect_equal(unname(f2$cov_theta[k[1:2], k[1:2]]),
+                   unname(Tm %*% f1$cov_theta[k[1:2], k[1:2]] %*% t(Tm)), tolerance = 1e-4)
+    }
+  }
+})
