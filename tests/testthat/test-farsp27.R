@@ -271,3 +271,20 @@ test_that("a far-off slope at a correlation of -1 is the fit on x mapped, on its
     }
   }
 })
+
+test_that("us(x | g), as documented, is the unstructured term", {
+  data(sleepstudy, package = "lme4", envir = environment())
+  d <- sleepstudy
+  d$h <- factor(rep(1:5, length.out = nrow(d)))
+  # It failed: "could not find function us".
+  f1 <- glmm(Reaction ~ Days + us(Days | Subject), d)
+  f0 <- glmm(Reaction ~ Days + (Days | Subject), d)
+  expect_identical(logLik(f1), logLik(f0))
+  expect_identical(coef(f1), coef(f0))
+  g1 <- suppressWarnings(glmm(Reaction ~ Days + us(Days | Subject) + homdiag(1 | h), d,
+                              REML = TRUE))
+  g0 <- suppressWarnings(glmm(Reaction ~ Days + (Days | Subject) + homdiag(1 | h), d,
+                              REML = TRUE))
+  expect_identical(logLik(g1), logLik(g0))
+  expect_identical(g1$theta, g0$theta)
+})
