@@ -65,13 +65,10 @@ covstruct_unscale_z <- function(fit, zs, re) {
   p <- length(fit$beta)
   npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
   k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
-  shift <- numeric(sum(npar))
+  shift <- covstruct_sd_shift(re$terms, k0, zs$terms)
   lam_div <- rep(1, re$ntheta)
   for (s in zs$terms) {
     tm <- re$terms[[s$term]]
-    st <- tm$struct
-    idx <- k0[[s$term]][st$sd_par]
-    shift[idx] <- log(if (length(st$sd_par) == tm$q) s$z else s$z[1L])
     lam_div[tm$par] <- s$z[block_pattern(tm$q)$row]
   }
   # The structures' parameters (log standard deviations shift; their
@@ -178,4 +175,68 @@ jacobian_rows <- function(V, idx, J) {
   W[idx, idx] <- (W[idx, idx] + t(W[idx, idx])) / 2
   V[] <- W
   V
+}
+
+# The same rescaling on the one-factor structured route (covstruct_fit():
+# re$Z holds the terms' columns side by side, Lambda is block diagonal over
+# them, the modes are spherical and so unchanged). With sleepstudy's
+# diag(Days * 50 | Subject) alone, ML ended 21 below the optimum.
+covstruct_z_scaling_one <- function(re, keep) {
+  off <- c(0L, cumsum(re$block_sizes))
+  div <- rep(1, ncol(re$Z))
+  sc <- list()
+  for (k in seq_along(re$terms)) {
+    tm <- re$terms[[k]]
+    if (tm$kind == "us") next
+    cols <- off[k] + seq_len(tm$q)
+    rms <- sqrt(colMeans(re$Z[keep, cols, drop = FALSE]^2))
+    if (tm$kind %in% c("homdiag", "ar1")) rms <- rep(sqrt(mean(rms^2)), tm$q)
+    if (!all(is.finite(rms) & rms > 0)) next
+    if (all(rms >= covstruct_scale_range[1L] & rms <= covstruct_scale_range[2L])) next
+    sc[[length(sc) + 1L]] <- list(term = k, z = rms)
+    div[cols] <- rms
+  }
+  if (!length(sc)) return(NULL)
+  re$Z <- sweep(re$Z, 2L, div, `/`)
+  list(re = re, terms = sc, div = div)
+}
+
+# Maps a covstruct_fit() on zs$re's rescaled Z to the user's Z (`re`).
+covstruct_unscale_one <- function(fit, zs, re) {
+  p <- fit$p
+  npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
+  k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
+  shift <- covstruct_sd_shift(re$terms, k0, zs$terms)
+  th_s <- attr(fit$structures, "theta")
+  V_s <- attr(fit$structures, "cov_theta")
+  th_s[p + seq_along(shift)] <- th_s[p + seq_along(shift)] - shift
+  fit$structures <- covstruct_report(re$terms, lapply(k0, `+`, p), unname(th_s), V_s)
+  attr(fit$structures, "theta") <- th_s
+  attr(fit$structures, "cov_theta") <- V_s
+  lam_div <- zs$div[fit$pattern$row]
+  il <- p + seq_along(fit$lambda)
+  fit$lambda <- fit$lambda / lam_div
+  fit$Lambda <- fit$Lambda / zs$div
+  fit$theta[il] <- fit$theta[il] / lam_div
+  m <- rep(1, length(fit$theta))
+  m[il] <- 1 / lam_div
+  V <- fit$cov_theta
+  V[] <- V * outer(m, m)
+  fit$cov_theta <- V
+  fit$optinfo$scaled_z <- stats::setNames(lapply(zs$terms, `[[`, "z"),
+                                          vapply(zs$terms, function(s) re$terms[[s$term]]$label, ""))
+  fit
+}
+
+# The log scales by which each rescaled term's log standard deviations
+# shift (per column, or one for homdiag()/ar1()), over the structures'
+# parameters.
+covstruct_sd_shift <- function(terms, k0, scaled) {
+  shift <- numeric(length(unlist(k0)))
+  for (s in scaled) {
+    tm <- terms[[s$term]]
+    st <- tm$struct
+    shift[k0[[s$term]][st$sd_par]] <- log(if (length(st$sd_par) == tm$q) s$z else s$z[1L])
+  }
+  shift
 }

@@ -288,3 +288,40 @@ test_that("us(x | g), as documented, is the unstructured term", {
   expect_identical(logLik(g1), logLik(g0))
   expect_identical(g1$theta, g0$theta)
 })
+
+test_that("diag(Days * a | Subject) alone (one-factor structured route) is the fit on Days", {
+  skip_if_not_installed("glmmTMB")
+  d <- farsp27_data()
+  t1 <- glmmTMB::glmmTMB(Reaction ~ Days + diag(Days | Subject), d)
+  f1 <- glmm(Reaction ~ Days + diag(Days | Subject), d)
+  expect_null(f1$optinfo$scaled_z)
+  for (a in c(50, 1e-6)) {
+    # ML ended 21 below the optimum ("singular fit"; with 1e-6 "doubtful
+    # convergence" and no standard errors).
+    d$Dx <- d$Days * a
+    f <- glmm(Reaction ~ Dx + diag(Dx | Subject), d)
+    expect_false(is.null(f$optinfo$scaled_z))
+    expect_identical(f$optinfo$warnings, f1$optinfo$warnings)
+    expect_equal(as.numeric(logLik(f)), as.numeric(logLik(t1)), tolerance = 1e-9)
+    farsp27_vs_tmb(f, t1, c(0, -log(a)))
+    expect_equal(unname(sqrt(diag(vcov(f)))), unname(sqrt(diag(vcov(t1)$cond))) * c(1, 1 / a),
+                 tolerance = 1e-4)
+    expect_equal(unname(as.matrix(ranef(f)$Subject)),
+                 unname(as.matrix(ranef(f1)$Subject)) %*% diag(c(1, 1 / a)), tolerance = 1e-4)
+    expect_equal(matrix(unclass(VarCorr(f))$Subject, 2L),
+                 diag(c(1, 1 / a)) %*% matrix(unclass(VarCorr(f1))$Subject, 2L) %*% diag(c(1, 1 / a)),
+                 tolerance = 1e-5)
+  }
+  # Poisson, by adaptive quadrature.
+  set.seed(2729)
+  d$y <- rpois(nrow(d), exp(1 + 0.1 * d$Days + rnorm(18, sd = 0.3)[d$Subject] +
+                             rnorm(18, sd = 0.05)[d$Subject] * d$Days))
+  p1 <- glmm(y ~ Days + diag(Days | Subject), d, family = poisson, nAGQ = 3)
+  d$Dx <- d$Days * 1e3
+  p2 <- glmm(y ~ Dx + diag(Dx | Subject), d, family = poisson, nAGQ = 3)
+  expect_identical(p2$optinfo$warnings, p1$optinfo$warnings)
+  expect_equal(as.numeric(logLik(p2)), as.numeric(logLik(p1)), tolerance = 1e-9)
+  expect_equal(unname(p2$structures[[1]]$parameters),
+               unname(p1$structures[[1]]$parameters) - c(0, log(1e3)), tolerance = 1e-5)
+  expect_equal(unname(p2$structures[[1]]$se), unname(p1$structures[[1]]$se), tolerance = 1e-4)
+})
