@@ -306,8 +306,12 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
   resp <- ck$resp
   extra_warn <- ck$extra_warn
   sep <- ck$sep
-  fit <- covstruct_fit(X, resp$y, re, re$group, family, resp$weights, ck$offset, nAGQ, control,
-                       penalty = penalty)
+  # A structured term in units far from 1: fitted on its rescaled columns
+  # and mapped back (covstruct-scale-z.R).
+  zs <- covstruct_z_scaling_one(re, resp$weights > 0)
+  fit <- covstruct_fit(X, resp$y, zs$re %||% re, re$group, family, resp$weights, ck$offset, nAGQ,
+                       control, penalty = penalty)
+  if (!is.null(zs)) fit <- covstruct_unscale_one(fit, zs, re)
   sep <- penalized_separation(sep, penalty)
   obj <- new_glmm(fit, X = X, Z = re$Z, y = resp$y, weights = resp$weights,
                   offset = ck$offset, re = re, mf = mf, mt = fx$mt, call = mc,

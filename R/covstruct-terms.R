@@ -12,6 +12,17 @@ has_covstruct <- function(formula) {
   isTRUE(reformulas::anySpecial(formula, kinds))
 }
 
+# us(x | g), the unstructured default written out (glmmTMB's spelling, as
+# ?covariance-structures documents it), as (x | g): no function us()
+# exists, so the model frame failed on it ("could not find function us")
+# with or without other structures.
+drop_us <- function(e) {
+  if (!is.call(e)) return(e)
+  if (identical(e[[1L]], as.name("us")) && length(e) == 2L) return(call("(", drop_us(e[[2L]])))
+  for (i in seq_along(e)[-1L]) if (!is.null(e[[i]])) e[[i]] <- drop_us(e[[i]])
+  e
+}
+
 # The formula the model frame is built from: structures replaced by
 # parentheses, then the bars by '+'.
 covstruct_frame_formula <- function(formula) {

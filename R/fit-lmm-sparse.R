@@ -392,6 +392,12 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
     il <- ncol(X) + lmm_sparse_centred_index(re, zc)$par
     if (fc$optinfo$convergence == 0L && !any(fc$on_boundary[il]))
       return(lmm_sparse_standard_z(fc, zc, re))
+    # A two-column term at a correlation of +/-1 (or its slope's variance
+    # 0) keeps its face under the map (lmm_face_map()): mapped too. From
+    # the user's Z, that fit ended within 1e-4 of lmer's log-likelihood with
+    # a false "false convergence" warning.
+    if (fc$optinfo$convergence == 0L && lmm_face_mappable(fc, zc, re))
+      return(lmm_sparse_standard_z(fc, zc, re))
     # On the boundary in a centred term, the search on the user's Z starts
     # from the centred optimum mapped back (Lambda = L, L W' = Tk^-1 Lambda*).
     if (is.null(start) && all(is.finite(fc$theta)))

@@ -72,8 +72,6 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
   sep <- penalized_separation(separation_record(X, resp$y, resp$weights, family, "glmm"), penalty)
   # Gaussian identity link: the exact profiled criterion (ML or REML).
   profiled <- REML || lmm_covstruct_wanted(family, penalty)
-  fit <- if (profiled) lmm_sparse_covstruct_fit(X, resp$y, re, resp$weights, rc$offset, REML, control)
-         else sparse_covstruct_fit(X, resp$y, re, family, resp$weights, rc$offset, control, penalty)
   # The Laplace route's search is not invariant to the response's units:
   # with y in micro-units (y * 1e6) it stopped 1.4 below the optimum with
   # only a convergence warning. The profiled criterion in parameters
@@ -82,12 +80,36 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
   # negative definite: with y * 1e6 and ar1() + (1 | g) it stopped 8.9
   # below the optimum with only the latter), that one is fitted too and the
   # higher log-likelihood kept.
-  if (!profiled && identical(family$family, "gaussian") && identical(family$link, "identity") &&
-      is.null(penalty) && length(fit$optinfo$warnings) > 0L) {
-    alt <- tryCatch(lmm_sparse_covstruct_fit(X, resp$y, re, resp$weights, rc$offset, FALSE, control),
-                    error = function(e) NULL)
-    if (!is.null(alt) && is.finite(alt$loglik) && alt$loglik > fit$loglik) fit <- alt
+  fit_on <- function(re_x) {
+    fit <- if (profiled) lmm_sparse_covstruct_fit(X, resp$y, re_x, resp$weights, rc$offset, REML, control)
+           else sparse_covstruct_fit(X, resp$y, re_x, family, resp$weights, rc$offset, control, penalty)
+    if (!profiled && identical(family$family, "gaussian") && identical(family$link, "identity") &&
+        is.null(penalty) && length(fit$optinfo$warnings) > 0L) {
+      alt <- tryCatch(lmm_sparse_covstruct_fit(X, resp$y, re_x, resp$weights, rc$offset, FALSE, control),
+                      error = function(e) NULL)
+      if (!is.null(alt) && is.finite(alt$loglik) && alt$loglik > fit$loglik) fit <- alt
+    }
+    fit
   }
+  # A structured term in units far from 1 is fitted on its columns
+  # rescaled, an unstructured term with a random slope far from zero on its
+  # centred design, and both are mapped back (covstruct-scale-z.R).
+  zs <- covstruct_z_scaling(re, resp$weights > 0)
+  re_fit <- zs$re %||% re
+  zc <- lmm_sparse_centring(re_fit, resp$weights > 0)
+  fit <- NULL
+  if (!is.null(zc)) {
+    fit <- fit_on(zc$re)
+    # Mapped only when interior in the centred terms (the boundary's faces
+    # move under the map); otherwise the fit on the user's design.
+    npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
+    k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
+    is <- ncol(X) + unlist(k0[vapply(zc$terms, `[[`, 1L, "term")])
+    fit <- if (fit$optinfo$convergence == 0L && !any(fit$on_boundary[is]))
+      covstruct_uncentre_z(fit, zc, re_fit)
+  }
+  fit <- fit %||% fit_on(re_fit)
+  if (!is.null(zs)) fit <- covstruct_unscale_z(fit, zs, re)
   obj <- new_glmm_sparse(fit, X = X, y = resp$y, weights = resp$weights, offset = rc$offset,
                          re = re, mf = mf, mt = fx$mt, call = mc, formula = re$plain)
   # The call and formula as the user wrote them; the terms' layout (for

@@ -395,6 +395,7 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   if (!missing(data) && !is.data.frame(data) && !is.list(data))
     stop("'data' must be a data frame", call. = FALSE)
   fenv <- environment(formula) %||% env
+  formula <- drop_us(formula)
   structured <- has_covstruct(formula)
   frame_formula <- if (structured) covstruct_frame_formula(formula) else sub_bars(formula)
   environment(frame_formula) <- fenv

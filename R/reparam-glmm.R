@@ -118,9 +118,11 @@ glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp, mom_x = NULL, mom_z = N
   # standard errors). There the maps go by an LQ factorization,
   # Lambda = Tz^-1 Lambda* W with W orthogonal (lq_blocks(), exact to
   # rounding of the entries), the Jacobian is the exact one of that map and
-  # the singular fit is judged on the standardized scale. The criterion is
-  # that of the LMM routes (lmm_z_centring()); other fits keep the maps
-  # above, bitwise.
+  # the singular fit is judged on the standardized scale. Here a column
+  # more than 100 standard deviations from zero (the LMM routes centre from
+  # 10, lmm_z_centre_sd: their search runs on the user's Z otherwise, while
+  # this one always runs on the standardized design, in the same number of
+  # evaluations at any distance); other fits keep the maps above, bitwise.
   far <- FALSE
   if (!tz$identity && q > 1L) {
     off <- tz$T
