@@ -24,11 +24,17 @@ lmm_z_centring <- function(Z, keep, cov_blocks) {
   if (ncol(Z) < 2L) return(NULL)
   Zk <- if (all(keep)) Z else Z[keep, , drop = FALSE]
   tz <- design_transform(Zk, blocks = cov_blocks)
-  if (tz$identity) return(NULL)
-  off <- tz$T
-  diag(off) <- 0
-  if (!any(abs(off) > 100 * rep(diag(tz$T), each = nrow(off)))) return(NULL)
+  if (tz$identity || !centres_far(tz$T)) return(NULL)
   tz$T
+}
+
+# Whether the map T of design_transform() (M = M* T) centres some column by
+# more than 100 of its standard deviations: the criterion of every route's
+# far-off-slope map (here, glmm_reparam() and sparse_reparam()).
+centres_far <- function(Tm) {
+  off <- Tm
+  diag(off) <- 0
+  any(abs(off) > 100 * rep(diag(Tm), each = nrow(off)))
 }
 
 # The lower triangular L with nonnegative diagonal and the orthogonal W with
