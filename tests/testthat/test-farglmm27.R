@@ -309,3 +309,54 @@ test_that("(0 + v | Subject) binomial (AGHQ) and poisson (Laplace), one factor a
   expect_equal(unname(fixef(s1)), unname(glmmTMB::fixef(tmb)$cond), tolerance = 1e-4)
   expect_equal(unname(sqrt(diag(vcov(s1)))), unname(sqrt(diag(vcov(tmb)$cond))), tolerance = 2e-3)
 })
+
+# Cumulative link mixed models with random slopes (one factor; the
+# ordinal route's own engine): the search ran on the user's Z, and on
+# x * 1e-6 it ended 1.9 log-likelihood units below x's optimum ((0 + x | a):
+# 75 below), on x * 1e-6 - 5 6 below, on x * 1e6 in a false singular fit.
+fg27_ordinal_data <- function() {
+  d <- fg27_sim()
+  set.seed(5)
+  d$yo <- factor(cut(d$x + rnorm(nrow(d)) + rnorm(30)[d$a] + 0.5 * rnorm(30)[d$a] * d$x, 3),
+                 ordered = TRUE)
+  d
+}
+
+test_that("ordinal (v | a) and (0 + v | a): v = x * 1e-6, x * 1e-6 - 5, x * 1e6 give x's fit mapped", {
+  d <- fg27_ordinal_data()
+  d$v <- d$x
+  f1 <- glmm(yo ~ v + (v | a), data = d, family = cumulative())
+  z1 <- glmm(yo ~ v + (0 + v | a), data = d, family = cumulative())
+  expect_false(f1$singular)
+  expect_false(z1$singular)
+  expect_null(f1$optinfo$centred_z)
+  for (ac in list(c(1e-6, 0), c(1e-6, -5), c(1e6, 0))) {
+    a <- ac[1]
+    cc <- ac[2]
+    d$v <- d$x * a + cc
+    f2 <- glmm(yo ~ v + (v | a), data = d, family = cumulative())
+    expect_true(isTRUE(f2$optinfo$centred_z))
+    expect_identical(f2$optinfo$warnings, f1$optinfo$warnings)
+    expect_identical(f2$singular, f1$singular)
+    expect_lt(abs(as.numeric(logLik(f2)) - as.numeric(logLik(f1))), 1e-8)
+    # eta = theta_j - beta x: on v, beta / a and theta_j + beta c / a.
+    M <- diag(c(1, 1, 1 / a))
+    M[1:2, 3] <- cc / a
+    expect_equal(unname(fixef(f2)), unname(fixef(f1)) / a, tolerance = 1e-6)
+    expect_equal(unname(vcov(f2)), unname(M %*% vcov(f1) %*% t(M)), tolerance = 1e-5)
+    Tm <- fg27_map(a, cc)
+    expect_equal(unname(f2$re_cov), unname(Tm %*% f1$re_cov %*% t(Tm)),
+                 tolerance = 1e-5)
+    expect_equal(unname(as.matrix(ranef(f2)$a)), unname(as.matrix(ranef(f1)$a) %*% t(Tm)),
+                 tolerance = 1e-5)
+    if (cc == 0) {
+      z2 <- glmm(yo ~ v + (0 + v | a), data = d, family = cumulative())
+      expect_identical(z2$optinfo$warnings, z1$optinfo$warnings)
+      expect_lt(abs(as.numeric(logLik(z2)) - as.numeric(logLik(z1))), 1e-8)
+      expect_equal(unname(z2$re_cov[1, 1]) * a^2, unname(z1$re_cov[1, 1]),
+                   tolerance = 1e-6)
+      expect_equal(unname(sqrt(diag(vcov(z2)))[3]) * a, unname(sqrt(diag(vcov(z1)))[3]),
+                   tolerance = 1e-5)
+    }
+  }
+})
