@@ -168,10 +168,18 @@ glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp, mom_x = NULL, mom_z = N
   # judged on the standardized scale, where a conditional standard
   # deviation of 1e-7 relative to the intercept's means a correlation of
   # 1 - 1e-13 in the user's units only because of where x = 0 lies.
+  # With a boundary there, Lambda's entries are taken from the standardized
+  # scale too: in the user's units the far slope's small entry would count
+  # as zero beside a truly zero one (w in (x2 + w | g)), two parameters
+  # fixed for one on the optimizer's side, and no standard errors.
   boundary <- function(theta, theta_star, user_mask, star_mask) {
     if (!far) return(user_mask(theta))
-    if (any(star_mask(theta_star))) return(user_mask(theta))
-    rep(FALSE, length(theta))
+    bs <- star_mask(theta_star)
+    if (!any(bs)) return(rep(FALSE, length(theta)))
+    b <- user_mask(theta)
+    il <- p + seq_len(nl)
+    b[il] <- bs[il]
+    b
   }
   list(X = tx$M, Z = tz$M, identity = identity, far = far, boundary = boundary,
        Tx = tx$T, Txi = Txi, Tzi = Tzi,
@@ -262,15 +270,17 @@ sparse_reparam <- function(X, re, p, disp) {
     }
     J
   }
-  # Which parameters the fit reports on a boundary (as glmm_reparam()'s):
-  # a far term's judged on the standardized scale (`star_mask` at theta*),
-  # and in the user's units (`user_mask`) only when some of them is on the
-  # boundary there; every other parameter in the user's units.
+  # Which parameters the fit reports on a boundary: a far term's judged on
+  # the standardized scale (`star_mask` at theta*), every other parameter
+  # in the user's units (`user_mask`). In the user's units a far term's
+  # small last diagonal entry would count as zero beside a truly zero one
+  # (a w in (x2 + w | a) at zero variance): two parameters fixed on the
+  # user's side for one on the optimizer's, and no standard errors.
   boundary <- function(theta, theta_star, user_mask, star_mask) {
     b <- user_mask(theta)
     if (!any(far)) return(b)
     bs <- star_mask(theta_star)
-    for (m in maps[far]) if (!any(bs[p + m$par])) b[p + m$par] <- FALSE
+    for (m in maps[far]) b[p + m$par] <- bs[p + m$par]
     b
   }
   # Term summaries (sparse_term_summaries()) computed on the standardized

@@ -190,6 +190,37 @@ test_that("a truly singular fit with a far slope is still singular, with x's log
                  "singular fit")
   expect_true(f2$singular)
   expect_lt(abs(as.numeric(logLik(f2)) - as.numeric(logLik(f1))), 1e-8)
+  Tm <- fg27_map(1e-6, -5)
+  expect_equal(unname(sqrt(diag(vcov(f2)))), sqrt(diag(Tm %*% vcov(f1) %*% t(Tm))),
+               tolerance = 1e-6)
+  # A third column at zero variance in the far term, (x2 + w | a): only w's
+  # entry is on the boundary (judged on the standardized scale), not also
+  # x2's small one, so the standard errors stay.
+  d <- fg27_sim()
+  d$w <- rnorm(nrow(d))
+  expect_warning(g1 <- glmm(yb ~ x + (x + w | a) + (1 | b), data = d, family = binomial),
+                 "singular fit")
+  expect_warning(g2 <- glmm(yb ~ x2 + (x2 + w | a) + (1 | b), data = d, family = binomial),
+                 "singular fit")
+  expect_identical(g2$optinfo$warnings, g1$optinfo$warnings)
+  expect_lt(abs(as.numeric(logLik(g2)) - as.numeric(logLik(g1))), 1e-8)
+  expect_equal(unname(sqrt(diag(vcov(g2)))), sqrt(diag(Tm %*% vcov(g1) %*% t(Tm))),
+               tolerance = 1e-6)
+  expect_equal(unname(unclass(VarCorr(g2))$a[3, 3]), unname(unclass(VarCorr(g1))$a[3, 3]),
+               tolerance = 1e-5)
+  # The same on one grouping factor (glmm_reparam()), Laplace and AGHQ. At
+  # the boundary the Jacobian of the map is differenced (the LQ map's exact
+  # one needs Lambda* invertible), so the SEs agree to ~2e-5.
+  for (K in c(1L, 3L)) {
+    expect_warning(h1 <- glmm(yb ~ x + (x + w | a), data = d, family = binomial, nAGQ = K),
+                   "singular fit")
+    expect_warning(h2 <- glmm(yb ~ x2 + (x2 + w | a), data = d, family = binomial, nAGQ = K),
+                   "singular fit")
+    expect_identical(h2$optinfo$warnings, h1$optinfo$warnings)
+    expect_true(all(is.finite(sqrt(diag(vcov(h2))))))
+    expect_equal(unname(sqrt(diag(vcov(h2)))), sqrt(diag(Tm %*% vcov(h1) %*% t(Tm))),
+                 tolerance = 1e-4)
+  }
 })
 
 test_that("zero-inflated poisson with several terms and a far slope: x's fit mapped back", {
