@@ -114,7 +114,14 @@ lmm_ml_fit_units <- function(X, y, Z, group, weights, offset, cov_blocks, contro
   summ <- final$modes
   grad <- stats::setNames(final$gradient, pnames)
   cov_theta <- invert_information(hess, on_boundary, pnames, cond)
-  nstep <- newton_decrement(grad, hess, on_boundary)
+  # The remaining Newton step on the standardized scale when Z's columns are
+  # far from unit scale: in Lambda's user units it grows with them, and with
+  # x * 1e9 in (0 + x | g) the information there was numerically singular,
+  # no step, a false "doubtful convergence". Within a factor 100 of unit
+  # scale, in the user's units as before (bitwise).
+  nstep <- if (any(typical > 100 | typical < 0.01))
+    newton_decrement(grad * typical, hess * outer(typical, typical), on_boundary)
+  else newton_decrement(grad, hess, on_boundary)
   Lam <- matrix(0, q, q)
   lam <- theta[p + seq_along(pat$row)]
   Lam[cbind(pat$row, pat$col)] <- lam

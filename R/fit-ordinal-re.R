@@ -28,6 +28,21 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
   ys <- as.integer(y[o]); ws <- as.numeric(weights[o]); os <- as.numeric(offset[o])
   Xs <- X[o, , drop = FALSE]
   Zs <- Z[o, , drop = FALSE]
+  # A slope in units far from 1, or far from zero beside its intercept
+  # (x * 1e-6, x * 1e-6 - 5): its start (sd 0.3) and bound (1e-6) are in
+  # the column's units, and the search ended 2 to 75 log-likelihood units
+  # below the optimum, or in a false singular fit. Such a Z is fitted on
+  # design_transform()'s Z* = Z Tz^-1 (standardized) and Lambda mapped back
+  # by its LQ factor (lq_blocks(), lq_jacobian()), as glmm_reparam() does.
+  # Columns within a factor 100 of unit scale and not far off: as before.
+  last <- vapply(seq_len(q), function(j) max(lam_row[lam_col == j], j), 1L)
+  cov_blocks <- diff(c(0L, which(cummax(last) == seq_len(q))))
+  tz <- design_transform(Zs, blocks = cov_blocks)
+  std <- !tz$identity && (centres_far(tz$T) || any(tz$scale > 100 | tz$scale < 0.01))
+  if (std) {
+    Zs <- tz$M
+    Tzi <- backsolve(tz$T, diag(1, q))
+  }
   ctr <- if (p) colMeans(Xs) else numeric()
   scl <- if (p) apply(Xs, 2L, stats::sd) else numeric()
   scl[!is.finite(scl) | scl == 0] <- 1
@@ -68,7 +83,7 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
   cp <- pmin(pmax(cp[seq_len(k1)], 1e-4), 1 - 1e-4)
   th <- cummax(family$linkfun(cp) + seq_len(k1) * 1e-3)
   # Start: sd 1 for the intercept, a small one for the slopes, no correlation.
-  ones <- apply(Z == 1, 2L, all)
+  ones <- apply(Zs == 1, 2L, all)
   l0 <- ifelse(diag_l, ifelse(ones[lam_row], 0, log(0.3)), 0)
   par0 <- c(th[1L], log(pmax(diff(th), 1e-3)), rep(0, p), l0)
   lower <- c(rep(-Inf, k1 + p), ifelse(diag_l, log(1e-6), -Inf))
@@ -106,16 +121,28 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
     search(par0, nAGQ)
   }
   par <- opt$par
-  lam <- par[k1 + p + seq_len(nl)]
+  lam <- lam_s <- par[k1 + p + seq_len(nl)]
+  if (std) {
+    # Lambda L W' = Tz^-1 Lambda*, and d lambda / d lambda* by lq_jacobian()
+    # on Lambda's entries, through the log of the diagonal ones.
+    lt <- cbind(lam_row, lam_col)
+    Ls <- lambda_mat(lam_s)
+    lq <- lq_blocks(Tzi %*% Ls, cov_blocks)
+    lam <- ifelse(diag_l, log(lq$L[lt]), lq$L[lt])
+    Jl <- lq_jacobian(Ls, lq$L, lq$W, lt) *
+      outer(ifelse(diag_l, 1 / lq$L[lt], 1), ifelse(diag_l, Ls[lt], 1))
+  }
   # Reported on the user's X: (thresholds, beta, lambda) = Tm psi_star. The
   # Hessian (forward differences of the exact gradient) and the gradient
   # test are taken on the optimizer's centred and scaled design, where the
   # difference steps fit the parameters whatever the covariates' units,
   # and mapped: g = Tm^-T g_star, H = Tm^-T H_star Tm^-1.
   Tm <- ordinal_star_map(k1, p, ctr, scl, extra = nl)
+  if (std) Tm[k1 + p + seq_len(nl), k1 + p + seq_len(nl)] <- Jl
   Ti <- solve(Tm)
-  psi_s <- c(to_theta(par[seq_len(k1)]), par[k1 + seq_len(p)], lam)
+  psi_s <- c(to_theta(par[seq_len(k1)]), par[k1 + seq_len(p)], lam_s)
   psi <- drop(Tm %*% psi_s)
+  if (std) psi[k1 + p + seq_len(nl)] <- lam
   theta <- psi[seq_len(k1)]
   beta <- psi[k1 + seq_len(p)]
   gfun <- function(ps) {
@@ -130,7 +157,8 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
   Sigma <- L %*% t(L)
   warnings <- character()
   sds <- sqrt(diag(Sigma))
-  singular <- any(exp(lam[diag_l]) < max(control$singular_tol, 1e-3))
+  # Judged on the search's scale (the user's unless `std`).
+  singular <- any(exp(lam_s[diag_l]) < max(control$singular_tol, 1e-3))
   if (singular)
     warnings <- c(warnings, "a random-effect standard deviation (Cholesky factor's diagonal) is at (or near) zero: a singular fit")
   gnorm <- max(abs(g_star[if (singular) seq_len(k1 + p) else TRUE]))
@@ -152,20 +180,21 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
       cov_psi <- cv
     }
   }
-  # Random effects on the b = Lambda u scale, per cluster.
-  to_b <- function(U) U %*% t(L)
-  to_bvar <- function(V) t(apply(V, 1L, function(v) L %*% matrix(v, q, q) %*% t(L)))
+  # Random effects on the b = Lambda u scale, per cluster (b = Tz^-1 b* on Z*).
+  Lb <- if (std) Tzi %*% lambda_mat(lam_s) else L
+  to_b <- function(U) U %*% t(Lb)
+  to_bvar <- function(V) t(apply(V, 1L, function(v) Lb %*% matrix(v, q, q) %*% t(Lb)))
   list(theta = theta, beta = beta, lambda = lam, Lambda = L, Sigma = Sigma, psi = psi,
        cov_psi = cov_psi, hessian = H, loglik = fin$loglik, gradient = final$gradient,
        modes = list(mode = to_b(fin$mode), mode_var = to_bvar(fin$mode_var),
                     post_mean = to_b(fin$post_mean), post_var = to_bvar(fin$post_var),
                     loglik = fin$cluster_loglik),
        nAGQ = nAGQ, singular = singular,
-       optinfo = list(method = if (nAGQ == 1L) "Laplace" else sprintf("AGHQ (nAGQ = %d, %d^%d nodes)", nAGQ, nAGQ, q),
+       optinfo = c(list(method = if (nAGQ == 1L) "Laplace" else sprintf("AGHQ (nAGQ = %d, %d^%d nodes)", nAGQ, nAGQ, q),
                       optimizer = opt$optimizer, iterations = opt$iterations,
                       evaluations = evals, convergence = opt$convergence,
                       message = opt$message, gradient_max = gnorm,
-                      warnings = warnings))
+                      warnings = warnings), if (std) list(centred_z = TRUE)))
 }
 
 # The approximated log-likelihood of a fitted slope model's data at other

@@ -98,8 +98,9 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
   theta_s <- fin$theta
   final <- fin$final
   theta <- rp$from_star(theta_s)
-  boundary <- boundary_at(rp$typical, control$singular_tol)
-  on_boundary <- boundary(theta)
+  # A far-off slope's term judged on the standardized scale (sparse_reparam()).
+  on_boundary <- rp$boundary(theta, theta_s, boundary_at(rp$typical, control$singular_tol),
+                             boundary_at(typical, control$singular_tol))
   J <- rp$jacobian(theta, !on_boundary)
   hess <- to_user_hessian(fin$hess, J, star_boundary(theta_s), on_boundary)
   # The convergence test reads the standardized gradient (as fit-glmm.R):
@@ -146,7 +147,7 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
        family_par = family_parameter(family, theta, cov_theta),
        gradient = grad, hessian = hess, cov_theta = cov_theta, family = family,
        modes = modes, terms = terms, singular = any(on_boundary), on_boundary = on_boundary,
-       optinfo = list(optimizer = sparse_optimizer_name(stages),
+       optinfo = c(list(optimizer = sparse_optimizer_name(stages),
                       method = "Laplace (sparse)", nAGQ = 1L,
                       stages = stages,
                       iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
@@ -156,7 +157,10 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
                       hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
                       nnz_factor = modes$nnz_factor, warnings = warn, nthreads = nthreads,
                       boundary_check = vb$record, dispersion_limit = any(dlim),
-                      reparameterized = !rp$identity))
+                      reparameterized = !rp$identity),
+                 # as on the LMM routes (lmm_standard_z()): a far-off slope's
+                 # term mapped by its LQ factor
+                 if (rp$far) list(centred_z = TRUE)))
 }
 
 # The last stage, in the user's parameterization: the Hessian (forward

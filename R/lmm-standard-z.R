@@ -34,11 +34,20 @@ lmm_z_centring <- function(Z, keep, cov_blocks) {
   if (ncol(Z) < 2L) return(NULL)
   Zk <- if (all(keep)) Z else Z[keep, , drop = FALSE]
   tz <- design_transform(Zk, blocks = cov_blocks)
-  if (tz$identity) return(NULL)
-  off <- tz$T
-  diag(off) <- 0
-  if (!any(abs(off) > lmm_z_centre_sd * rep(diag(tz$T), each = nrow(off)))) return(NULL)
+  if (tz$identity || !centres_far(tz$T, lmm_z_centre_sd)) return(NULL)
   tz$T
+}
+
+# Whether the map T of design_transform() (M = M* T) centres some column by
+# more than `sd` of its standard deviations: the criterion of every route's
+# far-off-slope map. The GLMM routes (glmm_reparam(), sparse_reparam(), the
+# ordinal fitter) use 100: they search on the standardized design anyway, in
+# the same number of evaluations at any distance. The LMM routes use
+# lmm_z_centre_sd (10), above.
+centres_far <- function(Tm, sd = 100) {
+  off <- Tm
+  diag(off) <- 0
+  any(abs(off) > sd * rep(diag(Tm), each = nrow(off)))
 }
 
 # The lower triangular L with nonnegative diagonal and the orthogonal W with

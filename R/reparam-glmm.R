@@ -118,17 +118,10 @@ glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp, mom_x = NULL, mom_z = N
   # standard errors). There the maps go by an LQ factorization,
   # Lambda = Tz^-1 Lambda* W with W orthogonal (lq_blocks(), exact to
   # rounding of the entries), the Jacobian is the exact one of that map and
-  # the singular fit is judged on the standardized scale. Here a column
-  # more than 100 standard deviations from zero (the LMM routes centre from
-  # 10, lmm_z_centre_sd: their search runs on the user's Z otherwise, while
-  # this one always runs on the standardized design, in the same number of
-  # evaluations at any distance); other fits keep the maps above, bitwise.
-  far <- FALSE
-  if (!tz$identity && q > 1L) {
-    off <- tz$T
-    diag(off) <- 0
-    far <- any(abs(off) > 100 * rep(diag(tz$T), each = q))
-  }
+  # the singular fit is judged on the standardized scale. The criterion is
+  # that of the LMM routes (lmm_z_centring()); other fits keep the maps
+  # above, bitwise.
+  far <- !tz$identity && q > 1L && centres_far(tz$T)
   map_lq <- function(theta, Tb, Tr) {
     L <- matrix(0, q, q)
     L[lam_index] <- theta[p + seq_len(nl)]
@@ -175,10 +168,18 @@ glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp, mom_x = NULL, mom_z = N
   # judged on the standardized scale, where a conditional standard
   # deviation of 1e-7 relative to the intercept's means a correlation of
   # 1 - 1e-13 in the user's units only because of where x = 0 lies.
+  # With a boundary there, Lambda's entries are taken from the standardized
+  # scale too: in the user's units the far slope's small entry would count
+  # as zero beside a truly zero one (w in (x2 + w | g)), two parameters
+  # fixed for one on the optimizer's side, and no standard errors.
   boundary <- function(theta, theta_star, user_mask, star_mask) {
     if (!far) return(user_mask(theta))
-    if (any(star_mask(theta_star))) return(user_mask(theta))
-    rep(FALSE, length(theta))
+    bs <- star_mask(theta_star)
+    if (!any(bs)) return(rep(FALSE, length(theta)))
+    b <- user_mask(theta)
+    il <- p + seq_len(nl)
+    b[il] <- bs[il]
+    b
   }
   list(X = tx$M, Z = tz$M, identity = identity, far = far, boundary = boundary,
        Tx = tx$T, Txi = Txi, Tzi = Tzi,
@@ -195,6 +196,13 @@ glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp, mom_x = NULL, mom_z = N
 # of each term with its own covariance (not a known K) are transformed by
 # that term's q x q matrix T, the same for every level, so that Z* keeps
 # the term-by-term, level-by-level layout of Z (re-terms-sparse.R).
+# A term whose T centres a column far from zero (centres_far(): x * 1e-6 -
+# 5 in (x | a) + (1 | b)) is mapped as glmm_reparam() maps one factor's:
+# by an LQ factor (Lambda = T^-1 Lambda* W) with the exact Jacobian, its
+# boundary judged on the standardized scale. Through the Cholesky factor of
+# D, Lambda's last diagonal entry (a correlation of 1 - 1e-13) was lost to
+# cancellation: a false singular fit of binomial data, without standard
+# errors. Other terms keep the Cholesky map, bitwise.
 sparse_reparam <- function(X, re, p, disp) {
   tx <- design_transform(X)
   Z <- re$Z
@@ -221,9 +229,11 @@ sparse_reparam <- function(X, re, p, disp) {
     Ti <- backsolve(tz$T, diag(1, q))
     Z[, tm$columns] <- Z[, tm$columns, drop = FALSE] %*%
       Matrix::kronecker(Matrix::Diagonal(nl), Matrix::Matrix(Ti, sparse = TRUE))
-    maps[[length(maps) + 1L]] <- list(term = k, par = tm$par, lt = lt, q = q, T = tz$T, Ti = Ti)
+    maps[[length(maps) + 1L]] <- list(term = k, par = tm$par, lt = lt, q = q, T = tz$T, Ti = Ti,
+                                      far = q > 1L && centres_far(tz$T))
   }
   Z <- methods::as(methods::as(Z, "CsparseMatrix"), "generalMatrix")
+  far <- vapply(maps, `[[`, TRUE, "far")
   map <- function(theta, Tb, which) {
     out <- theta
     out[seq_len(p)] <- drop(Tb %*% theta[seq_len(p)])
@@ -231,13 +241,48 @@ sparse_reparam <- function(X, re, p, disp) {
       L <- matrix(0, m$q, m$q)
       L[m$lt] <- theta[p + m$par]
       A <- m[[which]] %*% L
-      out[p + m$par] <- chol_psd(tcrossprod(A))[m$lt]
+      out[p + m$par] <- if (m$far) lq_blocks(A, m$q)$L[m$lt] else chol_psd(tcrossprod(A))[m$lt]
     }
     out
   }
   Txi <- backsolve(tx$T, diag(1, p))
   typical <- c(1 / tx$scale, typ_lam, if (disp) 1)
   to_star <- function(theta) if (identity) theta else map(theta, tx$T, "T")
+  # d theta* / d theta: by differences of to_star, except (with a far term)
+  # Tx for beta and, for each far term off the boundary, the inverse of the
+  # exact Jacobian of Lambda* -> Lambda (lq_jacobian()).
+  jacobian <- function(theta, free = rep(TRUE, length(theta))) {
+    if (identity) return(diag(1, length(theta)))
+    if (!any(far)) return(map_jacobian(to_star, theta, typical, free))
+    exact <- Filter(function(m) m$far && all(free[p + m$par]), maps)
+    num <- free
+    num[seq_len(p)] <- FALSE
+    for (m in exact) num[p + m$par] <- FALSE
+    J <- map_jacobian(to_star, theta, typical, num)
+    J[seq_len(p), seq_len(p)] <- tx$T
+    theta_s <- to_star(theta)
+    for (m in exact) {
+      Ls <- matrix(0, m$q, m$q)
+      Ls[m$lt] <- theta_s[p + m$par]
+      lq <- lq_blocks(m$Ti %*% Ls, m$q)
+      il <- p + m$par
+      J[il, il] <- solve(lq_jacobian(Ls, lq$L, lq$W, m$lt))
+    }
+    J
+  }
+  # Which parameters the fit reports on a boundary: a far term's judged on
+  # the standardized scale (`star_mask` at theta*), every other parameter
+  # in the user's units (`user_mask`). In the user's units a far term's
+  # small last diagonal entry would count as zero beside a truly zero one
+  # (a w in (x2 + w | a) at zero variance): two parameters fixed on the
+  # user's side for one on the optimizer's, and no standard errors.
+  boundary <- function(theta, theta_star, user_mask, star_mask) {
+    b <- user_mask(theta)
+    if (!any(far)) return(b)
+    bs <- star_mask(theta_star)
+    for (m in maps[far]) b[p + m$par] <- bs[p + m$par]
+    b
+  }
   # Term summaries (sparse_term_summaries()) computed on the standardized
   # design, in the user's parameterization: b = T^{-1} b*, conditional
   # covariances T^{-1} C* T^{-T}, Lambda and D from the user's theta.
@@ -256,10 +301,9 @@ sparse_reparam <- function(X, re, p, disp) {
     }
     terms
   }
-  list(X = tx$M, Z = Z, identity = identity, Tx = tx$T, to_star = to_star,
+  list(X = tx$M, Z = Z, identity = identity, far = any(far), Tx = tx$T, to_star = to_star,
        from_star = function(theta) if (identity) theta else map(theta, Txi, "Ti"),
-       jacobian = function(theta, free = rep(TRUE, length(theta)))
-         if (identity) diag(1, length(theta)) else map_jacobian(to_star, theta, typical, free),
+       jacobian = jacobian, boundary = boundary,
        terms_to_user = terms_to_user, typical = typical)
 }
 
