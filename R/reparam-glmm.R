@@ -119,8 +119,10 @@ glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp, mom_x = NULL, mom_z = N
   # Lambda = Tz^-1 Lambda* W with W orthogonal (lq_blocks(), exact to
   # rounding of the entries), the Jacobian is the exact one of that map and
   # the singular fit is judged on the standardized scale. The criterion is
-  # that of the LMM routes (lmm_z_centring()); other fits keep the maps
-  # above, bitwise.
+  # centres_far() at 100 standard deviations (the LMM routes centre from
+  # 10: their search runs on the user's Z otherwise, while this one always
+  # runs on the standardized design); other fits keep the maps above,
+  # bitwise.
   far <- !tz$identity && q > 1L && centres_far(tz$T)
   map_lq <- function(theta, Tb, Tr) {
     L <- matrix(0, q, q)
