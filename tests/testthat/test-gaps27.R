@@ -1,0 +1,95 @@
+# A negative binomial dispersion formula that reaches a limit in part of
+# the rows (gaps27): the engine keeps the Poisson limit finite, and zero
+# counts driven to the opposite limit are named.
+
+test_that("a dispersion formula beyond the Poisson limit in most rows, the rest pinning it, converges", {
+  # Poisson counts, log dispersion linear in an exponential x: the optimum
+  # is finite, with 440 of 480 rows beyond the limit. The previous engine
+  # overflowed there (exp(log theta) > 1.8e308, NB1's k^3 > 1.8e308) and
+  # stopped with "gradient not finite" 0.7-1.0 below this optimum.
+  d <- displim_mixed(5, stats::rexp, mixed = FALSE)
+  for (fam in list(nbinom2(), nbinom1())) {
+    r <- fit_quiet(y ~ z + (1 | g), data = d, ziformula = ~1, dispformula = ~x, family = fam)
+    f <- r$fit
+    what <- fam$family
+    expect_identical(r$warnings, character(), info = what)
+    expect_false(f$optinfo$dispersion_limit, info = what)
+    expect_true(all(is.finite(sqrt(diag(f$cov_theta)))), info = what)
+    expect_lt(f$optinfo$max_grad, 1e-4)
+    ld <- drop(cbind(1, d$x) %*% f$theta[f$aux$disp_index])
+    beyond <- if (fam$family == "nbinom1") ld < -30 else ld > 30
+    expect_gt(sum(beyond), 400)
+    expect_gt(as.numeric(logLik(f)), if (fam$family == "nbinom1") -738.43 else -738.51)
+    # The same optimum in other units of x.
+    d2 <- transform(d, x = x * 1000)
+    f2 <- suppressWarnings(glmm(y ~ z + (1 | g), data = d2, ziformula = ~1, dispformula = ~x,
+                                family = fam))
+    expect_equal(as.numeric(logLik(f2)), as.numeric(logLik(f)), tolerance = 1e-8, info = what)
+    expect_equal(unname(f2$theta[f2$aux$disp_index] * c(1, 1000)),
+                 unname(f$theta[f$aux$disp_index]), tolerance = 1e-4, info = what)
+    expect_equal(unname(sqrt(diag(vcov(f2)))), unname(sqrt(diag(vcov(f)))), tolerance = 1e-4,
+                 info = what)
+  }
+})
+
+test_that("glmmTMB's likelihood at that optimum, with the rows beyond the limit held at log size 14", {
+  skip_if_not_installed("glmmTMB")
+  skip_if_not_installed("TMB")
+  # glmmTMB's own fit stops with "false convergence" and an NA logLik, and
+  # its objective is NaN at our estimates (theta overflows). Rows whose log
+  # size is beyond 14 are Poisson to about 1e-6 (terms ((y - mu)^2 - y) /
+  # (2 size)): clamping x so that their log size is 14 gives nearly the
+  # same likelihood, which glmmTMB can evaluate (beyond 17 its own NB
+  # loses digits: 2e-6 off at 17, 1.5e-1 at 25); its gradient is ~0 there.
+  d <- displim_mixed(5, stats::rexp, mixed = FALSE)
+  for (fam in c("nbinom2", "nbinom1")) {
+    # (Laplace, as glmmTMB; the default here is adaptive quadrature.)
+    f <- suppressWarnings(glmm(y ~ z + (1 | g), data = d, ziformula = ~1, dispformula = ~x,
+                               family = get(fam, asNamespace("glmmgee"))(), nAGQ = 1))
+    ab <- unname(f$theta[f$aux$disp_index])
+    # log size: nbinom2's log theta = a + b x; nbinom1's size mu / phi, so
+    # clamp its log phi = a + b x at -14 - 3 (log size at least 14 where eta > -3).
+    # (The slope's sign sends the large x to the limit in both fits.)
+    lim <- if (fam == "nbinom2") 14 else -14 - 3
+    expect_true(if (fam == "nbinom2") ab[2] > 0 else ab[2] < 0)
+    dc <- d
+    dc$x <- pmin(d$x, (lim - ab[1]) / ab[2])
+    m <- glmmTMB::glmmTMB(y ~ z + (1 | g), data = dc, ziformula = ~1, dispformula = ~x,
+                          family = get(fam, asNamespace("glmmTMB"))(), doFit = FALSE)
+    obj <- TMB::MakeADFun(data = m$data.tmb, parameters = m$parameters, map = m$mapArg,
+                          random = m$randomArg, DLL = "glmmTMB", silent = TRUE)
+    th <- unname(f$theta)
+    # glmmTMB's order: beta, betazi, betad, log SD.
+    par <- c(th[1:2], th[4], th[5:6], log(th[3]))
+    expect_equal(as.numeric(-obj$fn(par)), as.numeric(logLik(f)), tolerance = 3e-8, info = fam)
+    expect_lt(max(abs(obj$gr(par))), 1e-3)
+  }
+})
+
+test_that("a zero count driven to the opposite limit is named, and the fit is the others' zero-inflated Poisson", {
+  # Poisson counts: every row's dispersion runs to the Poisson limit except
+  # row 337, a zero far out in x, whose dispersion runs to the opposite
+  # limit (nbinom2 theta -> 0, nbinom1 phi -> Inf), where its count part
+  # puts all its mass at 0. That row then contributes nothing: the fit is
+  # the zero-inflated Poisson fit without it. Before: "gradient not finite"
+  # (or "doubtful convergence") and no standard errors.
+  d <- displim_mixed(4, stats::rexp, mixed = FALSE)
+  ref <- suppressWarnings(glmm(y ~ z + (1 | g), data = d[-337, ], ziformula = ~1,
+                               family = poisson()))
+  for (fam in list(nbinom2(), nbinom1())) {
+    r <- fit_quiet(y ~ z + (1 | g), data = d, ziformula = ~1, dispformula = ~x, family = fam)
+    f <- r$fit
+    what <- fam$family
+    expect_true(f$optinfo$dispersion_limit, info = what)
+    expect_length(r$warnings, 1L)
+    expect_match(r$warnings, "479 of 480 rows", fixed = TRUE, info = what)
+    expect_match(r$warnings, "opposite limit .* in 1 row with a zero count \\(row 337\\)", info = what)
+    expect_false(any(grepl("doubtful|not finite|not negative definite", r$warnings)), info = what)
+    expect_true(all(is.na(disp_se(f))), info = what)
+    expect_equal(as.numeric(logLik(f)), as.numeric(logLik(ref)), tolerance = 1e-8, info = what)
+    expect_equal(unname(fixef(f)), unname(fixef(ref)), tolerance = 1e-5, info = what)
+    k <- 1:4
+    expect_equal(unname(sqrt(diag(f$cov_theta))[k]), unname(sqrt(diag(ref$cov_theta))[k]),
+                 tolerance = 1e-5, info = what)
+  }
+})
