@@ -93,3 +93,46 @@ test_that("a zero count driven to the opposite limit is named, and the fit is th
                  tolerance = 1e-5, info = what)
   }
 })
+
+test_that("a three-column cs() that absorbs the residual variance: the residual SD at its zero boundary, glmmTMB's optimum", {
+  # One observation per id and time: the maximum is at sigma -> 0, where
+  # the likelihood has a finite limit. The search ran on to log(sigma) =
+  # -356, where the engine's terms overflow, and reported a log-likelihood
+  # of +3.7e295 without standard errors.
+  d <- cs_data(3)
+  msg <- "residual standard deviation is estimated at 0"
+  fits <- lapply(c("time", "time2"), function(tv) {
+    w <- character()
+    f <- withCallingHandlers(glmm(as.formula(sprintf("y ~ x + cs(0 + %s | id)", tv)), d),
+                             warning = function(e) {
+                               w <<- c(w, conditionMessage(e))
+                               invokeRestart("muffleWarning")
+                             })
+    expect_length(w, 1L)
+    expect_match(w, msg)
+    expect_match(w, "verified")
+    expect_true(f$optinfo$dispersion_limit)
+    expect_lt(sigma(f), 1e-3)
+    expect_true(all(is.finite(sqrt(diag(vcov(f))))))
+    expect_true(all(is.finite(f$structures[[1]]$se)))
+    f
+  })
+  # The same optimum in both orders of the levels.
+  expect_equal(as.numeric(logLik(fits[[2]])), as.numeric(logLik(fits[[1]])), tolerance = 1e-9)
+  expect_equal(sqrt(diag(vcov(fits[[2]]))), sqrt(diag(vcov(fits[[1]]))), tolerance = 1e-4)
+  expect_equal(unname(fits[[2]]$structures[[1]]$sd[3:1]), unname(fits[[1]]$structures[[1]]$sd),
+               tolerance = 1e-4)
+  skip_if_not_installed("glmmTMB")
+  tm <- glmmTMB::glmmTMB(y ~ x + cs(0 + time | id), d)
+  expect_lt(sigma(tm), 1e-3)
+  expect_equal(as.numeric(logLik(fits[[1]])), as.numeric(logLik(tm)), tolerance = 1e-8)
+  expect_equal(unname(fixef(fits[[1]])), unname(glmmTMB::fixef(tm)$cond), tolerance = 1e-5)
+  expect_equal(unname(sqrt(diag(vcov(fits[[1]])))), unname(sqrt(diag(vcov(tm)$cond))),
+               tolerance = 1e-4)
+  expect_equal(unname(fits[[1]]$structures[[1]]$sd),
+               unname(attr(glmmTMB::VarCorr(tm)$cond$id, "stddev")), tolerance = 1e-4)
+  # The log-SD standard errors (glmmTMB's theta[1:3], the same scale).
+  se_tm <- sqrt(diag(vcov(tm, full = TRUE)))
+  se_th <- unname(se_tm[grep("^theta", names(se_tm))][1:3])
+  expect_equal(unname(fits[[1]]$structures[[1]]$se[1:3]), se_th, tolerance = 1e-3)
+})
