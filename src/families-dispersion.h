@@ -72,9 +72,10 @@ inline double nb_digamma_diff(double t, double y) {
 // terms) and then overflow (exp(log s) > 1.8e308; NB1's k^3 beyond 5.6e102),
 // which stopped a search whose dispersion formula ran to the limit in some
 // rows with a gradient that was not finite. log_s the log size, eta the log
-// mean.
+// mean. Not for eta beyond 700 (a mean that overflows, met by a cluster's
+// mode search running off): there the exact expressions run as before.
 inline bool nb_poisson_limit(double log_s, double y, double eta) {
-  return log_s > 36.8413614879047 + 2.0 * std::log1p(y + std::exp(std::min(eta, 700.0)));
+  return eta < 700.0 && log_s > 36.8413614879047 + 2.0 * std::log1p(y + std::exp(eta));
 }
 
 // The Poisson log-likelihood (without -log y!) and its derivatives in eta.

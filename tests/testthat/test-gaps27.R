@@ -94,6 +94,19 @@ test_that("a zero count driven to the opposite limit is named, and the fit is th
   }
 })
 
+test_that("the Poisson-limit branch leaves a cluster's runaway mode search as it was", {
+  # A Laplace ZINB1 with a zero-part site intercept on Salamanders (which
+  # warns of non-convergence, as before): one cluster's mode search runs
+  # eta beyond 700, where the branch gave -Inf (mu overflows) instead of
+  # the rejected NaN of the exact expressions, and the reported logLik
+  # became -Inf in an intermediate build.
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  f <- suppressWarnings(glmm(count ~ mined + (1 | site), data = Salamanders, family = nbinom1,
+                             ziformula = ~ 1 + (1 | site)))
+  expect_true(is.finite(as.numeric(logLik(f))))
+})
+
 test_that("a three-column cs() that absorbs the residual variance: the residual SD at its zero boundary, glmmTMB's optimum", {
   # One observation per id and time: the maximum is at sigma -> 0, where
   # the likelihood has a finite limit. The search ran on to log(sigma) =
