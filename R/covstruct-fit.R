@@ -46,13 +46,16 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
 
   # The objective and its gradient in the structures' parameters
   # (covstruct-eval.R, shared with the several-term fitter).
-  evalf <- structure_evalf(covstruct_engine_eval(eng, tx$M, re, y, weights, offset, family, cl),
-                           re$terms, k_re, p, disp, Tx, penalty)
+  raw_evalf <- structure_evalf(covstruct_engine_eval(eng, tx$M, re, y, weights, offset, family, cl),
+                               re$terms, k_re, p, disp, Tx, penalty)
+  evalf <- sigma_floor_evalf(raw_evalf, family, disp, P)
   search <- function(par) covstruct_search(evalf, par, control)
   run <- search(start)
   bc <- covstruct_verify(search, run, re$terms, k_re,
-                        covstruct_disp_index(family, disp, length(start)))
+                        covstruct_disp_index(family, disp, length(start),
+                                             if (!identical(evalf, raw_evalf)) covstruct_sigma_floor))
   run <- bc$best
+  if (!identical(evalf, raw_evalf)) run$par[[P]] <- max(run$par[[P]], covstruct_sigma_floor)
   par <- run$par
   final <- run$at %||% evalf(par)
   est <- covstruct_estimates(evalf, run, bc, final, re$terms, k_re, Tx, colnames(X), family,
@@ -123,6 +126,32 @@ covstruct_engine_eval <- function(eng, Xs, re, y, weights, offset, family, cl) {
   prow <- re$lam_row - 1L
   pcol <- re$lam_col - 1L
   function(theta, grad) cpp_lmm_loglik(suff, theta, prow, pcol, grad)
+}
+
+# A gaussian residual standard deviation at its zero boundary (a structure
+# that absorbs the residual variance, as a three-column cs() with one
+# observation per group and column can): the likelihood tends to a finite
+# limit as log(sigma) -> -Inf, but the engine's Laplace terms (Z'Z /
+# sigma^2 beside the structure's inverse) lose digits below log(sigma) of
+# about -10 on y / s (13 log-likelihood units too high at -16) and then
+# overflow, so the search ran to log(sigma) = -356 and reported a
+# log-likelihood of +3.7e295. On y / s (response_scale()) the objective is
+# held at log(sigma) = -8 below that point (sigma / s = 3.4e-4), where it
+# is within about 1e-6 of the limit (glmmTMB's -364.1126741 at sigma / s =
+# 1.8e-4 against -364.1126737 there), with a zero gradient;
+# covstruct_verify() then treats it as a boundary (covstruct_disp_index()).
+covstruct_sigma_floor <- -8
+
+sigma_floor_evalf <- function(evalf, family, disp, P) {
+  if (!disp || !identical(family$family, "gaussian") || !identical(family$link, "identity"))
+    return(evalf)
+  function(par, ...) {
+    below <- par[[P]] < covstruct_sigma_floor
+    if (below) par[[P]] <- covstruct_sigma_floor
+    r <- evalf(par, ...)
+    if (below && !is.null(r$gradient)) r$gradient[[P]] <- 0
+    r
+  }
 }
 
 # A' H A for a symmetric H whose rows and columns `na` are missing (NA):

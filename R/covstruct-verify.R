@@ -67,16 +67,23 @@ covstruct_restart_point <- function(par, terms, k_re, at, size) {
 # dispersion 1 and 0.3). The index carries the family and the side.
 covstruct_disp_tol <- 1e-6
 
-covstruct_disp_index <- function(family, disp, P) {
+# A gaussian residual standard deviation has its boundary at 0, where a
+# structure absorbs the residual variance; the one-factor route holds its
+# objective at `floor` (sigma_floor_evalf()) and passes it here, and a fit
+# at the floor is on that boundary.
+covstruct_disp_index <- function(family, disp, P, floor = NULL) {
   if (!disp) return(NULL)
   upper <- family$family %in% c("nbinom2", "betabinomial")
-  if (!upper && !identical(family$family, "nbinom1")) return(NULL)
-  structure(P, upper = upper, family = family$family)
+  gauss <- !is.null(floor) && identical(family$family, "gaussian") &&
+    identical(family$link, "identity")
+  if (!upper && !gauss && !identical(family$family, "nbinom1")) return(NULL)
+  structure(P, upper = upper, family = family$family, floor = if (gauss) floor)
 }
 
 covstruct_disp_at_limit <- function(par, disp_at) {
   ld <- par[[disp_at]]
-  if (isTRUE(attr(disp_at, "upper"))) ld > -log(covstruct_disp_tol)
+  if (!is.null(attr(disp_at, "floor"))) ld < attr(disp_at, "floor") + 1e-6
+  else if (isTRUE(attr(disp_at, "upper"))) ld > -log(covstruct_disp_tol)
   else exp(ld) < covstruct_disp_tol
 }
 

@@ -94,7 +94,7 @@ glmm_zi_fit_units <- function(X, y, Z, group, family, kind, Xz, Xd, weights, off
   fit <- zi_engine_fit(penalized_engine(eng, pen), st, rp, pat, zi_param_names(X, pat, Xz, Xd),
                        nAGQ, control, laplace_stage = TRUE,
                        dlim = aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd), P,
-                                                   rp$Xd, rp$Td),
+                                                   rp$Xd, rp$Td, limit_zero_rows(y, kind)),
                        summaries = function(theta, theta_s)
                          rotate_summaries(cpp_agq_summaries(eng, theta_s),
                                           rp$rotation(theta, theta_s)))
@@ -240,10 +240,19 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
 # down), also "directions" (an orthonormal basis, one column a direction,
 # over `idx`) and "block" (idx), which limit_covariance() drops instead of
 # the coefficients.
-aux_dispersion_limit <- function(family, Xd, offd, idx, P, Xs = Xd, Td = NULL) {
+# A zero count has a second limit (`zero`: the rows with y = 0 of a
+# zero-inflated or dispersion-formula fit, NULL for none): as nbinom2's
+# theta -> 0 or nbinom1's phi -> Inf the count part puts all its mass at 0
+# and the row's likelihood is flat again. A dispersion formula fitted to
+# Poisson-like counts with one zero far out in x drove that row there and
+# every other to the Poisson limit, which left one direction judged
+# identified (the zero's row) with a vanishing curvature: "doubtful
+# convergence". Such rows count as at a limit, and are named apart.
+aux_dispersion_limit <- function(family, Xd, offd, idx, P, Xs = Xd, Td = NULL, zero = NULL) {
   pd <- length(idx)
   judged <- pd > 0L && !is.null(Xd) && family$family %in% c("nbinom2", "nbinom1", "betabinomial")
   constant <- pd == 1L && judged && all(Xd == 1) && (is.null(offd) || all(offd == 0))
+  if (!family$family %in% c("nbinom2", "nbinom1")) zero <- NULL
   function(theta) {
     out <- rep(FALSE, P)
     if (!judged) return(out)
@@ -255,7 +264,10 @@ aux_dispersion_limit <- function(family, Xd, offd, idx, P, Xs = Xd, Td = NULL) {
       return(out)
     }
     ld <- drop(Xd %*% theta[idx]) + (offd %||% 0)
-    at <- if (family$family == "nbinom1") ld < log(1e-6) else ld > log(1e6)
+    nb1 <- family$family == "nbinom1"
+    at_pois <- if (nb1) ld < log(1e-6) else ld > log(1e6)
+    at_zero <- if (is.null(zero)) FALSE else zero & (if (nb1) ld > log(1e6) else ld < log(1e-6))
+    at <- at_pois | at_zero
     if (!any(at)) return(out)
     R <- limit_directions(Xs, Td, !at)
     if (!ncol(R)) return(out)
@@ -266,15 +278,21 @@ aux_dispersion_limit <- function(family, Xd, offd, idx, P, Xs = Xd, Td = NULL) {
       attr(out, "block") <- idx
     }
     nm <- colnames(Xd) %||% paste0("X", seq_len(pd))
+    zero_note <- if (any(at_zero)) sprintf(paste0(
+      ", and at its opposite limit %s in %d row%s with a zero count (%srow%s %s), where the count ",
+      "part puts all its mass at 0 and the row's likelihood no longer depends on it"),
+      if (nb1) "Inf" else "0", sum(at_zero), if (sum(at_zero) > 1L) "s" else "",
+      if (sum(at_zero) > 5L) "first " else "", if (sum(at_zero) > 1L) "s" else "",
+      paste(utils::head(which(at_zero), 5L), collapse = ", "))
     attr(out, "message") <- sprintf(paste0(
-      "the %s dispersion %s is estimated at its limit %s in %d of %d rows (log(%s) beyond %s there): ",
+      "the %s dispersion %s is estimated at its limit %s in %d of %d rows (log(%s) beyond %s there)%s: ",
       "no overdispersion beyond the random effects %s the %s model's; ",
       "the 'dispformula' coefficient%s %s diverge%s (%d direction%s of %d not identified), ",
       "%s left out of the convergence test and %s no standard error%s%s"),
-      family$family, dispersion_name(family), if (family$family == "nbinom1") "0" else "Inf",
-      sum(at), length(at), dispersion_name(family),
-      if (family$family == "nbinom1") "log(1e-6)" else "log(1e6)",
-      if (all(at)) "in any row, the fit is" else "in those rows, where the fit is",
+      family$family, dispersion_name(family), if (nb1) "0" else "Inf",
+      sum(at_pois), length(at), dispersion_name(family),
+      if (nb1) "log(1e-6)" else "log(1e6)", zero_note %||% "",
+      if (all(at_pois)) "in any row, the fit is" else "in those rows, where the fit is",
       if (family$family == "betabinomial") "binomial" else "Poisson",
       if (sum(moved) > 1L) "s" else "", paste(nm[moved], collapse = ", "),
       if (sum(moved) > 1L) "" else "s", ncol(R), if (ncol(R) > 1L) "s" else "", pd,
@@ -284,6 +302,13 @@ aux_dispersion_limit <- function(family, Xd, offd, idx, P, Xs = Xd, Td = NULL) {
       else "")
     out
   }
+}
+
+# The rows whose dispersion may also run to the zero-count limit
+# (aux_dispersion_limit()'s `zero`): the zero counts of a zero-inflated or
+# dispersion-formula fit. A hurdle's zeros are the zero part's alone.
+limit_zero_rows <- function(y, kind) {
+  if (kind == "hurdle" || !is.numeric(y) || is.matrix(y)) NULL else as.numeric(y) == 0
 }
 
 # An orthonormal basis (columns, in the user's coefficients) of the

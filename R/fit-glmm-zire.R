@@ -71,7 +71,8 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
                        nAGQ, control,
                        laplace_stage = nAGQ > 3L, pilot = 3L, retries = 2L,
                        dlim = aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd),
-                                                   length(st), rp$Xd, rp$Td),
+                                                   length(st), rp$Xd, rp$Td,
+                                                   limit_zero_rows(y, kind)),
                        summaries = function(theta, theta_s) cpp_zire_summaries(eng, theta_s))
   # The same non-concavity with independent parts: a cluster's Laplace
   # probability above one (its log-likelihood, constants included, above

@@ -553,7 +553,14 @@ fit_warnings <- function(opt, nstep, gmax, singular, hess, cov_theta, control,
     # nbinom2's theta and betabinomial's phi -> Inf.
     fam <- boundary_check$dispersion_family %||% "nbinom1"
     nm <- if (identical(fam, "nbinom2")) "theta" else "phi"
-    warn <- c(warn, paste0(sprintf("the %s dispersion %s is estimated at %s (the %s limit: ", fam, nm,
+    if (identical(fam, "gaussian")) warn <- c(warn, paste0(
+      "the residual standard deviation is estimated at 0, its lower boundary: the random-effect ",
+      "structure's covariance absorbs the residual variance (the log-likelihood is that limit's, ",
+      "held at sigma = 3.4e-4 times y's scale); it is left out of the convergence test and has no standard error; ",
+      if (isTRUE(boundary_check$verified))
+        "verified: restarts from sigma = 1 and 0.3 (in y's units) found no higher log-likelihood"
+      else "NOT verified: restarts from the interior failed, a higher optimum may exist"))
+    else warn <- c(warn, paste0(sprintf("the %s dispersion %s is estimated at %s (the %s limit: ", fam, nm,
                                    if (identical(fam, "nbinom1")) "0, its lower boundary"
                                    else "Inf, its upper boundary",
                                    if (identical(fam, "betabinomial")) "binomial" else "Poisson"),

@@ -67,7 +67,7 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
                            control, rep(1, P))
   tl <- sparse_zi_tail(fin, rp, sr, control, kind, rp$Xz, offz, nb, pz, "Laplace (sparse)",
                        aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd), P,
-                                            rp$Xd, rp$Td))
+                                            rp$Xd, rp$Td, limit_zero_rows(y, kind)))
   theta_s <- fin$theta
   theta <- tl$theta
   tl$optinfo <- zi_note_logseries(tl$optinfo, kind, family, X, offset, Xd, offd, theta,

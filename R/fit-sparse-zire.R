@@ -166,7 +166,7 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   tl <- sparse_zi_tail(fin, rp, sr, control, kind, Xzs, zre, nb, pz,
                        "Laplace (sparse, both parts)",
                        aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd), P,
-                                            rp$Xd, rp$Td))
+                                            rp$Xd, rp$Td, limit_zero_rows(y, kind)))
   tl$optinfo$gradient <- "exact"
   theta <- tl$theta
   warn <- tl$optinfo$warnings

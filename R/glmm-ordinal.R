@@ -64,7 +64,9 @@
 #' and \eqn{\beta}), `vcov` (of thresholds and \eqn{\beta}; `full = TRUE` adds
 #' \eqn{\log\sigma}), `confint` (Wald; `sigma` by the log scale), `VarCorr`,
 #' `ranef` (modes, with `condVar = TRUE` their conditional variances),
-#' `predict` (`type = "prob"`, `"prob_marginal"`, `"class"`, `"linear"`),
+#' `predict` (`type = "prob"`, `"prob_marginal"`, `"class"`, `"linear"`;
+#' with `se.fit = TRUE` and `re.form = NA`, delta-method standard errors of
+#' `"linear"` and `"prob"` over the thresholds and \eqn{\beta}),
 #' `fitted` (the fitted probability of each observed category, as clmm's),
 #' `simulate`, `anova` (likelihood-ratio tests between nested fits),
 #' [odds_ratios()], [standardize()] (category probabilities

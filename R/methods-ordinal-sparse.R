@@ -105,8 +105,9 @@ ordinal_sparse_eta <- function(object, newdata, re.form) {
 #' @export
 predict.glmmgee_glmm_ordinal_sparse <- function(object, newdata = NULL,
                                                 type = c("prob", "prob_marginal", "class", "linear"),
-                                                re.form = NA, nAGQ = 30L, ...) {
+                                                re.form = NA, nAGQ = 30L, se.fit = FALSE, ...) {
   type <- match.arg(type)
+  if (!identical(se.fit, FALSE)) return(NextMethod())  # the one-factor method's delta method
   eta <- ordinal_sparse_eta(object, newdata, if (type == "prob_marginal") NA else re.form)
   ordinal_predict_eta(object, eta, type, object$sigma_re, nAGQ)
 }

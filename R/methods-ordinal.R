@@ -217,9 +217,19 @@ ordinal_re_modes <- function(object) as.matrix(object$ranef$mode)
 #' @export
 predict.glmmgee_glmm_ordinal <- function(object, newdata = NULL,
                                          type = c("prob", "prob_marginal", "class", "linear"),
-                                         re.form = NA, nAGQ = 30L, ...) {
+                                         re.form = NA, nAGQ = 30L, se.fit = FALSE, ...) {
   type <- match.arg(type)
+  check_flag(se.fit, "se.fit")
   nd <- ordinal_newdata(object, newdata)
+  if (se.fit) {
+    if (!type %in% c("linear", "prob") || is.null(re.form) ||
+        !(length(re.form) == 1L && is.na(re.form)))
+      stop(paste0("'se.fit': standard errors are available for type = \"linear\" and \"prob\" ",
+                  "with re.form = NA (a typical cluster, b = 0)"), call. = FALSE)
+    eta <- drop(nd$X %*% object$coefficients) + nd$offset
+    return(list(fit = ordinal_predict_eta(object, eta, type, NULL, nAGQ),
+                se.fit = ordinal_predict_se(object, nd$X, eta, type)))
+  }
   eta <- drop(nd$X %*% object$coefficients) + nd$offset
   slopes <- !is.null(object$re_cov)
   Z <- if (type == "prob_marginal" || is.null(re.form)) ordinal_re_Z(object, newdata)
@@ -252,6 +262,41 @@ ordinal_predict_eta <- function(object, eta, type, sd, nAGQ) {
   if (type == "prob") return(P)
   factor(object$y_levels[max.col(P, ties.method = "first")], levels = object$y_levels,
          ordered = TRUE)
+}
+
+# Delta-method standard errors of predict()'s linear predictor x'beta
+# (type "linear") or category probabilities (type "prob",
+# F(theta_j - eta) - F(theta_{j-1} - eta)) at b = 0, over the thresholds
+# and beta (the first columns of cov_psi, or of cov_par for several
+# terms, whose predict() method hands se.fit here; the random-effect parameters do
+# not enter). The gradients are analytic: d/dtheta_j F(theta_j - eta) =
+# f(theta_j - eta) = -d/deta. A fit that kept its standardized covariance
+# (cov_star) forms them on the standardized parameters (delta_var()), so
+# they do not depend on a covariate's units. A matrix like the prediction
+# for "prob", a vector for "linear".
+ordinal_predict_se <- function(object, X, eta, type) {
+  k1 <- length(object$thresholds)
+  V <- object$cov_par %||% object$cov_psi  # several terms: cov_par
+  n <- nrow(X)
+  k <- k1 + ncol(X)
+  # (A kept standardized covariance spans every parameter: star_gradient()
+  # pads G; V's other rows may be NA at a boundary and do not enter.)
+  var_of <- function(G) delta_var(G, V[seq_len(k), seq_len(k), drop = FALSE], object$cov_star)
+  if (type == "linear")
+    return(stats::setNames(sqrt(pmax(var_of(cbind(matrix(0, n, k1), X)), 0)), names(eta)))
+  th <- object$thresholds
+  f <- object$family$dens(outer(-eta, th, "+"))  # n x k1: f(theta_j - eta)
+  J <- k1 + 1L
+  se <- matrix(NA_real_, n, J, dimnames = list(rownames(X), object$y_levels))
+  for (j in seq_len(J)) {
+    Gt <- matrix(0, n, k1)
+    fhi <- if (j <= k1) f[, j] else 0
+    flo <- if (j > 1L) f[, j - 1L] else 0
+    if (j <= k1) Gt[, j] <- fhi
+    if (j > 1L) Gt[, j - 1L] <- -flo
+    se[, j] <- sqrt(pmax(var_of(cbind(Gt, -(fhi - flo) * X)), 0))
+  }
+  se
 }
 
 # Category probabilities averaged over b ~ N(0, sigma^2) by Gauss-Hermite

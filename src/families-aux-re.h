@@ -79,7 +79,7 @@ class TwoPartRE {
   // term for term, so the values are the same to the last bit (checked in
   // test-zisp23.R): it was a quarter of a two-part negative binomial fit.
   ObsDerivs inner_derivs(double y, double eta, double ph, double* o, const Nb2At* c) const {
-    if (!c) {
+    if (!c || nb_poisson_limit(ph, y, eta)) {
       const ObsDerivs d = f_->derivs(y, 1.0, eta, ph);
       inner_dphi(y, eta, ph, o);
       return d;

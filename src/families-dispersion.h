@@ -60,6 +60,30 @@ inline double nb_digamma_diff(double t, double y) {
   return digam(y + t) - digam(t);
 }
 
+// Where a negative binomial is the Poisson distribution to double
+// precision. With size s (NB2: theta; NB1: mu / phi) the log-likelihood,
+// its derivatives in eta and its derivative in log s differ from the
+// Poisson's by terms of order (y + mu)^2 / s (the NB2 expansion of
+// G(theta, y) - (y + theta) log1p(mu / theta) in 1 / theta:
+// ((y - mu)^2 - y) / (2 theta)); with s > 1e16 (1 + y + mu)^2 they are
+// below rounding, and the Poisson values are returned instead. This is the
+// dispersion's no-overdispersion limit (dispersion_limit()): beyond it the
+// exact expressions cancel (theta times a difference of two 1 / theta
+// terms) and then overflow (exp(log s) > 1.8e308; NB1's k^3 beyond 5.6e102),
+// which stopped a search whose dispersion formula ran to the limit in some
+// rows with a gradient that was not finite. log_s the log size, eta the log
+// mean. Not for eta beyond 700 (a mean that overflows, met by a cluster's
+// mode search running off): there the exact expressions run as before.
+inline bool nb_poisson_limit(double log_s, double y, double eta) {
+  return eta < 700.0 && log_s > 36.8413614879047 + 2.0 * std::log1p(y + std::exp(eta));
+}
+
+// The Poisson log-likelihood (without -log y!) and its derivatives in eta.
+inline ObsDerivs nb_poisson_derivs(double y, double wt, double eta) {
+  const double mu = std::exp(eta);
+  return ObsDerivs{wt * (y * eta - mu), wt * (y - mu), -wt * mu, -wt * mu};
+}
+
 class NBinom2Log : public ObsModelBase<NBinom2Log> {
  public:
   bool has_dispersion() const override { return true; }
@@ -77,6 +101,7 @@ class NBinom2Log : public ObsModelBase<NBinom2Log> {
   }
   ObsDerivs derivs(double y, double wt, double eta, double phi) const override {
     if (wt <= 0) return ObsDerivs{0.0, 0.0, 0.0, 0.0};
+    if (nb_poisson_limit(phi, y, eta)) return nb_poisson_derivs(y, wt, eta);
     const double t = std::exp(phi), x = eta - phi;
     const double p = 1.0 / (1.0 + std::exp(-x)), q = 1.0 / (1.0 + std::exp(x));
     const double a = y + t, v = a * p * q;
@@ -85,13 +110,18 @@ class NBinom2Log : public ObsModelBase<NBinom2Log> {
   }
   double loglik_d1(double y, double wt, double eta, double phi, double& d1) const {
     if (wt <= 0) { d1 = 0.0; return 0.0; }
+    if (nb_poisson_limit(phi, y, eta)) {
+      const ObsDerivs d = nb_poisson_derivs(y, wt, eta);
+      d1 = d.d1;
+      return d.l;
+    }
     const double t = std::exp(phi), x = eta - phi;
     const double p = 1.0 / (1.0 + std::exp(-x)), a = y + t;
     d1 = wt * (y - a * p);
     return wt * (nb_lgamma_diff(t, y) + y * eta - a * log1pexp(x));
   }
   void dphi(double y, double wt, double eta, double phi, double* out) const override {
-    if (wt <= 0) { out[0] = out[1] = out[2] = 0.0; return; }
+    if (wt <= 0 || nb_poisson_limit(phi, y, eta)) { out[0] = out[1] = out[2] = 0.0; return; }
     const double t = std::exp(phi), x = eta - phi;
     const double p = 1.0 / (1.0 + std::exp(-x)), q = 1.0 / (1.0 + std::exp(x));
     out[0] = wt * (t * (nb_digamma_diff(t, y) - log1pexp(x)) + t * p - y * q);

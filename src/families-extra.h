@@ -239,6 +239,7 @@ class NBinom1Log : public ObsModelBase<NBinom1Log> {
   }
   ObsDerivs derivs(double y, double wt, double eta, double phi) const override {
     if (wt <= 0) return ObsDerivs{0.0, 0.0, 0.0, 0.0};
+    if (nb_poisson_limit(eta - phi, y, eta)) return nb_poisson_derivs(y, wt, eta);
     const double k = std::exp(eta - phi), L = log1pexp(phi);
     double D[3];
     polygamma_diffs(k, y, D);
@@ -248,7 +249,7 @@ class NBinom1Log : public ObsModelBase<NBinom1Log> {
                      wt * (d1 + 3.0 * k2 * D[1] + k2 * k * D[2])};
   }
   void dphi(double y, double wt, double eta, double phi, double* out) const override {
-    if (wt <= 0) { out[0] = out[1] = out[2] = 0.0; return; }
+    if (wt <= 0 || nb_poisson_limit(eta - phi, y, eta)) { out[0] = out[1] = out[2] = 0.0; return; }
     const double k = std::exp(eta - phi), L = log1pexp(phi);
     const double s = 1.0 / (1.0 + std::exp(-phi)), k2 = k * k;  // phi / (1 + phi)
     double D[3];

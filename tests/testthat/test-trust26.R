@@ -261,18 +261,6 @@ test_that("a cs() term with one observation per group and column: the residual v
   # another: only the sum with the residual variance is identified. The fit
   # stopped somewhere on that ridge, with log-sd standard errors of 20 to
   # 100 that changed with the order of the factor's levels, silently.
-  cs_data <- function(T) {
-    set.seed(2)
-    n <- 80
-    d <- expand.grid(time = factor(1:T), id = factor(1:n))
-    sdt <- c(1, 1.3, 0.8, 1.6)[seq_len(T)]
-    L <- diag(sdt) %*% (matrix(0.5, T, T) + diag(0.5, T)) %*% diag(sdt)
-    b <- t(chol(L)) %*% matrix(rnorm(T * n), T, n)
-    d$x <- rnorm(nrow(d))
-    d$y <- 1 + 0.5 * d$x + b[cbind(as.integer(d$time), as.integer(d$id))] + rnorm(nrow(d), sd = 0.5)
-    d$time2 <- factor(d$time, levels = rev(levels(d$time)))
-    d
-  }
   d <- cs_data(2)
   msg <- "residual variance is not identifiable.*cs\\(0 \\+ time2? \\| id\\)"
   fits <- lapply(c("time", "time2"), function(tv) {
