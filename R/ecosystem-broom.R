@@ -202,12 +202,6 @@ check_effects <- function(effects) {
   effects
 }
 
-check_flag <- function(x, arg) {
-  if (!is.logical(x) || length(x) != 1L || is.na(x))
-    stop(sprintf("'%s' must be TRUE or FALSE", arg), call. = FALSE)
-  invisible(x)
-}
-
 coef_table <- function(beta, V) {
   se <- sqrt(pmax(diag(V), 0))
   data.frame(term = names(beta), estimate = unname(beta), std.error = unname(se),
