@@ -44,9 +44,32 @@ class TwoPartRE {
   virtual double logconst(double y, double wt) const {
     return y > 0 && wt > 0 ? wt * f_->logconst(y, 1.0) : 0.0;
   }
-  // Fills o; with full = false only l and g (quadrature nodes).
+  // One row's quantities that depend on theta only through its dispersion
+  // phi: for nbinom2, exp(phi) and the log-gamma and digamma differences at
+  // the row's y (nb_lgamma_diff(), nb_digamma_diff(): up to 8 log1p() a
+  // row, the largest single cost of a two-part negative binomial pass over
+  // the rows). An engine whose phi is fixed while its inner search moves
+  // (eta, a) fills them once per theta (row_const()) and passes them to
+  // eval(), which then gives the same values to the last bit.
+  struct RowConst {
+    bool set = false;
+    double y = 0.0, t = 0.0, lg = 0.0, dg = 0.0;
+  };
+  void row_const(double y, double ph, RowConst& r) const {
+    r.set = nb2_;
+    if (!nb2_) return;
+    r.y = y;
+    r.t = std::exp(ph);
+    r.lg = nb_lgamma_diff(r.t, y);
+    r.dg = nb_digamma_diff(r.t, y);
+  }
+  // Fills o; with full = false only l and g (quadrature nodes). `rc`:
+  // row_const() at (y, phi), or nullptr.
   virtual void eval(double y, double wt, double eta, double a, double phi, bool full,
-                    Obs2& o) const = 0;
+                    Obs2& o, const RowConst* rc) const = 0;
+  void eval(double y, double wt, double eta, double a, double phi, bool full, Obs2& o) const {
+    eval(y, wt, eta, a, phi, full, o, nullptr);
+  }
 
  protected:
   static void clear(Obs2& o) {
@@ -63,10 +86,12 @@ class TwoPartRE {
   // in phi, and by those at y and at 0 (hurdle), which each recompute them.
   struct Nb2At {
     double t, x, p, q, lx;
+    const RowConst* rc;
   };
-  static Nb2At nb2_at(double eta, double ph) {
+  static Nb2At nb2_at(double eta, double ph, const RowConst* rc) {
     Nb2At c;
-    c.t = std::exp(ph);
+    c.rc = rc && rc->set ? rc : nullptr;
+    c.t = c.rc ? c.rc->t : std::exp(ph);
     c.x = eta - ph;
     c.p = 1.0 / (1.0 + std::exp(-c.x));
     c.q = 1.0 / (1.0 + std::exp(c.x));
@@ -86,8 +111,9 @@ class TwoPartRE {
     }
     const double wt = 1.0, t = c->t, p = c->p, q = c->q;
     const double a = y + t, v = a * p * q;
-    const double l = nb_lgamma_diff(t, y) + y * eta - a * c->lx;
-    o[0] = wt * (t * (nb_digamma_diff(t, y) - c->lx) + t * p - y * q);
+    const bool pre = c->rc && c->rc->y == y;
+    const double l = (pre ? c->rc->lg : nb_lgamma_diff(t, y)) + y * eta - a * c->lx;
+    o[0] = wt * (t * ((pre ? c->rc->dg : nb_digamma_diff(t, y)) - c->lx) + t * p - y * q);
     o[1] = wt * (p * q * y - t * p * p);
     o[2] = -wt * p * q * (y * (p - q) + 2.0 * t * p);
     return ObsDerivs{wt * l, wt * (y - a * p), -wt * v, -wt * v * (q - p)};
@@ -124,15 +150,16 @@ class TwoPartRE {
 class ZeroInflatedRE : public TwoPartRE {
  public:
   using TwoPartRE::TwoPartRE;
+  using TwoPartRE::eval;
   void eval(double y, double wt, double eta, double a, double phi, bool full,
-            Obs2& o) const override {
+            Obs2& o, const RowConst* rc) const override {
     clear(o);
     if (wt <= 0) return;
     double q[3];
     Nb2At c;
     const Nb2At* cp = nullptr;
     if (nb2_) {
-      c = nb2_at(eta, phi);
+      c = nb2_at(eta, phi, rc);
       cp = &c;
     }
     if (y > 0) {
@@ -182,8 +209,9 @@ class ZeroInflatedRE : public TwoPartRE {
 class HurdleRE : public TwoPartRE {
  public:
   using TwoPartRE::TwoPartRE;
+  using TwoPartRE::eval;
   void eval(double y, double wt, double eta, double a, double phi, bool full,
-            Obs2& o) const override {
+            Obs2& o, const RowConst* rc) const override {
     clear(o);
     if (wt <= 0) return;
     if (y <= 0) {
@@ -194,7 +222,7 @@ class HurdleRE : public TwoPartRE {
     Nb2At c;
     const Nb2At* cp = nullptr;
     if (nb2_) {
-      c = nb2_at(eta, phi);
+      c = nb2_at(eta, phi, rc);
       cp = &c;
     }
     double p[3], q[3];
@@ -227,8 +255,9 @@ class ZeroInflatedBinomialRE : public TwoPartRE {
   double logconst(double y, double wt) const override {
     return y > 0 && wt > 0 ? f_->logconst(y, wt) : 0.0;
   }
+  using TwoPartRE::eval;
   void eval(double y, double wt, double eta, double a, double, bool full,
-            Obs2& o) const override {
+            Obs2& o, const RowConst*) const override {
     clear(o);
     if (wt <= 0) return;
     if (y > 0) {

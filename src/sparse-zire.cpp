@@ -155,6 +155,7 @@ SparseZire::SparseZire(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<con
   for (int i = 0; i < n_; ++i) lconst_ += obs_->logconst(y_[i], wt_[i]);
   for (VectorXd* v : {&eta_, &av_, &g1_, &g2_}) v->setZero(n_);
   obs_d_.resize(n_);
+  rc_.resize(n_);
   ucache_.setZero(Q_);
 }
 
@@ -166,6 +167,9 @@ void SparseZire::setup(const VectorXd& theta) {
   eta0_ = X_ * theta.head(p_) + off_.col(0);
   a0_ = Xz_ * theta.segment(p_ + nth_, pz_) + off_.col(1);
   ph_ = Xd_ * theta.segment(p_ + nth_ + pz_, pd_) + off_.col(2);
+  // phi stays fixed while the inner search moves (eta, a): its rows'
+  // constants once here, not on every pass (TwoPartRE::row_const()).
+  for (int i = 0; i < n_; ++i) obs_->row_const(y_[i], ph_[i], rc_[i]);
 }
 
 double SparseZire::rows(const VectorXd& u, bool full) {
@@ -183,7 +187,7 @@ double SparseZire::rows(const VectorXd& u, bool full) {
     eta_[i] = e;
     av_[i] = a;
     Obs2& d = full ? obs_d_[i] : o;
-    obs_->eval(y_[i], wt_[i], e, a, ph_[i], full, d);
+    obs_->eval(y_[i], wt_[i], e, a, ph_[i], full, d, &rc_[i]);
     s += d.l;
     if (!full) continue;
     g1_[i] = d.g[0];

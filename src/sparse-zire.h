@@ -128,6 +128,7 @@ class SparseZire {
   PolledLLT chol_;
   Eigen::VectorXd eta0_, a0_, ph_, eta_, av_, g1_, g2_;
   std::vector<Obs2> obs_d_;
+  std::vector<TwoPartRE::RowConst> rc_;  // per row at ph_ (setup())
   Eigen::VectorXd u_, ucache_;
   Eigen::VectorXd evec_;  // the last eigenvector of min_eigen(), its warm start
   double hmin_ = 0.0;
