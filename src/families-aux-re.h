@@ -94,8 +94,9 @@ class TwoPartRE {
     c.t = c.rc ? c.rc->t : std::exp(ph);
     c.x = eta - ph;
     c.p = 1.0 / (1.0 + std::exp(-c.x));
-    c.q = 1.0 / (1.0 + std::exp(c.x));
-    c.lx = log1pexp(c.x);
+    const double ex = std::exp(c.x);
+    c.q = 1.0 / (1.0 + ex);
+    c.lx = log1pexp_at(c.x, ex);
     return c;
   }
   // f_->derivs(y, 1, eta, ph) and inner_dphi(y, eta, ph, o), one row
@@ -129,8 +130,8 @@ class TwoPartRE {
   }
   // -log1pexp(-a) = log pi, into o.
   static void log_pi(double a, bool full, Obs2& o) {
-    const double p = plogis(a);
-    o.l -= log1pexp(-a);
+    const double ema = std::exp(-a), p = 1.0 / (1.0 + ema);  // plogis(a)
+    o.l -= log1pexp_at(-a, ema);
     o.g[1] += 1.0 - p;
     if (!full) return;
     o.h[1][1] -= p * (1.0 - p);
