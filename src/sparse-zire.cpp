@@ -179,6 +179,7 @@ double SparseZire::rows(const VectorXd& u, bool full) {
   const double* Av = A_.valuePtr();
   double s = 0.0;
   Obs2 o;
+  if (full) t_ready_ = false;
   for (int i = 0; i < n_; ++i) {
     double e = eta0_[i], a = a0_[i];
     for (int k = Ao[i]; k < Ao[i + 1]; ++k) {
@@ -190,9 +191,11 @@ double SparseZire::rows(const VectorXd& u, bool full) {
     Obs2& d = full ? obs_d_[i] : o;
     // The third derivatives only where the gradient needs them (at the
     // mode, third_derivs()): what they take is kept beside obs_d_.
-    if (full) t_ready_ = false;
-    if (full) obs_->eval_defer(y_[i], wt_[i], e, a, ph_[i], d, &rc_[i], &keep_[(size_t)i * TwoPartRE::kKeep]);
-    else obs_->eval(y_[i], wt_[i], e, a, ph_[i], false, d, &rc_[i]);
+    if (full)
+      obs_->eval_defer(y_[i], wt_[i], e, a, ph_[i], d, &rc_[i],
+                       &keep_[(size_t)i * TwoPartRE::kKeep]);
+    else
+      obs_->eval(y_[i], wt_[i], e, a, ph_[i], false, d, &rc_[i]);
     s += d.l;
     if (!full) continue;
     g1_[i] = d.g[0];
