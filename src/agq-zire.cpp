@@ -22,6 +22,7 @@ struct ZireEngine::Work {
       T0, T1, Du, Dv1, Dv2, S;
   VectorXd e0, a0, ph, eta, av, u, unew, step, grad, lw, pi, rhs, ubar, G1, hv;
   std::vector<Obs2> ob, obk;
+  std::vector<TwoPartRE::RowConst> rc;  // the rows' constants at ph (TwoPartRE::row_const())
   Eigen::LLT<MatrixXd> llt;
   Work(int nmax, int q, long Q, int P)
       : B1(nmax, q), B2(nmax, q), G0(nmax, Q), G1n(nmax, Q), G2n(nmax, Q), Unodes(Q, q),
@@ -29,12 +30,12 @@ struct ZireEngine::Work {
         tmp_q(q, q), dL(q, q), PZ(Q, q), T0(nmax, q), T1(nmax, q), Du(q, P),
         Dv1(nmax, P), Dv2(nmax, P), S(nmax, 3), e0(nmax), a0(nmax), ph(nmax),
         eta(nmax), av(nmax), u(q), unew(q), step(q), grad(q), lw(Q), pi(Q), rhs(q),
-        ubar(q), G1(q), hv(q), ob(nmax), obk(nmax), llt(q) {}
+        ubar(q), G1(q), hv(q), ob(nmax), obk(nmax), rc(nmax), llt(q) {}
 };
 
 static double zire_work_doubles(double nmax, double q, double Q, double P) {
   return nmax * (3.0 * Q + 4.0 * q + 2.0 * P + 16.0) + Q * (2.0 * q + 2.0) + q * (P + 12.0 * q) +
-         2.0 * nmax * sizeof(Obs2) / 8.0;
+         2.0 * nmax * sizeof(Obs2) / 8.0 + nmax * sizeof(TwoPartRE::RowConst) / 8.0;
 }
 
 ZireEngine::ZireEngine(const Eigen::Ref<const MatrixXd>& X,
@@ -115,6 +116,8 @@ double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
     w.e0[j] = eta0[s0 + j];
     w.a0[j] = a0[s0 + j];
     w.ph[j] = ph[s0 + j];
+    // Fixed over the cluster's inner search and nodes: once here.
+    ob.row_const(y[j], w.ph[j], w.rc[j]);
   }
   auto set_pred = [&](const double* uu) {
     for (int j = 0; j < ni; ++j) {
@@ -131,7 +134,7 @@ double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
     set_pred(uu.data());
     double h = -0.5 * uu.squaredNorm();
     for (int j = 0; j < ni; ++j) {
-      ob.eval(y[j], wt[j], w.eta[j], w.av[j], w.ph[j], full, o[j]);
+      ob.eval(y[j], wt[j], w.eta[j], w.av[j], w.ph[j], full, o[j], &w.rc[j]);
       h += o[j].l;
     }
     return h;

@@ -44,9 +44,49 @@ class TwoPartRE {
   virtual double logconst(double y, double wt) const {
     return y > 0 && wt > 0 ? wt * f_->logconst(y, 1.0) : 0.0;
   }
-  // Fills o; with full = false only l and g (quadrature nodes).
+  // One row's quantities that depend on theta only through its dispersion
+  // phi: for nbinom2, exp(phi) and the log-gamma and digamma differences at
+  // the row's y (nb_lgamma_diff(), nb_digamma_diff(): up to 8 log1p() a
+  // row, the largest single cost of a two-part negative binomial pass over
+  // the rows). An engine whose phi is fixed while its inner search moves
+  // (eta, a) fills them once per theta (row_const()) and passes them to
+  // eval(), which then gives the same values to the last bit.
+  struct RowConst {
+    bool set = false;
+    double y = 0.0, t = 0.0, lg = 0.0, dg = 0.0;
+  };
+  void row_const(double y, double ph, RowConst& r) const {
+    r.set = nb2_;
+    if (!nb2_) return;
+    r.y = y;
+    r.t = std::exp(ph);
+    r.lg = nb_lgamma_diff(r.t, y);
+    r.dg = nb_digamma_diff(r.t, y);
+  }
+  // Fills o; with full = false only l and g (quadrature nodes). `rc`:
+  // row_const() at (y, phi), or nullptr.
   virtual void eval(double y, double wt, double eta, double a, double phi, bool full,
-                    Obs2& o) const = 0;
+                    Obs2& o, const RowConst* rc) const = 0;
+  void eval(double y, double wt, double eta, double a, double phi, bool full, Obs2& o) const {
+    eval(y, wt, eta, a, phi, full, o, nullptr);
+  }
+  // eval() with full = true, except that a class may leave the third
+  // derivatives o.t for third() to fill from what it keeps in `keep`
+  // (kKeep doubles): an inner search evaluates the rows several times per
+  // theta and needs o.t only at the mode (the gradient's log det(H) term).
+  // third() then gives o.t the values eval() would have, to the last bit.
+  // By default eval() fills o.t at once and third() does nothing.
+  static constexpr int kKeep = 10;
+  virtual void eval_defer(double y, double wt, double eta, double a, double phi, Obs2& o,
+                          const RowConst* rc, double* keep) const {
+    (void)keep;
+    eval(y, wt, eta, a, phi, true, o, rc);
+  }
+  virtual void third(double wt, const double* keep, Obs2& o) const {
+    (void)wt;
+    (void)keep;
+    (void)o;
+  }
 
  protected:
   static void clear(Obs2& o) {
@@ -63,14 +103,17 @@ class TwoPartRE {
   // in phi, and by those at y and at 0 (hurdle), which each recompute them.
   struct Nb2At {
     double t, x, p, q, lx;
+    const RowConst* rc;
   };
-  static Nb2At nb2_at(double eta, double ph) {
+  static Nb2At nb2_at(double eta, double ph, const RowConst* rc) {
     Nb2At c;
-    c.t = std::exp(ph);
+    c.rc = rc && rc->set ? rc : nullptr;
+    c.t = c.rc ? c.rc->t : std::exp(ph);
     c.x = eta - ph;
     c.p = 1.0 / (1.0 + std::exp(-c.x));
-    c.q = 1.0 / (1.0 + std::exp(c.x));
-    c.lx = log1pexp(c.x);
+    const double ex = std::exp(c.x);
+    c.q = 1.0 / (1.0 + ex);
+    c.lx = log1pexp_at(c.x, ex);
     return c;
   }
   // f_->derivs(y, 1, eta, ph) and inner_dphi(y, eta, ph, o), one row
@@ -86,8 +129,9 @@ class TwoPartRE {
     }
     const double wt = 1.0, t = c->t, p = c->p, q = c->q;
     const double a = y + t, v = a * p * q;
-    const double l = nb_lgamma_diff(t, y) + y * eta - a * c->lx;
-    o[0] = wt * (t * (nb_digamma_diff(t, y) - c->lx) + t * p - y * q);
+    const bool pre = c->rc && c->rc->y == y;
+    const double l = (pre ? c->rc->lg : nb_lgamma_diff(t, y)) + y * eta - a * c->lx;
+    o[0] = wt * (t * ((pre ? c->rc->dg : nb_digamma_diff(t, y)) - c->lx) + t * p - y * q);
     o[1] = wt * (p * q * y - t * p * p);
     o[2] = -wt * p * q * (y * (p - q) + 2.0 * t * p);
     return ObsDerivs{wt * l, wt * (y - a * p), -wt * v, -wt * v * (q - p)};
@@ -103,12 +147,36 @@ class TwoPartRE {
   }
   // -log1pexp(-a) = log pi, into o.
   static void log_pi(double a, bool full, Obs2& o) {
-    const double p = plogis(a);
-    o.l -= log1pexp(-a);
+    const double ema = std::exp(-a), p = 1.0 / (1.0 + ema);  // plogis(a)
+    o.l -= log1pexp_at(-a, ema);
     o.g[1] += 1.0 - p;
     if (!full) return;
     o.h[1][1] -= p * (1.0 - p);
     o.t[1][1][1] -= p * (1.0 - p) * (1.0 - 2.0 * p);
+  }
+  // minus_log1pexp() and log_pi() without their o.t term (third()'s);
+  // they return plogis(a).
+  static double minus_log1pexp_h(double a, bool full, Obs2& o) {
+    const double p = plogis(a);
+    o.l -= log1pexp(a);
+    o.g[1] -= p;
+    if (full) o.h[1][1] -= p * (1.0 - p);
+    return p;
+  }
+  static double log_pi_h(double a, bool full, Obs2& o) {
+    const double ema = std::exp(-a), p = 1.0 / (1.0 + ema);  // plogis(a)
+    o.l -= log1pexp_at(-a, ema);
+    o.g[1] += 1.0 - p;
+    if (full) o.h[1][1] -= p * (1.0 - p);
+    return p;
+  }
+  // scale() of l, g and h (third() scales o.t).
+  static void scale_h(Obs2& o, double wt) {
+    if (wt == 1.0) return;
+    o.l *= wt;
+    for (int c = 0; c < 3; ++c) o.g[c] *= wt;
+    for (int b = 0; b < 2; ++b)
+      for (int c = 0; c < 3; ++c) o.h[b][c] *= wt;
   }
   static void scale(Obs2& o, double wt) {
     if (wt == 1.0) return;
@@ -124,15 +192,68 @@ class TwoPartRE {
 class ZeroInflatedRE : public TwoPartRE {
  public:
   using TwoPartRE::TwoPartRE;
+  using TwoPartRE::eval;
   void eval(double y, double wt, double eta, double a, double phi, bool full,
-            Obs2& o) const override {
+            Obs2& o, const RowConst* rc) const override {
+    double keep[kKeep];
+    core(y, wt, eta, a, phi, full, o, rc, keep);
+    if (full) third(wt, keep, o);
+  }
+  void eval_defer(double y, double wt, double eta, double a, double phi, Obs2& o,
+                  const RowConst* rc, double* keep) const override {
+    core(y, wt, eta, a, phi, true, o, rc, keep);
+  }
+  // keep: [0] 1 for y > 0, 0 for y = 0, -1 for no weight; y > 0: [1] d3,
+  // [2] dl0''/dphi, [3] plogis(a); y = 0: [1] r, [2] v, [3] s_eta, [4]
+  // s_phi, [5] s_{eta eta}, [6] s_{eta phi}, [7] s_{eta eta eta}, [8]
+  // s_{eta eta phi}, [9] plogis(a).
+  void third(double wt, const double* keep, Obs2& o) const override {
+    if (keep[0] < 0.0) return;
+    if (keep[0] > 0.0) {
+      o.t[0][0][0] = keep[1];
+      o.t[0][0][2] = keep[2];
+      const double p = keep[3];
+      o.t[1][1][1] = 0.0;
+      o.t[1][1][1] -= p * (1.0 - p) * (1.0 - 2.0 * p);
+    } else {
+      const double r = keep[1], v = keep[2];
+      const double s1[3] = {keep[3], -1.0, keep[4]};
+      const double s2[3][3] = {{keep[5], 0.0, keep[6]}, {0.0, 0.0, 0.0}, {keep[6], 0.0, 0.0}};
+      const double w3 = v * (1.0 - 2.0 * r);
+      for (int b = 0; b < 2; ++b)
+        for (int c = 0; c < 3; ++c)
+          for (int e = 0; e < 2; ++e) {
+            if (e < b) continue;
+            double s3 = 0.0;
+            if (b == 0 && e == 0) s3 = c == 0 ? keep[7] : (c == 2 ? keep[8] : 0.0);
+            const double val = w3 * s1[b] * s1[e] * s1[c] +
+                               v * (s2[b][e] * s1[c] + s2[b][c] * s1[e] + s2[e][c] * s1[b]) +
+                               r * s3;
+            o.t[b][e][c] = val;
+            o.t[e][b][c] = val;
+          }
+      const double p = keep[9];
+      o.t[1][1][1] -= p * (1.0 - p) * (1.0 - 2.0 * p);
+    }
+    if (wt == 1.0) return;
+    for (int b = 0; b < 2; ++b)
+      for (int e = 0; e < 2; ++e)
+        for (int c = 0; c < 3; ++c) o.t[b][e][c] *= wt;
+  }
+
+ private:
+  // l, g and (with full) h into o, o.t left at 0; what third() needs into
+  // keep.
+  void core(double y, double wt, double eta, double a, double phi, bool full, Obs2& o,
+            const RowConst* rc, double* keep) const {
     clear(o);
+    keep[0] = -1.0;
     if (wt <= 0) return;
     double q[3];
     Nb2At c;
     const Nb2At* cp = nullptr;
     if (nb2_) {
-      c = nb2_at(eta, phi);
+      c = nb2_at(eta, phi, rc);
       cp = &c;
     }
     if (y > 0) {
@@ -143,11 +264,12 @@ class ZeroInflatedRE : public TwoPartRE {
       if (full) {
         o.h[0][0] = d.d2;
         o.h[0][2] = q[1];
-        o.t[0][0][0] = d.d3;
-        o.t[0][0][2] = q[2];
+        keep[0] = 1.0;
+        keep[1] = d.d3;
+        keep[2] = q[2];
       }
-      minus_log1pexp(a, full, o);
-      scale(o, wt);
+      keep[3] = minus_log1pexp_h(a, full, o);
+      scale_h(o, wt);
       return;
     }
     const ObsDerivs d = inner_derivs(0.0, eta, phi, q, cp);
@@ -156,34 +278,31 @@ class ZeroInflatedRE : public TwoPartRE {
     o.l = log1pexp(s);
     for (int c = 0; c < 3; ++c) o.g[c] = r * s1[c];
     if (full) {
-      // Second and third derivatives of s: only in eta and phi.
+      // Second derivatives of s: only in eta and phi.
       double s2[3][3] = {{d.d2, 0.0, q[1]}, {0.0, 0.0, 0.0}, {q[1], 0.0, 0.0}};
-      const double w3 = v * (1.0 - 2.0 * r);
       for (int b = 0; b < 2; ++b)
-        for (int c = 0; c < 3; ++c) {
-          o.h[b][c] = v * s1[b] * s1[c] + r * s2[b][c];
-          for (int e = 0; e < 2; ++e) {
-            if (e < b) continue;
-            double s3 = 0.0;
-            if (b == 0 && e == 0) s3 = c == 0 ? d.d3 : (c == 2 ? q[2] : 0.0);
-            const double val = w3 * s1[b] * s1[e] * s1[c] +
-                               v * (s2[b][e] * s1[c] + s2[b][c] * s1[e] + s2[e][c] * s1[b]) +
-                               r * s3;
-            o.t[b][e][c] = val;
-            o.t[e][b][c] = val;
-          }
-        }
+        for (int c = 0; c < 3; ++c) o.h[b][c] = v * s1[b] * s1[c] + r * s2[b][c];
+      keep[0] = 0.0;
+      keep[1] = r;
+      keep[2] = v;
+      keep[3] = d.d1;
+      keep[4] = q[0];
+      keep[5] = d.d2;
+      keep[6] = q[1];
+      keep[7] = d.d3;
+      keep[8] = q[2];
     }
-    log_pi(a, full, o);
-    scale(o, wt);
+    keep[9] = log_pi_h(a, full, o);
+    scale_h(o, wt);
   }
 };
 
 class HurdleRE : public TwoPartRE {
  public:
   using TwoPartRE::TwoPartRE;
+  using TwoPartRE::eval;
   void eval(double y, double wt, double eta, double a, double phi, bool full,
-            Obs2& o) const override {
+            Obs2& o, const RowConst* rc) const override {
     clear(o);
     if (wt <= 0) return;
     if (y <= 0) {
@@ -194,7 +313,7 @@ class HurdleRE : public TwoPartRE {
     Nb2At c;
     const Nb2At* cp = nullptr;
     if (nb2_) {
-      c = nb2_at(eta, phi);
+      c = nb2_at(eta, phi, rc);
       cp = &c;
     }
     double p[3], q[3];
@@ -227,8 +346,9 @@ class ZeroInflatedBinomialRE : public TwoPartRE {
   double logconst(double y, double wt) const override {
     return y > 0 && wt > 0 ? f_->logconst(y, wt) : 0.0;
   }
+  using TwoPartRE::eval;
   void eval(double y, double wt, double eta, double a, double, bool full,
-            Obs2& o) const override {
+            Obs2& o, const RowConst*) const override {
     clear(o);
     if (wt <= 0) return;
     if (y > 0) {

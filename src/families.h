@@ -57,6 +57,14 @@ inline double log1pexp(double x) {
   if (x <= 33.3) return x + std::exp(-x);
   return x;
 }
+// log1pexp(x) from ex = exp(x) already at hand (the same value to the last
+// bit: the branches use exp(x) where log1pexp() does).
+inline double log1pexp_at(double x, double ex) {
+  if (x <= -37.0) return ex;
+  if (x <= 18.0) return std::log1p(ex);
+  if (x <= 33.3) return x + std::exp(-x);
+  return x;
+}
 
 // Thread-safe log-gamma (std::lgamma writes the global signgam). Boost's
 // default policy throws on overflow or a pole (lgamma of a huge shape,

@@ -155,6 +155,8 @@ SparseZire::SparseZire(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<con
   for (int i = 0; i < n_; ++i) lconst_ += obs_->logconst(y_[i], wt_[i]);
   for (VectorXd* v : {&eta_, &av_, &g1_, &g2_}) v->setZero(n_);
   obs_d_.resize(n_);
+  rc_.resize(n_);
+  keep_.resize((size_t)n_ * TwoPartRE::kKeep);
   ucache_.setZero(Q_);
 }
 
@@ -166,6 +168,9 @@ void SparseZire::setup(const VectorXd& theta) {
   eta0_ = X_ * theta.head(p_) + off_.col(0);
   a0_ = Xz_ * theta.segment(p_ + nth_, pz_) + off_.col(1);
   ph_ = Xd_ * theta.segment(p_ + nth_ + pz_, pd_) + off_.col(2);
+  // phi stays fixed while the inner search moves (eta, a): its rows'
+  // constants once here, not on every pass (TwoPartRE::row_const()).
+  for (int i = 0; i < n_; ++i) obs_->row_const(y_[i], ph_[i], rc_[i]);
 }
 
 double SparseZire::rows(const VectorXd& u, bool full) {
@@ -174,6 +179,7 @@ double SparseZire::rows(const VectorXd& u, bool full) {
   const double* Av = A_.valuePtr();
   double s = 0.0;
   Obs2 o;
+  if (full) t_ready_ = false;
   for (int i = 0; i < n_; ++i) {
     double e = eta0_[i], a = a0_[i];
     for (int k = Ao[i]; k < Ao[i + 1]; ++k) {
@@ -183,7 +189,13 @@ double SparseZire::rows(const VectorXd& u, bool full) {
     eta_[i] = e;
     av_[i] = a;
     Obs2& d = full ? obs_d_[i] : o;
-    obs_->eval(y_[i], wt_[i], e, a, ph_[i], full, d);
+    // The third derivatives only where the gradient needs them (at the
+    // mode, third_derivs()): what they take is kept beside obs_d_.
+    if (full)
+      obs_->eval_defer(y_[i], wt_[i], e, a, ph_[i], d, &rc_[i],
+                       &keep_[(size_t)i * TwoPartRE::kKeep]);
+    else
+      obs_->eval(y_[i], wt_[i], e, a, ph_[i], false, d, &rc_[i]);
     s += d.l;
     if (!full) continue;
     g1_[i] = d.g[0];
@@ -438,9 +450,18 @@ void SparseZire::map_pairs() {
   pairs_mapped_ = true;
 }
 
+// The rows' third derivatives at the last full pass (rows()), once.
+void SparseZire::third_derivs() {
+  if (t_ready_) return;
+  for (int i = 0; i < n_; ++i)
+    obs_->third(wt_[i], &keep_[(size_t)i * TwoPartRE::kKeep], obs_d_[i]);
+  t_ready_ = true;
+}
+
 // The exact gradient at the mode and factor of the last evaluation (the
 // formulas at the top of this file).
 void SparseZire::gradient(VectorXd& g) {
+  third_derivs();
   map_pairs();
   std::vector<double> S;
   chol_.selected_inverse(S);

@@ -103,6 +103,7 @@ class SparseZire {
   double laplace_value() const;
   double min_eigen();
   void map_pairs();
+  void third_derivs();
   void gradient(Eigen::VectorXd& g);
 
   int n_, p_, pz_, pd_, Q_, qc_, nth_;
@@ -128,6 +129,9 @@ class SparseZire {
   PolledLLT chol_;
   Eigen::VectorXd eta0_, a0_, ph_, eta_, av_, g1_, g2_;
   std::vector<Obs2> obs_d_;
+  std::vector<TwoPartRE::RowConst> rc_;  // per row at ph_ (setup())
+  std::vector<double> keep_;  // per row, TwoPartRE::eval_defer()'s, beside obs_d_
+  bool t_ready_ = false;      // obs_d_'s third derivatives filled (third_derivs())
   Eigen::VectorXd u_, ucache_;
   Eigen::VectorXd evec_;  // the last eigenvector of min_eigen(), its warm start
   double hmin_ = 0.0;
