@@ -92,9 +92,14 @@ chol_psd <- function(D, tol = 1e-12) {
 # The reparameterization of a one-grouping-factor model: X, Z transformed
 # and the maps of theta = (beta, lambda, dispersion) between the user's
 # parameterization and the optimizer's.
-glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp, mom_x = NULL, mom_z = NULL) {
+# z_blocks: the column blocks within which Z may be centred, when finer
+# than the covariance blocks (the two parts of glmm_zire_fit(): a zero-part
+# slope is centred by the zero part's intercept even when both parts'
+# effects share one covariance).
+glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp, mom_x = NULL, mom_z = NULL,
+                         z_blocks = cov_blocks) {
   tx <- design_transform(X, mom = mom_x)
-  tz <- design_transform(Z, blocks = cov_blocks, mom = mom_z)
+  tz <- design_transform(Z, blocks = z_blocks, mom = mom_z)
   q <- length(tz$scale)
   nl <- length(pat$row)
   lam_index <- cbind(pat$row, pat$col)

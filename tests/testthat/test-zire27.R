@@ -1,0 +1,73 @@
+# A random slope in the zero part far from zero (c2 = cover * 1e-6 - 5 in
+# Salamanders): the fit is the fit on cover mapped back, on the one-factor
+# two-part engine (fit-glmm-zire.R, zire_z_reparam()); with cover it is
+# glmmTMB's. Before, the one-factor fit stopped 1.8 below the optimum with
+# false convergence.
+
+zire27_fit <- function(data, formula, zi) {
+  w <- character()
+  f <- withCallingHandlers(glmm(formula, ziformula = zi, data = data, family = poisson),
+                           warning = function(x) {
+                             w <<- c(w, conditionMessage(x))
+                             invokeRestart("muffleWarning")
+                           })
+  list(fit = f, warnings = w)
+}
+
+# zi ~ g0 + g1 cover = (g0 + 5e6 g1) + 1e6 g1 c2: the zero part's
+# coefficients and random effects on c2 are A times those on cover.
+zire27_A <- matrix(c(1, 0, 5e6, 1e6), 2)
+
+zire27_check <- function(r1, r2, zi_names1, zi_names2, D1, D2, tmb) {
+  f1 <- r1$fit
+  f2 <- r2$fit
+  # Only the true singular fit (a correlation of -1 on cover, +1 on c2).
+  for (r in list(r1, r2)) {
+    expect_length(r$warnings, 1L)
+    expect_match(r$warnings, "^singular fit")
+  }
+  expect_lt(abs(as.numeric(logLik(f2)) - as.numeric(logLik(f1))), 1e-7)
+  expect_equal(fixef(f2), fixef(f1), tolerance = 1e-6)
+  expect_equal(unname(f2$theta[zi_names2]), drop(zire27_A %*% f1$theta[zi_names1]),
+               tolerance = 1e-6)
+  expect_equal(D2, zire27_A %*% D1 %*% t(zire27_A), tolerance = 1e-5, ignore_attr = TRUE)
+  V1 <- vcov(f1, full = TRUE)
+  V2 <- vcov(f2, full = TRUE)
+  expect_true(all(is.finite(sqrt(diag(V2)[c(names(fixef(f2)), zi_names2)]))))
+  cn <- names(fixef(f1))
+  expect_equal(sqrt(diag(V2)[cn]), sqrt(diag(V1)[cn]), tolerance = 1e-4)
+  expect_equal(unname(sqrt(diag(V2)[zi_names2])),
+               sqrt(diag(zire27_A %*% V1[zi_names1, zi_names1] %*% t(zire27_A))),
+               tolerance = 1e-4)
+  # The fit on cover against glmmTMB's, which reports singular convergence
+  # (its logLik up to 2e-5 lower): as high, and close.
+  expect_gt(as.numeric(logLik(f1)), as.numeric(logLik(tmb)) - 1e-8)
+  expect_lt(as.numeric(logLik(f1)) - as.numeric(logLik(tmb)), 1e-4)
+  expect_equal(fixef(f1), glmmTMB::fixef(tmb)$cond, tolerance = 2e-4)
+  expect_equal(unname(f1$theta[zi_names1]), unname(glmmTMB::fixef(tmb)$zi), tolerance = 2e-4)
+  expect_equal(unname(sqrt(diag(V1)[cn])), unname(sqrt(diag(vcov(tmb)$cond))), tolerance = 1e-3)
+  expect_equal(unname(sqrt(diag(V1)[zi_names1])), unname(sqrt(diag(vcov(tmb)$zi))),
+               tolerance = 1e-3)
+  Dt <- glmmTMB::VarCorr(tmb)$zi$site
+  expect_equal(D1, Dt, tolerance = 1e-3, ignore_attr = TRUE)
+}
+
+test_that("one factor: zi ~ c2 + (c2 | site) with c2 far from zero is the fit on cover mapped back", {
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  d <- Salamanders
+  d$c2 <- d$cover * 1e-6 - 5
+  r1 <- zire27_fit(d, count ~ mined + (1 | site), ~ cover + (cover | site))
+  r2 <- zire27_fit(d, count ~ mined + (1 | site), ~ c2 + (c2 | site))
+  expect_s3_class(r2$fit, "glmmgee_glmm_zire")
+  tmb <- suppressWarnings(glmmTMB::glmmTMB(count ~ mined + (1 | site), data = d,
+                                           family = poisson, ziformula = ~ cover + (cover | site)))
+  zi <- 2:3
+  zire27_check(r1, r2, c("zi~(Intercept)", "zi~cover"), c("zi~(Intercept)", "zi~c2"),
+               VarCorr(r1$fit)$site[zi, zi], VarCorr(r2$fit)$site[zi, zi], tmb)
+  # The count part's random effects and the zero part's modes (b = A b).
+  expect_equal(ranef(r2$fit)$site, ranef(r1$fit)$site, tolerance = 1e-5, ignore_attr = TRUE)
+  b1 <- as.matrix(ranef(r1$fit, component = "zi")$site)
+  b2 <- as.matrix(ranef(r2$fit, component = "zi")$site)
+  expect_equal(b2, b1 %*% t(zire27_A), tolerance = 1e-4, ignore_attr = TRUE)
+})
