@@ -226,7 +226,18 @@ sparse_reparam <- function(X, re, p, disp) {
     Ti <- backsolve(tz$T, diag(1, q))
     Z[, tm$columns] <- Z[, tm$columns, drop = FALSE] %*%
       Matrix::kronecker(Matrix::Diagonal(nl), Matrix::Matrix(Ti, sparse = TRUE))
-    maps[[length(maps) + 1L]] <- list(term = k, par = tm$par, lt = lt, q = q, T = tz$T, Ti = Ti)
+    # A slope far from zero beside the term's intercept (more than 100
+    # standard deviations, as in glmm_reparam()): the Cholesky factor of
+    # T^-1 D* T^-T loses Lambda's small last diagonal entry to cancellation
+    # and the Jacobian by differences is noise (Salamanders, zi ~ c2 +
+    # (c2 | site) beside (1 | spp), c2 = cover * 1e-6 - 5: "the Hessian is
+    # not negative definite" at the optimum). There the term maps by the LQ
+    # factorization and its Jacobian is exact (sparse_far_jacobian()).
+    off <- tz$T
+    diag(off) <- 0
+    far <- any(abs(off) > 100 * rep(diag(tz$T), each = q))
+    maps[[length(maps) + 1L]] <- list(term = k, par = tm$par, lt = lt, q = q, T = tz$T, Ti = Ti,
+                                      far = far)
   }
   Z <- methods::as(methods::as(Z, "CsparseMatrix"), "generalMatrix")
   map <- function(theta, Tb, which) {
@@ -236,10 +247,11 @@ sparse_reparam <- function(X, re, p, disp) {
       L <- matrix(0, m$q, m$q)
       L[m$lt] <- theta[p + m$par]
       A <- m[[which]] %*% L
-      out[p + m$par] <- chol_psd(tcrossprod(A))[m$lt]
+      out[p + m$par] <- if (m$far) lq_blocks(A, m$q)$L[m$lt] else chol_psd(tcrossprod(A))[m$lt]
     }
     out
   }
+  far <- vapply(maps, `[[`, TRUE, "far")
   Txi <- backsolve(tx$T, diag(1, p))
   typical <- c(1 / tx$scale, typ_lam, if (disp) 1)
   to_star <- function(theta) if (identity) theta else map(theta, tx$T, "T")
@@ -263,9 +275,38 @@ sparse_reparam <- function(X, re, p, disp) {
   }
   list(X = tx$M, Z = Z, identity = identity, Tx = tx$T, to_star = to_star,
        from_star = function(theta) if (identity) theta else map(theta, Txi, "Ti"),
-       jacobian = function(theta, free = rep(TRUE, length(theta)))
-         if (identity) diag(1, length(theta)) else map_jacobian(to_star, theta, typical, free),
+       jacobian = function(theta, free = rep(TRUE, length(theta))) {
+         if (identity) return(diag(1, length(theta)))
+         J <- map_jacobian(to_star, theta, typical, free)
+         if (any(far)) J <- sparse_far_jacobian(J, maps[far], p, to_star(theta), free)
+         J
+       },
        terms_to_user = terms_to_user, typical = typical)
+}
+
+# The rows and columns of a far term's covariance parameters (sparse_reparam()) of
+# d theta* / d theta, exactly: in the interior the inverse of the LQ map's
+# Jacobian (lq_jacobian()); on the face where a two-column term's
+# lambda[2,2] is 0 (a correlation of +/-1), where Lambda* = [v*, 0] maps
+# linearly to Lambda = [s T^-1 v*, 0] (s the sign of its first entry, as in
+# lmm_face_map()), s T over (lambda[1,1], lambda[2,1]). Other boundaries
+# keep the differences.
+sparse_far_jacobian <- function(J, maps, p, theta_s, free) {
+  for (m in maps) {
+    il <- p + m$par
+    Ls <- matrix(0, m$q, m$q)
+    Ls[m$lt] <- theta_s[il]
+    if (all(free[il])) {
+      lq <- lq_blocks(m$Ti %*% Ls, m$q)
+      J[il, il] <- solve(lq_jacobian(Ls, lq$L, lq$W, m$lt))
+    } else if (m$q == 2L && identical(free[il], c(TRUE, TRUE, FALSE))) {
+      s <- sign((m$Ti %*% Ls)[1L, 1L])
+      if (s == 0) next
+      J[il, il] <- 0
+      J[il[1:2], il[1:2]] <- s * m$T
+    }
+  }
+  J
 }
 
 # d theta* / d theta by central differences of the (smooth, cheap) map

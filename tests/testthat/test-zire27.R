@@ -1,8 +1,10 @@
 # A random slope in the zero part far from zero (c2 = cover * 1e-6 - 5 in
 # Salamanders): the fit is the fit on cover mapped back, on the one-factor
-# two-part engine (fit-glmm-zire.R, zire_z_reparam()); with cover it is
-# glmmTMB's. Before, the one-factor fit stopped 1.8 below the optimum with
-# false convergence.
+# two-part engine (fit-glmm-zire.R, zire_z_reparam()) and on the two-part
+# sparse engine (sparse_reparam(), sparse_far_jacobian()); with cover it
+# is glmmTMB's. Before, the one-factor fit stopped 1.8 below the optimum
+# with false convergence, and the sparse one warned that the Hessian was
+# not negative definite (no standard errors).
 
 zire27_fit <- function(data, formula, zi) {
   w <- character()
@@ -70,4 +72,26 @@ test_that("one factor: zi ~ c2 + (c2 | site) with c2 far from zero is the fit on
   b1 <- as.matrix(ranef(r1$fit, component = "zi")$site)
   b2 <- as.matrix(ranef(r2$fit, component = "zi")$site)
   expect_equal(b2, b1 %*% t(zire27_A), tolerance = 1e-4, ignore_attr = TRUE)
+})
+
+test_that("sparse engine: zi ~ c2 + (c2 | site) beside (1 | spp) has its standard errors", {
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  d <- Salamanders
+  d$c2 <- d$cover * 1e-6 - 5
+  r1 <- zire27_fit(d, count ~ mined + (1 | site) + (1 | spp), ~ cover + (cover | site))
+  r2 <- zire27_fit(d, count ~ mined + (1 | site) + (1 | spp), ~ c2 + (c2 | site))
+  expect_s3_class(r2$fit, "glmmgee_glmm_zire_sparse")
+  tmb <- suppressWarnings(glmmTMB::glmmTMB(count ~ mined + (1 | site) + (1 | spp), data = d,
+                                           family = poisson, ziformula = ~ cover + (cover | site)))
+  zire27_check(r1, r2, c("zi~(Intercept)", "zi~cover"), c("zi~(Intercept)", "zi~c2"),
+               VarCorr(r1$fit)[["zi~site"]], VarCorr(r2$fit)[["zi~site"]], tmb)
+  # The covariance parameters off the boundary: on the face lambda[2,2] = 0
+  # the map is linear, (l11, l21) on c2 = -A (l11, l21) on cover.
+  l1 <- r1$fit$theta[c("zi~site.(Intercept)", "zi~site.cover.(Intercept)")]
+  l2 <- r2$fit$theta[c("zi~site.(Intercept)", "zi~site.c2.(Intercept)")]
+  expect_equal(unname(l2), -drop(zire27_A %*% l1), tolerance = 1e-5)
+  V1 <- vcov(r1$fit, full = TRUE)[names(l1), names(l1)]
+  V2 <- vcov(r2$fit, full = TRUE)[names(l2), names(l2)]
+  expect_equal(V2, zire27_A %*% V1 %*% t(zire27_A), tolerance = 1e-3, ignore_attr = TRUE)
 })
