@@ -97,7 +97,8 @@ sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method
   pnames <- sr$pnames
   vb <- sr$verified
   theta <- rp$from_star(theta_s)
-  on_boundary <- sr$boundary(control$singular_tol, rp$typical)(theta)
+  on_boundary <- rp$boundary(theta, theta_s, sr$boundary(control$singular_tol, rp$typical),
+                             sr$boundary(control$singular_tol))
   J <- rp$jacobian(theta, !on_boundary)
   grad <- stats::setNames(drop(crossprod(J, final$gradient)), pnames)
   hess <- to_user_hessian(fin$hess, J, sr$star_boundary(theta_s), on_boundary)

@@ -99,7 +99,7 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
   final <- fin$final
   theta <- rp$from_star(theta_s)
   boundary <- boundary_at(rp$typical, control$singular_tol)
-  on_boundary <- boundary(theta)
+  on_boundary <- rp$boundary(theta, theta_s, boundary, boundary_at(typical, control$singular_tol))
   J <- rp$jacobian(theta, !on_boundary)
   hess <- to_user_hessian(fin$hess, J, star_boundary(theta_s), on_boundary)
   # The convergence test reads the standardized gradient (as fit-glmm.R):

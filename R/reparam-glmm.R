@@ -252,6 +252,7 @@ sparse_reparam <- function(X, re, p, disp) {
     out
   }
   far <- vapply(maps, `[[`, TRUE, "far")
+  far_index <- p + unlist(lapply(maps[far], `[[`, "par"))
   Txi <- backsolve(tx$T, diag(1, p))
   typical <- c(1 / tx$scale, typ_lam, if (disp) 1)
   to_star <- function(theta) if (identity) theta else map(theta, tx$T, "T")
@@ -281,7 +282,16 @@ sparse_reparam <- function(X, re, p, disp) {
          if (any(far)) J <- sparse_far_jacobian(J, maps[far], p, to_star(theta), free)
          J
        },
-       terms_to_user = terms_to_user, typical = typical)
+       terms_to_user = terms_to_user, typical = typical,
+       # Which parameters are on a boundary: a far term's judged on the
+       # standardized scale (as in glmm_reparam()), where its correlation is
+       # not 1 - 1e-13 only because of where x = 0 lies; the others in the
+       # user's units.
+       boundary = function(theta, theta_s, user_mask, star_mask) {
+         b <- user_mask(theta)
+         if (length(far_index)) b[far_index] <- star_mask(theta_s)[far_index]
+         b
+       })
 }
 
 # The rows and columns of a far term's covariance parameters (sparse_reparam()) of

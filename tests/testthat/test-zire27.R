@@ -95,3 +95,70 @@ test_that("sparse engine: zi ~ c2 + (c2 | site) beside (1 | spp) has its standar
   V2 <- vcov(r2$fit, full = TRUE)[names(l2), names(l2)]
   expect_equal(V2, zire27_A %*% V1 %*% t(zire27_A), tolerance = 1e-3, ignore_attr = TRUE)
 })
+
+# Simulated two-part counts with a correlated zero-part random slope
+# (SDs 1 and 0.8, correlation 0.3) beside two count-part intercepts: an
+# interior optimum for the sparse engine.
+zire27_sim <- function(seed = 1, M = 80, n = 10) {
+  set.seed(seed)
+  d <- data.frame(g = factor(rep(seq_len(M), each = n)),
+                  h = factor(sample(1:5, M * n, TRUE)), x = rnorm(M * n))
+  bz <- matrix(rnorm(2 * M), M) %*% chol(matrix(c(1, 0.3 * 0.8, 0.3 * 0.8, 0.8^2), 2))
+  mu <- exp(1 + 0.3 * d$x + rnorm(M, 0, 0.4)[d$g] + rnorm(5, 0, 0.3)[d$h])
+  pz <- plogis(-0.5 + 0.5 * d$x + bz[d$g, 1] + bz[d$g, 2] * d$x)
+  d$y <- ifelse(runif(M * n) < pz, 0, rpois(M * n, mu))
+  d$x2 <- d$x * 1e-6 - 5
+  d
+}
+
+test_that("sparse engine, interior optimum: a far zero-part slope is no false singular fit", {
+  skip_if_not_installed("glmmTMB")
+  d <- zire27_sim()
+  r1 <- zire27_fit(d, y ~ x + (1 | g) + (1 | h), ~ x + (x | g))
+  r2 <- zire27_fit(d, y ~ x + (1 | g) + (1 | h), ~ x2 + (x2 | g))
+  # Before: "singular fit" and "the Hessian ... not negative definite".
+  expect_length(r1$warnings, 0L)
+  expect_length(r2$warnings, 0L)
+  f1 <- r1$fit
+  f2 <- r2$fit
+  expect_false(any(f2$on_boundary))
+  expect_lt(abs(as.numeric(logLik(f2)) - as.numeric(logLik(f1))), 1e-7)
+  expect_equal(fixef(f2), fixef(f1), tolerance = 1e-6)
+  z1 <- c("zi~(Intercept)", "zi~x")
+  z2 <- c("zi~(Intercept)", "zi~x2")
+  expect_equal(unname(f2$theta[z2]), drop(zire27_A %*% f1$theta[z1]), tolerance = 1e-6)
+  expect_equal(VarCorr(f2)[["zi~g"]],
+               zire27_A %*% VarCorr(f1)[["zi~g"]] %*% t(zire27_A),
+               tolerance = 1e-5, ignore_attr = TRUE)
+  V1 <- vcov(f1, full = TRUE)
+  V2 <- vcov(f2, full = TRUE)
+  expect_true(all(is.finite(diag(V2))))
+  cn <- c(names(fixef(f1)), "g.(Intercept)", "h.(Intercept)")
+  expect_equal(sqrt(diag(V2)[cn]), sqrt(diag(V1)[cn]), tolerance = 1e-4)
+  expect_equal(unname(sqrt(diag(V2)[z2])),
+               sqrt(diag(zire27_A %*% V1[z1, z1] %*% t(zire27_A))), tolerance = 1e-4)
+  tmb <- glmmTMB::glmmTMB(y ~ x + (1 | g) + (1 | h), ziformula = ~ x + (x | g), data = d,
+                          family = poisson)
+  expect_equal(as.numeric(logLik(f1)), as.numeric(logLik(tmb)), tolerance = 1e-8)
+  expect_equal(unname(f1$theta[z1]), unname(glmmTMB::fixef(tmb)$zi), tolerance = 1e-4)
+  expect_equal(unname(sqrt(diag(V1)[z1])), unname(sqrt(diag(vcov(tmb)$zi))), tolerance = 1e-3)
+  expect_equal(VarCorr(f1)[["zi~g"]], glmmTMB::VarCorr(tmb)$zi$g, tolerance = 1e-4,
+               ignore_attr = TRUE)
+})
+
+test_that("sparse GLMM without a zero part: a far slope's interior optimum is reported as such", {
+  d <- zire27_sim(2)
+  d$y <- rpois(nrow(d), exp(0.3 + 0.5 * d$x + rnorm(80, 0, 0.5)[d$g] +
+                              rnorm(80, 0, 0.3)[d$g] * d$x + rnorm(5, 0, 0.3)[d$h]))
+  r1 <- zire27_fit(d, y ~ x + (x | g) + (1 | h), NULL)
+  r2 <- zire27_fit(d, y ~ x2 + (x2 | g) + (1 | h), NULL)
+  expect_length(r1$warnings, 0L)
+  expect_length(r2$warnings, 0L)
+  expect_lt(abs(as.numeric(logLik(r2$fit)) - as.numeric(logLik(r1$fit))), 1e-7)
+  A <- zire27_A
+  expect_equal(unname(fixef(r2$fit)), drop(A %*% fixef(r1$fit)), tolerance = 1e-6)
+  expect_equal(unname(sqrt(diag(A %*% vcov(r1$fit) %*% t(A)))),
+               unname(sqrt(diag(vcov(r2$fit)))), tolerance = 1e-4)
+  expect_equal(VarCorr(r2$fit)$g, A %*% VarCorr(r1$fit)$g %*% t(A), tolerance = 1e-5,
+               ignore_attr = TRUE)
+})
