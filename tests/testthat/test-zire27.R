@@ -162,3 +162,32 @@ test_that("sparse GLMM without a zero part: a far slope's interior optimum is re
   expect_equal(VarCorr(r2$fit)$g, A %*% VarCorr(r1$fit)$g %*% t(A), tolerance = 1e-5,
                ignore_attr = TRUE)
 })
+
+test_that("correlated parts (zi_correlated = TRUE): the far slope is centred by the zero part's intercept", {
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  d <- Salamanders
+  d$c2 <- d$cover * 1e-6 - 5
+  r1 <- suppressWarnings(glmm(count ~ mined + (1 | site), ziformula = ~ cover + (cover | site),
+                              data = d, family = poisson, zi_correlated = TRUE, nAGQ = 3))
+  w <- character()
+  r2 <- withCallingHandlers(
+    glmm(count ~ mined + (1 | site), ziformula = ~ c2 + (c2 | site), data = d, family = poisson,
+         zi_correlated = TRUE, nAGQ = 3),
+    warning = function(x) {
+      w <<- c(w, conditionMessage(x))
+      invokeRestart("muffleWarning")
+    })
+  # Before: 1.28 below, "doubtful convergence" and no standard errors.
+  expect_length(w, 1L)
+  expect_match(w, "^singular fit")
+  expect_lt(abs(as.numeric(logLik(r2)) - as.numeric(logLik(r1))), 1e-7)
+  expect_equal(fixef(r2), fixef(r1), tolerance = 1e-6)
+  expect_equal(unname(r2$theta[c("zi~(Intercept)", "zi~c2")]),
+               drop(zire27_A %*% r1$theta[c("zi~(Intercept)", "zi~cover")]), tolerance = 1e-6)
+  B <- diag(1, 3)
+  B[2:3, 2:3] <- zire27_A
+  expect_equal(VarCorr(r2)$site, B %*% VarCorr(r1)$site %*% t(B), tolerance = 1e-5,
+               ignore_attr = TRUE)
+  expect_equal(sqrt(diag(vcov(r2))), sqrt(diag(vcov(r1))), tolerance = 1e-4)
+})
