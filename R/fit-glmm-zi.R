@@ -170,8 +170,8 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
   run$opt <- fin$opt
   run$stages <- fin$stages
   theta <- rp$from_star(theta_s)
-  # (rp$boundary: one-factor fits; the two-part random-effect fits'
-  # reparameterization, zire_base_reparam(), has none.)
+  # (rp$boundary: one-factor fits, and two-part random-effect fits with a
+  # far slope, zire_z_reparam(); zire_base_reparam() has none.)
   user_bound <- bound_at(control$singular_tol, rp$typical)
   on_boundary <- if (is.null(rp[["boundary"]])) user_bound(theta)
                  else rp$boundary(theta, theta_s, user_bound, bound_at(control$singular_tol))

@@ -92,9 +92,14 @@ chol_psd <- function(D, tol = 1e-12) {
 # The reparameterization of a one-grouping-factor model: X, Z transformed
 # and the maps of theta = (beta, lambda, dispersion) between the user's
 # parameterization and the optimizer's.
-glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp, mom_x = NULL, mom_z = NULL) {
+# z_blocks: the column blocks within which Z may be centred, when finer
+# than the covariance blocks (the two parts of glmm_zire_fit(): a zero-part
+# slope is centred by the zero part's intercept even when both parts'
+# effects share one covariance).
+glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp, mom_x = NULL, mom_z = NULL,
+                         z_blocks = cov_blocks) {
   tx <- design_transform(X, mom = mom_x)
-  tz <- design_transform(Z, blocks = cov_blocks, mom = mom_z)
+  tz <- design_transform(Z, blocks = z_blocks, mom = mom_z)
   q <- length(tz$scale)
   nl <- length(pat$row)
   lam_index <- cbind(pat$row, pat$col)
@@ -251,24 +256,39 @@ sparse_reparam <- function(X, re, p, disp) {
   typical <- c(1 / tx$scale, typ_lam, if (disp) 1)
   to_star <- function(theta) if (identity) theta else map(theta, tx$T, "T")
   # d theta* / d theta: by differences of to_star, except (with a far term)
-  # Tx for beta and, for each far term off the boundary, the inverse of the
-  # exact Jacobian of Lambda* -> Lambda (lq_jacobian()).
+  # Tx for beta and, for each far term, exactly: off the boundary the
+  # inverse of the Jacobian of Lambda* -> Lambda (lq_jacobian()); on the
+  # face where a two-column term's lambda[2,2] is 0 (a correlation of +/-1),
+  # where Lambda* = [v*, 0] maps linearly to Lambda = [s T^-1 v*, 0] (s the
+  # sign of its first entry, as in lmm_face_map()), s T over (lambda[1,1],
+  # lambda[2,1]). Other boundaries keep the differences.
   jacobian <- function(theta, free = rep(TRUE, length(theta))) {
     if (identity) return(diag(1, length(theta)))
     if (!any(far)) return(map_jacobian(to_star, theta, typical, free))
-    exact <- Filter(function(m) m$far && all(free[p + m$par]), maps)
-    num <- free
-    num[seq_len(p)] <- FALSE
-    for (m in exact) num[p + m$par] <- FALSE
-    J <- map_jacobian(to_star, theta, typical, num)
-    J[seq_len(p), seq_len(p)] <- tx$T
     theta_s <- to_star(theta)
-    for (m in exact) {
+    star_L <- function(m) {
       Ls <- matrix(0, m$q, m$q)
       Ls[m$lt] <- theta_s[p + m$par]
+      Ls
+    }
+    exact <- Filter(function(m) m$far && all(free[p + m$par]), maps)
+    face <- Filter(function(m) m$far && m$q == 2L && identical(free[p + m$par], c(TRUE, TRUE, FALSE)) &&
+                     sign((m$Ti %*% star_L(m))[1L, 1L]) != 0, maps)
+    num <- free
+    num[seq_len(p)] <- FALSE
+    for (m in c(exact, face)) num[p + m$par] <- FALSE
+    J <- map_jacobian(to_star, theta, typical, num)
+    J[seq_len(p), seq_len(p)] <- tx$T
+    for (m in exact) {
+      Ls <- star_L(m)
       lq <- lq_blocks(m$Ti %*% Ls, m$q)
       il <- p + m$par
       J[il, il] <- solve(lq_jacobian(Ls, lq$L, lq$W, m$lt))
+    }
+    for (m in face) {
+      il <- p + m$par
+      J[il, il] <- 0
+      J[il[1:2], il[1:2]] <- sign((m$Ti %*% star_L(m))[1L, 1L]) * m$T
     }
     J
   }
