@@ -503,7 +503,7 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   cov_theta[seq_len(p), seq_len(p)] <- vc
   # The modes, fitted values and conditional covariances of the random
   # effects at the estimates, from the criterion's factor (lmm_sparse_modes()).
-  family <- resolve_family(stats::gaussian())
+  family <- default_gaussian()
   modes <- lmm_sparse_modes(st, ev, X, re$Z, offset, sigma)
   modes$nnz_factor <- ev$nnz_factor
   terms <- sparse_term_summaries(re, unname(theta[p + seq_len(re$ntheta)]), modes, NULL,

@@ -19,7 +19,10 @@ direct_re_trms <- function(bars, mf) {
   ok <- vapply(bars, function(b) is_interaction(b[[3L]]) &&
                  all(all.vars(b[[3L]]) %in% names(mf)) && direct_lhs(b, mf), TRUE)
   if (!all(ok)) return(NULL)
-  gnames <- vapply(bars, function(b) paste(deparse(b[[3L]], 500L), collapse = " "), "")
+  # The terms' names, remembered for the last few lists of bars (memo_expr():
+  # a deparse() per term on every fit).
+  gnames <- memo_expr("direct_gnames", bars, function(bs)
+    vapply(bs, function(b) paste(deparse(b[[3L]], 500L), collapse = " "), ""))
   ufn <- unique(gnames)
   flist <- vector("list", length(ufn))
   for (k in seq_along(ufn)) {

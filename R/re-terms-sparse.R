@@ -21,17 +21,17 @@ sparse_re_terms <- function(formula, mf, covariance = NULL, direct = TRUE) {
   bars <- find_bars(formula)
   if (!length(bars))
     stop("the formula has no random-effects term such as (1 | group)", call. = FALSE)
-  # mkReTrms() reads expressions such as I(g %% 5) from the frame's column of
-  # that name; the terms keep the expression itself (group_expr), which
-  # predict() evaluates on new data.
-  fbars <- frame_bars(bars, mf)
   # Random intercepts and terms such as (0 + f | g) on variables and their
   # interactions, the common cases, are read from the factor codes
   # (re-terms-direct.R); mkReTrms() builds the same columns by a Khatri-Rao
   # product, which was a fifth of a crossed fit's time.
   rt <- if (direct) direct_re_trms(bars, mf)
+  # mkReTrms() reads expressions such as I(g %% 5) from the frame's column of
+  # that name; the terms keep the expression itself (group_expr), which
+  # predict() evaluates on new data. (frame_bars() deparses every grouping
+  # expression: only made where mkReTrms() needs it.)
   if (is.null(rt))
-    rt <- tryCatch(reformulas::mkReTrms(fbars, mf, reorder.terms = FALSE),
+    rt <- tryCatch(reformulas::mkReTrms(frame_bars(bars, mf), mf, reorder.terms = FALSE),
                    error = function(e) stop("random-effects terms: ", conditionMessage(e),
                                             call. = FALSE))
   gnames <- names(rt$cnms)
@@ -289,7 +289,9 @@ check_confounded_terms <- function(re) {
     b <- tm[[u]]
     if (isTRUE(a$known_cov) || isTRUE(b$known_cov)) next
     if (!is.null(a$kind) && !is.null(b$kind) && !covstruct_sum_unidentified(a$kind, b$kind)) next
-    if (!identical(a$cnames, b$cnames) || !identical(deparse(a$lhs), deparse(b$lhs))) next
+    # (the same expression deparses the same: deparse() only where they differ)
+    if (!identical(a$cnames, b$cnames) ||
+        (!identical(a$lhs, b$lhs) && !identical(deparse(a$lhs), deparse(b$lhs)))) next
     if (length(a$index) != length(b$index)) next
     na <- length(unique(a$index))
     if (length(unique(b$index)) != na) next
