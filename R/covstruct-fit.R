@@ -348,6 +348,8 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
   obj <- covstruct_object(obj, fit)
   unid <- residual_unidentified(re, family, resp$weights)
   if (!is.null(unid)) obj <- mark_residual_unidentified(obj, unid)
+  cs2 <- cs2_far_terms_one(re, resp$weights > 0)
+  if (length(cs2)) extra_warn <- c(extra_warn, cs2_far_warning(re, cs2))
   finish_glmm(obj, sep, c(extra_warn, unid))
 }
 
