@@ -137,7 +137,7 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
     obj$loglik_ml <- fit$loglik_ml
   }
   obj <- covstruct_object(obj, fit)
-  unid <- residual_unidentified(re, family, resp$weights)
+  unid <- residual_unidentified(re, family, resp$weights, obj$structures)
   if (!is.null(unid)) obj <- mark_residual_unidentified(obj, unid)
   if (is.null(unid) && identical(family$family, "gaussian") && identical(family$link, "identity")) {
     sn <- covstruct_sigma_null(obj, X, re, resp$weights)

@@ -134,3 +134,54 @@ test_that("cs(0 + time | id) + (1 | site) taking up the residual: fixed-effect S
   # The variance parameters keep no standard errors.
   expect_true(all(is.na(f$structures[[1]]$se)))
 })
+
+# Every id's three values in all six orders: the time columns are
+# exchangeable, and the fit's cs() standard deviations come out equal.
+cs27_exchangeable <- function() {
+  set.seed(3)
+  n0 <- 20
+  L <- matrix(0.5, 3, 3) + diag(0.5, 3)
+  B <- t(chol(L)) %*% matrix(rnorm(3 * n0), 3, n0) + matrix(rnorm(3 * n0, sd = 0.5), 3, n0)
+  perms <- rbind(c(1, 2, 3), c(1, 3, 2), c(2, 1, 3), c(2, 3, 1), c(3, 1, 2), c(3, 2, 1))
+  Y <- do.call(cbind, lapply(seq_len(n0), function(i) apply(perms, 1, function(p) B[p, i])))
+  data.frame(y = as.vector(Y) + 1, time = factor(rep(1:3, ncol(Y))),
+             id = factor(rep(seq_len(ncol(Y)), each = 3)))
+}
+
+test_that("a three-column cs() at equal standard deviations with one observation per id and time: residual not identified", {
+  skip_if_not_installed("glmmTMB")
+  d <- cs27_exchangeable()
+  w <- character()
+  f <- withCallingHandlers(glmm(y ~ 1 + cs(0 + time | id), d), warning = function(e) {
+    w <<- c(w, conditionMessage(e))
+    invokeRestart("muffleWarning")
+  })
+  # Before: no warning, one arbitrary split with standard errors of 7.7 and 46.
+  expect_true(isTRUE(f$optinfo$residual_unidentified))
+  expect_true(any(grepl("residual variance is not identifiable.*equal standard deviations", w)))
+  expect_true(all(is.na(f$structures[[1]]$se)))
+  tm <- glmmTMB::glmmTMB(y ~ 1 + cs(0 + time | id), d)
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(tm)), tolerance = 1e-8)
+  # What is identified: the common variance plus sigma^2, and the covariance.
+  vt <- glmmTMB::VarCorr(tm)$cond$id
+  s <- f$structures[[1]]
+  expect_equal(s$sd[[1]]^2 + sigma(f)^2, vt[1, 1] + sigma(tm)^2, tolerance = 1e-4)
+  expect_equal(s$rho * s$sd[[1]]^2, vt[1, 2], tolerance = 1e-4)
+  expect_equal(unname(sqrt(diag(vcov(f)))), unname(sqrt(diag(vcov(tm)$cond))), tolerance = 1e-4)
+  # Unequal standard deviations (cs_data()'s 1, 1.3, 0.8): identified, no
+  # such record.
+  d2 <- cs_data(3)
+  d2$site <- factor(rep(1:8, length.out = nrow(d2)))
+  f2 <- suppressWarnings(glmm(y ~ x + cs(0 + time | id), d2))
+  expect_null(f2$optinfo$residual_unidentified)
+})
+
+test_that("the several-term route: a three-column cs() at equal standard deviations is marked too", {
+  d <- cs27_exchangeable()
+  d$site <- factor(rep(1:5, length.out = nrow(d)))
+  f <- suppressWarnings(glmm(y ~ 1 + cs(0 + time | id) + (1 | site), d))
+  expect_equal(max(f$structures[[1]]$sd) / min(f$structures[[1]]$sd), 1, tolerance = 1e-5)
+  expect_true(isTRUE(f$optinfo$residual_unidentified))
+  expect_true(any(grepl("equal standard deviations", f$optinfo$warnings)))
+  expect_true(all(is.na(f$structures[[1]]$se)))
+})
