@@ -97,16 +97,18 @@ cs2_back <- function(fit, idx, re) {
 cs2_far_warning <- function(re, idx) {
   sprintf(paste0("%s: a column is far from zero relative to its spread, and this cs() term was ",
                  "fitted on the columns as given, where the search can stop below the optimum; ",
-                 "a two-column cs() is the unstructured term (%s), which is fitted on its centred ",
+                 "a two-column cs() is the unstructured term %s, which is fitted on its centred ",
                  "columns, or centre the covariate"),
           vapply(re$terms[idx], `[[`, "", "label"),
           vapply(re$terms[idx], function(t) sub("^cs", "", t$label), ""))
 }
 
 # The same test on the one-factor route's terms (covstruct_terms(): re$Z
-# holds the terms' columns side by side). That route evaluates the
-# likelihood by adaptive quadrature on the user's columns, which a
-# recentring would change, so it warns instead.
+# holds the terms' columns side by side). glmm_covstruct() sends such a
+# fit to the sparse route where that is the same likelihood (gaussian
+# identity, exact; Laplace, nAGQ = 1, invariant to the map); adaptive
+# quadrature with nAGQ > 1 is not invariant to it (its grid follows the
+# Cholesky factor of the modes' curvature), so there it warns instead.
 cs2_far_terms_one <- function(re, keep) {
   off <- c(0L, cumsum(re$block_sizes))
   out <- integer()

@@ -335,6 +335,15 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
   resp <- ck$resp
   extra_warn <- ck$extra_warn
   sep <- ck$sep
+  # A two-column cs() with a column far from zero is the unstructured term,
+  # which the sparse route centres and maps back (covstruct-cs2.R). Where
+  # that route's Laplace approximation is this route's likelihood (gaussian
+  # identity, exact; or nAGQ = 1) the fit goes there; otherwise it warns.
+  cs2 <- cs2_far_terms_one(re, resp$weights > 0)
+  if (length(cs2) && (is.null(nAGQ) || identical(as.numeric(nAGQ), 1)) &&
+      (identical(as.numeric(nAGQ), 1) ||
+       (identical(family$family, "gaussian") && identical(family$link, "identity"))))
+    return(glmm_sparse_covstruct(formula, mf, family, nAGQ, control, mc, fenv, penalty, REML))
   # A structured term in units far from 1: fitted on its rescaled columns
   # and mapped back (covstruct-scale-z.R).
   zs <- covstruct_z_scaling_one(re, resp$weights > 0)
@@ -348,7 +357,6 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
   obj <- covstruct_object(obj, fit)
   unid <- residual_unidentified(re, family, resp$weights, obj$structures)
   if (!is.null(unid)) obj <- mark_residual_unidentified(obj, unid)
-  cs2 <- cs2_far_terms_one(re, resp$weights > 0)
   if (length(cs2)) extra_warn <- c(extra_warn, cs2_far_warning(re, cs2))
   finish_glmm(obj, sep, c(extra_warn, unid))
 }

@@ -97,12 +97,14 @@ covstruct_terms <- function(formula, mf, env) {
 #'
 #' A `cs()` term of two columns is the unstructured 2 x 2 term (two standard
 #' deviations and a correlation in (-1, 1)), e.g. `cs(x | g)` is `(x | g)`.
-#' With a column far from zero (`x * 1e-6 - 5`) and several grouping factors
-#' it is searched as that unstructured term on its centred columns and
-#' mapped back exactly to the cs() parameters (`$optinfo$centred_z`,
-#' `$optinfo$cs2_unstructured`); with one grouping factor it is fitted on the
-#' columns as given, with a warning that the search can stop below the
-#' optimum there (fit `(x | g)` or centre the covariate). A gaussian model's
+#' With a column far from zero (`x * 1e-6 - 5`) it is searched as that
+#' unstructured term on its centred columns by the sparse engine and mapped
+#' back exactly to the cs() parameters (`$optinfo$centred_z`,
+#' `$optinfo$cs2_unstructured`), also with one grouping factor when that is
+#' the same likelihood (gaussian, or `nAGQ = 1`); with adaptive quadrature
+#' (`nAGQ > 1`) it is fitted on the columns as given, with a warning that
+#' the search can stop below the optimum there (fit `(x | g)` or centre the
+#' covariate). A gaussian model's
 #' residual variance is not identified beside a term with at most one
 #' observation per group and column (each row one indicator) whose
 #' covariance plus a multiple of the identity stays in its family: an

@@ -89,16 +89,30 @@ test_that("cs(x | a) near zero runs as before (not searched unstructured)", {
   expect_null(f$optinfo$cs2_unstructured)
 })
 
-test_that("one grouping factor: a far-off two-column cs() warns that it was fitted as given", {
+test_that("one grouping factor: a far-off two-column cs() is lmer's optimum (gaussian), or warns (quadrature)", {
+  skip_if_not_installed("lme4")
   d <- cs27_crossed(2771)
+  Tm <- matrix(c(1, 0, 5 / 1e-6, 1 / 1e-6), 2, 2)
+  l1 <- lme4::lmer(y ~ x + (x | a), d, REML = FALSE)
+  # Before: fitted on the columns as given, below the optimum.
+  f <- glmm(y ~ x2 + cs(x2 | a), d)
+  expect_length(f$optinfo$warnings, 0L)
+  expect_true(isTRUE(f$optinfo$centred_z))
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(l1)), tolerance = 1e-9)
+  Va <- Tm %*% unclass(lme4::VarCorr(l1))$a %*% t(Tm)
+  expect_equal(unname(f$structures[[1]]$parameters), cs27_par(Va), tolerance = 1e-4)
+  expect_equal(unname(fixef(f)), unname(drop(Tm %*% lme4::fixef(l1))), tolerance = 1e-5)
+  # Adaptive quadrature (Poisson's default nAGQ = 7) runs on the columns as
+  # given, where a recentring would change the approximation: it says so.
+  dp <- cs27_crossed(2775, "poisson")
   w <- character()
-  f <- withCallingHandlers(glmm(y ~ x2 + cs(x2 | a), d), warning = function(e) {
+  fp <- withCallingHandlers(glmm(y ~ x2 + cs(x2 | a), dp, family = poisson), warning = function(e) {
     w <<- c(w, conditionMessage(e))
     invokeRestart("muffleWarning")
   })
   expect_true(any(grepl("cs(x2 | a): a column is far from zero", w, fixed = TRUE)))
-  expect_true(any(grepl("(x2 | a)", w, fixed = TRUE)))
-  expect_true(any(grepl("cs(x2 | a)", f$optinfo$warnings, fixed = TRUE)))
+  expect_true(any(grepl("unstructured term (x2 | a)", w, fixed = TRUE)))
+  expect_true(any(grepl("cs(x2 | a)", fp$optinfo$warnings, fixed = TRUE)))
   expect_no_warning(glmm(y ~ x + cs(x | a), d))
 })
 
