@@ -335,6 +335,15 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
   resp <- ck$resp
   extra_warn <- ck$extra_warn
   sep <- ck$sep
+  # A two-column cs() with a column far from zero is the unstructured term,
+  # which the sparse route centres and maps back (covstruct-cs2.R). Where
+  # that route's Laplace approximation is this route's likelihood (gaussian
+  # identity, exact; or nAGQ = 1) the fit goes there; otherwise it warns.
+  cs2 <- cs2_far_terms_one(re, resp$weights > 0)
+  if (length(cs2) && (is.null(nAGQ) || identical(as.numeric(nAGQ), 1)) &&
+      (identical(as.numeric(nAGQ), 1) ||
+       (identical(family$family, "gaussian") && identical(family$link, "identity"))))
+    return(glmm_sparse_covstruct(formula, mf, family, nAGQ, control, mc, fenv, penalty, REML))
   # A structured term in units far from 1: fitted on its rescaled columns
   # and mapped back (covstruct-scale-z.R).
   zs <- covstruct_z_scaling_one(re, resp$weights > 0)
@@ -346,8 +355,9 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
                   offset = ck$offset, re = re, mf = mf, mt = fx$mt, call = mc,
                   formula = formula)
   obj <- covstruct_object(obj, fit)
-  unid <- residual_unidentified(re, family, resp$weights)
+  unid <- residual_unidentified(re, family, resp$weights, obj$structures)
   if (!is.null(unid)) obj <- mark_residual_unidentified(obj, unid)
+  if (length(cs2)) extra_warn <- c(extra_warn, cs2_far_warning(re, cs2))
   finish_glmm(obj, sep, c(extra_warn, unid))
 }
 
@@ -366,18 +376,29 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
 # One grouping factor (re$group, re$Z with the terms' columns side by side)
 # or several (the sparse engine's terms, each with its `columns` of re$Z,
 # one per level and column).
-residual_unidentified <- function(re, family, weights) {
+# `structures` (the fit's, in the terms' order): a cs() of three or more
+# columns whose standard deviations came out equal (to 1e-5 relative) is
+# one too, at that point: a common variance s^2 and correlation rho plus
+# c I is again compound symmetric (s^2 + c, rho s^2 / (s^2 + c)), so only
+# s^2 + sigma^2 is identified there. On data whose time columns were
+# exchangeable the fit reported one arbitrary split (glmmTMB another) with
+# standard errors of 7.7 and 46 and no warning.
+residual_unidentified <- function(re, family, weights, structures = NULL) {
   if (!identical(family$family, "gaussian") || !identical(family$link, "identity")) return(NULL)
   pos <- weights > 0
   sparse <- is.null(re[["group", exact = TRUE]])
   grp <- if (!sparse) as.integer(re$group)[pos]
   off <- 0L
-  for (t in re$terms) {
+  for (k in seq_along(re$terms)) {
+    t <- re$terms[[k]]
     q <- length(t$cnames)
     cols <- if (sparse) t$columns else off + seq_len(q)
     off <- off + q
+    cs_equal <- identical(t$kind, "cs") && q > 2L && length(structures) >= k &&
+      identical(structures[[k]]$kind, "cs") && cs_equal_sds(structures[[k]]$sd)
     if (isTRUE(t$known_cov) || is.null(t$kind) ||
-        !(t$kind %in% c("us", "diag", "homdiag") || (t$kind %in% c("cs", "ar1") && q == 2L))) next
+        !(t$kind %in% c("us", "diag", "homdiag") || (t$kind %in% c("cs", "ar1") && q == 2L) ||
+          cs_equal)) next
     # Each row one indicator, and no two rows on the same group and column.
     Zt <- methods::as(methods::as(re$Z[pos, cols, drop = FALSE], "CsparseMatrix"), "TsparseMatrix")
     keep <- Zt@x != 0
@@ -388,12 +409,17 @@ residual_unidentified <- function(re, family, weights) {
     if (anyDuplicated(cell)) next
     return(sprintf(paste0("the residual variance is not identifiable: every level of '%s' has at most one ",
                           "observation per column of %s, whose covariance plus any multiple of the identity is ",
-                          "another of its kind; only the sum of the residual variance and the term's ",
+                          "another of its kind%s; only the sum of the residual variance and the term's ",
                           "variances is identified, the split reported is arbitrary and the variance ",
                           "parameters have no standard errors (the fixed effects' are unaffected)"),
-                   if (sparse) t$group else re$group_name, t$label))
+                   if (sparse) t$group else re$group_name, t$label,
+                   if (cs_equal) " at the equal standard deviations estimated" else ""))
   }
   NULL
+}
+
+cs_equal_sds <- function(sd) {
+  all(is.finite(sd)) && max(sd) > 0 && (max(sd) - min(sd)) <= 1e-5 * max(sd)
 }
 
 # The fit of such a model: the variance parameters' covariance NA (as a

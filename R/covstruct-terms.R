@@ -95,6 +95,27 @@ covstruct_terms <- function(formula, mf, env) {
 #' reported (singular fit) only after restarts from interior points find no
 #' higher log-likelihood (`$optinfo$boundary_check`).
 #'
+#' A `cs()` term of two columns is the unstructured 2 x 2 term (two standard
+#' deviations and a correlation in (-1, 1)), e.g. `cs(x | g)` is `(x | g)`.
+#' With a column far from zero (`x * 1e-6 - 5`) it is searched as that
+#' unstructured term on its centred columns by the sparse engine and mapped
+#' back exactly to the cs() parameters (`$optinfo$centred_z`,
+#' `$optinfo$cs2_unstructured`), also with one grouping factor when that is
+#' the same likelihood (gaussian, or `nAGQ = 1`); with adaptive quadrature
+#' (`nAGQ > 1`) it is fitted on the columns as given, with a warning that
+#' the search can stop below the optimum there (fit `(x | g)` or centre the
+#' covariate). A gaussian model's
+#' residual variance is not identified beside a term with at most one
+#' observation per group and column (each row one indicator) whose
+#' covariance plus a multiple of the identity stays in its family: an
+#' unstructured, `diag()` or `homdiag()` term, a two-column `cs()` or
+#' `ar1()`, or a `cs()` estimated at equal standard deviations; such fits
+#' warn and record `$optinfo$residual_unidentified`. Where that term takes
+#' up the whole residual variance beside other grouping factors (sigma at its
+#' zero limit), the fixed effects' standard errors are those of generalized
+#' least squares at the estimates, \eqn{(X'V^{-1}X)^{-1}}, and the variance
+#' parameters have none.
+#'
 #' `penalized = TRUE` adds the log density (without its constant) of a
 #' multivariate Student-t prior on the fixed effects,
 #' \eqn{-(\nu + p)/2 \log(1 + \sum_j ((\beta_j-\mu)/\sigma)^2/\nu)}, to the

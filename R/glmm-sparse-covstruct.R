@@ -94,6 +94,11 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
   # A structured term in units far from 1 is fitted on its columns
   # rescaled, an unstructured term with a random slope far from zero on its
   # centred design, and both are mapped back (covstruct-scale-z.R).
+  # A two-column cs() with a column far from zero is searched as the
+  # unstructured term it is, so that it is centred too (covstruct-cs2.R).
+  re_user <- re
+  cs2 <- cs2_far_terms(re, resp$weights > 0)
+  if (length(cs2)) re <- cs2_as_us(re, cs2)
   zs <- covstruct_z_scaling(re, resp$weights > 0)
   re_fit <- zs$re %||% re
   zc <- lmm_sparse_centring(re_fit, resp$weights > 0)
@@ -110,6 +115,18 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
   }
   fit <- fit %||% fit_on(re_fit)
   if (!is.null(zs)) fit <- covstruct_unscale_z(fit, zs, re)
+  if (length(cs2)) {
+    # Mapped to cs()'s parameters when interior; otherwise cs() on the
+    # user's design, with a warning that it may have stopped short.
+    fit <- cs2_back(fit, cs2, re_user)
+    re <- re_user
+    if (is.null(fit)) {
+      zs <- covstruct_z_scaling(re, resp$weights > 0)
+      fit <- fit_on(zs$re %||% re)
+      if (!is.null(zs)) fit <- covstruct_unscale_z(fit, zs, re)
+      extra_warn <- c(extra_warn, cs2_far_warning(re, cs2))
+    }
+  }
   obj <- new_glmm_sparse(fit, X = X, y = resp$y, weights = resp$weights, offset = rc$offset,
                          re = re, mf = mf, mt = fx$mt, call = mc, formula = re$plain)
   # The call and formula as the user wrote them; the terms' layout (for
@@ -120,7 +137,14 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
     obj$loglik_ml <- fit$loglik_ml
   }
   obj <- covstruct_object(obj, fit)
-  unid <- residual_unidentified(re, family, resp$weights)
+  unid <- residual_unidentified(re, family, resp$weights, obj$structures)
   if (!is.null(unid)) obj <- mark_residual_unidentified(obj, unid)
+  if (is.null(unid) && identical(family$family, "gaussian") && identical(family$link, "identity")) {
+    sn <- covstruct_sigma_null(obj, X, re, resp$weights)
+    if (!is.null(sn)) {
+      obj <- covstruct_apply_sigma_null(obj, sn)
+      extra_warn <- c(extra_warn, covstruct_sigma_null_message)
+    }
+  }
   finish_glmm(obj, sep, c(extra_warn, unid))
 }

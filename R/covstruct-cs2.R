@@ -1,0 +1,191 @@
+# cs() with two columns and a column far from zero (cs(x | g) with
+# x = z * 1e-6 - 5). A 2 x 2 cs() is unstructured: its parameters (two
+# standard deviations and a correlation in (-1, 1), covstruct.R) cover every
+# positive definite 2 x 2 matrix. Any invertible map of the term's columns,
+# Z -> Z T^-1, sends D to T D T', again positive definite, so again a 2 x 2
+# cs(): centring the columns keeps the family and the model (unlike a cs()
+# of three or more columns, whose common correlation is not kept). On the
+# user's design REML and ML stopped 21 log-likelihood units below the
+# optimum, Poisson 5.4 below. Such a term is searched as an unstructured
+# term, which the several-term route centres and maps back exactly
+# (covstruct_uncentre_z()), and its unstructured parameters (Lambda's
+# entries l11, l21, l22) are then carried to cs()'s (log sd1, log sd2,
+# logit-scale rho) with the exact Jacobian.
+
+# The two-column cs() terms whose columns the unstructured map would centre
+# (lmm_z_centring(), the criterion of every LMM route): their indices.
+cs2_far_terms <- function(re, keep) {
+  Z <- re$Z
+  out <- integer()
+  for (k in seq_along(re$terms)) {
+    tm <- re$terms[[k]]
+    if (!identical(tm$kind, "cs") || tm$q != 2L || isTRUE(tm$known_cov)) next
+    nl <- length(tm$columns) %/% 2L
+    Zt <- vapply(1:2, function(j)
+      as.vector(Z[, tm$columns[j + (seq_len(nl) - 1L) * 2L], drop = FALSE] %*% rep(1, nl)),
+      numeric(nrow(Z)))
+    if (!is.null(lmm_z_centring(Zt, keep, 2L))) out <- c(out, k)
+  }
+  out
+}
+
+# `re` with the terms `idx` searched as unstructured terms.
+cs2_as_us <- function(re, idx) {
+  for (k in idx) {
+    re$terms[[k]]$kind <- "us"
+    re$terms[[k]]$struct <- covstruct("us", 2L)
+  }
+  re
+}
+
+# cs()'s parameters of the 2 x 2 Lambda entries l = (l11, l21, l22) and
+# their Jacobian d cs / d l. D11 = l11^2, D12 = l11 l21,
+# D22 = l21^2 + l22^2 = n^2, rho = s l21 / n (s the sign of l11), and
+# rho = -1 + 2 plogis(t) gives t = 2 atanh(rho) = 2 asinh(s l21 / |l22|):
+# exact where rho is within rounding of -1 or 1, as a column far from zero
+# makes it (1 + rho of 1e-13), where log((1 + rho) / (1 - rho)) loses its
+# digits.
+cs2_from_lambda <- function(l) {
+  l11 <- l[1L]; l21 <- l[2L]; l22 <- l[3L]
+  sg <- if (l11 < 0) -1 else 1
+  n2 <- l21^2 + l22^2
+  n <- sqrt(n2)
+  par <- c(log(abs(l11)), 0.5 * log(n2), 2 * asinh(sg * l21 / abs(l22)))
+  J <- rbind(c(1 / l11, 0, 0),
+             c(0, l21 / n2, l22 / n2),
+             c(0, 2 * sg / n, -2 * sg * l21 / (l22 * n)))
+  list(par = par, J = J)
+}
+
+# Maps a fit whose terms `idx` were searched unstructured (after its
+# centring and scaling were mapped back) to cs() parameters on `re` (the
+# user's terms). NULL when a term ended on the boundary (a zero standard
+# deviation or |rho| = 1), where the map is not smooth.
+cs2_back <- function(fit, idx, re) {
+  p <- length(fit$beta)
+  npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
+  npar[idx] <- 3L
+  k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
+  th_s <- attr(fit$structures, "theta")
+  V_s <- attr(fit$structures, "cov_theta")
+  for (k in idx) {
+    is <- p + k0[[k]]
+    l <- th_s[is]
+    if (any(fit$on_boundary[is]) || abs(l[1L]) < 1e-8 || abs(l[3L]) < 1e-8 * sqrt(sum(l[2:3]^2)))
+      return(NULL)
+    mp <- cs2_from_lambda(l)
+    if (!all(is.finite(mp$par))) return(NULL)
+    th_s[is] <- mp$par
+    if (!is.null(V_s)) V_s <- jacobian_rows(V_s, is, mp$J)
+    fit <- remap_curvature(fit, is, solve(mp$J))
+    if (!is.null(fit$optinfo$reml$theta)) {
+      rel <- fit$optinfo$reml$theta
+      rel[is - p] <- mp$par - c(log(fit$sigma), log(fit$sigma), 0)
+      fit$optinfo$reml$theta <- rel
+    }
+  }
+  fit$structures <- covstruct_report(re$terms, lapply(k0, `+`, p), unname(th_s), V_s)
+  attr(fit$structures, "theta") <- th_s
+  attr(fit$structures, "cov_theta") <- V_s
+  fit$optinfo$cs2_unstructured <- vapply(re$terms[idx], `[[`, "", "label")
+  fit
+}
+
+# The warning where a far-off two-column cs() is fitted on the user's
+# design (its centred fit ended on the boundary, or on the one-factor
+# route, which does not centre).
+cs2_far_warning <- function(re, idx) {
+  sprintf(paste0("%s: a column is far from zero relative to its spread, and this cs() term was ",
+                 "fitted on the columns as given, where the search can stop below the optimum; ",
+                 "a two-column cs() is the unstructured term %s, which is fitted on its centred ",
+                 "columns, or centre the covariate"),
+          vapply(re$terms[idx], `[[`, "", "label"),
+          vapply(re$terms[idx], function(t) sub("^cs", "", t$label), ""))
+}
+
+# The same test on the one-factor route's terms (covstruct_terms(): re$Z
+# holds the terms' columns side by side). glmm_covstruct() sends such a
+# fit to the sparse route where that is the same likelihood (gaussian
+# identity, exact; Laplace, nAGQ = 1, invariant to the map); adaptive
+# quadrature with nAGQ > 1 is not invariant to it (its grid follows the
+# Cholesky factor of the modes' curvature), so there it warns instead.
+cs2_far_terms_one <- function(re, keep) {
+  off <- c(0L, cumsum(re$block_sizes))
+  out <- integer()
+  for (k in seq_along(re$terms)) {
+    tm <- re$terms[[k]]
+    if (!identical(tm$kind, "cs") || tm$q != 2L) next
+    if (!is.null(lmm_z_centring(re$Z[, off[k] + 1:2, drop = FALSE], keep, 2L))) out <- c(out, k)
+  }
+  out
+}
+
+# Several grouping factors, gaussian: a structured term that takes up the
+# whole residual variance (cs(0 + time | id) with one observation per id
+# and time, beside (1 | site)) sends sigma to its zero limit, where the
+# likelihood has a finite limit and no curvature in log(sigma) (the
+# Hessian's null direction). The log-likelihood was right, but every
+# standard error NA, the fixed effects' too (the one-factor route floors
+# sigma: covstruct_fit()). Leaving that direction out of this route's
+# Hessian was not enough: its curvature there is computed relative to sigma
+# (the profiled criterion), and at sigma near 0 its variance-parameter
+# entries were 6% off the one-factor route's and glmmTMB's. The fixed
+# effects' covariance does not need them: at the estimates it is
+# (X' V^-1 X)^-1, V = sigma^2 I + Z G Z' (the generalized least squares
+# covariance every LMM reports, lme4's vcov()), which only the identified
+# marginal covariance V enters. The variance parameters keep NA standard
+# errors. Recorded in $optinfo$residual_unidentified, with a warning.
+# NULL when not applicable (or n above 5000, V being dense).
+covstruct_sigma_null <- function(obj, X, re, weights) {
+  H <- obj$hessian
+  if (is.null(H) || !anyNA(obj$vcov) || nrow(X) > 5000L) return(NULL)
+  ls <- match("log(sigma)", colnames(H))
+  if (is.na(ls) || !is.finite(H[ls, ls])) return(NULL)
+  dg <- abs(diag(H))
+  if (!(dg[ls] <= 1e-6 * max(dg[-ls], na.rm = TRUE))) return(NULL)
+  if (!is.null(weights) && any(weights != 1)) return(NULL)
+  Q <- ncol(re$Z)
+  ii <- jj <- integer()
+  xx <- numeric()
+  for (k in seq_along(re$terms)) {
+    tm <- re$terms[[k]]
+    q <- length(tm$cnames)
+    s <- obj$structures[[k]]
+    D <- tm$struct$D(unname(s$parameters))
+    if (!all(is.finite(D))) return(NULL)
+    nl <- length(tm$columns) %/% q
+    for (l in seq_len(nl)) {
+      cc <- tm$columns[(l - 1L) * q + seq_len(q)]
+      ii <- c(ii, rep(cc, q))
+      jj <- c(jj, rep(cc, each = q))
+      xx <- c(xx, as.vector(D))
+    }
+  }
+  G <- Matrix::sparseMatrix(i = ii, j = jj, x = xx, dims = c(Q, Q))
+  V <- as.matrix(re$Z %*% G %*% Matrix::t(re$Z)) + diag(obj$sigma^2, nrow(X))
+  R <- tryCatch(chol(V), error = function(e) NULL)
+  if (is.null(R)) return(NULL)
+  W <- backsolve(R, X, transpose = TRUE)
+  Vb <- tryCatch(chol2inv(chol(crossprod(W))), error = function(e) NULL)
+  if (is.null(Vb)) return(NULL)
+  dimnames(Vb) <- dimnames(obj$vcov)
+  Vb
+}
+
+covstruct_apply_sigma_null <- function(obj, Vb) {
+  p <- ncol(Vb)
+  obj$vcov[] <- Vb
+  if (!is.null(obj$cov_theta)) obj$cov_theta[seq_len(p), seq_len(p)] <- Vb
+  if (!is.null(obj$cov_structure)) obj$cov_structure[seq_len(p), seq_len(p)] <- Vb
+  obj$optinfo$warnings <- setdiff(obj$optinfo$warnings,
+                                  grep("^the Hessian of the log-likelihood is not negative definite",
+                                       obj$optinfo$warnings, value = TRUE))
+  obj$optinfo$residual_unidentified <- TRUE
+  obj
+}
+
+covstruct_sigma_null_message <- paste0(
+  "the residual standard deviation is at its zero limit (a random-effect term takes up the residual ",
+  "variance, e.g. one observation per group and column of a structured term): the log-likelihood has ",
+  "no curvature in log(sigma); the fixed effects' standard errors are those of generalized least squares ",
+  "at the estimates, the variance parameters have none")

@@ -1,0 +1,201 @@
+# cs() with two columns is the unstructured 2 x 2 term (two standard
+# deviations and a correlation in (-1, 1)), and any invertible map of its
+# columns keeps that family: with a column far from zero it is searched as
+# the unstructured term, centred and mapped back (covstruct-cs2.R).
+
+cs27_crossed <- function(seed, family = "gaussian") {
+  set.seed(seed)
+  d <- expand.grid(a = factor(1:30), b = factor(1:12))
+  d$x <- rnorm(nrow(d), 2, 1.5)
+  eta <- 0.5 + 0.3 * d$x + rnorm(30, sd = 0.5)[d$a] + (0.2 * rnorm(30))[d$a] * d$x +
+    rnorm(12, sd = 0.4)[d$b]
+  d$y <- if (family == "gaussian") 2 * eta + rnorm(nrow(d)) else rpois(nrow(d), exp(eta / 2))
+  d$x2 <- d$x * 1e-6 - 5
+  d
+}
+
+# cs()'s parameters (log sd1, log sd2, logit-scale rho, i.e. 2 atanh(rho))
+# of a 2 x 2 covariance.
+cs27_par <- function(V) {
+  s <- sqrt(diag(V))
+  c(log(s), 2 * atanh(V[1, 2] / prod(s)))
+}
+
+# Central differences of those parameters in Lambda's entries
+# (l11, l21, l22), written through rho / sqrt(1 - rho^2) = l21 / l22 so that
+# a correlation within 1e-13 of -1 keeps its digits.
+cs27_jacobian <- function(l, h = 1e-6) {
+  f <- function(l) c(log(abs(l[1])), 0.5 * log(l[2]^2 + l[3]^2), 2 * sign(l[1]) * asinh(l[2] / abs(l[3])))
+  vapply(1:3, function(j) {
+    e <- replace(numeric(3), j, h * abs(l[j]))
+    (f(l + e) - f(l - e)) / (2 * e[j])
+  }, numeric(3))
+}
+
+test_that("cs(x * 1e-6 - 5 | a) + homdiag(1 | b): REML and ML are lmer's optimum on x, mapped", {
+  skip_if_not_installed("lme4")
+  d <- cs27_crossed(2771)
+  Tm <- matrix(c(1, 0, 5 / 1e-6, 1 / 1e-6), 2, 2)
+  for (reml in c(TRUE, FALSE)) {
+    l1 <- lme4::lmer(y ~ x + (x | a) + (1 | b), d, REML = reml)
+    # Before: 21 log-likelihood units below the optimum, silently.
+    f2 <- glmm(y ~ x2 + cs(x2 | a) + homdiag(1 | b), d, REML = reml)
+    fu <- glmm(y ~ x2 + (x2 | a) + homdiag(1 | b), d, REML = reml)
+    expect_true(isTRUE(f2$optinfo$centred_z))
+    expect_length(f2$optinfo$warnings, 0L)
+    expect_equal(as.numeric(logLik(f2)), as.numeric(logLik(l1)) + if (reml) log(1e6) else 0,
+                 tolerance = 1e-9)
+    expect_equal(as.numeric(logLik(f2)), as.numeric(logLik(fu)), tolerance = 1e-10)
+    expect_equal(unname(fixef(f2)), unname(drop(Tm %*% lme4::fixef(l1))), tolerance = 1e-5)
+    expect_equal(unname(vcov(f2)), unname(vcov(fu)), tolerance = 1e-6)
+    # cs()'s parameters are those of lmer's covariance on x, mapped.
+    Va <- Tm %*% unclass(lme4::VarCorr(l1))$a %*% t(Tm)
+    s <- f2$structures[[1]]
+    expect_identical(s$kind, "cs")
+    expect_equal(unname(s$parameters), cs27_par(Va), tolerance = 1e-4)
+    expect_equal(unname(s$sd), sqrt(diag(Va)), tolerance = 1e-4)
+    expect_equal(s$rho, Va[1, 2] / sqrt(prod(diag(Va))), tolerance = 1e-4)
+    expect_equal(unname(unclass(VarCorr(f2))$a[1:2, 1:2]), unname(Va), tolerance = 1e-4)
+    # Standard errors: the unstructured fit's, carried by the delta method.
+    lam <- fu$theta_structure[grep("^us\\(", names(fu$theta_structure))]
+    k <- match(names(lam), names(fu$theta_structure))
+    J <- cs27_jacobian(unname(lam))
+    se <- sqrt(diag(J %*% fu$cov_theta[k, k] %*% t(J)))
+    expect_equal(unname(s$se), se, tolerance = 1e-4)
+  }
+})
+
+test_that("a Poisson cs(x * 1e-6 - 5 | a) + homdiag(1 | b) is the unstructured fit on x, mapped", {
+  d <- cs27_crossed(2775, "poisson")
+  Tm <- matrix(c(1, 0, 5 / 1e-6, 1 / 1e-6), 2, 2)
+  f1 <- glmm(y ~ x + (x | a) + homdiag(1 | b), d, family = poisson)
+  # Before: 5.4 below the optimum.
+  f2 <- glmm(y ~ x2 + cs(x2 | a) + homdiag(1 | b), d, family = poisson)
+  expect_false(f1$singular)
+  expect_true(isTRUE(f2$optinfo$centred_z))
+  expect_identical(f2$optinfo$warnings, f1$optinfo$warnings)
+  expect_equal(as.numeric(logLik(f2)), as.numeric(logLik(f1)), tolerance = 1e-9)
+  expect_equal(unname(fixef(f2)), unname(drop(Tm %*% fixef(f1))), tolerance = 1e-5)
+  expect_equal(unname(vcov(f2)), unname(Tm %*% vcov(f1) %*% t(Tm)), tolerance = 1e-4)
+  Va <- Tm %*% unclass(VarCorr(f1))$a[1:2, 1:2] %*% t(Tm)
+  expect_equal(unname(f2$structures[[1]]$parameters), cs27_par(Va), tolerance = 1e-4)
+  expect_equal(f2$structures[[2]]$sd, f1$structures[[2]]$sd, tolerance = 1e-5)
+})
+
+test_that("cs(x | a) near zero runs as before (not searched unstructured)", {
+  d <- cs27_crossed(2771)
+  f <- glmm(y ~ x + cs(x | a) + homdiag(1 | b), d)
+  expect_null(f$optinfo$centred_z)
+  expect_null(f$optinfo$cs2_unstructured)
+})
+
+test_that("one grouping factor: a far-off two-column cs() is lmer's optimum (gaussian), or warns (quadrature)", {
+  skip_if_not_installed("lme4")
+  d <- cs27_crossed(2771)
+  Tm <- matrix(c(1, 0, 5 / 1e-6, 1 / 1e-6), 2, 2)
+  l1 <- lme4::lmer(y ~ x + (x | a), d, REML = FALSE)
+  # Before: fitted on the columns as given, below the optimum.
+  f <- glmm(y ~ x2 + cs(x2 | a), d)
+  expect_length(f$optinfo$warnings, 0L)
+  expect_true(isTRUE(f$optinfo$centred_z))
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(l1)), tolerance = 1e-9)
+  Va <- Tm %*% unclass(lme4::VarCorr(l1))$a %*% t(Tm)
+  expect_equal(unname(f$structures[[1]]$parameters), cs27_par(Va), tolerance = 1e-4)
+  expect_equal(unname(fixef(f)), unname(drop(Tm %*% lme4::fixef(l1))), tolerance = 1e-5)
+  # Adaptive quadrature (Poisson's default nAGQ = 7) runs on the columns as
+  # given, where a recentring would change the approximation: it says so.
+  dp <- cs27_crossed(2775, "poisson")
+  w <- character()
+  fp <- withCallingHandlers(glmm(y ~ x2 + cs(x2 | a), dp, family = poisson), warning = function(e) {
+    w <<- c(w, conditionMessage(e))
+    invokeRestart("muffleWarning")
+  })
+  expect_true(any(grepl("cs(x2 | a): a column is far from zero", w, fixed = TRUE)))
+  expect_true(any(grepl("unstructured term (x2 | a)", w, fixed = TRUE)))
+  expect_true(any(grepl("cs(x2 | a)", fp$optinfo$warnings, fixed = TRUE)))
+  expect_no_warning(glmm(y ~ x + cs(x | a), d))
+})
+
+test_that("cs(0 + time | id) + (1 | site) taking up the residual: fixed-effect SEs from V, recorded, glmmTMB's optimum", {
+  skip_if_not_installed("glmmTMB")
+  d <- cs_data(3)
+  d$site <- factor(rep(1:8, length.out = nrow(d)))
+  w <- character()
+  f <- withCallingHandlers(glmm(y ~ x + cs(0 + time | id) + (1 | site), d), warning = function(e) {
+    w <<- c(w, conditionMessage(e))
+    invokeRestart("muffleWarning")
+  })
+  # Before: the right log-likelihood, every standard error NA.
+  expect_true(isTRUE(f$optinfo$residual_unidentified))
+  expect_true(any(grepl("residual standard deviation is at its zero limit", w)))
+  expect_false(any(grepl("not negative definite", w)))
+  expect_true(all(is.finite(vcov(f))))
+  tm <- glmmTMB::glmmTMB(y ~ x + cs(0 + time | id) + (1 | site), d)
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(tm)), tolerance = 1e-8)
+  expect_equal(unname(fixef(f)), unname(glmmTMB::fixef(tm)$cond), tolerance = 1e-5)
+  # (X' V^-1 X)^-1 at glmmTMB's estimates, V built here from its VarCorr.
+  vc <- glmmTMB::VarCorr(tm)$cond
+  X <- model.matrix(~ x, d)
+  Zi <- model.matrix(~ 0 + time, d)
+  same_id <- outer(d$id, d$id, "==")
+  V <- (Zi %*% vc$id %*% t(Zi)) * same_id + c(vc$site) * outer(d$site, d$site, "==") +
+    diag(sigma(tm)^2, nrow(d))
+  Vb <- solve(crossprod(X, solve(V, X)))
+  expect_equal(unname(vcov(f)), unname(Vb), tolerance = 1e-4)
+  # glmmTMB's own covariance is the observed information's (the joint
+  # Hessian), which differs from the expected one by under 2% here.
+  expect_equal(unname(sqrt(diag(vcov(f)))), unname(sqrt(diag(vcov(tm)$cond))), tolerance = 2e-2)
+  # The variance parameters keep no standard errors.
+  expect_true(all(is.na(f$structures[[1]]$se)))
+})
+
+# Every id's three values in all six orders: the time columns are
+# exchangeable, and the fit's cs() standard deviations come out equal.
+cs27_exchangeable <- function() {
+  set.seed(3)
+  n0 <- 20
+  L <- matrix(0.5, 3, 3) + diag(0.5, 3)
+  B <- t(chol(L)) %*% matrix(rnorm(3 * n0), 3, n0) + matrix(rnorm(3 * n0, sd = 0.5), 3, n0)
+  perms <- rbind(c(1, 2, 3), c(1, 3, 2), c(2, 1, 3), c(2, 3, 1), c(3, 1, 2), c(3, 2, 1))
+  Y <- do.call(cbind, lapply(seq_len(n0), function(i) apply(perms, 1, function(p) B[p, i])))
+  data.frame(y = as.vector(Y) + 1, time = factor(rep(1:3, ncol(Y))),
+             id = factor(rep(seq_len(ncol(Y)), each = 3)))
+}
+
+test_that("a three-column cs() at equal standard deviations with one observation per id and time: residual not identified", {
+  skip_if_not_installed("glmmTMB")
+  d <- cs27_exchangeable()
+  w <- character()
+  f <- withCallingHandlers(glmm(y ~ 1 + cs(0 + time | id), d), warning = function(e) {
+    w <<- c(w, conditionMessage(e))
+    invokeRestart("muffleWarning")
+  })
+  # Before: no warning, one arbitrary split with standard errors of 7.7 and 46.
+  expect_true(isTRUE(f$optinfo$residual_unidentified))
+  expect_true(any(grepl("residual variance is not identifiable.*equal standard deviations", w)))
+  expect_true(all(is.na(f$structures[[1]]$se)))
+  tm <- glmmTMB::glmmTMB(y ~ 1 + cs(0 + time | id), d)
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(tm)), tolerance = 1e-8)
+  # What is identified: the common variance plus sigma^2, and the covariance.
+  vt <- glmmTMB::VarCorr(tm)$cond$id
+  s <- f$structures[[1]]
+  expect_equal(s$sd[[1]]^2 + sigma(f)^2, vt[1, 1] + sigma(tm)^2, tolerance = 1e-4)
+  expect_equal(s$rho * s$sd[[1]]^2, vt[1, 2], tolerance = 1e-4)
+  expect_equal(unname(sqrt(diag(vcov(f)))), unname(sqrt(diag(vcov(tm)$cond))), tolerance = 1e-4)
+  # Unequal standard deviations (cs_data()'s 1, 1.3, 0.8): identified, no
+  # such record.
+  d2 <- cs_data(3)
+  d2$site <- factor(rep(1:8, length.out = nrow(d2)))
+  f2 <- suppressWarnings(glmm(y ~ x + cs(0 + time | id), d2))
+  expect_null(f2$optinfo$residual_unidentified)
+})
+
+test_that("the several-term route: a three-column cs() at equal standard deviations is marked too", {
+  d <- cs27_exchangeable()
+  d$site <- factor(rep(1:5, length.out = nrow(d)))
+  f <- suppressWarnings(glmm(y ~ 1 + cs(0 + time | id) + (1 | site), d))
+  expect_equal(max(f$structures[[1]]$sd) / min(f$structures[[1]]$sd), 1, tolerance = 1e-5)
+  expect_true(isTRUE(f$optinfo$residual_unidentified))
+  expect_true(any(grepl("equal standard deviations", f$optinfo$warnings)))
+  expect_true(all(is.na(f$structures[[1]]$se)))
+})
