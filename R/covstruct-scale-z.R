@@ -74,11 +74,8 @@ covstruct_unscale_z <- function(fit, zs, re) {
   # The structures' parameters (log standard deviations shift; their
   # covariance, Hessian and gradient are those of the search).
   th_s <- attr(fit$structures, "theta")
-  V_s <- attr(fit$structures, "cov_theta")
   th_s[p + seq_along(shift)] <- th_s[p + seq_along(shift)] - shift
-  fit$structures <- covstruct_report(re$terms, lapply(k0, `+`, p), unname(th_s), V_s)
-  attr(fit$structures, "theta") <- th_s
-  attr(fit$structures, "cov_theta") <- V_s
+  fit <- covstruct_restate(fit, re, k0, p, th_s, attr(fit$structures, "cov_theta"))
   # Lambda's entries: rows divided by the scales, and their covariance.
   il <- p + seq_len(re$ntheta)
   fit$theta[il] <- fit$theta[il] / lam_div
@@ -137,33 +134,23 @@ covstruct_uncentre_z <- function(fit, zc, re) {
   # The structures' parameters: the same entries.
   th_s <- attr(fit$structures, "theta")
   th_s[is] <- lam
-  V_s <- jacobian_rows(attr(fit$structures, "cov_theta"), is, J)
-  fit$structures <- covstruct_report(re$terms, lapply(k0, `+`, p), unname(th_s), V_s)
-  attr(fit$structures, "theta") <- th_s
-  attr(fit$structures, "cov_theta") <- V_s
+  fit <- covstruct_restate(fit, re, k0, p, th_s,
+                           jacobian_rows(attr(fit$structures, "cov_theta"), is, J))
   fit <- remap_curvature(fit, is, solve(J))
   # Modes: u = W' u*, b = Tk^-1 b*, Var(u) = W' Var(u*) W.
-  off <- 0L
-  for (k in seq_along(zc$terms)) {
-    s <- ci$sizes[[k]]
-    zc$terms[[k]]$W <- mp$W[off + seq_len(s), off + seq_len(s), drop = FALSE]
-    off <- off + s
-  }
-  Wf <- lmm_sparse_block_map(re, zc$terms, "W")
-  Dinv <- lmm_sparse_block_map(re, zc$terms, "Ti")
-  m <- fit$modes
-  m$u <- as.vector(Matrix::crossprod(Wf, m$u))
-  m$b <- as.vector(Dinv %*% m$b)
-  A <- Matrix::sparseMatrix(i = pmin(m$inv_i, m$inv_j), j = pmax(m$inv_i, m$inv_j),
-                            x = m$inv_x, dims = c(ncol(re$Z), ncol(re$Z)), symmetric = TRUE)
-  B <- Matrix::crossprod(Wf, A %*% Wf)
-  m$inv_x <- as.vector(B[cbind(m$inv_i, m$inv_j)])
-  fit$modes <- m
-  fit$terms <- sparse_term_summaries(re, unname(fit$theta[p + seq_len(re$ntheta)]), m, NULL,
-                                     unname(fit$theta))
+  fit <- lmm_sparse_map_modes(fit, zc, re, ci, mp$W)
   if (!is.null(fit$optinfo$reml$theta))
     fit$optinfo$reml$theta[is - p] <- lam / fit$sigma
   fit$optinfo$centred_z <- TRUE
+  fit
+}
+
+# fit$structures restated from the structures' parameters th_s (after
+# the p fixed effects, blocks k0 per term) and their covariance V_s.
+covstruct_restate <- function(fit, re, k0, p, th_s, V_s) {
+  fit$structures <- covstruct_report(re$terms, lapply(k0, `+`, p), unname(th_s), V_s)
+  attr(fit$structures, "theta") <- th_s
+  attr(fit$structures, "cov_theta") <- V_s
   fit
 }
 
@@ -208,11 +195,8 @@ covstruct_unscale_one <- function(fit, zs, re) {
   k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
   shift <- covstruct_sd_shift(re$terms, k0, zs$terms)
   th_s <- attr(fit$structures, "theta")
-  V_s <- attr(fit$structures, "cov_theta")
   th_s[p + seq_along(shift)] <- th_s[p + seq_along(shift)] - shift
-  fit$structures <- covstruct_report(re$terms, lapply(k0, `+`, p), unname(th_s), V_s)
-  attr(fit$structures, "theta") <- th_s
-  attr(fit$structures, "cov_theta") <- V_s
+  fit <- covstruct_restate(fit, re, k0, p, th_s, attr(fit$structures, "cov_theta"))
   lam_div <- zs$div[fit$pattern$row]
   il <- p + seq_along(fit$lambda)
   fit$lambda <- fit$lambda / lam_div

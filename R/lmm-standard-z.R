@@ -240,6 +240,35 @@ lmm_sparse_start_star <- function(start, zc, p, inverse = FALSE) {
   start
 }
 
+# The modes of a fit on zc$re's Z* mapped to the user's Z (`re`): the
+# spherical modes u = W' u* and their conditional covariance W' Var(u*) W
+# (W the LQ map's orthogonal factor, block by block of ci$sizes), b = Tk^-1
+# b* per level, and the terms' summaries from these and fit$theta (already
+# on the user's Z). Shared by lmm_sparse_standard_z() and
+# covstruct_uncentre_z().
+lmm_sparse_map_modes <- function(fit, zc, re, ci, W) {
+  p <- length(fit$beta)
+  off <- 0L
+  for (k in seq_along(zc$terms)) {
+    s <- ci$sizes[[k]]
+    zc$terms[[k]]$W <- W[off + seq_len(s), off + seq_len(s), drop = FALSE]
+    off <- off + s
+  }
+  Wf <- lmm_sparse_block_map(re, zc$terms, "W")
+  Dinv <- lmm_sparse_block_map(re, zc$terms, "Ti")
+  m <- fit$modes
+  m$u <- as.vector(Matrix::crossprod(Wf, m$u))
+  m$b <- as.vector(Dinv %*% m$b)
+  A <- Matrix::sparseMatrix(i = pmin(m$inv_i, m$inv_j), j = pmax(m$inv_i, m$inv_j),
+                            x = m$inv_x, dims = c(ncol(re$Z), ncol(re$Z)), symmetric = TRUE)
+  B <- Matrix::crossprod(Wf, A %*% Wf)
+  m$inv_x <- as.vector(B[cbind(m$inv_i, m$inv_j)])
+  fit$modes <- m
+  fit$terms <- sparse_term_summaries(re, unname(fit$theta[p + seq_len(re$ntheta)]), m, NULL,
+                                     unname(fit$theta))
+  fit
+}
+
 # Maps a fit of lmm_sparse_fit() on zc$re's Z* (interior) to the user's Z
 # (`re`): Lambda, the covariance, Hessian and gradient of the parameters as
 # lmm_standard_z() does, the spherical modes u = W' u* and their
@@ -262,24 +291,7 @@ lmm_sparse_standard_z <- function(fit, zc, re) {
     fit <- remap_lambda(fit, il, mp$L[ci$index], mp$J)
   }
   lam <- mp$L[ci$index]
-  off <- 0L
-  for (k in seq_along(zc$terms)) {
-    s <- ci$sizes[[k]]
-    zc$terms[[k]]$W <- mp$W[off + seq_len(s), off + seq_len(s), drop = FALSE]
-    off <- off + s
-  }
-  Wf <- lmm_sparse_block_map(re, zc$terms, "W")
-  Dinv <- lmm_sparse_block_map(re, zc$terms, "Ti")
-  m <- fit$modes
-  m$u <- as.vector(Matrix::crossprod(Wf, m$u))
-  m$b <- as.vector(Dinv %*% m$b)
-  A <- Matrix::sparseMatrix(i = pmin(m$inv_i, m$inv_j), j = pmax(m$inv_i, m$inv_j),
-                            x = m$inv_x, dims = c(ncol(re$Z), ncol(re$Z)), symmetric = TRUE)
-  B <- Matrix::crossprod(Wf, A %*% Wf)
-  m$inv_x <- as.vector(B[cbind(m$inv_i, m$inv_j)])
-  fit$modes <- m
-  fit$terms <- sparse_term_summaries(re, unname(fit$theta[p + seq_len(re$ntheta)]), m, NULL,
-                                     unname(fit$theta))
+  fit <- lmm_sparse_map_modes(fit, zc, re, ci, mp$W)
   if (!is.null(fit$optinfo$reml$theta)) fit$optinfo$reml$theta[ci$par] <- lam / fit$sigma
   fit$optinfo$centred_z <- TRUE
   fit

@@ -54,14 +54,7 @@ test_that("the two-part sparse engine's nbinom2 value follows a per-row dispersi
       mu <- exp(th[1] + th[2] * d$x)
       pz <- plogis(th[6] + th[7] * d$w)
       size <- exp(th[8] + th[9] * d$w)
-      f0 <- dnbinom(0, size = size, mu = mu)
-      ll <- if (hurdle) {
-        sum(ifelse(d$y == 0, log(pz),
-                   log1p(-pz) + dnbinom(d$y, size = size, mu = mu, log = TRUE) - log1p(-f0)))
-      } else {
-        sum(ifelse(d$y == 0, log(pz + (1 - pz) * f0),
-                   log1p(-pz) + dnbinom(d$y, size = size, mu = mu, log = TRUE)))
-      }
+      ll <- zinb2_loglik_ref(d$y, mu, pz, size, hurdle)
       expect_equal(glmmgee:::cpp_spzire_eval(eng, cbind(th)), ll, tolerance = 1e-12,
                    label = sprintf("hurdle %s, theta %s", hurdle, paste(th, collapse = " ")))
     }
