@@ -1,8 +1,9 @@
 # Profiles of zero-inflated, hurdle and dispersion-formula fits with one
 # grouping factor (several terms: zi_sparse_profile_engine()): the fit's
-# engine rebuilt from the stored designs, on the user's parameterization
-# theta = (beta, Lambda's free entries, zero part, dispersion), the vector
-# the fit reports (profile_engine() for the interface). With random
+# engine rebuilt from the stored designs, on the parameterization
+# theta = (beta, Lambda's free entries, zero part, dispersion) of the
+# vector the fit reports, the conditional part's beta on profile_design()'s
+# scale (profile_engine() for the interface). With random
 # effects in the zero part, the engine of both parts' random effects
 # (src/agq-zire.h), at the fit's rule.
 zi_profile_engine <- function(fit) {
@@ -13,7 +14,8 @@ zi_profile_engine <- function(fit) {
   if (isTRUE(a$sparse)) return(zi_sparse_profile_engine(fit))
   fam <- fit$family
   n <- length(fit$y)
-  X <- fit$X
+  xd <- profile_design(fit)
+  X <- xd$X
   storage.mode(X) <- "double"
   Z <- fit$Z %||% matrix(1, n, 1L)
   storage.mode(Z) <- "double"
@@ -59,8 +61,8 @@ zi_profile_engine <- function(fit) {
   P <- length(fit$theta)
   nl <- length(pat$row)
   p <- length(fit$coefficients)
-  check_rebuilt_engine(ev, fit, free)
+  check_rebuilt_engine(ev, fit, free, xd$Tx)
   list(eval = ev, lower = c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf),
                             rep(-Inf, P - p - nl)),
-       free = free)
+       free = free, Tx = xd$Tx)
 }
