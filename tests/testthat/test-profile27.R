@@ -30,7 +30,7 @@ p27_routes <- list(
   aghq = list(f = "yb ~ X + (1 | g)", args = list(family = binomial, nAGQ = 7),
               cls = "glmmgee_glmm"),
   lmm = list(f = "yg ~ X + (1 | g)", args = list(REML = FALSE), cls = "glmmgee_glmm"),
-  lmm_reml = list(f = "yg ~ X + (1 | g)", args = list(), cls = "glmmgee_glmm"),
+  lmm_reml = list(f = "yg ~ X + (1 | g)", args = list(REML = TRUE), cls = "glmmgee_glmm"),
   lmm_terms = list(f = "yg ~ X + (1 | g) + (1 | h)", args = list(REML = FALSE),
                    cls = "glmmgee_glmm_sparse"),
   sparse = list(f = "yb ~ X + (1 | g) + (1 | h)", args = list(family = binomial),
@@ -124,4 +124,24 @@ test_that("zero-inflated profiles (one factor, several terms) do not depend on x
   p27_tmb(confint(fz, method = "profile"), tm, 3L)
   # (glmmTMB's profile of the several-term fit stops with missing values;
   # test-profile-zi-sparse.R checks that route against glmmTMB's refits.)
+})
+
+test_that("restricted-likelihood profiles (criterion = \"REML\") do not depend on x's units", {
+  # The restricted likelihood was evaluated on the user's X: with
+  # x * 1e-6 - 5 the standard deviation's upper limit was 0.930 for 1.122
+  # (one factor). On X* it is log|det T| higher, which is taken off.
+  d <- p27_data()
+  for (f in c("yg ~ X + (1 | g)", "yg ~ X + (1 | g) + (1 | h)")) {
+    ci <- lapply(c("x", "x2", "x3"), function(v)
+      confint(glmm(as.formula(sub("X", v, f)), d, REML = TRUE), method = "profile",
+              criterion = "REML"))
+    expect_true(all(is.finite(ci[[2]])))
+    expect_equal(ci[[2]], ci[[1]], tolerance = 2e-5)
+    expect_equal(ci[[3]], ci[[1]], tolerance = 1e-7)
+    # Restricted intervals are wider than the ML refit's for the standard
+    # deviations (the ML estimates are biased down).
+    ml <- confint(glmm(as.formula(sub("X", "x", f)), d, REML = TRUE), method = "profile")
+    sds <- grep("^sd_", rownames(ci[[1]]))
+    expect_true(all(ci[[1]][sds, 2] > ml[rownames(ci[[1]])[sds], 2]))
+  }
 })
