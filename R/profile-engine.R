@@ -56,12 +56,17 @@ profile_design <- function(fit) {
 }
 
 # theta on the scale of an engine on X* (beta* = Tx beta, the rest as is).
+# Tx acts on theta's first ncol(Tx) entries, or on those its attribute
+# "pos" names (a two-part fit's coefficients of every part,
+# profile_aux_design()).
 theta_star <- function(th, Tx) {
   if (is.null(Tx)) return(th)
-  ip <- seq_len(ncol(Tx))
+  ip <- star_positions(Tx)
   th[ip] <- drop(Tx %*% th[ip])
   th
 }
+
+star_positions <- function(Tx) attr(Tx, "pos") %||% seq_len(ncol(Tx))
 
 # The parameters that can be profiled, in the order confint() reports
 # them: fixed effects (a two-part fit's zero part after the conditional
@@ -278,7 +283,13 @@ cor_map <- function(pos, lower) {
 # z0 are the free parameters of a point at x0; where the log-likelihood is
 # not finite there (a coefficient held 1e5 away with the others as they
 # were: exp(eta) overflows on a Poisson fit with x * 1e-6 - 5), the search
-# starts from z0 moved by the map's `lean` instead.
+# starts from z0 moved by the map's `lean` instead. For a coefficient on
+# X*'s scale (star_target_map(), `lean_better`) the search runs from both
+# and the better end is kept: held alone, a coefficient whose column lies far from zero moves
+# every linear predictor by as much, and on a zero-inflated fit the zero
+# probabilities then all sit at 0 or 1, where the search finds no slope
+# (the zero part's intercept with z * 1e-6 - 5 had zeta 8.28 at every
+# held value).
 profile_point <- function(eval, map, x, z0, control, x0 = NULL) {
   edge <- attr(eval, "edge")
   if (!is.null(edge)) edge(NULL, TRUE)
@@ -291,13 +302,16 @@ profile_point <- function(eval, map, x, z0, control, x0 = NULL) {
   gr <- function(z) { g <- -map$grad(ev(z)$gradient, x, z); g[!is.finite(g)] <- 0; g }
   z0 <- pmax(z0, map$lower)
   if (!length(z0)) return(list(loglik = eval(map$theta(x, z0))$loglik, z = z0))
-  if (!is.null(map$lean) && !is.null(x0) && !is.finite(obj(z0))) {
-    z1 <- pmax(z0 + map$lean * (x - x0), map$lower)
-    if (is.finite(obj(z1))) z0 <- z1
+  search <- function(z) stats::nlminb(z, obj, gr, lower = map$lower,
+                                      control = list(rel.tol = control$rel.tol, iter.max = 200L,
+                                                     eval.max = 400L))
+  z1 <- if (!is.null(map$lean) && !is.null(x0)) pmax(z0 + map$lean * (x - x0), map$lower)
+  if (!is.null(z1) && !is.finite(obj(z0)) && is.finite(obj(z1))) z0 <- z1
+  opt <- search(z0)
+  if (isTRUE(map$lean_better) && !identical(z0, z1) && is.finite(obj(z1))) {
+    opt1 <- search(z1)
+    if (opt1$objective < opt$objective) opt <- opt1
   }
-  opt <- stats::nlminb(z0, obj, gr, lower = map$lower,
-                       control = list(rel.tol = control$rel.tol, iter.max = 200L,
-                                      eval.max = 400L))
   if (!is.null(edge) && edge(map$theta(x, opt$par), opt$convergence == 0L))
     return(list(loglik = NA_real_, z = opt$par, convergence = opt$convergence, edge = TRUE))
   list(loglik = -opt$objective, z = opt$par, convergence = opt$convergence)
@@ -312,7 +326,7 @@ profile_point <- function(eval, map, x, z0, control, x0 = NULL) {
 # theta* as on theta, the rest of theta being the same on both scales.
 star_target_map <- function(map, tg, Tx, lower) {
   p <- ncol(Tx)
-  ip <- seq_len(p)
+  ip <- star_positions(Tx)
   to_star <- function(th) theta_star(th, Tx)
   if (tg$kind != "coef" || !(tg$pos %in% ip)) {
     free <- map$free
@@ -320,22 +334,25 @@ star_target_map <- function(map, tg, Tx, lower) {
     return(map)
   }
   j <- tg$pos
-  a <- backsolve(Tx, diag(1, p))[j, ]
-  others <- setdiff(ip, j)
+  jj <- match(j, ip)
+  a <- backsolve(Tx, diag(1, p))[jj, ]
+  ol <- setdiff(seq_len(p), jj)
+  others <- ip[ol]
   list(
     lean = if (!is.null(tg$cov)) cov_lean(replace(to_star(tg$cov), j, tg$cov[j]), j),
+    lean_better = TRUE,
     free = function(th) to_star(th)[-j],
     theta = function(x, z) {
       th <- numeric(length(z) + 1L)
       th[-j] <- z
-      th[j] <- (x - sum(a[others] * th[others])) / a[j]
+      th[j] <- (x - sum(a[ol] * th[others])) / a[jj]
       th
     },
-    # z holds theta*[-j]: beta*_k (k != j) at position k - (k > j).
+    # z holds theta*[-j]: theta*_k (k != j) at position k - (k > j).
     grad = function(g, x, z) {
       gz <- g[-j]
       kz <- others - (others > j)
-      gz[kz] <- gz[kz] - g[j] * a[others] / a[j]
+      gz[kz] <- gz[kz] - g[j] * a[ol] / a[jj]
       gz
     },
     lower = lower[-j])

@@ -12,8 +12,7 @@ zi_sparse_profile_engine <- function(fit) {
   fam <- fit$family
   n <- length(fit$y)
   p <- length(fit$coefficients)
-  xd <- profile_design(fit)
-  X <- xd$X
+  X <- fit$X
   storage.mode(X) <- "double"
   y <- as.numeric(fit$y)
   w <- as.numeric(fit$prior.weights %||% rep(1, n))
@@ -23,6 +22,10 @@ zi_sparse_profile_engine <- function(fit) {
   storage.mode(Xd) <- "double"
   Xz <- a$zi$X %||% matrix(0, n, 0L)
   storage.mode(Xz) <- "double"
+  ad <- profile_aux_design(fit, X, Xz, if (disp) Xd)
+  X <- ad$X
+  Xz <- ad$Xz
+  if (disp) Xd <- ad$Xd
   rc <- sparse_re_terms(fit$formula, fit$model, NULL)
   kind <- aux_kind_code(a$kind, fam)
   # The three parts' offsets (the zero and dispersion parts' offset() terms).
@@ -55,8 +58,8 @@ zi_sparse_profile_engine <- function(fit) {
   }
   P <- length(fit$theta)
   lower <- c(rep(-Inf, p), re$lower, rep(-Inf, P - p - re$ntheta))
-  check_rebuilt_engine(ev, fit, Tx = xd$Tx)
-  list(eval = ev, lower = lower, free = function() NULL, Tx = xd$Tx)
+  check_rebuilt_engine(ev, fit, Tx = ad$Tx)
+  list(eval = ev, lower = lower, free = function() NULL, Tx = ad$Tx)
 }
 
 # The rebuilt engine must give the fit's log-likelihood at its estimate

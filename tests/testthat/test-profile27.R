@@ -145,3 +145,30 @@ test_that("restricted-likelihood profiles (criterion = \"REML\") do not depend o
     expect_true(all(ci[[1]][sds, 2] > ml[rownames(ci[[1]])[sds], 2]))
   }
 })
+
+test_that("zero-part covariates: the zero-inflated profile does not depend on their units", {
+  # The zero part's design was used as it was: with z * 1e-6 - 5 its
+  # coefficient's interval was [-685797, -685782] for [-1188439, -298615].
+  set.seed(28)
+  n <- 400
+  g <- factor(sample(1:40, n, TRUE))
+  x <- rnorm(n)
+  z <- rnorm(n)
+  d <- data.frame(g, x, z, y = rpois(n, exp(0.3 + 0.5 * x + rnorm(40, sd = 0.5)[g])) *
+                    rbinom(n, 1, plogis(0.8 + 0.7 * z)))
+  d$z2 <- d$z * 1e-6 - 5
+  d$z4 <- d$z - 5e6
+  ci <- lapply(c("z", "z2", "z4"), function(v)
+    confint(glmm(y ~ x + (1 | g), d, family = poisson, ziformula = as.formula(paste("~", v))),
+            method = "profile"))
+  for (k in 1:3) expect_true(all(is.finite(ci[[k]])))
+  expect_equal(unname(ci[[2]][4, ]) * 1e-6, unname(ci[[1]][4, ]), tolerance = 1e-7)
+  expect_equal(unname(ci[[3]][4, ]), unname(ci[[1]][4, ]), tolerance = 1e-7)
+  expect_equal(unname(ci[[3]][3, ]), unname(ci[[2]][3, ]), tolerance = 1e-7)
+  for (k in 2:3) expect_equal(unname(ci[[k]][-(3:4), ]), unname(ci[[1]][-(3:4), ]), tolerance = 1e-7)
+  skip_if_not_installed("glmmTMB")
+  fz <- glmm(y ~ x + (1 | g), d, family = poisson, ziformula = ~ z, nAGQ = 1)
+  tm <- glmmTMB::glmmTMB(y ~ x + (1 | g), d, family = poisson, ziformula = ~ z)
+  expect_equal(as.numeric(logLik(fz)), as.numeric(logLik(tm)), tolerance = 1e-7)
+  p27_tmb(confint(fz, method = "profile"), tm, 4L)
+})
