@@ -128,7 +128,7 @@ test_that("zero-inflated profiles (one factor, several terms) do not depend on x
 
 test_that("restricted-likelihood profiles (criterion = \"REML\") do not depend on x's units", {
   # The restricted likelihood was evaluated on the user's X: with
-  # x * 1e-6 - 5 the standard deviation's upper limit was 0.930 for 1.122
+  # x * 1e-6 - 5 the standard deviation's upper limit was 0.930 for 1.085
   # (one factor). On X* it is log|det T| higher, which is taken off.
   d <- p27_data()
   for (f in c("yg ~ X + (1 | g)", "yg ~ X + (1 | g) + (1 | h)")) {
