@@ -292,22 +292,21 @@ nested_profile_engine <- function(fit) {
   # star_target_map()): on the user's X the searches for the other
   # parameters at each point did not find their optimum with x * 1e-6 - 5,
   # and the slope's interval came out 1e-5 of its width.
-  tx <- lmm_design_transform(fit$X)
-  eng <- cpp_nested_new(tx$M, as.numeric(fit$y), as.numeric(fit$prior.weights),
+  xd <- profile_design(fit)
+  eng <- cpp_nested_new(xd$X, as.numeric(fit$y), as.numeric(fit$prior.weights),
                         as.numeric(fit$offset), ns$units, fam$family_code, fam$link_code,
                         fit$optinfo$nthreads %||% 1L, nested_leaf_design(re, ns))
   f <- nested_objective(eng, map, as.integer(fit$nAGQ))
   V <- fit$cov_theta
-  th <- unname(fit$theta)
-  if (!isTRUE(tx$identity)) {
+  th <- theta_star(unname(fit$theta), xd$Tx)
+  if (!is.null(xd$Tx)) {
     ip <- seq_len(p)
-    th[ip] <- drop(tx$T %*% th[ip])
-    V[ip, ] <- tx$T %*% V[ip, , drop = FALSE]
-    V[, ip] <- V[, ip, drop = FALSE] %*% t(tx$T)
+    V[ip, ] <- xd$Tx %*% V[ip, , drop = FALSE]
+    V[, ip] <- V[, ip, drop = FALSE] %*% t(xd$Tx)
   }
   se <- suppressWarnings(sqrt(diag(V)))
   h <- 1e-4 * ifelse(is.finite(se) & se > 0, se, 0.1 * pmax(abs(th), 1))
   list(eval = function(t) list(loglik = f(t), gradient = fd_gradient(f, t, h)),
        lower = c(rep(-Inf, p), re$lower, if (disp) -Inf),
-       free = function() NULL, Tx = if (!isTRUE(tx$identity)) tx$T)
+       free = function() NULL, Tx = xd$Tx)
 }

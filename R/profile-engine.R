@@ -9,12 +9,16 @@
 # fit's nAGQ; several terms: the sparse Laplace engine (the random-effects
 # design rebuilt from the model frame, a known covariance re-evaluated from
 # the call).
+#
+# Every engine runs on profile_design()'s X*: the profile's searches then
+# work on beta* = T beta (star_target_map()), as the fit's did.
 profile_engine <- function(fit) {
   if (!is.null(fit$aux)) return(zi_profile_engine(fit))
   fam <- fit$family
   p <- length(fit$coefficients)
   disp <- has_dispersion(fam)
   if (inherits(fit, "glmmgee_glmm_nested")) return(nested_profile_engine(fit))
+  xd <- profile_design(fit)
   if (inherits(fit, "glmmgee_glmm_sparse")) {
     cov_arg <- fit$call$covariance
     covariance <- if (!is.null(cov_arg))
@@ -22,22 +26,47 @@ profile_engine <- function(fit) {
                error = function(e) stop("profile(): cannot find the 'covariance' of the fit (",
                                         conditionMessage(e), ")", call. = FALSE))
     re <- sparse_re_terms(fit$formula, fit$model, covariance)
-    eng <- cpp_sparse_new(fit$X, re$Z, as.numeric(fit$y), as.numeric(fit$prior.weights),
+    eng <- cpp_sparse_new(xd$X, re$Z, as.numeric(fit$y), as.numeric(fit$prior.weights),
                           as.numeric(fit$offset), re$lam_row - 1L, re$lam_col - 1L,
                           re$lam_k - 1L, re$ntheta, fam$family_code, fam$link_code)
     return(list(eval = function(th) cpp_sparse_eval(eng, th, TRUE),
-                lower = c(rep(-Inf, p), re$lower, if (disp) -Inf), free = function() NULL))
+                lower = c(rep(-Inf, p), re$lower, if (disp) -Inf), free = function() NULL,
+                Tx = xd$Tx))
   }
   pat <- fit$pattern
   Z <- fit$Z
-  eng <- cpp_agq_new(fit$X, as.matrix(Z), as.numeric(fit$y), as.numeric(fit$prior.weights),
+  eng <- cpp_agq_new(xd$X, as.matrix(Z), as.numeric(fit$y), as.numeric(fit$prior.weights),
                      as.numeric(fit$offset), fit$group, as.integer(fit$ngroups),
                      pat$row - 1L, pat$col - 1L, fam$family_code, fam$link_code,
                      as.integer(fit$nAGQ), 1L)
   list(eval = function(th) cpp_agq_eval(eng, th, TRUE),
        lower = c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf), if (disp) -Inf),
-       free = function() cpp_agq_free(eng))
+       free = function() cpp_agq_free(eng), Tx = xd$Tx)
 }
+
+# The fixed-effect design a rebuilt profile engine runs on: the centred and
+# scaled X* = X T^-1 where the user's X loses digits (lmm_design_transform(),
+# the rule of the fits), with `Tx` = T for star_target_map() (NULL when X is
+# used as it is). On the user's X the searches at each profile point stopped
+# short with x * 1e-6 - 5: the slope's interval came out a fraction of its
+# width, and the standard deviations' moved.
+profile_design <- function(fit) {
+  tx <- lmm_design_transform(fit$X)
+  list(X = tx$M, Tx = if (!isTRUE(tx$identity)) tx$T)
+}
+
+# theta on the scale of an engine on X* (beta* = Tx beta, the rest as is).
+# Tx acts on theta's first ncol(Tx) entries, or on those its attribute
+# "pos" names (a two-part fit's coefficients of every part,
+# profile_aux_design()).
+theta_star <- function(th, Tx) {
+  if (is.null(Tx)) return(th)
+  ip <- star_positions(Tx)
+  th[ip] <- drop(Tx %*% th[ip])
+  th
+}
+
+star_positions <- function(Tx) attr(Tx, "pos") %||% seq_len(ncol(Tx))
 
 # The parameters that can be profiled, in the order confint() reports
 # them: fixed effects (a two-part fit's zero part after the conditional
@@ -70,15 +99,17 @@ profile_targets <- function(fit) {
   target <- function(name, kind, pos, estimate, se, closed = c(NA_real_, NA_real_), log = FALSE)
     list(name = name, kind = kind, pos = pos, estimate = estimate, se = se, closed = closed,
          log = log)
-  out <- lapply(seq_len(p), function(j)
-    target(names(fit$coefficients)[j], "coef", j, th[j], sqrt(max(V[j, j], 0))))
+  # A coefficient carries its column of the covariance (`cov`), for
+  # target_map()'s `lean`.
+  coef_target <- function(name, j)
+    c(target(name, "coef", j, th[j], sqrt(max(V[j, j], 0))), list(cov = unname(V[, j])))
+  out <- lapply(seq_len(p), function(j) coef_target(names(fit$coefficients)[j], j))
   # The zero part of a zero-inflated or hurdle fit: its coefficients after
   # the conditional ones, with glmmTMB's prefix "zi."; with random effects
   # in the zero part, Lambda's rows cover both parts (joint pattern).
   zi_idx <- fit$aux$zi_index
   out <- c(out, lapply(zi_idx, function(j)
-    target(paste0("zi.", sub("^zi~", "", names(fit$theta)[j])), "coef", j, th[j],
-           sqrt(max(V[j, j], 0)))))
+    coef_target(paste0("zi.", sub("^zi~", "", names(fit$theta)[j])), j)))
   zr <- fit$aux$zi$re
   if (isTRUE(zr$sparse)) {
     # The two-part sparse engine: the zero part's terms after the count
@@ -148,12 +179,16 @@ effect_labels <- function(fit) {
 }
 
 # The free parameters z at a point theta, the theta for (value, z) and the
-# gradient in z from the gradient in theta.
+# gradient in z from the gradient in theta. A coefficient's map also has
+# `lean`: the change of z per unit of the coefficient by the fit's
+# covariance (the regression of the other estimates on it), for a start
+# that moves the other parameters with it (profile_point()).
 target_map <- function(tg, lower) {
   pos <- tg$pos
   m <- length(pos)
   if (tg$kind == "coef") {
     return(list(
+      lean = cov_lean(tg$cov, pos),
       free = function(th) th[-pos],
       theta = function(x, z) { th <- numeric(length(z) + 1L); th[-pos] <- z
                                th[pos] <- if (tg$log) log(x) else x; th },
@@ -188,6 +223,13 @@ target_map <- function(tg, lower) {
       c(g[-pos], gv)
     },
     lower = c(lower[-pos], rep(-Inf, nv)))
+}
+
+# z's change per unit of theta[j] by a covariance column `cv` (its entries
+# on z's positions over the variance): NULL without a usable covariance.
+cov_lean <- function(cv, j) {
+  if (is.null(cv) || !is.finite(cv[j]) || cv[j] <= 0 || anyNA(cv)) return(NULL)
+  cv[-j] / cv[j]
 }
 
 # A correlation target: free are the other parameters, the row's standard
@@ -238,7 +280,17 @@ cor_map <- function(pos, lower) {
 # whether the search, which converged or not (`converged`), ended at the
 # edge of the region where the approximation holds; the point's
 # log-likelihood is then NA (`edge` TRUE).
-profile_point <- function(eval, map, x, z0, control) {
+# z0 are the free parameters of a point at x0; where the log-likelihood is
+# not finite there (a coefficient held 1e5 away with the others as they
+# were: exp(eta) overflows on a Poisson fit with x * 1e-6 - 5), the search
+# starts from z0 moved by the map's `lean` instead. For a coefficient on
+# X*'s scale (star_target_map(), `lean_better`) the search runs from both
+# and the better end is kept: held alone, a coefficient whose column lies far from zero moves
+# every linear predictor by as much, and on a zero-inflated fit the zero
+# probabilities then all sit at 0 or 1, where the search finds no slope
+# (the zero part's intercept with z * 1e-6 - 5 had zeta 8.28 at every
+# held value).
+profile_point <- function(eval, map, x, z0, control, x0 = NULL) {
   edge <- attr(eval, "edge")
   if (!is.null(edge)) edge(NULL, TRUE)
   cache <- new.env()
@@ -250,9 +302,16 @@ profile_point <- function(eval, map, x, z0, control) {
   gr <- function(z) { g <- -map$grad(ev(z)$gradient, x, z); g[!is.finite(g)] <- 0; g }
   z0 <- pmax(z0, map$lower)
   if (!length(z0)) return(list(loglik = eval(map$theta(x, z0))$loglik, z = z0))
-  opt <- stats::nlminb(z0, obj, gr, lower = map$lower,
-                       control = list(rel.tol = control$rel.tol, iter.max = 200L,
-                                      eval.max = 400L))
+  search <- function(z) stats::nlminb(z, obj, gr, lower = map$lower,
+                                      control = list(rel.tol = control$rel.tol, iter.max = 200L,
+                                                     eval.max = 400L))
+  z1 <- if (!is.null(map$lean) && !is.null(x0)) pmax(z0 + map$lean * (x - x0), map$lower)
+  if (!is.null(z1) && !is.finite(obj(z0)) && is.finite(obj(z1))) z0 <- z1
+  opt <- search(z0)
+  if (isTRUE(map$lean_better) && !identical(z0, z1) && is.finite(obj(z1))) {
+    opt1 <- search(z1)
+    if (opt1$objective < opt$objective) opt <- opt1
+  }
   if (!is.null(edge) && edge(map$theta(x, opt$par), opt$convergence == 0L))
     return(list(loglik = NA_real_, z = opt$par, convergence = opt$convergence, edge = TRUE))
   list(loglik = -opt$objective, z = opt$par, convergence = opt$convergence)
@@ -267,29 +326,33 @@ profile_point <- function(eval, map, x, z0, control) {
 # theta* as on theta, the rest of theta being the same on both scales.
 star_target_map <- function(map, tg, Tx, lower) {
   p <- ncol(Tx)
-  ip <- seq_len(p)
-  to_star <- function(th) { th[ip] <- drop(Tx %*% th[ip]); th }
+  ip <- star_positions(Tx)
+  to_star <- function(th) theta_star(th, Tx)
   if (tg$kind != "coef" || !(tg$pos %in% ip)) {
     free <- map$free
     map$free <- function(th) free(to_star(th))
     return(map)
   }
   j <- tg$pos
-  a <- backsolve(Tx, diag(1, p))[j, ]
-  others <- setdiff(ip, j)
+  jj <- match(j, ip)
+  a <- backsolve(Tx, diag(1, p))[jj, ]
+  ol <- setdiff(seq_len(p), jj)
+  others <- ip[ol]
   list(
+    lean = if (!is.null(tg$cov)) cov_lean(replace(to_star(tg$cov), j, tg$cov[j]), j),
+    lean_better = TRUE,
     free = function(th) to_star(th)[-j],
     theta = function(x, z) {
       th <- numeric(length(z) + 1L)
       th[-j] <- z
-      th[j] <- (x - sum(a[others] * th[others])) / a[j]
+      th[j] <- (x - sum(a[ol] * th[others])) / a[jj]
       th
     },
-    # z holds theta*[-j]: beta*_k (k != j) at position k - (k > j).
+    # z holds theta*[-j]: theta*_k (k != j) at position k - (k > j).
     grad = function(g, x, z) {
       gz <- g[-j]
       kz <- others - (others > j)
-      gz[kz] <- gz[kz] - g[j] * a[others] / a[j]
+      gz[kz] <- gz[kz] - g[j] * a[ol] / a[jj]
       gz
     },
     lower = lower[-j])

@@ -146,7 +146,7 @@ profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, cont
     # is kept positive.
     if (!is.na(bound) && (x - bound) * dir >= 0) { x <- bound; at_bound <- TRUE }
     if (tg$log && x <= 0) x <- x_prev / 4
-    pt <- profile_point(eval, map, x, z, control)
+    pt <- profile_point(eval, map, x, z, control, x_prev)
     dev <- 2 * (ll_hat - pt$loglik)
     edge <- isTRUE(pt$edge)
     if (edge)
@@ -192,8 +192,8 @@ refine_crossing <- function(eval, map, tg, ll_hat, pts, zfree, t, control) {
   side <- 0L
   for (it in seq_len(12L)) {
     x <- xa - fa * (xb - xa) / (fb - fa)
-    z0 <- if (abs(x - xa) < abs(x - xb)) za else zb
-    pt <- profile_point(eval, map, x, z0, control)
+    near_a <- abs(x - xa) < abs(x - xb)
+    pt <- profile_point(eval, map, x, if (near_a) za else zb, control, if (near_a) xa else xb)
     if (isTRUE(pt$edge)) break
     zeta <- sign(x - tg$estimate) * sqrt(max(2 * (ll_hat - pt$loglik), 0))
     xs <- c(xs, x); zs <- c(zs, zeta)

@@ -1,7 +1,7 @@
 # Profiles of zero-inflated, hurdle and dispersion-formula fits with several
 # random-effect terms: the fit's sparse engine rebuilt from the stored
-# designs on the user's scale (no centring or scaling, so theta is the
-# vector the fit reports), for profile_engine()'s interface. With random
+# designs, its theta the vector the fit reports but with the conditional
+# part's beta on profile_design()'s scale, for profile_engine()'s interface. With random
 # effects in the zero part, the two-part sparse engine (src/sparse-zire.h,
 # the one glmm_sparse_zire_fit() searches with); otherwise the sparse
 # Laplace engine with the auxiliary predictors (glmm_sparse_zi_fit()'s).
@@ -22,6 +22,10 @@ zi_sparse_profile_engine <- function(fit) {
   storage.mode(Xd) <- "double"
   Xz <- a$zi$X %||% matrix(0, n, 0L)
   storage.mode(Xz) <- "double"
+  ad <- profile_aux_design(fit, X, Xz, if (disp) Xd)
+  X <- ad$X
+  Xz <- ad$Xz
+  if (disp) Xd <- ad$Xd
   rc <- sparse_re_terms(fit$formula, fit$model, NULL)
   kind <- aux_kind_code(a$kind, fam)
   # The three parts' offsets (the zero and dispersion parts' offset() terms).
@@ -54,14 +58,14 @@ zi_sparse_profile_engine <- function(fit) {
   }
   P <- length(fit$theta)
   lower <- c(rep(-Inf, p), re$lower, rep(-Inf, P - p - re$ntheta))
-  check_rebuilt_engine(ev, fit)
-  list(eval = ev, lower = lower, free = function() NULL)
+  check_rebuilt_engine(ev, fit, Tx = ad$Tx)
+  list(eval = ev, lower = lower, free = function() NULL, Tx = ad$Tx)
 }
 
 # The rebuilt engine must give the fit's log-likelihood at its estimate
 # (else the profile would be of another model).
-check_rebuilt_engine <- function(ev, fit, free = function() NULL) {
-  ll <- ev(unname(fit$theta))$loglik
+check_rebuilt_engine <- function(ev, fit, free = function() NULL, Tx = NULL) {
+  ll <- ev(theta_star(unname(fit$theta), Tx))$loglik
   if (!is.finite(ll) || abs(ll - fit$loglik) > 1e-6 * max(1, abs(fit$loglik))) {
     free()
     stop("profile(): the model could not be rebuilt from the fit (its log-likelihood differs); use confint(method = \"Wald\")",

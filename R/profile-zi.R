@@ -1,8 +1,9 @@
 # Profiles of zero-inflated, hurdle and dispersion-formula fits with one
 # grouping factor (several terms: zi_sparse_profile_engine()): the fit's
-# engine rebuilt from the stored designs, on the user's parameterization
-# theta = (beta, Lambda's free entries, zero part, dispersion), the vector
-# the fit reports (profile_engine() for the interface). With random
+# engine rebuilt from the stored designs, on the parameterization
+# theta = (beta, Lambda's free entries, zero part, dispersion) of the
+# vector the fit reports, the conditional part's beta on profile_design()'s
+# scale (profile_engine() for the interface). With random
 # effects in the zero part, the engine of both parts' random effects
 # (src/agq-zire.h), at the fit's rule.
 zi_profile_engine <- function(fit) {
@@ -24,6 +25,10 @@ zi_profile_engine <- function(fit) {
   disp <- !is.null(a$disp_index)
   Xd <- if (disp) a$disp$X %||% matrix(1, n, 1L)
   Xz <- a$zi$X
+  ad <- profile_aux_design(fit, X, Xz, Xd)
+  X <- ad$X
+  Xz <- ad$Xz
+  Xd <- ad$Xd
   zr <- a$zi$re
   # The three parts' offsets (the zero and dispersion parts' offset() terms).
   aoff3 <- cbind(off, a$zi$offset %||% 0, if (disp) a$disp$offset %||% 0 else 0)
@@ -59,8 +64,31 @@ zi_profile_engine <- function(fit) {
   P <- length(fit$theta)
   nl <- length(pat$row)
   p <- length(fit$coefficients)
-  check_rebuilt_engine(ev, fit, free)
+  check_rebuilt_engine(ev, fit, free, ad$Tx)
   list(eval = ev, lower = c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf),
                             rep(-Inf, P - p - nl)),
-       free = free)
+       free = free, Tx = ad$Tx)
+}
+
+# The zero and dispersion parts' designs on profile_design()'s scale too
+# (with z * 1e-6 - 5 in the zero part its coefficient's interval was 1e-5
+# of its width): list(X, Xz, Xd) and Tx, the block-diagonal T over the
+# positions in theta (attribute "pos") of the coefficients of every part
+# whose design is transformed (NULL when none is).
+profile_aux_design <- function(fit, X, Xz, Xd) {
+  a <- fit$aux
+  parts <- list(list(X = X, pos = seq_len(ncol(X))),
+                list(X = Xz, pos = a$zi_index), list(X = Xd, pos = a$disp_index))
+  tx <- lapply(parts, function(pt)
+    if (!is.null(pt$X) && ncol(pt$X) && ncol(pt$X) == length(pt$pos))
+      lmm_design_transform(pt$X))
+  used <- !vapply(tx, function(t) is.null(t) || isTRUE(t$identity), TRUE)
+  out <- lapply(seq_along(parts), function(k) if (used[k]) tx[[k]]$M else parts[[k]]$X)
+  names(out) <- c("X", "Xz", "Xd")
+  if (any(used)) {
+    Tx <- as.matrix(Matrix::bdiag(lapply(tx[used], `[[`, "T")))
+    attr(Tx, "pos") <- unlist(lapply(parts[used], `[[`, "pos"))
+    out$Tx <- Tx
+  }
+  out
 }
