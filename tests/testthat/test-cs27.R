@@ -3,17 +3,6 @@
 # columns keeps that family: with a column far from zero it is searched as
 # the unstructured term, centred and mapped back (covstruct-cs2.R).
 
-cs27_crossed <- function(seed, family = "gaussian") {
-  set.seed(seed)
-  d <- expand.grid(a = factor(1:30), b = factor(1:12))
-  d$x <- rnorm(nrow(d), 2, 1.5)
-  eta <- 0.5 + 0.3 * d$x + rnorm(30, sd = 0.5)[d$a] + (0.2 * rnorm(30))[d$a] * d$x +
-    rnorm(12, sd = 0.4)[d$b]
-  d$y <- if (family == "gaussian") 2 * eta + rnorm(nrow(d)) else rpois(nrow(d), exp(eta / 2))
-  d$x2 <- d$x * 1e-6 - 5
-  d
-}
-
 # cs()'s parameters (log sd1, log sd2, logit-scale rho, i.e. 2 atanh(rho))
 # of a 2 x 2 covariance.
 cs27_par <- function(V) {
@@ -34,7 +23,7 @@ cs27_jacobian <- function(l, h = 1e-6) {
 
 test_that("cs(x * 1e-6 - 5 | a) + homdiag(1 | b): REML and ML are lmer's optimum on x, mapped", {
   skip_if_not_installed("lme4")
-  d <- cs27_crossed(2771)
+  d <- far_slope_crossed(2771)
   Tm <- matrix(c(1, 0, 5 / 1e-6, 1 / 1e-6), 2, 2)
   for (reml in c(TRUE, FALSE)) {
     l1 <- lme4::lmer(y ~ x + (x | a) + (1 | b), d, REML = reml)
@@ -66,7 +55,7 @@ test_that("cs(x * 1e-6 - 5 | a) + homdiag(1 | b): REML and ML are lmer's optimum
 })
 
 test_that("a Poisson cs(x * 1e-6 - 5 | a) + homdiag(1 | b) is the unstructured fit on x, mapped", {
-  d <- cs27_crossed(2775, "poisson")
+  d <- far_slope_crossed(2775, "poisson")
   Tm <- matrix(c(1, 0, 5 / 1e-6, 1 / 1e-6), 2, 2)
   f1 <- glmm(y ~ x + (x | a) + homdiag(1 | b), d, family = poisson)
   # Before: 5.4 below the optimum.
@@ -83,7 +72,7 @@ test_that("a Poisson cs(x * 1e-6 - 5 | a) + homdiag(1 | b) is the unstructured f
 })
 
 test_that("cs(x | a) near zero runs as before (not searched unstructured)", {
-  d <- cs27_crossed(2771)
+  d <- far_slope_crossed(2771)
   f <- glmm(y ~ x + cs(x | a) + homdiag(1 | b), d)
   expect_null(f$optinfo$centred_z)
   expect_null(f$optinfo$cs2_unstructured)
@@ -91,7 +80,7 @@ test_that("cs(x | a) near zero runs as before (not searched unstructured)", {
 
 test_that("one grouping factor: a far-off two-column cs() is lmer's optimum (gaussian), or warns (quadrature)", {
   skip_if_not_installed("lme4")
-  d <- cs27_crossed(2771)
+  d <- far_slope_crossed(2771)
   Tm <- matrix(c(1, 0, 5 / 1e-6, 1 / 1e-6), 2, 2)
   l1 <- lme4::lmer(y ~ x + (x | a), d, REML = FALSE)
   # Before: fitted on the columns as given, below the optimum.
@@ -104,7 +93,7 @@ test_that("one grouping factor: a far-off two-column cs() is lmer's optimum (gau
   expect_equal(unname(fixef(f)), unname(drop(Tm %*% lme4::fixef(l1))), tolerance = 1e-5)
   # Adaptive quadrature (Poisson's default nAGQ = 7) runs on the columns as
   # given, where a recentring would change the approximation: it says so.
-  dp <- cs27_crossed(2775, "poisson")
+  dp <- far_slope_crossed(2775, "poisson")
   w <- character()
   fp <- withCallingHandlers(glmm(y ~ x2 + cs(x2 | a), dp, family = poisson), warning = function(e) {
     w <<- c(w, conditionMessage(e))

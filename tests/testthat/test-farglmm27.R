@@ -33,17 +33,6 @@ fg27_sim <- function(seed = 2701) {
   d
 }
 
-# The sd of the slope's random effect of term `g` and its delta-method
-# variance from cov_theta (its lambda[1,1], lambda[2,1], lambda[2,2]).
-fg27_slope_sd <- function(fit, g) {
-  nm <- names(fit$theta)
-  lam <- fit$theta[startsWith(nm, paste0(g, "."))]
-  V <- fit$cov_theta[names(lam), names(lam)]
-  s <- sqrt(lam[2]^2 + lam[3]^2)
-  gr <- c(0, lam[2], lam[3]) / s
-  c(sd = unname(s), var = drop(t(gr) %*% V %*% gr))
-}
-
 # f1 on x, f2 on x2 = a x + c (x the fixed effect at `ix`, the slope of
 # term `g`): f2 is f1 mapped. The two searches end within their
 # convergence tolerance of the same optimum, so estimates agree to `tol`.
@@ -78,8 +67,8 @@ fg27_check <- function(f1, f2, a, c, g, ix = 2L, tol = 2e-5) {
     expect_equal(unname(c2[, , l]), unname(Tm %*% c1[, , l] %*% t(Tm)), tolerance = tol)
   expect_equal(unname(fitted(f2)), unname(fitted(f1)), tolerance = tol)
   # The covariance parameters' covariance by the Jacobian of the exact map.
-  s1 <- fg27_slope_sd(f1, g)
-  s2 <- fg27_slope_sd(f2, g)
+  s1 <- far_slope_sd(f1, g)
+  s2 <- far_slope_sd(f2, g)
   expect_equal(s2[["sd"]], s1[["sd"]] / abs(a), tolerance = tol)
   expect_equal(s2[["var"]], s1[["var"]] / a^2, tolerance = 10 * tol)
   # The Hessian's fixed-effects block maps by Mx^-T H Mx^-1 (forward

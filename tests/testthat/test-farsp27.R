@@ -127,20 +127,9 @@ test_that("structured terms in units near 1 run on the user's Z", {
 # An unstructured term with a random slope far from zero beside a
 # structured term: fitted on the centred design and mapped back
 # (covstruct_uncentre_z()), as on the unstructured routes.
-farsp27_crossed <- function(seed, family = "gaussian") {
-  set.seed(seed)
-  d <- expand.grid(a = factor(1:30), b = factor(1:12))
-  d$x <- rnorm(nrow(d), 2, 1.5)
-  eta <- 0.5 + 0.3 * d$x + rnorm(30, sd = 0.5)[d$a] + (0.2 * rnorm(30))[d$a] * d$x +
-    rnorm(12, sd = 0.4)[d$b]
-  d$y <- if (family == "gaussian") 2 * eta + rnorm(nrow(d)) else rpois(nrow(d), exp(eta / 2))
-  d$x2 <- d$x * 1e-6 - 5
-  d
-}
-
 test_that("(x * 1e-6 - 5 | a) + homdiag(1 | b): REML and ML are lmer's optimum on x, mapped", {
   skip_if_not_installed("lme4")
-  d <- farsp27_crossed(2731)
+  d <- far_slope_crossed(2731)
   Tm <- matrix(c(1, 0, 5 / 1e-6, 1 / 1e-6), 2, 2)
   for (reml in c(TRUE, FALSE)) {
     f1 <- glmm(y ~ x + (x | a) + homdiag(1 | b), d, REML = reml)
@@ -181,7 +170,7 @@ test_that("(x * 1e-6 - 5 | a) + homdiag(1 | b): REML and ML are lmer's optimum o
 })
 
 test_that("a Poisson (x * 1e-6 - 5 | a) + homdiag(1 | b) is the fit on x, mapped (sparse Laplace)", {
-  d <- farsp27_crossed(2735, "poisson")
+  d <- far_slope_crossed(2735, "poisson")
   Tm <- matrix(c(1, 0, 5 / 1e-6, 1 / 1e-6), 2, 2)
   f1 <- glmm(y ~ x + (x | a) + homdiag(1 | b), d, family = poisson)
   f2 <- glmm(y ~ x2 + (x2 | a) + homdiag(1 | b), d, family = poisson)

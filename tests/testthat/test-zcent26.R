@@ -7,17 +7,6 @@
 # (x = (x2 - c) / a): b0' = b0 - c b1 / a, b1' = b1 / a.
 zcent26_map <- function(a, c) matrix(c(1, 0, -c / a, 1 / a), 2, 2)
 
-# sd of the slope's random effect of term `g` and its delta-method
-# variance from cov_theta (its lambda[1,1], lambda[2,1], lambda[2,2]).
-zcent26_slope_sd <- function(fit, g) {
-  nm <- names(fit$theta)
-  lam <- fit$theta[startsWith(nm, paste0(g, "."))]
-  V <- fit$cov_theta[names(lam), names(lam)]
-  s <- sqrt(lam[2]^2 + lam[3]^2)
-  gr <- c(0, lam[2], lam[3]) / s
-  c(sd = unname(s), var = drop(t(gr) %*% V %*% gr))
-}
-
 # f1 on x, f2 on x2 = x * a + c; `g` the slope's term, the other terms'
 # intercepts unchanged. The criterion of this route is flat at the optimum:
 # the well-scaled fits on x and on x - mean(x) end with a log-likelihood
@@ -61,8 +50,8 @@ zcent26_check <- function(f1, f2, a, c, reml, g, tol = 1e-5) {
   # X b + Z b on x2 cancels terms |c / a| = 5e6 times the result's size.
   expect_equal(unname(fitted(f2)), unname(fitted(f1)), tolerance = tol)
   # The covariance of the parameters maps by the Jacobian of the exact map.
-  s1 <- zcent26_slope_sd(f1, g)
-  s2 <- zcent26_slope_sd(f2, g)
+  s1 <- far_slope_sd(f1, g)
+  s2 <- far_slope_sd(f2, g)
   expect_equal(s2[["sd"]], s1[["sd"]] / abs(a), tolerance = tol)
   expect_equal(s2[["var"]], s1[["var"]] / a^2, tolerance = 10 * tol)
   expect_equal(f2$cov_theta["log(sigma)", "log(sigma)"],
