@@ -8,7 +8,7 @@ set -euo pipefail
 
 debs=(r-cran-rcpp r-cran-rcppeigen r-cran-bh r-cran-matrix r-cran-nlme
       r-cran-roxygen2 r-cran-pkgbuild r-cran-testthat r-cran-numderiv r-cran-mass
-      r-cran-lme4 r-cran-glmmtmb r-cran-geepack r-cran-matrixstats
+      r-cran-lme4 r-cran-glmmtmb r-cran-tmb r-cran-geepack r-cran-matrixstats
       r-cran-rdpack r-cran-knitr r-cran-rmarkdown pandoc
       qpdf
       # the ecosystem glmmgee registers methods for, and the peers its
