@@ -20,11 +20,7 @@ cs2_far_terms <- function(re, keep) {
   for (k in seq_along(re$terms)) {
     tm <- re$terms[[k]]
     if (!identical(tm$kind, "cs") || tm$q != 2L || isTRUE(tm$known_cov)) next
-    nl <- length(tm$columns) %/% 2L
-    Zt <- vapply(1:2, function(j)
-      as.vector(Z[, tm$columns[j + (seq_len(nl) - 1L) * 2L], drop = FALSE] %*% rep(1, nl)),
-      numeric(nrow(Z)))
-    if (!is.null(lmm_z_centring(Zt, keep, 2L))) out <- c(out, k)
+    if (!is.null(lmm_z_centring(term_raw_columns(Z, tm), keep, 2L))) out <- c(out, k)
   }
   out
 }
@@ -84,9 +80,7 @@ cs2_back <- function(fit, idx, re) {
       fit$optinfo$reml$theta <- rel
     }
   }
-  fit$structures <- covstruct_report(re$terms, lapply(k0, `+`, p), unname(th_s), V_s)
-  attr(fit$structures, "theta") <- th_s
-  attr(fit$structures, "cov_theta") <- V_s
+  fit <- covstruct_restate(fit, re, k0, p, th_s, V_s)
   fit$optinfo$cs2_unstructured <- vapply(re$terms[idx], `[[`, "", "label")
   fit
 }

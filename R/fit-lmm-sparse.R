@@ -390,13 +390,13 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
     # An optimum interior in the centred terms maps back; otherwise the fit
     # as before.
     il <- ncol(X) + lmm_sparse_centred_index(re, zc)$par
-    if (fc$optinfo$convergence == 0L && !any(fc$on_boundary[il]))
-      return(lmm_sparse_standard_z(fc, zc, re))
-    # A two-column term at a correlation of +/-1 (or its slope's variance
-    # 0) keeps its face under the map (lmm_face_map()): mapped too. From
-    # the user's Z, that fit ended within 1e-4 of lmer's log-likelihood with
-    # a false "false convergence" warning.
-    if (fc$optinfo$convergence == 0L && lmm_face_mappable(fc, zc, re))
+    # Interior, or a two-column term at a correlation of +/-1 (or its
+    # slope's variance 0), which keeps its face under the map
+    # (lmm_face_map()): mapped. From the user's Z, that boundary fit ended
+    # within 1e-4 of lmer's log-likelihood with a false "false convergence"
+    # warning.
+    if (fc$optinfo$convergence == 0L &&
+        (!any(fc$on_boundary[il]) || lmm_face_mappable(fc, zc, re)))
       return(lmm_sparse_standard_z(fc, zc, re))
     # On the boundary in a centred term, the search on the user's Z starts
     # from the centred optimum mapped back (Lambda = L, L W' = Tk^-1 Lambda*).

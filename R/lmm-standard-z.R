@@ -50,6 +50,18 @@ centres_far <- function(Tm, sd = 100) {
   any(abs(off) > sd * rep(diag(Tm), each = nrow(off)))
 }
 
+# A several-term route's term's q covariate columns (one value per row):
+# the sums over its levels of re$Z's columns (each row belongs to one
+# level). Shared by lmm_sparse_centring() and cs2_far_terms().
+term_raw_columns <- function(Z, tm) {
+  q <- length(tm$cnames)
+  nl <- length(tm$columns) %/% q
+  one <- rep(1, nl)
+  vapply(seq_len(q), function(j)
+    as.vector(Z[, tm$columns[j + (seq_len(nl) - 1L) * q], drop = FALSE] %*% one),
+    numeric(nrow(Z)))
+}
+
 # The lower triangular L with nonnegative diagonal and the orthogonal W with
 # A = L W' (so L = A W), block by block of `cov_blocks`: from the QR
 # factorization of A' without pivoting.
@@ -165,19 +177,13 @@ remap_lambda <- function(fit, il, lam, J) {
 # else the terms centred, their maps, and `re` with Z*.
 lmm_sparse_centring <- function(re, keep) {
   Z <- re$Z
-  one <- NULL
   cen <- list()
   for (k in seq_along(re$terms)) {
     tm <- re$terms[[k]]
     q <- length(tm$cnames)
     # A structured term (covstruct-scale-z.R) is not closed under centring.
     if (q < 2L || isTRUE(tm$known_cov) || !(tm$kind %||% "us") == "us") next
-    nl <- length(tm$columns) %/% q
-    if (is.null(one) || length(one) != nl) one <- rep(1, nl)
-    Zt <- vapply(seq_len(q), function(j)
-      as.vector(Z[, tm$columns[j + (seq_len(nl) - 1L) * q], drop = FALSE] %*% one),
-      numeric(nrow(Z)))
-    Tk <- lmm_z_centring(Zt, keep, q)
+    Tk <- lmm_z_centring(term_raw_columns(Z, tm), keep, q)
     if (!is.null(Tk)) cen[[length(cen) + 1L]] <- list(term = k, T = Tk,
                                                       Ti = backsolve(Tk, diag(1, q)))
   }
@@ -309,8 +315,8 @@ lmm_face_map <- function(Ls, ci, ob) {
   if (any(ci$sizes != 2L)) return(NULL)
   pos <- rep(1:3, length(ci$sizes))
   if (any(ob & pos != 3L)) return(NULL)
-  lq <- lq_blocks(ci$Ti %*% Ls, ci$sizes)
   A <- ci$Ti %*% Ls
+  lq <- lq_blocks(A, ci$sizes)
   nb <- length(ci$sizes)
   free <- !ob
   J <- matrix(0, length(ob), length(ob))

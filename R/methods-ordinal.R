@@ -221,16 +221,15 @@ predict.glmmgee_glmm_ordinal <- function(object, newdata = NULL,
   type <- match.arg(type)
   check_flag(se.fit, "se.fit")
   nd <- ordinal_newdata(object, newdata)
+  eta <- drop(nd$X %*% object$coefficients) + nd$offset
   if (se.fit) {
     if (!type %in% c("linear", "prob") || is.null(re.form) ||
         !(length(re.form) == 1L && is.na(re.form)))
       stop(paste0("'se.fit': standard errors are available for type = \"linear\" and \"prob\" ",
                   "with re.form = NA (a typical cluster, b = 0)"), call. = FALSE)
-    eta <- drop(nd$X %*% object$coefficients) + nd$offset
     return(list(fit = ordinal_predict_eta(object, eta, type, NULL, nAGQ),
                 se.fit = ordinal_predict_se(object, nd$X, eta, type)))
   }
-  eta <- drop(nd$X %*% object$coefficients) + nd$offset
   slopes <- !is.null(object$re_cov)
   Z <- if (type == "prob_marginal" || is.null(re.form)) ordinal_re_Z(object, newdata)
   if (type != "prob_marginal" && is.null(re.form)) {
