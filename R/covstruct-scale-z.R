@@ -63,8 +63,7 @@ covstruct_z_scaling <- function(re, keep) {
 # zs$re's rescaled Z to the user's Z (`re`).
 covstruct_unscale_z <- function(fit, zs, re) {
   p <- length(fit$beta)
-  npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
-  k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
+  k0 <- structure_blocks(re$terms)
   shift <- covstruct_sd_shift(re$terms, k0, zs$terms)
   lam_div <- rep(1, re$ntheta)
   for (s in zs$terms) {
@@ -112,8 +111,7 @@ covstruct_unscale_z <- function(fit, zs, re) {
 covstruct_uncentre_z <- function(fit, zc, re) {
   p <- length(fit$beta)
   ci <- lmm_sparse_centred_index(re, zc)
-  npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
-  k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
+  k0 <- structure_blocks(re$terms)
   il <- p + ci$par
   is <- p + unlist(k0[vapply(zc$terms, `[[`, 1L, "term")])
   q <- sum(ci$sizes)
@@ -143,6 +141,13 @@ covstruct_uncentre_z <- function(fit, zc, re) {
     fit$optinfo$reml$theta[is - p] <- lam / fit$sigma
   fit$optinfo$centred_z <- TRUE
   fit
+}
+
+# The structures' parameters of `terms`, term by term: their positions
+# (from at + 1) in a list.
+structure_blocks <- function(terms, at = 0L) {
+  npar <- vapply(terms, function(t) t$struct$npar, 1L)
+  split(at + seq_len(sum(npar)), rep(seq_along(npar), npar))
 }
 
 # fit$structures restated from the structures' parameters th_s (after
@@ -191,8 +196,7 @@ covstruct_z_scaling_one <- function(re, keep) {
 # Maps a covstruct_fit() on zs$re's rescaled Z to the user's Z (`re`).
 covstruct_unscale_one <- function(fit, zs, re) {
   p <- fit$p
-  npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
-  k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
+  k0 <- structure_blocks(re$terms)
   shift <- covstruct_sd_shift(re$terms, k0, zs$terms)
   th_s <- attr(fit$structures, "theta")
   th_s[p + seq_along(shift)] <- th_s[p + seq_along(shift)] - shift

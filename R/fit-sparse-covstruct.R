@@ -19,8 +19,7 @@ sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, pen
   nthreads <- cpp_sparse_set_threads(eng, control$nthreads)
   st <- start_values(tx$M, y, weights, offset, family, 1L, list(row = 1L, col = 1L), NULL,
                      eng = function(maxit) cpp_sparse_glm_start(eng, maxit))
-  npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
-  k_re <- split(p + seq_len(sum(npar)), rep(seq_along(npar), npar))
+  k_re <- structure_blocks(re$terms, p)
   sd0 <- max(st[[p + 1L]], 0.1)
   start <- c(st[seq_len(p)], unlist(lapply(re$terms, function(t) t$struct$start(sd0))),
              if (disp) st[[p + 2L]])

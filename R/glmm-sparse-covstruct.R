@@ -107,9 +107,7 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
     fit <- fit_on(zc$re)
     # Mapped only when interior in the centred terms (the boundary's faces
     # move under the map); otherwise the fit on the user's design.
-    npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
-    k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
-    is <- ncol(X) + unlist(k0[vapply(zc$terms, `[[`, 1L, "term")])
+    is <- ncol(X) + unlist(structure_blocks(re$terms)[vapply(zc$terms, `[[`, 1L, "term")])
     fit <- if (fit$optinfo$convergence == 0L && !any(fit$on_boundary[is]))
       covstruct_uncentre_z(fit, zc, re_fit)
   }
