@@ -63,39 +63,48 @@ covstruct_z_scaling <- function(re, keep) {
 # zs$re's rescaled Z to the user's Z (`re`).
 covstruct_unscale_z <- function(fit, zs, re) {
   p <- length(fit$beta)
-  k0 <- structure_blocks(re$terms)
-  shift <- covstruct_sd_shift(re$terms, k0, zs$terms)
   lam_div <- rep(1, re$ntheta)
   for (s in zs$terms) {
     tm <- re$terms[[s$term]]
     lam_div[tm$par] <- s$z[block_pattern(tm$q)$row]
   }
-  # The structures' parameters (log standard deviations shift; their
-  # covariance, Hessian and gradient are those of the search).
+  mc <- covstruct_unscale_common(fit, zs, re, p, lam_div)
+  fit <- mc$fit
+  st <- attr(fit$cov_theta, "star")
+  if (!is.null(st)) {
+    st$T <- mc$m[st$index] * st$T
+    attr(fit$cov_theta, "star") <- st
+  }
+  fit$modes$b <- fit$modes$b / zs$div
+  il <- p + seq_len(re$ntheta)
+  fit$terms <- sparse_term_summaries(re, unname(fit$theta[il]), fit$modes, NULL,
+                                     unname(fit$theta))
+  if (!is.null(fit$optinfo$reml$theta))
+    fit$optinfo$reml$theta <- fit$optinfo$reml$theta - mc$shift
+  fit
+}
+
+# What both routes' maps share: the structures' parameters (the log
+# standard deviations shift by the log scales; their covariance, Hessian
+# and gradient are those of the search), Lambda's entries after the p fixed
+# effects divided by lam_div with their covariance, and the record of the
+# scales. Returns the fit, the shift and the factors m on fit$theta.
+covstruct_unscale_common <- function(fit, zs, re, p, lam_div) {
+  k0 <- structure_blocks(re$terms)
+  shift <- covstruct_sd_shift(re$terms, k0, zs$terms)
   th_s <- attr(fit$structures, "theta")
   th_s[p + seq_along(shift)] <- th_s[p + seq_along(shift)] - shift
   fit <- covstruct_restate(fit, re, k0, p, th_s, attr(fit$structures, "cov_theta"))
-  # Lambda's entries: rows divided by the scales, and their covariance.
-  il <- p + seq_len(re$ntheta)
+  il <- p + seq_along(lam_div)
   fit$theta[il] <- fit$theta[il] / lam_div
   m <- rep(1, length(fit$theta))
   m[il] <- 1 / lam_div
   V <- fit$cov_theta
   V[] <- V * outer(m, m)
-  st <- attr(V, "star")
-  if (!is.null(st)) {
-    st$T <- m[st$index] * st$T
-    attr(V, "star") <- st
-  }
   fit$cov_theta <- V
-  fit$modes$b <- fit$modes$b / zs$div
-  fit$terms <- sparse_term_summaries(re, unname(fit$theta[il]), fit$modes, NULL,
-                                     unname(fit$theta))
-  if (!is.null(fit$optinfo$reml$theta))
-    fit$optinfo$reml$theta <- fit$optinfo$reml$theta - shift
   fit$optinfo$scaled_z <- stats::setNames(lapply(zs$terms, `[[`, "z"),
                                           vapply(zs$terms, function(s) re$terms[[s$term]]$label, ""))
-  fit
+  list(fit = fit, shift = shift, m = m)
 }
 
 # Unstructured terms beside structured ones on the same routes: a random
@@ -195,24 +204,10 @@ covstruct_z_scaling_one <- function(re, keep) {
 
 # Maps a covstruct_fit() on zs$re's rescaled Z to the user's Z (`re`).
 covstruct_unscale_one <- function(fit, zs, re) {
-  p <- fit$p
-  k0 <- structure_blocks(re$terms)
-  shift <- covstruct_sd_shift(re$terms, k0, zs$terms)
-  th_s <- attr(fit$structures, "theta")
-  th_s[p + seq_along(shift)] <- th_s[p + seq_along(shift)] - shift
-  fit <- covstruct_restate(fit, re, k0, p, th_s, attr(fit$structures, "cov_theta"))
   lam_div <- zs$div[fit$pattern$row]
-  il <- p + seq_along(fit$lambda)
+  fit <- covstruct_unscale_common(fit, zs, re, fit$p, lam_div)$fit
   fit$lambda <- fit$lambda / lam_div
   fit$Lambda <- fit$Lambda / zs$div
-  fit$theta[il] <- fit$theta[il] / lam_div
-  m <- rep(1, length(fit$theta))
-  m[il] <- 1 / lam_div
-  V <- fit$cov_theta
-  V[] <- V * outer(m, m)
-  fit$cov_theta <- V
-  fit$optinfo$scaled_z <- stats::setNames(lapply(zs$terms, `[[`, "z"),
-                                          vapply(zs$terms, function(s) re$terms[[s$term]]$label, ""))
   fit
 }
 
