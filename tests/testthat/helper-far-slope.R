@@ -23,3 +23,14 @@ far_slope_sd <- function(fit, g) {
   gr <- c(0, lam[2], lam[3]) / s
   c(sd = unname(s), var = drop(t(gr) %*% V %*% gr))
 }
+
+# f2, the fit on the far-off design x2 = (x - b) / a (columns mapped by Tm),
+# is f1, the fit on x, mapped: centred, the same warnings, logLik (plus
+# `shift`, REML's log|det| term), fixed effects and their covariance.
+expect_far_slope_mapped <- function(f2, f1, Tm, shift = 0, tol_ll = 1e-9, tol_vcov = 1e-4) {
+  expect_true(isTRUE(f2$optinfo$centred_z))
+  expect_identical(f2$optinfo$warnings, f1$optinfo$warnings)
+  expect_equal(as.numeric(logLik(f2)), as.numeric(logLik(f1)) + shift, tolerance = tol_ll)
+  expect_equal(unname(fixef(f2)), unname(drop(Tm %*% fixef(f1))), tolerance = 1e-5)
+  expect_equal(unname(vcov(f2)), unname(Tm %*% vcov(f1) %*% t(Tm)), tolerance = tol_vcov)
+}
