@@ -11,73 +11,16 @@ glmm_fit_shards <- function(eng, mod, control, start = NULL) {
   st <- if (is.null(start)) shard_start_values(eng, mod)
         else rp$to_star(start_values(matrix(0, 0L, p), numeric(), NULL, NULL, family, q, pat, start))
   sv <- search_verified(eng, st, lower, nAGQ, p, pat, disp, control, pnames)
-  run <- sv$run
-  stages <- sv$stages
-  star_boundary <- sv$star_boundary
-  vb <- sv$verification
-  fin <- finish_glmm_fit(eng, run$theta, run$opt, stages, run$at, star_boundary, lower,
-                         control, rep(1, length(st)))
-  theta_s <- fin$theta
-  opt <- fin$opt
-  stages <- fin$stages
-  final <- fin$final
-  theta <- rp$from_star(theta_s)
-  user_boundary <- function(th) boundary_mask(th, p, pat, disp, control$singular_tol,
-                                              typical = rp$typical)
-  on_boundary <- rp$boundary(theta, theta_s, user_boundary, function(th)
-    boundary_mask(th, p, pat, disp, control$singular_tol))
-  J <- rp$jacobian(theta, !on_boundary)
-  grad <- drop(crossprod(J, final$gradient))
-  hess <- to_user_hessian(fin$hess, J, star_boundary(theta_s), on_boundary)
-  summ <- rotate_summaries(shard_summaries(eng, theta_s, mod$M, q), rp$rotation(theta, theta_s))
-
-  names(theta) <- pnames
-  names(grad) <- pnames
-  lam <- theta[p + seq_along(pat$row)]
-  Lam <- matrix(0, q, q)
-  Lam[cbind(pat$row, pat$col)] <- lam
-  sigma <- sigma_of(family, if (disp) theta[[length(theta)]])
-  family <- fitted_family(family, if (disp) theta[[length(theta)]])
-  singular <- any(on_boundary)
-  gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
-  if (!is.null(hess) && any(on_boundary & !is.na(diag(hess)))) {
-    hess[on_boundary, ] <- NA_real_
-    hess[, on_boundary] <- NA_real_
-  }
-  dlim <- dispersion_limit(family, disp, theta)
-  cov_theta <- star_covariance(fin$hess, J, star_boundary(theta_s) | dlim, on_boundary | dlim,
-                               pnames, hess, Tx = mod$star_tx)
-  nstep <- newton_decrement(final$gradient, fin$hess, star_boundary(theta_s) | dlim)
-  modes_failed <- if (summ$newton_failures > 0L)
-    sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
-  Ls <- matrix(0, q, q)
-  Ls[cbind(pat$row, pat$col)] <- theta_s[p + seq_along(pat$row)]
-  unbounded <- shard_pure_message(eng, family) %||%
-    large_sd_message(sqrt(rowSums(Ls^2)), mod$znames, family)
-  warn <- fit_warnings(opt, nstep, gmax, singular, hess, cov_theta, control,
-                       after_singular = c(modes_failed, unbounded, eng$moved,
-                                          if (any(dlim)) dispersion_limit_message(family, theta)),
-                       boundary_check = vb$record)
-  list(beta = theta[seq_len(p)], lambda = lam, Lambda = Lam, sigma = sigma, theta = theta,
-       loglik = final$loglik, gradient = grad, hessian = hess, cov_theta = cov_theta,
-       modes = summ, nAGQ = nAGQ, family = family, q = q,
-       pattern = pat, cov_blocks = mod$cov_blocks, p = p, dispersion = disp,
-       family_par = family_parameter(family, theta, cov_theta),
-       singular = singular, on_boundary = on_boundary,
-       optinfo = list(optimizer = if (any(grepl("nlminb", names(stages)))) "Newton-BFGS, then nlminb"
-                                  else "Newton-BFGS",
-                      method = if (nAGQ == 1L) "Laplace" else "AGHQ",
-                      nAGQ = nAGQ, stages = stages,
-                      iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
-                      evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
-                      convergence = opt$convergence, message = opt$message,
-                      newton_steps = as.integer(stages$polish$iterations %||% 0L),
-                      max_grad = gmax, scaled_grad = nstep,
-                      hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
-                      newton_failures = summ$newton_failures, warnings = warn,
-                      boundary_check = vb$record, dispersion_limit = any(dlim),
-                      reparameterized = !rp$identity, nthreads = control$nthreads),
-       distributed = shard_record(eng))
+  m <- glmm_map_optimum(eng, sv, rp, p, pat, disp, family, lower, control, pnames,
+                        Tx = mod$star_tx)
+  summ <- rotate_summaries(shard_summaries(eng, m$theta_s, mod$M, q),
+                           rp$rotation(m$theta, m$theta_s))
+  unbounded <- shard_pure_message(eng, m$family) %||%
+    large_sd_message(m$sd_star, mod$znames, m$family)
+  fit <- glmm_fit_object(m, summ, nAGQ, q, pat, mod$cov_blocks, p, disp, sv$verification, rp,
+                         control, c(unbounded, eng$moved))
+  fit$distributed <- shard_record(eng)
+  fit
 }
 
 # What a distributed fit records about its cluster (no connections: the

@@ -138,21 +138,29 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
     agq_set_nagq(eng, 1L)
     sv <- search_verified(eng, st, lower, nAGQ, p, pat, disp, control, pnames)
   }
+  m <- glmm_map_optimum(eng, sv, rp, p, pat, disp, family, lower, control, pnames,
+                        Tx = if (!well_scaled_x(X)) rp$Tx)
+  summ <- rotate_summaries(cpp_agq_summaries(eng, m$theta_s), rp$rotation(m$theta, m$theta_s))
+  unbounded <- pure_clusters_message(y, weights, cl$index, m$family) %||%
+    large_sd_message(m$sd_star, colnames(Z), m$family)
+  glmm_fit_object(m, summ, nAGQ, q, pat, cov_blocks, p, disp, sv$verification, rp, control,
+                  unbounded, domain, group = cl)
+}
+
+# The search's optimum (on the standardized design) finished and mapped to
+# the user's parameterization, for glmm_fit() and glmm_fit_shards(). The
+# approximation is the one on the standardized design (for quadrature with
+# several random effects the product rule, and so the value, depends on how
+# u is rotated; there, the standardized design makes it the same whatever
+# the coding of the covariates). The user's parameterization is a map of it:
+# gradient and Hessian by its exact Jacobian (the Hessian's second-derivative
+# term vanishes at a maximum).
+glmm_map_optimum <- function(eng, sv, rp, p, pat, disp, family, lower, control, pnames, Tx) {
   run <- sv$run
-  stages <- sv$stages
   star_boundary <- sv$star_boundary
-  vb <- sv$verification
-  # The approximation is the one on the standardized design (for quadrature
-  # with several random effects the product rule, and so the value, depends
-  # on how u is rotated; there, the standardized design makes it the same
-  # whatever the coding of the covariates). The user's parameterization is a
-  # map of it: gradient and Hessian by its exact Jacobian (the Hessian's
-  # second-derivative term vanishes at a maximum), modes rotated.
-  fin <- finish_glmm_fit(eng, run$theta, run$opt, stages, run$at, star_boundary, lower,
-                         control, rep(1, length(st)))
+  fin <- finish_glmm_fit(eng, run$theta, run$opt, sv$stages, run$at, star_boundary, lower,
+                         control, rep(1, length(run$theta)))
   theta_s <- fin$theta
-  opt <- fin$opt
-  stages <- fin$stages
   final <- fin$final
   theta <- rp$from_star(theta_s)
   typical <- rp$typical
@@ -161,69 +169,78 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
   on_boundary <- rp$boundary(theta, theta_s, user_boundary, function(th)
     boundary_mask(th, p, pat, disp, control$singular_tol))
   J <- rp$jacobian(theta, !on_boundary)
-  grad_user <- drop(crossprod(J, final$gradient))
+  grad <- drop(crossprod(J, final$gradient))
   hess <- to_user_hessian(fin$hess, J, star_boundary(theta_s), on_boundary)
-  summ <- rotate_summaries(cpp_agq_summaries(eng, theta_s), rp$rotation(theta, theta_s))
-
   names(theta) <- pnames
-  beta <- theta[seq_len(p)]
-  lam <- theta[p + seq_along(pat$row)]
-  Lam <- matrix(0, q, q)
-  Lam[cbind(pat$row, pat$col)] <- lam
-  sigma <- sigma_of(family, if (disp) theta[[length(theta)]])
-  family <- fitted_family(family, if (disp) theta[[length(theta)]])
-  singular <- any(on_boundary)
-  grad <- grad_user
   names(grad) <- pnames
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
   # Judged on the optimizer's standardized scale, where it does not depend
   # on the units of the covariates.
   sfree <- !star_boundary(theta_s)
   gmax_star <- if (any(sfree)) max(abs(final$gradient[sfree])) else 0
-
   if (!is.null(hess) && any(on_boundary & !is.na(diag(hess)))) {
     hess[on_boundary, ] <- NA_real_
     hess[, on_boundary] <- NA_real_
   }
+  sigma <- sigma_of(family, if (disp) theta[[length(theta)]])
+  family <- fitted_family(family, if (disp) theta[[length(theta)]])
   dlim <- dispersion_limit(family, disp, theta)
   cov_theta <- star_covariance(fin$hess, J, star_boundary(theta_s) | dlim, on_boundary | dlim,
-                               pnames, hess, Tx = if (!well_scaled_x(X)) rp$Tx)
-
+                               pnames, hess, Tx = Tx)
   # The remaining Newton step, scaled by the information, on the
   # standardized scale (in the user's units it grows with them).
   nstep <- newton_decrement(final$gradient, fin$hess, star_boundary(theta_s) | dlim)
+  # The random effects' standard deviations on the optimizer's scale, where
+  # a standard deviation of 15 means the same whatever the units of the
+  # covariates.
+  Ls <- matrix(0, max(pat$row), max(pat$row))
+  Ls[cbind(pat$row, pat$col)] <- theta_s[p + seq_along(pat$row)]
+  list(theta_s = theta_s, theta = theta, opt = fin$opt, stages = fin$stages, final = final,
+       on_boundary = on_boundary, grad = grad, hess = hess, gmax = gmax, gmax_star = gmax_star,
+       dlim = dlim, cov_theta = cov_theta, nstep = nstep, sd_star = sqrt(rowSums(Ls^2)),
+       family = family, sigma = sigma)
+}
+
+# The one-factor fit object from glmm_map_optimum()'s `m`, the modes' summaries,
+# the message on unbounded random effects and a warning to put first (if any);
+# `group` is the clusters (NULL on workers).
+glmm_fit_object <- function(m, summ, nAGQ, q, pat, cov_blocks, p, disp, vb, rp, control,
+                            unbounded, first = NULL, group = NULL) {
+  theta <- m$theta
+  lam <- theta[p + seq_along(pat$row)]
+  Lam <- matrix(0, q, q)
+  Lam[cbind(pat$row, pat$col)] <- lam
+  singular <- any(m$on_boundary)
+  family <- m$family
   modes_failed <- if (summ$newton_failures > 0L)
     sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
-  # On the optimizer's scale, where a standard deviation of 15 means the
-  # same whatever the units of the covariates.
-  Ls <- matrix(0, q, q)
-  Ls[cbind(pat$row, pat$col)] <- theta_s[p + seq_along(pat$row)]
-  unbounded <- pure_clusters_message(y, weights, cl$index, family) %||%
-    large_sd_message(sqrt(rowSums(Ls^2)), colnames(Z), family)
-  warn <- c(domain, fit_warnings(opt, nstep, gmax_star, singular, hess, cov_theta, control,
-                                 after_singular = c(modes_failed, unbounded,
-                                                    if (any(dlim)) dispersion_limit_message(family, theta)),
-                                 boundary_check = vb$record))
-
-  list(beta = beta, lambda = lam, Lambda = Lam, sigma = sigma, theta = theta,
-       loglik = final$loglik, gradient = grad, hessian = hess, cov_theta = cov_theta,
-       modes = summ, nAGQ = nAGQ, family = family, group = cl, q = q,
+  warn <- c(first, fit_warnings(m$opt, m$nstep, m$gmax_star, singular, m$hess, m$cov_theta,
+                                control, after_singular = c(modes_failed, unbounded,
+                                  if (any(m$dlim)) dispersion_limit_message(family, theta)),
+                                boundary_check = vb$record))
+  stages <- m$stages
+  fit <- list(beta = theta[seq_len(p)], lambda = lam, Lambda = Lam, sigma = m$sigma,
+              theta = theta, loglik = m$final$loglik, gradient = m$grad, hessian = m$hess,
+              cov_theta = m$cov_theta, modes = summ, nAGQ = nAGQ, family = family)
+  fit$group <- group
+  c(fit, list(q = q,
        pattern = pat, cov_blocks = cov_blocks, p = p, dispersion = disp,
-       family_par = family_parameter(family, theta, cov_theta),
-       singular = singular, on_boundary = on_boundary,
+       family_par = family_parameter(family, theta, m$cov_theta),
+       singular = singular, on_boundary = m$on_boundary,
        optinfo = list(optimizer = if (any(grepl("nlminb", names(stages)))) "Newton-BFGS, then nlminb"
                                   else "Newton-BFGS",
                       method = if (nAGQ == 1L) "Laplace" else "AGHQ",
                       nAGQ = nAGQ, stages = stages,
                       iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
                       evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
-                      convergence = opt$convergence, message = opt$message,
+                      convergence = m$opt$convergence, message = m$opt$message,
                       newton_steps = as.integer(stages$polish$iterations %||% 0L),
-                      max_grad = gmax, scaled_grad = nstep, hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
+                      max_grad = m$gmax, scaled_grad = m$nstep,
+                      hessian_cond = attr(m$cov_theta, "cond") %||% NA_real_,
                       newton_failures = summ$newton_failures, warnings = warn,
-                      boundary_check = vb$record, dispersion_limit = any(dlim),
+                      boundary_check = vb$record, dispersion_limit = any(m$dlim),
                       reparameterized = !rp$identity,
-                      nthreads = control$nthreads))
+                      nthreads = control$nthreads)))
 }
 
 `%||%` <- function(a, b) if (is.null(a)) b else a
