@@ -284,19 +284,10 @@ zi_response_variance <- function(object, pr, m) {
 #' @rdname glmm-zero-inflation
 #' @export
 simulate.glmmgee_glmm_zi <- function(object, nsim = 1, seed = NULL, re.form = NA, ...) {
-  if (!is.numeric(nsim) || length(nsim) != 1L || is.na(nsim) || nsim < 1 || nsim != round(nsim))
-    stop("'nsim' must be a whole number >= 1", call. = FALSE)
-  # The seed convention of simulate.glmmgee_glmm(): the caller's stream is
-  # restored after a given seed, and the state used is the "seed" attribute.
-  if (!exists(".Random.seed", envir = globalenv(), inherits = FALSE)) stats::runif(1)
-  if (is.null(seed)) {
-    rng <- get(".Random.seed", envir = globalenv())
-  } else {
-    old <- get(".Random.seed", envir = globalenv())
-    on.exit(assign(".Random.seed", old, envir = globalenv()))
-    set.seed(seed)
-    rng <- structure(seed, kind = as.list(RNGkind()))
-  }
+  check_nsim(nsim)
+  rs <- simulate_seed(seed)
+  if (!is.null(rs$old)) on.exit(assign(".Random.seed", rs$old, envir = globalenv()))
+  rng <- rs$rng
   pr <- zi_predictors(object, NULL, NULL, FALSE)
   new_re <- simulate_new_re(re.form)
   draw_eta <- if (new_re) random_effect_sampler(object) else function() pr$eta

@@ -43,21 +43,14 @@
 #' @importFrom stats simulate
 #' @export
 simulate.glmmgee_glmm <- function(object, nsim = 1, seed = NULL, re.form = NA, ...) {
-  if (!is.numeric(nsim) || length(nsim) != 1L || is.na(nsim) || nsim < 1 || nsim != round(nsim))
-    stop("'nsim' must be a whole number >= 1", call. = FALSE)
+  check_nsim(nsim)
   new_re <- simulate_new_re(re.form)
   if (new_re && re_known_cov(object))
     stop("simulate() with new random effects (re.form = NA) is not available for a known-covariance term; use re.form = NULL",
          call. = FALSE)
-  if (!exists(".Random.seed", envir = globalenv(), inherits = FALSE)) stats::runif(1)
-  if (is.null(seed)) {
-    rng <- get(".Random.seed", envir = globalenv())
-  } else {
-    old <- get(".Random.seed", envir = globalenv())
-    on.exit(assign(".Random.seed", old, envir = globalenv()))
-    set.seed(seed)
-    rng <- structure(seed, kind = as.list(RNGkind()))
-  }
+  rs <- simulate_seed(seed)
+  if (!is.null(rs$old)) on.exit(assign(".Random.seed", rs$old, envir = globalenv()))
+  rng <- rs$rng
   draw_eta <- if (new_re) random_effect_sampler(object) else function() object$linear.predictors
   resp <- response_form(object)
   sims <- lapply(seq_len(nsim), function(k) {
@@ -147,4 +140,21 @@ draw_response <- function(object, mu, resp) {
         ifelse(w > 0, s / pmax(round(w), 1), 0))
     },
     stop(sprintf("simulate() does not support the %s family", fam$family), call. = FALSE))
+}
+
+check_nsim <- function(nsim) {
+  if (!is.numeric(nsim) || length(nsim) != 1L || is.na(nsim) || nsim < 1 || nsim != round(nsim))
+    stop("'nsim' must be a whole number >= 1", call. = FALSE)
+}
+
+# The seed convention of stats' simulate() methods: with `seed` NULL the
+# current stream is used and its state is the "seed" attribute; with a
+# seed, set.seed(seed) is used and the caller's stream is to be restored
+# from `old` on exit (by the caller: on.exit() acts in its own frame).
+simulate_seed <- function(seed) {
+  if (!exists(".Random.seed", envir = globalenv(), inherits = FALSE)) stats::runif(1)
+  if (is.null(seed)) return(list(rng = get(".Random.seed", envir = globalenv())))
+  old <- get(".Random.seed", envir = globalenv())
+  set.seed(seed)
+  list(rng = structure(seed, kind = as.list(RNGkind())), old = old)
 }
