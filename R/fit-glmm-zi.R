@@ -31,14 +31,17 @@ glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
                              offd, nAGQ, cov_blocks, control, start, penalty))
   n <- nrow(X)
   nb <- ncol(X) + length(block_pattern(cov_blocks)$row)
-  if (is.numeric(start) && length(start) > nb) start[seq_len(nb)] <- start[seq_len(nb)] / s
-  fit <- glmm_zi_fit_units(X, y / s, Z, group, family, kind, Xz, Xd, weights,
-                           if (!is.null(offset)) offset / s, offz,
-                           (offd %||% rep(0, n)) - log(s), nAGQ, cov_blocks, control, start,
-                           penalty)
+  if (is.numeric(start) && length(start) > nb) {
+    start[seq_len(ncol(X))] <- shift_start_beta(start[seq_len(ncol(X))], s)
+    start[ncol(X) + seq_len(nb - ncol(X))] <- start[ncol(X) + seq_len(nb - ncol(X))] / as.vector(s)
+  }
+  fit <- glmm_zi_fit_units(X, shifted_response(y, X, s), Z, group, family, kind, Xz, Xd,
+                           weights, if (!is.null(offset)) offset / as.vector(s), offz,
+                           (offd %||% rep(0, n)) - log(as.vector(s)), nAGQ, cov_blocks,
+                           control, start, penalty)
   P <- length(fit$theta)
   unscale_fit(fit, s, weights, fit$group$index,
-              mult = c(rep(s, nb), rep(1, P - nb)), add = rep(0, P))
+              mult = c(rep(as.vector(s), nb), rep(1, P - nb)), add = rep(0, P))
 }
 
 # glmm_zi_fit() in the units of the response it is given.
