@@ -86,3 +86,17 @@ test_that("cs() or ar1() on one column is refused with an example of its own str
   expect_error(glmm(Reaction ~ ar1(0 + Days | Subject), sleepstudy),
                "needs at least two columns \\(e.g. ar1\\(0 \\+ f \\| g\\)")
 })
+
+test_that("an ordinal random slope on a far-off covariate fits without a stray 'NaNs produced' warning", {
+  data(wine, package = "ordinal", envir = environment())
+  wine$x <- as.numeric(wine$temp == "warm")
+  far <- wine
+  far$x <- far$x * 1e6 + 1e7
+  a <- glmm(rating ~ x + contact + (x | judge), wine, family = cumulative())
+  # The slope's column is far from zero beside the intercept: fitted on the
+  # standardized Z and mapped back, where log() met the negative
+  # off-diagonal entry of the factor.
+  expect_no_warning(b <- glmm(rating ~ x + contact + (x | judge), far, family = cumulative()))
+  expect_equal(as.numeric(logLik(b)), as.numeric(logLik(a)), tolerance = 1e-8)
+  expect_equal(fixef(b)[["x"]] * 1e6, fixef(a)[["x"]], tolerance = 1e-5)
+})
