@@ -100,3 +100,37 @@ test_that("an ordinal random slope on a far-off covariate fits without a stray '
   expect_equal(as.numeric(logLik(b)), as.numeric(logLik(a)), tolerance = 1e-8)
   expect_equal(fixef(b)[["x"]] * 1e6, fixef(a)[["x"]], tolerance = 1e-5)
 })
+
+test_that("a constant offset in ziformula or dispformula is absorbed by that part's intercept", {
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  # The parts' starts ignored the offsets: a zero-inflation probability of
+  # 1 - 2e-5 at the start (offset 10) ended 178 log-likelihood units low with
+  # "the data need no structural zeros"; a dispersion offset of -10 ended at
+  # the Poisson-less limit, 240 units low.
+  fits <- list(
+    zi_one = function(d) glmm(count ~ mined + (1 | site), d, family = poisson,
+                              ziformula = ~ spp + offset(oz), nAGQ = 1),
+    zi_sparse = function(d) glmm(count ~ mined + (1 | site) + (1 | spp), d, family = poisson,
+                                 ziformula = ~ mined + offset(oz)),
+    disp_one = function(d) glmm(count ~ mined + (1 | site), d, family = nbinom2(),
+                                dispformula = ~ mined + offset(oz), nAGQ = 1),
+    disp_sparse = function(d) glmm(count ~ mined + (1 | site) + (1 | spp), d, family = nbinom2(),
+                                   dispformula = ~ mined + offset(oz)))
+  for (nm in names(fits)) {
+    d <- Salamanders
+    d$oz <- 0
+    ref <- fits[[nm]](d)
+    part <- if (startsWith(nm, "zi")) "zi" else "disp"
+    for (oz in c(10, -10)) {
+      d$oz <- oz
+      fit <- fits[[nm]](d)
+      expect_equal(as.numeric(logLik(fit)), as.numeric(logLik(ref)), tolerance = 1e-8,
+                   label = paste(nm, oz))
+      expect_equal(fixef(fit), fixef(ref), tolerance = 1e-5, label = paste(nm, oz))
+      int <- paste0(part, "~(Intercept)")
+      expect_equal(fit$theta[[int]] + oz, ref$theta[[int]], tolerance = 1e-5,
+                   label = paste(nm, oz))
+      expect_equal(fit$optinfo$warnings, ref$optinfo$warnings, label = paste(nm, oz))
+    }
+  }
+})
