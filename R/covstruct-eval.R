@@ -132,8 +132,12 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
   gfree <- final$gradient[!on_boundary]
   # Fitted on y / s (response-scale.R): the estimates in the units of y;
   # the convergence measures above stay those of the scale-free search.
-  if (s != 1) {
+  # Fitted on y - X b0 (response_shift()): b0 back on the fixed effects.
+  b0 <- response_shift(s)
+  s <- as.vector(s)
+  if (s != 1 || !is.null(b0)) {
     un <- unscale_structure(par, theta, grad, hess, terms, k_re, p, disp, s)
+    if (!is.null(b0)) un$theta[seq_len(p)] <- un$theta[seq_len(p)] + b0
     par <- un$par
     theta <- un$theta
     grad <- un$grad

@@ -26,8 +26,10 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   # Gaussian identity link: fitted on y / s, estimates mapped back, so that
   # the optimum found does not depend on the units of y (response-scale.R).
   # A penalty on the fixed effects is not equivariant in y: kept as given.
-  s <- if (is.null(penalty)) response_scale(X, y, weights, offset, family) else 1
-  y <- y / s
+  # A response far from zero is fitted as y - X b0 too (response_shift()).
+  s_map <- if (is.null(penalty)) response_scale(X, y, weights, offset, family) else 1
+  s <- as.vector(s_map)
+  y <- shifted_response(y, X, s_map)
   offset <- offset / s
   eng <- cpp_agq_new(tx$M, re$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
                      cl$index, M, re$lam_row - 1L, re$lam_col - 1L, family$family_code,
@@ -60,7 +62,7 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   final <- run$at %||% evalf(par)
   est <- covstruct_estimates(evalf, run, bc, final, re$terms, k_re, Tx, colnames(X), family,
                              disp, control, penalty,
-                             lam_names = sprintf("lambda[%d,%d]", pat$row, pat$col), s = s)
+                             lam_names = sprintf("lambda[%d,%d]", pat$row, pat$col), s = s_map)
   lm <- est$lm
   theta <- est$theta
   cov_theta <- est$cov_theta

@@ -50,8 +50,8 @@ covstruct_terms <- function(formula, mf, env) {
     label <- sprintf("%s(%s)", kinds[k], paste(deparse(bars[[k]]), collapse = ""))
     if (q == 0L) stop(sprintf("the random-effects term %s has no columns", label), call. = FALSE)
     if (kinds[k] %in% c("ar1", "cs") && q < 2L)
-      stop(sprintf("%s needs at least two columns (e.g. ar1(0 + f | g) with a factor f of two or more levels); it has one",
-                   label), call. = FALSE)
+      stop(sprintf("%s needs at least two columns (e.g. %s(0 + f | g) with a factor f of two or more levels); it has one",
+                   label, kinds[k]), call. = FALSE)
     list(kind = kinds[k], label = label, Z = Zb, cnames = colnames(Zb), q = q,
          struct = covstruct(kinds[k], q))
   })

@@ -59,9 +59,9 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   if (s == 1)
     return(glmm_fit_units(X, y, Z, group, family, weights, offset, nAGQ, cov_blocks,
                           control, start))
-  fit <- glmm_fit_units(X, y / s, Z, group, family, weights,
-                        if (!is.null(offset)) offset / s, nAGQ, cov_blocks, control,
-                        scale_start(start, s))
+  fit <- glmm_fit_units(X, shifted_response(y, X, s), Z, group, family, weights,
+                        if (!is.null(offset)) offset / as.vector(s), nAGQ, cov_blocks,
+                        control, scale_start(start, s))
   unscale_fit(fit, s, weights, fit$group$index)
 }
 

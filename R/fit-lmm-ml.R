@@ -32,11 +32,11 @@ lmm_ml_fit <- function(X, y, Z, group, weights, offset, cov_blocks, control, fam
   s <- response_scale(X, y, weights, offset, family, rank = TRUE)
   # Its least-squares fit, when on X itself, has already checked X's rank.
   rank_checked <- isTRUE(attr(s, "full_rank"))
-  s <- as.vector(s)
   # The condition number of the information on y / s is replaced by that of
   # the Hessian in y's units (unscale_fit()) whenever s != 1.
-  fit <- lmm_ml_fit_units(X, y / s, Z, group, weights, offset / s, cov_blocks, control, family,
-                          cond = s == 1, rank_checked = rank_checked)
+  fit <- lmm_ml_fit_units(X, shifted_response(y, X, s), Z, group, weights,
+                          offset / as.vector(s), cov_blocks, control, family,
+                          cond = as.vector(s) == 1, rank_checked = rank_checked)
   if (is.null(fit)) return(NULL)
   unscale_fit(fit, s, weights, fit$group$index)
 }

@@ -121,7 +121,7 @@ glmm_nested_fit <- function(X, y, re, family, weights, offset, nAGQ, control, st
   # Gaussian identity link: on y / s, mapped back (response-scale.R).
   with_response_scale(function(X, y, re, family, weights, offset, control, start)
     glmm_nested_fit_units(X, y, re, family, weights, offset, nAGQ, control, start),
-    X, y, re, family, weights, offset, control, start)
+    X, y, re, family, weights, offset, control, start, shift = TRUE)
 }
 
 # glmm_nested_fit() in the units of the response it is given.

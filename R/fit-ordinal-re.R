@@ -128,7 +128,10 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
     lt <- cbind(lam_row, lam_col)
     Ls <- lambda_mat(lam_s)
     lq <- lq_blocks(Tzi %*% Ls, cov_blocks)
-    lam <- ifelse(diag_l, log(lq$L[lt]), lq$L[lt])
+    # The log of the diagonal entries only: log() of a negative off-diagonal
+    # entry, discarded by ifelse(), had leaked the warning "NaNs produced".
+    lam <- lq$L[lt]
+    lam[diag_l] <- log(lam[diag_l])
     Jl <- lq_jacobian(Ls, lq$L, lq$W, lt) *
       outer(ifelse(diag_l, 1 / lq$L[lt], 1), ifelse(diag_l, Ls[lt], 1))
   }

@@ -52,10 +52,11 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
     g <- suppressWarnings(stats::glm.fit(rp$Xz, as.numeric(y == 0), weights = weights,
                                          offset = offz, family = stats::binomial()))
     if (all(is.finite(g$coefficients))) gam <- unname(g$coefficients)
-  } else if (pz) gam[1L] <- -1
+  } else if (pz) gam[1L] <- zi_start_intercept(rp$Xz, offz, weights)
   del <- numeric(pd)
   if (pd && family$family == "gaussian")
     del[1L] <- log(max(stats::sd(y - drop(Xs %*% beta) - offset), 1e-3))
+  if (pd) del[1L] <- zi_start_intercept(rp$Xd, offd, weights, del[1L])
   theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), gam, del)
   if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
   # Penalized fixed effects: the prior added to every evaluation (penalty-aux.R).

@@ -81,7 +81,7 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
     g <- suppressWarnings(stats::glm.fit(Xzs, as.numeric(y == 0), weights = weights,
                                          offset = offz, family = stats::binomial()))
     if (all(is.finite(g$coefficients))) gam <- unname(g$coefficients)
-  } else if (pz) gam[1L] <- -1
+  } else if (pz) gam[1L] <- zi_start_intercept(Xzs, offz, weights)
   theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), gam, numeric(pd))
   if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
   evalf <- penalized_evalf(spzire_evaluator(eng),

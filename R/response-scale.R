@@ -52,14 +52,46 @@ response_scale <- function(X, y, weights, offset, family, rank = FALSE) {
   s <- signif(s, 10)
   if (!is.finite(s) || s <= 0) return(1)
   if (rank) attr(s, "full_rank") <- unit && npos == n && fit$rank == ncol(X)
+  # A response far from zero beside its residuals (y + 1e9): the fitters'
+  # sums of squares cancel, their digits lost with the square of the ratio
+  # (one-factor ML ended 139 log-likelihood units low, REML and cs() reported
+  # logLik +5.7e4 and +2.5e8). The fit is then run on y - X b0, b0 the
+  # least-squares coefficients, and beta mapped back by + b0: the likelihood
+  # depends on y - X beta only, so the optimum is the same (response_shift()).
+  ratio <- sqrt(sum(w * yo^2) / sum(w * res^2))
+  if (fit$rank == ncol(X) && is.finite(ratio) && ratio > 10) {
+    b0 <- numeric(ncol(X))
+    b0[fit$pivot] <- fit$coefficients
+    attr(s, "shift") <- b0
+  }
   s
+}
+
+# The least-squares coefficients b0 that response_scale() found worth
+# subtracting from the response (attribute "shift"), or NULL.
+response_shift <- function(s) attr(s, "shift", exact = TRUE)
+
+# The response the fitters are given: (y - X b0) / s, or y / s without a
+# shift.
+shifted_response <- function(y, X, s) {
+  b0 <- response_shift(s)
+  if (is.null(b0)) return(y / as.vector(s))
+  (y - drop(as.matrix(X) %*% b0)) / as.vector(s)
+}
+
+# A start's fixed effects on that response.
+shift_start_beta <- function(beta, s) {
+  b0 <- response_shift(s)
+  if (is.null(b0) || length(beta) != length(b0)) beta / as.vector(s)
+  else (beta - b0) / as.vector(s)
 }
 
 # A start in the user's units (glmm_fit()'s list) in those of y / s.
 scale_start <- function(start, s) {
   if (!is.list(start)) return(start)
-  for (nm in c("beta", "lambda", "sigma"))
-    if (is.numeric(start[[nm]])) start[[nm]] <- start[[nm]] / s
+  for (nm in c("lambda", "sigma"))
+    if (is.numeric(start[[nm]])) start[[nm]] <- start[[nm]] / as.vector(s)
+  if (is.numeric(start$beta)) start$beta <- shift_start_beta(start$beta, s)
   start
 }
 
@@ -73,7 +105,9 @@ scale_start <- function(start, s) {
 # warnings (judged on the scale-free fit) are the same; the boundary
 # check's log-likelihoods are mapped, its messages are not.
 unscale_fit <- function(fit, s, weights, index, mult = NULL, add = NULL) {
-  if (s == 1) return(fit)
+  b0 <- response_shift(s)
+  s <- as.vector(s)
+  if (s == 1 && is.null(b0)) return(fit)
   P <- length(fit$theta)
   ls <- log(s)
   if (is.null(mult)) {
@@ -81,9 +115,11 @@ unscale_fit <- function(fit, s, weights, index, mult = NULL, add = NULL) {
     mult <- map$mult
     add <- map$add
   }
+  # The shift of the response (response_shift()) on the fixed effects.
+  if (!is.null(b0)) add[seq_along(b0)] <- add[seq_along(b0)] + b0
   pos <- if (is.null(weights)) rep(TRUE, length(index)) else weights > 0
   fit$theta <- fit$theta * mult + add
-  fit$beta <- fit$beta * s
+  fit$beta <- fit$beta * s + (b0 %||% 0)
   fit$lambda <- fit$lambda * s
   fit$Lambda <- fit$Lambda * s
   if (!is.null(fit$sigma)) fit$sigma <- fit$sigma * s
@@ -170,24 +206,39 @@ unscale_hessian <- function(hess, mult) {
 # sigma) mapped to those units, and returns the fit in the units of y.
 # Their covariance parameters are on the scale of b, so the default map of
 # unscale_fit() (times s; log sigma plus log s) applies.
-with_response_scale <- function(fitter, X, y, re, family, weights, offset, control, start) {
+# With `shift = TRUE` a response far from zero is also fitted as y - X b0
+# (response_shift()); the sparse Laplace route does not need it.
+with_response_scale <- function(fitter, X, y, re, family, weights, offset, control, start,
+                                shift = FALSE) {
   s <- response_scale(as.matrix(X), y, weights, offset, family)
-  if (s == 1) return(fitter(X, y, re, family, weights, offset, control, start))
-  if (is.numeric(start) && length(start))
-    start <- c(start[-length(start)] / s, start[[length(start)]] - log(s))
-  fit <- fitter(X, y / s, re, family, weights, if (!is.null(offset)) offset / s, control, start)
-  unscale_terms_fit(fit, s, weights, length(y))
+  if (!shift) attr(s, "shift") <- NULL
+  b0 <- response_shift(s)
+  if (s == 1 && is.null(b0)) return(fitter(X, y, re, family, weights, offset, control, start))
+  if (is.numeric(start) && length(start)) {
+    p <- ncol(X)
+    start <- c(shift_start_beta(start[seq_len(p)], s),
+               start[-c(seq_len(p), length(start))] / as.vector(s),
+               start[[length(start)]] - log(as.vector(s)))
+  }
+  fit <- fitter(X, shifted_response(y, X, s), re, family, weights,
+                if (!is.null(offset)) offset / as.vector(s), control, start)
+  unscale_terms_fit(fit, s, weights, length(y), X)
 }
 
 # unscale_fit() for the fits of the several-term engines, which also carry
 # the dispersion, the linear predictor and per-term summaries (Lambda, D,
 # the modes b and their conditional covariances), and for nested quadrature
 # the Laplace fit it started from.
-unscale_terms_fit <- function(fit, s, weights, n) {
+unscale_terms_fit <- function(fit, s, weights, n, X = NULL) {
   fit <- unscale_fit(fit, s, weights, rep(1L, n))
+  b0 <- response_shift(s)
+  s <- as.vector(s)
   npos <- if (is.null(weights)) n else sum(weights > 0)
   if (!is.null(fit$dispersion)) fit$dispersion <- fit$dispersion * s
-  if (!is.null(fit$modes$eta)) fit$modes$eta <- fit$modes$eta * s
+  if (!is.null(fit$modes$eta)) {
+    fit$modes$eta <- fit$modes$eta * s
+    if (!is.null(b0)) fit$modes$eta <- fit$modes$eta + drop(as.matrix(X) %*% b0)
+  }
   if (!is.null(fit$modes$b)) fit$modes$b <- fit$modes$b * s
   fit$terms <- lapply(fit$terms, function(tm) {
     tm$Lambda <- tm$Lambda * s
@@ -199,6 +250,7 @@ unscale_terms_fit <- function(fit, s, weights, n) {
   lap <- fit$optinfo$laplace
   if (!is.null(lap)) {
     map <- response_map(length(lap$theta), s)
+    if (!is.null(b0)) map$add[seq_along(b0)] <- map$add[seq_along(b0)] + b0
     fit$optinfo$laplace <- list(loglik = lap$loglik - npos * log(s),
                                 theta = lap$theta * map$mult + map$add)
   }
