@@ -16,7 +16,8 @@
 # invariant to the location and units of a slope's covariate (Sigma maps
 # linearly); diagonal blocks (||) only to its units, as in lme4.
 ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, weights = NULL,
-                                offset = NULL, nAGQ = 1L, control = glmm_control()) {
+                                offset = NULL, nAGQ = 1L, control = glmm_control(),
+                                penalty = NULL) {
   n <- length(y)
   p <- ncol(X)
   q <- ncol(Z)
@@ -52,6 +53,9 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
   diag_l <- lam_row == lam_col
   P <- k1 + p + nl
   link <- family$link_code
+  # penalized = TRUE: the log prior of beta* (penalty-ordinal.R).
+  pen <- ordinal_penalty(penalty, p, scl)
+  ib <- k1 + seq_len(p)
   lambda_mat <- function(l) {
     L <- matrix(0, q, q)
     L[cbind(lam_row, lam_col)] <- ifelse(diag_l, exp(l), l)
@@ -77,7 +81,8 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
     # d theta_j / d alpha_m: 1 for m = 1, exp(alpha_m) for 2 <= m <= j.
     ga <- rev(cumsum(rev(g[seq_len(k1)])))
     if (k1 > 1L) ga[-1L] <- ga[-1L] * exp(par[2:k1])
-    list(loglik = r$loglik, gradient = c(ga, g[k1 + seq_len(p + nl)]))
+    ordinal_add_penalty(list(loglik = r$loglik, gradient = c(ga, g[k1 + seq_len(p + nl)])),
+                        pen, par[ib], ib)
   }
   cp <- cumsum(tapply(ws, factor(ys, levels = seq_len(J)), sum, default = 0)) / sum(ws)
   cp <- pmin(pmax(cp[seq_len(k1)], 1e-4), 1 - 1e-4)
@@ -147,7 +152,8 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
   beta <- psi[k1 + seq_len(p)]
   gfun <- function(ps) {
     r <- engine(Xc, ps[seq_len(k1)], ps[k1 + seq_len(p)], ps[k1 + p + seq_len(nl)], grad = TRUE)
-    list(loglik = if (is.finite(r$loglik)) r$loglik else -Inf, gradient = r$gradient, r = r)
+    ordinal_add_penalty(list(loglik = if (is.finite(r$loglik)) r$loglik else -Inf,
+                             gradient = r$gradient, r = r), pen, ps[ib], ib)
   }
   final <- gfun(psi_s)
   g_star <- final$gradient
@@ -186,6 +192,8 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
   to_bvar <- function(V) t(apply(V, 1L, function(v) Lb %*% matrix(v, q, q) %*% t(Lb)))
   list(theta = theta, beta = beta, lambda = lam, Lambda = L, Sigma = Sigma, psi = psi,
        cov_psi = cov_psi, hessian = H, loglik = fin$loglik, gradient = final$gradient,
+       # (fin: the engine's evaluation, without the log prior)
+       penalty = ordinal_penalty_record(pen, fin$loglik, final$penalty),
        modes = list(mode = to_b(fin$mode), mode_var = to_bvar(fin$mode_var),
                     post_mean = to_b(fin$post_mean), post_var = to_bvar(fin$post_var),
                     loglik = fin$cluster_loglik),

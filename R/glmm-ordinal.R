@@ -99,7 +99,8 @@
 #' }
 NULL
 
-glmm_ordinal <- function(formula, mf, family, nAGQ, control, start, covariance, mc, fenv) {
+glmm_ordinal <- function(formula, mf, family, nAGQ, control, start, covariance, mc, fenv,
+                         penalty = NULL) {
   if (!is.null(covariance))
     stop("'covariance': known covariances are not available for cumulative link models",
          call. = FALSE)
@@ -109,7 +110,7 @@ glmm_ordinal <- function(formula, mf, family, nAGQ, control, start, covariance, 
     stop("cumulative link mixed models need a random-effect term such as (1 | g); the formula has none",
          call. = FALSE)
   if (length(gnames) > 1L)  # several grouping factors: glmm-ordinal-sparse.R
-    return(glmm_ordinal_sparse(formula, mf, family, nAGQ, control, start, mc, fenv))
+    return(glmm_ordinal_sparse(formula, mf, family, nAGQ, control, start, mc, fenv, penalty))
   # A random intercept (1 | g) needs only its grouping factor: re_terms()
   # also builds a design column of ones (a model.matrix() call) that this
   # engine never reads, about 0.2 ms of a 4 ms fit on 72 rows (wine).
@@ -139,13 +140,16 @@ glmm_ordinal <- function(formula, mf, family, nAGQ, control, start, covariance, 
     stop("'start' is not available for cumulative link models with random slopes", call. = FALSE)
   # Under separation the engine may fail outright: then the separation
   # check (separation-ordinal.R) names the reason.
+  if (!is.null(penalty)) check_prior_length(penalty, ncol(X), "penalized")
   fit <- ordinal_fit_or_separation(function() {
     if (slopes)
       ordinal_glmm_fit_re(X, re$Z, resp$code, J, re$group, family, re$lam_row, re$lam_col,
-                          weights = w, offset = off, nAGQ = as.integer(nAGQ), control = control)
+                          weights = w, offset = off, nAGQ = as.integer(nAGQ), control = control,
+                          penalty = penalty)
     else
       ordinal_glmm_fit(X, resp$code, J, re$group, family, weights = w, offset = off,
-                       nAGQ = as.integer(nAGQ), control = control, start = start)
+                       nAGQ = as.integer(nAGQ), control = control, start = start,
+                       penalty = penalty)
   }, X, resp, w, "glmm")
   obj <- if (slopes) new_glmm_ordinal_re(fit, X, resp, re, w, off, family, mf, fx$mt, mc, formula,
                                          bars)
@@ -155,6 +159,7 @@ glmm_ordinal <- function(formula, mf, family, nAGQ, control, start, covariance, 
   b <- obj$ranef$mode
   eta <- drop(X %*% obj$coefficients) + off +
     if (slopes) rowSums(re$Z * b[obj$group, , drop = FALSE]) else b[obj$group]
+  obj$penalty <- fit$penalty
   finish_ordinal_separation(obj, X, resp, w, "glmm", eta)
 }
 

@@ -407,10 +407,12 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   if (!is.null(penalty$zi))
     stop("'penalized$pen_zi' penalizes the zero part's coefficients; it needs a 'ziformula'",
          call. = FALSE)
-  if (structured || !is.null(penalty)) {
-    if (is_cumulative(family))
-      stop("cumulative link models take neither covariance-structure terms nor 'penalized'",
-           call. = FALSE)
+  # Cumulative link models take the penalty in their own fitters
+  # (penalty-ordinal.R), not covariance structures.
+  if (structured && is_cumulative(family))
+    stop("cumulative link models take no covariance-structure terms (ar1(), cs(), diag(), homdiag())",
+         call. = FALSE)
+  if (structured || (!is.null(penalty) && !is_cumulative(family))) {
     if (!is.null(control$workers))
       stop("'control$workers': fits with covariance-structure terms or 'penalized' are not fitted on workers",
            call. = FALSE)
@@ -424,7 +426,8 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
       stop("'control$workers': cumulative link models are not fitted on workers", call. = FALSE)
     if (!identical(REML, FALSE) || rd$type != "normal")
       stop("cumulative link models take neither 'REML' nor another 'ranef_dist'", call. = FALSE)
-    return(glmm_ordinal(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
+    return(glmm_ordinal(formula, mf, family, nAGQ, control, start, covariance, mc, fenv,
+                        penalty))
   }
   if (!is.logical(REML) || length(REML) != 1L || is.na(REML))
     stop("'REML' must be TRUE or FALSE", call. = FALSE)

@@ -11,13 +11,15 @@ ordinal_approx_label <- function(object)
 # model, the formula, logLik / AIC / BIC) and ends with (the coefficients,
 # conditional on `given`, and the thresholds); the notes come last.
 ordinal_print_head <- function(x, method) {
-  cat(sprintf("Cumulative link mixed model (%s link), fitted by maximum likelihood (%s)\n",
-              x$family$link, method))
+  cat(sprintf("Cumulative link mixed model (%s link), fitted by %smaximum likelihood (%s)\n",
+              x$family$link, if (!is.null(x$penalty)) "penalized " else "", method))
   cat("Formula:", paste(deparse(x$formula), collapse = " "), "\n")
   ll <- x$loglik
   cat(sprintf(" logLik %s  AIC %s  BIC %s\n", format(round(ll, 4)),
               format(round(-2 * ll + 2 * x$df, 2)),
               format(round(-2 * ll + log(x$nobs) * x$df, 2))))
+  # (the coefficients only; the thresholds are never penalized)
+  print_penalty(x$penalty, 4L)
 }
 
 ordinal_print_coefs <- function(x, digits, given) {
