@@ -46,7 +46,8 @@
 #' data frame per grouping factor, `condVar = TRUE` with their conditional
 #' variances), `predict` (`type = "prob"`, `"prob_marginal"`, `"class"`,
 #' `"linear"`; `re.form = NA` for random intercepts of zero, `NULL` for
-#' the fitted ones of every term; `se.fit = TRUE` as with one grouping factor),
+#' the fitted ones of every term; `se.fit = TRUE` as with one grouping factor,
+#' `"prob_marginal"` over the total standard deviation),
 #' `fitted`, `simulate`, `anova`,
 #' [odds_ratios()], [standardize()].
 #'

@@ -39,6 +39,23 @@
 #' or a distance between thresholds runs off to infinity) are named in a
 #' warning and in `$separation`, see "Checks on the data" in [glmm()].
 #'
+#' **Penalized coefficients.** `penalized = TRUE` (or a list of `pen_mu`,
+#' `pen_sigma`, `pen_df`, see [glmm()]) adds the log density of the
+#' multivariate Student-t prior of the binary and count fits to the
+#' log-likelihood, on the coefficients \eqn{\beta} only: the thresholds are
+#' never penalized (they play the intercept's part, and each observed
+#' category keeps them finite). Every separating direction moves
+#' \eqn{\beta}, so the penalized estimates (the posterior mode) are finite
+#' under separation, on one grouping factor (Laplace or AGHQ, random
+#' intercepts or slopes) and on several (sparse Laplace). Standard errors
+#' come from the Hessian of the penalized log-likelihood; `logLik()` is the
+#' log-likelihood without the prior, `$penalty` holds the prior, the log
+#' prior and the penalized objective. The prior acts on the coefficients as
+#' coded: the estimates do not depend on a covariate's location (centring
+#' moves only the thresholds) but do depend on its units and on the
+#' contrast coding, as for the binary fits (a prior scale `pen_sigma` per
+#' coefficient restores a rescaled covariate's fit).
+#'
 #' **Conditional and marginal.** \eqn{\beta} are conditional effects: the
 #' cumulative log odds ratios (logit link) for a given cluster, holding its
 #' random intercept fixed; [odds_ratios()] reports them. Averaged over the
@@ -65,8 +82,12 @@
 #' \eqn{\log\sigma}), `confint` (Wald; `sigma` by the log scale), `VarCorr`,
 #' `ranef` (modes, with `condVar = TRUE` their conditional variances),
 #' `predict` (`type = "prob"`, `"prob_marginal"`, `"class"`, `"linear"`;
-#' with `se.fit = TRUE` and `re.form = NA`, delta-method standard errors of
-#' `"linear"` and `"prob"` over the thresholds and \eqn{\beta}),
+#' with `se.fit = TRUE`, delta-method standard errors: of `"linear"` and
+#' `"prob"` over the thresholds and \eqn{\beta}; of `"prob_marginal"` also
+#' over the random-effect parameters, differentiating the Gauss-Hermite
+#' average over the random effect under the integral; with `re.form = NULL`
+#' conditional on the clusters' modes, whose own uncertainty is not
+#' included, as in lme4's and glmmTMB's `predict()`),
 #' `fitted` (the fitted probability of each observed category, as clmm's),
 #' `simulate`, `anova` (likelihood-ratio tests between nested fits),
 #' [odds_ratios()], [standardize()] (category probabilities

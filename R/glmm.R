@@ -223,9 +223,12 @@
 #'   GLMMadaptive's fits, but separation is common in the zero part (a
 #'   level with no zeros, or with zeros only), and `glmm()` then warns and
 #'   recommends `penalized = list(pen_zi = TRUE)`. The dispersion
-#'   coefficients are never penalized. As for other penalized fits,
-#'   `logLik()` is the log-likelihood without the prior and `$penalty`
-#'   holds the prior, the log prior and the penalized objective.
+#'   coefficients are never penalized. Cumulative link models
+#'   ([cumulative()]) take the same prior on their coefficients
+#'   \eqn{\beta} only, never on the thresholds (see [ordinal-glmm]). As for
+#'   other penalized fits, `logLik()` is the log-likelihood without the
+#'   prior and `$penalty` holds the prior, the log prior and the penalized
+#'   objective.
 #' @param contrasts A named list of contrasts for factors of the fixed
 #'   effects, as [glm()]'s, `lme4::glmer()`'s and `glmmTMB::glmmTMB()`'s
 #'   argument (`contrasts.arg` of [model.matrix()]): each element, named by
@@ -278,9 +281,11 @@
 #' which separation explains and which are kept in
 #' `$optinfo$warnings_separation`; `$separation` also records
 #' `thresholds` and `screen` (`"certificate"` or `"linear program"`).
-#' `penalized` is not available for cumulative families: merge adjacent
-#' response categories or the offending levels, or use a bias-reduced
-#' (Kosmidis, 2014) or Bayesian cumulative link fit.
+#' The warning recommends `penalized = TRUE`, as for binary data: the
+#' Student-t prior on the coefficients (not on the thresholds) keeps the
+#' estimates finite; with it the warning says that the coefficients named
+#' are set largely by the prior, and the optimizer's own warnings are
+#' issued too.
 #' @return An object of class `glmmgee_glmm` (with subclass
 #'   `glmmgee_glmm_sparse` for several terms): plain R data (it survives
 #'   [saveRDS()]), with methods `print`, `summary`, `fixef`, `ranef`,

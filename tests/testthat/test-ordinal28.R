@@ -264,3 +264,114 @@ test_that("penalized cumulative fits: bad input and what is refused", {
   expect_error(glmm(y ~ x + z + (1 | g), d, family = cumulative(), penalized = list(scale = 2)),
                "unknown component")
 })
+
+# predict(se.fit = TRUE) for type = "prob_marginal" and re.form = NULL.
+
+# The delta method by central differences of `pfun` (the predictions as a
+# vector, as a function of the parameters psi) over covariance V.
+num_delta_se <- function(pfun, V, psi) {
+  G <- sapply(seq_along(psi), function(i) {
+    h <- 1e-6 * max(1, abs(psi[i]))
+    e <- replace(numeric(length(psi)), i, h)
+    (pfun(psi + e) - pfun(psi - e)) / (2 * h)
+  })
+  sqrt(rowSums((G %*% V) * G))
+}
+
+# Category probabilities from cumulative ones (n x (J - 1)).
+cat_probs <- function(C) {
+  C <- cbind(0, C, 1)
+  C[, -1L] - C[, -ncol(C)]
+}
+
+test_that("population-averaged category probabilities: standard errors against central differences and the probit closed form", {
+  skip_if_not_installed("ordinal")
+  w <- ordinal::wine
+  nd <- w[c(1, 5, 20, 40, 63), ]
+  X <- model.matrix(~ temp + contact, nd)[, -1]
+  for (link in c("logit", "probit")) {
+    f <- glmm(rating ~ temp + contact + (1 | judge), data = w, family = cumulative(link),
+              nAGQ = 10)
+    p <- predict(f, nd, type = "prob_marginal", se.fit = TRUE)
+    expect_equal(p$fit, predict(f, nd, type = "prob_marginal"))
+    expect_identical(dim(p$se.fit), dim(p$fit))
+    # The same 30-node average, differenced in (thresholds, beta, log sigma).
+    pf <- function(ps) as.vector(glmmgee:::ordinal_marginal_probs(f$family, ps[1:4],
+                                                                 drop(X %*% ps[5:6]), exp(ps[7]), 30L))
+    expect_equal(unname(as.vector(p$se.fit)), num_delta_se(pf, f$cov_psi, unname(f$psi)),
+                 tolerance = 1e-6, info = link)
+    if (link == "probit") {
+      # Known values: averaged over N(0, s^2) the probit cumulative
+      # probability is Phi((theta_j - eta) / sqrt(1 + s^2)) exactly.
+      pc <- function(ps) as.vector(cat_probs(stats::pnorm(
+        outer(-drop(X %*% ps[5:6]), ps[1:4], "+") / sqrt(1 + exp(2 * ps[7])))))
+      psi <- unname(f$psi)
+      expect_equal(unname(as.vector(p$fit)), pc(psi), tolerance = 1e-12)
+      expect_equal(unname(as.vector(p$se.fit)), num_delta_se(pc, f$cov_psi, psi), tolerance = 1e-6)
+    }
+  }
+})
+
+test_that("prob_marginal standard errors with random slopes and several terms; re.form = NULL at the modes", {
+  d <- ord28_data()
+  nd <- d[c(3, 50, 120, 200), ]
+  X <- as.matrix(nd[, c("x", "z")])
+  Z <- cbind(1, nd$z)
+  fs <- glmm(y ~ x + z + (1 + z | g), d, family = cumulative())
+  expect_false(fs$singular)
+  p <- predict(fs, nd, type = "prob_marginal", se.fit = TRUE)
+  expect_equal(p$fit, predict(fs, nd, type = "prob_marginal"))
+  # s_i = sqrt(z_i' Lambda Lambda' z_i) from (thresholds, beta, lambda).
+  pf <- function(ps) {
+    L <- matrix(0, 2, 2)
+    dg <- fs$lam_row == fs$lam_col
+    L[cbind(fs$lam_row, fs$lam_col)] <- ifelse(dg, exp(ps[6:8]), ps[6:8])
+    s <- sqrt(rowSums((Z %*% L)^2))
+    as.vector(t(sapply(seq_len(nrow(X)), function(i)
+      glmmgee:::ordinal_marginal_probs(fs$family, ps[1:3], sum(X[i, ] * ps[4:5]), s[i], 30L))))
+  }
+  expect_equal(unname(as.vector(p$se.fit)), num_delta_se(pf, fs$cov_psi, unname(fs$psi)),
+               tolerance = 1e-6)
+  # Several terms: over (thresholds, beta, log of the total sd).
+  f2 <- glmm(y ~ x + z + (1 | g) + (1 | h), d, family = cumulative())
+  p2 <- predict(f2, nd, type = "prob_marginal", se.fit = TRUE)
+  pf2 <- function(ps) as.vector(glmmgee:::ordinal_marginal_probs(f2$family, ps[1:3],
+                                                                  drop(X %*% ps[4:5]), exp(ps[6]), 30L))
+  expect_equal(unname(as.vector(p2$se.fit)), num_delta_se(pf2, f2$cov_psi, unname(f2$psi)),
+               tolerance = 1e-6)
+  # re.form = NULL: the probabilities at the fitted modes, differenced in
+  # (thresholds, beta) with the modes held fixed.
+  f1 <- glmm(y ~ x + z + (1 | g), d, family = cumulative())
+  for (fit in list(f1, fs, f2)) {
+    pn <- predict(fit, nd, type = "prob", re.form = NULL, se.fit = TRUE)
+    ln <- predict(fit, nd, type = "linear", re.form = NULL, se.fit = TRUE)
+    expect_equal(pn$fit, predict(fit, nd, type = "prob", re.form = NULL))
+    expect_equal(ln$fit, predict(fit, nd, type = "linear", re.form = NULL))
+    b <- ln$fit - drop(X %*% fit$coefficients)  # the modes' part of eta
+    expect_gt(max(abs(b)), 0.1)
+    pfn <- function(ps) as.vector(cat_probs(stats::plogis(outer(-(drop(X %*% ps[4:5]) + b),
+                                                                 ps[1:3], "+"))))
+    V <- vcov(fit)
+    psi <- c(unname(fit$thresholds), unname(fit$coefficients))
+    expect_equal(unname(as.vector(pn$se.fit)), num_delta_se(pfn, V, psi), tolerance = 1e-6)
+    # x'beta + z'b: the same standard error as at b = 0 (the modes are known).
+    expect_equal(ln$se.fit, predict(fit, nd, type = "linear", se.fit = TRUE)$se.fit)
+  }
+  # The fitted rows (newdata NULL).
+  expect_identical(dim(predict(f2, type = "prob", re.form = NULL, se.fit = TRUE)$se.fit),
+                   c(nrow(d), 4L))
+  expect_error(predict(f2, nd, type = "class", se.fit = TRUE), "'se.fit'")
+})
+
+test_that("prob_marginal standard errors do not depend on a covariate's units", {
+  d <- ord28_data()
+  d$xs <- d$x * 1e-6 - 5
+  nd <- d[c(2, 50, 100, 200), ]
+  for (form in list(~ (1 | g), ~ (1 | g) + (1 | h))) {
+    f1 <- glmm(update(form, y ~ x + z + .), d, family = cumulative())
+    f2 <- glmm(update(form, y ~ xs + z + .), d, family = cumulative())
+    s1 <- predict(f1, nd, type = "prob_marginal", se.fit = TRUE)$se.fit
+    s2 <- predict(f2, nd, type = "prob_marginal", se.fit = TRUE)$se.fit
+    expect_equal(s2, s1, tolerance = 1e-5, info = deparse(form))
+  }
+})
