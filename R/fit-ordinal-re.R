@@ -35,11 +35,18 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
   # below the optimum, or in a false singular fit. Such a Z is fitted on
   # design_transform()'s Z* = Z Tz^-1 (standardized) and Lambda mapped back
   # by its LQ factor (lq_blocks(), lq_jacobian()), as glmm_reparam() does.
-  # Columns within a factor 100 of unit scale and not far off: as before.
+  # Columns within a factor 100 of unit scale and not far off: as before,
+  # by the Laplace approximation. Adaptive quadrature (nAGQ > 1) always
+  # runs on Z*: then x, x * 1e-6 and x * 1e-6 - 5 are one search on one
+  # design. On the user's Z the search of (z || g) stopped in a false
+  # singular fit 0.010 below the optimum that z * 1e-6 (standardized) found
+  # (the Laplace stage, whose optimum is singular there, leaves the slope's
+  # log standard deviation at -9, where its gradient has vanished).
   last <- vapply(seq_len(q), function(j) max(lam_row[lam_col == j], j), 1L)
   cov_blocks <- diff(c(0L, which(cummax(last) == seq_len(q))))
   tz <- design_transform(Zs, blocks = cov_blocks)
-  std <- !tz$identity && (centres_far(tz$T) || any(tz$scale > 100 | tz$scale < 0.01))
+  std <- !tz$identity &&
+    (nAGQ > 1L || centres_far(tz$T) || any(tz$scale > 100 | tz$scale < 0.01))
   if (std) {
     Zs <- tz$M
     Tzi <- backsolve(tz$T, diag(1, q))
@@ -133,7 +140,8 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
     lt <- cbind(lam_row, lam_col)
     Ls <- lambda_mat(lam_s)
     lq <- lq_blocks(Tzi %*% Ls, cov_blocks)
-    lam <- ifelse(diag_l, log(lq$L[lt]), lq$L[lt])
+    lam <- lq$L[lt]
+    lam[diag_l] <- log(lam[diag_l])  # (log of the diagonal only: no NaN warning)
     Jl <- lq_jacobian(Ls, lq$L, lq$W, lt) *
       outer(ifelse(diag_l, 1 / lq$L[lt], 1), ifelse(diag_l, Ls[lt], 1))
   }
@@ -206,7 +214,14 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
 }
 
 # The approximated log-likelihood of a fitted slope model's data at other
-# parameter values psi = (thresholds, beta, lambda) (same nAGQ).
+# parameter values psi = (thresholds, beta, lambda) (same nAGQ). A fit
+# searched on the standardized Z* (`$optinfo$centred_z`: adaptive
+# quadrature, or a slope in odd units) is evaluated there too, at the
+# lower-triangular Lambda* with Lambda* W' = Tz Lambda (lq_blocks()): the
+# product grid of adaptive quadrature turns with the random effects'
+# coordinates, so its value depends on them (wine, (1 + temp | judge),
+# nAGQ = 3: 3.9e-5 between Z and Z*; nAGQ = 15: 1e-10); the Laplace value
+# does not.
 ordinal_loglik_at_re <- function(fit, psi) {
   o <- order(fit$group)
   M <- length(fit$group_levels)
@@ -218,7 +233,15 @@ ordinal_loglik_at_re <- function(fit, psi) {
   l <- psi[k1 + p + seq_along(fit$lam_row)]
   L <- matrix(0, q, q)
   L[cbind(fit$lam_row, fit$lam_col)] <- ifelse(fit$lam_row == fit$lam_col, exp(l), l)
-  cpp_ordinal_loglik_re(as.integer(fit$y[o]), fit$X[o, , drop = FALSE], fit$Z[o, , drop = FALSE],
+  Zs <- fit$Z[o, , drop = FALSE]
+  if (isTRUE(fit$optinfo$centred_z)) {
+    last <- vapply(seq_len(q), function(j) max(fit$lam_row[fit$lam_col == j], j), 1L)
+    cov_blocks <- diff(c(0L, which(cummax(last) == seq_len(q))))
+    tz <- design_transform(Zs, blocks = cov_blocks)
+    Zs <- tz$M
+    L <- lq_blocks(tz$T %*% L, cov_blocks)$L
+  }
+  cpp_ordinal_loglik_re(as.integer(fit$y[o]), fit$X[o, , drop = FALSE], Zs,
                         as.numeric((fit$offset %||% rep(0, n))[o]),
                         as.numeric((fit$prior.weights %||% rep(1, n))[o]), starts,
                         k1 + 1L, as.numeric(psi[seq_len(k1)]), as.numeric(psi[k1 + seq_len(p)]),

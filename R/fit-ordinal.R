@@ -113,7 +113,8 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   # The penalized search: the same Newton/BFGS steps (newton_search(), of
   # which cpp_ordinal_search() is the C++ copy) on the objective with the
   # log prior, from the forward-difference curvature of its exact gradient
-  # made negative definite (modified Newton, as ordinal_glmm_fit_re()).
+  # made negative definite (negative_definite(), fit-glmm-zi.R: modified
+  # Newton, as ordinal_glmm_fit_re()).
   penalized_search <- function(par, K, H) {
     ev <- function(th) {
       calls <<- calls + 1L
@@ -239,16 +240,6 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
                       message = opt$message, gradient_max = gnorm,
                       hessian_condition = info$condition,
                       warnings = warnings))
-}
-
-# -H's eigenvalues replaced by their absolute values (at least 1e-3 of the
-# largest): a Newton start where, away from the optimum, the curvature in a
-# variance parameter is positive (Nocedal & Wright 2006, sec. 3.4).
-negative_definite <- function(H) {
-  if (!all(is.finite(H))) return(H)
-  e <- eigen(H, symmetric = TRUE)
-  lam <- pmax(abs(e$values), 1e-3 * max(abs(e$values)))
-  -e$vectors %*% (lam * t(e$vectors))
 }
 
 # The linear map from the optimizer's (thresholds, beta, extra) on the

@@ -375,3 +375,41 @@ test_that("prob_marginal standard errors do not depend on a covariate's units", 
     expect_equal(s2, s1, tolerance = 1e-5, info = deparse(form))
   }
 })
+
+test_that("adaptive quadrature with random slopes runs on the standardized Z: the same fit in any units", {
+  # (z ~ N(1, 1): well scaled, so before only the Laplace approximation's
+  # odd units were standardized and AGHQ ran on the user's Z.)
+  set.seed(28)
+  M <- 40; m <- 6; n <- M * m
+  g <- factor(rep(seq_len(M), each = m))
+  x <- stats::rnorm(n)
+  z <- stats::rnorm(n, 1, 1)
+  lat <- 0.8 * x - 0.5 * z + stats::rnorm(M, sd = 1.2)[g] + stats::rnorm(M, sd = 0.8)[g] * z +
+    stats::rlogis(n)
+  d <- data.frame(y = cut(lat, c(-Inf, -1, 0.2, 1.3, Inf), ordered_result = TRUE), x, z, g,
+                  zs = z * 1e-6 - 5, z6 = z * 1e-6)
+  fit <- function(form, K) suppressWarnings(glmm(form, d, family = cumulative(), nAGQ = K))
+  for (K in c(3L, 5L)) {
+    a <- fit(y ~ x + z + (1 + z | g), K)
+    b <- fit(y ~ x + zs + (1 + zs | g), K)
+    expect_true(a$optinfo$centred_z)
+    expect_lt(abs(as.numeric(logLik(b)) - as.numeric(logLik(a))), 1e-10)
+    expect_equal(b$coefficients[["x"]], a$coefficients[["x"]], tolerance = 1e-5)
+    expect_equal(b$coefficients[["zs"]] * 1e-6, a$coefficients[["z"]], tolerance = 1e-5)
+    expect_equal(unname(b$re_cov[2, 2]) * 1e-12, unname(a$re_cov[2, 2]), tolerance = 1e-4)
+    # The fit's design is the one ordinal_loglik_at_re() evaluates on.
+    expect_equal(glmmgee:::ordinal_loglik_at_re(a, a$psi), a$loglik, tolerance = 1e-12)
+  }
+  # (z || g) is invariant to z's units only. On the user's Z the nAGQ = 5
+  # search stopped in a false singular fit (slope sd 1e-4) 0.010 below
+  # the optimum that z * 1e-6 found.
+  a <- fit(y ~ x + z + (z || g), 5L)
+  b <- fit(y ~ x + z6 + (z6 || g), 5L)
+  expect_lt(abs(as.numeric(logLik(b)) - as.numeric(logLik(a))), 1e-10)
+  expect_false(a$singular)
+  expect_gt(sqrt(a$re_cov[2, 2]), 0.05)
+  # The Laplace approximation is the same value on either design.
+  la <- fit(y ~ x + z + (1 + z | g), 1L)
+  lb <- fit(y ~ x + zs + (1 + zs | g), 1L)
+  expect_lt(abs(as.numeric(logLik(lb)) - as.numeric(logLik(la))), 1e-8)
+})
