@@ -30,7 +30,13 @@
 #' Cholesky factor (diagonal on the log scale). clmm fits random intercepts
 #' only. The gradient is exact for slopes too (the modes and the Cholesky
 #' factors of their curvatures moving with the parameters); the standard
-#' errors come from forward differences of it. Random intercepts on several
+#' errors come from forward differences of it. The product grid turns with
+#' the random effects' coordinates, so with `nAGQ > 1` it is laid on the
+#' standardized design (each term's columns centred and scaled, mapped
+#' back exactly): the fit, its log-likelihood included, is then the same
+#' whatever the covariates' location and units (by `nAGQ = 3`, wine's
+#' `(1 + temp | judge)` on the columns as given differed by 4e-5 from the
+#' same model with `temp` coded `1e-6` and shifted). Random intercepts on several
 #' grouping factors are fitted by the sparse Laplace engine, see
 #' [ordinal-glmm-several-terms]; known covariances are refused with an
 #' error. Scale and nominal effects
