@@ -16,7 +16,8 @@
 # invariant to the location and units of a slope's covariate (Sigma maps
 # linearly); diagonal blocks (||) only to its units, as in lme4.
 ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, weights = NULL,
-                                offset = NULL, nAGQ = 1L, control = glmm_control()) {
+                                offset = NULL, nAGQ = 1L, control = glmm_control(),
+                                penalty = NULL) {
   n <- length(y)
   p <- ncol(X)
   q <- ncol(Z)
@@ -34,11 +35,18 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
   # below the optimum, or in a false singular fit. Such a Z is fitted on
   # design_transform()'s Z* = Z Tz^-1 (standardized) and Lambda mapped back
   # by its LQ factor (lq_blocks(), lq_jacobian()), as glmm_reparam() does.
-  # Columns within a factor 100 of unit scale and not far off: as before.
+  # Columns within a factor 100 of unit scale and not far off: as before,
+  # by the Laplace approximation. Adaptive quadrature (nAGQ > 1) always
+  # runs on Z*: then x, x * 1e-6 and x * 1e-6 - 5 are one search on one
+  # design. On the user's Z the search of (z || g) stopped in a false
+  # singular fit 0.010 below the optimum that z * 1e-6 (standardized) found
+  # (the Laplace stage, whose optimum is singular there, leaves the slope's
+  # log standard deviation at -9, where its gradient has vanished).
   last <- vapply(seq_len(q), function(j) max(lam_row[lam_col == j], j), 1L)
   cov_blocks <- diff(c(0L, which(cummax(last) == seq_len(q))))
   tz <- design_transform(Zs, blocks = cov_blocks)
-  std <- !tz$identity && (centres_far(tz$T) || any(tz$scale > 100 | tz$scale < 0.01))
+  std <- !tz$identity &&
+    (nAGQ > 1L || centres_far(tz$T) || any(tz$scale > 100 | tz$scale < 0.01))
   if (std) {
     Zs <- tz$M
     Tzi <- backsolve(tz$T, diag(1, q))
@@ -52,6 +60,9 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
   diag_l <- lam_row == lam_col
   P <- k1 + p + nl
   link <- family$link_code
+  # penalized = TRUE: the log prior of beta* (penalty-ordinal.R).
+  pen <- ordinal_penalty(penalty, p, scl)
+  ib <- k1 + seq_len(p)
   lambda_mat <- function(l) {
     L <- matrix(0, q, q)
     L[cbind(lam_row, lam_col)] <- ifelse(diag_l, exp(l), l)
@@ -77,7 +88,8 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
     # d theta_j / d alpha_m: 1 for m = 1, exp(alpha_m) for 2 <= m <= j.
     ga <- rev(cumsum(rev(g[seq_len(k1)])))
     if (k1 > 1L) ga[-1L] <- ga[-1L] * exp(par[2:k1])
-    list(loglik = r$loglik, gradient = c(ga, g[k1 + seq_len(p + nl)]))
+    ordinal_add_penalty(list(loglik = r$loglik, gradient = c(ga, g[k1 + seq_len(p + nl)])),
+                        pen, par[ib], ib)
   }
   cp <- cumsum(tapply(ws, factor(ys, levels = seq_len(J)), sum, default = 0)) / sum(ws)
   cp <- pmin(pmax(cp[seq_len(k1)], 1e-4), 1 - 1e-4)
@@ -150,7 +162,8 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
   beta <- psi[k1 + seq_len(p)]
   gfun <- function(ps) {
     r <- engine(Xc, ps[seq_len(k1)], ps[k1 + seq_len(p)], ps[k1 + p + seq_len(nl)], grad = TRUE)
-    list(loglik = if (is.finite(r$loglik)) r$loglik else -Inf, gradient = r$gradient, r = r)
+    ordinal_add_penalty(list(loglik = if (is.finite(r$loglik)) r$loglik else -Inf,
+                             gradient = r$gradient, r = r), pen, ps[ib], ib)
   }
   final <- gfun(psi_s)
   g_star <- final$gradient
@@ -189,6 +202,8 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
   to_bvar <- function(V) t(apply(V, 1L, function(v) Lb %*% matrix(v, q, q) %*% t(Lb)))
   list(theta = theta, beta = beta, lambda = lam, Lambda = L, Sigma = Sigma, psi = psi,
        cov_psi = cov_psi, hessian = H, loglik = fin$loglik, gradient = final$gradient,
+       # (fin: the engine's evaluation, without the log prior)
+       penalty = ordinal_penalty_record(pen, fin$loglik, final$penalty),
        modes = list(mode = to_b(fin$mode), mode_var = to_bvar(fin$mode_var),
                     post_mean = to_b(fin$post_mean), post_var = to_bvar(fin$post_var),
                     loglik = fin$cluster_loglik),
@@ -201,7 +216,14 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
 }
 
 # The approximated log-likelihood of a fitted slope model's data at other
-# parameter values psi = (thresholds, beta, lambda) (same nAGQ).
+# parameter values psi = (thresholds, beta, lambda) (same nAGQ). A fit
+# searched on the standardized Z* (`$optinfo$centred_z`: adaptive
+# quadrature, or a slope in odd units) is evaluated there too, at the
+# lower-triangular Lambda* with Lambda* W' = Tz Lambda (lq_blocks()): the
+# product grid of adaptive quadrature turns with the random effects'
+# coordinates, so its value depends on them (wine, (1 + temp | judge),
+# nAGQ = 3: 3.9e-5 between Z and Z*; nAGQ = 15: 1e-10); the Laplace value
+# does not.
 ordinal_loglik_at_re <- function(fit, psi) {
   o <- order(fit$group)
   M <- length(fit$group_levels)
@@ -213,7 +235,15 @@ ordinal_loglik_at_re <- function(fit, psi) {
   l <- psi[k1 + p + seq_along(fit$lam_row)]
   L <- matrix(0, q, q)
   L[cbind(fit$lam_row, fit$lam_col)] <- ifelse(fit$lam_row == fit$lam_col, exp(l), l)
-  cpp_ordinal_loglik_re(as.integer(fit$y[o]), fit$X[o, , drop = FALSE], fit$Z[o, , drop = FALSE],
+  Zs <- fit$Z[o, , drop = FALSE]
+  if (isTRUE(fit$optinfo$centred_z)) {
+    last <- vapply(seq_len(q), function(j) max(fit$lam_row[fit$lam_col == j], j), 1L)
+    cov_blocks <- diff(c(0L, which(cummax(last) == seq_len(q))))
+    tz <- design_transform(Zs, blocks = cov_blocks)
+    Zs <- tz$M
+    L <- lq_blocks(tz$T %*% L, cov_blocks)$L
+  }
+  cpp_ordinal_loglik_re(as.integer(fit$y[o]), fit$X[o, , drop = FALSE], Zs,
                         as.numeric((fit$offset %||% rep(0, n))[o]),
                         as.numeric((fit$prior.weights %||% rep(1, n))[o]), starts,
                         k1 + 1L, as.numeric(psi[seq_len(k1)]), as.numeric(psi[k1 + seq_len(p)]),

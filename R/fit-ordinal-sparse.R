@@ -16,7 +16,7 @@
 
 ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NULL,
                                control = glmm_control(), start = NULL,
-                               tnames = paste0("threshold", seq_len(J - 1L))) {
+                               tnames = paste0("threshold", seq_len(J - 1L)), penalty = NULL) {
   n <- length(y)
   p <- ncol(X)
   k1 <- J - 1L
@@ -32,6 +32,8 @@ ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NUL
   eng_c <- new_engine(Xc)
   to_theta <- function(a) cumsum(c(a[1L], exp(a[-1L])))
   ib <- seq_len(p); isd <- p + seq_len(nth); ia <- p + nth + seq_len(k1)
+  # penalized = TRUE: the log prior of beta* (penalty-ordinal.R).
+  pen <- ordinal_penalty(penalty, p, scl)
   # Optimizer scale: (beta*, sd, alpha); the engine's: (beta*, sd, theta).
   eval_star <- function(par) {
     r <- cpp_sparse_eval(eng_c, c(par[ib], par[isd], to_theta(par[ia])), TRUE)
@@ -41,7 +43,7 @@ ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NUL
     if (k1 > 1L) ga[-1L] <- ga[-1L] * exp(par[ia][-1L])
     g[ia] <- ga
     ok <- is.finite(r$loglik) && all(is.finite(g))
-    list(loglik = if (ok) r$loglik else -Inf, gradient = g)
+    ordinal_add_penalty(list(loglik = if (ok) r$loglik else -Inf, gradient = g), pen, par[ib], ib)
   }
   par0 <- ordinal_sparse_start(y, weights, J, family, p, nth, start, ctr, scl)
   lower <- c(rep(-Inf, p), re$lower, rep(-Inf, k1))
@@ -81,7 +83,8 @@ ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NUL
     if (any(diff(ps[jt]) <= 0)) return(list(loglik = -Inf, gradient = rep(NaN, length(ps))))
     r <- cpp_sparse_eval(eng_c, engine_par(ps), TRUE)
     g <- r$gradient
-    list(loglik = r$loglik, gradient = c(g[ia], g[ib], g[isd]))
+    ordinal_add_penalty(list(loglik = r$loglik, gradient = c(g[ia], g[ib], g[isd])), pen,
+                        ps[jb], jb)
   }
   psi_boundary <- function(ps) {
     b <- rep(FALSE, length(ps))
@@ -135,7 +138,9 @@ ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NUL
        # (new_glmm_ordinal_sparse() maps them to psi's cov_star).
        par_star = if (!well_scaled_x(X) && !is.null(cov_s) && isTRUE(attr(cov_s, "ok")))
          list(T = Tm, V = cov_s),
-       hessian = hess, loglik = final$loglik, gradient = grad, modes = modes, terms = terms,
+       hessian = hess, loglik = final$loglik - final$penalty,
+       penalty = ordinal_penalty_record(pen, final$loglik - final$penalty, final$penalty),
+       gradient = grad, modes = modes, terms = terms,
        singular = any(ob), on_boundary = ob,
        optinfo = list(optimizer = sparse_optimizer_name(stages), method = "Laplace (sparse)",
                       nAGQ = 1L, stages = stages,

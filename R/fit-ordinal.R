@@ -11,7 +11,8 @@
 # Hessian is the exact one of the approximation (the engine's).
 
 ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NULL,
-                             nAGQ = 1L, control = glmm_control(), start = NULL) {
+                             nAGQ = 1L, control = glmm_control(), start = NULL,
+                             penalty = NULL) {
   n <- length(y)
   p <- ncol(X)
   weights <- weights %||% rep(1, n)
@@ -31,6 +32,10 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   Xc <- if (p) Xd / rep(scl, each = n) else Xs
   link <- family$link_code
   k1 <- J - 1L
+  # penalized = TRUE: the log prior of beta (penalty-ordinal.R), on the
+  # search's scale that of beta* (positions k1 + 1..p).
+  pen <- ordinal_penalty(penalty, p, scl)
+  ib <- k1 + seq_len(p)
   # Each evaluation starts the clusters' Newton iterations at the previous
   # evaluation's modes (the same quantities whether X is centred or not).
   last_modes <- NULL
@@ -63,8 +68,10 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
       # A category probability underflowing to 0 far from the optimum: an
       # infinite objective makes the line search shorten its step.
       ok <- is.finite(r$loglik) && all(is.finite(g))
-      cache$val <- list(loglik = if (ok) r$loglik else -Inf,
-                        gradient = if (ok) c(ga, g[k1 + seq_len(p + 1L)]) else rep(NA_real_, length(par)))
+      cache$val <- ordinal_add_penalty(
+        list(loglik = if (ok) r$loglik else -Inf,
+             gradient = if (ok) c(ga, g[k1 + seq_len(p + 1L)]) else rep(NA_real_, length(par))),
+        pen, par[ib], ib)
     }
     cache$val
   }
@@ -83,6 +90,7 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   # included) and the calls from R that made them.
   evals <- calls <- 0L
   search <- function(par, K, H = NULL) {
+    if (!is.null(pen)) return(penalized_search(par, K, H))
     calls <<- calls + 1L
     r <- cpp_ordinal_search(ys, Xc, os, ws, starts, J, par, K, link, last_modes, H, lower,
                             min(control$iter.max, 50L), tight)
@@ -99,6 +107,30 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
     }
     Hs <- if (all(is.finite(r$hessian0))) r$hessian0 else diag(P)
     opt <- nlminb_fallback(ev, r$par, lower, Hs, control)
+    list(par = opt$par, H = NULL, convergence = opt$convergence, message = opt$message,
+         iterations = opt$iterations, optimizer = "Newton/BFGS, then nlminb")
+  }
+  # The penalized search: the same Newton/BFGS steps (newton_search(), of
+  # which cpp_ordinal_search() is the C++ copy) on the objective with the
+  # log prior, from the forward-difference curvature of its exact gradient
+  # made negative definite (negative_definite(), fit-glmm-zi.R: modified
+  # Newton, as ordinal_glmm_fit_re()).
+  penalized_search <- function(par, K, H) {
+    ev <- function(th) {
+      calls <<- calls + 1L
+      evals <<- evals + 1L
+      eval_at(th, K)
+    }
+    cur <- ev(par)
+    if (is.null(H)) H <- negative_definite(ordinal_hessian(ev, par, cur$gradient))
+    nb <- if (all(is.finite(H)))
+      newton_search(ev, par, H, rep(FALSE, P), lower, maxit = min(control$iter.max, 50L),
+                    tol = tight, at = cur, bfgs = TRUE, shrink = 0.5, max_hits = 1L)
+    if (!is.null(nb) && nb$converged)
+      return(list(par = nb$theta, H = nb$hessian, convergence = 0L, message = nb$record$message,
+                  iterations = nb$record$iterations, optimizer = "Newton/BFGS"))
+    opt <- nlminb_fallback(ev, if (is.null(nb)) par else nb$theta, lower,
+                           if (all(is.finite(H))) H else diag(P), control)
     list(par = opt$par, H = NULL, convergence = opt$convergence, message = opt$message,
          iterations = opt$iterations, optimizer = "Newton/BFGS, then nlminb")
   }
@@ -122,7 +154,8 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   gfun <- function(ps, hess = 0L) {
     calls <<- calls + 1L
     evals <<- evals + 1L + (hess > 0L)
-    engine(Xc, ps[seq_len(k1)], ps[k1 + seq_len(p)], ps[k1 + p + 1L], TRUE, hess = hess)
+    r <- engine(Xc, ps[seq_len(k1)], ps[k1 + seq_len(p)], ps[k1 + p + 1L], TRUE, hess = hess)
+    ordinal_add_penalty(r, pen, ps[ib], ib)
   }
   tau <- u$tau
   want_h <- control$hessian && exp(tau) > 1e-3
@@ -190,8 +223,13 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   cov_star <- if (!anyNA(cov_psi) && !well_scaled_x(X) && all(is.finite(cov_s)))
     list(T = Tm, V = cov_s, index = seq_along(psi), P = length(psi))
   # Per-cluster results back in the clusters' own order.
+  # A penalized fit's objective, gradient and Hessian include the log prior
+  # (standard errors from the penalized Hessian, as the other penalized
+  # fits); its log-likelihood does not.
   list(theta = theta, beta = beta, log_sigma = tau, sigma = sigma, psi = psi,
-       cov_psi = cov_psi, cov_star = cov_star, hessian = H, loglik = final$loglik,
+       cov_psi = cov_psi, cov_star = cov_star, hessian = H,
+       loglik = final$loglik - final$penalty,
+       penalty = ordinal_penalty_record(pen, final$loglik - final$penalty, final$penalty),
        gradient = final$gradient,
        modes = list(mode = final$mode, scale = final$scale, post_mean = final$post_mean,
                     post_var = final$post_var, loglik = final$cluster_loglik),

@@ -46,7 +46,8 @@
 #' data frame per grouping factor, `condVar = TRUE` with their conditional
 #' variances), `predict` (`type = "prob"`, `"prob_marginal"`, `"class"`,
 #' `"linear"`; `re.form = NA` for random intercepts of zero, `NULL` for
-#' the fitted ones of every term; `se.fit = TRUE` as with one grouping factor),
+#' the fitted ones of every term; `se.fit = TRUE` as with one grouping factor,
+#' `"prob_marginal"` over the total standard deviation),
 #' `fitted`, `simulate`, `anova`,
 #' [odds_ratios()], [standardize()].
 #'
@@ -67,7 +68,8 @@
 #' }
 NULL
 
-glmm_ordinal_sparse <- function(formula, mf, family, nAGQ, control, start, mc, fenv) {
+glmm_ordinal_sparse <- function(formula, mf, family, nAGQ, control, start, mc, fenv,
+                                penalty = NULL) {
   if (!is.null(nAGQ) && !identical(as.numeric(nAGQ), 1))
     stop("'nAGQ': cumulative link mixed models with several random-effect terms are fitted by the Laplace approximation only (nAGQ = 1)",
          call. = FALSE)
@@ -91,11 +93,14 @@ glmm_ordinal_sparse <- function(formula, mf, family, nAGQ, control, start, mc, f
                    tm$group, npos), call. = FALSE)
   off <- model_offset_total(mf)
   J <- length(resp$levels)
+  if (!is.null(penalty)) check_prior_length(penalty, ncol(X), "penalized")
   fit <- ordinal_fit_or_separation(function()
     ordinal_sparse_fit(X, resp$code, J, re, family, weights = w, offset = off,
-                       control = control, start = start, tnames = threshold_names(resp$levels)),
+                       control = control, start = start, tnames = threshold_names(resp$levels),
+                       penalty = penalty),
     X, resp, w, "glmm")
   obj <- new_glmm_ordinal_sparse(fit, X, resp, re, w, off, family, mf, fx$mt, mc, formula)
+  obj$penalty <- fit$penalty
   finish_ordinal_separation(obj, X, resp, w, "glmm", obj$linear.predictors)
 }
 

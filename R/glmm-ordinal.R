@@ -30,7 +30,13 @@
 #' Cholesky factor (diagonal on the log scale). clmm fits random intercepts
 #' only. The gradient is exact for slopes too (the modes and the Cholesky
 #' factors of their curvatures moving with the parameters); the standard
-#' errors come from forward differences of it. Random intercepts on several
+#' errors come from forward differences of it. The product grid turns with
+#' the random effects' coordinates, so with `nAGQ > 1` it is laid on the
+#' standardized design (each term's columns centred and scaled, mapped
+#' back exactly): the fit, its log-likelihood included, is then the same
+#' whatever the covariates' location and units (by `nAGQ = 3`, wine's
+#' `(1 + temp | judge)` on the columns as given differed by 4e-5 from the
+#' same model with `temp` coded `1e-6` and shifted). Random intercepts on several
 #' grouping factors are fitted by the sparse Laplace engine, see
 #' [ordinal-glmm-several-terms]; known covariances are refused with an
 #' error. Scale and nominal effects
@@ -38,6 +44,23 @@
 #' (a covariate that orders the responses perfectly, so that a coefficient
 #' or a distance between thresholds runs off to infinity) are named in a
 #' warning and in `$separation`, see "Checks on the data" in [glmm()].
+#'
+#' **Penalized coefficients.** `penalized = TRUE` (or a list of `pen_mu`,
+#' `pen_sigma`, `pen_df`, see [glmm()]) adds the log density of the
+#' multivariate Student-t prior of the binary and count fits to the
+#' log-likelihood, on the coefficients \eqn{\beta} only: the thresholds are
+#' never penalized (they play the intercept's part, and each observed
+#' category keeps them finite). Every separating direction moves
+#' \eqn{\beta}, so the penalized estimates (the posterior mode) are finite
+#' under separation, on one grouping factor (Laplace or AGHQ, random
+#' intercepts or slopes) and on several (sparse Laplace). Standard errors
+#' come from the Hessian of the penalized log-likelihood; `logLik()` is the
+#' log-likelihood without the prior, `$penalty` holds the prior, the log
+#' prior and the penalized objective. The prior acts on the coefficients as
+#' coded: the estimates do not depend on a covariate's location (centring
+#' moves only the thresholds) but do depend on its units and on the
+#' contrast coding, as for the binary fits (a prior scale `pen_sigma` per
+#' coefficient restores a rescaled covariate's fit).
 #'
 #' **Conditional and marginal.** \eqn{\beta} are conditional effects: the
 #' cumulative log odds ratios (logit link) for a given cluster, holding its
@@ -65,8 +88,12 @@
 #' \eqn{\log\sigma}), `confint` (Wald; `sigma` by the log scale), `VarCorr`,
 #' `ranef` (modes, with `condVar = TRUE` their conditional variances),
 #' `predict` (`type = "prob"`, `"prob_marginal"`, `"class"`, `"linear"`;
-#' with `se.fit = TRUE` and `re.form = NA`, delta-method standard errors of
-#' `"linear"` and `"prob"` over the thresholds and \eqn{\beta}),
+#' with `se.fit = TRUE`, delta-method standard errors: of `"linear"` and
+#' `"prob"` over the thresholds and \eqn{\beta}; of `"prob_marginal"` also
+#' over the random-effect parameters, differentiating the Gauss-Hermite
+#' average over the random effect under the integral; with `re.form = NULL`
+#' conditional on the clusters' modes, whose own uncertainty is not
+#' included, as in lme4's and glmmTMB's `predict()`),
 #' `fitted` (the fitted probability of each observed category, as clmm's),
 #' `simulate`, `anova` (likelihood-ratio tests between nested fits),
 #' [odds_ratios()], [standardize()] (category probabilities
@@ -99,7 +126,8 @@
 #' }
 NULL
 
-glmm_ordinal <- function(formula, mf, family, nAGQ, control, start, covariance, mc, fenv) {
+glmm_ordinal <- function(formula, mf, family, nAGQ, control, start, covariance, mc, fenv,
+                         penalty = NULL) {
   if (!is.null(covariance))
     stop("'covariance': known covariances are not available for cumulative link models",
          call. = FALSE)
@@ -109,7 +137,7 @@ glmm_ordinal <- function(formula, mf, family, nAGQ, control, start, covariance, 
     stop("cumulative link mixed models need a random-effect term such as (1 | g); the formula has none",
          call. = FALSE)
   if (length(gnames) > 1L)  # several grouping factors: glmm-ordinal-sparse.R
-    return(glmm_ordinal_sparse(formula, mf, family, nAGQ, control, start, mc, fenv))
+    return(glmm_ordinal_sparse(formula, mf, family, nAGQ, control, start, mc, fenv, penalty))
   # A random intercept (1 | g) needs only its grouping factor: re_terms()
   # also builds a design column of ones (a model.matrix() call) that this
   # engine never reads, about 0.2 ms of a 4 ms fit on 72 rows (wine).
@@ -139,13 +167,16 @@ glmm_ordinal <- function(formula, mf, family, nAGQ, control, start, covariance, 
     stop("'start' is not available for cumulative link models with random slopes", call. = FALSE)
   # Under separation the engine may fail outright: then the separation
   # check (separation-ordinal.R) names the reason.
+  if (!is.null(penalty)) check_prior_length(penalty, ncol(X), "penalized")
   fit <- ordinal_fit_or_separation(function() {
     if (slopes)
       ordinal_glmm_fit_re(X, re$Z, resp$code, J, re$group, family, re$lam_row, re$lam_col,
-                          weights = w, offset = off, nAGQ = as.integer(nAGQ), control = control)
+                          weights = w, offset = off, nAGQ = as.integer(nAGQ), control = control,
+                          penalty = penalty)
     else
       ordinal_glmm_fit(X, resp$code, J, re$group, family, weights = w, offset = off,
-                       nAGQ = as.integer(nAGQ), control = control, start = start)
+                       nAGQ = as.integer(nAGQ), control = control, start = start,
+                       penalty = penalty)
   }, X, resp, w, "glmm")
   obj <- if (slopes) new_glmm_ordinal_re(fit, X, resp, re, w, off, family, mf, fx$mt, mc, formula,
                                          bars)
@@ -155,6 +186,7 @@ glmm_ordinal <- function(formula, mf, family, nAGQ, control, start, covariance, 
   b <- obj$ranef$mode
   eta <- drop(X %*% obj$coefficients) + off +
     if (slopes) rowSums(re$Z * b[obj$group, , drop = FALSE]) else b[obj$group]
+  obj$penalty <- fit$penalty
   finish_ordinal_separation(obj, X, resp, w, "glmm", eta)
 }
 

@@ -223,9 +223,12 @@
 #'   GLMMadaptive's fits, but separation is common in the zero part (a
 #'   level with no zeros, or with zeros only), and `glmm()` then warns and
 #'   recommends `penalized = list(pen_zi = TRUE)`. The dispersion
-#'   coefficients are never penalized. As for other penalized fits,
-#'   `logLik()` is the log-likelihood without the prior and `$penalty`
-#'   holds the prior, the log prior and the penalized objective.
+#'   coefficients are never penalized. Cumulative link models
+#'   ([cumulative()]) take the same prior on their coefficients
+#'   \eqn{\beta} only, never on the thresholds (see [ordinal-glmm]). As for
+#'   other penalized fits, `logLik()` is the log-likelihood without the
+#'   prior and `$penalty` holds the prior, the log prior and the penalized
+#'   objective.
 #' @param contrasts A named list of contrasts for factors of the fixed
 #'   effects, as [glm()]'s, `lme4::glmer()`'s and `glmmTMB::glmmTMB()`'s
 #'   argument (`contrasts.arg` of [model.matrix()]): each element, named by
@@ -278,9 +281,11 @@
 #' which separation explains and which are kept in
 #' `$optinfo$warnings_separation`; `$separation` also records
 #' `thresholds` and `screen` (`"certificate"` or `"linear program"`).
-#' `penalized` is not available for cumulative families: merge adjacent
-#' response categories or the offending levels, or use a bias-reduced
-#' (Kosmidis, 2014) or Bayesian cumulative link fit.
+#' The warning recommends `penalized = TRUE`, as for binary data: the
+#' Student-t prior on the coefficients (not on the thresholds) keeps the
+#' estimates finite; with it the warning says that the coefficients named
+#' are set largely by the prior, and the optimizer's own warnings are
+#' issued too.
 #' @return An object of class `glmmgee_glmm` (with subclass
 #'   `glmmgee_glmm_sparse` for several terms): plain R data (it survives
 #'   [saveRDS()]), with methods `print`, `summary`, `fixef`, `ranef`,
@@ -407,10 +412,12 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   if (!is.null(penalty$zi))
     stop("'penalized$pen_zi' penalizes the zero part's coefficients; it needs a 'ziformula'",
          call. = FALSE)
-  if (structured || !is.null(penalty)) {
-    if (is_cumulative(family))
-      stop("cumulative link models take neither covariance-structure terms nor 'penalized'",
-           call. = FALSE)
+  # Cumulative link models take the penalty in their own fitters
+  # (penalty-ordinal.R), not covariance structures.
+  if (structured && is_cumulative(family))
+    stop("cumulative link models take no covariance-structure terms (ar1(), cs(), diag(), homdiag())",
+         call. = FALSE)
+  if (structured || (!is.null(penalty) && !is_cumulative(family))) {
     if (!is.null(control$workers))
       stop("'control$workers': fits with covariance-structure terms or 'penalized' are not fitted on workers",
            call. = FALSE)
@@ -424,7 +431,8 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
       stop("'control$workers': cumulative link models are not fitted on workers", call. = FALSE)
     if (!identical(REML, FALSE) || rd$type != "normal")
       stop("cumulative link models take neither 'REML' nor another 'ranef_dist'", call. = FALSE)
-    return(glmm_ordinal(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
+    return(glmm_ordinal(formula, mf, family, nAGQ, control, start, covariance, mc, fenv,
+                        penalty))
   }
   if (!is.logical(REML) || length(REML) != 1L || is.na(REML))
     stop("'REML' must be TRUE or FALSE", call. = FALSE)

@@ -107,9 +107,16 @@ predict.glmmgee_glmm_ordinal_sparse <- function(object, newdata = NULL,
                                                 type = c("prob", "prob_marginal", "class", "linear"),
                                                 re.form = NA, nAGQ = 30L, se.fit = FALSE, ...) {
   type <- match.arg(type)
-  if (!identical(se.fit, FALSE)) return(NextMethod())  # the one-factor method's delta method
+  check_flag(se.fit, "se.fit")
+  if (se.fit && type == "class") ordinal_refuse_class_se()
   eta <- ordinal_sparse_eta(object, newdata, if (type == "prob_marginal") NA else re.form)
-  ordinal_predict_eta(object, eta, type, object$sigma_re, nAGQ)
+  fit <- ordinal_predict_eta(object, eta, type, object$sigma_re, nAGQ)
+  if (!se.fit) return(fit)
+  # The one-factor delta methods (methods-ordinal.R); with re.form = NULL
+  # (or a selection of terms) eta holds the modes, taken as known.
+  X <- if (is.null(newdata)) object$X else ordinal_newdata_fixed(object, newdata)$X
+  list(fit = fit, se.fit = if (type == "prob_marginal") ordinal_marginal_se(object, X, eta, NULL, nAGQ)
+                          else ordinal_predict_se(object, X, eta, type))
 }
 
 #' @export

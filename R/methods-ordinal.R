@@ -11,13 +11,15 @@ ordinal_approx_label <- function(object)
 # model, the formula, logLik / AIC / BIC) and ends with (the coefficients,
 # conditional on `given`, and the thresholds); the notes come last.
 ordinal_print_head <- function(x, method) {
-  cat(sprintf("Cumulative link mixed model (%s link), fitted by maximum likelihood (%s)\n",
-              x$family$link, method))
+  cat(sprintf("Cumulative link mixed model (%s link), fitted by %smaximum likelihood (%s)\n",
+              x$family$link, if (!is.null(x$penalty)) "penalized " else "", method))
   cat("Formula:", paste(deparse(x$formula), collapse = " "), "\n")
   ll <- x$loglik
   cat(sprintf(" logLik %s  AIC %s  BIC %s\n", format(round(ll, 4)),
               format(round(-2 * ll + 2 * x$df, 2)),
               format(round(-2 * ll + log(x$nobs) * x$df, 2))))
+  # (the coefficients only; the thresholds are never penalized)
+  print_penalty(x$penalty, 4L)
 }
 
 ordinal_print_coefs <- function(x, digits, given) {
@@ -220,16 +222,9 @@ predict.glmmgee_glmm_ordinal <- function(object, newdata = NULL,
                                          re.form = NA, nAGQ = 30L, se.fit = FALSE, ...) {
   type <- match.arg(type)
   check_flag(se.fit, "se.fit")
+  if (se.fit && type == "class") ordinal_refuse_class_se()
   nd <- ordinal_newdata(object, newdata)
   eta <- drop(nd$X %*% object$coefficients) + nd$offset
-  if (se.fit) {
-    if (!type %in% c("linear", "prob") || is.null(re.form) ||
-        !(length(re.form) == 1L && is.na(re.form)))
-      stop(paste0("'se.fit': standard errors are available for type = \"linear\" and \"prob\" ",
-                  "with re.form = NA (a typical cluster, b = 0)"), call. = FALSE)
-    return(list(fit = ordinal_predict_eta(object, eta, type, NULL, nAGQ),
-                se.fit = ordinal_predict_se(object, nd$X, eta, type)))
-  }
   slopes <- !is.null(object$re_cov)
   Z <- if (type == "prob_marginal" || is.null(re.form)) ordinal_re_Z(object, newdata)
   if (type != "prob_marginal" && is.null(re.form)) {
@@ -246,8 +241,16 @@ predict.glmmgee_glmm_ordinal <- function(object, newdata = NULL,
   sd <- if (type == "prob_marginal") {
     if (slopes) sqrt(pmax(rowSums((Z %*% object$re_cov) * Z), 0)) else object$sigma_re
   }
-  ordinal_predict_eta(object, eta, type, sd, nAGQ)
+  fit <- ordinal_predict_eta(object, eta, type, sd, nAGQ)
+  if (!se.fit) return(fit)
+  # With re.form = NULL, eta holds the modes, taken as known.
+  list(fit = fit, se.fit = if (type == "prob_marginal") ordinal_marginal_se(object, nd$X, eta, Z, nAGQ)
+                          else ordinal_predict_se(object, nd$X, eta, type))
 }
+
+ordinal_refuse_class_se <- function()
+  stop(paste0("'se.fit': standard errors are available for type = \"linear\", \"prob\" and ",
+              "\"prob_marginal\", not for \"class\""), call. = FALSE)
 
 # predict()'s answer from the linear predictor eta: eta itself, category
 # probabilities (given eta, or averaged over a normal random effect of
@@ -295,6 +298,64 @@ ordinal_predict_se <- function(object, X, eta, type) {
     if (j > 1L) Gt[, j - 1L] <- -flo
     se[, j] <- sqrt(pmax(var_of(cbind(Gt, -(fhi - flo) * X)), 0))
   }
+  se
+}
+
+# Delta-method standard errors of the population-averaged category
+# probabilities (predict(type = "prob_marginal")),
+#   P_j = C_j - C_{j-1},  C_j = int F(theta_j - eta - s u) phi(u) du,
+# by the same Gauss-Hermite rule as the probabilities (nodes u_k, weights
+# w_k): dC_j/dtheta_j = sum_k w_k f(theta_j - eta - s u_k) = -dC_j/deta and
+# dC_j/ds = -sum_k w_k u_k f(theta_j - eta - s u_k), over psi = (thresholds,
+# beta, log sigma) (ds/dlog sigma = s; several terms: the log of the total
+# standard deviation, whose covariance cov_psi holds) or, with random
+# slopes, (thresholds, beta, lambda), where s_i = sqrt(z_i' Lambda Lambda' z_i)
+# and ds_i/dLambda[r, c] = z_ir (Lambda' z_i)_c / s_i (times Lambda[r, c]
+# for a diagonal entry, which is on the log scale). X: the design rows;
+# Z: the random-effect design (slopes only).
+ordinal_marginal_se <- function(object, X, eta, Z, nAGQ) {
+  k1 <- length(object$thresholds)
+  p <- ncol(X)
+  n <- length(eta)
+  J <- k1 + 1L
+  th <- object$thresholds
+  rule <- cpp_gh_rule(as.integer(nAGQ))
+  slopes <- !is.null(object$re_cov)
+  if (slopes) {
+    q <- ncol(Z)
+    nl <- length(object$lam_row)
+    lam <- object$psi[k1 + p + seq_len(nl)]
+    L <- matrix(0, q, q)
+    dg <- object$lam_row == object$lam_col
+    L[cbind(object$lam_row, object$lam_col)] <- ifelse(dg, exp(lam), lam)
+    LZ <- Z %*% L  # row i: (Lambda' z_i)'
+    s <- sqrt(rowSums(LZ^2))
+    # n x nl: ds_i / dlambda_m (0 where s_i = 0: no random effect there)
+    ds <- Z[, object$lam_row, drop = FALSE] * LZ[, object$lam_col, drop = FALSE] *
+      rep(ifelse(dg, L[cbind(object$lam_row, object$lam_col)], 1), each = n) / s
+    ds[!is.finite(ds)] <- 0
+  } else {
+    s <- rep(object$sigma_re, n)
+    ds <- matrix(s, n, 1L)
+  }
+  # n x k1 sums over the nodes
+  A <- B <- matrix(0, n, k1)
+  for (k in seq_along(rule$z)) {
+    fk <- object$family$dens(outer(-eta - s * rule$z[k], th, "+"))
+    A <- A + rule$w[k] * fk
+    B <- B + rule$w[k] * rule$z[k] * fk
+  }
+  grad_C <- function(j) {  # n x P gradient of C_j (0 for j = 0 and J)
+    G <- matrix(0, n, k1 + p + ncol(ds))
+    if (j < 1L || j > k1) return(G)
+    G[, j] <- A[, j]
+    G[, k1 + seq_len(p)] <- -A[, j] * X
+    G[, k1 + p + seq_len(ncol(ds))] <- -B[, j] * ds
+    G
+  }
+  se <- matrix(NA_real_, n, J, dimnames = list(rownames(X), object$y_levels))
+  for (j in seq_len(J))
+    se[, j] <- sqrt(pmax(delta_var(grad_C(j) - grad_C(j - 1L), object$cov_psi, object$cov_star), 0))
   se
 }
 

@@ -186,10 +186,12 @@ ordinal_separation_message <- function(sep, model = "glmm") {
                  "perfectly (fitted cumulative probabilities of 0 or 1), so %s and these ",
                  "coefficients drift to +/-Inf%s; the estimates and standard errors are meaningless. ",
                  "Remove or merge the offending terms or levels, or merge adjacent response ",
-                 "categories; penalized fits are not available for cumulative link models ",
-                 "here (a bias-reduced fit, Kosmidis 2014, or a Bayesian one with a proper ",
-                 "prior gives finite estimates)"),
-          paste(terms, collapse = ", "), sep$nobs, why, gaps)
+                 "categories, or %s"),
+          paste(terms, collapse = ", "), sep$nobs, why, gaps,
+          if (model == "gee") paste0("use a bias-reduced fit (Kosmidis 2014), or glmm(..., ",
+                                     "penalized = TRUE) for the mixed model")
+          else paste0("use a penalized fit: glmm(..., penalized = TRUE), a Student-t prior on ",
+                      "the coefficients (not on the thresholds)"))
 }
 
 # Runs fitter() (a cumulative link fit of design X, response resp =
@@ -210,13 +212,18 @@ ordinal_fit_or_separation <- function(fitter, X, resp, w, model) {
 # message is the warning, first after the response's own (dropped levels);
 # the optimizer's warnings that separation explains (a singular fit, no
 # convergence, a large gradient, no standard errors) are kept in
-# obj$optinfo$warnings_separation, not issued.
+# obj$optinfo$warnings_separation, not issued. A penalized fit (obj$penalty)
+# has finite estimates under separation: its optimizer's warnings stay and
+# the separation warning says that the prior sets these coefficients.
 finish_ordinal_separation <- function(obj, X, resp, w, model, eta) {
   sep <- ordinal_separation(X, resp$code, length(resp$levels), w, threshold_names(resp$levels),
                             model, cert = list(theta = unname(obj$thresholds), eta = eta,
                                                family = obj$family))
+  if (!is.null(obj$penalty)) sep <- penalized_separation(sep, obj$penalty$prior)
   obj$separation <- sep
-  if (isTRUE(sep$separated)) {
+  if (!is.null(obj$penalty)) {
+    if (isTRUE(sep$separated)) obj$optinfo$warnings <- c(obj$optinfo$warnings, sep$message)
+  } else if (isTRUE(sep$separated)) {
     obj$optinfo$warnings_separation <- obj$optinfo$warnings
     obj$optinfo$warnings <- sep$message
   }
