@@ -278,6 +278,10 @@ cpp_new_dgc <- function(i, p, x, dim, dimnames) {
     .Call(`_glmmgee_cpp_new_dgc`, i, p, x, dim, dimnames)
 }
 
+cpp_indicator_dgc <- function(codes, nlev, dimnames) {
+    .Call(`_glmmgee_cpp_indicator_dgc`, codes, nlev, dimnames)
+}
+
 cpp_dgc_col_sumsq <- function(p, x) {
     .Call(`_glmmgee_cpp_dgc_col_sumsq`, p, x)
 }

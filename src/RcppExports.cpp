@@ -886,6 +886,18 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_indicator_dgc
+SEXP cpp_indicator_dgc(Rcpp::List codes, Rcpp::IntegerVector nlev, SEXP dimnames);
+RcppExport SEXP _glmmgee_cpp_indicator_dgc(SEXP codesSEXP, SEXP nlevSEXP, SEXP dimnamesSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type codes(codesSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nlev(nlevSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type dimnames(dimnamesSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_indicator_dgc(codes, nlev, dimnames));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_dgc_col_sumsq
 Rcpp::NumericVector cpp_dgc_col_sumsq(Rcpp::IntegerVector p, Rcpp::NumericVector x);
 RcppExport SEXP _glmmgee_cpp_dgc_col_sumsq(SEXP pSEXP, SEXP xSEXP) {
@@ -1445,6 +1457,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_lmmsp_costs", (DL_FUNC) &_glmmgee_cpp_lmmsp_costs, 1},
     {"_glmmgee_cpp_lmmsp_grad", (DL_FUNC) &_glmmgee_cpp_lmmsp_grad, 3},
     {"_glmmgee_cpp_new_dgc", (DL_FUNC) &_glmmgee_cpp_new_dgc, 5},
+    {"_glmmgee_cpp_indicator_dgc", (DL_FUNC) &_glmmgee_cpp_indicator_dgc, 3},
     {"_glmmgee_cpp_dgc_col_sumsq", (DL_FUNC) &_glmmgee_cpp_dgc_col_sumsq, 2},
     {"_glmmgee_cpp_dgc_times", (DL_FUNC) &_glmmgee_cpp_dgc_times, 5},
     {"_glmmgee_cpp_gee_shard_new", (DL_FUNC) &_glmmgee_cpp_gee_shard_new, 2},
