@@ -93,3 +93,40 @@ test_that("the several-term GLMM profile with a variance at zero profiles the fi
   expect_equal(unname(ci[2, ]) * 1e-6, unname(confint(profile(f0, which = 2))[1, ]),
                tolerance = 1e-6)
 })
+
+test_that("gee() without an intercept, a factor spanning the constant: x * 1e-6 - 5 fits as x does, and as geepack", {
+  # Refused before ("'x2' is linearly dependent on the other columns"): the
+  # centring of x2 needed a constant column.
+  set.seed(285)
+  n <- 300
+  d <- data.frame(id = rep(1:60, each = 5), f = factor(sample(c("a", "b", "c"), n, TRUE)),
+                  x = rnorm(n))
+  d$y <- rbinom(n, 1, plogis(0.3 * d$x + c(a = -0.5, b = 0, c = 0.5)[d$f]))
+  d$x2 <- d$x * 1e-6 - 5
+  for (fm in list(y ~ 0 + f + X, y ~ 0 + X + f)) {
+    g1 <- gee(as.formula(sub("X", "x", deparse(fm))), d, id = id, family = binomial,
+              corstr = "exchangeable")
+    g2 <- gee(as.formula(sub("X", "x2", deparse(fm))), d, id = id, family = binomial,
+              corstr = "exchangeable")
+    j <- match(c("x", "x2"), c(names(coef(g1)), names(coef(g2))))
+    fs <- grep("^f", names(coef(g1)))
+    b1 <- coef(g1)
+    # x2 = x 1e-6 - 5: the slope times 1e6, each level's coefficient the
+    # value at x = 5e6.
+    expect_equal(unname(coef(g2)["x2"]) * 1e-6, unname(b1["x"]), tolerance = 1e-8)
+    expect_equal(unname(coef(g2)[fs]), unname(b1[fs] + 5e6 * b1["x"]), tolerance = 1e-9)
+    A <- diag(1, 4)
+    A[fs, names(b1) == "x"] <- 5e6
+    A[names(b1) == "x", names(b1) == "x"] <- 1e6
+    expect_equal(unname(vcov(g2)), unname(A %*% vcov(g1) %*% t(A)), tolerance = 1e-7)
+    expect_equal(g2$alpha, g1$alpha, tolerance = 1e-8)
+    skip_if_not_installed("geepack")
+    gp <- geepack::geeglm(as.formula(sub("X", "x", deparse(fm))), data = d, id = id,
+                          family = binomial, corstr = "exchangeable",
+                          control = geepack::geese.control(epsilon = 1e-12, maxit = 100))
+    expect_equal(unname(b1), unname(coef(gp)), tolerance = 1e-7)
+    expect_equal(unname(coef(g2)[fs]), unname(coef(gp)[fs] + 5e6 * coef(gp)["x"]),
+                 tolerance = 1e-6)
+    expect_equal(sqrt(diag(vcov(g1))), sqrt(diag(vcov(gp))), tolerance = 1e-5)
+  }
+})
