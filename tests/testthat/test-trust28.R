@@ -130,3 +130,49 @@ test_that("gee() without an intercept, a factor spanning the constant: x * 1e-6 
     expect_equal(sqrt(diag(vcov(g1))), sqrt(diag(vcov(gp))), tolerance = 1e-5)
   }
 })
+
+t28_unid_data <- function() {
+  set.seed(4)
+  d <- expand.grid(time = factor(1:4), id = factor(1:50))
+  d$site <- factor(sample(1:6, 50, TRUE))[d$id]
+  d$x <- rnorm(nrow(d))
+  b <- matrix(rnorm(200), 50) %*% chol(0.5 + 0.5 * diag(4))
+  d$y <- 1 + 0.5 * d$x + b[cbind(as.integer(d$id), as.integer(d$time))] +
+    rnorm(nrow(d), sd = 0.7)
+  d
+}
+
+test_that("(0 + time | id) with one observation per id and time: residual not identified, flagged and recorded", {
+  # Fitted with no warning before (lme4 refuses the model: observations
+  # <= random effects).
+  d <- t28_unid_data()
+  for (fm in list(y ~ x + (0 + time | id), y ~ x + (0 + time | id) + (1 | site))) {
+    w <- character()
+    f <- withCallingHandlers(glmm(fm, d), warning = function(e) {
+      w <<- c(w, conditionMessage(e))
+      invokeRestart("muffleWarning")
+    })
+    expect_true(any(grepl("the residual variance is not identifiable", w, fixed = TRUE)))
+    expect_true(any(grepl("(0 + time | id)", w, fixed = TRUE)))
+    expect_true(isTRUE(f$optinfo$residual_unidentified))
+    expect_true(any(grepl("residual variance is not identifiable", f$optinfo$warnings)))
+    p <- length(fixef(f))
+    expect_true(all(is.na(f$cov_theta[-seq_len(p), ])))
+    expect_true(all(is.finite(sqrt(diag(vcov(f))))))
+    skip_if_not_installed("glmmTMB")
+    tm <- suppressWarnings(glmmTMB::glmmTMB(fm, d))
+    # The identified part: the likelihood (glmmTMB's logLik() is NA with
+    # its non-positive-definite Hessian: its objective at the optimum), the
+    # fixed effects, and each time's variance plus the residual's.
+    expect_equal(as.numeric(logLik(f)), -tm$fit$objective, tolerance = 1e-6)
+    expect_equal(unname(fixef(f)), unname(glmmTMB::fixef(tm)$cond), tolerance = 1e-4)
+    D <- VarCorr(f)$id
+    Dt <- glmmTMB::VarCorr(tm)$cond$id
+    expect_equal(unname(diag(as.matrix(D))) + sigma(f)^2, unname(diag(Dt)) + sigma(tm)^2,
+                 tolerance = 1e-4)
+  }
+  # Not flagged: two observations in one cell, or a random intercept.
+  d2 <- rbind(d, transform(d[1, ], y = d$y[1] + 0.3))
+  expect_null(suppressWarnings(glmm(y ~ x + (0 + time | id), d2))$optinfo$residual_unidentified)
+  expect_null(glmm(y ~ x + (1 | id), d)$optinfo$residual_unidentified)
+})
