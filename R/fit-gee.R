@@ -457,9 +457,10 @@ gee_standard_x <- function(res, tx) {
 # X beta = (X A)(A^-1 beta)), else NULL (the fit as before).
 gee_constant_span <- function(X) {
   if (ncol(X) < 2L || nrow(X) < 2L) return(NULL)
+  # A constant column (the intercept, usually the first) ends it at once.
+  for (j in seq_len(ncol(X))) if (all(X[, j] == X[1L, j])) return(NULL)
   ind <- which(apply(X, 2L, function(v) all(v == 0 | v == 1)))
   if (!length(ind) || length(ind) == ncol(X)) return(NULL)
-  if (any(apply(X, 2L, function(v) all(v == v[1L])))) return(NULL)
   if (well_scaled_x(cbind(1, X[, -ind, drop = FALSE]))) return(NULL)
   cf <- tryCatch(qr.coef(qr(X[, ind, drop = FALSE]), rep(1, nrow(X))), error = function(e) NULL)
   if (is.null(cf) || anyNA(cf)) return(NULL)
