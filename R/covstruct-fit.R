@@ -363,6 +363,47 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
   finish_glmm(obj, sep, c(extra_warn, unid))
 }
 
+# The same test on a fit with lme4's terms only (unstructured or diagonal
+# blocks, which hold their covariance plus any multiple of the identity):
+# (0 + time | id) with one observation per id and time was fitted with no
+# warning, the split between the term's variances and the residual's one
+# arbitrary point of a ridge (lme4 refuses the model: observations <=
+# random effects). One grouping factor: each covariance block a term;
+# several: each term. NULL, or the message.
+plain_residual_unidentified <- function(obj) {
+  fam <- obj$family
+  if (!identical(fam$family, "gaussian") || !identical(fam$link, "identity") ||
+      !is.null(obj$structures) || !is.null(obj$aux) || isTRUE(obj$optinfo$residual_unidentified) ||
+      inherits(obj, "glmmgee_glmm_nested") || !is.null(obj$ranef_dist) &&
+      !identical(obj$ranef_dist, "normal")) return(NULL)
+  w <- obj$prior.weights %||% rep(1, obj$n)
+  npos <- sum(w > 0)
+  # The term as written where its left-hand side is known, else its columns.
+  label <- function(cn, g, lhs = NULL)
+    if (!is.null(lhs)) sprintf("(%s | %s)", paste(deparse(lhs), collapse = ""), g)
+    else sprintf("(0 + %s | %s)", paste(cn, collapse = " + "), g)
+  if (inherits(obj, "glmmgee_glmm_sparse")) {
+    tms <- obj$reterms
+    # Only where a term has as many random effects as observations.
+    if (!any(vapply(tms, function(tm) length(tm$cnames) > 1L && !isTRUE(tm$known_cov) &&
+                      length(tm$columns) >= npos, TRUE))) return(NULL)
+    tms <- lapply(tms, function(tm)
+      c(tm, list(kind = "us", label = label(tm$cnames, tm$group, tm$lhs))))
+    return(residual_unidentified(list(Z = obj$Z, terms = tms), fam, w))
+  }
+  sizes <- obj$cov_blocks %||% length(obj$cnames)
+  if (!any(sizes > 1L & sizes * length(obj$group_levels) >= npos)) return(NULL)
+  off <- c(0L, cumsum(sizes))
+  lhs <- obj$re_formula
+  if (length(lhs) != length(sizes)) lhs <- NULL
+  tms <- lapply(seq_along(sizes), function(k) {
+    cn <- obj$cnames[off[k] + seq_len(sizes[k])]
+    list(cnames = cn, kind = "us", label = label(cn, obj$group_name, lhs[[k]]))
+  })
+  residual_unidentified(list(Z = obj$Z, group = obj$group, group_name = obj$group_name,
+                             terms = tms), fam, w)
+}
+
 # A gaussian model's residual variance is not identified beside a term on
 # which every group has at most one observation per column, each row of its
 # design one indicator (cs(0 + time | id) with one visit per time), when

@@ -224,6 +224,14 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
   if (corstr == "unstructured" && T > 200)
     stop(sprintf("corstr = \"unstructured\" with %d wave positions would need %d correlation parameters",
                  T, T * (T - 1) / 2), call. = FALSE)
+  # A design without an intercept whose factor's indicators span the
+  # constant (y ~ 0 + f + x2, x2 = x * 1e-6 - 5): searched with one
+  # indicator replaced by the constant, so that x2 can be centred, and
+  # mapped back (gee_constant_span()). Without it x2 was refused as
+  # "linearly dependent".
+  X_user <- X
+  span <- gee_constant_span(if (all(w > 0)) X else X[w > 0, , drop = FALSE])
+  if (!is.null(span)) X <- X %*% span$A
   # Rank from the scaled cross-product: one pass over X instead of a QR.
   XtX <- crossprod(if (all(w > 0)) X else X[w > 0, , drop = FALSE])
   qx <- gee_rank_qr(XtX)
@@ -247,6 +255,11 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
   # rule of the linear mixed models, lmm_design_transform()): with
   # x * 1e-6 - 5 the sandwich standard errors were up to 3% off.
   tx <- lmm_design_transform(X)
+  if (!is.null(span)) {
+    # X_user = X A^-1 = X* T A^-1.
+    tx <- list(M = tx$M, T = tx$T %*% span$Ai, identity = FALSE)
+    X <- X_user
+  }
   data <- list(X = tx$M, y = as.numeric(y), weights = w, offset = off, id = cl$index,
                M = length(cl$levels), wave = pos,
                eta_start = if (is.null(start)) as.numeric(gee_eta_start(family, y, w)),
@@ -416,7 +429,9 @@ gee_rank_qr <- function(XtX) {
 # beta*, each variance T^-1 V* T^-T, the information under independence
 # (QIC's) T' H* T.
 gee_standard_x <- function(res, tx) {
-  Ti <- backsolve(tx$T, diag(1, ncol(tx$T)))
+  # (T is upper triangular but after gee_constant_span()'s column swap.)
+  Ti <- if (all(tx$T[lower.tri(tx$T)] == 0)) backsolve(tx$T, diag(1, ncol(tx$T)))
+        else solve(tx$T)
   res$beta <- drop(Ti %*% res$beta)
   sym <- function(m) (m + t(m)) / 2
   v <- res$variance
@@ -431,4 +446,28 @@ gee_standard_x <- function(res, tx) {
   if (is.matrix(v$HI)) v$HI <- sym(crossprod(tx$T, v$HI %*% tx$T))
   res$variance <- v
   res
+}
+
+# A design with no constant column whose 0/1 indicator columns (a factor's,
+# in y ~ 0 + f + x) sum to the constant, c'X = 1 over them, beside a column
+# that is not well scaled (x * 1e-6 - 5): the centring of design_transform()
+# needs a constant column, first (its T is then upper triangular). list(A,
+# Ai) with X A = (1, X without column j), j the last indicator with
+# c_j != 0 (A's first column c, then the unit vectors of the other columns;
+# X beta = (X A)(A^-1 beta)), else NULL (the fit as before).
+gee_constant_span <- function(X) {
+  if (ncol(X) < 2L || nrow(X) < 2L) return(NULL)
+  # A constant column (the intercept, usually the first) ends it at once.
+  for (j in seq_len(ncol(X))) if (all(X[, j] == X[1L, j])) return(NULL)
+  ind <- which(apply(X, 2L, function(v) all(v == 0 | v == 1)))
+  if (!length(ind) || length(ind) == ncol(X)) return(NULL)
+  if (well_scaled_x(cbind(1, X[, -ind, drop = FALSE]))) return(NULL)
+  cf <- tryCatch(qr.coef(qr(X[, ind, drop = FALSE]), rep(1, nrow(X))), error = function(e) NULL)
+  if (is.null(cf) || anyNA(cf)) return(NULL)
+  if (max(abs(X[, ind, drop = FALSE] %*% cf - 1)) > 1e-10) return(NULL)
+  cf[abs(cf) < 1e-12] <- 0
+  j <- ind[max(which(cf != 0))]
+  I <- diag(1, ncol(X))
+  A <- cbind(replace(numeric(ncol(X)), ind, cf), I[, -j, drop = FALSE])
+  list(A = A, Ai = solve(A))
 }

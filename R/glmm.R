@@ -498,6 +498,11 @@ active_clusters <- function(index, weights, M) {
 # Records the separation check and the front end's own warnings in the fit,
 # then issues every warning the fit carries.
 finish_glmm <- function(obj, sep, extra_warn) {
+  unid <- plain_residual_unidentified(obj)
+  if (!is.null(unid)) {
+    obj <- mark_residual_unidentified(obj, unid)
+    extra_warn <- c(extra_warn, unid)
+  }
   obj$separation <- sep
   if (isTRUE(sep$separated)) extra_warn <- c(extra_warn, sep$message)
   extra_warn <- c(extra_warn, binlog_glmm_warning(obj))

@@ -12,7 +12,9 @@
 #
 # Every engine runs on profile_design()'s X*: the profile's searches then
 # work on beta* = T beta (star_target_map()), as the fit's did.
-profile_engine <- function(fit) {
+# `zbasis` (profile_basis_setup()): list(G, zb), the engine on Z G, G block
+# diagonal over the far blocks zb of profile_z_blocks().
+profile_engine <- function(fit, zbasis = NULL) {
   if (!is.null(fit$aux)) return(zi_profile_engine(fit))
   fam <- fit$family
   p <- length(fit$coefficients)
@@ -26,6 +28,7 @@ profile_engine <- function(fit) {
                error = function(e) stop("profile(): cannot find the 'covariance' of the fit (",
                                         conditionMessage(e), ")", call. = FALSE))
     re <- sparse_re_terms(fit$formula, fit$model, covariance)
+    if (!is.null(zbasis)) re$Z <- basis_z_sparse(re, zbasis)
     eng <- cpp_sparse_new(xd$X, re$Z, as.numeric(fit$y), as.numeric(fit$prior.weights),
                           as.numeric(fit$offset), re$lam_row - 1L, re$lam_col - 1L,
                           re$lam_k - 1L, re$ntheta, fam$family_code, fam$link_code)
@@ -35,6 +38,7 @@ profile_engine <- function(fit) {
   }
   pat <- fit$pattern
   Z <- fit$Z
+  if (!is.null(zbasis)) Z <- as.matrix(Z) %*% zbasis$G
   eng <- cpp_agq_new(xd$X, as.matrix(Z), as.numeric(fit$y), as.numeric(fit$prior.weights),
                      as.numeric(fit$offset), fit$group, as.integer(fit$ngroups),
                      pat$row - 1L, pat$col - 1L, fam$family_code, fam$link_code,
@@ -308,7 +312,9 @@ profile_point <- function(eval, map, x, z0, control, x0 = NULL) {
   z1 <- if (!is.null(map$lean) && !is.null(x0)) pmax(z0 + map$lean * (x - x0), map$lower)
   if (!is.null(z1) && !is.finite(obj(z0)) && is.finite(obj(z1))) z0 <- z1
   opt <- search(z0)
-  if (isTRUE(map$lean_better) && !identical(z0, z1) && is.finite(obj(z1))) {
+  # (No lean without a usable covariance column, e.g. with a variance on
+  # its boundary: then z1 is NULL and there is no second start.)
+  if (isTRUE(map$lean_better) && !is.null(z1) && !identical(z0, z1) && is.finite(obj(z1))) {
     opt1 <- search(z1)
     if (opt1$objective < opt$objective) opt <- opt1
   }
@@ -324,10 +330,14 @@ profile_point <- function(eval, map, x, z0, control, x0 = NULL) {
 # Tx^-1) is held at x by solving for beta*_j from the others
 # (a_j = 1 / Tx[j, j] is never 0); every other target's map works on
 # theta* as on theta, the rest of theta being the same on both scales.
-star_target_map <- function(map, tg, Tx, lower) {
+#
+# `to_star` (theta -> the engine's theta) and `cov_star` (the covariance
+# column on that scale, for `lean`) are given where the engine's random
+# effects run on another basis too (profile_basis_setup()).
+star_target_map <- function(map, tg, Tx, lower, to_star = function(th) theta_star(th, Tx),
+                            cov_star = if (!is.null(tg$cov)) to_star(tg$cov)) {
   p <- ncol(Tx)
   ip <- star_positions(Tx)
-  to_star <- function(th) theta_star(th, Tx)
   if (tg$kind != "coef" || !(tg$pos %in% ip)) {
     free <- map$free
     map$free <- function(th) free(to_star(th))
@@ -339,7 +349,7 @@ star_target_map <- function(map, tg, Tx, lower) {
   ol <- setdiff(seq_len(p), jj)
   others <- ip[ol]
   list(
-    lean = if (!is.null(tg$cov)) cov_lean(replace(to_star(tg$cov), j, tg$cov[j]), j),
+    lean = if (!is.null(cov_star)) cov_lean(replace(cov_star, j, tg$cov[j]), j),
     lean_better = TRUE,
     free = function(th) to_star(th)[-j],
     theta = function(x, z) {

@@ -85,22 +85,41 @@ profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20
   if (is.null(attr(fitted$cov_theta, "ok")) && !isTRUE(fitted$singular))
     warning("profile(): the fit has no valid Hessian; steps are chosen without standard errors",
             call. = FALSE)
-  eng <- if (reml) reml_profile_engine(fitted) else profile_engine(fitted)
+  # Random-effect blocks far from zero or unit scale: each target on its
+  # own basis of the block (profile-z-basis.R).
+  zb <- if (!reml) profile_z_blocks(fitted)
+  eng <- if (reml) reml_profile_engine(fitted)
+         else if (!is.null(zb)) profile_basis_engine(fitted, zb) else profile_engine(fitted)
   on.exit(eng$free(), add = TRUE)
   th_hat <- unname(fitted$theta)
+  # The restricted likelihood does not depend on the fixed effects, which
+  # stay among the free parameters of each search: held at 0, not at the
+  # estimates. At the estimates of x * 1e-6 - 5 (3.8e6 and 7.7e5) nlminb's
+  # relative step test, on the whole vector, ended each search at its
+  # start: the several-term profile of an SD was 3e-5 in the
+  # log-likelihood off, its limits 6e-6 relative off the fit on x's.
+  if (reml) th_hat[seq_along(fitted$coefficients)] <- 0
   ll_hat <- fitted$loglik
   cutoff <- stats::qnorm(1 - alpha / 2)
   control <- list(rel.tol = 1e-10)
   scale <- if (fitted$family$family == "gaussian") fitted$sigma else 1
   rows <- list()
   for (tg in targets) {
-    map <- target_map(tg, eng$lower)
-    if (!is.null(eng$Tx)) map <- star_target_map(map, tg, eng$Tx, eng$lower)
+    ev <- eng$eval
+    if (is.null(zb)) {
+      map <- target_map(tg, eng$lower)
+      if (!is.null(eng$Tx)) map <- star_target_map(map, tg, eng$Tx, eng$lower)
+    } else {
+      st <- profile_basis_setup(fitted, zb, tg, eng,
+                                eng$Tx %||% diag(1, length(fitted$coefficients)))
+      ev <- st$eval
+      map <- st$map
+    }
     z_hat <- map$free(th_hat)
     pts <- data.frame(value = tg$estimate, zeta = 0)
     zfree <- list(z_hat)
     for (dir in c(-1, 1)) {
-      side <- profile_side(eng$eval, map, tg, z_hat, ll_hat, dir, cutoff, as.integer(maxpts),
+      side <- profile_side(ev, map, tg, z_hat, ll_hat, dir, cutoff, as.integer(maxpts),
                            control, scale)
       pts <- rbind(pts, side$points)
       zfree <- c(zfree, side$z)
@@ -111,7 +130,8 @@ profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20
     # Each crossing is bracketed by the traced points (with their free
     # parameters for warm starts); the points found are added afterwards.
     extra <- lapply(c(-1, 1) %o% stats::qnorm(1 - (1 - refine) / 2), function(t)
-      refine_crossing(eng$eval, map, tg, ll_hat, pts, zfree, t, control))
+      refine_crossing(ev, map, tg, ll_hat, pts, zfree, t, control))
+    if (!is.null(zb)) st$free()
     pts <- do.call(rbind, c(list(pts), extra))
     pts <- pts[order(pts$value), ]
     rows[[tg$name]] <- data.frame(parameter = tg$name, value = pts$value, zeta = pts$zeta)

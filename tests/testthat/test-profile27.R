@@ -136,7 +136,10 @@ test_that("restricted-likelihood profiles (criterion = \"REML\") do not depend o
       confint(glmm(as.formula(sub("X", v, f)), d, REML = TRUE), method = "profile",
               criterion = "REML"))
     expect_true(all(is.finite(ci[[2]])))
-    expect_equal(ci[[2]], ci[[1]], tolerance = 2e-5)
+    # (2e-5 until round 28: each search started at the fixed effects'
+    # estimates, 3.8e6 in x2's units, where nlminb's relative step test
+    # ended it at once; they are held at 0 now.)
+    expect_equal(ci[[2]], ci[[1]], tolerance = 1e-8)
     expect_equal(ci[[3]], ci[[1]], tolerance = 1e-7)
     # Restricted intervals are wider than the ML refit's for the standard
     # deviations (the ML estimates are biased down).

@@ -1,0 +1,253 @@
+# Profiles of fits whose random-effect columns are in odd units.
+#
+# profile_engine() runs on the user's Z. With a random slope on x * 1e-6,
+# x * 1e6 or x * 1e-6 - 5 the searches at each profile point then work on
+# entries of Lambda many orders of magnitude apart (x * 1e-6 - 5: the
+# intercept at x = 5e6 has a standard deviation of 2e6 and a correlation
+# of 1 - 1e-13 with the slope), and they stopped short: the slope's
+# standard deviation had the interval [0.445, 0.453] for [0.281, 0.655]
+# (one-factor LMM), the correlation [-0.82, 0.81] for [-1, 1] (x * 1e-6,
+# Laplace), and every other parameter's interval moved with them.
+#
+# So, as the fits do (lmm-standard-z.R, glmm_reparam()), a block whose
+# columns lie far from zero or are far from unit scale is searched on its
+# centred and scaled columns: with Z = Z* T (b = Ti b*, Ti = T^-1), the
+# engine runs on Z G for a basis G of the block and on theta with that
+# block's Lambda replaced by the lower triangular factor of G^-1 D G^-T
+# (an LQ factorization of G^-1 Lambda, which loses no digits: Lambda =
+# G L W'). The targets are functions of the user's D = Ti D* Ti', and each
+# is made a plain target on that scale by the choice of G = Ti C' with C
+# orthogonal (so Z G = Z* C' is as well conditioned as Z*):
+#   - the standard deviation of effect k is |a_k| times that of the
+#     block's first effect when C's first row is a_k / |a_k| (a_k: row k
+#     of Ti);
+#   - the correlation of effect k with the block's first effect j: with C's
+#     first two rows u1 = a_j / |a_j| and u2, a_k's part orthogonal to u1
+#     (a_k = alpha u1 + beta u2), b_j = |a_j| b1 and b_k = alpha b1 +
+#     beta b2, so the correlation is that of the first two rows of
+#     (l11, 0; alpha l11 + beta l21, beta l22) (cor_shear_map()).
+# Fixed effects, sigma and the effects of other blocks run on G = Ti.
+# Blocks are mapped only where the fits map them (centres_far() at
+# lmm_z_centre_sd, or a column scale outside [1e-2, 1e2]): profiles of
+# well-scaled fits are unchanged.
+
+# The far blocks of a fit's random effects: list(blocks, q) with each
+# block's rows of Lambda, its T and Ti, or NULL when there are none (or the
+# route is not one this covers: two-part, nested, structured terms).
+profile_z_blocks <- function(fit) {
+  if (!is.null(fit$aux) || inherits(fit, "glmmgee_glmm_nested") ||
+      !is.null(fit$ranef_dist) && !identical(fit$ranef_dist, "normal")) return(NULL)
+  sparse <- inherits(fit, "glmmgee_glmm_sparse")
+  if (sparse) {
+    tms <- fit$reterms
+    if (any(vapply(tms, function(tm) !is.null(tm$struct) && !identical(tm$struct, "us"), TRUE)))
+      return(NULL)
+    sizes <- vapply(tms, function(tm) length(tm$cnames), 1L)
+    known <- vapply(tms, function(tm) isTRUE(tm$known_cov), TRUE)
+  } else {
+    sizes <- fit$cov_blocks %||% ncol(fit$Z)
+    known <- rep(FALSE, length(sizes))
+  }
+  # Adaptive quadrature with several effects per group is not invariant to
+  # the basis of the random effects (its product rule follows the
+  # conditional modes' factor): the fit maximized it on the centred and
+  # scaled Z*, so every non-trivial block is profiled there, and the
+  # targets' own bases are a reparameterization of that engine's theta
+  # (rotated_eval()), not another Z.
+  aghq <- !sparse && isTRUE(fit$nAGQ > 1) && ncol(fit$Z) > 1L
+  re <- re_structure(fit, "profile")
+  Zr <- as.matrix(re$Z)
+  pat <- re$pattern
+  blocks <- list()
+  off <- 0L
+  for (b in seq_along(sizes)) {
+    s <- sizes[[b]]
+    rows <- off + seq_len(s)
+    off <- off + s
+    at <- which(pat$row %in% rows)
+    if (known[b] || length(at) != s * (s + 1L) / 2L) next
+    tz <- design_transform(Zr[, rows, drop = FALSE])
+    if (tz$identity) next
+    Tm <- tz$T
+    if (!aghq && !centres_far(Tm, lmm_z_centre_sd) && all(diag(Tm) >= 1e-2 & diag(Tm) <= 1e2))
+      next
+    blocks[[length(blocks) + 1L]] <- list(
+      rows = rows, term = b, T = Tm, Ti = backsolve(Tm, diag(1, s)),
+      at = cbind(pat$row[at] - rows[1L] + 1L, pat$col[at] - rows[1L] + 1L),
+      pos = re$lambda_index[at])
+  }
+  if (!length(blocks)) return(NULL)
+  list(blocks = blocks, q = re$q, aghq = aghq)
+}
+
+# theta with each block's Lambda replaced by the lower triangular factor
+# of Ginv D Ginv' (`ginv`: one matrix per block of zb).
+basis_theta <- function(th, zb, ginv) {
+  for (i in seq_along(zb$blocks)) {
+    bl <- zb$blocks[[i]]
+    s <- length(bl$rows)
+    L <- matrix(0, s, s)
+    L[bl$at] <- th[bl$pos]
+    th[bl$pos] <- lq_blocks(ginv[[i]] %*% L, s)$L[bl$at]
+  }
+  th
+}
+
+# The orthogonal C whose first rows are the orthonormal `u` (columns).
+orth_rows <- function(u) {
+  s <- nrow(u)
+  Q <- qr.Q(qr(cbind(u, diag(1, s)), tol = 0))[, seq_len(s), drop = FALSE]
+  for (j in seq_len(ncol(u))) if (sum(Q[, j] * u[, j]) < 0) Q[, j] <- -Q[, j]
+  t(Q)
+}
+
+# The engine, map and free function of one target on a fit with far
+# blocks zb: `base` is the engine on G = Ti (shared by the targets that
+# need no block of their own); returns list(eval, map, free).
+profile_basis_setup <- function(fit, zb, tg, base, Tx) {
+  g <- lapply(zb$blocks, `[[`, "Ti")
+  gi <- lapply(zb$blocks, `[[`, "T")
+  ib <- 0L
+  if (tg$kind %in% c("sd", "cor")) {
+    ib <- which(vapply(zb$blocks, function(bl) tg$pos[length(tg$pos)] %in% bl$pos, TRUE))
+    if (!length(ib)) ib <- 0L
+  }
+  if (!ib) {
+    to_eng <- function(th) theta_star(basis_theta(th, zb, gi), Tx)
+    map <- target_map(tg, base$lower)
+    p <- ncol(Tx)
+    if (tg$kind == "coef") {
+      cv <- tg$cov
+      if (!is.null(cv)) {
+        cv <- theta_star(cv, Tx)
+        for (bl in zb$blocks) cv[bl$pos] <- 0
+      }
+      map <- star_target_map(map, tg, Tx, base$lower, to_star = to_eng, cov_star = cv)
+    } else {
+      free <- map$free
+      map$free <- function(th) free(to_eng(th))
+    }
+    return(list(eval = base$eval, map = map, free = function() NULL))
+  }
+  bl <- zb$blocks[[ib]]
+  s <- length(bl$rows)
+  k <- match(tg$pos[length(tg$pos)], bl$pos)
+  k <- bl$at[k, 1L]
+  Ti <- bl$Ti
+  pos_of <- function(r, c) bl$pos[bl$at[, 1L] == r & bl$at[, 2L] == c]
+  if (tg$kind == "sd") {
+    a <- Ti[k, ]
+    nk <- sqrt(sum(a^2))
+    C <- orth_rows(cbind(a / nk))
+  } else {
+    aj <- Ti[1L, ]
+    ak <- Ti[k, ]
+    u1 <- aj / sqrt(sum(aj^2))
+    alpha <- sum(ak * u1)
+    w <- ak - alpha * u1
+    beta <- sqrt(sum(w^2))
+    C <- orth_rows(cbind(u1, w / beta))
+  }
+  g[[ib]] <- Ti %*% t(C)
+  gi[[ib]] <- C %*% bl$T
+  eng <- if (zb$aghq) rotated_eval(base, bl, C) else {
+    G <- diag(1, zb$q)
+    for (i in seq_along(zb$blocks)) G[zb$blocks[[i]]$rows, zb$blocks[[i]]$rows] <- g[[i]]
+    profile_engine(fit, zbasis = list(G = G, zb = zb))
+  }
+  to_eng <- function(th) theta_star(basis_theta(th, zb, gi), Tx)
+  if (tg$kind == "sd") {
+    tg1 <- tg
+    tg1$pos <- pos_of(1L, 1L)
+    m0 <- target_map(tg1, eng$lower)
+    map <- list(free = function(th) m0$free(to_eng(th)),
+                theta = function(x, z) m0$theta(x / nk, z),
+                grad = function(g, x, z) m0$grad(g, x / nk, z),
+                lower = m0$lower)
+  } else {
+    map <- cor_shear_map(pos_of(1L, 1L), c(pos_of(2L, 1L), pos_of(2L, 2L)), alpha, beta,
+                         eng$lower)
+    free <- map$free
+    map$free <- function(th) free(to_eng(th))
+  }
+  list(eval = eng$eval, map = map, free = eng$free)
+}
+
+# The correlation of b_k = alpha b1 + beta b2 with b1, where (b1, b2) have
+# the lower triangular factor (l11, 0; l21, l22) at theta's positions p11
+# and p2 = (p21, p22): held at x, with l11, the standard deviation of b_k
+# over |a_k| = |(alpha, beta)| (t >= 0, on the scale of the other entries:
+# b_k's own standard deviation, 4e5 with x * 1e-6, beside entries near 1
+# stopped the search short) and the other parameters free.
+# l21 = (t |a_k| x - alpha l11) / beta, l22 = t |a_k| sqrt(1 - x^2) / beta.
+cor_shear_map <- function(p11, p2, alpha, beta, lower) {
+  i11 <- p11 - sum(p2 < p11)
+  nk <- sqrt(alpha^2 + beta^2)
+  list(
+    free = function(th) {
+      r <- c(alpha * th[p11] + beta * th[p2[1L]], beta * th[p2[2L]])
+      c(th[-p2], sqrt(sum(r^2)) / nk)
+    },
+    theta = function(x, z) {
+      nz <- length(z) - 1L
+      th <- numeric(nz + 2L)
+      th[-p2] <- z[seq_len(nz)]
+      t <- z[[nz + 1L]] * nk
+      th[p2] <- c(t * x - alpha * th[p11], t * sqrt(max(1 - x^2, 0))) / beta
+      th
+    },
+    grad = function(g, x, z) {
+      gz <- g[-p2]
+      gz[i11] <- gz[i11] - g[p2[1L]] * alpha / beta
+      c(gz, nk * (g[p2[1L]] * x + g[p2[2L]] * sqrt(max(1 - x^2, 0))) / beta)
+    },
+    lower = c(lower[-p2], 0))
+}
+
+# The several-term engine's Z on the basis `zbasis$G` (block diagonal over
+# Lambda's rows): each far term's columns, level by level, times its block.
+basis_z_sparse <- function(re, zbasis) {
+  Z <- re$Z
+  for (bl in zbasis$zb$blocks) {
+    tm <- re$terms[[bl$term]]
+    nl <- length(tm$columns) %/% length(bl$rows)
+    Gb <- zbasis$G[bl$rows, bl$rows, drop = FALSE]
+    Z[, tm$columns] <- Z[, tm$columns, drop = FALSE] %*%
+      Matrix::kronecker(Matrix::Diagonal(nl), Matrix::Matrix(Gb, sparse = TRUE))
+  }
+  methods::as(methods::as(Z, "CsparseMatrix"), "generalMatrix")
+}
+
+# The engine of the targets that need no block of their own: every far
+# block on G = Ti.
+profile_basis_engine <- function(fit, zb) {
+  G <- diag(1, zb$q)
+  for (bl in zb$blocks) G[bl$rows, bl$rows] <- bl$Ti
+  profile_engine(fit, zbasis = list(G = G, zb = zb))
+}
+
+# The base engine (block `bl` on Z* = Z Ti) as a function of theta with
+# that block's Lambda on the basis C' (Lambda* = the lower triangular
+# factor of C' Lambda Lambda' C, lq_blocks()), its gradient by the
+# Jacobian of that map (lq_jacobian(); where Lambda is singular, at a
+# standard deviation held at 0, the gradient in the block is left 0 and
+# the search moves on the others).
+rotated_eval <- function(base, bl, C) {
+  s <- length(bl$rows)
+  Ct <- t(C)
+  list(eval = function(th) {
+         L <- matrix(0, s, s)
+         L[bl$at] <- th[bl$pos]
+         lq <- lq_blocks(Ct %*% L, s)
+         ths <- th
+         ths[bl$pos] <- lq$L[bl$at]
+         r <- base$eval(ths)
+         if (is.null(r$gradient)) return(r)
+         g <- r$gradient
+         J <- if (all(diag(L) > 0)) tryCatch(lq_jacobian(L, lq$L, lq$W, bl$at), error = function(e) NULL)
+         g[bl$pos] <- if (is.null(J)) 0 else drop(crossprod(J, g[bl$pos]))
+         r$gradient <- g
+         r
+       },
+       lower = base$lower, free = function() NULL)
+}
