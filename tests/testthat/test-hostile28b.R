@@ -119,3 +119,40 @@ test_that("genuinely collinear columns are still refused, naming them", {
   expect_error(glmm(cnt ~ Days + (1 | Subject), d, family = poisson(), ziformula = ~ x2 + x4),
                "'ziformula': the zero part's model matrix is rank deficient \\(aliased or collinear columns: x4\\)")
 })
+
+# A constant offset in the dispersion formula, whose intercept is free, only
+# shifts that intercept. With zero-part random effects the start ignored
+# the offset (log theta started at -10 with offset(oz), oz = -10): the
+# search ran to the Poisson limit, and the Laplace fit reported logLik -Inf
+# beside its estimates (quadrature: -Inf too).
+salamanders_disp_offset <- function(oz, nAGQ) {
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  Salamanders$oz <- oz
+  glmm(count ~ mined + (1 | site), Salamanders, family = nbinom2(),
+       dispformula = ~ mined + offset(oz), ziformula = ~ mined + (1 | site), nAGQ = nAGQ)
+}
+
+test_that("a dispersion offset beside zero-part random effects only shifts the dispersion intercept", {
+  skip_if_not_installed("glmmTMB")
+  # Quadrature, where this model converges cleanly.
+  f0 <- salamanders_disp_offset(0, 7)
+  for (oz in c(-10, 10)) {
+    f <- salamanders_disp_offset(oz, 7)
+    expect_equal(as.numeric(logLik(f)), as.numeric(logLik(f0)), tolerance = 1e-8)
+    dn <- c("disp~(Intercept)", "disp~minedno")
+    expect_equal(f$theta[dn], f0$theta[dn] - c(oz, 0), tolerance = 1e-4)
+    expect_equal(f$theta[-match(dn, names(f$theta))], f0$theta[-match(dn, names(f0$theta))],
+                 tolerance = 1e-4)
+  }
+  # Laplace: the fit is troubled at any offset (false convergence, which
+  # glmmTMB shares), and says so, but its log-likelihood is finite and the
+  # dispersion does not run to the Poisson limit.
+  w <- character()
+  f <- withCallingHandlers(salamanders_disp_offset(-10, 1), warning = function(x) {
+    w <<- c(w, conditionMessage(x))
+    invokeRestart("muffleWarning")
+  })
+  expect_true(is.finite(as.numeric(logLik(f))))
+  expect_false(any(grepl("estimated at its limit Inf", w)))
+  expect_true(any(grepl("Laplace approximation can fail", w)))
+})
