@@ -156,3 +156,26 @@ test_that("a dispersion offset beside zero-part random effects only shifts the d
   expect_false(any(grepl("estimated at its limit Inf", w)))
   expect_true(any(grepl("Laplace approximation can fail", w)))
 })
+
+# Profile intervals of a gaussian response far from zero: the profile
+# refitted on y itself, whose sums of squares lost their digits (Days'
+# limits 8e-3 off with Reaction + 1e9); profiled on y - X b0 as fitted,
+# they are y's intervals, the intercept's shifted, and lmer's.
+test_that("profile intervals of a response shifted by 1e9 are those of the response", {
+  skip_if_not_installed("lme4")
+  data(sleepstudy, package = "lme4", envir = environment())
+  d <- sleepstudy
+  d$g2 <- factor(rep_len(1:4, nrow(d)))
+  d2 <- d
+  d2$Reaction <- d2$Reaction + 1e9
+  for (fo in list(Reaction ~ Days + (1 | Subject), Reaction ~ Days + (1 | Subject) + (1 | g2))) {
+    ca <- suppressWarnings(confint(glmm(fo, d), method = "profile"))
+    cb <- suppressWarnings(confint(glmm(fo, d2), method = "profile"))
+    cb[1L, ] <- cb[1L, ] - 1e9
+    expect_equal(cb, ca, tolerance = 1e-7)
+  }
+  ref <- confint(lme4::lmer(Reaction ~ Days + (1 | Subject), d, REML = FALSE), method = "profile")
+  expect_equal(unname(cb <- suppressWarnings(confint(glmm(Reaction ~ Days + (1 | Subject), d2),
+                                                     method = "profile"))["Days", ]),
+               unname(ref["Days", ]), tolerance = 1e-6)
+})
