@@ -385,6 +385,12 @@ limit_covariance <- function(Hs, J, grad_s, star_boundary, on_boundary, pnames, 
 # The fitter's result from zi_engine_fit()'s: the parameters split by
 # part, the optimization record; `extra` fields follow `kind`.
 zi_fit_result <- function(fit, warn, kind, cl, pat, cov_blocks, extra, vanishes, control) {
+  # A log-likelihood of -Inf is no estimate (the Salamanders fit with a
+  # dispersion offset of -10 and zero-part random effects, before its start
+  # took the offset into account, reported one with estimates beside it).
+  if (!is.finite(fit$loglik))
+    stop(sprintf("the two-part fit ended where the log-likelihood is %s, so it has no estimates: give 'start' values, or refit with nAGQ > 1 (adaptive quadrature) or without the zero part's random effects",
+                 format(fit$loglik)), call. = FALSE)
   theta <- fit$theta
   p <- fit$sizes[["p"]]; nl <- fit$sizes[["nl"]]; pz <- fit$sizes[["pz"]]; pd <- fit$sizes[["pd"]]
   nAGQ <- fit$nAGQ

@@ -58,7 +58,8 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
                       aux_kind_code(kind, family), 1L, control$nthreads)
   cpp_zire_set_nagq(eng, nAGQ)
   cpp_zire_set_nagq(eng, 1L)
-  st <- zi_start_values(NULL, rp$X, y, weights, offset, family, kind, Xzs, offz, pd, pat)
+  st <- zi_start_values(NULL, rp$X, y, weights, offset, family, kind, Xzs, offz, pd, pat,
+                        XdS, offd)
   if (!is.null(start)) st <- rp$to_star(check_zi_start(start, length(st)))
   # No Laplace stage before quadrature: the two-part likelihood is not
   # concave in (eta, logit pi), and in clusters of zeros the Laplace

@@ -154,7 +154,7 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
   # and mapped: g = Tm^-T g_star, H = Tm^-T H_star Tm^-1.
   Tm <- ordinal_star_map(k1, p, ctr, scl, extra = nl)
   if (std) Tm[k1 + p + seq_len(nl), k1 + p + seq_len(nl)] <- Jl
-  Ti <- solve(Tm)
+  Ti <- ordinal_star_inverse(Tm, k1, p)
   psi_s <- c(to_theta(par[seq_len(k1)]), par[k1 + seq_len(p)], lam_s)
   psi <- drop(Tm %*% psi_s)
   if (std) psi[k1 + p + seq_len(nl)] <- lam

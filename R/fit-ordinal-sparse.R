@@ -76,7 +76,7 @@ ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NUL
   bs <- run$theta
   jt <- seq_len(k1); jb <- k1 + seq_len(p); js <- k1 + p + seq_len(nth)
   Tm <- ordinal_star_map(k1, p, ctr, scl, extra = nth)
-  Ti <- solve(Tm)
+  Ti <- ordinal_star_inverse(Tm, k1, p)
   eng_u <- new_engine(X)
   engine_par <- function(ps) c(ps[jb], ps[js], ps[jt])
   eval_psi <- function(ps) {

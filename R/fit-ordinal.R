@@ -191,7 +191,7 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   # To the user's coordinates: g = Tm^-T g_star, H = Tm^-T H_star Tm^-1,
   # and the covariance Tm H_star^-1 Tm' (inverted where it is well
   # conditioned: with x + 1e4 the user's H is not, numerically).
-  Ti <- solve(Tm)
+  Ti <- ordinal_star_inverse(Tm, k1, p)
   psi <- drop(Tm %*% psi)
   final$gradient <- drop(crossprod(Ti, final$gradient))
   if (control$hessian && is.null(info)) info <- ordinal_information(H)
@@ -246,6 +246,23 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
 # centred and scaled design to the user's: beta = beta_star / scl and each
 # threshold theta = theta_star + sum(ctr * beta); `extra` parameters (log
 # sigma, lambda) are unchanged.
+# Its inverse. solve() refuses the map of a covariate whose mean is 1e8
+# times its spread (Days + 1e8: ctr / scl 3.5e7, "computationally
+# singular", though the covariate is fitted); the map is then inverted by
+# blocks, the thresholds' and coefficients' block upper triangular
+# (backsolve(), exact to rounding) and the random-effect or scale block
+# apart. A map solve() inverts is inverted by solve(), as before.
+ordinal_star_inverse <- function(Tm, k1, p) {
+  Ti <- tryCatch(solve(Tm), error = function(e) NULL)
+  if (!is.null(Ti)) return(Ti)
+  i <- seq_len(k1 + p)
+  j <- setdiff(seq_len(nrow(Tm)), i)
+  Ti <- matrix(0, nrow(Tm), ncol(Tm))
+  Ti[i, i] <- backsolve(Tm[i, i, drop = FALSE], diag(1, length(i)))
+  if (length(j)) Ti[j, j] <- solve(Tm[j, j, drop = FALSE])
+  Ti
+}
+
 ordinal_star_map <- function(k1, p, ctr, scl, extra = 1L) {
   Tm <- diag(k1 + p + extra)
   if (p) {

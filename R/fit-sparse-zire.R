@@ -82,7 +82,9 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
                                          offset = offz, family = stats::binomial()))
     if (all(is.finite(g$coefficients))) gam <- unname(g$coefficients)
   } else if (pz) gam[1L] <- zi_start_intercept(Xzs, offz, weights)
-  theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), gam, numeric(pd))
+  del <- numeric(pd)
+  if (pd) del[1L] <- zi_start_intercept(XdS, offd, weights, 0)
+  theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), gam, del)
   if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
   evalf <- penalized_evalf(spzire_evaluator(eng),
                            aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz))

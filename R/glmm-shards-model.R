@@ -16,7 +16,6 @@ shard_model <- function(eng, p2, agreed, family, nAGQ, bars, control) {
   # Rank of X from the stacked R factors (X'X = sum of R'R).
   R <- do.call(rbind, lapply(p2, `[[`, "R"))
   colnames(R) <- xnames
-  check_full_rank(R)
   mx <- Reduce(`+`, lapply(p2, `[[`, "xsum")) / n
   mz <- Reduce(`+`, lapply(p2, `[[`, "zsum")) / n
   m2 <- shard_pass(eng, seq_along(p2), function(ids, w)
@@ -32,6 +31,9 @@ shard_model <- function(eng, p2, agreed, family, nAGQ, bars, control) {
   mom_x <- mom(mx, "x", "x2")
   rp <- glmm_reparam(NULL, NULL, pat, cov_blocks, p, disp, mom_x = mom_x,
                      mom_z = mom(mz, "z", "z2"))
+  # Judged, if need be, on the centred and scaled design's R factor
+  # R Tx^-1 (X = X* Tx), as check_full_rank() judges an in-memory X.
+  check_full_rank(R, Xs = structure(R %*% rp$Txi, dimnames = dimnames(R)))
   # The fixed effects' map with which the fit keeps its standardized
   # covariance (star_covariance()), where the user's X would lose digits.
   star_tx <- if (n >= 2L && !well_scaled_moments(mom_x$mean, mom_x$sd)) rp$Tx

@@ -79,6 +79,17 @@ profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20
       stop("'refine' must be confidence levels between 0 and 1 (or NULL)", call. = FALSE)
     refine <- refine[refine <= 1 - alpha]
   }
+  # A gaussian response far from zero (y + 1e9): profiled on y - X b0 as it
+  # was fitted (response_shift()), the fixed effects' values shifted back by
+  # b0; on y itself the engines' sums of squares lost their digits and the
+  # intervals moved by 1e-3 (sleepstudy, Days).
+  b0 <- profile_shift(fitted)
+  if (!is.null(b0)) {
+    ip <- seq_along(b0)
+    fitted$y <- fitted$y - drop(fitted$X %*% b0)
+    fitted$theta[ip] <- fitted$theta[ip] - b0
+    fitted$coefficients <- fitted$coefficients - b0
+  }
   targets <- profile_targets(fitted)
   targets <- targets[select_parameters(which, names(targets), "which")]
   if (reml) targets <- reml_profile_targets(targets)
@@ -137,12 +148,28 @@ profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20
     rows[[tg$name]] <- data.frame(parameter = tg$name, value = pts$value, zeta = pts$zeta)
   }
   out <- do.call(rbind, rows)
+  est <- vapply(targets, `[[`, 1, "estimate")
+  if (!is.null(b0)) for (j in ip) {
+    nm <- names(fitted$coefficients)[j]
+    out$value[out$parameter == nm] <- out$value[out$parameter == nm] + b0[j]
+    if (nm %in% names(est)) est[[nm]] <- est[[nm]] + b0[j]
+  }
   out$parameter <- factor(out$parameter, levels = names(targets))
   rownames(out) <- NULL
-  structure(out, estimates = vapply(targets, `[[`, 1, "estimate"), alpha = alpha,
+  structure(out, estimates = est, alpha = alpha,
             criterion = if (reml) "REML",
             bounds = lapply(targets, `[[`, "closed"),
             class = c("glmmgee_profile", "data.frame"))
+}
+
+# The least-squares shift b0 of a gaussian identity-link fit's response
+# (response_scale()'s rule), or NULL (other fits, two-part fits).
+profile_shift <- function(fit) {
+  if (!is.null(fit$aux) || is.null(fit$X) || is.null(fit$y) ||
+      !identical(fit$family$family, "gaussian") || !identical(fit$family$link, "identity"))
+    return(NULL)
+  response_shift(response_scale(fit$X, as.numeric(fit$y), fit$prior.weights, fit$offset,
+                                fit$family))
 }
 
 # One side of one parameter: points until |zeta| passes the cutoff, the
