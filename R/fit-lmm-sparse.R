@@ -163,9 +163,11 @@ lmm_sparse_moment_start <- function(X, y, re, weights, offset, scale) {
 # from the moment start (nlminb took 150-370 evaluations of the criterion
 # on nested and crossed designs of 2,000 rows, differencing it, and 15-50
 # with the dense exact gradient on Penicillin, Pastes and three crossed
-# factors; lmer's bobyqa 30-40). `obj`: the
-# criterion and its exact gradient by selected inversion from one C++ call
-# (lmm_sparse_objective(..., lmm_sparse_grad_after)). The Hessian is taken
+# factors; lmer's bobyqa 30-40). `eng`: the criterion's engine
+# (lmm_sparse_setup()); each evaluation gives the criterion (n rows, p fixed
+# effects, sum of log weights `logw`) and its exact gradient by selected
+# inversion, as lmm_sparse_objective(..., lmm_sparse_grad_after) has them in
+# R. The Hessian is taken
 # by forward differences of that gradient (k gradients) at every iterate;
 # the step is halved until the criterion decreases (Armijo). The search
 # ends after a step whose largest component is below 1e-7 on the search's
