@@ -138,15 +138,16 @@ lmm_sparse_optimize <- function(f, lower, start, gr = NULL, control = glmm_contr
 # (one column per level); NULL where the equations fail. A variance that
 # comes out below 1e-2 sigma^2 (or negative: the optimum may be small, or on
 # the boundary) starts at 1e-2 sigma^2; the search gives up where it heads
-# for 0.
-lmm_sparse_moment_start <- function(X, y, re, weights, offset, scale) {
+# for 0. `resid`: those residuals when the caller has them (all rows kept).
+lmm_sparse_moment_start <- function(X, y, re, weights, offset, scale, resid = NULL) {
   if (!all(vapply(re$terms, function(tm) identical(tm$cnames, "(Intercept)") && !tm$known_cov,
                   TRUE)))
     return(NULL)
   keep <- weights > 0
   all_rows <- all(keep)
-  r <- stats::.lm.fit(if (all_rows) X else X[keep, , drop = FALSE],
-                      if (all_rows) y - offset else (y - offset)[keep])$residuals
+  r <- if (all_rows && !is.null(resid)) resid
+       else stats::.lm.fit(if (all_rows) X else X[keep, , drop = FALSE],
+                           if (all_rows) y - offset else (y - offset)[keep])$residuals
   codes <- lapply(re$terms, function(tm) if (all_rows) tm$index else tm$index[keep])
   eq <- cpp_lmm_term_moments(codes, vapply(re$terms, function(tm) length(tm$levels), 1L),
                              r, ncol(X))
@@ -163,9 +164,11 @@ lmm_sparse_moment_start <- function(X, y, re, weights, offset, scale) {
 # from the moment start (nlminb took 150-370 evaluations of the criterion
 # on nested and crossed designs of 2,000 rows, differencing it, and 15-50
 # with the dense exact gradient on Penicillin, Pastes and three crossed
-# factors; lmer's bobyqa 30-40). `obj`: the
-# criterion and its exact gradient by selected inversion from one C++ call
-# (lmm_sparse_objective(..., lmm_sparse_grad_after)). The Hessian is taken
+# factors; lmer's bobyqa 30-40). `eng`: the criterion's engine
+# (lmm_sparse_setup()); each evaluation gives the criterion (n rows, p fixed
+# effects, sum of log weights `logw`) and its exact gradient by selected
+# inversion, as lmm_sparse_objective(..., lmm_sparse_grad_after) has them in
+# R. The Hessian is taken
 # by forward differences of that gradient (k gradients) at every iterate;
 # the step is halved until the criterion decreases (Armijo). The search
 # ends after a step whose largest component is below 1e-7 on the search's
@@ -179,63 +182,25 @@ lmm_sparse_moment_start <- function(X, y, re, weights, offset, scale) {
 # `maxit` iterations (or the user's eval.max / iter.max). `floor`: per
 # parameter, the size below which a variance parameter counts as heading for
 # its bound (a relative standard deviation of 1e-3 on the search's scale).
-lmm_sparse_newton <- function(obj, lower, start, floor, control, maxit = 30L) {
-  k <- length(start)
-  bnd <- is.finite(lower)
-  th <- start
-  fv <- obj$fn(th)
-  g <- obj$gr(th)
-  ncall <- 1L  # C++ evaluations (each gives the criterion and its gradient)
+lmm_sparse_newton <- function(eng, n, p, logw, reml, lower, start, floor, control,
+                              maxit = 30L) {
+  # The loop runs in C++ (cpp_lmmsp_newton(), src/lmm-sparse-newton.cpp):
+  # the same steps and arithmetic as the R loop it replaces (chol(),
+  # forwardsolve() and backsolve() as the same LAPACK and BLAS calls), so
+  # the same points to the bit, without R's cost per evaluation.
   budget <- min(control$eval.max, 10L * control$iter.max)
-  if (!is.finite(fv) || !all(is.finite(g))) return(NULL)
-  for (it in seq_len(min(maxit, control$iter.max))) {
-    if (ncall + k + 8L > budget) return(NULL)
-    if (any(bnd & th < lower + floor)) return(NULL)
-    h <- 1e-6 * pmax(abs(th), floor)
-    H <- vapply(seq_len(k), function(j) (obj$gr(replace(th, j, th[j] + h[j])) - g) / h[j],
-                numeric(k))
-    ncall <- ncall + k
-    H <- (matrix(H, k) + t(matrix(H, k))) / 2
-    R <- if (all(is.finite(H))) tryCatch(chol(H), error = function(e) NULL)
-    if (is.null(R)) return(NULL)
-    d <- -backsolve(R, forwardsolve(t(R), g))
-    slope <- sum(g * d)
-    small <- max(abs(d)) < 1e-7
-    a <- 1
-    repeat {
-      tn <- th + a * d
-      if (any(bnd & tn < lower)) {
-        a <- a / 2
-        if (a < 1e-3) return(NULL)
-        next
-      }
-      fn <- obj$fn(tn)
-      ncall <- ncall + 1L
-      if (is.finite(fn) && fn <= fv + 1e-4 * a * slope) break
-      if (small) {
-        tn <- NULL
-        break
-      }
-      a <- a / 2
-      if (a < 1e-3) return(NULL)
-    }
-    if (!is.null(tn)) {
-      gn <- obj$gr(tn)
-      if (!all(is.finite(gn))) return(NULL)
-      th <- tn; fv <- fn; g <- gn
-    }
-    if (small) {
-      nstep <- max(abs(d))
-      run <- list(par = th, objective = fv, convergence = 0L, iterations = it,
-                  evaluations = c("function" = ncall, gradient = ncall),
-                  message = "Newton step below 1e-7")
-      return(list(theta = th, objective = fv, runs = list(run), convergence = 0L,
-                  message = run$message,
-                  verification = list(converged = TRUE, nstep = nstep,
-                                       gmax = max(abs(g)), hessian_pd = TRUE)))
-    }
-  }
-  NULL
+  r <- cpp_lmmsp_newton(eng, start, lower, floor, n, p, logw, reml,
+                        as.integer(min(maxit, control$iter.max)),
+                        as.integer(min(budget, .Machine$integer.max)))
+  if (!isTRUE(r$ok)) return(NULL)
+  th <- r$theta
+  ncall <- r$evaluations
+  run <- list(par = th, objective = r$objective, convergence = 0L, iterations = r$iterations,
+              evaluations = c("function" = ncall, gradient = ncall),
+              message = "Newton step below 1e-7")
+  list(theta = th, objective = r$objective, runs = list(run), convergence = 0L,
+       message = run$message,
+       verification = list(converged = TRUE, nstep = r$nstep, gmax = r$gmax, hessian_pd = TRUE))
 }
 
 # nlminb ends in "singular convergence (7)" or "false convergence (8)" from
@@ -379,7 +344,14 @@ lmm_sparse_modes <- function(st, m, X, Z, offset, sigma) {
 lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NULL,
                            centre = TRUE) {
   p <- ncol(X)
-  check_full_rank(X)
+  # The fixed effects' least squares fit on all rows, once: its rank is
+  # qr(X)$rank (.lm.fit() and qr() both run LINPACK's dqrdc2 with tolerance
+  # 1e-7), and its residuals are the moment start's where X is used as it is
+  # (a second QR of X took 0.3 ms of a crossed n = 10,000 fit). Where it
+  # fails (values not finite), check_full_rank() says what it said before.
+  lf <- if (all(weights > 0))
+    tryCatch(stats::.lm.fit(X, y - offset), error = function(e) NULL)
+  if (is.null(lf) || lf$rank < p) check_full_rank(X)
   n <- sum(weights > 0)
   if (n <= p) stop(sprintf("%s needs more observations than fixed effects",
                            if (reml) "REML" else "The model"), call. = FALSE)
@@ -417,10 +389,10 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   # (lmm_sparse_moment_start()); where none is made or the search gives up,
   # nlminb searches from lme4's start (or the user's) as before.
   ms <- if (is.null(start) && use_grad && re$ntheta <= 4L)
-    lmm_sparse_moment_start(X, y, re, weights, offset, st$scale)
+    lmm_sparse_moment_start(X, y, re, weights, offset, st$scale,
+                            if (isTRUE(tx$identity)) lf$residuals)
   opt <- if (!is.null(ms))
-    lmm_sparse_newton(lmm_sparse_objective(eng, n, p, logw, reml, lmm_sparse_grad_after),
-                      lower, ms, 1e-3 * st$scale, control)
+    lmm_sparse_newton(eng, n, p, logw, reml, lower, ms, 1e-3 * st$scale, control)
   newton <- !is.null(opt)
   search_grad <- FALSE
   if (!newton) {
@@ -482,11 +454,10 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
     x0 <- theta[cov_idx]
     sub <- !on_boundary[cov_idx]
     h <- 1e-4 * pmax(abs(x0), 1e-2 * typ)
-    Hc <- vapply(which(sub), function(j) {
-      e <- replace(numeric(length(x0)), j, h[j])
-      (lmm_sparse_loglik_grad(st, x0 + e, reml) - lmm_sparse_loglik_grad(st, x0 - e, reml)) /
-        (2 * h[j])
-    }, numeric(length(x0)))[sub, , drop = FALSE]
+    # Each column (lmm_sparse_loglik_grad(st, x0 + h_j e_j, reml) - the same
+    # at x0 - h_j e_j) / (2 h_j), all in one C++ call with R's arithmetic.
+    Hc <- cpp_lmmsp_loglik_hessian(eng, x0, h, which(sub), st$scale, st$n, st$p,
+                                   reml)[sub, , drop = FALSE]
     hess[free, free] <- (Hc + t(Hc)) / 2
   } else if (control$hessian) {
     Hc <- stats::optimHess(theta[free], function(x) {

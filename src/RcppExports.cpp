@@ -1189,6 +1189,42 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_lmmsp_newton
+Rcpp::List cpp_lmmsp_newton(SEXP ptr, Eigen::Map<Eigen::VectorXd> start, Rcpp::NumericVector lower, Rcpp::NumericVector floor, int n, int p, double logw, bool reml, int maxit, int budget);
+RcppExport SEXP _glmmgee_cpp_lmmsp_newton(SEXP ptrSEXP, SEXP startSEXP, SEXP lowerSEXP, SEXP floorSEXP, SEXP nSEXP, SEXP pSEXP, SEXP logwSEXP, SEXP remlSEXP, SEXP maxitSEXP, SEXP budgetSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type start(startSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type lower(lowerSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type floor(floorSEXP);
+    Rcpp::traits::input_parameter< int >::type n(nSEXP);
+    Rcpp::traits::input_parameter< int >::type p(pSEXP);
+    Rcpp::traits::input_parameter< double >::type logw(logwSEXP);
+    Rcpp::traits::input_parameter< bool >::type reml(remlSEXP);
+    Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
+    Rcpp::traits::input_parameter< int >::type budget(budgetSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_newton(ptr, start, lower, floor, n, p, logw, reml, maxit, budget));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_lmmsp_loglik_hessian
+Rcpp::NumericMatrix cpp_lmmsp_loglik_hessian(SEXP ptr, Rcpp::NumericVector x0, Rcpp::NumericVector h, Rcpp::IntegerVector which, Rcpp::NumericVector scale, int n, int p, bool reml);
+RcppExport SEXP _glmmgee_cpp_lmmsp_loglik_hessian(SEXP ptrSEXP, SEXP x0SEXP, SEXP hSEXP, SEXP whichSEXP, SEXP scaleSEXP, SEXP nSEXP, SEXP pSEXP, SEXP remlSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x0(x0SEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type h(hSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type which(whichSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type scale(scaleSEXP);
+    Rcpp::traits::input_parameter< int >::type n(nSEXP);
+    Rcpp::traits::input_parameter< int >::type p(pSEXP);
+    Rcpp::traits::input_parameter< bool >::type reml(remlSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_loglik_hessian(ptr, x0, h, which, scale, n, p, reml));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_lmm_term_moments
 Rcpp::List cpp_lmm_term_moments(Rcpp::List codes, Rcpp::IntegerVector nl, Rcpp::NumericVector r, int p);
 RcppExport SEXP _glmmgee_cpp_lmm_term_moments(SEXP codesSEXP, SEXP nlSEXP, SEXP rSEXP, SEXP pSEXP) {
@@ -1479,6 +1515,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_lmm_eval", (DL_FUNC) &_glmmgee_cpp_lmm_eval, 6},
     {"_glmmgee_cpp_lmm_reml_info", (DL_FUNC) &_glmmgee_cpp_lmm_reml_info, 5},
     {"_glmmgee_cpp_lmm_loglik", (DL_FUNC) &_glmmgee_cpp_lmm_loglik, 5},
+    {"_glmmgee_cpp_lmmsp_newton", (DL_FUNC) &_glmmgee_cpp_lmmsp_newton, 10},
+    {"_glmmgee_cpp_lmmsp_loglik_hessian", (DL_FUNC) &_glmmgee_cpp_lmmsp_loglik_hessian, 8},
     {"_glmmgee_cpp_lmm_term_moments", (DL_FUNC) &_glmmgee_cpp_lmm_term_moments, 4},
     {"_glmmgee_cpp_ordinal_gee_global", (DL_FUNC) &_glmmgee_cpp_ordinal_gee_global, 13},
     {"_glmmgee_cpp_ordinal_gee_lor", (DL_FUNC) &_glmmgee_cpp_ordinal_gee_lor, 14},
