@@ -247,11 +247,13 @@ zire_second_start <- function(rc, rz, kind, vanishing, gam_s, refused) {
 # first refused point (it would end at the edge again, and that costs
 # seconds), and the first that converges replaces the first search: the
 # later ones are not run (`rec$skipped`). This is a rule found on the fits
-# at hand, not a proof: on the Salamanders ZINBs where restarts ran (the
-# test files' and the bench rows'), either one restart converged, or all
-# three converged to the same optimum (log-likelihoods within 1e-7, the
-# first the highest); the hard ZINB's two abandoned restarts after the one
-# that converges took 128 of its 232 evaluations, half of the fit.
+# at hand, not a proof (the Laplace objective bounds no restart's end): of
+# eleven Salamanders two-part models (bench/bench-zi28-restarts.R) six ran
+# restarts; in three none converged, in one only the last, in the hard
+# ZINB only the first, and in one all three converged to the same optimum
+# (log-likelihoods within 6e-8, the first the highest). The hard ZINB's
+# two abandoned restarts after the one that converges took 128 of its 232
+# evaluations, more than half of the fit.
 # `search(theta, evalf)`: sparse_zi_search() from theta with that
 # evaluator; `refused()`: the engine's running count of refused points;
 # `nc`: the count part's number of covariance parameters. The record goes
