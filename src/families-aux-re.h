@@ -136,26 +136,8 @@ class TwoPartRE {
     o[2] = -wt * p * q * (y * (p - q) + 2.0 * t * p);
     return ObsDerivs{wt * l, wt * (y - a * p), -wt * v, -wt * v * (q - p)};
   }
-  // -log1pexp(a) in a (the count part's share 1 - pi), into o.
-  static void minus_log1pexp(double a, bool full, Obs2& o) {
-    const double p = plogis(a);
-    o.l -= log1pexp(a);
-    o.g[1] -= p;
-    if (!full) return;
-    o.h[1][1] -= p * (1.0 - p);
-    o.t[1][1][1] -= p * (1.0 - p) * (1.0 - 2.0 * p);
-  }
-  // -log1pexp(-a) = log pi, into o.
-  static void log_pi(double a, bool full, Obs2& o) {
-    const double ema = std::exp(-a), p = 1.0 / (1.0 + ema);  // plogis(a)
-    o.l -= log1pexp_at(-a, ema);
-    o.g[1] += 1.0 - p;
-    if (!full) return;
-    o.h[1][1] -= p * (1.0 - p);
-    o.t[1][1][1] -= p * (1.0 - p) * (1.0 - 2.0 * p);
-  }
-  // minus_log1pexp() and log_pi() without their o.t term (third()'s);
-  // they return plogis(a).
+  // -log1pexp(a) in a (the count part's share 1 - pi), into o; returns
+  // plogis(a). The _h versions leave out the o.t term (third()'s).
   static double minus_log1pexp_h(double a, bool full, Obs2& o) {
     const double p = plogis(a);
     o.l -= log1pexp(a);
@@ -163,12 +145,21 @@ class TwoPartRE {
     if (full) o.h[1][1] -= p * (1.0 - p);
     return p;
   }
+  static void minus_log1pexp(double a, bool full, Obs2& o) {
+    const double p = minus_log1pexp_h(a, full, o);
+    if (full) o.t[1][1][1] -= p * (1.0 - p) * (1.0 - 2.0 * p);
+  }
+  // -log1pexp(-a) = log pi, into o; returns plogis(a).
   static double log_pi_h(double a, bool full, Obs2& o) {
     const double ema = std::exp(-a), p = 1.0 / (1.0 + ema);  // plogis(a)
     o.l -= log1pexp_at(-a, ema);
     o.g[1] += 1.0 - p;
     if (full) o.h[1][1] -= p * (1.0 - p);
     return p;
+  }
+  static void log_pi(double a, bool full, Obs2& o) {
+    const double p = log_pi_h(a, full, o);
+    if (full) o.t[1][1][1] -= p * (1.0 - p) * (1.0 - 2.0 * p);
   }
   // scale() of l, g and h (third() scales o.t).
   static void scale_h(Obs2& o, double wt) {

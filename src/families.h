@@ -50,21 +50,16 @@ inline const std::vector<std::string>& link_names() {
   return v;
 }
 
-// log(1 + exp(x)) without overflow or loss of precision.
-inline double log1pexp(double x) {
-  if (x <= -37.0) return std::exp(x);
-  if (x <= 18.0) return std::log1p(std::exp(x));
-  if (x <= 33.3) return x + std::exp(-x);
-  return x;
-}
-// log1pexp(x) from ex = exp(x) already at hand (the same value to the last
-// bit: the branches use exp(x) where log1pexp() does).
+// log(1 + exp(x)) without overflow or loss of precision, from ex = exp(x)
+// already at hand (ex is used only where x <= 18).
 inline double log1pexp_at(double x, double ex) {
   if (x <= -37.0) return ex;
   if (x <= 18.0) return std::log1p(ex);
   if (x <= 33.3) return x + std::exp(-x);
   return x;
 }
+// log(1 + exp(x)): the same branches, exp(x) only where they use it.
+inline double log1pexp(double x) { return log1pexp_at(x, x <= 18.0 ? std::exp(x) : 0.0); }
 
 // Thread-safe log-gamma (std::lgamma writes the global signgam). Boost's
 // default policy throws on overflow or a pole (lgamma of a huge shape,

@@ -41,10 +41,10 @@ test_that("a first search that refuses no point is kept as it ran", {
   expect_identical(sr$run$theta, c(5, 0.5, 0.5))
 })
 
-test_that("a refused first search gives way to the restart that converges", {
+test_that("a refused first search gives way to the first restart that converges", {
   # The restarts keep the default start's th[1] and change the standard
   # deviations (th[2], th[3]); only the first call refuses, and the widest
-  # zero part (3) gives the highest log-likelihood.
+  # zero part (3), tried first, converges: the other two are not run.
   e <- first_search_env(refuse_at = 5, converge = 5)
   n <- 0L
   search <- function(th, ev) {
@@ -55,11 +55,36 @@ test_that("a refused first search gives way to the restart that converges", {
   }
   sr <- glmmgee:::zire_first_search(search, e$evalf, e$count, c(5, 0.5, 0.5), TRUE, "w0",
                                     e$set_warm, re_one_each, 1L, 1L)
-  # The first search and three restarts, the first search not run again.
-  expect_identical(n, 4L)
+  # The first search and one restart, the first search not run again.
+  expect_identical(n, 2L)
   expect_identical(sr$refused, 0)
   expect_identical(sr$refused_restarts$adopted, 3)
+  expect_identical(sr$refused_restarts$skipped, c(1, 0.5))
+  expect_identical(sr$refused_restarts$abandoned, FALSE)
   expect_identical(sr$run$theta, c(5, 0.1, 3))
+})
+
+test_that("restarts run in turn until one converges", {
+  # The restart from zero-part SD 3 refuses a point (abandoned), the one
+  # from 1 converges: 0.5 is not tried.
+  e <- first_search_env(refuse_at = numeric(), converge = numeric())
+  starts <- list()
+  search <- function(th, ev) {
+    starts[[length(starts) + 1L]] <<- th
+    if (length(starts) == 1L || th[3] == 3) {
+      e$refused <- e$refused + 1
+      ev(th)
+    }
+    list(run = list(theta = th, loglik = -sum(th), opt = list(convergence = 0L), warm = "r"))
+  }
+  sr <- glmmgee:::zire_first_search(search, e$evalf, e$count, c(5, 0.5, 0.5), TRUE, "w0",
+                                    e$set_warm, re_one_each, 1L, 1L)
+  expect_identical(vapply(starts, function(th) th[3], 0), c(0.5, 3, 1))
+  expect_identical(sr$refused_restarts$abandoned, c(TRUE, FALSE))
+  expect_identical(sr$refused_restarts$loglik, c(NA, -6.1))
+  expect_identical(sr$refused_restarts$adopted, 1)
+  expect_identical(sr$refused_restarts$skipped, 0.5)
+  expect_identical(sr$run$theta, c(5, 0.1, 1))
 })
 
 test_that("when no restart converges the first search runs in full from its warm start", {
