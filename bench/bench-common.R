@@ -34,3 +34,20 @@ zi_crossed_data <- function() {
              y = ifelse(runif(nc) < plogis(-0.8 + 0.7 * xc + va[ia] + vc[ic]), 0,
                         rpois(nc, exp(0.8 + 0.5 * xc + ua[ia] + ub[ib]))))
 }
+
+# The several-term LMM benches' simulated sets (bench-lmm-multi.R,
+# bench-lmm-front.R): a crossed design (2,000 rows, factors of 40 and 30
+# levels) and a nested one (50 groups x 8 subgroups).
+sim_crossed <- function(seed, n = 2000) {
+  set.seed(seed)
+  d <- data.frame(a = factor(sample(40, n, TRUE)), b = factor(sample(30, n, TRUE)), x = rnorm(n))
+  d$y <- 1 + 0.5 * d$x + rnorm(40)[d$a] + 0.7 * rnorm(30)[d$b] + rnorm(n)
+  d
+}
+sim_nested <- function(seed, n = 2000) {
+  set.seed(seed)
+  d <- data.frame(a = factor(sample(50, n, TRUE)), b = factor(sample(8, n, TRUE)), x = rnorm(n))
+  d$y <- 1 + 0.5 * d$x + rnorm(50)[d$a] +
+    0.6 * rnorm(400)[(as.integer(d$a) - 1) * 8 + as.integer(d$b)] + rnorm(n)
+  d
+}

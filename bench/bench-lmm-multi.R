@@ -12,19 +12,10 @@ args <- commandArgs(TRUE)
 reps <- if (length(args) >= 1L) as.integer(args[[1L]]) else 5L
 N <- if (length(args) >= 2L) as.integer(args[[2L]]) else 40L
 data(Penicillin, Pastes, package = "lme4")
-sim_crossed <- function(seed, n = 2000) {
-  set.seed(seed)
-  d <- data.frame(a = factor(sample(40, n, TRUE)), b = factor(sample(30, n, TRUE)), x = rnorm(n))
-  d$y <- 1 + 0.5 * d$x + rnorm(40)[d$a] + 0.7 * rnorm(30)[d$b] + rnorm(n)
-  d
-}
-sim_nested <- function(seed, n = 2000) {
-  set.seed(seed)
-  d <- data.frame(a = factor(sample(50, n, TRUE)), b = factor(sample(8, n, TRUE)), x = rnorm(n))
-  d$y <- 1 + 0.5 * d$x + rnorm(50)[d$a] +
-    0.6 * rnorm(400)[(as.integer(d$a) - 1) * 8 + as.integer(d$b)] + rnorm(n)
-  d
-}
+# sim_crossed(), sim_nested(): bench-common.R beside this script (or in
+# bench/ of the working directory when it is not run by Rscript).
+source(file.path(dirname(c(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)),
+                           "bench/.")[1L]), "bench-common.R"))
 cases <- list(Penicillin = list(diameter ~ 1 + (1 | plate) + (1 | sample), Penicillin, N),
               Pastes = list(strength ~ 1 + (1 | batch/cask), Pastes, N),
               crossed = list(y ~ x + (1 | a) + (1 | b), sim_crossed(1), max(N %/% 8L, 3L)),
