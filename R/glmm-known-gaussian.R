@@ -148,9 +148,7 @@ plain_known_term <- function(bar, g, mf) {
                     error = function(e) stop("random-effects term (1 | ", g, "): ",
                                              conditionMessage(e), call. = FALSE))
   lev <- levels(fac)
-  if (length(lev) < 2L)
-    stop(sprintf("grouping factor '%s' has only %d level; a random effect needs at least two groups",
-                 g, length(lev)), call. = FALSE)
+  check_group_levels(g, length(lev))
   K <- Matrix::sparseMatrix(i = seq_along(lev), j = seq_along(lev), x = 1, symmetric = TRUE,
                             dimnames = list(lev, lev))
   list(g = g, bar = bar, K = K, kf = NULL, levels = lev, index = as.integer(fac), plain = TRUE)

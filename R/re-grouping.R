@@ -14,8 +14,13 @@ checked_grouping <- function(gexpr, gname, mf, env) {
                                                       conditionMessage(e)), call. = FALSE))
   if (anyNA(g))
     stop(sprintf("grouping factor '%s' contains missing values", gname), call. = FALSE)
-  if (nlevels(g) < 2L)
-    stop(sprintf("grouping factor '%s' has only %d level; a random effect needs at least two groups",
-                 gname, nlevels(g)), call. = FALSE)
+  check_group_levels(gname, nlevels(g))
   g
+}
+
+# A grouping factor `gname` with `nl` levels: at least two.
+check_group_levels <- function(gname, nl) {
+  if (nl < 2L)
+    stop(sprintf("grouping factor '%s' has only %d level; a random effect needs at least two groups",
+                 gname, nl), call. = FALSE)
 }

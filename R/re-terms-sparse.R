@@ -53,9 +53,7 @@ sparse_re_terms <- function(formula, mf, covariance = NULL, direct = TRUE) {
   for (t in seq_along(bars)) {
     g <- gnames[t]
     fac <- rt$flist[[attr(rt$flist, "assign")[t]]]
-    if (nlevels(fac) < 2L)
-      stop(sprintf("grouping factor '%s' has only %d level; a random effect needs at least two groups",
-                   g, nlevels(fac)), call. = FALSE)
+    check_group_levels(g, nlevels(fac))
     cn <- rt$cnms[[t]]
     q <- length(cn)
     K <- covariance[[g]]
@@ -143,10 +141,7 @@ intercept_re_terms <- function(bars, mf) {
   facs <- flist[plan$assign]
   levs <- lapply(facs, levels)
   nl <- lengths(levs, use.names = FALSE)
-  for (t in seq_len(nt))
-    if (nl[t] < 2L)
-      stop(sprintf("grouping factor '%s' has only %d level; a random effect needs at least two groups",
-                   gnames[t], nl[t]), call. = FALSE)
+  for (t in seq_len(nt)) check_group_levels(gnames[t], nl[t])
   codes <- lapply(facs, as.integer)
   colpos <- c(0L, cumsum(nl))
   Z <- cpp_indicator_dgc(codes, nl, list(row.names(mf), unlist(levs, use.names = FALSE)))
