@@ -434,7 +434,16 @@ zi_start_values <- function(eng, X, y, weights, offset, family, kind, Xz, offz, 
   beta <- if (kind == "disp") cpp_agq_glm_start(eng, 20L)
           else if (binomial_response(family)) zi_binomial_start(X, y, weights, offset, family)
           else count_start(X, y, weights, offset)
-  lam <- ifelse(pat$row == pat$col, 0.5, 0)
+  c(beta, ifelse(pat$row == pat$col, 0.5, 0),
+    zi_aux_start(X, y, beta, weights, offset, family, kind, Xz, offz, pd, Xd, offd))
+}
+
+# The zero part's and the dispersion part's starts, given the count part's
+# beta (every two-part route): for a hurdle the logistic GLM of y == 0,
+# for zero inflation a small constant probability; the dispersion's log 0,
+# or the residual SD's log for gaussian models; each intercept at its
+# part's mean offset (zi_start_intercept()).
+zi_aux_start <- function(X, y, beta, weights, offset, family, kind, Xz, offz, pd, Xd, offd) {
   pz <- if (is.null(Xz)) 0L else ncol(Xz)
   gam <- numeric(pz)
   if (pz && kind == "hurdle") {
@@ -448,7 +457,7 @@ zi_start_values <- function(eng, X, y, weights, offset, family, kind, Xz, offz, 
   if (pd && identical(family$family, "gaussian"))
     del[1L] <- log(max(stats::sd(y - drop(X %*% beta) - offset), 1e-3))
   if (pd) del[1L] <- zi_start_intercept(Xd, offd, weights, del[1L])
-  c(beta, lam, gam, del)
+  c(gam, del)
 }
 
 # The start of a zero or dispersion part's first coefficient: the linear

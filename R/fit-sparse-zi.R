@@ -47,17 +47,9 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
     b
   } else if (binomial_response(family)) zi_binomial_start(Xs, y, weights, offset, family)
   else count_start(Xs, y, weights, offset)
-  gam <- numeric(pz)
-  if (pz && kind == "hurdle") {
-    g <- suppressWarnings(stats::glm.fit(rp$Xz, as.numeric(y == 0), weights = weights,
-                                         offset = offz, family = stats::binomial()))
-    if (all(is.finite(g$coefficients))) gam <- unname(g$coefficients)
-  } else if (pz) gam[1L] <- zi_start_intercept(rp$Xz, offz, weights)
-  del <- numeric(pd)
-  if (pd && family$family == "gaussian")
-    del[1L] <- log(max(stats::sd(y - drop(Xs %*% beta) - offset), 1e-3))
-  if (pd) del[1L] <- zi_start_intercept(rp$Xd, offd, weights, del[1L])
-  theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), gam, del)
+  theta <- c(beta, ifelse(re$lower == 0, 0.5, 0),
+             zi_aux_start(Xs, y, beta, weights, offset, family, kind, if (pz) rp$Xz, offz, pd,
+                          rp$Xd, offd))
   if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
   # Penalized fixed effects: the prior added to every evaluation (penalty-aux.R).
   evalf <- penalized_evalf(function(t) cpp_sparse_eval(eng, t, TRUE),

@@ -76,15 +76,9 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   Xs <- rp$X
   beta <- if (binomial_response(family)) zi_binomial_start(Xs, y, weights, offset, family)
           else count_start(Xs, y, weights, offset)
-  gam <- numeric(pz)
-  if (pz && kind == "hurdle") {
-    g <- suppressWarnings(stats::glm.fit(Xzs, as.numeric(y == 0), weights = weights,
-                                         offset = offz, family = stats::binomial()))
-    if (all(is.finite(g$coefficients))) gam <- unname(g$coefficients)
-  } else if (pz) gam[1L] <- zi_start_intercept(Xzs, offz, weights)
-  del <- numeric(pd)
-  if (pd) del[1L] <- zi_start_intercept(XdS, offd, weights, 0)
-  theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), gam, del)
+  theta <- c(beta, ifelse(re$lower == 0, 0.5, 0),
+             zi_aux_start(Xs, y, beta, weights, offset, family, kind, if (pz) Xzs, offz, pd,
+                          XdS, offd))
   if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
   evalf <- penalized_evalf(spzire_evaluator(eng),
                            aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz))
