@@ -150,11 +150,7 @@ profile_basis_setup <- function(fit, zb, tg, base, Tx) {
   }
   g[[ib]] <- Ti %*% t(C)
   gi[[ib]] <- C %*% bl$T
-  eng <- if (zb$aghq) rotated_eval(base, bl, C) else {
-    G <- diag(1, zb$q)
-    for (i in seq_along(zb$blocks)) G[zb$blocks[[i]]$rows, zb$blocks[[i]]$rows] <- g[[i]]
-    profile_engine(fit, zbasis = list(G = G, zb = zb))
-  }
+  eng <- if (zb$aghq) rotated_eval(base, bl, C) else basis_engine(fit, zb, g)
   to_eng <- function(th) theta_star(basis_theta(th, zb, gi), Tx)
   if (tg$kind == "sd") {
     tg1 <- tg
@@ -220,9 +216,13 @@ basis_z_sparse <- function(re, zbasis) {
 
 # The engine of the targets that need no block of their own: every far
 # block on G = Ti.
-profile_basis_engine <- function(fit, zb) {
+profile_basis_engine <- function(fit, zb) basis_engine(fit, zb, lapply(zb$blocks, `[[`, "Ti"))
+
+# The engine on Z G, G block diagonal with g[[i]] on far block i's rows of
+# Lambda (the identity elsewhere).
+basis_engine <- function(fit, zb, g) {
   G <- diag(1, zb$q)
-  for (bl in zb$blocks) G[bl$rows, bl$rows] <- bl$Ti
+  for (i in seq_along(zb$blocks)) G[zb$blocks[[i]]$rows, zb$blocks[[i]]$rows] <- g[[i]]
   profile_engine(fit, zbasis = list(G = G, zb = zb))
 }
 
