@@ -76,9 +76,10 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   Xs <- rp$X
   beta <- if (binomial_response(family)) zi_binomial_start(Xs, y, weights, offset, family)
           else count_start(Xs, y, weights, offset)
-  theta <- c(beta, ifelse(re$lower == 0, 0.5, 0),
-             zi_aux_start(Xs, y, beta, weights, offset, family, kind, if (pz) Xzs, offz, pd,
-                          XdS, offd))
+  aux <- zi_aux_start(Xs, y, beta, weights, offset, family, kind, if (pz) Xzs, offz, pd, XdS,
+                      offd)
+  gam <- aux[seq_len(pz)]  # the zero part's start, also for a vanished part below
+  theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), aux)
   if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
   evalf <- penalized_evalf(spzire_evaluator(eng),
                            aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz))
