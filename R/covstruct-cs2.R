@@ -86,8 +86,7 @@ cs2_back <- function(fit, idx, re) {
 }
 
 # The warning where a far-off two-column cs() is fitted on the user's
-# design (its centred fit ended on the boundary, or on the one-factor
-# route, which does not centre).
+# design (its centred fit ended on the boundary).
 cs2_far_warning <- function(re, idx) {
   sprintf(paste0("%s: a column is far from zero relative to its spread, and this cs() term was ",
                  "fitted on the columns as given, where the search can stop below the optimum; ",
@@ -101,8 +100,9 @@ cs2_far_warning <- function(re, idx) {
 # holds the terms' columns side by side). glmm_covstruct() sends such a
 # fit to the sparse route where that is the same likelihood (gaussian
 # identity, exact; Laplace, nAGQ = 1, invariant to the map); adaptive
-# quadrature with nAGQ > 1 is not invariant to it (its grid follows the
-# Cholesky factor of the modes' curvature), so there it warns instead.
+# quadrature with nAGQ > 1 is not invariant to a shift of the columns (its
+# grid follows the Cholesky factor of the modes' curvature), so there the
+# term is centred on this route (cs2_centring_one(), below).
 cs2_far_terms_one <- function(re, keep) {
   off <- c(0L, cumsum(re$block_sizes))
   out <- integer()
@@ -183,3 +183,95 @@ covstruct_sigma_null_message <- paste0(
   "variance, e.g. one observation per group and column of a structured term): the log-likelihood has ",
   "no curvature in log(sigma); the fixed effects' standard errors are those of generalized least squares ",
   "at the estimates, the variance parameters have none")
+
+# The one-factor route with adaptive quadrature (nAGQ > 1), where the fit
+# cannot go to the sparse route: a far-off two-column cs() (cs(x2 | a),
+# x2 = x + 1e3 or x * 1e-3 + 50, Poisson, nAGQ = 7) ended at
+# log-likelihood -627.414 against -617.133 on x2 - mean(x2), with only a
+# warning. As on the unstructured route (glmm_reparam()), the term is
+# integrated on its centred and scaled columns Z* = Z T^-1 (T of
+# lmm_z_centring()) and mapped back: it is again a two-column cs(), whose
+# parameters are fitted there, carried to Lambda* = chol(D*), to the
+# user's Lambda = T^-1 Lambda* W (an LQ factor, lambda_map()) and to cs()'s
+# parameters (cs2_from_lambda()), each step with its exact Jacobian. The
+# quadrature then runs on the standardized effects u = W' u* of the
+# centred columns, as the unstructured route's does: a shift of the
+# columns changes adaptive quadrature's product grid (not its Laplace
+# value), a rescaling does not, so the log-likelihood is that of the same
+# model on the covariate centred, in any units.
+# NULL when no term needs it, else `re` with those terms' columns centred
+# and, per term, its index, columns and maps.
+cs2_centring_one <- function(re, idx, keep) {
+  off <- c(0L, cumsum(re$block_sizes))
+  cen <- list()
+  for (k in idx) {
+    cols <- off[k] + 1:2
+    Tk <- lmm_z_centring(re$Z[, cols, drop = FALSE], keep, 2L)
+    if (is.null(Tk)) next
+    Ti <- backsolve(Tk, diag(1, 2L))
+    re$Z[, cols] <- re$Z[, cols, drop = FALSE] %*% Ti
+    cen[[length(cen) + 1L]] <- list(term = k, cols = cols, T = Tk, Ti = Ti)
+  }
+  if (!length(cen)) return(NULL)
+  list(re = re, terms = cen)
+}
+
+# Maps a covstruct_fit() on cen$re's centred columns to the user's `re`;
+# NULL when a centred term ended on the boundary (a zero standard deviation
+# or |rho| = 1: the map is not smooth there).
+cs2_uncentre_one <- function(fit, cen, re) {
+  p <- fit$p
+  npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
+  k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
+  k_re <- lapply(k0, `+`, p)
+  nl <- vapply(re$terms, function(t) t$q * (t$q + 1L) / 2L, 1)
+  l0 <- split(seq_len(sum(nl)), rep(seq_along(nl), nl))
+  th_s <- attr(fit$structures, "theta")
+  V_s <- attr(fit$structures, "cov_theta")
+  lt <- cbind(c(1L, 2L, 2L), c(1L, 1L, 2L))
+  q <- ncol(re$Z)
+  Wf <- diag(1, q)
+  lm_s <- structure_lambda(re$terms, k_re, th_s)
+  for (ce in cen$terms) {
+    is <- k_re[[ce$term]]
+    if (any(fit$on_boundary[is])) return(NULL)
+    Ls <- matrix(0, 2L, 2L)
+    Ls[lt] <- lm_s$lambda[l0[[ce$term]]]
+    mp <- lambda_map(Ls, ce$Ti, 2L, lt)
+    l <- mp$L[lt]
+    if (abs(l[1L]) < 1e-8 || abs(l[3L]) < 1e-8 * sqrt(sum(l[2:3]^2))) return(NULL)
+    cs <- cs2_from_lambda(l)
+    if (!all(is.finite(cs$par))) return(NULL)
+    # d cs / d cs*: through Lambda's entries and Lambda*'s.
+    J <- cs$J %*% mp$J %*% lm_s$J[l0[[ce$term]], k0[[ce$term]], drop = FALSE]
+    th_s[is] <- cs$par
+    if (!is.null(V_s)) V_s <- jacobian_rows(V_s, is, J)
+    fit <- remap_curvature(fit, is, solve(J))
+    Wf[ce$cols, ce$cols] <- mp$W
+  }
+  # Lambda's entries, their covariance (the structures' pushed forward by
+  # the exact Jacobian, as covstruct_estimates() does), the modes.
+  lm <- structure_lambda(re$terms, k_re, th_s)
+  fit$lambda <- lm$lambda
+  Lam <- matrix(0, q, q)
+  Lam[cbind(fit$pattern$row, fit$pattern$col)] <- lm$lambda
+  fit$Lambda <- Lam
+  il <- p + seq_along(lm$lambda)
+  fit$theta[il] <- lm$lambda
+  if (!is.null(V_s)) {
+    P <- length(th_s)
+    B <- matrix(0, length(fit$theta), P)
+    B[seq_len(p), seq_len(p)] <- diag(1, p)
+    B[il, p + seq_len(ncol(lm$J))] <- lm$J
+    if (fit$dispersion) B[nrow(B), P] <- 1
+    V <- na_product(V_s, t(B), fit$on_boundary)
+    dimnames(V) <- dimnames(fit$cov_theta)
+    attr(V, "ok") <- attr(fit$cov_theta, "ok")
+    attr(V, "cond") <- attr(fit$cov_theta, "cond")
+    fit$cov_theta <- V
+  }
+  fit <- covstruct_restate(fit, re, k0, p, th_s, V_s)
+  fit$modes <- rotate_summaries(fit$modes, t(Wf))
+  fit$optinfo$cs2_centred <- vapply(re$terms[vapply(cen$terms, `[[`, 1L, "term")], `[[`, "", "label")
+  fit
+}

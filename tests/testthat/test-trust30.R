@@ -1,0 +1,93 @@
+# Answers that depended on a covariate's units or location: a far-off
+# two-column cs() under adaptive quadrature, a covariate far from zero
+# beside a factor that spans the constant (no intercept column), and the
+# variance parameters' standard errors where sigma is at its zero limit.
+
+# Poisson and binomial responses on 40 groups of 10, with a random
+# intercept and slope in x (x centred exactly, so that its centred and
+# scaled columns are those of x2 - mean(x2) in any units).
+trust30_data <- function() {
+  set.seed(301)
+  M <- 40
+  n <- 10
+  a <- factor(rep(seq_len(M), each = n))
+  x <- runif(M * n, 0, 4)
+  x <- x - mean(x)
+  b0 <- rnorm(M, 0, 0.6)
+  b1 <- rnorm(M, 0, 0.4)
+  eta <- 0.5 + 0.3 * x + b0[a] + b1[a] * x
+  d <- data.frame(a = a, x = x, y = rpois(M * n, exp(eta)),
+                  yb = rbinom(M * n, 1, plogis(eta - 0.5)))
+  d$x_far <- d$x + 1e3
+  d$x_small <- d$x * 1e-3 + 50
+  d
+}
+
+# The covariance of (intercept, slope) in x2 = s x + m units from that in x.
+trust30_map <- function(D, s, m) {
+  Mm <- matrix(c(1, 0, -m / s, 1 / s), 2, 2)
+  Mm %*% D %*% t(Mm)
+}
+
+test_that("a far-off cs(x2 | a) under adaptive quadrature is the fit on the centred covariate", {
+  d <- trust30_data()
+  for (fam in c("poisson", "binomial")) {
+    resp <- if (fam == "poisson") "y" else "yb"
+    for (k in c(1, 3, 7)) {
+      f0 <- glmm(as.formula(sprintf("%s ~ x + cs(x | a)", resp)), d, family = fam, nAGQ = k)
+      D0 <- unclass(VarCorr(f0))$a[1:2, 1:2]
+      for (v in c("x_far", "x_small")) {
+        # Before (nAGQ > 1): fitted on the columns as given, with a warning;
+        # Poisson at nAGQ = 7 ended 10.3 below (-627.414 against -617.133).
+        f <- expect_no_warning(glmm(as.formula(sprintf("%s ~ %s + cs(%s | a)", resp, v, v)), d,
+                                    family = fam, nAGQ = k))
+        expect_equal(as.numeric(logLik(f)), as.numeric(logLik(f0)), tolerance = 1e-8)
+        s <- if (v == "x_far") 1 else 1e-3
+        m <- if (v == "x_far") 1e3 else 50
+        # The slope (near zero here) to 1e-4 of its standard error.
+        se0 <- sqrt(diag(vcov(f0)))[[2]]
+        expect_lt(abs(unname(fixef(f))[2] * s - unname(fixef(f0))[2]) / se0, 1e-4)
+        expect_equal(sqrt(diag(vcov(f)))[[2]] * s, se0, tolerance = 1e-4)
+        D <- unclass(VarCorr(f))$a[1:2, 1:2]
+        expect_equal(unname(D), unname(trust30_map(D0, s, m)), tolerance = 1e-4)
+        st <- f$structures[[1]]
+        expect_identical(st$kind, "cs")
+        expect_equal(unname(st$sd), sqrt(diag(unname(D))), tolerance = 1e-10)
+        expect_true(all(is.finite(st$se)))
+        expect_true(all(is.finite(sqrt(diag(vcov(f))))))
+        expect_length(f$optinfo$warnings, 0L)
+      }
+    }
+  }
+})
+
+test_that("a far-off cs(x2 | a) under adaptive quadrature is the unstructured (x2 | a) fit", {
+  d <- trust30_data()
+  # x not centred: the unstructured route integrates on the centred and
+  # scaled columns in any case, and so does cs() now.
+  d$x_far <- d$x_far + 0.7
+  for (k in c(3, 7)) {
+    f <- glmm(y ~ x_far + cs(x_far | a), d, family = poisson, nAGQ = k)
+    fu <- glmm(y ~ x_far + (x_far | a), d, family = poisson, nAGQ = k)
+    expect_equal(as.numeric(logLik(f)), as.numeric(logLik(fu)), tolerance = 1e-8)
+    expect_equal(unname(unclass(VarCorr(f))$a[1:2, 1:2]), unname(unclass(VarCorr(fu))$a[1:2, 1:2]),
+                 tolerance = 1e-4)
+    # The conditional modes: those of the same model.
+    expect_equal(unname(as.matrix(ranef(f)$a)), unname(as.matrix(ranef(fu)$a)), tolerance = 1e-4)
+  }
+})
+
+test_that("cs(x | a) on the well-scaled covariate is glmmTMB's cs() (Laplace)", {
+  skip_if_not_installed("glmmTMB")
+  d <- trust30_data()
+  for (fam in c("poisson", "binomial")) {
+    resp <- if (fam == "poisson") "y" else "yb"
+    fo <- as.formula(sprintf("%s ~ x + cs(x | a)", resp))
+    tm <- glmmTMB::glmmTMB(fo, d, family = fam)
+    f <- glmm(as.formula(sprintf("%s ~ x_far + cs(x_far | a)", resp)), d, family = fam, nAGQ = 1)
+    expect_equal(as.numeric(logLik(f)), as.numeric(logLik(tm)), tolerance = 1e-6)
+    se <- sqrt(diag(vcov(tm)$cond))[[2]]
+    expect_lt(abs(unname(fixef(f))[2] - unname(glmmTMB::fixef(tm)$cond)[2]) / se, 1e-3)
+    expect_equal(sqrt(diag(vcov(f)))[[2]], se, tolerance = 1e-3)
+  }
+})
