@@ -138,14 +138,27 @@ covstruct_sigma_null <- function(obj, X, re, weights) {
   dg <- abs(diag(H))
   if (!(dg[ls] <= 1e-6 * max(dg[-ls], na.rm = TRUE))) return(NULL)
   if (!is.null(weights) && any(weights != 1)) return(NULL)
+  V <- covstruct_dense_V(re, lapply(obj$structures, `[[`, "parameters"), obj$sigma)
+  R <- if (!is.null(V)) tryCatch(chol(V), error = function(e) NULL)
+  if (is.null(R)) return(NULL)
+  W <- backsolve(R, X, transpose = TRUE)
+  Vb <- tryCatch(chol2inv(chol(crossprod(W))), error = function(e) NULL)
+  if (is.null(Vb)) return(NULL)
+  dimnames(Vb) <- dimnames(obj$vcov)
+  Vb
+}
+
+# The marginal covariance V = Z G Z' + sigma^2 I (dense) of the terms
+# `re$terms` at their structures' parameters `pars` (a list, term by term);
+# NULL where a D is not finite.
+covstruct_dense_V <- function(re, pars, sigma) {
   Q <- ncol(re$Z)
   ii <- jj <- integer()
   xx <- numeric()
   for (k in seq_along(re$terms)) {
     tm <- re$terms[[k]]
     q <- length(tm$cnames)
-    s <- obj$structures[[k]]
-    D <- tm$struct$D(unname(s$parameters))
+    D <- tm$struct$D(unname(pars[[k]]))
     if (!all(is.finite(D))) return(NULL)
     nl <- length(tm$columns) %/% q
     for (l in seq_len(nl)) {
@@ -156,14 +169,93 @@ covstruct_sigma_null <- function(obj, X, re, weights) {
     }
   }
   G <- Matrix::sparseMatrix(i = ii, j = jj, x = xx, dims = c(Q, Q))
-  V <- as.matrix(re$Z %*% G %*% Matrix::t(re$Z)) + diag(obj$sigma^2, nrow(X))
-  R <- tryCatch(chol(V), error = function(e) NULL)
-  if (is.null(R)) return(NULL)
-  W <- backsolve(R, X, transpose = TRUE)
-  Vb <- tryCatch(chol2inv(chol(crossprod(W))), error = function(e) NULL)
-  if (is.null(Vb)) return(NULL)
-  dimnames(Vb) <- dimnames(obj$vcov)
-  Vb
+  as.matrix(re$Z %*% G %*% Matrix::t(re$Z)) + diag(sigma^2, nrow(re$Z))
+}
+
+# The variance parameters' covariance at that limit with log(sigma) held
+# at its estimate, as the one-factor route has it (covstruct_fit() holds
+# log(sigma) at its floor, a boundary, and inverts the information of the
+# other parameters; glmmTMB's standard errors are on the same log standard
+# deviation scale): the inverse of minus the Hessian of the log-likelihood
+# (ML, or REML's restricted one) in the structures' free parameters, the
+# fixed effects profiled out (their generalized least squares estimates at
+# each point; the inverse of the profiled Hessian is the variance
+# parameters' block of the joint inverse). The Hessian by central
+# differences of that closed form, on V built densely (n <= 1000). Before,
+# every variance parameter's standard error was NA. NULL when not
+# available, else the covariance over `idx` (positions in
+# obj$theta_structure).
+covstruct_sigma_fixed_cov <- function(obj, X, re, y, offset, free) {
+  n <- nrow(X)
+  if (n > 1000L) return(NULL)
+  th <- obj$theta_structure
+  p <- ncol(X)
+  npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
+  k0 <- split(p + seq_len(sum(npar)), rep(seq_along(npar), npar))
+  idx <- intersect(unlist(k0), which(free))
+  if (!length(idx)) return(NULL)
+  r0 <- as.numeric(y - offset)
+  reml <- isTRUE(obj$REML)
+  ll <- function(x) {
+    tt <- th
+    tt[idx] <- x
+    V <- covstruct_dense_V(re, lapply(k0, function(k) tt[k]), obj$sigma)
+    R <- if (!is.null(V)) tryCatch(chol(V), error = function(e) NULL)
+    if (is.null(R)) return(NA_real_)
+    W <- backsolve(R, X, transpose = TRUE)
+    z <- backsolve(R, r0, transpose = TRUE)
+    qw <- qr(W)
+    e <- qr.resid(qw, z)
+    out <- -sum(log(diag(R))) - 0.5 * sum(e^2)
+    if (reml) out <- out - sum(log(abs(diag(qr.R(qw)))))
+    out
+  }
+  x0 <- unname(th[idx])
+  m <- length(idx)
+  h <- 1e-3 * pmax(abs(x0), 1)
+  f0 <- ll(x0)
+  H <- matrix(NA_real_, m, m)
+  at <- function(i, si, j, sj) {
+    x <- x0
+    x[i] <- x[i] + si * h[i]
+    x[j] <- x[j] + sj * h[j]
+    ll(x)
+  }
+  for (i in seq_len(m)) {
+    H[i, i] <- (at(i, 1, i, 0) - 2 * f0 + at(i, -1, i, 0)) / h[i]^2
+    for (j in seq_len(i - 1L))
+      H[i, j] <- H[j, i] <- (at(i, 1, j, 1) - at(i, 1, j, -1) - at(i, -1, j, 1) + at(i, -1, j, -1)) /
+        (4 * h[i] * h[j])
+  }
+  if (!all(is.finite(H))) return(NULL)
+  V <- invert_information(H, rep(FALSE, m), names(th)[idx], cond = FALSE)
+  if (!isTRUE(attr(V, "ok"))) return(NULL)
+  list(index = idx, V = unclass(V)[seq_len(m), seq_len(m), drop = FALSE])
+}
+
+# Puts that covariance into the object: the structures' covariance and
+# standard errors, and Lambda's entries' covariance by the structures'
+# exact Jacobian (as covstruct_estimates() pushes it forward).
+covstruct_apply_sigma_fixed <- function(obj, sf, re) {
+  idx <- sf$index
+  obj$cov_structure[idx, idx] <- sf$V
+  p <- length(obj$coefficients)
+  npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
+  k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
+  th <- unname(obj$theta_structure)
+  se <- sqrt(pmax(diag(obj$cov_structure), 0))
+  for (k in seq_along(obj$structures)) {
+    kk <- p + k0[[k]]
+    obj$structures[[k]]$se[] <- ifelse(kk %in% idx, se[kk], NA_real_)
+  }
+  lm <- structure_lambda(re$terms, lapply(k0, `+`, p), th)
+  il <- p + seq_along(lm$lambda)
+  ks <- p + unlist(k0)
+  Vs <- obj$cov_structure[ks, ks, drop = FALSE]
+  # Lambda's entries that a parameter without one (on a boundary) enters keep NA.
+  obj$cov_theta[il, il] <- na_product(Vs, t(lm$J), !(ks %in% idx))
+  obj$optinfo$sigma_fixed_se <- names(obj$theta_structure)[idx]
+  obj
 }
 
 covstruct_apply_sigma_null <- function(obj, Vb) {
@@ -182,7 +274,15 @@ covstruct_sigma_null_message <- paste0(
   "the residual standard deviation is at its zero limit (a random-effect term takes up the residual ",
   "variance, e.g. one observation per group and column of a structured term): the log-likelihood has ",
   "no curvature in log(sigma); the fixed effects' standard errors are those of generalized least squares ",
-  "at the estimates, the variance parameters have none")
+  "at the estimates, ")
+
+# The end of that message: what the variance parameters' standard errors are.
+covstruct_sigma_null_se <- function(sf) {
+  paste0(covstruct_sigma_null_message,
+         if (is.null(sf)) "the variance parameters have none"
+         else paste0("the variance parameters' are computed with log(sigma) held at its estimate ",
+                     "(a boundary, as the one-factor route holds it)"))
+}
 
 # The one-factor route with adaptive quadrature (nAGQ > 1), where the fit
 # cannot go to the sparse route: a far-off two-column cs() (cs(x2 | a),

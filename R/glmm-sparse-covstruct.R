@@ -141,7 +141,13 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
     sn <- covstruct_sigma_null(obj, X, re, resp$weights)
     if (!is.null(sn)) {
       obj <- covstruct_apply_sigma_null(obj, sn)
-      extra_warn <- c(extra_warn, covstruct_sigma_null_message)
+      # The variance parameters with log(sigma) held (covstruct_sigma_fixed_cov()).
+      free <- !fit$on_boundary
+      free[length(free)] <- FALSE
+      sf <- tryCatch(covstruct_sigma_fixed_cov(obj, X, re, resp$y, rc$offset, free),
+                     error = function(e) NULL)
+      if (!is.null(sf)) obj <- covstruct_apply_sigma_fixed(obj, sf, re)
+      extra_warn <- c(extra_warn, covstruct_sigma_null_se(sf))
     }
   }
   finish_glmm(obj, sep, c(extra_warn, unid))

@@ -140,3 +140,36 @@ test_that("0 + f + x, x far from zero: gee() is the fit on Days", {
   ei <- gee(Reaction ~ 0 + f + x, data = d, id = Subject, corstr = "independence")
   expect_equal(unname(coef(ei)["x"]), unname(coef(lm0)["Days"]), tolerance = 1e-6)
 })
+
+test_that("sigma at its zero limit beside a boundary variance: SEs with log(sigma) held, glmmTMB's", {
+  skip_if_not_installed("glmmTMB")
+  d <- cs_data(3)
+  d$site <- factor(rep(1:8, length.out = nrow(d)))
+  w <- character()
+  f <- withCallingHandlers(glmm(y ~ x + cs(0 + time | id) + (1 | site), d), warning = function(e) {
+    w <<- c(w, conditionMessage(e))
+    invokeRestart("muffleWarning")
+  })
+  # Before: every variance parameter's standard error NA.
+  tm <- glmmTMB::glmmTMB(y ~ x + cs(0 + time | id) + (1 | site), d)
+  se_tm <- sqrt(diag(vcov(tm, full = TRUE)))
+  # glmmTMB's are on the same scales (log standard deviations, cs()'s
+  # correlation parameter), with its sigma near the limit (1.7e-4).
+  expect_equal(unname(f$structures[[1]]$se), unname(se_tm[grep("^theta_0\\+time", names(se_tm))]),
+               tolerance = 1e-5)
+  expect_identical(f$optinfo$sigma_fixed_se, names(f$theta_structure)[3:6])
+  expect_true(any(grepl("variance parameters' are computed with log(sigma) held at its estimate", w,
+                        fixed = TRUE)))
+  # The site variance at zero: flagged as a singular fit, no standard error
+  # (glmmTMB's is 1e6), and no Wald interval for its standard deviation.
+  expect_true(any(grepl("^singular fit", w)))
+  expect_true(is.na(f$structures[[2]]$se))
+  ci <- confint(f)
+  expect_true(all(is.na(ci["sd_(Intercept)|site", ])))
+  expect_true(all(is.finite(ci[c("sd_time1|id", "sd_time2|id", "sd_time3|id", "cor_time2.time1|id"), ])))
+  # The intervals for the standard deviations: exp(log sd +/- z se).
+  z <- stats::qnorm(0.975)
+  expect_equal(unname(ci["sd_time1|id", ]),
+               exp(unname(f$structures[[1]]$parameters[1]) + c(-z, z) * f$structures[[1]]$se[[1]]),
+               tolerance = 1e-3)
+})
