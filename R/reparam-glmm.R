@@ -84,7 +84,9 @@ design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE) {
 # triangular (the indicators before the column), so a column before the
 # factor (0 + x + f) keeps the scaling alone. Columns near zero (within
 # that bound) keep it too, so that other fits run on the same design as
-# before.
+# before. A design known by its moments (`mom`, glmm_shards()) is not
+# searched for indicators: a distributed binomial fit on Days * 1e-6 - 5
+# still ends at -81.30 where the in-memory one reaches -75.64.
 spanned_centring <- function(M, Tm, idx, const, mn, sdv) {
   far <- idx[!const[idx] & abs(mn[idx]) > lmm_z_centre_sd * sdv[idx]]
   if (!length(far) || is.null(M)) return(Tm)
