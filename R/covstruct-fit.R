@@ -359,7 +359,7 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
   }
   # Otherwise (adaptive quadrature) such a cs() is integrated on its
   # centred columns and mapped back when interior (cs2_centring_one()).
-  cen <- if (length(cs2)) cs2_centring_one(re, cs2, resp$weights > 0)
+  cen <- if (length(cs2)) cs2_centring_one(re, cs2)
   fit <- if (!is.null(cen)) cs2_uncentre_one(fit_one(cen$re), cen, re)
   if (!is.null(fit)) cs2 <- integer()
   fit <- fit %||% fit_one(re)

@@ -75,6 +75,11 @@ test_that("a far-off cs(x2 | a) under adaptive quadrature is the unstructured (x
     # The conditional modes: those of the same model.
     expect_equal(unname(as.matrix(ranef(f)$a)), unname(as.matrix(ranef(fu)$a)), tolerance = 1e-4)
   }
+  # Rows of weight 0: centred over all rows, as the unstructured term is.
+  d$w <- rep(c(0, 1), c(5, nrow(d) - 5))
+  f <- glmm(y ~ x_far + cs(x_far | a), d, family = poisson, nAGQ = 3, weights = w)
+  fu <- glmm(y ~ x_far + (x_far | a), d, family = poisson, nAGQ = 3, weights = w)
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(fu)), tolerance = 1e-8)
 })
 
 test_that("cs(x | a) on the well-scaled covariate is glmmTMB's cs() (Laplace)", {
