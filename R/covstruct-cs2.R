@@ -276,6 +276,29 @@ covstruct_sigma_null_message <- paste0(
   "no curvature in log(sigma); the fixed effects' standard errors are those of generalized least squares ",
   "at the estimates, ")
 
+# REML's criterion at that limit (the same model, REML = TRUE): the fixed
+# effects keep their covariance, but the variance parameters had none
+# (the Hessian with log(sigma) was not negative definite). Recognized by
+# sigma below 1e-3 of the response's standard deviation with a curvature in
+# log(sigma) below 1e-4 of the largest (2e-6 on cs_data(3) beside
+# (1 | site), where the others are 18 to 224); then covstruct_sigma_fixed_cov()
+# (glmmTMB's REML standard errors to 1e-6 there).
+covstruct_sigma_limit_reml <- function(obj, y, weights) {
+  H <- obj$hessian
+  if (is.null(H) || nrow(obj$X %||% matrix(0, 0, 0)) > 1000L) return(FALSE)
+  if (!is.null(weights) && any(weights != 1)) return(FALSE)
+  ls <- match("log(sigma)", colnames(H))
+  if (is.na(ls) || !is.finite(H[ls, ls])) return(FALSE)
+  dg <- abs(diag(H))
+  isTRUE(dg[ls] <= 1e-4 * max(dg[-ls], na.rm = TRUE)) && isTRUE(obj$sigma < 1e-3 * stats::sd(y))
+}
+
+covstruct_sigma_null_se_reml <- paste0(
+  "the residual standard deviation is at its zero limit (a random-effect term takes up the residual ",
+  "variance, e.g. one observation per group and column of a structured term): the restricted ",
+  "log-likelihood has no curvature in log(sigma); the variance parameters' standard errors are computed ",
+  "with log(sigma) held at its estimate (a boundary, as the one-factor route holds it)")
+
 # The end of that message: what the variance parameters' standard errors are.
 covstruct_sigma_null_se <- function(sf) {
   paste0(covstruct_sigma_null_message,

@@ -178,3 +178,21 @@ test_that("sigma at its zero limit beside a boundary variance: SEs with log(sigm
                exp(unname(f$structures[[1]]$parameters[1]) + c(-z, z) * f$structures[[1]]$se[[1]]),
                tolerance = 1e-3)
 })
+
+test_that("REML at sigma's zero limit: the variance parameters' SEs with log(sigma) held, glmmTMB's", {
+  skip_if_not_installed("glmmTMB")
+  d <- cs_data(3)
+  d$site <- factor(rep(1:8, length.out = nrow(d)))
+  f <- suppressWarnings(glmm(y ~ x + cs(0 + time | id) + (1 | site), d, REML = TRUE))
+  # Before: NA, with "not negative definite".
+  tm <- suppressWarnings(glmmTMB::glmmTMB(y ~ x + cs(0 + time | id) + (1 | site), d, REML = TRUE))
+  se_tm <- sqrt(diag(vcov(tm, full = TRUE)))
+  expect_equal(unname(f$structures[[1]]$se), unname(se_tm[grep("^theta_0\\+time", names(se_tm))]),
+               tolerance = 1e-5)
+  expect_true(isTRUE(f$optinfo$residual_unidentified))
+  expect_false(any(grepl("not negative definite", f$optinfo$warnings)))
+  expect_true(any(grepl("restricted log-likelihood has no curvature in log(sigma)", f$optinfo$warnings,
+                        fixed = TRUE)))
+  # The fixed effects' covariance is REML's as before (sigma^2 (X' V^-1 X)^-1).
+  expect_true(all(is.finite(vcov(f))))
+})
