@@ -86,8 +86,7 @@ cs2_back <- function(fit, idx, re) {
 }
 
 # The warning where a far-off two-column cs() is fitted on the user's
-# design (its centred fit ended on the boundary, or on the one-factor
-# route, which does not centre).
+# design (its centred fit ended on the boundary).
 cs2_far_warning <- function(re, idx) {
   sprintf(paste0("%s: a column is far from zero relative to its spread, and this cs() term was ",
                  "fitted on the columns as given, where the search can stop below the optimum; ",
@@ -101,8 +100,9 @@ cs2_far_warning <- function(re, idx) {
 # holds the terms' columns side by side). glmm_covstruct() sends such a
 # fit to the sparse route where that is the same likelihood (gaussian
 # identity, exact; Laplace, nAGQ = 1, invariant to the map); adaptive
-# quadrature with nAGQ > 1 is not invariant to it (its grid follows the
-# Cholesky factor of the modes' curvature), so there it warns instead.
+# quadrature with nAGQ > 1 is not invariant to a shift of the columns (its
+# grid follows the Cholesky factor of the modes' curvature), so there the
+# term is centred on this route (cs2_centring_one(), below).
 cs2_far_terms_one <- function(re, keep) {
   off <- c(0L, cumsum(re$block_sizes))
   out <- integer()
@@ -138,14 +138,27 @@ covstruct_sigma_null <- function(obj, X, re, weights) {
   dg <- abs(diag(H))
   if (!(dg[ls] <= 1e-6 * max(dg[-ls], na.rm = TRUE))) return(NULL)
   if (!is.null(weights) && any(weights != 1)) return(NULL)
+  V <- covstruct_dense_V(re, lapply(obj$structures, `[[`, "parameters"), obj$sigma)
+  R <- if (!is.null(V)) tryCatch(chol(V), error = function(e) NULL)
+  if (is.null(R)) return(NULL)
+  W <- backsolve(R, X, transpose = TRUE)
+  Vb <- tryCatch(chol2inv(chol(crossprod(W))), error = function(e) NULL)
+  if (is.null(Vb)) return(NULL)
+  dimnames(Vb) <- dimnames(obj$vcov)
+  Vb
+}
+
+# The marginal covariance V = Z G Z' + sigma^2 I (dense) of the terms
+# `re$terms` at their structures' parameters `pars` (a list, term by term);
+# NULL where a D is not finite.
+covstruct_dense_V <- function(re, pars, sigma) {
   Q <- ncol(re$Z)
   ii <- jj <- integer()
   xx <- numeric()
   for (k in seq_along(re$terms)) {
     tm <- re$terms[[k]]
     q <- length(tm$cnames)
-    s <- obj$structures[[k]]
-    D <- tm$struct$D(unname(s$parameters))
+    D <- tm$struct$D(unname(pars[[k]]))
     if (!all(is.finite(D))) return(NULL)
     nl <- length(tm$columns) %/% q
     for (l in seq_len(nl)) {
@@ -156,14 +169,93 @@ covstruct_sigma_null <- function(obj, X, re, weights) {
     }
   }
   G <- Matrix::sparseMatrix(i = ii, j = jj, x = xx, dims = c(Q, Q))
-  V <- as.matrix(re$Z %*% G %*% Matrix::t(re$Z)) + diag(obj$sigma^2, nrow(X))
-  R <- tryCatch(chol(V), error = function(e) NULL)
-  if (is.null(R)) return(NULL)
-  W <- backsolve(R, X, transpose = TRUE)
-  Vb <- tryCatch(chol2inv(chol(crossprod(W))), error = function(e) NULL)
-  if (is.null(Vb)) return(NULL)
-  dimnames(Vb) <- dimnames(obj$vcov)
-  Vb
+  as.matrix(re$Z %*% G %*% Matrix::t(re$Z)) + diag(sigma^2, nrow(re$Z))
+}
+
+# The variance parameters' covariance at that limit with log(sigma) held
+# at its estimate, as the one-factor route has it (covstruct_fit() holds
+# log(sigma) at its floor, a boundary, and inverts the information of the
+# other parameters; glmmTMB's standard errors are on the same log standard
+# deviation scale): the inverse of minus the Hessian of the log-likelihood
+# (ML, or REML's restricted one) in the structures' free parameters, the
+# fixed effects profiled out (their generalized least squares estimates at
+# each point; the inverse of the profiled Hessian is the variance
+# parameters' block of the joint inverse). The Hessian by central
+# differences of that closed form, on V built densely (n <= 1000). Before,
+# every variance parameter's standard error was NA. NULL when not
+# available, else the covariance over `idx` (positions in
+# obj$theta_structure).
+covstruct_sigma_fixed_cov <- function(obj, X, re, y, offset, free) {
+  n <- nrow(X)
+  if (n > 1000L) return(NULL)
+  th <- obj$theta_structure
+  p <- ncol(X)
+  npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
+  k0 <- split(p + seq_len(sum(npar)), rep(seq_along(npar), npar))
+  idx <- intersect(unlist(k0), which(free))
+  if (!length(idx)) return(NULL)
+  r0 <- as.numeric(y - offset)
+  reml <- isTRUE(obj$REML)
+  ll <- function(x) {
+    tt <- th
+    tt[idx] <- x
+    V <- covstruct_dense_V(re, lapply(k0, function(k) tt[k]), obj$sigma)
+    R <- if (!is.null(V)) tryCatch(chol(V), error = function(e) NULL)
+    if (is.null(R)) return(NA_real_)
+    W <- backsolve(R, X, transpose = TRUE)
+    z <- backsolve(R, r0, transpose = TRUE)
+    qw <- qr(W)
+    e <- qr.resid(qw, z)
+    out <- -sum(log(diag(R))) - 0.5 * sum(e^2)
+    if (reml) out <- out - sum(log(abs(diag(qr.R(qw)))))
+    out
+  }
+  x0 <- unname(th[idx])
+  m <- length(idx)
+  h <- 1e-3 * pmax(abs(x0), 1)
+  f0 <- ll(x0)
+  H <- matrix(NA_real_, m, m)
+  at <- function(i, si, j, sj) {
+    x <- x0
+    x[i] <- x[i] + si * h[i]
+    x[j] <- x[j] + sj * h[j]
+    ll(x)
+  }
+  for (i in seq_len(m)) {
+    H[i, i] <- (at(i, 1, i, 0) - 2 * f0 + at(i, -1, i, 0)) / h[i]^2
+    for (j in seq_len(i - 1L))
+      H[i, j] <- H[j, i] <- (at(i, 1, j, 1) - at(i, 1, j, -1) - at(i, -1, j, 1) + at(i, -1, j, -1)) /
+        (4 * h[i] * h[j])
+  }
+  if (!all(is.finite(H))) return(NULL)
+  V <- invert_information(H, rep(FALSE, m), names(th)[idx], cond = FALSE)
+  if (!isTRUE(attr(V, "ok"))) return(NULL)
+  list(index = idx, V = unclass(V)[seq_len(m), seq_len(m), drop = FALSE])
+}
+
+# Puts that covariance into the object: the structures' covariance and
+# standard errors, and Lambda's entries' covariance by the structures'
+# exact Jacobian (as covstruct_estimates() pushes it forward).
+covstruct_apply_sigma_fixed <- function(obj, sf, re) {
+  idx <- sf$index
+  obj$cov_structure[idx, idx] <- sf$V
+  p <- length(obj$coefficients)
+  npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
+  k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
+  th <- unname(obj$theta_structure)
+  se <- sqrt(pmax(diag(obj$cov_structure), 0))
+  for (k in seq_along(obj$structures)) {
+    kk <- p + k0[[k]]
+    obj$structures[[k]]$se[] <- ifelse(kk %in% idx, se[kk], NA_real_)
+  }
+  lm <- structure_lambda(re$terms, lapply(k0, `+`, p), th)
+  il <- p + seq_along(lm$lambda)
+  ks <- p + unlist(k0)
+  Vs <- obj$cov_structure[ks, ks, drop = FALSE]
+  # Lambda's entries that a parameter without one (on a boundary) enters keep NA.
+  obj$cov_theta[il, il] <- na_product(Vs, t(lm$J), !(ks %in% idx))
+  obj$optinfo$sigma_fixed_se <- names(obj$theta_structure)[idx]
+  obj
 }
 
 covstruct_apply_sigma_null <- function(obj, Vb) {
@@ -182,4 +274,131 @@ covstruct_sigma_null_message <- paste0(
   "the residual standard deviation is at its zero limit (a random-effect term takes up the residual ",
   "variance, e.g. one observation per group and column of a structured term): the log-likelihood has ",
   "no curvature in log(sigma); the fixed effects' standard errors are those of generalized least squares ",
-  "at the estimates, the variance parameters have none")
+  "at the estimates, ")
+
+# REML's criterion at that limit (the same model, REML = TRUE): the fixed
+# effects keep their covariance, but the variance parameters had none
+# (the Hessian with log(sigma) was not negative definite). Recognized by
+# sigma below 1e-3 of the response's standard deviation with a curvature in
+# log(sigma) below 1e-4 of the largest (2e-6 on cs_data(3) beside
+# (1 | site), where the others are 18 to 224); then covstruct_sigma_fixed_cov()
+# (glmmTMB's REML standard errors to 1e-6 there).
+covstruct_sigma_limit_reml <- function(obj, y, weights) {
+  H <- obj$hessian
+  if (is.null(H) || nrow(obj$X %||% matrix(0, 0, 0)) > 1000L) return(FALSE)
+  if (!is.null(weights) && any(weights != 1)) return(FALSE)
+  ls <- match("log(sigma)", colnames(H))
+  if (is.na(ls) || !is.finite(H[ls, ls])) return(FALSE)
+  dg <- abs(diag(H))
+  isTRUE(dg[ls] <= 1e-4 * max(dg[-ls], na.rm = TRUE)) && isTRUE(obj$sigma < 1e-3 * stats::sd(y))
+}
+
+covstruct_sigma_null_se_reml <- paste0(
+  "the residual standard deviation is at its zero limit (a random-effect term takes up the residual ",
+  "variance, e.g. one observation per group and column of a structured term): the restricted ",
+  "log-likelihood has no curvature in log(sigma); the variance parameters' standard errors are computed ",
+  "with log(sigma) held at its estimate (a boundary, as the one-factor route holds it)")
+
+# The end of that message: what the variance parameters' standard errors are.
+covstruct_sigma_null_se <- function(sf) {
+  paste0(covstruct_sigma_null_message,
+         if (is.null(sf)) "the variance parameters have none"
+         else paste0("the variance parameters' are computed with log(sigma) held at its estimate ",
+                     "(a boundary, as the one-factor route holds it)"))
+}
+
+# The one-factor route with adaptive quadrature (nAGQ > 1), where the fit
+# cannot go to the sparse route: a far-off two-column cs() (cs(x2 | a),
+# x2 = x + 1e3 or x * 1e-3 + 50, Poisson, nAGQ = 7) ended at
+# log-likelihood -627.414 against -617.133 on x2 - mean(x2), with only a
+# warning. As on the unstructured route (glmm_reparam()), the term is
+# integrated on its centred and scaled columns Z* = Z T^-1 (T of
+# lmm_z_centring()) and mapped back: it is again a two-column cs(), whose
+# parameters are fitted there, carried to Lambda* = chol(D*), to the
+# user's Lambda = T^-1 Lambda* W (an LQ factor, lambda_map()) and to cs()'s
+# parameters (cs2_from_lambda()), each step with its exact Jacobian. The
+# quadrature then runs on the standardized effects u = W' u* of the
+# centred columns, as the unstructured route's does: a shift of the
+# columns changes adaptive quadrature's product grid (not its Laplace
+# value), a rescaling does not, so the log-likelihood is that of the same
+# model on the covariate centred, in any units.
+# NULL when no term needs it, else `re` with those terms' columns centred
+# and, per term, its index, columns and maps.
+cs2_centring_one <- function(re, idx) {
+  off <- c(0L, cumsum(re$block_sizes))
+  cen <- list()
+  for (k in idx) {
+    cols <- off[k] + 1:2
+    # Centred over every row, as glmm_reparam() centres the unstructured
+    # term (rows of weight 0 included), so that both integrate on the same
+    # columns: centred over the rows of positive weight, nAGQ = 3 differed
+    # from the unstructured fit by 2e-4 with five rows of weight 0.
+    Tk <- lmm_z_centring(re$Z[, cols, drop = FALSE], rep(TRUE, nrow(re$Z)), 2L)
+    if (is.null(Tk)) next
+    Ti <- backsolve(Tk, diag(1, 2L))
+    re$Z[, cols] <- re$Z[, cols, drop = FALSE] %*% Ti
+    cen[[length(cen) + 1L]] <- list(term = k, cols = cols, T = Tk, Ti = Ti)
+  }
+  if (!length(cen)) return(NULL)
+  list(re = re, terms = cen)
+}
+
+# Maps a covstruct_fit() on cen$re's centred columns to the user's `re`;
+# NULL when a centred term ended on the boundary (a zero standard deviation
+# or |rho| = 1: the map is not smooth there).
+cs2_uncentre_one <- function(fit, cen, re) {
+  p <- fit$p
+  npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
+  k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
+  k_re <- lapply(k0, `+`, p)
+  nl <- vapply(re$terms, function(t) t$q * (t$q + 1L) / 2L, 1)
+  l0 <- split(seq_len(sum(nl)), rep(seq_along(nl), nl))
+  th_s <- attr(fit$structures, "theta")
+  V_s <- attr(fit$structures, "cov_theta")
+  lt <- cbind(c(1L, 2L, 2L), c(1L, 1L, 2L))
+  q <- ncol(re$Z)
+  Wf <- diag(1, q)
+  lm_s <- structure_lambda(re$terms, k_re, th_s)
+  for (ce in cen$terms) {
+    is <- k_re[[ce$term]]
+    if (any(fit$on_boundary[is])) return(NULL)
+    Ls <- matrix(0, 2L, 2L)
+    Ls[lt] <- lm_s$lambda[l0[[ce$term]]]
+    mp <- lambda_map(Ls, ce$Ti, 2L, lt)
+    l <- mp$L[lt]
+    if (abs(l[1L]) < 1e-8 || abs(l[3L]) < 1e-8 * sqrt(sum(l[2:3]^2))) return(NULL)
+    cs <- cs2_from_lambda(l)
+    if (!all(is.finite(cs$par))) return(NULL)
+    # d cs / d cs*: through Lambda's entries and Lambda*'s.
+    J <- cs$J %*% mp$J %*% lm_s$J[l0[[ce$term]], k0[[ce$term]], drop = FALSE]
+    th_s[is] <- cs$par
+    if (!is.null(V_s)) V_s <- jacobian_rows(V_s, is, J)
+    fit <- remap_curvature(fit, is, solve(J))
+    Wf[ce$cols, ce$cols] <- mp$W
+  }
+  # Lambda's entries, their covariance (the structures' pushed forward by
+  # the exact Jacobian, as covstruct_estimates() does), the modes.
+  lm <- structure_lambda(re$terms, k_re, th_s)
+  fit$lambda <- lm$lambda
+  Lam <- matrix(0, q, q)
+  Lam[cbind(fit$pattern$row, fit$pattern$col)] <- lm$lambda
+  fit$Lambda <- Lam
+  il <- p + seq_along(lm$lambda)
+  fit$theta[il] <- lm$lambda
+  if (!is.null(V_s)) {
+    P <- length(th_s)
+    B <- matrix(0, length(fit$theta), P)
+    B[seq_len(p), seq_len(p)] <- diag(1, p)
+    B[il, p + seq_len(ncol(lm$J))] <- lm$J
+    if (fit$dispersion) B[nrow(B), P] <- 1
+    V <- na_product(V_s, t(B), fit$on_boundary)
+    dimnames(V) <- dimnames(fit$cov_theta)
+    attr(V, "ok") <- attr(fit$cov_theta, "ok")
+    attr(V, "cond") <- attr(fit$cov_theta, "cond")
+    fit$cov_theta <- V
+  }
+  fit <- covstruct_restate(fit, re, k0, p, th_s, V_s)
+  fit$modes <- rotate_summaries(fit$modes, t(Wf))
+  fit$optinfo$cs2_centred <- vapply(re$terms[vapply(cen$terms, `[[`, 1L, "term")], `[[`, "", "label")
+  fit
+}

@@ -340,7 +340,9 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
   # A two-column cs() with a column far from zero is the unstructured term,
   # which the sparse route centres and maps back (covstruct-cs2.R). Where
   # that route's Laplace approximation is this route's likelihood (gaussian
-  # identity, exact; or nAGQ = 1) the fit goes there; otherwise it warns.
+  # identity, exact; or nAGQ = 1) the fit goes there; otherwise it is
+  # centred here (cs2_centring_one()), and warns only where that fit ended
+  # on the boundary.
   cs2 <- cs2_far_terms_one(re, resp$weights > 0)
   if (length(cs2) && (is.null(nAGQ) || identical(as.numeric(nAGQ), 1)) &&
       (identical(as.numeric(nAGQ), 1) ||
@@ -348,10 +350,19 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
     return(glmm_sparse_covstruct(formula, mf, family, nAGQ, control, mc, fenv, penalty, REML))
   # A structured term in units far from 1: fitted on its rescaled columns
   # and mapped back (covstruct-scale-z.R).
-  zs <- covstruct_z_scaling_one(re, resp$weights > 0)
-  fit <- covstruct_fit(X, resp$y, zs$re %||% re, re$group, family, resp$weights, ck$offset, nAGQ,
-                       control, penalty = penalty)
-  if (!is.null(zs)) fit <- covstruct_unscale_one(fit, zs, re)
+  fit_one <- function(re_x) {
+    zs <- covstruct_z_scaling_one(re_x, resp$weights > 0)
+    fit <- covstruct_fit(X, resp$y, zs$re %||% re_x, re$group, family, resp$weights, ck$offset,
+                         nAGQ, control, penalty = penalty)
+    if (!is.null(zs)) fit <- covstruct_unscale_one(fit, zs, re_x)
+    fit
+  }
+  # Otherwise (adaptive quadrature) such a cs() is integrated on its
+  # centred columns and mapped back when interior (cs2_centring_one()).
+  cen <- if (length(cs2)) cs2_centring_one(re, cs2)
+  fit <- if (!is.null(cen)) cs2_uncentre_one(fit_one(cen$re), cen, re)
+  if (!is.null(fit)) cs2 <- integer()
+  fit <- fit %||% fit_one(re)
   sep <- penalized_separation(sep, penalty)
   obj <- new_glmm(fit, X = X, Z = re$Z, y = resp$y, weights = resp$weights,
                   offset = ck$offset, re = re, mf = mf, mt = fx$mt, call = mc,

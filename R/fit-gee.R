@@ -257,7 +257,10 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
   tx <- lmm_design_transform(X)
   if (!is.null(span)) {
     # X_user = X A^-1 = X* T A^-1.
-    tx <- list(M = tx$M, T = tx$T %*% span$Ai, identity = FALSE)
+    # Its inverse from the factors (A T^-1), where the product's own,
+    # solve(), refuses it as computationally singular (x = Days + 1e8).
+    tx <- list(M = tx$M, T = tx$T %*% span$Ai, identity = FALSE,
+               Ti = span$A %*% backsolve(tx$T, diag(1, ncol(tx$T))))
     X <- X_user
   }
   data <- list(X = tx$M, y = as.numeric(y), weights = w, offset = off, id = cl$index,
@@ -431,7 +434,7 @@ gee_rank_qr <- function(XtX) {
 gee_standard_x <- function(res, tx) {
   # (T is upper triangular but after gee_constant_span()'s column swap.)
   Ti <- if (all(tx$T[lower.tri(tx$T)] == 0)) backsolve(tx$T, diag(1, ncol(tx$T)))
-        else solve(tx$T)
+        else tryCatch(solve(tx$T), error = function(e) if (is.null(tx$Ti)) stop(e) else tx$Ti)
   res$beta <- drop(Ti %*% res$beta)
   sym <- function(m) (m + t(m)) / 2
   v <- res$variance

@@ -522,7 +522,7 @@ star_covariance <- function(Hs, J, star_boundary, on_boundary, pnames, hess, Tx 
   Hs[, star_boundary] <- NA_real_
   Vs <- invert_information(Hs, star_boundary, pnames)
   if (is.null(attr(Vs, "ok"))) return(V)
-  A <- tryCatch(solve(J[fs, fu, drop = FALSE]), error = function(e) NULL)
+  A <- jacobian_inverse(J[fs, fu, drop = FALSE])
   if (is.null(A) || !all(is.finite(A))) return(invert_information(hess, on_boundary, pnames))
   Vu <- A %*% Vs[fs, fs, drop = FALSE] %*% t(A)
   V[fu, fu] <- (Vu + t(Vu)) / 2
@@ -538,13 +538,27 @@ star_covariance <- function(Hs, J, star_boundary, on_boundary, pnames, hess, Tx 
     Je[ip, ] <- 0
     Je[, ip] <- 0
     Je[ip, ip] <- Tx
-    Ae <- tryCatch(solve(Je[fs, fu, drop = FALSE]), error = function(e) NULL)
+    Ae <- jacobian_inverse(Je[fs, fu, drop = FALSE])
     if (!is.null(Ae) && all(is.finite(Ae)))
       attr(V, "star") <- list(T = Ae, V = Vs[fs, fs, drop = FALSE], index = fu, P = P)
   }
   info <- -hess[fu, fu, drop = FALSE]
   attr(V, "cond") <- if (anyNA(info)) NA_real_ else raw_condition(info)
   V
+}
+
+# The inverse of a map's Jacobian; by back substitution where solve()
+# refuses an upper triangular one as computationally singular: a covariate
+# far from zero centred by the constant a factor's indicators span
+# (0 + f + x, x = Days + 1e8: design_transform()) puts the mean in every
+# indicator's row of T, a condition number near 1e17 that back
+# substitution inverts exactly (its entries are the map's own). NULL when
+# neither applies.
+jacobian_inverse <- function(J) {
+  tryCatch(solve(J), error = function(e) {
+    if (!all(J[lower.tri(J)] == 0) || any(diag(J) == 0)) return(NULL)
+    backsolve(J, diag(1, nrow(J)))
+  })
 }
 
 # What a fit says about how it went, for both GLMM engines: the optimizer's

@@ -141,7 +141,28 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
     sn <- covstruct_sigma_null(obj, X, re, resp$weights)
     if (!is.null(sn)) {
       obj <- covstruct_apply_sigma_null(obj, sn)
-      extra_warn <- c(extra_warn, covstruct_sigma_null_message)
+      # The variance parameters with log(sigma) held (covstruct_sigma_fixed_cov()).
+      free <- !fit$on_boundary
+      free[length(free)] <- FALSE
+      sf <- tryCatch(covstruct_sigma_fixed_cov(obj, X, re, resp$y, rc$offset, free),
+                     error = function(e) NULL)
+      if (!is.null(sf)) obj <- covstruct_apply_sigma_fixed(obj, sf, re)
+      extra_warn <- c(extra_warn, covstruct_sigma_null_se(sf))
+    } else if (REML && covstruct_sigma_limit_reml(obj, resp$y, resp$weights)) {
+      # REML keeps its fixed effects' covariance (sigma^2 (X' V^-1 X)^-1
+      # at the estimates), and had none for the variance parameters.
+      free <- !fit$on_boundary
+      free[length(free)] <- FALSE
+      sf <- tryCatch(covstruct_sigma_fixed_cov(obj, X, re, resp$y, rc$offset, free),
+                     error = function(e) NULL)
+      if (!is.null(sf)) {
+        obj <- covstruct_apply_sigma_fixed(obj, sf, re)
+        obj$optinfo$residual_unidentified <- TRUE
+        obj$optinfo$warnings <- setdiff(obj$optinfo$warnings,
+                                        grep("^the Hessian of the log-likelihood is not negative definite",
+                                             obj$optinfo$warnings, value = TRUE))
+        extra_warn <- c(extra_warn, covstruct_sigma_null_se_reml)
+      }
     }
   }
   finish_glmm(obj, sep, c(extra_warn, unid))
