@@ -74,3 +74,100 @@ test_that("deviance residuals of beta, nbinom1 and beta-binomial fits are twice 
   z <- which(s == 0)[1:3]
   expect_equal(unname(r[z]), -sqrt(-2 * llbb(z, mu[z])), tolerance = 1e-8)
 })
+
+test_that("a cumulative link mixed model answers residuals(), model.matrix(), weights(), df.residual(), deviance()", {
+  skip_if_not_installed("ordinal")
+  data(wine, package = "ordinal", envir = environment())
+  wine$bottle2 <- factor(wine$bottle)
+  ref <- ordinal::clmm(rating ~ temp + contact + (1 | judge), data = wine)
+  fits <- list(
+    one = glmm(rating ~ temp + contact + (1 | judge), wine, family = cumulative("logit"), nAGQ = 1),
+    slope = glmm(rating ~ temp + contact + (1 + as.numeric(temp) | judge), wine,
+                 family = cumulative("logit"), nAGQ = 1),
+    sparse = suppressWarnings(glmm(rating ~ temp + contact + (1 | judge) + (1 | bottle2), wine,
+                                   family = cumulative("logit"))))
+  expect_equal(as.numeric(logLik(fits$one)), as.numeric(logLik(ref)), tolerance = 1e-6)
+  for (nm in names(fits)) {
+    f <- fits[[nm]]
+    # residuals() returned NULL.
+    expect_error(residuals(f), "not defined .*fitted\\(fit\\)", label = nm)
+    # model.matrix() had an intercept column no coefficient multiplies.
+    X <- model.matrix(f)
+    expect_identical(colnames(X), names(fixef(f)), label = nm)
+    expect_equal(drop(X %*% fixef(f)), unname(predict(f, type = "linear")), label = nm,
+                 ignore_attr = TRUE)
+    # NULL before.
+    expect_identical(weights(f), rep(1, 72), label = nm)
+    expect_identical(df.residual(f), 72L - attr(logLik(f), "df"), label = nm)
+    expect_equal(deviance(f), -2 * as.numeric(logLik(f)), label = nm)
+  }
+  # clmm's residual degrees of freedom as ours.
+  expect_identical(df.residual(fits$one), as.integer(nobs(ref) - attr(logLik(ref), "df")))
+  fw <- glmm(rating ~ temp + contact + (1 | judge), wine, family = cumulative("logit"), nAGQ = 1,
+             weights = rep(c(1, 2), 36))
+  expect_identical(weights(fw), rep(c(1, 2), 36))
+})
+
+test_that("an ordinal GEE answers model.matrix(), family(), weights(), df.residual(), sigma() and predict(se.fit = TRUE)", {
+  skip_if_not_installed("ordinal")
+  skip_if_not_installed("numDeriv")
+  data(wine, package = "ordinal", envir = environment())
+  for (cs in c("independence", "global.exchangeable")) {
+    f <- gee(rating ~ temp + contact, data = wine, id = judge, family = cumulative("logit"), corstr = cs)
+    # Stopped with "object 'rating' not found".
+    X <- model.matrix(f)
+    expect_identical(colnames(X), c("tempwarm", "contactyes"))
+    expect_equal(drop(X %*% f$coefficients), unname(predict(f, type = "linear")), ignore_attr = TRUE)
+    expect_identical(family(f)$family, "cumulative")  # no method before
+    expect_identical(weights(f), rep(1, 72))
+    expect_identical(df.residual(f), 72L - 6L)
+    expect_identical(sigma(f), 1)
+    expect_error(deviance(f), "no likelihood")
+    # se.fit = TRUE was swallowed: the prediction came back without
+    # standard errors. The delta method over the thresholds and
+    # coefficients with the robust variance, against numerical derivatives.
+    nd <- wine[c(1, 7, 30), ]
+    p <- predict(f, newdata = nd, type = "prob", se.fit = TRUE)
+    expect_named(p, c("fit", "se.fit"))
+    expect_equal(p$fit, predict(f, newdata = nd, type = "prob"))
+    Xn <- model.matrix(f)[c(1, 7, 30), ]
+    probs <- function(psi) {
+      th <- psi[1:4]
+      eta <- drop(Xn %*% psi[5:6])
+      cum <- cbind(0, plogis(outer(-eta, th, "+")), 1)
+      as.vector(cum[, -1] - cum[, -6])
+    }
+    G <- numDeriv::jacobian(probs, f$psi)
+    V <- vcov(f)
+    expect_equal(as.vector(p$se.fit), sqrt(rowSums((G %*% V) * G)), tolerance = 1e-6)
+    pl <- predict(f, newdata = nd, type = "linear", se.fit = TRUE)
+    expect_equal(unname(pl$se.fit), unname(sqrt(rowSums((Xn %*% V[5:6, 5:6]) * Xn))),
+                 tolerance = 1e-10)
+    expect_error(predict(f, newdata = nd, type = "class", se.fit = TRUE), "'se.fit'")
+  }
+})
+
+test_that("ordinal predictions for a cluster not in the fit are an error unless allow.new.levels", {
+  skip_if_not_installed("ordinal")
+  data(wine, package = "ordinal", envir = environment())
+  wine$bottle2 <- factor(wine$bottle)
+  nd <- wine[1:3, ]
+  nd$judge <- factor(c("1", "99", "3"))
+  fits <- list(
+    one = glmm(rating ~ temp + contact + (1 | judge), wine, family = cumulative("logit"), nAGQ = 1),
+    slope = glmm(rating ~ temp + contact + (1 + as.numeric(temp) | judge), wine,
+                 family = cumulative("logit"), nAGQ = 1),
+    sparse = suppressWarnings(glmm(rating ~ temp + contact + (1 | judge) + (1 | bottle2), wine,
+                                   family = cumulative("logit"))))
+  for (nm in names(fits)) {
+    f <- fits[[nm]]
+    # The unseen judge "99" got b = 0 without a word.
+    expect_error(predict(f, newdata = nd, re.form = NULL), "not in the fit: '99'.*allow.new.levels",
+                 label = nm)
+    p <- predict(f, newdata = nd, re.form = NULL, allow.new.levels = TRUE)
+    expect_equal(p[2, ], predict(f, newdata = nd, re.form = NA)[2, ], label = nm)
+    expect_equal(p[-2, ], predict(f, newdata = nd[-2, ], re.form = NULL), label = nm)
+    # re.form = NA does not look at the clusters.
+    expect_no_error(predict(f, newdata = nd, re.form = NA))
+  }
+})
