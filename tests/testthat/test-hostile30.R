@@ -171,3 +171,35 @@ test_that("ordinal predictions for a cluster not in the fit are an error unless 
     expect_no_error(predict(f, newdata = nd, re.form = NA))
   }
 })
+
+test_that("augment() and glance() work on zero-inflated, hurdle and dispersion-formula fits", {
+  skip_if_not_installed("glmmTMB")
+  skip_if_not_installed("lme4")
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  data(sleepstudy, package = "lme4", envir = environment())
+  sleepstudy$g <- sleepstudy$Days > 4
+  fits <- list(
+    zip = glmm(count ~ mined + (1 | site), Salamanders, family = poisson, ziformula = ~ mined),
+    hurdle = glmm(count ~ mined + (1 | site), Salamanders, family = truncated_poisson(),
+                  ziformula = ~ mined),
+    disp = glmm(Reaction ~ Days + (1 | Subject), sleepstudy, dispformula = ~ g))
+  ref <- glmmTMB::glmmTMB(Reaction ~ Days + (1 | Subject), sleepstudy, dispformula = ~ g)
+  for (nm in names(fits)) {
+    f <- fits[[nm]]
+    # augment() asked for deviance residuals, which these fits refuse.
+    a <- generics::augment(f)
+    expect_equal(a$.resid, unname(residuals(f)), label = nm)
+    expect_equal(a$.fitted, unname(predict(f, type = "link")), label = nm)
+    expect_equal(a$.fixed, unname(predict(f, type = "link", re.form = NA)), label = nm)
+    ap <- generics::augment(f, type.residuals = "pearson")
+    expect_equal(ap$.resid, unname(residuals(f, type = "pearson")), label = nm)
+    expect_error(generics::augment(f, type.residuals = "deviance"), "'type.residuals'", label = nm)
+    g <- generics::glance(f)
+    expect_equal(g$logLik, as.numeric(logLik(f)), label = nm)
+  }
+  # glance() stopped in sigma(), which has no one value under a dispersion formula.
+  g <- generics::glance(fits$disp)
+  expect_true(is.na(g$sigma))
+  expect_equal(g$logLik, as.numeric(logLik(ref)), tolerance = 1e-6)
+  expect_equal(g$AIC, AIC(ref), tolerance = 1e-6)
+})
