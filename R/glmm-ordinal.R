@@ -97,7 +97,8 @@
 #' conditional on the clusters' modes, whose own uncertainty is not
 #' included, as in lme4's and glmmTMB's `predict()`),
 #' `fitted` (the fitted probability of each observed category, as clmm's),
-#' `simulate`, `anova` (likelihood-ratio tests between nested fits),
+#' `simulate` (`re = "new"` or `"fitted"` random effects, also as
+#' `re.form = NA` or `NULL`), `anova` (likelihood-ratio tests between nested fits),
 #' [odds_ratios()], [standardize()] (category probabilities
 #' averaged over the data, population-averaged), `update`.
 #'

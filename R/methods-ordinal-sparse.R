@@ -132,7 +132,7 @@ fitted.glmmgee_glmm_ordinal_sparse <- function(object, ...) {
 #' @export
 simulate.glmmgee_glmm_ordinal_sparse <- function(object, nsim = 1, seed = NULL,
                                                  re = c("new", "fitted"), ...) {
-  re <- match.arg(re)
+  re <- ordinal_simulate_re(re, list(...))
   if (!is.null(seed)) set.seed(seed)
   eta0 <- drop(object$X %*% object$coefficients) + (object$offset %||% 0)
   ordinal_simulate(object, nsim, function() {

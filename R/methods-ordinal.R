@@ -410,7 +410,7 @@ fitted.glmmgee_glmm_ordinal <- function(object, ...) {
 #' @export
 simulate.glmmgee_glmm_ordinal <- function(object, nsim = 1, seed = NULL,
                                           re = c("new", "fitted"), ...) {
-  re <- match.arg(re)
+  re <- ordinal_simulate_re(re, list(...))
   if (!is.null(seed)) set.seed(seed)
   eta0 <- drop(object$X %*% object$coefficients) + (object$offset %||% 0)
   M <- length(object$group_levels)
@@ -428,6 +428,14 @@ simulate.glmmgee_glmm_ordinal <- function(object, nsim = 1, seed = NULL,
   }
   ordinal_simulate(object, nsim,
                    function() eta0 + rowSums(Z * draw()[object$group, , drop = FALSE]))
+}
+
+# simulate()'s `re`, or lme4's and the other glmm fits' `re.form` (NA: new
+# random effects, NULL: the fitted ones), which was swallowed by '...' and
+# re.form = NULL simulated new random effects.
+ordinal_simulate_re <- function(re, dots) {
+  if (!"re.form" %in% names(dots)) return(match.arg(re, c("new", "fitted")))
+  if (simulate_new_re(dots[["re.form"]])) "new" else "fitted"
 }
 
 # nsim responses, each drawn from the category probabilities at the linear

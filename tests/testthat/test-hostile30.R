@@ -203,3 +203,34 @@ test_that("augment() and glance() work on zero-inflated, hurdle and dispersion-f
   expect_equal(g$logLik, as.numeric(logLik(ref)), tolerance = 1e-6)
   expect_equal(g$AIC, AIC(ref), tolerance = 1e-6)
 })
+
+test_that("predict() of a two-part fit honours na.action; ordinal simulate() takes re.form", {
+  skip_if_not_installed("glmmTMB")
+  skip_if_not_installed("ordinal")
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  f <- glmm(count ~ mined + cover + (1 | site), Salamanders, family = poisson, ziformula = ~ mined)
+  nd <- Salamanders[1:4, ]
+  nd$cover[2] <- NA
+  full <- predict(f, nd)
+  expect_true(is.na(full[2]))
+  # na.omit was swallowed by '...': the NA row stayed.
+  expect_equal(predict(f, nd, na.action = na.omit), full[-2])
+  expect_equal(predict(f, nd, na.action = na.exclude), full)
+  p <- predict(f, nd, na.action = na.omit, se.fit = TRUE, type = "zprob")
+  expect_length(p$fit, 3L)
+  expect_error(predict(f, nd, na.action = na.fail), "missing values")
+  # The one-factor fit's answer for the same rows.
+  g <- glmm(count ~ mined + cover + (1 | site), Salamanders, family = poisson)
+  expect_length(predict(g, nd, na.action = na.omit), 3L)
+
+  data(wine, package = "ordinal", envir = environment())
+  fo <- glmm(rating ~ temp + contact + (1 | judge), wine, family = cumulative("logit"), nAGQ = 1)
+  # re.form = NULL was swallowed and new random effects drawn.
+  expect_identical(simulate(fo, nsim = 3, seed = 1, re.form = NULL),
+                   simulate(fo, nsim = 3, seed = 1, re = "fitted"))
+  expect_identical(simulate(fo, nsim = 3, seed = 1, re.form = NA),
+                   simulate(fo, nsim = 3, seed = 1, re = "new"))
+  expect_false(identical(simulate(fo, nsim = 3, seed = 1, re.form = NULL),
+                         simulate(fo, nsim = 3, seed = 1)))
+  expect_error(simulate(fo, re.form = "x"), "'re.form'")
+})
