@@ -50,7 +50,8 @@ generics::augment
 #' @param newdata For `augment()`: new data to predict for (no residuals).
 #' @param type.predict For `augment()`: `"link"` or `"response"`.
 #' @param type.residuals For `augment()`: the residual type, as
-#'   `residuals()`.
+#'   `residuals()`; zero-inflated, hurdle and dispersion-formula fits take
+#'   `"response"` (their default) or `"pearson"`.
 #' @param ... Ignored.
 #' @return A data frame. `tidy()`: columns `effect`, `group`, `term`,
 #'   `estimate`, `std.error`, `statistic`, `p.value` (and `conf.low`,
@@ -131,7 +132,10 @@ glance.glmmgee_glmm <- function(x, ...) {
   ll <- logLik(x)
   dev <- tryCatch(stats::deviance(x), error = function(e) NULL)
   dfr <- tryCatch(stats::df.residual(x), error = function(e) NULL)
-  out <- data.frame(nobs = nobs(x), sigma = sigma(x), logLik = as.numeric(ll),
+  # A dispersion formula has no one sigma (sigma() stops): NA, as the
+  # fit's other missing summaries.
+  sg <- tryCatch(sigma(x), error = function(e) NA_real_)
+  out <- data.frame(nobs = nobs(x), sigma = sg, logLik = as.numeric(ll),
                     AIC = stats::AIC(ll), BIC = stats::BIC(ll))
   if (is.numeric(dev) && length(dev) == 1L) out$deviance <- dev
   out$df.residual <- if (is.numeric(dfr) && length(dfr) == 1L) dfr
@@ -158,17 +162,27 @@ augment.glmmgee_glmm <- function(x, data = NULL, newdata = NULL,
                                  type.residuals = c("deviance", "pearson", "response", "working"),
                                  ...) {
   type.predict <- match.arg(type.predict)
-  type.residuals <- match.arg(type.residuals)
+  # Zero-inflated, hurdle and dispersion-formula fits have response and
+  # Pearson residuals only: their default is residuals()'s own
+  # ("response"); the deviance default stopped augment() on every such fit.
+  zi <- inherits(x, "glmmgee_glmm_zi")
+  type.residuals <- if (zi && missing(type.residuals)) "response" else match.arg(type.residuals)
+  if (zi && !type.residuals %in% c("response", "pearson"))
+    stop(sprintf(paste0("'type.residuals': zero-inflated, hurdle and dispersion-formula fits have ",
+                        "\"response\" and \"pearson\" residuals, not \"%s\""), type.residuals),
+         call. = FALSE)
+  # .fixed is X beta + offset, on the link scale whatever predict()'s
+  # default type (a two-part fit's is "response").
   if (!is.null(newdata)) {
     out <- as.data.frame(newdata)
     out$.fitted <- unname(predict(x, newdata, type = type.predict))
-    out$.fixed <- unname(predict(x, newdata, re.form = NA))
+    out$.fixed <- unname(predict(x, newdata, re.form = NA, type = "link"))
     return(out)
   }
   out <- augment_base(x, data)
   out$.fitted <- unname(predict(x, type = type.predict))
   out$.resid <- unname(residuals(x, type = type.residuals))
-  out$.fixed <- unname(predict(x, re.form = NA))
+  out$.fixed <- unname(predict(x, re.form = NA, type = "link"))
   out$.mu <- unname(fitted(x))
   out
 }

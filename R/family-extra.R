@@ -100,8 +100,7 @@ phi_family <- function(family, link, phi) {
   dev.resids <- function(y, mu, wt) {
     # Twice the log-likelihood ratio of the saturated model at the same phi.
     need()
-    sat <- switch(family, nbinom1 = ifelse(y > 0, y, 1e-300), y)
-    2 * (phi_loglik(family, y, sat, wt, phi) - phi_loglik(family, y, mu, wt, phi))
+    2 * (phi_saturated_loglik(family, y, wt, phi) - phi_loglik(family, y, mu, wt, phi))
   }
   valid <- switch(family, nbinom1 = function(mu) all(is.finite(mu)) && all(mu > 0),
                   function(mu) all(is.finite(mu)) && all(mu > 0 & mu < 1))
@@ -134,6 +133,67 @@ phi_loglik <- function(family, y, mu, wt, phi) {
       s <- round(y * wt)
       lchoose(wt, s) + lbeta(s + mu * phi, wt - s + (1 - mu) * phi) -
         lbeta(mu * phi, (1 - mu) * phi)
+    })
+}
+
+# Each observation's log-likelihood maximized over its own mean at the given
+# phi: the saturated model of the deviance. Unlike the poisson or binomial
+# families the maximum is not at mu = y (the beta density at mu = y is not
+# the highest over mu, nor the NB1 or beta-binomial probability), so
+# 2 (l(y; y) - l(y; mu)) was negative for most observations and the
+# deviance residuals came out as zeros (and NaN for a beta-binomial 0 or n
+# out of n, where the maximum is the limit mu -> 0 or 1, probability 1).
+# The maximizer solves the score equation, which is monotone in mu for
+# each family: NB1 psi(y + k) - psi(k) = log(1 + phi) with k = mu / phi;
+# beta psi(mu phi) - psi((1 - mu) phi) = logit(y); beta-binomial
+# psi(s + a) - psi(a) = psi(n - s + b) - psi(b) with a = mu phi,
+# b = (1 - mu) phi. It is found by bisection, all observations at once.
+phi_saturated_loglik <- function(family, y, wt, phi) {
+  # Bisection of an increasing f over [lo, hi] (vectors).
+  root <- function(f, lo, hi) {
+    for (i in seq_len(100L)) {
+      mid <- (lo + hi) / 2
+      up <- f(mid) < 0
+      lo <- ifelse(up, mid, lo)
+      hi <- ifelse(up, hi, mid)
+    }
+    (lo + hi) / 2
+  }
+  n <- length(y)
+  wt <- rep_len(wt, n)
+  switch(family,
+    nbinom1 = {
+      out <- numeric(n)  # y = 0: mu -> 0, probability 1
+      pos <- y > 0
+      if (any(pos)) {
+        yp <- y[pos]
+        lk <- root(function(t) log1p(phi) - (digamma(yp + exp(t)) - digamma(exp(t))),
+                   rep(-40, length(yp)), log(10 * yp / log1p(phi) + 10))
+        out[pos] <- phi_loglik(family, yp, exp(lk) * phi, wt[pos], phi)
+      }
+      out
+    },
+    beta = {
+      t <- root(function(t) digamma(stats::plogis(t) * phi) -
+                  digamma(stats::plogis(-t) * phi) - stats::qlogis(y),
+                rep(-60, n), rep(60, n))
+      phi_loglik(family, y, stats::plogis(t), wt, phi)
+    },
+    betabinomial = {
+      s <- round(y * wt)
+      out <- numeric(n)  # 0 or n successes: mu -> 0 or 1, probability 1
+      mid <- s > 0 & s < wt
+      if (any(mid)) {
+        sm <- s[mid]
+        nm <- wt[mid]
+        t <- root(function(t) {
+          a <- stats::plogis(t) * phi
+          b <- stats::plogis(-t) * phi
+          (digamma(nm - sm + b) - digamma(b)) - (digamma(sm + a) - digamma(a))
+        }, rep(-60, length(sm)), rep(60, length(sm)))
+        out[mid] <- phi_loglik(family, y[mid], stats::plogis(t), nm, phi)
+      }
+      out
     })
 }
 

@@ -128,8 +128,15 @@
 #' The fit is an object of class `glmmgee_gee_ordinal` with methods
 #' `print`, `summary`, `coef` (thresholds and coefficients), `vcov`
 #' (`type = "robust"` or `"naive"`), `confint`, `nobs`, `predict`
-#' (`type = "prob"` or `"class"`) and [odds_ratios()] (population-averaged
-#' cumulative odds ratios, logit link).
+#' (`type = "prob"`, `"class"` or `"linear"`; `se.fit = TRUE` gives
+#' delta-method standard errors from the robust variance for `"prob"` and
+#' `"linear"`), `fitted`, `formula`, `family`, `model.frame`,
+#' `model.matrix` (the covariates the coefficients multiply, without an
+#' intercept: the thresholds take its place), `weights`, `df.residual`
+#' (observations minus thresholds and coefficients), `update` and
+#' [odds_ratios()] (population-averaged cumulative odds ratios, logit
+#' link). `residuals()` and `deviance()` stop: a category has no residual
+#' and a GEE no likelihood.
 #' @name ordinal-gee
 #' @references
 #' Touloumis, A., Agresti, A. and Kateri, M. (2013). GEE for multinomial
@@ -249,7 +256,8 @@ gee_ordinal <- function(mc, formula, family, env, control, contrasts = NULL) {
     thresholds = fit$psi[seq_len(k1)], coefficients = fit$psi[-seq_len(k1)],
     vcov = list(robust = fit$robust, naive = fit$naive), association = assoc,
     converged = fit$converged, iterations = fit$iterations, nobs = sum(w > 0),
-    nclusters = length(id$levels), y_levels = resp$levels, X = X, offset = off, terms = mt,
+    nclusters = length(id$levels), y_levels = resp$levels, X = X, offset = off,
+    prior.weights = if (any(w != 1)) w, terms = mt,
     xlevels = stats::.getXlevels(mt, mf), contrasts = contr, model = mf,
     warnings = c(if (!is.null(assoc)) assoc$warnings, fit$warnings)),
     class = "glmmgee_gee_ordinal")
@@ -572,17 +580,62 @@ residuals.glmmgee_gee_ordinal <- function(object, ...) {
 #' @export
 formula.glmmgee_gee_ordinal <- function(x, ...) x$formula
 
+# The default methods of these generics failed or returned NULL on an
+# ordinal GEE: model.matrix() stopped with "object 'rating' not found",
+# family() had no method, weights() and df.residual() gave NULL and sigma()
+# numeric(0).
+#' @export
+family.glmmgee_gee_ordinal <- function(object, ...) object$family
+
+#' @export
+model.frame.glmmgee_gee_ordinal <- function(formula, ...) formula$model
+
+#' @export
+model.matrix.glmmgee_gee_ordinal <- function(object, ...) object$X
+
+#' @export
+weights.glmmgee_gee_ordinal <- function(object, ...) {
+  stats::naresid(attr(object$model, "na.action"), object$prior.weights %||% rep(1, nrow(object$X)))
+}
+
+#' @export
+df.residual.glmmgee_gee_ordinal <- function(object, ...) object$nobs - length(object$psi)
+
+# The latent variable's scale is fixed at 1, as in the cumulative link
+# mixed models.
+#' @export
+sigma.glmmgee_gee_ordinal <- function(object, ...) 1
+
+#' @export
+deviance.glmmgee_gee_ordinal <- function(object, ...) {
+  stop("deviance() of an ordinal GEE is not defined (a GEE has no likelihood); ",
+       "with corstr = \"independence\" its estimates are those of ordinal::clm()", call. = FALSE)
+}
+
 #' @export
 predict.glmmgee_gee_ordinal <- function(object, newdata = NULL, type = c("prob", "class", "linear"),
-                                        ...) {
+                                        se.fit = FALSE, ...) {
   type <- match.arg(type)
+  check_flag(se.fit, "se.fit")
+  if (se.fit && type == "class")
+    stop("'se.fit': standard errors are available for type = \"linear\" and \"prob\", not for \"class\"",
+         call. = FALSE)
   nd <- ordinal_newdata(object, newdata)
   eta <- drop(nd$X %*% object$coefficients) + nd$offset
-  if (type == "linear") return(eta)
-  P <- category_probs(object$family, object$thresholds, eta, object$y_levels)
-  if (type == "prob") return(P)
-  factor(object$y_levels[max.col(P, ties.method = "first")], levels = object$y_levels,
-         ordered = TRUE)
+  fit <- if (type == "linear") eta
+         else category_probs(object$family, object$thresholds, eta, object$y_levels)
+  if (type == "class")
+    return(factor(object$y_levels[max.col(fit, ties.method = "first")], levels = object$y_levels,
+                  ordered = TRUE))
+  if (!se.fit) return(fit)
+  # se.fit was swallowed by '...' and the prediction returned without
+  # standard errors. The delta method of the mixed models (methods-ordinal.R)
+  # over the thresholds and coefficients, with the robust variance.
+  list(fit = fit, se.fit = ordinal_predict_se(list(thresholds = object$thresholds,
+                                                   cov_psi = object$vcov$robust,
+                                                   family = object$family,
+                                                   y_levels = object$y_levels),
+                                              nd$X, eta, type))
 }
 
 ordinal_gee_odds_ratios <- function(fit, level = 0.95, parm = NULL, ...) {

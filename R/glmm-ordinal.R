@@ -72,8 +72,10 @@
 #' `odds_ratios(fit, type = "marginal")` reports one per threshold.
 #' `predict(fit, type = "prob", re.form = NA)` gives category probabilities
 #' for a typical cluster (\eqn{b = 0}), `re.form = NULL` those of the
-#' fitted clusters (at their modes), and `type = "prob_marginal"` the
-#' population-averaged ones.
+#' fitted clusters (at their modes; a cluster of `newdata` not in the fit
+#' is an error unless `allow.new.levels = TRUE`, which gives it
+#' \eqn{b = 0}, as for the other [glmm()] fits), and `type =
+#' "prob_marginal"` the population-averaged ones.
 #' With random slopes, `predict()` (both views; the population average
 #' integrates \eqn{z'b \sim N(0, z'\Sigma z)} row by row), `ranef()` (an
 #' M x q table; `condVar = TRUE` attaches q x q x M conditional covariances),
@@ -95,7 +97,8 @@
 #' conditional on the clusters' modes, whose own uncertainty is not
 #' included, as in lme4's and glmmTMB's `predict()`),
 #' `fitted` (the fitted probability of each observed category, as clmm's),
-#' `simulate`, `anova` (likelihood-ratio tests between nested fits),
+#' `simulate` (`re = "new"` or `"fitted"` random effects, also as
+#' `re.form = NA` or `NULL`), `anova` (likelihood-ratio tests between nested fits),
 #' [odds_ratios()], [standardize()] (category probabilities
 #' averaged over the data, population-averaged), `update`.
 #'

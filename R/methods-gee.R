@@ -20,6 +20,9 @@
 #'   profile).
 #' @param newdata data frame (formula fits) or model matrix ([gee_fit()]
 #'   fits) to predict for; the fitted data by default.
+#' @param na.action for `predict()` with `newdata`: what to do with rows
+#'   holding a missing value in a variable of the model: `na.pass` (the
+#'   default) and `na.exclude` give them `NA`, `na.omit` drops them.
 #' @param se.fit logical: also return standard errors (delta method on the
 #'   response scale), from `vcov(object)`.
 #' @param digits number of significant digits to print.
@@ -128,7 +131,7 @@ gee_named <- function(object, v) {
 #' @rdname gee-methods
 #' @export
 predict.glmmgee_gee <- function(object, newdata, type = c("link", "response"),
-                                se.fit = FALSE, ...) {
+                                se.fit = FALSE, na.action = stats::na.pass, ...) {
   type <- match.arg(type)
   fam <- object$family
   if (missing(newdata) || is.null(newdata)) {
@@ -154,7 +157,13 @@ predict.glmmgee_gee <- function(object, newdata, type = c("link", "response"),
     if (is.null(off)) off <- rep(0, nrow(X))
     off <- off + newdata_offset(object$call$offset, newdata,
                                 environment(object$formula) %||% parent.frame(), nrow(X))
-    na <- NULL
+    # Rows of newdata with a missing value in a variable of the model under
+    # na.action, as predict.glmmgee_glmm() (na.omit was swallowed by '...').
+    na <- attr(match.fun(na.action)(mf), "na.action")
+    if (!is.null(na)) {
+      X <- X[-na, , drop = FALSE]
+      off <- off[-na]
+    }
   }
   eta <- drop(X %*% object$coefficients) + off
   fit <- if (type == "link") eta else fam$linkinv(eta)

@@ -80,7 +80,7 @@ ranef.glmmgee_glmm_ordinal_sparse <- function(object, condVar = FALSE, ...) {
 
 # eta = X beta + offset (+ the fitted random intercepts of the terms in
 # re.form, zero for levels not in the fit), for the fitted rows or newdata.
-ordinal_sparse_eta <- function(object, newdata, re.form) {
+ordinal_sparse_eta <- function(object, newdata, re.form, allow.new.levels = FALSE) {
   bars <- selected_bars(object, re.form)
   if (is.null(newdata)) {
     eta <- drop(object$X %*% object$coefficients) + (object$offset %||% 0)
@@ -95,8 +95,10 @@ ordinal_sparse_eta <- function(object, newdata, re.form) {
       stop(sprintf("'newdata' needs the grouping variable(s) of '%s' for its random intercepts (or re.form = NA)",
                    tm$group), call. = FALSE)
     g <- as.character(eval_grouping(tm$group_expr, newdata, env))
-    b <- unname(tm$b[match(g, tm$levels), 1L])
-    b[is.na(b)] <- 0  # a level not in the fit: a typical one
+    # A level not in the fit is an error unless allow.new.levels (then a
+    # typical one, b = 0), as for the other glmm fits.
+    b <- unname(tm$b[match_levels(g, tm$levels, tm$group, allow.new.levels), 1L])
+    b[is.na(b)] <- 0
     eta <- eta + b
   }
   eta
@@ -105,11 +107,13 @@ ordinal_sparse_eta <- function(object, newdata, re.form) {
 #' @export
 predict.glmmgee_glmm_ordinal_sparse <- function(object, newdata = NULL,
                                                 type = c("prob", "prob_marginal", "class", "linear"),
-                                                re.form = NA, nAGQ = 30L, se.fit = FALSE, ...) {
+                                                re.form = NA, nAGQ = 30L, se.fit = FALSE,
+                                                allow.new.levels = FALSE, ...) {
   type <- match.arg(type)
   check_flag(se.fit, "se.fit")
   if (se.fit && type == "class") ordinal_refuse_class_se()
-  eta <- ordinal_sparse_eta(object, newdata, if (type == "prob_marginal") NA else re.form)
+  eta <- ordinal_sparse_eta(object, newdata, if (type == "prob_marginal") NA else re.form,
+                            allow.new.levels)
   fit <- ordinal_predict_eta(object, eta, type, object$sigma_re, nAGQ)
   if (!se.fit) return(fit)
   # The one-factor delta methods (methods-ordinal.R); with re.form = NULL
@@ -128,7 +132,7 @@ fitted.glmmgee_glmm_ordinal_sparse <- function(object, ...) {
 #' @export
 simulate.glmmgee_glmm_ordinal_sparse <- function(object, nsim = 1, seed = NULL,
                                                  re = c("new", "fitted"), ...) {
-  re <- match.arg(re)
+  re <- ordinal_simulate_re(re, list(...))
   if (!is.null(seed)) set.seed(seed)
   eta0 <- drop(object$X %*% object$coefficients) + (object$offset %||% 0)
   ordinal_simulate(object, nsim, function() {

@@ -140,6 +140,31 @@ family.glmmgee_glmm_ordinal <- function(object, ...) object$family
 #' @export
 model.frame.glmmgee_glmm_ordinal <- function(formula, ...) formula$model
 
+# The default methods of these generics gave NULL (residuals(), weights(),
+# df.residual(), deviance()) or a design with an intercept column the
+# coefficients do not multiply (model.matrix()).
+#' @export
+model.matrix.glmmgee_glmm_ordinal <- function(object, ...) object$X
+
+#' @export
+residuals.glmmgee_glmm_ordinal <- function(object, ...) {
+  stop("residuals() of a cumulative link mixed model are not defined (the response is a category); ",
+       "fitted(fit) gives the fitted probability of each observed category and ",
+       "predict(fit, type = \"prob\") those of every category", call. = FALSE)
+}
+
+#' @export
+weights.glmmgee_glmm_ordinal <- function(object, ...) {
+  stats::naresid(object$na.action, object$prior.weights %||% rep(1, length(object$y)))
+}
+
+#' @export
+df.residual.glmmgee_glmm_ordinal <- function(object, ...) object$nobs - object$df
+
+# Minus twice the log-likelihood, as for the other glmm fits.
+#' @export
+deviance.glmmgee_glmm_ordinal <- function(object, ...) -2 * object$loglik
+
 #' @export
 sigma.glmmgee_glmm_ordinal <- function(object, ...) 1
 
@@ -219,7 +244,8 @@ ordinal_re_modes <- function(object) as.matrix(object$ranef$mode)
 #' @export
 predict.glmmgee_glmm_ordinal <- function(object, newdata = NULL,
                                          type = c("prob", "prob_marginal", "class", "linear"),
-                                         re.form = NA, nAGQ = 30L, se.fit = FALSE, ...) {
+                                         re.form = NA, nAGQ = 30L, se.fit = FALSE,
+                                         allow.new.levels = FALSE, ...) {
   type <- match.arg(type)
   check_flag(se.fit, "se.fit")
   if (se.fit && type == "class") ordinal_refuse_class_se()
@@ -231,6 +257,11 @@ predict.glmmgee_glmm_ordinal <- function(object, newdata = NULL,
     if (is.null(nd$group))
       stop(sprintf("'newdata' needs the grouping variable '%s' for re.form = NULL",
                    object$group_name), call. = FALSE)
+    # A cluster not in the fit is an error unless allow.new.levels, as for
+    # the other glmm fits (it was given b = 0 without a word).
+    if (!is.null(newdata))
+      nd$group <- match_levels(newdata[[object$group_name]], object$group_levels,
+                               object$group_name, allow.new.levels)
     B <- ordinal_re_modes(object)[nd$group, , drop = FALSE]
     B[is.na(B)] <- 0  # new clusters: a typical one
     eta <- eta + rowSums(Z * B)
@@ -379,7 +410,7 @@ fitted.glmmgee_glmm_ordinal <- function(object, ...) {
 #' @export
 simulate.glmmgee_glmm_ordinal <- function(object, nsim = 1, seed = NULL,
                                           re = c("new", "fitted"), ...) {
-  re <- match.arg(re)
+  re <- ordinal_simulate_re(re, list(...))
   if (!is.null(seed)) set.seed(seed)
   eta0 <- drop(object$X %*% object$coefficients) + (object$offset %||% 0)
   M <- length(object$group_levels)
@@ -397,6 +428,14 @@ simulate.glmmgee_glmm_ordinal <- function(object, nsim = 1, seed = NULL,
   }
   ordinal_simulate(object, nsim,
                    function() eta0 + rowSums(Z * draw()[object$group, , drop = FALSE]))
+}
+
+# simulate()'s `re`, or lme4's and the other glmm fits' `re.form` (NA: new
+# random effects, NULL: the fitted ones), which was swallowed by '...' and
+# re.form = NULL simulated new random effects.
+ordinal_simulate_re <- function(re, dots) {
+  if (!"re.form" %in% names(dots)) return(match.arg(re, c("new", "fitted")))
+  if (simulate_new_re(dots[["re.form"]])) "new" else "fitted"
 }
 
 # nsim responses, each drawn from the category probabilities at the linear

@@ -75,7 +75,8 @@
 #' @name glmm-zero-inflation
 #' @param object,x A model fitted with `ziformula`, `dispformula` or a
 #'   hurdle family.
-#' @param newdata,re.form,allow.new.levels As in [predict.glmmgee_glmm()].
+#' @param newdata,re.form,allow.new.levels,na.action As in
+#'   [predict.glmmgee_glmm()].
 #' @param type The scale of the prediction, see Details.
 #' @param se.fit Also the delta-method standard errors of the prediction
 #'   over the fixed-effect parameters of all parts (the random effects at
@@ -169,7 +170,7 @@ predict.glmmgee_glmm_zi <- function(object, newdata = NULL,
                                     type = c("response", "link", "conditional", "zprob",
                                              "zlink", "disp"),
                                     re.form = NULL, allow.new.levels = FALSE, se.fit = FALSE,
-                                    ...) {
+                                    na.action = stats::na.pass, ...) {
   type <- match.arg(type)
   check_flag(se.fit, "se.fit")
   if (!is.null(newdata) && !is.data.frame(newdata))
@@ -177,10 +178,19 @@ predict.glmmgee_glmm_zi <- function(object, newdata = NULL,
   pr <- zi_predictors(object, newdata, re.form, allow.new.levels)
   out <- zi_prediction(object, pr, type)
   names(out) <- pr$names
-  pad <- function(v) if (is.null(newdata)) stats::napredict(object$na.action, v) else v
+  # newdata's rows whose prediction is missing (a missing value in a
+  # variable of some part) under na.action, as predict.glmmgee_glmm():
+  # na.omit drops them, na.exclude and na.pass keep them as NA. (The
+  # argument was swallowed by '...' and na.omit ignored.)
+  se <- if (se.fit) stats::setNames(zi_prediction_se(object, newdata, pr, type), pr$names)
+  nao <- if (!is.null(newdata)) {
+    attr(match.fun(na.action)(data.frame(fit = unname(out), se = se %||% 0)), "na.action")
+  }
+  pad <- function(v) {
+    if (is.null(newdata)) return(stats::napredict(object$na.action, v))
+    if (is.null(nao)) v else stats::napredict(nao, v[-nao])
+  }
   if (!se.fit) return(pad(out))
-  se <- zi_prediction_se(object, newdata, pr, type)
-  names(se) <- pr$names
   list(fit = pad(out), se.fit = pad(se))
 }
 

@@ -219,7 +219,11 @@ test_that("random slopes: ranef, predictions, simulate", {
   expect_equal(unname(rowSums(Pm)), rep(1, 3))
   # new clusters get b = 0
   nd$g <- factor("new")
-  expect_equal(predict(fit, newdata = nd, re.form = NULL), predict(fit, newdata = nd))
+  # A cluster not in the fit needs allow.new.levels = TRUE (as lme4's
+  # predict()), and then is a typical one.
+  expect_error(predict(fit, newdata = nd, re.form = NULL), "allow.new.levels")
+  expect_equal(predict(fit, newdata = nd, re.form = NULL, allow.new.levels = TRUE),
+               predict(fit, newdata = nd))
   s1 <- simulate(fit, nsim = 2, seed = 9)
   expect_identical(dim(s1), c(nrow(f$d), 2L))
   expect_identical(levels(s1[[1]]), levels(f$d$y))
