@@ -342,6 +342,30 @@ checked_response <- function(mf, X, family, formula, offset = NULL) {
   list(resp = resp, offset = off)
 }
 
+# The fixed-effects design (fixed_design() of `fixed`, the formula itself
+# or, on the covariance-structure route, the formula without its
+# structures) with the checked response and offset (checked_response()):
+# the lines every glmm() route ran before its own checks.
+design_and_response <- function(formula, mf, fenv, family, fixed = formula) {
+  fx <- fixed_design(fixed, mf, fenv)
+  rc <- checked_response(mf, fx$X, family, formula)
+  list(mt = fx$mt, X = fx$X, resp = rc$resp, offset = rc$offset)
+}
+
+# design_and_response() and the checks every several-term glmm() route
+# makes before fitting: effects with one observation per level (of the
+# factors `flist`; the sparse Laplace route leaves out those with a known
+# covariance), terms confounded with each other (warnings to record) and
+# the separation check.
+several_term_checks <- function(formula, mf, fenv, family, re, flist = re$flist,
+                                fixed = formula) {
+  d <- design_and_response(formula, mf, fenv, family, fixed)
+  d$extra_warn <- c(check_obs_level_effects(flist, family, d$resp$weights),
+                    check_confounded_terms(re))
+  d$sep <- separation_record(d$X, d$resp$y, d$resp$weights, family, "glmm")
+  d
+}
+
 # The checks every one-factor glmm() route makes before fitting: the
 # response and offset (checked_response()), the cluster sizes (warnings to
 # record) and the separation check. Whether every positive weight is 1 is
