@@ -9,13 +9,15 @@ frame_from_call <- function(mc, frame_formula, env, extras, contrasts = NULL,
                             formulas = list(frame_formula)) {
   # Plain columns of 'data' named in the formula: the frame directly
   # (direct_frame()); anything else through model.frame().
-  mf <- direct_frame(mc, frame_formula, env, extras) %||%
-    model_frame_call(mc, frame_formula, env, extras, formulas)
+  mf <- direct_frame(mc, frame_formula, env, extras)
+  direct <- !is.null(mf)
+  if (!direct) mf <- model_frame_call(mc, frame_formula, env, extras, formulas)
   mf <- drop_unused_levels(mf)
   if (nrow(mf) == 0L)
     stop("'data' has no complete rows: no observations are left after ",
          "'subset' and 'na.action'", call. = FALSE)
-  mf <- frame_integer64_groups(mf, formulas)
+  # (a direct frame has no integer64 column: its columns are plain)
+  if (!direct) mf <- frame_integer64_groups(mf, formulas)
   check_one_level_factors(mf, mc, env)  # one-level-factors.R
   frame_with_contrasts(mf, contrasts, function() eval(mc$data, env))  # contrasts.R
 }

@@ -85,7 +85,13 @@ direct_lhs <- function(bar, mf) {
 # which mkReTrms() would merge).
 grouping_codes <- function(expr, mf) {
   if (is.name(expr)) {
-    x <- mf[[as.character(expr)]]
+    x <- .subset2(mf, as.character(expr))
+    # A plain factor without missing values whose levels are all used is
+    # its own result (the usual grouping column; the steps below would
+    # rebuild the same object).
+    if (is.factor(x) && length(attributes(x)) == 2L && identical(class(x), "factor") &&
+        !anyNA(x) && !anyNA(levels(x)) && all(tabulate(x, nlevels(x)) > 0L))
+      return(x)
     if (!is.factor(x)) x <- factor(x)
     code <- as.integer(x)
     lev <- levels(x)

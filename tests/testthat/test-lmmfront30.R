@@ -113,3 +113,21 @@ test_that("several_term_checks() returns what the separate checks return", {
   expect_identical(ns$bar_term_names(bars),
                    names(reformulas::mkReTrms(bars, Pastes, reorder.terms = FALSE)$cnms))
 })
+
+test_that("grouping_codes() reads plain, ordered, unused-level and character grouping columns as mkReTrms() does", {
+  set.seed(6)
+  d <- data.frame(y = rnorm(40), g = factor(sample(letters[1:5], 40, TRUE)))
+  d$o <- factor(d$g, ordered = TRUE)
+  d$u <- factor(d$g, levels = c("zz", letters[1:5]))
+  d$s <- as.character(d$g)
+  for (v in c("g", "o", "u", "s")) {
+    bars <- ns$find_bars(as.formula(sprintf("y ~ 1 + (1 | %s)", v)))
+    a <- ns$grouping_codes(as.name(v), d)
+    b <- reformulas::mkReTrms(bars, d, reorder.terms = FALSE)$flist[[1L]]
+    # the same codes and levels (an ordered column gives a plain factor
+    # here, an ordered one in mkReTrms(); as on main's build)
+    expect_identical(as.integer(a), as.integer(b))
+    expect_identical(levels(a), levels(b))
+  }
+  expect_identical(ns$grouping_codes(quote(g), d), d$g)
+})
