@@ -131,3 +131,14 @@ test_that("grouping_codes() reads plain, ordered, unused-level and character gro
   }
   expect_identical(ns$grouping_codes(quote(g), d), d$g)
 })
+
+test_that("a factor left with one used level is named, on the direct frame and after 'subset'", {
+  set.seed(8)
+  d <- data.frame(y = rnorm(40), x = rnorm(40), a = factor(rep(1:8, 5)), b = factor(rep(1:5, 8)),
+                  f = factor(rep("u", 40), levels = c("u", "v")))
+  expect_error(glmm(y ~ x + f + (1 | a) + (1 | b), d), "'f' has a single value \\(\"u\"\\)")
+  d$f2 <- factor(ifelse(d$x > 0, "p", "n"))
+  expect_error(glmm(y ~ x + f2 + (1 | a) + (1 | b), d, subset = x > 0),
+               "'f2' has a single value \\(\"p\"\\)")
+  expect_s3_class(glmm(y ~ x + f2 + (1 | a) + (1 | b), d), "glmmgee_glmm")
+})
