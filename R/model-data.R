@@ -85,7 +85,10 @@ direct_frame <- function(mc, frame_formula, env, extras) {
   if (!is.data.frame(data) || n < 1L) return(NULL)
   ex <- extras[extras %in% nm]
   exv <- lapply(ex, function(a) mc[[a]])
-  tt <- stats::terms(frame_formula, data = data)
+  # A formula terms() refuses goes to model.frame(), whose error handler
+  # words the message.
+  tt <- tryCatch(stats::terms(frame_formula, data = data), error = function(e) NULL)
+  if (is.null(tt)) return(NULL)
   vars <- as.list(attr(tt, "variables"))[-1L]
   if (!all(vapply(c(vars, exv), is.name, TRUE))) return(NULL)
   dn <- names(data)

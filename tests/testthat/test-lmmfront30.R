@@ -142,3 +142,9 @@ test_that("a factor left with one used level is named, on the direct frame and a
                "'f2' has a single value \\(\"p\"\\)")
   expect_s3_class(glmm(y ~ x + f2 + (1 | a) + (1 | b), d), "glmmgee_glmm")
 })
+
+test_that("a formula terms() refuses is worded by the model frame's error handler", {
+  set.seed(9)
+  d <- data.frame(y = rnorm(40), x = rnorm(40), a = factor(rep(1:8, 5)), b = factor(rep(1:5, 8)))
+  expect_error(glmm(y ~ x^-1 + (1 | a) + (1 | b), d), "could not build the model frame: invalid power")
+})
