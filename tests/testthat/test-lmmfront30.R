@@ -148,3 +148,15 @@ test_that("a formula terms() refuses is worded by the model frame's error handle
   d <- data.frame(y = rnorm(40), x = rnorm(40), a = factor(rep(1:8, 5)), b = factor(rep(1:5, 8)))
   expect_error(glmm(y ~ x^-1 + (1 | a) + (1 | b), d), "could not build the model frame: invalid power")
 })
+
+test_that("direct_frame() gives model.frame()'s frame for tibbles and data.tables", {
+  e <- new.env()
+  data(Penicillin, package = "lme4", envir = e)
+  for (pk in c("tibble", "data.table")) {
+    if (!requireNamespace(pk, quietly = TRUE)) next
+    e$P2 <- if (pk == "tibble") tibble::as_tibble(e$Penicillin) else data.table::as.data.table(e$Penicillin)
+    p <- frame_pair(diameter ~ 1 + (1 | plate) + (1 | sample), "P2", e)
+    expect_false(is.null(p$direct))
+    expect_identical(p$direct, p$frame)
+  }
+})
