@@ -1,11 +1,12 @@
-# 62 fits through glmm() and gee() (several-term gaussian LMMs by REML and
+# 66 fits through glmm() and gee() (several-term gaussian LMMs by REML and
 # ML: random intercepts, slopes, crossed, nested, a:b, a/b, weights,
 # offsets, rows with NA, subset, contrasts, unused levels, character and
 # numeric grouping variables, an expression; transformations and `.` in
 # formulas; formulas built in functions with local variables and local
 # functions, each called with two values; logical, ordered and integer
 # columns, row names, reordered rows; nested quadrature, covariance
-# structures, known covariances and a few other routes), saved with
+# structures, known covariances, zero-inflated and ordinal fits and a
+# few other routes), saved with
 # environments and closures replaced by text (and call/time dropped), for
 # an identical() comparison between two builds:
 #   R_LIBS=<lib A> Rscript bench/bench-lmm-front-identical.R a.rds
@@ -108,8 +109,15 @@ cs <- list(
   structured = quote(glmm(y ~ x + diag(x | a) + (1 | b), d)),
   known_gauss = quote(glmm(y ~ x + (1 | a), d, covariance = list(a = `rownames<-`(diag(12), levels(d$a))))),
   known_laplace = quote(glmm(I(y > 1) ~ x + (1 | a), d, family = binomial,
-                             covariance = list(a = `rownames<-`(diag(12), levels(d$a)))))
+                             covariance = list(a = `rownames<-`(diag(12), levels(d$a))))),
+  # two-part and ordinal routes on plain columns (direct frames)
+  zip = quote(glmm(cnt ~ x + (1 | a), d, family = poisson, ziformula = ~ z)),
+  zip_sparse = quote(glmm(cnt ~ x + (1 | a) + (1 | b), d, family = poisson, ziformula = ~ z)),
+  ordinal = quote(glmm(ord ~ x + (1 | a), d, family = cumulative)),
+  ordinal_sparse = quote(glmm(ord ~ x + (1 | a) + (1 | b), d, family = cumulative))
 )
+d$cnt <- ifelse(runif(n) < 0.3, 0L, rpois(n, exp(0.5 + 0.3 * d$x)))
+d$ord <- cut(d$y, c(-Inf, 0, 1, 2, Inf), ordered_result = TRUE)
 d$yi <- as.integer(round(10 * d$y)); d$lg <- d$x > 0
 d$o3 <- factor(sample(c("lo", "mid", "hi"), n, TRUE), levels = c("lo", "mid", "hi"), ordered = TRUE)
 drn <- d; rownames(drn) <- paste0("obs", seq_len(n))
