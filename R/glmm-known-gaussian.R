@@ -56,10 +56,9 @@ glmm_known_gaussian <- function(formula, mf, family, nAGQ, control, start, covar
     stop("'start' is not used for a gaussian model with a known covariance (the variance ratio is searched over its whole range)",
          call. = FALSE)
   terms <- lapply(find_bars(formula), known_term, covariance = covariance, mf = mf)
-  fx <- fixed_design(formula, mf, fenv)
-  X <- fx$X
-  rc <- checked_response(mf, X, family, formula)
-  resp <- rc$resp
+  d <- design_and_response(formula, mf, fenv, family)
+  X <- d$X
+  resp <- d$resp
   if (any(resp$weights != 1))
     stop("'weights' are not available for a gaussian model with a known covariance", call. = FALSE)
   n <- length(resp$y)
@@ -69,7 +68,7 @@ glmm_known_gaussian <- function(formula, mf, family, nAGQ, control, start, covar
                           "known covariance is the identity: its random effect is not identifiable ",
                           "(it is confounded with the residual of the gaussian family); remove the term"),
                    tm$g, n), call. = FALSE)
-  y <- resp$y - rc$offset
+  y <- resp$y - d$offset
   # On a centred and scaled X where the user's loses digits, as the other
   # linear mixed model routes (lmm_design_transform()): the profiles form
   # X'V^-1X as X'X less its rotated part, and with x * 1e-6 - 5 the slope
@@ -84,7 +83,7 @@ glmm_known_gaussian <- function(formula, mf, family, nAGQ, control, start, covar
     known_gaussian_multi_fit(tx$M, y, terms, REML)
   }
   fit <- known_gaussian_standard_x(fit, tx, REML)
-  new_glmm_known(fit, X, resp$y, rc$offset, terms, mf, fx$mt, mc, formula, family, REML)
+  new_glmm_known(fit, X, resp$y, d$offset, terms, mf, d$mt, mc, formula, family, REML)
 }
 
 # A known-covariance fit on X* = X T^-1 back to the user's X: beta = T^-1

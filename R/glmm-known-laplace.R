@@ -22,10 +22,9 @@ glmm_known_laplace <- function(formula, mf, family, nAGQ, control, start, covari
   if (!is.null(start))
     stop("'start' is not used for a model with a known covariance", call. = FALSE)
   tm <- known_term(find_bars(formula)[[1L]], covariance, mf)
-  fx <- fixed_design(formula, mf, fenv)
-  X <- fx$X
-  rc <- checked_response(mf, X, family, formula)
-  resp <- rc$resp
+  d <- design_and_response(formula, mf, fenv, family)
+  X <- d$X
+  resp <- d$resp
   if (family$family == "poisson" && any(resp$weights != 1))
     stop("'weights' are not available for a Poisson model with a known covariance", call. = FALSE)
   if (any(resp$weights <= 0))
@@ -37,7 +36,7 @@ glmm_known_laplace <- function(formula, mf, family, nAGQ, control, start, covari
   # gaussian known-covariance routes: with x * 1e-6 - 5 the glm start's
   # X'WX was singular numerically and the fit failed.
   tx <- lmm_design_transform(X)
-  fit <- known_laplace_fit(tx$M, resp$y, resp$weights, rc$offset, tm$index, L, family, control, tm$g)
+  fit <- known_laplace_fit(tx$M, resp$y, resp$weights, d$offset, tm$index, L, family, control, tm$g)
   if (!isTRUE(tx$identity)) {
     # (beta, s) back to the user's X by the linear mixed models' map, which
     # keeps the standardized covariance for the delta methods.
@@ -45,7 +44,7 @@ glmm_known_laplace <- function(formula, mf, family, nAGQ, control, start, covari
     fit <- lmm_standard_x(fit, tx, FALSE)
     fit$theta <- NULL
   }
-  obj <- new_glmm_known_laplace(fit, X, resp, rc$offset, tm, L, mf, fx$mt, mc, formula, family)
+  obj <- new_glmm_known_laplace(fit, X, resp, d$offset, tm, L, mf, d$mt, mc, formula, family)
   finish_glmm(obj, sep, extra_warn)
 }
 

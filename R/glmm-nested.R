@@ -132,20 +132,13 @@ glmm_nested <- function(formula, mf, family, nAGQ, control, start, covariance, m
                         "use nAGQ = 1 (the Laplace approximation) or a smaller nAGQ"),
                  nAGQ, ns$q, re$terms[[ns$order[depth]]]$group, nAGQ, ns$q, nleaf,
                  nAGQ^ns$q * nleaf, nested_slope_limit), call. = FALSE)
-  fx <- fixed_design(formula, mf, fenv)
-  mt <- fx$mt
-  X <- fx$X
-  rc <- checked_response(mf, X, family, formula)
-  resp <- rc$resp
-  off <- rc$offset
-  extra_warn <- c(check_obs_level_effects(re$flist, family, resp$weights),
-                  check_confounded_terms(re))
-  sep <- separation_record(X, resp$y, resp$weights, family, "glmm")
-  fit <- glmm_nested_fit(X, resp$y, re, family, resp$weights, off, nAGQ, control, start)
-  obj <- new_glmm_sparse(fit, X = X, y = resp$y, weights = resp$weights, offset = off,
-                         re = re, mf = mf, mt = mt, call = mc, formula = formula)
+  d <- several_term_checks(formula, mf, fenv, family, re)
+  resp <- d$resp
+  fit <- glmm_nested_fit(d$X, resp$y, re, family, resp$weights, d$offset, nAGQ, control, start)
+  obj <- new_glmm_sparse(fit, X = d$X, y = resp$y, weights = resp$weights, offset = d$offset,
+                         re = re, mf = mf, mt = d$mt, call = mc, formula = formula)
   obj$nAGQ <- nAGQ
   obj$distributed <- fit$distributed
   class(obj) <- c("glmmgee_glmm_nested", class(obj))
-  finish_glmm(obj, sep, extra_warn)
+  finish_glmm(obj, d$sep, d$extra_warn)
 }

@@ -62,14 +62,13 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
                 "structures or 'penalized' (they are fitted by the sparse Laplace engine, nAGQ = 1)"),
          call. = FALSE)
   re <- sparse_covstruct_terms(formula, mf)
-  fx <- fixed_design(re$plain, mf, fenv)
-  X <- fx$X
+  d <- several_term_checks(formula, mf, fenv, family, re, fixed = re$plain)
+  X <- d$X
   if (!is.null(penalty)) check_prior_length(penalty, ncol(X), "penalized")
-  rc <- checked_response(mf, X, family, formula)
-  resp <- rc$resp
-  extra_warn <- c(check_obs_level_effects(re$flist, family, resp$weights),
-                  check_confounded_terms(re))
-  sep <- penalized_separation(separation_record(X, resp$y, resp$weights, family, "glmm"), penalty)
+  resp <- d$resp
+  off <- d$offset
+  extra_warn <- d$extra_warn
+  sep <- penalized_separation(d$sep, penalty)
   # Gaussian identity link: the exact profiled criterion (ML or REML).
   profiled <- REML || lmm_covstruct_wanted(family, penalty)
   # The Laplace route's search is not invariant to the response's units:
@@ -81,11 +80,11 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
   # below the optimum with only the latter), that one is fitted too and the
   # higher log-likelihood kept.
   fit_on <- function(re_x) {
-    fit <- if (profiled) lmm_sparse_covstruct_fit(X, resp$y, re_x, resp$weights, rc$offset, REML, control)
-           else sparse_covstruct_fit(X, resp$y, re_x, family, resp$weights, rc$offset, control, penalty)
+    fit <- if (profiled) lmm_sparse_covstruct_fit(X, resp$y, re_x, resp$weights, off, REML, control)
+           else sparse_covstruct_fit(X, resp$y, re_x, family, resp$weights, off, control, penalty)
     if (!profiled && identical(family$family, "gaussian") && identical(family$link, "identity") &&
         is.null(penalty) && length(fit$optinfo$warnings) > 0L) {
-      alt <- tryCatch(lmm_sparse_covstruct_fit(X, resp$y, re_x, resp$weights, rc$offset, FALSE, control),
+      alt <- tryCatch(lmm_sparse_covstruct_fit(X, resp$y, re_x, resp$weights, off, FALSE, control),
                       error = function(e) NULL)
       if (!is.null(alt) && is.finite(alt$loglik) && alt$loglik > fit$loglik) fit <- alt
     }
@@ -125,8 +124,8 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
       extra_warn <- c(extra_warn, cs2_far_warning(re, cs2))
     }
   }
-  obj <- new_glmm_sparse(fit, X = X, y = resp$y, weights = resp$weights, offset = rc$offset,
-                         re = re, mf = mf, mt = fx$mt, call = mc, formula = re$plain)
+  obj <- new_glmm_sparse(fit, X = X, y = resp$y, weights = resp$weights, offset = off,
+                         re = re, mf = mf, mt = d$mt, call = mc, formula = re$plain)
   # The call and formula as the user wrote them; the terms' layout (for
   # predict(re.form =) and ranef()) from the unstructured form.
   obj$formula <- formula

@@ -125,23 +125,16 @@ glmm_sparse <- function(formula, mf, family, nAGQ, control, start, covariance, m
     stop("a covariance given by its factor (kfactor()) is available only for gaussian models whose random-effect terms all have known covariances, and for binomial (logit) or Poisson (log) models with the one term (1 | id)",
          call. = FALSE)
   re <- sparse_re_terms(formula, mf, covariance)
-  fx <- fixed_design(formula, mf, fenv)
-  mt <- fx$mt
-  X <- fx$X
-  rc <- checked_response(mf, X, family, formula)
-  resp <- rc$resp
-  off <- rc$offset
   # a known K that is not c I separates a one-observation-per-level effect
   # from the residual: only the others are checked
   kn <- names(covariance)[!vapply(covariance, is_scaled_identity, TRUE)]
-  extra_warn <- c(check_obs_level_effects(re$flist[setdiff(names(re$flist), kn)], family,
-                                          resp$weights),
-                  check_confounded_terms(re))
-  sep <- separation_record(X, resp$y, resp$weights, family, "glmm")
-  fit <- glmm_sparse_fit(X, resp$y, re, family, resp$weights, off, control, start)
-  obj <- new_glmm_sparse(fit, X = X, y = resp$y, weights = resp$weights, offset = off,
-                         re = re, mf = mf, mt = mt, call = mc, formula = formula)
-  finish_glmm(obj, sep, extra_warn)
+  d <- several_term_checks(formula, mf, fenv, family, re,
+                           flist = re$flist[setdiff(names(re$flist), kn)])
+  resp <- d$resp
+  fit <- glmm_sparse_fit(d$X, resp$y, re, family, resp$weights, d$offset, control, start)
+  obj <- new_glmm_sparse(fit, X = d$X, y = resp$y, weights = resp$weights, offset = d$offset,
+                         re = re, mf = mf, mt = d$mt, call = mc, formula = formula)
+  finish_glmm(obj, d$sep, d$extra_warn)
 }
 
 # Gaussian identity-link models go to the profiled criterion, which is
@@ -154,18 +147,14 @@ lmm_sparse_wanted <- function(family, nAGQ, REML) {
 
 glmm_lmm_sparse <- function(formula, mf, family, control, start, mc, fenv, REML) {
   re <- sparse_re_terms(formula, mf, NULL)
-  fx <- fixed_design(formula, mf, fenv)
-  rc <- checked_response(mf, fx$X, family, formula)
-  resp <- rc$resp
-  extra_warn <- c(check_obs_level_effects(re$flist, family, resp$weights),
-                  check_confounded_terms(re))
-  sep <- separation_record(fx$X, resp$y, resp$weights, family, "glmm")
-  fit <- lmm_sparse_fit(fx$X, resp$y, re, resp$weights, rc$offset, REML, control, start)
-  obj <- new_glmm_sparse(fit, X = fx$X, y = resp$y, weights = resp$weights, offset = rc$offset,
-                         re = re, mf = mf, mt = fx$mt, call = mc, formula = formula)
+  d <- several_term_checks(formula, mf, fenv, family, re)
+  resp <- d$resp
+  fit <- lmm_sparse_fit(d$X, resp$y, re, resp$weights, d$offset, REML, control, start)
+  obj <- new_glmm_sparse(fit, X = d$X, y = resp$y, weights = resp$weights, offset = d$offset,
+                         re = re, mf = mf, mt = d$mt, call = mc, formula = formula)
   if (REML) {
     obj$REML <- TRUE
     obj$loglik_ml <- fit$loglik_ml
   }
-  finish_glmm(obj, sep, extra_warn)
+  finish_glmm(obj, d$sep, d$extra_warn)
 }

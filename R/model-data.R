@@ -7,6 +7,24 @@
 # own extra variables, so subset and na.action treat them with the rest.
 frame_from_call <- function(mc, frame_formula, env, extras, contrasts = NULL,
                             formulas = list(frame_formula)) {
+  # Plain columns of 'data' named in the formula: the frame directly
+  # (direct_frame()); anything else through model.frame().
+  mf <- direct_frame(mc, frame_formula, env, extras)
+  direct <- !is.null(mf)
+  if (!direct) mf <- model_frame_call(mc, frame_formula, env, extras, formulas)
+  mf <- drop_unused_levels(mf)
+  if (nrow(mf) == 0L)
+    stop("'data' has no complete rows: no observations are left after ",
+         "'subset' and 'na.action'", call. = FALSE)
+  # (a direct frame has no integer64 column: its columns are plain)
+  if (!direct) mf <- frame_integer64_groups(mf, formulas)
+  check_one_level_factors(mf, mc, env)  # one-level-factors.R
+  frame_with_contrasts(mf, contrasts, function() eval(mc$data, env))  # contrasts.R
+}
+
+# stats::model.frame() on the call's data, subset, na.action and `extras`,
+# its errors said in terms of the call's arguments.
+model_frame_call <- function(mc, frame_formula, env, extras, formulas) {
   keep <- c("data", "subset", "na.action", extras)
   args <- as.list(mc)[c(1L, match(keep, names(mc), 0L))]
   args[[1L]] <- quote(stats::model.frame)
@@ -17,7 +35,7 @@ frame_from_call <- function(mc, frame_formula, env, extras, contrasts = NULL,
   args$drop.unused.levels <- FALSE
   if (is.null(args$na.action) && default_na_omit(mc$data, env))
     args$na.action <- na_omit_plain
-  mf <- tryCatch(eval(as.call(args), env), error = function(e) {
+  tryCatch(eval(as.call(args), env), error = function(e) {
     msg <- conditionMessage(e)
     miss <- regmatches(msg, regexpr("(?<=object ')[^']+(?=' not found)", msg, perl = TRUE))
     if (length(miss))
@@ -37,13 +55,62 @@ frame_from_call <- function(mc, frame_formula, env, extras, contrasts = NULL,
                    formula_arg_of(len, formulas), frame_var_name(len)), call. = FALSE)
     stop("could not build the model frame: ", msg, call. = FALSE)
   })
-  mf <- drop_unused_levels(mf)
-  if (nrow(mf) == 0L)
-    stop("'data' has no complete rows: no observations are left after ",
-         "'subset' and 'na.action'", call. = FALSE)
-  mf <- frame_integer64_groups(mf, formulas)
-  check_one_level_factors(mf, mc, env)  # one-level-factors.R
-  frame_with_contrasts(mf, contrasts, function() eval(mc$data, env))  # contrasts.R
+}
+
+# What model_frame_call() returns, built from the columns of 'data' without
+# model.frame() (its R code, the evaluation of the variables list and the
+# error handler were a sixth of a small several-term REML fit), for the
+# commonest call alone: 'data' a data frame named in the call, no 'subset',
+# no 'na.action' and the default na.omit in force (default_na_omit()), no
+# `.` in the formula, every variable of the formula and every extra
+# (weights = w) a name of a column of 'data' (names not repeated), each
+# column a plain vector or factor (no other attributes) of a type
+# model.frame() takes, with no missing value. Then model.frame() would
+# take the same columns (the data come first in its lookup), na.omit() would
+# return them as they are, and every variable is its own predvar
+# (makepredictcall() changes none of them): the same frame, its row names
+# and terms (predvars, dataClasses) set as model.frame() sets them. Nothing
+# is evaluated but the data's name and nothing is remembered between calls,
+# so functions or variables of the formula's environment cannot be read
+# stale: any formula that uses them is not a plain one and goes to
+# model.frame(). NULL when the call is not such a call.
+direct_frame <- function(mc, frame_formula, env, extras) {
+  nm <- names(mc)
+  de <- mc[["data"]]
+  if ("subset" %in% nm || "na.action" %in% nm || !is.name(de) || !default_na_omit(de, env) ||
+      "." %in% all.names(frame_formula))
+    return(NULL)
+  data <- get0(as.character(de), envir = env)
+  n <- .row_names_info(data, 2L)
+  if (!is.data.frame(data) || n < 1L) return(NULL)
+  ex <- extras[extras %in% nm]
+  exv <- lapply(ex, function(a) mc[[a]])
+  # A formula terms() refuses goes to model.frame(), whose error handler
+  # words the message.
+  tt <- tryCatch(stats::terms(frame_formula, data = data), error = function(e) NULL)
+  if (is.null(tt)) return(NULL)
+  vars <- as.list(attr(tt, "variables"))[-1L]
+  if (!all(vapply(c(vars, exv), is.name, TRUE))) return(NULL)
+  dn <- names(data)
+  j <- match(vapply(c(vars, exv), as.character, ""), dn)
+  if (anyNA(j) || anyDuplicated(dn)) return(NULL)
+  out <- .subset(data, j)
+  for (x in out) {
+    at <- attributes(x)
+    plain <- is.null(at) ||
+      (is.factor(x) && length(at) == 2L && all(names(at) %in% c("levels", "class")))
+    if (!plain || length(x) != n || anyNA(x) ||
+        !typeof(x) %in% c("logical", "integer", "double", "complex", "character", "raw"))
+      return(NULL)
+  }
+  names(out) <- c(vapply(vars, as.character, ""), sprintf("(%s)", ex))
+  class(out) <- "data.frame"
+  rn <- .row_names_info(data, 0L)
+  attr(out, "row.names") <- if (length(rn) == n) rn else c(NA_integer_, n)
+  attr(tt, "predvars") <- attr(tt, "variables")
+  attr(tt, "dataClasses") <- vapply(out, stats::.MFclass, "")
+  attr(out, "terms") <- tt
+  out
 }
 
 # "'ziformula': " when the frame variable `v` (as model.frame() names it)
@@ -340,6 +407,30 @@ checked_response <- function(mf, X, family, formula, offset = NULL) {
     stop("'family': betabinomial() with one trial per observation (a binary response) does not identify the overdispersion phi; use binomial()",
          call. = FALSE)
   list(resp = resp, offset = off)
+}
+
+# The fixed-effects design (fixed_design() of `fixed`, the formula itself
+# or, on the covariance-structure route, the formula without its
+# structures) with the checked response and offset (checked_response()):
+# the lines every glmm() route ran before its own checks.
+design_and_response <- function(formula, mf, fenv, family, fixed = formula) {
+  fx <- fixed_design(fixed, mf, fenv)
+  rc <- checked_response(mf, fx$X, family, formula)
+  list(mt = fx$mt, X = fx$X, resp = rc$resp, offset = rc$offset)
+}
+
+# design_and_response() and the checks every several-term glmm() route
+# makes before fitting: effects with one observation per level (of the
+# factors `flist`; the sparse Laplace route leaves out those with a known
+# covariance), terms confounded with each other (warnings to record) and
+# the separation check.
+several_term_checks <- function(formula, mf, fenv, family, re, flist = re$flist,
+                                fixed = formula) {
+  d <- design_and_response(formula, mf, fenv, family, fixed)
+  d$extra_warn <- c(check_obs_level_effects(flist, family, d$resp$weights),
+                    check_confounded_terms(re))
+  d$sep <- separation_record(d$X, d$resp$y, d$resp$weights, family, "glmm")
+  d
 }
 
 # The checks every one-factor glmm() route makes before fitting: the

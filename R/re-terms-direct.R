@@ -19,10 +19,7 @@ direct_re_trms <- function(bars, mf) {
   ok <- vapply(bars, function(b) is_interaction(b[[3L]]) &&
                  all(all.vars(b[[3L]]) %in% names(mf)) && direct_lhs(b, mf), TRUE)
   if (!all(ok)) return(NULL)
-  # The terms' names, remembered for the last few lists of bars (memo_expr():
-  # a deparse() per term on every fit).
-  gnames <- memo_expr("direct_gnames", bars, function(bs)
-    vapply(bs, function(b) paste(deparse(b[[3L]], 500L), collapse = " "), ""))
+  gnames <- bar_term_names(bars)
   ufn <- unique(gnames)
   flist <- vector("list", length(ufn))
   for (k in seq_along(ufn)) {
@@ -54,6 +51,14 @@ direct_re_trms <- function(bars, mf) {
   list(cnms = cnms, flist = flist, Zlist = Zlist)
 }
 
+# The terms' names as mkReTrms() names them (its grouping expressions
+# deparsed), for direct_re_trms() and intercept_re_terms(); remembered for
+# the last few lists of bars (memo_expr(): a deparse() per term on every
+# fit).
+bar_term_names <- function(bars)
+  memo_expr("term_names", bars, function(bs)
+    vapply(bs, function(b) paste(deparse(b[[3L]], 500L), collapse = " "), ""))
+
 # Whether a term's left side can be read directly: 1, or a formula of
 # variables of the frame (atomic columns, none a grouping variable of the
 # term) joined by +, -, :, * and parentheses, with the constants 0 and 1;
@@ -80,7 +85,13 @@ direct_lhs <- function(bar, mf) {
 # which mkReTrms() would merge).
 grouping_codes <- function(expr, mf) {
   if (is.name(expr)) {
-    x <- mf[[as.character(expr)]]
+    x <- .subset2(mf, as.character(expr))
+    # A plain factor without missing values whose levels are all used is
+    # its own result (the usual grouping column; the steps below would
+    # rebuild the same object).
+    if (is.factor(x) && length(attributes(x)) == 2L && identical(class(x), "factor") &&
+        !anyNA(x) && !anyNA(levels(x)) && all(tabulate(x, nlevels(x)) > 0L))
+      return(x)
     if (!is.factor(x)) x <- factor(x)
     code <- as.integer(x)
     lev <- levels(x)

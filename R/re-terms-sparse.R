@@ -120,7 +120,7 @@ intercept_re_terms <- function(bars, mf) {
   plan <- memo_expr("intercept_plan", bars, function(bs) {
     if (!all(vapply(bs, function(b) identical(b[[2L]], 1) && is_interaction(b[[3L]]), TRUE)))
       return(NULL)
-    gnames <- vapply(bs, function(b) paste(deparse(b[[3L]], 500L), collapse = " "), "")
+    gnames <- bar_term_names(bs)
     ufn <- unique(gnames)
     list(gnames = gnames, ufn = ufn, assign = match(gnames, ufn),
          first = match(ufn, gnames),

@@ -1,7 +1,12 @@
-# 39 fits through glmm() (several-term gaussian LMMs by REML and ML:
-# random intercepts, slopes, crossed, nested, a:b, a/b, weights, offsets,
-# rows with NA, subset, contrasts, unused levels, character and numeric
-# grouping variables, an expression; and a few other routes), saved with
+# 66 fits through glmm() and gee() (several-term gaussian LMMs by REML and
+# ML: random intercepts, slopes, crossed, nested, a:b, a/b, weights,
+# offsets, rows with NA, subset, contrasts, unused levels, character and
+# numeric grouping variables, an expression; transformations and `.` in
+# formulas; formulas built in functions with local variables and local
+# functions, each called with two values; logical, ordered and integer
+# columns, row names, reordered rows; nested quadrature, covariance
+# structures, known covariances, zero-inflated and ordinal fits and a
+# few other routes), saved with
 # environments and closures replaced by text (and call/time dropped), for
 # an identical() comparison between two builds:
 #   R_LIBS=<lib A> Rscript bench/bench-lmm-front-identical.R a.rds
@@ -75,8 +80,56 @@ cs <- list(
   binom = quote(glmm(cbind(incidence, size - incidence) ~ period + (1 | herd) + (1 | obs), transform(cbpp, obs = factor(seq_len(nrow(cbpp)))), family = binomial)),
   pois = quote(glmm(round(exp(y / 3)) ~ x + (1 | a) + (1 | b), d, family = poisson)),
   stringf = quote(glmm("y ~ x + (1 | a) + (1 | b)", d, REML = TRUE)),
-  known = quote(glmm(y ~ x + (1 | a) + (1 | b), d, covariance = list(a = `rownames<-`(diag(12), levels(d$a)))))
+  known = quote(glmm(y ~ x + (1 | a) + (1 | b), d, covariance = list(a = `rownames<-`(diag(12), levels(d$a))))),
+  # transformations in formulas (not read by the direct frame)
+  log_resp = quote(glmm(log(diameter) ~ 1 + (1 | plate) + (1 | sample), Penicillin, REML = TRUE)),
+  poly_x = quote(glmm(y ~ poly(x, 2) + (1 | a) + (1 | b), d, REML = TRUE)),
+  scale_x = quote(glmm(y ~ scale(x) + I(x^2) + (1 | a/b), d)),
+  factor_id = quote(glmm(y ~ x + factor(ida %% 3) + (1 | a) + (1 | b), d, REML = TRUE)),
+  # `.` in formulas
+  dot = quote(glmm(y ~ . + (1 | a) + (1 | b), d[c("y", "x", "z", "a", "b")], REML = TRUE)),
+  dot_nested = quote(glmm(strength ~ . + (1 | batch/cask), Pastes[c("strength", "batch", "cask")])),
+  # formulas built in functions, variables local to them (each called
+  # twice with different values: nothing may be read from the first call)
+  local_x1 = quote(local_fit(1)), local_x2 = quote(local_fit(3)),
+  local_fun1 = quote(local_trans(function(v) v^2)), local_fun2 = quote(local_trans(function(v) sqrt(abs(v)))),
+  local_weights = quote(local_weights(2)),
+  built = quote(built_fit("diameter", c("plate", "sample"))),
+  built2 = quote(built_fit("strength", c("batch", "sample"))),
+  # plain columns of the direct frame: logical, ordered, two-row subsets of
+  # row names, integer response, both extras
+  plain_types = quote(glmm(yi ~ lg + o3 + (1 | a) + (1 | b), d, REML = TRUE)),
+  rownamed = quote(glmm(y ~ x + (1 | a) + (1 | b), drn, REML = TRUE)),
+  reordered = quote(glmm(y ~ x + (1 | a) + (1 | b), d[sample(n), ], REML = TRUE)),
+  both_extras = quote(glmm(y ~ x + (1 | a) + (1 | b), d, weights = w, offset = o)),
+  gee_plain = quote(gee(y ~ x, id = a, data = d)),
+  gee_w = quote(gee(y ~ x, id = a, data = d, weights = w, corstr = "exchangeable")),
+  # the other routes that share the several-term checks
+  nested_agq = quote(glmm(I(y > 1) ~ x + (1 | a/b), d, family = binomial, nAGQ = 3)),
+  structured = quote(glmm(y ~ x + diag(x | a) + (1 | b), d)),
+  known_gauss = quote(glmm(y ~ x + (1 | a), d, covariance = list(a = `rownames<-`(diag(12), levels(d$a))))),
+  known_laplace = quote(glmm(I(y > 1) ~ x + (1 | a), d, family = binomial,
+                             covariance = list(a = `rownames<-`(diag(12), levels(d$a))))),
+  # two-part and ordinal routes on plain columns (direct frames)
+  zip = quote(glmm(cnt ~ x + (1 | a), d, family = poisson, ziformula = ~ z)),
+  zip_sparse = quote(glmm(cnt ~ x + (1 | a) + (1 | b), d, family = poisson, ziformula = ~ z)),
+  ordinal = quote(glmm(ord ~ x + (1 | a), d, family = cumulative)),
+  ordinal_sparse = quote(glmm(ord ~ x + (1 | a) + (1 | b), d, family = cumulative))
 )
+d$cnt <- ifelse(runif(n) < 0.3, 0L, rpois(n, exp(0.5 + 0.3 * d$x)))
+d$ord <- cut(d$y, c(-Inf, 0, 1, 2, Inf), ordered_result = TRUE)
+d$yi <- as.integer(round(10 * d$y)); d$lg <- d$x > 0
+d$o3 <- factor(sample(c("lo", "mid", "hi"), n, TRUE), levels = c("lo", "mid", "hi"), ordered = TRUE)
+drn <- d; rownames(drn) <- paste0("obs", seq_len(n))
+local_fit <- function(k) { xs <- d$x * k; glmm(y ~ xs + (1 | a) + (1 | b), d, REML = TRUE) }
+local_trans <- function(tr) glmm(y ~ tr(x) + (1 | a) + (1 | b), d)
+local_weights <- function(k) { wk <- d$w^k; glmm(y ~ x + (1 | a) + (1 | b), d, weights = wk, REML = TRUE) }
+built_fit <- function(resp, groups) {
+  dat <- if (resp == "diameter") Penicillin else Pastes
+  f <- as.formula(paste(resp, "~ 1 +", paste0("(1 | ", groups, ")", collapse = " + ")))
+  glmm(f, dat, REML = TRUE)
+}
+set.seed(11)
 res <- lapply(cs, function(e) tryCatch(suppressWarnings(eval(e)), error = function(e) conditionMessage(e)))
 noenv <- function(x) {
   if (is.environment(x)) return("<environment>")
