@@ -35,7 +35,13 @@
 # block's rows of Lambda, its T and Ti, or NULL when there are none (or the
 # route is not one this covers: two-part, nested, structured terms).
 profile_z_blocks <- function(fit) {
-  if (!is.null(fit$aux) || inherits(fit, "glmmgee_glmm_nested") ||
+  # Zero-inflated, hurdle and dispersion-formula fits without random
+  # effects in the zero part: the conditional part's blocks, as below
+  # (zi_profile_engine() and zi_sparse_profile_engine() build their
+  # engines on Z G). Nested adaptive quadrature has no correlated block
+  # (slopes at the innermost level, uncorrelated: a scaling only), and a
+  # non-normal random-effect distribution has a random intercept only.
+  if (!is.null(fit$aux$zi$re) || inherits(fit, "glmmgee_glmm_nested") ||
       !is.null(fit$ranef_dist) && !identical(fit$ranef_dist, "normal")) return(NULL)
   sparse <- inherits(fit, "glmmgee_glmm_sparse")
   if (sparse) {
@@ -119,6 +125,13 @@ profile_basis_setup <- function(fit, zb, tg, base, Tx) {
     if (tg$kind == "coef") {
       cv <- tg$cov
       if (!is.null(cv)) {
+        # A variance estimated at zero has no covariance with the
+        # coefficient (NA): no lean for it, the others' kept. Without any
+        # lean a coefficient on a far-off column is held alone, every
+        # linear predictor moves with it, and on a Poisson fit (zero-
+        # inflated, (x2 | a) + (1 | h) with h's variance at 0) exp(eta)
+        # overflowed at the first step above the estimate: no upper limit.
+        cv[-tg$pos][!is.finite(cv[-tg$pos])] <- 0
         cv <- theta_star(cv, Tx)
         for (bl in zb$blocks) cv[bl$pos] <- 0
       }
