@@ -241,24 +241,24 @@ basis_engine <- function(fit, zb, g) {
 
 # The base engine (block `bl` on Z* = Z Ti) as a function of theta with
 # that block's Lambda on the basis C' (Lambda* = the lower triangular
-# factor of C' Lambda Lambda' C, lq_blocks()), its gradient by the
-# Jacobian of that map (lq_jacobian(); where Lambda is singular, at a
-# standard deviation held at 0, the gradient in the block is left 0 and
-# the search moves on the others).
+# factor of C' Lambda Lambda' C), its gradient by the Jacobian of that map
+# (cpp_lq_rotate(), as lq_blocks() and lq_jacobian() but in one call: in R
+# the map at each evaluation cost as much as the adaptive quadrature
+# itself; where Lambda is singular, at a standard deviation held at 0, the
+# gradient in the block is left 0 and the search moves on the others).
 rotated_eval <- function(base, bl, C) {
-  s <- length(bl$rows)
   Ct <- t(C)
+  at <- bl$at
+  storage.mode(at) <- "integer"
+  pos <- bl$pos
   list(eval = function(th) {
-         L <- matrix(0, s, s)
-         L[bl$at] <- th[bl$pos]
-         lq <- lq_blocks(Ct %*% L, s)
+         m <- cpp_lq_rotate(Ct, th[pos], at, TRUE)
          ths <- th
-         ths[bl$pos] <- lq$L[bl$at]
+         ths[pos] <- m$lambda
          r <- base$eval(ths)
          if (is.null(r$gradient)) return(r)
          g <- r$gradient
-         J <- if (all(diag(L) > 0)) tryCatch(lq_jacobian(L, lq$L, lq$W, bl$at), error = function(e) NULL)
-         g[bl$pos] <- if (is.null(J)) 0 else drop(crossprod(J, g[bl$pos]))
+         g[pos] <- if (is.null(m$J)) 0 else drop(crossprod(m$J, g[pos]))
          r$gradient <- g
          r
        },
