@@ -65,6 +65,26 @@ test_that("the several-term zero-inflated profile with (x | a) + (1 | h) does no
   t30_check("yc ~ X + (X | a) + (1 | h)", list(family = poisson, ziformula = ~1))
 })
 
+test_that("the zero-inflated adaptive quadrature profile with (x | a) runs on the fit's Z*", {
+  # The fit maximizes the quadrature on the centred and scaled Z*, which
+  # is not invariant to the basis of two effects: the profile engine
+  # rebuilt on the user's Z gave another log-likelihood at the estimate, and
+  # profile() stopped with "the model could not be rebuilt from the fit".
+  d <- t30_data()
+  args <- list(family = poisson, ziformula = ~1, nAGQ = 3)
+  ci <- t30_ci(d, "yc ~ X + (X | a)", "x", args)
+  expect_true(all(is.finite(ci)))
+  fit <- suppressWarnings(glmm(yc ~ x + (x | a), data = d, family = poisson, ziformula = ~1,
+                               nAGQ = 3))
+  est <- c(fixef(fit)[["x"]], attr(VarCorr(fit)$a, "stddev")[["x"]])
+  expect_true(all(ci[c("x", "sd_x|a"), 1L] < est & est < ci[c("x", "sd_x|a"), 2L]))
+  # x * 1e-6 - 5: the far-off fit stops about 1e-7 short of the optimum
+  # (as round 28's one-factor quadrature), so its limits agree to 1e-5.
+  cv <- t30_ci(d, "yc ~ X + (X | a)", "x2", args)
+  expect_equal(unname(cv[c("x2", "sd_x2|a"), ]) * 1e-6, unname(ci[c("x", "sd_x|a"), ]),
+               tolerance = 1e-5)
+})
+
 test_that("the rotated block map of adaptive quadrature profiles (C++) is the LQ map and its Jacobian", {
   set.seed(3)
   for (s in 2:3) {
