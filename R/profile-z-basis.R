@@ -35,13 +35,18 @@
 # block's rows of Lambda, its T and Ti, or NULL when there are none (or the
 # route is not one this covers: two-part, nested, structured terms).
 profile_z_blocks <- function(fit) {
-  # Zero-inflated, hurdle and dispersion-formula fits without random
-  # effects in the zero part: the conditional part's blocks, as below
-  # (zi_profile_engine() and zi_sparse_profile_engine() build their
-  # engines on Z G). Nested adaptive quadrature has no correlated block
-  # (slopes at the innermost level, uncorrelated: a scaling only), and a
-  # non-normal random-effect distribution has a random intercept only.
-  if (!is.null(fit$aux$zi$re) || inherits(fit, "glmmgee_glmm_nested") ||
+  # Zero-inflated, hurdle and dispersion-formula fits: the conditional
+  # part's blocks, as below (zi_profile_engine() and
+  # zi_sparse_profile_engine() build their engines on Z G); with random
+  # effects in the zero part (one factor, Laplace), each part's blocks,
+  # Lambda's rows over both parts (a block joining the two parts,
+  # zi_correlated = TRUE, is left on the user's Z). Nested adaptive
+  # quadrature has no correlated block (slopes at the innermost level,
+  # uncorrelated: a scaling only), and a non-normal random-effect
+  # distribution has a random intercept only.
+  zr <- fit$aux$zi$re
+  if (!is.null(zr) && (isTRUE(zr$sparse) || !isTRUE(fit$nAGQ == 1)) ||
+      inherits(fit, "glmmgee_glmm_nested") ||
       !is.null(fit$ranef_dist) && !identical(fit$ranef_dist, "normal")) return(NULL)
   sparse <- inherits(fit, "glmmgee_glmm_sparse")
   if (sparse) {
@@ -64,6 +69,16 @@ profile_z_blocks <- function(fit) {
   re <- re_structure(fit, "profile")
   Zr <- as.matrix(re$Z)
   pat <- re$pattern
+  if (!is.null(zr)) {
+    q1 <- ncol(Zr)
+    Zr <- cbind(Zr, as.matrix(zr$Z))
+    pat <- zr$pattern_full
+    re$q <- max(pat$row)
+    re$lambda_index <- length(fit$coefficients) + seq_along(pat$row)
+    sizes <- pattern_blocks(pat, re$q)
+    ends <- cumsum(sizes)
+    known <- ends - sizes < q1 & ends > q1
+  }
   blocks <- list()
   off <- 0L
   for (b in seq_along(sizes)) {
@@ -84,6 +99,14 @@ profile_z_blocks <- function(fit) {
   }
   if (!length(blocks)) return(NULL)
   list(blocks = blocks, q = re$q, aghq = aghq)
+}
+
+# The sizes of the diagonal blocks of a lower triangular pattern over q
+# rows: a block ends at row i when no entry of a later row lies in a
+# column up to i.
+pattern_blocks <- function(pat, q) {
+  ends <- vapply(seq_len(q), function(i) !any(pat$row > i & pat$col <= i), TRUE)
+  diff(c(0L, which(ends)))
 }
 
 # theta with each block's Lambda replaced by the lower triangular factor

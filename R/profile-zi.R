@@ -20,7 +20,10 @@ zi_profile_engine <- function(fit, zbasis = NULL) {
   storage.mode(X) <- "double"
   Z <- fit$Z %||% matrix(1, n, 1L)
   storage.mode(Z) <- "double"
-  if (!is.null(zbasis)) Z <- Z %*% zbasis$G
+  # (With random effects in the zero part, G's rows after the
+  # conditional part's are the zero part's: zr$Z's basis.)
+  q1 <- seq_len(ncol(Z))
+  if (!is.null(zbasis)) Z <- Z %*% zbasis$G[q1, q1, drop = FALSE]
   y <- as.numeric(fit$y)
   w <- as.numeric(fit$prior.weights %||% rep(1, n))
   off <- as.numeric(fit$offset %||% rep(0, n))
@@ -39,7 +42,9 @@ zi_profile_engine <- function(fit, zbasis = NULL) {
     pat <- zr$pattern_full
     Xd0 <- Xd %||% matrix(0, n, 0L)
     storage.mode(Xd0) <- "double"
-    eng <- cpp_zire_new(X, Z, zr$Z * 1, Xz * 1, Xd0, y, w, aoff3, fit$group, M,
+    Zz <- zr$Z * 1
+    if (!is.null(zbasis)) Zz <- Zz %*% zbasis$G[-q1, -q1, drop = FALSE]
+    eng <- cpp_zire_new(X, Z, Zz, Xz * 1, Xd0, y, w, aoff3, fit$group, M,
                         pat$row - 1L, pat$col - 1L, fam$family_code, fam$link_code,
                         aux_kind_code(a$kind, fam), 1L, 1L)
     cpp_zire_set_nagq(eng, as.integer(fit$nAGQ))

@@ -65,6 +65,20 @@ test_that("the several-term zero-inflated profile with (x | a) + (1 | h) does no
   t30_check("yc ~ X + (X | a) + (1 | h)", list(family = poisson, ziformula = ~1))
 })
 
+test_that("a zero-inflated profile with random effects in both parts does not depend on x's units", {
+  # The two-part one-factor engine (cpp_zire_new()) ran on the user's Z:
+  # with x * 1e-6 - 5 the slope's SD had [279523, NA] for x's
+  # [0.151854, 0.413549] x 1e6.
+  d <- t30_data()
+  ci <- function(v) suppressWarnings(confint(suppressWarnings(
+    glmm(as.formula(sprintf("yc ~ %s + (%s | a)", v, v)), data = d, family = poisson,
+         ziformula = ~ 1 + (1 | a))), parm = c(v, sprintf("sd_%s|a", v)), method = "profile"))
+  c1 <- ci("x")
+  c2 <- ci("x2")
+  expect_true(all(is.finite(c1)) && all(is.finite(c2)))
+  expect_equal(unname(c2) * 1e-6, unname(c1), tolerance = 1e-7)
+})
+
 test_that("the zero-inflated adaptive quadrature profile with (x | a) runs on the fit's Z*", {
   # The fit maximizes the quadrature on the centred and scaled Z*, which
   # is not invariant to the basis of two effects: the profile engine
