@@ -378,6 +378,10 @@ cpp_lmm_term_moments <- function(codes, nl, r, p) {
     .Call(`_glmmgee_cpp_lmm_term_moments`, codes, nl, r, p)
 }
 
+cpp_lq_rotate <- function(Ct, lam, at, jacobian) {
+    .Call(`_glmmgee_cpp_lq_rotate`, Ct, lam, at, jacobian)
+}
+
 cpp_ordinal_gee_global <- function(y, X, offset, starts, time, group, J, nalpha, start, link, maxit, epsilon, patterns) {
     .Call(`_glmmgee_cpp_ordinal_gee_global`, y, X, offset, starts, time, group, J, nalpha, start, link, maxit, epsilon, patterns)
 }

@@ -76,7 +76,9 @@ confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
   idx <- select_parameters(lme4_keywords(parm, targets), names(targets))
   if (method == "profile") {
     pr <- profile(object, which = idx, alpha = min(0.01, (1 - level) / 2), refine = level, ...)
-    return(confint(pr, level = level))
+    ci <- confint(pr, level = level)
+    far_cor_note(object, targets[idx], ci)
+    return(ci)
   }
   a <- (1 - level) / 2
   z <- stats::qnorm(1 - a)
@@ -106,4 +108,42 @@ lme4_keywords <- function(parm, targets) {
 # Column labels as stats::confint() writes them ("2.5 %", "95 %").
 percent_labels <- function(probs) {
   paste(format(100 * probs, trim = TRUE, scientific = FALSE, digits = 3L), "%")
+}
+
+# A profile interval of a correlation that prints as [1, 1] (or [-1, -1])
+# because the slope's covariate lies far from zero (x * 1e-6 - 5): the
+# correlation is the one with the random intercept at x = 0, thousands of
+# standard deviations from the data, where the intercept's effect is the
+# slope's times nearly a constant; the profile on the block's centred
+# basis (profile-z-basis.R) gives it correctly, within 1e-13 of 1. Said in
+# a message naming the covariate, its centre and the limits' distance from
+# 1, rather than left to look like a degenerate fit.
+far_cor_note <- function(fit, targets, ci) {
+  cors <- Filter(function(tg) tg$kind == "cor", targets)
+  if (!length(cors)) return(invisible(NULL))
+  zb <- tryCatch(profile_z_blocks(fit), error = function(e) NULL)
+  if (is.null(zb)) return(invisible(NULL))
+  eff <- effect_labels(fit)$effect
+  for (tg in cors) {
+    lim <- ci[tg$name, ]
+    if (anyNA(lim) || any(1 - abs(lim) > 1e-6)) next
+    pk <- tg$pos[length(tg$pos)]
+    ib <- which(vapply(zb$blocks, function(bl) pk %in% bl$pos, TRUE))
+    if (!length(ib)) next
+    bl <- zb$blocks[[ib[1L]]]
+    k <- bl$at[match(pk, bl$pos), 1L]
+    centre <- bl$T[1L, k]
+    far <- abs(centre) / bl$T[k, k]
+    if (!(far > lmm_z_centre_sd)) next
+    v <- eff[bl$rows[k]]
+    message(sprintf(paste0(
+      "confint(): '%s' is the correlation with the random intercept at %s = 0, %.3g standard ",
+      "deviations of %s from its mean %.6g; there the intercept's effect is nearly the slope's ",
+      "times %.3g, so the correlation and its limits lie within %.2g of %g (1 - |limit|: %s) ",
+      "and print as %g. Centre %s (e.g. %s %s %.6g) for the correlation where the data lie."),
+      tg$name, v, far, v, centre, -centre, max(1 - abs(c(lim, tg$estimate))), sign(lim[[2L]]),
+      paste(format(1 - abs(lim), digits = 3), collapse = ", "), sign(lim[[2L]]), v, v,
+      if (centre < 0) "+" else "-", abs(centre)))
+  }
+  invisible(NULL)
 }

@@ -15,7 +15,7 @@
 # `zbasis` (profile_basis_setup()): list(G, zb), the engine on Z G, G block
 # diagonal over the far blocks zb of profile_z_blocks().
 profile_engine <- function(fit, zbasis = NULL) {
-  if (!is.null(fit$aux)) return(zi_profile_engine(fit))
+  if (!is.null(fit$aux)) return(zi_profile_engine(fit, zbasis))
   fam <- fit$family
   p <- length(fit$coefficients)
   disp <- has_dispersion(fam)

@@ -35,7 +35,18 @@
 # block's rows of Lambda, its T and Ti, or NULL when there are none (or the
 # route is not one this covers: two-part, nested, structured terms).
 profile_z_blocks <- function(fit) {
-  if (!is.null(fit$aux) || inherits(fit, "glmmgee_glmm_nested") ||
+  # Zero-inflated, hurdle and dispersion-formula fits: the conditional
+  # part's blocks, as below (zi_profile_engine() and
+  # zi_sparse_profile_engine() build their engines on Z G); with random
+  # effects in the zero part (one factor, Laplace), each part's blocks,
+  # Lambda's rows over both parts (a block joining the two parts,
+  # zi_correlated = TRUE, is left on the user's Z). Nested adaptive
+  # quadrature has no correlated block (slopes at the innermost level,
+  # uncorrelated: a scaling only), and a non-normal random-effect
+  # distribution has a random intercept only.
+  zr <- fit$aux$zi$re
+  if (!is.null(zr) && (isTRUE(zr$sparse) || !isTRUE(fit$nAGQ == 1)) ||
+      inherits(fit, "glmmgee_glmm_nested") ||
       !is.null(fit$ranef_dist) && !identical(fit$ranef_dist, "normal")) return(NULL)
   sparse <- inherits(fit, "glmmgee_glmm_sparse")
   if (sparse) {
@@ -58,6 +69,16 @@ profile_z_blocks <- function(fit) {
   re <- re_structure(fit, "profile")
   Zr <- as.matrix(re$Z)
   pat <- re$pattern
+  if (!is.null(zr)) {
+    q1 <- ncol(Zr)
+    Zr <- cbind(Zr, as.matrix(zr$Z))
+    pat <- zr$pattern_full
+    re$q <- max(pat$row)
+    re$lambda_index <- length(fit$coefficients) + seq_along(pat$row)
+    sizes <- pattern_blocks(pat, re$q)
+    ends <- cumsum(sizes)
+    known <- ends - sizes < q1 & ends > q1
+  }
   blocks <- list()
   off <- 0L
   for (b in seq_along(sizes)) {
@@ -78,6 +99,14 @@ profile_z_blocks <- function(fit) {
   }
   if (!length(blocks)) return(NULL)
   list(blocks = blocks, q = re$q, aghq = aghq)
+}
+
+# The sizes of the diagonal blocks of a lower triangular pattern over q
+# rows: a block ends at row i when no entry of a later row lies in a
+# column up to i.
+pattern_blocks <- function(pat, q) {
+  ends <- vapply(seq_len(q), function(i) !any(pat$row > i & pat$col <= i), TRUE)
+  diff(c(0L, which(ends)))
 }
 
 # theta with each block's Lambda replaced by the lower triangular factor
@@ -119,6 +148,13 @@ profile_basis_setup <- function(fit, zb, tg, base, Tx) {
     if (tg$kind == "coef") {
       cv <- tg$cov
       if (!is.null(cv)) {
+        # A variance estimated at zero has no covariance with the
+        # coefficient (NA): no lean for it, the others' kept. Without any
+        # lean a coefficient on a far-off column is held alone, every
+        # linear predictor moves with it, and on a Poisson fit (zero-
+        # inflated, (x2 | a) + (1 | h) with h's variance at 0) exp(eta)
+        # overflowed at the first step above the estimate: no upper limit.
+        cv[-tg$pos][!is.finite(cv[-tg$pos])] <- 0
         cv <- theta_star(cv, Tx)
         for (bl in zb$blocks) cv[bl$pos] <- 0
       }
@@ -228,24 +264,24 @@ basis_engine <- function(fit, zb, g) {
 
 # The base engine (block `bl` on Z* = Z Ti) as a function of theta with
 # that block's Lambda on the basis C' (Lambda* = the lower triangular
-# factor of C' Lambda Lambda' C, lq_blocks()), its gradient by the
-# Jacobian of that map (lq_jacobian(); where Lambda is singular, at a
-# standard deviation held at 0, the gradient in the block is left 0 and
-# the search moves on the others).
+# factor of C' Lambda Lambda' C), its gradient by the Jacobian of that map
+# (cpp_lq_rotate(), as lq_blocks() and lq_jacobian() but in one call: in R
+# the map at each evaluation cost as much as the adaptive quadrature
+# itself; where Lambda is singular, at a standard deviation held at 0, the
+# gradient in the block is left 0 and the search moves on the others).
 rotated_eval <- function(base, bl, C) {
-  s <- length(bl$rows)
   Ct <- t(C)
+  at <- bl$at
+  storage.mode(at) <- "integer"
+  pos <- bl$pos
   list(eval = function(th) {
-         L <- matrix(0, s, s)
-         L[bl$at] <- th[bl$pos]
-         lq <- lq_blocks(Ct %*% L, s)
+         m <- cpp_lq_rotate(Ct, th[pos], at, TRUE)
          ths <- th
-         ths[bl$pos] <- lq$L[bl$at]
+         ths[pos] <- m$lambda
          r <- base$eval(ths)
          if (is.null(r$gradient)) return(r)
          g <- r$gradient
-         J <- if (all(diag(L) > 0)) tryCatch(lq_jacobian(L, lq$L, lq$W, bl$at), error = function(e) NULL)
-         g[bl$pos] <- if (is.null(J)) 0 else drop(crossprod(J, g[bl$pos]))
+         g[pos] <- if (is.null(m$J)) 0 else drop(crossprod(m$J, g[pos]))
          r$gradient <- g
          r
        },

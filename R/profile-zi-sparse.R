@@ -7,7 +7,7 @@
 # Laplace engine with the auxiliary predictors (glmm_sparse_zi_fit()'s).
 # Only the engines' evaluations are called, never their searches: each
 # profile point is a fit with one parameter held, by profile_point().
-zi_sparse_profile_engine <- function(fit) {
+zi_sparse_profile_engine <- function(fit, zbasis = NULL) {
   a <- fit$aux
   fam <- fit$family
   n <- length(fit$y)
@@ -41,6 +41,7 @@ zi_sparse_profile_engine <- function(fit) {
     attr(ev, "edge") <- spzire_profile_edge(eng)
   } else {
     re <- rc
+    if (!is.null(zbasis)) re$Z <- basis_z_sparse(re, zbasis)
     eng <- cpp_sparse_new(X, re$Z, y, w, off, re$lam_row - 1L, re$lam_col - 1L,
                           re$lam_k - 1L, re$ntheta, fam$family_code, fam$link_code)
     pz <- ncol(Xz)
@@ -58,14 +59,19 @@ zi_sparse_profile_engine <- function(fit) {
   }
   P <- length(fit$theta)
   lower <- c(rep(-Inf, p), re$lower, rep(-Inf, P - p - re$ntheta))
-  check_rebuilt_engine(ev, fit, Tx = ad$Tx)
+  check_rebuilt_engine(ev, fit, Tx = ad$Tx, zbasis = zbasis)
   list(eval = ev, lower = lower, free = function() NULL, Tx = ad$Tx)
 }
 
 # The rebuilt engine must give the fit's log-likelihood at its estimate
-# (else the profile would be of another model).
-check_rebuilt_engine <- function(ev, fit, free = function() NULL, Tx = NULL) {
-  ll <- ev(theta_star(unname(fit$theta), Tx))$loglik
+# (else the profile would be of another model). With `zbasis` the engine
+# runs on Z G: its Lambda is the factor of G^-1 D G^-T (basis_theta()).
+check_rebuilt_engine <- function(ev, fit, free = function() NULL, Tx = NULL, zbasis = NULL) {
+  th <- unname(fit$theta)
+  if (!is.null(zbasis))
+    th <- basis_theta(th, zbasis$zb, lapply(zbasis$zb$blocks, function(bl)
+      solve(zbasis$G[bl$rows, bl$rows, drop = FALSE])))
+  ll <- ev(theta_star(th, Tx))$loglik
   if (!is.finite(ll) || abs(ll - fit$loglik) > 1e-6 * max(1, abs(fit$loglik))) {
     free()
     stop("profile(): the model could not be rebuilt from the fit (its log-likelihood differs); use confint(method = \"Wald\")",

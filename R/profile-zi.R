@@ -6,18 +6,24 @@
 # scale (profile_engine() for the interface). With random
 # effects in the zero part, the engine of both parts' random effects
 # (src/agq-zire.h), at the fit's rule.
-zi_profile_engine <- function(fit) {
+# `zbasis`: the conditional part's random effects on the basis G
+# (profile-z-basis.R, basis_engine()).
+zi_profile_engine <- function(fit, zbasis = NULL) {
   a <- fit$aux
   if (!is.null(fit$penalty))
     stop("profile likelihoods are not available for penalized fits (the profile would drop the prior); use confint(method = \"Wald\")",
          call. = FALSE)
-  if (isTRUE(a$sparse)) return(zi_sparse_profile_engine(fit))
+  if (isTRUE(a$sparse)) return(zi_sparse_profile_engine(fit, zbasis))
   fam <- fit$family
   n <- length(fit$y)
   X <- fit$X
   storage.mode(X) <- "double"
   Z <- fit$Z %||% matrix(1, n, 1L)
   storage.mode(Z) <- "double"
+  # (With random effects in the zero part, G's rows after the
+  # conditional part's are the zero part's: zr$Z's basis.)
+  q1 <- seq_len(ncol(Z))
+  if (!is.null(zbasis)) Z <- Z %*% zbasis$G[q1, q1, drop = FALSE]
   y <- as.numeric(fit$y)
   w <- as.numeric(fit$prior.weights %||% rep(1, n))
   off <- as.numeric(fit$offset %||% rep(0, n))
@@ -36,7 +42,9 @@ zi_profile_engine <- function(fit) {
     pat <- zr$pattern_full
     Xd0 <- Xd %||% matrix(0, n, 0L)
     storage.mode(Xd0) <- "double"
-    eng <- cpp_zire_new(X, Z, zr$Z * 1, Xz * 1, Xd0, y, w, aoff3, fit$group, M,
+    Zz <- zr$Z * 1
+    if (!is.null(zbasis)) Zz <- Zz %*% zbasis$G[-q1, -q1, drop = FALSE]
+    eng <- cpp_zire_new(X, Z, Zz, Xz * 1, Xd0, y, w, aoff3, fit$group, M,
                         pat$row - 1L, pat$col - 1L, fam$family_code, fam$link_code,
                         aux_kind_code(a$kind, fam), 1L, 1L)
     cpp_zire_set_nagq(eng, as.integer(fit$nAGQ))
@@ -64,7 +72,7 @@ zi_profile_engine <- function(fit) {
   P <- length(fit$theta)
   nl <- length(pat$row)
   p <- length(fit$coefficients)
-  check_rebuilt_engine(ev, fit, free, ad$Tx)
+  check_rebuilt_engine(ev, fit, free, ad$Tx, zbasis)
   list(eval = ev, lower = c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf),
                             rep(-Inf, P - p - nl)),
        free = free, Tx = ad$Tx)

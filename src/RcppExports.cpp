@@ -1238,6 +1238,20 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_lq_rotate
+Rcpp::List cpp_lq_rotate(const Eigen::Map<Eigen::MatrixXd> Ct, const Eigen::Map<Eigen::VectorXd> lam, const Rcpp::IntegerMatrix at, bool jacobian);
+RcppExport SEXP _glmmgee_cpp_lq_rotate(SEXP CtSEXP, SEXP lamSEXP, SEXP atSEXP, SEXP jacobianSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< const Eigen::Map<Eigen::MatrixXd> >::type Ct(CtSEXP);
+    Rcpp::traits::input_parameter< const Eigen::Map<Eigen::VectorXd> >::type lam(lamSEXP);
+    Rcpp::traits::input_parameter< const Rcpp::IntegerMatrix >::type at(atSEXP);
+    Rcpp::traits::input_parameter< bool >::type jacobian(jacobianSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lq_rotate(Ct, lam, at, jacobian));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_ordinal_gee_global
 Rcpp::List cpp_ordinal_gee_global(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> offset, Eigen::Map<Eigen::VectorXi> starts, Eigen::Map<Eigen::VectorXi> time, Eigen::Map<Eigen::MatrixXi> group, int J, int nalpha, Eigen::Map<Eigen::VectorXd> start, int link, int maxit, double epsilon, bool patterns);
 RcppExport SEXP _glmmgee_cpp_ordinal_gee_global(SEXP ySEXP, SEXP XSEXP, SEXP offsetSEXP, SEXP startsSEXP, SEXP timeSEXP, SEXP groupSEXP, SEXP JSEXP, SEXP nalphaSEXP, SEXP startSEXP, SEXP linkSEXP, SEXP maxitSEXP, SEXP epsilonSEXP, SEXP patternsSEXP) {
@@ -1518,6 +1532,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_lmmsp_newton", (DL_FUNC) &_glmmgee_cpp_lmmsp_newton, 10},
     {"_glmmgee_cpp_lmmsp_loglik_hessian", (DL_FUNC) &_glmmgee_cpp_lmmsp_loglik_hessian, 8},
     {"_glmmgee_cpp_lmm_term_moments", (DL_FUNC) &_glmmgee_cpp_lmm_term_moments, 4},
+    {"_glmmgee_cpp_lq_rotate", (DL_FUNC) &_glmmgee_cpp_lq_rotate, 4},
     {"_glmmgee_cpp_ordinal_gee_global", (DL_FUNC) &_glmmgee_cpp_ordinal_gee_global, 13},
     {"_glmmgee_cpp_ordinal_gee_lor", (DL_FUNC) &_glmmgee_cpp_ordinal_gee_lor, 14},
     {"_glmmgee_cpp_ipf_tables", (DL_FUNC) &_glmmgee_cpp_ipf_tables, 5},
