@@ -106,6 +106,14 @@ cpp_spzire_set_warm <- function(ptr, u) {
     invisible(.Call(`_glmmgee_cpp_spzire_set_warm`, ptr, u))
 }
 
+cpp_spzire_state <- function(ptr) {
+    .Call(`_glmmgee_cpp_spzire_state`, ptr)
+}
+
+cpp_spzire_set_state <- function(ptr, state) {
+    invisible(.Call(`_glmmgee_cpp_spzire_set_state`, ptr, state))
+}
+
 #' Family and link codes shared with R (single source of truth)
 #' @noRd
 cpp_family_table <- function() {

@@ -31,14 +31,15 @@ zire_combined_re <- function(rc, rz) {
        terms = c(rc$terms, tz), nterms_c = length(rc$terms))
 }
 
-# list(loglik, gradient): the engine's Laplace log-likelihood and its
-# exact gradient (NA where the joint mode was not found).
+# list(loglik, gradient, hmin): the engine's Laplace log-likelihood and its
+# exact gradient (NA where the joint mode was not found), and H's smallest
+# eigenvalue at the joint mode (refusal_guard()'s `near`).
 spzire_evaluator <- function(eng) {
   function(th) {
     r <- cpp_spzire_grad(eng, th)
     g <- r$gradient
     if (!all(is.finite(g))) g <- rep(NA_real_, length(th))
-    list(loglik = r$loglik, gradient = g)
+    list(loglik = r$loglik, gradient = g, hmin = r$hmin)
   }
 }
 
@@ -111,9 +112,11 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
     r
   }
   restart_search <- function(th, ev) search(th, ev, curv = FALSE)
-  sr <- zire_first_search(search, evalf, refused, theta, is.null(start), cpp_spzire_warm(eng),
-                          function(w) cpp_spzire_set_warm(eng, w), re, p, rc$ntheta,
-                          restart_search)
+  # The first search is abandoned next to the refused region (smallest
+  # eigenvalue of H below 50 times the engine's bound; zire_first_search()).
+  sr <- zire_first_search(search, evalf, refused, theta, is.null(start), cpp_spzire_state(eng),
+                          function(w) cpp_spzire_set_state(eng, w), re, p, rc$ntheta,
+                          restart_search, near = 50 * cpp_spzire_degenerate(eng)$bound)
   # A second search where the first may have stopped at a lower optimum
   # (zire_second_start()), keeping the higher log-likelihood: from the first
   # one's end with the zero part's standard deviations wide (3 on the search
@@ -250,12 +253,17 @@ zire_second_start <- function(rc, rz, kind, vanishing, gam_s, refused) {
 # ZINB only the first, and in one all three converged to the same optimum
 # (log-likelihoods within 6e-8, the first the highest). The hard ZINB's
 # two abandoned restarts after the one that converges took 128 of its 232
-# evaluations, more than half of the fit.
+# evaluations, more than half of the fit. Checked again on 144 fits
+# (bench/bench-zinb30-restarts.R: Salamanders, Owls, simulated ZIP, ZINB
+# and hurdle data with zero-part random effects, every restart run): 18
+# ran restarts, 3 had several converge, none a later one higher.
 # `search(theta, evalf)`: sparse_zi_search() from theta with that
 # evaluator; `refused()`: the engine's running count of refused points;
 # `nc`: the count part's number of covariance parameters. The record goes
-# to $optinfo$laplace_validity$restarts.
-zire_refused_restarts <- function(sr, search, evalf, refused, theta0, re, p, nc) {
+# to $optinfo$laplace_validity$restarts. `all = TRUE` runs every restart
+# and keeps the highest that converges (for checking the rule:
+# bench/bench-zinb30-restarts.R sets it by trace()).
+zire_refused_restarts <- function(sr, search, evalf, refused, theta0, re, p, nc, all = FALSE) {
   count_sd <- p + which(seq_len(re$ntheta) <= nc & re$lower == 0)
   zero_sd <- p + which(seq_len(re$ntheta) > nc & re$lower == 0)
   rec <- list(zero_sd = c(3, 1, 0.5), count_sd = 0.1, loglik = numeric(),
@@ -263,7 +271,7 @@ zire_refused_restarts <- function(sr, search, evalf, refused, theta0, re, p, nc)
   best <- NULL
   guard <- refusal_guard(evalf, refused)
   for (z in rec$zero_sd) {
-    if (!is.null(best)) {
+    if (!is.null(best) && !all) {
       rec$skipped <- c(rec$skipped, z)
       next
     }
@@ -276,7 +284,7 @@ zire_refused_restarts <- function(sr, search, evalf, refused, theta0, re, p, nc)
       identical(as.integer(r$run$opt$convergence), 0L)
     rec$abandoned <- c(rec$abandoned, guard$tripped())
     rec$loglik <- c(rec$loglik, if (ok) r$run$loglik else NA_real_)
-    if (ok) {
+    if (ok && (is.null(best) || r$run$loglik > best$run$loglik)) {
       best <- r
       rec$adopted <- z
     }
@@ -302,8 +310,33 @@ zire_refused_restarts <- function(sr, search, evalf, refused, theta0, re, p, nc)
 # back by `set_warm()`), as it would have without them, and its end is
 # kept with the restarts' record. `sr$refused`: the engine's refusals up to
 # the end of the kept first search (not counting abandoned searches).
+#
+# `near`: the first search is abandoned as soon as H's smallest eigenvalue
+# at an evaluation falls below it (0: only at a refused point). A search
+# heading for the refused region crawls along its edge before it meets a
+# refused point: on the hard Salamanders ZINB 33 of the first search's 58
+# evaluations, each with 4-24 inner Newton iterations, came after the
+# smallest eigenvalue first fell below 0.05, a third of the fit's time.
+# A first search that refuses no point stays far above it: the lowest
+# smallest eigenvalue over the first searches of 60 such two-part fits
+# (bench/bench-zinb30-restarts.R: Salamanders, Owls, simulated ZIP, ZINB
+# and hurdle with zero-part random effects) was 0.0059 on one simulated
+# ZINB and at least 0.16 on the others; that one is then fitted by a
+# restart, which ends at the first search's optimum. `warm0` is the
+# engine's whole state before the first search (cpp_spzire_state(): the
+# inner search's warm start and the eigenvalue iteration's start, on which
+# the guard's refusals near the bound depend): the restarts begin from it,
+# so that they do not depend on where the first search stopped, and the
+# first search run in full after them is the search from the default
+# start as it runs without restarts.
 zire_first_search <- function(search, evalf, refused, theta0, default, warm0, set_warm, re, p,
-                              nc, restart_search = search) {
+                              nc, restart_search = search, near = 0) {
+  # The state before any search: `warm0` is the caller's expression
+  # (cpp_spzire_state(eng)), which R would otherwise evaluate at its first
+  # use, after the searches (the first search run in full after the restarts
+  # then began where the last restart had left the engine, not where it
+  # would have begun without them).
+  force(warm0)
   r0 <- refused()
   full <- function() {
     set_warm(warm0)
@@ -313,13 +346,14 @@ zire_first_search <- function(search, evalf, refused, theta0, default, warm0, se
     sr
   }
   if (!default) return(full())
-  guard <- refusal_guard(evalf, refused)
+  guard <- refusal_guard(evalf, refused, near)
   sr <- tryCatch(search(theta0, guard$evalf), error = function(e) NULL)
   if (!guard$tripped()) {
     if (is.null(sr)) return(full())
     sr$refused <- refused()
     return(sr)
   }
+  set_warm(warm0)
   rs <- zire_refused_restarts(list(refused = 1), restart_search, evalf, refused, theta0, re, p, nc)
   if (!is.null(rs$run)) return(rs)
   sr <- full()
@@ -378,18 +412,27 @@ zire_zero_variance <- function(sr, evalf, re, p, control, refused, warm, fixed_c
 # The evaluator `evalf` for a restart that is abandoned at its first point
 # the engine refuses (`refused()`: the engine's running count): `evalf`
 # stops with an error once the count has grown since the last `arm()`, and
-# from then on without evaluating;
-# `tripped()` says whether it has.
-refusal_guard <- function(evalf, refused) {
+# from then on without evaluating; with `near` > 0 also at the first
+# evaluation whose H has its smallest eigenvalue (`$hmin`) below `near`
+# (next to the refused region). `tripped()` says whether it has.
+refusal_guard <- function(evalf, refused, near = 0) {
   before <- refused()
-  list(arm = function() before <<- refused(),
-       tripped = function() refused() > before,
+  hit <- FALSE
+  list(arm = function() {
+         before <<- refused()
+         hit <<- FALSE
+       },
+       tripped = function() hit || refused() > before,
        evalf = function(t) {
          # Once tripped, no further evaluation: a search that catches the
          # error (verify_boundary()'s restarts) must not go on evaluating.
-         if (refused() > before) stop("refused point", call. = FALSE)
+         if (hit || refused() > before) stop("refused point", call. = FALSE)
          r <- evalf(t)
          if (refused() > before) stop("refused point", call. = FALSE)
+         if (isTRUE(r$hmin < near)) {
+           hit <<- TRUE
+           stop("next to the refused region", call. = FALSE)
+         }
          r
        })
 }

@@ -6,6 +6,8 @@
 #        Rscript bench/bench-zi28-identical.R --compare A.rds B.rds
 args <- commandArgs(TRUE)
 if (identical(args[1], "--compare")) {
+  # logLik() of the saved fits needs glmmgee's methods (either build)
+  suppressPackageStartupMessages(library(glmmgee))
   a <- readRDS(args[2]); b <- readRDS(args[3])
   # formulas and terms carry the environment they were made in (one per
   # session): set to the global one, recursively

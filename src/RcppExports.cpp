@@ -330,6 +330,28 @@ BEGIN_RCPP
     return R_NilValue;
 END_RCPP
 }
+// cpp_spzire_state
+Rcpp::List cpp_spzire_state(SEXP ptr);
+RcppExport SEXP _glmmgee_cpp_spzire_state(SEXP ptrSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_spzire_state(ptr));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_spzire_set_state
+void cpp_spzire_set_state(SEXP ptr, Rcpp::List state);
+RcppExport SEXP _glmmgee_cpp_spzire_set_state(SEXP ptrSEXP, SEXP stateSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type state(stateSEXP);
+    cpp_spzire_set_state(ptr, state);
+    return R_NilValue;
+END_RCPP
+}
 // cpp_family_table
 Rcpp::List cpp_family_table();
 RcppExport SEXP _glmmgee_cpp_family_table() {
@@ -1465,6 +1487,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_spzire_reset", (DL_FUNC) &_glmmgee_cpp_spzire_reset, 1},
     {"_glmmgee_cpp_spzire_warm", (DL_FUNC) &_glmmgee_cpp_spzire_warm, 1},
     {"_glmmgee_cpp_spzire_set_warm", (DL_FUNC) &_glmmgee_cpp_spzire_set_warm, 2},
+    {"_glmmgee_cpp_spzire_state", (DL_FUNC) &_glmmgee_cpp_spzire_state, 1},
+    {"_glmmgee_cpp_spzire_set_state", (DL_FUNC) &_glmmgee_cpp_spzire_set_state, 2},
     {"_glmmgee_cpp_family_table", (DL_FUNC) &_glmmgee_cpp_family_table, 0},
     {"_glmmgee_cpp_family_eval", (DL_FUNC) &_glmmgee_cpp_family_eval, 6},
     {"_glmmgee_cpp_max_threads", (DL_FUNC) &_glmmgee_cpp_max_threads, 0},

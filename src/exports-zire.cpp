@@ -152,8 +152,9 @@ Rcpp::NumericVector cpp_spzire_eval(SEXP ptr, Eigen::Map<Eigen::MatrixXd> thetas
   return out;
 }
 
-// The Laplace log-likelihood and its exact gradient at theta, and the
-// inner Newton search's iterations for the joint mode.
+// The Laplace log-likelihood and its exact gradient at theta, the inner
+// Newton search's iterations for the joint mode and H's smallest
+// eigenvalue there (hmin; below the engine's bound the point is refused).
 // [[Rcpp::export]]
 Rcpp::List cpp_spzire_grad(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
   glmmgee::SparseZire* eng = spzire_ptr(ptr);
@@ -167,7 +168,8 @@ Rcpp::List cpp_spzire_grad(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
     Rcpp::stop(e.what());
   }
   return Rcpp::List::create(Rcpp::Named("loglik") = ll, Rcpp::Named("gradient") = g,
-                            Rcpp::Named("iterations") = iters);
+                            Rcpp::Named("iterations") = iters,
+                            Rcpp::Named("hmin") = eng->hmin());
 }
 
 // The start curvature in the fixed, zero and dispersion coefficients at
@@ -225,4 +227,24 @@ Eigen::VectorXd cpp_spzire_warm(SEXP ptr) { return spzire_ptr(ptr)->warm(); }
 void cpp_spzire_set_warm(SEXP ptr, Eigen::Map<Eigen::VectorXd> u) {
   if (!spzire_ptr(ptr)->set_warm(u))
     Rcpp::stop("cpp_spzire_set_warm(): 'u' must be finite, of the engine's number of random effects");
+}
+
+// The whole state an evaluation leaves for the next (the inner search's
+// warm start and the smallest eigenvalue's inverse iteration start), to
+// keep and put back (SparseZire::eigvec()).
+// [[Rcpp::export]]
+Rcpp::List cpp_spzire_state(SEXP ptr) {
+  glmmgee::SparseZire* eng = spzire_ptr(ptr);
+  return Rcpp::List::create(Rcpp::Named("u") = eng->warm(), Rcpp::Named("evec") = eng->eigvec());
+}
+
+// [[Rcpp::export]]
+void cpp_spzire_set_state(SEXP ptr, Rcpp::List state) {
+  glmmgee::SparseZire* eng = spzire_ptr(ptr);
+  if (!state.containsElementNamed("u") || !state.containsElementNamed("evec"))
+    Rcpp::stop("cpp_spzire_set_state(): 'state' must be a list with 'u' and 'evec'");
+  Eigen::VectorXd u = Rcpp::as<Eigen::VectorXd>(state["u"]);
+  Eigen::VectorXd v = Rcpp::as<Eigen::VectorXd>(state["evec"]);
+  if (!eng->set_warm(u) || !eng->set_eigvec(v))
+    Rcpp::stop("cpp_spzire_set_state(): 'u' and 'evec' must be finite, of the engine's number of random effects");
 }

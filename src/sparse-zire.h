@@ -73,6 +73,18 @@ class SparseZire {
     ucache_ = u;
     return true;
   }
+  // The other state an evaluation leaves for the next: the start of
+  // min_eigen()'s inverse iteration (empty before the first). The guard's
+  // smallest eigenvalue, and so which points are refused near the bound,
+  // depends on it; a caller that wants a search to run exactly as from
+  // an earlier point of the fit puts back both (set_eigvec() returns false
+  // on a wrong size).
+  const Eigen::VectorXd& eigvec() const { return evec_; }
+  bool set_eigvec(const Eigen::VectorXd& v) {
+    if (v.size() != 0 && (v.size() != Q_ || !v.allFinite())) return false;
+    evec_ = v;
+    return true;
+  }
   // The search's start curvature in (beta, gamma, delta) at theta: the
   // Hessian of sum l - |u|^2 / 2 with u at its joint mode (the Schur
   // complement of H in the joint Hessian of coefficients and effects),
@@ -83,6 +95,9 @@ class SparseZire {
   // Evaluations refused since the engine was made because H's smallest
   // eigenvalue at the mode was below kHminTol.
   long degenerate() const { return degenerate_; }
+  // H's smallest eigenvalue at the mode of the last evaluation (NaN where
+  // its inner search failed): how near the search is to the refused region.
+  double hmin() const { return hmin_; }
   // The Laplace approximation is used only where H's smallest eigenvalue
   // is at least this (the prior alone gives 1; see mode()).
   static constexpr double kHminTol = 1e-3;
