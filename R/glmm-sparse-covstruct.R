@@ -143,7 +143,7 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
       # The variance parameters with log(sigma) held (covstruct_sigma_fixed_cov()).
       free <- !fit$on_boundary
       free[length(free)] <- FALSE
-      sf <- tryCatch(covstruct_sigma_fixed_cov(obj, X, re, resp$y, rc$offset, free),
+      sf <- tryCatch(covstruct_sigma_fixed_cov(obj, X, re, resp$y, off, free),
                      error = function(e) NULL)
       if (!is.null(sf)) obj <- covstruct_apply_sigma_fixed(obj, sf, re)
       extra_warn <- c(extra_warn, covstruct_sigma_null_se(sf))
@@ -152,7 +152,7 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
       # at the estimates), and had none for the variance parameters.
       free <- !fit$on_boundary
       free[length(free)] <- FALSE
-      sf <- tryCatch(covstruct_sigma_fixed_cov(obj, X, re, resp$y, rc$offset, free),
+      sf <- tryCatch(covstruct_sigma_fixed_cov(obj, X, re, resp$y, off, free),
                      error = function(e) NULL)
       if (!is.null(sf)) {
         obj <- covstruct_apply_sigma_fixed(obj, sf, re)
