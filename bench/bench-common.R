@@ -51,3 +51,12 @@ sim_nested <- function(seed, n = 2000) {
     0.6 * rnorm(400)[(as.integer(d$a) - 1) * 8 + as.integer(d$b)] + rnorm(n)
   d
 }
+
+# The folder of the running bench script (bench/ of the working directory
+# when it is not run by Rscript), and a file of the tests' fixtures in
+# tests/testthat beside it, sourced so a bench simulates as the tests do.
+bench_dir <- function()
+  dirname(c(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)),
+            "bench/.")[1L])
+source_test_helper <- function(name)
+  source(file.path(bench_dir(), "..", "tests", "testthat", name))
