@@ -587,9 +587,7 @@ zi_optimize <- function(eng, theta, lower, nAGQ, bound, control, at_lam, pilot =
     st <- list(curvature = curv, newton = qn$record)
     opt <- list(convergence = qn$record$convergence, message = qn$record$message)
     if (!qn$converged) {
-      scale <- sqrt(abs(diag(H1)))
-      scale[!is.finite(scale) | scale < 1e-8] <- 1
-      opt <- optimize_engine(eng, theta, lower, control, scale = scale / max(scale))
+      opt <- optimize_engine(eng, theta, lower, control, H = H1)
       st$nlminb <- stage_record(opt)
       theta <- opt$par
     }

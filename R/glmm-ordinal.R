@@ -203,24 +203,38 @@ new_glmm_ordinal <- function(fit, X, resp, re, w, off, family, mf, mt, call, for
   if (!is.null(fit$hessian)) dimnames(fit$hessian) <- list(pn, pn)
   s <- fit$sigma
   m <- fit$modes
-  structure(list(
+  structure(c(list(
     call = call, formula = formula, family = family,
     thresholds = stats::setNames(fit$theta, tn), coefficients = stats::setNames(fit$beta, bn),
     sigma_re = unname(s), log_sigma = unname(fit$log_sigma), psi = fit$psi, cov_psi = fit$cov_psi,
     cov_star = fit$cov_star, hessian = fit$hessian, loglik = fit$loglik, df = length(fit$psi),
-    gradient = stats::setNames(fit$gradient, pn),
-    nobs = sum(w > 0), n = length(resp$code), ngroups = sum(tabulate(re$group[w > 0], length(lev)) > 0L),
-    group_name = re$group_name, group_levels = lev, group = as.integer(re$group),
-    y = resp$code, y_levels = resp$levels,
-    prior.weights = if (any(w != 1)) w, offset = if (any(off != 0)) off,
-    X = X,
-    ranef = list(mode = s * m$mode, mode_var = (s * m$scale)^2,
-                 mean = s * m$post_mean, var = s^2 * m$post_var),
-    cluster_loglik = stats::setNames(m$loglik, lev),
-    model = mf, terms = mt, xlevels = frame_xlevels(mt, mf),
-    contrasts = attr(X, "contrasts"), na.action = attr(mf, "na.action"),
-    nAGQ = fit$nAGQ, singular = fit$singular, optinfo = fit$optinfo),
+    gradient = stats::setNames(fit$gradient, pn)),
+    ordinal_data_fields(resp, re, w, off, X, lev),
+    list(ranef = list(mode = s * m$mode, mode_var = (s * m$scale)^2,
+                      mean = s * m$post_mean, var = s^2 * m$post_var)),
+    ordinal_frame_fields(fit, X, mf, mt, lev)),
     class = "glmmgee_glmm_ordinal")
+}
+
+# The fields both one-factor ordinal objects (new_glmm_ordinal() and
+# new_glmm_ordinal_re()) take from the data, in their order: counts,
+# grouping, response, weights, offset and X.
+ordinal_data_fields <- function(resp, re, w, off, X, lev) {
+  list(nobs = sum(w > 0), n = length(resp$code),
+       ngroups = sum(tabulate(re$group[w > 0], length(lev)) > 0L),
+       group_name = re$group_name, group_levels = lev, group = as.integer(re$group),
+       y = resp$code, y_levels = resp$levels,
+       prior.weights = if (any(w != 1)) w, offset = if (any(off != 0)) off,
+       X = X)
+}
+
+# The fields after their random effects: each cluster's log-likelihood,
+# the model frame and terms, and the fit's record.
+ordinal_frame_fields <- function(fit, X, mf, mt, lev) {
+  list(cluster_loglik = stats::setNames(fit$modes$loglik, lev),
+       model = mf, terms = mt, xlevels = frame_xlevels(mt, mf),
+       contrasts = attr(X, "contrasts"), na.action = attr(mf, "na.action"),
+       nAGQ = fit$nAGQ, singular = fit$singular, optinfo = fit$optinfo)
 }
 
 # The fitted object with q random effects (random slopes): the fields of
@@ -244,24 +258,17 @@ new_glmm_ordinal_re <- function(fit, X, resp, re, w, off, family, mf, mt, call, 
   colnames(m$mode) <- colnames(m$post_mean) <- cn
   rownames(m$mode) <- rownames(m$post_mean) <- lev
   re_terms_lhs <- lapply(bars, function(b) b[[2L]])
-  structure(list(
+  structure(c(list(
     call = call, formula = formula, family = family,
     thresholds = stats::setNames(fit$theta, tn), coefficients = stats::setNames(fit$beta, bn),
     re_cov = fit$Sigma, re_cnames = cn, re_lhs = re_terms_lhs, Z = re$Z,
     lam_row = re$lam_row, lam_col = re$lam_col,
     sigma_re = sqrt(diag(fit$Sigma)), psi = fit$psi, cov_psi = fit$cov_psi,
     hessian = fit$hessian, loglik = fit$loglik, df = length(fit$psi),
-    gradient = stats::setNames(fit$gradient, pn),
-    nobs = sum(w > 0), n = length(resp$code), ngroups = sum(tabulate(re$group[w > 0], length(lev)) > 0L),
-    group_name = re$group_name, group_levels = lev, group = as.integer(re$group),
-    y = resp$code, y_levels = resp$levels,
-    prior.weights = if (any(w != 1)) w, offset = if (any(off != 0)) off,
-    X = X,
-    ranef = list(mode = m$mode, mode_var = m$mode_var, mean = m$post_mean, var = m$post_var),
-    cluster_loglik = stats::setNames(m$loglik, lev),
-    model = mf, terms = mt, xlevels = frame_xlevels(mt, mf),
-    contrasts = attr(X, "contrasts"), na.action = attr(mf, "na.action"),
-    nAGQ = fit$nAGQ, singular = fit$singular, optinfo = fit$optinfo),
+    gradient = stats::setNames(fit$gradient, pn)),
+    ordinal_data_fields(resp, re, w, off, X, lev),
+    list(ranef = list(mode = m$mode, mode_var = m$mode_var, mean = m$post_mean, var = m$post_var)),
+    ordinal_frame_fields(fit, X, mf, mt, lev)),
     class = c("glmmgee_glmm_ordinal_re", "glmmgee_glmm_ordinal"))
 }
 

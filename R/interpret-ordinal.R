@@ -37,14 +37,9 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
   w <- (fit$prior.weights %||% rep(1, nrow(X)))
   k1 <- length(fit$thresholds)
   p <- length(bn)
-  # At psi + dp as probs() in ordinal_standardize() (difference_jacobian()).
+  # At psi + dp (difference_jacobian(), ordinal_psi_at()).
   log_or <- function(psi, dp = NULL) {
-    th <- psi[seq_len(k1)]; b <- psi[k1 + seq_len(p)]; s <- exp(psi[k1 + p + 1L])
-    if (!is.null(dp)) {
-      th0 <- th[1L]
-      th <- (th - th0) + dp[seq_len(k1)]
-      s <- exp(psi[k1 + p + 1L] + dp[k1 + p + 1L])
-    }
+    at <- ordinal_psi_at(psi, dp, k1, p)
     unlist(lapply(parm, function(term) {
       j <- match(term, bn)
       x <- X[, j]
@@ -52,9 +47,7 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
       X1 <- X; X0 <- X
       if (binary) { X1[, j] <- 1; X0[, j] <- 0 } else X1[, j] <- x + 1
       up <- function(Xm) {
-        eta <- drop(Xm %*% b) + off
-        if (!is.null(dp)) eta <- (eta - th0) + drop(Xm %*% dp[k1 + seq_len(p)])
-        P <- ordinal_marginal_probs(fit$family, th, eta, s, nAGQ)
+        P <- ordinal_marginal_probs(fit$family, at$th, at$eta(Xm, off), at$s, nAGQ)
         above <- 1 - t(apply(P, 1L, cumsum))[, seq_len(k1), drop = FALSE]
         colSums(w * above) / sum(w)
       }
@@ -75,6 +68,27 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
             view = "marginal", level = level,
             source = paste0("cumulative link mixed model, integrated over the random intercept; ",
                             "odds of P(Y > j) averaged over the data, per threshold (not proportional odds)"))
+}
+
+# The thresholds th, the random intercept's SD s and the linear predictor
+# of a design (eta(X, offset)) at psi + dp (difference_jacobian()'s steps;
+# dp = NULL: at psi), for psi = (thresholds [k1], coefficients [p],
+# log SD). With a step, thresholds and linear predictor are both less the
+# first threshold th0 and their increments are added after: with
+# x * 1e-6 - 5 both are 1e6 and th - eta is O(1), so that th + dp would
+# round away the digits of a step.
+ordinal_psi_at <- function(psi, dp, k1, p) {
+  th <- psi[seq_len(k1)]; b <- psi[k1 + seq_len(p)]; s <- exp(psi[k1 + p + 1L])
+  th0 <- th[1L]
+  if (!is.null(dp)) {
+    th <- (th - th0) + dp[seq_len(k1)]
+    s <- exp(psi[k1 + p + 1L] + dp[k1 + p + 1L])
+  }
+  eta <- function(X, off) {
+    eta <- drop(X %*% b) + off
+    if (is.null(dp)) eta else (eta - th0) + drop(X %*% dp[k1 + seq_len(p)])
+  }
+  list(th = th, s = s, eta = eta)
 }
 
 # Category probabilities averaged over the data with `variable` set to each
@@ -108,22 +122,13 @@ ordinal_standardize <- function(fit, variable, values = NULL, newdata = NULL,
   k1 <- length(fit$thresholds)
   p <- length(fit$coefficients)
   J <- k1 + 1L
-  # At psi + dp (difference_jacobian()), thresholds and linear predictor
-  # both less the first threshold th0, their increments added after: with
-  # x * 1e-6 - 5 both are 1e6 and th - eta is O(1), so that th + dp would
-  # round away the digits of a step.
+  # At psi + dp (difference_jacobian(), ordinal_psi_at()).
   probs <- function(psi, dp = NULL) {
-    th <- psi[seq_len(k1)]; b <- psi[k1 + seq_len(p)]; s <- exp(psi[k1 + p + 1L])
-    if (!is.null(dp)) {
-      th0 <- th[1L]
-      th <- (th - th0) + dp[seq_len(k1)]
-      s <- exp(psi[k1 + p + 1L] + dp[k1 + p + 1L])
-    }
+    at <- ordinal_psi_at(psi, dp, k1, p)
     unlist(lapply(designs, function(d) {
-      eta <- drop(d$X %*% b) + d$offset
-      if (!is.null(dp)) eta <- (eta - th0) + drop(d$X %*% dp[k1 + seq_len(p)])
-      P <- if (re == "marginal") ordinal_marginal_probs(fit$family, th, eta, s, nAGQ)
-           else category_probs(fit$family, th, eta)
+      eta <- at$eta(d$X, d$offset)
+      P <- if (re == "marginal") ordinal_marginal_probs(fit$family, at$th, eta, at$s, nAGQ)
+           else category_probs(fit$family, at$th, eta)
       colMeans(P)
     }))
   }

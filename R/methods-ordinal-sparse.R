@@ -123,11 +123,8 @@ predict.glmmgee_glmm_ordinal_sparse <- function(object, newdata = NULL,
                           else ordinal_predict_se(object, X, eta, type))
 }
 
-#' @export
-fitted.glmmgee_glmm_ordinal_sparse <- function(object, ...) {
-  P <- predict(object, type = "prob", re.form = NULL)
-  P[cbind(seq_len(nrow(P)), object$y)]
-}
+# fitted(): fitted.glmmgee_glmm_ordinal() (methods-ordinal.R), the class
+# it inherits, on this class's predict().
 
 #' @export
 simulate.glmmgee_glmm_ordinal_sparse <- function(object, nsim = 1, seed = NULL,

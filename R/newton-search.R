@@ -119,16 +119,26 @@ bfgs_update <- function(B, s, yv) {
   if (is.null(ch1)) NULL else list(B = B1, ch = ch1)
 }
 
-# nlminb on -loglik where the Newton/BFGS steps did not converge: `ev(theta)`
-# gives the log-likelihood and its gradient; each parameter is scaled by the
-# square root of its curvature in H (its diagonal), so that nlminb sees a
-# well-conditioned problem whatever the parameters' units.
-nlminb_fallback <- function(ev, theta, lower, H, control) {
+# nlminb's scale from a curvature H: each parameter by the square root of
+# its curvature (H's diagonal), so that nlminb sees a well-conditioned
+# problem whatever the parameters' units (fixed effects and standard
+# deviations on very different scales); 1 without H.
+curvature_scale <- function(H) {
+  if (is.null(H)) return(1)
   scale <- sqrt(abs(diag(H)))
   scale[!is.finite(scale) | scale < 1e-8] <- 1
+  scale / max(scale)
+}
+
+# nlminb on -loglik where the Newton/BFGS steps did not converge: `ev(theta)`
+# gives the log-likelihood and its gradient (a point outside the family's
+# domain, a non-finite log-likelihood, is refused; nlminb still asks for its
+# gradient, whose non-finite entries would stop it); scaled by the
+# curvature H (curvature_scale()).
+nlminb_fallback <- function(ev, theta, lower, H, control) {
   obj <- function(th) { v <- -ev(th)$loglik; if (is.finite(v)) v else Inf }
   gr <- function(th) { g <- -ev(th)$gradient; g[!is.finite(g)] <- 0; g }
-  stats::nlminb(theta, obj, gr, lower = lower, scale = scale / max(scale),
+  stats::nlminb(theta, obj, gr, lower = lower, scale = curvature_scale(H),
                 control = list(rel.tol = control$rel.tol, iter.max = control$iter.max,
                                eval.max = control$eval.max, trace = control$trace))
 }

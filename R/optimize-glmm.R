@@ -46,12 +46,8 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
   Hq <- qn$hessian
   opt <- list(convergence = qn$record$convergence, message = qn$record$message)
   if (!qn$converged) {
-    # Scale each parameter by the square root of its curvature at the start,
-    # so that nlminb sees a well-conditioned problem even when the fixed
-    # effects and the standard deviations live on very different scales.
-    scale <- sqrt(abs(diag(H1)))
-    scale[!is.finite(scale) | scale < 1e-8] <- 1
-    opt <- optimize_engine(eng, theta, lower, control, scale = scale / max(scale))
+    # Scaled by the curvature at the start (curvature_scale()).
+    opt <- optimize_engine(eng, theta, lower, control, H = H1)
     stages$nlminb <- stage_record(opt)
     theta <- opt$par
     cur <- NULL
@@ -164,9 +160,10 @@ newton_steps <- function(eng, theta, H, on_boundary, maxit, lower, at = NULL,
                 value = value, stop_at = stop_at)
 }
 
-# nlminb on the negative log-likelihood, objective and gradient from one
-# engine call (cached, since nlminb asks for them separately).
-optimize_engine <- function(eng, theta, lower, control, scale = 1) {
+# nlminb on the engine's negative log-likelihood (nlminb_fallback()),
+# objective and gradient from one engine call (cached, since nlminb asks for
+# them separately); scaled by the curvature H when given.
+optimize_engine <- function(eng, theta, lower, control, H = NULL) {
   last <- NULL; last_theta <- NULL
   evalf <- function(th) {
     if (is.null(last_theta) || !identical(th, last_theta)) {
@@ -175,16 +172,7 @@ optimize_engine <- function(eng, theta, lower, control, scale = 1) {
     }
     last
   }
-  obj <- function(th) {
-    v <- -evalf(th)$loglik
-    if (is.finite(v)) v else Inf
-  }
-  # A point outside the family's domain (a NaN log-likelihood) is refused by
-  # obj(); nlminb still asks for its gradient, and a NaN there stops it.
-  gr <- function(th) { g <- -evalf(th)$gradient; g[!is.finite(g)] <- 0; g }
-  stats::nlminb(theta, obj, gr, lower = lower, scale = scale,
-                control = list(rel.tol = control$rel.tol, iter.max = control$iter.max,
-                               eval.max = control$eval.max, trace = control$trace))
+  nlminb_fallback(evalf, theta, lower, H, control)
 }
 
 # Hessian of the log-likelihood by differences of the analytic gradient,

@@ -51,3 +51,54 @@ sim_nested <- function(seed, n = 2000) {
     0.6 * rnorm(400)[(as.integer(d$a) - 1) * 8 + as.integer(d$b)] + rnorm(n)
   d
 }
+
+# The distributed benches' workers (bench-dist.R, bench-dist-gee.R): two
+# local PSOCK workers with TCP no-delay on both ends of every connection
+# (parallelly's option; base R 4.2's makePSOCKcluster() has no setting for
+# it). The caller stops them.
+bench_workers <- function() {
+  if (requireNamespace("parallelly", quietly = TRUE))
+    parallelly::makeClusterPSOCK(2L, socketOptions = "no-delay", verbose = FALSE) else
+    parallel::makePSOCKcluster(2L)
+}
+
+# Shard s of the distributed benches' binary panel, written by a worker to
+# files[s]: clusters ((s-1) M/S + 1) .. (s M/S), whole clusters of csize
+# rows, seeded with s; logit P(y = 1) = -0.5 + 0.6 x1 - 0.4 x2 + b_g,
+# b_g ~ N(0, 0.8^2). With `waves`, a column t of positions 1..csize.
+write_binary_shard <- function(s, files, M, S, csize, waves) {
+  set.seed(s)
+  g <- rep(seq(floor((s - 1) * M / S) + 1, floor(s * M / S)), each = csize)
+  n <- length(g)
+  b <- stats::rnorm(length(unique(g)), sd = 0.8)[g - g[1L] + 1L]
+  x1 <- stats::rnorm(n)
+  x2 <- stats::rbinom(n, 1, 0.4)
+  y <- stats::rbinom(n, 1, stats::plogis(-0.5 + 0.6 * x1 - 0.4 * x2 + b))
+  d <- if (waves) data.frame(y = y, x1 = x1, x2 = x2, g = g, t = rep(seq_len(csize), length.out = n))
+       else data.frame(y = y, x1 = x1, x2 = x2, g = g)
+  saveRDS(d, files[s])
+  NULL
+}
+
+# The S shard files of that panel (M clusters), written by the workers cl
+# themselves into a new temporary folder, so the data never pass through
+# this process; then glmmgee loaded on the workers (part of starting them,
+# not of a fit). Returns the files.
+write_binary_shards <- function(cl, M, S, csize, waves = FALSE) {
+  dir <- tempfile("shards")
+  dir.create(dir)
+  files <- file.path(dir, sprintf("shard%03d.rds", seq_len(S)))
+  invisible(parallel::clusterApply(cl, seq_len(S), write_binary_shard, files = files, M = M,
+                                   S = S, csize = csize, waves = waves))
+  invisible(parallel::clusterEvalQ(cl, suppressMessages(library(glmmgee))))
+  files
+}
+
+# The folder of the running bench script (bench/ of the working directory
+# when it is not run by Rscript), and a file of the tests' fixtures in
+# tests/testthat beside it, sourced so a bench simulates as the tests do.
+bench_dir <- function()
+  dirname(c(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)),
+            "bench/.")[1L])
+source_test_helper <- function(name)
+  source(file.path(bench_dir(), "..", "tests", "testthat", name))

@@ -21,30 +21,10 @@ M <- N / csize
 source(file.path(dirname(c(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)),
                            "bench/.")[1L]), "bench-common.R"))
 
-# TCP no-delay on both ends of every connection (parallelly's option; base
-# R 4.2's makePSOCKcluster() has no setting for it).
-cl <- if (requireNamespace("parallelly", quietly = TRUE))
-  parallelly::makeClusterPSOCK(2L, socketOptions = "no-delay", verbose = FALSE) else
-  parallel::makePSOCKcluster(2L)
+# bench_workers(), write_binary_shards(): bench-common.R.
+cl <- bench_workers()
 on.exit(parallel::stopCluster(cl), add = TRUE)
-dir <- tempfile("shards")
-dir.create(dir)
-files <- file.path(dir, sprintf("shard%03d.rds", seq_len(S)))
-# Shard s holds clusters ((s-1) M/S + 1) .. (s M/S): whole clusters.
-invisible(parallel::clusterApply(cl, seq_len(S), function(s, files, M, S, csize) {
-  set.seed(s)
-  g <- rep(seq(floor((s - 1) * M / S) + 1, floor(s * M / S)), each = csize)
-  n <- length(g)
-  b <- stats::rnorm(length(unique(g)), sd = 0.8)[g - g[1L] + 1L]
-  x1 <- stats::rnorm(n)
-  x2 <- stats::rbinom(n, 1, 0.4)
-  y <- stats::rbinom(n, 1, stats::plogis(-0.5 + 0.6 * x1 - 0.4 * x2 + b))
-  saveRDS(data.frame(y = y, x1 = x1, x2 = x2, g = g), files[s])
-  NULL
-}, files = files, M = M, S = S, csize = csize))
-
-# Loading the package on the workers is part of starting them, not of the fit.
-invisible(parallel::clusterEvalQ(cl, suppressMessages(library(glmmgee))))
+files <- write_binary_shards(cl, M, S, csize)
 
 # Per-round latency: a round trip carrying nothing, to both workers.
 lat <- system.time(for (i in 1:200) parallel::clusterCall(cl, function() NULL))[["elapsed"]] / 200

@@ -14,17 +14,17 @@
 
 args <- commandArgs(TRUE)
 
+# source_test_helper(): bench-common.R beside this script (or in bench/ of
+# the working directory when it is not run by Rscript). fg27_sim(): the
+# tests' simulated design (tests/testthat/helper-farglmm27.R), so this
+# script and test-farglmm27.R fit the same data.
+source(file.path(dirname(c(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)),
+                           "bench/.")[1L]), "bench-common.R"))
+source_test_helper("helper-farglmm27.R")
+
 fg27_models <- function() {
-  set.seed(2701)
-  d <- expand.grid(a = factor(1:30), b = factor(1:12))
-  d$x <- rnorm(nrow(d), 2, 1.5)
-  ra <- rnorm(30)
-  rs <- rnorm(30)
-  rb <- rnorm(12)
-  d$yb <- rbinom(nrow(d), 1, plogis(-0.3 + 0.5 * d$x + ra[d$a] + 0.4 * rs[d$a] * d$x +
-                                      0.7 * rb[d$b]))
-  d$yp <- rpois(nrow(d), exp(0.5 + 0.2 * d$x + 0.4 * ra[d$a] + 0.15 * rs[d$a] * d$x +
-                               0.4 * rb[d$b]))
+  d <- fg27_sim()
+  d$x2 <- NULL  # not fitted here; dropped so the data frame is as before
   d$yz <- d$yp * rbinom(nrow(d), 1, 0.85)
   set.seed(5)
   d$yo <- factor(cut(d$x + rnorm(nrow(d)) + rnorm(30)[d$a] + 0.5 * rnorm(30)[d$a] * d$x, 3),

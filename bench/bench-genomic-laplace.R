@@ -24,47 +24,12 @@ argv <- commandArgs(TRUE)
 source(file.path(dirname(c(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)),
                            "bench/.")[1L]), "bench-common.R"))
 
-# n people, m standardized variants; a binary trait with latent-scale
-# variance 0.8^2 from L = G / sqrt(m).
-sim <- function(n, m, seed = 1) {
-  set.seed(seed)
-  p <- runif(m, 0.05, 0.5)
-  G <- vapply(p, function(pj) rbinom(n, 2, pj), numeric(n))
-  L <- scale(G) / sqrt(m)
-  rownames(L) <- paste0("p", seq_len(n))
-  d <- data.frame(id = factor(rownames(L), levels = rownames(L)), x = rnorm(n))
-  d$y <- rbinom(n, 1, stats::plogis(-0.5 + 0.5 * d$x + 0.8 * drop(L %*% rnorm(m))))
-  list(d = d, L = L)
-}
-
-dense_K <- function(L) tcrossprod(L) + diag(0.05, nrow(L))
-
-glmer_zl <- function(d, L) {
-  lf <- lme4::glFormula(y ~ x + (1 | id), data = d, family = binomial)
-  r <- ncol(L)
-  Zt <- t(L) %*% as.matrix(lf$reTrms$Zt)
-  lf$reTrms$Zt <- methods::as(methods::as(Matrix::Matrix(Zt, sparse = TRUE), "generalMatrix"),
-                              "CsparseMatrix")
-  lf$reTrms$Ztlist[[1L]] <- lf$reTrms$Zt
-  lf$reTrms$Lambdat <- methods::as(methods::as(Matrix::Diagonal(r), "generalMatrix"), "CsparseMatrix")
-  lf$reTrms$Lind <- rep(1L, r)
-  lf$reTrms$Gp <- c(0L, r)
-  dev <- do.call(lme4::mkGlmerDevfun, lf)
-  parent.env(environment(dev)) <- asNamespace("lme4")
-  opt <- lme4::optimizeGlmer(dev)
-  dev <- lme4::updateGlmerDevfun(dev, lf$reTrms)
-  opt <- lme4::optimizeGlmer(dev, stage = 2)
-  lme4::mkMerMod(environment(dev), opt, lf$reTrms, fr = lf$fr)
-}
-
-# Our Laplace log-likelihood of the model fitted as 'fit' at (beta, s).
-laplace_at <- function(fit, beta, s) {
-  n <- length(fit$y)
-  eng <- glmmgee:::known_laplace_engine(fit$X, fit$y, fit$prior.weights, rep(0, n),
-                                        fit$known_factor$index, fit$known_factor$L,
-                                        glmmgee:::known_laplace_family(fit$family), 1L)
-  eng$eval(c(beta, log(s)), gradient = FALSE)$value
-}
+# sim_dense_binary() (n people, m standardized variants; a binary trait
+# with latent-scale variance 0.8^2 from L = G / sqrt(m)), dense_K(),
+# glmer_zl() and laplace_at(): the tests' helper-known-genomic.R, in
+# tests/testthat beside bench/, so this bench simulates as the tests do.
+source_test_helper("helper-known-genomic.R")
+sim <- sim_dense_binary
 
 report <- function(label, t, est, ll, size_mb = NA, base_kb = NA) {
   mem <- if (is.finite(size_mb))
@@ -119,7 +84,7 @@ run_case <- function(case, n, r) {
     report(sprintf("glmmgee dense K, n = %d", n), t1, t1$value$theta, t1$value$loglik)
     if (requireNamespace("lme4", quietly = TRUE)) {
       Lk <- t(chol(K))
-      t2 <- timeit(glmer_zl(s$d, Lk))
+      t2 <- timeit(glmer_zl(y ~ x + (1 | id), s$d, Lk, binomial))
       report(sprintf("lme4 glmer Z L (dense L), n = %d", n), t2,
              c(lme4::fixef(t2$value), lme4::getME(t2$value, "theta")),
              laplace_at(t1$value, lme4::fixef(t2$value), lme4::getME(t2$value, "theta")))

@@ -34,16 +34,15 @@ cat(sprintf("glmmgee %s, R %s, %d core(s) detected, BLAS %s, %s\n", packageVersi
 source(file.path(dirname(c(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)),
                            "bench/.")[1L]), "bench-common.R"))
 
+# sim_genotypes(): the tests' helper-known-genomic.R, in tests/testthat
+# beside bench/.
+source_test_helper("helper-known-genomic.R")
+
 # n people, m standardized variants, heritability 0.5 through L = G / sqrt(m).
 sim <- function(n, m, seed = 1) {
-  set.seed(seed)
-  p <- runif(m, 0.05, 0.5)
-  G <- vapply(p, function(pj) rbinom(n, 2, pj), numeric(n))
-  L <- scale(G) / sqrt(m)
-  rownames(L) <- paste0("p", seq_len(n))
-  d <- data.frame(id = factor(rownames(L), levels = rownames(L)), x = rnorm(n))
-  d$y <- 1 + 0.3 * d$x + drop(L %*% rnorm(m)) + rnorm(n)
-  list(d = d, L = L)
+  s <- sim_genotypes(n, m, seed)
+  s$d$y <- 1 + 0.3 * s$d$x + drop(s$L %*% rnorm(m)) + rnorm(n)
+  s
 }
 
 lmer_zl <- function(d, L) {

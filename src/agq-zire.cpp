@@ -1,6 +1,7 @@
 // Engine for zero-inflated and hurdle GLMMs with random effects in both
 // parts (agq-zire.h).
 #include "agq-zire.h"
+#include "agq-clusters.h"
 #include "dd-sum.h"
 #include "resources.h"
 #include <algorithm>
@@ -53,8 +54,7 @@ ZireEngine::ZireEngine(const Eigen::Ref<const MatrixXd>& X,
       nthreads_(std::max(1, nthreads)), lam_row_(lam_row), lam_col_(lam_col) {
   make_two_part_models(family, link, kind, pd_, fam_, obs_);
   lay_ = make_layout(group, n_, M);
-  nmax_ = 0;
-  for (int i = 0; i < M; ++i) nmax_ = std::max(nmax_, lay_.start[i + 1] - lay_.start[i]);
+  nmax_ = lay_.largest();
   const int qc = (int)Zc.cols();
   X_.resize(n_, p_);
   Z1_.setZero(n_, q_);
@@ -86,12 +86,8 @@ ZireEngine::ZireEngine(const Eigen::Ref<const MatrixXd>& X,
 
 void ZireEngine::check_work_memory(int K) const {
   const double Q = std::pow((double)K, (double)q_);
-  const int nt = usable_threads(nthreads_);
-  check_memory(8.0 * nt * zire_work_doubles(nmax_, q_, Q, npar()),
-               "adaptive quadrature with nAGQ = " + std::to_string(K) + " (" +
-                   std::to_string(K) + "^" + std::to_string(q_) +
-                   " points per cluster, both parts' random effects) over the largest cluster (" +
-                   std::to_string(nmax_) + " rows)");
+  check_quadrature_memory(zire_work_doubles(nmax_, q_, Q, npar()), usable_threads(nthreads_), K,
+                          q_, nmax_, ", both parts' random effects");
 }
 
 double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
@@ -268,31 +264,11 @@ double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
       w.lw[k] = grid_.logw_ad[k] + hk;
       amax = std::max(amax, w.lw[k]);
     }
-    double ssum = 0.0;
-    for (long k = 0; k < Q; ++k) {
-      w.pi[k] = std::exp(w.lw[k] - amax);
-      ssum += w.pi[k];
-    }
-    w.pi.head(Q) /= ssum;
-    lse = amax + std::log(ssum);
+    lse = node_weights(w.lw, Q, amax, w.pi);
   }
   const double ll = -logdetC + lse + lconst_[i];
 
-  if (out) {
-    out->mode.row(i) = u.transpose();
-    w.Hinv = w.llt.solve(MatrixXd::Identity(q, q));
-    out->mode_var.row(i) = Eigen::Map<const VectorXd>(w.Hinv.data(), q * q).transpose();
-    w.ubar.noalias() = w.Unodes.topRows(Q).transpose() * w.pi.head(Q);
-    w.tmp_q.setZero();
-    for (long k = 0; k < Q; ++k)
-      for (int a = 0; a < q; ++a)
-        for (int b = 0; b < q; ++b)
-          w.tmp_q(a, b) += w.pi[k] * (w.Unodes(k, a) - w.ubar[a]) * (w.Unodes(k, b) - w.ubar[b]);
-    if (K_ == 1) w.tmp_q = w.Hinv;
-    out->post_mean.row(i) = w.ubar.transpose();
-    out->post_var.row(i) = Eigen::Map<const VectorXd>(w.tmp_q.data(), q * q).transpose();
-    out->loglik[i] = ll;
-  }
+  if (out) store_cluster_summary(i, u, w.llt, w.Unodes, w.pi, K_ == 1, ll, *out);
   if (!want_grad) return ll;
 
   // --- Gradient. Node-weighted first derivatives per observation.
@@ -467,72 +443,31 @@ void ZireEngine::start_evaluation(const VectorXd& theta, bool gradient) {
   }
 }
 
+ZireEngine::Predictors ZireEngine::prepare(const VectorXd& theta) const {
+  MatrixXd Lam = MatrixXd::Zero(q_, q_);
+  for (int e = 0; e < nl_; ++e) Lam(lam_row_[e], lam_col_[e]) = theta[p_ + e];
+  return Predictors{Lam, X_ * theta.head(p_) + off_.col(0),
+                    Xz_ * theta.segment(p_ + nl_, pz_) + off_.col(1),
+                    Xd_ * theta.segment(p_ + nl_ + pz_, pd_) + off_.col(2)};
+}
+
+std::vector<std::unique_ptr<ZireEngine::Work> > ZireEngine::make_work(int nt) const {
+  const long Q = grid_.z.rows();
+  return thread_work<Work>(nt, zire_work_doubles(nmax_, q_, (double)Q, npar()), nmax_, q_, Q,
+                           npar());
+}
+
 AgqResult ZireEngine::evaluate(const VectorXd& theta, bool gradient) {
   const int M = lay_.M, P = npar();
   start_evaluation(theta, gradient);
-  MatrixXd Lam = MatrixXd::Zero(q_, q_);
-  for (int e = 0; e < nl_; ++e) Lam(lam_row_[e], lam_col_[e]) = theta[p_ + e];
-  const VectorXd eta0 = X_ * theta.head(p_) + off_.col(0);
-  const VectorXd a0 = Xz_ * theta.segment(p_ + nl_, pz_) + off_.col(1);
-  const VectorXd ph = Xd_ * theta.segment(p_ + nl_ + pz_, pd_) + off_.col(2);
-  const int B = 64, nb = (M + B - 1) / B;
-  std::vector<DDSum> bll(nb);
-  std::vector<DDVec> bg(gradient ? nb : 0);
-  std::vector<int> bfail(nb, 0);
-  // No more threads than blocks (an idle team spins in the OpenMP runtime).
-  const int nt = std::max(1, std::min(usable_threads(nthreads_), nb));
-  const long Q = grid_.z.rows();
-  std::vector<std::unique_ptr<Work> > work(nt);
-  for (int t = 0; t < nt; ++t) work[t].reset(new Work(nmax_, q_, Q, P));
-  MatrixXd gl = MatrixXd::Zero(P + 8, nt);
-  RegionGuard guard;
-  InterruptPoll ip;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-  for (int b = 0; b < nb; ++b) {
-    if (guard.failed() || ip.poll()) continue;
-    guard.run([&] {
-      int tid = 0;
-#ifdef _OPENMP
-      tid = omp_get_thread_num();
-#endif
-      DDSum s;
-      DDVec g(gradient ? P : 0);
-      int nf = 0;
-      const int hi = std::min(M, (b + 1) * B);
-      double* gc = gl.col(tid).data();
-      for (int i = b * B; i < hi; ++i) {
-        bool failed = false;
-        if (gradient) std::fill(gc, gc + P, 0.0);
-        s.add(cluster(i, eta0, a0, ph, Lam, gradient, *work[tid], gradient ? gc : nullptr,
-                      nullptr, &failed));
-        if (gradient) g.add(gc, P);
-        if (failed) ++nf;
-      }
-      bll[b] = s;
-      bfail[b] = nf;
-      if (gradient) bg[b] = std::move(g);
-    });
-  }
-  guard.rethrow();
-  ip.raise_if_interrupted();
-  AgqResult res;
-  DDSum tot;
-  for (int b = 0; b < nb; ++b) {
-    tot.add(bll[b]);
-    res.newton_failures += bfail[b];
-  }
-  res.loglik = tot.value();
-  res.loglik_hi = tot.hi;
-  res.loglik_lo = tot.lo;
+  const Predictors pr = prepare(theta);
+  const int nt = cluster_threads(nthreads_, M);
+  std::vector<std::unique_ptr<Work> > work = make_work(nt);
+  AgqResult res = sum_over_clusters(M, P, nt, gradient, [&](int i, int tid, double* g, bool* failed) {
+    return cluster(i, pr.eta0, pr.a0, pr.ph, pr.Lam, gradient, *work[tid], g, nullptr, failed);
+  });
   if (gradient) {
-    DDVec gt(P);
-    for (int b = 0; b < nb; ++b) gt.add(bg[b]);
-    res.gradient.resize(P);
-    bool finite = std::isfinite(res.loglik);
-    for (int k = 0; k < P; ++k) {
-      res.gradient[k] = gt.hi[k] + gt.lo[k];
-      if (!std::isfinite(res.gradient[k])) finite = false;
-    }
+    bool finite = std::isfinite(res.loglik) && res.gradient.allFinite();
     // A cluster whose posterior is too flat for the rule (its Hessian at
     // the mode nearly singular) makes the gradient non-finite: the point
     // is reported as unusable, so the search steps back from it.
@@ -548,29 +483,13 @@ AgqResult ZireEngine::evaluate(const VectorXd& theta, bool gradient) {
 }
 
 AgqSummaries ZireEngine::summaries(const VectorXd& theta) {
-  const int M = lay_.M, P = npar();
-  MatrixXd Lam = MatrixXd::Zero(q_, q_);
-  for (int e = 0; e < nl_; ++e) Lam(lam_row_[e], lam_col_[e]) = theta[p_ + e];
-  const VectorXd eta0 = X_ * theta.head(p_) + off_.col(0);
-  const VectorXd a0 = Xz_ * theta.segment(p_ + nl_, pz_) + off_.col(1);
-  const VectorXd ph = Xd_ * theta.segment(p_ + nl_ + pz_, pd_) + off_.col(2);
+  const Predictors pr = prepare(theta);
   start_evaluation(theta, false);
-  AgqSummaries out;
-  out.mode.resize(M, q_);
-  out.mode_var.resize(M, q_ * q_);
-  out.post_mean.resize(M, q_);
-  out.post_var.resize(M, q_ * q_);
-  out.loglik.resize(M);
-  Work w(nmax_, q_, grid_.z.rows(), P);
-  InterruptPoll ip;
-  for (int i = 0; i < M; ++i) {
-    if (ip.poll()) break;
-    bool failed = false;
-    cluster(i, eta0, a0, ph, Lam, false, w, nullptr, &out, &failed);
-    out.newton_failures += failed;
-  }
-  ip.raise_if_interrupted();
-  return out;
+  const int M = lay_.M, nt = cluster_threads(nthreads_, M);
+  std::vector<std::unique_ptr<Work> > work = make_work(nt);
+  return summaries_over_clusters(M, q_, nt, [&](int i, int tid, AgqSummaries* out, bool* failed) {
+    cluster(i, pr.eta0, pr.a0, pr.ph, pr.Lam, false, *work[tid], nullptr, out, failed);
+  });
 }
 
 }  // namespace glmmgee

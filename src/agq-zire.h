@@ -64,6 +64,15 @@ class ZireEngine {
  private:
   struct Work;
   void check_work_memory(int K) const;
+  // One Work per thread, allocated before a parallel region.
+  std::vector<std::unique_ptr<Work> > make_work(int nthreads) const;
+  // Lambda and the three linear predictors at theta (rows in cluster
+  // order): what every pass over the clusters starts from.
+  struct Predictors {
+    Eigen::MatrixXd Lam;
+    Eigen::VectorXd eta0, a0, ph;
+  };
+  Predictors prepare(const Eigen::VectorXd& theta) const;
   double cluster(int i, const Eigen::VectorXd& eta0, const Eigen::VectorXd& a0,
                  const Eigen::VectorXd& ph, const Eigen::MatrixXd& Lam, bool grad,
                  Work& w, double* g, AgqSummaries* out, bool* failed);

@@ -1,6 +1,7 @@
 // Laplace / adaptive Gauss-Hermite engine for one grouping factor.
 // See agq.h for the model and the parameterization.
 #include "agq.h"
+#include "agq-clusters.h"
 #include "agq-work.h"
 #include "dd-sum.h"
 #include "lin-pred.h"
@@ -48,8 +49,7 @@ AgqEngine::AgqEngine(const Eigen::Ref<const MatrixXd>& X,
   if (!fam_) throw std::invalid_argument("unsupported family/link");
   disp_ = fam_->has_dispersion();
   lay_ = make_layout(group, n_, M);
-  nmax_ = 0;
-  for (int i = 0; i < M; ++i) nmax_ = std::max(nmax_, lay_.start[i + 1] - lay_.start[i]);
+  nmax_ = lay_.largest();
   X_.resize(n_, p_);
   Z_.resize(n_, q_);
   y_.resize(n_);
@@ -316,31 +316,11 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
       w.a[k] = grid_.logw_ad[k] + lk - 0.5 * usq;
       amax = std::max(amax, w.a[k]);
     }
-    double ssum = 0.0;
-    for (long k = 0; k < Q; ++k) {
-      w.pi[k] = std::exp(w.a[k] - amax);
-      ssum += w.pi[k];
-    }
-    w.pi.head(Q) /= ssum;
-    lse = amax + std::log(ssum);
+    lse = node_weights(w.a, Q, amax, w.pi);
   }
   const double ll = -logdetC + lse + lconst_[i];
 
-  if (out) {
-    out->mode.row(i) = u.transpose();
-    w.Hinv = w.llt.solve(MatrixXd::Identity(q, q));
-    out->mode_var.row(i) = Eigen::Map<const VectorXd>(w.Hinv.data(), q * q).transpose();
-    w.ubar.noalias() = w.Unodes.transpose() * w.pi;
-    w.tmp_q.setZero();
-    for (long k = 0; k < Q; ++k)
-      for (int a = 0; a < q; ++a)
-        for (int b = 0; b < q; ++b)
-          w.tmp_q(a, b) += w.pi[k] * (w.Unodes(k, a) - w.ubar[a]) * (w.Unodes(k, b) - w.ubar[b]);
-    if (K_ == 1) w.tmp_q = w.Hinv;  // Laplace: the Gaussian approximation's variance
-    out->post_mean.row(i) = w.ubar.transpose();
-    out->post_var.row(i) = Eigen::Map<const VectorXd>(w.tmp_q.data(), q * q).transpose();
-    out->loglik[i] = ll;
-  }
+  if (out) store_cluster_summary(i, u, w.llt, w.Unodes, w.pi, K_ == 1, ll, *out);
   if (!want_grad) return ll;
 
   // --- Gradient. Without directions, one entry per Lambda entry; with
@@ -633,72 +613,11 @@ AgqResult AgqEngine::evaluate_impl(const VectorXd& theta, bool gradient, const L
   VectorXd eta0;
   prepare(theta, Lam, phi, eta0);
   const int M = lay_.M, P = npar() - (dirs ? nl_ - dirs->nd : 0);
-  // Each cluster's contribution is added to a block's order-independent
-  // sum (dd-sum.h), and the blocks' sums to the total: the rounded result
-  // is the same for any number of threads and any grouping of the clusters
-  // into shards.
-  const int B = 64, nb = (M + B - 1) / B;
-  std::vector<DDSum> bll(nb);
-  std::vector<DDVec> bg(gradient ? nb : 0);
-  std::vector<int> bfail(nb, 0);
-  // No more threads than blocks: a team with nothing to do spins in the
-  // OpenMP runtime (10 times the CPU of a one-thread fit on 23 clusters).
-  const int nt = std::max(1, std::min(usable_threads(nthreads_), nb));
+  const int nt = cluster_threads(nthreads_, M);
   std::vector<std::unique_ptr<Work> > work = make_work(nt, std::max(P, npar()));
-  // One cluster's gradient, per thread (padded: one cache line apart).
-  MatrixXd gl = MatrixXd::Zero(P + 8, nt);
-  RegionGuard guard;
-  InterruptPoll ip;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-  for (int b = 0; b < nb; ++b) {
-    if (guard.failed() || ip.poll()) continue;
-    guard.run([&] {
-      int tid = 0;
-#ifdef _OPENMP
-      tid = omp_get_thread_num();
-#endif
-      DDSum s;
-      DDVec g(gradient ? P : 0);
-      int nf = 0;
-      const int hi = std::min(M, (b + 1) * B);
-      double* gc = gl.col(tid).data();
-      for (int i = b * B; i < hi; ++i) {
-        bool failed = false;
-        if (gradient) std::fill(gc, gc + P, 0.0);
-        s.add(cluster(i, eta0, Lam, phi, gradient, *work[tid], gradient ? gc : nullptr,
-                      nullptr, &failed, dirs));
-        if (gradient) g.add(gc, P);
-        if (failed) ++nf;
-      }
-      bll[b] = s;
-      bfail[b] = nf;
-      if (gradient) bg[b] = std::move(g);
-    });
-  }
-  guard.rethrow();
-  ip.raise_if_interrupted();
-  AgqResult res;
-  DDSum tot;
-  for (int b = 0; b < nb; ++b) {
-    tot.add(bll[b]);
-    res.newton_failures += bfail[b];
-  }
-  res.loglik = tot.value();
-  res.loglik_hi = tot.hi;
-  res.loglik_lo = tot.lo;
-  if (gradient) {
-    DDVec gt(P);
-    for (int b = 0; b < nb; ++b) gt.add(bg[b]);
-    res.gradient.resize(P);
-    res.gradient_hi.resize(P);
-    res.gradient_lo.resize(P);
-    for (int k = 0; k < P; ++k) {
-      res.gradient[k] = gt.hi[k] + gt.lo[k];
-      res.gradient_hi[k] = gt.hi[k];
-      res.gradient_lo[k] = gt.lo[k];
-    }
-  }
-  return res;
+  return sum_over_clusters(M, P, nt, gradient, [&](int i, int tid, double* g, bool* failed) {
+    return cluster(i, eta0, Lam, phi, gradient, *work[tid], g, nullptr, failed, dirs);
+  });
 }
 
 AgqSummaries AgqEngine::summaries(const VectorXd& theta) {
@@ -707,35 +626,11 @@ AgqSummaries AgqEngine::summaries(const VectorXd& theta) {
   VectorXd eta0;
   prepare(theta, Lam, phi, eta0);
   const int M = lay_.M;
-  AgqSummaries out;
-  out.mode.resize(M, q_);
-  out.mode_var.resize(M, q_ * q_);
-  out.post_mean.resize(M, q_);
-  out.post_var.resize(M, q_ * q_);
-  out.loglik.resize(M);
-  std::vector<int> fail(M, 0);
-  // No more threads than chunks of 64 clusters (see evaluate_impl()).
-  const int nt = std::max(1, std::min(usable_threads(nthreads_), (M + 63) / 64));
+  const int nt = cluster_threads(nthreads_, M);
   std::vector<std::unique_ptr<Work> > work = make_work(nt, npar());
-  RegionGuard guard;
-  InterruptPoll ip;
-#pragma omp parallel for schedule(dynamic, 64) num_threads(nt)
-  for (int i = 0; i < M; ++i) {
-    if (guard.failed() || ip.poll()) continue;
-    guard.run([&] {
-      int tid = 0;
-#ifdef _OPENMP
-      tid = omp_get_thread_num();
-#endif
-      bool failed = false;
-      cluster(i, eta0, Lam, phi, false, *work[tid], nullptr, &out, &failed);
-      fail[i] = failed;
-    });
-  }
-  guard.rethrow();
-  ip.raise_if_interrupted();
-  for (int i = 0; i < M; ++i) out.newton_failures += fail[i];
-  return out;
+  return summaries_over_clusters(M, q_, nt, [&](int i, int tid, AgqSummaries* out, bool* failed) {
+    cluster(i, eta0, Lam, phi, false, *work[tid], nullptr, out, failed);
+  });
 }
 
 // Doubles in one thread's Work for K points per random effect (agq-work.h).
@@ -745,26 +640,14 @@ static double work_doubles(double nmax, double q, double Q, double P) {
 
 void AgqEngine::check_work_memory(int K) const {
   const double Q = std::pow((double)K, (double)q_);
-  const int nt = usable_threads(nthreads_);
-  check_memory(8.0 * nt * work_doubles(nmax_, q_, Q, npar()),
-               "adaptive quadrature with nAGQ = " + std::to_string(K) + " (" +
-                   std::to_string(K) + "^" + std::to_string(q_) +
-                   " points per cluster) over the largest cluster (" + std::to_string(nmax_) +
-                   " rows) in " + std::to_string(nt) + (nt == 1 ? " thread" : " threads"));
+  check_quadrature_memory(work_doubles(nmax_, q_, Q, npar()), usable_threads(nthreads_), K, q_,
+                          nmax_, "");
 }
 
 std::vector<std::unique_ptr<AgqEngine::Work> > AgqEngine::make_work(int nt, int width) const {
   const long Q = grid_.z.rows();
-  std::vector<std::unique_ptr<Work> > work(nt);
-  try {
-    for (int t = 0; t < nt; ++t) work[t].reset(new Work(nmax_, q_, Q, width, nl_));
-  } catch (std::bad_alloc&) {
-    throw std::runtime_error(
-        "adaptive quadrature needs " +
-        format_bytes(8.0 * nt * work_doubles(nmax_, q_, (double)Q, width)) +
-        " of scratch memory, which could not be allocated");
-  }
-  return work;
+  return thread_work<Work>(nt, work_doubles(nmax_, q_, (double)Q, width), nmax_, q_, Q, width,
+                           nl_);
 }
 
 }  // namespace glmmgee

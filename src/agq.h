@@ -23,6 +23,7 @@
 #define GLMMGEE_AGQ_H
 
 #include <RcppEigen.h>
+#include <algorithm>
 #include <memory>
 #include <vector>
 #include "families.h"
@@ -36,6 +37,12 @@ struct ClusterLayout {
   int M = 0;
   std::vector<int> start;  // M + 1 offsets into the sorted rows
   std::vector<int> perm;   // sorted position -> original row (0-based)
+  // Rows of the largest cluster.
+  int largest() const {
+    int m = 0;
+    for (int i = 0; i < M; ++i) m = std::max(m, start[i + 1] - start[i]);
+    return m;
+  }
 };
 // group holds codes 1..M in any order. Throws if a code is out of range.
 ClusterLayout make_layout(const int* group, int n, int M);

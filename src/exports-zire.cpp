@@ -5,6 +5,7 @@
 #include "agq-zire.h"
 #include "sparse-zire.h"
 #include "engine-args.h"
+#include "exports-agq.h"
 
 // [[Rcpp::depends(RcppEigen, BH)]]
 
@@ -39,33 +40,18 @@ SEXP cpp_zire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Zc,
 }
 
 static glmmgee::ZireEngine* zire_ptr(SEXP ptr) {
-  Rcpp::XPtr<glmmgee::ZireEngine> p(ptr);
-  if (!p.get()) Rcpp::stop("the two-part GLMM engine is no longer available");
-  return p.get();
+  return glmmgee::engine_at<glmmgee::ZireEngine>(
+      ptr, "the two-part GLMM engine is no longer available");
 }
 
 // [[Rcpp::export]]
 Rcpp::List cpp_zire_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient) {
-  glmmgee::ZireEngine* eng = zire_ptr(ptr);
-  if (theta.size() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
-  Rcpp::checkUserInterrupt();
-  glmmgee::AgqResult r = eng->evaluate(theta, gradient);
-  return Rcpp::List::create(Rcpp::Named("loglik") = r.loglik,
-                            Rcpp::Named("gradient") = r.gradient,
-                            Rcpp::Named("newton_failures") = r.newton_failures);
+  return glmmgee::engine_eval(zire_ptr(ptr), theta, gradient);
 }
 
 // [[Rcpp::export]]
 Rcpp::List cpp_zire_summaries(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
-  glmmgee::ZireEngine* eng = zire_ptr(ptr);
-  if (theta.size() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
-  glmmgee::AgqSummaries s = eng->summaries(theta);
-  return Rcpp::List::create(Rcpp::Named("mode") = s.mode,
-                            Rcpp::Named("mode_var") = s.mode_var,
-                            Rcpp::Named("post_mean") = s.post_mean,
-                            Rcpp::Named("post_var") = s.post_var,
-                            Rcpp::Named("loglik") = s.loglik,
-                            Rcpp::Named("newton_failures") = s.newton_failures);
+  return glmmgee::engine_summaries(zire_ptr(ptr), theta);
 }
 
 // Curvature in the fixed coefficients of all three predictors at the
@@ -73,23 +59,13 @@ Rcpp::List cpp_zire_summaries(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
 // the search, rows and columns in the order (beta, gamma, delta).
 // [[Rcpp::export]]
 Eigen::MatrixXd cpp_zire_fixed_curvature(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
-  glmmgee::ZireEngine* eng = zire_ptr(ptr);
-  if (theta.size() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
-  try {
-    return eng->fixed_curvature(theta);
-  } catch (std::exception& e) {
-    Rcpp::stop(e.what());
-  }
+  return glmmgee::engine_fixed_curvature(zire_ptr(ptr), theta);
 }
 
 // [[Rcpp::export]]
 void cpp_zire_set_nagq(SEXP ptr, int nAGQ) {
-  if (nAGQ < 1) Rcpp::stop("nAGQ must be at least 1");
-  try {
-    zire_ptr(ptr)->set_nagq(nAGQ);
-  } catch (std::exception& e) {
-    Rcpp::stop(e.what());
-  }
+  glmmgee::check_nagq_arg(nAGQ);
+  glmmgee::engine_nagq(zire_ptr(ptr), nAGQ, true);
 }
 
 // The two-part sparse Laplace engine (sparse-zire.h): any random-effect

@@ -77,6 +77,7 @@ Rcpp::List cpp_thread_info(int requested) {
 
 // ---- GLMM, one grouping factor: Laplace / AGHQ engine ----------------------
 #include "agq.h"
+#include "exports-agq.h"
 
 // Builds the engine for one fit. The returned pointer lives only while the
 // fit runs (held in an R closure); fitted objects never keep it.
@@ -100,9 +101,8 @@ SEXP cpp_agq_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Z,
 }
 
 static glmmgee::AgqEngine* agq_ptr(SEXP ptr) {
-  Rcpp::XPtr<glmmgee::AgqEngine> p(ptr);
-  if (!p.get()) Rcpp::stop("the GLMM engine is no longer available (was the object saved?)");
-  return p.get();
+  return glmmgee::engine_at<glmmgee::AgqEngine>(
+      ptr, "the GLMM engine is no longer available (was the object saved?)");
 }
 
 // Turns an engine into its zero-inflated, hurdle or dispersion-formula
@@ -127,15 +127,7 @@ int cpp_agq_set_aux(SEXP ptr, int kind, Eigen::Map<Eigen::MatrixXd> XA,
 // Marginal log-likelihood and (optionally) its gradient at theta.
 // [[Rcpp::export]]
 Rcpp::List cpp_agq_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient) {
-  glmmgee::AgqEngine* eng = agq_ptr(ptr);
-  if (theta.size() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
-  // Every optimizer step passes here, on the main thread: a long fit stops
-  // at the next evaluation when the user interrupts.
-  Rcpp::checkUserInterrupt();
-  glmmgee::AgqResult r = eng->evaluate(theta, gradient);
-  return Rcpp::List::create(Rcpp::Named("loglik") = r.loglik,
-                            Rcpp::Named("gradient") = r.gradient,
-                            Rcpp::Named("newton_failures") = r.newton_failures);
+  return glmmgee::engine_eval(agq_ptr(ptr), theta, gradient);
 }
 
 // The same with the gradient's Lambda part along the columns of dirs
@@ -144,28 +136,17 @@ Rcpp::List cpp_agq_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradie
 Rcpp::List cpp_agq_eval_dir(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient,
                             Eigen::Map<Eigen::MatrixXd> dirs) {
   glmmgee::AgqEngine* eng = agq_ptr(ptr);
-  if (theta.size() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
+  glmmgee::check_engine_theta(*eng, theta);
   if (dirs.rows() != eng->nlambda())
     Rcpp::stop("dirs must have %d rows (one per entry of Lambda)", eng->nlambda());
   Rcpp::checkUserInterrupt();
-  glmmgee::AgqResult r = eng->evaluate(theta, gradient, Eigen::MatrixXd(dirs));
-  return Rcpp::List::create(Rcpp::Named("loglik") = r.loglik,
-                            Rcpp::Named("gradient") = r.gradient,
-                            Rcpp::Named("newton_failures") = r.newton_failures);
+  return glmmgee::agq_result_list(eng->evaluate(theta, gradient, Eigen::MatrixXd(dirs)));
 }
 
 // Per-cluster modes, conditional variances and posterior moments at theta.
 // [[Rcpp::export]]
 Rcpp::List cpp_agq_summaries(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
-  glmmgee::AgqEngine* eng = agq_ptr(ptr);
-  if (theta.size() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
-  glmmgee::AgqSummaries s = eng->summaries(theta);
-  return Rcpp::List::create(Rcpp::Named("mode") = s.mode,
-                            Rcpp::Named("mode_var") = s.mode_var,
-                            Rcpp::Named("post_mean") = s.post_mean,
-                            Rcpp::Named("post_var") = s.post_var,
-                            Rcpp::Named("loglik") = s.loglik,
-                            Rcpp::Named("newton_failures") = s.newton_failures);
+  return glmmgee::engine_summaries(agq_ptr(ptr), theta);
 }
 
 // Curvature in the fixed and auxiliary coefficients at the modes, without
@@ -173,20 +154,14 @@ Rcpp::List cpp_agq_summaries(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
 // zero-inflated, hurdle and dispersion-formula fits.
 // [[Rcpp::export]]
 Eigen::MatrixXd cpp_agq_fixed_curvature(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
-  glmmgee::AgqEngine* eng = agq_ptr(ptr);
-  if (theta.size() != eng->npar()) Rcpp::stop("theta must have length %d", eng->npar());
-  try {
-    return eng->fixed_curvature(theta);
-  } catch (std::exception& e) {
-    Rcpp::stop(e.what());
-  }
+  return glmmgee::engine_fixed_curvature(agq_ptr(ptr), theta);
 }
 
 // Change the number of quadrature points of an existing engine.
 // [[Rcpp::export]]
 void cpp_agq_set_nagq(SEXP ptr, int nAGQ) {
-  if (nAGQ < 1) Rcpp::stop("nAGQ must be at least 1");
-  agq_ptr(ptr)->set_nagq(nAGQ);
+  glmmgee::check_nagq_arg(nAGQ);
+  glmmgee::engine_nagq(agq_ptr(ptr), nAGQ, true);
 }
 
 // An error, naming the size, if quadrature with nAGQ points per random
@@ -194,8 +169,8 @@ void cpp_agq_set_nagq(SEXP ptr, int nAGQ) {
 // start spends time on a fit that cannot be refined).
 // [[Rcpp::export]]
 void cpp_agq_check_nagq(SEXP ptr, int nAGQ) {
-  if (nAGQ < 1) Rcpp::stop("nAGQ must be at least 1");
-  agq_ptr(ptr)->check_nagq(nAGQ);
+  glmmgee::check_nagq_arg(nAGQ);
+  glmmgee::engine_nagq(agq_ptr(ptr), nAGQ, false);
 }
 
 // Fixed effects of the GLM without random effects, for starting values.

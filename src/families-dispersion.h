@@ -133,11 +133,14 @@ class NBinom2Log : public ObsModelBase<NBinom2Log> {
   double theta_ = 1.0;
 };
 
-class GammaLog : public ObsModelBase<GammaLog> {
+// What the Gamma families share whatever the link: a dispersion (phi =
+// log shape nu), the variance mu^2, the GEE quasi-likelihood and the
+// normalizing constant -log y. Each link is a small class on top
+// (GammaLog here, GammaInverse and GammaIdentity in families-extra.h).
+template <class Derived>
+class GammaBase : public ObsModelBase<Derived> {
  public:
   bool has_dispersion() const override { return true; }
-  double linkinv(double eta) const override { return std::exp(eta); }
-  double mu_eta(double eta) const override { return std::exp(eta); }
   double variance(double mu) const override { return mu * mu; }
   double quasi(double y, double mu) const override {
     mu = std::max(mu, 1e-300);
@@ -146,6 +149,12 @@ class GammaLog : public ObsModelBase<GammaLog> {
   double logconst(double y, double wt) const override {
     return wt > 0 && y > 0 ? -wt * std::log(y) : 0.0;
   }
+};
+
+class GammaLog : public GammaBase<GammaLog> {
+ public:
+  double linkinv(double eta) const override { return std::exp(eta); }
+  double mu_eta(double eta) const override { return std::exp(eta); }
   ObsDerivs derivs(double y, double wt, double eta, double phi) const override {
     if (wt <= 0) return ObsDerivs{0.0, 0.0, 0.0, 0.0};
     const double nu = std::exp(phi), lr = std::log(y) - eta, r = std::exp(lr);

@@ -148,19 +148,10 @@ class BinomialCauchit : public ObsModelBase<BinomialCauchit> {
 // Gamma with shape nu = exp(phi) (see GammaLog) under the inverse link
 // (mu = 1/eta, the canonical one: l = nu (log eta - y eta) + ...) and the
 // identity link (mu = eta).
-class GammaInverse : public ObsModelBase<GammaInverse> {
+class GammaInverse : public GammaBase<GammaInverse> {
  public:
-  bool has_dispersion() const override { return true; }
   double linkinv(double eta) const override { return 1.0 / eta; }
   double mu_eta(double eta) const override { return -1.0 / (eta * eta); }
-  double variance(double mu) const override { return mu * mu; }
-  double quasi(double y, double mu) const override {
-    mu = std::max(mu, 1e-300);
-    return -y / mu - std::log(mu);
-  }
-  double logconst(double y, double wt) const override {
-    return wt > 0 && y > 0 ? -wt * std::log(y) : 0.0;
-  }
   ObsDerivs derivs(double y, double wt, double eta, double phi) const override {
     if (wt <= 0) return ObsDerivs{0.0, 0.0, 0.0, 0.0};
     if (!(eta > 0)) return bad();
@@ -184,19 +175,10 @@ class GammaInverse : public ObsModelBase<GammaInverse> {
   }
 };
 
-class GammaIdentity : public ObsModelBase<GammaIdentity> {
+class GammaIdentity : public GammaBase<GammaIdentity> {
  public:
-  bool has_dispersion() const override { return true; }
   double linkinv(double eta) const override { return eta; }
   double mu_eta(double) const override { return 1.0; }
-  double variance(double mu) const override { return mu * mu; }
-  double quasi(double y, double mu) const override {
-    mu = std::max(mu, 1e-300);
-    return -y / mu - std::log(mu);
-  }
-  double logconst(double y, double wt) const override {
-    return wt > 0 && y > 0 ? -wt * std::log(y) : 0.0;
-  }
   ObsDerivs derivs(double y, double wt, double eta, double phi) const override {
     if (wt <= 0) return ObsDerivs{0.0, 0.0, 0.0, 0.0};
     if (!(eta > 0)) {

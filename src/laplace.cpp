@@ -18,6 +18,7 @@
 #include "laplace.h"
 #include "resources.h"
 #include "chunked.h"
+#include "sparse-pairs.h"
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -26,16 +27,6 @@ namespace glmmgee {
 
 namespace {
 const long kGradChunk = 4096;  // observations per chunk of the gradient loop
-
-// Position of entry (row, col) in a compressed column-major lower factor
-// whose row indices are sorted within columns; -1 if absent.
-long find_entry(const int* outer, const int* inner, int col, int row) {
-  const int* b = inner + outer[col];
-  const int* e = inner + outer[col + 1];
-  const int* it = std::lower_bound(b, e, row);
-  if (it == e || *it != row) return -1;
-  return (long)(it - inner);
-}
 }  // namespace
 
 SparseLaplace::SparseLaplace(const Eigen::Ref<const Eigen::MatrixXd>& X,
@@ -131,14 +122,8 @@ SparseLaplace::SparseLaplace(const Eigen::Ref<const Eigen::MatrixXd>& X,
   std::vector<Eigen::Triplet<double> >().swap(trip);
   const int* Ho = H_.outerIndexPtr();
   const int* Hi = H_.innerIndexPtr();
-  pair_start_.assign(n_ + 1, 0);
-  pair_h_.reserve(npairs);
-  for (int i = 0; i < n_; ++i) {
-    for (int a = Ao[i]; a < Ao[i + 1]; ++a)
-      for (int b = a; b < Ao[i + 1]; ++b)
-        pair_h_.push_back((int)find_entry(Ho, Hi, Ai[a], Ai[b]));
-    pair_start_[i + 1] = (long)pair_h_.size();
-  }
+  pair_start_ = row_pair_offsets(Ao, n_);
+  pair_h_ = row_pair_positions(Ao, Ai, n_, Ho, Hi, nullptr, nullptr);
   diag_h_.resize(Q_);
   for (int j = 0; j < Q_; ++j) diag_h_[j] = (int)find_entry(Ho, Hi, j, j);
   chol_.analyzePattern(H_);
@@ -359,16 +344,8 @@ void SparseLaplace::add_gradient(SparseResult& res) {
   const int* Ai = A_.innerIndexPtr();
   const double* Av = A_.valuePtr();
   if (!pairs_mapped_) {
-    const Eigen::VectorXi& perm = chol_.permutationP().indices();
-    pair_s_.resize(pair_h_.size());
-    for (int i = 0; i < n_; ++i) {
-      long pp = pair_start_[i];
-      for (int a = Ao[i]; a < Ao[i + 1]; ++a)
-        for (int b = a; b < Ao[i + 1]; ++b) {
-          const int pa = perm[Ai[a]], pb = perm[Ai[b]];
-          pair_s_[pp++] = (int)find_entry(Lo, Li, std::min(pa, pb), std::max(pa, pb));
-        }
-    }
+    pair_s_ = row_pair_positions(Ao, Ai, n_, Lo, Li, chol_.permutationP().indices().data(),
+                                 nullptr);
     pairs_mapped_ = true;
   }
   std::vector<double> S;
@@ -472,17 +449,11 @@ SparseModes SparseLaplace::modes(const Eigen::VectorXd& theta) {
   out.logdet = logdet();
   std::vector<double> S;
   selected_inverse(S);
-  const auto& L = chol_.matrixL().nestedExpression();
-  const Eigen::VectorXi& perm = chol_.permutationP().indices();
-  for (int j = 0; j < Q_; ++j)
-    for (ColMat::InnerIterator it(H_, j); it; ++it) {
-      const int pa = perm[it.row()], pb = perm[j];
-      const long pos = find_entry(L.outerIndexPtr(), L.innerIndexPtr(),
-                                  std::min(pa, pb), std::max(pa, pb));
-      out.inv_i.push_back(it.row());
-      out.inv_j.push_back(j);
-      out.inv_x.push_back(pos >= 0 ? S[pos] : std::numeric_limits<double>::quiet_NaN());
-    }
+  inverse_on_pattern(H_, chol_, S, [&](int i, int j, double inv, double) {
+    out.inv_i.push_back(i);
+    out.inv_j.push_back(j);
+    out.inv_x.push_back(inv);
+  });
   return out;
 }
 

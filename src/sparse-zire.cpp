@@ -20,6 +20,7 @@
 // formulas, laplace.cpp, with a 2 x 2 W per row.)
 #include "sparse-zire.h"
 #include "resources.h"
+#include "sparse-pairs.h"
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -36,17 +37,6 @@ constexpr double SparseZire::kHminTol;
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
-namespace {
-// Position of entry (row, col) in a compressed column-major matrix whose
-// rows are sorted within columns; -1 if absent.
-long find_pos(const int* outer, const int* inner, int col, int row) {
-  const int* b = inner + outer[col];
-  const int* e = inner + outer[col + 1];
-  const int* it = std::lower_bound(b, e, row);
-  if (it == e || *it != row) return -1;
-  return (long)(it - inner);
-}
-}  // namespace
 
 SparseZire::SparseZire(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<const MatrixXd>& Xz,
                        const Eigen::Ref<const MatrixXd>& Xd, const SpMat& Zc, const SpMat& Zz,
@@ -140,16 +130,10 @@ SparseZire::SparseZire(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<con
   H_.makeCompressed();
   const int* Ho = H_.outerIndexPtr();
   const int* Hi = H_.innerIndexPtr();
-  pair_start_.assign(n_ + 1, 0);
-  pair_h_.reserve(npairs);
-  for (int i = 0; i < n_; ++i) {
-    if ((i & 1023) == 0 && ip.poll()) ip.raise_if_interrupted();
-    for (int a = Ao[i]; a < Ao[i + 1]; ++a)
-      for (int b = a; b < Ao[i + 1]; ++b) pair_h_.push_back((int)find_pos(Ho, Hi, Ai[a], Ai[b]));
-    pair_start_[i + 1] = (long)pair_h_.size();
-  }
+  pair_start_ = row_pair_offsets(Ao, n_);
+  pair_h_ = row_pair_positions(Ao, Ai, n_, Ho, Hi, nullptr, &ip);
   diag_h_.resize(Q_);
-  for (int j = 0; j < Q_; ++j) diag_h_[j] = (int)find_pos(Ho, Hi, j, j);
+  for (int j = 0; j < Q_; ++j) diag_h_[j] = (int)find_entry(Ho, Hi, j, j);
   chol_.analyzePattern(H_);  // the fill-reducing ordering, once
 
   for (int i = 0; i < n_; ++i) lconst_ += obs_->logconst(y_[i], wt_[i]);
@@ -433,20 +417,8 @@ double SparseZire::laplace_value() const {
 void SparseZire::map_pairs() {
   if (pairs_mapped_) return;
   const auto& L = chol_.matrixL().nestedExpression();
-  const int* Lo = L.outerIndexPtr();
-  const int* Li = L.innerIndexPtr();
-  const int* Ao = A_.outerIndexPtr();
-  const int* Ai = A_.innerIndexPtr();
-  const Eigen::VectorXi& perm = chol_.permutationP().indices();
-  pair_s_.resize(pair_h_.size());
-  for (int i = 0; i < n_; ++i) {
-    long pp = pair_start_[i];
-    for (int a = Ao[i]; a < Ao[i + 1]; ++a)
-      for (int b = a; b < Ao[i + 1]; ++b) {
-        const int pa = perm[Ai[a]], pb = perm[Ai[b]];
-        pair_s_[pp++] = (int)find_pos(Lo, Li, std::min(pa, pb), std::max(pa, pb));
-      }
-  }
+  pair_s_ = row_pair_positions(A_.outerIndexPtr(), A_.innerIndexPtr(), n_, L.outerIndexPtr(),
+                               L.innerIndexPtr(), chol_.permutationP().indices().data(), nullptr);
   pairs_mapped_ = true;
 }
 
@@ -556,18 +528,12 @@ SparseZireModes SparseZire::modes(const VectorXd& theta, bool guard) {
   // H^{-1} on H's lower pattern, from the selected inverse.
   std::vector<double> S;
   chol_.selected_inverse(S);
-  const auto& L = chol_.matrixL().nestedExpression();
-  const Eigen::VectorXi& perm = chol_.permutationP().indices();
-  for (int j = 0; j < Q_; ++j)
-    for (SpMat::InnerIterator it(H_, j); it; ++it) {
-      const int pa = perm[it.row()], pb = perm[j];
-      const long pos = find_pos(L.outerIndexPtr(), L.innerIndexPtr(), std::min(pa, pb),
-                                std::max(pa, pb));
-      m.inv_i.push_back((int)it.row());
-      m.inv_j.push_back(j);
-      m.inv_x.push_back(pos >= 0 ? S[pos] : std::numeric_limits<double>::quiet_NaN());
-      m.h_x.push_back(it.value());
-    }
+  inverse_on_pattern(H_, chol_, S, [&](int i, int j, double inv, double h) {
+    m.inv_i.push_back(i);
+    m.inv_j.push_back(j);
+    m.inv_x.push_back(inv);
+    m.h_x.push_back(h);
+  });
   return m;
 }
 

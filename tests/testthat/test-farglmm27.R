@@ -18,20 +18,7 @@ fg27_xmap <- function(p, ix, a, c) {
   M
 }
 
-fg27_sim <- function(seed = 2701) {
-  set.seed(seed)
-  d <- expand.grid(a = factor(1:30), b = factor(1:12))
-  d$x <- rnorm(nrow(d), 2, 1.5)
-  ra <- rnorm(30)
-  rs <- rnorm(30)
-  rb <- rnorm(12)
-  d$yb <- rbinom(nrow(d), 1, plogis(-0.3 + 0.5 * d$x + ra[d$a] + 0.4 * rs[d$a] * d$x +
-                                      0.7 * rb[d$b]))
-  d$yp <- rpois(nrow(d), exp(0.5 + 0.2 * d$x + 0.4 * ra[d$a] + 0.15 * rs[d$a] * d$x +
-                               0.4 * rb[d$b]))
-  d$x2 <- d$x * 1e-6 - 5
-  d
-}
+# fg27_sim(): helper-farglmm27.R.
 
 # f1 on x, f2 on x2 = a x + c (x the fixed effect at `ix`, the slope of
 # term `g`): f2 is f1 mapped. The two searches end within their

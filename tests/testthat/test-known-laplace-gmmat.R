@@ -37,14 +37,7 @@ sim_gmmat <- function(nl = 300, m = 60, seed = 3) {
   list(data = d, K = K, snps = snps)
 }
 
-# Our Laplace log-likelihood of the fitted model at (beta, s).
-laplace_at <- function(fit, beta, s) {
-  n <- length(fit$y)
-  eng <- glmmgee:::known_laplace_engine(fit$X, fit$y, fit$prior.weights, rep(0, n),
-                                        fit$known_factor$index, fit$known_factor$L,
-                                        glmmgee:::known_laplace_family(fit$family), 1L)
-  eng$eval(c(beta, log(s)), gradient = FALSE)$value
-}
+# laplace_at(): helper-known-genomic.R.
 
 # Our fitted object with GMMAT's null model in it: its variance and its
 # linear predictor (fixed part plus predicted effects), from which

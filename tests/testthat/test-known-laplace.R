@@ -20,26 +20,7 @@ sim_known_glmm <- function(nl = 120, m = 40, reps = 3, seed = 2) {
   list(data = d, L = L, K = K)
 }
 
-# glmer on the same model: Zt replaced by (Z L)' and r spherical effects
-# with one common sd (lme4's Lambda = theta I_r), so b = theta L u.
-glmer_zl <- function(formula, d, L, family) {
-  lf <- lme4::glFormula(formula, data = d, family = family)
-  r <- ncol(L)
-  Zt <- t(L) %*% as.matrix(lf$reTrms$Zt)
-  lf$reTrms$Zt <- methods::as(methods::as(Matrix::Matrix(Zt, sparse = TRUE), "generalMatrix"),
-                              "CsparseMatrix")
-  lf$reTrms$Ztlist[[1L]] <- lf$reTrms$Zt
-  lf$reTrms$Lambdat <- methods::as(methods::as(Matrix::Diagonal(r), "generalMatrix"), "CsparseMatrix")
-  lf$reTrms$Lind <- rep(1L, r)
-  lf$reTrms$Gp <- c(0L, r)
-  dev <- do.call(lme4::mkGlmerDevfun, lf)
-  # the deviance function looks up lme4's internals from its environment
-  parent.env(environment(dev)) <- asNamespace("lme4")
-  opt <- lme4::optimizeGlmer(dev)
-  dev <- lme4::updateGlmerDevfun(dev, lf$reTrms)
-  opt <- lme4::optimizeGlmer(dev, stage = 2)
-  lme4::mkMerMod(environment(dev), opt, lf$reTrms, fr = lf$fr)
-}
+# glmer_zl(), sim_dense_binary(), dense_K(): helper-known-genomic.R.
 
 # Same model: our maximum at least our Laplace log-likelihood at glmer's
 # estimates (the same function: glmer's reported value carries the error of
@@ -337,27 +318,14 @@ test_that("an evaluation far from the previous one gives the value of a fresh en
   }
 })
 
-# A binary trait on n people with a dense K from m standardized variants,
-# simulated as bench/bench-genomic-laplace.R does (latent sd 0.8).
-sim_dense_binary <- function(seed, n, m) {
-  set.seed(seed)
-  p <- runif(m, 0.05, 0.5)
-  G <- vapply(p, function(pj) rbinom(n, 2, pj), numeric(n))
-  L <- scale(G) / sqrt(m)
-  rownames(L) <- paste0("p", seq_len(n))
-  d <- data.frame(id = factor(rownames(L), levels = rownames(L)), x = rnorm(n))
-  d$y <- rbinom(n, 1, stats::plogis(-0.5 + 0.5 * d$x + 0.8 * drop(L %*% rnorm(m))))
-  list(d = d, K = tcrossprod(L) + diag(0.05, n))
-}
-
 test_that("a search that drifts towards s = 0 from a poor start is restarted (dense K, binary)", {
   # Simulated as bench/bench-genomic-laplace.R does; with this seed the
   # reduced-rank start of the dense K's Cholesky factor sent the first
   # search to sd 0.001 while the profile log-likelihood rises to sd 0.3.
   n <- 400L
-  s6 <- sim_dense_binary(6, n, 500L)
+  s6 <- sim_dense_binary(n, 500L, seed = 6)
   d <- s6$d
-  K <- s6$K
+  K <- dense_K(s6$L)
   fit <- glmm(y ~ x + (1 | id), d, family = binomial, covariance = list(id = K))
   expect_length(fit$optinfo$warnings, 0L)
   ll0 <- as.numeric(logLik(glm(y ~ x, binomial, d)))
@@ -379,9 +347,9 @@ test_that("a dense K: the search from the moment start is seeded with the full m
   # curvature in log s is nearly zero (the search seeded with it gave up
   # at n = 3,000).
   n <- 400L
-  s6 <- sim_dense_binary(6, n, 500L)
+  s6 <- sim_dense_binary(n, 500L, seed = 6)
   d <- s6$d
-  K <- s6$K
+  K <- dense_K(s6$L)
   fit <- glmm(y ~ x + (1 | id), d, family = binomial, covariance = list(id = K))
   expect_match(fit$optinfo$optimizer, "quasi-Newton (BFGS) from a moment estimate", fixed = TRUE)
   expect_length(fit$optinfo$warnings, 0L)

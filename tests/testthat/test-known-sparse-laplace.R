@@ -23,22 +23,7 @@ sim_families <- function(nfam = 80, size = 5, seed = 4) {
   list(data = d, K = K)
 }
 
-glmer_zf <- function(formula, d, F, family) {
-  lf <- lme4::glFormula(formula, data = d, family = family)
-  r <- ncol(F)
-  lf$reTrms$Zt <- methods::as(methods::as(Matrix::t(F) %*% lf$reTrms$Zt, "generalMatrix"),
-                              "CsparseMatrix")
-  lf$reTrms$Ztlist[[1L]] <- lf$reTrms$Zt
-  lf$reTrms$Lambdat <- methods::as(methods::as(Matrix::Diagonal(r), "generalMatrix"), "CsparseMatrix")
-  lf$reTrms$Lind <- rep(1L, r)
-  lf$reTrms$Gp <- c(0L, r)
-  dev <- do.call(lme4::mkGlmerDevfun, lf)
-  parent.env(environment(dev)) <- asNamespace("lme4")
-  opt <- lme4::optimizeGlmer(dev)
-  dev <- lme4::updateGlmerDevfun(dev, lf$reTrms)
-  opt <- lme4::optimizeGlmer(dev, stage = 2, optimizer = "bobyqa", control = list(rhoend = 1e-10))
-  lme4::mkMerMod(environment(dev), opt, lf$reTrms, fr = lf$fr)
-}
+# glmer_zl(): helper-known-genomic.R.
 
 test_that("a sparse K (binomial, Poisson) equals the dense route and glmer's Z F fit", {
   skip_if_not_installed("lme4")
@@ -61,7 +46,7 @@ test_that("a sparse K (binomial, Poisson) equals the dense route and glmer's Z F
     # search ends 0.01 below our log-likelihood, even with bobyqa at
     # rhoend = 1e-10, and its reported value is 0.01 below our Laplace value
     # at its own estimates, the error of its PIRLS modes on this design.)
-    ref <- glmer_zf(fo, s$data, F, fam)
+    ref <- glmer_zl(fo, s$data, F, fam, optimizer = "bobyqa", control = list(rhoend = 1e-10))
     expect_gte(as.numeric(logLik(sp)), as.numeric(logLik(ref)) - 1e-4)
     eng <- glmmgee:::known_laplace_engine(dn$X, dn$y, rep(1, nrow(dn$X)), rep(0, nrow(dn$X)),
                                           dn$known_factor$index, dn$known_factor$L,
