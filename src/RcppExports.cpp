@@ -1018,6 +1018,17 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_info_inverse
+Rcpp::List cpp_info_inverse(Rcpp::NumericMatrix info_s, Rcpp::Nullable<Rcpp::NumericMatrix> info);
+RcppExport SEXP _glmmgee_cpp_info_inverse(SEXP info_sSEXP, SEXP infoSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type info_s(info_sSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericMatrix> >::type info(infoSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_info_inverse(info_s, info));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_tridiagonalize
 Rcpp::List cpp_tridiagonalize(Rcpp::NumericMatrix K);
 RcppExport SEXP _glmmgee_cpp_tridiagonalize(SEXP KSEXP) {
@@ -1503,6 +1514,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_gee_shard_cross", (DL_FUNC) &_glmmgee_cpp_gee_shard_cross, 4},
     {"_glmmgee_cpp_gee_shard_variance", (DL_FUNC) &_glmmgee_cpp_gee_shard_variance, 7},
     {"_glmmgee_cpp_gee_assoc", (DL_FUNC) &_glmmgee_cpp_gee_assoc, 7},
+    {"_glmmgee_cpp_info_inverse", (DL_FUNC) &_glmmgee_cpp_info_inverse, 2},
     {"_glmmgee_cpp_tridiagonalize", (DL_FUNC) &_glmmgee_cpp_tridiagonalize, 1},
     {"_glmmgee_cpp_householder_apply", (DL_FUNC) &_glmmgee_cpp_householder_apply, 4},
     {"_glmmgee_cpp_tridiag_solve", (DL_FUNC) &_glmmgee_cpp_tridiag_solve, 4},

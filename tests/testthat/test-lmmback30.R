@@ -1,0 +1,87 @@
+# The several-term LMM's back end, round 30: invert_information()'s linear
+# algebra in one C++ call (cpp_info_inverse()), which must give the numbers
+# the R code gave, to the bit.
+
+# invert_information() as it was written in R (eigen(), solve(),
+# raw_condition()), the reference for the C++ call.
+invert_information_r <- function(hess, on_boundary, pnames, cond = TRUE) {
+  P <- length(pnames)
+  V <- matrix(NA_real_, P, P, dimnames = list(pnames, pnames))
+  idx <- which(!on_boundary)
+  info <- -hess[idx, idx, drop = FALSE]
+  dg <- if (anyNA(info)) NA else diag(info)
+  if (anyNA(dg) || any(dg <= 0)) return(V)
+  s <- 1 / sqrt(dg)
+  ss <- tcrossprod(s)
+  info_s <- info * ss
+  ev <- tryCatch(eigen(info_s, symmetric = TRUE, only.values = TRUE)$values,
+                 error = function(e) NA)
+  if (anyNA(ev) || min(ev) <= 1e-14 * max(ev)) return(V)
+  Vi <- tryCatch(solve(info_s), error = function(e) NULL)
+  if (is.null(Vi)) return(V)
+  V[idx, idx] <- Vi * ss
+  attr(V, "ok") <- TRUE
+  if (cond) {
+    ev_raw <- eigen(info, symmetric = TRUE, only.values = TRUE)$values
+    attr(V, "cond") <- if (min(ev_raw) > 0) max(ev_raw) / min(ev_raw) else Inf
+  }
+  V
+}
+
+test_that("cpp_info_inverse() gives eigen()'s and solve()'s numbers to the bit", {
+  inv <- glmmgee:::cpp_info_inverse
+  set.seed(30)
+  n_ok <- n_fail <- 0
+  for (it in 1:400) {
+    k <- sample(1:10, 1)
+    A <- crossprod(matrix(rnorm(k * (k + sample(0:3, 1))), ncol = k) *
+                     exp(rnorm(k, 0, sample(c(0.1, 3, 8), 1))))
+    # every fifth: a column nearly proportional to another (singular)
+    if (it %% 5 == 0 && k > 1) A[, 1] <- A[1, ] <- A[, k] * (1 + 1e-15)
+    A[1, 1] <- A[1, 1] + 0  # keep the diagonal positive
+    pn <- paste0("p", seq_len(k))
+    H <- -A
+    dimnames(H) <- list(pn, pn)
+    got <- glmmgee:::invert_information(H, rep(FALSE, k), pn)
+    ref <- invert_information_r(H, rep(FALSE, k), pn)
+    expect_identical(got, ref)
+    if (isTRUE(attr(ref, "ok"))) n_ok <- n_ok + 1 else n_fail <- n_fail + 1
+  }
+  # both outcomes were reached
+  expect_gt(n_ok, 100)
+  expect_gt(n_fail, 20)
+  # a boundary parameter, cond = FALSE, and NA in the Hessian
+  H <- -crossprod(matrix(rnorm(20), 5))
+  pn <- letters[1:4]
+  dimnames(H) <- list(pn, pn)
+  ob <- c(FALSE, TRUE, FALSE, FALSE)
+  expect_identical(glmmgee:::invert_information(H, ob, pn, cond = FALSE),
+                   invert_information_r(H, ob, pn, cond = FALSE))
+  H2 <- H
+  H2[1, 2] <- H2[2, 1] <- NA
+  expect_identical(glmmgee:::invert_information(H2, rep(FALSE, 4), pn),
+                   invert_information_r(H2, rep(FALSE, 4), pn))
+  # an infinite entry: eigen() stops in R, no standard errors here either
+  H3 <- H
+  H3[1, 3] <- H3[3, 1] <- -Inf
+  expect_false(isTRUE(attr(glmmgee:::invert_information(H3, rep(FALSE, 4), pn), "ok")))
+  # sizes are checked at the boundary
+  expect_error(inv(matrix(1, 2, 3), NULL), "square")
+  expect_error(inv(diag(2), diag(3)), "2 x 2")
+  expect_false(inv(matrix(0, 0, 0), NULL)$ok)
+})
+
+test_that("several-term LMM fits agree with lmer where the new paths run", {
+  skip_if_not_installed("lme4")
+  data(Penicillin, Pastes, package = "lme4")
+  for (reml in c(TRUE, FALSE)) {
+    f1 <- glmm(strength ~ 1 + (1 | batch/cask), Pastes, REML = reml)
+    l1 <- lme4::lmer(strength ~ 1 + (1 | batch/cask), Pastes, REML = reml)
+    expect_equal(as.numeric(logLik(f1)), as.numeric(logLik(l1)), tolerance = 1e-7)
+    expect_equal(unname(sqrt(diag(vcov(f1)))), unname(sqrt(diag(as.matrix(vcov(l1))))),
+                 tolerance = 1e-5)
+    # standard errors of the covariance parameters exist and are finite
+    expect_true(all(is.finite(diag(f1$cov_theta))))
+    expect_true(is.finite(f1$optinfo$hessian_cond))
+  }
+})
