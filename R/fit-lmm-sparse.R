@@ -199,7 +199,7 @@ lmm_sparse_newton <- function(eng, n, p, logw, reml, lower, start, floor, contro
               evaluations = c("function" = ncall, gradient = ncall),
               message = "Newton step below 1e-7")
   list(theta = th, objective = r$objective, runs = list(run), convergence = 0L,
-       message = run$message,
+       message = run$message, final = r$final,
        verification = list(converged = TRUE, nstep = r$nstep, gmax = r$gmax, hessian_pd = TRUE))
 }
 
@@ -422,7 +422,10 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
                                                           lmm_sparse_grad_after)$gr
     opt <- lmm_sparse_optimize(f, lower, th0, obj$gr, control, vgr)
   }
-  ev <- cpp_lmmsp_final(eng, opt$theta)
+  # The Newton search hands over cpp_lmmsp_final()'s list at its end when
+  # its engine's factor is still that point's (the same numbers; one
+  # evaluation fewer).
+  ev <- opt$final %||% cpp_lmmsp_final(eng, opt$theta)
   if (!isTRUE(ev$ok)) stop("the LMM criterion is not finite at the optimum", call. = FALSE)
   df <- if (reml) n - p else n
   sigma <- sqrt(ev$pwrss / df)

@@ -1,6 +1,7 @@
 # The several-term LMM's back end, round 30: invert_information()'s linear
-# algebra in one C++ call (cpp_info_inverse()), which must give the numbers
-# the R code gave, to the bit.
+# algebra in one C++ call (cpp_info_inverse()) and the Newton search handing
+# over cpp_lmmsp_final()'s list at its end. Both must give the numbers the R
+# code and the extra evaluation gave, to the bit.
 
 # invert_information() as it was written in R (eigen(), solve(),
 # raw_condition()), the reference for the C++ call.
@@ -69,6 +70,36 @@ test_that("cpp_info_inverse() gives eigen()'s and solve()'s numbers to the bit",
   expect_error(inv(matrix(1, 2, 3), NULL), "square")
   expect_error(inv(diag(2), diag(3)), "2 x 2")
   expect_false(inv(matrix(0, 0, 0), NULL)$ok)
+})
+
+test_that("the Newton search hands over the final pieces of its end point", {
+  data(Penicillin, Pastes, package = "lme4")
+  ns <- asNamespace("glmmgee")
+  # Pastes: the last step (below 1e-7) is taken, so the engine's factor is
+  # the end point's and the list comes with the result; Penicillin: that
+  # step does not lower the criterion (rounding), the search ends at the
+  # point before, and the fit evaluates it again (no list).
+  cases <- list(list(strength ~ 1 + (1 | batch/cask), Pastes, strength ~ batch + cask, TRUE),
+                list(diameter ~ 1 + (1 | plate) + (1 | sample), Penicillin,
+                     diameter ~ plate + sample, FALSE))
+  for (cs in cases) for (reml in c(TRUE, FALSE)) {
+    fit <- glmm(cs[[1]], cs[[2]], REML = reml)
+    re <- ns$sparse_re_terms(cs[[1]], model.frame(cs[[3]], cs[[2]]), NULL)
+    w <- rep(1, nrow(cs[[2]]))
+    st <- ns$lmm_sparse_setup(fit$X, fit$y, re, w, 0 * w)
+    ms <- ns$lmm_sparse_moment_start(fit$X, fit$y, re, w, 0 * w, st$scale)
+    r <- ns$cpp_lmmsp_newton(st$eng, ms, re$lower, 1e-3 * st$scale, st$n, st$p, st$logw,
+                             reml, 30L, 300L)
+    expect_true(r$ok)
+    expect_identical(!is.null(r$final), cs[[4]])
+    # the same list as a fresh evaluation at the end point
+    if (cs[[4]]) expect_identical(r$final, ns$cpp_lmmsp_final(st$eng, r$theta))
+    # and the fit's estimates come from that point
+    k <- length(fit$theta)
+    expect_equal(unname(fit$theta[2:3] / exp(fit$theta[[k]])),
+                 r$theta / st$scale, tolerance = 1e-12)
+    expect_equal(as.numeric(logLik(fit)), -r$objective / 2, tolerance = 1e-12)
+  }
 })
 
 test_that("several-term LMM fits agree with lmer where the new paths run", {
