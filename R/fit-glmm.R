@@ -439,6 +439,9 @@ invert_information <- function(hess, on_boundary, pnames, cond = TRUE) {
   # is well conditioned and the inverse S^-1 (S^-1 I S^-1)^-1 S^-1 exact.
   dg <- if (anyNA(info)) NA else diag(info)
   if (anyNA(dg) || any(dg <= 0)) return(V)
+  # eigen() and solve() took any matrix-like information (as.matrix());
+  # the C++ call below takes a base matrix.
+  if (!is.matrix(info)) info <- as.matrix(info)
   s <- 1 / sqrt(dg)
   # tcrossprod(s): the products s_i s_j as outer() gives them, a few
   # microseconds less (each entry is one rounded product either way).
