@@ -116,3 +116,27 @@ test_that("several-term LMM fits agree with lmer where the new paths run", {
     expect_true(is.finite(f1$optinfo$hessian_cond))
   }
 })
+
+test_that("cpp_la_solve() gives solve()'s numbers to the bit and fails where it stops", {
+  las <- glmmgee:::cpp_la_solve
+  set.seed(31)
+  n_fail <- 0
+  for (it in 1:300) {
+    k <- sample(1:8, 1)
+    A <- matrix(rnorm(k * k), k) * exp(rnorm(k, 0, sample(c(0.1, 4), 1)))
+    if (it %% 6 == 0 && k > 1) A[, 1] <- A[, k] * 3  # exactly or numerically singular
+    b <- if (it %% 2 == 0) rnorm(k) else matrix(rnorm(2 * k), k)
+    ref <- tryCatch(solve(A, b), error = function(e) NULL)
+    got <- las(A, b)
+    expect_identical(got$ok, !is.null(ref))
+    if (!is.null(ref)) expect_identical(got$x, ref) else n_fail <- n_fail + 1
+    ref_i <- tryCatch(solve(A), error = function(e) NULL)
+    got_i <- las(A, NULL)
+    expect_identical(got_i$ok, !is.null(ref_i))
+    if (!is.null(ref_i)) expect_identical(got_i$x, ref_i)
+  }
+  expect_gt(n_fail, 10)
+  expect_error(las(matrix(1, 2, 3), NULL), "square")
+  expect_error(las(diag(3), 1:4 + 0), "multiple of 3")
+  expect_error(las(matrix(0, 0, 0), NULL), "square")
+})
