@@ -326,6 +326,14 @@ cpp_gee_assoc <- function(corstr, mdep, scale_fix, scale_value, m, ms, alpha) {
     .Call(`_glmmgee_cpp_gee_assoc`, corstr, mdep, scale_fix, scale_value, m, ms, alpha)
 }
 
+cpp_la_solve <- function(a, b) {
+    .Call(`_glmmgee_cpp_la_solve`, a, b)
+}
+
+cpp_info_inverse <- function(info_s, info) {
+    .Call(`_glmmgee_cpp_info_inverse`, info_s, info)
+}
+
 cpp_tridiagonalize <- function(K) {
     .Call(`_glmmgee_cpp_tridiagonalize`, K)
 }

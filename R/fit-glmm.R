@@ -439,19 +439,24 @@ invert_information <- function(hess, on_boundary, pnames, cond = TRUE) {
   # is well conditioned and the inverse S^-1 (S^-1 I S^-1)^-1 S^-1 exact.
   dg <- if (anyNA(info)) NA else diag(info)
   if (anyNA(dg) || any(dg <= 0)) return(V)
+  # eigen() and solve() took any matrix-like information (as.matrix());
+  # the C++ call below takes a base matrix.
+  if (!is.matrix(info)) info <- as.matrix(info)
   s <- 1 / sqrt(dg)
   # tcrossprod(s): the products s_i s_j as outer() gives them, a few
   # microseconds less (each entry is one rounded product either way).
   ss <- tcrossprod(s)
   info_s <- info * ss
-  ev <- tryCatch(eigen(info_s, symmetric = TRUE, only.values = TRUE)$values,
-                 error = function(e) NA)
   # Numerically singular information (e.g. coefficients drifting to
-  # infinity under separation) gives no standard errors, not an error.
-  if (anyNA(ev) || min(ev) <= 1e-14 * max(ev)) return(V)
-  Vi <- tryCatch(solve(info_s), error = function(e) NULL)
-  if (is.null(Vi)) return(V)
-  V[idx, idx] <- Vi * ss
+  # infinity under separation: the smallest eigenvalue of info_s at most
+  # 1e-14 times the largest, or solve() refusing it) gives no standard
+  # errors, not an error. The eigenvalues, the inverse and the condition
+  # number come from one C++ call (cpp_info_inverse(),
+  # src/info-inverse.cpp): the LAPACK routines of eigen() and solve() with
+  # R's arguments, the same numbers without the R wrappers' cost.
+  iv <- cpp_info_inverse(info_s, if (cond) info)
+  if (!iv$ok) return(V)
+  V[idx, idx] <- iv$inverse * ss
   attr(V, "ok") <- TRUE
   # The condition number reported is the raw information's, as before. It
   # takes its own eigenvalues: scaling by S is a congruence, not a
@@ -461,7 +466,7 @@ invert_information <- function(hess, on_boundary, pnames, cond = TRUE) {
   # P = 6-20 (0.3 ms at P = 60), nothing beside the fit. `cond = FALSE`
   # leaves it out for a caller that takes it again from the Hessian it
   # reports (a fit on y / s mapped back: unscale_covariance()).
-  if (cond) attr(V, "cond") <- raw_condition(info)
+  if (cond) attr(V, "cond") <- iv$cond
   V
 }
 

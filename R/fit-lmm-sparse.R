@@ -151,7 +151,9 @@ lmm_sparse_moment_start <- function(X, y, re, weights, offset, scale, resid = NU
   codes <- lapply(re$terms, function(tm) if (all_rows) tm$index else tm$index[keep])
   eq <- cpp_lmm_term_moments(codes, vapply(re$terms, function(tm) length(tm$levels), 1L),
                              r, ncol(X))
-  v <- tryCatch(solve(eq$A, eq$b), error = function(e) NULL)
+  # solve(eq$A, eq$b), NULL where it stops (cpp_la_solve(): its LAPACK
+  # calls, the same numbers)
+  v <- cpp_la_solve(eq$A, eq$b)$x
   K <- length(re$terms)
   if (is.null(v) || !all(is.finite(v)) || v[[K + 1L]] <= 0) return(NULL)
   par <- vapply(re$terms, function(tm) tm$par, 1L)
@@ -199,7 +201,7 @@ lmm_sparse_newton <- function(eng, n, p, logw, reml, lower, start, floor, contro
               evaluations = c("function" = ncall, gradient = ncall),
               message = "Newton step below 1e-7")
   list(theta = th, objective = r$objective, runs = list(run), convergence = 0L,
-       message = run$message,
+       message = run$message, final = r$final,
        verification = list(converged = TRUE, nstep = r$nstep, gmax = r$gmax, hessian_pd = TRUE))
 }
 
@@ -422,7 +424,10 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
                                                           lmm_sparse_grad_after)$gr
     opt <- lmm_sparse_optimize(f, lower, th0, obj$gr, control, vgr)
   }
-  ev <- cpp_lmmsp_final(eng, opt$theta)
+  # The Newton search hands over cpp_lmmsp_final()'s list at its end when
+  # its engine's factor is still that point's (the same numbers; one
+  # evaluation fewer).
+  ev <- opt$final %||% cpp_lmmsp_final(eng, opt$theta)
   if (!isTRUE(ev$ok)) stop("the LMM criterion is not finite at the optimum", call. = FALSE)
   df <- if (reml) n - p else n
   sigma <- sqrt(ev$pwrss / df)
@@ -470,7 +475,9 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   hess[on_boundary, ] <- NA_real_
   hess[, on_boundary] <- NA_real_
   cov_theta <- invert_information(hess, on_boundary, pnames)
-  vc <- sigma^2 * solve(ev$RXtRX)
+  # solve(ev$RXtRX) by its LAPACK calls (cpp_la_solve()); where it stops,
+  # solve() says why.
+  vc <- sigma^2 * (cpp_la_solve(ev$RXtRX, NULL)$x %||% solve(ev$RXtRX))
   cov_theta[seq_len(p), seq_len(p)] <- vc
   # The modes, fitted values and conditional covariances of the random
   # effects at the estimates, from the criterion's factor (lmm_sparse_modes()).

@@ -1040,6 +1040,28 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_la_solve
+Rcpp::List cpp_la_solve(Rcpp::NumericMatrix a, Rcpp::Nullable<Rcpp::NumericVector> b);
+RcppExport SEXP _glmmgee_cpp_la_solve(SEXP aSEXP, SEXP bSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type a(aSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type b(bSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_la_solve(a, b));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_info_inverse
+Rcpp::List cpp_info_inverse(Rcpp::NumericMatrix info_s, Rcpp::Nullable<Rcpp::NumericMatrix> info);
+RcppExport SEXP _glmmgee_cpp_info_inverse(SEXP info_sSEXP, SEXP infoSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type info_s(info_sSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericMatrix> >::type info(infoSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_info_inverse(info_s, info));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_tridiagonalize
 Rcpp::List cpp_tridiagonalize(Rcpp::NumericMatrix K);
 RcppExport SEXP _glmmgee_cpp_tridiagonalize(SEXP KSEXP) {
@@ -1541,6 +1563,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_gee_shard_cross", (DL_FUNC) &_glmmgee_cpp_gee_shard_cross, 4},
     {"_glmmgee_cpp_gee_shard_variance", (DL_FUNC) &_glmmgee_cpp_gee_shard_variance, 7},
     {"_glmmgee_cpp_gee_assoc", (DL_FUNC) &_glmmgee_cpp_gee_assoc, 7},
+    {"_glmmgee_cpp_la_solve", (DL_FUNC) &_glmmgee_cpp_la_solve, 2},
+    {"_glmmgee_cpp_info_inverse", (DL_FUNC) &_glmmgee_cpp_info_inverse, 2},
     {"_glmmgee_cpp_tridiagonalize", (DL_FUNC) &_glmmgee_cpp_tridiagonalize, 1},
     {"_glmmgee_cpp_householder_apply", (DL_FUNC) &_glmmgee_cpp_householder_apply, 4},
     {"_glmmgee_cpp_tridiag_solve", (DL_FUNC) &_glmmgee_cpp_tridiag_solve, 4},

@@ -38,6 +38,11 @@ Rcpp::List lmm_grad_result(LmmSparse& p, const Eigen::Map<Eigen::VectorXd>& thet
                             Rcpp::Named("grad_pwrss") = g.pwrss);
 }
 
+// cpp_lmmsp_final()'s list at theta `th` from the criterion's pieces `r`
+// there (r.ok), read from the engine's current factor, which must be the
+// one of that evaluation (exports-lmm-modes.cpp).
+Rcpp::List lmm_final_list(const LmmSparse& p, const Eigen::VectorXd& th, const LmmPls& r);
+
 }  // namespace glmmgee
 
 #endif

@@ -17,6 +17,12 @@ Rcpp::List cpp_lmmsp_final(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
   const Eigen::VectorXd th = theta;
   glmmgee::LmmPls r = p.evaluate(th);
   if (!r.ok) return Rcpp::List::create(Rcpp::Named("ok") = false);
+  return glmmgee::lmm_final_list(p, th, r);
+}
+
+namespace glmmgee {
+
+Rcpp::List lmm_final_list(const LmmSparse& p, const Eigen::VectorXd& th, const LmmPls& r) {
   std::vector<int> ii, jj;
   std::vector<double> x;
   p.inverse_on_pattern(ii, jj, x);
@@ -41,3 +47,5 @@ Rcpp::List cpp_lmmsp_final(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
   out[11] = x;
   return out;
 }
+
+}  // namespace glmmgee

@@ -29,6 +29,7 @@ struct LmmPoint {
   bool ok = false;
   double f = R_PosInf;
   Eigen::VectorXd g;
+  glmmgee::LmmPls r;  // the criterion's pieces there (for the final list)
 };
 
 LmmPoint lmm_point(LmmSparse& eng, const Eigen::VectorXd& th, int n, int p, double logw,
@@ -49,6 +50,7 @@ LmmPoint lmm_point(LmmSparse& eng, const Eigen::VectorXd& th, int n, int p, doub
   const double c = (double)df / r.pwrss;
   for (long i = 0; i < k; ++i) out.g[i] = (gr.ldL2[i] + (reml ? gr.ldRX2[i] : 0.0)) + c * gr.pwrss[i];
   out.ok = true;
+  out.r = std::move(r);
   return out;
 }
 
@@ -168,13 +170,18 @@ Rcpp::List cpp_lmmsp_newton(SEXP ptr, Eigen::Map<Eigen::VectorXd> start,
     if (taken) {
       if (!pn.ok || !all_finite(pn.g)) return fail;
       th = tn;
-      cur = pn;
+      cur = std::move(pn);
     }
+    // The engine's factor is the end point's when the last step was taken
+    // (its evaluation was the last): cpp_lmmsp_final()'s list from it
+    // saves the fit that evaluation again (NULL otherwise).
     if (small)
       return Rcpp::List::create(Rcpp::Named("ok") = true, Rcpp::Named("theta") = th,
                                 Rcpp::Named("objective") = cur.f, Rcpp::Named("iterations") = it,
                                 Rcpp::Named("evaluations") = ncall, Rcpp::Named("nstep") = nstep,
-                                Rcpp::Named("gmax") = max_abs(cur.g));
+                                Rcpp::Named("gmax") = max_abs(cur.g),
+                                Rcpp::Named("final") = taken ? (SEXP)glmmgee::lmm_final_list(eng, th, cur.r)
+                                                             : R_NilValue);
   }
   return fail;
 }
