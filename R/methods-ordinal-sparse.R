@@ -129,6 +129,7 @@ predict.glmmgee_glmm_ordinal_sparse <- function(object, newdata = NULL,
 #' @export
 simulate.glmmgee_glmm_ordinal_sparse <- function(object, nsim = 1, seed = NULL,
                                                  re = c("new", "fitted"), ...) {
+  simulate_refuse_newdata(list(...))
   re <- ordinal_simulate_re(re, list(...))
   if (!is.null(seed)) set.seed(seed)
   eta0 <- drop(object$X %*% object$coefficients) + (object$offset %||% 0)

@@ -410,6 +410,7 @@ fitted.glmmgee_glmm_ordinal <- function(object, ...) {
 #' @export
 simulate.glmmgee_glmm_ordinal <- function(object, nsim = 1, seed = NULL,
                                           re = c("new", "fitted"), ...) {
+  simulate_refuse_newdata(list(...))
   re <- ordinal_simulate_re(re, list(...))
   if (!is.null(seed)) set.seed(seed)
   eta0 <- drop(object$X %*% object$coefficients) + (object$offset %||% 0)

@@ -111,6 +111,7 @@ ranef.glmmgee_glmm_dist <- function(object, type = c("mode", "mean"), condVar = 
 
 #' @export
 simulate.glmmgee_glmm_dist <- function(object, nsim = 1, seed = NULL, ...) {
+  simulate_refuse_newdata(list(...))
   if (!is.null(seed)) set.seed(seed)
   rd <- object$ranef_dist
   fam <- object$family

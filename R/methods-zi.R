@@ -295,6 +295,7 @@ zi_response_variance <- function(object, pr, m) {
 #' @export
 simulate.glmmgee_glmm_zi <- function(object, nsim = 1, seed = NULL, re.form = NA, ...) {
   check_nsim(nsim)
+  simulate_refuse_newdata(list(...))
   rs <- simulate_seed(seed)
   if (!is.null(rs$old)) on.exit(assign(".Random.seed", rs$old, envir = globalenv()))
   rng <- rs$rng

@@ -28,7 +28,8 @@
 #'   [set.seed()] (the random-number state is restored afterwards).
 #' @param re.form `NA` (or `~0`): new random effects; `NULL`: the predicted
 #'   ones.
-#' @param ... Ignored.
+#' @param ... Ignored, except `newdata`, which is an error: the simulations are
+#'   of the rows the model was fitted to.
 #' @return A data frame with `nsim` columns `sim_1`, `sim_2`, ..., and the
 #'   attribute `"seed"`: the `seed` argument with the RNG kind, or the
 #'   value of `.Random.seed` before the simulation.
@@ -44,6 +45,7 @@
 #' @export
 simulate.glmmgee_glmm <- function(object, nsim = 1, seed = NULL, re.form = NA, ...) {
   check_nsim(nsim)
+  simulate_refuse_newdata(list(...))
   new_re <- simulate_new_re(re.form)
   if (new_re && re_known_cov(object))
     stop("simulate() with new random effects (re.form = NA) is not available for a known-covariance term; use re.form = NULL",
@@ -60,6 +62,18 @@ simulate.glmmgee_glmm <- function(object, nsim = 1, seed = NULL, re.form = NA, .
   names(sims) <- paste0("sim_", seq_len(nsim))
   rn <- rownames(object$model) %||% as.character(seq_along(object$y))
   structure(sims, class = "data.frame", row.names = rn, seed = rng)
+}
+
+# simulate() draws responses for the rows the model was fitted to. A
+# `newdata` argument fell into `...` and was ignored without a word, so a
+# user asking for simulations at new covariate values got the fitted
+# rows' instead: refused by name.
+simulate_refuse_newdata <- function(dots) {
+  if ("newdata" %in% names(dots))
+    stop("'newdata' is not taken by simulate(): it draws responses for the rows the model ",
+         "was fitted to; refit on the new data, or use predict(newdata = ) for their means",
+         call. = FALSE)
+  invisible(NULL)
 }
 
 simulate_new_re <- function(re.form) {

@@ -214,8 +214,8 @@ test_that("methods that rebuild a design reuse the fit's contrasts", {
     s1 <- standardize(f1, "a")
     expect_equal(s1$estimate, s0$estimate, tolerance = 1e-5)
     expect_equal(s1$std.error, s0$std.error, tolerance = 1e-4)
-    set.seed(3); y0 <- simulate(f0, nsim = 2, newdata = nd, re.form = NA)
-    set.seed(3); y1 <- simulate(f1, nsim = 2, newdata = nd, re.form = NA)
+    set.seed(3); y0 <- simulate(f0, nsim = 2, re.form = NA)
+    set.seed(3); y1 <- simulate(f1, nsim = 2, re.form = NA)
     expect_equal(y1, y0)
   })
   # marginal_coefs() averages the model's own coefficients: same coding out.
