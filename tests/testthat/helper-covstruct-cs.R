@@ -13,3 +13,19 @@ cs_data <- function(T) {
   d$time2 <- factor(d$time, levels = rev(levels(d$time)))
   d
 }
+
+# cs_data(3) with a site factor crossed with the ids, and the ML fit of
+# y ~ x + cs(0 + time | id) + (1 | site), whose cs() term takes up the
+# residual variance (sigma at its zero limit) while the site variance is
+# at zero (test-cs27.R, test-trust30.R): the data, the fit and the
+# warnings it gave.
+cs_site_fit <- function() {
+  d <- cs_data(3)
+  d$site <- factor(rep(1:8, length.out = nrow(d)))
+  w <- character()
+  f <- withCallingHandlers(glmm(y ~ x + cs(0 + time | id) + (1 | site), d), warning = function(e) {
+    w <<- c(w, conditionMessage(e))
+    invokeRestart("muffleWarning")
+  })
+  list(data = d, fit = f, warnings = w)
+}

@@ -101,13 +101,10 @@ test_that("one grouping factor: a far-off two-column cs() is lmer's optimum (gau
 
 test_that("cs(0 + time | id) + (1 | site) taking up the residual: fixed-effect SEs from V, recorded, glmmTMB's optimum", {
   skip_if_not_installed("glmmTMB")
-  d <- cs_data(3)
-  d$site <- factor(rep(1:8, length.out = nrow(d)))
-  w <- character()
-  f <- withCallingHandlers(glmm(y ~ x + cs(0 + time | id) + (1 | site), d), warning = function(e) {
-    w <<- c(w, conditionMessage(e))
-    invokeRestart("muffleWarning")
-  })
+  cf <- cs_site_fit()
+  d <- cf$data
+  f <- cf$fit
+  w <- cf$warnings
   # Before: the right log-likelihood, every standard error NA.
   expect_true(isTRUE(f$optinfo$residual_unidentified))
   expect_true(any(grepl("residual standard deviation is at its zero limit", w)))

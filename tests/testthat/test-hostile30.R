@@ -75,17 +75,23 @@ test_that("deviance residuals of beta, nbinom1 and beta-binomial fits are twice 
   expect_equal(unname(r[z]), -sqrt(-2 * llbb(z, mu[z])), tolerance = 1e-8)
 })
 
-test_that("a cumulative link mixed model answers residuals(), model.matrix(), weights(), df.residual(), deviance()", {
-  skip_if_not_installed("ordinal")
-  data(wine, package = "ordinal", envir = environment())
+# The three cumulative link mixed model routes on wine (one factor, a
+# random slope, two crossed terms), with bottle as a factor bottle2.
+wine_ordinal_fits <- function(wine) {
   wine$bottle2 <- factor(wine$bottle)
-  ref <- ordinal::clmm(rating ~ temp + contact + (1 | judge), data = wine)
-  fits <- list(
+  list(
     one = glmm(rating ~ temp + contact + (1 | judge), wine, family = cumulative("logit"), nAGQ = 1),
     slope = glmm(rating ~ temp + contact + (1 + as.numeric(temp) | judge), wine,
                  family = cumulative("logit"), nAGQ = 1),
     sparse = suppressWarnings(glmm(rating ~ temp + contact + (1 | judge) + (1 | bottle2), wine,
                                    family = cumulative("logit"))))
+}
+
+test_that("a cumulative link mixed model answers residuals(), model.matrix(), weights(), df.residual(), deviance()", {
+  skip_if_not_installed("ordinal")
+  data(wine, package = "ordinal", envir = environment())
+  ref <- ordinal::clmm(rating ~ temp + contact + (1 | judge), data = wine)
+  fits <- wine_ordinal_fits(wine)
   expect_equal(as.numeric(logLik(fits$one)), as.numeric(logLik(ref)), tolerance = 1e-6)
   for (nm in names(fits)) {
     f <- fits[[nm]]
@@ -153,12 +159,7 @@ test_that("ordinal predictions for a cluster not in the fit are an error unless 
   wine$bottle2 <- factor(wine$bottle)
   nd <- wine[1:3, ]
   nd$judge <- factor(c("1", "99", "3"))
-  fits <- list(
-    one = glmm(rating ~ temp + contact + (1 | judge), wine, family = cumulative("logit"), nAGQ = 1),
-    slope = glmm(rating ~ temp + contact + (1 + as.numeric(temp) | judge), wine,
-                 family = cumulative("logit"), nAGQ = 1),
-    sparse = suppressWarnings(glmm(rating ~ temp + contact + (1 | judge) + (1 | bottle2), wine,
-                                   family = cumulative("logit"))))
+  fits <- wine_ordinal_fits(wine)
   for (nm in names(fits)) {
     f <- fits[[nm]]
     # The unseen judge "99" got b = 0 without a word.

@@ -148,13 +148,10 @@ test_that("0 + f + x, x far from zero: gee() is the fit on Days", {
 
 test_that("sigma at its zero limit beside a boundary variance: SEs with log(sigma) held, glmmTMB's", {
   skip_if_not_installed("glmmTMB")
-  d <- cs_data(3)
-  d$site <- factor(rep(1:8, length.out = nrow(d)))
-  w <- character()
-  f <- withCallingHandlers(glmm(y ~ x + cs(0 + time | id) + (1 | site), d), warning = function(e) {
-    w <<- c(w, conditionMessage(e))
-    invokeRestart("muffleWarning")
-  })
+  cf <- cs_site_fit()
+  d <- cf$data
+  f <- cf$fit
+  w <- cf$warnings
   # Before: every variance parameter's standard error NA.
   tm <- glmmTMB::glmmTMB(y ~ x + cs(0 + time | id) + (1 | site), d)
   se_tm <- sqrt(diag(vcov(tm, full = TRUE)))
