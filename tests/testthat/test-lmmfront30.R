@@ -150,6 +150,7 @@ test_that("a formula terms() refuses is worded by the model frame's error handle
 })
 
 test_that("direct_frame() gives model.frame()'s frame for tibbles and data.tables", {
+  skip_if_not_installed("lme4")
   e <- new.env()
   data(Penicillin, package = "lme4", envir = e)
   for (pk in c("tibble", "data.table")) {
