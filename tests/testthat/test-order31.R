@@ -109,3 +109,17 @@ test_that("0 + x + f, x far from zero: gee() is geepack's fit on Days", {
                         corstr = "exchangeable")
   expect_equal(unname(coef(e2)["x2"]) * 1e-6, unname(coef(e3)["Days"]), tolerance = 1e-5)
 })
+
+test_that("(0 + x + f | g), x far from zero: lmer's fit on Days, as (0 + f + x | g)", {
+  skip_if_not_installed("lme4")
+  d <- lme4::sleepstudy
+  d$f <- factor(rep(c("a", "b"), length.out = nrow(d)))
+  d$x <- d$Days * 1e-6 - 5
+  # Before: 21.2 below the optimum (-896.64 against -875.41), no SEs.
+  a <- suppressWarnings(glmm(Reaction ~ Days + (0 + x + f | Subject), d))
+  b <- suppressWarnings(glmm(Reaction ~ Days + (0 + f + x | Subject), d))
+  l0 <- suppressMessages(lme4::lmer(Reaction ~ Days + (0 + f + Days | Subject), d, REML = FALSE))
+  expect_equal(as.numeric(logLik(a)), as.numeric(logLik(l0)), tolerance = 1e-8)
+  expect_equal(as.numeric(logLik(a)), as.numeric(logLik(b)), tolerance = 1e-10)
+  expect_equal(fixef(a), fixef(b), tolerance = 1e-6)
+})
