@@ -81,8 +81,9 @@ design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE) {
 # (columns of 0s and 1s, found by least squares and checked to 1e-10), and
 # scaled by its standard deviation, as against an intercept column: with
 # M[, k] = M*[, k] T[k, k], T[k, j] = mean_j a_k T[k, k]. T stays upper
-# triangular (the indicators before the column), so a column before the
-# factor (0 + x + f) keeps the scaling alone. Columns near zero (within
+# triangular (the indicators before the column); a column before the
+# factor (0 + x + f) is centred in the last indicator's place
+# (spanned_centring_after()). Columns near zero (within
 # that bound) keep it too, so that other fits run on the same design as
 # before. A design known by its moments (`mom`, glmm_shards()) is not
 # searched for indicators: a distributed binomial fit on Days * 1e-6 - 5
@@ -91,19 +92,63 @@ spanned_centring <- function(M, Tm, idx, const, mn, sdv) {
   far <- idx[!const[idx] & abs(mn[idx]) > lmm_z_centre_sd * sdv[idx]]
   if (!length(far) || is.null(M)) return(Tm)
   n <- nrow(M)
-  for (j in far) {
-    ind <- idx[idx < j & !const[idx]]
+  span_coef <- function(ind) {
     ind <- ind[vapply(ind, function(k) all(M[, k] == 0 | M[, k] == 1), TRUE)]
-    if (!length(ind)) next
+    if (!length(ind)) return(NULL)
     Mi <- M[, ind, drop = FALSE]
-    qa <- qr(Mi)
-    a <- qr.coef(qa, rep(1, n))
+    a <- qr.coef(qr(Mi), rep(1, n))
     a[is.na(a)] <- 0
-    if (!all(is.finite(a)) || max(abs(drop(Mi %*% a) - 1)) > 1e-10) next
-    Tm[ind, j] <- mn[j] * a * diag(Tm)[ind]
-    Tm[j, j] <- sdv[j]
-    if (!is.finite(Tm[j, j]) || Tm[j, j] <= 0) Tm[j, j] <- 1
+    if (!all(is.finite(a)) || max(abs(drop(Mi %*% a) - 1)) > 1e-10) return(NULL)
+    list(ind = ind, a = a)
   }
+  for (j in far) {
+    sp <- span_coef(idx[idx < j & !const[idx]])
+    if (!is.null(sp)) {
+      ind <- sp$ind
+      Tm[ind, j] <- mn[j] * sp$a * diag(Tm)[ind]
+      Tm[j, j] <- sdv[j]
+      if (!is.finite(Tm[j, j]) || Tm[j, j] <= 0) Tm[j, j] <- 1
+      next
+    }
+    if (length(far) == 1L) Tm <- spanned_centring_after(M, Tm, j, idx, const, mn, sdv, span_coef)
+  }
+  Tm
+}
+
+# The column before the indicators (0 + x + f): M*[, j] = M[, j] / T[j, j]
+# cannot be centred with T upper triangular (every fit maps back with
+# backsolve()), so the centred column takes the place of the last spanning
+# indicator K instead, M*[, K] = s (M[, j] - mean_j sum_k a_k M[, k]) / sd_j
+# with the sign s making T[K, K] positive: solved for M[, K],
+#   T[j, K] = T[j, j] / (mean_j a_K),  T[k, K] = -a_k T[k, k] / a_K (k < K),
+#   T[K, K] = sd_j / |mean_j a_K|.
+# M* spans what M spans, and holds the constant (M[, j] / T[j, j] is nearly
+# constant, and the constant less it is along the centred column), so its
+# conditioning is that of 0 + f + x's. Only for the block's one column far
+# from zero (with two, 0 + x1 + x2 + f, the indicators give the constant
+# once and the fit is refused as before), and only on columns no other
+# centring has touched (their T columns diagonal).
+spanned_centring_after <- function(M, Tm, j, idx, const, mn, sdv, span_coef) {
+  sp <- span_coef(idx[idx > j & !const[idx]])
+  if (is.null(sp)) return(Tm)
+  # Coefficients at rounding level (another factor's indicators beside the
+  # spanning ones: 0 + x + f + g) are zeros, checked again.
+  a <- sp$a
+  a[abs(a) <= 1e-8 * max(abs(a))] <- 0
+  nz <- sp$ind[a != 0]
+  if (!length(nz) || max(abs(drop(M[, nz, drop = FALSE] %*% a[a != 0]) - 1)) > 1e-10) return(Tm)
+  K <- max(nz)
+  aK <- a[sp$ind == K]
+  cols <- c(j, nz)
+  off <- Tm[, cols, drop = FALSE]
+  off[cbind(cols, seq_along(cols))] <- 0
+  if (any(off != 0) || abs(aK) < 1e-8) return(Tm)
+  tK <- sdv[j] / abs(mn[j] * aK)
+  if (!is.finite(tK) || tK <= 0) return(Tm)
+  oth <- nz[nz != K]
+  Tm[j, K] <- Tm[j, j] / (mn[j] * aK)
+  Tm[oth, K] <- -a[match(oth, sp$ind)] * diag(Tm)[oth] / aK
+  Tm[K, K] <- tK
   Tm
 }
 
