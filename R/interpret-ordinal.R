@@ -51,13 +51,27 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
         above <- 1 - t(apply(P, 1L, cumsum))[, seq_len(k1), drop = FALSE]
         colSums(w * above) / sum(w)
       }
-      stats::qlogis(up(X1)) - stats::qlogis(up(X0))
+      lo <- stats::qlogis(up(X1)) - stats::qlogis(up(X0))
+      if (all(is.finite(lo))) return(lo)
+      # A covariate in small units (x * 1e-6: one unit moves the linear
+      # predictor by ~1e6) saturates the averaged probabilities at 0 or 1,
+      # and their logits at +/-Inf: then on the log scale throughout.
+      ordinal_marginal_logit(at$th, at$eta(X1, off), at$s, w, nAGQ) -
+        ordinal_marginal_logit(at$th, at$eta(X0, off), at$s, w, nAGQ)
     }))
   }
   psi <- fit$psi
   est <- log_or(psi)
   Jm <- difference_jacobian(log_or, psi, fit$cov_star, h = 1e-6)
   se <- sqrt(pmax(diag(delta_cov(Jm, fit$cov_psi, fit$cov_star)), 0))
+  big <- unique(rep(parm, each = k1)[is.finite(est) & !is.finite(exp(est))])
+  if (length(big))
+    warning(sprintf(paste0("population-averaged cumulative odds ratio for %s: one unit of the covariate ",
+                           "is a step of %s on the log-odds scale, so the ratio per unit overflows; its ",
+                           "log (std.error, p-value) is finite; rescale the covariate (e.g. x / sd(x)) to read it"),
+                    paste(sQuote(big, FALSE), collapse = ", "),
+                    paste(format(signif(est[is.finite(est) & !is.finite(exp(est))][1L], 3)), collapse = ", ")),
+            call. = FALSE)
   z <- stats::qnorm(1 - (1 - level) / 2)
   out <- data.frame(term = rep(parm, each = k1),
                     threshold = rep(names(fit$thresholds), length(parm)),
@@ -68,6 +82,19 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
             view = "marginal", level = level,
             source = paste0("cumulative link mixed model, integrated over the random intercept; ",
                             "odds of P(Y > j) averaged over the data, per threshold (not proportional odds)"))
+}
+
+# logit of the data-averaged (weights w) P(Y > j) under the logit link,
+# integrated over a normal random intercept of SD s, per threshold, from
+# log-sum-exps of each row's and node's log P(Y > j) and log P(Y <= j):
+# finite however far the linear predictor is beyond the thresholds.
+ordinal_marginal_logit <- function(th, eta, s, w, nAGQ) {
+  rule <- cpp_gh_rule(as.integer(nAGQ))
+  lw <- outer(log(w / sum(w)), log(rule$w), "+")
+  lin <- outer(eta, s * rule$z, "+")
+  lse <- function(a) { m <- max(a); m + log(sum(exp(a - m))) }
+  vapply(th, function(t) lse(lw + stats::plogis(lin - t, log.p = TRUE)) -
+                         lse(lw + stats::plogis(t - lin, log.p = TRUE)), numeric(1))
 }
 
 # The thresholds th, the random intercept's SD s and the linear predictor
