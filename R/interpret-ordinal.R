@@ -37,7 +37,13 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
   w <- (fit$prior.weights %||% rep(1, nrow(X)))
   k1 <- length(fit$thresholds)
   p <- length(bn)
-  # At psi + dp (difference_jacobian(), ordinal_psi_at()).
+  # At psi + dp (difference_jacobian(), ordinal_psi_at()). A covariate in
+  # small units (x * 1e-6: one unit moves the linear predictor by ~1e6)
+  # takes the averaged P(Y > j) to within rounding of 0 or 1, where
+  # 1 - cumsum() keeps no digits (Inf - Inf, or a logit off in its second
+  # digit): such a term is on the log scale throughout, ordinal_marginal_logit(),
+  # chosen at the estimate and kept for the Jacobian's steps.
+  on_log <- stats::setNames(logical(length(parm)), parm)
   log_or <- function(psi, dp = NULL) {
     at <- ordinal_psi_at(psi, dp, k1, p)
     unlist(lapply(parm, function(term) {
@@ -51,13 +57,15 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
         above <- 1 - t(apply(P, 1L, cumsum))[, seq_len(k1), drop = FALSE]
         colSums(w * above) / sum(w)
       }
-      lo <- stats::qlogis(up(X1)) - stats::qlogis(up(X0))
-      if (all(is.finite(lo))) return(lo)
-      # A covariate in small units (x * 1e-6: one unit moves the linear
-      # predictor by ~1e6) saturates the averaged probabilities at 0 or 1,
-      # and their logits at +/-Inf: then on the log scale throughout.
-      ordinal_marginal_logit(at$th, at$eta(X1, off), at$s, w, nAGQ) -
-        ordinal_marginal_logit(at$th, at$eta(X0, off), at$s, w, nAGQ)
+      if (is.null(dp) && !on_log[[term]]) {
+        u <- c(up(X1), up(X0))
+        if (any(!is.finite(u) | pmin(u, 1 - u) < 1e-6)) on_log[[term]] <<- TRUE
+        else return(stats::qlogis(u[seq_len(k1)]) - stats::qlogis(u[k1 + seq_len(k1)]))
+      }
+      if (on_log[[term]])
+        return(ordinal_marginal_logit(at$th, at$eta(X1, off), at$s, w, nAGQ) -
+                 ordinal_marginal_logit(at$th, at$eta(X0, off), at$s, w, nAGQ))
+      stats::qlogis(up(X1)) - stats::qlogis(up(X0))
     }))
   }
   psi <- fit$psi

@@ -54,3 +54,24 @@ test_that("marginal odds ratios of a covariate in small units have finite standa
   expect_equal(mo$std.error, rep(co$std.error, nrow(mo)), tolerance = 1e-3)
   expect_equal(mo$p.value, rep(co$p.value, nrow(mo)), tolerance = 1e-3)
 })
+
+test_that("marginal odds ratios near saturation match a direct integration of the lower tails", {
+  # x / 15: one unit is 15 of x, a log odds ratio of ~35, where 1 - P(Y > j)
+  # is ~1e-16 and 1 - cumsum() of the category probabilities kept no digits
+  w <- wine_units()
+  w$x15 <- w$x / 15
+  f <- glmm(rating ~ x15 + contact + (1 | judge), data = w, family = "cumulative")
+  mo <- odds_ratios(f, type = "marginal", parm = "x15")
+  X <- f$X; b <- f$coefficients; s <- f$sigma_re
+  X1 <- X; X1[, "x15"] <- X[, "x15"] + 1
+  avg <- function(eta, th, upper) mean(vapply(eta, function(e) stats::integrate(function(z)
+    stats::plogis(if (upper) e + s * z - th else th - e - s * z) * stats::dnorm(z),
+    -Inf, Inf, rel.tol = 1e-12)$value, numeric(1)))
+  logit <- function(Xm) vapply(f$thresholds, function(th) {
+    eta <- drop(Xm %*% b)
+    log(avg(eta, th, TRUE)) - log(avg(eta, th, FALSE))
+  }, numeric(1))
+  ref <- logit(X1) - logit(X)
+  expect_true(all(is.finite(log(mo$estimate))))
+  expect_equal(log(mo$estimate), unname(ref), tolerance = 1e-6)
+})
