@@ -37,7 +37,13 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
   w <- (fit$prior.weights %||% rep(1, nrow(X)))
   k1 <- length(fit$thresholds)
   p <- length(bn)
-  # At psi + dp (difference_jacobian(), ordinal_psi_at()).
+  # At psi + dp (difference_jacobian(), ordinal_psi_at()). A covariate in
+  # small units (x * 1e-6: one unit moves the linear predictor by ~1e6)
+  # takes the averaged P(Y > j) to within rounding of 0 or 1, where
+  # 1 - cumsum() keeps no digits (Inf - Inf, or a logit off in its second
+  # digit): such a term is on the log scale throughout, ordinal_marginal_logit(),
+  # chosen at the estimate and kept for the Jacobian's steps.
+  on_log <- stats::setNames(logical(length(parm)), parm)
   log_or <- function(psi, dp = NULL) {
     at <- ordinal_psi_at(psi, dp, k1, p)
     unlist(lapply(parm, function(term) {
@@ -51,6 +57,14 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
         above <- 1 - t(apply(P, 1L, cumsum))[, seq_len(k1), drop = FALSE]
         colSums(w * above) / sum(w)
       }
+      if (is.null(dp) && !on_log[[term]]) {
+        u <- c(up(X1), up(X0))
+        if (any(!is.finite(u) | pmin(u, 1 - u) < 1e-6)) on_log[[term]] <<- TRUE
+        else return(stats::qlogis(u[seq_len(k1)]) - stats::qlogis(u[k1 + seq_len(k1)]))
+      }
+      if (on_log[[term]])
+        return(ordinal_marginal_logit(at$th, at$eta(X1, off), at$s, w, nAGQ) -
+                 ordinal_marginal_logit(at$th, at$eta(X0, off), at$s, w, nAGQ))
       stats::qlogis(up(X1)) - stats::qlogis(up(X0))
     }))
   }
@@ -58,6 +72,14 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
   est <- log_or(psi)
   Jm <- difference_jacobian(log_or, psi, fit$cov_star, h = 1e-6)
   se <- sqrt(pmax(diag(delta_cov(Jm, fit$cov_psi, fit$cov_star)), 0))
+  big <- unique(rep(parm, each = k1)[is.finite(est) & !is.finite(exp(est))])
+  if (length(big))
+    warning(sprintf(paste0("population-averaged cumulative odds ratio for %s: one unit of the covariate ",
+                           "is a step of %s on the log-odds scale, so the ratio per unit overflows; its ",
+                           "log (std.error, p-value) is finite; rescale the covariate (e.g. x / sd(x)) to read it"),
+                    paste(sQuote(big, FALSE), collapse = ", "),
+                    paste(format(signif(est[is.finite(est) & !is.finite(exp(est))][1L], 3)), collapse = ", ")),
+            call. = FALSE)
   z <- stats::qnorm(1 - (1 - level) / 2)
   out <- data.frame(term = rep(parm, each = k1),
                     threshold = rep(names(fit$thresholds), length(parm)),
@@ -68,6 +90,19 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
             view = "marginal", level = level,
             source = paste0("cumulative link mixed model, integrated over the random intercept; ",
                             "odds of P(Y > j) averaged over the data, per threshold (not proportional odds)"))
+}
+
+# logit of the data-averaged (weights w) P(Y > j) under the logit link,
+# integrated over a normal random intercept of SD s, per threshold, from
+# log-sum-exps of each row's and node's log P(Y > j) and log P(Y <= j):
+# finite however far the linear predictor is beyond the thresholds.
+ordinal_marginal_logit <- function(th, eta, s, w, nAGQ) {
+  rule <- cpp_gh_rule(as.integer(nAGQ))
+  lw <- outer(log(w / sum(w)), log(rule$w), "+")
+  lin <- outer(eta, s * rule$z, "+")
+  lse <- function(a) { m <- max(a); m + log(sum(exp(a - m))) }
+  vapply(th, function(t) lse(lw + stats::plogis(lin - t, log.p = TRUE)) -
+                         lse(lw + stats::plogis(t - lin, log.p = TRUE)), numeric(1))
 }
 
 # The thresholds th, the random intercept's SD s and the linear predictor
