@@ -334,6 +334,10 @@ cpp_info_inverse <- function(info_s, info) {
     .Call(`_glmmgee_cpp_info_inverse`, info_s, info)
 }
 
+cpp_lmm_ml_moments <- function(A, b, v, Tm, n, maxit, tol) {
+    .Call(`_glmmgee_cpp_lmm_ml_moments`, A, b, v, Tm, n, maxit, tol)
+}
+
 cpp_tridiagonalize <- function(K) {
     .Call(`_glmmgee_cpp_tridiagonalize`, K)
 }

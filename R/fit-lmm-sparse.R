@@ -139,7 +139,8 @@ lmm_sparse_optimize <- function(f, lower, start, gr = NULL, control = glmm_contr
 # comes out below 1e-2 sigma^2 (or negative: the optimum may be small, or on
 # the boundary) starts at 1e-2 sigma^2; the search gives up where it heads
 # for 0. `resid`: those residuals when the caller has them (all rows kept).
-lmm_sparse_moment_start <- function(X, y, re, weights, offset, scale, resid = NULL) {
+lmm_sparse_moment_start <- function(X, y, re, weights, offset, scale, resid = NULL,
+                                    reml = TRUE) {
   if (!all(vapply(re$terms, function(tm) identical(tm$cnames, "(Intercept)") && !tm$known_cov,
                   TRUE)))
     return(NULL)
@@ -156,10 +157,41 @@ lmm_sparse_moment_start <- function(X, y, re, weights, offset, scale, resid = NU
   v <- cpp_la_solve(eq$A, eq$b)$x
   K <- length(re$terms)
   if (is.null(v) || !all(is.finite(v)) || v[[K + 1L]] <= 0) return(NULL)
+  if (!reml) v <- lmm_ml_moments(eq$A, eq$b, v, codes, length(r))
   par <- vapply(re$terms, function(tm) tm$par, 1L)
   th <- numeric(re$ntheta)
   th[par] <- sqrt(pmax(v[seq_len(K)] / v[[K + 1L]], 1e-2)) * scale[par]
   th
+}
+
+# The moment start moved towards ML's optimum (REML = FALSE). On a balanced
+# design the moment solution v is REML's: each stratum's sum of squares
+# SS_s (the part of r' P_k r that term k adds to the coarser terms it is
+# nested in; the residual row adds the error stratum) equals d_s lambda_s,
+# its degrees of freedom times its expected mean square. ML keeps the grand
+# mean's stratum (expectation lambda_1 = s2 + sum_j c_j s2_j, the sum of
+# squares 0 at the fitted mean) in the likelihood, so its score equations
+# are M' ((d lambda - SS) / lambda^2) = -m1 / lambda_1 (M the strata's
+# coefficients of the variances, m1 = (c, 1) the grand mean's). With the
+# lambdas held at the current point this is linear: the residuals
+# e_s = -lambda_s^2 z_s / lambda_1, z = M'^-1 m1, and the Henderson rows
+# are solved again with b + (their sums of the e_s). Repeated to a fixed
+# point (at most 20 rounds of a (K + 1)-square product), ML's optimum on a
+# balanced one-way, crossed or nested design; elsewhere a start nearer it
+# than REML's. Returns v unchanged where a round fails.
+lmm_ml_moments <- function(A, b, v, codes, n) {
+  K <- length(codes)
+  Tm <- diag(K + 1L)
+  Tm[K + 1L, ] <- 1
+  for (k in seq_len(K)) for (l in seq_len(K)) if (l != k) {
+    ck <- codes[[k]]
+    cl <- codes[[l]]
+    fl <- cl[match(seq_len(max(ck)), ck)]
+    if (!anyNA(fl) && all(cl == fl[ck])) Tm[k, l] <- 1
+  }
+  # the rounds in C++ (cpp_lmm_ml_moments(), src/info-inverse.cpp): in R
+  # they cost more than the evaluations they save
+  cpp_lmm_ml_moments(A, b, v, Tm, n, 20L, 1e-7)
 }
 
 # Newton's method on the profiled criterion, for random-intercept models
@@ -392,7 +424,7 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   # nlminb searches from lme4's start (or the user's) as before.
   ms <- if (is.null(start) && use_grad && re$ntheta <= 4L)
     lmm_sparse_moment_start(X, y, re, weights, offset, st$scale,
-                            if (isTRUE(tx$identity)) lf$residuals)
+                            if (isTRUE(tx$identity)) lf$residuals, reml)
   opt <- if (!is.null(ms))
     lmm_sparse_newton(eng, n, p, logw, reml, lower, ms, 1e-3 * st$scale, control)
   newton <- !is.null(opt)

@@ -1062,6 +1062,22 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_lmm_ml_moments
+Rcpp::NumericVector cpp_lmm_ml_moments(Rcpp::NumericMatrix A, Rcpp::NumericVector b, Rcpp::NumericVector v, Rcpp::NumericMatrix Tm, double n, int maxit, double tol);
+RcppExport SEXP _glmmgee_cpp_lmm_ml_moments(SEXP ASEXP, SEXP bSEXP, SEXP vSEXP, SEXP TmSEXP, SEXP nSEXP, SEXP maxitSEXP, SEXP tolSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type A(ASEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type b(bSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type v(vSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type Tm(TmSEXP);
+    Rcpp::traits::input_parameter< double >::type n(nSEXP);
+    Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
+    Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmm_ml_moments(A, b, v, Tm, n, maxit, tol));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_tridiagonalize
 Rcpp::List cpp_tridiagonalize(Rcpp::NumericMatrix K);
 RcppExport SEXP _glmmgee_cpp_tridiagonalize(SEXP KSEXP) {
@@ -1565,6 +1581,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_gee_assoc", (DL_FUNC) &_glmmgee_cpp_gee_assoc, 7},
     {"_glmmgee_cpp_la_solve", (DL_FUNC) &_glmmgee_cpp_la_solve, 2},
     {"_glmmgee_cpp_info_inverse", (DL_FUNC) &_glmmgee_cpp_info_inverse, 2},
+    {"_glmmgee_cpp_lmm_ml_moments", (DL_FUNC) &_glmmgee_cpp_lmm_ml_moments, 7},
     {"_glmmgee_cpp_tridiagonalize", (DL_FUNC) &_glmmgee_cpp_tridiagonalize, 1},
     {"_glmmgee_cpp_householder_apply", (DL_FUNC) &_glmmgee_cpp_householder_apply, 4},
     {"_glmmgee_cpp_tridiag_solve", (DL_FUNC) &_glmmgee_cpp_tridiag_solve, 4},

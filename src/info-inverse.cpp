@@ -9,6 +9,7 @@
 // number against solve()'s tolerance, the machine epsilon), so the numbers
 // are the same to the bit (test-lmmback30.R compares them with R's).
 #include <Rcpp.h>
+#include <algorithm>
 #include <R_ext/Lapack.h>
 #include <cfloat>
 #include <cmath>
@@ -132,4 +133,78 @@ Rcpp::List cpp_info_inverse(Rcpp::NumericMatrix info_s, Rcpp::Nullable<Rcpp::Num
   }
   return Rcpp::List::create(Rcpp::Named("ok") = true, Rcpp::Named("inverse") = B,
                             Rcpp::Named("cond") = cond);
+}
+
+// The fixed point of lmm_ml_moments() (R/fit-lmm-sparse.R): the moment
+// solution v (K variances, then the residual variance) of A v = b moved to
+// ML's equations, `Tm` the strata each Henderson row sums, `n` the rows.
+// Returns v unchanged where a solve fails or the first round is not finite.
+// [[Rcpp::export(rng = false)]]
+Rcpp::NumericVector cpp_lmm_ml_moments(Rcpp::NumericMatrix A, Rcpp::NumericVector b,
+                                       Rcpp::NumericVector v, Rcpp::NumericMatrix Tm,
+                                       double n, int maxit, double tol) {
+  const int m = A.nrow();
+  if (A.ncol() != m || Tm.nrow() != m || Tm.ncol() != m || b.size() != m || v.size() != m || m < 2)
+    Rcpp::stop("ML moments: 'A', 'b', 'v' and 'Tm' must agree in size");
+  const int K = m - 1;
+  Rcpp::NumericVector out(v.begin(), v.end());
+  // Ai = A^-1; SA = Tm^-1 A
+  std::vector<double> Ai((size_t)m * m, 0.0), SA(A.begin(), A.end());
+  for (int j = 0; j < m; ++j) Ai[(size_t)j * m + j] = 1.0;
+  if (!la_solve(A.begin(), m, Ai.data(), m) || !la_solve(Tm.begin(), m, SA.data(), m)) return out;
+  std::vector<double> m1(m, 1.0), d(m), z(m), w(m, 0.0);
+  for (int j = 0; j < K; ++j) m1[j] = n - A(K, j);
+  for (int s = 0; s < m; ++s) {
+    d[s] = SA[(size_t)K * m + s];
+    if (!(d[s] > 0)) return out;
+  }
+  // w = Ai' m1; z = d * Tm' w
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < m; ++j) w[i] += Ai[(size_t)i * m + j] * m1[j];
+  for (int s = 0; s < m; ++s) {
+    double t = 0.0;
+    for (int k = 0; k < m; ++k) t += Tm(k, s) * w[k];
+    z[s] = d[s] * t;
+    if (!std::isfinite(z[s])) return out;
+  }
+  // x0 = Ai b; P = Ai Tm diag(-z)
+  std::vector<double> x0(m, 0.0), P((size_t)m * m, 0.0);
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < m; ++j) x0[i] += Ai[(size_t)j * m + i] * b[j];
+  for (int s = 0; s < m; ++s)
+    for (int i = 0; i < m; ++i) {
+      double t = 0.0;
+      for (int k = 0; k < m; ++k) t += Ai[(size_t)k * m + i] * Tm(k, s);
+      P[(size_t)s * m + i] = -z[s] * t;
+    }
+  std::vector<double> cur(v.begin(), v.end()), vv(m), ls(m), nxt(m);
+  for (int it = 0; it < maxit; ++it) {
+    double l1 = 0.0;
+    for (int j = 0; j < m; ++j) {
+      vv[j] = cur[j] < 0 ? 0.0 : cur[j];
+      l1 += m1[j] * vv[j];
+    }
+    for (int s = 0; s < m; ++s) {
+      double t = 0.0;
+      for (int j = 0; j < m; ++j) t += SA[(size_t)j * m + s] * vv[j];
+      ls[s] = t / d[s];
+    }
+    double dmax = 0.0, vmax = 0.0;
+    bool ok = true;
+    for (int i = 0; i < m; ++i) {
+      double t = 0.0;
+      for (int s = 0; s < m; ++s) t += P[(size_t)s * m + i] * ls[s] * ls[s];
+      nxt[i] = x0[i] + t / l1;
+      if (!std::isfinite(nxt[i])) ok = false;
+    }
+    if (!ok || !(nxt[K] > 0)) break;
+    for (int i = 0; i < m; ++i) {
+      dmax = std::max(dmax, std::fabs(nxt[i] - cur[i]));
+      vmax = std::max(vmax, std::fabs(nxt[i]));
+    }
+    cur = nxt;
+    std::copy(cur.begin(), cur.end(), out.begin());
+    if (dmax <= tol * vmax) break;
+  }
+  return out;
 }

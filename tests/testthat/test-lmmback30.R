@@ -78,22 +78,25 @@ test_that("the Newton search hands over the final pieces of its end point", {
   # Pastes: the last step (below 1e-7) is taken, so the engine's factor is
   # the end point's and the list comes with the result; Penicillin: that
   # step does not lower the criterion (rounding), the search ends at the
-  # point before, and the fit evaluates it again (no list).
-  cases <- list(list(strength ~ 1 + (1 | batch/cask), Pastes, strength ~ batch + cask, TRUE),
+  # point before, and the fit evaluates it again (no list). (REML, ML): ML's
+  # search on Penicillin starts at its optimum (lmm_ml_moments()) and its
+  # one step is taken.
+  cases <- list(list(strength ~ 1 + (1 | batch/cask), Pastes, strength ~ batch + cask,
+                     c(TRUE, TRUE)),
                 list(diameter ~ 1 + (1 | plate) + (1 | sample), Penicillin,
-                     diameter ~ plate + sample, FALSE))
+                     diameter ~ plate + sample, c(FALSE, TRUE)))
   for (cs in cases) for (reml in c(TRUE, FALSE)) {
     fit <- glmm(cs[[1]], cs[[2]], REML = reml)
     re <- ns$sparse_re_terms(cs[[1]], model.frame(cs[[3]], cs[[2]]), NULL)
     w <- rep(1, nrow(cs[[2]]))
     st <- ns$lmm_sparse_setup(fit$X, fit$y, re, w, 0 * w)
-    ms <- ns$lmm_sparse_moment_start(fit$X, fit$y, re, w, 0 * w, st$scale)
+    ms <- ns$lmm_sparse_moment_start(fit$X, fit$y, re, w, 0 * w, st$scale, reml = reml)
     r <- ns$cpp_lmmsp_newton(st$eng, ms, re$lower, 1e-3 * st$scale, st$n, st$p, st$logw,
                              reml, 30L, 300L)
     expect_true(r$ok)
-    expect_identical(!is.null(r$final), cs[[4]])
+    expect_identical(!is.null(r$final), cs[[4]][[if (reml) 1L else 2L]])
     # the same list as a fresh evaluation at the end point
-    if (cs[[4]]) expect_identical(r$final, ns$cpp_lmmsp_final(st$eng, r$theta))
+    if (!is.null(r$final)) expect_identical(r$final, ns$cpp_lmmsp_final(st$eng, r$theta))
     # and the fit's estimates come from that point
     k <- length(fit$theta)
     expect_equal(unname(fit$theta[2:3] / exp(fit$theta[[k]])),
