@@ -96,10 +96,7 @@ direct_frame <- function(mc, frame_formula, env, extras) {
   if (anyNA(j) || anyDuplicated(dn)) return(NULL)
   out <- .subset(data, j)
   for (x in out) {
-    at <- attributes(x)
-    plain <- is.null(at) ||
-      (is.factor(x) && length(at) == 2L && all(names(at) %in% c("levels", "class")))
-    if (!plain || length(x) != n || anyNA(x) ||
+    if (!plain_column(x) || length(x) != n || anyNA(x) ||
         !typeof(x) %in% c("logical", "integer", "double", "complex", "character", "raw"))
       return(NULL)
   }
@@ -143,13 +140,16 @@ default_na_omit <- function(data_expr, env) {
 # na.omit()'s copy `object[!omit, , drop = FALSE]` is identical() to it
 # (its `[.data.frame` costs about 0.07 ms); otherwise na.omit() itself.
 na_omit_plain <- function(object, ...) {
-  for (x in object) {
-    at <- attributes(x)
-    plain <- is.null(at) ||
-      (is.factor(x) && length(at) == 2L && all(names(at) %in% c("levels", "class")))
-    if (!plain || anyNA(x)) return(stats::na.omit(object, ...))
-  }
+  for (x in object) if (!plain_column(x) || anyNA(x)) return(stats::na.omit(object, ...))
   object
+}
+
+# A column with no attributes, or a factor with only its levels and class
+# (no contrasts, names or other attributes): what na_omit_plain() may
+# return as it is and direct_frame() may take without model.frame().
+plain_column <- function(x) {
+  at <- attributes(x)
+  is.null(at) || (is.factor(x) && length(at) == 2L && all(names(at) %in% c("levels", "class")))
 }
 
 # What model.frame(drop.unused.levels = TRUE) does to the frame, with
