@@ -138,22 +138,23 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
   if (!is.null(unid)) obj <- mark_residual_unidentified(obj, unid)
   if (is.null(unid) && identical(family$family, "gaussian") && identical(family$link, "identity")) {
     sn <- covstruct_sigma_null(obj, X, re, resp$weights)
-    if (!is.null(sn)) {
-      obj <- covstruct_apply_sigma_null(obj, sn)
-      # The variance parameters with log(sigma) held (covstruct_sigma_fixed_cov()).
+    # The variance parameters' covariance with log(sigma) held at its
+    # estimate and the boundary ones left out (covstruct_sigma_fixed_cov()),
+    # NULL where it fails.
+    sigma_fixed <- function(obj) {
       free <- !fit$on_boundary
       free[length(free)] <- FALSE
-      sf <- tryCatch(covstruct_sigma_fixed_cov(obj, X, re, resp$y, off, free),
-                     error = function(e) NULL)
+      tryCatch(covstruct_sigma_fixed_cov(obj, X, re, resp$y, off, free), error = function(e) NULL)
+    }
+    if (!is.null(sn)) {
+      obj <- covstruct_apply_sigma_null(obj, sn)
+      sf <- sigma_fixed(obj)
       if (!is.null(sf)) obj <- covstruct_apply_sigma_fixed(obj, sf, re)
       extra_warn <- c(extra_warn, covstruct_sigma_null_se(sf))
     } else if (REML && covstruct_sigma_limit_reml(obj, resp$y, resp$weights)) {
       # REML keeps its fixed effects' covariance (sigma^2 (X' V^-1 X)^-1
       # at the estimates), and had none for the variance parameters.
-      free <- !fit$on_boundary
-      free[length(free)] <- FALSE
-      sf <- tryCatch(covstruct_sigma_fixed_cov(obj, X, re, resp$y, off, free),
-                     error = function(e) NULL)
+      sf <- sigma_fixed(obj)
       if (!is.null(sf)) {
         obj <- covstruct_apply_sigma_fixed(obj, sf, re)
         obj$optinfo$residual_unidentified <- TRUE

@@ -53,7 +53,6 @@ design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE) {
         Tm[j, j] <- signif(if (is.null(mom)) sqrt(mean(M[, j]^2)) else mom$rms[j], 10)
       }
       if (!is.finite(Tm[j, j]) || Tm[j, j] <= 0) Tm[j, j] <- 1
-      sc[j] <- Tm[j, j]
     }
     if (is.na(ic) && is.null(mom)) Tm <- spanned_centring(M, Tm, idx, const, mn, sdv)
   }
