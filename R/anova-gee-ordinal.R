@@ -178,11 +178,12 @@ ordinal_gee_compare <- function(small, big, test, type) {
                  small$corstr, big$corstr), call. = FALSE)
   psi0 <- stats::setNames(numeric(length(bb)), names(bb))
   psi0[names(bs)] <- bs
+  # On centred and scaled covariates (x + 1e4 made H numerically singular);
+  # the statistic is invariant: the extra coefficients are only rescaled.
   k1 <- length(big$thresholds)
-  th <- psi0[seq_len(k1)]
-  beta <- psi0[-seq_len(k1)]
-  s <- ordinal_multinomial_scores(unname(th), unname(beta), db$X, db$y, db$off, db$w, big$family)
-  H <- ordinal_multinomial_info(unname(th), unname(beta), db$X, db$off, db$w, big$family)
+  std <- ordinal_gee_std(db$X, unname(psi0), k1)
+  s <- ordinal_multinomial_scores(std$theta, std$beta, std$X, db$y, db$off, db$w, big$family)
+  H <- ordinal_multinomial_info(std$theta, std$beta, std$X, db$off, db$w, big$family)
   Ui <- rowsum(s$U, db$id, reorder = FALSE)
   Hinv <- solve(H)
   a <- drop(Hinv %*% colSums(s$U))[j]
@@ -190,25 +191,31 @@ ordinal_gee_compare <- function(small, big, test, type) {
   list(df = length(j), stat = drop(crossprod(a, solve(Vj, a))))
 }
 
-# QIC's pieces. The trace is taken on centred and scaled covariates (the
-# engines' standardization), where it is invariant: with psi_s = A psi,
-# Omega_s = A^-T Omega A^-1 and V_s = A V A'.
-ordinal_gee_qic_one <- function(fit) {
-  d <- ordinal_gee_data(fit)
-  k1 <- length(fit$thresholds)
-  p <- length(fit$coefficients)
-  th <- unname(fit$thresholds); beta <- unname(fit$coefficients)
-  Q <- ordinal_multinomial_scores(th, beta, d$X, d$y, d$off, d$w, fit$family)$ll
-  st <- ordinal_gee_scale_x(d$X)
+# The thresholds and coefficients psi on centred and scaled covariates
+# (the engines' standardization, ordinal_gee_scale_x()): psi_s = A psi,
+# theta_s = theta - centre'beta, beta_s = scale * beta.
+ordinal_gee_std <- function(X, psi, k1) {
+  st <- ordinal_gee_scale_x(X)
+  p <- ncol(X)
   A <- diag(k1 + p)
   if (p) {
     A[seq_len(k1), k1 + seq_len(p)] <- -matrix(st$centre, k1, p, byrow = TRUE)
     A[k1 + seq_len(p), k1 + seq_len(p)] <- diag(st$scale, p)
   }
-  psi_s <- drop(A %*% c(th, beta))
-  H <- ordinal_multinomial_info(psi_s[seq_len(k1)], psi_s[k1 + seq_len(p)], st$X, d$off, d$w,
-                                fit$family)
-  cic <- sum(H * (A %*% vcov(fit, type = "robust") %*% t(A)))
-  npar <- k1 + p
+  psi_s <- drop(A %*% psi)
+  list(X = st$X, A = A, theta = psi_s[seq_len(k1)], beta = psi_s[k1 + seq_len(p)])
+}
+
+# QIC's pieces. The trace is taken on centred and scaled covariates, where
+# it is invariant: Omega_s = A^-T Omega A^-1 and V_s = A V A'.
+ordinal_gee_qic_one <- function(fit) {
+  d <- ordinal_gee_data(fit)
+  k1 <- length(fit$thresholds)
+  th <- unname(fit$thresholds); beta <- unname(fit$coefficients)
+  Q <- ordinal_multinomial_scores(th, beta, d$X, d$y, d$off, d$w, fit$family)$ll
+  std <- ordinal_gee_std(d$X, c(th, beta), k1)
+  H <- ordinal_multinomial_info(std$theta, std$beta, std$X, d$off, d$w, fit$family)
+  cic <- sum(H * (std$A %*% vcov(fit, type = "robust") %*% t(std$A)))
+  npar <- k1 + length(beta)
   c(QIC = -2 * Q + 2 * cic, QICu = -2 * Q + 2 * npar, CIC = cic, QuasiLik = Q, params = npar)
 }

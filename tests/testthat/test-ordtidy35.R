@@ -253,6 +253,26 @@ test_that("ordinal GEE, global odds ratios: anova()'s Wald tests from ordgee's e
   expect_gt(q[["CIC"]], 0)
 })
 
+test_that("ordinal GEE: the score test and QIC() do not depend on a covariate's origin or units", {
+  wine <- ordtidy_wine()
+  set.seed(2)
+  wine$x <- rnorm(nrow(wine))
+  wine$x4 <- wine$x + 1e4
+  wine$x7 <- wine$x * 1e-7
+  g0 <- gee(rating ~ temp, data = wine, id = judge, family = cumulative("logit"))
+  fits <- lapply(c("x", "x4", "x7"), function(v)
+    gee(stats::as.formula(paste("rating ~ temp +", v)), data = wine, id = judge,
+        family = cumulative("logit")))
+  # x + 1e4: the score test stopped ("system is computationally singular").
+  sc <- vapply(fits, function(f) anova(g0, f, test = "score")$Chisq[2], 1)
+  expect_equal(sc[2:3], rep(sc[1], 2), tolerance = 1e-8)
+  q <- t(vapply(fits, QIC, numeric(5)))
+  expect_equal(q[2, ], q[1, ], tolerance = 1e-7)
+  expect_equal(q[3, ], q[1, ], tolerance = 1e-7)
+  wd <- vapply(fits, function(f) anova(f)$Chisq[2], 1)
+  expect_equal(wd[2:3], rep(wd[1], 2), tolerance = 1e-8)
+})
+
 test_that("ordinal GEE: anova() and QIC() refuse what they cannot compare", {
   wine <- ordtidy_wine()
   g <- gee(rating ~ temp + contact, data = wine, id = judge, family = cumulative("logit"))
