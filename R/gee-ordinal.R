@@ -135,8 +135,11 @@
 #' intercept: the thresholds take its place), `weights`, `df.residual`
 #' (observations minus thresholds and coefficients), `update` and
 #' [odds_ratios()] (population-averaged cumulative odds ratios, logit
-#' link). `residuals()` and `deviance()` stop: a category has no residual
-#' and a GEE no likelihood.
+#' link), `anova` (robust Wald tests of terms, Wald or score tests between
+#' nested fits) and [QIC()] ([ordinal-gee-tests]), broom's `tidy()` and
+#' `glance()` ([ordinal-broom]) and emmeans ([ordinal-emmeans]).
+#' `residuals()` and `deviance()` stop: a category has no residual and a
+#' GEE no likelihood.
 #' @name ordinal-gee
 #' @references
 #' Touloumis, A., Agresti, A. and Kateri, M. (2013). GEE for multinomial
