@@ -107,6 +107,13 @@ test_that("wine, random slopes: sd and correlation rows as clmm's VarCorr (broom
   expect_true(all(rp$conf.low[c(1, 3)] > 0))
   fx <- td[td$effect == "fixed", ]
   expect_equal(fx$estimate, unname(coef(ref)), tolerance = 2e-3)
+  # ran_vals: each term's modes with the diagonal of the q x q condVar.
+  rv <- tidy(fit, effects = "ran_vals")
+  re <- ranef(fit, condVar = TRUE)$judge
+  cv <- attr(re, "condVar")
+  expect_identical(rv$term, rep(c("(Intercept)", "tempwarm"), each = 9))
+  expect_equal(rv$estimate, c(re[[1]], re[[2]]))
+  expect_equal(rv$std.error, unname(sqrt(c(cv[1, 1, ], cv[2, 2, ]))))
   expect_equal(glance(fit)$logLik, as.numeric(logLik(ref)), tolerance = 1e-6)
 })
 
