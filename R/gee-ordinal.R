@@ -135,8 +135,11 @@
 #' intercept: the thresholds take its place), `weights`, `df.residual`
 #' (observations minus thresholds and coefficients), `update` and
 #' [odds_ratios()] (population-averaged cumulative odds ratios, logit
-#' link). `residuals()` and `deviance()` stop: a category has no residual
-#' and a GEE no likelihood.
+#' link), `anova` (robust Wald tests of terms, Wald or score tests between
+#' nested fits) and [QIC()] ([ordinal-gee-tests]), broom's `tidy()` and
+#' `glance()` ([ordinal-broom]) and emmeans ([ordinal-emmeans]).
+#' `residuals()` and `deviance()` stop: a category has no residual and a
+#' GEE no likelihood.
 #' @name ordinal-gee
 #' @references
 #' Touloumis, A., Agresti, A. and Kateri, M. (2013). GEE for multinomial
@@ -411,15 +414,7 @@ ordinal_gee_fit <- function(X, y, J, id, family, w, off) {
   scl <- if (p) apply(X, 2L, stats::sd) else numeric()
   scl[!is.finite(scl) | scl == 0] <- 1
   Xc <- if (p) sweep(sweep(X, 2L, ctr), 2L, scl, "/") else X
-  up <- y < J; lo <- y > 1L
-  scores <- function(theta, beta, Xm) {
-    r <- cpp_ordinal_scores(as.integer(y), drop(Xm %*% beta) + off, theta, family$link_code)
-    U <- matrix(0, n, k1 + p)
-    U[cbind(which(up), y[up])] <- r$d_upper[up]
-    U[cbind(which(lo), y[lo] - 1L)] <- r$d_lower[lo]
-    if (p) U[, k1 + seq_len(p)] <- -(r$d_upper + r$d_lower) * Xm
-    list(ll = sum(w * r$loglik), U = w * U)
-  }
+  scores <- function(theta, beta, Xm) ordinal_multinomial_scores(theta, beta, Xm, y, off, w, family)
   to_theta <- function(a) cumsum(c(a[1L], exp(a[-1L])))
   obj <- function(par) {
     s <- scores(to_theta(par[seq_len(k1)]), par[k1 + seq_len(p)], Xc)
@@ -436,22 +431,7 @@ ordinal_gee_fit <- function(X, y, J, id, family, w, off) {
                        control = list(rel.tol = 1e-12, iter.max = 500L, eval.max = 1000L))
   beta <- opt$par[k1 + seq_len(p)] / scl
   theta <- to_theta(opt$par[seq_len(k1)]) + sum(ctr * beta)
-  # Expected information of the multinomial working model: sum over
-  # observations and categories of (d pi_k)(d pi_k)' / pi_k.
-  info <- function(theta, beta) {
-    eta <- drop(X %*% beta) + off
-    cum_d <- cbind(0, family$dens(outer(-eta, theta, "+")), 0)   # f(theta_k - eta), k = 0..J
-    P <- category_probs(family, theta, eta)
-    H <- matrix(0, k1 + p, k1 + p)
-    for (k in seq_len(J)) {
-      D <- matrix(0, n, k1 + p)
-      if (k < J) D[, k] <- cum_d[, k + 1L]
-      if (k > 1L) D[, k - 1L] <- -cum_d[, k]
-      if (p) D[, k1 + seq_len(p)] <- -(cum_d[, k + 1L] - cum_d[, k]) * X
-      H <- H + crossprod(D * sqrt(w / pmax(P[, k], 1e-300)))
-    }
-    H
-  }
+  info <- function(theta, beta) ordinal_multinomial_info(theta, beta, X, off, w, family)
   # nlminb stops on the objective's relative change; Fisher scoring steps
   # solve the equations to the precision of the scores.
   s <- scores(theta, beta, X)
@@ -481,6 +461,38 @@ ordinal_gee_fit <- function(X, y, J, id, family, w, off) {
                                     gmax))
   list(psi = c(theta, beta), naive = Hinv, robust = Hinv %*% B %*% Hinv,
        converged = opt$convergence == 0L, iterations = opt$iterations, warnings = warnings)
+}
+
+# The multinomial log-likelihood of independent observations (w-weighted)
+# and each observation's score (n x (thresholds + coefficients)): the
+# independence estimating functions of the ordinal GEE.
+ordinal_multinomial_scores <- function(theta, beta, X, y, off, w, family) {
+  n <- length(y); k1 <- length(theta); p <- ncol(X)
+  up <- y < k1 + 1L; lo <- y > 1L
+  r <- cpp_ordinal_scores(as.integer(y), drop(X %*% beta) + off, theta, family$link_code)
+  U <- matrix(0, n, k1 + p)
+  U[cbind(which(up), y[up])] <- r$d_upper[up]
+  U[cbind(which(lo), y[lo] - 1L)] <- r$d_lower[lo]
+  if (p) U[, k1 + seq_len(p)] <- -(r$d_upper + r$d_lower) * X
+  list(ll = sum(w * r$loglik), U = w * U)
+}
+
+# Expected information of the multinomial working model: sum over
+# observations and categories of (d pi_k)(d pi_k)' / pi_k.
+ordinal_multinomial_info <- function(theta, beta, X, off, w, family) {
+  n <- nrow(X); k1 <- length(theta); p <- ncol(X); J <- k1 + 1L
+  eta <- drop(X %*% beta) + off
+  cum_d <- cbind(0, family$dens(outer(-eta, theta, "+")), 0)   # f(theta_k - eta), k = 0..J
+  P <- category_probs(family, theta, eta)
+  H <- matrix(0, k1 + p, k1 + p)
+  for (k in seq_len(J)) {
+    D <- matrix(0, n, k1 + p)
+    if (k < J) D[, k] <- cum_d[, k + 1L]
+    if (k > 1L) D[, k - 1L] <- -cum_d[, k]
+    if (p) D[, k1 + seq_len(p)] <- -(cum_d[, k + 1L] - cum_d[, k]) * X
+    H <- H + crossprod(D * sqrt(w / pmax(P[, k], 1e-300)))
+  }
+  H
 }
 
 #' @export

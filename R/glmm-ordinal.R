@@ -100,7 +100,9 @@
 #' `simulate` (`re = "new"` or `"fitted"` random effects, also as
 #' `re.form = NA` or `NULL`), `anova` (likelihood-ratio tests between nested fits),
 #' [odds_ratios()], [standardize()] (category probabilities
-#' averaged over the data, population-averaged), `update`.
+#' averaged over the data, population-averaged), `update`, broom's `tidy()`
+#' and `glance()` ([ordinal-broom]) and emmeans with clmm's modes
+#' ([ordinal-emmeans]).
 #'
 #' @name ordinal-glmm
 #' @references
