@@ -62,7 +62,7 @@
 #'                    family = poisson))
 #' }
 #' @export
-odds_ratios <- function(fit, level = 0.95, parm = NULL, delta = 1, ...) {
+odds_ratios <- function(fit, level = 0.95, parm = NULL, ..., delta = 1) {
   if (inherits(fit, "glmmgee_glmm_ordinal"))
     return(ordinal_odds_ratios(fit, level, parm, ..., delta = delta))
   if (inherits(fit, "glmmgee_gee_ordinal")) return(ordinal_gee_odds_ratios(fit, level, parm, delta = delta))
