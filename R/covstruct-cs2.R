@@ -277,7 +277,7 @@ covstruct_apply_sigma_null <- function(obj, Vb) {
 # is, and is recorded as one (covstruct_sigma_zero()). glmmTMB's fit of
 # the same model ends at the same log-likelihood with sigma ~1e-4 and
 # only "non-positive-definite Hessian" (REML: also a convergence warning).
-covstruct_sigma_zero_lead <- function(obj, re, weights, y) {
+covstruct_sigma_zero_lead <- function(obj, re, weights, y, reml = FALSE) {
   tl <- residual_cell_terms(re, weights)
   sdy <- stats::sd(y[weights > 0])
   paste0(sprintf("singular fit: the residual standard deviation is at its zero limit (sigma = %.2g, %.2g times y's standard deviation): ",
@@ -286,7 +286,8 @@ covstruct_sigma_zero_lead <- function(obj, re, weights, y) {
          if (length(tl)) sprintf("%s (at most one observation per level and column), which takes it up",
                                  paste(tl, collapse = ", "))
          else "a random-effect term that takes it up",
-         "; the fit is on that boundary, not unconverged (log(sigma) is left out of the convergence test); ")
+         "; the fit is on that boundary, not unconverged",
+         if (reml) " (log(sigma) is left out of the convergence test)", "; ")
 }
 
 # Such a fit recorded as a singular one (the known-covariance route's
