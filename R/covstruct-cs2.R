@@ -270,11 +270,43 @@ covstruct_apply_sigma_null <- function(obj, Vb) {
   obj
 }
 
-covstruct_sigma_null_message <- paste0(
-  "the residual standard deviation is at its zero limit (a random-effect term takes up the residual ",
-  "variance, e.g. one observation per group and column of a structured term): the log-likelihood has ",
-  "no curvature in log(sigma); the fixed effects' standard errors are those of generalized least squares ",
-  "at the estimates, ")
+# The warning's lead where sigma is at its zero limit (ML or REML). REML
+# said "doubtful convergence" there (its Newton step along the flat
+# log(sigma) direction), which reads as a search that stopped short: the
+# fit is on a boundary of an over-parametrized model, as a singular fit
+# is, and is recorded as one (covstruct_sigma_zero()). glmmTMB's fit of
+# the same model ends at the same log-likelihood with sigma ~1e-4 and
+# only "non-positive-definite Hessian" (REML: also a convergence warning).
+covstruct_sigma_zero_lead <- function(obj, re, weights, y, reml = FALSE) {
+  tl <- residual_cell_terms(re, weights)
+  sdy <- stats::sd(y[weights > 0])
+  paste0(sprintf("singular fit: the residual standard deviation is at its zero limit (sigma = %.2g, %.2g times y's standard deviation): ",
+                 obj$sigma, obj$sigma / sdy),
+         "the model is over-parametrized, the residual variance being confounded with ",
+         if (length(tl)) sprintf("%s (at most one observation per level and column), which takes it up",
+                                 paste(tl, collapse = ", "))
+         else "a random-effect term that takes it up",
+         "; the fit is on that boundary, not unconverged",
+         if (reml) " (log(sigma) is left out of the convergence test)", "; ")
+}
+
+# Such a fit recorded as a singular one (the known-covariance route's
+# residual_zero likewise): $optinfo$residual_zero, $singular, and REML's
+# scaled gradient with log(sigma) held; its "doubtful convergence" dropped
+# only where that step is within the tolerance (a fit that has not
+# converged in the other parameters keeps it).
+covstruct_sigma_zero <- function(obj, control) {
+  obj$optinfo$residual_zero <- TRUE
+  obj$singular <- TRUE
+  held <- obj$optinfo$reml$scaled_grad_sigma_held
+  if (!is.null(held) && is.finite(held)) {
+    obj$optinfo$scaled_grad <- held
+    if (held <= control$grad_tol)
+      obj$optinfo$warnings <- grep("^doubtful convergence", obj$optinfo$warnings, value = TRUE,
+                                   invert = TRUE)
+  }
+  obj
+}
 
 # REML's criterion at that limit (the same model, REML = TRUE): the fixed
 # effects keep their covariance, but the variance parameters had none
@@ -294,14 +326,13 @@ covstruct_sigma_limit_reml <- function(obj, y, weights) {
 }
 
 covstruct_sigma_null_se_reml <- paste0(
-  "the residual standard deviation is at its zero limit (a random-effect term takes up the residual ",
-  "variance, e.g. one observation per group and column of a structured term): the restricted ",
-  "log-likelihood has no curvature in log(sigma); the variance parameters' standard errors are computed ",
-  "with log(sigma) held at its estimate (a boundary, as the one-factor route holds it)")
+  "the restricted log-likelihood has no curvature in log(sigma); the variance parameters' standard ",
+  "errors are computed with log(sigma) held at its estimate (a boundary, as the one-factor route holds it)")
 
 # The end of that message: what the variance parameters' standard errors are.
 covstruct_sigma_null_se <- function(sf) {
-  paste0(covstruct_sigma_null_message,
+  paste0("the log-likelihood has no curvature in log(sigma); the fixed effects' standard errors are ",
+         "those of generalized least squares at the estimates, ",
          if (is.null(sf)) "the variance parameters have none"
          else paste0("the variance parameters' are computed with log(sigma) held at its estimate ",
                      "(a boundary, as the one-factor route holds it)"))

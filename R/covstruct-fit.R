@@ -97,7 +97,8 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
                       iterations = sum(vapply(run$stages, function(s) as.integer(s$iterations), 1L)),
                       evaluations = sum(vapply(run$stages, function(s) as.integer(s$evaluations), 1L)),
                       convergence = run$opt$convergence, message = run$opt$message,
-                      max_grad = max(abs(est$grad[!on_boundary]), 0), scaled_grad = est$nstep,
+                      max_grad = est$gmax_star, max_grad_user = max(abs(est$grad[!on_boundary]), 0),
+                      grad_basis = grad_basis_of(!tx$identity || s != 1), scaled_grad = est$nstep,
                       hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
                       newton_failures = summ$newton_failures, warnings = warn,
                       boundary_check = bc$record, reparameterized = !tx$identity,
@@ -453,14 +454,7 @@ residual_unidentified <- function(re, family, weights, structures = NULL) {
     if (isTRUE(t$known_cov) || is.null(t$kind) ||
         !(t$kind %in% c("us", "diag", "homdiag") || (t$kind %in% c("cs", "ar1") && q == 2L) ||
           cs_equal)) next
-    # Each row one indicator, and no two rows on the same group and column.
-    Zt <- methods::as(methods::as(re$Z[pos, cols, drop = FALSE], "CsparseMatrix"), "TsparseMatrix")
-    keep <- Zt@x != 0
-    i <- Zt@i[keep] + 1L
-    j <- Zt@j[keep] + 1L
-    if (length(i) != sum(pos) || anyDuplicated(i) || !all(Zt@x[keep] == 1)) next
-    cell <- if (sparse) j else grp[i] + (j - 1) * (max(grp) + 1)
-    if (anyDuplicated(cell)) next
+    if (!one_per_cell(re$Z, cols, pos, if (!sparse) grp)) next
     return(sprintf(paste0("the residual variance is not identifiable: every level of '%s' has at most one ",
                           "observation per column of %s, whose covariance plus any multiple of the identity is ",
                           "another of its kind%s; only the sum of the residual variance and the term's ",
@@ -470,6 +464,30 @@ residual_unidentified <- function(re, family, weights, structures = NULL) {
                    if (cs_equal) " at the equal standard deviations estimated" else ""))
   }
   NULL
+}
+
+# Whether the columns `cols` of Z give each row of `pos` one indicator and
+# no two rows the same group and column (`grp`: the rows' groups on the
+# one-factor route, where the columns are shared; NULL on the sparse
+# route, where each column is one level's).
+one_per_cell <- function(Z, cols, pos, grp = NULL) {
+  Zt <- methods::as(methods::as(Z[pos, cols, drop = FALSE], "CsparseMatrix"), "TsparseMatrix")
+  keep <- Zt@x != 0
+  i <- Zt@i[keep] + 1L
+  j <- Zt@j[keep] + 1L
+  if (length(i) != sum(pos) || anyDuplicated(i) || !all(Zt@x[keep] == 1)) return(FALSE)
+  cell <- if (is.null(grp)) j else grp[i] + (j - 1) * (max(grp) + 1)
+  !anyDuplicated(cell)
+}
+
+# The labels of the several-term route's terms with one observation per
+# level and column (one_per_cell()): the terms that can take up the
+# residual variance.
+residual_cell_terms <- function(re, weights) {
+  pos <- weights > 0
+  lab <- character()
+  for (t in re$terms) if (one_per_cell(re$Z, t$columns, pos)) lab <- c(lab, t$label)
+  lab
 }
 
 cs_equal_sds <- function(sd) {

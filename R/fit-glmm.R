@@ -235,7 +235,8 @@ glmm_fit_object <- function(m, summ, nAGQ, q, pat, cov_blocks, p, disp, vb, rp, 
                       evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
                       convergence = m$opt$convergence, message = m$opt$message,
                       newton_steps = as.integer(stages$polish$iterations %||% 0L),
-                      max_grad = m$gmax, scaled_grad = m$nstep,
+                      max_grad = m$gmax_star, max_grad_user = m$gmax,
+                      grad_basis = grad_basis_of(!rp$identity), scaled_grad = m$nstep,
                       hessian_cond = attr(m$cov_theta, "cond") %||% NA_real_,
                       newton_failures = summ$newton_failures, warnings = warn,
                       boundary_check = vb$record, dispersion_limit = any(m$dlim),
@@ -564,6 +565,32 @@ jacobian_inverse <- function(J) {
     if (!all(J[lower.tri(J)] == 0) || any(diag(J) == 0)) return(NULL)
     backsolve(J, diag(1, nrow(J)))
   })
+}
+
+# Where $optinfo$max_grad is taken: the parameters the optimizer searched,
+# which the convergence test (the scaled gradient, fit_warnings()) and the
+# warnings read too. `max_grad_user` is the same gradient carried to the
+# user's parameters by the map's Jacobian; it grows with a covariate's units
+# and with a map far from the identity: a far-off cs(x2 | a), x2 = x + 1e3,
+# at nAGQ = 3 is searched on its centred columns, and its correlation in
+# x2's units is within rounding of -1, where the user's gradient was 0.15
+# at an optimum whose searched gradient is 5e-6 (and equal to the fit on
+# the centred x). "standardized": centred and scaled design columns (and
+# the response scaled, gaussian); "user": the user's parameters as given;
+# "profiled": the several-term LMM's profiled criterion (relative
+# covariance parameters, fixed effects and sigma profiled out), measured
+# only where nlminb did not report convergence itself (else NA).
+grad_basis_of <- function(standardized) if (isTRUE(standardized)) "standardized" else "user"
+
+# Carries $optinfo's gradient record through a map of the fit to other
+# parameters (the fit's $gradient already mapped): the user's largest
+# gradient is recomputed, the searched one (max_grad) kept.
+remap_grad_record <- function(fit) {
+  if (is.null(fit$optinfo$max_grad) || is.null(fit$gradient) ||
+      identical(fit$optinfo$grad_basis, "profiled")) return(fit)
+  fit$optinfo$max_grad_user <- max(abs(fit$gradient[!fit$on_boundary]), 0)
+  fit$optinfo$grad_basis <- "standardized"
+  fit
 }
 
 # What a fit says about how it went, for both GLMM engines: the optimizer's

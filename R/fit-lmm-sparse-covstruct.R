@@ -302,6 +302,22 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
                                                  hess[cov_idx, cov_idx, drop = FALSE] * outer(rel, rel),
                                                  on_boundary[cov_idx]) else NA_real_
   gmax <- max(abs(grad[cov_idx][sub]), 0)
+  # The same step with log(sigma) held (its Newton step left out), for
+  # glmm_sparse_covstruct() where sigma is at its zero limit
+  # (covstruct_sigma_zero()): the restricted log-likelihood is flat in
+  # log(sigma) there, and the step along that flat direction (0.36 on
+  # cs_data(3) beside (1 | site)) is no sign that the other parameters
+  # have not converged. Nor is sigma, tending to 0, a scale for the
+  # unstructured entries' steps: relative to it the site SD's remaining
+  # step of 1.5e-4 (to its zero boundary, glmmTMB's estimate; the
+  # log-likelihood 4e-6 below glmmTMB's) read as 1.06. There they are
+  # measured relative to y's standard deviation, the scale the other
+  # gaussian routes search on (response_scale()), again free of y's units.
+  nstep_held <- if (reml && control$hessian) {
+    rel_y <- c(ifelse(roles == "entry", stats::sd(y[weights > 0]), 1), 1)
+    newton_decrement(grad[cov_idx] * rel_y, hess[cov_idx, cov_idx, drop = FALSE] * outer(rel_y, rel_y),
+                     replace(on_boundary[cov_idx], length(cov_idx), TRUE))
+  } else NA_real_
   warn <- fit_warnings(opt, nstep, gmax, singular, if (control$hessian) hess, cov_theta, control,
                        boundary_check = bc$record)
   evals <- sum(vapply(opt$stages, function(s) as.integer(s$evaluations), 1L))
@@ -322,7 +338,8 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
                       nnz_factor = ev$nnz_factor, warnings = warn, nthreads = 1L,
                       reparameterized = FALSE,
                       reml = if (reml) list(criterion = crit, theta = phi,
-                                            convergence = opt$convergence, evaluations = evals)))
+                                            convergence = opt$convergence, evaluations = evals,
+                                            scaled_grad_sigma_held = nstep_held)))
   lmm_covstruct_standard_x(out, tx, reml)
 }
 

@@ -147,7 +147,8 @@ ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NUL
                       iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
                       evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
                       convergence = fin$opt$convergence, message = fin$opt$message,
-                      max_grad = gmax, scaled_grad = nstep,
+                      max_grad = gmax_star, max_grad_user = gmax,
+                      grad_basis = grad_basis_of(TRUE), scaled_grad = nstep,
                       hessian_cond = attr(cov_par, "cond") %||% NA_real_,
                       nnz_factor = modes$nnz_factor, warnings = warn,
                       boundary_check = vb$record))

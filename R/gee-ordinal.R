@@ -650,7 +650,7 @@ predict.glmmgee_gee_ordinal <- function(object, newdata = NULL, type = c("prob",
                                               nd$X, eta, type))
 }
 
-ordinal_gee_odds_ratios <- function(fit, level = 0.95, parm = NULL, ...) {
+ordinal_gee_odds_ratios <- function(fit, level = 0.95, parm = NULL, delta = 1, ...) {
   if (fit$family$link != "logit")
     stop(sprintf("'fit': cumulative odds ratios need the logit link, not %s", fit$family$link),
          call. = FALSE)
@@ -659,5 +659,5 @@ ordinal_gee_odds_ratios <- function(fit, level = 0.95, parm = NULL, ...) {
               family = fit$family, view = "marginal", separation = fit$separation,
               source = sprintf("ordinal GEE (%s), robust standard errors; odds of a higher category, P(Y > j)",
                                fit$corstr))
-  ratio_table(est, level, match_parm(parm, bn, bn), "cumulative odds ratio")
+  ratio_table(est, level, match_parm(parm, bn, bn), "cumulative odds ratio", delta)
 }

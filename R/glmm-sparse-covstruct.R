@@ -150,7 +150,9 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
       obj <- covstruct_apply_sigma_null(obj, sn)
       sf <- sigma_fixed(obj)
       if (!is.null(sf)) obj <- covstruct_apply_sigma_fixed(obj, sf, re)
-      extra_warn <- c(extra_warn, covstruct_sigma_null_se(sf))
+      obj <- covstruct_sigma_zero(obj, control)
+      extra_warn <- c(extra_warn, paste0(covstruct_sigma_zero_lead(obj, re, resp$weights, resp$y),
+                                         covstruct_sigma_null_se(sf)))
     } else if (REML && covstruct_sigma_limit_reml(obj, resp$y, resp$weights)) {
       # REML keeps its fixed effects' covariance (sigma^2 (X' V^-1 X)^-1
       # at the estimates), and had none for the variance parameters.
@@ -161,7 +163,10 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
         obj$optinfo$warnings <- setdiff(obj$optinfo$warnings,
                                         grep("^the Hessian of the log-likelihood is not negative definite",
                                              obj$optinfo$warnings, value = TRUE))
-        extra_warn <- c(extra_warn, covstruct_sigma_null_se_reml)
+        obj <- covstruct_sigma_zero(obj, control)
+        extra_warn <- c(extra_warn, paste0(covstruct_sigma_zero_lead(obj, re, resp$weights, resp$y,
+                                                                     reml = TRUE),
+                                           covstruct_sigma_null_se_reml))
       }
     }
   }

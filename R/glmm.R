@@ -292,7 +292,17 @@
 #'   `VarCorr`, `coef`, `vcov`, `logLik`, `AIC`, `BIC`, `nobs`, `fitted`,
 #'   `residuals`, `predict`, `anova`, `formula`, `update`, `model.matrix`.
 #'   `$optinfo` records the approximation, optimizer, iterations, final
-#'   gradient, Hessian condition number and warnings, and
+#'   gradient, Hessian condition number and warnings. Its `max_grad` is the
+#'   largest absolute gradient on the parameters the optimizer searched
+#'   (`grad_basis`: `"standardized"`, the centred and scaled design
+#'   columns, random-effect columns far from zero included; `"user"`; or
+#'   `"profiled"`, the profiled criterion of a linear mixed model with
+#'   several terms, `NA` where nlminb's own test reported convergence),
+#'   the scale the convergence test (`scaled_grad`, the remaining Newton
+#'   step) and its warnings read; `max_grad_user` is that gradient in the
+#'   user's parameters, which grows with a covariate's units and can be
+#'   large at a converged fit (a far-off `cs(x | g)`, whose correlation in
+#'   x's units is within rounding of -1). And
 #'   `boundary_check`: whether a parameter stopped on a boundary (a variance
 #'   at zero, a correlation at +/-1) and whether restarts from interior
 #'   points confirmed it (`performed`, `parameters`, `restarts`,

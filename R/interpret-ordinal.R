@@ -10,12 +10,13 @@
 # threshold j (and on the other covariates): it is reported per threshold,
 # as the odds ratio of the data-averaged probabilities P(Y > j) with the
 # covariate's column at 1 versus 0 (a 0/1 column) or increased by one unit
-# (any other column), the other columns as observed. Standard errors by the
+# (any other column; by `delta` where given: odds_ratios(delta = )), the
+# other columns as observed. Standard errors by the
 # delta method over (thresholds, beta, log sigma), with a numerical Jacobian
 # of these smooth functions, given the covariate values.
 
 ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
-                                type = c("conditional", "marginal"), nAGQ = 30L) {
+                                type = c("conditional", "marginal"), nAGQ = 30L, delta = 1) {
   type <- match.arg(type)
   check_level(level)
   if (fit$family$link != "logit")
@@ -27,7 +28,7 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
     est <- list(coef = fit$coefficients, vcov = vcov(fit)[bn, bn, drop = FALSE],
                 family = fit$family, view = "conditional", separation = fit$separation,
                 source = "cumulative link mixed model; odds of a higher category, P(Y > j), the same at every threshold")
-    return(ratio_table(est, level, parm, "cumulative odds ratio"))
+    return(ratio_table(est, level, parm, "cumulative odds ratio", delta))
   }
   if (inherits(fit, "glmmgee_glmm_ordinal_re"))
     stop("'type = \"marginal\"': population-averaged odds ratios are available for a random intercept only, not with random slopes",
@@ -37,6 +38,12 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
   w <- (fit$prior.weights %||% rep(1, nrow(X)))
   k1 <- length(fit$thresholds)
   p <- length(bn)
+  dl <- ratio_delta(delta, parm)
+  binary_of <- function(term) all(X[, match(term, bn)] %in% c(0, 1))
+  stepped <- names(dl)[dl != 1 & vapply(names(dl), binary_of, TRUE)]
+  if (length(stepped))
+    stop(sprintf("'delta': %s is a 0/1 column, compared at 1 versus 0; it takes no step",
+                 paste(sQuote(stepped, FALSE), collapse = ", ")), call. = FALSE)
   # At psi + dp (difference_jacobian(), ordinal_psi_at()). A covariate in
   # small units (x * 1e-6: one unit moves the linear predictor by ~1e6)
   # takes the averaged P(Y > j) to within rounding of 0 or 1, where
@@ -51,7 +58,7 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
       x <- X[, j]
       binary <- all(x %in% c(0, 1))
       X1 <- X; X0 <- X
-      if (binary) { X1[, j] <- 1; X0[, j] <- 0 } else X1[, j] <- x + 1
+      if (binary) { X1[, j] <- 1; X0[, j] <- 0 } else X1[, j] <- x + dl[[term]]
       up <- function(Xm) {
         P <- ordinal_marginal_probs(fit$family, at$th, at$eta(Xm, off), at$s, nAGQ)
         above <- 1 - t(apply(P, 1L, cumsum))[, seq_len(k1), drop = FALSE]
@@ -74,11 +81,15 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
   se <- sqrt(pmax(diag(delta_cov(Jm, fit$cov_psi, fit$cov_star)), 0))
   big <- unique(rep(parm, each = k1)[is.finite(est) & !is.finite(exp(est))])
   if (length(big))
-    warning(sprintf(paste0("population-averaged cumulative odds ratio for %s: one unit of the covariate ",
-                           "is a step of %s on the log-odds scale, so the ratio per unit overflows; its ",
-                           "log (std.error, p-value) is finite; rescale the covariate (e.g. x / sd(x)) to read it"),
+    warning(sprintf(paste0("population-averaged cumulative odds ratio for %s: %s of the covariate ",
+                           "is a step of %s on the log-odds scale, so the ratio per %s overflows; its ",
+                           "log (std.error, p-value) is finite; give a smaller step (e.g. %s) or ",
+                           "rescale the covariate (e.g. x / sd(x)) to read it"),
                     paste(sQuote(big, FALSE), collapse = ", "),
-                    paste(format(signif(est[is.finite(est) & !is.finite(exp(est))][1L], 3)), collapse = ", ")),
+                    if (all(dl[big] == 1)) "one unit" else "the step 'delta'",
+                    paste(format(signif(est[is.finite(est) & !is.finite(exp(est))][1L], 3)), collapse = ", "),
+                    if (all(dl[big] == 1)) "unit" else "step",
+                    delta_hint(big, fit$coefficients[big])),
             call. = FALSE)
   z <- stats::qnorm(1 - (1 - level) / 2)
   out <- data.frame(term = rep(parm, each = k1),
@@ -87,7 +98,7 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
                     conf.high = exp(est + z * se), p.value = 2 * stats::pnorm(-abs(est / se)),
                     stringsAsFactors = FALSE, row.names = NULL)
   structure(out, class = c("glmmgee_ratios", "data.frame"), measure = "cumulative odds ratio",
-            view = "marginal", level = level,
+            view = "marginal", level = level, delta = dl,
             source = paste0("cumulative link mixed model, integrated over the random intercept; ",
                             "odds of P(Y > j) averaged over the data, per threshold (not proportional odds)"))
 }

@@ -24,6 +24,18 @@
 #' @param level Confidence level.
 #' @param parm Coefficients (names or indices); by default all but the
 #'   intercept (whose exponential is a baseline odds or rate, not a ratio).
+#' @param delta The step of each covariate the ratio compares, in the
+#'   covariate's units: one number for every term in `parm`, or a vector
+#'   named by coefficients (the others keep 1). The default 1 is the ratio
+#'   per one-unit increase, \eqn{\exp(\beta)}; `delta = c(x = 1e-6)` gives
+#'   \eqn{\exp(10^{-6}\beta)}, the ratio per 1e-6 of x, with `std.error` that
+#'   of \eqn{\delta\beta}. For a covariate in small units, whose ratio per
+#'   unit overflows (and prints `Inf`), this reads the ratio on a step that
+#'   matters. For population-averaged cumulative odds ratios
+#'   (`type = "marginal"`, [ordinal-glmm]) the covariate's column is
+#'   increased by `delta` (a 0/1 column is compared at 1 versus 0 and takes
+#'   no step); since these are not of proportional-odds form, the ratio at a
+#'   step delta is not the per-unit ratio to the power delta.
 #' @param x A `glmmgee_ratios` object.
 #' @param digits Number of significant digits to print.
 #' @param ... For a cumulative link mixed model ([ordinal-glmm]): `type =
@@ -32,9 +44,10 @@
 #'   a column `threshold`), and `nAGQ` for the integral (30). Otherwise
 #'   ignored.
 #' @return A data frame of class `glmmgee_ratios` with columns `term`,
-#'   `estimate` (the ratio), `std.error` (of the coefficient, log scale),
-#'   `conf.low`, `conf.high` and `p.value`; attributes `measure`, `view`
-#'   (`"conditional"` or `"marginal"`) and `level`.
+#'   `estimate` (the ratio), `std.error` (of the log ratio: the coefficient
+#'   times `delta`), `conf.low`, `conf.high` and `p.value`; attributes
+#'   `measure`, `view` (`"conditional"` or `"marginal"`), `level` and
+#'   `delta` (the step per term).
 #' @examples
 #' if (requireNamespace("MASS", quietly = TRUE)) {
 #'   data(bacteria, package = "MASS")
@@ -49,9 +62,10 @@
 #'                    family = poisson))
 #' }
 #' @export
-odds_ratios <- function(fit, level = 0.95, parm = NULL, ...) {
-  if (inherits(fit, "glmmgee_glmm_ordinal")) return(ordinal_odds_ratios(fit, level, parm, ...))
-  if (inherits(fit, "glmmgee_gee_ordinal")) return(ordinal_gee_odds_ratios(fit, level, parm))
+odds_ratios <- function(fit, level = 0.95, parm = NULL, ..., delta = 1) {
+  if (inherits(fit, "glmmgee_glmm_ordinal"))
+    return(ordinal_odds_ratios(fit, level, parm, ..., delta = delta))
+  if (inherits(fit, "glmmgee_gee_ordinal")) return(ordinal_gee_odds_ratios(fit, level, parm, delta = delta))
   est <- estimates_of(fit, "odds_ratios")
   fam <- est$family
   if (fam$family != "binomial")
@@ -61,12 +75,12 @@ odds_ratios <- function(fit, level = 0.95, parm = NULL, ...) {
   if (fam$link != "logit")
     stop(sprintf("'fit': odds ratios need the logit link; with the %s link exp(coefficient) is not an odds ratio",
                  fam$link), call. = FALSE)
-  ratio_table(est, level, parm, "odds ratio")
+  ratio_table(est, level, parm, "odds ratio", delta)
 }
 
 #' @rdname odds_ratios
 #' @export
-rate_ratios <- function(fit, level = 0.95, parm = NULL) {
+rate_ratios <- function(fit, level = 0.95, parm = NULL, delta = 1) {
   est <- estimates_of(fit, "rate_ratios")
   fam <- est$family
   if (fam$link != "log")
@@ -75,7 +89,7 @@ rate_ratios <- function(fit, level = 0.95, parm = NULL) {
          call. = FALSE)
   measure <- if (fam$family == "poisson" || grepl("^Negative Binomial|^nbinom", fam$family))
     "rate ratio" else if (fam$family == "binomial") "risk ratio" else "ratio of means"
-  ratio_table(est, level, parm, measure)
+  ratio_table(est, level, parm, measure, delta)
 }
 
 # Coefficients, covariance, family and view of anything the ratio functions
@@ -97,14 +111,49 @@ estimates_of <- function(fit, caller) {
          separation = fit$separation)
 }
 
-ratio_table <- function(est, level, parm, measure) {
+# The step per term of `parm` (odds_ratios(delta = )): one finite,
+# non-zero number for all, or a vector named by coefficients among `parm`
+# (the others 1).
+ratio_delta <- function(delta, parm) {
+  if (!is.numeric(delta) || !length(delta) || anyNA(delta) || any(!is.finite(delta) | delta == 0))
+    stop("'delta' must be finite, non-zero numbers: the step of each covariate the ratio compares",
+         call. = FALSE)
+  nm <- names(delta)
+  if (is.null(nm)) {
+    if (length(delta) != 1L)
+      stop(sprintf("'delta': one number, or a vector named by coefficients (%s)",
+                   paste(parm, collapse = ", ")), call. = FALSE)
+    return(stats::setNames(rep(as.numeric(delta), length(parm)), parm))
+  }
+  bad <- setdiff(nm, parm)
+  if (length(bad) || anyDuplicated(nm) || any(nm == ""))
+    stop(sprintf("'delta': %s not among the terms reported (%s)",
+                 paste(sQuote(if (length(bad)) bad else nm[duplicated(nm) | nm == ""], FALSE),
+                       collapse = ", "),
+                 paste(parm, collapse = ", ")), call. = FALSE)
+  out <- stats::setNames(rep(1, length(parm)), parm)
+  out[nm] <- as.numeric(delta)
+  out
+}
+
+# The suggestion in the warnings on a ratio per unit that overflows: a
+# step whose log ratio is about 1 (a power of ten).
+delta_hint <- function(terms, b) {
+  st <- 10^round(-log10(abs(b)))
+  sprintf("delta = c(%s)", paste(sprintf("%s = %s", ifelse(make.names(terms) == terms, terms,
+                                                           sprintf("`%s`", terms)),
+                                         format(st, digits = 1)), collapse = ", "))
+}
+
+ratio_table <- function(est, level, parm, measure, delta = 1) {
   check_level(level)
   cf <- est$coef
   default <- setdiff(names(cf), "(Intercept)")
   if (!length(default)) default <- names(cf)
   parm <- match_parm(parm, names(cf), default)
-  se <- sqrt(diag(est$vcov))[parm]
-  b <- cf[parm]
+  dl <- ratio_delta(delta, parm)
+  se <- sqrt(diag(est$vcov))[parm] * abs(dl)
+  b <- cf[parm] * dl
   z <- stats::qnorm(1 - (1 - level) / 2)
   out <- data.frame(term = parm, estimate = unname(exp(b)), std.error = unname(se),
                     conf.low = unname(exp(b - z * se)), conf.high = unname(exp(b + z * se)),
@@ -120,11 +169,14 @@ ratio_table <- function(est, level, parm, measure) {
                  abs(b[bad] / se[bad]) > 2]
   bad <- setdiff(bad, units)
   if (length(units))
-    warning(sprintf(paste0("%s for %s: one unit of the covariate is a step of %s on the log scale, ",
-                           "so the ratio per unit overflows or is not informative; rescale the ",
-                           "covariate (e.g. x / sd(x)) to read it"),
+    warning(sprintf(paste0("%s for %s: %s of the covariate is a step of %s on the log scale, ",
+                           "so the ratio per %s overflows or is not informative; give a smaller ",
+                           "step (e.g. %s) or rescale the covariate (e.g. x / sd(x)) to read it"),
                     measure, paste(sQuote(units, FALSE), collapse = ", "),
-                    paste(format(signif(b[units], 3)), collapse = ", ")), call. = FALSE)
+                    if (all(dl[units] == 1)) "one unit" else "the step 'delta'",
+                    paste(format(signif(b[units], 3)), collapse = ", "),
+                    if (all(dl[units] == 1)) "unit" else "step",
+                    delta_hint(units, b[units] / dl[units])), call. = FALSE)
   if (length(bad))
     warning(sprintf(paste0("%s for %s: no finite estimate (the fit is separated or the coefficient ",
                            "is on its way to +/-Inf), so the ratio, its interval and p-value are ",
@@ -135,7 +187,7 @@ ratio_table <- function(est, level, parm, measure) {
     warning(sprintf("%s for %s: the fit gives no standard error (see its warnings), so no interval or p-value",
                     measure, paste(sQuote(nose, FALSE), collapse = ", ")), call. = FALSE)
   structure(out, class = c("glmmgee_ratios", "data.frame"), measure = measure,
-            view = est$view, source = est$source, level = level)
+            view = est$view, source = est$source, level = level, delta = dl)
 }
 
 #' @rdname odds_ratios
@@ -145,6 +197,10 @@ print.glmmgee_ratios <- function(x, digits = max(3L, getOption("digits") - 3L), 
               substring(attr(x, "measure"), 2), view_label(attr(x, "view"))))
   cat(sprintf("From: %s. Wald %g%% intervals; std.error on the log scale.\n",
               attr(x, "source"), 100 * attr(x, "level")))
+  dl <- attr(x, "delta")
+  if (!is.null(dl) && any(dl != 1))
+    cat(sprintf("Per step delta of the covariate: %s.\n",
+                paste(sprintf("%s %s", names(dl), format(dl, digits = 3)), collapse = ", ")))
   d <- as.data.frame(unclass(x), stringsAsFactors = FALSE)
   d$p.value <- format.pval(d$p.value, digits = 3L)
   print(format(d, digits = digits), row.names = FALSE)

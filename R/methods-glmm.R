@@ -154,9 +154,11 @@ print.summary.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") -
       "cluster's\nrandom effect fixed.\n")
   o <- x$optinfo
   cat(sprintf(paste0("\nOptimizer: %s (%s); %d iterations, %d evaluations; ",
-                     "max|gradient| %.2g; Hessian condition number %.3g\n"),
+                     "max|gradient| %.2g%s; Hessian condition number %.3g\n"),
               o$optimizer, o$message, as.integer(o$iterations), as.integer(o$evaluations),
-              o$max_grad, o$hessian_cond))
+              o$max_grad, switch(o$grad_basis %||% "user", standardized = " (standardized parameters)",
+                                             profiled = " (profiled criterion)", ""),
+              o$hessian_cond))
   print_notes(o$warnings)
   invisible(x)
 }

@@ -137,7 +137,7 @@ unscale_fit <- function(fit, s, weights, index, mult = NULL, add = NULL) {
   fit$hessian <- unscale_hessian(fit$hessian, mult)
   pnames <- names(fit$theta)
   fit$cov_theta <- unscale_covariance(fit$cov_theta, mult, fit$hessian, fit$on_boundary, pnames)
-  fit$optinfo$max_grad <- if (any(!fit$on_boundary)) max(abs(fit$gradient[!fit$on_boundary])) else 0
+  fit <- remap_grad_record(fit)
   fit$optinfo$hessian_cond <- attr(fit$cov_theta, "cond") %||% NA_real_
   fit$optinfo$response_scale <- s
   fit
