@@ -66,15 +66,7 @@ assoc_scan_laplace <- function(fit, getG, m, vnames, block_size, progress, exact
     ok <- is.finite(ve / va) & va > 1e-8 * pmax(colSums(Gs^2), 1e-300)
     if (!any(ok)) exact_p <- 1 else ratio <- mean(ve[ok] / va[ok])
   }
-  nb <- ceiling(m / block_size)
-  out <- vector("list", nb)
-  bar <- if (isTRUE(progress)) utils::txtProgressBar(min = 0, max = m, style = 3)
-  for (bi in seq_len(nb)) {
-    j <- ((bi - 1L) * block_size + 1L):min(bi * block_size, m)
-    Gb <- getG(j)
-    if (!is.matrix(Gb) || nrow(Gb) != n || ncol(Gb) != length(j) || anyNA(Gb))
-      stop(sprintf("the variants of block %d are not a complete %d x %d numeric matrix", bi, n,
-                   length(j)), call. = FALSE)
+  res <- scan_each_block(getG, n, m, block_size, progress, function(Gb, j) {
     score <- drop(crossprod(Gb, nm$Py))
     exact <- rep(exact_p >= 1, length(j))
     v <- if (exact_p >= 1) scan_exact_var(nm, Gb) else ratio * scan_approx_var(nm, Gb)
@@ -89,14 +81,10 @@ assoc_scan_laplace <- function(fit, getG, m, vnames, block_size, progress, exact
     # a variant in the span of the fixed effects (e.g. monomorphic) has no test
     v[v <= 1e-10 * pmax(colSums(nm$w * Gb^2), 1e-300)] <- NA_real_
     stat <- score^2 / v
-    out[[bi]] <- data.frame(variant = if (is.null(vnames)) j else vnames[j],
-                            estimate = score / v, se = 1 / sqrt(v), statistic = stat,
-                            p_value = stats::pchisq(stat, 1, lower.tail = FALSE), exact = exact)
-    if (!is.null(bar)) utils::setTxtProgressBar(bar, max(j))
-  }
-  if (!is.null(bar)) close(bar)
-  res <- do.call(rbind, out)
-  rownames(res) <- NULL
+    data.frame(variant = if (is.null(vnames)) j else vnames[j],
+               estimate = score / v, se = 1 / sqrt(v), statistic = stat,
+               p_value = stats::pchisq(stat, 1, lower.tail = FALSE), exact = exact)
+  })
   attr(res, "variance_ratio") <- ratio
   res
 }

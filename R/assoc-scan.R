@@ -150,6 +150,24 @@ scan_design <- function(fit) lmm_design_transform(fit$X)$M
 # x'V*^{-1}x for its variants (V* = V / s2), and the score test's
 # statistics follow from the null model's beta0 and (X'V*^{-1}X)^{-1}.
 scan_blocks <- function(getG, n, m, vnames, block_size, progress, s2, beta0, XVX_inv, pieces) {
+  scan_each_block(getG, n, m, block_size, progress, function(Gb, j) {
+    pc <- pieces(Gb)
+    xPy <- pc$xVy - drop(pc$xVX %*% beta0)
+    xPx <- pc$xVx - rowSums((pc$xVX %*% XVX_inv) * pc$xVX)
+    # a variant in the span of the fixed effects (e.g. monomorphic) has no test
+    xPx[xPx <= 1e-10 * pmax(pc$xVx, 1e-300)] <- NA_real_
+    stat <- xPy^2 / (s2 * xPx)
+    data.frame(variant = if (is.null(vnames)) j else vnames[j],
+               estimate = xPy / xPx, se = sqrt(s2 / xPx), statistic = stat,
+               p_value = stats::pchisq(stat, 1, lower.tail = FALSE))
+  })
+}
+
+# The loop over blocks of block_size variants that every scan makes
+# (scan_blocks(), assoc_scan_laplace()): getG(j) checked to be a complete
+# n x length(j) matrix, test(Gb, j) the block's rows of the result, a
+# progress bar when asked for, and the blocks' rows bound together.
+scan_each_block <- function(getG, n, m, block_size, progress, test) {
   out <- vector("list", ceiling(m / block_size))
   bar <- if (isTRUE(progress)) utils::txtProgressBar(min = 0, max = m, style = 3)
   for (bi in seq_along(out)) {
@@ -158,15 +176,7 @@ scan_blocks <- function(getG, n, m, vnames, block_size, progress, s2, beta0, XVX
     if (!is.matrix(Gb) || nrow(Gb) != n || ncol(Gb) != length(j) || anyNA(Gb))
       stop(sprintf("the variants of block %d are not a complete %d x %d numeric matrix", bi, n,
                    length(j)), call. = FALSE)
-    pc <- pieces(Gb)
-    xPy <- pc$xVy - drop(pc$xVX %*% beta0)
-    xPx <- pc$xVx - rowSums((pc$xVX %*% XVX_inv) * pc$xVX)
-    # a variant in the span of the fixed effects (e.g. monomorphic) has no test
-    xPx[xPx <= 1e-10 * pmax(pc$xVx, 1e-300)] <- NA_real_
-    stat <- xPy^2 / (s2 * xPx)
-    out[[bi]] <- data.frame(variant = if (is.null(vnames)) j else vnames[j],
-                            estimate = xPy / xPx, se = sqrt(s2 / xPx), statistic = stat,
-                            p_value = stats::pchisq(stat, 1, lower.tail = FALSE))
+    out[[bi]] <- test(Gb, j)
     if (!is.null(bar)) utils::setTxtProgressBar(bar, max(j))
   }
   if (!is.null(bar)) close(bar)

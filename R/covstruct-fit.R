@@ -216,17 +216,15 @@ covstruct_search <- function(evalf, par, control, value_first = FALSE, pre = NUL
   opt <- list(convergence = qn$record$convergence, message = qn$record$message)
   par <- qn$theta
   if (!qn$converged) {
-    scale <- sqrt(abs(diag(H0)))
-    scale[!is.finite(scale) | scale < 1e-8] <- 1
+    # The one-factor engine's fallback (scaled by the curvature at the
+    # start), with nlminb's gradient call at a point served from the
+    # evaluation of its value there.
     cache <- new.env()
     ev <- function(th) {
       if (!identical(th, cache$th)) { cache$r <- evalf(th); cache$th <- th }
       cache$r
     }
-    opt <- stats::nlminb(par, function(th) { v <- -ev(th)$loglik; if (is.finite(v)) v else Inf },
-                         function(th) -ev(th)$gradient, scale = scale / max(scale),
-                         control = list(rel.tol = control$rel.tol, iter.max = control$iter.max,
-                                        eval.max = control$eval.max, trace = control$trace))
+    opt <- nlminb_fallback(ev, par, -Inf, H0, control)
     stages$nlminb <- stage_record(opt)
     par <- opt$par
   }

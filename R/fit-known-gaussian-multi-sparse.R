@@ -45,9 +45,7 @@ known_gaussian_multi_sparse_fit <- function(X, y, terms, reml) {
   n <- length(y)
   p <- ncol(X)
   J <- length(terms)
-  check_full_rank(X)
-  if (reml && n <= p)
-    stop("REML needs more observations than fixed effects", call. = FALSE)
+  known_multi_check(X, y, reml)
   what <- sprintf("%d sparse known covariances over %d observations", J, n)
   # Stored values (8 bytes) and row indices (4) of each A_j and of V* in
   # its two forms (one triangle; both, for the symbolic count), counted
@@ -97,25 +95,15 @@ known_gaussian_multi_sparse_fit <- function(X, y, terms, reml) {
     if (reml) ll <- ll - sum(log(diag(chol(XtVX))))
     list(loglik = ll, beta = beta, s2e = s2e, XtVX = XtVX, L = if (keep) L)
   }
-  nev <- 0L
-  obj <- function(t, s0 = 1) {
-    nev <<- nev + 1L
-    r <- prof(t * scl, s0)
-    if (is.null(r) || !is.finite(r$loglik)) Inf else -r$loglik
-  }
-  opt <- known_multi_search(obj, J)
-  lambda <- opt$t * scl
+  opt <- known_multi_optimum(prof, scl, J)
+  lambda <- opt$lambda
   # V = s2 (s0 I + sum lambda_j A_j): s2 is prof()'s profiled scale
   best <- prof(lambda, opt$s0, keep = TRUE)
-  beta <- stats::setNames(drop(best$beta), colnames(X))
-  vc <- best$s2e * chol2inv(chol(best$XtVX))
-  dimnames(vc) <- list(names(beta), names(beta))
-  r <- y - drop(X %*% beta)
+  est <- known_multi_estimates(best, opt, lambda, X, y)
+  r <- est$r
   a <- drop(as.matrix(Matrix::solve(best$L, r, system = "A")))
   b <- lapply(seq_len(J), function(j)
     lambda[j] * drop(as.matrix(parts[[j]]$K %*% Matrix::crossprod(parts[[j]]$Z, a))))
-  s2g <- lambda * best$s2e
-  s2e <- opt$s0 * best$s2e
   # Covariance of (sd_1, ..., sd_J, log residual sd): the ML log-likelihood
   # with V = s2e I + sum sd_j^2 A_j, factored on the same pattern.
   ll <- function(th) {
@@ -125,20 +113,16 @@ known_gaussian_multi_sparse_fit <- function(X, y, terms, reml) {
     -as.numeric(Matrix::determinant(L, sqrt = TRUE)$modulus) -
       0.5 * sum(r * drop(as.matrix(Matrix::solve(L, r, system = "A"))))
   }
-  list(beta = beta, vcov = vc, s2e = s2e, s2g = s2g, lambda = s2g / s2e,
-       loglik = best$loglik, b = b, singular = opt$singular, residual_zero = opt$residual_zero,
-       cov_var = known_multi_hessian_cov(ll, c(sqrt(s2g), 0.5 * log(s2e)),
-                                         c(!opt$singular, s2e > 0)),
-       kdiag = lapply(parts, function(pt) as.numeric(Matrix::diag(pt$K))),
-       sparse = list(V = V1, L0 = L0, nnz_factor = nnzL),
-       # V / s2 at the estimates (sparse, V's pattern) and s2, for assoc_scan()
-       known_v = list(V = known_v_values(Vat(lambda, opt$s0)), scale = best$s2e),
-       optinfo = list(optimizer = "nlminb",
-                      method = sprintf("%s (sparse Cholesky, %d known covariances)",
-                                       if (reml) "REML" else "ML", J),
-                      evaluations = nev, iterations = opt$iterations,
-                      convergence = opt$convergence, message = opt$message,
-                      max_grad = opt$gmax, nnz_factor = nnzL, warnings = opt$warn))
+  known_multi_result(
+    est, best, opt, b,
+    known_multi_hessian_cov(ll, c(sqrt(est$s2g), 0.5 * log(est$s2e)),
+                            c(!opt$singular, est$s2e > 0)),
+    list(kdiag = lapply(parts, function(pt) as.numeric(Matrix::diag(pt$K))),
+         sparse = list(V = V1, L0 = L0, nnz_factor = nnzL),
+         # V / s2 at the estimates (sparse, V's pattern) and s2, for assoc_scan()
+         known_v = list(V = known_v_values(Vat(lambda, opt$s0)), scale = best$s2e)),
+    known_multi_optinfo(opt, reml, sprintf("sparse Cholesky, %d known covariances", J),
+                        nnz_factor = nnzL))
 }
 
 # The stored values of a symmetric sparse A (lower triangle) at the

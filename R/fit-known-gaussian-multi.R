@@ -11,9 +11,7 @@ known_gaussian_multi_fit <- function(X, y, terms, reml) {
   n <- length(y)
   p <- ncol(X)
   J <- length(terms)
-  check_full_rank(X)
-  if (reml && n <= p)
-    stop("REML needs more observations than fixed effects", call. = FALSE)
+  known_multi_check(X, y, reml)
   check_memory(8 * n^2 * (J + 3), sprintf("%d known covariances over %d observations (dense %d x %d matrices)",
                                           J, n, n, n))
   # A factor of each K (validated: symmetric, positive semidefinite) and
@@ -44,6 +42,41 @@ known_gaussian_multi_fit <- function(X, y, terms, reml) {
     if (reml) ll <- ll - sum(log(diag(chol(XtVX))))
     list(loglik = ll, beta = beta, s2e = s2e, XtVX = XtVX, R = R)
   }
+  opt <- known_multi_optimum(prof, scl, J)
+  lambda <- opt$lambda
+  # V = s2 (s0 I + sum lambda_j G_j): s2 is prof()'s profiled scale
+  best <- prof(lambda, opt$s0)
+  est <- known_multi_estimates(best, opt, lambda, X, y)
+  a <- backsolve(best$R, backsolve(best$R, est$r, transpose = TRUE))
+  b <- lapply(seq_len(J), function(j) {
+    za <- numeric(length(terms[[j]]$levels))
+    s <- rowsum(a, terms[[j]]$index)
+    za[as.integer(rownames(s))] <- s
+    lambda[j] * if (is.null(Ls[[j]])) za else drop(Ls[[j]] %*% crossprod(Ls[[j]], za))
+  })
+  known_multi_result(
+    est, best, opt, b,
+    known_multi_varcov(Gs, X, y, est$beta, sqrt(est$s2g), 0.5 * log(est$s2e), opt$singular),
+    # the Cholesky factor of V / s2 at the estimates and s2, for assoc_scan()
+    list(known_v = list(R = best$R, scale = best$s2e),
+         kdiag = lapply(seq_len(J), function(j)
+           if (is.null(Ls[[j]])) rep(1, length(terms[[j]]$levels)) else rowSums(Ls[[j]]^2))),
+    known_multi_optinfo(opt, reml, sprintf("dense Cholesky, %d known covariances", J)))
+}
+
+# What the dense and the sparse multi-term routes (fit-known-gaussian-multi-
+# sparse.R) share: the design's checks, ...
+known_multi_check <- function(X, y, reml) {
+  check_full_rank(X)
+  if (reml && length(y) <= ncol(X))
+    stop("REML needs more observations than fixed effects", call. = FALSE)
+}
+
+# ... the search over the ratios scaled by scl (known_multi_search()) on
+# the profiled log-likelihood prof(lambda, s0) (NULL where V is not
+# positive definite), with the ratios found (lambda) and the count of
+# evaluations added to its record, ...
+known_multi_optimum <- function(prof, scl, J) {
   nev <- 0L
   obj <- function(t, s0 = 1) {
     nev <<- nev + 1L
@@ -51,38 +84,38 @@ known_gaussian_multi_fit <- function(X, y, terms, reml) {
     if (is.null(r) || !is.finite(r$loglik)) Inf else -r$loglik
   }
   opt <- known_multi_search(obj, J)
-  singular <- opt$singular
-  lambda <- opt$t * scl
-  # V = s2 (s0 I + sum lambda_j G_j): s2 is prof()'s profiled scale
-  best <- prof(lambda, opt$s0)
-  warn <- opt$warn
-  gmax <- opt$gmax
+  opt$lambda <- opt$t * scl
+  opt$evaluations <- nev
+  opt
+}
+
+# ... the estimates at the variance ratios lambda found by
+# known_multi_search() (opt), with prof()'s `best` there: beta, its
+# covariance, the variances s2e and s2g and the residuals r = y - X beta, ...
+known_multi_estimates <- function(best, opt, lambda, X, y) {
   beta <- stats::setNames(drop(best$beta), colnames(X))
   vc <- best$s2e * chol2inv(chol(best$XtVX))
   dimnames(vc) <- list(names(beta), names(beta))
-  r <- y - drop(X %*% beta)
-  a <- backsolve(best$R, backsolve(best$R, r, transpose = TRUE))
-  b <- lapply(seq_len(J), function(j) {
-    za <- numeric(length(terms[[j]]$levels))
-    s <- rowsum(a, terms[[j]]$index)
-    za[as.integer(rownames(s))] <- s
-    lambda[j] * if (is.null(Ls[[j]])) za else drop(Ls[[j]] %*% crossprod(Ls[[j]], za))
-  })
-  s2g <- lambda * best$s2e
-  s2e <- opt$s0 * best$s2e
-  list(beta = beta, vcov = vc, s2e = s2e, s2g = s2g, lambda = s2g / s2e,
-       loglik = best$loglik, b = b, singular = singular, residual_zero = opt$residual_zero,
-       cov_var = known_multi_varcov(Gs, X, y, beta, sqrt(s2g), 0.5 * log(s2e), singular),
-       # the Cholesky factor of V / s2 at the estimates and s2, for assoc_scan()
-       known_v = list(R = best$R, scale = best$s2e),
-       kdiag = lapply(seq_len(J), function(j)
-         if (is.null(Ls[[j]])) rep(1, length(terms[[j]]$levels)) else rowSums(Ls[[j]]^2)),
-       optinfo = list(optimizer = "nlminb",
-                      method = sprintf("%s (dense Cholesky, %d known covariances)",
-                                       if (reml) "REML" else "ML", J),
-                      evaluations = nev, iterations = opt$iterations,
-                      convergence = opt$convergence, message = opt$message,
-                      max_grad = gmax, warnings = warn))
+  list(beta = beta, vcov = vc, r = y - drop(X %*% beta), s2g = lambda * best$s2e,
+       s2e = opt$s0 * best$s2e)
+}
+
+# ... the result, with the predictions b, the covariance of the variance
+# parameters cov_var and the route's own fields (`own`, after cov_var), ...
+known_multi_result <- function(est, best, opt, b, cov_var, own, optinfo) {
+  c(list(beta = est$beta, vcov = est$vcov, s2e = est$s2e, s2g = est$s2g,
+         lambda = est$s2g / est$s2e, loglik = best$loglik, b = b, singular = opt$singular,
+         residual_zero = opt$residual_zero, cov_var = cov_var),
+    own, list(optinfo = optinfo))
+}
+
+# ... and the search's record (`what`: the factorization; `...`: the
+# route's own entries, before the warnings).
+known_multi_optinfo <- function(opt, reml, what, ...) {
+  c(list(optimizer = "nlminb", method = sprintf("%s (%s)", if (reml) "REML" else "ML", what),
+         evaluations = opt$evaluations, iterations = opt$iterations, convergence = opt$convergence,
+         message = opt$message, max_grad = opt$gmax),
+    list(...), list(warnings = opt$warn))
 }
 
 # Minimizes obj(t, s0) over the scaled variance ratios t >= 0 by nlminb

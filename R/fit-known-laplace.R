@@ -104,6 +104,11 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
   eng <- known_laplace_engine(X, y, m, offset, index, L, fam, control$nthreads)
   obj <- function(par) -eng$eval(par, gradient = FALSE)$value
   gr <- function(par) -eng$eval(par)$gradient
+  # the search when the quasi-Newton one is not taken, and the restart below
+  nlminb_from <- function(par)
+    stats::nlminb(par, obj, gr, control = list(rel.tol = control$rel.tol,
+                                               iter.max = control$iter.max,
+                                               eval.max = control$eval.max, trace = control$trace))
   kdiag <- cpp_row_sumsq(L)  # diag(K), without the temporary L^2
   s0 <- 0.5 / sqrt(mean(kdiag))
   start <- known_laplace_start(X, y, m, offset, index, L, fam, control,
@@ -111,11 +116,7 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
   opt <- if (!is.null(attr(start, "hessian")))
     known_laplace_qn(eng, c(start), attr(start, "hessian"), control$rel.tol,
                      from = attr(start, "from"))
-  if (is.null(opt))
-    opt <- stats::nlminb(c(start), obj, gr, control = list(rel.tol = control$rel.tol,
-                                                           iter.max = control$iter.max,
-                                                           eval.max = control$eval.max,
-                                                           trace = control$trace))
+  if (is.null(opt)) opt <- nlminb_from(c(start))
   # the start's evaluation of the full model (its curvature in log s)
   if (!is.null(attr(start, "evaluations")))
     opt$evaluations[1L] <- opt$evaluations[1L] + attr(start, "evaluations")
@@ -126,12 +127,7 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
   # search from the plain start (glm coefficients, s0); the higher end
   # point is kept, and the comparison with the glm at s = 0 follows.
   if (all(is.finite(opt$par)) && opt$par[p + 1L] < log(0.1 * s0)) {
-    opt2 <- tryCatch(stats::nlminb(c(g0$coefficients, log(s0)), obj, gr,
-                                   control = list(rel.tol = control$rel.tol,
-                                                  iter.max = control$iter.max,
-                                                  eval.max = control$eval.max,
-                                                  trace = control$trace)),
-                     error = function(e) NULL)
+    opt2 <- tryCatch(nlminb_from(c(g0$coefficients, log(s0))), error = function(e) NULL)
     if (!is.null(opt2) && is.finite(opt2$objective) && -opt2$objective > -obj(opt$par)) {
       opt2$optimizer <- "nlminb (restarted from the glm fit: the first search ended near s = 0)"
       opt <- opt2
@@ -330,9 +326,5 @@ known_laplace_hessian_fd <- function(eng, par) {
   }
   th <- c(par[-p1], exp(par[p1]))
   g0 <- grad_s(th)
-  h <- 1e-5 * pmax(abs(th), 1e-2)
-  H <- matrix(0, p1, p1)
-  for (j in seq_len(p1))
-    H[, j] <- (grad_s(replace(th, j, th[j] + h[j])) - g0) / h[j]
-  (H + t(H)) / 2
+  gradient_jacobian(grad_s, th, g0)
 }

@@ -114,17 +114,7 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
         H <- -e$vectors %*% (lam * t(e$vectors))
       }
     }
-    nb <- if (all(is.finite(H))) {
-      newton_search(ev, par, H, rep(FALSE, P), lower, maxit = min(control$iter.max, 50L),
-                    tol = tight, at = cur, bfgs = TRUE, shrink = 0.5, max_hits = 1L)
-    }
-    if (!is.null(nb) && nb$converged)
-      return(list(par = nb$theta, H = nb$hessian, convergence = 0L, message = nb$record$message,
-                  iterations = nb$record$iterations, optimizer = "Newton/BFGS"))
-    from <- if (is.null(nb)) par else nb$theta
-    opt <- nlminb_fallback(ev, from, lower, if (all(is.finite(H))) H else diag(P), control)
-    list(par = opt$par, H = NULL, convergence = opt$convergence, message = opt$message,
-         iterations = opt$iterations, optimizer = "Newton/BFGS, then nlminb")
+    ordinal_newton_nlminb(ev, par, cur, H, lower, control, tight)
   }
   opt <- if (nAGQ > 1L && control$laplace_start) {
     s1 <- search(par0, 1L)

@@ -123,16 +123,7 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
     }
     cur <- ev(par)
     if (is.null(H)) H <- negative_definite(ordinal_hessian(ev, par, cur$gradient))
-    nb <- if (all(is.finite(H)))
-      newton_search(ev, par, H, rep(FALSE, P), lower, maxit = min(control$iter.max, 50L),
-                    tol = tight, at = cur, bfgs = TRUE, shrink = 0.5, max_hits = 1L)
-    if (!is.null(nb) && nb$converged)
-      return(list(par = nb$theta, H = nb$hessian, convergence = 0L, message = nb$record$message,
-                  iterations = nb$record$iterations, optimizer = "Newton/BFGS"))
-    opt <- nlminb_fallback(ev, if (is.null(nb)) par else nb$theta, lower,
-                           if (all(is.finite(H))) H else diag(P), control)
-    list(par = opt$par, H = NULL, convergence = opt$convergence, message = opt$message,
-         iterations = opt$iterations, optimizer = "Newton/BFGS, then nlminb")
+    ordinal_newton_nlminb(ev, par, cur, H, lower, control, tight)
   }
   if (nAGQ > 1L && control$laplace_start) {
     s1 <- search(par0, 1L)
@@ -317,6 +308,25 @@ ordinal_hessian <- function(ev, x, g0 = NULL) {
     H[, j] <- if (is.null(g0)) (gp - ev(x - e)$gradient) / (2 * h) else (gp - g0) / h
   }
   (H + t(H)) / 2
+}
+
+# The R-side search of the ordinal fits (the penalized one here, the
+# random-slope one in fit-ordinal-re.R) from cur = ev(par) with the
+# negative definite start curvature H: Newton/BFGS steps (newton_search()),
+# where they do not converge (or H is not finite) nlminb scaled by H (or the
+# identity), from where they ended.
+ordinal_newton_nlminb <- function(ev, par, cur, H, lower, control, tight) {
+  P <- length(par)
+  nb <- if (all(is.finite(H)))
+    newton_search(ev, par, H, rep(FALSE, P), lower, maxit = min(control$iter.max, 50L),
+                  tol = tight, at = cur, bfgs = TRUE, shrink = 0.5, max_hits = 1L)
+  if (!is.null(nb) && nb$converged)
+    return(list(par = nb$theta, H = nb$hessian, convergence = 0L, message = nb$record$message,
+                iterations = nb$record$iterations, optimizer = "Newton/BFGS"))
+  opt <- nlminb_fallback(ev, if (is.null(nb)) par else nb$theta, lower,
+                         if (all(is.finite(H))) H else diag(P), control)
+  list(par = opt$par, H = NULL, convergence = opt$convergence, message = opt$message,
+       iterations = opt$iterations, optimizer = "Newton/BFGS, then nlminb")
 }
 
 # The approximated log-likelihood of a fitted model's data at other

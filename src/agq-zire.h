@@ -32,7 +32,9 @@
 
 namespace glmmgee {
 
-class ZireEngine {
+class ZireEngine : public NagqSwitch<ZireEngine> {
+  friend class NagqSwitch<ZireEngine>;
+
  public:
   ZireEngine(const Eigen::Ref<const Eigen::MatrixXd>& X,
              const Eigen::Ref<const Eigen::MatrixXd>& Zc,
@@ -53,13 +55,6 @@ class ZireEngine {
   // The Hessian in (beta, gamma, delta) at the modes without the log|H|
   // terms, a start curvature for the search (agq-zire-info.cpp).
   Eigen::MatrixXd fixed_curvature(const Eigen::VectorXd& theta);
-  void set_nagq(int K) {
-    check_work_memory(K);
-    K_ = K;
-    grid_ = gh_grid(K_, q_);
-  }
-  int nagq() const { return K_; }
-  void check_nagq(int K) const { check_work_memory(K); }
 
  private:
   struct Work;

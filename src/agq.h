@@ -67,7 +67,29 @@ struct AgqResult {
   Eigen::VectorXd gradient_hi, gradient_lo;
 };
 
-class AgqEngine {
+// The number of quadrature points of a one-factor engine (AgqEngine,
+// ZireEngine in agq-zire.h), switched on an existing engine, keeping the
+// data and the modes (a Laplace fit's modes are the right warm start for
+// quadrature), or only checked against the memory limit. The engine
+// befriends it and holds K_, q_, grid_ and check_work_memory(K), which
+// throws, naming the size, when K points per random effect would need more
+// scratch memory than allowed.
+template <class Engine>
+class NagqSwitch {
+ public:
+  void set_nagq(int K) {
+    Engine& e = static_cast<Engine&>(*this);
+    e.check_work_memory(K);
+    e.K_ = K;
+    e.grid_ = gh_grid(K, e.q_);
+  }
+  int nagq() const { return static_cast<const Engine&>(*this).K_; }
+  void check_nagq(int K) const { static_cast<const Engine&>(*this).check_work_memory(K); }
+};
+
+class AgqEngine : public NagqSwitch<AgqEngine> {
+  friend class NagqSwitch<AgqEngine>;
+
  public:
   AgqEngine(const Eigen::Ref<const Eigen::MatrixXd>& X,
             const Eigen::Ref<const Eigen::MatrixXd>& Z,
@@ -122,15 +144,6 @@ class AgqEngine {
   // Mode cache management: the engine warm-starts each cluster's Newton
   // search from its last mode; reset() forgets them.
   void reset_modes() { ucache_.setZero(); }
-  // Switch the number of quadrature points, keeping the data and the modes
-  // (a Laplace fit's modes are the right warm start for quadrature).
-  void set_nagq(int K) {
-    check_work_memory(K);
-    K_ = K;
-    grid_ = gh_grid(K_, q_);
-  }
-  int nagq() const { return K_; }
-  void check_nagq(int K) const { check_work_memory(K); }
   // The scalar fast path (see agq-exp1.cpp) can be switched off, so tests
   // can check it against the general code on the same data.
   void set_fast(bool on) { fast_ = on ? fast_kind_ : FAST_NONE; }

@@ -25,10 +25,6 @@ void check_engine_theta(const Engine& eng, const Eigen::Map<Eigen::VectorXd>& th
   if (theta.size() != eng.npar()) Rcpp::stop("theta must have length %d", eng.npar());
 }
 
-inline void check_nagq_arg(int nAGQ) {
-  if (nAGQ < 1) Rcpp::stop("nAGQ must be at least 1");
-}
-
 inline Rcpp::List agq_result_list(const AgqResult& r) {
   return Rcpp::List::create(Rcpp::Named("loglik") = r.loglik,
                             Rcpp::Named("gradient") = r.gradient,
@@ -72,9 +68,10 @@ Eigen::MatrixXd engine_fixed_curvature(Engine* eng, const Eigen::Map<Eigen::Vect
 
 // A new number of quadrature points (set = true) or only the check that its
 // scratch memory is within the limit (set = false), as an R error naming
-// the size.
+// the size; nAGQ below 1 is an R error before the engine sees it.
 template <class Engine>
 void engine_nagq(Engine* eng, int nAGQ, bool set) {
+  if (nAGQ < 1) Rcpp::stop("nAGQ must be at least 1");
   try {
     if (set) eng->set_nagq(nAGQ);
     else eng->check_nagq(nAGQ);

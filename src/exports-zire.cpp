@@ -64,7 +64,6 @@ Eigen::MatrixXd cpp_zire_fixed_curvature(SEXP ptr, Eigen::Map<Eigen::VectorXd> t
 
 // [[Rcpp::export]]
 void cpp_zire_set_nagq(SEXP ptr, int nAGQ) {
-  glmmgee::check_nagq_arg(nAGQ);
   glmmgee::engine_nagq(zire_ptr(ptr), nAGQ, true);
 }
 

@@ -160,7 +160,6 @@ Eigen::MatrixXd cpp_agq_fixed_curvature(SEXP ptr, Eigen::Map<Eigen::VectorXd> th
 // Change the number of quadrature points of an existing engine.
 // [[Rcpp::export]]
 void cpp_agq_set_nagq(SEXP ptr, int nAGQ) {
-  glmmgee::check_nagq_arg(nAGQ);
   glmmgee::engine_nagq(agq_ptr(ptr), nAGQ, true);
 }
 
@@ -169,7 +168,6 @@ void cpp_agq_set_nagq(SEXP ptr, int nAGQ) {
 // start spends time on a fit that cannot be refined).
 // [[Rcpp::export]]
 void cpp_agq_check_nagq(SEXP ptr, int nAGQ) {
-  glmmgee::check_nagq_arg(nAGQ);
   glmmgee::engine_nagq(agq_ptr(ptr), nAGQ, false);
 }
 

@@ -84,20 +84,15 @@ inline ObsDerivs nb_poisson_derivs(double y, double wt, double eta) {
   return ObsDerivs{wt * (y * eta - mu), wt * (y - mu), -wt * mu, -wt * mu};
 }
 
-class NBinom2Log : public ObsModelBase<NBinom2Log> {
+class NBinom2Log : public CountLogBase<NBinom2Log> {
  public:
   bool has_dispersion() const override { return true; }
   void set_phi(double phi) override { theta_ = std::exp(phi); }
-  double linkinv(double eta) const override { return std::exp(eta); }
-  double mu_eta(double eta) const override { return std::exp(eta); }
   double variance(double mu) const override { return mu + mu * mu / theta_; }
   double quasi(double y, double mu) const override {
     // Integral of (y - t) / V(t): the NB2 log-likelihood kernel at theta.
     mu = std::max(mu, 1e-300);
     return y * std::log(mu / (theta_ + mu)) - theta_ * std::log(theta_ + mu);
-  }
-  double logconst(double y, double wt) const override {
-    return wt > 0 ? -wt * lgam(y + 1.0) : 0.0;
   }
   ObsDerivs derivs(double y, double wt, double eta, double phi) const override {
     if (wt <= 0) return ObsDerivs{0.0, 0.0, 0.0, 0.0};

@@ -205,20 +205,12 @@ class GammaIdentity : public GammaBase<GammaIdentity> {
 //   l = lgamma(y + k) - lgamma(k) - k L + y (log phi - L) - log y!,
 //   d1 = k (D0 - L),  d2 = d1 + k^2 D1,  d3 = d1 + 3 k^2 D1 + k^3 D2,
 // since d k / d eta = k and d k / d log(phi) = -k.
-class NBinom1Log : public ObsModelBase<NBinom1Log> {
+// GEE: the quasi-Poisson variance and quasi-likelihood, with 1 + phi as
+// the scale (QuasiPoissonBase).
+class NBinom1Log : public QuasiPoissonBase<NBinom1Log> {
  public:
   bool has_dispersion() const override { return true; }
   void set_phi(double phi) override { disp_ = std::exp(phi); }
-  double linkinv(double eta) const override { return std::exp(eta); }
-  double mu_eta(double eta) const override { return std::exp(eta); }
-  // GEE: the quasi-Poisson variance, with 1 + phi as its scale.
-  double variance(double mu) const override { return mu; }
-  double quasi(double y, double mu) const override {
-    return y * std::log(std::max(mu, 1e-300)) - mu;
-  }
-  double logconst(double y, double wt) const override {
-    return wt > 0 ? -wt * lgam(y + 1.0) : 0.0;
-  }
   ObsDerivs derivs(double y, double wt, double eta, double phi) const override {
     if (wt <= 0) return ObsDerivs{0.0, 0.0, 0.0, 0.0};
     if (nb_poisson_limit(eta - phi, y, eta)) return nb_poisson_derivs(y, wt, eta);

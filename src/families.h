@@ -279,17 +279,33 @@ class BinomialCloglog : public ObsModelBase<BinomialCloglog> {
   }
 };
 
-class PoissonLog : public ObsModelBase<PoissonLog> {
+// What the log-link count families share (PoissonLog, NBinom2Log in
+// families-dispersion.h, NBinom1Log in families-extra.h): the log link and
+// the normalizing constant -log y!.
+template <class Derived>
+class CountLogBase : public ObsModelBase<Derived> {
  public:
   double linkinv(double eta) const override { return std::exp(eta); }
   double mu_eta(double eta) const override { return std::exp(eta); }
+  double logconst(double y, double wt) const override {
+    return wt > 0 ? -wt * lgam(y + 1.0) : 0.0;
+  }
+};
+
+// The Poisson mean model on top: the variance mu and the quasi-Poisson
+// quasi-likelihood (PoissonLog; NBinom1Log, whose GEE is quasi-Poisson with
+// 1 + phi as its scale).
+template <class Derived>
+class QuasiPoissonBase : public CountLogBase<Derived> {
+ public:
   double variance(double mu) const override { return mu; }
   double quasi(double y, double mu) const override {
     return y * std::log(std::max(mu, 1e-300)) - mu;
   }
-  double logconst(double y, double wt) const override {
-    return wt > 0 ? -wt * lgam(y + 1.0) : 0.0;
-  }
+};
+
+class PoissonLog : public QuasiPoissonBase<PoissonLog> {
+ public:
   ObsDerivs derivs(double y, double wt, double eta, double) const override {
     const double mu = std::exp(eta);
     return ObsDerivs{wt * (y * eta - mu), wt * (y - mu), -wt * mu, -wt * mu};
