@@ -88,17 +88,61 @@ profile_z_blocks <- function(fit) {
     at <- which(pat$row %in% rows)
     if (known[b] || length(at) != s * (s + 1L) / 2L) next
     tz <- design_transform(Zr[, rows, drop = FALSE])
-    if (tz$identity) next
     Tm <- tz$T
-    if (!aghq && !centres_far(Tm, lmm_z_centre_sd) && all(diag(Tm) >= 1e-2 & diag(Tm) <= 1e2))
-      next
+    far <- !tz$identity && (aghq || centres_far(Tm, lmm_z_centre_sd) ||
+                              any(diag(Tm) < 1e-2 | diag(Tm) > 1e2))
+    # A well-scaled block whose estimate lies on a face of Lambda (a
+    # correlation at +/-1: a row after the first with its diagonal entry
+    # at 0): its own standard deviations and correlations are searched on
+    # a basis of their own too (on the user's Z, T = I; `face`), the other
+    # targets as before. The user's Z's map of a standard deviation fixes
+    # the row's direction by the ratio of its entries to the diagonal one
+    # (target_map()), which such a row does not have: its search started
+    # at correlation 0 and stopped short (zero part (x | a) at a
+    # correlation of 1: the upper limit of sd_zi.x|a 0.5638 for 0.6405).
+    face <- !far && !aghq && s > 1L &&
+      block_on_face(fit$theta[re$lambda_index[at]], bl_at(pat, at, rows))
+    if (!far && !face) next
+    if (face) Tm <- diag(1, s)
     blocks[[length(blocks) + 1L]] <- list(
-      rows = rows, term = b, T = Tm, Ti = backsolve(Tm, diag(1, s)),
-      at = cbind(pat$row[at] - rows[1L] + 1L, pat$col[at] - rows[1L] + 1L),
-      pos = re$lambda_index[at])
+      rows = rows, term = b, T = Tm, Ti = backsolve(Tm, diag(1, s)), face = face,
+      at = bl_at(pat, at, rows), pos = re$lambda_index[at])
   }
   if (!length(blocks)) return(NULL)
   list(blocks = blocks, q = re$q, aghq = aghq)
+}
+
+# The far blocks of zb (NULL when there are none): the targets outside a
+# face block are profiled on these alone, as before.
+far_z_blocks <- function(zb) {
+  if (is.null(zb)) return(NULL)
+  keep <- !vapply(zb$blocks, function(bl) isTRUE(bl$face), TRUE)
+  if (!any(keep)) return(NULL)
+  zb$blocks <- zb$blocks[keep]
+  zb
+}
+
+# Whether target tg moves a face block of zb (its sd or cor).
+in_face_block <- function(zb, tg) {
+  if (is.null(zb) || !tg$kind %in% c("sd", "cor")) return(FALSE)
+  any(vapply(zb$blocks, function(bl) isTRUE(bl$face) && tg$pos[length(tg$pos)] %in% bl$pos,
+             TRUE))
+}
+
+# The (row, column) within a block of Lambda's entries `at` of the pattern.
+bl_at <- function(pat, at, rows) cbind(pat$row[at] - rows[1L] + 1L, pat$col[at] - rows[1L] + 1L)
+
+# Whether a block's Lambda (entries `l` at `at`) has a row after the first
+# with its diagonal entry at 0 but not the whole row (a correlation at
+# +/-1): relative to the row's length, below 1e-6.
+block_on_face <- function(l, at) {
+  s <- max(at)
+  L <- matrix(0, s, s)
+  L[at] <- l
+  any(vapply(seq_len(s)[-1L], function(r) {
+    nr <- sqrt(sum(L[r, ]^2))
+    nr > 0 && abs(L[r, r]) <= 1e-6 * nr
+  }, TRUE))
 }
 
 # The sizes of the diagonal blocks of a lower triangular pattern over q

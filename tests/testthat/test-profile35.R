@@ -1,0 +1,48 @@
+# Round 35 (issue 15, trust): a profile that stops short on a well-scaled
+# random-effect block whose estimate lies on a face of Lambda.
+#
+# The zero part's (x | a) of a zero-inflated Poisson fit is estimated at a
+# correlation of 1 (Lambda's second row with its diagonal entry at 0). The
+# standard deviation's map on the user's Z fixes the row's direction by the
+# ratio of its entries to the diagonal one, which that row does not have:
+# each search started at correlation 0, and the upper limit of sd_zi.x|a
+# came out 0.5638, where the likelihood-ratio statistic is 2.79, not the
+# chi-square cut-off 3.84.
+
+# Twice the log-likelihood drop with sd_zi.x|a held at v: a refit over every
+# other parameter, the zero part's block as (s1, 0; v rho, v sqrt(1 - rho^2))
+# with rho in [-1, 1] (so the face rho = +/-1 is a bound, reachable), from
+# several starts of rho; on the fit's own engine, not the profile's maps.
+t35_held_sd_deviance <- function(fit, v) {
+  eng <- glmmgee:::profile_engine(fit)
+  on.exit(eng$free())
+  th0 <- unname(fit$theta)
+  ll <- function(th) eng$eval(glmmgee:::theta_star(th, eng$Tx))$loglik
+  expect_equal(ll(th0), fit$loglik, tolerance = 1e-9)
+  f <- function(z) {
+    r <- -ll(c(z[1:3], z[4], v * z[5], v * sqrt(max(1 - z[5]^2, 0)), z[6:7]))
+    if (is.finite(r)) r else 1e10
+  }
+  best <- min(vapply(c(1, 0.5, 0, -0.5, -1), function(r0)
+    stats::nlminb(c(th0[1:4], r0, th0[7:8]), f,
+                  lower = c(-Inf, -Inf, 0, 0, -1, -Inf, -Inf), upper = c(rep(Inf, 4), 1, Inf, Inf),
+                  control = list(rel.tol = 1e-12, iter.max = 500L, eval.max = 1000L))$objective,
+    1))
+  2 * (fit$loglik + best)
+}
+
+test_that("a zero-part slope block at a correlation of 1 is profiled to the chi-square cut-off", {
+  d <- t30_data()
+  fit <- suppressWarnings(glmm(yc ~ x + (1 | a), data = d, family = poisson,
+                               ziformula = ~ x + (x | a)))
+  expect_identical(names(fit$theta), c("(Intercept)", "x", "lambda[1,1]", "lambda[2,2]",
+                                       "lambda[3,2]", "lambda[3,3]", "zi~(Intercept)", "zi~x"))
+  # on the face: the zero part's second row has its diagonal entry at 0
+  L <- fit$theta[c("lambda[3,2]", "lambda[3,3]")]
+  expect_lt(abs(L[[2]]), 1e-6 * abs(L[[1]]))
+  ci <- suppressWarnings(confint(fit, parm = "sd_zi.x|a", method = "profile"))
+  expect_equal(ci[[1]], 0)
+  # brute force: the deviance with the standard deviation held at the upper
+  # limit is the cut-off (main's build: 0.5638, deviance 2.79)
+  expect_equal(t35_held_sd_deviance(fit, ci[[2]]), stats::qchisq(0.95, 1), tolerance = 1e-4)
+})
