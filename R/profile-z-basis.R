@@ -45,9 +45,10 @@ profile_z_blocks <- function(fit) {
   # uncorrelated: a scaling only), and a non-normal random-effect
   # distribution has a random intercept only.
   zr <- fit$aux$zi$re
-  if (!is.null(zr) && (isTRUE(zr$sparse) || !isTRUE(fit$nAGQ == 1)) ||
+  if (!is.null(zr) && isTRUE(zr$sparse) ||
       inherits(fit, "glmmgee_glmm_nested") ||
       !is.null(fit$ranef_dist) && !identical(fit$ranef_dist, "normal")) return(NULL)
+  if (!is.null(zr) && !isTRUE(fit$nAGQ == 1)) return(zire_aghq_z_blocks(fit))
   sparse <- inherits(fit, "glmmgee_glmm_sparse")
   if (sparse) {
     tms <- fit$reterms
@@ -110,6 +111,45 @@ profile_z_blocks <- function(fit) {
   }
   if (!length(blocks)) return(NULL)
   list(blocks = blocks, q = re$q, aghq = aghq)
+}
+
+# A zero-inflated or hurdle fit with random effects in both parts by
+# adaptive quadrature (independent or correlated parts): the fit ran on
+# both parts' Z* = Z Tz^-1 when a slope lies far from zero
+# (zire_z_reparam(), each part's columns centred by its own intercept), and
+# the quadrature is not invariant to that basis, so the profile runs there
+# too, every block with Tz != I rotated to each target's basis
+# (rotated_eval()); with x * 1e-6 - 5 or x + 1e6 profile() stopped with
+# "the model could not be rebuilt from the fit". Fits on the user's Z
+# (no far slope) are profiled there, as before (NULL).
+zire_aghq_z_blocks <- function(fit) {
+  zr <- fit$aux$zi$re
+  Zc <- as.matrix(fit$Z %||% matrix(1, length(fit$y), 1L))
+  Zr <- cbind(Zc, as.matrix(zr$Z))
+  qc <- ncol(Zc)
+  q <- ncol(Zr)
+  pat <- zr$pattern_full
+  sizes <- pattern_blocks(pat, q)
+  # glmm_zire_fit()'s z_blocks: each part's covariance blocks (a
+  # correlated fit has one block over both parts, centred part by part)
+  zblocks <- if (isTRUE(zr$correlated)) c(fit$cov_blocks %||% qc, q - qc) else sizes
+  tz <- design_transform(Zr, blocks = zblocks)
+  if (q < 2L || tz$identity || !centres_far(tz$T)) return(NULL)
+  lam <- length(fit$coefficients) + seq_along(pat$row)
+  blocks <- list()
+  off <- 0L
+  for (b in seq_along(sizes)) {
+    s <- sizes[[b]]
+    rows <- off + seq_len(s)
+    off <- off + s
+    Tm <- tz$T[rows, rows, drop = FALSE]
+    if (sum(abs(Tm - diag(1, s))) <= 1e-12 * s) next
+    at <- which(pat$row %in% rows)
+    blocks[[length(blocks) + 1L]] <- list(
+      rows = rows, term = b, T = Tm, Ti = backsolve(Tm, diag(1, s)), face = FALSE,
+      at = bl_at(pat, at, rows), pos = lam[at])
+  }
+  list(blocks = blocks, q = q, aghq = TRUE)
 }
 
 # The far blocks of zb (NULL when there are none): the targets outside a

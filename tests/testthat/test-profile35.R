@@ -46,3 +46,27 @@ test_that("a zero-part slope block at a correlation of 1 is profiled to the chi-
   # limit is the cut-off (main's build: 0.5638, deviance 2.79)
   expect_equal(t35_held_sd_deviance(fit, ci[[2]]), stats::qchisq(0.95, 1), tolerance = 1e-4)
 })
+
+test_that("zero-inflated quadrature profiles with random effects in both parts do not depend on x's units", {
+  # With a far slope the two-part quadrature fit runs on both parts' centred
+  # and scaled Z* (zire_z_reparam()), which the quadrature is not invariant
+  # to; the profile engine was rebuilt on the user's Z, and profile()
+  # stopped with "the model could not be rebuilt from the fit" for
+  # x * 1e-6 - 5 and x + 1e6. Now on the fit's Z*: the limits of the fit on
+  # the centred x (run on its own Z, a scaling of Z*) to 1e-5, as the
+  # far-off quadrature fits stop about 1e-7 short of the optimum.
+  d <- t30_data()
+  d$xc <- d$x - mean(d$x)
+  ci <- function(v) suppressWarnings(confint(suppressWarnings(
+    glmm(as.formula(sprintf("yc ~ %s + (%s | a)", v, v)), data = d, family = poisson,
+         ziformula = ~ 1 + (1 | a), nAGQ = 3)),
+    parm = c(v, sprintf("sd_%s|a", v), "sd_zi.(Intercept)|a"), method = "profile"))
+  c0 <- ci("xc")
+  expect_true(all(is.finite(c0)))
+  for (v in c("x2", "x4")) {
+    cv <- ci(v)
+    expect_true(all(is.finite(cv)))
+    sc <- if (v == "x2") c(1e-6, 1e-6, 1) else 1
+    expect_equal(unname(cv) * sc, unname(c0), tolerance = 1e-5)
+  }
+})
