@@ -9,23 +9,22 @@
 # came out 0.5638, where the likelihood-ratio statistic is 2.79, not the
 # chi-square cut-off 3.84.
 
-# Twice the log-likelihood drop with sd_zi.x|a held at v: a refit over every
-# other parameter, the zero part's block as (s1, 0; v rho, v sqrt(1 - rho^2))
-# with rho in [-1, 1] (so the face rho = +/-1 is a bound, reachable), from
-# several starts of rho; on the fit's own engine, not the profile's maps.
-t35_held_sd_deviance <- function(fit, v) {
+# Twice the log-likelihood drop with a standard deviation held at v: a
+# refit over every other parameter on the fit's own engine (not the
+# profile's maps), the held row of Lambda written as v (rho, sqrt(1 -
+# rho^2)) with rho in [-1, 1], so that the face rho = +/-1 is a bound the
+# search reaches; `theta(z, v)` builds theta from the free z (rho at
+# position `ir`), started at z0 with rho at several values.
+t35_held_deviance <- function(fit, v, theta, z0, ir, lower) {
   eng <- glmmgee:::profile_engine(fit)
   on.exit(eng$free())
-  th0 <- unname(fit$theta)
   ll <- function(th) eng$eval(glmmgee:::theta_star(th, eng$Tx))$loglik
-  expect_equal(ll(th0), fit$loglik, tolerance = 1e-9)
-  f <- function(z) {
-    r <- -ll(c(z[1:3], z[4], v * z[5], v * sqrt(max(1 - z[5]^2, 0)), z[6:7]))
-    if (is.finite(r)) r else 1e10
-  }
+  expect_equal(ll(unname(fit$theta)), fit$loglik, tolerance = 1e-9)
+  f <- function(z) { r <- -ll(theta(z, v)); if (is.finite(r)) r else 1e10 }
+  upper <- replace(rep(Inf, length(z0)), ir, 1)
+  lower[ir] <- -1
   best <- min(vapply(c(1, 0.5, 0, -0.5, -1), function(r0)
-    stats::nlminb(c(th0[1:4], r0, th0[7:8]), f,
-                  lower = c(-Inf, -Inf, 0, 0, -1, -Inf, -Inf), upper = c(rep(Inf, 4), 1, Inf, Inf),
+    stats::nlminb(replace(z0, ir, r0), f, lower = lower, upper = upper,
                   control = list(rel.tol = 1e-12, iter.max = 500L, eval.max = 1000L))$objective,
     1))
   2 * (fit$loglik + best)
@@ -44,7 +43,36 @@ test_that("a zero-part slope block at a correlation of 1 is profiled to the chi-
   expect_equal(ci[[1]], 0)
   # brute force: the deviance with the standard deviation held at the upper
   # limit is the cut-off (main's build: 0.5638, deviance 2.79)
-  expect_equal(t35_held_sd_deviance(fit, ci[[2]]), stats::qchisq(0.95, 1), tolerance = 1e-4)
+  th0 <- unname(fit$theta)
+  dev <- t35_held_deviance(fit, ci[[2]],
+                           function(z, v) c(z[1:4], v * z[5], v * sqrt(max(1 - z[5]^2, 0)), z[6:7]),
+                           c(th0[1:4], 0, th0[7:8]), 5L, c(-Inf, -Inf, 0, 0, -1, -Inf, -Inf))
+  expect_equal(dev, stats::qchisq(0.95, 1), tolerance = 1e-4)
+})
+
+test_that("a one-factor Laplace slope block at a correlation of 1 is profiled to the cut-off, beside lme4", {
+  # The same face on the plain route (binomial (x | g), correlation 1):
+  # main's build put sd_x|g's upper limit 1.0e-6 short (0.8867734 for
+  # 0.8867744); the other parameters' limits are unchanged.
+  set.seed(7)
+  g <- factor(sample(1:40, 1200, TRUE))
+  x <- rnorm(1200)
+  u <- rnorm(40)
+  d <- data.frame(g, x, y = rbinom(1200, 1, plogis(-0.3 + 0.7 * x + 0.8 * u[g] + 0.5 * u[g] * x)))
+  fit <- suppressWarnings(glmm(y ~ x + (x | g), data = d, family = binomial, nAGQ = 1))
+  expect_lt(abs(fit$theta[["lambda[2,2]"]]), 1e-6 * abs(fit$theta[["lambda[2,1]"]]))
+  ci <- suppressWarnings(confint(fit, parm = "sd_x|g", method = "profile"))
+  th0 <- unname(fit$theta)
+  dev <- t35_held_deviance(fit, ci[[2]],
+                           function(z, v) c(z[1:3], v * z[4], v * sqrt(max(1 - z[4]^2, 0))),
+                           c(th0[1:3], 0), 4L, c(-Inf, -Inf, 0, -1))
+  expect_equal(dev, stats::qchisq(0.95, 1), tolerance = 1e-6)
+  skip_if_not_installed("lme4")
+  m <- suppressMessages(lme4::glmer(y ~ x + (x | g), data = d, family = binomial))
+  cl <- suppressWarnings(suppressMessages(confint(m, parm = "theta_", method = "profile",
+                                                  oldNames = FALSE)))
+  # lme4's fit ends 2e-4 below in log-likelihood, its profile with it
+  expect_equal(unname(ci[1, ]), unname(cl["sd_x|g", ]), tolerance = 2e-5)
 })
 
 test_that("zero-inflated quadrature profiles with random effects in both parts do not depend on x's units", {
