@@ -98,9 +98,12 @@ profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20
             call. = FALSE)
   # Random-effect blocks far from zero or unit scale: each target on its
   # own basis of the block (profile-z-basis.R).
-  zb <- if (!reml) profile_z_blocks(fitted)
+  # A face block (a correlation at +/-1 on well-scaled columns) serves
+  # only its own standard deviations and correlations.
+  zb_all <- if (!reml) profile_z_blocks(fitted)
+  zfar <- far_z_blocks(zb_all)
   eng <- if (reml) reml_profile_engine(fitted)
-         else if (!is.null(zb)) profile_basis_engine(fitted, zb) else profile_engine(fitted)
+         else if (!is.null(zfar)) profile_basis_engine(fitted, zfar) else profile_engine(fitted)
   on.exit(eng$free(), add = TRUE)
   th_hat <- unname(fitted$theta)
   # The restricted likelihood does not depend on the fixed effects, which
@@ -117,6 +120,7 @@ profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20
   rows <- list()
   for (tg in targets) {
     ev <- eng$eval
+    zb <- if (in_face_block(zb_all, tg)) zb_all else zfar
     if (is.null(zb)) {
       map <- target_map(tg, eng$lower)
       if (!is.null(eng$Tx)) map <- star_target_map(map, tg, eng$Tx, eng$lower)

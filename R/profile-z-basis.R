@@ -45,9 +45,10 @@ profile_z_blocks <- function(fit) {
   # uncorrelated: a scaling only), and a non-normal random-effect
   # distribution has a random intercept only.
   zr <- fit$aux$zi$re
-  if (!is.null(zr) && (isTRUE(zr$sparse) || !isTRUE(fit$nAGQ == 1)) ||
+  if (!is.null(zr) && isTRUE(zr$sparse) ||
       inherits(fit, "glmmgee_glmm_nested") ||
       !is.null(fit$ranef_dist) && !identical(fit$ranef_dist, "normal")) return(NULL)
+  if (!is.null(zr) && !isTRUE(fit$nAGQ == 1)) return(zire_aghq_z_blocks(fit))
   sparse <- inherits(fit, "glmmgee_glmm_sparse")
   if (sparse) {
     tms <- fit$reterms
@@ -88,17 +89,100 @@ profile_z_blocks <- function(fit) {
     at <- which(pat$row %in% rows)
     if (known[b] || length(at) != s * (s + 1L) / 2L) next
     tz <- design_transform(Zr[, rows, drop = FALSE])
-    if (tz$identity) next
     Tm <- tz$T
-    if (!aghq && !centres_far(Tm, lmm_z_centre_sd) && all(diag(Tm) >= 1e-2 & diag(Tm) <= 1e2))
-      next
+    far <- !tz$identity && (aghq || centres_far(Tm, lmm_z_centre_sd) ||
+                              any(diag(Tm) < 1e-2 | diag(Tm) > 1e2))
+    # A well-scaled block whose estimate lies on a face of Lambda (a
+    # correlation at +/-1: a row after the first with its diagonal entry
+    # at 0): its own standard deviations and correlations are searched on
+    # a basis of their own too (on the user's Z, T = I; `face`), the other
+    # targets as before. The user's Z's map of a standard deviation fixes
+    # the row's direction by the ratio of its entries to the diagonal one
+    # (target_map()), which such a row does not have: its search started
+    # at correlation 0 and stopped short (zero part (x | a) at a
+    # correlation of 1: the upper limit of sd_zi.x|a 0.5638 for 0.6405).
+    face <- !far && !aghq && s > 1L &&
+      block_on_face(fit$theta[re$lambda_index[at]], bl_at(pat, at, rows))
+    if (!far && !face) next
+    if (face) Tm <- diag(1, s)
     blocks[[length(blocks) + 1L]] <- list(
-      rows = rows, term = b, T = Tm, Ti = backsolve(Tm, diag(1, s)),
-      at = cbind(pat$row[at] - rows[1L] + 1L, pat$col[at] - rows[1L] + 1L),
-      pos = re$lambda_index[at])
+      rows = rows, term = b, T = Tm, Ti = backsolve(Tm, diag(1, s)), face = face,
+      at = bl_at(pat, at, rows), pos = re$lambda_index[at])
   }
   if (!length(blocks)) return(NULL)
   list(blocks = blocks, q = re$q, aghq = aghq)
+}
+
+# A zero-inflated or hurdle fit with random effects in both parts by
+# adaptive quadrature (independent or correlated parts): the fit ran on
+# both parts' Z* = Z Tz^-1 when a slope lies far from zero
+# (zire_z_reparam(), each part's columns centred by its own intercept), and
+# the quadrature is not invariant to that basis, so the profile runs there
+# too, every block with Tz != I rotated to each target's basis
+# (rotated_eval()); with x * 1e-6 - 5 or x + 1e6 profile() stopped with
+# "the model could not be rebuilt from the fit". Fits on the user's Z
+# (no far slope) are profiled there, as before (NULL).
+zire_aghq_z_blocks <- function(fit) {
+  zr <- fit$aux$zi$re
+  Zc <- as.matrix(fit$Z %||% matrix(1, length(fit$y), 1L))
+  Zr <- cbind(Zc, as.matrix(zr$Z))
+  qc <- ncol(Zc)
+  q <- ncol(Zr)
+  pat <- zr$pattern_full
+  sizes <- pattern_blocks(pat, q)
+  # glmm_zire_fit()'s z_blocks: each part's covariance blocks (a
+  # correlated fit has one block over both parts, centred part by part)
+  zblocks <- if (isTRUE(zr$correlated)) c(fit$cov_blocks %||% qc, q - qc) else sizes
+  tz <- design_transform(Zr, blocks = zblocks)
+  if (q < 2L || tz$identity || !centres_far(tz$T)) return(NULL)
+  lam <- length(fit$coefficients) + seq_along(pat$row)
+  blocks <- list()
+  off <- 0L
+  for (b in seq_along(sizes)) {
+    s <- sizes[[b]]
+    rows <- off + seq_len(s)
+    off <- off + s
+    Tm <- tz$T[rows, rows, drop = FALSE]
+    if (sum(abs(Tm - diag(1, s))) <= 1e-12 * s) next
+    at <- which(pat$row %in% rows)
+    blocks[[length(blocks) + 1L]] <- list(
+      rows = rows, term = b, T = Tm, Ti = backsolve(Tm, diag(1, s)), face = FALSE,
+      at = bl_at(pat, at, rows), pos = lam[at])
+  }
+  list(blocks = blocks, q = q, aghq = TRUE)
+}
+
+# The far blocks of zb (NULL when there are none): the targets outside a
+# face block are profiled on these alone, as before.
+far_z_blocks <- function(zb) {
+  if (is.null(zb)) return(NULL)
+  keep <- !vapply(zb$blocks, function(bl) isTRUE(bl$face), TRUE)
+  if (!any(keep)) return(NULL)
+  zb$blocks <- zb$blocks[keep]
+  zb
+}
+
+# Whether target tg moves a face block of zb (its sd or cor).
+in_face_block <- function(zb, tg) {
+  if (is.null(zb) || !tg$kind %in% c("sd", "cor")) return(FALSE)
+  any(vapply(zb$blocks, function(bl) isTRUE(bl$face) && tg$pos[length(tg$pos)] %in% bl$pos,
+             TRUE))
+}
+
+# The (row, column) within a block of Lambda's entries `at` of the pattern.
+bl_at <- function(pat, at, rows) cbind(pat$row[at] - rows[1L] + 1L, pat$col[at] - rows[1L] + 1L)
+
+# Whether a block's Lambda (entries `l` at `at`) has a row after the first
+# with its diagonal entry at 0 but not the whole row (a correlation at
+# +/-1): relative to the row's length, below 1e-6.
+block_on_face <- function(l, at) {
+  s <- max(at)
+  L <- matrix(0, s, s)
+  L[at] <- l
+  any(vapply(seq_len(s)[-1L], function(r) {
+    nr <- sqrt(sum(L[r, ]^2))
+    nr > 0 && abs(L[r, r]) <= 1e-6 * nr
+  }, TRUE))
 }
 
 # The sizes of the diagonal blocks of a lower triangular pattern over q

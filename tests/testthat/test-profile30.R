@@ -10,26 +10,6 @@
 # [0.151854, 0.413549] x 1e6, and with x + 1e6 the profile stopped with
 # "missing value where TRUE/FALSE needed".
 
-t30_data <- function(n = 800) {
-  set.seed(30)
-  a <- factor(sample(1:30, n, TRUE))
-  b <- factor(sample(1:4, n, TRUE))
-  h <- factor(sample(1:8, n, TRUE))
-  x <- rnorm(n)
-  ab <- interaction(a, b)
-  b0 <- rnorm(30, sd = 0.8)
-  b1 <- rnorm(30, sd = 0.6)
-  c0 <- rnorm(nlevels(ab), sd = 0.5)
-  c1 <- rnorm(nlevels(ab), sd = 0.4)
-  eta <- -0.3 + 0.8 * x + b0[a] + b1[a] * x + c0[ab] + c1[ab] * x
-  mu <- exp(0.3 + 0.4 * x + 0.5 * b0[a] + 0.4 * b1[a] * x)
-  d <- data.frame(a, b, h, x, yb = rbinom(n, 1, plogis(eta)), yg = 2 + eta + rnorm(n),
-                  yc = ifelse(runif(n) < 0.3, 0, rpois(n, mu)))
-  d$x2 <- d$x * 1e-6 - 5
-  d$x4 <- d$x + 1e6
-  d
-}
-
 t30_ci <- function(d, f, v, args)
   suppressMessages(confint(suppressWarnings(
     do.call(glmm, c(list(as.formula(gsub("X", v, f)), data = quote(d)), args))),
