@@ -107,16 +107,20 @@ boot_refitter <- function(fit) {
 # an interrupt stops the bootstrap.
 boot_one <- function(refit, y, stat) {
   nw <- 0L
+  msg <- NULL
   res <- tryCatch(withCallingHandlers({
       f <- suppressMessages(refit(y))
       stat(f)
     }, warning = function(w) {
       nw <<- nw + 1L
+      msg <<- msg %||% conditionMessage(w)
       invokeRestart("muffleWarning")
     }), error = function(e) structure(conditionMessage(e), class = "boot_fail"))
-  if (inherits(res, "boot_fail")) return(list(t = NULL, warn = nw, error = unclass(res)))
-  if (any(!is.finite(res))) return(list(t = NULL, warn = nw, error = "non-finite estimates"))
-  list(t = res, warn = nw, error = NULL)
+  out <- list(t = NULL, warn = nw, warning = msg, error = NULL)
+  if (inherits(res, "boot_fail")) out$error <- unclass(res)
+  else if (any(!is.finite(res))) out$error <- "non-finite estimates"
+  else out$t <- res
+  out
 }
 
 # The parametric bootstrap: nsim responses drawn in this process (so the
@@ -147,9 +151,9 @@ glmm_param_boot <- function(fit, idx, nsim, seed, parallel, ncpus) {
     res <- parallel::parLapply(cl, seq_len(nsim), one)
   }
   bad <- !vapply(res, function(r) is.list(r) && !is.null(r$t), TRUE)
-  warned <- sum(vapply(res, function(r) if (is.list(r)) as.integer(r$warn) else 0L, 0L))
   warned_runs <- sum(vapply(res, function(r) is.list(r) && r$warn > 0L, TRUE))
   errs <- unique(unlist(lapply(res[bad], function(r) if (is.list(r)) r$error else as.character(r))))
+  warns <- unique(unlist(lapply(res, function(r) if (is.list(r)) r$warning)))
   tt <- do.call(rbind, lapply(res[!bad], `[[`, "t"))
   if (is.null(tt)) tt <- matrix(NA_real_, 0L, length(idx))
   tt <- matrix(tt, ncol = length(idx), dimnames = list(NULL, nms))
@@ -158,7 +162,7 @@ glmm_param_boot <- function(fit, idx, nsim, seed, parallel, ncpus) {
                  ran.gen = "simulated by simulate()", mle = NULL, strata = rep(1, nrow(fit$model)),
                  weights = rep(1, nrow(fit$model)) / nrow(fit$model), stype = "i"),
             class = "boot", boot.fail = sum(bad), boot.warn = warned_runs,
-            boot.errors = errs, boot.warnings = warned)
+            boot.errors = errs, boot.warnings = warns)
 }
 
 # The intervals of a "boot" object from glmm_param_boot(), one row per
@@ -190,14 +194,15 @@ confint_boot <- function(object, idx, level, nsim, boot.type, seed, parallel, nc
   if (nfail >= nsim - 1L)
     stop(sprintf("confint(method = \"boot\"): %d of %d refits failed (%s)", nfail, nsim,
                  paste(utils::head(attr(bt, "boot.errors"), 3L), collapse = "; ")), call. = FALSE)
+  first <- function(x) paste(utils::head(x, 2L), collapse = "; ")
   if (nfail > 0L || nwarn > 0L)
-    warning(sprintf(paste0("confint(method = \"boot\"): %d of %d bootstrap refits failed and were dropped",
-                           "%s; %d refit(s) gave warnings (kept)%s"),
-                    nfail, nsim,
-                    if (nfail) sprintf(" (%s)", paste(utils::head(attr(bt, "boot.errors"), 3L),
-                                                      collapse = "; ")) else "",
-                    nwarn, if (nfail) "; the intervals are from the rest" else ""),
+    warning(paste0("confint(method = \"boot\"): ",
+                   if (nfail) sprintf("%d of %d bootstrap refits failed and were dropped (%s); the intervals are from the other %d",
+                                      nfail, nsim, first(attr(bt, "boot.errors")), nsim - nfail),
+                   if (nfail && nwarn) "; ",
+                   if (nwarn) sprintf("%d refit(s) gave warnings and were kept (%s)",
+                                      nwarn, first(attr(bt, "boot.warnings")))),
             call. = FALSE)
   ci <- boot_intervals(bt, level, boot.type)
-  structure(ci, nsim = nsim, boot.fail = nfail, boot.warn = nwarn, boot.type = boot.type)
+  structure(ci, boot.fail = nfail, boot.warn = nwarn)
 }

@@ -84,9 +84,8 @@
 #'   (e.g. `maxpts`).
 #' @return A matrix with one row per parameter and the lower and upper
 #'   limits as columns (labelled in percent, as [stats::confint()]). For
-#'   `method = "boot"` with the attributes `nsim`, `boot.type`, `boot.fail`
-#'   (refits that failed, dropped) and `boot.warn` (refits that raised a
-#'   warning, kept).
+#'   `method = "boot"` with the attributes `boot.fail` (refits that failed,
+#'   dropped) and `boot.warn` (refits that raised a warning, kept).
 #' @examples
 #' if (requireNamespace("lme4", quietly = TRUE)) {
 #'   data(cbpp, package = "lme4")
