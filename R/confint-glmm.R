@@ -1,5 +1,5 @@
-# Confidence intervals for the parameters of a fitted glmm: Wald or profile
-# likelihood.
+# Confidence intervals for the parameters of a fitted glmm: Wald, profile
+# likelihood or parametric bootstrap (confint-boot.R).
 
 #' Confidence intervals for a fitted GLMM
 #'
@@ -48,17 +48,44 @@
 #' [profile.glmmgee_glmm()]) profiles the restricted likelihood instead, for
 #' the covariance parameters only.
 #'
+#' `method = "boot"`: the parametric bootstrap of lme4's
+#' `confint(method = "boot")` ([lme4::bootMer()]): `nsim` responses are
+#' drawn from the fitted model by [simulate()] (new random effects), the
+#' model is refitted to each by its own call (same formula, family, `nAGQ`,
+#' `REML`, weights and offset), and the intervals are [boot::boot.ci()]'s
+#' of the refits' estimates of the same parameters. A refit that fails is
+#' dropped, and the number dropped is given in a warning and in the
+#' attribute `boot.fail`; refits that warn are kept and counted in
+#' `boot.warn`. Available for fits with normal random effects, one grouping
+#' factor or several terms; zero-inflated, hurdle, dispersion-formula,
+#' ordinal, structured- and known-covariance, non-normal random-effect,
+#' penalized and distributed fits are refused. The refits run in R's main
+#' loop, so an interrupt stops them.
+#'
 #' @param object A fitted model from [glmm()].
 #' @param parm Parameters: names or indices into the list above (fixed
 #'   effects first); all by default. `"beta_"` selects the fixed effects
 #'   (both parts of a two-part fit), `"theta_"` the standard deviations,
 #'   correlations, `sigma` and dispersion coefficients, as in lme4.
 #' @param level Confidence level, one number in (0, 1).
-#' @param method `"Wald"` or `"profile"`.
+#' @param method `"Wald"`, `"profile"` or `"boot"`.
+#' @param nsim For `method = "boot"`: the number of bootstrap samples (500 by
+#'   default, as lme4).
+#' @param boot.type For `method = "boot"`: `"perc"` (percentile, the
+#'   default), `"basic"` or `"norm"` intervals, as [boot::boot.ci()] computes
+#'   them.
+#' @param seed For `method = "boot"`: `NULL` or an integer passed to
+#'   [set.seed()] before the responses are drawn (the random-number state is
+#'   restored afterwards).
+#' @param parallel,ncpus For `method = "boot"`: refit on `ncpus` forked
+#'   (`"multicore"`) or socket (`"snow"`) workers. The responses are drawn
+#'   before any refit, so the intervals do not depend on the workers.
 #' @param ... Passed to [profile.glmmgee_glmm()] for `method = "profile"`
 #'   (e.g. `maxpts`).
 #' @return A matrix with one row per parameter and the lower and upper
-#'   limits as columns (labelled in percent, as [stats::confint()]).
+#'   limits as columns (labelled in percent, as [stats::confint()]). For
+#'   `method = "boot"` with the attributes `boot.fail` (refits that failed,
+#'   dropped) and `boot.warn` (refits that raised a warning, kept).
 #' @examples
 #' if (requireNamespace("lme4", quietly = TRUE)) {
 #'   data(cbpp, package = "lme4")
@@ -66,14 +93,22 @@
 #'               data = cbpp, family = binomial, nAGQ = 1)
 #'   confint(fit)
 #'   confint(fit, parm = "sd_(Intercept)|herd", method = "profile")
+#'   # parametric bootstrap (use nsim = 500 or more in practice)
+#'   confint(fit, parm = "sd_(Intercept)|herd", method = "boot", nsim = 20, seed = 1)
 #' }
 #' @export
 confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
-                                 method = c("Wald", "profile"), ...) {
+                                 method = c("Wald", "profile", "boot"), nsim = 500,
+                                 boot.type = c("perc", "basic", "norm"), seed = NULL,
+                                 parallel = c("no", "multicore", "snow"),
+                                 ncpus = getOption("boot.ncpus", 1L), ...) {
   check_level(level)
   method <- match.arg(method)
+  if (method == "boot") check_boot_fit(object)
   targets <- profile_targets(object)
   idx <- select_parameters(lme4_keywords(parm, targets), names(targets))
+  if (method == "boot")
+    return(confint_boot(object, idx, level, nsim, boot.type, seed, parallel, ncpus))
   if (method == "profile") {
     pr <- profile(object, which = idx, alpha = min(0.01, (1 - level) / 2), refine = level, ...)
     ci <- confint(pr, level = level)

@@ -191,8 +191,9 @@ profile.glmmgee_glmm_covstruct <- function(fitted, ...) {
 
 #' @export
 confint.glmmgee_glmm_covstruct <- function(object, parm = NULL, level = 0.95,
-                                           method = c("Wald", "profile"), ...) {
+                                           method = c("Wald", "profile", "boot"), ...) {
   method <- match.arg(method)
+  if (method == "boot") check_boot_fit(object)
   if (method == "profile") profile(object)
   NextMethod()
 }

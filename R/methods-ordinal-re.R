@@ -29,6 +29,7 @@ print.summary.glmmgee_glmm_ordinal_re <- function(x, digits = max(3L, getOption(
 
 #' @export
 confint.glmmgee_glmm_ordinal_re <- function(object, parm, level = 0.95, ...) {
+  ordinal_confint_method(list(...)$method, object)
   k <- length(object$thresholds) + length(object$coefficients)
   ordinal_confint(object$psi[seq_len(k)], sqrt(diag(object$cov_psi))[seq_len(k)], level,
                   if (!missing(parm)) parm)

@@ -44,6 +44,7 @@ print.summary.glmmgee_glmm_ordinal_sparse <- function(x, digits = max(3L, getOpt
 # Wald intervals; a standard deviation's on the log scale (NA on the boundary).
 #' @export
 confint.glmmgee_glmm_ordinal_sparse <- function(object, parm, level = 0.95, ...) {
+  ordinal_confint_method(list(...)$method, object)
   est <- object$par
   se <- sqrt(diag(object$cov_par))
   s <- length(est) - length(object$sd_re) + seq_along(object$sd_re)

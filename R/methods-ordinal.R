@@ -113,9 +113,17 @@ vcov.glmmgee_glmm_ordinal <- function(object, full = FALSE, ...) {
 
 #' @export
 confint.glmmgee_glmm_ordinal <- function(object, parm, level = 0.95, ...) {
+  ordinal_confint_method(list(...)$method, object)
   est <- c(object$psi[-length(object$psi)], sigma = object$log_sigma)
   ordinal_confint(est, sqrt(diag(object$cov_psi)), level, if (!missing(parm)) parm,
                   expo = length(est))
+}
+
+# The cumulative link mixed models have no bootstrap intervals: a `method =
+# "boot"` that fell into `...` would give Wald intervals without a word.
+ordinal_confint_method <- function(method, object) {
+  if (identical(method, "boot")) check_boot_fit(object)
+  invisible(NULL)
 }
 
 # Wald intervals est +/- z se of the cumulative link mixed models; the rows

@@ -28,9 +28,29 @@
 #'   [set.seed()] (the random-number state is restored afterwards).
 #' @param re.form `NA` (or `~0`): new random effects; `NULL`: the predicted
 #'   ones.
-#' @param ... Ignored, except `newdata`, which is an error: the simulations are
-#'   of the rows the model was fitted to.
-#' @return A data frame with `nsim` columns `sim_1`, `sim_2`, ..., and the
+#' @param newdata Optional data frame: simulate responses for its rows
+#'   instead of the fitted rows, as `lme4::simulate.merMod(newdata = )`. The
+#'   fixed part and offsets are those of [predict()] on `newdata`. With
+#'   `re.form = NA` new random effects are drawn for every level of each
+#'   grouping factor present in `newdata` (whether or not it was in the fit);
+#'   with `re.form = NULL` the levels seen in the fit keep their predicted
+#'   random effects, and levels not seen are an error naming them unless
+#'   `allow.new.levels = TRUE`, which draws new random effects for them from
+#'   the fitted distribution (lme4 gives them zero instead). Rows with missing
+#'   values give `NA`.
+#' @param allow.new.levels With `newdata` and `re.form = NULL`: draw random
+#'   effects for grouping levels not in the fit (`TRUE`) or stop (`FALSE`).
+#' @param weights With `newdata`: prior weights of its rows (for binomial,
+#'   the numbers of trials). By default the fit's `weights` argument
+#'   evaluated in `newdata` when its variables are there, times, for a
+#'   binomial response given as `cbind(successes, failures)`, the totals of
+#'   that response evaluated in `newdata` when its columns are there;
+#'   otherwise 1.
+#' @param na.action With `newdata`: [na.pass()] (the default: rows with
+#'   missing values give `NA`), [na.omit()] or [na.exclude()].
+#' @param ... Ignored.
+#' @return A data frame with `nsim` columns `sim_1`, `sim_2`, ..., a row
+#'   per fitted row (or per row of `newdata`), and the
 #'   attribute `"seed"`: the `seed` argument with the RNG kind, or the
 #'   value of `.Random.seed` before the simulation.
 #' @examples
@@ -40,13 +60,24 @@
 #'               data = cbpp, family = binomial)
 #'   sims <- simulate(fit, nsim = 2, seed = 1)
 #'   head(sims$sim_1)
+#'   # a new herd of 20 animals in each period, with its own random effect
+#'   nd <- data.frame(period = factor(1:4), herd = "new", incidence = 0, size = 20)
+#'   simulate(fit, nsim = 2, seed = 1, newdata = nd, re.form = NULL,
+#'            allow.new.levels = TRUE)
 #' }
 #' @importFrom stats simulate
 #' @export
-simulate.glmmgee_glmm <- function(object, nsim = 1, seed = NULL, re.form = NA, ...) {
+simulate.glmmgee_glmm <- function(object, nsim = 1, seed = NULL, re.form = NA, newdata = NULL,
+                                  allow.new.levels = FALSE, weights = NULL,
+                                  na.action = stats::na.pass, ...) {
   check_nsim(nsim)
-  simulate_refuse_newdata(list(...))
   new_re <- simulate_new_re(re.form)
+  if (!is.null(newdata))
+    return(simulate_newdata(object, nsim, seed, new_re, newdata, allow.new.levels, weights,
+                            na.action))
+  if (!is.null(weights))
+    stop("'weights' is for simulations at 'newdata'; those of the fitted rows are the fit's prior weights",
+         call. = FALSE)
   if (new_re && re_known_cov(object))
     stop("simulate() with new random effects (re.form = NA) is not available for a known-covariance term; use re.form = NULL",
          call. = FALSE)
@@ -70,8 +101,10 @@ simulate.glmmgee_glmm <- function(object, nsim = 1, seed = NULL, re.form = NA, .
 # rows' instead: refused by name.
 simulate_refuse_newdata <- function(dots) {
   if ("newdata" %in% names(dots))
-    stop("'newdata' is not taken by simulate(): it draws responses for the rows the model ",
-         "was fitted to; refit on the new data, or use predict(newdata = ) for their means",
+    stop("'newdata' is not taken by simulate() of this fit (zero-inflated, hurdle, dispersion-formula, ",
+         "ordinal and non-normal random-effect fits draw responses for the rows the model was fitted to); ",
+         "use predict(newdata = ) for their means. simulate(newdata = ) is available for glmm() fits ",
+         "with normal random effects and no zero or dispersion part",
          call. = FALSE)
   invisible(NULL)
 }
@@ -125,9 +158,8 @@ response_form <- function(object) {
   list(type = "numeric")
 }
 
-draw_response <- function(object, mu, resp) {
+draw_response <- function(object, mu, resp, w = object$prior.weights) {
   fam <- object$family
-  w <- object$prior.weights
   n <- length(mu)
   switch(fam$family,
     gaussian = stats::rnorm(n, mu, object$sigma / sqrt(w)),

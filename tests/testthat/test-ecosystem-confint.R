@@ -172,7 +172,7 @@ test_that("confint() and profile() reject bad arguments with clear errors", {
   expect_error(confint(cf$ours, parm = 9), "'parm'.*between 1 and 5")
   expect_error(confint(cf$ours, level = 1.2), "'level' must be one number between 0 and 1")
   expect_error(confint(cf$ours, level = c(0.9, 0.95)), "'level'")
-  expect_error(confint(cf$ours, method = "boot"), "'arg' should be one of")
+  expect_error(confint(cf$ours, method = "bogus"), "'arg' should be one of")
   expect_error(profile(cf$ours, alpha = 2), "'alpha'")
   expect_error(profile(cf$ours, which = "nope"), "'which'.*nope")
   pr <- profile(cf$ours, which = "period2", alpha = 0.1)

@@ -1,15 +1,17 @@
-# simulate() draws responses for the rows a model was fitted to. A
-# `newdata` argument used to fall into `...` and be ignored: the user got
-# the fitted rows' simulations as if they were the new data's. Every
-# simulate() method of glmm() fits refuses it by name.
+# A `newdata` argument used to fall into `...` of simulate() and be
+# ignored: the user got the fitted rows' simulations as if they were the
+# new data's. Fits with normal random effects now simulate newdata's rows
+# (test-boot35.R); the two-part, non-normal random-effect and ordinal
+# methods still draw for the fitted rows only and refuse it by name.
 
-test_that("simulate(newdata =) is refused by every glmm() fit's method", {
+test_that("simulate(newdata =) is refused by the methods that cannot take it", {
   skip_if_not_installed("lme4")
   cbpp <- lme4::cbpp
   nd <- cbpp[1:5, ]
+  quad <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+               data = cbpp, family = binomial, nAGQ = 5)
+  expect_equal(dim(simulate(quad, nsim = 2, seed = 1, newdata = nd)), c(nrow(nd), 2L))
   fits <- list(
-    quadrature = glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
-                      data = cbpp, family = binomial, nAGQ = 5),
     bridge = glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
                   data = cbpp, family = binomial, ranef_dist = "bridge"),
     zi = suppressWarnings(glmm(incidence ~ period + (1 | herd), data = cbpp,

@@ -1,0 +1,162 @@
+# simulate(newdata = ) for glmm fits with normal random effects (one
+# grouping factor or several terms), as lme4's simulate.merMod(newdata = ):
+# the fixed part from predict() on the new rows, random effects drawn anew
+# for the levels present (re.form = NA) or held at the fitted levels'
+# predictions (re.form = NULL, new levels drawn when allowed).
+
+simulate_newdata <- function(object, nsim, seed, new_re, newdata, allow.new.levels, weights,
+                             na.action) {
+  if (!is.data.frame(newdata)) stop("'newdata' must be a data frame", call. = FALSE)
+  check_flag(allow.new.levels, "allow.new.levels")
+  if (re_known_cov(object))
+    stop("simulate(newdata = ) is not available for a known-covariance term (new levels' effects depend on K)",
+         call. = FALSE)
+  env <- environment(object$formula) %||% parent.frame()
+  nd <- simulate_newdata_rows(object, newdata, na.action, env)
+  data <- nd$data
+  n <- nrow(data)
+  eta0 <- unname(stats::predict(object, newdata = data, re.form = NA, type = "link"))
+  terms <- newdata_re_terms(object, data, env)
+  if (!new_re) check_new_levels(terms, allow.new.levels)
+  w <- newdata_prior_weights(object, data, env, weights)
+  rs <- simulate_seed(seed)
+  if (!is.null(rs$old)) on.exit(assign(".Random.seed", rs$old, envir = globalenv()))
+  resp <- response_form(object)
+  sims <- lapply(seq_len(nsim), function(k) {
+    eta <- eta0
+    for (tm in terms) eta <- eta + newdata_re_draw(tm, new_re)
+    ok <- is.finite(eta) & !is.na(w)
+    y <- draw_response(object, object$family$linkinv(eta[ok]), resp, w[ok])
+    pad_rows(y, ok)
+  })
+  names(sims) <- paste0("sim_", seq_len(nsim))
+  rn <- rownames(data)
+  if (inherits(nd$na.action, "exclude")) {
+    keep <- !seq_len(nrow(newdata)) %in% as.integer(nd$na.action)
+    sims <- lapply(sims, pad_rows, ok = keep)
+    rn <- rownames(newdata)
+  }
+  structure(sims, class = "data.frame", row.names = rn, seed = rs$rng)
+}
+
+# The rows of newdata kept by na.action over every variable the simulation
+# uses (fixed part, random-effect terms, grouping factors, offset).
+simulate_newdata_rows <- function(object, newdata, na.action, env) {
+  exprs <- list(stats::formula(stats::delete.response(object$terms))[[2L]])
+  if (inherits(object, "glmmgee_glmm_sparse")) {
+    for (tm in object$reterms) exprs <- c(exprs, list(tm$lhs, tm$group_expr))
+  } else {
+    exprs <- c(exprs, object$re_formula, list(str2lang(object$group_name)))
+  }
+  if (!is.null(object$call$offset)) exprs <- c(exprs, list(object$call$offset))
+  rows_with_values(exprs, newdata, na.action, env)
+}
+
+# Per grouping factor of the model: the new rows' level labels, their
+# random-effects design Z (new rows by effects), the fitted levels with
+# their predicted effects (rows of b) and Lambda (Cholesky factor of the
+# effects' covariance). One grouping factor: one entry with every term's
+# columns; several terms: one per term.
+newdata_re_terms <- function(object, data, env) {
+  lhs_design <- function(lhs, frame, label, cnames) {
+    tt <- re_lhs_terms(lhs, frame, env)
+    xlev <- stats::.getXlevels(tt, frame)
+    check_newdata_xlevels(xlev, data, sprintf("random-effect term (%s | %s)",
+                                              paste(deparse(lhs), collapse = ""), label), env)
+    Zk <- stats::model.matrix(tt, stats::model.frame(tt, data, na.action = stats::na.pass,
+                                                     xlev = xlev))
+    if (!identical(colnames(Zk), cnames))
+      stop("'newdata' does not give the random-effects columns of the fit (",
+           paste(cnames, collapse = ", "), ")", call. = FALSE)
+    Zk
+  }
+  if (inherits(object, "glmmgee_glmm_sparse")) {
+    return(lapply(object$reterms, function(tm) {
+      list(labels = as.character(eval_grouping(tm$group_expr, data, env)), name = tm$group,
+           Z = lhs_design(tm$lhs, object$model, tm$group, tm$cnames),
+           levels = tm$levels, b = tm$b, Lambda = tm$Lambda)
+    }))
+  }
+  cols <- bar_columns(object)
+  # a distributed fit keeps only an empty frame with the levels
+  frame <- .subset2(object, "frame_prototype") %||% object$model
+  Z <- do.call(cbind, lapply(seq_along(object$re_formula), function(k)
+    lhs_design(object$re_formula[[k]], frame, object$group_name, object$cnames[cols[[k]]])))
+  list(list(labels = as.character(eval_grouping(str2lang(object$group_name), data, env)),
+            name = object$group_name, Z = Z, levels = object$group_levels,
+            b = object$ranef$mode, Lambda = object$Lambda))
+}
+
+# re.form = NULL: levels of newdata not in the fit are an error naming them
+# unless allow.new.levels.
+check_new_levels <- function(terms, allow) {
+  if (allow) return(invisible(NULL))
+  for (tm in terms) {
+    lab <- tm$labels
+    unseen <- unique(lab[!is.na(lab) & !(lab %in% tm$levels)])
+    if (length(unseen))
+      stop(sprintf(paste0("'newdata' has %d level(s) of '%s' not in the fit: %s%s. With re.form = NULL ",
+                          "the fitted levels keep their predicted random effects; use ",
+                          "allow.new.levels = TRUE to draw new ones for the others, or re.form = NA ",
+                          "to draw new ones for every level"),
+                   length(unseen), tm$name, paste(sQuote(utils::head(unseen, 5L), FALSE), collapse = ", "),
+                   if (length(unseen) > 5L) ", ..." else ""), call. = FALSE)
+  }
+  invisible(NULL)
+}
+
+# One draw of a term's contribution to the linear predictor: b = Lambda u
+# for each level present in the new rows (every level with new_re, else
+# only those not in the fit; the fitted ones keep their prediction).
+newdata_re_draw <- function(tm, new_re) {
+  lab <- tm$labels
+  lev <- unique(lab[!is.na(lab)])
+  q <- ncol(tm$Z)
+  B <- matrix(stats::rnorm(length(lev) * q), length(lev), q) %*% t(tm$Lambda)
+  if (!new_re) {
+    idx <- match(lev, tm$levels)
+    seen <- !is.na(idx)
+    B[seen, ] <- tm$b[idx[seen], , drop = FALSE]
+  }
+  rowSums(tm$Z * B[match(lab, lev), , drop = FALSE])
+}
+
+# Prior weights of the new rows: the `weights` argument, else the fit's
+# weights expression on newdata (when it can be evaluated there) times,
+# for a cbind(successes, failures) response, its totals on newdata.
+newdata_prior_weights <- function(object, data, env, weights) {
+  n <- nrow(data)
+  if (!is.null(weights)) {
+    if (!is.numeric(weights) || length(weights) != n || any(weights < 0, na.rm = TRUE))
+      stop(sprintf("'weights' must be %d non-negative number(s), one per row of 'newdata'%s", n,
+                   " (after its na.action)"), call. = FALSE)
+    return(as.numeric(weights))
+  }
+  w <- rep(1, n)
+  if (!is.null(object$call$weights)) {
+    wv <- tryCatch(eval(object$call$weights, data, env), error = function(e) NULL)
+    if (is.numeric(wv) && length(wv) == n) w <- as.numeric(wv)
+  }
+  if (object$family$family %in% c("binomial", "betabinomial") &&
+      response_form(object)$type == "cbind") {
+    lhs <- stats::formula(object$terms)[[2L]]
+    if (all(all.vars(lhs) %in% names(data))) {
+      y <- tryCatch(eval(lhs, data, env), error = function(e) NULL)
+      if (is.matrix(y) && nrow(y) == n) w <- w * rowSums(y)
+    }
+  }
+  w
+}
+
+# A response drawn for the rows `ok` placed among all rows (NA elsewhere).
+pad_rows <- function(y, ok) {
+  if (all(ok)) return(y)
+  if (is.matrix(y)) {
+    m <- matrix(NA_real_, length(ok), ncol(y), dimnames = list(NULL, colnames(y)))
+    m[ok, ] <- y
+    return(m)
+  }
+  out <- y[rep(NA_integer_, length(ok))]
+  out[ok] <- y
+  out
+}
