@@ -1,0 +1,40 @@
+# A far-off two-column cs() whose fit on the centred columns ends on the
+# boundary (a zero slope variance or |rho| = 1): that fit was discarded and
+# cs() refitted on the columns as given, which stopped below the optimum
+# (-366.686 against -366.262 with x * 1e-3 + 50). The boundary fit is now
+# mapped back (covstruct-cs2.R, cs2_back_boundary()).
+
+# One grouping factor, a random intercept only (true slope variance zero).
+bound35_data <- function(seed, M = 30, n = 8) {
+  set.seed(seed)
+  a <- factor(rep(seq_len(M), each = n))
+  x <- rnorm(M * n)
+  data.frame(a = a, x = x, y = 1 + 0.5 * x + rnorm(M)[a] + rnorm(M * n))
+}
+
+test_that("a far-off cs(x2 | a) on the boundary reaches the unstructured optimum", {
+  skip_if_not_installed("lme4")
+  for (seed in c(2, 1)) {
+    d <- bound35_data(seed)
+    # lme4 on the covariate as given stops short in far units; its fit on
+    # x is the same model (any invertible map of the columns).
+    l4 <- as.numeric(logLik(suppressMessages(lme4::lmer(y ~ x + (x | a), d, REML = FALSE))))
+    for (u in c("small", "far", "plain")) {
+      d$x2 <- switch(u, small = d$x * 1e-3 + 50, far = d$x + 1e4, plain = d$x)
+      fc <- suppressWarnings(glmm(y ~ x2 + cs(x2 | a), d))
+      fu <- suppressWarnings(glmm(y ~ x2 + (x2 | a), d))
+      expect_equal(as.numeric(logLik(fc)), as.numeric(logLik(fu)), tolerance = 1e-6 / 400)
+      expect_lt(abs(as.numeric(logLik(fc)) - l4), 1e-6)
+      # The structure's parameters give the fitted covariance: it is the
+      # unstructured fit's.
+      D <- unclass(VarCorr(fc))$a[1:2, 1:2]
+      Du <- unclass(VarCorr(fu))$a[1:2, 1:2]
+      expect_equal(D, Du, tolerance = 1e-4)
+      if (seed == 2) {
+        expect_false(any(grepl("fitted on the columns as given", fc$optinfo$warnings)))
+        expect_true(any(grepl("^singular fit", fc$optinfo$warnings)))
+        expect_true(isTRUE(fc$singular) || any(fc$on_boundary))
+      }
+    }
+  }
+})
