@@ -381,8 +381,9 @@ cs2_centring_one <- function(re, idx) {
 }
 
 # Maps a covstruct_fit() on cen$re's centred columns to the user's `re`;
-# NULL when a centred term ended on the boundary (a zero standard deviation
-# or |rho| = 1: the map is not smooth there).
+# a centred term on the boundary (a zero standard deviation or |rho| = 1,
+# where the map is not smooth) by cs2_back_boundary(). NULL when the map
+# fails.
 cs2_uncentre_one <- function(fit, cen, re) {
   p <- fit$p
   npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
@@ -398,12 +399,19 @@ cs2_uncentre_one <- function(fit, cen, re) {
   lm_s <- structure_lambda(re$terms, k_re, th_s)
   for (ce in cen$terms) {
     is <- k_re[[ce$term]]
-    if (any(fit$on_boundary[is])) return(NULL)
     Ls <- matrix(0, 2L, 2L)
     Ls[lt] <- lm_s$lambda[l0[[ce$term]]]
     mp <- lambda_map(Ls, ce$Ti, 2L, lt)
     l <- mp$L[lt]
-    if (abs(l[1L]) < 1e-8 || abs(l[3L]) < 1e-8 * sqrt(sum(l[2:3]^2))) return(NULL)
+    if (any(fit$on_boundary[is]) || abs(l[1L]) < 1e-8 || abs(l[3L]) < 1e-8 * sqrt(sum(l[2:3]^2))) {
+      # On the boundary: D of rank 1, read off as on the sparse route.
+      fit <- cs2_back_boundary(fit, is, l, p)
+      th_s[is] <- attr(fit, "cs2_par")
+      attr(fit, "cs2_par") <- NULL
+      if (!is.null(V_s)) V_s[is, ] <- V_s[, is] <- NA_real_
+      Wf[ce$cols, ce$cols] <- mp$W
+      next
+    }
     cs <- cs2_from_lambda(l)
     if (!all(is.finite(cs$par))) return(NULL)
     # d cs / d cs*: through Lambda's entries and Lambda*'s.
