@@ -357,9 +357,9 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
     fit
   }
   # Otherwise (adaptive quadrature) such a cs() is integrated on its
-  # centred columns and mapped back when interior (cs2_centring_one()).
+  # centred columns and mapped back, on the boundary too (cs2_centring_one()).
   cen <- if (length(cs2)) cs2_centring_one(re, cs2)
-  fit <- if (!is.null(cen)) cs2_uncentre_one(fit_one(cen$re), cen, re)
+  fit <- if (!is.null(cen)) tryCatch(cs2_uncentre_one(fit_one(cen$re), cen, re), error = function(e) NULL)
   if (!is.null(fit)) cs2 <- integer()
   fit <- fit %||% fit_one(re)
   sep <- penalized_separation(sep, penalty)

@@ -106,9 +106,13 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
     fit <- fit_on(zc$re)
     # Mapped only when interior in the centred terms (the boundary's faces
     # move under the map); otherwise the fit on the user's design.
-    is <- ncol(X) + unlist(structure_blocks(re$terms)[vapply(zc$terms, `[[`, 1L, "term")])
+    # A two-column cs() term (searched unstructured) is mapped on the
+    # boundary too: its D is then of rank 1 in either basis, which
+    # cs2_back_boundary() reads off (covstruct-cs2.R).
+    ct <- vapply(zc$terms, `[[`, 1L, "term")
+    is <- ncol(X) + unlist(structure_blocks(re$terms)[setdiff(ct, cs2)])
     fit <- if (fit$optinfo$convergence == 0L && !any(fit$on_boundary[is]))
-      covstruct_uncentre_z(fit, zc, re_fit)
+      tryCatch(covstruct_uncentre_z(fit, zc, re_fit), error = function(e) NULL)
   }
   fit <- fit %||% fit_on(re_fit)
   if (!is.null(zs)) fit <- covstruct_unscale_z(fit, zs, re)
