@@ -25,6 +25,7 @@
 //   tr(D S_k D S_l) = tr(C S_k C S_l) - 2 tr(K F'S_l C S_k F) + tr(K F'S_k F K F'S_l F),
 //   tr(D S_kl)      = tr(C S_kl) - 2 tr(K (E_k'F)'(E_l'F)).
 #include "lmm-sparse.h"
+#include <algorithm>
 #include <numeric>
 
 namespace glmmgee {
@@ -108,80 +109,114 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
   const double* Mx = M_.valuePtr();
   const int* Mo = M_.outerIndexPtr();
   const int* Mi = M_.innerIndexPtr();
+  // Work matrices sized for the largest block, used through their top-left
+  // corners (nested designs have many small blocks).
+  int mmax = 0;
+  for (const auto& b : blocks_) mmax = std::max(mmax, (int)b.size());
+  MatrixXd Gb(mmax, mmax), Mb(mmax, mmax), Bb(mmax, mmax), Cb(mmax, mmax), CLb(mmax, mmax);
+  MatrixXd Ub(mmax, p_), Fb(mmax, p_), LFb(mmax, p_), Ekb(mmax, p_), Skb(mmax, p_),
+      CSkb(mmax, p_), Wb(mmax, K), CWb(mmax, K);
+  std::vector<MatrixXd> Tb(K, MatrixXd(mmax, mmax)), CEb(K, MatrixXd(mmax, mmax));
+  Eigen::LLT<MatrixXd> ch;
   for (size_t b = 0; b < blocks_.size(); ++b) {
     const std::vector<int>& idx = blocks_[b];
     const std::vector<int>& ent = block_entries_[b];
     const int m = (int)idx.size();
-    MatrixXd Gc = MatrixXd::Zero(m, m), Mc = MatrixXd::Zero(m, m);
+    auto Gc = Gb.topLeftCorner(m, m);
+    auto Mc = Mb.topLeftCorner(m, m);
+    auto B = Bb.topLeftCorner(m, m);
+    auto Cc = Cb.topLeftCorner(m, m);
+    auto CL = CLb.topLeftCorner(m, m);
+    auto U = Ub.topRows(m);
+    auto Fc = Fb.topRows(m);
+    auto LF = LFb.topRows(m);
+    Gc.setZero();
+    Mc.setZero();
     for (int jj = 0; jj < m; ++jj) {
       const int j = idx[jj];
       for (ColMat::InnerIterator it(G_, j); it; ++it) Gc(block_pos_[it.row()], jj) = it.value();
       for (int t = Mo[j]; t < Mo[j + 1]; ++t) Mc(block_pos_[Mi[t]], jj) = Mx[t];
     }
     // Y' = Lambda'G on the block, B = L^{-1} Y' (M_b = L L'), C = G - B'B.
-    MatrixXd B = MatrixXd::Zero(m, m);
-    MatrixXd U = MatrixXd::Zero(m, p_);
+    B.setZero();
+    U.setZero();
     for (int e : ent) {
       const double t = theta[lam_.k[e]];
       const int rr = block_pos_[lam_.row[e]], cc = block_pos_[lam_.col[e]];
       B.row(cc) += t * Gc.row(rr);
       U.row(cc) += t * ZtX_.row(lam_.row[e]);
     }
-    Eigen::LLT<MatrixXd> ch(Mc);  // reads the lower triangle
+    ch.compute(Mc);  // reads the lower triangle
     if (ch.info() != Eigen::Success) return out;
     ch.matrixL().solveInPlace(B);
     ch.matrixL().solveInPlace(U);
-    MatrixXd Cc = Gc;
-    Cc.noalias() -= B.transpose() * B;
-    MatrixXd Fc(m, p_);
-    for (int i = 0; i < m; ++i) Fc.row(i) = ZtX_.row(idx[i]);
-    Fc.noalias() -= B.transpose() * U;
-    for (int i = 0; i < m; ++i) F.row(idx[i]) = Fc.row(i);
-    VectorXd wb(m);
-    for (int k = 0; k < K; ++k) {
-      for (int i = 0; i < m; ++i) wb[i] = Wv(idx[i], k);
-      const VectorXd cw = Cc * wb;
-      for (int i = 0; i < m; ++i) CW(idx[i], k) = cw[i];
+    // Small blocks (nested designs) by coefficient-wise products: the
+    // blocked products' packing costs more than their arithmetic there.
+    const bool small = m <= 24;
+    Cc = Gc;
+    if (small) {
+      Cc.noalias() -= B.transpose().lazyProduct(B);
+    } else {
+      Cc.template selfadjointView<Eigen::Lower>().rankUpdate(B.transpose(), -1.0);
+      Cc.template triangularView<Eigen::StrictlyUpper>() = Cc.transpose();
     }
+    for (int i = 0; i < m; ++i) Fc.row(i) = ZtX_.row(idx[i]);
+    if (small) Fc.noalias() -= B.transpose().lazyProduct(U);
+    else Fc.noalias() -= B.transpose() * U;
+    for (int i = 0; i < m; ++i) F.row(idx[i]) = Fc.row(i);
+    auto Wc = Wb.topRows(m);
+    for (int i = 0; i < m; ++i) Wc.row(i) = Wv.row(idx[i]);
+    auto CWc = CWb.topRows(m);
+    if (small) CWc.noalias() = Cc.lazyProduct(Wc);
+    else CWc.noalias() = Cc * Wc;
+    for (int i = 0; i < m; ++i) CW.row(idx[i]) = CWc.row(i);
     // T_k = C S_k = (C E_k) Lambda' + (C Lambda) E_k' on the block.
-    MatrixXd CL = MatrixXd::Zero(m, m);
+    CL.setZero();
     for (int e : ent) CL.col(block_pos_[lam_.col[e]]) += theta[lam_.k[e]] * Cc.col(block_pos_[lam_.row[e]]);
-    std::vector<MatrixXd> T(K, MatrixXd::Zero(m, m));
-    std::vector<MatrixXd> CE(K, MatrixXd::Zero(m, m));
-    for (int e : ent) CE[lam_.k[e]].col(block_pos_[lam_.col[e]]) += Cc.col(block_pos_[lam_.row[e]]);
     for (int k = 0; k < K; ++k) {
+      Tb[k].topLeftCorner(m, m).setZero();
+      CEb[k].topLeftCorner(m, m).setZero();
+    }
+    for (int e : ent)
+      CEb[lam_.k[e]].topLeftCorner(m, m).col(block_pos_[lam_.col[e]]) += Cc.col(block_pos_[lam_.row[e]]);
+    for (int k = 0; k < K; ++k) {
+      auto T = Tb[k].topLeftCorner(m, m);
+      auto CE = CEb[k].topLeftCorner(m, m);
       for (int f : ent)
-        T[k].col(block_pos_[lam_.row[f]]) += theta[lam_.k[f]] * CE[k].col(block_pos_[lam_.col[f]]);
+        T.col(block_pos_[lam_.row[f]]) += theta[lam_.k[f]] * CE.col(block_pos_[lam_.col[f]]);
       for (int e : ent)
-        if (lam_.k[e] == k) T[k].col(block_pos_[lam_.row[e]]) += CL.col(block_pos_[lam_.col[e]]);
-      trC[k] += T[k].trace();
+        if (lam_.k[e] == k) T.col(block_pos_[lam_.row[e]]) += CL.col(block_pos_[lam_.col[e]]);
+      trC[k] += T.trace();
     }
     for (int k = 0; k < K; ++k)
-      for (int l = k; l < K; ++l) {
-        const double v = T[k].cwiseProduct(T[l].transpose()).sum();
-        trCC(k, l) += v;
-      }
+      for (int l = k; l < K; ++l)
+        trCC(k, l) += Tb[k].topLeftCorner(m, m).cwiseProduct(Tb[l].topLeftCorner(m, m).transpose()).sum();
     // tr(C S_kl) = 2 tr(C E_k E_l'): pairs of entries sharing a column.
     for (int e : ent)
       for (int f : ent)
         if (lam_.col[e] == lam_.col[f])
           trCkl(lam_.k[e], lam_.k[f]) += 2.0 * Cc(block_pos_[lam_.row[f]], block_pos_[lam_.row[e]]);
     // S_k F = E_k (Lambda'F) + Lambda (E_k'F), C S_k F and E_k'F on the block.
-    MatrixXd LF = MatrixXd::Zero(m, p_);
+    LF.setZero();
     for (int e : ent) LF.row(block_pos_[lam_.col[e]]) += theta[lam_.k[e]] * Fc.row(block_pos_[lam_.row[e]]);
     for (int k = 0; k < K; ++k) {
-      MatrixXd Ek = MatrixXd::Zero(m, p_), Sk = MatrixXd::Zero(m, p_);
+      auto Ek = Ekb.topRows(m);
+      auto Sk = Skb.topRows(m);
+      Ek.setZero();
+      Sk.setZero();
       for (int e : ent)
         if (lam_.k[e] == k) {
           Ek.row(block_pos_[lam_.col[e]]) += Fc.row(block_pos_[lam_.row[e]]);
           Sk.row(block_pos_[lam_.row[e]]) += LF.row(block_pos_[lam_.col[e]]);
         }
       for (int f : ent) Sk.row(block_pos_[lam_.row[f]]) += theta[lam_.k[f]] * Ek.row(block_pos_[lam_.col[f]]);
-      const MatrixXd CSk = Cc * Sk;
+      auto CSk = CSkb.topRows(m);
+      if (small) CSk.noalias() = Cc.lazyProduct(Sk);
+      else CSk.noalias() = Cc * Sk;
       for (int i = 0; i < m; ++i) {
         SF[k].row(idx[i]) = Sk.row(i);
-        CSF[k].row(idx[i]) = CSk.row(i);
         EF[k].row(idx[i]) = Ek.row(i);
+        CSF[k].row(idx[i]) = CSk.row(i);
       }
     }
   }
