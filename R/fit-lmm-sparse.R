@@ -59,7 +59,8 @@ lmm_sparse_grad_max_q <- 1500L
 # to rounding (5e-11 of 250 on the crossed 100 x 50 design of
 # bench/bench-lmm-sparse.R), at 375 against 1420 microseconds there and
 # 12.5 against 17.5 on Penicillin. Used after the search (the check of its
-# end, the Hessian for the standard errors), which does not move the
+# end, the Hessian for the standard errors where M's blocks are too large
+# for the exact one), which does not move the
 # estimates; the search itself keeps the dense gradient it was tuned with.
 lmm_sparse_grad_after <- function(eng, th) cpp_lmmsp_grad_sparse(eng, th)
 lmm_sparse_grad_dense <- function(eng, th) cpp_lmmsp_grad(eng, th, lmm_sparse_grad_max_q)

@@ -1,4 +1,5 @@
 // The several-term LMM's Newton search and its standard errors' Hessian
+// by differences where the exact one is not available
 // (R/fit-lmm-sparse.R: lmm_sparse_newton(), the central differences of
 // lmm_sparse_loglik_grad()) in one C++ call each. The R loops spent more
 // time on their calls, lists and 2 x 2 solves than on the criterion itself
@@ -104,11 +105,15 @@ SEXP hessian_list(const glmmgee::LmmHess& h, const glmmgee::LmmPls& r) {
 }  // namespace
 
 // lmm_sparse_newton()'s search (see there): from `start`, Newton steps with
-// the Hessian by forward differences of the exact gradient, halved until
-// the criterion decreases, ending after a step whose largest component is
-// below 1e-7. ok = FALSE where the R search returned NULL (it gives up);
-// otherwise the end point, its criterion, the iterations, the C++
-// evaluations, the last step's largest component and the largest gradient.
+// the exact Hessian (LmmSparse::hessian(), where M's blocks hold at most
+// `max_work` entries; max_work = 0: never) or else forward differences of
+// the exact gradient, halved until the criterion decreases, ending after a
+// step whose largest component is below 1e-7. ok = FALSE where the R search
+// returned NULL (it gives up); otherwise the end point, its criterion, the
+// iterations, the C++ evaluations, the last step's largest component, the
+// largest gradient, and with the exact Hessian its pieces at the end point
+// (`hessian`, for the standard errors; NULL where the last step was not
+// taken or the blocks are too large).
 // [[Rcpp::export(rng = false)]]
 Rcpp::List cpp_lmmsp_newton(SEXP ptr, Eigen::Map<Eigen::VectorXd> start,
                             Rcpp::NumericVector lower, Rcpp::NumericVector floor, int n, int p,
@@ -211,7 +216,8 @@ Rcpp::List cpp_lmmsp_newton(SEXP ptr, Eigen::Map<Eigen::VectorXd> start,
   return fail;
 }
 
-// The standard errors' Hessian of the (restricted) log-likelihood with
+// The standard errors' Hessian by differences, where the exact one
+// (cpp_lmmsp_hessian()) is not available: of the (restricted) log-likelihood with
 // sigma free at x0 = (Lambda's entries on the user's scale, log sigma):
 // for each parameter j in `which` (1-based), the central difference
 // (grad(x0 + h_j e_j) - grad(x0 - h_j e_j)) / (2 h_j) of
