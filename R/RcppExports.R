@@ -386,12 +386,16 @@ cpp_lmm_loglik <- function(suff, theta, prow, pcol, gradient) {
     .Call(`_glmmgee_cpp_lmm_loglik`, suff, theta, prow, pcol, gradient)
 }
 
-cpp_lmmsp_newton <- function(ptr, start, lower, floor, n, p, logw, reml, maxit, budget) {
-    .Call(`_glmmgee_cpp_lmmsp_newton`, ptr, start, lower, floor, n, p, logw, reml, maxit, budget)
+cpp_lmmsp_newton <- function(ptr, start, lower, floor, n, p, logw, reml, maxit, budget, max_work) {
+    .Call(`_glmmgee_cpp_lmmsp_newton`, ptr, start, lower, floor, n, p, logw, reml, maxit, budget, max_work)
 }
 
 cpp_lmmsp_loglik_hessian <- function(ptr, x0, h, which, scale, n, p, reml) {
     .Call(`_glmmgee_cpp_lmmsp_loglik_hessian`, ptr, x0, h, which, scale, n, p, reml)
+}
+
+cpp_lmmsp_hessian <- function(ptr, theta, reml, max_work) {
+    .Call(`_glmmgee_cpp_lmmsp_hessian`, ptr, theta, reml, max_work)
 }
 
 cpp_lmm_term_moments <- function(codes, nl, r, p) {

@@ -59,7 +59,8 @@ lmm_sparse_grad_max_q <- 1500L
 # to rounding (5e-11 of 250 on the crossed 100 x 50 design of
 # bench/bench-lmm-sparse.R), at 375 against 1420 microseconds there and
 # 12.5 against 17.5 on Penicillin. Used after the search (the check of its
-# end, the Hessian for the standard errors), which does not move the
+# end, the Hessian for the standard errors where M's blocks are too large
+# for the exact one), which does not move the
 # estimates; the search itself keeps the dense gradient it was tuned with.
 lmm_sparse_grad_after <- function(eng, th) cpp_lmmsp_grad_sparse(eng, th)
 lmm_sparse_grad_dense <- function(eng, th) cpp_lmmsp_grad(eng, th, lmm_sparse_grad_max_q)
@@ -194,6 +195,15 @@ lmm_ml_moments <- function(A, b, v, codes, n) {
   cpp_lmm_ml_moments(A, b, v, Tm, n, 20L, 1e-7)
 }
 
+# The exact Hessian of the criterion's pieces in theta
+# (src/lmm-sparse-hessian.cpp) forms C = Z'V^-1 Z dense on each connected
+# block of M (one block for crossed factors, one per top-level group for
+# nested ones): used while the blocks hold at most this many entries in all
+# (the sum of their squared sizes; a single block of 600 levels), beyond
+# which the differences of the exact gradient cost less and the dense blocks'
+# memory (a few Q x Q matrices per parameter) grows.
+lmm_sparse_hess_max_work <- 3.6e5
+
 # Newton's method on the profiled criterion, for random-intercept models
 # from the moment start (nlminb took 150-370 evaluations of the criterion
 # on nested and crossed designs of 2,000 rows, differencing it, and 15-50
@@ -202,8 +212,9 @@ lmm_ml_moments <- function(A, b, v, codes, n) {
 # (lmm_sparse_setup()); each evaluation gives the criterion (n rows, p fixed
 # effects, sum of log weights `logw`) and its exact gradient by selected
 # inversion, as lmm_sparse_objective(..., lmm_sparse_grad_after) has them in
-# R. The Hessian is taken
-# by forward differences of that gradient (k gradients) at every iterate;
+# R. The Hessian is the exact one of the criterion (lmm_sparse_hess_max_work;
+# src/lmm-sparse-hessian.cpp), or where M's connected blocks are too large
+# for it forward differences of that gradient (k gradients) at every iterate;
 # the step is halved until the criterion decreases (Armijo). The search
 # ends after a step whose largest component is below 1e-7 on the search's
 # scale (unit-scaled columns), that step taken, so it ends closer to the
@@ -213,11 +224,12 @@ lmm_ml_moments <- function(A, b, v, codes, n) {
 # a variance parameter heading for its bound (a singular fit is nlminb's and
 # lmm_sparse_leave_bound()'s business), a step that cannot lower the
 # criterion before the test passes, a non-finite value, or more than
-# `maxit` iterations (or the user's eval.max / iter.max). `floor`: per
+# `maxit` iterations (or the user's eval.max / iter.max); `hess_max_work`
+# 0 takes the differences whatever the blocks' size. `floor`: per
 # parameter, the size below which a variance parameter counts as heading for
 # its bound (a relative standard deviation of 1e-3 on the search's scale).
 lmm_sparse_newton <- function(eng, n, p, logw, reml, lower, start, floor, control,
-                              maxit = 30L) {
+                              maxit = 30L, hess_max_work = lmm_sparse_hess_max_work) {
   # The loop runs in C++ (cpp_lmmsp_newton(), src/lmm-sparse-newton.cpp):
   # the same steps and arithmetic as the R loop it replaces (chol(),
   # forwardsolve() and backsolve() as the same LAPACK and BLAS calls), so
@@ -225,7 +237,7 @@ lmm_sparse_newton <- function(eng, n, p, logw, reml, lower, start, floor, contro
   budget <- min(control$eval.max, 10L * control$iter.max)
   r <- cpp_lmmsp_newton(eng, start, lower, floor, n, p, logw, reml,
                         as.integer(min(maxit, control$iter.max)),
-                        as.integer(min(budget, .Machine$integer.max)))
+                        as.integer(min(budget, .Machine$integer.max)), hess_max_work)
   if (!isTRUE(r$ok)) return(NULL)
   th <- r$theta
   ncall <- r$evaluations
@@ -233,7 +245,7 @@ lmm_sparse_newton <- function(eng, n, p, logw, reml, lower, start, floor, contro
               evaluations = c("function" = ncall, gradient = ncall),
               message = "Newton step below 1e-7")
   list(theta = th, objective = r$objective, runs = list(run), convergence = 0L,
-       message = run$message, final = r$final,
+       message = run$message, final = r$final, hessian = r$hessian,
        verification = list(converged = TRUE, nstep = r$nstep, gmax = r$gmax, hessian_pd = TRUE))
 }
 
@@ -344,6 +356,32 @@ lmm_sparse_loglik_grad <- function(st, par, reml) {
   df <- if (reml) st$n - st$p else st$n
   gth <- -0.5 * (e$grad_ldL2 + (if (reml) e$grad_ldRX2 else 0) + e$grad_pwrss / s^2)
   c(gth * st$scale / s, -df + e$pwrss / s^2 - sum(gth * th))
+}
+
+# The Hessian of lmm_sparse_loglik() in par = (Lambda's entries on the
+# user's scale, log sigma) at theta (the search's relative factor) and
+# sigma, by the chain rule from the exact derivatives `eh` in theta of
+# ld = log|M| [+ log|RX'RX|] and q = pwrss (cpp_lmmsp_hessian()): with
+# E = sigma^-2, theta_i = lambda_i c_i / sigma (c the columns' scales) and
+# loglik = -(ld + 2 df log sigma + q E) / 2 + const, A = ld + q E,
+#   d2/dlambda_i dlambda_j = -A_ij c_i c_j E / 2,
+#   d2/dlambda_i dlog sigma = c_i (sum_j A_ij theta_j + 2 q_i E + A_i) / (2 sigma),
+#   d2/dlog sigma^2 = -theta'A''theta / 2 - A'theta / 2 - 2 E q'theta - 2 q E.
+# Central differences of the gradient (what it replaces) agreed to ~1e-8
+# relative; numDeriv's Richardson extrapolation to ~1e-9 (test-lmmhess35.R).
+lmm_sparse_loglik_hessian <- function(eh, theta, scale, sigma, df) {
+  E <- 1 / sigma^2
+  A1 <- drop(eh$g_ld) + drop(eh$g_q) * E
+  A2 <- eh$h_ld + eh$h_q * E
+  q1 <- drop(eh$g_q)
+  k <- length(theta)
+  H <- matrix(0, k + 1L, k + 1L)
+  H[seq_len(k), seq_len(k)] <- -0.5 * A2 * outer(scale, scale) * E
+  H[seq_len(k), k + 1L] <- H[k + 1L, seq_len(k)] <-
+    scale * (drop(A2 %*% theta) + 2 * q1 * E + A1) / (2 * sigma)
+  H[k + 1L, k + 1L] <- -0.5 * sum(theta * drop(A2 %*% theta)) - 0.5 * sum(A1 * theta) -
+    2 * E * sum(q1 * theta) - 2 * eh$pwrss * E
+  H
 }
 
 # The modes and conditional covariances of the random effects at the
@@ -485,7 +523,14 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   # by 14% of it, and its standard error was 4% off (NA on x * 1e9). Columns
   # within a factor 100 of unit scale keep 1e-2, bitwise as before.
   typ <- c(ifelse(st$scale > 100 | st$scale < 0.01, 1 / st$scale, 1), 1)
-  if (control$hessian && use_grad) {
+  # The exact Hessian from the criterion's derivatives in theta (the Newton
+  # search's at its end, or one evaluation here), where M's blocks allow it.
+  eh <- if (control$hessian && use_grad)
+    opt$hessian %||% cpp_lmmsp_hessian(eng, opt$theta, reml, lmm_sparse_hess_max_work)
+  if (!is.null(eh)) {
+    Hc <- lmm_sparse_loglik_hessian(eh, opt$theta, st$scale, sigma, df)
+    hess[free, free] <- Hc[!on_boundary[cov_idx], !on_boundary[cov_idx], drop = FALSE]
+  } else if (control$hessian && use_grad) {
     # Central differences of the exact gradient: 2 evaluations per
     # parameter (optimHess' differenced differences took 4 k^2).
     x0 <- theta[cov_idx]

@@ -1250,8 +1250,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_lmmsp_newton
-Rcpp::List cpp_lmmsp_newton(SEXP ptr, Eigen::Map<Eigen::VectorXd> start, Rcpp::NumericVector lower, Rcpp::NumericVector floor, int n, int p, double logw, bool reml, int maxit, int budget);
-RcppExport SEXP _glmmgee_cpp_lmmsp_newton(SEXP ptrSEXP, SEXP startSEXP, SEXP lowerSEXP, SEXP floorSEXP, SEXP nSEXP, SEXP pSEXP, SEXP logwSEXP, SEXP remlSEXP, SEXP maxitSEXP, SEXP budgetSEXP) {
+Rcpp::List cpp_lmmsp_newton(SEXP ptr, Eigen::Map<Eigen::VectorXd> start, Rcpp::NumericVector lower, Rcpp::NumericVector floor, int n, int p, double logw, bool reml, int maxit, int budget, double max_work);
+RcppExport SEXP _glmmgee_cpp_lmmsp_newton(SEXP ptrSEXP, SEXP startSEXP, SEXP lowerSEXP, SEXP floorSEXP, SEXP nSEXP, SEXP pSEXP, SEXP logwSEXP, SEXP remlSEXP, SEXP maxitSEXP, SEXP budgetSEXP, SEXP max_workSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
@@ -1264,7 +1264,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< bool >::type reml(remlSEXP);
     Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
     Rcpp::traits::input_parameter< int >::type budget(budgetSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_newton(ptr, start, lower, floor, n, p, logw, reml, maxit, budget));
+    Rcpp::traits::input_parameter< double >::type max_work(max_workSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_newton(ptr, start, lower, floor, n, p, logw, reml, maxit, budget, max_work));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -1282,6 +1283,19 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< int >::type p(pSEXP);
     Rcpp::traits::input_parameter< bool >::type reml(remlSEXP);
     rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_loglik_hessian(ptr, x0, h, which, scale, n, p, reml));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_lmmsp_hessian
+SEXP cpp_lmmsp_hessian(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool reml, double max_work);
+RcppExport SEXP _glmmgee_cpp_lmmsp_hessian(SEXP ptrSEXP, SEXP thetaSEXP, SEXP remlSEXP, SEXP max_workSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< bool >::type reml(remlSEXP);
+    Rcpp::traits::input_parameter< double >::type max_work(max_workSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_hessian(ptr, theta, reml, max_work));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -1594,8 +1608,9 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_lmm_eval", (DL_FUNC) &_glmmgee_cpp_lmm_eval, 6},
     {"_glmmgee_cpp_lmm_reml_info", (DL_FUNC) &_glmmgee_cpp_lmm_reml_info, 5},
     {"_glmmgee_cpp_lmm_loglik", (DL_FUNC) &_glmmgee_cpp_lmm_loglik, 5},
-    {"_glmmgee_cpp_lmmsp_newton", (DL_FUNC) &_glmmgee_cpp_lmmsp_newton, 10},
+    {"_glmmgee_cpp_lmmsp_newton", (DL_FUNC) &_glmmgee_cpp_lmmsp_newton, 11},
     {"_glmmgee_cpp_lmmsp_loglik_hessian", (DL_FUNC) &_glmmgee_cpp_lmmsp_loglik_hessian, 8},
+    {"_glmmgee_cpp_lmmsp_hessian", (DL_FUNC) &_glmmgee_cpp_lmmsp_hessian, 4},
     {"_glmmgee_cpp_lmm_term_moments", (DL_FUNC) &_glmmgee_cpp_lmm_term_moments, 4},
     {"_glmmgee_cpp_lq_rotate", (DL_FUNC) &_glmmgee_cpp_lq_rotate, 4},
     {"_glmmgee_cpp_ordinal_gee_global", (DL_FUNC) &_glmmgee_cpp_ordinal_gee_global, 13},

@@ -1,4 +1,5 @@
 // The several-term LMM's Newton search and its standard errors' Hessian
+// by differences where the exact one is not available
 // (R/fit-lmm-sparse.R: lmm_sparse_newton(), the central differences of
 // lmm_sparse_loglik_grad()) in one C++ call each. The R loops spent more
 // time on their calls, lists and 2 x 2 solves than on the criterion itself
@@ -91,18 +92,32 @@ bool newton_direction(const std::vector<double>& H, int k, const Eigen::VectorXd
   return true;
 }
 
+// The exact derivatives of the criterion's pieces (LmmSparse::hessian())
+// as an R list; NULL where they are not available.
+SEXP hessian_list(const glmmgee::LmmHess& h, const glmmgee::LmmPls& r) {
+  if (!h.ok) return R_NilValue;
+  return Rcpp::List::create(Rcpp::Named("ldL2") = r.ldL2, Rcpp::Named("ldRX2") = r.ldRX2,
+                            Rcpp::Named("pwrss") = r.pwrss, Rcpp::Named("g_ld") = h.g_ld,
+                            Rcpp::Named("g_q") = h.g_q, Rcpp::Named("h_ld") = h.h_ld,
+                            Rcpp::Named("h_q") = h.h_q);
+}
+
 }  // namespace
 
 // lmm_sparse_newton()'s search (see there): from `start`, Newton steps with
-// the Hessian by forward differences of the exact gradient, halved until
-// the criterion decreases, ending after a step whose largest component is
-// below 1e-7. ok = FALSE where the R search returned NULL (it gives up);
-// otherwise the end point, its criterion, the iterations, the C++
-// evaluations, the last step's largest component and the largest gradient.
+// the exact Hessian (LmmSparse::hessian(), where M's blocks hold at most
+// `max_work` entries; max_work = 0: never) or else forward differences of
+// the exact gradient, halved until the criterion decreases, ending after a
+// step whose largest component is below 1e-7. ok = FALSE where the R search
+// returned NULL (it gives up); otherwise the end point, its criterion, the
+// iterations, the C++ evaluations, the last step's largest component, the
+// largest gradient, and with the exact Hessian its pieces at the end point
+// (`hessian`, for the standard errors; NULL where the last step was not
+// taken or the blocks are too large).
 // [[Rcpp::export(rng = false)]]
 Rcpp::List cpp_lmmsp_newton(SEXP ptr, Eigen::Map<Eigen::VectorXd> start,
                             Rcpp::NumericVector lower, Rcpp::NumericVector floor, int n, int p,
-                            double logw, bool reml, int maxit, int budget) {
+                            double logw, bool reml, int maxit, int budget, double max_work) {
   LmmSparse& eng = glmmgee::lmm_checked(ptr, start);
   const int k = (int)start.size();
   if (lower.size() != k || floor.size() != k)
@@ -118,15 +133,27 @@ Rcpp::List cpp_lmmsp_newton(SEXP ptr, Eigen::Map<Eigen::VectorXd> start,
     if (ncall + k + 8 > budget) return fail;
     for (int j = 0; j < k; ++j)
       if (std::isfinite(lower[j]) && th[j] < lower[j] + floor[j]) return fail;
-    for (int j = 0; j < k; ++j) h[j] = 1e-6 * std::max(std::fabs(th[j]), (double)floor[j]);
-    for (int j = 0; j < k; ++j) {
-      Eigen::VectorXd tj = th;
-      tj[j] = th[j] + h[j];
-      LmmPoint pj = lmm_point(eng, tj, n, p, logw, reml);
-      if (!pj.ok) return fail;  // R: NA columns, then not finite
-      for (int i = 0; i < k; ++i) H[i + (size_t)k * j] = (pj.g[i] - cur.g[i]) / h[j];
+    // The exact Hessian at the current point, whose factor the engine
+    // holds (its evaluation was the last); forward differences of the
+    // gradient where M's blocks are too large for it.
+    glmmgee::LmmHess eh;
+    if (max_work > 0.0) eh = eng.hessian(th, cur.r, reml, max_work);
+    if (eh.ok) {
+      const double q = cur.r.pwrss, df = (double)(reml ? n - p : n);
+      for (int j = 0; j < k; ++j)
+        for (int i = 0; i < k; ++i)
+          H[i + (size_t)k * j] = eh.h_ld(i, j) + df * (eh.h_q(i, j) / q - eh.g_q[i] * eh.g_q[j] / (q * q));
+    } else {
+      for (int j = 0; j < k; ++j) h[j] = 1e-6 * std::max(std::fabs(th[j]), (double)floor[j]);
+      for (int j = 0; j < k; ++j) {
+        Eigen::VectorXd tj = th;
+        tj[j] = th[j] + h[j];
+        LmmPoint pj = lmm_point(eng, tj, n, p, logw, reml);
+        if (!pj.ok) return fail;  // R: NA columns, then not finite
+        for (int i = 0; i < k; ++i) H[i + (size_t)k * j] = (pj.g[i] - cur.g[i]) / h[j];
+      }
+      ncall += k;
     }
-    ncall += k;
     std::vector<double> Hs((size_t)k * k);
     bool finite = true;
     for (int j = 0; j < k; ++j)
@@ -181,12 +208,16 @@ Rcpp::List cpp_lmmsp_newton(SEXP ptr, Eigen::Map<Eigen::VectorXd> start,
                                 Rcpp::Named("evaluations") = ncall, Rcpp::Named("nstep") = nstep,
                                 Rcpp::Named("gmax") = max_abs(cur.g),
                                 Rcpp::Named("final") = taken ? (SEXP)glmmgee::lmm_final_list(eng, th, cur.r)
-                                                             : R_NilValue);
+                                                             : R_NilValue,
+                                Rcpp::Named("hessian") = taken && max_work > 0.0
+                                    ? (SEXP)hessian_list(eng.hessian(th, cur.r, reml, max_work), cur.r)
+                                    : R_NilValue);
   }
   return fail;
 }
 
-// The standard errors' Hessian of the (restricted) log-likelihood with
+// The standard errors' Hessian by differences, where the exact one
+// (cpp_lmmsp_hessian()) is not available: of the (restricted) log-likelihood with
 // sigma free at x0 = (Lambda's entries on the user's scale, log sigma):
 // for each parameter j in `which` (1-based), the central difference
 // (grad(x0 + h_j e_j) - grad(x0 - h_j e_j)) / (2 h_j) of
@@ -239,4 +270,19 @@ Rcpp::NumericMatrix cpp_lmmsp_loglik_hessian(SEXP ptr, Rcpp::NumericVector x0,
     for (int i = 0; i < k; ++i) Hc(i, c) = (gp[i] - gm[i]) / (2.0 * h[j]);
   }
   return Hc;
+}
+
+// At relative factor theta: the exact first and second derivatives in
+// theta of ld (log|M|, plus log|RX'RX| with reml = TRUE) and of pwrss
+// (lmm-sparse-hessian.cpp), with the pieces themselves; NULL where M's
+// connected blocks hold more than `max_work` entries in all, or the
+// criterion fails there.
+// [[Rcpp::export(rng = false)]]
+SEXP cpp_lmmsp_hessian(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool reml, double max_work) {
+  LmmSparse& eng = glmmgee::lmm_checked(ptr, theta);
+  Rcpp::checkUserInterrupt();
+  const Eigen::VectorXd th = theta;
+  glmmgee::LmmPls r = eng.evaluate(th);
+  if (!r.ok) return R_NilValue;
+  return hessian_list(eng.hessian(th, r, reml, max_work), r);
 }

@@ -53,6 +53,15 @@ struct LmmGrad {
   Eigen::VectorXd ldL2, ldRX2, pwrss;
 };
 
+// Exact first and second derivatives in theta of ld = log|M| (ML) or
+// log|M| + log|RX'RX| (REML) and of pwrss (lmm-sparse-hessian.cpp); ok =
+// false where the dense work per connected block of M would be too large.
+struct LmmHess {
+  bool ok = false;
+  Eigen::VectorXd g_ld, g_q;
+  Eigen::MatrixXd h_ld, h_q;
+};
+
 class LmmSparse {
  public:
   typedef Eigen::SparseMatrix<double, Eigen::ColMajor> ColMat;
@@ -72,6 +81,10 @@ class LmmSparse {
   // only there, from its rank-p form. Any Q the factorization handles.
   LmmGrad gradient_sparse(const Eigen::VectorXd& theta, const LmmPls& r);
   int nrandom() const { return Q_; }
+  // The exact Hessian (lmm-sparse-hessian.cpp) at the point of the last
+  // evaluate() (r its result, ok = true), where M's connected blocks hold at
+  // most `max_work` entries in all (sum of their squared sizes).
+  LmmHess hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool reml, double max_work);
   // After an evaluate() that succeeded (lmm-sparse-selinv.cpp): M^{-1} at
   // each stored entry of M's lower triangle (row i >= column j, 0-based,
   // original order), from the selected inverse of its factor.
@@ -99,6 +112,14 @@ class LmmSparse {
   std::vector<double> rec_g_;
   PolledLLT chol_;
   bool analyzed_ = false;
+  // M's connected blocks (the components of the graph of G and Lambda's
+  // pattern), found at the first hessian(): members in increasing order,
+  // each index's position in its block, each block's Lambda entries.
+  void find_blocks();
+  bool blocks_found_ = false;
+  std::vector<std::vector<int> > blocks_, block_entries_;
+  std::vector<int> block_of_, block_pos_;
+  double block_work_ = 0.0;
 };
 
 }  // namespace glmmgee

@@ -92,7 +92,7 @@ test_that("the Newton search hands over the final pieces of its end point", {
     st <- ns$lmm_sparse_setup(fit$X, fit$y, re, w, 0 * w)
     ms <- ns$lmm_sparse_moment_start(fit$X, fit$y, re, w, 0 * w, st$scale, reml = reml)
     r <- ns$cpp_lmmsp_newton(st$eng, ms, re$lower, 1e-3 * st$scale, st$n, st$p, st$logw,
-                             reml, 30L, 300L)
+                             reml, 30L, 300L, ns$lmm_sparse_hess_max_work)
     expect_true(r$ok)
     expect_identical(!is.null(r$final), cs[[4]][[if (reml) 1L else 2L]])
     # the same list as a fresh evaluation at the end point

@@ -420,18 +420,21 @@ test_that("REML with several terms takes 'start' (Lambda / sigma) and reaches lm
   fit0 <- glmm(f, Penicillin, REML = TRUE)
   # Starts far from the optimum on either side (variances 100 times too
   # small and too large, in the engine's vector: beta, Lambda, log sigma).
+  evals <- c()
   for (mult in c(0.1, 10)) {
     st <- unname(c(fixef(fit0), mult * fit0$theta[2:3], fit0$theta[[4L]]))
     fit <- glmm(f, Penicillin, REML = TRUE, start = st)
+    evals <- c(evals, fit$optinfo$evaluations)
     expect_equal(as.numeric(logLik(fit)), as.numeric(logLik(ref)), tolerance = 1e-8)
     expect_equal(unname(fixef(fit)), unname(lme4::fixef(ref)), tolerance = 1e-6)
     expect_equal(as.data.frame(VarCorr(fit))$sdcor,
                  as.data.frame(lme4::VarCorr(ref))$sdcor, tolerance = 1e-4)
   }
   # The start is used: from the optimum itself the search needs fewer
-  # evaluations than from lme4's start.
+  # evaluations than from the far starts. (Not than the default fit's: its
+  # Newton search with the exact Hessian from the moment start takes 4.)
   fit1 <- glmm(f, Penicillin, REML = TRUE, start = unname(fit0$theta))
-  expect_lt(fit1$optinfo$evaluations, fit0$optinfo$evaluations)
+  expect_lt(fit1$optinfo$evaluations, min(evals))
   expect_equal(as.numeric(logLik(fit1)), as.numeric(logLik(ref)), tolerance = 1e-8)
   expect_error(glmm(f, Penicillin, REML = TRUE, start = c(1, 2)),
                "'start'.*length 4")

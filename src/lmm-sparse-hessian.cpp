@@ -1,0 +1,255 @@
+// The exact Hessian in theta of the profiled LMM criteria's pieces
+// (lmm-sparse.h), for the Newton search and the standard errors of the
+// covariance parameters (R/fit-lmm-sparse.R).
+//
+// In the marginal form V = I_n + Z Lambda Lambda'Z' (rows already scaled by
+// the weights), log|M| = log|V|, log|RX'RX| = log|X'V^{-1}X| and pwrss =
+// y'Py with P = V^{-1} - V^{-1}X K X'V^{-1}, K = (X'V^{-1}X)^{-1}. With
+// Lambda linear in theta (E_k = dLambda/dtheta_k),
+//   dV/dtheta_k = Z S_k Z',   S_k = E_k Lambda' + Lambda E_k',
+//   d2V/dtheta_k dtheta_l = Z S_kl Z',   S_kl = E_k E_l' + E_l E_k',
+// and the standard derivatives of log|V|, log|V| + log|X'V^{-1}X| (the
+// REML criterion's determinants) and y'Py (Harville 1977, JASA 72, eqs.
+// (3.2)-(3.3); Wolfinger, Tobias & Sall 1994, SIAM J. Sci. Comput. 15(6),
+// sec. 2) read, with C = Z'V^{-1}Z, F = Z'V^{-1}X, D = Z'PZ = C - F K F'
+// and a = Z'Py (= Z' times the penalized residual of lmm-sparse.cpp),
+//   d log|V|        = tr(C S_k),  d2 = tr(C S_kl) - tr(C S_k C S_l),
+//   d(log|V| + log|X'V^{-1}X|) = tr(D S_k),  d2 = tr(D S_kl) - tr(D S_k D S_l),
+//   d pwrss         = -a'S_k a,   d2 = 2 (S_k a)'D (S_l a) - a'S_kl a.
+// By Woodbury, C = G - G Lambda M^{-1} Lambda'G (G = Z'Z) and
+// F = Z'X - G Lambda M^{-1} Lambda'Z'X. C is block diagonal over the
+// connected components of the graph of G and Lambda (crossed factors make
+// one block, nested ones a block per top-level group), so C is formed dense
+// per block by a dense Cholesky of M's block; the REML and pwrss terms in F
+// (a rank-p coupling of the blocks) are p x p products:
+//   tr(D S_k D S_l) = tr(C S_k C S_l) - 2 tr(K F'S_l C S_k F) + tr(K F'S_k F K F'S_l F),
+//   tr(D S_kl)      = tr(C S_kl) - 2 tr(K (E_k'F)'(E_l'F)).
+#include "lmm-sparse.h"
+#include <algorithm>
+#include <numeric>
+
+namespace glmmgee {
+
+namespace {
+int find_root(std::vector<int>& parent, int i) {
+  while (parent[i] != i) {
+    parent[i] = parent[parent[i]];
+    i = parent[i];
+  }
+  return i;
+}
+}  // namespace
+
+void LmmSparse::find_blocks() {
+  std::vector<int> parent(Q_);
+  std::iota(parent.begin(), parent.end(), 0);
+  auto unite = [&](int a, int b) {
+    a = find_root(parent, a);
+    b = find_root(parent, b);
+    if (a != b) parent[std::max(a, b)] = std::min(a, b);
+  };
+  for (int j = 0; j < Q_; ++j)
+    for (ColMat::InnerIterator it(G_, j); it; ++it) unite((int)it.row(), j);
+  for (size_t e = 0; e < lam_.row.size(); ++e) unite(lam_.row[e], lam_.col[e]);
+  std::vector<int> id(Q_, -1);
+  block_of_.assign(Q_, -1);
+  block_pos_.assign(Q_, -1);
+  blocks_.clear();
+  for (int i = 0; i < Q_; ++i) {
+    const int r = find_root(parent, i);
+    if (id[r] < 0) {
+      id[r] = (int)blocks_.size();
+      blocks_.push_back(std::vector<int>());
+    }
+    block_of_[i] = id[r];
+    block_pos_[i] = (int)blocks_[id[r]].size();
+    blocks_[id[r]].push_back(i);
+  }
+  block_entries_.assign(blocks_.size(), std::vector<int>());
+  for (size_t e = 0; e < lam_.row.size(); ++e) block_entries_[block_of_[lam_.row[e]]].push_back((int)e);
+  block_work_ = 0.0;
+  for (const auto& b : blocks_) block_work_ += (double)b.size() * (double)b.size();
+  blocks_found_ = true;
+}
+
+LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool reml,
+                           double max_work) {
+  LmmHess out;
+  if (!r.ok || theta.size() != lam_.ntheta) return out;
+  if (!blocks_found_) find_blocks();
+  if (block_work_ > max_work) return out;
+  const int K = lam_.ntheta;
+  const size_t ne = lam_.row.size();
+  using Eigen::MatrixXd;
+  using Eigen::VectorXd;
+
+  Eigen::LLT<MatrixXd> cx(r.RXtRX);
+  if (cx.info() != Eigen::Success) return out;
+  const MatrixXd Kx = cx.solve(MatrixXd::Identity(p_, p_));
+  const VectorXd a = Z_.transpose() * r.res;
+  // Lambda'a and E_k'a; w_k = S_k a = E_k (Lambda'a) + Lambda (E_k'a).
+  VectorXd lta = VectorXd::Zero(Q_);
+  MatrixXd Ea = MatrixXd::Zero(Q_, K), Wv = MatrixXd::Zero(Q_, K);
+  for (size_t e = 0; e < ne; ++e) {
+    lta[lam_.col[e]] += theta[lam_.k[e]] * a[lam_.row[e]];
+    Ea(lam_.col[e], lam_.k[e]) += a[lam_.row[e]];
+  }
+  for (size_t e = 0; e < ne; ++e) {
+    Wv(lam_.row[e], lam_.k[e]) += lta[lam_.col[e]];
+    const double t = theta[lam_.k[e]];
+    for (int k = 0; k < K; ++k) Wv(lam_.row[e], k) += t * Ea(lam_.col[e], k);
+  }
+
+  MatrixXd trCC = MatrixXd::Zero(K, K), trCkl = MatrixXd::Zero(K, K);
+  VectorXd trC = VectorXd::Zero(K);
+  MatrixXd F(Q_, p_), CW(Q_, K);
+  // Per k: S_k F, C S_k F, E_k'F (Q x p each, filled block by block).
+  std::vector<MatrixXd> SF(K, MatrixXd::Zero(Q_, p_)), CSF(K, MatrixXd(Q_, p_)),
+      EF(K, MatrixXd::Zero(Q_, p_));
+  const double* Mx = M_.valuePtr();
+  const int* Mo = M_.outerIndexPtr();
+  const int* Mi = M_.innerIndexPtr();
+  // Work matrices sized for the largest block, used through their top-left
+  // corners (nested designs have many small blocks).
+  int mmax = 0;
+  for (const auto& b : blocks_) mmax = std::max(mmax, (int)b.size());
+  MatrixXd Gb(mmax, mmax), Mb(mmax, mmax), Bb(mmax, mmax), Cb(mmax, mmax), CLb(mmax, mmax);
+  MatrixXd Ub(mmax, p_), Fb(mmax, p_), LFb(mmax, p_), Ekb(mmax, p_), Skb(mmax, p_),
+      CSkb(mmax, p_), Wb(mmax, K), CWb(mmax, K);
+  std::vector<MatrixXd> Tb(K, MatrixXd(mmax, mmax)), CEb(K, MatrixXd(mmax, mmax));
+  Eigen::LLT<MatrixXd> ch;
+  for (size_t b = 0; b < blocks_.size(); ++b) {
+    const std::vector<int>& idx = blocks_[b];
+    const std::vector<int>& ent = block_entries_[b];
+    const int m = (int)idx.size();
+    auto Gc = Gb.topLeftCorner(m, m);
+    auto Mc = Mb.topLeftCorner(m, m);
+    auto B = Bb.topLeftCorner(m, m);
+    auto Cc = Cb.topLeftCorner(m, m);
+    auto CL = CLb.topLeftCorner(m, m);
+    auto U = Ub.topRows(m);
+    auto Fc = Fb.topRows(m);
+    auto LF = LFb.topRows(m);
+    Gc.setZero();
+    Mc.setZero();
+    for (int jj = 0; jj < m; ++jj) {
+      const int j = idx[jj];
+      for (ColMat::InnerIterator it(G_, j); it; ++it) Gc(block_pos_[it.row()], jj) = it.value();
+      for (int t = Mo[j]; t < Mo[j + 1]; ++t) Mc(block_pos_[Mi[t]], jj) = Mx[t];
+    }
+    // Y' = Lambda'G on the block, B = L^{-1} Y' (M_b = L L'), C = G - B'B.
+    B.setZero();
+    U.setZero();
+    for (int e : ent) {
+      const double t = theta[lam_.k[e]];
+      const int rr = block_pos_[lam_.row[e]], cc = block_pos_[lam_.col[e]];
+      B.row(cc) += t * Gc.row(rr);
+      U.row(cc) += t * ZtX_.row(lam_.row[e]);
+    }
+    ch.compute(Mc);  // reads the lower triangle
+    if (ch.info() != Eigen::Success) return out;
+    ch.matrixL().solveInPlace(B);
+    ch.matrixL().solveInPlace(U);
+    // Small blocks (nested designs) by coefficient-wise products: the
+    // blocked products' packing costs more than their arithmetic there.
+    const bool small = m <= 24;
+    Cc = Gc;
+    if (small) {
+      Cc.noalias() -= B.transpose().lazyProduct(B);
+    } else {
+      Cc.template selfadjointView<Eigen::Lower>().rankUpdate(B.transpose(), -1.0);
+      Cc.template triangularView<Eigen::StrictlyUpper>() = Cc.transpose();
+    }
+    for (int i = 0; i < m; ++i) Fc.row(i) = ZtX_.row(idx[i]);
+    if (small) Fc.noalias() -= B.transpose().lazyProduct(U);
+    else Fc.noalias() -= B.transpose() * U;
+    for (int i = 0; i < m; ++i) F.row(idx[i]) = Fc.row(i);
+    auto Wc = Wb.topRows(m);
+    for (int i = 0; i < m; ++i) Wc.row(i) = Wv.row(idx[i]);
+    auto CWc = CWb.topRows(m);
+    if (small) CWc.noalias() = Cc.lazyProduct(Wc);
+    else CWc.noalias() = Cc * Wc;
+    for (int i = 0; i < m; ++i) CW.row(idx[i]) = CWc.row(i);
+    // T_k = C S_k = (C E_k) Lambda' + (C Lambda) E_k' on the block.
+    CL.setZero();
+    for (int e : ent) CL.col(block_pos_[lam_.col[e]]) += theta[lam_.k[e]] * Cc.col(block_pos_[lam_.row[e]]);
+    for (int k = 0; k < K; ++k) {
+      Tb[k].topLeftCorner(m, m).setZero();
+      CEb[k].topLeftCorner(m, m).setZero();
+    }
+    for (int e : ent)
+      CEb[lam_.k[e]].topLeftCorner(m, m).col(block_pos_[lam_.col[e]]) += Cc.col(block_pos_[lam_.row[e]]);
+    for (int k = 0; k < K; ++k) {
+      auto T = Tb[k].topLeftCorner(m, m);
+      auto CE = CEb[k].topLeftCorner(m, m);
+      for (int f : ent)
+        T.col(block_pos_[lam_.row[f]]) += theta[lam_.k[f]] * CE.col(block_pos_[lam_.col[f]]);
+      for (int e : ent)
+        if (lam_.k[e] == k) T.col(block_pos_[lam_.row[e]]) += CL.col(block_pos_[lam_.col[e]]);
+      trC[k] += T.trace();
+    }
+    for (int k = 0; k < K; ++k)
+      for (int l = k; l < K; ++l)
+        trCC(k, l) += Tb[k].topLeftCorner(m, m).cwiseProduct(Tb[l].topLeftCorner(m, m).transpose()).sum();
+    // tr(C S_kl) = 2 tr(C E_k E_l'): pairs of entries sharing a column.
+    for (int e : ent)
+      for (int f : ent)
+        if (lam_.col[e] == lam_.col[f])
+          trCkl(lam_.k[e], lam_.k[f]) += 2.0 * Cc(block_pos_[lam_.row[f]], block_pos_[lam_.row[e]]);
+    // S_k F = E_k (Lambda'F) + Lambda (E_k'F), C S_k F and E_k'F on the block.
+    LF.setZero();
+    for (int e : ent) LF.row(block_pos_[lam_.col[e]]) += theta[lam_.k[e]] * Fc.row(block_pos_[lam_.row[e]]);
+    for (int k = 0; k < K; ++k) {
+      auto Ek = Ekb.topRows(m);
+      auto Sk = Skb.topRows(m);
+      Ek.setZero();
+      Sk.setZero();
+      for (int e : ent)
+        if (lam_.k[e] == k) {
+          Ek.row(block_pos_[lam_.col[e]]) += Fc.row(block_pos_[lam_.row[e]]);
+          Sk.row(block_pos_[lam_.row[e]]) += LF.row(block_pos_[lam_.col[e]]);
+        }
+      for (int f : ent) Sk.row(block_pos_[lam_.row[f]]) += theta[lam_.k[f]] * Ek.row(block_pos_[lam_.col[f]]);
+      auto CSk = CSkb.topRows(m);
+      if (small) CSk.noalias() = Cc.lazyProduct(Sk);
+      else CSk.noalias() = Cc * Sk;
+      for (int i = 0; i < m; ++i) {
+        SF[k].row(idx[i]) = Sk.row(i);
+        EF[k].row(idx[i]) = Ek.row(i);
+        CSF[k].row(idx[i]) = CSk.row(i);
+      }
+    }
+  }
+  for (int k = 0; k < K; ++k)
+    for (int l = 0; l < k; ++l) {
+      trCC(k, l) = trCC(l, k);
+    }
+  trCkl = (trCkl + trCkl.transpose()).eval() / 2.0;
+
+  // pwrss: q_k = -a'w_k, q_kl = 2 (w_k'C w_l - (F'w_k)'K(F'w_l)) - 2 (E_k'a)'(E_l'a).
+  const MatrixXd FW = F.transpose() * Wv;
+  out.g_q = -(Wv.transpose() * a);
+  out.h_q = 2.0 * (Wv.transpose() * CW - FW.transpose() * Kx * FW) - 2.0 * (Ea.transpose() * Ea);
+  out.h_q = (out.h_q + out.h_q.transpose()).eval() / 2.0;
+  out.g_ld = trC;
+  out.h_ld = trCkl - trCC;
+  if (reml) {
+    std::vector<MatrixXd> Om(K);
+    for (int k = 0; k < K; ++k) Om[k] = F.transpose() * SF[k];
+    for (int k = 0; k < K; ++k) {
+      out.g_ld[k] -= (Kx * Om[k]).trace();
+      for (int l = 0; l < K; ++l) {
+        const double dkl = 2.0 * (Kx * (EF[k].transpose() * EF[l])).trace();
+        const double cross = 2.0 * (Kx * (SF[l].transpose() * CSF[k])).trace();
+        const double quad = (Kx * Om[k] * Kx * Om[l]).trace();
+        out.h_ld(k, l) += -dkl + cross - quad;
+      }
+    }
+    out.h_ld = (out.h_ld + out.h_ld.transpose()).eval() / 2.0;
+  }
+  out.ok = out.g_ld.allFinite() && out.h_ld.allFinite() && out.g_q.allFinite() &&
+           out.h_q.allFinite();
+  return out;
+}
+
+}  // namespace glmmgee
