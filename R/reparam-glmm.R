@@ -54,7 +54,9 @@ design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE) {
       }
       if (!is.finite(Tm[j, j]) || Tm[j, j] <= 0) Tm[j, j] <- 1
     }
-    if (is.na(ic) && is.null(mom)) Tm <- spanned_centring(M, Tm, idx, const, mn, sdv)
+    if (is.na(ic) && !scale_only && any(!const[idx] & abs(mn[idx]) > lmm_z_centre_sd * sdv[idx]))
+      Tm <- spanned_centring(Tm, idx, const, mn, sdv,
+                             if (is.null(mom)) span_moments(M, idx, mn, const) else mom$span)
   }
   sc <- diag(Tm)
   # all.equal(Tm, I, tolerance = 1e-12) by hand (its mean relative
@@ -74,81 +76,127 @@ design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE) {
 # same (0 + f + x: the indicators of f sum to 1). A column far from zero
 # there (x = Days + 1e8 on sleepstudy) was only scaled: beside the
 # indicators it is collinear to 1e-16, and the fit was refused as rank
-# deficient (check_full_rank() judges on this design). Such a column (its
-# mean beyond lmm_z_centre_sd standard deviations) is centred by the
-# constant the indicator columns before it span, 1 = sum_k a_k M[, k]
-# (columns of 0s and 1s, found by least squares and checked to 1e-10), and
-# scaled by its standard deviation, as against an intercept column: with
-# M[, k] = M*[, k] T[k, k], T[k, j] = mean_j a_k T[k, k]. T stays upper
-# triangular (the indicators before the column); a column before the
-# factor (0 + x + f) is centred in the last indicator's place
-# (spanned_centring_after()). Columns near zero (within
-# that bound) keep it too, so that other fits run on the same design as
-# before. A design known by its moments (`mom`, glmm_shards()) is not
-# searched for indicators: a distributed binomial fit on Days * 1e-6 - 5
-# still ends at -81.30 where the in-memory one reaches -75.64.
-spanned_centring <- function(M, Tm, idx, const, mn, sdv) {
+# deficient (check_full_rank() judges on this design). Such columns (mean
+# beyond lmm_z_centre_sd standard deviations) are centred by the constant
+# the block's 0/1 columns span, 1 = sum_k a_k M[, k] (span_moments()),
+# in any number and order (0 + x1 + f + x2, 0 + x1 + x2 + f), keeping T
+# upper triangular (every fit maps back with backsolve()):
+# - a column after the last spanning indicator K is centred by it and
+#   scaled by its standard deviation, M = M* T with
+#   T[, j] = mean_j sum_k a_k T[, k] + sd_j e_j;
+# - the far columns before K, j1 < j2 < ... (span(M*[, 1..j]) must be
+#   span(M[, 1..j])): the first stays as scaled (nearly constant, it plays
+#   the intercept's part), each later one is centred against it,
+#   M[, ji] - mean_ji / mean_j1 M[, j1], and made orthogonal to the ones
+#   before it (Gram-Schmidt in the centred cross-products); the last
+#   centred direction, M[, j1] centred by the indicators and orthogonal to
+#   those, takes K's place (spanned_centring_before()).
+# Everything comes from the block's means, spreads, 0/1 flags and cross-
+# products, so a design known by its moments (`mom`, glmm_shards()) gets
+# the same T (its entries rounded to 10 digits, as the centres). Columns
+# near zero (within that bound) keep their scaling, so that other fits run
+# on the same design as before.
+spanned_centring <- function(Tm, idx, const, mn, sdv, info) {
   far <- idx[!const[idx] & abs(mn[idx]) > lmm_z_centre_sd * sdv[idx]]
-  if (!length(far) || is.null(M)) return(Tm)
-  n <- nrow(M)
-  span_coef <- function(ind) {
-    ind <- ind[vapply(ind, function(k) all(M[, k] == 0 | M[, k] == 1), TRUE)]
-    if (!length(ind)) return(NULL)
-    Mi <- M[, ind, drop = FALSE]
-    a <- qr.coef(qr(Mi), rep(1, n))
-    a[is.na(a)] <- 0
-    if (!all(is.finite(a)) || max(abs(drop(Mi %*% a) - 1)) > 1e-10) return(NULL)
-    list(ind = ind, a = a)
+  if (!length(far) || is.null(info)) return(Tm)
+  sp <- span_coefficients(info, idx)
+  if (is.null(sp)) return(Tm)
+  far <- setdiff(far, sp$ind)
+  if (!length(far)) return(Tm)
+  K <- max(sp$ind)
+  before <- far[far < K]
+  if (length(before)) {
+    Tb <- spanned_centring_before(Tm, before, K, sp, mn, info$cov)
+    if (is.null(Tb)) return(Tm)
+    Tm <- Tb
   }
-  for (j in far) {
-    sp <- span_coef(idx[idx < j & !const[idx]])
-    if (!is.null(sp)) {
-      ind <- sp$ind
-      Tm[ind, j] <- mn[j] * sp$a * diag(Tm)[ind]
-      Tm[j, j] <- sdv[j]
-      if (!is.finite(Tm[j, j]) || Tm[j, j] <= 0) Tm[j, j] <- 1
-      next
-    }
-    if (length(far) == 1L) Tm <- spanned_centring_after(M, Tm, j, idx, const, mn, sdv, span_coef)
+  for (j in far[far > K]) {
+    tj <- signif(mn[j] * drop(Tm[, sp$ind, drop = FALSE] %*% sp$a), 10)
+    tj[j] <- if (is.finite(sdv[j]) && sdv[j] > 0) sdv[j] else 1
+    Tm[, j] <- tj
   }
   Tm
 }
 
-# The column before the indicators (0 + x + f): M*[, j] = M[, j] / T[j, j]
-# cannot be centred with T upper triangular (every fit maps back with
-# backsolve()), so the centred column takes the place of the last spanning
-# indicator K instead, M*[, K] = s (M[, j] - mean_j sum_k a_k M[, k]) / sd_j
-# with the sign s making T[K, K] positive: solved for M[, K],
-#   T[j, K] = T[j, j] / (mean_j a_K),  T[k, K] = -a_k T[k, k] / a_K (k < K),
-#   T[K, K] = sd_j / |mean_j a_K|.
-# M* spans what M spans, and holds the constant (M[, j] / T[j, j] is nearly
-# constant, and the constant less it is along the centred column), so its
-# conditioning is that of 0 + f + x's. Only for the block's one column far
-# from zero (with two, 0 + x1 + x2 + f, the indicators give the constant
-# once and the fit is refused as before), and only on columns no other
-# centring has touched (their T columns diagonal).
-spanned_centring_after <- function(M, Tm, j, idx, const, mn, sdv, span_coef) {
-  sp <- span_coef(idx[idx > j & !const[idx]])
-  if (is.null(sp)) return(Tm)
-  # Coefficients at rounding level (another factor's indicators beside the
-  # spanning ones: 0 + x + f + g) are zeros, checked again.
-  a <- sp$a
+# The spanning coefficients a of the constant over the block's 0/1 columns,
+# from their cross-products (counts) and sums: the normal equations
+# G a = s, accepted when the residual sum of squares n - a's is within
+# rounding of 0 (1e-12 n; a row outside the span leaves at least 1).
+# Coefficients at rounding level (another factor's indicators beside the
+# spanning ones: 0 + x + f + g) are zeros; a is rounded to 10 digits, so
+# that moments summed in any order give the same map.
+span_coefficients <- function(info, idx) {
+  i01 <- idx[info$is01[idx]]
+  if (!length(i01)) return(NULL)
+  G <- info$xx[i01, i01, drop = FALSE]
+  s <- info$sum[i01]
+  a <- tryCatch(qr.solve(G, s, tol = 1e-10), error = function(e) NULL)
+  if (is.null(a) || !all(is.finite(a))) return(NULL)
+  rss <- info$n - 2 * sum(a * s) + drop(crossprod(a, G %*% a))
+  if (!is.finite(rss) || abs(rss) > 1e-12 * info$n) return(NULL)
+  a <- signif(a, 10)
   a[abs(a) <= 1e-8 * max(abs(a))] <- 0
-  nz <- sp$ind[a != 0]
-  if (!length(nz) || max(abs(drop(M[, nz, drop = FALSE] %*% a[a != 0]) - 1)) > 1e-10) return(Tm)
-  K <- max(nz)
-  aK <- a[sp$ind == K]
-  cols <- c(j, nz)
-  off <- Tm[, cols, drop = FALSE]
-  off[cbind(cols, seq_along(cols))] <- 0
-  if (any(off != 0) || abs(aK) < 1e-8) return(Tm)
-  tK <- sdv[j] / abs(mn[j] * aK)
-  if (!is.finite(tK) || tK <= 0) return(Tm)
-  oth <- nz[nz != K]
-  Tm[j, K] <- Tm[j, j] / (mn[j] * aK)
-  Tm[oth, K] <- -a[match(oth, sp$ind)] * diag(Tm)[oth] / aK
-  Tm[K, K] <- tK
+  if (all(a == 0)) return(NULL)
+  list(ind = i01[a != 0], a = a[a != 0])
+}
+
+# The far columns `before` the last spanning indicator K (see
+# spanned_centring()): the columns of T^-1 for before[-1] and K built as
+# combinations of M's columns (centred, orthogonal in the centred cross-
+# products `C`), T's columns for them by back substitution. NULL when a
+# combination has no spread left (the covariates are collinear given the
+# constant: the rank check then names them).
+spanned_centring_before <- function(Tm, before, K, sp, mn, C) {
+  k <- ncol(Tm)
+  e <- function(j) replace(numeric(k), j, 1)
+  cv <- function(u, v) sum(u[before] * (C[before, before, drop = FALSE] %*% v[before]))
+  j1 <- before[1L]
+  V <- list()
+  for (j in before[-1L]) {
+    u <- e(j) - mn[j] / mn[j1] * e(j1)
+    for (v in V) u <- u - cv(u, v) * v
+    s2 <- cv(u, u)
+    if (!is.finite(s2) || s2 <= 1e-20 * C[j, j]) return(NULL)
+    V[[length(V) + 1L]] <- u / sqrt(s2)
+  }
+  # c_j1: M[, j1] less its mean along the indicators.
+  w <- e(j1)
+  w[sp$ind] <- w[sp$ind] - mn[j1] * sp$a
+  for (v in V) w <- w - cv(w, v) * v
+  s2 <- cv(w, w)
+  aK <- sp$a[sp$ind == K]
+  if (!is.finite(s2) || s2 <= 1e-20 * C[j1, j1] || aK == 0) return(NULL)
+  w <- -sign(mn[j1] * aK) * w / sqrt(s2)
+  Ti <- diag(1 / diag(Tm), k)
+  mod <- c(before[-1L], K)
+  Ti[, mod] <- do.call(cbind, c(V, list(w)))
+  if (any(Ti[lower.tri(Ti)] != 0) || any(diag(Ti) <= 0)) return(NULL)
+  Tn <- backsolve(Ti, diag(1, k))
+  if (!all(is.finite(Tn))) return(NULL)
+  Tm[, mod] <- signif(Tn[, mod], 10)
   Tm
+}
+
+# What spanned_centring() needs of a block's columns `idx` held in memory:
+# the same sums the shards return (dist_w_moments()): 0/1 flags, the
+# cross-products of the 0/1 columns, the column sums, and the cross-
+# products about the column means, over the block's n rows.
+span_moments <- function(M, idx, mn, const) {
+  n <- nrow(M)
+  is01 <- logical(ncol(M))
+  is01[idx] <- vapply(idx, function(j) !const[j] && all(M[, j] == 0 | M[, j] == 1), TRUE)
+  xx <- matrix(0, ncol(M), ncol(M))
+  i01 <- which(is01)
+  if (length(i01)) xx[i01, i01] <- crossprod(M[, i01, drop = FALSE])
+  C <- matrix(0, ncol(M), ncol(M))
+  far <- idx[!const[idx] & !is01[idx]]
+  if (length(far)) {
+    Mc <- sweep(M[, far, drop = FALSE], 2L, colMeans(M[, far, drop = FALSE]))
+    C[far, far] <- crossprod(Mc) / n
+  }
+  sm <- numeric(ncol(M))
+  sm[i01] <- colSums(M[, i01, drop = FALSE])
+  list(n = n, is01 = is01, xx = xx, sum = sm, cov = C)
 }
 
 # Lower-triangular factor of a positive semidefinite matrix, with zero
