@@ -18,8 +18,16 @@ shard_model <- function(eng, p2, agreed, family, nAGQ, bars, control) {
   colnames(R) <- xnames
   mx <- Reduce(`+`, lapply(p2, `[[`, "xsum")) / n
   mz <- Reduce(`+`, lapply(p2, `[[`, "zsum")) / n
+  # within_centring()'s centres from X'X = R'R and the column sums.
+  ctrx <- within_ctr(colSums(R^2), mx * n)
   m2 <- shard_pass(eng, seq_along(p2), function(ids, w)
-    parallel::clusterCall(eng$cl[w], dist_w_moments, eng$key, mx, mz)[[1L]])
+    parallel::clusterCall(eng$cl[w], dist_w_moments, eng$key, mx, mz, ctrx)[[1L]])
+  pool_within <- function() {
+    ws <- lapply(m2, `[[`, "xwithin")
+    sum_of <- function(f) Reduce(`+`, lapply(ws, `[[`, f))
+    list(n = n, is01 = Reduce(`&`, lapply(ws, `[[`, "is01")), xx = sum_of("xx"), sum = sum_of("sum"),
+         nz = sum_of("nz"), xnz = sum_of("xnz"), ss = sum_of("ss"), ctr = ctrx)
+  }
   # The shards' sums pooled in spanned_centring()'s form (span_moments()),
   # so that 0 + f + x with x far from zero is centred as in memory.
   pool_span <- function(nm) {
@@ -38,6 +46,7 @@ shard_model <- function(eng, p2, agreed, family, nAGQ, bars, control) {
   nAGQ <- check_nAGQ(nAGQ, q)
   disp <- has_dispersion(family)
   mom_x <- mom(mx, "x", "x2", "xspan")
+  mom_x$within <- pool_within()
   rp <- glmm_reparam(NULL, NULL, pat, cov_blocks, p, disp, mom_x = mom_x,
                      mom_z = mom(mz, "z", "z2", "zspan"))
   # Judged, if need be, on the centred and scaled design's R factor

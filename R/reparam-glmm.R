@@ -22,7 +22,7 @@
 # deviations and root mean squares of a design held elsewhere; then M is
 # not used and not returned.
 # `scale_only`: the scales alone (`M` and `T` not returned).
-design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE) {
+design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE, within = TRUE) {
   k <- if (is.null(mom)) ncol(M) else length(mom$mean)
   if (is.null(blocks)) blocks <- k
   Tm <- diag(1, k)
@@ -57,6 +57,10 @@ design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE) {
     if (is.na(ic) && !scale_only && any(!const[idx] & abs(mn[idx]) > lmm_z_centre_sd * sdv[idx]))
       Tm <- spanned_centring(Tm, idx, const, mn, sdv,
                              if (is.null(mom)) span_moments(M, idx, mn, const) else mom$span)
+    if (within && !scale_only) {
+      wi <- if (is.null(mom)) within_moments(M, idx, const) else mom$within
+      if (!is.null(wi)) Tm <- within_centring(Tm, idx, const, wi)
+    }
   }
   sc <- diag(Tm)
   # all.equal(Tm, I, tolerance = 1e-12) by hand (its mean relative
@@ -177,6 +181,73 @@ spanned_centring_before <- function(Tm, before, K, sp, mn, C) {
   Tm
 }
 
+# A column that is zero outside the rows of one level of a factor (x:f's
+# column x * f_k) and far from zero within them (x = Days * 1e-6 - 5 or
+# Days + 1e8): centred by its mean m over those rows and scaled by its
+# spread s there. The rows' indicator must be a combination of earlier 0/1
+# and constant columns, 1{M[, j] != 0} = sum_k c_k M[, k] (f_k itself, or
+# the intercept less the other levels' columns in f + f:x), so
+# M[, j] = m sum_k c_k M[, k] + s M*[, j] and T[, j] = m sum_k c_k T[, k] +
+# s e_j, T triangular. Over all rows such a column is not far (its spread is
+# the indicator's times m), so neither the intercept nor spanned_centring()
+# centred it, and it stayed collinear with the indicator to 1e-7 or 1e-16:
+# f + f:x2 ended 5.8 below the optimum without standard errors, f * x1 was
+# refused as rank deficient. From sums (within_sums()), which the shards
+# return too. X only (`within = FALSE` for random-effect designs, whose far
+# slopes have maps of their own).
+within_centring <- function(Tm, idx, const, wi) {
+  basis_ok <- const | wi$is01
+  for (j in idx[!const[idx] & !wi$is01[idx] & wi$nz[idx] < wi$n & wi$nz[idx] >= 2]) {
+    B <- idx[idx < j & basis_ok[idx]]
+    if (!length(B)) next
+    G <- wi$xx[B, B, drop = FALSE]
+    r <- wi$xnz[B, j]
+    cf <- tryCatch(qr.solve(G, r, tol = 1e-10), error = function(e) NULL)
+    if (is.null(cf) || !all(is.finite(cf))) next
+    rss <- wi$nz[j] - 2 * sum(cf * r) + drop(crossprod(cf, G %*% cf))
+    if (!is.finite(rss) || abs(rss) > 1e-12 * wi$n) next
+    cf <- signif(cf, 10)
+    m <- wi$sum[j] / wi$nz[j]
+    sd <- sqrt(max(wi$ss[j] / wi$nz[j] - (m - wi$ctr[j])^2, 0))
+    m <- signif(m, 10)
+    sd <- signif(sd, 10)
+    if (!is.finite(m) || !is.finite(sd) || !(sd > 0) || abs(m) <= lmm_z_centre_sd * sd) next
+    tj <- signif(m * drop(Tm[, B, drop = FALSE] %*% cf), 10)
+    tj[j] <- sd
+    Tm[, j] <- tj
+  }
+  Tm
+}
+
+# within_centring()'s sums over the rows of M (per shard in
+# dist_w_moments(), summed by the lead): the 0/1 flags, cross-products,
+# column sums, rows not zero per column (`nz`), the sums of each column
+# over the rows where another is not zero (`xnz`, [k, j]), and the sums of
+# squares about `ctr` over a column's rows not zero (`ss`; `ctr` =
+# sum(x^2) / sum(x), within rounding of a far column's mean there).
+within_sums <- function(M, ctr) {
+  NZ <- M != 0
+  list(n = nrow(M), is01 = colSums(NZ & M != 1) == 0, xx = crossprod(M), sum = colSums(M),
+       nz = colSums(NZ), xnz = crossprod(M, NZ * 1), ss = colSums(sweep(M, 2L, ctr)^2 * NZ), ctr = ctr)
+}
+
+# The centre within_sums() takes: sum(x^2) / sum(x) (0 where that is 0).
+within_ctr <- function(x2sum, xsum) ifelse(xsum != 0, x2sum / xsum, 0)
+
+# within_sums() of a design in memory, or NULL where no column can need
+# within_centring() (none both non-0/1 with a zero and after a 0/1 column).
+within_moments <- function(M, idx, const) {
+  if (is.null(M) || nrow(M) < 2L) return(NULL)
+  nc <- idx[!const[idx]]
+  if (length(nc) < 2L) return(NULL)
+  is01 <- vapply(nc, function(j) all(M[, j] == 0 | M[, j] == 1), TRUE)
+  if (!any(is01)) return(NULL)
+  cand <- nc[!is01 & nc > min(nc[is01])]
+  if (!length(cand) || !any(vapply(cand, function(j) any(M[, j] == 0), TRUE))) return(NULL)
+  ws <- within_sums(M, within_ctr(colSums(M^2), colSums(M)))
+  ws
+}
+
 # What spanned_centring() needs of a block's columns `idx` held in memory:
 # the same sums the shards return (dist_w_moments()): 0/1 flags, the
 # cross-products of the 0/1 columns, the column sums, and the cross-
@@ -229,7 +300,7 @@ chol_psd <- function(D, tol = 1e-12) {
 glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp, mom_x = NULL, mom_z = NULL,
                          z_blocks = cov_blocks) {
   tx <- design_transform(X, mom = mom_x)
-  tz <- design_transform(Z, blocks = z_blocks, mom = mom_z)
+  tz <- design_transform(Z, blocks = z_blocks, mom = mom_z, within = FALSE)
   q <- length(tz$scale)
   nl <- length(pat$row)
   lam_index <- cbind(pat$row, pat$col)
@@ -357,7 +428,7 @@ sparse_reparam <- function(X, re, p, disp) {
     raw <- matrix(0, n, q)
     for (j in seq_len(q))
       raw[, j] <- Matrix::rowSums(Z[, tm$columns[seq(j, nl * q, by = q)], drop = FALSE])
-    tz <- design_transform(raw)
+    tz <- design_transform(raw, within = FALSE)
     if (tz$identity) next
     identity <- FALSE
     lt <- which(lower.tri(diag(q), diag = TRUE), arr.ind = TRUE)
