@@ -19,8 +19,10 @@
 # gives the sizes of the column blocks within which centring may use a
 # constant column (for X: one block).
 # `mom` (distributed fits, glmm-shards.R): the column means, standard
-# deviations and root mean squares of a design held elsewhere; then M is
-# not used and not returned.
+# deviations and root mean squares of a design held elsewhere, and the sums
+# spanned_centring() (`span`) and within_centring() (`within`) need; then M
+# is not used and not returned.
+# `within`: centre columns far from zero within one level's rows (X only).
 # `scale_only`: the scales alone (`M` and `T` not returned).
 design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE, within = TRUE) {
   k <- if (is.null(mom)) ncol(M) else length(mom$mean)
@@ -243,9 +245,16 @@ within_moments <- function(M, idx, const) {
   is01 <- vapply(nc, function(j) all(M[, j] == 0 | M[, j] == 1), TRUE)
   if (!any(is01)) return(NULL)
   cand <- nc[!is01 & nc > min(nc[is01])]
-  if (!length(cand) || !any(vapply(cand, function(j) any(M[, j] == 0), TRUE))) return(NULL)
-  ws <- within_sums(M, within_ctr(colSums(M^2), colSums(M)))
-  ws
+  # Only a column with zeros and far from zero over its other rows can
+  # need it (a cheap look before the cross-products).
+  far_nz <- function(j) {
+    v <- M[M[, j] != 0, j]
+    if (length(v) < 2L || length(v) == nrow(M)) return(FALSE)
+    m <- mean(v)
+    abs(m) > lmm_z_centre_sd * sqrt(mean((v - m)^2))
+  }
+  if (!length(cand) || !any(vapply(cand, far_nz, TRUE))) return(NULL)
+  within_sums(M, within_ctr(colSums(M^2), colSums(M)))
 }
 
 # What spanned_centring() needs of a block's columns `idx` held in memory:
