@@ -118,11 +118,20 @@ dist_w_design <- function(key, spec) {
 }
 
 # Pass 3: sums of squares about the global column means (the centring and
-# scaling of reparam-glmm.R), of X and Z.
-dist_w_moments <- function(key, mx, mz) {
+# scaling of reparam-glmm.R), of X and Z; and what spanned_centring() needs
+# where a block has no constant column (0 + f + x): which columns hold only
+# 0s and 1s, the cross-products and the cross-products about the means.
+dist_w_moments <- function(key, mx, mz, ctrx = NULL) {
+  span <- function(M, m) {
+    Mc <- sweep(M, 2L, m)
+    list(is01 = colSums(M != 0 & M != 1) == 0, xx = crossprod(M), cov = crossprod(Mc),
+         sum = colSums(M))
+  }
   lapply(.dist_state[[key]]$shards, function(sh)
     list(x = colSums(sweep(sh$X, 2L, mx)^2), x2 = colSums(sh$X^2),
-         z = colSums(sweep(sh$Z, 2L, mz)^2), z2 = colSums(sh$Z^2)))
+         z = colSums(sweep(sh$Z, 2L, mz)^2), z2 = colSums(sh$Z^2),
+         xspan = span(sh$X, mx), zspan = span(sh$Z, mz),
+         xwithin = if (!is.null(ctrx)) within_sums(sh$X, ctrx)))
 }
 
 # Pass 4: the optimizer's centred and scaled designs and the engines.

@@ -58,7 +58,9 @@ dist_w_gee_design <- function(key, spec) {
                       assign = attr(X, "assign"), contrasts = attr(X, "contrasts"),
                       # For the centring of a design without an intercept
                       # column (gee_shard_transform()).
-                      xsum = colSums(X), n = nrow(X),
+                      xsum = colSums(X), n = nrow(X), is01 = colSums(X != 0 & X != 1) == 0,
+                      # within_centring()'s sums, about this shard's centres.
+                      within = within_sums(X, within_ctr(colSums(X^2), colSums(X))),
                       active = act, sizes = tabulate(idc[pos], length(spec$group_levels))[act],
                       wall = if (!is.null(wave)) unique(wave),
                       wact = if (!is.null(wave)) unique(wave[pos]))

@@ -432,9 +432,12 @@ gee_rank_qr <- function(XtX) {
 # beta*, each variance T^-1 V* T^-T, the information under independence
 # (QIC's) T' H* T.
 gee_standard_x <- function(res, tx) {
-  # (T is upper triangular but after gee_constant_span()'s column swap.)
-  Ti <- if (all(tx$T[lower.tri(tx$T)] == 0)) backsolve(tx$T, diag(1, ncol(tx$T)))
-        else tryCatch(solve(tx$T), error = function(e) if (is.null(tx$Ti)) stop(e) else tx$Ti)
+  # (T is upper triangular but after gee_constant_span()'s column swap;
+  # there its inverse from the factors, A T_A^-1: solve() of the product
+  # loses digits where it does not refuse it, x = Days + 1e8.)
+  Ti <- if (!is.null(tx$Ti)) tx$Ti
+        else if (all(tx$T[lower.tri(tx$T)] == 0)) backsolve(tx$T, diag(1, ncol(tx$T)))
+        else solve(tx$T)
   res$beta <- drop(Ti %*% res$beta)
   sym <- function(m) (m + t(m)) / 2
   v <- res$variance

@@ -626,10 +626,27 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
 # those bounds X'X / n has a condition number below about 1e6 whatever the
 # columns' correlation, so the estimates and standard errors on X and on X*
 # agree to about 1e-10; outside them design_transform() runs as before.
+# A column far from zero only within one level's rows (f + f:x2) passes
+# those bounds over all rows, so it is looked for as well (within_far()).
 lmm_design_transform <- function(X) {
   k <- ncol(X)
-  if (well_scaled_x(X)) return(list(M = X, T = diag(1, k), scale = rep(1, k), identity = TRUE))
+  if (well_scaled_x(X) && !within_far(X))
+    return(list(M = X, T = diag(1, k), scale = rep(1, k), identity = TRUE))
   design_transform(X)
+}
+
+# Whether some column of X is zero outside an earlier 0/1 column's rows and
+# far from zero within them (within_centring()'s columns).
+within_far <- function(X) {
+  if (!is.matrix(X) || ncol(X) < 2L || nrow(X) < 2L) return(FALSE)
+  # No 0/1 column that is not constant: nothing to look for.
+  n1 <- colSums(X == 1)
+  if (!any(colSums(X == 0) + n1 == nrow(X) & n1 < nrow(X))) return(FALSE)
+  const <- vapply(seq_len(ncol(X)), function(j) all(X[, j] == X[1L, j]), TRUE)
+  wi <- within_moments(X, seq_len(ncol(X)), const)
+  if (is.null(wi)) return(FALSE)
+  k <- ncol(X)
+  !identical(within_centring(diag(1, k), seq_len(k), const, wi), diag(1, k))
 }
 
 # The fit's Hessian and gradient in other parameters at positions `idx`,

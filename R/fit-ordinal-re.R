@@ -44,7 +44,7 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
   # log standard deviation at -9, where its gradient has vanished).
   last <- vapply(seq_len(q), function(j) max(lam_row[lam_col == j], j), 1L)
   cov_blocks <- diff(c(0L, which(cummax(last) == seq_len(q))))
-  tz <- design_transform(Zs, blocks = cov_blocks)
+  tz <- design_transform(Zs, blocks = cov_blocks, within = FALSE)
   std <- !tz$identity &&
     (nAGQ > 1L || centres_far(tz$T) || any(tz$scale > 100 | tz$scale < 0.01))
   if (std) {
@@ -229,7 +229,7 @@ ordinal_loglik_at_re <- function(fit, psi) {
   if (isTRUE(fit$optinfo$centred_z)) {
     last <- vapply(seq_len(q), function(j) max(fit$lam_row[fit$lam_col == j], j), 1L)
     cov_blocks <- diff(c(0L, which(cummax(last) == seq_len(q))))
-    tz <- design_transform(Zs, blocks = cov_blocks)
+    tz <- design_transform(Zs, blocks = cov_blocks, within = FALSE)
     Zs <- tz$M
     L <- lq_blocks(tz$T %*% L, cov_blocks)$L
   }

@@ -134,7 +134,8 @@ gee_shards <- function(formula, files, id, family = gaussian(), corstr = "indepe
          call. = FALSE)
   # The engines solve on X T^-1 where the design loses digits (as gee()).
   wspec <- list(wmin = mod$wmin, allpos = mod$allpos, family = family,
-                Ti = if (!isTRUE(mod$tx$identity)) backsolve(mod$tx$T, diag(1, ncol(mod$tx$T))))
+                Ti = if (!isTRUE(mod$tx$identity))
+                  mod$tx$Ti %||% backsolve(mod$tx$T, diag(1, ncol(mod$tx$T))))
   eng$reload <- function(ids, w) {
     read(ids, w)
     parallel::clusterCall(eng$cl[w], dist_w_gee_design, eng$key, dspec)
@@ -183,12 +184,33 @@ gee_shard_model <- function(p2, agreed, corstr, std.err, Mv, R, scale.fix, famil
   # the intercept's multiple out of each column of the shards' R factors
   # (the rows below a shard's first hold its centred columns exactly).
   ic <- which(p2[[1L]]$assign == 0L)[1L]
+  # Without an intercept column, a factor whose indicators span the
+  # constant beside a covariate far from zero (0 + f + x2): gee()'s
+  # gee_constant_span() from the shards' sums, the constant in place of the
+  # last spanning indicator (X A); the rank and the centring are then judged
+  # on X A as with an intercept, and mapped back (T A^-1). It was refused
+  # as rank deficient where gee() fits it.
+  span <- if (is.na(ic)) gee_shard_constant_span(p2, XtX) else NULL
+  if (!is.null(span)) {
+    Rall <- Rall %*% span$A
+    XtX <- crossprod(Rall)
+    qx <- gee_rank_qr(XtX)
+    ic <- 1L
+  }
   Rc <- NULL
   if (!is.na(ic) && XtX[ic, ic] > 0) {
     Rc <- Rall - outer(Rall[, ic], XtX[ic, ] / XtX[ic, ic])
     Rc[, ic] <- Rall[, ic]
     if (qx$rank < p) qx <- gee_rank_qr(crossprod(Rc))
   }
+  # A column far from zero within one level's rows (f + f:x2): the rank
+  # judged on R T^-1 with within_centring()'s T, as gee() judges X T^-1.
+  within <- gee_shard_within(p2)
+  tx <- gee_shard_transform(XtX, Rc, ic, Reduce(`+`, lapply(p2, `[[`, "xsum")),
+                            sum(vapply(p2, `[[`, 1, "n")),
+                            if (is.null(span)) within else within_by_span(within, span$A))
+  if (qx$rank < p && !isTRUE(tx$identity))
+    qx <- gee_rank_qr(crossprod(Rall %*% backsolve(tx$T, diag(1, p))))
   if (qx$rank < p) {
     alias <- xnames[qx$pivot[(qx$rank + 1L):p]]
     stop(sprintf("the model matrix is rank deficient: %s %s linearly dependent on the other columns",
@@ -232,10 +254,40 @@ gee_shard_model <- function(p2, agreed, corstr, std.err, Mv, R, scale.fix, famil
   check_jackknife(std.err, length(sizes), p, length(alpha_names(corstr, T, Mv)), scale.fix)
   X0 <- matrix(0, 0L, p, dimnames = list(NULL, xnames))
   attr(X0, "assign") <- p2[[1L]]$assign
+  if (!is.null(span))
+    tx <- list(T = tx$T %*% span$Ai, identity = FALSE,
+               Ti = span$A %*% backsolve(tx$T, diag(1, ncol(tx$T))))
   list(xnames = xnames, sizes = sizes, T = T, wpos = wpos, wmin = wmin, allpos = allpos,
-       Mv = as.integer(Mv), R = R, X0 = X0,
-       tx = gee_shard_transform(XtX, Rc, ic, Reduce(`+`, lapply(p2, `[[`, "xsum")),
-                                sum(vapply(p2, `[[`, 1, "n"))))
+       Mv = as.integer(Mv), R = R, X0 = X0, tx = tx)
+}
+
+# gee_constant_span()'s A from the shards' summaries: the 0/1 columns
+# (`is01`), their cross-products (X'X from the R factors, counts to
+# rounding) and sums; used when a column beside them is not well scaled
+# (its spread from mean(x^2) - mean(x)^2, which cancels for exactly those
+# columns). NULL when the 0/1 columns do not span the constant (residual
+# sum of squares beyond rounding; a row outside the span leaves at least 1).
+gee_shard_constant_span <- function(p2, XtX) {
+  p <- ncol(XtX)
+  if (p < 2L || is.null(p2[[1L]]$is01)) return(NULL)
+  n <- sum(vapply(p2, `[[`, 1, "n"))
+  xsum <- Reduce(`+`, lapply(p2, `[[`, "xsum"))
+  ind <- which(Reduce(`&`, lapply(p2, `[[`, "is01")))
+  if (!length(ind) || length(ind) == p || n < 2) return(NULL)
+  mn <- xsum / n
+  sdv <- sqrt(pmax(diag(XtX) / n - mn^2, 0))
+  if (well_scaled_moments(c(1, mn[-ind]), c(0, sdv[-ind]))) return(NULL)
+  G <- XtX[ind, ind, drop = FALSE]
+  cf <- tryCatch(qr.solve(G, xsum[ind], tol = 1e-10), error = function(e) NULL)
+  if (is.null(cf) || !all(is.finite(cf))) return(NULL)
+  rss <- n - 2 * sum(cf * xsum[ind]) + drop(crossprod(cf, G %*% cf))
+  if (!is.finite(rss) || abs(rss) > 1e-8 * n) return(NULL)
+  cf <- signif(cf, 10)
+  cf[abs(cf) < 1e-12] <- 0
+  j <- ind[max(which(cf != 0))]
+  I <- diag(1, p)
+  A <- cbind(replace(numeric(p), ind, cf), I[, -j, drop = FALSE])
+  list(A = A, Ai = solve(A))
 }
 
 # gee()'s centring and scaling of X where its columns lose digits
@@ -247,9 +299,15 @@ gee_shard_model <- function(p2, agreed, corstr, std.err, Mv, R, scale.fix, famil
 # mean(x^2) - mean(x)^2: that cancels where the spread is below 1e-4 of
 # the mean, but such a column is outside the rule's bounds either way
 # (x + 1e4 without an intercept failed at its start, where gee() fits it).
-gee_shard_transform <- function(XtX, Rc, ic, xsum = NULL, nrows = NULL) {
+gee_shard_transform <- function(XtX, Rc, ic, xsum = NULL, nrows = NULL, within = NULL) {
   p <- ncol(XtX)
   none <- list(T = diag(1, p), scale = rep(1, p), identity = TRUE)
+  if (!is.null(within)) {
+    # gee()'s lmm_design_transform() runs design_transform() also where
+    # a column is far from zero only within one level's rows (within_far()).
+    const <- if (is.na(ic)) rep(FALSE, p) else seq_len(p) == ic
+    if (identical(within_centring(diag(1, p), seq_len(p), const, within), diag(1, p))) within <- NULL
+  }
   if (is.null(Rc) || is.na(ic)) {
     if (is.null(xsum) || !isTRUE(nrows >= 2)) return(none)
     n <- nrows
@@ -261,8 +319,37 @@ gee_shard_transform <- function(XtX, Rc, ic, xsum = NULL, nrows = NULL) {
     sdv <- sqrt(colSums(Rc^2) / n)
     sdv[ic] <- 0
   }
-  if (well_scaled_moments(mn, sdv)) return(none)
-  design_transform(NULL, mom = list(mean = mn, sd = sdv, rms = sqrt(diag(XtX) / n), n = n))
+  if (well_scaled_moments(mn, sdv) && is.null(within)) return(none)
+  design_transform(NULL, mom = list(mean = mn, sd = sdv, rms = sqrt(diag(XtX) / n), n = n,
+                                    within = within))
+}
+
+# within_sums() of X A (gee_shard_constant_span(): A's first column gives
+# the constant, the others are columns of X): the columns of X keep their
+# rows not zero and sums of squares, the constant is not zero anywhere.
+within_by_span <- function(w, A) {
+  if (is.null(w)) return(NULL)
+  keep <- apply(A[, -1L, drop = FALSE], 2L, function(a) which(a == 1))
+  xnz <- cbind(w$sum, w$xnz[, keep, drop = FALSE])
+  list(n = w$n, is01 = c(TRUE, w$is01[keep]), xx = crossprod(A, w$xx %*% A),
+       sum = drop(crossprod(A, w$sum)), nz = c(w$n, w$nz[keep]), xnz = crossprod(A, xnz),
+       ss = c(0, w$ss[keep]), ctr = c(1, w$ctr[keep]))
+}
+
+# The shards' within_sums() pooled: the sums of squares about each shard's
+# centre moved to the pooled mean over the rows not zero, ss + 2 (c_s - c)
+# (sum - nz c_s) + nz (c_s - c)^2 (the column is zero outside those rows).
+gee_shard_within <- function(p2) {
+  ws <- lapply(p2, `[[`, "within")
+  if (any(vapply(ws, is.null, TRUE))) return(NULL)
+  sum_of <- function(f) Reduce(`+`, lapply(ws, `[[`, f))
+  ctr <- ifelse(sum_of("nz") > 0, sum_of("sum") / sum_of("nz"), 0)
+  ss <- Reduce(`+`, lapply(ws, function(w) {
+    d <- w$ctr - ctr
+    w$ss + 2 * d * (w$sum - w$nz * w$ctr) + w$nz * d^2
+  }))
+  list(n = sum_of("n"), is01 = Reduce(`&`, lapply(ws, `[[`, "is01")), xx = sum_of("xx"),
+       sum = sum_of("sum"), nz = sum_of("nz"), xnz = sum_of("xnz"), ss = ss, ctr = ctr)
 }
 
 #' @export

@@ -18,19 +18,37 @@ shard_model <- function(eng, p2, agreed, family, nAGQ, bars, control) {
   colnames(R) <- xnames
   mx <- Reduce(`+`, lapply(p2, `[[`, "xsum")) / n
   mz <- Reduce(`+`, lapply(p2, `[[`, "zsum")) / n
+  # within_centring()'s centres from X'X = R'R and the column sums.
+  ctrx <- within_ctr(colSums(R^2), mx * n)
   m2 <- shard_pass(eng, seq_along(p2), function(ids, w)
-    parallel::clusterCall(eng$cl[w], dist_w_moments, eng$key, mx, mz)[[1L]])
-  mom <- function(m, dev, sq) list(n = n, mean = m, sd = sqrt(Reduce(`+`, lapply(m2, `[[`, dev)) / n),
-                                   rms = sqrt(Reduce(`+`, lapply(m2, `[[`, sq)) / n))
+    parallel::clusterCall(eng$cl[w], dist_w_moments, eng$key, mx, mz, ctrx)[[1L]])
+  pool_within <- function() {
+    ws <- lapply(m2, `[[`, "xwithin")
+    sum_of <- function(f) Reduce(`+`, lapply(ws, `[[`, f))
+    list(n = n, is01 = Reduce(`&`, lapply(ws, `[[`, "is01")), xx = sum_of("xx"), sum = sum_of("sum"),
+         nz = sum_of("nz"), xnz = sum_of("xnz"), ss = sum_of("ss"), ctr = ctrx)
+  }
+  # The shards' sums pooled in spanned_centring()'s form (span_moments()),
+  # so that 0 + f + x with x far from zero is centred as in memory.
+  pool_span <- function(nm) {
+    sp <- lapply(m2, `[[`, nm)
+    sum_of <- function(f) Reduce(`+`, lapply(sp, `[[`, f))
+    list(n = n, is01 = Reduce(`&`, lapply(sp, `[[`, "is01")), xx = sum_of("xx"),
+         sum = sum_of("sum"), cov = sum_of("cov") / n)
+  }
+  mom <- function(m, dev, sq, span) list(n = n, mean = m, sd = sqrt(Reduce(`+`, lapply(m2, `[[`, dev)) / n),
+                                         rms = sqrt(Reduce(`+`, lapply(m2, `[[`, sq)) / n),
+                                         span = pool_span(span))
   cov_blocks <- vapply(bars, function(b) ncol(stats::model.matrix(stats::as.formula(call("~", b[[2L]])),
                                                                    p2[[1L]]$proto)), 1L)
   pat <- block_pattern(cov_blocks)
   if (is.null(nAGQ)) nAGQ <- default_nAGQ(q, family)
   nAGQ <- check_nAGQ(nAGQ, q)
   disp <- has_dispersion(family)
-  mom_x <- mom(mx, "x", "x2")
+  mom_x <- mom(mx, "x", "x2", "xspan")
+  mom_x$within <- pool_within()
   rp <- glmm_reparam(NULL, NULL, pat, cov_blocks, p, disp, mom_x = mom_x,
-                     mom_z = mom(mz, "z", "z2"))
+                     mom_z = mom(mz, "z", "z2", "zspan"))
   # Judged, if need be, on the centred and scaled design's R factor
   # R Tx^-1 (X = X* Tx), as check_full_rank() judges an in-memory X.
   check_full_rank(R, Xs = structure(R %*% rp$Txi, dimnames = dimnames(R)))

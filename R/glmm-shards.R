@@ -11,7 +11,10 @@
 #' the fit runs as with `glmm_control(workers = )`: every evaluation sends the
 #' parameters out and receives per-shard sums. The estimates, standard
 #' errors and random-effect predictions equal those of [glmm()] on the
-#' combined data.
+#' combined data, also where covariates far from zero are centred by a
+#' factor's indicators or within a factor's levels (`0 + f + x`,
+#' `0 + x1 + x2 + f`, `f * x`): the workers return the cross-products that
+#' centring needs.
 #'
 #' One grouping factor only (the one-factor engine, Laplace or adaptive
 #' quadrature, every family of [glmm()] with a normal random effect). Nested

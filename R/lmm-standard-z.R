@@ -33,7 +33,7 @@ lmm_z_centre_sd <- 10
 lmm_z_centring <- function(Z, keep, cov_blocks) {
   if (ncol(Z) < 2L) return(NULL)
   Zk <- if (all(keep)) Z else Z[keep, , drop = FALSE]
-  tz <- design_transform(Zk, blocks = cov_blocks)
+  tz <- design_transform(Zk, blocks = cov_blocks, within = FALSE)
   if (tz$identity || !centres_far(tz$T, lmm_z_centre_sd)) return(NULL)
   tz$T
 }

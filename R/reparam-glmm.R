@@ -19,10 +19,12 @@
 # gives the sizes of the column blocks within which centring may use a
 # constant column (for X: one block).
 # `mom` (distributed fits, glmm-shards.R): the column means, standard
-# deviations and root mean squares of a design held elsewhere; then M is
-# not used and not returned.
+# deviations and root mean squares of a design held elsewhere, and the sums
+# spanned_centring() (`span`) and within_centring() (`within`) need; then M
+# is not used and not returned.
+# `within`: centre columns far from zero within one level's rows (X only).
 # `scale_only`: the scales alone (`M` and `T` not returned).
-design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE) {
+design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE, within = TRUE) {
   k <- if (is.null(mom)) ncol(M) else length(mom$mean)
   if (is.null(blocks)) blocks <- k
   Tm <- diag(1, k)
@@ -54,7 +56,13 @@ design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE) {
       }
       if (!is.finite(Tm[j, j]) || Tm[j, j] <= 0) Tm[j, j] <- 1
     }
-    if (is.na(ic) && is.null(mom)) Tm <- spanned_centring(M, Tm, idx, const, mn, sdv)
+    if (is.na(ic) && !scale_only && any(!const[idx] & abs(mn[idx]) > lmm_z_centre_sd * sdv[idx]))
+      Tm <- spanned_centring(Tm, idx, const, mn, sdv,
+                             if (is.null(mom)) span_moments(M, idx, mn, const) else mom$span)
+    if (within && !scale_only) {
+      wi <- if (is.null(mom)) within_moments(M, idx, const) else mom$within
+      if (!is.null(wi)) Tm <- within_centring(Tm, idx, const, wi)
+    }
   }
   sc <- diag(Tm)
   # all.equal(Tm, I, tolerance = 1e-12) by hand (its mean relative
@@ -74,81 +82,201 @@ design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE) {
 # same (0 + f + x: the indicators of f sum to 1). A column far from zero
 # there (x = Days + 1e8 on sleepstudy) was only scaled: beside the
 # indicators it is collinear to 1e-16, and the fit was refused as rank
-# deficient (check_full_rank() judges on this design). Such a column (its
-# mean beyond lmm_z_centre_sd standard deviations) is centred by the
-# constant the indicator columns before it span, 1 = sum_k a_k M[, k]
-# (columns of 0s and 1s, found by least squares and checked to 1e-10), and
-# scaled by its standard deviation, as against an intercept column: with
-# M[, k] = M*[, k] T[k, k], T[k, j] = mean_j a_k T[k, k]. T stays upper
-# triangular (the indicators before the column); a column before the
-# factor (0 + x + f) is centred in the last indicator's place
-# (spanned_centring_after()). Columns near zero (within
-# that bound) keep it too, so that other fits run on the same design as
-# before. A design known by its moments (`mom`, glmm_shards()) is not
-# searched for indicators: a distributed binomial fit on Days * 1e-6 - 5
-# still ends at -81.30 where the in-memory one reaches -75.64.
-spanned_centring <- function(M, Tm, idx, const, mn, sdv) {
+# deficient (check_full_rank() judges on this design). Such columns (mean
+# beyond lmm_z_centre_sd standard deviations) are centred by the constant
+# the block's 0/1 columns span, 1 = sum_k a_k M[, k] (span_moments()),
+# in any number and order (0 + x1 + f + x2, 0 + x1 + x2 + f), keeping T
+# upper triangular (every fit maps back with backsolve()):
+# - a column after the last spanning indicator K is centred by it and
+#   scaled by its standard deviation, M = M* T with
+#   T[, j] = mean_j sum_k a_k T[, k] + sd_j e_j;
+# - the far columns before K, j1 < j2 < ... (span(M*[, 1..j]) must be
+#   span(M[, 1..j])): the first stays as scaled (nearly constant, it plays
+#   the intercept's part), each later one is centred against it,
+#   M[, ji] - mean_ji / mean_j1 M[, j1], and made orthogonal to the ones
+#   before it (Gram-Schmidt in the centred cross-products); the last
+#   centred direction, M[, j1] centred by the indicators and orthogonal to
+#   those, takes K's place (spanned_centring_before()).
+# Everything comes from the block's means, spreads, 0/1 flags and cross-
+# products, so a design known by its moments (`mom`, glmm_shards()) gets
+# the same T (its entries rounded to 10 digits, as the centres). Columns
+# near zero (within that bound) keep their scaling, so that other fits run
+# on the same design as before.
+spanned_centring <- function(Tm, idx, const, mn, sdv, info) {
   far <- idx[!const[idx] & abs(mn[idx]) > lmm_z_centre_sd * sdv[idx]]
-  if (!length(far) || is.null(M)) return(Tm)
-  n <- nrow(M)
-  span_coef <- function(ind) {
-    ind <- ind[vapply(ind, function(k) all(M[, k] == 0 | M[, k] == 1), TRUE)]
-    if (!length(ind)) return(NULL)
-    Mi <- M[, ind, drop = FALSE]
-    a <- qr.coef(qr(Mi), rep(1, n))
-    a[is.na(a)] <- 0
-    if (!all(is.finite(a)) || max(abs(drop(Mi %*% a) - 1)) > 1e-10) return(NULL)
-    list(ind = ind, a = a)
+  if (!length(far) || is.null(info)) return(Tm)
+  sp <- span_coefficients(info, idx)
+  if (is.null(sp)) return(Tm)
+  far <- setdiff(far, sp$ind)
+  if (!length(far)) return(Tm)
+  K <- max(sp$ind)
+  before <- far[far < K]
+  if (length(before)) {
+    Tb <- spanned_centring_before(Tm, before, K, sp, mn, info$cov)
+    if (is.null(Tb)) return(Tm)
+    Tm <- Tb
   }
-  for (j in far) {
-    sp <- span_coef(idx[idx < j & !const[idx]])
-    if (!is.null(sp)) {
-      ind <- sp$ind
-      Tm[ind, j] <- mn[j] * sp$a * diag(Tm)[ind]
-      Tm[j, j] <- sdv[j]
-      if (!is.finite(Tm[j, j]) || Tm[j, j] <= 0) Tm[j, j] <- 1
-      next
-    }
-    if (length(far) == 1L) Tm <- spanned_centring_after(M, Tm, j, idx, const, mn, sdv, span_coef)
+  for (j in far[far > K]) {
+    tj <- signif(mn[j] * drop(Tm[, sp$ind, drop = FALSE] %*% sp$a), 10)
+    tj[j] <- if (is.finite(sdv[j]) && sdv[j] > 0) sdv[j] else 1
+    Tm[, j] <- tj
   }
   Tm
 }
 
-# The column before the indicators (0 + x + f): M*[, j] = M[, j] / T[j, j]
-# cannot be centred with T upper triangular (every fit maps back with
-# backsolve()), so the centred column takes the place of the last spanning
-# indicator K instead, M*[, K] = s (M[, j] - mean_j sum_k a_k M[, k]) / sd_j
-# with the sign s making T[K, K] positive: solved for M[, K],
-#   T[j, K] = T[j, j] / (mean_j a_K),  T[k, K] = -a_k T[k, k] / a_K (k < K),
-#   T[K, K] = sd_j / |mean_j a_K|.
-# M* spans what M spans, and holds the constant (M[, j] / T[j, j] is nearly
-# constant, and the constant less it is along the centred column), so its
-# conditioning is that of 0 + f + x's. Only for the block's one column far
-# from zero (with two, 0 + x1 + x2 + f, the indicators give the constant
-# once and the fit is refused as before), and only on columns no other
-# centring has touched (their T columns diagonal).
-spanned_centring_after <- function(M, Tm, j, idx, const, mn, sdv, span_coef) {
-  sp <- span_coef(idx[idx > j & !const[idx]])
-  if (is.null(sp)) return(Tm)
-  # Coefficients at rounding level (another factor's indicators beside the
-  # spanning ones: 0 + x + f + g) are zeros, checked again.
-  a <- sp$a
+# The spanning coefficients a of the constant over the block's 0/1 columns,
+# from their cross-products (counts) and sums: the normal equations
+# G a = s, accepted when the residual sum of squares n - a's is within
+# rounding of 0 (1e-12 n; a row outside the span leaves at least 1).
+# Coefficients at rounding level (another factor's indicators beside the
+# spanning ones: 0 + x + f + g) are zeros; a is rounded to 10 digits, so
+# that moments summed in any order give the same map.
+span_coefficients <- function(info, idx) {
+  i01 <- idx[info$is01[idx]]
+  if (!length(i01)) return(NULL)
+  G <- info$xx[i01, i01, drop = FALSE]
+  s <- info$sum[i01]
+  a <- tryCatch(qr.solve(G, s, tol = 1e-10), error = function(e) NULL)
+  if (is.null(a) || !all(is.finite(a))) return(NULL)
+  rss <- info$n - 2 * sum(a * s) + drop(crossprod(a, G %*% a))
+  if (!is.finite(rss) || abs(rss) > 1e-12 * info$n) return(NULL)
+  a <- signif(a, 10)
   a[abs(a) <= 1e-8 * max(abs(a))] <- 0
-  nz <- sp$ind[a != 0]
-  if (!length(nz) || max(abs(drop(M[, nz, drop = FALSE] %*% a[a != 0]) - 1)) > 1e-10) return(Tm)
-  K <- max(nz)
-  aK <- a[sp$ind == K]
-  cols <- c(j, nz)
-  off <- Tm[, cols, drop = FALSE]
-  off[cbind(cols, seq_along(cols))] <- 0
-  if (any(off != 0) || abs(aK) < 1e-8) return(Tm)
-  tK <- sdv[j] / abs(mn[j] * aK)
-  if (!is.finite(tK) || tK <= 0) return(Tm)
-  oth <- nz[nz != K]
-  Tm[j, K] <- Tm[j, j] / (mn[j] * aK)
-  Tm[oth, K] <- -a[match(oth, sp$ind)] * diag(Tm)[oth] / aK
-  Tm[K, K] <- tK
+  if (all(a == 0)) return(NULL)
+  list(ind = i01[a != 0], a = a[a != 0])
+}
+
+# The far columns `before` the last spanning indicator K (see
+# spanned_centring()): the columns of T^-1 for before[-1] and K built as
+# combinations of M's columns (centred, orthogonal in the centred cross-
+# products `C`), T's columns for them by back substitution. NULL when a
+# combination has no spread left (the covariates are collinear given the
+# constant: the rank check then names them).
+spanned_centring_before <- function(Tm, before, K, sp, mn, C) {
+  k <- ncol(Tm)
+  e <- function(j) replace(numeric(k), j, 1)
+  cv <- function(u, v) sum(u[before] * (C[before, before, drop = FALSE] %*% v[before]))
+  j1 <- before[1L]
+  V <- list()
+  for (j in before[-1L]) {
+    u <- e(j) - mn[j] / mn[j1] * e(j1)
+    for (v in V) u <- u - cv(u, v) * v
+    s2 <- cv(u, u)
+    if (!is.finite(s2) || s2 <= 1e-20 * C[j, j]) return(NULL)
+    V[[length(V) + 1L]] <- u / sqrt(s2)
+  }
+  # c_j1: M[, j1] less its mean along the indicators.
+  w <- e(j1)
+  w[sp$ind] <- w[sp$ind] - mn[j1] * sp$a
+  for (v in V) w <- w - cv(w, v) * v
+  s2 <- cv(w, w)
+  aK <- sp$a[sp$ind == K]
+  if (!is.finite(s2) || s2 <= 1e-20 * C[j1, j1] || aK == 0) return(NULL)
+  w <- -sign(mn[j1] * aK) * w / sqrt(s2)
+  Ti <- diag(1 / diag(Tm), k)
+  mod <- c(before[-1L], K)
+  Ti[, mod] <- do.call(cbind, c(V, list(w)))
+  if (any(Ti[lower.tri(Ti)] != 0) || any(diag(Ti) <= 0)) return(NULL)
+  Tn <- backsolve(Ti, diag(1, k))
+  if (!all(is.finite(Tn))) return(NULL)
+  Tm[, mod] <- signif(Tn[, mod], 10)
   Tm
+}
+
+# A column that is zero outside the rows of one level of a factor (x:f's
+# column x * f_k) and far from zero within them (x = Days * 1e-6 - 5 or
+# Days + 1e8): centred by its mean m over those rows and scaled by its
+# spread s there. The rows' indicator must be a combination of earlier 0/1
+# and constant columns, 1{M[, j] != 0} = sum_k c_k M[, k] (f_k itself, or
+# the intercept less the other levels' columns in f + f:x), so
+# M[, j] = m sum_k c_k M[, k] + s M*[, j] and T[, j] = m sum_k c_k T[, k] +
+# s e_j, T triangular. Over all rows such a column is not far (its spread is
+# the indicator's times m), so neither the intercept nor spanned_centring()
+# centred it, and it stayed collinear with the indicator to 1e-7 or 1e-16:
+# f + f:x2 ended 5.8 below the optimum without standard errors, f * x1 was
+# refused as rank deficient. From sums (within_sums()), which the shards
+# return too. X only (`within = FALSE` for random-effect designs, whose far
+# slopes have maps of their own).
+within_centring <- function(Tm, idx, const, wi) {
+  basis_ok <- const | wi$is01
+  for (j in idx[!const[idx] & !wi$is01[idx] & wi$nz[idx] < wi$n & wi$nz[idx] >= 2]) {
+    B <- idx[idx < j & basis_ok[idx]]
+    if (!length(B)) next
+    G <- wi$xx[B, B, drop = FALSE]
+    r <- wi$xnz[B, j]
+    cf <- tryCatch(qr.solve(G, r, tol = 1e-10), error = function(e) NULL)
+    if (is.null(cf) || !all(is.finite(cf))) next
+    rss <- wi$nz[j] - 2 * sum(cf * r) + drop(crossprod(cf, G %*% cf))
+    if (!is.finite(rss) || abs(rss) > 1e-12 * wi$n) next
+    cf <- signif(cf, 10)
+    m <- wi$sum[j] / wi$nz[j]
+    sd <- sqrt(max(wi$ss[j] / wi$nz[j] - (m - wi$ctr[j])^2, 0))
+    m <- signif(m, 10)
+    sd <- signif(sd, 10)
+    if (!is.finite(m) || !is.finite(sd) || !(sd > 0) || abs(m) <= lmm_z_centre_sd * sd) next
+    tj <- signif(m * drop(Tm[, B, drop = FALSE] %*% cf), 10)
+    tj[j] <- sd
+    Tm[, j] <- tj
+  }
+  Tm
+}
+
+# within_centring()'s sums over the rows of M (per shard in
+# dist_w_moments(), summed by the lead): the 0/1 flags, cross-products,
+# column sums, rows not zero per column (`nz`), the sums of each column
+# over the rows where another is not zero (`xnz`, [k, j]), and the sums of
+# squares about `ctr` over a column's rows not zero (`ss`; `ctr` =
+# sum(x^2) / sum(x), within rounding of a far column's mean there).
+within_sums <- function(M, ctr) {
+  NZ <- M != 0
+  list(n = nrow(M), is01 = colSums(NZ & M != 1) == 0, xx = crossprod(M), sum = colSums(M),
+       nz = colSums(NZ), xnz = crossprod(M, NZ * 1), ss = colSums(sweep(M, 2L, ctr)^2 * NZ), ctr = ctr)
+}
+
+# The centre within_sums() takes: sum(x^2) / sum(x) (0 where that is 0).
+within_ctr <- function(x2sum, xsum) ifelse(xsum != 0, x2sum / xsum, 0)
+
+# within_sums() of a design in memory, or NULL where no column can need
+# within_centring() (none both non-0/1 with a zero and after a 0/1 column).
+within_moments <- function(M, idx, const) {
+  if (is.null(M) || nrow(M) < 2L) return(NULL)
+  nc <- idx[!const[idx]]
+  if (length(nc) < 2L) return(NULL)
+  is01 <- vapply(nc, function(j) all(M[, j] == 0 | M[, j] == 1), TRUE)
+  if (!any(is01)) return(NULL)
+  cand <- nc[!is01 & nc > min(nc[is01])]
+  # Only a column with zeros and far from zero over its other rows can
+  # need it (a cheap look before the cross-products).
+  far_nz <- function(j) {
+    v <- M[M[, j] != 0, j]
+    if (length(v) < 2L || length(v) == nrow(M)) return(FALSE)
+    m <- mean(v)
+    abs(m) > lmm_z_centre_sd * sqrt(mean((v - m)^2))
+  }
+  if (!length(cand) || !any(vapply(cand, far_nz, TRUE))) return(NULL)
+  within_sums(M, within_ctr(colSums(M^2), colSums(M)))
+}
+
+# What spanned_centring() needs of a block's columns `idx` held in memory:
+# the same sums the shards return (dist_w_moments()): 0/1 flags, the
+# cross-products of the 0/1 columns, the column sums, and the cross-
+# products about the column means, over the block's n rows.
+span_moments <- function(M, idx, mn, const) {
+  n <- nrow(M)
+  is01 <- logical(ncol(M))
+  is01[idx] <- vapply(idx, function(j) !const[j] && all(M[, j] == 0 | M[, j] == 1), TRUE)
+  xx <- matrix(0, ncol(M), ncol(M))
+  i01 <- which(is01)
+  if (length(i01)) xx[i01, i01] <- crossprod(M[, i01, drop = FALSE])
+  C <- matrix(0, ncol(M), ncol(M))
+  far <- idx[!const[idx] & !is01[idx]]
+  if (length(far)) {
+    Mc <- sweep(M[, far, drop = FALSE], 2L, colMeans(M[, far, drop = FALSE]))
+    C[far, far] <- crossprod(Mc) / n
+  }
+  sm <- numeric(ncol(M))
+  sm[i01] <- colSums(M[, i01, drop = FALSE])
+  list(n = n, is01 = is01, xx = xx, sum = sm, cov = C)
 }
 
 # Lower-triangular factor of a positive semidefinite matrix, with zero
@@ -181,7 +309,7 @@ chol_psd <- function(D, tol = 1e-12) {
 glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp, mom_x = NULL, mom_z = NULL,
                          z_blocks = cov_blocks) {
   tx <- design_transform(X, mom = mom_x)
-  tz <- design_transform(Z, blocks = z_blocks, mom = mom_z)
+  tz <- design_transform(Z, blocks = z_blocks, mom = mom_z, within = FALSE)
   q <- length(tz$scale)
   nl <- length(pat$row)
   lam_index <- cbind(pat$row, pat$col)
@@ -309,7 +437,7 @@ sparse_reparam <- function(X, re, p, disp) {
     raw <- matrix(0, n, q)
     for (j in seq_len(q))
       raw[, j] <- Matrix::rowSums(Z[, tm$columns[seq(j, nl * q, by = q)], drop = FALSE])
-    tz <- design_transform(raw)
+    tz <- design_transform(raw, within = FALSE)
     if (tz$identity) next
     identity <- FALSE
     lt <- which(lower.tri(diag(q), diag = TRUE), arr.ind = TRUE)
