@@ -72,6 +72,40 @@ nested_leaf_design <- function(re, ns) {
   }))
 }
 
+# A leaf term whose slope column lies far from zero beside its intercept
+# (x * 1e-6 - 5): the engine integrates on the user's columns, where the
+# intercept and slope effects are correlated to 1 - 1e-13, and the search
+# ended at logLik -Inf after minutes. The criterion is the one-factor AGHQ
+# route's (design_transform() on the term's columns, centres_far() at 100
+# standard deviations), which centres such a term and maps it back; this
+# route does not, so such a fit is refused before any fitting.
+nested_refuse_far_slope <- function(re, ns, Zr) {
+  if (is.null(Zr)) return(invisible())
+  off <- 0L
+  for (tm in re$terms[ns$leaf]) {
+    q <- length(tm$cnames)
+    idx <- off + seq_len(q)
+    off <- off + q
+    if (q < 2L) next
+    tz <- design_transform(Zr[, idx, drop = FALSE], blocks = q)
+    if (tz$identity || !centres_far(tz$T)) next
+    Tm <- tz$T
+    dg <- diag(Tm)
+    diag(Tm) <- 0
+    j <- which(colSums(abs(Tm) > 100 * rep(dg, each = q)) > 0L)[1L]
+    v <- Zr[, idx[j]]
+    stop(sprintf(paste0("'nAGQ' > 1 with several random-effect terms: the covariate '%s' of the ",
+                        "term (%s | %s) lies far from zero relative to its spread (mean %.4g, ",
+                        "standard deviation %.3g), and the nested adaptive quadrature would ",
+                        "integrate on it as given, where the search fails. Centre the covariate ",
+                        "in the data (the same model, e.g. %s - mean(%s)), or use nAGQ = 1 ",
+                        "(the Laplace approximation)"),
+                 tm$cnames[j], paste(deparse(tm$lhs), collapse = ""), tm$group, mean(v),
+                 sqrt(mean((v - mean(v))^2)), tm$cnames[j], tm$cnames[j]), call. = FALSE)
+  }
+  invisible()
+}
+
 # Engine parameter positions in c(theta, 0): fixed effects, each outer
 # level's standard deviation from the outermost inwards, the innermost
 # level's Lambda by columns (block diagonal over its terms; P + 1, the
@@ -142,6 +176,8 @@ glmm_nested_fit_units <- function(X, y, re, family, weights, offset, nAGQ, contr
     return(lmm_standard_x(fit, tx, FALSE))
   }
   ns <- nested_structure(re)
+  Zr <- nested_leaf_design(re, ns)
+  nested_refuse_far_slope(re, ns, Zr)
   p <- ncol(X)
   disp <- has_dispersion(family)
   # The Laplace fit (the sparse engine, through its R fitter) is the start:
@@ -152,7 +188,6 @@ glmm_nested_fit_units <- function(X, y, re, family, weights, offset, nAGQ, contr
   pnames <- names(theta0)
   P <- length(theta0)
   map <- nested_map(re, ns, p, P, disp)
-  Zr <- nested_leaf_design(re, ns)
   if (!is.null(Zr) && !is.null(control$workers))
     stop("glmm_control(workers = ): random slopes at the innermost level of a nested design are not ",
          "fitted on workers; fit them in memory (no 'workers') or keep random intercepts", call. = FALSE)
