@@ -103,13 +103,8 @@ QIC.glmmgee_gee_ordinal <- function(object, ...) {
   if (!all(vapply(fits, inherits, logical(1), "glmmgee_gee_ordinal")))
     stop("QIC(): every model must be an ordinal GEE from gee() with family = cumulative()",
          call. = FALSE)
-  out <- t(vapply(fits, ordinal_gee_qic_one, numeric(5)))
-  if (length(fits) == 1L) return(out[1L, ])
-  rownames(out) <- fit_labels(c(list(substitute(object)),
-                                as.list(match.call(expand.dots = FALSE)$...)))
-  if (any(vapply(fits, nobs, 1L) != nobs(object)))
-    warning("QIC(): the fits do not use the same number of observations", call. = FALSE)
-  out
+  qic_table(fits, ordinal_gee_qic_one, c(list(substitute(object)),
+                                         as.list(match.call(expand.dots = FALSE)$...)))
 }
 
 # ---- helpers ------------------------------------------------------------------

@@ -186,11 +186,20 @@ QIC.glmmgee_gee <- function(object, ...) {
   fits <- c(list(object), list(...))
   if (!all(vapply(fits, inherits, logical(1), "glmmgee_gee")))
     stop("QIC(): every model must be a fit from gee() or gee_fit()", call. = FALSE)
-  out <- t(vapply(fits, gee_qic_one, numeric(5)))
+  qic_table(fits, gee_qic_one, c(list(substitute(object)),
+                                 as.list(match.call(expand.dots = FALSE)$...)))
+}
+
+# QIC()'s result for the fits `fits` (the first the method's object):
+# one fit's criteria as a named vector, several fits' as a table with a
+# row per fit, labelled by `exprs` (the calls' arguments), and a warning
+# where they use different numbers of observations. `one` computes a
+# fit's five criteria.
+qic_table <- function(fits, one, exprs) {
+  out <- t(vapply(fits, one, numeric(5)))
   if (length(fits) == 1L) return(out[1L, ])
-  rownames(out) <- fit_labels(c(list(substitute(object)),
-                                as.list(match.call(expand.dots = FALSE)$...)))
-  if (any(vapply(fits, nobs, 1L) != nobs(object)))
+  rownames(out) <- fit_labels(exprs)
+  if (any(vapply(fits, nobs, 1L) != nobs(fits[[1L]])))
     warning("QIC(): the fits do not use the same number of observations", call. = FALSE)
   out
 }

@@ -3,26 +3,6 @@
 # beside a factor that spans the constant (no intercept column), and the
 # variance parameters' standard errors where sigma is at its zero limit.
 
-# Poisson and binomial responses on 40 groups of 10, with a random
-# intercept and slope in x (x centred exactly, so that its centred and
-# scaled columns are those of x2 - mean(x2) in any units).
-trust30_data <- function() {
-  set.seed(301)
-  M <- 40
-  n <- 10
-  a <- factor(rep(seq_len(M), each = n))
-  x <- runif(M * n, 0, 4)
-  x <- x - mean(x)
-  b0 <- rnorm(M, 0, 0.6)
-  b1 <- rnorm(M, 0, 0.4)
-  eta <- 0.5 + 0.3 * x + b0[a] + b1[a] * x
-  d <- data.frame(a = a, x = x, y = rpois(M * n, exp(eta)),
-                  yb = rbinom(M * n, 1, plogis(eta - 0.5)))
-  d$x_far <- d$x + 1e3
-  d$x_small <- d$x * 1e-3 + 50
-  d
-}
-
 # The covariance of (intercept, slope) in x2 = s x + m units from that in x.
 trust30_map <- function(D, s, m) {
   Mm <- matrix(c(1, 0, -m / s, 1 / s), 2, 2)

@@ -5,29 +5,8 @@
 # "doubtful convergence"), and odds ratios per a step of the covariate
 # other than one unit (odds_ratios(delta = )).
 
-# trust30_data() of test-trust30.R: Poisson and binomial responses on 40
-# groups of 10 with a random intercept and slope in x (centred), x_far =
-# x + 1e3 and x_small = x * 1e-3 + 50; and a second factor b.
-trust35_data <- function() {
-  set.seed(301)
-  M <- 40
-  n <- 10
-  a <- factor(rep(seq_len(M), each = n))
-  x <- runif(M * n, 0, 4)
-  x <- x - mean(x)
-  b0 <- rnorm(M, 0, 0.6)
-  b1 <- rnorm(M, 0, 0.4)
-  eta <- 0.5 + 0.3 * x + b0[a] + b1[a] * x
-  d <- data.frame(a = a, x = x, y = rpois(M * n, exp(eta)),
-                  yb = rbinom(M * n, 1, plogis(eta - 0.5)))
-  d$x_far <- d$x + 1e3
-  d$x_small <- d$x * 1e-3 + 50
-  d$b <- factor(rep(1:10, length.out = nrow(d)))
-  d
-}
-
 test_that("a far-off cs() term reports the gradient the optimizer searched, and the user's beside it", {
-  d <- trust35_data()
+  d <- trust30_data()
   for (k in c(1, 3)) {
     f0 <- glmm(y ~ x + cs(x | a), d, family = poisson, nAGQ = k)
     for (v in c("x_far", "x_small")) {
@@ -50,7 +29,7 @@ test_that("a far-off cs() term reports the gradient the optimizer searched, and 
 })
 
 test_that("the other centred routes report the searched gradient: (x | a), several terms", {
-  d <- trust35_data()
+  d <- trust30_data()
   fits <- list(
     glmm(y ~ x_small + (x_small | a), d, family = poisson, nAGQ = 3),
     glmm(yb ~ x_far + (x_far | a), d, family = binomial, nAGQ = 5),
@@ -73,7 +52,7 @@ test_that("the other centred routes report the searched gradient: (x | a), sever
 })
 
 test_that("a far-off cs() fit that has not converged still warns", {
-  d <- trust35_data()
+  d <- trust30_data()
   w <- character()
   f <- withCallingHandlers(
     glmm(y ~ x_far + cs(x_far | a), d, family = poisson, nAGQ = 3,
