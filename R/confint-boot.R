@@ -47,8 +47,9 @@ check_boot_args <- function(nsim, boot.type, parallel, ncpus) {
 # simulate() gives it), by the fit's call with the response replaced by a
 # column of the data. The data are the fit's own rows (subset and
 # na.action already applied) of the data it was fitted to, or, when these
-# cannot be found, its model frame; weights and offset come from the model
-# frame. The refit of the observed response must reproduce the fit (its
+# cannot be found, its model frame, or (a fit without `data`) the variables
+# where the formula was made; weights and offset come from the model frame.
+# The refit of the observed response must reproduce the fit (its
 # log-likelihood to 1e-6), which checks that the data found are the fit's.
 boot_refitter <- function(fit) {
   mf <- fit$model
@@ -83,6 +84,13 @@ boot_refitter <- function(fit) {
       attr(d, "terms") <- NULL
       attr(d, "na.action") <- NULL
       d
+    },
+    # no `data`: the variables are where the formula was made (only the
+    # simulated response is given; the check below fails if rows were
+    # dropped by subset or na.action)
+    function() {
+      if (!is.null(fit$call$data)) return(NULL)
+      data.frame(row.names = seq_len(nrow(mf)))
     })
   y0 <- stats::model.response(mf, "any")
   make <- function(d) {

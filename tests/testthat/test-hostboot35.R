@@ -13,6 +13,18 @@ test_that("confint(method = 'boot') refits a formula with '.' as the same model"
                    confint(named, method = "boot", nsim = 3, seed = 1))
 })
 
+test_that("confint(method = 'boot') of a fit without 'data' and a transformed covariate", {
+  set.seed(1)
+  g <- rep(1:15, each = 8)
+  x <- stats::runif(120, 1, 5)
+  y <- stats::rpois(120, exp(0.3 * log(x) + stats::rnorm(15, 0, 0.5)[g]))
+  loose <- glmm(y ~ log(x) + (1 | g), family = poisson)
+  framed <- glmm(y ~ log(x) + (1 | g), family = poisson, data = data.frame(y, x, g))
+  # the model frame has log(x), not x: "could not refit the model"
+  expect_identical(confint(loose, method = "boot", nsim = 3, seed = 1),
+                   confint(framed, method = "boot", nsim = 3, seed = 1))
+})
+
 test_that("confint(method = 'boot') says why the refit of the observed response failed", {
   skip_if_not_installed("lme4")
   fo <- Reaction ~ Days + (1 | Subject)
