@@ -85,12 +85,15 @@ boot_refitter <- function(fit) {
       attr(d, "na.action") <- NULL
       d
     },
-    # no `data`: the variables are where the formula was made (only the
-    # simulated response is given; the check below fails if rows were
-    # dropped by subset or na.action)
+    # no `data`: the variables where the formula was made, collected (so
+    # that socket workers have them); the check below fails if rows were
+    # dropped by subset or na.action
     function() {
-      if (!is.null(fit$call$data)) return(NULL)
-      data.frame(row.names = seq_len(nrow(mf)))
+      if (!is.null(fit$call$data) || "." %in% rhs_vars) return(NULL)
+      vals <- lapply(stats::setNames(rhs_vars, rhs_vars), function(v) get0(v, envir = env))
+      if (!all(vapply(vals, function(v) !is.null(v) && !is.function(v) && NROW(v) == nrow(mf), TRUE)))
+        return(NULL)
+      structure(vals, class = "data.frame", row.names = seq_len(nrow(mf)))
     })
   y0 <- stats::model.response(mf, "any")
   make <- function(d) {
