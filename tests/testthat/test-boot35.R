@@ -31,7 +31,6 @@ boot35_cbpp_fits <- function() {
 }
 
 test_that("confint(method = 'boot') of a binomial GLMM agrees with lme4's within Monte Carlo error", {
-  skip_on_cran()
   skip_if_not_installed("lme4")
   f <- boot35_cbpp_fits()
   B <- 200L
@@ -64,7 +63,6 @@ test_that("confint(method = 'boot') of a binomial GLMM agrees with lme4's within
 })
 
 test_that("bootstrap intervals of a Gaussian LMM's fixed effects agree with Wald's (REML, several terms)", {
-  skip_on_cran()
   skip_if_not_installed("lme4")
   fm <- glmm(Reaction ~ Days + (Days | Subject), data = lme4::sleepstudy, REML = TRUE)
   B <- 200L

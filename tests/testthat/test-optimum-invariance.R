@@ -71,8 +71,11 @@ test_that("a cloglog random slope at default settings reaches glmmTMB's optimum 
     d <- cloglog_data(seed)
     ours <- suppressWarnings(glmm(y ~ x + (x | g), d, family = binomial("cloglog"), nAGQ = 1))
     tmb <- quiet(glmmTMB::glmmTMB(y ~ x + (x | g), d, family = binomial("cloglog")))
-    skip_if(is.null(tmb))
-    expect_gte(ll(ours), ll(tmb) - 1e-4, label = sprintf("seed %d", seed))
+    # glmmTMB stops with "singular convergence (7)" on seed 2, and once in a
+    # whole-suite run its log-likelihood came back NA: no reference for that
+    # seed (our own convergence is still checked).
+    if (!is.null(tmb) && is.finite(ll(tmb)))
+      expect_gte(ll(ours), ll(tmb) - 1e-4, label = sprintf("seed %d", seed))
     expect_identical(ours$optinfo$convergence, 0L)
     expect_false(any(grepl("did not converge|doubtful", ours$optinfo$warnings)))
   }
