@@ -35,8 +35,9 @@ check_boot_args <- function(nsim, boot.type, parallel, ncpus) {
     stop("'nsim' must be a whole number of bootstrap samples, at least 2", call. = FALSE)
   if (!is.numeric(ncpus) || length(ncpus) != 1L || is.na(ncpus) || ncpus < 1 || ncpus != round(ncpus))
     stop("'ncpus' must be a whole number >= 1", call. = FALSE)
-  if (!is.character(boot.type) || !length(boot.type) || !all(boot.type %in% c("perc", "basic", "norm")))
-    stop("'boot.type' must be \"perc\", \"basic\" or \"norm\"", call. = FALSE)
+  if (!is.character(boot.type) || !length(boot.type) || !all(boot.type %in% c("perc", "basic", "norm")) ||
+      (length(boot.type) > 1L && !identical(boot.type, c("perc", "basic", "norm"))))
+    stop("'boot.type' must be one of \"perc\", \"basic\" or \"norm\"", call. = FALSE)
   if (!is.character(parallel) || !all(parallel %in% c("no", "multicore", "snow")))
     stop("'parallel' must be \"no\", \"multicore\" or \"snow\"", call. = FALSE)
   invisible(NULL)
@@ -46,8 +47,9 @@ check_boot_args <- function(nsim, boot.type, parallel, ncpus) {
 # simulate() gives it), by the fit's call with the response replaced by a
 # column of the data. The data are the fit's own rows (subset and
 # na.action already applied) of the data it was fitted to, or, when these
-# cannot be found, its model frame; weights and offset come from the model
-# frame. The refit of the observed response must reproduce the fit (its
+# cannot be found, its model frame, or (a fit without `data`) the variables
+# where the formula was made; weights and offset come from the model frame.
+# The refit of the observed response must reproduce the fit (its
 # log-likelihood to 1e-6), which checks that the data found are the fit's.
 boot_refitter <- function(fit) {
   mf <- fit$model
@@ -64,13 +66,17 @@ boot_refitter <- function(fit) {
   call$weights <- mf[["(weights)"]]
   call$offset <- mf[["(offset)"]]
   rhs_vars <- all.vars(fo[-2L])
+  # A formula with `.` would take the observed response's variables among
+  # the covariates of the refit (its response is another column): drop
+  # those only on the left-hand side.
+  lhs_only <- if ("." %in% rhs_vars) setdiff(all.vars(fo[[2L]]), rhs_vars) else character(0)
   datasets <- list(
     function() {
       d <- if (is.null(fit$call$data)) NULL else eval(fit$call$data, env)
       if (!is.data.frame(d)) return(NULL)
       rows <- match(rownames(mf), rownames(d))
       if (anyNA(rows)) return(NULL)
-      d[rows, , drop = FALSE]
+      d[rows, setdiff(names(d), lhs_only), drop = FALSE]
     },
     function() {
       if (!all(rhs_vars %in% names(mf))) return(NULL)
@@ -78,6 +84,16 @@ boot_refitter <- function(fit) {
       attr(d, "terms") <- NULL
       attr(d, "na.action") <- NULL
       d
+    },
+    # no `data`: the variables where the formula was made, collected (so
+    # that socket workers have them); the check below fails if rows were
+    # dropped by subset or na.action
+    function() {
+      if (!is.null(fit$call$data) || "." %in% rhs_vars) return(NULL)
+      vals <- lapply(stats::setNames(rhs_vars, rhs_vars), function(v) get0(v, envir = env))
+      if (!all(vapply(vals, function(v) !is.null(v) && !is.function(v) && NROW(v) == nrow(mf), TRUE)))
+        return(NULL)
+      structure(vals, class = "data.frame", row.names = seq_len(nrow(mf)))
     })
   y0 <- stats::model.response(mf, "any")
   make <- function(d) {
@@ -88,18 +104,22 @@ boot_refitter <- function(fit) {
       eval(cl, env)
     }
   }
+  why <- NULL
   for (get_data in datasets) {
     d <- tryCatch(get_data(), error = function(e) NULL)
     if (is.null(d)) next
     rf <- make(d)
-    f0 <- tryCatch(suppressWarnings(suppressMessages(rf(y0))), error = function(e) NULL)
+    f0 <- tryCatch(suppressWarnings(suppressMessages(rf(y0))), error = function(e) {
+      why <<- why %||% conditionMessage(e)
+      NULL
+    })
     if (!is.null(f0) && isTRUE(abs(as.numeric(logLik(f0)) - as.numeric(logLik(fit))) <=
                                  1e-6 * (1 + abs(as.numeric(logLik(fit))))))
       return(rf)
   }
   stop("confint(method = \"boot\") could not refit the model to its own response (its data are not visible ",
        "where the model formula was made, or name other rows); refit it where its data are visible",
-       call. = FALSE)
+       if (!is.null(why)) sprintf(" (the refit stopped: %s)", why), call. = FALSE)
 }
 
 # One refit: the statistic, the number of warnings it raised, and the

@@ -89,7 +89,10 @@ emm_basis.glmmgee_gee_ordinal <- function(object, trms, xlev, grid,
 
 ordinal_emm_recover <- function(object, na.action, ...) {
   trms <- stats::delete.response(object$terms)
-  out <- emmeans::recover_data(object$call, trms, na.action, ...)
+  # emmeans stops (rather than returning its message) when a subset with
+  # an operator meets missing values: the model frame then too.
+  out <- tryCatch(emmeans::recover_data(object$call, trms, na.action, ...),
+                  error = function(e) conditionMessage(e))
   if (is.character(out) && !is.null(object$model))
     out <- emmeans::recover_data(object$call, trms, na.action, frame = object$model, ...)
   out

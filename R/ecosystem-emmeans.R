@@ -92,7 +92,11 @@ emm_recover <- function(object, ...) {
   # The data of the call first: with the model frame emmeans would average
   # an offset's value (mean log exposure) rather than set its variables at
   # their means (log mean exposure) as it does for glm and glmmTMB fits.
-  out <- emmeans::recover_data(object$call, trms, object$na.action, ...)
+  # emmeans stops (rather than returning its message) when a subset with
+  # an operator meets missing values ("missing value where TRUE/FALSE
+  # needed"): the model frame then too.
+  out <- tryCatch(emmeans::recover_data(object$call, trms, object$na.action, ...),
+                  error = function(e) conditionMessage(e))
   if (is.character(out) && !is.null(object$model))
     out <- emmeans::recover_data(object$call, trms, object$na.action, frame = object$model, ...)
   out

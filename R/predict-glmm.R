@@ -191,12 +191,19 @@ check_newdata_xlevels <- function(xlevels, newdata, part, env = parent.frame()) 
 check_newdata_vars <- function(tt, newdata, part, env = parent.frame()) {
   vars <- all.vars(stats::delete.response(tt))
   miss <- vars[!vars %in% names(newdata)]
-  miss <- miss[!vapply(miss, exists, TRUE, envir = env)]
+  miss <- miss[!vapply(miss, is_data_object, TRUE, env = env)]
   if (length(miss))
     stop(sprintf("'newdata' lacks the variable%s %s of the %s",
                  if (length(miss) > 1L) "s" else "",
                  paste(sQuote(miss, FALSE), collapse = ", "), part), call. = FALSE)
   invisible(NULL)
+}
+
+# A variable the formula's environment holds as data: not a function such
+# as base's t() or c(), which a column missing from 'newdata' would
+# otherwise find ("non-numeric argument to mathematical function").
+is_data_object <- function(v, env) {
+  exists(v, envir = env) && !is.function(get(v, envir = env))
 }
 
 newdata_fixed <- function(object, data, env) {
@@ -252,6 +259,13 @@ newdata_random <- function(object, data, bars, allow.new.levels, env) {
 # error.
 newdata_offset <- function(expr, data, env, n) {
   if (is.null(expr)) return(0)
+  vars <- all.vars(expr)
+  miss <- vars[!vars %in% names(data)]
+  miss <- miss[!vapply(miss, is_data_object, TRUE, env = env)]
+  if (length(miss))
+    stop(sprintf("'newdata' lacks the variable%s %s of the fit's 'offset = %s'",
+                 if (length(miss) > 1L) "s" else "", paste(sQuote(miss, FALSE), collapse = ", "),
+                 paste(deparse(expr, 500L), collapse = "")), call. = FALSE)
   off <- eval(expr, data, env)
   if (!is.numeric(off) || length(off) != n)
     stop(sprintf(paste0("the fit's 'offset = %s' gives %d value(s) on 'newdata', which has %d row(s); ",

@@ -15,7 +15,13 @@ simulate_newdata <- function(object, nsim, seed, new_re, newdata, allow.new.leve
   nd <- simulate_newdata_rows(object, newdata, na.action, env)
   data <- nd$data
   n <- nrow(data)
-  eta0 <- unname(stats::predict(object, newdata = data, re.form = NA, type = "link"))
+  # The fixed part on the rows with every value (predict() on none at all,
+  # as for zero rows or a spline of missing values, fails): NA elsewhere.
+  full <- !seq_len(n) %in% as.integer(simulate_newdata_rows(object, data, stats::na.omit, env)$na.action)
+  eta0 <- rep(NA_real_, n)
+  if (any(full))
+    eta0[full] <- unname(stats::predict(object, newdata = data[full, , drop = FALSE], re.form = NA,
+                                        type = "link"))
   terms <- newdata_re_terms(object, data, env)
   if (!new_re) check_new_levels(terms, allow.new.levels)
   w <- newdata_prior_weights(object, data, env, weights)
@@ -26,7 +32,8 @@ simulate_newdata <- function(object, nsim, seed, new_re, newdata, allow.new.leve
     eta <- eta0
     for (tm in terms) eta <- eta + newdata_re_draw(tm, new_re)
     ok <- is.finite(eta) & !is.na(w)
-    y <- draw_response(object, object$family$linkinv(eta[ok]), resp, w[ok])
+    mu <- if (any(ok)) object$family$linkinv(eta[ok]) else numeric(0)
+    y <- draw_response(object, mu, resp, w[ok])
     pad_rows(y, ok)
   })
   names(sims) <- paste0("sim_", seq_len(nsim))
