@@ -86,3 +86,26 @@ test_that("zero weights over a whole level: rank deficiency named, not an optimi
   l0 <- lme4::lmer(Reaction ~ f * Days + (1 | Subject), d[d$w2 > 0, ], REML = FALSE)
   expect_equal(as.numeric(logLik(a)), as.numeric(logLik(l0)), tolerance = 1e-8)
 })
+
+test_that("odds_ratios(delta =): a factor's 0/1 columns take no step; duplicated names said so", {
+  d <- hostfar35_sleep()
+  a <- glmm(yb ~ f + x3 + (1 | Subject), d, family = binomial)
+  r <- glmm(yb ~ f + Days + (1 | Subject), d, family = binomial)
+  # One number: the covariate's step; the factor's levels stay at 1 versus
+  # 0 (before: exp(1e-6 beta) for fb and fc, a ratio of nothing).
+  o <- odds_ratios(a, delta = 1e-6)
+  o0 <- odds_ratios(r)
+  expect_equal(o$estimate, o0$estimate, tolerance = 1e-5)
+  expect_equal(o$std.error, o0$std.error, tolerance = 1e-4)
+  expect_identical(attr(o, "delta"), c(fb = 1, fc = 1, x3 = 1e-6))
+  expect_error(odds_ratios(a, delta = c(fb = 2)), "'delta'.*'fb' is a 0/1 column")
+  expect_error(odds_ratios(a, delta = c(x3 = 1e-6, x3 = 2e-6)), "'delta'.*'x3' named more than once")
+  # gee(): the same rule; a logical covariate's column is 0/1 too.
+  d$late <- d$Days > 4
+  e <- gee(yb ~ f + late + x3, data = d, id = Subject, family = binomial, corstr = "exchangeable")
+  e0 <- gee(yb ~ f + late + Days, data = d, id = Subject, family = binomial, corstr = "exchangeable")
+  oe <- odds_ratios(e, delta = 1e-6)
+  expect_equal(oe$estimate, odds_ratios(e0)$estimate, tolerance = 1e-5)
+  expect_identical(unname(attr(oe, "delta")), c(1, 1, 1, 1e-6))
+  expect_error(odds_ratios(e, delta = c(lateTRUE = 3)), "0/1 column")
+})
