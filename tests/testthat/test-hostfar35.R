@@ -109,3 +109,38 @@ test_that("odds_ratios(delta =): a factor's 0/1 columns take no step; duplicated
   expect_identical(unname(attr(oe, "delta")), c(1, 1, 1, 1e-6))
   expect_error(odds_ratios(e, delta = c(lateTRUE = 3)), "0/1 column")
 })
+
+test_that("sigma at its zero limit with a covariate far from zero: reported as with the covariate near zero", {
+  skip_if_not_installed("glmmTMB")
+  d <- cs_data(3)
+  d$site <- factor(rep(1:8, length.out = nrow(d)))
+  d$x1 <- d$x + 1e8
+  f0 <- suppressWarnings(glmm(y ~ x + cs(0 + time | id) + (1 | site), d))
+  w <- character()
+  f <- withCallingHandlers(glmm(y ~ x1 + cs(0 + time | id) + (1 | site), d),
+                           warning = function(e) {
+                             w <<- c(w, conditionMessage(e))
+                             invokeRestart("muffleWarning")
+                           })
+  # Before: the fixed effects' covariance at that limit was formed in the
+  # user's units (singular to rounding), so the fit was reported with "the
+  # Hessian ... not negative definite" and no residual_zero record.
+  expect_true(isTRUE(f0$optinfo$residual_zero))
+  expect_true(isTRUE(f$optinfo$residual_zero))
+  expect_true(any(grepl("^singular fit: the residual standard deviation is at its zero limit", w)))
+  expect_false(any(grepl("not negative definite", w)))
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(f0)), tolerance = 1e-9)
+  expect_equal(unname(sqrt(vcov(f)["x1", "x1"])), unname(sqrt(vcov(f0)["x", "x"])), tolerance = 1e-5)
+  tm <- glmmTMB::glmmTMB(y ~ x + cs(0 + time | id) + (1 | site), d)
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(tm)), tolerance = 1e-8)
+  # REML with x3 = x * 1e-6 - 5: the restricted log-likelihood moves by
+  # log(1e6) (the columns' map), the record is the one on x. Before: "the
+  # optimizer did not converge", no residual_zero, 1.5e-3 below.
+  d$x3 <- d$x * 1e-6 - 5
+  r0 <- suppressWarnings(glmm(y ~ x + cs(0 + time | id) + (1 | site), d, REML = TRUE))
+  r3 <- suppressWarnings(glmm(y ~ x3 + cs(0 + time | id) + (1 | site), d, REML = TRUE))
+  expect_true(isTRUE(r0$optinfo$residual_zero))
+  expect_true(isTRUE(r3$optinfo$residual_zero))
+  expect_false(any(grepl("did not converge", r3$optinfo$warnings)))
+  expect_equal(as.numeric(logLik(r3)), as.numeric(logLik(r0)) + log(1e6), tolerance = 1e-8)
+})
