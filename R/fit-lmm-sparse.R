@@ -643,7 +643,7 @@ within_far <- function(X) {
   const <- vapply(seq_len(ncol(X)), function(j) all(X[, j] == X[1L, j]), TRUE)
   # A column that is an earlier one times a far covariate (x:f under
   # contr.sum and the like: ratio_centring()).
-  if (!identical(ratio_centring(X, diag(1, k), seq_len(k), const, colMeans(X)), diag(1, k)))
+  if (!identical(ratio_centring(X, diag(1, k), seq_len(k), const), diag(1, k)))
     return(TRUE)
   # No 0/1 column that is not constant: nothing to look for.
   n1 <- colSums(X == 1)

@@ -62,7 +62,7 @@ design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE, w
     if (within && !scale_only) {
       wi <- if (is.null(mom)) within_moments(M, idx, const) else mom$within
       if (!is.null(wi)) Tm <- within_centring(Tm, idx, const, wi)
-      if (is.null(mom)) Tm <- ratio_centring(M, Tm, idx, const, mn)
+      if (is.null(mom)) Tm <- ratio_centring(M, Tm, idx, const)
     }
   }
   sc <- diag(Tm)
@@ -259,7 +259,7 @@ within_centring <- function(Tm, idx, const, wi) {
 # moments keeps its T); columns that within_centring() or
 # spanned_centring() moved, or whose residual is zero (a true aliasing the
 # rank check reports), are left.
-ratio_centring <- function(M, Tm, idx, const, mn) {
+ratio_centring <- function(M, Tm, idx, const) {
   if (is.null(M) || nrow(M) < 2L) return(Tm)
   cand <- idx[!const[idx]]
   if (length(cand) < 2L) return(Tm)
