@@ -85,6 +85,19 @@ check_fixed_df <- function(X, weights, family) {
   invisible()
 }
 
+# The fixed effects over the rows that carry weight: a level (or a
+# covariate's spread) seen only in rows of weight zero leaves its
+# coefficient unidentified, though the design over all rows has full rank.
+# gaussian fits stopped with "gradient function must return a numeric
+# vector of length 1", binomial ones returned a coefficient with a
+# standard error of 1e5. Judged as check_full_rank() judges (after
+# centring), only where some weight is zero.
+check_weighted_rank <- function(X, weights) {
+  if (is.null(weights) || !ncol(X) || min(weights) > 0) return(invisible())
+  check_full_rank(X[weights > 0, , drop = FALSE],
+                  "the fixed-effects model matrix over the rows with positive weight")
+}
+
 # Clusters of one observation each: for gaussian models the random-effect
 # variance is confounded with the residual variance (an error, as in lme4);
 # for binary data it is identified only through the shape of the link (a

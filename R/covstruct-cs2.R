@@ -178,9 +178,19 @@ covstruct_sigma_null <- function(obj, X, re, weights) {
   V <- covstruct_dense_V(re, lapply(obj$structures, `[[`, "parameters"), obj$sigma)
   R <- if (!is.null(V)) tryCatch(chol(V), error = function(e) NULL)
   if (is.null(R)) return(NULL)
-  W <- backsolve(R, X, transpose = TRUE)
+  # On the centred and scaled columns (X = X* T), mapped back: in the
+  # user's units (x + 1e8) X' V^-1 X is singular to rounding and chol()
+  # failed, so the same fit as on x was reported with "the Hessian ... not
+  # negative definite" instead of as sigma at its zero limit.
+  tx <- design_transform(X)
+  W <- backsolve(R, tx$M, transpose = TRUE)
   Vb <- tryCatch(chol2inv(chol(crossprod(W))), error = function(e) NULL)
   if (is.null(Vb)) return(NULL)
+  if (!tx$identity) {
+    Ti <- backsolve(tx$T, diag(1, ncol(X)))
+    Vb <- Ti %*% Vb %*% t(Ti)
+    Vb <- (Vb + t(Vb)) / 2
+  }
   dimnames(Vb) <- dimnames(obj$vcov)
   Vb
 }
@@ -233,6 +243,10 @@ covstruct_sigma_fixed_cov <- function(obj, X, re, y, offset, free) {
   if (!length(idx)) return(NULL)
   r0 <- as.numeric(y - offset)
   reml <- isTRUE(obj$REML)
+  # The centred and scaled columns (the residuals are the same; REML's
+  # log-determinant moves by a constant, log|det T|): in the user's units
+  # (x + 1e8) the QR lost the digits these differences need.
+  X <- design_transform(X)$M
   ll <- function(x) {
     tt <- th
     tt[idx] <- x

@@ -639,13 +639,17 @@ lmm_design_transform <- function(X) {
 # far from zero within them (within_centring()'s columns).
 within_far <- function(X) {
   if (!is.matrix(X) || ncol(X) < 2L || nrow(X) < 2L) return(FALSE)
+  k <- ncol(X)
+  const <- vapply(seq_len(ncol(X)), function(j) all(X[, j] == X[1L, j]), TRUE)
+  # A column that is an earlier one times a far covariate (x:f under
+  # contr.sum and the like: ratio_centring()).
+  if (!identical(ratio_centring(X, diag(1, k), seq_len(k), const), diag(1, k)))
+    return(TRUE)
   # No 0/1 column that is not constant: nothing to look for.
   n1 <- colSums(X == 1)
   if (!any(colSums(X == 0) + n1 == nrow(X) & n1 < nrow(X))) return(FALSE)
-  const <- vapply(seq_len(ncol(X)), function(j) all(X[, j] == X[1L, j]), TRUE)
   wi <- within_moments(X, seq_len(ncol(X)), const)
   if (is.null(wi)) return(FALSE)
-  k <- ncol(X)
   !identical(within_centring(diag(1, k), seq_len(k), const, wi), diag(1, k))
 }
 

@@ -658,6 +658,7 @@ ordinal_gee_odds_ratios <- function(fit, level = 0.95, parm = NULL, delta = 1, .
   est <- list(coef = fit$coefficients, vcov = fit$vcov$robust[bn, bn, drop = FALSE],
               family = fit$family, view = "marginal", separation = fit$separation,
               source = sprintf("ordinal GEE (%s), robust standard errors; odds of a higher category, P(Y > j)",
-                               fit$corstr))
+                               fit$corstr),
+              binary = binary_columns(fit))
   ratio_table(est, level, match_parm(parm, bn, bn), "cumulative odds ratio", delta)
 }

@@ -27,7 +27,8 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
   if (type == "conditional") {
     est <- list(coef = fit$coefficients, vcov = vcov(fit)[bn, bn, drop = FALSE],
                 family = fit$family, view = "conditional", separation = fit$separation,
-                source = "cumulative link mixed model; odds of a higher category, P(Y > j), the same at every threshold")
+                source = "cumulative link mixed model; odds of a higher category, P(Y > j), the same at every threshold",
+                binary = binary_columns(fit))
     return(ratio_table(est, level, parm, "cumulative odds ratio", delta))
   }
   if (inherits(fit, "glmmgee_glmm_ordinal_re"))
@@ -38,8 +39,8 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
   w <- (fit$prior.weights %||% rep(1, nrow(X)))
   k1 <- length(fit$thresholds)
   p <- length(bn)
-  dl <- ratio_delta(delta, parm)
   binary_of <- function(term) all(X[, match(term, bn)] %in% c(0, 1))
+  dl <- ratio_delta(delta, parm, bn[vapply(bn, binary_of, TRUE)])
   stepped <- names(dl)[dl != 1 & vapply(names(dl), binary_of, TRUE)]
   if (length(stepped))
     stop(sprintf("'delta': %s is a 0/1 column, compared at 1 versus 0; it takes no step",

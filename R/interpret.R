@@ -25,8 +25,10 @@
 #' @param parm Coefficients (names or indices); by default all but the
 #'   intercept (whose exponential is a baseline odds or rate, not a ratio).
 #' @param delta The step of each covariate the ratio compares, in the
-#'   covariate's units: one number for every term in `parm`, or a vector
-#'   named by coefficients (the others keep 1). The default 1 is the ratio
+#'   covariate's units: one number for every term in `parm` whose column
+#'   is not 0/1, or a vector named by coefficients (the others keep 1). A
+#'   0/1 column (a factor's level, a logical) is compared at 1 versus 0 and
+#'   takes no step: one number leaves it at 1, naming it is an error. The default 1 is the ratio
 #'   per one-unit increase, \eqn{\exp(\beta)}; `delta = c(x = 1e-6)` gives
 #'   \eqn{\exp(10^{-6}\beta)}, the ratio per 1e-6 of x, with `std.error` that
 #'   of \eqn{\delta\beta}. For a covariate in small units, whose ratio per
@@ -104,17 +106,32 @@ estimates_of <- function(fit, caller) {
   check_fit(fit, sprintf("%s() reads its coefficients", caller))
   if (is_glmm(fit))
     list(coef = fit$coefficients, vcov = fit$vcov, family = fit$family,
-         view = "conditional", source = "GLMM", separation = fit$separation)
+         view = "conditional", source = "GLMM", separation = fit$separation,
+         binary = binary_columns(fit))
   else
     list(coef = fit$coefficients, vcov = stats::vcov(fit), family = fit$family,
          view = "marginal", source = sprintf("GEE, %s standard errors", se_label(fit$std.err)),
-         separation = fit$separation)
+         separation = fit$separation, binary = binary_columns(fit))
+}
+
+# The coefficients whose model-matrix columns hold only 0 and 1 (a factor's
+# indicators, a logical): compared at 1 versus 0, they take no step
+# `delta`. Empty where the fit keeps no model matrix (sharded fits).
+binary_columns <- function(fit) {
+  X <- tryCatch(stats::model.matrix(fit), error = function(e) NULL)
+  if (is.null(X) || !is.matrix(X) || is.null(colnames(X))) return(character())
+  colnames(X)[vapply(seq_len(ncol(X)), function(j) all(X[, j] == 0 | X[, j] == 1) &&
+                       any(X[, j] == 0), TRUE)]
 }
 
 # The step per term of `parm` (odds_ratios(delta = )): one finite,
 # non-zero number for all, or a vector named by coefficients among `parm`
-# (the others 1).
-ratio_delta <- function(delta, parm) {
+# (the others 1). `binary`: terms whose columns are 0/1 (a factor's
+# indicators), compared at 1 versus 0: one number leaves them at 1 (before,
+# odds_ratios(fit, delta = 1e-6) printed exp(1e-6 beta) for a factor's
+# levels, a ratio of nothing), a name among them is an error, as for the
+# population-averaged ordinal ratios.
+ratio_delta <- function(delta, parm, binary = character()) {
   if (!is.numeric(delta) || !length(delta) || anyNA(delta) || any(!is.finite(delta) | delta == 0))
     stop("'delta' must be finite, non-zero numbers: the step of each covariate the ratio compares",
          call. = FALSE)
@@ -123,14 +140,20 @@ ratio_delta <- function(delta, parm) {
     if (length(delta) != 1L)
       stop(sprintf("'delta': one number, or a vector named by coefficients (%s)",
                    paste(parm, collapse = ", ")), call. = FALSE)
-    return(stats::setNames(rep(as.numeric(delta), length(parm)), parm))
+    return(stats::setNames(ifelse(parm %in% binary, 1, as.numeric(delta)), parm))
   }
+  if (anyDuplicated(nm))
+    stop(sprintf("'delta': %s named more than once",
+                 paste(sQuote(unique(nm[duplicated(nm)]), FALSE), collapse = ", ")), call. = FALSE)
   bad <- setdiff(nm, parm)
-  if (length(bad) || anyDuplicated(nm) || any(nm == ""))
+  if (length(bad) || any(nm == ""))
     stop(sprintf("'delta': %s not among the terms reported (%s)",
-                 paste(sQuote(if (length(bad)) bad else nm[duplicated(nm) | nm == ""], FALSE),
-                       collapse = ", "),
+                 paste(sQuote(if (length(bad)) bad else nm[nm == ""], FALSE), collapse = ", "),
                  paste(parm, collapse = ", ")), call. = FALSE)
+  stepped <- nm[nm %in% binary & delta != 1]
+  if (length(stepped))
+    stop(sprintf("'delta': %s is a 0/1 column, compared at 1 versus 0; it takes no step",
+                 paste(sQuote(stepped, FALSE), collapse = ", ")), call. = FALSE)
   out <- stats::setNames(rep(1, length(parm)), parm)
   out[nm] <- as.numeric(delta)
   out
@@ -151,7 +174,7 @@ ratio_table <- function(est, level, parm, measure, delta = 1) {
   default <- setdiff(names(cf), "(Intercept)")
   if (!length(default)) default <- names(cf)
   parm <- match_parm(parm, names(cf), default)
-  dl <- ratio_delta(delta, parm)
+  dl <- ratio_delta(delta, parm, est$binary %||% character())
   se <- sqrt(diag(est$vcov))[parm] * abs(dl)
   b <- cf[parm] * dl
   z <- stats::qnorm(1 - (1 - level) / 2)

@@ -400,6 +400,7 @@ checked_response <- function(mf, X, family, formula, offset = NULL) {
   off <- offset %||% model_offset_total(mf)
   check_model_frame(mf, resp, family, formula)
   check_fixed_df(X, resp$weights, family)
+  check_weighted_rank(X, resp$weights)
   # One trial each: the beta-binomial likelihood is the Bernoulli one
   # whatever phi, and the fit ended in "doubtful convergence" and a
   # singular Hessian instead of saying so.

@@ -62,6 +62,7 @@ design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE, w
     if (within && !scale_only) {
       wi <- if (is.null(mom)) within_moments(M, idx, const) else mom$within
       if (!is.null(wi)) Tm <- within_centring(Tm, idx, const, wi)
+      if (is.null(mom)) Tm <- ratio_centring(M, Tm, idx, const)
     }
   }
   sc <- diag(Tm)
@@ -74,6 +75,7 @@ design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE, w
   if (!is.null(mom)) return(list(M = NULL, T = Tm, scale = sc, identity = FALSE))
   # M* = M T^{-1}; T is unit upper triangular up to its diagonal.
   Ms <- M %*% backsolve(Tm, diag(1, k))
+  Ms <- exact_centred_columns(M, Ms, Tm)
   dimnames(Ms) <- dimnames(M)
   list(M = Ms, T = Tm, scale = sc, identity = FALSE)
 }
@@ -122,6 +124,28 @@ spanned_centring <- function(Tm, idx, const, mn, sdv, info) {
     Tm[, j] <- tj
   }
   Tm
+}
+
+# M* = M T^-1 by the product subtracts each centre after multiplying by
+# T^-1's entries (mean / sd, 3.5e11 for x = Days + 1e12): the centred
+# column carries that times the rounding unit, 4e-5 there, and the fit
+# moved with it (x + 1e12 ended 4e-5 below the fit on x, slopes 5e-6 off,
+# 3e-7 in fitted values at x + 1e8 beside a factor). Where a column's
+# largest entry exceeds 1e4 times its scaled spread, M*[, j] is formed by
+# substitution, (M[, j] - sum_k<j M*[, k] T[k, j]) / T[j, j], whose
+# subtraction of the centre is exact to the data's rounding. Other columns
+# keep the product (fits on well-scaled designs unchanged).
+exact_centred_columns <- function(M, Ms, Tm) {
+  k <- ncol(Tm)
+  if (k < 2L) return(Ms)
+  big <- vapply(seq_len(k), function(j) {
+    any(Tm[-j, j] != 0) && max(abs(M[, j])) > 1e4 * Tm[j, j]
+  }, TRUE)
+  for (j in which(big)) {
+    B <- which(Tm[seq_len(j - 1L), j] != 0)
+    Ms[, j] <- (M[, j] - drop(Ms[, B, drop = FALSE] %*% Tm[B, j])) / Tm[j, j]
+  }
+  Ms
 }
 
 # The spanning coefficients a of the constant over the block's 0/1 columns,
@@ -217,6 +241,62 @@ within_centring <- function(Tm, idx, const, wi) {
     tj <- signif(m * drop(Tm[, B, drop = FALSE] %*% cf), 10)
     tj[j] <- sd
     Tm[, j] <- tj
+  }
+  Tm
+}
+
+# A column that is an earlier column times a covariate far from zero,
+# M[, j] = x M[, k] with x = m + d and |m| beyond lmm_z_centre_sd times
+# d's spread: x:f under contr.sum, contr.helmert or contr.poly (x c_k(f),
+# c_k the factor's k-th contrast column, not 0/1 and not zero outside one
+# level), f1:f2:x so coded, or x:z. Such a column is collinear with M[, k]
+# to |m| / sd(d) and neither the intercept nor within_centring() centred
+# it: f * x1 (x1 = Days + 1e8) with contr.sum was refused as rank
+# deficient, binomial f * x2 (x2 = Days * 1e-6 - 5) ended without standard
+# errors. Centred along M[, k] by least squares, M[, j] = m M[, k] +
+# s M*[, j] (s the residual's root mean square), so T[, j] = m T[, k] +
+# s e_j stays upper triangular. In memory only (a design known by its
+# moments keeps its T); columns that within_centring() or
+# spanned_centring() moved, or whose residual is zero (a true aliasing the
+# rank check reports), are left.
+ratio_centring <- function(M, Tm, idx, const) {
+  if (is.null(M) || nrow(M) < 2L) return(Tm)
+  cand <- idx[!const[idx]]
+  if (length(cand) < 2L) return(Tm)
+  # Columns only centred by the intercept (or not at all).
+  plain <- vapply(cand, function(j) {
+    o <- Tm[, j]
+    o[j] <- 0
+    ic <- which(o != 0)
+    !length(ic) || (length(ic) == 1L && const[ic])
+  }, TRUE)
+  # Cosines of the raw columns: a pair x M[, k], M[, k] has |cos| within
+  # about (sd(d) / m)^2 of 1; a cheap screen before the ratios.
+  cs <- crossprod(M[, cand, drop = FALSE])
+  nr <- sqrt(diag(cs))
+  cs <- abs(cs) / outer(nr, nr)
+  changed <- FALSE
+  for (a in seq_along(cand)[-1L]) {
+    j <- cand[a]
+    if (!plain[a]) next
+    for (b in which(cs[seq_len(a - 1L), a] > 1 - 1 / lmm_z_centre_sd^2)) {
+      k <- cand[b]
+      mk <- M[, k]
+      mj <- M[, j]
+      z <- mk == 0
+      if (all(z) || any(mj[z] != 0) || sum(!z) < 2L) next
+      r <- mj[!z] / mk[!z]
+      mr <- mean(r)
+      sr <- sqrt(mean((r - mr)^2))
+      if (!is.finite(mr) || !is.finite(sr) || !(sr > 0) || abs(mr) <= lmm_z_centre_sd * sr) next
+      m <- signif(sum(mj * mk) / sum(mk * mk), 10)
+      s <- signif(sqrt(mean((mj - m * mk)^2)), 10)
+      if (!is.finite(m) || !is.finite(s) || !(s > 0)) next
+      tj <- signif(m * Tm[, k], 10)
+      tj[j] <- s
+      Tm[, j] <- tj
+      break
+    }
   }
   Tm
 }
