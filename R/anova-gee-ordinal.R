@@ -137,17 +137,9 @@ ordinal_gee_anova_terms <- function(object, type) {
   k1 <- length(object$thresholds)
   b <- object$coefficients
   V <- vcov(object, type = type)[-seq_len(k1), -seq_len(k1), drop = FALSE]
-  rows <- lapply(seq_along(labs), function(k) {
-    j <- which(asgn == k)
-    list(df = length(j), stat = drop(crossprod(b[j], solve(V[j, j, drop = FALSE], b[j]))))
-  })
-  tab <- data.frame(Df = vapply(rows, `[[`, 1, "df"), Chisq = vapply(rows, `[[`, 1, "stat"),
-                    check.names = FALSE)
-  tab[["Pr(>Chisq)"]] <- stats::pchisq(tab$Chisq, tab$Df, lower.tail = FALSE)
-  rownames(tab) <- labs
-  structure(tab, class = c("anova", "data.frame"),
-            heading = sprintf("Wald tests of terms, each given all others and the thresholds (%s variance)\n",
-                              type))
+  wald_term_table(b, V, asgn, labs,
+                  sprintf("Wald tests of terms, each given all others and the thresholds (%s variance)\n",
+                          type))
 }
 
 ordinal_gee_compare <- function(small, big, test, type) {

@@ -87,6 +87,15 @@ gee_anova_terms <- function(object, type) {
   labs <- attr(object$terms, "term.labels")
   b <- coef(object)
   V <- vcov(object, type = type)
+  wald_term_table(b, V, asgn, labs,
+                  sprintf("Wald tests of terms, each given all others (%s variance)\n",
+                          se_label(type)))
+}
+
+# Wald tests of the terms `labs`, each given all others: the coefficients
+# `b` with covariance `V`, column k of term asgn == k; an anova table with
+# the heading `heading`.
+wald_term_table <- function(b, V, asgn, labs, heading) {
   rows <- lapply(seq_along(labs), function(k) {
     j <- which(asgn == k)
     list(df = length(j), stat = drop(crossprod(b[j], solve(V[j, j, drop = FALSE], b[j]))))
@@ -95,9 +104,7 @@ gee_anova_terms <- function(object, type) {
                     check.names = FALSE)
   tab[["Pr(>Chisq)"]] <- stats::pchisq(tab$Chisq, tab$Df, lower.tail = FALSE)
   rownames(tab) <- labs
-  structure(tab, class = c("anova", "data.frame"),
-            heading = sprintf("Wald tests of terms, each given all others (%s variance)\n",
-                              se_label(type)))
+  structure(tab, class = c("anova", "data.frame"), heading = heading)
 }
 
 gee_compare <- function(small, big, test, type) {
