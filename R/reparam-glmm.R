@@ -283,6 +283,10 @@ ratio_centring <- function(M, Tm, idx, const) {
       k <- cand[b]
       mk <- M[, k]
       mj <- M[, j]
+      # M[, k] itself far from zero (x4 = 2 x2 + 5 beside x2 = Days * 1e-6
+      # - 5): not a contrast or covariate times a far one; left to the
+      # other centrings and the rank check (a true collinearity is refused).
+      if (abs(mean(mk)) > lmm_z_centre_sd * stats::sd(mk)) next
       z <- mk == 0
       if (all(z) || any(mj[z] != 0) || sum(!z) < 2L) next
       r <- mj[!z] / mk[!z]
