@@ -529,8 +529,19 @@ star_covariance <- function(Hs, J, star_boundary, on_boundary, pnames, hess, Tx 
   Vs <- invert_information(Hs, star_boundary, pnames)
   if (is.null(attr(Vs, "ok"))) return(V)
   A <- jacobian_inverse(J[fs, fu, drop = FALSE])
-  if (is.null(A) || !all(is.finite(A))) return(invert_information(hess, on_boundary, pnames))
+  if (is.null(A) || !all(is.finite(A))) {
+    # A map singular in one block only (a correlation at +/-1 in a far
+    # slope's LQ map of Lambda): the other blocks' parameters keep their
+    # standard errors, that block's are NA (jacobian_blocks_inverse()).
+    A <- jacobian_blocks_inverse(J[fs, fu, drop = FALSE])
+    if (is.null(A)) return(invert_information(hess, on_boundary, pnames))
+  }
   Vu <- A %*% Vs[fs, fs, drop = FALSE] %*% t(A)
+  sing <- attr(A, "singular")
+  if (length(sing)) {
+    Vu[sing, ] <- NA_real_
+    Vu[, sing] <- NA_real_
+  }
   V[fu, fu] <- (Vu + t(Vu)) / 2
   attr(V, "ok") <- TRUE
   # V = A V* A' over the free parameters, kept where a covariate's units
@@ -560,10 +571,65 @@ star_covariance <- function(Hs, J, star_boundary, on_boundary, pnames, hess, Tx 
 # indicator's row of T, a condition number near 1e17 that back
 # substitution inverts exactly (its entries are the map's own). NULL when
 # neither applies.
+# The inverse of a block-diagonal (up to a permutation) Jacobian block by
+# block, where the whole is singular: the connected blocks of its non-zero
+# pattern are inverted one by one (jacobian_inverse()); a block that is
+# singular is left at zero and named in attr(, "singular") (its
+# parameters' standard errors are then NA). The fixed effects and a zero-part slope's Lambda are separate
+# blocks: at a correlation of +/-1 the Lambda block's map is singular, and
+# the fixed effects lost their standard errors with it (rounding had
+# decided whether solve() accepted the whole). NULL when J is one block or
+# no block could be inverted.
+jacobian_blocks_inverse <- function(J) {
+  P <- nrow(J)
+  if (P != ncol(J) || P < 2L) return(NULL)
+  nz <- J != 0 | t(J) != 0
+  comp <- rep(0L, P)
+  k <- 0L
+  for (i in seq_len(P)) {
+    if (comp[i]) next
+    k <- k + 1L
+    todo <- i
+    while (length(todo)) {
+      comp[todo] <- k
+      todo <- setdiff(which(colSums(nz[todo, , drop = FALSE]) > 0 & comp == 0L), todo)
+    }
+  }
+  if (k < 2L) return(NULL)
+  A <- matrix(0, P, P)
+  bad <- integer()
+  any_ok <- FALSE
+  for (b in seq_len(k)) {
+    ix <- which(comp == b)
+    Ab <- jacobian_inverse(J[ix, ix, drop = FALSE])
+    if (is.null(Ab) || !all(is.finite(Ab))) {
+      bad <- c(bad, ix)
+    } else {
+      A[ix, ix] <- Ab
+      any_ok <- TRUE
+    }
+  }
+  if (!any_ok) return(NULL)
+  attr(A, "singular") <- sort(bad)
+  A
+}
+
+#
+# A map whose ill-conditioning is only its rows' and columns' scales (a
+# zero-part slope c2 = cover * 1e-6 - 5 under its LQ map: entries from 1 to
+# 5e6) is inverted on J equilibrated, D_r J D_c with each row and then each
+# column scaled to a largest entry of 1, and scaled back, D_c (.)^-1 D_r:
+# solve() had refused it on rounding-level differences in the estimates, and
+# the fit lost every standard error ("not negative definite").
 jacobian_inverse <- function(J) {
   tryCatch(solve(J), error = function(e) {
-    if (!all(J[lower.tri(J)] == 0) || any(diag(J) == 0)) return(NULL)
-    backsolve(J, diag(1, nrow(J)))
+    if (all(J[lower.tri(J)] == 0) && all(diag(J) != 0)) return(backsolve(J, diag(1, nrow(J))))
+    r <- 1 / apply(abs(J), 1L, max)
+    Jr <- J * r
+    cc <- 1 / apply(abs(Jr), 2L, max)
+    if (!all(is.finite(c(r, cc)))) return(NULL)
+    Ji <- tryCatch(solve(sweep(Jr, 2L, cc, `*`)), error = function(e) NULL)
+    if (is.null(Ji)) NULL else (Ji * cc) %*% diag(r, length(r))
   })
 }
 
