@@ -1,0 +1,26 @@
+# Round 35 polish: wording and hints the hostile testers found misleading.
+
+test_that("odds_ratios() on a factor interacting with a covariate far from zero says extrapolation, not separation", {
+  skip_if_not_installed("lme4")
+  data(sleepstudy, package = "lme4")
+  set.seed(1)
+  d <- sleepstudy
+  d$y <- rbinom(nrow(d), 1, plogis((d$Reaction - 300) / 50))
+  d$f <- factor(rep(c("a", "b", "c"), length.out = nrow(d)))
+  d$x3 <- d$Days * 1e-6 - 5
+  fit <- glmm(y ~ f * x3 + (1 | Subject), data = d, family = binomial)
+  expect_false(fit$separation$separated)
+  expect_true(all(is.finite(fit$coefficients)))
+  w <- character()
+  r <- withCallingHandlers(odds_ratios(fit), warning = function(cond) {
+    w <<- c(w, conditionMessage(cond)); invokeRestart("muffleWarning")
+  })
+  expect_true(length(w) > 0)
+  expect_false(any(grepl("separated", w)))
+  expect_match(w, "'fb': .*compares at x3 = 0, far from the data.*centre", all = FALSE)
+  # The centred fit reads the same comparison at the data's centre: finite.
+  d$x3c <- d$x3 - mean(d$x3)
+  fc <- glmm(y ~ f * x3c + (1 | Subject), data = d, family = binomial)
+  rc <- suppressWarnings(odds_ratios(fc, parm = c("fb", "fc")))
+  expect_true(all(is.finite(rc$estimate)))
+})
