@@ -288,17 +288,22 @@ match_levels <- function(g, levels, name, allow) {
   new <- is.na(idx) & !is.na(lab)
   if (!any(new) || allow) return(idx)
   unseen <- unique(lab[new])
-  num <- function(x) suppressWarnings(as.numeric(x))
-  as_num <- num(unseen) %in% stats::na.omit(num(levels)) & !is.na(num(unseen))
   stop(sprintf(paste0("'newdata' has %d level(s) of '%s' not in the fit: %s%s. ",
                       "Use allow.new.levels = TRUE to predict them with random effects of zero%s"),
                length(unseen), name,
                paste(sQuote(utils::head(unseen, 5L), FALSE), collapse = ", "),
                if (length(unseen) > 5L) ", ..." else "",
-               if (any(as_num))
-                 sprintf(" (%s equal a fitted level only as numbers, e.g. %s versus %s: write the labels as in the fit)",
-                         if (sum(as_num) == 1L) "one" else sum(as_num),
-                         sQuote(unseen[as_num][1L], FALSE),
-                         sQuote(levels[match(num(unseen[as_num][1L]), num(levels))], FALSE))
-               else ""), call. = FALSE)
+               number_match_hint(unseen, levels)), call. = FALSE)
+}
+
+# The part of a "not in the fit" error pointing out new labels that equal
+# a fitted level only as numbers ("001" versus 1); "" when none do.
+number_match_hint <- function(unseen, levels) {
+  num <- function(x) suppressWarnings(as.numeric(x))
+  as_num <- num(unseen) %in% stats::na.omit(num(levels)) & !is.na(num(unseen))
+  if (!any(as_num)) return("")
+  sprintf(" (%s equal a fitted level only as numbers, e.g. %s versus %s: write the labels as in the fit)",
+          if (sum(as_num) == 1L) "one" else sum(as_num),
+          sQuote(unseen[as_num][1L], FALSE),
+          sQuote(levels[match(num(unseen[as_num][1L]), num(levels))], FALSE))
 }

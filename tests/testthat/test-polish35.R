@@ -24,3 +24,17 @@ test_that("odds_ratios() on a factor interacting with a covariate far from zero 
   rc <- suppressWarnings(odds_ratios(fc, parm = c("fb", "fc")))
   expect_true(all(is.finite(rc$estimate)))
 })
+
+test_that("simulate(newdata = ) with labels equal to fitted levels only as numbers gives predict()'s hint", {
+  set.seed(3)
+  d <- data.frame(g = rep(1:10, each = 6), x = rnorm(60))
+  d$y <- rbinom(60, 1, plogis(d$x + rnorm(10)[d$g]))
+  fit <- glmm(y ~ x + (1 | g), d, binomial)
+  nd <- data.frame(x = 0, g = "001")
+  hint <- "equal a fitted level only as numbers, e.g. '001' versus '1'"
+  expect_error(predict(fit, newdata = nd), hint, fixed = TRUE)
+  expect_error(simulate(fit, newdata = nd, re.form = NULL), hint, fixed = TRUE)
+  # A label that is simply new gets no such hint.
+  expect_error(simulate(fit, newdata = data.frame(x = 0, g = "zz"), re.form = NULL),
+               "not in the fit: 'zz'\\. [^(]*$")
+})
