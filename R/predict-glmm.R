@@ -81,6 +81,7 @@ predict.glmmgee_glmm <- function(object, newdata = NULL, type = c("link", "respo
   }
   if (!is.data.frame(newdata)) stop("'newdata' must be a data frame", call. = FALSE)
   env <- environment(object$formula) %||% parent.frame()
+  newdata <- na_columns_as_fit(object, newdata)
   nd <- newdata_rows(object, newdata, bars, na.action, env)
   eta <- newdata_fixed(object, nd$data, env)
   X <- attr(eta, "X")
@@ -155,6 +156,22 @@ rows_with_values <- function(exprs, newdata, na.action, env) {
   nao <- attr(mf, "na.action")
   data <- if (is.null(nao)) newdata else newdata[-as.integer(nao), , drop = FALSE]
   list(data = data, na.action = nao)
+}
+
+# A column of `newdata` that is all NA is logical (data.frame(x = c(NA,
+# NA))); where the fit's column of that name is numeric it is made
+# NA_real_, so the rows are missing values (NA predictions) rather than a
+# logical that model.matrix() turns into an "xTRUE" column the fit lacks.
+na_columns_as_fit <- function(object, newdata) {
+  frame <- .subset2(object, "frame_prototype") %||% .subset2(object, "model")
+  if (!is.data.frame(frame)) return(newdata)
+  for (v in intersect(names(newdata), names(frame))) {
+    col <- newdata[[v]]
+    if (is.logical(col) && is.null(dim(col)) && all(is.na(col)) && is.numeric(frame[[v]]) &&
+        is.null(dim(frame[[v]])))
+      newdata[[v]] <- as.numeric(col)
+  }
+  newdata
 }
 
 # A factor of a model part's fixed effects whose level in `newdata` was not

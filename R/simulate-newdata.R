@@ -12,6 +12,7 @@ simulate_newdata <- function(object, nsim, seed, new_re, newdata, allow.new.leve
     stop("simulate(newdata = ) is not available for a known-covariance term (new levels' effects depend on K)",
          call. = FALSE)
   env <- environment(object$formula) %||% parent.frame()
+  newdata <- na_columns_as_fit(object, newdata)
   nd <- simulate_newdata_rows(object, newdata, na.action, env)
   data <- nd$data
   n <- nrow(data)

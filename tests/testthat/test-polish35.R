@@ -38,3 +38,28 @@ test_that("simulate(newdata = ) with labels equal to fitted levels only as numbe
   expect_error(simulate(fit, newdata = data.frame(x = 0, g = "zz"), re.form = NULL),
                "not in the fit: 'zz'\\. [^(]*$")
 })
+
+test_that("predict()/simulate() on new rows whose covariate column is all NA (logical) give NA rows", {
+  skip_if_not_installed("lme4")
+  data(sleepstudy, package = "lme4")
+  f2 <- glmm(Reaction ~ Days + (Days | Subject), sleepstudy)
+  fs <- glmm(Reaction ~ Days + (1 | Subject) + (0 + Days | Subject), sleepstudy)
+  nd <- data.frame(Days = c(NA, NA), Subject = c("308", "309"))
+  expect_true(is.logical(nd$Days))
+  ndn <- transform(nd, Days = as.numeric(Days))
+  for (f in list(f2, fs)) {
+    p <- predict(f, newdata = nd)
+    expect_equal(p, predict(f, newdata = ndn))
+    expect_true(all(is.na(p)))
+    for (rf in list(NA, NULL)) {
+      s <- simulate(f, nsim = 2, seed = 1, newdata = nd, re.form = rf)
+      expect_equal(dim(s), c(2L, 2L))
+      expect_true(all(is.na(as.matrix(s))))
+      expect_identical(s, simulate(f, nsim = 2, seed = 1, newdata = ndn, re.form = rf))
+    }
+  }
+  # With a row that has a value, that row is simulated and the NA one is NA.
+  nd2 <- data.frame(Days = c(NA, 3), Subject = c("308", "309"))
+  s <- simulate(f2, nsim = 1, seed = 1, newdata = nd2)
+  expect_true(is.na(s[1, 1]) && is.finite(s[2, 1]))
+})
