@@ -107,11 +107,36 @@ estimates_of <- function(fit, caller) {
   if (is_glmm(fit))
     list(coef = fit$coefficients, vcov = fit$vcov, family = fit$family,
          view = "conditional", source = "GLMM", separation = fit$separation,
-         binary = binary_columns(fit))
+         binary = binary_columns(fit), far = far_zero_partners(fit))
   else
     list(coef = fit$coefficients, vcov = stats::vcov(fit), family = fit$family,
          view = "marginal", source = sprintf("GEE, %s standard errors", se_label(fit$std.err)),
-         separation = fit$separation, binary = binary_columns(fit))
+         separation = fit$separation, binary = binary_columns(fit), far = far_zero_partners(fit))
+}
+
+# Per coefficient, the covariates it interacts with whose observed values
+# lie far from zero (zero further from the data than their range is wide):
+# the coefficient compares at that covariate's zero, an extrapolation (a
+# factor's main effect in y ~ f * x with x = Days * 1e-6 - 5). A named list
+# of c(covariate, min, max) character vectors; empty without a model matrix.
+far_zero_partners <- function(fit) {
+  X <- tryCatch(stats::model.matrix(fit), error = function(e) NULL)
+  if (is.null(X) || !is.matrix(X) || is.null(colnames(X)) || !nrow(X)) return(list())
+  cn <- colnames(X)
+  parts <- strsplit(cn, ":", fixed = TRUE)
+  rng <- apply(X, 2L, function(v) range(v[is.finite(v)]))
+  far <- cn[vapply(seq_along(cn), function(j) length(parts[[j]]) == 1L &&
+                     all(is.finite(rng[, j])) && !all(X[, j] == 0 | X[, j] == 1) &&
+                     min(abs(rng[, j])) > diff(rng[, j]) && prod(rng[, j]) > 0, TRUE)]
+  out <- list()
+  for (j in seq_along(cn)) {
+    hit <- far[vapply(far, function(cv) cv != cn[j] && !(cv %in% parts[[j]]) &&
+                        any(vapply(parts, function(pp) length(pp) == length(parts[[j]]) + 1L &&
+                                     setequal(pp, c(parts[[j]], cv)), TRUE)), TRUE)]
+    if (length(hit))
+      out[[cn[j]]] <- c(hit[1L], format(rng[, hit[1L]], digits = 6))
+  }
+  out
 }
 
 # The coefficients whose model-matrix columns hold only 0 and 1 (a factor's
@@ -190,7 +215,27 @@ ratio_table <- function(est, level, parm, measure, delta = 1) {
   sep <- if (isTRUE(est$separation$separated)) est$separation$terms else character()
   units <- bad[!bad %in% sep & is.finite(b[bad]) & !is.na(se[bad]) & is.finite(se[bad]) &
                  abs(b[bad] / se[bad]) > 2]
-  bad <- setdiff(bad, units)
+  # A finite coefficient (the separation check ran and found none) that
+  # interacts with a covariate far from zero compares at that covariate's
+  # zero: its ratio overflows as an extrapolation, not by separation.
+  clean <- isTRUE(est$separation$checked) && !isTRUE(est$separation$separated)
+  fin <- bad[is.finite(b[bad]) & !is.na(se[bad]) & is.finite(se[bad])]
+  far <- if (clean) intersect(fin, names(est$far)) else character()
+  bad <- setdiff(bad, c(units, far))
+  if (clean) {
+    # no separation, so the estimate is finite: a covariate in small units
+    units <- c(units, intersect(fin, bad))
+    bad <- setdiff(bad, units)
+  }
+  for (tm in far) {
+    fz <- est$far[[tm]]
+    warning(sprintf(paste0("%s for %s: the coefficient is finite (%s; no separation was found) but it ",
+                           "compares at %s = 0, far from the data (%s from %s to %s), so the ratio is an ",
+                           "extrapolation that overflows; centre the covariate (e.g. %s - mean(%s)) to ",
+                           "compare within the data"),
+                    measure, sQuote(tm, FALSE), format(signif(b[tm], 3)), fz[1L], fz[1L], fz[2L], fz[3L],
+                    fz[1L], fz[1L]), call. = FALSE)
+  }
   if (length(units))
     warning(sprintf(paste0("%s for %s: %s of the covariate is a step of %s on the log scale, ",
                            "so the ratio per %s overflows or is not informative; give a smaller ",

@@ -81,6 +81,7 @@ predict.glmmgee_glmm <- function(object, newdata = NULL, type = c("link", "respo
   }
   if (!is.data.frame(newdata)) stop("'newdata' must be a data frame", call. = FALSE)
   env <- environment(object$formula) %||% parent.frame()
+  newdata <- na_columns_as_fit(object, newdata)
   nd <- newdata_rows(object, newdata, bars, na.action, env)
   eta <- newdata_fixed(object, nd$data, env)
   X <- attr(eta, "X")
@@ -155,6 +156,22 @@ rows_with_values <- function(exprs, newdata, na.action, env) {
   nao <- attr(mf, "na.action")
   data <- if (is.null(nao)) newdata else newdata[-as.integer(nao), , drop = FALSE]
   list(data = data, na.action = nao)
+}
+
+# A column of `newdata` that is all NA is logical (data.frame(x = c(NA,
+# NA))); where the fit's column of that name is numeric it is made
+# NA_real_, so the rows are missing values (NA predictions) rather than a
+# logical that model.matrix() turns into an "xTRUE" column the fit lacks.
+na_columns_as_fit <- function(object, newdata) {
+  frame <- .subset2(object, "frame_prototype") %||% .subset2(object, "model")
+  if (!is.data.frame(frame)) return(newdata)
+  for (v in intersect(names(newdata), names(frame))) {
+    col <- newdata[[v]]
+    if (is.logical(col) && is.null(dim(col)) && all(is.na(col)) && is.numeric(frame[[v]]) &&
+        is.null(dim(frame[[v]])))
+      newdata[[v]] <- as.numeric(col)
+  }
+  newdata
 }
 
 # A factor of a model part's fixed effects whose level in `newdata` was not
@@ -288,17 +305,22 @@ match_levels <- function(g, levels, name, allow) {
   new <- is.na(idx) & !is.na(lab)
   if (!any(new) || allow) return(idx)
   unseen <- unique(lab[new])
-  num <- function(x) suppressWarnings(as.numeric(x))
-  as_num <- num(unseen) %in% stats::na.omit(num(levels)) & !is.na(num(unseen))
   stop(sprintf(paste0("'newdata' has %d level(s) of '%s' not in the fit: %s%s. ",
                       "Use allow.new.levels = TRUE to predict them with random effects of zero%s"),
                length(unseen), name,
                paste(sQuote(utils::head(unseen, 5L), FALSE), collapse = ", "),
                if (length(unseen) > 5L) ", ..." else "",
-               if (any(as_num))
-                 sprintf(" (%s equal a fitted level only as numbers, e.g. %s versus %s: write the labels as in the fit)",
-                         if (sum(as_num) == 1L) "one" else sum(as_num),
-                         sQuote(unseen[as_num][1L], FALSE),
-                         sQuote(levels[match(num(unseen[as_num][1L]), num(levels))], FALSE))
-               else ""), call. = FALSE)
+               number_match_hint(unseen, levels)), call. = FALSE)
+}
+
+# The part of a "not in the fit" error pointing out new labels that equal
+# a fitted level only as numbers ("001" versus 1); "" when none do.
+number_match_hint <- function(unseen, levels) {
+  num <- function(x) suppressWarnings(as.numeric(x))
+  as_num <- num(unseen) %in% stats::na.omit(num(levels)) & !is.na(num(unseen))
+  if (!any(as_num)) return("")
+  sprintf(" (%s equal a fitted level only as numbers, e.g. %s versus %s: write the labels as in the fit)",
+          if (sum(as_num) == 1L) "one" else sum(as_num),
+          sQuote(unseen[as_num][1L], FALSE),
+          sQuote(levels[match(num(unseen[as_num][1L]), num(levels))], FALSE))
 }

@@ -12,6 +12,7 @@ simulate_newdata <- function(object, nsim, seed, new_re, newdata, allow.new.leve
     stop("simulate(newdata = ) is not available for a known-covariance term (new levels' effects depend on K)",
          call. = FALSE)
   env <- environment(object$formula) %||% parent.frame()
+  newdata <- na_columns_as_fit(object, newdata)
   nd <- simulate_newdata_rows(object, newdata, na.action, env)
   data <- nd$data
   n <- nrow(data)
@@ -105,9 +106,10 @@ check_new_levels <- function(terms, allow) {
       stop(sprintf(paste0("'newdata' has %d level(s) of '%s' not in the fit: %s%s. With re.form = NULL ",
                           "the fitted levels keep their predicted random effects; use ",
                           "allow.new.levels = TRUE to draw new ones for the others, or re.form = NA ",
-                          "to draw new ones for every level"),
+                          "to draw new ones for every level%s"),
                    length(unseen), tm$name, paste(sQuote(utils::head(unseen, 5L), FALSE), collapse = ", "),
-                   if (length(unseen) > 5L) ", ..." else ""), call. = FALSE)
+                   if (length(unseen) > 5L) ", ..." else "",
+                   number_match_hint(unseen, as.character(tm$levels))), call. = FALSE)
   }
   invisible(NULL)
 }
