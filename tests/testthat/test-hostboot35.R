@@ -23,7 +23,6 @@ test_that("confint(method = 'boot') of a fit without 'data' and a transformed co
   # the model frame has log(x), not x: "could not refit the model"
   ref <- confint(framed, method = "boot", nsim = 3, seed = 1)
   expect_identical(confint(loose, method = "boot", nsim = 3, seed = 1), ref)
-  skip_on_cran()
   # socket workers get the variables with the refitting function
   expect_identical(unclass(confint(loose, method = "boot", nsim = 3, seed = 1, parallel = "snow",
                                    ncpus = 2)), unclass(ref))
