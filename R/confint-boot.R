@@ -38,7 +38,8 @@ check_boot_args <- function(nsim, boot.type, parallel, ncpus) {
   if (!is.character(boot.type) || !length(boot.type) || !all(boot.type %in% c("perc", "basic", "norm")) ||
       (length(boot.type) > 1L && !identical(boot.type, c("perc", "basic", "norm"))))
     stop("'boot.type' must be one of \"perc\", \"basic\" or \"norm\"", call. = FALSE)
-  if (!is.character(parallel) || !all(parallel %in% c("no", "multicore", "snow")))
+  if (!is.character(parallel) || !length(parallel) || !all(parallel %in% c("no", "multicore", "snow")) ||
+      (length(parallel) > 1L && !identical(parallel, c("no", "multicore", "snow"))))
     stop("'parallel' must be \"no\", \"multicore\" or \"snow\"", call. = FALSE)
   invisible(NULL)
 }

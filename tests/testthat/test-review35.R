@@ -15,3 +15,14 @@ test_that("jacobian_inverse() gives NULL, not an if (NA) error, for a Jacobian w
   expect_equal(A[1, 1], 0.5)
   expect_setequal(attr(A, "singular"), 2:3)
 })
+
+test_that("confint(method = 'boot') names 'parallel' for an empty or several-valued choice", {
+  skip_if_not_installed("lme4")
+  data(cbpp, package = "lme4")
+  g <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp,
+            family = binomial)
+  # before: match.arg()'s "'arg' must be of length 1" / "'arg' should be one of"
+  expect_error(confint(g, method = "boot", nsim = 3, parallel = c("multicore", "snow")),
+               "'parallel' must be")
+  expect_error(confint(g, method = "boot", nsim = 3, parallel = character(0)), "'parallel' must be")
+})
