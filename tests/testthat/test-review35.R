@@ -26,3 +26,15 @@ test_that("confint(method = 'boot') names 'parallel' for an empty or several-val
                "'parallel' must be")
   expect_error(confint(g, method = "boot", nsim = 3, parallel = character(0)), "'parallel' must be")
 })
+
+test_that("confint(method = 'boot') refuses an infinite 'nsim' or 'ncpus' by name", {
+  skip_if_not_installed("lme4")
+  data(cbpp, package = "lme4")
+  g <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp,
+            family = binomial)
+  # before: ncpus = Inf became NA and stopped in "if (NA)"; nsim = Inf was
+  # refused by simulate() as "'nsim' must be a whole number >= 1"
+  expect_error(confint(g, parm = 1, method = "boot", nsim = 3, ncpus = Inf, parallel = "multicore"),
+               "'ncpus' must be")
+  expect_error(confint(g, method = "boot", nsim = Inf), "'nsim' must be a whole number of bootstrap")
+})
