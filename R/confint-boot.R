@@ -31,14 +31,17 @@ check_boot_fit <- function(fit) {
 }
 
 check_boot_args <- function(nsim, boot.type, parallel, ncpus) {
-  if (!is.numeric(nsim) || length(nsim) != 1L || is.na(nsim) || nsim < 2 || nsim != round(nsim))
+  if (!is.numeric(nsim) || length(nsim) != 1L || !is.finite(nsim) || nsim < 2 || nsim != round(nsim) ||
+      nsim > .Machine$integer.max)
     stop("'nsim' must be a whole number of bootstrap samples, at least 2", call. = FALSE)
-  if (!is.numeric(ncpus) || length(ncpus) != 1L || is.na(ncpus) || ncpus < 1 || ncpus != round(ncpus))
+  if (!is.numeric(ncpus) || length(ncpus) != 1L || !is.finite(ncpus) || ncpus < 1 || ncpus != round(ncpus) ||
+      ncpus > .Machine$integer.max)
     stop("'ncpus' must be a whole number >= 1", call. = FALSE)
   if (!is.character(boot.type) || !length(boot.type) || !all(boot.type %in% c("perc", "basic", "norm")) ||
       (length(boot.type) > 1L && !identical(boot.type, c("perc", "basic", "norm"))))
     stop("'boot.type' must be one of \"perc\", \"basic\" or \"norm\"", call. = FALSE)
-  if (!is.character(parallel) || !all(parallel %in% c("no", "multicore", "snow")))
+  if (!is.character(parallel) || !length(parallel) || !all(parallel %in% c("no", "multicore", "snow")) ||
+      (length(parallel) > 1L && !identical(parallel, c("no", "multicore", "snow"))))
     stop("'parallel' must be \"no\", \"multicore\" or \"snow\"", call. = FALSE)
   invisible(NULL)
 }

@@ -481,7 +481,11 @@ cs2_uncentre_one <- function(fit, cen, re) {
     B[seq_len(p), seq_len(p)] <- diag(1, p)
     B[il, p + seq_len(ncol(lm$J))] <- lm$J
     if (fit$dispersion) B[nrow(B), P] <- 1
-    V <- na_product(V_s, t(B), fit$on_boundary)
+    # A term mapped back on the boundary has NA rows in V_s for all its
+    # parameters, not only those on_boundary marks: dropped as such, so
+    # that only what depends on them is NA (they reached every entry,
+    # the fixed effects' standard errors too)
+    V <- na_product(V_s, t(B), fit$on_boundary | is.na(diag(V_s)))
     dimnames(V) <- dimnames(fit$cov_theta)
     attr(V, "ok") <- attr(fit$cov_theta, "ok")
     attr(V, "cond") <- attr(fit$cov_theta, "cond")

@@ -583,7 +583,10 @@ star_covariance <- function(Hs, J, star_boundary, on_boundary, pnames, hess, Tx 
 jacobian_blocks_inverse <- function(J) {
   P <- nrow(J)
   if (P != ncol(J) || P < 2L) return(NULL)
-  nz <- J != 0 | t(J) != 0
+  # an NA/NaN entry links its row and column (treated as zero, it split a
+  # block whose inverse is unknown into blocks that looked invertible)
+  nz <- is.na(J) | J != 0
+  nz <- nz | t(nz)
   comp <- rep(0L, P)
   k <- 0L
   for (i in seq_len(P)) {
@@ -623,6 +626,9 @@ jacobian_blocks_inverse <- function(J) {
 # the fit lost every standard error ("not negative definite").
 jacobian_inverse <- function(J) {
   tryCatch(solve(J), error = function(e) {
+    # a Jacobian with NA/NaN entries (differences at a point where the map
+    # is not finite) has no inverse here: NULL, not an error in if (NA)
+    if (anyNA(J)) return(NULL)
     if (all(J[lower.tri(J)] == 0) && all(diag(J) != 0)) return(backsolve(J, diag(1, nrow(J))))
     r <- 1 / apply(abs(J), 1L, max)
     Jr <- J * r
