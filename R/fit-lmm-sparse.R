@@ -201,7 +201,10 @@ lmm_ml_moments <- function(A, b, v, codes, n) {
 # nested ones): used while the blocks hold at most this many entries in all
 # (the sum of their squared sizes; a single block of 600 levels), beyond
 # which the differences of the exact gradient cost less and the dense blocks'
-# memory (a few Q x Q matrices per parameter) grows.
+# memory (a few Q x Q matrices per parameter) grows. The engine also keeps
+# the differences where its 3 K work matrices of Q x p would exceed 1.25e7
+# doubles (K covariance parameters, p fixed effects; about 0.5 GB for a
+# nested design of 3.6e5 small blocks, p = 20, K = 3, before).
 lmm_sparse_hess_max_work <- 3.6e5
 
 # Newton's method on the profiled criterion, for random-intercept models

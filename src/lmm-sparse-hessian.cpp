@@ -79,6 +79,11 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
   if (!blocks_found_) find_blocks();
   if (block_work_ > max_work) return out;
   const int K = lam_.ntheta;
+  // The per-parameter Q x p work matrices below (S_k F, C S_k F, E_k'F: 3 K
+  // of them) grow with Q whatever the blocks' sizes (nested designs of many
+  // small blocks): beyond 1.25e7 doubles (100 MB) the caller keeps the
+  // differences of the exact gradient.
+  if (3.0 * (double)K * (double)Q_ * (double)p_ > 1.25e7) return out;
   const size_t ne = lam_.row.size();
   using Eigen::MatrixXd;
   using Eigen::VectorXd;
