@@ -405,6 +405,7 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   if (!family_default) family <- as_cumulative(family) %||% resolve_family(family, env)
   if (!inherits(formula, "formula") || length(formula) != 3L)
     stop("'formula' must be a two-sided formula such as y ~ x + (1 | g)", call. = FALSE)
+  if (!is_cumulative(family)) check_some_fixed(formula)
   if (!inherits(control, "glmmgee_glmm_control"))
     stop("'control' must come from glmm_control()", call. = FALSE)
   if (!missing(data) && !is.data.frame(data) && !is.list(data))
@@ -577,4 +578,21 @@ new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
     nAGQ = fit$nAGQ, singular = fit$singular, gradient = fit$gradient,
     hessian = fit$hessian, optinfo = fit$optinfo),
     class = "glmmgee_glmm"))
+}
+
+# A model without fixed effects (y ~ 0 + (1 | g): no intercept and no
+# covariate) stopped deep inside every route with a message about names or
+# an 'invalid k argument'; refused here, saying what to write instead.
+# Cumulative link models have their thresholds (y ~ 0 + ... is not asked of
+# them).
+check_some_fixed <- function(formula) {
+  rhs <- reformulas::nobars(formula[[3L]])
+  if (is.null(rhs)) rhs <- 0
+  tt <- tryCatch(stats::terms(stats::as.formula(call("~", rhs))), error = function(e) NULL)
+  if (is.null(tt)) return(invisible())
+  if (attr(tt, "intercept") == 0L && !length(attr(tt, "term.labels")))
+    stop(paste0("'formula': the model has no fixed effects (no intercept and no covariate); ",
+                "glmm() needs at least one, e.g. y ~ 1 + (1 | g) (an offset() alone is not one)"),
+         call. = FALSE)
+  invisible()
 }
