@@ -33,25 +33,43 @@ struct LmmPoint {
   glmmgee::LmmPls r;  // the criterion's pieces there (for the final list)
 };
 
+// The gradient at `pt` (whose evaluation must be the engine's last) by
+// selected inversion (LmmSparse::gradient_sparse()).
+void point_gradient(LmmSparse& eng, const Eigen::VectorXd& th, int n, int p, bool reml,
+                    LmmPoint& pt) {
+  glmmgee::LmmGrad gr = eng.gradient_sparse(th, pt.r);
+  const long k = th.size();
+  pt.g.resize(k);
+  const double c = (double)(reml ? n - p : n) / pt.r.pwrss;
+  for (long i = 0; i < k; ++i) pt.g[i] = (gr.ldL2[i] + (reml ? gr.ldRX2[i] : 0.0)) + c * gr.pwrss[i];
+}
+
+// The same gradient from the exact Hessian's first derivatives at that
+// point (LmmSparse::hessian() forms them on the way): the Newton search
+// computes the Hessian at every point it accepts, so the selected
+// inversion there would be spent twice (it was a third of the search on a
+// crossed 40 x 30 design).
+void hessian_gradient(const glmmgee::LmmHess& eh, int n, int p, bool reml, LmmPoint& pt) {
+  const long k = eh.g_ld.size();
+  pt.g.resize(k);
+  const double c = (double)(reml ? n - p : n) / pt.r.pwrss;
+  for (long i = 0; i < k; ++i) pt.g[i] = eh.g_ld[i] + c * eh.g_q[i];
+}
+
 LmmPoint lmm_point(LmmSparse& eng, const Eigen::VectorXd& th, int n, int p, double logw,
-                   bool reml) {
+                   bool reml, bool with_grad = true) {
   Rcpp::checkUserInterrupt();
   LmmPoint out;
   glmmgee::LmmPls r = eng.evaluate(th);
   if (!r.ok) return out;
-  glmmgee::LmmGrad gr = eng.gradient_sparse(th, r);
-  const int df = reml ? n - p : n;
   if (reml)
     out.f = r.ldL2 + r.ldRX2 + (double)(n - p) * (1.0 + std::log(2.0 * M_PI * r.pwrss / (double)(n - p))) -
             logw;
   else
     out.f = r.ldL2 + (double)n * (1.0 + std::log(2.0 * M_PI * r.pwrss / (double)n)) - logw;
-  const long k = th.size();
-  out.g.resize(k);
-  const double c = (double)df / r.pwrss;
-  for (long i = 0; i < k; ++i) out.g[i] = (gr.ldL2[i] + (reml ? gr.ldRX2[i] : 0.0)) + c * gr.pwrss[i];
   out.ok = true;
   out.r = std::move(r);
+  if (with_grad) point_gradient(eng, th, n, p, reml, out);
   return out;
 }
 
@@ -124,9 +142,12 @@ Rcpp::List cpp_lmmsp_newton(SEXP ptr, Eigen::Map<Eigen::VectorXd> start,
     Rcpp::stop("'lower' and 'floor' must have %d entries", k);
   const Rcpp::List fail = Rcpp::List::create(Rcpp::Named("ok") = false);
   Eigen::VectorXd th = start;
-  LmmPoint cur = lmm_point(eng, th, n, p, logw, reml);
+  // With the exact Hessian each accepted point's gradient comes from it
+  // (hessian_gradient()); otherwise from selected inversion at once.
+  const bool exact = max_work > 0.0;
+  LmmPoint cur = lmm_point(eng, th, n, p, logw, reml, !exact);
   int ncall = 1;
-  if (!std::isfinite(cur.f) || !cur.ok || !all_finite(cur.g)) return fail;
+  if (!std::isfinite(cur.f) || !cur.ok) return fail;
   std::vector<double> H((size_t)k * k), h(k);
   Eigen::VectorXd d, tn(k);
   for (int it = 1; it <= maxit; ++it) {
@@ -137,7 +158,10 @@ Rcpp::List cpp_lmmsp_newton(SEXP ptr, Eigen::Map<Eigen::VectorXd> start,
     // holds (its evaluation was the last); forward differences of the
     // gradient where M's blocks are too large for it.
     glmmgee::LmmHess eh;
-    if (max_work > 0.0) eh = eng.hessian(th, cur.r, reml, max_work);
+    if (exact) eh = eng.hessian(th, cur.r, reml, max_work);
+    if (eh.ok && cur.g.size() == 0) hessian_gradient(eh, n, p, reml, cur);
+    if (cur.g.size() == 0) point_gradient(eng, th, n, p, reml, cur);
+    if (!all_finite(cur.g)) return fail;
     if (eh.ok) {
       const double q = cur.r.pwrss, df = (double)(reml ? n - p : n);
       for (int j = 0; j < k; ++j)
@@ -184,7 +208,7 @@ Rcpp::List cpp_lmmsp_newton(SEXP ptr, Eigen::Map<Eigen::VectorXd> start,
         if (a < 1e-3) return fail;
         continue;
       }
-      pn = lmm_point(eng, tn, n, p, logw, reml);
+      pn = lmm_point(eng, tn, n, p, logw, reml, !exact);
       ++ncall;
       if (std::isfinite(pn.f) && pn.f <= cur.f + 1e-4 * a * slope) break;
       if (small) {
@@ -195,23 +219,28 @@ Rcpp::List cpp_lmmsp_newton(SEXP ptr, Eigen::Map<Eigen::VectorXd> start,
       if (a < 1e-3) return fail;
     }
     if (taken) {
-      if (!pn.ok || !all_finite(pn.g)) return fail;
+      if (!pn.ok) return fail;
       th = tn;
       cur = std::move(pn);
     }
-    // The engine's factor is the end point's when the last step was taken
-    // (its evaluation was the last): cpp_lmmsp_final()'s list from it
-    // saves the fit that evaluation again (NULL otherwise).
-    if (small)
-      return Rcpp::List::create(Rcpp::Named("ok") = true, Rcpp::Named("theta") = th,
-                                Rcpp::Named("objective") = cur.f, Rcpp::Named("iterations") = it,
-                                Rcpp::Named("evaluations") = ncall, Rcpp::Named("nstep") = nstep,
-                                Rcpp::Named("gmax") = max_abs(cur.g),
-                                Rcpp::Named("final") = taken ? (SEXP)glmmgee::lmm_final_list(eng, th, cur.r)
-                                                             : R_NilValue,
-                                Rcpp::Named("hessian") = taken && max_work > 0.0
-                                    ? (SEXP)hessian_list(eng.hessian(th, cur.r, reml, max_work), cur.r)
-                                    : R_NilValue);
+    if (!small) continue;
+    // The end. The engine's factor is the end point's when the last step
+    // was taken (its evaluation was the last): cpp_lmmsp_final()'s list
+    // from it saves the fit that evaluation again (NULL otherwise), and the
+    // exact Hessian there serves the standard errors and the gradient.
+    glmmgee::LmmHess ef;
+    if (taken && exact) ef = eng.hessian(th, cur.r, reml, max_work);
+    if (ef.ok && cur.g.size() == 0) hessian_gradient(ef, n, p, reml, cur);
+    if (cur.g.size() == 0) point_gradient(eng, th, n, p, reml, cur);
+    if (!all_finite(cur.g)) return fail;
+    return Rcpp::List::create(Rcpp::Named("ok") = true, Rcpp::Named("theta") = th,
+                              Rcpp::Named("objective") = cur.f, Rcpp::Named("iterations") = it,
+                              Rcpp::Named("evaluations") = ncall, Rcpp::Named("nstep") = nstep,
+                              Rcpp::Named("gmax") = max_abs(cur.g),
+                              Rcpp::Named("final") = taken ? (SEXP)glmmgee::lmm_final_list(eng, th, cur.r)
+                                                           : R_NilValue,
+                              Rcpp::Named("hessian") = taken && exact ? hessian_list(ef, cur.r)
+                                                                      : R_NilValue);
   }
   return fail;
 }
