@@ -24,6 +24,11 @@
 // (a rank-p coupling of the blocks) are p x p products:
 //   tr(D S_k D S_l) = tr(C S_k C S_l) - 2 tr(K F'S_l C S_k F) + tr(K F'S_k F K F'S_l F),
 //   tr(D S_kl)      = tr(C S_kl) - 2 tr(K (E_k'F)'(E_l'F)).
+// With Lambda diagonal (random intercepts; lambda_i = theta_{k(i)}) S_k is
+// the diagonal 2 lambda_i [k(i) = k], so tr(C S_k) = 2 sum_{k(i)=k} lambda_i
+// C_ii, tr(C S_k C S_l) = 4 sum_{k(j)=k, k(i)=l} lambda_i lambda_j C_ij^2,
+// tr(C S_kl) = 2 [k = l] sum_{k(i)=k} C_ii and S_k F = 2 lambda_i F_i. on the
+// rows of term k: read off C directly instead of forming each C S_k.
 #include "lmm-sparse.h"
 #include <algorithm>
 #include <numeric>
@@ -38,7 +43,84 @@ int find_root(std::vector<int>& parent, int i) {
   }
   return i;
 }
+// In place on the lower triangle of the m x m block Mc: its Cholesky
+// factor L, then B <- L^{-1} B and U <- L^{-1} U (m x p); false where Mc is
+// not positive definite. The unblocked column algorithm and forward
+// substitution, for the small blocks of nested designs.
+template <class MB, class BB, class UB>
+bool small_chol_solve(MB& Mc, BB& B, UB& U, int m, int p) {
+  for (int j = 0; j < m; ++j) {
+    double d = Mc(j, j);
+    for (int t = 0; t < j; ++t) d -= Mc(j, t) * Mc(j, t);
+    if (!(d > 0.0)) return false;
+    d = std::sqrt(d);
+    Mc(j, j) = d;
+    for (int i = j + 1; i < m; ++i) {
+      double s = Mc(i, j);
+      for (int t = 0; t < j; ++t) s -= Mc(i, t) * Mc(j, t);
+      Mc(i, j) = s / d;
+    }
+  }
+  auto forward = [&](auto& R, int ncol) {
+    for (int c = 0; c < ncol; ++c)
+      for (int i = 0; i < m; ++i) {
+        double s = R(i, c);
+        for (int t = 0; t < i; ++t) s -= Mc(i, t) * R(t, c);
+        R(i, c) = s / Mc(i, i);
+      }
+  };
+  forward(B, m);
+  forward(U, p);
+  return true;
+}
+
 }  // namespace
+
+// The block's terms of the traces and its rows of S_k F, E_k'F and C S_k F
+// when Lambda is diagonal (formulas at the top): from C and F alone.
+template <class CB, class FB>
+void LmmSparse::diagonal_block_terms(const std::vector<int>& idx, const Eigen::VectorXd& theta,
+                                     const CB& Cc, const FB& Fc, bool small,
+                                     Eigen::VectorXd& trC, Eigen::MatrixXd& trCC,
+                                     Eigen::MatrixXd& trCkl, std::vector<Eigen::MatrixXd>& SF,
+                                     std::vector<Eigen::MatrixXd>& EF,
+                                     std::vector<Eigen::MatrixXd>& CSF, std::vector<int>& kk,
+                                     std::vector<double>& lam, Eigen::MatrixXd& Skb,
+                                     Eigen::MatrixXd& CSkb) const {
+  const int m = (int)idx.size();
+  const int K = lam_.ntheta;
+  kk.resize(m);
+  lam.resize(m);
+  for (int i = 0; i < m; ++i) {
+    kk[i] = diag_k_[idx[i]];
+    lam[i] = theta[kk[i]];
+  }
+  for (int j = 0; j < m; ++j) {
+    trC[kk[j]] += 2.0 * lam[j] * Cc(j, j);
+    trCkl(kk[j], kk[j]) += 2.0 * Cc(j, j);
+    for (int i = 0; i < m; ++i)
+      if (kk[j] <= kk[i]) trCC(kk[j], kk[i]) += 4.0 * lam[i] * lam[j] * Cc(i, j) * Cc(i, j);
+  }
+  auto Sk = Skb.topRows(m);
+  auto CSk = CSkb.topRows(m);
+  for (int k = 0; k < K; ++k) {
+    Sk.setZero();
+    bool any = false;
+    for (int i = 0; i < m; ++i)
+      if (kk[i] == k) {
+        Sk.row(i) = 2.0 * lam[i] * Fc.row(i);
+        EF[k].row(idx[i]) = Fc.row(i);
+        any = true;
+      }
+    if (!any) continue;  // SF, EF and CSF stay zero on this block's rows
+    if (small) CSk.noalias() = Cc.lazyProduct(Sk);
+    else CSk.noalias() = Cc * Sk;
+    for (int i = 0; i < m; ++i) {
+      SF[k].row(idx[i]) = Sk.row(i);
+      CSF[k].row(idx[i]) = CSk.row(i);
+    }
+  }
+}
 
 void LmmSparse::find_blocks() {
   std::vector<int> parent(Q_);
@@ -69,6 +151,13 @@ void LmmSparse::find_blocks() {
   for (size_t e = 0; e < lam_.row.size(); ++e) block_entries_[block_of_[lam_.row[e]]].push_back((int)e);
   block_work_ = 0.0;
   for (const auto& b : blocks_) block_work_ += (double)b.size() * (double)b.size();
+  diag_k_.assign(Q_, -1);
+  bool diag = lam_.row.size() == (size_t)Q_;
+  for (size_t e = 0; diag && e < lam_.row.size(); ++e) {
+    if (lam_.row[e] != lam_.col[e] || diag_k_[lam_.col[e]] >= 0) diag = false;
+    else diag_k_[lam_.col[e]] = lam_.k[e];
+  }
+  if (!diag) diag_k_.clear();
   blocks_found_ = true;
 }
 
@@ -109,7 +198,7 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
   VectorXd trC = VectorXd::Zero(K);
   MatrixXd F(Q_, p_), CW(Q_, K);
   // Per k: S_k F, C S_k F, E_k'F (Q x p each, filled block by block).
-  std::vector<MatrixXd> SF(K, MatrixXd::Zero(Q_, p_)), CSF(K, MatrixXd(Q_, p_)),
+  std::vector<MatrixXd> SF(K, MatrixXd::Zero(Q_, p_)), CSF(K, MatrixXd::Zero(Q_, p_)),
       EF(K, MatrixXd::Zero(Q_, p_));
   const double* Mx = M_.valuePtr();
   const int* Mo = M_.outerIndexPtr();
@@ -123,6 +212,8 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
       CSkb(mmax, p_), Wb(mmax, K), CWb(mmax, K);
   std::vector<MatrixXd> Tb(K, MatrixXd(mmax, mmax)), CEb(K, MatrixXd(mmax, mmax));
   Eigen::LLT<MatrixXd> ch;
+  std::vector<int> dkk;
+  std::vector<double> dlam;
   for (size_t b = 0; b < blocks_.size(); ++b) {
     const std::vector<int>& idx = blocks_[b];
     const std::vector<int>& ent = block_entries_[b];
@@ -151,13 +242,18 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
       B.row(cc) += t * Gc.row(rr);
       U.row(cc) += t * ZtX_.row(lam_.row[e]);
     }
-    ch.compute(Mc);  // reads the lower triangle
-    if (ch.info() != Eigen::Success) return out;
-    ch.matrixL().solveInPlace(B);
-    ch.matrixL().solveInPlace(U);
-    // Small blocks (nested designs) by coefficient-wise products: the
-    // blocked products' packing costs more than their arithmetic there.
+    // Small blocks (nested designs) by plain loops and coefficient-wise
+    // products: the blocked algorithms' set-up and packing cost more than
+    // their arithmetic there.
     const bool small = m <= 24;
+    if (small) {
+      if (!small_chol_solve(Mc, B, U, m, p_)) return out;
+    } else {
+      ch.compute(Mc);  // reads the lower triangle
+      if (ch.info() != Eigen::Success) return out;
+      ch.matrixL().solveInPlace(B);
+      ch.matrixL().solveInPlace(U);
+    }
     Cc = Gc;
     if (small) {
       Cc.noalias() -= B.transpose().lazyProduct(B);
@@ -175,6 +271,11 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
     if (small) CWc.noalias() = Cc.lazyProduct(Wc);
     else CWc.noalias() = Cc * Wc;
     for (int i = 0; i < m; ++i) CW.row(idx[i]) = CWc.row(i);
+    if (!diag_k_.empty()) {
+      diagonal_block_terms(idx, theta, Cc, Fc, small, trC, trCC, trCkl, SF, EF, CSF, dkk, dlam,
+                           Skb, CSkb);
+      continue;
+    }
     // T_k = C S_k = (C E_k) Lambda' + (C Lambda) E_k' on the block.
     CL.setZero();
     for (int e : ent) CL.col(block_pos_[lam_.col[e]]) += theta[lam_.k[e]] * Cc.col(block_pos_[lam_.row[e]]);
