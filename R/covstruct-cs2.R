@@ -365,7 +365,10 @@ covstruct_sigma_zero <- function(obj, control) {
 # sigma below 1e-3 of the response's standard deviation with a curvature in
 # log(sigma) below 1e-4 of the largest (2e-6 on cs_data(3) beside
 # (1 | site), where the others are 18 to 224); then covstruct_sigma_fixed_cov()
-# (glmmTMB's REML standard errors to 1e-6 there).
+# (glmmTMB's REML standard errors to 1e-6 there). The curvature is the
+# criterion's second difference in log(sigma) where the fit recorded one
+# (lmm_sparse_covstruct_fit(): the differenced Hessian's entry is noise
+# once sigma is far below 1e-3), else the Hessian's.
 covstruct_sigma_limit_reml <- function(obj, y, weights) {
   H <- obj$hessian
   if (is.null(H) || nrow(obj$X %||% matrix(0, 0, 0)) > 1000L) return(FALSE)
@@ -373,6 +376,8 @@ covstruct_sigma_limit_reml <- function(obj, y, weights) {
   ls <- match("log(sigma)", colnames(H))
   if (is.na(ls) || !is.finite(H[ls, ls])) return(FALSE)
   dg <- abs(diag(H))
+  cv <- obj$optinfo$reml$curv_log_sigma
+  if (is.numeric(cv) && length(cv) == 1L && is.finite(cv)) dg[ls] <- abs(cv)
   isTRUE(dg[ls] <= 1e-4 * max(dg[-ls], na.rm = TRUE)) && isTRUE(obj$sigma < 1e-3 * stats::sd(y))
 }
 

@@ -77,6 +77,16 @@ LmmSparse::LmmSparse(const Eigen::Ref<const Eigen::MatrixXd>& X, const ColMat& Z
   diag_.resize(Q_);
   for (int j = 0; j < Q_; ++j) diag_[j] = (int)entry_pos(M_, j, j);
   chol_.analyzePattern(M_);
+  // X'X's own pivots, the reference for how far V^{-1} shrinks each
+  // direction of X (evaluate()); its diagonal where X'X is not positive
+  // definite (the R side refuses such an X before it comes here).
+  Eigen::LLT<Eigen::MatrixXd> cxx(XtX_);
+  xpiv_ = XtX_.diagonal();
+  if (cxx.info() == Eigen::Success)
+    for (int j = 0; j < p_; ++j) {
+      const double r = cxx.matrixLLT()(j, j);
+      if (r > 0.0) xpiv_[j] = r * r;
+    }
 }
 
 LmmPls LmmSparse::evaluate(const Eigen::VectorXd& theta) {
@@ -111,18 +121,18 @@ LmmPls LmmSparse::evaluate(const Eigen::VectorXd& theta) {
   out.RXtRX = XtX_;
   out.RXtRX.noalias() -= RZX.transpose() * RZX;
   Eigen::LLT<Eigen::MatrixXd> cx(out.RXtRX);
-  if (cx.info() != Eigen::Success) return out;
+  if (!rx_kept_digits(cx)) {
+    if (!evaluate_residualized(theta, RZX, cu, cx, out)) return out;
+  } else {
+    out.beta = cx.solve(Xty_ - RZX.transpose() * cu);
+    Eigen::VectorXd t = cu - RZX * out.beta;
+    chol_.matrixU().solveInPlace(t);
+    out.u = chol_.permutationPinv() * t;
+  }
   const Eigen::MatrixXd& R = cx.matrixLLT();
   double ldx = 0.0;
-  for (int j = 0; j < p_; ++j) {
-    if (!(R(j, j) > 0.0)) return out;
-    ldx += std::log(R(j, j));
-  }
+  for (int j = 0; j < p_; ++j) ldx += std::log(R(j, j));
   out.ldRX2 = 2.0 * ldx;
-  out.beta = cx.solve(Xty_ - RZX.transpose() * cu);
-  Eigen::VectorXd t = cu - RZX * out.beta;
-  chol_.matrixU().solveInPlace(t);
-  out.u = chol_.permutationPinv() * t;
   // Residuals from the data, not from cross-products: no cancellation.
   Eigen::VectorXd b = Eigen::VectorXd::Zero(Q_);
   for (size_t e = 0; e < lam_.row.size(); ++e)
@@ -134,6 +144,51 @@ LmmPls LmmSparse::evaluate(const Eigen::VectorXd& theta) {
   out.RZX = RZX;
   out.res = res;
   return out;
+}
+
+bool LmmSparse::rx_kept_digits(const Eigen::LLT<Eigen::MatrixXd>& cx) const {
+  if (cx.info() != Eigen::Success) return false;
+  const Eigen::MatrixXd& R = cx.matrixLLT();
+  for (int j = 0; j < p_; ++j)
+    if (!(R(j, j) > 0.0) || R(j, j) * R(j, j) < kRxShrink * xpiv_[j]) return false;
+  return true;
+}
+
+bool LmmSparse::evaluate_residualized(const Eigen::VectorXd& theta, const Eigen::MatrixXd& RZX,
+                                      const Eigen::VectorXd& cu,
+                                      Eigen::LLT<Eigen::MatrixXd>& cx, LmmPls& out) const {
+  // U = M^{-1} Lambda'Z'X = P' L^{-T} RZX, and u_y = M^{-1} Lambda'Z'y likewise.
+  Eigen::MatrixXd U = RZX;
+  chol_.matrixU().solveInPlace(U);
+  U = chol_.permutationPinv() * U;
+  Eigen::VectorXd uy = cu;
+  chol_.matrixU().solveInPlace(uy);
+  uy = chol_.permutationPinv() * uy;
+  // Lambda U and Lambda u_y, then Xr = V^{-1} X and yr = V^{-1} y from the rows.
+  Eigen::MatrixXd LU = Eigen::MatrixXd::Zero(Q_, p_);
+  Eigen::VectorXd Luy = Eigen::VectorXd::Zero(Q_);
+  for (size_t e = 0; e < lam_.row.size(); ++e) {
+    const double t = theta[lam_.k[e]];
+    LU.row(lam_.row[e]) += t * U.row(lam_.col[e]);
+    Luy[lam_.row[e]] += t * uy[lam_.col[e]];
+  }
+  Eigen::MatrixXd Xr = X_;
+  Xr.noalias() -= Z_ * LU;
+  Eigen::VectorXd yr = y_;
+  yr.noalias() -= Z_ * Luy;
+  out.RXtRX.noalias() = Xr.transpose() * Xr;
+  out.RXtRX.noalias() += U.transpose() * U;
+  cx.compute(out.RXtRX);
+  if (cx.info() != Eigen::Success) return false;
+  const Eigen::MatrixXd& R = cx.matrixLLT();
+  for (int j = 0; j < p_; ++j)
+    if (!(R(j, j) > 0.0)) return false;
+  Eigen::VectorXd rhs = Xr.transpose() * yr;
+  rhs.noalias() += U.transpose() * uy;
+  out.beta = cx.solve(rhs);
+  out.u = uy;
+  out.u.noalias() -= U * out.beta;
+  return true;
 }
 
 Eigen::Vector2d LmmSparse::costs() const {

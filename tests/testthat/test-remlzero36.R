@@ -1,0 +1,158 @@
+# REML for several terms where sigma falls far below the random effects'
+# SDs and Z spans every row (a cs(0 + time | id) term that takes up the
+# residual): RX'RX = X'X - RZX'RZX cancelled nearly all of X'X, the REML
+# term log|RX'RX| and beta lost digits, and the search drifted on the
+# noise (src/lmm-sparse.cpp now takes the residualized form
+# Xr'Xr + U'U there). Checked against a dense n x n computation and
+# glmmTMB's REML fit.
+
+# cs_data(3) with the site factor of test-trust35.R and a two-level factor
+# of the ids.
+remlzero36_data <- function() {
+  d <- cs_data(3)
+  d$site <- factor(rep(1:8, length.out = nrow(d)))
+  d$g <- factor(as.integer(d$id) %% 2)
+  d
+}
+
+# The restricted log-likelihood with sigma free, dense: with
+# S = Z D Z' + s2_site J_site + sigma^2 I (D the id block over time),
+# integrating beta out of N(X beta, S) under a flat prior gives
+#   l_R = -0.5 ((n - p) log(2 pi) + log|S| + log|X'S^{-1}X| + r'S^{-1}r),
+# r = y - X beta_GLS; at the estimates (sigma^2 = pwrss / (n - p)) it is
+# the profiled criterion lmer and glmm() report. By the Cholesky factor of
+# S (positive definite whatever sigma: D is, and Z spans every row) and a
+# QR of its whitened X.
+remlzero36_dense <- function(d, X, Did, s2site, s2) {
+  ti <- as.integer(d$time)
+  S <- Did[ti, ti] * outer(d$id, d$id, "==") + s2site * outer(d$site, d$site, "==") +
+    diag(s2, nrow(d))
+  R <- chol(S)
+  Xs <- backsolve(R, X, transpose = TRUE)
+  ys <- backsolve(R, d$y, transpose = TRUE)
+  q <- qr(Xs)
+  n <- nrow(X)
+  p <- ncol(X)
+  list(loglik = -0.5 * ((n - p) * log(2 * pi) + 2 * sum(log(diag(R))) +
+                          2 * sum(log(abs(diag(qr.R(q))))) + sum(qr.resid(q, ys)^2)),
+       beta = drop(qr.coef(q, ys)), XSX = crossprod(Xs))
+}
+
+remlzero36_dense_at <- function(vc, sigma, d, X)
+  remlzero36_dense(d, X, unclass(vc$id)[, , drop = FALSE], drop(vc$site), sigma^2)
+
+remlzero36_warnings <- function(expr) {
+  w <- character()
+  val <- withCallingHandlers(expr, warning = function(e) {
+    w <<- c(w, conditionMessage(e))
+    invokeRestart("muffleWarning")
+  })
+  list(value = val, warnings = w)
+}
+
+test_that("the criterion's log|RX'RX| and beta are the dense ones as sigma goes to 0", {
+  skip_if_not_installed("reformulas")
+  d <- remlzero36_data()
+  fo <- y ~ g * x + (0 + time | id) + (1 | site)
+  mf <- model.frame(reformulas::subbars(fo), d)
+  re <- glmmgee:::sparse_re_terms(fo, mf, NULL)
+  X <- model.matrix(reformulas::nobars(fo), d)
+  n <- nrow(d)
+  st <- glmmgee:::lmm_sparse_setup(X, d$y, re, rep(1, n), rep(0, n))
+  D <- matrix(c(1.6, 0.69, 0.52, 0.69, 1.8, 0.55, 0.52, 0.55, 1), 3)
+  # sigma from 1e-1 (the subtraction kept) to 1e-5 of the SDs (V^{-1}
+  # shrinks X's directions by 4e-11). Before: log|RX'RX| off by 1e-8 at
+  # 1e-3, 4e-7 at 1e-4, 7e-5 at 1e-5; beta by as much.
+  for (s in 10^-(1:5)) {
+    Lc <- t(chol(D)) / s
+    th <- c(Lc[lower.tri(Lc, diag = TRUE)], 0.01 / s) * st$scale
+    e <- glmmgee:::cpp_lmmsp_eval(st$eng, th, TRUE)
+    ref <- remlzero36_dense(d, X, D, 1e-4, s^2)
+    expect_lt(abs(e$ldRX2 - as.numeric(determinant(s^2 * ref$XSX)$modulus)), 1e-9)
+    expect_lt(max(abs(e$beta - ref$beta)), 1e-9)
+    expect_equal(e$RXtRX, s^2 * ref$XSX, tolerance = 1e-9)
+  }
+  # The exact gradient of log|RX'RX| where the residualized form is taken
+  # (sigma 1e-4), against central differences of the now accurate value.
+  Lc <- t(chol(D)) / 1e-4
+  th <- c(Lc[lower.tri(Lc, diag = TRUE)], 0.01 / 1e-4) * st$scale
+  g <- glmmgee:::cpp_lmmsp_grad_sparse(st$eng, th)$grad_ldRX2
+  num <- vapply(seq_along(th), function(j) {
+    h <- 1e-5 * abs(th[j])
+    (glmmgee:::cpp_lmmsp_eval(st$eng, replace(th, j, th[j] + h), FALSE)$ldRX2 -
+       glmmgee:::cpp_lmmsp_eval(st$eng, replace(th, j, th[j] - h), FALSE)$ldRX2) / (2 * h)
+  }, 1)
+  expect_equal(g, num, tolerance = 1e-5)
+})
+
+test_that("REML with sigma at its zero limit ends at the optimum, reported as the boundary", {
+  skip_if_not_installed("glmmTMB")
+  d <- remlzero36_data()
+  fo <- y ~ g * x + cs(0 + time | id) + (1 | site)
+  X <- model.matrix(y ~ g * x, d)
+  r <- remlzero36_warnings(glmm(fo, d, REML = TRUE))
+  f <- r$value
+  ll <- as.numeric(logLik(f))
+  # Before: -368.957750 at sigma 3.4e-6, 6.7e-4 above the dense value at
+  # those estimates (-368.958423), "false convergence", beta 9e-4 off.
+  dn <- remlzero36_dense_at(VarCorr(f), f$sigma, d, X)
+  expect_lt(abs(ll - dn$loglik), 1e-7)
+  expect_equal(unname(fixef(f)), unname(dn$beta), tolerance = 1e-9)
+  tm <- suppressWarnings(glmmTMB::glmmTMB(fo, d, REML = TRUE))
+  expect_gt(ll, -tm$fit$objective - 1e-6)
+  # glmmTMB's estimates by the same dense formula: ours at least as high.
+  dt <- remlzero36_dense_at(glmmTMB::VarCorr(tm)$cond, glmmTMB::sigma(tm), d, X)
+  expect_gt(ll, dt$loglik - 1e-7)
+  expect_equal(unname(fixef(f)), unname(glmmTMB::fixef(tm)$cond), tolerance = 1e-6)
+  expect_true(any(grepl("^singular fit: the residual standard deviation is at its zero limit",
+                        r$warnings)))
+  expect_false(any(grepl("did not converge|doubtful convergence", r$warnings)))
+  expect_false(any(grepl("did not converge|doubtful convergence", f$optinfo$warnings)))
+  expect_identical(f$optinfo$convergence, 0L)
+  expect_true(isTRUE(f$optinfo$residual_zero))
+  expect_lt(f$optinfo$scaled_grad, glmm_control()$grad_tol)
+  expect_lt(f$sigma, 1e-3 * stats::sd(d$y))
+})
+
+test_that("y ~ x at sigma's zero limit: the dense value at our estimates, at least glmmTMB's", {
+  skip_if_not_installed("glmmTMB")
+  d <- remlzero36_data()
+  fo <- y ~ x + cs(0 + time | id) + (1 | site)
+  X <- model.matrix(y ~ x, d)
+  r <- remlzero36_warnings(glmm(fo, d, REML = TRUE))
+  f <- r$value
+  ll <- as.numeric(logLik(f))
+  # Before: 2.5e-7 above the dense value at its estimates.
+  dn <- remlzero36_dense_at(VarCorr(f), f$sigma, d, X)
+  expect_lt(abs(ll - dn$loglik), 1e-8)
+  # glmmTMB's own objective is 4e-6 above the dense value at its estimates
+  # (its Laplace step loses digits at sigma 3e-5 too); that value is the
+  # reference.
+  tm <- suppressWarnings(glmmTMB::glmmTMB(fo, d, REML = TRUE))
+  dt <- remlzero36_dense_at(glmmTMB::VarCorr(tm)$cond, glmmTMB::sigma(tm), d, X)
+  expect_gt(ll, dt$loglik - 1e-8)
+  expect_true(any(grepl("^singular fit: the residual standard deviation is at its zero limit",
+                        r$warnings)))
+  expect_false(any(grepl("did not converge|doubtful convergence", r$warnings)))
+  expect_true(isTRUE(f$optinfo$residual_zero))
+  # The curvature in log(sigma) from the criterion's values: flat.
+  expect_lt(abs(f$optinfo$reml$curv_log_sigma), 1e-6)
+})
+
+test_that("ordinary several-term REML fits are unchanged: lmer's optimum", {
+  skip_if_not_installed("lme4")
+  pen <- lme4::Penicillin
+  a <- glmm(diameter ~ 1 + (1 | plate) + (1 | sample), pen, REML = TRUE)
+  b <- lme4::lmer(diameter ~ 1 + (1 | plate) + (1 | sample), pen, REML = TRUE)
+  expect_lt(abs(as.numeric(logLik(a)) - as.numeric(logLik(b))), 1e-8)
+  expect_equal(unname(fixef(a)), unname(lme4::fixef(b)), tolerance = 1e-6)
+  ss <- lme4::sleepstudy
+  ss$grp <- factor(rep(1:6, length.out = nrow(ss)))
+  a <- suppressWarnings(glmm(Reaction ~ Days + (Days | Subject) + (1 | grp), ss, REML = TRUE))
+  # lmer's default bobyqa stops 1.8e-8 short here.
+  b <- suppressMessages(lme4::lmer(Reaction ~ Days + (Days | Subject) + (1 | grp), ss, REML = TRUE,
+                                   control = lme4::lmerControl(optimizer = "bobyqa",
+                                                               optCtrl = list(rhoend = 1e-10))))
+  expect_lt(abs(as.numeric(logLik(a)) - as.numeric(logLik(b))), 1e-8)
+  expect_equal(unname(fixef(a)), unname(lme4::fixef(b)), tolerance = 1e-6)
+})
