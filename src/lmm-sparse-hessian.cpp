@@ -49,28 +49,36 @@ int find_root(std::vector<int>& parent, int i) {
 // substitution, for the small blocks of nested designs.
 template <class MB, class BB, class UB>
 bool small_chol_solve(MB& Mc, BB& B, UB& U, int m, int p) {
+  // Raw column-major access (the blocks' outer strides): Eigen's element
+  // access costs more than the arithmetic at these sizes.
+  double* L = Mc.data();
+  const long ldl = Mc.outerStride();
   for (int j = 0; j < m; ++j) {
-    double d = Mc(j, j);
-    for (int t = 0; t < j; ++t) d -= Mc(j, t) * Mc(j, t);
+    double d = L[j + ldl * j];
+    for (int t = 0; t < j; ++t) d -= L[j + ldl * t] * L[j + ldl * t];
     if (!(d > 0.0)) return false;
     d = std::sqrt(d);
-    Mc(j, j) = d;
+    L[j + ldl * j] = d;
     for (int i = j + 1; i < m; ++i) {
-      double s = Mc(i, j);
-      for (int t = 0; t < j; ++t) s -= Mc(i, t) * Mc(j, t);
-      Mc(i, j) = s / d;
+      double s = L[i + ldl * j];
+      for (int t = 0; t < j; ++t) s -= L[i + ldl * t] * L[j + ldl * t];
+      L[i + ldl * j] = s / d;
     }
   }
-  auto forward = [&](auto& R, int ncol) {
-    for (int c = 0; c < ncol; ++c)
-      for (int i = 0; i < m; ++i) {
-        double s = R(i, c);
-        for (int t = 0; t < i; ++t) s -= Mc(i, t) * R(t, c);
-        R(i, c) = s / Mc(i, i);
+  // Forward substitution, column by column of the right-hand sides.
+  auto forward = [&](double* R, long ldr, int ncol) {
+    for (int c = 0; c < ncol; ++c) {
+      double* x = R + ldr * c;
+      for (int t = 0; t < m; ++t) {
+        const double v = x[t] / L[t + ldl * t];
+        x[t] = v;
+        const double* lt = L + ldl * t;
+        for (int i = t + 1; i < m; ++i) x[i] -= lt[i] * v;
       }
+    }
   };
-  forward(B, m);
-  forward(U, p);
+  forward(B.data(), B.outerStride(), m);
+  forward(U.data(), U.outerStride(), p);
   return true;
 }
 
