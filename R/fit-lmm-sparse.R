@@ -322,17 +322,23 @@ lmm_sparse_leave_bound <- function(f, lower, r, run, rounds = 2L) {
 
 # The criterion's engine on the rows of positive weight, Z's columns scaled
 # (lmm_sparse_scales()), with what the criteria need besides.
+# With every weight positive the weights are used without subsetting, and
+# where they are all 1 (the default) their log sum is 0 without n logs: the
+# same numbers (log(1) is 0 exactly), 20 of the 70 microseconds of R here
+# on the crossed 2,000-row bench.
 lmm_sparse_setup <- function(X, y, re, weights, offset) {
   keep <- weights > 0
   all_rows <- all(keep)
+  wk <- if (all_rows) weights else weights[keep]
   Zk <- if (all_rows) re$Z else re$Z[keep, , drop = FALSE]
   sc <- lmm_sparse_scales(Zk, re)
   list(eng = cpp_lmmsp_new(if (all_rows) X else X[keep, , drop = FALSE], Zk,
                            if (all_rows) y - offset else (y - offset)[keep],
-                           sqrt(weights[keep]), sc$column, re$lam_row - 1L, re$lam_col - 1L,
+                           sqrt(wk), sc$column, re$lam_row - 1L, re$lam_col - 1L,
                            re$lam_k - 1L, re$ntheta),
-       scale = sc$theta, column = sc$column, n = sum(keep), p = ncol(X),
-       logw = sum(log(weights[keep])))
+       scale = sc$theta, column = sc$column, n = length(wk), p = ncol(X),
+       logw = if (length(wk) && identical(min(wk), 1) && identical(max(wk), 1)) 0
+              else sum(log(wk)))
 }
 
 # The (restricted) log-likelihood with sigma free at par = (Lambda's
@@ -424,13 +430,14 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   # 1e-7), and its residuals are the moment start's where X is used as it is
   # (a second QR of X took 0.3 ms of a crossed n = 10,000 fit). Where it
   # fails (values not finite), check_full_rank() says what it said before.
-  lf <- if (all(weights > 0))
+  pos <- weights > 0
+  lf <- if (all(pos))
     tryCatch(stats::.lm.fit(X, y - offset), error = function(e) NULL)
   if (is.null(lf) || lf$rank < p) check_full_rank(X)
-  n <- sum(weights > 0)
+  n <- sum(pos)
   if (n <= p) stop(sprintf("%s needs more observations than fixed effects",
                            if (reml) "REML" else "The model"), call. = FALSE)
-  zc <- if (centre) lmm_sparse_centring(re, weights > 0)
+  zc <- if (centre) lmm_sparse_centring(re, pos)
   if (!is.null(zc)) {
     fc <- lmm_sparse_fit(X, y, zc$re, weights, offset, reml, control,
                          lmm_sparse_start_star(start, zc, p), centre = FALSE)
