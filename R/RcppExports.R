@@ -21,6 +21,10 @@ cpp_col_moments <- function(M) {
     .Call(`_glmmgee_cpp_col_moments`, M)
 }
 
+cpp_col_facts <- function(M) {
+    .Call(`_glmmgee_cpp_col_facts`, M)
+}
+
 cpp_lmmsp_grad_sparse <- function(ptr, theta) {
     .Call(`_glmmgee_cpp_lmmsp_grad_sparse`, ptr, theta)
 }

@@ -70,6 +70,16 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_col_facts
+Rcpp::List cpp_col_facts(Rcpp::NumericMatrix M);
+RcppExport SEXP _glmmgee_cpp_col_facts(SEXP MSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type M(MSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_col_facts(M));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_lmmsp_grad_sparse
 Rcpp::List cpp_lmmsp_grad_sparse(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
 RcppExport SEXP _glmmgee_cpp_lmmsp_grad_sparse(SEXP ptrSEXP, SEXP thetaSEXP) {
@@ -1520,6 +1530,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_lin_pred", (DL_FUNC) &_glmmgee_cpp_lin_pred, 3},
     {"_glmmgee_cpp_dd_sum", (DL_FUNC) &_glmmgee_cpp_dd_sum, 1},
     {"_glmmgee_cpp_col_moments", (DL_FUNC) &_glmmgee_cpp_col_moments, 1},
+    {"_glmmgee_cpp_col_facts", (DL_FUNC) &_glmmgee_cpp_col_facts, 1},
     {"_glmmgee_cpp_lmmsp_grad_sparse", (DL_FUNC) &_glmmgee_cpp_lmmsp_grad_sparse, 2},
     {"_glmmgee_cpp_lmmsp_final", (DL_FUNC) &_glmmgee_cpp_lmmsp_final, 2},
     {"_glmmgee_cpp_nested_new", (DL_FUNC) &_glmmgee_cpp_nested_new, 9},
