@@ -95,11 +95,9 @@ direct_frame <- function(mc, frame_formula, env, extras) {
   j <- match(vapply(c(vars, exv), as.character, ""), dn)
   if (anyNA(j) || anyDuplicated(dn)) return(NULL)
   out <- .subset(data, j)
-  for (x in out) {
-    if (!plain_column(x) || length(x) != n || anyNA(x) ||
-        !typeof(x) %in% c("logical", "integer", "double", "complex", "character", "raw"))
-      return(NULL)
-  }
+  # Each column plain, of length n, of an atomic type model.frame() takes,
+  # with no missing value (one C++ pass, src/front-columns.cpp).
+  if (!cpp_frame_columns_plain(out, n)) return(NULL)
   names(out) <- c(vapply(vars, as.character, ""), sprintf("(%s)", ex))
   class(out) <- "data.frame"
   rn <- .row_names_info(data, 0L)

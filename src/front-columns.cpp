@@ -1,0 +1,80 @@
+// Column facts of a model frame for the formula front end (R/model-data.R,
+// R/checks.R), one pass over the columns in place of an R closure per
+// column (attributes(), anyNA(), min(), max() and their temporaries were a
+// tenth of the front end of a small several-term fit). Each function
+// answers only "the common case holds"; FALSE sends the caller to its R
+// code, which decides (and words any error) as before.
+#include <Rcpp.h>
+#include <cmath>
+#include <cstring>
+
+// A plain vector (no attributes) or a factor whose only attributes are
+// its levels and class: plain_column() in R/model-data.R.
+// (is.factor() is inherits(x, "factor"), whatever the type.) With
+// `factor_only`, the class must be "factor" alone.
+static bool plain_col(SEXP x, bool factor_only = false) {
+  SEXP at = ATTRIB(x);
+  if (Rf_isNull(at)) return true;
+  if (!Rf_inherits(x, "factor") || Rf_length(at) != 2) return false;
+  if (factor_only) {
+    SEXP cl = Rf_getAttrib(x, R_ClassSymbol);
+    if (TYPEOF(cl) != STRSXP || XLENGTH(cl) != 1 || std::strcmp(CHAR(STRING_ELT(cl, 0)), "factor"))
+      return false;
+  }
+  for (SEXP a = at; !Rf_isNull(a); a = CDR(a)) {
+    SEXP tag = TAG(a);
+    if (tag != R_LevelsSymbol && tag != R_ClassSymbol) return false;
+  }
+  return true;
+}
+
+static bool any_na(SEXP x) {
+  R_xlen_t n = XLENGTH(x);
+  switch (TYPEOF(x)) {
+  case LGLSXP: { const int* v = LOGICAL(x); for (R_xlen_t i = 0; i < n; ++i) if (v[i] == NA_LOGICAL) return true; return false; }
+  case INTSXP: { const int* v = INTEGER(x); for (R_xlen_t i = 0; i < n; ++i) if (v[i] == NA_INTEGER) return true; return false; }
+  case REALSXP: { const double* v = REAL(x); for (R_xlen_t i = 0; i < n; ++i) if (ISNAN(v[i])) return true; return false; }
+  case CPLXSXP: { const Rcomplex* v = COMPLEX(x); for (R_xlen_t i = 0; i < n; ++i) if (ISNAN(v[i].r) || ISNAN(v[i].i)) return true; return false; }
+  case STRSXP: { for (R_xlen_t i = 0; i < n; ++i) if (STRING_ELT(x, i) == NA_STRING) return true; return false; }
+  case RAWSXP: return false;
+  default: return true;
+  }
+}
+
+// Whether every element of `cols` is a plain column (plain_column()) of
+// length `n` and of type logical, integer, double, complex, character or
+// raw, with no missing value: the test direct_frame() makes per column.
+// [[Rcpp::export(rng = false)]]
+bool cpp_frame_columns_plain(SEXP cols, int n) {
+  if (TYPEOF(cols) != VECSXP) return false;
+  for (R_xlen_t j = 0; j < XLENGTH(cols); ++j) {
+    SEXP x = VECTOR_ELT(cols, j);
+    switch (TYPEOF(x)) {
+    case LGLSXP: case INTSXP: case REALSXP: case CPLXSXP: case STRSXP: case RAWSXP: break;
+    default: return false;
+    }
+    if (!plain_col(x) || XLENGTH(x) != (R_xlen_t) n || any_na(x)) return false;
+  }
+  return true;
+}
+
+// Whether check_frame_finite() would pass the frame `mf` without a look of
+// its own: every column plain (no attributes, or a factor of class
+// "factor" alone with only its levels: neither an integer64 vector nor a
+// numeric one) and no double column holding an
+// infinite value (missing values are not infinite).
+// [[Rcpp::export(rng = false)]]
+bool cpp_frame_plain_finite(SEXP mf) {
+  if (TYPEOF(mf) != VECSXP) return false;
+  for (R_xlen_t j = 0; j < XLENGTH(mf); ++j) {
+    SEXP x = VECTOR_ELT(mf, j);
+    if (!plain_col(x, true)) return false;
+    if (TYPEOF(x) == REALSXP && Rf_isNull(ATTRIB(x))) {
+      const double* v = REAL(x);
+      R_xlen_t m = XLENGTH(x);
+      for (R_xlen_t i = 0; i < m; ++i)
+        if (std::isinf(v[i])) return false;
+    }
+  }
+  return true;
+}
