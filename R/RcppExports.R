@@ -294,6 +294,10 @@ cpp_frame_plain_finite <- function(mf) {
     .Call(`_glmmgee_cpp_frame_plain_finite`, mf)
 }
 
+cpp_n_distinct_codes <- function(code, M) {
+    .Call(`_glmmgee_cpp_n_distinct_codes`, code, M)
+}
+
 cpp_new_dgc <- function(i, p, x, dim, dimnames) {
     .Call(`_glmmgee_cpp_new_dgc`, i, p, x, dim, dimnames)
 }

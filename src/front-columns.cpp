@@ -7,6 +7,8 @@
 #include <Rcpp.h>
 #include <cmath>
 #include <cstring>
+#include <algorithm>
+#include <vector>
 
 // A plain vector (no attributes) or a factor whose only attributes are
 // its levels and class: plain_column() in R/model-data.R.
@@ -77,4 +79,39 @@ bool cpp_frame_plain_finite(SEXP mf) {
     }
   }
   return true;
+}
+
+// The number of distinct codes of `code` (integer or double) whose values
+// are whole numbers from 1 to `M`, when `M` is at most max(4 n, 1e5): by
+// one pass and a table of M flags, without tabulate()'s M counts and the
+// n-length temporaries of anyNA(), min(), max() (n_distinct_codes() in
+// R/re-terms-sparse.R). -1 for anything else (no codes, attributes,
+// another type, a missing or out-of-range value), which the R code then counts.
+// [[Rcpp::export(rng = false)]]
+int cpp_n_distinct_codes(SEXP code, double M) {
+  R_xlen_t n = XLENGTH(code);
+  if (n == 0 || !Rf_isNull(ATTRIB(code)) || !(M <= std::max(4.0 * (double) n, 1e5)) || M < 0)
+    return -1;
+  std::vector<unsigned char> seen((size_t) M, 0);
+  int k = 0;
+  if (TYPEOF(code) == INTSXP) {
+    const int* v = INTEGER(code);
+    for (R_xlen_t i = 0; i < n; ++i) {
+      int c = v[i];
+      if (c == NA_INTEGER || c < 1 || (double) c > M) return -1;
+      if (!seen[c - 1]) { seen[c - 1] = 1; ++k; }
+    }
+    return k;
+  }
+  if (TYPEOF(code) == REALSXP) {
+    const double* v = REAL(code);
+    for (R_xlen_t i = 0; i < n; ++i) {
+      double c = v[i];
+      if (ISNAN(c) || c < 1 || c > M || c != std::trunc(c)) return -1;
+      size_t j = (size_t) c - 1;
+      if (!seen[j]) { seen[j] = 1; ++k; }
+    }
+    return k;
+  }
+  return -1;
 }
