@@ -298,6 +298,10 @@ cpp_n_distinct_codes <- function(code, M) {
     .Call(`_glmmgee_cpp_n_distinct_codes`, code, M)
 }
 
+cpp_frame_factors_used <- function(mf) {
+    .Call(`_glmmgee_cpp_frame_factors_used`, mf)
+}
+
 cpp_new_dgc <- function(i, p, x, dim, dimnames) {
     .Call(`_glmmgee_cpp_new_dgc`, i, p, x, dim, dimnames)
 }

@@ -936,6 +936,16 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_frame_factors_used
+bool cpp_frame_factors_used(SEXP mf);
+RcppExport SEXP _glmmgee_cpp_frame_factors_used(SEXP mfSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type mf(mfSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_frame_factors_used(mf));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_new_dgc
 SEXP cpp_new_dgc(Rcpp::IntegerVector i, Rcpp::IntegerVector p, Rcpp::NumericVector x, Rcpp::IntegerVector dim, SEXP dimnames);
 RcppExport SEXP _glmmgee_cpp_new_dgc(SEXP iSEXP, SEXP pSEXP, SEXP xSEXP, SEXP dimSEXP, SEXP dimnamesSEXP) {
@@ -1628,6 +1638,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_frame_columns_plain", (DL_FUNC) &_glmmgee_cpp_frame_columns_plain, 2},
     {"_glmmgee_cpp_frame_plain_finite", (DL_FUNC) &_glmmgee_cpp_frame_plain_finite, 1},
     {"_glmmgee_cpp_n_distinct_codes", (DL_FUNC) &_glmmgee_cpp_n_distinct_codes, 2},
+    {"_glmmgee_cpp_frame_factors_used", (DL_FUNC) &_glmmgee_cpp_frame_factors_used, 1},
     {"_glmmgee_cpp_new_dgc", (DL_FUNC) &_glmmgee_cpp_new_dgc, 5},
     {"_glmmgee_cpp_indicator_dgc", (DL_FUNC) &_glmmgee_cpp_indicator_dgc, 3},
     {"_glmmgee_cpp_dgc_col_sumsq", (DL_FUNC) &_glmmgee_cpp_dgc_col_sumsq, 2},

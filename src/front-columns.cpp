@@ -115,3 +115,42 @@ int cpp_n_distinct_codes(SEXP code, double M) {
   }
   return -1;
 }
+
+// Whether drop_unused_levels() and check_one_level_factors() (R/model-data.R,
+// R/one-level-factors.R) would leave the frame `mf` as it is and say
+// nothing: every column not a factor is a plain non-character vector (no
+// attributes), and every factor (integer codes, class "factor" or
+// c("ordered", "factor")) has two or more levels, each of them used. FALSE
+// for anything else, which the R code then looks at.
+// [[Rcpp::export(rng = false)]]
+bool cpp_frame_factors_used(SEXP mf) {
+  if (TYPEOF(mf) != VECSXP) return false;
+  for (R_xlen_t j = 0; j < XLENGTH(mf); ++j) {
+    SEXP x = VECTOR_ELT(mf, j);
+    if (Rf_isNull(ATTRIB(x))) {
+      if (TYPEOF(x) == STRSXP) return false;
+      continue;
+    }
+    if (TYPEOF(x) != INTSXP) return false;
+    SEXP cl = Rf_getAttrib(x, R_ClassSymbol);
+    if (TYPEOF(cl) != STRSXP) return false;
+    R_xlen_t nc = XLENGTH(cl);
+    bool fac = (nc == 1 && !std::strcmp(CHAR(STRING_ELT(cl, 0)), "factor")) ||
+      (nc == 2 && !std::strcmp(CHAR(STRING_ELT(cl, 0)), "ordered") &&
+       !std::strcmp(CHAR(STRING_ELT(cl, 1)), "factor"));
+    if (!fac) return false;
+    SEXP lev = Rf_getAttrib(x, R_LevelsSymbol);
+    if (TYPEOF(lev) != STRSXP) return false;
+    R_xlen_t L = XLENGTH(lev);
+    if (L < 2) return false;
+    std::vector<unsigned char> seen((size_t) L, 0);
+    R_xlen_t k = 0;
+    const int* v = INTEGER(x);
+    for (R_xlen_t i = 0, n = XLENGTH(x); i < n && k < L; ++i) {
+      int c = v[i];
+      if (c != NA_INTEGER && c >= 1 && (R_xlen_t) c <= L && !seen[c - 1]) { seen[c - 1] = 1; ++k; }
+    }
+    if (k < L) return false;
+  }
+  return true;
+}
