@@ -286,6 +286,22 @@ cpp_lmmsp_grad <- function(ptr, theta, max_q) {
     .Call(`_glmmgee_cpp_lmmsp_grad`, ptr, theta, max_q)
 }
 
+cpp_frame_columns_plain <- function(cols, n) {
+    .Call(`_glmmgee_cpp_frame_columns_plain`, cols, n)
+}
+
+cpp_frame_plain_finite <- function(mf) {
+    .Call(`_glmmgee_cpp_frame_plain_finite`, mf)
+}
+
+cpp_n_distinct_codes <- function(code, M) {
+    .Call(`_glmmgee_cpp_n_distinct_codes`, code, M)
+}
+
+cpp_frame_factors_used <- function(mf) {
+    .Call(`_glmmgee_cpp_frame_factors_used`, mf)
+}
+
 cpp_new_dgc <- function(i, p, x, dim, dimnames) {
     .Call(`_glmmgee_cpp_new_dgc`, i, p, x, dim, dimnames)
 }

@@ -399,7 +399,7 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
     linear.predictors = eta, eta_fixed = eta_fixed,
     fitted.values = fit$family$linkinv(eta),
     y = y, prior.weights = weights, offset = offset, X = X, model = mf, terms = mt,
-    xlevels = stats::.getXlevels(mt, mf), contrasts = attr(X, "contrasts"),
+    xlevels = frame_xlevels(mt, mf, fallback = TRUE), contrasts = attr(X, "contrasts"),
     re_formula = lapply(find_bars(formula), function(bb) bb[[2L]]),
     na.action = attr(mf, "na.action"), nAGQ = 1L, singular = fit$singular,
     gradient = fit$gradient, hessian = fit$hessian, optinfo = fit$optinfo),

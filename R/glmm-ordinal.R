@@ -279,7 +279,9 @@ new_glmm_ordinal_re <- function(fit, X, resp, re, w, off, family, mf, mt, call, 
 # on new data. .getXlevels() deparses every variable; a plain name's
 # deparse is its string, so only calls (log(x), poly(x, 2)) are deparsed:
 # on wine (72 rows) .getXlevels() was ~55 us of a 2 ms fit, this ~15 us.
-frame_xlevels <- function(mt, mf) {
+# `fallback`: a variable missing from the frame goes to .getXlevels() itself
+# (its error), for the routes that called it directly.
+frame_xlevels <- function(mt, mf, fallback = FALSE) {
   vars <- as.list(attr(mt, "variables"))[-1L]
   xvars <- vapply(vars, function(x) {
     if (is.symbol(x)) as.character(x)
@@ -288,6 +290,7 @@ frame_xlevels <- function(mt, mf) {
   if ((yvar <- attr(mt, "response")) > 0L) xvars <- xvars[-yvar]
   if (!length(xvars)) return(NULL)
   miss <- setdiff(xvars, names(mf))
+  if (length(miss) && fallback) return(stats::.getXlevels(mt, mf))
   if (length(miss)) stop(sprintf("undefined columns selected: %s", paste(miss, collapse = ", ")),
                          call. = FALSE)
   xlev <- lapply(.subset(mf, xvars), function(x) {

@@ -904,6 +904,48 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_frame_columns_plain
+bool cpp_frame_columns_plain(SEXP cols, int n);
+RcppExport SEXP _glmmgee_cpp_frame_columns_plain(SEXP colsSEXP, SEXP nSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type cols(colsSEXP);
+    Rcpp::traits::input_parameter< int >::type n(nSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_frame_columns_plain(cols, n));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_frame_plain_finite
+bool cpp_frame_plain_finite(SEXP mf);
+RcppExport SEXP _glmmgee_cpp_frame_plain_finite(SEXP mfSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type mf(mfSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_frame_plain_finite(mf));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_n_distinct_codes
+int cpp_n_distinct_codes(SEXP code, double M);
+RcppExport SEXP _glmmgee_cpp_n_distinct_codes(SEXP codeSEXP, SEXP MSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type code(codeSEXP);
+    Rcpp::traits::input_parameter< double >::type M(MSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_n_distinct_codes(code, M));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_frame_factors_used
+bool cpp_frame_factors_used(SEXP mf);
+RcppExport SEXP _glmmgee_cpp_frame_factors_used(SEXP mfSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type mf(mfSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_frame_factors_used(mf));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_new_dgc
 SEXP cpp_new_dgc(Rcpp::IntegerVector i, Rcpp::IntegerVector p, Rcpp::NumericVector x, Rcpp::IntegerVector dim, SEXP dimnames);
 RcppExport SEXP _glmmgee_cpp_new_dgc(SEXP iSEXP, SEXP pSEXP, SEXP xSEXP, SEXP dimSEXP, SEXP dimnamesSEXP) {
@@ -1593,6 +1635,10 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_lmmsp_eval", (DL_FUNC) &_glmmgee_cpp_lmmsp_eval, 3},
     {"_glmmgee_cpp_lmmsp_costs", (DL_FUNC) &_glmmgee_cpp_lmmsp_costs, 1},
     {"_glmmgee_cpp_lmmsp_grad", (DL_FUNC) &_glmmgee_cpp_lmmsp_grad, 3},
+    {"_glmmgee_cpp_frame_columns_plain", (DL_FUNC) &_glmmgee_cpp_frame_columns_plain, 2},
+    {"_glmmgee_cpp_frame_plain_finite", (DL_FUNC) &_glmmgee_cpp_frame_plain_finite, 1},
+    {"_glmmgee_cpp_n_distinct_codes", (DL_FUNC) &_glmmgee_cpp_n_distinct_codes, 2},
+    {"_glmmgee_cpp_frame_factors_used", (DL_FUNC) &_glmmgee_cpp_frame_factors_used, 1},
     {"_glmmgee_cpp_new_dgc", (DL_FUNC) &_glmmgee_cpp_new_dgc, 5},
     {"_glmmgee_cpp_indicator_dgc", (DL_FUNC) &_glmmgee_cpp_indicator_dgc, 3},
     {"_glmmgee_cpp_dgc_col_sumsq", (DL_FUNC) &_glmmgee_cpp_dgc_col_sumsq, 2},
