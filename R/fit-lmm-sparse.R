@@ -90,9 +90,10 @@ lmm_sparse_objective <- function(eng, n, p, logw, reml, grad = lmm_sparse_grad_d
 # inside. Entries resting at their bound are set there exactly (lmer reports
 # a singular variance as exactly zero). nlminb's budget is the user's
 # glmm_control(iter.max, eval.max); `vgr` is the gradient that verifies the
-# end (lmm_sparse_verify()).
+# end (lmm_sparse_verify()). `ridge`: pairs of parameters whose end is
+# searched again along their ridge (lmm_ridge_search()).
 lmm_sparse_optimize <- function(f, lower, start, gr = NULL, control = glmm_control(),
-                                vgr = gr) {
+                                vgr = gr, ridge = NULL) {
   run <- function(st) stats::nlminb(st, f, gr, lower = lower,
                                     control = list(eval.max = control$eval.max,
                                                    iter.max = control$iter.max,
@@ -110,6 +111,13 @@ lmm_sparse_optimize <- function(f, lower, start, gr = NULL, control = glmm_contr
     runs[[length(runs) + 1L]] <<- rr
     rr
   })
+  if (!is.null(ridge) && is.finite(r$objective) && !is.null(vgr)) {
+    rr <- lmm_ridge_search(f, vgr, lower, r$par, ridge, control)
+    if (!is.null(rr)) {
+      runs[[length(runs) + 1L]] <- rr
+      if (is.finite(rr$objective) && rr$objective <= r$objective) r <- rr
+    }
+  }
   th <- r$par
   at_bound <- is.finite(lower) & th < 1e-6
   if (any(at_bound)) {
@@ -502,7 +510,8 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
     # also where the search differences the criterion.
     vgr <- obj$gr %||% if (use_grad) lmm_sparse_objective(eng, n, p, logw, reml,
                                                           lmm_sparse_grad_after)$gr
-    opt <- lmm_sparse_optimize(f, lower, th0, obj$gr, control, vgr)
+    opt <- lmm_sparse_optimize(f, lower, th0, obj$gr, control, vgr,
+                               lmm_ridge_pairs(re, pos))
   }
   # The Newton search hands over cpp_lmmsp_final()'s list at its end when
   # its engine's factor is still that point's (the same numbers; one
