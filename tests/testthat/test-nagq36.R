@@ -7,17 +7,8 @@
 # likelihood written on the centred covariate. These tests keep it so.
 
 nagq36_data <- function() {
-  set.seed(3)
-  H <- 5; W <- 3; m <- 6
-  d <- expand.grid(i = 1:m, ward = 1:W, hospital = 1:H)
-  d$hospital <- factor(d$hospital)
-  d$ward <- factor(d$ward)
-  d$x <- rnorm(nrow(d))
+  d <- nestfar35_data()  # helper-nestfar.R
   hw <- interaction(d$hospital, d$ward)
-  b0 <- rnorm(H, 0, 0.6)[d$hospital]
-  b1 <- rnorm(nlevels(hw), 0, 0.4)[hw]
-  d$y <- rbinom(nrow(d), 1, plogis(-0.3 + 0.5 * d$x + b0 + b1))
-  d$xf <- d$x * 1e-6 - 5
   d$hw <- hw
   set.seed(7)
   d$yp <- rpois(nrow(d), exp(0.2 + 0.4 * d$x + rnorm(15, 0, 0.5)[hw] + rnorm(15, 0, 0.3)[hw] * d$x))

@@ -4,21 +4,6 @@
 # 3.5e6) after up to minutes. Such a fit is refused before fitting, naming
 # the term and the covariate; well-scaled covariates fit as before.
 
-nestfar35_data <- function() {
-  set.seed(3)
-  H <- 5; W <- 3; m <- 6
-  d <- expand.grid(i = 1:m, ward = 1:W, hospital = 1:H)
-  d$hospital <- factor(d$hospital)
-  d$ward <- factor(d$ward)
-  d$x <- rnorm(nrow(d))
-  hw <- interaction(d$hospital, d$ward)
-  b0 <- rnorm(H, 0, 0.6)[d$hospital]
-  b1 <- rnorm(nlevels(hw), 0, 0.4)[hw]
-  d$y <- rbinom(nrow(d), 1, plogis(-0.3 + 0.5 * d$x + b0 + b1))
-  d$xf <- d$x * 1e-6 - 5
-  d
-}
-
 test_that("nested AGHQ with a far-off random slope is refused before fitting", {
   d <- nestfar35_data()
   tm <- system.time(err <- tryCatch(
