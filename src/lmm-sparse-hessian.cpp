@@ -215,10 +215,13 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
   // corners (nested designs have many small blocks).
   int mmax = 0;
   for (const auto& b : blocks_) mmax = std::max(mmax, (int)b.size());
-  MatrixXd Gb(mmax, mmax), Mb(mmax, mmax), Bb(mmax, mmax), Cb(mmax, mmax), CLb(mmax, mmax);
+  // The general path's C Lambda, C S_k and C E_k work (m x m each, K + 1 of
+  // them) is not used where Lambda is diagonal (diagonal_block_terms()).
+  const int mgen = diag_k_.empty() ? mmax : 0;
+  MatrixXd Gb(mmax, mmax), Mb(mmax, mmax), Bb(mmax, mmax), Cb(mmax, mmax), CLb(mgen, mgen);
   MatrixXd Ub(mmax, p_), Fb(mmax, p_), LFb(mmax, p_), Ekb(mmax, p_), Skb(mmax, p_),
       CSkb(mmax, p_), Wb(mmax, K), CWb(mmax, K);
-  std::vector<MatrixXd> Tb(K, MatrixXd(mmax, mmax)), CEb(K, MatrixXd(mmax, mmax));
+  std::vector<MatrixXd> Tb(K, MatrixXd(mgen, mgen)), CEb(K, MatrixXd(mgen, mgen));
   Eigen::LLT<MatrixXd> ch;
   std::vector<int> dkk;
   std::vector<double> dlam;
@@ -230,7 +233,6 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
     auto Mc = Mb.topLeftCorner(m, m);
     auto B = Bb.topLeftCorner(m, m);
     auto Cc = Cb.topLeftCorner(m, m);
-    auto CL = CLb.topLeftCorner(m, m);
     auto U = Ub.topRows(m);
     auto Fc = Fb.topRows(m);
     auto LF = LFb.topRows(m);
@@ -285,6 +287,7 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
       continue;
     }
     // T_k = C S_k = (C E_k) Lambda' + (C Lambda) E_k' on the block.
+    auto CL = CLb.topLeftCorner(m, m);
     CL.setZero();
     for (int e : ent) CL.col(block_pos_[lam_.col[e]]) += theta[lam_.k[e]] * Cc.col(block_pos_[lam_.row[e]]);
     for (int k = 0; k < K; ++k) {
