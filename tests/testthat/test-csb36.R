@@ -4,43 +4,7 @@
 # above ours, but its criterion at its own estimates, computed directly,
 # is ours: the reported value is not the likelihood at its estimates. Both
 # are checked against a dense n x n REML computation and its maximum.
-
-csb36_data <- function(seed = 34) {
-  set.seed(seed)
-  n <- 30
-  T <- 3
-  d <- expand.grid(time = factor(1:T), id = factor(1:n))
-  sdt <- c(1, 1.3, 0.8)
-  L <- diag(sdt) %*% (matrix(0.5, T, T) + diag(0.5, T)) %*% diag(sdt)
-  b <- t(chol(L)) %*% matrix(rnorm(T * n), T, n)
-  d$x <- rnorm(nrow(d))
-  d$y <- 1 + 0.5 * d$x + b[cbind(as.integer(d$time), as.integer(d$id))] + rnorm(nrow(d), sd = 0.5)
-  d$site <- factor(rep(1:6, length.out = nrow(d)))
-  d
-}
-
-# The restricted log-likelihood from V = Z D Z' + s_site^2 J_site + sigma^2 I
-# (D: heterogeneous compound symmetry with SDs sds and correlation rho),
-# beta integrated out: -(log|V| + log|X'V^-1X| + r'V^-1 r + (n - p) log 2 pi) / 2.
-csb36_dense_reml <- function(d, sds, rho, s_site, sigma) {
-  X <- stats::model.matrix(~ x, d)
-  n <- nrow(X)
-  p <- ncol(X)
-  T <- nlevels(d$time)
-  C <- diag(sds, T) %*% (matrix(rho, T, T) + diag(1 - rho, T)) %*% diag(sds, T)
-  it <- as.integer(d$time)
-  V <- C[it, it] * outer(d$id, d$id, "==") + s_site^2 * outer(d$site, d$site, "==") + sigma^2 * diag(n)
-  R <- chol(V)
-  Xs <- backsolve(R, X, transpose = TRUE)
-  ys <- backsolve(R, d$y, transpose = TRUE)
-  XtX <- crossprod(Xs)
-  r <- ys - Xs %*% solve(XtX, crossprod(Xs, ys))
-  -0.5 * (2 * sum(log(diag(R))) + as.numeric(determinant(XtX)$modulus) + sum(r^2) +
-            (n - p) * log(2 * pi))
-}
-
-csb36_par <- function(vc, sigma)
-  c(attr(vc$id, "stddev"), attr(vc$id, "correlation")[1, 2], attr(vc$site, "stddev"), sigma)
+# (Data and the dense computation: helper-csb36.R.)
 
 test_that("REML with the cs() correlation at +1: the dense computation's maximum, from either end", {
   d <- csb36_data()
