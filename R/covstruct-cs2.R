@@ -328,7 +328,7 @@ covstruct_apply_sigma_null <- function(obj, Vb) {
 # is, and is recorded as one (covstruct_sigma_zero()). glmmTMB's fit of
 # the same model ends at the same log-likelihood with sigma ~1e-4 and
 # only "non-positive-definite Hessian" (REML: also a convergence warning).
-covstruct_sigma_zero_lead <- function(obj, re, weights, y, reml = FALSE) {
+covstruct_sigma_zero_lead <- function(obj, re, weights, y) {
   tl <- residual_cell_terms(re, weights)
   sdy <- stats::sd(y[weights > 0])
   paste0(sprintf("singular fit: the residual standard deviation is at its zero limit (sigma = %.2g, %.2g times y's standard deviation): ",
@@ -338,18 +338,18 @@ covstruct_sigma_zero_lead <- function(obj, re, weights, y, reml = FALSE) {
                                  paste(tl, collapse = ", "))
          else "a random-effect term that takes it up",
          "; the fit is on that boundary, not unconverged",
-         if (reml) " (log(sigma) is left out of the convergence test)", "; ")
+         " (log(sigma) is left out of the convergence test)", "; ")
 }
 
 # Such a fit recorded as a singular one (the known-covariance route's
-# residual_zero likewise): $optinfo$residual_zero, $singular, and REML's
+# residual_zero likewise): $optinfo$residual_zero, $singular, and the
 # scaled gradient with log(sigma) held; its "doubtful convergence" dropped
 # only where that step is within the tolerance (a fit that has not
 # converged in the other parameters keeps it).
 covstruct_sigma_zero <- function(obj, control) {
   obj$optinfo$residual_zero <- TRUE
   obj$singular <- TRUE
-  held <- obj$optinfo$reml$scaled_grad_sigma_held
+  held <- obj$optinfo$scaled_grad_sigma_held %||% obj$optinfo$reml$scaled_grad_sigma_held
   if (!is.null(held) && is.finite(held)) {
     obj$optinfo$scaled_grad <- held
     if (held <= control$grad_tol)

@@ -363,7 +363,7 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   gmax <- max(abs(grad[cov_idx][sub]), 0)
   # The same step with log(sigma) held (its Newton step left out), for
   # glmm_sparse_covstruct() where sigma is at its zero limit
-  # (covstruct_sigma_zero()): the restricted log-likelihood is flat in
+  # (covstruct_sigma_zero()): the (restricted) log-likelihood is flat in
   # log(sigma) there, and the step along that flat direction (0.36 on
   # cs_data(3) beside (1 | site)) is no sign that the other parameters
   # have not converged. Nor is sigma, tending to 0, a scale for the
@@ -372,7 +372,10 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   # log-likelihood 4e-6 below glmmTMB's) read as 1.06. There they are
   # measured relative to y's standard deviation, the scale the other
   # gaussian routes search on (response_scale()), again free of y's units.
-  nstep_held <- if (reml && control$hessian) {
+  # ML too: its step along log(sigma) (12 on a cs() fit at sigma 1.3e-5 of
+  # y's SD) said "doubtful convergence" beside "the fit is on that
+  # boundary, not unconverged".
+  nstep_held <- if (control$hessian) {
     rel_y <- c(ifelse(roles == "entry", stats::sd(y[weights > 0]), 1), 1)
     newton_decrement(grad[cov_idx] * rel_y, hess[cov_idx, cov_idx, drop = FALSE] * outer(rel_y, rel_y),
                      replace(on_boundary[cov_idx], length(cov_idx), TRUE))
@@ -405,6 +408,7 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
                       evaluations = evals, convergence = opt$convergence,
                       message = opt$message,
                       max_grad = gmax, scaled_grad = nstep, boundary_check = bc$record,
+                      scaled_grad_sigma_held = nstep_held,
                       hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
                       nnz_factor = ev$nnz_factor, warnings = warn, nthreads = 1L,
                       reparameterized = FALSE,

@@ -168,8 +168,7 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
                                         grep("^the Hessian of the log-likelihood is not negative definite",
                                              obj$optinfo$warnings, value = TRUE))
         obj <- covstruct_sigma_zero(obj, control)
-        extra_warn <- c(extra_warn, paste0(covstruct_sigma_zero_lead(obj, re, resp$weights, resp$y,
-                                                                     reml = TRUE),
+        extra_warn <- c(extra_warn, paste0(covstruct_sigma_zero_lead(obj, re, resp$weights, resp$y),
                                            covstruct_sigma_null_se_reml))
       }
     }

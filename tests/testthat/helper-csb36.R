@@ -18,8 +18,10 @@ csb36_data <- function(seed = 34) {
 
 # The restricted log-likelihood from V = Z D Z' + s_site^2 J_site + sigma^2 I
 # (D: heterogeneous compound symmetry with SDs sds and correlation rho),
-# beta integrated out: -(log|V| + log|X'V^-1X| + r'V^-1 r + (n - p) log 2 pi) / 2.
-csb36_dense_reml <- function(d, sds, rho, s_site, sigma) {
+# beta integrated out: -(log|V| + log|X'V^-1X| + r'V^-1 r + (n - p) log 2 pi) / 2;
+# with reml = FALSE the log-likelihood at beta's GLS estimate,
+# -(log|V| + r'V^-1 r + n log 2 pi) / 2.
+csb36_dense_reml <- function(d, sds, rho, s_site, sigma, reml = TRUE) {
   X <- stats::model.matrix(~ x, d)
   n <- nrow(X)
   p <- ncol(X)
@@ -32,6 +34,7 @@ csb36_dense_reml <- function(d, sds, rho, s_site, sigma) {
   ys <- backsolve(R, d$y, transpose = TRUE)
   XtX <- crossprod(Xs)
   r <- ys - Xs %*% solve(XtX, crossprod(Xs, ys))
+  if (!reml) return(-0.5 * (2 * sum(log(diag(R))) + sum(r^2) + n * log(2 * pi)))
   -0.5 * (2 * sum(log(diag(R))) + as.numeric(determinant(XtX)$modulus) + sum(r^2) +
             (n - p) * log(2 * pi))
 }

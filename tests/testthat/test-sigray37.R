@@ -48,3 +48,30 @@ test_that("a fit with sigma away from zero does not take the ray", {
   expect_gt(sigma(f), 0.1)
   expect_false(isTRUE(f$optinfo$residual_zero))
 })
+
+test_that("ML at sigma's zero limit: no 'doubtful convergence' from the flat log(sigma) direction", {
+  # Seed 4: ML ends at sigma 1.3e-5 of y's SD, recorded as residual-at-zero,
+  # and said "doubtful convergence: scaled gradient 12" beside "the fit is
+  # on that boundary, not unconverged" (the step along log(sigma)). The
+  # step with log(sigma) held, as REML's, is the convergence test there.
+  d <- csb36_data(4)
+  w <- character()
+  f <- withCallingHandlers(glmm(y ~ x + cs(0 + time | id) + (1 | site), d, REML = FALSE),
+                           warning = function(c) {
+                             w <<- c(w, conditionMessage(c))
+                             invokeRestart("muffleWarning")
+                           })
+  expect_true(isTRUE(f$optinfo$residual_zero))
+  expect_false(any(grepl("doubtful convergence", w)))
+  expect_true(any(grepl("zero limit.*left out of the convergence test", w)))
+  expect_lt(f$optinfo$scaled_grad, 1e-3)
+  # The log-likelihood is the dense one at the estimates, and no lower than
+  # the dense maximum at sigma = 0 from them.
+  p0 <- csb36_par(VarCorr(f), sigma(f))
+  ll <- as.numeric(logLik(f))
+  expect_lt(abs(ll - csb36_dense_reml(d, p0[1:3], p0[4], p0[5], p0[6], reml = FALSE)), 1e-7)
+  fn <- function(q) -csb36_dense_reml(d, exp(q[1:3]), tanh(q[4]), exp(q[5]), 0, reml = FALSE)
+  q0 <- c(log(p0[1:3]), atanh(min(p0[4], 0.999999)), log(max(p0[5], 1e-3)))
+  sup <- -stats::optim(q0, fn, method = "BFGS", control = list(reltol = 1e-14, maxit = 500))$value
+  expect_gt(ll, sup - 1e-7)
+})
