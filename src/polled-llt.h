@@ -12,6 +12,7 @@
 #define GLMMGEE_POLLED_LLT_H
 
 #include <RcppEigen.h>
+#include <algorithm>
 #include <cmath>
 #include <vector>
 #include "resources.h"
@@ -133,8 +134,16 @@ class PolledLLT
 
   // The fill-reducing ordering and symbolic analysis of `a`'s pattern;
   // forgets the selected inverse's plan, which belongs to the old pattern.
-  void analyzePattern(const ColMat& a) {
-    Base::analyzePattern(a);
+  void analyzePattern(const ColMat& a) { analyze_ordered(a, nullptr); }
+
+  // The same with the elimination order `order` (order[t]: the index of `a`
+  // eliminated t-th) in place of AMD's, when given. A compressed `a` whose
+  // rows increase within columns (the lower triangle is read) is analysed
+  // without Eigen's copies: AMD gets the symmetric pattern Eigen would give
+  // it (selfadjointView, then A + A', both sorted: the same arrays, so the
+  // same ordering), and P a P' and the map of its values
+  // (factorize_polled()) are made once here, in Eigen's order of entries.
+  void analyze_ordered(const ColMat& a, const std::vector<int>* order) {
     ap_from_.clear();
     ap_nnz_ = -1;
     reach_ok_ = false;
@@ -142,6 +151,29 @@ class PolledLLT
     plan_q_.clear();
     plan_m_.clear();
     plan_built_ = false;
+    const int n = (int)a.cols();
+    if (order != nullptr && (int)order->size() != n)
+      Rcpp::stop("internal: an elimination order of %d indices for %d columns",
+                 (int)order->size(), n);
+    if (!a.isCompressed() || a.rows() != n || !rows_sorted(a)) {
+      if (order != nullptr) Rcpp::stop("internal: an elimination order needs a compressed, sorted matrix");
+      Base::analyzePattern(a);
+      return;
+    }
+    if (order != nullptr) {
+      this->m_Pinv.resize(n);
+      for (int t = 0; t < n; ++t) this->m_Pinv.indices()[t] = (*order)[t];
+    } else {
+      ColMat full;
+      symmetric_pattern(a, full);
+      Eigen::internal::minimum_degree_ordering(full, this->m_Pinv);
+    }
+    if (this->m_Pinv.size() > 0)
+      this->m_P = this->m_Pinv.inverse();
+    else
+      this->m_P.resize(0);
+    twist_map(a);
+    Base::analyzePattern_preordered(ap_, false);
   }
 
   // Takahashi recurrences on the factor P H P' = L L': S = (P H P')^{-1} on
@@ -245,20 +277,92 @@ class PolledLLT
     else
       out.selfadjointView<Eigen::Upper>() = a.selfadjointView<Eigen::Lower>().twistedBy(this->m_P);
   }
-  // The same permutation applied to the positions of a's values (exact as
-  // doubles below 2^53) gives where each value of P a P' comes from.
+  // P a P' (upper triangle, a's values) and where each of its values comes
+  // from in a (compressed), entries in the order Eigen's symmetric
+  // permutation gives them (permute_symm_to_symm: a's columns in turn, the
+  // rows of each in storage order, lower triangle only), so that the reach
+  // of each row (factorize_polled()) and the sums along it are Eigen's.
   void twist_map(const ColMat& a) {
-    ColMat pos = a;
-    double* pv = pos.valuePtr();
-    for (long k = 0; k < (long)pos.nonZeros(); ++k) pv[k] = (double)k;
-    twisted(pos, ap_);
-    ap_.makeCompressed();
-    const long m = (long)ap_.nonZeros();
-    ap_from_.resize(m);
-    const double* v = ap_.valuePtr();
-    for (long k = 0; k < m; ++k) ap_from_[k] = (long)v[k];
+    const int n = (int)a.cols();
+    const int* ao = a.outerIndexPtr();
+    const int* ai = a.innerIndexPtr();
+    const bool perm = this->m_P.size() > 0;
+    const int* P = perm ? this->m_P.indices().data() : nullptr;
+    ap_.resize(n, n);
+    int* co = ap_.outerIndexPtr();
+    std::vector<int> count(n, 0);
+    for (int j = 0; j < n; ++j) {
+      const int jp = perm ? P[j] : j;
+      for (int t = ao[j]; t < ao[j + 1]; ++t) {
+        const int i = ai[t];
+        if (i < j) continue;
+        const int ip = perm ? P[i] : i;
+        ++count[ip > jp ? ip : jp];
+      }
+    }
+    co[0] = 0;
+    for (int j = 0; j < n; ++j) co[j + 1] = co[j] + count[j];
+    ap_.resizeNonZeros(co[n]);
+    for (int j = 0; j < n; ++j) count[j] = co[j];
+    int* ci = ap_.innerIndexPtr();
+    double* cv = ap_.valuePtr();
+    const double* av = a.valuePtr();
+    ap_from_.resize(co[n]);
+    for (int j = 0; j < n; ++j) {
+      const int jp = perm ? P[j] : j;
+      for (int t = ao[j]; t < ao[j + 1]; ++t) {
+        const int i = ai[t];
+        if (i < j) continue;
+        const int ip = perm ? P[i] : i;
+        const int at = count[ip > jp ? ip : jp]++;
+        ci[at] = ip < jp ? ip : jp;
+        cv[at] = av[t];
+        ap_from_[at] = t;
+      }
+    }
     ap_nnz_ = (long)a.nonZeros();
     reach_ok_ = false;
+  }
+  // Whether the rows of each column of a compressed `a` increase strictly.
+  static bool rows_sorted(const ColMat& a) {
+    const int* ao = a.outerIndexPtr();
+    const int* ai = a.innerIndexPtr();
+    for (int j = 0; j < (int)a.cols(); ++j)
+      for (int t = ao[j] + 1; t < ao[j + 1]; ++t)
+        if (ai[t] <= ai[t - 1]) return false;
+    return true;
+  }
+  // The pattern of the symmetric matrix whose lower triangle is stored in
+  // `a` (rows sorted), both triangles, rows sorted: column c holds the rows
+  // j < c whose column j has row c (in increasing j), then its own rows
+  // >= c.
+  static void symmetric_pattern(const ColMat& a, ColMat& out) {
+    const int n = (int)a.cols();
+    const int* ao = a.outerIndexPtr();
+    const int* ai = a.innerIndexPtr();
+    std::vector<int> count(n, 0);
+    for (int j = 0; j < n; ++j)
+      for (int t = ao[j]; t < ao[j + 1]; ++t) {
+        const int i = ai[t];
+        if (i < j) continue;
+        ++count[j];
+        if (i > j) ++count[i];
+      }
+    out.resize(n, n);
+    int* oo = out.outerIndexPtr();
+    oo[0] = 0;
+    for (int j = 0; j < n; ++j) oo[j + 1] = oo[j] + count[j];
+    out.resizeNonZeros(oo[n]);
+    int* oi = out.innerIndexPtr();
+    std::fill(out.valuePtr(), out.valuePtr() + oo[n], 0.0);
+    for (int j = 0; j < n; ++j) count[j] = oo[j];
+    for (int j = 0; j < n; ++j)
+      for (int t = ao[j]; t < ao[j + 1]; ++t) {
+        const int i = ai[t];
+        if (i < j) continue;
+        oi[count[j]++] = i;
+        if (i > j) oi[count[i]++] = j;
+      }
   }
 
   // Two passes over the scans, as in selected_inverse(): count, then record.
