@@ -145,6 +145,11 @@ class LmmSparse {
   std::vector<double> rec_g_;
   PolledLLT chol_;
   bool analyzed_ = false;
+  // For each stored entry of M, the position of its entry in the factor's
+  // pattern (P M P' = L L'), found at the first use after a successful
+  // factorization (the pattern of L is fixed by the analysis).
+  mutable std::vector<int> m_in_l_;
+  const std::vector<int>& m_in_factor() const;
   // M's connected blocks (the components of the graph of G and Lambda's
   // pattern), found at the first hessian(): members in increasing order,
   // each index's position in its block, each block's Lambda entries.

@@ -147,9 +147,7 @@ class PolledLLT
     ap_from_.clear();
     ap_nnz_ = -1;
     reach_ok_ = false;
-    plan_start_.clear();
-    plan_q_.clear();
-    plan_m_.clear();
+    drop_plan();
     plan_built_ = false;
     const int n = (int)a.cols();
     if (order != nullptr && (int)order->size() != n)
@@ -188,25 +186,36 @@ class PolledLLT
   //
   // L's pattern is the same at every factorization, so where the scans
   // are found (their hits) depends on the pattern only: the first call
-  // records them (plan_), and later calls visit the hits alone, in the same
-  // order, so the sums and S are the same to the bit. Where a column k of
-  // crossed factors is long and shares few rows with column j, most of a
-  // scan misses; the plan skips them. The plan is not kept when it would
-  // need more than kMaxPlanBytes (the scan then runs every time).
+  // scans and records them as it goes (plan_), and later calls visit the
+  // hits alone, in the same order, so the sums and S are the same to the
+  // bit. Where a column k of crossed factors is long and shares few rows
+  // with column j, most of a scan misses; the plan skips them. The plan is
+  // not kept when it would need more than kMaxPlanBytes (the scan then
+  // runs every time).
   void selected_inverse(std::vector<double>& S) const {
-    if (!plan_built_) build_plan();
     const auto& L = this->matrixL().nestedExpression();
     const int Q = (int)L.cols();
     const int* Lo = L.outerIndexPtr();
     const int* Li = L.innerIndexPtr();
     const double* Lx = L.valuePtr();
-    const bool planned = !plan_start_.empty();
+    const bool planned = plan_built_ && !plan_cnt_.empty();
+    bool record = !plan_built_;
+    if (record) {
+      plan_built_ = true;
+      plan_cnt_.assign(L.nonZeros(), 0);
+      plan_q_.clear();
+      plan_m_.clear();
+    }
     S.assign(L.nonZeros(), 0.0);
     std::vector<long> mark(planned ? 0 : Q, -1);
     std::vector<double> acc(Q, 0.0);
+    long h = 0;  // the next hit of the plan
     InterruptPoll ip;
     for (int j = Q - 1; j >= 0; --j) {
-      if (ip.poll()) ip.raise_if_interrupted();
+      if (ip.poll()) {
+        if (record) drop_plan();
+        ip.raise_if_interrupted();
+      }
       const int p0 = Lo[j], p1 = Lo[j + 1];
       const double ljj = Lx[p0];
       for (int p = p0 + 1; p < p1; ++p) acc[Li[p]] = 0.0;
@@ -215,7 +224,7 @@ class PolledLLT
           const int k = Li[p];
           const double lkj = Lx[p];
           double ak = acc[k] + lkj * S[Lo[k]];
-          for (long h = plan_start_[p]; h < plan_start_[p + 1]; ++h) {
+          for (const long he = h + plan_cnt_[p]; h < he; ++h) {
             const int q = plan_q_[h];
             acc[Li[q]] += lkj * S[q];
             ak += Lx[plan_m_[h]] * S[q];
@@ -233,9 +242,18 @@ class PolledLLT
             if (mi < 0) continue;
             acc[Li[q]] += lkj * S[q];
             acc[k] += Lx[mi] * S[q];
+            if (record) {
+              plan_q_.push_back(q);
+              plan_m_.push_back((int)mi);
+              ++plan_cnt_[p];
+            }
           }
         }
         for (int p = p0 + 1; p < p1; ++p) mark[Li[p]] = -1;
+        if (record && 8.0 * (double)plan_q_.size() + 4.0 * (double)plan_cnt_.size() > kMaxPlanBytes) {
+          drop_plan();
+          record = false;
+        }
       }
       double sjj = 1.0 / (ljj * ljj);
       for (int p = p0 + 1; p < p1; ++p) {
@@ -249,12 +267,20 @@ class PolledLLT
  private:
   typedef Eigen::SimplicialLLT<ColMat, Eigen::Lower, Eigen::AMDOrdering<int> > Base;
   static constexpr double kMaxPlanBytes = 256.0 * 1024 * 1024;
-  // The hits of the scans of selected_inverse(): for the stored entry p of
-  // L (row k of column j), the positions q in column k whose row is in
-  // column j, and m, the position of that row in column j.
-  mutable std::vector<long> plan_start_;
+  // The hits of the scans of selected_inverse(), in the order it visits
+  // them (columns j from the last, their stored entries p in order): for
+  // the entry p of L (row k of column j), plan_cnt_[p] positions q in
+  // column k whose row is in column j, and m, the position of that row in
+  // column j. plan_built_ with plan_cnt_ empty: no plan (too large, or its
+  // recording was interrupted).
+  mutable std::vector<int> plan_cnt_;
   mutable std::vector<int> plan_q_, plan_m_;
   mutable bool plan_built_ = false;
+  void drop_plan() const {
+    std::vector<int>().swap(plan_cnt_);
+    std::vector<int>().swap(plan_q_);
+    std::vector<int>().swap(plan_m_);
+  }
   // The upper triangle of P H P' (factorize_polled()) and, for each of its
   // stored values, the position of the value of H it holds; ap_nnz_: the
   // number of stored values of the H the map was made for.
@@ -363,49 +389,6 @@ class PolledLLT
         oi[count[j]++] = i;
         if (i > j) oi[count[i]++] = j;
       }
-  }
-
-  // Two passes over the scans, as in selected_inverse(): count, then record.
-  void build_plan() const {
-    plan_built_ = true;
-    const auto& L = this->matrixL().nestedExpression();
-    const int Q = (int)L.cols();
-    const int* Lo = L.outerIndexPtr();
-    const int* Li = L.innerIndexPtr();
-    std::vector<long> mark(Q, -1);
-    std::vector<long> start(L.nonZeros() + 1, 0);
-    InterruptPoll ip;
-    for (int pass = 0; pass < 2; ++pass) {
-      for (int j = Q - 1; j >= 0; --j) {
-        if (ip.poll()) ip.raise_if_interrupted();
-        const int p0 = Lo[j], p1 = Lo[j + 1];
-        for (int p = p0 + 1; p < p1; ++p) mark[Li[p]] = p;
-        for (int p = p0 + 1; p < p1; ++p) {
-          const int k = Li[p];
-          long at = start[p];
-          for (int q = Lo[k] + 1; q < Lo[k + 1]; ++q) {
-            const long mi = mark[Li[q]];
-            if (mi < 0) continue;
-            if (pass == 0) {
-              ++start[p + 1];
-            } else {
-              plan_q_[at] = q;
-              plan_m_[at] = (int)mi;
-              ++at;
-            }
-          }
-        }
-        for (int p = p0 + 1; p < p1; ++p) mark[Li[p]] = -1;
-      }
-      if (pass == 0) {
-        for (long p = 0; p < (long)L.nonZeros(); ++p) start[p + 1] += start[p];
-        const double hits = (double)start[L.nonZeros()];
-        if (8.0 * hits + 8.0 * (double)start.size() > kMaxPlanBytes) return;
-        plan_q_.resize(start[L.nonZeros()]);
-        plan_m_.resize(start[L.nonZeros()]);
-      }
-    }
-    plan_start_.swap(start);
   }
 };
 
