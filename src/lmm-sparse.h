@@ -81,7 +81,7 @@ class LmmSparse {
   typedef Eigen::SparseMatrix<double, Eigen::ColMajor> ColMat;
 
   // X, Z and y already scaled by sqrt(w), the offset already subtracted.
-  LmmSparse(const Eigen::Ref<const Eigen::MatrixXd>& X, const ColMat& Z,
+  LmmSparse(const Eigen::Ref<const Eigen::MatrixXd>& X, ColMat Z,
             const Eigen::Ref<const Eigen::VectorXd>& y, const LambdaPattern& lam);
   int ntheta() const { return lam_.ntheta; }
   long nnz_factor() const { return (long)chol_.matrixL().nestedExpression().nonZeros(); }
@@ -143,6 +143,12 @@ class LmmSparse {
   ColMat M_;                        // lower triangle + diagonal
   std::vector<int> rec_pos_, rec_k1_, rec_k2_, diag_;
   std::vector<double> rec_g_;
+  // M's pattern (lower triangle) and its recipes: where each column of
+  // Lambda has its one entry on the diagonal (random intercepts, `||`
+  // terms), straight from G; else from every pair of Lambda's entries.
+  bool lambda_is_diagonal() const;
+  void diagonal_recipes();
+  void general_recipes();
   PolledLLT chol_;
   bool analyzed_ = false;
   // For each stored entry of M, the position of its entry in the factor's
