@@ -94,11 +94,16 @@ LmmSparse::LmmSparse(const Eigen::Ref<const Eigen::MatrixXd>& X, ColMat Z,
   XtX_ = X_.transpose() * X_;
   Xty_ = X_.transpose() * y_;
   cross_product(Z_, G_);  // both triangles
-  if (lambda_is_diagonal())
+  const bool diagonal = lambda_is_diagonal();
+  if (diagonal)
     diagonal_recipes();
   else
     general_recipes();
-  chol_.analyzePattern(M_);
+  std::vector<int> order;
+  if (diagonal && complete_bipartite_order(order))
+    chol_.analyze_ordered(M_, &order);
+  else
+    chol_.analyzePattern(M_);
   // X'X's own pivots, the reference for how far V^{-1} shrinks each
   // direction of X (evaluate()); its diagonal where X'X is not positive
   // definite (the R side refuses such an X before it comes here).
@@ -161,6 +166,44 @@ void LmmSparse::diagonal_recipes() {
   std::copy(mo.begin(), mo.end(), M_.outerIndexPtr());
   std::copy(mi.begin(), mi.end(), M_.innerIndexPtr());
   std::fill(M_.valuePtr(), M_.valuePtr() + mo[Q_], 0.0);
+}
+
+bool LmmSparse::complete_bipartite_order(std::vector<int>& order) const {
+  // The columns of each parameter (a term's levels): two groups.
+  std::vector<int> kcol(Q_), size(lam_.ntheta, 0);
+  for (int e = 0; e < Q_; ++e) kcol[lam_.col[e]] = lam_.k[e];
+  for (int j = 0; j < Q_; ++j) ++size[kcol[j]];
+  int ka = -1, kb = -1;
+  for (int k = 0; k < lam_.ntheta; ++k) {
+    if (size[k] == 0) continue;
+    if (ka < 0)
+      ka = k;
+    else if (kb < 0)
+      kb = k;
+    else
+      return false;
+  }
+  if (kb < 0) return false;
+  if (size[kb] > size[ka]) std::swap(ka, kb);  // ka: the larger group, eliminated first
+  // Each group's block of G diagonal, every pair across the groups present.
+  const int* go = G_.outerIndexPtr();
+  const int* gi = G_.innerIndexPtr();
+  long cross = 0;
+  for (int s = 0; s < Q_; ++s)
+    for (int t = go[s]; t < go[s + 1]; ++t) {
+      const int r = gi[t];
+      if (r == s) continue;
+      if (kcol[r] == kcol[s]) return false;
+      ++cross;
+    }
+  if (cross != 2L * size[ka] * (long)size[kb]) return false;
+  order.clear();
+  order.reserve(Q_);
+  for (int j = 0; j < Q_; ++j)
+    if (kcol[j] == ka) order.push_back(j);
+  for (int j = 0; j < Q_; ++j)
+    if (kcol[j] == kb) order.push_back(j);
+  return true;
 }
 
 void LmmSparse::general_recipes() {

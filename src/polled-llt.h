@@ -121,6 +121,8 @@ class PolledLLT
     if (record) reach_ok_ = (int)reach_start_.size() == n + 1;
     ip.raise_if_interrupted();
   }
+  // Stored entries of the factor, known from the analysis on.
+  long factor_nonzeros() const { return (long)this->m_matrix.nonZeros(); }
   // log det of the factorized matrix: twice the sum of log L_jj (each
   // column's diagonal entry is stored first).
   double logdet() const {
