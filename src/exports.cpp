@@ -727,7 +727,7 @@ SEXP cpp_lmmsp_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<doub
       it.valueRef() *= rs[it.row()] / cs[j];
   const Eigen::MatrixXd Xs = rs.asDiagonal() * X;
   const Eigen::VectorXd ys = rs.cwiseProduct(y);
-  return Rcpp::XPtr<glmmgee::LmmSparse>(new glmmgee::LmmSparse(Xs, Zc, ys, lam), true);
+  return Rcpp::XPtr<glmmgee::LmmSparse>(new glmmgee::LmmSparse(Xs, std::move(Zc), ys, lam), true);
 }
 
 // The pieces of the criteria at relative factor theta (lmm-sparse.h); with

@@ -20,15 +20,9 @@ LmmGrad LmmSparse::gradient_sparse(const Eigen::VectorXd& theta, const LmmPls& r
   LmmGrad g = gradient_pwrss(r);
   const size_t ne = lam_.row.size();
 
-  const auto& L = chol_.matrixL().nestedExpression();
   std::vector<double> S;
   chol_.selected_inverse(S);  // (P M P')^{-1} on L's pattern (polled-llt.h)
-  // Original index -> permuted index.
-  std::vector<int> perm(Q_);
-  const auto& P = chol_.permutationP();
-  for (int i = 0; i < Q_; ++i) perm[i] = P.size() ? P.indices()[i] : i;
-  const int* Lo = L.outerIndexPtr();
-  const int* Li = L.innerIndexPtr();
+  const std::vector<int>& in_l = m_in_factor();
 
   // W = M^{-1} Lambda'Z'X = P' L^{-T} RZX and WK = W (RX'RX)^{-1}.
   Eigen::MatrixXd W = r.RZX;
@@ -44,13 +38,7 @@ LmmGrad LmmSparse::gradient_sparse(const Eigen::VectorXd& theta, const LmmPls& r
   for (int j = 0; j < Q_; ++j) {
     for (int t = Mo[j]; t < Mo[j + 1]; ++t) {
       const int i = Mi[t];
-      const int a = perm[i], bb = perm[j];
-      const int col = std::min(a, bb), row = std::max(a, bb);
-      const int* beg = Li + Lo[col];
-      const int* end = Li + Lo[col + 1];
-      const int* it = std::lower_bound(beg, end, row);
-      if (it == end || *it != row) Rcpp::stop("internal: M's pattern is not within its factor's");
-      minv[t] = S[it - Li];
+      minv[t] = S[in_l[t]];
       tmat[t] = WK.row(i).dot(W.row(j));
       wgt[t] = i == j ? 1.0 : 2.0;
     }
@@ -72,18 +60,33 @@ LmmGrad LmmSparse::gradient_sparse(const Eigen::VectorXd& theta, const LmmPls& r
 
 void LmmSparse::inverse_on_pattern(std::vector<int>& ii, std::vector<int>& jj,
                                    std::vector<double>& x) const {
-  const auto& L = chol_.matrixL().nestedExpression();
   std::vector<double> S;
   chol_.selected_inverse(S);
-  const auto& P = chol_.permutationP();
-  const int* Lo = L.outerIndexPtr();
-  const int* Li = L.innerIndexPtr();
+  const std::vector<int>& in_l = m_in_factor();
   const int* Mo = M_.outerIndexPtr();
   const int* Mi = M_.innerIndexPtr();
   const long nm = M_.nonZeros();
   ii.resize(nm);
   jj.resize(nm);
   x.resize(nm);
+  for (int j = 0; j < Q_; ++j) {
+    for (int t = Mo[j]; t < Mo[j + 1]; ++t) {
+      ii[t] = Mi[t];
+      jj[t] = j;
+      x[t] = S[in_l[t]];
+    }
+  }
+}
+
+const std::vector<int>& LmmSparse::m_in_factor() const {
+  if (!m_in_l_.empty() || M_.nonZeros() == 0) return m_in_l_;
+  const auto& L = chol_.matrixL().nestedExpression();
+  const auto& P = chol_.permutationP();
+  const int* Lo = L.outerIndexPtr();
+  const int* Li = L.innerIndexPtr();
+  const int* Mo = M_.outerIndexPtr();
+  const int* Mi = M_.innerIndexPtr();
+  std::vector<int> pos(M_.nonZeros());
   for (int j = 0; j < Q_; ++j) {
     for (int t = Mo[j]; t < Mo[j + 1]; ++t) {
       const int i = Mi[t];
@@ -93,11 +96,11 @@ void LmmSparse::inverse_on_pattern(std::vector<int>& ii, std::vector<int>& jj,
       const int* end = Li + Lo[col + 1];
       const int* it = std::lower_bound(beg, end, row);
       if (it == end || *it != row) Rcpp::stop("internal: M's pattern is not within its factor's");
-      ii[t] = i;
-      jj[t] = j;
-      x[t] = S[it - Li];
+      pos[t] = (int)(it - Li);
     }
   }
+  m_in_l_.swap(pos);
+  return m_in_l_;
 }
 
 Eigen::VectorXd LmmSparse::lambda_times(const Eigen::VectorXd& theta,

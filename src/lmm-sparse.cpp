@@ -18,19 +18,195 @@ long entry_pos(const Eigen::SparseMatrix<double, Eigen::ColMajor>& m, int row, i
   if (it == e || *it != row) return -1;
   return (long)(it - inner);
 }
+
+// G = Z'Z (both triangles, rows sorted) with the sums of Eigen's sparse
+// product: G(i, j) = sum of Z(k, i) Z(k, j) over the rows k the two columns
+// share, in increasing k, the first product assigned. It goes through Z's
+// rows as Eigen does, but without converting the product back to column
+// order (the rows of each column are sorted instead).
+void cross_product(const Eigen::SparseMatrix<double, Eigen::ColMajor>& Z,
+                   Eigen::SparseMatrix<double, Eigen::ColMajor>& G) {
+  const int n = (int)Z.rows(), Q = (int)Z.cols();
+  const int* zo = Z.outerIndexPtr();
+  const int* zi = Z.innerIndexPtr();
+  const double* zx = Z.valuePtr();
+  // Z's rows: each row's columns in increasing order.
+  std::vector<int> ro(n + 1, 0), rc(zo[Q]);
+  std::vector<double> rx(zo[Q]);
+  for (int t = 0; t < zo[Q]; ++t) ++ro[zi[t] + 1];
+  for (int k = 0; k < n; ++k) ro[k + 1] += ro[k];
+  {
+    std::vector<int> at(ro.begin(), ro.end() - 1);
+    for (int j = 0; j < Q; ++j)
+      for (int t = zo[j]; t < zo[j + 1]; ++t) {
+        const int a = at[zi[t]]++;
+        rc[a] = j;
+        rx[a] = zx[t];
+      }
+  }
+  std::vector<int> go(Q + 1, 0), gi;
+  std::vector<double> gx;
+  gi.reserve(zo[Q]);
+  gx.reserve(zo[Q]);
+  std::vector<char> mask(Q, 0);
+  std::vector<double> val(Q);
+  std::vector<int> idx;
+  idx.reserve(Q);
+  for (int j = 0; j < Q; ++j) {
+    idx.clear();
+    for (int t = zo[j]; t < zo[j + 1]; ++t) {
+      const int k = zi[t];
+      const double y = zx[t];
+      for (int a = ro[k]; a < ro[k + 1]; ++a) {
+        const int i = rc[a];
+        if (!mask[i]) {
+          mask[i] = 1;
+          val[i] = rx[a] * y;
+          idx.push_back(i);
+        } else {
+          val[i] += rx[a] * y;
+        }
+      }
+    }
+    std::sort(idx.begin(), idx.end());
+    for (int i : idx) {
+      gi.push_back(i);
+      gx.push_back(val[i]);
+      mask[i] = 0;
+    }
+    go[j + 1] = (int)gi.size();
+  }
+  G.resize(Q, Q);
+  G.resizeNonZeros(go[Q]);
+  std::copy(go.begin(), go.end(), G.outerIndexPtr());
+  std::copy(gi.begin(), gi.end(), G.innerIndexPtr());
+  std::copy(gx.begin(), gx.end(), G.valuePtr());
+}
 }  // namespace
 
-LmmSparse::LmmSparse(const Eigen::Ref<const Eigen::MatrixXd>& X, const ColMat& Z,
+LmmSparse::LmmSparse(const Eigen::Ref<const Eigen::MatrixXd>& X, ColMat Z,
                      const Eigen::Ref<const Eigen::VectorXd>& y, const LambdaPattern& lam)
-    : n_((int)X.rows()), p_((int)X.cols()), Q_((int)Z.cols()), X_(X), Z_(Z), y_(y),
+    : n_((int)X.rows()), p_((int)X.cols()), Q_((int)Z.cols()), X_(X), Z_(std::move(Z)), y_(y),
       lam_(lam) {
   Z_.makeCompressed();
   ZtX_ = Z_.transpose() * X_;
   Zty_ = Z_.transpose() * y_;
   XtX_ = X_.transpose() * X_;
   Xty_ = X_.transpose() * y_;
-  G_ = Z_.transpose() * Z_;  // both triangles
-  G_.makeCompressed();
+  cross_product(Z_, G_);  // both triangles
+  const bool diagonal = lambda_is_diagonal();
+  if (diagonal)
+    diagonal_recipes();
+  else
+    general_recipes();
+  std::vector<int> order;
+  if (diagonal && complete_bipartite_order(order))
+    chol_.analyze_ordered(M_, &order);
+  else
+    chol_.analyzePattern(M_);
+  // X'X's own pivots, the reference for how far V^{-1} shrinks each
+  // direction of X (evaluate()); its diagonal where X'X is not positive
+  // definite (the R side refuses such an X before it comes here).
+  Eigen::LLT<Eigen::MatrixXd> cxx(XtX_);
+  xpiv_ = XtX_.diagonal();
+  if (cxx.info() == Eigen::Success)
+    for (int j = 0; j < p_; ++j) {
+      const double r = cxx.matrixLLT()(j, j);
+      if (r > 0.0) xpiv_[j] = r * r;
+    }
+}
+
+bool LmmSparse::lambda_is_diagonal() const {
+  if ((int)lam_.row.size() != Q_) return false;
+  std::vector<char> seen(Q_, 0);
+  for (int e = 0; e < Q_; ++e) {
+    const int r = lam_.row[e];
+    if (r != lam_.col[e] || seen[r]) return false;
+    seen[r] = 1;
+  }
+  return true;
+}
+
+void LmmSparse::diagonal_recipes() {
+  // Lambda diagonal: M(i, j) = g_ij theta_k(i) theta_k(j), so M's lower
+  // triangle has G's pattern (and the diagonal), one recipe per entry, in
+  // the order general_recipes() makes them (G's columns, their rows).
+  std::vector<int> kcol(Q_);
+  for (int e = 0; e < Q_; ++e) kcol[lam_.col[e]] = lam_.k[e];
+  const int* go = G_.outerIndexPtr();
+  const int* gi = G_.innerIndexPtr();
+  const double* gx = G_.valuePtr();
+  std::vector<int> mo(Q_ + 1, 0), mi;
+  mi.reserve(G_.nonZeros() / 2 + Q_);
+  rec_pos_.clear();
+  rec_k1_.clear();
+  rec_k2_.clear();
+  rec_g_.clear();
+  diag_.resize(Q_);
+  for (int s = 0; s < Q_; ++s) {
+    int t = go[s];
+    while (t < go[s + 1] && gi[t] < s) ++t;
+    if (t == go[s + 1] || gi[t] != s) {
+      diag_[s] = (int)mi.size();
+      mi.push_back(s);
+    }
+    for (; t < go[s + 1]; ++t) {
+      const int r = gi[t];
+      if (r == s) diag_[s] = (int)mi.size();
+      rec_pos_.push_back((int)mi.size());
+      rec_k1_.push_back(kcol[r]);
+      rec_k2_.push_back(kcol[s]);
+      rec_g_.push_back(gx[t]);
+      mi.push_back(r);
+    }
+    mo[s + 1] = (int)mi.size();
+  }
+  M_.resize(Q_, Q_);
+  M_.resizeNonZeros(mo[Q_]);
+  std::copy(mo.begin(), mo.end(), M_.outerIndexPtr());
+  std::copy(mi.begin(), mi.end(), M_.innerIndexPtr());
+  std::fill(M_.valuePtr(), M_.valuePtr() + mo[Q_], 0.0);
+}
+
+bool LmmSparse::complete_bipartite_order(std::vector<int>& order) const {
+  // The columns of each parameter (a term's levels): two groups.
+  std::vector<int> kcol(Q_), size(lam_.ntheta, 0);
+  for (int e = 0; e < Q_; ++e) kcol[lam_.col[e]] = lam_.k[e];
+  for (int j = 0; j < Q_; ++j) ++size[kcol[j]];
+  int ka = -1, kb = -1;
+  for (int k = 0; k < lam_.ntheta; ++k) {
+    if (size[k] == 0) continue;
+    if (ka < 0)
+      ka = k;
+    else if (kb < 0)
+      kb = k;
+    else
+      return false;
+  }
+  if (kb < 0) return false;
+  if (size[kb] > size[ka]) std::swap(ka, kb);  // ka: the larger group, eliminated first
+  // Each group's block of G diagonal, every pair across the groups present.
+  const int* go = G_.outerIndexPtr();
+  const int* gi = G_.innerIndexPtr();
+  long cross = 0;
+  for (int s = 0; s < Q_; ++s)
+    for (int t = go[s]; t < go[s + 1]; ++t) {
+      const int r = gi[t];
+      if (r == s) continue;
+      if (kcol[r] == kcol[s]) return false;
+      ++cross;
+    }
+  if (cross != 2L * size[ka] * (long)size[kb]) return false;
+  order.clear();
+  order.reserve(Q_);
+  for (int j = 0; j < Q_; ++j)
+    if (kcol[j] == ka) order.push_back(j);
+  for (int j = 0; j < Q_; ++j)
+    if (kcol[j] == kb) order.push_back(j);
+  return true;
+}
+
+void LmmSparse::general_recipes() {
   const ColMat& G = G_;
 
   std::vector<std::vector<int> > by_row(Q_);
@@ -76,17 +252,6 @@ LmmSparse::LmmSparse(const Eigen::Ref<const Eigen::MatrixXd>& X, const ColMat& Z
   }
   diag_.resize(Q_);
   for (int j = 0; j < Q_; ++j) diag_[j] = (int)entry_pos(M_, j, j);
-  chol_.analyzePattern(M_);
-  // X'X's own pivots, the reference for how far V^{-1} shrinks each
-  // direction of X (evaluate()); its diagonal where X'X is not positive
-  // definite (the R side refuses such an X before it comes here).
-  Eigen::LLT<Eigen::MatrixXd> cxx(XtX_);
-  xpiv_ = XtX_.diagonal();
-  if (cxx.info() == Eigen::Success)
-    for (int j = 0; j < p_; ++j) {
-      const double r = cxx.matrixLLT()(j, j);
-      if (r > 0.0) xpiv_[j] = r * r;
-    }
 }
 
 LmmPls LmmSparse::evaluate(const Eigen::VectorXd& theta) {

@@ -12,6 +12,7 @@
 #define GLMMGEE_POLLED_LLT_H
 
 #include <RcppEigen.h>
+#include <algorithm>
 #include <cmath>
 #include <vector>
 #include "resources.h"
@@ -120,6 +121,8 @@ class PolledLLT
     if (record) reach_ok_ = (int)reach_start_.size() == n + 1;
     ip.raise_if_interrupted();
   }
+  // Stored entries of the factor, known from the analysis on.
+  long factor_nonzeros() const { return (long)this->m_matrix.nonZeros(); }
   // log det of the factorized matrix: twice the sum of log L_jj (each
   // column's diagonal entry is stored first).
   double logdet() const {
@@ -133,15 +136,44 @@ class PolledLLT
 
   // The fill-reducing ordering and symbolic analysis of `a`'s pattern;
   // forgets the selected inverse's plan, which belongs to the old pattern.
-  void analyzePattern(const ColMat& a) {
-    Base::analyzePattern(a);
+  void analyzePattern(const ColMat& a) { analyze_ordered(a, nullptr); }
+
+  // The same with the elimination order `order` (order[t]: the index of `a`
+  // eliminated t-th) in place of AMD's, when given. A compressed `a` whose
+  // rows increase within columns (the lower triangle is read) is analysed
+  // without Eigen's copies: AMD gets the symmetric pattern Eigen would give
+  // it (selfadjointView, then A + A', both sorted: the same arrays, so the
+  // same ordering), and P a P' and the map of its values
+  // (factorize_polled()) are made once here, in Eigen's order of entries.
+  void analyze_ordered(const ColMat& a, const std::vector<int>* order) {
     ap_from_.clear();
     ap_nnz_ = -1;
     reach_ok_ = false;
-    plan_start_.clear();
-    plan_q_.clear();
-    plan_m_.clear();
+    drop_plan();
     plan_built_ = false;
+    const int n = (int)a.cols();
+    if (order != nullptr && (int)order->size() != n)
+      Rcpp::stop("internal: an elimination order of %d indices for %d columns",
+                 (int)order->size(), n);
+    if (!a.isCompressed() || a.rows() != n || !rows_sorted(a)) {
+      if (order != nullptr) Rcpp::stop("internal: an elimination order needs a compressed, sorted matrix");
+      Base::analyzePattern(a);
+      return;
+    }
+    if (order != nullptr) {
+      this->m_Pinv.resize(n);
+      for (int t = 0; t < n; ++t) this->m_Pinv.indices()[t] = (*order)[t];
+    } else {
+      ColMat full;
+      symmetric_pattern(a, full);
+      Eigen::internal::minimum_degree_ordering(full, this->m_Pinv);
+    }
+    if (this->m_Pinv.size() > 0)
+      this->m_P = this->m_Pinv.inverse();
+    else
+      this->m_P.resize(0);
+    twist_map(a);
+    Base::analyzePattern_preordered(ap_, false);
   }
 
   // Takahashi recurrences on the factor P H P' = L L': S = (P H P')^{-1} on
@@ -156,25 +188,40 @@ class PolledLLT
   //
   // L's pattern is the same at every factorization, so where the scans
   // are found (their hits) depends on the pattern only: the first call
-  // records them (plan_), and later calls visit the hits alone, in the same
-  // order, so the sums and S are the same to the bit. Where a column k of
-  // crossed factors is long and shares few rows with column j, most of a
-  // scan misses; the plan skips them. The plan is not kept when it would
-  // need more than kMaxPlanBytes (the scan then runs every time).
+  // scans and records them as it goes (plan_), and later calls visit the
+  // hits alone, in the same order, so the sums and S are the same to the
+  // bit. Where a column k of crossed factors is long and shares few rows
+  // with column j, most of a scan misses; the plan skips them. The plan is
+  // not kept when it would need more than kMaxPlanBytes (the scan then
+  // runs every time).
   void selected_inverse(std::vector<double>& S) const {
-    if (!plan_built_) build_plan();
     const auto& L = this->matrixL().nestedExpression();
     const int Q = (int)L.cols();
     const int* Lo = L.outerIndexPtr();
     const int* Li = L.innerIndexPtr();
     const double* Lx = L.valuePtr();
-    const bool planned = !plan_start_.empty();
+    const bool planned = plan_built_ && !plan_cnt_.empty();
+    bool record = !plan_built_;
+    if (record) {
+      plan_built_ = true;
+      plan_cnt_.assign(L.nonZeros(), 0);
+      plan_q_.clear();
+      plan_m_.clear();
+    }
     S.assign(L.nonZeros(), 0.0);
     std::vector<long> mark(planned ? 0 : Q, -1);
     std::vector<double> acc(Q, 0.0);
+    long h = 0;  // the next hit of the plan; while recording, hits so far
+    if (record) {
+      plan_q_.resize((size_t)L.nonZeros() + 1024);
+      plan_m_.resize(plan_q_.size());
+    }
     InterruptPoll ip;
     for (int j = Q - 1; j >= 0; --j) {
-      if (ip.poll()) ip.raise_if_interrupted();
+      if (ip.poll()) {
+        if (record) drop_plan();
+        ip.raise_if_interrupted();
+      }
       const int p0 = Lo[j], p1 = Lo[j + 1];
       const double ljj = Lx[p0];
       for (int p = p0 + 1; p < p1; ++p) acc[Li[p]] = 0.0;
@@ -183,7 +230,7 @@ class PolledLLT
           const int k = Li[p];
           const double lkj = Lx[p];
           double ak = acc[k] + lkj * S[Lo[k]];
-          for (long h = plan_start_[p]; h < plan_start_[p + 1]; ++h) {
+          for (const long he = h + plan_cnt_[p]; h < he; ++h) {
             const int q = plan_q_[h];
             acc[Li[q]] += lkj * S[q];
             ak += Lx[plan_m_[h]] * S[q];
@@ -201,9 +248,28 @@ class PolledLLT
             if (mi < 0) continue;
             acc[Li[q]] += lkj * S[q];
             acc[k] += Lx[mi] * S[q];
+            if (record) {
+              if (h == (long)plan_q_.size()) {
+                if (16.0 * (double)h > kMaxPlanBytes) {  // doubled: past the limit
+                  drop_plan();
+                  record = false;
+                  continue;
+                }
+                plan_q_.resize(2 * plan_q_.size());
+                plan_m_.resize(plan_q_.size());
+              }
+              plan_q_[h] = q;
+              plan_m_[h] = (int)mi;
+              ++h;
+              ++plan_cnt_[p];
+            }
           }
         }
         for (int p = p0 + 1; p < p1; ++p) mark[Li[p]] = -1;
+        if (record && 8.0 * (double)h + 4.0 * (double)plan_cnt_.size() > kMaxPlanBytes) {
+          drop_plan();
+          record = false;
+        }
       }
       double sjj = 1.0 / (ljj * ljj);
       for (int p = p0 + 1; p < p1; ++p) {
@@ -212,17 +278,31 @@ class PolledLLT
       }
       S[p0] = sjj;
     }
+    if (record) {
+      plan_q_.resize(h);
+      plan_m_.resize(h);
+      plan_q_.shrink_to_fit();
+      plan_m_.shrink_to_fit();
+    }
   }
 
  private:
   typedef Eigen::SimplicialLLT<ColMat, Eigen::Lower, Eigen::AMDOrdering<int> > Base;
   static constexpr double kMaxPlanBytes = 256.0 * 1024 * 1024;
-  // The hits of the scans of selected_inverse(): for the stored entry p of
-  // L (row k of column j), the positions q in column k whose row is in
-  // column j, and m, the position of that row in column j.
-  mutable std::vector<long> plan_start_;
+  // The hits of the scans of selected_inverse(), in the order it visits
+  // them (columns j from the last, their stored entries p in order): for
+  // the entry p of L (row k of column j), plan_cnt_[p] positions q in
+  // column k whose row is in column j, and m, the position of that row in
+  // column j. plan_built_ with plan_cnt_ empty: no plan (too large, or its
+  // recording was interrupted).
+  mutable std::vector<int> plan_cnt_;
   mutable std::vector<int> plan_q_, plan_m_;
   mutable bool plan_built_ = false;
+  void drop_plan() const {
+    std::vector<int>().swap(plan_cnt_);
+    std::vector<int>().swap(plan_q_);
+    std::vector<int>().swap(plan_m_);
+  }
   // The upper triangle of P H P' (factorize_polled()) and, for each of its
   // stored values, the position of the value of H it holds; ap_nnz_: the
   // number of stored values of the H the map was made for.
@@ -245,63 +325,92 @@ class PolledLLT
     else
       out.selfadjointView<Eigen::Upper>() = a.selfadjointView<Eigen::Lower>().twistedBy(this->m_P);
   }
-  // The same permutation applied to the positions of a's values (exact as
-  // doubles below 2^53) gives where each value of P a P' comes from.
+  // P a P' (upper triangle, a's values) and where each of its values comes
+  // from in a (compressed), entries in the order Eigen's symmetric
+  // permutation gives them (permute_symm_to_symm: a's columns in turn, the
+  // rows of each in storage order, lower triangle only), so that the reach
+  // of each row (factorize_polled()) and the sums along it are Eigen's.
   void twist_map(const ColMat& a) {
-    ColMat pos = a;
-    double* pv = pos.valuePtr();
-    for (long k = 0; k < (long)pos.nonZeros(); ++k) pv[k] = (double)k;
-    twisted(pos, ap_);
-    ap_.makeCompressed();
-    const long m = (long)ap_.nonZeros();
-    ap_from_.resize(m);
-    const double* v = ap_.valuePtr();
-    for (long k = 0; k < m; ++k) ap_from_[k] = (long)v[k];
+    const int n = (int)a.cols();
+    const int* ao = a.outerIndexPtr();
+    const int* ai = a.innerIndexPtr();
+    const bool perm = this->m_P.size() > 0;
+    const int* P = perm ? this->m_P.indices().data() : nullptr;
+    ap_.resize(n, n);
+    int* co = ap_.outerIndexPtr();
+    std::vector<int> count(n, 0);
+    for (int j = 0; j < n; ++j) {
+      const int jp = perm ? P[j] : j;
+      for (int t = ao[j]; t < ao[j + 1]; ++t) {
+        const int i = ai[t];
+        if (i < j) continue;
+        const int ip = perm ? P[i] : i;
+        ++count[ip > jp ? ip : jp];
+      }
+    }
+    co[0] = 0;
+    for (int j = 0; j < n; ++j) co[j + 1] = co[j] + count[j];
+    ap_.resizeNonZeros(co[n]);
+    for (int j = 0; j < n; ++j) count[j] = co[j];
+    int* ci = ap_.innerIndexPtr();
+    double* cv = ap_.valuePtr();
+    const double* av = a.valuePtr();
+    ap_from_.resize(co[n]);
+    for (int j = 0; j < n; ++j) {
+      const int jp = perm ? P[j] : j;
+      for (int t = ao[j]; t < ao[j + 1]; ++t) {
+        const int i = ai[t];
+        if (i < j) continue;
+        const int ip = perm ? P[i] : i;
+        const int at = count[ip > jp ? ip : jp]++;
+        ci[at] = ip < jp ? ip : jp;
+        cv[at] = av[t];
+        ap_from_[at] = t;
+      }
+    }
     ap_nnz_ = (long)a.nonZeros();
     reach_ok_ = false;
   }
-
-  // Two passes over the scans, as in selected_inverse(): count, then record.
-  void build_plan() const {
-    plan_built_ = true;
-    const auto& L = this->matrixL().nestedExpression();
-    const int Q = (int)L.cols();
-    const int* Lo = L.outerIndexPtr();
-    const int* Li = L.innerIndexPtr();
-    std::vector<long> mark(Q, -1);
-    std::vector<long> start(L.nonZeros() + 1, 0);
-    InterruptPoll ip;
-    for (int pass = 0; pass < 2; ++pass) {
-      for (int j = Q - 1; j >= 0; --j) {
-        if (ip.poll()) ip.raise_if_interrupted();
-        const int p0 = Lo[j], p1 = Lo[j + 1];
-        for (int p = p0 + 1; p < p1; ++p) mark[Li[p]] = p;
-        for (int p = p0 + 1; p < p1; ++p) {
-          const int k = Li[p];
-          long at = start[p];
-          for (int q = Lo[k] + 1; q < Lo[k + 1]; ++q) {
-            const long mi = mark[Li[q]];
-            if (mi < 0) continue;
-            if (pass == 0) {
-              ++start[p + 1];
-            } else {
-              plan_q_[at] = q;
-              plan_m_[at] = (int)mi;
-              ++at;
-            }
-          }
-        }
-        for (int p = p0 + 1; p < p1; ++p) mark[Li[p]] = -1;
+  // Whether the rows of each column of a compressed `a` increase strictly.
+  static bool rows_sorted(const ColMat& a) {
+    const int* ao = a.outerIndexPtr();
+    const int* ai = a.innerIndexPtr();
+    for (int j = 0; j < (int)a.cols(); ++j)
+      for (int t = ao[j] + 1; t < ao[j + 1]; ++t)
+        if (ai[t] <= ai[t - 1]) return false;
+    return true;
+  }
+  // The pattern of the symmetric matrix whose lower triangle is stored in
+  // `a` (rows sorted), both triangles, rows sorted: column c holds the rows
+  // j < c whose column j has row c (in increasing j), then its own rows
+  // >= c.
+  static void symmetric_pattern(const ColMat& a, ColMat& out) {
+    const int n = (int)a.cols();
+    const int* ao = a.outerIndexPtr();
+    const int* ai = a.innerIndexPtr();
+    std::vector<int> count(n, 0);
+    for (int j = 0; j < n; ++j)
+      for (int t = ao[j]; t < ao[j + 1]; ++t) {
+        const int i = ai[t];
+        if (i < j) continue;
+        ++count[j];
+        if (i > j) ++count[i];
       }
-      if (pass == 0) {
-        for (long p = 0; p < (long)L.nonZeros(); ++p) start[p + 1] += start[p];
-        const double hits = (double)start[L.nonZeros()];
-        if (8.0 * hits + 8.0 * (double)start.size() > kMaxPlanBytes) return;
-        plan_q_.resize(start[L.nonZeros()]);
-        plan_m_.resize(start[L.nonZeros()]);
+    out.resize(n, n);
+    int* oo = out.outerIndexPtr();
+    oo[0] = 0;
+    for (int j = 0; j < n; ++j) oo[j + 1] = oo[j] + count[j];
+    out.resizeNonZeros(oo[n]);
+    int* oi = out.innerIndexPtr();
+    std::fill(out.valuePtr(), out.valuePtr() + oo[n], 0.0);
+    for (int j = 0; j < n; ++j) count[j] = oo[j];
+    for (int j = 0; j < n; ++j)
+      for (int t = ao[j]; t < ao[j + 1]; ++t) {
+        const int i = ai[t];
+        if (i < j) continue;
+        oi[count[j]++] = i;
+        if (i > j) oi[count[i]++] = j;
       }
-    }
-    plan_start_.swap(start);
   }
 };
 
