@@ -29,6 +29,14 @@
 // C_ii, tr(C S_k C S_l) = 4 sum_{k(j)=k, k(i)=l} lambda_i lambda_j C_ij^2,
 // tr(C S_kl) = 2 [k = l] sum_{k(i)=k} C_ii and S_k F = 2 lambda_i F_i. on the
 // rows of term k: read off C directly instead of forming each C S_k.
+// There M's off-diagonal pattern is G's, and a random-intercept term's
+// levels never share a row, so each block's members unconnected to one
+// another (find_blocks() puts them first) make M's leading part diagonal:
+// eliminated first (a Schur complement, diagonal_block_cf()), they leave
+// the dense Cholesky and the rank update to the rest (the crossed 40 x 30
+// design: a 30 x 30 factor and a rank-30 update of the 70 x 70 C, instead
+// of a 70 x 70 factor, its 70-column solve and a rank-70 update; a nested
+// design's 8 subgroups of a group leave a 1 x 1 factor).
 #include "lmm-sparse.h"
 #include <algorithm>
 #include <numeric>
@@ -44,11 +52,11 @@ int find_root(std::vector<int>& parent, int i) {
   return i;
 }
 // In place on the lower triangle of the m x m block Mc: its Cholesky
-// factor L, then B <- L^{-1} B and U <- L^{-1} U (m x p); false where Mc is
-// not positive definite. The unblocked column algorithm and forward
-// substitution, for the small blocks of nested designs.
+// factor L, then B <- L^{-1} B (m x nb) and U <- L^{-1} U (m x p); false
+// where Mc is not positive definite. The unblocked column algorithm and
+// forward substitution, for the small blocks of nested designs.
 template <class MB, class BB, class UB>
-bool small_chol_solve(MB& Mc, BB& B, UB& U, int m, int p) {
+bool small_chol_solve(MB& Mc, BB& B, UB& U, int m, int nb, int p) {
   // Raw column-major access (the blocks' outer strides): Eigen's element
   // access costs more than the arithmetic at these sizes.
   double* L = Mc.data();
@@ -77,8 +85,86 @@ bool small_chol_solve(MB& Mc, BB& B, UB& U, int m, int p) {
       }
     }
   };
-  forward(B.data(), B.outerStride(), m);
+  forward(B.data(), B.outerStride(), nb);
   forward(U.data(), U.outerStride(), p);
+  return true;
+}
+
+// C and F (Fc holding the block's rows of Z'X on entry) of one block of m
+// members where Lambda is diagonal (lam: the block's lambda_i) and the
+// first d are unconnected to one another, so that M's leading part A is
+// diagonal: A eliminated first (the Schur complement), the dense Cholesky
+// is only of the rest's r x r part (r = m - d). With a_i = 1/(lambda_i^2
+// g_ii + 1) (i < d, g_ii the diagonal of G's block), s_i = lambda_i^2 a_i,
+// the subscripts 1 (first d) and 2 (the rest):
+//   C0 = [diag(g a), diag(a) G_12; G_21 diag(a), T],  T = G_22 - G_21 diag(s) G_12,
+//   F0 = [diag(a) Z_1'X; Z_2'X - G_21 diag(s) Z_1'X]
+// are C and F with only the first d random effects in V, and Woodbury on
+// the rest (S = Lambda_2 T Lambda_2 + I = L L', its Schur complement in M)
+//   C = C0 - B'B,  F = F0 - B'U,  B = L^{-1} Lambda_2 C0_2.,  U = L^{-1} Lambda_2 F0_2.
+// (C0_2. and F0_2. the rows of the rest). No 1/lambda: lambda_i = 0 gives
+// a_i = 1. The workspaces Wd (>= r x d), Sb (>= r x r), Bb (>= r x m), Ub
+// (>= r x p) and av (>= d) are the caller's. False where S is not positive
+// definite.
+template <class GB, class CB, class FB>
+bool diagonal_block_cf(const GB& Gc, const double* lam, int m, int d, int p, bool small, CB& Cc,
+                       FB& Fc, Eigen::MatrixXd& Wdb, Eigen::MatrixXd& Sb, Eigen::MatrixXd& Bb,
+                       Eigen::MatrixXd& Ub, Eigen::VectorXd& av, Eigen::LLT<Eigen::MatrixXd>& ch) {
+  const int r = m - d;
+  auto a = av.head(d);
+  for (int i = 0; i < d; ++i) a[i] = 1.0 / (lam[i] * lam[i] * Gc(i, i) + 1.0);
+  Cc.topLeftCorner(d, d).setZero();
+  for (int i = 0; i < d; ++i) Cc(i, i) = Gc(i, i) * a[i];
+  if (r == 0) {
+    Fc = a.asDiagonal() * Fc;
+    return true;
+  }
+  // T = G_22 - W W', W = G_21 diag(sqrt(s)) (sqrt(s_i) = |lambda_i| sqrt(a_i)).
+  auto Wd = Wdb.topLeftCorner(r, d);
+  for (int i = 0; i < d; ++i) Wd.col(i) = (std::fabs(lam[i]) * std::sqrt(a[i])) * Gc.col(i).tail(r);
+  auto T = Cc.bottomRightCorner(r, r);
+  T = Gc.bottomRightCorner(r, r);
+  if (small) {
+    T.noalias() -= Wd.lazyProduct(Wd.transpose());
+  } else {
+    T.template selfadjointView<Eigen::Lower>().rankUpdate(Wd, -1.0);
+    T.template triangularView<Eigen::StrictlyUpper>() = T.transpose();
+  }
+  Cc.topRightCorner(d, r) = a.asDiagonal() * Gc.topRightCorner(d, r);
+  Cc.bottomLeftCorner(r, d) = Cc.topRightCorner(d, r).transpose();
+  for (int i = 0; i < d; ++i) {
+    const double si = lam[i] * lam[i] * a[i];
+    if (si != 0.0) Fc.bottomRows(r).noalias() -= Gc.col(i).tail(r) * (si * Fc.row(i));
+  }
+  Fc.topRows(d) = a.asDiagonal() * Fc.topRows(d);
+  // S = Lambda_2 T Lambda_2 + I, B = Lambda_2 C0_2., U = Lambda_2 F0_2.
+  auto S = Sb.topLeftCorner(r, r);
+  auto B = Bb.topLeftCorner(r, m);
+  auto U = Ub.topRows(r);
+  for (int j = 0; j < r; ++j) {
+    for (int i = j; i < r; ++i) S(i, j) = lam[d + i] * lam[d + j] * T(i, j);
+    S(j, j) += 1.0;
+  }
+  for (int i = 0; i < r; ++i) {
+    B.row(i) = lam[d + i] * Cc.row(d + i);
+    U.row(i) = lam[d + i] * Fc.row(d + i);
+  }
+  if (r <= 24) {
+    if (!small_chol_solve(S, B, U, r, m, p)) return false;
+  } else {
+    ch.compute(S);  // reads the lower triangle
+    if (ch.info() != Eigen::Success) return false;
+    ch.matrixL().solveInPlace(B);
+    ch.matrixL().solveInPlace(U);
+  }
+  if (small) {
+    Cc.noalias() -= B.transpose().lazyProduct(B);
+    Fc.noalias() -= B.transpose().lazyProduct(U);
+  } else {
+    Cc.template selfadjointView<Eigen::Lower>().rankUpdate(B.transpose(), -1.0);
+    Cc.template triangularView<Eigen::StrictlyUpper>() = Cc.transpose();
+    Fc.noalias() -= B.transpose() * U;
+  }
   return true;
 }
 
@@ -166,6 +252,36 @@ void LmmSparse::find_blocks() {
     else diag_k_[lam_.col[e]] = lam_.k[e];
   }
   if (!diag) diag_k_.clear();
+  // With Lambda diagonal, M's off-diagonal pattern is G's: each block's
+  // members unconnected to one another in G (greedily, in increasing
+  // order: a random-intercept term's levels never share a row) go first,
+  // so that M's leading block_d_ x block_d_ part is diagonal
+  // (diagonal_block_cf()).
+  block_d_.assign(blocks_.size(), 0);
+  if (diag) {
+    std::vector<char> in_d(Q_, 0);
+    std::vector<int> rest;
+    for (size_t b = 0; b < blocks_.size(); ++b) {
+      std::vector<int>& mem = blocks_[b];
+      std::vector<int> lead;
+      rest.clear();
+      for (int i : mem) {
+        bool free = true;
+        for (ColMat::InnerIterator it(G_, i); it && free; ++it)
+          if (it.row() != i && in_d[it.row()]) free = false;
+        if (free) {
+          in_d[i] = 1;
+          lead.push_back(i);
+        } else {
+          rest.push_back(i);
+        }
+      }
+      block_d_[b] = (int)lead.size();
+      lead.insert(lead.end(), rest.begin(), rest.end());
+      mem.swap(lead);
+      for (size_t t = 0; t < mem.size(); ++t) block_pos_[mem[t]] = (int)t;
+    }
+  }
   blocks_found_ = true;
 }
 
@@ -222,9 +338,14 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
   MatrixXd Ub(mmax, p_), Fb(mmax, p_), LFb(mmax, p_), Ekb(mmax, p_), Skb(mmax, p_),
       CSkb(mmax, p_), Wb(mmax, K), CWb(mmax, K);
   std::vector<MatrixXd> Tb(K, MatrixXd(mgen, mgen)), CEb(K, MatrixXd(mgen, mgen));
+  // Where Lambda is diagonal (diagonal_block_cf()): G_21 diag(sqrt(s)), a
+  // and each member's lambda.
+  const int mdiag = diag_k_.empty() ? 0 : mmax;
+  MatrixXd Wdb(mdiag, mdiag);
+  VectorXd av(mdiag);
   Eigen::LLT<MatrixXd> ch;
   std::vector<int> dkk;
-  std::vector<double> dlam;
+  std::vector<double> dlam(mdiag);
   for (size_t b = 0; b < blocks_.size(); ++b) {
     const std::vector<int>& idx = blocks_[b];
     const std::vector<int>& ent = block_entries_[b];
@@ -237,43 +358,55 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
     auto Fc = Fb.topRows(m);
     auto LF = LFb.topRows(m);
     Gc.setZero();
-    Mc.setZero();
-    for (int jj = 0; jj < m; ++jj) {
-      const int j = idx[jj];
-      for (ColMat::InnerIterator it(G_, j); it; ++it) Gc(block_pos_[it.row()], jj) = it.value();
-      for (int t = Mo[j]; t < Mo[j + 1]; ++t) Mc(block_pos_[Mi[t]], jj) = Mx[t];
-    }
-    // Y' = Lambda'G on the block, B = L^{-1} Y' (M_b = L L'), C = G - B'B.
-    B.setZero();
-    U.setZero();
-    for (int e : ent) {
-      const double t = theta[lam_.k[e]];
-      const int rr = block_pos_[lam_.row[e]], cc = block_pos_[lam_.col[e]];
-      B.row(cc) += t * Gc.row(rr);
-      U.row(cc) += t * ZtX_.row(lam_.row[e]);
-    }
+    for (int jj = 0; jj < m; ++jj)
+      for (ColMat::InnerIterator it(G_, idx[jj]); it; ++it) Gc(block_pos_[it.row()], jj) = it.value();
     // Small blocks (nested designs) by plain loops and coefficient-wise
     // products: the blocked algorithms' set-up and packing cost more than
     // their arithmetic there.
     const bool small = m <= 24;
-    if (small) {
-      if (!small_chol_solve(Mc, B, U, m, p_)) return out;
+    if (!diag_k_.empty()) {
+      dlam.resize(m);
+      for (int i = 0; i < m; ++i) {
+        dlam[i] = theta[diag_k_[idx[i]]];
+        Fc.row(i) = ZtX_.row(idx[i]);
+      }
+      if (!diagonal_block_cf(Gc, dlam.data(), m, block_d_[b], p_, small, Cc, Fc, Wdb, Mb, Bb, Ub,
+                             av, ch))
+        return out;
     } else {
-      ch.compute(Mc);  // reads the lower triangle
-      if (ch.info() != Eigen::Success) return out;
-      ch.matrixL().solveInPlace(B);
-      ch.matrixL().solveInPlace(U);
+      Mc.setZero();
+      for (int jj = 0; jj < m; ++jj) {
+        const int j = idx[jj];
+        for (int t = Mo[j]; t < Mo[j + 1]; ++t) Mc(block_pos_[Mi[t]], jj) = Mx[t];
+      }
+      // Y' = Lambda'G on the block, B = L^{-1} Y' (M_b = L L'), C = G - B'B.
+      B.setZero();
+      U.setZero();
+      for (int e : ent) {
+        const double t = theta[lam_.k[e]];
+        const int rr = block_pos_[lam_.row[e]], cc = block_pos_[lam_.col[e]];
+        B.row(cc) += t * Gc.row(rr);
+        U.row(cc) += t * ZtX_.row(lam_.row[e]);
+      }
+      if (small) {
+        if (!small_chol_solve(Mc, B, U, m, m, p_)) return out;
+      } else {
+        ch.compute(Mc);  // reads the lower triangle
+        if (ch.info() != Eigen::Success) return out;
+        ch.matrixL().solveInPlace(B);
+        ch.matrixL().solveInPlace(U);
+      }
+      Cc = Gc;
+      if (small) {
+        Cc.noalias() -= B.transpose().lazyProduct(B);
+      } else {
+        Cc.template selfadjointView<Eigen::Lower>().rankUpdate(B.transpose(), -1.0);
+        Cc.template triangularView<Eigen::StrictlyUpper>() = Cc.transpose();
+      }
+      for (int i = 0; i < m; ++i) Fc.row(i) = ZtX_.row(idx[i]);
+      if (small) Fc.noalias() -= B.transpose().lazyProduct(U);
+      else Fc.noalias() -= B.transpose() * U;
     }
-    Cc = Gc;
-    if (small) {
-      Cc.noalias() -= B.transpose().lazyProduct(B);
-    } else {
-      Cc.template selfadjointView<Eigen::Lower>().rankUpdate(B.transpose(), -1.0);
-      Cc.template triangularView<Eigen::StrictlyUpper>() = Cc.transpose();
-    }
-    for (int i = 0; i < m; ++i) Fc.row(i) = ZtX_.row(idx[i]);
-    if (small) Fc.noalias() -= B.transpose().lazyProduct(U);
-    else Fc.noalias() -= B.transpose() * U;
     for (int i = 0; i < m; ++i) F.row(idx[i]) = Fc.row(i);
     auto Wc = Wb.topRows(m);
     for (int i = 0; i < m; ++i) Wc.row(i) = Wv.row(idx[i]);

@@ -169,12 +169,14 @@ class LmmSparse {
   mutable std::vector<int> m_in_l_;
   const std::vector<int>& m_in_factor() const;
   // M's connected blocks (the components of the graph of G and Lambda's
-  // pattern), found at the first hessian(): members in increasing order,
-  // each index's position in its block, each block's Lambda entries.
+  // pattern), found at the first hessian(): members in increasing order
+  // (with Lambda diagonal: the first block_d_[b], unconnected to one
+  // another, then the rest, each in increasing order), each index's
+  // position in its block, each block's Lambda entries.
   void find_blocks();
   bool blocks_found_ = false;
   std::vector<std::vector<int> > blocks_, block_entries_;
-  std::vector<int> block_of_, block_pos_;
+  std::vector<int> block_of_, block_pos_, block_d_;
   double block_work_ = 0.0;
   // Lambda diagonal (random intercepts, `||` terms: one entry per column,
   // on the diagonal): the parameter of each column, else empty.
