@@ -392,7 +392,7 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
     theta = fit$theta, cov_theta = fit$cov_theta, sigma = fit$sigma,
     dispersion = fit$dispersion, family_par = fit$family_par,
     loglik = fit$loglik, df = length(fit$theta),
-    nobs = sum(weights > 0), n = length(y),
+    nobs = n_positive(weights), n = length(y),
     group_name = vapply(fit$terms, `[[`, "", "group"),
     ngroups = vapply(fit$terms, function(t) sum(term_levels_shown(t, weights)), 1L),
     reterms = fit$terms, Z = Zdata, b = b,
