@@ -394,7 +394,7 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
     loglik = fit$loglik, df = length(fit$theta),
     nobs = n_positive(weights), n = length(y),
     group_name = vapply(fit$terms, `[[`, "", "group"),
-    ngroups = vapply(fit$terms, function(t) sum(term_levels_shown(t, weights)), 1L),
+    ngroups = vapply(fit$terms, n_levels_shown, 1L, weights),
     reterms = fit$terms, Z = Zdata, b = b,
     linear.predictors = eta, eta_fixed = eta_fixed,
     fitted.values = fit$family$linkinv(eta),
