@@ -88,9 +88,11 @@ grouping_codes <- function(expr, mf) {
     x <- .subset2(mf, as.character(expr))
     # A plain factor without missing values whose levels are all used is
     # its own result (the usual grouping column; the steps below would
-    # rebuild the same object).
+    # rebuild the same object). anyNA() of its codes (unclass()): on the
+    # factor itself the call looks for a method first, 7 of its 8
+    # microseconds.
     if (is.factor(x) && length(attributes(x)) == 2L && identical(class(x), "factor") &&
-        !anyNA(x) && !anyNA(levels(x)) && all(tabulate(x, nlevels(x)) > 0L))
+        !anyNA(unclass(x)) && !anyNA(levels(x)) && all(tabulate(x, nlevels(x)) > 0L))
       return(x)
     if (!is.factor(x)) x <- factor(x)
     code <- as.integer(x)
