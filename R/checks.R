@@ -80,7 +80,7 @@ check_model_frame <- function(mf, resp, family, formula) {
 # Gaussian models need residual degrees of freedom for the scale.
 check_fixed_df <- function(X, weights, family) {
   if (family$family != "gaussian") return(invisible())
-  n <- sum(weights > 0)
+  n <- n_positive(weights)
   if (family$family == "gaussian" && ncol(X) >= n)
     stop(sprintf(paste0("the model has %d fixed-effect coefficients but only %d observations: ",
                         "nothing is left to estimate the residual variance"), ncol(X), n),

@@ -392,7 +392,7 @@ plain_residual_unidentified <- function(obj) {
       inherits(obj, "glmmgee_glmm_nested") || !is.null(field("ranef_dist")) &&
       !identical(field("ranef_dist"), "normal")) return(NULL)
   w <- obj$prior.weights %||% rep(1, obj$n)
-  npos <- sum(w > 0)
+  npos <- n_positive(w)
   # The term as written where its left-hand side is known, else its columns.
   label <- function(cn, g, lhs = NULL)
     if (!is.null(lhs)) sprintf("(%s | %s)", paste(deparse(lhs), collapse = ""), g)

@@ -7,7 +7,7 @@
 # A structure is a call of that name, so a formula that never names one
 # (all.names()) has none: reformulas::anySpecial() is asked only otherwise.
 has_covstruct <- function(formula) {
-  kinds <- setdiff(covstruct_kinds, "us")
+  kinds <- covstruct_special_kinds
   if (!any(kinds %in% all.names(formula))) return(FALSE)
   isTRUE(reformulas::anySpecial(formula, kinds))
 }
@@ -28,7 +28,7 @@ drop_us <- function(e) {
 # The formula the model frame is built from: structures replaced by
 # parentheses, then the bars by '+'.
 covstruct_frame_formula <- function(formula) {
-  f <- reformulas::sub_specials(formula, specials = setdiff(covstruct_kinds, "us"))
+  f <- reformulas::sub_specials(formula, specials = covstruct_special_kinds)
   reformulas::subbars(f)
 }
 

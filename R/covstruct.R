@@ -16,6 +16,9 @@
 # correlation parameter as users read them).
 
 covstruct_kinds <- c("us", "diag", "homdiag", "ar1", "cs")
+# The structures other than the unstructured default, which the frame
+# formula replaces (has_covstruct(), covstruct_frame_formula()).
+covstruct_special_kinds <- setdiff(covstruct_kinds, "us")
 
 covstruct <- function(kind, q) {
   # The structures' functions read q when first called: a caller's loop

@@ -24,8 +24,12 @@ numeric_design <- function(labels, intercept, mf, rows) {
   }
   p <- length(labels) + intercept
   if (p == 0L) return(NULL)
-  X <- matrix(as.double(unlist(c(if (intercept) list(rep(1, n)), cols), use.names = FALSE)),
-              n, p)
+  # The matrix made once, its intercept the fill, each column copied in
+  # (integers as doubles, as as.double() gives them): the same doubles as
+  # unlist() of the columns, without the n-vector of ones and the joined
+  # copy (two allocations of n p doubles fewer).
+  X <- matrix(1, n, p)
+  for (k in seq_along(cols)) X[, k + intercept] <- cols[[k]]
   dimnames(X) <- list(rows, c(if (intercept) "(Intercept)", labels))
   attr(X, "assign") <- c(if (intercept) 0L, seq_along(labels))
   X

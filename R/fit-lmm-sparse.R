@@ -147,17 +147,18 @@ lmm_sparse_optimize <- function(f, lower, start, gr = NULL, control = glmm_contr
 # (one column per level); NULL where the equations fail. A variance that
 # comes out below 1e-2 sigma^2 (or negative: the optimum may be small, or on
 # the boundary) starts at 1e-2 sigma^2; the search gives up where it heads
-# for 0. `resid`: those residuals when the caller has them (all rows kept).
+# for 0. `resid`: those residuals when the caller has them (all rows kept);
+# `yo` (y - offset) and `all_rows` (every weight positive) likewise.
 lmm_sparse_moment_start <- function(X, y, re, weights, offset, scale, resid = NULL,
-                                    reml = TRUE) {
+                                    reml = TRUE, yo = y - offset,
+                                    all_rows = n_positive(weights) == length(weights)) {
   if (!all(vapply(re$terms, function(tm) identical(tm$cnames, "(Intercept)") && !tm$known_cov,
                   TRUE)))
     return(NULL)
-  keep <- weights > 0
-  all_rows <- all(keep)
+  keep <- if (!all_rows) weights > 0
   r <- if (all_rows && !is.null(resid)) resid
        else stats::.lm.fit(if (all_rows) X else X[keep, , drop = FALSE],
-                           if (all_rows) y - offset else (y - offset)[keep])$residuals
+                           if (all_rows) yo else yo[keep])$residuals
   codes <- lapply(re$terms, function(tm) if (all_rows) tm$index else tm$index[keep])
   eq <- cpp_lmm_term_moments(codes, vapply(re$terms, function(tm) length(tm$levels), 1L),
                              r, ncol(X))
@@ -333,15 +334,16 @@ lmm_sparse_leave_bound <- function(f, lower, r, run, rounds = 2L) {
 # With every weight positive the weights are used without subsetting, and
 # where they are all 1 (the default) their log sum is 0 without n logs: the
 # same numbers (log(1) is 0 exactly), 20 of the 70 microseconds of R here
-# on the crossed 2,000-row bench.
-lmm_sparse_setup <- function(X, y, re, weights, offset) {
-  keep <- weights > 0
-  all_rows <- all(keep)
+# on the crossed 2,000-row bench. `yo` (y - offset) and `all_rows` (every
+# weight positive) when the caller has them.
+lmm_sparse_setup <- function(X, y, re, weights, offset, yo = y - offset,
+                             all_rows = n_positive(weights) == length(weights)) {
+  keep <- if (!all_rows) weights > 0
   wk <- if (all_rows) weights else weights[keep]
   Zk <- if (all_rows) re$Z else re$Z[keep, , drop = FALSE]
   sc <- lmm_sparse_scales(Zk, re)
   list(eng = cpp_lmmsp_new(if (all_rows) X else X[keep, , drop = FALSE], Zk,
-                           if (all_rows) y - offset else (y - offset)[keep],
+                           if (all_rows) yo else yo[keep],
                            sqrt(wk), sc$column, re$lam_row - 1L, re$lam_col - 1L,
                            re$lam_k - 1L, re$ntheta),
        scale = sc$theta, column = sc$column, n = length(wk), p = ncol(X),
@@ -438,14 +440,19 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   # 1e-7), and its residuals are the moment start's where X is used as it is
   # (a second QR of X took 0.3 ms of a crossed n = 10,000 fit). Where it
   # fails (values not finite), check_full_rank() says what it said before.
-  pos <- weights > 0
-  lf <- if (all(pos))
-    tryCatch(stats::.lm.fit(X, y - offset), error = function(e) NULL)
+  # The rows of positive weight are counted without an n-length logical
+  # (n_positive()); the steps that need them as one (centred slopes, the
+  # ridge search) are given `weights > 0` unevaluated, and y - offset is
+  # formed once for the fit, the moment start and the criterion's engine.
+  n <- n_positive(weights)
+  all_pos <- n == length(weights)
+  yo <- y - offset
+  lf <- if (all_pos)
+    tryCatch(stats::.lm.fit(X, yo), error = function(e) NULL)
   if (is.null(lf) || lf$rank < p) check_full_rank(X)
-  n <- sum(pos)
   if (n <= p) stop(sprintf("%s needs more observations than fixed effects",
                            if (reml) "REML" else "The model"), call. = FALSE)
-  zc <- if (centre) lmm_sparse_centring(re, pos)
+  zc <- if (centre) lmm_sparse_centring(re, weights > 0)
   if (!is.null(zc)) {
     fc <- lmm_sparse_fit(X, y, zc$re, weights, offset, reml, control,
                          lmm_sparse_start_star(start, zc, p), centre = FALSE)
@@ -468,7 +475,7 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   # The criterion is evaluated on a centred and scaled X (lmm_standard_x()).
   tx <- lmm_design_transform(X)
   X <- tx$M
-  st <- lmm_sparse_setup(X, y, re, weights, offset)
+  st <- lmm_sparse_setup(X, y, re, weights, offset, yo, all_pos)
   eng <- st$eng
   sc <- list(theta = st$scale)
   logw <- st$logw
@@ -480,7 +487,7 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   # nlminb searches from lme4's start (or the user's) as before.
   ms <- if (is.null(start) && use_grad && re$ntheta <= 4L)
     lmm_sparse_moment_start(X, y, re, weights, offset, st$scale,
-                            if (isTRUE(tx$identity)) lf$residuals, reml)
+                            if (isTRUE(tx$identity)) lf$residuals, reml, yo, all_pos)
   opt <- if (!is.null(ms))
     lmm_sparse_newton(eng, n, p, logw, reml, lower, ms, 1e-3 * st$scale, control)
   newton <- !is.null(opt)
@@ -511,7 +518,7 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
     vgr <- obj$gr %||% if (use_grad) lmm_sparse_objective(eng, n, p, logw, reml,
                                                           lmm_sparse_grad_after)$gr
     opt <- lmm_sparse_optimize(f, lower, th0, obj$gr, control, vgr,
-                               lmm_ridge_pairs(re, pos))
+                               lmm_ridge_pairs(re, weights > 0))
   }
   # The Newton search hands over cpp_lmmsp_final()'s list at its end when
   # its engine's factor is still that point's (the same numbers; one

@@ -561,7 +561,7 @@ new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
     coefficients = beta, vcov = vc, theta = fit$theta, cov_theta = fit$cov_theta,
     Lambda = Lam, D = D, sigma = fit$sigma, family_par = fit$family_par,
     loglik = fit$loglik,
-    df = length(fit$theta), nobs = sum(weights > 0), n = length(y),
+    df = length(fit$theta), nobs = n_positive(weights), n = length(y),
     ngroups = sum(active_clusters(gi, weights, M)), group_name = re$group_name,
     group_levels = lev, group = gi,
     cnames = cn, cov_blocks = fit$cov_blocks, pattern = fit$pattern,

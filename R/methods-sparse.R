@@ -132,3 +132,16 @@ term_levels_shown <- function(term, weights) {
   if (isTRUE(term$known_cov)) return(rep(TRUE, length(term$levels)))
   active_clusters(term$index, weights, length(term$levels))
 }
+
+# sum(term_levels_shown(term, weights)), the term's count in ngroups: where
+# every weight is positive, the number of distinct codes in one C++ pass
+# (cpp_n_distinct_codes(), as n_distinct_codes()) in place of tabulate()
+# over the levels; the same integer. -1 from it (codes it does not take)
+# leaves the count to term_levels_shown().
+n_levels_shown <- function(term, weights) {
+  if (!isTRUE(term$known_cov) && (is.null(weights) || isTRUE(min(weights) > 0))) {
+    k <- cpp_n_distinct_codes(term$index, length(term$levels))
+    if (k >= 0L) return(k)
+  }
+  sum(term_levels_shown(term, weights))
+}

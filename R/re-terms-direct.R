@@ -88,24 +88,37 @@ grouping_codes <- function(expr, mf) {
     x <- .subset2(mf, as.character(expr))
     # A plain factor without missing values whose levels are all used is
     # its own result (the usual grouping column; the steps below would
-    # rebuild the same object).
+    # rebuild the same object). anyNA() of its codes (unclass()): on the
+    # factor itself the call looks for a method first, 7 of its 8
+    # microseconds.
     if (is.factor(x) && length(attributes(x)) == 2L && identical(class(x), "factor") &&
-        !anyNA(x) && !anyNA(levels(x)) && all(tabulate(x, nlevels(x)) > 0L))
+        !anyNA(unclass(x)) && !anyNA(levels(x)) && all(tabulate(x, nlevels(x)) > 0L))
       return(x)
     if (!is.factor(x)) x <- factor(x)
     code <- as.integer(x)
     lev <- levels(x)
+    if (anyNA(code) || anyNA(lev)) return(NULL)
+    used <- tabulate(code, length(lev)) > 0L
+    if (!all(used)) {
+      code <- cumsum(used)[code]
+      lev <- lev[used]
+    }
   } else {
     a <- grouping_codes(expr[[2L]], mf)
     b <- grouping_codes(expr[[3L]], mf)
     if (is.null(a) || is.null(b)) return(NULL)
     nb <- nlevels(b)
-    code <- (as.numeric(a) - 1) * nb + as.integer(b)
+    M <- nb * as.numeric(nlevels(a))
+    # The combination's code in integers where every code fits (the same
+    # whole numbers as in doubles, without the double copy of a's codes and
+    # tabulate()'s integer copy of the result).
+    code <- if (M <= .Machine$integer.max) (as.integer(a) - 1L) * nb + as.integer(b)
+            else (as.numeric(a) - 1) * nb + as.integer(b)
     # The combinations observed, in increasing order of their code: by a
     # count over all combinations when there are not many more of them than
     # rows (sort(unique()) and match() were a tenth of the terms' time on
-    # Pastes), otherwise by sorting. Both give the same integer codes.
-    M <- nb * as.numeric(nlevels(a))
+    # Pastes), otherwise by sorting. Both give the same integer codes, each
+    # combination observed (no level left unused to drop).
     if (M <= max(4 * length(code), 1e5)) {
       seen <- tabulate(code, M) > 0L
       u <- which(seen)
@@ -115,15 +128,13 @@ grouping_codes <- function(expr, mf) {
       code <- match(code, u)
     }
     lev <- paste(levels(a)[(u - 1) %/% nb + 1], levels(b)[(u - 1) %% nb + 1], sep = ":")
-    if (anyDuplicated(lev)) return(NULL)
+    if (anyDuplicated(lev) || anyNA(code) || anyNA(lev)) return(NULL)
   }
-  if (anyNA(code) || anyNA(lev)) return(NULL)
-  used <- tabulate(code, length(lev)) > 0L
-  if (!all(used)) {
-    code <- cumsum(used)[code]
-    lev <- lev[used]
-  }
-  structure(code, levels = lev, class = "factor")
+  # structure()'s attributes in its order, without its R code (9 of the
+  # 90 microseconds of an a:b of 400 combinations)
+  attr(code, "levels") <- lev
+  class(code) <- "factor"
+  code
 }
 
 # The n x nlevels(f) indicator matrix of a factor without missing values,

@@ -303,7 +303,7 @@ sparse_singular_factor <- function(Ks, g, max_block = 2000L) {
 # check_cluster_sizes()). Counts and other families keep it: that is the
 # observation-level random effect for overdispersion.
 check_obs_level_effects <- function(flist, family, weights) {
-  n <- sum(weights > 0)
+  n <- n_positive(weights)
   bern <- family$family == "binomial" && all(weights[weights > 0] == 1)
   out <- character()
   for (g in names(flist)) {

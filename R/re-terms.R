@@ -105,19 +105,22 @@ frame_bars <- function(bars, mf) {
 # (the route choice, the terms, the fitted object), a third of a small REML
 # fit; subbars() and nobars() walk the expression in R, 2-3% of a small REML
 # fit each. The key is the expression without attributes, so the cache
-# holds no environment (and no data captured by one).
+# holds no environment (and no data captured by one). Each kind's entry is
+# list(keys, values), found by the kind's name alone (two paste0() per
+# call for the names of separate entries were half the cost of a hit,
+# which a several-term LMM fit takes seven times).
 front_cache <- new.env(parent = emptyenv())
 memo_expr <- function(kind, x, fun) {
   key <- x
   attributes(key) <- NULL
-  keys <- front_cache[[paste0(kind, "_keys")]]
-  vals <- front_cache[[paste0(kind, "_values")]]
+  slot <- front_cache[[kind]]
+  keys <- slot$keys
   for (k in seq_along(keys))
-    if (identical(keys[[k]], key)) return(vals[[k]])
+    if (identical(keys[[k]], key)) return(slot$values[[k]])
   val <- fun(x)
   keep <- seq_len(min(length(keys), 7L))
-  front_cache[[paste0(kind, "_keys")]] <- c(list(key), keys[keep])
-  front_cache[[paste0(kind, "_values")]] <- c(list(val), vals[keep])
+  front_cache[[kind]] <- list(keys = c(list(key), keys[keep]),
+                              values = c(list(val), slot$values[keep]))
   val
 }
 

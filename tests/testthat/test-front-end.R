@@ -23,7 +23,7 @@ test_that("find_bars() gives reformulas::findbars()' bars, also after other form
     f <- y ~ x + (x | g)
     expect_identical(glmmgee:::find_bars(f), reformulas::findbars(f))
   })
-  keys <- get("front_cache", envir = asNamespace("glmmgee"))$bars_keys
+  keys <- get("front_cache", envir = asNamespace("glmmgee"))$bars$keys
   expect_true(length(keys) > 0L)
   expect_true(all(vapply(keys, function(k) is.null(attributes(k)), TRUE)))
 })
@@ -45,8 +45,11 @@ test_that("sub_bars() and no_bars() give reformulas' subbars() and nobars(), als
   environment(f) <- e
   expect_identical(environment(glmmgee:::sub_bars(f)), e)
   cache <- get("front_cache", envir = asNamespace("glmmgee"))
-  for (kind in c("subbars_keys", "subbars_values", "nobars_keys"))
-    expect_true(all(vapply(cache[[kind]], function(k) is.null(attributes(k)), TRUE)), info = kind)
+  for (kind in c("subbars", "nobars")) for (part in c("keys", "values")) {
+    if (kind == "nobars" && part == "values") next
+    expect_true(all(vapply(cache[[kind]][[part]], function(k) is.null(attributes(k)), TRUE)),
+                info = paste(kind, part))
+  }
 })
 
 test_that("block_pattern() lists each block's lower triangle column by column", {
