@@ -211,11 +211,7 @@ class PolledLLT
     S.assign(L.nonZeros(), 0.0);
     std::vector<long> mark(planned ? 0 : Q, -1);
     std::vector<double> acc(Q, 0.0);
-    long h = 0;  // the next hit of the plan; while recording, hits so far
-    if (record) {
-      plan_q_.resize((size_t)L.nonZeros() + 1024);
-      plan_m_.resize(plan_q_.size());
-    }
+    long h = 0;  // the next hit of the plan
     InterruptPoll ip;
     for (int j = Q - 1; j >= 0; --j) {
       if (ip.poll()) {
@@ -249,24 +245,14 @@ class PolledLLT
             acc[Li[q]] += lkj * S[q];
             acc[k] += Lx[mi] * S[q];
             if (record) {
-              if (h == (long)plan_q_.size()) {
-                if (16.0 * (double)h > kMaxPlanBytes) {  // doubled: past the limit
-                  drop_plan();
-                  record = false;
-                  continue;
-                }
-                plan_q_.resize(2 * plan_q_.size());
-                plan_m_.resize(plan_q_.size());
-              }
-              plan_q_[h] = q;
-              plan_m_[h] = (int)mi;
-              ++h;
+              plan_q_.push_back(q);
+              plan_m_.push_back((int)mi);
               ++plan_cnt_[p];
             }
           }
         }
         for (int p = p0 + 1; p < p1; ++p) mark[Li[p]] = -1;
-        if (record && 8.0 * (double)h + 4.0 * (double)plan_cnt_.size() > kMaxPlanBytes) {
+        if (record && 8.0 * (double)plan_q_.size() + 4.0 * (double)plan_cnt_.size() > kMaxPlanBytes) {
           drop_plan();
           record = false;
         }
@@ -277,12 +263,6 @@ class PolledLLT
         sjj -= Lx[p] * S[p] / ljj;
       }
       S[p0] = sjj;
-    }
-    if (record) {
-      plan_q_.resize(h);
-      plan_m_.resize(h);
-      plan_q_.shrink_to_fit();
-      plan_m_.shrink_to_fit();
     }
   }
 
