@@ -123,7 +123,8 @@ lmm_covstruct_restart <- function(phi0, terms, k0, sgn) {
 # not yet below the 1e-3 that marks the limit), the criterion is evaluated
 # along that ray (log standard deviations + log t, unstructured entries
 # times t, correlations held) for t = 10^(1/2), 10, ... while it rises,
-# then searched again from the best point. Neither goes below sigma = 1e-4
+# then searched again from the best point (after a search that reported
+# convergence). Neither goes below sigma = 1e-4
 # of y's SD: the profiled criterion's relative error grows like
 # eps / sigma^2 there, and at 2e-6 a search from the ray "gained" 5e-4
 # over the dense supremum. Kept only where higher; `record` says what was
@@ -132,7 +133,10 @@ lmm_covstruct_ray <- function(run, evalf, search, sigma_at, roles, sdy) {
   floor_s <- 1e-4 * sdy
   s0 <- sigma_at(run$par)
   rec <- list(tried = FALSE)
-  if (!is.finite(s0) || !is.finite(sdy) || sdy <= 0 || s0 >= 5e-2 * sdy || s0 < 1e-3 * sdy)
+  # Only after a search that reported convergence: one stopped by its
+  # iteration limit (glmm_control(iter.max)) keeps its end and its warning.
+  if (!isTRUE(run$opt$convergence == 0) || !is.finite(s0) || !is.finite(sdy) || sdy <= 0 ||
+      s0 >= 5e-2 * sdy || s0 < 1e-3 * sdy)
     return(list(run = run, record = rec))
   along <- function(ph, t) ifelse(roles == "sd", ph + log(t), ifelse(roles == "entry", ph * t, ph))
   best <- run$par
