@@ -124,14 +124,13 @@ lmm_covstruct_restart <- function(phi0, terms, k0, sgn) {
 # along that ray (log standard deviations + log t, unstructured entries
 # times t, correlations held) for t = 10^(1/2), 10, ... while it rises,
 # then searched again from the best point (after a search that reported
-# convergence). Neither goes below sigma = 1e-4
-# of y's SD: the profiled criterion's relative error grows like
-# eps / sigma^2 there, and at 2e-6 a search from the ray "gained" 5e-4
-# over the dense supremum. Kept only where higher; `record` says what was
-# tried.
-lmm_covstruct_ray <- function(run, evalf, search, sigma_at, roles, sdy) {
+# convergence). Neither goes below sigma = 1e-4 of y's SD (`sdy`): the
+# profiled criterion's relative error grows like eps / sigma^2 there, and
+# at 2e-6 a search from the ray "gained" 5e-4 over the dense supremum. `s0`
+# is sigma at the search's end. Kept only where higher; `record` says what
+# was tried.
+lmm_covstruct_ray <- function(run, evalf, search, sigma_at, roles, sdy, s0) {
   floor_s <- 1e-4 * sdy
-  s0 <- sigma_at(run$par)
   rec <- list(tried = FALSE)
   # Only after a search that reported convergence: one stopped by its
   # iteration limit (glmm_control(iter.max)) keeps its end and its warning.
@@ -243,17 +242,23 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   bc$record$ridge_restarts <- restarts
   run <- bc$best
   df <- if (reml) n - p else n
+  sdy <- stats::sd(y[weights > 0])
   sigma_at <- function(ph) {
     e <- cpp_lmmsp_eval(st$eng, obj$theta(ph), FALSE)
     if (isTRUE(e$ok)) sqrt(e$pwrss / df) else NA_real_
   }
-  ray <- lmm_covstruct_ray(run, evalf, search, sigma_at, roles, stats::sd(y[weights > 0]))
+  # The evaluation at the search's end gives the ray its sigma; it is made
+  # again only where the ray evaluated other points (the engine's factor
+  # is then theirs).
+  ev <- cpp_lmmsp_eval(st$eng, obj$theta(run$par), TRUE)
+  ray <- lmm_covstruct_ray(run, evalf, search, sigma_at, roles, sdy,
+                           if (isTRUE(ev$ok)) sqrt(ev$pwrss / df) else NA_real_)
   run <- ray$run
   bc$record$sigma_ray <- ray$record
   phi <- run$par
   opt <- list(objective = -2 * run$loglik, convergence = run$opt$convergence,
               message = run$opt$message, stages = run$stages)
-  ev <- cpp_lmmsp_eval(st$eng, obj$theta(phi), TRUE)
+  if (isTRUE(ray$record$tried)) ev <- cpp_lmmsp_eval(st$eng, obj$theta(phi), TRUE)
   if (!isTRUE(ev$ok)) stop("the LMM criterion is not finite at the optimum", call. = FALSE)
   sigma <- sqrt(ev$pwrss / df)
   ls <- log(sigma)
@@ -380,7 +385,7 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   # y's SD) said "doubtful convergence" beside "the fit is on that
   # boundary, not unconverged".
   nstep_held <- if (control$hessian) {
-    rel_y <- c(ifelse(roles == "entry", stats::sd(y[weights > 0]), 1), 1)
+    rel_y <- c(ifelse(roles == "entry", sdy, 1), 1)
     newton_decrement(grad[cov_idx] * rel_y, hess[cov_idx, cov_idx, drop = FALSE] * outer(rel_y, rel_y),
                      replace(on_boundary[cov_idx], length(cov_idx), TRUE))
   } else NA_real_
@@ -391,7 +396,7 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   # cancel to relative errors near eps / sigma^2: at sigma = 7e-6 on
   # cs_data(3) beside (1 | site) it read -0.09 where the criterion changes
   # by 1e-8, and the limit went unrecognized.
-  curv_ls <- if (reml && sigma < 1e-3 * stats::sd(y[weights > 0])) {
+  curv_ls <- if (reml && sigma < 1e-3 * sdy) {
     k <- length(x0)
     fl <- vapply(c(-1, 0, 1), function(h) ll_cov(replace(x0, k, x0[[k]] + h), FALSE)$loglik, 1)
     fl[1] - 2 * fl[2] + fl[3]
