@@ -245,20 +245,21 @@ void LmmSparse::find_blocks() {
   for (size_t e = 0; e < lam_.row.size(); ++e) block_entries_[block_of_[lam_.row[e]]].push_back((int)e);
   block_work_ = 0.0;
   for (const auto& b : blocks_) block_work_ += (double)b.size() * (double)b.size();
-  diag_k_.assign(Q_, -1);
-  bool diag = lam_.row.size() == (size_t)Q_;
-  for (size_t e = 0; diag && e < lam_.row.size(); ++e) {
-    if (lam_.row[e] != lam_.col[e] || diag_k_[lam_.col[e]] >= 0) diag = false;
-    else diag_k_[lam_.col[e]] = lam_.k[e];
+  // Each level's term where Lambda is diagonal (lambda_is_diagonal(), the
+  // constructor's test: one entry per column, on the diagonal); empty
+  // otherwise.
+  diag_k_.clear();
+  if (lambda_is_diagonal()) {
+    diag_k_.assign(Q_, -1);
+    for (size_t e = 0; e < lam_.row.size(); ++e) diag_k_[lam_.col[e]] = lam_.k[e];
   }
-  if (!diag) diag_k_.clear();
   // With Lambda diagonal, M's off-diagonal pattern is G's: each block's
   // members unconnected to one another in G (greedily, in increasing
   // order: a random-intercept term's levels never share a row) go first,
   // so that M's leading block_d_ x block_d_ part is diagonal
   // (diagonal_block_cf()).
   block_d_.assign(blocks_.size(), 0);
-  if (diag) {
+  if (!diag_k_.empty()) {
     std::vector<char> in_d(Q_, 0);
     std::vector<int> rest;
     for (size_t b = 0; b < blocks_.size(); ++b) {
