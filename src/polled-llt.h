@@ -151,6 +151,7 @@ class PolledLLT
     reach_ok_ = false;
     drop_plan();
     plan_built_ = false;
+    plan_scans_ = 0;
     const int n = (int)a.cols();
     if (order != nullptr && (int)order->size() != n)
       Rcpp::stop("internal: an elimination order of %d indices for %d columns",
@@ -187,13 +188,16 @@ class PolledLLT
   // Martino 2007, sec. 2). Main thread only (polls for interrupts).
   //
   // L's pattern is the same at every factorization, so where the scans
-  // are found (their hits) depends on the pattern only: the first call
+  // are found (their hits) depends on the pattern only: the second call
   // scans and records them as it goes (plan_), and later calls visit the
   // hits alone, in the same order, so the sums and S are the same to the
   // bit. Where a column k of crossed factors is long and shares few rows
   // with column j, most of a scan misses; the plan skips them. The plan is
   // not kept when it would need more than kMaxPlanBytes (the scan then
-  // runs every time).
+  // runs every time). The first call only scans: a fit that inverts once
+  // (a gaussian LMM's conditional variances at its estimates) would pay
+  // for a recording it never uses (crossed 40 x 30: the recording doubled
+  // the scan's cost).
   void selected_inverse(std::vector<double>& S) const {
     const auto& L = this->matrixL().nestedExpression();
     const int Q = (int)L.cols();
@@ -201,7 +205,8 @@ class PolledLLT
     const int* Li = L.innerIndexPtr();
     const double* Lx = L.valuePtr();
     const bool planned = plan_built_ && !plan_cnt_.empty();
-    bool record = !plan_built_;
+    bool record = !plan_built_ && plan_scans_ > 0;
+    if (!plan_built_) ++plan_scans_;
     if (record) {
       plan_built_ = true;
       plan_cnt_.assign(L.nonZeros(), 0);
@@ -278,6 +283,8 @@ class PolledLLT
   mutable std::vector<int> plan_cnt_;
   mutable std::vector<int> plan_q_, plan_m_;
   mutable bool plan_built_ = false;
+  // Scans made since the last analysis (the plan is recorded on the second).
+  mutable int plan_scans_ = 0;
   void drop_plan() const {
     std::vector<int>().swap(plan_cnt_);
     std::vector<int>().swap(plan_q_);
