@@ -228,9 +228,12 @@ lmm_sparse_hess_max_work <- 3.6e5
 # src/lmm-sparse-hessian.cpp), or where M's connected blocks are too large
 # for it forward differences of that gradient (k gradients) at every iterate;
 # the step is halved until the criterion decreases (Armijo). The search
-# ends after a step whose largest component is below 1e-7 on the search's
-# scale (unit-scaled columns), that step taken, so it ends closer to the
-# optimum than nlminb's relative-function test (rel.tol 1e-12) does. It
+# ends where the Newton step's largest component is below 1e-7 on the
+# search's scale (unit-scaled columns): with the exact Hessian at that
+# point, the step not taken (its Hessian and factor serve the standard
+# errors and the final list there); with the differences after that step,
+# taken. Either way it ends closer to the optimum than nlminb's
+# relative-function test (rel.tol 1e-12) does. It
 # gives up (NULL: the caller runs nlminb from lme4's start as before)
 # where it is not on safe ground: a Hessian that is not positive definite,
 # a variance parameter heading for its bound (a singular fit is nlminb's and

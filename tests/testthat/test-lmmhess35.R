@@ -100,8 +100,9 @@ test_that("the Newton search with the exact Hessian takes fewer evaluations and 
       ref <- if (wt) lme4::lmer(fo, d, weights = w, offset = o, REML = reml)
              else lme4::lmer(fo, d, REML = reml)
       expect_match(fit$optinfo$optimizer, "Newton")
-      # 1 + one per iteration (the differences took 1 + (k + 1) per iteration)
-      expect_equal(fit$optinfo$evaluations, fit$optinfo$iterations + 1L)
+      # 1 + one per iteration but the last, whose step below 1e-7 is not
+      # taken (the differences took 1 + (k + 1) per iteration)
+      expect_equal(fit$optinfo$evaluations, fit$optinfo$iterations)
       expect_equal(as.numeric(logLik(fit)), as.numeric(logLik(ref)), tolerance = 1e-10)
       expect_gte(as.numeric(logLik(fit)), as.numeric(logLik(ref)) - 1e-9)
       expect_equal(unname(fixef(fit)), unname(lme4::fixef(ref)), tolerance = 1e-6)
@@ -121,7 +122,11 @@ test_that("the Newton search with the exact Hessian takes fewer evaluations and 
       b <- glmmgee:::lmm_sparse_newton(st$eng, st$n, st$p, st$logw, reml, s$re$lower, ms,
                                        1e-3 * st$scale, ctl)
       expect_lt(b$runs[[1L]]$evaluations[[1L]], a$runs[[1L]]$evaluations[[1L]])
-      expect_equal(b$theta, a$theta, tolerance = 1e-7)
+      # the exact search ends before its last Newton step (below 1e-7 on the
+      # search's scale), the differences' search after it: they differ by
+      # about that step, which the result reports
+      expect_lt(b$verification$nstep, 1e-7)
+      expect_lt(max(abs(b$theta - a$theta)), 1.01 * b$verification$nstep + 1e-10)
       expect_equal(b$objective, a$objective, tolerance = 1e-12)
       expect_identical(is.null(b$hessian), is.null(b$final))
     }
