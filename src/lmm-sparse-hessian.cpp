@@ -168,53 +168,70 @@ bool diagonal_block_cf(const GB& Gc, const double* lam, int m, int d, int p, boo
   return true;
 }
 
-}  // namespace
-
-// The block's terms of the traces and its rows of S_k F, E_k'F and C S_k F
-// when Lambda is diagonal (formulas at the top): from C and F alone.
-template <class CB, class FB>
-void LmmSparse::diagonal_block_terms(const std::vector<int>& idx, const Eigen::VectorXd& theta,
-                                     const CB& Cc, const FB& Fc, bool small,
-                                     Eigen::VectorXd& trC, Eigen::MatrixXd& trCC,
-                                     Eigen::MatrixXd& trCkl, std::vector<Eigen::MatrixXd>& SF,
-                                     std::vector<Eigen::MatrixXd>& EF,
-                                     std::vector<Eigen::MatrixXd>& CSF, std::vector<int>& kk,
-                                     std::vector<double>& lam, Eigen::MatrixXd& Skb,
-                                     Eigen::MatrixXd& CSkb) const {
-  const int m = (int)idx.size();
-  const int K = lam_.ntheta;
-  kk.resize(m);
-  lam.resize(m);
-  for (int i = 0; i < m; ++i) {
-    kk[i] = diag_k_[idx[i]];
-    lam[i] = theta[kk[i]];
-  }
+// Where Lambda is diagonal, the block's terms of tr(C S_k), tr(C S_kl) and
+// tr(C S_k C S_l) read off C (formulas at the top); kk and u: each member's
+// term and 2 lambda_i; acc: K doubles of work. Each unordered pair i != j
+// counts twice within a term and once (in trCC(min, max), the lower
+// triangle filled by the caller) across two.
+template <class CB>
+void diagonal_block_traces(const CB& Cc, const int* kk, const double* u, int m, int K,
+                           Eigen::VectorXd& trC, Eigen::MatrixXd& trCkl, Eigen::MatrixXd& trCC,
+                           double* acc) {
+  const double* C = Cc.data();
+  const long ldc = Cc.outerStride();
   for (int j = 0; j < m; ++j) {
-    trC[kk[j]] += 2.0 * lam[j] * Cc(j, j);
-    trCkl(kk[j], kk[j]) += 2.0 * Cc(j, j);
-    for (int i = 0; i < m; ++i)
-      if (kk[j] <= kk[i]) trCC(kk[j], kk[i]) += 4.0 * lam[i] * lam[j] * Cc(i, j) * Cc(i, j);
-  }
-  auto Sk = Skb.topRows(m);
-  auto CSk = CSkb.topRows(m);
-  for (int k = 0; k < K; ++k) {
-    Sk.setZero();
-    bool any = false;
-    for (int i = 0; i < m; ++i)
-      if (kk[i] == k) {
-        Sk.row(i) = 2.0 * lam[i] * Fc.row(i);
-        EF[k].row(idx[i]) = Fc.row(i);
-        any = true;
-      }
-    if (!any) continue;  // SF, EF and CSF stay zero on this block's rows
-    if (small) CSk.noalias() = Cc.lazyProduct(Sk);
-    else CSk.noalias() = Cc * Sk;
-    for (int i = 0; i < m; ++i) {
-      SF[k].row(idx[i]) = Sk.row(i);
-      CSF[k].row(idx[i]) = CSk.row(i);
+    const double* cj = C + ldc * j;
+    const int kj = kk[j];
+    trC[kj] += u[j] * cj[j];
+    trCkl(kj, kj) += 2.0 * cj[j];
+    trCC(kj, kj) += u[j] * u[j] * cj[j] * cj[j];
+    std::fill(acc, acc + K, 0.0);
+    for (int i = j + 1; i < m; ++i) acc[kk[i]] += u[i] * cj[i] * cj[i];
+    for (int k = 0; k < K; ++k) {
+      if (acc[k] == 0.0) continue;
+      const double v = u[j] * acc[k];
+      if (k == kj) trCC(kj, kj) += 2.0 * v;
+      else trCC(std::min(k, kj), std::max(k, kj)) += v;
     }
   }
 }
+
+// out(a, b) += sum_i A(i, a) B(i, b) over the m rows of the column-major
+// A (m x na) and B (m x nb): a block's share of the p x p and K x K sums
+// (a few dozen dot products of length m; Eigen's product set-up costs more
+// than they do).
+void add_crossprod(const double* A, long lda, int na, const double* B, long ldb, int nb, int m,
+                   double* out, long ldo) {
+  for (int b = 0; b < nb; ++b) {
+    const double* bc = B + ldb * b;
+    for (int a = 0; a < na; ++a) {
+      const double* ac = A + lda * a;
+      double s = 0.0;
+      for (int i = 0; i < m; ++i) s += ac[i] * bc[i];
+      out[a + ldo * b] += s;
+    }
+  }
+}
+
+// H = C R for the m x m block C and the m x nc R, column by column of C
+// (skipping R's zeros: S_k's rows outside term k where Lambda is
+// diagonal), for the small blocks.
+void small_product(const double* C, long ldc, const double* R, long ldr, int m, int nc, double* H,
+                   long ldh) {
+  for (int c = 0; c < nc; ++c) {
+    double* h = H + ldh * c;
+    const double* rc = R + ldr * c;
+    std::fill(h, h + m, 0.0);
+    for (int j = 0; j < m; ++j) {
+      const double v = rc[j];
+      if (v == 0.0) continue;
+      const double* cj = C + ldc * j;
+      for (int i = 0; i < m; ++i) h[i] += cj[i] * v;
+    }
+  }
+}
+
+}  // namespace
 
 void LmmSparse::find_blocks() {
   std::vector<int> parent(Q_);
@@ -293,10 +310,11 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
   if (!blocks_found_) find_blocks();
   if (block_work_ > max_work) return out;
   const int K = lam_.ntheta;
-  // The per-parameter Q x p work matrices below (S_k F, C S_k F, E_k'F: 3 K
-  // of them) grow with Q whatever the blocks' sizes (nested designs of many
-  // small blocks): beyond 1.25e7 doubles (100 MB) the caller keeps the
-  // differences of the exact gradient.
+  // The bound of the Q x p work matrices (S_k F, C S_k F, E_k'F: 3 K of
+  // them) this function once formed, 1.25e7 doubles (100 MB), beyond which
+  // the caller keeps the differences of the exact gradient. The sums they
+  // served are now accumulated block by block (below); the bound stays so
+  // that which designs get the exact Hessian does not change.
   if (3.0 * (double)K * (double)Q_ * (double)p_ > 1.25e7) return out;
   const size_t ne = lam_.row.size();
   using Eigen::MatrixXd;
@@ -321,10 +339,14 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
 
   MatrixXd trCC = MatrixXd::Zero(K, K), trCkl = MatrixXd::Zero(K, K);
   VectorXd trC = VectorXd::Zero(K);
-  MatrixXd F(Q_, p_), CW(Q_, K);
-  // Per k: S_k F, C S_k F, E_k'F (Q x p each, filled block by block).
-  std::vector<MatrixXd> SF(K, MatrixXd::Zero(Q_, p_)), CSF(K, MatrixXd::Zero(Q_, p_)),
-      EF(K, MatrixXd::Zero(Q_, p_));
+  // The REML and pwrss terms' p x p and K x K pieces, summed block by block
+  // (C is block diagonal, so each is a sum over the blocks of products of
+  // the blocks' rows): with R = [S_1 F, ..., S_K F, W] (W = [w_1 ... w_K])
+  // and E = [E_1'F, ..., E_K'F] on a block's rows, FR = F'R (holding F'S_k F
+  // and F'W), RCR = R'C R (holding (S_l F)'C (S_k F) and W'C W) and EE =
+  // E'E.
+  const int kp = K * p_, nr = kp + K;
+  MatrixXd FR = MatrixXd::Zero(p_, nr), RCR = MatrixXd::Zero(nr, nr), EE = MatrixXd::Zero(kp, kp);
   const double* Mx = M_.valuePtr();
   const int* Mo = M_.outerIndexPtr();
   const int* Mi = M_.innerIndexPtr();
@@ -333,20 +355,19 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
   int mmax = 0;
   for (const auto& b : blocks_) mmax = std::max(mmax, (int)b.size());
   // The general path's C Lambda, C S_k and C E_k work (m x m each, K + 1 of
-  // them) is not used where Lambda is diagonal (diagonal_block_terms()).
+  // them) is not used where Lambda is diagonal (diagonal_block_traces()).
   const int mgen = diag_k_.empty() ? mmax : 0;
   MatrixXd Gb(mmax, mmax), Mb(mmax, mmax), Bb(mmax, mmax), Cb(mmax, mmax), CLb(mgen, mgen);
-  MatrixXd Ub(mmax, p_), Fb(mmax, p_), LFb(mmax, p_), Ekb(mmax, p_), Skb(mmax, p_),
-      CSkb(mmax, p_), Wb(mmax, K), CWb(mmax, K);
+  MatrixXd Ub(mmax, p_), Fb(mmax, p_), LFb(mgen, p_), Rb(mmax, nr), Hb(mmax, nr), Eb(mmax, kp);
   std::vector<MatrixXd> Tb(K, MatrixXd(mgen, mgen)), CEb(K, MatrixXd(mgen, mgen));
-  // Where Lambda is diagonal (diagonal_block_cf()): G_21 diag(sqrt(s)), a
-  // and each member's lambda.
+  // Where Lambda is diagonal (diagonal_block_cf()): G_21 diag(sqrt(s)), a,
+  // each member's lambda, term and 2 lambda.
   const int mdiag = diag_k_.empty() ? 0 : mmax;
   MatrixXd Wdb(mdiag, mdiag);
   VectorXd av(mdiag);
   Eigen::LLT<MatrixXd> ch;
-  std::vector<int> dkk;
-  std::vector<double> dlam(mdiag);
+  std::vector<int> dkk(mdiag);
+  std::vector<double> dlam(mdiag), du(mdiag), acc(K);
   for (size_t b = 0; b < blocks_.size(); ++b) {
     const std::vector<int>& idx = blocks_[b];
     const std::vector<int>& ent = block_entries_[b];
@@ -357,7 +378,8 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
     auto Cc = Cb.topLeftCorner(m, m);
     auto U = Ub.topRows(m);
     auto Fc = Fb.topRows(m);
-    auto LF = LFb.topRows(m);
+    auto Rc = Rb.topRows(m);
+    auto Ec = Eb.topRows(m);
     Gc.setZero();
     for (int jj = 0; jj < m; ++jj)
       for (ColMat::InnerIterator it(G_, idx[jj]); it; ++it) Gc(block_pos_[it.row()], jj) = it.value();
@@ -366,14 +388,23 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
     // their arithmetic there.
     const bool small = m <= 24;
     if (!diag_k_.empty()) {
-      dlam.resize(m);
       for (int i = 0; i < m; ++i) {
-        dlam[i] = theta[diag_k_[idx[i]]];
+        dkk[i] = diag_k_[idx[i]];
+        dlam[i] = theta[dkk[i]];
+        du[i] = 2.0 * dlam[i];
         Fc.row(i) = ZtX_.row(idx[i]);
       }
       if (!diagonal_block_cf(Gc, dlam.data(), m, block_d_[b], p_, small, Cc, Fc, Wdb, Mb, Bb, Ub,
                              av, ch))
         return out;
+      diagonal_block_traces(Cc, dkk.data(), du.data(), m, K, trC, trCkl, trCC, acc.data());
+      // S_k F = 2 lambda_i F_i and E_k'F = F_i on the rows i of term k.
+      Rc.leftCols(kp).setZero();
+      Ec.setZero();
+      for (int i = 0; i < m; ++i) {
+        Rc.row(i).segment(dkk[i] * p_, p_) = du[i] * Fc.row(i);
+        Ec.row(i).segment(dkk[i] * p_, p_) = Fc.row(i);
+      }
     } else {
       Mc.setZero();
       for (int jj = 0; jj < m; ++jj) {
@@ -407,69 +438,59 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
       for (int i = 0; i < m; ++i) Fc.row(i) = ZtX_.row(idx[i]);
       if (small) Fc.noalias() -= B.transpose().lazyProduct(U);
       else Fc.noalias() -= B.transpose() * U;
-    }
-    for (int i = 0; i < m; ++i) F.row(idx[i]) = Fc.row(i);
-    auto Wc = Wb.topRows(m);
-    for (int i = 0; i < m; ++i) Wc.row(i) = Wv.row(idx[i]);
-    auto CWc = CWb.topRows(m);
-    if (small) CWc.noalias() = Cc.lazyProduct(Wc);
-    else CWc.noalias() = Cc * Wc;
-    for (int i = 0; i < m; ++i) CW.row(idx[i]) = CWc.row(i);
-    if (!diag_k_.empty()) {
-      diagonal_block_terms(idx, theta, Cc, Fc, small, trC, trCC, trCkl, SF, EF, CSF, dkk, dlam,
-                           Skb, CSkb);
-      continue;
-    }
-    // T_k = C S_k = (C E_k) Lambda' + (C Lambda) E_k' on the block.
-    auto CL = CLb.topLeftCorner(m, m);
-    CL.setZero();
-    for (int e : ent) CL.col(block_pos_[lam_.col[e]]) += theta[lam_.k[e]] * Cc.col(block_pos_[lam_.row[e]]);
-    for (int k = 0; k < K; ++k) {
-      Tb[k].topLeftCorner(m, m).setZero();
-      CEb[k].topLeftCorner(m, m).setZero();
-    }
-    for (int e : ent)
-      CEb[lam_.k[e]].topLeftCorner(m, m).col(block_pos_[lam_.col[e]]) += Cc.col(block_pos_[lam_.row[e]]);
-    for (int k = 0; k < K; ++k) {
-      auto T = Tb[k].topLeftCorner(m, m);
-      auto CE = CEb[k].topLeftCorner(m, m);
-      for (int f : ent)
-        T.col(block_pos_[lam_.row[f]]) += theta[lam_.k[f]] * CE.col(block_pos_[lam_.col[f]]);
+      // T_k = C S_k = (C E_k) Lambda' + (C Lambda) E_k' on the block.
+      auto CL = CLb.topLeftCorner(m, m);
+      CL.setZero();
+      for (int e : ent) CL.col(block_pos_[lam_.col[e]]) += theta[lam_.k[e]] * Cc.col(block_pos_[lam_.row[e]]);
+      for (int k = 0; k < K; ++k) {
+        Tb[k].topLeftCorner(m, m).setZero();
+        CEb[k].topLeftCorner(m, m).setZero();
+      }
       for (int e : ent)
-        if (lam_.k[e] == k) T.col(block_pos_[lam_.row[e]]) += CL.col(block_pos_[lam_.col[e]]);
-      trC[k] += T.trace();
-    }
-    for (int k = 0; k < K; ++k)
-      for (int l = k; l < K; ++l)
-        trCC(k, l) += Tb[k].topLeftCorner(m, m).cwiseProduct(Tb[l].topLeftCorner(m, m).transpose()).sum();
-    // tr(C S_kl) = 2 tr(C E_k E_l'): pairs of entries sharing a column.
-    for (int e : ent)
-      for (int f : ent)
-        if (lam_.col[e] == lam_.col[f])
-          trCkl(lam_.k[e], lam_.k[f]) += 2.0 * Cc(block_pos_[lam_.row[f]], block_pos_[lam_.row[e]]);
-    // S_k F = E_k (Lambda'F) + Lambda (E_k'F), C S_k F and E_k'F on the block.
-    LF.setZero();
-    for (int e : ent) LF.row(block_pos_[lam_.col[e]]) += theta[lam_.k[e]] * Fc.row(block_pos_[lam_.row[e]]);
-    for (int k = 0; k < K; ++k) {
-      auto Ek = Ekb.topRows(m);
-      auto Sk = Skb.topRows(m);
-      Ek.setZero();
-      Sk.setZero();
+        CEb[lam_.k[e]].topLeftCorner(m, m).col(block_pos_[lam_.col[e]]) += Cc.col(block_pos_[lam_.row[e]]);
+      for (int k = 0; k < K; ++k) {
+        auto T = Tb[k].topLeftCorner(m, m);
+        auto CE = CEb[k].topLeftCorner(m, m);
+        for (int f : ent)
+          T.col(block_pos_[lam_.row[f]]) += theta[lam_.k[f]] * CE.col(block_pos_[lam_.col[f]]);
+        for (int e : ent)
+          if (lam_.k[e] == k) T.col(block_pos_[lam_.row[e]]) += CL.col(block_pos_[lam_.col[e]]);
+        trC[k] += T.trace();
+      }
+      for (int k = 0; k < K; ++k)
+        for (int l = k; l < K; ++l)
+          trCC(k, l) += Tb[k].topLeftCorner(m, m).cwiseProduct(Tb[l].topLeftCorner(m, m).transpose()).sum();
+      // tr(C S_kl) = 2 tr(C E_k E_l'): pairs of entries sharing a column.
       for (int e : ent)
-        if (lam_.k[e] == k) {
-          Ek.row(block_pos_[lam_.col[e]]) += Fc.row(block_pos_[lam_.row[e]]);
-          Sk.row(block_pos_[lam_.row[e]]) += LF.row(block_pos_[lam_.col[e]]);
-        }
-      for (int f : ent) Sk.row(block_pos_[lam_.row[f]]) += theta[lam_.k[f]] * Ek.row(block_pos_[lam_.col[f]]);
-      auto CSk = CSkb.topRows(m);
-      if (small) CSk.noalias() = Cc.lazyProduct(Sk);
-      else CSk.noalias() = Cc * Sk;
-      for (int i = 0; i < m; ++i) {
-        SF[k].row(idx[i]) = Sk.row(i);
-        EF[k].row(idx[i]) = Ek.row(i);
-        CSF[k].row(idx[i]) = CSk.row(i);
+        for (int f : ent)
+          if (lam_.col[e] == lam_.col[f])
+            trCkl(lam_.k[e], lam_.k[f]) += 2.0 * Cc(block_pos_[lam_.row[f]], block_pos_[lam_.row[e]]);
+      // S_k F = E_k (Lambda'F) + Lambda (E_k'F) and E_k'F on the block.
+      auto LF = LFb.topRows(m);
+      LF.setZero();
+      for (int e : ent) LF.row(block_pos_[lam_.col[e]]) += theta[lam_.k[e]] * Fc.row(block_pos_[lam_.row[e]]);
+      Rc.leftCols(kp).setZero();
+      Ec.setZero();
+      for (int k = 0; k < K; ++k) {
+        auto Ek = Ec.middleCols(k * p_, p_);
+        auto Sk = Rc.middleCols(k * p_, p_);
+        for (int e : ent)
+          if (lam_.k[e] == k) {
+            Ek.row(block_pos_[lam_.col[e]]) += Fc.row(block_pos_[lam_.row[e]]);
+            Sk.row(block_pos_[lam_.row[e]]) += LF.row(block_pos_[lam_.col[e]]);
+          }
+        for (int f : ent) Sk.row(block_pos_[lam_.row[f]]) += theta[lam_.k[f]] * Ek.row(block_pos_[lam_.col[f]]);
       }
     }
+    // The block's shares of FR, RCR and EE (H = C R).
+    for (int i = 0; i < m; ++i) Rc.row(i).tail(K) = Wv.row(idx[i]);
+    auto Hc = Hb.topRows(m);
+    if (small) small_product(Cc.data(), Cc.outerStride(), Rc.data(), Rc.outerStride(), m, nr,
+                             Hc.data(), Hc.outerStride());
+    else Hc.noalias() = Cc * Rc;
+    add_crossprod(Fc.data(), Fc.outerStride(), p_, Rc.data(), Rc.outerStride(), nr, m, FR.data(), p_);
+    add_crossprod(Rc.data(), Rc.outerStride(), nr, Hc.data(), Hc.outerStride(), nr, m, RCR.data(), nr);
+    add_crossprod(Ec.data(), Ec.outerStride(), kp, Ec.data(), Ec.outerStride(), kp, m, EE.data(), kp);
   }
   for (int k = 0; k < K; ++k)
     for (int l = 0; l < k; ++l) {
@@ -478,20 +499,24 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
   trCkl = (trCkl + trCkl.transpose()).eval() / 2.0;
 
   // pwrss: q_k = -a'w_k, q_kl = 2 (w_k'C w_l - (F'w_k)'K(F'w_l)) - 2 (E_k'a)'(E_l'a).
-  const MatrixXd FW = F.transpose() * Wv;
+  const MatrixXd FW = FR.rightCols(K);
+  MatrixXd EaEa = MatrixXd::Zero(K, K);
+  add_crossprod(Ea.data(), Q_, K, Ea.data(), Q_, K, Q_, EaEa.data(), K);
   out.g_q = -(Wv.transpose() * a);
-  out.h_q = 2.0 * (Wv.transpose() * CW - FW.transpose() * Kx * FW) - 2.0 * (Ea.transpose() * Ea);
+  out.h_q = 2.0 * (RCR.bottomRightCorner(K, K) - FW.transpose() * Kx * FW) - 2.0 * EaEa;
   out.h_q = (out.h_q + out.h_q.transpose()).eval() / 2.0;
   out.g_ld = trC;
   out.h_ld = trCkl - trCC;
   if (reml) {
+    // Om_k = F'S_k F; (E_k'F)'(E_l'F) and (S_l F)'C (S_k F) are EE's and
+    // RCR's (k, l) and (l, k) p x p blocks.
     std::vector<MatrixXd> Om(K);
-    for (int k = 0; k < K; ++k) Om[k] = F.transpose() * SF[k];
+    for (int k = 0; k < K; ++k) Om[k] = FR.middleCols(k * p_, p_);
     for (int k = 0; k < K; ++k) {
       out.g_ld[k] -= (Kx * Om[k]).trace();
       for (int l = 0; l < K; ++l) {
-        const double dkl = 2.0 * (Kx * (EF[k].transpose() * EF[l])).trace();
-        const double cross = 2.0 * (Kx * (SF[l].transpose() * CSF[k])).trace();
+        const double dkl = 2.0 * (Kx * EE.block(k * p_, l * p_, p_, p_)).trace();
+        const double cross = 2.0 * (Kx * RCR.block(l * p_, k * p_, p_, p_)).trace();
         const double quad = (Kx * Om[k] * Kx * Om[l]).trace();
         out.h_ld(k, l) += -dkl + cross - quad;
       }
