@@ -104,51 +104,95 @@ bool small_chol_solve(MB& Mc, BB& B, UB& U, int m, int nb, int p) {
 //   C = C0 - B'B,  F = F0 - B'U,  B = L^{-1} Lambda_2 C0_2.,  U = L^{-1} Lambda_2 F0_2.
 // (C0_2. and F0_2. the rows of the rest). No 1/lambda: lambda_i = 0 gives
 // a_i = 1. The workspaces Wd (>= r x d), Sb (>= r x r), Bb (>= r x m), Ub
-// (>= r x p) and av (>= d) are the caller's. False where S is not positive
-// definite.
+// (>= r x p) and av (>= 2 d: a and s) are the caller's. False where S is
+// not positive definite. The O(m d) parts by plain loops on the blocks'
+// storage (column-major, their outer strides), and small blocks' products
+// too: at a nested design's m = 9, d = 8, r = 1, Eigen's expression set-up
+// cost more than the arithmetic.
 template <class GB, class CB, class FB>
 bool diagonal_block_cf(const GB& Gc, const double* lam, int m, int d, int p, bool small, CB& Cc,
                        FB& Fc, Eigen::MatrixXd& Wdb, Eigen::MatrixXd& Sb, Eigen::MatrixXd& Bb,
                        Eigen::MatrixXd& Ub, Eigen::VectorXd& av, Eigen::LLT<Eigen::MatrixXd>& ch) {
   const int r = m - d;
-  auto a = av.head(d);
-  for (int i = 0; i < d; ++i) a[i] = 1.0 / (lam[i] * lam[i] * Gc(i, i) + 1.0);
-  Cc.topLeftCorner(d, d).setZero();
-  for (int i = 0; i < d; ++i) Cc(i, i) = Gc(i, i) * a[i];
+  const double* G = Gc.data();
+  const long ldg = Gc.outerStride();
+  double* C = Cc.data();
+  const long ldc = Cc.outerStride();
+  double* F = Fc.data();
+  const long ldf = Fc.outerStride();
+  double* a = av.data();
+  double* s = a + d;
+  for (int i = 0; i < d; ++i) {
+    a[i] = 1.0 / (lam[i] * lam[i] * G[i + ldg * i] + 1.0);
+    s[i] = lam[i] * lam[i] * a[i];
+  }
+  for (int j = 0; j < d; ++j) {
+    std::fill(C + ldc * j, C + ldc * j + d, 0.0);
+    C[j + ldc * j] = G[j + ldg * j] * a[j];
+  }
   if (r == 0) {
-    Fc = a.asDiagonal() * Fc;
+    for (int c = 0; c < p; ++c)
+      for (int i = 0; i < d; ++i) F[i + ldf * c] *= a[i];
     return true;
   }
-  // T = G_22 - W W', W = G_21 diag(sqrt(s)) (sqrt(s_i) = |lambda_i| sqrt(a_i)).
-  auto Wd = Wdb.topLeftCorner(r, d);
-  for (int i = 0; i < d; ++i) Wd.col(i) = (std::fabs(lam[i]) * std::sqrt(a[i])) * Gc.col(i).tail(r);
+  // T = G_22 - G_21 diag(s) G_12 into C's bottom right corner: small blocks
+  // directly (lower triangle, then mirrored); else as G_22 - W W', W = G_21
+  // diag(sqrt(s)) (sqrt(s_i) = |lambda_i| sqrt(a_i)), a rank-d update.
   auto T = Cc.bottomRightCorner(r, r);
-  T = Gc.bottomRightCorner(r, r);
   if (small) {
-    T.noalias() -= Wd.lazyProduct(Wd.transpose());
+    for (int j = 0; j < r; ++j)
+      for (int i = j; i < r; ++i) {
+        const double* gi = G + (d + i);
+        const double* gj = G + (d + j);
+        double t = G[(d + i) + ldg * (d + j)];
+        for (int k = 0; k < d; ++k) t -= s[k] * gi[ldg * k] * gj[ldg * k];
+        C[(d + i) + ldc * (d + j)] = t;
+        C[(d + j) + ldc * (d + i)] = t;
+      }
   } else {
+    auto Wd = Wdb.topLeftCorner(r, d);
+    for (int i = 0; i < d; ++i) Wd.col(i) = (std::fabs(lam[i]) * std::sqrt(a[i])) * Gc.col(i).tail(r);
+    T = Gc.bottomRightCorner(r, r);
     T.template selfadjointView<Eigen::Lower>().rankUpdate(Wd, -1.0);
     T.template triangularView<Eigen::StrictlyUpper>() = T.transpose();
   }
-  Cc.topRightCorner(d, r) = a.asDiagonal() * Gc.topRightCorner(d, r);
-  Cc.bottomLeftCorner(r, d) = Cc.topRightCorner(d, r).transpose();
-  for (int i = 0; i < d; ++i) {
-    const double si = lam[i] * lam[i] * a[i];
-    if (si != 0.0) Fc.bottomRows(r).noalias() -= Gc.col(i).tail(r) * (si * Fc.row(i));
+  // C0_12 = diag(a) G_12 and its transpose.
+  for (int j = 0; j < r; ++j)
+    for (int i = 0; i < d; ++i) {
+      const double v = a[i] * G[i + ldg * (d + j)];
+      C[i + ldc * (d + j)] = v;
+      C[(d + j) + ldc * i] = v;
+    }
+  // F0: the rest's rows less G_21 diag(s) Z_1'X, then the first d scaled.
+  for (int k = 0; k < d; ++k) {
+    if (s[k] == 0.0) continue;
+    const double* gk = G + ldg * k + d;
+    for (int c = 0; c < p; ++c) {
+      const double v = s[k] * F[k + ldf * c];
+      double* fc = F + ldf * c + d;
+      for (int i = 0; i < r; ++i) fc[i] -= gk[i] * v;
+    }
   }
-  Fc.topRows(d) = a.asDiagonal() * Fc.topRows(d);
-  // S = Lambda_2 T Lambda_2 + I, B = Lambda_2 C0_2., U = Lambda_2 F0_2.
+  for (int c = 0; c < p; ++c)
+    for (int i = 0; i < d; ++i) F[i + ldf * c] *= a[i];
+  // S = Lambda_2 T Lambda_2 + I (lower triangle), B = Lambda_2 C0_2., U = Lambda_2 F0_2.
   auto S = Sb.topLeftCorner(r, r);
   auto B = Bb.topLeftCorner(r, m);
   auto U = Ub.topRows(r);
+  double* Sp = S.data();
+  const long lds = S.outerStride();
+  double* Bp = B.data();
+  const long ldb = B.outerStride();
+  double* Up = U.data();
+  const long ldu = U.outerStride();
   for (int j = 0; j < r; ++j) {
-    for (int i = j; i < r; ++i) S(i, j) = lam[d + i] * lam[d + j] * T(i, j);
-    S(j, j) += 1.0;
+    for (int i = j; i < r; ++i) Sp[i + lds * j] = lam[d + i] * lam[d + j] * C[(d + i) + ldc * (d + j)];
+    Sp[j + lds * j] += 1.0;
   }
-  for (int i = 0; i < r; ++i) {
-    B.row(i) = lam[d + i] * Cc.row(d + i);
-    U.row(i) = lam[d + i] * Fc.row(d + i);
-  }
+  for (int j = 0; j < m; ++j)
+    for (int i = 0; i < r; ++i) Bp[i + ldb * j] = lam[d + i] * C[(d + i) + ldc * j];
+  for (int c = 0; c < p; ++c)
+    for (int i = 0; i < r; ++i) Up[i + ldu * c] = lam[d + i] * F[(d + i) + ldf * c];
   if (r <= 24) {
     if (!small_chol_solve(S, B, U, r, m, p)) return false;
   } else {
@@ -158,8 +202,27 @@ bool diagonal_block_cf(const GB& Gc, const double* lam, int m, int d, int p, boo
     ch.matrixL().solveInPlace(U);
   }
   if (small) {
-    Cc.noalias() -= B.transpose().lazyProduct(B);
-    Fc.noalias() -= B.transpose().lazyProduct(U);
+    // C -= B'B (lower triangle, mirrored), F -= B'U: dot products of B's
+    // columns (length r).
+    for (int j = 0; j < m; ++j) {
+      const double* bj = Bp + ldb * j;
+      for (int i = j; i < m; ++i) {
+        const double* bi = Bp + ldb * i;
+        double t = 0.0;
+        for (int k = 0; k < r; ++k) t += bi[k] * bj[k];
+        C[i + ldc * j] -= t;
+        if (i != j) C[j + ldc * i] = C[i + ldc * j];
+      }
+    }
+    for (int c = 0; c < p; ++c) {
+      const double* uc = Up + ldu * c;
+      for (int i = 0; i < m; ++i) {
+        const double* bi = Bp + ldb * i;
+        double t = 0.0;
+        for (int k = 0; k < r; ++k) t += bi[k] * uc[k];
+        F[i + ldf * c] -= t;
+      }
+    }
   } else {
     Cc.template selfadjointView<Eigen::Lower>().rankUpdate(B.transpose(), -1.0);
     Cc.template triangularView<Eigen::StrictlyUpper>() = Cc.transpose();
@@ -360,11 +423,11 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
   MatrixXd Gb(mmax, mmax), Mb(mmax, mmax), Bb(mmax, mmax), Cb(mmax, mmax), CLb(mgen, mgen);
   MatrixXd Ub(mmax, p_), Fb(mmax, p_), LFb(mgen, p_), Rb(mmax, nr), Hb(mmax, nr), Eb(mmax, kp);
   std::vector<MatrixXd> Tb(K, MatrixXd(mgen, mgen)), CEb(K, MatrixXd(mgen, mgen));
-  // Where Lambda is diagonal (diagonal_block_cf()): G_21 diag(sqrt(s)), a,
-  // each member's lambda, term and 2 lambda.
+  // Where Lambda is diagonal (diagonal_block_cf()): G_21 diag(sqrt(s)), a
+  // and s, each member's lambda, term and 2 lambda.
   const int mdiag = diag_k_.empty() ? 0 : mmax;
   MatrixXd Wdb(mdiag, mdiag);
-  VectorXd av(mdiag);
+  VectorXd av(2 * mdiag);
   Eigen::LLT<MatrixXd> ch;
   std::vector<int> dkk(mdiag);
   std::vector<double> dlam(mdiag), du(mdiag), acc(K);
