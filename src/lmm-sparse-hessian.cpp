@@ -307,21 +307,27 @@ void LmmSparse::find_blocks() {
   for (int j = 0; j < Q_; ++j)
     for (ColMat::InnerIterator it(G_, j); it; ++it) unite((int)it.row(), j);
   for (size_t e = 0; e < lam_.row.size(); ++e) unite(lam_.row[e], lam_.col[e]);
-  std::vector<int> id(Q_, -1);
+  // Each block's size counted first, so that its lists are allocated once
+  // (a nested design has a block per top-level group).
+  std::vector<int> id(Q_, -1), count;
   block_of_.assign(Q_, -1);
   block_pos_.assign(Q_, -1);
-  blocks_.clear();
   for (int i = 0; i < Q_; ++i) {
     const int r = find_root(parent, i);
     if (id[r] < 0) {
-      id[r] = (int)blocks_.size();
-      blocks_.push_back(std::vector<int>());
+      id[r] = (int)count.size();
+      count.push_back(0);
     }
     block_of_[i] = id[r];
-    block_pos_[i] = (int)blocks_[id[r]].size();
-    blocks_[id[r]].push_back(i);
+    block_pos_[i] = count[id[r]]++;
   }
+  blocks_.assign(count.size(), std::vector<int>());
+  for (size_t b = 0; b < count.size(); ++b) blocks_[b].reserve(count[b]);
+  for (int i = 0; i < Q_; ++i) blocks_[block_of_[i]].push_back(i);
+  std::fill(count.begin(), count.end(), 0);
+  for (size_t e = 0; e < lam_.row.size(); ++e) ++count[block_of_[lam_.row[e]]];
   block_entries_.assign(blocks_.size(), std::vector<int>());
+  for (size_t b = 0; b < count.size(); ++b) block_entries_[b].reserve(count[b]);
   for (size_t e = 0; e < lam_.row.size(); ++e) block_entries_[block_of_[lam_.row[e]]].push_back((int)e);
   block_work_ = 0.0;
   for (const auto& b : blocks_) block_work_ += (double)b.size() * (double)b.size();
@@ -341,10 +347,12 @@ void LmmSparse::find_blocks() {
   block_d_.assign(blocks_.size(), 0);
   if (!diag_k_.empty()) {
     std::vector<char> in_d(Q_, 0);
-    std::vector<int> rest;
+    std::vector<int> lead, rest;
+    lead.reserve(Q_);
+    rest.reserve(Q_);
     for (size_t b = 0; b < blocks_.size(); ++b) {
       std::vector<int>& mem = blocks_[b];
-      std::vector<int> lead;
+      lead.clear();
       rest.clear();
       for (int i : mem) {
         bool free = true;
@@ -358,8 +366,7 @@ void LmmSparse::find_blocks() {
         }
       }
       block_d_[b] = (int)lead.size();
-      lead.insert(lead.end(), rest.begin(), rest.end());
-      mem.swap(lead);
+      std::copy(rest.begin(), rest.end(), std::copy(lead.begin(), lead.end(), mem.begin()));
       for (size_t t = 0; t < mem.size(); ++t) block_pos_[mem[t]] = (int)t;
     }
   }
