@@ -413,8 +413,8 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
   // (C is block diagonal, so each is a sum over the blocks of products of
   // the blocks' rows): with R = [S_1 F, ..., S_K F, W] (W = [w_1 ... w_K])
   // and E = [E_1'F, ..., E_K'F] on a block's rows, FR = F'R (holding F'S_k F
-  // and F'W), RCR = R'C R (holding (S_l F)'C (S_k F) and W'C W) and EE =
-  // E'E.
+  // and F'W), RCR = R'C R (its blocks (S_l F)'C (S_k F) and W'C W; the
+  // cross blocks (S_k F)'C W are not needed, left zero) and EE = E'E.
   const int kp = K * p_, nr = kp + K;
   MatrixXd FR = MatrixXd::Zero(p_, nr), RCR = MatrixXd::Zero(nr, nr), EE = MatrixXd::Zero(kp, kp);
   const double* Mx = M_.valuePtr();
@@ -425,10 +425,11 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
   int mmax = 0;
   for (const auto& b : blocks_) mmax = std::max(mmax, (int)b.size());
   // The general path's C Lambda, C S_k and C E_k work (m x m each, K + 1 of
-  // them) is not used where Lambda is diagonal (diagonal_block_traces()).
+  // them), Lambda'F and E is not used where Lambda is diagonal
+  // (diagonal_block_traces(), the row-by-row sums below).
   const int mgen = diag_k_.empty() ? mmax : 0;
   MatrixXd Gb(mmax, mmax), Mb(mmax, mmax), Bb(mmax, mmax), Cb(mmax, mmax), CLb(mgen, mgen);
-  MatrixXd Ub(mmax, p_), Fb(mmax, p_), LFb(mgen, p_), Rb(mmax, nr), Hb(mmax, nr), Eb(mmax, kp);
+  MatrixXd Ub(mmax, p_), Fb(mmax, p_), LFb(mgen, p_), Rb(mmax, nr), Hb(mmax, nr), Eb(mgen, kp);
   std::vector<MatrixXd> Tb(K, MatrixXd(mgen, mgen)), CEb(K, MatrixXd(mgen, mgen));
   // Where Lambda is diagonal (diagonal_block_cf()): G_21 diag(sqrt(s)), a
   // and s, each member's lambda, term and 2 lambda.
@@ -462,19 +463,17 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
         dkk[i] = diag_k_[idx[i]];
         dlam[i] = theta[dkk[i]];
         du[i] = 2.0 * dlam[i];
-        Fc.row(i) = ZtX_.row(idx[i]);
+        for (int c = 0; c < p_; ++c) Fc(i, c) = ZtX_(idx[i], c);
       }
       if (!diagonal_block_cf(Gc, dlam.data(), m, block_d_[b], p_, small, Cc, Fc, Wdb, Mb, Bb, Ub,
                              av, ch))
         return out;
       diagonal_block_traces(Cc, dkk.data(), du.data(), m, K, trC, trCkl, trCC, acc.data());
-      // S_k F = 2 lambda_i F_i and E_k'F = F_i on the rows i of term k.
+      // S_k F = 2 lambda_i F_i on the rows i of term k (E_k'F = F_i there:
+      // not stored, see below).
       Rc.leftCols(kp).setZero();
-      Ec.setZero();
-      for (int i = 0; i < m; ++i) {
-        Rc.row(i).segment(dkk[i] * p_, p_) = du[i] * Fc.row(i);
-        Ec.row(i).segment(dkk[i] * p_, p_) = Fc.row(i);
-      }
+      for (int i = 0; i < m; ++i)
+        for (int c = 0; c < p_; ++c) Rc(i, dkk[i] * p_ + c) = du[i] * Fc(i, c);
     } else {
       Mc.setZero();
       for (int jj = 0; jj < m; ++jj) {
@@ -553,13 +552,43 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
       }
     }
     // The block's shares of FR, RCR and EE (H = C R).
-    for (int i = 0; i < m; ++i) Rc.row(i).tail(K) = Wv.row(idx[i]);
+    for (int c = 0; c < K; ++c)
+      for (int i = 0; i < m; ++i) Rc(i, kp + c) = Wv(idx[i], c);
     auto Hc = Hb.topRows(m);
     if (small) small_product(Cc.data(), Cc.outerStride(), Rc.data(), Rc.outerStride(), m, nr,
                              Hc.data(), Hc.outerStride());
     else Hc.noalias() = Cc * Rc;
+    if (!diag_k_.empty()) {
+      // Row by row, S_k F and E_k'F vanishing outside term k's rows: with
+      // k = k(i), (E_k'F)'(E_k'F) += F_i F_i', F'S_k F += 2 lambda_i F_i F_i',
+      // F'W += F_i w_i', (S_k F)'C (S_l F) += 2 lambda_i F_i (C S_l F)_i and
+      // W'C W += w_i (C W)_i.
+      for (int i = 0; i < m; ++i) {
+        const int o = dkk[i] * p_;
+        for (int c = 0; c < p_; ++c)
+          for (int e = 0; e < p_; ++e) {
+            const double ff = Fc(i, e) * Fc(i, c);
+            EE(o + e, o + c) += ff;
+            FR(e, o + c) += du[i] * ff;
+          }
+        for (int c = 0; c < K; ++c)
+          for (int e = 0; e < p_; ++e) FR(e, kp + c) += Fc(i, e) * Rc(i, kp + c);
+        for (int e = 0; e < p_; ++e) {
+          const double v = Rc(i, o + e);
+          for (int c = 0; c < kp; ++c) RCR(o + e, c) += v * Hc(i, c);
+        }
+        for (int e = 0; e < K; ++e) {
+          const double v = Rc(i, kp + e);
+          for (int c = 0; c < K; ++c) RCR(kp + e, kp + c) += v * Hc(i, kp + c);
+        }
+      }
+      continue;
+    }
     add_crossprod(Fc.data(), Fc.outerStride(), p_, Rc.data(), Rc.outerStride(), nr, m, FR.data(), p_);
-    add_crossprod(Rc.data(), Rc.outerStride(), nr, Hc.data(), Hc.outerStride(), nr, m, RCR.data(), nr);
+    add_crossprod(Rc.data(), Rc.outerStride(), kp, Hc.data(), Hc.outerStride(), kp, m, RCR.data(), nr);
+    add_crossprod(Rc.data() + Rc.outerStride() * kp, Rc.outerStride(), K,
+                  Hc.data() + Hc.outerStride() * kp, Hc.outerStride(), K, m,
+                  RCR.data() + (nr + 1) * kp, nr);
     add_crossprod(Ec.data(), Ec.outerStride(), kp, Ec.data(), Ec.outerStride(), kp, m, EE.data(), kp);
   }
   for (int k = 0; k < K; ++k)
