@@ -104,7 +104,7 @@ bool small_chol_solve(MB& Mc, BB& B, UB& U, int m, int nb, int p) {
 //   C = C0 - B'B,  F = F0 - B'U,  B = L^{-1} Lambda_2 C0_2.,  U = L^{-1} Lambda_2 F0_2.
 // (C0_2. and F0_2. the rows of the rest). No 1/lambda: lambda_i = 0 gives
 // a_i = 1. The workspaces Wd (>= r x d), Sb (>= r x r), Bb (>= r x m), Ub
-// (>= r x p) and av (>= 2 d: a and s) are the caller's. False where S is
+// (>= r x p) and av (>= 2 d + m: a, s and a row of B) are the caller's. False where S is
 // not positive definite. The O(m d) parts by plain loops on the blocks'
 // storage (column-major, their outer strides), and small blocks' products
 // too: at a nested design's m = 9, d = 8, r = 1, Eigen's expression set-up
@@ -202,27 +202,26 @@ bool diagonal_block_cf(const GB& Gc, const double* lam, int m, int d, int p, boo
     ch.matrixL().solveInPlace(U);
   }
   if (small) {
-    // C -= B'B (lower triangle, mirrored), F -= B'U: dot products of B's
-    // columns (length r).
-    for (int j = 0; j < m; ++j) {
-      const double* bj = Bp + ldb * j;
-      for (int i = j; i < m; ++i) {
-        const double* bi = Bp + ldb * i;
-        double t = 0.0;
-        for (int k = 0; k < r; ++k) t += bi[k] * bj[k];
-        C[i + ldc * j] -= t;
-        if (i != j) C[j + ldc * i] = C[i + ldc * j];
+    // C -= B'B (lower triangle, then mirrored) and F -= B'U one row of B
+    // at a time (r rank-1 updates; a nested design's r is 1), the row
+    // copied to bk.
+    double* bk = s + d;
+    for (int k = 0; k < r; ++k) {
+      for (int j = 0; j < m; ++j) bk[j] = Bp[k + ldb * j];
+      for (int j = 0; j < m; ++j) {
+        const double v = bk[j];
+        if (v == 0.0) continue;
+        double* cj = C + ldc * j;
+        for (int i = j; i < m; ++i) cj[i] -= bk[i] * v;
+      }
+      for (int c = 0; c < p; ++c) {
+        const double v = Up[k + ldu * c];
+        double* fc = F + ldf * c;
+        for (int i = 0; i < m; ++i) fc[i] -= bk[i] * v;
       }
     }
-    for (int c = 0; c < p; ++c) {
-      const double* uc = Up + ldu * c;
-      for (int i = 0; i < m; ++i) {
-        const double* bi = Bp + ldb * i;
-        double t = 0.0;
-        for (int k = 0; k < r; ++k) t += bi[k] * uc[k];
-        F[i + ldf * c] -= t;
-      }
-    }
+    for (int j = 0; j < m; ++j)
+      for (int i = j + 1; i < m; ++i) C[j + ldc * i] = C[i + ldc * j];
   } else {
     Cc.template selfadjointView<Eigen::Lower>().rankUpdate(B.transpose(), -1.0);
     Cc.template triangularView<Eigen::StrictlyUpper>() = Cc.transpose();
@@ -431,11 +430,11 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
   MatrixXd Gb(mmax, mmax), Mb(mmax, mmax), Bb(mmax, mmax), Cb(mmax, mmax), CLb(mgen, mgen);
   MatrixXd Ub(mmax, p_), Fb(mmax, p_), LFb(mgen, p_), Rb(mmax, nr), Hb(mmax, nr), Eb(mgen, kp);
   std::vector<MatrixXd> Tb(K, MatrixXd(mgen, mgen)), CEb(K, MatrixXd(mgen, mgen));
-  // Where Lambda is diagonal (diagonal_block_cf()): G_21 diag(sqrt(s)), a
-  // and s, each member's lambda, term and 2 lambda.
+  // Where Lambda is diagonal (diagonal_block_cf()): G_21 diag(sqrt(s)), a,
+  // s and a row of B, each member's lambda, term and 2 lambda.
   const int mdiag = diag_k_.empty() ? 0 : mmax;
   MatrixXd Wdb(mdiag, mdiag);
-  VectorXd av(2 * mdiag);
+  VectorXd av(3 * mdiag);
   Eigen::LLT<MatrixXd> ch;
   std::vector<int> dkk(mdiag);
   std::vector<double> dlam(mdiag), du(mdiag), acc(K);
@@ -563,23 +562,35 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
       // k = k(i), (E_k'F)'(E_k'F) += F_i F_i', F'S_k F += 2 lambda_i F_i F_i',
       // F'W += F_i w_i', (S_k F)'C (S_l F) += 2 lambda_i F_i (C S_l F)_i and
       // W'C W += w_i (C W)_i.
+      // Raw column-major access: Eigen's element access through the
+      // blocks costs more than the arithmetic here.
+      const int p = p_;
+      const double* Fp = Fc.data();
+      const double* Rp = Rc.data();
+      const double* Hp = Hc.data();
+      const long ldf = Fc.outerStride(), ldr = Rc.outerStride(), ldh = Hc.outerStride();
+      double* EEp = EE.data();
+      double* FRp = FR.data();
+      double* RCRp = RCR.data();
       for (int i = 0; i < m; ++i) {
-        const int o = dkk[i] * p_;
-        for (int c = 0; c < p_; ++c)
-          for (int e = 0; e < p_; ++e) {
-            const double ff = Fc(i, e) * Fc(i, c);
-            EE(o + e, o + c) += ff;
-            FR(e, o + c) += du[i] * ff;
+        const int o = dkk[i] * p;
+        for (int c = 0; c < p; ++c)
+          for (int e = 0; e < p; ++e) {
+            const double ff = Fp[i + ldf * e] * Fp[i + ldf * c];
+            EEp[(o + e) + kp * (o + c)] += ff;
+            FRp[e + p * (o + c)] += du[i] * ff;
           }
-        for (int c = 0; c < K; ++c)
-          for (int e = 0; e < p_; ++e) FR(e, kp + c) += Fc(i, e) * Rc(i, kp + c);
-        for (int e = 0; e < p_; ++e) {
-          const double v = Rc(i, o + e);
-          for (int c = 0; c < kp; ++c) RCR(o + e, c) += v * Hc(i, c);
+        for (int c = 0; c < K; ++c) {
+          const double w = Rp[i + ldr * (kp + c)];
+          for (int e = 0; e < p; ++e) FRp[e + p * (kp + c)] += Fp[i + ldf * e] * w;
+        }
+        for (int e = 0; e < p; ++e) {
+          const double v = Rp[i + ldr * (o + e)];
+          for (int c = 0; c < kp; ++c) RCRp[(o + e) + nr * c] += v * Hp[i + ldh * c];
         }
         for (int e = 0; e < K; ++e) {
-          const double v = Rc(i, kp + e);
-          for (int c = 0; c < K; ++c) RCR(kp + e, kp + c) += v * Hc(i, kp + c);
+          const double v = Rp[i + ldr * (kp + e)];
+          for (int c = 0; c < K; ++c) RCRp[(kp + e) + nr * (kp + c)] += v * Hp[i + ldh * (kp + c)];
         }
       }
       continue;
