@@ -104,11 +104,11 @@ bool small_chol_solve(MB& Mc, BB& B, UB& U, int m, int nb, int p) {
 //   C = C0 - B'B,  F = F0 - B'U,  B = L^{-1} Lambda_2 C0_2.,  U = L^{-1} Lambda_2 F0_2.
 // (C0_2. and F0_2. the rows of the rest). No 1/lambda: lambda_i = 0 gives
 // a_i = 1. The workspaces Wd (>= r x d), Sb (>= r x r), Bb (>= r x m), Ub
-// (>= r x p) and av (>= 2 d + m: a, s and a row of B) are the caller's. False where S is
-// not positive definite. The O(m d) parts by plain loops on the blocks'
-// storage (column-major, their outer strides), and small blocks' products
-// too: at a nested design's m = 9, d = 8, r = 1, Eigen's expression set-up
-// cost more than the arithmetic.
+// (>= r x p) and av (>= 2 d + m: a, s and a row of B) are the caller's.
+// False where S is not positive definite. The O(m d) parts by plain loops
+// on the blocks' storage (column-major, their outer strides), and small
+// blocks' products too: at a nested design's m = 9, d = 8, r = 1, Eigen's
+// expression set-up cost more than the arithmetic.
 template <class GB, class CB, class FB>
 bool diagonal_block_cf(const GB& Gc, const double* lam, int m, int d, int p, bool small, CB& Cc,
                        FB& Fc, Eigen::MatrixXd& Wdb, Eigen::MatrixXd& Sb, Eigen::MatrixXd& Bb,
@@ -233,8 +233,8 @@ bool diagonal_block_cf(const GB& Gc, const double* lam, int m, int d, int p, boo
 // Where Lambda is diagonal, the block's terms of tr(C S_k), tr(C S_kl) and
 // tr(C S_k C S_l) read off C (formulas at the top); kk and u: each member's
 // term and 2 lambda_i; acc: K doubles of work. Each unordered pair i != j
-// counts twice within a term and once (in trCC(min, max), the lower
-// triangle filled by the caller) across two.
+// counts twice within a term and once across two (in trCC(min, max), the
+// upper triangle; the caller mirrors it).
 template <class CB>
 void diagonal_block_traces(const CB& Cc, const int* kk, const double* u, int m, int K,
                            Eigen::VectorXd& trC, Eigen::MatrixXd& trCkl, Eigen::MatrixXd& trCC,
