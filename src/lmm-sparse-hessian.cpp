@@ -104,51 +104,95 @@ bool small_chol_solve(MB& Mc, BB& B, UB& U, int m, int nb, int p) {
 //   C = C0 - B'B,  F = F0 - B'U,  B = L^{-1} Lambda_2 C0_2.,  U = L^{-1} Lambda_2 F0_2.
 // (C0_2. and F0_2. the rows of the rest). No 1/lambda: lambda_i = 0 gives
 // a_i = 1. The workspaces Wd (>= r x d), Sb (>= r x r), Bb (>= r x m), Ub
-// (>= r x p) and av (>= d) are the caller's. False where S is not positive
-// definite.
+// (>= r x p) and av (>= 2 d + m: a, s and a row of B) are the caller's.
+// False where S is not positive definite. The O(m d) parts by plain loops
+// on the blocks' storage (column-major, their outer strides), and small
+// blocks' products too: at a nested design's m = 9, d = 8, r = 1, Eigen's
+// expression set-up cost more than the arithmetic.
 template <class GB, class CB, class FB>
 bool diagonal_block_cf(const GB& Gc, const double* lam, int m, int d, int p, bool small, CB& Cc,
                        FB& Fc, Eigen::MatrixXd& Wdb, Eigen::MatrixXd& Sb, Eigen::MatrixXd& Bb,
                        Eigen::MatrixXd& Ub, Eigen::VectorXd& av, Eigen::LLT<Eigen::MatrixXd>& ch) {
   const int r = m - d;
-  auto a = av.head(d);
-  for (int i = 0; i < d; ++i) a[i] = 1.0 / (lam[i] * lam[i] * Gc(i, i) + 1.0);
-  Cc.topLeftCorner(d, d).setZero();
-  for (int i = 0; i < d; ++i) Cc(i, i) = Gc(i, i) * a[i];
+  const double* G = Gc.data();
+  const long ldg = Gc.outerStride();
+  double* C = Cc.data();
+  const long ldc = Cc.outerStride();
+  double* F = Fc.data();
+  const long ldf = Fc.outerStride();
+  double* a = av.data();
+  double* s = a + d;
+  for (int i = 0; i < d; ++i) {
+    a[i] = 1.0 / (lam[i] * lam[i] * G[i + ldg * i] + 1.0);
+    s[i] = lam[i] * lam[i] * a[i];
+  }
+  for (int j = 0; j < d; ++j) {
+    std::fill(C + ldc * j, C + ldc * j + d, 0.0);
+    C[j + ldc * j] = G[j + ldg * j] * a[j];
+  }
   if (r == 0) {
-    Fc = a.asDiagonal() * Fc;
+    for (int c = 0; c < p; ++c)
+      for (int i = 0; i < d; ++i) F[i + ldf * c] *= a[i];
     return true;
   }
-  // T = G_22 - W W', W = G_21 diag(sqrt(s)) (sqrt(s_i) = |lambda_i| sqrt(a_i)).
-  auto Wd = Wdb.topLeftCorner(r, d);
-  for (int i = 0; i < d; ++i) Wd.col(i) = (std::fabs(lam[i]) * std::sqrt(a[i])) * Gc.col(i).tail(r);
+  // T = G_22 - G_21 diag(s) G_12 into C's bottom right corner: small blocks
+  // directly (lower triangle, then mirrored); else as G_22 - W W', W = G_21
+  // diag(sqrt(s)) (sqrt(s_i) = |lambda_i| sqrt(a_i)), a rank-d update.
   auto T = Cc.bottomRightCorner(r, r);
-  T = Gc.bottomRightCorner(r, r);
   if (small) {
-    T.noalias() -= Wd.lazyProduct(Wd.transpose());
+    for (int j = 0; j < r; ++j)
+      for (int i = j; i < r; ++i) {
+        const double* gi = G + (d + i);
+        const double* gj = G + (d + j);
+        double t = G[(d + i) + ldg * (d + j)];
+        for (int k = 0; k < d; ++k) t -= s[k] * gi[ldg * k] * gj[ldg * k];
+        C[(d + i) + ldc * (d + j)] = t;
+        C[(d + j) + ldc * (d + i)] = t;
+      }
   } else {
+    auto Wd = Wdb.topLeftCorner(r, d);
+    for (int i = 0; i < d; ++i) Wd.col(i) = (std::fabs(lam[i]) * std::sqrt(a[i])) * Gc.col(i).tail(r);
+    T = Gc.bottomRightCorner(r, r);
     T.template selfadjointView<Eigen::Lower>().rankUpdate(Wd, -1.0);
     T.template triangularView<Eigen::StrictlyUpper>() = T.transpose();
   }
-  Cc.topRightCorner(d, r) = a.asDiagonal() * Gc.topRightCorner(d, r);
-  Cc.bottomLeftCorner(r, d) = Cc.topRightCorner(d, r).transpose();
-  for (int i = 0; i < d; ++i) {
-    const double si = lam[i] * lam[i] * a[i];
-    if (si != 0.0) Fc.bottomRows(r).noalias() -= Gc.col(i).tail(r) * (si * Fc.row(i));
+  // C0_12 = diag(a) G_12 and its transpose.
+  for (int j = 0; j < r; ++j)
+    for (int i = 0; i < d; ++i) {
+      const double v = a[i] * G[i + ldg * (d + j)];
+      C[i + ldc * (d + j)] = v;
+      C[(d + j) + ldc * i] = v;
+    }
+  // F0: the rest's rows less G_21 diag(s) Z_1'X, then the first d scaled.
+  for (int k = 0; k < d; ++k) {
+    if (s[k] == 0.0) continue;
+    const double* gk = G + ldg * k + d;
+    for (int c = 0; c < p; ++c) {
+      const double v = s[k] * F[k + ldf * c];
+      double* fc = F + ldf * c + d;
+      for (int i = 0; i < r; ++i) fc[i] -= gk[i] * v;
+    }
   }
-  Fc.topRows(d) = a.asDiagonal() * Fc.topRows(d);
-  // S = Lambda_2 T Lambda_2 + I, B = Lambda_2 C0_2., U = Lambda_2 F0_2.
+  for (int c = 0; c < p; ++c)
+    for (int i = 0; i < d; ++i) F[i + ldf * c] *= a[i];
+  // S = Lambda_2 T Lambda_2 + I (lower triangle), B = Lambda_2 C0_2., U = Lambda_2 F0_2.
   auto S = Sb.topLeftCorner(r, r);
   auto B = Bb.topLeftCorner(r, m);
   auto U = Ub.topRows(r);
+  double* Sp = S.data();
+  const long lds = S.outerStride();
+  double* Bp = B.data();
+  const long ldb = B.outerStride();
+  double* Up = U.data();
+  const long ldu = U.outerStride();
   for (int j = 0; j < r; ++j) {
-    for (int i = j; i < r; ++i) S(i, j) = lam[d + i] * lam[d + j] * T(i, j);
-    S(j, j) += 1.0;
+    for (int i = j; i < r; ++i) Sp[i + lds * j] = lam[d + i] * lam[d + j] * C[(d + i) + ldc * (d + j)];
+    Sp[j + lds * j] += 1.0;
   }
-  for (int i = 0; i < r; ++i) {
-    B.row(i) = lam[d + i] * Cc.row(d + i);
-    U.row(i) = lam[d + i] * Fc.row(d + i);
-  }
+  for (int j = 0; j < m; ++j)
+    for (int i = 0; i < r; ++i) Bp[i + ldb * j] = lam[d + i] * C[(d + i) + ldc * j];
+  for (int c = 0; c < p; ++c)
+    for (int i = 0; i < r; ++i) Up[i + ldu * c] = lam[d + i] * F[(d + i) + ldf * c];
   if (r <= 24) {
     if (!small_chol_solve(S, B, U, r, m, p)) return false;
   } else {
@@ -158,8 +202,26 @@ bool diagonal_block_cf(const GB& Gc, const double* lam, int m, int d, int p, boo
     ch.matrixL().solveInPlace(U);
   }
   if (small) {
-    Cc.noalias() -= B.transpose().lazyProduct(B);
-    Fc.noalias() -= B.transpose().lazyProduct(U);
+    // C -= B'B (lower triangle, then mirrored) and F -= B'U one row of B
+    // at a time (r rank-1 updates; a nested design's r is 1), the row
+    // copied to bk.
+    double* bk = s + d;
+    for (int k = 0; k < r; ++k) {
+      for (int j = 0; j < m; ++j) bk[j] = Bp[k + ldb * j];
+      for (int j = 0; j < m; ++j) {
+        const double v = bk[j];
+        if (v == 0.0) continue;
+        double* cj = C + ldc * j;
+        for (int i = j; i < m; ++i) cj[i] -= bk[i] * v;
+      }
+      for (int c = 0; c < p; ++c) {
+        const double v = Up[k + ldu * c];
+        double* fc = F + ldf * c;
+        for (int i = 0; i < m; ++i) fc[i] -= bk[i] * v;
+      }
+    }
+    for (int j = 0; j < m; ++j)
+      for (int i = j + 1; i < m; ++i) C[j + ldc * i] = C[i + ldc * j];
   } else {
     Cc.template selfadjointView<Eigen::Lower>().rankUpdate(B.transpose(), -1.0);
     Cc.template triangularView<Eigen::StrictlyUpper>() = Cc.transpose();
@@ -168,53 +230,70 @@ bool diagonal_block_cf(const GB& Gc, const double* lam, int m, int d, int p, boo
   return true;
 }
 
-}  // namespace
-
-// The block's terms of the traces and its rows of S_k F, E_k'F and C S_k F
-// when Lambda is diagonal (formulas at the top): from C and F alone.
-template <class CB, class FB>
-void LmmSparse::diagonal_block_terms(const std::vector<int>& idx, const Eigen::VectorXd& theta,
-                                     const CB& Cc, const FB& Fc, bool small,
-                                     Eigen::VectorXd& trC, Eigen::MatrixXd& trCC,
-                                     Eigen::MatrixXd& trCkl, std::vector<Eigen::MatrixXd>& SF,
-                                     std::vector<Eigen::MatrixXd>& EF,
-                                     std::vector<Eigen::MatrixXd>& CSF, std::vector<int>& kk,
-                                     std::vector<double>& lam, Eigen::MatrixXd& Skb,
-                                     Eigen::MatrixXd& CSkb) const {
-  const int m = (int)idx.size();
-  const int K = lam_.ntheta;
-  kk.resize(m);
-  lam.resize(m);
-  for (int i = 0; i < m; ++i) {
-    kk[i] = diag_k_[idx[i]];
-    lam[i] = theta[kk[i]];
-  }
+// Where Lambda is diagonal, the block's terms of tr(C S_k), tr(C S_kl) and
+// tr(C S_k C S_l) read off C (formulas at the top); kk and u: each member's
+// term and 2 lambda_i; acc: K doubles of work. Each unordered pair i != j
+// counts twice within a term and once across two (in trCC(min, max), the
+// upper triangle; the caller mirrors it).
+template <class CB>
+void diagonal_block_traces(const CB& Cc, const int* kk, const double* u, int m, int K,
+                           Eigen::VectorXd& trC, Eigen::MatrixXd& trCkl, Eigen::MatrixXd& trCC,
+                           double* acc) {
+  const double* C = Cc.data();
+  const long ldc = Cc.outerStride();
   for (int j = 0; j < m; ++j) {
-    trC[kk[j]] += 2.0 * lam[j] * Cc(j, j);
-    trCkl(kk[j], kk[j]) += 2.0 * Cc(j, j);
-    for (int i = 0; i < m; ++i)
-      if (kk[j] <= kk[i]) trCC(kk[j], kk[i]) += 4.0 * lam[i] * lam[j] * Cc(i, j) * Cc(i, j);
-  }
-  auto Sk = Skb.topRows(m);
-  auto CSk = CSkb.topRows(m);
-  for (int k = 0; k < K; ++k) {
-    Sk.setZero();
-    bool any = false;
-    for (int i = 0; i < m; ++i)
-      if (kk[i] == k) {
-        Sk.row(i) = 2.0 * lam[i] * Fc.row(i);
-        EF[k].row(idx[i]) = Fc.row(i);
-        any = true;
-      }
-    if (!any) continue;  // SF, EF and CSF stay zero on this block's rows
-    if (small) CSk.noalias() = Cc.lazyProduct(Sk);
-    else CSk.noalias() = Cc * Sk;
-    for (int i = 0; i < m; ++i) {
-      SF[k].row(idx[i]) = Sk.row(i);
-      CSF[k].row(idx[i]) = CSk.row(i);
+    const double* cj = C + ldc * j;
+    const int kj = kk[j];
+    trC[kj] += u[j] * cj[j];
+    trCkl(kj, kj) += 2.0 * cj[j];
+    trCC(kj, kj) += u[j] * u[j] * cj[j] * cj[j];
+    std::fill(acc, acc + K, 0.0);
+    for (int i = j + 1; i < m; ++i) acc[kk[i]] += u[i] * cj[i] * cj[i];
+    for (int k = 0; k < K; ++k) {
+      if (acc[k] == 0.0) continue;
+      const double v = u[j] * acc[k];
+      if (k == kj) trCC(kj, kj) += 2.0 * v;
+      else trCC(std::min(k, kj), std::max(k, kj)) += v;
     }
   }
 }
+
+// out(a, b) += sum_i A(i, a) B(i, b) over the m rows of the column-major
+// A (m x na) and B (m x nb): a block's share of the p x p and K x K sums
+// (a few dozen dot products of length m; Eigen's product set-up costs more
+// than they do).
+void add_crossprod(const double* A, long lda, int na, const double* B, long ldb, int nb, int m,
+                   double* out, long ldo) {
+  for (int b = 0; b < nb; ++b) {
+    const double* bc = B + ldb * b;
+    for (int a = 0; a < na; ++a) {
+      const double* ac = A + lda * a;
+      double s = 0.0;
+      for (int i = 0; i < m; ++i) s += ac[i] * bc[i];
+      out[a + ldo * b] += s;
+    }
+  }
+}
+
+// H = C R for the m x m block C and the m x nc R, column by column of C
+// (skipping R's zeros: S_k's rows outside term k where Lambda is
+// diagonal), for the small blocks.
+void small_product(const double* C, long ldc, const double* R, long ldr, int m, int nc, double* H,
+                   long ldh) {
+  for (int c = 0; c < nc; ++c) {
+    double* h = H + ldh * c;
+    const double* rc = R + ldr * c;
+    std::fill(h, h + m, 0.0);
+    for (int j = 0; j < m; ++j) {
+      const double v = rc[j];
+      if (v == 0.0) continue;
+      const double* cj = C + ldc * j;
+      for (int i = 0; i < m; ++i) h[i] += cj[i] * v;
+    }
+  }
+}
+
+}  // namespace
 
 void LmmSparse::find_blocks() {
   std::vector<int> parent(Q_);
@@ -227,21 +306,27 @@ void LmmSparse::find_blocks() {
   for (int j = 0; j < Q_; ++j)
     for (ColMat::InnerIterator it(G_, j); it; ++it) unite((int)it.row(), j);
   for (size_t e = 0; e < lam_.row.size(); ++e) unite(lam_.row[e], lam_.col[e]);
-  std::vector<int> id(Q_, -1);
+  // Each block's size counted first, so that its lists are allocated once
+  // (a nested design has a block per top-level group).
+  std::vector<int> id(Q_, -1), count;
   block_of_.assign(Q_, -1);
   block_pos_.assign(Q_, -1);
-  blocks_.clear();
   for (int i = 0; i < Q_; ++i) {
     const int r = find_root(parent, i);
     if (id[r] < 0) {
-      id[r] = (int)blocks_.size();
-      blocks_.push_back(std::vector<int>());
+      id[r] = (int)count.size();
+      count.push_back(0);
     }
     block_of_[i] = id[r];
-    block_pos_[i] = (int)blocks_[id[r]].size();
-    blocks_[id[r]].push_back(i);
+    block_pos_[i] = count[id[r]]++;
   }
+  blocks_.assign(count.size(), std::vector<int>());
+  for (size_t b = 0; b < count.size(); ++b) blocks_[b].reserve(count[b]);
+  for (int i = 0; i < Q_; ++i) blocks_[block_of_[i]].push_back(i);
+  std::fill(count.begin(), count.end(), 0);
+  for (size_t e = 0; e < lam_.row.size(); ++e) ++count[block_of_[lam_.row[e]]];
   block_entries_.assign(blocks_.size(), std::vector<int>());
+  for (size_t b = 0; b < count.size(); ++b) block_entries_[b].reserve(count[b]);
   for (size_t e = 0; e < lam_.row.size(); ++e) block_entries_[block_of_[lam_.row[e]]].push_back((int)e);
   block_work_ = 0.0;
   for (const auto& b : blocks_) block_work_ += (double)b.size() * (double)b.size();
@@ -261,10 +346,12 @@ void LmmSparse::find_blocks() {
   block_d_.assign(blocks_.size(), 0);
   if (!diag_k_.empty()) {
     std::vector<char> in_d(Q_, 0);
-    std::vector<int> rest;
+    std::vector<int> lead, rest;
+    lead.reserve(Q_);
+    rest.reserve(Q_);
     for (size_t b = 0; b < blocks_.size(); ++b) {
       std::vector<int>& mem = blocks_[b];
-      std::vector<int> lead;
+      lead.clear();
       rest.clear();
       for (int i : mem) {
         bool free = true;
@@ -278,8 +365,7 @@ void LmmSparse::find_blocks() {
         }
       }
       block_d_[b] = (int)lead.size();
-      lead.insert(lead.end(), rest.begin(), rest.end());
-      mem.swap(lead);
+      std::copy(rest.begin(), rest.end(), std::copy(lead.begin(), lead.end(), mem.begin()));
       for (size_t t = 0; t < mem.size(); ++t) block_pos_[mem[t]] = (int)t;
     }
   }
@@ -293,10 +379,11 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
   if (!blocks_found_) find_blocks();
   if (block_work_ > max_work) return out;
   const int K = lam_.ntheta;
-  // The per-parameter Q x p work matrices below (S_k F, C S_k F, E_k'F: 3 K
-  // of them) grow with Q whatever the blocks' sizes (nested designs of many
-  // small blocks): beyond 1.25e7 doubles (100 MB) the caller keeps the
-  // differences of the exact gradient.
+  // The bound of the Q x p work matrices (S_k F, C S_k F, E_k'F: 3 K of
+  // them) this function once formed, 1.25e7 doubles (100 MB), beyond which
+  // the caller keeps the differences of the exact gradient. The sums they
+  // served are now accumulated block by block (below); the bound stays so
+  // that which designs get the exact Hessian does not change.
   if (3.0 * (double)K * (double)Q_ * (double)p_ > 1.25e7) return out;
   const size_t ne = lam_.row.size();
   using Eigen::MatrixXd;
@@ -321,10 +408,14 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
 
   MatrixXd trCC = MatrixXd::Zero(K, K), trCkl = MatrixXd::Zero(K, K);
   VectorXd trC = VectorXd::Zero(K);
-  MatrixXd F(Q_, p_), CW(Q_, K);
-  // Per k: S_k F, C S_k F, E_k'F (Q x p each, filled block by block).
-  std::vector<MatrixXd> SF(K, MatrixXd::Zero(Q_, p_)), CSF(K, MatrixXd::Zero(Q_, p_)),
-      EF(K, MatrixXd::Zero(Q_, p_));
+  // The REML and pwrss terms' p x p and K x K pieces, summed block by block
+  // (C is block diagonal, so each is a sum over the blocks of products of
+  // the blocks' rows): with R = [S_1 F, ..., S_K F, W] (W = [w_1 ... w_K])
+  // and E = [E_1'F, ..., E_K'F] on a block's rows, FR = F'R (holding F'S_k F
+  // and F'W), RCR = R'C R (its blocks (S_l F)'C (S_k F) and W'C W; the
+  // cross blocks (S_k F)'C W are not needed, left zero) and EE = E'E.
+  const int kp = K * p_, nr = kp + K;
+  MatrixXd FR = MatrixXd::Zero(p_, nr), RCR = MatrixXd::Zero(nr, nr), EE = MatrixXd::Zero(kp, kp);
   const double* Mx = M_.valuePtr();
   const int* Mo = M_.outerIndexPtr();
   const int* Mi = M_.innerIndexPtr();
@@ -333,20 +424,20 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
   int mmax = 0;
   for (const auto& b : blocks_) mmax = std::max(mmax, (int)b.size());
   // The general path's C Lambda, C S_k and C E_k work (m x m each, K + 1 of
-  // them) is not used where Lambda is diagonal (diagonal_block_terms()).
+  // them), Lambda'F and E is not used where Lambda is diagonal
+  // (diagonal_block_traces(), the row-by-row sums below).
   const int mgen = diag_k_.empty() ? mmax : 0;
   MatrixXd Gb(mmax, mmax), Mb(mmax, mmax), Bb(mmax, mmax), Cb(mmax, mmax), CLb(mgen, mgen);
-  MatrixXd Ub(mmax, p_), Fb(mmax, p_), LFb(mmax, p_), Ekb(mmax, p_), Skb(mmax, p_),
-      CSkb(mmax, p_), Wb(mmax, K), CWb(mmax, K);
+  MatrixXd Ub(mmax, p_), Fb(mmax, p_), LFb(mgen, p_), Rb(mmax, nr), Hb(mmax, nr), Eb(mgen, kp);
   std::vector<MatrixXd> Tb(K, MatrixXd(mgen, mgen)), CEb(K, MatrixXd(mgen, mgen));
-  // Where Lambda is diagonal (diagonal_block_cf()): G_21 diag(sqrt(s)), a
-  // and each member's lambda.
+  // Where Lambda is diagonal (diagonal_block_cf()): G_21 diag(sqrt(s)), a,
+  // s and a row of B, each member's lambda, term and 2 lambda.
   const int mdiag = diag_k_.empty() ? 0 : mmax;
   MatrixXd Wdb(mdiag, mdiag);
-  VectorXd av(mdiag);
+  VectorXd av(3 * mdiag);
   Eigen::LLT<MatrixXd> ch;
-  std::vector<int> dkk;
-  std::vector<double> dlam(mdiag);
+  std::vector<int> dkk(mdiag);
+  std::vector<double> dlam(mdiag), du(mdiag), acc(K);
   for (size_t b = 0; b < blocks_.size(); ++b) {
     const std::vector<int>& idx = blocks_[b];
     const std::vector<int>& ent = block_entries_[b];
@@ -357,7 +448,8 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
     auto Cc = Cb.topLeftCorner(m, m);
     auto U = Ub.topRows(m);
     auto Fc = Fb.topRows(m);
-    auto LF = LFb.topRows(m);
+    auto Rc = Rb.topRows(m);
+    auto Ec = Eb.topRows(m);
     Gc.setZero();
     for (int jj = 0; jj < m; ++jj)
       for (ColMat::InnerIterator it(G_, idx[jj]); it; ++it) Gc(block_pos_[it.row()], jj) = it.value();
@@ -366,14 +458,21 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
     // their arithmetic there.
     const bool small = m <= 24;
     if (!diag_k_.empty()) {
-      dlam.resize(m);
       for (int i = 0; i < m; ++i) {
-        dlam[i] = theta[diag_k_[idx[i]]];
-        Fc.row(i) = ZtX_.row(idx[i]);
+        dkk[i] = diag_k_[idx[i]];
+        dlam[i] = theta[dkk[i]];
+        du[i] = 2.0 * dlam[i];
+        for (int c = 0; c < p_; ++c) Fc(i, c) = ZtX_(idx[i], c);
       }
       if (!diagonal_block_cf(Gc, dlam.data(), m, block_d_[b], p_, small, Cc, Fc, Wdb, Mb, Bb, Ub,
                              av, ch))
         return out;
+      diagonal_block_traces(Cc, dkk.data(), du.data(), m, K, trC, trCkl, trCC, acc.data());
+      // S_k F = 2 lambda_i F_i on the rows i of term k (E_k'F = F_i there:
+      // not stored, see below).
+      Rc.leftCols(kp).setZero();
+      for (int i = 0; i < m; ++i)
+        for (int c = 0; c < p_; ++c) Rc(i, dkk[i] * p_ + c) = du[i] * Fc(i, c);
     } else {
       Mc.setZero();
       for (int jj = 0; jj < m; ++jj) {
@@ -407,69 +506,101 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
       for (int i = 0; i < m; ++i) Fc.row(i) = ZtX_.row(idx[i]);
       if (small) Fc.noalias() -= B.transpose().lazyProduct(U);
       else Fc.noalias() -= B.transpose() * U;
-    }
-    for (int i = 0; i < m; ++i) F.row(idx[i]) = Fc.row(i);
-    auto Wc = Wb.topRows(m);
-    for (int i = 0; i < m; ++i) Wc.row(i) = Wv.row(idx[i]);
-    auto CWc = CWb.topRows(m);
-    if (small) CWc.noalias() = Cc.lazyProduct(Wc);
-    else CWc.noalias() = Cc * Wc;
-    for (int i = 0; i < m; ++i) CW.row(idx[i]) = CWc.row(i);
-    if (!diag_k_.empty()) {
-      diagonal_block_terms(idx, theta, Cc, Fc, small, trC, trCC, trCkl, SF, EF, CSF, dkk, dlam,
-                           Skb, CSkb);
-      continue;
-    }
-    // T_k = C S_k = (C E_k) Lambda' + (C Lambda) E_k' on the block.
-    auto CL = CLb.topLeftCorner(m, m);
-    CL.setZero();
-    for (int e : ent) CL.col(block_pos_[lam_.col[e]]) += theta[lam_.k[e]] * Cc.col(block_pos_[lam_.row[e]]);
-    for (int k = 0; k < K; ++k) {
-      Tb[k].topLeftCorner(m, m).setZero();
-      CEb[k].topLeftCorner(m, m).setZero();
-    }
-    for (int e : ent)
-      CEb[lam_.k[e]].topLeftCorner(m, m).col(block_pos_[lam_.col[e]]) += Cc.col(block_pos_[lam_.row[e]]);
-    for (int k = 0; k < K; ++k) {
-      auto T = Tb[k].topLeftCorner(m, m);
-      auto CE = CEb[k].topLeftCorner(m, m);
-      for (int f : ent)
-        T.col(block_pos_[lam_.row[f]]) += theta[lam_.k[f]] * CE.col(block_pos_[lam_.col[f]]);
+      // T_k = C S_k = (C E_k) Lambda' + (C Lambda) E_k' on the block.
+      auto CL = CLb.topLeftCorner(m, m);
+      CL.setZero();
+      for (int e : ent) CL.col(block_pos_[lam_.col[e]]) += theta[lam_.k[e]] * Cc.col(block_pos_[lam_.row[e]]);
+      for (int k = 0; k < K; ++k) {
+        Tb[k].topLeftCorner(m, m).setZero();
+        CEb[k].topLeftCorner(m, m).setZero();
+      }
       for (int e : ent)
-        if (lam_.k[e] == k) T.col(block_pos_[lam_.row[e]]) += CL.col(block_pos_[lam_.col[e]]);
-      trC[k] += T.trace();
-    }
-    for (int k = 0; k < K; ++k)
-      for (int l = k; l < K; ++l)
-        trCC(k, l) += Tb[k].topLeftCorner(m, m).cwiseProduct(Tb[l].topLeftCorner(m, m).transpose()).sum();
-    // tr(C S_kl) = 2 tr(C E_k E_l'): pairs of entries sharing a column.
-    for (int e : ent)
-      for (int f : ent)
-        if (lam_.col[e] == lam_.col[f])
-          trCkl(lam_.k[e], lam_.k[f]) += 2.0 * Cc(block_pos_[lam_.row[f]], block_pos_[lam_.row[e]]);
-    // S_k F = E_k (Lambda'F) + Lambda (E_k'F), C S_k F and E_k'F on the block.
-    LF.setZero();
-    for (int e : ent) LF.row(block_pos_[lam_.col[e]]) += theta[lam_.k[e]] * Fc.row(block_pos_[lam_.row[e]]);
-    for (int k = 0; k < K; ++k) {
-      auto Ek = Ekb.topRows(m);
-      auto Sk = Skb.topRows(m);
-      Ek.setZero();
-      Sk.setZero();
+        CEb[lam_.k[e]].topLeftCorner(m, m).col(block_pos_[lam_.col[e]]) += Cc.col(block_pos_[lam_.row[e]]);
+      for (int k = 0; k < K; ++k) {
+        auto T = Tb[k].topLeftCorner(m, m);
+        auto CE = CEb[k].topLeftCorner(m, m);
+        for (int f : ent)
+          T.col(block_pos_[lam_.row[f]]) += theta[lam_.k[f]] * CE.col(block_pos_[lam_.col[f]]);
+        for (int e : ent)
+          if (lam_.k[e] == k) T.col(block_pos_[lam_.row[e]]) += CL.col(block_pos_[lam_.col[e]]);
+        trC[k] += T.trace();
+      }
+      for (int k = 0; k < K; ++k)
+        for (int l = k; l < K; ++l)
+          trCC(k, l) += Tb[k].topLeftCorner(m, m).cwiseProduct(Tb[l].topLeftCorner(m, m).transpose()).sum();
+      // tr(C S_kl) = 2 tr(C E_k E_l'): pairs of entries sharing a column.
       for (int e : ent)
-        if (lam_.k[e] == k) {
-          Ek.row(block_pos_[lam_.col[e]]) += Fc.row(block_pos_[lam_.row[e]]);
-          Sk.row(block_pos_[lam_.row[e]]) += LF.row(block_pos_[lam_.col[e]]);
-        }
-      for (int f : ent) Sk.row(block_pos_[lam_.row[f]]) += theta[lam_.k[f]] * Ek.row(block_pos_[lam_.col[f]]);
-      auto CSk = CSkb.topRows(m);
-      if (small) CSk.noalias() = Cc.lazyProduct(Sk);
-      else CSk.noalias() = Cc * Sk;
-      for (int i = 0; i < m; ++i) {
-        SF[k].row(idx[i]) = Sk.row(i);
-        EF[k].row(idx[i]) = Ek.row(i);
-        CSF[k].row(idx[i]) = CSk.row(i);
+        for (int f : ent)
+          if (lam_.col[e] == lam_.col[f])
+            trCkl(lam_.k[e], lam_.k[f]) += 2.0 * Cc(block_pos_[lam_.row[f]], block_pos_[lam_.row[e]]);
+      // S_k F = E_k (Lambda'F) + Lambda (E_k'F) and E_k'F on the block.
+      auto LF = LFb.topRows(m);
+      LF.setZero();
+      for (int e : ent) LF.row(block_pos_[lam_.col[e]]) += theta[lam_.k[e]] * Fc.row(block_pos_[lam_.row[e]]);
+      Rc.leftCols(kp).setZero();
+      Ec.setZero();
+      for (int k = 0; k < K; ++k) {
+        auto Ek = Ec.middleCols(k * p_, p_);
+        auto Sk = Rc.middleCols(k * p_, p_);
+        for (int e : ent)
+          if (lam_.k[e] == k) {
+            Ek.row(block_pos_[lam_.col[e]]) += Fc.row(block_pos_[lam_.row[e]]);
+            Sk.row(block_pos_[lam_.row[e]]) += LF.row(block_pos_[lam_.col[e]]);
+          }
+        for (int f : ent) Sk.row(block_pos_[lam_.row[f]]) += theta[lam_.k[f]] * Ek.row(block_pos_[lam_.col[f]]);
       }
     }
+    // The block's shares of FR, RCR and EE (H = C R).
+    for (int c = 0; c < K; ++c)
+      for (int i = 0; i < m; ++i) Rc(i, kp + c) = Wv(idx[i], c);
+    auto Hc = Hb.topRows(m);
+    if (small) small_product(Cc.data(), Cc.outerStride(), Rc.data(), Rc.outerStride(), m, nr,
+                             Hc.data(), Hc.outerStride());
+    else Hc.noalias() = Cc * Rc;
+    if (!diag_k_.empty()) {
+      // Row by row, S_k F and E_k'F vanishing outside term k's rows: with
+      // k = k(i), (E_k'F)'(E_k'F) += F_i F_i', F'S_k F += 2 lambda_i F_i F_i',
+      // F'W += F_i w_i', (S_k F)'C (S_l F) += 2 lambda_i F_i (C S_l F)_i and
+      // W'C W += w_i (C W)_i.
+      // Raw column-major access: Eigen's element access through the
+      // blocks costs more than the arithmetic here.
+      const int p = p_;
+      const double* Fp = Fc.data();
+      const double* Rp = Rc.data();
+      const double* Hp = Hc.data();
+      const long ldf = Fc.outerStride(), ldr = Rc.outerStride(), ldh = Hc.outerStride();
+      double* EEp = EE.data();
+      double* FRp = FR.data();
+      double* RCRp = RCR.data();
+      for (int i = 0; i < m; ++i) {
+        const int o = dkk[i] * p;
+        for (int c = 0; c < p; ++c)
+          for (int e = 0; e < p; ++e) {
+            const double ff = Fp[i + ldf * e] * Fp[i + ldf * c];
+            EEp[(o + e) + kp * (o + c)] += ff;
+            FRp[e + p * (o + c)] += du[i] * ff;
+          }
+        for (int c = 0; c < K; ++c) {
+          const double w = Rp[i + ldr * (kp + c)];
+          for (int e = 0; e < p; ++e) FRp[e + p * (kp + c)] += Fp[i + ldf * e] * w;
+        }
+        for (int e = 0; e < p; ++e) {
+          const double v = Rp[i + ldr * (o + e)];
+          for (int c = 0; c < kp; ++c) RCRp[(o + e) + nr * c] += v * Hp[i + ldh * c];
+        }
+        for (int e = 0; e < K; ++e) {
+          const double v = Rp[i + ldr * (kp + e)];
+          for (int c = 0; c < K; ++c) RCRp[(kp + e) + nr * (kp + c)] += v * Hp[i + ldh * (kp + c)];
+        }
+      }
+      continue;
+    }
+    add_crossprod(Fc.data(), Fc.outerStride(), p_, Rc.data(), Rc.outerStride(), nr, m, FR.data(), p_);
+    add_crossprod(Rc.data(), Rc.outerStride(), kp, Hc.data(), Hc.outerStride(), kp, m, RCR.data(), nr);
+    add_crossprod(Rc.data() + Rc.outerStride() * kp, Rc.outerStride(), K,
+                  Hc.data() + Hc.outerStride() * kp, Hc.outerStride(), K, m,
+                  RCR.data() + (nr + 1) * kp, nr);
+    add_crossprod(Ec.data(), Ec.outerStride(), kp, Ec.data(), Ec.outerStride(), kp, m, EE.data(), kp);
   }
   for (int k = 0; k < K; ++k)
     for (int l = 0; l < k; ++l) {
@@ -478,20 +609,24 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
   trCkl = (trCkl + trCkl.transpose()).eval() / 2.0;
 
   // pwrss: q_k = -a'w_k, q_kl = 2 (w_k'C w_l - (F'w_k)'K(F'w_l)) - 2 (E_k'a)'(E_l'a).
-  const MatrixXd FW = F.transpose() * Wv;
+  const MatrixXd FW = FR.rightCols(K);
+  MatrixXd EaEa = MatrixXd::Zero(K, K);
+  add_crossprod(Ea.data(), Q_, K, Ea.data(), Q_, K, Q_, EaEa.data(), K);
   out.g_q = -(Wv.transpose() * a);
-  out.h_q = 2.0 * (Wv.transpose() * CW - FW.transpose() * Kx * FW) - 2.0 * (Ea.transpose() * Ea);
+  out.h_q = 2.0 * (RCR.bottomRightCorner(K, K) - FW.transpose() * Kx * FW) - 2.0 * EaEa;
   out.h_q = (out.h_q + out.h_q.transpose()).eval() / 2.0;
   out.g_ld = trC;
   out.h_ld = trCkl - trCC;
   if (reml) {
+    // Om_k = F'S_k F; (E_k'F)'(E_l'F) and (S_l F)'C (S_k F) are EE's and
+    // RCR's (k, l) and (l, k) p x p blocks.
     std::vector<MatrixXd> Om(K);
-    for (int k = 0; k < K; ++k) Om[k] = F.transpose() * SF[k];
+    for (int k = 0; k < K; ++k) Om[k] = FR.middleCols(k * p_, p_);
     for (int k = 0; k < K; ++k) {
       out.g_ld[k] -= (Kx * Om[k]).trace();
       for (int l = 0; l < K; ++l) {
-        const double dkl = 2.0 * (Kx * (EF[k].transpose() * EF[l])).trace();
-        const double cross = 2.0 * (Kx * (SF[l].transpose() * CSF[k])).trace();
+        const double dkl = 2.0 * (Kx * EE.block(k * p_, l * p_, p_, p_)).trace();
+        const double cross = 2.0 * (Kx * RCR.block(l * p_, k * p_, p_, p_)).trace();
         const double quad = (Kx * Om[k] * Kx * Om[l]).trace();
         out.h_ld(k, l) += -dkl + cross - quad;
       }

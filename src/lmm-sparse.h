@@ -181,14 +181,6 @@ class LmmSparse {
   // Lambda diagonal (random intercepts, `||` terms: one entry per column,
   // on the diagonal): the parameter of each column, else empty.
   std::vector<int> diag_k_;
-  template <class CB, class FB>
-  void diagonal_block_terms(const std::vector<int>& idx, const Eigen::VectorXd& theta,
-                            const CB& Cc, const FB& Fc, bool small, Eigen::VectorXd& trC,
-                            Eigen::MatrixXd& trCC, Eigen::MatrixXd& trCkl,
-                            std::vector<Eigen::MatrixXd>& SF, std::vector<Eigen::MatrixXd>& EF,
-                            std::vector<Eigen::MatrixXd>& CSF, std::vector<int>& kk,
-                            std::vector<double>& lam, Eigen::MatrixXd& Skb,
-                            Eigen::MatrixXd& CSkb) const;
 };
 
 }  // namespace glmmgee
