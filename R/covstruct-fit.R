@@ -386,6 +386,18 @@ plain_residual_unidentified <- function(obj) {
   # ones (none of these), 13 us each on a 2,000-row fit. The family and
   # optinfo, which every fit has, likewise (without the method's call).
   field <- function(nm) .subset2(obj, nm, exact = FALSE)
+  # A several-term fit with no term of several columns (random intercepts,
+  # the commonest) has nothing to test, whatever the rest: said first, in
+  # 2 of the 10 microseconds the whole test took.
+  if (inherits(obj, "glmmgee_glmm_sparse")) {
+    wide <- FALSE
+    for (tm in field("reterms"))
+      if (length(tm$cnames) > 1L && !isTRUE(tm$known_cov)) {
+        wide <- TRUE
+        break
+      }
+    if (!wide) return(NULL)
+  }
   fam <- field("family")
   if (!identical(fam$family, "gaussian") || !identical(fam$link, "identity") ||
       !is.null(field("structures")) || !is.null(field("aux")) ||

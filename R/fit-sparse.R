@@ -295,8 +295,11 @@ sparse_term_summaries <- function(re, lam, modes, eng, theta) {
     # kronecker()'s and t()'s calls (half of this function on Penicillin).
     cv <- if (q == 1L) Vu * (Lam[1L] * Lam[1L]) else t(Vu %*% t(kronecker(Lam, Lam)))
     tm$kfactor <- NULL
+    # (one column: Lambda Lambda' is the 1 x 1 product lambda^2 with
+    # Lambda's dimnames, as Lam * Lam gives it without t()'s method lookup
+    # and the matrix product's call)
     c(tm,
-      list(Lambda = Lam, D = Lam %*% t(Lam), b = B,
+      list(Lambda = Lam, D = if (q == 1L) Lam * Lam else Lam %*% t(Lam), b = B,
            condvar = array(cv, c(q, q, nl), dimnames = list(tm$cnames, tm$cnames, tm$levels))))
   })
 }
@@ -384,12 +387,16 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
     Zdata <- methods::as(methods::as(Zdata, "CsparseMatrix"), "generalMatrix")
     dimnames(Zdata) <- dimnames(re$Z)
   }
-  for (tm in fit$terms) b[tm$columns] <- as.vector(t(tm$b))
+  # (a term of one column: its modes in level order as they are, without
+  # t()'s method lookup)
+  for (tm in fit$terms)
+    b[tm$columns] <- if (length(tm$cnames) == 1L) as.vector(tm$b) else as.vector(t(tm$b))
   eta <- drop(fit$modes$eta)
   # The rows of positive weight counted once, for nobs and for the terms'
   # counts of levels (all weights positive: no weights to look at).
   npos <- n_positive(weights)
-  keep_cov_star(structure(list(
+  # (the class set by class<-, without structure()'s R code)
+  obj <- list(
     call = call, formula = formula, family = fit$family,
     coefficients = beta, vcov = fit$cov_theta[seq_len(p), seq_len(p), drop = FALSE],
     theta = fit$theta, cov_theta = fit$cov_theta, sigma = fit$sigma,
@@ -405,8 +412,9 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
     xlevels = frame_xlevels(mt, mf, fallback = TRUE), contrasts = attr(X, "contrasts"),
     re_formula = lapply(find_bars(formula), function(bb) bb[[2L]]),
     na.action = attr(mf, "na.action"), nAGQ = 1L, singular = fit$singular,
-    gradient = fit$gradient, hessian = fit$hessian, optinfo = fit$optinfo),
-    class = c("glmmgee_glmm_sparse", "glmmgee_glmm")))
+    gradient = fit$gradient, hessian = fit$hessian, optinfo = fit$optinfo)
+  class(obj) <- c("glmmgee_glmm_sparse", "glmmgee_glmm")
+  keep_cov_star(obj)
 }
 
 # Refuses, before the sparse Laplace engine allocates anything, a model
