@@ -155,23 +155,30 @@ lmm_sparse_optimize <- function(f, lower, start, gr = NULL, control = glmm_contr
 lmm_sparse_moment_start <- function(X, y, re, weights, offset, scale, resid = NULL,
                                     reml = TRUE, yo = y - offset,
                                     all_rows = n_positive(weights) == length(weights)) {
-  if (!all(vapply(re$terms, function(tm) identical(tm$cnames, "(Intercept)") && !tm$known_cov,
-                  TRUE)))
-    return(NULL)
+  # The terms' codes, level counts and parameters in one loop (in place of
+  # four vapply() and lapply() calls with a closure each); random
+  # intercepts alone.
+  K <- length(re$terms)
+  codes <- vector("list", K)
+  nl <- par <- integer(K)
+  for (t in seq_len(K)) {
+    tm <- re$terms[[t]]
+    if (!identical(tm$cnames, "(Intercept)") || tm$known_cov) return(NULL)
+    codes[[t]] <- tm$index
+    nl[t] <- length(tm$levels)
+    par[t] <- tm$par
+  }
   keep <- if (!all_rows) weights > 0
   r <- if (all_rows && !is.null(resid)) resid
        else stats::.lm.fit(if (all_rows) X else X[keep, , drop = FALSE],
                            if (all_rows) yo else yo[keep])$residuals
-  codes <- lapply(re$terms, function(tm) if (all_rows) tm$index else tm$index[keep])
-  eq <- cpp_lmm_term_moments(codes, vapply(re$terms, function(tm) length(tm$levels), 1L),
-                             r, ncol(X))
+  if (!all_rows) codes <- lapply(codes, function(cd) cd[keep])
+  eq <- cpp_lmm_term_moments(codes, nl, r, ncol(X))
   # solve(eq$A, eq$b), NULL where it stops (cpp_la_solve(): its LAPACK
   # calls, the same numbers)
   v <- cpp_la_solve(eq$A, eq$b)$x
-  K <- length(re$terms)
   if (is.null(v) || !all(is.finite(v)) || v[[K + 1L]] <= 0) return(NULL)
   if (!reml) v <- lmm_ml_moments(eq$A, eq$b, v, codes, length(r))
-  par <- vapply(re$terms, function(tm) tm$par, 1L)
   th <- numeric(re$ntheta)
   th[par] <- sqrt(pmax(v[seq_len(K)] / v[[K + 1L]], 1e-2)) * scale[par]
   th
@@ -678,8 +685,11 @@ within_far <- function(X, fx = NULL) {
   k <- ncol(X)
   const <- fx$const %||% vapply(seq_len(ncol(X)), function(j) all(X[, j] == X[1L, j]), TRUE)
   # A column that is an earlier one times a far covariate (x:f under
-  # contr.sum and the like: ratio_centring()).
-  if (!identical(ratio_centring(X, diag(1, k), seq_len(k), const), diag(1, k)))
+  # contr.sum and the like: ratio_centring()). Fewer than two non-constant
+  # columns (y ~ x) have no such pair: ratio_centring() returns its map
+  # as it is, so it is not called (nor the identity matrices made).
+  if (length(seq_len(k)[!const]) >= 2L &&
+      !identical(ratio_centring(X, diag(1, k), seq_len(k), const), diag(1, k)))
     return(TRUE)
   # No 0/1 column that is not constant: nothing to look for.
   n1 <- fx$n1 %||% colSums(X == 1)
