@@ -236,7 +236,7 @@ sparse_hessian <- function(ev, theta, on_boundary, central = TRUE,
 # level and their conditional covariances Lambda H^{-1} Lambda' (for a
 # known covariance, sigma^2 L_K [H^{-1}]_KK L_K' from solves with the factor).
 sparse_term_summaries <- function(re, lam, modes, eng, theta) {
-  Q <- ncol(re$Z)
+  Q <- if (isS4(re$Z)) re$Z@Dim[[2L]] else ncol(re$Z)
   # Entries of the symmetric H^{-1} on its stored pattern, looked up by one
   # match() of (row, column) keys per term: indexing a sparse Matrix by a
   # two-column index, q^2 times per term, was a sixth of a fit with 6
@@ -295,8 +295,11 @@ sparse_term_summaries <- function(re, lam, modes, eng, theta) {
     # kronecker()'s and t()'s calls (half of this function on Penicillin).
     cv <- if (q == 1L) Vu * (Lam[1L] * Lam[1L]) else t(Vu %*% t(kronecker(Lam, Lam)))
     tm$kfactor <- NULL
+    # (one column: Lambda Lambda' is the 1 x 1 product lambda^2 with
+    # Lambda's dimnames, as Lam * Lam gives it without t()'s method lookup
+    # and the matrix product's call)
     c(tm,
-      list(Lambda = Lam, D = Lam %*% t(Lam), b = B,
+      list(Lambda = Lam, D = if (q == 1L) Lam * Lam else Lam %*% t(Lam), b = B,
            condvar = array(cv, c(q, q, nl), dimnames = list(tm$cnames, tm$cnames, tm$levels))))
   })
 }
@@ -365,13 +368,13 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
   beta <- fit$beta
   p <- length(beta)
   eta_fixed <- drop(X %*% beta) + offset
-  b <- numeric(ncol(re$Z))
+  Q <- if (isS4(re$Z)) re$Z@Dim[[2L]] else ncol(re$Z)
+  b <- numeric(Q)
   Zdata <- re$Z
   known <- vapply(fit$terms, function(tm) isTRUE(tm$known_cov), TRUE)
-  in_order <- identical(as.integer(unlist(lapply(fit$terms, `[[`, "columns"))),
-                        seq_len(ncol(re$Z)))
-  if (any(known) && !in_order) stop("internal: the terms' columns of Z are not in order")
   if (any(known)) {
+    in_order <- identical(as.integer(unlist(lapply(fit$terms, `[[`, "columns"))), seq_len(Q))
+    if (!in_order) stop("internal: the terms' columns of Z are not in order")
     # Back to the indicator design over the rows of K: eta = Z b. The
     # terms' columns are consecutive blocks in order, so Z is bound from
     # its blocks (a sparse column sub-assignment copied Z per term: 9.5 s
@@ -384,17 +387,24 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
     Zdata <- methods::as(methods::as(Zdata, "CsparseMatrix"), "generalMatrix")
     dimnames(Zdata) <- dimnames(re$Z)
   }
-  for (tm in fit$terms) b[tm$columns] <- as.vector(t(tm$b))
+  # (a term of one column: its modes in level order as they are, without
+  # t()'s method lookup)
+  for (tm in fit$terms)
+    b[tm$columns] <- if (length(tm$cnames) == 1L) as.vector(tm$b) else as.vector(t(tm$b))
   eta <- drop(fit$modes$eta)
-  keep_cov_star(structure(list(
+  # The rows of positive weight counted once, for nobs and for the terms'
+  # counts of levels (all weights positive: no weights to look at).
+  npos <- n_positive(weights)
+  # (the class set by class<-, without structure()'s R code)
+  obj <- list(
     call = call, formula = formula, family = fit$family,
     coefficients = beta, vcov = fit$cov_theta[seq_len(p), seq_len(p), drop = FALSE],
     theta = fit$theta, cov_theta = fit$cov_theta, sigma = fit$sigma,
     dispersion = fit$dispersion, family_par = fit$family_par,
     loglik = fit$loglik, df = length(fit$theta),
-    nobs = n_positive(weights), n = length(y),
+    nobs = npos, n = length(y),
     group_name = vapply(fit$terms, `[[`, "", "group"),
-    ngroups = vapply(fit$terms, n_levels_shown, 1L, weights),
+    ngroups = vapply(fit$terms, n_levels_shown, 1L, if (npos < length(weights)) weights),
     reterms = fit$terms, Z = Zdata, b = b,
     linear.predictors = eta, eta_fixed = eta_fixed,
     fitted.values = fit$family$linkinv(eta),
@@ -402,8 +412,9 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
     xlevels = frame_xlevels(mt, mf, fallback = TRUE), contrasts = attr(X, "contrasts"),
     re_formula = lapply(find_bars(formula), function(bb) bb[[2L]]),
     na.action = attr(mf, "na.action"), nAGQ = 1L, singular = fit$singular,
-    gradient = fit$gradient, hessian = fit$hessian, optinfo = fit$optinfo),
-    class = c("glmmgee_glmm_sparse", "glmmgee_glmm")))
+    gradient = fit$gradient, hessian = fit$hessian, optinfo = fit$optinfo)
+  class(obj) <- c("glmmgee_glmm_sparse", "glmmgee_glmm")
+  keep_cov_star(obj)
 }
 
 # Refuses, before the sparse Laplace engine allocates anything, a model

@@ -139,10 +139,13 @@ intercept_re_terms <- function(bars, mf) {
   gnames <- plan$gnames
   nt <- length(bars)
   facs <- flist[plan$assign]
-  levs <- lapply(facs, levels)
+  # grouping_codes() gives factors with levels and class alone: levels by
+  # attr() and codes by unclass(), without levels()'s and as.integer()'s
+  # method lookups (2-3.5 microseconds a call).
+  levs <- lapply(facs, attr, "levels")
   nl <- lengths(levs, use.names = FALSE)
   for (t in seq_len(nt)) check_group_levels(gnames[t], nl[t])
-  codes <- lapply(facs, as.integer)
+  codes <- lapply(facs, function(f) as.integer(unclass(f)))
   colpos <- c(0L, cumsum(nl))
   Z <- cpp_indicator_dgc(codes, nl, list(row.names(mf), unlist(levs, use.names = FALSE)))
   cols <- seq_len(colpos[nt + 1L])
