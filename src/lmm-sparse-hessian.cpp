@@ -90,6 +90,24 @@ bool small_chol_solve(MB& Mc, BB& B, UB& U, int m, int nb, int p) {
   return true;
 }
 
+// Blocks of up to this many members are "small": plain loops instead of
+// Eigen's blocked algorithms, whose set-up and packing cost more than their
+// arithmetic there.
+constexpr int kSmallBlock = 24;
+
+// small_chol_solve()'s result for any m: its plain loops for a small
+// block, else Eigen's Cholesky (`ch`, the caller's workspace) and
+// triangular solves.
+template <class MB, class BB, class UB>
+bool chol_solve(MB& Mc, BB& B, UB& U, int m, int nb, int p, Eigen::LLT<Eigen::MatrixXd>& ch) {
+  if (m <= kSmallBlock) return small_chol_solve(Mc, B, U, m, nb, p);
+  ch.compute(Mc);  // reads the lower triangle
+  if (ch.info() != Eigen::Success) return false;
+  ch.matrixL().solveInPlace(B);
+  ch.matrixL().solveInPlace(U);
+  return true;
+}
+
 // C and F (Fc holding the block's rows of Z'X on entry) of one block of m
 // members where Lambda is diagonal (lam: the block's lambda_i) and the
 // first d are unconnected to one another, so that M's leading part A is
@@ -193,14 +211,7 @@ bool diagonal_block_cf(const GB& Gc, const double* lam, int m, int d, int p, boo
     for (int i = 0; i < r; ++i) Bp[i + ldb * j] = lam[d + i] * C[(d + i) + ldc * j];
   for (int c = 0; c < p; ++c)
     for (int i = 0; i < r; ++i) Up[i + ldu * c] = lam[d + i] * F[(d + i) + ldf * c];
-  if (r <= 24) {
-    if (!small_chol_solve(S, B, U, r, m, p)) return false;
-  } else {
-    ch.compute(S);  // reads the lower triangle
-    if (ch.info() != Eigen::Success) return false;
-    ch.matrixL().solveInPlace(B);
-    ch.matrixL().solveInPlace(U);
-  }
+  if (!chol_solve(S, B, U, r, m, p, ch)) return false;
   if (small) {
     // C -= B'B (lower triangle, then mirrored) and F -= B'U one row of B
     // at a time (r rank-1 updates; a nested design's r is 1), the row
@@ -454,9 +465,8 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
     for (int jj = 0; jj < m; ++jj)
       for (ColMat::InnerIterator it(G_, idx[jj]); it; ++it) Gc(block_pos_[it.row()], jj) = it.value();
     // Small blocks (nested designs) by plain loops and coefficient-wise
-    // products: the blocked algorithms' set-up and packing cost more than
-    // their arithmetic there.
-    const bool small = m <= 24;
+    // products (kSmallBlock).
+    const bool small = m <= kSmallBlock;
     if (!diag_k_.empty()) {
       for (int i = 0; i < m; ++i) {
         dkk[i] = diag_k_[idx[i]];
@@ -488,14 +498,7 @@ LmmHess LmmSparse::hessian(const Eigen::VectorXd& theta, const LmmPls& r, bool r
         B.row(cc) += t * Gc.row(rr);
         U.row(cc) += t * ZtX_.row(lam_.row[e]);
       }
-      if (small) {
-        if (!small_chol_solve(Mc, B, U, m, m, p_)) return out;
-      } else {
-        ch.compute(Mc);  // reads the lower triangle
-        if (ch.info() != Eigen::Success) return out;
-        ch.matrixL().solveInPlace(B);
-        ch.matrixL().solveInPlace(U);
-      }
+      if (!chol_solve(Mc, B, U, m, m, p_, ch)) return out;
       Cc = Gc;
       if (small) {
         Cc.noalias() -= B.transpose().lazyProduct(B);
