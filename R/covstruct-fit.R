@@ -389,14 +389,13 @@ plain_residual_unidentified <- function(obj) {
   # A several-term fit with no term of several columns (random intercepts,
   # the commonest) has nothing to test, whatever the rest: said first, in
   # 2 of the 10 microseconds the whole test took.
-  if (inherits(obj, "glmmgee_glmm_sparse")) {
-    wide <- FALSE
-    for (tm in field("reterms"))
-      if (length(tm$cnames) > 1L && !isTRUE(tm$known_cov)) {
-        wide <- TRUE
-        break
-      }
-    if (!wide) return(NULL)
+  sparse <- inherits(obj, "glmmgee_glmm_sparse")
+  if (sparse) {
+    tms <- field("reterms")
+    wide <- logical(length(tms))
+    for (k in seq_along(tms))
+      wide[k] <- length(tms[[k]]$cnames) > 1L && !isTRUE(tms[[k]]$known_cov)
+    if (!any(wide)) return(NULL)
   }
   fam <- field("family")
   if (!identical(fam$family, "gaussian") || !identical(fam$link, "identity") ||
@@ -408,13 +407,9 @@ plain_residual_unidentified <- function(obj) {
   label <- function(cn, g, lhs = NULL)
     if (!is.null(lhs)) sprintf("(%s | %s)", paste(deparse(lhs), collapse = ""), g)
     else sprintf("(0 + %s | %s)", paste(cn, collapse = " + "), g)
-  if (inherits(obj, "glmmgee_glmm_sparse")) {
-    tms <- field("reterms")
-    # Only where a term has as many random effects as observations. Terms
-    # of one column (random intercepts) never count: the observations of
-    # positive weight are counted only when some term has several.
-    wide <- vapply(tms, function(tm) length(tm$cnames) > 1L && !isTRUE(tm$known_cov), TRUE)
-    if (!any(wide)) return(NULL)
+  if (sparse) {
+    # Only where a term of several columns (`wide`, above) has as many
+    # random effects as observations of positive weight.
     w <- obj$prior.weights %||% rep(1, obj$n)
     npos <- n_positive(w)
     if (!any(vapply(tms[wide], function(tm) length(tm$columns) >= npos, TRUE))) return(NULL)

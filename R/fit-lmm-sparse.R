@@ -12,10 +12,9 @@
 # term's column over its levels, 1 for intercepts): the search runs on Z with
 # unit columns, where lme4's start (identity factor) suits any units.
 lmm_sparse_scales <- function(Z, re) {
-  # (Z's dimensions from its slot: nrow() and ncol() dispatch to Matrix's
-  # dim() method, 1.5-2 microseconds a call)
-  Q <- if (isS4(Z)) Z@Dim[[2L]] else ncol(Z)
-  cs <- sqrt(col_sumsq(Z) / if (isS4(Z)) Z@Dim[[1L]] else nrow(Z))
+  dz <- z_dim(Z)
+  Q <- dz[[2L]]
+  cs <- sqrt(col_sumsq(Z) / dz[[1L]])
   sk <- numeric(re$ntheta)
   for (tm in re$terms) {
     q <- length(tm$cnames)
@@ -34,6 +33,11 @@ lmm_sparse_scales <- function(Z, re) {
   }
   list(theta = sk, column = sk[re$lam_k[match(seq_len(Q), re$lam_row)]])
 }
+
+# The dimensions of a random-effect design Z (a Matrix object or a base
+# matrix), for a sparse one from its Dim slot: nrow() and ncol() dispatch to
+# Matrix's dim() method, 1.5-2 microseconds a call.
+z_dim <- function(Z) if (isS4(Z)) Z@Dim else dim(Z)
 
 # Column sums of squares of a sparse design, from a dgCMatrix's slots (the
 # S4 arithmetic of Matrix::colSums(Z^2) costs more than the sums on small
@@ -494,7 +498,7 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   eng <- st$eng
   sc <- list(theta = st$scale)
   logw <- st$logw
-  use_grad <- (if (isS4(re$Z)) re$Z@Dim[[2L]] else ncol(re$Z)) <= lmm_sparse_grad_max_q
+  use_grad <- z_dim(re$Z)[[2L]] <= lmm_sparse_grad_max_q
   lower <- re$lower
   # Random-intercept models are searched by Newton's method on the exact
   # gradient (lmm_sparse_newton()) from a moment estimate

@@ -236,7 +236,7 @@ sparse_hessian <- function(ev, theta, on_boundary, central = TRUE,
 # level and their conditional covariances Lambda H^{-1} Lambda' (for a
 # known covariance, sigma^2 L_K [H^{-1}]_KK L_K' from solves with the factor).
 sparse_term_summaries <- function(re, lam, modes, eng, theta) {
-  Q <- if (isS4(re$Z)) re$Z@Dim[[2L]] else ncol(re$Z)
+  Q <- z_dim(re$Z)[[2L]]
   # Entries of the symmetric H^{-1} on its stored pattern, looked up by one
   # match() of (row, column) keys per term: indexing a sparse Matrix by a
   # two-column index, q^2 times per term, was a sixth of a fit with 6
@@ -368,7 +368,7 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
   beta <- fit$beta
   p <- length(beta)
   eta_fixed <- drop(X %*% beta) + offset
-  Q <- if (isS4(re$Z)) re$Z@Dim[[2L]] else ncol(re$Z)
+  Q <- z_dim(re$Z)[[2L]]
   b <- numeric(Q)
   Zdata <- re$Z
   known <- vapply(fit$terms, function(tm) isTRUE(tm$known_cov), TRUE)
