@@ -32,13 +32,16 @@ debs=(r-cran-rcpp r-cran-rcppeigen r-cran-bh r-cran-matrix r-cran-nlme
       r-cran-rcppparallel
       # GMMAT (peer of the known-covariance binomial/poisson engine and the
       # score scan) needs it; its Bioconductor packages are only suggested
-      r-cran-foreach)
+      r-cran-foreach
+      # autoplot() methods (ggplot2) and the package's web site (pkgdown)
+      r-cran-ggplot2 r-cran-pkgdown)
 # Not built by Debian: from CRAN (marginaleffects and modelsummary are
 # pure R plus data.table/checkmate above, about 1.5 minutes on 2 cores;
 # gaston, multgee, GMMAT and nanoparquet compile C++; nanoparquet reads
-# parquet shard files without the arrow C++ library).
+# parquet shard files without the arrow C++ library; MuMIn's r.squaredGLMM()
+# and dredge() are run on glmmgee fits in the integration tests).
 cran=(reformulas GLMMadaptive marginaleffects modelsummary gaston multgee GMMAT
-      nanoparquet)
+      nanoparquet MuMIn)
 
 missing=()
 for p in "${debs[@]}"; do
