@@ -38,10 +38,9 @@ debs=(r-cran-rcpp r-cran-rcppeigen r-cran-bh r-cran-matrix r-cran-nlme
 # Not built by Debian: from CRAN (marginaleffects and modelsummary are
 # pure R plus data.table/checkmate above, about 1.5 minutes on 2 cores;
 # gaston, multgee, GMMAT and nanoparquet compile C++; nanoparquet reads
-# parquet shard files without the arrow C++ library; MuMIn's r.squaredGLMM()
-# and dredge() are run on glmmgee fits in the integration tests).
+# parquet shard files without the arrow C++ library).
 cran=(reformulas GLMMadaptive marginaleffects modelsummary gaston multgee GMMAT
-      nanoparquet MuMIn)
+      nanoparquet)
 
 missing=()
 for p in "${debs[@]}"; do
