@@ -104,6 +104,14 @@ shard_free <- function(eng) {
   invisible()
 }
 
+# The sum over shards of one field of a round's per-shard results (in shard
+# order, so the sum does not depend on which worker holds which shard).
+sum_shards <- function(res, field) {
+  out <- res[[1L]][[field]]
+  for (r in res[-1L]) out <- out + r[[field]]
+  out
+}
+
 # One round: `op` on every shard, the per-shard results in shard order.
 # Sends first and then receives from every worker (they compute at the same
 # time); a worker that fails is named. If the shards can be reloaded, a dead

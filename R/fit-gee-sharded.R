@@ -60,12 +60,6 @@ gee_sizes <- function(corstr, T, Mv) {
          c(na = 0, ms = 0))
 }
 
-sum_shards <- function(res, name) {
-  out <- res[[1L]][[name]]
-  for (r in res[-1L]) out <- out + r[[name]]
-  out
-}
-
 # GeeEngine::fit() with its passes replaced by rounds over the shards.
 gee_fit_shards <- function(eng, spec, p, corstr, T, beta_start = NULL) {
   info <- shard_round(eng, "gee_info")

@@ -31,11 +31,6 @@ shard_record <- function(eng) {
        traffic = do.call(rbind, eng$traffic), worker_info = eng$info, moved = eng$moved)
 }
 
-sum_shards <- function(res, field) {
-  out <- res[[1L]][[field]]
-  for (r in res[-1L]) out <- out + r[[field]]
-  out
-}
 
 # start_values() on shards: the GLM without random effects by the engine's
 # damped Newton iteration (families without a dispersion, gaussian) or by

@@ -41,19 +41,6 @@ dist_engine <- function(X, y, weights, offset, cl, family) {
   }
 }
 
-# Central differences of an analytic gradient: the observed information.
-gradient_jacobian <- function(gr, par, rel = 1e-5) {
-  P <- length(par)
-  H <- matrix(0, P, P)
-  for (j in seq_len(P)) {
-    h <- rel * max(1, abs(par[j]))
-    up <- par; up[j] <- up[j] + h
-    dn <- par; dn[j] <- dn[j] - h
-    H[, j] <- (gr(up) - gr(dn)) / (2 * h)
-  }
-  (H + t(H)) / 2
-}
-
 # Fits the bridge or nonparametric random-intercept GLMM. `normal` is the
 # normal-intercept fit on the same data (glmm_fit()), used for starting
 # values and kept for the likelihood comparison.
@@ -109,7 +96,7 @@ glmm_dist_fit <- function(X, y, cl, family, weights, offset, dist, k, control, n
   opt <- runs[[which.min(vapply(runs, function(r) r$objective, 1))]]
   opt$starts <- length(runs)
   par <- opt$par
-  hess <- if (control$hessian) -gradient_jacobian(gr, par)
+  hess <- if (control$hessian) -gradient_jacobian(gr, par, "central")
   grad <- -gr(par)
   if (dist == "bridge")
     return(dist_result_bridge(eng, par, opt, grad, hess, X, control, family, cl, normal))

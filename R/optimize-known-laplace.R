@@ -47,16 +47,5 @@ known_laplace_qn <- function(eng, start, H, rel_tol, maxit = 40L,
 # The Hessian of the engine's log-likelihood in (beta, log s) at par, by
 # forward differences of its exact gradient (p + 1 further evaluations).
 known_laplace_hessian_par <- function(eng, par, g0 = eng$eval(par)$gradient) {
-  gradient_jacobian(function(th) eng$eval(th)$gradient, par, g0)
-}
-
-# The Jacobian of grad at x by forward differences (steps 1e-5 times |x_j|,
-# at least 1e-2), symmetrized: a Hessian from an exact gradient. g0 is
-# grad(x); evaluated first when not given.
-gradient_jacobian <- function(grad, x, g0 = grad(x)) {
-  k <- length(x)
-  h <- 1e-5 * pmax(abs(x), 1e-2)
-  H <- matrix(0, k, k)
-  for (j in seq_len(k)) H[, j] <- (grad(replace(x, j, x[j] + h[j])) - g0) / h[j]
-  (H + t(H)) / 2
+  gradient_jacobian(function(th) eng$eval(th)$gradient, par, "forward", g0 = g0)
 }

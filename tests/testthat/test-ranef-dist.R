@@ -112,6 +112,26 @@ test_that("the engine's gradient matches numerical differentiation", {
   expect_equal(a$loglik, b$loglik, tolerance = 1e-12)
 })
 
+test_that("a bridge fit's information is the central difference of its exact gradient", {
+  # The Hessian behind the standard errors must be accurate to O(h^2): a
+  # forward difference (error O(h), about 1e-5 relative) is not good enough.
+  skip_if_not_installed("numDeriv")
+  set.seed(8)
+  M <- 60; ni <- 5
+  id <- rep(seq_len(M), each = ni)
+  d <- data.frame(id = id, x = rnorm(M * ni))
+  d$y <- rbinom(M * ni, 1, plogis(-0.3 + 0.9 * d$x + glmmgee:::rbridge(M, 0.7)[id]))
+  fit <- glmm(y ~ x + (1 | id), data = d, family = binomial, ranef_dist = "bridge")
+  X <- cbind(1, d$x)
+  start <- as.integer(c(0, cumsum(rep(ni, M))))
+  one <- rep(1, M * ni); zero <- rep(0, M * ni)
+  grad <- function(t)
+    glmmgee:::cpp_dist_eval(X, as.numeric(d$y), one, zero, start, 1L, 1L, t[1:2], 0L, t[3],
+                            0.125)$gradient
+  ref <- numDeriv::jacobian(grad, unname(fit$theta))
+  expect_equal(unname(fit$hessian), (ref + t(ref)) / 2, tolerance = 1e-7)
+})
+
 test_that("a bridge fit recovers the truth and the GEE agrees with its marginal coefficients", {
   s <- sim_bridge()
   fit <- glmm(y ~ x + trt + (1 | id), data = s$data, family = binomial, ranef_dist = "bridge")
