@@ -1,5 +1,5 @@
 # Simulated linear mixed-model data shared by the exact-Hessian tests
-# (test-reml23.R, test-reml25.R, test-lmm-ml.R).
+# (test-lmm-ml-hessian.R, test-reml-hessian.R, test-lmm-ml.R).
 
 # M clusters of sizes drawn from `sizes`, X = (1, x, a three-level factor),
 # a random intercept, a random slope in x of SD 0.5 and, with z2_sd > 0, one
