@@ -1,5 +1,5 @@
-# The cs() data and the dense REML computation of test-csb36.R and
-# test-sigray37.R: y ~ x + cs(0 + time | id) + (1 | site) with one
+# The cs() data and the dense REML computation of test-covstruct-cs-reml-boundary.R and
+# test-covstruct-cs-sigma-limit.R: y ~ x + cs(0 + time | id) + (1 | site) with one
 # observation per id and time (30 ids x 3 times, 6 sites).
 
 csb36_data <- function(seed = 34) {

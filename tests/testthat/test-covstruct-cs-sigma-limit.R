@@ -5,7 +5,7 @@
 # y's SD with "doubtful convergence", 3e-6 to 1.2e-5 below the supremum.
 # lmm_covstruct_ray() continues along that ray. The supremum is the dense
 # n x n REML computation's at sigma = 0, maximized by optim() from our
-# estimates (csb36_data() and csb36_dense_reml(): helper-csb36.R).
+# estimates (csb36_data() and csb36_dense_reml(): helper-cs-residual-data.R).
 
 sigray_sup <- function(d, p0) {
   fn <- function(q) -csb36_dense_reml(d, exp(q[1:3]), tanh(q[4]), exp(q[5]), 0)

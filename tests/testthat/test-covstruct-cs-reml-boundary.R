@@ -4,7 +4,7 @@
 # above ours, but its criterion at its own estimates, computed directly,
 # is ours: the reported value is not the likelihood at its estimates. Both
 # are checked against a dense n x n REML computation and its maximum.
-# (Data and the dense computation: helper-csb36.R.)
+# (Data and the dense computation: helper-cs-residual-data.R.)
 
 test_that("REML with the cs() correlation at +1: the dense computation's maximum, from either end", {
   d <- csb36_data()
