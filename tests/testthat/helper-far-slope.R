@@ -34,3 +34,24 @@ expect_far_slope_mapped <- function(f2, f1, Tm, shift = 0, tol_ll = 1e-9, tol_vc
   expect_equal(unname(fixef(f2)), unname(drop(Tm %*% fixef(f1))), tolerance = 1e-5)
   expect_equal(unname(vcov(f2)), unname(Tm %*% vcov(f1) %*% t(Tm)), tolerance = tol_vcov)
 }
+
+# The simulated crossed design of the binomial and Poisson far-slope tests
+# (test-glmm-sparse-far-slope.R),
+# also sourced by bench/bench-farglmm27-identical.R, so the two fit the same
+# data: 30 x 12 levels of a and b, x ~ N(2, 1.5^2), binary yb and count yp
+# with a random slope on a and an intercept on b, and x2 = x * 1e-6 - 5, x
+# far from zero in odd units (no random numbers drawn for it).
+fg27_sim <- function(seed = 2701) {
+  set.seed(seed)
+  d <- expand.grid(a = factor(1:30), b = factor(1:12))
+  d$x <- rnorm(nrow(d), 2, 1.5)
+  ra <- rnorm(30)
+  rs <- rnorm(30)
+  rb <- rnorm(12)
+  d$yb <- rbinom(nrow(d), 1, plogis(-0.3 + 0.5 * d$x + ra[d$a] + 0.4 * rs[d$a] * d$x +
+                                      0.7 * rb[d$b]))
+  d$yp <- rpois(nrow(d), exp(0.5 + 0.2 * d$x + 0.4 * ra[d$a] + 0.15 * rs[d$a] * d$x +
+                               0.4 * rb[d$b]))
+  d$x2 <- d$x * 1e-6 - 5
+  d
+}

@@ -1,4 +1,4 @@
-# The clustered panel of the derived-standard-error tests (test-dse25.R,
+# The clustered panel of the derived-standard-error tests (test-derived-se-units.R,
 # test-trust26.R): 60 clusters of 5, a covariate x, a cluster-level
 # treatment trt, a second factor g2 and a cluster effect b; `responses(d, b)`
 # adds the responses (drawing after the panel, so each file's data stay as

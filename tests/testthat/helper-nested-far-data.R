@@ -1,6 +1,6 @@
 # Hospitals, wards within them and a binary outcome with a covariate x and
-# its far-off copy xf = x * 1e-6 - 5: the data of test-nestfar35.R and
-# test-nagq36.R.
+# its far-off copy xf = x * 1e-6 - 5: the data of test-glmm-nested-far-slope.R and
+# test-agq-diagonal-terms.R.
 nestfar35_data <- function() {
   set.seed(3)
   H <- 5; W <- 3; m <- 6

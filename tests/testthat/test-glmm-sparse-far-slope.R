@@ -18,7 +18,7 @@ fg27_xmap <- function(p, ix, a, c) {
   M
 }
 
-# fg27_sim(): helper-farglmm27.R.
+# fg27_sim(): helper-far-slope.R.
 
 # f1 on x, f2 on x2 = a x + c (x the fixed effect at `ix`, the slope of
 # term `g`): f2 is f1 mapped. The two searches end within their
