@@ -1,5 +1,5 @@
-# Simulated data of rounds 30 and 35's profile tests (test-profile30.R,
-# test-profile35.R): 30 groups a, binary, gaussian and zero-inflated count
+# Simulated data of rounds 30 and 35's profile tests (test-profile-units-two-part.R,
+# test-profile-boundary-block.R): 30 groups a, binary, gaussian and zero-inflated count
 # responses, x and its far-off versions x2 = x * 1e-6 - 5 and x4 = x + 1e6.
 t30_data <- function(n = 800) {
   set.seed(30)
