@@ -1,4 +1,4 @@
-# Simulated NB1 two-part counts for test-nb1x25.R.
+# Simulated NB1 two-part counts for test-two-part-nbinom1.R.
 
 # NB1 two-part counts: zeros with probability plogis(-0.7 + 0.9 w + a zero
 # random intercept of SD zsd), counts NB1 with mean parameter mu = exp(0.6

@@ -5,7 +5,7 @@
 # checked against numerical differentiation of the exact gradient; and an
 # evaluation does not depend on where the mode search starts (the modes
 # moved to first order from the last gradient evaluation, or from zero in a
-# new engine). Data from zire_sim() (helper-zire.R).
+# new engine). Data from zire_sim() (helper-zi-random-data.R).
 
 # An engine with a random intercept in each part (independent: Lambda
 # diagonal) for family fam and kind (1 zero-inflated, 2 hurdle).
