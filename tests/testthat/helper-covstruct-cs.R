@@ -1,4 +1,4 @@
-# Shared by test-trust26.R and test-gaps27.R: a gaussian cs() term with one
+# Shared by test-covstruct-cs-residual.R: a gaussian cs() term with one
 # observation per id and time (T times; heterogeneous SDs, correlation 0.5,
 # residual SD 0.5), time2 the same factor with its levels reversed.
 cs_data <- function(T) {
@@ -17,7 +17,7 @@ cs_data <- function(T) {
 # cs_data(3) with a site factor crossed with the ids, and the ML fit of
 # y ~ x + cs(0 + time | id) + (1 | site), whose cs() term takes up the
 # residual variance (sigma at its zero limit) while the site variance is
-# at zero (test-covstruct-cs-far.R, test-trust30.R): the data, the fit and the
+# at zero (test-covstruct-cs-far.R, test-reml-sigma-limit.R): the data, the fit and the
 # warnings it gave.
 cs_site_fit <- function() {
   d <- cs_data(3)

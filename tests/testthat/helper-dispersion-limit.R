@@ -1,4 +1,4 @@
-# Shared by test-zi-dispersion-limit.R and test-gaps27.R: fits that keep their
+# Shared by test-zi-dispersion-limit.R and test-dispersion-limit.R: fits that keep their
 # warnings, and counts whose negative binomial dispersion runs to its
 # Poisson limit in some rows.
 

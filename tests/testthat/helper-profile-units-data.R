@@ -1,4 +1,4 @@
-# Simulated data of rounds 30 and 35's profile tests (test-profile-units-two-part.R,
+# Simulated data of the profile tests (test-profile-units-two-part.R,
 # test-profile-boundary-block.R): 30 groups a, binary, gaussian and zero-inflated count
 # responses, x and its far-off versions x2 = x * 1e-6 - 5 and x4 = x + 1e6.
 t30_data <- function(n = 800) {
@@ -24,7 +24,7 @@ t30_data <- function(n = 800) {
 # Poisson and binomial responses on 40 groups of 10, with a random
 # intercept and slope in x (x centred exactly, so that its centred and
 # scaled columns are those of x2 - mean(x2) in any units), and a second
-# factor b (test-trust35.R). Used by test-trust30.R and test-trust35.R.
+# factor b (test-reml-sigma-limit.R). Used by the cs() and sigma-limit tests.
 trust30_data <- function() {
   set.seed(301)
   M <- 40

@@ -1,5 +1,5 @@
 # The clustered panel of the derived-standard-error tests (test-derived-se-units.R,
-# test-trust26.R): 60 clusters of 5, a covariate x, a cluster-level
+# and the units-invariance tests): 60 clusters of 5, a covariate x, a cluster-level
 # treatment trt, a second factor g2 and a cluster effect b; `responses(d, b)`
 # adds the responses (drawing after the panel, so each file's data stay as
 # they were), then x in two other units and locations, x * 1e-6 - 5 (x2)

@@ -282,3 +282,76 @@ test_that("simulate(newdata) with several random-effect terms, missing values an
   mu <- predict(pf, nd2[-2, ], type = "response")
   expect_true(all(abs(rowMeans(mp) - mu) < 4 * sqrt(mu / N)))
 })
+
+
+test_that("confint(method = 'boot') refits a formula with '.' as the same model", {
+  skip_if_not_installed("lme4")
+  ss <- lme4::sleepstudy[, c("Reaction", "Days", "Subject")]
+  dot <- glmm(Reaction ~ . - Subject + (1 | Subject), data = ss)
+  named <- glmm(Reaction ~ Days + (1 | Subject), data = ss)
+  expect_equal(fixef(dot), fixef(named))
+  # the refits took the observed response among the covariates ('.'), so the
+  # refit of the observed response did not reproduce the fit: an error
+  expect_identical(confint(dot, method = "boot", nsim = 3, seed = 1),
+                   confint(named, method = "boot", nsim = 3, seed = 1))
+})
+
+test_that("confint(method = 'boot') of a fit without 'data' and a transformed covariate", {
+  set.seed(1)
+  g <- rep(1:15, each = 8)
+  x <- stats::runif(120, 1, 5)
+  y <- stats::rpois(120, exp(0.3 * log(x) + stats::rnorm(15, 0, 0.5)[g]))
+  loose <- glmm(y ~ log(x) + (1 | g), family = poisson)
+  framed <- glmm(y ~ log(x) + (1 | g), family = poisson, data = data.frame(y, x, g))
+  # the model frame has log(x), not x: "could not refit the model"
+  ref <- confint(framed, method = "boot", nsim = 3, seed = 1)
+  expect_identical(confint(loose, method = "boot", nsim = 3, seed = 1), ref)
+  # socket workers get the variables with the refitting function
+  expect_identical(unclass(confint(loose, method = "boot", nsim = 3, seed = 1, parallel = "snow",
+                                   ncpus = 2)), unclass(ref))
+})
+
+test_that("confint(method = 'boot') says why the refit of the observed response failed", {
+  skip_if_not_installed("lme4")
+  fo <- Reaction ~ Days + (1 | Subject)
+  make <- function() {
+    dd <- lme4::sleepstudy
+    fam <- gaussian()
+    glmm(fo, data = dd, family = fam)
+  }
+  fit <- make()
+  # the family lives in make()'s frame, the formula's environment is the test's
+  expect_error(confint(fit, method = "boot", nsim = 3, seed = 1),
+               "could not refit.*object 'fam' not found")
+})
+
+test_that("confint(method = 'boot'): several boot.type values are refused by name", {
+  skip_if_not_installed("lme4")
+  fit <- glmm(Reaction ~ Days + (1 | Subject), data = lme4::sleepstudy)
+  expect_error(confint(fit, method = "boot", nsim = 3, boot.type = c("perc", "norm")),
+               "'boot.type' must be one of")
+})
+
+
+test_that("confint(method = 'boot') names 'parallel' for an empty or several-valued choice", {
+  skip_if_not_installed("lme4")
+  data(cbpp, package = "lme4")
+  g <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp,
+            family = binomial)
+  # before: match.arg()'s "'arg' must be of length 1" / "'arg' should be one of"
+  expect_error(confint(g, method = "boot", nsim = 3, parallel = c("multicore", "snow")),
+               "'parallel' must be")
+  expect_error(confint(g, method = "boot", nsim = 3, parallel = character(0)), "'parallel' must be")
+})
+
+test_that("confint(method = 'boot') refuses an infinite 'nsim' or 'ncpus' by name", {
+  skip_if_not_installed("lme4")
+  data(cbpp, package = "lme4")
+  g <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp,
+            family = binomial)
+  # before: ncpus = Inf became NA and stopped in "if (NA)"; nsim = Inf was
+  # refused by simulate() as "'nsim' must be a whole number >= 1"
+  expect_error(confint(g, parm = 1, method = "boot", nsim = 3, ncpus = Inf, parallel = "multicore"),
+               "'ncpus' must be")
+  expect_error(confint(g, method = "boot", nsim = Inf), "'nsim' must be a whole number of bootstrap")
+})

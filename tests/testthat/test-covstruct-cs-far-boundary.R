@@ -105,3 +105,25 @@ test_that("beside a second grouping factor, by ML and REML", {
     expect_false(any(grepl("fitted on the columns as given", fc$optinfo$warnings)))
   }
 })
+
+
+test_that("a far-off cs() mapped back on the boundary keeps the fixed effects' standard errors (binomial)", {
+  # The centred fit ends at a correlation of -1; the term's parameters get NA
+  # rows in their covariance, which reached every entry of the mapped-back
+  # covariance: the fixed effects lost their standard errors (all NA,
+  # without a warning) where cs(x | g) on the centred covariate gives them.
+  set.seed(4)
+  n <- 200
+  d <- data.frame(g = factor(rep(1:20, each = 10)), x = rnorm(n))
+  d$x2 <- d$x + 1000
+  d$yb <- rbinom(n, 1, plogis(0.2 * d$x))
+  far <- suppressWarnings(glmm(yb ~ x2 + cs(x2 | g), data = d, family = binomial))
+  near <- suppressWarnings(glmm(yb ~ x + cs(x | g), data = d, family = binomial))
+  us <- suppressWarnings(glmm(yb ~ x2 + (x2 | g), data = d, family = binomial))
+  expect_equal(as.numeric(logLik(far)), as.numeric(logLik(near)), tolerance = 1e-6)
+  se_far <- sqrt(diag(vcov(far)))
+  expect_true(all(is.finite(se_far)))
+  # the slope's SE does not depend on the covariate's origin
+  expect_equal(unname(se_far["x2"]), unname(sqrt(diag(vcov(near)))["x"]), tolerance = 1e-4)
+  expect_equal(se_far, sqrt(diag(vcov(us))), tolerance = 1e-4)
+})

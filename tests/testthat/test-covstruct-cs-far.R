@@ -126,7 +126,7 @@ test_that("cs(0 + time | id) + (1 | site) taking up the residual: fixed-effect S
   # Hessian), which differs from the expected one by under 2% here.
   expect_equal(unname(sqrt(diag(vcov(f)))), unname(sqrt(diag(vcov(tm)$cond))), tolerance = 2e-2)
   # The variance parameters' standard errors with log(sigma) held
-  # (test-trust30.R); none for log(sigma).
+  # (earlier in this file); none for log(sigma).
   expect_true(all(is.finite(f$structures[[1]]$se)))
   expect_true(is.na(sqrt(f$cov_structure["log(sigma)", "log(sigma)"])))
 })
@@ -180,4 +180,142 @@ test_that("the several-term route: a three-column cs() at equal standard deviati
   expect_true(isTRUE(f$optinfo$residual_unidentified))
   expect_true(any(grepl("equal standard deviations", f$optinfo$warnings)))
   expect_true(all(is.na(f$structures[[1]]$se)))
+})
+
+
+# The covariance of (intercept, slope) in x2 = s x + m units from that in x.
+trust30_map <- function(D, s, m) {
+  Mm <- matrix(c(1, 0, -m / s, 1 / s), 2, 2)
+  Mm %*% D %*% t(Mm)
+}
+
+test_that("a far-off cs(x2 | a) under adaptive quadrature is the fit on the centred covariate", {
+  d <- trust30_data()
+  for (fam in c("poisson", "binomial")) {
+    resp <- if (fam == "poisson") "y" else "yb"
+    for (k in c(1, 3, 7)) {
+      f0 <- glmm(as.formula(sprintf("%s ~ x + cs(x | a)", resp)), d, family = fam, nAGQ = k)
+      D0 <- unclass(VarCorr(f0))$a[1:2, 1:2]
+      for (v in c("x_far", "x_small")) {
+        # Before (nAGQ > 1): fitted on the columns as given, with a warning;
+        # Poisson at nAGQ = 7 ended 10.3 below (-627.414 against -617.133).
+        f <- expect_no_warning(glmm(as.formula(sprintf("%s ~ %s + cs(%s | a)", resp, v, v)), d,
+                                    family = fam, nAGQ = k))
+        expect_equal(as.numeric(logLik(f)), as.numeric(logLik(f0)), tolerance = 1e-8)
+        s <- if (v == "x_far") 1 else 1e-3
+        m <- if (v == "x_far") 1e3 else 50
+        # The slope (near zero here) to 1e-4 of its standard error.
+        se0 <- sqrt(diag(vcov(f0)))[[2]]
+        expect_lt(abs(unname(fixef(f))[2] * s - unname(fixef(f0))[2]) / se0, 1e-4)
+        expect_equal(sqrt(diag(vcov(f)))[[2]] * s, se0, tolerance = 1e-4)
+        D <- unclass(VarCorr(f))$a[1:2, 1:2]
+        expect_equal(unname(D), unname(trust30_map(D0, s, m)), tolerance = 1e-4)
+        st <- f$structures[[1]]
+        expect_identical(st$kind, "cs")
+        expect_equal(unname(st$sd), sqrt(diag(unname(D))), tolerance = 1e-10)
+        expect_true(all(is.finite(st$se)))
+        expect_true(all(is.finite(sqrt(diag(vcov(f))))))
+        expect_length(f$optinfo$warnings, 0L)
+      }
+    }
+  }
+})
+
+test_that("a far-off cs(x2 | a) under adaptive quadrature is the unstructured (x2 | a) fit", {
+  d <- trust30_data()
+  # x not centred: the unstructured route integrates on the centred and
+  # scaled columns in any case, and so does cs() now.
+  d$x_far <- d$x_far + 0.7
+  for (k in c(3, 7)) {
+    f <- glmm(y ~ x_far + cs(x_far | a), d, family = poisson, nAGQ = k)
+    fu <- glmm(y ~ x_far + (x_far | a), d, family = poisson, nAGQ = k)
+    expect_equal(as.numeric(logLik(f)), as.numeric(logLik(fu)), tolerance = 1e-8)
+    expect_equal(unname(unclass(VarCorr(f))$a[1:2, 1:2]), unname(unclass(VarCorr(fu))$a[1:2, 1:2]),
+                 tolerance = 1e-4)
+    # The conditional modes: those of the same model.
+    expect_equal(unname(as.matrix(ranef(f)$a)), unname(as.matrix(ranef(fu)$a)), tolerance = 1e-4)
+  }
+  # Rows of weight 0: centred over all rows, as the unstructured term is.
+  d$w <- rep(c(0, 1), c(5, nrow(d) - 5))
+  f <- glmm(y ~ x_far + cs(x_far | a), d, family = poisson, nAGQ = 3, weights = w)
+  fu <- glmm(y ~ x_far + (x_far | a), d, family = poisson, nAGQ = 3, weights = w)
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(fu)), tolerance = 1e-8)
+})
+
+test_that("cs(x | a) on the well-scaled covariate is glmmTMB's cs() (Laplace)", {
+  skip_if_not_installed("glmmTMB")
+  d <- trust30_data()
+  for (fam in c("poisson", "binomial")) {
+    resp <- if (fam == "poisson") "y" else "yb"
+    fo <- as.formula(sprintf("%s ~ x + cs(x | a)", resp))
+    tm <- glmmTMB::glmmTMB(fo, d, family = fam)
+    f <- glmm(as.formula(sprintf("%s ~ x_far + cs(x_far | a)", resp)), d, family = fam, nAGQ = 1)
+    expect_equal(as.numeric(logLik(f)), as.numeric(logLik(tm)), tolerance = 1e-6)
+    se <- sqrt(diag(vcov(tm)$cond))[[2]]
+    expect_lt(abs(unname(fixef(f))[2] - unname(glmmTMB::fixef(tm)$cond)[2]) / se, 1e-3)
+    expect_equal(sqrt(diag(vcov(f)))[[2]], se, tolerance = 1e-3)
+  }
+})
+
+
+test_that("a far-off cs() term reports the gradient the optimizer searched, and the user's beside it", {
+  d <- trust30_data()
+  for (k in c(1, 3)) {
+    f0 <- glmm(y ~ x + cs(x | a), d, family = poisson, nAGQ = k)
+    for (v in c("x_far", "x_small")) {
+      f <- expect_no_warning(glmm(as.formula(sprintf("y ~ %s + cs(%s | a)", v, v)), d,
+                                  family = poisson, nAGQ = k))
+      o <- f$optinfo
+      # Before: max_grad 0.151 (x_far) and 2.18 (x_small) at nAGQ = 3, 0.021
+      # and 0.215 at nAGQ = 1, at the optimum of the fit on x.
+      expect_identical(o$grad_basis, "standardized")
+      expect_lt(o$max_grad, 1e-3)
+      expect_equal(as.numeric(logLik(f)), as.numeric(logLik(f0)), tolerance = 1e-8)
+      # The user's gradient (what max_grad was) beside it.
+      expect_gt(o$max_grad_user, o$max_grad)
+      expect_lt(o$scaled_grad, glmm_control()$grad_tol)
+      out <- utils::capture.output(summary(f))
+      expect_true(any(grepl("max|gradient|", out, fixed = TRUE) &
+                        grepl("(standardized parameters)", out, fixed = TRUE)))
+    }
+  }
+})
+
+test_that("the other centred routes report the searched gradient: (x | a), several terms", {
+  d <- trust30_data()
+  fits <- list(
+    glmm(y ~ x_small + (x_small | a), d, family = poisson, nAGQ = 3),
+    glmm(yb ~ x_far + (x_far | a), d, family = binomial, nAGQ = 5),
+    suppressWarnings(glmm(y ~ x_far + (x_far | a) + (1 | b), d, family = poisson)),
+    suppressWarnings(glmm(y ~ x_far + cs(x_far | a) + (1 | b), d, family = poisson)))
+  ref <- list(
+    glmm(y ~ x + (x | a), d, family = poisson, nAGQ = 3),
+    glmm(yb ~ x + (x | a), d, family = binomial, nAGQ = 5),
+    suppressWarnings(glmm(y ~ x + (x | a) + (1 | b), d, family = poisson)),
+    suppressWarnings(glmm(y ~ x + cs(x | a) + (1 | b), d, family = poisson)))
+  for (i in seq_along(fits)) {
+    o <- fits[[i]]$optinfo
+    expect_identical(o$grad_basis, "standardized", info = i)
+    # Before: the cs() term beside (1 | b) reported 0.092.
+    expect_lt(o$max_grad, 1e-3)
+    expect_true(is.finite(o$max_grad_user), info = i)
+    expect_equal(as.numeric(logLik(fits[[i]])), as.numeric(logLik(ref[[i]])), tolerance = 1e-8,
+                 info = i)
+  }
+})
+
+test_that("a far-off cs() fit that has not converged still warns", {
+  d <- trust30_data()
+  w <- character()
+  f <- withCallingHandlers(
+    glmm(y ~ x_far + cs(x_far | a), d, family = poisson, nAGQ = 3,
+         control = glmm_control(rel.tol = 1e-2)),
+    warning = function(e) { w <<- c(w, conditionMessage(e)); invokeRestart("muffleWarning") })
+  good <- glmm(y ~ x_far + cs(x_far | a), d, family = poisson, nAGQ = 3)
+  # Stopped short (1.5e-3 below), and says so, with the searched gradient.
+  expect_lt(as.numeric(logLik(f)), as.numeric(logLik(good)) - 1e-4)
+  expect_true(any(grepl("^doubtful convergence", w)))
+  expect_identical(f$optinfo$grad_basis, "standardized")
+  expect_gt(f$optinfo$max_grad, 1e-3)
+  expect_gt(f$optinfo$scaled_grad, glmm_control()$grad_tol)
 })

@@ -276,3 +276,53 @@ test_that("glmm_shards(), gee_shards(): f + f:x with x far from zero as in memor
     expect_equal(vcov(a), vcov(b), tolerance = 1e-6, info = rhs)
   }
 })
+
+
+# sleepstudy with a three-level factor f and Days + 1e8: in 0 + f + x the
+# indicators of f span the constant, although no column is one.
+trust30_sleep <- function() {
+  skip_if_not_installed("lme4")
+  d <- lme4::sleepstudy
+  d$f <- factor(rep(c("a", "b", "c"), length.out = nrow(d)))
+  d$x <- d$Days + 1e8
+  d$yb <- as.integer(d$Reaction > stats::median(d$Reaction))
+  d
+}
+
+test_that("0 + f + x, x far from zero: the factor's constant centres x (gaussian and binomial GLMM)", {
+  d <- trust30_sleep()
+  # Before: refused as rank deficient.
+  f <- glmm(Reaction ~ 0 + f + x + (1 | Subject), d)
+  l0 <- lme4::lmer(Reaction ~ 0 + f + Days + (1 | Subject), d, REML = FALSE)
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(l0)), tolerance = 1e-8)
+  expect_equal(unname(fixef(f)["x"]), unname(lme4::fixef(l0)["Days"]), tolerance = 1e-6)
+  expect_equal(unname(sqrt(vcov(f)["x", "x"])), sqrt(as.matrix(vcov(l0))["Days", "Days"]),
+               tolerance = 1e-5)
+  # The indicators' coefficients are f's levels at x = 0.
+  expect_equal(unname(fixef(f)[1:3]), unname(lme4::fixef(l0)[1:3] - 1e8 * lme4::fixef(l0)[["Days"]]),
+               tolerance = 1e-6)
+  g <- glmm(yb ~ 0 + f + x + (1 | Subject), d, family = binomial, nAGQ = 1)
+  g0 <- lme4::glmer(yb ~ 0 + f + Days + (1 | Subject), d, family = binomial)
+  expect_equal(as.numeric(logLik(g)), as.numeric(logLik(g0)), tolerance = 1e-6)
+  expect_equal(unname(fixef(g)["x"]), unname(lme4::fixef(g0)["Days"]), tolerance = 1e-4)
+  # Days * 1e-6 - 5 (default quadrature): before, 5.66 below the fit on
+  # Days (-81.302 against -75.642) without standard errors.
+  d$x2 <- d$Days * 1e-6 - 5
+  g2 <- glmm(yb ~ 0 + f + x2 + (1 | Subject), d, family = binomial)
+  g3 <- glmm(yb ~ 0 + f + Days + (1 | Subject), d, family = binomial)
+  expect_equal(as.numeric(logLik(g2)), as.numeric(logLik(g3)), tolerance = 1e-8)
+  expect_equal(unname(fixef(g2)["x2"]) * 1e-6, unname(fixef(g3)["Days"]), tolerance = 1e-5)
+  expect_equal(unname(sqrt(diag(vcov(g2)))["x2"]) * 1e-6, unname(sqrt(diag(vcov(g3)))["Days"]),
+               tolerance = 1e-4)
+})
+
+test_that("0 + f + x, x far from zero: gee() is the fit on Days", {
+  d <- trust30_sleep()
+  e <- gee(Reaction ~ 0 + f + x, data = d, id = Subject, corstr = "exchangeable")
+  e0 <- gee(Reaction ~ 0 + f + Days, data = d, id = Subject, corstr = "exchangeable")
+  expect_equal(unname(coef(e)["x"]), unname(coef(e0)["Days"]), tolerance = 1e-6)
+  expect_equal(unname(sqrt(diag(vcov(e)))[4]), unname(sqrt(diag(vcov(e0)))[4]), tolerance = 1e-5)
+  lm0 <- stats::lm(Reaction ~ 0 + f + Days, d)
+  ei <- gee(Reaction ~ 0 + f + x, data = d, id = Subject, corstr = "independence")
+  expect_equal(unname(coef(ei)["x"]), unname(coef(lm0)["Days"]), tolerance = 1e-6)
+})

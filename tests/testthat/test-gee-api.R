@@ -218,3 +218,23 @@ test_that("id and waves may be vectors; subset and na.action apply to them", {
   expect_equal(length(f3$na.action), 2L)
   expect_output(print(f3), "2 rows removed for missing values")
 })
+
+
+test_that("predict() of a gee fit honours na.action on newdata, as predict.glm()", {
+  skip_if_not_installed("geepack")
+  data(ohio, package = "geepack", envir = environment())
+  f <- gee(resp ~ age + smoke, data = ohio, id = id, family = binomial)
+  ref <- glm(resp ~ age + smoke, data = ohio, family = binomial)
+  nd <- ohio[1:4, ]
+  nd$smoke[2] <- NA
+  full <- predict(f, nd)
+  expect_true(is.na(full[2]))
+  # na.omit was swallowed by '...': the NA row stayed.
+  expect_equal(predict(f, nd, na.action = na.omit), predict(ref, nd, na.action = na.omit),
+               tolerance = 1e-8)
+  # na.exclude pads the row back, as predict.glmmgee_glmm().
+  expect_equal(predict(f, nd, na.action = na.exclude, type = "response"),
+               predict(f, nd, type = "response"))
+  p <- predict(f, nd, na.action = na.omit, se.fit = TRUE)
+  expect_equal(p, lapply(predict(f, nd, se.fit = TRUE), function(v) v[-2]))
+})

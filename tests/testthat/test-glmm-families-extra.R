@@ -243,3 +243,43 @@ test_that("simulate(), predict(type = 'response'), marginal means and sigma()", 
   fg <- glmm(yginv ~ x + (1 | g), data = d, family = Gamma("inverse"), nAGQ = 5)
   expect_true(all(as.matrix(simulate(fg, nsim = 3, seed = 1)) > 0))
 })
+
+
+gamma_identity_data <- function() {
+  set.seed(2)
+  g <- rep(1:30, each = 8)
+  x <- runif(240)
+  mu <- 5 + 2 * x + rnorm(30, 0, 1)[g]
+  data.frame(y = rgamma(240, shape = 4, rate = 4 / mu), x = x, g = g)
+}
+
+test_that("Gamma with the identity link: quadrature nodes with a mean <= 0 give Laplace, not an nlminb error", {
+  # The default nAGQ (11) switched on at the Laplace optimum put nodes of
+  # low clusters at a negative mean: NaN log-likelihood, and nlminb stopped
+  # with "NA/NaN gradient evaluation".
+  skip_if_not_installed("glmmTMB")
+  d <- gamma_identity_data()
+  expect_warning(f <- glmm(y ~ x + (1 | g), data = d, family = Gamma("identity")),
+                 "outside the family's support.*fitted by Laplace")
+  expect_identical(f$nAGQ, 1L)
+  ref <- glmmTMB::glmmTMB(y ~ x + (1 | g), data = d, family = Gamma("identity"))
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(ref)), tolerance = 1e-6)
+  expect_equal(unname(fixef(f)), unname(glmmTMB::fixef(ref)$cond), tolerance = 1e-4)
+  # Asked for explicitly, quadrature is refused with the reason and the advice.
+  expect_error(glmm(y ~ x + (1 | g), data = d, family = Gamma("identity"), nAGQ = 11),
+               "nAGQ = 11 puts nodes where the mean is outside.*nAGQ = 1")
+})
+
+test_that("a beta-binomial fit to a binary response is refused: phi is not identified", {
+  # Before: a fit with "doubtful convergence" and no standard errors.
+  data(bacteria, package = "MASS")
+  expect_error(glmm(y ~ trt + (1 | ID), data = bacteria, family = betabinomial()),
+               "betabinomial\\(\\) with one trial per observation.*use binomial")
+  expect_error(glmm(y ~ trt + (1 | ID) + (1 | week), data = bacteria, family = betabinomial()),
+               "one trial per observation")
+  # Trials given: fitted as before.
+  data(cbpp, package = "lme4")
+  expect_warning(f <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp,
+                           family = betabinomial()), "singular fit")
+  expect_true(is.finite(logLik(f)))
+})

@@ -122,3 +122,24 @@ test_that("zero-inflated poisson (simulated, known truth): the same, and glmmTMB
   expect_equal(unname(solve(far_map, fixef(f3))), unname(glmmTMB::fixef(tmb)$cond),
                tolerance = 1e-4)
 })
+
+
+test_that("a random slope on a covariate in large units is not reported singular", {
+  # Days * 1e6: the slope's variance is 1e-14 times the intercept's, and
+  # mapping the optimum back to the user's units zeroed its column of the
+  # factor: a false singular fit, no standard errors and a wrong slope SD
+  # (at the right log-likelihood).
+  data("sleepstudy", package = "lme4", envir = environment())
+  s <- sleepstudy
+  s$D6 <- s$Days * 1e6
+  a <- glmm(Reaction ~ Days + (Days | Subject), s)
+  b <- expect_no_warning(glmm(Reaction ~ D6 + (D6 | Subject), s))
+  expect_false(b$singular)
+  expect_equal(as.numeric(logLik(b)), as.numeric(logLik(a)), tolerance = 1e-8)
+  expect_equal(unname(b$Lambda[2, ]) * 1e6, unname(a$Lambda[2, ]), tolerance = 1e-5)
+  expect_equal(unname(sqrt(diag(vcov(b)))[2]) * 1e6, unname(sqrt(diag(vcov(a)))[2]),
+               tolerance = 1e-4)
+  skip_if_not_installed("lme4")
+  l <- lme4::lmer(Reaction ~ Days + (Days | Subject), s, REML = FALSE)
+  expect_gte(as.numeric(logLik(b)), as.numeric(logLik(l)) - 1e-6)
+})

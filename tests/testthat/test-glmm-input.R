@@ -183,3 +183,67 @@ test_that("failed convergence warns and is recorded, without a crash", {
   expect_true(any(grepl("did not converge", f$optinfo$warnings)))
   expect_true(is.finite(f$loglik))
 })
+
+
+ar1_poisson_like <- function() {
+  set.seed(4)
+  site <- rep(1:25, each = 6)
+  u <- rnorm(25, 0, 0.5)[site]
+  data.frame(y = rpois(150, exp(0.5 + u)), x = rnorm(150), site = factor(site),
+             time = factor(rep(1:6, 25)), blk = factor(rep(1:5, 30)))
+}
+
+test_that("a one-level factor in any formula is an error naming the argument and the variable", {
+  # Before: R's "contrasts can be applied only to factors with 2 or more levels".
+  d <- ar1_poisson_like()
+  d$one <- factor("a")
+  d$half <- factor(ifelse(d$x > 0, "p", "n"))
+  d$half[d$x < 0] <- NA
+  d$ch <- "k"
+  msg <- "has a single value \\(\"%s\"\\) in the rows used"
+  expect_error(glmm(y ~ x + one + (1 | site), data = d, family = poisson),
+               paste0("'formula': the variable 'one' ", sprintf(msg, "a")))
+  expect_error(glmm(y ~ x + ch + (1 | site), data = d, family = poisson), "'formula': the variable 'ch'")
+  expect_error(glmm(y ~ x + (one | site), data = d, family = poisson),
+               "'formula': the variable 'one' in the random-effect term \\(one \\| site\\)")
+  expect_error(glmm(y ~ x + ar1(one + 0 | site), data = d, family = poisson),
+               "'one' in the random-effect term \\(one \\+ 0 \\| site\\)")
+  # One level left after the removal of rows with NA, or after subset=.
+  expect_error(glmm(y ~ x + half + (1 | site), data = d, family = poisson),
+               paste0("'formula': the variable 'half' ", sprintf(msg, "p")))
+  d$half2 <- factor(ifelse(d$x > 0, "p", "n"))
+  expect_error(glmm(y ~ x + half2 + (1 | site), data = d, family = poisson, subset = x > 0.5),
+               "'half2' has a single value \\(\"p\"\\)")
+  expect_error(glmm(y ~ x + (1 | site), ziformula = ~ one, data = d, family = poisson),
+               "'ziformula': the variable 'one'")
+  expect_error(glmm(y ~ x + (1 | site), dispformula = ~ factor(one), data = d, family = nbinom2()),
+               "'dispformula': the variable 'factor\\(one\\)'")
+  expect_error(gee(y ~ x + one, id = site, data = d, family = poisson), "'formula': the variable 'one'")
+  # A single group is not this error, and a two-level factor still fits.
+  expect_error(glmm(y ~ x + (1 | one), data = d, family = poisson),
+               "grouping factor 'one' has only 1 level")
+  f <- glmm(y ~ x + half2 + (1 | site), data = d, family = poisson)
+  expect_length(fixef(f), 3L)
+})
+
+
+test_that("a model without fixed effects is refused up front, naming 'formula'", {
+  skip_if_not_installed("lme4")
+  data(Penicillin, package = "lme4", envir = environment())
+  msg <- "'formula': the model has no fixed effects"
+  expect_error(glmm(diameter ~ 0 + (1 | plate), Penicillin), msg)
+  expect_error(glmm(diameter ~ 0 + (1 | plate) + (1 | sample), Penicillin), msg)
+  expect_error(glmm(diameter ~ 0 + (1 | plate) + (1 | sample), Penicillin, REML = TRUE), msg)
+  expect_error(glmm(I(diameter > 23) ~ 0 + (1 | plate), Penicillin, family = binomial), msg)
+  expect_error(glmm(I(diameter > 23) ~ -1 + (1 | plate) + (1 | sample), Penicillin,
+                    family = binomial), msg)
+  # the same model with an intercept is lmer's
+  f <- glmm(diameter ~ 1 + (1 | plate) + (1 | sample), Penicillin)
+  l <- lme4::lmer(diameter ~ 1 + (1 | plate) + (1 | sample), Penicillin, REML = FALSE)
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(l)), tolerance = 1e-7)
+  # a covariate without an intercept is a fixed effect
+  data(sleepstudy, package = "lme4", envir = environment())
+  g <- glmm(Reaction ~ 0 + Days + (1 | Subject), sleepstudy)
+  m <- lme4::lmer(Reaction ~ 0 + Days + (1 | Subject), sleepstudy, REML = FALSE)
+  expect_equal(as.numeric(logLik(g)), as.numeric(logLik(m)), tolerance = 1e-7)
+})

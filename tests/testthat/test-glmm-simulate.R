@@ -165,3 +165,46 @@ test_that("known-covariance fits simulate with the predicted random effects only
   expect_error(simulate(fk), "known-covariance.*re.form = NULL")
   expect_length(simulate(fk, nsim = 2, re.form = NULL, seed = 1)$sim_2, nrow(d))
 })
+
+
+test_that("simulate() with the predicted random effects draws each family's fitted mean and variance", {
+  # Known truth: with re.form = NULL each row's draws have the fitted
+  # conditional mean and the family's variance at the fitted dispersion
+  # (hurdle: zero with probability pi, else zero-truncated).
+  set.seed(5)
+  M <- 30; n <- 6
+  g <- factor(rep(1:M, each = n)); x <- stats::rnorm(M * n)
+  eta <- 0.5 + 0.3 * x + stats::rnorm(M, 0, 0.4)[g]
+  mu <- exp(eta); pr <- stats::plogis(eta - 0.5)
+  d <- data.frame(g, x, N = stats::rpois(M * n, 6) + 2,
+                  ynb1 = stats::rnbinom(M * n, mu = mu, size = mu / 2),
+                  ybeta = stats::rbeta(M * n, pr * 8, (1 - pr) * 8),
+                  yhp = ifelse(stats::runif(M * n) < 0.4, 0, stats::qpois(stats::runif(M * n, stats::dpois(0, mu), 1), mu)))
+  d$ybb <- stats::rbinom(M * n, d$N, stats::rbeta(M * n, pr * 5, (1 - pr) * 5))
+  d$yzi <- ifelse(stats::runif(M * n) < 0.3, 0, stats::rnbinom(M * n, mu = mu, size = 2))
+  cases <- list(
+    nb1 = list(ynb1 ~ x + (1 | g), nbinom1(), NULL, function(m, ph, pz, N) m * (1 + ph)),
+    beta = list(ybeta ~ x + (1 | g), beta_family(), NULL, function(m, ph, pz, N) m * (1 - m) / (1 + ph)),
+    bb = list(cbind(ybb, N - ybb) ~ x + (1 | g), betabinomial(), NULL,
+              function(m, ph, pz, N) N * m * (1 - m) * (1 + (N - 1) / (ph + 1))),
+    zinb = list(yzi ~ x + (1 | g), nbinom2(), ~ 1, function(m, ph, pz, N) (1 - pz) * m * (1 + m / ph + pz * m)),
+    hnb = list(yhp ~ x + (1 | g), truncated_nbinom2(), ~ 1, function(m, ph, pz, N) {
+      p0 <- (ph / (ph + m))^ph
+      (1 - pz) * (m + m^2 / ph + m^2) / (1 - p0) - ((1 - pz) * m / (1 - p0))^2
+    }))
+  for (nm in names(cases)) {
+    cs <- cases[[nm]]
+    f <- suppressWarnings(glmm(cs[[1]], data = d, family = cs[[2]], ziformula = cs[[3]], nAGQ = 1))
+    S <- simulate(f, nsim = 2000, seed = 2, re.form = NULL)
+    Y <- if (is.matrix(S[[1]])) sapply(S, function(s) s[, 1]) else as.matrix(S)
+    m <- if (is.null(cs[[3]])) predict(f, type = "response") else exp(predict(f, type = "link"))
+    pz <- if (is.null(cs[[3]])) 0 else predict(f, type = "zprob")
+    ph <- exp(f$theta[[length(f$theta)]])
+    v <- cs[[4]](m, ph, pz, d$N)
+    mean_fit <- if (nm == "bb") d$N * m else predict(f, type = "response")
+    z <- (rowMeans(Y) - mean_fit) / sqrt(v / ncol(Y))
+    expect_lt(abs(mean(z)), 4 / sqrt(length(z)), label = paste(nm, "mean"))
+    expect_lt(abs(stats::sd(z) - 1), 0.2, label = paste(nm, "sd of z"))
+    expect_lt(abs(mean(apply(Y, 1, stats::var) / v) - 1), 0.02, label = paste(nm, "variance"))
+  }
+})

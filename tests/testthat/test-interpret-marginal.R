@@ -88,3 +88,33 @@ test_that("compare_views rejects mismatched fits", {
   expect_error(compare_views(interp_gee()), "'x' must be a fit from glmm")
   expect_error(compare_views(y ~ late, data = d, family = binomial), "no random-effect term")
 })
+
+
+test_that("marginal odds ratios of gee() and marginal_coefs() per a step delta", {
+  skip_if_not_installed("MASS")
+  data(bacteria, package = "MASS", envir = environment())
+  bacteria$wk <- bacteria$week * 1e-6 + 3
+  g <- gee(y ~ trt + wk, data = bacteria, id = ID, family = binomial, corstr = "exchangeable")
+  g0 <- gee(y ~ trt + week, data = bacteria, id = ID, family = binomial, corstr = "exchangeable")
+  # Per unit of wk (a step of -1.2e5 on the log-odds scale): the warning
+  # suggests a step whose log odds ratio is about 1.
+  expect_warning(odds_ratios(g, parm = "wk"), "delta = c\\(wk = 1e-05\\)")
+  o <- expect_no_warning(odds_ratios(g, parm = "wk", delta = c(wk = 1e-6)))
+  o0 <- odds_ratios(g0, parm = "week")
+  expect_equal(o$estimate, o0$estimate, tolerance = 1e-5)
+  expect_equal(o$conf.low, o0$conf.low, tolerance = 1e-5)
+  expect_equal(o$p.value, o0$p.value, tolerance = 1e-5)
+  # Two weeks: the odds ratio per week squared (a logit-linear model).
+  o2 <- odds_ratios(g0, parm = "week", delta = 2)
+  expect_equal(o2$estimate, o0$estimate^2)
+  fm <- glmm(y ~ trt + wk + (1 | ID), data = bacteria, family = binomial)
+  mc <- marginal_coefs(fm)
+  om <- expect_no_warning(odds_ratios(mc, parm = "wk", delta = c(wk = 1e-6)))
+  expect_equal(log(om$estimate), 1e-6 * unname(mc$coefficients["wk"]))
+  data(epil, package = "MASS", envir = environment())
+  epil$lb <- epil$lbase * 1e-6
+  rr <- rate_ratios(gee(y ~ trt + lb, data = epil, id = subject, family = poisson), parm = "lb",
+                    delta = 1e-6)
+  rr0 <- rate_ratios(gee(y ~ trt + lbase, data = epil, id = subject, family = poisson), parm = "lbase")
+  expect_equal(rr$estimate, rr0$estimate, tolerance = 1e-6)
+})

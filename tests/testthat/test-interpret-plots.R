@@ -58,3 +58,37 @@ test_that("two-views plot: marginal curve is the average of the conditional ones
   expect_error(plot_views(fit, "weeks", at = list(trt = "aspirin")), "'at'")
   expect_error(plot_views(interp_gee(), "weeks"), "plot_views\\(\\) needs a fit from glmm")
 })
+
+
+test_that("the plot_views() legend covers no curve", {
+  skip_if_not_installed("MASS")
+  data(bacteria, package = "MASS", envir = environment())
+  bacteria$weeks <- bacteria$week
+  pdf(NULL)
+  on.exit(dev.off(), add = TRUE)
+  inside <- function(v) {
+    r <- v$legend
+    pts <- cbind(rep(v$x, 2L + ncol(v$conditional)),
+                 c(v$conditional, v$typical, v$marginal))
+    any(pts[, 1] >= r$left & pts[, 1] <= r$left + r$w &
+          pts[, 2] <= r$top & pts[, 2] >= r$top - r$h)
+  }
+  for (fam in list(binomial, binomial("probit"))) {
+    fit <- glmm(y ~ trt + weeks + (1 | ID), data = bacteria, family = fam)
+    expect_false(inside(plot_views(fit, "weeks")))
+  }
+  # Small panels: the legend is measured, so it still fits above the curves.
+  pdf(NULL, width = 7, height = 3.5)
+  op <- par(mfrow = c(1, 2))
+  expect_false(inside(plot_views(fit, "weeks", n_curves = 15)))
+  expect_false(inside(plot_views(fit, "weeks", n_curves = 15, range = c(0, 30))))
+  par(op)
+  dev.off()
+  br <- glmm(y ~ trt + weeks + (1 | ID), data = bacteria, family = binomial,
+             ranef_dist = "bridge")
+  v <- plot_views(br, "weeks", n_curves = 9)
+  expect_false(inside(v))
+  # The bridge's marginal curve is exactly logistic in phi * eta.
+  X <- cbind(1, 0, 0, v$x)
+  expect_equal(unname(v$marginal), plogis(br$ranef_dist$phi * drop(X %*% fixef(br))), tolerance = 1e-12)
+})

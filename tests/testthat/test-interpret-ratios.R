@@ -49,3 +49,83 @@ test_that("ratios with no meaning are clear errors naming the argument", {
   expect_error(odds_ratios(interp_gee(), level = 95), "'level'")
   expect_error(odds_ratios(lm(y ~ lbase, d)), "'fit' must be a fit from glmm\\(\\) or gee\\(\\)")
 })
+
+
+hostfar35_sleep <- function() {
+  skip_if_not_installed("lme4")
+  d <- lme4::sleepstudy
+  d$f <- factor(rep(c("a", "b", "c"), length.out = nrow(d)))
+  d$yb <- as.integer(d$Reaction > stats::median(d$Reaction))
+  d$x1 <- d$Days + 1e8
+  d$x3 <- d$Days * 1e-6 - 5
+  d
+}
+
+test_that("odds_ratios(delta =): a factor's 0/1 columns take no step; duplicated names said so", {
+  d <- hostfar35_sleep()
+  a <- glmm(yb ~ f + x3 + (1 | Subject), d, family = binomial)
+  r <- glmm(yb ~ f + Days + (1 | Subject), d, family = binomial)
+  # One number: the covariate's step; the factor's levels stay at 1 versus
+  # 0 (before: exp(1e-6 beta) for fb and fc, a ratio of nothing).
+  o <- odds_ratios(a, delta = 1e-6)
+  o0 <- odds_ratios(r)
+  expect_equal(o$estimate, o0$estimate, tolerance = 1e-5)
+  expect_equal(o$std.error, o0$std.error, tolerance = 1e-4)
+  expect_identical(attr(o, "delta"), c(fb = 1, fc = 1, x3 = 1e-6))
+  expect_error(odds_ratios(a, delta = c(fb = 2)), "'delta'.*'fb' is a 0/1 column")
+  expect_error(odds_ratios(a, delta = c(x3 = 1e-6, x3 = 2e-6)), "'delta'.*'x3' named more than once")
+  # gee(): the same rule; a logical covariate's column is 0/1 too.
+  d$late <- d$Days > 4
+  e <- gee(yb ~ f + late + x3, data = d, id = Subject, family = binomial, corstr = "exchangeable")
+  e0 <- gee(yb ~ f + late + Days, data = d, id = Subject, family = binomial, corstr = "exchangeable")
+  oe <- odds_ratios(e, delta = 1e-6)
+  expect_equal(oe$estimate, odds_ratios(e0)$estimate, tolerance = 1e-5)
+  expect_identical(unname(attr(oe, "delta")), c(1, 1, 1, 1e-6))
+  expect_error(odds_ratios(e, delta = c(lateTRUE = 3)), "0/1 column")
+})
+
+
+test_that("odds_ratios() on a factor interacting with a covariate far from zero says extrapolation, not separation", {
+  skip_if_not_installed("lme4")
+  data(sleepstudy, package = "lme4")
+  set.seed(1)
+  d <- sleepstudy
+  d$y <- rbinom(nrow(d), 1, plogis((d$Reaction - 300) / 50))
+  d$f <- factor(rep(c("a", "b", "c"), length.out = nrow(d)))
+  d$x3 <- d$Days * 1e-6 - 5
+  fit <- glmm(y ~ f * x3 + (1 | Subject), data = d, family = binomial)
+  expect_false(fit$separation$separated)
+  expect_true(all(is.finite(fit$coefficients)))
+  w <- character()
+  r <- withCallingHandlers(odds_ratios(fit), warning = function(cond) {
+    w <<- c(w, conditionMessage(cond)); invokeRestart("muffleWarning")
+  })
+  expect_true(length(w) > 0)
+  expect_false(any(grepl("separated", w)))
+  expect_match(w, "'fb': .*compares at x3 = 0, far from the data.*centre", all = FALSE)
+  # The centred fit reads the same comparison at the data's centre: finite.
+  d$x3c <- d$x3 - mean(d$x3)
+  fc <- glmm(y ~ f * x3c + (1 | Subject), data = d, family = binomial)
+  rc <- suppressWarnings(odds_ratios(fc, parm = c("fb", "fc")))
+  expect_true(all(is.finite(rc$estimate)))
+})
+
+
+test_that("odds_ratios() of a well-determined coefficient in tiny units says to rescale, not 'separated'", {
+  # With x * 1e-6 - 5 the log odds ratio per unit is 1e6: exp() overflows,
+  # and the warning blamed separation on a fit that has none.
+  set.seed(12)
+  d <- data.frame(g = factor(rep(1:40, each = 6)), x = rnorm(240))
+  d$y <- rbinom(240, 1, plogis(-0.3 + d$x + rnorm(40)[d$g]))
+  d$x2 <- d$x * 1e-6 - 5
+  f2 <- glmm(y ~ x2 + (1 | g), d, binomial)
+  f1 <- glmm(y ~ x + (1 | g), d, binomial)
+  expect_warning(o2 <- odds_ratios(f2), "'x2': one unit of the covariate is a step of .* rescale")
+  # The scale-free parts equal the fit on x.
+  o1 <- odds_ratios(f1)
+  expect_equal(o2$p.value, o1$p.value, tolerance = 1e-6)
+  # A separated fit keeps its warning.
+  d$ysep <- as.integer(d$x > 0)
+  fs <- suppressWarnings(glmm(ysep ~ x + (1 | g), d, binomial))
+  expect_warning(odds_ratios(fs), "no finite estimate \\(the fit is separated")
+})

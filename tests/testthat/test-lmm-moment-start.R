@@ -1,5 +1,5 @@
 # The one-factor LMM search from the moment start, the column moments in C++
-# and the response scale by .lm.fit() (branch mlspeed26).
+# and the response scale by .lm.fit().
 
 sim_xg <- function(seed, M = 300L, m = 8L, sd2 = 0.5) {
   set.seed(seed)

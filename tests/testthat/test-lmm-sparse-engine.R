@@ -1,4 +1,4 @@
-# Round 36's several-term LMM engine (exact-Hessian gradient in the Newton
+# The several-term LMM engine (exact-Hessian gradient in the Newton
 # search, the diagonal-Lambda and small-block paths of the exact Hessian,
 # the residualized X'V^-1X): fits against lmer's best optimum on crossed,
 # nested (blocks above and below 24 levels), tiny and singular designs,

@@ -1,5 +1,5 @@
-# The several-term LMM's front end and assembly without repeated work
-# (branch lmmfront27): the same results as the longer routes they replace.
+# The several-term LMM's front end and assembly without repeated work:
+# the same results as the longer routes they replace.
 
 test_that("one-column terms' conditional variances are the matrix route's, bitwise", {
   skip_if_not_installed("lme4")

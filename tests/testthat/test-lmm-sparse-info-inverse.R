@@ -1,4 +1,4 @@
-# The several-term LMM's back end, round 30: invert_information()'s linear
+# The several-term LMM's back end: invert_information()'s linear
 # algebra in one C++ call (cpp_info_inverse()) and the Newton search handing
 # over cpp_lmmsp_final()'s list at its end. Both must give the numbers the R
 # code and the extra evaluation gave, to the bit.

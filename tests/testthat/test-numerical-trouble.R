@@ -137,3 +137,19 @@ test_that("poisson counts around 1e6 fit without overflow", {
   expect_lt(abs(f$loglik - as.numeric(logLik(r))), 1e-3)
   expect_equal(unname(f$coefficients), unname(lme4::fixef(r)), tolerance = 1e-5)
 })
+
+
+test_that("jacobian_inverse() gives NULL, not an if (NA) error, for a Jacobian with NaN entries", {
+  # solve() refuses a matrix with a NaN below the diagonal; the fallback's
+  # triangular test then read NA and stopped the whole standard-error step
+  J <- matrix(c(1, NaN, 0, 1), 2)
+  expect_null(glmmgee:::jacobian_inverse(J))
+  # block-wise: the NaN block's parameters are named singular, the other
+  # block keeps its exact inverse
+  Jb <- diag(c(2, 1, 1))
+  Jb[3, 2] <- NaN
+  A <- glmmgee:::jacobian_blocks_inverse(Jb)
+  expect_false(is.null(A))
+  expect_equal(A[1, 1], 0.5)
+  expect_setequal(attr(A, "singular"), 2:3)
+})

@@ -293,3 +293,31 @@ test_that("ordinal GEE: anova() and QIC() refuse what they cannot compare", {
   expect_error(tidy(glmm(rating ~ temp + (1 | judge), data = wine, family = cumulative),
                     effects = "random"), "'effects' must be")
 })
+
+
+test_that("emmeans after a subset with an operator and missing values (ordinal and count GLMMs)", {
+  skip_if_not_installed("emmeans")
+  skip_if_not_installed("ordinal")
+  w <- ordinal::wine
+  w$temp[c(1, 5)] <- NA
+  w$y <- as.integer(w$rating)
+  sub <- w[w$judge != "9" & !is.na(w$temp), ]
+  emm <- function(fit) as.data.frame(summary(emmeans::emmeans(fit, ~ temp)))
+  # emmeans stopped: "missing value where TRUE/FALSE needed"
+  ord <- glmm(rating ~ temp + contact + (1 | judge), data = w, subset = judge != "9",
+              family = cumulative("logit"))
+  ord_sub <- glmm(rating ~ temp + contact + (1 | judge), data = sub, family = cumulative("logit"))
+  expect_equal(emm(ord), emm(ord_sub))
+  ref <- ordinal::clmm(rating ~ temp + contact + (1 | judge), data = w, subset = judge != "9")
+  r <- as.data.frame(summary(emmeans::emmeans(ref, ~ temp)))
+  expect_equal(emm(ord)$emmean, r$emmean, tolerance = 2e-4)
+  expect_equal(emm(ord)$SE, r$SE, tolerance = 1e-3)
+  g <- gee(rating ~ temp + contact, data = w, id = judge, subset = judge != "9",
+           family = cumulative("logit"))
+  g_sub <- gee(rating ~ temp + contact, data = sub, id = judge, family = cumulative("logit"))
+  expect_equal(emm(g), emm(g_sub))
+  pf <- suppressWarnings(glmm(y ~ temp + contact + (1 | judge), data = w, subset = judge != "9",
+                              family = poisson))
+  pf_sub <- suppressWarnings(glmm(y ~ temp + contact + (1 | judge), data = sub, family = poisson))
+  expect_equal(emm(pf), emm(pf_sub))
+})

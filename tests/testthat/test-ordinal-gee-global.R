@@ -229,3 +229,71 @@ test_that("clusters with equal covariates at different times are different patte
   expect_equal(f$reuse$patterns, 2L)
   expect_same_global_fit(f, "exchangeable")
 })
+
+
+test_that("odds_ratios() of a global odds ratio GEE names its structure", {
+  skip_if_not_installed("geepack")
+  data(ohio, package = "geepack", envir = environment())
+  f <- gee(factor(resp) ~ age + smoke, data = ohio, id = id, waves = age,
+           family = cumulative, corstr = "global.exchangeable")
+  o <- odds_ratios(f)
+  expect_match(attr(o, "source"), "global.exchangeable", fixed = TRUE)
+  expect_no_match(attr(o, "source"), "independence", fixed = TRUE)
+})
+
+
+ohio_frame <- function() {
+  data("ohio", package = "geepack", envir = environment())
+  ohio
+}
+
+test_that("global odds ratios on clusters of over 96 rows (the blocked factor) agree with ordgee", {
+  # Five clusters of 100 binary responses give working covariances of
+  # 100 x 100, factored by the blocked routine. (For three or more
+  # categories ordgee's within-time covariance differs: NEWS, ?ordinal-gee.)
+  skip_if_not_installed("geepack")
+  set.seed(21)
+  K <- 5
+  m <- 100
+  d <- data.frame(id = rep(seq_len(K), each = m), t = rep(seq_len(m), K), x = rnorm(K * m))
+  d$y <- ordered(rbinom(K * m, 1, plogis(0.5 * d$x + rnorm(K)[d$id])))
+  ref <- geepack::ordgee(y ~ x, data = d, id = id, waves = t, corstr = "exchangeable",
+                         control = geepack::geese.control(epsilon = 1e-10, maxit = 200))
+  ours <- gee(y ~ x, data = d, id = id, waves = t, family = cumulative,
+              corstr = "global.exchangeable")
+  expect_true(ours$converged)
+  expect_equal(unname(coef(ours)), unname(c(-ref$beta[1], ref$beta[2])), tolerance = 1e-6)
+  expect_equal(unname(ours$association$parameters), unname(ref$alpha), tolerance = 1e-6)
+  expect_equal(unname(sqrt(diag(vcov(ours)))), unname(sqrt(diag(ref$vbeta))), tolerance = 1e-5)
+})
+
+test_that("the ordinal GEE warns before a slow fit on huge clusters and refuses one beyond memory", {
+  # Two clusters of 501 rows (binary response, so the fit stays quick); in
+  # a child process, so that a crash fails this test only.
+  res <- run_child(c(
+    "set.seed(1); m <- 501",
+    "d <- data.frame(id = rep(1:2, each = m), x = rnorm(2 * m))",
+    "d$y <- factor(rbinom(2 * m, 1, plogis(d$x + rnorm(2)[d$id])))",
+    "w <- character()",
+    "f <- withCallingHandlers(gee(y ~ x, data = d, id = id, family = cumulative,",
+    "  corstr = 'global.exchangeable'), warning = function(c) {",
+    "  w <<- c(w, conditionMessage(c)); invokeRestart('muffleWarning') })",
+    "child_say('warn', paste(w, collapse = ' | '))",
+    "child_say('recorded', any(grepl('largest cluster has 501', f$warnings)))",
+    "child_say('converged', f$converged)",
+    "options(glmmgee.memory_limit = 1e6)",
+    "child_try('memory', gee(y ~ x, data = d, id = id, family = cumulative, corstr = 'uniform'))"),
+    timeout = 300)
+  expect_child_ok(res, c("warn", "recorded", "converged", "memory"))
+  expect_match(res$reports[["warn"]], "largest cluster has 501 responses", fixed = TRUE)
+  expect_match(res$reports[["warn"]], "corstr = \"independence\"", fixed = TRUE)
+  expect_equal(res$reports[["recorded"]], "TRUE")
+  expect_equal(res$reports[["converged"]], "TRUE")
+  expect_match(res$reports[["memory"]], "ERROR: corstr = \"uniform\": the working covariance of a cluster of 501 responses needs about",
+               fixed = TRUE)
+  # Ordinary clusters: no such warning.
+  skip_if_not_installed("geepack")
+  o <- ohio_frame()
+  expect_no_warning(gee(factor(resp) ~ age + smoke, data = o, id = id, waves = age,
+                        family = cumulative, corstr = "global.exchangeable"))
+})

@@ -75,3 +75,64 @@ test_that("marginal odds ratios near saturation match a direct integration of th
   expect_true(all(is.finite(log(mo$estimate))))
   expect_equal(log(mo$estimate), unname(ref), tolerance = 1e-6)
 })
+
+
+wine35 <- function() {
+  skip_if_not_installed("ordinal")
+  w <- as.data.frame(ordinal::wine)
+  set.seed(31)
+  w$x <- as.numeric(w$temp == "warm") + stats::rnorm(nrow(w), 0, 0.3)
+  w$x2 <- w$x * 1e-6 - 5
+  w
+}
+
+# The logit of the data-averaged P(Y > j) of a logit cumulative link
+# model, by integrate() over the random intercept, row by row.
+marginal_logit_integrate <- function(f, Xm) {
+  b <- f$coefficients
+  s <- f$sigma_re
+  eta <- drop(Xm %*% b)
+  avg <- function(th, upper) mean(vapply(eta, function(e) stats::integrate(function(z)
+    stats::plogis(if (upper) e + s * z - th else th - e - s * z) * stats::dnorm(z),
+    -Inf, Inf, rel.tol = 1e-12)$value, numeric(1)))
+  vapply(f$thresholds, function(th) log(avg(th, TRUE)) - log(avg(th, FALSE)), numeric(1))
+}
+
+test_that("ordinal marginal odds ratios per a step delta: finite, integrate()'s, the fit on x's", {
+  w <- wine35()
+  f2 <- glmm(rating ~ x2 + contact + (1 | judge), data = w, family = "cumulative")
+  f1 <- glmm(rating ~ x + contact + (1 | judge), data = w, family = "cumulative")
+  # Per unit of x2 (a step of ~1e6 on the log-odds scale): Inf, and the
+  # warning names the argument.
+  expect_warning(m <- odds_ratios(f2, type = "marginal", parm = "x2"), "delta = c\\(x2 = 1e-06\\)")
+  expect_true(all(is.infinite(m$estimate)))
+  # Default delta = 1: as before.
+  expect_identical(suppressWarnings(odds_ratios(f2, type = "marginal", delta = 1)),
+                   suppressWarnings(odds_ratios(f2, type = "marginal")))
+  md <- expect_no_warning(odds_ratios(f2, type = "marginal", parm = "x2", delta = c(x2 = 1e-6)))
+  expect_true(all(is.finite(md$estimate)))
+  X1 <- f2$X
+  X1[, "x2"] <- X1[, "x2"] + 1e-6
+  ref <- marginal_logit_integrate(f2, X1) - marginal_logit_integrate(f2, f2$X)
+  expect_equal(log(md$estimate), unname(ref), tolerance = 1e-6)
+  # The same model as the fit on x, one unit of x.
+  m1 <- odds_ratios(f1, type = "marginal", parm = "x")
+  expect_equal(md$estimate, m1$estimate, tolerance = 1e-4)
+  expect_equal(md$std.error, m1$std.error, tolerance = 1e-3)
+  # A step other than one unit on the fit on x (half a unit), integrate()'s.
+  mh <- odds_ratios(f1, type = "marginal", parm = "x", delta = 0.5)
+  Xh <- f1$X
+  Xh[, "x"] <- Xh[, "x"] + 0.5
+  ref_h <- marginal_logit_integrate(f1, Xh) - marginal_logit_integrate(f1, f1$X)
+  expect_equal(log(mh$estimate), unname(ref_h), tolerance = 1e-6)
+  expect_identical(attr(mh, "delta"), c(x = 0.5))
+  # The conditional ratio per step: exp(delta beta).
+  cd <- odds_ratios(f2, parm = "x2", delta = c(x2 = 1e-6))
+  expect_equal(cd$estimate, exp(1e-6 * unname(f2$coefficients["x2"])))
+  expect_equal(cd$std.error, 1e-6 * sqrt(vcov(f2)["x2", "x2"]))
+  # A 0/1 column takes no step; a bad step is an error naming the argument.
+  expect_error(odds_ratios(f2, type = "marginal", delta = c(contactyes = 2)), "'delta'.*0/1")
+  expect_error(odds_ratios(f2, type = "marginal", delta = c(z = 2)), "'delta'")
+  expect_error(odds_ratios(f2, delta = 0), "'delta'")
+  expect_error(odds_ratios(f2, delta = c(1, 2)), "'delta'")
+})

@@ -89,3 +89,10 @@ test_that("the penalty's gradient is exact, and bad priors are refused", {
   expect_error(glmm(y ~ x + (1 | g) + (1 | h), d, family = binomial,
                     penalized = list(pen_sigma = c(1, 2, 3, 4))), "pen_sigma.*1 or 2 elements")
 })
+
+
+test_that("REML with penalized says that the two do not combine, not that covariance structures need more factors", {
+  data(sleepstudy, package = "lme4")
+  expect_error(glmm(Reaction ~ Days + (1 | Subject), data = sleepstudy, penalized = TRUE, REML = TRUE),
+               "'REML = TRUE' cannot be combined with 'penalized'")
+})

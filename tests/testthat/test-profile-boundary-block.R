@@ -1,4 +1,4 @@
-# Round 35 (issue 15, trust): a profile that stops short on a well-scaled
+# A profile that stops short on a well-scaled
 # random-effect block whose estimate lies on a face of Lambda.
 #
 # The zero part's (x | a) of a zero-inflated Poisson fit is estimated at a

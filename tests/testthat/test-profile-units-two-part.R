@@ -1,4 +1,4 @@
-# Round 30 (issue 15, trust): profile intervals of random slopes in odd
+# Profile intervals of random slopes in odd
 # units on the two-part routes, the rotated adaptive quadrature map in C++,
 # and what a user sees for the correlation of a slope far from zero.
 #

@@ -175,3 +175,89 @@ test_that("zero-part covariates: the zero-inflated profile does not depend on th
   expect_equal(as.numeric(logLik(fz)), as.numeric(logLik(tm)), tolerance = 1e-7)
   p27_tmb(confint(fz, method = "profile"), tm, 4L)
 })
+
+
+t28_data <- function() {
+  set.seed(28)
+  n <- 1200
+  g <- factor(sample(1:60, n, TRUE))
+  h <- factor(sample(1:8, n, TRUE))
+  x <- rnorm(n)
+  b0 <- rnorm(60, sd = 0.8)
+  b1 <- rnorm(60, sd = 0.7)
+  d <- data.frame(g, h, x,
+                  yb = rbinom(n, 1, plogis(-0.3 + 0.8 * x + b0[g] + b1[g] * x)),
+                  yg = 2 + 0.8 * x + b0[g] + b1[g] * x + rnorm(8, sd = 0.7)[h] + rnorm(n))
+  d$x1 <- d$x * 1e-6
+  d$x2 <- d$x * 1e-6 - 5
+  d$x3 <- d$x * 1e6
+  d$x4 <- d$x - 5e6
+  d
+}
+
+t28_ci <- function(d, f, v, args)
+  confint(do.call(glmm, c(list(as.formula(gsub("X", v, f)), data = quote(d)), args)),
+          method = "profile")
+
+# The intervals in x's units: the fixed slope and the slope's standard
+# deviation scale by 1 / c, the other parameters are the same (with
+# x * 1e-6 - 5 the intercept and its correlation are those at x = 5e6, the
+# same as with x - 5e6).
+t28_check <- function(f, args, units = c("x1", "x2", "x3")) {
+  d <- t28_data()
+  ci <- t28_ci(d, f, "x", args)
+  expect_true(all(is.finite(ci)))
+  sc <- c(x1 = 1e-6, x2 = 1e-6, x3 = 1e6, x4 = 1)
+  slope <- c(2L, which(rownames(ci) == "sd_x|g"))
+  for (v in units) {
+    cv <- t28_ci(d, f, v, args)
+    expect_identical(dim(cv), dim(ci))
+    expect_true(all(is.finite(cv)))
+    expect_equal(unname(cv[slope, ]) * sc[[v]], unname(ci[slope, ]), tolerance = 1e-7)
+    same <- if (v == "x2") -c(1L, slope, grep("(Intercept)|g", rownames(ci), fixed = TRUE))
+            else -slope
+    expect_equal(unname(cv[same, ]), unname(ci[same, ]), tolerance = 1e-7)
+    if (v == "x2") {
+      c4 <- t28_ci(d, f, "x4", args)
+      at <- c(1L, grep("(Intercept)|g", rownames(ci), fixed = TRUE))
+      expect_equal(unname(cv[at, ]), unname(c4[at, ]), tolerance = 1e-6)
+    }
+  }
+  ci
+}
+
+test_that("one-factor and several-term LMM profiles with (x | g) in any units of x match lme4's", {
+  c1 <- t28_check("yg ~ X + (X | g)", list(REML = FALSE))
+  c2 <- t28_check("yg ~ X + (X | g) + (1 | h)", list(REML = FALSE))
+  skip_if_not_installed("lme4")
+  d <- t28_data()
+  r1 <- suppressMessages(confint(lme4::lmer(yg ~ x + (x | g), d, REML = FALSE),
+                                 method = "profile", oldNames = FALSE))
+  expect_equal(c1[rownames(r1), ], r1, tolerance = 2e-5)
+  r2 <- suppressMessages(confint(lme4::lmer(yg ~ x + (x | g) + (1 | h), d, REML = FALSE),
+                                 method = "profile", oldNames = FALSE))
+  expect_equal(c2[rownames(r2), ], r2, tolerance = 2e-5)
+})
+
+test_that("Laplace, AGHQ and sparse Laplace GLMM profiles with (x | g) do not depend on x's units", {
+  t28_check("yb ~ X + (X | g)", list(family = binomial, nAGQ = 1))
+  t28_check("yb ~ X + (X | g) + (1 | h)", list(family = binomial))
+  # The far-off AGHQ fit stops about 1e-6 below the optimum
+  # (logLik -751.4652359 against -751.4652349 at nAGQ = 5), which moves
+  # its intervals in the 7th digit: only the scalings are checked here.
+  t28_check("yb ~ X + (X | g)", list(family = binomial, nAGQ = 3), units = c("x1", "x3"))
+})
+
+test_that("the several-term GLMM profile with a variance at zero profiles the fixed effects", {
+  # With h's variance at 0 the fit's covariance has no column for the
+  # coefficient's lean, and profile_point() called the engine on theta of
+  # length 1.
+  d <- t28_data()
+  fit <- suppressWarnings(glmm(yb ~ x1 + (x1 | g) + (1 | h), d[1:400, ], family = binomial))
+  pr <- profile(fit, which = 1:2)
+  ci <- confint(pr)
+  expect_true(all(is.finite(ci)))
+  f0 <- suppressWarnings(glmm(yb ~ x + (x | g) + (1 | h), d[1:400, ], family = binomial))
+  expect_equal(unname(ci[2, ]) * 1e-6, unname(confint(profile(f0, which = 2))[1, ]),
+               tolerance = 1e-6)
+})

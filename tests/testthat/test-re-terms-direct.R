@@ -87,3 +87,22 @@ test_that("a crossed fit is the same by either route", {
   expect_identical(a$cov_theta, b$cov_theta)
   expect_identical(a$modes$b, b$modes$b)
 })
+
+
+test_that("(0 + gA + gB || id) gives group-specific variances, as lme4", {
+  skip_if_not_installed("lme4")
+  set.seed(3)
+  M <- 60; ni <- 8
+  id <- rep(seq_len(M), each = ni)
+  grp <- rep(rep(c("A", "B"), each = ni / 2), M)
+  b <- cbind(rnorm(M, 0, 0.5), rnorm(M, 0, 1.5))
+  y <- 1 + (grp == "B") + ifelse(grp == "A", b[id, 1], b[id, 2]) + rnorm(M * ni)
+  d <- data.frame(y, id, grp, gA = as.numeric(grp == "A"), gB = as.numeric(grp == "B"))
+  fit <- glmm(y ~ grp + (0 + gA + gB || id), data = d)
+  ref <- lme4::lmer(y ~ grp + (0 + gA + gB || id), data = d, REML = FALSE)
+  vc <- as.data.frame(VarCorr(fit))
+  vr <- as.data.frame(lme4::VarCorr(ref))
+  expect_equal(vc$sdcor[vc$var1 %in% c("gA", "gB") & is.na(vc$var2)],
+               vr$sdcor[vr$var1 %in% c("gA", "gB")], tolerance = 1e-4)
+  expect_equal(as.numeric(logLik(fit)), as.numeric(logLik(ref)), tolerance = 1e-7)
+})

@@ -6,7 +6,7 @@
 # Xr'Xr + U'U there). Checked against a dense n x n computation and
 # glmmTMB's REML fit.
 
-# cs_data(3) with the site factor of test-trust35.R and a two-level factor
+# cs_data(3) with the site factor of the cs() tests and a two-level factor
 # of the ids.
 remlzero36_data <- function() {
   d <- cs_data(3)
@@ -155,4 +155,151 @@ test_that("ordinary several-term REML fits are unchanged: lmer's optimum", {
                                                                optCtrl = list(rhoend = 1e-10))))
   expect_lt(abs(as.numeric(logLik(a)) - as.numeric(logLik(b))), 1e-8)
   expect_equal(unname(fixef(a)), unname(lme4::fixef(b)), tolerance = 1e-6)
+})
+
+
+test_that("sigma at its zero limit with a covariate far from zero: reported as with the covariate near zero", {
+  skip_if_not_installed("glmmTMB")
+  d <- cs_data(3)
+  d$site <- factor(rep(1:8, length.out = nrow(d)))
+  d$x1 <- d$x + 1e8
+  f0 <- suppressWarnings(glmm(y ~ x + cs(0 + time | id) + (1 | site), d))
+  w <- character()
+  f <- withCallingHandlers(glmm(y ~ x1 + cs(0 + time | id) + (1 | site), d),
+                           warning = function(e) {
+                             w <<- c(w, conditionMessage(e))
+                             invokeRestart("muffleWarning")
+                           })
+  # Before: the fixed effects' covariance at that limit was formed in the
+  # user's units (singular to rounding), so the fit was reported with "the
+  # Hessian ... not negative definite" and no residual_zero record.
+  expect_true(isTRUE(f0$optinfo$residual_zero))
+  expect_true(isTRUE(f$optinfo$residual_zero))
+  expect_true(any(grepl("^singular fit: the residual standard deviation is at its zero limit", w)))
+  expect_false(any(grepl("not negative definite", w)))
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(f0)), tolerance = 1e-9)
+  expect_equal(unname(sqrt(vcov(f)["x1", "x1"])), unname(sqrt(vcov(f0)["x", "x"])), tolerance = 1e-5)
+  tm <- glmmTMB::glmmTMB(y ~ x + cs(0 + time | id) + (1 | site), d)
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(tm)), tolerance = 1e-8)
+  # REML with x3 = x * 1e-6 - 5: the restricted log-likelihood moves by
+  # log(1e6) (the columns' map), the record is the one on x. Before: "the
+  # optimizer did not converge", no residual_zero, 1.5e-3 below.
+  d$x3 <- d$x * 1e-6 - 5
+  r0 <- suppressWarnings(glmm(y ~ x + cs(0 + time | id) + (1 | site), d, REML = TRUE))
+  r3 <- suppressWarnings(glmm(y ~ x3 + cs(0 + time | id) + (1 | site), d, REML = TRUE))
+  expect_true(isTRUE(r0$optinfo$residual_zero))
+  expect_true(isTRUE(r3$optinfo$residual_zero))
+  expect_false(any(grepl("did not converge", r3$optinfo$warnings)))
+  expect_equal(as.numeric(logLik(r3)), as.numeric(logLik(r0)) + log(1e6), tolerance = 1e-8)
+})
+
+
+test_that("sigma at its zero limit beside a boundary variance: SEs with log(sigma) held, glmmTMB's", {
+  skip_if_not_installed("glmmTMB")
+  cf <- cs_site_fit()
+  d <- cf$data
+  f <- cf$fit
+  w <- cf$warnings
+  # Before: every variance parameter's standard error NA.
+  tm <- glmmTMB::glmmTMB(y ~ x + cs(0 + time | id) + (1 | site), d)
+  se_tm <- sqrt(diag(vcov(tm, full = TRUE)))
+  # glmmTMB's are on the same scales (log standard deviations, cs()'s
+  # correlation parameter), with its sigma near the limit (1.7e-4).
+  expect_equal(unname(f$structures[[1]]$se), unname(se_tm[grep("^theta_0\\+time", names(se_tm))]),
+               tolerance = 1e-5)
+  expect_identical(f$optinfo$sigma_fixed_se, names(f$theta_structure)[3:6])
+  expect_true(any(grepl("variance parameters' are computed with log(sigma) held at its estimate", w,
+                        fixed = TRUE)))
+  # The site variance at zero: flagged as a singular fit, no standard error
+  # (glmmTMB's is 1e6), and no Wald interval for its standard deviation.
+  expect_true(any(grepl("^singular fit", w)))
+  expect_true(is.na(f$structures[[2]]$se))
+  ci <- confint(f)
+  expect_true(all(is.na(ci["sd_(Intercept)|site", ])))
+  expect_true(all(is.finite(ci[c("sd_time1|id", "sd_time2|id", "sd_time3|id", "cor_time2.time1|id"), ])))
+  # The intervals for the standard deviations: exp(log sd +/- z se).
+  z <- stats::qnorm(0.975)
+  expect_equal(unname(ci["sd_time1|id", ]),
+               exp(unname(f$structures[[1]]$parameters[1]) + c(-z, z) * f$structures[[1]]$se[[1]]),
+               tolerance = 1e-3)
+})
+
+test_that("REML at sigma's zero limit: the variance parameters' SEs with log(sigma) held, glmmTMB's", {
+  skip_if_not_installed("glmmTMB")
+  d <- cs_data(3)
+  d$site <- factor(rep(1:8, length.out = nrow(d)))
+  f <- suppressWarnings(glmm(y ~ x + cs(0 + time | id) + (1 | site), d, REML = TRUE))
+  # Before: NA, with "not negative definite".
+  tm <- suppressWarnings(glmmTMB::glmmTMB(y ~ x + cs(0 + time | id) + (1 | site), d, REML = TRUE))
+  se_tm <- sqrt(diag(vcov(tm, full = TRUE)))
+  expect_equal(unname(f$structures[[1]]$se), unname(se_tm[grep("^theta_0\\+time", names(se_tm))]),
+               tolerance = 1e-5)
+  expect_true(isTRUE(f$optinfo$residual_unidentified))
+  expect_false(any(grepl("not negative definite", f$optinfo$warnings)))
+  expect_true(any(grepl("restricted log-likelihood has no curvature in log(sigma)", f$optinfo$warnings,
+                        fixed = TRUE)))
+  # The fixed effects' covariance is REML's as before (sigma^2 (X' V^-1 X)^-1).
+  expect_true(all(is.finite(vcov(f))))
+})
+
+
+# cs_data(3) of helper-covstruct-cs.R with a site factor: sigma goes to
+# its zero limit (cs_site_fit()).
+trust35_sigma_data <- function() {
+  d <- cs_data(3)
+  d$site <- factor(rep(1:8, length.out = nrow(d)))
+  d
+}
+
+collect_warnings <- function(expr) {
+  w <- character()
+  val <- withCallingHandlers(expr, warning = function(e) {
+    w <<- c(w, conditionMessage(e))
+    invokeRestart("muffleWarning")
+  })
+  list(value = val, warnings = w)
+}
+
+test_that("REML with sigma at its zero limit: a boundary, reported as one, not doubtful convergence", {
+  skip_if_not_installed("glmmTMB")
+  d <- trust35_sigma_data()
+  r <- collect_warnings(glmm(y ~ x + cs(0 + time | id) + (1 | site), d, REML = TRUE))
+  f <- r$value
+  # Before: "doubtful convergence: scaled gradient 0.36".
+  expect_false(any(grepl("doubtful convergence", r$warnings)))
+  expect_false(any(grepl("doubtful convergence", f$optinfo$warnings)))
+  lead <- "^singular fit: the residual standard deviation is at its zero limit"
+  expect_true(any(grepl(lead, r$warnings)))
+  expect_true(any(grepl("over-parametrized", r$warnings) &
+                    grepl("cs(0 + time | id)", r$warnings, fixed = TRUE)))
+  expect_true(isTRUE(f$optinfo$residual_zero))
+  expect_true(isTRUE(f$singular))
+  expect_lt(f$optinfo$scaled_grad, glmm_control()$grad_tol)
+  # glmmTMB's REML fit: the same restricted log-likelihood, sigma near 0.
+  tm <- suppressWarnings(glmmTMB::glmmTMB(y ~ x + cs(0 + time | id) + (1 | site), d, REML = TRUE))
+  expect_equal(as.numeric(logLik(f)), -tm$fit$objective, tolerance = 1e-6)
+  expect_lt(f$sigma, 1e-3 * stats::sd(d$y))
+  expect_lt(glmmTMB::sigma(tm), 1e-3 * stats::sd(d$y))
+  expect_equal(unname(fixef(f)), unname(glmmTMB::fixef(tm)$cond), tolerance = 1e-5)
+})
+
+test_that("ML with sigma at its zero limit: the same warning and record, glmmTMB's log-likelihood", {
+  skip_if_not_installed("glmmTMB")
+  cf <- cs_site_fit()
+  f <- cf$fit
+  w <- cf$warnings
+  expect_true(any(grepl("^singular fit: the residual standard deviation is at its zero limit", w)))
+  expect_false(any(grepl("doubtful convergence", w)))
+  expect_true(isTRUE(f$optinfo$residual_zero))
+  tm <- glmmTMB::glmmTMB(y ~ x + cs(0 + time | id) + (1 | site), cf$data)
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(tm)), tolerance = 1e-6)
+})
+
+test_that("a REML fit at sigma's zero limit that has not converged still warns", {
+  d <- trust35_sigma_data()
+  r <- collect_warnings(glmm(y ~ x + cs(0 + time | id) + (1 | site), d, REML = TRUE,
+                             control = glmm_control(iter.max = 1L)))
+  expect_true(any(grepl("^the optimizer did not converge|^doubtful convergence", r$warnings)))
+  expect_true(any(grepl("^the optimizer did not converge|^doubtful convergence",
+                        r$value$optinfo$warnings)))
 })

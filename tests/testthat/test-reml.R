@@ -474,3 +474,114 @@ test_that("several terms: exact gradients of the profiled criterion's pieces and
   }
   expect_error(glmmgee:::cpp_lmmsp_grad(st$eng, th, 2L), "at most 2 random effects")
 })
+
+
+sleep_data <- function() {
+  data("sleepstudy", package = "lme4", envir = environment())
+  sleepstudy
+}
+
+test_that("anova() of REML fits made inside a function refits them by ML on their own data", {
+  # update(fit, REML = FALSE) could not find the function's local data
+  # (and with anova(fits in lapply) its formula variable 'f' named the fit
+  # itself: "'formula' must be a two-sided formula"). Worse, a global
+  # object of the same name as the local data was used silently: a
+  # likelihood-ratio test on other rows. lme4's refitML() works from the
+  # stored frame; so does the refit now when the data are not the fit's.
+  s <- sleep_data()
+  mk <- function(f) {
+    dd <- s
+    glmm(f, dd, REML = TRUE)
+  }
+  fa <- mk(Reaction ~ Days + (Days | Subject))
+  fb <- mk(Reaction ~ 1 + (Days | Subject))
+  ml_a <- glmm(Reaction ~ Days + (Days | Subject), s)
+  ml_b <- glmm(Reaction ~ 1 + (Days | Subject), s)
+  check <- function(tab) {
+    expect_equal(tab$logLik, c(as.numeric(logLik(ml_b)), as.numeric(logLik(ml_a))), tolerance = 1e-7)
+    expect_equal(tab$Chisq[2], 2 * as.numeric(logLik(ml_a) - logLik(ml_b)), tolerance = 1e-6)
+  }
+  expect_message(tab <- anova(fb, fa), "refitting model\\(s\\) with ML")
+  check(tab)
+  # A 'dd' with other rows where the formulas were made is not the fits'
+  # data (it was used before).
+  dd <- s[s$Days < 5, ]
+  check(suppressMessages(anova(fb, fa)))
+  # Fits made in lapply(): the call's formula is the variable 'f'.
+  fl <- lapply(list(Reaction ~ 1 + (Days | Subject), Reaction ~ Days + (Days | Subject)),
+               function(f) glmm(f, s, REML = TRUE))
+  tab <- suppressMessages(do.call(anova, fl))
+  check(tab)
+  expect_equal(rownames(tab), c("model1", "model2"))
+  # Weights, subset and na.exclude are carried by the stored frame.
+  mkw <- function(form) {
+    dw <- s
+    dw$w <- 1 + dw$Days / 10
+    dw$Reaction[5] <- NA
+    glmm(form, dw, weights = w, subset = Days > 0, na.action = na.exclude, REML = TRUE)
+  }
+  tw <- suppressMessages(anova(mkw(Reaction ~ 1 + (Days | Subject)),
+                               mkw(Reaction ~ Days + (Days | Subject))))
+  s$w <- 1 + s$Days / 10
+  s$Reaction[5] <- NA
+  expect_equal(tw$logLik[2], as.numeric(logLik(glmm(Reaction ~ Days + (Days | Subject), s, weights = w,
+                                                    subset = Days > 0))), tolerance = 1e-7)
+  # A transformed response inside a function, data gone: a clear error.
+  mkl <- function(form) {
+    dl <- sleep_data()
+    glmm(form, dl, REML = TRUE)
+  }
+  expect_error(suppressMessages(anova(mkl(log(Reaction) ~ 1 + (Days | Subject)),
+                                     mkl(log(Reaction) ~ Days + (Days | Subject)))),
+               "could not be refitted by maximum likelihood.*where its data are visible")
+})
+
+test_that("profile intervals of a REML fit made inside a function are those of the ML refit", {
+  s <- sleep_data()
+  mk <- function() {
+    dd <- s
+    glmm(Reaction ~ Days + (1 | Subject), dd, REML = TRUE)
+  }
+  ci <- confint(mk(), method = "profile")
+  ref <- confint(glmm(Reaction ~ Days + (1 | Subject), s), method = "profile")
+  expect_equal(unname(ci), unname(ref), tolerance = 1e-6)
+})
+
+test_that("REML and ML against lmer: zero weights, nlme's Machines and Orthodont, a factor in ||", {
+  skip_if_not_installed("lme4")
+  s <- sleep_data()
+  set.seed(1)
+  s$w <- stats::runif(180, 0.2, 3)
+  s$w[c(3, 50, 77)] <- 0
+  for (reml in c(TRUE, FALSE)) {
+    # Zero weights drop their rows (lmer keeps them and reports logLik -Inf
+    # with other estimates: its own problem, see bench/README.md).
+    o <- glmm(Reaction ~ Days + (1 | Subject), s, weights = w, REML = reml)
+    l <- lme4::lmer(Reaction ~ Days + (1 | Subject), s[s$w > 0, ], weights = w, REML = reml)
+    expect_equal(as.numeric(logLik(o)), as.numeric(logLik(l)), tolerance = 1e-8)
+    expect_equal(unname(fixef(o)), unname(lme4::fixef(l)), tolerance = 1e-6)
+  }
+  skip_if_not_installed("nlme")
+  data("Machines", package = "nlme", envir = environment())
+  data("Orthodont", package = "nlme", envir = environment())
+  M <- as.data.frame(Machines)
+  O <- as.data.frame(Orthodont)
+  for (reml in c(TRUE, FALSE)) {
+    cases <- list(list(score ~ Machine + (1 | Worker / Machine), M),
+                  list(score ~ Machine + (Machine | Worker), M),
+                  list(distance ~ age * Sex + (age | Subject), O))
+    for (cs in cases) {
+      o <- glmm(cs[[1]], cs[[2]], REML = reml)
+      l <- lme4::lmer(cs[[1]], cs[[2]], REML = reml)
+      expect_gte(as.numeric(logLik(o)), as.numeric(logLik(l)) - 1e-7)
+      expect_equal(as.numeric(logLik(o)), as.numeric(logLik(l)), tolerance = 1e-7)
+      expect_equal(unname(fixef(o)), unname(lme4::fixef(l)), tolerance = 1e-5)
+    }
+  }
+  # (fd || Subject) with a factor is (1 | Subject) + (0 + fd | Subject), in
+  # lme4 and here; by REML lmer stops at fd's variances near 0, 0.46 below.
+  s$fd <- factor(s$Days %% 3)
+  o <- suppressWarnings(glmm(Reaction ~ Days + (fd || Subject), s, REML = TRUE))
+  l <- suppressMessages(lme4::lmer(Reaction ~ Days + (fd || Subject), s, REML = TRUE))
+  expect_gte(as.numeric(logLik(o)), as.numeric(logLik(l)) - 1e-7)
+})

@@ -206,3 +206,103 @@ test_that("nested quadrature, several-term (RE)ML and gee() are equivariant in t
   for (cs in c("independence", "exchangeable", "ar1"))
     expect_units_equivariant(function(d) gee(y ~ x, data = d, id = g, corstr = cs), d, gee = TRUE)
 })
+
+
+# sleepstudy with the response shifted by a constant: the intercept absorbs
+# it, every other estimate and the log-likelihood stay. Before the response
+# was fitted as y - X b0 (response_shift()), the one-factor gaussian routes
+# summed squares of y itself and lost their digits: with y + 1e9, REML
+# reported logLik +57497.8 (lmer: -871.81), ML with a random intercept
+# -1035.66 (lmer: -897.04), a cs() structure +2.5e8, nested quadrature -Inf.
+shifted_sleep <- function(shift) {
+  data(sleepstudy, package = "lme4", envir = environment())
+  sleepstudy$Reaction <- sleepstudy$Reaction + shift
+  sleepstudy$f <- factor(sleepstudy$Days %/% 3)
+  sleepstudy$g <- sleepstudy$Days > 4
+  sleepstudy$h <- factor(rep_len(c("a", "b", "c", "d", "e", "f"), 180)[c(1:90 * 2, 1:90 * 2 - 1)])
+  sleepstudy
+}
+
+test_that("a response shifted by 1e9: one-factor REML and ML equal lmer's fits", {
+  skip_if_not_installed("lme4")
+  base <- shifted_sleep(0)
+  d <- shifted_sleep(1e9)
+  for (reml in c(TRUE, FALSE)) for (fo in list(Reaction ~ Days + (Days | Subject),
+                                               Reaction ~ Days + (1 | Subject))) {
+    ref <- lme4::lmer(fo, d, REML = reml)
+    fit <- glmm(fo, d, REML = reml)
+    fit0 <- glmm(fo, base, REML = reml)
+    expect_equal(as.numeric(logLik(fit)), as.numeric(logLik(ref)), tolerance = 1e-9)
+    expect_equal(unname(fixef(fit)), unname(lme4::fixef(ref)), tolerance = 1e-7)
+    expect_equal(unname(sqrt(diag(vcov(fit)))), unname(sqrt(diag(as.matrix(vcov(ref))))),
+                 tolerance = 1e-4)
+    expect_equal(sigma(fit), sigma(ref), tolerance = 1e-5)
+    # The same fit as on the unshifted response, to the rounding of y + 1e9
+    # (1.2e-7 per observation).
+    expect_equal(as.numeric(logLik(fit)), as.numeric(logLik(fit0)), tolerance = 1e-10)
+    expect_equal(sigma(fit), sigma(fit0), tolerance = 1e-8)
+    expect_equal(unname(sqrt(diag(vcov(fit)))), unname(sqrt(diag(vcov(fit0)))), tolerance = 1e-8)
+    expect_equal(fixef(fit)[[2L]], fixef(fit0)[[2L]], tolerance = 1e-9)
+    expect_length(fit$optinfo$warnings, 0L)
+  }
+})
+
+test_that("a response shifted by 1e9: structured, dispersion, quadrature and nested fits do not move", {
+  base <- shifted_sleep(0)
+  d <- shifted_sleep(1e9)
+  fits <- list(
+    cs = function(x) glmm(Reaction ~ Days + cs(0 + f | Subject), x),
+    diag = function(x) glmm(Reaction ~ Days + diag(Days | Subject), x),
+    disp = function(x) glmm(Reaction ~ Days + (1 | Subject), x, dispformula = ~ g),
+    agq = function(x) glmm(Reaction ~ Days + (1 | Subject), x, nAGQ = 5),
+    nested = function(x) glmm(Reaction ~ Days + (1 | Subject/h), x, nAGQ = 3))
+  for (nm in names(fits)) {
+    # Warnings (a singular fit) are compared in the fits' records.
+    a <- suppressWarnings(fits[[nm]](base))
+    b <- suppressWarnings(fits[[nm]](d))
+    expect_equal(as.numeric(logLik(b)), as.numeric(logLik(a)), tolerance = 1e-9, label = nm)
+    expect_equal(fixef(b)[["Days"]], fixef(a)[["Days"]], tolerance = 1e-7, label = nm)
+    expect_equal(fixef(b)[[1L]] - 1e9, fixef(a)[[1L]], tolerance = 1e-6, label = nm)
+    expect_equal(unname(fitted(b)) - 1e9, unname(fitted(a)), tolerance = 1e-8, label = nm)
+    expect_equal(unname(sqrt(diag(vcov(b)))), unname(sqrt(diag(vcov(a)))), tolerance = 1e-4,
+                 label = nm)
+    expect_equal(b$optinfo$warnings, a$optinfo$warnings, label = nm)
+  }
+})
+
+test_that("a response shifted by 1e9: glmm_fit() and start values in the user's units", {
+  skip_if_not_installed("lme4")
+  d <- shifted_sleep(1e9)
+  X <- cbind(1, d$Days)
+  fit <- glmm_fit(X, d$Reaction, matrix(1, nrow(d)), d$Subject)
+  ref <- lme4::lmer(Reaction ~ Days + (1 | Subject), d, REML = FALSE)
+  expect_equal(fit$loglik, as.numeric(logLik(ref)), tolerance = 1e-9)
+  expect_equal(unname(fit$beta), unname(lme4::fixef(ref)), tolerance = 1e-8)
+  st <- glmm_fit(X, d$Reaction, matrix(1, nrow(d)), d$Subject,
+                 start = list(beta = fit$beta, lambda = fit$lambda, sigma = fit$sigma))
+  expect_equal(st$loglik, fit$loglik, tolerance = 1e-10)
+})
+
+
+# Profile intervals of a gaussian response far from zero: the profile
+# refitted on y itself, whose sums of squares lost their digits (Days'
+# limits 8e-3 off with Reaction + 1e9); profiled on y - X b0 as fitted,
+# they are y's intervals, the intercept's shifted, and lmer's.
+test_that("profile intervals of a response shifted by 1e9 are those of the response", {
+  skip_if_not_installed("lme4")
+  data(sleepstudy, package = "lme4", envir = environment())
+  d <- sleepstudy
+  d$g2 <- factor(rep_len(1:4, nrow(d)))
+  d2 <- d
+  d2$Reaction <- d2$Reaction + 1e9
+  for (fo in list(Reaction ~ Days + (1 | Subject), Reaction ~ Days + (1 | Subject) + (1 | g2))) {
+    ca <- suppressWarnings(confint(glmm(fo, d), method = "profile"))
+    cb <- suppressWarnings(confint(glmm(fo, d2), method = "profile"))
+    cb[1L, ] <- cb[1L, ] - 1e9
+    expect_equal(cb, ca, tolerance = 1e-7)
+  }
+  ref <- confint(lme4::lmer(Reaction ~ Days + (1 | Subject), d, REML = FALSE), method = "profile")
+  expect_equal(unname(cb <- suppressWarnings(confint(glmm(Reaction ~ Days + (1 | Subject), d2),
+                                                     method = "profile"))["Days", ]),
+               unname(ref["Days", ]), tolerance = 1e-6)
+})

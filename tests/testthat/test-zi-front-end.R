@@ -71,3 +71,98 @@ test_that("Salamanders ZIP: standard errors agree with numDeriv's Hessian of the
   expect_lt(max(abs(se / sqrt(diag(solve(-Hl))) - 1)), 3e-4)
   expect_lt(max(abs(se / sqrt(diag(solve(-(Hg + t(Hg)) / 2))) - 1)), 3e-4)
 })
+
+
+zi_counts <- function(seed = 1, M = 30, m = 8) {
+  set.seed(seed)
+  n <- M * m
+  d <- data.frame(g = factor(rep(seq_len(M), each = m)), x = rnorm(n))
+  mu <- exp(0.5 + 0.4 * d$x + rnorm(M, sd = 0.5)[d$g])
+  z <- rbinom(n, 1, plogis(-0.5 + 0.5 * d$x))
+  d$y <- ifelse(z == 1, 0, rpois(n, mu))
+  d
+}
+
+test_that("zero-inflated, hurdle and dispersion fits with na.exclude pad fitted values and residuals", {
+  # The count part's predictor came padded and the zero part's not: the
+  # stored fitted values were recycled with a warning at fit time, and
+  # fitted()/residuals() stopped with a names-length error.
+  d <- zi_counts()
+  d$x[c(5, 17)] <- NA
+  d$y[30] <- NA
+  drop <- c(5, 17, 30)
+  specs <- list(zip = list(family = poisson, ziformula = ~ x),
+                hurdle = list(family = truncated_poisson, ziformula = ~ x),
+                penalized = list(family = poisson, ziformula = ~ x, penalized = TRUE),
+                disp = list(family = nbinom2, dispformula = ~ x))
+  for (info in names(specs)) {
+    sp <- specs[[info]]
+    ex <- expect_no_warning(do.call(glmm, c(list(y ~ x + (1 | g), d, na.action = na.exclude), sp)))
+    om <- do.call(glmm, c(list(y ~ x + (1 | g), d, na.action = na.omit), sp))
+    ft <- fitted(ex)
+    expect_length(ft, nrow(d))
+    expect_equal(unname(which(is.na(ft))), drop, info = info)
+    expect_equal(unname(ft[-drop]), unname(fitted(om)), tolerance = 1e-12, info = info)
+    r <- residuals(ex)
+    expect_length(r, nrow(d))
+    expect_equal(unname(r[-drop]), d$y[-drop] - unname(fitted(om)), tolerance = 1e-12, info = info)
+    expect_equal(unname(which(is.na(residuals(ex, type = "pearson")))), drop, info = info)
+    expect_length(predict(ex, type = "zprob"), nrow(d))
+    expect_length(fitted(om), nrow(d) - 3L)
+  }
+})
+
+
+test_that("predict(newdata =) of a two-part fit keeps the basis of ns() / poly() in ziformula and dispformula", {
+  # The zero and dispersion parts' terms had no predvars: on new rows ns()
+  # and poly() were recomputed from those rows, and the zero probabilities
+  # came out silently different (0.099 instead of 0.131 on the first row).
+  data(Owls, package = "glmmTMB")
+  nd <- Owls[c(1, 5, 40, 300), ]
+  f <- glmm(SiblingNegotiation ~ FoodTreatment + (1 | Nest),
+            ziformula = ~ splines::ns(ArrivalTime, 2), data = Owls, family = poisson)
+  for (type in c("response", "zprob", "zlink"))
+    expect_equal(unname(predict(f, newdata = nd, type = type)),
+                 unname(predict(f, type = type)[c(1, 5, 40, 300)]), tolerance = 1e-10,
+                 info = type)
+  data(sleepstudy, package = "lme4")
+  g <- glmm(Reaction ~ Days + (1 | Subject), dispformula = ~ poly(Days, 2), data = sleepstudy)
+  expect_equal(unname(predict(g, newdata = sleepstudy[c(2, 13, 30), ], type = "disp")),
+               unname(predict(g, type = "disp")[c(2, 13, 30)]), tolerance = 1e-10)
+})
+
+test_that("aliased columns in ziformula or dispformula are reported against that formula", {
+  # The message spoke of "the fixed-effects model matrix", sending the user
+  # to the conditional formula, which was fine.
+  data(Owls, package = "glmmTMB")
+  O <- Owls
+  O$F2 <- O$FoodTreatment
+  expect_error(glmm(SiblingNegotiation ~ FoodTreatment + (1 | Nest), ziformula = ~ FoodTreatment + F2,
+                    data = O, family = poisson),
+               "'ziformula': the zero part's model matrix is rank deficient.*F2Satiated")
+  expect_error(glmm(SiblingNegotiation ~ FoodTreatment + (1 | Nest), dispformula = ~ FoodTreatment + F2,
+                    data = O, family = nbinom2()),
+               "'dispformula': the dispersion model matrix is rank deficient.*F2Satiated")
+  expect_error(glmm(SiblingNegotiation ~ FoodTreatment + (1 | Nest) + (1 | SexParent),
+                    ziformula = ~ FoodTreatment + F2, data = O, family = poisson),
+               "'ziformula': the zero part's model matrix is rank deficient")
+})
+
+
+test_that("a diverging zero-part coefficient (quasi-separation in ziformula) is named as the cause", {
+  # Before: "doubtful convergence" and no standard errors, without a reason
+  # (glmmTMB: a non-positive-definite Hessian). Species GP and EC-L need no
+  # structural zeros: their zero-inflation probability runs to 0.
+  data(Salamanders, package = "glmmTMB")
+  w <- character()
+  f <- withCallingHandlers(glmm(count ~ mined + (1 | site), ziformula = ~ spp, data = Salamanders,
+                                family = nbinom2(), nAGQ = 1),
+                           warning = function(e) { w <<- c(w, conditionMessage(e)); invokeRestart("muffleWarning") })
+  expect_true(any(grepl("zero-inflation probability runs to 0 for 184 of 644 rows: a coefficient of 'ziformula' diverges", w)))
+  # An interior zero part says nothing of the kind.
+  w <- character()
+  f <- withCallingHandlers(glmm(count ~ mined + (1 | site), ziformula = ~ mined, data = Salamanders,
+                                family = nbinom2(), nAGQ = 1),
+                           warning = function(e) { w <<- c(w, conditionMessage(e)); invokeRestart("muffleWarning") })
+  expect_false(any(grepl("diverges", w)))
+})

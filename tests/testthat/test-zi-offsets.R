@@ -432,3 +432,118 @@ test_that("standardize(se = \"bootstrap\") refuses two-part fits clearly (its re
                "'se' = \"bootstrap\" is not available for zero-inflated, hurdle or dispersion-formula fits")
   expect_true(all(is.finite(standardize(f, "w")$std.error)))
 })
+
+
+test_that("a constant offset in ziformula or dispformula is absorbed by that part's intercept", {
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  # The parts' starts ignored the offsets: a zero-inflation probability of
+  # 1 - 2e-5 at the start (offset 10) ended 178 log-likelihood units low with
+  # "the data need no structural zeros"; a dispersion offset of -10 ended at
+  # the Poisson-less limit, 240 units low.
+  fits <- list(
+    zi_one = function(d) glmm(count ~ mined + (1 | site), d, family = poisson,
+                              ziformula = ~ spp + offset(oz), nAGQ = 1),
+    zi_sparse = function(d) glmm(count ~ mined + (1 | site) + (1 | spp), d, family = poisson,
+                                 ziformula = ~ mined + offset(oz)),
+    disp_one = function(d) glmm(count ~ mined + (1 | site), d, family = nbinom2(),
+                                dispformula = ~ mined + offset(oz), nAGQ = 1),
+    disp_sparse = function(d) glmm(count ~ mined + (1 | site) + (1 | spp), d, family = nbinom2(),
+                                   dispformula = ~ mined + offset(oz)))
+  for (nm in names(fits)) {
+    d <- Salamanders
+    d$oz <- 0
+    ref <- fits[[nm]](d)
+    part <- if (startsWith(nm, "zi")) "zi" else "disp"
+    for (oz in c(10, -10)) {
+      d$oz <- oz
+      fit <- fits[[nm]](d)
+      expect_equal(as.numeric(logLik(fit)), as.numeric(logLik(ref)), tolerance = 1e-8,
+                   label = paste(nm, oz))
+      expect_equal(fixef(fit), fixef(ref), tolerance = 1e-5, label = paste(nm, oz))
+      int <- paste0(part, "~(Intercept)")
+      expect_equal(fit$theta[[int]] + oz, ref$theta[[int]], tolerance = 1e-5,
+                   label = paste(nm, oz))
+      expect_equal(fit$optinfo$warnings, ref$optinfo$warnings, label = paste(nm, oz))
+    }
+  }
+})
+
+
+# A constant offset in the dispersion formula, whose intercept is free, only
+# shifts that intercept. With zero-part random effects the start ignored
+# the offset (log theta started at -10 with offset(oz), oz = -10): the
+# search ran to the Poisson limit, and the Laplace fit reported logLik -Inf
+# beside its estimates (quadrature: -Inf too).
+salamanders_disp_offset <- function(oz, nAGQ) {
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  Salamanders$oz <- oz
+  glmm(count ~ mined + (1 | site), Salamanders, family = nbinom2(),
+       dispformula = ~ mined + offset(oz), ziformula = ~ mined + (1 | site), nAGQ = nAGQ)
+}
+
+test_that("a dispersion offset beside zero-part random effects only shifts the dispersion intercept", {
+  skip_if_not_installed("glmmTMB")
+  # Quadrature, where this model converges cleanly.
+  f0 <- salamanders_disp_offset(0, 7)
+  for (oz in c(-10, 10)) {
+    f <- salamanders_disp_offset(oz, 7)
+    expect_equal(as.numeric(logLik(f)), as.numeric(logLik(f0)), tolerance = 1e-8)
+    dn <- c("disp~(Intercept)", "disp~minedno")
+    expect_equal(f$theta[dn], f0$theta[dn] - c(oz, 0), tolerance = 1e-4)
+    expect_equal(f$theta[-match(dn, names(f$theta))], f0$theta[-match(dn, names(f0$theta))],
+                 tolerance = 1e-4)
+  }
+  # Laplace: the fit is troubled at any offset (false convergence, which
+  # glmmTMB shares), and says so, but its log-likelihood is finite and the
+  # dispersion does not run to the Poisson limit.
+  w <- character()
+  f <- withCallingHandlers(salamanders_disp_offset(-10, 1), warning = function(x) {
+    w <<- c(w, conditionMessage(x))
+    invokeRestart("muffleWarning")
+  })
+  expect_true(is.finite(as.numeric(logLik(f))))
+  expect_false(any(grepl("estimated at its limit Inf", w)))
+  expect_true(any(grepl("Laplace approximation can fail", w)))
+})
+
+
+test_that("hostile codings of zero-part offsets agree with glmmTMB; a partial log-series limit is said", {
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  s <- Salamanders
+  set.seed(1)
+  s$lt <- log(runif(nrow(s), 0.5, 2))
+  s$lt[c(3, 50)] <- NA
+  s$minedc <- as.character(s$mined)
+  s$minedl <- s$mined == "yes"
+  ll <- function(f) as.numeric(logLik(f))
+  # offset() in ziformula with missing offsets (na.omit), a character
+  # factor, a logical; a dispformula offset on a tibble.
+  a <- glmm(count ~ minedc + (1 | site), s, family = poisson, ziformula = ~ minedc + offset(lt), nAGQ = 1)
+  b <- glmmTMB::glmmTMB(count ~ minedc + (1 | site), s, family = poisson, ziformula = ~ minedc + offset(lt))
+  expect_equal(ll(a), ll(b), tolerance = 1e-8)
+  expect_equal(nobs(a), nrow(s) - 2L)
+  a <- glmm(count ~ minedl + (1 | site), s, family = poisson, ziformula = ~ minedl, nAGQ = 1)
+  b <- glmmTMB::glmmTMB(count ~ minedl + (1 | site), s, family = poisson, ziformula = ~ minedl)
+  expect_equal(ll(a), ll(b), tolerance = 1e-8)
+  expect_equal(unname(fixef(a)), unname(glmmTMB::fixef(b)$cond), tolerance = 1e-5)
+  skip_if_not_installed("tibble")
+  st <- tibble::as_tibble(s)
+  a <- glmm(count ~ mined + (1 | site), st, family = nbinom2, dispformula = ~ minedc + offset(lt), nAGQ = 1)
+  b <- glmmTMB::glmmTMB(count ~ mined + (1 | site), st, family = nbinom2, dispformula = ~ minedc + offset(lt))
+  expect_equal(ll(a), ll(b), tolerance = 1e-8)
+  # truncated_nbinom1 hurdle on ~ mined: the mined sites' mu runs to 0 at a
+  # finite phi (count intercept -18, minedno +19; glmmTMB stops at -14,
+  # +15 with the same log-likelihood). Said and recorded, as the whole-fit
+  # log-series limit is; it said only "doubtful convergence" before.
+  w <- character()
+  f <- withCallingHandlers(
+    glmm(count ~ mined + (1 | site), s, family = truncated_nbinom1(), ziformula = ~ mined, nAGQ = 1),
+    warning = function(cnd) { w <<- c(w, conditionMessage(cnd)); invokeRestart("muffleWarning") })
+  expect_true(any(grepl("log-series limit in 308 of 644 rows", w)))
+  expect_true(f$optinfo$logseries_limit)
+  g <- suppressWarnings(glmmTMB::glmmTMB(count ~ mined + (1 | site), s, family = glmmTMB::truncated_nbinom1,
+                                         ziformula = ~ mined))
+  expect_gte(ll(f), ll(g) - 1e-6)
+  expect_equal(ll(f), ll(g), tolerance = 1e-8)
+})

@@ -167,3 +167,49 @@ test_that("a Gamma dispersion formula matches glmmTMB (the same log-shape coeffi
   expect_equal(unname(1 / sqrt(predict(ours, type = "disp"))), unname(predict(tmb, type = "disp")),
                tolerance = 1e-4)
 })
+
+
+test_that("two-part fits against glmmTMB: offsets and weights, NA in zero-part variables, contrasts, predict types, df", {
+  skip_if_not_installed("glmmTMB")
+  data(Owls, package = "glmmTMB")
+  O <- Owls
+  set.seed(3)
+  O$w <- sample(1:3, nrow(O), TRUE)
+  O$zv <- stats::runif(nrow(O))
+  O$zv[c(5, 40, 100, 200)] <- NA
+  # Hurdle NB2 with an offset in the count part and weights.
+  f <- glmm(SiblingNegotiation ~ FoodTreatment + offset(log(BroodSize)) + (1 | Nest), ziformula = ~ SexParent,
+            data = O, family = truncated_nbinom2(), weights = w, nAGQ = 1)
+  r <- suppressWarnings(glmmTMB::glmmTMB(SiblingNegotiation ~ FoodTreatment + offset(log(BroodSize)) + (1 | Nest), ziformula = ~ SexParent,
+           data = O, family = glmmTMB::truncated_nbinom2(), weights = w))
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(r)), tolerance = 1e-7)
+  expect_identical(attr(logLik(f), "df"), as.integer(attr(logLik(r), "df")))
+  for (ty in c("link", "response", "zprob", "conditional"))
+    expect_equal(unname(predict(f, type = ty)), unname(predict(r, type = ty)), tolerance = 2e-4, info = ty)
+  # NA only in a variable of ziformula (rows dropped in both parts), on both routes.
+  f <- glmm(SiblingNegotiation ~ FoodTreatment + (1 | Nest), ziformula = ~ zv, data = O, family = poisson, nAGQ = 1)
+  r <- suppressWarnings(glmmTMB::glmmTMB(SiblingNegotiation ~ FoodTreatment + (1 | Nest), ziformula = ~ zv, data = O, family = poisson))
+  expect_equal(nobs(f), 595L)
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(r)), tolerance = 1e-7)
+  f <- glmm(SiblingNegotiation ~ FoodTreatment + (1 | Nest), dispformula = ~ zv, data = O, family = nbinom2(), nAGQ = 1)
+  r <- suppressWarnings(glmmTMB::glmmTMB(SiblingNegotiation ~ FoodTreatment + (1 | Nest), dispformula = ~ zv, data = O, family = glmmTMB::nbinom2()))
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(r)), tolerance = 1e-7)
+  # Sum contrasts in the zero part: the optimum of treatment coding.
+  data(Salamanders, package = "glmmTMB")
+  a <- glmm(count ~ mined + (1 | site), ziformula = ~ spp, data = Salamanders, family = poisson, nAGQ = 1,
+            contrasts = list(spp = "contr.sum"))
+  b <- glmm(count ~ mined + (1 | site), ziformula = ~ spp, data = Salamanders, family = poisson, nAGQ = 1)
+  r <- suppressWarnings(glmmTMB::glmmTMB(count ~ mined + (1 | site), ziformula = ~ spp, data = Salamanders, family = poisson,
+           contrasts = list(spp = "contr.sum")))
+  expect_equal(as.numeric(logLik(a)), as.numeric(logLik(b)), tolerance = 1e-9)
+  expect_equal(as.numeric(logLik(a)), as.numeric(logLik(r)), tolerance = 1e-7)
+  expect_equal(unname(predict(a, type = "zprob")), unname(predict(b, type = "zprob")), tolerance = 1e-6)
+  # homdiag() against glmmTMB's diag() with one variance (map).
+  data(sleepstudy, package = "lme4")
+  s <- sleepstudy
+  s$Dc <- s$Days - 4.5
+  f <- glmm(Reaction ~ Days + homdiag(1 + Dc | Subject), data = s, REML = FALSE)
+  r <- suppressWarnings(glmmTMB::glmmTMB(Reaction ~ Days + diag(1 + Dc | Subject), data = s, map = list(theta = factor(c(1, 1))),
+           start = list(theta = c(3, 3))))
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(r)), tolerance = 1e-7)
+})

@@ -1,4 +1,4 @@
-# The two-part sparse engine's faster paths (branch zisp23): the negative
+# The two-part sparse engine's faster paths: the negative
 # binomial's count-part derivatives in one pass (families-aux-re.h,
 # TwoPartRE::inner_derivs()), the inner Newton search that reuses the rows'
 # derivatives of its accepted trial point and the factor at the mode

@@ -207,3 +207,23 @@ test_that("start = an earlier fit's theta reaches the same optimum; a wrong leng
   expect_error(glmm(f, data = Salamanders, family = poisson, ziformula = ~ mined + (1 | spp),
                     start = fit$theta[-1]), "'start' must be 6 finite numbers")
 })
+
+
+test_that("zero-part random effects on several terms find structural zeros carried by one term", {
+  # Zeros kept only at mined sites: glmmTMB's optimum has a zero-part site SD
+  # of 11 (logit scale) and a fixed zero intercept near -10. The search
+  # stopped 14.5 below it, with the zero part vanishing and the advice to
+  # drop 'ziformula'; the nested fit with the site term alone was higher.
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  d <- Salamanders
+  d$count[d$mined == "no" & d$count == 0] <- 1
+  both <- expect_no_warning(glmm(count ~ mined + (1 | site), data = d, family = poisson,
+                                 ziformula = ~ (1 | spp) + (1 | site)))
+  site <- glmm(count ~ mined + (1 | site), data = d, family = poisson, ziformula = ~ (1 | site))
+  expect_gte(as.numeric(logLik(both)), as.numeric(logLik(site)) - 1e-6)
+  tmb <- glmmTMB::glmmTMB(count ~ mined + (1 | site), data = d, family = poisson,
+                          ziformula = ~ (1 | spp) + (1 | site))
+  expect_gte(as.numeric(logLik(both)), as.numeric(logLik(tmb)) - 1e-6)
+  expect_equal(unname(fixef(both)), unname(glmmTMB::fixef(tmb)$cond), tolerance = 1e-3)
+})

@@ -279,3 +279,20 @@ test_that("the coarse-rule pilot stage reaches the full rule's optimum of a dire
     expect_lte(full(a), full(b), label = lab)
   }
 })
+
+
+test_that("a grouping factor in both parts: the two-part search reaches glmmTMB's optimum, not a lower one", {
+  # Site effects in both parts: the mined sites' zeros can be carried by the
+  # count part (site SD 0.47, zero intercept -2.2) or by the zero part (zero
+  # site SD 2.0, zero intercept -0.66). The search from the default start
+  # stopped at the first, 0.049 below glmmTMB's optimum, with no warning.
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  fit <- expect_no_warning(glmm(count ~ mined + (1 | site), data = Salamanders, family = nbinom2(),
+                                ziformula = ~ (1 | spp) + (1 | site)))
+  tmb <- glmmTMB::glmmTMB(count ~ mined + (1 | site), data = Salamanders,
+                          family = glmmTMB::nbinom2(), ziformula = ~ (1 | spp) + (1 | site))
+  expect_gte(as.numeric(logLik(fit)), as.numeric(logLik(tmb)) - 1e-6)
+  expect_equal(unname(fixef(fit)), unname(glmmTMB::fixef(tmb)$cond), tolerance = 1e-3)
+  expect_equal(unname(fit$aux$zi$coef), unname(glmmTMB::fixef(tmb)$zi), tolerance = 1e-3)
+})

@@ -1,21 +1,40 @@
-# Round-23 leftovers: integer64 grouping factors and GEE ids, formulas given
-# as strings, same-design terms on the zero-inflated several-term routes.
+# integer64 columns: grouping factors and GEE ids beyond 2^53 define the
+# groups of their values on every route; integer64 covariates refused with
+# the conversion to use; shard files mixing integer64 and numeric ids
+# refused.
+
 
 sleep_data <- function() {
   data("sleepstudy", package = "lme4", envir = environment())
   sleepstudy
 }
 
-quiet <- function(expr) suppressWarnings(expr)
+test_that("an integer64 covariate is refused with the conversion to use, not read as its raw bits", {
+  # model.matrix() reads an integer64 column's bits as doubles (4.9e-323
+  # for 10): gee() returned a slope of 0 and an intercept of 298.5 (the
+  # mean) without a word, glmm() stopped with "gradient function must
+  # return a numeric vector of length 1".
+  skip_if_not_installed("bit64")
+  s <- sleep_data()
+  s$d64 <- bit64::as.integer64(s$Days)
+  msg <- "'d64' is an integer64 \\(bit64\\) vector.*as.numeric\\(\\).*factor\\(\\)"
+  expect_error(glmm(Reaction ~ d64 + (1 | Subject), s), msg)
+  expect_error(glmm(Reaction ~ d64 + (1 | Subject), s, REML = TRUE), msg)
+  expect_error(glmm(Reaction ~ Days + (d64 | Subject), s), "'d64' is an integer64")
+  expect_error(gee(Reaction ~ d64, id = Subject, data = s), msg)
+  # The conversion the message asks for gives the fit on the numbers.
+  a <- gee(Reaction ~ as.numeric(d64), id = Subject, data = s)
+  b <- gee(Reaction ~ Days, id = Subject, data = s)
+  expect_equal(unname(coef(a)), unname(coef(b)), tolerance = 1e-12)
+  # An integer64 response is read through as.numeric()'s method, as before.
+  s$r64 <- bit64::as.integer64(round(s$Reaction))
+  s$rr <- round(s$Reaction)
+  expect_equal(unname(fixef(glmm(r64 ~ Days + (1 | Subject), s))),
+               unname(fixef(glmm(rr ~ Days + (1 | Subject), s))), tolerance = 1e-12)
+})
 
-warnings_of <- function(expr) {
-  w <- character()
-  withCallingHandlers(expr, warning = function(c) {
-    w <<- c(w, conditionMessage(c))
-    invokeRestart("muffleWarning")
-  })
-  w
-}
+
+quiet <- function(expr) suppressWarnings(expr)
 
 test_that("integer64 grouping factors and ids beyond 2^53 define the groups of their values", {
   # data.table::fread() reads large ids as integer64. 2^60 + k: as.numeric()
@@ -113,75 +132,25 @@ test_that("an integer64 grouping factor works in a zero-inflated fit with zero-p
   expect_identical(a$theta, b$theta)
 })
 
-test_that("a formula given as a string fits as the formula object, and its fit updates", {
-  skip_if_not_installed("lme4")
-  s <- sleep_data()
-  a <- glmm("Reaction ~ Days + (1 | Subject)", data = s)
-  b <- glmm(Reaction ~ Days + (1 | Subject), data = s)
-  expect_identical(fixef(a), fixef(b))
-  expect_identical(logLik(a), logLik(b))
-  expect_identical(predict(a, newdata = s[1:7, ]), predict(b, newdata = s[1:7, ]))
-  expect_s3_class(a$call$formula, "formula")
-  expect_identical(deparse(formula(a)), deparse(formula(b)))
-  a0 <- update(a, . ~ . - Days)
-  b0 <- update(b, . ~ . - Days)
-  expect_identical(logLik(a0), logLik(b0))
-  expect_identical(anova(a0, a)$Chisq, anova(b0, b)$Chisq)
-  expect_identical(fixef(update(a, REML = TRUE)), fixef(update(b, REML = TRUE)))
-  # A formula object in a variable.
-  fo <- Reaction ~ Days + (1 | Subject)
-  expect_identical(fixef(glmm(fo, data = s)), fixef(b))
-  # Several terms, and variables found in the caller's environment.
-  f <- function() {
-    scale_k <- 2
-    glmm("Reaction ~ I(Days * scale_k) + (1 | Subject) + (0 + Days | Subject)", data = s)
-  }
-  s$Days2 <- s$Days * 2
-  expect_equal(unname(fixef(f())),
-               unname(fixef(glmm(Reaction ~ Days2 + (1 | Subject) + (0 + Days | Subject), s))),
-               tolerance = 1e-10)
-  # ziformula and dispformula as strings.
-  s$cnt <- round(s$Reaction / 50) * (s$Days > 2)
-  z1 <- quiet(glmm("cnt ~ Days + (1 | Subject)", s, family = poisson, ziformula = "~ Days"))
-  z2 <- quiet(glmm(cnt ~ Days + (1 | Subject), s, family = poisson, ziformula = ~ Days))
-  expect_identical(z1$theta, z2$theta)
-  expect_identical(predict(z1, newdata = s[1:5, ], type = "response"),
-                   predict(z2, newdata = s[1:5, ], type = "response"))
-  d1 <- glmm(Reaction ~ Days + (1 | Subject), s, dispformula = "~ Days")
-  d2 <- glmm(Reaction ~ Days + (1 | Subject), s, dispformula = ~ Days)
-  expect_identical(d1$theta, d2$theta)
-})
 
-test_that("gee() takes a formula as a string; strings that are not formulas are refused by name", {
+test_that("shard files mixing integer64 and numeric cluster ids are a clear error (glmm_shards, gee_shards)", {
+  # integer64 ids group by their exact values, numeric ones by their
+  # doubles: 2^53 + 1 as integer64 and the double 2^53 + 1 (which is 2^53)
+  # were two clusters or one depending on the file.
+  skip_if_not_installed("bit64")
   skip_if_not_installed("lme4")
-  s <- sleep_data()
-  a <- gee("Reaction ~ Days", id = Subject, data = s, corstr = "exchangeable")
-  b <- gee(Reaction ~ Days, id = Subject, data = s, corstr = "exchangeable")
-  expect_identical(coef(a), coef(b))
-  expect_identical(predict(a, newdata = s[1:4, ]), predict(b, newdata = s[1:4, ]))
-  expect_identical(coef(update(a, . ~ . + I(Days^2))), coef(update(b, . ~ . + I(Days^2))))
-  expect_identical(coef(update(a, corstr = "ar1")), coef(update(b, corstr = "ar1")))
-  expect_identical(anova(update(a, . ~ 1), a)$X2, anova(update(b, . ~ 1), b)$X2)
-  expect_error(glmm("Reaction", data = s), "'formula' \\(\"Reaction\"\\) is not a formula")
-  expect_error(glmm("Reaction ~ (", data = s), "'formula' .* does not parse")
-  expect_error(glmm(c("y ~ x", "y ~ z"), data = s), "'formula' is a character vector of length 2")
-  expect_error(gee("Days", id = Subject, data = s), "'formula' \\(\"Days\"\\) is not a formula")
-  expect_error(glmm(Reaction ~ Days + (1 | Subject), s, dispformula = "Days"),
-               "'dispformula' \\(\"Days\"\\) is not a formula")
-})
-
-test_that("two zero-inflated or zero-part terms with the same design are reported", {
-  skip_if_not_installed("lme4")
-  set.seed(4)
-  d <- data.frame(a = factor(rep(1:12, each = 8)), e = factor(rep(1:4, 24)), x = stats::rnorm(96))
-  d$b <- factor(letters[as.integer(d$a)])
-  d$y <- stats::rpois(96, exp(0.5 + 0.3 * d$x + stats::rnorm(12, 0, 0.5)[d$a])) *
-    stats::rbinom(96, 1, 0.7)
-  msg <- "terms \\(1 \\| a\\) and \\(1 \\| b\\) have the same design"
-  expect_warning(f <- glmm(y ~ x + (1 | a) + (1 | b), d, family = poisson, ziformula = ~ 1), msg)
-  expect_true(any(grepl("same design", f$optinfo$warnings)))
-  w <- warnings_of(glmm(y ~ x + (1 | a), d, family = poisson, ziformula = ~ 1 + (1 | a) + (1 | b)))
-  expect_true(any(grepl(paste("zero part's random-effect", msg), w)))
-  w <- warnings_of(glmm(y ~ x + (1 | a) + (1 | e), d, family = poisson, ziformula = ~ 1))
-  expect_false(any(grepl("same design", w)))
+  data("sleepstudy", package = "lme4", envir = environment())
+  s <- sleepstudy
+  part <- split(s, as.integer(s$Subject) %% 2)
+  part[[1]]$id <- bit64::as.integer64("9007199254740993") + as.integer(part[[1]]$Subject) * 2L
+  part[[2]]$id <- 9007199254740993 + as.integer(part[[2]]$Subject) * 2
+  dir <- tempfile("shards")
+  dir.create(dir)
+  files <- file.path(dir, sprintf("part%d.rds", 1:2))
+  for (i in 1:2) saveRDS(part[[i]], files[i])
+  cl <- parallel::makePSOCKcluster(1L)
+  on.exit(parallel::stopCluster(cl), add = TRUE)
+  msg <- "cluster ids 'id' are integer64 \\(bit64\\) in shard file\\(s\\) 1 but not in 2"
+  expect_error(glmm_shards(Reaction ~ Days + (1 | id), files, workers = cl), msg)
+  expect_error(gee_shards(Reaction ~ Days, files, id = "id", workers = cl), msg)
 })

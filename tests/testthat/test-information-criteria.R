@@ -1,0 +1,19 @@
+# AIC() and BIC() across approximations: a warning where the approximations
+# differ and can be refitted alike.
+
+
+test_that("AIC() and BIC() warn when the approximations differ and can refit alike", {
+  skip_if_not_installed("MASS")
+  data(bacteria, package = "MASS", envir = environment())
+  f1 <- glmm(y ~ trt + (1 | ID), data = bacteria, family = binomial, nAGQ = 1)
+  f2 <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria, family = binomial, nAGQ = 11)
+  expect_warning(a <- AIC(f1, f2), "different approximations")
+  expect_equal(a$AIC, c(-2 * as.numeric(logLik(f1)) + 2 * 4, -2 * as.numeric(logLik(f2)) + 2 * 5))
+  expect_equal(rownames(a), c("f1", "f2"))
+  expect_warning(BIC(f1, f2), "different approximations")
+  expect_no_warning(a11 <- AIC(f1, f2, nAGQ = 11))
+  f1b <- glmm(y ~ trt + (1 | ID), data = bacteria, family = binomial, nAGQ = 11)
+  expect_equal(a11$AIC[1], AIC(f1b))
+  expect_equal(BIC(f1), -2 * as.numeric(logLik(f1)) + log(nobs(f1)) * 4)
+  expect_no_warning(AIC(f2, f1b))
+})

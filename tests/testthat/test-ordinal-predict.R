@@ -1,0 +1,84 @@
+# predict() of cumulative link mixed models: standard errors by the delta
+# method against numerical derivatives and clmm, free of a covariate's
+# units; unavailable types refused.
+
+
+test_that("predict(se.fit = TRUE) of a cumulative link mixed model: delta method, numerical derivatives, clmm, units", {
+  # se.fit went into '...' and was ignored: a plain matrix came back.
+  f <- glmm(rating ~ temp + contact + (1 | judge), data = ordinal::wine, family = cumulative())
+  nd <- ordinal::wine[c(1, 5, 20, 40), ]
+  p <- predict(f, nd, type = "prob", se.fit = TRUE)
+  l <- predict(f, nd, type = "linear", se.fit = TRUE)
+  expect_named(p, c("fit", "se.fit"))
+  expect_equal(p$fit, predict(f, nd, type = "prob"))
+  expect_equal(l$fit, predict(f, nd, type = "linear"))
+  expect_identical(dim(p$se.fit), dim(p$fit))
+  # Numerical derivatives of the probabilities in (thresholds, beta).
+  k <- length(f$thresholds) + length(f$coefficients)
+  V <- f$cov_psi[seq_len(k), seq_len(k)]
+  X <- model.matrix(~ temp + contact, nd)[, -1]
+  # P(Y <= j) = plogis(theta_j - x'beta), written out here.
+  probs <- function(par) {
+    cum <- cbind(0, plogis(outer(-drop(X %*% par[5:6]), par[1:4], "+")), 1)
+    as.vector(cum[, -1] - cum[, -6])
+  }
+  par <- c(f$thresholds, f$coefficients)
+  G <- sapply(seq_len(k), function(i) {
+    h <- 1e-6 * max(1, abs(par[[i]]))
+    e <- replace(numeric(k), i, h)
+    (probs(par + e) - probs(par - e)) / (2 * h)
+  })
+  expect_equal(unname(as.vector(p$se.fit)), sqrt(rowSums((G %*% V) * G)), tolerance = 1e-6)
+  expect_equal(unname(l$se.fit), unname(sqrt(rowSums((X %*% V[5:6, 5:6]) * X))), tolerance = 1e-10)
+  # Against ordinal::clmm: the same delta method from its estimates and
+  # covariance (its vcov agrees with ours to about 1e-4).
+  skip_if_not_installed("ordinal")
+  m <- ordinal::clmm(rating ~ temp + contact + (1 | judge), data = ordinal::wine)
+  pm <- c(m$alpha, m$beta)
+  Vm <- vcov(m)[seq_len(k), seq_len(k)]
+  Gm <- sapply(seq_len(k), function(i) {
+    h <- 1e-6 * max(1, abs(pm[[i]]))
+    e <- replace(numeric(k), i, h)
+    (probs(pm + e) - probs(pm - e)) / (2 * h)
+  })
+  expect_equal(unname(as.vector(p$se.fit)), sqrt(rowSums((Gm %*% Vm) * Gm)), tolerance = 2e-3)
+  # Several terms (the sparse route) hand se.fit to the same delta method,
+  # over their own covariance.
+  f2 <- suppressWarnings(glmm(rating ~ temp + contact + (1 | judge) + (1 | bottle), data = ordinal::wine,
+                              family = cumulative()))
+  p2 <- predict(f2, nd, type = "prob", se.fit = TRUE)
+  expect_equal(p2$fit, predict(f2, nd, type = "prob"))
+  par2 <- c(f2$thresholds, f2$coefficients)
+  G2 <- sapply(seq_len(k), function(i) {
+    h <- 1e-6 * max(1, abs(par2[[i]]))
+    e <- replace(numeric(k), i, h)
+    (probs(par2 + e) - probs(par2 - e)) / (2 * h)
+  })
+  V2 <- vcov(f2)
+  expect_equal(unname(as.vector(p2$se.fit)), sqrt(rowSums((G2 %*% V2) * G2)), tolerance = 1e-6)
+})
+
+test_that("ordinal predict() standard errors do not depend on a covariate's units; unavailable types are refused", {
+  set.seed(27)
+  M <- 40; n <- 6
+  g <- factor(rep(seq_len(M), each = n))
+  x <- rnorm(M * n)
+  eta <- 0.8 * x + rnorm(M, 0, 0.7)[g]
+  y <- cut(eta + rlogis(M * n), c(-Inf, -1, 0.5, 2, Inf), ordered_result = TRUE)
+  d <- data.frame(y, x, g, xs = x * 1e-6 - 5)
+  f1 <- glmm(y ~ x + (1 | g), data = d, family = cumulative())
+  f2 <- glmm(y ~ xs + (1 | g), data = d, family = cumulative())
+  nd <- d[c(2, 50, 100, 200), ]
+  for (ty in c("prob", "linear")) {
+    s1 <- predict(f1, nd, type = ty, se.fit = TRUE)$se.fit
+    s2 <- predict(f2, nd, type = ty, se.fit = TRUE)$se.fit
+    if (ty == "prob") expect_equal(s2, s1, tolerance = 1e-6)
+    # (x'beta differs by a constant between the two: its standard error is
+    # the one of -5e6 beta_xs + ..., not comparable; the probabilities are.)
+    else expect_true(all(is.finite(s2)))
+  }
+  # (prob_marginal and re.form = NULL have standard errors since
+  # test-ordinal-penalized.R; a class has none.)
+  expect_error(predict(f1, nd, type = "class", se.fit = TRUE), "'se.fit'")
+  expect_error(predict(f1, nd, se.fit = NA), "se.fit")
+})

@@ -1,0 +1,67 @@
+# Methods of two-part (zero-inflated, hurdle) and dispersion-formula fits:
+# augment() and glance(), predict() with na.action, ordinal simulate() with
+# re.form.
+
+
+test_that("augment() and glance() work on zero-inflated, hurdle and dispersion-formula fits", {
+  skip_if_not_installed("glmmTMB")
+  skip_if_not_installed("lme4")
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  data(sleepstudy, package = "lme4", envir = environment())
+  sleepstudy$g <- sleepstudy$Days > 4
+  fits <- list(
+    zip = glmm(count ~ mined + (1 | site), Salamanders, family = poisson, ziformula = ~ mined),
+    hurdle = glmm(count ~ mined + (1 | site), Salamanders, family = truncated_poisson(),
+                  ziformula = ~ mined),
+    disp = glmm(Reaction ~ Days + (1 | Subject), sleepstudy, dispformula = ~ g))
+  ref <- glmmTMB::glmmTMB(Reaction ~ Days + (1 | Subject), sleepstudy, dispformula = ~ g)
+  for (nm in names(fits)) {
+    f <- fits[[nm]]
+    # augment() asked for deviance residuals, which these fits refuse.
+    a <- generics::augment(f)
+    expect_equal(a$.resid, unname(residuals(f)), label = nm)
+    expect_equal(a$.fitted, unname(predict(f, type = "link")), label = nm)
+    expect_equal(a$.fixed, unname(predict(f, type = "link", re.form = NA)), label = nm)
+    ap <- generics::augment(f, type.residuals = "pearson")
+    expect_equal(ap$.resid, unname(residuals(f, type = "pearson")), label = nm)
+    expect_error(generics::augment(f, type.residuals = "deviance"), "'type.residuals'", label = nm)
+    g <- generics::glance(f)
+    expect_equal(g$logLik, as.numeric(logLik(f)), label = nm)
+  }
+  # glance() stopped in sigma(), which has no one value under a dispersion formula.
+  g <- generics::glance(fits$disp)
+  expect_true(is.na(g$sigma))
+  expect_equal(g$logLik, as.numeric(logLik(ref)), tolerance = 1e-6)
+  expect_equal(g$AIC, AIC(ref), tolerance = 1e-6)
+})
+
+test_that("predict() of a two-part fit honours na.action; ordinal simulate() takes re.form", {
+  skip_if_not_installed("glmmTMB")
+  skip_if_not_installed("ordinal")
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  f <- glmm(count ~ mined + cover + (1 | site), Salamanders, family = poisson, ziformula = ~ mined)
+  nd <- Salamanders[1:4, ]
+  nd$cover[2] <- NA
+  full <- predict(f, nd)
+  expect_true(is.na(full[2]))
+  # na.omit was swallowed by '...': the NA row stayed.
+  expect_equal(predict(f, nd, na.action = na.omit), full[-2])
+  expect_equal(predict(f, nd, na.action = na.exclude), full)
+  p <- predict(f, nd, na.action = na.omit, se.fit = TRUE, type = "zprob")
+  expect_length(p$fit, 3L)
+  expect_error(predict(f, nd, na.action = na.fail), "missing values")
+  # The one-factor fit's answer for the same rows.
+  g <- glmm(count ~ mined + cover + (1 | site), Salamanders, family = poisson)
+  expect_length(predict(g, nd, na.action = na.omit), 3L)
+
+  data(wine, package = "ordinal", envir = environment())
+  fo <- glmm(rating ~ temp + contact + (1 | judge), wine, family = cumulative("logit"), nAGQ = 1)
+  # re.form = NULL was swallowed and new random effects drawn.
+  expect_identical(simulate(fo, nsim = 3, seed = 1, re.form = NULL),
+                   simulate(fo, nsim = 3, seed = 1, re = "fitted"))
+  expect_identical(simulate(fo, nsim = 3, seed = 1, re.form = NA),
+                   simulate(fo, nsim = 3, seed = 1, re = "new"))
+  expect_false(identical(simulate(fo, nsim = 3, seed = 1, re.form = NULL),
+                         simulate(fo, nsim = 3, seed = 1)))
+  expect_error(simulate(fo, re.form = "x"), "'re.form'")
+})
