@@ -17,7 +17,7 @@ cs_data <- function(T) {
 # cs_data(3) with a site factor crossed with the ids, and the ML fit of
 # y ~ x + cs(0 + time | id) + (1 | site), whose cs() term takes up the
 # residual variance (sigma at its zero limit) while the site variance is
-# at zero (test-covstruct-cs-far.R, test-reml-sigma-limit.R): the data, the fit and the
+# at zero (test-covstruct-cs-centring.R, test-reml-sigma-limit.R): the data, the fit and the
 # warnings it gave.
 cs_site_fit <- function() {
   d <- cs_data(3)

@@ -1,5 +1,5 @@
 # Hospitals, wards within them and a binary outcome with a covariate x and
-# its far-off copy xf = x * 1e-6 - 5: the data of test-glmm-nested-far-slope.R and
+# its far-off copy xf = x * 1e-6 - 5: the data of test-glmm-nested-slope-centring.R and
 # test-agq-diagonal-terms.R.
 nestfar35_data <- function() {
   set.seed(3)
