@@ -2,12 +2,8 @@
 # data with random slopes over uncentred time, the peers' fits (NULL when a
 # peer fails), and our log-likelihood at a peer's estimates.
 
-# Test level: 1 (default) runs a representative subset of the expensive
-# grids, 2 (GLMMGEE_TEST_LEVEL=2) all of them.
-test_level <- function() {
-  lv <- suppressWarnings(as.integer(Sys.getenv("GLMMGEE_TEST_LEVEL", "1")))
-  if (is.na(lv)) 1L else lv
-}
+# The default test level runs a representative subset of the expensive
+# grids, GLMMGEE_TEST_LEVEL=long all of them (test_level(): helper-test-level.R).
 
 # M clusters observed at times 0..T (not centred); `pm` a -1/+1 covariate
 # that varies within clusters (a crossover), `x` a continuous one, `site` a

@@ -3,8 +3,8 @@
 # (0..T, T up to 20), a -1/+1 covariate, covariates in other units. In every
 # data set our log-likelihood is at least the best the peers reach on the
 # same approximation (minus 1e-4), and it is the same (1e-6) after centring
-# and rescaling the covariates. Level 1 runs a representative subset of the
-# settings (with 20 seeds each); GLMMGEE_TEST_LEVEL=2 runs all 30.
+# and rescaling the covariates. The default level runs a representative subset of the
+# settings (with 20 seeds each); GLMMGEE_TEST_LEVEL=long runs all 30.
 
 skip_if_not_installed("lme4")
 skip_if_not_installed("glmmTMB")

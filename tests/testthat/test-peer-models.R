@@ -90,7 +90,7 @@ test_that("lme4: grouseticks (poisson, three crossed/nested intercepts) matches 
 test_that("lme4: VerbAgg (binary, crossed subjects and items) matches glmmTMB", {
   skip_if_not_installed("lme4")
   skip_if_not_installed("glmmTMB")
-  skip_if(test_level() < 2L, "VerbAgg's peer fits take about a minute: GLMMGEE_TEST_LEVEL=2")
+  skip_unless_level("long")  # VerbAgg's peer fits take about a minute
   data(VerbAgg, package = "lme4")
   form <- r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)
   f <- glmm(form, VerbAgg, family = binomial)
