@@ -12,7 +12,7 @@ LIBFLAG := $(if $(LIB),-l $(LIB),)
 JOBS ?= 2
 export R_LIBS := $(if $(LIB),$(LIB):,)$(R_LIBS)
 
-.PHONY: deps document install demo test check bench sanitize clean
+.PHONY: deps document install demo test smoke check bench sanitize clean
 
 deps:
 	bash tools/install-deps.sh
@@ -30,8 +30,15 @@ install:
 demo: deps install
 	$(RSCRIPT) -e 'demo("bacteria", package = "$(PKG)", ask = FALSE, echo = TRUE)'
 
+# Test levels (GLMMGEE_TEST_LEVEL, tests/testthat/README.md): `make test`
+# runs the default level, everything CI runs; `make smoke` a fast pass over
+# every concept (about two minutes); GLMMGEE_TEST_LEVEL=long make test adds
+# the optional long grids.
 test: deps install
 	$(RSCRIPT) tools/run-tests.R
+
+smoke: install
+	GLMMGEE_TEST_LEVEL=smoke $(RSCRIPT) tools/run-tests.R
 
 # R CMD build (knits the vignettes) and R CMD check --as-cran on the tarball;
 # fails on any ERROR or WARNING (tools/check.sh reads the Status line).

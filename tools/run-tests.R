@@ -7,6 +7,13 @@
 # takes the next file from the queue), one worker per core up to
 # GLMMGEE_TEST_JOBS (default 2, the machines this project is built on).
 # GLMMGEE_TEST_JOBS=1 runs them in this process, one after the other.
+#
+# GLMMGEE_TEST_LEVEL chooses how much runs (tests/testthat/README.md):
+#   smoke    only the files in `smoke_files` below, a brief pass over every
+#            concept (`make smoke`, about two minutes);
+#   default  (unset) every file: what `make test` and CI run;
+#   long     every file, and the optional grids marked
+#            skip_unless_level("long") (tests/testthat/helper-test-level.R).
 suppressMessages(library(testthat))
 library(glmmgee)
 jobs <- suppressWarnings(as.integer(Sys.getenv("GLMMGEE_TEST_JOBS", "2")))
@@ -17,8 +24,31 @@ if (jobs > 1L) {
 } else {
   Sys.setenv(TESTTHAT_PARALLEL = "FALSE")
 }
+level <- Sys.getenv("GLMMGEE_TEST_LEVEL", "")
+if (!level %in% c("", "smoke", "default", "long", "0", "1", "2")) {
+  stop("GLMMGEE_TEST_LEVEL must be 'smoke', 'default' or 'long' (or unset), not '", level, "'")
+}
+# The smoke level's files: one or two fast files per concept.
+smoke_files <- c(
+  "agq-start", "gh-rule", "laplace-engine",         # one grouping factor: Laplace, AGHQ
+  "glmm-sparse", "glmm-sparse-input",               # several terms: sparse Laplace
+  "lmm-ml", "lmm-units",                            # linear mixed models, ML and REML
+  "ordinal-gee", "ordinal-predict",                 # cumulative link models and GEE
+  "zi-front-end",                                   # zero inflation, hurdle
+  "covstruct-input", "covstruct-units",             # structured covariances
+  "known-gaussian-boundary",                        # known covariance
+  "gee-object", "gee-equations",                    # GEE
+  "glmm-object", "update", "front-end",             # fitted objects and methods
+  "ecosystem-stats",                                # ecosystem: stats generics
+  "code-layout", "test-level")                      # the code's layout, the test levels
+filter <- NULL
+if (level %in% c("smoke", "0")) {
+  missing <- smoke_files[!file.exists(file.path("tests/testthat", paste0("test-", smoke_files, ".R")))]
+  if (length(missing)) stop("smoke test files not found: ", paste(missing, collapse = ", "))
+  filter <- paste0("^(", paste(smoke_files, collapse = "|"), ")$")
+}
 res <- as.data.frame(testthat::test_dir("tests/testthat", package = "glmmgee",
-                                        load_package = "installed",
+                                        load_package = "installed", filter = filter,
                                         reporter = "summary", stop_on_failure = FALSE))
 failed <- sum(res$failed) + sum(res$error)
 cat(sprintf("\n%d passed, %d failed, %d skipped\n",
