@@ -17,7 +17,7 @@ args <- commandArgs(TRUE)
 # source_test_helper(): bench-common.R beside this script (or in bench/ of
 # the working directory when it is not run by Rscript). fg27_sim(): the
 # tests' simulated design (tests/testthat/helper-far-slope.R), so this
-# script and test-farglmm27.R fit the same data.
+# script and test-glmm-sparse-slope-centring.R fit the same data.
 source(file.path(dirname(c(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)),
                            "bench/.")[1L]), "bench-common.R"))
 source_test_helper("helper-far-slope.R")

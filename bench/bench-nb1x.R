@@ -58,7 +58,7 @@ cases <- list(
        d = sim, f = y ~ x + (1 | g), zi = ~ w, ours = truncated_nbinom1, tmb = tnb1),
   # (Zero-inflated NB1 with a site intercept in the zero part is
   # degenerate on Salamanders, for glmmTMB too: logLik NA; see
-  # test-nb1x25.R. Simulated instead.)
+  # test-two-part-nbinom1.R. Simulated instead.)
   list(name = "Salamanders hurdle NB1, spp + mined + (1 | site) | zi ~ mined + (1 | site)",
        kind = "zire", d = sal, f = count ~ spp + mined + (1 | site), zi = ~ mined + (1 | site),
        ours = truncated_nbinom1, tmb = tnb1),
