@@ -2,7 +2,6 @@
 # and column): the residual variance's non-identification detected, flagged
 # and recorded, and the optimum against glmmTMB.
 
-
 test_that("a three-column cs() that absorbs the residual variance: the residual SD at its zero boundary, glmmTMB's optimum", {
   # One observation per id and time: the maximum is at sigma -> 0, where
   # the likelihood has a finite limit. The search ran on to log(sigma) =
@@ -46,7 +45,6 @@ test_that("a three-column cs() that absorbs the residual variance: the residual 
   expect_equal(unname(fits[[1]]$structures[[1]]$se[1:3]), se_th, tolerance = 1e-3)
 })
 
-
 test_that("a cs() term with one observation per group and column: the residual variance's non-identification is detected alike in every coding", {
   # With two columns cs() is unstructured, and its covariance plus c I is
   # another: only the sum with the residual variance is identified. The fit
@@ -87,7 +85,6 @@ test_that("a cs() term with one observation per group and column: the residual v
   expect_equal(as.numeric(logLik(f4)), as.numeric(logLik(tm4)), tolerance = 1e-7)
   expect_equal(unname(sqrt(diag(vcov(f4)))), unname(sqrt(diag(vcov(tm4)$cond))), tolerance = 1e-4)
 })
-
 
 t28_unid_data <- function() {
   set.seed(4)

@@ -2,7 +2,6 @@
 # or ar1(), structures combined with a zero part, a dispersion formula or a
 # hurdle family.
 
-
 test_that("cs() or ar1() on one column is refused with an example of its own structure", {
   data(sleepstudy, package = "lme4", envir = environment())
   expect_error(glmm(Reaction ~ Days + cs(1 | Subject), sleepstudy),
@@ -13,7 +12,6 @@ test_that("cs() or ar1() on one column is refused with an example of its own str
   expect_error(glmm(Reaction ~ ar1(0 + Days | Subject), sleepstudy),
                "needs at least two columns \\(e.g. ar1\\(0 \\+ f \\| g\\)")
 })
-
 
 test_that("covariance structures with a zero part, a dispersion formula or a hurdle family are refused with the reason", {
   # Before: "could not build the model frame: could not find function \"ar1\"".

@@ -2,7 +2,6 @@
 # errors free of where a covariate is centred, and the ML optimum free of
 # the response's units.
 
-
 ar1_site_data <- function(seed = 1, M = 40) {
   set.seed(seed)
   d <- data.frame(g = factor(rep(1:M, each = 4)), time = factor(rep(1:4, M)), x = rnorm(4 * M))

@@ -2,7 +2,6 @@
 # location (x * 1e-6 - 5, x + 1e4) and the response's units do not move the
 # fit, its standard errors or its convergence (against glmmTMB).
 
-
 ar1_site_data <- function() {
   set.seed(1)
   n <- 30

@@ -121,7 +121,6 @@ test_that("glmm gaussian (linear mixed model routes): derived standard errors fr
   expect_equal(unname(predict(fits[[2]], nd, se.fit = TRUE)$se.fit), unname(se_lme4), tolerance = 1e-4)
 })
 
-
 # standardize()'s delta method by hand on the well-scaled fit: the means of
 # E y at trt = 0, 1 and their Jacobian by central differences in theta
 # (plus the between-cluster term, which standardize() adds as it is).

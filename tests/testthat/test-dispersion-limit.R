@@ -4,7 +4,6 @@
 # and unstructured terms at the limit, said in a warning and recorded
 # rather than reported as doubtful convergence.
 
-
 test_that("a dispersion formula beyond the Poisson limit in most rows, the rest pinning it, converges", {
   # Poisson counts, log dispersion linear in an exponential x: the optimum
   # is finite, with 440 of 480 rows beyond the limit. The previous engine
@@ -110,7 +109,6 @@ test_that("the Poisson-limit branch leaves a cluster's runaway mode search as it
   expect_true(is.finite(as.numeric(logLik(f))))
 })
 
-
 ar1_poisson_like <- function() {
   set.seed(4)
   site <- rep(1:25, each = 6)
@@ -149,7 +147,6 @@ test_that("nbinom1 with ar1() on Poisson data: phi at its boundary 0 is verified
   expect_gt(h$family_par$estimate, 0.1)
 })
 
-
 test_that("a dispersion at its no-overdispersion limit is said, not 'doubtful convergence' (unstructured terms)", {
   # Before: "doubtful convergence: scaled gradient 0.19-0.63" at optima equal
   # to the Poisson / binomial fits', and for betabinomial no standard
@@ -180,7 +177,6 @@ test_that("a dispersion at its no-overdispersion limit is said, not 'doubtful co
   f <- glmm(y2 ~ x + (1 | g), data = d, family = nbinom2())
   expect_false(f$optinfo$dispersion_limit)
 })
-
 
 # Structured covariances: the nbinom2 theta and the betabinomial phi at
 # their no-overdispersion limit (Inf) are verified, said and recorded as

@@ -2,7 +2,6 @@
 # by their exact values, and covariates far from zero give the in-memory
 # fits and standard errors.
 
-
 test_that("integer64 cluster ids in shard files group by their exact values (glmm_shards, gee_shards)", {
   # The workers read the files without bit64's methods: as.character()
   # printed the ids' raw bits to 15 digits and merged distinct clusters
@@ -55,7 +54,6 @@ test_that("gee_shards() with x * 1e-6 - 5 or x + 1e4 is gee()'s fit on x", {
                  tolerance = 1e-8)
   }
 })
-
 
 test_that("glmm_shards(): derived standard errors free of x's units; gee_shards() without an intercept as gee()", {
   d <- trust26_data()

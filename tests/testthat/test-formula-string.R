@@ -1,7 +1,6 @@
 # Formulas given as strings to glmm() and gee(): fitted as the formula
 # object, updated, and strings that are not formulas refused by name.
 
-
 sleep_data <- function() {
   data("sleepstudy", package = "lme4", envir = environment())
   sleepstudy

@@ -2,7 +2,6 @@
 # - 5, no intercept with a factor spanning the constant) fits as the
 # covariate near zero, and as geepack.
 
-
 test_that("gee() takes x * 1e-6 - 5 (was 'linearly dependent') and its fit is the fit on x", {
   # The rank check read X'X, where such a column equals a multiple of the
   # intercept's to 1e-13; then the sandwich was up to 3% off. geepack
@@ -54,7 +53,6 @@ test_that("QIC() of a gee() fit does not move with a covariate's units and locat
   a <- gee(cnt ~ Days + x, id = Subject, data = s, family = poisson, corstr = "exchangeable")
   expect_equal(unname(q[[1]]["CIC"]), sum(diag(a$info.indep %*% vcov(a))), tolerance = 1e-12)
 })
-
 
 test_that("gee() without an intercept, a factor spanning the constant: x * 1e-6 - 5 fits as x does, and as geepack", {
   # Refused before ("'x2' is linearly dependent on the other columns"): the

@@ -1,7 +1,6 @@
 # Nested adaptive quadrature: estimates and profiles do not depend on a
 # covariate's units and location.
 
-
 test_that("nested adaptive quadrature does not depend on a covariate's units and location", {
   # The search ran in the user's parameters: with x + 1e4 it stopped at
   # the Laplace start ("doubtful convergence", log-likelihood 0.002 short,
@@ -20,7 +19,6 @@ test_that("nested adaptive quadrature does not depend on a covariate's units and
   f0 <- fit("x3", control = glmm_control(hessian = FALSE))
   expect_equal(unname(fixef(f0)["x3"]), ref[["b"]], tolerance = 1e-6)
 })
-
 
 test_that("profile() of a nested quadrature fit does not depend on x's units", {
   # The profile's engine ran on the user's X: with x * 1e-6 - 5 the

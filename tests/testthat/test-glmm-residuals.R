@@ -1,7 +1,6 @@
 # Deviance residuals of the families with a dispersion parameter (beta,
 # nbinom1, beta-binomial): twice the saturated log-likelihood ratio.
 
-
 owls_beta <- function() {
   data(Owls, package = "glmmTMB", envir = environment())
   Owls$y <- (Owls$SiblingNegotiation + 0.5) / (max(Owls$SiblingNegotiation) + 1)

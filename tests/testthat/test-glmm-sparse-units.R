@@ -1,7 +1,6 @@
 # Several random-effect terms with a covariate in extreme units: no false
 # doubtful-convergence warning.
 
-
 test_that("several random-effect terms: a covariate in units of 1e-7 does not report doubtful convergence", {
   data(Salamanders, package = "glmmTMB")
   S <- Salamanders

@@ -1,7 +1,6 @@
 # AIC() and BIC() across approximations: a warning where the approximations
 # differ and can be refitted alike.
 
-
 test_that("AIC() and BIC() warn when the approximations differ and can refit alike", {
   skip_if_not_installed("MASS")
   data(bacteria, package = "MASS", envir = environment())

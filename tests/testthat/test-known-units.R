@@ -1,7 +1,6 @@
 # Known-covariance fits (gaussian and binomial) and assoc_scan(): a
 # covariate's units and location do not move the fit or the scan.
 
-
 test_that("known-covariance gaussian fits do not depend on a covariate's units and location", {
   # X'V^-1X was formed as X'X less its rotated part on the user's X: with
   # x * 1e-6 - 5 the slope came out 4% off and the log-likelihood 0.6
@@ -53,7 +52,6 @@ test_that("assoc_scan() on a known-covariance fit with a shifted covariate equal
   expect_equal(b$estimate, a$estimate, tolerance = 1e-6)
   expect_equal(b$p_value, a$p_value, tolerance = 1e-6)
 })
-
 
 test_that("assoc_scan() and known-covariance binomial fits do not depend on x's units", {
   # The scan formed X'V^-1X on the user's X (condition 1e13 with

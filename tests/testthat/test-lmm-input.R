@@ -1,7 +1,6 @@
 # Hostile inputs to linear mixed models, run in a child process: clear
 # errors or the same fit, never a crash.
 
-
 test_that("hostile inputs in a child process: clear errors or the same fit, no crash", {
   # Responses of the wrong kind, infinite values, grouping variables with
   # decimals, a tibble, very long level names: each ends in an R error

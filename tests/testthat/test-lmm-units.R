@@ -3,7 +3,6 @@
 # units and location on the profiled routes, with lme4's fits on shifted
 # designs.
 
-
 trust24_data <- function() {
   set.seed(1)
   n <- 300

@@ -2,7 +2,6 @@
 # weights(), df.residual(), deviance(), and predictions for clusters not in
 # the fit.
 
-
 # The three cumulative link mixed model routes on wine (one factor, a
 # random slope, two crossed terms), with bottle as a factor bottle2.
 wine_ordinal_fits <- function(wine) {

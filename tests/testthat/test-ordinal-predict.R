@@ -2,7 +2,6 @@
 # method against numerical derivatives and clmm, free of a covariate's
 # units; unavailable types refused.
 
-
 test_that("predict(se.fit = TRUE) of a cumulative link mixed model: delta method, numerical derivatives, clmm, units", {
   # se.fit went into '...' and was ignored: a plain matrix came back.
   f <- glmm(rating ~ temp + contact + (1 | judge), data = ordinal::wine, family = cumulative())

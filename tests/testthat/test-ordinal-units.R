@@ -2,7 +2,6 @@
 # covariate's units or location: standard errors with one or several random
 # intercepts, random slopes on far-off covariates.
 
-
 test_that("cumulative link mixed models: standard errors do not depend on a covariate's units or location", {
   # The Hessian was differenced on the user's scale with steps of 1e-5:
   # for x * 1e7 (coefficient ~1e-8) the standard error came out 38 times
@@ -56,7 +55,6 @@ test_that("cumulative link models with several random intercepts: a covariate's 
   ref <- ordinal::clmm(SURENESS ~ x + PROD + (1 | RESP) + (1 | RESP:PROD), data = s)
   expect_equal(unname(sqrt(diag(vcov(a)))[6:7]), unname(sqrt(diag(vcov(ref)))[6:7]), tolerance = 1e-4)
 })
-
 
 test_that("an ordinal random slope on a far-off covariate fits without a stray 'NaNs produced' warning", {
   data(wine, package = "ordinal", envir = environment())

@@ -3,7 +3,6 @@
 # missing variable: the package's error naming the variable, part and
 # level.
 
-
 test_that("predict(newdata) with a level not in the fit: the package's error naming variable, part and level", {
   set.seed(5)
   n <- 400
@@ -24,7 +23,6 @@ test_that("predict(newdata) with a level not in the fit: the package's error nam
   nd$f <- c("a", "b", "q")
   expect_error(predict(md, nd), "factor 'f' \\(dispformula\\) not in the fit: 'q'")
 })
-
 
 test_that("predict(newdata) with a new level of factor(z) names the factor and the level", {
   data("sleepstudy", package = "lme4", envir = environment())

@@ -2,7 +2,6 @@
 # zero-part, nested quadrature with a:b = a) are reported, not split
 # silently.
 
-
 test_that("two random-effect terms with the same design are reported, not split silently", {
   # (1 | a) + (1 | b) with b a relabelling of a: the likelihood depends only
   # on the sum of the two variances. The fit reported SDs 0.814 and 0.814
@@ -35,7 +34,6 @@ test_that("two random-effect terms with the same design are reported, not split 
   expect_false(any(grepl("same design", w)))
 })
 
-
 warnings_of <- function(expr) {
   w <- character()
   withCallingHandlers(expr, warning = function(c) {
@@ -60,7 +58,6 @@ test_that("two zero-inflated or zero-part terms with the same design are reporte
   w <- warnings_of(glmm(y ~ x + (1 | a) + (1 | e), d, family = poisson, ziformula = ~ 1))
   expect_false(any(grepl("same design", w)))
 })
-
 
 test_that("two structured terms of the same design, and (1 | a/b) by quadrature with a:b = a, are named", {
   set.seed(2)

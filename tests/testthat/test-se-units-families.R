@@ -1,7 +1,6 @@
 # Standard errors and convergence free of a covariate's units and location
 # (x * 1e-6 - 5) on every family's route, structured covariances included.
 
-
 # A covariate's standard error in the units of `x`, from a fit on `v`
 # (`v = a x + b`).
 se_in_x_units <- function(fit, a) {

@@ -2,7 +2,6 @@
 # theta or phi -> 0): said and recorded, on one factor and several
 # random-effect terms.
 
-
 test_that("truncated_nbinom2 at its log-series limit (mu, theta -> 0) says so and records it", {
   set.seed(3)
   n <- 300

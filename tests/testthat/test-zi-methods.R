@@ -2,7 +2,6 @@
 # augment() and glance(), predict() with na.action, ordinal simulate() with
 # re.form.
 
-
 test_that("augment() and glance() work on zero-inflated, hurdle and dispersion-formula fits", {
   skip_if_not_installed("glmmTMB")
   skip_if_not_installed("lme4")

@@ -1,7 +1,6 @@
 # Zero-inflated fits with covariates in extreme units: no false
 # doubtful-convergence warning.
 
-
 test_that("a zero-inflated fit with a covariate in micro-units does not report doubtful convergence", {
   # The gradient test read the user's gradient (3.1 per micro-unit) at an
   # optimum equal to the unscaled fit's.
