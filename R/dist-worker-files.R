@@ -134,11 +134,17 @@ dist_w_moments <- function(key, mx, mz, ctrx = NULL) {
          xwithin = if (!is.null(ctrx)) within_sums(sh$X, ctrx)))
 }
 
-# Pass 4: the optimizer's centred and scaled designs and the engines.
+# Pass 4: the optimizer's centred and scaled designs and the engines, for
+# the shards that have none yet. After a worker dies its shards are read
+# again on a live worker, which then runs this pass for them only: the
+# shards it already held are centred and have their engines (a second pass
+# over them centred their designs twice, and the fit went on with another
+# model on those shards).
 dist_w_engines <- function(key, Txi, Tzi, spec) {
   st <- .dist_state[[key]]
   for (id in names(st$shards)) {
     sh <- st$shards[[id]]
+    if (!is.null(sh$engine)) next
     sh$X <- sh$X %*% Txi
     sh$Z <- sh$Z %*% Tzi
     sh$engine <- cpp_agq_new(sh$X, sh$Z, sh$y, sh$w, sh$off, sh$index, sh$M,
