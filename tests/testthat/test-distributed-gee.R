@@ -286,3 +286,22 @@ test_that("a cluster with a dead worker: gee() fits on the live ones and says wh
   expect_error(fit_gee("exchangeable", control = gee_control(workers = cln)),
                "could not load glmmgee.*worker 1 answered: there is no package called 'glmmgee'")
 })
+
+test_that("gee_shards(): a damaged or empty shard file is named with what is wrong", {
+  parts <- split(d, cut(d$id, c(0, 15, 30, 48)))
+  files <- shard_files(parts, "rds")
+  fit <- function(files, ...) gee_shards(y ~ x, files, id = "id", family = poisson, workers = cl2, ...)
+  bad <- files
+  writeBin(as.raw(1:200), bad[2L])
+  expect_error(fit(bad), sprintf("shard file '[^']*%s' could not be read as rds", basename(bad[2L])))
+  saveRDS(d[0L, ], bad[2L])
+  expect_error(fit(bad), sprintf("shard file '[^']*%s' has no rows", basename(bad[2L])))
+  na <- parts[[2L]]
+  na$x <- NA
+  saveRDS(na, bad[2L])
+  expect_error(fit(bad), sprintf("shard file '[^']*%s': all its %d rows have a missing value",
+                                 basename(bad[2L]), nrow(na)))
+  csv <- shard_files(parts, "csv")
+  writeLines(character(), csv[3L])
+  expect_error(fit(csv), sprintf("shard file '[^']*%s' could not be read as csv", basename(csv[3L])))
+})

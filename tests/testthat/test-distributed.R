@@ -295,6 +295,34 @@ test_that("a worker killed at any point of the search: the fit reaches the in-me
   }
 })
 
+test_that("glmm_shards(): a damaged or empty shard file is named with what is wrong", {
+  parts <- split(cbpp, as.integer(cbpp$herd) %% 3L)
+  files <- shard_files(parts, "rds")
+  bad <- files
+  # Not an rds file; a truncated one.
+  writeBin(charToRaw("not an rds file at all"), bad[2L])
+  expect_error(glmm_shards(cbpp_form, bad, binomial, workers = cl2),
+               sprintf("shard file '[^']*%s' could not be read as rds", basename(bad[2L])))
+  raw <- readBin(files[3L], "raw", 1e6)
+  writeBin(raw[seq_len(length(raw) %/% 2L)], bad[2L])
+  expect_error(glmm_shards(cbpp_form, bad, binomial, workers = cl2),
+               sprintf("shard file '[^']*%s' could not be read as rds", basename(bad[2L])))
+  # No rows (was "the response contains NaN"), or no complete row.
+  saveRDS(cbpp[0L, ], bad[2L])
+  expect_error(glmm_shards(cbpp_form, bad, binomial, workers = cl2),
+               sprintf("shard file '[^']*%s' has no rows", basename(bad[2L])))
+  na <- parts[[2L]]
+  na$size <- NA
+  saveRDS(na, bad[2L])
+  expect_error(glmm_shards(cbpp_form, bad, binomial, workers = cl2),
+               sprintf("shard file '[^']*%s': all its %d rows have a missing value", basename(bad[2L]),
+                       nrow(na)))
+  # Something other than a data frame.
+  saveRDS(as.matrix(parts[[2L]]), bad[2L])
+  expect_error(glmm_shards(cbpp_form, bad, binomial, workers = cl2),
+               sprintf("shard file '[^']*%s' does not hold a data frame \\(it holds matrix\\)", basename(bad[2L])))
+})
+
 test_that("glmm(control = glmm_control(workers =)) refuses nested and crossed designs", {
   ctl <- glmm_control(workers = cl1)
   expect_error(glmm(cbind(incidence, size - incidence) ~ (1 | herd/period), cbpp, binomial,
