@@ -50,15 +50,17 @@ shard_engine <- function(cl, S, reload = NULL) {
   # A key unique to this fit, without touching the user's random seed.
   .dist_state$fits <- (.dist_state$fits %||% 0) + 1
   eng$key <- sprintf("fit_%d_%d_%s", Sys.getpid(), .dist_state$fits, format(Sys.time(), "%H%M%OS6"))
-  eng$home <- ((seq_len(S) - 1L) %% eng$W) + 1L
-  eng$alive <- rep(TRUE, eng$W)
+  eng$info <- worker_info(cl)
+  # Workers that did not respond at the start take no shard.
+  eng$alive <- eng$info$alive
+  live <- which(eng$alive)
+  eng$home <- live[((seq_len(S) - 1L) %% length(live)) + 1L]
   eng$reload <- reload
   eng$rounds <- 0L
   eng$bytes_out <- 0
   eng$bytes_in <- 0
   eng$moved <- character()
   eng$traffic <- list()
-  eng$info <- worker_info(cl)
   class(eng) <- "glmmgee_shard_engine"
   eng
 }
@@ -72,29 +74,78 @@ check_workers <- function(cl) {
 
 # Process id and host of each worker, to name one that fails; loading the
 # package on the workers here too (a missing installation is reported now).
+# Each worker is asked on its own, so that a worker whose process has ended
+# (killed, or lost in an earlier fit on the same cluster) is told apart from
+# one that answers with an error: the first is left out of the fit with a
+# warning (its shards go to the others, as when a worker dies during a fit),
+# the second is an error naming it and what it said.
 worker_info <- function(cl) {
-  res <- tryCatch(parallel::clusterCall(cl, function() {
+  send <- utils::getFromNamespace("sendCall", "parallel")
+  recv <- utils::getFromNamespace("recvResult", "parallel")
+  W <- length(cl)
+  probe <- function() {
     loadNamespace("glmmgee")
     c(pid = Sys.getpid(), host = Sys.info()[["nodename"]])
-  }), error = function(e)
-    stop("the workers could not load glmmgee (is it installed in their library?): ",
-         conditionMessage(e), call. = FALSE))
-  data.frame(worker = seq_along(cl), pid = as.integer(vapply(res, `[[`, "", "pid")),
-             host = vapply(res, `[[`, "", "host"), stringsAsFactors = FALSE)
+  }
+  lost <- rep(NA_character_, W)
+  res <- vector("list", W)
+  for (w in seq_len(W))
+    lost[w] <- tryCatch({ send(cl[[w]], probe, list()); NA_character_ },
+                        error = function(e) conditionMessage(e))
+  for (w in which(is.na(lost)))
+    res[w] <- list(tryCatch(recv(cl[[w]]), error = function(e) {
+      lost[w] <<- conditionMessage(e)
+      NULL
+    }))
+  failed <- which(is.na(lost) & vapply(res, inherits, TRUE, "try-error"))
+  if (length(failed))
+    stop(sprintf("the workers could not load glmmgee (is it installed in their library?): worker %d answered: %s",
+                 failed[1L], trimws(sub("^Error[^:]*: ", "", as.character(res[[failed[1L]]])))),
+         call. = FALSE)
+  ok <- is.na(lost)
+  if (!any(ok))
+    stop(sprintf("no worker of the cluster responds (%s: %s): their processes have ended or their connections are closed; start a new cluster with parallel::makeCluster()",
+                 if (W == 1L) "worker 1" else sprintf("workers 1 to %d", W), lost[1L]),
+         call. = FALSE)
+  if (!all(ok))
+    warning(sprintf("%s of the cluster did not respond (%s): its process has ended or its connection is closed; the fit runs on the %d other worker(s)",
+                    paste(sprintf("worker %d", which(!ok)), collapse = ", "), lost[!ok][1L],
+                    sum(ok)), call. = FALSE)
+  data.frame(worker = seq_len(W),
+             pid = vapply(res, function(r) if (is.null(r)) NA_integer_ else as.integer(r[["pid"]]), 1L),
+             host = vapply(res, function(r) if (is.null(r)) NA_character_ else r[["host"]], ""),
+             alive = ok, stringsAsFactors = FALSE)
 }
 
 worker_label <- function(eng, i)
-  sprintf("worker %d (pid %d on %s)", i, eng$info$pid[i], eng$info$host[i])
+  if (is.na(eng$info$pid[i])) sprintf("worker %d", i) else
+    sprintf("worker %d (pid %d on %s)", i, eng$info$pid[i], eng$info$host[i])
 
 # Puts shards `ids` on their workers and builds their engines there:
 # eng$reload(ids, w) does it for worker w (shipping data held here, or
 # having the worker read the shard files).
+# A worker that dies while loading moves its shards on, as in a round; an
+# error from a live worker (bad data) is the caller's.
 shard_load <- function(eng, ids) {
-  for (w in which(eng$alive)) {
-    mine <- ids[eng$home[ids] == w]
-    if (length(mine)) eng$reload(mine, w)
+  homes <- eng$home[ids]  # before any move (moved shards are loaded by move_shards())
+  for (w in sort(unique(homes))) {
+    mine <- ids[homes == w]
+    if (!eng$alive[w]) next
+    lost <- tryCatch({ eng$reload(mine, w); NULL }, error = function(e)
+      if (worker_responds(eng$cl[[w]])) stop(e) else conditionMessage(e))
+    if (!is.null(lost)) move_shards(eng, w, lost)
   }
   invisible(eng)
+}
+
+# Whether a worker still answers (a trivial call and its result).
+worker_responds <- function(node) {
+  send <- utils::getFromNamespace("sendCall", "parallel")
+  recv <- utils::getFromNamespace("recvResult", "parallel")
+  tryCatch({
+    send(node, function() TRUE, list())
+    isTRUE(recv(node))
+  }, error = function(e) FALSE)
 }
 
 # Frees the fit's shards on every live worker.

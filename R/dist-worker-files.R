@@ -8,12 +8,21 @@
 read_shard_file <- function(path, format) {
   if (!file.exists(path)) stop(sprintf("shard file '%s' does not exist on this worker", path),
                                call. = FALSE)
-  df <- switch(format,
+  # A damaged file (truncated, another format under the extension) fails
+  # inside the reader with a message that names neither the file nor the
+  # format ("unknown input format", "error reading from connection").
+  df <- tryCatch(switch(format,
     rds = readRDS(path),
     csv = utils::read.csv(path, stringsAsFactors = FALSE),
-    parquet = read_parquet_shard(path))
-  if (!is.data.frame(df)) stop(sprintf("shard file '%s' does not hold a data frame", path),
-                               call. = FALSE)
+    parquet = read_parquet_shard(path)),
+    error = function(e)
+      stop(sprintf("shard file '%s' could not be read as %s: %s (is the file damaged, truncated or in another format?)",
+                   path, format, conditionMessage(e)), call. = FALSE))
+  if (!is.data.frame(df)) stop(sprintf("shard file '%s' does not hold a data frame (it holds %s)",
+                                       path, class(df)[1L]), call. = FALSE)
+  if (!nrow(df))
+    stop(sprintf("shard file '%s' has no rows: every shard must hold at least one cluster (leave the file out of 'files')",
+                 path), call. = FALSE)
   df
 }
 
@@ -41,6 +50,9 @@ dist_w_read <- function(key, files, spec) {
                  na.action = quote(stats::na.omit), drop.unused.levels = TRUE)
     if (!is.null(spec$weights)) args$weights <- as.name(spec$weights)
     mf <- eval(as.call(args))
+    if (!nrow(mf))
+      stop(sprintf("shard file '%s': all its %d rows have a missing value in the model's variables, so no row is left to fit (a shard must keep at least one cluster)",
+                   files[[id]], nrow(df)), call. = FALSE)
     # integer64 cluster ids (data.table::fread()'s large ids) by their exact
     # values: without bit64's methods loaded here, as.character() printed
     # their raw bits to 15 digits and merged distinct clusters (18 sleepstudy
@@ -134,11 +146,17 @@ dist_w_moments <- function(key, mx, mz, ctrx = NULL) {
          xwithin = if (!is.null(ctrx)) within_sums(sh$X, ctrx)))
 }
 
-# Pass 4: the optimizer's centred and scaled designs and the engines.
+# Pass 4: the optimizer's centred and scaled designs and the engines, for
+# the shards that have none yet. After a worker dies its shards are read
+# again on a live worker, which then runs this pass for them only: the
+# shards it already held are centred and have their engines (a second pass
+# over them centred their designs twice, and the fit went on with another
+# model on those shards).
 dist_w_engines <- function(key, Txi, Tzi, spec) {
   st <- .dist_state[[key]]
   for (id in names(st$shards)) {
     sh <- st$shards[[id]]
+    if (!is.null(sh$engine)) next
     sh$X <- sh$X %*% Txi
     sh$Z <- sh$Z %*% Tzi
     sh$engine <- cpp_agq_new(sh$X, sh$Z, sh$y, sh$w, sh$off, sh$index, sh$M,

@@ -78,6 +78,7 @@ dist_w_gee_engines <- function(key, spec, wspec) {
   st <- .dist_state[[key]]
   for (id in names(st$shards)) {
     sh <- st$shards[[id]]
+    if (!is.null(sh$gee)) next  # built before (a reload adds shards to a worker)
     if (!is.null(sh$wave_raw)) {
       pos <- sh$wave_raw - wspec$wmin + 1
       if (!is.null(wspec$allpos)) pos <- match(pos, wspec$allpos)

@@ -46,6 +46,7 @@ dist_w_op <- function(sh, op, args) {
   switch(op,
     eval = cpp_agq_eval_dd(sh$engine, args$theta, args$gradient)[c("loglik_dd", "gradient_dd", "newton_failures")],
     nagq = { cpp_agq_set_nagq(sh$engine, args$nAGQ); TRUE },
+    reset = { cpp_agq_reset(sh$engine); TRUE },
     check_nagq = { cpp_agq_check_nagq(sh$engine, args$nAGQ); TRUE },
     summaries = c(cpp_agq_summaries(sh$engine, args$theta), list(clusters = sh$clusters)),
     glm = cpp_agq_glm_sums(sh$engine, args$beta)[c("hi", "lo")],

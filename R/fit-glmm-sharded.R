@@ -10,9 +10,33 @@ glmm_fit_shards <- function(eng, mod, control, start = NULL) {
   eng$nagq_now <- if (control$laplace_start) 1L else nAGQ
   st <- if (is.null(start)) shard_start_values(eng, mod)
         else rp$to_star(start_values(matrix(0, 0L, p), numeric(), NULL, NULL, family, q, pat, start))
-  sv <- search_verified(eng, st, lower, nAGQ, p, pat, disp, control, pnames)
-  m <- glmm_map_optimum(eng, sv, rp, p, pat, disp, family, lower, control, pnames,
-                        Tx = mod$star_tx)
+  search <- function(from, ctl) {
+    sv <- search_verified(eng, from, lower, nAGQ, p, pat, disp, ctl, pnames)
+    list(sv = sv, m = glmm_map_optimum(eng, sv, rp, p, pat, disp, family, lower, ctl, pnames,
+                                       Tx = mod$star_tx))
+  }
+  moves <- length(eng$moved)
+  r <- search(st, control)
+  # A worker died during the search or the Hessian: its shards were
+  # reloaded with their modes started afresh, so the evaluations before and
+  # after the move come from engines in different states (a line search or
+  # a finite-difference Hessian across the move compares them), and the
+  # search could stop short of the optimum. So the search runs again from
+  # the last point it reached, with every shard's modes reset (one state for
+  # all engines), straight on quadrature; a death during that search starts
+  # it once more (each death leaves one worker fewer, so this ends).
+  while (length(eng$moved) > moves) {
+    moves <- length(eng$moved)
+    shard_round(eng, "reset")
+    from <- if (all(is.finite(r$m$theta_s)) && is.finite(r$m$final$loglik)) r$m$theta_s else st
+    ctl <- control
+    ctl$laplace_start <- FALSE
+    r <- search(from, ctl)
+    eng$moved[moves] <- paste0(eng$moved[moves],
+                               "; the search then ran again from the last point it had reached")
+  }
+  sv <- r$sv
+  m <- r$m
   summ <- rotate_summaries(shard_summaries(eng, m$theta_s, mod$M, q),
                            rp$rotation(m$theta, m$theta_s))
   unbounded <- shard_pure_message(eng, m$family) %||%

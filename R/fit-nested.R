@@ -218,21 +218,43 @@ glmm_nested_fit_units <- function(X, y, re, family, weights, offset, nAGQ, contr
   H0 <- lap$hessian
   if (!is.null(H0)) H0 <- unname(H0)
   if (any(at0)) H0 <- NULL
-  srch <- nested_search(ev, f, hg, th, H0, lower, control, boundary)
-  opt <- srch$opt
-  theta <- srch$theta
-  stages <- srch$stages
-  on_boundary <- lower == 0 & theta < control$singular_tol * sig(theta)
-  hess <- NULL
-  if (control$hessian) {
-    # Forward differences of the engine's gradient: P passes, with a
-    # relative error far below a standard error's sampling error.
-    hess <- sparse_hessian(ev, theta, on_boundary, central = FALSE, typical = typ, step = 1e-5)
-    stages$hessian <- list(iterations = 0L, evaluations = sum(!on_boundary) + 1L,
-                           convergence = 0L, message = "forward differences of the gradient")
+  search <- function(th, H0) {
+    srch <- nested_search(ev, f, hg, th, H0, lower, control, boundary)
+    stages <- srch$stages
+    on_boundary <- lower == 0 & srch$theta < control$singular_tol * sig(srch$theta)
+    hess <- NULL
+    if (control$hessian) {
+      # Forward differences of the engine's gradient: P passes, with a
+      # relative error far below a standard error's sampling error.
+      hess <- sparse_hessian(ev, srch$theta, on_boundary, central = FALSE, typical = typ, step = 1e-5)
+      stages$hessian <- list(iterations = 0L, evaluations = sum(!on_boundary) + 1L,
+                             convergence = 0L, message = "forward differences of the gradient")
+    }
+    fin <- nested_finish(f, srch$theta, if (is.null(hess)) srch$H0 else hess, lower, hg,
+                         boundary, control$rel.tol / 100)
+    list(srch = srch, stages = stages, hess = hess, fin = fin)
   }
-  fin <- nested_finish(f, theta, if (is.null(hess)) srch$H0 else hess, lower, hg,
-                       boundary, control$rel.tol / 100)
+  sharded <- inherits(eng, "glmmgee_shard_engine")
+  moves <- if (sharded) length(eng$moved) else 0L
+  r <- search(th, H0)
+  # On workers, a worker that died mid-search had its shards rebuilt
+  # afresh on the others (their modes' warm starts lost): values before and
+  # after the move may differ at the mode search's tolerance, enough to stop
+  # a line search or spoil a difference Hessian across it. The search then
+  # runs again from the last point reached (as the one-factor engine's,
+  # glmm_fit_shards()).
+  while (sharded && length(eng$moved) > moves) {
+    moves <- length(eng$moved)
+    from <- if (all(is.finite(r$fin$theta))) pmax(unname(r$fin$theta), lower) else th
+    r <- search(from, H0)
+    eng$moved[moves] <- paste0(eng$moved[moves],
+                               "; the search then ran again from the last point it had reached")
+  }
+  srch <- r$srch
+  opt <- srch$opt
+  stages <- r$stages
+  hess <- r$hess
+  fin <- r$fin
   stages$finish <- fin$record
   # The search's end is judged by the value's own gradient: a search that
   # stopped on the engine's gradient (nlminb's "false convergence" where it
@@ -250,6 +272,7 @@ glmm_nested_fit_units <- function(X, y, re, family, weights, offset, nAGQ, contr
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
   nstep <- newton_decrement(grad, hess, on_boundary)
   warn <- fit_warnings(opt, nstep, gmax, any(on_boundary), hess, cov_theta, control)
+  if (sharded) warn <- c(warn, eng$moved)
   if (is.null(Zr)) {
     m <- nested_modes(eng, unname(theta)[map])
     if (isTRUE(m$failed))

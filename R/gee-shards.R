@@ -141,8 +141,10 @@ gee_shards <- function(formula, files, id, family = gaussian(), corstr = "indepe
     parallel::clusterCall(eng$cl[w], dist_w_gee_design, eng$key, dspec)
     parallel::clusterCall(eng$cl[w], dist_w_gee_engines, eng$key, spec, wspec)
   }
-  for (w in which(eng$alive))
+  shard_pass(eng, seq_len(S), function(ids, w) {
     parallel::clusterCall(eng$cl[w], dist_w_gee_engines, eng$key, spec, wspec)
+    list()
+  })
   res <- gee_fit_shards(eng, spec, length(mod$xnames), corstr, mod$T)
   res$clusters$sizes <- mod$sizes
   if (res$clusters$duplicated > 0L)

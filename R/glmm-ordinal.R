@@ -153,9 +153,11 @@ glmm_ordinal <- function(formula, mf, family, nAGQ, control, start, covariance, 
   # Random slopes, e.g. (1 + x | g) or (x || g): q random effects,
   # integrated on a product grid (ordinal_glmm_fit_re()).
   slopes <- !identical(re$cnames, "(Intercept)")
-  nAGQ <- nAGQ %||% 1L
-  if (!is.numeric(nAGQ) || length(nAGQ) != 1L || is.na(nAGQ) || nAGQ < 1 ||
-      nAGQ != round(nAGQ) || nAGQ > 100)
+  # The same rule as the other engines (check_nAGQ()): at most 1e5 nodes
+  # per cluster, nAGQ^q for q random effects (at nAGQ = 100 and q = 3, a
+  # million, took minutes per pass); one effect's rule has at most 100 nodes.
+  nAGQ <- check_nAGQ(nAGQ %||% 1L, length(re$cnames))
+  if (nAGQ > 100L)
     stop("'nAGQ' must be a whole number between 1 (Laplace) and 100", call. = FALSE)
   check_frame_finite(mf)
   fx <- ordinal_fixed_design(formula, mf, fenv)  # glmm-ordinal-sparse.R

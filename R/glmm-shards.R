@@ -133,8 +133,10 @@ glmm_shards <- function(formula, files, family = gaussian(), nAGQ = NULL, worker
     parallel::clusterCall(eng$cl[w], dist_w_design, eng$key, dspec)
     parallel::clusterCall(eng$cl[w], dist_w_engines, eng$key, mod$Txi, mod$Tzi, spec)
   }
-  for (w in which(eng$alive))
+  shard_pass(eng, seq_len(S), function(ids, w) {
     parallel::clusterCall(eng$cl[w], dist_w_engines, eng$key, mod$Txi, mod$Tzi, spec)
+    list()
+  })
   fit <- glmm_fit_shards(eng, mod, control)
   obj <- new_glmm_sharded(fit, mod, p2, agreed, formula, fixed, fenv, mc)
   obj$contrasts <- shard_fit_contrasts(obj$contrasts, ct)
@@ -180,11 +182,21 @@ shard_group_name <- function(formula) {
 
 # Runs a pass on every live worker (each call returns a list named by
 # shard id) and returns the results in shard order.
+# A worker that dies during these passes (before the fit's rounds, which
+# move a dead worker's shards on) is named: the same call again runs on the
+# live workers, which take its shards.
 shard_pass <- function(eng, ids, call_worker) {
   out <- list()
   for (w in which(eng$alive)) {
     mine <- ids[eng$home[ids] == w]
-    if (length(mine)) out <- c(out, call_worker(mine, w))
+    if (!length(mine)) next
+    got <- tryCatch(call_worker(mine, w), error = function(e) {
+      if (worker_responds(eng$cl[[w]])) stop(e)
+      eng$alive[w] <- FALSE
+      stop(sprintf("%s stopped responding while its shard files were read and set up (%s); call again with the same cluster: the other workers then take its shards",
+                   worker_label(eng, w), conditionMessage(e)), call. = FALSE)
+    })
+    out <- c(out, got)
   }
   out[as.character(ids)]
 }

@@ -14,6 +14,7 @@
 // computed once per covariate pattern (cluster-patterns.h); the residual
 // terms, linear in the residuals or their pairwise products, per cluster.
 #include <RcppEigen.h>
+#include <algorithm>
 #include <cfloat>
 #include <cstddef>
 #include <cmath>
@@ -69,20 +70,37 @@ struct GlobalData {
 // of the general (blocked) dense routines.
 // Above this size the factor is taken by Eigen's blocked routine.
 constexpr int kBlockedCholesky = 96;
+// Columns per panel of the large factorization (between interrupt polls).
+constexpr int kPanel = 128;
 
 // Lower Cholesky factor of the m x m column-major `a` in place (upper
 // triangle not read) and the reciprocals of its diagonal in `dinv`; false
-// unless positive definite.
-bool cholesky_lower(double* a, int m, double* dinv) {
+// unless positive definite, or when the user interrupts (the caller then
+// raises the interrupt).
+bool cholesky_lower(double* a, int m, double* dinv, InterruptPoll& ip) {
   // Large clusters (m = rows x cut points in the hundreds or thousands):
   // the plain loops read L by rows, a stride of m, and took 72% of a fit
-  // on two clusters of 400 rows; Eigen's blocked factorization does the
-  // same arithmetic cache-friendly. Its pivot test lets NaN through, so
-  // the diagonal is checked after.
+  // on two clusters of 400 rows; Eigen's blocked kernels do the same
+  // arithmetic cache-friendly. They run here by panels of kPanel columns
+  // (the panel's factor, the solve below it, the update of the trailing
+  // matrix), polling for an interrupt between panels: one factorization of
+  // a cluster of 1,000 rows and 4 cut points takes seconds, and Eigen's own
+  // LLT cannot be interrupted. Eigen's pivot test lets NaN through, so the
+  // diagonal is checked after.
   if (m > kBlockedCholesky) {
     Eigen::Map<MatrixXd> A(a, m, m);
-    Eigen::LLT<Eigen::Ref<MatrixXd>, Eigen::Lower> llt(A);
-    if (llt.info() != Eigen::Success) return false;
+    for (int k = 0; k < m; k += kPanel) {
+      const int b = std::min(kPanel, m - k), r = m - k - b;
+      Eigen::Ref<MatrixXd> A11 = A.block(k, k, b, b);
+      Eigen::LLT<Eigen::Ref<MatrixXd>, Eigen::Lower> llt(A11);
+      if (llt.info() != Eigen::Success) return false;
+      if (r > 0) {
+        Eigen::Ref<MatrixXd> A21 = A.block(k + b, k, r, b), A22 = A.block(k + b, k + b, r, r);
+        A11.triangularView<Eigen::Lower>().transpose().solveInPlace<Eigen::OnTheRight>(A21);
+        A22.selfadjointView<Eigen::Lower>().rankUpdate(A21, -1.0);
+      }
+      if (ip.poll()) return false;
+    }
     for (int j = 0; j < m; ++j) {
       const double d = a[j + static_cast<std::ptrdiff_t>(j) * m];
       if (!(d > 0) || !std::isfinite(d)) return false;
@@ -175,8 +193,11 @@ class GlobalSums {
     out.bad_cluster = 0;
     out.singular_pairs = 0;
     psi_ = alpha.array().exp();
+    ip_ = &ip;
     for (std::size_t g = 0; g < d_.patterns.size(); ++g) {
-      if ((g & 63) == 0 && ip.poll()) break;
+      // Every pattern: poll() asks R at most every 0.1 s, and one pattern of
+      // a large cluster is seconds of work (pattern() polls inside it too).
+      if (ip.poll()) break;
       const PatternSpan members = d_.patterns[g];
       bool ok;
       switch (d_.c) {   // the loops over cut points unrolled for 2-4 categories
@@ -191,6 +212,7 @@ class GlobalSums {
       // little beside its cubic factorization.
       const int ni = d_.starts[members[0] + 1] - d_.starts[members[0]];
       if (ni * d_.c > kBlockedCholesky) work_[ni].reset();
+      if (ip.interrupted()) break;
       if (!ok) {
         out.ok = false;
         out.bad_cluster = members[0] + 1;
@@ -239,10 +261,13 @@ class GlobalSums {
           rsum_(a, k) += e;
         }
     }
-    for (int a = 0; a < ni; ++a)
+    // ni (ni - 1) / 2 pairs: 180,000 for a cluster of 600 rows.
+    for (int a = 0; a < ni; ++a) {
+      if (ip_->poll()) return false;
       for (int b = a + 1; b < ni; ++b) pair<C>(a, b, r0, members, nm, w, out);
+    }
     // V1 = L L'; G = L^-1 D1 gives D1'V1^-1 D1 = G'G, and V1^-1 D1 = L'^-1 G.
-    if (!cholesky_lower(w.V1.data(), m, w.dinv.data())) return false;
+    if (!cholesky_lower(w.V1.data(), m, w.dinv.data(), *ip_)) return false;
     w.ViD1 = w.D1;
     solve_lower(w.V1.data(), w.dinv.data(), m, w.ViD1.data(), np_, false);
     for (int s = 0; s < np_; ++s)
@@ -357,6 +382,7 @@ class GlobalSums {
   VectorXd pcell_, sig_, d2_, dm1_, dm2_, v_, ca_, cb_, psi_;
   Eigen::LDLT<MatrixXd> ldl2_;
   std::vector<std::unique_ptr<SizeWork>> work_;
+  InterruptPoll* ip_ = nullptr;   // eval()'s, for pattern()'s polls
 };
 
 // x = solve(M, b) as R's solve() would give it, or false where solve()

@@ -141,7 +141,10 @@ OrdGeeEval ordgee_eval(const OrdGeeData& d, const CumLink& F, const Eigen::Vecto
     Eigen::MatrixXd V = Eigen::MatrixXd::Zero(m, m);
     const int nmem = members.size();
     int npair = 0;
+    // ni (ni - 1) / 2 pairs, each an IPF fit unless shared: seconds for a
+    // cluster of hundreds of rows, so the pairs poll too.
     for (int j = 0; j < ni; ++j) {
+      if (ip.poll()) break;
       const Eigen::VectorXd pj = P.col(j).head(k1);
       V.block(j * k1, j * k1, k1, k1) = -pj * pj.transpose();
       V.block(j * k1, j * k1, k1, k1).diagonal() += pj;
@@ -166,6 +169,7 @@ OrdGeeEval ordgee_eval(const OrdGeeData& d, const CumLink& F, const Eigen::Vecto
         V.block(l * k1, j * k1, k1, k1) = blk.transpose();
       }
     }
+    if (ip.interrupted()) break;
     Eigen::LLT<Eigen::MatrixXd> llt(V);
     if (llt.info() != Eigen::Success) {
       out.valid = false;

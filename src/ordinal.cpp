@@ -432,7 +432,7 @@ void ordinal_eval(const OrdData& d, const CumLink& F, int link, bool fast, const
   Eigen::VectorXd buf;
   std::vector<double> qbuf;
   for (int c = 0; c < M; ++c) {
-    if ((c & 63) == 0 && poll.poll()) poll.raise_if_interrupted();
+    if (poll.poll()) poll.raise_if_interrupted();
     if (lc) {
       ClusterOut o;
       // (adds to grad only when it succeeds)
@@ -734,7 +734,10 @@ Eigen::MatrixXd ordinal_exact_hessian(const OrdData& d, const CumLink& F, int li
     *a = k == J ? kInf : th[k - 1] - eta;
     *b = k == 1 ? -kInf : th[k - 2] - eta;
   };
+  // Rows x nodes x P^2 per cluster: polled every cluster.
+  InterruptPoll poll(0.5);
   for (int c = 0; c < M; ++c) {
+    if (poll.poll()) poll.raise_if_interrupted();
     const double vh = sigma * umode[c];
     // h and its derivatives at the mode.
     double h0 = -0.5 * vh * vh * e2 - log_sigma, hv = -vh * e2, hvv = -e2, hvvv = 0, hvvvv = 0;
@@ -1214,6 +1217,10 @@ Rcpp::List cpp_ordinal_loglik_re(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen
   }
   const int nl = lr.size(), P = J - 1 + p + nl;
   const GhGrid grid = gh_grid(nAGQ, q);
+  // Polled every cluster and every 1024 quadrature nodes: with q random
+  // effects a cluster has nAGQ^q nodes (up to 1e5), each a pass over the
+  // cluster's rows, so one cluster can be seconds of work.
+  InterruptPoll poll(0.5);
   const int K = grid.z.rows();
   const Eigen::VectorXd eta0 = X * beta + offset;
   // a_i = Lambda' z_i: eta_i = eta0_i + a_i'u.
@@ -1320,6 +1327,7 @@ Rcpp::List cpp_ordinal_loglik_re(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen
     Eigen::VectorXd hbar = Eigen::VectorXd::Zero(P), gbar = Eigen::VectorXd::Zero(q), hpsi(P), gu(q);
     Eigen::MatrixXd Gz = Eigen::MatrixXd::Zero(q, q);
     for (int k = 0; k < uk.rows(); ++k) {
+      if ((k & 1023) == 1023 && poll.poll()) poll.raise_if_interrupted();
       if (pik[k] == 0) continue;
       node_grad(c, uk.row(k).transpose(), &hpsi, &gu);
       hbar += pik[k] * hpsi;
@@ -1342,11 +1350,10 @@ Rcpp::List cpp_ordinal_loglik_re(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen
   Eigen::VectorXd grad = Eigen::VectorXd::Zero(P);
   Rcpp::NumericMatrix mode(M, q), pmean(M, q), cvar(M, q * q), pvar(M, q * q);
   Rcpp::NumericVector cll(M);
-  InterruptPoll poll(0.5);
   Eigen::VectorXd u(q), g(q), gn(q), step(q), un(q), lw(K), m1(q);
   Eigen::MatrixXd H(q, q), Hn(q, q), m2(q, q);
   for (int c = 0; c < M; ++c) {
-    if ((c & 15) == 0 && poll.poll()) poll.raise_if_interrupted();
+    if (poll.poll()) poll.raise_if_interrupted();
     // Newton's method with step halving (h is concave for log-concave F).
     u = U0.row(c).transpose();
     double hv = hval(c, u, &g, &H);
@@ -1379,6 +1386,7 @@ Rcpp::List cpp_ordinal_loglik_re(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen
     Eigen::MatrixXd uk(K, q);
     double mx = -kInf;
     for (int k = 0; k < K; ++k) {
+      if ((k & 1023) == 1023 && poll.poll()) poll.raise_if_interrupted();
       const Eigen::VectorXd uu = u + Rinv * grid.z.row(k).transpose();
       uk.row(k) = uu.transpose();
       lw[k] = grid.logw_ad[k] + hval(c, uu, nullptr, nullptr);

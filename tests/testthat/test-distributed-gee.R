@@ -250,3 +250,58 @@ test_that("gee_shards() from rds and csv files equals gee() on the combined rows
   expect_error(gee_shards(y ~ x, shard_files(list(d, d), "rds"), id = "id", workers = cl2),
                "appear in more than one shard file")
 })
+
+test_that("a cluster with a dead worker: gee() fits on the live ones and says which worker died", {
+  # A worker killed before the fit (e.g. in an earlier fit on the same
+  # cluster) was reported as "the workers could not load glmmgee".
+  ref <- fit_gee("exchangeable", "kc")
+  clk <- parallel::makePSOCKcluster(2L)
+  close_all <- function(cl) for (nd in cl) try(close(nd$con), silent = TRUE)
+  on.exit(close_all(clk), add = TRUE)
+  pids <- unlist(parallel::clusterCall(clk, Sys.getpid))
+  tools::pskill(pids[2L])
+  Sys.sleep(0.5)
+  expect_warning(f <- fit_gee("exchangeable", "kc", control = gee_control(workers = clk, shards = 7L)),
+                 "worker 2 of the cluster did not respond.*process has ended")
+  expect_same_gee(f, ref)
+  expect_identical(f$distributed$workers, 2L)
+  # The GLMM on the same cluster, alike.
+  g_ref <- glmm(y ~ x + t + (1 | id), data = d, family = poisson, nAGQ = 5)
+  expect_warning(g <- glmm(y ~ x + t + (1 | id), data = d, family = poisson, nAGQ = 5,
+                           control = glmm_control(workers = clk, shards = 7L)),
+                 "worker 2 of the cluster did not respond")
+  expect_equal(g$theta, g_ref$theta, tolerance = 1e-10)
+  expect_equal(logLik(g), logLik(g_ref), tolerance = 1e-10)
+  # No live worker: an error that says so, not a missing installation.
+  tools::pskill(pids[1L])
+  Sys.sleep(0.5)
+  expect_error(fit_gee("exchangeable", control = gee_control(workers = clk)),
+               "no worker of the cluster responds.*processes have ended")
+  # A worker that cannot load glmmgee (as without it in its library) is
+  # still reported as such.
+  cln <- parallel::makePSOCKcluster(1L)
+  on.exit(parallel::stopCluster(cln), add = TRUE)
+  parallel::clusterEvalQ(cln, suppressMessages(trace(loadNamespace, print = FALSE, quote(
+    if (identical(package, "glmmgee")) stop("there is no package called 'glmmgee'")))))
+  expect_error(fit_gee("exchangeable", control = gee_control(workers = cln)),
+               "could not load glmmgee.*worker 1 answered: there is no package called 'glmmgee'")
+})
+
+test_that("gee_shards(): a damaged or empty shard file is named with what is wrong", {
+  parts <- split(d, cut(d$id, c(0, 15, 30, 48)))
+  files <- shard_files(parts, "rds")
+  fit <- function(files, ...) gee_shards(y ~ x, files, id = "id", family = poisson, workers = cl2, ...)
+  bad <- files
+  writeBin(as.raw(1:200), bad[2L])
+  expect_error(fit(bad), sprintf("shard file '[^']*%s' could not be read as rds", basename(bad[2L])))
+  saveRDS(d[0L, ], bad[2L])
+  expect_error(fit(bad), sprintf("shard file '[^']*%s' has no rows", basename(bad[2L])))
+  na <- parts[[2L]]
+  na$x <- NA
+  saveRDS(na, bad[2L])
+  expect_error(fit(bad), sprintf("shard file '[^']*%s': all its %d rows have a missing value",
+                                 basename(bad[2L]), nrow(na)))
+  csv <- shard_files(parts, "csv")
+  writeLines(character(), csv[3L])
+  expect_error(fit(csv), sprintf("shard file '[^']*%s' could not be read as csv", basename(csv[3L])))
+})

@@ -70,3 +70,29 @@ test_that("crossed designs and nested Laplace fits are refused on workers", {
                     control = glmm_control(workers = cl2)),
                "one grouping factor.*nAGQ > 1")
 })
+
+test_that("a worker killed mid-search: the nested fit says so and reaches the in-memory optimum", {
+  # The dead worker's shards move to the other; the move was not reported
+  # at all, and the search went on across it.
+  ref <- glmm(y ~ x + (1 | hospital/ward), data = dn, family = binomial, nAGQ = 5)
+  close_all <- function(cl) for (nd in cl) try(close(nd$con), silent = TRUE)
+  rounds <- glmm(y ~ x + (1 | hospital/ward), data = dn, family = binomial, nAGQ = 5,
+                 control = glmm_control(workers = cl2, shards = 5L))$distributed$rounds
+  for (k in rounds - 3L) {  # in the Hessian at the end
+    clk <- parallel::makePSOCKcluster(2L)
+    suppressMessages(trace("shard_round_once", where = asNamespace("glmmgee"), print = FALSE,
+          tracer = bquote(if (eng$rounds == .(k) && eng$alive[2L]) {
+            tools::pskill(eng$info$pid[2L])
+            Sys.sleep(0.3)
+          })))
+    f <- suppressWarnings(glmm(y ~ x + (1 | hospital/ward), data = dn, family = binomial,
+                               nAGQ = 5, control = glmm_control(workers = clk, shards = 5L)))
+    suppressMessages(untrace("shard_round_once", where = asNamespace("glmmgee")))
+    close_all(clk)
+    info <- sprintf("killed at round %d of %d", k, rounds)
+    expect_match(f$optinfo$warnings, "worker 2 .* stopped responding", all = FALSE, info = info)
+    expect_lt(abs(f$loglik - ref$loglik), 1e-6)
+    expect_equal(f$theta, ref$theta, tolerance = 1e-5, info = info)
+    expect_equal(sqrt(diag(f$cov_theta)), sqrt(diag(ref$cov_theta)), tolerance = 1e-4, info = info)
+  }
+})

@@ -246,6 +246,83 @@ test_that("a worker killed mid-fit: its shards move to the other worker, or a cl
                "worker 2 \\(pid [0-9]+ on .*\\) stopped responding.*could not be reloaded")
 })
 
+test_that("a worker killed at any point of the search: the fit reaches the in-memory optimum and standard errors", {
+  # Poisson counts with a random slope (5 parameters), from shard files
+  # and from data in memory. The worker is killed in the Laplace stage and
+  # in the Hessian at the end. From files, the shards the live worker held
+  # were centred a second time when it read the dead one's (the fit went on
+  # with another model on them: 0.175 below the optimum); a kill in the
+  # Hessian left the fit without standard errors. A search that goes on
+  # across a move compares engines in different states on either side of
+  # it, so it runs again from the last point reached.
+  set.seed(47)
+  M <- 40
+  dk <- data.frame(g = rep(seq_len(M), each = 8), x = rnorm(M * 8))
+  dk$y <- rpois(nrow(dk), exp(0.5 + 0.3 * dk$x + rnorm(M, sd = 0.7)[dk$g] +
+                                rnorm(M, sd = 0.3)[dk$g] * dk$x))
+  form <- y ~ x + (1 + x | g)
+  ref <- glmm(form, dk, poisson, nAGQ = 3)
+  files <- shard_files(split(dk, dk$g %% 3L), "rds")
+  close_all <- function(cl) for (nd in cl) try(close(nd$con), silent = TRUE)
+  fit_killed <- function(round, shards_from_files) {
+    clk <- parallel::makePSOCKcluster(2L)
+    on.exit(close_all(clk), add = TRUE)
+    suppressMessages(trace("shard_round_once", where = asNamespace("glmmgee"), print = FALSE,
+          tracer = bquote(if (eng$rounds == .(round) && eng$alive[2L]) {
+            tools::pskill(eng$info$pid[2L])
+            Sys.sleep(0.3)
+          })))
+    on.exit(suppressMessages(untrace("shard_round_once", where = asNamespace("glmmgee"))),
+            add = TRUE)
+    suppressWarnings(
+      if (shards_from_files) glmm_shards(form, files, poisson, nAGQ = 3, workers = clk)
+      else glmm(form, dk, poisson, nAGQ = 3, control = glmm_control(workers = clk, shards = 5L)))
+  }
+  rounds <- glmm_shards(form, files, poisson, nAGQ = 3, workers = cl2)$distributed$rounds
+  for (run in list(list(TRUE, round(rounds * 0.2)), list(TRUE, rounds - 2L), list(FALSE, rounds - 2L))) {
+    from_files <- run[[1L]]
+    k <- run[[2L]]
+    f <- fit_killed(k, from_files)
+    info <- sprintf("killed at round %d of %d, %s", k, rounds, if (from_files) "files" else "memory")
+    expect_match(f$optinfo$warnings, "worker 2 .* stopped responding", all = FALSE, info = info)
+    expect_false(any(grepl("doubtful|did not converge|false convergence|no valid Hessian|not negative",
+                           f$optinfo$warnings)), info = info)
+    expect_lt(abs(as.numeric(logLik(f)) - as.numeric(logLik(ref))), 1e-6)
+    expect_equal(fixef(f), fixef(ref), tolerance = 1e-5, info = info)
+    expect_equal(f$theta, ref$theta, tolerance = 1e-5, info = info)
+    expect_equal(sqrt(diag(vcov(f))), sqrt(diag(vcov(ref))), tolerance = 1e-4, info = info)
+    expect_equal(ses(f), ses(ref), tolerance = 1e-4, info = info)
+  }
+})
+
+test_that("glmm_shards(): a damaged or empty shard file is named with what is wrong", {
+  parts <- split(cbpp, as.integer(cbpp$herd) %% 3L)
+  files <- shard_files(parts, "rds")
+  bad <- files
+  # Not an rds file; a truncated one.
+  writeBin(charToRaw("not an rds file at all"), bad[2L])
+  expect_error(glmm_shards(cbpp_form, bad, binomial, workers = cl2),
+               sprintf("shard file '[^']*%s' could not be read as rds", basename(bad[2L])))
+  raw <- readBin(files[3L], "raw", 1e6)
+  writeBin(raw[seq_len(length(raw) %/% 2L)], bad[2L])
+  expect_error(glmm_shards(cbpp_form, bad, binomial, workers = cl2),
+               sprintf("shard file '[^']*%s' could not be read as rds", basename(bad[2L])))
+  # No rows (was "the response contains NaN"), or no complete row.
+  saveRDS(cbpp[0L, ], bad[2L])
+  expect_error(glmm_shards(cbpp_form, bad, binomial, workers = cl2),
+               sprintf("shard file '[^']*%s' has no rows", basename(bad[2L])))
+  na <- parts[[2L]]
+  na$size <- NA
+  saveRDS(na, bad[2L])
+  expect_error(glmm_shards(cbpp_form, bad, binomial, workers = cl2),
+               sprintf("shard file '[^']*%s': all its %d rows have a missing value", basename(bad[2L]),
+                       nrow(na)))
+  # Something other than a data frame.
+  saveRDS(as.matrix(parts[[2L]]), bad[2L])
+  expect_error(glmm_shards(cbpp_form, bad, binomial, workers = cl2),
+               sprintf("shard file '[^']*%s' does not hold a data frame \\(it holds matrix\\)", basename(bad[2L])))
+})
+
 test_that("glmm(control = glmm_control(workers =)) refuses nested and crossed designs", {
   ctl <- glmm_control(workers = cl1)
   expect_error(glmm(cbind(incidence, size - incidence) ~ (1 | herd/period), cbpp, binomial,

@@ -510,3 +510,22 @@ test_that("start thresholds: unit weights counted as the weighted sums count the
   expect_equal(glmmgee:::ordinal_start(y, cw, 4L, fam, 0L, NULL, numeric(), numeric()),
                c(th[1], log(diff(th)), 0), tolerance = 1e-14)
 })
+
+test_that("nAGQ^q above 1e5 nodes per cluster is refused as by the binary and count engines", {
+  # Three random effects at nAGQ = 100 are a million nodes per cluster
+  # (minutes per pass): the cumulative engine accepted them.
+  set.seed(3)
+  d <- data.frame(g = rep(1:20, each = 10), x1 = rnorm(200), x2 = rnorm(200))
+  d$y <- ordered(cut(d$x1 + rnorm(20)[d$g] + rlogis(200), c(-Inf, -1, 0, 1, Inf)))
+  d$yb <- as.integer(d$y) > 2
+  msg <- function(...) tryCatch({ glmm(...); "fitted" }, error = conditionMessage)
+  cum <- msg(y ~ x1 + x2 + (1 + x1 + x2 | g), data = d, family = cumulative(), nAGQ = 100)
+  bin <- msg(yb ~ x1 + x2 + (1 + x1 + x2 | g), data = d, family = binomial, nAGQ = 100)
+  expect_match(cum, "'nAGQ' = 100 with 3 random effects means 1e\\+06 quadrature points per cluster")
+  expect_identical(cum, bin)
+  expect_identical(msg(y ~ x1 + (1 + x1 | g), data = d, family = cumulative(), nAGQ = 400),
+                   msg(yb ~ x1 + (1 + x1 | g), data = d, family = binomial, nAGQ = 400))
+  # One random effect: the quadrature rule's own bound, and bad values.
+  expect_error(glmm(y ~ x1 + (1 | g), data = d, family = cumulative(), nAGQ = 101), "between 1 \\(Laplace\\) and 100")
+  expect_error(glmm(y ~ x1 + (1 | g), data = d, family = cumulative(), nAGQ = 2.5), "'nAGQ' must be a whole number")
+})
