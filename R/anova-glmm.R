@@ -160,10 +160,131 @@ nesting_problem <- function(small, big) {
                      paste(sQuote(out, FALSE), collapse = ", ")))
   }
   extra <- setdiff(re_keys(small), re_keys(big))
-  if (length(extra))
-    return(sprintf("random effect(s) %s are not in the larger model",
-                   paste(sQuote(extra, FALSE), collapse = ", ")))
+  if (length(extra) && !re_constrained_case(small, big))
+    return(sprintf("random effect(s) %s are not in the larger model%s",
+                   paste(sQuote(extra, FALSE), collapse = ", "),
+                   if (one_factor_fit(small) && one_factor_fit(big) &&
+                       identical(small$group_name, big$group_name))
+                     " (nor a constrained case of its random effects on the same grouping)" else ""))
   NULL
+}
+
+one_factor_fit <- function(fit)
+  !inherits(fit, "glmmgee_glmm_sparse") && !inherits(fit, "glmmgee_glmm_nested") &&
+    !is.null(fit$group_name) && !is.null(fit$cnames) && is.null(fit$ranef_dist)
+
+# Whether the random effects of `small` are a constrained case of those of
+# `big` on the same grouping factor (one-factor fits): small's per-row
+# design Zs = Zb A lies in the span of big's columns, so small's effects are
+# big's with covariance A Ds A'; nested when A Ds A' lies in big's
+# covariance family for every Ds of small's, up to the entries no cluster
+# sees (pairs of columns never both nonzero in one cluster). E.g. (1 | id)
+# in (0 + gA + gB || id) when no cluster has both groups: A = (1, 1)', and
+# the two variances equal. Checked at a few random Ds of small's family
+# (structure by structure; fixed stream, the user's left alone).
+re_constrained_case <- function(small, big) {
+  if (!one_factor_fit(small) || !one_factor_fit(big)) return(FALSE)
+  if (!identical(small$group_name, big$group_name) ||
+      !identical(as.integer(small$group), as.integer(big$group))) return(FALSE)
+  Zs <- re_row_design(small)
+  Zb <- re_row_design(big)
+  if (is.null(Zs) || is.null(Zb) || nrow(Zs) != nrow(Zb)) return(FALSE)
+  qrb <- qr(Zb)
+  A <- qr.coef(qrb, Zs)
+  A[is.na(A)] <- 0
+  res <- Zs - Zb %*% A
+  if (max(abs(res)) > 1e-8 * max(1, max(abs(Zs)))) return(FALSE)
+  used <- rowsum((Zb != 0) + 0, as.integer(big$group)) > 0
+  seen <- crossprod(used + 0) > 0
+  bb <- re_structure_blocks(big)
+  bs <- re_structure_blocks(small)
+  if (is.null(bb) || is.null(bs)) return(FALSE)
+  with_seed(20260101L, {
+    for (draw in 1:3) {
+      Ds <- matrix(0, ncol(Zs), ncol(Zs))
+      for (b in bs) Ds[b$cols, b$cols] <- random_structure_cov(b$kind, length(b$cols))
+      if (!attainable_cov(A %*% Ds %*% t(A), bb, seen)) return(FALSE)
+    }
+  })
+  TRUE
+}
+
+# A fit's random-effects design row by row (n x q, columns fit$cnames).
+re_row_design <- function(fit) {
+  Z <- tryCatch(fit$Z, error = function(e) NULL)
+  if (is.null(Z) && identical(fit$cnames, "(Intercept)")) Z <- matrix(1, length(fit$group), 1L)
+  if (is.null(Z)) return(NULL)
+  Z <- as.matrix(Z)
+  if (ncol(Z) != length(fit$cnames)) return(NULL)
+  Z
+}
+
+# The covariance blocks of a one-factor fit: list(cols, kind) per block.
+re_structure_blocks <- function(fit) {
+  cn <- fit$cnames
+  if (!is.null(fit$structures)) {
+    out <- lapply(fit$structures, function(s) list(cols = match(s$columns, cn), kind = s$kind))
+    if (anyNA(unlist(lapply(out, `[[`, "cols")))) return(NULL)
+    return(out)
+  }
+  sizes <- fit$cov_blocks %||% length(cn)
+  ends <- cumsum(sizes)
+  lapply(seq_along(sizes), function(k) list(cols = seq_len(sizes[k]) + ends[k] - sizes[k], kind = "us"))
+}
+
+# A random covariance matrix of a structure's family.
+random_structure_cov <- function(kind, q) {
+  s <- exp(stats::rnorm(q, 0, 0.5))
+  switch(kind,
+         us = { W <- matrix(stats::rnorm(q * q), q); tcrossprod(W) + diag(0.1, q) },
+         diag = diag(s^2, q),
+         homdiag = diag(s[1L]^2, q),
+         cs = { r <- stats::runif(1, 0.1, 0.8); outer(s, s) * (diag(1 - r, q) + r) },
+         homcs = { r <- stats::runif(1, 0.1, 0.8); s[1L]^2 * (diag(1 - r, q) + r) },
+         ar1 = { r <- stats::runif(1, -0.8, 0.8); s[1L]^2 * r^abs(outer(seq_len(q), seq_len(q), "-")) },
+         stop("internal: unknown structure"))
+}
+
+# Whether the covariance M of big's effects is in big's family (blocks
+# `bb`), on the entries clusters see (`seen`).
+attainable_cov <- function(M, bb, seen) {
+  tol <- 1e-8 * max(abs(M), 1e-300)
+  blk <- integer(nrow(M))
+  for (k in seq_along(bb)) blk[bb[[k]]$cols] <- k
+  off <- outer(blk, blk, "!=") & seen
+  if (any(abs(M[off]) > tol)) return(FALSE)
+  for (b in bb) {
+    j <- b$cols
+    u <- j[diag(seen)[j]]
+    if (length(u) < 1L) next
+    Mb <- M[u, u, drop = FALSE]
+    Sb <- seen[u, u, drop = FALSE]
+    od <- Sb & !diag(length(u))
+    d <- diag(Mb)
+    ok <- switch(b$kind,
+      us = TRUE,
+      diag = !any(abs(Mb[od]) > tol),
+      homdiag = !any(abs(Mb[od]) > tol) && max(d) - min(d) <= tol,
+      cs = , homcs = {
+        R <- Mb / sqrt(outer(pmax(d, 1e-300), pmax(d, 1e-300)))
+        (b$kind == "cs" || max(d) - min(d) <= tol) &&
+          (!any(od) || (max(R[od]) - min(R[od]) <= 1e-8))
+      },
+      ar1 = {
+        lag <- abs(outer(u, u, "-"))
+        if (max(d) - min(d) > tol) FALSE
+        else if (!any(od)) TRUE
+        else {
+          R <- Mb / d[1L]
+          r1 <- R[od & lag == 1L]
+          r <- if (length(r1)) r1[1L] else sign(R[od][1L]) * abs(R[od][1L])^(1 / lag[od][1L])
+          all(abs(R[od] - r^lag[od]) <= 1e-8)
+        }
+      },
+      FALSE)
+    if (!ok) return(FALSE)
+  }
+  TRUE
 }
 
 # "group: covariate" for every random effect of a fit.

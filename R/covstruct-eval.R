@@ -160,8 +160,7 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
   if (disp) B[nrow(B), P] <- 1
   cnames <- c(pnames[seq_len(p)], lam_names, if (disp) pnames[P])
   theta_chol <- stats::setNames(c(theta[seq_len(p)], lm$lambda, if (disp) theta[[P]]), cnames)
-  cov_chol <- na_product(cov_theta, t(B), on_boundary)
-  dimnames(cov_chol) <- list(cnames, cnames)
+  cov_chol <- pushed_covariance(cov_theta, B, on_boundary, cnames)
   attr(cov_chol, "ok") <- attr(cov_theta, "ok")
   attr(cov_chol, "cond") <- attr(cov_theta, "cond")
   list(theta = theta, pnames = pnames, on_boundary = on_boundary, hess = hess,
@@ -196,4 +195,75 @@ structure_covariance <- function(H, Tx, on_boundary, pnames, hess) {
   info <- -hess[free, free, drop = FALSE]
   attr(V, "cond") <- if (anyNA(info)) NA_real_ else raw_condition(info)
   V
+}
+
+# The covariance of the engine's parameters (beta, Lambda's entries, log
+# dispersion) pushed forward from the structures' by their Jacobian B
+# (N x P): B V B', NA where a parameter on a boundary enters. It has rank P
+# and N^2 entries: with one random effect per observation (q = 181,
+# N = 16,475) that is 2.2 GB, and its products several times that. Beyond
+# `max_dense` entries it is kept as its factors (lowrank_cov()), whose
+# `[` gives any block.
+pushed_covariance <- function(cov_theta, B, on_boundary, cnames, max_dense = 4e6) {
+  N <- nrow(B)
+  if (as.numeric(N) * N <= max_dense) {
+    out <- na_product(cov_theta, t(B), on_boundary)
+    dimnames(out) <- list(cnames, cnames)
+    return(out)
+  }
+  V <- cov_theta
+  V[on_boundary, ] <- 0
+  V[, on_boundary] <- 0
+  V[is.na(V)] <- 0
+  na_rows <- rowSums(abs(B[, on_boundary, drop = FALSE])) > 0
+  if (anyNA(cov_theta[!on_boundary, !on_boundary])) na_rows[] <- TRUE
+  lowrank_cov(B, unname(V), na_rows, cnames)
+}
+
+# A covariance matrix B V B' kept as its factors: dim(), dimnames() and `[`
+# (a block, computed on demand) as for the matrix, with rows `na_rows` NA;
+# as.matrix() forms it (its size checked first).
+lowrank_cov <- function(B, V, na_rows, names) {
+  structure(list(B = unname(B), V = V, na_rows = na_rows, names = names),
+            class = "glmmgee_lowrank_cov")
+}
+
+#' @export
+dim.glmmgee_lowrank_cov <- function(x) rep(nrow(.subset2(x, "B")), 2L)
+
+#' @export
+dimnames.glmmgee_lowrank_cov <- function(x) rep(list(.subset2(x, "names")), 2L)
+
+#' @export
+`[.glmmgee_lowrank_cov` <- function(x, i, j, drop = TRUE) {
+  B <- .subset2(x, "B")
+  nm <- .subset2(x, "names")
+  N <- nrow(B)
+  at <- function(k) {
+    if (missing(k)) return(seq_len(N))
+    if (is.character(k)) return(match(k, nm))
+    seq_len(N)[k]
+  }
+  ii <- if (missing(i)) seq_len(N) else at(i)
+  jj <- if (missing(j)) seq_len(N) else at(j)
+  if (anyNA(ii) || anyNA(jj)) stop("subscript out of bounds", call. = FALSE)
+  check_memory(8 * as.numeric(length(ii)) * length(jj),
+               sprintf("a %d x %d block of the parameters' covariance", length(ii), length(jj)))
+  out <- B[ii, , drop = FALSE] %*% .subset2(x, "V") %*% t(B[jj, , drop = FALSE])
+  nr <- .subset2(x, "na_rows")
+  out[nr[ii], ] <- NA_real_
+  out[, nr[jj]] <- NA_real_
+  dimnames(out) <- list(nm[ii], nm[jj])
+  if (drop) out <- out[, , drop = TRUE]
+  out
+}
+
+#' @export
+as.matrix.glmmgee_lowrank_cov <- function(x, ...) x[, , drop = FALSE]
+
+#' @export
+print.glmmgee_lowrank_cov <- function(x, ...) {
+  cat(sprintf("Covariance of %d parameters (rank %d), kept as B V B'; index it for a block\n",
+              nrow(.subset2(x, "B")), ncol(.subset2(x, "B"))))
+  invisible(x)
 }

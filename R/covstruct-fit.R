@@ -468,7 +468,7 @@ residual_unidentified <- function(re, family, weights, structures = NULL) {
     cs_equal <- identical(t$kind, "cs") && q > 2L && length(structures) >= k &&
       identical(structures[[k]]$kind, "cs") && cs_equal_sds(structures[[k]]$sd)
     if (isTRUE(t$known_cov) || is.null(t$kind) ||
-        !(t$kind %in% c("us", "diag", "homdiag") || (t$kind %in% c("cs", "ar1") && q == 2L) ||
+        !(t$kind %in% c("us", "diag", "homdiag", "homcs") || (t$kind %in% c("cs", "ar1") && q == 2L) ||
           cs_equal)) next
     if (!one_per_cell(re$Z, cols, pos, if (!sparse) grp)) next
     return(sprintf(paste0("the residual variance is not identifiable: every level of '%s' has at most one ",

@@ -41,7 +41,7 @@ covstruct_z_scaling <- function(re, keep) {
       zj <- Matrix::rowSums(Z[keep, tm$columns[j + (seq_len(nl) - 1L) * q], drop = FALSE])
       sqrt(mean(zj^2))
     }, 1)
-    if (tm$kind %in% c("homdiag", "ar1")) rms <- rep(sqrt(mean(rms^2)), q)
+    if (tm$kind %in% c("homdiag", "ar1", "homcs")) rms <- rep(sqrt(mean(rms^2)), q)
     if (!all(is.finite(rms) & rms > 0)) next
     if (all(rms >= covstruct_scale_range[1L] & rms <= covstruct_scale_range[2L])) next
     sc[[length(sc) + 1L]] <- list(term = k, z = rms)
@@ -191,7 +191,7 @@ covstruct_z_scaling_one <- function(re, keep) {
     if (tm$kind == "us") next
     cols <- off[k] + seq_len(tm$q)
     rms <- sqrt(colMeans(re$Z[keep, cols, drop = FALSE]^2))
-    if (tm$kind %in% c("homdiag", "ar1")) rms <- rep(sqrt(mean(rms^2)), tm$q)
+    if (tm$kind %in% c("homdiag", "ar1", "homcs")) rms <- rep(sqrt(mean(rms^2)), tm$q)
     if (!all(is.finite(rms) & rms > 0)) next
     if (all(rms >= covstruct_scale_range[1L] & rms <= covstruct_scale_range[2L])) next
     sc[[length(sc) + 1L]] <- list(term = k, z = rms)

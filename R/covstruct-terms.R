@@ -51,9 +51,7 @@ covstruct_terms <- function(formula, mf, env) {
     q <- ncol(Zb)
     label <- sprintf("%s(%s)", kinds[k], paste(deparse(bars[[k]]), collapse = ""))
     if (q == 0L) stop(sprintf("the random-effects term %s has no columns", label), call. = FALSE)
-    if (kinds[k] %in% c("ar1", "cs") && q < 2L)
-      stop(sprintf("%s needs at least two columns (e.g. %s(0 + f | g) with a factor f of two or more levels); it has one",
-                   label, kinds[k]), call. = FALSE)
+    check_structure_columns(kinds[k], label, q, lhs, mf)
     list(kind = kinds[k], label = label, Z = Zb, cnames = colnames(Zb), q = q,
          struct = covstruct(kinds[k], q))
   })
@@ -81,7 +79,20 @@ covstruct_terms <- function(formula, mf, env) {
 #' \eqn{\rho^{|j-k|}} between the j-th and k-th columns, e.g. the levels of a
 #' time factor in their order) and `cs(0 + f | g)` (compound symmetry: one
 #' standard deviation per column and one common correlation, as glmmTMB's
-#' `cs`). Several terms may be combined, e.g. `(1 | g) + ar1(0 + f | g)`.
+#' `cs`) and `homcs(0 + f | g)` (compound symmetry with one common standard
+#' deviation, glmmTMB's `homcs`). lme4's spelling of the variance option is
+#' read: `diag(x | g, hom = TRUE)` is `homdiag()`, `cs(x | g, hom = TRUE)` is
+#' `homcs()`, and `cs(..., hom = FALSE)` and `ar1(..., hom = TRUE)` are `cs()`
+#' and `ar1()`; a heterogeneous `ar1(..., hom = FALSE)`, any other argument
+#' and glmmTMB's structures not listed here (`toep()`, `ou()`, `rr()`, ...) are
+#' errors. Several terms may be combined, e.g. `(1 | g) + ar1(0 + f | g)`.
+#'
+#' `ar1()` takes its columns in order as equally spaced times: the levels of
+#' a factor in their order (unused levels are dropped first, as in glmmTMB,
+#' so a time never observed does not count as a step; uneven times such as
+#' 1, 2, 5 are taken as equally spaced). A character column, whose levels
+#' would be alphabetical (1, 10, 2, 20), and a factor whose levels are
+#' numbers out of numeric order are refused, naming the column.
 #' On one grouping factor they are fitted by the one-factor engine (adaptive
 #' Gauss-Hermite quadrature or Laplace, `nAGQ` as usual); beside terms on
 #' other grouping factors, e.g. `ar1(0 + times | id) + (1 | site)` or
@@ -182,3 +193,103 @@ covstruct_terms <- function(formula, mf, env) {
 #' fit3 <- glmm(yg ~ x + ar1(0 + time | g) + (1 | site), d, REML = TRUE)
 #' logLik(fit3)
 NULL
+
+# The columns of a structured term: ar1() and cs() need two or more; ar1()
+# reads its columns in order as equally spaced times, so the variables that
+# make them must carry that order. A character column (whose levels the
+# model matrix takes alphabetically: 1, 10, 2, 20) or a factor whose levels
+# are numbers out of numeric order (factor() of such a character column)
+# would fit another model than the one meant, without a word: refused,
+# naming the column. (glmmTMB fits the alphabetical order.) `lhs` is the
+# term's one-sided formula, `mf` the model frame.
+check_structure_columns <- function(kind, label, q, lhs, mf) {
+  if (kind %in% c("ar1", "cs", "homcs") && q < 2L)
+    stop(sprintf(paste0("%s needs at least two columns (e.g. %s(0 + f | g) with a factor f of two or ",
+                        "more levels); it has one%s"), label, kind,
+                 if (kind == "ar1") ": a numeric time gives one column, write factor(time)" else ""),
+         call. = FALSE)
+  if (kind != "ar1") return(invisible())
+  vars <- vapply(as.list(attr(stats::terms(lhs), "variables"))[-1L],
+                 function(v) paste(deparse(v, width.cutoff = 500L), collapse = ""), "")
+  for (v in vars) {
+    x <- mf[[v]]
+    if (is.character(x))
+      stop(sprintf(paste0("%s: '%s' is a character column, whose values would be taken in alphabetical ",
+                          "order as the times (%s, ...); give a factor with its levels in time order ",
+                          "(factor(%s, levels = ...)), or factor(as.numeric(%s)) for numeric times"),
+                   label, v, paste(utils::head(sort(unique(x)), 4L), collapse = ", "), v, v),
+           call. = FALSE)
+    if (is.factor(x)) {
+      lev <- levels(x)
+      num <- suppressWarnings(as.numeric(lev))
+      if (length(lev) > 1L && !anyNA(num) && is.unsorted(num))
+        stop(sprintf(paste0("%s: the levels of '%s' are numbers out of numeric order (%s), and ar1() ",
+                            "takes the levels in their order as the times; give the levels in time ",
+                            "order, e.g. factor(as.numeric(as.character(x)))"),
+                     label, v, paste(utils::head(lev, 4L), collapse = ", ")), call. = FALSE)
+    }
+  }
+  invisible()
+}
+
+# Structure calls with arguments beyond the term: lme4 (2.0) writes the
+# variance option as `hom`: diag(x | g, hom = TRUE) and cs(x | g, hom =
+# TRUE) have a common variance (homdiag() and homcs() here), cs(..., hom =
+# FALSE) and ar1(..., hom = TRUE) are its defaults and this package's cs()
+# and ar1(); the other combinations (a heterogeneous ar1(), us() or the
+# hom- structures with `hom`) have no structure here and any other argument (e.g. `het`) none anywhere: each
+# refused by name, instead of being dropped with the model frame's
+# rewriting. Structures of glmmTMB that this package does not have
+# (toep(), ou(), rr(), ...) are named too, instead of the model frame's
+# "could not find function". Returns the formula with the arguments taken
+# into the structures' names.
+covstruct_arguments <- function(formula) {
+  other <- c("hetar1", "toep", "ou", "exp", "gau", "mat", "rr", "propto", "equalto")
+  nm <- all.names(formula)
+  if (!any(c(covstruct_kinds, other) %in% nm)) return(formula)
+  walk <- function(e) {
+    if (!is.call(e)) return(e)
+    f <- e[[1L]]
+    fn <- if (is.name(f)) as.character(f) else ""
+    is_term <- length(e) >= 2L && is.call(e[[2L]]) && identical(e[[2L]][[1L]], as.name("|"))
+    if (is_term && fn %in% other)
+      stop(sprintf(paste0("'formula': the covariance structure %s() is not available; the structures ",
+                          "are us(), diag(), homdiag(), cs(), homcs() and ar1() (see ?`covariance-structures`)"),
+                   fn), call. = FALSE)
+    if (is_term && fn %in% covstruct_kinds) {
+      if (length(e) == 2L) return(e)
+      args <- as.list(e)[-(1:2)]
+      an <- names(args) %||% rep("", length(args))
+      shown <- paste(deparse(e, width.cutoff = 500L), collapse = "")
+      bad <- which(an != "hom")
+      if (length(bad))
+        stop(sprintf(paste0("'formula': %s: %s() takes no argument %s; the only option read is ",
+                            "lme4's hom = TRUE / FALSE (common or separate variances)"), shown, fn,
+                     if (nzchar(an[bad[1L]])) sQuote(an[bad[1L]], FALSE)
+                     else sprintf("'%s' (unnamed)", paste(deparse(args[[bad[1L]]]), collapse = ""))),
+             call. = FALSE)
+      hom <- args[[1L]]
+      if (length(args) > 1L || !is.logical(hom) || length(hom) != 1L || is.na(hom))
+        stop(sprintf("'formula': %s: 'hom' must be TRUE or FALSE, written in the term", shown),
+             call. = FALSE)
+      new <- switch(fn,
+        diag = if (hom) "homdiag" else "diag",
+        cs = if (hom) "homcs" else "cs",
+        ar1 = if (hom) "ar1" else NA_character_,
+        NA_character_)
+      if (is.na(new))
+        stop(sprintf("'formula': %s: %s", shown, switch(fn,
+          ar1 = paste0("an ar1() term with one variance per column (lme4's hom = FALSE) is not ",
+                       "available; ar1() has one common variance"),
+          sprintf("%s() takes no argument 'hom'", fn))), call. = FALSE)
+      return(as.call(list(as.name(new), e[[2L]])))
+    }
+    for (i in seq_along(e)[-1L]) if (!is.null(e[[i]]) && !missing_arg(e[[i]])) e[[i]] <- walk(e[[i]])
+    e
+  }
+  out <- walk(formula)
+  attributes(out) <- attributes(formula)
+  out
+}
+
+missing_arg <- function(x) is.name(x) && !nzchar(as.character(x))

@@ -26,7 +26,7 @@ covstruct_boundary <- function(par, terms, k_re) {
     out <- c(out, idx[sdp])
     if (length(s$rho_par)) {
       r <- s$rho(pk)
-      lo <- if (s$kind == "cs") -1 / (terms[[k]]$q - 1) else -1
+      lo <- if (s$kind %in% c("cs", "homcs")) -1 / (terms[[k]]$q - 1) else -1
       if (1 - r < covstruct_rho_tol || r - lo < covstruct_rho_tol) out <- c(out, idx[s$rho_par])
     }
   }
@@ -174,8 +174,9 @@ print_covstructs <- function(structures, digits) {
     what <- switch(s$kind, us = "unstructured", diag = "diagonal, heterogeneous variances",
                    homdiag = "diagonal, one common variance",
                    ar1 = "AR(1): one variance, correlation rho^|j - k|",
-                   cs = "compound symmetry: one correlation, heterogeneous variances")
-    sds <- if (s$kind %in% c("homdiag", "ar1")) format(s$sd[1L], digits = digits)
+                   cs = "compound symmetry: one correlation, heterogeneous variances",
+                   homcs = "compound symmetry: one correlation, one common variance")
+    sds <- if (s$kind %in% c("homdiag", "ar1", "homcs")) format(s$sd[1L], digits = digits)
            else paste(format(s$sd, digits = digits), collapse = ", ")
     cat(sprintf("  %s: %s; Std.Dev. %s%s\n", s$label, what, sds,
                 if (!is.null(s$rho)) sprintf("; rho %s", format(s$rho, digits = digits)) else ""))

@@ -15,7 +15,7 @@
 # exact), start(sd, q) and report(par, q) (standard deviations and
 # correlation parameter as users read them).
 
-covstruct_kinds <- c("us", "diag", "homdiag", "ar1", "cs")
+covstruct_kinds <- c("us", "diag", "homdiag", "ar1", "cs", "homcs")
 # The structures other than the unstructured default, which the frame
 # formula replaces (has_covstruct(), covstruct_frame_formula()).
 covstruct_special_kinds <- setdiff(covstruct_kinds, "us")
@@ -26,7 +26,7 @@ covstruct <- function(kind, q) {
   force(q)
   switch(kind,
          us = cs_us(q), diag = cs_diag(q), homdiag = cs_homdiag(q),
-         ar1 = cs_ar1(q), cs = cs_cs(q),
+         ar1 = cs_ar1(q), cs = cs_cs(q), homcs = cs_homcs(q),
          stop(sprintf("unknown covariance structure '%s'", kind), call. = FALSE))
 }
 
@@ -107,6 +107,25 @@ cs_cs <- function(q) {
        start = function(sd) c(log(rep(sd, length.out = q)), stats::qlogis(a / (1 + a))),
        sd = function(par) exp(par[seq_len(q)]), rho = function(par) rho_of(par[q + 1L]),
        sd_par = seq_len(q), rho_par = q + 1L)
+}
+
+# Homogeneous compound symmetry (glmmTMB's homcs(), lme4's cs(hom = TRUE)):
+# one standard deviation and one correlation, rho on cs()'s scale.
+cs_homcs <- function(q) {
+  a <- 1 / (q - 1)
+  rho_of <- function(t) -a + (1 + a) * stats::plogis(t)
+  off <- 1 - diag(q)
+  list(kind = "homcs", npar = 2L,
+       names = function(cn) c("log(sd)", "rho (logit scale)"),
+       D = function(par) exp(2 * par[1L]) * (diag(q) + off * rho_of(par[2L])),
+       dD = function(par) {
+         s2 <- exp(2 * par[1L])
+         list(2 * s2 * (diag(q) + off * rho_of(par[2L])),
+              s2 * off * (1 + a) * stats::dlogis(par[2L]))
+       },
+       start = function(sd) c(log(mean(sd)), stats::qlogis(a / (1 + a))),
+       sd = function(par) rep(exp(par[1L]), q), rho = function(par) rho_of(par[2L]),
+       sd_par = 1L, rho_par = 2L)
 }
 
 # Lambda = chol(D) (lower) and the derivatives of its lower-triangle

@@ -293,7 +293,7 @@ sparse_term_summaries <- function(re, lam, modes, eng, theta) {
     # lambda^2 h per level, the same rounded products as the matrix route
     # (an n x 1 by 1 x 1 product is one multiplication per entry), without
     # kronecker()'s and t()'s calls (half of this function on Penicillin).
-    cv <- if (q == 1L) Vu * (Lam[1L] * Lam[1L]) else t(Vu %*% t(kronecker(Lam, Lam)))
+    cv <- if (q == 1L) Vu * (Lam[1L] * Lam[1L]) else t(sandwich_rows(Vu, Lam))
     tm$kfactor <- NULL
     # (one column: Lambda Lambda' is the 1 x 1 product lambda^2 with
     # Lambda's dimnames, as Lam * Lam gives it without t()'s method lookup

@@ -65,7 +65,7 @@ glmm_known_gaussian <- function(formula, mf, family, nAGQ, control, start, covar
   for (tm in terms)
     if (is.null(tm$kf) && max(tabulate(tm$index, length(tm$levels))) <= 1L && is_scaled_identity(tm$K))
       stop(sprintf(paste0("grouping factor '%s' has as many levels as observations (%d) and its ",
-                          "known covariance is the identity: its random effect is not identifiable ",
+                          "known covariance is a multiple of the identity: its random effect is not identifiable ",
                           "(it is confounded with the residual of the gaussian family); remove the term"),
                    tm$g, n), call. = FALSE)
   y <- resp$y - d$offset
@@ -193,6 +193,10 @@ new_glmm_known <- function(fit, X, y, offset, terms, mf, mt, call, formula, fami
     Vf[seq_len(p), seq_len(p)] <- vs$V
     attr(cov_theta, "star") <- list(T = Tf, V = Vf, index = c(seq_len(p), free), P = p + J + 1L)
   }
+  # A complete covariance (the information inverted at the estimates) is
+  # valid, as the other routes mark theirs: profile() took its absence for
+  # "no valid Hessian" though vcov() gives standard errors.
+  if (!anyNA(cov_theta)) attr(cov_theta, "ok") <- TRUE
   cn <- "(Intercept)"
   col0 <- 0L
   reterms <- vector("list", J)

@@ -95,7 +95,7 @@ new_glmm_sharded <- function(fit, mod, p2, agreed, formula, fixed, fenv, call) {
   s <- fit$modes
   to_b <- function(U) { B <- U %*% t(Lam); dimnames(B) <- list(lev, cn); B }
   to_bvar <- function(V) {
-    W <- V %*% t(kronecker(Lam, Lam))
+    W <- sandwich_rows(V, Lam)
     array(t(W), c(q, q, M), dimnames = list(cn, cn, lev))
   }
   active <- sort(unique(unlist(lapply(p2, `[[`, "active"))))

@@ -45,9 +45,8 @@ sparse_covstruct_terms <- function(formula, mf) {
     tm <- re$terms[[k]]
     q <- length(tm$cnames)
     label <- sprintf("%s(%s)", cs$kinds[k], paste(deparse(cs$bars[[k]]), collapse = ""))
-    if (cs$kinds[k] %in% c("ar1", "cs") && q < 2L)
-      stop(sprintf("%s needs at least two columns (e.g. %s(0 + f | g) with a factor f of two or more levels); it has one",
-                   label, cs$kinds[k]), call. = FALSE)
+    check_structure_columns(cs$kinds[k], label, q,
+                            stats::as.formula(call("~", cs$bars[[k]][[2L]])), mf)
     re$terms[[k]] <- c(tm, list(kind = cs$kinds[k], label = label, q = q,
                                 struct = covstruct(cs$kinds[k], q)))
   }

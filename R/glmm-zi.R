@@ -101,12 +101,12 @@ check_no_covstruct_aux <- function(formula, ziformula, dispformula, family) {
   if (!length(hit)) return(invisible())
   use <- "use unstructured terms, such as (time + 0 | g), (x || g) or (1 | g)"
   if (hit[1] != "formula")
-    stop(sprintf("'%s': covariance structures (ar1(), cs(), diag(), homdiag(), us()) are not available there; %s",
+    stop(sprintf("'%s': covariance structures (ar1(), cs(), homcs(), diag(), homdiag(), us()) are not available there; %s",
                  hit[1], use), call. = FALSE)
   with <- c(if (!is.null(truncated_count_family(family))) "a hurdle family",
             if (!is_empty_part(ziformula, "ziformula")) "'ziformula'",
             if (!is_trivial_disp(dispformula)) "'dispformula'")
-  stop(sprintf(paste0("'formula': covariance structures (ar1(), cs(), diag(), homdiag(), us()) cannot be ",
+  stop(sprintf(paste0("'formula': covariance structures (ar1(), cs(), homcs(), diag(), homdiag(), us()) cannot be ",
                       "combined with %s; %s"), paste(with, collapse = " or "), use), call. = FALSE)
 }
 

@@ -411,7 +411,7 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   if (!missing(data) && !is.data.frame(data) && !is.list(data))
     stop("'data' must be a data frame", call. = FALSE)
   fenv <- environment(formula) %||% env
-  formula <- drop_us(formula)
+  formula <- drop_us(covstruct_arguments(formula))
   structured <- has_covstruct(formula)
   frame_formula <- if (structured) covstruct_frame_formula(formula) else sub_bars(formula)
   environment(frame_formula) <- fenv
@@ -541,20 +541,9 @@ new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
   lev <- fit$group$levels
   M <- length(lev)
   to_b <- function(U) { B <- U %*% t(Lam); dimnames(B) <- list(lev, cn); B }
-  # Lambda V Lambda' for every cluster at once: V holds one column-major
-  # q x q matrix per row, and vec(L V L') = (L %x% L) vec(V), one matrix
-  # product (the q^4 loop over columns it replaces cost a third of a
-  # structured fit with 6 random effects). L %x% L by indexing: entry
-  # ((i-1)q+k, (j-1)q+l) is L[i,j] L[k,l] (kronecker() costs about 25
-  # microseconds on a 2 x 2, half a percent of a small REML fit).
-  ie <- rep(seq_len(q), each = q)
-  it <- rep(seq_len(q), times = q)
-  LL <- t(unname(Lam)[ie, ie, drop = FALSE] * unname(Lam)[it, it, drop = FALSE])
-  to_bvar <- function(V) {
-    out <- V %*% LL
-    arr <- array(t(out), c(q, q, M), dimnames = list(cn, cn, lev))
-    arr
-  }
+  # Lambda V Lambda' for every cluster at once (V holds one column-major
+  # q x q matrix per row): sandwich_rows(), without a q^2 x q^2 matrix.
+  to_bvar <- function(V) array(t(sandwich_rows(V, Lam)), c(q, q, M), dimnames = list(cn, cn, lev))
   s <- fit$modes
   B <- to_b(s$mode)
   gi <- fit$group$index

@@ -121,9 +121,9 @@ lmm_standard_z <- function(fit, Tz, reml) {
   m <- fit$modes
   m$mode <- m$mode %*% W
   m$post_mean <- m$post_mean %*% W
-  WW <- kronecker(W, W)
-  m$mode_var <- m$mode_var %*% WW
-  m$post_var <- m$post_var %*% WW
+  # rows vec(W' V W) (that is, V (W %x% W))
+  m$mode_var <- sandwich_rows(m$mode_var, t(W))
+  m$post_var <- sandwich_rows(m$post_var, t(W))
   fit$modes <- m
   if (reml) fit$optinfo$reml$theta <- lam / fit$sigma
   fit$optinfo$centred_z <- TRUE

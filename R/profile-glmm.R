@@ -169,7 +169,9 @@ profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20
 # The least-squares shift b0 of a gaussian identity-link fit's response
 # (response_scale()'s rule), or NULL (other fits, two-part fits).
 profile_shift <- function(fit) {
-  if (!is.null(fit$aux) || is.null(fit$X) || is.null(fit$y) ||
+  # (a known-covariance fit's profile runs on the fit's own rotation of
+  # y - offset: known_profile_engine())
+  if (!is.null(fit$aux) || is.null(fit$X) || is.null(fit$y) || uses_known_profile(fit) ||
       !identical(fit$family$family, "gaussian") || !identical(fit$family$link, "identity"))
     return(NULL)
   response_shift(response_scale(fit$X, as.numeric(fit$y), fit$prior.weights, fit$offset,

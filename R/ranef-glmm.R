@@ -103,7 +103,7 @@ posterior_moments <- function(object, nAGQ) {
   dimnames(B) <- list(lev, object$cnames)
   # Lambda V_i Lambda' for all clusters at once (V_i column-major in row i),
   # as new_glmm() does for the stored moments.
-  W <- s$post_var %*% t(kronecker(Lam, Lam))
+  W <- sandwich_rows(s$post_var, Lam)
   V <- array(t(W), c(q, q, M), dimnames = list(object$cnames, object$cnames, lev))
   list(mean = B, var = V)
 }
@@ -146,4 +146,35 @@ as.data.frame.ranef.glmmgee_glmm <- function(x, row.names = NULL, optional = FAL
     out$upper <- out$condval + z * out$condsd
   }
   out
+}
+
+# Per-cluster covariances carried through a linear map: V holds one
+# column-major q x q matrix V_m per row (M rows); returns the M x r^2 matrix
+# whose rows are vec(A V_m A') for the r x q matrix A. For small q this is
+# V (A %x% A)', one product; the Kronecker product has q^2 r^2 entries,
+# 8.6 GB at q = 181 (one random effect per observation in ar1(row + 0 | g)),
+# so above a few thousand entries the products are taken block by block:
+# L = A [V_1 ... V_M] (r x qM), then A applied to the blocks' transposes,
+# O((q + r)^2 M) memory.
+sandwich_rows <- function(V, A) {
+  A <- unname(as.matrix(A))
+  r <- nrow(A)
+  q <- ncol(A)
+  M <- nrow(V)
+  if (ncol(V) != q * q) stop("internal: sandwich_rows() needs q^2 columns", call. = FALSE)
+  if (as.numeric(q) * q * r * r <= 4096) {
+    ie <- rep(seq_len(r), each = r)
+    it <- rep(seq_len(r), times = r)
+    je <- rep(seq_len(q), each = q)
+    jt <- rep(seq_len(q), times = q)
+    # (A %x% A)[(i-1)r+k, (j-1)q+l] = A[i,j] A[k,l]
+    K <- A[ie, je, drop = FALSE] * A[it, jt, drop = FALSE]
+    return(V %*% t(K))
+  }
+  if (!M) return(matrix(0, 0L, r * r))
+  AV <- A %*% matrix(t(V), q, q * M)              # blocks A V_m, r x q each
+  AVt <- aperm(array(AV, c(r, q, M)), c(2L, 1L, 3L))  # blocks V_m' A', q x r
+  R <- A %*% matrix(AVt, q, r * M)                # blocks A V_m' A' = (A V_m A')'
+  R <- aperm(array(R, c(r, r, M)), c(2L, 1L, 3L))
+  t(matrix(R, r * r, M))
 }

@@ -83,9 +83,8 @@ ranef_new <- function(fit, newdata, level = 0.95, nAGQ = NULL) {
   M <- length(nd$cl$levels)
   mode <- s$mode %*% t(Lam)
   mean <- s$post_mean %*% t(Lam)
-  kk <- kronecker(Lam, Lam)
-  mode_var <- s$mode_var %*% t(kk)
-  post_var <- s$post_var %*% t(kk)
+  mode_var <- sandwich_rows(s$mode_var, Lam)
+  post_var <- sandwich_rows(s$post_var, Lam)
   diag_idx <- (seq_len(q) - 1L) * q + seq_len(q)
   out <- data.frame(group = rep(nd$cl$levels, times = q),
                     term = rep(fit$cnames, each = M),
@@ -124,15 +123,31 @@ ranef_new_sparse <- function(fit, newdata, level) {
   if (any(vapply(fit$reterms, function(tm) isTRUE(tm$known_cov), TRUE)))
     stop("ranef_new() does not support known-covariance terms", call. = FALSE)
   env <- environment(fit$formula) %||% parent.frame()
-  f <- reformulas::subbars(fit$formula)
+  f <- new_cluster_frame_formula(fit$formula)
   environment(f) <- env
+  plain <- if (has_covstruct(fit$formula)) covstruct_split(fit$formula)$plain else fit$formula
+  # The random effects' columns keep the fit's factor levels (a new cluster
+  # seen at some times only still has a column per time); the grouping
+  # factors take the new rows' levels.
+  gvars <- unique(unlist(lapply(find_bars(plain), function(b) all.vars(b[[3L]]))))
+  fm <- fit$model
+  xlev <- list()
+  for (v in setdiff(names(fm), gvars))
+    if (is.factor(fm[[v]]) || is.character(fm[[v]]))
+      xlev[[v]] <- if (is.factor(fm[[v]])) levels(fm[[v]]) else sort(unique(fm[[v]]))
   args <- list(formula = f, data = newdata, na.action = stats::na.omit,
-               drop.unused.levels = TRUE)
+               drop.unused.levels = FALSE, xlev = xlev)
   if (!is.null(fit$call$weights)) args$weights <- eval(fit$call$weights, newdata, env)
-  mf <- do.call(stats::model.frame, args)
+  mf <- tryCatch(do.call(stats::model.frame, args), error = function(e)
+    stop(sprintf("'newdata' must hold the response, covariates and grouping factors of the model: %s",
+                 conditionMessage(e)), call. = FALSE))
+  for (v in intersect(gvars, names(mf))) if (is.factor(mf[[v]])) mf[[v]] <- droplevels(mf[[v]])
   fam <- fit$family
   resp <- model_response(mf, fam)
-  re <- sparse_re_terms(fit$formula, mf, NULL)
+  # The new rows' own terms, where one level of a grouping factor (one new
+  # cluster) is the usual case; a structured term as the unstructured term
+  # of its columns (the fit's theta holds its Lambda's entries).
+  re <- sparse_re_terms(plain, mf, NULL, new_clusters = TRUE)
   rows <- newdata[rownames(mf), , drop = FALSE]
   des <- design_at(fit, rows)
   theta <- unname(fit$theta)
@@ -167,7 +182,7 @@ ranef_new_sparse <- function(fit, newdata, level) {
 # Design, response and clusters of the new rows, as glmm() builds them.
 new_cluster_data <- function(fit, newdata) {
   env <- environment(fit$formula) %||% parent.frame()
-  f <- reformulas::subbars(fit$formula)
+  f <- new_cluster_frame_formula(fit$formula)
   environment(f) <- env
   args <- list(formula = f, data = newdata, na.action = stats::na.omit)
   if (!is.null(fit$call$weights)) args$weights <- eval(fit$call$weights, newdata, env)
@@ -356,4 +371,10 @@ predict_new_clusters <- function(object, newdata, type) {
   out <- if (type == "response") p$mu else p$eta
   names(out) <- rownames(p)
   out
+}
+
+# The model-frame formula of the new rows: the fit's formula with its bars
+# (and its structures, ar1() and the like, which are no functions) replaced.
+new_cluster_frame_formula <- function(formula) {
+  if (has_covstruct(formula)) covstruct_frame_formula(formula) else reformulas::subbars(formula)
 }

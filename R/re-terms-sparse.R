@@ -17,14 +17,16 @@ needs_sparse_engine <- function(formula, covariance) {
 
 # `direct = FALSE` sends every formula through reformulas::mkReTrms() (the
 # tests compare the two routes).
-sparse_re_terms <- function(formula, mf, covariance = NULL, direct = TRUE) {
+# `new_clusters = TRUE` (ranef_new()): the rows of new clusters, where one
+# level of a grouping factor is the usual case, not an error.
+sparse_re_terms <- function(formula, mf, covariance = NULL, direct = TRUE, new_clusters = FALSE) {
   bars <- find_bars(formula)
   if (!length(bars))
     stop("the formula has no random-effects term such as (1 | group)", call. = FALSE)
   # Random intercepts alone, the commonest several-term model: everything
   # from the factor codes at once (intercept_re_terms()).
   if (direct && !length(covariance)) {
-    out <- intercept_re_terms(bars, mf)
+    out <- intercept_re_terms(bars, mf, new_clusters)
     if (!is.null(out)) return(out)
   }
   # Random intercepts and terms such as (0 + f | g) on variables and their
@@ -53,7 +55,7 @@ sparse_re_terms <- function(formula, mf, covariance = NULL, direct = TRUE) {
   for (t in seq_along(bars)) {
     g <- gnames[t]
     fac <- rt$flist[[attr(rt$flist, "assign")[t]]]
-    check_group_levels(g, nlevels(fac))
+    if (!new_clusters) check_group_levels(g, nlevels(fac))
     cn <- rt$cnms[[t]]
     q <- length(cn)
     K <- covariance[[g]]
@@ -116,7 +118,7 @@ sparse_re_terms <- function(formula, mf, covariance = NULL, direct = TRUE) {
 # Pastes that loop and direct_re_trms() took as long as the model frame).
 # NULL where the general route must decide (another term, or a factor that
 # grouping_codes() does not read).
-intercept_re_terms <- function(bars, mf) {
+intercept_re_terms <- function(bars, mf, new_clusters = FALSE) {
   plan <- memo_expr("intercept_plan", bars, function(bs) {
     if (!all(vapply(bs, function(b) identical(b[[2L]], 1) && is_interaction(b[[3L]]), TRUE)))
       return(NULL)
@@ -144,7 +146,7 @@ intercept_re_terms <- function(bars, mf) {
   # method lookups (2-3.5 microseconds a call).
   levs <- lapply(facs, attr, "levels")
   nl <- lengths(levs, use.names = FALSE)
-  for (t in seq_len(nt)) check_group_levels(gnames[t], nl[t])
+  if (!new_clusters) for (t in seq_len(nt)) check_group_levels(gnames[t], nl[t])
   codes <- lapply(facs, function(f) as.integer(unclass(f)))
   colpos <- c(0L, cumsum(nl))
   Z <- cpp_indicator_dgc(codes, nl, list(row.names(mf), unlist(levs, use.names = FALSE)))
@@ -222,8 +224,20 @@ check_covariance_arg <- function(covariance, gnames, cnms) {
     # range() of the stored values: no dense copy of a sparse K, no n^2
     # logical temporary for a dense one
     vals <- if (inherits(K, "sparseMatrix")) methods::as(K, "CsparseMatrix")@x else K
-    if (length(vals) && !all(is.finite(range(as.numeric(vals[1L]), vals))))
+    rg <- if (length(vals)) range(as.numeric(vals[1L]), vals) else c(0, 0)
+    if (!all(is.finite(rg)))
       stop(sprintf("'covariance$%s' contains missing or infinite values", g), call. = FALSE)
+    # A zero K is no covariance (its term's effects are all zero): named as
+    # such, not left to checks further on that called it "the identity".
+    if (max(abs(rg)) == 0)
+      stop(sprintf(paste0("'covariance$%s' is zero: a known covariance needs positive variances on ",
+                          "its diagonal (a zero one leaves the term without effects; remove the term)"),
+                   g), call. = FALSE)
+    dg <- as.numeric(Matrix::diag(K))
+    if (min(dg) < 0)
+      stop(sprintf(paste0("'covariance$%s' has negative variances on its diagonal (e.g. level '%s': %.3g); ",
+                          "a covariance matrix is positive semidefinite"),
+                   g, rownames(K)[which.min(dg)], min(dg)), call. = FALSE)
   }
   covariance
 }
@@ -384,7 +398,7 @@ n_distinct_codes <- function(code, M) {
 # columns and groups leaves their split unidentified: the larger structure
 # holds the smaller one and sums of the two.
 covstruct_sum_unidentified <- function(k1, k2) {
-  holds <- list(us = c("us", "diag", "homdiag", "cs", "ar1"), diag = c("diag", "homdiag"),
-                homdiag = "homdiag")
+  holds <- list(us = c("us", "diag", "homdiag", "cs", "ar1", "homcs"), diag = c("diag", "homdiag"),
+                homdiag = "homdiag", homcs = c("homcs", "homdiag"))
   k2 %in% holds[[k1]] || k1 %in% holds[[k2]]
 }

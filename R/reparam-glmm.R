@@ -658,11 +658,10 @@ to_user_hessian <- function(Hs, J, star_boundary, on_boundary) {
 # q x q covariances (one column-major matrix per row) to Q V Q'.
 rotate_summaries <- function(s, Q) {
   if (isTRUE(all(Q == diag(1, nrow(Q))))) return(s)
-  QQ <- t(kronecker(Q, Q))
   s$mode <- s$mode %*% t(Q)
   s$post_mean <- s$post_mean %*% t(Q)
-  s$mode_var <- s$mode_var %*% QQ
-  s$post_var <- s$post_var %*% QQ
+  s$mode_var <- sandwich_rows(s$mode_var, Q)
+  s$post_var <- sandwich_rows(s$post_var, Q)
   s
 }
 

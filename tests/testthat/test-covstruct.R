@@ -213,7 +213,8 @@ test_that("the Cholesky Jacobian of every structure matches finite differences",
   D_chol <- function(s, par) { L <- t(chol(s$D(par))); L[lower.tri(L, diag = TRUE)] }
   cases <- list(list("diag", 3, c(0.1, -0.3, 0.2)), list("homdiag", 3, -0.2),
                 list("ar1", 4, c(0.2, 0.9)), list("ar1", 3, c(-0.1, -1.5)),
-                list("cs", 3, c(0.1, -0.2, 0.3, 0.4)), list("cs", 4, c(0, 0.2, -0.3, 0.1, -0.6)))
+                list("cs", 3, c(0.1, -0.2, 0.3, 0.4)), list("cs", 4, c(0, 0.2, -0.3, 0.1, -0.6)),
+                list("homcs", 4, c(0.3, -0.4)), list("homcs", 2, c(-0.2, 1.1)))
   for (cs in cases) {
     s <- glmmgee:::covstruct(cs[[1L]], cs[[2L]])
     par <- cs[[3L]]
@@ -287,4 +288,119 @@ test_that("the engine's gradient along directions is the Jacobian times its entr
   dir <- ns$cpp_agq_eval_dir(eng, c(0.1, 0.2, 0.6), TRUE, J)
   expect_equal(dir$gradient, c(full$gradient[1:2], full$gradient[[3]] * J[1, ]), tolerance = 1e-12)
   ns$cpp_agq_free(eng)
+})
+
+test_that("ar1() refuses times whose order would be alphabetical, naming the column", {
+  d <- sim_ar1(3, 40, n = 4)
+  d$tchr <- c("1", "2", "10", "20")[as.integer(d$times)]
+  # A character column: its values would be taken as 1, 10, 2, 20.
+  expect_error(glmm(y ~ ar1(0 + tchr | group), data = d), "'tchr' is a character column.*1, 10, 2, 20")
+  # factor() of it has the same alphabetical levels: refused as well.
+  expect_error(glmm(y ~ ar1(0 + factor(tchr) | group), data = d),
+               "levels of 'factor\\(tchr\\)' are numbers out of numeric order \\(1, 10, 2, 20\\)")
+  # The same times in their order: the fit of the factor with levels 1, 2, 3, 4.
+  d$tnum <- factor(as.numeric(d$tchr))
+  f1 <- suppressWarnings(glmm(y ~ ar1(0 + tnum | group), data = d))
+  f2 <- suppressWarnings(glmm(y ~ ar1(0 + times | group), data = d))
+  expect_equal(ll(f1), ll(f2), tolerance = 1e-8)
+  # A numeric time gives one column: the message says to write factor().
+  d$tn <- as.numeric(d$tchr)
+  expect_error(glmm(y ~ ar1(0 + tn | group), data = d), "write factor\\(time\\)")
+  # On the sparse engine (beside another grouping factor) the same check.
+  d$site <- factor(rep(1:5, length.out = nrow(d)))
+  expect_error(glmm(y ~ ar1(0 + tchr | group) + (1 | site), data = d), "'tchr' is a character column")
+  # Structures that do not read the columns' order take a character column:
+  # cs() and diag() give the same fit as on the factor in time order.
+  # (one observation per group and time: their residual split is arbitrary,
+  # which they say)
+  q_fit <- function(f) suppressWarnings(glmm(f, data = d))
+  expect_equal(ll(q_fit(y ~ cs(0 + tchr | group))), ll(q_fit(y ~ cs(0 + tnum | group))),
+               tolerance = 1e-6)
+  expect_equal(ll(q_fit(y ~ diag(0 + tchr | group))), ll(q_fit(y ~ diag(0 + tnum | group))),
+               tolerance = 1e-6)
+  # A logical time has two columns (FALSE, TRUE) and is accepted.
+  d$tl <- d$tnum %in% c("10", "20")
+  expect_s3_class(glmm(y ~ ar1(0 + tl | group), data = d), "glmmgee_glmm_covstruct")
+})
+
+test_that("lme4's hom = TRUE / FALSE is read; other arguments of a structure are refused by name", {
+  d <- sim_ar1(4, 60, n = 3)
+  # two observations per group and time: the residual variance identified
+  d <- rbind(d, transform(d, y = y + rnorm(nrow(d))))
+  # diag(hom = TRUE) is homdiag(); the defaults of lme4 (cs: hom = FALSE,
+  # ar1: hom = TRUE) are our cs() and ar1().
+  expect_equal(ll(glmm(y ~ diag(0 + times | group, hom = TRUE), data = d)),
+               ll(glmm(y ~ homdiag(0 + times | group), data = d)), tolerance = 1e-10)
+  expect_equal(ll(glmm(y ~ diag(0 + times | group, hom = FALSE), data = d)),
+               ll(glmm(y ~ diag(0 + times | group), data = d)), tolerance = 1e-10)
+  expect_equal(ll(glmm(y ~ cs(0 + times | group, hom = FALSE), data = d)),
+               ll(glmm(y ~ cs(0 + times | group), data = d)), tolerance = 1e-10)
+  fa <- suppressWarnings(glmm(y ~ ar1(0 + times | group, hom = TRUE), data = d))
+  expect_equal(ll(fa), ll(suppressWarnings(glmm(y ~ ar1(0 + times | group), data = d))),
+               tolerance = 1e-10)
+  expect_equal(deparse(fa$formula), "y ~ ar1(0 + times | group)")
+  # cs(hom = TRUE) is homogeneous compound symmetry, homcs(): with a
+  # positive correlation the model of (1 | group) + (1 | group:times)
+  # (lme4's nested fit; glmmTMB's test-varstruc.R compares the same pair).
+  d$y <- d$y + rep(rnorm(60, sd = 0.8), each = 3)
+  fh <- glmm(y ~ cs(0 + times | group, hom = TRUE), data = d)
+  expect_equal(ll(fh), ll(glmm(y ~ homcs(0 + times | group), data = d)), tolerance = 1e-10)
+  fn <- glmm(y ~ (1 | group) + (1 | group:times), data = d)
+  expect_gt(fh$structures[[1]]$rho, 0)
+  expect_equal(ll(fh), ll(fn), tolerance = 1e-6)
+  expect_equal(unname(fh$structures[[1]]$sd[1]^2),
+               sum(as.data.frame(VarCorr(fn))$vcov[1:2]), tolerance = 1e-4)
+  if (requireNamespace("lme4", quietly = TRUE))
+    expect_equal(ll(fh), as.numeric(logLik(lme4::lmer(y ~ (1 | group) + (1 | group:times), data = d,
+                                                      REML = FALSE))), tolerance = 1e-6)
+  # What has no structure here is refused, naming the argument.
+  expect_error(glmm(y ~ ar1(0 + times | group, hom = FALSE), data = d), "one variance per column.*not available")
+  expect_error(glmm(y ~ diag(0 + times | group, het = TRUE), data = d), "diag\\(\\) takes no argument 'het'")
+  expect_error(glmm(y ~ cs(0 + times | group, TRUE), data = d), "no argument 'TRUE' \\(unnamed\\)")
+  expect_error(glmm(y ~ us(0 + times | group, hom = TRUE), data = d), "us\\(\\) takes no argument 'hom'")
+  expect_error(glmm(y ~ homdiag(0 + times | group, hom = TRUE), data = d), "homdiag\\(\\) takes no argument 'hom'")
+  expect_error(glmm(y ~ diag(0 + times | group, hom = NA), data = d), "'hom' must be TRUE or FALSE")
+  # glmmTMB's structures that this package does not have are named.
+  expect_error(glmm(y ~ toep(0 + times | group), data = d), "toep\\(\\) is not available")
+  expect_error(glmm(y ~ ou(0 + times | group), data = d), "ou\\(\\) is not available")
+  # With several grouping factors (the sparse engine) the same.
+  d$site <- factor(rep(1:6, length.out = nrow(d)))
+  expect_error(glmm(y ~ ar1(0 + times | group, hom = FALSE) + (1 | site), data = d), "one variance per column")
+  expect_equal(ll(suppressWarnings(glmm(y ~ diag(0 + times | group, hom = TRUE) + (1 | site), data = d))),
+               ll(suppressWarnings(glmm(y ~ homdiag(0 + times | group) + (1 | site), data = d))),
+               tolerance = 1e-10)
+})
+
+test_that("one random effect per observation (glmmTMB's ar1(row + 0 | Subject)) fits in memory of the model's size", {
+  skip_on_cran()
+  skip_if_not_installed("lme4")
+  # In a child: its peak resident memory (VmHWM) is the fit's alone.
+  res <- run_child(c(
+    "data(sleepstudy, package = 'lme4')",
+    "fss <- transform(sleepstudy, row = factor(seq_len(nrow(sleepstudy))))",
+    "fit <- glmm(Reaction ~ 1 + (1 | Subject) + ar1(row + 0 | Subject), data = fss)",
+    "child_say('ll', format(as.numeric(logLik(fit)), digits = 15))",
+    "child_say('beta', format(unname(fixef(fit)), digits = 15))",
+    "child_say('q', ncol(fit$D))",
+    "child_say('ranef', paste(dim(ranef(fit)$Subject), collapse = 'x'))",
+    "hwm <- grep('^VmHWM', readLines('/proc/self/status'), value = TRUE)",
+    "child_say('hwm_kb', gsub('[^0-9]', '', hwm))"), timeout = 300)
+  expect_child_ok(res, c("ll", "beta", "q", "ranef", "hwm_kb"))
+  q <- as.numeric(res$reports[["q"]])
+  expect_equal(q, 181)
+  expect_equal(res$reports[["ranef"]], "18x181")
+  # The model's own arrays: 18 clusters' q x q moments and q x q matrices,
+  # a few MB; the bound leaves R's own ~150 MB and ample room, far below
+  # the q^2 x q^2 (8.6 GB) matrix the constructor once built.
+  bound_kb <- (300e6 + 200 * 8 * q^2 * 18) / 1024
+  if (file.exists("/proc/self/status"))
+    expect_lt(as.numeric(res$reports[["hwm_kb"]]), bound_kb)
+  skip_if_not_installed("glmmTMB")
+  data(sleepstudy, package = "lme4", envir = environment())
+  fss <- transform(sleepstudy, row = factor(seq_len(nrow(sleepstudy))))
+  m <- suppressWarnings(glmmTMB::glmmTMB(Reaction ~ 1 + (1 | Subject) + ar1(row + 0 | Subject),
+                                         data = fss))
+  # glmmTMB's optimum is not above ours; the intercept is the same.
+  expect_gte(as.numeric(res$reports[["ll"]]), as.numeric(logLik(m)) - 1e-4)
+  expect_equal(as.numeric(res$reports[["beta"]]), unname(glmmTMB::fixef(m)$cond), tolerance = 1e-3)
 })

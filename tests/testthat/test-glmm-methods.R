@@ -343,6 +343,43 @@ test_that("anova: agrees with lme4's LRT", {
   expect_equal(anova(f0, fit_cbpp)$Chisq[2], anova(g0, g1)$Chisq[2], tolerance = 1e-3)
 })
 
+test_that("anova: a random intercept is a constrained case of group-specific variances when no cluster has both groups", {
+  set.seed(47)
+  M <- 60
+  d <- data.frame(id = factor(rep(seq_len(M), each = 5)), x = rnorm(5 * M))
+  grp <- rep(rep(c("A", "B"), length.out = M), each = 5)
+  d$gA <- as.numeric(grp == "A"); d$gB <- as.numeric(grp == "B")
+  b <- ifelse(grp == "A", 0.4, 2)[seq_len(5 * M)] * rep(rnorm(M), each = 5)
+  d$y <- 1 + 0.5 * d$x + b + rnorm(5 * M, sd = 0.7)
+  f0 <- glmm(y ~ x + gB + (1 | id), data = d)
+  f1 <- glmm(y ~ x + gB + (0 + gA + gB || id), data = d)
+  a <- anova(f0, f1)
+  by_hand <- 2 * (as.numeric(logLik(f1)) - as.numeric(logLik(f0)))
+  expect_equal(a$Chisq[2], by_hand)
+  expect_equal(a$Df[2], 1)
+  expect_gt(by_hand, 10)
+  # lme4 (no nesting check) on the same pair: the same statistic.
+  if (requireNamespace("lme4", quietly = TRUE)) {
+    m0 <- lme4::lmer(y ~ x + gB + (1 | id), data = d, REML = FALSE)
+    m1 <- lme4::lmer(y ~ x + gB + (0 + gA + gB || id), data = d, REML = FALSE)
+    expect_equal(a$Chisq[2], 2 * (as.numeric(logLik(m1)) - as.numeric(logLik(m0))), tolerance = 1e-4)
+  }
+  # With clusters holding both groups the intercept's effect is shared by
+  # both groups' rows (correlation 1), which independent effects are not:
+  # refused.
+  d2 <- d
+  d2$gA <- rep(c(1, 0), length.out = nrow(d)); d2$gB <- 1 - d2$gA
+  g0 <- glmm(y ~ x + gB + (1 | id), data = d2)
+  g1 <- suppressWarnings(glmm(y ~ x + gB + (0 + gA + gB || id), data = d2))
+  expect_error(anova(g0, g1), "not nested.*constrained case")
+  # Unstructured group effects contain the intercept whatever the data;
+  # a random slope in x is no constrained case of them.
+  g2 <- glmm(y ~ x + gB + (0 + gA + gB | id), data = d2)
+  expect_silent(anova(g0, g2))
+  g3 <- glmm(y ~ x + gB + (0 + x | id), data = d)
+  expect_error(anova(g3, f1), "not nested")
+})
+
 test_that("anova: Wald tests of fixed-effect terms for a single fit", {
   a <- anova(fit_cbpp)
   expect_equal(rownames(a), "period")

@@ -318,3 +318,54 @@ test_that("variance shares of two known-covariance terms: sigma_j^2 mean(diag K_
   expect_equal(v("share", "lineage"), vlin / total, tolerance = 1e-3)
   expect_true(all(is.finite(vs$conf.low[vs$quantity == "share"])))
 })
+
+test_that("degenerate known covariances are refused with what is wrong with them", {
+  s <- sim_gwas_like(n = 40, m = 10)
+  K <- s$K
+  expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = 0 * K)),
+               "'covariance\\$id' is zero")
+  expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = Matrix::Matrix(0 * K, sparse = TRUE))),
+               "'covariance\\$id' is zero")
+  expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = -K)),
+               "negative variances on its diagonal")
+  Kna <- K
+  Kna[3, 3] <- NA
+  expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = Kna)),
+               "missing or infinite")
+  Kn <- K
+  dimnames(Kn) <- list(paste0("q", 1:40), paste0("q", 1:40))
+  expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = Kn)), "row names")
+  # A K with a negative eigenvalue but a positive diagonal.
+  Ki <- K
+  Ki[1, 2] <- Ki[2, 1] <- 30
+  expect_error(glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = Ki)),
+               "not positive semidefinite")
+})
+
+test_that("profile intervals of a known-covariance fit: the exact likelihood, centred as Wald's", {
+  s <- sim_gwas_like(n = 150, m = 40)
+  fit <- glmm(y ~ x + (1 | id), data = s$data, covariance = list(id = s$K))
+  expect_silent(ci <- confint(fit, method = "profile"))
+  w <- confint(fit, method = "Wald")
+  # The fixed effects' profile intervals are nearly symmetric about the
+  # estimates: their centres within a tenth of a standard error of Wald's.
+  se <- sqrt(diag(vcov(fit)))
+  for (j in names(fixef(fit)))
+    expect_lt(abs(mean(ci[j, ]) - mean(w[j, ])), 0.1 * se[[j]])
+  # A profile by hand of the slope: the log-likelihood of the dense
+  # multivariate normal maximized over the other parameters at the upper limit.
+  y <- s$data$y; X <- cbind(1, s$data$x); K <- s$K
+  prof_ll <- function(b1) {
+    f <- function(par) {
+      V <- exp(2 * par[2]) * K + exp(2 * par[3]) * diag(length(y))
+      r <- y - X[, 2] * b1 - par[1]
+      R <- chol(V)
+      -(-0.5 * (length(y) * log(2 * pi) + 2 * sum(log(diag(R))) + sum(backsolve(R, r, transpose = TRUE)^2)))
+    }
+    -optim(c(fixef(fit)[[1]], log(sqrt(fit$reterms[[1]]$D[1, 1])), log(sigma(fit))), f,
+           method = "BFGS", control = list(reltol = 1e-12))$value
+  }
+  ll_hat <- as.numeric(logLik(fit))
+  expect_equal(2 * (ll_hat - prof_ll(ci["x", 2])), qchisq(0.95, 1), tolerance = 2e-3)
+  expect_equal(2 * (ll_hat - prof_ll(ci["x", 1])), qchisq(0.95, 1), tolerance = 2e-3)
+})

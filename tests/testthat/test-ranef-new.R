@@ -167,3 +167,76 @@ test_that("ranef(newdata =) is refused where new clusters' effects are not avail
   ords <- glmm(rating ~ temp + contact + (1 | judge) + (1 | bottle), data = w, family = cumulative)
   expect_error(ranef(ords, newdata = w[1:8, ]), "'newdata'.*cumulative link")
 })
+
+# The posterior mode of a new cluster's random effects given the fitted
+# parameters, by optim() on the joint log-density: Poisson log-likelihood of
+# the rows plus the normal log-density of the effects, covariance D.
+direct_mode <- function(y, eta0, Zn, D) {
+  Di <- solve(D)
+  f <- function(u) -(sum(dpois(y, exp(eta0 + drop(Zn %*% u)), log = TRUE)) - 0.5 * sum(u * (Di %*% u)))
+  g <- function(u) -(drop(crossprod(Zn, y - exp(eta0 + drop(Zn %*% u)))) - drop(Di %*% u))
+  stats::optim(rep(0, ncol(Zn)), f, g, method = "BFGS",
+               control = list(reltol = 1e-14, maxit = 1000))$par
+}
+
+test_that("ranef_new() on nested, crossed and structured fits: the posterior mode by direct computation", {
+  set.seed(5)
+  A <- 14
+  d <- expand.grid(rep = 1:4, b = 1:3, a = 1:A)
+  d$a <- factor(d$a); d$ab <- interaction(d$a, d$b)
+  d$x <- rnorm(nrow(d))
+  ua <- rnorm(A, sd = 0.7); ub <- rnorm(nlevels(d$ab), sd = 0.4)
+  d$y <- rpois(nrow(d), exp(0.3 + 0.4 * d$x + ua[d$a] + ub[d$ab]))
+  old <- d[d$a != "1", ]
+  new <- d[d$a == "1", ]
+  # Nested (1 | a/b): the new outer unit and its three inner units.
+  fn <- glmm(y ~ x + (1 | a/b), data = old, family = poisson)
+  rn <- ranef_new(fn, new)
+  sds <- vapply(fn$reterms, function(t) sqrt(t$D[1, 1]), 1)
+  names(sds) <- vapply(fn$reterms, `[[`, "", "group")
+  eta0 <- drop(model.matrix(~ x, new) %*% fixef(fn))
+  Zn <- cbind(1, model.matrix(~ 0 + factor(b), new))
+  u <- direct_mode(new$y, eta0, Zn, diag(c(sds[["a"]], rep(sds[["b:a"]], 3))^2))
+  expect_equal(rn$mode[rn$term == "a.(Intercept)"], u[1], tolerance = 1e-5)
+  expect_equal(rn$mode[rn$term == "b:a.(Intercept)"], u[-1], tolerance = 1e-5)
+  # Nested by adaptive quadrature (the nested engine's fit): modes at its parameters.
+  fq <- suppressWarnings(glmm(y ~ x + (1 | a/b), data = old, family = poisson, nAGQ = 5))
+  rq <- ranef_new(fq, new)
+  sq <- vapply(fq$reterms, function(t) sqrt(t$D[1, 1]), 1)
+  names(sq) <- vapply(fq$reterms, `[[`, "", "group")
+  uq <- direct_mode(new$y, drop(model.matrix(~ x, new) %*% fixef(fq)), Zn,
+                    diag(c(sq[["a"]], rep(sq[["b:a"]], 3))^2))
+  expect_equal(rq$mode[rq$term == "a.(Intercept)"], uq[1], tolerance = 1e-5)
+  expect_equal(rq$mode[rq$term == "b:a.(Intercept)"], uq[-1], tolerance = 1e-5)
+  # Crossed (1 | a) + (1 | r): a new level of a with levels of r, all new clusters.
+  d$r <- factor(d$rep)
+  d$t <- factor(d$rep)
+  d$y2 <- rpois(nrow(d), exp(0.3 + 0.4 * d$x + ua[d$a] + c(-0.6, -0.2, 0.3, 0.7)[d$rep]))
+  new <- d[d$a == "1", ]
+  fc <- glmm(y2 ~ x + (1 | a) + (1 | r), data = d[d$a != "1", ], family = poisson)
+  rc <- ranef_new(fc, d[d$a == "1", ])
+  sc <- vapply(fc$reterms, function(t) sqrt(t$D[1, 1]), 1)
+  Zc <- cbind(1, model.matrix(~ 0 + r, new))
+  uc <- direct_mode(new$y2, drop(model.matrix(~ x, new) %*% fixef(fc)), Zc,
+                    diag(c(sc[1], rep(sc[2], 4))^2))
+  expect_equal(rc$mode[rc$term == "a.(Intercept)"], uc[1], tolerance = 1e-5)
+  expect_equal(rc$mode[rc$term == "r.(Intercept)"], uc[-1], tolerance = 1e-5)
+  # A structured term on one grouping factor: ar1() over the four replicates.
+  fs <- glmm(y ~ x + ar1(0 + t | a), data = d[d$a != "1", ], family = poisson)
+  rs <- ranef_new(fs, new)
+  Zs <- model.matrix(~ 0 + t, new)
+  us <- direct_mode(new$y, drop(model.matrix(~ x, new) %*% fixef(fs)), Zs, fs$D)
+  expect_equal(rs$mode, us, tolerance = 1e-5)
+  # A new cluster seen at two of the four times still has four effects.
+  r2 <- ranef_new(fs, new[new$t %in% c("1", "2"), ])
+  expect_equal(nrow(r2), 4L)
+  # Structured beside a crossed factor (the sparse engine).
+  fsc <- suppressWarnings(glmm(y ~ x + ar1(0 + t | a) + (1 | b), data = d[d$a != "1", ], family = poisson))
+  rsc <- ranef_new(fsc, new)
+  D1 <- fsc$reterms[[1]]$D
+  sb <- sqrt(fsc$reterms[[2]]$D[1, 1])
+  Zb <- cbind(Zs, model.matrix(~ 0 + factor(b), new))
+  D2 <- rbind(cbind(D1, matrix(0, 4, 3)), cbind(matrix(0, 3, 4), diag(sb^2, 3)))
+  u2 <- direct_mode(new$y, drop(model.matrix(~ x, new) %*% fixef(fsc)), Zb, D2)
+  expect_equal(rsc$mode, u2, tolerance = 1e-5)
+})
