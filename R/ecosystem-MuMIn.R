@@ -127,3 +127,53 @@ r.squaredGLMM.glmmgee_glmm_ordinal <- function(object, null, ...) {
   rownames(out) <- "theoretical"
   out
 }
+
+# MuMIn's dredge() refits the global model with each subset of its fixed
+# terms through the generic makeArgs() (MuMIn's, not exported), whose
+# default drops the random-effect terms: every submodel then lacked them
+# and glmm() refused it ("result is empty"). This method keeps them, as
+# MuMIn's own methods do for lme4 fits: the submodel's fixed terms, then
+# the global model's random-effect terms (opt$random, ". ~ . + (1 | g)").
+
+#' @rdname glmmgee-MuMIn
+#' @param obj,termNames,opt For MuMIn's internal `makeArgs()`: the global
+#'   model, the fixed terms of one submodel and dredge()'s options.
+#' @details `MuMIn::dredge()` works on glmm fits (fitted with `na.action =
+#'   na.fail`, as dredge requires): each submodel has a subset of the fixed
+#'   terms and all the random-effect terms of the global model, and the
+#'   table (log-likelihood, AICc, weights) is that of the same models fitted
+#'   by glmmTMB or lme4.
+#' @exportS3Method MuMIn::makeArgs
+makeArgs.glmmgee_glmm <- function(obj, termNames, opt, ...) {
+  tn <- termNames
+  tn[tn %in% opt$interceptLabel] <- "1"
+  rhs <- c(if (!isTRUE(as.logical(opt$intercept))) "0" else if (!length(tn)) "1", tn)
+  f <- stats::reformulate(rhs, response = opt$response)
+  if (!is.null(opt$random)) f <- stats::update.formula(f, opt$random)
+  environment(f) <- opt$gmFormulaEnv
+  problems <- if (!is.null(opt$gmCall$start))
+    "'start' of the global model cannot be subset for a submodel: fit it without 'start'"
+  structure(list(formula = f), problems = as.character(problems))
+}
+
+# dredge() names the global model's coefficients by coeffs(), whose default
+# reads coef(), a glmm's per-cluster list: the fixed effects instead.
+# coefTable(): estimates and standard errors with df NA (z inference, as
+# MuMIn gives for glmmTMB fits), for dredge()'s columns and model.avg().
+
+#' @rdname glmmgee-MuMIn
+#' @param model A fit from [glmm()], for `MuMIn::coeffs()` and
+#'   `MuMIn::coefTable()`: the fixed effects (with their standard errors).
+#' @exportS3Method MuMIn::coeffs
+coeffs.glmmgee_glmm <- function(model) fixef(model)
+
+#' @rdname glmmgee-MuMIn
+#' @exportS3Method MuMIn::coefTable
+coefTable.glmmgee_glmm <- function(model, ...) {
+  check_no_dots(list(...), "coefTable")
+  b <- fixef(model)
+  out <- cbind(Estimate = b, `Std. Error` = sqrt(diag(vcov(model))), df = NA_real_)
+  rownames(out) <- names(b)
+  class(out) <- c("coefTable", "matrix")
+  out
+}
