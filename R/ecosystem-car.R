@@ -29,6 +29,12 @@
 #' @return What car's default methods return: an `anova` table, or a data
 #'   frame of estimates with standard errors and limits for
 #'   `deltaMethod()`.
+#'
+#' For cumulative link fits ([glmm()] or [gee()] with [cumulative()]) the
+#' tests, hypotheses and `g.` are of the covariates' coefficients only, with
+#' their block of the covariance; the thresholds are not tested (`vcov.`
+#' may be given over all parameters, thresholds first, or over the
+#' coefficients alone).
 #' @examples
 #' if (requireNamespace("car", quietly = TRUE) &&
 #'     requireNamespace("lme4", quietly = TRUE)) {
@@ -117,3 +123,30 @@ deltaMethod.glmmgee_glmm <- function(object, g., vcov. = NULL, parameterNames = 
 #' @rdname car-methods
 #' @exportS3Method car::deltaMethod
 deltaMethod.glmmgee_gee <- deltaMethod.glmmgee_glmm
+
+# Cumulative link fits: the tests are of the covariates' coefficients, with
+# their block of the covariance (wald_model() leaves the thresholds out).
+
+#' @rdname car-methods
+#' @exportS3Method car::Anova
+Anova.glmmgee_glmm_ordinal <- Anova.glmmgee_glmm
+
+#' @rdname car-methods
+#' @exportS3Method car::Anova
+Anova.glmmgee_gee_ordinal <- Anova.glmmgee_glmm
+
+#' @rdname car-methods
+#' @exportS3Method car::linearHypothesis
+linearHypothesis.glmmgee_glmm_ordinal <- linearHypothesis.glmmgee_glmm
+
+#' @rdname car-methods
+#' @exportS3Method car::linearHypothesis
+linearHypothesis.glmmgee_gee_ordinal <- linearHypothesis.glmmgee_glmm
+
+#' @rdname car-methods
+#' @exportS3Method car::deltaMethod
+deltaMethod.glmmgee_glmm_ordinal <- deltaMethod.glmmgee_glmm
+
+#' @rdname car-methods
+#' @exportS3Method car::deltaMethod
+deltaMethod.glmmgee_gee_ordinal <- deltaMethod.glmmgee_glmm

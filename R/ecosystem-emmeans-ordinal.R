@@ -81,8 +81,16 @@ emm_basis.glmmgee_gee_ordinal <- function(object, trms, xlev, grid,
                                                    "exc.prob", "prob", "mean.class"),
                                           rescale = c(0, 1), std.err = c("robust", "naive"), ...) {
   std.err <- match_choice(std.err, c("robust", "naive"), "std.err")
-  V <- if (has_vcov_arg(...)) emmeans::.my.vcov(object, ...) else vcov(object, type = std.err)
+  user <- has_vcov_arg(...)
+  V <- if (user) emmeans::.my.vcov(object, ...) else vcov(object, type = std.err)
   out <- ordinal_emm_basis(object, trms, xlev, grid, V, mode, rescale)
+  if (user) {
+    V <- as.matrix(V)
+    hit <- Filter(function(t) isTRUE(all.equal(unname(vcov(object, type = t)), unname(V),
+                                               tolerance = 1e-10)),
+                  unique(c(std.err, "robust", "naive")))
+    std.err <- if (length(hit)) hit[[1L]] else "user-supplied (vcov.)"
+  }
   out$misc$initMesg <- sprintf("Covariance: %s", std.err)
   out
 }

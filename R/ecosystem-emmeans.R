@@ -71,13 +71,34 @@ emm_basis.glmmgee_glmm <- function(object, trms, xlev, grid, ...) {
 #' @rdname glmmgee-emmeans
 #' @exportS3Method emmeans::emm_basis
 emm_basis.glmmgee_gee <- function(object, trms, xlev, grid, std.err = object$std.err, ...) {
-  V <- if (has_vcov_arg(...)) emmeans::.my.vcov(object, ...) else vcov(object, type = std.err)
+  std.err <- match_std_err(std.err)
+  user <- has_vcov_arg(...)
+  V <- if (user) emmeans::.my.vcov(object, ...) else vcov(object, type = std.err)
   out <- emm_basis_of(object, trms, xlev, grid, coef(object), V)
-  out$misc$initMesg <- sprintf("Covariance: %s", se_label(match_std_err(std.err)))
+  out$misc$initMesg <- sprintf("Covariance: %s", if (user) gee_vcov_label(object, V, std.err)
+                                                   else se_label(std.err))
   out
 }
 
 has_vcov_arg <- function(...) "vcov." %in% names(list(...))
+
+# The name of the estimator a user's `vcov.` matrix is, so that the heading
+# emmeans prints names the matrix it used: the fit's own types are tried
+# (the sandwich, model-based and bias-corrected ones are cheap; the
+# jackknives, which refit, only if the fit holds them already); a matrix
+# that is none of them is "user-supplied".
+gee_vcov_label <- function(object, V, std.err = object$std.err, label = se_label) {
+  V <- as.matrix(V)
+  cheap <- c("san.se", "model", "md", "kc")
+  held <- names(object$vcov)[vapply(object$vcov, Negate(is.null), TRUE)]
+  for (type in unique(c(std.err, cheap, held))) {
+    W <- tryCatch(as.matrix(vcov(object, type = type)), error = function(e) NULL)
+    if (!is.null(W) && identical(dim(W), dim(V)) &&
+        isTRUE(all.equal(unname(W), unname(V), tolerance = 1e-10)))
+      return(label(type))
+  }
+  "user-supplied (vcov.)"
+}
 
 # The fixed-effect terms, with the call's `offset =` expression added as an
 # offset() term so that emmeans sees every offset the fit used.

@@ -229,9 +229,13 @@ get_variance.glmmgee_glmm <- function(x, component = "all", verbose = TRUE,
   # An observation-level random intercept models overdispersion: Nakagawa
   # et al. (2017) and insight count its variance in the residual
   # (additive dispersion), not among the random effects.
+  # A term with a known covariance (the genetic term of an animal model,
+  # one level per individual) or a structured one is not such an effect,
+  # even with one level per observation.
   olre <- if (inherits(x, "glmmgee_glmm_sparse"))
     vapply(x$reterms, function(tm) identical(tm$cnames, "(Intercept)") &&
-             NROW(tm$b) == nobs(x), TRUE) else FALSE
+             NROW(tm$b) == nobs(x) && !isTRUE(tm$known_cov) && is.null(tm$struct), TRUE)
+    else FALSE
   out <- list(var.fixed = unname(v[[1L]]), var.random = sum(vt[!olre]),
               var.residual = unname(v[[k]]) + sum(vt[olre]),
               var.distribution = unname(v[[k]]), var.dispersion = sum(vt[olre]))
@@ -287,6 +291,14 @@ model_performance.glmmgee_glmm <- function(model, metrics = "all", estimator = "
     stop(sprintf("'metrics' must be \"all\", \"common\" or among %s; not %s",
                  paste(all_metrics, collapse = ", "), paste(bad, collapse = ", ")), call. = FALSE)
   fam <- model$family$family
+  two_part <- !is.null(model$aux$kind) && !identical(model$aux$kind, "disp")
+  if (two_part && any(c("R2", "ICC") %in% m)) {
+    # variance_shares() refuses these (two linear predictors): no R2 or
+    # ICC rather than numbers for the count part alone.
+    if (verbose)
+      message("model_performance(): no R2 or ICC for a zero-inflated or hurdle fit (two linear predictors; see variance_shares())")
+    m <- setdiff(m, c("R2", "ICC"))
+  }
   out <- list()
   ll <- logLik(model)
   k <- attr(ll, "df")
@@ -309,4 +321,98 @@ model_performance.glmmgee_glmm <- function(model, metrics = "all", estimator = "
   rownames(out) <- NULL
   class(out) <- c("performance_model", class(out))
   out
+}
+
+# Cumulative link mixed models (glmm() with cumulative()). Their class does
+# not inherit from glmmgee_glmm, so without these insight's defaults saw no
+# random effects (icc() returned NULL) and performance's r2() took the fit
+# for a glm (R2 = -4.75 on ordinal::wine). The decomposition is
+# variance_shares()'s on the latent scale.
+
+#' @rdname glmmgee-insight
+#' @details For cumulative link mixed models ([glmm()] with [cumulative()])
+#'   `get_variance()` is the decomposition on the latent scale (see
+#'   [variance_shares()]): `var.fixed` the variance of \eqn{x'\beta} (the
+#'   thresholds enter none), `var.random` the random-effect variance,
+#'   `var.distribution` = `var.residual` the variance of the latent
+#'   distribution (\eqn{\pi^2/3} logit, 1 probit, \eqn{\pi^2/6} cloglog), as
+#'   for a binomial model with the same link. `get_parameters()` gives the
+#'   thresholds (`Component = "intercept"`) and the coefficients
+#'   (`"location"`) under their own names, as insight does for
+#'   `ordinal::clmm()` fits.
+#' @exportS3Method insight::get_variance
+get_variance.glmmgee_glmm_ordinal <- function(x, component = "all", verbose = TRUE, ...) {
+  v <- cumulative_variance_estimates(x)
+  k <- length(v)
+  out <- list(var.fixed = unname(v[[1L]]), var.random = sum(v[-c(1L, k)]),
+              var.residual = unname(v[[k]]), var.distribution = unname(v[[k]]),
+              var.dispersion = 0)
+  icpt <- if (inherits(x, "glmmgee_glmm_ordinal_re")) {
+    if ("(Intercept)" %in% rownames(x$re_cov))
+      stats::setNames(x$re_cov["(Intercept)", "(Intercept)"], x$group_name)
+  } else {
+    stats::setNames(v[-c(1L, k)], names(v)[-c(1L, k)])
+  }
+  if (length(icpt)) out$var.intercept <- icpt
+  if (identical(component, "all")) return(out)
+  out[[paste0("var.", component)]]
+}
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::is_mixed_model
+is_mixed_model.glmmgee_glmm_ordinal <- function(x) TRUE
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::find_formula
+find_formula.glmmgee_glmm_ordinal <- find_formula.glmmgee_glmm
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::get_parameters
+get_parameters.glmmgee_glmm_ordinal <- function(x, effects = c("fixed", "random"), ...) {
+  effects <- match.arg(effects)
+  if (effects == "random") return(lapply(ranef(x), as.data.frame))
+  cumulative_parameter_frame(x)
+}
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::get_parameters
+get_parameters.glmmgee_gee_ordinal <- function(x, ...) cumulative_parameter_frame(x)
+
+cumulative_parameter_frame <- function(x) {
+  th <- x$thresholds
+  b <- x$coefficients
+  data.frame(Parameter = c(names(th), names(b)), Estimate = unname(c(th, b)),
+             Component = rep(c("intercept", "location"), c(length(th), length(b))),
+             stringsAsFactors = FALSE)
+}
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::get_statistic
+get_statistic.glmmgee_glmm_ordinal <- function(x, ...) {
+  p <- cumulative_parameter_frame(x)
+  se <- sqrt(diag(vcov(x)))[seq_len(nrow(p))]
+  data.frame(Parameter = p$Parameter, Statistic = p$Estimate / unname(se),
+             Component = p$Component, stringsAsFactors = FALSE)
+}
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::get_statistic
+get_statistic.glmmgee_gee_ordinal <- get_statistic.glmmgee_glmm_ordinal
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::find_parameters
+find_parameters.glmmgee_glmm_ordinal <- function(x, effects = c("all", "fixed", "random"),
+                                                 flatten = FALSE, ...) {
+  effects <- match.arg(effects)
+  fx <- list(intercept = names(x$thresholds), location = names(x$coefficients))
+  re <- lapply(ranef(x), names)
+  out <- switch(effects, all = c(fx, list(random = re)), fixed = fx, random = list(random = re))
+  if (flatten) unique(unlist(out, use.names = FALSE)) else out
+}
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::find_parameters
+find_parameters.glmmgee_gee_ordinal <- function(x, flatten = FALSE, ...) {
+  out <- list(intercept = names(x$thresholds), location = names(x$coefficients))
+  if (flatten) unlist(out, use.names = FALSE) else out
 }

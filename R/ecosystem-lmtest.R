@@ -10,7 +10,9 @@
 #' [gee()] fits, registered when lmtest is loaded: Wald z tests (`df = Inf`,
 #' the table of [summary()]) from `vcov(x)`, or from `vcov.` (a matrix or a
 #' function of the fit, e.g. `function(f) vcov(f, type = "md")` for a gee).
-#' A finite `df` gives t tests.
+#' A finite `df` gives t tests. For cumulative link fits ([cumulative()])
+#' the table is that of [summary()]: the thresholds, then the covariates'
+#' coefficients, each under its own name.
 #'
 #' @param x A fit from [glmm()] or [gee()].
 #' @param vcov. Covariance of the fixed effects, or a function of the fit.
@@ -48,3 +50,46 @@ coefci.glmmgee_glmm <- function(x, parm = NULL, level = 0.95, vcov. = NULL, df =
 #' @rdname lmtest-methods
 #' @exportS3Method lmtest::coefci
 coefci.glmmgee_gee <- coefci.glmmgee_glmm
+
+# Cumulative link fits: the table of summary(), thresholds then
+# coefficients, each under its own name, with z tests; `vcov.` over all of
+# them (as vcov(fit)).
+
+#' @rdname lmtest-methods
+#' @exportS3Method lmtest::coeftest
+coeftest.glmmgee_glmm_ordinal <- function(x, vcov. = NULL, df = Inf, ...) {
+  w <- cumulative_parameters(x, vcov.)
+  lmtest::coeftest(w, vcov. = w$vcov, df = df, ...)
+}
+
+#' @rdname lmtest-methods
+#' @exportS3Method lmtest::coeftest
+coeftest.glmmgee_gee_ordinal <- coeftest.glmmgee_glmm_ordinal
+
+#' @rdname lmtest-methods
+#' @exportS3Method lmtest::coefci
+coefci.glmmgee_glmm_ordinal <- function(x, parm = NULL, level = 0.95, vcov. = NULL, df = Inf, ...) {
+  w <- cumulative_parameters(x, vcov.)
+  lmtest::coefci(w, parm = parm, level = level, vcov. = w$vcov, df = df, ...)
+}
+
+#' @rdname lmtest-methods
+#' @exportS3Method lmtest::coefci
+coefci.glmmgee_gee_ordinal <- coefci.glmmgee_glmm_ordinal
+
+# The thresholds and coefficients of a cumulative link fit with their
+# covariance, named alike.
+cumulative_parameters <- function(x, vcov. = NULL) {
+  cf <- c(x$thresholds, x$coefficients)
+  k <- length(cf)
+  V <- if (is.null(vcov.)) vcov(x)
+       else if (is.function(vcov.)) vcov.(x)
+       else vcov.
+  V <- as.matrix(V)
+  if (nrow(V) < k || ncol(V) < k || (!is.null(vcov.) && !identical(dim(V), c(k, k))))
+    stop(sprintf("'vcov.' must be the %d x %d covariance matrix of the thresholds and coefficients (as vcov(fit))",
+                 k, k), call. = FALSE)
+  V <- V[seq_len(k), seq_len(k), drop = FALSE]
+  dimnames(V) <- list(names(cf), names(cf))
+  structure(list(coefficients = cf, vcov = V), class = "glmmgee_wald")
+}

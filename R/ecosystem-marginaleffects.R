@@ -157,5 +157,95 @@ me_frame <- function(est, newdata) {
 # option; adding ours when glmmgee loads keeps the user's own entries.
 register_marginaleffects_classes <- function() {
   cl <- getOption("marginaleffects_model_classes")
-  options(marginaleffects_model_classes = union(cl, c("glmmgee_glmm", "glmmgee_gee")))
+  options(marginaleffects_model_classes = union(cl, c("glmmgee_glmm", "glmmgee_gee",
+                                                      "glmmgee_glmm_ordinal",
+                                                      "glmmgee_gee_ordinal")))
 }
+
+# Cumulative link fits (glmm() and gee() with cumulative()). Without these
+# marginaleffects' defaults perturbed coef() (thresholds and coefficients)
+# through a set_coef() that did not know where the thresholds live, and
+# predicted with whatever predict() returns. As marginaleffects does for
+# ordinal::clm fits, the predictions are the category probabilities, one
+# row per observation and category (column `group`), or the linear
+# predictor x'beta; the parameters are the thresholds and coefficients.
+
+#' @rdname glmmgee-marginaleffects
+#' @details For cumulative link fits ([cumulative()]) the parameters are the
+#'   thresholds and the coefficients (`vcov(model)`), and the prediction
+#'   types are `"prob"` (the default; also `"response"`): the probability
+#'   of each category, with a column `group` naming it, as marginaleffects
+#'   gives for `ordinal::clm()` fits; and `"linear"` (also `"link"`):
+#'   \eqn{x'\beta}. For a mixed model they are those of a typical cluster
+#'   (random effects zero; `re.form = NULL` uses the clusters' predicted
+#'   ones).
+#' @exportS3Method marginaleffects::get_coef
+get_coef.glmmgee_glmm_ordinal <- function(model, ...) c(model$thresholds, model$coefficients)
+
+#' @rdname glmmgee-marginaleffects
+#' @exportS3Method marginaleffects::get_coef
+get_coef.glmmgee_gee_ordinal <- get_coef.glmmgee_glmm_ordinal
+
+#' @rdname glmmgee-marginaleffects
+#' @exportS3Method marginaleffects::set_coef
+set_coef.glmmgee_glmm_ordinal <- function(model, coefs, ...) {
+  th <- intersect(names(coefs), names(model$thresholds))
+  b <- intersect(names(coefs), names(model$coefficients))
+  model$thresholds[th] <- coefs[th]
+  model$coefficients[b] <- coefs[b]
+  if (!is.null(model$psi)) model$psi[c(th, b)] <- coefs[c(th, b)]
+  model
+}
+
+#' @rdname glmmgee-marginaleffects
+#' @exportS3Method marginaleffects::set_coef
+set_coef.glmmgee_gee_ordinal <- set_coef.glmmgee_glmm_ordinal
+
+#' @rdname glmmgee-marginaleffects
+#' @exportS3Method marginaleffects::get_vcov
+get_vcov.glmmgee_glmm_ordinal <- function(model, vcov = NULL, ...) {
+  if (isFALSE(vcov)) return(NULL)
+  nm <- names(get_coef.glmmgee_glmm_ordinal(model))
+  V <- if (is.matrix(vcov)) vcov
+       else if (is.null(vcov) || isTRUE(vcov)) stats::vcov(model)
+       else if (is.character(vcov) && length(vcov) == 1L && inherits(model, "glmmgee_gee_ordinal"))
+         stats::vcov(model, type = match_choice(vcov, c("robust", "naive"), "vcov"))
+       else stop("'vcov' for a cumulative link fit must be TRUE, FALSE, NULL, a matrix or (for a gee) \"robust\"/\"naive\"",
+                 call. = FALSE)
+  if (nrow(V) < length(nm) || ncol(V) < length(nm))
+    stop(sprintf("'vcov' must be a %d x %d matrix over the thresholds and coefficients",
+                 length(nm), length(nm)), call. = FALSE)
+  V <- V[seq_along(nm), seq_along(nm), drop = FALSE]
+  dimnames(V) <- list(nm, nm)
+  V
+}
+
+#' @rdname glmmgee-marginaleffects
+#' @exportS3Method marginaleffects::get_vcov
+get_vcov.glmmgee_gee_ordinal <- get_vcov.glmmgee_glmm_ordinal
+
+#' @rdname glmmgee-marginaleffects
+#' @exportS3Method marginaleffects::get_predict
+get_predict.glmmgee_glmm_ordinal <- function(model, newdata = NULL, type = "prob", ...) {
+  type <- type %||% "prob"
+  if (!type %in% c("prob", "response", "linear", "link"))
+    stop("'type' for a cumulative link fit must be \"prob\" (category probabilities) or \"linear\"",
+         call. = FALSE)
+  nd <- if (is.null(newdata)) NULL else as.data.frame(newdata)
+  dots <- list(...)
+  keep <- if (inherits(model, "glmmgee_glmm_ordinal"))
+    dots[intersect(names(dots), c("re.form", "allow.new.levels"))] else list()
+  linear <- type %in% c("linear", "link")
+  p <- do.call(predict, c(list(model, newdata = nd, type = if (linear) "linear" else "prob"), keep))
+  rid <- if (!is.null(nd) && "rowid" %in% names(nd)) nd$rowid else seq_len(NROW(p))
+  if (linear) return(data.frame(rowid = rid, estimate = as.numeric(p)))
+  p <- as.matrix(p)
+  data.frame(rowid = rep(rid, ncol(p)),
+             group = factor(rep(colnames(p) %||% model$y_levels, each = nrow(p)),
+                            levels = colnames(p) %||% model$y_levels),
+             estimate = as.vector(p))
+}
+
+#' @rdname glmmgee-marginaleffects
+#' @exportS3Method marginaleffects::get_predict
+get_predict.glmmgee_gee_ordinal <- get_predict.glmmgee_glmm_ordinal

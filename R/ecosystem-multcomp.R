@@ -42,3 +42,15 @@ modelparm.glmmgee_glmm <- function(model, coef. = NULL, vcov. = NULL, df = 0, ..
 #' @rdname multcomp-methods
 #' @exportS3Method multcomp::modelparm
 modelparm.glmmgee_gee <- modelparm.glmmgee_glmm
+
+# Cumulative link fits: the covariates' coefficients (wald_model() leaves
+# the thresholds out), so that mcp() contrasts of a factor are of its
+# coefficients.
+
+#' @rdname multcomp-methods
+#' @exportS3Method multcomp::modelparm
+modelparm.glmmgee_glmm_ordinal <- modelparm.glmmgee_glmm
+
+#' @rdname multcomp-methods
+#' @exportS3Method multcomp::modelparm
+modelparm.glmmgee_gee_ordinal <- modelparm.glmmgee_glmm

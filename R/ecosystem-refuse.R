@@ -69,3 +69,14 @@ r2.glmmgee_gee <- function(model, ...) {
   stop("performance::r2() is not available for glmmgee gee fits (no likelihood, and a ",
        "glm's R2 ignores the clustering)", call. = FALSE)
 }
+
+#' @rdname glmmgee-refused
+#' @exportS3Method performance::r2
+r2.glmmgee_glmm_ordinal <- r2.glmmgee_glmm
+
+#' @rdname glmmgee-refused
+#' @exportS3Method performance::r2
+r2.glmmgee_gee_ordinal <- function(model, ...) {
+  stop("performance::r2() is not available for glmmgee ordinal gee fits (no likelihood, and a ",
+       "cumulative link model's R2 without the clustering would ignore it)", call. = FALSE)
+}

@@ -603,7 +603,7 @@ family.glmmgee_gee_ordinal <- function(object, ...) object$family
 model.frame.glmmgee_gee_ordinal <- function(formula, ...) formula$model
 
 #' @export
-model.matrix.glmmgee_gee_ordinal <- function(object, ...) object$X
+model.matrix.glmmgee_gee_ordinal <- function(object, ...) cumulative_model_matrix(object)
 
 #' @export
 weights.glmmgee_gee_ordinal <- function(object, ...) {

@@ -152,7 +152,7 @@ model.frame.glmmgee_glmm_ordinal <- function(formula, ...) formula$model
 # df.residual(), deviance()) or a design with an intercept column the
 # coefficients do not multiply (model.matrix()).
 #' @export
-model.matrix.glmmgee_glmm_ordinal <- function(object, ...) object$X
+model.matrix.glmmgee_glmm_ordinal <- function(object, ...) cumulative_model_matrix(object)
 
 #' @export
 residuals.glmmgee_glmm_ordinal <- function(object, ...) {

@@ -25,7 +25,12 @@
 #' * [nbinom2()]: as poisson with \eqn{1/\lambda + 1/\theta} in place of
 #'   \eqn{1/\lambda};
 #' * Gamma (log): \eqn{\log(1 + 1/\nu)}, \eqn{\psi_1(\nu)} or \eqn{1/\nu},
-#'   \eqn{\nu} the shape.
+#'   \eqn{\nu} the shape;
+#' * [cumulative()] (cumulative link mixed models, on the scale of the
+#'   latent variable whose cut points are the thresholds): \eqn{\pi^2/3}
+#'   for the logit link, 1 for probit, \eqn{\pi^2/6} for cloglog, as for a
+#'   binomial model with the same link. The thresholds enter none of the
+#'   variances; \eqn{\sigma^2_f} is the variance of \eqn{x'\beta}.
 #'
 #' The ICC of a term is its share of the random and residual variance,
 #' \eqn{\sigma^2_t / (\sum_s \sigma^2_s + \sigma^2_\varepsilon)} (the
@@ -81,37 +86,19 @@
 #' @export
 variance_shares <- function(fit, approximation = c("lognormal", "trigamma", "delta"),
                             level = 0.95) {
-  if (!is_glmm(fit))
+  if (!is_glmm(fit) && !inherits(fit, "glmmgee_glmm_ordinal"))
     stop(sprintf("'fit' must be a fit from glmm(), not an object of class \"%s\"",
                  class(fit)[1L]), call. = FALSE)
   approximation <- match.arg(approximation)
   check_level(level)
+  if (inherits(fit, "glmmgee_glmm_ordinal")) return(cumulative_variance_shares(fit, level))
   refuse_two_part_shares(fit, "variance_shares")
   fam <- fit$family
   lambda <- if (fam$family %in% c("poisson", "nbinom2")) null_model_mean(fit)
   comp <- variance_components(fit, lambda, approximation)
   theta <- unname(fit$theta)
-  est <- comp(theta)
   par <- tryCatch(fit_parameters(fit), error = function(e) NULL)
-  V <- par$vcov
-  J <- if (!is.null(V)) difference_jacobian(comp, theta, h = 1e-6)
-  z <- stats::qnorm(1 - (1 - level) / 2)
-  ci <- function(kind, idx) {
-    v <- est[idx]
-    if (is.null(J)) return(cbind(v, NA_real_, NA_real_))
-    link <- if (kind == "variance") log else stats::qlogis
-    inv <- if (kind == "variance") exp else stats::plogis
-    d <- if (kind == "variance") 1 / v else 1 / (v * (1 - v))
-    Jk <- J[idx, , drop = FALSE] * d
-    se <- sqrt(pmax(delta_var(Jk, V, par$star), 0))
-    cbind(v, inv(link(v) - z * se), inv(link(v) + z * se))
-  }
-  rows <- lapply(c("variance", "share", "ICC", "R2"), function(kind) {
-    idx <- which(attr(est, "kind") == kind)
-    m <- ci(kind, idx)
-    data.frame(quantity = kind, component = names(est)[idx], estimate = m[, 1L],
-               conf.low = m[, 2L], conf.high = m[, 3L], stringsAsFactors = FALSE)
-  })
+  rows <- shares_rows(comp, theta, par$vcov, par$star, level)
   icc_data <- data_scale_icc(fit)
   if (!is.null(icc_data))
     rows <- c(rows, list(data.frame(quantity = "ICC (data scale)", component = fit$group_name,
@@ -124,12 +111,52 @@ variance_shares <- function(fit, approximation = c("lognormal", "trigamma", "del
             lambda = lambda)
 }
 
+# The table's rows (variances, shares, ICCs, R2) of the components comp()
+# at theta, with delta-method intervals from V (NULL: no intervals) on the
+# log scale for variances and the logit scale for shares.
+shares_rows <- function(comp, theta, V, star, level) {
+  est <- comp(theta)
+  J <- if (!is.null(V)) difference_jacobian(comp, theta, h = 1e-6)
+  z <- stats::qnorm(1 - (1 - level) / 2)
+  ci <- function(kind, idx) {
+    v <- est[idx]
+    if (is.null(J)) return(cbind(v, NA_real_, NA_real_))
+    link <- if (kind == "variance") log else stats::qlogis
+    inv <- if (kind == "variance") exp else stats::plogis
+    d <- if (kind == "variance") 1 / v else 1 / (v * (1 - v))
+    Jk <- J[idx, , drop = FALSE] * d
+    se <- sqrt(pmax(delta_var(Jk, V, star), 0))
+    cbind(v, inv(link(v) - z * se), inv(link(v) + z * se))
+  }
+  lapply(c("variance", "share", "ICC", "R2"), function(kind) {
+    idx <- which(attr(est, "kind") == kind)
+    m <- ci(kind, idx)
+    data.frame(quantity = kind, component = names(est)[idx], estimate = m[, 1L],
+               conf.low = m[, 2L], conf.high = m[, 3L], stringsAsFactors = FALSE)
+  })
+}
+
+# The named vector of variances, shares, ICCs and R2 (attribute "kind")
+# from the fixed-effect variance vf, the terms' variances vr and the
+# distribution-specific variance ve.
+shares_vector <- function(vf, vr, ve) {
+  total <- vf + sum(vr) + ve
+  re_tot <- sum(vr) + ve
+  v <- c(c(fixed = vf), vr, c(residual = ve))
+  icc <- c(vr / re_tot, if (length(vr) > 1L) c(`all terms` = sum(vr) / re_tot))
+  r2 <- c(marginal = vf / total, conditional = (vf + sum(vr)) / total)
+  out <- c(v, v / total, icc, r2)
+  names(out) <- c(names(v), names(v), names(icc), names(r2))
+  structure(out, kind = rep(c("variance", "share", "ICC", "R2"),
+                            c(length(v), length(v), length(icc), length(r2))))
+}
+
 #' @export
 print.glmmgee_variance_shares <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   fam <- attr(x, "family")
   cat(sprintf("Variance shares, ICC and R2 (Nakagawa et al. 2017), %s(%s)%s\n",
               fam$family, fam$link,
-              if (fam$family == "binomial") ", latent scale" else ""))
+              if (fam$family %in% c("binomial", "cumulative")) ", latent scale" else ""))
   if (!is.null(attr(x, "approximation")))
     cat(sprintf("Distribution-specific variance: %s approximation%s\n", attr(x, "approximation"),
                 if (!is.null(attr(x, "lambda")))
@@ -173,16 +200,7 @@ variance_components <- function(fit, lambda, approximation) {
       }, 1)
     }
     names(vr) <- terms$names
-    ve <- distribution_variance(fam, theta, lambda, approximation)
-    total <- vf + sum(vr) + ve
-    re_tot <- sum(vr) + ve
-    v <- c(c(fixed = vf), vr, c(residual = ve))
-    icc <- c(vr / re_tot, if (length(vr) > 1L) c(`all terms` = sum(vr) / re_tot))
-    r2 <- c(marginal = vf / total, conditional = (vf + sum(vr)) / total)
-    out <- c(v, v / total, icc, r2)
-    names(out) <- c(names(v), names(v), names(icc), names(r2))
-    structure(out, kind = rep(c("variance", "share", "ICC", "R2"),
-                              c(length(v), length(v), length(icc), length(r2))))
+    shares_vector(vf, vr, distribution_variance(fam, theta, lambda, approximation))
   }
 }
 

@@ -77,3 +77,27 @@ eco_gee <- function() {
                                 corstr = "exchangeable"))
   })
 }
+
+# lme4 fits at a tight tolerance and cbpp as 0/1 rows, for the performance
+# and MuMIn tests.
+# The data go into the call itself: insight refits the null model by
+# update(), which must find them wherever it is evaluated.
+tight_glmer <- function(f, data, family) {
+  do.call(lme4::glmer, list(f, data = data, family = family,
+                            control = lme4::glmerControl(optimizer = "bobyqa",
+                                                         optCtrl = list(rhoend = 1e-10),
+                                                         tolPwrss = 1e-12)))
+}
+
+# cbpp as one 0/1 row per animal: the same likelihood as the aggregated
+# binomial, and a response insight takes as Bernoulli (see below).
+cbpp_bernoulli <- function() {
+  cached("perf_cbpp_bernoulli", {
+    d <- cbpp_data()
+    idx <- rep(seq_len(nrow(d)), d$size)
+    y <- unlist(lapply(seq_len(nrow(d)), function(i)
+      rep(1:0, c(d$incidence[i], d$size[i] - d$incidence[i]))))
+    data.frame(herd = d$herd[idx], period = d$period[idx], y = y)
+  })
+}
+

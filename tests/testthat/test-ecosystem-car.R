@@ -123,3 +123,60 @@ test_that("car::deltaMethod on glmm and gee fits equals the delta method by hand
   expect_equal(dm3$SE, dm$SE)
   expect_error(car::deltaMethod(pa, "exp(b1)", parameterNames = "b0"), "'parameterNames'")
 })
+
+# Cumulative link fits: coef() is thresholds then coefficients, so a
+# default method reading it tested the thresholds under the covariates'
+# names (chi-square 5.66 for temp on wine, where the Wald test is 26.5).
+test_that("car::Anova on cumulative link fits tests the covariates, not the thresholds", {
+  skip_if_not_installed("car")
+  skip_if_not_installed("ordinal")
+  fits <- kinds_fits()
+  for (nm in c("ordinal", "ordinal_gee")) {
+    fit <- fits[[nm]]
+    b <- fit$coefficients
+    V <- vcov(fit)[names(b), names(b)]
+    for (type in c("II", "III")) {
+      tab <- car::Anova(fit, type = type)
+      expect_identical(rownames(tab), c("temp", "contact"), label = nm)
+      for (t in c("temp", "contact")) {
+        j <- grep(t, names(b))
+        expect_equal(tab[t, "Chisq"], drop(b[j] %*% solve(V[j, j], b[j])), label = paste(nm, t))
+      }
+    }
+    lh <- car::linearHypothesis(fit, "tempwarm = 0")
+    expect_equal(lh[2, "Chisq"], car::Anova(fit)["temp", "Chisq"])
+    expect_equal(car::deltaMethod(fit, "exp(tempwarm)")$Estimate, exp(unname(b["tempwarm"])))
+    # vcov. over all parameters or over the coefficients alone
+    expect_equal(car::Anova(fit, vcov. = vcov(fit))$Chisq, car::Anova(fit, vcov. = V)$Chisq)
+    expect_error(car::Anova(fit, vcov. = diag(3)), "thresholds and")
+  }
+  # The peer: ordinal::clmm's Wald statistic from its own coefficients and
+  # covariance (car::Anova() on a clmm fails, and on a clm it reads the
+  # thresholds as ours did). Same model, both by quadrature.
+  mm <- ordinal::clmm(rating ~ temp + contact + (1 | judge), data = kinds_wine(), nAGQ = 5)
+  j <- "tempwarm"
+  peer <- unname(mm$beta[j]^2 / vcov(mm)[j, j])
+  ours <- car::Anova(fits$ordinal)["temp", "Chisq"]
+  expect_equal(ours, peer, tolerance = 2e-3)   # 26.5 by both; 5.66 before
+  expect_gt(ours, 20)
+})
+
+test_that("multcomp and lmtest on cumulative link fits read the coefficients by name", {
+  skip_if_not_installed("multcomp")
+  skip_if_not_installed("lmtest")
+  skip_if_not_installed("ordinal")
+  fits <- kinds_fits()
+  for (nm in c("ordinal", "ordinal_gee")) {
+    fit <- fits[[nm]]
+    b <- fit$coefficients
+    se <- sqrt(diag(vcov(fit)))
+    g <- summary(multcomp::glht(fit, multcomp::mcp(temp = "Tukey")))
+    expect_equal(unname(g$test$coefficients), unname(b["tempwarm"]), label = nm)
+    expect_equal(unname(g$test$sigma), unname(se["tempwarm"]), label = nm)
+    ct <- lmtest::coeftest(fit)
+    expect_identical(rownames(ct), names(c(fit$thresholds, b)))
+    expect_equal(ct[, "Std. Error"], se[rownames(ct)])
+    expect_equal(unname(lmtest::coefci(fit)["tempwarm", 1]),
+                 unname(b["tempwarm"] - stats::qnorm(0.975) * se["tempwarm"]))
+  }
+})

@@ -89,3 +89,26 @@ test_that("a gee_fit() fit without a formula gets a clear emmeans error", {
   fit <- gee_fit(X, m$data$y, id = m$data$subject, family = poisson())
   expect_error(emmeans::ref_grid(fit), "gee_fit")
 })
+
+# The heading emmeans prints ("Covariance: ...") names the matrix used:
+# with vcov. = vcov(fit, type = "md") it said "robust sandwich".
+test_that("the covariance heading follows the matrix emmeans used", {
+  skip_if_not_installed("MASS")
+  m <- eco_gee()
+  mesg <- function(emm) paste(emm@misc$initMesg, collapse = " ")
+  expect_match(mesg(emmeans::emmeans(m$ours, ~ trt)), "robust sandwich")
+  md <- emmeans::emmeans(m$ours, ~ trt, vcov. = vcov(m$ours, type = "md"))
+  expect_match(mesg(md), "Mancl-DeRouen")
+  expect_no_match(mesg(md), "robust sandwich")
+  expect_match(mesg(emmeans::emmeans(m$ours, ~ trt, vcov. = function(f, ...) vcov(f, type = "kc"))),
+               "Kauermann-Carroll")
+  expect_match(mesg(emmeans::emmeans(m$ours, ~ trt, std.err = "md")), "Mancl-DeRouen")
+  expect_match(mesg(emmeans::emmeans(m$ours, ~ trt, vcov. = vcov(m$ours, type = "model"))),
+               "model-based")
+  expect_match(mesg(emmeans::emmeans(m$ours, ~ trt, vcov. = 4 * vcov(m$ours))), "user-supplied")
+  # the same for the ordinal gee (robust / naive)
+  skip_if_not_installed("ordinal")
+  og <- kinds_fits()$ordinal_gee
+  expect_match(mesg(emmeans::emmeans(og, ~ temp, vcov. = vcov(og, type = "naive"))), "naive")
+  expect_match(mesg(emmeans::emmeans(og, ~ temp, vcov. = 2 * vcov(og))), "user-supplied")
+})

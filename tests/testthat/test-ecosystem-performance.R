@@ -7,27 +7,6 @@ skip_if_not_installed("performance")
 skip_if_not_installed("lme4")
 skip_if_not_installed("insight")
 
-# The data go into the call itself: insight refits the null model by
-# update(), which must find them wherever it is evaluated.
-tight_glmer <- function(f, data, family) {
-  do.call(lme4::glmer, list(f, data = data, family = family,
-                            control = lme4::glmerControl(optimizer = "bobyqa",
-                                                         optCtrl = list(rhoend = 1e-10),
-                                                         tolPwrss = 1e-12)))
-}
-
-# cbpp as one 0/1 row per animal: the same likelihood as the aggregated
-# binomial, and a response insight takes as Bernoulli (see below).
-cbpp_bernoulli <- function() {
-  cached("perf_cbpp_bernoulli", {
-    d <- cbpp_data()
-    idx <- rep(seq_len(nrow(d)), d$size)
-    y <- unlist(lapply(seq_len(nrow(d)), function(i)
-      rep(1:0, c(d$incidence[i], d$size[i] - d$incidence[i]))))
-    data.frame(herd = d$herd[idx], period = d$period[idx], y = y)
-  })
-}
-
 perf_fits <- function() {
   cached("perf_fits", {
     e <- new.env()
@@ -167,4 +146,113 @@ test_that("icc() and r2() of negative binomial and Gamma fits equal glmmTMB's", 
     expect_equal(unlist(performance::r2(m[[1]])), unlist(performance::r2(m[[2]])),
                  tolerance = 1e-5, label = m[[3]])
   }
+})
+
+# Cumulative link mixed models: the class does not inherit from
+# glmmgee_glmm, so insight saw no random effects (icc() NULL) and
+# performance took the fit for a glm (R2 = -4.75 on wine). The
+# decomposition is on the latent scale, as for a binomial with the link.
+test_that("icc() and r2() of a cumulative link mixed model are the latent-scale decomposition", {
+  skip_if_not_installed("ordinal")
+  fit <- kinds_fits()$ordinal
+  s2 <- fit$sigma_re^2
+  vf <- stats::var(drop(fit$X %*% fit$coefficients))
+  v <- insight::get_variance(fit)
+  expect_equal(v$var.random, s2)
+  expect_equal(v$var.fixed, vf)
+  expect_equal(v$var.residual, pi^2 / 3)
+  icc <- performance::icc(fit)
+  expect_equal(icc$ICC_adjusted, s2 / (s2 + pi^2 / 3))
+  r2 <- performance::r2(fit)
+  tot <- vf + s2 + pi^2 / 3
+  expect_equal(unname(r2$R2_marginal), vf / tot)
+  expect_equal(unname(r2$R2_conditional), (vf + s2) / tot)
+  expect_true(r2$R2_marginal > 0 && r2$R2_conditional < 1)
+  # variance_shares() gives the same, with intervals
+  vs <- variance_shares(fit)
+  expect_equal(vs$estimate[vs$quantity == "R2" & vs$component == "marginal"],
+               unname(r2$R2_marginal))
+  expect_equal(vs$estimate[vs$quantity == "ICC"], icc$ICC_adjusted)
+  ci <- vs[vs$quantity == "ICC", c("conf.low", "conf.high")]
+  expect_true(ci$conf.low < icc$ICC_adjusted && icc$ICC_adjusted < ci$conf.high)
+  # The peer: performance on ordinal::clmm of the same model, where
+  # insight supports it.
+  mm <- ordinal::clmm(rating ~ temp + contact + (1 | judge), data = kinds_wine(), nAGQ = 5)
+  pv <- tryCatch(suppressWarnings(insight::get_variance(mm)), error = function(e) NULL)
+  if (!is.null(pv$var.random)) {
+    expect_equal(v$var.random, pv$var.random, tolerance = 1e-3)
+    expect_equal(v$var.residual, pv$var.residual, tolerance = 1e-6)
+    expect_equal(v$var.fixed, pv$var.fixed, tolerance = 1e-3)
+  }
+  # probit: residual variance 1
+  pr <- glmm(rating ~ temp + contact + (1 | judge), data = kinds_wine(),
+             family = cumulative("probit"), nAGQ = 5)
+  expect_equal(insight::get_variance(pr)$var.residual, 1)
+  expect_error(performance::r2(kinds_fits()$ordinal_gee), "not available")
+})
+
+test_that("icc() and r2() of a known-covariance fit equal variance_shares()", {
+  fit <- kinds_fits()$known
+  vs <- variance_shares(fit)
+  icc_own <- vs$estimate[vs$quantity == "ICC"]
+  expect_gt(icc_own, 0.1)
+  expect_equal(performance::icc(fit)$ICC_adjusted, icc_own)
+  r2 <- performance::r2(fit)
+  expect_equal(unname(r2$R2_conditional),
+               vs$estimate[vs$quantity == "R2" & vs$component == "conditional"])
+  v <- insight::get_variance(fit)
+  expect_equal(v$var.dispersion, 0)
+  # One level per observation with a known K is the genetic term of an
+  # animal model, not an observation-level (overdispersion) effect.
+  # 120 individuals in 12 families, one observation each, a family effect
+  # of variance 1 through K (relatedness 0.5 within a family).
+  set.seed(3)
+  n <- 120L
+  fam <- rep(seq_len(12L), each = 10L)
+  K <- 0.5 * outer(fam, fam, "==") + diag(0.5, n)
+  dimnames(K) <- list(as.character(seq_len(n)), as.character(seq_len(n)))
+  s <- data.frame(id = factor(seq_len(n)), x = rnorm(n))
+  s$y <- 1 + 0.5 * s$x + drop(t(chol(2 * K)) %*% rnorm(n)) + rnorm(n, sd = 0.7)
+  one <- glmm(y ~ x + (1 | id), data = s, covariance = list(id = K))
+  vs1 <- variance_shares(one)
+  icc1 <- vs1$estimate[vs1$quantity == "ICC"]
+  expect_gt(icc1, 0.3)
+  expect_equal(performance::icc(one)$ICC_adjusted, icc1)
+  expect_equal(insight::get_variance(one)$var.dispersion, 0)
+})
+
+test_that("check_overdispersion() of a glmm is the Pearson test performance gives glmer fits", {
+  skip_if_not_installed("MASS")
+  m <- perf_fits()$poisson
+  ours <- performance::check_overdispersion(m$ours)
+  ref <- performance::check_overdispersion(m$lme4, residual_type = "normal")
+  expect_s3_class(ours, "check_overdisp")
+  expect_equal(unclass(ours)[c("chisq_statistic", "dispersion_ratio", "residual_df", "p_value")],
+               unclass(ref)[c("chisq_statistic", "dispersion_ratio", "residual_df", "p_value")],
+               tolerance = 1e-4)
+  expect_error(performance::check_overdispersion(perf_fits()$gaussian$ours), "gaussian")
+  expect_error(performance::check_overdispersion(m$ours, type = 1), "unknown argument")
+  expect_error(performance::check_overdispersion(kinds_fits()$zi), "zero-inflated")
+})
+
+test_that("compare_performance() refuses glmm fits; model_performance() rows give its numbers", {
+  # performance::compare_performance() keeps only the classes in insight's
+  # fixed list (insight::is_model_supported() is not a generic), so it
+  # drops glmmgee fits and fails; the rows of model_performance(), bound
+  # together, are the table it gives for the glmer fits.
+  skip_if_not_installed("MASS")
+  e <- new.env()
+  utils::data("epil", package = "MASS", envir = e)
+  m <- perf_fits()$poisson
+  m0 <- glmm(y ~ lbase + (1 | subject), data = e$epil, family = poisson, nAGQ = 1)
+  r0 <- tight_glmer(y ~ lbase + (1 | subject), e$epil, poisson)
+  expect_error(suppressMessages(suppressWarnings(
+    performance::compare_performance(m$ours, m0, estimator = "ML"))))
+  ours <- do.call(rbind, lapply(list(m$ours, m0), function(f)
+    suppressMessages(performance::model_performance(f, metrics = "common"))))
+  ref <- suppressMessages(suppressWarnings(
+    performance::compare_performance(m$lme4, r0, estimator = "ML", metrics = "common")))
+  expect_identical(nrow(ours), 2L)
+  for (col in c("AIC", "BIC", "R2_conditional", "R2_marginal", "ICC", "RMSE"))
+    expect_equal(ours[[col]], ref[[col]], tolerance = 1e-4, label = col)
 })
