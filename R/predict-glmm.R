@@ -96,6 +96,9 @@ predict.glmmgee_glmm <- function(object, newdata = NULL, type = c("link", "respo
 # the fixed-effect part (see predict.glmmgee_glmm()).
 prediction <- function(object, eta, X, type, na.action) {
   pred <- if (type == "response") object$family$linkinv(eta) else eta
+  warn_binlog_over(object$family, exp(eta), names(eta),
+                   if (type == "response") "predicted probabilities"
+                   else "predicted probabilities exp(eta) of these linear predictors")
   if (is.null(X)) return(stats::napredict(na.action, pred))
   se <- sqrt(pmax(delta_var(X, vcov(object), cov_star_of(object)), 0))
   if (type == "response") se <- se * abs(object$family$mu.eta(eta))
