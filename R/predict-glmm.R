@@ -24,6 +24,15 @@
 #' with missing values give `NA` under the default `na.action = na.pass`; with
 #' [na.omit()] they are dropped, with [na.exclude()] padded back as `NA`.
 #'
+#' **binomial(link = "log").** A prediction \eqn{\exp(\eta)} above 1 (new
+#' covariate values, or random effects, that push \eqn{\eta} past 0) is
+#' not a probability: the model has no distribution there. It is returned as
+#' computed, not capped, with a warning naming the rows, so that an
+#' extrapolation is not passed off as a certainty and a prediction keeps its
+#' standard error; [predict()] of [gee()] fits, [standardize()] and
+#' [marginal_coefs()] do the same. [simulate()], which must draw, caps such
+#' probabilities at 1 and says so.
+#'
 #' @param object A fitted model from [glmm()].
 #' @param newdata Optional data frame; by default the data of the fit.
 #' @param type `"link"` (linear predictor) or `"response"` (mean).
