@@ -46,25 +46,53 @@ check_frame_finite <- function(mf) {
   invisible()
 }
 
-# A response without variation cannot be fitted: for binomial (all failures
-# or all successes) and counts (poisson, nbinom2: all zero) the intercept's estimate is
-# infinite; for gaussian the residual variance is zero.
+# A response without variation cannot be fitted, whatever the family: one
+# table, one message. Binomial and beta-binomial data with no successes or
+# no failures, and counts (poisson, nbinom2, nbinom1) that are all zero,
+# put the intercept's estimate at +/-Inf; a constant gaussian, Gamma or beta
+# response sends the dispersion to its bound (a residual variance of zero,
+# an infinite Gamma shape or beta precision), where the likelihood is
+# unbounded. For glmm() and gee() alike (the estimating equations of the
+# first kind have no finite root, those of the second no scale).
 # Minima and maxima rather than all(y <= 0) and the like: no n-length
 # temporaries (y has no missing values here).
+degenerate_response <- function(y, family) {
+  fam <- family$family
+  lo <- min(y)
+  hi <- max(y)
+  binary <- c("binomial", "betabinomial")
+  counts <- c("poisson", "nbinom2", "nbinom1")
+  continuous <- c("gaussian", "Gamma", "beta")
+  if (fam %in% binary && hi <= 0) return("has no successes (every observation is 0)")
+  if (fam %in% binary && lo >= 1) return("has no failures (every observation is 1)")
+  if (fam %in% counts && lo == 0 && hi == 0) return("is 0 for every observation")
+  if (fam %in% continuous && hi - lo <= 1e-12 * max(1, abs(lo), abs(hi)))
+    return(sprintf("is constant (%s)", format(y[1L])))
+  NULL
+}
+
+# The family-specific reason why a degenerate response has no estimate.
+# Under the log link a response of all successes is fitted by
+# probabilities of 1, on the boundary of the parameter space rather than
+# at an infinite coefficient.
+degenerate_reason <- function(family, y) {
+  if (family$family == "binomial" && identical(family$link, "log") && min(y) >= 1)
+    return("every fitted probability would be 1, the boundary of the parameter space, where nothing is left to estimate")
+  switch(family$family,
+    gaussian = "the residual variance would be zero",
+    Gamma = "the Gamma shape would be infinite",
+    beta = "the beta precision phi would be infinite",
+    "the intercept would be infinite")
+}
+
 check_response_varies <- function(y, weights, family, name) {
   if (!length(y)) return(invisible())
   if (min(weights) <= 0) y <- y[weights > 0]
   if (!length(y)) return(invisible())
-  fam <- family$family
-  msg <- if (fam == "binomial" && max(y) <= 0) "has no successes (every observation is 0)"
-         else if (fam == "binomial" && min(y) >= 1) "has no failures (every observation is 1)"
-         else if (fam %in% c("poisson", "nbinom2") && min(y) == 0 && max(y) == 0)
-           "is 0 for every observation"
-         else if (fam == "gaussian" && max(y) - min(y) <= 1e-12 * max(1, abs(min(y)), abs(max(y))))
-           sprintf("is constant (%s)", format(y[1L]))
+  msg <- degenerate_response(y, family)
   if (!is.null(msg))
-    stop(sprintf("the response '%s' %s: the model cannot be estimated (the maximum likelihood estimate does not exist)",
-                 name, msg), call. = FALSE)
+    stop(sprintf("the response '%s' %s: the %s model cannot be estimated (%s)",
+                 name, msg, family$family, degenerate_reason(family, y)), call. = FALSE)
   invisible()
 }
 

@@ -109,6 +109,8 @@ confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
   idx <- select_parameters(lme4_keywords(parm, targets), names(targets))
   if (method == "boot")
     return(confint_boot(object, idx, level, nsim, boot.type, seed, parallel, ncpus))
+  if (method == "profile" && is_dist_fit(object))
+    return(confint_profile_dist(object, names(targets)[idx], level))
   if (method == "profile") {
     pr <- profile(object, which = idx, alpha = min(0.01, (1 - level) / 2), refine = level, ...)
     ci <- confint(pr, level = level)

@@ -72,7 +72,7 @@ binlog_boundary_message <- function(eta, weights = NULL, tol = 1e-5) {
 # conditional modes of the random effects.
 binlog_glmm_warning <- function(obj) {
   if (!is_binomial_log(obj$family)) return(NULL)
-  eta <- tryCatch(stats::predict(obj, type = "link"), error = function(e) NULL)
+  eta <- tryCatch(quiet_binlog_over(stats::predict(obj, type = "link")), error = function(e) NULL)
   if (is.null(eta)) return(NULL)
   binlog_boundary_message(eta, obj$prior.weights)
 }
@@ -88,4 +88,46 @@ binlog_cap_mean <- function(mu) {
     mu[over] <- 1
   }
   mu
+}
+
+# Predictions of a log-binomial model beyond the parameter space. A mean
+# exp(eta) above 1 is not a probability: the fitted model has no
+# distribution there (a new covariate value or a new random effect pushed
+# eta past 0). predict(), standardize() and marginal_coefs() return such
+# values as computed, not capped: capping at 1 would present an
+# extrapolation as a certainty and break the link between a prediction
+# and its standard error; the warning names the rows. (simulate() must
+# draw, so it caps at 1, and says so: binlog_cap_mean().)
+# `mu`: the means (on the probability scale), `labels`: their row names;
+# `what`: what the means are, for the message. NULL when all are <= 1.
+binlog_over_message <- function(mu, labels = names(mu), what = "predicted probabilities") {
+  over <- which(mu > 1)
+  if (!length(over)) return(NULL)
+  if (is.null(labels)) labels <- as.character(seq_along(mu))
+  shown <- labels[over]
+  if (length(shown) > 10L) shown <- c(shown[1:10], sprintf("and %d more", length(over) - 10L))
+  sprintf(paste0("binomial(link = \"log\"): %d of the %s exceed 1 (largest %.4g; rows %s): ",
+                 "exp(eta) > 1 is outside the model's parameter space, so these are ",
+                 "extrapolations, not probabilities; they are returned as computed (not capped at 1)"),
+          length(over), what, max(mu[over]), paste(shown, collapse = ", "))
+}
+
+# The warning of binlog_over_message() for a family (a no-op for other
+# families); `mu` on the probability scale.
+warn_binlog_over <- function(family, mu, labels = names(mu), what = "predicted probabilities") {
+  if (!is_binomial_log(family)) return(invisible(NULL))
+  msg <- binlog_over_message(mu, labels, what)
+  if (!is.null(msg)) warning(msg, call. = FALSE)
+  invisible(msg)
+}
+
+# Evaluates expr without binlog_over_message()'s warning, for internal
+# predictions that report the same thing their own way (simulate()'s cap,
+# the boundary check of a fit).
+quiet_binlog_over <- function(expr) {
+  withCallingHandlers(expr, warning = function(w) {
+    if (grepl("of the .* exceed 1 \\(largest", conditionMessage(w)) &&
+        startsWith(conditionMessage(w), "binomial(link = \"log\")"))
+      invokeRestart("muffleWarning")
+  })
 }

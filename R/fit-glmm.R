@@ -56,6 +56,18 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
   # Gaussian identity link: fitted on y / s and mapped back, so that the
   # optimum found does not depend on the units of y (response-scale.R).
   s <- response_scale(if (is.matrix(X)) X else as.matrix(X), y, weights, offset, family)
+  # Gamma with the identity or inverse link: likewise (response-scale.R).
+  gs <- gamma_response_scale(y, weights, family)
+  if (!is.null(gs) && is.null(control$workers)) {
+    k <- gs$eta_mult
+    fit <- glmm_fit_units(X, y / gs$s, Z, group, family, weights,
+                          if (!is.null(offset)) offset / k, nAGQ, cov_blocks,
+                          control, gamma_scale_start(start, gs))
+    map <- gamma_response_map(length(fit$theta), gs)
+    return(unscale_fit(fit, gs$s, weights, fit$group$index, map$mult, map$add,
+                       eta_mult = k, sigma_mult = 1,
+                       jac_w = if (is.null(weights)) rep(1, length(y)) else weights))
+  }
   if (s == 1)
     return(glmm_fit_units(X, y, Z, group, family, weights, offset, nAGQ, cov_blocks,
                           control, start))

@@ -82,6 +82,20 @@ truncated_family <- function(inner, link) {
             class = "family")
 }
 
+# A cumulative link model has no zero-inflation (its response is a
+# category, not a count with extra zeros) and no dispersion parameter (its
+# latent scale is fixed by the thresholds): said so, rather than the family
+# table's "cumulative with link logit is not supported".
+refuse_ordinal_aux <- function(family, ziformula, dispformula) {
+  fam <- as_cumulative(family)
+  if (is.null(fam)) return(invisible())
+  if (!is_empty_part(ziformula, "ziformula"))
+    stop(sprintf("'ziformula': zero-inflation is not defined for ordinal responses (cumulative(\"%s\")): the response is a category, not a count with extra zeros; drop 'ziformula'",
+                 fam$link), call. = FALSE)
+  stop(sprintf("'dispformula': cumulative link models (cumulative(\"%s\")) have no dispersion parameter (the latent scale is fixed); drop 'dispformula'",
+               fam$link), call. = FALSE)
+}
+
 # TRUE when glmm() must route to the auxiliary-predictor fit.
 wants_aux_parts <- function(ziformula, dispformula, family, env) {
   !is.null(truncated_count_family(family)) ||
@@ -232,6 +246,7 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
   off_c <- part_offset(fx$mt, mf, "formula", with_argument = TRUE) %||% rep(0, nrow(mf))
   rc <- checked_response(mf, X, inner, formula, offset = off_c)
   y <- rc$resp$y
+  if (has_disp) check_disp_levels(y, rc$resp$weights, X, re, dd$X, mf, dispformula, inner)
   if (truncated && !has_zi && any(y[rc$resp$weights > 0] == 0))
     stop(sprintf("'family': %s without a 'ziformula' is zero-truncated, but the response has zeros; give a ziformula for a hurdle model",
                  family$family), call. = FALSE)

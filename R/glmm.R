@@ -394,6 +394,7 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
     stop("'zi_correlated' needs a 'ziformula' with a random-effect term, such as ~ x + (1 | g)",
          call. = FALSE)
   if (wants_aux_parts(ziformula, dispformula, family, env)) {
+    refuse_ordinal_aux(family, ziformula, dispformula)
     if (!is.null(covariance) || !identical(ranef_dist, "normal") || !identical(REML, FALSE))
       stop("'ziformula', 'dispformula' and hurdle families cannot be combined with 'covariance', 'ranef_dist' or 'REML'",
            call. = FALSE)

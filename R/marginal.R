@@ -79,7 +79,16 @@ marginal_coefs <- function(fit, std_errors = TRUE, workers = NULL) {
   r <- glmm_means(re, fam, fit$theta, X, re$Z, fit$offset, "marginal",
                   jacobian = std_errors, star = cov_star_of(fit))
   mu <- r$mean
-  if (fam$family == "binomial" && any(mu <= 0 | mu >= 1))
+  # The log link's marginal means exp(eta + s^2 / 2) can exceed 1 (the
+  # normal random effect puts mass where exp(eta + b) > 1); the marginal
+  # coefficients are then finite but describe means that are not
+  # probabilities: said, not refused.
+  if (is_binomial_log(fam)) {
+    warn_binlog_over(fam, mu, rownames(X) %||% as.character(seq_along(mu)),
+                     "marginal means of the fitted rows (integrated over the random effects)")
+    if (any(mu <= 0))
+      stop("marginal means of 0: the marginal coefficients are infinite", call. = FALSE)
+  } else if (fam$family == "binomial" && any(mu <= 0 | mu >= 1))
     stop("marginal means of 0 or 1: the marginal coefficients are infinite", call. = FALSE)
   qx <- qr(X)
   gamma <- qr.coef(qx, fam$linkfun(mu) - fit$offset)

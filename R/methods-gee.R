@@ -167,6 +167,9 @@ predict.glmmgee_gee <- function(object, newdata, type = c("link", "response"),
   }
   eta <- drop(X %*% object$coefficients) + off
   fit <- if (type == "link") eta else fam$linkinv(eta)
+  warn_binlog_over(fam, exp(eta), names(eta) %||% rownames(X),
+                   if (type == "response") "predicted probabilities"
+                   else "predicted probabilities exp(eta) of these linear predictors")
   if (!se.fit) return(stats::napredict(na, fit))
   se <- sqrt(delta_var(X, vcov(object), cov_star_of(object)))
   if (type == "response") se <- se * abs(fam$mu.eta(eta))

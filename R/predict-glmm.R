@@ -24,6 +24,15 @@
 #' with missing values give `NA` under the default `na.action = na.pass`; with
 #' [na.omit()] they are dropped, with [na.exclude()] padded back as `NA`.
 #'
+#' **binomial(link = "log").** A prediction \eqn{\exp(\eta)} above 1 (new
+#' covariate values, or random effects, that push \eqn{\eta} past 0) is
+#' not a probability: the model has no distribution there. It is returned as
+#' computed, not capped, with a warning naming the rows, so that an
+#' extrapolation is not passed off as a certainty and a prediction keeps its
+#' standard error; [predict()] of [gee()] fits, [standardize()] and
+#' [marginal_coefs()] do the same. [simulate()], which must draw, caps such
+#' probabilities at 1 and says so.
+#'
 #' @param object A fitted model from [glmm()].
 #' @param newdata Optional data frame; by default the data of the fit.
 #' @param type `"link"` (linear predictor) or `"response"` (mean).
@@ -96,6 +105,9 @@ predict.glmmgee_glmm <- function(object, newdata = NULL, type = c("link", "respo
 # the fixed-effect part (see predict.glmmgee_glmm()).
 prediction <- function(object, eta, X, type, na.action) {
   pred <- if (type == "response") object$family$linkinv(eta) else eta
+  warn_binlog_over(object$family, exp(eta), names(eta),
+                   if (type == "response") "predicted probabilities"
+                   else "predicted probabilities exp(eta) of these linear predictors")
   if (is.null(X)) return(stats::napredict(na.action, pred))
   se <- sqrt(pmax(delta_var(X, vcov(object), cov_star_of(object)), 0))
   if (type == "response") se <- se * abs(object$family$mu.eta(eta))

@@ -60,6 +60,9 @@
 #' @export
 profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20L,
                                  refine = 0.95, criterion = NULL, ...) {
+  if (is_dist_fit(fitted))
+    stop(sprintf("profile(): the profile table is not available for a %s random intercept; confint(fit, method = \"profile\") gives its profile-likelihood intervals",
+                 fitted$ranef_dist$type), call. = FALSE)
   reml <- isTRUE(fitted$REML)
   if (!reml && !is.null(criterion) && !identical(criterion, "ML"))
     stop("'criterion = \"REML\"' needs a fit with REML = TRUE", call. = FALSE)

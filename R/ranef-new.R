@@ -218,6 +218,11 @@ posterior_quantiles <- function(fit, nd, probs, centre, scale, lprior = NULL) {
     ll <- cpp_family_eval(fam$family_code, fam$link_code, rep(nd$y[r], length(b)),
                           rep(nd$weights[r], length(b)), as.vector(E), phi)$loglik
     lp <- colSums(matrix(ll, length(r))) + lprior(b)
+    # Outside the family's range (Gamma(inverse): a negative mean; the log
+    # link of binomial: a probability above 1) the density is zero, where
+    # the family's evaluation gives NaN or -Inf.
+    lp[!is.finite(lp)] <- -Inf
+    if (!any(is.finite(lp))) return(rep(NA_real_, length(probs)))
     d <- exp(lp - max(lp))
     cdf <- cumsum(c(0, (d[-1L] + d[-length(d)]) / 2))
     cdf <- cdf / cdf[length(cdf)]

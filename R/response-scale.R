@@ -104,7 +104,8 @@ scale_start <- function(start, s) {
 # that Hessian. The standardized random effects u = Lambda^{-1} b and the
 # warnings (judged on the scale-free fit) are the same; the boundary
 # check's log-likelihoods are mapped, its messages are not.
-unscale_fit <- function(fit, s, weights, index, mult = NULL, add = NULL) {
+unscale_fit <- function(fit, s, weights, index, mult = NULL, add = NULL,
+                        eta_mult = as.vector(s), sigma_mult = as.vector(s), jac_w = NULL) {
   b0 <- response_shift(s)
   s <- as.vector(s)
   if (s == 1 && is.null(b0)) return(fit)
@@ -117,22 +118,28 @@ unscale_fit <- function(fit, s, weights, index, mult = NULL, add = NULL) {
   }
   # The shift of the response (response_shift()) on the fixed effects.
   if (!is.null(b0)) add[seq_along(b0)] <- add[seq_along(b0)] + b0
+  # Each observation's density in y is its density in y / s divided by s
+  # (raised to its prior weight where the weight multiplies the
+  # log-likelihood, `jac_w`): log(s) off per observation of positive weight.
   pos <- if (is.null(weights)) rep(TRUE, length(index)) else weights > 0
+  jw <- if (is.null(jac_w)) as.numeric(pos) else jac_w
   fit$theta <- fit$theta * mult + add
-  fit$beta <- fit$beta * s + (b0 %||% 0)
-  fit$lambda <- fit$lambda * s
-  fit$Lambda <- fit$Lambda * s
-  if (!is.null(fit$sigma)) fit$sigma <- fit$sigma * s
-  fit$loglik <- fit$loglik - sum(pos) * ls
+  fit$beta <- fit$beta * eta_mult + (b0 %||% 0)
+  fit$lambda <- fit$lambda * eta_mult
+  fit$Lambda <- fit$Lambda * eta_mult
+  if (!is.null(fit$sigma)) fit$sigma <- fit$sigma * sigma_mult
+  fit$loglik <- fit$loglik - sum(jw) * ls
   # The boundary check's log-likelihoods (verify_boundary()) too.
   bc <- fit$optinfo$boundary_check
   if (is.list(bc) && is.numeric(bc$loglik_boundary)) {
-    bc$loglik_boundary <- bc$loglik_boundary - sum(pos) * ls
-    bc$loglik_restarts <- bc$loglik_restarts - sum(pos) * ls
+    bc$loglik_boundary <- bc$loglik_boundary - sum(jw) * ls
+    bc$loglik_restarts <- bc$loglik_restarts - sum(jw) * ls
     fit$optinfo$boundary_check <- bc
   }
   if (!is.null(fit$modes$loglik))
-    fit$modes$loglik <- fit$modes$loglik - tabulate(index[pos], length(fit$modes$loglik)) * ls
+    fit$modes$loglik <- fit$modes$loglik - ls *
+      (if (is.null(jac_w)) tabulate(index[pos], length(fit$modes$loglik))
+       else vapply(split(jw, factor(index, seq_along(fit$modes$loglik))), sum, 1))
   fit$gradient <- fit$gradient / mult
   fit$hessian <- unscale_hessian(fit$hessian, mult)
   pnames <- names(fit$theta)
@@ -210,6 +217,12 @@ unscale_hessian <- function(hess, mult) {
 # (response_shift()); the sparse Laplace route does not need it.
 with_response_scale <- function(fitter, X, y, re, family, weights, offset, control, start,
                                 shift = FALSE) {
+  gs <- gamma_response_scale(y, weights, family)
+  if (!is.null(gs)) {
+    fit <- fitter(X, y / gs$s, re, family, weights,
+                  if (!is.null(offset)) offset / gs$eta_mult, control, gamma_scale_start(start, gs))
+    return(unscale_terms_fit(fit, gs$s, weights, length(y), X, gamma = gs))
+  }
   s <- response_scale(as.matrix(X), y, weights, offset, family)
   if (!shift) attr(s, "shift") <- NULL
   b0 <- response_shift(s)
@@ -229,30 +242,88 @@ with_response_scale <- function(fitter, X, y, re, family, weights, offset, contr
 # the dispersion, the linear predictor and per-term summaries (Lambda, D,
 # the modes b and their conditional covariances), and for nested quadrature
 # the Laplace fit it started from.
-unscale_terms_fit <- function(fit, s, weights, n, X = NULL) {
-  fit <- unscale_fit(fit, s, weights, rep(1L, n))
+unscale_terms_fit <- function(fit, s, weights, n, X = NULL, gamma = NULL) {
+  # Gamma (gamma_response_scale()): the linear predictor and the random
+  # effects times eta_mult, the shape unchanged, the log-likelihood less
+  # sum(w) log(s).
+  jw <- if (!is.null(gamma)) { if (is.null(weights)) rep(1, n) else weights }
+  k <- if (!is.null(gamma)) gamma$eta_mult else as.vector(s)
+  fit <- if (is.null(gamma)) unscale_fit(fit, s, weights, rep(1L, n))
+         else {
+           gm <- gamma_response_map(length(fit$theta), gamma)
+           unscale_fit(fit, s, weights, rep(1L, n), gm$mult, gm$add, eta_mult = k,
+                       sigma_mult = 1, jac_w = jw)
+         }
   b0 <- response_shift(s)
   s <- as.vector(s)
-  npos <- if (is.null(weights)) n else sum(weights > 0)
-  if (!is.null(fit$dispersion)) fit$dispersion <- fit$dispersion * s
+  npos <- if (!is.null(jw)) sum(jw) else if (is.null(weights)) n else sum(weights > 0)
+  if (!is.null(fit$dispersion) && is.null(gamma)) fit$dispersion <- fit$dispersion * s
   if (!is.null(fit$modes$eta)) {
-    fit$modes$eta <- fit$modes$eta * s
+    fit$modes$eta <- fit$modes$eta * k
     if (!is.null(b0)) fit$modes$eta <- fit$modes$eta + drop(as.matrix(X) %*% b0)
   }
-  if (!is.null(fit$modes$b)) fit$modes$b <- fit$modes$b * s
+  if (!is.null(fit$modes$b)) fit$modes$b <- fit$modes$b * k
   fit$terms <- lapply(fit$terms, function(tm) {
-    tm$Lambda <- tm$Lambda * s
-    tm$D <- tm$D * s^2
-    tm$b <- tm$b * s
-    tm$condvar <- tm$condvar * s^2
+    tm$Lambda <- tm$Lambda * k
+    tm$D <- tm$D * k^2
+    tm$b <- tm$b * k
+    tm$condvar <- tm$condvar * k^2
     tm
   })
   lap <- fit$optinfo$laplace
   if (!is.null(lap)) {
-    map <- response_map(length(lap$theta), s)
+    map <- if (is.null(gamma)) response_map(length(lap$theta), s)
+           else gamma_response_map(length(lap$theta), gamma)
     if (!is.null(b0)) map$add[seq_along(b0)] <- map$add[seq_along(b0)] + b0
     fit$optinfo$laplace <- list(loglik = lap$loglik - npos * log(s),
                                 theta = lap$theta * map$mult + map$add)
   }
   fit
+}
+
+# Gamma models with the identity or inverse link, in any units of y. With
+# y multiplied by c the optimum is the same model: the identity link's
+# beta and Lambda times c, the inverse link's divided by c, the shape
+# unchanged, the log-likelihood less sum(w) log(c) (the prior weights
+# multiply each observation's log-likelihood). The search is not
+# equivariant (its tolerances, steps and difference widths are absolute):
+# with y in units 1000 times larger the inverse link's coefficients were
+# 1000 times smaller and the search ended in "false convergence" at
+# another point. So the fit is run on y / s, s the weighted geometric mean
+# of y (equivariant: y * c gives s * c), and mapped back exactly. The log
+# link needs nothing (the units only shift the intercept).
+# Returns NULL when nothing is to be done, else list(s, eta_mult) with
+# eta_mult the factor from the linear predictor on y / s to the one on y.
+gamma_response_scale <- function(y, weights, family) {
+  if (!identical(family$family, "Gamma") || !family$link %in% c("identity", "inverse"))
+    return(NULL)
+  w <- if (is.null(weights)) rep(1, length(y)) else weights
+  ok <- w > 0 & is.finite(y) & y > 0
+  if (!any(ok)) return(NULL)
+  s <- exp(sum(w[ok] * log(y[ok])) / sum(w[ok]))
+  # A power of two: y / s and the back-map are then exact in floating point.
+  s <- 2^round(log2(s))
+  if (!is.finite(s) || s <= 0 || s == 1) return(NULL)
+  list(s = s, eta_mult = if (family$link == "inverse") 1 / s else s)
+}
+
+# The parameter map (theta * mult + add) of a Gamma fit on y / s: beta and
+# the covariance parameters times eta_mult (on the scale of b, as Lambda's
+# entries are), the log shape unchanged.
+gamma_response_map <- function(P, gs) {
+  list(mult = c(rep(gs$eta_mult, P - 1L), 1), add = rep(0, P))
+}
+
+# A start vector (beta, covariance parameters, log shape) in the user's
+# units, in those of y / s; a glmm_fit() start list likewise.
+gamma_scale_start <- function(start, gs) {
+  k <- gs$eta_mult
+  if (is.numeric(start) && length(start)) {
+    P <- length(start)
+    return(c(start[-P] / k, start[[P]]))
+  }
+  if (!is.list(start)) return(start)
+  for (nm in c("beta", "lambda"))
+    if (is.numeric(start[[nm]])) start[[nm]] <- start[[nm]] / k
+  start
 }

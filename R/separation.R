@@ -52,7 +52,13 @@ detect_separation <- function(X, y, weights, family, max_rounds = 50L) {
   # check needs a few vectors of length n, not copies of X.
   n <- nrow(X)
   pos_w <- weights > 0
-  sgn <- if (fam == "binomial") (y >= 1) - (y <= 0) else -(y <= 0)
+  # The log link (binomial(link = "log")): its mean exp(eta) is at most 1,
+  # so observations with no failures cannot be fitted better by raising
+  # eta past 0 (the fit then sits on the boundary of the parameter space,
+  # a finite estimate, not separation); only the zeros can drift to
+  # eta = -Inf, as for poisson data.
+  log_link <- fam == "binomial" && identical(family$link, "log")
+  sgn <- if (fam == "binomial" && !log_link) (y >= 1) - (y <= 0) else -(y <= 0)
   ii <- which(pos_w & sgn != 0)
   ie <- which(pos_w & sgn == 0)
   sv <- as.numeric(sgn[ii])
@@ -259,6 +265,7 @@ entering_column <- function(blocks, offsets, tol, bland) {
 separation_message <- function(sep, family, model = "glmm") {
   zero <- model == "zero part"
   what <- if (zero) "zero probabilities of 0 or 1"
+          else if (family$family == "binomial" && identical(family$link, "log")) "fitted probabilities of 0"
           else if (family$family == "binomial") "fitted probabilities of 0 or 1" else "fitted means of 0"
   terms <- sQuote(sep$terms, FALSE)
   if (length(terms) > 10L) terms <- c(terms[1:10], sprintf("and %d more", length(terms) - 10L))

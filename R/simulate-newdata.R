@@ -21,8 +21,8 @@ simulate_newdata <- function(object, nsim, seed, new_re, newdata, allow.new.leve
   full <- !seq_len(n) %in% as.integer(simulate_newdata_rows(object, data, stats::na.omit, env)$na.action)
   eta0 <- rep(NA_real_, n)
   if (any(full))
-    eta0[full] <- unname(stats::predict(object, newdata = data[full, , drop = FALSE], re.form = NA,
-                                        type = "link"))
+    eta0[full] <- unname(quiet_binlog_over(
+      stats::predict(object, newdata = data[full, , drop = FALSE], re.form = NA, type = "link")))
   terms <- newdata_re_terms(object, data, env)
   if (!new_re) check_new_levels(terms, allow.new.levels)
   w <- newdata_prior_weights(object, data, env, weights)

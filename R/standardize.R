@@ -177,7 +177,8 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
     contrast_table(m, NULL, values$label, binary, level)
   }
   attrs <- attributes(out)[c("replicates", "failed", "boot")]
-  trouble <- standardize_trouble(fit, m, values$label, binary)
+  trouble <- c(standardize_trouble(fit, m, values$label, binary),
+               standardize_binlog_over(fam, est$rows, values$label))
   for (w in trouble) warning(w, call. = FALSE)
   out <- structure(out, class = c("glmmgee_standardized", "data.frame"), view = view,
                    variable = variable, se = se, level = level, family = fam,
@@ -328,10 +329,26 @@ standardize_trouble <- function(fit, m, labels, binary) {
                                  "so the standardized means, their contrasts and intervals are not ",
                                  "meaningful (risks of 0 or 1 with intervals of zero width)"),
                           paste(sQuote(sep$terms, FALSE), collapse = ", ")))
-  edge <- binary & (m < 1e-6 | m > 1 - 1e-6)
+  # (A log-binomial mean above 1 is not a probability: standardize_binlog_over().)
+  edge <- binary & (m < 1e-6 | (m > 1 - 1e-6 & m <= 1))
   if (any(edge) && !isTRUE(sep$separated))
     out <- c(out, sprintf(paste0("standardized risk(s) at %s are within 1e-6 of 0 or 1: the delta-method ",
                                  "intervals of these means and their contrasts collapse and are not ",
                                  "meaningful"), paste(labels[edge], collapse = ", ")))
+  out
+}
+
+# A log-binomial fit's predicted risks above 1 among the standardized rows
+# (a row set to a value of the variable that its data did not have, or
+# integrated over a random effect that pushes exp(eta) past 1): their
+# average is not a standardized risk. Returned as warning texts.
+standardize_binlog_over <- function(family, rows, labels) {
+  if (!is_binomial_log(family) || is.null(rows)) return(character())
+  out <- character()
+  for (k in seq_len(ncol(rows))) {
+    msg <- binlog_over_message(rows[, k], NULL,
+                               sprintf("predicted risks averaged for %s", labels[k]))
+    if (!is.null(msg)) out <- c(out, msg)
+  }
   out
 }

@@ -24,6 +24,9 @@
 #'   (intercept and the same random effects), refitted here;
 #' * [nbinom2()]: as poisson with \eqn{1/\lambda + 1/\theta} in place of
 #'   \eqn{1/\lambda};
+#' * [nbinom1()]: as poisson with \eqn{(1 + \phi)/\lambda} in place of
+#'   \eqn{1/\lambda} (the quasi-Poisson variance \eqn{\omega\lambda},
+#'   \eqn{\omega = 1 + \phi});
 #' * Gamma (log): \eqn{\log(1 + 1/\nu)}, \eqn{\psi_1(\nu)} or \eqn{1/\nu},
 #'   \eqn{\nu} the shape;
 #' * [cumulative()] (cumulative link mixed models, on the scale of the
@@ -31,6 +34,13 @@
 #'   for the logit link, 1 for probit, \eqn{\pi^2/6} for cloglog, as for a
 #'   binomial model with the same link. The thresholds enter none of the
 #'   variances; \eqn{\sigma^2_f} is the variance of \eqn{x'\beta}.
+#'
+#' Other links are refused with the family and link named: for
+#' Gamma(inverse), Gamma(identity), gaussian(log) or poisson(identity) the
+#' distribution-specific variance above is on another scale than the linear
+#' predictor, binomial(log) has no latent scale, and the latent variable of
+#' binomial(cauchit) (a Cauchy) has no variance. Beta, beta-binomial and
+#' cumulative fits are refused too.
 #'
 #' The ICC of a term is its share of the random and residual variance,
 #' \eqn{\sigma^2_t / (\sum_s \sigma^2_s + \sigma^2_\varepsilon)} (the
@@ -94,7 +104,8 @@ variance_shares <- function(fit, approximation = c("lognormal", "trigamma", "del
   if (inherits(fit, "glmmgee_glmm_ordinal")) return(cumulative_variance_shares(fit, level))
   refuse_two_part_shares(fit, "variance_shares")
   fam <- fit$family
-  lambda <- if (fam$family %in% c("poisson", "nbinom2")) null_model_mean(fit)
+  check_shares_family(fam, "variance_shares")
+  lambda <- if (fam$family %in% c("poisson", "nbinom2", "nbinom1")) null_model_mean(fit)
   comp <- variance_components(fit, lambda, approximation)
   theta <- unname(fit$theta)
   par <- tryCatch(fit_parameters(fit), error = function(e) NULL)
@@ -174,7 +185,8 @@ print.glmmgee_variance_shares <- function(x, digits = max(3L, getOption("digits"
 # variance_shares(), without the intervals.
 variance_estimates <- function(fit, approximation = "lognormal") {
   refuse_two_part_shares(fit, "get_variance")
-  lambda <- if (fit$family$family %in% c("poisson", "nbinom2")) null_model_mean(fit)
+  check_shares_family(fit$family, "get_variance")
+  lambda <- if (fit$family$family %in% c("poisson", "nbinom2", "nbinom1")) null_model_mean(fit)
   est <- variance_components(fit, lambda, approximation)(unname(fit$theta))
   est[attr(est, "kind") == "variance"]
 }
@@ -237,8 +249,39 @@ distribution_variance <- function(family, theta, lambda, approximation) {
     binomial = switch(family$link, logit = pi^2 / 3, probit = 1, cloglog = pi^2 / 6),
     poisson = obs_variance(1 / lambda, approximation),
     nbinom2 = obs_variance(1 / lambda + exp(-last), approximation),
-    Gamma = obs_variance(exp(-last), approximation),
-    stop(sprintf("variance_shares() does not support the %s family", family$family), call. = FALSE))
+    # Var y = omega lambda with omega = 1 + phi (quasi-Poisson, Nakagawa et
+    # al. 2017, Table 1): the squared coefficient of variation omega / lambda.
+    nbinom1 = obs_variance((1 + exp(last)) / lambda, approximation),
+    Gamma = obs_variance(exp(-last), approximation))
+}
+
+# The (family, link) pairs whose distribution-specific variance Nakagawa,
+# Johnson and Schielzeth (2017) define on the scale of the linear
+# predictor: the identity link for gaussian, the latent scale of the
+# binary links with a logistic, normal or Gumbel latent variable, and the
+# log link for counts and Gamma. Any other pair is refused by name before
+# anything is computed: its residual variance would be on another scale
+# than the linear predictor's (Gamma(inverse): a variance of y, or of its
+# logarithm, added to that of 1 / mu), or does not exist (cauchit: the
+# latent Cauchy variable has no variance).
+check_shares_family <- function(family, caller) {
+  ok <- switch(family$family,
+    gaussian = family$link == "identity",
+    binomial = family$link %in% c("logit", "probit", "cloglog"),
+    poisson = , nbinom2 = , nbinom1 = , Gamma = family$link == "log",
+    FALSE)
+  if (ok) return(invisible())
+  why <- if (family$family == "binomial" && family$link == "cauchit")
+    "the latent variable of the cauchit link has a Cauchy distribution, which has no variance"
+  else if (family$family == "binomial" && family$link == "log")
+    "the log link has no latent-variable scale, and the binomial variance on the scale of log(mu) is not defined by Nakagawa et al. (2017)"
+  else if (family$family %in% c("gaussian", "poisson", "nbinom2", "nbinom1", "Gamma"))
+    sprintf("the distribution-specific variance of Nakagawa et al. (2017) is on the scale of the %s link, and this model's linear predictor is on the scale of the %s link: adding the two would mix scales",
+            if (family$family == "gaussian") "identity" else "log", family$link)
+  else
+    "Nakagawa et al. (2017) give no distribution-specific variance for this family"
+  stop(sprintf("%s(): not available for %s(link = \"%s\"): %s. Defined for gaussian(identity), binomial(logit, probit, cloglog), poisson(log), nbinom2(log), nbinom1(log) and Gamma(log); VarCorr() gives the random-effect variances",
+               caller, family$family, family$link, why), call. = FALSE)
 }
 
 # Nakagawa et al. (2017), Table 1, with v the squared coefficient of

@@ -272,8 +272,10 @@ bool GeeEngine::pass_resid(const Eigen::VectorXd& beta, int skip, Moments& mom,
   cache_skip_ = skip;
   if (out[2] > 0) {
     cache_skip_ = -2;  // invalid
+    // Not a diagnosis of separation: that is decided on the data by a
+    // linear program (R/separation.R), which names the terms.
     error = "non-finite Pearson residuals: fitted means reached the boundary of the "
-            "family's range (for binomial data this suggests separation)";
+            "family's range (a probability of 0 or 1, or above 1 under the log link)";
     return false;
   }
   mom.sum_e2 = out[0];
@@ -605,11 +607,30 @@ GeeFitResult GeeEngine::fit(const GeeParams& start, const GeeControl& ctl, int s
     }
     GeeParams next = par;
     next.beta += step;
-    if (!pass_resid(next.beta, skip, mom, res.error)) break;
+    // A step that leaves the family's range (binomial(log): a mean above
+    // 1, where the variance is negative) is halved until the means are
+    // valid again, as glm's IRLS does; the scoring equations' root, where
+    // it exists, lies inside. A halved step does not count towards
+    // convergence: only a full step below the tolerance does.
+    Eigen::VectorXd taken = step;
+    bool halved = false;
+    if (!pass_resid(next.beta, skip, mom, res.error)) {
+      bool ok = false;
+      for (int h = 0; h < 40 && !ok; ++h) {
+        taken *= 0.5;
+        next.beta = par.beta + taken;
+        std::string again;
+        ok = pass_resid(next.beta, skip, mom, again);
+      }
+      if (!ok) break;
+      res.error.clear();
+      halved = true;
+    }
     update_assoc(mom, next);
     double delta = 0.0;
     for (int j = 0; j < p; ++j)
-      delta = std::max(delta, std::fabs(step[j]) / (1.0 + std::fabs(next.beta[j])));
+      delta = std::max(delta, std::fabs(halved ? step[j] : taken[j]) /
+                                  (1.0 + std::fabs(next.beta[j])));
     for (int j = 0; j < na; ++j)
       if (std::isfinite(next.alpha[j]) && std::isfinite(par.alpha[j]))
         delta = std::max(delta, std::fabs(next.alpha[j] - par.alpha[j]) /

@@ -117,11 +117,17 @@ test_that("a log-binomial fit on the boundary exp(eta) = 1 warns and records it"
   expect_true(any(grepl("boundary of the parameter space", msgs)))
   expect_true(any(grepl("boundary of the parameter space", fit$optinfo$warnings)))
   expect_lte(max(predict(fit, type = "link")), 1e-6)
-  # gee() (independence: glm's estimating equations) says the same.
-  # gee(): glm's estimating equations end at probability 1, where the
-  # binomial variance is 0: a clear error.
-  expect_error(suppressWarnings(gee(y ~ x, data = d, id = g, family = binomial("log"))),
-               "boundary")
+  # gee() (independence: glm's estimating equations): their root lies
+  # beyond probability 1; the scoring steps are halved to stay inside, the
+  # fit ends on the boundary and says so (not separation, which these data
+  # do not have under the log link).
+  gmsgs <- character()
+  gf <- withCallingHandlers(
+    tryCatch(gee(y ~ x, data = d, id = g, family = binomial("log")),
+             error = function(e) { gmsgs <<- c(gmsgs, conditionMessage(e)); NULL }),
+    warning = function(w) { gmsgs <<- c(gmsgs, conditionMessage(w)); invokeRestart("muffleWarning") })
+  expect_true(any(grepl("boundary", gmsgs)))
+  expect_false(any(grepl("separation", gmsgs)))
 })
 
 test_that("simulate() and print() of a log-binomial GLMM", {
@@ -149,4 +155,110 @@ test_that("the log-binomial GLMM with crossed factors (sparse Laplace) matches g
   expect_s3_class(ours, "glmmgee_glmm_sparse")
   expect_equal(unname(fixef(ours)), unname(glmmTMB::fixef(tmb)$cond), tolerance = 1e-4)
   expect_gt(as.numeric(logLik(ours)) - as.numeric(logLik(tmb)), -1e-4)
+})
+
+test_that("log-binomial predictions above 1 are kept and warned about, naming the rows", {
+  d <- binlog_sim(seed = 4)
+  f <- cbind(s, n - s) ~ x + (1 | g)
+  fit <- glmm(f, data = d, family = binomial("log"), nAGQ = 1)
+  nd <- data.frame(x = c(0.5, 4, 1, 6), n = 5, g = d$g[1], row.names = c("a", "b", "c", "d"))
+  eta <- suppressWarnings(predict(fit, nd, re.form = NA, type = "link"))
+  expect_gt(eta[["b"]], 0)
+  expect_warning(p <- predict(fit, nd, re.form = NA, type = "response"),
+                 "2 of the predicted probabilities exceed 1 .*rows b, d.*not capped")
+  # Kept as computed: exp(eta), as glm's predict() does; simulate() caps.
+  expect_equal(unname(p), exp(unname(eta)))
+  expect_warning(predict(fit, nd, re.form = NA, type = "link"), "rows b, d")
+  expect_warning(ps <- predict(fit, nd, re.form = NA, type = "response", se.fit = TRUE),
+                 "rows b, d")
+  expect_equal(unname(ps$fit), unname(p))
+  # Inside the parameter space: no warning (training data, small x).
+  expect_no_warning(predict(fit, type = "response"))
+  expect_no_warning(fitted(fit))
+  expect_no_warning(predict(fit, nd[c("a", "c"), ], re.form = NA, type = "response"))
+  # The same for gee() and for standardized risks at x = 6.
+  gf <- gee(cbind(s, n - s) ~ x, data = d, id = g, family = binomial("log"))
+  expect_warning(pg <- predict(gf, nd, type = "response"), "2 of the predicted probabilities exceed 1.*rows b, d")
+  expect_equal(unname(pg), unname(exp(coef(gf)[1] + coef(gf)[2] * nd$x)))
+  expect_no_warning(predict(gf, type = "response"))
+  expect_warning(st <- standardize(gf, "x", values = c(0, 6)), "predicted risks averaged for 6")
+  expect_gt(st$estimate[2], 1)
+  expect_warning(standardize(fit, "x", values = c(0, 6)), "predicted risks averaged for 6")
+  expect_no_warning(standardize(fit, "x", values = c(0, 1)))
+  # glm's own predict() returns the same numbers, silently.
+  gl <- glm(cbind(s, n - s) ~ x, data = d, family = binomial("log"),
+            start = unname(coef(gf)))
+  expect_equal(unname(predict(gl, nd, type = "response")),
+               unname(exp(predict(gl, nd))))
+})
+
+test_that("simulate() of a log-binomial fit still caps at 1 and says so", {
+  d <- binlog_sim(seed = 4)
+  fit <- glmm(cbind(s, n - s) ~ x + (1 | g), data = d, family = binomial("log"), nAGQ = 1)
+  nd <- data.frame(x = c(0.5, 6), n = 5, g = factor(c("new1", "new2")))
+  msgs <- character()
+  sim <- withCallingHandlers(simulate(fit, nsim = 5, seed = 1, newdata = nd, allow.new.levels = TRUE),
+                             warning = function(w) { msgs <<- c(msgs, conditionMessage(w))
+                                                     invokeRestart("muffleWarning") })
+  expect_true(any(grepl("simulated probabilities exceeded 1", msgs)))
+  # Its own predict() call does not add the predict() warning.
+  expect_false(any(grepl("not capped", msgs)))
+})
+
+relrisk_data <- function() {
+  data(respiratory, package = "geepack", envir = environment())
+  respiratory$treat <- relevel(respiratory$treat, ref = "P")
+  respiratory$sex <- relevel(respiratory$sex, ref = "M")
+  respiratory$center <- as.factor(respiratory$center)
+  respiratory
+}
+
+test_that("separation under the log link: all-success groups sit on the boundary, all-failure groups separate", {
+  set.seed(8)
+  d <- data.frame(grp = factor(rep(c("a", "b", "c"), each = 20)), x = runif(60))
+  d$y <- rbinom(60, 1, ifelse(d$grp == "a", 0.3, 0.6))
+  d$y[d$grp == "c"] <- 1
+  X <- model.matrix(~ grp + x, d)
+  sep <- function(fam) glmmgee:::detect_separation(X, d$y, rep(1, 60), fam)$separated
+  # Logit: every observation of c is a success, its coefficient drifts to +Inf.
+  expect_true(sep(binomial()))
+  expect_true(sep(binomial("probit")))
+  expect_true(sep(binomial("cauchit")))
+  # Log: the same data are fitted with a probability of 1 for c, a finite
+  # coefficient on the boundary (glm reaches it), not separation.
+  expect_false(sep(binomial("log")))
+  gl <- suppressWarnings(glm(y ~ grp + x, data = d, family = binomial("log"),
+                             start = c(-1, 0.3, 0.5, 0)))
+  expect_true(all(is.finite(coef(gl))))
+  # All failures in a group: separation for every link, the log link included.
+  d2 <- d
+  d2$y[d2$grp == "c"] <- 0
+  X2 <- model.matrix(~ grp + x, d2)
+  s2 <- glmmgee:::detect_separation(X2, d2$y, rep(1, 60), binomial("log"))
+  expect_true(s2$separated)
+  expect_true("grpc" %in% s2$terms)
+  expect_warning(gee(y ~ grp + x, data = d2, id = rep(1:30, each = 2), family = binomial("log")),
+                 "separation: .*grpc.*fitted probabilities of 0\\)")
+})
+
+test_that("gee() on geepack's relRisk example raises no separation alarm", {
+  skip_if_not_installed("geepack")
+  r <- relrisk_data()
+  r$pid <- interaction(r$center, r$id)
+  f <- outcome ~ treat + center + sex + age + baseline + visit
+  # Not separated under the log link (nor under the logit link).
+  X <- model.matrix(f, r)
+  for (lk in c("log", "logit"))
+    expect_false(glmmgee:::detect_separation(X, r$outcome, rep(1, nrow(r)), binomial(lk))$separated)
+  # The scoring equations' root lies beyond probability 1 for some rows:
+  # the fit stays inside (halved steps) and reports the boundary, never
+  # "separation" (it said "this suggests separation" before).
+  for (idv in c("id", "pid")) for (cs in c("independence", "ar1")) {
+    msgs <- character()
+    withCallingHandlers(
+      tryCatch(gee(f, data = r, id = r[[idv]], corstr = cs, family = binomial("log")),
+               error = function(e) { msgs <<- c(msgs, conditionMessage(e)); NULL }),
+      warning = function(w) { msgs <<- c(msgs, conditionMessage(w)); invokeRestart("muffleWarning") })
+    expect_false(any(grepl("separation", msgs)), info = paste(idv, cs))
+  }
 })

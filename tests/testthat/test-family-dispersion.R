@@ -126,3 +126,45 @@ test_that("unsupported links and bad responses give clear errors", {
   expect_error(glmmgee:::check_support(c(1, 0), glmmgee:::resolve_family(Gamma("log"))),
                "Gamma response must be positive; found 0")
 })
+
+test_that("a dispersion-formula level fitted exactly (constant responses) is named, not fitted", {
+  set.seed(5)
+  d <- data.frame(g = factor(rep(1:12, each = 6)), grp = factor(rep(c("A", "B", "C"), 24)))
+  d$x <- rnorm(72)
+  d$y <- 2 + 0.5 * d$x + rnorm(12, 0, 0.5)[d$g] + rnorm(72)
+  dc <- d
+  dc$y[dc$grp == "C"] <- 4
+  # glmmTMB's likelihood is unbounded here too: it returns NA (or a huge
+  # logLik); ours stops before fitting, naming the level.
+  expect_error(glmm(y ~ grp + (1 | g), data = dc, dispformula = ~ grp),
+               "'dispformula': the 24 observation\\(s\\) of the dispersion level grp = C are fitted exactly.*all 4.*residual standard deviation")
+  # Gamma and beta alike.
+  dg <- transform(dc, y = exp(y / 4))
+  expect_error(glmm(y ~ grp + (1 | g), data = dg, family = Gamma("log"), dispformula = ~ grp),
+               "dispersion level grp = C .*1 / shape")
+  db <- transform(dc, y = plogis(y - 3))
+  expect_error(glmm(y ~ grp + (1 | g), data = db, family = beta_family(), dispformula = ~ grp),
+               "dispersion level grp = C")
+  # A level of one observation is fitted exactly by any mean model.
+  d1 <- d
+  d1$grp <- factor(ifelse(seq_len(72) == 7, "D", as.character(d$grp)))
+  expect_error(glmm(y ~ x + (1 | g), data = d1, dispformula = ~ grp),
+               "the 1 observation\\(s\\) of the dispersion level grp = D")
+  # With a random intercept the level is fitted exactly even with x in the
+  # mean (slope 0, each cluster's intercept at 4).
+  expect_error(glmm(y ~ x + (1 | g), data = dc, dispformula = ~ grp), "dispersion level grp = C")
+  # Responses that vary in every level: fitted, no false alarm.
+  fit <- glmm(y ~ grp + (1 | g), data = d, dispformula = ~ grp)
+  expect_true(is.finite(logLik(fit)))
+  # nbinom1: a vanishing dispersion is the Poisson limit, bounded; not refused.
+  dn <- d
+  dn$y <- rpois(72, 3)
+  dn$y[dn$grp == "C"] <- 2
+  expect_s3_class(suppressWarnings(glmm(y ~ grp + (1 | g), data = dn, family = nbinom1(),
+                                        dispformula = ~ grp)), "glmmgee_glmm")
+  skip_if_not_installed("glmmTMB")
+  tmb <- suppressWarnings(glmmTMB::glmmTMB(y ~ grp + (1 | g), data = dc, dispformula = ~ grp))
+  ll <- suppressWarnings(as.numeric(logLik(tmb)))
+  # glmmTMB: NA or a log-likelihood far above the data's (unbounded).
+  expect_true(is.na(ll) || ll > 100)
+})

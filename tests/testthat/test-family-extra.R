@@ -121,3 +121,102 @@ test_that("bad responses name the family and the problem", {
   expect_error(glmm(c(2, rep(0.5, 19)) ~ x + (1 | g), family = betabinomial()),
                "binomial response must be in \\[0, 1\\]")
 })
+
+test_that("a degenerate response stops at once with one message for every family, in glmm() and gee()", {
+  set.seed(1)
+  d <- data.frame(g = factor(rep(1:10, each = 5)), x = rnorm(50))
+  d$n <- 4
+  cases <- list(
+    list(family = binomial(), y = 0, what = "has no successes"),
+    list(family = binomial(), y = 1, what = "has no failures"),
+    list(family = binomial("log"), y = 1, what = "has no failures"),
+    list(family = binomial("cauchit"), y = 0, what = "has no successes"),
+    list(family = betabinomial(), y = 0, what = "has no successes", trials = TRUE),
+    list(family = betabinomial(), y = 1, what = "has no failures", trials = TRUE),
+    list(family = poisson(), y = 0, what = "is 0 for every observation"),
+    list(family = nbinom2(), y = 0, what = "is 0 for every observation"),
+    list(family = nbinom1(), y = 0, what = "is 0 for every observation"),
+    list(family = gaussian(), y = 2.5, what = "is constant \\(2.5\\)"),
+    list(family = gaussian("log"), y = 2.5, what = "is constant \\(2.5\\)"),
+    list(family = Gamma("log"), y = 3, what = "is constant \\(3\\)"),
+    list(family = Gamma("inverse"), y = 3, what = "is constant \\(3\\)"),
+    list(family = beta_family(), y = 0.4, what = "is constant \\(0.4\\)"))
+  for (cs in cases) {
+    dd <- d
+    dd$y <- cs$y
+    fam <- cs$family
+    label <- sprintf("%s(%s), y = %s", fam$family, fam$link, cs$y)
+    pat <- paste0("the response '.*' ", cs$what, ".*: the ", fam$family, " model cannot be estimated")
+    if (isTRUE(cs$trials)) {
+      dd$s <- cs$y * dd$n
+      expect_error(glmm(cbind(s, n - s) ~ x + (1 | g), data = dd, family = fam, nAGQ = 1), pat,
+                   info = label)
+      expect_error(gee(cbind(s, n - s) ~ x, data = dd, id = g, family = fam), pat, info = label)
+    } else {
+      t0 <- proc.time()[["elapsed"]]
+      expect_error(glmm(y ~ x + (1 | g), data = dd, family = fam, nAGQ = 1), pat, info = label)
+      expect_error(gee(y ~ x, data = dd, id = g, family = fam), pat, info = label)
+      # At once: before any engine runs (beta with a constant response took
+      # 80 s by Laplace).
+      expect_lt(proc.time()[["elapsed"]] - t0, 5)
+    }
+  }
+  # Zero-inflated and hurdle parts see the same table.
+  dz <- transform(d, y = 0)
+  expect_error(glmm(y ~ x + (1 | g), data = dz, family = nbinom1(), ziformula = ~ 1),
+               "is 0 for every observation: the nbinom1 model cannot be estimated")
+  # Not degenerate: one positive count, a constant positive count for
+  # poisson, and a constant response with a zero weight elsewhere is still
+  # constant.
+  d1 <- transform(d, y = 0); d1$y[3] <- 2
+  expect_s3_class(suppressWarnings(glmm(y ~ 1 + (1 | g), data = d1, family = nbinom1(), nAGQ = 1)),
+                  "glmmgee_glmm")
+  db <- transform(d, y = 0.4); db$y[1] <- 0.7
+  expect_error(glmm(y ~ x + (1 | g), data = db, family = beta_family(), nAGQ = 1,
+                    weights = as.numeric(seq_len(50) > 1)), "is constant \\(0.4\\)")
+})
+
+test_that("Gamma inverse and identity fits do not depend on the response's units (glmmTMB in both)", {
+  set.seed(3)
+  M <- 30; ni <- 8
+  d <- data.frame(g = factor(rep(seq_len(M), each = ni)), x = runif(M * ni))
+  eta <- 0.5 + 0.4 * d$x + rnorm(M, 0, 0.1)[d$g]
+  d$y <- rgamma(nrow(d), shape = 4, rate = 4 * eta)   # mean 1 / eta
+  d$y1000 <- d$y * 1000
+  n <- nrow(d)
+  for (lk in c("inverse", "identity")) {
+    fam <- Gamma(lk)
+    a <- glmm(y ~ x + (1 | g), data = d, family = fam, nAGQ = 1)
+    b <- glmm(y1000 ~ x + (1 | g), data = d, family = fam, nAGQ = 1)
+    k <- if (lk == "inverse") 1 / 1000 else 1000
+    expect_length(b$optinfo$warnings, 0L)
+    # logLik falls by exactly n log(1000) (the Gamma density's Jacobian).
+    expect_equal(as.numeric(logLik(a) - logLik(b)), n * log(1000), tolerance = 1e-9)
+    expect_equal(unname(fixef(b)), unname(fixef(a)) * k, tolerance = 1e-5)
+    expect_equal(sqrt(b$D[1, 1]), sqrt(a$D[1, 1]) * k, tolerance = 1e-4)
+    expect_equal(sigma(b), sigma(a), tolerance = 1e-5)
+    expect_equal(unname(sqrt(diag(vcov(b)))), unname(sqrt(diag(vcov(a)))) * k, tolerance = 1e-4)
+    # Several terms (the sparse Laplace route) alike.
+    d$h <- factor(rep(1:8, length.out = n))
+    # (h has no variance in these data: a verified singular fit in both units.)
+    a2 <- suppressWarnings(glmm(y ~ x + (1 | g) + (1 | h), data = d, family = fam))
+    b2 <- suppressWarnings(glmm(y1000 ~ x + (1 | g) + (1 | h), data = d, family = fam))
+    expect_equal(as.numeric(logLik(a2) - logLik(b2)), n * log(1000), tolerance = 1e-8)
+    expect_equal(unname(fixef(b2)), unname(fixef(a2)) * k, tolerance = 1e-4)
+    skip_if_not_installed("glmmTMB")
+    # glmmTMB from its default start may stop (an eigen() of a Hessian
+    # with NaN on this inverse-link model); from ours it converges. At its
+    # optimum or higher in both units (Laplace both).
+    tmb <- function(f, st) suppressWarnings(tryCatch(
+      glmmTMB::glmmTMB(f, data = d, family = fam, start = list(beta = st)),
+      error = function(e) NULL))
+    ta <- tmb(y ~ x + (1 | g), unname(fixef(a)))
+    tb <- tmb(y1000 ~ x + (1 | g), unname(fixef(b)))
+    for (pair in list(list(a, ta), list(b, tb))) {
+      if (is.null(pair[[2]]) || !is.finite(as.numeric(logLik(pair[[2]])))) next
+      expect_gt(as.numeric(logLik(pair[[1]])) - as.numeric(logLik(pair[[2]])), -1e-4)
+      expect_equal(unname(fixef(pair[[1]])), unname(glmmTMB::fixef(pair[[2]])$cond),
+                   tolerance = 1e-3)
+    }
+  }
+})

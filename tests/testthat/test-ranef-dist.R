@@ -209,3 +209,34 @@ test_that("bridge fits print, summarize, simulate and survive saveRDS", {
   expect_equal(coef(marginal_coefs(readRDS(f))), coef(marginal_coefs(fit)))
   expect_s3_class(ranef(fit), "ranef.glmmgee_glmm")
 })
+
+test_that("confint(method = \"profile\") of bridge and nonparametric fits: the refitted likelihood falls by qchisq / 2 at the limits", {
+  skip_if_not_installed("MASS")
+  data(bacteria, package = "MASS", envir = environment())
+  bacteria$late <- as.numeric(bacteria$week > 2)
+  br <- glmm(y ~ late + (1 | ID), data = bacteria, family = binomial, ranef_dist = "bridge")
+  ci <- confint(br, method = "profile")
+  expect_identical(rownames(ci), c("(Intercept)", "late", "sd_(Intercept)|ID"))
+  expect_true(all(ci[, 1] < ci[, 2]))
+  cut <- qchisq(0.95, 1)
+  # The slope held at each limit through an offset, the rest refitted.
+  for (v in ci["late", ]) {
+    bacteria$off <- v * bacteria$late
+    r <- glmm(y ~ 1 + offset(off) + (1 | ID), data = bacteria, family = binomial,
+              ranef_dist = "bridge")
+    expect_equal(2 * as.numeric(logLik(br) - logLik(r)), cut, tolerance = 1e-3)
+  }
+  # The bridge sd's interval holds its estimate; Wald's and profile's overlap.
+  sd_hat <- sqrt(br$D[1, 1])
+  expect_true(ci[3, 1] < sd_hat && sd_hat < ci[3, 2])
+  np <- suppressWarnings(glmm(y ~ late + (1 | ID), data = bacteria, family = binomial,
+                              ranef_dist = list("nonparametric", k = 2)))
+  cn <- confint(np, parm = "late", method = "profile")
+  for (v in cn["late", ]) {
+    bacteria$off <- v * bacteria$late
+    r <- suppressWarnings(glmm(y ~ 1 + offset(off) + (1 | ID), data = bacteria, family = binomial,
+                               ranef_dist = list("nonparametric", k = 2)))
+    expect_equal(2 * as.numeric(logLik(np) - logLik(r)), cut, tolerance = 2e-3)
+  }
+  expect_error(profile(br), "confint\\(fit, method = \"profile\"\\) gives")
+})

@@ -240,3 +240,24 @@ test_that("ranef_new() on nested, crossed and structured fits: the posterior mod
   u2 <- direct_mode(new$y, drop(model.matrix(~ x, new) %*% fixef(fsc)), Zb, D2)
   expect_equal(rsc$mode, u2, tolerance = 1e-5)
 })
+
+test_that("ranef_new() on Gamma(inverse) and penalized fits: the fit's own modes, a finite posterior grid", {
+  set.seed(3)
+  M <- 30; ni <- 8
+  d <- data.frame(g = factor(rep(1:M, each = ni)), x = runif(M * ni))
+  eta <- 0.5 + 0.4 * d$x + rnorm(M, 0, 0.1)[d$g]
+  d$y <- rgamma(nrow(d), shape = 4, rate = 4 * eta)
+  # The posterior grid reaches linear predictors <= 0, where the inverse
+  # link has no mean (NaN there: "need at least two non-NA values to
+  # interpolate" before).
+  fit <- glmm(y ~ x + (1 | g), data = d, family = Gamma("inverse"), nAGQ = 1)
+  rn <- ranef_new(fit, d[d$g %in% 1:3, ])
+  expect_equal(rn$mode, unname(ranef(fit)$g[1:3, 1]), tolerance = 1e-6)
+  expect_true(all(is.finite(rn$median)))
+  expect_true(all(rn$lower < rn$median & rn$median < rn$upper))
+  d$yb <- rbinom(nrow(d), 1, plogis(-0.5 + d$x + rnorm(M)[d$g]))
+  pf <- glmm(yb ~ x + (1 | g), data = d, family = binomial, penalized = TRUE)
+  rp <- ranef_new(pf, d[d$g %in% 1:3, ])
+  expect_equal(rp$mode, unname(ranef(pf)$g[1:3, 1]), tolerance = 1e-5)
+  expect_true(all(rp$lower < rp$median & rp$median < rp$upper))
+})

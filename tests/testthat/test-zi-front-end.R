@@ -166,3 +166,20 @@ test_that("a diverging zero-part coefficient (quasi-separation in ziformula) is 
                            warning = function(e) { w <<- c(w, conditionMessage(e)); invokeRestart("muffleWarning") })
   expect_false(any(grepl("diverges", w)))
 })
+
+test_that("cumulative() with a ziformula or dispformula is refused for what it is", {
+  set.seed(2)
+  d <- data.frame(g = factor(rep(1:8, each = 6)), x = rnorm(48))
+  d$r <- factor(sample(c("lo", "mid", "hi"), 48, TRUE), levels = c("lo", "mid", "hi"),
+                ordered = TRUE)
+  for (fam in list(cumulative(), cumulative("probit"), "cumulative", cumulative)) {
+    expect_error(glmm(r ~ x + (1 | g), data = d, family = fam, ziformula = ~ 1),
+                 "'ziformula': zero-inflation is not defined for ordinal responses")
+    expect_error(glmm(r ~ x + (1 | g), data = d, family = fam, dispformula = ~ x),
+                 "'dispformula': cumulative link models .* have no dispersion parameter")
+  }
+  # The old message named a link as unsupported.
+  e <- tryCatch(glmm(r ~ x + (1 | g), data = d, family = cumulative(), ziformula = ~ x),
+                error = conditionMessage)
+  expect_false(grepl("not supported", e))
+})

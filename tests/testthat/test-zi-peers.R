@@ -213,3 +213,38 @@ test_that("two-part fits against glmmTMB: offsets and weights, NA in zero-part v
            start = list(theta = c(3, 3))))
   expect_equal(as.numeric(logLik(f)), as.numeric(logLik(r)), tolerance = 1e-7)
 })
+
+test_that("nbinom1 with a dispersion formula (glmmTMB's test-disp.R model) reaches glmmTMB's optimum", {
+  skip_if_not_installed("glmmTMB")
+  # glmmTMB's tests/testthat/test-disp.R data: two groups of counts around
+  # 100 (sd 10) and 200 (sd 5); the second is underdispersed, its nbinom1
+  # phi at the Poisson limit 0, the first's inside.
+  sim <- function(mu, residsd, nfac = 24, nt = 100) {
+    dat <- expand.grid(fac = factor(1:nfac, levels = 1:nfac), t = 1:nt)
+    n <- nrow(dat)
+    re_fac <- rnorm(nfac, sd = 0.1)[dat$fac]
+    re_t <- rnorm(nt, sd = 0.15)[dat$t]
+    dat$x <- rnorm(n, mean = mu, sd = residsd) + re_fac + re_t
+    dat
+  }
+  set.seed(101)
+  d1 <- sim(100, 10)
+  d2 <- sim(200, 5)
+  d1$fac <- paste0(d1$fac, "_D10"); d1$disp <- "ten"
+  d2$fac <- paste0(d2$fac, "_D5"); d2$disp <- "five"
+  dat <- rbind(head(d1, 50), head(d2, 50))
+  dat$disp <- factor(dat$disp, levels = c("ten", "five"))
+  dat$y <- round(dat$x)
+  ours <- suppressWarnings(glmm(y ~ disp + (1 | fac), dispformula = ~ disp, data = dat,
+                                family = nbinom1(), nAGQ = 1))
+  tmb <- suppressWarnings(glmmTMB::glmmTMB(y ~ disp + (1 | fac), ziformula = ~ 0,
+                                           dispformula = ~ disp, data = dat,
+                                           family = glmmTMB::nbinom1()))
+  # glmmTMB -369.6553 (with "false convergence"); ours ended at -370.2777
+  # with both levels at the limit before.
+  expect_gt(as.numeric(logLik(ours)) - as.numeric(logLik(tmb)), -1e-4)
+  expect_equal(unname(fixef(ours)), unname(glmmTMB::fixef(tmb)$cond), tolerance = 1e-4)
+  expect_equal(unname(ours$aux$disp$coef[1]), unname(glmmTMB::fixef(tmb)$disp[1]), tolerance = 1e-3)
+  expect_false(any(grepl("false convergence", ours$optinfo$warnings)))
+  expect_true(any(grepl("limit 0 in 50 of 100 rows", ours$optinfo$warnings)))
+})

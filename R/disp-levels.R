@@ -1,0 +1,93 @@
+# Levels of a dispersion formula whose likelihood is unbounded. When the
+# dispersion design gives each group of observations (rows sharing a
+# dispersion-design row) its own free dispersion, and the mean model can
+# reproduce one group's responses exactly (all equal, say, with that group's
+# own intercept, or a group of one observation), that group's residual
+# scale can shrink to zero with the mean fitted exactly: a gaussian sigma,
+# a Gamma 1 / shape or a beta 1 / precision of zero, and a log-likelihood
+# rising without bound. The optimizer then stops anywhere (a logLik of
+# 1117 after "false convergence"), and more iterations cannot help. Found
+# before fitting, exactly: the group's responses on the link scale lie in
+# the span of its rows of the fixed and random-effect designs.
+# For nbinom1 and nbinom2 the limit of a vanishing dispersion is the Poisson
+# model, and for betabinomial the binomial: bounded, not checked.
+
+# The groups of a dispersion design (identical rows), when its rank equals
+# their number (each group's dispersion free, as with a factor); NULL
+# otherwise (a continuous covariate ties the groups together).
+disp_groups <- function(Xd, weights) {
+  if (is.null(Xd) || !ncol(Xd)) return(NULL)
+  # Rows compared through two random projections (exact for equal rows;
+  # unequal rows colliding on both has probability zero).
+  # Fixed irrational weights (no draw: the user's random numbers stay).
+  u <- sqrt(seq_len(ncol(Xd)) + 1)
+  v <- log(seq_len(ncol(Xd)) + 2)
+  key <- paste(drop(Xd %*% u), drop(Xd %*% v))
+  id <- match(key, unique(key))
+  first <- !duplicated(id)
+  U <- Xd[first, , drop = FALSE]
+  if (nrow(U) > 200L || qr(U)$rank < nrow(U)) return(NULL)
+  id
+}
+
+# The random-effect design of `rows`, dense, from a one-factor term list
+# (Z, group) or a sparse one (Z an n x Q Matrix); NULL above `max_cells`.
+re_design_rows <- function(re, rows, max_cells) {
+  if (is.null(re)) return(matrix(0, length(rows), 0L))
+  Z <- re$Z
+  if (inherits(Z, "Matrix") || inherits(Z, "dgCMatrix")) {
+    Zb <- Z[rows, , drop = FALSE]
+    keep <- Matrix::colSums(abs(Zb)) > 0
+    if (length(rows) * sum(keep) > max_cells) return(NULL)
+    return(as.matrix(Zb[, keep, drop = FALSE]))
+  }
+  if (is.null(re$group)) return(NULL)
+  g <- factor(re$group[rows])
+  Z <- as.matrix(Z)[rows, , drop = FALSE]
+  if (length(rows) * ncol(Z) * nlevels(g) > max_cells) return(NULL)
+  ind <- outer(as.integer(g), seq_len(nlevels(g)), "==") * 1
+  do.call(cbind, lapply(seq_len(ncol(Z)), function(j) ind * Z[, j]))
+}
+
+# Stops, naming the level, when a dispersion-formula group is fitted
+# exactly (see above). `mf`: the model frame, for the level's label;
+# `dispformula`: its formula.
+check_disp_levels <- function(y, weights, X, re, Xd, mf, dispformula, family,
+                              max_cells = 4e6) {
+  if (!family$family %in% c("gaussian", "Gamma", "beta")) return(invisible())
+  id <- disp_groups(Xd, weights)
+  if (is.null(id)) return(invisible())
+  for (k in seq_len(max(id))) {
+    rows <- which(id == k & weights > 0)
+    if (!length(rows)) next
+    t <- suppressWarnings(family$linkfun(y[rows]))
+    if (!all(is.finite(t))) next
+    Zb <- re_design_rows(re, rows, max_cells)
+    if (is.null(Zb) || length(rows) * ncol(X) > max_cells) next
+    M <- cbind(X[rows, , drop = FALSE], Zb)
+    r <- qr.resid(qr(M), t)
+    if (max(abs(r)) > 1e-8 * max(1, abs(t))) next
+    stop(sprintf(paste0("'dispformula': the %d observation(s) of %s are fitted exactly by the model ",
+                        "for the mean (%s), so their %s can shrink to zero and the likelihood has ",
+                        "no maximum (it rises without bound); merge or drop that level, or leave ",
+                        "it out of the dispersion formula"),
+                 length(rows), disp_level_label(mf, dispformula, rows),
+                 if (max(y[rows]) == min(y[rows])) sprintf("their responses are all %s", format(y[rows[1L]]))
+                 else "their responses lie on the fitted predictor",
+                 switch(family$family, gaussian = "residual standard deviation",
+                        Gamma = "coefficient of variation (1 / shape)",
+                        beta = "variance (1 / precision)")),
+         call. = FALSE)
+  }
+  invisible()
+}
+
+# "the dispersion level grp = B": the values of the dispersion formula's
+# variables at the group's first row (or its row numbers).
+disp_level_label <- function(mf, dispformula, rows) {
+  vars <- intersect(all.vars(dispformula), names(mf))
+  if (!length(vars))
+    return(sprintf("rows %s of the dispersion formula", paste(utils::head(rows, 10L), collapse = ", ")))
+  vals <- vapply(vars, function(v) format(mf[[v]][rows[1L]]), "")
+  sprintf("the dispersion level %s", paste(sprintf("%s = %s", vars, vals), collapse = ", "))
+}
