@@ -70,6 +70,7 @@ NULL
 #' @export
 anova.glmmgee_gee_ordinal <- function(object, ..., test = c("wald", "score"),
                                       type = c("robust", "naive")) {
+  check_dots_fits(..., .method = "anova.glmmgee_gee_ordinal")
   test <- match_choice(test, c("wald", "score"), "test")
   type <- match_choice(type, c("robust", "naive"), "type")
   fits <- c(list(object), list(...))
@@ -99,6 +100,7 @@ anova.glmmgee_gee_ordinal <- function(object, ..., test = c("wald", "score"),
 #' @export
 #' @exportS3Method geepack::QIC glmmgee_gee_ordinal
 QIC.glmmgee_gee_ordinal <- function(object, ...) {
+  check_dots_fits(..., .method = "QIC.glmmgee_gee_ordinal")
   fits <- c(list(object), list(...))
   if (!all(vapply(fits, inherits, logical(1), "glmmgee_gee_ordinal")))
     stop("QIC(): every model must be an ordinal GEE from gee() with family = cumulative()",

@@ -44,6 +44,7 @@
 #' }
 #' @export
 anova.glmmgee_gee <- function(object, ..., test = c("wald", "score"), type = object$std.err) {
+  check_dots_fits(..., .method = "anova.glmmgee_gee")
   test <- match.arg(test)
   type <- match_std_err(type, "type")
   fits <- c(list(object), list(...))
@@ -190,6 +191,7 @@ QIC <- function(object, ...) UseMethod("QIC")
 #' @rdname QIC
 #' @export
 QIC.glmmgee_gee <- function(object, ...) {
+  check_dots_fits(..., .method = "QIC.glmmgee_gee")
   fits <- c(list(object), list(...))
   if (!all(vapply(fits, inherits, logical(1), "glmmgee_gee")))
     stop("QIC(): every model must be a fit from gee() or gee_fit()", call. = FALSE)

@@ -44,6 +44,7 @@
 #' }
 #' @export
 anova.glmmgee_glmm <- function(object, ...) {
+  check_dots_fits(..., .method = "anova.glmmgee_glmm")
   dots <- list(...)
   is_fit <- vapply(dots, inherits, TRUE, what = "glmmgee_glmm")
   if (any(!is_fit))

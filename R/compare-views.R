@@ -29,7 +29,8 @@
 #' @param exponentiate Report exp(estimate) and exp(limits) (odds or rate
 #'   ratios) instead of coefficients; the ratio column stays on the
 #'   coefficient scale.
-#' @param ... Ignored.
+#' @param ... Not used: an argument given here is an error (a misspelt name
+#'   is not ignored).
 #' @return A data frame of class `glmmgee_views`: columns `term`,
 #'   `conditional`, `cond.low`, `cond.high`, `marginal_glmm`, `marg.low`,
 #'   `marg.high`, `gee`, `gee.low`, `gee.high`, `ratio` (marginal implied by
@@ -46,6 +47,7 @@
 compare_views <- function(x, y = NULL, data, family = gaussian(), id = NULL,
                           corstr = "exchangeable", nAGQ = NULL, level = 0.95,
                           exponentiate = FALSE, ...) {
+  check_dots(..., .method = "compare_views")
   check_level(level)
   if (inherits(x, "formula")) {
     if (missing(data)) stop("'data' is needed to fit the models of the formula", call. = FALSE)
@@ -115,6 +117,7 @@ re_summary <- function(fit) {
 #' @param digits Number of significant digits to print.
 #' @export
 print.glmmgee_views <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.glmmgee_views", .allow = print_dots)
   fam <- attr(x, "family")
   g <- attr(x, "gee")
   cat(sprintf("Two views of a %s(%s) model for clustered data (%g%% Wald intervals)%s\n",

@@ -54,7 +54,7 @@ check_boot_args <- function(nsim, boot.type, parallel, ncpus) {
 # where the formula was made; weights and offset come from the model frame.
 # The refit of the observed response must reproduce the fit (its
 # log-likelihood to 1e-6), which checks that the data found are the fit's.
-boot_refitter <- function(fit) {
+boot_refitter <- function(fit, what = "confint(method = \"boot\")") {
   mf <- fit$model
   fo <- fit$formula
   env <- environment(fo) %||% globalenv()
@@ -120,7 +120,7 @@ boot_refitter <- function(fit) {
                                  1e-6 * (1 + abs(as.numeric(logLik(fit))))))
       return(rf)
   }
-  stop("confint(method = \"boot\") could not refit the model to its own response (its data are not visible ",
+  stop(what, " could not refit the model to its own response (its data are not visible ",
        "where the model formula was made, or name other rows); refit it where its data are visible",
        if (!is.null(why)) sprintf(" (the refit stopped: %s)", why), call. = FALSE)
 }

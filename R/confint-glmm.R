@@ -104,6 +104,8 @@ confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
                                  ncpus = getOption("boot.ncpus", 1L), ...) {
   check_level(level)
   method <- match.arg(method)
+  # `...` goes to profile() (which checks it) with method = "profile" only.
+  if (method != "profile") check_dots(..., .method = "confint.glmmgee_glmm")
   if (method == "boot") check_boot_fit(object)
   targets <- profile_targets(object)
   idx <- select_parameters(lme4_keywords(parm, targets), names(targets))

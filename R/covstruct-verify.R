@@ -144,6 +144,7 @@ covstruct_report <- function(terms, k_re, par, cov_theta) {
 
 #' @export
 print.glmmgee_glmm_covstruct <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.glmmgee_glmm_covstruct", .allow = print_dots)
   NextMethod()
   print_covstructs(x$structures, digits)
   print_penalty(x$penalty, digits)
@@ -152,6 +153,7 @@ print.glmmgee_glmm_covstruct <- function(x, digits = max(3L, getOption("digits")
 
 #' @export
 print.summary.glmmgee_glmm_covstruct <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.summary.glmmgee_glmm_covstruct", .allow = print_dots)
   NextMethod()
   print_covstructs(x$structures, digits)
   print_penalty(x$penalty, digits)
@@ -160,6 +162,7 @@ print.summary.glmmgee_glmm_covstruct <- function(x, digits = max(3L, getOption("
 
 #' @export
 summary.glmmgee_glmm_covstruct <- function(object, ...) {
+  check_dots(..., .method = "summary.glmmgee_glmm_covstruct")
   out <- NextMethod()
   out$structures <- object$structures
   out$penalty <- object$penalty
@@ -186,6 +189,7 @@ print_covstructs <- function(structures, digits) {
 # Profiles would run over Lambda's entries, which a structure ties together.
 #' @export
 profile.glmmgee_glmm_covstruct <- function(fitted, ...) {
+  check_dots(..., .method = "profile.glmmgee_glmm_covstruct")
   stop("profile likelihoods are not available for fits with a covariance structure or a penalty; ",
        "use confint(fit, method = \"Wald\")", call. = FALSE)
 }

@@ -497,6 +497,7 @@ ordinal_multinomial_info <- function(theta, beta, X, off, w, family) {
 
 #' @export
 print.glmmgee_gee_ordinal <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.glmmgee_gee_ordinal", .allow = print_dots)
   cat(sprintf("Ordinal GEE: marginal cumulative link model (%s link), %s\n", x$family$link,
               if (is.null(x$association)) "independence working structure"
               else if (isTRUE(x$association$global)) sprintf("global odds ratios structure \"%s\"", x$corstr)
@@ -523,6 +524,7 @@ print.glmmgee_gee_ordinal <- function(x, digits = max(3L, getOption("digits") - 
 
 #' @export
 summary.glmmgee_gee_ordinal <- function(object, ...) {
+  check_dots(..., .method = "summary.glmmgee_gee_ordinal")
   se <- sqrt(diag(object$vcov$robust))
   z <- object$psi / se
   tab <- cbind(Estimate = object$psi, `Robust SE` = se, `Naive SE` = sqrt(diag(object$vcov$naive)),
@@ -540,6 +542,7 @@ summary.glmmgee_gee_ordinal <- function(object, ...) {
 
 #' @export
 print.summary.glmmgee_gee_ordinal <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.summary.glmmgee_gee_ordinal", .allow = print_dots)
   print.glmmgee_gee_ordinal(x$fit, digits = digits)
   cat("\nEstimates with robust (sandwich) standard errors:\n")
   stats::printCoefmat(x$table, digits = digits, has.Pvalue = TRUE, P.values = TRUE)
@@ -551,15 +554,20 @@ print.summary.glmmgee_gee_ordinal <- function(x, digits = max(3L, getOption("dig
 }
 
 #' @export
-coef.glmmgee_gee_ordinal <- function(object, ...) object$psi
+coef.glmmgee_gee_ordinal <- function(object, ...) {
+  check_dots(..., .method = "coef.glmmgee_gee_ordinal", .allow = "complete")
+  object$psi
+}
 
 #' @export
 vcov.glmmgee_gee_ordinal <- function(object, type = c("robust", "naive"), ...) {
+  check_dots(..., .method = "vcov.glmmgee_gee_ordinal", .allow = "complete")
   object$vcov[[match.arg(type)]]
 }
 
 #' @export
 confint.glmmgee_gee_ordinal <- function(object, parm, level = 0.95, ...) {
+  check_dots(..., .method = "confint.glmmgee_gee_ordinal")
   check_level(level)
   est <- object$psi
   se <- sqrt(diag(object$vcov$robust))
@@ -572,54 +580,79 @@ confint.glmmgee_gee_ordinal <- function(object, parm, level = 0.95, ...) {
 }
 
 #' @export
-nobs.glmmgee_gee_ordinal <- function(object, ...) object$nobs
+nobs.glmmgee_gee_ordinal <- function(object, ...) {
+  check_dots(..., .method = "nobs.glmmgee_gee_ordinal", .allow = "use.fallback")
+  object$nobs
+}
 
 # As multgee's fits: the fitted marginal probabilities of the categories,
 # one row per observation, padded with NA rows under na.exclude. (The
 # default method returned NULL.)
 #' @export
 fitted.glmmgee_gee_ordinal <- function(object, ...) {
+  check_dots(..., .method = "fitted.glmmgee_gee_ordinal")
   stats::napredict(attr(object$model, "na.action"), predict(object, type = "prob"))
 }
 
 # A category has no residual; the default method returned NULL.
 #' @export
 residuals.glmmgee_gee_ordinal <- function(object, ...) {
+  check_dots(..., .method = "residuals.glmmgee_gee_ordinal")
   stop("residuals() of an ordinal GEE are not defined (the response is a category); ",
        "fitted(fit) gives the fitted probabilities of the categories", call. = FALSE)
 }
 
 #' @export
-formula.glmmgee_gee_ordinal <- function(x, ...) x$formula
+formula.glmmgee_gee_ordinal <- function(x, ...) {
+  check_dots(..., .method = "formula.glmmgee_gee_ordinal")
+  x$formula
+}
 
 # The default methods of these generics failed or returned NULL on an
 # ordinal GEE: model.matrix() stopped with "object 'rating' not found",
 # family() had no method, weights() and df.residual() gave NULL and sigma()
 # numeric(0).
 #' @export
-family.glmmgee_gee_ordinal <- function(object, ...) object$family
+family.glmmgee_gee_ordinal <- function(object, ...) {
+  check_dots(..., .method = "family.glmmgee_gee_ordinal")
+  object$family
+}
 
 #' @export
-model.frame.glmmgee_gee_ordinal <- function(formula, ...) formula$model
+model.frame.glmmgee_gee_ordinal <- function(formula, ...) {
+  check_dots(..., .method = "model.frame.glmmgee_gee_ordinal")
+  formula$model
+}
 
 #' @export
-model.matrix.glmmgee_gee_ordinal <- function(object, ...) cumulative_model_matrix(object)
+model.matrix.glmmgee_gee_ordinal <- function(object, ...) {
+  check_dots(..., .method = "model.matrix.glmmgee_gee_ordinal")
+  cumulative_model_matrix(object)
+}
 
 #' @export
 weights.glmmgee_gee_ordinal <- function(object, ...) {
+  check_dots(..., .method = "weights.glmmgee_gee_ordinal")
   stats::naresid(attr(object$model, "na.action"), object$prior.weights %||% rep(1, nrow(object$X)))
 }
 
 #' @export
-df.residual.glmmgee_gee_ordinal <- function(object, ...) object$nobs - length(object$psi)
+df.residual.glmmgee_gee_ordinal <- function(object, ...) {
+  check_dots(..., .method = "df.residual.glmmgee_gee_ordinal")
+  object$nobs - length(object$psi)
+}
 
 # The latent variable's scale is fixed at 1, as in the cumulative link
 # mixed models.
 #' @export
-sigma.glmmgee_gee_ordinal <- function(object, ...) 1
+sigma.glmmgee_gee_ordinal <- function(object, ...) {
+  check_dots(..., .method = "sigma.glmmgee_gee_ordinal")
+  1
+}
 
 #' @export
 deviance.glmmgee_gee_ordinal <- function(object, ...) {
+  check_dots(..., .method = "deviance.glmmgee_gee_ordinal")
   stop("deviance() of an ordinal GEE is not defined (a GEE has no likelihood); ",
        "with corstr = \"independence\" its estimates are those of ordinal::clm()", call. = FALSE)
 }
@@ -627,6 +660,7 @@ deviance.glmmgee_gee_ordinal <- function(object, ...) {
 #' @export
 predict.glmmgee_gee_ordinal <- function(object, newdata = NULL, type = c("prob", "class", "linear"),
                                         se.fit = FALSE, ...) {
+  check_dots(..., .method = "predict.glmmgee_gee_ordinal")
   type <- match.arg(type)
   check_flag(se.fit, "se.fit")
   if (se.fit && type == "class")

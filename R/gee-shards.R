@@ -355,9 +355,13 @@ gee_shard_within <- function(p2) {
 }
 
 #' @export
-model.matrix.glmmgee_gee_sharded <- function(object, ...) sharded_refuse("the model matrix")
+model.matrix.glmmgee_gee_sharded <- function(object, ...) {
+  check_dots(..., .method = "model.matrix.glmmgee_gee_sharded")
+  sharded_refuse("the model matrix")
+}
 #' @export
 vcov.glmmgee_gee_sharded <- function(object, type = object$std.err, ...) {
+  check_dots(..., .method = "vcov.glmmgee_gee_sharded", .allow = "complete")
   if (is.character(type) && length(type) == 1L && !is.null(object$vcov[[type]])) return(NextMethod())
   sharded_refuse(sprintf("variance type \"%s\" (not computed at fit time; refit with std.err = \"%s\")",
                          paste(type, collapse = ""), paste(type, collapse = "")))

@@ -247,6 +247,7 @@ new_glmm_known <- function(fit, X, y, offset, terms, mf, mt, call, formula, fami
 
 #' @export
 print.glmmgee_glmm_known <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.glmmgee_glmm_known", .allow = print_dots)
   gauss <- x$family$family == "gaussian"
   cat(sprintf("%s with a known covariance, fit by %s\n",
               if (gauss) "Linear mixed model"
@@ -267,6 +268,7 @@ print.glmmgee_glmm_known <- function(x, digits = max(3L, getOption("digits") - 3
 
 #' @export
 summary.glmmgee_glmm_known <- function(object, ...) {
+  check_dots(..., .method = "summary.glmmgee_glmm_known")
   se <- sqrt(diag(object$vcov))
   tab <- cbind(Estimate = object$coefficients, `Std. Error` = se, object$coefficients / se)
   colnames(tab)[3L] <- if (object$family$family == "gaussian") "t value" else "z value"
@@ -275,6 +277,7 @@ summary.glmmgee_glmm_known <- function(object, ...) {
 
 #' @export
 print.summary.glmmgee_glmm_known <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.summary.glmmgee_glmm_known", .allow = print_dots)
   print(x$fit, digits = digits)
   cat("\nFixed effects with standard errors:\n")
   print(x$coefficients, digits = digits)

@@ -203,7 +203,7 @@ zire_zlink_re <- function(object, newdata, allow.new.levels) {
 #' @name glmm-zi-random
 #' @param x,object A model fitted with random effects in `ziformula`.
 #' @param sigma Unused (as in [VarCorr.glmmgee_glmm()]).
-#' @param ... Unused.
+#' @param ... Not used: an argument given here is an error.
 #' @return `VarCorr()`: as [VarCorr.glmmgee_glmm()], one block over both
 #'   parts; `ranef()`: as [ranef.glmmgee_glmm()] (a list of two for
 #'   `component = "both"`).
@@ -226,6 +226,7 @@ NULL
 #' @rdname glmm-zi-random
 #' @export
 VarCorr.glmmgee_glmm_zire <- function(x, sigma = 1, ...) {
+  check_dots(..., .method = "VarCorr.glmmgee_glmm_zire")
   zr <- x$aux$zi$re
   cn <- c(x$cnames, paste0("zi~", zr$cnames))
   blocks <- if (zr$correlated) rep(1L, length(cn))
@@ -242,6 +243,7 @@ VarCorr.glmmgee_glmm_zire <- function(x, sigma = 1, ...) {
 #' @export
 ranef.glmmgee_glmm_zire <- function(object, type = c("mode", "mean"), condVar = TRUE,
                                     component = c("cond", "zi", "both"), ...) {
+  check_dots(..., .method = "ranef.glmmgee_glmm_zire", .allow = "newdata")
   refuse_ranef_newdata(list(...), "models with random effects in the zero part")
   type <- match.arg(type)
   component <- match.arg(component)

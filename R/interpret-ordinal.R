@@ -197,6 +197,7 @@ ordinal_standardize <- function(fit, variable, values = NULL, newdata = NULL,
 
 #' @export
 print.glmmgee_standardized_ordinal <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.glmmgee_standardized_ordinal", .allow = print_dots)
   cat(sprintf("Standardized category probabilities over '%s', %s\n", attr(x, "variable"),
               if (attr(x, "view") == "marginal")
                 "population-averaged (integrated over the random intercept)"

@@ -67,6 +67,7 @@
 odds_ratios <- function(fit, level = 0.95, parm = NULL, ..., delta = 1) {
   if (inherits(fit, "glmmgee_glmm_ordinal"))
     return(ordinal_odds_ratios(fit, level, parm, ..., delta = delta))
+  check_dots(..., .method = "odds_ratios")
   if (inherits(fit, "glmmgee_gee_ordinal")) return(ordinal_gee_odds_ratios(fit, level, parm, delta = delta))
   est <- estimates_of(fit, "odds_ratios")
   fam <- est$family
@@ -261,6 +262,7 @@ ratio_table <- function(est, level, parm, measure, delta = 1) {
 #' @rdname odds_ratios
 #' @export
 print.glmmgee_ratios <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.glmmgee_ratios", .allow = print_dots)
   cat(sprintf("%s%ss, %s\n", toupper(substring(attr(x, "measure"), 1, 1)),
               substring(attr(x, "measure"), 2), view_label(attr(x, "view"))))
   cat(sprintf("From: %s. Wald %g%% intervals; std.error on the log scale.\n",

@@ -45,7 +45,8 @@
 #' @param digits Number of significant digits to print.
 #' @param row.names,optional Ignored (for compatibility with
 #'   [as.data.frame()]).
-#' @param ... Ignored.
+#' @param ... Not used: an argument given here is an error (a misspelt name
+#'   is not ignored).
 #' @return An object of class `glmmgee_marginal_coefs`: a list with
 #'   `coefficients` (marginal), `vcov`, `conditional` (the GLMM's fixed
 #'   effects), `conditional_vcov`, `family` and `se_method`, with methods
@@ -109,11 +110,15 @@ marginal_coefs <- function(fit, std_errors = TRUE, workers = NULL) {
 
 #' @rdname marginal_coefs
 #' @export
-coef.glmmgee_marginal_coefs <- function(object, ...) object$coefficients
+coef.glmmgee_marginal_coefs <- function(object, ...) {
+  check_dots(..., .method = "coef.glmmgee_marginal_coefs", .allow = "complete")
+  object$coefficients
+}
 
 #' @rdname marginal_coefs
 #' @export
 vcov.glmmgee_marginal_coefs <- function(object, ...) {
+  check_dots(..., .method = "vcov.glmmgee_marginal_coefs", .allow = "complete")
   if (is.null(object$vcov))
     stop("computed with std_errors = FALSE: no covariance", call. = FALSE)
   object$vcov
@@ -122,6 +127,7 @@ vcov.glmmgee_marginal_coefs <- function(object, ...) {
 #' @rdname marginal_coefs
 #' @export
 confint.glmmgee_marginal_coefs <- function(object, parm, level = 0.95, ...) {
+  check_dots(..., .method = "confint.glmmgee_marginal_coefs")
   wald_confint(coef(object), function() stats::vcov(object), parm, level)
 }
 
@@ -143,6 +149,7 @@ as.data.frame.glmmgee_marginal_coefs <- function(x, row.names = NULL, optional =
 #' @export
 print.glmmgee_marginal_coefs <- function(x, digits = max(3L, getOption("digits") - 3L),
                                          ...) {
+  check_dots(..., .method = "print.glmmgee_marginal_coefs", .allow = print_dots)
   cat(sprintf("Marginal (population-averaged) coefficients implied by a GLMM, %s(%s)\n",
               x$family$family, x$family$link))
   cat(switch(x$ranef_dist %||% "normal",

@@ -32,6 +32,7 @@
 #' @name AIC.glmmgee_glmm
 #' @export
 AIC.glmmgee_glmm <- function(object, ..., k = 2, nAGQ = NULL) {
+  check_dots_fits(..., .method = "AIC.glmmgee_glmm")
   labels <- vapply(as.list(match.call(expand.dots = FALSE)$...), function(e)
     paste(deparse(e), collapse = ""), "")
   labels <- c(paste(deparse(substitute(object)), collapse = ""), labels)
@@ -41,6 +42,7 @@ AIC.glmmgee_glmm <- function(object, ..., k = 2, nAGQ = NULL) {
 #' @rdname AIC.glmmgee_glmm
 #' @export
 BIC.glmmgee_glmm <- function(object, ..., nAGQ = NULL) {
+  check_dots_fits(..., .method = "BIC.glmmgee_glmm")
   labels <- vapply(as.list(match.call(expand.dots = FALSE)$...), function(e)
     paste(deparse(e), collapse = ""), "")
   labels <- c(paste(deparse(substitute(object)), collapse = ""), labels)

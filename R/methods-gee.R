@@ -26,7 +26,8 @@
 #' @param se.fit logical: also return standard errors (delta method on the
 #'   response scale), from `vcov(object)`.
 #' @param digits number of significant digits to print.
-#' @param ... further fits (for `anova()`), otherwise not used.
+#' @param ... further fits (for `anova()`); otherwise not used: an argument
+#'   given here is an error.
 #' @return `vcov()`: a covariance matrix. `confint()`: a matrix of Wald
 #'   limits. `predict()`: a vector, or a list with `fit` and `se.fit`.
 #'   `residuals()`, `fitted()`: vectors padded by `na.action` (see
@@ -47,11 +48,15 @@ NULL
 
 #' @rdname gee-methods
 #' @export
-coef.glmmgee_gee <- function(object, ...) object$coefficients
+coef.glmmgee_gee <- function(object, ...) {
+  check_dots(..., .method = "coef.glmmgee_gee", .allow = "complete")
+  object$coefficients
+}
 
 #' @rdname gee-methods
 #' @export
 vcov.glmmgee_gee <- function(object, type = object$std.err, ...) {
+  check_dots(..., .method = "vcov.glmmgee_gee", .allow = "complete")
   type <- match_std_err(type, "type")
   check_jackknife(type, object$nclusters, length(object$coefficients), length(object$alpha),
                   object$scale.fix, arg = "type")
@@ -71,6 +76,7 @@ vcov.glmmgee_gee <- function(object, type = object$std.err, ...) {
 #' @export
 confint.glmmgee_gee <- function(object, parm, level = 0.95, type = object$std.err,
                                 method = "Wald", ...) {
+  check_dots(..., .method = "confint.glmmgee_gee")
   if (!identical(method, "Wald"))
     stop("a GEE has no likelihood to profile: confint() gives Wald intervals only (method = \"Wald\")",
          call. = FALSE)
@@ -87,31 +93,44 @@ confint.glmmgee_gee <- function(object, parm, level = 0.95, type = object$std.er
 
 #' @rdname gee-methods
 #' @export
-nobs.glmmgee_gee <- function(object, ...) object$nobs
+nobs.glmmgee_gee <- function(object, ...) {
+  check_dots(..., .method = "nobs.glmmgee_gee", .allow = "use.fallback")
+  object$nobs
+}
 
 #' @rdname gee-methods
 #' @export
 formula.glmmgee_gee <- function(x, ...) {
+  check_dots(..., .method = "formula.glmmgee_gee")
   if (is.null(x$formula)) stop("this fit came from gee_fit(): it has no formula", call. = FALSE)
   x$formula
 }
 
 #' @rdname gee-methods
 #' @export
-family.glmmgee_gee <- function(object, ...) object$family
+family.glmmgee_gee <- function(object, ...) {
+  check_dots(..., .method = "family.glmmgee_gee")
+  object$family
+}
 
 #' @rdname gee-methods
 #' @export
-model.matrix.glmmgee_gee <- function(object, ...) object$engine$data$X
+model.matrix.glmmgee_gee <- function(object, ...) {
+  check_dots(..., .method = "model.matrix.glmmgee_gee")
+  object$engine$data$X
+}
 
 #' @rdname gee-methods
 #' @export
-fitted.glmmgee_gee <- function(object, ...)
+fitted.glmmgee_gee <- function(object, ...) {
+  check_dots(..., .method = "fitted.glmmgee_gee")
   stats::naresid(object$na.action, gee_named(object, object$fitted.values))
+}
 
 #' @rdname gee-methods
 #' @export
 residuals.glmmgee_gee <- function(object, type = c("pearson", "response", "working"), ...) {
+  check_dots(..., .method = "residuals.glmmgee_gee")
   type <- match.arg(type)
   y <- object$y; mu <- object$fitted.values; eta <- object$linear.predictors
   fam <- object$family
@@ -132,6 +151,7 @@ gee_named <- function(object, v) {
 #' @export
 predict.glmmgee_gee <- function(object, newdata, type = c("link", "response"),
                                 se.fit = FALSE, na.action = stats::na.pass, ...) {
+  check_dots(..., .method = "predict.glmmgee_gee")
   type <- match.arg(type)
   fam <- object$family
   if (missing(newdata) || is.null(newdata)) {
@@ -179,6 +199,7 @@ predict.glmmgee_gee <- function(object, newdata, type = c("link", "response"),
 #' @rdname gee-methods
 #' @export
 print.glmmgee_gee <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.glmmgee_gee", .allow = print_dots)
   cat(sprintf("GEE: %s(%s), working correlation \"%s\"\n", x$family$family,
               x$family$link, x$corstr))
   if (!is.null(x$call)) { cat("Call: "); print(x$call) }
@@ -220,6 +241,7 @@ gee_print_footer <- function(x, digits) {
 #' @rdname gee-methods
 #' @export
 summary.glmmgee_gee <- function(object, type = object$std.err, ...) {
+  check_dots(..., .method = "summary.glmmgee_gee")
   type <- match_std_err(type, "type")
   cf <- coef(object)
   se <- sqrt(diag(vcov(object, type = type)))
@@ -240,6 +262,7 @@ se_label <- function(type) {
 #' @rdname gee-methods
 #' @export
 print.summary.glmmgee_gee <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.summary.glmmgee_gee", .allow = print_dots)
   f <- x$fit
   cat(sprintf("GEE: %s(%s), working correlation \"%s\"%s\n", f$family$family, f$family$link,
               f$corstr, if (f$corstr == "mdep") sprintf(" (Mv = %d)", f$Mv) else ""))

@@ -78,7 +78,9 @@ print_notes <- function(warnings) {
 #' @param x,object A fitted model from [glmm()], or its summary.
 #' @param digits Number of significant digits.
 #' @param signif.stars Show significance stars (as [printCoefmat()]).
-#' @param ... Passed on or ignored.
+#' @param ... For `print()`, the formatting arguments of [print.default()]
+#'   (accepted, the layout is fixed); for `summary()` not used: any other
+#'   argument is an error.
 #' @return `print()` returns `x` invisibly; `summary()` an object of class
 #'   `summary.glmmgee_glmm` with components `coefficients` (estimate, standard error,
 #'   z value, p-value), `varcor` ([VarCorr()]), `criteria`, `optinfo`.
@@ -93,6 +95,7 @@ print_notes <- function(warnings) {
 #' @name print.glmmgee_glmm
 #' @export
 print.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.glmmgee_glmm", .allow = print_dots)
   print_header(x)
   crit <- fit_criteria(x)
   print(signif(crit[c("logLik", "AIC", "BIC")], digits + 2L), digits = digits + 2L)
@@ -109,6 +112,7 @@ print.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") - 3L), ..
 #' @rdname print.glmmgee_glmm
 #' @export
 summary.glmmgee_glmm <- function(object, ...) {
+  check_dots(..., .method = "summary.glmmgee_glmm")
   beta <- fixef(object)
   se <- sqrt(pmax(diag(vcov(object)), 0))
   z <- beta / se
@@ -134,6 +138,7 @@ summary.glmmgee_glmm <- function(object, ...) {
 #' @export
 print.summary.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") - 3L),
                                signif.stars = getOption("show.signif.stars"), ...) {
+  check_dots(..., .method = "print.summary.glmmgee_glmm", .allow = print_dots)
   print_header(x)
   cat("\n")
   print(signif(x$criteria[c("AIC", "BIC", "logLik", "deviance")], digits + 2L),
@@ -193,7 +198,8 @@ print.summary.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") -
 #' @param REML For `logLik()` of a fit with `REML = TRUE`: `FALSE` gives the
 #'   ML log-likelihood at the REML estimates (sigma profiled, as lme4's
 #'   `logLik(REML = FALSE)`); otherwise the restricted log-likelihood.
-#' @param ... Ignored.
+#' @param ... Not used: an argument given here is an error (a misspelt name
+#'   is not ignored).
 #' @return `fixef()` a named vector; `coef()` a list (class `coef.glmmgee_glmm`)
 #'   with one data frame named by the grouping factor; `vcov()` a matrix;
 #'   `logLik()` an object of class `logLik`; `nobs()` the number of
@@ -223,11 +229,15 @@ NULL
 
 #' @rdname glmm-extractors
 #' @export
-fixef.glmmgee_glmm <- function(object, ...) object$coefficients
+fixef.glmmgee_glmm <- function(object, ...) {
+  check_dots(..., .method = "fixef.glmmgee_glmm")
+  object$coefficients
+}
 
 #' @rdname glmm-extractors
 #' @export
 coef.glmmgee_glmm <- function(object, ...) {
+  check_dots(..., .method = "coef.glmmgee_glmm")
   b <- ranef(object, condVar = FALSE)[[1L]]
   beta <- fixef(object)
   cf <- as.data.frame(matrix(beta, nrow(b), length(beta), byrow = TRUE,
@@ -239,6 +249,7 @@ coef.glmmgee_glmm <- function(object, ...) {
 
 #' @export
 print.coef.glmmgee_glmm <- function(x, ...) {
+  check_dots(..., .method = "print.coef.glmmgee_glmm", .allow = print_dots)
   print(unclass(x), ...)
   invisible(x)
 }
@@ -250,12 +261,14 @@ plain_matrix <- function(V) {
 #' @rdname glmm-extractors
 #' @export
 vcov.glmmgee_glmm <- function(object, full = FALSE, ...) {
+  check_dots(..., .method = "vcov.glmmgee_glmm", .allow = "complete", .hint = vcov_glmm_types_hint())
   plain_matrix(if (isTRUE(full)) object$cov_theta else object$vcov)
 }
 
 #' @rdname glmm-extractors
 #' @export
 logLik.glmmgee_glmm <- function(object, REML = NULL, ...) {
+  check_dots(..., .method = "logLik.glmmgee_glmm")
   # REML = FALSE on a REML fit: the ML log-likelihood at the REML estimates
   # of the covariance parameters, sigma profiled as lme4 does.
   ll <- if (isFALSE(REML) && isTRUE(object$REML) && !is.null(object$loglik_ml))
@@ -265,15 +278,22 @@ logLik.glmmgee_glmm <- function(object, REML = NULL, ...) {
 
 #' @rdname glmm-extractors
 #' @export
-nobs.glmmgee_glmm <- function(object, ...) object$nobs
+nobs.glmmgee_glmm <- function(object, ...) {
+  check_dots(..., .method = "nobs.glmmgee_glmm", .allow = "use.fallback")
+  object$nobs
+}
 
 #' @rdname glmm-extractors
 #' @export
-sigma.glmmgee_glmm <- function(object, ...) object$sigma
+sigma.glmmgee_glmm <- function(object, ...) {
+  check_dots(..., .method = "sigma.glmmgee_glmm")
+  object$sigma
+}
 
 #' @rdname glmm-extractors
 #' @export
 formula.glmmgee_glmm <- function(x, ...) {
+  check_dots(..., .method = "formula.glmmgee_glmm")
   f <- x$formula
   bars <- attr(f, "random_terms")
   if (!inherits(f, "terms") || is.null(bars)) return(f)
@@ -288,6 +308,7 @@ formula.glmmgee_glmm <- function(x, ...) {
 #' @rdname glmm-extractors
 #' @export
 terms.glmmgee_glmm <- function(x, ...) {
+  check_dots(..., .method = "terms.glmmgee_glmm")
   tt <- x$terms
   # The fixed-effects terms (as lme4's terms(fixed.only = TRUE)), carrying
   # the random-effect terms for formula() (see above).
@@ -297,15 +318,22 @@ terms.glmmgee_glmm <- function(x, ...) {
 
 #' @rdname glmm-extractors
 #' @export
-family.glmmgee_glmm <- function(object, ...) object$family
+family.glmmgee_glmm <- function(object, ...) {
+  check_dots(..., .method = "family.glmmgee_glmm")
+  object$family
+}
 
 #' @rdname glmm-extractors
 #' @export
-model.frame.glmmgee_glmm <- function(formula, ...) formula$model
+model.frame.glmmgee_glmm <- function(formula, ...) {
+  check_dots(..., .method = "model.frame.glmmgee_glmm")
+  formula$model
+}
 
 #' @rdname glmm-extractors
 #' @export
 model.matrix.glmmgee_glmm <- function(object, type = c("fixed", "random"), ...) {
+  check_dots(..., .method = "model.matrix.glmmgee_glmm")
   type <- match.arg(type)
   if (type == "fixed") return(object$X)
   n <- object$n
@@ -338,7 +366,8 @@ model.matrix.glmmgee_glmm <- function(object, type = c("fixed", "random"), ...) 
 #' @param digits Number of significant digits.
 #' @param comp Which columns to print: `"Variance"` and/or `"Std.Dev."`.
 #' @param row.names,optional Ignored.
-#' @param ... Ignored.
+#' @param ... Not used: an argument given here is an error (a misspelt name
+#'   is not ignored).
 #' @return `VarCorr()` a list of class `VarCorr.glmmgee_glmm`; `as.data.frame()` a
 #'   data frame with columns `grp`, `var1`, `var2`, `vcov`, `sdcor` (one row
 #'   per variance and per covariance, then the residual for gaussian models).
@@ -351,6 +380,7 @@ model.matrix.glmmgee_glmm <- function(object, type = c("fixed", "random"), ...) 
 #' }
 #' @export
 VarCorr.glmmgee_glmm <- function(x, sigma = 1, ...) {
+  check_dots(..., .method = "VarCorr.glmmgee_glmm")
   D <- varcorr_block(x$D, x$cnames, rep(seq_along(x$cov_blocks), x$cov_blocks))
   new_varcorr(stats::setNames(list(D), x$group_name), x)
 }
@@ -418,6 +448,7 @@ format_varcorr <- function(x, digits, comp) {
 #' @export
 print.VarCorr.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") - 2L),
                                comp = "Std.Dev.", ...) {
+  check_dots(..., .method = "print.VarCorr.glmmgee_glmm", .allow = print_dots)
   comp <- match.arg(comp, c("Variance", "Std.Dev."), several.ok = TRUE)
   print(format_varcorr(x, digits, comp), quote = FALSE)
   # The family's own dispersion (theta, shape, phi) sits beside the random
@@ -471,7 +502,8 @@ as.data.frame.VarCorr.glmmgee_glmm <- function(x, row.names = NULL, optional = F
 #'
 #' @param object A fitted model from [glmm()].
 #' @param type Type of residual.
-#' @param ... Ignored.
+#' @param ... Not used: an argument given here is an error (a misspelt name
+#'   is not ignored).
 #' @return A numeric vector.
 #' @examples
 #' if (requireNamespace("lme4", quietly = TRUE)) {
@@ -483,6 +515,7 @@ as.data.frame.VarCorr.glmmgee_glmm <- function(x, row.names = NULL, optional = F
 #' }
 #' @export
 fitted.glmmgee_glmm <- function(object, ...) {
+  check_dots(..., .method = "fitted.glmmgee_glmm")
   stats::napredict(object$na.action, object$fitted.values)
 }
 
@@ -490,6 +523,7 @@ fitted.glmmgee_glmm <- function(object, ...) {
 #' @export
 residuals.glmmgee_glmm <- function(object, type = c("deviance", "pearson", "response", "working"),
                            ...) {
+  check_dots(..., .method = "residuals.glmmgee_glmm")
   type <- match.arg(type)
   fam <- object$family
   y <- object$y

@@ -11,6 +11,7 @@ ordinal_re_sd_corr <- function(S) {
 
 #' @export
 summary.glmmgee_glmm_ordinal_re <- function(object, ...) {
+  check_dots(..., .method = "summary.glmmgee_glmm_ordinal_re")
   se <- sqrt(diag(object$cov_psi))
   k1 <- length(object$thresholds)
   p <- length(object$coefficients)
@@ -22,6 +23,7 @@ summary.glmmgee_glmm_ordinal_re <- function(object, ...) {
 
 #' @export
 print.summary.glmmgee_glmm_ordinal_re <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.summary.glmmgee_glmm_ordinal_re", .allow = print_dots)
   print.glmmgee_glmm_ordinal(x$fit, digits = digits)
   ordinal_print_summary_coefs(x, digits, "for a given cluster, its random effects fixed")
   invisible(x)
@@ -29,6 +31,7 @@ print.summary.glmmgee_glmm_ordinal_re <- function(x, digits = max(3L, getOption(
 
 #' @export
 confint.glmmgee_glmm_ordinal_re <- function(object, parm, level = 0.95, ...) {
+  check_dots(..., .method = "confint.glmmgee_glmm_ordinal_re", .allow = "method")
   ordinal_confint_method(list(...)$method, object)
   k <- length(object$thresholds) + length(object$coefficients)
   ordinal_confint(object$psi[seq_len(k)], sqrt(diag(object$cov_psi))[seq_len(k)], level,
@@ -37,6 +40,7 @@ confint.glmmgee_glmm_ordinal_re <- function(object, parm, level = 0.95, ...) {
 
 #' @export
 VarCorr.glmmgee_glmm_ordinal_re <- function(x, sigma = 1, ...) {
+  check_dots(..., .method = "VarCorr.glmmgee_glmm_ordinal_re")
   sc <- ordinal_re_sd_corr(x$re_cov)
   structure(list(group = x$group_name, cov = x$re_cov, sd = sc$sd, corr = sc$corr),
             class = "VarCorr.glmmgee_glmm_ordinal_re")
@@ -44,6 +48,7 @@ VarCorr.glmmgee_glmm_ordinal_re <- function(x, sigma = 1, ...) {
 
 #' @export
 print.VarCorr.glmmgee_glmm_ordinal_re <- function(x, digits = max(3L, getOption("digits") - 2L), ...) {
+  check_dots(..., .method = "print.VarCorr.glmmgee_glmm_ordinal_re", .allow = print_dots)
   tab <- data.frame(Groups = c(x$group, rep("", length(x$sd) - 1L)), Name = names(x$sd),
                     Variance = signif(diag(x$cov), digits), Std.Dev. = signif(x$sd, digits),
                     check.names = FALSE)

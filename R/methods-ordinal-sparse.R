@@ -6,6 +6,7 @@
 
 #' @export
 print.glmmgee_glmm_ordinal_sparse <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.glmmgee_glmm_ordinal_sparse", .allow = print_dots)
   ordinal_print_head(x, "Laplace approximation, sparse engine")
   cat(sprintf("%d observations; %s; %d response categories\n", x$nobs,
               paste(sprintf("%d levels of %s", x$ngroups, x$group_name), collapse = ", "),
@@ -21,6 +22,7 @@ print.glmmgee_glmm_ordinal_sparse <- function(x, digits = max(3L, getOption("dig
 
 #' @export
 summary.glmmgee_glmm_ordinal_sparse <- function(object, ...) {
+  check_dots(..., .method = "summary.glmmgee_glmm_ordinal_sparse")
   se <- sqrt(diag(object$cov_par))
   k1 <- length(object$thresholds)
   p <- length(object$coefficients)
@@ -34,6 +36,7 @@ summary.glmmgee_glmm_ordinal_sparse <- function(object, ...) {
 
 #' @export
 print.summary.glmmgee_glmm_ordinal_sparse <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.summary.glmmgee_glmm_ordinal_sparse", .allow = print_dots)
   print.glmmgee_glmm_ordinal_sparse(x$fit, digits = digits)
   cat("\nRandom intercepts (independent terms):\n")
   print(signif(x$sd, digits))
@@ -44,6 +47,7 @@ print.summary.glmmgee_glmm_ordinal_sparse <- function(x, digits = max(3L, getOpt
 # Wald intervals; a standard deviation's on the log scale (NA on the boundary).
 #' @export
 confint.glmmgee_glmm_ordinal_sparse <- function(object, parm, level = 0.95, ...) {
+  check_dots(..., .method = "confint.glmmgee_glmm_ordinal_sparse", .allow = "method")
   ordinal_confint_method(list(...)$method, object)
   est <- object$par
   se <- sqrt(diag(object$cov_par))
@@ -58,6 +62,7 @@ confint.glmmgee_glmm_ordinal_sparse <- function(object, parm, level = 0.95, ...)
 
 #' @export
 VarCorr.glmmgee_glmm_ordinal_sparse <- function(x, sigma = 1, ...) {
+  check_dots(..., .method = "VarCorr.glmmgee_glmm_ordinal_sparse")
   out <- data.frame(grp = x$group_name, var1 = "(Intercept)", vcov = unname(x$sd_re^2),
                     sdcor = unname(x$sd_re), stringsAsFactors = FALSE)
   class(out) <- c("VarCorr.glmmgee_glmm_ordinal", "data.frame")
@@ -66,6 +71,7 @@ VarCorr.glmmgee_glmm_ordinal_sparse <- function(x, sigma = 1, ...) {
 
 #' @export
 ranef.glmmgee_glmm_ordinal_sparse <- function(object, condVar = FALSE, ...) {
+  check_dots(..., .method = "ranef.glmmgee_glmm_ordinal_sparse", .allow = "newdata")
   refuse_ranef_newdata(list(...), "cumulative link mixed models")
   w <- object$prior.weights
   out <- lapply(object$reterms, function(tm) {
@@ -110,6 +116,7 @@ predict.glmmgee_glmm_ordinal_sparse <- function(object, newdata = NULL,
                                                 type = c("prob", "prob_marginal", "class", "linear"),
                                                 re.form = NA, nAGQ = 30L, se.fit = FALSE,
                                                 allow.new.levels = FALSE, ...) {
+  check_dots(..., .method = "predict.glmmgee_glmm_ordinal_sparse")
   type <- match.arg(type)
   check_flag(se.fit, "se.fit")
   if (se.fit && type == "class") ordinal_refuse_class_se()
@@ -130,6 +137,7 @@ predict.glmmgee_glmm_ordinal_sparse <- function(object, newdata = NULL,
 #' @export
 simulate.glmmgee_glmm_ordinal_sparse <- function(object, nsim = 1, seed = NULL,
                                                  re = c("new", "fitted"), ...) {
+  check_dots(..., .method = "simulate.glmmgee_glmm_ordinal_sparse", .allow = c("newdata", "re.form", "use.u", "na.action"))
   simulate_refuse_newdata(list(...))
   re <- ordinal_simulate_re(re, list(...))
   if (!is.null(seed)) set.seed(seed)

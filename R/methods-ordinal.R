@@ -36,6 +36,7 @@ ordinal_print_notes <- function(x)
 # slopes (x$re_cov, printed by VarCorr()).
 #' @export
 print.glmmgee_glmm_ordinal <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.glmmgee_glmm_ordinal", .allow = print_dots)
   ordinal_print_head(x, ordinal_approx_label(x))
   cat(sprintf("%d observations, %d clusters (%s); %d response categories\n", x$nobs,
               x$ngroups, x$group_name, length(x$y_levels)))
@@ -69,6 +70,7 @@ ordinal_print_summary_coefs <- function(x, digits, given) {
 
 #' @export
 summary.glmmgee_glmm_ordinal <- function(object, ...) {
+  check_dots(..., .method = "summary.glmmgee_glmm_ordinal")
   se <- sqrt(diag(object$cov_psi))
   tab <- function(idx) ordinal_z_table(object$psi[idx], se[idx])
   k1 <- length(object$thresholds)
@@ -82,6 +84,7 @@ summary.glmmgee_glmm_ordinal <- function(object, ...) {
 
 #' @export
 print.summary.glmmgee_glmm_ordinal <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.summary.glmmgee_glmm_ordinal", .allow = print_dots)
   f <- x$fit
   print.glmmgee_glmm_ordinal(f, digits = digits)
   cat(sprintf("\nRandom effects:\n %s (Intercept): variance %s, std. dev. %s (SE of log sd %s)\n",
@@ -92,20 +95,38 @@ print.summary.glmmgee_glmm_ordinal <- function(x, digits = max(3L, getOption("di
 }
 
 #' @export
-logLik.glmmgee_glmm_ordinal <- function(object, ...)
+logLik.glmmgee_glmm_ordinal <- function(object, ...) {
+  # REML = FALSE, which code written for lme4 fits passes, is this fit's
+  # own (maximum likelihood) log-likelihood.
+  check_dots(..., .method = "logLik.glmmgee_glmm_ordinal", .allow = "REML")
+  if (isTRUE(list(...)$REML))
+    stop("logLik(REML = TRUE): a cumulative link mixed model is fitted by maximum likelihood only",
+         call. = FALSE)
   structure(object$loglik, df = object$df, nobs = object$nobs, class = "logLik")
+}
 
 #' @export
-nobs.glmmgee_glmm_ordinal <- function(object, ...) object$nobs
+nobs.glmmgee_glmm_ordinal <- function(object, ...) {
+  check_dots(..., .method = "nobs.glmmgee_glmm_ordinal", .allow = "use.fallback")
+  object$nobs
+}
 
 #' @export
-fixef.glmmgee_glmm_ordinal <- function(object, ...) object$coefficients
+fixef.glmmgee_glmm_ordinal <- function(object, ...) {
+  check_dots(..., .method = "fixef.glmmgee_glmm_ordinal")
+  object$coefficients
+}
 
 #' @export
-coef.glmmgee_glmm_ordinal <- function(object, ...) c(object$thresholds, object$coefficients)
+coef.glmmgee_glmm_ordinal <- function(object, ...) {
+  check_dots(..., .method = "coef.glmmgee_glmm_ordinal", .allow = "complete")
+  c(object$thresholds, object$coefficients)
+}
 
 #' @export
 vcov.glmmgee_glmm_ordinal <- function(object, full = FALSE, ...) {
+  check_dots(..., .method = "vcov.glmmgee_glmm_ordinal", .allow = "complete",
+             .hint = vcov_glmm_types_hint())
   V <- object$cov_par %||% object$cov_psi  # several terms: cov_par
   k <- length(object$thresholds) + length(object$coefficients)
   if (full) V else V[seq_len(k), seq_len(k), drop = FALSE]
@@ -113,6 +134,7 @@ vcov.glmmgee_glmm_ordinal <- function(object, full = FALSE, ...) {
 
 #' @export
 confint.glmmgee_glmm_ordinal <- function(object, parm, level = 0.95, ...) {
+  check_dots(..., .method = "confint.glmmgee_glmm_ordinal", .allow = "method")
   ordinal_confint_method(list(...)$method, object)
   est <- c(object$psi[-length(object$psi)], sigma = object$log_sigma)
   ordinal_confint(est, sqrt(diag(object$cov_psi)), level, if (!missing(parm)) parm,
@@ -123,6 +145,9 @@ confint.glmmgee_glmm_ordinal <- function(object, parm, level = 0.95, ...) {
 # "boot"` that fell into `...` would give Wald intervals without a word.
 ordinal_confint_method <- function(method, object) {
   if (identical(method, "boot")) check_boot_fit(object)
+  if (!is.null(method) && !identical(method, "Wald"))
+    stop("confint() of a cumulative link mixed model gives Wald intervals only (method = \"Wald\")",
+         call. = FALSE)
   invisible(NULL)
 }
 
@@ -140,22 +165,35 @@ ordinal_confint <- function(est, se, level, parm = NULL, expo = integer()) {
 }
 
 #' @export
-formula.glmmgee_glmm_ordinal <- function(x, ...) x$formula
+formula.glmmgee_glmm_ordinal <- function(x, ...) {
+  check_dots(..., .method = "formula.glmmgee_glmm_ordinal")
+  x$formula
+}
 
 #' @export
-family.glmmgee_glmm_ordinal <- function(object, ...) object$family
+family.glmmgee_glmm_ordinal <- function(object, ...) {
+  check_dots(..., .method = "family.glmmgee_glmm_ordinal")
+  object$family
+}
 
 #' @export
-model.frame.glmmgee_glmm_ordinal <- function(formula, ...) formula$model
+model.frame.glmmgee_glmm_ordinal <- function(formula, ...) {
+  check_dots(..., .method = "model.frame.glmmgee_glmm_ordinal")
+  formula$model
+}
 
 # The default methods of these generics gave NULL (residuals(), weights(),
 # df.residual(), deviance()) or a design with an intercept column the
 # coefficients do not multiply (model.matrix()).
 #' @export
-model.matrix.glmmgee_glmm_ordinal <- function(object, ...) cumulative_model_matrix(object)
+model.matrix.glmmgee_glmm_ordinal <- function(object, ...) {
+  check_dots(..., .method = "model.matrix.glmmgee_glmm_ordinal")
+  cumulative_model_matrix(object)
+}
 
 #' @export
 residuals.glmmgee_glmm_ordinal <- function(object, ...) {
+  check_dots(..., .method = "residuals.glmmgee_glmm_ordinal")
   stop("residuals() of a cumulative link mixed model are not defined (the response is a category); ",
        "fitted(fit) gives the fitted probability of each observed category and ",
        "predict(fit, type = \"prob\") those of every category", call. = FALSE)
@@ -163,21 +201,32 @@ residuals.glmmgee_glmm_ordinal <- function(object, ...) {
 
 #' @export
 weights.glmmgee_glmm_ordinal <- function(object, ...) {
+  check_dots(..., .method = "weights.glmmgee_glmm_ordinal")
   stats::naresid(object$na.action, object$prior.weights %||% rep(1, length(object$y)))
 }
 
 #' @export
-df.residual.glmmgee_glmm_ordinal <- function(object, ...) object$nobs - object$df
+df.residual.glmmgee_glmm_ordinal <- function(object, ...) {
+  check_dots(..., .method = "df.residual.glmmgee_glmm_ordinal")
+  object$nobs - object$df
+}
 
 # Minus twice the log-likelihood, as for the other glmm fits.
 #' @export
-deviance.glmmgee_glmm_ordinal <- function(object, ...) -2 * object$loglik
+deviance.glmmgee_glmm_ordinal <- function(object, ...) {
+  check_dots(..., .method = "deviance.glmmgee_glmm_ordinal")
+  -2 * object$loglik
+}
 
 #' @export
-sigma.glmmgee_glmm_ordinal <- function(object, ...) 1
+sigma.glmmgee_glmm_ordinal <- function(object, ...) {
+  check_dots(..., .method = "sigma.glmmgee_glmm_ordinal")
+  1
+}
 
 #' @export
 VarCorr.glmmgee_glmm_ordinal <- function(x, sigma = 1, ...) {
+  check_dots(..., .method = "VarCorr.glmmgee_glmm_ordinal")
   out <- data.frame(grp = x$group_name, var1 = "(Intercept)", vcov = x$sigma_re^2,
                     sdcor = x$sigma_re, stringsAsFactors = FALSE)
   class(out) <- c("VarCorr.glmmgee_glmm_ordinal", "data.frame")
@@ -186,6 +235,7 @@ VarCorr.glmmgee_glmm_ordinal <- function(x, sigma = 1, ...) {
 
 #' @export
 print.VarCorr.glmmgee_glmm_ordinal <- function(x, digits = max(3L, getOption("digits") - 2L), ...) {
+  check_dots(..., .method = "print.VarCorr.glmmgee_glmm_ordinal", .allow = print_dots)
   cat(sprintf(" Groups %s, (Intercept): variance %s, std. dev. %s\n", x$grp,
               format(signif(x$vcov, digits)), format(signif(x$sdcor, digits))))
   invisible(x)
@@ -193,6 +243,7 @@ print.VarCorr.glmmgee_glmm_ordinal <- function(x, digits = max(3L, getOption("di
 
 #' @export
 ranef.glmmgee_glmm_ordinal <- function(object, condVar = FALSE, type = c("mode", "mean"), ...) {
+  check_dots(..., .method = "ranef.glmmgee_glmm_ordinal", .allow = "newdata")
   refuse_ranef_newdata(list(...), "cumulative link mixed models")
   type <- match.arg(type)
   r <- object$ranef
@@ -254,6 +305,7 @@ predict.glmmgee_glmm_ordinal <- function(object, newdata = NULL,
                                          type = c("prob", "prob_marginal", "class", "linear"),
                                          re.form = NA, nAGQ = 30L, se.fit = FALSE,
                                          allow.new.levels = FALSE, ...) {
+  check_dots(..., .method = "predict.glmmgee_glmm_ordinal")
   type <- match.arg(type)
   check_flag(se.fit, "se.fit")
   if (se.fit && type == "class") ordinal_refuse_class_se()
@@ -411,6 +463,7 @@ ordinal_marginal_probs <- function(family, theta, eta, sigma, nAGQ = 30L, lev = 
 
 #' @export
 fitted.glmmgee_glmm_ordinal <- function(object, ...) {
+  check_dots(..., .method = "fitted.glmmgee_glmm_ordinal")
   P <- predict(object, type = "prob", re.form = NULL)
   P[cbind(seq_len(nrow(P)), object$y)]
 }
@@ -418,6 +471,7 @@ fitted.glmmgee_glmm_ordinal <- function(object, ...) {
 #' @export
 simulate.glmmgee_glmm_ordinal <- function(object, nsim = 1, seed = NULL,
                                           re = c("new", "fitted"), ...) {
+  check_dots(..., .method = "simulate.glmmgee_glmm_ordinal", .allow = c("newdata", "re.form", "use.u", "na.action"))
   simulate_refuse_newdata(list(...))
   re <- ordinal_simulate_re(re, list(...))
   if (!is.null(seed)) set.seed(seed)
@@ -443,6 +497,8 @@ simulate.glmmgee_glmm_ordinal <- function(object, nsim = 1, seed = NULL,
 # random effects, NULL: the fitted ones), which was swallowed by '...' and
 # re.form = NULL simulated new random effects.
 ordinal_simulate_re <- function(re, dots) {
+  if ("use.u" %in% names(dots))
+    dots$re.form <- use_u_re_form(dots$use.u, "re.form" %in% names(dots))
   if (!"re.form" %in% names(dots)) return(match.arg(re, c("new", "fitted")))
   if (simulate_new_re(dots[["re.form"]])) "new" else "fitted"
 }
@@ -465,6 +521,7 @@ ordinal_simulate <- function(object, nsim, eta_fun) {
 # to the same observations with the same approximation.
 #' @export
 anova.glmmgee_glmm_ordinal <- function(object, ...) {
+  check_dots_fits(..., .method = "anova.glmmgee_glmm_ordinal")
   fits <- c(list(object), list(...))
   if (length(fits) < 2L)
     stop("anova() of a cumulative link mixed model compares two or more nested fits", call. = FALSE)

@@ -48,6 +48,7 @@ dist_means <- function(dist, family, theta, X, offset, jacobian) {
 
 #' @export
 print.glmmgee_glmm_dist <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.glmmgee_glmm_dist", .allow = print_dots)
   NextMethod()
   print_ranef_dist(x, digits)
   invisible(x)
@@ -55,6 +56,7 @@ print.glmmgee_glmm_dist <- function(x, digits = max(3L, getOption("digits") - 3L
 
 #' @export
 summary.glmmgee_glmm_dist <- function(object, ...) {
+  check_dots(..., .method = "summary.glmmgee_glmm_dist")
   s <- NextMethod()
   s$ranef_dist <- object$ranef_dist
   s$normal <- object$normal
@@ -65,6 +67,7 @@ summary.glmmgee_glmm_dist <- function(object, ...) {
 
 #' @export
 print.summary.glmmgee_glmm_dist <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.summary.glmmgee_glmm_dist", .allow = print_dots)
   NextMethod()
   print_ranef_dist(x$dist_fit, digits)
   invisible(x)
@@ -98,6 +101,7 @@ print_ranef_dist <- function(x, digits) {
 
 #' @export
 ranef.glmmgee_glmm_dist <- function(object, type = c("mode", "mean"), condVar = TRUE, ...) {
+  check_dots(..., .method = "ranef.glmmgee_glmm_dist", .allow = "newdata")
   if (!is.null(list(...)$newdata)) return(ranef_new(object, list(...)$newdata))
   type <- match.arg(type)
   B <- if (type == "mode") object$ranef$mode else object$ranef$mean
@@ -111,6 +115,9 @@ ranef.glmmgee_glmm_dist <- function(object, type = c("mode", "mean"), condVar = 
 
 #' @export
 simulate.glmmgee_glmm_dist <- function(object, nsim = 1, seed = NULL, ...) {
+  check_dots(..., .method = "simulate.glmmgee_glmm_dist", .allow = c("newdata", "use.u", "na.action"))
+  if (isTRUE(list(...)$use.u))
+    stop("simulate(use.u = TRUE) is not available for non-normal random effects: it draws new ones", call. = FALSE)
   simulate_refuse_newdata(list(...))
   if (!is.null(seed)) set.seed(seed)
   rd <- object$ranef_dist

@@ -8,7 +8,7 @@
 #' default), `FALSE` for fits by maximum likelihood. glmmgee's own generic:
 #' it does not need lme4.
 #' @param x A fitted model.
-#' @param ... Unused.
+#' @param ... Not used: an argument given here is an error.
 #' @return `TRUE` or `FALSE`.
 #' @examples
 #' if (requireNamespace("lme4", quietly = TRUE)) {
@@ -23,7 +23,10 @@ isREML <- function(x, ...) UseMethod("isREML")
 
 #' @rdname isREML
 #' @export
-isREML.glmmgee_glmm <- function(x, ...) isTRUE(x$REML)
+isREML.glmmgee_glmm <- function(x, ...) {
+  check_dots(..., .method = "isREML.glmmgee_glmm")
+  isTRUE(x$REML)
+}
 
 # The same method for lme4's generic when lme4 is loaded (delayed
 # registration: no import of lme4), so isREML() answers whichever package
@@ -33,7 +36,10 @@ NULL
 
 #' @rdname isREML
 #' @export
-isREML.default <- function(x, ...) FALSE
+isREML.default <- function(x, ...) {
+  check_dots(..., .method = "isREML.default")
+  FALSE
+}
 
 # anova() between fits of which some used REML and whose fixed effects
 # differ: restricted likelihoods of different fixed effects are not

@@ -109,9 +109,10 @@ sharded_rows_out <- function(fit, what, args, suffix, workers, caller) {
 #'   `residuals()`: `"deviance"`, `"pearson"`, `"response"` or `"working"`.
 #' @param re.form,newdata As in [predict.glmmgee_glmm()]; with `newdata`
 #'   the prediction is returned as for any glmm fit.
-#' @param ... Not used.
+#' @param ... Not used: an argument given here is an error.
 #' @export
 fitted.glmmgee_glmm_sharded <- function(object, suffix = "fitted", workers = NULL, ...) {
+  check_dots(..., .method = "fitted.glmmgee_glmm_sharded")
   sharded_rows_out(object, "fitted", list(cols = TRUE, type = "response"), suffix, workers, "fitted")
 }
 
@@ -119,6 +120,7 @@ fitted.glmmgee_glmm_sharded <- function(object, suffix = "fitted", workers = NUL
 #' @export
 residuals.glmmgee_glmm_sharded <- function(object, type = c("deviance", "pearson", "response", "working"),
                                            suffix = NULL, workers = NULL, ...) {
+  check_dots(..., .method = "residuals.glmmgee_glmm_sharded")
   type <- match.arg(type)
   sharded_rows_out(object, "residuals", list(cols = TRUE, type = type),
                    suffix %||% paste0("residuals_", type), workers, "residuals")
@@ -130,9 +132,7 @@ predict.glmmgee_glmm_sharded <- function(object, newdata = NULL, type = c("link"
                                          re.form = NULL, ..., suffix = NULL, workers = NULL) {
   if (!is.null(newdata)) return(NextMethod())
   type <- match.arg(type)
-  if (length(list(...)))
-    stop("predict() of a fit from glmm_shards() without 'newdata' takes 'type', 're.form', 'suffix' and 'workers' only",
-         call. = FALSE)
+  check_dots(..., .method = "predict.glmmgee_glmm_sharded")
   cols <- unlist(bar_columns(object)[selected_bars(object, re.form)], use.names = FALSE)
   sharded_rows_out(object, "predict", list(cols = cols, type = type),
                    suffix %||% paste0("predict_", type), workers, "predict")
@@ -196,9 +196,10 @@ dist_w_rows <- function(sh, args) {
 #'   `residuals()`: `"pearson"`, `"response"` or `"working"`.
 #' @param newdata As in [predict.glmmgee_gee()]; with it the prediction is
 #'   returned as for any gee fit.
-#' @param ... Not used.
+#' @param ... Not used: an argument given here is an error.
 #' @export
 fitted.glmmgee_gee_sharded <- function(object, suffix = "fitted", workers = NULL, ...) {
+  check_dots(..., .method = "fitted.glmmgee_gee_sharded")
   sharded_rows_out(object, "fitted", list(cols = integer(), type = "response"), suffix, workers, "fitted")
 }
 
@@ -206,6 +207,7 @@ fitted.glmmgee_gee_sharded <- function(object, suffix = "fitted", workers = NULL
 #' @export
 residuals.glmmgee_gee_sharded <- function(object, type = c("pearson", "response", "working"),
                                           suffix = NULL, workers = NULL, ...) {
+  check_dots(..., .method = "residuals.glmmgee_gee_sharded")
   type <- match.arg(type)
   sharded_rows_out(object, "residuals", list(cols = integer(), type = type),
                    suffix %||% paste0("residuals_", type), workers, "residuals")
@@ -217,9 +219,7 @@ predict.glmmgee_gee_sharded <- function(object, newdata = NULL, type = c("link",
                                         suffix = NULL, workers = NULL) {
   if (!is.null(newdata)) return(NextMethod())
   type <- match.arg(type)
-  if (length(list(...)))
-    stop("predict() of a fit from gee_shards() without 'newdata' takes 'type', 'suffix' and 'workers' only",
-         call. = FALSE)
+  check_dots(..., .method = "predict.glmmgee_gee_sharded")
   sharded_rows_out(object, "predict", list(cols = integer(), type = type),
                    suffix %||% paste0("predict_", type), workers, "predict")
 }

@@ -22,6 +22,7 @@ sharded_row_fields <- c("X", "Z", "eta_fixed", "linear.predictors", "fitted.valu
 
 #' @export
 print.glmmgee_glmm_sharded <- function(x, ...) {
+  check_dots(..., .method = "print.glmmgee_glmm_sharded", .allow = print_dots)
   NextMethod()
   d <- .subset2(x, "distributed")
   cat(sprintf("Distributed: %d shards on %d workers, %d rounds, %.3g kB sent and %.3g kB received\n",
@@ -31,6 +32,7 @@ print.glmmgee_glmm_sharded <- function(x, ...) {
 
 #' @export
 confint.glmmgee_glmm_sharded <- function(object, parm, level = 0.95, method = "Wald", ...) {
+  check_dots(..., .method = "confint.glmmgee_glmm_sharded")
   if (!identical(method, "Wald"))
     stop("confint() of a distributed fit (glmm_shards()) gives Wald intervals (method = \"Wald\"); profile intervals refit the model many times and need its rows",
          call. = FALSE)

@@ -6,6 +6,7 @@
 #' @rdname VarCorr.glmmgee_glmm
 #' @export
 VarCorr.glmmgee_glmm_sparse <- function(x, sigma = 1, ...) {
+  check_dots(..., .method = "VarCorr.glmmgee_glmm_sparse")
   out <- lapply(x$reterms, function(tm) varcorr_block(tm$D, tm$cnames, rep(1L, nrow(tm$D))))
   names(out) <- make.unique(x$group_name, sep = ".")
   new_varcorr(out, x)
@@ -21,6 +22,7 @@ terms_by_factor <- function(object) {
 #' @export
 ranef.glmmgee_glmm_sparse <- function(object, type = c("mode", "mean"), condVar = TRUE, nAGQ = NULL,
                               ...) {
+  check_dots(..., .method = "ranef.glmmgee_glmm_sparse", .allow = "newdata")
   if (!is.null(list(...)$newdata)) return(ranef_new(object, list(...)$newdata))
   type <- match.arg(type)
   if (type == "mean")
@@ -53,6 +55,7 @@ ranef.glmmgee_glmm_sparse <- function(object, type = c("mode", "mean"), condVar 
 #' @rdname glmm-extractors
 #' @export
 coef.glmmgee_glmm_sparse <- function(object, ...) {
+  check_dots(..., .method = "coef.glmmgee_glmm_sparse")
   re <- ranef(object, condVar = FALSE)
   beta <- fixef(object)
   out <- lapply(re, function(b) {
@@ -68,6 +71,7 @@ coef.glmmgee_glmm_sparse <- function(object, ...) {
 #' @rdname glmm-extractors
 #' @export
 model.matrix.glmmgee_glmm_sparse <- function(object, type = c("fixed", "random"), ...) {
+  check_dots(..., .method = "model.matrix.glmmgee_glmm_sparse")
   type <- match.arg(type)
   if (type == "fixed") return(object$X)
   Z <- object$Z
@@ -81,6 +85,7 @@ model.matrix.glmmgee_glmm_sparse <- function(object, type = c("fixed", "random")
 predict.glmmgee_glmm_sparse <- function(object, newdata = NULL, type = c("link", "response"),
                                 re.form = NULL, allow.new.levels = FALSE,
                                 na.action = stats::na.pass, se.fit = FALSE, ...) {
+  check_dots(..., .method = "predict.glmmgee_glmm_sparse", .allow = "new_clusters")
   type <- match.arg(type)
   check_flag(se.fit, "se.fit")
   if (isTRUE(list(...)$new_clusters)) return(predict_new_clusters(object, newdata, type))

@@ -83,7 +83,7 @@
 #'   their modes, as [predict.glmmgee_glmm()]).
 #' @param nsim,seed Number of simulated responses and the seed.
 #' @param digits Digits to print.
-#' @param ... Unused.
+#' @param ... Not used: an argument given here is an error.
 #' @return `predict()`: a numeric vector (with `se.fit = TRUE` a list of
 #'   `fit` and `se.fit`); `simulate()`: a data frame with
 #'   one column per simulation.
@@ -171,6 +171,7 @@ predict.glmmgee_glmm_zi <- function(object, newdata = NULL,
                                              "zlink", "disp"),
                                     re.form = NULL, allow.new.levels = FALSE, se.fit = FALSE,
                                     na.action = stats::na.pass, ...) {
+  check_dots(..., .method = "predict.glmmgee_glmm_zi")
   type <- match.arg(type)
   check_flag(se.fit, "se.fit")
   if (!is.null(newdata) && !is.data.frame(newdata))
@@ -252,11 +253,13 @@ dispersion_natural <- function(family, phi) exp(phi)
 
 #' @export
 fitted.glmmgee_glmm_zi <- function(object, ...) {
+  check_dots(..., .method = "fitted.glmmgee_glmm_zi")
   stats::predict(object, type = "response")
 }
 
 #' @export
 residuals.glmmgee_glmm_zi <- function(object, type = c("response", "pearson"), ...) {
+  check_dots(..., .method = "residuals.glmmgee_glmm_zi")
   type <- match.arg(type)
   pr <- zi_predictors(object, NULL, NULL, FALSE)
   m <- zi_response_mean(object, pr)
@@ -294,6 +297,8 @@ zi_response_variance <- function(object, pr, m) {
 #' @rdname glmm-zero-inflation
 #' @export
 simulate.glmmgee_glmm_zi <- function(object, nsim = 1, seed = NULL, re.form = NA, ...) {
+  check_dots(..., .method = "simulate.glmmgee_glmm_zi", .allow = c("newdata", "use.u", "na.action"))
+  if ("use.u" %in% ...names()) re.form <- use_u_re_form(list(...)$use.u, !missing(re.form))
   check_nsim(nsim)
   simulate_refuse_newdata(list(...))
   rs <- simulate_seed(seed)
@@ -360,6 +365,7 @@ simulate_unsupported <- function(fam, part) {
 
 #' @export
 sigma.glmmgee_glmm_zi <- function(object, ...) {
+  check_dots(..., .method = "sigma.glmmgee_glmm_zi")
   d <- object$aux$disp
   if (is.null(d)) return(1)
   if (length(d$coef) > 1L)
@@ -380,6 +386,7 @@ zi_coef_table <- function(object, idx) {
 #' @rdname glmm-zero-inflation
 #' @export
 summary.glmmgee_glmm_zi <- function(object, ...) {
+  check_dots(..., .method = "summary.glmmgee_glmm_zi")
   p <- length(object$coefficients)
   a <- object$aux
   tabs <- list(cond = zi_coef_table(object, seq_len(p)))
@@ -391,6 +398,7 @@ summary.glmmgee_glmm_zi <- function(object, ...) {
 
 #' @export
 print.summary.glmmgee_glmm_zi <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.summary.glmmgee_glmm_zi", .allow = print_dots)
   print_zi_head(x$object, digits)
   zi_tables(x$tables, x$object, digits, full = TRUE)
   invisible(x)
@@ -399,6 +407,7 @@ print.summary.glmmgee_glmm_zi <- function(x, digits = max(3L, getOption("digits"
 #' @rdname glmm-zero-inflation
 #' @export
 print.glmmgee_glmm_zi <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.glmmgee_glmm_zi", .allow = print_dots)
   print_zi_head(x, digits)
   s <- summary(x)
   zi_tables(s$tables, x, digits, full = FALSE)

@@ -70,6 +70,7 @@ zire_sparse_shadow <- function(object) {
 #' @rdname glmm-zi-random
 #' @export
 VarCorr.glmmgee_glmm_zire_sparse <- function(x, sigma = 1, ...) {
+  check_dots(..., .method = "VarCorr.glmmgee_glmm_zire_sparse")
   zr <- x$aux$zi$re
   blk <- function(tms) lapply(tms, function(tm) varcorr_block(tm$D, tm$cnames, rep(1L, nrow(tm$D))))
   out <- c(blk(x$reterms), blk(zr$terms))
@@ -81,6 +82,7 @@ VarCorr.glmmgee_glmm_zire_sparse <- function(x, sigma = 1, ...) {
 #' @export
 ranef.glmmgee_glmm_zire_sparse <- function(object, type = c("mode", "mean"), condVar = TRUE,
                                            component = c("cond", "zi", "both"), ...) {
+  check_dots(..., .method = "ranef.glmmgee_glmm_zire_sparse", .allow = "newdata")
   refuse_ranef_newdata(list(...), "models with random effects in the zero part")
   type <- match.arg(type)
   component <- match.arg(component)

@@ -41,7 +41,8 @@
 #'   profiles the restricted likelihood itself for the covariance parameters
 #'   (any random-effect terms; the fixed effects, on which it does not
 #'   depend, are left out).
-#' @param ... Ignored.
+#' @param ... Not used: an argument given here is an error (a misspelt name
+#'   is not ignored).
 #' @return A data frame of class `glmmgee_profile` with columns `parameter`
 #'   (a factor), `value` and `zeta`, one row per point (the estimate
 #'   included), and attributes `estimates` and `alpha`. It has methods
@@ -60,6 +61,7 @@
 #' @export
 profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20L,
                                  refine = 0.95, criterion = NULL, ...) {
+  check_dots(..., .method = "profile.glmmgee_glmm")
   if (is_dist_fit(fitted))
     stop(sprintf("profile(): the profile table is not available for a %s random intercept; confint(fit, method = \"profile\") gives its profile-likelihood intervals",
                  fitted$ranef_dist$type), call. = FALSE)
@@ -283,6 +285,7 @@ select_parameters <- function(parm, available, arg = "parm") {
 #' @param level Confidence level, at most `1 - alpha` of the profile.
 #' @export
 confint.glmmgee_profile <- function(object, parm = NULL, level = 0.95, ...) {
+  check_dots(..., .method = "confint.glmmgee_profile")
   check_level(level)
   alpha <- attr(object, "alpha")
   if (level > 1 - alpha + 1e-12)

@@ -45,6 +45,7 @@
 #' @export
 ranef.glmmgee_glmm <- function(object, type = c("mode", "mean"), condVar = TRUE, nAGQ = NULL,
                        ...) {
+  check_dots(..., .method = "ranef.glmmgee_glmm", .allow = "newdata")
   if (!is.null(list(...)$newdata)) return(ranef_new(object, list(...)$newdata, nAGQ = nAGQ))
   type <- match.arg(type)
   if (type == "mode") {
@@ -111,6 +112,7 @@ posterior_moments <- function(object, nAGQ) {
 #' @rdname ranef.glmmgee_glmm
 #' @export
 print.ranef.glmmgee_glmm <- function(x, ...) {
+  check_dots(..., .method = "print.ranef.glmmgee_glmm", .allow = print_dots)
   for (g in names(x)) {
     cat("$", g, "\n", sep = "")
     d <- x[[g]]

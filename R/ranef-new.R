@@ -232,6 +232,7 @@ posterior_quantiles <- function(fit, nd, probs, centre, scale, lprior = NULL) {
 
 #' @export
 print.glmmgee_ranef_new <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.glmmgee_ranef_new", .allow = print_dots)
   cat(sprintf("Random effects of new clusters from their own observations (parameters fixed); %g%% prediction intervals\n",
               100 * attr(x, "level")))
   d <- as.data.frame(unclass(x), stringsAsFactors = FALSE)

@@ -48,7 +48,8 @@
 #'   otherwise 1.
 #' @param na.action With `newdata`: [na.pass()] (the default: rows with
 #'   missing values give `NA`), [na.omit()] or [na.exclude()].
-#' @param ... Ignored.
+#' @param ... Not used: an argument given here is an error (a misspelt name
+#'   is not ignored).
 #' @return A data frame with `nsim` columns `sim_1`, `sim_2`, ..., a row
 #'   per fitted row (or per row of `newdata`), and the
 #'   attribute `"seed"`: the `seed` argument with the RNG kind, or the
@@ -70,6 +71,8 @@
 simulate.glmmgee_glmm <- function(object, nsim = 1, seed = NULL, re.form = NA, newdata = NULL,
                                   allow.new.levels = FALSE, weights = NULL,
                                   na.action = stats::na.pass, ...) {
+  check_dots(..., .method = "simulate.glmmgee_glmm", .allow = "use.u")
+  if ("use.u" %in% ...names()) re.form <- use_u_re_form(list(...)$use.u, !missing(re.form))
   check_nsim(nsim)
   new_re <- simulate_new_re(re.form)
   if (!is.null(newdata))

@@ -102,6 +102,7 @@ table_frame <- function(defs, labels, M) {
 #' @rdname standardize
 #' @export
 print.glmmgee_standardized <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.glmmgee_standardized", .allow = print_dots)
   fam <- attr(x, "family")
   cat(sprintf("Standardized means of %s(%s) predictions by '%s'\n", fam$family, fam$link,
               attr(x, "variable")))

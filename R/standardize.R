@@ -123,6 +123,8 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
                         B = 200L, cores = 1L, progress = interactive(),
                         cluster = NULL, boot_type = c("perc", "bca", "norm", "basic"),
                         cl = NULL, ...) {
+  check_dots(..., .method = "standardize",
+             .allow = if (inherits(fit, c("glmmgee_glmm_sharded", "glmmgee_gee_sharded"))) "workers")
   if (inherits(fit, "glmmgee_glmm_ordinal"))
     return(ordinal_standardize(fit, variable, values, newdata, re, level))
   check_fit(fit, "standardize() predicts from it")

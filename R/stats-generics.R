@@ -29,7 +29,8 @@
 #' @param object,fit A fit from [glmm()] or [gee()].
 #' @param scale Not used (there for the generic).
 #' @param k The penalty per parameter: 2 for AIC, `log(nobs(fit))` for BIC.
-#' @param ... Ignored.
+#' @param ... Not used: an argument given here is an error (a misspelt name
+#'   is not ignored).
 #' @return `weights()` a numeric vector; `df.residual()`, `deviance()` a
 #'   number; `extractAIC()` a vector: the number of parameters and the
 #'   criterion.
@@ -47,20 +48,28 @@ NULL
 #' @rdname glmm-criteria
 #' @export
 weights.glmmgee_glmm <- function(object, ...) {
+  check_dots(..., .method = "weights.glmmgee_glmm")
   stats::naresid(object$na.action, object$prior.weights)
 }
 
 #' @rdname glmm-criteria
 #' @export
-df.residual.glmmgee_glmm <- function(object, ...) object$nobs - object$df
+df.residual.glmmgee_glmm <- function(object, ...) {
+  check_dots(..., .method = "df.residual.glmmgee_glmm")
+  object$nobs - object$df
+}
 
 #' @rdname glmm-criteria
 #' @export
-deviance.glmmgee_glmm <- function(object, ...) -2 * object$loglik
+deviance.glmmgee_glmm <- function(object, ...) {
+  check_dots(..., .method = "deviance.glmmgee_glmm")
+  -2 * object$loglik
+}
 
 #' @rdname glmm-criteria
 #' @export
 extractAIC.glmmgee_glmm <- function(fit, scale = 0, k = 2, ...) {
+  check_dots(..., .method = "extractAIC.glmmgee_glmm")
   check_penalty(k)
   c(fit$df, -2 * fit$loglik + k * fit$df)
 }
@@ -68,22 +77,28 @@ extractAIC.glmmgee_glmm <- function(fit, scale = 0, k = 2, ...) {
 #' @rdname glmm-criteria
 #' @export
 weights.glmmgee_gee <- function(object, ...) {
+  check_dots(..., .method = "weights.glmmgee_gee")
   stats::naresid(object$na.action, gee_named(object, object$prior.weights))
 }
 
 #' @rdname glmm-criteria
 #' @export
-df.residual.glmmgee_gee <- function(object, ...) object$nobs - length(object$coefficients)
+df.residual.glmmgee_gee <- function(object, ...) {
+  check_dots(..., .method = "df.residual.glmmgee_gee")
+  object$nobs - length(object$coefficients)
+}
 
 #' @rdname glmm-criteria
 #' @export
 deviance.glmmgee_gee <- function(object, ...) {
+  check_dots(..., .method = "deviance.glmmgee_gee")
   sum(object$family$dev.resids(object$y, object$fitted.values, object$prior.weights))
 }
 
 #' @rdname glmm-criteria
 #' @export
 extractAIC.glmmgee_gee <- function(fit, scale = 0, k = 2, ...) {
+  check_dots(..., .method = "extractAIC.glmmgee_gee")
   stop("a GEE has no likelihood, so no AIC: drop1() and step() by AIC do not apply; ",
        "compare working correlations and mean models with QIC()", call. = FALSE)
 }

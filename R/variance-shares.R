@@ -164,6 +164,7 @@ shares_vector <- function(vf, vr, ve) {
 
 #' @export
 print.glmmgee_variance_shares <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.glmmgee_variance_shares", .allow = print_dots)
   fam <- attr(x, "family")
   cat(sprintf("Variance shares, ICC and R2 (Nakagawa et al. 2017), %s(%s)%s\n",
               fam$family, fam$link,
