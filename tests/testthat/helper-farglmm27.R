@@ -1,4 +1,5 @@
-# The simulated crossed design of the farglmm27 tests (test-farglmm27.R): 30 x 12 levels of a and b, x ~ N(2, 1.5^2), binary yb and count yp
+# The simulated crossed design of the farglmm27 tests (test-farglmm27.R):
+# 30 x 12 levels of a and b, x ~ N(2, 1.5^2), binary yb and count yp
 # with a random slope on a and an intercept on b, and x2 = x * 1e-6 - 5, x
 # far from zero in odd units (no random numbers drawn for it).
 fg27_sim <- function(seed = 2701) {
