@@ -12,7 +12,7 @@ LIBFLAG := $(if $(LIB),-l $(LIB),)
 JOBS ?= 2
 export R_LIBS := $(if $(LIB),$(LIB):,)$(R_LIBS)
 
-.PHONY: deps document install demo test smoke check bench sanitize clean
+.PHONY: deps document install demo test smoke check bench site sanitize clean
 
 deps:
 	bash tools/install-deps.sh
@@ -53,6 +53,14 @@ bench: deps install
 	$(RSCRIPT) bench/bench-gee.R
 	$(RSCRIPT) bench/bench-sparse.R
 
+# The package's web site (pkgdown) in docs/: the README as home page, the
+# reference grouped by task (_pkgdown.yml), the vignettes as articles.
+# Built from the installed package, so it shows what users get; offline
+# (pkgdown.internet = FALSE: no look-up of the package on CRAN or
+# Bioconductor for the sidebar's links).
+site: deps install
+	$(RSCRIPT) -e 'options(pkgdown.internet = FALSE); pkgdown::build_site(preview = FALSE, install = FALSE, new_process = FALSE)'
+
 # AddressSanitizer + UndefinedBehaviorSanitizer: an instrumented build in a
 # private library (SAN_LIB), then the whole test suite. R itself is not
 # instrumented, so the ASan runtime is preloaded; leak detection is off
@@ -79,3 +87,4 @@ clean:
 	rm -f src/*.o src/*.so
 	rm -rf sanitize-lib sanitize.log
 	rm -rf $(PKG).Rcheck $(PKG)_*.tar.gz
+	rm -rf docs

@@ -150,6 +150,23 @@ check_cluster_sizes <- function(group, weights, family, gname, trials_one) {
   character()
 }
 
+# A grouping column that looks continuous: numeric with non-whole values,
+# nearly every one distinct, in a binary model. Its clusters hold about one
+# observation each, so the random-effect variance is barely identifiable;
+# the usual cause is a covariate written as the grouping factor. `v` is the
+# column as in the data (NULL for an expression), `nlev` the number of
+# groups. Returns the warning naming the column, or character().
+check_grouping_column <- function(v, gname, nlev, family, trials_one) {
+  if (!identical(family$family, "binomial") || !trials_one || !is.double(v)) return(character())
+  n <- length(v)
+  if (n < 10L || nlev < 0.9 * n || all(v == round(v), na.rm = TRUE)) return(character())
+  sprintf(paste0("the grouping column '%s' is numeric with %d distinct values in %d rows: it looks ",
+                 "like a continuous variable, not a cluster identifier; with about one binary ",
+                 "observation per group the random-effect variance is barely identifiable. Group by ",
+                 "the column that identifies the clusters (e.g. a subject id), or use '%s' as a ",
+                 "covariate"), gname, nlev, n, gname)
+}
+
 # Runs detect_separation() for a front end. Returns NULL (nothing to report)
 # or the separation record, with its message.
 separation_record <- function(X, y, weights, family, model) {

@@ -248,13 +248,13 @@ zire_second_start <- function(rc, rz, kind, vanishing, gam_s, refused) {
 # seconds), and the first that converges replaces the first search: the
 # later ones are not run (`rec$skipped`). This is a rule found on the fits
 # at hand, not a proof (the Laplace objective bounds no restart's end): of
-# eleven Salamanders two-part models (bench/bench-zi28-restarts.R) six ran
+# eleven Salamanders two-part models six ran
 # restarts; in three none converged, in one only the last, in the hard
 # ZINB only the first, and in one all three converged to the same optimum
 # (log-likelihoods within 6e-8, the first the highest). The hard ZINB's
 # two abandoned restarts after the one that converges took 128 of its 232
 # evaluations, more than half of the fit. Checked again on 144 fits
-# (bench/bench-zinb30-restarts.R: Salamanders, Owls, simulated ZIP, ZINB
+# (bench/check-zire-restart-rule.R: Salamanders, Owls, simulated ZIP, ZINB
 # and hurdle data with zero-part random effects, every restart run): 18
 # ran restarts, 3 had several converge, none a later one higher.
 # `search(theta, evalf)`: sparse_zi_search() from theta with that
@@ -262,7 +262,7 @@ zire_second_start <- function(rc, rz, kind, vanishing, gam_s, refused) {
 # `nc`: the count part's number of covariance parameters. The record goes
 # to $optinfo$laplace_validity$restarts. `all = TRUE` runs every restart
 # and keeps the highest that converges (for checking the rule:
-# bench/bench-zinb30-restarts.R sets it by trace()).
+# bench/check-zire-restart-rule.R sets it by trace()).
 zire_refused_restarts <- function(sr, search, evalf, refused, theta0, re, p, nc, all = FALSE) {
   count_sd <- p + which(seq_len(re$ntheta) <= nc & re$lower == 0)
   zero_sd <- p + which(seq_len(re$ntheta) > nc & re$lower == 0)
@@ -319,7 +319,7 @@ zire_refused_restarts <- function(sr, search, evalf, refused, theta0, re, p, nc,
 # smallest eigenvalue first fell below 0.05, a third of the fit's time.
 # A first search that refuses no point stays far above it: the lowest
 # smallest eigenvalue over the first searches of 60 such two-part fits
-# (bench/bench-zinb30-restarts.R: Salamanders, Owls, simulated ZIP, ZINB
+# (bench/check-zire-restart-rule.R: Salamanders, Owls, simulated ZIP, ZINB
 # and hurdle with zero-part random effects) was 0.0059 on one simulated
 # ZINB and at least 0.16 on the others; that one is then fitted by a
 # restart, which ends at the first search's optimum. `warm0` is the

@@ -219,8 +219,10 @@
 #'
 #' Yan, J. and Fine, J. (2004). Estimating equations for association
 #' structures. *Statistics in Medicine* 23, 859--874.
-#' @seealso [gee_fit()], [gee_control()], [QIC()], [glmm()] for conditional
-#'   effects; `vignette("engine", package = "glmmgee")` for the algorithm.
+#' @seealso [glmmgee-tasks], which function for which question; [gee_fit()],
+#'   [gee_control()], [QIC()], [ordinal-gee] for ordered categories,
+#'   [gee_shards()] for data on workers, [glmm()] for conditional effects;
+#'   `vignette("engine", package = "glmmgee")` for the algorithm.
 #' @examples
 #' if (requireNamespace("MASS", quietly = TRUE)) {
 #'   data(bacteria, package = "MASS")
@@ -243,6 +245,8 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
                 scale.value = 1, R = NULL, Mv = 1L, contrasts = NULL,
                 control = gee_control(...), ...) {
   mc <- match.call(expand.dots = FALSE)
+  # A family name glmmgee spells otherwise: the constructor to use.
+  if (!missing(family)) family <- family_arg(substitute(family), function() family)
   # A formula given as a string: a formula object in the caller's
   # environment, also in the call (for update() and anova()).
   from_string <- !missing(formula) && is.character(formula)

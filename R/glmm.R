@@ -349,11 +349,14 @@
 #' Zeger, S. L., Liang, K.-Y. and Albert, P. S. (1988). Models for
 #' longitudinal data: a generalized estimating equation approach.
 #' *Biometrics* 44, 1049-1060.
-#' @seealso [gee()] for population-averaged effects; [glmm_fit()] for the
-#'   matrix-level fitter; [glmm_control()]; the vignettes
-#'   `vignette("engine", package = "glmmgee")` (what is computed and how) and
-#'   `vignette("accuracy-speed", package = "glmmgee")` (comparisons with
-#'   lme4, glmmTMB and GLMMadaptive).
+#' @seealso [glmmgee-tasks], which function for which question (families,
+#'   zero inflation, ordinal responses, covariance structures, known
+#'   covariances, workers); [gee()] for population-averaged effects;
+#'   [glmm_fit()] for the matrix-level fitter; [glmm_control()]; the vignettes
+#'   `vignette("troubleshooting", package = "glmmgee")` (warnings and
+#'   `$optinfo`), `vignette("engine", package = "glmmgee")` (what is computed
+#'   and how) and `vignette("accuracy-speed", package = "glmmgee")`
+#'   (comparisons with lme4, glmmTMB and GLMMadaptive).
 #' @examples
 #' if (requireNamespace("MASS", quietly = TRUE)) {
 #'   data(bacteria, package = "MASS")
@@ -379,7 +382,8 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
   env <- parent.frame()
   # The default family resolved once per session (default_gaussian()).
   family_default <- missing(family)
-  if (family_default) family <- default_gaussian()
+  family <- if (family_default) default_gaussian()
+            else family_arg(substitute(family), function() family)
   # Formulas given as strings: formula objects in the caller's environment,
   # and in the call, so update() and anova() see formulas (as lmer's call).
   for (a in c("formula", "ziformula", "dispformula")) {

@@ -7,15 +7,26 @@
 #' [gee()] fits generalized estimating equations with a working correlation
 #' and a sandwich variance: its coefficients are population-averaged effects.
 #'
+#' Which function answers which question (GLMM or GEE, families, zero
+#' inflation, ordinal responses, covariance structures, known covariances,
+#' genomic scans, workers, diagnostics): [glmmgee-tasks].
+#'
 #' The vignettes: `vignette("two-questions", package = "glmmgee")` (the two
 #' kinds of effect on one trial, and how to choose),
 #' `vignette("reporting-effects", package = "glmmgee")` (odds and rate
 #' ratios, standardized risks, random-effect predictions),
+#' `vignette("troubleshooting", package = "glmmgee")` (warnings, singular
+#' fits, separation and what `$optinfo` records),
 #' `vignette("accuracy-speed", package = "glmmgee")` (comparisons with lme4,
 #' glmmTMB, GLMMadaptive and geepack),
-#' `vignette("engine", package = "glmmgee")` (what the C++ engine computes)
-#' and `vignette("ecosystem", package = "glmmgee")` (broom, emmeans,
-#' marginaleffects, modelsummary and the insight family on glmmgee fits).
+#' `vignette("engine", package = "glmmgee")` (what the C++ engine computes),
+#' `vignette("ecosystem", package = "glmmgee")` (broom, emmeans,
+#' marginaleffects, modelsummary and the insight family on glmmgee fits),
+#' `vignette("ranef-distribution", package = "glmmgee")` (bridge and
+#' nonparametric random intercepts),
+#' `vignette("genomic", package = "glmmgee")` (known covariances and
+#' genomic scans) and `vignette("distributed", package = "glmmgee")`
+#' (fitting on worker processes).
 #'
 #' @keywords internal
 #' @useDynLib glmmgee, .registration = TRUE

@@ -470,9 +470,12 @@ one_factor_checks <- function(mf, X, family, formula, re) {
   rc <- checked_response(mf, X, family, formula)
   resp <- rc$resp
   trials_one <- all(resp$weights[resp$weights > 0] == 1)
+  gcol <- if (is.data.frame(mf) && isTRUE(re$group_name %in% names(mf))) .subset2(mf, re$group_name)
+  cont <- check_grouping_column(gcol, re$group_name, nlevels(re$group), family, trials_one)
   list(resp = resp, offset = rc$offset,
-       extra_warn = check_cluster_sizes(re$group, resp$weights, family, re$group_name,
-                                        trials_one = trials_one),
+       extra_warn = if (length(cont)) cont
+                    else check_cluster_sizes(re$group, resp$weights, family, re$group_name,
+                                             trials_one = trials_one),
        sep = separation_record(X, resp$y, resp$weights, family, "glmm"))
 }
 

@@ -2,7 +2,7 @@
 # M clusters of 10 visits, exchangeable and AR-1 working correlations.
 # Prints the time of each (median of a few runs), the ratio and the largest
 # coefficient difference. Run from the package root after installing:
-#   Rscript bench/bench-gee.R
+#   Rscript bench/bench-gee.R [M ...]   (default: 2000 20000)
 suppressMessages({
   library(glmmgee)
   library(geepack)
@@ -29,8 +29,10 @@ time_it <- function(expr, reps) {
   list(time = stats::median(ts), value = val)
 }
 
+args <- commandArgs(TRUE)
+Ms <- if (length(args)) as.integer(args) else c(2000L, 20000L)
 rows <- list()
-for (M in c(2000L, 20000L)) {
+for (M in Ms) {
   d <- sim_binary(M)
   reps <- if (M <= 2000L) 5L else 3L
   for (cs in c("exchangeable", "ar1")) {

@@ -76,3 +76,42 @@ test_that("family argument accepts a function, an object or a name", {
   expect_error(glmmgee:::resolve_family("nosuchfamily"), "no family function")
   expect_error(glmmgee:::resolve_family(42), "'family' must be")
 })
+
+test_that("family names from other packages point to glmmgee's constructor", {
+  skip_if_not_installed("MASS")
+  d <- MASS::bacteria
+  d$n <- rpois(nrow(d), 2)
+  d$r <- factor(d$ap, ordered = TRUE)
+  # As strings, in glmm() and gee()
+  cases <- list(ordinal = "cumulative\\(\\)", negbin = "nbinom2\\(\\)", nb = "nbinom2\\(\\)",
+                negative.binomial = "nbinom2\\(\\)", "Negative Binomial" = "nbinom2\\(\\)",
+                zip = "poisson with ziformula", zinb = "nbinom2\\(\\) with ziformula",
+                beta = "beta_family\\(\\)", nb1 = "nbinom1\\(\\)",
+                hurdle = "truncated_poisson\\(\\)")
+  for (nm in names(cases)) {
+    expect_error(glmm(n ~ trt + (1 | ID), d, family = nm),
+                 paste0("'family': \"", nm, "\" is not a family of glmmgee; use family = ", cases[[nm]]),
+                 info = nm)
+    expect_error(gee(n ~ trt, d, id = ID, family = nm), cases[[nm]], info = nm)
+  }
+  # As calls and names that do not exist, or that are base R's beta()
+  expect_error(glmm(r ~ trt + (1 | ID), d, family = ordinal()),
+               "'family': 'ordinal\\(\\)' is not a family of glmmgee; use family = cumulative\\(\\)")
+  expect_error(glmm(r ~ trt + (1 | ID), d, family = ordinal), "use family = cumulative\\(\\)")
+  expect_error(glmm(n ~ trt + (1 | ID), d, family = negbin()), "'negbin\\(\\)' .* nbinom2\\(\\)")
+  expect_error(glmm(n ~ trt + (1 | ID), d, family = nb(link = "log")), "nbinom2\\(\\)")
+  expect_error(glmm(n ~ trt + (1 | ID), d, family = zip), "poisson with ziformula")
+  expect_error(glmm(n ~ trt + (1 | ID), d, family = beta), "'beta' is not a family of glmmgee; use family = beta_family\\(\\)")
+  expect_error(glmm(n ~ trt + (1 | ID), d, family = beta()), "'beta\\(\\)' .* beta_family\\(\\)")
+  expect_error(gee(n ~ trt, d, id = ID, family = negbin()), "nbinom2\\(\\)")
+  expect_error(gee(r ~ trt, d, id = ID, family = ordinal), "cumulative\\(\\)")
+  # MASS's family object of a fixed theta
+  expect_error(glmm(n ~ trt + (1 | ID), d, family = MASS::negative.binomial(2)),
+               "\"Negative Binomial\\(2\\)\" is not a family of glmmgee; use family = nbinom2\\(\\)")
+  # Other errors in evaluating the family are left as they are
+  expect_error(glmm(n ~ trt + (1 | ID), d, family = nosuchfamily()), "could not find function")
+  expect_error(glmm(n ~ trt + (1 | ID), d, family = "nosuchfamily"), "no family function called")
+  # The families glmmgee has still resolve
+  expect_s3_class(glmmgee:::resolve_family(beta_family()), "family")
+  expect_s3_class(glmmgee:::resolve_family("nbinom2"), "family")
+})

@@ -247,3 +247,36 @@ test_that("a model without fixed effects is refused up front, naming 'formula'",
   m <- lme4::lmer(Reaction ~ 0 + Days + (1 | Subject), sleepstudy, REML = FALSE)
   expect_equal(as.numeric(logLik(g)), as.numeric(logLik(m)), tolerance = 1e-7)
 })
+
+test_that("a grouping column that looks continuous is named in the warning", {
+  collect <- function(expr) {
+    w <- character()
+    val <- withCallingHandlers(expr, warning = function(c) {
+      w <<- c(w, conditionMessage(c)); invokeRestart("muffleWarning")
+    })
+    list(value = val, warnings = w)
+  }
+  set.seed(2)
+  d <- data.frame(score = round(rnorm(200, 50, 10), 2), x = rnorm(200))
+  d$y <- rbinom(200, 1, plogis(0.3 * d$x))
+  nd <- length(unique(d$score))
+  expect_gt(nd, 180L)
+  r <- collect(glmm(y ~ x + (1 | score), d, family = binomial))
+  msg <- sprintf("the grouping column 'score' is numeric with %d distinct values in 200 rows", nd)
+  expect_true(any(grepl(msg, r$warnings, fixed = TRUE)), info = paste(r$warnings, collapse = "\n"))
+  expect_true(any(grepl(msg, r$value$optinfo$warnings, fixed = TRUE)))
+  # One message for it, not a second one about clusters of one observation
+  expect_false(any(grepl("has one binary observation", r$warnings)))
+  # Not for a cluster identifier: a factor, an integer id (clusters of one
+  # observation keep their own warning), or a count model's observation-level effect
+  d$f <- factor(d$score)
+  r2 <- collect(glmm(y ~ x + (1 | f), d, family = binomial))
+  expect_false(any(grepl("looks like a continuous", r2$warnings)))
+  d$id <- seq_len(200)
+  r3 <- collect(glmm(y ~ x + (1 | id), d, family = binomial))
+  expect_false(any(grepl("looks like a continuous", r3$warnings)))
+  expect_true(any(grepl("grouping factor 'id' has one binary observation", r3$warnings)))
+  d$n <- rpois(200, 3)
+  r4 <- collect(glmm(n ~ x + (1 | score), d, family = poisson))
+  expect_false(any(grepl("looks like a continuous", r4$warnings)))
+})

@@ -1,8 +1,9 @@
 # The two-part sparse engine's refused-region restarts (zire_refused_restarts(),
 # fit-sparse-zire.R) stop at the first that converges. This script checks
-# that rule beyond the eleven Salamanders models of bench-zi28-restarts.R:
-# Owls (nest random effects in both parts), and simulated ZIP, ZINB and
-# hurdle data with known truth and zero-part random effects, several seeds.
+# that rule on Salamanders and Owls models (nest random effects in both
+# parts) and on simulated ZIP, ZINB and hurdle data with known truth and
+# zero-part random effects, several seeds. Run it after a change to the
+# two-part sparse engine's search or restarts.
 # Each model is fitted twice: as glmm() does (the rule), and with every
 # restart run and the highest converged one kept (`all = TRUE`, set by
 # trace()). Per model: whether the first search refused points (restarts
@@ -10,7 +11,7 @@
 # fit's logLik under the rule and with all restarts, and whether any later
 # restart ended higher than the first converged one (by more than 1e-6).
 #
-# Usage: Rscript bench/bench-zinb30-restarts.R [seeds]   (default 1:8)
+# Usage: Rscript bench/check-zire-restart-rule.R [seeds]   (default 1:8)
 suppressPackageStartupMessages(library(glmmgee))
 ns <- asNamespace("glmmgee")
 args <- commandArgs(TRUE)

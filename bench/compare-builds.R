@@ -1,4 +1,4 @@
-# 66 fits through glmm() and gee() (several-term gaussian LMMs by REML and
+# Do two builds of glmmgee give the same results? 66 fits through glmm() and gee() (several-term gaussian LMMs by REML and
 # ML: random intercepts, slopes, crossed, nested, a:b, a/b, weights,
 # offsets, rows with NA, subset, contrasts, unused levels, character and
 # numeric grouping variables, an expression; transformations and `.` in
@@ -9,9 +9,9 @@
 # few other routes), saved with
 # environments and closures replaced by text (and call/time dropped), for
 # an identical() comparison between two builds:
-#   R_LIBS=<lib A> Rscript bench/bench-lmm-front-identical.R a.rds
-#   R_LIBS=<lib B> Rscript bench/bench-lmm-front-identical.R b.rds
-#   Rscript bench/bench-lmm-front-identical.R a.rds b.rds
+#   R_LIBS=<lib A> Rscript bench/compare-builds.R a.rds
+#   R_LIBS=<lib B> Rscript bench/compare-builds.R b.rds
+#   Rscript bench/compare-builds.R a.rds b.rds
 args <- commandArgs(TRUE)
 if (length(args) == 2L) {
   a <- readRDS(args[[1L]]); b <- readRDS(args[[2L]])
