@@ -404,3 +404,35 @@ test_that("one random effect per observation (glmmTMB's ar1(row + 0 | Subject)) 
   expect_gte(as.numeric(res$reports[["ll"]]), as.numeric(logLik(m)) - 1e-4)
   expect_equal(as.numeric(res$reports[["beta"]]), unname(glmmTMB::fixef(m)$cond), tolerance = 1e-3)
 })
+
+test_that("the one-factor engine's gradient is exact with many random effects per cluster (q >= 16)", {
+  # From 16 columns on, Lambda's entries' terms come from one q x q product
+  # per cluster instead of a loop over entries (ar1() over 200 times: 9 s
+  # an evaluation, then a fraction of a second).
+  set.seed(2)
+  M <- 8; q <- 18
+  d <- data.frame(g = rep(1:M, each = q * 2), t = rep(rep(1:q, 2), M))
+  Z <- model.matrix(~ 0 + factor(t), d)
+  X <- cbind(1, rnorm(nrow(d)))
+  y <- rpois(nrow(d), exp(0.2 + rnorm(nrow(d), sd = 0.3)))
+  fam <- glmmgee:::resolve_family(poisson(), globalenv())
+  pat <- glmmgee:::block_pattern(q)
+  eng <- glmmgee:::cpp_agq_new(X, Z, as.numeric(y), rep(1, nrow(d)), rep(0, nrow(d)), d$g, M,
+                               pat$row - 1L, pat$col - 1L, fam$family_code, fam$link_code, 1L, 1L)
+  on.exit(glmmgee:::cpp_agq_free(eng))
+  nl <- length(pat$row)
+  L <- t(chol(0.3 * 0.7^abs(outer(1:q, 1:q, "-"))))
+  th <- c(0.1, 0.2, L[cbind(pat$row, pat$col)])
+  r <- glmmgee:::cpp_agq_eval(eng, th, TRUE)
+  idx <- c(1, 2, 3, 5, 20, 50, nl)
+  num <- vapply(idx, function(k) {
+    h <- 1e-6
+    e <- replace(numeric(length(th)), k, h)
+    (glmmgee:::cpp_agq_eval(eng, th + e, FALSE)$loglik -
+       glmmgee:::cpp_agq_eval(eng, th - e, FALSE)$loglik) / (2 * h)
+  }, 1)
+  expect_equal(r$gradient[idx], num, tolerance = 1e-6)
+  J <- matrix(rnorm(nl * 2), nl, 2)
+  rd <- glmmgee:::cpp_agq_eval_dir(eng, th, TRUE, J)
+  expect_equal(rd$gradient[3:4], drop(crossprod(J, r$gradient[2 + seq_len(nl)])), tolerance = 1e-10)
+})
