@@ -131,3 +131,50 @@ quiet_binlog_over <- function(expr) {
       invokeRestart("muffleWarning")
   })
 }
+
+# Where a log-binomial GEE has no root inside exp(eta) <= 1, the scoring
+# steps stop on the boundary: the message that says so and names the
+# alternatives. The Poisson working model with a sandwich variance gives
+# consistent log relative risks for binary data when the log-linear mean is
+# right (Zou 2004, Am J Epidemiol 159:702-706).
+binlog_gee_no_root_message <- function(detail) {
+  paste0("binomial(link = \"log\"): the log-binomial GEE has no solution inside the parameter space ",
+         "for these data: the root of the estimating equations lies where some fitted probabilities ",
+         "would exceed 1 (exp(eta) > 1), so the iterations stop on the boundary and the estimates are ",
+         "not a solution [", detail, "]. For relative risks fit gee(..., family = poisson) with its robust ",
+         "(sandwich) standard errors, which estimates the same population-averaged log relative risks ",
+         "when the log-linear model is right (Zou 2004, Am J Epidemiol 159:702-706), or a logit model ",
+         "with standardize() for marginal risk ratios")
+}
+
+# A log-binomial GLMM whose search failed while clusters had only
+# successes: for such a cluster the integrand exp(S b) phi(b / sd) grows
+# up to the cut exp(eta + b) = 1, so its posterior mode lies on that
+# boundary, where Laplace's approximation (a Gaussian around an interior
+# mode) and quadrature centred there are not valid. The warning says so and
+# what to use instead (recorded first in $optinfo$warnings). NULL when
+# nothing to say.
+binlog_all_success_message <- function(obj) {
+  if (!is_binomial_log(obj$family)) return(NULL)
+  g <- .subset2(obj, "group")
+  y <- .subset2(obj, "y")
+  if (is.null(g) || is.null(y) || length(g) != length(y)) return(NULL)
+  w <- .subset2(obj, "prior.weights")
+  keep <- if (is.null(w)) rep(TRUE, length(y)) else w > 0
+  allsucc <- tapply(y[keep] >= 1 - 1e-12, g[keep], all)
+  n_as <- sum(allsucc, na.rm = TRUE)
+  warns <- .subset2(obj, "optinfo", exact = FALSE)$warnings
+  failed <- grep("posterior mode search failed|did not converge|false convergence", warns, value = TRUE)
+  if (!n_as || !length(failed)) return(NULL)
+  nagq <- .subset2(obj, "nAGQ")
+  how <- if (identical(as.numeric(nagq), 1)) "Laplace's approximation (nAGQ = 1)" else
+    sprintf("adaptive quadrature (nAGQ = %s), centred at that mode,", format(nagq))
+  sprintf(paste0("binomial(link = \"log\"): the fit failed (%s) and %d of the %d clusters of '%s' have ",
+                 "only successes: for them the posterior mode of the random effect lies on the boundary ",
+                 "exp(eta + b) = 1, where the likelihood is cut, and %s is not valid there: the estimates ",
+                 "returned are not a maximum of the likelihood and must not be used. %sFor relative risks fit a logit model and use standardize() (marginal risks ",
+                 "and their ratio), or gee(..., family = poisson) with robust standard errors for ",
+                 "population-averaged log relative risks (Zou 2004, Am J Epidemiol 159:702-706)"),
+          paste(failed, collapse = "; "), n_as, length(allsucc), paste(obj$group_name, collapse = ", "),
+          how, if (identical(as.numeric(nagq), 1)) "(Quadrature, nAGQ > 1, may do no better: its nodes are centred at the same mode.) " else "")
+}

@@ -290,11 +290,16 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
     error = function(e) {
       if (isTRUE(sep$separated) && startsWith(conditionMessage(e), "gee fit failed"))
         stop(sep$message, " [", conditionMessage(e), "]", call. = FALSE)
+      if (is_binomial_log(family) && startsWith(conditionMessage(e), "gee fit failed") &&
+          grepl("boundary", conditionMessage(e)))
+        stop(binlog_gee_no_root_message(conditionMessage(e)), call. = FALSE)
       stop(e)
     })
   fit$separation <- sep
   if (is_binomial_log(family) &&
       !is.null(bm <- binlog_boundary_message(drop(X %*% fit$coefficients) + off, resp$weights))) {
+    # Stopped on the boundary without a root: say why it did not converge.
+    if (!isTRUE(fit$converged)) bm <- binlog_gee_no_root_message(bm)
     warning(bm, call. = FALSE)
     fit$warnings <- c(fit$warnings, bm)
   }

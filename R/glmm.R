@@ -522,12 +522,14 @@ finish_glmm <- function(obj, sep, extra_warn) {
   obj$separation <- sep
   if (isTRUE(sep$separated)) extra_warn <- c(extra_warn, sep$message)
   extra_warn <- c(extra_warn, binlog_glmm_warning(obj))
+  asm <- binlog_all_success_message(obj)
   # The nested `$<-` only where c() changes the warnings: something to add,
   # or none recorded yet and character(0) to record (c(NULL, character(0))
   # is character(0)).
   old <- .subset2(obj, "optinfo", exact = FALSE)$warnings
   if (length(extra_warn) || is.null(old) && !is.null(extra_warn))
     obj$optinfo$warnings <- c(old, extra_warn)
+  if (!is.null(asm)) obj$optinfo$warnings <- c(asm, obj$optinfo$warnings)
   for (w in .subset2(obj, "optinfo", exact = FALSE)$warnings) warning(w, call. = FALSE)
   obj
 }

@@ -160,6 +160,7 @@ profile_targets <- function(fit) {
     out[[length(out) + 1L]] <- target("sigma", "coef", j, exp(th[j]),
                                       exp(th[j]) * sqrt(max(V[j, j], 0)), log = TRUE)
   }
+  if (is_dist_fit(fit)) out <- dist_sd_targets(out, fit, V)
   names(out) <- make.unique(vapply(out, `[[`, "", "name"))
   for (nm in names(out)) out[[nm]]$name <- nm
   out

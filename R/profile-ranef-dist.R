@@ -161,3 +161,31 @@ confint_profile_dist <- function(fit, names, level) {
   dimnames(out) <- list(names, percent_labels(c(a, 1 - a)))
   out
 }
+
+# The standard-deviation target of a bridge or nonparametric fit (for
+# Wald and bootstrap intervals): the generic one read theta's entry at
+# Lambda's position, which is the bridge's phi or the first mass point
+# (confint() printed phi's interval as the sd's). The bridge sd is
+# (pi / sqrt(3)) sqrt(1 / phi^2 - 1), its standard error by the delta
+# method from phi's; the nonparametric sd is that of the mass points, with
+# no Wald standard error.
+dist_sd_targets <- function(targets, fit, V) {
+  dist <- fit$ranef_dist
+  for (k in seq_along(targets)) {
+    tg <- targets[[k]]
+    if (!identical(tg$kind, "sd")) next
+    if (dist$type == "bridge") {
+      j <- dist$p + 1L
+      phi <- unname(fit$theta[[j]])
+      sd <- sqrt(bridge_variance(phi))
+      dsd <- if (sd > 0) -(pi^2 / 3) / (phi^3 * sd) else NA_real_
+      tg$estimate <- sd
+      tg$se <- abs(dsd) * sqrt(max(V[j, j], 0))
+    } else {
+      tg$estimate <- sqrt(dist$variance)
+      tg$se <- NA_real_
+    }
+    targets[[k]] <- tg
+  }
+  targets
+}

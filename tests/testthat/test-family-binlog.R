@@ -262,3 +262,56 @@ test_that("gee() on geepack's relRisk example raises no separation alarm", {
     expect_false(any(grepl("separation", msgs)), info = paste(idv, cs))
   }
 })
+
+test_that("glmm() on the relRisk data says its all-success clusters put the mode on the cut", {
+  skip_if_not_installed("geepack")
+  r <- relrisk_data()
+  r$pid <- droplevels(interaction(r$center, r$id))
+  # 37 of the 111 patients have only successes: for them the integrand
+  # exp(S b) phi(b / sd) grows up to exp(eta + b) = 1, its mode lies on the
+  # cut, and neither Laplace nor quadrature centred there is valid. The
+  # search stopped at its start with only "false convergence" before.
+  # (glmmTMB: "negative log-likelihood is NaN at starting parameter values";
+  # GLMMadaptive::mixed_model(nAGQ = 11): "missing value where TRUE/FALSE needed".)
+  allsucc <- tapply(r$outcome == 1, r$pid, all)
+  expect_equal(sum(allsucc), 37)
+  pat <- paste0("37 of the 111 clusters of 'pid' have only successes.*exp\\(eta \\+ b\\) = 1",
+                ".*not a maximum of the likelihood.*standardize\\(\\).*family = poisson.*Zou 2004")
+  for (q in c(1, 11)) {
+    msgs <- character()
+    fit <- withCallingHandlers(
+      glmm(outcome ~ treat + visit + (1 | pid), data = r, family = binomial("log"), nAGQ = q),
+      warning = function(w) { msgs <<- c(msgs, conditionMessage(w)); invokeRestart("muffleWarning") })
+    expect_true(any(grepl(pat, msgs)), info = q)
+    expect_match(fit$optinfo$warnings[1], pat)
+  }
+})
+
+test_that("gee() says when the log-binomial estimating equations have no root inside the space", {
+  skip_if_not_installed("geepack")
+  r <- relrisk_data()
+  r$pid <- interaction(r$center, r$id)
+  f <- outcome ~ treat + center + sex + age + baseline + visit
+  # Unique ids: the scoring steps reach probability 1 and the Pearson
+  # residuals break down; the error says why and what to use instead.
+  expect_error(gee(f, data = r, id = pid, corstr = "exchangeable", family = binomial("log")),
+               paste0("no solution inside the parameter space.*fitted probabilities would exceed 1",
+                      ".*family = poisson.*Zou 2004, Am J Epidemiol 159:702-706.*standardize\\(\\)"))
+  # Ids numbered within centre (geepack's own call): 50 iterations end on
+  # the boundary without converging; the warning explains it and is recorded.
+  msgs <- character()
+  fit <- withCallingHandlers(
+    suppressMessages(gee(f, data = r, id = id, corstr = "exchangeable", family = binomial("log"))),
+    warning = function(w) { msgs <<- c(msgs, conditionMessage(w)); invokeRestart("muffleWarning") })
+  expect_false(fit$converged)
+  expect_true(any(grepl("gee did not converge", msgs)))
+  expect_true(any(grepl("log-binomial GEE has no solution inside the parameter space.*Zou 2004", msgs)))
+  expect_true(any(grepl("log-binomial GEE has no solution", fit$warnings)))
+  # The alternative it names: the Poisson GEE converges on the same data,
+  # with finite robust standard errors (Zou's modified Poisson regression).
+  pf <- gee(f, data = r, id = pid, corstr = "exchangeable", family = poisson)
+  expect_true(pf$converged)
+  expect_true(all(is.finite(sqrt(diag(vcov(pf))))))
+  gp <- geepack::geeglm(f, data = r[order(r$pid), ], id = pid, corstr = "exchangeable", family = poisson)
+  expect_equal(unname(coef(pf)), unname(coef(gp)), tolerance = 1e-4)
+})

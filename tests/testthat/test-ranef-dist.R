@@ -240,3 +240,20 @@ test_that("confint(method = \"profile\") of bridge and nonparametric fits: the r
   }
   expect_error(profile(br), "confint\\(fit, method = \"profile\"\\) gives")
 })
+
+test_that("Wald intervals of a bridge fit's sd are of the sd, not of phi", {
+  skip_if_not_installed("MASS")
+  data(bacteria, package = "MASS", envir = environment())
+  br <- glmm(y ~ trt + (1 | ID), data = bacteria, family = binomial, ranef_dist = "bridge")
+  phi <- br$ranef_dist$phi
+  sd <- sqrt(pi^2 / 3 * (1 / phi^2 - 1))
+  expect_equal(sd, sqrt(br$D[1, 1]), tolerance = 1e-10)
+  ci <- confint(br, parm = "theta_")
+  se_phi <- sqrt(br$cov_theta["phi", "phi"])
+  se_sd <- pi^2 / 3 / (phi^3 * sd) * se_phi
+  expect_equal(unname(ci[1, ]), sd * exp(c(-1, 1) * qnorm(0.975) * se_sd / sd), tolerance = 1e-8)
+  # numDeriv-free check of the derivative: central difference of sd(phi).
+  h <- 1e-6
+  dnum <- (sqrt(pi^2 / 3 * (1 / (phi + h)^2 - 1)) - sqrt(pi^2 / 3 * (1 / (phi - h)^2 - 1))) / (2 * h)
+  expect_equal(abs(dnum), pi^2 / 3 / (phi^3 * sd), tolerance = 1e-6)
+})
