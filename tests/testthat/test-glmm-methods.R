@@ -331,7 +331,7 @@ test_that("anova: likelihood-ratio test between nested fits", {
              family = binomial, nAGQ = 1)
   expect_error(anova(fit_cbpp, fs), "different numbers of observations")
   expect_error(anova(fit_cbpp, fit_pois), "different responses")
-  expect_error(anova(fit_cbpp, 1), "glmm fits only")
+  expect_error(anova(fit_cbpp, 1), "position 2 is not a fitted model")
 })
 
 test_that("anova: agrees with lme4's LRT", {
