@@ -392,7 +392,7 @@ get_statistic.glmmgee_glmm_ordinal <- function(x, ...) {
   p <- cumulative_parameter_frame(x)
   se <- sqrt(diag(vcov(x)))[seq_len(nrow(p))]
   data.frame(Parameter = p$Parameter, Statistic = p$Estimate / unname(se),
-             Component = p$Component, stringsAsFactors = FALSE)
+             stringsAsFactors = FALSE)
 }
 
 #' @rdname glmmgee-insight
@@ -415,4 +415,24 @@ find_parameters.glmmgee_glmm_ordinal <- function(x, effects = c("all", "fixed", 
 find_parameters.glmmgee_gee_ordinal <- function(x, flatten = FALSE, ...) {
   out <- list(intercept = names(x$thresholds), location = names(x$coefficients))
   if (flatten) unlist(out, use.names = FALSE) else out
+}
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::find_statistic
+find_statistic.glmmgee_glmm_ordinal <- function(x, ...) "z-statistic"
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::find_statistic
+find_statistic.glmmgee_gee_ordinal <- function(x, ...) "z-statistic"
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::get_df
+get_df.glmmgee_glmm_ordinal <- function(x, type = "residual", ...) {
+  if (identical(type, "residual")) nobs(x) - attr(logLik(x), "df") else Inf
+}
+
+#' @rdname glmmgee-insight
+#' @exportS3Method insight::get_df
+get_df.glmmgee_gee_ordinal <- function(x, type = "residual", ...) {
+  if (identical(type, "residual")) nobs(x) - length(coef(x)) else Inf
 }

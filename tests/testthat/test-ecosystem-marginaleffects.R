@@ -115,3 +115,30 @@ test_that("a wrong type or vcov is refused with a clear message", {
   expect_error(marginaleffects::predictions(m$ours, type = "conditional"), "\"pa\"")
   expect_error(marginaleffects::predictions(m$ours, vcov = diag(2)), "5 x 5")
 })
+
+# Cumulative link fits: the category probabilities, with standard errors
+# from the thresholds and coefficients (before, marginaleffects perturbed
+# coef() through a set_coef() that did not know the thresholds).
+test_that("marginaleffects on cumulative link fits gives category probabilities with delta-method SEs", {
+  skip_if_not_installed("marginaleffects")
+  skip_if_not_installed("ordinal")
+  for (nm in c("ordinal", "ordinal_gee")) {
+    fit <- kinds_fits()[[nm]]
+    ap <- marginaleffects::avg_predictions(fit)
+    P <- predict(fit, type = "prob")
+    expect_equal(ap$estimate, unname(colMeans(P)), tolerance = 1e-8, label = nm)
+    expect_equal(as.character(ap$group), colnames(P) %||% fit$y_levels)
+    expect_true(all(ap$std.error > 0))
+    # the delta method by hand for the first category's mean probability
+    th <- c(fit$thresholds, fit$coefficients)
+    f <- function(par) {
+      eta <- drop(fit$X %*% par[-seq_along(fit$thresholds)])
+      mean(fit$family$linkinv(par[1] - eta))
+    }
+    g <- numDeriv::grad(f, th)
+    se <- sqrt(drop(t(g) %*% vcov(fit)[names(th), names(th)] %*% g))
+    expect_equal(ap$std.error[1], se, tolerance = 1e-3, label = nm)
+    lin <- marginaleffects::predictions(fit, type = "linear")
+    expect_equal(lin$estimate, unname(drop(fit$X %*% fit$coefficients)), tolerance = 1e-8)
+  }
+})

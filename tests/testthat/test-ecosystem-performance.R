@@ -256,3 +256,25 @@ test_that("compare_performance() refuses glmm fits; model_performance() rows giv
   for (col in c("AIC", "BIC", "R2_conditional", "R2_marginal", "ICC", "RMSE"))
     expect_equal(ours[[col]], ref[[col]], tolerance = 1e-4, label = col)
 })
+
+test_that("cumulative link models with random slopes or several terms decompose as variance_shares()", {
+  skip_if_not_installed("ordinal")
+  w <- kinds_wine()
+  r <- suppressWarnings(glmm(rating ~ temp + contact + (1 + contact | judge), data = w,
+                             family = cumulative()))
+  Z <- cbind(1, w$contact == "yes")
+  v <- insight::get_variance(r)
+  # Johnson (2014): the slope model's variance averaged over the rows
+  expect_equal(v$var.random, mean(rowSums((Z %*% r$re_cov) * Z)))
+  expect_equal(performance::icc(r)$ICC_adjusted, v$var.random / (v$var.random + pi^2 / 3))
+  s <- suppressWarnings(glmm(rating ~ temp + contact + (1 | judge) + (1 | bottle), data = w,
+                             family = cumulative()))
+  vs <- insight::get_variance(s)
+  expect_equal(vs$var.random, sum(s$sd_re^2))
+  expect_equal(unname(vs$var.intercept), unname(s$sd_re^2))
+  # ordinal::clmm's decomposition by insight, where it gives one
+  mm <- ordinal::clmm(rating ~ temp + contact + (1 | judge) + (1 | bottle), data = w)
+  pv <- suppressWarnings(insight::get_variance(mm))
+  expect_equal(vs$var.fixed, pv$var.fixed, tolerance = 2e-3)
+  expect_equal(unname(vs$var.intercept["judge"]), unname(pv$var.intercept["judge"]), tolerance = 2e-3)
+})
