@@ -8,7 +8,6 @@
 # not timed here.
 
 skip_on_os("windows")
-skip_on_cran()
 
 # "interrupted", "finished", an error's message, or "no stop" when the
 # child is still running 10 s after the signal (it is then killed). With
