@@ -463,7 +463,10 @@ AgqResult ZireEngine::evaluate(const VectorXd& theta, bool gradient) {
   const Predictors pr = prepare(theta);
   const int nt = cluster_threads(nthreads_, M);
   std::vector<std::unique_ptr<Work> > work = make_work(nt);
+  // Every cluster polls for an interrupt (AgqEngine::evaluate_impl() says why).
+  InterruptPoll ip;
   AgqResult res = sum_over_clusters(M, P, nt, gradient, [&](int i, int tid, double* g, bool* failed) {
+    if (ip.poll()) throw Rcpp::internal::InterruptedException();
     return cluster(i, pr.eta0, pr.a0, pr.ph, pr.Lam, gradient, *work[tid], g, nullptr, failed);
   });
   if (gradient) {
@@ -487,7 +490,9 @@ AgqSummaries ZireEngine::summaries(const VectorXd& theta) {
   start_evaluation(theta, false);
   const int M = lay_.M, nt = cluster_threads(nthreads_, M);
   std::vector<std::unique_ptr<Work> > work = make_work(nt);
+  InterruptPoll ip;
   return summaries_over_clusters(M, q_, nt, [&](int i, int tid, AgqSummaries* out, bool* failed) {
+    if (ip.poll()) throw Rcpp::internal::InterruptedException();
     cluster(i, pr.eta0, pr.a0, pr.ph, pr.Lam, false, *work[tid], nullptr, out, failed);
   });
 }

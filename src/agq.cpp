@@ -629,7 +629,15 @@ AgqResult AgqEngine::evaluate_impl(const VectorXd& theta, bool gradient, const L
   const int M = lay_.M, P = npar() - (dirs ? nl_ - dirs->nd : 0);
   const int nt = cluster_threads(nthreads_, M);
   std::vector<std::unique_ptr<Work> > work = make_work(nt, std::max(P, npar()));
+  // sum_over_clusters() polls between blocks of 64 clusters; with up to
+  // 1e5 nodes per cluster a block can be minutes of work (two random
+  // effects at nAGQ = 300, clusters of 100 rows). So every cluster polls:
+  // an interrupt seen by the master thread stops each thread at its next
+  // cluster, by an exception the region's guard carries out and throws
+  // again after the region, on the main thread.
+  InterruptPoll ip;
   return sum_over_clusters(M, P, nt, gradient, [&](int i, int tid, double* g, bool* failed) {
+    if (ip.poll()) throw Rcpp::internal::InterruptedException();
     return cluster(i, eta0, Lam, phi, gradient, *work[tid], g, nullptr, failed, dirs);
   });
 }
@@ -642,7 +650,9 @@ AgqSummaries AgqEngine::summaries(const VectorXd& theta) {
   const int M = lay_.M;
   const int nt = cluster_threads(nthreads_, M);
   std::vector<std::unique_ptr<Work> > work = make_work(nt, npar());
+  InterruptPoll ip;  // every cluster, as in evaluate_impl()
   return summaries_over_clusters(M, q_, nt, [&](int i, int tid, AgqSummaries* out, bool* failed) {
+    if (ip.poll()) throw Rcpp::internal::InterruptedException();
     cluster(i, eta0, Lam, phi, false, *work[tid], nullptr, out, failed);
   });
 }

@@ -277,7 +277,11 @@ Rcpp::List cpp_ordinal_gee_lor(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::
     }
     std::map<std::array<int, 3>, int> block_ids;
     std::vector<int> uses;
+    // ni (ni - 1) / 2 map insertions per pattern (125,000 for 500 rows):
+    // seconds over a few dozen large clusters, so each pattern polls.
+    InterruptPoll setup_ip;
     for (std::size_t g = 0; g < patterns.size(); ++g) {
+      if (setup_ip.poll()) setup_ip.raise_if_interrupted();
       const int s0 = starts[patterns[g][0]], ni = starts[patterns[g][0] + 1] - s0;
       for (int j = 0; j < ni; ++j)
         for (int l = j + 1; l < ni; ++l) {

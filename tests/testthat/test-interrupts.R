@@ -8,7 +8,6 @@
 # not timed here.
 
 skip_on_os("windows")
-skip_on_cran()
 
 # "interrupted", "finished", an error's message, or "no stop" when the
 # child is still running 10 s after the signal (it is then killed). With
@@ -78,4 +77,17 @@ test_that("an interrupt stops a cumulative GLMM with three random effects by qua
     paste0("fit <- function() glmm(y ~ x1 + x2 + (1 + x1 + x2 || g), data = d, family = cumulative(), ",
            "nAGQ = 46, control = glmm_control(laplace_start = FALSE))")),
     wait = 2, engine = "cpp_ordinal_loglik_re"), "interrupted")
+})
+
+test_that("an interrupt stops the one-factor quadrature engine inside a block of clusters", {
+  # Two random effects at nAGQ = 300 (90,000 nodes per cluster), clusters of
+  # 100 rows: a block of 64 clusters, between which the engine polled, is
+  # about a minute of work.
+  expect_equal(stop_after_sigint(c(
+    "set.seed(1); M <- 70; m <- 100",
+    "d <- data.frame(g = rep(seq_len(M), each = m), x = rnorm(M * m))",
+    "d$y <- rbinom(M * m, 1, plogis(d$x + rep(rnorm(M), each = m) + 0.5 * d$x * rep(rnorm(M), each = m)))",
+    paste0("fit <- function() glmm(y ~ x + (1 + x | g), data = d, family = binomial, nAGQ = 300, ",
+           "control = glmm_control(laplace_start = FALSE))")),
+    wait = 2, engine = "cpp_agq_eval"), "interrupted")
 })
