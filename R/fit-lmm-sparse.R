@@ -404,7 +404,7 @@ lmm_sparse_loglik_grad <- function(st, par, reml) {
 #   d2/dlambda_i dlog sigma = c_i (sum_j A_ij theta_j + 2 q_i E + A_i) / (2 sigma),
 #   d2/dlog sigma^2 = -theta'A''theta / 2 - A'theta / 2 - 2 E q'theta - 2 q E.
 # Central differences of the gradient (what it replaces) agreed to ~1e-8
-# relative; numDeriv's Richardson extrapolation to ~1e-9 (test-lmmhess35.R).
+# relative; numDeriv's Richardson extrapolation to ~1e-9 (test-lmm-sparse-hessian.R).
 lmm_sparse_loglik_hessian <- function(eh, theta, scale, sigma, df) {
   E <- 1 / sigma^2
   A1 <- drop(eh$g_ld) + drop(eh$g_q) * E

@@ -120,7 +120,8 @@ class TwoPartRE {
   // (unit weight). For nbinom2 from nb2_at()'s shared quantities `c`, with
   // NBinom2Log::derivs() and ::dphi()'s expressions (families-dispersion.h)
   // term for term, so the values are the same to the last bit (checked in
-  // test-zisp23.R): it was a quarter of a two-part negative binomial fit.
+  // test-zi-random-sparse-inner-newton.R): it was a quarter of a two-part
+  // negative binomial fit.
   ObsDerivs inner_derivs(double y, double eta, double ph, double* o, const Nb2At* c) const {
     if (!c || nb_poisson_limit(ph, y, eta)) {
       const ObsDerivs d = f_->derivs(y, 1.0, eta, ph);

@@ -7,7 +7,7 @@
 // them (dsyevr: all eigenvalues, lower triangle, abstol 0, the work sizes
 // it asks for; dgesv on the identity, then dgecon's reciprocal condition
 // number against solve()'s tolerance, the machine epsilon), so the numbers
-// are the same to the bit (test-lmmback30.R compares them with R's).
+// are the same to the bit (test-lmm-sparse-info-inverse.R compares them with R's).
 #include <Rcpp.h>
 #include <algorithm>
 #include <R_ext/Lapack.h>
