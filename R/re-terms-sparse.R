@@ -222,8 +222,11 @@ check_covariance_arg <- function(covariance, gnames, cnms) {
     if (!is.null(colnames(K)) && !identical(colnames(K), rownames(K)))
       stop(sprintf("'covariance$%s': column names differ from row names", g), call. = FALSE)
     # range() of the stored values: no dense copy of a sparse K, no n^2
-    # logical temporary for a dense one
-    vals <- if (inherits(K, "sparseMatrix")) methods::as(K, "CsparseMatrix")@x else K
+    # logical temporary for a dense one. A sparse K's stored values leave
+    # out a unit diagonal (Matrix's diag = "U", e.g. Diagonal(n)): its
+    # diagonal is taken as well.
+    vals <- if (inherits(K, "sparseMatrix"))
+      c(methods::as(K, "CsparseMatrix")@x, as.numeric(Matrix::diag(K))) else K
     rg <- if (length(vals)) range(as.numeric(vals[1L]), vals) else c(0, 0)
     if (!all(is.finite(rg)))
       stop(sprintf("'covariance$%s' contains missing or infinite values", g), call. = FALSE)

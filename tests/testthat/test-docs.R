@@ -142,7 +142,7 @@ test_that("the covariance structures the docs list are the package's", {
   kinds <- glmmgee:::covstruct_kinds
   for (f in c("README.md", "NEWS.md", "man/glmmgee-tasks.Rd")) {
     txt <- paste(read_doc(root, f), collapse = " ")
-    listed <- unique(unlist(regmatches(txt, gregexpr("\\b(us|diag|homdiag|ar1|cs|toep|ou|exp|gau|mat|rr|propto)\\(\\)", txt))))
+    listed <- unique(unlist(regmatches(txt, gregexpr("\\b(us|diag|homdiag|ar1|hetar1|cs|homcs|toep|homtoep|ou|exp|gau|mat|rr|propto|equalto)\\(\\)", txt))))
     expect_setequal(sub("\\(\\)$", "", listed), kinds)
   }
 })
