@@ -259,10 +259,14 @@ dimnames.glmmgee_lowrank_cov <- function(x) rep(list(.subset2(x, "names")), 2L)
 }
 
 #' @export
-as.matrix.glmmgee_lowrank_cov <- function(x, ...) x[, , drop = FALSE]
+as.matrix.glmmgee_lowrank_cov <- function(x, ...) {
+  check_dots(..., .method = "as.matrix.glmmgee_lowrank_cov")
+  x[, , drop = FALSE]
+}
 
 #' @export
 print.glmmgee_lowrank_cov <- function(x, ...) {
+  check_dots(..., .method = "print.glmmgee_lowrank_cov", .allow = print_dots)
   cat(sprintf("Covariance of %d parameters (rank %d), kept as B V B'; index it for a block\n",
               nrow(.subset2(x, "B")), ncol(.subset2(x, "B"))))
   invisible(x)

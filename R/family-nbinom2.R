@@ -87,9 +87,13 @@ nbinom2_family <- function(theta) {
 # 1984, MASS::theta.mm). The left side grows with theta, so the root is
 # unique when it exists; with no overdispersion (Pearson's statistic at
 # theta = Inf already below df) there is none and `upper` is returned.
+# Means that overflow (a diverged fit) leave the equation without a value:
+# NA is returned, for the caller to name.
 nb_theta_moment <- function(y, mu, w, df, upper = 1e8) {
   pearson <- function(lt) sum(w * (y - mu)^2 / (mu + mu^2 / exp(lt))) - df
-  if (pearson(log(upper)) <= 0) return(upper)
+  at_upper <- pearson(log(upper))
+  if (!is.finite(at_upper)) return(NA_real_)
+  if (at_upper <= 0) return(upper)
   lo <- log(1e-8)
   if (pearson(lo) >= 0) return(exp(lo))
   exp(stats::uniroot(pearson, c(lo, log(upper)), tol = 1e-10)$root)
@@ -104,7 +108,10 @@ nb_theta_moment <- function(y, mu, w, df, upper = 1e8) {
 dispersion_start <- function(family, y, mu, w, df) {
   df <- max(df, 1)
   switch(family$family,
-    nbinom2 = log(min(nb_theta_moment(y, mu, w, df), 1e3)),
+    nbinom2 = {
+      th <- nb_theta_moment(y, mu, w, df)
+      log(if (is.na(th)) 1 else min(th, 1e3))
+    },
     Gamma = {
       disp <- sum(w * (y - mu)^2 / mu^2) / df
       log(min(max(1 / disp, 1e-3), 1e4))

@@ -33,6 +33,10 @@ gee_run <- function(data, spec, family, control) {
     if (is.null(res$beta) || (!is.null(res$error) && nzchar(res$error))) break
     data$beta_start <- res$beta
     th <- nb_theta_moment(y, cpp_gee_fitted(data, inner, res$beta)$mu[use], w, df)
+    if (is.na(th))
+      stop(paste0("gee fit failed: the iterations diverged: the fitted means of the nbinom2(log) ",
+                  "model overflow, so theta's moment equation has no value. Check the scale of ",
+                  "the response and the covariates, or try a simpler 'corstr'"), call. = FALSE)
     change <- abs(log(th) - log(theta))
     theta <- th
     if (control$trace) cat(sprintf("theta step %d: theta %.6g\n", it, theta))

@@ -96,5 +96,5 @@ test_that("a sparse K that is not symmetric or not positive semidefinite is refu
   Kn <- s$Ks
   Kn[1, 1] <- -1
   expect_error(glmm(y ~ x + (1 | id), data = s$d, covariance = list(id = Kn)),
-               "not positive semidefinite")
+               "'covariance\\$id' has negative variances on its diagonal \\(e.g. level 's1': -1\\)")
 })

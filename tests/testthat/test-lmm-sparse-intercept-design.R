@@ -13,7 +13,7 @@ per_term_re_terms <- function(f, mf) {
     assign("intercept_re_terms", real, ns)
     lockBinding("intercept_re_terms", ns)
   })
-  assign("intercept_re_terms", function(bars, mf) NULL, ns)
+  assign("intercept_re_terms", function(bars, mf, ...) NULL, ns)
   glmmgee:::sparse_re_terms(f, mf)
 }
 
