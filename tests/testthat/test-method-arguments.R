@@ -268,6 +268,13 @@ test_that("an unknown argument is an error in every method that would ignore it,
   err <- tryCatch(compare_views(objs$one_factor, bogus_arg = 1), error = conditionMessage)
   expect_match(err, "compare_views\\(\\) has no argument 'bogus_arg'")
   reached <- c(reached, "compare_views")
+  # the covariance of many structured parameters, kept as B V B'
+  lr <- glmmgee:::lowrank_cov(diag(2), diag(2), c(FALSE, FALSE), c("a", "b"))
+  for (f in c("as.matrix", "print")) {
+    err <- tryCatch(get(f)(lr, bogus_arg = 1), error = conditionMessage)
+    expect_match(err, "bogus_arg", info = f)
+  }
+  reached <- c(reached, "as.matrix.glmmgee_lowrank_cov", "print.glmmgee_lowrank_cov")
   unreached <- setdiff(names(ma_rules)[ma_rules %in% c("check", "fits", "next")], c(reached, ma_unreached))
   expect(length(unreached) == 0L,
          sprintf("checked methods no object of the test reaches: %s", paste(unreached, collapse = ", ")))
