@@ -55,3 +55,16 @@ fg27_sim <- function(seed = 2701) {
   d$x2 <- d$x * 1e-6 - 5
   d
 }
+
+# sleepstudy with a three-level factor, a binary response and Days shifted far
+# from zero (x1) and shrunk towards it (x3): contrasts and ratios must not
+# depend on where the covariate sits.
+sleep_far_covariates <- function() {
+  skip_if_not_installed("lme4")
+  d <- lme4::sleepstudy
+  d$f <- factor(rep(c("a", "b", "c"), length.out = nrow(d)))
+  d$yb <- as.integer(d$Reaction > stats::median(d$Reaction))
+  d$x1 <- d$Days + 1e8
+  d$x3 <- d$Days * 1e-6 - 5
+  d
+}

@@ -165,3 +165,13 @@ expect_as_glmmtmb <- function(ours, tmb, tol = 1e-4, sd_tol = tol) {
   expect_lt(abs(d), 1e-3)
   expect_identical(attr(logLik(ours), "df"), attr(logLik(tmb), "df"))
 }
+
+# 150 Poisson counts in 25 sites of 6, with a time and a block factor: the
+# small design of the input-checking and dispersion-limit tests.
+ar1_poisson_like <- function() {
+  set.seed(4)
+  site <- rep(1:25, each = 6)
+  u <- rnorm(25, 0, 0.5)[site]
+  data.frame(y = rpois(150, exp(0.5 + u)), x = rnorm(150), site = factor(site),
+             time = factor(rep(1:6, 25)), blk = factor(rep(1:5, 30)))
+}

@@ -4,18 +4,8 @@
 # near zero.
 
 
-hostfar35_sleep <- function() {
-  skip_if_not_installed("lme4")
-  d <- lme4::sleepstudy
-  d$f <- factor(rep(c("a", "b", "c"), length.out = nrow(d)))
-  d$yb <- as.integer(d$Reaction > stats::median(d$Reaction))
-  d$x1 <- d$Days + 1e8
-  d$x3 <- d$Days * 1e-6 - 5
-  d
-}
-
 test_that("f * x far from zero under contr.sum, contr.helmert, contr.poly: the fit on Days (glmm, gee)", {
-  d <- hostfar35_sleep()
+  d <- sleep_far_covariates()
   for (ct in c("contr.sum", "contr.helmert", "contr.poly")) {
     s <- d
     stats::contrasts(s$f) <- get(ct)(3)
@@ -51,7 +41,7 @@ test_that("f * x far from zero under contr.sum, contr.helmert, contr.poly: the f
 })
 
 test_that("x + 1e12: the centred column is formed without cancellation (the fit on x)", {
-  d <- hostfar35_sleep()
+  d <- sleep_far_covariates()
   d$x12 <- d$Days + 1e12
   l0 <- lme4::lmer(Reaction ~ Days + (1 | Subject), d, REML = FALSE)
   # Before: 4.3e-5 below the optimum, slope 5.5e-5 off (M T^-1 by the
@@ -70,7 +60,7 @@ test_that("x + 1e12: the centred column is formed without cancellation (the fit 
 })
 
 test_that("zero weights over a whole level: rank deficiency named, not an optimizer error", {
-  d <- hostfar35_sleep()
+  d <- sleep_far_covariates()
   d$w <- ifelse(d$f == "c", 0, 1)
   # Before: "gradient function must return a numeric vector of length 1"
   # (gaussian); binomial returned fc with a standard error of 8.7e4.

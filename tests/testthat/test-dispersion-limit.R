@@ -109,13 +109,6 @@ test_that("the Poisson-limit branch leaves a cluster's runaway mode search as it
   expect_true(is.finite(as.numeric(logLik(f))))
 })
 
-ar1_poisson_like <- function() {
-  set.seed(4)
-  site <- rep(1:25, each = 6)
-  u <- rnorm(25, 0, 0.5)[site]
-  data.frame(y = rpois(150, exp(0.5 + u)), x = rnorm(150), site = factor(site),
-             time = factor(rep(1:6, 25)), blk = factor(rep(1:5, 30)))
-}
 
 test_that("nbinom1 with ar1() on Poisson data: phi at its boundary 0 is verified and said, not doubtful convergence", {
   # Before: "doubtful convergence: scaled gradient 1.8" at phi = 7e-11, a

@@ -185,13 +185,6 @@ test_that("failed convergence warns and is recorded, without a crash", {
 })
 
 
-ar1_poisson_like <- function() {
-  set.seed(4)
-  site <- rep(1:25, each = 6)
-  u <- rnorm(25, 0, 0.5)[site]
-  data.frame(y = rpois(150, exp(0.5 + u)), x = rnorm(150), site = factor(site),
-             time = factor(rep(1:6, 25)), blk = factor(rep(1:5, 30)))
-}
 
 test_that("a one-level factor in any formula is an error naming the argument and the variable", {
   # Before: R's "contrasts can be applied only to factors with 2 or more levels".

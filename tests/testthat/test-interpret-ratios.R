@@ -51,18 +51,9 @@ test_that("ratios with no meaning are clear errors naming the argument", {
 })
 
 
-hostfar35_sleep <- function() {
-  skip_if_not_installed("lme4")
-  d <- lme4::sleepstudy
-  d$f <- factor(rep(c("a", "b", "c"), length.out = nrow(d)))
-  d$yb <- as.integer(d$Reaction > stats::median(d$Reaction))
-  d$x1 <- d$Days + 1e8
-  d$x3 <- d$Days * 1e-6 - 5
-  d
-}
 
 test_that("odds_ratios(delta =): a factor's 0/1 columns take no step; duplicated names said so", {
-  d <- hostfar35_sleep()
+  d <- sleep_far_covariates()
   a <- glmm(yb ~ f + x3 + (1 | Subject), d, family = binomial)
   r <- glmm(yb ~ f + Days + (1 | Subject), d, family = binomial)
   # One number: the covariate's step; the factor's levels stay at 1 versus
