@@ -118,7 +118,8 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
   # none on a boundary it is the one the standard errors need.
   H <- if (control$hessian) {
     if (!is.null(run$hessian) && !any(on_boundary)) run$hessian
-    else covstruct_hessian(evalf, par, final$gradient, on_boundary)
+    else fd_hessian(gradient_of(evalf), par, g0 = final$gradient, floor = 0.1,
+                    on_boundary = on_boundary)
   }
   # Boundary rows and columns are NA; kept out of the products (NA * 0 is NA).
   hess <- if (!is.null(H)) na_product(H, A, on_boundary)

@@ -171,18 +171,17 @@ na_product <- function(H, A, na) {
 }
 
 # Newton steps from the curvature at the start, updated by BFGS (the one-
-# factor engine's newton_steps(), through the structure's exact Jacobian),
-# nlminb (scaled by that curvature) only when they do not converge; then
-# Newton steps with Hessians recomputed from the exact gradient (see
-# newton-polish.R for why), whose last Hessian, at the returned par, is
+# factor engine's steps, newton_search(), through the structure's exact
+# Jacobian), nlminb (scaled by that curvature) only when they do not
+# converge; then Newton steps with Hessians recomputed from the exact
+# gradient (newton_refresh(), search.R, says why), whose last Hessian, at the returned par, is
 # kept for the standard errors. Before, nlminb ran every search: 30-35
 # evaluations where BFGS from an accurate start matrix needs about 10.
 # The search's first step, from the curvature at the start, is at most
-# covstruct_max_first in every parameter: a 7-fold change of a standard
+# 2 in every parameter (search profile "structured"): a 7-fold change of a standard
 # deviation, two units on a correlation's unconstrained scale or of a
 # centred and scaled fixed effect. (Poisson AR(1) of bench-covstruct.R: the
 # full step was 36 on the correlation's scale, halved back five times.)
-covstruct_max_first <- 2
 #
 # With value_first = TRUE (an engine that keeps a value-only evaluation for
 # its gradient, cpp_sparse_eval(reuse = TRUE)), trial steps are evaluated
@@ -195,10 +194,10 @@ covstruct_search <- function(evalf, par, control, value_first = FALSE, pre = NUL
   if (is.null(pre)) {
     cur <- evalf(par)
     if (!is.finite(cur$loglik)) stop("the log-likelihood is not finite at the start", call. = FALSE)
-    H0 <- covstruct_hessian(evalf, par, cur$gradient, rep(FALSE, P))
+    H0 <- fd_hessian(gradient_of(evalf), par, g0 = cur$gradient, floor = 0.1)
     stages <- list(start = list(iterations = 0L, evaluations = P + 1L, convergence = 0L,
                                 message = "curvature at the start"))
-    Hs <- start_curvature(H0, rep(FALSE, P)) %||% H0
+    Hs <- negative_definite(H0, rep(FALSE, P), accept = 1e-3) %||% H0
   } else {
     # A first search on other scales (covstruct-logsd.R): where it stopped,
     # with its evaluation and quasi-Newton matrix carried to these.
@@ -208,10 +207,9 @@ covstruct_search <- function(evalf, par, control, value_first = FALSE, pre = NUL
     cur <- pr$at
     H0 <- Hs <- pr$H
   }
-  qn <- newton_steps(function(th) evalf(th), par, Hs,
-                     rep(FALSE, P), maxit = min(control$iter.max, 50L), lower = rep(-Inf, P),
-                     at = cur, bfgs = TRUE, tol = tol, max_first = covstruct_max_first,
-                     value = value)
+  qn <- newton_search(function(th) evalf(th), par, Hs, rep(FALSE, P), rep(-Inf, P),
+                      maxit = min(control$iter.max, 50L), tol = tol, at = cur,
+                      profile = "structured", value = value)
   stages$newton <- qn$record
   opt <- list(convergence = qn$record$convergence, message = qn$record$message)
   par <- qn$theta
@@ -237,63 +235,17 @@ covstruct_search <- function(evalf, par, control, value_first = FALSE, pre = NUL
   res
 }
 
-# Newton steps, the Hessian recomputed each round and shifted to be
-# negative definite where it is not (shift_to_negative_definite()),
-# step halving when the log-likelihood does not rise; trials by `value`
-# when given (as in newton_search()).
-covstruct_newton <- function(evalf, par, tol, rounds = 20L, at = NULL, value = NULL) {
-  cur <- at %||% evalf(par)
+# Newton steps, the Hessian recomputed each round (one step a round) and
+# shifted to be negative definite where it is not (newton_refresh()); trials
+# by `value` when given. Its hessian: the last Hessian where it is at par.
+covstruct_newton <- function(evalf, par, tol, at = NULL, value = NULL) {
   P <- length(par)
-  rec <- list(iterations = 0L, evaluations = if (is.null(at)) 1L else 0L, convergence = 1L,
-              message = "")
-  converged <- FALSE
-  Hkeep <- NULL
-  for (r in seq_len(rounds)) {
-    Hkeep <- covstruct_hessian(evalf, par, cur$gradient, rep(FALSE, P))
-    rec$evaluations <- rec$evaluations + P
-    H <- shift_to_negative_definite(Hkeep, rep(FALSE, P))
-    if (is.null(H)) break
-    step <- tryCatch(-solve(H, cur$gradient), error = function(e) NULL)
-    if (is.null(step)) break
-    dec <- sum(step * cur$gradient)
-    if (!is.finite(dec)) break
-    if (dec < tol * max(1, abs(cur$loglik))) { converged <- TRUE; break }
-    Hkeep <- NULL
-    t <- 1
-    repeat {
-      nxt <- if (is.null(value)) evalf(par + t * step) else value(par + t * step)
-      rec$evaluations <- rec$evaluations + 1L
-      if (is.finite(nxt$loglik) && nxt$loglik >= cur$loglik) break
-      t <- t / 2
-      if (t < 1e-6) break
-    }
-    if (t < 1e-6) break
-    par <- par + t * step
-    cur <- if (is.null(value)) nxt else evalf(par)
-    rec$iterations <- r
-  }
-  rec$convergence <- if (converged) 0L else 1L
-  rec$message <- if (converged) "Newton decrement below tolerance"
-                 else "Newton steps did not reach the tolerance"
-  # The Hessian at the returned par (NULL when a step moved it since).
-  list(par = par, at = cur, converged = converged, record = rec, hessian = Hkeep)
-}
-
-# Forward differences of the exact gradient (symmetrized); parameters on a
-# boundary (a standard deviation driven to zero, a correlation to +/-1,
-# where the structure's scale runs off to infinity) are left out (NA).
-covstruct_hessian <- function(evalf, par, g0, on_boundary) {
-  P <- length(par)
-  H <- matrix(NA_real_, P, P)
-  idx <- which(!on_boundary)
-  for (j in idx) {
-    h <- 1e-5 * max(abs(par[j]), 0.1)
-    tp <- par
-    tp[j] <- tp[j] + h
-    H[, j] <- (evalf(tp)$gradient - g0) / h
-  }
-  H[idx, idx] <- (H[idx, idx] + t(H[idx, idx])) / 2
-  H
+  r <- newton_refresh(evalf, par,
+                      function(th, b, cur) fd_hessian(gradient_of(evalf), th, g0 = cur$gradient,
+                                                      floor = 0.1),
+                      function(th) rep(FALSE, P), rep(-Inf, P), tol, at = at, rounds = 20L,
+                      steps = 1L, profile = "refresh", value = value)
+  list(par = r$theta, at = r$at, converged = r$converged, record = r$record, hessian = r$hessian)
 }
 
 # The formula front end of glmm() for structured covariances and for

@@ -43,12 +43,12 @@ logsd_presearch <- function(engine_eval, terms, k_re, p, disp, Tx, penalty, cont
     pl[idx] <- log(abs(par[idx]))
     cur <- evalf(pl)
     if (!is.finite(cur$loglik)) stop("the log-likelihood is not finite at the start", call. = FALSE)
-    H0 <- covstruct_hessian(evalf, pl, cur$gradient, free)
-    qn <- newton_steps(function(th) evalf(th), pl, start_curvature(H0, free) %||% H0, free,
-                       maxit = min(control$iter.max, 50L), lower = rep(-Inf, P), at = cur,
-                       bfgs = TRUE, tol = logsd_switch_tol, max_first = covstruct_max_first,
-                       value = function(th) evalf(th, grad = FALSE),
-                       stop_at = function(th) any(th[idx] < low))
+    H0 <- fd_hessian(gradient_of(evalf), pl, g0 = cur$gradient, floor = 0.1, on_boundary = free)
+    qn <- newton_search(function(th) evalf(th), pl,
+                        negative_definite(H0, free, accept = 1e-3) %||% H0, free, rep(-Inf, P),
+                        maxit = min(control$iter.max, 50L), at = cur, profile = "structured",
+                        tol = logsd_switch_tol, value = function(th) evalf(th, grad = FALSE),
+                        stop_at = function(th) any(th[idx] < low))
     th <- qn$theta
     lam <- exp(th[idx])
     th[idx] <- lam

@@ -1,28 +1,53 @@
-# Hessians from an exact gradient by finite differences: one function for
-# every fit that differentiates its gradient once more.
+# Derivatives by finite differences: the one Hessian every fit uses where
+# it differentiates an exact gradient once more (or, lacking a gradient,
+# its value twice), and the central-difference gradient of a value.
 
-# The Jacobian of `grad` at `x`, symmetrized: the Hessian of the function
-# whose gradient `grad` is.
-# - "forward": steps rel * max(|x_j|, 1e-2), one evaluation per coordinate
-#   beyond g0 = grad(x) (given, or evaluated first); used where an exact
-#   gradient is cheap relative to its error (the known-covariance Laplace
-#   engine).
-# - "central": steps rel * max(1, |x_j|), two evaluations per coordinate,
-#   error O(h^2); the observed information of the bridge and nonparametric
-#   random-intercept fits.
-gradient_jacobian <- function(grad, x, method = c("forward", "central"), g0 = NULL,
-                              rel = 1e-5) {
+# The Hessian of a function at `x` by differences, symmetrized.
+# - "forward": the Jacobian of the gradient `f` from g0 = f(x) (given, or
+#   evaluated first), one evaluation per free coordinate, error O(h);
+# - "central": the Jacobian of the gradient `f` by (f(x + h) - f(x - h)) / 2h,
+#   two evaluations per free coordinate, error O(h^2);
+# - "values": `f` is the value itself; four evaluations per pair of free
+#   coordinates (upper triangle, mirrored).
+# Steps h_j = step * max(|x_j|, floor_j): relative to the parameter, never
+# below `step * floor` (a parameter's typical size where it is near zero).
+# Coordinates on their bound (`on_boundary`) are held fixed: their columns
+# (and, for "values", rows) are NA; the rows of the others are kept.
+fd_hessian <- function(f, x, method = c("forward", "central", "values"), g0 = NULL,
+                       step = 1e-5, floor = 1e-2, on_boundary = rep(FALSE, length(x))) {
   method <- match.arg(method)
   k <- length(x)
-  H <- matrix(0, k, k)
-  if (method == "forward") {
-    if (is.null(g0)) g0 <- grad(x)
-    h <- rel * pmax(abs(x), 1e-2)
-    for (j in seq_len(k)) H[, j] <- (grad(replace(x, j, x[j] + h[j])) - g0) / h[j]
-  } else {
-    h <- rel * pmax(1, abs(x))
-    for (j in seq_len(k))
-      H[, j] <- (grad(replace(x, j, x[j] + h[j])) - grad(replace(x, j, x[j] - h[j]))) / (2 * h[j])
+  H <- matrix(NA_real_, k, k)
+  idx <- which(!on_boundary)
+  h <- step * pmax(abs(x), floor)
+  if (method == "values") {
+    for (i in idx) for (j in idx) {
+      if (j < i) { H[i, j] <- H[j, i]; next }
+      ei <- replace(numeric(k), i, h[i])
+      ej <- replace(numeric(k), j, h[j])
+      H[i, j] <- (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) /
+        (4 * h[i] * h[j])
+    }
+    return(H)
   }
-  (H + t(H)) / 2
+  if (method == "forward" && is.null(g0)) g0 <- f(x)
+  for (j in idx) {
+    gp <- f(replace(x, j, x[j] + h[j]))
+    H[, j] <- if (method == "forward") (gp - g0) / h[j]
+              else (gp - f(replace(x, j, x[j] - h[j]))) / (2 * h[j])
+  }
+  H[idx, idx] <- (H[idx, idx] + t(H[idx, idx])) / 2
+  H
+}
+
+# The gradient (as a function of the parameters) of an evaluator `ev`
+# returning list(loglik, gradient), for fd_hessian().
+gradient_of <- function(ev) function(th) ev(th)$gradient
+
+# Central-difference gradient of the value `f`, steps `h` per parameter.
+fd_gradient <- function(f, th, h) {
+  vapply(seq_along(th), function(j) {
+    e <- replace(numeric(length(th)), j, h[j])
+    (f(th + e) - f(th - e)) / (2 * h[j])
+  }, 1)
 }

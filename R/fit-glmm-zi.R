@@ -582,9 +582,9 @@ zi_optimize <- function(eng, theta, lower, nAGQ, bound, control, at_lam, pilot =
         H1 <- zi_start_hessian(eng, theta, bound(theta), cur$gradient, at_lam)
         curv$evaluations <- curv$evaluations + attr(H1, "evaluations")
       }
-      qn <- newton_steps(eng, theta, negative_definite(H1), bound(theta), lower = lower,
-                         at = cur, bfgs = TRUE, maxit = if (refresh && r < rounds) min(4L, left) else left,
-                         tol = tol)
+      qn <- newton_search(engine_ev(eng), theta, negative_definite(H1), bound(theta), lower,
+                          profile = "agq", at = cur, tol = tol,
+                          maxit = if (refresh && r < rounds) min(4L, left) else left)
       rec$iterations <- rec$iterations + qn$record$iterations
       rec$evaluations <- rec$evaluations + qn$record$evaluations
       left <- left - qn$record$iterations
@@ -676,20 +676,6 @@ cheap_curvature <- function(eng) {
   inherits(eng, "glmmgee_zire_engine") || (is.null(oldClass(eng)) && typeof(eng) == "externalptr")
 }
 
-# Far from the optimum (a zero-inflation start that is off by several
-# logits) the curvature need not be negative definite; its eigenvalues
-# mirrored to the negative side, bounded away from zero, still give BFGS a
-# scaled start where nlminb would need a hundred iterations.
-negative_definite <- function(H) {
-  free <- which(!is.na(diag(H)))
-  Hf <- H[free, free, drop = FALSE]
-  if (anyNA(Hf)) return(H)
-  e <- eigen((Hf + t(Hf)) / 2, symmetric = TRUE)
-  if (all(e$values < 0)) return(H)
-  v <- pmax(abs(e$values), 1e-3 * max(abs(e$values)))
-  H[free, free] <- -(e$vectors %*% (v * t(e$vectors)))
-  H
-}
 
 check_zi_start <- function(start, P) {
   if (!is.numeric(start) || length(start) != P || !all(is.finite(start)))

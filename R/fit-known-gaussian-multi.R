@@ -212,15 +212,7 @@ known_multi_varcov <- function(Gs, X, y, beta, sdg, lsig, singular) {
 # free components (NA rows and columns for the others).
 known_multi_hessian_cov <- function(ll, th, free) {
   k <- length(th)
-  h <- 1e-4 * pmax(abs(th), 1e-2)
-  H <- matrix(0, k, k)
-  for (i in which(free)) for (j in which(free)) {
-    if (j < i) { H[i, j] <- H[j, i]; next }
-    ei <- replace(numeric(k), i, h[i])
-    ej <- replace(numeric(k), j, h[j])
-    H[i, j] <- (ll(th + ei + ej) - ll(th + ei - ej) - ll(th - ei + ej) + ll(th - ei - ej)) /
-      (4 * h[i] * h[j])
-  }
+  H <- fd_hessian(ll, th, "values", step = 1e-4, on_boundary = !free)
   out <- matrix(NA_real_, k, k)
   inv <- tryCatch(solve(-H[free, free, drop = FALSE]), error = function(e) NULL)
   if (!is.null(inv) && all(is.finite(inv)) && all(diag(inv) > 0)) out[free, free] <- inv

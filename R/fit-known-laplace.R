@@ -326,5 +326,5 @@ known_laplace_hessian_fd <- function(eng, par) {
   }
   th <- c(par[-p1], exp(par[p1]))
   g0 <- grad_s(th)
-  gradient_jacobian(grad_s, th, "forward", g0 = g0)
+  fd_hessian(grad_s, th, g0 = g0)
 }

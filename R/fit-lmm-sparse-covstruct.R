@@ -312,7 +312,8 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
     evalf <- structure_evalf(function(th, grad) cpp_sparse_eval(le, th, grad), terms, k_re, p,
                              TRUE, diag(1, p), NULL)
     g0 <- evalf(unname(theta))$gradient
-    H <- covstruct_hessian(evalf, unname(theta), g0, on_boundary)
+    H <- fd_hessian(gradient_of(evalf), unname(theta), g0 = g0, floor = 0.1,
+                    on_boundary = on_boundary)
     hess <- na_product(H, diag(1, P), on_boundary)
     dimnames(hess) <- list(pnames, pnames)
   }

@@ -143,13 +143,6 @@ nested_gradient_objective <- function(eng, map, nAGQ) {
     list(loglik = r$loglik, gradient = g)
   }
 }
-# Central differences of the value, steps `h` per parameter.
-fd_gradient <- function(f, th, h) {
-  vapply(seq_along(th), function(j) {
-    e <- replace(numeric(length(th)), j, h[j])
-    (f(th + e) - f(th - e)) / (2 * h[j])
-  }, 1)
-}
 
 glmm_nested_fit <- function(X, y, re, family, weights, offset, nAGQ, control, start = NULL) {
   # Gaussian identity link: on y / s, mapped back (response-scale.R).
@@ -226,7 +219,7 @@ glmm_nested_fit_units <- function(X, y, re, family, weights, offset, nAGQ, contr
     if (control$hessian) {
       # Forward differences of the engine's gradient: P passes, with a
       # relative error far below a standard error's sampling error.
-      hess <- sparse_hessian(ev, srch$theta, on_boundary, central = FALSE, typical = typ, step = 1e-5)
+      hess <- fd_hessian(gradient_of(ev), srch$theta, floor = 0.1 * typ, on_boundary = on_boundary)
       stages$hessian <- list(iterations = 0L, evaluations = sum(!on_boundary) + 1L,
                              convergence = 0L, message = "forward differences of the gradient")
     }

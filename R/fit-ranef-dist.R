@@ -96,7 +96,7 @@ glmm_dist_fit <- function(X, y, cl, family, weights, offset, dist, k, control, n
   opt <- runs[[which.min(vapply(runs, function(r) r$objective, 1))]]
   opt$starts <- length(runs)
   par <- opt$par
-  hess <- if (control$hessian) -gradient_jacobian(gr, par, "central")
+  hess <- if (control$hessian) -fd_hessian(gr, par, "central", floor = 1)
   grad <- -gr(par)
   if (dist == "bridge")
     return(dist_result_bridge(eng, par, opt, grad, hess, X, control, family, cl, normal))

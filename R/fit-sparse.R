@@ -180,7 +180,7 @@ finish_sparse_fit <- function(evalf, theta, opt, stages, boundary, lower, contro
   hess <- NULL
   if (control$hessian) {
     b <- boundary(theta)
-    hess <- sparse_hessian(ev, theta, b, central = FALSE, typical = typical, step = 1e-5)
+    hess <- fd_hessian(gradient_of(ev), theta, floor = 0.1 * typical, on_boundary = b)
     stages$hessian <- list(iterations = 0L, evaluations = sum(!b), convergence = 0L,
                            message = "forward differences")
     pol <- newton_search(ev, theta, hess, b, lower, maxit = 3L, tol = 1e-12, at = ev(theta),
@@ -209,27 +209,6 @@ sparse_restart_point <- function(re, p, theta, on_boundary, size, corr) {
     theta <- restart_lambda(theta, on_boundary, size, corr, lt[, 1L], lt[, 2L], at)
   }
   theta
-}
-
-sparse_hessian <- function(ev, theta, on_boundary, central = TRUE,
-                           typical = rep(1, length(theta)), step = 1e-4) {
-  P <- length(theta)
-  H <- matrix(NA_real_, P, P)
-  idx <- which(!on_boundary)
-  g0 <- if (!central) ev(theta)$gradient
-  for (j in idx) {
-    h <- step * max(abs(theta[j]), 0.1 * typical[j])
-    tp <- theta; tp[j] <- tp[j] + h
-    gp <- ev(tp)$gradient
-    if (central) {
-      tm <- theta; tm[j] <- tm[j] - h
-      H[, j] <- (gp - ev(tm)$gradient) / (2 * h)
-    } else {
-      H[, j] <- (gp - g0) / h
-    }
-  }
-  H[idx, idx] <- (H[idx, idx] + t(H[idx, idx])) / 2
-  H
 }
 
 # Per-term results on the scale of the data: Lambda, D, the modes b per

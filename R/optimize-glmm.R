@@ -38,8 +38,9 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
   ss <- settle_start(eng, theta, cur, H1, p + seq_along(pat$row), boundary(theta))
   theta <- ss$theta; cur <- ss$at; H1 <- ss$hessian
   stages$start$evaluations <- stages$start$evaluations + ss$evaluations
-  qn <- newton_steps(eng, theta, ss$curvature, boundary(theta), lower = lower, at = cur, bfgs = TRUE,
-                     maxit = min(control$iter.max, 50L), tol = if (two_stage) 1e-8 else tight)
+  ev <- engine_ev(eng)
+  qn <- newton_search(ev, theta, ss$curvature, boundary(theta), lower, profile = "agq", at = cur,
+                      maxit = min(control$iter.max, 50L), tol = if (two_stage) 1e-8 else tight)
   stages$newton <- qn$record
   theta <- qn$theta
   cur <- qn$at
@@ -54,7 +55,7 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
     Hq <- NULL
     if (opt$convergence != 0L) {
       pol <- newton_polish(eng, theta, boundary, lower, if (two_stage) 1e-8 else tight,
-                           maxiter = control$iter.max)
+                           control$iter.max)
       stages$newton_polish <- pol$record
       theta <- pol$theta
       cur <- pol$at
@@ -69,8 +70,8 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
     }
     agq_set_nagq(eng, nAGQ)
     check_agq_domain(eng, theta, nAGQ)
-    nt <- newton_steps(eng, theta, Hq, boundary(theta), lower = lower, bfgs = TRUE,
-                       maxit = 20L, tol = tight)
+    nt <- newton_search(ev, theta, Hq, boundary(theta), lower, profile = "agq", maxit = 20L,
+                        tol = tight)
     stages$newton_agq <- nt$record
     if (nt$converged) {
       theta <- nt$theta
@@ -82,7 +83,7 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
       theta <- opt$par
       cur <- NULL
       if (opt$convergence != 0L) {
-        pol <- newton_polish(eng, theta, boundary, lower, tight, maxiter = control$iter.max)
+        pol <- newton_polish(eng, theta, boundary, lower, tight, control$iter.max)
         stages$newton_polish_agq <- pol$record
         theta <- pol$theta
         cur <- pol$at
@@ -129,8 +130,8 @@ finish_glmm_fit <- function(eng, theta, opt, stages, at, boundary, lower, contro
     # search's: a BFGS search can meet its own test in a flat direction
     # (a variance-covariance of random slopes) while the estimates are still
     # 1e-6 from the maximum.
-    pol <- newton_steps(eng, theta, hess, b, lower = lower, at = cur, maxit = 3L,
-                        tol = tight / 1000)
+    pol <- newton_search(engine_ev(eng), theta, hess, b, lower, profile = "agq_newton", at = cur,
+                         maxit = 3L, tol = tight / 1000)
     stages$polish <- pol$record
     theta <- pol$theta
     if (!is.null(pol$at)) cur <- pol$at
@@ -143,21 +144,13 @@ finish_glmm_fit <- function(eng, theta, opt, stages, at, boundary, lower, contro
   list(theta = theta, opt = opt, stages = stages, final = final, hess = hess)
 }
 
-# Newton steps on the engine's log-likelihood (newton-search.R), halving a
-# step that does not improve it; a step that would cross a bound goes 0.99
-# of the way to it; with bfgs = TRUE the
-# Hessian is updated along the way and a second such step in a row hands
-# over to nlminb. `at` is an evaluation already made at theta.
-# `eng` may also be a function of theta returning the evaluation with its
-# gradient (the structured-covariance route maps its parameters to the engine's).
-newton_steps <- function(eng, theta, H, on_boundary, maxit, lower, at = NULL,
-                         bfgs = FALSE, tol = 1e-12, max_first = Inf, value = NULL,
-                         stop_at = NULL) {
-  ev <- if (is.function(eng)) eng else function(th) agq_eval(eng, th, TRUE)
-  newton_search(ev, theta, H, on_boundary, lower,
-                maxit = maxit, tol = tol, at = at, bfgs = bfgs, shrink = 0.99,
-                max_hits = if (bfgs) 1L else Inf, interpolate = FALSE, max_first = max_first,
-                value = value, stop_at = stop_at)
+# A search that nlminb left unconverged finished by Newton rounds with
+# Hessians recomputed from the exact gradient (newton_refresh(), search.R),
+# counted against the user's iteration limit (glmm_control(iter.max)).
+newton_polish <- function(eng, theta, boundary, lower, tol, maxiter) {
+  newton_refresh(engine_ev(eng), theta,
+                 function(th, b, cur) numeric_hessian(eng, th, b, g0 = cur$gradient),
+                 boundary, lower, tol, maxiter = maxiter)
 }
 
 # nlminb on the engine's negative log-likelihood (nlminb_fallback()),
@@ -175,28 +168,15 @@ optimize_engine <- function(eng, theta, lower, control, H = NULL) {
   nlminb_fallback(evalf, theta, lower, H, control)
 }
 
-# Hessian of the log-likelihood by differences of the analytic gradient,
-# symmetrized; parameters on a boundary are left out (NA). Forward
-# differences from g0 (the gradient at theta) when it is given, with a step
+# The engine's Hessian by differences of its exact gradient (fd_hessian()):
+# forward from g0 (the gradient at theta) when it is given, with a step
 # small enough that their O(h) error stays near the level of the gradient's
 # own rounding; central differences otherwise.
-numeric_hessian <- function(eng, theta, on_boundary, g0 = NULL, typical = rep(1, length(theta))) {
-  P <- length(theta)
-  H <- matrix(NA_real_, P, P)
-  idx <- which(!on_boundary)
-  for (j in idx) {
-    h <- (if (is.null(g0)) 1e-4 else 1e-5) * max(abs(theta[j]), 0.1 * typical[j])
-    tp <- theta; tp[j] <- tp[j] + h
-    gp <- agq_eval(eng, tp, TRUE)$gradient
-    if (is.null(g0)) {
-      tm <- theta; tm[j] <- tm[j] - h
-      H[, j] <- (gp - agq_eval(eng, tm, TRUE)$gradient) / (2 * h)
-    } else {
-      H[, j] <- (gp - g0) / h
-    }
-  }
-  H[idx, idx] <- (H[idx, idx] + t(H[idx, idx])) / 2
-  H
+numeric_hessian <- function(eng, theta, on_boundary, g0 = NULL, typical = 1) {
+  fd_hessian(function(th) agq_eval(eng, th, TRUE)$gradient, theta,
+             if (is.null(g0)) "central" else "forward", g0 = g0,
+             step = if (is.null(g0)) 1e-4 else 1e-5, floor = 0.1 * typical,
+             on_boundary = on_boundary)
 }
 
 # The search from the start `st` and the verification of a boundary optimum

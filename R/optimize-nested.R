@@ -23,11 +23,11 @@ nested_search <- function(ev, f, h, theta, H0, lower, control, boundary) {
   stages <- list()
   cur <- ev(theta)
   if (is.null(H0) || !all(is.finite(H0))) {
-    H0 <- sparse_hessian(ev, theta, rep(FALSE, P), central = FALSE)
+    H0 <- fd_hessian(gradient_of(ev), theta, step = 1e-4, floor = 0.1)
     stages$start <- list(iterations = 0L, evaluations = P + 1L, convergence = 0L,
                          message = "curvature at the start")
   }
-  Hs <- uphill_hessian(H0)
+  Hs <- negative_definite(H0, rep(FALSE, P), floor = 1e-6, accept = 1e-6)
   qn <- NULL
   # Where the line search finds no higher value along the engine's
   # gradient (small clusters and a coarse rule: the rule-error term is not

@@ -55,11 +55,11 @@ optimize_sparse <- function(evalf, theta, lower, control, boundary, H0 = NULL,
                            message = "curvature at the start (coefficients at the modes)")
       attr(H1, "evaluations") <- NULL
     } else {
-      H1 <- sparse_hessian(ev, theta, rep(FALSE, P), central = FALSE)
+      H1 <- fd_hessian(gradient_of(ev), theta, step = 1e-4, floor = 0.1)
       stages$start <- list(iterations = 0L, evaluations = P + 1L, convergence = 0L,
                            message = "curvature at the start")
     }
-    Hs <- uphill_hessian(H1)
+    Hs <- negative_definite(H1, rep(FALSE, P), floor = 1e-6, accept = 1e-6)
   }
   qn <- NULL
   if (!is.null(Hs) && is.finite(cur$loglik))
@@ -86,7 +86,7 @@ optimize_sparse <- function(evalf, theta, lower, control, boundary, H0 = NULL,
 # dispersion) from one pass at the modes, `fixed_curv(theta)`: list(idx,
 # H) or NULL (then NULL here, and the caller takes differences of every
 # column); the other columns (Lambda's entries) by forward differences of
-# the exact gradient, as sparse_hessian() (zi_start_hessian() for one
+# the exact gradient (fd_hessian(); zi_start_hessian() for one
 # grouping factor does the same). One evaluation per column of Lambda
 # instead of one per parameter; it only guides the first steps (BFGS
 # corrects it), the optimum does not depend on it. Attribute
@@ -100,7 +100,8 @@ start_curvature_fixed <- function(ev, theta, fixed_curv) {
   H <- matrix(NA_real_, P, P)
   H[fixed, fixed] <- fc$H
   if (length(lam)) {
-    D <- sparse_hessian(ev, theta, seq_len(P) %in% fixed, central = FALSE)
+    D <- fd_hessian(gradient_of(ev), theta, step = 1e-4, floor = 0.1,
+                    on_boundary = seq_len(P) %in% fixed)
     H[, lam] <- D[, lam]
     H[lam, fixed] <- t(D[fixed, lam, drop = FALSE])
   }
@@ -119,18 +120,6 @@ given_curvature <- function(H0, P, on_boundary) {
   if (is.null(ch)) NULL else H0
 }
 
-# A negative definite stand-in for a Hessian that is not (a start far from
-# the optimum): the eigenvalues of the information replaced by their
-# absolute values, none below 1e-6 of the largest. NULL if not finite.
-uphill_hessian <- function(H) {
-  if (!all(is.finite(H))) return(NULL)
-  e <- eigen(-(H + t(H)) / 2, symmetric = TRUE)
-  v <- abs(e$values)
-  if (max(v) <= 0) return(NULL)
-  if (all(e$values > 1e-6 * max(v))) return(H)
-  v <- pmax(v, 1e-6 * max(v))
-  -(e$vectors %*% (v * t(e$vectors)))
-}
 
 # "Newton/BFGS", with ", nlminb" when nlminb had to take over in the
 # search that gave the optimum.

@@ -1,37 +1,14 @@
-# The curvature the first Newton/BFGS steps of optimize_glmm() start from.
+# The start of the one-factor search (optimize_glmm()): where the Hessian at
+# the start (the GLM's coefficients, a unit standard deviation on the link
+# scale) is not negative definite, the start is often far from the optimum
+# for links whose scale is not the logit's or the log's (Gamma inverse and
+# identity, cauchit) and for families with an auxiliary parameter (beta):
+# there the log-likelihood is convex along the standard deviation. Before
+# the repair of that curvature (negative_definite(), search.R), the Newton
+# steps gave up at once, handing a search of 40-70 evaluations to nlminb.
+# The maximum the steps converge to is judged by the same Newton decrement,
+# so the optimum does not depend on the start's curvature.
 #
-# Why: the start (the GLM's coefficients, a unit standard deviation on the
-# link scale) is often far from the optimum for links whose scale is not
-# the logit's or the log's (Gamma inverse and identity, cauchit) and for
-# families with an auxiliary parameter (beta): there the log-likelihood is
-# convex along the standard deviation, the Hessian from differences of the
-# exact gradient is not negative definite, and before this the Newton steps
-# gave up at once, handing a search of 40-70 evaluations to nlminb. With
-# each positive (or near-zero) eigenvalue of the Hessian replaced by minus
-# its absolute value (floored at a small fraction of the largest
-# curvature), the step is an ascent direction of about the right length in
-# every direction (the "saddle-free" Newton modification; Nocedal & Wright
-# 2006, sec. 3.4), the halving line search keeps each step uphill, and
-# BFGS updates learn the true curvature on the way. The maximum the steps
-# converge to is judged by the same Newton decrement as before, so the
-# optimum does not change; where they fail, nlminb still takes over.
-#
-# H: Hessian (P x P, NA outside the free parameters); on_boundary: the
-# parameters held at their bound. Returns H unchanged when already negative
-# definite over the free parameters, NULL when it has missing values.
-start_curvature <- function(H, on_boundary) {
-  free <- which(!on_boundary)
-  Hf <- H[free, free, drop = FALSE]
-  if (!length(free) || anyNA(Hf) || !all(is.finite(Hf))) return(NULL)
-  e <- eigen(-Hf, symmetric = TRUE)
-  big <- max(abs(e$values))
-  floor <- 1e-3 * max(big, 1e-8)
-  if (min(e$values) > floor) return(H)
-  v <- pmax(abs(e$values), floor)
-  H[free, free] <- -(e$vectors %*% (v * t(e$vectors)))
-  H
-}
-
 # Where the Hessian at the start is not negative definite, the start's
 # standard deviations are usually far too large for the link's scale (a
 # unit SD on the inverse or identity scale of a Gamma mean near 1 takes
@@ -43,7 +20,7 @@ start_curvature <- function(H, on_boundary) {
 # gradient, its Hessian and the number of evaluations spent; theta
 # unchanged when the Hessian is already negative definite or halving does
 # not help; `curvature` is the matrix the Newton/BFGS steps start from (the
-# Hessian made negative definite by start_curvature() where the
+# Hessian made negative definite by negative_definite() where the
 # log-likelihood there is finite).
 settle_start <- function(eng, theta, cur, H, lam, on_boundary, max_halve = 6L) {
   out <- list(theta = theta, at = cur, hessian = H, curvature = H, evaluations = 0L)
@@ -51,7 +28,7 @@ settle_start <- function(eng, theta, cur, H, lam, on_boundary, max_halve = 6L) {
   # no finite log-likelihood to compare with or step from: the Hessian is
   # left as it is, and nlminb's fallback handles the search.
   if (!is.finite(cur$loglik)) return(out)
-  Hs <- start_curvature(H, on_boundary)
+  Hs <- negative_definite(H, on_boundary, accept = 1e-3)
   out$curvature <- Hs %||% H
   if (is.null(Hs) || identical(Hs, H) || !length(lam)) return(out)
   best <- cur$loglik
@@ -70,6 +47,6 @@ settle_start <- function(eng, theta, cur, H, lam, on_boundary, max_halve = 6L) {
   b <- on_boundary
   H <- numeric_hessian(eng, best_theta, b, g0 = at$gradient)
   list(theta = best_theta, at = at, hessian = H,
-       curvature = if (is.finite(at$loglik)) start_curvature(H, b) %||% H else H,
+       curvature = if (is.finite(at$loglik)) negative_definite(H, b, accept = 1e-3) %||% H else H,
        evaluations = out$evaluations + 1L + sum(!b))
 }

@@ -210,6 +210,8 @@ rel_diff <- function(a, b) {
   if (is.null(a) && is.null(b)) return(0)
   if (inherits(a, "fx_error") || inherits(b, "fx_error"))
     return(if (identical(a, b)) 0 else Inf)
+  # coef() of a GLMM fit: a list of data frames (one per grouping factor)
+  if (is.list(a) && is.list(b)) { a <- unlist(a); b <- unlist(b) }
   if (!is.numeric(a) || !is.numeric(b)) return(if (identical(a, b)) 0 else Inf)
   a <- as.numeric(a); b <- as.numeric(b)
   if (length(a) != length(b)) return(Inf)

@@ -1,5 +1,6 @@
 # A search that nlminb leaves at its iteration limit is finished by Newton
-# steps with Hessians recomputed from the exact gradient (newton-polish.R).
+# steps with Hessians recomputed from the exact gradient (newton_refresh(),
+# search.R; its unit tests are in test-search.R).
 # The case that needed it (issue 11, the level-2 grid of
 # test-optimum-peers.R): logit, q = 3, AGHQ, seed 9. Its optimum lies near
 # a rank-deficient covariance, where nlminb crawled; after the covariates
@@ -31,15 +32,4 @@ test_that("logit q = 3 AGHQ, seed 9: same optimum after rescaling, no iteration-
   skip_if_not_installed("GLMMadaptive")
   best <- peer_best(form, d, "binomial", "logit", f1$nAGQ, f1)
   expect_gte(as.numeric(logLik(f1)), best - 1e-4)
-})
-
-test_that("the Levenberg-Marquardt shift makes an indefinite Hessian negative definite", {
-  H <- matrix(c(-2, 0.5, 0, 0.5, 1, 0, 0, 0, NA), 3)
-  b <- c(FALSE, FALSE, TRUE)
-  S <- glmmgee:::shift_to_negative_definite(H, b)
-  expect_true(all(eigen(S[1:2, 1:2], symmetric = TRUE)$values < 0))
-  expect_true(is.na(S[3, 3]))
-  Hn <- matrix(c(-2, 0.5, 0.5, -1), 2)
-  expect_identical(glmmgee:::shift_to_negative_definite(Hn, c(FALSE, FALSE)), Hn)
-  expect_null(glmmgee:::shift_to_negative_definite(matrix(NA_real_, 2, 2), c(FALSE, FALSE)))
 })

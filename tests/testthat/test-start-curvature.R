@@ -1,27 +1,10 @@
 # The start of the one-factor search where the curvature there is not
 # negative definite (R/start-curvature.R): the Hessian's eigenvalues
-# mirrored, Lambda halved while the log-likelihood rises, and the search
-# then finished by Newton/BFGS steps instead of nlminb. The optimum must be
+# mirrored (negative_definite(), tested in test-search.R), Lambda halved
+# while the log-likelihood rises, and the search then finished by
+# Newton/BFGS steps instead of nlminb. The optimum must be
 # the one a search started at the optimum finds; the number of engine
 # evaluations (not a time) is what the change is for.
-
-test_that("start_curvature() leaves a negative definite Hessian alone and mirrors the rest", {
-  H <- -crossprod(matrix(c(2, 1, 0, 1, 3, 1, 0, 1, 1), 3))
-  expect_identical(glmmgee:::start_curvature(H, rep(FALSE, 3)), H)
-  A <- diag(c(-5, -2, 3))
-  R <- qr.Q(qr(matrix(c(1, 2, 0, -1, 1, 3, 2, 0, 1), 3)))
-  Hi <- R %*% A %*% t(R)
-  Hm <- glmmgee:::start_curvature(Hi, rep(FALSE, 3))
-  expect_equal(sort(eigen(Hm, symmetric = TRUE)$values), c(-5, -3, -2), tolerance = 1e-10)
-  # Eigenvectors kept: the mirrored matrix commutes with the original.
-  expect_equal(Hm %*% Hi, Hi %*% Hm, tolerance = 1e-10)
-  # A parameter on its bound is left out (its row and column are NA).
-  Hb <- Hi
-  Hb[3, ] <- Hb[, 3] <- NA
-  Hbm <- glmmgee:::start_curvature(Hb, c(FALSE, FALSE, TRUE))
-  expect_true(all(eigen(Hbm[1:2, 1:2], symmetric = TRUE)$values < 0))
-  expect_null(glmmgee:::start_curvature(Hb, rep(FALSE, 3)))
-})
 
 sim_start <- function(kind, M = 150, seed = 3) {
   set.seed(seed)
