@@ -160,6 +160,28 @@ fixtures <- list(
   gee_ordinal = function() {
     glmmgee::gee(rating ~ temp + contact, data = ordinal::wine, id = judge,
                  family = glmmgee::cumulative("logit"))
+  },
+  zi_sparse_fixed = function() {
+    d <- sim_binary()
+    glmmgee::glmm(zcount ~ x + (1 | id) + (1 | site), ziformula = ~ 1, data = d, family = poisson)
+  },
+  known_gaussian_multi = function() {
+    d <- sim_binary()
+    band <- function(lev, r) {
+      K <- r ^ abs(outer(seq_along(lev), seq_along(lev), "-"))
+      dimnames(K) <- list(lev, lev)
+      K
+    }
+    glmmgee::glmm(cont ~ x + (1 | id) + (1 | site), data = d,
+                  covariance = list(id = band(levels(d$id), 0.5), site = band(levels(d$site), 0.3)))
+  },
+  # The one-factor engine on the workers of a cluster (left running: the
+  # fit's methods may ask the workers; it ends with this process).
+  agq_workers = function() {
+    d <- sim_binary()
+    cl <- parallel::makeCluster(2L)
+    glmmgee::glmm(y ~ x + trt + (1 | id), data = d, family = binomial, nAGQ = 5,
+                  control = glmmgee::glmm_control(workers = cl))
   }
 )
 
