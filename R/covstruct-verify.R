@@ -5,7 +5,7 @@
 # symmetry correlation at its limit is t -> +/-Inf. A search that drifts
 # there is accepted only after restarts from interior points (the drifting
 # standard deviations at 0.3 and 1, the correlations at 0) return no higher
-# log-likelihood, as verify_boundary() does for unstructured terms.
+# log-likelihood (verify_boundary(), as for unstructured terms).
 
 covstruct_sd_tol <- 1e-4
 covstruct_rho_tol <- 1e-4
@@ -88,42 +88,26 @@ covstruct_disp_at_limit <- function(par, disp_at) {
 }
 
 covstruct_verify <- function(search, best, terms, k_re, disp_at = NULL) {
-  bound <- function(par)
+  P <- length(best$par)
+  on_bound <- function(par) seq_len(P) %in%
     c(covstruct_boundary(par, terms, k_re),
       if (length(disp_at) && covstruct_disp_at_limit(par, disp_at)) as.vector(disp_at))
-  b0 <- bound(best$par)
-  rec <- list(performed = length(b0) > 0L, restarts = 0L, loglik_boundary = best$loglik,
-              loglik_restarts = numeric(), moved_off = FALSE, verified = TRUE,
-              message = "no parameter on a boundary", boundary_index = b0,
-              disp_index = as.vector(disp_at), dispersion_at_zero = FALSE,
-              dispersion_family = attr(disp_at, "family"))
-  if (!length(b0)) return(list(best = best, record = rec))
-  for (size in c(1, 0.3)) {
-    th <- covstruct_restart_point(best$par, terms, k_re, b0, size)
-    if (length(disp_at) && disp_at %in% b0) th[[disp_at]] <- log(size)
-    res <- tryCatch(search(th), error = function(e) NULL)
-    rec$restarts <- rec$restarts + 1L
-    ll <- if (is.null(res)) NA_real_ else res$loglik
-    rec$loglik_restarts <- c(rec$loglik_restarts, ll)
-    if (is.finite(ll) && ll > best$loglik + 1e-6) {
-      best <- res
-      rec$moved_off <- TRUE
-    }
+  restart <- function(par, b, size, corr) {
+    th <- covstruct_restart_point(par, terms, k_re, which(b), size)
+    if (length(disp_at) && b[[disp_at]]) th[[disp_at]] <- log(size)
+    th
   }
-  b1 <- bound(best$par)
-  rec$dispersion_at_zero <- length(disp_at) > 0L && disp_at %in% b1
-  ok <- rec$loglik_restarts[is.finite(rec$loglik_restarts)]
-  rec$verified <- !length(b1) || (length(ok) > 0L && all(ok <= best$loglik + 1e-6))
-  rec$boundary_index <- b1
-  rec$message <- if (!length(b1)) {
-    "restarts from the interior found a higher interior optimum"
-  } else if (rec$verified) {
-    sprintf("verified: %d restart(s) from interior points returned no higher log-likelihood",
-            rec$restarts)
-  } else {
-    "not verified: restarts from interior points failed"
-  }
-  list(best = best, record = rec)
+  as_theta <- function(r) { if (!is.null(r)) r$theta <- r$par; r }
+  # Restarts with the standard deviations at 1 and 0.3, the correlations
+  # at their start; one round.
+  vb <- verify_boundary(function(th) as_theta(search(th)), as_theta(best), on_bound, restart,
+                        paste0("par", seq_len(P)), diag = integer(),
+                        starts = list(c(1, 0), c(0.3, 0)), rounds = 1L)
+  b1 <- which(on_bound(vb$best$par))
+  rec <- c(vb$record, list(boundary_index = b1, disp_index = as.vector(disp_at),
+                           dispersion_at_zero = length(disp_at) > 0L && disp_at %in% b1,
+                           dispersion_family = attr(disp_at, "family")))
+  list(best = vb$best, record = rec)
 }
 
 # Per term: the structure, its standard deviations and correlation

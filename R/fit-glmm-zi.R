@@ -650,21 +650,16 @@ zi_start_hessian <- function(eng, theta, on_boundary, g0, at_lam) {
   if (!cheap_curvature(eng))
     return(structure(numeric_hessian(eng, theta, on_boundary, g0 = g0),
                      evaluations = sum(!on_boundary)))
-  P <- length(theta)
-  fixed <- setdiff(seq_len(P), at_lam)
-  H <- matrix(NA_real_, P, P)
+  fixed <- setdiff(seq_along(theta), at_lam)
   core <- engine_core(eng)
-  H[fixed, fixed] <- if (inherits(core, "glmmgee_zire_engine")) cpp_zire_fixed_curvature(core, theta)
-                     else cpp_agq_fixed_curvature(core, theta)
+  Hf <- if (inherits(core, "glmmgee_zire_engine")) cpp_zire_fixed_curvature(core, theta)
+        else cpp_agq_fixed_curvature(core, theta)
   # A penalized fit's search adds the prior's exact curvature (penalty-aux.R).
   if (inherits(eng, "glmmgee_penalized_engine"))
-    H[fixed, fixed] <- H[fixed, fixed] + eng$pen(theta, hessian = TRUE)$hessian[fixed, fixed]
+    Hf <- Hf + eng$pen(theta, hessian = TRUE)$hessian[fixed, fixed]
   lam <- at_lam[!on_boundary[at_lam]]
-  if (length(lam)) {
-    D <- numeric_hessian(eng, theta, !(seq_len(P) %in% lam), g0 = g0)
-    H[, lam] <- D[, lam]
-    H[lam, fixed] <- t(D[fixed, lam])
-  }
+  H <- block_curvature(function(th) agq_eval(eng, th, TRUE)$gradient, theta, g0, fixed, Hf, lam,
+                       1e-5)
   H[on_boundary, ] <- NA_real_
   H[, on_boundary] <- NA_real_
   # One pass at the modes (about a value-only evaluation) and Lambda's columns.

@@ -286,13 +286,8 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
     # REML: central differences of the exact gradient of the restricted
     # log-likelihood (beta integrated out, orthogonal to the covariance
     # parameters).
-    grad_at <- function(x) ll_cov(x)$gradient
-    h <- 1e-4 * pmax(abs(x0), 1e-2)
-    Hc <- vapply(which(sub), function(j) {
-      e <- replace(numeric(length(x0)), j, h[j])
-      (grad_at(x0 + e) - grad_at(x0 - e)) / (2 * h[j])
-    }, numeric(length(x0)))[sub, , drop = FALSE]
-    hess[free, free] <- (Hc + t(Hc)) / 2
+    hess[free, free] <- fd_hessian(function(x) ll_cov(x)$gradient, x0, "central", step = 1e-4,
+                                   on_boundary = !sub)[sub, sub]
   } else if (!control$hessian) {
     hess[free, free] <- NA_real_
   }

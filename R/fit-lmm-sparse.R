@@ -300,11 +300,8 @@ lmm_sparse_verify <- function(f, gr, th, free, tol) {
     (f(replace(x, j, x[j] + h)) - f(replace(x, j, x[j] - h))) / (2 * h)
   }, 1)
   g <- grad(th)
-  H <- vapply(free, function(j) {
-    h <- step(th, j)
-    (grad(replace(th, j, th[j] + h)) - grad(replace(th, j, th[j] - h))) / (2 * h)
-  }, numeric(length(free)))
-  H <- (matrix(H, length(free)) + t(matrix(H, length(free)))) / 2
+  H <- fd_hessian(function(x) replace(numeric(length(x)), free, grad(x)), th, "central",
+                  step = 1e-4, on_boundary = !(seq_along(th) %in% free))[free, free, drop = FALSE]
   R <- if (all(is.finite(g)) && all(is.finite(H))) tryCatch(chol(H), error = function(e) NULL)
   nstep <- if (is.null(R)) NA_real_ else max(abs(backsolve(R, forwardsolve(t(R), g))))
   list(converged = !is.null(R) && nstep < tol, nstep = nstep, gmax = max(abs(g)),

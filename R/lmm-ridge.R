@@ -105,13 +105,7 @@ lmm_ridge_search <- function(f, gr, lower, th, pairs, control) {
   pm <- lmm_ridge_polar(pairs, lower)
   fp <- function(p) f(pm$theta(p))
   gp <- function(p) pm$grad(p, gr(pm$theta(p)))
-  hp <- function(p) {
-    H <- vapply(seq_along(p), function(j) {
-      h <- 1e-4 * max(abs(p[j]), 1e-2)
-      (gp(replace(p, j, p[j] + h)) - gp(replace(p, j, p[j] - h))) / (2 * h)
-    }, numeric(length(p)))
-    (H + t(H)) / 2
-  }
+  hp <- function(p) fd_hessian(gp, p, "central", step = 1e-4)
   r <- stats::nlminb(pm$psi(th), fp, gp, hp, lower = pm$lower, upper = pm$upper,
                      control = list(eval.max = control$eval.max, iter.max = control$iter.max,
                                     rel.tol = 1e-12))

@@ -8,9 +8,9 @@
 #     values, bounded below), so that the first steps go uphill;
 #  2. quasi-Newton steps whose matrix is updated by BFGS (Nocedal & Wright
 #     2006, sec. 6.1) after each step, with an interpolating line search
-#     (newton_search(), newton-search.R: a step that would cross a bound goes
-#     half of the way to it, and more than five such steps in a row hand over
-#     to nlminb), to a Newton decrement below rel.tol (not
+#     (newton_search(), profile "sparse", search.R: a step that would cross
+#     a bound goes half of the way to it, and more than five such steps in a
+#     row hand over to nlminb), to a Newton decrement below rel.tol (not
 #     rel.tol / 100 as for one factor: the finishing stage's Newton step
 #     with the accurate Hessian, finish_sparse_fit(), takes it the rest of
 #     the way); the engine warm-starts PIRLS from the previous modes;
@@ -94,17 +94,8 @@ optimize_sparse <- function(evalf, theta, lower, control, boundary, H0 = NULL,
 start_curvature_fixed <- function(ev, theta, fixed_curv) {
   fc <- fixed_curv(theta)
   if (is.null(fc) || !all(is.finite(fc$H))) return(NULL)
-  P <- length(theta)
-  fixed <- fc$idx
-  lam <- setdiff(seq_len(P), fixed)
-  H <- matrix(NA_real_, P, P)
-  H[fixed, fixed] <- fc$H
-  if (length(lam)) {
-    D <- fd_hessian(gradient_of(ev), theta, step = 1e-4, floor = 0.1,
-                    on_boundary = seq_len(P) %in% fixed)
-    H[, lam] <- D[, lam]
-    H[lam, fixed] <- t(D[fixed, lam, drop = FALSE])
-  }
+  lam <- setdiff(seq_along(theta), fc$idx)
+  H <- block_curvature(gradient_of(ev), theta, NULL, fc$idx, fc$H, lam, 1e-4)
   if (!all(is.finite(H))) return(NULL)
   structure(H, evaluations = 1L + length(lam))
 }

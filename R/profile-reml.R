@@ -154,11 +154,7 @@ reml_sparse_profile_engine <- function(fit) {
   list(eval = function(th) {
          par <- th[-seq_len(p)]
          l0 <- ll(par)
-         g <- vapply(seq_along(par), function(j) {
-           h <- 1e-5 * max(abs(par[j]), 1e-2)
-           e <- replace(numeric(length(par)), j, h)
-           (ll(par + e) - ll(par - e)) / (2 * h)
-         }, 1)
+         g <- fd_gradient(ll, par, 1e-5 * pmax(abs(par), 1e-2))
          list(loglik = l0, gradient = c(rep(0, p), g))
        },
        lower = c(rep(-Inf, p), re$lower, -Inf),

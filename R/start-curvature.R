@@ -50,3 +50,23 @@ settle_start <- function(eng, theta, cur, H, lam, on_boundary, max_halve = 6L) {
        curvature = if (is.finite(at$loglik)) negative_definite(H, b, accept = 1e-3) %||% H else H,
        evaluations = out$evaluations + 1L + sum(!b))
 }
+
+# A start curvature whose block of the coefficients (`fixed`) comes from one
+# pass over the observations at the modes (`Hfixed`: the conditional
+# information, without the log|H| terms) and whose columns `lam` (Lambda's
+# entries) from forward differences of the exact gradient `grad` (from g0,
+# steps `step` relative, fd_hessian()). One evaluation per column of Lambda
+# instead of one per parameter; it only guides the first steps (BFGS
+# corrects it), so the optimum does not depend on it. Other entries NA.
+block_curvature <- function(grad, theta, g0, fixed, Hfixed, lam, step) {
+  P <- length(theta)
+  H <- matrix(NA_real_, P, P)
+  H[fixed, fixed] <- Hfixed
+  if (length(lam)) {
+    D <- fd_hessian(grad, theta, g0 = g0, step = step, floor = 0.1,
+                    on_boundary = !(seq_len(P) %in% lam))
+    H[, lam] <- D[, lam]
+    H[lam, fixed] <- t(D[fixed, lam, drop = FALSE])
+  }
+  H
+}
