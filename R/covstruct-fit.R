@@ -217,12 +217,7 @@ covstruct_search <- function(evalf, par, control, value_first = FALSE, pre = NUL
     # The one-factor engine's fallback (scaled by the curvature at the
     # start), with nlminb's gradient call at a point served from the
     # evaluation of its value there.
-    cache <- new.env()
-    ev <- function(th) {
-      if (!identical(th, cache$th)) { cache$r <- evalf(th); cache$th <- th }
-      cache$r
-    }
-    opt <- nlminb_fallback(ev, par, -Inf, H0, control)
+    opt <- nlminb_fallback(cached_ev(evalf), par, -Inf, H0, control)
     stages$nlminb <- stage_record(opt)
     par <- opt$par
   }

@@ -171,12 +171,7 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
 # few Newton steps with it. `at` is an evaluation already made at theta.
 finish_sparse_fit <- function(evalf, theta, opt, stages, boundary, lower, control, typical,
                               at = NULL) {
-  cache <- new.env()
-  if (!is.null(at)) { cache$r <- at; cache$th <- theta }
-  ev <- function(th) {
-    if (!identical(th, cache$th)) { cache$r <- evalf(th); cache$th <- th }
-    cache$r
-  }
+  ev <- cached_ev(evalf, theta, at)
   hess <- NULL
   if (control$hessian) {
     b <- boundary(theta)

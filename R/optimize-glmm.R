@@ -157,15 +157,7 @@ newton_polish <- function(eng, theta, boundary, lower, tol, maxiter) {
 # objective and gradient from one engine call (cached, since nlminb asks for
 # them separately); scaled by the curvature H when given.
 optimize_engine <- function(eng, theta, lower, control, H = NULL) {
-  last <- NULL; last_theta <- NULL
-  evalf <- function(th) {
-    if (is.null(last_theta) || !identical(th, last_theta)) {
-      last <<- agq_eval(eng, th, TRUE)
-      last_theta <<- th
-    }
-    last
-  }
-  nlminb_fallback(evalf, theta, lower, H, control)
+  nlminb_fallback(cached_ev(engine_ev(eng)), theta, lower, H, control)
 }
 
 # The engine's Hessian by differences of its exact gradient (fd_hessian()):

@@ -32,12 +32,7 @@
 # steps converged, else NULL; for `H0` of a later search).
 optimize_sparse <- function(evalf, theta, lower, control, boundary, H0 = NULL,
                             fixed_curv = NULL, at = NULL) {
-  cache <- new.env()
-  if (!is.null(at)) { cache$r <- at; cache$th <- theta }
-  ev <- function(th) {
-    if (!identical(th, cache$th)) { cache$r <- evalf(th); cache$th <- th }
-    cache$r
-  }
+  ev <- cached_ev(evalf, theta, at)
   P <- length(theta)
   stages <- list()
   cur <- ev(theta)

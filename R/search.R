@@ -52,17 +52,22 @@ search_profiles <- list(
   refresh = list(interpolate = FALSE, accept = 0, min_step = 1e-6)
 )
 
+# Each profile with every option (the default's where it sets none).
+search_profiles_full <- lapply(search_profiles, function(p)
+  utils::modifyList(search_profiles$default, p))
+
 # The options of profile `name`, with single options overridden by `...`.
 search_profile <- function(name = "default", ...) {
   if (is.list(name)) return(name)
   if (!is.character(name) || length(name) != 1L || !(name %in% names(search_profiles)))
     stop(sprintf("unknown search profile '%s'", paste(format(name), collapse = " ")),
          call. = FALSE)
+  if (...length() == 0L) return(search_profiles_full[[name]])
   over <- list(...)
   bad <- setdiff(names(over), names(search_profiles$default))
-  if (length(bad) || (length(over) && is.null(names(over))))
+  if (length(bad) || is.null(names(over)))
     stop(sprintf("unknown search option(s): %s", paste(bad, collapse = ", ")), call. = FALSE)
-  utils::modifyList(utils::modifyList(search_profiles$default, search_profiles[[name]]), over)
+  utils::modifyList(search_profiles_full[[name]], over)
 }
 
 # Newton (or BFGS) steps from the Hessian H (negative definite over the
@@ -152,6 +157,18 @@ newton_search <- function(ev, theta, H, on_boundary, lower, maxit, tol, at = NUL
 # The one-factor engine's evaluator: `eng` an engine (agq_eval()), or
 # already a function of theta returning the evaluation with its gradient.
 engine_ev <- function(eng) if (is.function(eng)) eng else function(th) agq_eval(eng, th, TRUE)
+
+# An evaluator that remembers its last point (`at`: the evaluation at
+# theta, if already made): nlminb asks for the value and the gradient at a
+# point separately, and a caller asks again for the search's last point.
+cached_ev <- function(evalf, theta = NULL, at = NULL) {
+  cache <- new.env()
+  if (!is.null(at)) { cache$r <- at; cache$th <- theta }
+  function(th) {
+    if (!identical(th, cache$th)) { cache$r <- evalf(th); cache$th <- th }
+    cache$r
+  }
+}
 
 # The BFGS update of the information B (-Hessian, positive definite) from
 # a step s and the change yv in the gradient of -loglik (Nocedal & Wright
