@@ -70,6 +70,8 @@ compare_views <- function(x, y = NULL, data, family = gaussian(), id = NULL,
                          list(ID = as.name(id))))
     x <- g
   }
+  refuse_ordinal(x, "compare_views()",
+                 "odds_ratios(fit, type = \"marginal\") gives the population-averaged odds ratios")
   if (!is_glmm(x))
     stop("'x' must be a fit from glmm() or a formula with random-effect terms", call. = FALSE)
   if (!is.null(y)) {

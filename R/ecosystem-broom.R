@@ -161,6 +161,8 @@ augment.glmmgee_glmm <- function(x, data = NULL, newdata = NULL,
                                  type.predict = c("link", "response"),
                                  type.residuals = c("deviance", "pearson", "response", "working"),
                                  ...) {
+  refuse_ordinal(x, "broom::augment()", paste("predict(fit, type = \"response\") gives every category's",
+                                              "probability and fitted(fit) the observed category's"))
   type.predict <- match.arg(type.predict)
   # Zero-inflated, hurdle and dispersion-formula fits have response and
   # Pearson residuals only: their default is residuals()'s own

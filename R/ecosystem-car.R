@@ -126,6 +126,9 @@ deltaMethod.glmmgee_gee <- deltaMethod.glmmgee_glmm
 
 # Cumulative link fits: the tests are of the covariates' coefficients, with
 # their block of the covariance (wald_model() leaves the thresholds out).
+# A GLMM fit inherits the methods above; the glmmgee_glmm_ordinal method is
+# for fits saved by versions whose ordinal class did not inherit
+# glmmgee_glmm (car's default would test the thresholds too).
 
 #' @rdname car-methods
 #' @exportS3Method car::Anova

@@ -150,6 +150,8 @@ is_mixed_model.glmmgee_glmm <- function(x) TRUE
 #' @exportS3Method insight::get_predicted
 get_predicted.glmmgee_glmm <- function(x, data = NULL, predict = "expectation", ci = 0.95,
                                        include_random = "default", ...) {
+  refuse_ordinal(x, "insight::get_predicted()",
+                 "predict(fit, type = \"response\") gives every category's probability")
   if (identical(include_random, "default")) include_random <- is.null(data)
   if (!is.logical(include_random) || length(include_random) != 1L || is.na(include_random))
     stop("'include_random' must be TRUE, FALSE or \"default\"", call. = FALSE)
@@ -308,7 +310,8 @@ model_performance.glmmgee_glmm <- function(model, metrics = "all", estimator = "
   if ("BIC" %in% m) out$BIC <- stats::BIC(model)
   if ("R2" %in% m) out <- c(out, r2.glmmgee_glmm(model))
   if ("ICC" %in% m) out$ICC <- performance::icc(model)$ICC_adjusted
-  if ("RMSE" %in% m) out$RMSE <- performance::performance_rmse(model, verbose = verbose)
+  # An ordinal response has no residuals (get_predicted() refuses it).
+  if ("RMSE" %in% m && !inherits(model, "glmmgee_glmm_ordinal")) out$RMSE <- performance::performance_rmse(model, verbose = verbose)
   if ("SIGMA" %in% m) out$Sigma <- if (fam %in% c("binomial", "poisson")) 1 else sigma(model)
   if ("LOGLOSS" %in% m && fam == "binomial")
     out$Log_loss <- performance::performance_logloss(model, verbose = verbose)
@@ -323,11 +326,10 @@ model_performance.glmmgee_glmm <- function(model, metrics = "all", estimator = "
   out
 }
 
-# Cumulative link mixed models (glmm() with cumulative()). Their class does
-# not inherit from glmmgee_glmm, so without these insight's defaults saw no
-# random effects (icc() returned NULL) and performance's r2() took the fit
-# for a glm (R2 = -4.75 on ordinal::wine). The decomposition is
-# variance_shares()'s on the latent scale.
+# Cumulative link mixed models (glmm() with cumulative()): the thresholds
+# beside the coefficients, and the variance decomposition of
+# variance_shares() on the latent scale (performance's icc() and r2() read
+# it through get_variance()).
 
 #' @rdname glmmgee-insight
 #' @details For cumulative link mixed models ([glmm()] with [cumulative()])
@@ -358,13 +360,11 @@ get_variance.glmmgee_glmm_ordinal <- function(x, component = "all", verbose = TR
   out[[paste0("var.", component)]]
 }
 
+# (fits saved before the class inherited glmmgee_glmm: icc() saw no random
+# effects without it)
 #' @rdname glmmgee-insight
 #' @exportS3Method insight::is_mixed_model
 is_mixed_model.glmmgee_glmm_ordinal <- function(x) TRUE
-
-#' @rdname glmmgee-insight
-#' @exportS3Method insight::find_formula
-find_formula.glmmgee_glmm_ordinal <- find_formula.glmmgee_glmm
 
 #' @rdname glmmgee-insight
 #' @exportS3Method insight::get_parameters
@@ -419,17 +419,7 @@ find_parameters.glmmgee_gee_ordinal <- function(x, flatten = FALSE, ...) {
 
 #' @rdname glmmgee-insight
 #' @exportS3Method insight::find_statistic
-find_statistic.glmmgee_glmm_ordinal <- function(x, ...) "z-statistic"
-
-#' @rdname glmmgee-insight
-#' @exportS3Method insight::find_statistic
 find_statistic.glmmgee_gee_ordinal <- function(x, ...) "z-statistic"
-
-#' @rdname glmmgee-insight
-#' @exportS3Method insight::get_df
-get_df.glmmgee_glmm_ordinal <- function(x, type = "residual", ...) {
-  if (identical(type, "residual")) nobs(x) - attr(logLik(x), "df") else Inf
-}
 
 #' @rdname glmmgee-insight
 #' @exportS3Method insight::get_df

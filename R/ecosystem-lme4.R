@@ -355,31 +355,3 @@ use_u_re_form <- function(use.u, re_form_given) {
     stop("simulate(): give 're.form' or lme4's 'use.u', not both", call. = FALSE)
   if (use.u) NULL else NA
 }
-
-# Cumulative link mixed models (which do not inherit from glmmgee_glmm):
-# the same methods.
-
-#' @rdname lme4-methods
-#' @exportS3Method lme4::getME glmmgee_glmm_ordinal
-getME.glmmgee_glmm_ordinal <- function(object, name, ...) getME.glmmgee_glmm(object, name, ...)
-
-#' @rdname lme4-methods
-#' @exportS3Method lme4::ngrps glmmgee_glmm_ordinal
-ngrps.glmmgee_glmm_ordinal <- function(object, ...) ngrps.glmmgee_glmm(object, ...)
-
-#' @rdname lme4-methods
-#' @exportS3Method lme4::refit glmmgee_glmm_ordinal
-refit.glmmgee_glmm_ordinal <- function(object, newresp = NULL, ...)
-  refit.glmmgee_glmm(object, newresp, ...)
-
-#' @rdname lme4-methods
-#' @exportS3Method lme4::isLMM glmmgee_glmm_ordinal
-isLMM.glmmgee_glmm_ordinal <- function(x, ...) isLMM.glmmgee_glmm(x, ...)
-
-#' @rdname lme4-methods
-#' @exportS3Method lme4::isGLMM glmmgee_glmm_ordinal
-isGLMM.glmmgee_glmm_ordinal <- function(x, ...) isGLMM.glmmgee_glmm(x, ...)
-
-#' @rdname lme4-methods
-#' @exportS3Method lme4::isNLMM glmmgee_glmm_ordinal
-isNLMM.glmmgee_glmm_ordinal <- function(x, ...) isNLMM.glmmgee_glmm(x, ...)

@@ -45,7 +45,8 @@ modelparm.glmmgee_gee <- modelparm.glmmgee_glmm
 
 # Cumulative link fits: the covariates' coefficients (wald_model() leaves
 # the thresholds out), so that mcp() contrasts of a factor are of its
-# coefficients.
+# coefficients. (The glmmgee_glmm_ordinal method: fits saved before the
+# class inherited glmmgee_glmm.)
 
 #' @rdname multcomp-methods
 #' @exportS3Method multcomp::modelparm

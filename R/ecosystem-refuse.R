@@ -72,7 +72,7 @@ r2.glmmgee_gee <- function(model, ...) {
 
 #' @rdname glmmgee-refused
 #' @exportS3Method performance::r2
-r2.glmmgee_glmm_ordinal <- r2.glmmgee_glmm
+r2.glmmgee_glmm_ordinal <- r2.glmmgee_glmm  # fits saved before the class inherited glmmgee_glmm
 
 #' @rdname glmmgee-refused
 #' @exportS3Method performance::r2

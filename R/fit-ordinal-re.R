@@ -122,6 +122,36 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
   } else {
     search(par0, nAGQ)
   }
+  gfun <- function(ps) {
+    r <- engine(Xc, ps[seq_len(k1)], ps[k1 + seq_len(p)], ps[k1 + p + seq_len(nl)], grad = TRUE)
+    ordinal_add_penalty(list(loglik = if (is.finite(r$loglik)) r$loglik else -Inf,
+                             gradient = r$gradient, r = r), pen, ps[ib], ib)
+  }
+  re <- list(q = q, lam_row = lam_row, lam_col = lam_col, diag_l = diag_l, mat = lambda_mat,
+             std = std, Tzi = if (std) Tzi, cov_blocks = cov_blocks)
+  ordinal_re_finish(opt, gfun, re, k1, p, ctr, scl, pen, nAGQ, control, counts = function() evals)
+}
+
+# The end of ordinal_glmm_fit_re() from the search's optimum: Lambda back
+# from the standardized Z* (re$std), the map to the user's coordinates,
+# the Hessian by differences of the exact gradient, the warnings, the
+# random effects on the b scale and the fit's record. `re` holds the
+# random-effect pattern (q, lam_row, lam_col, diag_l), Lambda from its
+# entries (mat) and the standardization (std, Tzi, cov_blocks);
+# `gfun(psi)` evaluates the engine (with the log prior of a penalized
+# fit) and `counts()` gives the evaluations made.
+ordinal_re_finish <- function(opt, gfun, re, k1, p, ctr, scl, pen, nAGQ, control, counts) {
+  q <- re$q
+  lam_row <- re$lam_row
+  lam_col <- re$lam_col
+  diag_l <- re$diag_l
+  lambda_mat <- re$mat
+  std <- re$std
+  Tzi <- re$Tzi
+  cov_blocks <- re$cov_blocks
+  nl <- length(lam_row)
+  P <- k1 + p + nl
+  to_theta <- function(a) cumsum(c(a[1L], exp(a[-1L])))
   par <- opt$par
   lam <- lam_s <- par[k1 + p + seq_len(nl)]
   if (std) {
@@ -150,11 +180,6 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
   if (std) psi[k1 + p + seq_len(nl)] <- lam
   theta <- psi[seq_len(k1)]
   beta <- psi[k1 + seq_len(p)]
-  gfun <- function(ps) {
-    r <- engine(Xc, ps[seq_len(k1)], ps[k1 + seq_len(p)], ps[k1 + p + seq_len(nl)], grad = TRUE)
-    ordinal_add_penalty(list(loglik = if (is.finite(r$loglik)) r$loglik else -Inf,
-                             gradient = r$gradient, r = r), pen, ps[ib], ib)
-  }
   final <- gfun(psi_s)
   g_star <- final$gradient
   final$gradient <- drop(crossprod(Ti, g_star))
@@ -200,7 +225,7 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
        nAGQ = nAGQ, singular = singular,
        optinfo = c(list(method = if (nAGQ == 1L) "Laplace" else sprintf("AGHQ (nAGQ = %d, %d^%d nodes)", nAGQ, nAGQ, q),
                       optimizer = opt$optimizer, iterations = opt$iterations,
-                      evaluations = evals, convergence = opt$convergence,
+                      evaluations = counts(), convergence = opt$convergence,
                       message = opt$message, gradient_max = gnorm,
                       warnings = warnings), if (std) list(centred_z = TRUE)))
 }

@@ -131,7 +131,25 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   } else {
     opt <- search(par0, nAGQ)
   }
+  # (an exact Hessian counted as one evaluation)
+  gfun <- function(ps, hess = 0L) {
+    calls <<- calls + 1L
+    evals <<- evals + 1L + (hess > 0L)
+    r <- engine(Xc, ps[seq_len(k1)], ps[k1 + seq_len(p)], ps[k1 + p + 1L], TRUE, hess = hess)
+    ordinal_add_penalty(r, pen, ps[ib], ib)
+  }
   u <- unpack(opt$par)
+  ordinal_fit_finish(c(u$theta, u$beta, u$tau), opt, gfun, X, ctr, scl, k1, pen, nAGQ, control,
+                     counts = function() c(evals = evals, calls = calls))
+}
+
+# The end of ordinal_glmm_fit() from the search's optimum psi (thresholds,
+# beta, log sigma on the centred and scaled design): the exact Hessian and
+# a Newton polish, the map to the user's coordinates, the warnings and the
+# fit's record. `gfun(psi, hess)` evaluates the engine (with the log prior
+# of a penalized fit) and `counts()` gives the evaluations and calls made.
+ordinal_fit_finish <- function(psi, opt, gfun, X, ctr, scl, k1, pen, nAGQ, control, counts) {
+  p <- ncol(X)
   # The Hessian, the Newton polish and the gradient test work in the
   # optimizer's coordinates (thresholds of the centred design, beta of the
   # scaled one), psi_star = (u$theta, u$beta, tau), mapped to the user's
@@ -140,15 +158,7 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   # the user's scale x * 1e7 gave standard errors 38 times too large, and
   # x + 1e4 none at all).
   Tm <- ordinal_star_map(k1, p, ctr, scl)
-  psi <- c(u$theta, u$beta, u$tau)
-  # (an exact Hessian counted as one evaluation)
-  gfun <- function(ps, hess = 0L) {
-    calls <<- calls + 1L
-    evals <<- evals + 1L + (hess > 0L)
-    r <- engine(Xc, ps[seq_len(k1)], ps[k1 + seq_len(p)], ps[k1 + p + 1L], TRUE, hess = hess)
-    ordinal_add_penalty(r, pen, ps[ib], ib)
-  }
-  tau <- u$tau
+  tau <- psi[[length(psi)]]
   want_h <- control$hessian && exp(tau) > 1e-3
   final <- gfun(psi, if (want_h) 3L else 0L)
   # The Hessian in (thresholds, beta, log sigma), for the standard errors,
@@ -227,7 +237,7 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
        nAGQ = nAGQ, singular = singular,
        optinfo = list(method = if (nAGQ == 1L) "Laplace" else sprintf("AGHQ (nAGQ = %d)", nAGQ),
                       optimizer = opt$optimizer, iterations = opt$iterations,
-                      evaluations = evals, engine_calls = calls, convergence = opt$convergence,
+                      evaluations = counts()[["evals"]], engine_calls = counts()[["calls"]], convergence = opt$convergence,
                       message = opt$message, gradient_max = gnorm,
                       hessian_condition = info$condition,
                       warnings = warnings))

@@ -171,7 +171,8 @@ new_glmm_ordinal_sparse <- function(fit, X, resp, re, w, off, family, mf, mt, ca
   for (tm in fit$terms) b[tm$columns] <- as.vector(t(tm$b))
   structure(list(
     call = call, formula = formula, family = family,
-    thresholds = fit$theta, coefficients = fit$beta, sd_re = sd,
+    thresholds = fit$theta, coefficients = fit$beta,
+    vcov = beta_block(fit$cov_par, k1, names(fit$beta)), sd_re = sd,
     par = fit$par, cov_par = fit$cov_par,
     psi = stats::setNames(c(fit$theta, fit$beta, log(tot)), pn), cov_psi = cov_psi,
     cov_star = cov_star,
@@ -189,5 +190,5 @@ new_glmm_ordinal_sparse <- function(fit, X, resp, re, w, off, family, mf, mt, ca
     X = X, model = mf, terms = mt, xlevels = frame_xlevels(mt, mf),
     contrasts = attr(X, "contrasts"), na.action = attr(mf, "na.action"),
     nAGQ = 1L, singular = fit$singular, optinfo = fit$optinfo),
-    class = c("glmmgee_glmm_ordinal_sparse", "glmmgee_glmm_ordinal"))
+    class = c("glmmgee_glmm_ordinal_sparse", "glmmgee_glmm_ordinal", "glmmgee_glmm"))
 }

@@ -84,12 +84,15 @@
 #' `standardize()` are available for a random intercept only.
 #'
 #' @section Methods:
+#' The fit has class `glmmgee_glmm_ordinal` (with random slopes also
+#' `glmmgee_glmm_ordinal_re` before it), which inherits `glmmgee_glmm`:
 #' `print`, `summary` (thresholds and coefficients with standard errors),
 #' `logLik`, `AIC`, `BIC`, `nobs`, `fixef` (\eqn{\beta}), `coef` (thresholds
 #' and \eqn{\beta}), `vcov` (of thresholds and \eqn{\beta}; `full = TRUE` adds
 #' \eqn{\log\sigma}), `confint` (Wald; `sigma` by the log scale), `VarCorr`,
 #' `ranef` (modes, with `condVar = TRUE` their conditional variances),
-#' `predict` (`type = "prob"`, `"prob_marginal"`, `"class"`, `"linear"`;
+#' `predict` (`type = "prob"` or its synonym `"response"`, `"prob_marginal"`,
+#' `"class"`, `"linear"` or its synonym `"link"`;
 #' with `se.fit = TRUE`, delta-method standard errors: of `"linear"` and
 #' `"prob"` over the thresholds and \eqn{\beta}; of `"prob_marginal"` also
 #' over the random-effect parameters, differentiating the Gauss-Hermite
@@ -210,6 +213,7 @@ new_glmm_ordinal <- function(fit, X, resp, re, w, off, family, mf, mt, call, for
   structure(c(list(
     call = call, formula = formula, family = family,
     thresholds = stats::setNames(fit$theta, tn), coefficients = stats::setNames(fit$beta, bn),
+    vcov = beta_block(fit$cov_psi, length(tn), bn),
     sigma_re = unname(s), log_sigma = unname(fit$log_sigma), psi = fit$psi, cov_psi = fit$cov_psi,
     cov_star = fit$cov_star, hessian = fit$hessian, loglik = fit$loglik, df = length(fit$psi),
     gradient = stats::setNames(fit$gradient, pn)),
@@ -217,7 +221,15 @@ new_glmm_ordinal <- function(fit, X, resp, re, w, off, family, mf, mt, call, for
     list(ranef = list(mode = s * m$mode, mode_var = (s * m$scale)^2,
                       mean = s * m$post_mean, var = s^2 * m$post_var)),
     ordinal_frame_fields(fit, X, mf, mt, lev)),
-    class = "glmmgee_glmm_ordinal")
+    class = c("glmmgee_glmm_ordinal", "glmmgee_glmm"))
+}
+
+# The covariance of the coefficients beta (named `bn`), the common field
+# `vcov` of GLMM fits, from the parameters' covariance V ordered
+# (k thresholds, beta, ...); vcov() gives the thresholds' block besides.
+beta_block <- function(V, k, bn) {
+  idx <- k + seq_along(bn)
+  matrix(V[idx, idx], length(bn), length(bn), dimnames = list(bn, bn))
 }
 
 # The fields both one-factor ordinal objects (new_glmm_ordinal() and
@@ -265,6 +277,7 @@ new_glmm_ordinal_re <- function(fit, X, resp, re, w, off, family, mf, mt, call, 
   structure(c(list(
     call = call, formula = formula, family = family,
     thresholds = stats::setNames(fit$theta, tn), coefficients = stats::setNames(fit$beta, bn),
+    vcov = beta_block(fit$cov_psi, length(tn), bn),
     re_cov = fit$Sigma, re_cnames = cn, re_lhs = re_terms_lhs, Z = re$Z,
     lam_row = re$lam_row, lam_col = re$lam_col,
     sigma_re = sqrt(diag(fit$Sigma)), psi = fit$psi, cov_psi = fit$cov_psi,
@@ -273,7 +286,7 @@ new_glmm_ordinal_re <- function(fit, X, resp, re, w, off, family, mf, mt, call, 
     ordinal_data_fields(resp, re, w, off, X, lev),
     list(ranef = list(mode = m$mode, mode_var = m$mode_var, mean = m$post_mean, var = m$post_var)),
     ordinal_frame_fields(fit, X, mf, mt, lev)),
-    class = c("glmmgee_glmm_ordinal_re", "glmmgee_glmm_ordinal"))
+    class = c("glmmgee_glmm_ordinal_re", "glmmgee_glmm_ordinal", "glmmgee_glmm"))
 }
 
 # The levels of the factor (and character) variables of terms `mt` in the

@@ -26,6 +26,7 @@ check_fit <- function(fit, what, arg = "fit") {
 # sigma^2 K enters as a 1 x 1 block sigma with z_i = sqrt(K_ll) for the
 # observation's level l: Var(b_l) = sigma^2 K_ll.
 re_structure <- function(fit, caller) {
+  refuse_ordinal(fit, paste0(caller, "()"))
   if (!is_glmm(fit))
     stop(sprintf("'fit': %s() needs a fit from glmm(), not an object of class \"%s\"",
                  caller, class(fit)[1L]), call. = FALSE)

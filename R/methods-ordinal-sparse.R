@@ -113,11 +113,12 @@ ordinal_sparse_eta <- function(object, newdata, re.form, allow.new.levels = FALS
 
 #' @export
 predict.glmmgee_glmm_ordinal_sparse <- function(object, newdata = NULL,
-                                                type = c("prob", "prob_marginal", "class", "linear"),
+                                                type = c("prob", "prob_marginal", "class", "linear",
+                                                  "response", "link"),
                                                 re.form = NA, nAGQ = 30L, se.fit = FALSE,
                                                 allow.new.levels = FALSE, ...) {
   check_dots(..., .method = "predict.glmmgee_glmm_ordinal_sparse")
-  type <- match.arg(type)
+  type <- ordinal_predict_type(type)
   check_flag(se.fit, "se.fit")
   if (se.fit && type == "class") ordinal_refuse_class_se()
   eta <- ordinal_sparse_eta(object, newdata, if (type == "prob_marginal") NA else re.form,

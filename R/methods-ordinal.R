@@ -1,7 +1,24 @@
-# Methods of cumulative link mixed model fits (class glmmgee_glmm_ordinal).
-# The class does not inherit from glmmgee_glmm: the methods of that class
-# (and the ecosystem's, registered for it) assume a scalar mean model and
-# would give wrong answers here.
+# Methods of cumulative link mixed model fits (class glmmgee_glmm_ordinal,
+# which inherits glmmgee_glmm). Where a glmmgee_glmm method assumes a scalar
+# mean model (fitted values, residuals, predictions, coef() as the
+# per-cluster list) this class has its own; the rest (AIC, BIC, update,
+# the ecosystem's model-level methods) read what every GLMM fit has.
+
+# The fields are stored as they are: none is rebuilt on access (the
+# glmmgee_glmm `$` would rebuild fitted values through a scalar inverse
+# link).
+#' @export
+`$.glmmgee_glmm_ordinal` <- function(x, name) .subset2(x, name, exact = FALSE)
+
+# The stop of a glmmgee_glmm method or function (`what`) that has no
+# meaning for a cumulative link fit (one mean per row, the random effects'
+# layout of the other engines), naming what to use `instead`.
+refuse_ordinal <- function(fit, what, instead = NULL) {
+  if (inherits(fit, "glmmgee_glmm_ordinal"))
+    stop(sprintf("%s is not available for cumulative link (ordinal) fits%s", what,
+                 if (is.null(instead)) "" else paste0("; ", instead)), call. = FALSE)
+  invisible(fit)
+}
 
 ordinal_approx_label <- function(object)
   if (object$nAGQ == 1L) "Laplace approximation" else
@@ -302,11 +319,12 @@ ordinal_re_modes <- function(object) as.matrix(object$ranef$mode)
 
 #' @export
 predict.glmmgee_glmm_ordinal <- function(object, newdata = NULL,
-                                         type = c("prob", "prob_marginal", "class", "linear"),
+                                         type = c("prob", "prob_marginal", "class", "linear",
+                                                  "response", "link"),
                                          re.form = NA, nAGQ = 30L, se.fit = FALSE,
                                          allow.new.levels = FALSE, ...) {
   check_dots(..., .method = "predict.glmmgee_glmm_ordinal")
-  type <- match.arg(type)
+  type <- ordinal_predict_type(type)
   check_flag(se.fit, "se.fit")
   if (se.fit && type == "class") ordinal_refuse_class_se()
   nd <- ordinal_newdata(object, newdata)
@@ -337,6 +355,14 @@ predict.glmmgee_glmm_ordinal <- function(object, newdata = NULL,
   # With re.form = NULL, eta holds the modes, taken as known.
   list(fit = fit, se.fit = if (type == "prob_marginal") ordinal_marginal_se(object, nd$X, eta, Z, nAGQ)
                           else ordinal_predict_se(object, nd$X, eta, type))
+}
+
+# The prediction types; "response" (the category probabilities, the
+# response's distribution) and "link" (the linear predictor) are the names
+# other GLMM fits and the packages built on predict() use.
+ordinal_predict_type <- function(type) {
+  type <- match.arg(type, c("prob", "prob_marginal", "class", "linear", "response", "link"))
+  switch(type, response = "prob", link = "linear", type)
 }
 
 ordinal_refuse_class_se <- function()

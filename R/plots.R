@@ -43,6 +43,7 @@
 plot_ranef <- function(fit, term = 1L, level = 0.95, type = c("mode", "mean"),
                        raw = TRUE, labels = NULL, main = NULL, xlab = NULL,
                        ylab = NULL, which = 1L, ...) {
+  refuse_ordinal(fit, "plot_ranef()", "autoplot(fit, which = \"ranef\") plots the clusters' modes")
   if (!is_glmm(fit))
     stop(sprintf("'fit': plot_ranef() needs a fit from glmm(), not an object of class \"%s\"",
                  class(fit)[1L]), call. = FALSE)

@@ -62,6 +62,7 @@
 profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20L,
                                  refine = 0.95, criterion = NULL, ...) {
   check_dots(..., .method = "profile.glmmgee_glmm")
+  refuse_ordinal(fitted, "profile()", "confint(fit) gives Wald intervals")
   if (is_dist_fit(fitted))
     stop(sprintf("profile(): the profile table is not available for a %s random intercept; confint(fit, method = \"profile\") gives its profile-likelihood intervals",
                  fitted$ranef_dist$type), call. = FALSE)

@@ -60,6 +60,7 @@ ranef_new <- function(fit, newdata, level = 0.95, nAGQ = NULL) {
   if (inherits(fit, "glmmgee_glmm_zi"))
     stop("'fit': random effects of new clusters are not available for zero-inflated, hurdle or dispersion-formula fits",
          call. = FALSE)
+  refuse_ordinal(fit, "ranef_new()")
   if (!is_glmm(fit))
     stop(sprintf("'fit' must be a glmm() fit, not an object of class \"%s\"", class(fit)[1L]),
          call. = FALSE)

@@ -96,7 +96,7 @@
 #' @export
 variance_shares <- function(fit, approximation = c("lognormal", "trigamma", "delta"),
                             level = 0.95) {
-  if (!is_glmm(fit) && !inherits(fit, "glmmgee_glmm_ordinal"))
+  if (!is_glmm(fit))
     stop(sprintf("'fit' must be a fit from glmm(), not an object of class \"%s\"",
                  class(fit)[1L]), call. = FALSE)
   approximation <- match.arg(approximation)

@@ -148,10 +148,10 @@ test_that("icc() and r2() of negative binomial and Gamma fits equal glmmTMB's", 
   }
 })
 
-# Cumulative link mixed models: the class does not inherit from
-# glmmgee_glmm, so insight saw no random effects (icc() NULL) and
-# performance took the fit for a glm (R2 = -4.75 on wine). The
-# decomposition is on the latent scale, as for a binomial with the link.
+# Cumulative link mixed models: without their own decomposition insight saw
+# no random effects (icc() NULL) and performance took the fit for a glm
+# (R2 = -4.75 on wine). The decomposition is on the latent scale, as for a
+# binomial with the link.
 test_that("icc() and r2() of a cumulative link mixed model are the latent-scale decomposition", {
   skip_if_not_installed("ordinal")
   fit <- kinds_fits()$ordinal

@@ -1,6 +1,7 @@
 # Methods of cumulative link mixed models: residuals(), model.matrix(),
-# weights(), df.residual(), deviance(), and predictions for clusters not in
-# the fit.
+# weights(), df.residual(), deviance(), predictions for clusters not in
+# the fit, the class they share with the other GLMM fits and the methods of
+# that class they cannot serve.
 
 # The three cumulative link mixed model routes on wine (one factor, a
 # random slope, two crossed terms), with bottle as a factor bottle2.
@@ -58,5 +59,86 @@ test_that("ordinal predictions for a cluster not in the fit are an error unless 
     expect_equal(p[-2, ], predict(f, newdata = nd[-2, ], re.form = NULL), label = nm)
     # re.form = NA does not look at the clusters.
     expect_no_error(predict(f, newdata = nd, re.form = NA))
+  }
+})
+
+test_that("ordinal GLMM fits inherit glmmgee_glmm; predict(type = \"response\") gives the category probabilities", {
+  skip_if_not_installed("ordinal")
+  data(wine, package = "ordinal", envir = environment())
+  fits <- wine_ordinal_fits(wine)
+  ref <- ordinal::clmm(rating ~ temp + contact + (1 | judge), data = wine)
+  for (nm in names(fits)) {
+    f <- fits[[nm]]
+    expect_s3_class(f, "glmmgee_glmm")
+    expect_identical(class(f)[length(class(f)) - 1:0], c("glmmgee_glmm_ordinal", "glmmgee_glmm"))
+    # The common layout: the coefficients' covariance as `vcov`.
+    expect_identical(f$vcov, vcov(f)[names(fixef(f)), names(fixef(f))], label = nm)
+    # "response" stopped with 'arg' should be one of "prob", ...
+    pr <- predict(f, type = "response")
+    expect_identical(pr, predict(f, type = "prob"), label = nm)
+    expect_equal(rowSums(pr), rep(1, 72), ignore_attr = TRUE)
+    expect_identical(predict(f, type = "link"), predict(f, type = "linear"), label = nm)
+    nd <- transform(wine[1:4, ], bottle2 = factor(bottle))
+    expect_identical(predict(f, nd, type = "response", re.form = NULL),
+                     predict(f, nd, type = "prob", re.form = NULL), label = nm)
+    # Stored fields are returned as they are: no scalar fitted values are
+    # rebuilt through an inverse link.
+    expect_null(f$fitted.values)
+    expect_null(f$offset)
+  }
+  # The typical cluster's (b = 0) probabilities from clmm's estimates.
+  eta <- drop(model.matrix(fits$one) %*% ref$beta)
+  cum <- cbind(0, plogis(outer(-eta, ref$alpha, "+")), 1)
+  expect_equal(unname(predict(fits$one, type = "response")), unname(t(apply(cum, 1L, diff))),
+               tolerance = 1e-4)
+})
+
+test_that("glmmgee_glmm methods that have no meaning for an ordinal fit stop saying so", {
+  skip_if_not_installed("ordinal")
+  data(wine, package = "ordinal", envir = environment())
+  fits <- wine_ordinal_fits(wine)
+  msg <- "not available for cumulative link \\(ordinal\\) fits"
+  for (nm in names(fits)) {
+    f <- fits[[nm]]
+    expect_error(profile(f), paste("profile\\(\\) is", msg), label = nm)
+    expect_error(marginal_coefs(f), msg, label = nm)
+    expect_error(plot_ranef(f), paste0(msg, ".*autoplot"), label = nm)
+    expect_error(ranef_new(f, wine[wine$judge == "1", ]), msg, label = nm)
+    expect_error(compare_views(f), msg, label = nm)
+    if (requireNamespace("broom", quietly = TRUE))
+      expect_error(broom::augment(f), msg, label = nm)
+    if (requireNamespace("insight", quietly = TRUE))
+      expect_error(insight::get_predicted(f), msg, label = nm)
+    # The likelihood-based methods of glmmgee_glmm serve it.
+    expect_equal(AIC(f), -2 * as.numeric(logLik(f)) + 2 * attr(logLik(f), "df"), label = nm)
+    expect_equal(extractAIC(f), c(attr(logLik(f), "df"), AIC(f)), label = nm)
+  }
+  expect_identical(coef(update(fits$one, . ~ . - contact)),
+                   coef(glmm(rating ~ temp + (1 | judge), wine, family = cumulative("logit"))))
+  skip_if_not_installed("performance")
+  mp <- performance::model_performance(fits$one)
+  # RMSE of category codes is not a measure of an ordinal fit.
+  expect_false("RMSE" %in% names(mp))
+  expect_equal(mp$ICC, performance::icc(fits$one)$ICC_adjusted)
+  expect_equal(mp$R2_marginal, unname(performance::r2(fits$one)$R2_marginal))
+})
+
+test_that("a fit saved by a version whose ordinal class did not inherit glmmgee_glmm prints, predicts and tests", {
+  skip_if_not_installed("ordinal")
+  data(wine, package = "ordinal", envir = environment())
+  fits <- wine_ordinal_fits(wine)
+  for (nm in names(fits)) {
+    f <- fits[[nm]]
+    old <- f
+    class(old) <- setdiff(class(f), "glmmgee_glmm")
+    old$vcov <- NULL
+    expect_identical(capture.output(print(old)), capture.output(print(f)), label = nm)
+    expect_identical(predict(old, wine[1:5, ], type = "prob_marginal"),
+                     predict(f, wine[1:5, ], type = "prob_marginal"), label = nm)
+    expect_identical(vcov(old), vcov(f), label = nm)
+    if (requireNamespace("car", quietly = TRUE))
+      expect_equal(car::Anova(old), car::Anova(f), label = nm)
+    if (requireNamespace("performance", quietly = TRUE))
+      expect_equal(performance::icc(old)$ICC_adjusted, performance::icc(f)$ICC_adjusted, label = nm)
   }
 })
