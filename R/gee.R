@@ -243,6 +243,7 @@
 gee <- function(formula, data, id, family = gaussian(), corstr = "independence", waves,
                 weights, offset, subset, na.action, std.err = "san.se", scale.fix = FALSE,
                 scale.value = 1, R = NULL, Mv = 1L, contrasts = NULL,
+                dropout = NULL, dropout.level = c("observations", "clusters"),
                 control = gee_control(...), ...) {
   mc <- match.call(expand.dots = FALSE)
   # A family name glmmgee spells otherwise: the constructor to use.
@@ -263,9 +264,21 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
     stop("give control settings either in 'control' or as extra arguments, not both",
          call. = FALSE)
   # Ordinal responses: the marginal cumulative link model (gee-ordinal.R).
+  if (!is.null(dropout) && !is.null(as_cumulative(family)))
+    stop("'dropout': weighted GEE for dropout is not available for the ordinal GEE (family = cumulative())",
+         call. = FALSE)
   if (!is.null(cum <- as_cumulative(family))) return(gee_ordinal(mc, formula, cum, parent.frame(), control, contrasts))
   family <- resolve_family(family)
   env <- parent.frame()
+  if (!is.null(dropout)) {
+    fit <- gee_dropout(mc, formula, dropout, dropout.level, family, corstr, std.err, scale.fix,
+                       scale.value, R, Mv, contrasts, control, env)
+    fit$call <- match.call()
+    if (from_string) fit$call$formula <- formula
+    return(fit)
+  }
+  if (!missing(dropout.level))
+    stop("'dropout.level' is used with 'dropout' only", call. = FALSE)
   check_extra_lengths(mc, if (missing(data)) NULL else data, environment(formula),
                       c("id", "waves"))
   mf <- frame_from_call(mc, formula, env, c("weights", "offset", "id", "waves"), contrasts)
