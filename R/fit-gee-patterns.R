@@ -281,3 +281,12 @@ gee_start_family <- function(family) {
          Gamma = stats::Gamma(link = family$link),
          stats::quasi(link = family$link, variance = "mu"))
 }
+
+# Methods that re-run the C++ engine on a fit's stored inputs cannot serve
+# fits of this engine: said by name.
+stop_if_pattern_fit <- function(fit, what) {
+  if (is.null(fit$pattern)) return(invisible())
+  stop(sprintf("%s is not available for a gee fit with %s", what,
+               if (!is.null(fit$dropout)) "dropout weights"
+               else sprintf("corstr = \"%s\"", fit$corstr)), call. = FALSE)
+}
