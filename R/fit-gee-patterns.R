@@ -180,6 +180,11 @@ gee_pattern_R <- function(corstr, S, C, phi, p, T, Mv, Rfixed = NULL) {
 # kept in $pattern for the variance of weighted fits (gee-dropout.R).
 gee_pattern_fit <- function(X, y, cl, pos, w, off, family, corstr, Mv, R, std.err, scale.fix,
                             scale.value, start, control, ipw = NULL) {
+  if (corstr %in% c("ar1", "mdep"))
+    stop(sprintf(paste0("'corstr' = \"%s\" is not available with dropout weights: its moment estimator is ",
+                        "geepack's; use %s, the same structure with the moments of glmtoolbox and the gee package"),
+                 corstr, if (corstr == "ar1") "\"AR-M\" with Mv = 1" else "\"stat_M_dep\""),
+         call. = FALSE)
   if (!std.err %in% c("san.se", "model"))
     stop(sprintf(paste0("'std.err' = \"%s\" is not available with corstr = \"%s\"%s: ",
                         "use \"san.se\" or \"model\""), std.err, corstr,
