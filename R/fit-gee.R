@@ -150,6 +150,15 @@ working_correlation <- function(corstr, alpha, T, Rfixed = NULL, Mv = 1L, obs = 
 #' @param Mv order of the `"mdep"` working correlation.
 #' @param start optional starting values of the coefficients.
 #' @param control a [gee_control()] list.
+#' @param ipw optional non-negative residual weights, one per row: the
+#'   estimating function of cluster \eqn{i} becomes \eqn{D_i' V_i^{-1}
+#'   \mathrm{diag}(ipw_i) (y_i - \mu_i)}, with \eqn{D_i} and \eqn{V_i} over
+#'   all its rows; a row with weight 0 (a missed visit, whose `y` is then
+#'   ignored) enters only \eqn{V_i} and the information. These are the
+#'   observation-level inverse-probability weights of [gee()]'s `dropout`
+#'   (where their estimation is also accounted for in the variance; here they
+#'   are taken as known). Fitted with the moment estimators of glmtoolbox, and
+#'   the `"san.se"` and `"model"` variances only.
 #' @return An object of class `"glmmgee_gee"`; see [gee()].
 #' @seealso [gee()] for the formula interface and the methods.
 #' @examples
@@ -160,6 +169,11 @@ working_correlation <- function(corstr, alpha, T, Rfixed = NULL, Mv = 1L, obs = 
 #' fit <- gee_fit(cbind("(Intercept)" = 1, x = x), y, id, family = binomial,
 #'                corstr = "exchangeable")
 #' coef(fit)
+#' # residual weights 1 / P(observed): here known, all equal to 2 at visit 4
+#' w <- ifelse(rep(1:4, 100) == 4, 2, 1)
+#' fit_w <- gee_fit(cbind("(Intercept)" = 1, x = x), y, id, family = binomial,
+#'                  corstr = "exchangeable", ipw = w)
+#' coef(fit_w)
 #' @export
 gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", waves = NULL,
                     weights = NULL, offset = NULL, std.err = "san.se", scale.fix = FALSE,
