@@ -211,7 +211,7 @@ gee_pattern_fit <- function(X, y, cl, pos, w, off, family, corstr, Mv, R, std.er
     o <- order(idf)
     pos[o] <- sequence(tabulate(idf))
   } else pos <- pos[keep]
-  if (anyDuplicated(cbind(idf, pos)))
+  if (anyDuplicated(as.numeric(idf) * (max(pos) + 1) + pos))
     stop("'waves' has a duplicated value within a cluster of 'id': each wave may occur once per cluster",
          call. = FALSE)
   T <- max(pos)
