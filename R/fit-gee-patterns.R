@@ -38,11 +38,13 @@ gee_pattern_solve <- function(X, y, offset, id, pos, pw, rw, obs, family, corstr
   yz <- ifelse(obs, y, 0)
   Nobs <- sum(obs)
   ri <- cbind(id[obs], pos[obs])
+  # pair products and counts by position: T x T cross-products of sparse
+  # K x T matrices (memory by the observations, not K x T)
+  Cobs <- gee_pair_counts(ri[, 1L], ri[, 2L], K, T)
   moments <- function(mu, V) {
     r <- (yz - mu) * sqrt(pw / V)
-    Rm <- matrix(0, K, T); Im <- Rm
-    Rm[ri] <- r[obs]; Im[ri] <- 1
-    list(S = crossprod(Rm), C = crossprod(Im))
+    Rm <- Matrix::sparseMatrix(i = ri[, 1L], j = ri[, 2L], x = r[obs], dims = c(K, T))
+    list(S = as.matrix(Matrix::crossprod(Rm)), C = Cobs)
   }
   state <- function(beta) {
     eta <- drop(X %*% beta) + offset
@@ -126,6 +128,37 @@ gee_pattern_solve <- function(X, y, offset, id, pos, pw, rw, obs, family, corstr
   list(beta = beta, alpha = as$alpha, R = as$R, phi = as$phi, H = cr$H, U = cr$U,
        nonpd = cr$nonpd, iter = iter, converged = converged, delta = delta,
        eta = st$eta, mu = st$mu, T = T)
+}
+
+# Numbers of clusters observed at both positions of each pair (T x T).
+gee_pair_counts <- function(id, pos, K, T) {
+  as.matrix(Matrix::crossprod(Matrix::sparseMatrix(i = id, j = pos, x = 1, dims = c(K, T))))
+}
+
+# Each moment estimate divides by its number of pairs minus p: refused by
+# name where a parameter the fit needs has no more pairs than coefficients.
+# `need`: the pairs of positions that occur together in some cluster.
+check_pattern_moments <- function(corstr, C, need, p, T, Mv) {
+  band <- abs(row(C) - col(C))
+  lagsum <- function(M, l) sum(M[band == l & upper.tri(M)])
+  bad <- switch(corstr,
+    exchangeable = if (sum(C[band > 0]) / 2 - p <= 0) "the pairs of observations within clusters",
+    stat_M_dep = , `AR-M` = {
+      l <- Filter(function(l) lagsum(C, l) - p <= 0, seq_len(Mv))
+      if (length(l)) sprintf("lag %d", l[1L])
+    },
+    unstructured = , non_stat_M_dep = {
+      lim <- if (corstr == "unstructured") T else Mv
+      ij <- which(upper.tri(C) & need & band <= lim & C - p <= 0, arr.ind = TRUE)
+      if (nrow(ij)) sprintf("the wave positions %d and %d", ij[1L, 1L], ij[1L, 2L])
+    },
+    NULL)
+  if (!is.null(bad))
+    stop(sprintf(paste0("corstr = \"%s\": the correlation of %s is estimated from no more pairs of ",
+                        "observed responses than there are coefficients (%d), since its moment ",
+                        "estimate divides by the number of pairs minus %d; use a structure with ",
+                        "fewer parameters"), corstr, bad, p, p), call. = FALSE)
+  invisible()
 }
 
 # The working correlation from the summed pair products S and counts C
@@ -233,6 +266,9 @@ gee_pattern_fit <- function(X, y, cl, pos, w, off, family, corstr, Mv, R, std.er
     if (anyNA(start) || any(!is.finite(start)))
       stop("gee fit failed: no starting values from the independence fit; give 'start'", call. = FALSE)
   }
+  if (!corstr %in% c("independence", "fixed"))
+    check_pattern_moments(corstr, gee_pair_counts(idf[obs], pos[obs], max(idf), T),
+                          gee_pair_counts(idf, pos, max(idf), T) > 0, ncol(X), T, Mv)
   sol <- gee_pattern_solve(Xk, yk, ok, idf, pos, wk, rk, obs, family, corstr, Mv, R, start,
                            control$epsilon, control$maxit)
   K <- max(idf)

@@ -58,6 +58,9 @@ gee_dropout <- function(mc, formula, dropout, level, family, corstr, std.err, sc
   if (!is.null(mc$na.action))
     stop("'na.action' cannot be used with 'dropout': a missing response marks a missed visit, ",
          "and other missing values are errors", call. = FALSE)
+  # 'data' evaluated once: both frames must see the same rows (an
+  # expression such as d[sample(nrow(d)), ] would give two orders)
+  if (!is.null(mc$data)) mc$data <- eval(mc$data, env)
   mf <- dropout_frame(mc, formula, env, c("id", "waves", "weights", "offset"))
   mz <- dropout_frame(mc, dropout, env)
   if (nrow(mf) == 0L) stop("'data' has no rows after 'subset'", call. = FALSE)

@@ -97,3 +97,17 @@ test_that("bad input to the m-dependent and AR-M structures is refused by name",
   # abbreviations keep their old meaning
   expect_equal(gee(y ~ t, data = d, id = id, corstr = "ar")$corstr, "ar1")
 })
+
+test_that("a correlation with no more pairs than coefficients is refused by name", {
+  set.seed(3)
+  d <- data.frame(id = rep(1:20, each = 3), t = rep(1:3, 20), x = rnorm(60))
+  d$y <- rnorm(60)
+  # positions 1 and 3 together in two clusters only, with 3 coefficients
+  d <- d[!(d$t == 3 & d$id > 2), ]
+  expect_error(gee(y ~ t + x, data = d, id = id, corstr = "non_stat_M_dep", Mv = 2, waves = t),
+               "the correlation of the wave positions 1 and 3 is estimated from no more pairs")
+  expect_error(gee(y ~ t + x, data = d, id = id, corstr = "AR-M", Mv = 2, waves = t),
+               "the correlation of lag 2 is estimated")
+  expect_s3_class(gee(y ~ t + x, data = d, id = id, corstr = "AR-M", Mv = 1, waves = t),
+                  "glmmgee_gee")
+})

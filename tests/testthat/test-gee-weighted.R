@@ -156,6 +156,13 @@ test_that("dropout fits: methods, print and the variance for known weights", {
   expect_true(all(eigen(dv, symmetric = TRUE, only.values = TRUE)$values > -1e-12))
   expect_error(vcov(fit, type = "md"), "not available for this fit")
   expect_error(QIC(fit), "dropout weights")
+  # rows in any order: the visits are ordered by 'waves'
+  fw <- gee(y ~ time + x, data = d, id = id, family = binomial("probit"), corstr = "AR-M",
+            waves = time, dropout = ~ ylag + x, dropout.level = "clusters")
+  fs <- gee(y ~ time + x, data = d[sample(nrow(d)), ], id = id, family = binomial("probit"),
+            corstr = "AR-M", waves = time, dropout = ~ ylag + x, dropout.level = "clusters")
+  expect_equal(coef(fs), coef(fw), tolerance = 1e-10)
+  expect_equal(vcov(fs), vcov(fw), tolerance = 1e-10)
   p <- predict(fit, newdata = d[1:4, ], type = "response")
   expect_equal(unname(p), pnorm(drop(cbind(1, d$time[1:4], d$x[1:4]) %*% coef(fit))))
 })
