@@ -19,16 +19,21 @@ test_that("m-dependent and AR-M working correlations equal glmtoolbox's glmgee()
          "stat_M_dep", 2, "cholecystectomy"),
     # other orders and the non-stationary structure on the same data
     list(size ~ poly(days, 4) + treat, "tree", Gamma(log), "AR-M-dependent(2)", "AR-M", 2, "spruces"),
+    # (its estimated correlation is not positive definite for most clusters:
+    # both fits say so, and still agree)
     list(dep ~ visit * group, "subj", gaussian(), "Non-Stationary-M-dependent(1)",
-         "non_stat_M_dep", 1, "depression"),
-    list(depressd ~ visit + group, "subj", binomial(logit), "Stationary-M-dependent(1)",
-         "stat_M_dep", 1, "depression"))
+         "non_stat_M_dep", 1, "depression", TRUE),
+    list(pain2 ~ treatment + age + time, "id", binomial(logit), "Stationary-M-dependent(1)",
+         "stat_M_dep", 1, "cholecystectomy"))
   for (cs in cases) {
     dat <- glmtoolbox_data(cs[[7]])
     dat$.id <- dat[[cs[[2]]]]
     ref <- suppressWarnings(glmtoolbox::glmgee(cs[[1]], id = .id, family = cs[[3]],
                                                corstr = cs[[4]], data = dat, toler = 1e-12))
-    fit <- gee(cs[[1]], id = .id, family = cs[[3]], corstr = cs[[5]], Mv = cs[[6]], data = dat)
+    run <- function() gee(cs[[1]], id = .id, family = cs[[3]], corstr = cs[[5]], Mv = cs[[6]],
+                          data = dat)
+    if (length(cs) > 7L) expect_warning(fit <- run(), "not positive definite for 46 of the 61")
+    else fit <- run()
     info <- paste(cs[[7]], cs[[4]])
     expect_true(ref$converged, info = info)
     expect_equal(coef(fit), drop(ref$coefficients), tolerance = 1e-6, ignore_attr = TRUE,
@@ -92,8 +97,8 @@ test_that("bad input to the m-dependent and AR-M structures is refused by name",
   d$n <- rpois(90, 3)
   expect_error(gee(n ~ t, data = d, id = id, corstr = "AR-M", family = nbinom2()),
                "nbinom2\\(\\) is not available")
-  expect_error(gee(y ~ t, data = rbind(d, d[1, ]), id = id, corstr = "AR-M", waves = t),
-               "duplicated value within")
+  expect_error(suppressMessages(gee(y ~ t, data = rbind(d, d[1, ]), id = id, corstr = "AR-M",
+                                    waves = t)), "duplicated value within")
   # abbreviations keep their old meaning
   expect_equal(gee(y ~ t, data = d, id = id, corstr = "ar")$corstr, "ar1")
 })

@@ -103,7 +103,7 @@ test_that("with an independence working correlation the weighted GEE is glm with
       last <- ave(am$Time * ob, am$ID, FUN = max)
       pid <- tapply(ifelse(ob & am$Time == last, pi_obs, NA), am$ID, max, na.rm = TRUE)
       dr <- tapply(ifelse(!ob & am$Time == last + 1, 1 - lam, 1), am$ID, prod)
-      w <- (1 / (pid * dr))[as.character(am$ID[ob])]
+      w <- as.vector((1 / (pid * dr))[as.character(am$ID[ob])])
     }
     expect_equal(fit$dropout$weights[ob], unname(w), tolerance = 1e-10)
     ref <- suppressWarnings(glm(amenorrhea ~ Time + I(Time^2) + Dose, family = binomial,
