@@ -123,6 +123,7 @@ gee_compare <- function(small, big, test, type) {
     stat <- drop(crossprod(bb[j], solve(V[j, j, drop = FALSE], bb[j])))
     return(list(df = length(j), stat = stat))
   }
+  stop_if_pattern_fit(big, "anova(test = \"score\")")
   if (small$corstr != big$corstr || !identical(small$engine$data$wave, big$engine$data$wave))
     stop("anova(): the score test needs the same working correlation and waves in both fits",
          call. = FALSE)
@@ -214,6 +215,7 @@ qic_table <- function(fits, one, exprs) {
 }
 
 gee_qic_one <- function(fit) {
+  stop_if_pattern_fit(fit, "QIC()")
   phi <- if (fit$family$family %in% c("binomial", "poisson")) 1 else fit$scale
   Q <- fit$quasi / phi
   # trace.indep: the trace from the engine's centred and scaled design

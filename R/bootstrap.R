@@ -92,6 +92,7 @@ refit_sparse <- function(fit, rows, id, term) {
 }
 
 refit_gee <- function(fit, rows, id) {
+  stop_if_pattern_fit(fit, "the cluster bootstrap")
   d <- fit$engine$data
   sp <- fit$engine$spec
   f <- gee_fit(d$X[rows, , drop = FALSE], d$y[rows], id, family = fit$family,

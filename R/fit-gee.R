@@ -6,16 +6,22 @@ gee_corstrs <- function() cpp_gee_corstr_table()
 # Standard-error types: user-facing name -> engine flag (0: always computed).
 gee_se_types <- c(san.se = 0L, model = 0L, md = 1L, kc = 2L, jack = 4L, j1s = 8L, fij = 16L)
 
-match_corstr <- function(corstr) {
+# `extra`: also the structures of the pattern engine (fit-gee-patterns.R),
+# matched after the engine's own so that abbreviations keep their meaning.
+match_corstr <- function(corstr, extra = TRUE) {
   valid <- gee_corstrs()
+  more <- if (extra) names(gee_pattern_corstrs) else character(0)
+  all <- c(valid, more)
   if (!is.character(corstr) || length(corstr) != 1L || is.na(corstr))
-    stop(sprintf("'corstr' must be one of %s", paste(dQuote(valid, FALSE), collapse = ", ")),
+    stop(sprintf("'corstr' must be one of %s", paste(dQuote(all, FALSE), collapse = ", ")),
          call. = FALSE)
   k <- pmatch(tolower(corstr), valid)
+  if (!is.na(k)) return(valid[k])
+  k <- pmatch(tolower(corstr), tolower(more))
   if (is.na(k))
     stop(sprintf("'corstr' = \"%s\" is not a known working correlation; use one of %s",
-                 corstr, paste(dQuote(valid, FALSE), collapse = ", ")), call. = FALSE)
-  valid[k]
+                 corstr, paste(dQuote(all, FALSE), collapse = ", ")), call. = FALSE)
+  more[k]
 }
 
 match_std_err <- function(std.err, arg = "std.err") {
@@ -144,6 +150,15 @@ working_correlation <- function(corstr, alpha, T, Rfixed = NULL, Mv = 1L, obs = 
 #' @param Mv order of the `"mdep"` working correlation.
 #' @param start optional starting values of the coefficients.
 #' @param control a [gee_control()] list.
+#' @param ipw optional non-negative residual weights, one per row: the
+#'   estimating function of cluster \eqn{i} becomes \eqn{D_i' V_i^{-1}
+#'   \mathrm{diag}(ipw_i) (y_i - \mu_i)}, with \eqn{D_i} and \eqn{V_i} over
+#'   all its rows; a row with weight 0 (a missed visit, whose `y` is then
+#'   ignored) enters only \eqn{V_i} and the information. These are the
+#'   observation-level inverse-probability weights of [gee()]'s `dropout`
+#'   (where their estimation is also accounted for in the variance; here they
+#'   are taken as known). Fitted with the moment estimators of glmtoolbox, and
+#'   the `"san.se"` and `"model"` variances only.
 #' @return An object of class `"glmmgee_gee"`; see [gee()].
 #' @seealso [gee()] for the formula interface and the methods.
 #' @examples
@@ -154,11 +169,16 @@ working_correlation <- function(corstr, alpha, T, Rfixed = NULL, Mv = 1L, obs = 
 #' fit <- gee_fit(cbind("(Intercept)" = 1, x = x), y, id, family = binomial,
 #'                corstr = "exchangeable")
 #' coef(fit)
+#' # residual weights 1 / P(observed): here known, all equal to 2 at visit 4
+#' w <- ifelse(rep(1:4, 100) == 4, 2, 1)
+#' fit_w <- gee_fit(cbind("(Intercept)" = 1, x = x), y, id, family = binomial,
+#'                  corstr = "exchangeable", ipw = w)
+#' coef(fit_w)
 #' @export
 gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", waves = NULL,
                     weights = NULL, offset = NULL, std.err = "san.se", scale.fix = FALSE,
                     scale.value = 1, R = NULL, Mv = 1L, start = NULL,
-                    control = gee_control()) {
+                    control = gee_control(), ipw = NULL) {
   family <- resolve_family(family)
   corstr <- match_corstr(corstr)
   std.err <- match_std_err(std.err)
@@ -212,7 +232,7 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
     wpos$lab <- allpos[wpos$obs]
     wpos$alab <- allpos[seq_len(T)]
   }
-  if (corstr == "mdep") {
+  if (corstr %in% c("mdep", names(gee_pattern_corstrs))) {
     if (!is.numeric(Mv) || length(Mv) != 1L || !is.finite(Mv) || Mv < 1 || Mv != round(Mv))
       stop("'Mv' must be one positive whole number", call. = FALSE)
     if (Mv >= T)
@@ -247,6 +267,9 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
                  paste(sQuote(alias, FALSE), collapse = ", "),
                  if (length(alias) == 1L) "is" else "are"), call. = FALSE)
   }
+  if (corstr %in% names(gee_pattern_corstrs) || !is.null(ipw))
+    return(gee_pattern_fit(X, y, cl, pos, w, off, family, corstr, Mv, R, std.err, scale.fix,
+                           scale.value, start, control, ipw))
   check_jackknife(std.err, sum(sizes > 0L), p, length(alpha_names(corstr, T, Mv)), scale.fix)
   if (!is.null(start) && (!is.numeric(start) || length(start) != p || any(!is.finite(start))))
     stop(sprintf("'start' must be %d finite numbers (one per coefficient)", p), call. = FALSE)

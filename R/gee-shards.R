@@ -72,7 +72,7 @@ gee_shards <- function(formula, files, id, family = gaussian(), corstr = "indepe
                        control = gee_control(), contrasts = NULL) {
   mc <- match.call()
   family <- resolve_family(family, parent.frame())
-  corstr <- match_corstr(corstr)
+  corstr <- match_corstr(corstr, extra = FALSE)
   std.err <- match_std_err(std.err)
   if (!inherits(formula, "formula") || length(formula) != 3L)
     stop("'formula' must be a two-sided formula such as y ~ x", call. = FALSE)

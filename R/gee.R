@@ -40,6 +40,21 @@
 #' * `"mdep"`: one parameter per lag \eqn{1, \dots, M_v} (`Mv`), the mean of
 #'   the products at that lag; zero beyond.
 #' * `"fixed"`: the user's matrix `R`, indexed by wave position.
+#' * `"stat_M_dep"`, `"non_stat_M_dep"`, `"AR-M"` (the gee package's names;
+#'   glmtoolbox's "Stationary-M-dependent(m)", "Non-Stationary-M-dependent(m)"
+#'   and "AR-M-dependent(m)"), of order \eqn{m} = `Mv`: stationary
+#'   m-dependent (one parameter per lag up to `Mv`, zero beyond), non-stationary
+#'   m-dependent (one parameter per pair of positions at most `Mv` apart, zero
+#'   beyond) and AR-M (the first `Mv` lag correlations as for `"stat_M_dep"`;
+#'   the AR(`Mv`) coefficients from them by the Yule-Walker equations and the
+#'   longer lags by the AR recursion, so `"AR-M"` with `Mv = 1` is AR-1).
+#'   Their moment estimators are those of the gee package and glmtoolbox,
+#'   with degrees-of-freedom corrections: \eqn{\phi = \sum r_{ij}^2 / (N - p)}
+#'   and each parameter \eqn{\sum r_{ij} r_{ik} / ((n_{jk} - p)\phi)}
+#'   over its \eqn{n_{jk}} pairs, truncated to \eqn{[-1, 1]}. They are solved
+#'   by a separate engine (clusters observed at the same wave positions share
+#'   their working correlation, so each pattern is whitened once); it offers
+#'   the `"san.se"` and `"model"` variances only.
 #'
 #' Prior weights, and the numbers of trials \eqn{n_{ij}} of a binomial
 #' response given as `cbind(successes, failures)` (or as a proportion with
@@ -76,6 +91,58 @@
 #' and m-dependent parameters and rows of a fixed `R` follow the actual
 #' visits when some are missing. Without `waves`, observations take positions
 #' 1, 2, ... in data order within each cluster.
+#'
+#' @section Dropout at random (weighted GEE):
+#' Unweighted GEE is valid when missing visits are missing completely at
+#' random. When patients leave a study for reasons that depend on what was
+#' observed before (dropout at random), it is biased. With `dropout =
+#' ~ z1 + z2`, `gee()` fits inverse-probability weighted estimating equations
+#' (Robins, Rotnitzky and Zhao, 1995; Preisser, Lohman and Rathouz, 2002):
+#' * The data hold a row for every planned visit, with the response `NA` at
+#'   the visits missed after dropout. Visits are ordered by `waves` (or by
+#'   the rows' order within each cluster); missingness must be monotone (no
+#'   return after a missed visit) and the first visit observed.
+#' * The dropout model is the logistic regression, on the visits \eqn{j \ge
+#'   2} at risk (observed at \eqn{j - 1}), of being observed at visit
+#'   \eqn{j} on the terms of `dropout` (which may use earlier responses, such
+#'   as a lagged response set to 0 at the first visit). With \eqn{\lambda_{ij}}
+#'   its fitted probabilities, \eqn{\pi_{ij} = \prod_{k=2}^{j}
+#'   \lambda_{ik}} is the probability of being observed through visit
+#'   \eqn{j}. Aliased columns of its design are dropped.
+#' * `dropout.level = "observations"`: each observed response is weighted by
+#'   \eqn{1/\pi_{ij}}, and the estimating function of cluster \eqn{i} is
+#'   \eqn{D_i' V_i^{-1} \Delta_i (y_i - \mu_i)}, with \eqn{D_i} and
+#'   \eqn{V_i} over all planned visits (so the covariates must be known at the
+#'   missed ones) and \eqn{\Delta_i} the diagonal of \eqn{R_{ij}/\pi_{ij}}
+#'   (\eqn{R_{ij} = 1} if observed). The correlation moments use the
+#'   observed residuals unweighted.
+#' * `dropout.level = "clusters"`: each cluster's observed visits are
+#'   weighted by one over the probability of its dropout pattern:
+#'   \eqn{1/\pi_{in_i}} for a completer, \eqn{1/(\pi_{i,d-1}(1 -
+#'   \lambda_{id}))} for a cluster dropping out at visit \eqn{d}. The weight
+#'   acts as a prior weight (also in the moments).
+#'
+#' Working correlations: `"independence"`, `"exchangeable"`,
+#' `"unstructured"`, `"fixed"`, `"stat_M_dep"`, `"non_stat_M_dep"` and
+#' `"AR-M"`, all with the moment estimators of glmtoolbox (see the section on
+#' working correlations), so that the fit equals glmtoolbox's `wglmgee()`.
+#' The robust variance accounts for the estimated weights: the cluster
+#' contributions are \eqn{U_i - A B^{-1} S_i}, with \eqn{S_i} the dropout
+#' model's score of cluster \eqn{i}, \eqn{A = \sum_i U_i S_i'} and \eqn{B
+#' = \sum_i S_i S_i'} (Robins, Rotnitzky and Zhao, 1995). This is never
+#' larger than the sandwich that treats the weights as known, kept as
+#' `fit$dropout$vcov_known_weights`. (glmtoolbox 0.1.12 also adds the first
+#' visit's term \eqn{z_{i1}(1 - \lambda_{i1})} to \eqn{B}, although the
+#' dropout model is not fitted on first visits; its standard errors differ
+#' from these by about \eqn{10^{-4}} relative in its examples, and are
+#' equal when the dropout covariates are zero at the first visit.)
+#' `fit$dropout` holds the dropout model's coefficients and covariance, the
+#' weights (one per row of the data, 0 at missed visits), the probabilities
+#' \eqn{\pi_{ij}}, the number of missed visits and of clusters dropping
+#' out. The fit's observations are the observed visits; the missed ones are
+#' reported as removed by `na.action`. Only `"san.se"` and `"model"`
+#' standard errors are available. `vignette("gee", package = "glmmgee")`
+#' works through an example and a simulation.
 #'
 #' @section Negative binomial and Gamma:
 #' With `family = nbinom2()` the variance function is
@@ -150,7 +217,8 @@
 #'   [betabinomial()] (see the section); [cumulative()] for an ordinal
 #'   response (see [ordinal-gee]).
 #' @param corstr working correlation: `"independence"`, `"exchangeable"`,
-#'   `"ar1"`, `"unstructured"`, `"mdep"` or `"fixed"` (see the section).
+#'   `"ar1"`, `"unstructured"`, `"mdep"`, `"fixed"`, `"stat_M_dep"`,
+#'   `"non_stat_M_dep"` or `"AR-M"` (see the section).
 #'   For [cumulative()] the local odds ratios structures `"independence"`,
 #'   `"uniform"`, `"category.exch"`, `"time.exch"`, `"RC"` or `"fixed"`
 #'   (multgee's `LORstr` names), or the global odds ratios structures
@@ -170,7 +238,14 @@
 #'   symmetric, unit diagonal, positive definite, with a row per wave
 #'   position (at least as many as there are positions). For [cumulative()]
 #'   the association table(s) instead (see [ordinal-gee]).
-#' @param Mv order of the `"mdep"` working correlation.
+#' @param Mv order of the `"mdep"`, `"stat_M_dep"`, `"non_stat_M_dep"` and
+#'   `"AR-M"` working correlations.
+#' @param dropout optional one-sided formula: the model of the probability of
+#'   being observed at a visit given observed at the one before, for weighted
+#'   GEE under dropout at random (see the section). The response is `NA` at
+#'   missed visits.
+#' @param dropout.level with `dropout`: `"observations"` (observation-level
+#'   weights, the default) or `"clusters"` (cluster-level weights).
 #' @param contrasts A named list of contrasts for factors in `formula`, as
 #'   for [glm()] and [glmm()]: a contrast function, its name or a numeric
 #'   matrix per factor, e.g. `list(trt = "contr.sum")`. Stored in
@@ -217,6 +292,15 @@
 #' sandwich covariance matrix estimation. *Journal of the American
 #' Statistical Association* 96, 1387--1396.
 #'
+#' Preisser, J. S., Lohman, K. K. and Rathouz, P. J. (2002). Performance of
+#' weighted estimating equations for longitudinal binary data with drop-outs
+#' missing at random. *Statistics in Medicine* 21, 3035--3054.
+#'
+#' Robins, J. M., Rotnitzky, A. and Zhao, L. P. (1995). Analysis of
+#' semiparametric regression models for repeated outcomes in the presence of
+#' missing data. *Journal of the American Statistical Association* 90,
+#' 106--121.
+#'
 #' Yan, J. and Fine, J. (2004). Estimating equations for association
 #' structures. *Statistics in Medicine* 23, 859--874.
 #' @seealso [glmmgee-tasks], which function for which question; [gee_fit()],
@@ -239,10 +323,33 @@
 #'             fitted(gee(y ~ trt, data = bacteria, id = ID, family = binomial,
 #'                        corstr = "exchangeable")))
 #' }
+#' # AR-2 working correlation (Yule-Walker from the first two lags)
+#' if (requireNamespace("MASS", quietly = TRUE)) {
+#'   data(epil, package = "MASS")
+#'   fit_ar2 <- gee(y ~ lbase + trt + lage + V4, data = epil, id = subject,
+#'                  family = poisson, corstr = "AR-M", Mv = 2, waves = period)
+#'   round(fit_ar2$working.correlation, 3)
+#' }
+#' # Dropout at random: rows for every planned visit, y NA after dropout;
+#' # subjects with y = 1 leave more often.
+#' set.seed(1)
+#' K <- 300
+#' d <- data.frame(id = rep(1:K, each = 4), time = rep(0:3, K),
+#'                 x = rep(rbinom(K, 1, 0.5), each = 4))
+#' d$y <- rbinom(4 * K, 1, plogis(-0.5 + 0.4 * d$time + 0.5 * d$x))
+#' d$ylag <- ave(d$y, d$id, FUN = function(v) c(0, v[-4]))
+#' stay <- rbinom(4 * K, 1, plogis(2 - 2 * d$ylag))
+#' stay[d$time == 0] <- 1
+#' d$y[ave(stay, d$id, FUN = cumprod) == 0] <- NA
+#' fit_w <- gee(y ~ time + x, data = d, id = id, family = binomial,
+#'              dropout = ~ ylag + x)
+#' fit_u <- gee(y ~ time + x, data = d[!is.na(d$y), ], id = id, family = binomial)
+#' cbind(weighted = coef(fit_w), unweighted = coef(fit_u))
 #' @export
 gee <- function(formula, data, id, family = gaussian(), corstr = "independence", waves,
                 weights, offset, subset, na.action, std.err = "san.se", scale.fix = FALSE,
                 scale.value = 1, R = NULL, Mv = 1L, contrasts = NULL,
+                dropout = NULL, dropout.level = c("observations", "clusters"),
                 control = gee_control(...), ...) {
   mc <- match.call(expand.dots = FALSE)
   # A family name glmmgee spells otherwise: the constructor to use.
@@ -263,9 +370,21 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
     stop("give control settings either in 'control' or as extra arguments, not both",
          call. = FALSE)
   # Ordinal responses: the marginal cumulative link model (gee-ordinal.R).
+  if (!is.null(dropout) && !is.null(as_cumulative(family)))
+    stop("'dropout': weighted GEE for dropout is not available for the ordinal GEE (family = cumulative())",
+         call. = FALSE)
   if (!is.null(cum <- as_cumulative(family))) return(gee_ordinal(mc, formula, cum, parent.frame(), control, contrasts))
   family <- resolve_family(family)
   env <- parent.frame()
+  if (!is.null(dropout)) {
+    fit <- gee_dropout(mc, formula, dropout, dropout.level, family, corstr, std.err, scale.fix,
+                       scale.value, R, Mv, contrasts, control, env)
+    fit$call <- match.call()
+    if (from_string) fit$call$formula <- formula
+    return(fit)
+  }
+  if (!missing(dropout.level))
+    stop("'dropout.level' is used with 'dropout' only", call. = FALSE)
   check_extra_lengths(mc, if (missing(data)) NULL else data, environment(formula),
                       c("id", "waves"))
   mf <- frame_from_call(mc, formula, env, c("weights", "offset", "id", "waves"), contrasts)

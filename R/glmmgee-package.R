@@ -13,6 +13,8 @@
 #'
 #' The vignettes: `vignette("two-questions", package = "glmmgee")` (the two
 #' kinds of effect on one trial, and how to choose),
+#' `vignette("gee", package = "glmmgee")` (population-averaged models:
+#' working correlations, dropout at random and weighted GEE),
 #' `vignette("reporting-effects", package = "glmmgee")` (odds and rate
 #' ratios, standardized risks, random-effect predictions),
 #' `vignette("troubleshooting", package = "glmmgee")` (warnings, singular

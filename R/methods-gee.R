@@ -62,6 +62,10 @@ vcov.glmmgee_gee <- function(object, type = object$std.err, ...) {
                   object$scale.fix, arg = "type")
   v <- object$vcov[[type]]
   if (!is.null(v)) return(v)
+  if (!is.null(object$pattern))
+    stop(sprintf("'type' = \"%s\" is not available for this fit (corstr = \"%s\"%s): use \"san.se\" or \"model\"",
+                 type, object$corstr, if (!is.null(object$dropout)) ", weighted for dropout" else ""),
+         call. = FALSE)
   r <- gee_variance_of(object, type)
   v <- r[[type]]
   if (type %in% c("jack", "j1s", "fij"))
@@ -229,8 +233,13 @@ gee_print_footer <- function(x, digits) {
   cat(sprintf("Clusters: %d (size %s), observations: %d", x$nclusters,
               if (sz[1L] == sz[2L]) sz[1L] else paste(sz, collapse = "-"), x$nobs))
   nna <- length(x$na.action)
-  if (nna) cat(sprintf(" (%d row%s removed for missing values)", nna, if (nna > 1L) "s" else ""))
+  if (nna && is.null(x$dropout))
+    cat(sprintf(" (%d row%s removed for missing values)", nna, if (nna > 1L) "s" else ""))
   cat("\n")
+  if (!is.null(d <- x$dropout))
+    cat(sprintf("Weighted for dropout at random: %s-level inverse probability weights from the dropout model %s (%d missed visit%s, %d cluster%s dropping out)\n",
+                sub("s$", "", d$level), paste(deparse(d$formula, width.cutoff = 500L), collapse = " "),
+                d$missed, if (d$missed == 1L) "" else "s", d$dropouts, if (d$dropouts == 1L) "" else "s"))
   cat(if (x$converged) sprintf("Converged in %d iterations.\n", x$iter)
       else sprintf("NOT converged after %d iterations (last relative change %.3g).\n",
                    x$iter, x$delta))
@@ -265,7 +274,7 @@ print.summary.glmmgee_gee <- function(x, digits = max(3L, getOption("digits") - 
   check_dots(..., .method = "print.summary.glmmgee_gee", .allow = print_dots)
   f <- x$fit
   cat(sprintf("GEE: %s(%s), working correlation \"%s\"%s\n", f$family$family, f$family$link,
-              f$corstr, if (f$corstr == "mdep") sprintf(" (Mv = %d)", f$Mv) else ""))
+              f$corstr, if (f$corstr %in% c("mdep", names(gee_pattern_corstrs))) sprintf(" (Mv = %d)", f$Mv) else ""))
   if (!is.null(f$call)) { cat("Call: "); print(f$call) }
   cat(sprintf("\nCoefficients (standard errors: %s):\n", se_label(x$std.err)))
   stats::printCoefmat(x$coefficients, digits = digits, has.Pvalues = TRUE,

@@ -300,6 +300,7 @@ standardize_clusters <- function(fit, cluster, se) {
 }
 
 bootstrap_means <- function(fit, ev, m, sampled, nrows, B, cores, cl, progress, term = NULL) {
+  if (inherits(fit, "glmmgee_gee")) stop_if_pattern_fit(fit, "standardize(se = \"bootstrap\")")
   by_cl <- if (is.null(term)) cluster_rows(fit)
            else split(seq_along(fit$reterms[[term]]$index), fit$reterms[[term]]$index)
   K <- length(by_cl)
