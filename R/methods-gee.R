@@ -62,6 +62,7 @@ vcov.glmmgee_gee <- function(object, type = object$std.err, ...) {
                   object$scale.fix, arg = "type")
   v <- object$vcov[[type]]
   if (!is.null(v)) return(v)
+  if (type %in% gee_post_se_types) return(gee_post_vcov(object, type))
   r <- gee_variance_of(object, type)
   v <- r[[type]]
   if (type %in% c("jack", "j1s", "fij"))
@@ -256,7 +257,8 @@ se_label <- function(type) {
   switch(type, san.se = "robust sandwich", model = "model-based",
          md = "Mancl-DeRouen bias-corrected sandwich",
          kc = "Kauermann-Carroll bias-corrected sandwich", jack = "approximate jackknife",
-         j1s = "one-step jackknife", fij = "fully iterated jackknife")
+         j1s = "one-step jackknife", fij = "fully iterated jackknife",
+         gee_post_se_label(type))
 }
 
 #' @rdname gee-methods
