@@ -40,7 +40,7 @@ debs=(r-cran-rcpp r-cran-rcppeigen r-cran-bh r-cran-matrix r-cran-nlme
 # gaston, multgee, GMMAT and nanoparquet compile C++; nanoparquet reads
 # parquet shard files without the arrow C++ library).
 cran=(reformulas GLMMadaptive marginaleffects modelsummary gaston multgee GMMAT
-      nanoparquet)
+      nanoparquet DHARMa glmtoolbox)
 
 missing=()
 for p in "${debs[@]}"; do
