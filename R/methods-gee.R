@@ -9,7 +9,8 @@
 #' @param object,x a fit from [gee()] or [gee_fit()].
 #' @param type for `vcov()`, `confint()` and `summary()`: the variance
 #'   estimator (`"san.se"`, `"model"`, `"md"`, `"kc"`, `"jack"`, `"j1s"`,
-#'   `"fij"`; see [gee()]), by default the fit's `std.err`. Types not computed
+#'   `"fij"`, `"df"`, `"fg"`, `"mbn"`, `"pan"`, `"gst"`, `"wl"`, `"cjack"`,
+#'   or glmtoolbox's names; see [gee()]), by default the fit's `std.err`. Types not computed
 #'   at fit time are computed on request. For `residuals()`: `"pearson"`
 #'   (\eqn{\sqrt{w}(y - \mu)/\sqrt{V(\mu)}}, not divided by the scale),
 #'   `"response"` or `"working"`. For `predict()`: `"link"` or `"response"`.
