@@ -26,16 +26,24 @@
 #'
 #' The definitions are those of glmtoolbox's `QIC()`, `CIC()`, `RJC()`,
 #' `GHYC()`, `PAC()`, `AGPC()` and `SGPC()`, and the values agree with them
-#' for fits with the same estimates, with one exception: for binomial and
-#' poisson fits QIC and CIC take the scale as 1 (Pan's definition, as
-#' [QIC()]), where glmtoolbox divides the quasi-likelihood and the
-#' independence information by the moment estimate of the scale. GHYC and
+#' for fits with the same estimates (`scale = "estimated"`). By default
+#' (`scale = "family"`) binomial and poisson fits take the scale as 1 in QIC
+#' and CIC (Pan's definition, as [QIC()]), where glmtoolbox divides the
+#' quasi-likelihood and the independence information by the moment estimate
+#' of the scale. The estimates themselves can differ slightly between the
+#' packages: glmtoolbox's moment estimators of the scale and of some
+#' correlations use other degrees-of-freedom corrections than geepack's,
+#' which [gee()] follows. GHYC and
 #' PAC need the wave positions to be comparable across clusters (balanced
 #' designs, or `waves`).
 #'
 #' @param object a fit from [gee()] or [gee_fit()].
 #' @param ... further fits.
 #' @param k penalty per parameter of AGPC.
+#' @param scale the scale dividing QIC's quasi-likelihood and independence
+#'   information: `"family"` (1 for binomial and poisson, Pan's definition,
+#'   as [QIC()]) or `"estimated"` (the fit's scale for every family, as
+#'   glmtoolbox).
 #' @return A matrix with a row per fit and columns `QIC`, `QICu`, `CIC`,
 #'   `RJC`, `GHYC`, `PAC`, `GPL`, `AGPC`, `SGPC`, `params`.
 #' @references
@@ -64,16 +72,17 @@
 #'   gee_criteria(f_ind, f_exc, f_ar1)
 #' }
 #' @export
-gee_criteria <- function(object, ..., k = 2) {
+gee_criteria <- function(object, ..., k = 2, scale = c("family", "estimated")) {
   check_dots_fits(..., .method = "gee_criteria")
   if (!is.numeric(k) || length(k) != 1L || !is.finite(k) || k < 0)
     stop("'k' must be one non-negative number", call. = FALSE)
+  scale <- match.arg(scale)
   fits <- c(list(object), list(...))
   if (!all(vapply(fits, inherits, logical(1), "glmmgee_gee")) ||
       any(vapply(fits, inherits, logical(1), "glmmgee_gee_ordinal")))
     stop("gee_criteria(): every model must be a fit from gee() or gee_fit() (not ordinal)",
          call. = FALSE)
-  out <- t(vapply(fits, gee_criteria_one, numeric(10), k = k))
+  out <- t(vapply(fits, gee_criteria_one, numeric(10), k = k, scale = scale))
   rownames(out) <- fit_labels(c(list(substitute(object)),
                                 as.list(match.call(expand.dots = FALSE)$...)))
   if (length(fits) > 1L && any(vapply(fits, nobs, 1L) != nobs(fits[[1L]])))
@@ -81,10 +90,17 @@ gee_criteria <- function(object, ..., k = 2) {
   out
 }
 
-gee_criteria_one <- function(fit, k) {
+gee_criteria_one <- function(fit, k, scale) {
   q <- gee_qic_one(fit)
   cb <- gee_cluster_blocks(fit, "gee_criteria()")
   phi <- fit$scale
+  if (scale == "estimated" && fit$family$family %in% c("binomial", "poisson")) {
+    # glmtoolbox's convention: the quasi-likelihood and the independence
+    # information divided by the fit's scale for every family.
+    cic <- q[["CIC"]] / phi
+    Q <- q[["QuasiLik"]] / phi
+    q[c("QIC", "QICu", "CIC")] <- c(-2 * Q + 2 * cic, -2 * Q + 2 * q[["params"]], cic)
+  }
   p <- cb$p
   C <- solve(vcov(fit, type = "model"), vcov(fit, type = "san.se"))
   rjc <- sqrt((1 - sum(diag(C)) / p)^2 + (1 - sum(diag(C %*% C)) / p)^2)

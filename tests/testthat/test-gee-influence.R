@@ -77,29 +77,18 @@ test_that("with a working correlation dfbeta is the one-step deletion of Preisse
 
 test_that("the measures equal glmtoolbox's on its examples", {
   skip_if_not_installed("glmtoolbox")
-  e <- new.env()
-  utils::data("spruces", "depression", package = "glmtoolbox", envir = e)
-  ctl <- gee_control(epsilon = 1e-12, maxit = 200)
-  cases <- list(
-    list(f = size ~ poly(days, 4) + treat, d = e$spruces, id = "tree", fam = Gamma("log"),
-         cs = "Exchangeable", ours = "exchangeable"),
-    list(f = depressd ~ visit + group, d = e$depression, id = "subj", fam = binomial("logit"),
-         cs = "AR-M-dependent(1)", ours = "ar1"))
-  for (cc in cases) {
-    d <- cc$d[!is.na(cc$d[[all.vars(cc$f)[1]]]), ]
-    d$.id <- d[[cc$id]]
-    ref <- glmtoolbox::glmgee(cc$f, id = .id, family = cc$fam, corstr = cc$cs, data = d,
-                              toler = 1e-12, maxit = 200)
-    fit <- gee(cc$f, data = d, id = .id, family = cc$fam, corstr = cc$ours, control = ctl)
-    info <- cc$cs
+  for (nm in names(cs <- gtb_cases())) {
+    pr <- gtb_pair(cs[[nm]])
     for (lv in c("cluster", "observation")) {
       glv <- paste0(lv, "s")
-      expect_equal(unname(hatvalues(fit, level = lv)),
-                   unname(drop(glmtoolbox::leverage(ref, level = glv))), tolerance = 1e-6, info = info)
-      expect_equal(unname(dfbeta(fit, level = lv)),
-                   unname(dfbeta(ref, level = glv)), tolerance = 1e-6, info = info)
-      expect_equal(unname(cooks.distance(fit, level = lv, type = "san.se")),
-                   unname(drop(cooks.distance(ref, level = glv))), tolerance = 1e-6, info = info)
+      expect_equal(unname(hatvalues(pr$fit, level = lv)),
+                   unname(drop(glmtoolbox::leverage(pr$ref, level = glv))), tolerance = 1e-6,
+                   info = paste(nm, lv))
+      expect_equal(unname(dfbeta(pr$fit, level = lv)), unname(dfbeta(pr$ref, level = glv)),
+                   tolerance = 1e-6, info = paste(nm, lv))
+      expect_equal(unname(cooks.distance(pr$fit, level = lv, type = "san.se")),
+                   unname(drop(cooks.distance(pr$ref, level = glv))), tolerance = 1e-6,
+                   info = paste(nm, lv))
     }
   }
 })

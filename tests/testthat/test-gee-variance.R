@@ -123,28 +123,11 @@ test_that("gee(std.err = ) reports a post-fit estimator, glmtoolbox's names are 
 
 test_that("the estimators glmtoolbox offers equal its vcov() on its examples", {
   skip_if_not_installed("glmtoolbox")
-  e <- new.env()
-  utils::data("spruces", "depression", "Seizures", package = "glmtoolbox", envir = e)
-  ctl <- gee_control(epsilon = 1e-12, maxit = 200)
-  cases <- list(
-    list(f = size ~ poly(days, 4) + treat, d = e$spruces, id = "tree", fam = Gamma("log"),
-         cs = "Exchangeable", ours = "exchangeable"),
-    list(f = depressd ~ visit + group, d = e$depression, id = "subj", fam = binomial("logit"),
-         cs = "AR-M-dependent(1)", ours = "ar1"),
-    list(f = dep ~ visit * group, d = e$depression, id = "subj", fam = gaussian(),
-         cs = "AR-M-dependent(1)", ours = "ar1"),
-    list(f = y ~ treatment + log(base) + log(age) + time, d = e$Seizures, id = "id",
-         fam = poisson("log"), cs = "Exchangeable", ours = "exchangeable"))
-  for (cc in cases) {
-    d <- cc$d[!is.na(cc$d[[all.vars(cc$f)[1]]]), ]
-    d$.id <- d[[cc$id]]
-    ref <- glmtoolbox::glmgee(cc$f, id = .id, family = cc$fam, corstr = cc$cs, data = d,
-                              toler = 1e-12, maxit = 200)
-    fit <- gee(cc$f, data = d, id = .id, family = cc$fam, corstr = cc$ours, control = ctl)
-    info <- paste(deparse(cc$f), cc$cs)
-    expect_equal(unname(coef(fit)), unname(drop(coef(ref))), tolerance = 1e-7, info = info)
+  for (nm in names(cs <- gtb_cases())) {
+    pr <- gtb_pair(cs[[nm]])
+    expect_equal(unname(coef(pr$fit)), unname(drop(coef(pr$ref))), tolerance = 1e-8, info = nm)
     for (tp in c("robust", "df-adjusted", "model", "bias-corrected", "jackknife"))
-      expect_equal(unname(vcov(fit, type = if (tp == "model") "model" else tp)),
-                   unname(vcov(ref, type = tp)), tolerance = 1e-6, info = paste(info, tp))
+      expect_equal(unname(vcov(pr$fit, type = tp)), unname(vcov(pr$ref, type = tp)),
+                   tolerance = 1e-6, info = paste(nm, tp))
   }
 })
