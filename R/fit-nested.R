@@ -297,7 +297,7 @@ glmm_nested_fit_units <- function(X, y, re, family, weights, offset, nAGQ, contr
        gradient = grad, hessian = hess, cov_theta = cov_theta, family = family,
        modes = list(eta = m$eta), terms = terms, singular = any(on_boundary),
        on_boundary = on_boundary,
-       optinfo = list(optimizer = sparse_optimizer_name(stages),
+       optinfo = new_optinfo(optimizer = sparse_optimizer_name(stages),
                       method = sprintf("multilevel adaptive Gauss-Hermite quadrature, nAGQ = %d", nAGQ),
                       nAGQ = nAGQ, stages = c(list(laplace = lap$optinfo$stages), stages),
                       iterations = sum(vapply(stages, function(s) as.integer(s$iterations %||% 0L), 1L)),
