@@ -144,7 +144,7 @@ fit_engine <- function(fit) {
 
 legacy_engine_name <- function(fit) {
   method <- .subset2(fit, "optinfo")$method %||% ""
-  sparse <- inherits(fit, "glmmgee_glmm_sparse")
+  sparse <- inherits(fit, c("glmmgee_glmm_sparse", "glmmgee_glmm_ordinal_sparse"))
   if (inherits(fit, "glmmgee_glmm_ordinal")) return(if (sparse) "laplace_sparse" else "ordinal_agq")
   if (inherits(fit, "glmmgee_glmm_known"))
     return(if (identical(fit$family$family, "gaussian")) "known_gaussian" else "known_laplace")
@@ -152,7 +152,9 @@ legacy_engine_name <- function(fit) {
   if (inherits(fit, "glmmgee_glmm_dist")) return("agq_ranef_dist")
   if (inherits(fit, "glmmgee_glmm_zire_sparse")) return("laplace_sparse_zero_re")
   if (inherits(fit, "glmmgee_glmm_zire")) return("agq_zero_re")
-  if (grepl("profiled|REML", method)) return(if (sparse) "lmm_sparse" else "lmm_one_factor")
+  if (grepl("profiled|REML", method) ||
+      grepl("C++", .subset2(fit, "optinfo")$optimizer %||% "", fixed = TRUE))
+    return(if (sparse) "lmm_sparse" else "lmm_one_factor")
   if (sparse) "laplace_sparse" else "agq"
 }
 

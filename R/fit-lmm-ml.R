@@ -143,6 +143,7 @@ lmm_ml_fit_units <- function(X, y, Z, group, weights, offset, cov_blocks, contro
        pattern = pat, cov_blocks = cov_blocks, p = p, dispersion = disp,
        family_par = family_parameter(family, theta, cov_theta),
        singular = FALSE, on_boundary = on_boundary,
+       engine = "lmm_one_factor",
        optinfo = new_optinfo(optimizer = opt$optimizer,
                       method = "Laplace", nAGQ = 1L, stages = stages,
                       iterations = its, evaluations = evals + 1L,

@@ -195,6 +195,7 @@ lmm_reml_fit_units <- function(X, y, Z, group, weights, offset, cov_blocks, fami
        group = cl, q = q, pattern = pat, cov_blocks = cov_blocks, p = p, dispersion = TRUE,
        family_par = NULL, singular = singular, on_boundary = on_boundary,
        loglik_ml = -(ldf + nobs * (1 + log(2 * pi * ev$pwrss / nobs))) / 2,
+       engine = "lmm_one_factor",
        optinfo = new_optinfo(optimizer = opt$optimizer, method = "REML",
                       nAGQ = 1L, iterations = sum(vapply(opt$runs, `[[`, 1L, "iterations")),
                       evaluations = nevals,

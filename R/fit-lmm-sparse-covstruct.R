@@ -409,6 +409,7 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
        cov_theta = cov_chol, npar = P, family = fitted_family(family, ls), modes = modes,
        terms = terms_out, singular = singular, on_boundary = on_boundary,
        structures = structures, loglik_ml = loglik_ml,
+       engine = "lmm_sparse",
        optinfo = new_optinfo(optimizer = "Newton-BFGS on the profiled criterion (exact gradient), then Newton steps with recomputed Hessians",
                       method = if (reml) "REML" else "ML (profiled, sparse Cholesky)",
                       nAGQ = 1L,

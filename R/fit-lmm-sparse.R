@@ -634,6 +634,7 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
        family_par = NULL, gradient = grad, hessian = hess, cov_theta = cov_theta,
        family = family, modes = modes, terms = terms, singular = singular,
        on_boundary = on_boundary, loglik_ml = loglik_ml,
+       engine = "lmm_sparse",
        optinfo = new_optinfo(optimizer = if (newton) "Newton (profiled criterion, exact gradient)"
                                   else if (search_grad) "nlminb (profiled criterion, exact gradient)"
                                   else "nlminb (profiled criterion)",

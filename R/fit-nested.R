@@ -297,6 +297,7 @@ glmm_nested_fit_units <- function(X, y, re, family, weights, offset, nAGQ, contr
        gradient = grad, hessian = hess, cov_theta = cov_theta, family = family,
        modes = list(eta = m$eta), terms = terms, singular = any(on_boundary),
        on_boundary = on_boundary,
+       engine = "agq_nested",
        optinfo = new_optinfo(optimizer = sparse_optimizer_name(stages),
                       method = sprintf("multilevel adaptive Gauss-Hermite quadrature, nAGQ = %d", nAGQ),
                       nAGQ = nAGQ, stages = c(list(laplace = lap$optinfo$stages), stages),

@@ -410,7 +410,8 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
     xlevels = frame_xlevels(mt, mf, fallback = TRUE), contrasts = attr(X, "contrasts"),
     re_formula = lapply(find_bars(formula), function(bb) bb[[2L]]),
     na.action = attr(mf, "na.action"), nAGQ = 1L, singular = fit$singular,
-    gradient = fit$gradient, hessian = fit$hessian, optinfo = fit$optinfo)
+    gradient = fit$gradient, hessian = fit$hessian, optinfo = fit$optinfo,
+    engine = engine_info(fit$engine %||% "laplace_sparse", workers = !is.null(fit$distributed)))
   class(obj) <- c("glmmgee_glmm_sparse", "glmmgee_glmm")
   keep_cov_star(obj)
 }

@@ -154,6 +154,7 @@ new_dist_glmm <- function(fit, normal, X, Z, y, weights, offset, re, mf, mt, cal
                modes = list(mode = matrix(s$mode - centre), mode_var = matrix(mode_var),
                             post_mean = matrix(s$mean - centre), post_var = matrix(s$var),
                             loglik = s$cluster_loglik),
+               engine = "agq_ranef_dist",
                optinfo = new_optinfo(optimizer = "nlminb", method = fit$prior$type,
                               iterations = fit$opt$iterations,
                               evaluations = fit$opt$evaluations[["function"]],
