@@ -32,8 +32,7 @@ engine_table <- function() {
     agq_zero_re = list("one grouping factor with random effects in the zero-inflation part",
                        but("simulate_newdata", "ranef_new", "bootstrap", "workers")),
     agq_ranef_dist = list("a random intercept with a non-normal distribution (bridge, nonparametric, ...)",
-                          but("simulate_new_re", "simulate_newdata", "profile", "bootstrap",
-                              "workers")),
+                          but("simulate_newdata", "profile", "bootstrap", "workers")),
     agq_nested = list("nested grouping factors by nested adaptive quadrature",
                       but("cluster_loglik")),
     lmm_one_factor = list("gaussian identity models with one grouping factor, exact ML or REML",
@@ -100,7 +99,7 @@ engine_table <- function() {
 #' engine_registry()[, c("engine", "profile", "bootstrap")]
 #' @export
 engine_info <- function(name, workers = FALSE) {
-  if (inherits(name, "glmmgee_glmm")) return(fit_engine(name))
+  if (inherits(name, c("glmmgee_glmm", "glmmgee_glmm_ordinal"))) return(fit_engine(name))
   tab <- engine_registry_cached()
   if (!is.character(name) || length(name) != 1L || !name %in% tab$engine)
     stop(sprintf("'name' must be one of the engines %s", paste(tab$engine, collapse = ", ")),
@@ -137,7 +136,9 @@ print.glmmgee_engine <- function(x, ...) {
 # The engine of a fit: `$engine`, or for a fit saved by a version without
 # it, the engine its class and record imply.
 fit_engine <- function(fit) {
-  .subset2(fit, "engine") %||% engine_info(legacy_engine_name(fit),
+  eng <- .subset2(fit, "engine")
+  if (inherits(eng, "glmmgee_engine")) return(eng)
+  engine_info(legacy_engine_name(fit),
                                            workers = !is.null(.subset2(fit, "distributed")) ||
                                              inherits(fit, "glmmgee_glmm_sharded"))
 }
@@ -173,7 +174,7 @@ part_limits <- function(fit) {
     add(c("profile", "confint_profile", "bootstrap"), "penalized fits")
   if (isTRUE(re_known_cov(fit)) || !is.null(.subset2(fit, "call")$covariance))
     add(c("simulate_new_re", "simulate_newdata", "ranef_new", "bootstrap"),
-        "fits with a known covariance ('covariance')")
+        "fits with a known-covariance term ('covariance')")
   if (inherits(fit, "glmmgee_glmm_sharded")) add("bootstrap", "distributed fits (glmm_shards())")
   if (is_cumulative(.subset2(fit, "family")))
     add(c("marginal", "profile", "confint_profile", "bootstrap", "ranef_new", "simulate_newdata"),
@@ -183,6 +184,7 @@ part_limits <- function(fit) {
 
 # Whether a fit can serve a capability: its engine's and its parts'.
 has_capability <- function(fit, what) {
+  if (!inherits(fit, c("glmmgee_glmm", "glmmgee_glmm_ordinal"))) return(TRUE)
   eng <- fit_engine(fit)
   isTRUE(eng$capabilities[[what]]) && !what %in% names(part_limits(fit))
 }
@@ -191,12 +193,14 @@ has_capability <- function(fit, what) {
 # `what` (a name of engine_capabilities). `method`: the call the user made;
 # `hint`: what to use instead.
 require_capability <- function(fit, what, method = what, hint = NULL) {
+  # (other objects: the method's own checks name what it needs)
+  if (!inherits(fit, c("glmmgee_glmm", "glmmgee_glmm_ordinal"))) return(invisible(fit))
   eng <- fit_engine(fit)
   limits <- part_limits(fit)
   if (isTRUE(eng$capabilities[[what]]) && !what %in% names(limits)) return(invisible(fit))
   stop(sprintf("%s: the %s engine (%s) does not provide %s%s%s", method, eng$name, eng$fits,
                engine_capabilities[[what]],
-               if (isTRUE(eng$capabilities[[what]])) paste(" for", limits[[what]]) else "",
+               if (what %in% names(limits)) paste(" for", limits[[what]]) else "",
                if (is.null(hint)) "" else paste0("; ", hint)),
        call. = FALSE)
 }
