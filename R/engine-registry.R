@@ -19,6 +19,7 @@ engine_capabilities <- c(
   anova_lrt = "likelihood-ratio tests",
   refit = "refits (update())",
   cluster_loglik = "each cluster's log-likelihood ($cluster_loglik)",
+  variance_shares = "variance shares, ICC and R2 (Nakagawa et al. 2017)",
   workers = "fits on workers")
 
 # One row per engine: the name ($engine$name), what it fits (one line for
@@ -86,7 +87,9 @@ engine_table <- function() {
 #' effects), `simulate_newdata`, `ranef_new` ([ranef_new()]), `profile` (the
 #' profile table), `confint_profile`, `bootstrap` (`confint(method =
 #' "boot")`), `marginal` ([marginal_coefs()]), `standardize`, `anova_lrt`,
-#' `refit` ([update()]), `cluster_loglik` and `workers`.
+#' `refit` ([update()]), `cluster_loglik`, `variance_shares`
+#' ([variance_shares()], `performance::icc()`, `performance::r2()`) and
+#' `workers`.
 #'
 #' @param name The engine's name (see the table), or a fitted model, whose
 #'   engine is returned.
@@ -167,6 +170,8 @@ part_limits <- function(fit) {
   if (inherits(fit, "glmmgee_glmm_zi"))
     add(c("ranef_new", "simulate_newdata", "bootstrap"),
         "zero-inflated, hurdle and dispersion-formula fits")
+  if (!(.subset2(fit, "aux")$kind %||% "disp") %in% "disp")
+    add("variance_shares", "zero-inflated or hurdle fits")
   if (inherits(fit, "glmmgee_glmm_covstruct"))
     add(c("profile", "confint_profile", "bootstrap"),
         "structured-covariance fits (ar1(), cs(), ...)")
