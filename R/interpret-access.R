@@ -49,6 +49,9 @@ re_structure <- function(fit, caller) {
 }
 
 re_structure_sparse <- function(fit, p) {
+  # (Z is a Matrix: a fit read by readRDS() in a session that has not
+  # loaded Matrix cannot index it otherwise)
+  requireNamespace("Matrix", quietly = TRUE)
   tms <- fit$reterms
   rows <- cols <- idx <- integer()
   off <- 0L
