@@ -159,7 +159,8 @@ new_dist_glmm <- function(fit, normal, X, Z, y, weights, offset, re, mf, mt, cal
                               iterations = fit$opt$iterations,
                               evaluations = fit$opt$evaluations[["function"]],
                               convergence = fit$opt$convergence, message = fit$opt$message,
-                              warnings = fit$warn))
+                              max_grad = if (length(fit$gradient)) max(abs(fit$gradient)),
+                              hessian_cond = attr(fit$cov_theta, "cond"), warnings = fit$warn))
   obj <- new_glmm(core, X = X, Z = Z, y = y, weights = weights, offset = offset, re = re,
                   mf = mf, mt = mt, call = call, formula = formula)
   obj$D <- matrix(fit$prior$variance, 1, 1, dimnames = list("(Intercept)", "(Intercept)"))

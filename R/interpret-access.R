@@ -101,9 +101,6 @@ lambda_of <- function(re, theta) {
   L
 }
 
-# Which view a fit's coefficients answer.
-fit_view <- function(fit) if (is_glmm(fit)) "conditional" else "marginal"
-
 view_label <- function(view) {
   switch(view,
          conditional = "conditional (subject-specific: for a given cluster, random effects held fixed)",
