@@ -10,20 +10,8 @@
 # family simulate() draws, REML or ML. The others are refused by name
 # rather than refitted by a route that would drop part of the model.
 check_boot_fit <- function(fit) {
-  what <- if (inherits(fit, "glmmgee_glmm_sharded")) "distributed fits (glmm_shards())"
-    else if (inherits(fit, "glmmgee_glmm_zi")) "zero-inflated, hurdle and dispersion-formula fits"
-    else if (inherits(fit, c("glmmgee_glmm_ordinal", "glmmgee_glmm_ordinal_sparse",
-                             "glmmgee_glmm_ordinal_re"))) "cumulative link (ordinal) fits"
-    else if (inherits(fit, "glmmgee_glmm_covstruct")) "structured-covariance fits (ar1(), cs(), ...)"
-    else if (is_dist_fit(fit)) "fits with non-normal random effects ('ranef_dist')"
-    else if (!is.null(fit$penalty)) "penalized fits"
-    else if (isTRUE(re_known_cov(fit)) || !is.null(fit$call$covariance))
-      "fits with a known covariance ('covariance')"
-  if (!is.null(what))
-    stop(sprintf(paste0("confint(method = \"boot\") is not available for %s; it supports glmm() fits ",
-                        "with normal random effects (one grouping factor or several terms, ML or REML) ",
-                        "of the families simulate() draws. Use method = \"Wald\" or \"profile\""), what),
-         call. = FALSE)
+  require_capability(fit, "bootstrap", "confint(method = \"boot\")",
+                     "use method = \"Wald\" or \"profile\"")
   if (is.null(fit$call) || is.null(fit$model))
     stop("confint(method = \"boot\") refits the model by its call: this fit has no call or model frame (a matrix-level fit?)",
          call. = FALSE)

@@ -107,6 +107,9 @@ confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
   # `...` goes to profile() (which checks it) with method = "profile" only.
   if (method != "profile") check_dots(..., .method = "confint.glmmgee_glmm")
   if (method == "boot") check_boot_fit(object)
+  if (method == "profile")
+    require_capability(object, "confint_profile", "confint(method = \"profile\")",
+                       "use confint(fit, method = \"Wald\")")
   targets <- profile_targets(object)
   idx <- select_parameters(lme4_keywords(parm, targets), names(targets))
   if (method == "boot")

@@ -89,13 +89,11 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
        group = cl, q = q, pattern = pat, cov_blocks = re$block_sizes, p = p,
        dispersion = disp, family_par = family_parameter(family, theta, cov_theta),
        singular = est$singular, on_boundary = on_boundary, structures = structures,
-       optinfo = list(optimizer = paste0(if (!is.null(run$stages$nlminb)) "Newton-BFGS, then nlminb"
+       optinfo = new_optinfo(optimizer = paste0(if (!is.null(run$stages$nlminb)) "Newton-BFGS, then nlminb"
                                          else "Newton-BFGS",
                                          ", then Newton steps with recomputed Hessians"),
                       method = if (nAGQ == 1L) "Laplace" else "AGHQ", nAGQ = nAGQ,
                       stages = run$stages,
-                      iterations = sum(vapply(run$stages, function(s) as.integer(s$iterations), 1L)),
-                      evaluations = sum(vapply(run$stages, function(s) as.integer(s$evaluations), 1L)),
                       convergence = run$opt$convergence, message = run$opt$message,
                       max_grad = est$gmax_star, max_grad_user = max(abs(est$grad[!on_boundary]), 0),
                       grad_basis = grad_basis_of(!tx$identity || s != 1), scaled_grad = est$nstep,

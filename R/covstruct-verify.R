@@ -170,19 +170,3 @@ print_covstructs <- function(structures, digits) {
   }
 }
 
-# Profiles would run over Lambda's entries, which a structure ties together.
-#' @export
-profile.glmmgee_glmm_covstruct <- function(fitted, ...) {
-  check_dots(..., .method = "profile.glmmgee_glmm_covstruct")
-  stop("profile likelihoods are not available for fits with a covariance structure or a penalty; ",
-       "use confint(fit, method = \"Wald\")", call. = FALSE)
-}
-
-#' @export
-confint.glmmgee_glmm_covstruct <- function(object, parm = NULL, level = 0.95,
-                                           method = c("Wald", "profile", "boot"), ...) {
-  method <- match.arg(method)
-  if (method == "boot") check_boot_fit(object)
-  if (method == "profile") profile(object)
-  NextMethod()
-}

@@ -418,12 +418,10 @@ zi_fit_result <- function(fit, warn, kind, cl, pat, cov_blocks, extra, vanishes,
          pattern = pat, cov_blocks = cov_blocks, p = p, kind = kind),
     extra,
     list(singular = any(on_boundary), on_boundary = on_boundary,
-         optinfo = list(optimizer = if (any(grepl("nlminb", names(stages)))) "Newton-BFGS, then nlminb"
+         optinfo = new_optinfo(optimizer = if (any(grepl("nlminb", names(stages)))) "Newton-BFGS, then nlminb"
                                     else "Newton-BFGS",
                         method = if (nAGQ == 1L) "Laplace" else "AGHQ", nAGQ = nAGQ,
                         stages = stages,
-                        iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
-                        evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
                         convergence = run$opt$convergence, message = run$opt$message,
                         max_grad = fit$gmax_star, max_grad_user = fit$gmax,
                         grad_basis = grad_basis_of(fit$reparameterized), scaled_grad = fit$nstep,

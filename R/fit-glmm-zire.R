@@ -104,6 +104,7 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
                             penalty = aux_penalty_record(penalty, fit$final)), FALSE, control)
   res$optinfo <- zi_note_logseries(res$optinfo, kind, family, X, offset, Xd, offd, res$theta,
                                    nb + pz + seq_len(pd))
+  res$engine <- "agq_zero_re"
   res
 }
 

@@ -239,12 +239,10 @@ glmm_fit_object <- function(m, summ, nAGQ, q, pat, cov_blocks, p, disp, vb, rp, 
        pattern = pat, cov_blocks = cov_blocks, p = p, dispersion = disp,
        family_par = family_parameter(family, theta, m$cov_theta),
        singular = singular, on_boundary = m$on_boundary,
-       optinfo = list(optimizer = if (any(grepl("nlminb", names(stages)))) "Newton-BFGS, then nlminb"
+       optinfo = new_optinfo(optimizer = if (any(grepl("nlminb", names(stages)))) "Newton-BFGS, then nlminb"
                                   else "Newton-BFGS",
                       method = if (nAGQ == 1L) "Laplace" else "AGHQ",
                       nAGQ = nAGQ, stages = stages,
-                      iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
-                      evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
                       convergence = m$opt$convergence, message = m$opt$message,
                       newton_steps = as.integer(stages$polish$iterations %||% 0L),
                       max_grad = m$gmax_star, max_grad_user = m$gmax,
@@ -677,7 +675,7 @@ grad_basis_of <- function(standardized) if (isTRUE(standardized)) "standardized"
 # parameters (the fit's $gradient already mapped): the user's largest
 # gradient is recomputed, the searched one (max_grad) kept.
 remap_grad_record <- function(fit) {
-  if (is.null(fit$optinfo$max_grad) || is.null(fit$gradient) ||
+  if (is.na(fit$optinfo$max_grad %||% NA) || is.null(fit$gradient) ||
       identical(fit$optinfo$grad_basis, "profiled")) return(fit)
   fit$optinfo$max_grad_user <- max(abs(fit$gradient[!fit$on_boundary]), 0)
   fit$optinfo$grad_basis <- "standardized"

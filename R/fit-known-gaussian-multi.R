@@ -112,10 +112,10 @@ known_multi_result <- function(est, best, opt, b, cov_var, own, optinfo) {
 # ... and the search's record (`what`: the factorization; `...`: the
 # route's own entries, before the warnings).
 known_multi_optinfo <- function(opt, reml, what, ...) {
-  c(list(optimizer = "nlminb", method = sprintf("%s (%s)", if (reml) "REML" else "ML", what),
-         evaluations = opt$evaluations, iterations = opt$iterations, convergence = opt$convergence,
-         message = opt$message, max_grad = opt$gmax),
-    list(...), list(warnings = opt$warn))
+  new_optinfo(optimizer = "nlminb", method = sprintf("%s (%s)", if (reml) "REML" else "ML", what),
+              nAGQ = 1L, evaluations = opt$evaluations, iterations = opt$iterations,
+              convergence = opt$convergence, message = opt$message, max_grad = opt$gmax,
+              warnings = opt$warn, ..., residual_zero = isTRUE(opt$residual_zero))
 }
 
 # Minimizes obj(t, s0) over the scaled variance ratios t >= 0 by nlminb

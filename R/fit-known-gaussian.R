@@ -188,12 +188,13 @@ known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
        rotation = list(basis = rot$basis, index = index, d = rot$d, tri = rot$tri,
                        sparse = rot$sparse, y1 = rot$y1, X1 = rot$X1, lambda = lambda,
                        s2e = s2e),
-       optinfo = list(optimizer = "grid + Brent (optimize)",
+       optinfo = new_optinfo(optimizer = "grid + Brent (optimize)", nAGQ = 1L,
                       method = sprintf("%s (%s)", if (reml) "REML" else "ML",
                                        if (!is.null(rot$sparse)) "sparse Cholesky"
                                        else if (!is.null(rot$tri)) "tridiagonal rotation"
                                        else "spectral rotation"),
-                      evaluations = nev, rank = rot$k, warnings = warn))
+                      evaluations = nev, rank = rot$k, warnings = warn,
+                      residual_zero = isTRUE(residual_zero)))
 }
 
 # Covariance of (sd of the known-covariance effect, log residual sd): the

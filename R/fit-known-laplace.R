@@ -172,7 +172,8 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
   list(beta = beta, s = s, loglik = loglik, b = s * drop(L %*% u), condvar = s^2 * lev, kdiag = kdiag,
        eta = eta, cov_theta = cov_theta, singular = singular,
        gradient = if (!singular) at$gradient,
-       optinfo = list(optimizer = opt$optimizer %||% "nlminb", method = "Laplace (known covariance, dense factor)",
+       optinfo = new_optinfo(optimizer = opt$optimizer %||% "nlminb", method = "Laplace (known covariance, dense factor)",
+                      nAGQ = 1L,
                       convergence = opt$convergence, message = opt$message,
                       iterations = opt$iterations, evaluations = opt$evaluations,
                       rank = eng$r, warnings = warn))

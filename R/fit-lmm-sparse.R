@@ -631,7 +631,8 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
        family_par = NULL, gradient = grad, hessian = hess, cov_theta = cov_theta,
        family = family, modes = modes, terms = terms, singular = singular,
        on_boundary = on_boundary, loglik_ml = loglik_ml,
-       optinfo = list(optimizer = if (newton) "Newton (profiled criterion, exact gradient)"
+       engine = "lmm_sparse",
+       optinfo = new_optinfo(optimizer = if (newton) "Newton (profiled criterion, exact gradient)"
                                   else if (search_grad) "nlminb (profiled criterion, exact gradient)"
                                   else "nlminb (profiled criterion)",
                       method = if (reml) "REML" else "ML (profiled, sparse Cholesky)",

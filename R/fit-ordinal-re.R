@@ -223,11 +223,11 @@ ordinal_re_finish <- function(opt, gfun, re, k1, p, ctr, scl, pen, nAGQ, control
                     post_mean = to_b(fin$post_mean), post_var = to_bvar(fin$post_var),
                     loglik = fin$cluster_loglik),
        nAGQ = nAGQ, singular = singular,
-       optinfo = c(list(method = if (nAGQ == 1L) "Laplace" else sprintf("AGHQ (nAGQ = %d, %d^%d nodes)", nAGQ, nAGQ, q),
-                      optimizer = opt$optimizer, iterations = opt$iterations,
+       optinfo = new_optinfo(method = if (nAGQ == 1L) "Laplace" else sprintf("AGHQ (nAGQ = %d, %d^%d nodes)", nAGQ, nAGQ, q),
+                      optimizer = opt$optimizer, nAGQ = nAGQ, iterations = opt$iterations,
                       evaluations = counts(), convergence = opt$convergence,
-                      message = opt$message, gradient_max = gnorm,
-                      warnings = warnings), if (std) list(centred_z = TRUE)))
+                      message = opt$message, max_grad = gnorm,
+                      warnings = warnings, centred_z = if (std) TRUE))
 }
 
 # The approximated log-likelihood of a fitted slope model's data at other

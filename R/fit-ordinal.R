@@ -235,11 +235,11 @@ ordinal_fit_finish <- function(psi, opt, gfun, X, ctr, scl, k1, pen, nAGQ, contr
        modes = list(mode = final$mode, scale = final$scale, post_mean = final$post_mean,
                     post_var = final$post_var, loglik = final$cluster_loglik),
        nAGQ = nAGQ, singular = singular,
-       optinfo = list(method = if (nAGQ == 1L) "Laplace" else sprintf("AGHQ (nAGQ = %d)", nAGQ),
-                      optimizer = opt$optimizer, iterations = opt$iterations,
+       optinfo = new_optinfo(method = if (nAGQ == 1L) "Laplace" else sprintf("AGHQ (nAGQ = %d)", nAGQ),
+                      optimizer = opt$optimizer, nAGQ = nAGQ, iterations = opt$iterations,
                       evaluations = counts()[["evals"]], engine_calls = counts()[["calls"]], convergence = opt$convergence,
-                      message = opt$message, gradient_max = gnorm,
-                      hessian_condition = info$condition,
+                      message = opt$message, max_grad = gnorm,
+                      hessian_cond = info$condition,
                       warnings = warnings))
 }
 

@@ -67,12 +67,10 @@ sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, pen
        gradient = est$grad, hessian = est$hess, cov_theta = est$cov_chol, npar = P,
        family = family, modes = modes, terms = terms, singular = est$singular,
        on_boundary = est$on_boundary, structures = structures,
-       optinfo = list(optimizer = paste0(if (!is.null(run$stages$nlminb)) "Newton-BFGS, then nlminb"
+       optinfo = new_optinfo(optimizer = paste0(if (!is.null(run$stages$nlminb)) "Newton-BFGS, then nlminb"
                                          else "Newton-BFGS",
                                          ", then Newton steps with recomputed Hessians"),
                       method = "Laplace (sparse)", nAGQ = 1L, stages = run$stages,
-                      iterations = sum(vapply(run$stages, function(s) as.integer(s$iterations), 1L)),
-                      evaluations = sum(vapply(run$stages, function(s) as.integer(s$evaluations), 1L)),
                       convergence = run$opt$convergence, message = run$opt$message,
                       max_grad = est$gmax_star, max_grad_user = max(abs(est$grad[!est$on_boundary]), 0),
                       grad_basis = grad_basis_of(!tx$identity), scaled_grad = est$nstep,

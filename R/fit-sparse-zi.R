@@ -117,11 +117,9 @@ sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method
   stages <- fin$stages
   list(theta = theta, gradient = grad, hessian = hess, cov_theta = cov_theta,
        on_boundary = on_boundary,
-       optinfo = list(optimizer = sparse_optimizer_name(stages),
+       optinfo = new_optinfo(optimizer = sparse_optimizer_name(stages),
                       method = method, nAGQ = 1L,
                       stages = stages,
-                      iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
-                      evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
                       convergence = fin$opt$convergence, message = fin$opt$message,
                       max_grad = gmax, scaled_grad = nstep,
                       hessian_cond = attr(cov_theta, "cond") %||% NA_real_,

@@ -198,7 +198,7 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
        gradient = tl$gradient, hessian = tl$hessian, cov_theta = tl$cov_theta, family = family,
        modes = list(eta = m$eta, zlink = m$a, u = m$u, b = m$b), terms = allterms[ic],
        zterms = zterms, singular = any(tl$on_boundary), on_boundary = tl$on_boundary,
-       optinfo = tl$optinfo)
+       optinfo = tl$optinfo, engine = "laplace_sparse_zero_re")
 }
 
 # Whether the two-part sparse engine searches a second time, with wide

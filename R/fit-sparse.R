@@ -147,21 +147,19 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
        family_par = family_parameter(family, theta, cov_theta),
        gradient = grad, hessian = hess, cov_theta = cov_theta, family = family,
        modes = modes, terms = terms, singular = any(on_boundary), on_boundary = on_boundary,
-       optinfo = c(list(optimizer = sparse_optimizer_name(stages),
+       optinfo = new_optinfo(optimizer = sparse_optimizer_name(stages),
                       method = "Laplace (sparse)", nAGQ = 1L,
                       stages = stages,
-                      iterations = sum(vapply(stages, function(s) as.integer(s$iterations), 1L)),
-                      evaluations = sum(vapply(stages, function(s) as.integer(s$evaluations), 1L)),
                       convergence = opt$convergence, message = opt$message,
                       max_grad = gmax_star, max_grad_user = gmax,
                       grad_basis = grad_basis_of(!rp$identity), scaled_grad = nstep,
                       hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
                       nnz_factor = modes$nnz_factor, warnings = warn, nthreads = nthreads,
                       boundary_check = vb$record, dispersion_limit = any(dlim),
-                      reparameterized = !rp$identity),
-                 # as on the LMM routes (lmm_standard_z()): a far-off slope's
-                 # term mapped by its LQ factor
-                 if (rp$far) list(centred_z = TRUE)))
+                      reparameterized = !rp$identity,
+                      # as on the LMM routes (lmm_standard_z()): a far-off
+                      # slope's term mapped by its LQ factor
+                      centred_z = if (rp$far) TRUE))
 }
 
 # The last stage, in the user's parameterization: the Hessian (forward
@@ -386,7 +384,8 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
     xlevels = frame_xlevels(mt, mf, fallback = TRUE), contrasts = attr(X, "contrasts"),
     re_formula = lapply(find_bars(formula), function(bb) bb[[2L]]),
     na.action = attr(mf, "na.action"), nAGQ = 1L, singular = fit$singular,
-    gradient = fit$gradient, hessian = fit$hessian, optinfo = fit$optinfo)
+    gradient = fit$gradient, hessian = fit$hessian, optinfo = fit$optinfo,
+    engine = engine_info(fit$engine %||% "laplace_sparse", workers = !is.null(fit$distributed)))
   class(obj) <- c("glmmgee_glmm_sparse", "glmmgee_glmm")
   keep_cov_star(obj)
 }

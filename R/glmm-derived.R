@@ -16,6 +16,9 @@ glmm_derived_fields <- c("X", "Z", "eta_fixed", "linear.predictors", "fitted.val
 #' @export
 `$.glmmgee_glmm` <- function(x, name) {
   v <- .subset2(x, name, exact = FALSE)
+  # A record of an earlier version, read on today's schema (fit-object.R).
+  if (identical(name, "optinfo") && !is.null(v) && !"converged" %in% names(v))
+    return(upgrade_optinfo(v))
   if (!is.null(v) || is.null(.subset2(x, "model"))) return(v)
   # Partial names as `$` allows them on lists (fit$fitted).
   k <- pmatch(name, glmm_derived_fields)

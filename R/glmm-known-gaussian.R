@@ -223,7 +223,7 @@ new_glmm_known <- function(fit, X, y, offset, terms, mf, mt, call, formula, fami
              family = family, terms = reterms, modes = list(eta = eta),
              singular = any(fit$singular) || isTRUE(fit$residual_zero),
              gradient = NULL, hessian = NULL,
-             optinfo = c(fit$optinfo, list(nAGQ = 1L, residual_zero = isTRUE(fit$residual_zero))))
+             optinfo = fit$optinfo, engine = "known_gaussian")
   Z <- methods::as(do.call(cbind, Zs), "generalMatrix")
   obj <- new_glmm_sparse(sf, X = X, y = y, weights = rep(1, n), offset = offset,
                          re = list(Z = Z), mf = mf, mt = mt, call = call, formula = formula)

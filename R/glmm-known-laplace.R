@@ -98,7 +98,7 @@ new_glmm_known_laplace <- function(fit, X, resp, offset, tm, L, mf, mt, call, fo
   sf <- list(beta = fit$beta, theta = theta, cov_theta = cov_theta, loglik = fit$loglik,
              sigma = 1, dispersion = NULL, family_par = NULL, family = family,
              terms = list(reterm), modes = list(eta = fit$eta), singular = fit$singular,
-             gradient = fit$gradient, hessian = NULL, optinfo = c(fit$optinfo, list(nAGQ = 1L)))
+             gradient = fit$gradient, hessian = NULL, optinfo = fit$optinfo, engine = "known_laplace")
   Z <- Matrix::sparseMatrix(i = seq_len(n), j = tm$index, x = 1, dims = c(n, nl))
   obj <- new_glmm_sparse(sf, X = X, y = resp$y, weights = resp$weights, offset = offset,
                          re = list(Z = Z), mf = mf, mt = mt, call = call, formula = formula)

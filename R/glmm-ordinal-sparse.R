@@ -189,6 +189,7 @@ new_glmm_ordinal_sparse <- function(fit, X, resp, re, w, off, family, mf, mt, ca
     prior.weights = if (any(w != 1)) w, offset = if (any(off != 0)) off,
     X = X, model = mf, terms = mt, xlevels = frame_xlevels(mt, mf),
     contrasts = attr(X, "contrasts"), na.action = attr(mf, "na.action"),
-    nAGQ = 1L, singular = fit$singular, optinfo = fit$optinfo),
+    nAGQ = 1L, singular = fit$singular, optinfo = fit$optinfo,
+    engine = engine_info("laplace_sparse")),
     class = c("glmmgee_glmm_ordinal_sparse", "glmmgee_glmm_ordinal", "glmmgee_glmm"))
 }

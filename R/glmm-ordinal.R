@@ -250,7 +250,8 @@ ordinal_frame_fields <- function(fit, X, mf, mt, lev) {
   list(cluster_loglik = stats::setNames(fit$modes$loglik, lev),
        model = mf, terms = mt, xlevels = frame_xlevels(mt, mf),
        contrasts = attr(X, "contrasts"), na.action = attr(mf, "na.action"),
-       nAGQ = fit$nAGQ, singular = fit$singular, optinfo = fit$optinfo)
+       nAGQ = fit$nAGQ, singular = fit$singular, optinfo = fit$optinfo,
+       engine = engine_info("ordinal_agq"))
 }
 
 # The fitted object with q random effects (random slopes): the fields of

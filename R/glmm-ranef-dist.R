@@ -154,11 +154,13 @@ new_dist_glmm <- function(fit, normal, X, Z, y, weights, offset, re, mf, mt, cal
                modes = list(mode = matrix(s$mode - centre), mode_var = matrix(mode_var),
                             post_mean = matrix(s$mean - centre), post_var = matrix(s$var),
                             loglik = s$cluster_loglik),
-               optinfo = list(optimizer = "nlminb", method = fit$prior$type,
+               engine = "agq_ranef_dist",
+               optinfo = new_optinfo(optimizer = "nlminb", method = fit$prior$type,
                               iterations = fit$opt$iterations,
                               evaluations = fit$opt$evaluations[["function"]],
                               convergence = fit$opt$convergence, message = fit$opt$message,
-                              warnings = fit$warn))
+                              max_grad = if (length(fit$gradient)) max(abs(fit$gradient)),
+                              hessian_cond = attr(fit$cov_theta, "cond"), warnings = fit$warn))
   obj <- new_glmm(core, X = X, Z = Z, y = y, weights = weights, offset = offset, re = re,
                   mf = mf, mt = mt, call = call, formula = formula)
   obj$D <- matrix(fit$prior$variance, 1, 1, dimnames = list("(Intercept)", "(Intercept)"))

@@ -118,7 +118,7 @@ new_glmm_sharded <- function(fit, mod, p2, agreed, formula, fixed, fenv, call) {
     terms = mt, frame_prototype = proto, xlevels = stats::.getXlevels(mt, proto), contrasts = p2[[1L]]$contrasts,
     re_formula = lapply(find_bars(formula), function(b) b[[2L]]),
     nAGQ = fit$nAGQ, singular = fit$singular, gradient = fit$gradient,
-    hessian = fit$hessian, optinfo = fit$optinfo,
+    hessian = fit$hessian, optinfo = fit$optinfo, engine = engine_info("agq", workers = TRUE),
     distributed = c(fit$distributed, list(rows_read = agreed$rows, rows_used = agreed$kept))),
     class = c("glmmgee_glmm_sharded", "glmmgee_glmm")))
 }

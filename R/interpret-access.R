@@ -50,6 +50,9 @@ re_structure <- function(fit, caller) {
 }
 
 re_structure_sparse <- function(fit, p) {
+  # (Z is a Matrix: a fit read by readRDS() in a session that has not
+  # loaded Matrix cannot index it otherwise)
+  requireNamespace("Matrix", quietly = TRUE)
   tms <- fit$reterms
   rows <- cols <- idx <- integer()
   off <- 0L
@@ -98,9 +101,6 @@ lambda_of <- function(re, theta) {
   L[cbind(re$pattern$row, re$pattern$col)] <- theta[re$lambda_index]
   L
 }
-
-# Which view a fit's coefficients answer.
-fit_view <- function(fit) if (is_glmm(fit)) "conditional" else "marginal"
 
 view_label <- function(view) {
   switch(view,

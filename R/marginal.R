@@ -74,6 +74,7 @@ marginal_coefs <- function(fit, std_errors = TRUE, workers = NULL) {
     stop("'std_errors' must be TRUE or FALSE", call. = FALSE)
   if (inherits(fit, "glmmgee_glmm_sharded"))
     return(marginal_coefs_sharded(fit, std_errors, workers, match.call()))
+  require_capability(fit, "marginal", "marginal_coefs()")
   re <- re_structure(fit, "marginal_coefs")
   fam <- fit$family
   X <- fit$X

@@ -498,7 +498,7 @@ fitted.glmmgee_glmm_ordinal <- function(object, ...) {
 simulate.glmmgee_glmm_ordinal <- function(object, nsim = 1, seed = NULL,
                                           re = c("new", "fitted"), ...) {
   check_dots(..., .method = "simulate.glmmgee_glmm_ordinal", .allow = c("newdata", "re.form", "use.u", "na.action"))
-  simulate_refuse_newdata(list(...))
+  simulate_refuse_newdata(object, list(...))
   re <- ordinal_simulate_re(re, list(...))
   if (!is.null(seed)) set.seed(seed)
   eta0 <- drop(object$X %*% object$coefficients) + (object$offset %||% 0)

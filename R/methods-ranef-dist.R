@@ -118,7 +118,7 @@ simulate.glmmgee_glmm_dist <- function(object, nsim = 1, seed = NULL, ...) {
   check_dots(..., .method = "simulate.glmmgee_glmm_dist", .allow = c("newdata", "use.u", "na.action"))
   if (isTRUE(list(...)$use.u))
     stop("simulate(use.u = TRUE) is not available for non-normal random effects: it draws new ones", call. = FALSE)
-  simulate_refuse_newdata(list(...))
+  simulate_refuse_newdata(object, list(...))
   if (!is.null(seed)) set.seed(seed)
   rd <- object$ranef_dist
   fam <- object$family

@@ -300,7 +300,7 @@ simulate.glmmgee_glmm_zi <- function(object, nsim = 1, seed = NULL, re.form = NA
   check_dots(..., .method = "simulate.glmmgee_glmm_zi", .allow = c("newdata", "use.u", "na.action"))
   if ("use.u" %in% ...names()) re.form <- use_u_re_form(list(...)$use.u, !missing(re.form))
   check_nsim(nsim)
-  simulate_refuse_newdata(list(...))
+  simulate_refuse_newdata(object, list(...))
   rs <- simulate_seed(seed)
   if (!is.null(rs$old)) on.exit(assign(".Random.seed", rs$old, envir = globalenv()))
   rng <- rs$rng

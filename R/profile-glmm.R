@@ -62,10 +62,10 @@
 profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20L,
                                  refine = 0.95, criterion = NULL, ...) {
   check_dots(..., .method = "profile.glmmgee_glmm")
-  refuse_ordinal(fitted, "profile()", "confint(fit) gives Wald intervals")
-  if (is_dist_fit(fitted))
-    stop(sprintf("profile(): the profile table is not available for a %s random intercept; confint(fit, method = \"profile\") gives its profile-likelihood intervals",
-                 fitted$ranef_dist$type), call. = FALSE)
+  require_capability(fitted, "profile", "profile()",
+                     if (has_capability(fitted, "confint_profile"))
+                       "confint(fit, method = \"profile\") gives its profile-likelihood intervals"
+                     else "use confint(fit, method = \"Wald\")")
   reml <- isTRUE(fitted$REML)
   if (!reml && !is.null(criterion) && !identical(criterion, "ML"))
     stop("'criterion = \"REML\"' needs a fit with REML = TRUE", call. = FALSE)

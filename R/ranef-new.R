@@ -57,13 +57,10 @@
 #' }
 #' @export
 ranef_new <- function(fit, newdata, level = 0.95, nAGQ = NULL) {
-  if (inherits(fit, "glmmgee_glmm_zi"))
-    stop("'fit': random effects of new clusters are not available for zero-inflated, hurdle or dispersion-formula fits",
-         call. = FALSE)
-  refuse_ordinal(fit, "ranef_new()")
   if (!is_glmm(fit))
     stop(sprintf("'fit' must be a glmm() fit, not an object of class \"%s\"", class(fit)[1L]),
          call. = FALSE)
+  require_capability(fit, "ranef_new", "ranef_new()")
   if (!is.data.frame(newdata) || !nrow(newdata))
     stop("'newdata' must be a data frame with the new clusters' observations", call. = FALSE)
   check_level(level)
@@ -121,8 +118,6 @@ refuse_ranef_newdata <- function(dots, what) {
 }
 
 ranef_new_sparse <- function(fit, newdata, level) {
-  if (any(vapply(fit$reterms, function(tm) isTRUE(tm$known_cov), TRUE)))
-    stop("ranef_new() does not support known-covariance terms", call. = FALSE)
   env <- environment(fit$formula) %||% parent.frame()
   f <- new_cluster_frame_formula(fit$formula)
   environment(f) <- env

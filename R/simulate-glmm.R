@@ -81,9 +81,7 @@ simulate.glmmgee_glmm <- function(object, nsim = 1, seed = NULL, re.form = NA, n
   if (!is.null(weights))
     stop("'weights' is for simulations at 'newdata'; those of the fitted rows are the fit's prior weights",
          call. = FALSE)
-  if (new_re && re_known_cov(object))
-    stop("simulate() with new random effects (re.form = NA) is not available for a known-covariance term; use re.form = NULL",
-         call. = FALSE)
+  if (new_re) require_capability(object, "simulate_new_re", "simulate()", "use re.form = NULL")
   rs <- simulate_seed(seed)
   if (!is.null(rs$old)) on.exit(assign(".Random.seed", rs$old, envir = globalenv()))
   rng <- rs$rng
@@ -102,13 +100,10 @@ simulate.glmmgee_glmm <- function(object, nsim = 1, seed = NULL, re.form = NA, n
 # `newdata` argument fell into `...` and was ignored without a word, so a
 # user asking for simulations at new covariate values got the fitted
 # rows' instead: refused by name.
-simulate_refuse_newdata <- function(dots) {
+simulate_refuse_newdata <- function(object, dots) {
   if ("newdata" %in% names(dots))
-    stop("'newdata' is not taken by simulate() of this fit (zero-inflated, hurdle, dispersion-formula, ",
-         "ordinal and non-normal random-effect fits draw responses for the rows the model was fitted to); ",
-         "use predict(newdata = ) for their means. simulate(newdata = ) is available for glmm() fits ",
-         "with normal random effects and no zero or dispersion part",
-         call. = FALSE)
+    require_capability(object, "simulate_newdata", "simulate(newdata = )",
+                       "use predict(newdata = ) for the means at 'newdata'")
   invisible(NULL)
 }
 

@@ -8,9 +8,8 @@ simulate_newdata <- function(object, nsim, seed, new_re, newdata, allow.new.leve
                              na.action) {
   if (!is.data.frame(newdata)) stop("'newdata' must be a data frame", call. = FALSE)
   check_flag(allow.new.levels, "allow.new.levels")
-  if (re_known_cov(object))
-    stop("simulate(newdata = ) is not available for a known-covariance term (new levels' effects depend on K)",
-         call. = FALSE)
+  require_capability(object, "simulate_newdata", "simulate(newdata = )",
+                     "new levels' effects depend on K")
   env <- environment(object$formula) %||% parent.frame()
   newdata <- na_columns_as_fit(object, newdata)
   nd <- simulate_newdata_rows(object, newdata, na.action, env)

@@ -346,9 +346,8 @@ data_scale_icc <- function(fit) {
 # count part's shares alone, with a null model without the zero part,
 # would misstate the variance of the data.
 refuse_two_part_shares <- function(fit, caller) {
-  kind <- fit$aux$kind
-  if (is.null(kind) || identical(kind, "disp")) return(invisible())
-  stop(sprintf("%s(): not available for zero-inflated or hurdle models: the variance shares of Nakagawa et al. (2017) are on one linear predictor's scale, and this model has two (the count part's log mean and the zero part's logit%s); use VarCorr() for both parts' variances",
-               caller, if (!is.null(fit$aux$zi$re)) ", each with random effects" else ""),
-       call. = FALSE)
+  require_capability(fit, "variance_shares", paste0(caller, "()"), sprintf(paste0(
+    "they are on one linear predictor's scale, and this model has two (the count part's log ",
+    "mean and the zero part's logit%s); use VarCorr() for both parts' variances"),
+    if (!is.null(fit$aux$zi$re)) ", each with random effects" else ""))
 }

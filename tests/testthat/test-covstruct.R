@@ -44,7 +44,7 @@ test_that("ar1(): the covstruct vignette's gaussian AR(1) model matches glmmTMB"
   ci <- confint(f, method = "Wald")
   expect_true(all(is.finite(ci)))
   expect_true(all(ci[, 1] < ci[, 2]))
-  expect_error(profile(f), "not available")
+  expect_error(profile(f), "does not provide a profile-likelihood table for structured-covariance")
   expect_equal(unname(sqrt(diag(vcov(f)))), unname(sqrt(f$cov_structure[1, 1])))
 })
 

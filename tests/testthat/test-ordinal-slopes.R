@@ -135,7 +135,7 @@ test_that("random slopes: simulated truth recovered, a maximum, and the intercep
   for (fit in f[c("lap", "agq")]) {
     expect_s3_class(fit, "glmmgee_glmm_ordinal_re")
     expect_identical(fit$optinfo$convergence, 0L)
-    expect_lt(fit$optinfo$gradient_max, 1e-3)
+    expect_lt(fit$optinfo$max_grad, 1e-3)
     se <- sqrt(diag(vcov(fit)))
     expect_true(all(abs(coef(fit) - c(-1, 0.5, 2, 1, -0.5)) < 4 * se))
     vc <- VarCorr(fit)
