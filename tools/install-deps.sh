@@ -38,7 +38,7 @@ debs=(r-cran-rcpp r-cran-rcppeigen r-cran-bh r-cran-matrix r-cran-nlme
       # what glmtoolbox and DHARMa (GEE references) need from Debian, so
       # that only Rfast, qgam and gap compile from CRAN
       r-cran-suppdists r-cran-ape r-cran-doparallel r-cran-lazyeval
-      r-cran-htmlwidgets r-cran-crosstalk r-cran-plotly)
+      r-cran-htmlwidgets r-cran-crosstalk r-cran-plotly r-cran-shiny r-cran-plyr)
 # Not built by Debian: from CRAN (marginaleffects and modelsummary are
 # pure R plus data.table/checkmate above, about 1.5 minutes on 2 cores;
 # gaston, multgee, GMMAT and nanoparquet compile C++; nanoparquet reads
