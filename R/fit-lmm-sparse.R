@@ -265,6 +265,115 @@ lmm_sparse_leave_bound <- function(f, lower, r, run, rounds = 2L) {
   r
 }
 
+# The search of the profiled criterion on its engine `st`: `resid` the
+# fixed effects' least squares residuals where X is used as it is (NULL
+# otherwise). Returns the search's end `opt` and the `optimizer` that made it.
+lmm_sparse_search <- function(st, X, y, re, weights, offset, reml, start, use_grad, control,
+                              resid, yo, all_pos) {
+  # Random-intercept models are searched by Newton's method on the exact
+  # gradient (lmm_sparse_newton()) from a moment estimate
+  # (lmm_sparse_moment_start()); where none is made or the search gives up,
+  # nlminb searches from lme4's start (or the user's) as before.
+  ms <- if (is.null(start) && use_grad && re$ntheta <= 4L)
+    lmm_sparse_moment_start(X, y, re, weights, offset, st$scale, resid, reml, yo, all_pos)
+  opt <- if (!is.null(ms))
+    lmm_sparse_newton(st$eng, st$n, st$p, st$logw, reml, re$lower, ms, 1e-3 * st$scale,
+                      control)
+  newton <- !is.null(opt)
+  search_grad <- FALSE
+  if (!newton) {
+    nl <- lmm_sparse_nlminb(st, re, reml, start, use_grad, control, weights)
+    opt <- nl$opt
+    search_grad <- nl$search_grad
+  }
+  list(opt = opt, optimizer = if (newton) "Newton (profiled criterion, exact gradient)"
+                             else if (search_grad) "nlminb (profiled criterion, exact gradient)"
+                             else "nlminb (profiled criterion)")
+}
+
+# The search by nlminb from lme4's start (or the user's `start`), where the
+# Newton search from a moment start is not made or gives up: on the exact
+# gradient where it costs less than nlminb's differences (`search_grad`).
+lmm_sparse_nlminb <- function(st, re, reml, start, use_grad, control, weights) {
+  eng <- st$eng
+  n <- st$n
+  p <- st$p
+  logw <- st$logw
+  lower <- re$lower
+  # The search takes the exact gradient when it costs less than the
+  # ntheta evaluations nlminb's differences take (rough operation counts of
+  # the factor at lme4's start, plus R's cost of a call, about 1e4 of them;
+  # a crossed design with a dense factor, such as 100 x 50 levels, is better
+  # off differencing).
+  search_grad <- use_grad && {
+    cpp_lmmsp_eval(eng, ifelse(re$lower == 0, 1, 0), FALSE)
+    co <- cpp_lmmsp_costs(eng)
+    co[["grad"]] <= re$ntheta * (co[["eval"]] + 1e4)
+  }
+  obj <- if (search_grad) lmm_sparse_objective(eng, n, p, logw, reml)
+  f <- obj$fn %||% function(th) lmm_sparse_deviance(cpp_lmmsp_eval(eng, th, FALSE), n, p, logw, reml)
+  th0 <- ifelse(lower == 0, 1, 0)
+  if (!is.null(start)) {
+    k <- p + re$ntheta + 1L
+    if (!is.numeric(start) || length(start) != k || !all(is.finite(start)))
+      stop(sprintf("'start' for a linear mixed model with several random-effect terms must be a finite numeric vector of length %d (fixed effects, covariance parameters, log sigma)",
+                   k), call. = FALSE)
+    th0 <- pmax(start[p + seq_len(re$ntheta)] / exp(start[[k]]) * st$scale, lower)
+  }
+  # The check of nlminb's end takes the exact gradient whenever it exists,
+  # also where the search differences the criterion.
+  vgr <- obj$gr %||% if (use_grad) lmm_sparse_objective(eng, n, p, logw, reml,
+                                                        lmm_sparse_grad_after)$gr
+  opt <- lmm_sparse_optimize(f, lower, th0, obj$gr, control, vgr,
+                             lmm_ridge_pairs(re, weights > 0))
+  list(opt = opt, search_grad = search_grad)
+}
+
+# The warnings of a profiled fit: the search's own verdict where it did not
+# report convergence (with the remaining Newton step of its verification
+# `vf`), and a singular fit.
+lmm_sparse_warnings <- function(opt, vf, singular, reml, control) {
+  c(if (opt$convergence != 0L)
+      sprintf("optimizer did not report convergence: %s; %s%s", opt$message,
+              if (isTRUE(vf$hessian_pd))
+                sprintf("remaining Newton step %.2g (tolerance %.2g)", vf$nstep, control$grad_tol)
+              else "the criterion's Hessian is not positive definite there",
+              if (grepl("limit", opt$message))
+                " (raise glmm_control(iter.max, eval.max); the fit may still be improving)"
+              else ""),
+    if (singular && reml) reml_singular_message,
+    if (singular && !reml)
+      paste0("singular fit: a random-effect variance is estimated at zero (or a correlation at +/-1)",
+             "; verified: a restart from the interior found no higher log-likelihood"))
+}
+
+# A random slope far from zero beside its term's intercept sends the search
+# to the centred design (lmm_sparse_centring(), lmm_sparse_standard_z()):
+# returns the fit mapped back (`fit`), or where there is none to map, the
+# `start` of the search on the user's Z.
+lmm_sparse_fit_centred <- function(X, y, re, weights, offset, reml, control, start) {
+  zc <- lmm_sparse_centring(re, weights > 0)
+  if (is.null(zc)) return(list(start = start))
+  fc <- lmm_sparse_fit(X, y, zc$re, weights, offset, reml, control,
+                       lmm_sparse_start_star(start, zc, ncol(X)), centre = FALSE)
+  # An optimum interior in the centred terms maps back; otherwise the fit
+  # as before.
+  il <- ncol(X) + lmm_sparse_centred_index(re, zc)$par
+  # Interior, or a two-column term at a correlation of +/-1 (or its
+  # slope's variance 0), which keeps its face under the map
+  # (lmm_face_map()): mapped. From the user's Z, that boundary fit ended
+  # within 1e-4 of lmer's log-likelihood with a false "false convergence"
+  # warning.
+  if (fc$optinfo$convergence == 0L &&
+      (!any(fc$on_boundary[il]) || lmm_face_mappable(fc, zc, re)))
+    return(list(fit = lmm_sparse_standard_z(fc, zc, re)))
+  # On the boundary in a centred term, the search on the user's Z starts
+  # from the centred optimum mapped back (Lambda = L, L W' = Tk^-1 Lambda*).
+  if (is.null(start) && all(is.finite(fc$theta)))
+    start <- lmm_sparse_start_star(unname(fc$theta), zc, ncol(X), inverse = TRUE)
+  list(start = start)
+}
+
 # `start`: NULL (lme4's start, the identity factor on the scaled design) or
 # the sparse engine's parameter vector (fixed effects, Lambda's entries,
 # log sigma; glmm_sparse_fit()'s `start`), of which only Lambda / sigma is
@@ -292,25 +401,10 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   if (is.null(lf) || lf$rank < p) check_full_rank(X)
   if (n <= p) stop(sprintf("%s needs more observations than fixed effects",
                            if (reml) "REML" else "The model"), call. = FALSE)
-  zc <- if (centre) lmm_sparse_centring(re, weights > 0)
-  if (!is.null(zc)) {
-    fc <- lmm_sparse_fit(X, y, zc$re, weights, offset, reml, control,
-                         lmm_sparse_start_star(start, zc, p), centre = FALSE)
-    # An optimum interior in the centred terms maps back; otherwise the fit
-    # as before.
-    il <- ncol(X) + lmm_sparse_centred_index(re, zc)$par
-    # Interior, or a two-column term at a correlation of +/-1 (or its
-    # slope's variance 0), which keeps its face under the map
-    # (lmm_face_map()): mapped. From the user's Z, that boundary fit ended
-    # within 1e-4 of lmer's log-likelihood with a false "false convergence"
-    # warning.
-    if (fc$optinfo$convergence == 0L &&
-        (!any(fc$on_boundary[il]) || lmm_face_mappable(fc, zc, re)))
-      return(lmm_sparse_standard_z(fc, zc, re))
-    # On the boundary in a centred term, the search on the user's Z starts
-    # from the centred optimum mapped back (Lambda = L, L W' = Tk^-1 Lambda*).
-    if (is.null(start) && all(is.finite(fc$theta)))
-      start <- lmm_sparse_start_star(unname(fc$theta), zc, ncol(X), inverse = TRUE)
+  if (centre) {
+    cf <- lmm_sparse_fit_centred(X, y, re, weights, offset, reml, control, start)
+    if (!is.null(cf$fit)) return(cf$fit)
+    start <- cf$start
   }
   # The criterion is evaluated on a centred and scaled X (lmm_standard_x()).
   tx <- lmm_design_transform(X)
@@ -321,45 +415,9 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   logw <- st$logw
   use_grad <- z_dim(re$Z)[[2L]] <= lmm_sparse_grad_max_q
   lower <- re$lower
-  # Random-intercept models are searched by Newton's method on the exact
-  # gradient (lmm_sparse_newton()) from a moment estimate
-  # (lmm_sparse_moment_start()); where none is made or the search gives up,
-  # nlminb searches from lme4's start (or the user's) as before.
-  ms <- if (is.null(start) && use_grad && re$ntheta <= 4L)
-    lmm_sparse_moment_start(X, y, re, weights, offset, st$scale,
-                            if (isTRUE(tx$identity)) lf$residuals, reml, yo, all_pos)
-  opt <- if (!is.null(ms))
-    lmm_sparse_newton(eng, n, p, logw, reml, lower, ms, 1e-3 * st$scale, control)
-  newton <- !is.null(opt)
-  search_grad <- FALSE
-  if (!newton) {
-    # The search takes the exact gradient when it costs less than the
-    # ntheta evaluations nlminb's differences take (rough operation counts of
-    # the factor at lme4's start, plus R's cost of a call, about 1e4 of them;
-    # a crossed design with a dense factor, such as 100 x 50 levels, is better
-    # off differencing).
-    search_grad <- use_grad && {
-      cpp_lmmsp_eval(eng, ifelse(re$lower == 0, 1, 0), FALSE)
-      co <- cpp_lmmsp_costs(eng)
-      co[["grad"]] <= re$ntheta * (co[["eval"]] + 1e4)
-    }
-    obj <- if (search_grad) lmm_sparse_objective(eng, n, p, logw, reml)
-    f <- obj$fn %||% function(th) lmm_sparse_deviance(cpp_lmmsp_eval(eng, th, FALSE), n, p, logw, reml)
-    th0 <- ifelse(lower == 0, 1, 0)
-    if (!is.null(start)) {
-      k <- p + re$ntheta + 1L
-      if (!is.numeric(start) || length(start) != k || !all(is.finite(start)))
-        stop(sprintf("'start' for a linear mixed model with several random-effect terms must be a finite numeric vector of length %d (fixed effects, covariance parameters, log sigma)",
-                     k), call. = FALSE)
-      th0 <- pmax(start[p + seq_len(re$ntheta)] / exp(start[[k]]) * st$scale, lower)
-    }
-    # The check of nlminb's end takes the exact gradient whenever it exists,
-    # also where the search differences the criterion.
-    vgr <- obj$gr %||% if (use_grad) lmm_sparse_objective(eng, n, p, logw, reml,
-                                                          lmm_sparse_grad_after)$gr
-    opt <- lmm_sparse_optimize(f, lower, th0, obj$gr, control, vgr,
-                               lmm_ridge_pairs(re, weights > 0))
-  }
+  found <- lmm_sparse_search(st, X, y, re, weights, offset, reml, start, use_grad, control,
+                             if (isTRUE(tx$identity)) lf$residuals, yo, all_pos)
+  opt <- found$opt
   # The Newton search hands over cpp_lmmsp_final()'s list at its end when
   # its engine's factor is still that point's (the same numbers; one
   # evaluation fewer).
@@ -437,27 +495,14 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   loglik_ml <- if (reml) -(ev$ldL2 + n * (1 + log(2 * pi * ev$pwrss / n)) - logw) / 2
   grad <- stats::setNames(rep(0, k), pnames)
   vf <- opt$verification
-  warn <- c(if (opt$convergence != 0L)
-              sprintf("optimizer did not report convergence: %s; %s%s", opt$message,
-                      if (isTRUE(vf$hessian_pd))
-                        sprintf("remaining Newton step %.2g (tolerance %.2g)", vf$nstep, control$grad_tol)
-                      else "the criterion's Hessian is not positive definite there",
-                      if (grepl("limit", opt$message))
-                        " (raise glmm_control(iter.max, eval.max); the fit may still be improving)"
-                      else ""),
-            if (singular && reml) reml_singular_message,
-            if (singular && !reml)
-              paste0("singular fit: a random-effect variance is estimated at zero (or a correlation at +/-1)",
-                     "; verified: a restart from the interior found no higher log-likelihood"))
+  warn <- lmm_sparse_warnings(opt, vf, singular, reml, control)
   evals <- sum(vapply(opt$runs, function(r) r$evaluations[[1L]], 1))
   family <- fitted_family(family, log(sigma))
   lmm_standard_x(list(beta = beta, theta = theta, loglik = -crit / 2, sigma = sigma, dispersion = sigma,
        family_par = NULL, gradient = grad, hessian = hess, cov_theta = cov_theta,
        family = family, modes = modes, terms = terms, singular = singular,
        on_boundary = on_boundary, loglik_ml = loglik_ml,
-       optinfo = list(optimizer = if (newton) "Newton (profiled criterion, exact gradient)"
-                                  else if (search_grad) "nlminb (profiled criterion, exact gradient)"
-                                  else "nlminb (profiled criterion)",
+       optinfo = list(optimizer = found$optimizer,
                       method = if (reml) "REML" else "ML (profiled, sparse Cholesky)",
                       nAGQ = 1L,
                       iterations = sum(vapply(opt$runs, `[[`, 1L, "iterations")),
