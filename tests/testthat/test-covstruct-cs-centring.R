@@ -1,7 +1,7 @@
 # cs() with two columns is the unstructured 2 x 2 term (two standard
 # deviations and a correlation in (-1, 1)), and any invertible map of its
 # columns keeps that family: with a column far from zero it is searched as
-# the unstructured term, centred and mapped back (covstruct-cs2.R).
+# the unstructured term, centred and mapped back (covstruct-cs-two-columns.R).
 
 # cs()'s parameters (log sd1, log sd2, logit-scale rho, i.e. 2 atanh(rho))
 # of a 2 x 2 covariance.

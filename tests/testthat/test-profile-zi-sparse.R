@@ -115,7 +115,7 @@ test_that("several count terms with a fixed zero part, hurdle and dispersion for
 
 test_that("a profile that runs into the region where the Laplace approximation breaks down stops there, with a warning", {
   d <- sal()
-  # The hard ZINB of fit-sparse-zire.R: the fit reaches glmmTMB's optimum,
+  # The hard ZINB of fit-sparse-zi-random.R: the fit reaches glmmTMB's optimum,
   # but lowering the zero part's SD leads the count part's effects to carry
   # the zeros, where the joint mode's negative Hessian becomes nearly
   # singular (points the engine refuses).
