@@ -32,7 +32,7 @@ code_size_file_lines <- function(files) {
     c(lines = length(src), code = length(code))
   }
   m <- vapply(files, one, c(lines = 0, code = 0))
-  data.frame(file = files, lines = m["lines", ], code = m["code", ],
+  data.frame(file = files, lines = as.integer(m["lines", ]), code = as.integer(m["code", ]),
              row.names = NULL, stringsAsFactors = FALSE)
 }
 
