@@ -160,6 +160,17 @@ fixtures <- list(
   gee_ordinal = function() {
     glmmgee::gee(rating ~ temp + contact, data = ordinal::wine, id = judge,
                  family = glmmgee::cumulative("logit"))
+  },
+  nested_agq_slope = function() {
+    d <- sim_binary()
+    glmmgee::glmm(y ~ x + (1 | g2) + (1 + x | g2:id), data = d, family = binomial, nAGQ = 3)
+  },
+  covstruct_lmm_ml_profiled = function() {
+    d <- sim_binary()
+    d$tf <- factor(d$time)
+    old <- options(glmmgee.covstruct_profiled = TRUE)
+    on.exit(options(old))
+    glmmgee::glmm(cont ~ x + cs(0 + tf | id) + (1 | site), data = d)
   }
 )
 
