@@ -79,3 +79,30 @@ test_that("the split files and functions stay within the layout limits", {
   expect_identical(t$long_functions$lines, 5L)
   expect_identical(t$long_files$lines, 8L)
 })
+
+test_that("no test file redefines a function of the test helpers", {
+  # testthat loads every helper-*.R before each test file: a test file that
+  # defines one of their names again silently replaces the shared one for
+  # the rest of that file, and two helpers with one name replace each other.
+  top_defs <- function(f) {
+    ex <- parse(f, keep.source = FALSE)
+    unlist(lapply(ex, function(e) {
+      if (is.call(e) && (identical(e[[1L]], as.name("<-")) || identical(e[[1L]], as.name("="))) &&
+          is.name(e[[2L]]) && is.call(e[[3L]]) && identical(e[[3L]][[1L]], as.name("function")))
+        as.character(e[[2L]])
+    }))
+  }
+  helpers <- list.files(testthat::test_path(), pattern = "^helper.*[.][Rr]$", full.names = TRUE)
+  tests <- list.files(testthat::test_path(), pattern = "^test.*[.][Rr]$", full.names = TRUE)
+  skip_if(!length(helpers) || !length(tests), "the test files are not at hand")
+  hdefs <- lapply(helpers, top_defs)
+  hnames <- unlist(hdefs)
+  twice <- unique(hnames[duplicated(hnames)])
+  expect(!length(twice), paste("defined in more than one helper file:", paste(twice, collapse = ", ")))
+  masked <- unlist(lapply(tests, function(f) {
+    hit <- intersect(top_defs(f), hnames)
+    if (length(hit)) sprintf("%s (%s)", hit, basename(f))
+  }))
+  expect(!length(masked), paste("test files that redefine a helper's function:",
+                                paste(masked, collapse = ", ")))
+})
