@@ -12,7 +12,7 @@ LIBFLAG := $(if $(LIB),-l $(LIB),)
 JOBS ?= 2
 export R_LIBS := $(if $(LIB),$(LIB):,)$(R_LIBS)
 
-.PHONY: deps document install demo test smoke check bench site sanitize clean
+.PHONY: deps document install demo test smoke check bench site sanitize clean size
 
 deps:
 	bash tools/install-deps.sh
@@ -39,6 +39,11 @@ test: deps install
 
 smoke: install
 	GLMMGEE_TEST_LEVEL=smoke $(RSCRIPT) tools/run-tests.R
+
+# The size of R/ in code lines, and the files over 600 lines and functions
+# over 150 lines (tools/code-size.R; --check exits non-zero over a limit).
+size:
+	$(RSCRIPT) tools/code-size.R
 
 # R CMD build (knits the vignettes) and R CMD check --as-cran on the tarball;
 # fails on any ERROR or WARNING (tools/check.sh reads the Status line).

@@ -282,7 +282,7 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
   extra_warn <- ck$extra_warn
   sep <- ck$sep
   # A two-column cs() with a column far from zero is the unstructured term,
-  # which the sparse route centres and maps back (covstruct-cs2.R). Where
+  # which the sparse route centres and maps back (covstruct-cs-two-columns.R). Where
   # that route's Laplace approximation is this route's likelihood (gaussian
   # identity, exact; or nAGQ = 1) the fit goes there; otherwise it is
   # centred here (cs2_centring_one()), and warns only where that fit ended

@@ -1,7 +1,7 @@
 # gee() on the workers of a `parallel` cluster (gee_control(workers = )):
 # the clusters are split once into shards of whole clusters
 # (shard_of_cluster(), fixed by the data and `shards`, never by the
-# workers), each worker keeps an engine per shard (dist-worker-gee.R), and
+# workers), each worker keeps an engine per shard (workers-gee.R), and
 # every step of GeeEngine::fit() runs on sums over shards taken in shard
 # order: the starting least-squares equations, the residual moments behind
 # the scale and working correlation, the whitened cross-product that gives

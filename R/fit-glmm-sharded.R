@@ -1,4 +1,4 @@
-# The one-factor fit on shards held by workers (dist-engine.R): the same
+# The one-factor fit on shards held by workers (workers-engine.R): the same
 # optimizer, boundary verification, Hessian and warnings as glmm_fit(), with
 # the engine's sums taken over shards. `mod` describes the model as
 # glmm_fit() sets it up (see model_spec()); `eng` is a loaded shard engine.

@@ -167,34 +167,19 @@ lmm_covstruct_ray <- function(run, evalf, search, sigma_at, roles, sdy, s0) {
   list(run = run, record = rec)
 }
 
-# The fit: same shape as sparse_covstruct_fit()'s, so new_glmm_sparse() and
-# covstruct_object() build the fitted object.
-lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
-  p <- ncol(X)
-  check_full_rank(X)
-  n <- sum(weights > 0)
-  if (n <= p) stop(sprintf("%s needs more observations than fixed effects",
-                           if (reml) "REML" else "The model"), call. = FALSE)
-  # On a centred and scaled X where the user's loses digits, as the
-  # unstructured profiled route (lmm_design_transform(), lmm_standard_x()):
-  # with x * 1e-6 - 5 beside ar1() + (1 | site) the REML search stopped in
-  # false convergence 0.012 below the optimum, the slope 2% off.
-  tx <- lmm_design_transform(X)
-  X <- tx$M
-  terms <- re$terms
-  st <- lmm_sparse_setup(X, y, re, weights, offset)
+# The structured search from its start: an unstructured term at the plain
+# route's start (the identity relative factor on the scaled design, diagonal
+# 1 / scale); a structure at relative standard deviations 1 (lme4's start on
+# the design as given: the scales of per-level columns such as
+# ar1(0 + time | subj)'s are tiny, and 1 / scale started the search 60 times
+# too wide), correlations at the structure's default. `st` the criterion's
+# engine (lmm_sparse_setup()), `obj` its objective
+# (lmm_covstruct_objective()), `lower` the relative factor's bounds, `df`
+# the residual degrees of freedom, `sdy` y's standard deviation. Returns the
+# search's end `run`, the boundary check's `bc` and the evaluation `ev` at
+# the end (the engine's factor is that point's).
+lmm_covstruct_search <- function(st, obj, terms, k0, roles, lower, df, sdy, control) {
   npar <- vapply(terms, function(t) t$struct$npar, 1L)
-  k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
-  roles <- lmm_covstruct_roles(terms)
-  # The exact gradient from the selected inverse (no dense Q x Q work):
-  # cheaper than nlminb's differences.
-  obj <- lmm_covstruct_objective(st, terms, k0, reml, TRUE)
-  # Start: an unstructured term at the plain route's start (the identity
-  # relative factor on the scaled design, diagonal 1 / scale); a structure
-  # at relative standard deviations 1 (lme4's start on the design as given:
-  # the scales of per-level columns such as ar1(0 + time | subj)'s are
-  # tiny, and 1 / scale started the search 60 times too wide), correlations
-  # at the structure's default.
   nl <- vapply(terms, function(t) t$q * (t$q + 1L) / 2L, 1)
   off_l <- c(0, cumsum(nl))
   phi0 <- numeric(sum(npar))
@@ -202,7 +187,7 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
     t <- terms[[k]]
     il <- off_l[k] + seq_len(nl[k])
     if (t$kind == "us") {
-      phi0[k0[[k]]] <- ifelse(re$lower[il] == 0, 1, 0) / st$scale[il]
+      phi0[k0[[k]]] <- ifelse(lower[il] == 0, 1, 0) / st$scale[il]
     } else {
       phi0[k0[[k]]] <- t$struct$start(1)
     }
@@ -241,8 +226,6 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   bc <- covstruct_verify(search, run, terms, k0)
   bc$record$ridge_restarts <- restarts
   run <- bc$best
-  df <- if (reml) n - p else n
-  sdy <- stats::sd(y[weights > 0])
   sigma_at <- function(ph) {
     e <- cpp_lmmsp_eval(st$eng, obj$theta(ph), FALSE)
     if (isTRUE(e$ok)) sqrt(e$pwrss / df) else NA_real_
@@ -255,10 +238,41 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
                            if (isTRUE(ev$ok)) sqrt(ev$pwrss / df) else NA_real_)
   run <- ray$run
   bc$record$sigma_ray <- ray$record
+  if (isTRUE(ray$record$tried)) ev <- cpp_lmmsp_eval(st$eng, obj$theta(run$par), TRUE)
+  list(run = run, bc = bc, ev = ev)
+}
+
+# The fit: same shape as sparse_covstruct_fit()'s, so new_glmm_sparse() and
+# covstruct_object() build the fitted object.
+lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
+  p <- ncol(X)
+  check_full_rank(X)
+  n <- sum(weights > 0)
+  if (n <= p) stop(sprintf("%s needs more observations than fixed effects",
+                           if (reml) "REML" else "The model"), call. = FALSE)
+  # On a centred and scaled X where the user's loses digits, as the
+  # unstructured profiled route (lmm_design_transform(), lmm_standard_x()):
+  # with x * 1e-6 - 5 beside ar1() + (1 | site) the REML search stopped in
+  # false convergence 0.012 below the optimum, the slope 2% off.
+  tx <- lmm_design_transform(X)
+  X <- tx$M
+  terms <- re$terms
+  st <- lmm_sparse_setup(X, y, re, weights, offset)
+  npar <- vapply(terms, function(t) t$struct$npar, 1L)
+  k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
+  roles <- lmm_covstruct_roles(terms)
+  # The exact gradient from the selected inverse (no dense Q x Q work):
+  # cheaper than nlminb's differences.
+  obj <- lmm_covstruct_objective(st, terms, k0, reml, TRUE)
+  df <- if (reml) n - p else n
+  sdy <- stats::sd(y[weights > 0])
+  found <- lmm_covstruct_search(st, obj, terms, k0, roles, re$lower, df, sdy, control)
+  run <- found$run
+  bc <- found$bc
+  ev <- found$ev
   phi <- run$par
   opt <- list(objective = -2 * run$loglik, convergence = run$opt$convergence,
               message = run$opt$message, stages = run$stages)
-  if (isTRUE(ray$record$tried)) ev <- cpp_lmmsp_eval(st$eng, obj$theta(phi), TRUE)
   if (!isTRUE(ev$ok)) stop("the LMM criterion is not finite at the optimum", call. = FALSE)
   sigma <- sqrt(ev$pwrss / df)
   ls <- log(sigma)
@@ -316,33 +330,11 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   if (reml || !control$hessian) cov_theta[seq_len(p), seq_len(p)] <- sigma^2 * solve(ev$RXtRX)
   grad <- stats::setNames(rep(0, P), pnames)
   grad[cov_idx] <- ll_cov(x0)$gradient
-  # The engine's parameterization (beta, Lambda's entries in the user's
-  # units, log sigma), which the methods shared with unstructured fits read,
-  # with the covariance pushed forward by the Cholesky factor's Jacobian.
-  # Lambda = sigma * chol(D(phi)) from the relative factor the search
-  # evaluated: refactorising D in the user's units fails where a
-  # correlation sits at its limit (cs at rho = -1 / (q - 1)). In the user's
-  # units at fixed log sigma, d phi / d par is 1 (1 / sigma for an
-  # unstructured entry), and Lambda does not move with log sigma.
-  lm <- structure_lambda(terms, k0, phi)
-  lm$lambda <- sigma * lm$lambda
-  lm$J <- sigma * sweep(lm$J, 2L, ifelse(roles == "entry", 1 / sigma, 1), `*`)
-  B <- matrix(0, p + length(lm$lambda) + 1L, P)
-  B[seq_len(p), seq_len(p)] <- diag(1, p)
-  B[p + seq_along(lm$lambda), p + seq_len(sum(npar))] <- lm$J
-  B[nrow(B), P] <- 1
-  cnames <- c(names(beta), re$par_names, "log(sigma)")
-  theta_chol <- stats::setNames(c(beta, lm$lambda, ls), cnames)
-  cov_chol <- na_product(cov_theta, t(B), on_boundary)
-  # REML (and a fit without a Hessian): the fixed effects' block is
-  # sigma^2 (RX'RX)^-1 whatever the covariance parameters' block holds (NA
-  # where their information is not negative definite, which fit_warnings()
-  # reports; na_product() would carry those NA through B's zeros).
-  if (reml || !control$hessian)
-    cov_chol[seq_len(p), seq_len(p)] <- cov_theta[seq_len(p), seq_len(p)]
-  dimnames(cov_chol) <- list(cnames, cnames)
-  attr(cov_chol, "ok") <- attr(cov_theta, "ok")
-  attr(cov_chol, "cond") <- attr(cov_theta, "cond")
+  ch <- lmm_covstruct_chol(terms, k0, phi, roles, sigma, beta, re$par_names, cov_theta,
+                           on_boundary, reml || !control$hessian)
+  lm <- ch$lm
+  theta_chol <- ch$theta
+  cov_chol <- ch$cov
   structures <- covstruct_report(terms, lapply(k0, `+`, p), unname(theta), cov_theta)
   attr(structures, "theta") <- theta
   attr(structures, "cov_theta") <- cov_theta
@@ -355,48 +347,12 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   singular <- any(on_boundary)
   crit <- opt$objective
   loglik_ml <- if (reml) -(ev$ldL2 + n * (1 + log(2 * pi * ev$pwrss / n)) - st$logw) / 2
-  # The remaining Newton step of the (restricted) log-likelihood in the
-  # covariance parameters, scaled by their information (REML: the
-  # differenced Hessian above; ML: the joint observed information). The
-  # step of an unstructured entry is measured relative to sigma, as the
-  # search's parameters are: in the user's units (y * 1e6) it was a step of
-  # 15 in an entry of 1e6, and a false "doubtful convergence".
-  rel <- c(ifelse(roles == "entry", sigma, 1), 1)
-  nstep <- if (control$hessian) newton_decrement(grad[cov_idx] * rel,
-                                                 hess[cov_idx, cov_idx, drop = FALSE] * outer(rel, rel),
-                                                 on_boundary[cov_idx]) else NA_real_
+  steps <- lmm_covstruct_steps(grad[cov_idx], hess[cov_idx, cov_idx, drop = FALSE],
+                               on_boundary[cov_idx], roles, sigma, sdy, reml, control, ll_cov, x0)
+  nstep <- steps$nstep
+  nstep_held <- steps$nstep_held
+  curv_ls <- steps$curv_ls
   gmax <- max(abs(grad[cov_idx][sub]), 0)
-  # The same step with log(sigma) held (its Newton step left out), for
-  # glmm_sparse_covstruct() where sigma is at its zero limit
-  # (covstruct_sigma_zero()): the (restricted) log-likelihood is flat in
-  # log(sigma) there, and the step along that flat direction (0.36 on
-  # cs_data(3) beside (1 | site)) is no sign that the other parameters
-  # have not converged. Nor is sigma, tending to 0, a scale for the
-  # unstructured entries' steps: relative to it the site SD's remaining
-  # step of 1.5e-4 (to its zero boundary, glmmTMB's estimate; the
-  # log-likelihood 4e-6 below glmmTMB's) read as 1.06. There they are
-  # measured relative to y's standard deviation, the scale the other
-  # gaussian routes search on (response_scale()), again free of y's units.
-  # ML too: its step along log(sigma) (12 on a cs() fit at sigma 1.3e-5 of
-  # y's SD) said "doubtful convergence" beside "the fit is on that
-  # boundary, not unconverged".
-  nstep_held <- if (control$hessian) {
-    rel_y <- c(ifelse(roles == "entry", sdy, 1), 1)
-    newton_decrement(grad[cov_idx] * rel_y, hess[cov_idx, cov_idx, drop = FALSE] * outer(rel_y, rel_y),
-                     replace(on_boundary[cov_idx], length(cov_idx), TRUE))
-  } else NA_real_
-  # REML's curvature in log(sigma) from the criterion's values, where sigma
-  # is below 1e-3 of y's standard deviation (covstruct_sigma_limit_reml()):
-  # the second difference over a step of 1 either side. The differenced
-  # Hessian's entry there is the noise of the exact gradient, whose terms
-  # cancel to relative errors near eps / sigma^2: at sigma = 7e-6 on
-  # cs_data(3) beside (1 | site) it read -0.09 where the criterion changes
-  # by 1e-8, and the limit went unrecognized.
-  curv_ls <- if (reml && sigma < 1e-3 * sdy) {
-    k <- length(x0)
-    fl <- vapply(c(-1, 0, 1), function(h) ll_cov(replace(x0, k, x0[[k]] + h), FALSE)$loglik, 1)
-    fl[1] - 2 * fl[2] + fl[3]
-  } else NA_real_
   warn <- fit_warnings(opt, nstep, gmax, singular, if (control$hessian) hess, cov_theta, control,
                        boundary_check = bc$record)
   evals <- sum(vapply(opt$stages, function(s) as.integer(s$evaluations), 1L))
@@ -423,6 +379,90 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
                                             scaled_grad_sigma_held = nstep_held,
                                             curv_log_sigma = curv_ls)))
   lmm_covstruct_standard_x(out, tx, reml)
+}
+
+# The engine's parameterization (beta, Lambda's entries in the user's
+# units, log sigma), which the methods shared with unstructured fits read,
+# with the covariance `cov_theta` of the structures' parameters pushed
+# forward by the Cholesky factor's Jacobian. Returns `lm` (Lambda and its
+# Jacobian), `theta` and `cov`.
+lmm_covstruct_chol <- function(terms, k0, phi, roles, sigma, beta, par_names, cov_theta,
+                               on_boundary, profiled_beta) {
+  p <- length(beta)
+  P <- length(on_boundary)
+  npar <- vapply(terms, function(t) t$struct$npar, 1L)
+  # Lambda = sigma * chol(D(phi)) from the relative factor the search
+  # evaluated: refactorising D in the user's units fails where a
+  # correlation sits at its limit (cs at rho = -1 / (q - 1)). In the user's
+  # units at fixed log sigma, d phi / d par is 1 (1 / sigma for an
+  # unstructured entry), and Lambda does not move with log sigma.
+  lm <- structure_lambda(terms, k0, phi)
+  lm$lambda <- sigma * lm$lambda
+  lm$J <- sigma * sweep(lm$J, 2L, ifelse(roles == "entry", 1 / sigma, 1), `*`)
+  B <- matrix(0, p + length(lm$lambda) + 1L, P)
+  B[seq_len(p), seq_len(p)] <- diag(1, p)
+  B[p + seq_along(lm$lambda), p + seq_len(sum(npar))] <- lm$J
+  B[nrow(B), P] <- 1
+  cnames <- c(names(beta), par_names, "log(sigma)")
+  theta_chol <- stats::setNames(c(beta, lm$lambda, log(sigma)), cnames)
+  cov_chol <- na_product(cov_theta, t(B), on_boundary)
+  # `profiled_beta` (REML, and a fit without a Hessian): the fixed effects'
+  # block is sigma^2 (RX'RX)^-1 whatever the covariance parameters' block
+  # holds (NA where their information is not negative definite, which
+  # fit_warnings() reports; na_product() would carry those NA through B's
+  # zeros).
+  if (profiled_beta)
+    cov_chol[seq_len(p), seq_len(p)] <- cov_theta[seq_len(p), seq_len(p)]
+  dimnames(cov_chol) <- list(cnames, cnames)
+  attr(cov_chol, "ok") <- attr(cov_theta, "ok")
+  attr(cov_chol, "cond") <- attr(cov_theta, "cond")
+  list(lm = lm, theta = theta_chol, cov = cov_chol)
+}
+
+# The convergence measures of a structured profiled fit: the remaining
+# Newton step of the (restricted) log-likelihood in the covariance
+# parameters (`g`, `H` their gradient and Hessian; REML: the differenced
+# Hessian; ML: the joint observed information; `bnd` those on a boundary),
+# the same with log(sigma) held, and REML's curvature in log(sigma) near
+# sigma's zero limit (`ll_cov` the log-likelihood at `x0`).
+lmm_covstruct_steps <- function(g, H, bnd, roles, sigma, sdy, reml, control, ll_cov, x0) {
+  # The remaining Newton step, scaled by the information. The
+  # step of an unstructured entry is measured relative to sigma, as the
+  # search's parameters are: in the user's units (y * 1e6) it was a step of
+  # 15 in an entry of 1e6, and a false "doubtful convergence".
+  rel <- c(ifelse(roles == "entry", sigma, 1), 1)
+  nstep <- if (control$hessian) newton_decrement(g * rel, H * outer(rel, rel), bnd) else NA_real_
+  # The same step with log(sigma) held (its Newton step left out), for
+  # glmm_sparse_covstruct() where sigma is at its zero limit
+  # (covstruct_sigma_zero()): the (restricted) log-likelihood is flat in
+  # log(sigma) there, and the step along that flat direction (0.36 on
+  # cs_data(3) beside (1 | site)) is no sign that the other parameters
+  # have not converged. Nor is sigma, tending to 0, a scale for the
+  # unstructured entries' steps: relative to it the site SD's remaining
+  # step of 1.5e-4 (to its zero boundary, glmmTMB's estimate; the
+  # log-likelihood 4e-6 below glmmTMB's) read as 1.06. There they are
+  # measured relative to y's standard deviation, the scale the other
+  # gaussian routes search on (response_scale()), again free of y's units.
+  # ML too: its step along log(sigma) (12 on a cs() fit at sigma 1.3e-5 of
+  # y's SD) said "doubtful convergence" beside "the fit is on that
+  # boundary, not unconverged".
+  nstep_held <- if (control$hessian) {
+    rel_y <- c(ifelse(roles == "entry", sdy, 1), 1)
+    newton_decrement(g * rel_y, H * outer(rel_y, rel_y), replace(bnd, length(g), TRUE))
+  } else NA_real_
+  # REML's curvature in log(sigma) from the criterion's values, where sigma
+  # is below 1e-3 of y's standard deviation (covstruct_sigma_limit_reml()):
+  # the second difference over a step of 1 either side. The differenced
+  # Hessian's entry there is the noise of the exact gradient, whose terms
+  # cancel to relative errors near eps / sigma^2: at sigma = 7e-6 on
+  # cs_data(3) beside (1 | site) it read -0.09 where the criterion changes
+  # by 1e-8, and the limit went unrecognized.
+  curv_ls <- if (reml && sigma < 1e-3 * sdy) {
+    k <- length(x0)
+    fl <- vapply(c(-1, 0, 1), function(h) ll_cov(replace(x0, k, x0[[k]] + h), FALSE)$loglik, 1)
+    fl[1] - 2 * fl[2] + fl[3]
+  } else NA_real_
+  list(nstep = nstep, nstep_held = nstep_held, curv_ls = curv_ls)
 }
 
 # lmm_standard_x() for a structured fit: also the structures' own

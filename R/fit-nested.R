@@ -266,22 +266,10 @@ glmm_nested_fit_units <- function(X, y, re, family, weights, offset, nAGQ, contr
   nstep <- newton_decrement(grad, hess, on_boundary)
   warn <- fit_warnings(opt, nstep, gmax, any(on_boundary), hess, cov_theta, control)
   if (sharded) warn <- c(warn, eng$moved)
-  if (is.null(Zr)) {
-    m <- nested_modes(eng, unname(theta)[map])
-    if (isTRUE(m$failed))
-      warn <- c(warn, "the conditional modes of some units could not be found at the estimates")
-    terms <- nested_term_summaries(re, ns, theta, p, m)
-  } else {
-    # With random slopes, the joint modes and their conditional covariances
-    # (the same Gaussian approximation at the estimates) from the sparse
-    # engine on the data's own design.
-    se <- cpp_sparse_new(X, re$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
-                         re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
-                         family$family_code, family$link_code)
-    m <- cpp_sparse_modes(se, unname(theta))
-    terms <- sparse_term_summaries(re, unname(theta)[p + seq_len(re$ntheta)], m, se,
-                                   unname(theta))
-  }
+  mt <- nested_fit_modes(eng, map, re, ns, theta, p, Zr, X, y, weights, offset, family)
+  m <- mt$modes
+  terms <- mt$terms
+  warn <- c(warn, mt$warning)
   phi <- if (disp) theta[[P]]
   family <- fitted_family(family, phi)
   list(beta = theta[seq_len(p)], theta = theta, loglik = loglik,
@@ -304,6 +292,31 @@ glmm_nested_fit_units <- function(X, y, re, family, weights, offset, nAGQ, contr
                       boundary_check = lap$optinfo$boundary_check, nested_levels =
                         vapply(re$terms[ns$order], `[[`, "", "group")),
        distributed = if (inherits(eng, "glmmgee_shard_engine")) shard_record(eng))
+}
+
+# The random effects' modes at the estimates `theta` and the per-term
+# summaries: from the nested engine `eng` (its parameters by `map`), or with
+# random slopes at the innermost level (`Zr`) from the sparse engine on the
+# data's own design. A warning where some units' modes were not found.
+nested_fit_modes <- function(eng, map, re, ns, theta, p, Zr, X, y, weights, offset, family) {
+  if (is.null(Zr)) {
+    m <- nested_modes(eng, unname(theta)[map])
+    warn <- if (isTRUE(m$failed))
+      "the conditional modes of some units could not be found at the estimates"
+    terms <- nested_term_summaries(re, ns, theta, p, m)
+  } else {
+    # With random slopes, the joint modes and their conditional covariances
+    # (the same Gaussian approximation at the estimates) from the sparse
+    # engine on the data's own design.
+    se <- cpp_sparse_new(X, re$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
+                         re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
+                         family$family_code, family$link_code)
+    m <- cpp_sparse_modes(se, unname(theta))
+    warn <- NULL
+    terms <- sparse_term_summaries(re, unname(theta)[p + seq_len(re$ntheta)], m, se,
+                                   unname(theta))
+  }
+  list(modes = m, terms = terms, warning = warn)
 }
 
 # Per-term results as sparse_term_summaries() gives them: the standard

@@ -182,7 +182,7 @@ new_glmm_known <- function(fit, X, y, offset, terms, mf, mt, call, formula, fami
   cov_theta <- matrix(0, p + J + 1L, p + J + 1L, dimnames = list(pnames, pnames))
   cov_theta[seq_len(p), seq_len(p)] <- fit$vcov
   cov_theta[p + seq_len(J + 1L), p + seq_len(J + 1L)] <- fit$cov_var
-  # The standardized covariance (delta-star.R) over beta and the variance
+  # The standardized covariance (delta-method.R) over beta and the variance
   # parameters with a covariance (the two blocks are independent).
   vs <- fit$vcov_star
   free <- p + which(!is.na(diag(as.matrix(fit$cov_var))))

@@ -93,7 +93,7 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
   # rescaled, an unstructured term with a random slope far from zero on its
   # centred design, and both are mapped back (covstruct-scale-z.R).
   # A two-column cs() with a column far from zero is searched as the
-  # unstructured term it is, so that it is centred too (covstruct-cs2.R).
+  # unstructured term it is, so that it is centred too (covstruct-cs-two-columns.R).
   re_user <- re
   cs2 <- cs2_far_terms(re, resp$weights > 0)
   if (length(cs2)) re <- cs2_as_us(re, cs2)
@@ -107,7 +107,7 @@ glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, 
     # move under the map); otherwise the fit on the user's design.
     # A two-column cs() term (searched unstructured) is mapped on the
     # boundary too: its D is then of rank 1 in either basis, which
-    # cs2_back_boundary() reads off (covstruct-cs2.R).
+    # cs2_back_boundary() reads off (covstruct-cs-two-columns.R).
     ct <- vapply(zc$terms, `[[`, 1L, "term")
     is <- ncol(X) + unlist(structure_blocks(re$terms)[setdiff(ct, cs2)])
     fit <- if (fit$optinfo$convergence == 0L && !any(fit$on_boundary[is]))

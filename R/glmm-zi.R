@@ -198,7 +198,7 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
          call. = FALSE)
   sparse <- needs_sparse_engine(formula, NULL)
   # Zero-part random effects beyond the conditional part's single grouping
-  # factor: the two-part sparse Laplace engine (fit-sparse-zire.R).
+  # factor: the two-part sparse Laplace engine (fit-sparse-zi-random.R).
   zire_sparse <- length(zi_bars) > 0L && zire_needs_sparse(formula, zi_bars, sparse)
   if (zire_sparse) sparse <- TRUE
   if (sparse && !is.null(nAGQ) && !identical(as.numeric(nAGQ), 1))

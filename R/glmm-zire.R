@@ -1,6 +1,6 @@
 # glmm() with random effects in the zero part: ziformula = ~ x + (1 | g)
 # on the conditional part's grouping factor. Fitted by glmm_zire_fit()
-# (fit-glmm-zire.R) with both parts' random effects in one vector per
+# (fit-glmm-zi-random.R) with both parts' random effects in one vector per
 # cluster. The fitted object is a glmmgee_glmm_zi whose conditional-part
 # fields (Lambda, D, ranef, cnames) describe the count part alone, as for a
 # fixed zero part, and whose aux$zi$re holds the zero part's random effects

@@ -1,5 +1,5 @@
 # Methods for two-part models with random-effect terms in both parts fitted
-# by the two-part sparse engine (fit-sparse-zire.R; class
+# by the two-part sparse engine (fit-sparse-zi-random.R; class
 # glmmgee_glmm_zire_sparse in front of glmmgee_glmm_zi and
 # glmmgee_glmm_sparse). The count part's terms are the object's `reterms`,
 # as for any several-term fit; the zero part's are in aux$zi$re:

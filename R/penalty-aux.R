@@ -1,6 +1,6 @@
 # Penalized fixed effects (penalty.R) in the fits with auxiliary linear
 # predictors (zero-inflated, hurdle, dispersion formula; fit-glmm-zi.R,
-# fit-glmm-zire.R, fit-sparse-zi.R, fit-sparse-zire.R). Their searches run
+# fit-glmm-zi-random.R, fit-sparse-zi.R, fit-sparse-zi-random.R). Their searches run
 # on theta* = (Tx beta, covariance parameters, Tz gamma, Td delta)
 # (reparam-zi.R): the prior of beta (and, with pen_zi, the independent one
 # of gamma) is evaluated at beta = Tx^-1 beta*, gamma = Tz^-1 gamma*, and
@@ -67,7 +67,7 @@ penalized_evalf <- function(evalf, pen) {
 
 # A stand-in for a one-factor engine (the AGQ engine, the engine with
 # random effects in both parts) whose evaluations include the penalty;
-# agq_eval() and agq_set_nagq() (dist-engine.R) reach it like the others.
+# agq_eval() and agq_set_nagq() (workers-engine.R) reach it like the others.
 penalized_engine <- function(eng, pen) {
   if (is.null(pen)) return(eng)
   structure(list(inner = eng, pen = pen), class = "glmmgee_penalized_engine")

@@ -35,7 +35,8 @@
 #'   the grouping factor of the random effects or the `id` of a GEE.
 #' @param means Cluster means to use (named by cluster); set by the fitted
 #'   model when predicting, not by users.
-#' @return A two-column matrix (`between`, `within`) of class `wb`.
+#' @return A two-column matrix (`between`, `within`) of class
+#'   `glmmgee_within_between`.
 #' @references
 #' Allison, P. D. (2009). *Fixed Effects Regression Models*. Sage.
 #'
@@ -75,14 +76,14 @@ wb <- function(x, g, means = NULL) {
   fresh <- is.na(mb) & !is.na(key)
   if (any(fresh)) mb[fresh] <- stats::ave(x[fresh], key[fresh], FUN = function(v) mean(v, na.rm = TRUE))
   out <- cbind(between = mb, within = x - mb)
-  structure(out, means = means, class = c("wb", "matrix", "array"))
+  structure(out, means = means, class = c("glmmgee_within_between", "matrix", "array"))
 }
 
 # Keeps the fitting data's cluster means in the terms' predvars, so
 # model.frame() on new data computes the same columns.
 #' @importFrom stats makepredictcall
 #' @export
-makepredictcall.wb <- function(var, call) {
+makepredictcall.glmmgee_within_between <- function(var, call) {
   if (paste(deparse(call[[1L]]), collapse = "") %in% c("wb", "glmmgee::wb"))
     call$means <- attr(var, "means")
   call

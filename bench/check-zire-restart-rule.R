@@ -1,5 +1,5 @@
 # The two-part sparse engine's refused-region restarts (zire_refused_restarts(),
-# fit-sparse-zire.R) stop at the first that converges. This script checks
+# fit-sparse-zi-random.R) stop at the first that converges. This script checks
 # that rule on Salamanders and Owls models (nest random effects in both
 # parts) and on simulated ZIP, ZINB and hurdle data with known truth and
 # zero-part random effects, several seeds. Run it after a change to the

@@ -1,5 +1,5 @@
 // A shard's share of the GLM starting-value iteration (agq-start.cpp): the
-// distributed driver (R/dist-engine.R) sums these over shards, in shard
+// distributed driver (R/workers-engine.R) sums these over shards, in shard
 // order, and takes glm_start()'s Newton steps on the totals, so a sharded fit
 // starts where the in-memory fit starts.
 #include "agq.h"
@@ -77,7 +77,7 @@ static glmmgee::AgqEngine* shard_engine(SEXP ptr) {
 // Log-likelihood, score and information of the GLM without random effects
 // at beta, on one shard's rows: rounded sums, and `dd` with their high and
 // low parts (loglik, gradient, the information's upper triangle) for a
-// driver that adds several shards' sums (R/dd-sum.R).
+// driver that adds several shards' sums (R/order-independent-sums.R).
 // [[Rcpp::export]]
 Rcpp::List cpp_agq_glm_sums(SEXP ptr, Eigen::Map<Eigen::VectorXd> beta) {
   glmmgee::AgqEngine* eng = shard_engine(ptr);
@@ -146,7 +146,7 @@ Eigen::VectorXd cpp_lin_pred(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::Ve
 }
 
 // The sum of x as an order-independent pair c(hi, lo) (dd-sum.h), which a
-// driver adds over shards (R/dd-sum.R).
+// driver adds over shards (R/order-independent-sums.R).
 // [[Rcpp::export]]
 Rcpp::NumericVector cpp_dd_sum(Rcpp::NumericVector x) {
   glmmgee::DDSum s;

@@ -2,7 +2,7 @@
 # test-covstruct-cs-sigma-limit.R: y ~ x + cs(0 + time | id) + (1 | site) with one
 # observation per id and time (30 ids x 3 times, 6 sites).
 
-csb36_data <- function(seed = 34) {
+cs_residual_data <- function(seed = 34) {
   set.seed(seed)
   n <- 30
   T <- 3
@@ -21,7 +21,7 @@ csb36_data <- function(seed = 34) {
 # beta integrated out: -(log|V| + log|X'V^-1X| + r'V^-1 r + (n - p) log 2 pi) / 2;
 # with reml = FALSE the log-likelihood at beta's GLS estimate,
 # -(log|V| + r'V^-1 r + n log 2 pi) / 2.
-csb36_dense_reml <- function(d, sds, rho, s_site, sigma, reml = TRUE) {
+cs_residual_dense_loglik <- function(d, sds, rho, s_site, sigma, reml = TRUE) {
   X <- stats::model.matrix(~ x, d)
   n <- nrow(X)
   p <- ncol(X)
@@ -39,5 +39,5 @@ csb36_dense_reml <- function(d, sds, rho, s_site, sigma, reml = TRUE) {
             (n - p) * log(2 * pi))
 }
 
-csb36_par <- function(vc, sigma)
+cs_residual_par <- function(vc, sigma)
   c(attr(vc$id, "stddev"), attr(vc$id, "correlation")[1, 2], attr(vc$site, "stddev"), sigma)

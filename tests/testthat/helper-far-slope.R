@@ -36,12 +36,10 @@ expect_far_slope_mapped <- function(f2, f1, Tm, shift = 0, tol_ll = 1e-9, tol_vc
 }
 
 # The simulated crossed design of the binomial and Poisson far-slope tests
-# (test-glmm-sparse-slope-centring.R),
-# also sourced by bench/bench-farglmm27-identical.R, so the two fit the same
-# data: 30 x 12 levels of a and b, x ~ N(2, 1.5^2), binary yb and count yp
+# (test-glmm-sparse-slope-centring.R): 30 x 12 levels of a and b, x ~ N(2, 1.5^2), binary yb and count yp
 # with a random slope on a and an intercept on b, and x2 = x * 1e-6 - 5, x
 # far from zero in odd units (no random numbers drawn for it).
-fg27_sim <- function(seed = 2701) {
+slope_crossed_sim <- function(seed = 2701) {
   set.seed(seed)
   d <- expand.grid(a = factor(1:30), b = factor(1:12))
   d$x <- rnorm(nrow(d), 2, 1.5)

@@ -1,7 +1,7 @@
 # Hospitals, wards within them and a binary outcome with a covariate x and
 # its far-off copy xf = x * 1e-6 - 5: the data of test-glmm-nested-slope-centring.R and
 # test-agq-diagonal-terms.R.
-nestfar35_data <- function() {
+nested_shifted_slope_data <- function() {
   set.seed(3)
   H <- 5; W <- 3; m <- 6
   d <- expand.grid(i = 1:m, ward = 1:W, hospital = 1:H)

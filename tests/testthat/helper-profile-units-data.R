@@ -25,7 +25,7 @@ t30_data <- function(n = 800) {
 # intercept and slope in x (x centred exactly, so that its centred and
 # scaled columns are those of x2 - mean(x2) in any units), and a second
 # factor b (test-reml-sigma-limit.R). Used by the cs() and sigma-limit tests.
-trust30_data <- function() {
+count_slope_data <- function() {
   set.seed(301)
   M <- 40
   n <- 10

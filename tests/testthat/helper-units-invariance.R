@@ -17,7 +17,7 @@ expect_summary <- function(object, expected, tolerance) {
     expect_equal(object[[k]], expected[[k]], tolerance = tolerance, label = k)
 }
 
-trust26_data <- function() {
+units_invariance_data <- function() {
   units_panel(function(d, b) {
     mu <- exp(0.2 + 0.3 * d$x + 0.3 * (d$trt == "1") + 0.5 * b)
     d$yz <- ifelse(runif(nrow(d)) < 0.3, 0, rpois(nrow(d), mu))
@@ -28,7 +28,7 @@ trust26_data <- function() {
   })
 }
 
-trust26_se <- function(fit, nd) {
+units_derived_se <- function(fit, nd) {
   st <- as.data.frame(suppressWarnings(standardize(fit, "trt", se = "delta")))
   out <- list(standardize = st$std.error)
   if (!inherits(fit, "glmmgee_glmm_ordinal")) {
@@ -45,7 +45,7 @@ trust26_se <- function(fit, nd) {
 expect_units_free26 <- function(make, d, tolerance = 1e-7) {
   nd <- d[c(1, 7, 33, 120, 250, 300), ]
   fits <- lapply(c("x", "x2", "x3"), function(v) suppressWarnings(make(v)))
-  se <- lapply(fits, trust26_se, nd = nd)
+  se <- lapply(fits, units_derived_se, nd = nd)
   for (k in names(se[[1]])) {
     expect_equal(se[[2]][[k]], se[[1]][[k]], tolerance = tolerance, info = paste("x * 1e-6 - 5:", k))
     expect_equal(se[[3]][[k]], se[[1]][[k]], tolerance = tolerance, info = paste("x + 1e4:", k))

@@ -7,7 +7,7 @@
 # likelihood written on the centred covariate. These tests keep it so.
 
 nagq36_data <- function() {
-  d <- nestfar35_data()  # helper-nested-centring-data.R
+  d <- nested_shifted_slope_data()  # helper-nested-centring-data.R
   hw <- interaction(d$hospital, d$ward)
   d$hw <- hw
   set.seed(7)

@@ -3,7 +3,7 @@
 # order): the fit on the covariates near zero. And distributed fits of such
 # designs, known to the lead by their moments: the in-memory fit.
 
-far35_sleep <- function() {
+sleep_no_intercept_data <- function() {
   skip_if_not_installed("lme4")
   d <- lme4::sleepstudy
   d$f <- factor(rep(c("a", "b", "c"), length.out = nrow(d)))
@@ -17,21 +17,21 @@ far35_sleep <- function() {
 # The fit `a` on x1 = Days + 1e8, x2 = D2 * 1e-6 - 5 against the reference
 # `r` on Days, D2 (coefficients `nm`): log-likelihood, the two slopes in
 # the reference's units, fitted values.
-far35_expect_mapped <- function(a, r, ll_r, b_r, fit_r, tol_ll = 1e-8, tol_b = 1e-6) {
+expect_shifted_fit_mapped <- function(a, r, ll_r, b_r, fit_r, tol_ll = 1e-8, tol_b = 1e-6) {
   expect_equal(as.numeric(logLik(a)), ll_r, tolerance = tol_ll)
   expect_equal(unname(c(fixef(a)["x1"], fixef(a)["x2"] * 1e-6)), unname(b_r), tolerance = tol_b)
   expect_equal(unname(fitted(a)), unname(fit_r), tolerance = tol_b)
 }
 
 test_that("0 + x1 + x2 + f in any order, x1 = Days + 1e8, x2 = Days^2 * 1e-6 - 5: lmer's fit on Days, Days^2", {
-  d <- far35_sleep()
+  d <- sleep_no_intercept_data()
   l0 <- lme4::lmer(Reaction ~ 0 + Days + D2 + f + (1 | Subject), d, REML = FALSE)
   # Before: refused as rank deficient whenever a far covariate came before
   # the factor, or fitted without standard errors (0 + x2 + f + x1).
   for (rhs in c("0 + x1 + x2 + f", "0 + x2 + x1 + f", "0 + x1 + f + x2", "0 + x2 + f + x1",
                 "0 + f + x1 + x2")) {
     a <- glmm(stats::as.formula(paste("Reaction ~", rhs, "+ (1 | Subject)")), d)
-    far35_expect_mapped(a, r = l0, as.numeric(logLik(l0)), lme4::fixef(l0)[c("Days", "D2")],
+    expect_shifted_fit_mapped(a, r = l0, as.numeric(logLik(l0)), lme4::fixef(l0)[c("Days", "D2")],
                         fitted(l0))
     expect_equal(unname(sqrt(c(vcov(a)["x1", "x1"], vcov(a)["x2", "x2"] * 1e-12))),
                  unname(sqrt(diag(as.matrix(vcov(l0)))[c("Days", "D2")])), tolerance = 1e-5,
@@ -47,11 +47,11 @@ test_that("0 + x1 + x2 + f in any order, x1 = Days + 1e8, x2 = Days^2 * 1e-6 - 5
 })
 
 test_that("0 + x1 + x2 + f, random slopes and another factor: lmer's fit", {
-  d <- far35_sleep()
+  d <- sleep_no_intercept_data()
   d$G <- factor(as.integer(d$Subject) %% 4)
   a <- glmm(Reaction ~ 0 + x1 + x2 + f + G + (Days | Subject), d)
   l0 <- lme4::lmer(Reaction ~ 0 + Days + D2 + f + G + (Days | Subject), d, REML = FALSE)
-  far35_expect_mapped(a, l0, as.numeric(logLik(l0)), lme4::fixef(l0)[c("Days", "D2")], fitted(l0),
+  expect_shifted_fit_mapped(a, l0, as.numeric(logLik(l0)), lme4::fixef(l0)[c("Days", "D2")], fitted(l0),
                       tol_b = 1e-5)
   # Three far covariates before the factor (Gram-Schmidt of the centred
   # columns past the first).
@@ -64,7 +64,7 @@ test_that("0 + x1 + x2 + f, random slopes and another factor: lmer's fit", {
 })
 
 test_that("0 + x1 + x2 + f, binomial (Laplace, AGHQ) and Poisson: the fit on the covariates near zero", {
-  d <- far35_sleep()
+  d <- sleep_no_intercept_data()
   r <- glmm(yb ~ 0 + Days + D2 + f + (1 | Subject), d, family = binomial, nAGQ = 1)
   if (requireNamespace("glmmTMB", quietly = TRUE)) {
     g0 <- glmmTMB::glmmTMB(yb ~ 0 + Days + D2 + f + (1 | Subject), d, family = binomial)
@@ -72,14 +72,14 @@ test_that("0 + x1 + x2 + f, binomial (Laplace, AGHQ) and Poisson: the fit on the
   }
   for (rhs in c("0 + x1 + x2 + f", "0 + x2 + f + x1")) {
     a <- glmm(stats::as.formula(paste("yb ~", rhs, "+ (1 | Subject)")), d, family = binomial, nAGQ = 1)
-    far35_expect_mapped(a, r, as.numeric(logLik(r)), fixef(r)[c("Days", "D2")], fitted(r),
+    expect_shifted_fit_mapped(a, r, as.numeric(logLik(r)), fixef(r)[c("Days", "D2")], fitted(r),
                         tol_b = 1e-5)
     expect_true(all(is.finite(sqrt(diag(vcov(a))))), info = rhs)
   }
   # Adaptive quadrature (the default for one scalar effect).
   r7 <- glmm(yb ~ 0 + Days + D2 + f + (1 | Subject), d, family = binomial, nAGQ = 7)
   a7 <- glmm(yb ~ 0 + x1 + x2 + f + (1 | Subject), d, family = binomial, nAGQ = 7)
-  far35_expect_mapped(a7, r7, as.numeric(logLik(r7)), fixef(r7)[c("Days", "D2")], fitted(r7),
+  expect_shifted_fit_mapped(a7, r7, as.numeric(logLik(r7)), fixef(r7)[c("Days", "D2")], fitted(r7),
                       tol_b = 1e-5)
   # Poisson on simulated data, the covariates before and between.
   set.seed(35)
@@ -163,7 +163,7 @@ test_that("0 + x1 + x2 + f with crossed random effects (several-term route): lme
 # gee_constant_span()); kept so that the order and count stay immaterial.
 test_that("gee(): 0 + x1 + x2 + f in any order is geepack's fit on Days, Days^2", {
   skip_if_not_installed("geepack")
-  d <- far35_sleep()
+  d <- sleep_no_intercept_data()
   e0 <- geepack::geeglm(Reaction ~ 0 + Days + D2 + f, data = d, id = Subject, corstr = "exchangeable")
   for (rhs in c("0 + x1 + x2 + f", "0 + x2 + f + x1")) {
     e <- gee(stats::as.formula(paste("Reaction ~", rhs)), data = d, id = Subject, corstr = "exchangeable")
@@ -175,7 +175,7 @@ test_that("gee(): 0 + x1 + x2 + f in any order is geepack's fit on Days, Days^2"
 })
 
 test_that("glmm_shards(): 0 + f + x far from zero, and two far covariates, as the in-memory fit", {
-  d <- far35_sleep()
+  d <- sleep_no_intercept_data()
   d$id <- d$Subject
   d$x3 <- d$Days * 1e-6 - 5
   files <- shard_files(split(d, as.integer(d$Subject) %% 3))
@@ -199,7 +199,7 @@ test_that("glmm_shards(): 0 + f + x far from zero, and two far covariates, as th
 })
 
 test_that("gee_shards(): 0 + f + x far from zero as gee()", {
-  d <- far35_sleep()
+  d <- sleep_no_intercept_data()
   d$id <- d$Subject
   d$x3 <- d$Days * 1e-6 - 5
   files <- shard_files(split(d, as.integer(d$Subject) %% 3))
@@ -222,7 +222,7 @@ test_that("gee_shards(): 0 + f + x far from zero as gee()", {
 # level's column is zero outside the level and far from zero within it, and
 # was centred by nothing (over all rows it is not far).
 test_that("f + f:x, f * x, 0 + f + f:x with x far from zero: the fit on Days (glmm, gee)", {
-  d <- far35_sleep()
+  d <- sleep_no_intercept_data()
   d$x3 <- d$Days * 1e-6 - 5
   l0 <- lme4::lmer(Reaction ~ 0 + f + f:Days + (1 | Subject), d, REML = FALSE)
   # Before: refused as rank deficient.
@@ -256,7 +256,7 @@ test_that("f + f:x, f * x, 0 + f + f:x with x far from zero: the fit on Days (gl
 })
 
 test_that("glmm_shards(), gee_shards(): f + f:x with x far from zero as in memory", {
-  d <- far35_sleep()
+  d <- sleep_no_intercept_data()
   d$id <- d$Subject
   d$x3 <- d$Days * 1e-6 - 5
   files <- shard_files(split(d, as.integer(d$Subject) %% 3))
@@ -280,7 +280,7 @@ test_that("glmm_shards(), gee_shards(): f + f:x with x far from zero as in memor
 
 # sleepstudy with a three-level factor f and Days + 1e8: in 0 + f + x the
 # indicators of f span the constant, although no column is one.
-trust30_sleep <- function() {
+sleep_factor_shifted_days <- function() {
   skip_if_not_installed("lme4")
   d <- lme4::sleepstudy
   d$f <- factor(rep(c("a", "b", "c"), length.out = nrow(d)))
@@ -290,7 +290,7 @@ trust30_sleep <- function() {
 }
 
 test_that("0 + f + x, x far from zero: the factor's constant centres x (gaussian and binomial GLMM)", {
-  d <- trust30_sleep()
+  d <- sleep_factor_shifted_days()
   # Before: refused as rank deficient.
   f <- glmm(Reaction ~ 0 + f + x + (1 | Subject), d)
   l0 <- lme4::lmer(Reaction ~ 0 + f + Days + (1 | Subject), d, REML = FALSE)
@@ -317,7 +317,7 @@ test_that("0 + f + x, x far from zero: the factor's constant centres x (gaussian
 })
 
 test_that("0 + f + x, x far from zero: gee() is the fit on Days", {
-  d <- trust30_sleep()
+  d <- sleep_factor_shifted_days()
   e <- gee(Reaction ~ 0 + f + x, data = d, id = Subject, corstr = "exchangeable")
   e0 <- gee(Reaction ~ 0 + f + Days, data = d, id = Subject, corstr = "exchangeable")
   expect_equal(unname(coef(e)["x"]), unname(coef(e0)["Days"]), tolerance = 1e-6)

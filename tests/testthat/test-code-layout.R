@@ -34,3 +34,75 @@ test_that("no function is defined in two files of R/", {
          paste("defined twice in one file:",
                paste(sprintf("%s (%s)", within$name, within$file), collapse = ", ")))
 })
+
+# tools/code-size.R measures the files and functions of R/ (make size); the
+# test reads it from the source tree beside R/.
+code_size_tool <- function() {
+  dir <- source_r_dir()
+  tool <- if (!is.null(dir)) file.path(dirname(dir), "tools", "code-size.R")
+  if (is.null(tool) || !file.exists(tool)) return(NULL)
+  env <- new.env()
+  sys.source(tool, envir = env)
+  env
+}
+
+test_that("the split files and functions stay within the layout limits", {
+  # No file of R/ over 600 lines, no function over 150. Checked on the
+  # files split to meet the limits; `tools/code-size.R --check` checks all
+  # of R/ (some files are still over them).
+  tool <- code_size_tool()
+  skip_if(is.null(tool), "the package's R/ and tools/ sources are not beside the tests")
+  files <- file.path(source_r_dir(), c(
+    "fit-lmm-sparse.R", "lmm-sparse-criterion.R", "design-transform-lmm.R", "design-transform.R",
+    "reparam-glmm.R", "fit-glmm.R", "fit-glmm-zi.R", "dispersion-limit.R",
+    "covariance-estimates.R", "design-rank.R", "utils.R", "gee-ordinal.R",
+    "methods-gee-ordinal.R", "fit-lmm-sparse-covstruct.R", "fit-sparse-zi-random.R",
+    "fit-nested.R"))
+  expect_true(all(file.exists(files)))
+  s <- tool$code_size(files = files)
+  expect(nrow(s$long_files) == 0L,
+         paste("files over 600 lines:",
+               paste(sprintf("%s (%d)", basename(s$long_files$file), s$long_files$lines),
+                     collapse = ", ")))
+  expect(nrow(s$long_functions) == 0L,
+         paste("functions over 150 lines:",
+               paste(sprintf("%s (%d)", s$long_functions$name, s$long_functions$lines),
+                     collapse = ", ")))
+  # The measure itself: a function's lines run from its name to its
+  # closing brace, and code lines leave out comments, roxygen and blanks.
+  f <- tempfile(fileext = ".R")
+  writeLines(c("#' Doc", "#' @export", "g <- function(x) {", "", "  # note", "  x + 1 # one",
+               "}", "h <- 2"), f)
+  t <- tool$code_size(files = f, limits = c(file = 7L, fun = 4L))
+  expect_identical(t$code, 4L)
+  expect_identical(t$functions, 1L)
+  expect_identical(t$long_functions$lines, 5L)
+  expect_identical(t$long_files$lines, 8L)
+})
+
+test_that("no test file redefines a function of the test helpers", {
+  # testthat loads every helper-*.R before each test file: a test file that
+  # defines one of their names again silently replaces the shared one for
+  # the rest of that file, and two helpers with one name replace each other.
+  top_defs <- function(f) {
+    ex <- parse(f, keep.source = FALSE)
+    unlist(lapply(ex, function(e) {
+      if (is.call(e) && (identical(e[[1L]], as.name("<-")) || identical(e[[1L]], as.name("="))) &&
+          is.name(e[[2L]]) && is.call(e[[3L]]) && identical(e[[3L]][[1L]], as.name("function")))
+        as.character(e[[2L]])
+    }))
+  }
+  helpers <- list.files(testthat::test_path(), pattern = "^helper.*[.][Rr]$", full.names = TRUE)
+  tests <- list.files(testthat::test_path(), pattern = "^test.*[.][Rr]$", full.names = TRUE)
+  skip_if(!length(helpers) || !length(tests), "the test files are not at hand")
+  hdefs <- lapply(helpers, top_defs)
+  hnames <- unlist(hdefs)
+  twice <- unique(hnames[duplicated(hnames)])
+  expect(!length(twice), paste("defined in more than one helper file:", paste(twice, collapse = ", ")))
+  masked <- unlist(lapply(tests, function(f) {
+    hit <- intersect(top_defs(f), hnames)
+    if (length(hit)) sprintf("%s (%s)", hit, basename(f))
+  }))
+  expect(!length(masked), paste("test files that redefine a helper's function:",
+                                paste(masked, collapse = ", ")))
+})

@@ -2,7 +2,7 @@
 # boundary (a zero slope variance or |rho| = 1): that fit was discarded and
 # cs() refitted on the columns as given, which stopped below the optimum
 # (-366.686 against -366.262 with x * 1e-3 + 50). The boundary fit is now
-# mapped back (covstruct-cs2.R, cs2_back_boundary()).
+# mapped back (covstruct-cs-two-columns.R, cs2_back_boundary()).
 
 # One grouping factor, a random intercept only (true slope variance zero).
 bound35_data <- function(seed, M = 30, n = 8) {

@@ -1,7 +1,7 @@
 # cs() with two columns is the unstructured 2 x 2 term (two standard
 # deviations and a correlation in (-1, 1)), and any invertible map of its
 # columns keeps that family: with a column far from zero it is searched as
-# the unstructured term, centred and mapped back (covstruct-cs2.R).
+# the unstructured term, centred and mapped back (covstruct-cs-two-columns.R).
 
 # cs()'s parameters (log sd1, log sd2, logit-scale rho, i.e. 2 atanh(rho))
 # of a 2 x 2 covariance.
@@ -184,13 +184,13 @@ test_that("the several-term route: a three-column cs() at equal standard deviati
 
 
 # The covariance of (intercept, slope) in x2 = s x + m units from that in x.
-trust30_map <- function(D, s, m) {
+slope_cov_map <- function(D, s, m) {
   Mm <- matrix(c(1, 0, -m / s, 1 / s), 2, 2)
   Mm %*% D %*% t(Mm)
 }
 
 test_that("a far-off cs(x2 | a) under adaptive quadrature is the fit on the centred covariate", {
-  d <- trust30_data()
+  d <- count_slope_data()
   for (fam in c("poisson", "binomial")) {
     resp <- if (fam == "poisson") "y" else "yb"
     for (k in c(1, 3, 7)) {
@@ -209,7 +209,7 @@ test_that("a far-off cs(x2 | a) under adaptive quadrature is the fit on the cent
         expect_lt(abs(unname(fixef(f))[2] * s - unname(fixef(f0))[2]) / se0, 1e-4)
         expect_equal(sqrt(diag(vcov(f)))[[2]] * s, se0, tolerance = 1e-4)
         D <- unclass(VarCorr(f))$a[1:2, 1:2]
-        expect_equal(unname(D), unname(trust30_map(D0, s, m)), tolerance = 1e-4)
+        expect_equal(unname(D), unname(slope_cov_map(D0, s, m)), tolerance = 1e-4)
         st <- f$structures[[1]]
         expect_identical(st$kind, "cs")
         expect_equal(unname(st$sd), sqrt(diag(unname(D))), tolerance = 1e-10)
@@ -222,7 +222,7 @@ test_that("a far-off cs(x2 | a) under adaptive quadrature is the fit on the cent
 })
 
 test_that("a far-off cs(x2 | a) under adaptive quadrature is the unstructured (x2 | a) fit", {
-  d <- trust30_data()
+  d <- count_slope_data()
   # x not centred: the unstructured route integrates on the centred and
   # scaled columns in any case, and so does cs() now.
   d$x_far <- d$x_far + 0.7
@@ -244,7 +244,7 @@ test_that("a far-off cs(x2 | a) under adaptive quadrature is the unstructured (x
 
 test_that("cs(x | a) on the well-scaled covariate is glmmTMB's cs() (Laplace)", {
   skip_if_not_installed("glmmTMB")
-  d <- trust30_data()
+  d <- count_slope_data()
   for (fam in c("poisson", "binomial")) {
     resp <- if (fam == "poisson") "y" else "yb"
     fo <- as.formula(sprintf("%s ~ x + cs(x | a)", resp))
@@ -259,7 +259,7 @@ test_that("cs(x | a) on the well-scaled covariate is glmmTMB's cs() (Laplace)", 
 
 
 test_that("a far-off cs() term reports the gradient the optimizer searched, and the user's beside it", {
-  d <- trust30_data()
+  d <- count_slope_data()
   for (k in c(1, 3)) {
     f0 <- glmm(y ~ x + cs(x | a), d, family = poisson, nAGQ = k)
     for (v in c("x_far", "x_small")) {
@@ -282,7 +282,7 @@ test_that("a far-off cs() term reports the gradient the optimizer searched, and 
 })
 
 test_that("the other centred routes report the searched gradient: (x | a), several terms", {
-  d <- trust30_data()
+  d <- count_slope_data()
   fits <- list(
     glmm(y ~ x_small + (x_small | a), d, family = poisson, nAGQ = 3),
     glmm(yb ~ x_far + (x_far | a), d, family = binomial, nAGQ = 5),
@@ -305,7 +305,7 @@ test_that("the other centred routes report the searched gradient: (x | a), sever
 })
 
 test_that("a far-off cs() fit that has not converged still warns", {
-  d <- trust30_data()
+  d <- count_slope_data()
   w <- character()
   f <- withCallingHandlers(
     glmm(y ~ x_far + cs(x_far | a), d, family = poisson, nAGQ = 3,

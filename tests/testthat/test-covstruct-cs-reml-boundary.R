@@ -7,11 +7,11 @@
 # (Data and the dense computation: helper-cs-residual-data.R.)
 
 test_that("REML with the cs() correlation at +1: the dense computation's maximum, from either end", {
-  d <- csb36_data()
+  d <- cs_residual_data()
   f <- suppressWarnings(glmm(y ~ x + cs(0 + time | id) + (1 | site), d, REML = TRUE))
-  po <- unname(csb36_par(VarCorr(f), f$sigma))
+  po <- unname(cs_residual_par(VarCorr(f), f$sigma))
   ll <- as.numeric(logLik(f))
-  dense <- function(q) csb36_dense_reml(d, q[1:3], q[4], q[5], q[6])
+  dense <- function(q) cs_residual_dense_loglik(d, q[1:3], q[4], q[5], q[6])
   # Our value is the restricted log-likelihood at our estimates.
   expect_equal(ll, dense(po), tolerance = 1e-8)
   expect_equal(ll, -132.402926, tolerance = 1e-6)
@@ -39,11 +39,11 @@ test_that("REML with the cs() correlation at +1: the dense computation's maximum
 
 test_that("glmmTMB's higher REML value there is not its criterion at its estimates", {
   skip_if_not_installed("glmmTMB")
-  d <- csb36_data()
+  d <- cs_residual_data()
   f <- suppressWarnings(glmm(y ~ x + cs(0 + time | id) + (1 | site), d, REML = TRUE))
   tm <- suppressWarnings(glmmTMB::glmmTMB(y ~ x + cs(0 + time | id) + (1 | site), d, REML = TRUE))
-  pt <- unname(csb36_par(glmmTMB::VarCorr(tm)$cond, glmmTMB::sigma(tm)))
-  at_tmb <- csb36_dense_reml(d, pt[1:3], pt[4], pt[5], pt[6])
+  pt <- unname(cs_residual_par(glmmTMB::VarCorr(tm)$cond, glmmTMB::sigma(tm)))
+  at_tmb <- cs_residual_dense_loglik(d, pt[1:3], pt[4], pt[5], pt[6])
   ll <- as.numeric(logLik(f))
   # Its estimates give at most ours, whatever it reports (-131.470 with
   # glmmTMB 1.1.x against -132.403 at its own estimates).

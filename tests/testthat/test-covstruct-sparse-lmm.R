@@ -7,10 +7,6 @@
 # ML fits take the profiled criterion only on request (REML always).
 withr::local_options(glmmgee.covstruct_profiled = TRUE)
 
-ll <- function(f) as.numeric(logLik(f))
-tmb_sd <- function(m, g) unname(attr(glmmTMB::VarCorr(m)$cond[[g]], "stddev"))
-tmb_rho <- function(m, g) attr(glmmTMB::VarCorr(m)$cond[[g]], "correlation")[1L, 2L]
-
 # Known truth: AR(1) (rho 0.6, sd 0.9) over `n` times within `group`, a site
 # effect (sd 0.6) crossed with the groups or with groups nested in sites,
 # residual sd 0.7.
@@ -32,7 +28,7 @@ sim_lmm_site <- function(seed, M, n = 4, S = 12, nested = FALSE, reps = 1L) {
 
 # Each structure's standard deviations and correlation from glmmTMB's fit.
 expect_matches_tmb <- function(f, m, kind) {
-  expect_gte(ll(f), ll(m) - 1e-7)
+  expect_gte(loglik_value(f), loglik_value(m) - 1e-7)
   expect_equal(unname(fixef(f)), unname(glmmTMB::fixef(m)$cond), tolerance = 1e-4)
   s <- f$structures
   expect_equal(unname(s[[1L]]$sd), tmb_sd(m, "group"), tolerance = 1e-4)
@@ -86,8 +82,8 @@ test_that("the profiled criterion reaches the sparse Laplace route's optimum", {
   f0 <- withr::with_options(list(glmmgee.covstruct_profiled = FALSE), glmm(form, d))
   expect_match(f$optinfo$method, "profiled")
   expect_match(f0$optinfo$method, "Laplace")
-  expect_equal(ll(f), ll(f0), tolerance = 1e-8)
-  expect_gte(ll(f), ll(f0) - 1e-7)
+  expect_equal(loglik_value(f), loglik_value(f0), tolerance = 1e-8)
+  expect_gte(loglik_value(f), loglik_value(f0) - 1e-7)
   expect_equal(abs(f$theta_structure), abs(f0$theta_structure), tolerance = 1e-4)  # signs of Lambda entries: not identified
   # The same observed information: standard errors agree.
   expect_equal(sqrt(diag(f$cov_structure)), sqrt(diag(f0$cov_structure)), tolerance = 1e-3)
@@ -100,7 +96,7 @@ test_that("homdiag() beside a site intercept: the sparse Laplace route's optimum
     form <- y ~ x + homdiag(0 + times | group) + (1 | site)
     f <- glmm(form, d)
     f0 <- withr::with_options(list(glmmgee.covstruct_profiled = FALSE), glmm(form, d))
-    expect_gte(ll(f), ll(f0) - 1e-7)
+    expect_gte(loglik_value(f), loglik_value(f0) - 1e-7)
     expect_equal(abs(f$theta_structure), abs(f0$theta_structure), tolerance = 1e-4)  # signs of Lambda entries: not identified
     fr <- glmm(form, d, REML = TRUE)
     expect_equal(fr$optinfo$convergence, 0L)
@@ -113,7 +109,7 @@ test_that("the optimum does not depend on the covariates' units or centring", {
   d$xs <- (d$x - 3) * 1000
   f1 <- glmm(y ~ x + ar1(0 + times | group) + (1 | site), d)
   f2 <- glmm(y ~ xs + ar1(0 + times | group) + (1 | site), d)
-  expect_equal(ll(f1), ll(f2), tolerance = 1e-9)
+  expect_equal(loglik_value(f1), loglik_value(f2), tolerance = 1e-9)
   expect_equal(fixef(f1)[["x"]], 1000 * fixef(f2)[["xs"]], tolerance = 1e-6)
   expect_equal(f1$structures[[1L]]$rho, f2$structures[[1L]]$rho, tolerance = 1e-6)
   expect_equal(unname(f1$structures[[2L]]$sd), unname(f2$structures[[2L]]$sd), tolerance = 1e-6)
@@ -186,7 +182,7 @@ test_that("REML with structures is refused where it is not defined, naming the p
 tmb_ll <- function(m) -m$fit$objective
 
 expect_boundary_fit <- function(f, m) {
-  expect_gte(ll(f), tmb_ll(m) - 1e-6)
+  expect_gte(loglik_value(f), tmb_ll(m) - 1e-6)
   expect_true(f$singular)
   expect_gt(length(f$optinfo$boundary_check$boundary_index), 0L)
   expect_true(f$optinfo$boundary_check$performed)
@@ -212,7 +208,7 @@ test_that("ar1() beside (1 | group): REML and ML reach glmmTMB's optimum at rho 
   d <- sim_lmm_site(1, 60)
   f1 <- suppressWarnings(glmm(form, d))
   f0 <- withr::with_options(list(glmmgee.covstruct_profiled = FALSE), suppressWarnings(glmm(form, d)))
-  expect_equal(ll(f1), ll(f0), tolerance = 1e-6 / abs(ll(f0)))
+  expect_equal(loglik_value(f1), loglik_value(f0), tolerance = 1e-6 / abs(loglik_value(f0)))
 })
 
 test_that("cs() at a correlation limit: reported as a boundary, never an error", {

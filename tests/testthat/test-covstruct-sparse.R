@@ -4,8 +4,6 @@
 # second term, simulated crossed and nested designs with known truth, and
 # the one-factor penalized fit where the second term vanishes.
 
-ll <- function(f) as.numeric(logLik(f))
-
 # The vignette's AR(1) over a time factor within `group`, plus a site
 # effect crossed with the groups (or nested: groups within sites).
 sim_ar1_site <- function(seed, M, n = 6, phi = 0.7, S = 15, family = "gaussian", sd = 1,
@@ -26,9 +24,6 @@ sim_ar1_site <- function(seed, M, n = 6, phi = 0.7, S = 15, family = "gaussian",
   d
 }
 
-tmb_sd <- function(m, g) unname(attr(glmmTMB::VarCorr(m)$cond[[g]], "stddev"))
-tmb_rho <- function(m, g) attr(glmmTMB::VarCorr(m)$cond[[g]], "correlation")[1L, 2L]
-
 test_that("ar1() beside a crossed site: the vignette's gaussian model matches glmmTMB", {
   skip_if_not_installed("glmmTMB")
   d <- sim_ar1_site(1, 150)
@@ -37,7 +32,7 @@ test_that("ar1() beside a crossed site: the vignette's gaussian model matches gl
   m <- glmmTMB::glmmTMB(form, data = d)
   expect_s3_class(f, "glmmgee_glmm_covstruct")
   expect_s3_class(f, "glmmgee_glmm_sparse")
-  expect_gte(ll(f), ll(m) - 1e-6)
+  expect_gte(loglik_value(f), loglik_value(m) - 1e-6)
   expect_equal(unname(fixef(f)), unname(glmmTMB::fixef(m)$cond), tolerance = 1e-4)
   expect_equal(unname(sqrt(diag(vcov(f)))), unname(sqrt(diag(vcov(m)$cond))), tolerance = 1e-3)
   s <- f$structures
@@ -66,7 +61,7 @@ test_that("cs(), diag() and homdiag() beside a second factor (Poisson, binomial)
     f <- suppressWarnings(glmm(form, data = d, family = poisson))
     m <- suppressWarnings(glmmTMB::glmmTMB(form, data = d, family = poisson))
     lab <- deparse(form)
-    expect_gte(ll(f), ll(m) - 1e-6, label = lab)
+    expect_gte(loglik_value(f), loglik_value(m) - 1e-6, label = lab)
     expect_equal(unname(fixef(f)), unname(glmmTMB::fixef(m)$cond), tolerance = 1e-4, label = lab)
     expect_equal(unname(sqrt(diag(vcov(f)))), unname(sqrt(diag(vcov(m)$cond))), tolerance = 1e-3,
                  label = lab)
@@ -78,7 +73,7 @@ test_that("cs(), diag() and homdiag() beside a second factor (Poisson, binomial)
   fh <- glmm(y ~ x + homdiag(1 + x | group) + (1 | site), db, family = binomial)
   mh <- suppressWarnings(glmmTMB::glmmTMB(y ~ x + diag(1 + x | group) + (1 | site), db,
                                           family = binomial, map = list(theta = factor(c(1, 1, 2)))))
-  expect_gte(ll(fh), ll(mh) - 1e-6)
+  expect_gte(loglik_value(fh), loglik_value(mh) - 1e-6)
   expect_equal(unname(fh$structures[[1L]]$sd[1L]), tmb_sd(mh, "group")[1L], tolerance = 1e-4)
   expect_equal(unname(fixef(fh)), unname(glmmTMB::fixef(mh)$cond), tolerance = 1e-4)
   expect_output(print(fh), "one common variance")
@@ -91,13 +86,13 @@ test_that("nested design (groups within sites): ar1() and the site intercept mat
   form <- y ~ x + ar1(0 + times | group) + (1 | site)
   f <- suppressWarnings(glmm(form, data = d, family = poisson))
   m <- suppressWarnings(glmmTMB::glmmTMB(form, data = d, family = poisson))
-  expect_gte(ll(f), ll(m) - 1e-6)
+  expect_gte(loglik_value(f), loglik_value(m) - 1e-6)
   expect_equal(unname(fixef(f)), unname(glmmTMB::fixef(m)$cond), tolerance = 1e-4)
   expect_equal(f$structures[[1L]]$rho, tmb_rho(m, "group"), tolerance = 1e-4)
   expect_equal(unname(f$structures[[2L]]$sd), tmb_sd(m, "site"), tolerance = 1e-4)
   # The unstructured 5 x 5 block nests AR(1): at least this log-likelihood.
   fu <- suppressWarnings(glmm(y ~ x + (0 + times | group) + (1 | site), d, family = poisson))
-  expect_gte(ll(fu), ll(f) - 1e-6)
+  expect_gte(loglik_value(fu), loglik_value(f) - 1e-6)
 })
 
 test_that("single-column terms searched first as log(sd): an interior and a zero variance", {
@@ -110,7 +105,7 @@ test_that("single-column terms searched first as log(sd): an interior and a zero
   f <- suppressWarnings(glmm(form, data = d, family = poisson))
   m <- suppressWarnings(glmmTMB::glmmTMB(form, data = d, family = poisson))
   expect_true(all(c("newton_logsd", "newton", "newton_polish") %in% names(f$optinfo$stages)))
-  expect_gte(ll(f), ll(m) - 1e-6)
+  expect_gte(loglik_value(f), loglik_value(m) - 1e-6)
   expect_equal(unname(fixef(f)), unname(glmmTMB::fixef(m)$cond), tolerance = 1e-4)
   s <- f$structures
   expect_equal(s[[1L]]$rho, tmb_rho(m, "group"), tolerance = 1e-3)
@@ -131,7 +126,7 @@ test_that("the optimum does not depend on centring or scaling the time covariate
   f1 <- suppressWarnings(glmm(y ~ tnum + ar1(0 + times | group) + (1 | site), d, family = poisson))
   f2 <- suppressWarnings(glmm(y ~ tscaled + ar1(0 + times | group) + (1 | site), d,
                               family = poisson))
-  expect_equal(ll(f1), ll(f2), tolerance = 1e-9)
+  expect_equal(loglik_value(f1), loglik_value(f2), tolerance = 1e-9)
   expect_equal(fixef(f1)[["tnum"]], 250 * fixef(f2)[["tscaled"]], tolerance = 1e-6)
   expect_equal(f1$structures[[1L]]$rho, f2$structures[[1L]]$rho, tolerance = 1e-6)
   expect_equal(unname(f1$structures[[2L]]$sd), unname(f2$structures[[2L]]$sd), tolerance = 1e-6)
@@ -187,7 +182,7 @@ test_that("penalized = TRUE with two crossed factors: finite estimates under sep
   expect_true(all(is.finite(sqrt(diag(vcov(f))))))
   expect_true(any(grepl("separation.*penalized", w)))
   expect_true(any(grepl("separation", f$optinfo$warnings)))
-  expect_equal(ll(f), f$penalty$objective - f$penalty$value)
+  expect_equal(loglik_value(f), f$penalty$objective - f$penalty$value)
   expect_output(print(f), "Student-t prior")
   # Without the penalty the separation warning recommends it.
   w0 <- character()

@@ -4,8 +4,6 @@
 # mapped equal), against our own unstructured fits where the models
 # coincide, and against known truth.
 
-ll <- function(f) as.numeric(logLik(f))
-
 # glmmTMB's covstruct vignette: AR(1) over the levels of a time factor.
 sim_ar1 <- function(seed, M, n = 6, phi = 0.7, family = "gaussian", sd = 1) {
   set.seed(seed)
@@ -27,7 +25,7 @@ test_that("ar1(): the covstruct vignette's gaussian AR(1) model matches glmmTMB"
   f <- glmm(y ~ ar1(times + 0 | group), data = d)
   m <- glmmTMB::glmmTMB(y ~ ar1(times + 0 | group), data = d)
   expect_s3_class(f, "glmmgee_glmm_covstruct")
-  expect_gte(ll(f), ll(m) - 1e-6)
+  expect_gte(loglik_value(f), loglik_value(m) - 1e-6)
   vc <- glmmTMB::VarCorr(m)$cond$group
   s <- f$structures[[1L]]
   expect_equal(unname(s$sd[1L]), unname(attr(vc, "stddev")[1L]), tolerance = 1e-3)
@@ -57,7 +55,7 @@ test_that("ar1() and cs() in Poisson and logistic models (Laplace) match glmmTMB
       f <- suppressWarnings(glmm(form, data = d, family = fam, nAGQ = 1))
       m <- suppressWarnings(glmmTMB::glmmTMB(form, data = d, family = fam))
       lab <- paste(fam, st)
-      expect_gte(ll(f), ll(m) - 1e-4, label = lab)
+      expect_gte(loglik_value(f), loglik_value(m) - 1e-4, label = lab)
       expect_equal(unname(fixef(f)), unname(glmmTMB::fixef(m)$cond), tolerance = 2e-3, label = lab)
       vc <- glmmTMB::VarCorr(m)$cond$group
       s <- f$structures[[1L]]
@@ -80,22 +78,22 @@ test_that("diag() is the model of independent terms; homdiag() glmmTMB's diag wi
   fd <- glmm(y ~ x + diag(1 + x | g), d, family = poisson)
   fu <- glmm(y ~ x + (1 | g) + (0 + x | g), d, family = poisson)
   expect_equal(fd$nAGQ, fu$nAGQ)
-  expect_equal(ll(fd), ll(fu), tolerance = 1e-8)
+  expect_equal(loglik_value(fd), loglik_value(fu), tolerance = 1e-8)
   expect_equal(unname(sqrt(diag(fd$D))), unname(sqrt(diag(fu$D))), tolerance = 1e-4)
   # Laplace against glmmTMB.
   f1 <- glmm(y ~ x + diag(1 + x | g), d, family = poisson, nAGQ = 1)
   m1 <- glmmTMB::glmmTMB(y ~ x + diag(1 + x | g), d, family = poisson)
-  expect_gte(ll(f1), ll(m1) - 1e-4)
+  expect_gte(loglik_value(f1), loglik_value(m1) - 1e-4)
   expect_equal(unname(f1$structures[[1L]]$sd),
                unname(attr(glmmTMB::VarCorr(m1)$cond$g, "stddev")), tolerance = 2e-3)
   fh <- glmm(y ~ x + homdiag(1 + x | g), d, family = poisson, nAGQ = 1)
   mh <- glmmTMB::glmmTMB(y ~ x + diag(1 + x | g), d, family = poisson,
                          map = list(theta = factor(c(1, 1))))
-  expect_gte(ll(fh), ll(mh) - 1e-4)
+  expect_gte(loglik_value(fh), loglik_value(mh) - 1e-4)
   expect_equal(unname(fh$structures[[1L]]$sd[1L]),
                unname(attr(glmmTMB::VarCorr(mh)$cond$g, "stddev")[1L]), tolerance = 2e-3)
   expect_equal(attr(logLik(fh), "df"), 3)
-  expect_lte(ll(fh), ll(f1) + 1e-8)  # a restriction of diag()
+  expect_lte(loglik_value(fh), loglik_value(f1) + 1e-8)  # a restriction of diag()
 })
 
 test_that("ar1() recovers a known correlation (Poisson, AGHQ by default for three levels)", {
@@ -109,7 +107,7 @@ test_that("ar1() recovers a known correlation (Poisson, AGHQ by default for thre
   # An unstructured 3 x 3 covariance nests AR(1): at least this
   # log-likelihood, on the same quadrature.
   fu <- suppressWarnings(glmm(y ~ x + (0 + times | group), d, family = poisson, nAGQ = f$nAGQ))
-  expect_gte(ll(fu), ll(f) - 1e-6)
+  expect_gte(loglik_value(fu), loglik_value(f) - 1e-6)
 })
 
 test_that("a standard deviation driven to zero is reported only once verified", {
@@ -126,7 +124,7 @@ test_that("a standard deviation driven to zero is reported only once verified", 
   }
   skip_if_not_installed("glmmTMB")
   m <- suppressWarnings(glmmTMB::glmmTMB(y ~ x + diag(1 + x | g), d, family = poisson))
-  expect_gte(ll(f), ll(m) - 1e-4)
+  expect_gte(loglik_value(f), loglik_value(m) - 1e-4)
 })
 
 test_that("an AR(1) correlation driven to 1 (a random intercept only) is verified, with standard errors", {
@@ -142,10 +140,10 @@ test_that("an AR(1) correlation driven to 1 (a random intercept only) is verifie
   expect_true(all(is.finite(sqrt(diag(vcov(f))))))
   # The boundary model is the random intercept model.
   fi <- glmm(y ~ x + (1 | g), d, family = poisson, nAGQ = 1)
-  expect_equal(ll(f), ll(fi), tolerance = 1e-6)
+  expect_equal(loglik_value(f), loglik_value(fi), tolerance = 1e-6)
   skip_if_not_installed("glmmTMB")
   m <- suppressWarnings(glmmTMB::glmmTMB(y ~ x + ar1(0 + times | g), d, family = poisson))
-  expect_gte(ll(f), ll(m) - 1e-4)
+  expect_gte(loglik_value(f), loglik_value(m) - 1e-4)
 })
 
 test_that("the gaussian closed form is the one-factor engine's log-likelihood and gradient", {
@@ -302,7 +300,7 @@ test_that("ar1() refuses times whose order would be alphabetical, naming the col
   d$tnum <- factor(as.numeric(d$tchr))
   f1 <- suppressWarnings(glmm(y ~ ar1(0 + tnum | group), data = d))
   f2 <- suppressWarnings(glmm(y ~ ar1(0 + times | group), data = d))
-  expect_equal(ll(f1), ll(f2), tolerance = 1e-8)
+  expect_equal(loglik_value(f1), loglik_value(f2), tolerance = 1e-8)
   # A numeric time gives one column: the message says to write factor().
   d$tn <- as.numeric(d$tchr)
   expect_error(glmm(y ~ ar1(0 + tn | group), data = d), "write factor\\(time\\)")
@@ -314,9 +312,9 @@ test_that("ar1() refuses times whose order would be alphabetical, naming the col
   # (one observation per group and time: their residual split is arbitrary,
   # which they say)
   q_fit <- function(f) suppressWarnings(glmm(f, data = d))
-  expect_equal(ll(q_fit(y ~ cs(0 + tchr | group))), ll(q_fit(y ~ cs(0 + tnum | group))),
+  expect_equal(loglik_value(q_fit(y ~ cs(0 + tchr | group))), loglik_value(q_fit(y ~ cs(0 + tnum | group))),
                tolerance = 1e-6)
-  expect_equal(ll(q_fit(y ~ diag(0 + tchr | group))), ll(q_fit(y ~ diag(0 + tnum | group))),
+  expect_equal(loglik_value(q_fit(y ~ diag(0 + tchr | group))), loglik_value(q_fit(y ~ diag(0 + tnum | group))),
                tolerance = 1e-6)
   # A logical time has two columns (FALSE, TRUE) and is accepted.
   d$tl <- d$tnum %in% c("10", "20")
@@ -329,14 +327,14 @@ test_that("lme4's hom = TRUE / FALSE is read; other arguments of a structure are
   d <- rbind(d, transform(d, y = y + rnorm(nrow(d))))
   # diag(hom = TRUE) is homdiag(); the defaults of lme4 (cs: hom = FALSE,
   # ar1: hom = TRUE) are our cs() and ar1().
-  expect_equal(ll(glmm(y ~ diag(0 + times | group, hom = TRUE), data = d)),
-               ll(glmm(y ~ homdiag(0 + times | group), data = d)), tolerance = 1e-10)
-  expect_equal(ll(glmm(y ~ diag(0 + times | group, hom = FALSE), data = d)),
-               ll(glmm(y ~ diag(0 + times | group), data = d)), tolerance = 1e-10)
-  expect_equal(ll(glmm(y ~ cs(0 + times | group, hom = FALSE), data = d)),
-               ll(glmm(y ~ cs(0 + times | group), data = d)), tolerance = 1e-10)
+  expect_equal(loglik_value(glmm(y ~ diag(0 + times | group, hom = TRUE), data = d)),
+               loglik_value(glmm(y ~ homdiag(0 + times | group), data = d)), tolerance = 1e-10)
+  expect_equal(loglik_value(glmm(y ~ diag(0 + times | group, hom = FALSE), data = d)),
+               loglik_value(glmm(y ~ diag(0 + times | group), data = d)), tolerance = 1e-10)
+  expect_equal(loglik_value(glmm(y ~ cs(0 + times | group, hom = FALSE), data = d)),
+               loglik_value(glmm(y ~ cs(0 + times | group), data = d)), tolerance = 1e-10)
   fa <- suppressWarnings(glmm(y ~ ar1(0 + times | group, hom = TRUE), data = d))
-  expect_equal(ll(fa), ll(suppressWarnings(glmm(y ~ ar1(0 + times | group), data = d))),
+  expect_equal(loglik_value(fa), loglik_value(suppressWarnings(glmm(y ~ ar1(0 + times | group), data = d))),
                tolerance = 1e-10)
   expect_equal(deparse(fa$formula), "y ~ ar1(0 + times | group)")
   # cs(hom = TRUE) is homogeneous compound symmetry, homcs(): with a
@@ -344,14 +342,14 @@ test_that("lme4's hom = TRUE / FALSE is read; other arguments of a structure are
   # (lme4's nested fit; glmmTMB's test-varstruc.R compares the same pair).
   d$y <- d$y + rep(rnorm(60, sd = 0.8), each = 3)
   fh <- glmm(y ~ cs(0 + times | group, hom = TRUE), data = d)
-  expect_equal(ll(fh), ll(glmm(y ~ homcs(0 + times | group), data = d)), tolerance = 1e-10)
+  expect_equal(loglik_value(fh), loglik_value(glmm(y ~ homcs(0 + times | group), data = d)), tolerance = 1e-10)
   fn <- glmm(y ~ (1 | group) + (1 | group:times), data = d)
   expect_gt(fh$structures[[1]]$rho, 0)
-  expect_equal(ll(fh), ll(fn), tolerance = 1e-6)
+  expect_equal(loglik_value(fh), loglik_value(fn), tolerance = 1e-6)
   expect_equal(unname(fh$structures[[1]]$sd[1]^2),
                sum(as.data.frame(VarCorr(fn))$vcov[1:2]), tolerance = 1e-4)
   if (requireNamespace("lme4", quietly = TRUE))
-    expect_equal(ll(fh), as.numeric(logLik(lme4::lmer(y ~ (1 | group) + (1 | group:times), data = d,
+    expect_equal(loglik_value(fh), as.numeric(logLik(lme4::lmer(y ~ (1 | group) + (1 | group:times), data = d,
                                                       REML = FALSE))), tolerance = 1e-6)
   # What has no structure here is refused, naming the argument.
   expect_error(glmm(y ~ ar1(0 + times | group, hom = FALSE), data = d), "one variance per column.*not available")
@@ -366,8 +364,8 @@ test_that("lme4's hom = TRUE / FALSE is read; other arguments of a structure are
   # With several grouping factors (the sparse engine) the same.
   d$site <- factor(rep(1:6, length.out = nrow(d)))
   expect_error(glmm(y ~ ar1(0 + times | group, hom = FALSE) + (1 | site), data = d), "one variance per column")
-  expect_equal(ll(suppressWarnings(glmm(y ~ diag(0 + times | group, hom = TRUE) + (1 | site), data = d))),
-               ll(suppressWarnings(glmm(y ~ homdiag(0 + times | group) + (1 | site), data = d))),
+  expect_equal(loglik_value(suppressWarnings(glmm(y ~ diag(0 + times | group, hom = TRUE) + (1 | site), data = d))),
+               loglik_value(suppressWarnings(glmm(y ~ homdiag(0 + times | group) + (1 | site), data = d))),
                tolerance = 1e-10)
 })
 

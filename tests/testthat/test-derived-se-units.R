@@ -125,7 +125,7 @@ test_that("glmm gaussian (linear mixed model routes): derived standard errors fr
 # E y at trt = 0, 1 and their Jacobian by central differences in theta
 # (plus the between-cluster term, which standardize() adds as it is).
 test_that("zero-inflated and hurdle fits: derived standard errors free of x's units", {
-  d <- trust26_data()
+  d <- units_invariance_data()
   fits <- expect_units_free26(function(v)
     glmm(fm26("yz", v), d, family = poisson, ziformula = ~ 1), d)
   # The zero part's own covariate in micro-units as well.
@@ -158,7 +158,7 @@ test_that("zero-inflated and hurdle fits: derived standard errors free of x's un
 })
 
 test_that("two-part fits with several terms or zero-part random effects: derived standard errors free of x's units", {
-  d <- trust26_data()
+  d <- units_invariance_data()
   fits <- expect_units_free26(function(v)
     glmm(fm26("yz", v, "(1 | id) + (1 | g2)"), d, family = poisson, ziformula = ~ 1), d)
   expect_s3_class(fits[[2]], "glmmgee_glmm_sparse")
@@ -167,7 +167,7 @@ test_that("two-part fits with several terms or zero-part random effects: derived
 })
 
 test_that("cumulative fits (one factor, several terms): category probabilities' standard errors free of x's units", {
-  d <- trust26_data()
+  d <- units_invariance_data()
   fits <- expect_units_free26(function(v) glmm(fm26("yo", v), d, family = cumulative()), d)
   fs <- expect_units_free26(function(v) glmm(fm26("yo", v, "(1 | id) + (1 | g2)"), d,
                                               family = cumulative()), d)
@@ -193,7 +193,7 @@ test_that("cumulative fits (one factor, several terms): category probabilities' 
 })
 
 test_that("known-covariance gaussian fits: derived standard errors free of x's units (and lmer's)", {
-  d <- trust26_data()
+  d <- units_invariance_data()
   K <- diag(60)
   rownames(K) <- colnames(K) <- levels(d$id)
   fits <- expect_units_free26(function(v) glmm(fm26("yg", v), d, covariance = list(id = K)), d,
@@ -208,7 +208,7 @@ test_that("known-covariance gaussian fits: derived standard errors free of x's u
 
 test_that("predict(se.fit = TRUE) of zero-inflated and hurdle fits: glmmTMB's standard errors, free of x's units", {
   # se.fit was silently ignored: a plain vector came back.
-  d <- trust26_data()
+  d <- units_invariance_data()
   nd <- d[c(1, 7, 33, 120), ]
   nd$x[2] <- NA
   nd$x2[2] <- NA

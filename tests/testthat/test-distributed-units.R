@@ -56,7 +56,7 @@ test_that("gee_shards() with x * 1e-6 - 5 or x + 1e4 is gee()'s fit on x", {
 })
 
 test_that("glmm_shards(): derived standard errors free of x's units; gee_shards() without an intercept as gee()", {
-  d <- trust26_data()
+  d <- units_invariance_data()
   set.seed(3)
   d$yb <- rbinom(nrow(d), 1, plogis(-0.3 + 0.6 * d$x + 0.5 * (d$trt == "1") +
                                       rnorm(60)[as.integer(d$id)]))

@@ -7,25 +7,23 @@ skip_if_not_installed("marginaleffects")
 skip_if_not_installed("glmmTMB")
 
 me_df <- function(x) as.data.frame(x)
-quiet <- function(expr) suppressWarnings(expr)
-
 test_that("predictions, avg_comparisons and avg_slopes equal glmmTMB's (binomial)", {
   m <- eco_binomial()
-  p <- me_df(quiet(marginaleffects::avg_predictions(m$ours, variables = "period")))
-  pr <- me_df(quiet(marginaleffects::avg_predictions(m$tmb, variables = "period")))
+  p <- me_df(suppressWarnings(marginaleffects::avg_predictions(m$ours, variables = "period")))
+  pr <- me_df(suppressWarnings(marginaleffects::avg_predictions(m$tmb, variables = "period")))
   # These include each cluster's predicted random effect, which the two
   # optimizers agree on to about 1e-5.
   expect_equal(p$estimate, pr$estimate, tolerance = 1e-4)
   expect_equal(p$std.error, pr$std.error, tolerance = 1e-3)
-  cmp <- me_df(quiet(marginaleffects::avg_comparisons(m$ours, variables = "period")))
-  cr <- me_df(quiet(marginaleffects::avg_comparisons(m$tmb, variables = "period")))
+  cmp <- me_df(suppressWarnings(marginaleffects::avg_comparisons(m$ours, variables = "period")))
+  cr <- me_df(suppressWarnings(marginaleffects::avg_comparisons(m$tmb, variables = "period")))
   expect_identical(cmp$contrast, cr$contrast)
   expect_equal(cmp$estimate, cr$estimate, tolerance = 1e-4)
   expect_equal(cmp$std.error, cr$std.error, tolerance = 1e-3)
   # A typical cluster (b = 0) at chosen rows.
   nd <- data.frame(period = factor(1:4), herd = "1")
-  a <- me_df(quiet(marginaleffects::predictions(m$ours, newdata = nd, re.form = NA)))
-  b <- me_df(quiet(marginaleffects::predictions(m$tmb, newdata = nd, re.form = NA)))
+  a <- me_df(suppressWarnings(marginaleffects::predictions(m$ours, newdata = nd, re.form = NA)))
+  b <- me_df(suppressWarnings(marginaleffects::predictions(m$tmb, newdata = nd, re.form = NA)))
   expect_equal(a$estimate, b$estimate, tolerance = 1e-5)
   expect_equal(a$conf.low, b$conf.low, tolerance = 1e-3)
   expect_equal(a$estimate, unname(predict(m$ours, nd, re.form = NA, type = "response")))
@@ -33,14 +31,14 @@ test_that("predictions, avg_comparisons and avg_slopes equal glmmTMB's (binomial
 
 test_that("avg_slopes of a continuous covariate equal glmmTMB's (gaussian and poisson)", {
   m <- eco_gaussian()
-  s <- me_df(quiet(marginaleffects::avg_slopes(m$ours, variables = "Days")))
-  sr <- me_df(quiet(marginaleffects::avg_slopes(m$tmb, variables = "Days")))
+  s <- me_df(suppressWarnings(marginaleffects::avg_slopes(m$ours, variables = "Days")))
+  sr <- me_df(suppressWarnings(marginaleffects::avg_slopes(m$tmb, variables = "Days")))
   expect_equal(s$estimate, sr$estimate, tolerance = 1e-5)
   expect_equal(s$std.error, sr$std.error, tolerance = 1e-3)
   expect_equal(s$estimate, unname(fixef(m$ours)["Days"]), tolerance = 1e-6)
   pm <- eco_poisson()
-  s <- me_df(quiet(marginaleffects::avg_slopes(pm$ours, variables = "x")))
-  sr <- me_df(quiet(marginaleffects::avg_slopes(pm$tmb, variables = "x")))
+  s <- me_df(suppressWarnings(marginaleffects::avg_slopes(pm$ours, variables = "x")))
+  sr <- me_df(suppressWarnings(marginaleffects::avg_slopes(pm$tmb, variables = "x")))
   expect_equal(s$estimate, sr$estimate, tolerance = 1e-4)
   expect_equal(s$std.error, sr$std.error, tolerance = 2e-3)
 })
@@ -64,7 +62,7 @@ test_that("type = 'pa' gives standardize()'s means and risk differences", {
   fixed_only <- me_df(marginaleffects::avg_predictions(m$ours, variables = "period",
                                                        type = "pa", vcov = V))
   expect_true(all(abs(fixed_only$std.error / pa$std.error - 1) > 1e-3))
-  cond <- function(V) me_df(quiet(marginaleffects::avg_predictions(
+  cond <- function(V) me_df(suppressWarnings(marginaleffects::avg_predictions(
     m$ours, variables = "period", vcov = V)))$std.error
   expect_equal(cond(V), cond(marginaleffects::get_vcov(m$ours)))
 })

@@ -3,13 +3,6 @@
 # the nbinom2() family object against MASS::negative.binomial() at the same
 # theta, and the theta moment estimator against MASS::theta.mm().
 
-fam_eval <- function(fam, y, wt, eta, phi = 0) {
-  f <- glmmgee:::resolve_family(fam)
-  glmmgee:::cpp_family_eval(f$family_code, f$link_code, y, wt, eta, phi)
-}
-
-num_d <- function(fun, x, h = 1e-5) (fun(x + h) - fun(x - h)) / (2 * h)
-
 test_that("log-likelihoods equal dnbinom and dgamma, weights multiplying them", {
   set.seed(3)
   eta <- c(-6, -1.2, 0, 0.8, 3, 7, 9.5)

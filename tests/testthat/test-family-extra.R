@@ -3,13 +3,6 @@
 # log-likelihoods against R's densities, derivatives in eta and in the log
 # dispersion against numerical ones, and the R family objects.
 
-fam_eval <- function(fam, y, wt, eta, phi = 0) {
-  f <- glmmgee:::resolve_family(fam)
-  glmmgee:::cpp_family_eval(f$family_code, f$link_code, y, wt, eta, phi)
-}
-
-num_d <- function(fun, x, h = 1e-5) (fun(x + h) - fun(x - h)) / (2 * h)
-
 dbetabinom <- function(s, n, a, b) lchoose(n, s) + lbeta(s + a, n - s + b) - lbeta(a, b)
 
 test_that("log-likelihoods equal R's densities, glmmTMB's parameterizations", {

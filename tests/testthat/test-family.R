@@ -1,12 +1,5 @@
 # The family classes in C++ against R's own family objects and densities.
 
-fam_eval <- function(fam, y, wt, eta, phi = 0) {
-  f <- glmmgee:::resolve_family(fam)
-  glmmgee:::cpp_family_eval(f$family_code, f$link_code, y, wt, eta, phi)
-}
-
-num_d <- function(fun, x, h = 1e-5) (fun(x + h) - fun(x - h)) / (2 * h)
-
 test_that("mean model matches stats family objects", {
   eta <- c(-40, -8, -1.3, 0, 0.7, 5, 30)
   for (fam in list(binomial("logit"), binomial("probit"), binomial("cloglog"),

@@ -16,7 +16,8 @@ route_engines <- c(
   known_gaussian = "known_gaussian", known_laplace = "known_laplace",
   ranef_bridge = "agq_ranef_dist", ranef_nonparametric = "agq_ranef_dist",
   agq_workers = "agq", zi_sparse_fixed = "laplace_sparse",
-  known_gaussian_multi = "known_gaussian")
+  known_gaussian_multi = "known_gaussian", nested_agq_slope = "agq_nested",
+  covstruct_lmm_ml_profiled = "lmm_sparse")
 
 # Cells that wait for the ordinal fits' own change of class and layout
 # (cumulative link fits inheriting glmmgee_glmm, with vcov, theta,

@@ -5,7 +5,7 @@
 # the term and the covariate; well-scaled covariates fit as before.
 
 test_that("nested AGHQ with a far-off random slope is refused before fitting", {
-  d <- nestfar35_data()
+  d <- nested_shifted_slope_data()
   tm <- system.time(err <- tryCatch(
     glmm(y ~ xf + (1 | hospital) + (1 + xf | hospital:ward), data = d, family = binomial,
          nAGQ = 3),
@@ -21,7 +21,7 @@ test_that("nested AGHQ with a far-off random slope is refused before fitting", {
 })
 
 test_that("the refused model fits on the centred covariate and by Laplace", {
-  d <- nestfar35_data()
+  d <- nested_shifted_slope_data()
   d$xc <- d$xf - mean(d$xf)
   fc <- suppressWarnings(glmm(y ~ xc + (1 | hospital) + (1 + xc | hospital:ward), data = d,
                               family = binomial, nAGQ = 3))

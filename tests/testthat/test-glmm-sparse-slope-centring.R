@@ -9,23 +9,23 @@
 skip_if_not_installed("lme4")
 
 # x2 = a x + c: b0 + b1 x = (b0 - c b1 / a) + (b1 / a) x2.
-fg27_map <- function(a, c) matrix(c(1, 0, -c / a, 1 / a), 2, 2)
+coef_shift_map <- function(a, c) matrix(c(1, 0, -c / a, 1 / a), 2, 2)
 
 # The same map on all fixed effects: intercept and x at `ix`.
-fg27_xmap <- function(p, ix, a, c) {
+fixef_shift_map <- function(p, ix, a, c) {
   M <- diag(1, p)
-  M[c(1L, ix), c(1L, ix)] <- fg27_map(a, c)
+  M[c(1L, ix), c(1L, ix)] <- coef_shift_map(a, c)
   M
 }
 
-# fg27_sim(): helper-far-slope.R.
+# slope_crossed_sim(): helper-far-slope.R.
 
 # f1 on x, f2 on x2 = a x + c (x the fixed effect at `ix`, the slope of
 # term `g`): f2 is f1 mapped. The two searches end within their
 # convergence tolerance of the same optimum, so estimates agree to `tol`.
-fg27_check <- function(f1, f2, a, c, g, ix = 2L, tol = 2e-5) {
-  Tm <- fg27_map(a, c)
-  Mx <- fg27_xmap(length(fixef(f1)), ix, a, c)
+expect_slope_fit_mapped <- function(f1, f2, a, c, g, ix = 2L, tol = 2e-5) {
+  Tm <- coef_shift_map(a, c)
+  Mx <- fixef_shift_map(length(fixef(f1)), ix, a, c)
   expect_true(isTRUE(f2$optinfo$centred_z))
   expect_null(f1$optinfo$centred_z)
   expect_identical(f2$optinfo$warnings, f1$optinfo$warnings)
@@ -71,20 +71,20 @@ fg27_check <- function(f1, f2, a, c, g, ix = 2L, tol = 2e-5) {
 }
 
 test_that("crossed binomial and poisson with x * 1e-6 - 5 in (x2 | a) + (1 | b) are x's fits mapped back", {
-  d <- fg27_sim()
+  d <- slope_crossed_sim()
   f1 <- glmm(yb ~ x + (x | a) + (1 | b), data = d, family = binomial)
   f2 <- glmm(yb ~ x2 + (x2 | a) + (1 | b), data = d, family = binomial)
   expect_false(f1$singular)
-  fg27_check(f1, f2, 1e-6, -5, "a")
+  expect_slope_fit_mapped(f1, f2, 1e-6, -5, "a")
   p1 <- glmm(yp ~ x + (x | a) + (1 | b), data = d, family = poisson)
   p2 <- glmm(yp ~ x2 + (x2 | a) + (1 | b), data = d, family = poisson)
   expect_false(p1$singular)
-  fg27_check(p1, p2, 1e-6, -5, "a")
+  expect_slope_fit_mapped(p1, p2, 1e-6, -5, "a")
 })
 
 test_that("the far fits agree with glmer and glmmTMB on the well-scaled x", {
-  d <- fg27_sim()
-  Tm <- fg27_map(1e-6, -5)
+  d <- slope_crossed_sim()
+  Tm <- coef_shift_map(1e-6, -5)
   for (fam in c("binomial", "poisson")) {
     y <- if (fam == "binomial") "yb" else "yp"
     f2 <- glmm(stats::as.formula(paste(y, "~ x2 + (x2 | a) + (1 | b)")), data = d,
@@ -130,13 +130,13 @@ test_that("grouseticks (poisson) with HEIGHT in odd units: (h2 | LOCATION) + (1 
   f1 <- glmm(TICKS ~ YEAR + h + (h | LOCATION) + (1 | INDEX), data = g, family = poisson)
   f2 <- glmm(TICKS ~ YEAR + h2 + (h2 | LOCATION) + (1 | INDEX), data = g, family = poisson)
   expect_false(f1$singular)
-  fg27_check(f1, f2, 1e-6, -5, "LOCATION", ix = 4L)
+  expect_slope_fit_mapped(f1, f2, 1e-6, -5, "LOCATION", ix = 4L)
   # (glmer stops there in "Downdated VtV is not positive definite".)
   skip_if_not_installed("glmmTMB")
   tmb <- glmmTMB::glmmTMB(TICKS ~ YEAR + h + (h | LOCATION) + (1 | INDEX), data = g,
                           family = poisson)
   expect_equal(as.numeric(logLik(f2)), as.numeric(logLik(tmb)), tolerance = 1e-6)
-  Mi <- solve(fg27_xmap(4L, 4L, 1e-6, -5))
+  Mi <- solve(fixef_shift_map(4L, 4L, 1e-6, -5))
   expect_equal(unname(drop(Mi %*% fixef(f2))), unname(glmmTMB::fixef(tmb)$cond), tolerance = 1e-4)
   expect_equal(sqrt(diag(Mi %*% vcov(f2) %*% t(Mi))), unname(sqrt(diag(vcov(tmb)$cond))),
                tolerance = 2e-3)
@@ -155,24 +155,24 @@ test_that("VerbAgg (binomial) with Anger in odd units: (a2 | item) + (1 | id)", 
   f1 <- glmm(r2 ~ ra + Gender + btype + (ra | item) + (1 | id), data = v, family = binomial)
   f2 <- glmm(r2 ~ a2 + Gender + btype + (a2 | item) + (1 | id), data = v, family = binomial)
   expect_false(f1$singular)
-  fg27_check(f1, f2, 1e-4, -5, "item")
+  expect_slope_fit_mapped(f1, f2, 1e-4, -5, "item")
 })
 
 test_that("a truly singular fit with a far slope is still singular, with x's log-likelihood", {
-  d <- fg27_sim(2711)
+  d <- slope_crossed_sim(2711)
   expect_warning(f1 <- glmm(yb ~ x + (x | a) + (1 | b), data = d, family = binomial),
                  "singular fit")
   expect_warning(f2 <- glmm(yb ~ x2 + (x2 | a) + (1 | b), data = d, family = binomial),
                  "singular fit")
   expect_true(f2$singular)
   expect_lt(abs(as.numeric(logLik(f2)) - as.numeric(logLik(f1))), 1e-8)
-  Tm <- fg27_map(1e-6, -5)
+  Tm <- coef_shift_map(1e-6, -5)
   expect_equal(unname(sqrt(diag(vcov(f2)))), sqrt(diag(Tm %*% vcov(f1) %*% t(Tm))),
                tolerance = 1e-6)
   # A third column at zero variance in the far term, (x2 + w | a): only w's
   # entry is on the boundary (judged on the standardized scale), not also
   # x2's small one, so the standard errors stay.
-  d <- fg27_sim()
+  d <- slope_crossed_sim()
   d$w <- rnorm(nrow(d))
   expect_warning(g1 <- glmm(yb ~ x + (x + w | a) + (1 | b), data = d, family = binomial),
                  "singular fit")
@@ -200,7 +200,7 @@ test_that("a truly singular fit with a far slope is still singular, with x's log
 })
 
 test_that("zero-inflated poisson with several terms and a far slope: x's fit mapped back", {
-  d <- fg27_sim()
+  d <- slope_crossed_sim()
   d$yz <- d$yp * rbinom(nrow(d), 1, 0.85)
   f1 <- glmm(yz ~ x + (x | a) + (1 | b), ziformula = ~1, data = d, family = poisson)
   f2 <- glmm(yz ~ x2 + (x2 | a) + (1 | b), ziformula = ~1, data = d, family = poisson)
@@ -208,7 +208,7 @@ test_that("zero-inflated poisson with several terms and a far slope: x's fit map
   expect_false(f2$singular)
   expect_identical(f2$optinfo$warnings, f1$optinfo$warnings)
   expect_lt(abs(as.numeric(logLik(f2)) - as.numeric(logLik(f1))), 1e-8)
-  Tm <- fg27_map(1e-6, -5)
+  Tm <- coef_shift_map(1e-6, -5)
   expect_equal(unname(fixef(f2)[1:2]), unname(drop(Tm %*% fixef(f1)[1:2])), tolerance = 2e-5)
   expect_equal(unname(sqrt(diag(vcov(f2)[1:2, 1:2]))),
                unname(sqrt(diag(Tm %*% vcov(f1)[1:2, 1:2] %*% t(Tm)))), tolerance = 2e-5)
@@ -217,7 +217,7 @@ test_that("zero-inflated poisson with several terms and a far slope: x's fit map
 # A random slope without its term's intercept, (0 + v | g): centring would
 # change that model, so only the scale of v may not matter. On v * s the
 # slope's variance is the one on v over s^2, exactly, on every route.
-fg27_sleep <- function() {
+sleep_slope_no_intercept <- function() {
   d <- get(utils::data("sleepstudy", package = "lme4", envir = environment()))
   d$yb <- as.integer(d$Reaction > 290)
   d$yc <- round((d$Reaction - 150) / 10)
@@ -230,7 +230,7 @@ fg27_sleep <- function() {
 # against the fit on Days: the log-likelihood (REML: shifted by -log s, the
 # constant log|X'V^-1 X| picks up), the parameters in v's units, their
 # standard errors and the (absent) warnings.
-fg27_scale_check <- function(form, d, family, scales, REML = FALSE, tol = 1e-6) {
+expect_slope_scale_free <- function(form, d, family, scales, REML = FALSE, tol = 1e-6) {
   d$v <- d$Days
   f1 <- glmm(form, data = d, family = family, REML = REML)
   expect_length(f1$optinfo$warnings, 0L)
@@ -257,14 +257,14 @@ fg27_scale_check <- function(form, d, family, scales, REML = FALSE, tol = 1e-6) 
 }
 
 test_that("(0 + v | Subject), LMM by ML and REML: v * 1e-6, 1e6, 1e9 give Days' fit; lmer agrees", {
-  d <- fg27_sleep()
+  d <- sleep_slope_no_intercept()
   for (reml in c(FALSE, TRUE)) {
-    f1 <- fg27_scale_check(Reaction ~ v + (0 + v | Subject), d, gaussian(),
+    f1 <- expect_slope_scale_free(Reaction ~ v + (0 + v | Subject), d, gaussian(),
                            c(1e-6, 1e6, 1e9), REML = reml)
     # x far from zero as well (Days + 100): no intercept to centre it on.
     d2 <- d
     d2$Days <- d$Days + 100
-    fg27_scale_check(Reaction ~ v + (0 + v | Subject), d2, gaussian(), c(1e-6, 1e6),
+    expect_slope_scale_free(Reaction ~ v + (0 + v | Subject), d2, gaussian(), c(1e-6, 1e6),
                      REML = reml)
     l <- lme4::lmer(Reaction ~ Days + (0 + Days | Subject), data = d, REML = reml)
     expect_equal(as.numeric(logLik(f1)), as.numeric(logLik(l)), tolerance = 1e-8)
@@ -277,13 +277,13 @@ test_that("(0 + v | Subject), LMM by ML and REML: v * 1e-6, 1e6, 1e9 give Days' 
 })
 
 test_that("(0 + v | Subject) + (1 | h), several-term LMM: the slope's SE does not depend on v's units", {
-  d <- fg27_sleep()
+  d <- sleep_slope_no_intercept()
   for (reml in c(FALSE, TRUE)) {
-    f1 <- fg27_scale_check(Reaction ~ v + (0 + v | Subject) + (1 | h), d, gaussian(),
+    f1 <- expect_slope_scale_free(Reaction ~ v + (0 + v | Subject) + (1 | h), d, gaussian(),
                            c(1e-6, 1e6, 1e9), REML = reml)
     d2 <- d
     d2$Days <- d$Days + 100
-    fg27_scale_check(Reaction ~ v + (0 + v | Subject) + (1 | h), d2, gaussian(), c(1e-6, 1e6),
+    expect_slope_scale_free(Reaction ~ v + (0 + v | Subject) + (1 | h), d2, gaussian(), c(1e-6, 1e6),
                      REML = reml)
     l <- lme4::lmer(Reaction ~ Days + (0 + Days | Subject) + (1 | h), data = d, REML = reml)
     expect_equal(as.numeric(logLik(f1)), as.numeric(logLik(l)), tolerance = 1e-8)
@@ -294,10 +294,10 @@ test_that("(0 + v | Subject) + (1 | h), several-term LMM: the slope's SE does no
 })
 
 test_that("(0 + v | Subject) binomial (AGHQ) and poisson (Laplace), one factor and several terms: glmer and glmmTMB agree", {
-  d <- fg27_sleep()
-  b1 <- fg27_scale_check(yb ~ v + (0 + v | Subject), d, binomial(), c(1e-6, 1e6))
-  p1 <- fg27_scale_check(yc ~ v + (0 + v | Subject), d, poisson(), c(1e-6, 1e6))
-  s1 <- fg27_scale_check(yc ~ v + (0 + v | Subject) + (1 | h), d, poisson(), c(1e-6, 1e6))
+  d <- sleep_slope_no_intercept()
+  b1 <- expect_slope_scale_free(yb ~ v + (0 + v | Subject), d, binomial(), c(1e-6, 1e6))
+  p1 <- expect_slope_scale_free(yc ~ v + (0 + v | Subject), d, poisson(), c(1e-6, 1e6))
+  s1 <- expect_slope_scale_free(yc ~ v + (0 + v | Subject) + (1 | h), d, poisson(), c(1e-6, 1e6))
   gb <- lme4::glmer(yb ~ Days + (0 + Days | Subject), data = d, family = binomial, nAGQ = 11)
   f11 <- glmm(yb ~ Days + (0 + Days | Subject), data = d, family = binomial, nAGQ = 11)
   expect_equal(unname(fixef(f11)), unname(lme4::fixef(gb)), tolerance = 1e-4)
@@ -321,8 +321,8 @@ test_that("(0 + v | Subject) binomial (AGHQ) and poisson (Laplace), one factor a
 # ordinal route's own engine): the search ran on the user's Z, and on
 # x * 1e-6 it ended 1.9 log-likelihood units below x's optimum ((0 + x | a):
 # 75 below), on x * 1e-6 - 5 6 below, on x * 1e6 in a false singular fit.
-fg27_ordinal_data <- function() {
-  d <- fg27_sim()
+ordinal_slope_data <- function() {
+  d <- slope_crossed_sim()
   set.seed(5)
   d$yo <- factor(cut(d$x + rnorm(nrow(d)) + rnorm(30)[d$a] + 0.5 * rnorm(30)[d$a] * d$x, 3),
                  ordered = TRUE)
@@ -330,7 +330,7 @@ fg27_ordinal_data <- function() {
 }
 
 test_that("ordinal (v | a) and (0 + v | a): v = x * 1e-6, x * 1e-6 - 5, x * 1e6 give x's fit mapped", {
-  d <- fg27_ordinal_data()
+  d <- ordinal_slope_data()
   d$v <- d$x
   f1 <- glmm(yo ~ v + (v | a), data = d, family = cumulative())
   z1 <- glmm(yo ~ v + (0 + v | a), data = d, family = cumulative())
@@ -351,7 +351,7 @@ test_that("ordinal (v | a) and (0 + v | a): v = x * 1e-6, x * 1e-6 - 5, x * 1e6 
     M[1:2, 3] <- cc / a
     expect_equal(unname(fixef(f2)), unname(fixef(f1)) / a, tolerance = 1e-6)
     expect_equal(unname(vcov(f2)), unname(M %*% vcov(f1) %*% t(M)), tolerance = 1e-5)
-    Tm <- fg27_map(a, cc)
+    Tm <- coef_shift_map(a, cc)
     expect_equal(unname(f2$re_cov), unname(Tm %*% f1$re_cov %*% t(Tm)),
                  tolerance = 1e-5)
     expect_equal(unname(as.matrix(ranef(f2)$a)), unname(as.matrix(ranef(f1)$a) %*% t(Tm)),

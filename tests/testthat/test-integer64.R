@@ -4,18 +4,13 @@
 # refused.
 
 
-sleep_data <- function() {
-  data("sleepstudy", package = "lme4", envir = environment())
-  sleepstudy
-}
-
 test_that("an integer64 covariate is refused with the conversion to use, not read as its raw bits", {
   # model.matrix() reads an integer64 column's bits as doubles (4.9e-323
   # for 10): gee() returned a slope of 0 and an intercept of 298.5 (the
   # mean) without a word, glmm() stopped with "gradient function must
   # return a numeric vector of length 1".
   skip_if_not_installed("bit64")
-  s <- sleep_data()
+  s <- sleepstudy_data()
   s$d64 <- bit64::as.integer64(s$Days)
   msg <- "'d64' is an integer64 \\(bit64\\) vector.*as.numeric\\(\\).*factor\\(\\)"
   expect_error(glmm(Reaction ~ d64 + (1 | Subject), s), msg)
@@ -34,8 +29,6 @@ test_that("an integer64 covariate is refused with the conversion to use, not rea
 })
 
 
-quiet <- function(expr) suppressWarnings(expr)
-
 test_that("integer64 grouping factors and ids beyond 2^53 define the groups of their values", {
   # data.table::fread() reads large ids as integer64. 2^60 + k: as.numeric()
   # makes the 18 ids one number, and so do the raw bits read as doubles
@@ -43,7 +36,7 @@ test_that("integer64 grouping factors and ids beyond 2^53 define the groups of t
   # 15 digits factor() compares: either would give one cluster.
   skip_if_not_installed("bit64")
   skip_if_not_installed("lme4")
-  s <- sleep_data()
+  s <- sleepstudy_data()
   k <- as.integer(s$Subject)
   s$id64 <- bit64::as.integer64("1152921504606846976") + bit64::as.integer64(k)
   expect_equal(length(unique(suppressWarnings(as.numeric(s$id64)))), 1L)
@@ -66,7 +59,7 @@ test_that("integer64 grouping factors and ids beyond 2^53 define the groups of t
 test_that("integer64 ids equal factor and numeric ids on every route (negative ids too)", {
   skip_if_not_installed("bit64")
   skip_if_not_installed("lme4")
-  s <- sleep_data()
+  s <- sleepstudy_data()
   # Negative ids: their raw bits are NaN payloads as doubles.
   s$num <- -as.numeric(s$Subject) * 1000
   s$id64 <- bit64::as.integer64(s$num)
@@ -82,8 +75,8 @@ test_that("integer64 ids equal factor and numeric ids on every route (negative i
   expect_identical(fixef(glmm(hi ~ Days + (1 | id64), s, family = binomial)),
                    fixef(glmm(hi ~ Days + (1 | num), s, family = binomial)))
   # Several terms (sparse route), crossed.
-  a <- quiet(glmm(Reaction ~ Days + (1 | id64) + (1 | d3_64), s))
-  b <- quiet(glmm(Reaction ~ Days + (1 | num) + (1 | d3), s))
+  a <- suppressWarnings(glmm(Reaction ~ Days + (1 | id64) + (1 | d3_64), s))
+  b <- suppressWarnings(glmm(Reaction ~ Days + (1 | num) + (1 | d3), s))
   expect_identical(fixef(a), fixef(b))
   expect_identical(as.numeric(logLik(a)), as.numeric(logLik(b)))
   # An interaction of an integer64 factor with another.
@@ -101,7 +94,7 @@ test_that("integer64 ids equal factor and numeric ids on every route (negative i
 test_that("integer64 covariates stay refused wherever they enter the model", {
   skip_if_not_installed("bit64")
   skip_if_not_installed("lme4")
-  s <- sleep_data()
+  s <- sleepstudy_data()
   s$d64 <- bit64::as.integer64(s$Days)
   s$id64 <- bit64::as.integer64(as.integer(s$Subject))
   msg <- "'d64' is an integer64"
@@ -124,11 +117,11 @@ test_that("integer64 covariates stay refused wherever they enter the model", {
 test_that("an integer64 grouping factor works in a zero-inflated fit with zero-part random effects", {
   skip_if_not_installed("bit64")
   skip_if_not_installed("lme4")
-  s <- sleep_data()
+  s <- sleepstudy_data()
   s$cnt <- round(s$Reaction / 50) * (s$Days > 2)
   s$id64 <- bit64::as.integer64(as.integer(s$Subject))
-  a <- quiet(glmm(cnt ~ Days + (1 | id64), s, family = poisson, ziformula = ~ 1 + (1 | id64)))
-  b <- quiet(glmm(cnt ~ Days + (1 | Subject), s, family = poisson, ziformula = ~ 1 + (1 | Subject)))
+  a <- suppressWarnings(glmm(cnt ~ Days + (1 | id64), s, family = poisson, ziformula = ~ 1 + (1 | id64)))
+  b <- suppressWarnings(glmm(cnt ~ Days + (1 | Subject), s, family = poisson, ziformula = ~ 1 + (1 | Subject)))
   expect_identical(a$theta, b$theta)
 })
 

@@ -57,7 +57,7 @@ test_that("assoc_scan() and known-covariance binomial fits do not depend on x's 
   # The scan formed X'V^-1X on the user's X (condition 1e13 with
   # x * 1e-6 - 5: statistics 9% off); the binomial known-covariance fit's
   # glm start solved the user's X'WX, singular numerically, and failed.
-  d <- trust26_data()
+  d <- units_invariance_data()
   set.seed(5)
   A <- crossprod(matrix(rnorm(60 * 80), 80, 60)) / 80
   rownames(A) <- colnames(A) <- levels(d$id)

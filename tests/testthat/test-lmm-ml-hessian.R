@@ -10,10 +10,9 @@ ml_suff <- function(X, y, Z, g, w = rep(1, length(y)), off = rep(0, length(y))) 
 }
 
 # Richardson-extrapolated derivatives of the exact gradient (cpp_lmm_loglik()).
-num_hessian <- function(suff, theta, pat) {
+lmm_ml_num_hessian <- function(suff, theta, pat) {
   gr <- function(th) glmmgee:::cpp_lmm_loglik(suff, th, pat$row - 1L, pat$col - 1L, TRUE)$gradient
-  H <- numDeriv::jacobian(gr, theta, method.args = list(r = 6))
-  (H + t(H)) / 2
+  num_hessian(gr, theta, method.args = list(r = 6))
 }
 
 test_that("the analytic Hessian equals high-order differences of the exact gradient", {
@@ -27,7 +26,7 @@ test_that("the analytic Hessian equals high-order differences of the exact gradi
     # with a non-zero correlation.
     theta <- c(1.1, 0.4, -0.2, 0.3, ifelse(pat$row == pat$col, 0.7, 0.25) + 0.05 * seq_len(k), log(0.9))
     H <- glmmgee:::cpp_lmm_ml_hessian(suff, theta, pat$row - 1L, pat$col - 1L)
-    Hn <- num_hessian(suff, theta, pat)
+    Hn <- lmm_ml_num_hessian(suff, theta, pat)
     expect_equal(H, Hn, tolerance = 1e-8)
     expect_identical(H, t(H))
   }
@@ -44,7 +43,7 @@ test_that("ML fits: the Hessian is exact, and the standard errors agree with lme
     Z <- if (is.null(fit$Z)) matrix(1, nrow(sleepstudy), 1) else as.matrix(fit$Z)
     suff <- ml_suff(as.matrix(fit$X), sleepstudy$Reaction, Z, sleepstudy$Subject)
     pat <- fit$pattern
-    Hn <- num_hessian(suff, unname(fit$theta), pat)
+    Hn <- lmm_ml_num_hessian(suff, unname(fit$theta), pat)
     expect_equal(unname(fit$hessian), Hn, tolerance = 1e-8)
     # lmer's Wald standard errors of the fixed effects (its vcov: the
     # inverse of X'V^-1 X, the beta block of the expected information,
@@ -63,7 +62,7 @@ test_that("weights, offset and the response's units: the route's Hessian is exac
   keep <- d$w > 0
   suff <- ml_suff(cbind(1, d$x)[keep, ], d$y[keep], cbind(1, d$x)[keep, ], d$g[keep],
                   d$w[keep], d$o[keep])
-  Hn <- num_hessian(suff, unname(fit$theta), fit$pattern)
+  Hn <- lmm_ml_num_hessian(suff, unname(fit$theta), fit$pattern)
   expect_equal(unname(fit$hessian), Hn, tolerance = 1e-8)
 })
 

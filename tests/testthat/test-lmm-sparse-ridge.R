@@ -27,15 +27,6 @@ ridge_data <- function(seed = 13, na = 20, nb = 6, reps = 3, sx = 0.8, nested = 
   d
 }
 
-fit_quiet <- function(...) {
-  w <- character()
-  m <- withCallingHandlers(glmm(...), warning = function(x) {
-    w <<- c(w, conditionMessage(x))
-    invokeRestart("muffleWarning")
-  })
-  list(m = m, warnings = w)
-}
-
 # lmer's best over its optimizers. On x * 1e-6 - 5 lmer's own criterion
 # loses digits in X'X (condition ~1e13): its restricted log-likelihood of
 # y ~ xsmall + (1 | a) + (1 | b) is 0.026 off. The reference is therefore
@@ -57,13 +48,13 @@ test_that("(xsmall || a) + (1 | b) reaches the optimum at the ridge's end, REML 
     r <- fit_quiet(y ~ xsmall + (xsmall || a) + (1 | b), d, REML = reml)
     ref <- lmer_best(y ~ x + (1 | a) + (0 + xsmall | a) + (1 | b), d, reml) -
       reml * log(1e-6)
-    expect_gte(as.numeric(logLik(r$m)), ref - 1e-8)
+    expect_gte(as.numeric(logLik(r$fit)), ref - 1e-8)
     expect_false(any(grepl("did not report convergence", r$warnings)))
-    expect_identical(r$m$optinfo$convergence, 0L)
+    expect_identical(r$fit$optinfo$convergence, 0L)
     # The optimum is the intercept's SD at 0 (all of the level's shift in
     # the slope): reported as a singular fit.
-    expect_identical(unname(r$m$theta[["a.(Intercept)"]]), 0)
-    expect_true(r$m$singular)
+    expect_identical(unname(r$fit$theta[["a.(Intercept)"]]), 0)
+    expect_true(r$fit$singular)
   }
 })
 
@@ -71,8 +62,8 @@ test_that("the diagonal model's fit is invariant to rescaling the far slope", {
   d <- ridge_data()
   d$xs2 <- d$xsmall * 1e3
   for (reml in c(TRUE, FALSE)) {
-    a <- fit_quiet(y ~ xsmall + (xsmall || a) + (1 | b), d, REML = reml)$m
-    b <- fit_quiet(y ~ xs2 + (xs2 || a) + (1 | b), d, REML = reml)$m
+    a <- fit_quiet(y ~ xsmall + (xsmall || a) + (1 | b), d, REML = reml)$fit
+    b <- fit_quiet(y ~ xs2 + (xs2 || a) + (1 | b), d, REML = reml)$fit
     # REML's log|X'V^-1X| shifts by log 1e3 with the fixed slope's units;
     # the criterion itself is evaluated to ~1e-11 relative on such a design
     # (3e-9 here between the two).
@@ -80,7 +71,7 @@ test_that("the diagonal model's fit is invariant to rescaling the far slope", {
                  tolerance = 2e-11)
     expect_equal(b$theta[["a.xs2"]] * 1e3, a$theta[["a.xsmall"]], tolerance = 1e-6)
     # (1 + xsmall || a) is the same model.
-    c1 <- fit_quiet(y ~ xsmall + (1 + xsmall || a) + (1 | b), d, REML = reml)$m
+    c1 <- fit_quiet(y ~ xsmall + (1 + xsmall || a) + (1 | b), d, REML = reml)$fit
     expect_equal(as.numeric(logLik(c1)), as.numeric(logLik(a)), tolerance = 1e-12)
   }
 })
@@ -92,10 +83,10 @@ test_that("nested (xsmall || a/b) and (x + 1e3 || a) + (1 | b) are at lmer's bes
     r <- fit_quiet(y ~ xsmall + (xsmall || a/b), dn, REML = reml)
     ref <- lmer_best(y ~ x + (1 | a) + (0 + xsmall | a) + (1 | a:b) + (0 + xsmall | a:b),
                      dn, reml) - reml * log(1e-6)
-    expect_gte(as.numeric(logLik(r$m)), ref - 1e-8)
+    expect_gte(as.numeric(logLik(r$fit)), ref - 1e-8)
     expect_false(any(grepl("did not report convergence", r$warnings)))
     r2 <- fit_quiet(y ~ xk + (xk || a) + (1 | b), dn, REML = reml)
-    expect_gte(as.numeric(logLik(r2$m)), lmer_best(y ~ xk + (xk || a) + (1 | b), dn, reml) - 1e-8)
+    expect_gte(as.numeric(logLik(r2$fit)), lmer_best(y ~ xk + (xk || a) + (1 | b), dn, reml) - 1e-8)
   }
 })
 

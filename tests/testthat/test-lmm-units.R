@@ -3,7 +3,7 @@
 # units and location on the profiled routes, with lme4's fits on shifted
 # designs.
 
-trust24_data <- function() {
+lmm_units_data <- function() {
   set.seed(1)
   n <- 300
   a <- factor(sample(1:15, n, TRUE)); b <- factor(sample(1:10, n, TRUE))
@@ -15,17 +15,17 @@ trust24_data <- function() {
   d
 }
 
-trust24_se_x <- function(f, d, ...) {
+lmm_se_of_x <- function(f, d, ...) {
   fits <- lapply(c("x", "x2", "x3"), function(v)
     glmm(stats::as.formula(sprintf(f, v)), data = d, family = gaussian(), ...))
   list(fits = fits, se = vapply(fits, function(m) sqrt(diag(vcov(m)))[[2L]], 1))
 }
 
 test_that("profiled LMM standard errors do not depend on the covariate's units or location", {
-  d <- trust24_data()
+  d <- lmm_units_data()
   for (reml in c(FALSE, TRUE)) {
     for (f in c("y ~ %s + (1|a) + (1|b)", "y ~ %s + (1|a)")) {
-      r <- trust24_se_x(f, d, REML = reml)
+      r <- lmm_se_of_x(f, d, REML = reml)
       info <- sprintf("%s, REML = %s", f, reml)
       # Before: 4.7e-3 (several terms, ML), 3.8e-3 (REML), 6.4e-3 and a
       # non-converged search (one factor, REML), 1.3e-8 (one factor, ML).
@@ -45,7 +45,7 @@ test_that("profiled LMM standard errors do not depend on the covariate's units o
 
 test_that("profiled LMM fits on shifted designs agree with lme4", {
   skip_if_not_installed("lme4")
-  d <- trust24_data()
+  d <- lmm_units_data()
   for (reml in c(FALSE, TRUE)) {
     m <- glmm(y ~ x3 + (1|a) + (1|b), data = d, family = gaussian(), REML = reml)
     l <- lme4::lmer(y ~ x + (1|a) + (1|b), data = d, REML = reml)
@@ -63,7 +63,7 @@ test_that("profiled LMM fits on shifted designs agree with lme4", {
 })
 
 test_that("one-factor ML: the fixed effects' covariances with the other parameters map too", {
-  d <- trust24_data()
+  d <- lmm_units_data()
   m1 <- glmm(y ~ x + (1|a), data = d, family = gaussian())
   m2 <- glmm(y ~ x2 + (1|a), data = d, family = gaussian())
   expect_identical(m1$optinfo$method, m2$optinfo$method)

@@ -13,7 +13,7 @@
 ma_rules <- c(
   # no `...`
   "$.glmmgee_gee" = "exempt: no ...", "$.glmmgee_glmm" = "exempt: no ...",
-  "$.glmmgee_glmm_sharded" = "exempt: no ...", "makepredictcall.wb" = "exempt: no ...",
+  "$.glmmgee_glmm_sharded" = "exempt: no ...", "makepredictcall.glmmgee_within_between" = "exempt: no ...",
   # as.data.frame(): data.frame() passes optional, stringsAsFactors, ...
   "as.data.frame.VarCorr.glmmgee_glmm" = "exempt: as.data.frame convention",
   "as.data.frame.glmmgee_marginal_coefs" = "exempt: as.data.frame convention",

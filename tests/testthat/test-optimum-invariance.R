@@ -4,8 +4,6 @@
 # cluster-level covariate, clusters that are all 0 or all 1; plus what the
 # fit records about the optimum (boundary verification, iteration limits).
 
-ll <- function(f) as.numeric(logLik(f))
-
 # The value of expr and every warning it gave.
 with_warnings <- function(expr) {
   w <- character()
@@ -24,8 +22,8 @@ test_that("(1 + time | g) over uncentred time reaches glmer's optimum or higher 
     ours <- suppressWarnings(glmm(form, d, family = fam, nAGQ = 1))
     gm <- quiet(glmer_ref(form, d, family = fam))
     skip_if(is.null(gm))
-    expect_gte(ll(ours), ll(gm) - 1e-4, label = sprintf("%s seed %d: ours %.5f, glmer %.5f",
-                                                          fam, seed, ll(ours), ll(gm)))
+    expect_gte(loglik_value(ours), loglik_value(gm) - 1e-4, label = sprintf("%s seed %d: ours %.5f, glmer %.5f",
+                                                          fam, seed, loglik_value(ours), loglik_value(gm)))
     # A zero variance is reported only once verified.
     if (ours$singular) expect_true(ours$optinfo$boundary_check$verified)
   }
@@ -38,7 +36,7 @@ test_that("the default AGHQ fit of (1 + time | g) is at least GLMMadaptive's opt
     ours <- suppressWarnings(glmm(y ~ time + pm + (1 + time | g), d, family = poisson))
     expect_identical(ours$nAGQ, 7L)
     best <- peer_best(y ~ time + pm + (1 + time | g), d, "poisson", "log", ours$nAGQ, ours)
-    expect_gte(ll(ours), best - 1e-4, label = sprintf("seed %d", seed))
+    expect_gte(loglik_value(ours), best - 1e-4, label = sprintf("seed %d", seed))
   }
 })
 
@@ -50,7 +48,7 @@ test_that("a correlated slope of a -1/+1 covariate reaches glmer's and glmmTMB's
     form <- y ~ time + pm + (1 + pm | g)
     ours <- suppressWarnings(glmm(form, d, family = fam, nAGQ = 1))
     best <- peer_best(form, d, fam, if (fam == "binomial") "logit" else "log", 1L, ours)
-    expect_gte(ll(ours), best - 1e-4, label = sprintf("%s seed %d", fam, seed))
+    expect_gte(loglik_value(ours), best - 1e-4, label = sprintf("%s seed %d", fam, seed))
     expect_identical(ours$optinfo$convergence, 0L)
   }
 })
@@ -74,8 +72,8 @@ test_that("a cloglog random slope at default settings reaches glmmTMB's optimum 
     # glmmTMB stops with "singular convergence (7)" on seed 2, and once in a
     # whole-suite run its log-likelihood came back NA: no reference for that
     # seed (our own convergence is still checked).
-    if (!is.null(tmb) && is.finite(ll(tmb)))
-      expect_gte(ll(ours), ll(tmb) - 1e-4, label = sprintf("seed %d", seed))
+    if (!is.null(tmb) && is.finite(loglik_value(tmb)))
+      expect_gte(loglik_value(ours), loglik_value(tmb) - 1e-4, label = sprintf("seed %d", seed))
     expect_identical(ours$optinfo$convergence, 0L)
     expect_false(any(grepl("did not converge|doubtful", ours$optinfo$warnings)))
   }
@@ -91,8 +89,8 @@ test_that("covariates in other units (x 1e3, x 1e4) give the same optimum and sc
       dm <- d
       dm$x <- d$x * mult
       fm <- suppressWarnings(glmm(form, dm, family = binomial("cloglog"), nAGQ = 1))
-      expect_true(is.finite(ll(fm)))
-      expect_lt(abs(ll(fm) - ll(f1)), 1e-6, label = sprintf("%s seed %d x %g", engine, seed, mult))
+      expect_true(is.finite(loglik_value(fm)))
+      expect_lt(abs(loglik_value(fm) - loglik_value(f1)), 1e-6, label = sprintf("%s seed %d x %g", engine, seed, mult))
       expect_equal(unname(fixef(fm)) * c(1, mult), unname(fixef(f1)), tolerance = 1e-5)
       se1 <- sqrt(diag(vcov(f1)))
       sem <- sqrt(diag(vcov(fm))) * c(1, mult)
@@ -107,7 +105,7 @@ test_that("the AGHQ log-likelihood with random slopes does not depend on centrin
     form <- y ~ time + pm + x + (1 + time + x | g)
     f1 <- suppressWarnings(glmm(form, d, family = fam))
     f2 <- suppressWarnings(glmm(form, rescale_slopes(d, 1e4), family = fam))
-    expect_lt(abs(ll(f1) - ll(f2)), 1e-6)
+    expect_lt(abs(loglik_value(f1) - loglik_value(f2)), 1e-6)
     # The same covariance of the random effects, mapped to the other coding.
     expect_equal(f1$D[3, 3], f2$D[3, 3] * 1e8, tolerance = 1e-4)
   }
@@ -156,7 +154,7 @@ test_that("a boundary optimum is verified and says so in $optinfo and print()", 
   expect_true(bc$performed)
   expect_true(bc$verified)
   expect_gte(bc$restarts, 1L)
-  expect_true(all(bc$loglik_restarts <= ll(f) + 1e-6))
+  expect_true(all(bc$loglik_restarts <= loglik_value(f) + 1e-6))
   expect_output(print(f), "verified")
   fs <- suppressWarnings(glmm(y ~ x + (1 | g), d, family = poisson, nAGQ = 1))
   d$h <- factor(rep(1:5, length.out = nrow(d)))

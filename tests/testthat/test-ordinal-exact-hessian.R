@@ -19,11 +19,6 @@ exact_hessian_data <- function(seed = 23, n = 240, M = 30, J = 5) {
 
 # numDeriv's Richardson extrapolation of the exact gradient (itself checked
 # against numDeriv::grad in test-ordinal-glmm.R): ~1e-10 relative.
-num_hessian <- function(gfun, par) {
-  H <- numDeriv::jacobian(gfun, par)
-  (H + t(H)) / 2
-}
-
 test_that("the exact Hessian is numDeriv's at random parameter values, every link and nAGQ", {
   skip_if_not_installed("numDeriv")
   d <- exact_hessian_data()

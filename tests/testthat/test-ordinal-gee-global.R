@@ -242,11 +242,6 @@ test_that("odds_ratios() of a global odds ratio GEE names its structure", {
 })
 
 
-ohio_frame <- function() {
-  data("ohio", package = "geepack", envir = environment())
-  ohio
-}
-
 test_that("global odds ratios on clusters of over 96 rows (the blocked factor) agree with ordgee", {
   # Five clusters of 100 binary responses give working covariances of
   # 100 x 100, factored by the blocked routine. (For three or more
@@ -293,7 +288,7 @@ test_that("the ordinal GEE warns before a slow fit on huge clusters and refuses 
                fixed = TRUE)
   # Ordinary clusters: no such warning.
   skip_if_not_installed("geepack")
-  o <- ohio_frame()
+  o <- ohio_data_as_shipped()
   expect_no_warning(gee(factor(resp) ~ age + smoke, data = o, id = id, waves = age,
                         family = cumulative, corstr = "global.exchangeable"))
 })

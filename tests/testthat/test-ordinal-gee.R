@@ -67,17 +67,12 @@ test_that("the ordinal GEE refuses a single cluster as gee() does", {
 })
 
 
-ohio_frame <- function() {
-  data("ohio", package = "geepack", envir = environment())
-  ohio
-}
-
 test_that("the ordinal GEE does not depend on where a covariate is centred or its units", {
   # age + 1e4 is nearly collinear with the thresholds: the independence and
   # global odds ratio fits stopped at the first step with a singular
   # information and gave no standard errors.
   skip_if_not_installed("geepack")
-  o <- ohio_frame()
+  o <- ohio_data_as_shipped()
   o$a4 <- o$age + 1e4
   o$a6 <- o$age * 1e6
   for (cs in c("independence", "global.exchangeable", "global.unstructured", "uniform")) {
@@ -102,7 +97,7 @@ test_that("the ordinal GEE does not depend on where a covariate is centred or it
 
 test_that("fitted() and residuals() of an ordinal GEE do not return NULL", {
   skip_if_not_installed("geepack")
-  o <- ohio_frame()
+  o <- ohio_data_as_shipped()
   f <- gee(factor(resp) ~ age + smoke, data = o, id = id, waves = age, family = cumulative,
            corstr = "global.exchangeable")
   P <- fitted(f)

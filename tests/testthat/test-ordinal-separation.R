@@ -41,16 +41,6 @@ quasi_sep <- function(seed = 2) {
   d
 }
 
-# Warnings of an expression, and its value.
-collect_warnings <- function(expr) {
-  w <- character()
-  val <- withCallingHandlers(expr, warning = function(cnd) {
-    w <<- c(w, conditionMessage(cnd))
-    invokeRestart("muffleWarning")
-  })
-  list(value = val, warnings = w)
-}
-
 # The fit warns with the separation message naming `term` first, and with
 # no optimizer warning that separation explains; the record says so.
 expect_separation_fit <- function(res, term, model = "glmm") {

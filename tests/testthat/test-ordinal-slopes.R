@@ -4,7 +4,7 @@
 # brute-force two-dimensional integration written here, simulated truth,
 # invariance to the slope covariate's location and units, and the methods.
 
-sim_slopes <- function(M, m, theta, beta, sd0, sd1, rho, seed, link = stats::rlogis) {
+sim_ordinal_slopes <- function(M, m, theta, beta, sd0, sd1, rho, seed, link = stats::rlogis) {
   set.seed(seed)
   d <- data.frame(g = factor(rep(seq_len(M), each = m)), x = rnorm(M * m),
                   z = rbinom(M * m, 1, 0.5))
@@ -19,7 +19,7 @@ slope_fits <- local({
   cache <- NULL
   function() {
     if (is.null(cache)) {
-      d <- sim_slopes(120, 8, c(-1, 0.5, 2), c(1, -0.5), 1, 0.6, 0.3, seed = 2)
+      d <- sim_ordinal_slopes(120, 8, c(-1, 0.5, 2), c(1, -0.5), 1, 0.6, 0.3, seed = 2)
       cache <<- list(d = d,
                      lap = glmm(y ~ x + z + (1 + x | g), data = d, family = cumulative, nAGQ = 1),
                      agq = glmm(y ~ x + z + (1 + x | g), data = d, family = cumulative, nAGQ = 5))
@@ -52,7 +52,7 @@ test_that("q = 1 and a zero slope variance: the random intercept engine's value"
 })
 
 test_that("the q = 2 value is the integral: brute-force 2-d quadrature agrees", {
-  d <- sim_slopes(15, 6, c(-1, 0.5, 2), c(1, -0.5), 1, 0.7, -0.4, seed = 4)
+  d <- sim_ordinal_slopes(15, 6, c(-1, 0.5, 2), c(1, -0.5), 1, 0.7, -0.4, seed = 4)
   o <- order(d$g)
   d <- d[o, ]
   X <- cbind(d$x, d$z); Z <- cbind(1, d$x)
@@ -89,7 +89,7 @@ test_that("the q = 2 value is the integral: brute-force 2-d quadrature agrees", 
 })
 
 test_that("the slope engine's exact gradient equals central differences of its value", {
-  d <- sim_slopes(15, 6, c(-1, 0.5, 2), c(1, -0.5), 1, 0.7, -0.4, seed = 4)
+  d <- sim_ordinal_slopes(15, 6, c(-1, 0.5, 2), c(1, -0.5), 1, 0.7, -0.4, seed = 4)
   d <- d[order(d$g), ]
   X <- cbind(d$x, d$z)
   st <- c(0L, cumsum(tabulate(d$g)))
@@ -157,7 +157,7 @@ test_that("random slopes: simulated truth recovered, a maximum, and the intercep
 })
 
 test_that("no slope variation: the slope variance goes to 0 and the fit reduces to the intercept model", {
-  d <- sim_slopes(100, 8, c(-1, 0.5, 2), c(1, -0.5), 1, 0, 0, seed = 7)
+  d <- sim_ordinal_slopes(100, 8, c(-1, 0.5, 2), c(1, -0.5), 1, 0, 0, seed = 7)
   fi <- glmm(y ~ x + z + (1 | g), data = d, family = cumulative, nAGQ = 1)
   fd <- suppressWarnings(glmm(y ~ x + z + (x || g), data = d, family = cumulative, nAGQ = 1))
   # The slope's standard deviation is estimated near 0 (truth 0), and the

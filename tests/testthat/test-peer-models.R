@@ -32,8 +32,6 @@ expect_matches_peer <- function(ll_ours, ll_peer, e_ours, e_peer, label) {
     expect_equal(e_ours, e_peer, tolerance = 1e-3, label = paste(label, "estimates"))
 }
 
-ll <- function(f) as.numeric(logLik(f))
-
 test_that("lme4: cbpp (binomial, Laplace and AGHQ 9) matches glmer and glmmTMB", {
   skip_if_not_installed("lme4")
   skip_if_not_installed("glmmTMB")
@@ -41,13 +39,13 @@ test_that("lme4: cbpp (binomial, Laplace and AGHQ 9) matches glmer and glmmTMB",
   form <- cbind(incidence, size - incidence) ~ period + (1 | herd)
   f1 <- glmm(form, cbpp, family = binomial, nAGQ = 1)
   g1 <- glmer_ref(form, cbpp, family = binomial)
-  expect_matches_peer(ll(f1), ll(g1), est_ours(f1), est_glmer(g1), "cbpp glmer")
+  expect_matches_peer(loglik_value(f1), loglik_value(g1), est_ours(f1), est_glmer(g1), "cbpp glmer")
   t1 <- glmmTMB::glmmTMB(form, cbpp, family = binomial)
-  expect_matches_peer(ll(f1), ll(t1), est_ours(f1), est_tmb(t1), "cbpp glmmTMB")
+  expect_matches_peer(loglik_value(f1), loglik_value(t1), est_ours(f1), est_tmb(t1), "cbpp glmmTMB")
   f9 <- glmm(form, cbpp, family = binomial, nAGQ = 9)
   g9 <- glmer_ref(form, cbpp, family = binomial, nAGQ = 9)
   at <- theta_of(f9, lme4::fixef(g9), as.matrix(lme4::VarCorr(g9)$herd))
-  expect_matches_peer(ll(f9), loglik_at(f9, at), est_ours(f9), est_glmer(g9), "cbpp AGHQ 9")
+  expect_matches_peer(loglik_value(f9), loglik_at(f9, at), est_ours(f9), est_glmer(g9), "cbpp AGHQ 9")
 })
 
 test_that("lme4 / glmmTMB: sleepstudy (gaussian, correlated slope) matches lmer (ML) and glmmTMB", {
@@ -57,14 +55,14 @@ test_that("lme4 / glmmTMB: sleepstudy (gaussian, correlated slope) matches lmer 
   form <- Reaction ~ Days + (Days | Subject)
   f <- glmm(form, sleepstudy)
   l <- lme4::lmer(form, sleepstudy, REML = FALSE)
-  expect_matches_peer(ll(f), ll(l), est_ours(f), est_glmer(l), "sleepstudy lmer")
+  expect_matches_peer(loglik_value(f), loglik_value(l), est_ours(f), est_glmer(l), "sleepstudy lmer")
   t <- glmmTMB::glmmTMB(form, sleepstudy)
-  expect_matches_peer(ll(f), ll(t), est_ours(f), est_tmb(t, TRUE), "sleepstudy glmmTMB")
+  expect_matches_peer(loglik_value(f), loglik_value(t), est_ours(f), est_tmb(t, TRUE), "sleepstudy glmmTMB")
   # The same with Days in hours: the same optimum.
   sh <- sleepstudy
   sh$Days <- sh$Days * 24
   fh <- glmm(form, sh)
-  expect_lt(abs(ll(fh) - ll(f)), 1e-6)
+  expect_lt(abs(loglik_value(fh) - loglik_value(f)), 1e-6)
 })
 
 test_that("lme4: grouseticks (poisson, three crossed/nested intercepts) matches glmer and glmmTMB", {
@@ -77,14 +75,14 @@ test_that("lme4: grouseticks (poisson, three crossed/nested intercepts) matches 
   f <- suppressWarnings(glmm(form, gt, family = poisson))
   g <- quiet(glmer_ref(form, gt, family = poisson))
   skip_if(is.null(g))
-  expect_matches_peer(ll(f), ll(g), est_ours(f), est_glmer(g), "grouseticks glmer")
+  expect_matches_peer(loglik_value(f), loglik_value(g), est_ours(f), est_glmer(g), "grouseticks glmer")
   t <- quiet(glmmTMB::glmmTMB(form, gt, family = poisson))
   if (!is.null(t))
-    expect_matches_peer(ll(f), ll(t), est_ours(f), est_tmb(t), "grouseticks glmmTMB")
+    expect_matches_peer(loglik_value(f), loglik_value(t), est_ours(f), est_tmb(t), "grouseticks glmmTMB")
   # Height in its raw units (uncentred, cm): the same optimum.
   fr <- suppressWarnings(glmm(TICKS ~ YEAR + HEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION),
                               gt, family = poisson))
-  expect_lt(abs(ll(fr) - ll(f)), 1e-6)
+  expect_lt(abs(loglik_value(fr) - loglik_value(f)), 1e-6)
 })
 
 test_that("lme4: VerbAgg (binary, crossed subjects and items) matches glmmTMB", {
@@ -95,9 +93,9 @@ test_that("lme4: VerbAgg (binary, crossed subjects and items) matches glmmTMB", 
   form <- r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)
   f <- glmm(form, VerbAgg, family = binomial)
   t <- glmmTMB::glmmTMB(form, VerbAgg, family = binomial)
-  expect_matches_peer(ll(f), ll(t), est_ours(f), est_tmb(t), "VerbAgg glmmTMB")
+  expect_matches_peer(loglik_value(f), loglik_value(t), est_ours(f), est_tmb(t), "VerbAgg glmmTMB")
   g <- quiet(glmer_ref(form, VerbAgg, family = binomial))
-  if (!is.null(g)) expect_gte(ll(f), ll(g) - 1e-4)
+  if (!is.null(g)) expect_gte(loglik_value(f), loglik_value(g) - 1e-4)
 })
 
 test_that("lme4 (mlmRev): Contraception with a random urban slope matches glmer", {
@@ -109,7 +107,7 @@ test_that("lme4 (mlmRev): Contraception with a random urban slope matches glmer"
   # lme4's own convergence check warns about its scaling on these data; the
   # comparison is of the optimum, which it reaches.
   g <- suppressWarnings(glmer_ref(form, Contraception, family = binomial))
-  expect_matches_peer(ll(f), ll(g), est_ours(f), est_glmer(g), "Contraception")
+  expect_matches_peer(loglik_value(f), loglik_value(g), est_ours(f), est_glmer(g), "Contraception")
 })
 
 test_that("glmmTMB: Salamanders (poisson and nbinom2, random site) matches glmmTMB", {
@@ -118,10 +116,10 @@ test_that("glmmTMB: Salamanders (poisson and nbinom2, random site) matches glmmT
   form <- count ~ spp + mined + (1 | site)
   fp <- glmm(form, Salamanders, family = poisson, nAGQ = 1)
   tp <- glmmTMB::glmmTMB(form, Salamanders, family = poisson)
-  expect_matches_peer(ll(fp), ll(tp), est_ours(fp), est_tmb(tp), "Salamanders poisson")
+  expect_matches_peer(loglik_value(fp), loglik_value(tp), est_ours(fp), est_tmb(tp), "Salamanders poisson")
   fn <- glmm(count ~ spp * mined + (1 | site), Salamanders, family = nbinom2(), nAGQ = 1)
   tn <- glmmTMB::glmmTMB(count ~ spp * mined + (1 | site), Salamanders, family = glmmTMB::nbinom2())
-  expect_matches_peer(ll(fn), ll(tn), c(est_ours(fn), sigma(fn)), c(est_tmb(tn), sigma(tn)),
+  expect_matches_peer(loglik_value(fn), loglik_value(tn), c(est_ours(fn), sigma(fn)), c(est_tmb(tn), sigma(tn)),
                       "Salamanders nbinom2")
 })
 
@@ -131,10 +129,10 @@ test_that("glmmTMB: Owls (nbinom2 with an offset, random nest) matches glmmTMB",
   form <- SiblingNegotiation ~ FoodTreatment * SexParent + offset(log(BroodSize)) + (1 | Nest)
   f <- glmm(form, Owls, family = nbinom2(), nAGQ = 1)
   t <- glmmTMB::glmmTMB(form, Owls, family = glmmTMB::nbinom2())
-  expect_matches_peer(ll(f), ll(t), c(est_ours(f), sigma(f)), c(est_tmb(t), sigma(t)), "Owls nbinom2")
+  expect_matches_peer(loglik_value(f), loglik_value(t), c(est_ours(f), sigma(f)), c(est_tmb(t), sigma(t)), "Owls nbinom2")
   fp <- glmm(form, Owls, family = poisson, nAGQ = 1)
   tp <- glmmTMB::glmmTMB(form, Owls, family = poisson)
-  expect_matches_peer(ll(fp), ll(tp), est_ours(fp), est_tmb(tp), "Owls poisson")
+  expect_matches_peer(loglik_value(fp), loglik_value(tp), est_ours(fp), est_tmb(tp), "Owls poisson")
 })
 
 # The simulated design of GLMMadaptive's introductory vignette: 100
@@ -160,14 +158,14 @@ test_that("GLMMadaptive: its vignette's binary longitudinal models match mixed_m
   f1 <- glmm(y ~ sex * time + (1 | id), d, family = binomial, nAGQ = 11)
   m1 <- GLMMadaptive::mixed_model(y ~ sex * time, ~ 1 | id, d, family = binomial(), nAGQ = 11)
   at1 <- theta_of(f1, GLMMadaptive::fixef(m1), m1$D)
-  expect_matches_peer(ll(f1), loglik_at(f1, at1),
+  expect_matches_peer(loglik_value(f1), loglik_at(f1, at1),
                       est_ours(f1), c(unname(GLMMadaptive::fixef(m1)), sqrt(m1$D[1, 1])),
                       "GLMMadaptive (1 | id)")
   # Correlated intercept and slope over uncentred time, 7 points per dimension.
   f2 <- suppressWarnings(glmm(y ~ sex * time + (time | id), d, family = binomial, nAGQ = 7))
   m2 <- GLMMadaptive::mixed_model(y ~ sex * time, ~ time | id, d, family = binomial(), nAGQ = 7)
   at2 <- theta_of(f2, GLMMadaptive::fixef(m2), m2$D)
-  expect_matches_peer(ll(f2), loglik_at(f2, at2),
+  expect_matches_peer(loglik_value(f2), loglik_at(f2, at2),
                       est_ours(f2), c(unname(GLMMadaptive::fixef(m2)), sqrt(diag(m2$D))),
                       "GLMMadaptive (time | id)")
 })

@@ -5,11 +5,6 @@
 # parameter held at our limit (map =): twice the log-likelihood lost there
 # is qchisq(0.95, 1).
 
-sal <- function() {
-  data(Salamanders, package = "glmmTMB", envir = environment())
-  Salamanders
-}
-
 # Twice the log-likelihood lost by holding one parameter of the glmmTMB fit
 # `tmb` (fitted to `data`) at a value (`map` and `start` as glmmTMB takes
 # them).
@@ -20,7 +15,7 @@ tmb_drop <- function(tmb, data, map, start) {
 
 test_that("crossed count terms, zero part with a random effect: limits are where the constrained refit loses the cutoff", {
   skip_if_not_installed("glmmTMB")
-  d <- sal()
+  d <- salamanders_data()
   fit <- glmm(count ~ mined + (1 | site) + (1 | spp), data = d, family = poisson,
               ziformula = ~ mined + (1 | site))
   expect_s3_class(fit, "glmmgee_glmm_zire_sparse")
@@ -58,7 +53,7 @@ test_that("crossed count terms, zero part with a random effect: limits are where
 
 test_that("zero part on another grouping factor: a standard deviation's lower limit at 0 when the profile stays inside", {
   skip_if_not_installed("glmmTMB")
-  d <- sal()
+  d <- salamanders_data()
   fit <- glmm(count ~ spp + mined + (1 | site), data = d, family = poisson,
               ziformula = ~ mined + (1 | spp))
   expect_s3_class(fit, "glmmgee_glmm_zire_sparse")
@@ -82,7 +77,7 @@ test_that("zero part on another grouping factor: a standard deviation's lower li
 
 test_that("several count terms with a fixed zero part, hurdle and dispersion formulas profile too", {
   skip_if_not_installed("glmmTMB")
-  d <- sal()
+  d <- salamanders_data()
   fit <- glmm(count ~ mined + (1 | site) + (1 | spp), data = d, family = poisson,
               ziformula = ~ mined)
   expect_true(isTRUE(fit$aux$sparse))
@@ -114,8 +109,8 @@ test_that("several count terms with a fixed zero part, hurdle and dispersion for
 })
 
 test_that("a profile that runs into the region where the Laplace approximation breaks down stops there, with a warning", {
-  d <- sal()
-  # The hard ZINB of fit-sparse-zire.R: the fit reaches glmmTMB's optimum,
+  d <- salamanders_data()
+  # The hard ZINB of fit-sparse-zi-random.R: the fit reaches glmmTMB's optimum,
   # but lowering the zero part's SD leads the count part's effects to carry
   # the zeros, where the joint mode's negative Hessian becomes nearly
   # singular (points the engine refuses).

@@ -245,24 +245,15 @@ test_that("REML at sigma's zero limit: the variance parameters' SEs with log(sig
 
 # cs_data(3) of helper-covstruct-cs.R with a site factor: sigma goes to
 # its zero limit (cs_site_fit()).
-trust35_sigma_data <- function() {
+cs_site_sigma_limit_data <- function() {
   d <- cs_data(3)
   d$site <- factor(rep(1:8, length.out = nrow(d)))
   d
 }
 
-collect_warnings <- function(expr) {
-  w <- character()
-  val <- withCallingHandlers(expr, warning = function(e) {
-    w <<- c(w, conditionMessage(e))
-    invokeRestart("muffleWarning")
-  })
-  list(value = val, warnings = w)
-}
-
 test_that("REML with sigma at its zero limit: a boundary, reported as one, not doubtful convergence", {
   skip_if_not_installed("glmmTMB")
-  d <- trust35_sigma_data()
+  d <- cs_site_sigma_limit_data()
   r <- collect_warnings(glmm(y ~ x + cs(0 + time | id) + (1 | site), d, REML = TRUE))
   f <- r$value
   # Before: "doubtful convergence: scaled gradient 0.36".
@@ -296,7 +287,7 @@ test_that("ML with sigma at its zero limit: the same warning and record, glmmTMB
 })
 
 test_that("a REML fit at sigma's zero limit that has not converged still warns", {
-  d <- trust35_sigma_data()
+  d <- cs_site_sigma_limit_data()
   r <- collect_warnings(glmm(y ~ x + cs(0 + time | id) + (1 | site), d, REML = TRUE,
                              control = glmm_control(iter.max = 1L)))
   expect_true(any(grepl("^the optimizer did not converge|^doubtful convergence", r$warnings)))

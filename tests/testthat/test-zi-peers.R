@@ -21,15 +21,9 @@ expect_zi_as_glmmtmb <- function(ours, tmb, tol = 1e-4, disp_scale = 1) {
   expect_identical(attr(logLik(ours), "df"), attr(logLik(tmb), "df"))
 }
 
-salamanders <- function() {
-  e <- new.env()
-  utils::data("Salamanders", package = "glmmTMB", envir = e)
-  e$Salamanders
-}
-
 test_that("zero-inflated poisson and hurdle models on Salamanders match glmmTMB (Laplace)", {
   skip_if_not_installed("glmmTMB")
-  d <- salamanders()
+  d <- salamanders_data()
   f <- count ~ spp * mined + (1 | site)
   zip <- glmm(f, data = d, ziformula = ~ spp * mined, family = poisson, nAGQ = 1)
   expect_zi_as_glmmtmb(zip, glmmTMB::glmmTMB(f, data = d, ziformula = ~ spp * mined,
@@ -60,7 +54,7 @@ test_that("zero-inflated poisson and hurdle models on Salamanders match glmmTMB 
 
 test_that("zero-inflated nbinom2 on Salamanders and Owls with a dispersion formula match glmmTMB", {
   skip_if_not_installed("glmmTMB")
-  d <- salamanders()
+  d <- salamanders_data()
   zinb <- glmm(count ~ spp + mined + (1 | site), data = d, ziformula = ~ spp + mined,
                family = nbinom2, nAGQ = 1)
   expect_zi_as_glmmtmb(zinb, glmmTMB::glmmTMB(count ~ spp + mined + (1 | site), data = d,
@@ -95,7 +89,7 @@ test_that("a gaussian dispersion formula matches glmmTMB (its coefficients are o
 test_that("zero-inflated and hurdle models by adaptive quadrature match GLMMadaptive (ours at least as high)", {
   skip_if_not_installed("GLMMadaptive")
   skip_if_not_installed("glmmTMB")
-  d <- salamanders()
+  d <- salamanders_data()
   fams <- list(list(GLMMadaptive::zi.poisson(), poisson),
                list(GLMMadaptive::zi.negative.binomial(), nbinom2),
                list(GLMMadaptive::hurdle.poisson(), truncated_poisson),
@@ -121,7 +115,7 @@ test_that("zero-inflated and hurdle models by adaptive quadrature match GLMMadap
 
 test_that("with two random-effect terms (sparse Laplace engine) zero-inflated, hurdle and dispersion-formula fits match glmmTMB", {
   skip_if_not_installed("glmmTMB")
-  d <- salamanders()
+  d <- salamanders_data()
   f <- count ~ spp + mined + (1 | site) + (1 | sample)
   sds <- function(o) unname(unlist(lapply(o$reterms, function(t) sqrt(diag(t$D)))))
   tmb_sds <- function(m) unname(unlist(lapply(glmmTMB::VarCorr(m)$cond, attr, "stddev")))

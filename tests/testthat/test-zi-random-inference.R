@@ -4,14 +4,9 @@
 # (its approximation is unbounded) with valid probabilities at its default
 # quadrature, and clear refusals (variance shares, zero-inflated binomial).
 
-sal <- function() {
-  data(Salamanders, package = "glmmTMB", envir = environment())
-  Salamanders
-}
-
 test_that("Wald intervals cover the zero part's coefficients and standard deviation as glmmTMB's", {
   skip_if_not_installed("glmmTMB")
-  d <- sal()
+  d <- salamanders_data()
   fit <- glmm(count ~ mined + (1 | site), data = d, family = poisson,
               ziformula = ~ mined + (1 | site))
   tmb <- glmmTMB::glmmTMB(count ~ mined + (1 | site), data = d, family = poisson,
@@ -33,7 +28,7 @@ test_that("Wald intervals cover the zero part's coefficients and standard deviat
 
 test_that("profile intervals of both parts: at the limits the constrained maximum is the cutoff", {
   skip_if_not_installed("glmmTMB")
-  d <- sal()
+  d <- salamanders_data()
   fit <- glmm(count ~ mined + (1 | site), data = d, family = poisson,
               ziformula = ~ mined + (1 | site))
   ci <- confint(fit, parm = c("minedno", "zi.minedno", "sd_zi.(Intercept)|site"),
@@ -100,7 +95,7 @@ test_that("correlated parts: the correlation's interval, Laplace refused, defaul
 
 test_that("variance shares with zero-part random effects are refused clearly", {
   skip_if_not_installed("glmmTMB")
-  d <- sal()
+  d <- salamanders_data()
   fit <- glmm(count ~ mined + (1 | site), data = d, family = poisson,
               ziformula = ~ mined + (1 | site))
   expect_error(variance_shares(fit), "zero-inflated or hurdle.*each with random effects")

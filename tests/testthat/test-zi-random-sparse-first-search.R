@@ -1,4 +1,4 @@
-# zire_first_search() (fit-sparse-zire.R): the two-part sparse engine's
+# zire_first_search() (fit-sparse-zi-random.R): the two-part sparse engine's
 # first search from the default start is abandoned at its first refused
 # point in favour of zire_refused_restarts(); when no restart converges, the
 # first search runs in full from the warm start it had, so the fit is the

@@ -1,4 +1,4 @@
-# Which optimum the two-part sparse engine (fit-sparse-zire.R) ends at:
+# Which optimum the two-part sparse engine (fit-sparse-zi-random.R) ends at:
 # never below a model nested in it by a term fewer (verify_zero_variance()),
 # and, where the search from the default start runs into points where the
 # Laplace approximation breaks down, a valid optimum from restarts

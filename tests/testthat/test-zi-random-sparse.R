@@ -1,5 +1,5 @@
 # Random effects in the zero part beyond the conditional part's single
-# grouping factor (the two-part sparse Laplace engine, fit-sparse-zire.R):
+# grouping factor (the two-part sparse Laplace engine, fit-sparse-zi-random.R):
 # against glmmTMB (the same model: independent parts, Laplace) on
 # Salamanders and on a simulated crossed design with known truth.
 

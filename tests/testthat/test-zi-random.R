@@ -71,15 +71,9 @@ test_that("with the zero part's variance at zero the engine gives the fixed-zero
   }
 })
 
-salamanders <- function() {
-  e <- new.env()
-  utils::data("Salamanders", package = "glmmTMB", envir = e)
-  e$Salamanders
-}
-
 test_that("independent random intercepts in both parts match glmmTMB on Salamanders (Laplace)", {
   skip_if_not_installed("glmmTMB")
-  d <- salamanders()
+  d <- salamanders_data()
   # (The zero-inflated nbinom2 of this model is degenerate on Salamanders:
   # the zero part's variance grows without bound and glmmTMB stops with a
   # non-positive-definite Hessian; it is compared on simulated data below.)
@@ -149,7 +143,7 @@ test_that("zero-inflated and hurdle nbinom2 with independent random intercepts m
 
 test_that("correlated random intercepts in both parts match GLMMadaptive (AGHQ)", {
   skip_if_not_installed("GLMMadaptive")
-  d <- salamanders()
+  d <- salamanders_data()
   cases <- list(
     list(ours = poisson, ga = GLMMadaptive::zi.poisson(), k = 11L),
     list(ours = nbinom2, ga = GLMMadaptive::zi.negative.binomial(), k = 7L),
@@ -197,7 +191,7 @@ test_that("simulated data: known truth recovered, and the fit does not depend on
 
 test_that("simulate() draws both parts' random effects; refusals name the argument", {
   skip_if_not_installed("glmmTMB")
-  d <- salamanders()
+  d <- salamanders_data()
   fit <- glmm(count ~ mined + (1 | site), data = d, family = poisson,
               ziformula = ~ mined + (1 | site), nAGQ = 1)
   s <- simulate(fit, nsim = 200, seed = 1)
@@ -217,7 +211,7 @@ test_that("simulate() draws both parts' random effects; refusals name the argume
 test_that("standardize() integrates the mean of y over both parts' random effects jointly", {
   skip_if_not_installed("glmmTMB")
   skip_if_not_installed("statmod")
-  d <- salamanders()
+  d <- salamanders_data()
   fits <- list(zi = glmm(count ~ mined + (1 | site), data = d, family = poisson,
                          ziformula = ~ mined + (1 | site), zi_correlated = TRUE, nAGQ = 11),
                hurdle = glmm(count ~ mined + (1 | site), data = d, family = truncated_poisson,
@@ -252,7 +246,7 @@ test_that("the coarse-rule pilot stage reaches the full rule's optimum of a dire
   # The search with nAGQ > 3 maximizes a 3-point rule first; the optimum
   # must be the one a search on the full rule alone finds (laplace_start =
   # FALSE), on Salamanders and on simulated hurdle data.
-  d <- salamanders()
+  d <- salamanders_data()
   sim <- zire_sim(M = 60, ni = 6, rho = 0.5, seed = 5, hurdle = TRUE)
   cases <- list(
     list(f = count ~ mined + (1 | site), zi = ~ mined + (1 | site), d = d, fam = poisson),

@@ -1,6 +1,6 @@
 # The main side of distributed fitting: a stand-in for the one-factor
 # engine whose evaluations are sums over shards held by the workers of a
-# `parallel` cluster (dist-worker.R). The optimizer (optimize-glmm.R) talks
+# `parallel` cluster (workers-worker.R). The optimizer (optimize-glmm.R) talks
 # to it through agq_eval() and agq_set_nagq(), exactly as to the in-process
 # engine.
 #

@@ -52,7 +52,7 @@ check_distributable <- function(formula, covariance, rd, REML, nAGQ = 1L) {
     stop("glmm_control(workers = ): distributed fitting covers normal random effects of one grouping factor without known covariances or REML",
          call. = FALSE)
   # Several terms with nAGQ > 1 go to the nested quadrature engine, which
-  # is split by the outermost factor (dist-nested.R) and checks the nesting.
+  # is split by the outermost factor (workers-nested.R) and checks the nesting.
   bars <- find_bars(formula)
   if (is.numeric(nAGQ) && length(nAGQ) == 1L && isTRUE(nAGQ > 1) &&
       (length(bars) > 1L || !is.name(bars[[1L]][[3L]])))

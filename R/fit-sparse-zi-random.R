@@ -43,13 +43,15 @@ spzire_evaluator <- function(eng) {
   }
 }
 
-glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offset, control,
-                                 start = NULL, penalty = NULL, offz = NULL, offd = NULL) {
+# The two-part sparse engine on the centred and scaled designs
+# (sparse_reparam(), aux_reparam()), both parts' terms in one structure
+# (zire_combined_re()); a family with a dispersion and no dispersion formula
+# gets a constant dispersion. Returns the engine `eng` with the structure
+# `re`, the map `rp`, the dispersion design `Xd`, the scaled zero and
+# dispersion designs `Xzs`, `XdS` and their widths `pz`, `pd`.
+zire_sparse_engine <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offset, offz, offd) {
   n <- length(y)
-  offz <- offz %||% rep(0, n)
-  offd <- offd %||% rep(0, n)
   p <- ncol(X)
-  check_full_rank(X)
   re <- zire_combined_re(rc, rz)
   nth <- re$ntheta
   disp <- has_dispersion(family)
@@ -73,6 +75,28 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
                         cbind(as.numeric(offset), as.numeric(offz), as.numeric(offd)),
                         re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
                         family$family_code, family$link_code, aux_kind_code(kind, family))
+  list(eng = eng, re = re, rp = rp, Xd = Xd, Xzs = Xzs, XdS = XdS, pz = pz, pd = pd)
+}
+
+glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offset, control,
+                                 start = NULL, penalty = NULL, offz = NULL, offd = NULL) {
+  n <- length(y)
+  offz <- offz %||% rep(0, n)
+  offd <- offd %||% rep(0, n)
+  p <- ncol(X)
+  check_full_rank(X)
+  se <- zire_sparse_engine(X, y, rc, rz, family, kind, Xz, Xd, weights, offset, offz, offd)
+  re <- se$re
+  pz <- se$pz
+  pd <- se$pd
+  rp <- se$rp
+  eng <- se$eng
+  Xd <- se$Xd
+  Xzs <- se$Xzs
+  XdS <- se$XdS
+  nth <- re$ntheta
+  nb <- p + nth
+  Qc <- re$Qc
   P <- nb + pz + pd
   Xs <- rp$X
   beta <- if (binomial_response(family)) zi_binomial_start(Xs, y, weights, offset, family)

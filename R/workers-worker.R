@@ -1,4 +1,4 @@
-# The worker side of distributed fitting (dist-engine.R is the main side).
+# The worker side of distributed fitting (workers-engine.R is the main side).
 #
 # Each worker of a `parallel` cluster keeps its shards in `.dist_state`, one
 # entry per fit (`key`), and answers rounds: one operation applied to each

@@ -4,7 +4,7 @@
 # outermost units, so the rows are split into shards of whole outermost
 # units and each worker builds the nested engine (src/agq-nested.cpp) on its
 # shards. glmm_nested_fit() runs its optimizer unchanged on these sums,
-# taken over shards in shard order (dd-sum.R), so the result does not
+# taken over shards in shard order (order-independent-sums.R), so the result does not
 # depend on the number of workers. The Laplace fit that starts the search
 # runs in this process (the data are here anyway).
 

@@ -1,7 +1,7 @@
 # The worker side of glmm_shards(): shard files read where they are, in
 # passes that return only small summaries to the main process (the levels
 # of factors, column sums, the R factor of X, distinct covariate patterns),
-# before the shards' engines are built (dist-worker.R).
+# before the shards' engines are built (workers-worker.R).
 
 # Reads one shard file (rds: a data frame; csv; parquet through nanoparquet,
 # or arrow when only arrow is installed).
