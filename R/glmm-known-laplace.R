@@ -15,12 +15,7 @@ use_known_laplace <- function(formula, family, covariance) {
        (inherits(cv, "Matrix") && !inherits(cv, "sparseMatrix")))
 }
 
-glmm_known_laplace <- function(formula, mf, family, nAGQ, control, start, covariance, mc, fenv) {
-  if (!is.null(nAGQ) && !identical(as.numeric(nAGQ), 1))
-    stop("'nAGQ' > 1 is not available with a known covariance: the Laplace approximation (nAGQ = 1) is used",
-         call. = FALSE)
-  if (!is.null(start))
-    stop("'start' is not used for a model with a known covariance", call. = FALSE)
+glmm_known_laplace <- function(formula, mf, family, control, covariance, mc, fenv) {
   tm <- known_term(find_bars(formula)[[1L]], covariance, mf)
   d <- design_and_response(formula, mf, fenv, family)
   X <- d$X

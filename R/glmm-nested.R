@@ -107,11 +107,8 @@ NULL
 # (nAGQ^q x the number of its units).
 nested_slope_limit <- 2e6
 
-glmm_nested <- function(formula, mf, family, nAGQ, control, start, covariance, mc, fenv) {
+glmm_nested <- function(formula, mf, family, nAGQ, control, start, mc, fenv) {
   nAGQ <- check_nAGQ(nAGQ, 1L)
-  if (length(covariance))
-    stop("'nAGQ' > 1 is not available with a known covariance ('covariance'); use nAGQ = 1",
-         call. = FALSE)
   re <- sparse_re_terms(formula, mf, NULL)
   ns <- if (is.null(control$workers)) nested_structure(re) else
     tryCatch(nested_structure(re), error = function(e)

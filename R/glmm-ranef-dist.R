@@ -100,23 +100,10 @@ check_ranef_dist <- function(x) {
 
 glmm_ranef_dist <- function(rd, formula, mf, family, control, start, covariance, mc, fenv) {
   what <- sprintf("ranef_dist = \"%s\"", rd$type)
-  if (needs_sparse_engine(formula, covariance))
-    stop(sprintf("%s needs a single random intercept on one grouping factor, e.g. (1 | g)", what),
-         call. = FALSE)
-  if (!is.null(start))
-    stop(sprintf("'start' is not available with %s", what), call. = FALSE)
   re <- re_terms(formula, mf, fenv)
   if (!identical(re$cnames, "(Intercept)"))
     stop(sprintf("%s needs a random intercept only, e.g. (1 | g); this model has random terms %s",
                  what, paste(re$cnames, collapse = ", ")), call. = FALSE)
-  if (rd$type == "bridge" && !(family$family == "binomial" && family$link == "logit"))
-    stop(sprintf("'family': the bridge distribution needs binomial(link = \"logit\"), not %s(%s)%s",
-                 family$family, family$link,
-                 if (identical(family$link, "probit")) "; with the probit link the normal random intercept already gives marginal coefficients exactly beta / sqrt(1 + sigma^2)" else ""),
-         call. = FALSE)
-  if (rd$type == "nonparametric" && !(family$family %in% c("binomial", "poisson")))
-    stop(sprintf("'family': the nonparametric random intercept supports binomial and poisson families, not %s",
-                 family$family), call. = FALSE)
   fx <- fixed_design(formula, mf, fenv, drop_rownames = TRUE)
   X <- fx$X
   ck <- one_factor_checks(mf, X, family, formula, re)

@@ -107,23 +107,10 @@
 #' @name glmm-several-terms
 NULL
 
-glmm_sparse <- function(formula, mf, family, nAGQ, control, start, covariance, mc, fenv,
-                        REML = FALSE) {
-  # Linear mixed models by the profiled (RE)ML criterion (fit-lmm-sparse.R):
-  # REML always, ML when no start is given and no workers (the likelihood
-  # is the same).
-  if (is.null(covariance) && is.null(control$workers) && (REML || is.null(start)) &&
-      lmm_sparse_wanted(family, nAGQ, REML))
-    return(glmm_lmm_sparse(formula, mf, family, control, start, mc, fenv, REML))
-  # nAGQ > 1: multilevel adaptive quadrature for nested random intercepts
-  # (glmm-nested.R), which also checks nAGQ and refuses other designs.
-  if (!is.null(nAGQ) && !identical(as.numeric(nAGQ), 1))
-    return(glmm_nested(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
-  if (!is.null(covariance) && !is.list(covariance))
-    stop("'covariance' must be a named list of matrices, e.g. list(id = K)", call. = FALSE)
-  if (any(vapply(covariance, inherits, TRUE, "glmmgee_kfactor")))
-    stop("a covariance given by its factor (kfactor()) is available only for gaussian models whose random-effect terms all have known covariances, and for binomial (logit) or Poisson (log) models with the one term (1 | id)",
-         call. = FALSE)
+# The sparse Laplace engine. Linear mixed models by the profiled (RE)ML
+# criterion (glmm_lmm_sparse(), fit-lmm-sparse.R) and nested quadrature
+# (glmm_nested()) are other routes of choose_engine() (model-spec.R).
+glmm_sparse <- function(formula, mf, family, control, start, covariance, mc, fenv) {
   re <- sparse_re_terms(formula, mf, covariance)
   # a known K that is not c I separates a one-observation-per-level effect
   # from the residual: only the others are checked
