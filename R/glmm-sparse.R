@@ -107,20 +107,41 @@
 #' @name glmm-several-terms
 NULL
 
-# The sparse Laplace engine. Linear mixed models by the profiled (RE)ML
-# criterion (glmm_lmm_sparse(), fit-lmm-sparse.R) and nested quadrature
-# (glmm_nested()) are other routes of choose_engine() (model-spec.R).
-glmm_sparse <- function(formula, mf, family, control, start, covariance, mc, fenv) {
-  re <- sparse_re_terms(formula, mf, covariance)
+# The several-term routes of choose_engine() (model-spec.R): the sparse
+# Laplace engine ("sparse"), linear mixed models by the profiled (RE)ML
+# criterion ("lmm_sparse", fit-lmm-sparse.R) and nested quadrature
+# ("nested", glmm-nested.R). One design, one set of checks, one object.
+glmm_several <- function(s, mf) {
+  formula <- s$formula
+  route <- s$route
+  nAGQ <- if (route == "nested") check_nAGQ(s$nAGQ, 1L)
+  cov <- if (route == "sparse") s$covariance
+  re <- sparse_re_terms(formula, mf, cov)
+  if (route == "nested") nested_quadrature_check(re, nAGQ, s$control)
   # a known K that is not c I separates a one-observation-per-level effect
   # from the residual: only the others are checked
-  kn <- names(covariance)[!vapply(covariance, is_scaled_identity, TRUE)]
-  d <- several_term_checks(formula, mf, fenv, family, re,
-                           flist = re$flist[setdiff(names(re$flist), kn)])
+  kn <- names(cov)[!vapply(cov, is_scaled_identity, TRUE)]
+  d <- several_term_checks(formula, mf, s$fenv, s$family, re,
+                           flist = if (route == "sparse") re$flist[setdiff(names(re$flist), kn)]
+                                   else re$flist)
   resp <- d$resp
-  fit <- glmm_sparse_fit(d$X, resp$y, re, family, resp$weights, d$offset, control, start)
+  fit <- switch(route,
+    sparse = glmm_sparse_fit(d$X, resp$y, re, s$family, resp$weights, d$offset, s$control, s$start),
+    lmm_sparse = lmm_sparse_fit(d$X, resp$y, re, resp$weights, d$offset, s$REML, s$control,
+                                s$start),
+    nested = glmm_nested_fit(d$X, resp$y, re, s$family, resp$weights, d$offset, nAGQ, s$control,
+                             s$start))
   obj <- new_glmm_sparse(fit, X = d$X, y = resp$y, weights = resp$weights, offset = d$offset,
-                         re = re, mf = mf, mt = d$mt, call = mc, formula = formula)
+                         re = re, mf = mf, mt = d$mt, call = s$call, formula = formula)
+  if (s$REML) {
+    obj$REML <- TRUE
+    obj$loglik_ml <- fit$loglik_ml
+  }
+  if (route == "nested") {
+    obj$nAGQ <- nAGQ
+    obj$distributed <- fit$distributed
+    class(obj) <- c("glmmgee_glmm_nested", class(obj))
+  }
   finish_glmm(obj, d$sep, d$extra_warn)
 }
 
@@ -130,18 +151,4 @@ glmm_sparse <- function(formula, mf, family, control, start, covariance, mc, fen
 lmm_sparse_wanted <- function(family, nAGQ, REML) {
   if (!identical(family$family, "gaussian") || !identical(family$link, "identity")) return(FALSE)
   REML || is.null(nAGQ) || identical(as.numeric(nAGQ), 1)
-}
-
-glmm_lmm_sparse <- function(formula, mf, family, control, start, mc, fenv, REML) {
-  re <- sparse_re_terms(formula, mf, NULL)
-  d <- several_term_checks(formula, mf, fenv, family, re)
-  resp <- d$resp
-  fit <- lmm_sparse_fit(d$X, resp$y, re, resp$weights, d$offset, REML, control, start)
-  obj <- new_glmm_sparse(fit, X = d$X, y = resp$y, weights = resp$weights, offset = d$offset,
-                         re = re, mf = mf, mt = d$mt, call = mc, formula = formula)
-  if (REML) {
-    obj$REML <- TRUE
-    obj$loglik_ml <- fit$loglik_ml
-  }
-  finish_glmm(obj, d$sep, d$extra_warn)
 }

@@ -83,7 +83,7 @@ truncated_family <- function(inner, link) {
 }
 
 # TRUE when glmm() must route to the auxiliary-predictor fit.
-wants_aux_parts <- function(ziformula, dispformula, family, env) {
+wants_aux_parts <- function(ziformula, dispformula, family) {
   !is.null(truncated_count_family(family)) ||
     !is_empty_part(ziformula, "ziformula") || !is_trivial_disp(dispformula)
 }
@@ -230,9 +230,7 @@ zi_object <- function(s, mf, d, fit) {
              re = d$re, mf = mf, mt = d$mt, call = s$call, formula = s$formula)
   }
   obj$vcov <- fit$cov_theta[seq_len(fit$p), seq_len(fit$p), drop = FALSE]
-  family <- if (s$truncated) truncated_family(s$count_family, "log") else s$family
-  obj$aux <- list(kind = s$kind, truncated = s$truncated,
-                  family_name = family_label(family, inner, s$kind),
+  obj$aux <- list(kind = s$kind, truncated = s$truncated, family_name = family_label(s),
                   zi = if (s$has_zi) c(zd, list(formula = s$zi_fixed, coef = fit$zi)),
                   disp = if (fit$dispersion) c(d$dd %||% list(X = NULL),
                                                list(formula = s$dispformula %||% ~1,
@@ -278,11 +276,9 @@ zi_object <- function(s, mf, d, fit) {
   finish_glmm(obj, sep, c(if (s$has_zi) zsep, conf))
 }
 
-family_label <- function(family, inner, kind) {
-  f <- if (inherits(family, "family")) family$family else inner$family
-  switch(kind, zi = paste("zero-inflated", inner$family), hurdle = if (grepl("^truncated_", f))
-    f else paste("hurdle", inner$family), disp = inner$family)
-}
+family_label <- function(s)
+  switch(s$kind, zi = paste("zero-inflated", s$family$family),
+         hurdle = paste0("truncated_", s$count_family), disp = s$family$family)
 
 # The engines' code of the auxiliary model (src/families-aux.h): a
 # zero-inflated binomial evaluates its inner family at the number of trials

@@ -246,6 +246,17 @@
 #'   `penalized` prior acts on the coefficients as coded. A name
 #'   that is not a factor of the model or of `data`, or a value that is not
 #'   a contrast, is an error.
+#' @param doFit `TRUE` (the default) fits the model; `FALSE` returns the
+#'   model specification without fitting, as lme4's and glmmTMB's `doFit`:
+#'   an object of class `glmmgee_spec` holding the parts of the model
+#'   (`formula`, `ziformula`, `dispformula`, and per part its random-effect
+#'   terms with their grouping factor and covariance structure or known
+#'   covariance, shown by `print()`), the resolved `family`, `ranef_dist`,
+#'   `REML`, the `penalty`, `workers`, `nAGQ` and `control`; the chosen
+#'   `engine` (the name a fit reports in `$engine$name`) and `route`; and in
+#'   `$data` the model frame (`frame`), the conditional part's fixed-effect
+#'   design (`X`) and its terms. A combination of arguments that no engine
+#'   fits is refused in the same way whether `doFit` is `TRUE` or `FALSE`.
 #' @section Checks on the data:
 #' Before fitting, `glmm()` stops with an error naming the variable or
 #' argument for infinite values, all-zero weights, a response without
@@ -286,7 +297,8 @@
 #' estimates finite; with it the warning says that the coefficients named
 #' are set largely by the prior, and the optimizer's own warnings are
 #' issued too.
-#' @return An object of class `glmmgee_glmm` (with subclass
+#' @return With `doFit = FALSE`, the specification (class `glmmgee_spec`,
+#'   see `doFit`). Otherwise an object of class `glmmgee_glmm` (with subclass
 #'   `glmmgee_glmm_sparse` for several terms): plain R data (it survives
 #'   [saveRDS()]), with methods `print`, `summary`, `fixef`, `ranef`,
 #'   `VarCorr`, `coef`, `vcov`, `logLik`, `AIC`, `BIC`, `nobs`, `fitted`,
@@ -371,6 +383,12 @@
 #'                   family = binomial, contrasts = list(trt = "contr.sum"))
 #'   fixef(fit_sum)
 #'   c(logLik(fit), logLik(fit_sum))
+#'   # The specification and the engine that would fit it, without fitting.
+#'   spec <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria,
+#'                family = binomial, doFit = FALSE)
+#'   spec
+#'   spec$engine
+#'   dim(spec$data$X)
 #' }
 #' @export
 glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
@@ -411,7 +429,8 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
 # The one-factor routes: lmer's REML criterion directly, no ML fit
 # (fit-lmm-onefactor.R); gaussian ML by the same C++ search on the profiled
 # ML criterion when it ends inside the parameter space (fit-lmm-ml.R);
-# otherwise, and for every other family, the AGQ engine (glmm_fit()).
+# otherwise, and for every other family, the AGQ engine (glmm_fit()); a
+# non-normal random intercept by its own engine (glmm_ranef_dist()).
 glmm_one_factor <- function(s, mf) {
   formula <- s$formula
   family <- s$family
@@ -421,6 +440,9 @@ glmm_one_factor <- function(s, mf) {
   ck <- one_factor_checks(mf, X, family, formula, re)
   resp <- ck$resp
   off <- ck$offset
+  if (s$route == "ranef_dist")
+    return(finish_glmm(glmm_ranef_dist(s$ranef_dist, X, resp, off, re, family, s$control, mf,
+                                       fx$mt, s$call, formula), ck$sep, ck$extra_warn))
   fit <- if (s$route == "lmm_reml")
            lmm_reml_fit(X, resp$y, re$Z, re$group, resp$weights, off, re$block_sizes, family)
          else if (s$route == "lmm_ml")
