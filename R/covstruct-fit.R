@@ -300,14 +300,16 @@ covstruct_hessian <- function(evalf, par, g0, on_boundary) {
 # penalized fixed effects (penalty.R): the same checks and object as the
 # unstructured one-factor route, with the structures' estimates in
 # $structures and the prior in $penalty (class glmmgee_glmm_covstruct).
-# One grouping factor (several: glmm_sparse_covstruct(), glmm-sparse-covstruct.R);
-# REML is refused here (glmm_refusals, model-spec.R).
-glmm_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, penalty = NULL) {
-  re <- covstruct_terms(formula, mf, fenv)
-  fx <- fixed_design(formula, mf, fenv, drop_rownames = TRUE)
+# The structured_one route of glmm_one_factor() (glmm.R): one grouping
+# factor (several: glmm_sparse_covstruct(), glmm-sparse-covstruct.R), with
+# its terms `re` (covstruct_terms()), fixed design `fx` and checks `ck`.
+glmm_covstruct <- function(s, mf, re, fx, ck) {
+  formula <- s$formula
+  family <- s$family
+  nAGQ <- s$nAGQ
+  penalty <- s$penalty
+  control <- s$control
   X <- fx$X
-  if (!is.null(penalty)) check_prior_length(penalty, ncol(X), "penalized")
-  ck <- one_factor_checks(mf, X, family, formula, re)
   resp <- ck$resp
   extra_warn <- ck$extra_warn
   sep <- ck$sep
@@ -321,7 +323,7 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, penalty
   if (length(cs2) && (is.null(nAGQ) || identical(as.numeric(nAGQ), 1)) &&
       (identical(as.numeric(nAGQ), 1) ||
        (identical(family$family, "gaussian") && identical(family$link, "identity"))))
-    return(glmm_sparse_covstruct(formula, mf, family, nAGQ, control, mc, fenv, penalty))
+    return(glmm_sparse_covstruct(formula, mf, family, control, s$call, s$fenv, penalty))
   # A structured term in units far from 1: fitted on its rescaled columns
   # and mapped back (covstruct-scale-z.R).
   fit_one <- function(re_x) {
@@ -339,7 +341,7 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, penalty
   fit <- fit %||% fit_one(re)
   sep <- penalized_separation(sep, penalty)
   obj <- new_glmm(fit, X = X, Z = re$Z, y = resp$y, weights = resp$weights,
-                  offset = ck$offset, re = re, mf = mf, mt = fx$mt, call = mc,
+                  offset = ck$offset, re = re, mf = mf, mt = fx$mt, call = s$call,
                   formula = formula)
   obj <- covstruct_object(obj, fit)
   unid <- residual_unidentified(re, family, resp$weights, obj$structures)

@@ -54,7 +54,7 @@ sparse_covstruct_terms <- function(formula, mf) {
   re
 }
 
-glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, penalty,
+glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalty,
                                   REML = FALSE) {
   re <- sparse_covstruct_terms(formula, mf)
   d <- several_term_checks(formula, mf, fenv, family, re, fixed = re$plain)

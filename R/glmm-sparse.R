@@ -144,11 +144,3 @@ glmm_several <- function(s, mf) {
   }
   finish_glmm(obj, d$sep, d$extra_warn)
 }
-
-# Gaussian identity-link models go to the profiled criterion, which is
-# exact: REML whatever nAGQ; ML unless quadrature was asked for (nested
-# quadrature then fits, and reports, what was asked).
-lmm_sparse_wanted <- function(family, nAGQ, REML) {
-  if (!identical(family$family, "gaussian") || !identical(family$link, "identity")) return(FALSE)
-  REML || is.null(nAGQ) || identical(as.numeric(nAGQ), 1)
-}

@@ -82,12 +82,6 @@ truncated_family <- function(inner, link) {
             class = "family")
 }
 
-# TRUE when glmm() must route to the auxiliary-predictor fit.
-wants_aux_parts <- function(ziformula, dispformula, family) {
-  !is.null(truncated_count_family(family)) ||
-    !is_empty_part(ziformula, "ziformula") || !is_trivial_disp(dispformula)
-}
-
 # "poisson", "nbinom2" or "nbinom1" for a zero-truncated family given by name, function
 # or object (ours, or glmmTMB's of the same name); NULL otherwise.
 truncated_count_family <- function(family) {

@@ -430,14 +430,18 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
 # (fit-lmm-onefactor.R); gaussian ML by the same C++ search on the profiled
 # ML criterion when it ends inside the parameter space (fit-lmm-ml.R);
 # otherwise, and for every other family, the AGQ engine (glmm_fit()); a
-# non-normal random intercept by its own engine (glmm_ranef_dist()).
+# non-normal random intercept by its own engine (glmm_ranef_dist()); ar1(),
+# cs(), ... terms and penalized fixed effects by glmm_covstruct().
 glmm_one_factor <- function(s, mf) {
   formula <- s$formula
   family <- s$family
-  re <- re_terms(formula, mf, s$fenv)
+  structured <- s$route == "structured_one"
+  re <- if (structured) covstruct_terms(formula, mf, s$fenv) else re_terms(formula, mf, s$fenv)
   fx <- fixed_design(formula, mf, s$fenv, drop_rownames = TRUE)
   X <- fx$X
+  if (structured && !is.null(s$penalty)) check_prior_length(s$penalty, ncol(X), "penalized")
   ck <- one_factor_checks(mf, X, family, formula, re)
+  if (structured) return(glmm_covstruct(s, mf, re, fx, ck))
   resp <- ck$resp
   off <- ck$offset
   if (s$route == "ranef_dist")

@@ -10,9 +10,10 @@
 glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispformula,
                       covariance, ranef_dist, REML, penalized, zi_correlated, nAGQ, control,
                       start, data_missing, data, weights_given) {
-  aux <- wants_aux_parts(ziformula, dispformula, family)
   cum <- as_cumulative(family)
   cf <- truncated_count_family(family)
+  # The two-part route: a zero or dispersion part, or a hurdle family.
+  aux <- !is.null(cf) || !is_empty_part(ziformula, "ziformula") || !is_trivial_disp(dispformula)
   # The family the engines see: the hurdle family's count family, a
   # cumulative family as given, any other resolved (resolve_family()).
   inner <- if (!is.null(cf)) resolve_family(switch(cf, poisson = stats::poisson(),
@@ -257,9 +258,12 @@ choose_engine <- function(s, mf) {
                                                   s$start)) "known_gaussian"
     else if (spec_known_laplace(s)) "known_laplace"
     else if (rd != "normal") "ranef_dist"
+    # Several terms: gaussian identity-link models by the profiled criterion,
+    # which is exact: REML whatever nAGQ; ML unless quadrature was asked for
+    # (nested quadrature then fits, and reports, what was asked).
     else if (s$sparse) {
       if (is.null(s$covariance) && !s$workers && (s$REML || is.null(s$start)) &&
-          lmm_sparse_wanted(s$family, s$nAGQ, s$REML)) "lmm_sparse"
+          s$gaussian_identity && (s$REML || !s$quadrature)) "lmm_sparse"
       else if (s$quadrature) "nested" else "sparse"
     } else if (s$REML) "lmm_reml"
     else if (use_lmm_ml(s$family, s$REML, s$start, s$nAGQ, s$control)) "lmm_ml"
@@ -301,14 +305,13 @@ fit_spec <- function(s, mf) {
   mc <- s$call
   switch(s$route,
     two_part = glmm_zi(s, mf),
-    structured_one = glmm_covstruct(f, mf, s$family, s$nAGQ, s$control, mc, s$fenv, s$penalty),
-    structured_sparse = glmm_sparse_covstruct(f, mf, s$family, s$nAGQ, s$control, mc, s$fenv,
-                                              s$penalty, s$REML),
+    structured_sparse = glmm_sparse_covstruct(f, mf, s$family, s$control, mc, s$fenv, s$penalty,
+                                              s$REML),
     ordinal_one = , ordinal_sparse = glmm_ordinal(f, mf, s$family, s$nAGQ, s$control, s$start,
                                                   s$covariance, mc, s$fenv, s$penalty),
     known_gaussian = glmm_known_gaussian(f, mf, s$family, s$control, s$covariance, s$REML, mc,
                                          s$fenv),
-    known_laplace = glmm_known_laplace(f, mf, s$family, s$control, s$covariance, mc, s$fenv),
+    known_laplace = glmm_known_laplace(s, mf),
     lmm_sparse = , nested = , sparse = glmm_several(s, mf),
     glmm_one_factor(s, mf))
 }

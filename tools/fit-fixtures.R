@@ -160,6 +160,47 @@ fixtures <- list(
   gee_ordinal = function() {
     glmmgee::gee(rating ~ temp + contact, data = ordinal::wine, id = judge,
                  family = glmmgee::cumulative("logit"))
+  },
+  zi_sparse_fixed = function() {
+    d <- sim_binary()
+    glmmgee::glmm(zcount ~ x + (1 | id) + (1 | site), ziformula = ~ 1, data = d,
+                  family = poisson)
+  },
+  zi_correlated = function() {
+    d <- sim_binary()
+    glmmgee::glmm(zcount ~ x + (1 | id), ziformula = ~ 1 + (1 | id), data = d,
+                  family = poisson, zi_correlated = TRUE, nAGQ = 3)
+  },
+  covstruct_sparse_poisson = function() {
+    d <- sim_binary()
+    d$tf <- factor(d$time)
+    glmmgee::glmm(count ~ x + ar1(0 + tf | id) + (1 | site), data = d, family = poisson)
+  },
+  penalized_binomial = function() {
+    d <- sim_binary()
+    glmmgee::glmm(y ~ x + trt + (1 | id), data = d, family = binomial, penalized = TRUE)
+  },
+  known_gaussian_two_terms = function() {
+    d <- sim_binary()
+    lev <- levels(d$id)
+    K <- 0.5 ^ abs(outer(seq_along(lev), seq_along(lev), "-"))
+    dimnames(K) <- list(lev, lev)
+    glmmgee::glmm(cont ~ x + (1 | id) + (1 | site), data = d, covariance = list(id = K))
+  },
+  sparse_known_binomial = function() {
+    d <- sim_binary()
+    lev <- levels(d$id)
+    K <- Matrix::Diagonal(length(lev), 2)
+    dimnames(K) <- list(lev, lev)
+    glmmgee::glmm(y ~ x + (1 | g2) + (1 | id), data = d, family = binomial,
+                  covariance = list(id = K))
+  },
+  agq_workers = function() {
+    cl <- parallel::makeCluster(1L)
+    on.exit(parallel::stopCluster(cl))
+    d <- sim_binary()
+    glmmgee::glmm(y ~ x + (1 | id), data = d, family = binomial,
+                  control = glmmgee::glmm_control(workers = cl, shards = 2L))
   }
 )
 
