@@ -37,16 +37,23 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
   fenv <- environment(formula) %||% env
   # Structures in each part as written (us() included: the two-part route
   # takes none); the conditional part's with us() made the plain term.
-  written <- vapply(list(formula = formula, ziformula = ziformula, dispformula = dispformula),
-                    function(f) inherits(f, "formula") && any(covstruct_kinds %in% all.names(f)) &&
-                      isTRUE(tryCatch(reformulas::anySpecial(f, covstruct_kinds),
-                                      error = function(e) FALSE)), TRUE)
+  written <- if (aux) vapply(list(formula = formula, ziformula = ziformula, dispformula = dispformula),
+                             function(f) inherits(f, "formula") && any(covstruct_kinds %in% all.names(f)) &&
+                               isTRUE(tryCatch(reformulas::anySpecial(f, covstruct_kinds),
+                                               error = function(e) FALSE)), TRUE)
   if (!aux) formula <- drop_us(covstruct_arguments(formula))
   has_zi <- !is_empty_part(ziformula, "ziformula")
   zi_bars <- if (has_zi) find_bars(ziformula)
+  bars <- find_bars(formula)
   gnames <- unique(bar_group_names(formula))
   sparse <- needs_sparse_engine(formula, if (!aux) covariance)
-  spec_facts(structure(list(
+  structured <- !aux && has_covstruct(formula)
+  penalty <- penalty_prior(penalized)
+  rd <- check_ranef_dist(ranef_dist)
+  # Facts the refusal table and the engine choice read.
+  penalized <- !is.null(penalty) && is.null(cum)
+  structured_route <- !aux && is.null(cum) && (structured || penalized)
+  structure(list(
     call = mc, env = env, fenv = fenv, formula = formula, ziformula = ziformula,
     dispformula = dispformula, zi_bars = zi_bars,
     zi_fixed = if (length(zi_bars)) zi_fixed_formula(ziformula) else ziformula,
@@ -54,39 +61,34 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
     cumulative = !is.null(cum), aux = aux, truncated = !is.null(cf), has_zi = has_zi,
     has_disp = !is_trivial_disp(dispformula),
     kind = if (!is.null(cf)) "hurdle" else if (has_zi) "zi" else if (aux) "disp",
-    written = written, structured = !aux && has_covstruct(formula),
-    gnames = gnames, sparse = sparse,
+    written = written, structured = structured, gnames = gnames, sparse = sparse,
     zire_sparse = length(zi_bars) > 0L && zire_needs_sparse(formula, zi_bars, sparse),
-    covariance = covariance, ranef_dist = check_ranef_dist(ranef_dist), REML = REML,
-    penalty = penalty_prior(penalized), zi_correlated = zi_correlated, nAGQ = nAGQ,
+    covariance = covariance, ranef_dist = rd, rd = rd$type, REML = REML, penalty = penalty,
+    zi_correlated = zi_correlated, nAGQ = nAGQ,
     quadrature = !is.null(nAGQ) && !identical(as.numeric(nAGQ), 1),
     control = control, workers = !is.null(control$workers), start = start,
-    weights_given = weights_given), class = "glmmgee_spec"))
+    weights_given = weights_given, penalized = penalized, structured_route = structured_route,
+    plain = !aux && is.null(cum) && !structured_route,
+    gaussian_identity = identical(inner$family, "gaussian") && identical(inner$link, "identity"),
+    # On workers: several terms with nAGQ > 1 go to the nested engine, split
+    # by its outermost factor; otherwise one grouping factor named by a column.
+    nested_workers = isTRUE(nAGQ > 1) && length(nAGQ) == 1L && is.numeric(nAGQ) &&
+      length(bars) > 0L && (length(bars) > 1L || !is.name(bars[[1L]][[3L]])),
+    one_column_group = length(gnames) == 1L && is.name(bars[[1L]][[3L]]),
+    # Every row of the refusal table needs one of these (a plain model is
+    # not looked up in it; test-model-spec.R triggers every row).
+    special = aux || !is.null(cum) || zi_correlated || !is.null(penalty) || structured || REML ||
+      !is.null(control$workers) || !is.null(covariance) || rd$type != "normal"),
+    class = "glmmgee_spec")
 }
 
-# Facts the refusal table and the engine choice read: cheap ones are
-# fields of the spec (spec_facts()); these read the formula further.
+# Facts the refusal table and the engine choice read beyond the spec's
+# fields: these read the formula further.
 spec_structured_sparse <- function(s) s$structured_route && covstruct_needs_sparse(s$formula)
 spec_known_gaussian_form <- function(s)
   s$rd == "normal" && use_known_gaussian(s$formula, s$family, s$covariance)
 spec_known_laplace <- function(s)
   s$rd == "normal" && !s$REML && use_known_laplace(s$formula, s$family, s$covariance)
-
-spec_facts <- function(s) {
-  bars <- find_bars(s$formula)
-  s$rd <- s$ranef_dist$type
-  s$penalized <- !is.null(s$penalty) && !s$cumulative
-  s$structured_route <- !s$aux && !s$cumulative && (s$structured || s$penalized)
-  s$plain <- !s$aux && !s$cumulative && !s$structured_route
-  s$gaussian_identity <- identical(s$family$family, "gaussian") &&
-    identical(s$family$link, "identity")
-  # On workers: several terms with nAGQ > 1 go to the nested engine, split
-  # by its outermost factor; otherwise one grouping factor named by a column.
-  s$nested_workers <- isTRUE(s$nAGQ > 1) && length(s$nAGQ) == 1L && is.numeric(s$nAGQ) &&
-    length(bars) && (length(bars) > 1L || !is.name(bars[[1L]][[3L]]))
-  s$one_column_group <- length(s$gnames) == 1L && is.name(bars[[1L]][[3L]])
-  s
-}
 
 # One refusal: its name, when it applies and its message (expressions
 # evaluated among the spec's fields, `s` the spec itself), and the stage it
@@ -222,17 +224,27 @@ glmm_refusals <- list(
 )
 names(glmm_refusals) <- vapply(glmm_refusals, `[[`, "", "id")
 
+# The table checked on every glmm() call: per stage, its conditions in
+# order as one byte-compiled expression (built when the package is built)
+# giving the number of the first row that applies, or 0.
+refusal_checks <- lapply(c(spec = "spec", route = "route"), function(stage) {
+  rows <- which(vapply(glmm_refusals, `[[`, "", "stage") == stage)
+  first <- Reduce(function(acc, k) call("if", call("isTRUE", glmm_refusals[[k]]$when), k, acc),
+                  rev(rows), 0L)
+  compiler::compile(first)
+})
+
 # The first row of the table (at `stage`) that applies to the spec stops,
 # with an error of class glmmgee_refusal naming the row.
 check_refusals <- function(s, stage = "spec") {
+  if (!s$special) return(invisible(s))
   e <- list2env(s, parent = environment(check_refusals))
   e$s <- s
-  for (r in glmm_refusals) {
-    if (r$stage != stage || !isTRUE(eval(r$when, e))) next
-    stop(structure(class = c("glmmgee_refusal", "error", "condition"),
-                   list(message = eval(r$message, e), call = NULL, id = r$id)))
-  }
-  invisible(s)
+  k <- eval(refusal_checks[[stage]], e)
+  if (k == 0L) return(invisible(s))
+  r <- glmm_refusals[[k]]
+  stop(structure(class = c("glmmgee_refusal", "error", "condition"),
+                 list(message = eval(r$message, e), call = NULL, id = r$id)))
 }
 
 # The engine (a name of the engine registry) and the route of glmm() that
