@@ -245,39 +245,16 @@ covstruct_newton <- function(evalf, par, tol, at = NULL, value = NULL) {
 # penalized fixed effects (penalty.R): the same checks and object as the
 # unstructured one-factor route, with the structures' estimates in
 # $structures and the prior in $penalty (class glmmgee_glmm_covstruct).
-glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance, ranef_dist,
-                           REML, mc, fenv, penalty = NULL) {
-  if (!is.null(covariance))
-    stop("'covariance' (a known covariance) cannot be combined with a covariance structure such as ar1() or cs()",
-         call. = FALSE)
-  if (!identical(ranef_dist, "normal"))
-    stop("'ranef_dist' other than \"normal\" cannot be combined with a covariance structure", call. = FALSE)
-  if (!is.logical(REML) || length(REML) != 1L || is.na(REML))
-    stop("'REML' must be TRUE or FALSE", call. = FALSE)
-  # REML: gaussian structured fits with several grouping factors
-  # (the profiled criterion, fit-lmm-sparse-covstruct.R).
-  if (REML) {
-    check_reml_family(family)
-    # The penalty is checked first: a penalized fit without any structure
-    # comes here too, and was told about covariance structures it has not.
-    if (!is.null(penalty))
-      stop("'REML = TRUE' cannot be combined with 'penalized' (REML integrates the fixed effects out; the prior is on them): use REML = FALSE",
-           call. = FALSE)
-    if (!covstruct_needs_sparse(formula))
-      stop(paste0("'REML = TRUE' with covariance structures is available for gaussian models with ",
-                  "several grouping factors and no penalty"), call. = FALSE)
-  }
-  if (!is.null(start))
-    stop("'start' is not available with covariance structures (the structure's parameters start at their defaults)",
-         call. = FALSE)
-  # Several grouping factors: the sparse Laplace engine (glmm-sparse-covstruct.R).
-  if (covstruct_needs_sparse(formula))
-    return(glmm_sparse_covstruct(formula, mf, family, nAGQ, control, mc, fenv, penalty, REML))
-  re <- covstruct_terms(formula, mf, fenv)
-  fx <- fixed_design(formula, mf, fenv, drop_rownames = TRUE)
+# The structured_one route of glmm_one_factor() (glmm.R): one grouping
+# factor (several: glmm_sparse_covstruct(), glmm-sparse-covstruct.R), with
+# its terms `re` (covstruct_terms()), fixed design `fx` and checks `ck`.
+glmm_covstruct <- function(s, mf, re, fx, ck) {
+  formula <- s$formula
+  family <- s$family
+  nAGQ <- s$nAGQ
+  penalty <- s$penalty
+  control <- s$control
   X <- fx$X
-  if (!is.null(penalty)) check_prior_length(penalty, ncol(X), "penalized")
-  ck <- one_factor_checks(mf, X, family, formula, re)
   resp <- ck$resp
   extra_warn <- ck$extra_warn
   sep <- ck$sep
@@ -291,7 +268,7 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
   if (length(cs2) && (is.null(nAGQ) || identical(as.numeric(nAGQ), 1)) &&
       (identical(as.numeric(nAGQ), 1) ||
        (identical(family$family, "gaussian") && identical(family$link, "identity"))))
-    return(glmm_sparse_covstruct(formula, mf, family, nAGQ, control, mc, fenv, penalty, REML))
+    return(glmm_sparse_covstruct(formula, mf, family, control, s$call, s$fenv, penalty))
   # A structured term in units far from 1: fitted on its rescaled columns
   # and mapped back (covstruct-scale-z.R).
   fit_one <- function(re_x) {
@@ -309,7 +286,7 @@ glmm_covstruct <- function(formula, mf, family, nAGQ, control, start, covariance
   fit <- fit %||% fit_one(re)
   sep <- penalized_separation(sep, penalty)
   obj <- new_glmm(fit, X = X, Z = re$Z, y = resp$y, weights = resp$weights,
-                  offset = ck$offset, re = re, mf = mf, mt = fx$mt, call = mc,
+                  offset = ck$offset, re = re, mf = mf, mt = fx$mt, call = s$call,
                   formula = formula)
   obj <- covstruct_object(obj, fit)
   unid <- residual_unidentified(re, family, resp$weights, obj$structures)

@@ -30,9 +30,6 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
   blocks <- if (correlated) q else c(cov_blocks_c, cov_blocks_z)
   pat <- block_pattern(blocks)
   nAGQ <- check_nAGQ(nAGQ, q)
-  if (correlated && nAGQ == 1L)
-    stop("'nAGQ': zi_correlated = TRUE needs adaptive quadrature (nAGQ > 1; the default is 7 for two random effects): the Laplace approximation of this model is unbounded, since a correlation that aligns both parts' effects with the direction in which the two-part likelihood is convex makes a cluster's curvature vanish and its approximate probability exceed one",
-         call. = FALSE)
   check_full_rank(X)
   check_aux_rank(Xz, Xd)
   p <- ncol(X); pz <- ncol(Xz); pd <- if (is.null(Xd)) 0L else ncol(Xd)

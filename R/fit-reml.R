@@ -10,14 +10,5 @@
 # the user's X so that the reported value is lmer's; rescaling X changes it by
 # a constant log|det|, so its optimum does not depend on the coding.
 
-# REML = TRUE is refused outside linear mixed models, saying why.
-check_reml_family <- function(family) {
-  if (!identical(family$family, "gaussian") || !identical(family$link, "identity"))
-    stop(sprintf(paste0("'REML = TRUE' needs family = gaussian(link = \"identity\"), not %s(%s): ",
-                        "REML is defined for linear mixed models; glmm() does not offer the ",
-                        "Laplace approximation over the fixed effects that glmmTMB calls REML ",
-                        "for other families"), family$family, family$link), call. = FALSE)
-}
-
 reml_singular_message <- paste0("singular fit: a random-effect variance is estimated at zero ",
                                 "(or a correlation at +/-1) by REML")

@@ -47,14 +47,7 @@ use_known_gaussian <- function(formula, family, covariance, mf = NULL, REML = FA
   nnz <= 20 * nrow(mf)
 }
 
-glmm_known_gaussian <- function(formula, mf, family, nAGQ, control, start, covariance,
-                                REML, mc, fenv) {
-  if (!is.null(nAGQ) && !identical(as.numeric(nAGQ), 1))
-    stop("'nAGQ' does not apply to a gaussian model with a known covariance (its likelihood is exact)",
-         call. = FALSE)
-  if (!is.null(start))
-    stop("'start' is not used for a gaussian model with a known covariance (the variance ratio is searched over its whole range)",
-         call. = FALSE)
+glmm_known_gaussian <- function(formula, mf, family, control, covariance, REML, mc, fenv) {
   terms <- lapply(find_bars(formula), known_term, covariance = covariance, mf = mf)
   d <- design_and_response(formula, mf, fenv, family)
   X <- d$X

@@ -15,14 +15,11 @@ use_known_laplace <- function(formula, family, covariance) {
        (inherits(cv, "Matrix") && !inherits(cv, "sparseMatrix")))
 }
 
-glmm_known_laplace <- function(formula, mf, family, nAGQ, control, start, covariance, mc, fenv) {
-  if (!is.null(nAGQ) && !identical(as.numeric(nAGQ), 1))
-    stop("'nAGQ' > 1 is not available with a known covariance: the Laplace approximation (nAGQ = 1) is used",
-         call. = FALSE)
-  if (!is.null(start))
-    stop("'start' is not used for a model with a known covariance", call. = FALSE)
-  tm <- known_term(find_bars(formula)[[1L]], covariance, mf)
-  d <- design_and_response(formula, mf, fenv, family)
+glmm_known_laplace <- function(s, mf) {
+  formula <- s$formula
+  family <- s$family
+  tm <- known_term(find_bars(formula)[[1L]], s$covariance, mf)
+  d <- design_and_response(formula, mf, s$fenv, family)
   X <- d$X
   resp <- d$resp
   if (family$family == "poisson" && any(resp$weights != 1))
@@ -36,7 +33,8 @@ glmm_known_laplace <- function(formula, mf, family, nAGQ, control, start, covari
   # gaussian known-covariance routes: with x * 1e-6 - 5 the glm start's
   # X'WX was singular numerically and the fit failed.
   tx <- lmm_design_transform(X)
-  fit <- known_laplace_fit(tx$M, resp$y, resp$weights, d$offset, tm$index, L, family, control, tm$g)
+  fit <- known_laplace_fit(tx$M, resp$y, resp$weights, d$offset, tm$index, L, family, s$control,
+                           tm$g)
   if (!isTRUE(tx$identity)) {
     # (beta, s) back to the user's X by the linear mixed models' map, which
     # keeps the standardized covariance for the delta methods.
@@ -44,7 +42,7 @@ glmm_known_laplace <- function(formula, mf, family, nAGQ, control, start, covari
     fit <- lmm_standard_x(fit, tx, FALSE)
     fit$theta <- NULL
   }
-  obj <- new_glmm_known_laplace(fit, X, resp, d$offset, tm, L, mf, d$mt, mc, formula, family)
+  obj <- new_glmm_known_laplace(fit, X, resp, d$offset, tm, L, mf, d$mt, s$call, formula, family)
   finish_glmm(obj, sep, extra_warn)
 }
 

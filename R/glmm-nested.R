@@ -107,12 +107,9 @@ NULL
 # (nAGQ^q x the number of its units).
 nested_slope_limit <- 2e6
 
-glmm_nested <- function(formula, mf, family, nAGQ, control, start, covariance, mc, fenv) {
-  nAGQ <- check_nAGQ(nAGQ, 1L)
-  if (length(covariance))
-    stop("'nAGQ' > 1 is not available with a known covariance ('covariance'); use nAGQ = 1",
-         call. = FALSE)
-  re <- sparse_re_terms(formula, mf, NULL)
+# The nested engine's checks of the design `re` (nested_structure()) and
+# of the number of quadrature nodes nAGQ means for it (glmm_several()).
+nested_quadrature_check <- function(re, nAGQ, control) {
   ns <- if (is.null(control$workers)) nested_structure(re) else
     tryCatch(nested_structure(re), error = function(e)
       stop(paste0("glmm_control(workers = ): ", sub("\\. Use nAGQ = 1.*$", "", conditionMessage(e)),
@@ -132,13 +129,5 @@ glmm_nested <- function(formula, mf, family, nAGQ, control, start, covariance, m
                         "use nAGQ = 1 (the Laplace approximation) or a smaller nAGQ"),
                  nAGQ, ns$q, re$terms[[ns$order[depth]]]$group, nAGQ, ns$q, nleaf,
                  nAGQ^ns$q * nleaf, nested_slope_limit), call. = FALSE)
-  d <- several_term_checks(formula, mf, fenv, family, re)
-  resp <- d$resp
-  fit <- glmm_nested_fit(d$X, resp$y, re, family, resp$weights, d$offset, nAGQ, control, start)
-  obj <- new_glmm_sparse(fit, X = d$X, y = resp$y, weights = resp$weights, offset = d$offset,
-                         re = re, mf = mf, mt = d$mt, call = mc, formula = formula)
-  obj$nAGQ <- nAGQ
-  obj$distributed <- fit$distributed
-  class(obj) <- c("glmmgee_glmm_nested", class(obj))
-  finish_glmm(obj, d$sep, d$extra_warn)
+  invisible()
 }

@@ -70,9 +70,6 @@ NULL
 
 glmm_ordinal_sparse <- function(formula, mf, family, nAGQ, control, start, mc, fenv,
                                 penalty = NULL) {
-  if (!is.null(nAGQ) && !identical(as.numeric(nAGQ), 1))
-    stop("'nAGQ': cumulative link mixed models with several random-effect terms are fitted by the Laplace approximation only (nAGQ = 1)",
-         call. = FALSE)
   re <- sparse_re_terms(formula, mf)
   for (tm in re$terms)
     if (!identical(tm$cnames, "(Intercept)"))

@@ -136,14 +136,8 @@ NULL
 
 glmm_ordinal <- function(formula, mf, family, nAGQ, control, start, covariance, mc, fenv,
                          penalty = NULL) {
-  if (!is.null(covariance))
-    stop("'covariance': known covariances are not available for cumulative link models",
-         call. = FALSE)
   bars <- find_bars(formula)
   gnames <- unique(vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), ""))
-  if (!length(gnames))
-    stop("cumulative link mixed models need a random-effect term such as (1 | g); the formula has none",
-         call. = FALSE)
   if (length(gnames) > 1L)  # several grouping factors: glmm-ordinal-sparse.R
     return(glmm_ordinal_sparse(formula, mf, family, nAGQ, control, start, mc, fenv, penalty))
   # A random intercept (1 | g) needs only its grouping factor: re_terms()

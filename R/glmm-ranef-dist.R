@@ -98,40 +98,18 @@ check_ranef_dist <- function(x) {
   list(type = x, k = as.integer(k))
 }
 
-glmm_ranef_dist <- function(rd, formula, mf, family, control, start, covariance, mc, fenv) {
-  what <- sprintf("ranef_dist = \"%s\"", rd$type)
-  if (needs_sparse_engine(formula, covariance))
-    stop(sprintf("%s needs a single random intercept on one grouping factor, e.g. (1 | g)", what),
-         call. = FALSE)
-  if (!is.null(start))
-    stop(sprintf("'start' is not available with %s", what), call. = FALSE)
-  re <- re_terms(formula, mf, fenv)
+# The ranef_dist route of glmm_one_factor(): the normal fit (its start and
+# comparison), then the fit with the random-intercept distribution `rd`.
+glmm_ranef_dist <- function(rd, X, resp, offset, re, family, control, mf, mt, mc, formula) {
   if (!identical(re$cnames, "(Intercept)"))
-    stop(sprintf("%s needs a random intercept only, e.g. (1 | g); this model has random terms %s",
-                 what, paste(re$cnames, collapse = ", ")), call. = FALSE)
-  if (rd$type == "bridge" && !(family$family == "binomial" && family$link == "logit"))
-    stop(sprintf("'family': the bridge distribution needs binomial(link = \"logit\"), not %s(%s)%s",
-                 family$family, family$link,
-                 if (identical(family$link, "probit")) "; with the probit link the normal random intercept already gives marginal coefficients exactly beta / sqrt(1 + sigma^2)" else ""),
-         call. = FALSE)
-  if (rd$type == "nonparametric" && !(family$family %in% c("binomial", "poisson")))
-    stop(sprintf("'family': the nonparametric random intercept supports binomial and poisson families, not %s",
-                 family$family), call. = FALSE)
-  fx <- fixed_design(formula, mf, fenv, drop_rownames = TRUE)
-  X <- fx$X
-  ck <- one_factor_checks(mf, X, family, formula, re)
-  resp <- ck$resp
-  extra_warn <- ck$extra_warn
-  sep <- ck$sep
+    stop(sprintf("ranef_dist = \"%s\" needs a random intercept only, e.g. (1 | g); this model has random terms %s",
+                 rd$type, paste(re$cnames, collapse = ", ")), call. = FALSE)
   normal <- suppressWarnings(glmm_fit(X, resp$y, re$Z, re$group, family, weights = resp$weights,
-                                      offset = ck$offset, control = control))
+                                      offset = offset, control = control))
   cl <- cluster_index(re$group, "group")
-  fit <- glmm_dist_fit(X, resp$y, cl, family, resp$weights, ck$offset, rd$type, rd$k,
-                       control, normal)
-  obj <- new_dist_glmm(fit, normal, X = X, Z = re$Z, y = resp$y, weights = resp$weights,
-                       offset = ck$offset, re = re, mf = mf, mt = fx$mt, call = mc,
-                       formula = formula, cl = cl, family = family)
-  finish_glmm(obj, sep, extra_warn)
+  fit <- glmm_dist_fit(X, resp$y, cl, family, resp$weights, offset, rd$type, rd$k, control, normal)
+  new_dist_glmm(fit, normal, X = X, Z = re$Z, y = resp$y, weights = resp$weights, offset = offset,
+                re = re, mf = mf, mt = mt, call = mc, formula = formula, cl = cl, family = family)
 }
 
 # The fitted object: a glmmgee_glmm laid out as new_glmm() makes it (so the

@@ -171,14 +171,17 @@ shard_group_name <- function(formula) {
     stop("the formula has no random-effects term such as (1 | group)", call. = FALSE)
   g <- unique(vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), ""))
   if (length(g) > 1L || !is.name(bars[[1L]][[3L]]))
-    stop(sprintf(paste0("distributed fitting takes one grouping factor named by one column; the formula has %s. ",
-                        "Crossed designs have a likelihood that is not a sum over the clusters of one factor. ",
-                        "Nested random intercepts such as (1 | a/b) are fitted on workers by glmm() with data in memory and nAGQ > 1 (split by the outermost factor); ",
-                        "at scale, a nested design can also be fitted by its outermost factor alone (a random effect per top-level cluster), ",
-                        "or use method-of-moments or backfitting estimators, which large-scale systems use for crossed designs"),
-                 paste(sQuote(g, FALSE), collapse = ", ")), call. = FALSE)
+    stop(one_factor_workers_message(g), call. = FALSE)
   g
 }
+
+one_factor_workers_message <- function(g)
+  sprintf(paste0("distributed fitting takes one grouping factor named by one column; the formula has %s. ",
+                 "Crossed designs have a likelihood that is not a sum over the clusters of one factor. ",
+                 "Nested random intercepts such as (1 | a/b) are fitted on workers by glmm() with data in memory and nAGQ > 1 (split by the outermost factor); ",
+                 "at scale, a nested design can also be fitted by its outermost factor alone (a random effect per top-level cluster), ",
+                 "or use method-of-moments or backfitting estimators, which large-scale systems use for crossed designs"),
+          paste(sQuote(g, FALSE), collapse = ", "))
 
 # Runs a pass on every live worker (each call returns a list named by
 # shard id) and returns the results in shard order.

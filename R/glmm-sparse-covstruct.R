@@ -54,12 +54,8 @@ sparse_covstruct_terms <- function(formula, mf) {
   re
 }
 
-glmm_sparse_covstruct <- function(formula, mf, family, nAGQ, control, mc, fenv, penalty,
+glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalty,
                                   REML = FALSE) {
-  if (!is.null(nAGQ) && !identical(as.numeric(nAGQ), 1))
-    stop(paste0("'nAGQ' > 1 is not available with several grouping factors and covariance ",
-                "structures or 'penalized' (they are fitted by the sparse Laplace engine, nAGQ = 1)"),
-         call. = FALSE)
   re <- sparse_covstruct_terms(formula, mf)
   d <- several_term_checks(formula, mf, fenv, family, re, fixed = re$plain)
   X <- d$X

@@ -107,54 +107,40 @@
 #' @name glmm-several-terms
 NULL
 
-glmm_sparse <- function(formula, mf, family, nAGQ, control, start, covariance, mc, fenv,
-                        REML = FALSE) {
-  # Linear mixed models by the profiled (RE)ML criterion (fit-lmm-sparse.R):
-  # REML always, ML when no start is given and no workers (the likelihood
-  # is the same).
-  if (is.null(covariance) && is.null(control$workers) && (REML || is.null(start)) &&
-      lmm_sparse_wanted(family, nAGQ, REML))
-    return(glmm_lmm_sparse(formula, mf, family, control, start, mc, fenv, REML))
-  # nAGQ > 1: multilevel adaptive quadrature for nested random intercepts
-  # (glmm-nested.R), which also checks nAGQ and refuses other designs.
-  if (!is.null(nAGQ) && !identical(as.numeric(nAGQ), 1))
-    return(glmm_nested(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
-  if (!is.null(covariance) && !is.list(covariance))
-    stop("'covariance' must be a named list of matrices, e.g. list(id = K)", call. = FALSE)
-  if (any(vapply(covariance, inherits, TRUE, "glmmgee_kfactor")))
-    stop("a covariance given by its factor (kfactor()) is available only for gaussian models whose random-effect terms all have known covariances, and for binomial (logit) or Poisson (log) models with the one term (1 | id)",
-         call. = FALSE)
-  re <- sparse_re_terms(formula, mf, covariance)
+# The several-term routes of choose_engine() (model-spec.R): the sparse
+# Laplace engine ("sparse"), linear mixed models by the profiled (RE)ML
+# criterion ("lmm_sparse", fit-lmm-sparse.R) and nested quadrature
+# ("nested", glmm-nested.R). One design, one set of checks, one object.
+glmm_several <- function(s, mf) {
+  formula <- s$formula
+  route <- s$route
+  nAGQ <- if (route == "nested") check_nAGQ(s$nAGQ, 1L)
+  cov <- if (route == "sparse") s$covariance
+  re <- sparse_re_terms(formula, mf, cov)
+  if (route == "nested") nested_quadrature_check(re, nAGQ, s$control)
   # a known K that is not c I separates a one-observation-per-level effect
   # from the residual: only the others are checked
-  kn <- names(covariance)[!vapply(covariance, is_scaled_identity, TRUE)]
-  d <- several_term_checks(formula, mf, fenv, family, re,
-                           flist = re$flist[setdiff(names(re$flist), kn)])
+  kn <- names(cov)[!vapply(cov, is_scaled_identity, TRUE)]
+  d <- several_term_checks(formula, mf, s$fenv, s$family, re,
+                           flist = if (route == "sparse") re$flist[setdiff(names(re$flist), kn)]
+                                   else re$flist)
   resp <- d$resp
-  fit <- glmm_sparse_fit(d$X, resp$y, re, family, resp$weights, d$offset, control, start)
+  fit <- switch(route,
+    sparse = glmm_sparse_fit(d$X, resp$y, re, s$family, resp$weights, d$offset, s$control, s$start),
+    lmm_sparse = lmm_sparse_fit(d$X, resp$y, re, resp$weights, d$offset, s$REML, s$control,
+                                s$start),
+    nested = glmm_nested_fit(d$X, resp$y, re, s$family, resp$weights, d$offset, nAGQ, s$control,
+                             s$start))
   obj <- new_glmm_sparse(fit, X = d$X, y = resp$y, weights = resp$weights, offset = d$offset,
-                         re = re, mf = mf, mt = d$mt, call = mc, formula = formula)
-  finish_glmm(obj, d$sep, d$extra_warn)
-}
-
-# Gaussian identity-link models go to the profiled criterion, which is
-# exact: REML whatever nAGQ; ML unless quadrature was asked for (nested
-# quadrature then fits, and reports, what was asked).
-lmm_sparse_wanted <- function(family, nAGQ, REML) {
-  if (!identical(family$family, "gaussian") || !identical(family$link, "identity")) return(FALSE)
-  REML || is.null(nAGQ) || identical(as.numeric(nAGQ), 1)
-}
-
-glmm_lmm_sparse <- function(formula, mf, family, control, start, mc, fenv, REML) {
-  re <- sparse_re_terms(formula, mf, NULL)
-  d <- several_term_checks(formula, mf, fenv, family, re)
-  resp <- d$resp
-  fit <- lmm_sparse_fit(d$X, resp$y, re, resp$weights, d$offset, REML, control, start)
-  obj <- new_glmm_sparse(fit, X = d$X, y = resp$y, weights = resp$weights, offset = d$offset,
-                         re = re, mf = mf, mt = d$mt, call = mc, formula = formula)
-  if (REML) {
+                         re = re, mf = mf, mt = d$mt, call = s$call, formula = formula)
+  if (s$REML) {
     obj$REML <- TRUE
     obj$loglik_ml <- fit$loglik_ml
+  }
+  if (route == "nested") {
+    obj$nAGQ <- nAGQ
+    obj$distributed <- fit$distributed
+    class(obj) <- c("glmmgee_glmm_nested", class(obj))
   }
   finish_glmm(obj, d$sep, d$extra_warn)
 }

@@ -82,48 +82,6 @@ truncated_family <- function(inner, link) {
             class = "family")
 }
 
-# A cumulative link model has no zero-inflation (its response is a
-# category, not a count with extra zeros) and no dispersion parameter (its
-# latent scale is fixed by the thresholds): said so, rather than the family
-# table's "cumulative with link logit is not supported".
-refuse_ordinal_aux <- function(family, ziformula, dispformula) {
-  fam <- as_cumulative(family)
-  if (is.null(fam)) return(invisible())
-  if (!is_empty_part(ziformula, "ziformula"))
-    stop(sprintf("'ziformula': zero-inflation is not defined for ordinal responses (cumulative(\"%s\")): the response is a category, not a count with extra zeros; drop 'ziformula'",
-                 fam$link), call. = FALSE)
-  stop(sprintf("'dispformula': cumulative link models (cumulative(\"%s\")) have no dispersion parameter (the latent scale is fixed); drop 'dispformula'",
-               fam$link), call. = FALSE)
-}
-
-# TRUE when glmm() must route to the auxiliary-predictor fit.
-wants_aux_parts <- function(ziformula, dispformula, family, env) {
-  !is.null(truncated_count_family(family)) ||
-    !is_empty_part(ziformula, "ziformula") || !is_trivial_disp(dispformula)
-}
-
-# Structured covariance terms have their own route, which has no zero or
-# dispersion part: refused with the reason, instead of the model frame's
-# "could not find function \"ar1\"". Unstructured terms, `(x || g)` (what
-# diag() gives) included, are fitted there.
-check_no_covstruct_aux <- function(formula, ziformula, dispformula, family) {
-  parts <- list(formula = formula, ziformula = ziformula, dispformula = dispformula)
-  kinds <- covstruct_kinds
-  hit <- names(parts)[vapply(parts, function(f)
-    inherits(f, "formula") && any(kinds %in% all.names(f)) &&
-      isTRUE(tryCatch(reformulas::anySpecial(f, kinds), error = function(e) FALSE)), TRUE)]
-  if (!length(hit)) return(invisible())
-  use <- "use unstructured terms, such as (time + 0 | g), (x || g) or (1 | g)"
-  if (hit[1] != "formula")
-    stop(sprintf("'%s': covariance structures (ar1(), cs(), homcs(), diag(), homdiag(), us()) are not available there; %s",
-                 hit[1], use), call. = FALSE)
-  with <- c(if (!is.null(truncated_count_family(family))) "a hurdle family",
-            if (!is_empty_part(ziformula, "ziformula")) "'ziformula'",
-            if (!is_trivial_disp(dispformula)) "'dispformula'")
-  stop(sprintf(paste0("'formula': covariance structures (ar1(), cs(), homcs(), diag(), homdiag(), us()) cannot be ",
-                      "combined with %s; %s"), paste(with, collapse = " or "), use), call. = FALSE)
-}
-
 # "poisson", "nbinom2" or "nbinom1" for a zero-truncated family given by name, function
 # or object (ours, or glmmTMB's of the same name); NULL otherwise.
 truncated_count_family <- function(family) {
@@ -155,90 +113,20 @@ is_trivial_disp <- function(f) {
   !length(attr(tt, "term.labels")) && is.null(attr(tt, "offset"))
 }
 
-glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, env,
-                    zi_correlated = FALSE, start = NULL, penalty = NULL, contrasts = NULL) {
-  cf <- truncated_count_family(family)
-  if (!is.null(cf)) {
-    family <- truncated_family(cf, "log")
-    truncated <- TRUE
-    inner <- resolve_family(switch(cf, poisson = stats::poisson(), nbinom2 = nbinom2(),
-                                  nbinom1 = nbinom1()))
-  } else {
-    truncated <- FALSE
-    inner <- resolve_family(family, env)
-  }
-  if (!inherits(formula, "formula") || length(formula) != 3L)
-    stop("'formula' must be a two-sided formula such as y ~ x + (1 | g)", call. = FALSE)
-  if (!inherits(control, "glmmgee_glmm_control"))
-    stop("'control' must come from glmm_control()", call. = FALSE)
-  has_zi <- !is_empty_part(ziformula, "ziformula")
-  has_disp <- !is_trivial_disp(dispformula)
-  # Random effects in the zero part (glmm-zire.R): its bar terms are set
-  # aside here and the fixed part goes on as an ordinary ziformula.
-  zi_bars <- if (has_zi) find_bars(ziformula)
-  check_zi_correlated(zi_correlated, length(zi_bars) > 0L)
-  zi_full <- ziformula
-  if (length(zi_bars)) ziformula <- zi_fixed_formula(ziformula)
-  for (part in list(list(ziformula, "ziformula"), list(dispformula, "dispformula"))) {
-    f <- part[[1L]]
-    if (is.null(f)) next
-    if (length(find_bars(f)))
-      stop(sprintf("'%s': random effects in the %s model are not supported (only fixed effects)",
-                   part[[2L]], if (part[[2L]] == "ziformula") "zero-inflation" else "dispersion"),
-           call. = FALSE)
-  }
-  if (has_zi && !(inner$family %in% c("poisson", "nbinom2", "nbinom1", "binomial")))
-    stop(sprintf("'ziformula': zero-inflation needs a count family (poisson, nbinom2, nbinom1, or truncated_poisson / truncated_nbinom2 / truncated_nbinom1 for hurdle models) or binomial, not %s",
-                 inner$family), call. = FALSE)
-  if (has_zi && inner$family == "binomial" && !is.null(mc$weights))
-    stop("'weights': a zero-inflated binomial model takes the numbers of trials from cbind(successes, failures) and no prior weights",
-         call. = FALSE)
-  if (has_disp && !has_dispersion(inner))
-    stop(sprintf("'dispformula': the %s family has no dispersion parameter", inner$family),
-         call. = FALSE)
-  sparse <- needs_sparse_engine(formula, NULL)
-  # Zero-part random effects beyond the conditional part's single grouping
-  # factor: the two-part sparse Laplace engine (fit-sparse-zi-random.R).
-  zire_sparse <- length(zi_bars) > 0L && zire_needs_sparse(formula, zi_bars, sparse)
-  if (zire_sparse) sparse <- TRUE
-  if (sparse && !is.null(nAGQ) && !identical(as.numeric(nAGQ), 1))
-    stop(if (zire_sparse) "'nAGQ' > 1 (adaptive quadrature) needs the zero part's random effects on the conditional part's single grouping factor; otherwise only the Laplace approximation (nAGQ = 1) is available"
-         else "'nAGQ' > 1 (adaptive quadrature) needs a single grouping factor; with several random-effect terms only the Laplace approximation (nAGQ = 1) is available",
-         call. = FALSE)
-  kind <- if (truncated) "hurdle" else if (has_zi) "zi" else "disp"
-  if (length(zi_bars)) check_zire_model(formula, zi_bars, inner, zire_sparse, zi_correlated)
-
-  fenv <- environment(formula) %||% env
-  ff <- reformulas::subbars(formula)
-  for (f in list(if (has_zi) ziformula, if (has_disp) dispformula,
-                 if (length(zi_bars)) reformulas::subbars(zi_bars_formula(zi_bars))))
-    if (!is.null(f)) ff[[3L]] <- call("+", ff[[3L]], f[[2L]])
-  environment(ff) <- fenv
-  mf <- frame_from_call(mc, ff, env, extras = c("weights", "offset"), contrasts,
-                        formulas = list(formula = formula, ziformula = zi_full,
-                                        dispformula = dispformula))
+# The two-part route of glmm(): the designs of the three parts from the
+# model frame `mf` of the spec `s` (model-spec.R, which refused what the
+# engines do not fit), the fit by the engine choose_engine() named, and the
+# object (zi_object()).
+glmm_zi <- function(s, mf) {
+  formula <- s$formula
+  fenv <- s$fenv
+  inner <- s$family
+  sparse <- s$sparse || s$zire_sparse
   re <- if (sparse) sparse_re_terms(formula, mf, NULL) else re_terms(formula, mf, fenv)
   fx <- fixed_design(formula, mf, fenv, drop_rownames = !sparse)
   X <- fx$X
-  # Each part's offset from its own offset() terms (the frame holds all
-  # three parts' variables, so model.offset() would add them up); the
-  # 'offset' argument belongs to the conditional part only, as in glmmTMB
-  # (part_offset()).
-  part_design <- function(f, arg) {
-    if (is.null(f)) return(NULL)
-    tt <- stats::terms(f)
-    environment(tt) <- fenv
-    M <- stats::model.matrix(tt, mf, contrasts.arg = frame_contrasts(mf, tt))
-    rownames(M) <- NULL
-    # The model frame's predvars, so that predict(newdata =) rebuilds
-    # ns(), poly() or scale() columns with the fitting data's basis; the
-    # part's offset() terms are in these terms too, for newdata.
-    list(X = M, terms = with_predvars(stats::delete.response(tt), mf),
-         xlevels = stats::.getXlevels(tt, mf),
-         contrasts = attr(M, "contrasts"), offset = part_offset(tt, mf, arg))
-  }
-  zd <- if (has_zi) part_design(ziformula, "ziformula")
-  dd <- if (has_disp) part_design(dispformula, "dispformula")
+  zd <- if (s$has_zi) part_design(s$zi_fixed, "ziformula", mf, fenv)
+  dd <- if (s$has_disp) part_design(s$dispformula, "dispformula", mf, fenv)
   # The conditional part's infinite values are named as on every route
   # (check_frame_finite()); the zero and dispersion parts' offsets were
   # checked above, naming their argument.
@@ -246,76 +134,112 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
   off_c <- part_offset(fx$mt, mf, "formula", with_argument = TRUE) %||% rep(0, nrow(mf))
   rc <- checked_response(mf, X, inner, formula, offset = off_c)
   y <- rc$resp$y
-  if (has_disp) check_disp_levels(y, rc$resp$weights, X, re, dd$X, mf, dispformula, inner)
-  if (truncated && !has_zi && any(y[rc$resp$weights > 0] == 0))
-    stop(sprintf("'family': %s without a 'ziformula' is zero-truncated, but the response has zeros; give a ziformula for a hurdle model",
-                 family$family), call. = FALSE)
-  offz <- if (truncated && !has_zi) rep(-Inf, length(y)) else zd$offset
-  offd <- dd$offset
-  zre <- if (length(zi_bars) && !zire_sparse) zire_terms(zi_bars, mf, fenv, re, find_bars(formula))
-  rz <- if (zire_sparse) sparse_re_terms(zi_bars_formula(zi_bars), mf, NULL)
-  fit <- if (zire_sparse) {
-    glmm_sparse_zire_fit(X, y, re, rz, inner, kind, zd$X, dd$X, rc$resp$weights, rc$offset,
-                         control, start, penalty, offz = offz, offd = offd)
-  } else if (!is.null(zre)) {
+  if (s$has_disp) check_disp_levels(y, rc$resp$weights, X, re, dd$X, mf, s$dispformula, inner)
+  if (s$truncated && !s$has_zi && any(y[rc$resp$weights > 0] == 0))
+    stop(sprintf("'family': truncated_%s without a 'ziformula' is zero-truncated, but the response has zeros; give a ziformula for a hurdle model",
+                 s$count_family), call. = FALSE)
+  d <- list(X = X, y = y, mt = fx$mt, re = re, zd = zd, dd = dd, weights = rc$resp$weights,
+            offset = rc$offset, offd = dd$offset,
+            offz = if (s$truncated && !s$has_zi) rep(-Inf, length(y)) else zd$offset,
+            zre = if (s$engine == "agq_zero_re")
+                    zire_terms(s$zi_bars, mf, fenv, re, find_bars(formula)),
+            rz = if (s$zire_sparse) sparse_re_terms(zi_bars_formula(s$zi_bars), mf, NULL))
+  zi_object(s, mf, d, zi_fit(s, d))
+}
+
+# One part's design: its model matrix, terms (with the model frame's
+# predvars, so that predict(newdata =) rebuilds ns(), poly() or scale()
+# columns with the fitting data's basis; the part's offset() terms are in
+# these terms too), levels, contrasts and offset. Each part's offset comes
+# from its own offset() terms (the frame holds all three parts' variables,
+# so model.offset() would add them up); the 'offset' argument belongs to
+# the conditional part only, as in glmmTMB (part_offset()).
+part_design <- function(f, arg, mf, fenv) {
+  tt <- stats::terms(f)
+  environment(tt) <- fenv
+  M <- stats::model.matrix(tt, mf, contrasts.arg = frame_contrasts(mf, tt))
+  rownames(M) <- NULL
+  list(X = M, terms = with_predvars(stats::delete.response(tt), mf),
+       xlevels = stats::.getXlevels(tt, mf),
+       contrasts = attr(M, "contrasts"), offset = part_offset(tt, mf, arg))
+}
+
+# The fit by the two-part engines, with the family and sigma of the count
+# part set as the object expects.
+zi_fit <- function(s, d) {
+  inner <- s$family
+  kind <- s$kind
+  nAGQ <- s$nAGQ
+  re <- d$re
+  fit <- switch(s$engine,
+    laplace_sparse_zero_re = glmm_sparse_zire_fit(
+      d$X, d$y, re, d$rz, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, s$control, s$start,
+      s$penalty, offz = d$offz, offd = d$offd),
     # glmmTMB's model (independent parts) by Laplace as glmmTMB; the
     # correlated one (GLMMadaptive's) needs quadrature (glmm_zire_fit()).
-    if (is.null(nAGQ))
-      nAGQ <- if (zi_correlated) max(3L, default_nAGQ(ncol(re$Z) + ncol(zre$Z), inner)) else 1L
-    glmm_zire_fit(X, y, re$Z, zre$Z, re$group, inner, kind, Xz = zd$X, Xd = dd$X,
-                  weights = rc$resp$weights, offset = rc$offset, offz = offz, offd = offd,
-                  nAGQ = nAGQ, cov_blocks_c = re$block_sizes, cov_blocks_z = zre$block_sizes,
-                  correlated = zi_correlated, control = control, start = start,
-                  penalty = penalty)
-  } else if (sparse) {
-    glmm_sparse_zi_fit(X, y, re, inner, kind, zd$X, dd$X, rc$resp$weights, rc$offset, offz,
-                       control, start, penalty, offd = offd)
-  } else {
-    if (is.null(nAGQ)) nAGQ <- default_nAGQ(ncol(re$Z), inner)
-    glmm_zi_fit(X, y, re$Z, re$group, inner, kind, Xz = zd$X, Xd = dd$X,
-                weights = rc$resp$weights, offset = rc$offset, offz = offz, offd = offd,
-                nAGQ = nAGQ, cov_blocks = re$block_sizes, control = control, start = start,
-                penalty = penalty)
-  }
+    agq_zero_re = {
+      if (is.null(nAGQ))
+        nAGQ <- if (s$zi_correlated) max(3L, default_nAGQ(ncol(re$Z) + ncol(d$zre$Z), inner)) else 1L
+      glmm_zire_fit(d$X, d$y, re$Z, d$zre$Z, re$group, inner, kind, Xz = d$zd$X, Xd = d$dd$X,
+                    weights = d$weights, offset = d$offset, offz = d$offz, offd = d$offd,
+                    nAGQ = nAGQ, cov_blocks_c = re$block_sizes,
+                    cov_blocks_z = d$zre$block_sizes, correlated = s$zi_correlated,
+                    control = s$control, start = s$start, penalty = s$penalty)
+    },
+    laplace_sparse = glmm_sparse_zi_fit(d$X, d$y, re, inner, kind, d$zd$X, d$dd$X, d$weights,
+                                        d$offset, d$offz, s$control, s$start, s$penalty,
+                                        offd = d$offd),
+    agq = glmm_zi_fit(d$X, d$y, re$Z, re$group, inner, kind, Xz = d$zd$X, Xd = d$dd$X,
+                      weights = d$weights, offset = d$offset, offz = d$offz, offd = d$offd,
+                      nAGQ = nAGQ %||% default_nAGQ(ncol(re$Z), inner),
+                      cov_blocks = re$block_sizes, control = s$control, start = s$start,
+                      penalty = s$penalty))
   fit$family <- inner
   fit$sigma <- 1
   fit$dispersion <- has_dispersion(inner)
-  if (fit$dispersion && !has_disp) {
+  if (fit$dispersion && !s$has_disp) {
     phi <- fit$disp[[1L]]
     fit$sigma <- sigma_of(inner, phi)
     fit$family <- fitted_family(inner, phi)
   }
+  fit
+}
+
+# The fitted two-part object: the conditional part's object of its engine
+# with the zero and dispersion parts in $aux.
+zi_object <- function(s, mf, d, fit) {
+  X <- d$X
+  y <- d$y
+  zd <- d$zd
+  inner <- s$family
+  sparse <- s$sparse || s$zire_sparse
   obj <- if (sparse) {
-    new_glmm_sparse(fit, X = X, y = y, weights = rc$resp$weights, offset = rc$offset, re = re,
-                    mf = mf, mt = fx$mt, call = mc, formula = formula)
-  } else if (!is.null(zre)) {
-    zire_object(fit, X = X, y = y, weights = rc$resp$weights, offset = rc$offset, re = re,
-                zre = zre, mf = mf, mt = fx$mt, call = mc, formula = formula)
+    new_glmm_sparse(fit, X = X, y = y, weights = d$weights, offset = d$offset, re = d$re,
+                    mf = mf, mt = d$mt, call = s$call, formula = s$formula)
+  } else if (!is.null(d$zre)) {
+    zire_object(fit, X = X, y = y, weights = d$weights, offset = d$offset, re = d$re,
+                zre = d$zre, mf = mf, mt = d$mt, call = s$call, formula = s$formula)
   } else {
-    new_glmm(fit, X = X, Z = re$Z, y = y, weights = rc$resp$weights, offset = rc$offset,
-             re = re, mf = mf, mt = fx$mt, call = mc, formula = formula)
+    new_glmm(fit, X = X, Z = d$re$Z, y = y, weights = d$weights, offset = d$offset,
+             re = d$re, mf = mf, mt = d$mt, call = s$call, formula = s$formula)
   }
   obj$vcov <- fit$cov_theta[seq_len(fit$p), seq_len(fit$p), drop = FALSE]
-  obj$aux <- list(kind = kind, truncated = truncated, family_name = family_label(family, inner, kind),
-                  zi = if (has_zi) c(zd, list(formula = ziformula, coef = fit$zi)),
-                  disp = if (fit$dispersion) c(dd %||% list(X = NULL), list(formula = dispformula %||% ~1,
-                                                                     coef = fit$disp)),
-                  zi_index = if (has_zi) fit$p + length(fit$lambda) + seq_along(fit$zi),
+  obj$aux <- list(kind = s$kind, truncated = s$truncated, family_name = family_label(s),
+                  zi = if (s$has_zi) c(zd, list(formula = s$zi_fixed, coef = fit$zi)),
+                  disp = if (fit$dispersion) c(d$dd %||% list(X = NULL),
+                                               list(formula = s$dispformula %||% ~1,
+                                                    coef = fit$disp)),
+                  zi_index = if (s$has_zi) fit$p + length(fit$lambda) + seq_along(fit$zi),
                   sparse = sparse,
                   disp_index = if (fit$dispersion)
                     fit$p + length(fit$lambda) + length(fit$zi) + seq_along(fit$disp))
-  if (!is.null(zre)) {
-    obj$aux$zi$re <- obj$zire
-    obj$aux$zi$formula <- zi_full
-  }
-  if (zire_sparse) {
-    obj$aux$zi$re <- zire_sparse_part(fit, rz)
-    obj$aux$zi$formula <- zi_full
-  }
+  if (!is.null(d$zre)) obj$aux$zi$re <- obj$zire
+  if (s$zire_sparse) obj$aux$zi$re <- zire_sparse_part(fit, d$rz)
+  if (length(s$zi_bars)) obj$aux$zi$formula <- s$ziformula
   obj$zire <- NULL
   obj$penalty <- fit$penalty
-  class(obj) <- c(if (zire_sparse) "glmmgee_glmm_zire_sparse",
-                  if (!is.null(zre)) "glmmgee_glmm_zire", "glmmgee_glmm_zi", class(obj))
+  class(obj) <- c(if (s$zire_sparse) "glmmgee_glmm_zire_sparse",
+                  if (!is.null(d$zre)) "glmmgee_glmm_zire", "glmmgee_glmm_zi", class(obj))
   # Stored, so that code reading fit$fitted.values (augment(), the
   # performance checks) sees the mean of y, not the count part's mean.
   # X is in hand: lent to the object (with model.matrix()'s row names)
@@ -332,25 +256,23 @@ glmm_zi <- function(mc, formula, ziformula, dispformula, family, nAGQ, control, 
   obj$fitted.values <- stats::predict(obj, type = "response")
   obj["na.action"] <- list(na)
   if (lend_x) obj[["X"]] <- NULL
-  sep <- penalized_separation(separation_record(X, y, rc$resp$weights, inner, "glmm"), penalty)
+  sep <- penalized_separation(separation_record(X, y, d$weights, inner, "glmm"), s$penalty)
   # Separation in the zero part (zero_part_separation(), separation.R).
-  if (has_zi) {
-    obj$aux$zi$separation <- zero_part_separation(zd$X, y, rc$resp$weights, kind, penalty)
+  if (s$has_zi) {
+    obj$aux$zi$separation <- zero_part_separation(zd$X, y, d$weights, s$kind, s$penalty)
     zsep <- obj$aux$zi$separation$message
   }
   # Two terms of a part with the same design (check_confounded_terms(),
   # re-terms-sparse.R), as on the several-term routes without a zero part.
-  conf <- c(if (sparse) check_confounded_terms(re),
-            if (zire_sparse) sub("^the random-effect terms", "the zero part's random-effect terms",
-                                 check_confounded_terms(rz)))
-  finish_glmm(obj, sep, c(if (has_zi) zsep, conf))
+  conf <- c(if (sparse) check_confounded_terms(d$re),
+            if (s$zire_sparse) sub("^the random-effect terms", "the zero part's random-effect terms",
+                                   check_confounded_terms(d$rz)))
+  finish_glmm(obj, sep, c(if (s$has_zi) zsep, conf))
 }
 
-family_label <- function(family, inner, kind) {
-  f <- if (inherits(family, "family")) family$family else inner$family
-  switch(kind, zi = paste("zero-inflated", inner$family), hurdle = if (grepl("^truncated_", f))
-    f else paste("hurdle", inner$family), disp = inner$family)
-}
+family_label <- function(s)
+  switch(s$kind, zi = paste("zero-inflated", s$family$family),
+         hurdle = paste0("truncated_", s$count_family), disp = s$family$family)
 
 # The engines' code of the auxiliary model (src/families-aux.h): a
 # zero-inflated binomial evaluates its inner family at the number of trials

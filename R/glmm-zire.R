@@ -6,14 +6,6 @@
 # fixed zero part, and whose aux$zi$re holds the zero part's random effects
 # and the joint covariance (class glmmgee_glmm_zire in front).
 
-check_zi_correlated <- function(zi_correlated, has_zi_re) {
-  if (!is.logical(zi_correlated) || length(zi_correlated) != 1L || is.na(zi_correlated))
-    stop("'zi_correlated' must be TRUE or FALSE", call. = FALSE)
-  if (zi_correlated && !has_zi_re)
-    stop("'zi_correlated' = TRUE needs a random-effect term in 'ziformula', such as ~ x + (1 | g)",
-         call. = FALSE)
-}
-
 # The fixed part of a ziformula with bar terms (~ 1 when only bars).
 zi_fixed_formula <- function(f) {
   fx <- reformulas::nobars(f)
@@ -26,15 +18,6 @@ zi_fixed_formula <- function(f) {
 zi_bars_formula <- function(bars) {
   rhs <- Reduce(function(a, b) call("+", a, b), lapply(bars, function(b) call("(", b)))
   stats::as.formula(call("~", rhs))
-}
-
-check_zire_model <- function(formula, zi_bars, family, sparse, zi_correlated) {
-  if (!family$family %in% c("poisson", "nbinom2", "nbinom1", "binomial"))
-    stop(sprintf("'ziformula': random effects in the zero part are available for poisson, nbinom2 and nbinom1 counts (zero-inflated or hurdle) and zero-inflated binomial responses, not %s",
-                 family$family), call. = FALSE)
-  if (sparse && zi_correlated)
-    stop("'zi_correlated' = TRUE needs the zero part's random effects on the conditional part's single grouping factor (one term in each part); with other terms the two parts' effects are independent",
-         call. = FALSE)
 }
 
 # TRUE when the zero part's random effects need the two-part sparse engine:

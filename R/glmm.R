@@ -246,6 +246,17 @@
 #'   `penalized` prior acts on the coefficients as coded. A name
 #'   that is not a factor of the model or of `data`, or a value that is not
 #'   a contrast, is an error.
+#' @param doFit `TRUE` (the default) fits the model; `FALSE` returns the
+#'   model specification without fitting, as lme4's and glmmTMB's `doFit`:
+#'   an object of class `glmmgee_spec` holding the parts of the model
+#'   (`formula`, `ziformula`, `dispformula`, and per part its random-effect
+#'   terms with their grouping factor and covariance structure or known
+#'   covariance, shown by `print()`), the resolved `family`, `ranef_dist`,
+#'   `REML`, the `penalty`, `workers`, `nAGQ` and `control`; the chosen
+#'   `engine` (the name a fit reports in `$engine$name`) and `route`; and in
+#'   `$data` the model frame (`frame`), the conditional part's fixed-effect
+#'   design (`X`) and its terms. A combination of arguments that no engine
+#'   fits is refused in the same way whether `doFit` is `TRUE` or `FALSE`.
 #' @section Checks on the data:
 #' Before fitting, `glmm()` stops with an error naming the variable or
 #' argument for infinite values, all-zero weights, a response without
@@ -286,7 +297,8 @@
 #' estimates finite; with it the warning says that the coefficients named
 #' are set largely by the prior, and the optimizer's own warnings are
 #' issued too.
-#' @return An object of class `glmmgee_glmm` (with subclass
+#' @return With `doFit = FALSE`, the specification (class `glmmgee_spec`,
+#'   see `doFit`). Otherwise an object of class `glmmgee_glmm` (with subclass
 #'   `glmmgee_glmm_sparse` for several terms): plain R data (it survives
 #'   [saveRDS()]), with methods `print`, `summary`, `fixef`, `ranef`,
 #'   `VarCorr`, `coef`, `vcov`, `logLik`, `AIC`, `BIC`, `nobs`, `fitted`,
@@ -371,14 +383,23 @@
 #'                   family = binomial, contrasts = list(trt = "contr.sum"))
 #'   fixef(fit_sum)
 #'   c(logLik(fit), logLik(fit_sum))
+#'   # The specification and the engine that would fit it, without fitting.
+#'   spec <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria,
+#'                family = binomial, doFit = FALSE)
+#'   spec
+#'   spec$engine
+#'   dim(spec$data$X)
 #' }
 #' @export
 glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
                  na.action, nAGQ = NULL, control = glmm_control(), start = NULL,
                  covariance = NULL, ranef_dist = "normal", REML = FALSE,
                  ziformula = NULL, dispformula = NULL, penalized = FALSE,
-                 zi_correlated = FALSE, contrasts = NULL) {
+                 zi_correlated = FALSE, contrasts = NULL, doFit = TRUE) {
+  if (!is.logical(doFit) || length(doFit) != 1L || is.na(doFit))
+    stop("'doFit' must be TRUE or FALSE", call. = FALSE)
   mc <- match.call()
+  mc$doFit <- NULL
   env <- parent.frame()
   # The default family resolved once per session (default_gaussian()).
   family_default <- missing(family)
@@ -393,114 +414,53 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
     assign(a, v)
     mc[[a]] <- v
   }
-  # Zero-inflation, hurdle families, a dispersion formula (glmm-zi.R).
-  if (!identical(zi_correlated, FALSE) && is.null(ziformula))
-    stop("'zi_correlated' needs a 'ziformula' with a random-effect term, such as ~ x + (1 | g)",
-         call. = FALSE)
-  if (wants_aux_parts(ziformula, dispformula, family, env)) {
-    refuse_ordinal_aux(family, ziformula, dispformula)
-    if (!is.null(covariance) || !identical(ranef_dist, "normal") || !identical(REML, FALSE))
-      stop("'ziformula', 'dispformula' and hurdle families cannot be combined with 'covariance', 'ranef_dist' or 'REML'",
-           call. = FALSE)
-    check_no_covstruct_aux(formula, ziformula, dispformula, family)
-    return(glmm_zi(mc, formula, ziformula, dispformula, family, nAGQ, control, env,
-                   zi_correlated, start, penalty_prior(penalized), contrasts))
-  }
-  # Ordinal responses have their own engine (glmm-ordinal.R).
-  if (!family_default) family <- as_cumulative(family) %||% resolve_family(family, env)
-  if (!inherits(formula, "formula") || length(formula) != 3L)
-    stop("'formula' must be a two-sided formula such as y ~ x + (1 | g)", call. = FALSE)
-  if (!is_cumulative(family)) check_some_fixed(formula)
-  if (!inherits(control, "glmmgee_glmm_control"))
-    stop("'control' must come from glmm_control()", call. = FALSE)
-  if (!missing(data) && !is.data.frame(data) && !is.list(data))
-    stop("'data' must be a data frame", call. = FALSE)
-  fenv <- environment(formula) %||% env
-  formula <- drop_us(covstruct_arguments(formula))
-  structured <- has_covstruct(formula)
-  frame_formula <- if (structured) covstruct_frame_formula(formula) else sub_bars(formula)
-  environment(frame_formula) <- fenv
-  mf <- frame_from_call(mc, frame_formula, env, extras = c("weights", "offset"), contrasts,
-                        formulas = list(formula))
-  # ar1(), cs(), diag(), homdiag() terms and penalized fixed effects
-  # (covstruct-fit.R, penalty.R).
-  penalty <- penalty_prior(penalized)
-  if (!is.null(penalty$zi))
-    stop("'penalized$pen_zi' penalizes the zero part's coefficients; it needs a 'ziformula'",
-         call. = FALSE)
-  # Cumulative link models take the penalty in their own fitters
-  # (penalty-ordinal.R), not covariance structures.
-  if (structured && is_cumulative(family))
-    stop("cumulative link models take no covariance-structure terms (ar1(), cs(), diag(), homdiag())",
-         call. = FALSE)
-  if (structured || (!is.null(penalty) && !is_cumulative(family))) {
-    if (!is.null(control$workers))
-      stop("'control$workers': fits with covariance-structure terms or 'penalized' are not fitted on workers",
-           call. = FALSE)
-    return(glmm_covstruct(formula, mf, family, nAGQ, control, start, covariance, ranef_dist,
-                          REML, mc, fenv, penalty))
-  }
-  rd <- check_ranef_dist(ranef_dist)
-  if (!is.null(control$workers)) check_distributable(formula, covariance, rd, REML, nAGQ)
-  if (is_cumulative(family)) {
-    if (!is.null(control$workers))
-      stop("'control$workers': cumulative link models are not fitted on workers", call. = FALSE)
-    if (!identical(REML, FALSE) || rd$type != "normal")
-      stop("cumulative link models take neither 'REML' nor another 'ranef_dist'", call. = FALSE)
-    return(glmm_ordinal(formula, mf, family, nAGQ, control, start, covariance, mc, fenv,
-                        penalty))
-  }
-  if (!is.logical(REML) || length(REML) != 1L || is.na(REML))
-    stop("'REML' must be TRUE or FALSE", call. = FALSE)
-  # A gaussian model whose one random-effect term has a known covariance:
-  # exact (RE)ML by spectral rotation (glmm-known-gaussian.R).
-  if (rd$type == "normal" && use_known_gaussian(formula, family, covariance, mf, REML, start))
-    return(glmm_known_gaussian(formula, mf, family, nAGQ, control, start, covariance,
-                               REML, mc, fenv))
-  if (REML) {
-    check_reml_family(family)
-    if (rd$type != "normal" || !is.null(covariance))
-      stop(paste0("'REML = TRUE' cannot be combined with 'ranef_dist', nor with 'covariance' unless ",
-                  "the model is gaussian (identity link) and every random-effect term is a random ",
-                  "intercept (1 | g); a random slope beside a known covariance is fitted by ML only"),
-           call. = FALSE)
-  }
-  # Binomial / Poisson with one known covariance, dense or by its factor:
-  # the dense-factor Laplace engine (glmm-known-laplace.R).
-  if (rd$type == "normal" && use_known_laplace(formula, family, covariance))
-    return(glmm_known_laplace(formula, mf, family, nAGQ, control, start, covariance, mc, fenv))
-  if (rd$type != "normal")
-    return(glmm_ranef_dist(rd, formula, mf, family, control, start, covariance, mc, fenv))
-  # Several grouping factors or a known covariance: the sparse Laplace
-  # engine (fit-sparse.R); one grouping factor: the AGQ engine below.
-  if (needs_sparse_engine(formula, covariance))
-    return(glmm_sparse(formula, mf, family, nAGQ, control, start, covariance, mc, fenv, REML))
-  re <- re_terms(formula, mf, fenv)
-  fx <- fixed_design(formula, mf, fenv, drop_rownames = TRUE)
-  mt <- fx$mt
+  # The spec (model-spec.R), the refusals of its table, the model frame,
+  # the engine; then the route's front end fits it.
+  s <- glmm_spec(mc, env, formula, family, family_default, ziformula, dispformula, covariance,
+                 ranef_dist, REML, penalized, zi_correlated, nAGQ, control, start,
+                 missing(data), if (!missing(data)) data, !missing(weights))
+  check_refusals(s)
+  mf <- spec_frame(s, contrasts)
+  s <- choose_engine(s, mf)
+  if (!doFit) return(spec_with_data(s, mf))
+  fit_spec(s, mf)
+}
+
+# The one-factor routes: lmer's REML criterion directly, no ML fit
+# (fit-lmm-onefactor.R); gaussian ML by the same C++ search on the profiled
+# ML criterion when it ends inside the parameter space (fit-lmm-ml.R);
+# otherwise, and for every other family, the AGQ engine (glmm_fit()); a
+# non-normal random intercept by its own engine (glmm_ranef_dist()); ar1(),
+# cs(), ... terms and penalized fixed effects by glmm_covstruct().
+glmm_one_factor <- function(s, mf) {
+  formula <- s$formula
+  family <- s$family
+  structured <- s$route == "structured_one"
+  re <- if (structured) covstruct_terms(formula, mf, s$fenv) else re_terms(formula, mf, s$fenv)
+  fx <- fixed_design(formula, mf, s$fenv, drop_rownames = TRUE)
   X <- fx$X
+  if (structured && !is.null(s$penalty)) check_prior_length(s$penalty, ncol(X), "penalized")
   ck <- one_factor_checks(mf, X, family, formula, re)
+  if (structured) return(glmm_covstruct(s, mf, re, fx, ck))
   resp <- ck$resp
-  extra_warn <- ck$extra_warn
-  sep <- ck$sep
   off <- ck$offset
-  # REML: the restricted criterion directly, no ML fit (fit-lmm-onefactor.R).
-  # Gaussian ML: the same C++ search on the profiled ML criterion, when it
-  # ends inside the parameter space (fit-lmm-ml.R); otherwise glmm_fit().
-  fit <- if (REML) lmm_reml_fit(X, resp$y, re$Z, re$group, resp$weights, off, re$block_sizes,
-                                family)
-         else if (use_lmm_ml(family, REML, start, nAGQ, control))
-           lmm_ml_fit(X, resp$y, re$Z, re$group, resp$weights, off, re$block_sizes, control,
+  if (s$route == "ranef_dist")
+    return(finish_glmm(glmm_ranef_dist(s$ranef_dist, X, resp, off, re, family, s$control, mf,
+                                       fx$mt, s$call, formula), ck$sep, ck$extra_warn))
+  fit <- if (s$route == "lmm_reml")
+           lmm_reml_fit(X, resp$y, re$Z, re$group, resp$weights, off, re$block_sizes, family)
+         else if (s$route == "lmm_ml")
+           lmm_ml_fit(X, resp$y, re$Z, re$group, resp$weights, off, re$block_sizes, s$control,
                       family)
   fit <- fit %||% glmm_fit(X, resp$y, re$Z, re$group, family, weights = resp$weights,
-                           offset = off, nAGQ = nAGQ, cov_blocks = re$block_sizes,
-                           control = control, start = start)
+                           offset = off, nAGQ = s$nAGQ, cov_blocks = re$block_sizes,
+                           control = s$control, start = s$start)
   obj <- new_glmm(fit, X = X, Z = re$Z, y = resp$y, weights = resp$weights,
-                  offset = off, re = re, mf = mf, mt = mt, call = mc,
+                  offset = off, re = re, mf = mf, mt = fx$mt, call = s$call,
                   formula = formula)
   obj$distributed <- fit$distributed
-  if (REML) obj <- lmm_reml_finish(obj, fit)
-  finish_glmm(obj, sep, extra_warn)
+  if (s$REML) obj <- lmm_reml_finish(obj, fit)
+  finish_glmm(obj, ck$sep, ck$extra_warn)
 }
 
 # Which of the M clusters (codes `index`) have an observation of positive

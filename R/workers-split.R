@@ -43,20 +43,3 @@ engine_spec <- function(mod, control) {
        family_code = mod$family$family_code, link_code = mod$family$link_code,
        nAGQ = if (control$laplace_start) 1L else mod$nAGQ, nthreads = control$nthreads)
 }
-
-# glmm_control(workers = ) runs the one-factor engine with normal random
-# effects, or the nested quadrature engine (nAGQ > 1); other routes of
-# glmm() would ignore the workers, so they are refused.
-check_distributable <- function(formula, covariance, rd, REML, nAGQ = 1L) {
-  if (!is.null(covariance) || REML || rd$type != "normal")
-    stop("glmm_control(workers = ): distributed fitting covers normal random effects of one grouping factor without known covariances or REML",
-         call. = FALSE)
-  # Several terms with nAGQ > 1 go to the nested quadrature engine, which
-  # is split by the outermost factor (workers-nested.R) and checks the nesting.
-  bars <- find_bars(formula)
-  if (is.numeric(nAGQ) && length(nAGQ) == 1L && isTRUE(nAGQ > 1) &&
-      (length(bars) > 1L || !is.name(bars[[1L]][[3L]])))
-    return(invisible(TRUE))
-  shard_group_name(formula)
-  invisible(TRUE)
-}

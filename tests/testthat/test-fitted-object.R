@@ -17,7 +17,9 @@ route_engines <- c(
   ranef_bridge = "agq_ranef_dist", ranef_nonparametric = "agq_ranef_dist",
   agq_workers = "agq", zi_sparse_fixed = "laplace_sparse",
   known_gaussian_multi = "known_gaussian", nested_agq_slope = "agq_nested",
-  covstruct_lmm_ml_profiled = "lmm_sparse")
+  covstruct_lmm_ml_profiled = "lmm_sparse", zi_correlated = "agq_zero_re",
+  covstruct_sparse_poisson = "laplace_sparse", penalized_binomial = "agq",
+  known_gaussian_two_terms = "known_gaussian", sparse_known_binomial = "laplace_sparse")
 
 # Cells that wait for the ordinal fits' own change of class and layout
 # (cumulative link fits inheriting glmmgee_glmm, with vcov, theta,
