@@ -1,0 +1,51 @@
+// R entry point of the several-term LMM's random effects at its estimates
+// (R/fit-lmm-sparse.R): the modes and M^{-1} on M's pattern come from the
+// criterion's own factor, so the fit builds no second (Laplace) engine.
+#include "exports-lmm-grad.h"
+
+// At relative factor theta (the estimates): the criterion's pieces of
+// cpp_lmmsp_eval(full = TRUE) (ok, ldL2, ldRX2, pwrss, beta, the spherical
+// modes u on lme4's scale, variance sigma^2, RX'RX, the factor's size), and
+// b_s = Lambda u on the scaled design and M^{-1} at the stored entries of
+// M's lower triangle (1-based row inv_i >= column inv_j), all from the one
+// factorization (lmm_sparse_fit() evaluated the criterion there twice for
+// them). ok = FALSE, and nothing else, when the criterion is not finite.
+// [[Rcpp::export(rng = false)]]
+Rcpp::List cpp_lmmsp_final(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
+  glmmgee::LmmSparse& p = glmmgee::lmm_checked(ptr, theta);
+  Rcpp::checkUserInterrupt();
+  const Eigen::VectorXd th = theta;
+  glmmgee::LmmPls r = p.evaluate(th);
+  if (!r.ok) return Rcpp::List::create(Rcpp::Named("ok") = false);
+  return glmmgee::lmm_final_list(p, th, r);
+}
+
+namespace glmmgee {
+
+Rcpp::List lmm_final_list(const LmmSparse& p, const Eigen::VectorXd& th, const LmmPls& r) {
+  std::vector<int> ii, jj;
+  std::vector<double> x;
+  p.inverse_on_pattern(ii, jj, x);
+  for (size_t t = 0; t < ii.size(); ++t) {
+    ++ii[t];
+    ++jj[t];
+  }
+  Rcpp::List out(12);
+  out.names() = Rcpp::CharacterVector::create("ok", "ldL2", "ldRX2", "pwrss", "beta", "u", "RXtRX",
+                                              "nnz_factor", "b_scaled", "inv_i", "inv_j", "inv_x");
+  out[0] = true;
+  out[1] = r.ldL2;
+  out[2] = r.ldRX2;
+  out[3] = r.pwrss;
+  out[4] = r.beta;
+  out[5] = r.u;
+  out[6] = r.RXtRX;
+  out[7] = (double)p.nnz_factor();
+  out[8] = p.lambda_times(th, r.u);
+  out[9] = ii;
+  out[10] = jj;
+  out[11] = x;
+  return out;
+}
+
+}  // namespace glmmgee
