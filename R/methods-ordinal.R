@@ -8,7 +8,13 @@
 # glmmgee_glmm `$` would rebuild fitted values through a scalar inverse
 # link).
 #' @export
-`$.glmmgee_glmm_ordinal` <- function(x, name) .subset2(x, name, exact = FALSE)
+`$.glmmgee_glmm_ordinal` <- function(x, name) {
+  v <- .subset2(x, name, exact = FALSE)
+  # A record of an earlier version, read on today's schema (fit-object.R).
+  if (identical(name, "optinfo") && !is.null(v) && !"converged" %in% names(v))
+    return(upgrade_optinfo(v))
+  v
+}
 
 # The stop of a glmmgee_glmm method or function (`what`) that has no
 # meaning for a cumulative link fit (one mean per row, the random effects'

@@ -87,6 +87,10 @@
 #'   `penalized = TRUE` ([covariance-structures]).
 #' * How many quadrature points: [default_nAGQ()]; search settings:
 #'   [glmm_control()], [gee_control()].
+#' * Which engine fits a model and what it can do: `fit$engine`,
+#'   [engine_info()], [engine_registry()]; the model `glmm()` would fit,
+#'   without fitting it: `glmm(..., doFit = FALSE)`; the fitted object's
+#'   layout and `$optinfo`: [glmmgee_glmm].
 #'
 #' @section Large data:
 #' * Threads over clusters: `glmm_control(nthreads = )`,

@@ -117,7 +117,7 @@ test_that("performance and MuMIn on every kind give variance_shares() or refuse"
     vs <- tryCatch(variance_shares(fit), error = function(e) e)
     if (inherits(vs, "error")) {
       # no decomposition: the integrations must not invent one
-      expect_match(conditionMessage(vs), "not available|does not support", label = k)
+      expect_match(conditionMessage(vs), "not available|does not support|does not provide", label = k)
       r <- suppressWarnings(tryCatch(performance::icc(fit), error = function(e) NULL))
       expect_true(is.null(r) || all(is.na(unlist(r))), label = paste(k, "icc"))
       next

@@ -19,13 +19,15 @@ route_engines <- c(
   known_gaussian_multi = "known_gaussian", nested_agq_slope = "agq_nested",
   covstruct_lmm_ml_profiled = "lmm_sparse", zi_correlated = "agq_zero_re",
   covstruct_sparse_poisson = "laplace_sparse", penalized_binomial = "agq",
-  known_gaussian_two_terms = "known_gaussian", sparse_known_binomial = "laplace_sparse")
+  known_gaussian_two_terms = "laplace_sparse", sparse_known_binomial = "laplace_sparse")
 
-# Cells that wait for the ordinal fits' own change of class and layout
-# (cumulative link fits inheriting glmmgee_glmm, with vcov, theta,
-# cov_theta, sigma, family_par and re_formula): until it is merged these
-# fits are checked for $engine and $optinfo only.
+# Cumulative link fits inherit glmmgee_glmm and carry $engine and the
+# $optinfo schema, but their parameters are still laid out as thresholds,
+# psi and cov_psi: theta, cov_theta, sigma, family_par and re_formula are
+# not among their fields yet (the one layout for every GLMM fit is open
+# work), so those five are not asked of them.
 ordinal_pending <- c("ordinal_onefactor", "ordinal_sparse")
+ordinal_layout_missing <- c("theta", "cov_theta", "sigma", "family_par", "re_formula")
 
 test_that("every GLMM fit inherits glmmgee_glmm and carries the engine of its route", {
   fits <- route_model_fits()
@@ -55,8 +57,8 @@ test_that("every GLMM fit has the documented top-level fields", {
               collapse = " ")
   for (fl in fields) expect_match(rd, fl, fixed = TRUE, info = fl)
   for (n in names(fits)) {
-    if (n %in% ordinal_pending && !inherits(fits[[n]], "glmmgee_glmm")) next
-    expect_identical(setdiff(fields, names(unclass(fits[[n]]))), character(0), info = n)
+    want <- if (n %in% ordinal_pending) setdiff(fields, ordinal_layout_missing) else fields
+    expect_identical(setdiff(want, names(unclass(fits[[n]]))), character(0), info = n)
   }
 })
 
