@@ -219,7 +219,8 @@ covstruct_search <- function(evalf, par, control, value_first = FALSE, pre = NUL
     stages$nlminb <- stage_record(opt)
     par <- opt$par
   }
-  pol <- covstruct_newton(evalf, par, tol, at = if (qn$converged) qn$at, value = value)
+  pol <- covstruct_newton(evalf, par, tol, at = if (qn$converged) qn$at, value = value,
+                          maxiter = control$iter.max)
   stages$newton_polish <- pol$record
   res <- list(par = pol$par, loglik = pol$at$loglik, stages = stages, at = pol$at,
               hessian = pol$hessian,
@@ -231,13 +232,15 @@ covstruct_search <- function(evalf, par, control, value_first = FALSE, pre = NUL
 # Newton steps, the Hessian recomputed each round (one step a round) and
 # shifted to be negative definite where it is not (newton_refresh()); trials
 # by `value` when given. Its hessian: the last Hessian where it is at par.
-covstruct_newton <- function(evalf, par, tol, at = NULL, value = NULL) {
+# At most `maxiter` Newton steps (glmm_control(iter.max)), so that a fit
+# asked to stop early does, and says it has not converged.
+covstruct_newton <- function(evalf, par, tol, at = NULL, value = NULL, maxiter = Inf) {
   P <- length(par)
   r <- newton_refresh(evalf, par,
                       function(th, b, cur) fd_hessian(gradient_of(evalf), th, g0 = cur$gradient,
                                                       floor = 0.1),
                       function(th) rep(FALSE, P), rep(-Inf, P), tol, at = at, rounds = 20L,
-                      steps = 1L, profile = "refresh", value = value)
+                      steps = 1L, maxiter = maxiter, profile = "refresh", value = value)
   list(par = r$theta, at = r$at, converged = r$converged, record = r$record, hessian = r$hessian)
 }
 

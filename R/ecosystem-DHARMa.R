@@ -16,6 +16,8 @@
 #'
 #' @param object a fit from [gee()].
 #' @param nsim,type as in DHARMa (`type = "normal"` only).
+#' @param simulateREs as in DHARMa, which passes it on: a gee fit has no
+#'   random effects, so every choice simulates the same marginal model.
 #' @param ... not used: an argument given here is an error.
 #' @return Vectors (response, fitted means) or an n x nsim matrix.
 #' @examples
@@ -45,9 +47,14 @@ getFitted.glmmgee_gee <- function(object, ...) {
 
 #' @rdname DHARMa-methods
 #' @exportS3Method DHARMa::getSimulations
-getSimulations.glmmgee_gee <- function(object, nsim = 1, type = c("normal", "refit"), ...) {
+getSimulations.glmmgee_gee <- function(object, nsim = 1, type = c("normal", "refit"),
+                                       simulateREs = c("conditional", "unconditional",
+                                                       "user-specified"), ...) {
   check_dots(..., .method = "getSimulations.glmmgee_gee")
   type <- match.arg(type)
+  # DHARMa (0.5) passes its simulateResiduals(simulateREs =) on: a gee fit
+  # has no random effects, so every choice is the same marginal simulation.
+  match.arg(simulateREs)
   if (type == "refit")
     stop("DHARMa's refit = TRUE is not available for gee fits; use the default simulations",
          call. = FALSE)

@@ -13,7 +13,7 @@
 ma_rules <- c(
   # no `...`
   "$.glmmgee_gee" = "exempt: no ...", "$.glmmgee_glmm" = "exempt: no ...",
-  "$.glmmgee_glmm_sharded" = "exempt: no ...", "makepredictcall.glmmgee_within_between" = "exempt: no ...",
+  "$.glmmgee_glmm_sharded" = "exempt: no ...", "$.glmmgee_glmm_ordinal" = "exempt: no ...", "makepredictcall.glmmgee_within_between" = "exempt: no ...",
   # as.data.frame(): data.frame() passes optional, stringsAsFactors, ...
   "as.data.frame.VarCorr.glmmgee_glmm" = "exempt: as.data.frame convention",
   "as.data.frame.glmmgee_marginal_coefs" = "exempt: as.data.frame convention",
@@ -42,7 +42,6 @@ ma_rules <- c(
   "update.glmmgee_gee" = "pass: arguments of the call to change",
   "update.glmmgee_glmm" = "pass: arguments of the call to change",
   "plot.glmmgee_profile" = "pass: graphical parameters", "plot.glmmgee_rank_intervals" = "pass: graphical parameters",
-  "confint.glmmgee_glmm_covstruct" = "next",
   "AIC.glmmgee_glmm" = "fits", "BIC.glmmgee_glmm" = "fits", "QIC.glmmgee_gee" = "fits",
   "QIC.glmmgee_gee_ordinal" = "fits", "anova.glmmgee_gee" = "fits",
   "anova.glmmgee_gee_ordinal" = "fits", "anova.glmmgee_glmm" = "fits",
@@ -75,6 +74,7 @@ ma_check <- c(
   "predict.glmmgee_glmm_ordinal", "predict.glmmgee_glmm_ordinal_sparse", "predict.glmmgee_glmm_sharded",
   "predict.glmmgee_glmm_sparse", "predict.glmmgee_glmm_zi",
   "as.matrix.glmmgee_lowrank_cov", "print.glmmgee_lowrank_cov",
+  "print.glmmgee_engine", "print.glmmgee_spec",
   "print.VarCorr.glmmgee_glmm", "print.VarCorr.glmmgee_glmm_ordinal", "print.VarCorr.glmmgee_glmm_ordinal_re",
   "print.coef.glmmgee_glmm", "print.glmmgee_gee", "print.glmmgee_gee_ordinal", "print.glmmgee_glmm",
   "print.glmmgee_glmm_covstruct", "print.glmmgee_glmm_dist", "print.glmmgee_glmm_known",
@@ -86,7 +86,7 @@ ma_check <- c(
   "print.summary.glmmgee_glmm_dist", "print.summary.glmmgee_glmm_known", "print.summary.glmmgee_glmm_ordinal",
   "print.summary.glmmgee_glmm_ordinal_re", "print.summary.glmmgee_glmm_ordinal_sparse",
   "print.summary.glmmgee_glmm_zi",
-  "profile.glmmgee_glmm", "profile.glmmgee_glmm_covstruct",
+  "profile.glmmgee_glmm",
   "ranef.glmmgee_glmm", "ranef.glmmgee_glmm_dist", "ranef.glmmgee_glmm_ordinal",
   "ranef.glmmgee_glmm_ordinal_sparse", "ranef.glmmgee_glmm_sparse", "ranef.glmmgee_glmm_zire",
   "ranef.glmmgee_glmm_zire_sparse",
@@ -280,6 +280,13 @@ test_that("an unknown argument is an error in every method that would ignore it,
     expect_match(err, "bogus_arg", info = f)
   }
   reached <- c(reached, "as.matrix.glmmgee_lowrank_cov", "print.glmmgee_lowrank_cov")
+  # the engine record of a fit and the specification of glmm(doFit = FALSE)
+  err <- tryCatch(print(objs$one_factor$engine, bogus_arg = 1), error = conditionMessage)
+  expect_match(err, "bogus_arg")
+  sp <- glmm(y ~ trt + (1 | ID), data = MASS::bacteria, family = binomial, doFit = FALSE)
+  err <- tryCatch(print(sp, bogus_arg = 1), error = conditionMessage)
+  expect_match(err, "bogus_arg")
+  reached <- c(reached, "print.glmmgee_engine", "print.glmmgee_spec")
   unreached <- setdiff(names(ma_rules)[ma_rules %in% c("check", "fits", "next")], c(reached, ma_unreached))
   expect(length(unreached) == 0L,
          sprintf("checked methods no object of the test reaches: %s", paste(unreached, collapse = ", ")))
