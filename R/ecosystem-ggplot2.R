@@ -16,13 +16,16 @@
 #'   on the response scale), with a zero line.
 #' * `which = "coef"` (gee fits, and glmm fits): the estimates with Wald
 #'   intervals from `vcov(object)`, intercept left out.
+#' * `which = "influence"` (gee fits): Cook's distance of each cluster
+#'   ([cooks.distance.glmmgee_gee()]) against its index, with a dotted line
+#'   at three times the mean (the ggplot2 version of [plot_influence()]).
 #'
 #' Cumulative link fits ([cumulative()]) have no residuals and are refused
 #' for `"residuals"`.
 #'
 #' @param object A fit from [glmm()] or [gee()].
 #' @param which The plot: `"ranef"` (the default for a glmm), `"residuals"`
-#'   (the default for a gee) or `"coef"`.
+#'   (the default for a gee), `"coef"` or (gee fits) `"influence"`.
 #' @param level Level of the intervals.
 #' @param ... Must be empty.
 #' @return A `ggplot` object.
@@ -70,12 +73,14 @@ autoplot.glmmgee_glmm_ordinal <- function(object, which = c("ranef", "coef"), le
 
 #' @rdname glmmgee-autoplot
 #' @exportS3Method ggplot2::autoplot
-autoplot.glmmgee_gee <- function(object, which = c("residuals", "coef"), level = 0.95, ...) {
+autoplot.glmmgee_gee <- function(object, which = c("residuals", "coef", "influence"),
+                                 level = 0.95, ...) {
   check_no_dots(list(...), "autoplot")
-  which <- match_choice(which, c("residuals", "coef"), "which")
+  which <- match_choice(which, c("residuals", "coef", "influence"), "which")
   check_level(level)
   switch(which,
          residuals = autoplot_residuals(object),
+         influence = autoplot_influence(object),
          coef = autoplot_coef(coef(object), vcov(object), level,
                               sprintf("Coefficients (population-averaged), %s standard errors",
                                       se_label(object$std.err))))
@@ -132,6 +137,19 @@ autoplot_residuals <- function(object) {
     ggplot2::geom_point(alpha = 0.6) +
     ggplot2::labs(x = "Fitted values (response scale)", y = "Pearson residuals",
                   title = "Residuals against fitted values")
+}
+
+# Cook's distance of each cluster (gee-influence.R) against its index, with
+# the dotted line at three times the mean that plot_influence() draws.
+autoplot_influence <- function(object) {
+  cd <- cooks.distance(object)
+  d <- data.frame(index = seq_along(cd), cook = unname(cd), cluster = names(cd))
+  ggplot2::ggplot(d, ggplot2::aes(x = .data$index, y = .data$cook)) +
+    ggplot2::geom_segment(ggplot2::aes(xend = .data$index, yend = 0), colour = "grey40") +
+    ggplot2::geom_point(size = 1) +
+    ggplot2::geom_hline(yintercept = 3 * mean(cd), linetype = 3) +
+    ggplot2::labs(x = "Cluster index", y = "Cook's distance",
+                  title = sprintf("Cook's distance per cluster (%s metric)", se_label(object$std.err)))
 }
 
 autoplot_coef <- function(b, V, level, title) {

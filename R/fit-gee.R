@@ -24,12 +24,15 @@ match_corstr <- function(corstr, extra = TRUE) {
   more[k]
 }
 
+# The estimator's canonical name; glmtoolbox's names are aliases (see
+# gee-variance-small-sample.R).
 match_std_err <- function(std.err, arg = "std.err") {
-  valid <- names(gee_se_types)
+  valid <- gee_all_se_types()
   if (!is.character(std.err) || length(std.err) != 1L || is.na(std.err) ||
       !(std.err %in% valid))
     stop(sprintf("'%s' must be one of %s", arg, paste(dQuote(valid, FALSE), collapse = ", ")),
          call. = FALSE)
+  if (std.err %in% names(gee_se_aliases)) std.err <- gee_se_aliases[[std.err]]
   std.err
 }
 
@@ -294,7 +297,7 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
                corstr = match(corstr, gee_corstrs()) - 1L, mdep = Mv, Rfixed = R,
                scale_fix = scale.fix, scale_value = as.numeric(scale.value),
                epsilon = control$epsilon, maxit = control$maxit, trace = control$trace,
-               threads = control$threads, vflags = gee_se_types[[std.err]])
+               threads = control$threads, vflags = gee_engine_flag(std.err))
   run <- if (is.null(control$workers)) gee_run(data, spec, family, control)
          else gee_run_workers(data, spec, family, control, corstr, T)
   res <- run$res; spec <- run$spec; family <- run$family

@@ -124,7 +124,7 @@ gee_shards <- function(formula, files, id, family = gaussian(), corstr = "indepe
                corstr = match(corstr, gee_corstrs()) - 1L, mdep = mod$Mv, Rfixed = mod$R,
                scale_fix = scale.fix, scale_value = as.numeric(scale.value),
                epsilon = control$epsilon, maxit = control$maxit, trace = control$trace,
-               threads = control$threads, vflags = gee_se_types[[std.err]],
+               threads = control$threads, vflags = gee_engine_flag(std.err),
                T_global = as.integer(mod$T))
   if (identical(family$family, "nbinom2"))
     stop("gee_shards(): nbinom2 alternates a theta moment step with the fit and is not distributed yet",

@@ -186,7 +186,40 @@
 #'   geepack (Yan and Fine, 2004). With \eqn{K \le p + q + r} that factor is
 #'   zero or negative and the variance not positive definite: geepack
 #'   returns it, `gee()` and `vcov()` stop with an error saying so.
+#'
+#' Computed after the fit from each cluster's pieces (\eqn{D_i}, the working
+#' covariance \eqn{V_i}, residuals \eqn{e_i}; \eqn{U_i = D_i'V_i^{-1}e_i},
+#' \eqn{H = \sum_i D_i'V_i^{-1}D_i}, K clusters, p coefficients, N
+#' observations):
+#' * `"df"`: degrees-of-freedom adjusted sandwich \eqn{K/(K-p)} times
+#'   `"san.se"` (MacKinnon, 1985; glmtoolbox's `"df-adjusted"`).
+#' * `"fg"`: Fay and Graubard (2001): \eqn{U_i} scaled by \eqn{\mathrm{diag}(1 -
+#'   \min(b, [D_i'V_i^{-1}D_i H^{-1}]_{jj}))^{-1/2}}, \eqn{b = 0.75}.
+#' * `"mbn"`: Morel, Bokossa and Neerchal (2003): \eqn{k V_{LZ} + \delta
+#'   \xi V_M}, \eqn{k = (N-1)/(N-p) \cdot K/(K-1)}, \eqn{\delta = \min(1/2,
+#'   p/(K-p))}, \eqn{\xi = \max(1, \mathrm{tr}(V_M^{-1}V_{LZ})/p)}, with
+#'   \eqn{V_{LZ}} the sandwich and \eqn{V_M} the model-based variance.
+#' * `"pan"`: Pan (2001): each \eqn{e_ie_i'} in the meat replaced by
+#'   \eqn{A_i^{1/2} W A_i^{1/2}}, \eqn{W} the mean over clusters of the
+#'   standardized residuals' cross-products \eqn{A_i^{-1/2}e_ie_i'A_i^{-1/2}}
+#'   by pair of wave positions (over the clusters observed at both).
+#' * `"gst"`: Gosho, Sato and Takeuchi (2014): as `"pan"` with the sums
+#'   divided by the number of clusters less p.
+#' * `"wl"`: Wang and Long (2011): as `"pan"` with the leverage-corrected
+#'   residuals \eqn{(I - H_{ii})^{-1}e_i} of `"md"`.
+#' * `"cjack"`: the centred jackknife of the one-step deletion changes of
+#'   Preisser and Qaqish (1996), \eqn{\sum_i (d_i - \bar d)(d_i - \bar d)'},
+#'   \eqn{d_i = H^{-1}D_i'V_i^{-1}(I - H_{ii})^{-1}e_i} (glmtoolbox's
+#'   `"jackknife"`; [dfbeta.glmmgee_gee()] gives the \eqn{d_i}).
+#' glmtoolbox's names `"robust"`, `"df-adjusted"`, `"bias-corrected"` (the
+#' Mancl-DeRouen `"md"`) and `"jackknife"` are accepted for `"san.se"`,
+#' `"df"`, `"md"` and `"cjack"`. `"pan"`, `"gst"` and `"wl"` pool one
+#' residual covariance over clusters, which assumes that wave positions mean
+#' the same in every cluster (balanced designs, or `waves`). These need the
+#' fit's data rows and are not available for fits from [gee_shards()].
+#'
 #' Any of them is also available afterwards through `vcov(fit, type = )`.
+#' When they matter, with a simulation: `vignette("gee-inference")`.
 #'
 #' @param formula a model formula; the response may be `cbind(successes,
 #'   failures)` for binomial data, and `offset()` terms are allowed. A
@@ -279,6 +312,32 @@
 #'   `"gee"` nor geepack's classes, so other packages' methods for those
 #'   never run on it (and ours never on theirs).
 #' @references
+#' Fay, M. P. and Graubard, B. I. (2001). Small-sample adjustments for
+#' Wald-type tests using sandwich estimators. *Biometrics* 57, 1198--1206.
+#'
+#' Gosho, M., Sato, Y. and Takeuchi, H. (2014). Robust covariance estimator
+#' for small-sample adjustment in the generalized estimating equations: a
+#' simulation study. *Science Journal of Applied Mathematics and
+#' Statistics* 2, 20--25.
+#'
+#' MacKinnon, J. G. and White, H. (1985). Some heteroskedasticity-consistent
+#' covariance matrix estimators with improved finite sample properties.
+#' *Journal of Econometrics* 29, 305--325.
+#'
+#' Morel, J. G., Bokossa, M. C. and Neerchal, N. K. (2003). Small sample
+#' correction for the variance of GEE estimators. *Biometrical Journal* 45,
+#' 395--409.
+#'
+#' Pan, W. (2001). On the robust variance estimator in generalised
+#' estimating equations. *Biometrika* 88, 901--906.
+#'
+#' Preisser, J. S. and Qaqish, B. F. (1996). Deletion diagnostics for
+#' generalised estimating equations. *Biometrika* 83, 551--562.
+#'
+#' Wang, M. and Long, Q. (2011). Modified robust variance estimator for
+#' generalized estimating equations with improved small-sample performance.
+#' *Statistics in Medicine* 30, 1278--1291.
+#'
 #' Breslow, N. E. (1984). Extra-Poisson variation in log-linear models.
 #' *Applied Statistics* 33, 38--44.
 #'

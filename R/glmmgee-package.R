@@ -27,8 +27,10 @@
 #' `vignette("ranef-distribution", package = "glmmgee")` (bridge and
 #' nonparametric random intercepts),
 #' `vignette("genomic", package = "glmmgee")` (known covariances and
-#' genomic scans) and `vignette("distributed", package = "glmmgee")`
-#' (fitting on worker processes).
+#' genomic scans), `vignette("distributed", package = "glmmgee")`
+#' (fitting on worker processes) and
+#' `vignette("gee-inference", package = "glmmgee")` (small-sample variances,
+#' influence diagnostics and the choice of a working correlation for GEE).
 #'
 #' @keywords internal
 #' @useDynLib glmmgee, .registration = TRUE

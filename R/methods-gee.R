@@ -9,7 +9,8 @@
 #' @param object,x a fit from [gee()] or [gee_fit()].
 #' @param type for `vcov()`, `confint()` and `summary()`: the variance
 #'   estimator (`"san.se"`, `"model"`, `"md"`, `"kc"`, `"jack"`, `"j1s"`,
-#'   `"fij"`; see [gee()]), by default the fit's `std.err`. Types not computed
+#'   `"fij"`, `"df"`, `"fg"`, `"mbn"`, `"pan"`, `"gst"`, `"wl"`, `"cjack"`,
+#'   or glmtoolbox's names; see [gee()]), by default the fit's `std.err`. Types not computed
 #'   at fit time are computed on request. For `residuals()`: `"pearson"`
 #'   (\eqn{\sqrt{w}(y - \mu)/\sqrt{V(\mu)}}, not divided by the scale),
 #'   `"response"` or `"working"`. For `predict()`: `"link"` or `"response"`.
@@ -66,6 +67,7 @@ vcov.glmmgee_gee <- function(object, type = object$std.err, ...) {
     stop(sprintf("'type' = \"%s\" is not available for this fit (corstr = \"%s\"%s): use \"san.se\" or \"model\"",
                  type, object$corstr, if (!is.null(object$dropout)) ", weighted for dropout" else ""),
          call. = FALSE)
+  if (type %in% gee_post_se_types) return(gee_post_vcov(object, type))
   r <- gee_variance_of(object, type)
   v <- r[[type]]
   if (type %in% c("jack", "j1s", "fij"))
@@ -265,7 +267,8 @@ se_label <- function(type) {
   switch(type, san.se = "robust sandwich", model = "model-based",
          md = "Mancl-DeRouen bias-corrected sandwich",
          kc = "Kauermann-Carroll bias-corrected sandwich", jack = "approximate jackknife",
-         j1s = "one-step jackknife", fij = "fully iterated jackknife")
+         j1s = "one-step jackknife", fij = "fully iterated jackknife",
+         gee_post_se_label(type))
 }
 
 #' @rdname gee-methods

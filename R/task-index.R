@@ -71,7 +71,11 @@
 #' * Tests: [anova.glmmgee_glmm()], [anova.glmmgee_gee()], information
 #'   criteria [glmm-criteria]; whether a fit is REML: [isREML()].
 #' * Prediction and simulation: [predict.glmmgee_glmm()],
-#'   [simulate.glmmgee_glmm()].
+#'   [simulate.glmmgee_glmm()], [simulate.glmmgee_gee()].
+#' * GEE after the fit: small-sample variances `vcov(fit, type = )` (see
+#'   [gee()]), working-correlation criteria [gee_criteria()], influence
+#'   diagnostics [gee-influence] and [plot_influence()], the sandwich
+#'   package's [sandwich-methods] and DHARMa's [DHARMa-methods].
 #'
 #' @section Diagnostics:
 #' * How the fit went: [print.glmmgee_glmm()] and `summary()` print the

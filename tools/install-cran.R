@@ -38,7 +38,13 @@ too_old <- function(pkgs) {
   db <- cran_db()
   deps <- tools::package_dependencies(pkgs, db = db, recursive = TRUE,
                                       which = c("Depends", "Imports", "LinkingTo"))
+  # Only the requirements of what will be installed count: the packages
+  # asked for and their dependencies that are not installed. An installed
+  # dependency stays as it is, so what CRAN's newer release of it would
+  # require does not matter (counting it upgraded half of the tidyverse
+  # and RcppEigen for DHARMa).
   cand <- intersect(unique(c(pkgs, unlist(deps))), rownames(db))
+  cand <- cand[cand %in% pkgs | vapply(cand, function(p) is.null(installed_version(p)), NA)]
   out <- character()
   for (p in cand) {
     f <- db[p, c("Depends", "Imports", "LinkingTo")]
@@ -62,6 +68,22 @@ install_closure <- function(pkgs, why) {
   }
   message(why, ", installing from CRAN: ", paste(todo, collapse = ", "))
   if (!dry) utils::install.packages(todo, Ncpus = 2)
+}
+
+# Releases from CRAN's archive, where a package needs a newer version of a
+# Debian package than Debian has and CRAN's current release of that one
+# needs a newer R than Debian's: qgam (which DHARMa imports) needs mgcv
+# 1.9, and mgcv 1.9-1 is the last release for R before 4.4.
+# name = c(version needed, archived release that provides it).
+archive_pins <- list(mgcv = c("1.9", "1.9-1"))
+for (p in names(archive_pins)) {
+  v <- installed_version(p)
+  pin <- archive_pins[[p]]
+  if (is.null(v) || v >= package_version(pin[1L]) || p %in% rownames(cran_db())) next
+  url <- sprintf("%s/src/contrib/Archive/%s/%s_%s.tar.gz", getOption("repos")[["CRAN"]],
+                 p, p, pin[2L])
+  message("too old for what needs it, installing from CRAN's archive: ", p, " ", pin[2L])
+  if (!dry) utils::install.packages(url, repos = NULL, type = "source")
 }
 
 need <- cran[!vapply(cran, requireNamespace, logical(1), quietly = TRUE)]

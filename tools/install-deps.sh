@@ -34,13 +34,17 @@ debs=(r-cran-rcpp r-cran-rcppeigen r-cran-bh r-cran-matrix r-cran-nlme
       # score scan) needs it; its Bioconductor packages are only suggested
       r-cran-foreach
       # autoplot() methods (ggplot2) and the package's web site (pkgdown)
-      r-cran-ggplot2 r-cran-pkgdown)
+      r-cran-ggplot2 r-cran-pkgdown
+      # what glmtoolbox and DHARMa (GEE references) need from Debian, so
+      # that only Rfast, qgam and gap compile from CRAN
+      r-cran-suppdists r-cran-ape r-cran-doparallel r-cran-lazyeval
+      r-cran-htmlwidgets r-cran-crosstalk r-cran-plotly r-cran-shiny r-cran-plyr)
 # Not built by Debian: from CRAN (marginaleffects and modelsummary are
 # pure R plus data.table/checkmate above, about 1.5 minutes on 2 cores;
 # gaston, multgee, GMMAT and nanoparquet compile C++; nanoparquet reads
 # parquet shard files without the arrow C++ library).
 cran=(reformulas GLMMadaptive marginaleffects modelsummary gaston multgee GMMAT
-      nanoparquet glmtoolbox)
+      nanoparquet DHARMa glmtoolbox)
 
 missing=()
 for p in "${debs[@]}"; do

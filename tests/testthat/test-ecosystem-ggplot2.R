@@ -32,6 +32,9 @@ test_that("autoplot() of a gee draws residuals and coefficients; other kinds plo
   cf <- ggplot2::ggplot_build(ggplot2::autoplot(g, which = "coef"))$data[[3L]]
   expect_equal(sort(cf$x), sort(unname(coef(g)[-1])))
   expect_error(ggplot2::autoplot(g, which = "ranef"), "'which'")
+  # Cook's distances per cluster, the points of the influence plot
+  inf <- ggplot2::ggplot_build(ggplot2::autoplot(g, which = "influence"))$data[[2L]]
+  expect_equal(inf$y, unname(cooks.distance(g)))
   fits <- kinds_fits()
   for (k in c("reml", "ar1", "cs", "known", "nested", "zi")) {
     p <- tryCatch(ggplot2::autoplot(fits[[k]]), error = function(e) e)

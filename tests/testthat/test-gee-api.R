@@ -160,7 +160,8 @@ test_that("bad input gives errors that name the argument", {
                    R = diag(4) + 0.1), "unit diagonal")
   expect_error(gee(outcome ~ treat, id = cid, data = d, corstr = "mdep", Mv = 4),
                "'Mv' = 4 but there are only 4 wave positions")
-  expect_error(gee(outcome ~ treat, id = cid, data = d, std.err = "robust"),
+  # ("robust" is glmtoolbox's name of "san.se" and accepted)
+  expect_error(gee(outcome ~ treat, id = cid, data = d, std.err = "sandwich"),
                "'std.err' must be one of")
   expect_error(gee(outcome ~ treat, id = cid, data = d, maxiter = 3),
                "unknown argument\\(s\\) 'maxiter'")

@@ -46,7 +46,7 @@ ma_rules <- c(
   "AIC.glmmgee_glmm" = "fits", "BIC.glmmgee_glmm" = "fits", "QIC.glmmgee_gee" = "fits",
   "QIC.glmmgee_gee_ordinal" = "fits", "anova.glmmgee_gee" = "fits",
   "anova.glmmgee_gee_ordinal" = "fits", "anova.glmmgee_glmm" = "fits",
-  "anova.glmmgee_glmm_ordinal" = "fits")
+  "anova.glmmgee_glmm_ordinal" = "fits", "gee_criteria" = "fits")
 ma_check <- c(
   "VarCorr.glmmgee_glmm", "VarCorr.glmmgee_glmm_ordinal", "VarCorr.glmmgee_glmm_ordinal_re",
   "VarCorr.glmmgee_glmm_ordinal_sparse", "VarCorr.glmmgee_glmm_sparse", "VarCorr.glmmgee_glmm_zire",
@@ -100,6 +100,8 @@ ma_check <- c(
   "summary.glmmgee_glmm_covstruct", "summary.glmmgee_glmm_dist", "summary.glmmgee_glmm_known",
   "summary.glmmgee_glmm_ordinal", "summary.glmmgee_glmm_ordinal_re", "summary.glmmgee_glmm_ordinal_sparse",
   "summary.glmmgee_glmm_zi", "terms.glmmgee_glmm",
+  "hatvalues.glmmgee_gee", "dfbeta.glmmgee_gee", "cooks.distance.glmmgee_gee",
+  "simulate.glmmgee_gee",
   "vcov.glmmgee_gee", "vcov.glmmgee_gee_ordinal", "vcov.glmmgee_gee_sharded", "vcov.glmmgee_glmm",
   "vcov.glmmgee_glmm_ordinal", "vcov.glmmgee_marginal_coefs",
   "weights.glmmgee_gee", "weights.glmmgee_gee_ordinal", "weights.glmmgee_glmm", "weights.glmmgee_glmm_ordinal",
@@ -111,7 +113,7 @@ ma_exported_rules <- c(
   gee_control = "check: refuses unknown names itself", glmm_control = "check: refuses unknown names itself",
   QIC = "generic", isREML = "generic",
   plot_ranef = "pass: graphical parameters", plot_views = "pass: graphical parameters",
-  plot_ranef_dist = "pass: graphical parameters")
+  plot_ranef_dist = "pass: graphical parameters", plot_influence = "pass: graphical parameters")
 # Methods no fit below reaches: those of distributed fits (they need worker
 # processes); the static check (a check_dots() call in the body) covers them.
 ma_unreached <- c("confint.glmmgee_glmm_sharded", "fitted.glmmgee_gee_sharded",
@@ -268,6 +270,9 @@ test_that("an unknown argument is an error in every method that would ignore it,
   err <- tryCatch(compare_views(objs$one_factor, bogus_arg = 1), error = conditionMessage)
   expect_match(err, "compare_views\\(\\) has no argument 'bogus_arg'")
   reached <- c(reached, "compare_views")
+  err <- tryCatch(gee_criteria(objs$gee, bogus_arg = 1), error = conditionMessage)
+  expect_match(err, "bogus_arg")
+  reached <- c(reached, "gee_criteria")
   # the covariance of many structured parameters, kept as B V B'
   lr <- glmmgee:::lowrank_cov(diag(2), diag(2), c(FALSE, FALSE), c("a", "b"))
   for (f in c("as.matrix", "print")) {

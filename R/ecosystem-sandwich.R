@@ -1,0 +1,51 @@
+# The sandwich package's estfun() and bread() for gee fits, registered when
+# sandwich is loaded, so that its cluster-robust covariances (vcovCL(),
+# vcovBS() with its estfun-based types) work on them.
+
+#' Estimating functions and bread of a GEE for the sandwich package
+#'
+#' Methods for [sandwich::estfun()] and [sandwich::bread()], registered when
+#' sandwich is loaded. `estfun()` has a row per observation (the fit's data
+#' rows): row \eqn{j} of cluster \eqn{i} is \eqn{d_{ij} (V_i^{-1} e_i)_j},
+#' \eqn{d_{ij}} the row of \eqn{D_i = \partial\mu_i/\partial\beta'},
+#' \eqn{V_i = A_i^{1/2} R_i A_i^{1/2}} the working covariance without the
+#' scale and \eqn{e_i = y_i - \mu_i}, so that the rows of a cluster sum to
+#' its estimating function \eqn{D_i'V_i^{-1}e_i} (rows with zero weight are
+#' zero). `bread()` is \eqn{n H^{-1}}, \eqn{H = \sum_i D_i'V_i^{-1}D_i} and
+#' \eqn{n} the number of rows, sandwich's convention. Then
+#' `sandwich::vcovCL(fit, cluster = id, type = "HC0", cadjust = FALSE)` is
+#' the robust variance `vcov(fit, type = "san.se")`; vcovCL's default
+#' `cadjust = TRUE` multiplies it by \eqn{K/(K-1)} (K clusters), and
+#' `type = "HC1"` further by \eqn{(n-1)/(n-p)}.
+#'
+#' @param x a fit from [gee()] or [gee_fit()].
+#' @param ... not used: an argument given here is an error.
+#' @return `estfun()`: an n x p matrix. `bread()`: a p x p matrix.
+#' @examples
+#' if (requireNamespace("sandwich", quietly = TRUE) &&
+#'     requireNamespace("MASS", quietly = TRUE)) {
+#'   data(epil, package = "MASS")
+#'   fit <- gee(y ~ lbase + trt + lage + V4, data = epil, id = subject,
+#'              family = poisson, corstr = "exchangeable")
+#'   V <- sandwich::vcovCL(fit, cluster = epil$subject, type = "HC0",
+#'                         cadjust = FALSE)
+#'   all.equal(V, vcov(fit, type = "san.se"))
+#' }
+#' @name sandwich-methods
+#' @exportS3Method sandwich::estfun
+estfun.glmmgee_gee <- function(x, ...) {
+  check_dots(..., .method = "estfun.glmmgee_gee")
+  cb <- gee_cluster_blocks(x, "estfun()")
+  ef <- matrix(0, cb$n, cb$p, dimnames = list(rownames(x$engine$data$X),
+                                                names(x$coefficients)))
+  for (b in cb$blocks) ef[b$rows, ] <- b$D * drop(b$Vinv %*% b$e)
+  ef
+}
+
+#' @rdname sandwich-methods
+#' @exportS3Method sandwich::bread
+bread.glmmgee_gee <- function(x, ...) {
+  check_dots(..., .method = "bread.glmmgee_gee")
+  cb <- gee_cluster_blocks(x, "bread()")
+  cb$n * cb$Hinv
+}

@@ -1,0 +1,133 @@
+# Small-sample variance estimators of gee fits computed after the fit
+# (vcov(type = ) and gee(std.err = )): each against a computation written
+# here from its published formula, on the seizure counts (MASS::epil,
+# balanced: 59 patients x 4 periods) and the respiratory trial (binary,
+# balanced: 111 patients x 4 visits); those glmtoolbox offers against
+# glmtoolbox on its own examples.
+
+# Per-cluster pieces from first principles: balanced data sorted by cluster
+# and time, an exchangeable or AR(1) working correlation alpha, canonical
+# link (log for poisson, logit for binomial) so that D = diag(v) X.
+vf_direct_pieces <- function(X, y, id, beta, alpha, corstr, family) {
+  mu <- drop(if (family == "poisson") exp(X %*% beta) else plogis(X %*% beta))
+  v <- if (family == "poisson") mu else mu * (1 - mu)
+  lapply(split(seq_along(y), id), function(r) {
+    n <- length(r)
+    R <- if (corstr == "exchangeable") { m <- matrix(alpha, n, n); diag(m) <- 1; m }
+         else alpha^abs(outer(seq_len(n), seq_len(n), "-"))
+    A <- diag(v[r], n)
+    V <- sqrt(A) %*% R %*% sqrt(A)
+    list(D = A %*% X[r, , drop = FALSE], Vi = solve(V), e = y[r] - mu[r], A = A)
+  })
+}
+
+# The estimators from their papers, given the pieces and the model-based
+# variance phi H^-1 (for MBN).
+vf_direct <- function(pc, Vmodel, N) {
+  p <- ncol(pc[[1]]$D); K <- length(pc)
+  H <- Reduce(`+`, lapply(pc, function(b) t(b$D) %*% b$Vi %*% b$D))
+  Hi <- solve(H)
+  U <- lapply(pc, function(b) t(b$D) %*% b$Vi %*% b$e)
+  meat <- function(us) Reduce(`+`, lapply(us, function(u) u %*% t(u)))
+  LZ <- Hi %*% meat(U) %*% Hi
+  out <- list(san.se = LZ, df = K / (K - p) * LZ)
+  # Fay and Graubard (2001), b = 0.75.
+  out$fg <- Hi %*% meat(lapply(pc, function(b) {
+    Hii <- t(b$D) %*% b$Vi %*% b$D %*% Hi
+    diag(1 / sqrt(1 - pmin(0.75, diag(Hii))), p) %*% t(b$D) %*% b$Vi %*% b$e
+  })) %*% Hi
+  # Morel, Bokossa and Neerchal (2003), d = 2, r = 1.
+  kk <- (N - 1) / (N - p) * K / (K - 1)
+  delta <- if (K > 3 * p) p / (K - p) else 1 / 2
+  xi <- max(1, sum(diag(solve(Vmodel) %*% LZ)) / p)
+  out$mbn <- kk * LZ + delta * xi * Vmodel
+  # Pan (2001): W = mean of A^-1/2 e e' A^-1/2; Gosho et al. (2014): / (K - p).
+  W <- Reduce(`+`, lapply(pc, function(b) {
+    s <- diag(1 / sqrt(diag(b$A))) %*% b$e
+    s %*% t(s)
+  }))
+  pan_like <- function(W) Hi %*% Reduce(`+`, lapply(pc, function(b)
+    t(b$D) %*% b$Vi %*% sqrt(b$A) %*% W %*% sqrt(b$A) %*% b$Vi %*% b$D)) %*% Hi
+  out$pan <- pan_like(W / K)
+  out$gst <- pan_like(W / (K - p))
+  # Wang and Long (2011): W from (I - D H^-1 D' V^-1)^-1 e; Mancl-DeRouen.
+  ec <- lapply(pc, function(b) solve(diag(length(b$e)) - b$D %*% Hi %*% t(b$D) %*% b$Vi, b$e))
+  Wwl <- Reduce(`+`, Map(function(b, r) {
+    s <- diag(1 / sqrt(diag(b$A))) %*% r
+    s %*% t(s)
+  }, pc, ec))
+  out$wl <- pan_like(Wwl / K)
+  dk <- Map(function(b, r) Hi %*% t(b$D) %*% b$Vi %*% r, pc, ec)
+  out$md <- Hi %*% meat(Map(function(b, r) t(b$D) %*% b$Vi %*% r, pc, ec)) %*% Hi
+  d <- do.call(rbind, lapply(dk, t))
+  d <- sweep(d, 2, colMeans(d))
+  out$cjack <- t(d) %*% d
+  out
+}
+
+vf_check <- function(fit, X, y, id, family) {
+  pc <- vf_direct_pieces(X, y, id, coef(fit), unname(fit$alpha[1]), fit$corstr, family)
+  ref <- vf_direct(pc, vcov(fit, type = "model"), length(y))
+  for (tp in names(ref))
+    expect_equal(unname(vcov(fit, type = tp)), unname(ref[[tp]]), tolerance = 1e-10,
+                 info = paste(fit$corstr, family, tp))
+}
+
+test_that("the small-sample sandwiches equal their published formulas on the seizure counts", {
+  skip_if_not_installed("MASS")
+  d <- MASS::epil
+  d <- d[order(d$subject, d$period), ]
+  X <- model.matrix(~ lbase + trt + lage + V4, d)
+  for (cs in c("exchangeable", "ar1")) {
+    fit <- gee(y ~ lbase + trt + lage + V4, data = d, id = subject, family = poisson,
+               corstr = cs, control = gee_control(epsilon = 1e-10))
+    vf_check(fit, X, d$y, d$subject, "poisson")
+  }
+})
+
+test_that("the small-sample sandwiches equal their published formulas on a binary trial", {
+  skip_if_not_installed("geepack")
+  d <- resp_data()
+  X <- model.matrix(~ treat + sex + age + baseline, d)
+  for (cs in c("exchangeable", "ar1")) {
+    fit <- gee(outcome ~ treat + sex + age + baseline, data = d, id = cid,
+               family = binomial, corstr = cs, control = gee_control(epsilon = 1e-10))
+    vf_check(fit, X, d$outcome, d$cid, "binomial")
+  }
+})
+
+test_that("gee(std.err = ) reports a post-fit estimator, glmtoolbox's names are aliases, and an unknown type is refused", {
+  skip_if_not_installed("MASS")
+  fit <- gee(y ~ lbase + trt + lage + V4, data = MASS::epil, id = subject,
+             family = poisson, corstr = "exchangeable", std.err = "fg")
+  expect_identical(fit$std.err, "fg")
+  expect_equal(vcov(fit), vcov(fit, type = "fg"))
+  expect_equal(summary(fit)$coefficients[, "Std. Error"], sqrt(diag(vcov(fit, type = "fg"))))
+  expect_output(print(summary(fit)), "Fay-Graubard")
+  expect_equal(vcov(fit, type = "bias-corrected"), vcov(fit, type = "md"))
+  expect_equal(vcov(fit, type = "df-adjusted"), vcov(fit, type = "df"))
+  expect_equal(vcov(fit, type = "robust"), vcov(fit, type = "san.se"))
+  expect_equal(vcov(fit, type = "jackknife"), vcov(fit, type = "cjack"))
+  expect_identical(update(fit, std.err = "df-adjusted")$std.err, "df")
+  expect_error(vcov(fit, type = "pann"), "'type' must be one of .*\"pan\".*\"wl\"")
+  expect_error(gee(y ~ lbase, data = MASS::epil, id = subject, family = poisson, std.err = "HC3"),
+               "'std.err' must be one of")
+  # The estimators dividing by K - p need more clusters than coefficients.
+  small <- MASS::epil[MASS::epil$subject %in% c(1, 2, 30, 31, 32), ]
+  f5 <- gee(y ~ lbase + trt + lage + V4, data = small, id = subject, family = poisson)
+  expect_error(vcov(f5, type = "gst"), "needs more clusters \\(5\\) than coefficients \\(5\\)")
+  f4 <- gee(y ~ lbase + trt + lage + V4, data = small[small$subject != 32, ], id = subject,
+            family = poisson)
+  expect_error(vcov(f4, type = "df"), "needs more clusters \\(4\\) than coefficients \\(5\\)")
+})
+
+test_that("the estimators glmtoolbox offers equal its vcov() on its examples", {
+  skip_if_not_installed("glmtoolbox")
+  for (nm in names(cs <- gtb_cases())) {
+    pr <- gtb_pair(cs[[nm]])
+    expect_equal(unname(coef(pr$fit)), unname(drop(coef(pr$ref))), tolerance = 1e-8, info = nm)
+    for (tp in c("robust", "df-adjusted", "model", "bias-corrected", "jackknife"))
+      expect_equal(unname(vcov(pr$fit, type = tp)), unname(vcov(pr$ref, type = tp)),
+                   tolerance = 1e-6, info = paste(nm, tp))
+  }
+})
