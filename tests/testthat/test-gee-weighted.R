@@ -209,4 +209,17 @@ test_that("bad input to dropout fits is refused by name", {
                "missed visit have missing covariates")
   expect_error(gee(y ~ time, data = d, id = id, family = cumulative(), dropout = ~ ylag),
                "not available for the ordinal GEE")
+  # the observed responses are checked as in every fit: no silent recoding
+  # of a three-level factor, no Poisson fit of a fraction
+  d3 <- d
+  d3$y <- factor(ifelse(is.na(d$y), NA, rep(c("a", "b", "c"), 40)))
+  expect_error(gee(y ~ time, data = d3, id = id, family = binomial, dropout = ~ ylag),
+               "a factor response for binomial must have two levels; it has 3")
+  dp <- d
+  dp$y <- ifelse(is.na(d$y), NA, 1)
+  dp$y[1] <- 0.5
+  expect_error(gee(y ~ time, data = dp, id = id, family = poisson, dropout = ~ ylag),
+               "poisson response must be a non-negative whole number; found 0.5")
+  expect_error(gee(y ~ time, data = d, id = id, dropout = ~ ylag + nosuch),
+               "variable 'nosuch' used in the model is not in 'data'")
 })
