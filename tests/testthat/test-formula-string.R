@@ -1,16 +1,11 @@
 # Formulas given as strings to glmm() and gee(): fitted as the formula
 # object, updated, and strings that are not formulas refused by name.
 
-sleep_data <- function() {
-  data("sleepstudy", package = "lme4", envir = environment())
-  sleepstudy
-}
-
 quiet <- function(expr) suppressWarnings(expr)
 
 test_that("a formula given as a string fits as the formula object, and its fit updates", {
   skip_if_not_installed("lme4")
-  s <- sleep_data()
+  s <- sleepstudy_data()
   a <- glmm("Reaction ~ Days + (1 | Subject)", data = s)
   b <- glmm(Reaction ~ Days + (1 | Subject), data = s)
   expect_identical(fixef(a), fixef(b))
@@ -49,7 +44,7 @@ test_that("a formula given as a string fits as the formula object, and its fit u
 
 test_that("gee() takes a formula as a string; strings that are not formulas are refused by name", {
   skip_if_not_installed("lme4")
-  s <- sleep_data()
+  s <- sleepstudy_data()
   a <- gee("Reaction ~ Days", id = Subject, data = s, corstr = "exchangeable")
   b <- gee(Reaction ~ Days, id = Subject, data = s, corstr = "exchangeable")
   expect_identical(coef(a), coef(b))

@@ -476,11 +476,6 @@ test_that("several terms: exact gradients of the profiled criterion's pieces and
 })
 
 
-sleep_data <- function() {
-  data("sleepstudy", package = "lme4", envir = environment())
-  sleepstudy
-}
-
 test_that("anova() of REML fits made inside a function refits them by ML on their own data", {
   # update(fit, REML = FALSE) could not find the function's local data
   # (and with anova(fits in lapply) its formula variable 'f' named the fit
@@ -488,7 +483,7 @@ test_that("anova() of REML fits made inside a function refits them by ML on thei
   # object of the same name as the local data was used silently: a
   # likelihood-ratio test on other rows. lme4's refitML() works from the
   # stored frame; so does the refit now when the data are not the fit's.
-  s <- sleep_data()
+  s <- sleepstudy_data()
   mk <- function(f) {
     dd <- s
     glmm(f, dd, REML = TRUE)
@@ -528,7 +523,7 @@ test_that("anova() of REML fits made inside a function refits them by ML on thei
                                                     subset = Days > 0))), tolerance = 1e-7)
   # A transformed response inside a function, data gone: a clear error.
   mkl <- function(form) {
-    dl <- sleep_data()
+    dl <- sleepstudy_data()
     glmm(form, dl, REML = TRUE)
   }
   expect_error(suppressMessages(anova(mkl(log(Reaction) ~ 1 + (Days | Subject)),
@@ -537,7 +532,7 @@ test_that("anova() of REML fits made inside a function refits them by ML on thei
 })
 
 test_that("profile intervals of a REML fit made inside a function are those of the ML refit", {
-  s <- sleep_data()
+  s <- sleepstudy_data()
   mk <- function() {
     dd <- s
     glmm(Reaction ~ Days + (1 | Subject), dd, REML = TRUE)
@@ -549,7 +544,7 @@ test_that("profile intervals of a REML fit made inside a function are those of t
 
 test_that("REML and ML against lmer: zero weights, nlme's Machines and Orthodont, a factor in ||", {
   skip_if_not_installed("lme4")
-  s <- sleep_data()
+  s <- sleepstudy_data()
   set.seed(1)
   s$w <- stats::runif(180, 0.2, 3)
   s$w[c(3, 50, 77)] <- 0

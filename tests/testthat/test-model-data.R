@@ -1,13 +1,8 @@
-# integer64 columns: grouping factors and GEE ids beyond 2^53 define the
-# groups of their values on every route; integer64 covariates refused with
-# the conversion to use; shard files mixing integer64 and numeric ids
-# refused.
-
-
-sleep_data <- function() {
-  data("sleepstudy", package = "lme4", envir = environment())
-  sleepstudy
-}
+# The model-data stage (R/model-data.R) on columns of type integer64
+# (bit64, as data.table::fread() reads large ids): grouping factors and GEE
+# ids beyond 2^53 define the groups of their values on every route;
+# integer64 covariates are refused with the conversion to use; shard files
+# mixing integer64 and numeric ids are refused.
 
 test_that("an integer64 covariate is refused with the conversion to use, not read as its raw bits", {
   # model.matrix() reads an integer64 column's bits as doubles (4.9e-323
@@ -15,7 +10,7 @@ test_that("an integer64 covariate is refused with the conversion to use, not rea
   # mean) without a word, glmm() stopped with "gradient function must
   # return a numeric vector of length 1".
   skip_if_not_installed("bit64")
-  s <- sleep_data()
+  s <- sleepstudy_data()
   s$d64 <- bit64::as.integer64(s$Days)
   msg <- "'d64' is an integer64 \\(bit64\\) vector.*as.numeric\\(\\).*factor\\(\\)"
   expect_error(glmm(Reaction ~ d64 + (1 | Subject), s), msg)
@@ -43,7 +38,7 @@ test_that("integer64 grouping factors and ids beyond 2^53 define the groups of t
   # 15 digits factor() compares: either would give one cluster.
   skip_if_not_installed("bit64")
   skip_if_not_installed("lme4")
-  s <- sleep_data()
+  s <- sleepstudy_data()
   k <- as.integer(s$Subject)
   s$id64 <- bit64::as.integer64("1152921504606846976") + bit64::as.integer64(k)
   expect_equal(length(unique(suppressWarnings(as.numeric(s$id64)))), 1L)
@@ -66,7 +61,7 @@ test_that("integer64 grouping factors and ids beyond 2^53 define the groups of t
 test_that("integer64 ids equal factor and numeric ids on every route (negative ids too)", {
   skip_if_not_installed("bit64")
   skip_if_not_installed("lme4")
-  s <- sleep_data()
+  s <- sleepstudy_data()
   # Negative ids: their raw bits are NaN payloads as doubles.
   s$num <- -as.numeric(s$Subject) * 1000
   s$id64 <- bit64::as.integer64(s$num)
@@ -101,7 +96,7 @@ test_that("integer64 ids equal factor and numeric ids on every route (negative i
 test_that("integer64 covariates stay refused wherever they enter the model", {
   skip_if_not_installed("bit64")
   skip_if_not_installed("lme4")
-  s <- sleep_data()
+  s <- sleepstudy_data()
   s$d64 <- bit64::as.integer64(s$Days)
   s$id64 <- bit64::as.integer64(as.integer(s$Subject))
   msg <- "'d64' is an integer64"
@@ -124,7 +119,7 @@ test_that("integer64 covariates stay refused wherever they enter the model", {
 test_that("an integer64 grouping factor works in a zero-inflated fit with zero-part random effects", {
   skip_if_not_installed("bit64")
   skip_if_not_installed("lme4")
-  s <- sleep_data()
+  s <- sleepstudy_data()
   s$cnt <- round(s$Reaction / 50) * (s$Days > 2)
   s$id64 <- bit64::as.integer64(as.integer(s$Subject))
   a <- quiet(glmm(cnt ~ Days + (1 | id64), s, family = poisson, ziformula = ~ 1 + (1 | id64)))
