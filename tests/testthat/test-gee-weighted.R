@@ -156,6 +156,13 @@ test_that("dropout fits: methods, print and the variance for known weights", {
   expect_true(all(eigen(dv, symmetric = TRUE, only.values = TRUE)$values > -1e-12))
   expect_error(vcov(fit, type = "md"), "not available for this fit")
   expect_error(QIC(fit), "dropout weights")
+  # the post-fit pieces of gee_cluster_blocks() do not carry the weights:
+  # refused as such, not as a fit without its data rows
+  for (f in list(function(m) hatvalues(m), function(m) cooks.distance(m),
+                 function(m) simulate(m)))
+    expect_error(f(fit), "is not available for a gee fit with dropout weights")
+  if (requireNamespace("sandwich", quietly = TRUE))
+    expect_error(sandwich::estfun(fit), "estfun\\(\\) is not available for a gee fit with dropout weights")
   # rows in any order: the visits are ordered by 'waves'
   fw <- gee(y ~ time + x, data = d, id = id, family = binomial("probit"), corstr = "AR-M",
             waves = time, dropout = ~ ylag + x, dropout.level = "clusters")
