@@ -22,6 +22,9 @@ gee_row_positions <- function(object) {
 # The blocks of every cluster with positive weight. `what` names the
 # function asking, for the refusal of a fit without its data.
 gee_cluster_blocks <- function(object, what) {
+  # Fits of the pattern engine (dropout weights, the M-dependent and AR-M
+  # structures) keep their own pieces, not these (fit-gee-patterns.R).
+  stop_if_pattern_fit(object, what)
   d <- object$engine$data
   X <- d$X
   if (is.null(X) || nrow(X) != length(d$y) || !length(d$y))

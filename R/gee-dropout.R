@@ -18,31 +18,30 @@
 
 dropout_levels <- c("observations", "clusters")
 
-# The model frame of `f` over the rows of data / subset, nothing dropped.
+# The model frame of `f` over the rows of data / subset, nothing dropped:
+# the shared model-frame call (model-data.R) with na.pass, so a missed
+# visit stays a row and a variable not in 'data' is named as for any fit.
 dropout_frame <- function(mc, f, env, extras = character(0)) {
-  a <- as.list(mc)[c(1L, match(c("data", "subset", extras), names(mc), 0L))]
-  a[[1L]] <- quote(stats::model.frame)
-  a$formula <- f
-  a$na.action <- quote(stats::na.pass)
-  a$drop.unused.levels <- TRUE
-  eval(as.call(a), env)
+  mc$na.action <- quote(stats::na.pass)
+  drop_unused_levels(model_frame_call(mc, f, env, extras, list(f)))
 }
 
-# The response of a dropout fit as numbers, NA at missed visits.
+# The response of a dropout fit as numbers, NA at missed visits. The
+# observed values are read and checked as every fit's response is
+# (model_response(): a two-level factor for binomial, the family's
+# support), so a dropout fit accepts exactly what gee() without dropout
+# accepts.
 dropout_response <- function(mf, family) {
   y <- stats::model.response(mf, "any")
   if (is.matrix(y))
     stop("with 'dropout' the response must be one column (a missed visit is NA); ",
          "give a binomial response as 0/1 or as a proportion with 'weights'", call. = FALSE)
-  if (is.logical(y)) y <- as.numeric(y)
-  if (is.factor(y)) {
-    if (family$family != "binomial")
-      stop(sprintf("the response is a factor: family %s needs numbers", family$family),
-           call. = FALSE)
-    y <- ifelse(is.na(y), NA_real_, as.numeric(y != levels(y)[1L]))
-  }
-  if (!is.numeric(y)) stop("the response must be numeric", call. = FALSE)
-  as.numeric(y)
+  obs <- !is.na(y)
+  mo <- mf[obs, , drop = FALSE]
+  attr(mo, "terms") <- attr(mf, "terms")
+  out <- rep(NA_real_, length(y))
+  out[obs] <- model_response(mo, family)$y
+  out
 }
 
 gee_dropout <- function(mc, formula, dropout, level, family, corstr, std.err, scale.fix,
@@ -65,6 +64,13 @@ gee_dropout <- function(mc, formula, dropout, level, family, corstr, std.err, sc
   mz <- dropout_frame(mc, dropout, env)
   if (nrow(mf) == 0L) stop("'data' has no rows after 'subset'", call. = FALSE)
   n <- nrow(mf)
+  # The weights first: the response is read as every fit reads it, with its
+  # weights (model_response()), whose own check is the looser one.
+  w <- mf[["(weights)"]]
+  if (is.null(w)) w <- rep(1, n)
+  if (!is.numeric(w) || anyNA(w) || any(!is.finite(w)) || any(w <= 0))
+    stop("'weights' must be positive finite numbers (no NA) with 'dropout': a row of zero weight ",
+         "cannot be told from a missed visit", call. = FALSE)
   y <- dropout_response(mf, family)
   miss <- is.na(y)
   if (!any(miss))
@@ -78,11 +84,6 @@ gee_dropout <- function(mc, formula, dropout, level, family, corstr, std.err, sc
   if (!is.null(waves) && anyNA(waves))
     stop("'waves' contains missing values (give the planned visit of every row, also of missed visits)",
          call. = FALSE)
-  w <- mf[["(weights)"]]
-  if (is.null(w)) w <- rep(1, n)
-  if (!is.numeric(w) || anyNA(w) || any(!is.finite(w)) || any(w <= 0))
-    stop("'weights' must be positive finite numbers (no NA) with 'dropout': a row of zero weight ",
-         "cannot be told from a missed visit", call. = FALSE)
   off <- stats::model.offset(mf)
   off <- if (is.null(off)) rep(0, n) else as.numeric(off)
   if (!is.null(mf[["(offset)"]])) off <- off + as.numeric(mf[["(offset)"]])

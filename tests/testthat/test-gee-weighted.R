@@ -156,6 +156,13 @@ test_that("dropout fits: methods, print and the variance for known weights", {
   expect_true(all(eigen(dv, symmetric = TRUE, only.values = TRUE)$values > -1e-12))
   expect_error(vcov(fit, type = "md"), "not available for this fit")
   expect_error(QIC(fit), "dropout weights")
+  # the post-fit pieces of gee_cluster_blocks() do not carry the weights:
+  # refused as such, not as a fit without its data rows
+  for (f in list(function(m) hatvalues(m), function(m) cooks.distance(m),
+                 function(m) simulate(m)))
+    expect_error(f(fit), "is not available for a gee fit with dropout weights")
+  if (requireNamespace("sandwich", quietly = TRUE))
+    expect_error(sandwich::estfun(fit), "estfun\\(\\) is not available for a gee fit with dropout weights")
   # rows in any order: the visits are ordered by 'waves'
   fw <- gee(y ~ time + x, data = d, id = id, family = binomial("probit"), corstr = "AR-M",
             waves = time, dropout = ~ ylag + x, dropout.level = "clusters")
@@ -209,4 +216,17 @@ test_that("bad input to dropout fits is refused by name", {
                "missed visit have missing covariates")
   expect_error(gee(y ~ time, data = d, id = id, family = cumulative(), dropout = ~ ylag),
                "not available for the ordinal GEE")
+  # the observed responses are checked as in every fit: no silent recoding
+  # of a three-level factor, no Poisson fit of a fraction
+  d3 <- d
+  d3$y <- factor(ifelse(is.na(d$y), NA, rep(c("a", "b", "c"), 40)))
+  expect_error(gee(y ~ time, data = d3, id = id, family = binomial, dropout = ~ ylag),
+               "a factor response for binomial must have two levels; it has 3")
+  dp <- d
+  dp$y <- ifelse(is.na(d$y), NA, 1)
+  dp$y[1] <- 0.5
+  expect_error(gee(y ~ time, data = dp, id = id, family = poisson, dropout = ~ ylag),
+               "poisson response must be a non-negative whole number; found 0.5")
+  expect_error(gee(y ~ time, data = d, id = id, dropout = ~ ylag + nosuch),
+               "variable 'nosuch' used in the model is not in 'data'")
 })

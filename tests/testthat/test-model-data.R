@@ -1,8 +1,8 @@
-# integer64 columns: grouping factors and GEE ids beyond 2^53 define the
-# groups of their values on every route; integer64 covariates refused with
-# the conversion to use; shard files mixing integer64 and numeric ids
-# refused.
-
+# The model-data stage (R/model-data.R) on columns of type integer64
+# (bit64, as data.table::fread() reads large ids): grouping factors and GEE
+# ids beyond 2^53 define the groups of their values on every route;
+# integer64 covariates are refused with the conversion to use; shard files
+# mixing integer64 and numeric ids are refused.
 
 test_that("an integer64 covariate is refused with the conversion to use, not read as its raw bits", {
   # model.matrix() reads an integer64 column's bits as doubles (4.9e-323
