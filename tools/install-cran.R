@@ -89,6 +89,21 @@ for (p in names(archive_pins)) {
 need <- cran[!vapply(cran, requireNamespace, logical(1), quietly = TRUE)]
 if (length(need)) install_closure(need, "not installed")
 
+# The project's own minimum versions (DESCRIPTION): an installed package
+# older than glmmgee asks for is upgraded from CRAN. RcppEigen >= 0.3.4
+# (Eigen 3.4, what a CRAN install of glmmgee builds against) is one: the
+# engine's last bits, and so the tests' tolerances at the edges of the
+# parameter space, are those of the Eigen it is compiled with.
+own <- read.dcf("DESCRIPTION", fields = c("Depends", "Imports", "LinkingTo", "Suggests"))
+own <- trimws(unlist(strsplit(paste(own[!is.na(own)], collapse = ","), ",")))
+own <- regmatches(own, regexec("^([A-Za-z0-9.]+)[[:space:]]*\\([[:space:]]*>=?[[:space:]]*([^)[:space:]]+)[[:space:]]*\\)", own))
+behind <- unlist(lapply(own, function(x) {
+  if (length(x) != 3L || x[2L] == "R") return(NULL)
+  v <- installed_version(x[2L])
+  if (!is.null(v) && v < package_version(x[3L])) x[2L]
+}))
+if (length(behind)) install_closure(behind, "older than DESCRIPTION requires")
+
 ip <- rownames(utils::installed.packages())
 deb_pkgs <- ip[match(debs, tolower(ip))]
 deb_pkgs <- deb_pkgs[!is.na(deb_pkgs)]
