@@ -31,6 +31,9 @@
 #' (fitting on worker processes) and
 #' `vignette("gee-inference", package = "glmmgee")` (small-sample variances,
 #' influence diagnostics and the choice of a working correlation for GEE).
+#' For maintainers, `vignette("hacking", package = "glmmgee")` (the stages of
+#' a fit and the files behind them; how to add a family, a covariance
+#' structure or an engine).
 #'
 #' @keywords internal
 #' @useDynLib glmmgee, .registration = TRUE
