@@ -110,7 +110,10 @@ wald_terms <- function(object) {
     j <- which(asg == k)
     if (!length(j)) return(c(NA, NA, NA))
     b <- beta[j]
-    stat <- tryCatch(drop(crossprod(b, solve(V[j, j, drop = FALSE], b))),
+    # By name where vcov() holds more than the fixed effects (an ordinal
+    # fit's thresholds come first).
+    jv <- if (!is.null(names(b)) && all(names(b) %in% rownames(V))) names(b) else j
+    stat <- tryCatch(drop(crossprod(b, solve(V[jv, jv, drop = FALSE], b))),
                      error = function(e) NA_real_)
     c(length(j), stat, stats::pchisq(stat, length(j), lower.tail = FALSE))
   })

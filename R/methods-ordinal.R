@@ -550,13 +550,14 @@ ordinal_simulate <- function(object, nsim, eta_fun) {
 }
 
 # Likelihood-ratio tests between nested cumulative link mixed models fitted
-# to the same observations with the same approximation.
+# to the same observations with the same approximation; with one fit, Wald
+# tests of its covariates' terms (as anova() of other GLMM fits), not of
+# the thresholds.
 #' @export
 anova.glmmgee_glmm_ordinal <- function(object, ...) {
   check_dots_fits(..., .method = "anova.glmmgee_glmm_ordinal")
   fits <- c(list(object), list(...))
-  if (length(fits) < 2L)
-    stop("anova() of a cumulative link mixed model compares two or more nested fits", call. = FALSE)
+  if (length(fits) < 2L) return(wald_terms(object))
   if (!all(vapply(fits, inherits, TRUE, "glmmgee_glmm_ordinal")))
     stop("anova(): every model must be a cumulative link mixed model from glmm()", call. = FALSE)
   if (length(unique(vapply(fits, function(f) f$nobs, 1L))) > 1L ||

@@ -347,7 +347,7 @@ print.glmmgee_spec <- function(x, ...) {
   for (p in list(list("conditional", x$formula), if (x$has_zi) list("zero", x$ziformula),
                  if (x$has_disp) list("dispersion", x$dispformula))) {
     if (is.null(p)) next
-    cat(sprintf("  %-11s%s\n", paste0(p[[1L]], ":"), paste(deparse(p[[2L]], 500L), collapse = " ")))
+    cat(sprintf("  %-12s %s\n", paste0(p[[1L]], ":"), paste(deparse(p[[2L]], 500L), collapse = " ")))
     bars <- if (p[[1L]] == "conditional" && x$structured) covstruct_split(p[[2L]])
             else list(bars = find_bars(p[[2L]]), kinds = rep("us", length(find_bars(p[[2L]]))))
     for (k in seq_along(bars$bars)) {

@@ -42,7 +42,7 @@ fit_numbers <- function(fit) {
   list(class = class(fit),
        coef = num(function() coef(fit)),
        vcov = num(function() as.matrix(vcov(fit))),
-       logLik = num(function() if (inherits(fit, "glmmgee_gee")) NA_real else as.numeric(logLik(fit))),
+       logLik = num(function() if (inherits(fit, "glmmgee_gee")) NA_real_ else as.numeric(logLik(fit))),
        varcorr = num(function() if (inherits(fit, "glmmgee_gee")) NULL else
          varcorr_numbers(glmmgee::VarCorr(fit))),
        ranef = num(function() if (inherits(fit, "glmmgee_gee")) NULL else

@@ -93,6 +93,25 @@ test_that("ordinal GLMM fits inherit glmmgee_glmm; predict(type = \"response\") 
                tolerance = 1e-4)
 })
 
+test_that("anova() of one ordinal fit gives Wald tests of the covariates' terms, not of the thresholds", {
+  skip_if_not_installed("ordinal")
+  data(wine, package = "ordinal", envir = environment())
+  fits <- wine_ordinal_fits(wine)
+  ref <- ordinal::clmm(rating ~ temp + contact + (1 | judge), data = wine, nAGQ = 1)
+  z <- coef(summary(ref))[c("tempwarm", "contactyes"), "z value"]
+  for (nm in names(fits)) {
+    tab <- anova(fits[[nm]])
+    expect_identical(rownames(tab), c("temp", "contact"), label = nm)
+    expect_identical(tab$Df, c(1, 1), label = nm)
+    b <- fixef(fits[[nm]])
+    expect_equal(tab$Chisq, unname(b^2 / diag(vcov(fits[[nm]]))[names(b)]), label = nm)
+  }
+  # One factor: clmm's Wald z squared.
+  expect_equal(anova(fits$one)$Chisq, unname(z^2), tolerance = 1e-3)
+  if (requireNamespace("car", quietly = TRUE))
+    expect_equal(anova(fits$one)$Chisq, car::Anova(fits$one)$Chisq, tolerance = 1e-8)
+})
+
 test_that("glmmgee_glmm methods that have no meaning for an ordinal fit stop saying so", {
   skip_if_not_installed("ordinal")
   data(wine, package = "ordinal", envir = environment())
