@@ -47,10 +47,17 @@ if (level %in% c("smoke", "0")) {
   if (length(missing)) stop("smoke test files not found: ", paste(missing, collapse = ", "))
   filter <- paste0("^(", paste(smoke_files, collapse = "|"), ")$")
 }
-res <- as.data.frame(testthat::test_dir("tests/testthat", package = "glmmgee",
-                                        load_package = "installed", filter = filter,
-                                        reporter = "summary", stop_on_failure = FALSE))
+out <- testthat::test_dir("tests/testthat", package = "glmmgee", load_package = "installed",
+                          filter = filter, reporter = "summary", stop_on_failure = FALSE)
+res <- as.data.frame(out)
 failed <- sum(res$failed) + sum(res$error)
+# Every failure in one line each (the summary reporter details only the
+# first ten), so that the end of a log names them all.
+lines <- unlist(lapply(out, function(t) lapply(t$results, function(e) {
+  if (!inherits(e, c("expectation_failure", "expectation_error"))) return(NULL)
+  sprintf("  %s: %s: %s", t$file, t$test, substr(gsub("[[:space:]]+", " ", conditionMessage(e)), 1L, 400L))
+})))
+if (length(lines)) cat("\nEvery failure:\n", paste0(lines, "\n"), sep = "")
 cat(sprintf("\n%d passed, %d failed, %d skipped\n",
             sum(res$passed), failed, sum(res$skipped)))
 quit(status = if (failed > 0 || nrow(res) == 0) 1 else 0)
