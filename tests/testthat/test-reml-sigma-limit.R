@@ -294,3 +294,31 @@ test_that("a REML fit at sigma's zero limit that has not converged still warns",
   expect_true(any(grepl("^the optimizer did not converge|^doubtful convergence",
                         r$value$optinfo$warnings)))
 })
+
+test_that("y ~ x at sigma's zero limit, the data changed in their last digits: still at least glmmTMB's value", {
+  skip_if_not_installed("glmmTMB")
+  d0 <- remlzero36_data()
+  fo <- y ~ x + cs(0 + time | id) + (1 | site)
+  X <- model.matrix(y ~ x, d0)
+  tm <- suppressWarnings(glmmTMB::glmmTMB(fo, d0, REML = TRUE))
+  dt <- remlzero36_dense_at(glmmTMB::VarCorr(tm)$cond, glmmTMB::sigma(tm), d0, X)
+  # y times 1 + 1e-13 noise, and the rows shuffled: the search ended
+  # anywhere from sigma 3e-5 to 1.3e-4 with the site SD 1e-4 short of its
+  # zero boundary, 1.7e-8 to 2e-7 below glmmTMB's value. (A fourth such
+  # draw of noise, not used here, sends the search to sigma = 1e-7, where
+  # the criterion has lost its digits and ends 2e-8 below.)
+  set.seed(1)
+  draws <- c(lapply(1:4, function(i) transform(d0, y = y * (1 + rnorm(nrow(d0), sd = 1e-13)))),
+             lapply(1:3, function(i) d0[sample(nrow(d0)), ]))
+  for (i in c(1:3, 7)) {
+    d <- draws[[i]]
+    f <- suppressWarnings(glmm(fo, d, REML = TRUE))
+    ll <- as.numeric(logLik(f))
+    expect_gt(ll, dt$loglik - 1e-8, label = sprintf("draw %d: our log-likelihood", i))
+    dn <- remlzero36_dense_at(VarCorr(f), f$sigma, d, model.matrix(y ~ x, d))
+    expect_lt(abs(ll - dn$loglik), 1e-8, label = sprintf("draw %d: |ours - dense at ours|", i))
+    expect_lt(attr(VarCorr(f)$site, "stddev")[[1L]], 1e-6 * stats::sd(d$y),
+              label = sprintf("draw %d: site SD", i))
+    expect_true(isTRUE(f$optinfo$boundary_check$zero_sds$kept), label = sprintf("draw %d", i))
+  }
+})
