@@ -134,68 +134,30 @@ gee_dropout <- function(mc, formula, dropout, level, family, corstr, std.err, sc
   if (any(lam[risk] < 1e-8 | lam[risk] > 1 - 1e-8))
     stop("'dropout': the fitted probabilities of remaining in the study reach 0 or 1 (separation in the dropout model), so the inverse-probability weights are not finite; simplify the dropout model",
          call. = FALSE)
-  # log of pi_ij = prod_{k <= j} lambda_ik, within cluster in visit order
-  ll <- ifelse(risk, log(lam), 0)
-  cs <- cumsum(ll[ord])
-  ends <- cumsum(nrow_i)
-  base <- rep(c(0, cs[ends[-K]]), nrow_i)
-  logpi <- numeric(n)
-  logpi[ord] <- cs - base
-  if (level == "observations") {
-    ipw <- ifelse(miss, 0, exp(-logpi))
-    badx <- miss & rowSums(is.na(X)) > 0
-    if (any(badx))
-      stop(sprintf("dropout.level = \"observations\" uses the covariates of the missed visits too (they enter the working covariance), but %d missed visit%s have missing covariates; give them, or use dropout.level = \"clusters\"",
-                   sum(badx), if (sum(badx) > 1L) "s" else ""), call. = FALSE)
-    rows <- seq_len(n)
-    wfit <- w
-    yfit <- ifelse(miss, 0, y)
-  } else {
-    last <- which(!miss & rank == s_i[cl$index])
-    drop_row <- which(miss & rank == s_i[cl$index] + 1L)
-    lw <- numeric(K)
-    lw[cl$index[last]] <- logpi[last]
-    lw[cl$index[drop_row]] <- lw[cl$index[drop_row]] + log1p(-lam[drop_row])
-    cw <- exp(-lw)
-    rows <- which(!miss)
-    ipw <- ifelse(miss, 0, cw[cl$index])
-    wfit <- w * ipw
-    yfit <- y
-  }
+  dw <- dropout_weights(level, lam, risk, miss, rank, s_i, cl$index, ord, nrow_i, X, w, y)
+  ipw <- dw$ipw
+  rows <- dw$rows
   if (any(!is.finite(ipw)))
     stop("'dropout': the inverse-probability weights are not finite; simplify the dropout model",
          call. = FALSE)
   Xf <- X[rows, , drop = FALSE]
   if (anyNA(Xf))
     stop("the model's covariates are missing at observed visits", call. = FALSE)
-  fit <- gee_fit(Xf, yfit[rows], id[rows], family = family, corstr = corstr,
+  fit <- gee_fit(Xf, dw$yfit[rows], id[rows], family = family, corstr = corstr,
                  waves = if (is.null(waves)) rank[rows] else as.numeric(waves)[rows],
-                 weights = wfit[rows], offset = off[rows], std.err = std.err,
+                 weights = dw$wfit[rows], offset = off[rows], std.err = std.err,
                  scale.fix = scale.fix, scale.value = scale.value, R = R, Mv = Mv,
                  control = control,
                  ipw = if (level == "observations") ipw[rows] else rep(1, length(rows)))
-  # The sandwich with the estimated weights (Robins, Rotnitzky and Zhao,
-  # 1995): cluster contributions U_i - A B^-1 S_i, S_i the dropout model's
-  # score of cluster i, A = sum U_i S_i', B = sum S_i S_i'.
-  pat <- fit$pattern
-  Sk <- rowsum(Zk[risk, , drop = FALSE] * (as.numeric(!miss[risk]) - lam[risk]),
-               cl$index[risk], reorder = TRUE)
-  S <- matrix(0, K, ncol(Zk), dimnames = list(NULL, colnames(Zk)))
-  S[as.integer(rownames(Sk)), ] <- Sk
-  S <- S[pat$cluster, , drop = FALSE]
-  A <- crossprod(pat$U, S)
-  B <- crossprod(S)
-  E <- pat$U - S %*% solve(B, t(A))
-  V <- pat$Hinv %*% crossprod(E) %*% pat$Hinv
-  V <- (V + t(V)) / 2
+  rv <- dropout_robust_vcov(fit$pattern, Zk, risk, miss, lam, cl$index, K)
+  V <- rv$V
   dimnames(V) <- dimnames(fit$vcov$san.se)
-  vz <- tryCatch(solve(crossprod(Zk[risk, , drop = FALSE] * sqrt(lam[risk] * (1 - lam[risk])))),
-                 error = function(e) matrix(NA_real_, length(gamma), length(gamma)))
+  vz <- rv$vcov_gamma
   dimnames(vz) <- list(names(gamma), names(gamma))
   fit$dropout <- list(
     formula = dropout, level = level, coefficients = gamma, vcov = vz,
-    weights = ipw, prob = exp(logpi), missed = sum(miss),
-    dropouts = sum(s_i < nrow_i), S = S, A = A, B = B,
+    weights = ipw, prob = exp(dw$logpi), missed = sum(miss),
+    dropouts = sum(s_i < nrow_i), S = rv$S, A = rv$A, B = rv$B,
     vcov_known_weights = fit$vcov$san.se)
   fit$vcov$san.se <- V
   if (length(dwarn)) {
@@ -218,4 +180,61 @@ gee_dropout <- function(mc, formula, dropout, level, family, corstr, std.err, sc
   fit$contrasts <- attr(X, "contrasts")
   fit$formula <- formula
   fit
+}
+
+# The inverse-probability weights of a dropout fit: pi_ij, the probability
+# of being observed at visit j, is the product of the dropout model's
+# lambda_ik over the visits k <= j of the cluster (in visit order, `ord`).
+# "observations": each observed visit weighted by 1 / pi_ij, and the missed
+# visits kept with weight 0 (their covariates enter the working
+# covariance); "clusters": every visit of a cluster weighted by 1 / the
+# probability of its observed pattern (its last observed visit's pi, times
+# 1 - lambda of the visit it dropped out at). Returns the weights `ipw`,
+# the rows fitted, the fit's weights and response, and log(pi).
+dropout_weights <- function(level, lam, risk, miss, rank, s_i, index, ord, nrow_i, X, w, y) {
+  n <- length(lam)
+  K <- length(nrow_i)
+  ll <- ifelse(risk, log(lam), 0)
+  cs <- cumsum(ll[ord])
+  ends <- cumsum(nrow_i)
+  base <- rep(c(0, cs[ends[-K]]), nrow_i)
+  logpi <- numeric(n)
+  logpi[ord] <- cs - base
+  if (level == "observations") {
+    ipw <- ifelse(miss, 0, exp(-logpi))
+    badx <- miss & rowSums(is.na(X)) > 0
+    if (any(badx))
+      stop(sprintf("dropout.level = \"observations\" uses the covariates of the missed visits too (they enter the working covariance), but %d missed visit%s have missing covariates; give them, or use dropout.level = \"clusters\"",
+                   sum(badx), if (sum(badx) > 1L) "s" else ""), call. = FALSE)
+    return(list(ipw = ipw, rows = seq_len(n), wfit = w, yfit = ifelse(miss, 0, y), logpi = logpi))
+  }
+  last <- which(!miss & rank == s_i[index])
+  drop_row <- which(miss & rank == s_i[index] + 1L)
+  lw <- numeric(K)
+  lw[index[last]] <- logpi[last]
+  lw[index[drop_row]] <- lw[index[drop_row]] + log1p(-lam[drop_row])
+  cw <- exp(-lw)
+  ipw <- ifelse(miss, 0, cw[index])
+  list(ipw = ipw, rows = which(!miss), wfit = w * ipw, yfit = y, logpi = logpi)
+}
+
+# The sandwich with the estimated weights (Robins, Rotnitzky and Zhao,
+# 1995): cluster contributions U_i - A B^-1 S_i, S_i the dropout model's
+# score of cluster i, A = sum U_i S_i', B = sum S_i S_i'; `pat` the pattern
+# engine's per-cluster scores U and inverse information Hinv. Also the
+# dropout model's own covariance (`vcov_gamma`).
+dropout_robust_vcov <- function(pat, Zk, risk, miss, lam, index, K) {
+  Sk <- rowsum(Zk[risk, , drop = FALSE] * (as.numeric(!miss[risk]) - lam[risk]),
+               index[risk], reorder = TRUE)
+  S <- matrix(0, K, ncol(Zk), dimnames = list(NULL, colnames(Zk)))
+  S[as.integer(rownames(Sk)), ] <- Sk
+  S <- S[pat$cluster, , drop = FALSE]
+  A <- crossprod(pat$U, S)
+  B <- crossprod(S)
+  E <- pat$U - S %*% solve(B, t(A))
+  V <- pat$Hinv %*% crossprod(E) %*% pat$Hinv
+  V <- (V + t(V)) / 2
+  vz <- tryCatch(solve(crossprod(Zk[risk, , drop = FALSE] * sqrt(lam[risk] * (1 - lam[risk])))),
+                 error = function(e) matrix(NA_real_, ncol(Zk), ncol(Zk)))
+  list(V = V, S = S, A = A, B = B, vcov_gamma = vz)
 }
