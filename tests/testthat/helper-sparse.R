@@ -43,12 +43,5 @@ sim_hospital_wards <- function() {
   })
 }
 
-# Our logLik at the optimum must match lme4's to optimizer tolerance, or be
-# higher (a better optimum of the same function).
-expect_loglik_at_least <- function(ours, theirs, tol = 1e-4) {
-  d <- as.numeric(ours) - as.numeric(theirs)
-  expect_gt(d, -tol)
-}
-
 # The bars of formula f as sparse_re_terms() hands them on.
 frame_bars_of <- function(f, mf) glmmgee:::frame_bars(reformulas::findbars(f), mf)

@@ -72,7 +72,12 @@ test_that("a one-factor Laplace slope block at a correlation of 1 is profiled to
   cl <- suppressWarnings(suppressMessages(confint(m, parm = "theta_", method = "profile",
                                                   oldNames = FALSE)))
   # lme4's fit ends 2e-4 below in log-likelihood, its profile with it
-  expect_equal(unname(ci[1, ]), unname(cl["sd_x|g", ]), tolerance = 2e-5)
+  # (where lme4's profile gives the interval: with some builds of the C
+  # library's mathematical functions it returns NA for this block)
+  if (all(is.finite(cl["sd_x|g", ])))
+    expect_equal(unname(ci[1, ]), unname(cl["sd_x|g", ]), tolerance = 2e-5)
+  else
+    expect_true(all(is.finite(ci[1, ])))
 })
 
 test_that("zero-inflated quadrature profiles with random effects in both parts do not depend on x's units", {
