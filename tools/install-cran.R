@@ -45,17 +45,24 @@ too_old <- function(pkgs) {
   # and RcppEigen for DHARMa).
   cand <- intersect(unique(c(pkgs, unlist(deps))), rownames(db))
   cand <- cand[cand %in% pkgs | vapply(cand, function(p) is.null(installed_version(p)), NA)]
-  out <- character()
-  for (p in cand) {
-    f <- db[p, c("Depends", "Imports", "LinkingTo")]
-    reqs <- trimws(unlist(strsplit(paste(f[!is.na(f)], collapse = ","), ",")))
-    m <- regmatches(reqs, regexec("^([A-Za-z0-9.]+)[[:space:]]*\\([[:space:]]*>=?[[:space:]]*([^)[:space:]]+)[[:space:]]*\\)", reqs))
-    for (x in m) if (length(x) == 3L && x[2L] %in% rownames(db)) {
-      v <- installed_version(x[2L])
-      if (!is.null(v) && v < package_version(x[3L])) out <- c(out, x[2L])
-    }
-  }
+  out <- unlist(lapply(cand, function(p) {
+    r <- unmet(db[p, c("Depends", "Imports", "LinkingTo")])
+    r[r %in% rownames(db)]
+  }))
   setdiff(unique(out), pkgs)
+}
+
+# The packages named with a minimum version ("pkg (>= v)") in dependency
+# fields `f` (a character vector, NA for an empty field) whose installed
+# version is below it; R itself and packages not installed are left out.
+unmet <- function(f) {
+  reqs <- trimws(unlist(strsplit(paste(f[!is.na(f)], collapse = ","), ",")))
+  m <- regmatches(reqs, regexec("^([A-Za-z0-9.]+)[[:space:]]*\\([[:space:]]*>=?[[:space:]]*([^)[:space:]]+)[[:space:]]*\\)", reqs))
+  unlist(lapply(m, function(x) {
+    if (length(x) != 3L || x[2L] == "R") return(NULL)
+    v <- installed_version(x[2L])
+    if (!is.null(v) && v < package_version(x[3L])) x[2L]
+  }))
 }
 
 # Installs `pkgs` with every dependency whose installed version is too old.
@@ -90,18 +97,10 @@ need <- cran[!vapply(cran, requireNamespace, logical(1), quietly = TRUE)]
 if (length(need)) install_closure(need, "not installed")
 
 # The project's own minimum versions (DESCRIPTION): an installed package
-# older than glmmgee asks for is upgraded from CRAN. RcppEigen >= 0.3.4
-# (Eigen 3.4, what a CRAN install of glmmgee builds against) is one: the
-# engine's last bits, and so the tests' tolerances at the edges of the
-# parameter space, are those of the Eigen it is compiled with.
-own <- read.dcf("DESCRIPTION", fields = c("Depends", "Imports", "LinkingTo", "Suggests"))
-own <- trimws(unlist(strsplit(paste(own[!is.na(own)], collapse = ","), ",")))
-own <- regmatches(own, regexec("^([A-Za-z0-9.]+)[[:space:]]*\\([[:space:]]*>=?[[:space:]]*([^)[:space:]]+)[[:space:]]*\\)", own))
-behind <- unlist(lapply(own, function(x) {
-  if (length(x) != 3L || x[2L] == "R") return(NULL)
-  v <- installed_version(x[2L])
-  if (!is.null(v) && v < package_version(x[3L])) x[2L]
-}))
+# older than glmmgee asks for is upgraded from CRAN. RcppEigen >= 0.3.4 is
+# one: the Eigen a CRAN install of glmmgee builds against, so that a
+# Debian machine compiles the engine against the same Eigen as CRAN users.
+behind <- unmet(read.dcf("DESCRIPTION", fields = c("Depends", "Imports", "LinkingTo", "Suggests")))
 if (length(behind)) install_closure(behind, "older than DESCRIPTION requires")
 
 ip <- rownames(utils::installed.packages())
