@@ -28,6 +28,18 @@ struct AtforkRegistration {
   AtforkRegistration() { pthread_atfork(nullptr, nullptr, on_fork_child); }
 } atfork_registration;
 
+// Eigen blocks its dense matrix products by the cache sizes it reads from
+// the CPU, and the blocks decide the order in which a product's terms are
+// added: the last digits of products, and through them of fits, depended on
+// the machine (a different L1 size moved a far-off slope's SD at a
+// correlation of -1 by 1e-5). Fixed sizes make the numbers the same on every
+// machine; these (32 KiB L1, 512 KiB L2, 256 MiB L3) are what Eigen reads on
+// a current server CPU, and only the blocking, not the results' accuracy,
+// depends on them.
+struct FixedEigenBlocking {
+  FixedEigenBlocking() { Eigen::setCpuCacheSizes(32L << 10, 512L << 10, 256L << 20); }
+} fixed_eigen_blocking;
+
 void check_interrupt_fn(void*) { R_CheckUserInterrupt(); }
 
 }  // namespace
