@@ -379,6 +379,7 @@ new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnam
     nobs = res$clusters$nactive, nclusters = K, cluster.sizes = sizes,
     max.wave = T,
     iter = res$iter, converged = res$converged, delta = res$delta, score = res$score,
+    halved = res$halved %||% 0L,
     warnings = warns,
     quasi = v$quasi, info.indep = v$HI, trace.indep = v$HI_trace, control = control,
     engine = list(data = data, spec = spec)),

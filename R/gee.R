@@ -303,7 +303,10 @@
 #'   `coefficients`, `alpha`, `scale`, `working.correlation`, `vcov` (the
 #'   variance matrices computed), `iter`, `converged`, `delta` (the last relative change), `score` (the
 #'   largest estimating-function component at the start of the last iteration;
-#'   reported with a non-convergence warning), `warnings`, the data
+#'   reported with a non-convergence warning), `halved` (the number of
+#'   iterations whose scoring step left the family's range, e.g. a fitted
+#'   probability above 1 under `binomial("log")`, and was halved),
+#'   `warnings`, the data
 #'   used, and the engine inputs that later variance requests reuse. Methods:
 #'   `print`, `summary`, `coef`, `vcov`, `confint`, `nobs`, `fitted`,
 #'   `residuals`, `predict`, `anova`, `formula`, `family`, `model.matrix`,
@@ -474,12 +477,21 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
       stop(e)
     })
   fit$separation <- sep
-  if (is_binomial_log(family) &&
-      !is.null(bm <- binlog_boundary_message(drop(X %*% fit$coefficients) + off, resp$weights))) {
-    # Stopped on the boundary without a root: say why it did not converge.
-    if (!isTRUE(fit$converged)) bm <- binlog_gee_no_root_message(bm)
-    warning(bm, call. = FALSE)
-    fit$warnings <- c(fit$warnings, bm)
+  if (is_binomial_log(family)) {
+    bm <- binlog_boundary_message(drop(X %*% fit$coefficients) + off, resp$weights)
+    # Not converged while full scoring steps kept leaving exp(eta) <= 1: the
+    # root lies outside, whether the last iterate is on the boundary or
+    # (oscillating) just inside it. Say why it did not converge.
+    halved <- fit$halved %||% 0L
+    if (!isTRUE(fit$converged) && (!is.null(bm) || halved > 0L))
+      bm <- binlog_gee_no_root_message(paste(c(
+        bm, if (halved > 0L)
+          sprintf("%d of the %d scoring steps would have taken fitted probabilities above 1 and were shortened",
+                  halved, fit$iter)), collapse = "; "))
+    if (!is.null(bm)) {
+      warning(bm, call. = FALSE)
+      fit$warnings <- c(fit$warnings, bm)
+    }
   }
   if (isTRUE(sep$separated)) {
     warning(sep$message, call. = FALSE)

@@ -350,7 +350,7 @@ Rcpp::List cpp_gee_fit(Rcpp::List data, Rcpp::List spec) {
       Rcpp::Named("alpha") = Rcpp::wrap(fit.par.alpha), Rcpp::Named("phi") = fit.par.phi,
       Rcpp::Named("iter") = fit.iter, Rcpp::Named("converged") = fit.converged,
       Rcpp::Named("delta") = fit.delta, Rcpp::Named("score") = fit.score,
-      Rcpp::Named("error") = fit.error);
+      Rcpp::Named("halved") = fit.halved, Rcpp::Named("error") = fit.error);
   if (!fit.error.empty()) return out;
   out["variance"] = gee_variance_list(eng.variance(fit.par, Rcpp::as<int>(spec["vflags"]), ctl));
   // No linear predictors or fitted means: cpp_gee_fitted() gives them when

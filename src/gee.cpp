@@ -625,6 +625,7 @@ GeeFitResult GeeEngine::fit(const GeeParams& start, const GeeControl& ctl, int s
       if (!ok) break;
       res.error.clear();
       halved = true;
+      ++res.halved;
     }
     update_assoc(mom, next);
     double delta = 0.0;

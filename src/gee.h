@@ -78,6 +78,7 @@ struct GeeFitResult {
   bool converged = false;
   double delta = 0.0;  // last relative change
   double score = 0.0;  // largest |estimating function| at the last iteration's start
+  int halved = 0;      // iterations whose step left the family's range and was halved
   std::string error;   // non-empty: the fit could not continue
 };
 
