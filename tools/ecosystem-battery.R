@@ -215,9 +215,12 @@ battery_calls <- function() {
     cl("BSGE", "marginaleffects", "predictions re.form = NA", q(unlist(marginaleffects::predictions(
       fit, newdata = nd, re.form = NA)[c("estimate", "conf.low")]))),
     # A slope's standard error is a finite difference of a finite difference:
-    # the same step for both fits, so that the comparison is of the models.
+    # the same step for both fits, so that the comparison is of the models,
+    # and central differences in the coefficients (forward ones carry
+    # rounding noise of 1e-5 relative from the predictions' last digits).
     cl("GE", "marginaleffects", "avg_slopes", q(unlist(marginaleffects::avg_slopes(
-      fit, variables = if (focal == "trt") "lbase" else focal, eps = 1e-4)[c("estimate", "std.error")]))),
+      fit, variables = if (focal == "trt") "lbase" else focal, eps = 1e-4,
+      numderiv = list("fdcenter", eps = 1e-5))[c("estimate", "std.error")]))),
     cl("GE", "marginaleffects", "slopes", q(marginaleffects::slopes(
       fit, variables = if (focal == "trt") "lbase" else focal)$estimate), tol = 1e-3),
     cl("BGE", "marginaleffects", "hypotheses", q(marginaleffects::hypotheses(

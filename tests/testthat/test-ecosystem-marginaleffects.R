@@ -97,11 +97,16 @@ test_that("gee: predictions and comparisons equal geeglm's; vcov chooses the est
   b <- me_df(marginaleffects::avg_comparisons(m$peer, variables = "trt"))
   expect_equal(a$estimate, b$estimate, tolerance = 1e-6)
   expect_equal(a$std.error, b$std.error, tolerance = 1e-4)
-  # A slope's SE differentiates a finite-difference slope: one step for both.
-  s <- me_df(marginaleffects::avg_slopes(m$ours, variables = "lbase", eps = 1e-4))
-  sr <- me_df(marginaleffects::avg_slopes(m$peer, variables = "lbase", eps = 1e-4))
+  # A slope's SE differentiates a finite-difference slope: one step for both,
+  # and central differences in the coefficients. With marginaleffects'
+  # default forward differences (a step near 1e-8 over a slope's step of
+  # 1e-4) the SEs carry rounding noise of 1e-5 relative, from the last digits
+  # of the predictions, and two fits that agree to 1e-9 differed by 1.5e-4.
+  nd <- list("fdcenter", eps = 1e-5)
+  s <- me_df(marginaleffects::avg_slopes(m$ours, variables = "lbase", eps = 1e-4, numderiv = nd))
+  sr <- me_df(marginaleffects::avg_slopes(m$peer, variables = "lbase", eps = 1e-4, numderiv = nd))
   expect_equal(s$estimate, sr$estimate, tolerance = 1e-6)
-  expect_equal(s$std.error, sr$std.error, tolerance = 1e-4)
+  expect_equal(s$std.error, sr$std.error, tolerance = 1e-6)
   md <- me_df(marginaleffects::avg_comparisons(m$ours, variables = "trt", vcov = "md"))
   expect_equal(md$estimate, a$estimate)
   expect_false(isTRUE(all.equal(md$std.error, a$std.error)))
