@@ -231,10 +231,16 @@ test_that("a far-off slope at a correlation of -1 is the fit on x mapped, on its
       expect_identical(unname(f2$on_boundary), unname(f1$on_boundary))
       expect_far_slope_mapped(f2, f1, Tm, shift = if (reml) -log(abs(ac[1])) else 0,
                               tol_ll = 1e-10, tol_vcov = 1e-5)
+      # At a correlation of -1 the log-likelihood is flat along the far-off
+      # slope's SD: a relative change of 1.4e-5 in it moves the value by 2e-10
+      # (measured), so the optimum is located to about 1e-5 and the last
+      # digits of the arithmetic (Eigen's blocking of products by cache size)
+      # move it that much. The value is held to 1e-10 above; the parameters
+      # to 1e-4, a small fraction of their standard errors.
       expect_equal(unname(unclass(VarCorr(f2))$a[1:2, 1:2]),
-                   unname(Tm %*% unclass(VarCorr(f1))$a[1:2, 1:2] %*% t(Tm)), tolerance = 1e-5)
+                   unname(Tm %*% unclass(VarCorr(f1))$a[1:2, 1:2] %*% t(Tm)), tolerance = 1e-4)
       expect_equal(unname(as.matrix(ranef(f2)$a)), unname(as.matrix(ranef(f1)$a) %*% t(Tm)),
-                   tolerance = 1e-5)
+                   tolerance = 1e-4)
       expect_equal(unname(fitted(f2)), unname(fitted(f1)), tolerance = 1e-6)
       # Standard errors of the free entries: the intercept's sd at x = 0 and
       # sigma.
@@ -246,7 +252,7 @@ test_that("a far-off slope at a correlation of -1 is the fit on x mapped, on its
       # covariance.
       s <- sign(f2$theta[k[1L]]) * sign(drop(Tm %*% f1$theta[k[1:2]])[1L])
       expect_equal(unname(f2$theta[k[1:2]]), s * unname(drop(Tm %*% f1$theta[k[1:2]])),
-                   tolerance = 1e-5)
+                   tolerance = 1e-4)
       expect_equal(unname(f2$cov_theta[k[1:2], k[1:2]]),
                    unname(Tm %*% f1$cov_theta[k[1:2], k[1:2]] %*% t(Tm)), tolerance = 1e-4)
     }
