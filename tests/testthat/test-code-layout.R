@@ -57,7 +57,7 @@ test_that("the split files and functions stay within the layout limits", {
     "reparam-glmm.R", "fit-glmm.R", "fit-glmm-zi.R", "dispersion-limit.R",
     "covariance-estimates.R", "design-rank.R", "utils.R", "gee-ordinal.R",
     "methods-gee-ordinal.R", "fit-lmm-sparse-covstruct.R", "fit-sparse-zi-random.R",
-    "fit-nested.R"))
+    "fit-nested.R", "fit-lmm-sigma-limit.R"))
   expect_true(all(file.exists(files)))
   s <- tool$code_size(files = files)
   expect(nrow(s$long_files) == 0L,
