@@ -203,3 +203,21 @@ dispersion_limit_message <- function(family, theta) {
           family$family, dispersion_name(family), if (ld > 0) "Inf" else "0",
           dispersion_name(family), ld, lim)
 }
+
+# nlminb's verdict is about all directions, the divergent ones too: along a
+# dispersion at its limit (`dl`, a mask of the parameters) the likelihood is
+# a plateau, where nlminb may end in "false convergence" (its steps no
+# longer reduce the objective) although every identified direction has
+# converged (glmmTMB's test-disp.R nbinom1 model: same log-likelihood,
+# nlminb's verdict depending on the clusters' order). The remaining Newton
+# step without those directions (`nstep`) decides then: `opt` is returned
+# as converged, its message saying why, when it is within control$grad_tol.
+plateau_verdict <- function(opt, dl, nstep, control) {
+  if (opt$convergence == 0L || !any(dl) || !is.finite(nstep) || nstep > control$grad_tol)
+    return(opt)
+  opt$convergence <- 0L
+  opt$message <- paste0("nlminb stopped (", opt$message, ") on the plateau along the ",
+                        "dispersion's divergent direction; the Newton step in the identified ",
+                        "directions is within tolerance")
+  opt
+}

@@ -214,17 +214,7 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
                          Tx = rp$star_tx)
   nstep <- lc$nstep
   cov_theta <- lc$cov
-  # nlminb's verdict is about all directions, the divergent ones too: along
-  # a dispersion at its limit the likelihood is a plateau, where nlminb may
-  # end in "false convergence" (its steps no longer reduce the objective)
-  # although every identified direction has converged. The remaining Newton
-  # step without those directions decides then (glmmTMB's test-disp.R
-  # nbinom1 model: same log-likelihood, nlminb's verdict depending on the
-  # clusters' order).
-  if (run$opt$convergence != 0L && any(dl) && is.finite(nstep) && nstep <= control$grad_tol)
-    run$opt <- list(convergence = 0L, message = paste0(
-      "nlminb stopped (", run$opt$message, ") on the plateau along the dispersion's divergent ",
-      "direction; the Newton step in the identified directions is within tolerance"))
+  run$opt <- plateau_verdict(run$opt, dl, nstep, control)
   gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
   modes_failed <- if (summ$newton_failures > 0L)
     sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)

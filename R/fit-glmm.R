@@ -202,12 +202,13 @@ glmm_map_optimum <- function(eng, sv, rp, p, pat, disp, family, lower, control, 
   # The remaining Newton step, scaled by the information, on the
   # standardized scale (in the user's units it grows with them).
   nstep <- newton_decrement(final$gradient, fin$hess, star_boundary(theta_s) | dlim)
+  opt <- plateau_verdict(fin$opt, dlim, nstep, control)
   # The random effects' standard deviations on the optimizer's scale, where
   # a standard deviation of 15 means the same whatever the units of the
   # covariates.
   Ls <- matrix(0, max(pat$row), max(pat$row))
   Ls[cbind(pat$row, pat$col)] <- theta_s[p + seq_along(pat$row)]
-  list(theta_s = theta_s, theta = theta, opt = fin$opt, stages = fin$stages, final = final,
+  list(theta_s = theta_s, theta = theta, opt = opt, stages = fin$stages, final = final,
        on_boundary = on_boundary, grad = grad, hess = hess, gmax = gmax, gmax_star = gmax_star,
        dlim = dlim, cov_theta = cov_theta, nstep = nstep, sd_star = sqrt(rowSums(Ls^2)),
        family = family, sigma = sigma)
