@@ -303,22 +303,11 @@ ordinal_start <- function(y, w, J, family, p, start, ctr, scl) {
   c(thc[1L], log(diff(thc)), b * scl, log(s))
 }
 
-# Hessian of the log-likelihood by differences of the exact gradient of
-# `ev(x)` (a list with `gradient`), symmetrized: forward differences from g0,
-# the gradient at x, when it is given (one evaluation per parameter, step
-# 1e-5: relative error ~1e-5, far below the sampling error of a standard
-# error), central ones otherwise.
-ordinal_hessian <- function(ev, x, g0 = NULL) {
-  k <- length(x)
-  H <- matrix(0, k, k)
-  for (j in seq_len(k)) {
-    h <- (if (is.null(g0)) 1e-4 else 1e-5) * max(1, abs(x[j]))
-    e <- replace(numeric(k), j, h)
-    gp <- ev(x + e)$gradient
-    H[, j] <- if (is.null(g0)) (gp - ev(x - e)$gradient) / (2 * h) else (gp - g0) / h
-  }
-  (H + t(H)) / 2
-}
+# Hessian of the log-likelihood by forward differences of the exact
+# gradient of `ev(x)` from g0, the gradient at x (fd_hessian(); one
+# evaluation per parameter, step 1e-5 relative to max(1, |x|): relative error
+# ~1e-5, far below the sampling error of a standard error).
+ordinal_hessian <- function(ev, x, g0) fd_hessian(gradient_of(ev), x, g0 = g0, floor = 1)
 
 # The R-side search of the ordinal fits (the penalized one here, the
 # random-slope one in fit-ordinal-re.R) from cur = ev(par) with the
