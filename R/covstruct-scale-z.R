@@ -1,4 +1,4 @@
-# Structured random-effect terms (diag(), cs(), ar1(), homdiag()) in units
+# Structured random-effect terms (diag(), cs(), homcs(), ar1(), homdiag()) in units
 # far from 1 on the several-term routes (sparse Laplace and the profiled
 # LMM criterion).
 #
