@@ -51,6 +51,7 @@ anova.glmmgee_glmm <- function(object, ...) {
     stop("anova() compares glmm fits only; other arguments are not supported", call. = FALSE)
   if (!length(dots)) return(wald_terms(object))
   fits <- c(list(object), dots)
+  for (f in fits) require_capability(f, "anova_lrt", "anova()")
   exprs <- c(list(substitute(object)), as.list(substitute(list(...)))[-1L])
   nm <- c("", names(dots) %||% rep("", length(dots)))
   labels <- vapply(seq_along(fits), function(i) {

@@ -181,6 +181,8 @@ part_limits <- function(fit) {
     add(c("simulate_new_re", "simulate_newdata", "ranef_new", "bootstrap"),
         "fits with a known-covariance term ('covariance')")
   if (inherits(fit, "glmmgee_glmm_sharded")) add("bootstrap", "distributed fits (glmm_shards())")
+  if (isTRUE(.subset2(fit, "REML")))
+    add("cluster_loglik", "REML fits (the restricted likelihood does not split by cluster)")
   if (is_cumulative(.subset2(fit, "family")))
     add(c("marginal", "profile", "confint_profile", "bootstrap", "ranef_new", "simulate_newdata"),
         "cumulative link (ordinal) fits")

@@ -117,6 +117,7 @@ predict.glmmgee_glmm_ordinal_sparse <- function(object, newdata = NULL,
                                                   "response", "link"),
                                                 re.form = NA, nAGQ = 30L, se.fit = FALSE,
                                                 allow.new.levels = FALSE, ...) {
+  if (!is.null(newdata)) require_capability(object, "predict_newdata", "predict(newdata = )")
   check_dots(..., .method = "predict.glmmgee_glmm_ordinal_sparse")
   type <- ordinal_predict_type(type)
   check_flag(se.fit, "se.fit")

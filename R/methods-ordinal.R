@@ -329,6 +329,7 @@ predict.glmmgee_glmm_ordinal <- function(object, newdata = NULL,
                                                   "response", "link"),
                                          re.form = NA, nAGQ = 30L, se.fit = FALSE,
                                          allow.new.levels = FALSE, ...) {
+  if (!is.null(newdata)) require_capability(object, "predict_newdata", "predict(newdata = )")
   check_dots(..., .method = "predict.glmmgee_glmm_ordinal")
   type <- ordinal_predict_type(type)
   check_flag(se.fit, "se.fit")
@@ -560,6 +561,7 @@ anova.glmmgee_glmm_ordinal <- function(object, ...) {
   if (length(fits) < 2L) return(wald_terms(object))
   if (!all(vapply(fits, inherits, TRUE, "glmmgee_glmm_ordinal")))
     stop("anova(): every model must be a cumulative link mixed model from glmm()", call. = FALSE)
+  for (f in fits) require_capability(f, "anova_lrt", "anova()")
   if (length(unique(vapply(fits, function(f) f$nobs, 1L))) > 1L ||
       length(unique(vapply(fits, function(f) f$nAGQ, 1L))) > 1L)
     stop("anova(): the models must use the same observations and the same nAGQ", call. = FALSE)

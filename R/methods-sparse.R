@@ -85,6 +85,7 @@ model.matrix.glmmgee_glmm_sparse <- function(object, type = c("fixed", "random")
 predict.glmmgee_glmm_sparse <- function(object, newdata = NULL, type = c("link", "response"),
                                 re.form = NULL, allow.new.levels = FALSE,
                                 na.action = stats::na.pass, se.fit = FALSE, ...) {
+  if (!is.null(newdata)) require_capability(object, "predict_newdata", "predict(newdata = )")
   check_dots(..., .method = "predict.glmmgee_glmm_sparse", .allow = "new_clusters")
   type <- match.arg(type)
   check_flag(se.fit, "se.fit")

@@ -171,6 +171,7 @@ predict.glmmgee_glmm_zi <- function(object, newdata = NULL,
                                              "zlink", "disp"),
                                     re.form = NULL, allow.new.levels = FALSE, se.fit = FALSE,
                                     na.action = stats::na.pass, ...) {
+  if (!is.null(newdata)) require_capability(object, "predict_newdata", "predict(newdata = )")
   check_dots(..., .method = "predict.glmmgee_glmm_zi")
   type <- match.arg(type)
   check_flag(se.fit, "se.fit")

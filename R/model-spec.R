@@ -146,7 +146,7 @@ glmm_refusals <- list(
           "'penalized$pen_zi' penalizes the zero part's coefficients; it needs a 'ziformula'"),
   # Covariance structures and penalized fixed effects.
   refusal("ordinal_structure", quote(structured && cumulative),
-          "cumulative link models take no covariance-structure terms (ar1(), cs(), diag(), homdiag())"),
+          "cumulative link models take no covariance-structure terms (ar1(), cs(), homcs(), diag(), homdiag(), us())"),
   refusal("structure_workers", quote(structured_route && workers),
           "'control$workers': fits with covariance-structure terms or 'penalized' are not fitted on workers"),
   refusal("structure_covariance", quote(structured_route && !is.null(covariance)),
@@ -291,6 +291,13 @@ choose_engine <- function(s, mf) {
     ranef_dist = "agq_ranef_dist", lmm_sparse = "lmm_sparse", nested = "agq_nested",
     sparse = "laplace_sparse", lmm_reml = , lmm_ml = "lmm_one_factor", agq = "agq")
   check_refusals(s, "route")
+  # The registry has the last word on workers (the refusals above name the
+  # combinations; this holds whatever route a new combination takes).
+  eng <- engine_info(s$engine)
+  if (s$workers && !isTRUE(eng$capabilities[["workers"]]))
+    stop(sprintf("glmm_control(workers = ): the %s engine (%s) does not provide %s", eng$name,
+                 eng$fits, engine_capabilities[["workers"]]), call. = FALSE)
+  invisible(s)
 }
 
 # The model frame of the spec: the variables of every part.

@@ -72,6 +72,7 @@
 predict.glmmgee_glmm <- function(object, newdata = NULL, type = c("link", "response"),
                          re.form = NULL, allow.new.levels = FALSE, na.action = stats::na.pass,
                          se.fit = FALSE, ...) {
+  if (!is.null(newdata)) require_capability(object, "predict_newdata", "predict(newdata = )")
   check_dots(..., .method = "predict.glmmgee_glmm", .allow = "new_clusters")
   type <- match.arg(type)
   check_flag(se.fit, "se.fit")

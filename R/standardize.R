@@ -125,6 +125,7 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
                         cl = NULL, ...) {
   check_dots(..., .method = "standardize",
              .allow = if (inherits(fit, c("glmmgee_glmm_sharded", "glmmgee_gee_sharded"))) "workers")
+  require_capability(fit, "standardize", "standardize()")
   if (inherits(fit, "glmmgee_glmm_ordinal"))
     return(ordinal_standardize(fit, variable, values, newdata, re, level))
   check_fit(fit, "standardize() predicts from it")

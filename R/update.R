@@ -29,6 +29,7 @@ NULL
 #' @rdname update.glmmgee
 #' @export
 update.glmmgee_glmm <- function(object, formula., ..., evaluate = TRUE) {
+  require_capability(object, "refit", "update()")
   update_fit(object, if (!missing(formula.)) formula., match.call(expand.dots = FALSE)$...,
              evaluate, parent.frame())
 }

@@ -106,3 +106,20 @@ test_that("no test file redefines a function of the test helpers", {
   expect(!length(masked), paste("test files that redefine a helper's function:",
                                 paste(masked, collapse = ", ")))
 })
+
+test_that("every capability of the engine registry is one that code checks", {
+  # A capability no method asks for would be a promise of the registry that
+  # nothing keeps (engine-registry.R): each is named in a
+  # require_capability() or has_capability() call, or (workers) read from
+  # the engine's capabilities where the engine is chosen. cluster_loglik is
+  # a field, not a method: test-fitted-object.R checks it over the fixtures.
+  dir <- source_r_dir()
+  skip_if(is.null(dir), "the package's R/ sources are not beside the tests")
+  src <- unlist(lapply(list.files(dir, pattern = "[.][Rr]$", full.names = TRUE), readLines))
+  calls <- regmatches(src, gregexpr("(require|has)_capability\\([^,]+, \"[a-z_]+\"", src))
+  asked <- sub(".*\"([a-z_]+)\"$", "\\1", unlist(calls))
+  asked <- c(asked, sub(".*capabilities\\[\\[\"([a-z_]+)\"\\]\\].*", "\\1",
+                        grep("capabilities\\[\\[\"[a-z_]+\"\\]\\]", src, value = TRUE)))
+  missing <- setdiff(names(glmmgee:::engine_capabilities), c(asked, "cluster_loglik"))
+  expect(!length(missing), paste("capabilities no code checks:", paste(missing, collapse = ", ")))
+})

@@ -48,6 +48,15 @@ test_that("every GLMM fit inherits glmmgee_glmm and carries the engine of its ro
   }
 })
 
+test_that("a fit has $cluster_loglik exactly where its engine and parts say it can", {
+  fits <- route_model_fits()
+  for (n in names(fits)) {
+    f <- fits[[n]]
+    expect_identical(glmmgee:::has_capability(f, "cluster_loglik"), !is.null(f$cluster_loglik),
+                     info = n)
+  }
+})
+
 test_that("every GLMM fit has the documented top-level fields", {
   fits <- route_model_fits()
   fields <- glmmgee:::glmm_fit_fields
