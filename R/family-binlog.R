@@ -133,14 +133,14 @@ quiet_binlog_over <- function(expr) {
 }
 
 # Where a log-binomial GEE has no root inside exp(eta) <= 1, the scoring
-# steps stop on the boundary: the message that says so and names the
+# steps stop on or near the boundary: the message that says so and names the
 # alternatives. The Poisson working model with a sandwich variance gives
 # consistent log relative risks for binary data when the log-linear mean is
 # right (Zou 2004, Am J Epidemiol 159:702-706).
 binlog_gee_no_root_message <- function(detail) {
   paste0("binomial(link = \"log\"): the log-binomial GEE has no solution inside the parameter space ",
          "for these data: the root of the estimating equations lies where some fitted probabilities ",
-         "would exceed 1 (exp(eta) > 1), so the iterations stop on the boundary and the estimates are ",
+         "would exceed 1 (exp(eta) > 1), so the iterations stop on or near the boundary and the estimates are ",
          "not a solution [", detail, "]. For relative risks fit gee(..., family = poisson) with its robust ",
          "(sandwich) standard errors, which estimates the same population-averaged log relative risks ",
          "when the log-linear model is right (Zou 2004, Am J Epidemiol 159:702-706), or a logit model ",

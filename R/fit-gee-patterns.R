@@ -304,7 +304,7 @@ gee_pattern_fit <- function(X, y, cl, pos, w, off, family, corstr, Mv, R, std.er
     fitted.values = family$linkinv(eta),
     id = cl$index, id.levels = cl$levels, waves = pos,
     nobs = sum(obs), nclusters = K, cluster.sizes = sizes, max.wave = T,
-    iter = sol$iter, converged = sol$converged, delta = sol$delta, score = NA_real_,
+    iter = sol$iter, converged = sol$converged, delta = sol$delta, score = NA_real_, halved = 0L,
     warnings = warns, control = control,
     pattern = list(U = sol$U, H = sol$H, Hinv = Hi, phi_moment = sol$phi, keep = which(keep),
                    cluster = sort(unique(id)), ipw = if (!is.null(ipw)) rw),

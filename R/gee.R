@@ -479,13 +479,14 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
   fit$separation <- sep
   if (is_binomial_log(family)) {
     bm <- binlog_boundary_message(drop(X %*% fit$coefficients) + off, resp$weights)
-    # Not converged while full scoring steps kept leaving exp(eta) <= 1: the
+    # Not converged while most full scoring steps left exp(eta) <= 1: the
     # root lies outside, whether the last iterate is on the boundary or
-    # (oscillating) just inside it. Say why it did not converge.
+    # (oscillating) just inside it. Say why it did not converge. (A step
+    # halved now and then, on the way to a root inside, is no such sign.)
     halved <- fit$halved %||% 0L
-    if (!isTRUE(fit$converged) && (!is.null(bm) || halved > 0L))
+    if (!isTRUE(fit$converged) && (!is.null(bm) || 2L * halved > fit$iter))
       bm <- binlog_gee_no_root_message(paste(c(
-        bm, if (halved > 0L)
+        bm, if (2L * halved > fit$iter)
           sprintf("%d of the %d scoring steps would have taken fitted probabilities above 1 and were shortened",
                   halved, fit$iter)), collapse = "; "))
     if (!is.null(bm)) {
