@@ -187,11 +187,11 @@ lmm_covstruct_search <- function(st, obj, terms, k0, roles, lower, df, sdy, cont
   back <- lmm_covstruct_retreat(run, evalf, sigma_at, roles, sdy,
                                 if (isTRUE(ev$ok)) sqrt(ev$pwrss / df) else NA_real_)
   bc$record$sigma_retreat <- back$record
-  if (!is.null(back$record$sigma_to)) {
+  if (isTRUE(back$record$moved)) {
     run <- back$run
     ev <- cpp_lmmsp_eval(st$eng, obj$theta(run$par), TRUE)
   }
-  zs <- lmm_covstruct_zero_sds(run, evalf, terms, k0, control,
+  zs <- lmm_covstruct_zero_sds(run, evalf, sigma_at, terms, k0, control,
                                if (isTRUE(ev$ok)) sqrt(ev$pwrss / df) else NA_real_, sdy)
   if (isTRUE(zs$record$kept)) {
     run <- zs$run
