@@ -211,9 +211,12 @@ dispersion_limit_message <- function(family, theta) {
 # converged (glmmTMB's test-disp.R nbinom1 model: same log-likelihood,
 # nlminb's verdict depending on the clusters' order). The remaining Newton
 # step without those directions (`nstep`) decides then: `opt` is returned
-# as converged, its message saying why, when it is within control$grad_tol.
+# as converged, its message saying why, when it is within control$grad_tol
+# (not when nlminb stopped at its iteration or evaluation limit: the user's
+# iter.max is kept).
 plateau_verdict <- function(opt, dl, nstep, control) {
-  if (opt$convergence == 0L || !any(dl) || !is.finite(nstep) || nstep > control$grad_tol)
+  if (opt$convergence == 0L || !any(dl) || !is.finite(nstep) || nstep > control$grad_tol ||
+      grepl("limit reached", opt$message %||% ""))
     return(opt)
   opt$convergence <- 0L
   opt$message <- paste0("nlminb stopped (", opt$message, ") on the plateau along the ",

@@ -193,7 +193,7 @@ part_limits <- function(fit) {
 has_capability <- function(fit, what) {
   if (!inherits(fit, c("glmmgee_glmm", "glmmgee_glmm_ordinal"))) return(TRUE)
   eng <- fit_engine(fit)
-  isTRUE(eng$capabilities[[what]]) && !what %in% names(part_limits(fit))
+  isTRUE(unname(eng$capabilities[what])) && !what %in% names(part_limits(fit))
 }
 
 # Stops, naming the engine and the missing piece, when `fit` cannot serve
@@ -204,7 +204,7 @@ require_capability <- function(fit, what, method = what, hint = NULL) {
   if (!inherits(fit, c("glmmgee_glmm", "glmmgee_glmm_ordinal"))) return(invisible(fit))
   eng <- fit_engine(fit)
   limits <- part_limits(fit)
-  if (isTRUE(eng$capabilities[[what]]) && !what %in% names(limits)) return(invisible(fit))
+  if (isTRUE(unname(eng$capabilities[what])) && !what %in% names(limits)) return(invisible(fit))
   stop(sprintf("%s: the %s engine (%s) does not provide %s%s%s", method, eng$name, eng$fits,
                engine_capabilities[[what]],
                if (what %in% names(limits)) paste(" for", limits[[what]]) else "",
