@@ -32,10 +32,11 @@ struct AtforkRegistration {
 // the CPU, and the blocks decide the order in which a product's terms are
 // added: the last digits of products, and through them of fits, depended on
 // the machine (a different L1 size moved a far-off slope's SD at a
-// correlation of -1 by 1e-5). Fixed sizes make the numbers the same on every
-// machine; these (32 KiB L1, 512 KiB L2, 256 MiB L3) are what Eigen reads on
-// a current server CPU, and only the blocking, not the results' accuracy,
-// depends on them.
+// correlation of -1 by 1e-5). Fixed sizes take the caches out of the
+// numbers (the SIMD width and Eigen's own thread count still count); these
+// (32 KiB L1, 512 KiB L2, 256 MiB L3) are what Eigen reads on a current
+// server CPU, and only the blocking, not the results' accuracy, depends on
+// them.
 struct FixedEigenBlocking {
   FixedEigenBlocking() { Eigen::setCpuCacheSizes(32L << 10, 512L << 10, 256L << 20); }
 } fixed_eigen_blocking;
