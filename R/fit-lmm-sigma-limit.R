@@ -44,14 +44,16 @@ lmm_covstruct_ray <- function(run, evalf, search, sigma_at, roles, sdy, s0) {
   along <- function(ph, t) lmm_covstruct_along(ph, t, roles)
   best <- run$par
   best_ll <- run$loglik
+  best_at <- NULL
   for (j in 1:(if (deep) 8L else 6L)) {
     ph <- along(run$par, 10^(j / if (deep) 4 else 2))
     s <- sigma_at(ph)
     if (!is.finite(s) || s < floor_s) break
-    ll <- tryCatch(evalf(ph)$loglik, error = function(e) -Inf)
-    if (!is.finite(ll) || ll <= best_ll) break
+    at <- tryCatch(evalf(ph), error = function(e) NULL)
+    if (is.null(at) || !is.finite(at$loglik) || at$loglik <= best_ll) break
     best <- ph
-    best_ll <- ll
+    best_ll <- at$loglik
+    best_at <- at
   }
   rec <- list(tried = TRUE, sigma_from = s0, loglik_from = run$loglik, loglik_ray = best_ll)
   if (identical(best, run$par)) return(list(run = run, record = rec))
@@ -64,11 +66,7 @@ lmm_covstruct_ray <- function(run, evalf, search, sigma_at, roles, sdy, s0) {
   # The search from there did not rise (or went below the floor): the
   # ray's point, with the first search's record (the fit's convergence test
   # is made afterwards, at this point).
-  run$par <- best
-  run$loglik <- best_ll
-  run$at <- evalf(best)
-  run$hessian <- NULL
-  list(run = run, record = rec)
+  list(run = lmm_run_moved(run, best, best_at), record = rec)
 }
 
 # The point `ph` moved along the ray toward sigma's zero limit by the factor
@@ -103,16 +101,23 @@ lmm_covstruct_retreat <- function(run, evalf, sigma_at, roles, sdy, s_end) {
     if (!is.finite(s) || s < floor_s) next
     at <- tryCatch(evalf(ph), error = function(e) NULL)
     if (is.null(at) || !is.finite(at$loglik)) break
-    run$par <- ph
-    run$loglik <- at$loglik
-    run$at <- at
-    run$hessian <- NULL
+    run <- lmm_run_moved(run, ph, at)
     rec$moved <- TRUE
     rec$sigma_to <- s
     rec$loglik_to <- at$loglik
     break
   }
   list(run = run, record = rec)
+}
+
+# The search's end `run` moved to `par`, evaluated there as `at` (evalf()'s
+# list(loglik, gradient)), with the Hessian there when known.
+lmm_run_moved <- function(run, par, at, hessian = NULL) {
+  run$par <- par
+  run$loglik <- at$loglik
+  run$at <- at
+  run$hessian <- hessian
+  run
 }
 
 # Whether sigma `s` is below where the profiled criterion keeps its digits
@@ -155,10 +160,7 @@ lmm_covstruct_zero_sds <- function(run, evalf, sigma_at, terms, k0, control, s_e
           lmm_sigma_lost_digits(sigma_at(pol$par), sdy)) next
       rec$kept <- TRUE
       rec$gain <- c(rec$gain, pol$at$loglik - run$loglik)
-      run$par <- pol$par
-      run$loglik <- pol$at$loglik
-      run$at <- pol$at
-      run$hessian <- pol$hessian
+      run <- lmm_run_moved(run, pol$par, pol$at, pol$hessian)
       if (pol$converged) run$opt <- list(convergence = 0L, message = pol$record$message)
     }
   }

@@ -171,28 +171,24 @@ lmm_covstruct_search <- function(st, obj, terms, k0, roles, lower, df, sdy, cont
   bc <- covstruct_verify(search, run, terms, k0)
   bc$record$ridge_restarts <- restarts
   run <- bc$best
-  sigma_at <- function(ph) {
-    e <- cpp_lmmsp_eval(st$eng, obj$theta(ph), FALSE)
-    if (isTRUE(e$ok)) sqrt(e$pwrss / df) else NA_real_
-  }
+  # sigma of an evaluation, and at a point
+  ev_sigma <- function(e) if (isTRUE(e$ok)) sqrt(e$pwrss / df) else NA_real_
+  sigma_at <- function(ph) ev_sigma(cpp_lmmsp_eval(st$eng, obj$theta(ph), FALSE))
   # The evaluation at the search's end gives the ray its sigma; it is made
   # again only where the ray evaluated other points (the engine's factor
   # is then theirs).
   ev <- cpp_lmmsp_eval(st$eng, obj$theta(run$par), TRUE)
-  ray <- lmm_covstruct_ray(run, evalf, search, sigma_at, roles, sdy,
-                           if (isTRUE(ev$ok)) sqrt(ev$pwrss / df) else NA_real_)
+  ray <- lmm_covstruct_ray(run, evalf, search, sigma_at, roles, sdy, ev_sigma(ev))
   run <- ray$run
   bc$record$sigma_ray <- ray$record
   if (isTRUE(ray$record$tried)) ev <- cpp_lmmsp_eval(st$eng, obj$theta(run$par), TRUE)
-  back <- lmm_covstruct_retreat(run, evalf, sigma_at, roles, sdy,
-                                if (isTRUE(ev$ok)) sqrt(ev$pwrss / df) else NA_real_)
+  back <- lmm_covstruct_retreat(run, evalf, sigma_at, roles, sdy, ev_sigma(ev))
   bc$record$sigma_retreat <- back$record
   if (isTRUE(back$record$moved)) {
     run <- back$run
     ev <- cpp_lmmsp_eval(st$eng, obj$theta(run$par), TRUE)
   }
-  zs <- lmm_covstruct_zero_sds(run, evalf, sigma_at, terms, k0, control,
-                               if (isTRUE(ev$ok)) sqrt(ev$pwrss / df) else NA_real_, sdy)
+  zs <- lmm_covstruct_zero_sds(run, evalf, sigma_at, terms, k0, control, ev_sigma(ev), sdy)
   if (isTRUE(zs$record$kept)) {
     run <- zs$run
     ev <- cpp_lmmsp_eval(st$eng, obj$theta(run$par), TRUE)
