@@ -205,9 +205,14 @@ require_capability <- function(fit, what, method = what, hint = NULL) {
   eng <- fit_engine(fit)
   limits <- part_limits(fit)
   if (isTRUE(unname(eng$capabilities[what])) && !what %in% names(limits)) return(invisible(fit))
-  stop(sprintf("%s: the %s engine (%s) does not provide %s%s%s", method, eng$name, eng$fits,
-               engine_capabilities[[what]],
-               if (what %in% names(limits)) paste(" for", limits[[what]]) else "",
-               if (is.null(hint)) "" else paste0("; ", hint)),
+  stop(capability_refusal(method, eng, what, if (what %in% names(limits)) limits[[what]], hint),
        call. = FALSE)
 }
+
+# The one message of a refused capability: `method` the call, `eng` the
+# engine record (engine_info()), `what` the capability, `limit` the model
+# part that withholds it, `hint` what to use instead.
+capability_refusal <- function(method, eng, what, limit = NULL, hint = NULL)
+  sprintf("%s: the %s engine (%s) does not provide %s%s%s", method, eng$name, eng$fits,
+          engine_capabilities[[what]], if (is.null(limit)) "" else paste(" for", limit),
+          if (is.null(hint)) "" else paste0("; ", hint))

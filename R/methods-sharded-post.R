@@ -130,7 +130,6 @@ residuals.glmmgee_glmm_sharded <- function(object, type = c("deviance", "pearson
 #' @export
 predict.glmmgee_glmm_sharded <- function(object, newdata = NULL, type = c("link", "response"),
                                          re.form = NULL, ..., suffix = NULL, workers = NULL) {
-  if (!is.null(newdata)) require_capability(object, "predict_newdata", "predict(newdata = )")
   if (!is.null(newdata)) return(NextMethod())
   type <- match.arg(type)
   check_dots(..., .method = "predict.glmmgee_glmm_sharded")

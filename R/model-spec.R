@@ -295,8 +295,7 @@ choose_engine <- function(s, mf) {
   # combinations; this holds whatever route a new combination takes).
   eng <- engine_info(s$engine)
   if (s$workers && !isTRUE(eng$capabilities[["workers"]]))
-    stop(sprintf("glmm_control(workers = ): the %s engine (%s) does not provide %s", eng$name,
-                 eng$fits, engine_capabilities[["workers"]]), call. = FALSE)
+    stop(capability_refusal("glmm_control(workers = )", eng, "workers"), call. = FALSE)
   invisible(s)
 }
 
