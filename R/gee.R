@@ -484,9 +484,10 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
     # (oscillating) just inside it. Say why it did not converge. (A step
     # halved now and then, on the way to a root inside, is no such sign.)
     halved <- fit$halved %||% 0L
-    if (!isTRUE(fit$converged) && (!is.null(bm) || 2L * halved > fit$iter))
+    mostly_halved <- 2L * halved > fit$iter
+    if (!isTRUE(fit$converged) && (!is.null(bm) || mostly_halved))
       bm <- binlog_gee_no_root_message(paste(c(
-        bm, if (2L * halved > fit$iter)
+        bm, if (mostly_halved)
           sprintf("%d of the %d scoring steps would have taken fitted probabilities above 1 and were shortened",
                   halved, fit$iter)), collapse = "; "))
     if (!is.null(bm)) {
