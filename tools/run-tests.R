@@ -58,6 +58,13 @@ lines <- unlist(lapply(out, function(t) lapply(t$results, function(e) {
   sprintf("  %s: %s: %s", t$file, t$test, substr(gsub("[[:space:]]+", " ", conditionMessage(e)), 1L, 400L))
 })))
 if (length(lines)) cat("\nEvery failure:\n", paste0(lines, "\n"), sep = "")
+# The slowest files (elapsed seconds of their tests), so that a log shows
+# where the suite's time goes.
+if (nrow(res)) {
+  secs <- sort(tapply(res$real, res$file, sum), decreasing = TRUE)
+  cat(sprintf("\nSlowest files (seconds; all %d files: %.0f):\n", length(secs), sum(secs)))
+  cat(sprintf("  %7.1f  %s\n", head(secs, 15L), names(head(secs, 15L))), sep = "")
+}
 cat(sprintf("\n%d passed, %d failed, %d skipped\n",
             sum(res$passed), failed, sum(res$skipped)))
 quit(status = if (failed > 0 || nrow(res) == 0) 1 else 0)
