@@ -58,34 +58,51 @@ cs2_from_lambda <- function(l) {
 # user's terms); a term on the boundary by cs2_back_boundary().
 cs2_back <- function(fit, idx, re) {
   p <- length(fit$beta)
-  npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
-  npar[idx] <- 3L
-  k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
+  k0 <- structure_blocks(re$terms)
   th_s <- attr(fit$structures, "theta")
   V_s <- attr(fit$structures, "cov_theta")
   for (k in idx) {
     is <- p + k0[[k]]
-    l <- th_s[is]
-    if (any(fit$on_boundary[is]) || abs(l[1L]) < 1e-8 || abs(l[3L]) < 1e-8 * sqrt(sum(l[2:3]^2))) {
-      fit <- cs2_back_boundary(fit, is, l, p)
-      th_s[is] <- attr(fit, "cs2_par")
-      attr(fit, "cs2_par") <- NULL
-      if (!is.null(V_s)) V_s[is, ] <- V_s[, is] <- NA_real_
-      next
-    }
-    mp <- cs2_from_lambda(l)
-    if (!all(is.finite(mp$par))) return(NULL)
-    th_s[is] <- mp$par
-    if (!is.null(V_s)) V_s <- jacobian_rows(V_s, is, mp$J)
-    fit <- remap_curvature(fit, is, solve(mp$J))
-    if (!is.null(fit$optinfo$reml$theta)) {
-      rel <- fit$optinfo$reml$theta
-      rel[is - p] <- mp$par - c(log(fit$sigma), log(fit$sigma), 0)
-      fit$optinfo$reml$theta <- rel
-    }
+    r <- cs2_to_cs(fit, is, th_s[is], p, th_s, V_s)
+    if (is.null(r)) return(NULL)
+    fit <- r$fit
+    th_s <- r$th_s
+    V_s <- r$V_s
   }
   fit <- covstruct_restate(fit, re, k0, p, th_s, V_s)
   fit$optinfo$cs2_unstructured <- vapply(re$terms[idx], `[[`, "", "label")
+  fit
+}
+
+# One centred term's Lambda entries `l` (its parameters at `is`, after the p
+# fixed effects) carried to cs()'s parameters: on the boundary by
+# cs2_back_boundary(), else by cs2_from_lambda() and its Jacobian times the
+# factors `J0` of d l / d the parameters searched (none when they are l);
+# th_s and V_s, the structures' parameters and covariance, updated. NULL
+# where the map fails.
+cs2_to_cs <- function(fit, is, l, p, th_s, V_s, J0 = list()) {
+  if (any(fit$on_boundary[is]) || abs(l[1L]) < 1e-8 || abs(l[3L]) < 1e-8 * sqrt(sum(l[2:3]^2))) {
+    fit <- cs2_back_boundary(fit, is, l, p)
+    th_s[is] <- attr(fit, "cs2_par")
+    attr(fit, "cs2_par") <- NULL
+    if (!is.null(V_s)) V_s[is, ] <- V_s[, is] <- NA_real_
+    return(list(fit = fit, th_s = th_s, V_s = V_s))
+  }
+  mp <- cs2_from_lambda(l)
+  if (!all(is.finite(mp$par))) return(NULL)
+  J <- mp$J
+  for (A in J0) J <- J %*% A
+  th_s[is] <- mp$par
+  if (!is.null(V_s)) V_s <- jacobian_rows(V_s, is, J)
+  fit <- remap_curvature(fit, is, solve(J))
+  list(fit = cs2_reml_theta(fit, is, mp$par, p), th_s = th_s, V_s = V_s)
+}
+
+# REML's record of the search's relative parameters: cs()'s at `is`, the
+# log standard deviations less log(sigma).
+cs2_reml_theta <- function(fit, is, par, p) {
+  if (!is.null(fit$optinfo$reml$theta))
+    fit$optinfo$reml$theta[is - p] <- par - c(log(fit$sigma), log(fit$sigma), 0)
   fit
 }
 
@@ -113,11 +130,7 @@ cs2_back_boundary <- function(fit, is, l, p) {
   fit$singular <- TRUE
   if (!is.null(fit$hessian)) fit$hessian[is, ] <- fit$hessian[, is] <- NA_real_
   if (!is.null(fit$gradient)) fit$gradient[is] <- 0
-  if (!is.null(fit$optinfo$reml$theta)) {
-    rel <- fit$optinfo$reml$theta
-    rel[is - p] <- par - c(log(fit$sigma), log(fit$sigma), 0)
-    fit$optinfo$reml$theta <- rel
-  }
+  fit <- cs2_reml_theta(fit, is, par, p)
   attr(fit, "cs2_par") <- par
   fit
 }
@@ -237,8 +250,7 @@ covstruct_sigma_fixed_cov <- function(obj, X, re, y, offset, free) {
   if (n > 1000L) return(NULL)
   th <- obj$theta_structure
   p <- ncol(X)
-  npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
-  k0 <- split(p + seq_len(sum(npar)), rep(seq_along(npar), npar))
+  k0 <- structure_blocks(re$terms, p)
   idx <- intersect(unlist(k0), which(free))
   if (!length(idx)) return(NULL)
   r0 <- as.numeric(y - offset)
@@ -291,8 +303,7 @@ covstruct_apply_sigma_fixed <- function(obj, sf, re) {
   idx <- sf$index
   obj$cov_structure[idx, idx] <- sf$V
   p <- length(obj$coefficients)
-  npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
-  k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
+  k0 <- structure_blocks(re$terms)
   th <- unname(obj$theta_structure)
   se <- sqrt(pmax(diag(obj$cov_structure), 0))
   for (k in seq_along(obj$structures)) {
@@ -436,8 +447,7 @@ cs2_centring_one <- function(re, idx) {
 # fails.
 cs2_uncentre_one <- function(fit, cen, re) {
   p <- fit$p
-  npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
-  k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
+  k0 <- structure_blocks(re$terms)
   k_re <- lapply(k0, `+`, p)
   nl <- vapply(re$terms, function(t) t$q * (t$q + 1L) / 2L, 1)
   l0 <- split(seq_len(sum(nl)), rep(seq_along(nl), nl))
@@ -452,23 +462,14 @@ cs2_uncentre_one <- function(fit, cen, re) {
     Ls <- matrix(0, 2L, 2L)
     Ls[lt] <- lm_s$lambda[l0[[ce$term]]]
     mp <- lambda_map(Ls, ce$Ti, 2L, lt)
-    l <- mp$L[lt]
-    if (any(fit$on_boundary[is]) || abs(l[1L]) < 1e-8 || abs(l[3L]) < 1e-8 * sqrt(sum(l[2:3]^2))) {
-      # On the boundary: D of rank 1, read off as on the sparse route.
-      fit <- cs2_back_boundary(fit, is, l, p)
-      th_s[is] <- attr(fit, "cs2_par")
-      attr(fit, "cs2_par") <- NULL
-      if (!is.null(V_s)) V_s[is, ] <- V_s[, is] <- NA_real_
-      Wf[ce$cols, ce$cols] <- mp$W
-      next
-    }
-    cs <- cs2_from_lambda(l)
-    if (!all(is.finite(cs$par))) return(NULL)
-    # d cs / d cs*: through Lambda's entries and Lambda*'s.
-    J <- cs$J %*% mp$J %*% lm_s$J[l0[[ce$term]], k0[[ce$term]], drop = FALSE]
-    th_s[is] <- cs$par
-    if (!is.null(V_s)) V_s <- jacobian_rows(V_s, is, J)
-    fit <- remap_curvature(fit, is, solve(J))
+    # d cs / d cs*: through Lambda's entries and Lambda*'s (on the
+    # boundary, D of rank 1, read off as on the sparse route).
+    r <- cs2_to_cs(fit, is, mp$L[lt], p, th_s, V_s,
+                   J0 = list(mp$J, lm_s$J[l0[[ce$term]], k0[[ce$term]], drop = FALSE]))
+    if (is.null(r)) return(NULL)
+    fit <- r$fit
+    th_s <- r$th_s
+    V_s <- r$V_s
     Wf[ce$cols, ce$cols] <- mp$W
   }
   # Lambda's entries, their covariance (the structures' pushed forward by
@@ -481,11 +482,7 @@ cs2_uncentre_one <- function(fit, cen, re) {
   il <- p + seq_along(lm$lambda)
   fit$theta[il] <- lm$lambda
   if (!is.null(V_s)) {
-    P <- length(th_s)
-    B <- matrix(0, length(fit$theta), P)
-    B[seq_len(p), seq_len(p)] <- diag(1, p)
-    B[il, p + seq_len(ncol(lm$J))] <- lm$J
-    if (fit$dispersion) B[nrow(B), P] <- 1
+    B <- structure_push_jacobian(p, lm$J, fit$dispersion)
     # A term mapped back on the boundary has NA rows in V_s for all its
     # parameters, not only those on_boundary marks: dropped as such, so
     # that only what depends on them is NA (they reached every entry,

@@ -13,6 +13,13 @@
 # design; engine parameters: c(beta*, Lambda's lower-triangle entries term
 # by term (column-major within a term), log dispersion).
 
+# The structures' parameters of `terms`, term by term: their positions
+# (from at + 1) in a list.
+structure_blocks <- function(terms, at = 0L) {
+  npar <- vapply(terms, function(t) t$struct$npar, 1L)
+  split(at + seq_len(sum(npar)), rep(seq_along(npar), npar))
+}
+
 # Lambda's entries at `par` (terms[[k]]'s parameters at par[k_re[[k]]]) and
 # their Jacobian in the structure parameters (entries x structure
 # parameters): the identity for an unstructured term, whose parameters are
@@ -101,16 +108,13 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
   par <- run$par
   p <- nrow(Tx)
   P <- length(par)
-  at_re <- p + seq_len(length(unlist(k_re)))
   lm <- structure_lambda(terms, k_re, par)
   # The user's parameterization: beta = Tx^-1 beta*.
   A <- diag(1, P)
   A[seq_len(p), seq_len(p)] <- Tx
   theta <- par
   theta[seq_len(p)] <- backsolve(Tx, par[seq_len(p)])
-  pnames <- c(xnames %||% paste0("X", seq_len(p)),
-              unlist(lapply(terms, function(t)
-                sprintf("%s: %s", t$label, t$struct$names(t$cnames)))),
+  pnames <- c(xnames %||% paste0("X", seq_len(p)), structure_par_names(terms),
               if (disp) sprintf("log(%s)", dispersion_name(family)))
   on_boundary <- rep(FALSE, P)
   on_boundary[bc$record$boundary_index] <- TRUE
@@ -155,10 +159,7 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
   # parameters as (beta, Lambda's entries, log dispersion): the structure's
   # covariance is pushed forward to them by the same exact Jacobian (a
   # covariance of rank the number of structure parameters).
-  B <- matrix(0, p + length(lm$lambda) + disp, P)
-  B[seq_len(p), seq_len(p)] <- diag(1, p)
-  B[p + seq_along(lm$lambda), at_re] <- lm$J
-  if (disp) B[nrow(B), P] <- 1
+  B <- structure_push_jacobian(p, lm$J, disp)
   cnames <- c(pnames[seq_len(p)], lam_names, if (disp) pnames[P])
   theta_chol <- stats::setNames(c(theta[seq_len(p)], lm$lambda, if (disp) theta[[P]]), cnames)
   cov_chol <- pushed_covariance(cov_theta, B, on_boundary, cnames)
@@ -170,6 +171,21 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
        singular = length(setdiff(bc$record$boundary_index, bc$record$disp_index)) > 0L,
        structures = structures, penalty = pen, lm = lm,
        theta_chol = theta_chol, cov_chol = cov_chol)
+}
+
+# The structures' parameters' names, "label: parameter", term by term.
+structure_par_names <- function(terms)
+  unlist(lapply(terms, function(t) sprintf("%s: %s", t$label, t$struct$names(t$cnames))))
+
+# The Jacobian B of the engine's parameters (beta, Lambda's entries, log
+# dispersion when `disp`) in the search's (beta, structure parameters, log
+# dispersion), from J, Lambda's entries' Jacobian in the structures'.
+structure_push_jacobian <- function(p, J, disp) {
+  B <- matrix(0, p + nrow(J) + disp, p + ncol(J) + disp)
+  B[seq_len(p), seq_len(p)] <- diag(1, p)
+  B[p + seq_len(nrow(J)), p + seq_len(ncol(J))] <- J
+  if (disp) B[nrow(B), ncol(B)] <- 1
+  B
 }
 
 # The covariance of the estimates from the search's Hessian H (over beta* =

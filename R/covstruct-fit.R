@@ -38,9 +38,7 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   cpp_agq_check_nagq(eng, nAGQ)
   pat <- list(row = re$lam_row, col = re$lam_col)
   st <- start_values(tx$M, y, weights, offset, family, q, pat, NULL, eng)
-  npar <- vapply(re$terms, function(t) t$struct$npar, 1L)
-  at_re <- p + seq_len(sum(npar))
-  k_re <- split(at_re, rep(seq_along(npar), npar))
+  k_re <- structure_blocks(re$terms, p)
   sd0 <- max(st[p + which(pat$row == pat$col)][1L], 0.1)
   start <- c(st[seq_len(p)], unlist(lapply(re$terms, function(t) t$struct$start(sd0))),
              if (disp) st[[length(st)]])
@@ -78,9 +76,6 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   if (disp) par[[P]] <- par[[P]] + log(s)
   warn <- fit_warnings(run$opt, est$nstep, est$gmax_star, est$singular, est$hess, cov_theta,
                        control, boundary_check = bc$record)
-  structures <- est$structures
-  attr(structures, "theta") <- theta
-  attr(structures, "cov_theta") <- cov_theta
   list(beta = theta[seq_len(p)], lambda = lm$lambda, Lambda = Lam,
        sigma = sigma_of(family, if (disp) par[[P]]), theta = est$theta_chol,
        loglik = final$loglik - final$penalty - sum(npos) * log(s), penalty = est$penalty,
@@ -88,20 +83,27 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
        modes = summ, nAGQ = nAGQ, family = fitted_family(family, if (disp) par[[P]]),
        group = cl, q = q, pattern = pat, cov_blocks = re$block_sizes, p = p,
        dispersion = disp, family_par = family_parameter(family, theta, cov_theta),
-       singular = est$singular, on_boundary = on_boundary, structures = structures,
-       optinfo = new_optinfo(optimizer = paste0(if (!is.null(run$stages$nlminb)) "Newton-BFGS, then nlminb"
-                                         else "Newton-BFGS",
-                                         ", then Newton steps with recomputed Hessians"),
-                      method = if (nAGQ == 1L) "Laplace" else "AGHQ", nAGQ = nAGQ,
-                      stages = run$stages,
-                      convergence = run$opt$convergence, message = run$opt$message,
-                      max_grad = est$gmax_star, max_grad_user = max(abs(est$grad[!on_boundary]), 0),
-                      grad_basis = grad_basis_of(!tx$identity || s != 1), scaled_grad = est$nstep,
-                      hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
-                      newton_failures = summ$newton_failures, warnings = warn,
-                      boundary_check = bc$record, reparameterized = !tx$identity,
-                      dispersion_limit = isTRUE(bc$record$dispersion_at_zero),
-                      nthreads = control$nthreads))
+       singular = est$singular, on_boundary = on_boundary,
+       structures = structure(est$structures, theta = theta, cov_theta = cov_theta),
+       optinfo = covstruct_optinfo(run, est, bc, warn, if (nAGQ == 1L) "Laplace" else "AGHQ", nAGQ,
+                                   !tx$identity, grad_basis_of(!tx$identity || s != 1),
+                                   newton_failures = summ$newton_failures,
+                                   nthreads = control$nthreads))
+}
+
+# $optinfo of a structured search (covstruct_fit(), sparse_covstruct_fit()):
+# the search's record `run`, estimates `est`, boundary check `bc`, the
+# warnings `warn`; route-specific fields in `...`.
+covstruct_optinfo <- function(run, est, bc, warn, method, nAGQ, reparameterized, grad_basis, ...) {
+  new_optinfo(optimizer = paste0(if (!is.null(run$stages$nlminb)) "Newton-BFGS, then nlminb"
+                                 else "Newton-BFGS", ", then Newton steps with recomputed Hessians"),
+              method = method, nAGQ = nAGQ, stages = run$stages,
+              convergence = run$opt$convergence, message = run$opt$message,
+              max_grad = est$gmax_star, max_grad_user = max(abs(est$grad[!est$on_boundary]), 0),
+              grad_basis = grad_basis, scaled_grad = est$nstep,
+              hessian_cond = attr(est$cov_theta, "cond") %||% NA_real_, warnings = warn,
+              boundary_check = bc$record, reparameterized = reparameterized,
+              dispersion_limit = isTRUE(bc$record$dispersion_at_zero), ...)
 }
 
 # The engine's log-likelihood and gradient at its parameters c(beta*,

@@ -152,13 +152,6 @@ covstruct_uncentre_z <- function(fit, zc, re) {
   fit
 }
 
-# The structures' parameters of `terms`, term by term: their positions
-# (from at + 1) in a list.
-structure_blocks <- function(terms, at = 0L) {
-  npar <- vapply(terms, function(t) t$struct$npar, 1L)
-  split(at + seq_len(sum(npar)), rep(seq_along(npar), npar))
-}
-
 # fit$structures restated from the structures' parameters th_s (after
 # the p fixed effects, blocks k0 per term) and their covariance V_s.
 covstruct_restate <- function(fit, re, k0, p, th_s, V_s) {

@@ -130,8 +130,7 @@ covstruct_report <- function(terms, k_re, par, cov_theta) {
 print.glmmgee_glmm_covstruct <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   check_dots(..., .method = "print.glmmgee_glmm_covstruct", .allow = print_dots)
   NextMethod()
-  print_covstructs(x$structures, digits)
-  print_penalty(x$penalty, digits)
+  print_covstructs(x$structures, digits, x$penalty)
   invisible(x)
 }
 
@@ -139,8 +138,7 @@ print.glmmgee_glmm_covstruct <- function(x, digits = max(3L, getOption("digits")
 print.summary.glmmgee_glmm_covstruct <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   check_dots(..., .method = "print.summary.glmmgee_glmm_covstruct", .allow = print_dots)
   NextMethod()
-  print_covstructs(x$structures, digits)
-  print_penalty(x$penalty, digits)
+  print_covstructs(x$structures, digits, x$penalty)
   invisible(x)
 }
 
@@ -154,8 +152,10 @@ summary.glmmgee_glmm_covstruct <- function(object, ...) {
   out
 }
 
-print_covstructs <- function(structures, digits) {
-  if (all(vapply(structures, function(s) s$kind == "us", TRUE))) return(invisible())
+# The structures' lines (none when all are unstructured), then the
+# penalty's (print_penalty()).
+print_covstructs <- function(structures, digits, penalty) {
+  if (all(vapply(structures, function(s) s$kind == "us", TRUE))) return(print_penalty(penalty, digits))
   cat("Covariance structures (random effects):\n")
   for (s in structures) {
     what <- switch(s$kind, us = "unstructured", diag = "diagonal, heterogeneous variances",
@@ -168,5 +168,6 @@ print_covstructs <- function(structures, digits) {
     cat(sprintf("  %s: %s; Std.Dev. %s%s\n", s$label, what, sds,
                 if (!is.null(s$rho)) sprintf("; rho %s", format(s$rho, digits = digits)) else ""))
   }
+  print_penalty(penalty, digits)
 }
 

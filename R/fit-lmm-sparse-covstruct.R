@@ -124,10 +124,9 @@ lmm_covstruct_restart <- function(phi0, terms, k0, sgn) {
 # search's end `run`, the boundary check's `bc` and the evaluation `ev` at
 # the end (the engine's factor is that point's).
 lmm_covstruct_search <- function(st, obj, terms, k0, roles, lower, df, sdy, control) {
-  npar <- vapply(terms, function(t) t$struct$npar, 1L)
   nl <- vapply(terms, function(t) t$q * (t$q + 1L) / 2L, 1)
   off_l <- c(0, cumsum(nl))
-  phi0 <- numeric(sum(npar))
+  phi0 <- numeric(length(unlist(k0)))
   for (k in seq_along(terms)) {
     t <- terms[[k]]
     il <- off_l[k] + seq_len(nl[k])
@@ -213,8 +212,7 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   X <- tx$M
   terms <- re$terms
   st <- lmm_sparse_setup(X, y, re, weights, offset)
-  npar <- vapply(terms, function(t) t$struct$npar, 1L)
-  k0 <- split(seq_len(sum(npar)), rep(seq_along(npar), npar))
+  k0 <- structure_blocks(terms)
   roles <- lmm_covstruct_roles(terms)
   # The exact gradient from the selected inverse (no dense Q x Q work):
   # cheaper than nlminb's differences.
@@ -234,12 +232,10 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   # Back to the user's units: standard deviations times sigma.
   par_u <- ifelse(roles == "sd", phi + ls, ifelse(roles == "entry", phi * sigma, phi))
   beta <- stats::setNames(drop(ev$beta), colnames(X) %||% paste0("X", seq_len(p)))
-  pnames <- c(names(beta),
-              unlist(lapply(terms, function(t) sprintf("%s: %s", t$label, t$struct$names(t$cnames)))),
-              "log(sigma)")
+  pnames <- c(names(beta), structure_par_names(terms), "log(sigma)")
   theta <- stats::setNames(c(beta, par_u, ls), pnames)
   P <- length(theta)
-  cov_idx <- p + seq_len(sum(npar) + 1L)
+  cov_idx <- p + seq_len(length(unlist(k0)) + 1L)
   # Boundaries as the other structured routes test them
   # (covstruct_boundary(): a standard deviation, relative to sigma, below
   # 1e-4, a correlation within 1e-4 of its limit).
@@ -290,9 +286,8 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   lm <- ch$lm
   theta_chol <- ch$theta
   cov_chol <- ch$cov
-  structures <- covstruct_report(terms, lapply(k0, `+`, p), unname(theta), cov_theta)
-  attr(structures, "theta") <- theta
-  attr(structures, "cov_theta") <- cov_theta
+  structures <- structure(covstruct_report(terms, lapply(k0, `+`, p), unname(theta), cov_theta),
+                          theta = theta, cov_theta = cov_theta)
   # Modes, fitted values and conditional covariances from the sparse
   # engine at the estimates (for a gaussian model its mode given beta is
   # the penalized least squares solution).
@@ -344,8 +339,6 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
 lmm_covstruct_chol <- function(terms, k0, phi, roles, sigma, beta, par_names, cov_theta,
                                on_boundary, profiled_beta) {
   p <- length(beta)
-  P <- length(on_boundary)
-  npar <- vapply(terms, function(t) t$struct$npar, 1L)
   # Lambda = sigma * chol(D(phi)) from the relative factor the search
   # evaluated: refactorising D in the user's units fails where a
   # correlation sits at its limit (cs at rho = -1 / (q - 1)). In the user's
@@ -354,10 +347,7 @@ lmm_covstruct_chol <- function(terms, k0, phi, roles, sigma, beta, par_names, co
   lm <- structure_lambda(terms, k0, phi)
   lm$lambda <- sigma * lm$lambda
   lm$J <- sigma * sweep(lm$J, 2L, ifelse(roles == "entry", 1 / sigma, 1), `*`)
-  B <- matrix(0, p + length(lm$lambda) + 1L, P)
-  B[seq_len(p), seq_len(p)] <- diag(1, p)
-  B[p + seq_along(lm$lambda), p + seq_len(sum(npar))] <- lm$J
-  B[nrow(B), P] <- 1
+  B <- structure_push_jacobian(p, lm$J, TRUE)
   cnames <- c(names(beta), par_names, "log(sigma)")
   theta_chol <- stats::setNames(c(beta, lm$lambda, log(sigma)), cnames)
   cov_chol <- na_product(cov_theta, t(B), on_boundary)

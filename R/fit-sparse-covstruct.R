@@ -57,25 +57,15 @@ sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, pen
   P <- length(theta)
   phi <- if (disp) theta[[P]]
   family <- fitted_family(family, phi)
-  structures <- est$structures
-  attr(structures, "theta") <- theta
-  attr(structures, "cov_theta") <- est$cov_theta
   list(beta = theta[seq_len(p)], theta = est$theta_chol,
        loglik = final$loglik - final$penalty, penalty = est$penalty,
        sigma = sigma_of(family, phi), dispersion = if (disp) exp(phi),
        family_par = family_parameter(family, theta, est$cov_theta),
        gradient = est$grad, hessian = est$hess, cov_theta = est$cov_chol, npar = P,
        family = family, modes = modes, terms = terms, singular = est$singular,
-       on_boundary = est$on_boundary, structures = structures,
-       optinfo = new_optinfo(optimizer = paste0(if (!is.null(run$stages$nlminb)) "Newton-BFGS, then nlminb"
-                                         else "Newton-BFGS",
-                                         ", then Newton steps with recomputed Hessians"),
-                      method = "Laplace (sparse)", nAGQ = 1L, stages = run$stages,
-                      convergence = run$opt$convergence, message = run$opt$message,
-                      max_grad = est$gmax_star, max_grad_user = max(abs(est$grad[!est$on_boundary]), 0),
-                      grad_basis = grad_basis_of(!tx$identity), scaled_grad = est$nstep,
-                      hessian_cond = attr(est$cov_theta, "cond") %||% NA_real_,
-                      nnz_factor = modes$nnz_factor, warnings = warn, nthreads = nthreads,
-                      boundary_check = bc$record, reparameterized = !tx$identity,
-                      dispersion_limit = isTRUE(bc$record$dispersion_at_zero)))
+       on_boundary = est$on_boundary,
+       structures = structure(est$structures, theta = theta, cov_theta = est$cov_theta),
+       optinfo = covstruct_optinfo(run, est, bc, warn, "Laplace (sparse)", 1L, !tx$identity,
+                                   grad_basis_of(!tx$identity), nnz_factor = modes$nnz_factor,
+                                   nthreads = nthreads))
 }
