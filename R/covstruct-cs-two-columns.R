@@ -325,6 +325,12 @@ covstruct_apply_sigma_null <- function(obj, Vb) {
   obj$vcov[] <- Vb
   if (!is.null(obj$cov_theta)) obj$cov_theta[seq_len(p), seq_len(p)] <- Vb
   if (!is.null(obj$cov_structure)) obj$cov_structure[seq_len(p), seq_len(p)] <- Vb
+  covstruct_sigma_unidentified(obj)
+}
+
+# The record of a fit whose sigma is not identified: the Hessian's warning
+# dropped (its null direction is log(sigma)), $optinfo$residual_unidentified.
+covstruct_sigma_unidentified <- function(obj) {
   obj$optinfo$warnings <- setdiff(obj$optinfo$warnings,
                                   grep("^the Hessian of the log-likelihood is not negative definite",
                                        obj$optinfo$warnings, value = TRUE))

@@ -192,25 +192,19 @@ covstruct_search <- function(evalf, par, control, value_first = FALSE, pre = NUL
   value <- if (value_first) function(th) evalf(th, grad = FALSE)
   tol <- control$rel.tol / 100
   if (is.null(pre)) {
-    cur <- evalf(par)
-    if (!is.finite(cur$loglik)) stop("the log-likelihood is not finite at the start", call. = FALSE)
-    H0 <- fd_hessian(gradient_of(evalf), par, g0 = cur$gradient, floor = 0.1)
-    stages <- list(start = list(iterations = 0L, evaluations = P + 1L, convergence = 0L,
-                                message = "curvature at the start"))
-    Hs <- negative_definite(H0, rep(FALSE, P), accept = 1e-3) %||% H0
+    qn <- covstruct_first_search(evalf, par, control, tol, value)
+    H0 <- qn$H0
+    stages <- list(start = qn$start, newton = qn$record)
   } else {
     # A first search on other scales (covstruct-logsd.R): where it stopped,
     # with its evaluation and quasi-Newton matrix carried to these.
     pr <- pre(par)
-    stages <- pr$stages
-    par <- pr$par
-    cur <- pr$at
-    H0 <- Hs <- pr$H
+    H0 <- pr$H
+    qn <- newton_search(function(th) evalf(th), pr$par, H0, rep(FALSE, P), rep(-Inf, P),
+                        maxit = min(control$iter.max, 50L), tol = tol, at = pr$at,
+                        profile = "structured", value = value)
+    stages <- c(pr$stages, list(newton = qn$record))
   }
-  qn <- newton_search(function(th) evalf(th), par, Hs, rep(FALSE, P), rep(-Inf, P),
-                      maxit = min(control$iter.max, 50L), tol = tol, at = cur,
-                      profile = "structured", value = value)
-  stages$newton <- qn$record
   opt <- list(convergence = qn$record$convergence, message = qn$record$message)
   par <- qn$theta
   if (!qn$converged) {
@@ -229,6 +223,23 @@ covstruct_search <- function(evalf, par, control, value_first = FALSE, pre = NUL
               opt = if (pol$converged) list(convergence = 0L, message = pol$record$message)
                     else list(convergence = opt$convergence, message = opt$message))
   res
+}
+
+# The quasi-Newton search from `par` with the curvature there (made
+# negative definite) as its first matrix: its result (newton_search()),
+# with H0, that curvature, and `start`, the record of its evaluations.
+covstruct_first_search <- function(evalf, par, control, tol, value, stop_at = NULL,
+                                   what = "curvature at the start") {
+  P <- length(par)
+  free <- rep(FALSE, P)
+  cur <- evalf(par)
+  if (!is.finite(cur$loglik)) stop("the log-likelihood is not finite at the start", call. = FALSE)
+  H0 <- fd_hessian(gradient_of(evalf), par, g0 = cur$gradient, floor = 0.1, on_boundary = free)
+  qn <- newton_search(function(th) evalf(th), par, negative_definite(H0, free, accept = 1e-3) %||% H0,
+                      free, rep(-Inf, P), maxit = min(control$iter.max, 50L), tol = tol, at = cur,
+                      profile = "structured", value = value, stop_at = stop_at)
+  c(qn, list(H0 = H0, start = list(iterations = 0L, evaluations = P + 1L, convergence = 0L,
+                                   message = what)))
 }
 
 # Newton steps, the Hessian recomputed each round (one step a round) and
@@ -277,7 +288,7 @@ glmm_covstruct <- function(s, mf, re, fx, ck) {
   # A structured term in units far from 1: fitted on its rescaled columns
   # and mapped back (covstruct-scale-z.R).
   fit_one <- function(re_x) {
-    zs <- covstruct_z_scaling_one(re_x, resp$weights > 0)
+    zs <- covstruct_z_scaling(re_x, resp$weights > 0, one = TRUE)
     fit <- covstruct_fit(X, resp$y, zs$re %||% re_x, re$group, family, resp$weights, ck$offset,
                          nAGQ, control, penalty = penalty)
     if (!is.null(zs)) fit <- covstruct_unscale_one(fit, zs, re_x)

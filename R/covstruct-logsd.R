@@ -38,17 +38,12 @@ logsd_presearch <- function(engine_eval, terms, k_re, p, disp, Tx, penalty, cont
   low <- log(logsd_switch_sd * sd0)
   function(par) {
     P <- length(par)
-    free <- rep(FALSE, P)
     pl <- par
     pl[idx] <- log(abs(par[idx]))
-    cur <- evalf(pl)
-    if (!is.finite(cur$loglik)) stop("the log-likelihood is not finite at the start", call. = FALSE)
-    H0 <- fd_hessian(gradient_of(evalf), pl, g0 = cur$gradient, floor = 0.1, on_boundary = free)
-    qn <- newton_search(function(th) evalf(th), pl,
-                        negative_definite(H0, free, accept = 1e-3) %||% H0, free, rep(-Inf, P),
-                        maxit = min(control$iter.max, 50L), at = cur, profile = "structured",
-                        tol = logsd_switch_tol, value = function(th) evalf(th, grad = FALSE),
-                        stop_at = function(th) any(th[idx] < low))
+    qn <- covstruct_first_search(evalf, pl, control, logsd_switch_tol,
+                                 function(th) evalf(th, grad = FALSE),
+                                 stop_at = function(th) any(th[idx] < low),
+                                 what = "curvature at the start (log standard deviations)")
     th <- qn$theta
     lam <- exp(th[idx])
     th[idx] <- lam
@@ -62,13 +57,10 @@ logsd_presearch <- function(engine_eval, terms, k_re, p, disp, Tx, penalty, cont
     # times the gradient in log(sd) on the diagonal (near a zero standard
     # deviation this term is half the curvature), unless that leaves it not
     # negative definite.
-    H <- (qn$hessian %||% H0) * outer(d, d)
+    H <- (qn$hessian %||% qn$H0) * outer(d, d)
     H2 <- H
     H2[cbind(idx, idx)] <- H2[cbind(idx, idx)] - g_l / lam^2
     if (all(is.finite(H2)) && !is.null(tryCatch(chol(-H2), error = function(e) NULL))) H <- H2
-    list(par = th, at = at, H = H,
-         stages = list(start = list(iterations = 0L, evaluations = P + 1L, convergence = 0L,
-                                    message = "curvature at the start (log standard deviations)"),
-                       newton_logsd = qn$record))
+    list(par = th, at = at, H = H, stages = list(start = qn$start, newton_logsd = qn$record))
   }
 }

@@ -28,29 +28,37 @@
 covstruct_scale_range <- c(1e-2, 1e2)
 
 # NULL when no structured term needs rescaling, else `re` with its Z
-# rescaled and, per rescaled term, its index and column scales.
-covstruct_z_scaling <- function(re, keep) {
+# rescaled and, per rescaled term, its index and column scales. `one`: the
+# one-factor structured route (covstruct_fit(): re$Z holds the terms'
+# columns side by side, Lambda is block diagonal over them, the modes are
+# spherical and so unchanged; with sleepstudy's diag(Days * 50 | Subject)
+# alone, ML ended 21 below the optimum); else the several-term routes'
+# terms, each with its `columns` of re$Z, one per level and column.
+covstruct_z_scaling <- function(re, keep, one = FALSE) {
   Z <- re$Z
+  off <- c(0L, cumsum(re$block_sizes))
+  div <- rep(1, ncol(Z))
   sc <- list()
   for (k in seq_along(re$terms)) {
     tm <- re$terms[[k]]
     if (tm$kind == "us" || isTRUE(tm$known_cov)) next
     q <- tm$q
-    nl <- length(tm$columns) %/% q
-    rms <- vapply(seq_len(q), function(j) {
-      zj <- Matrix::rowSums(Z[keep, tm$columns[j + (seq_len(nl) - 1L) * q], drop = FALSE])
+    cols <- if (one) off[k] + seq_len(q) else tm$columns
+    nl <- length(cols) %/% q
+    rms <- if (one) sqrt(colMeans(Z[keep, cols, drop = FALSE]^2)) else vapply(seq_len(q), function(j) {
+      zj <- Matrix::rowSums(Z[keep, cols[j + (seq_len(nl) - 1L) * q], drop = FALSE])
       sqrt(mean(zj^2))
     }, 1)
     if (tm$kind %in% c("homdiag", "ar1", "homcs")) rms <- rep(sqrt(mean(rms^2)), q)
     if (!all(is.finite(rms) & rms > 0)) next
     if (all(rms >= covstruct_scale_range[1L] & rms <= covstruct_scale_range[2L])) next
     sc[[length(sc) + 1L]] <- list(term = k, z = rms)
+    div[cols] <- rep(rms, nl)
   }
   if (!length(sc)) return(NULL)
-  div <- rep(1, ncol(Z))
-  for (s in sc) {
-    tm <- re$terms[[s$term]]
-    div[tm$columns] <- rep(s$z, length(tm$columns) %/% tm$q)
+  if (one) {
+    re$Z <- sweep(Z, 2L, div, `/`)
+    return(list(re = re, terms = sc, div = div))
   }
   Zs <- Z %*% Matrix::Diagonal(x = 1 / div)
   if (!methods::is(Zs, "dgCMatrix"))
@@ -169,30 +177,6 @@ jacobian_rows <- function(V, idx, J) {
   W[idx, idx] <- (W[idx, idx] + t(W[idx, idx])) / 2
   V[] <- W
   V
-}
-
-# The same rescaling on the one-factor structured route (covstruct_fit():
-# re$Z holds the terms' columns side by side, Lambda is block diagonal over
-# them, the modes are spherical and so unchanged). With sleepstudy's
-# diag(Days * 50 | Subject) alone, ML ended 21 below the optimum.
-covstruct_z_scaling_one <- function(re, keep) {
-  off <- c(0L, cumsum(re$block_sizes))
-  div <- rep(1, ncol(re$Z))
-  sc <- list()
-  for (k in seq_along(re$terms)) {
-    tm <- re$terms[[k]]
-    if (tm$kind == "us") next
-    cols <- off[k] + seq_len(tm$q)
-    rms <- sqrt(colMeans(re$Z[keep, cols, drop = FALSE]^2))
-    if (tm$kind %in% c("homdiag", "ar1", "homcs")) rms <- rep(sqrt(mean(rms^2)), tm$q)
-    if (!all(is.finite(rms) & rms > 0)) next
-    if (all(rms >= covstruct_scale_range[1L] & rms <= covstruct_scale_range[2L])) next
-    sc[[length(sc) + 1L]] <- list(term = k, z = rms)
-    div[cols] <- rms
-  }
-  if (!length(sc)) return(NULL)
-  re$Z <- sweep(re$Z, 2L, div, `/`)
-  list(re = re, terms = sc, div = div)
 }
 
 # Maps a covstruct_fit() on zs$re's rescaled Z to the user's Z (`re`).

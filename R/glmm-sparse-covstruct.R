@@ -136,35 +136,26 @@ glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalt
   unid <- residual_unidentified(re, family, resp$weights, obj$structures)
   if (!is.null(unid)) obj <- mark_residual_unidentified(obj, unid)
   if (is.null(unid) && identical(family$family, "gaussian") && identical(family$link, "identity")) {
+    # ML or REML with no curvature in log(sigma) (covstruct_sigma_null()),
+    # or REML's criterion at that limit, which keeps its fixed effects'
+    # covariance (sigma^2 (X' V^-1 X)^-1 at the estimates) and had none for
+    # the variance parameters.
     sn <- covstruct_sigma_null(obj, X, re, resp$weights)
-    # The variance parameters' covariance with log(sigma) held at its
-    # estimate and the boundary ones left out (covstruct_sigma_fixed_cov()),
-    # NULL where it fails.
-    sigma_fixed <- function(obj) {
+    if (!is.null(sn) || REML && covstruct_sigma_limit_reml(obj, resp$y, resp$weights)) {
+      if (!is.null(sn)) obj <- covstruct_apply_sigma_null(obj, sn)
+      # The variance parameters' covariance with log(sigma) held at its
+      # estimate and the boundary ones left out (covstruct_sigma_fixed_cov()),
+      # NULL where it fails.
       free <- !fit$on_boundary
       free[length(free)] <- FALSE
-      tryCatch(covstruct_sigma_fixed_cov(obj, X, re, resp$y, off, free), error = function(e) NULL)
-    }
-    if (!is.null(sn)) {
-      obj <- covstruct_apply_sigma_null(obj, sn)
-      sf <- sigma_fixed(obj)
+      sf <- tryCatch(covstruct_sigma_fixed_cov(obj, X, re, resp$y, off, free), error = function(e) NULL)
       if (!is.null(sf)) obj <- covstruct_apply_sigma_fixed(obj, sf, re)
-      obj <- covstruct_sigma_zero(obj, control)
-      extra_warn <- c(extra_warn, paste0(covstruct_sigma_zero_lead(obj, re, resp$weights, resp$y),
-                                         covstruct_sigma_null_se(sf)))
-    } else if (REML && covstruct_sigma_limit_reml(obj, resp$y, resp$weights)) {
-      # REML keeps its fixed effects' covariance (sigma^2 (X' V^-1 X)^-1
-      # at the estimates), and had none for the variance parameters.
-      sf <- sigma_fixed(obj)
-      if (!is.null(sf)) {
-        obj <- covstruct_apply_sigma_fixed(obj, sf, re)
-        obj$optinfo$residual_unidentified <- TRUE
-        obj$optinfo$warnings <- setdiff(obj$optinfo$warnings,
-                                        grep("^the Hessian of the log-likelihood is not negative definite",
-                                             obj$optinfo$warnings, value = TRUE))
+      if (is.null(sn) && !is.null(sf)) obj <- covstruct_sigma_unidentified(obj)
+      if (!is.null(sn) || !is.null(sf)) {
         obj <- covstruct_sigma_zero(obj, control)
         extra_warn <- c(extra_warn, paste0(covstruct_sigma_zero_lead(obj, re, resp$weights, resp$y),
-                                           covstruct_sigma_null_se_reml))
+                                           if (!is.null(sn)) covstruct_sigma_null_se(sf)
+                                           else covstruct_sigma_null_se_reml))
       }
     }
   }
