@@ -14,13 +14,21 @@
 
 # The two-column cs() terms whose columns the unstructured map would centre
 # (lmm_z_centring(), the criterion of every LMM route): their indices.
-cs2_far_terms <- function(re, keep) {
-  Z <- re$Z
+# `one`: the one-factor route's terms (covstruct_terms(): re$Z holds the
+# terms' columns side by side). glmm_covstruct() sends such a fit to the
+# sparse route where that is the same likelihood (gaussian identity, exact;
+# Laplace, nAGQ = 1, invariant to the map); adaptive quadrature with
+# nAGQ > 1 is not invariant to a shift of the columns (its grid follows the
+# Cholesky factor of the modes' curvature), so there the term is centred on
+# that route (cs2_centring_one(), below).
+cs2_far_terms <- function(re, keep, one = FALSE) {
+  off <- c(0L, cumsum(re$block_sizes))
   out <- integer()
   for (k in seq_along(re$terms)) {
     tm <- re$terms[[k]]
     if (!identical(tm$kind, "cs") || tm$q != 2L || isTRUE(tm$known_cov)) next
-    if (!is.null(lmm_z_centring(term_raw_columns(Z, tm), keep, 2L))) out <- c(out, k)
+    z <- if (one) re$Z[, off[k] + 1:2, drop = FALSE] else term_raw_columns(re$Z, tm)
+    if (!is.null(lmm_z_centring(z, keep, 2L))) out <- c(out, k)
   }
   out
 }
@@ -146,24 +154,6 @@ cs2_far_warning <- function(re, idx) {
           vapply(re$terms[idx], function(t) sub("^cs", "", t$label), ""))
 }
 
-# The same test on the one-factor route's terms (covstruct_terms(): re$Z
-# holds the terms' columns side by side). glmm_covstruct() sends such a
-# fit to the sparse route where that is the same likelihood (gaussian
-# identity, exact; Laplace, nAGQ = 1, invariant to the map); adaptive
-# quadrature with nAGQ > 1 is not invariant to a shift of the columns (its
-# grid follows the Cholesky factor of the modes' curvature), so there the
-# term is centred on this route (cs2_centring_one(), below).
-cs2_far_terms_one <- function(re, keep) {
-  off <- c(0L, cumsum(re$block_sizes))
-  out <- integer()
-  for (k in seq_along(re$terms)) {
-    tm <- re$terms[[k]]
-    if (!identical(tm$kind, "cs") || tm$q != 2L) next
-    if (!is.null(lmm_z_centring(re$Z[, off[k] + 1:2, drop = FALSE], keep, 2L))) out <- c(out, k)
-  }
-  out
-}
-
 # Several grouping factors, gaussian: a structured term that takes up the
 # whole residual variance (cs(0 + time | id) with one observation per id
 # and time, beside (1 | site)) sends sigma to its zero limit, where the
@@ -181,13 +171,9 @@ cs2_far_terms_one <- function(re, keep) {
 # errors. Recorded in $optinfo$residual_unidentified, with a warning.
 # NULL when not applicable (or n above 5000, V being dense).
 covstruct_sigma_null <- function(obj, X, re, weights) {
-  H <- obj$hessian
-  if (is.null(H) || !anyNA(obj$vcov) || nrow(X) > 5000L) return(NULL)
-  ls <- match("log(sigma)", colnames(H))
-  if (is.na(ls) || !is.finite(H[ls, ls])) return(NULL)
-  dg <- abs(diag(H))
-  if (!(dg[ls] <= 1e-6 * max(dg[-ls], na.rm = TRUE))) return(NULL)
-  if (!is.null(weights) && any(weights != 1)) return(NULL)
+  if (!anyNA(obj$vcov) || nrow(X) > 5000L) return(NULL)
+  cu <- sigma_curvature(obj$hessian, weights)
+  if (is.null(cu) || !(cu$ls <= 1e-6 * cu$max)) return(NULL)
   V <- covstruct_dense_V(re, lapply(obj$structures, `[[`, "parameters"), obj$sigma)
   R <- if (!is.null(V)) tryCatch(chol(V), error = function(e) NULL)
   if (is.null(R)) return(NULL)
@@ -387,15 +373,21 @@ covstruct_sigma_zero <- function(obj, control) {
 # (lmm_sparse_covstruct_fit(): the differenced Hessian's entry is noise
 # once sigma is far below 1e-3), else the Hessian's.
 covstruct_sigma_limit_reml <- function(obj, y, weights) {
-  H <- obj$hessian
-  if (is.null(H) || nrow(obj$X %||% matrix(0, 0, 0)) > 1000L) return(FALSE)
-  if (!is.null(weights) && any(weights != 1)) return(FALSE)
+  if (nrow(obj$X %||% matrix(0, 0, 0)) > 1000L) return(FALSE)
+  cu <- sigma_curvature(obj$hessian, weights, obj$optinfo$reml$curv_log_sigma)
+  !is.null(cu) && isTRUE(cu$ls <= 1e-4 * cu$max) && isTRUE(obj$sigma < 1e-3 * stats::sd(y))
+}
+
+# The Hessian H's curvature in log(sigma) (|diagonal|; `cv` in its place
+# where finite) and the largest of the others': NULL without a finite one,
+# or with weights other than 1.
+sigma_curvature <- function(H, weights, cv = NULL) {
+  if (is.null(H) || !is.null(weights) && any(weights != 1)) return(NULL)
   ls <- match("log(sigma)", colnames(H))
-  if (is.na(ls) || !is.finite(H[ls, ls])) return(FALSE)
+  if (is.na(ls) || !is.finite(H[ls, ls])) return(NULL)
   dg <- abs(diag(H))
-  cv <- obj$optinfo$reml$curv_log_sigma
   if (is.numeric(cv) && length(cv) == 1L && is.finite(cv)) dg[ls] <- abs(cv)
-  isTRUE(dg[ls] <= 1e-4 * max(dg[-ls], na.rm = TRUE)) && isTRUE(obj$sigma < 1e-3 * stats::sd(y))
+  list(ls = dg[ls], max = max(dg[-ls], na.rm = TRUE))
 }
 
 covstruct_sigma_null_se_reml <- paste0(

@@ -280,7 +280,7 @@ glmm_covstruct <- function(s, mf, re, fx, ck) {
   # identity, exact; or nAGQ = 1) the fit goes there; otherwise it is
   # centred here (cs2_centring_one()), and warns only where that fit ended
   # on the boundary.
-  cs2 <- cs2_far_terms_one(re, resp$weights > 0)
+  cs2 <- cs2_far_terms(re, resp$weights > 0, one = TRUE)
   if (length(cs2) && (is.null(nAGQ) || identical(as.numeric(nAGQ), 1)) &&
       (identical(as.numeric(nAGQ), 1) ||
        (identical(family$family, "gaussian") && identical(family$link, "identity"))))

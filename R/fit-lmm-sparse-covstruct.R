@@ -31,10 +31,11 @@ lmm_covstruct_relative <- function(par, roles, log_sigma)
   ifelse(roles == "sd", par - log_sigma, ifelse(roles == "entry", par / exp(log_sigma), par))
 
 # The profiled criterion (-2 log L, or the REML criterion) and its exact
-# gradient in phi, from one C++ evaluation remembered for nlminb's gradient
-# call at the same point. Returns fn(phi), gr(phi) and theta(phi) (the
-# engine's theta on the scaled design).
-lmm_covstruct_objective <- function(st, terms, k0, reml, exact_grad) {
+# gradient in phi (from the selected inverse, cpp_lmmsp_grad_sparse()), from
+# one C++ evaluation remembered for the gradient's call at the same point.
+# Returns fn(phi), gr(phi) and theta(phi) (the engine's theta on the scaled
+# design).
+lmm_covstruct_objective <- function(st, terms, k0, reml) {
   theta_of <- function(phi) {
     lm <- tryCatch(structure_lambda(terms, k0, phi), error = function(e) NULL)
     if (is.null(lm) || !all(is.finite(lm$lambda))) return(NULL)
@@ -44,16 +45,14 @@ lmm_covstruct_objective <- function(st, terms, k0, reml, exact_grad) {
   ev <- function(phi) {
     if (is.null(last) || !identical(last$phi, phi)) {
       tj <- theta_of(phi)
-      r <- if (is.null(tj)) list(ok = FALSE)
-           else if (exact_grad) cpp_lmmsp_grad_sparse(st$eng, tj$th)
-           else cpp_lmmsp_eval(st$eng, tj$th, FALSE)
+      r <- if (is.null(tj)) list(ok = FALSE) else cpp_lmmsp_grad_sparse(st$eng, tj$th)
       last <<- list(phi = phi, tj = tj, r = r)
     }
     last
   }
   df <- if (reml) st$n - st$p else st$n
   list(fn = function(phi) lmm_sparse_deviance(ev(phi)$r, st$n, st$p, st$logw, reml),
-       gr = if (exact_grad) function(phi) {
+       gr = function(phi) {
          e <- ev(phi)
          if (!isTRUE(e$r$ok)) return(rep(NA_real_, length(phi)))
          g <- e$r$grad_ldL2 + (if (reml) e$r$grad_ldRX2 else 0) + df / e$r$pwrss * e$r$grad_pwrss
@@ -147,12 +146,7 @@ lmm_covstruct_search <- function(st, obj, terms, k0, roles, lower, df, sdy, cont
     if (!is.finite(v)) return(list(loglik = -Inf, gradient = rep(NA_real_, length(ph))))
     list(loglik = -v / 2, gradient = -obj$gr(ph) / 2)
   }
-  search <- function(par) {
-    run <- covstruct_search(evalf, par, control)
-    run$iterations <- sum(vapply(run$stages, function(s) as.integer(s$iterations), 1L))
-    run$evaluations <- sum(vapply(run$stages, function(s) as.integer(s$evaluations), 1L))
-    run
-  }
+  search <- function(par) covstruct_search(evalf, par, control)
   run <- search(phi0)
   # A search that ends without converging can sit on a flat ridge where a
   # structure's variance has taken the residual's part (AR(1) at rho near 0
@@ -214,9 +208,8 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   st <- lmm_sparse_setup(X, y, re, weights, offset)
   k0 <- structure_blocks(terms)
   roles <- lmm_covstruct_roles(terms)
-  # The exact gradient from the selected inverse (no dense Q x Q work):
-  # cheaper than nlminb's differences.
-  obj <- lmm_covstruct_objective(st, terms, k0, reml, TRUE)
+  # The exact gradient from the selected inverse (no dense Q x Q work).
+  obj <- lmm_covstruct_objective(st, terms, k0, reml)
   df <- if (reml) n - p else n
   sdy <- stats::sd(y[weights > 0])
   found <- lmm_covstruct_search(st, obj, terms, k0, roles, re$lower, df, sdy, control)
@@ -316,7 +309,6 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
                       method = if (reml) "REML" else "ML (profiled, sparse Cholesky)",
                       nAGQ = 1L,
                       stages = opt$stages,
-                      iterations = sum(vapply(opt$stages, function(s) as.integer(s$iterations), 1L)),
                       evaluations = evals, convergence = opt$convergence,
                       message = opt$message,
                       max_grad = gmax, scaled_grad = nstep, boundary_check = bc$record,

@@ -135,7 +135,7 @@ test_that("the criterion's gradient (selected inverse, Cholesky Jacobian) is exa
   set.seed(7)
   phi <- c(log(c(0.8, 1.1, 0.9, 1.2)), 0.4, 0.7, 0.2, 0.5)
   for (reml in c(FALSE, TRUE)) {
-    obj <- glmmgee:::lmm_covstruct_objective(st, re$terms, k0, reml, TRUE)
+    obj <- glmmgee:::lmm_covstruct_objective(st, re$terms, k0, reml)
     g <- obj$gr(phi)
     num <- vapply(seq_along(phi), function(j) {
       h <- 1e-5
