@@ -485,11 +485,8 @@ cs2_uncentre_one <- function(fit, cen, re) {
     # parameters, not only those on_boundary marks: dropped as such, so
     # that only what depends on them is NA (they reached every entry,
     # the fixed effects' standard errors too)
-    V <- na_product(V_s, t(B), fit$on_boundary | is.na(diag(V_s)))
-    dimnames(V) <- dimnames(fit$cov_theta)
-    attr(V, "ok") <- attr(fit$cov_theta, "ok")
-    attr(V, "cond") <- attr(fit$cov_theta, "cond")
-    fit$cov_theta <- V
+    fit$cov_theta <- pushed_covariance(V_s, B, fit$on_boundary | is.na(diag(V_s)),
+                                       rownames(fit$cov_theta), max_dense = Inf, from = fit$cov_theta)
   }
   fit <- covstruct_restate(fit, re, k0, p, th_s, V_s)
   fit$modes <- rotate_summaries(fit$modes, t(Wf))

@@ -163,8 +163,6 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
   cnames <- c(pnames[seq_len(p)], lam_names, if (disp) pnames[P])
   theta_chol <- stats::setNames(c(theta[seq_len(p)], lm$lambda, if (disp) theta[[P]]), cnames)
   cov_chol <- pushed_covariance(cov_theta, B, on_boundary, cnames)
-  attr(cov_chol, "ok") <- attr(cov_theta, "ok")
-  attr(cov_chol, "cond") <- attr(cov_theta, "cond")
   list(theta = theta, pnames = pnames, on_boundary = on_boundary, hess = hess,
        cov_theta = cov_theta, grad = grad, nstep = nstep,
        gmax_star = if (length(gfree)) max(abs(gfree)) else 0,
@@ -220,14 +218,20 @@ structure_covariance <- function(H, Tx, on_boundary, pnames, hess) {
 # and N^2 entries: with one random effect per observation (q = 181,
 # N = 16,475) that is 2.2 GB, and its products several times that. Beyond
 # `max_dense` entries it is kept as its factors (lowrank_cov()), whose
-# `[` gives any block.
-pushed_covariance <- function(cov_theta, B, on_boundary, cnames, max_dense = 4e6) {
+# `[` gives any block. Its attributes "ok" and "cond" are those of `from`.
+pushed_covariance <- function(cov_theta, B, on_boundary, cnames, max_dense = 4e6,
+                              from = cov_theta) {
   N <- nrow(B)
-  if (as.numeric(N) * N <= max_dense) {
-    out <- na_product(cov_theta, t(B), on_boundary)
-    dimnames(out) <- list(cnames, cnames)
-    return(out)
-  }
+  out <- if (as.numeric(N) * N <= max_dense) {
+    na_product(cov_theta, t(B), on_boundary)
+  } else pushed_lowrank(cov_theta, B, on_boundary, cnames)
+  if (is.matrix(out)) dimnames(out) <- list(cnames, cnames)
+  attr(out, "ok") <- attr(from, "ok")
+  attr(out, "cond") <- attr(from, "cond")
+  out
+}
+
+pushed_lowrank <- function(cov_theta, B, on_boundary, cnames) {
   V <- cov_theta
   V[on_boundary, ] <- 0
   V[, on_boundary] <- 0

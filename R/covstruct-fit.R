@@ -64,7 +64,6 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   lm <- est$lm
   theta <- est$theta
   cov_theta <- est$cov_theta
-  on_boundary <- est$on_boundary
   Lam <- matrix(0, q, q)
   Lam[cbind(pat$row, pat$col)] <- lm$lambda
   # The engine works on y / s: its Lambda is the search's, which est$lm
@@ -83,7 +82,7 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
        modes = summ, nAGQ = nAGQ, family = fitted_family(family, if (disp) par[[P]]),
        group = cl, q = q, pattern = pat, cov_blocks = re$block_sizes, p = p,
        dispersion = disp, family_par = family_parameter(family, theta, cov_theta),
-       singular = est$singular, on_boundary = on_boundary,
+       singular = est$singular, on_boundary = est$on_boundary,
        structures = structure(est$structures, theta = theta, cov_theta = cov_theta),
        optinfo = covstruct_optinfo(run, est, bc, warn, if (nAGQ == 1L) "Laplace" else "AGHQ", nAGQ,
                                    !tx$identity, grad_basis_of(!tx$identity || s != 1),

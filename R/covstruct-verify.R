@@ -17,13 +17,9 @@ covstruct_boundary <- function(par, terms, k_re) {
     s <- terms[[k]]$struct
     idx <- k_re[[k]]
     pk <- par[idx]
-    if (s$kind == "us") {
-      sdp <- s$sd_par[abs(pk[s$sd_par]) < covstruct_sd_tol]
-      out <- c(out, idx[sdp])
-      next
-    }
-    sdp <- s$sd_par[exp(pk[s$sd_par]) < covstruct_sd_tol]
-    out <- c(out, idx[sdp])
+    # An unstructured term's standard deviations are |Lambda's diagonal|.
+    sdv <- if (s$kind == "us") abs(pk[s$sd_par]) else exp(pk[s$sd_par])
+    out <- c(out, idx[s$sd_par[sdv < covstruct_sd_tol]])
     if (length(s$rho_par)) {
       r <- s$rho(pk)
       lo <- if (s$kind %in% c("cs", "homcs")) -1 / (terms[[k]]$q - 1) else -1

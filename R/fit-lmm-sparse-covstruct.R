@@ -276,32 +276,26 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   grad[cov_idx] <- ll_cov(x0)$gradient
   ch <- lmm_covstruct_chol(terms, k0, phi, roles, sigma, beta, re$par_names, cov_theta,
                            on_boundary, reml || !control$hessian)
-  lm <- ch$lm
-  theta_chol <- ch$theta
-  cov_chol <- ch$cov
   structures <- structure(covstruct_report(terms, lapply(k0, `+`, p), unname(theta), cov_theta),
                           theta = theta, cov_theta = cov_theta)
   # Modes, fitted values and conditional covariances from the sparse
   # engine at the estimates (for a gaussian model its mode given beta is
   # the penalized least squares solution).
-  modes <- cpp_sparse_modes(le, unname(theta_chol))
+  modes <- cpp_sparse_modes(le, unname(ch$theta))
   modes$nnz_factor <- ev$nnz_factor
-  terms_out <- sparse_term_summaries(re, lm$lambda, modes, le, unname(theta_chol))
+  terms_out <- sparse_term_summaries(re, ch$lm$lambda, modes, le, unname(ch$theta))
   singular <- any(on_boundary)
   crit <- opt$objective
   loglik_ml <- if (reml) -(ev$ldL2 + n * (1 + log(2 * pi * ev$pwrss / n)) - st$logw) / 2
   steps <- lmm_covstruct_steps(grad[cov_idx], hess[cov_idx, cov_idx, drop = FALSE],
                                on_boundary[cov_idx], roles, sigma, sdy, reml, control, ll_cov, x0)
-  nstep <- steps$nstep
-  nstep_held <- steps$nstep_held
-  curv_ls <- steps$curv_ls
   gmax <- max(abs(grad[cov_idx][sub]), 0)
-  warn <- fit_warnings(opt, nstep, gmax, singular, if (control$hessian) hess, cov_theta, control,
+  warn <- fit_warnings(opt, steps$nstep, gmax, singular, if (control$hessian) hess, cov_theta, control,
                        boundary_check = bc$record)
   evals <- sum(vapply(opt$stages, function(s) as.integer(s$evaluations), 1L))
-  out <- list(beta = beta, theta = theta_chol, loglik = -crit / 2, penalty = NULL, sigma = sigma,
+  out <- list(beta = beta, theta = ch$theta, loglik = -crit / 2, penalty = NULL, sigma = sigma,
        dispersion = sigma, family_par = NULL, gradient = grad, hessian = hess,
-       cov_theta = cov_chol, npar = P, family = fitted_family(family, ls), modes = modes,
+       cov_theta = ch$cov, npar = P, family = fitted_family(family, ls), modes = modes,
        terms = terms_out, singular = singular, on_boundary = on_boundary,
        structures = structures, loglik_ml = loglik_ml,
        engine = "lmm_sparse",
@@ -311,15 +305,15 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
                       stages = opt$stages,
                       evaluations = evals, convergence = opt$convergence,
                       message = opt$message,
-                      max_grad = gmax, scaled_grad = nstep, boundary_check = bc$record,
-                      scaled_grad_sigma_held = nstep_held,
+                      max_grad = gmax, scaled_grad = steps$nstep, boundary_check = bc$record,
+                      scaled_grad_sigma_held = steps$nstep_held,
                       hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
                       nnz_factor = ev$nnz_factor, warnings = warn, nthreads = 1L,
                       reparameterized = FALSE,
                       reml = if (reml) list(criterion = crit, theta = phi,
                                             convergence = opt$convergence, evaluations = evals,
-                                            scaled_grad_sigma_held = nstep_held,
-                                            curv_log_sigma = curv_ls)))
+                                            scaled_grad_sigma_held = steps$nstep_held,
+                                            curv_log_sigma = steps$curv_ls)))
   lmm_covstruct_standard_x(out, tx, reml)
 }
 
@@ -342,7 +336,7 @@ lmm_covstruct_chol <- function(terms, k0, phi, roles, sigma, beta, par_names, co
   B <- structure_push_jacobian(p, lm$J, TRUE)
   cnames <- c(names(beta), par_names, "log(sigma)")
   theta_chol <- stats::setNames(c(beta, lm$lambda, log(sigma)), cnames)
-  cov_chol <- na_product(cov_theta, t(B), on_boundary)
+  cov_chol <- pushed_covariance(cov_theta, B, on_boundary, cnames, max_dense = Inf)
   # `profiled_beta` (REML, and a fit without a Hessian): the fixed effects'
   # block is sigma^2 (RX'RX)^-1 whatever the covariance parameters' block
   # holds (NA where their information is not negative definite, which
@@ -350,9 +344,6 @@ lmm_covstruct_chol <- function(terms, k0, phi, roles, sigma, beta, par_names, co
   # zeros).
   if (profiled_beta)
     cov_chol[seq_len(p), seq_len(p)] <- cov_theta[seq_len(p), seq_len(p)]
-  dimnames(cov_chol) <- list(cnames, cnames)
-  attr(cov_chol, "ok") <- attr(cov_theta, "ok")
-  attr(cov_chol, "cond") <- attr(cov_theta, "cond")
   list(lm = lm, theta = theta_chol, cov = cov_chol)
 }
 
