@@ -11,7 +11,6 @@
 # AR(1), ...) is not preserved by recentring its columns.
 covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, control,
                           penalty = NULL) {
-  n <- length(y)
   p <- ncol(X)
   cl <- cluster_index(group, "group")
   M <- length(cl$levels)
@@ -280,9 +279,8 @@ glmm_covstruct <- function(s, mf, re, fx, ck) {
   # centred here (cs2_centring_one()), and warns only where that fit ended
   # on the boundary.
   cs2 <- cs2_far_terms(re, resp$weights > 0, one = TRUE)
-  if (length(cs2) && (is.null(nAGQ) || identical(as.numeric(nAGQ), 1)) &&
-      (identical(as.numeric(nAGQ), 1) ||
-       (identical(family$family, "gaussian") && identical(family$link, "identity"))))
+  if (length(cs2) && (identical(as.numeric(nAGQ), 1) || is.null(nAGQ) &&
+                       identical(family$family, "gaussian") && identical(family$link, "identity")))
     return(glmm_sparse_covstruct(formula, mf, family, control, s$call, s$fenv, penalty))
   # A structured term in units far from 1: fitted on its rescaled columns
   # and mapped back (covstruct-scale-z.R).
@@ -344,18 +342,16 @@ plain_residual_unidentified <- function(obj) {
   label <- function(cn, g, lhs = NULL)
     if (!is.null(lhs)) sprintf("(%s | %s)", paste(deparse(lhs), collapse = ""), g)
     else sprintf("(0 + %s | %s)", paste(cn, collapse = " + "), g)
+  w <- obj$prior.weights %||% rep(1, obj$n)
+  npos <- n_positive(w)
   if (sparse) {
     # Only where a term of several columns (`wide`, above) has as many
     # random effects as observations of positive weight.
-    w <- obj$prior.weights %||% rep(1, obj$n)
-    npos <- n_positive(w)
     if (!any(vapply(tms[wide], function(tm) length(tm$columns) >= npos, TRUE))) return(NULL)
     tms <- lapply(tms, function(tm)
       c(tm, list(kind = "us", label = label(tm$cnames, tm$group, tm$lhs))))
     return(residual_unidentified(list(Z = obj$Z, terms = tms), fam, w))
   }
-  w <- obj$prior.weights %||% rep(1, obj$n)
-  npos <- n_positive(w)
   sizes <- obj$cov_blocks %||% length(obj$cnames)
   if (!any(sizes > 1L & sizes * length(obj$group_levels) >= npos)) return(NULL)
   off <- c(0L, cumsum(sizes))
