@@ -23,16 +23,16 @@ known_sparse_nnz <- function(Kc, index) {
 
 # The sparse K of a term, checked (numeric, symmetric, its observed part
 # not zero) and returned as a symmetric CsparseMatrix, and A = Z K Z'.
-known_sparse_term <- function(tm, n) {
-  Kc <- as_dgc(tm$K)
+known_sparse_term <- function(K, index, g, n) {
+  Kc <- as_dgc(K)
   sc <- max(abs(Matrix::diag(Kc)), 1e-300)
   if (max(abs(Kc - Matrix::t(Kc))) > 1e-8 * sc)
-    stop(sprintf("'covariance$%s' is not symmetric", tm$g), call. = FALSE)
+    stop(sprintf("'covariance$%s' is not symmetric", g), call. = FALSE)
   Kc <- Matrix::forceSymmetric(Kc, "L")
-  Z <- Matrix::sparseMatrix(i = seq_len(n), j = tm$index, x = 1, dims = c(n, nrow(Kc)))
+  Z <- Matrix::sparseMatrix(i = seq_len(n), j = index, x = 1, dims = c(n, nrow(Kc)))
   A <- Matrix::forceSymmetric(methods::as(Z %*% Kc %*% Matrix::t(Z), "CsparseMatrix"), "L")
   if (max(Matrix::diag(A)) <= 0)
-    stop(sprintf("'covariance$%s' is zero over the observed levels", tm$g), call. = FALSE)
+    stop(sprintf("'covariance$%s' is zero over the observed levels", g), call. = FALSE)
   list(K = Kc, Z = Z, A = A)
 }
 
@@ -41,11 +41,12 @@ known_terms_sparse <- function(terms) {
   all(vapply(terms, function(tm) is.null(tm$kf) && inherits(tm$K, "sparseMatrix"), TRUE))
 }
 
-known_gaussian_multi_sparse_fit <- function(X, y, terms, reml) {
+# The sparse system of known_gaussian_multi_fit(): V* factored on its
+# pattern by CHOLMOD at each value of the ratios.
+known_multi_sparse_system <- function(X, y, terms) {
   n <- length(y)
   p <- ncol(X)
   J <- length(terms)
-  known_multi_check(X, y, reml)
   what <- sprintf("%d sparse known covariances over %d observations", J, n)
   # Stored values (8 bytes) and row indices (4) of each A_j and of V* in
   # its two forms (one triangle; both, for the symbolic count), counted
@@ -55,7 +56,7 @@ known_gaussian_multi_sparse_fit <- function(X, y, terms, reml) {
   nnzV <- min(sum(nnzA) + n, as.numeric(n)^2)
   check_memory(12 * (sum(nnzA) / 2 + 1.5 * nnzV) + 8 * n * (p + 4),
                sprintf("%s (%.3g nonzeros in Z K Z')", what, sum(nnzA)))
-  parts <- lapply(terms, known_sparse_term, n = n)
+  parts <- lapply(terms, function(tm) known_sparse_term(tm$K, tm$index, tm$g, n))
   As <- lapply(parts, `[[`, "A")
   scl <- vapply(As, function(A) 1 / mean(Matrix::diag(A)), 0)
   V1 <- Matrix::Diagonal(n)
@@ -78,51 +79,34 @@ known_gaussian_multi_sparse_fit <- function(X, y, terms, reml) {
     for (j in seq_len(J)) Vp@x <- Vp@x + lam[j] * Ax[[j]]
     Vp
   }
+  factor_at <- function(lam, s0) tryCatch(Matrix::update(L0, Vat(lam, s0)), error = function(e) NULL,
+                                          warning = function(w) NULL)
+  solve_a <- function(L, r) drop(as.matrix(Matrix::solve(L, r, system = "A")))
+  # determinant() of a CHMfactor gives half the log determinant
+  half_logdet <- function(L) as.numeric(Matrix::determinant(L, sqrt = TRUE)$modulus)
   XY <- cbind(X, y)
-  prof <- function(lam, s0 = 1, keep = FALSE) {
-    L <- tryCatch(Matrix::update(L0, Vat(lam, s0)), error = function(e) NULL,
-                  warning = function(w) NULL)
+  quad <- function(lam, s0) {
+    L <- factor_at(lam, s0)
     if (is.null(L)) return(NULL)
     S <- as.matrix(Matrix::solve(L, XY, system = "A"))
     XtVX <- crossprod(X, S[, seq_len(p), drop = FALSE])
-    XtVX <- (XtVX + t(XtVX)) / 2
-    Xy <- drop(crossprod(X, S[, p + 1L]))
-    beta <- solve(XtVX, Xy)
-    df <- if (reml) n - p else n
-    s2e <- max(sum(y * S[, p + 1L]) - sum(Xy * beta), 1e-300) / df
-    logdet <- 2 * as.numeric(Matrix::determinant(L, sqrt = TRUE)$modulus)
-    ll <- -0.5 * (logdet + df * (1 + log(2 * pi * s2e)))
-    if (reml) ll <- ll - sum(log(diag(chol(XtVX))))
-    list(loglik = ll, beta = beta, s2e = s2e, XtVX = XtVX, L = if (keep) L)
+    list(XtVX = (XtVX + t(XtVX)) / 2, Xy = drop(crossprod(X, S[, p + 1L])),
+         yy = sum(y * S[, p + 1L]), logdet = 2 * half_logdet(L), fac = L)
   }
-  opt <- known_multi_optimum(prof, scl, J)
-  lambda <- opt$lambda
-  # V = s2 (s0 I + sum lambda_j A_j): s2 is prof()'s profiled scale
-  best <- prof(lambda, opt$s0, keep = TRUE)
-  est <- known_multi_estimates(best, opt, lambda, X, y)
-  r <- est$r
-  a <- drop(as.matrix(Matrix::solve(best$L, r, system = "A")))
-  b <- lapply(seq_len(J), function(j)
-    lambda[j] * drop(as.matrix(parts[[j]]$K %*% Matrix::crossprod(parts[[j]]$Z, a))))
-  # Covariance of (sd_1, ..., sd_J, log residual sd): the ML log-likelihood
-  # with V = s2e I + sum sd_j^2 A_j, factored on the same pattern.
-  ll <- function(th) {
-    L <- tryCatch(Matrix::update(L0, Vat(th[seq_len(J)]^2, exp(2 * th[J + 1L]))),
-                  error = function(e) NULL, warning = function(w) NULL)
+  ml <- function(sd, s2e, r) {
+    L <- factor_at(sd^2, s2e)
     if (is.null(L)) return(NA_real_)
-    -as.numeric(Matrix::determinant(L, sqrt = TRUE)$modulus) -
-      0.5 * sum(r * drop(as.matrix(Matrix::solve(L, r, system = "A"))))
+    -half_logdet(L) - 0.5 * sum(r * solve_a(L, r))
   }
-  known_multi_result(
-    est, best, opt, b,
-    known_multi_hessian_cov(ll, c(sqrt(est$s2g), 0.5 * log(est$s2e)),
-                            c(!opt$singular, est$s2e > 0)),
+  blup <- function(a, lambda) lapply(seq_len(J), function(j)
+    lambda[j] * drop(as.matrix(parts[[j]]$K %*% Matrix::crossprod(parts[[j]]$Z, a))))
+  own <- function(best, lambda, opt)
     list(kdiag = lapply(parts, function(pt) as.numeric(Matrix::diag(pt$K))),
          sparse = list(V = V1, L0 = L0, nnz_factor = nnzL),
          # V / s2 at the estimates (sparse, V's pattern) and s2, for assoc_scan()
-         known_v = list(V = known_v_values(Vat(lambda, opt$s0)), scale = best$s2e)),
-    known_multi_optinfo(opt, reml, sprintf("sparse Cholesky, %d known covariances", J),
-                        nnz_factor = nnzL))
+         known_v = list(V = known_v_values(Vat(lambda, opt$s0)), scale = best$s2e))
+  list(scl = scl, quad = quad, ml = ml, blup = blup, own = own, solve = solve_a,
+       what = "sparse Cholesky", optinfo = list(nnz_factor = nnzL))
 }
 
 # The stored values of a symmetric sparse A (lower triangle) at the

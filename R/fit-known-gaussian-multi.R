@@ -12,11 +12,48 @@ known_gaussian_multi_fit <- function(X, y, terms, reml) {
   p <- ncol(X)
   J <- length(terms)
   known_multi_check(X, y, reml)
+  sys <- if (known_terms_sparse(terms)) known_multi_sparse_system(X, y, terms)
+         else known_multi_dense_system(X, y, terms)
+  # The profiled (RE)ML at the ratios lam (V* = s0 I + sum lam_j A_j):
+  # sys$quad() gives X'V*^-1 X, X'V*^-1 y, y'V*^-1 y, log det V* and the
+  # factor, or NULL where V* is not positive definite.
+  prof <- function(lam, s0 = 1, keep = FALSE) {
+    q <- sys$quad(lam, s0)
+    if (is.null(q)) return(NULL)
+    beta <- solve(q$XtVX, q$Xy)
+    df <- if (reml) n - p else n
+    s2e <- max(q$yy - sum(q$Xy * beta), 1e-300) / df
+    ll <- -0.5 * (q$logdet + df * (1 + log(2 * pi * s2e)))
+    if (reml) ll <- ll - sum(log(diag(chol(q$XtVX))))
+    list(loglik = ll, beta = beta, s2e = s2e, XtVX = q$XtVX, fac = if (keep) q$fac)
+  }
+  opt <- known_multi_optimum(prof, sys$scl, J)
+  lambda <- opt$lambda
+  # V = s2 (s0 I + sum lambda_j A_j): s2 is prof()'s profiled scale
+  best <- prof(lambda, opt$s0, keep = TRUE)
+  est <- known_multi_estimates(best, opt, lambda, X, y)
+  b <- sys$blup(sys$solve(best$fac, est$r), lambda)
+  # Covariance of (sd_1, ..., sd_J, log residual sd): the ML log-likelihood
+  # with V = s2e I + sum sd_j^2 A_j, beta held at its estimate.
+  ll <- function(th) sys$ml(th[seq_len(J)], exp(2 * th[J + 1L]), est$r)
+  known_multi_result(
+    est, best, opt, b,
+    known_multi_hessian_cov(ll, c(sqrt(est$s2g), 0.5 * log(est$s2e)),
+                            c(!opt$singular, is.finite(0.5 * log(est$s2e)))),
+    sys$own(best, lambda, opt),
+    do.call(known_multi_optinfo, c(list(opt, reml, sprintf("%s, %d known covariances", sys$what, J)),
+                                   sys$optinfo)))
+}
+
+# The dense system: a factor of each K (validated: symmetric, positive
+# semidefinite) and G_j = F_j F_j' over the observations; a plain term
+# (K = I, known_term()) needs no factor: G_j is the indicator of sharing a
+# level. V* is factored by a dense Cholesky per evaluation.
+known_multi_dense_system <- function(X, y, terms) {
+  n <- length(y)
+  J <- length(terms)
   check_memory(8 * n^2 * (J + 3), sprintf("%d known covariances over %d observations (dense %d x %d matrices)",
                                           J, n, n, n))
-  # A factor of each K (validated: symmetric, positive semidefinite) and
-  # G_j = F_j F_j' over the observations; a plain term (K = I, known_term())
-  # needs no factor: G_j is the indicator of sharing a level.
   Ls <- lapply(terms, function(tm)
     if (isTRUE(tm$plain)) NULL
     else if (is.null(tm$kf)) as.matrix(covariance_factor(tm$K, tm$g)) else tm$kf$L)
@@ -25,43 +62,43 @@ known_gaussian_multi_fit <- function(X, y, terms, reml) {
     if (is.null(Ls[[j]])) outer(ix, ix, "==") + 0
     else tcrossprod(Ls[[j]][ix, , drop = FALSE])
   })
-  scl <- vapply(Gs, function(G) 1 / mean(diag(G)), 0)
-  prof <- function(lam, s0 = 1) {
+  quad <- function(lam, s0) {
     V <- diag(s0, n)
     for (j in seq_len(J)) if (lam[j] > 0) V <- V + lam[j] * Gs[[j]]
     R <- tryCatch(chol(V), error = function(e) NULL)
     if (is.null(R)) return(NULL)
     Xt <- backsolve(R, X, transpose = TRUE)
     yt <- backsolve(R, y, transpose = TRUE)
-    XtVX <- crossprod(Xt)
-    Xy <- drop(crossprod(Xt, yt))
-    beta <- solve(XtVX, Xy)
-    df <- if (reml) n - p else n
-    s2e <- max(sum(yt^2) - sum(Xy * beta), 1e-300) / df
-    ll <- -0.5 * (2 * sum(log(diag(R))) + df * (1 + log(2 * pi * s2e)))
-    if (reml) ll <- ll - sum(log(diag(chol(XtVX))))
-    list(loglik = ll, beta = beta, s2e = s2e, XtVX = XtVX, R = R)
+    list(XtVX = crossprod(Xt), Xy = drop(crossprod(Xt, yt)), yy = sum(yt^2),
+         logdet = 2 * sum(log(diag(R))), fac = R)
   }
-  opt <- known_multi_optimum(prof, scl, J)
-  lambda <- opt$lambda
-  # V = s2 (s0 I + sum lambda_j G_j): s2 is prof()'s profiled scale
-  best <- prof(lambda, opt$s0)
-  est <- known_multi_estimates(best, opt, lambda, X, y)
-  a <- backsolve(best$R, backsolve(best$R, est$r, transpose = TRUE))
-  b <- lapply(seq_len(J), function(j) {
-    za <- numeric(length(terms[[j]]$levels))
-    s <- rowsum(a, terms[[j]]$index)
-    za[as.integer(rownames(s))] <- s
-    lambda[j] * if (is.null(Ls[[j]])) za else drop(Ls[[j]] %*% crossprod(Ls[[j]], za))
-  })
-  known_multi_result(
-    est, best, opt, b,
-    known_multi_varcov(Gs, X, y, est$beta, sqrt(est$s2g), 0.5 * log(est$s2e), opt$singular),
-    # the Cholesky factor of V / s2 at the estimates and s2, for assoc_scan()
-    list(known_v = list(R = best$R, scale = best$s2e),
+  ml <- function(sd, s2e, r) {
+    V <- diag(s2e, n)
+    for (j in seq_len(J)) V <- V + sd[j]^2 * Gs[[j]]
+    R <- tryCatch(chol(V), error = function(e) NULL)
+    if (is.null(R)) return(NA_real_)
+    -sum(log(diag(R))) - 0.5 * sum(backsolve(R, r, transpose = TRUE)^2)
+  }
+  blup <- function(a, lambda) lapply(seq_len(J), function(j)
+    known_level_blup(a, terms[[j]]$index, length(terms[[j]]$levels), lambda[j], Ls[[j]]))
+  # the Cholesky factor of V / s2 at the estimates and s2, for assoc_scan()
+  own <- function(best, lambda, opt)
+    list(known_v = list(R = best$fac, scale = best$s2e),
          kdiag = lapply(seq_len(J), function(j)
-           if (is.null(Ls[[j]])) rep(1, length(terms[[j]]$levels)) else rowSums(Ls[[j]]^2))),
-    known_multi_optinfo(opt, reml, sprintf("dense Cholesky, %d known covariances", J)))
+           if (is.null(Ls[[j]])) rep(1, length(terms[[j]]$levels)) else rowSums(Ls[[j]]^2)))
+  list(scl = vapply(Gs, function(G) 1 / mean(diag(G)), 0), quad = quad, ml = ml, blup = blup,
+       own = own, what = "dense Cholesky",
+       solve = function(R, r) backsolve(R, backsolve(R, r, transpose = TRUE)))
+}
+
+# lambda K Z' a for a term over nl levels (observations' levels `index`),
+# K = L L' (L NULL: the identity).
+known_level_blup <- function(a, index, nl, lambda, L = NULL, K = NULL) {
+  za <- numeric(nl)
+  s <- rowsum(a, index)
+  za[as.integer(rownames(s))] <- s
+  lambda * if (!is.null(K)) drop(as.matrix(K %*% za))
+           else if (is.null(L)) za else drop(L %*% crossprod(L, za))
 }
 
 # What the dense and the sparse multi-term routes (fit-known-gaussian-multi-
@@ -189,23 +226,6 @@ known_multi_face <- function(obj, t_hat, best) {
   }
   if (!is.finite(opt$objective) || opt$objective >= best) return(NULL)
   list(opt = opt, t = full(opt$par), ref = ref)
-}
-
-# Covariance of (sd_1, ..., sd_J, log residual sd) from the observed
-# information of the ML log-likelihood, beta held at its estimate; rows of
-# components on the boundary are NA.
-known_multi_varcov <- function(Gs, X, y, beta, sdg, lsig, singular) {
-  n <- length(y)
-  J <- length(Gs)
-  r <- y - drop(X %*% beta)
-  ll <- function(th) {
-    V <- diag(exp(2 * th[J + 1L]), n)
-    for (j in seq_len(J)) V <- V + th[j]^2 * Gs[[j]]
-    R <- tryCatch(chol(V), error = function(e) NULL)
-    if (is.null(R)) return(NA_real_)
-    -sum(log(diag(R))) - 0.5 * sum(backsolve(R, r, transpose = TRUE)^2)
-  }
-  known_multi_hessian_cov(ll, c(sdg, lsig), c(!singular, is.finite(lsig)))
 }
 
 # Inverse of minus the central-difference Hessian of ll at th over the

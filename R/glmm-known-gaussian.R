@@ -70,8 +70,6 @@ glmm_known_gaussian <- function(formula, mf, family, control, covariance, REML, 
   fit <- if (length(terms) == 1L) {
     tm <- terms[[1L]]
     known_gaussian_fit(tx$M, y, tm$index, tm$K, tm$kf, tm$g, REML)
-  } else if (known_terms_sparse(terms)) {
-    known_gaussian_multi_sparse_fit(tx$M, y, terms, REML)
   } else {
     known_gaussian_multi_fit(tx$M, y, terms, REML)
   }
