@@ -231,9 +231,13 @@ known_multi_face <- function(obj, t_hat, best) {
 # Inverse of minus the central-difference Hessian of ll at th over the
 # free components (NA rows and columns for the others).
 known_multi_hessian_cov <- function(ll, th, free) {
-  k <- length(th)
-  H <- fd_hessian(ll, th, "values", step = 1e-4, on_boundary = !free)
-  out <- matrix(NA_real_, k, k)
+  known_neg_inverse(fd_hessian(ll, th, "values", step = 1e-4, on_boundary = !free), free)
+}
+
+# Inverse of -H over the free components (NA rows and columns for the
+# others, and all NA unless it is finite with a positive diagonal).
+known_neg_inverse <- function(H, free = rep(TRUE, ncol(H))) {
+  out <- matrix(NA_real_, length(free), length(free))
   inv <- tryCatch(solve(-H[free, free, drop = FALSE]), error = function(e) NULL)
   if (!is.null(inv) && all(is.finite(inv)) && all(diag(inv) > 0)) out[free, free] <- inv
   out

@@ -11,18 +11,11 @@
 
 known_gaussian_rotation_sparse <- function(index, K, X, y, g) {
   n <- length(y)
-  Kc <- methods::as(K, "CsparseMatrix")
-  sc <- max(abs(Matrix::diag(Kc)), 1e-300)
-  if (max(abs(Kc - Matrix::t(Kc))) > 1e-8 * sc)
-    stop(sprintf("'covariance$%s' is not symmetric", g), call. = FALSE)
-  Z <- Matrix::sparseMatrix(i = seq_len(n), j = index, x = 1, dims = c(n, nrow(K)))
-  A <- Matrix::forceSymmetric(methods::as(Z %*% Kc %*% Matrix::t(Z), "CsparseMatrix"), "L")
+  A <- known_sparse_term(K, index, g, n)$A
   check_memory(8 * 4 * (length(A@x) + n),
                sprintf("the sparse factorization of 'covariance$%s' (%d x %d, %d nonzeros)",
                        g, n, n, length(A@x)))
   dA <- Matrix::diag(A)
-  if (max(dA) <= 0)
-    stop(sprintf("'covariance$%s' is zero over the observed levels", g), call. = FALSE)
   # Symbolic analysis once (AMD ordering); a K that is not positive
   # semidefinite shows as a failed factorization of A + eps I.
   L0 <- tryCatch(Matrix::Cholesky(A, perm = TRUE, LDL = FALSE, super = NA,
@@ -31,11 +24,9 @@ known_gaussian_rotation_sparse <- function(index, K, X, y, g) {
   if (is.null(L0))
     stop(sprintf("'covariance$%s' is not positive semidefinite (its sparse Cholesky factorization failed)",
                  g), call. = FALSE)
-  p <- ncol(X)
   # mean(d) of the spectral routes (the grid's centre): trace / n
-  list(d = mean(dA), tri = NULL, sparse = list(A = A, L0 = L0), y1 = y, X1 = X, yy_c = 0,
-       Xy_c = numeric(p), XX_c = matrix(0, p, p), n = n, apply_U = function(a) a,
-       basis = list(identity = TRUE), k = n)
+  known_rotation(X, y, mean(dA), y, X, function(a) a, list(identity = TRUE), k = n,
+                 sparse = list(A = A, L0 = L0))
 }
 
 # (lambda D + I)^{-1} B and log det(lambda D + I) in the coordinates of a

@@ -30,12 +30,10 @@ known_gaussian_rotation_tri <- function(index, K, X, y, g) {
   y1 <- drop(cpp_householder_apply(tr$packed, tr$h, matrix(y), TRUE))
   X1 <- cpp_householder_apply(tr$packed, tr$h, X, TRUE)
   dimnames(X1) <- list(NULL, colnames(X))
-  apply_U <- function(a) drop(cpp_householder_apply(basis$packed, basis$h, matrix(a), FALSE))
   # Q is square: the complement of the rotation is empty.
-  p <- ncol(X)
-  list(d = ev[keep], tri = list(dT = tr$dT, eT = tr$eT), y1 = y1, X1 = X1, yy_c = 0,
-       Xy_c = numeric(p), XX_c = matrix(0, p, p), n = n, apply_U = apply_U, basis = basis,
-       k = sum(keep))
+  known_rotation(X, y, ev[keep], y1, X1,
+                 function(a) drop(cpp_householder_apply(basis$packed, basis$h, matrix(a), FALSE)),
+                 basis, tri = list(dT = tr$dT, eT = tr$eT))
 }
 
 rotated_solve <- function(rot, lambda, B) {

@@ -107,12 +107,20 @@ known_gaussian_rotation <- function(index, K, kf, X, y, g) {
   s <- sqrt(d)
   y1 <- drop(crossprod(V, crossprod(Fm, y))) / s
   X1 <- crossprod(V, crossprod(Fm, X)) / s
-  apply_U <- function(a) drop(Fm %*% (V %*% (a / s)))
-  basis <- list(L = L, V = V, s = s)
-  list(d = d, tri = NULL, y1 = y1, X1 = X1, yy_c = sum(y^2) - sum(y1^2),
-       Xy_c = drop(crossprod(X, y)) - drop(crossprod(X1, y1)),
-       XX_c = crossprod(X) - crossprod(X1), n = n, apply_U = apply_U, basis = basis,
-       k = length(d))
+  known_rotation(X, y, d, y1, X1, function(a) drop(Fm %*% (V %*% (a / s))),
+                 list(L = L, V = V, s = s), complement = TRUE)
+}
+
+# A rotation's fields (known_gaussian_rotation()): with its complement's
+# cross-products, or a square one (tridiagonal, or the sparse identity)
+# whose complement is empty.
+known_rotation <- function(X, y, d, y1, X1, apply_U, basis, k = length(d), complement = FALSE,
+                           ...) {
+  p <- ncol(X)
+  c(list(d = d, y1 = y1, X1 = X1, n = length(y), apply_U = apply_U, basis = basis, k = k,
+         yy_c = if (complement) sum(y^2) - sum(y1^2) else 0,
+         Xy_c = if (complement) drop(crossprod(X, y)) - drop(crossprod(X1, y1)) else numeric(p),
+         XX_c = if (complement) crossprod(X) - crossprod(X1) else matrix(0, p, p)), list(...))
 }
 
 # The fit from the rotation: the profiled (RE)ML over t = log(lambda) on a
@@ -120,10 +128,7 @@ known_gaussian_rotation <- function(index, K, kf, X, y, g) {
 # point, and compared with the boundary lambda = 0 (s2g = 0).
 known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
   n <- length(y)
-  p <- ncol(X)
-  check_full_rank(X)
-  if (reml && n <= p)
-    stop("REML needs more observations than fixed effects", call. = FALSE)
+  known_multi_check(X, y, reml)
   rot <- known_gaussian_rotation(index, K, kf, X, y, g)
   prof <- if (is.null(rot$tri) && is.null(rot$sparse)) {
     function(t) cpp_known_gaussian_profile(rot$d, rot$y1, rot$X1, rot$yy_c, rot$Xy_c,
@@ -163,22 +168,16 @@ known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
   }
   best <- prof(t_hat)
   lambda <- if (singular) 0 else exp(t_hat)
+  est <- known_multi_estimates(best, list(s0 = 1), lambda, X, y)
+  beta <- est$beta
   s2e <- best$s2e
-  beta <- drop(best$beta)
-  names(beta) <- colnames(X)
-  vc <- s2e * chol2inv(chol(best$XtVX))
-  dimnames(vc) <- list(names(beta), names(beta))
   # Predictions b = s2g K Z' V^{-1} r = lambda K Z' a with
   # a = (lambda G + I)^{-1} r = r - U (I - W) U' r, W the rotated inverse.
-  r <- y - drop(X %*% beta)
   r1 <- rot$y1 - drop(rot$X1 %*% beta)
-  a <- r - rot$apply_U(r1 - rotated_solve(rot, lambda, r1))
-  nl <- if (is.null(kf)) nrow(K) else nrow(kf$L)
-  zta <- numeric(nl)
-  s <- rowsum(a, index)
-  zta[as.integer(rownames(s))] <- s
-  b <- lambda * if (is.null(kf)) drop(as.matrix(K %*% zta)) else drop(kf$L %*% crossprod(kf$L, zta))
-  list(beta = beta, vcov = vc, s2e = if (residual_zero) 0 else s2e, s2g = lambda * s2e,
+  a <- est$r - rot$apply_U(r1 - rotated_solve(rot, lambda, r1))
+  b <- known_level_blup(a, index, if (is.null(kf)) nrow(K) else nrow(kf$L), lambda, kf$L,
+                        if (is.null(kf)) K)
+  list(beta = beta, vcov = est$vcov, s2e = if (residual_zero) 0 else s2e, s2g = lambda * s2e,
        lambda = if (residual_zero) Inf else lambda,
        loglik = best$loglik, b = b, singular = singular, residual_zero = residual_zero,
        cov_var = known_gaussian_varcov(rot, beta, sqrt(lambda * s2e), 0.5 * log(s2e), singular,
@@ -211,24 +210,6 @@ known_gaussian_varcov <- function(rot, beta, sdg, lsig, singular, residual_zero 
     if (!isTRUE(s$ok)) return(NA_real_)
     -0.5 * (s$logdet + rot$n * log(s2e) + (sum(r1 * s$solution) + rc) / s2e)
   }
-  th <- c(sdg, lsig)
-  h <- 1e-4 * pmax(abs(th), 1e-2)
-  H <- matrix(0, 2L, 2L)
-  for (i in 1:2) for (j in 1:2) {
-    ei <- replace(numeric(2L), i, h[i])
-    ej <- replace(numeric(2L), j, h[j])
-    H[i, j] <- (ll(th + ei + ej) - ll(th + ei - ej) - ll(th - ei + ej) + ll(th - ei - ej)) /
-      (4 * h[i] * h[j])
-  }
-  out <- matrix(NA_real_, 2L, 2L)
-  if (singular) {
-    if (-H[2L, 2L] > 0) out[2L, 2L] <- -1 / H[2L, 2L]
-  } else if (residual_zero) {
-    # the residual on its boundary: the effect's sd alone
-    if (-H[1L, 1L] > 0) out[1L, 1L] <- -1 / H[1L, 1L]
-  } else {
-    inv <- tryCatch(solve(-H), error = function(e) NULL)
-    if (!is.null(inv) && all(diag(inv) > 0)) out <- inv
-  }
-  out
+  # the residual on its boundary (residual_zero): the effect's sd alone
+  known_multi_hessian_cov(ll, c(sdg, lsig), c(!singular, !residual_zero))
 }

@@ -102,13 +102,10 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
   g0 <- suppressWarnings(stats::glm.fit(X, y, weights = m, offset = offset, family = family))
   ll0 <- fam$ll(drop(X %*% g0$coefficients) + offset, y, m)
   eng <- known_laplace_engine(X, y, m, offset, index, L, fam, control$nthreads)
-  obj <- function(par) -eng$eval(par, gradient = FALSE)$value
-  gr <- function(par) -eng$eval(par)$gradient
   # the search when the quasi-Newton one is not taken, and the restart below
   nlminb_from <- function(par)
-    stats::nlminb(par, obj, gr, control = list(rel.tol = control$rel.tol,
-                                               iter.max = control$iter.max,
-                                               eval.max = control$eval.max, trace = control$trace))
+    known_laplace_nlminb(eng, par, list(rel.tol = control$rel.tol, iter.max = control$iter.max,
+                                        eval.max = control$eval.max, trace = control$trace))
   kdiag <- cpp_row_sumsq(L)  # diag(K), without the temporary L^2
   s0 <- 0.5 / sqrt(mean(kdiag))
   start <- known_laplace_start(X, y, m, offset, index, L, fam, control,
@@ -128,7 +125,7 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
   # point is kept, and the comparison with the glm at s = 0 follows.
   if (all(is.finite(opt$par)) && opt$par[p + 1L] < log(0.1 * s0)) {
     opt2 <- tryCatch(nlminb_from(c(g0$coefficients, log(s0))), error = function(e) NULL)
-    if (!is.null(opt2) && is.finite(opt2$objective) && -opt2$objective > -obj(opt$par)) {
+    if (!is.null(opt2) && is.finite(opt2$objective) && -opt2$objective > eng$eval(opt$par, gradient = FALSE)$value) {
       opt2$optimizer <- "nlminb (restarted from the glm fit: the first search ended near s = 0)"
       opt <- opt2
     }
@@ -179,6 +176,12 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
                       rank = eng$r, warnings = warn))
 }
 
+# nlminb on the engine's minus log-likelihood and its gradient.
+known_laplace_nlminb <- function(eng, par, control) {
+  stats::nlminb(par, function(th) -eng$eval(th, gradient = FALSE)$value,
+                function(th) -eng$eval(th)$gradient, control = control)
+}
+
 # Covariance of (beta, s): the inverse of minus the Hessian of the Laplace
 # log-likelihood in (beta, s), computed exactly by the engine
 # (KlEngine::hessian(): the modes' derivatives by implicit differentiation,
@@ -199,10 +202,7 @@ known_laplace_cov <- function(eng, par, singular, hessian) {
   if (!hessian || singular) return(out)
   H <- tryCatch(eng$hessian(par), error = function(e) NULL)
   if (is.null(H)) H <- known_laplace_hessian_fd(eng, par)
-  if (is.null(H) || anyNA(H)) return(out)
-  inv <- tryCatch(solve(-H), error = function(e) NULL)
-  if (!is.null(inv) && all(diag(inv) > 0)) out <- inv
-  out
+  if (is.null(H) || anyNA(H)) out else known_neg_inverse(H)
 }
 
 # The starting point: with a wide factor (r > 200) a quasi-Newton search
@@ -242,9 +242,8 @@ known_laplace_start <- function(X, y, m, offset, index, L, fam, control, start, 
     return(structure(mom, hessian = H, from = "a moment estimate of s",
                      evaluations = if (!is.null(full)) 1L))
   }
-  opt <- tryCatch(stats::nlminb(start, function(par) -eng$eval(par, gradient = FALSE)$value,
-                                function(par) -eng$eval(par)$gradient,
-                                control = list(rel.tol = 1e-8, iter.max = 100L, eval.max = 200L)),
+  opt <- tryCatch(known_laplace_nlminb(eng, start, list(rel.tol = 1e-8, iter.max = 100L,
+                                                       eval.max = 200L)),
                   error = function(e) NULL)
   p <- ncol(X)
   if (is.null(opt) || !all(is.finite(opt$par)) || opt$par[p + 1L] < start[p + 1L] - log(1e3))

@@ -31,7 +31,7 @@ use_known_gaussian <- function(formula, family, covariance, mf = NULL, REML = FA
       !is.list(covariance) || is.null(names(covariance)) || !all(nzchar(names(covariance))))
     return(FALSE)
   bars <- find_bars(formula)
-  gs <- vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), "")
+  gs <- bar_group_names(formula)
   ok <- length(bars) >= 1L && all(vapply(bars, function(b) identical(b[[2L]], 1), TRUE)) &&
     !anyDuplicated(gs) && all(names(covariance) %in% gs)
   if (!ok || REML || is.null(mf)) return(ok)
@@ -52,8 +52,7 @@ use_known_laplace <- function(formula, family, covariance) {
   if (!length(covariance) || is.null(known_laplace_family(family))) return(FALSE)
   bars <- find_bars(formula)
   if (length(bars) != 1L || !identical(bars[[1L]][[2L]], 1)) return(FALSE)
-  g <- paste(deparse(bars[[1L]][[3L]]), collapse = "")
-  cv <- covariance[[g]]
+  cv <- covariance[[bar_group_names(formula)]]
   length(covariance) == 1L && !is.null(cv) &&
     (inherits(cv, "glmmgee_kfactor") || (is.matrix(cv) && is.numeric(cv)) ||
        (inherits(cv, "Matrix") && !inherits(cv, "sparseMatrix")))
@@ -177,7 +176,7 @@ known_laplace_factor <- function(tm) {
 # mkReTrms() for expressions that are not variables of the frame), marked
 # `plain`.
 known_term <- function(bar, covariance, mf) {
-  g <- paste(deparse(bar[[3L]]), collapse = "")
+  g <- group_names_of(list(bar))
   cv <- covariance[[g]]
   if (is.null(cv)) return(plain_known_term(bar, g, mf))
   kf <- if (inherits(cv, "glmmgee_kfactor")) cv
