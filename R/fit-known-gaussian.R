@@ -2,12 +2,10 @@
 # exactly (ML or REML) by spectral rotation (src/known-gaussian.cpp): one
 # eigendecomposition of F'F for a factor F = Z L of G = Z K Z' (a dense K
 # with one observation per level is reduced to tridiagonal form instead,
-# fit-known-gaussian-tri.R; a sparse K is left sparse,
-# fit-known-gaussian-sparse.R),
-# then O(k p^2) per evaluation of the likelihood with beta and the residual
-# variance profiled out, maximized over the variance ratio
+# and a sparse K is left sparse: both below), then O(k p^2) per evaluation
+# of the likelihood with beta and the residual variance profiled out, maximized over the variance ratio
 # lambda = s2g / s2e by a grid and Brent's method (as EMMA, Kang et al. 2008).
-# glmm() routes here (glmm-known-gaussian.R) when the family is gaussian with
+# glmm() routes here (glmm-known.R) when the family is gaussian with
 # the identity link and the only random-effect term is a known-covariance
 # (1 | id).
 
@@ -84,7 +82,7 @@ format_gb <- function(bytes) {
 # cross-products, and a function applying U to a k-vector (for the
 # predictions). Each level observed at most once with a dense K: G is a
 # submatrix of K, reduced to tridiagonal form instead
-# (fit-known-gaussian-tri.R). Otherwise G = F F' with F = Z L (L a factor
+# (known_gaussian_rotation_tri()). Otherwise G = F F' with F = Z L (L a factor
 # of K: given, or Cholesky / eigen of K), and the eigenvectors of F'F
 # (r x r) give U = F V S^{-1} without forming it.
 known_gaussian_rotation <- function(index, K, kf, X, y, g) {
@@ -212,4 +210,125 @@ known_gaussian_varcov <- function(rot, beta, sdg, lsig, singular, residual_zero 
   }
   # the residual on its boundary (residual_zero): the effect's sd alone
   known_multi_hessian_cov(ll, c(sdg, lsig), c(!singular, !residual_zero))
+}
+
+# A sparse known covariance (a Matrix::sparseMatrix K: pedigree,
+# compactly supported spatial covariance, neighbourhood structure) kept
+# sparse end to end: with A = Z K Z' (sparse, n x n) the model's
+# V* = lambda A + I is factored by CHOLMOD's sparse Cholesky (through
+# Matrix) at each value of the variance ratio, the fill-reducing ordering
+# and symbolic analysis done once. Memory is that of A and of the factor,
+# linear in their nonzeros; K is never densified and no eigenvectors are
+# formed. The "rotation" is the identity: known_gaussian_fit(), its
+# standard errors and assoc_scan() work through rotated_system() as for
+# the tridiagonal rotation.
+
+known_gaussian_rotation_sparse <- function(index, K, X, y, g) {
+  n <- length(y)
+  A <- known_sparse_term(K, index, g, n)$A
+  check_memory(8 * 4 * (length(A@x) + n),
+               sprintf("the sparse factorization of 'covariance$%s' (%d x %d, %d nonzeros)",
+                       g, n, n, length(A@x)))
+  dA <- Matrix::diag(A)
+  # Symbolic analysis once (AMD ordering); a K that is not positive
+  # semidefinite shows as a failed factorization of A + eps I.
+  L0 <- tryCatch(Matrix::Cholesky(A, perm = TRUE, LDL = FALSE, super = NA,
+                                  Imult = 1e-8 * mean(dA)),
+                 error = function(e) NULL, warning = function(w) NULL)
+  if (is.null(L0))
+    stop(sprintf("'covariance$%s' is not positive semidefinite (its sparse Cholesky factorization failed)",
+                 g), call. = FALSE)
+  # mean(d) of the spectral routes (the grid's centre): trace / n
+  known_rotation(X, y, mean(dA), y, X, function(a) a, list(identity = TRUE), k = n,
+                 sparse = list(A = A, L0 = L0))
+}
+
+# (lambda D + I)^{-1} B and log det(lambda D + I) in the coordinates of a
+# rotation: D diagonal (spectral), tridiagonal, or the sparse A itself.
+rotated_system <- function(rot, lambda, B) {
+  B <- as.matrix(B)
+  if (!is.null(rot$sparse)) {
+    if (lambda == 0) return(list(ok = TRUE, solution = B, logdet = 0))
+    L <- tryCatch(Matrix::update(rot$sparse$L0, lambda * rot$sparse$A, mult = 1),
+                  error = function(e) NULL, warning = function(w) NULL)
+    if (is.null(L)) return(list(ok = FALSE))
+    # determinant() of a CHMfactor gives half the log determinant of the
+    # factored matrix (that of L)
+    return(list(ok = TRUE, solution = as.matrix(Matrix::solve(L, B, system = "A")),
+                logdet = 2 * as.numeric(Matrix::determinant(L, sqrt = TRUE)$modulus)))
+  }
+  if (!is.null(rot$tri)) return(cpp_tridiag_solve(rot$tri$dT, rot$tri$eT, lambda, B))
+  list(ok = TRUE, solution = B / (1 + lambda * rot$d), logdet = sum(log1p(lambda * rot$d)))
+}
+
+# A dense known covariance with one observation per level, rotated by the
+# tridiagonal reduction G = Q T Q' (src/known-tridiag.cpp) instead of an
+# eigendecomposition: Q'y and Q'X once (Q applied through its reflectors,
+# never formed), then each likelihood evaluation factors the tridiagonal
+# lambda T + I in O(n) and solves for p + 1 columns. The reduction is
+# about a third of the cost of R's eigen() with eigenvectors (reference
+# LAPACK), and the exact likelihood, BLUPs and the score scan follow from
+# it as from the eigenvectors (known_gaussian_fit(), assoc_scan()).
+
+known_gaussian_rotation_tri <- function(index, K, X, y, g) {
+  n <- length(y)
+  whole <- is.matrix(K) && identical(index, seq_len(nrow(K)))
+  # the reduced copy, plus the reordered G unless K is used as it stands
+  check_memory(8 * n^2 * (if (whole) 1 else 2),
+               sprintf("the tridiagonal reduction of 'covariance$%s' (%d x %d)", g, n, n))
+  G <- if (whole) K else as.matrix(K[index, index])
+  storage.mode(G) <- "double"
+  tr <- cpp_tridiagonalize(G)
+  rm(G)
+  if (!tr$symmetric)
+    stop(sprintf("'covariance$%s' is not symmetric", g), call. = FALSE)
+  ev <- tr$values
+  if (min(ev) < -1e-8 * max(abs(ev)))
+    stop(sprintf("'covariance$%s' is not positive semidefinite (smallest eigenvalue %.3g)",
+                 g, min(ev)), call. = FALSE)
+  if (max(ev) <= 0)
+    stop(sprintf("'covariance$%s' is zero over the observed levels", g), call. = FALSE)
+  keep <- ev > 1e-10 * max(ev)
+  basis <- list(packed = tr$packed, h = tr$h)
+  y1 <- drop(cpp_householder_apply(tr$packed, tr$h, matrix(y), TRUE))
+  X1 <- cpp_householder_apply(tr$packed, tr$h, X, TRUE)
+  dimnames(X1) <- list(NULL, colnames(X))
+  # Q is square: the complement of the rotation is empty.
+  known_rotation(X, y, ev[keep], y1, X1,
+                 function(a) drop(cpp_householder_apply(basis$packed, basis$h, matrix(a), FALSE)),
+                 basis, tri = list(dT = tr$dT, eT = tr$eT))
+}
+
+rotated_solve <- function(rot, lambda, B) {
+  s <- rotated_system(rot, lambda, B)
+  if (!isTRUE(s$ok)) stop("the rotated covariance is not positive definite", call. = FALSE)
+  if (is.matrix(B)) s$solution else drop(s$solution)
+}
+
+# The profiled (RE)ML at log(lambda) of a model rotated tridiagonally (or
+# left sparse): the same quantities as cpp_known_gaussian_profile()
+# (known-gaussian.h), from one O(n p) tridiagonal solve (or one sparse
+# Cholesky factorization and solve).
+known_gaussian_profile_system <- function(rot, n, log_lambda, reml) {
+  lambda <- if (is.infinite(log_lambda) && log_lambda < 0) 0 else exp(log_lambda)
+  p <- ncol(rot$X1)
+  fail <- list(ok = FALSE, loglik = -Inf)
+  s <- rotated_system(rot, lambda, cbind(rot$X1, rot$y1))
+  if (!isTRUE(s$ok)) return(fail)
+  S <- s$solution
+  XtVX <- crossprod(rot$X1, S[, seq_len(p), drop = FALSE])
+  XtVX <- (XtVX + t(XtVX)) / 2
+  Xy <- drop(crossprod(rot$X1, S[, p + 1L]))
+  yy <- sum(rot$y1 * S[, p + 1L])
+  R <- tryCatch(chol(XtVX), error = function(e) NULL)
+  if (is.null(R)) return(fail)
+  beta <- backsolve(R, backsolve(R, Xy, transpose = TRUE))
+  # floored as in the diagonal route: cancellation near a perfect fit
+  rss <- max(yy - sum(Xy * beta), 1e-300 * max(1, yy))
+  df <- if (reml) n - p else n
+  if (df <= 0) return(fail)
+  s2e <- rss / df
+  ll <- -0.5 * (s$logdet + df * (1 + log(2 * pi * s2e)))
+  if (reml) ll <- ll - sum(log(diag(R)))
+  list(loglik = ll, ok = is.finite(ll), s2e = s2e, beta = beta, XtVX = XtVX)
 }
