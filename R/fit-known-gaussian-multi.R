@@ -324,24 +324,20 @@ known_multi_sparse_system <- function(X, y, terms) {
     for (j in seq_len(J)) Vp@x <- Vp@x + lam[j] * Ax[[j]]
     Vp
   }
-  factor_at <- function(lam, s0) tryCatch(Matrix::update(L0, Vat(lam, s0)), error = function(e) NULL,
-                                          warning = function(w) NULL)
   solve_a <- function(L, r) drop(as.matrix(Matrix::solve(L, r, system = "A")))
-  # determinant() of a CHMfactor gives half the log determinant
-  half_logdet <- function(L) as.numeric(Matrix::determinant(L, sqrt = TRUE)$modulus)
   XY <- cbind(X, y)
   quad <- function(lam, s0) {
-    L <- factor_at(lam, s0)
+    L <- chm_update(L0, Vat(lam, s0))
     if (is.null(L)) return(NULL)
     S <- as.matrix(Matrix::solve(L, XY, system = "A"))
     XtVX <- crossprod(X, S[, seq_len(p), drop = FALSE])
     list(XtVX = (XtVX + t(XtVX)) / 2, Xy = drop(crossprod(X, S[, p + 1L])),
-         yy = sum(y * S[, p + 1L]), logdet = 2 * half_logdet(L), fac = L)
+         yy = sum(y * S[, p + 1L]), logdet = 2 * chm_half_logdet(L), fac = L)
   }
   ml <- function(sd, s2e, r) {
-    L <- factor_at(sd^2, s2e)
+    L <- chm_update(L0, Vat(sd^2, s2e))
     if (is.null(L)) return(NA_real_)
-    -half_logdet(L) - 0.5 * sum(r * solve_a(L, r))
+    -chm_half_logdet(L) - 0.5 * sum(r * solve_a(L, r))
   }
   blup <- function(a, lambda) lapply(seq_len(J), function(j)
     lambda[j] * drop(as.matrix(parts[[j]]$K %*% Matrix::crossprod(parts[[j]]$Z, a))))

@@ -249,17 +249,23 @@ rotated_system <- function(rot, lambda, B) {
   B <- as.matrix(B)
   if (!is.null(rot$sparse)) {
     if (lambda == 0) return(list(ok = TRUE, solution = B, logdet = 0))
-    L <- tryCatch(Matrix::update(rot$sparse$L0, lambda * rot$sparse$A, mult = 1),
-                  error = function(e) NULL, warning = function(w) NULL)
+    L <- chm_update(rot$sparse$L0, lambda * rot$sparse$A, mult = 1)
     if (is.null(L)) return(list(ok = FALSE))
-    # determinant() of a CHMfactor gives half the log determinant of the
-    # factored matrix (that of L)
     return(list(ok = TRUE, solution = as.matrix(Matrix::solve(L, B, system = "A")),
-                logdet = 2 * as.numeric(Matrix::determinant(L, sqrt = TRUE)$modulus)))
+                logdet = 2 * chm_half_logdet(L)))
   }
   if (!is.null(rot$tri)) return(cpp_tridiag_solve(rot$tri$dT, rot$tri$eT, lambda, B))
   list(ok = TRUE, solution = B / (1 + lambda * rot$d), logdet = sum(log1p(lambda * rot$d)))
 }
+
+# A CHOLMOD factor L0 updated to the factor of A + mult I on its pattern
+# (NULL where that fails: not positive definite), and half the log
+# determinant of the factored matrix (that of L: what determinant() of a
+# CHMfactor gives).
+chm_update <- function(L0, A, mult = 0) {
+  tryCatch(Matrix::update(L0, A, mult = mult), error = function(e) NULL, warning = function(w) NULL)
+}
+chm_half_logdet <- function(L) as.numeric(Matrix::determinant(L, sqrt = TRUE)$modulus)
 
 # A dense known covariance with one observation per level, rotated by the
 # tridiagonal reduction G = Q T Q' (src/known-tridiag.cpp) instead of an

@@ -152,9 +152,9 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
   }
   names(beta) <- colnames(X)
   cov_theta <- known_laplace_cov(eng, opt$par, singular, control$hessian)
-  if (singular)  # at s = 0 the model is the glm: its information for beta
+  if (singular) {  # at s = 0 the model is the glm: its information for beta
     cov_theta[seq_len(p), seq_len(p)] <- solve(crossprod(X * sqrt(g0$weights)))
-  if (!singular) {
+  } else {
     # The gain the optimizer left, g' C g / 2 (C = -H^{-1}), is invariant to
     # the scale of the data, unlike the raw gradient, which grows with n.
     gs <- at$gradient
@@ -163,9 +163,9 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
     if (!is.finite(gain) || gain > control$grad_tol)
       warn <- c(warn, sprintf("the search stopped short of the optimum: the gradient predicts a further gain of %.2g in log-likelihood",
                               gain))
+    if (anyNA(cov_theta[seq_len(p), seq_len(p)]))
+      warn <- c(warn, "the Hessian of the Laplace log-likelihood is not negative definite: standard errors are not available")
   }
-  if (!singular && anyNA(cov_theta[seq_len(p), seq_len(p)]))
-    warn <- c(warn, "the Hessian of the Laplace log-likelihood is not negative definite: standard errors are not available")
   list(beta = beta, s = s, loglik = loglik, b = s * drop(L %*% u), condvar = s^2 * lev, kdiag = kdiag,
        eta = eta, cov_theta = cov_theta, singular = singular,
        gradient = if (!singular) at$gradient,
