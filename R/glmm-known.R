@@ -246,7 +246,6 @@ new_glmm_known <- function(fit, X, resp, offset, terms, mf, mt, call, formula, f
   cn <- "(Intercept)"
   col0 <- 0L
   reterms <- vector("list", J)
-  Zs <- vector("list", J)
   eta <- if (gauss) drop(X %*% fit$beta) + offset else fit$eta
   for (j in seq_len(J)) {
     tm <- terms[[j]]
@@ -261,7 +260,6 @@ new_glmm_known <- function(fit, X, resp, offset, terms, mf, mt, call, formula, f
                          kdiag = kdiag[[j]],
                          condvar = array(if (gauss) NA_real_ else fit$condvar, c(1L, 1L, nl),
                                          dimnames = list(cn, cn, lev)))
-    Zs[[j]] <- Matrix::sparseMatrix(i = seq_len(n), j = tm$index, x = 1, dims = c(n, nl))
     if (gauss) eta <- eta + b[[j]][tm$index]
     col0 <- col0 + nl
   }
@@ -272,7 +270,8 @@ new_glmm_known <- function(fit, X, resp, offset, terms, mf, mt, call, formula, f
              singular = any(fit$singular) || isTRUE(fit$residual_zero),
              gradient = fit$gradient, hessian = NULL,
              optinfo = fit$optinfo, engine = if (gauss) "known_gaussian" else "known_laplace")
-  Z <- if (J == 1L) Zs[[1L]] else methods::as(do.call(cbind, Zs), "generalMatrix")
+  # Z's size: new_glmm_sparse() binds the known terms' indicators itself
+  Z <- Matrix::sparseMatrix(i = integer(), j = integer(), dims = c(n, col0))
   obj <- new_glmm_sparse(sf, X = X, y = resp$y, weights = if (gauss) rep(1, n) else resp$weights,
                          offset = offset, re = list(Z = Z), mf = mf, mt = mt, call = call,
                          formula = formula)
