@@ -2,12 +2,10 @@
 # exactly (ML or REML) by spectral rotation (src/known-gaussian.cpp): one
 # eigendecomposition of F'F for a factor F = Z L of G = Z K Z' (a dense K
 # with one observation per level is reduced to tridiagonal form instead,
-# fit-known-gaussian-tri.R; a sparse K is left sparse,
-# fit-known-gaussian-sparse.R),
-# then O(k p^2) per evaluation of the likelihood with beta and the residual
-# variance profiled out, maximized over the variance ratio
+# and a sparse K is left sparse: both below), then O(k p^2) per evaluation
+# of the likelihood with beta and the residual variance profiled out, maximized over the variance ratio
 # lambda = s2g / s2e by a grid and Brent's method (as EMMA, Kang et al. 2008).
-# glmm() routes here (glmm-known-gaussian.R) when the family is gaussian with
+# glmm() routes here (glmm-known.R) when the family is gaussian with
 # the identity link and the only random-effect term is a known-covariance
 # (1 | id).
 
@@ -84,7 +82,7 @@ format_gb <- function(bytes) {
 # cross-products, and a function applying U to a k-vector (for the
 # predictions). Each level observed at most once with a dense K: G is a
 # submatrix of K, reduced to tridiagonal form instead
-# (fit-known-gaussian-tri.R). Otherwise G = F F' with F = Z L (L a factor
+# (known_gaussian_rotation_tri()). Otherwise G = F F' with F = Z L (L a factor
 # of K: given, or Cholesky / eigen of K), and the eigenvectors of F'F
 # (r x r) give U = F V S^{-1} without forming it.
 known_gaussian_rotation <- function(index, K, kf, X, y, g) {
@@ -107,12 +105,20 @@ known_gaussian_rotation <- function(index, K, kf, X, y, g) {
   s <- sqrt(d)
   y1 <- drop(crossprod(V, crossprod(Fm, y))) / s
   X1 <- crossprod(V, crossprod(Fm, X)) / s
-  apply_U <- function(a) drop(Fm %*% (V %*% (a / s)))
-  basis <- list(L = L, V = V, s = s)
-  list(d = d, tri = NULL, y1 = y1, X1 = X1, yy_c = sum(y^2) - sum(y1^2),
-       Xy_c = drop(crossprod(X, y)) - drop(crossprod(X1, y1)),
-       XX_c = crossprod(X) - crossprod(X1), n = n, apply_U = apply_U, basis = basis,
-       k = length(d))
+  known_rotation(X, y, d, y1, X1, function(a) drop(Fm %*% (V %*% (a / s))),
+                 list(L = L, V = V, s = s), complement = TRUE)
+}
+
+# A rotation's fields (known_gaussian_rotation()): with its complement's
+# cross-products, or a square one (tridiagonal, or the sparse identity)
+# whose complement is empty.
+known_rotation <- function(X, y, d, y1, X1, apply_U, basis, k = length(d), complement = FALSE,
+                           ...) {
+  p <- ncol(X)
+  c(list(d = d, y1 = y1, X1 = X1, n = length(y), apply_U = apply_U, basis = basis, k = k,
+         yy_c = if (complement) sum(y^2) - sum(y1^2) else 0,
+         Xy_c = if (complement) drop(crossprod(X, y)) - drop(crossprod(X1, y1)) else numeric(p),
+         XX_c = if (complement) crossprod(X) - crossprod(X1) else matrix(0, p, p)), list(...))
 }
 
 # The fit from the rotation: the profiled (RE)ML over t = log(lambda) on a
@@ -120,10 +126,7 @@ known_gaussian_rotation <- function(index, K, kf, X, y, g) {
 # point, and compared with the boundary lambda = 0 (s2g = 0).
 known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
   n <- length(y)
-  p <- ncol(X)
-  check_full_rank(X)
-  if (reml && n <= p)
-    stop("REML needs more observations than fixed effects", call. = FALSE)
+  known_multi_check(X, y, reml)
   rot <- known_gaussian_rotation(index, K, kf, X, y, g)
   prof <- if (is.null(rot$tri) && is.null(rot$sparse)) {
     function(t) cpp_known_gaussian_profile(rot$d, rot$y1, rot$X1, rot$yy_c, rot$Xy_c,
@@ -163,22 +166,16 @@ known_gaussian_fit <- function(X, y, index, K, kf, g, reml) {
   }
   best <- prof(t_hat)
   lambda <- if (singular) 0 else exp(t_hat)
+  est <- known_multi_estimates(best, list(s0 = 1), lambda, X, y)
+  beta <- est$beta
   s2e <- best$s2e
-  beta <- drop(best$beta)
-  names(beta) <- colnames(X)
-  vc <- s2e * chol2inv(chol(best$XtVX))
-  dimnames(vc) <- list(names(beta), names(beta))
   # Predictions b = s2g K Z' V^{-1} r = lambda K Z' a with
   # a = (lambda G + I)^{-1} r = r - U (I - W) U' r, W the rotated inverse.
-  r <- y - drop(X %*% beta)
   r1 <- rot$y1 - drop(rot$X1 %*% beta)
-  a <- r - rot$apply_U(r1 - rotated_solve(rot, lambda, r1))
-  nl <- if (is.null(kf)) nrow(K) else nrow(kf$L)
-  zta <- numeric(nl)
-  s <- rowsum(a, index)
-  zta[as.integer(rownames(s))] <- s
-  b <- lambda * if (is.null(kf)) drop(as.matrix(K %*% zta)) else drop(kf$L %*% crossprod(kf$L, zta))
-  list(beta = beta, vcov = vc, s2e = if (residual_zero) 0 else s2e, s2g = lambda * s2e,
+  a <- est$r - rot$apply_U(r1 - rotated_solve(rot, lambda, r1))
+  b <- known_level_blup(a, index, if (is.null(kf)) nrow(K) else nrow(kf$L), lambda, kf$L,
+                        if (is.null(kf)) K)
+  list(beta = beta, vcov = est$vcov, s2e = if (residual_zero) 0 else s2e, s2g = lambda * s2e,
        lambda = if (residual_zero) Inf else lambda,
        loglik = best$loglik, b = b, singular = singular, residual_zero = residual_zero,
        cov_var = known_gaussian_varcov(rot, beta, sqrt(lambda * s2e), 0.5 * log(s2e), singular,
@@ -211,24 +208,133 @@ known_gaussian_varcov <- function(rot, beta, sdg, lsig, singular, residual_zero 
     if (!isTRUE(s$ok)) return(NA_real_)
     -0.5 * (s$logdet + rot$n * log(s2e) + (sum(r1 * s$solution) + rc) / s2e)
   }
-  th <- c(sdg, lsig)
-  h <- 1e-4 * pmax(abs(th), 1e-2)
-  H <- matrix(0, 2L, 2L)
-  for (i in 1:2) for (j in 1:2) {
-    ei <- replace(numeric(2L), i, h[i])
-    ej <- replace(numeric(2L), j, h[j])
-    H[i, j] <- (ll(th + ei + ej) - ll(th + ei - ej) - ll(th - ei + ej) + ll(th - ei - ej)) /
-      (4 * h[i] * h[j])
+  # the residual on its boundary (residual_zero): the effect's sd alone
+  known_multi_hessian_cov(ll, c(sdg, lsig), c(!singular, !residual_zero))
+}
+
+# A sparse known covariance (a Matrix::sparseMatrix K: pedigree,
+# compactly supported spatial covariance, neighbourhood structure) kept
+# sparse end to end: with A = Z K Z' (sparse, n x n) the model's
+# V* = lambda A + I is factored by CHOLMOD's sparse Cholesky (through
+# Matrix) at each value of the variance ratio, the fill-reducing ordering
+# and symbolic analysis done once. Memory is that of A and of the factor,
+# linear in their nonzeros; K is never densified and no eigenvectors are
+# formed. The "rotation" is the identity: known_gaussian_fit(), its
+# standard errors and assoc_scan() work through rotated_system() as for
+# the tridiagonal rotation.
+
+known_gaussian_rotation_sparse <- function(index, K, X, y, g) {
+  n <- length(y)
+  A <- known_sparse_term(K, index, g, n)$A
+  check_memory(8 * 4 * (length(A@x) + n),
+               sprintf("the sparse factorization of 'covariance$%s' (%d x %d, %d nonzeros)",
+                       g, n, n, length(A@x)))
+  dA <- Matrix::diag(A)
+  # Symbolic analysis once (AMD ordering); a K that is not positive
+  # semidefinite shows as a failed factorization of A + eps I.
+  L0 <- tryCatch(Matrix::Cholesky(A, perm = TRUE, LDL = FALSE, super = NA,
+                                  Imult = 1e-8 * mean(dA)),
+                 error = function(e) NULL, warning = function(w) NULL)
+  if (is.null(L0))
+    stop(sprintf("'covariance$%s' is not positive semidefinite (its sparse Cholesky factorization failed)",
+                 g), call. = FALSE)
+  # mean(d) of the spectral routes (the grid's centre): trace / n
+  known_rotation(X, y, mean(dA), y, X, function(a) a, list(identity = TRUE), k = n,
+                 sparse = list(A = A, L0 = L0))
+}
+
+# (lambda D + I)^{-1} B and log det(lambda D + I) in the coordinates of a
+# rotation: D diagonal (spectral), tridiagonal, or the sparse A itself.
+rotated_system <- function(rot, lambda, B) {
+  B <- as.matrix(B)
+  if (!is.null(rot$sparse)) {
+    if (lambda == 0) return(list(ok = TRUE, solution = B, logdet = 0))
+    L <- chm_update(rot$sparse$L0, lambda * rot$sparse$A, mult = 1)
+    if (is.null(L)) return(list(ok = FALSE))
+    return(list(ok = TRUE, solution = as.matrix(Matrix::solve(L, B, system = "A")),
+                logdet = 2 * chm_half_logdet(L)))
   }
-  out <- matrix(NA_real_, 2L, 2L)
-  if (singular) {
-    if (-H[2L, 2L] > 0) out[2L, 2L] <- -1 / H[2L, 2L]
-  } else if (residual_zero) {
-    # the residual on its boundary: the effect's sd alone
-    if (-H[1L, 1L] > 0) out[1L, 1L] <- -1 / H[1L, 1L]
-  } else {
-    inv <- tryCatch(solve(-H), error = function(e) NULL)
-    if (!is.null(inv) && all(diag(inv) > 0)) out <- inv
-  }
-  out
+  if (!is.null(rot$tri)) return(cpp_tridiag_solve(rot$tri$dT, rot$tri$eT, lambda, B))
+  list(ok = TRUE, solution = B / (1 + lambda * rot$d), logdet = sum(log1p(lambda * rot$d)))
+}
+
+# A CHOLMOD factor L0 updated to the factor of A + mult I on its pattern
+# (NULL where that fails: not positive definite), and half the log
+# determinant of the factored matrix (that of L: what determinant() of a
+# CHMfactor gives).
+chm_update <- function(L0, A, mult = 0) {
+  tryCatch(Matrix::update(L0, A, mult = mult), error = function(e) NULL, warning = function(w) NULL)
+}
+chm_half_logdet <- function(L) as.numeric(Matrix::determinant(L, sqrt = TRUE)$modulus)
+
+# A dense known covariance with one observation per level, rotated by the
+# tridiagonal reduction G = Q T Q' (src/known-tridiag.cpp) instead of an
+# eigendecomposition: Q'y and Q'X once (Q applied through its reflectors,
+# never formed), then each likelihood evaluation factors the tridiagonal
+# lambda T + I in O(n) and solves for p + 1 columns. The reduction is
+# about a third of the cost of R's eigen() with eigenvectors (reference
+# LAPACK), and the exact likelihood, BLUPs and the score scan follow from
+# it as from the eigenvectors (known_gaussian_fit(), assoc_scan()).
+
+known_gaussian_rotation_tri <- function(index, K, X, y, g) {
+  n <- length(y)
+  whole <- is.matrix(K) && identical(index, seq_len(nrow(K)))
+  # the reduced copy, plus the reordered G unless K is used as it stands
+  check_memory(8 * n^2 * (if (whole) 1 else 2),
+               sprintf("the tridiagonal reduction of 'covariance$%s' (%d x %d)", g, n, n))
+  G <- if (whole) K else as.matrix(K[index, index])
+  storage.mode(G) <- "double"
+  tr <- cpp_tridiagonalize(G)
+  rm(G)
+  if (!tr$symmetric)
+    stop(sprintf("'covariance$%s' is not symmetric", g), call. = FALSE)
+  ev <- tr$values
+  if (min(ev) < -1e-8 * max(abs(ev)))
+    stop(sprintf("'covariance$%s' is not positive semidefinite (smallest eigenvalue %.3g)",
+                 g, min(ev)), call. = FALSE)
+  if (max(ev) <= 0)
+    stop(sprintf("'covariance$%s' is zero over the observed levels", g), call. = FALSE)
+  keep <- ev > 1e-10 * max(ev)
+  basis <- list(packed = tr$packed, h = tr$h)
+  y1 <- drop(cpp_householder_apply(tr$packed, tr$h, matrix(y), TRUE))
+  X1 <- cpp_householder_apply(tr$packed, tr$h, X, TRUE)
+  dimnames(X1) <- list(NULL, colnames(X))
+  # Q is square: the complement of the rotation is empty.
+  known_rotation(X, y, ev[keep], y1, X1,
+                 function(a) drop(cpp_householder_apply(basis$packed, basis$h, matrix(a), FALSE)),
+                 basis, tri = list(dT = tr$dT, eT = tr$eT))
+}
+
+rotated_solve <- function(rot, lambda, B) {
+  s <- rotated_system(rot, lambda, B)
+  if (!isTRUE(s$ok)) stop("the rotated covariance is not positive definite", call. = FALSE)
+  if (is.matrix(B)) s$solution else drop(s$solution)
+}
+
+# The profiled (RE)ML at log(lambda) of a model rotated tridiagonally (or
+# left sparse): the same quantities as cpp_known_gaussian_profile()
+# (known-gaussian.h), from one O(n p) tridiagonal solve (or one sparse
+# Cholesky factorization and solve).
+known_gaussian_profile_system <- function(rot, n, log_lambda, reml) {
+  lambda <- if (is.infinite(log_lambda) && log_lambda < 0) 0 else exp(log_lambda)
+  p <- ncol(rot$X1)
+  fail <- list(ok = FALSE, loglik = -Inf)
+  s <- rotated_system(rot, lambda, cbind(rot$X1, rot$y1))
+  if (!isTRUE(s$ok)) return(fail)
+  S <- s$solution
+  XtVX <- crossprod(rot$X1, S[, seq_len(p), drop = FALSE])
+  XtVX <- (XtVX + t(XtVX)) / 2
+  Xy <- drop(crossprod(rot$X1, S[, p + 1L]))
+  yy <- sum(rot$y1 * S[, p + 1L])
+  R <- tryCatch(chol(XtVX), error = function(e) NULL)
+  if (is.null(R)) return(fail)
+  beta <- backsolve(R, backsolve(R, Xy, transpose = TRUE))
+  # floored as in the diagonal route: cancellation near a perfect fit
+  rss <- max(yy - sum(Xy * beta), 1e-300 * max(1, yy))
+  df <- if (reml) n - p else n
+  if (df <= 0) return(fail)
+  s2e <- rss / df
+  ll <- -0.5 * (s$logdet + df * (1 + log(2 * pi * s2e)))
+  if (reml) ll <- ll - sum(log(diag(R)))
+  list(loglik = ll, ok = is.finite(ll), s2e = s2e, beta = beta, XtVX = XtVX)
 }

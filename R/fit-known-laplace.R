@@ -102,13 +102,10 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
   g0 <- suppressWarnings(stats::glm.fit(X, y, weights = m, offset = offset, family = family))
   ll0 <- fam$ll(drop(X %*% g0$coefficients) + offset, y, m)
   eng <- known_laplace_engine(X, y, m, offset, index, L, fam, control$nthreads)
-  obj <- function(par) -eng$eval(par, gradient = FALSE)$value
-  gr <- function(par) -eng$eval(par)$gradient
   # the search when the quasi-Newton one is not taken, and the restart below
   nlminb_from <- function(par)
-    stats::nlminb(par, obj, gr, control = list(rel.tol = control$rel.tol,
-                                               iter.max = control$iter.max,
-                                               eval.max = control$eval.max, trace = control$trace))
+    known_laplace_nlminb(eng, par, list(rel.tol = control$rel.tol, iter.max = control$iter.max,
+                                        eval.max = control$eval.max, trace = control$trace))
   kdiag <- cpp_row_sumsq(L)  # diag(K), without the temporary L^2
   s0 <- 0.5 / sqrt(mean(kdiag))
   start <- known_laplace_start(X, y, m, offset, index, L, fam, control,
@@ -128,7 +125,7 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
   # point is kept, and the comparison with the glm at s = 0 follows.
   if (all(is.finite(opt$par)) && opt$par[p + 1L] < log(0.1 * s0)) {
     opt2 <- tryCatch(nlminb_from(c(g0$coefficients, log(s0))), error = function(e) NULL)
-    if (!is.null(opt2) && is.finite(opt2$objective) && -opt2$objective > -obj(opt$par)) {
+    if (!is.null(opt2) && is.finite(opt2$objective) && -opt2$objective > eng$eval(opt$par, gradient = FALSE)$value) {
       opt2$optimizer <- "nlminb (restarted from the glm fit: the first search ended near s = 0)"
       opt <- opt2
     }
@@ -155,9 +152,9 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
   }
   names(beta) <- colnames(X)
   cov_theta <- known_laplace_cov(eng, opt$par, singular, control$hessian)
-  if (singular)  # at s = 0 the model is the glm: its information for beta
+  if (singular) {  # at s = 0 the model is the glm: its information for beta
     cov_theta[seq_len(p), seq_len(p)] <- solve(crossprod(X * sqrt(g0$weights)))
-  if (!singular) {
+  } else {
     # The gain the optimizer left, g' C g / 2 (C = -H^{-1}), is invariant to
     # the scale of the data, unlike the raw gradient, which grows with n.
     gs <- at$gradient
@@ -166,9 +163,9 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
     if (!is.finite(gain) || gain > control$grad_tol)
       warn <- c(warn, sprintf("the search stopped short of the optimum: the gradient predicts a further gain of %.2g in log-likelihood",
                               gain))
+    if (anyNA(cov_theta[seq_len(p), seq_len(p)]))
+      warn <- c(warn, "the Hessian of the Laplace log-likelihood is not negative definite: standard errors are not available")
   }
-  if (!singular && anyNA(cov_theta[seq_len(p), seq_len(p)]))
-    warn <- c(warn, "the Hessian of the Laplace log-likelihood is not negative definite: standard errors are not available")
   list(beta = beta, s = s, loglik = loglik, b = s * drop(L %*% u), condvar = s^2 * lev, kdiag = kdiag,
        eta = eta, cov_theta = cov_theta, singular = singular,
        gradient = if (!singular) at$gradient,
@@ -177,6 +174,12 @@ known_laplace_fit <- function(X, y, m, offset, index, L, family, control, g) {
                       convergence = opt$convergence, message = opt$message,
                       iterations = opt$iterations, evaluations = opt$evaluations,
                       rank = eng$r, warnings = warn))
+}
+
+# nlminb on the engine's minus log-likelihood and its gradient.
+known_laplace_nlminb <- function(eng, par, control) {
+  stats::nlminb(par, function(th) -eng$eval(th, gradient = FALSE)$value,
+                function(th) -eng$eval(th)$gradient, control = control)
 }
 
 # Covariance of (beta, s): the inverse of minus the Hessian of the Laplace
@@ -199,15 +202,12 @@ known_laplace_cov <- function(eng, par, singular, hessian) {
   if (!hessian || singular) return(out)
   H <- tryCatch(eng$hessian(par), error = function(e) NULL)
   if (is.null(H)) H <- known_laplace_hessian_fd(eng, par)
-  if (is.null(H) || anyNA(H)) return(out)
-  inv <- tryCatch(solve(-H), error = function(e) NULL)
-  if (!is.null(inv) && all(diag(inv) > 0)) out <- inv
-  out
+  if (is.null(H) || anyNA(H)) out else known_neg_inverse(H)
 }
 
 # The starting point: with a wide factor (r > 200) a quasi-Newton search
 # from a moment estimate of s (known_laplace_moment_start()), its Hessian
-# (attribute "hessian", which seeds the search: optimize-known-laplace.R)
+# (attribute "hessian", which seeds the search: known_laplace_qn())
 # taken from a cheaper model of the same data: 100 evenly spaced columns of
 # L, rescaled to the same total sum of squares (the same mean of diag(K)),
 # at 1 / (r / 100)^2 of the cost per evaluation. That model, fitted to a
@@ -242,9 +242,8 @@ known_laplace_start <- function(X, y, m, offset, index, L, fam, control, start, 
     return(structure(mom, hessian = H, from = "a moment estimate of s",
                      evaluations = if (!is.null(full)) 1L))
   }
-  opt <- tryCatch(stats::nlminb(start, function(par) -eng$eval(par, gradient = FALSE)$value,
-                                function(par) -eng$eval(par)$gradient,
-                                control = list(rel.tol = 1e-8, iter.max = 100L, eval.max = 200L)),
+  opt <- tryCatch(known_laplace_nlminb(eng, start, list(rel.tol = 1e-8, iter.max = 100L,
+                                                       eval.max = 200L)),
                   error = function(e) NULL)
   p <- ncol(X)
   if (is.null(opt) || !all(is.finite(opt$par)) || opt$par[p + 1L] < start[p + 1L] - log(1e3))
@@ -328,4 +327,33 @@ known_laplace_hessian_fd <- function(eng, par) {
   th <- c(par[-p1], exp(par[p1]))
   g0 <- grad_s(th)
   fd_hessian(grad_s, th, g0 = g0)
+}
+
+# The search of the known-covariance Laplace engine (fit-known-laplace.R)
+# when a good start and Hessian are at hand: quasi-Newton (BFGS) steps on
+# (beta, log s) from the Hessian of a cheaper model of the same data
+# (known_laplace_start()). Each step costs one value (modes and factor of
+# M) and, when accepted, the leverages for the exact gradient, so a start
+# near the optimum ends in a few O(levels r^2) products instead of the
+# 20-30 evaluations nlminb needs to build its Hessian from scratch.
+# Returns NULL when it cannot proceed (the caller then runs nlminb).
+known_laplace_qn <- function(eng, start, H, rel_tol, maxit = 40L,
+                             from = "a reduced-rank start") {
+  as_ll <- function(e) list(loglik = e$value, gradient = e$gradient, e = e)
+  cur <- as_ll(eng$eval(start))
+  if (!is.finite(cur$loglik) || anyNA(cur$gradient)) return(NULL)
+  qn <- newton_search(function(th) as_ll(eng$eval(th)), start, (H + t(H)) / 2,
+                      rep(FALSE, length(start)), rep(-Inf, length(start)), maxit = maxit,
+                      tol = 0.01 * rel_tol, at = cur, profile = "known_laplace",
+                      value = function(th) as_ll(eng$eval(th, gradient = FALSE)))
+  if (!qn$converged || anyNA(qn$at$gradient)) return(NULL)
+  list(par = qn$theta, at = qn$at$e, iterations = qn$record$iterations,
+       evaluations = 1L + qn$record$evaluations, optimizer = paste("quasi-Newton (BFGS) from", from),
+       convergence = 0L, message = "quasi-Newton decrement below rel.tol")
+}
+
+# The Hessian of the engine's log-likelihood in (beta, log s) at par, by
+# forward differences of its exact gradient (p + 1 further evaluations).
+known_laplace_hessian_par <- function(eng, par, g0 = eng$eval(par)$gradient) {
+  fd_hessian(function(th) eng$eval(th)$gradient, par, g0 = g0)
 }

@@ -327,9 +327,7 @@ fit_spec <- function(s, mf) {
                                               s$REML),
     ordinal_one = , ordinal_sparse = glmm_ordinal(f, mf, s$family, s$nAGQ, s$control, s$start,
                                                   s$covariance, mc, s$fenv, s$penalty),
-    known_gaussian = glmm_known_gaussian(f, mf, s$family, s$control, s$covariance, s$REML, mc,
-                                         s$fenv),
-    known_laplace = glmm_known_laplace(s, mf),
+    known_gaussian = , known_laplace = glmm_known(s, mf),
     lmm_sparse = , nested = , sparse = glmm_several(s, mf),
     glmm_one_factor(s, mf))
 }

@@ -370,7 +370,7 @@ star_target_map <- function(map, tg, Tx, lower, to_star = function(th) theta_sta
     lower = lower[-j])
 }
 
-# A gaussian fit with one known-covariance term (glmm-known-gaussian.R):
+# A gaussian fit with one known-covariance term (glmm-known.R):
 # its exact log-likelihood in theta = (beta, sd of the term, log sigma) from
 # the fit's own rotation (y1 = U'(y - offset), X1 = U'X, G = Z K Z' = U D U'
 # or its tridiagonal / sparse form), O(k) per evaluation for the spectral

@@ -19,7 +19,11 @@ route_engines <- c(
   known_gaussian_multi = "known_gaussian", nested_agq_slope = "agq_nested",
   covstruct_lmm_ml_profiled = "lmm_sparse", zi_correlated = "agq_zero_re",
   covstruct_sparse_poisson = "laplace_sparse", penalized_binomial = "agq",
-  known_gaussian_two_terms = "laplace_sparse", sparse_known_binomial = "laplace_sparse")
+  known_gaussian_two_terms = "laplace_sparse", sparse_known_binomial = "laplace_sparse",
+  known_gaussian_sparse_reml = "known_gaussian", known_gaussian_tridiagonal = "known_gaussian",
+  known_gaussian_kfactor_reml = "known_gaussian", known_gaussian_multi_sparse = "known_gaussian",
+  known_laplace_kfactor_poisson = "known_laplace", known_laplace_wide_factor = "known_laplace",
+  known_gaussian_plain_reml = "known_gaussian")
 
 # Cumulative link fits inherit glmmgee_glmm and carry $engine and the
 # $optinfo schema, but their parameters are still laid out as thresholds,

@@ -1,6 +1,6 @@
 # A sparse known covariance (Matrix::dsCMatrix) on the gaussian route,
 # factored by a sparse Cholesky per evaluation and never densified
-# (fit-known-gaussian-sparse.R): against the same K given densely
+# (fit-known-gaussian.R, known_gaussian_rotation_sparse()): against the same K given densely
 # (tridiagonal or factor route), lme4 with Z L, and assoc_scan() on both.
 
 # A compactly supported (Wendland) spatial covariance: sparse and

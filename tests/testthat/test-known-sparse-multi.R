@@ -1,6 +1,6 @@
 # Several sparse known covariances on the same cells (families of five and
 # a banded one-dimensional spatial covariance), kept sparse end to end:
-# gaussian by the sparse Cholesky of V (fit-known-gaussian-multi-sparse.R)
+# gaussian by the sparse Cholesky of V (fit-known-gaussian-multi.R)
 # against the dense route and lme4's Z L fit; binomial by the sparse Laplace
 # engine with sparse factors of K (covariance_factor()); the memory check
 # before each allocation.

@@ -1,10 +1,10 @@
-# glmm() for a gaussian model whose random-effect terms are all
-# known-covariance random intercepts: the formula front end of the spectral
-# rotation engine for one term (fit-known-gaussian.R), of the sparse
-# Cholesky route for several sparse K (fit-known-gaussian-multi-sparse.R),
-# of the dense Cholesky route for several others
-# (fit-known-gaussian-multi.R), and the print method that states ML or
-# REML.
+# glmm() for a model whose random-effect terms are known-covariance random
+# intercepts: the formula front end of the gaussian exact routes (one term:
+# the spectral rotation, fit-known-gaussian.R; several: the dense or sparse
+# Cholesky routes, fit-known-gaussian-multi.R) and of the dense-factor
+# Laplace engine for a binomial (logit) or Poisson (log) model with one
+# such term (fit-known-laplace.R), the one constructor of their fits, and
+# the print method that states ML or REML.
 
 # Does the known-covariance gaussian engine fit this model? Gaussian with the
 # identity link, every random-effect term a random intercept (1 | g), no two
@@ -31,7 +31,7 @@ use_known_gaussian <- function(formula, family, covariance, mf = NULL, REML = FA
       !is.list(covariance) || is.null(names(covariance)) || !all(nzchar(names(covariance))))
     return(FALSE)
   bars <- find_bars(formula)
-  gs <- vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), "")
+  gs <- bar_group_names(formula)
   ok <- length(bars) >= 1L && all(vapply(bars, function(b) identical(b[[2L]], 1), TRUE)) &&
     !anyDuplicated(gs) && all(names(covariance) %in% gs)
   if (!ok || REML || is.null(mf)) return(ok)
@@ -47,11 +47,73 @@ use_known_gaussian <- function(formula, family, covariance, mf = NULL, REML = FA
   nnz <= 20 * nrow(mf)
 }
 
-glmm_known_gaussian <- function(formula, mf, family, control, covariance, REML, mc, fenv) {
-  terms <- lapply(find_bars(formula), known_term, covariance = covariance, mf = mf)
-  d <- design_and_response(formula, mf, fenv, family)
-  X <- d$X
+# Does the known-covariance Laplace engine fit this model?
+use_known_laplace <- function(formula, family, covariance) {
+  if (!length(covariance) || is.null(known_laplace_family(family))) return(FALSE)
+  bars <- find_bars(formula)
+  if (length(bars) != 1L || !identical(bars[[1L]][[2L]], 1)) return(FALSE)
+  cv <- covariance[[bar_group_names(formula)]]
+  length(covariance) == 1L && !is.null(cv) &&
+    (inherits(cv, "glmmgee_kfactor") || (is.matrix(cv) && is.numeric(cv)) ||
+       (inherits(cv, "Matrix") && !inherits(cv, "sparseMatrix")))
+}
+
+# The front end of both engines: the terms, the design, the route's own
+# checks, the fit on a centred and scaled X where the user's loses digits
+# (lmm_design_transform(), as the other linear mixed model routes: with
+# x * 1e-6 - 5 the gaussian profiles, which form X'V^-1X as X'X less its
+# rotated part, gave a slope 4% off and a log-likelihood 0.6 below the
+# optimum, silently, and the glm start of the Laplace engine had a singular
+# X'WX), and (beta, variance parameters) back to the user's X by the linear
+# mixed models' map, which keeps the standardized covariance for the delta
+# methods.
+glmm_known <- function(s, mf) {
+  formula <- s$formula
+  family <- s$family
+  gauss <- family$family == "gaussian"
+  terms <- lapply(find_bars(formula), known_term, covariance = s$covariance, mf = mf)
+  d <- design_and_response(formula, mf, s$fenv, family)
   resp <- d$resp
+  if (gauss) {
+    known_gaussian_checks(terms, resp)
+    y <- resp$y - d$offset
+    tx <- lmm_design_transform(d$X)
+    fit <- if (length(terms) == 1L) {
+      tm <- terms[[1L]]
+      known_gaussian_fit(tx$M, y, tm$index, tm$K, tm$kf, tm$g, s$REML)
+    } else {
+      known_gaussian_multi_fit(tx$M, y, terms, s$REML)
+    }
+    fit$theta <- c(fit$beta, sqrt(fit$s2g), 0.5 * log(fit$s2e))
+    p <- length(fit$beta)
+    fit$cov_theta <- matrix(0, length(fit$theta), length(fit$theta))
+    fit$cov_theta[seq_len(p), seq_len(p)] <- fit$vcov
+    fit$cov_theta[-seq_len(p), -seq_len(p)] <- fit$cov_var
+  } else {
+    tm <- terms[[1L]]
+    if (family$family == "poisson" && any(resp$weights != 1))
+      stop("'weights' are not available for a Poisson model with a known covariance", call. = FALSE)
+    if (any(resp$weights <= 0))
+      stop("'weights' must be positive for a model with a known covariance", call. = FALSE)
+    L <- known_laplace_factor(tm)
+    extra_warn <- check_obs_level_effects(list(mf[[tm$g]]), family, resp$weights)
+    sep <- separation_record(d$X, resp$y, resp$weights, family, "glmm")
+    tx <- lmm_design_transform(d$X)
+    fit <- known_laplace_fit(tx$M, resp$y, resp$weights, d$offset, tm$index, L, family, s$control,
+                             tm$g)
+    fit$theta <- c(fit$beta, fit$s)
+    fit$L <- L
+  }
+  fit <- lmm_standard_x(fit, tx, FALSE)
+  if (gauss) fit <- known_gaussian_standard_x(fit, tx, s$REML)
+  obj <- new_glmm_known(fit, d$X, resp, d$offset, terms, mf, d$mt, s$call, formula, family,
+                        gauss && s$REML)
+  if (gauss) obj else finish_glmm(obj, sep, extra_warn)
+}
+
+# The gaussian routes' checks: unit weights, and no term whose K is a
+# multiple of the identity over one observation per level.
+known_gaussian_checks <- function(terms, resp) {
   if (any(resp$weights != 1))
     stop("'weights' are not available for a gaussian model with a known covariance", call. = FALSE)
   n <- length(resp$y)
@@ -61,38 +123,13 @@ glmm_known_gaussian <- function(formula, mf, family, control, covariance, REML, 
                           "known covariance is a multiple of the identity: its random effect is not identifiable ",
                           "(it is confounded with the residual of the gaussian family); remove the term"),
                    tm$g, n), call. = FALSE)
-  y <- resp$y - d$offset
-  # On a centred and scaled X where the user's loses digits, as the other
-  # linear mixed model routes (lmm_design_transform()): the profiles form
-  # X'V^-1X as X'X less its rotated part, and with x * 1e-6 - 5 the slope
-  # came out 4% off and the log-likelihood 0.6 below the optimum, silently.
-  tx <- lmm_design_transform(X)
-  fit <- if (length(terms) == 1L) {
-    tm <- terms[[1L]]
-    known_gaussian_fit(tx$M, y, tm$index, tm$K, tm$kf, tm$g, REML)
-  } else if (known_terms_sparse(terms)) {
-    known_gaussian_multi_sparse_fit(tx$M, y, terms, REML)
-  } else {
-    known_gaussian_multi_fit(tx$M, y, terms, REML)
-  }
-  fit <- known_gaussian_standard_x(fit, tx, REML)
-  new_glmm_known(fit, X, resp$y, d$offset, terms, mf, d$mt, mc, formula, family, REML)
 }
 
-# A known-covariance fit on X* = X T^-1 back to the user's X: beta = T^-1
-# beta*, its covariance T^-1 V* T^-T, the REML log-likelihood less
-# log|det T| (as lmm_standard_x()), and the rotated design kept for
+# What lmm_standard_x() does not map for a gaussian fit: the REML
+# log-likelihood less log|det T| and the rotated design kept for
 # assoc_scan() as U'X = (U'X*) T, which the scan combines with the user's X.
 known_gaussian_standard_x <- function(fit, tx, reml) {
   if (isTRUE(tx$identity)) return(fit)
-  p <- ncol(tx$T)
-  Ti <- backsolve(tx$T, diag(1, p))
-  fit$beta[] <- drop(Ti %*% fit$beta)
-  # beta's covariance on X* and the map, for the delta methods of derived
-  # quantities (delta_cov(); new_glmm_known() keeps them).
-  fit$vcov_star <- list(T = Ti, V = fit$vcov)
-  V <- Ti %*% fit$vcov %*% t(Ti)
-  fit$vcov[] <- (V + t(V)) / 2
   if (reml) fit$loglik <- fit$loglik - sum(log(abs(diag(tx$T))))
   if (!is.null(fit$rotation$X1)) {
     # U'X* itself too: assoc_scan() projects on the span of X, on X* where
@@ -105,6 +142,33 @@ known_gaussian_standard_x <- function(fit, tx, reml) {
   fit
 }
 
+# The factor L (levels x r) of the term's K: given, or for a dense K its
+# Cholesky factor with the columns in reverse order (computed in place in
+# the one levels^2 matrix it returns, which the engine's products exploit:
+# known-laplace.h), or from the eigendecomposition when K is singular
+# (columns of eigenvalue zero dropped). Memory is checked before a dense
+# factor is made.
+known_laplace_factor <- function(tm) {
+  if (!is.null(tm$kf)) return(tm$kf$L)
+  nl <- nrow(tm$K)
+  if (!inherits(tm$K, "sparseMatrix")) {
+    check_memory(8 * nl^2, sprintf("the factor of 'covariance$%s' (%d x %d)", tm$g, nl, nl))
+    K <- tm$K
+    if (!is.matrix(K) || !is.double(K)) K <- as.matrix(K) + 0
+    # the row names are set in C++: rownames<- here would copy the factor
+    f <- cpp_known_dense_factor(K, 1e-8, as.character(tm$levels))
+    if (!f$symmetric) stop(sprintf("'covariance$%s' is not symmetric", tm$g), call. = FALSE)
+    if (f$ok) return(f$L)
+  }
+  check_memory(3 * 8 * nl^2, sprintf("the factor of 'covariance$%s' (%d x %d)", tm$g, nl, nl))
+  L <- as.matrix(covariance_factor(tm$K, tm$g))
+  ss <- colSums(L * L)
+  keep <- ss > 1e-10 * max(ss)
+  L <- L[, keep, drop = FALSE]
+  rownames(L) <- tm$levels
+  L
+}
+
 # One term (1 | g) with its covariance: K (checked) or its factor, the
 # levels (rows of K) and each observation's level. A term without a
 # covariance is a plain random intercept: K is the sparse identity over the
@@ -112,7 +176,7 @@ known_gaussian_standard_x <- function(fit, tx, reml) {
 # mkReTrms() for expressions that are not variables of the frame), marked
 # `plain`.
 known_term <- function(bar, covariance, mf) {
-  g <- paste(deparse(bar[[3L]]), collapse = "")
+  g <- group_names_of(list(bar))
   cv <- covariance[[g]]
   if (is.null(cv)) return(plain_known_term(bar, g, mf))
   kf <- if (inherits(cv, "glmmgee_kfactor")) cv
@@ -157,44 +221,32 @@ is_scaled_identity <- function(K) {
   off == 0 && max(dg) - min(dg) <= 1e-12 * max(abs(dg))
 }
 
-# The fitted object: the fields of a several-term fit (fit-sparse.R), built
-# by the same constructor so that its methods (VarCorr, ranef, coef,
-# predict, the interpretation layer) apply, plus REML and the variance
-# ratio.
-new_glmm_known <- function(fit, X, y, offset, terms, mf, mt, call, formula, family, reml) {
+# The fitted object of both engines: the fields of a several-term fit
+# (fit-sparse.R), built by the same constructor so that its methods
+# (VarCorr, ranef, coef, predict, the interpretation layer) apply, plus
+# REML and what assoc_scan() needs (the gaussian rotation or V; the
+# Laplace engine's factor).
+new_glmm_known <- function(fit, X, resp, offset, terms, mf, mt, call, formula, family, reml) {
+  gauss <- family$family == "gaussian"
   p <- length(fit$beta)
-  n <- length(y)
+  n <- length(resp$y)
   J <- length(terms)
   b <- if (is.list(fit$b)) fit$b else list(fit$b)
   kdiag <- if (is.list(fit$kdiag)) fit$kdiag else list(fit$kdiag)
-  sdg <- sqrt(fit$s2g)
+  s2g <- if (gauss) fit$s2g else fit$s^2
   gs <- vapply(terms, `[[`, "", "g")
   pnames <- c(names(fit$beta), paste0(gs, ".(Intercept)"),
-              sprintf("log(%s)", dispersion_name(family)))
-  theta <- stats::setNames(c(fit$beta, sdg, 0.5 * log(fit$s2e)), pnames)
-  cov_theta <- matrix(0, p + J + 1L, p + J + 1L, dimnames = list(pnames, pnames))
-  cov_theta[seq_len(p), seq_len(p)] <- fit$vcov
-  cov_theta[p + seq_len(J + 1L), p + seq_len(J + 1L)] <- fit$cov_var
-  # The standardized covariance (delta-method.R) over beta and the variance
-  # parameters with a covariance (the two blocks are independent).
-  vs <- fit$vcov_star
-  free <- p + which(!is.na(diag(as.matrix(fit$cov_var))))
-  if (!is.null(vs) && !anyNA(vs$V) && !anyNA(cov_theta[free, free])) {
-    Tf <- diag(1, p + length(free))
-    Tf[seq_len(p), seq_len(p)] <- vs$T
-    Vf <- unname(cov_theta[c(seq_len(p), free), c(seq_len(p), free), drop = FALSE])
-    Vf[seq_len(p), seq_len(p)] <- vs$V
-    attr(cov_theta, "star") <- list(T = Tf, V = Vf, index = c(seq_len(p), free), P = p + J + 1L)
-  }
+              if (gauss) sprintf("log(%s)", dispersion_name(family)))
+  cov_theta <- fit$cov_theta
+  dimnames(cov_theta) <- list(pnames, pnames)
   # A complete covariance (the information inverted at the estimates) is
   # valid, as the other routes mark theirs: profile() took its absence for
   # "no valid Hessian" though vcov() gives standard errors.
-  if (!anyNA(cov_theta)) attr(cov_theta, "ok") <- TRUE
+  if (gauss && !anyNA(cov_theta)) attr(cov_theta, "ok") <- TRUE
   cn <- "(Intercept)"
   col0 <- 0L
   reterms <- vector("list", J)
-  Zs <- vector("list", J)
-  eta <- drop(X %*% fit$beta) + offset
+  eta <- if (gauss) drop(X %*% fit$beta) + offset else fit$eta
   for (j in seq_len(J)) {
     tm <- terms[[j]]
     lev <- tm$levels
@@ -202,28 +254,36 @@ new_glmm_known <- function(fit, X, y, offset, terms, mf, mt, call, formula, fami
     reterms[[j]] <- list(group = tm$g, group_expr = tm$bar[[3L]], lhs = tm$bar[[2L]], cnames = cn,
                          levels = lev, index = tm$index, columns = col0 + seq_len(nl),
                          par = j, known_cov = TRUE,
-                         Lambda = matrix(sdg[j], 1, 1, dimnames = list(cn, cn)),
-                         D = matrix(fit$s2g[j], 1, 1, dimnames = list(cn, cn)),
+                         Lambda = matrix(fit$theta[[p + j]], 1, 1, dimnames = list(cn, cn)),
+                         D = matrix(s2g[j], 1, 1, dimnames = list(cn, cn)),
                          b = matrix(b[[j]], nl, 1L, dimnames = list(lev, cn)),
                          kdiag = kdiag[[j]],
-                         condvar = array(NA_real_, c(1L, 1L, nl), dimnames = list(cn, cn, lev)))
-    Zs[[j]] <- Matrix::sparseMatrix(i = seq_len(n), j = tm$index, x = 1, dims = c(n, nl))
-    eta <- eta + b[[j]][tm$index]
+                         condvar = array(if (gauss) NA_real_ else fit$condvar, c(1L, 1L, nl),
+                                         dimnames = list(cn, cn, lev)))
+    if (gauss) eta <- eta + b[[j]][tm$index]
     col0 <- col0 + nl
   }
-  sf <- list(beta = fit$beta, theta = theta, cov_theta = cov_theta, loglik = fit$loglik,
-             sigma = sqrt(fit$s2e), dispersion = sqrt(fit$s2e), family_par = NULL,
+  sf <- list(beta = fit$beta, theta = stats::setNames(fit$theta, pnames), cov_theta = cov_theta,
+             loglik = fit$loglik, sigma = if (gauss) sqrt(fit$s2e) else 1,
+             dispersion = if (gauss) sqrt(fit$s2e), family_par = NULL,
              family = family, terms = reterms, modes = list(eta = eta),
              singular = any(fit$singular) || isTRUE(fit$residual_zero),
-             gradient = NULL, hessian = NULL,
-             optinfo = fit$optinfo, engine = "known_gaussian")
-  Z <- methods::as(do.call(cbind, Zs), "generalMatrix")
-  obj <- new_glmm_sparse(sf, X = X, y = y, weights = rep(1, n), offset = offset,
-                         re = list(Z = Z), mf = mf, mt = mt, call = call, formula = formula)
+             gradient = fit$gradient, hessian = NULL,
+             optinfo = fit$optinfo, engine = if (gauss) "known_gaussian" else "known_laplace")
+  # Z's size: new_glmm_sparse() binds the known terms' indicators itself
+  Z <- Matrix::sparseMatrix(i = integer(), j = integer(), dims = c(n, col0))
+  obj <- new_glmm_sparse(sf, X = X, y = resp$y, weights = if (gauss) rep(1, n) else resp$weights,
+                         offset = offset, re = list(Z = Z), mf = mf, mt = mt, call = call,
+                         formula = formula)
   obj$REML <- reml
-  obj$lambda <- fit$lambda
-  obj$rotation <- fit$rotation
-  obj$known_v <- fit$known_v
+  if (gauss) {
+    obj$lambda <- fit$lambda
+    obj$rotation <- fit$rotation
+    obj$known_v <- fit$known_v
+  } else {
+    # what assoc_scan() needs for the null model's working covariance
+    obj$known_factor <- list(L = fit$L, index = terms[[1L]]$index, s = fit$s)
+  }
   class(obj) <- c("glmmgee_glmm_known", class(obj))
   for (j in which(rep_len(fit$singular, J)))
     obj$optinfo$warnings <- c(obj$optinfo$warnings,
@@ -234,7 +294,7 @@ new_glmm_known <- function(fit, X, y, offset, terms, mf, mt, call, formula, fami
                               paste0("singular fit: the residual variance is estimated at zero ",
                                      "(the known-covariance effects explain all of the variance ",
                                      "left by the fixed effects)"))
-  for (w in obj$optinfo$warnings) warning(w, call. = FALSE)
+  if (gauss) for (w in obj$optinfo$warnings) warning(w, call. = FALSE)
   obj
 }
 
