@@ -9,6 +9,10 @@
 # link).
 #' @export
 `$.glmmgee_glmm_ordinal` <- function(x, name) {
+  # A fit saved before ordinal fits carried the documented fields (`sigma`
+  # must not match its `sigma_re` partially).
+  if (name %in% c("theta", "cov_theta", "sigma", "re_formula") && is.null(.subset2(x, name)))
+    return(ordinal_layout_fields(x)[[name]])
   v <- .subset2(x, name, exact = FALSE)
   # A record of an earlier version, read on today's schema (fit-object.R).
   if (identical(name, "optinfo") && !is.null(v) && !"converged" %in% names(v))
