@@ -91,13 +91,11 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
     ordinal_add_penalty(list(loglik = r$loglik, gradient = c(ga, g[k1 + seq_len(p + nl)])),
                         pen, par[ib], ib)
   }
-  cp <- cumsum(tapply(ws, factor(ys, levels = seq_len(J)), sum, default = 0)) / sum(ws)
-  cp <- pmin(pmax(cp[seq_len(k1)], 1e-4), 1 - 1e-4)
-  th <- cummax(family$linkfun(cp) + seq_len(k1) * 1e-3)
-  # Start: sd 1 for the intercept, a small one for the slopes, no correlation.
+  # Start: the random intercept's thresholds and beta = 0 (ordinal_start()),
+  # sd 1 for the intercept, a small one for the slopes, no correlation.
   ones <- apply(Zs == 1, 2L, all)
   l0 <- ifelse(diag_l, ifelse(ones[lam_row], 0, log(0.3)), 0)
-  par0 <- c(th[1L], log(pmax(diff(th), 1e-3)), rep(0, p), l0)
+  par0 <- c(ordinal_start(ys, ws, J, family, p, NULL, ctr, scl)[seq_len(k1 + p)], l0)
   lower <- c(rep(-Inf, k1 + p), ifelse(diag_l, log(1e-6), -Inf))
   tight <- control$rel.tol / 100
   search <- function(par, K, H = NULL) {
