@@ -238,17 +238,14 @@ ordinal_re_finish <- function(opt, gfun, re, k1, p, ctr, scl, pen, nAGQ, control
 # nAGQ = 3: 3.9e-5 between Z and Z*; nAGQ = 15: 1e-10); the Laplace value
 # does not.
 ordinal_loglik_at_re <- function(fit, psi) {
-  o <- order(fit$group)
-  M <- length(fit$group_levels)
-  starts <- c(0L, cumsum(tabulate(fit$group, M)))
-  n <- length(fit$y)
+  d <- ordinal_fit_data(fit)
   k1 <- length(fit$thresholds)
   p <- length(fit$coefficients)
   q <- ncol(fit$Z)
   l <- psi[k1 + p + seq_along(fit$lam_row)]
   L <- matrix(0, q, q)
   L[cbind(fit$lam_row, fit$lam_col)] <- ifelse(fit$lam_row == fit$lam_col, exp(l), l)
-  Zs <- fit$Z[o, , drop = FALSE]
+  Zs <- fit$Z[d$o, , drop = FALSE]
   if (isTRUE(fit$optinfo$centred_z)) {
     last <- vapply(seq_len(q), function(j) max(fit$lam_row[fit$lam_col == j], j), 1L)
     cov_blocks <- diff(c(0L, which(cummax(last) == seq_len(q))))
@@ -256,9 +253,7 @@ ordinal_loglik_at_re <- function(fit, psi) {
     Zs <- tz$M
     L <- lq_blocks(tz$T %*% L, cov_blocks)$L
   }
-  cpp_ordinal_loglik_re(as.integer(fit$y[o]), fit$X[o, , drop = FALSE], Zs,
-                        as.numeric((fit$offset %||% rep(0, n))[o]),
-                        as.numeric((fit$prior.weights %||% rep(1, n))[o]), starts,
-                        k1 + 1L, as.numeric(psi[seq_len(k1)]), as.numeric(psi[k1 + seq_len(p)]),
+  cpp_ordinal_loglik_re(d$y, d$X, Zs, d$offset, d$w, d$starts, k1 + 1L,
+                        as.numeric(psi[seq_len(k1)]), as.numeric(psi[k1 + seq_len(p)]),
                         L, fit$nAGQ, fit$family$link_code)$loglik
 }
