@@ -1,7 +1,7 @@
 # broom's tidy() and glance() for the cumulative link fits: the mixed
 # models of glmm() (classes glmmgee_glmm_ordinal, _re, _sparse) and the
-# ordinal GEE (glmmgee_gee_ordinal). These classes do not inherit from
-# glmmgee_glmm / glmmgee_gee, whose methods assume one scalar mean model.
+# ordinal GEE (glmmgee_gee_ordinal): the rows of the thresholds besides the
+# coefficients, which the glmmgee_glmm / glmmgee_gee methods do not have.
 # Term names and the column `coef.type` ("intercept" for the thresholds,
 # "location" for the coefficients) are broom's for ordinal::clm/clmm fits;
 # the variance rows are broom.mixed's `ran_pars`.
@@ -152,65 +152,53 @@ ordinal_fixed_rows <- function(x, V, conf.int, z, exponentiate) {
 }
 
 # The random-effect standard deviations (and correlations) as broom.mixed's
-# ran_pars rows, from each fit's own parameterization: log sigma (one
-# random intercept), the log-Cholesky factor (random slopes; its diagonal
-# on the log scale), or the standard deviations themselves (several
-# random-intercept terms, cov_par). Standard errors by the delta method on
-# the log-SD / Fisher-z scale, where the Wald limits are taken.
+# ran_pars rows, from theta's random-effect parameters (after the
+# coefficients): the Cholesky factor's entries of one grouping factor, or
+# one standard deviation per term (several terms, a diagonal factor).
+# Standard errors by the delta method from cov_theta on the log-SD /
+# Fisher-z scale, where the Wald limits are taken.
 ordinal_ran_pars <- function(x, conf.int, z) {
-  k <- length(x$thresholds) + length(x$coefficients)
-  if (inherits(x, "glmmgee_glmm_ordinal_sparse")) {
-    est <- unname(x$sd_re)
-    se <- sqrt(pmax(diag(x$cov_par), 0))[k + seq_along(est)]
-    tr <- log(est)
-    se_tr <- se / est
-    group <- x$group_name
-    name <- rep("(Intercept)", length(est))
-    is_cor <- rep(FALSE, length(est))
-  } else if (is.null(x$re_cov)) {
-    tr <- unname(x$log_sigma)
-    se_tr <- sqrt(max(x$cov_psi[k + 1L, k + 1L], 0))
-    group <- x$group_name
-    name <- "(Intercept)"
-    is_cor <- FALSE
-  } else {
-    q <- length(x$re_cnames)
-    lt <- which(lower.tri(diag(q), diag = TRUE), arr.ind = TRUE)
-    lt <- lt[order(lt[, "col"], lt[, "row"]), , drop = FALSE]  # lme4's order
-    is_cor <- lt[, "row"] != lt[, "col"]
-    nl <- length(x$lam_row)
-    lam_idx <- k + seq_len(nl)
-    transformed <- function(lam) {
-      L <- matrix(0, q, q)
-      dg <- x$lam_row == x$lam_col
-      L[cbind(x$lam_row, x$lam_col)] <- ifelse(dg, exp(lam), lam)
-      S <- L %*% t(L)
-      sd <- sqrt(diag(S))
-      out <- log(sd[lt[, "col"]])
-      cr <- lt[is_cor, , drop = FALSE]
-      out[is_cor] <- atanh(S[cr] / (sd[cr[, "row"]] * sd[cr[, "col"]]))
-      out
-    }
-    lam <- x$psi[lam_idx]
-    tr <- transformed(lam)
-    J <- matrix(0, length(tr), nl)
-    for (m in seq_len(nl)) {
-      h <- 1e-6 * max(1, abs(lam[m]))
-      up <- dn <- lam
-      up[m] <- up[m] + h
-      dn[m] <- dn[m] - h
-      J[, m] <- (transformed(up) - transformed(dn)) / (2 * h)
-    }
-    V <- x$cov_psi[lam_idx, lam_idx, drop = FALSE]
-    se_tr <- sqrt(pmax(diag(J %*% V %*% t(J)), 0))
-    group <- x$group_name
-    name <- ifelse(is_cor, paste(x$re_cnames[lt[, "col"]], x$re_cnames[lt[, "row"]], sep = "."),
-                   x$re_cnames[lt[, "col"]])
+  p <- length(x$coefficients)
+  terms <- !is.null(x$sd_re)
+  cn <- if (terms) rep("(Intercept)", length(x$sd_re)) else x$re_cnames %||% "(Intercept)"
+  q <- length(cn)
+  rows <- if (terms) seq_len(q) else x$lam_row %||% 1L
+  cols <- if (terms) seq_len(q) else x$lam_col %||% 1L
+  lt <- if (terms) cbind(row = rows, col = cols)
+        else which(lower.tri(diag(q), diag = TRUE), arr.ind = TRUE)
+  lt <- lt[order(lt[, "col"], lt[, "row"]), , drop = FALSE]  # lme4's order
+  is_cor <- lt[, "row"] != lt[, "col"]
+  transformed <- function(lam) {
+    L <- matrix(0, q, q)
+    L[cbind(rows, cols)] <- lam
+    S <- L %*% t(L)
+    sd <- sqrt(diag(S))
+    out <- log(sd[lt[, "col"]])
+    cr <- lt[is_cor, , drop = FALSE]
+    out[is_cor] <- atanh(S[cr] / (sd[cr[, "row"]] * sd[cr[, "col"]]))
+    out
   }
-  se_tr[!is.finite(tr) | !is.finite(se_tr)] <- NA_real_
+  idx <- p + seq_along(rows)
+  lam <- unname(x$theta[idx])
+  tr <- transformed(lam)
+  J <- matrix(0, length(tr), length(lam))
+  for (m in seq_along(lam)) {
+    h <- 1e-6 * max(1, abs(lam[m]))
+    up <- dn <- lam
+    up[m] <- up[m] + h
+    dn[m] <- dn[m] - h
+    J[, m] <- (transformed(up) - transformed(dn)) / (2 * h)
+  }
+  V <- x$cov_theta[idx, idx, drop = FALSE]
+  # several terms: a standard deviation on the boundary has NA alone
+  na <- if (terms) is.na(diag(V)) else FALSE
+  if (terms) V[is.na(V)] <- 0
+  se_tr <- sqrt(pmax(diag(J %*% V %*% t(J)), 0))
+  se_tr[na | !is.finite(tr) | !is.finite(se_tr)] <- NA_real_
   back <- function(t) ifelse(is_cor, tanh(t), exp(t))
   est <- back(tr)
-  out <- data.frame(effect = "ran_pars", group = group,
+  name <- ifelse(is_cor, paste(cn[lt[, "col"]], cn[lt[, "row"]], sep = "."), cn[lt[, "col"]])
+  out <- data.frame(effect = "ran_pars", group = x$group_name,
                     term = paste0(ifelse(is_cor, "cor__", "sd__"), name), estimate = est,
                     std.error = ifelse(is_cor, (1 - est^2) * se_tr, est * se_tr),
                     stringsAsFactors = FALSE)

@@ -149,7 +149,6 @@ lme4_is_lmm <- function(object)
     identical(object$family$family, "gaussian") && identical(object$family$link, "identity")
 
 lme4_sigma <- function(object) {
-  if (inherits(object, "glmmgee_glmm_ordinal")) return(1)
   s <- stats::sigma(object)
   if (is.null(s) || !length(s)) 1 else s
 }

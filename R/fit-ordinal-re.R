@@ -91,13 +91,11 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
     ordinal_add_penalty(list(loglik = r$loglik, gradient = c(ga, g[k1 + seq_len(p + nl)])),
                         pen, par[ib], ib)
   }
-  cp <- cumsum(tapply(ws, factor(ys, levels = seq_len(J)), sum, default = 0)) / sum(ws)
-  cp <- pmin(pmax(cp[seq_len(k1)], 1e-4), 1 - 1e-4)
-  th <- cummax(family$linkfun(cp) + seq_len(k1) * 1e-3)
-  # Start: sd 1 for the intercept, a small one for the slopes, no correlation.
+  # Start: the random intercept's thresholds and beta = 0 (ordinal_start()),
+  # sd 1 for the intercept, a small one for the slopes, no correlation.
   ones <- apply(Zs == 1, 2L, all)
   l0 <- ifelse(diag_l, ifelse(ones[lam_row], 0, log(0.3)), 0)
-  par0 <- c(th[1L], log(pmax(diff(th), 1e-3)), rep(0, p), l0)
+  par0 <- c(ordinal_start(ys, ws, J, family, p, NULL, ctr, scl)[seq_len(k1 + p)], l0)
   lower <- c(rep(-Inf, k1 + p), ifelse(diag_l, log(1e-6), -Inf))
   tight <- control$rel.tol / 100
   search <- function(par, K, H = NULL) {
@@ -240,17 +238,14 @@ ordinal_re_finish <- function(opt, gfun, re, k1, p, ctr, scl, pen, nAGQ, control
 # nAGQ = 3: 3.9e-5 between Z and Z*; nAGQ = 15: 1e-10); the Laplace value
 # does not.
 ordinal_loglik_at_re <- function(fit, psi) {
-  o <- order(fit$group)
-  M <- length(fit$group_levels)
-  starts <- c(0L, cumsum(tabulate(fit$group, M)))
-  n <- length(fit$y)
+  d <- ordinal_fit_data(fit)
   k1 <- length(fit$thresholds)
   p <- length(fit$coefficients)
   q <- ncol(fit$Z)
   l <- psi[k1 + p + seq_along(fit$lam_row)]
   L <- matrix(0, q, q)
   L[cbind(fit$lam_row, fit$lam_col)] <- ifelse(fit$lam_row == fit$lam_col, exp(l), l)
-  Zs <- fit$Z[o, , drop = FALSE]
+  Zs <- fit$Z[d$o, , drop = FALSE]
   if (isTRUE(fit$optinfo$centred_z)) {
     last <- vapply(seq_len(q), function(j) max(fit$lam_row[fit$lam_col == j], j), 1L)
     cov_blocks <- diff(c(0L, which(cummax(last) == seq_len(q))))
@@ -258,9 +253,7 @@ ordinal_loglik_at_re <- function(fit, psi) {
     Zs <- tz$M
     L <- lq_blocks(tz$T %*% L, cov_blocks)$L
   }
-  cpp_ordinal_loglik_re(as.integer(fit$y[o]), fit$X[o, , drop = FALSE], Zs,
-                        as.numeric((fit$offset %||% rep(0, n))[o]),
-                        as.numeric((fit$prior.weights %||% rep(1, n))[o]), starts,
-                        k1 + 1L, as.numeric(psi[seq_len(k1)]), as.numeric(psi[k1 + seq_len(p)]),
+  cpp_ordinal_loglik_re(d$y, d$X, Zs, d$offset, d$w, d$starts, k1 + 1L,
+                        as.numeric(psi[seq_len(k1)]), as.numeric(psi[k1 + seq_len(p)]),
                         L, fit$nAGQ, fit$family$link_code)$loglik
 }

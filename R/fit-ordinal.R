@@ -331,15 +331,20 @@ ordinal_newton_nlminb <- function(ev, par, cur, H, lower, control, tight) {
 # The approximated log-likelihood of a fitted model's data at other
 # parameter values (same nAGQ): for comparing optima with other software.
 ordinal_loglik_at <- function(fit, theta, beta, sigma) {
+  d <- ordinal_fit_data(fit)
+  cpp_ordinal_loglik(d$y, d$X, d$offset, d$w, d$starts, length(fit$y_levels), as.numeric(theta),
+                     as.numeric(beta), log(sigma), fit$nAGQ, fit$family$link_code, FALSE)$loglik
+}
+
+# A one-factor fit's data sorted by cluster, as its engine takes them:
+# the order o, the clusters' first rows (starts), y, X, offset, weights.
+ordinal_fit_data <- function(fit) {
   o <- order(fit$group)
-  M <- length(fit$group_levels)
-  starts <- c(0L, cumsum(tabulate(fit$group, M)))
   n <- length(fit$y)
-  cpp_ordinal_loglik(as.integer(fit$y[o]), fit$X[o, , drop = FALSE],
-                     as.numeric((fit$offset %||% rep(0, n))[o]),
-                     as.numeric((fit$prior.weights %||% rep(1, n))[o]), starts,
-                     length(fit$y_levels), as.numeric(theta), as.numeric(beta), log(sigma),
-                     fit$nAGQ, fit$family$link_code, FALSE)$loglik
+  list(o = o, starts = c(0L, cumsum(tabulate(fit$group, length(fit$group_levels)))),
+       y = as.integer(fit$y[o]), X = fit$X[o, , drop = FALSE],
+       offset = as.numeric((fit$offset %||% rep(0, n))[o]),
+       w = as.numeric((fit$prior.weights %||% rep(1, n))[o]))
 }
 
 # From the symmetric Hessian H (symmetrized by its differencing): the

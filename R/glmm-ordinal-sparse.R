@@ -166,7 +166,7 @@ new_glmm_ordinal_sparse <- function(fit, X, resp, re, w, off, family, mf, mt, ca
   }
   b <- numeric(ncol(re$Z))
   for (tm in fit$terms) b[tm$columns] <- as.vector(t(tm$b))
-  structure(list(
+  with_ordinal_layout(structure(list(
     call = call, formula = formula, family = family,
     thresholds = fit$theta, coefficients = fit$beta,
     vcov = beta_block(fit$cov_par, k1, names(fit$beta)), sd_re = sd,
@@ -188,5 +188,5 @@ new_glmm_ordinal_sparse <- function(fit, X, resp, re, w, off, family, mf, mt, ca
     contrasts = attr(X, "contrasts"), na.action = attr(mf, "na.action"),
     nAGQ = 1L, singular = fit$singular, optinfo = fit$optinfo,
     engine = engine_info("laplace_sparse")),
-    class = c("glmmgee_glmm_ordinal_sparse", "glmmgee_glmm_ordinal", "glmmgee_glmm"))
+    class = c("glmmgee_glmm_ordinal_sparse", "glmmgee_glmm_ordinal", "glmmgee_glmm")))
 }

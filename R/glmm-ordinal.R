@@ -107,6 +107,18 @@
 #' and `glance()` ([ordinal-broom]) and emmeans with clmm's modes
 #' ([ordinal-emmeans]).
 #'
+#' @section Fitted object:
+#' The fields every GLMM fit carries ([glmmgee_glmm]) mean here: `theta`,
+#' the coefficients \eqn{\beta}, then the random effects' parameters as on
+#' the other engines (one grouping factor: the entries `lambda[i,j]` of the
+#' Cholesky factor of their covariance, for a random intercept its standard
+#' deviation; several terms: each term's standard deviation, named
+#' `group.(Intercept)`), then the thresholds; `cov_theta` their covariance
+#' (delta method from the log scale on which the standard deviations are
+#' searched); `sigma` 1, the fixed scale of the latent variable; `family_par`
+#' `NULL` (the thresholds are in `theta` and `$thresholds`); `re_formula` the
+#' left-hand sides of the random-effect terms.
+#'
 #' @name ordinal-glmm
 #' @references
 #' Christensen, R. H. B. (2019). Cumulative link models for ordinal
@@ -204,7 +216,7 @@ new_glmm_ordinal <- function(fit, X, resp, re, w, off, family, mf, mt, call, for
   if (!is.null(fit$hessian)) dimnames(fit$hessian) <- list(pn, pn)
   s <- fit$sigma
   m <- fit$modes
-  structure(c(list(
+  with_ordinal_layout(structure(c(list(
     call = call, formula = formula, family = family,
     thresholds = stats::setNames(fit$theta, tn), coefficients = stats::setNames(fit$beta, bn),
     vcov = beta_block(fit$cov_psi, length(tn), bn),
@@ -215,7 +227,7 @@ new_glmm_ordinal <- function(fit, X, resp, re, w, off, family, mf, mt, call, for
     list(ranef = list(mode = s * m$mode, mode_var = (s * m$scale)^2,
                       mean = s * m$post_mean, var = s^2 * m$post_var)),
     ordinal_frame_fields(fit, X, mf, mt, lev)),
-    class = c("glmmgee_glmm_ordinal", "glmmgee_glmm"))
+    class = c("glmmgee_glmm_ordinal", "glmmgee_glmm")))
 }
 
 # The covariance of the coefficients beta (named `bn`), the common field
@@ -269,7 +281,7 @@ new_glmm_ordinal_re <- function(fit, X, resp, re, w, off, family, mf, mt, call, 
   colnames(m$mode) <- colnames(m$post_mean) <- cn
   rownames(m$mode) <- rownames(m$post_mean) <- lev
   re_terms_lhs <- lapply(bars, function(b) b[[2L]])
-  structure(c(list(
+  with_ordinal_layout(structure(c(list(
     call = call, formula = formula, family = family,
     thresholds = stats::setNames(fit$theta, tn), coefficients = stats::setNames(fit$beta, bn),
     vcov = beta_block(fit$cov_psi, length(tn), bn),
@@ -281,7 +293,66 @@ new_glmm_ordinal_re <- function(fit, X, resp, re, w, off, family, mf, mt, call, 
     ordinal_data_fields(resp, re, w, off, X, lev),
     list(ranef = list(mode = m$mode, mode_var = m$mode_var, mean = m$post_mean, var = m$post_var)),
     ordinal_frame_fields(fit, X, mf, mt, lev)),
-    class = c("glmmgee_glmm_ordinal_re", "glmmgee_glmm_ordinal", "glmmgee_glmm"))
+    class = c("glmmgee_glmm_ordinal_re", "glmmgee_glmm_ordinal", "glmmgee_glmm")))
+}
+
+# An ordinal fit with the fields every GLMM fit carries (?glmmgee_glmm),
+# made from its own parameters by ordinal_layout_fields().
+with_ordinal_layout <- function(obj) {
+  cl <- class(obj)
+  obj <- c(unclass(obj), ordinal_layout_fields(obj))
+  class(obj) <- cl
+  obj
+}
+
+# The documented fields of a GLMM fit from an ordinal fit's parameters
+# (also for fits saved before it carried them):
+#   theta      (coefficients, the random effects' parameters, thresholds):
+#              the random effects as the other engines lay them out, the
+#              Cholesky factor's entries lambda[i,j] of one grouping factor
+#              (a standard deviation for a random intercept), each term's
+#              standard deviation on the sparse engine; the thresholds come
+#              last, where other families keep their extra parameter;
+#   cov_theta  their covariance, by the delta method from the search's log
+#              scale of the standard deviations (Cholesky diagonal);
+#   sigma      1: the latent variable's scale is fixed, as for binomial;
+#   family_par NULL: the thresholds are intercepts of the linear predictor
+#              (in theta and in $thresholds, with vcov(full = TRUE)), not a
+#              scalar parameter of the response distribution;
+#   re_formula the left-hand sides of the random-effect terms.
+ordinal_layout_fields <- function(x) {
+  thr <- .subset2(x, "thresholds")
+  beta <- .subset2(x, "coefficients")
+  k1 <- length(thr)
+  p <- length(beta)
+  if (!is.null(.subset2(x, "par"))) {
+    # several terms: the search's own scale is the standard deviations
+    par <- .subset2(x, "par")
+    V <- .subset2(x, "cov_par")
+    re <- par[-seq_len(k1 + p)]
+    re_names <- names(re)
+    d <- rep(1, length(re))
+  } else {
+    psi <- .subset2(x, "psi")
+    V <- .subset2(x, "cov_psi")
+    re <- psi[-seq_len(k1 + p)]
+    rows <- .subset2(x, "lam_row") %||% 1L
+    cols <- .subset2(x, "lam_col") %||% 1L
+    on_diag <- rows == cols
+    re[on_diag] <- exp(re[on_diag])
+    re_names <- sprintf("lambda[%d,%d]", rows, cols)
+    d <- ifelse(on_diag, re, 1)
+  }
+  nm <- c(names(beta), re_names, names(thr))
+  ord <- c(k1 + seq_len(p), k1 + p + seq_along(re), seq_len(k1))
+  d <- c(rep(1, p), d, rep(1, k1))
+  cov_theta <- V[ord, ord, drop = FALSE] * outer(d, d)
+  dimnames(cov_theta) <- list(nm, nm)
+  attr(cov_theta, "ok") <- attr(V, "ok")
+  attr(cov_theta, "cond") <- attr(V, "cond")
+  list(theta = stats::setNames(unname(c(beta, re, thr)), nm), cov_theta = cov_theta,
+       sigma = 1, family_par = NULL,
+       re_formula = lapply(find_bars(.subset2(x, "formula")), function(b) b[[2L]]))
 }
 
 # The levels of the factor (and character) variables of terms `mt` in the

@@ -1,41 +1,13 @@
 # Methods of cumulative link mixed models with random slopes (class
 # glmmgee_glmm_ordinal_re, which extends glmmgee_glmm_ordinal): where the
 # random intercept's sigma is used by the parent's methods, these use the
-# q x q covariance Sigma. print, vcov, ranef, predict and simulate are the
-# parent's (methods-ordinal.R), which read re_cov and Z when present.
+# q x q covariance Sigma. print, summary, confint, vcov, ranef, predict and
+# simulate are the parent's (methods-ordinal.R), which read re_cov and Z
+# when present.
 
 ordinal_re_sd_corr <- function(S) {
   sd <- sqrt(diag(S))
   list(sd = sd, corr = S / outer(sd, sd))
-}
-
-#' @export
-summary.glmmgee_glmm_ordinal_re <- function(object, ...) {
-  check_dots(..., .method = "summary.glmmgee_glmm_ordinal_re")
-  se <- sqrt(diag(object$cov_psi))
-  k1 <- length(object$thresholds)
-  p <- length(object$coefficients)
-  tab <- ordinal_z_table(object$psi[k1 + seq_len(p)], se[k1 + seq_len(p)])
-  th <- cbind(Estimate = object$psi[seq_len(k1)], `Std. Error` = se[seq_len(k1)])
-  structure(list(fit = object, coefficients = tab, thresholds = th),
-            class = "summary.glmmgee_glmm_ordinal_re")
-}
-
-#' @export
-print.summary.glmmgee_glmm_ordinal_re <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
-  check_dots(..., .method = "print.summary.glmmgee_glmm_ordinal_re", .allow = print_dots)
-  print.glmmgee_glmm_ordinal(x$fit, digits = digits)
-  ordinal_print_summary_coefs(x, digits, "for a given cluster, its random effects fixed")
-  invisible(x)
-}
-
-#' @export
-confint.glmmgee_glmm_ordinal_re <- function(object, parm, level = 0.95, ...) {
-  check_dots(..., .method = "confint.glmmgee_glmm_ordinal_re", .allow = "method")
-  ordinal_confint_method(list(...)$method, object)
-  k <- length(object$thresholds) + length(object$coefficients)
-  ordinal_confint(object$psi[seq_len(k)], sqrt(diag(object$cov_psi))[seq_len(k)], level,
-                  if (!missing(parm)) parm)
 }
 
 #' @export

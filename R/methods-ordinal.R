@@ -9,6 +9,10 @@
 # link).
 #' @export
 `$.glmmgee_glmm_ordinal` <- function(x, name) {
+  # A fit saved before ordinal fits carried the documented fields (`sigma`
+  # must not match its `sigma_re` partially).
+  if (name %in% c("theta", "cov_theta", "sigma", "re_formula") && is.null(.subset2(x, name)))
+    return(ordinal_layout_fields(x)[[name]])
   v <- .subset2(x, name, exact = FALSE)
   # A record of an earlier version, read on today's schema (fit-object.R).
   if (identical(name, "optinfo") && !is.null(v) && !"converged" %in% names(v))
@@ -26,16 +30,20 @@ refuse_ordinal <- function(fit, what, instead = NULL) {
   invisible(fit)
 }
 
-ordinal_approx_label <- function(object)
-  if (object$nAGQ == 1L) "Laplace approximation" else
-    sprintf("adaptive Gauss-Hermite quadrature, nAGQ = %d", object$nAGQ)
-
-# The lines every cumulative link mixed model's print() begins with (the
-# model, the formula, logLik / AIC / BIC) and ends with (the coefficients,
-# conditional on `given`, and the thresholds); the notes come last.
-ordinal_print_head <- function(x, method) {
+# The model, the formula, logLik / AIC / BIC, the clusters and the random
+# effects: one factor (a random intercept's standard deviation, or random
+# slopes printed by VarCorr()) or several terms (their standard
+# deviations); then the coefficients, the thresholds and the notes.
+#' @export
+print.glmmgee_glmm_ordinal <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.glmmgee_glmm_ordinal", .allow = print_dots)
+  terms <- !is.null(x$sd_re)
+  slopes <- !is.null(x$re_cov)
   cat(sprintf("Cumulative link mixed model (%s link), fitted by %smaximum likelihood (%s)\n",
-              x$family$link, if (!is.null(x$penalty)) "penalized " else "", method))
+              x$family$link, if (!is.null(x$penalty)) "penalized " else "",
+              if (terms) "Laplace approximation, sparse engine"
+              else if (x$nAGQ == 1L) "Laplace approximation"
+              else sprintf("adaptive Gauss-Hermite quadrature, nAGQ = %d", x$nAGQ)))
   cat("Formula:", paste(deparse(x$formula), collapse = " "), "\n")
   ll <- x$loglik
   cat(sprintf(" logLik %s  AIC %s  BIC %s\n", format(round(ll, 4)),
@@ -43,36 +51,31 @@ ordinal_print_head <- function(x, method) {
               format(round(-2 * ll + log(x$nobs) * x$df, 2))))
   # (the coefficients only; the thresholds are never penalized)
   print_penalty(x$penalty, 4L)
-}
-
-ordinal_print_coefs <- function(x, digits, given) {
-  cat(sprintf("Coefficients (conditional on the %s):\n", given))
+  sing <- if (x$singular) " (singular fit)" else ""
+  if (terms) {
+    cat(sprintf("%d observations; %s; %d response categories\n", x$nobs,
+                paste(sprintf("%d levels of %s", x$ngroups, x$group_name), collapse = ", "),
+                length(x$y_levels)))
+    cat("Random intercepts, standard deviations:",
+        paste(sprintf("%s %s", x$group_name, format(signif(x$sd_re, digits))), collapse = ", "),
+        if (x$singular) "(singular fit)", "\n")
+  } else {
+    cat(sprintf("%d observations, %d clusters (%s); %d response categories\n", x$nobs,
+                x$ngroups, x$group_name, length(x$y_levels)))
+    if (slopes) {
+      cat(sprintf("Random effects on %s%s:\n", x$group_name, sing))
+      print(VarCorr(x), digits = digits)
+    } else cat(sprintf("Random intercept %s: standard deviation %s%s\n", x$group_name,
+                       format(signif(x$sigma_re, digits)), sing))
+  }
+  cat(sprintf("Coefficients (conditional on the %s):\n",
+              if (terms) "random intercepts" else if (slopes) "random effects" else "random intercept"))
   print(signif(x$coefficients, digits))
   cat("Thresholds:\n")
   print(signif(x$thresholds, digits))
-}
-
-ordinal_print_notes <- function(x)
+  if (terms)
+    cat("Population-averaged (marginal over the sum of the random intercepts): odds_ratios(type = \"marginal\"), predict(type = \"prob_marginal\"), standardize()\n")
   if (length(x$optinfo$warnings)) cat(paste0("Note: ", x$optinfo$warnings, "\n"), sep = "")
-
-# One grouping factor: a random intercept (its standard deviation) or random
-# slopes (x$re_cov, printed by VarCorr()).
-#' @export
-print.glmmgee_glmm_ordinal <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
-  check_dots(..., .method = "print.glmmgee_glmm_ordinal", .allow = print_dots)
-  ordinal_print_head(x, ordinal_approx_label(x))
-  cat(sprintf("%d observations, %d clusters (%s); %d response categories\n", x$nobs,
-              x$ngroups, x$group_name, length(x$y_levels)))
-  slopes <- !is.null(x$re_cov)
-  if (slopes) {
-    cat(sprintf("Random effects on %s%s:\n", x$group_name, if (x$singular) " (singular fit)" else ""))
-    print(VarCorr(x), digits = digits)
-  } else {
-    cat(sprintf("Random intercept %s: standard deviation %s%s\n", x$group_name,
-                format(signif(x$sigma_re, digits)), if (x$singular) " (singular fit)" else ""))
-  }
-  ordinal_print_coefs(x, digits, if (slopes) "random effects" else "random intercept")
-  ordinal_print_notes(x)
   invisible(x)
 }
 
@@ -91,29 +94,42 @@ ordinal_print_summary_coefs <- function(x, digits, given) {
   print(signif(x$thresholds, digits))
 }
 
+# The tables of every cumulative link mixed model; the random effects'
+# standard deviations with their standard errors for random intercepts (one
+# factor: sigma and the standard error of log sigma; several terms: sd).
 #' @export
 summary.glmmgee_glmm_ordinal <- function(object, ...) {
   check_dots(..., .method = "summary.glmmgee_glmm_ordinal")
-  se <- sqrt(diag(object$cov_psi))
-  tab <- function(idx) ordinal_z_table(object$psi[idx], se[idx])
+  est <- object$par %||% object$psi  # several terms: par
+  se <- sqrt(diag(object$cov_par %||% object$cov_psi))
+  tab <- function(idx) ordinal_z_table(est[idx], se[idx])
   k1 <- length(object$thresholds)
   p <- length(object$coefficients)
-  th <- tab(seq_len(k1))
-  th <- th[, 1:2, drop = FALSE]
-  structure(list(fit = object, coefficients = tab(k1 + seq_len(p)), thresholds = th,
-                 sigma = object$sigma_re, se_log_sigma = se[k1 + p + 1L]),
-            class = "summary.glmmgee_glmm_ordinal")
+  out <- list(fit = object, coefficients = tab(k1 + seq_len(p)),
+              thresholds = tab(seq_len(k1))[, 1:2, drop = FALSE])
+  if (!is.null(object$sd_re))
+    out$sd <- cbind(`Std. Dev.` = object$sd_re, `Std. Error` = se[k1 + p + seq_along(object$sd_re)])
+  else if (is.null(object$re_cov))
+    out[c("sigma", "se_log_sigma")] <- list(object$sigma_re, se[k1 + p + 1L])
+  structure(out, class = unique(c(paste0("summary.", class(object)[1L]),
+                                  "summary.glmmgee_glmm_ordinal")))
 }
 
 #' @export
 print.summary.glmmgee_glmm_ordinal <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   check_dots(..., .method = "print.summary.glmmgee_glmm_ordinal", .allow = print_dots)
   f <- x$fit
-  print.glmmgee_glmm_ordinal(f, digits = digits)
-  cat(sprintf("\nRandom effects:\n %s (Intercept): variance %s, std. dev. %s (SE of log sd %s)\n",
-              f$group_name, format(signif(x$sigma^2, digits)), format(signif(x$sigma, digits)),
-              format(signif(x$se_log_sigma, digits))))
-  ordinal_print_summary_coefs(x, digits, "for a given cluster, its random intercept fixed")
+  print(f, digits = digits)
+  if (!is.null(x$sd)) {
+    cat("\nRandom intercepts (independent terms):\n")
+    print(signif(x$sd, digits))
+  } else if (!is.null(x$sigma))
+    cat(sprintf("\nRandom effects:\n %s (Intercept): variance %s, std. dev. %s (SE of log sd %s)\n",
+                f$group_name, format(signif(x$sigma^2, digits)), format(signif(x$sigma, digits)),
+                format(signif(x$se_log_sigma, digits))))
+  ordinal_print_summary_coefs(x, digits, if (!is.null(x$sd)) "for given random intercepts"
+    else sprintf("for a given cluster, its random %s fixed",
+                 if (is.null(x$sigma)) "effects" else "intercept"))
   invisible(x)
 }
 
@@ -126,18 +142,6 @@ logLik.glmmgee_glmm_ordinal <- function(object, ...) {
     stop("logLik(REML = TRUE): a cumulative link mixed model is fitted by maximum likelihood only",
          call. = FALSE)
   structure(object$loglik, df = object$df, nobs = object$nobs, class = "logLik")
-}
-
-#' @export
-nobs.glmmgee_glmm_ordinal <- function(object, ...) {
-  check_dots(..., .method = "nobs.glmmgee_glmm_ordinal", .allow = "use.fallback")
-  object$nobs
-}
-
-#' @export
-fixef.glmmgee_glmm_ordinal <- function(object, ...) {
-  check_dots(..., .method = "fixef.glmmgee_glmm_ordinal")
-  object$coefficients
 }
 
 #' @export
@@ -155,13 +159,27 @@ vcov.glmmgee_glmm_ordinal <- function(object, full = FALSE, ...) {
   if (full) V else V[seq_len(k), seq_len(k), drop = FALSE]
 }
 
+# Wald intervals of the thresholds and coefficients, and of the random
+# intercepts' standard deviations on the log scale (exponentiated; NA on
+# the boundary); with random slopes, of the thresholds and coefficients.
 #' @export
 confint.glmmgee_glmm_ordinal <- function(object, parm, level = 0.95, ...) {
   check_dots(..., .method = "confint.glmmgee_glmm_ordinal", .allow = "method")
   ordinal_confint_method(list(...)$method, object)
-  est <- c(object$psi[-length(object$psi)], sigma = object$log_sigma)
-  ordinal_confint(est, sqrt(diag(object$cov_psi)), level, if (!missing(parm)) parm,
-                  expo = length(est))
+  est <- object$par %||% object$psi  # several terms: par, the sds themselves
+  se <- sqrt(diag(object$cov_par %||% object$cov_psi))
+  k <- length(object$thresholds) + length(object$coefficients)
+  s <- seq_along(est)[-seq_len(k)]
+  if (!is.null(object$re_cov)) {
+    est <- est[seq_len(k)]
+    se <- se[seq_len(k)]
+    s <- integer()
+  } else if (!is.null(object$sd_re)) {
+    # (log sd +/- z se(sd) / sd, exponentiated)
+    se[s] <- se[s] / est[s]
+    est[s] <- log(est[s])
+  } else names(est)[s] <- "sigma"
+  ordinal_confint(est, se, level, if (!missing(parm)) parm, expo = s)
 }
 
 # The cumulative link mixed models have no bootstrap intervals: a `method =
@@ -187,27 +205,11 @@ ordinal_confint <- function(est, se, level, parm = NULL, expo = integer()) {
   ci
 }
 
-#' @export
-formula.glmmgee_glmm_ordinal <- function(x, ...) {
-  check_dots(..., .method = "formula.glmmgee_glmm_ordinal")
-  x$formula
-}
-
-#' @export
-family.glmmgee_glmm_ordinal <- function(object, ...) {
-  check_dots(..., .method = "family.glmmgee_glmm_ordinal")
-  object$family
-}
-
-#' @export
-model.frame.glmmgee_glmm_ordinal <- function(formula, ...) {
-  check_dots(..., .method = "model.frame.glmmgee_glmm_ordinal")
-  formula$model
-}
-
-# The default methods of these generics gave NULL (residuals(), weights(),
-# df.residual(), deviance()) or a design with an intercept column the
-# coefficients do not multiply (model.matrix()).
+# The glmmgee_glmm methods of these generics assume one scalar mean per
+# row (residuals()), weights stored for every row (weights()) or a design
+# with an intercept column the coefficients do not multiply
+# (model.matrix()). nobs, fixef, formula, family, model.frame,
+# df.residual, deviance and sigma are glmmgee_glmm's.
 #' @export
 model.matrix.glmmgee_glmm_ordinal <- function(object, ...) {
   check_dots(..., .method = "model.matrix.glmmgee_glmm_ordinal")
@@ -229,29 +231,12 @@ weights.glmmgee_glmm_ordinal <- function(object, ...) {
 }
 
 #' @export
-df.residual.glmmgee_glmm_ordinal <- function(object, ...) {
-  check_dots(..., .method = "df.residual.glmmgee_glmm_ordinal")
-  object$nobs - object$df
-}
-
-# Minus twice the log-likelihood, as for the other glmm fits.
-#' @export
-deviance.glmmgee_glmm_ordinal <- function(object, ...) {
-  check_dots(..., .method = "deviance.glmmgee_glmm_ordinal")
-  -2 * object$loglik
-}
-
-#' @export
-sigma.glmmgee_glmm_ordinal <- function(object, ...) {
-  check_dots(..., .method = "sigma.glmmgee_glmm_ordinal")
-  1
-}
-
-#' @export
 VarCorr.glmmgee_glmm_ordinal <- function(x, sigma = 1, ...) {
   check_dots(..., .method = "VarCorr.glmmgee_glmm_ordinal")
-  out <- data.frame(grp = x$group_name, var1 = "(Intercept)", vcov = x$sigma_re^2,
-                    sdcor = x$sigma_re, stringsAsFactors = FALSE)
+  # one random intercept, or one per term (several terms: sd_re)
+  sd <- unname(x$sd_re %||% x$sigma_re)
+  out <- data.frame(grp = x$group_name, var1 = "(Intercept)", vcov = sd^2, sdcor = sd,
+                    stringsAsFactors = FALSE)
   class(out) <- c("VarCorr.glmmgee_glmm_ordinal", "data.frame")
   out
 }
@@ -323,6 +308,8 @@ ordinal_re_Z <- function(object, newdata = NULL) {
 
 ordinal_re_modes <- function(object) as.matrix(object$ranef$mode)
 
+# One grouping factor, or several terms (ordinal_sparse_eta(),
+# methods-ordinal-sparse.R).
 #' @export
 predict.glmmgee_glmm_ordinal <- function(object, newdata = NULL,
                                          type = c("prob", "prob_marginal", "class", "linear",
@@ -334,34 +321,44 @@ predict.glmmgee_glmm_ordinal <- function(object, newdata = NULL,
   type <- ordinal_predict_type(type)
   check_flag(se.fit, "se.fit")
   if (se.fit && type == "class") ordinal_refuse_class_se()
-  nd <- ordinal_newdata(object, newdata)
-  eta <- drop(nd$X %*% object$coefficients) + nd$offset
-  slopes <- !is.null(object$re_cov)
-  Z <- if (type == "prob_marginal" || is.null(re.form)) ordinal_re_Z(object, newdata)
-  if (type != "prob_marginal" && is.null(re.form)) {
-    if (is.null(nd$group))
-      stop(sprintf("'newdata' needs the grouping variable '%s' for re.form = NULL",
-                   object$group_name), call. = FALSE)
-    # A cluster not in the fit is an error unless allow.new.levels, as for
-    # the other glmm fits (it was given b = 0 without a word).
-    if (!is.null(newdata))
-      nd$group <- match_levels(newdata[[object$group_name]], object$group_levels,
-                               object$group_name, allow.new.levels)
-    B <- ordinal_re_modes(object)[nd$group, , drop = FALSE]
-    B[is.na(B)] <- 0  # new clusters: a typical one
-    eta <- eta + rowSums(Z * B)
-  } else if (!is.null(re.form) && !(length(re.form) == 1L && is.na(re.form)))
-    stop(sprintf("'re.form' must be NA (%s 0) or NULL (the fitted clusters' modes)",
-                 if (slopes) "random effects" else "random intercept"), call. = FALSE)
-  # Population-averaged: b ~ N(0, sigma^2), or z'b ~ N(0, z' Sigma z) row by row.
-  sd <- if (type == "prob_marginal") {
-    if (slopes) sqrt(pmax(rowSums((Z %*% object$re_cov) * Z), 0)) else object$sigma_re
+  if (!is.null(object$reterms)) {
+    eta <- ordinal_sparse_eta(object, newdata, if (type == "prob_marginal") NA else re.form,
+                              allow.new.levels)
+    X <- if (is.null(newdata)) object$X else ordinal_newdata_fixed(object, newdata)$X
+    Z <- NULL
+    sd <- object$sigma_re
+  } else {
+    nd <- ordinal_newdata(object, newdata)
+    X <- nd$X
+    eta <- drop(X %*% object$coefficients) + nd$offset
+    slopes <- !is.null(object$re_cov)
+    Z <- if (type == "prob_marginal" || is.null(re.form)) ordinal_re_Z(object, newdata)
+    if (type != "prob_marginal" && is.null(re.form)) {
+      if (is.null(nd$group))
+        stop(sprintf("'newdata' needs the grouping variable '%s' for re.form = NULL",
+                     object$group_name), call. = FALSE)
+      # A cluster not in the fit is an error unless allow.new.levels, as for
+      # the other glmm fits (it was given b = 0 without a word).
+      if (!is.null(newdata))
+        nd$group <- match_levels(newdata[[object$group_name]], object$group_levels,
+                                 object$group_name, allow.new.levels)
+      B <- ordinal_re_modes(object)[nd$group, , drop = FALSE]
+      B[is.na(B)] <- 0  # new clusters: a typical one
+      eta <- eta + rowSums(Z * B)
+    } else if (!is.null(re.form) && !(length(re.form) == 1L && is.na(re.form)))
+      stop(sprintf("'re.form' must be NA (%s 0) or NULL (the fitted clusters' modes)",
+                   if (slopes) "random effects" else "random intercept"), call. = FALSE)
+    # Population-averaged: b ~ N(0, sigma^2), or z'b ~ N(0, z' Sigma z) row by row.
+    sd <- if (type == "prob_marginal") {
+      if (slopes) sqrt(pmax(rowSums((Z %*% object$re_cov) * Z), 0)) else object$sigma_re
+    }
   }
   fit <- ordinal_predict_eta(object, eta, type, sd, nAGQ)
   if (!se.fit) return(fit)
-  # With re.form = NULL, eta holds the modes, taken as known.
-  list(fit = fit, se.fit = if (type == "prob_marginal") ordinal_marginal_se(object, nd$X, eta, Z, nAGQ)
-                          else ordinal_predict_se(object, nd$X, eta, type))
+  # With re.form = NULL (or a selection of terms), eta holds the modes,
+  # taken as known.
+  list(fit = fit, se.fit = if (type == "prob_marginal") ordinal_marginal_se(object, X, eta, Z, nAGQ)
+                          else ordinal_predict_se(object, X, eta, type))
 }
 
 # The prediction types; "response" (the category probabilities, the
@@ -501,6 +498,7 @@ fitted.glmmgee_glmm_ordinal <- function(object, ...) {
   P[cbind(seq_len(nrow(P)), object$y)]
 }
 
+# One grouping factor, or several terms (each term's random intercepts).
 #' @export
 simulate.glmmgee_glmm_ordinal <- function(object, nsim = 1, seed = NULL,
                                           re = c("new", "fitted"), ...) {
@@ -509,6 +507,16 @@ simulate.glmmgee_glmm_ordinal <- function(object, nsim = 1, seed = NULL,
   re <- ordinal_simulate_re(re, list(...))
   if (!is.null(seed)) set.seed(seed)
   eta0 <- drop(object$X %*% object$coefficients) + (object$offset %||% 0)
+  if (!is.null(object$reterms))
+    return(ordinal_simulate(object, nsim, function() {
+      eta <- eta0
+      for (k in seq_along(object$reterms)) {
+        tm <- object$reterms[[k]]
+        b <- if (re == "new") stats::rnorm(length(tm$levels), 0, object$sd_re[[k]]) else tm$b[, 1L]
+        eta <- eta + b[tm$index]
+      }
+      eta
+    }))
   M <- length(object$group_levels)
   Z <- ordinal_re_Z(object)
   draw <- if (re == "fitted") {

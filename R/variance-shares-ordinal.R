@@ -15,44 +15,36 @@ cumulative_latent_variance <- function(link) {
                       link), call. = FALSE))
 }
 
-# The parameters the shares are a function of (with their covariance), and
-# that function: the one-factor random intercept (log sd last in psi), the
-# random slopes of one factor (the entries of the Cholesky factor, log on
-# the diagonal) and several random intercepts (their sds at the end of par).
+# The parameters the shares are a function of (theta, with cov_theta), and
+# that function: the random effects' variances from theta's random-effect
+# parameters after the coefficients, one standard deviation per term
+# (several terms), or the Cholesky factor of one grouping factor (the
+# variance of z'b averaged over the observations; a random intercept's
+# square).
 cumulative_shares_parts <- function(fit) {
-  k1 <- length(fit$thresholds)
   p <- length(fit$coefficients)
   X <- fit$X
   ve <- cumulative_latent_variance(fit$family$link)
-  if (inherits(fit, "glmmgee_glmm_ordinal_sparse")) {
-    par <- fit$par
-    V <- fit$cov_par
-    nt <- length(fit$sd_re)
+  rand <- if (!is.null(fit$sd_re)) {
     nm <- make.unique(unname(fit$group_name), sep = ".")
-    rand <- function(th) stats::setNames(th[k1 + p + seq_len(nt)]^2, nm)
-  } else if (inherits(fit, "glmmgee_glmm_ordinal_re")) {
-    par <- fit$psi
-    V <- fit$cov_psi
-    q <- ncol(fit$re_cov)
-    Z <- as.matrix(fit$Z)
-    diag_entry <- fit$lam_row == fit$lam_col
-    rand <- function(th) {
-      l <- th[k1 + p + seq_along(fit$lam_row)]
-      L <- matrix(0, q, q)
-      L[cbind(fit$lam_row, fit$lam_col)] <- ifelse(diag_entry, exp(l), l)
+    function(th) stats::setNames(th[p + seq_along(nm)]^2, nm)
+  } else {
+    rows <- fit$lam_row %||% 1L
+    cols <- fit$lam_col %||% 1L
+    Z <- as.matrix(fit$Z %||% matrix(1, nrow(X), 1L))
+    function(th) {
+      L <- matrix(0, ncol(Z), ncol(Z))
+      L[cbind(rows, cols)] <- th[p + seq_along(rows)]
       stats::setNames(mean(rowSums((Z %*% L)^2)), fit$group_name)
     }
-  } else {
-    par <- fit$psi
-    V <- fit$cov_psi
-    rand <- function(th) stats::setNames(exp(2 * th[[k1 + p + 1L]]), fit$group_name)
   }
+  V <- fit$cov_theta
   if (!is.null(V) && anyNA(V)) V <- NULL
   comp <- function(th) {
-    eta <- drop(X %*% th[k1 + seq_len(p)])
+    eta <- drop(X %*% th[seq_len(p)])
     shares_vector(if (p > 0L) stats::var(eta) else 0, rand(th), ve)
   }
-  list(par = unname(par), vcov = if (!is.null(V)) unname(V), comp = comp)
+  list(par = unname(fit$theta), vcov = if (!is.null(V)) unname(V), comp = comp)
 }
 
 cumulative_variance_shares <- function(fit, level) {

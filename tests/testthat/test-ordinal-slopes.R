@@ -239,3 +239,20 @@ test_that("random slopes: ranef, predictions, simulate", {
   expect_output(print(summary(fit)), "Corr")
   expect_identical(nrow(confint(fit)), 5L)
 })
+
+test_that("random slopes: theta holds the Cholesky factor as on the AGQ engine, cov_theta by the delta method", {
+  fit <- slope_fits()$agq
+  th <- fit$theta
+  lam <- th[grep("^lambda", names(th))]
+  expect_identical(names(lam), c("lambda[1,1]", "lambda[2,1]", "lambda[2,2]"))
+  L <- matrix(0, 2, 2)
+  L[cbind(c(1, 2, 2), c(1, 1, 2))] <- lam
+  expect_equal(unname(tcrossprod(L)), unname(fit$re_cov), tolerance = 1e-12)
+  expect_identical(names(th), c(names(fixef(fit)), names(lam), names(fit$thresholds)))
+  # d L[i,i] / d log L[i,i] = L[i,i]; the off-diagonal entry is searched as it is
+  ld <- grep("^log\\(L", names(fit$psi))
+  expect_equal(unname(sqrt(diag(fit$cov_theta))[c(3, 5)]),
+               unname(exp(fit$psi[ld]) * sqrt(diag(fit$cov_psi))[ld]))
+  expect_identical(fit$sigma, 1)
+  expect_identical(deparse(fit$re_formula[[1L]]), "1 + x")
+})
