@@ -5,48 +5,98 @@
 # (value, free parameters) to the engine's parameter vector theta.
 
 # The engine of `fit`: a function of theta giving list(loglik, gradient),
-# and the lower bounds of theta. One grouping factor: the AGQ engine at the
-# fit's nAGQ; several terms: the sparse Laplace engine (the random-effects
-# design rebuilt from the model frame, a known covariance re-evaluated from
-# the call).
+# the lower bounds of theta, `free()` releasing it and `Tx`. One grouping
+# factor: the AGQ engine at the fit's nAGQ (with random effects in the zero
+# part, the engine of both parts' random effects, src/agq-zire.h); several
+# terms: the sparse Laplace engine (the random-effects design rebuilt from
+# the model frame, a known covariance re-evaluated from the call; with
+# random effects in the zero part the two-part sparse engine,
+# src/sparse-zire.h). Zero-inflated, hurdle and dispersion-formula fits get
+# their auxiliary predictors (profile_aux_inputs()); theta is the vector the
+# fit reports. Only the engines' evaluations are called, never their
+# searches: each profile point is a fit with one parameter held, by
+# profile_point().
 #
-# Every engine runs on profile_design()'s X*: the profile's searches then
-# work on beta* = T beta (star_target_map()), as the fit's did.
+# Every engine runs on profile_aux_design()'s X* (each part's design): the
+# profile's searches then work on beta* = T beta (star_target_map()), as
+# the fit's did.
 # `zbasis` (profile_basis_setup()): list(G, zb), the engine on Z G, G block
-# diagonal over the far blocks zb of profile_z_blocks().
+# diagonal over the far blocks zb of profile_z_blocks() (the rows of G after
+# the conditional part's are the zero part's).
 profile_engine <- function(fit, zbasis = NULL) {
-  if (!is.null(fit$aux)) return(zi_profile_engine(fit, zbasis))
+  a <- fit$aux
+  if (!is.null(a) && !is.null(fit$penalty))
+    stop("profile likelihoods are not available for penalized fits (the profile would drop the prior); use confint(method = \"Wald\")",
+         call. = FALSE)
+  if (is.null(a) && inherits(fit, "glmmgee_glmm_nested")) return(nested_profile_engine(fit))
+  if (is.null(a) && uses_known_profile(fit)) return(known_profile_engine(fit))
   fam <- fit$family
+  n <- length(fit$y)
   p <- length(fit$coefficients)
-  disp <- has_dispersion(fam)
-  if (inherits(fit, "glmmgee_glmm_nested")) return(nested_profile_engine(fit))
-  if (uses_known_profile(fit)) return(known_profile_engine(fit))
-  xd <- profile_design(fit)
-  if (inherits(fit, "glmmgee_glmm_sparse")) {
-    cov_arg <- fit$call$covariance
+  y <- as.numeric(fit$y)
+  w <- as.numeric(fit$prior.weights %||% rep(1, n))
+  off <- as.numeric(fit$offset %||% rep(0, n))
+  ax <- profile_aux_inputs(fit)
+  X <- ax$X
+  zr <- a$zi$re
+  sparse <- if (is.null(a)) inherits(fit, "glmmgee_glmm_sparse") else isTRUE(a$sparse)
+  if (sparse) {
+    cov_arg <- if (is.null(a)) fit$call$covariance
     covariance <- if (!is.null(cov_arg))
       tryCatch(eval(cov_arg, environment(fit$formula) %||% globalenv()),
                error = function(e) stop("profile(): cannot find the 'covariance' of the fit (",
                                         conditionMessage(e), ")", call. = FALSE))
     re <- sparse_re_terms(fit$formula, fit$model, covariance)
-    if (!is.null(zbasis)) re$Z <- basis_z_sparse(re, zbasis)
-    eng <- cpp_sparse_new(xd$X, re$Z, as.numeric(fit$y), as.numeric(fit$prior.weights),
-                          as.numeric(fit$offset), re$lam_row - 1L, re$lam_col - 1L,
-                          re$lam_k - 1L, re$ntheta, fam$family_code, fam$link_code)
-    return(list(eval = function(th) cpp_sparse_eval(eng, th, TRUE),
-                lower = c(rep(-Inf, p), re$lower, if (disp) -Inf), free = function() NULL,
-                Tx = xd$Tx))
+    if (isTRUE(zr$sparse)) {
+      rz <- sparse_re_terms(zi_bars_formula(find_bars(a$zi$formula)), fit$model, NULL)
+      rc <- re
+      re <- zire_combined_re(rc, rz)
+      sp <- function(M) methods::as(methods::as(M, "CsparseMatrix"), "generalMatrix")
+      eng <- cpp_spzire_new(X, ax$Xz0, ax$Xd0, sp(rc$Z), sp(rz$Z), y, w, ax$off3,
+                            re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
+                            fam$family_code, fam$link_code, ax$kind)
+      ev <- spzire_evaluator(eng)
+      attr(ev, "edge") <- spzire_profile_edge(eng)
+    } else {
+      if (!is.null(zbasis)) re$Z <- basis_z_sparse(re, zbasis)
+      eng <- cpp_sparse_new(X, re$Z, y, w, off, re$lam_row - 1L, re$lam_col - 1L,
+                            re$lam_k - 1L, re$ntheta, fam$family_code, fam$link_code)
+      if (!is.null(a)) cpp_sparse_set_aux(eng, ax$kind, ax$XA, ax$pred, ax$aoff)
+      ev <- function(th) cpp_sparse_eval(eng, th, TRUE)
+    }
+    lam_lower <- re$lower
+    free <- function() NULL
+  } else {
+    Z <- as.matrix(fit$Z %||% matrix(1, n, 1L))
+    storage.mode(Z) <- "double"
+    q1 <- seq_len(ncol(Z))
+    if (!is.null(zbasis)) Z <- Z %*% zbasis$G[q1, q1, drop = FALSE]
+    M <- length(fit$group_levels)
+    if (!is.null(zr)) {
+      pat <- zr$pattern_full
+      Zz <- zr$Z * 1
+      if (!is.null(zbasis)) Zz <- Zz %*% zbasis$G[-q1, -q1, drop = FALSE]
+      eng <- cpp_zire_new(X, Z, Zz, ax$Xz * 1, ax$Xd0, y, w, ax$off3, fit$group, M,
+                          pat$row - 1L, pat$col - 1L, fam$family_code, fam$link_code,
+                          ax$kind, 1L, 1L)
+      cpp_zire_set_nagq(eng, as.integer(fit$nAGQ))
+      ev <- function(th) cpp_zire_eval(eng, th, TRUE)
+      free <- function() NULL
+    } else {
+      pat <- fit$pattern
+      eng <- cpp_agq_new(X, Z, y, w, off, fit$group, as.integer(fit$ngroups %||% M),
+                         pat$row - 1L, pat$col - 1L, fam$family_code, fam$link_code,
+                         as.integer(fit$nAGQ), 1L)
+      if (!is.null(a)) cpp_agq_set_aux(eng, ax$kind, ax$XA, ax$pred, ax$aoff)
+      ev <- function(th) cpp_agq_eval(eng, th, TRUE)
+      free <- function() cpp_agq_free(eng)
+    }
+    lam_lower <- ifelse(pat$row == pat$col, 0, -Inf)
   }
-  pat <- fit$pattern
-  Z <- fit$Z
-  if (!is.null(zbasis)) Z <- as.matrix(Z) %*% zbasis$G
-  eng <- cpp_agq_new(xd$X, as.matrix(Z), as.numeric(fit$y), as.numeric(fit$prior.weights),
-                     as.numeric(fit$offset), fit$group, as.integer(fit$ngroups),
-                     pat$row - 1L, pat$col - 1L, fam$family_code, fam$link_code,
-                     as.integer(fit$nAGQ), 1L)
-  list(eval = function(th) cpp_agq_eval(eng, th, TRUE),
-       lower = c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf), if (disp) -Inf),
-       free = function() cpp_agq_free(eng), Tx = xd$Tx)
+  if (!is.null(a)) check_rebuilt_engine(ev, fit, free, ax$Tx, zbasis)
+  list(eval = ev, free = free, Tx = ax$Tx,
+       lower = c(rep(-Inf, p), lam_lower,
+                 rep(-Inf, length(fit$theta) - p - length(lam_lower))))
 }
 
 # The fixed-effect design a rebuilt profile engine runs on: the centred and
@@ -58,6 +108,38 @@ profile_engine <- function(fit, zbasis = NULL) {
 profile_design <- function(fit) {
   tx <- lmm_design_transform(fit$X)
   list(X = tx$M, Tx = if (!isTRUE(tx$identity)) tx$T)
+}
+
+# The designs and offsets of an engine for profile_engine(): the
+# conditional part's X and, for a zero-inflated, hurdle or
+# dispersion-formula fit, the zero part's Xz and the dispersion part's Xd,
+# each on profile_aux_design()'s scale (with `Tx`), their 0-column stand-ins
+# Xz0 and Xd0, the auxiliary predictors as the one-part engines take them
+# (XA, pred, aoff) and the three parts' offsets `off3` as the two-part
+# engines take them.
+profile_aux_inputs <- function(fit) {
+  a <- fit$aux
+  n <- length(fit$y)
+  X <- fit$X
+  storage.mode(X) <- "double"
+  disp <- !is.null(a$disp_index)
+  ad <- profile_aux_design(fit, X, a$zi$X, if (disp) a$disp$X %||% matrix(1, n, 1L))
+  if (is.null(a)) return(ad)
+  dbl <- function(M) { M <- M %||% matrix(0, n, 0L); storage.mode(M) <- "double"; M }
+  ad$Xz0 <- dbl(ad$Xz)
+  ad$Xd0 <- dbl(ad$Xd)
+  pz <- ncol(ad$Xz0)
+  ad$XA <- dbl(cbind(ad$Xz, ad$Xd))
+  ad$pred <- c(rep(0L, pz), rep(if (a$kind == "disp") 0L else 1L, ncol(ad$Xd0)))
+  # A zero-truncated fit without a ziformula has zero probability 0
+  # (offset -Inf on the logit scale), as glmm_zi() fits it.
+  offz <- if (a$kind == "hurdle" && !pz) rep(-Inf, n)
+          else if (a$kind != "disp") a$zi$offset %||% rep(0, n)
+  ad$aoff <- dbl(cbind(offz, if (disp) a$disp$offset %||% rep(0, n)))
+  ad$off3 <- cbind(as.numeric(fit$offset %||% rep(0, n)), a$zi$offset %||% 0,
+                   if (disp) a$disp$offset %||% 0 else 0)
+  ad$kind <- aux_kind_code(a$kind, fit$family)
+  ad
 }
 
 # theta on the scale of an engine on X* (beta* = Tx beta, the rest as is).
@@ -281,7 +363,7 @@ cor_map <- function(pos, lower) {
 
 # The maximum of the log-likelihood with the target at x, from the free
 # parameters z0: list(loglik, z). An engine whose approximation can break
-# down (the two-part sparse engine, profile-zi-sparse.R) gives `eval` an
+# down (the two-part sparse engine, profile-two-part.R) gives `eval` an
 # attribute "edge": edge(NULL) arms it before the search, edge(theta) says
 # whether the search, which converged or not (`converged`), ended at the
 # edge of the region where the approximation holds; the point's

@@ -36,8 +36,8 @@
 # route is not one this covers: two-part, nested, structured terms).
 profile_z_blocks <- function(fit) {
   # Zero-inflated, hurdle and dispersion-formula fits: the conditional
-  # part's blocks, as below (zi_profile_engine() and
-  # zi_sparse_profile_engine() build their engines on Z G); with random
+  # part's blocks, as below (profile_engine() builds
+  # their engines on Z G); with random
   # effects in the zero part (one factor, Laplace), each part's blocks,
   # Lambda's rows over both parts (a block joining the two parts,
   # zi_correlated = TRUE, is left on the user's Z). Nested adaptive
