@@ -166,7 +166,8 @@ star_positions <- function(Tx) attr(Tx, "pos") %||% seq_len(ncol(Tx))
 # profile may stop there, e.g. a standard deviation at 0), the positions
 # `pos` in theta it moves (one row of Lambda, diagonal last, for "sd" and
 # "cor"), and `kind`:
-#   "coef"  theta[pos] = value (fixed effect) or log(value) (sigma);
+#   "coef"  theta[pos] = value (fixed effect), log(value) (sigma) or
+#           to_theta(value) (a bridge fit's sd, dist_profile_targets());
 #   "sd"    the row set to value * (v, 1) / |(v, 1)|, with the direction v
 #           free, so the standard deviation |row| is the value and the
 #           correlations are profiled out;
@@ -271,46 +272,53 @@ effect_labels <- function(fit) {
 # `lean`: the change of z per unit of the coefficient by the fit's
 # covariance (the regression of the other estimates on it), for a start
 # that moves the other parameters with it (profile_point()).
-target_map <- function(tg, lower) {
+target_map <- function(tg, lower, upper = NULL) {
   pos <- tg$pos
   m <- length(pos)
   if (tg$kind == "coef") {
+    to_theta <- tg$to_theta %||% if (tg$log) log else identity
     return(list(
       lean = cov_lean(tg$cov, pos),
       free = function(th) th[-pos],
       theta = function(x, z) { th <- numeric(length(z) + 1L); th[-pos] <- z
-                               th[pos] <- if (tg$log) log(x) else x; th },
+                               th[pos] <- to_theta(x); th },
       grad = function(g, x, z) g[-pos],
-      lower = lower[-pos]))
+      lower = lower[-pos], upper = upper[-pos]))
   }
   if (tg$kind == "cor") return(cor_map(pos, lower))
   nv <- m - 1L
-  rest <- function(v) c(v, 1) / sqrt(1 + sum(v^2))
+  row_map(pos, lower, nv,
+          extra = function(l) if (l[m] > 1e-12) l[-m] / l[m] else numeric(nv),
+          row = function(x, v) x * (c(v, 1) / sqrt(1 + sum(v^2))),
+          # d(w_i / r) / d v_j = [i == j] / r - w_i v_j / r^3
+          grad_extra = function(gp, x, v) {
+            if (!nv) return(NULL)
+            r <- sqrt(1 + sum(v^2))
+            x * (gp[seq_len(nv)] / r - sum(gp * c(v, 1)) * v / r^3)
+          },
+          lower_extra = rep(-Inf, nv))
+}
+
+# The map of a target that sets theta's entries `pos` (a row of Lambda) to
+# row(x, e), with the ne parameters e free after the others: extra(l)
+# gives e at a row l, grad_extra(gp, x, e) the gradient in e from the
+# row's gradient gp, lower_extra e's lower bounds.
+row_map <- function(pos, lower, ne, extra, row, grad_extra, lower_extra) {
+  split_z <- function(z) {
+    nz <- length(z) - ne
+    list(other = z[seq_len(nz)], e = z[nz + seq_len(ne)])
+  }
   list(
-    free = function(th) {
-      l <- th[pos]
-      v <- if (l[m] > 1e-12) l[-m] / l[m] else numeric(nv)
-      c(th[-pos], v)
-    },
+    free = function(th) c(th[-pos], extra(th[pos])),
     theta = function(x, z) {
-      nz <- length(z) - nv
-      th <- numeric(nz + m)
-      th[-pos] <- z[seq_len(nz)]
-      th[pos] <- x * rest(z[nz + seq_len(nv)])
+      zz <- split_z(z)
+      th <- numeric(length(zz$other) + length(pos))
+      th[-pos] <- zz$other
+      th[pos] <- row(x, zz$e)
       th
     },
-    grad = function(g, x, z) {
-      nz <- length(z) - nv
-      if (!nv) return(g[-pos])
-      v <- z[nz + seq_len(nv)]
-      r <- sqrt(1 + sum(v^2))
-      w <- c(v, 1)
-      gp <- g[pos]
-      # d(w_i / r) / d v_j = [i == j] / r - w_i v_j / r^3
-      gv <- x * (gp[seq_len(nv)] / r - sum(gp * w) * v / r^3)
-      c(g[-pos], gv)
-    },
-    lower = c(lower[-pos], rep(-Inf, nv)))
+    grad = function(g, x, z) c(g[-pos], grad_extra(g[pos], x, split_z(z)$e)),
+    lower = c(lower[-pos], lower_extra))
 }
 
 # z's change per unit of theta[j] by a covariance column `cv` (its entries
@@ -326,39 +334,22 @@ cor_map <- function(pos, lower) {
   m <- length(pos)
   nw <- m - 2L
   unit <- function(w) c(w, 1) / sqrt(1 + sum(w^2))
-  split_z <- function(z) {
-    nz <- length(z) - nw - 1L
-    list(other = z[seq_len(nz)], s = z[[nz + 1L]], w = z[nz + 1L + seq_len(nw)])
-  }
-  row_of <- function(x, s, w) s * c(x, sqrt(max(1 - x^2, 0)) * unit(w))
-  list(
-    free = function(th) {
-      l <- th[pos]
-      w <- if (l[m] > 1e-12) l[2:(m - 1L)][seq_len(nw)] / l[m] else numeric(nw)
-      c(th[-pos], sqrt(sum(l^2)), w)
-    },
-    theta = function(x, z) {
-      zz <- split_z(z)
-      th <- numeric(length(zz$other) + m)
-      th[-pos] <- zz$other
-      th[pos] <- row_of(x, zz$s, zz$w)
-      th
-    },
-    grad = function(g, x, z) {
-      zz <- split_z(z)
-      gp <- g[pos]
-      c1 <- sqrt(max(1 - x^2, 0))
-      u <- unit(zz$w)
-      gs <- sum(gp * c(x, c1 * u))
-      gw <- numeric(nw)
-      if (nw) {
-        r <- sqrt(1 + sum(zz$w^2))
-        gr <- gp[-1L]
-        gw <- zz$s * c1 * (gr[seq_len(nw)] / r - sum(gr * c(zz$w, 1)) * zz$w / r^3)
-      }
-      c(g[-pos], gs, gw)
-    },
-    lower = c(lower[-pos], 0, rep(-Inf, nw)))
+  row_map(pos, lower, nw + 1L,
+          extra = function(l)
+            c(sqrt(sum(l^2)), if (l[m] > 1e-12) l[2:(m - 1L)][seq_len(nw)] / l[m] else numeric(nw)),
+          row = function(x, e) e[[1L]] * c(x, sqrt(max(1 - x^2, 0)) * unit(e[-1L])),
+          grad_extra = function(gp, x, e) {
+            w <- e[-1L]
+            c1 <- sqrt(max(1 - x^2, 0))
+            gw <- numeric(nw)
+            if (nw) {
+              r <- sqrt(1 + sum(w^2))
+              gr <- gp[-1L]
+              gw <- e[[1L]] * c1 * (gr[seq_len(nw)] / r - sum(gr * c(w, 1)) * w / r^3)
+            }
+            c(sum(gp * c(x, c1 * unit(w))), gw)
+          },
+          lower_extra = c(0, rep(-Inf, nw)))
 }
 
 # The maximum of the log-likelihood with the target at x, from the free
@@ -388,9 +379,10 @@ profile_point <- function(eval, map, x, z0, control, x0 = NULL) {
   }
   obj <- function(z) { v <- -ev(z)$loglik; if (is.finite(v)) v else Inf }
   gr <- function(z) { g <- -map$grad(ev(z)$gradient, x, z); g[!is.finite(g)] <- 0; g }
-  z0 <- pmax(z0, map$lower)
+  upper <- map$upper %||% Inf
+  z0 <- pmin(pmax(z0, map$lower), upper)
   if (!length(z0)) return(list(loglik = eval(map$theta(x, z0))$loglik, z = z0))
-  search <- function(z) stats::nlminb(z, obj, gr, lower = map$lower,
+  search <- function(z) stats::nlminb(z, obj, gr, lower = map$lower, upper = upper,
                                       control = list(rel.tol = control$rel.tol, iter.max = 200L,
                                                      eval.max = 400L))
   z1 <- if (!is.null(map$lean) && !is.null(x0)) pmax(z0 + map$lean * (x - x0), map$lower)
