@@ -179,7 +179,7 @@ profile_targets <- function(fit) {
   th <- unname(fit$theta)
   V <- fit$cov_theta
   p <- length(fit$coefficients)
-  re <- re_structure(fit, "profile")
+  re <- profile_re_structure(fit)
   se_of <- function(grad, pos) {
     v <- drop(crossprod(grad, V[pos, pos, drop = FALSE] %*% grad))
     if (is.finite(v) && v >= 0) sqrt(v) else NA_real_
@@ -198,20 +198,6 @@ profile_targets <- function(fit) {
   zi_idx <- fit$aux$zi_index
   out <- c(out, lapply(zi_idx, function(j)
     coef_target(paste0("zi.", sub("^zi~", "", names(fit$theta)[j])), j)))
-  zr <- fit$aux$zi$re
-  if (isTRUE(zr$sparse)) {
-    # The two-part sparse engine: the zero part's terms after the count
-    # part's rows of Lambda (their parameters after the count part's).
-    rz <- re_structure_sparse(zire_sparse_shadow(fit), p + length(re$lambda_index))
-    re$pattern <- list(row = c(re$pattern$row, rz$pattern$row + re$q),
-                       col = c(re$pattern$col, rz$pattern$col + re$q))
-    re$lambda_index <- c(re$lambda_index, rz$lambda_index)
-    re$q <- re$q + rz$q
-  } else if (!is.null(zr)) {
-    re$pattern <- zr$pattern_full
-    re$q <- max(zr$pattern_full$row)
-    re$lambda_index <- p + seq_along(zr$pattern_full$row)
-  }
   labels <- effect_labels(fit)
   cors <- list()
   for (k in seq_len(re$q)) {
@@ -249,19 +235,39 @@ profile_targets <- function(fit) {
   out
 }
 
+# re_structure(fit, "profile") with, for random effects in the zero part,
+# the pattern, rows and positions of Lambda over both parts (`Z` stays the
+# conditional part's). With the two-part sparse engine the zero part's
+# terms come after the count part's rows (their parameters after the count
+# part's); with one factor the joint pattern is the fit's.
+profile_re_structure <- function(fit) {
+  re <- re_structure(fit, "profile")
+  zr <- fit$aux$zi$re
+  p <- length(fit$coefficients)
+  if (isTRUE(zr$sparse)) {
+    rz <- re_structure_sparse(zire_sparse_shadow(fit), p + length(re$lambda_index))
+    re$pattern <- list(row = c(re$pattern$row, rz$pattern$row + re$q),
+                       col = c(re$pattern$col, rz$pattern$col + re$q))
+    re$lambda_index <- c(re$lambda_index, rz$lambda_index)
+    re$q <- re$q + rz$q
+  } else if (!is.null(zr)) {
+    re$pattern <- zr$pattern_full
+    re$q <- max(zr$pattern_full$row)
+    re$lambda_index <- p + seq_along(zr$pattern_full$row)
+  }
+  re
+}
+
 # The effect and grouping factor of each row of Lambda (as re_structure()
 # orders them), for lme4's names with oldNames = FALSE: "sd_(Intercept)|herd",
 # "cor_Days.(Intercept)|Subject".
 effect_labels <- function(fit) {
   if (inherits(fit, "glmmgee_glmm_sparse")) {
-    eff <- unlist(lapply(fit$reterms, `[[`, "cnames"), use.names = FALSE)
-    grp <- unlist(lapply(fit$reterms, function(tm) rep(tm$group, length(tm$cnames))),
-                  use.names = FALSE)
-    zt <- if (isTRUE(fit$aux$zi$re$sparse)) fit$aux$zi$re$terms
-    eff <- c(eff, unlist(lapply(zt, function(tm) paste0("zi.", tm$cnames)), use.names = FALSE))
-    grp <- c(grp, unlist(lapply(zt, function(tm) rep(tm$group, length(tm$cnames))),
-                         use.names = FALSE))
-    return(list(effect = eff, group = grp))
+    tms <- c(fit$reterms, if (isTRUE(fit$aux$zi$re$sparse))
+      lapply(fit$aux$zi$re$terms, function(tm) { tm$cnames <- paste0("zi.", tm$cnames); tm }))
+    return(list(effect = unlist(lapply(tms, `[[`, "cnames"), use.names = FALSE),
+                group = unlist(lapply(tms, function(tm) rep(tm$group, length(tm$cnames))),
+                               use.names = FALSE)))
   }
   eff <- c(fit$cnames, if (!is.null(fit$aux$zi$re)) paste0("zi.", fit$aux$zi$re$cnames))
   list(effect = eff, group = rep(fit$group_name, length(eff)))
@@ -414,11 +420,7 @@ star_target_map <- function(map, tg, Tx, lower, to_star = function(th) theta_sta
                             cov_star = if (!is.null(tg$cov)) to_star(tg$cov)) {
   p <- ncol(Tx)
   ip <- star_positions(Tx)
-  if (tg$kind != "coef" || !(tg$pos %in% ip)) {
-    free <- map$free
-    map$free <- function(th) free(to_star(th))
-    return(map)
-  }
+  if (tg$kind != "coef" || !(tg$pos %in% ip)) return(with_free(map, to_star))
   j <- tg$pos
   jj <- match(j, ip)
   a <- backsolve(Tx, diag(1, p))[jj, ]
@@ -442,6 +444,14 @@ star_target_map <- function(map, tg, Tx, lower, to_star = function(th) theta_sta
       gz
     },
     lower = lower[-j])
+}
+
+# A map whose free parameters are read from theta on another scale:
+# free(to(theta)).
+with_free <- function(map, to) {
+  free <- map$free
+  map$free <- function(th) free(to(th))
+  map
 }
 
 # A gaussian fit with one known-covariance term (glmm-known-gaussian.R):
@@ -476,11 +486,9 @@ known_profile_engine <- function(fit) {
     lsig <- th[[p + 2L]]
     v <- ll_var(beta, sdg, lsig)
     if (!is.finite(v$loglik)) return(list(loglik = -Inf, gradient = rep(NA_real_, p + 2L)))
-    h <- 1e-5 * c(max(abs(sdg), 1e-3 * exp(lsig)), 1)
-    f <- function(a, b) ll_var(beta, a, b)$loglik
-    g_sd <- (f(sdg + h[1L], lsig) - f(sdg - h[1L], lsig)) / (2 * h[1L])
-    g_ls <- (f(sdg, lsig + h[2L]) - f(sdg, lsig - h[2L])) / (2 * h[2L])
-    list(loglik = v$loglik, gradient = c(v$gbeta, g_sd, g_ls))
+    g_var <- fd_gradient(function(u) ll_var(beta, u[[1L]], u[[2L]])$loglik, c(sdg, lsig),
+                         1e-5 * c(max(abs(sdg), 1e-3 * exp(lsig)), 1))
+    list(loglik = v$loglik, gradient = c(v$gbeta, g_var))
   }
   list(eval = eval, lower = c(rep(-Inf, p), 0, -Inf), free = function() NULL, Tx = NULL)
 }

@@ -11,6 +11,9 @@
 # (a_k = v + d_k - sum_k w_k d_k); its mass points and weights themselves
 # have no interval (their number is fixed, their labels exchangeable).
 
+# The range of the bridge's phi in its profile's searches.
+bridge_phi_range <- c(1e-3, 0.999)
+
 # The engine of a dist fit for profile(): eval of its free vector (the
 # bridge's (beta, phi); the nonparametric fit's (beta without the
 # intercept, mass points, log-weights after the first)), its bounds, its
@@ -37,7 +40,8 @@ dist_profile_engine <- function(fit) {
     eng <- dist_engine(X, y, w, off, cl, fit$family)
     return(c(out, list(eval = structure(function(par) eng(par[seq_len(p)], 0L, par[p + 1L]),
                                         edge = edge),
-                       lower = c(rep(-Inf, p), 1e-3), upper = c(rep(Inf, p), 0.999),
+                       lower = c(rep(-Inf, p), bridge_phi_range[1L]),
+                       upper = c(rep(Inf, p), bridge_phi_range[2L]),
                        hat = th[seq_len(p + 1L)], beta_pos = seq_len(p))))
   }
   k <- dist$k
@@ -60,25 +64,18 @@ dist_profile_engine <- function(fit) {
 }
 
 # The targets of a dist fit on its engine's free vector: a fixed effect at
-# its position; the bridge's standard deviation through phi (phi =
-# (1 + 3 sd^2 / pi^2)^-1/2, closed at phi's bounds); the nonparametric
-# intercept, the weighted mean of the mass points, by dist_intercept_map().
+# its position (the bridge's sd is at phi's already, dist_sd_targets());
+# the nonparametric intercept, the weighted mean of the mass points, by
+# dist_intercept_map().
 # The nonparametric standard deviation has no profile (dist_profiled()).
 dist_profile_targets <- function(targets, eng) {
-  p <- eng$p
   lapply(targets, function(tg) {
     tg$cov <- NULL
-    if (tg$kind == "sd") {
-      sd_of <- function(phi) sqrt(bridge_variance(phi))
-      return(c(tg[setdiff(names(tg), c("kind", "pos", "closed", "log"))],
-               list(kind = "coef", pos = p + 1L, log = TRUE,
-                    closed = sd_of(c(eng$upper[p + 1L], eng$lower[p + 1L])),
-                    to_theta = function(x) 1 / sqrt(1 + 3 * x^2 / pi^2))))
-    }
-    j <- eng$beta_pos[tg$pos]
-    if (j > 0L) return(c(tg[setdiff(names(tg), "pos")], list(pos = j)))
+    if (tg$kind != "coef" || tg$log) return(tg)
+    tg$pos <- eng$beta_pos[tg$pos]
+    if (tg$pos > 0L) return(tg)
     tg$map <- dist_intercept_map(eng)
-    tg$estimate <- sum(dist_weights(eng$hat, eng) * eng$hat[p - 1L + seq_len(eng$k)])
+    tg$estimate <- sum(dist_weights(eng$hat, eng) * eng$hat[eng$p - 1L + seq_len(eng$k)])
     tg
   })
 }
@@ -136,8 +133,13 @@ dist_sd_targets <- function(targets, fit, V) {
       phi <- unname(fit$theta[[j]])
       sd <- sqrt(bridge_variance(phi))
       dsd <- if (sd > 0) -(pi^2 / 3) / (phi^3 * sd) else NA_real_
-      tg$estimate <- sd
-      tg$se <- abs(dsd) * sqrt(max(V[j, j], 0))
+      # profiled through phi = (1 + 3 sd^2 / pi^2)^-1/2 (target_map()), to
+      # the sds at phi's bounds
+      tg <- c(tg[setdiff(names(tg), c("kind", "pos", "closed", "log", "estimate", "se"))],
+              list(kind = "coef", pos = j, log = TRUE, estimate = sd,
+                   se = abs(dsd) * sqrt(max(V[j, j], 0)),
+                   closed = sqrt(bridge_variance(rev(bridge_phi_range))),
+                   to_theta = function(x) 1 / sqrt(1 + 3 * x^2 / pi^2)))
     } else {
       tg$estimate <- sqrt(dist$variance)
       tg$se <- NA_real_

@@ -61,16 +61,8 @@ refit_on_frame <- function(fit, ...) {
   if (!is.data.frame(mf) || is.null(call) || !inherits(fo, "formula") ||
       !all(all.vars(fo) %in% names(mf)))
     return(NULL)
-  data <- mf[, setdiff(names(mf), c("(weights)", "(offset)")), drop = FALSE]
-  attr(data, "terms") <- NULL
-  attr(data, "na.action") <- NULL
-  call[[1L]] <- glmm
-  call$formula <- fo
-  call$data <- data
-  call$subset <- NULL
-  call$na.action <- NULL
-  call$weights <- mf[["(weights)"]]
-  call$offset <- mf[["(offset)"]]
+  call <- frame_call(fit, fo)
+  call$data <- frame_data(mf)
   extra <- list(...)
   for (a in names(extra)) call[[a]] <- extra[[a]]
   out <- eval(call, environment(fo))
@@ -79,13 +71,35 @@ refit_on_frame <- function(fit, ...) {
   out
 }
 
+# The fit's call for a refit on the rows of its model frame: glmm() with
+# the formula `fo`, no subset or na.action, the frame's weights and offset.
+frame_call <- function(fit, fo = fit$formula) {
+  call <- fit$call
+  call[[1L]] <- glmm
+  call$formula <- fo
+  call$subset <- NULL
+  call$na.action <- NULL
+  call$weights <- fit$model[["(weights)"]]
+  call$offset <- fit$model[["(offset)"]]
+  call
+}
+
+# A model frame as data: its variables without the weights, the offset and
+# the frame's attributes.
+frame_data <- function(mf) {
+  d <- mf[, setdiff(names(mf), c("(weights)", "(offset)")), drop = FALSE]
+  attr(d, "terms") <- NULL
+  attr(d, "na.action") <- NULL
+  d
+}
+
 # The restricted log-likelihood with sigma free, and its exact gradient, at
-# (lambda, log sigma) on the design whose sufficient statistics are `suff`
-# (Z scaled by `sz`): the pieces come from cpp_lmm_eval (lmm-onefactor.cpp).
-lmm_reml_loglik <- function(suff, pat, par, sz, p) {
+# (lambda, log sigma) on the design whose sufficient statistics are `suff`:
+# the pieces come from cpp_lmm_eval (lmm-onefactor.cpp).
+lmm_reml_loglik <- function(suff, pat, par, p) {
   nl <- length(par)
   ls <- par[[nl]]
-  s <- sz[pat$row] * exp(-ls)
+  s <- exp(-ls)
   th <- par[-nl] * s
   r <- cpp_lmm_eval(suff, th, pat$row - 1L, pat$col - 1L, TRUE, TRUE)
   if (!is.finite(r$deviance)) return(list(loglik = -Inf, gradient = rep(NA_real_, nl)))
@@ -111,10 +125,9 @@ reml_profile_engine <- function(fit) {
   xd <- profile_design(fit)
   suff <- cpp_lmm_suff(xd$X[keep, , drop = FALSE], as.matrix(Z)[keep, , drop = FALSE],
                        (fit$y - off)[keep], w[keep], fit$group[keep], length(fit$group_levels))
-  sz <- rep(1, ncol(Z))
   shift <- reml_design_shift(xd$Tx)
   list(eval = function(th) {
-         r <- lmm_reml_loglik(suff, pat, th[-seq_len(p)], sz, p)
+         r <- lmm_reml_loglik(suff, pat, th[-seq_len(p)], p)
          list(loglik = r$loglik - shift, gradient = c(rep(0, p), r$gradient))
        },
        lower = c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf), -Inf),
