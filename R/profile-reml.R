@@ -94,12 +94,12 @@ frame_data <- function(mf) {
 }
 
 # The restricted log-likelihood with sigma free, and its exact gradient, at
-# (lambda, log sigma) on the design whose sufficient statistics are `suff`:
-# the pieces come from cpp_lmm_eval (lmm-onefactor.cpp).
-lmm_reml_loglik <- function(suff, pat, par, p) {
+# (lambda, log sigma) on the design whose sufficient statistics are `suff`
+# (Z scaled by `sz`): the pieces come from cpp_lmm_eval (lmm-onefactor.cpp).
+lmm_reml_loglik <- function(suff, pat, par, sz, p) {
   nl <- length(par)
   ls <- par[[nl]]
-  s <- exp(-ls)
+  s <- sz[pat$row] * exp(-ls)
   th <- par[-nl] * s
   r <- cpp_lmm_eval(suff, th, pat$row - 1L, pat$col - 1L, TRUE, TRUE)
   if (!is.finite(r$deviance)) return(list(loglik = -Inf, gradient = rep(NA_real_, nl)))
@@ -125,9 +125,10 @@ reml_profile_engine <- function(fit) {
   xd <- profile_design(fit)
   suff <- cpp_lmm_suff(xd$X[keep, , drop = FALSE], as.matrix(Z)[keep, , drop = FALSE],
                        (fit$y - off)[keep], w[keep], fit$group[keep], length(fit$group_levels))
+  sz <- rep(1, ncol(Z))
   shift <- reml_design_shift(xd$Tx)
   list(eval = function(th) {
-         r <- lmm_reml_loglik(suff, pat, th[-seq_len(p)], p)
+         r <- lmm_reml_loglik(suff, pat, th[-seq_len(p)], sz, p)
          list(loglik = r$loglik - shift, gradient = c(rep(0, p), r$gradient))
        },
        lower = c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf), -Inf),
