@@ -49,13 +49,7 @@ boot_refitter <- function(fit, what = "confint(method = \"boot\")") {
   yname <- ".glmmgee_boot_y"
   fo_new <- fo
   fo_new[[2L]] <- as.name(yname)
-  call <- fit$call
-  call[[1L]] <- glmm
-  call$formula <- fo_new
-  call$subset <- NULL
-  call$na.action <- NULL
-  call$weights <- mf[["(weights)"]]
-  call$offset <- mf[["(offset)"]]
+  call <- frame_call(fit, fo_new)
   rhs_vars <- all.vars(fo[-2L])
   # A formula with `.` would take the observed response's variables among
   # the covariates of the refit (its response is another column): drop
@@ -71,10 +65,7 @@ boot_refitter <- function(fit, what = "confint(method = \"boot\")") {
     },
     function() {
       if (!all(rhs_vars %in% names(mf))) return(NULL)
-      d <- mf[, setdiff(names(mf), c("(weights)", "(offset)")), drop = FALSE]
-      attr(d, "terms") <- NULL
-      attr(d, "na.action") <- NULL
-      d
+      frame_data(mf)
     },
     # no `data`: the variables where the formula was made, collected (so
     # that socket workers have them); the check below fails if rows were

@@ -114,15 +114,25 @@ confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
   idx <- select_parameters(lme4_keywords(parm, targets), names(targets))
   if (method == "boot")
     return(confint_boot(object, idx, level, nsim, boot.type, seed, parallel, ncpus))
-  if (method == "profile" && is_dist_fit(object))
-    return(confint_profile_dist(object, names(targets)[idx], level))
+  a <- (1 - level) / 2
   if (method == "profile") {
-    pr <- profile(object, which = idx, alpha = min(0.01, (1 - level) / 2), refine = level, ...)
-    ci <- confint(pr, level = level)
+    keep <- if (is_dist_fit(object)) dist_profiled(object, targets[idx]) else rep(TRUE, length(idx))
+    ci <- if (any(keep))
+      confint(profile_fit(object, which = idx[keep], alpha = min(0.01, (1 - level) / 2),
+                          refine = level, ...), level = level)
+    if (!all(keep)) {
+      # (the nonparametric standard deviation: NA in its place)
+      full <- matrix(NA_real_, length(idx), 2L,
+                     dimnames = list(names(targets)[idx], percent_labels(c(a, 1 - a))))
+      if (!is.null(ci)) full[rownames(ci), ] <- ci
+      ci <- full
+      warning(sprintf("confint(method = \"profile\"): no profile interval for %s of the %s random intercept (its mass points and weights are not profiled); NA",
+                      paste(sQuote(rownames(ci)[!keep], FALSE), collapse = ", "),
+                      object$ranef_dist$type), call. = FALSE)
+    }
     far_cor_note(object, targets[idx], ci)
     return(ci)
   }
-  a <- (1 - level) / 2
   z <- stats::qnorm(1 - a)
   ci <- t(vapply(targets[idx], function(tg) {
     if (tg$kind == "coef" && !tg$log) return(tg$estimate + c(-z, z) * tg$se)
@@ -169,11 +179,10 @@ far_cor_note <- function(fit, targets, ci) {
   for (tg in cors) {
     lim <- ci[tg$name, ]
     if (anyNA(lim) || any(1 - abs(lim) > 1e-6)) next
-    pk <- tg$pos[length(tg$pos)]
-    ib <- which(vapply(zb$blocks, function(bl) pk %in% bl$pos, TRUE))
-    if (!length(ib)) next
-    bl <- zb$blocks[[ib[1L]]]
-    k <- bl$at[match(pk, bl$pos), 1L]
+    ib <- target_block(zb, tg)
+    if (!ib) next
+    bl <- zb$blocks[[ib]]
+    k <- bl$at[match(tg$pos[length(tg$pos)], bl$pos), 1L]
     centre <- bl$T[1L, k]
     far <- abs(centre) / bl$T[k, k]
     if (!(far > lmm_z_centre_sd)) next

@@ -5,48 +5,98 @@
 # (value, free parameters) to the engine's parameter vector theta.
 
 # The engine of `fit`: a function of theta giving list(loglik, gradient),
-# and the lower bounds of theta. One grouping factor: the AGQ engine at the
-# fit's nAGQ; several terms: the sparse Laplace engine (the random-effects
-# design rebuilt from the model frame, a known covariance re-evaluated from
-# the call).
+# the lower bounds of theta, `free()` releasing it and `Tx`. One grouping
+# factor: the AGQ engine at the fit's nAGQ (with random effects in the zero
+# part, the engine of both parts' random effects, src/agq-zire.h); several
+# terms: the sparse Laplace engine (the random-effects design rebuilt from
+# the model frame, a known covariance re-evaluated from the call; with
+# random effects in the zero part the two-part sparse engine,
+# src/sparse-zire.h). Zero-inflated, hurdle and dispersion-formula fits get
+# their auxiliary predictors (profile_aux_inputs()); theta is the vector the
+# fit reports. Only the engines' evaluations are called, never their
+# searches: each profile point is a fit with one parameter held, by
+# profile_point().
 #
-# Every engine runs on profile_design()'s X*: the profile's searches then
-# work on beta* = T beta (star_target_map()), as the fit's did.
+# Every engine runs on profile_aux_design()'s X* (each part's design): the
+# profile's searches then work on beta* = T beta (star_target_map()), as
+# the fit's did.
 # `zbasis` (profile_basis_setup()): list(G, zb), the engine on Z G, G block
-# diagonal over the far blocks zb of profile_z_blocks().
+# diagonal over the far blocks zb of profile_z_blocks() (the rows of G after
+# the conditional part's are the zero part's).
 profile_engine <- function(fit, zbasis = NULL) {
-  if (!is.null(fit$aux)) return(zi_profile_engine(fit, zbasis))
+  a <- fit$aux
+  if (!is.null(a) && !is.null(fit$penalty))
+    stop("profile likelihoods are not available for penalized fits (the profile would drop the prior); use confint(method = \"Wald\")",
+         call. = FALSE)
+  if (is.null(a) && inherits(fit, "glmmgee_glmm_nested")) return(nested_profile_engine(fit))
+  if (is.null(a) && uses_known_profile(fit)) return(known_profile_engine(fit))
   fam <- fit$family
+  n <- length(fit$y)
   p <- length(fit$coefficients)
-  disp <- has_dispersion(fam)
-  if (inherits(fit, "glmmgee_glmm_nested")) return(nested_profile_engine(fit))
-  if (uses_known_profile(fit)) return(known_profile_engine(fit))
-  xd <- profile_design(fit)
-  if (inherits(fit, "glmmgee_glmm_sparse")) {
-    cov_arg <- fit$call$covariance
+  y <- as.numeric(fit$y)
+  w <- as.numeric(fit$prior.weights %||% rep(1, n))
+  off <- as.numeric(fit$offset %||% rep(0, n))
+  ax <- profile_aux_inputs(fit)
+  X <- ax$X
+  zr <- a$zi$re
+  sparse <- if (is.null(a)) inherits(fit, "glmmgee_glmm_sparse") else isTRUE(a$sparse)
+  if (sparse) {
+    cov_arg <- if (is.null(a)) fit$call$covariance
     covariance <- if (!is.null(cov_arg))
       tryCatch(eval(cov_arg, environment(fit$formula) %||% globalenv()),
                error = function(e) stop("profile(): cannot find the 'covariance' of the fit (",
                                         conditionMessage(e), ")", call. = FALSE))
     re <- sparse_re_terms(fit$formula, fit$model, covariance)
-    if (!is.null(zbasis)) re$Z <- basis_z_sparse(re, zbasis)
-    eng <- cpp_sparse_new(xd$X, re$Z, as.numeric(fit$y), as.numeric(fit$prior.weights),
-                          as.numeric(fit$offset), re$lam_row - 1L, re$lam_col - 1L,
-                          re$lam_k - 1L, re$ntheta, fam$family_code, fam$link_code)
-    return(list(eval = function(th) cpp_sparse_eval(eng, th, TRUE),
-                lower = c(rep(-Inf, p), re$lower, if (disp) -Inf), free = function() NULL,
-                Tx = xd$Tx))
+    if (isTRUE(zr$sparse)) {
+      rz <- sparse_re_terms(zi_bars_formula(find_bars(a$zi$formula)), fit$model, NULL)
+      rc <- re
+      re <- zire_combined_re(rc, rz)
+      sp <- function(M) methods::as(methods::as(M, "CsparseMatrix"), "generalMatrix")
+      eng <- cpp_spzire_new(X, ax$Xz0, ax$Xd0, sp(rc$Z), sp(rz$Z), y, w, ax$off3,
+                            re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
+                            fam$family_code, fam$link_code, ax$kind)
+      ev <- spzire_evaluator(eng)
+      attr(ev, "edge") <- spzire_profile_edge(eng)
+    } else {
+      if (!is.null(zbasis)) re$Z <- basis_z_sparse(re, zbasis)
+      eng <- cpp_sparse_new(X, re$Z, y, w, off, re$lam_row - 1L, re$lam_col - 1L,
+                            re$lam_k - 1L, re$ntheta, fam$family_code, fam$link_code)
+      if (!is.null(a)) cpp_sparse_set_aux(eng, ax$kind, ax$XA, ax$pred, ax$aoff)
+      ev <- function(th) cpp_sparse_eval(eng, th, TRUE)
+    }
+    lam_lower <- re$lower
+    free <- function() NULL
+  } else {
+    Z <- as.matrix(fit$Z %||% matrix(1, n, 1L))
+    storage.mode(Z) <- "double"
+    q1 <- seq_len(ncol(Z))
+    if (!is.null(zbasis)) Z <- Z %*% zbasis$G[q1, q1, drop = FALSE]
+    M <- length(fit$group_levels)
+    if (!is.null(zr)) {
+      pat <- zr$pattern_full
+      Zz <- zr$Z * 1
+      if (!is.null(zbasis)) Zz <- Zz %*% zbasis$G[-q1, -q1, drop = FALSE]
+      eng <- cpp_zire_new(X, Z, Zz, ax$Xz * 1, ax$Xd0, y, w, ax$off3, fit$group, M,
+                          pat$row - 1L, pat$col - 1L, fam$family_code, fam$link_code,
+                          ax$kind, 1L, 1L)
+      cpp_zire_set_nagq(eng, as.integer(fit$nAGQ))
+      ev <- function(th) cpp_zire_eval(eng, th, TRUE)
+      free <- function() NULL
+    } else {
+      pat <- fit$pattern
+      eng <- cpp_agq_new(X, Z, y, w, off, fit$group, as.integer(fit$ngroups %||% M),
+                         pat$row - 1L, pat$col - 1L, fam$family_code, fam$link_code,
+                         as.integer(fit$nAGQ), 1L)
+      if (!is.null(a)) cpp_agq_set_aux(eng, ax$kind, ax$XA, ax$pred, ax$aoff)
+      ev <- function(th) cpp_agq_eval(eng, th, TRUE)
+      free <- function() cpp_agq_free(eng)
+    }
+    lam_lower <- ifelse(pat$row == pat$col, 0, -Inf)
   }
-  pat <- fit$pattern
-  Z <- fit$Z
-  if (!is.null(zbasis)) Z <- as.matrix(Z) %*% zbasis$G
-  eng <- cpp_agq_new(xd$X, as.matrix(Z), as.numeric(fit$y), as.numeric(fit$prior.weights),
-                     as.numeric(fit$offset), fit$group, as.integer(fit$ngroups),
-                     pat$row - 1L, pat$col - 1L, fam$family_code, fam$link_code,
-                     as.integer(fit$nAGQ), 1L)
-  list(eval = function(th) cpp_agq_eval(eng, th, TRUE),
-       lower = c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf), if (disp) -Inf),
-       free = function() cpp_agq_free(eng), Tx = xd$Tx)
+  if (!is.null(a)) check_rebuilt_engine(ev, fit, free, ax$Tx, zbasis)
+  list(eval = ev, free = free, Tx = ax$Tx,
+       lower = c(rep(-Inf, p), lam_lower,
+                 rep(-Inf, length(fit$theta) - p - length(lam_lower))))
 }
 
 # The fixed-effect design a rebuilt profile engine runs on: the centred and
@@ -58,6 +108,38 @@ profile_engine <- function(fit, zbasis = NULL) {
 profile_design <- function(fit) {
   tx <- lmm_design_transform(fit$X)
   list(X = tx$M, Tx = if (!isTRUE(tx$identity)) tx$T)
+}
+
+# The designs and offsets of an engine for profile_engine(): the
+# conditional part's X and, for a zero-inflated, hurdle or
+# dispersion-formula fit, the zero part's Xz and the dispersion part's Xd,
+# each on profile_aux_design()'s scale (with `Tx`), their 0-column stand-ins
+# Xz0 and Xd0, the auxiliary predictors as the one-part engines take them
+# (XA, pred, aoff) and the three parts' offsets `off3` as the two-part
+# engines take them.
+profile_aux_inputs <- function(fit) {
+  a <- fit$aux
+  n <- length(fit$y)
+  X <- fit$X
+  storage.mode(X) <- "double"
+  disp <- !is.null(a$disp_index)
+  ad <- profile_aux_design(fit, X, a$zi$X, if (disp) a$disp$X %||% matrix(1, n, 1L))
+  if (is.null(a)) return(ad)
+  dbl <- function(M) { M <- M %||% matrix(0, n, 0L); storage.mode(M) <- "double"; M }
+  ad$Xz0 <- dbl(ad$Xz)
+  ad$Xd0 <- dbl(ad$Xd)
+  pz <- ncol(ad$Xz0)
+  ad$XA <- dbl(cbind(ad$Xz, ad$Xd))
+  ad$pred <- c(rep(0L, pz), rep(if (a$kind == "disp") 0L else 1L, ncol(ad$Xd0)))
+  # A zero-truncated fit without a ziformula has zero probability 0
+  # (offset -Inf on the logit scale), as glmm_zi() fits it.
+  offz <- if (a$kind == "hurdle" && !pz) rep(-Inf, n)
+          else if (a$kind != "disp") a$zi$offset %||% rep(0, n)
+  ad$aoff <- dbl(cbind(offz, if (disp) a$disp$offset %||% rep(0, n)))
+  ad$off3 <- cbind(as.numeric(fit$offset %||% rep(0, n)), a$zi$offset %||% 0,
+                   if (disp) a$disp$offset %||% 0 else 0)
+  ad$kind <- aux_kind_code(a$kind, fit$family)
+  ad
 }
 
 # theta on the scale of an engine on X* (beta* = Tx beta, the rest as is).
@@ -84,7 +166,8 @@ star_positions <- function(Tx) attr(Tx, "pos") %||% seq_len(ncol(Tx))
 # profile may stop there, e.g. a standard deviation at 0), the positions
 # `pos` in theta it moves (one row of Lambda, diagonal last, for "sd" and
 # "cor"), and `kind`:
-#   "coef"  theta[pos] = value (fixed effect) or log(value) (sigma);
+#   "coef"  theta[pos] = value (fixed effect), log(value) (sigma) or
+#           to_theta(value) (a bridge fit's sd, dist_profile_targets());
 #   "sd"    the row set to value * (v, 1) / |(v, 1)|, with the direction v
 #           free, so the standard deviation |row| is the value and the
 #           correlations are profiled out;
@@ -96,7 +179,7 @@ profile_targets <- function(fit) {
   th <- unname(fit$theta)
   V <- fit$cov_theta
   p <- length(fit$coefficients)
-  re <- re_structure(fit, "profile")
+  re <- profile_re_structure(fit)
   se_of <- function(grad, pos) {
     v <- drop(crossprod(grad, V[pos, pos, drop = FALSE] %*% grad))
     if (is.finite(v) && v >= 0) sqrt(v) else NA_real_
@@ -115,20 +198,6 @@ profile_targets <- function(fit) {
   zi_idx <- fit$aux$zi_index
   out <- c(out, lapply(zi_idx, function(j)
     coef_target(paste0("zi.", sub("^zi~", "", names(fit$theta)[j])), j)))
-  zr <- fit$aux$zi$re
-  if (isTRUE(zr$sparse)) {
-    # The two-part sparse engine: the zero part's terms after the count
-    # part's rows of Lambda (their parameters after the count part's).
-    rz <- re_structure_sparse(zire_sparse_shadow(fit), p + length(re$lambda_index))
-    re$pattern <- list(row = c(re$pattern$row, rz$pattern$row + re$q),
-                       col = c(re$pattern$col, rz$pattern$col + re$q))
-    re$lambda_index <- c(re$lambda_index, rz$lambda_index)
-    re$q <- re$q + rz$q
-  } else if (!is.null(zr)) {
-    re$pattern <- zr$pattern_full
-    re$q <- max(zr$pattern_full$row)
-    re$lambda_index <- p + seq_along(zr$pattern_full$row)
-  }
   labels <- effect_labels(fit)
   cors <- list()
   for (k in seq_len(re$q)) {
@@ -166,19 +235,39 @@ profile_targets <- function(fit) {
   out
 }
 
+# re_structure(fit, "profile") with, for random effects in the zero part,
+# the pattern, rows and positions of Lambda over both parts (`Z` stays the
+# conditional part's). With the two-part sparse engine the zero part's
+# terms come after the count part's rows (their parameters after the count
+# part's); with one factor the joint pattern is the fit's.
+profile_re_structure <- function(fit) {
+  re <- re_structure(fit, "profile")
+  zr <- fit$aux$zi$re
+  p <- length(fit$coefficients)
+  if (isTRUE(zr$sparse)) {
+    rz <- re_structure_sparse(zire_sparse_shadow(fit), p + length(re$lambda_index))
+    re$pattern <- list(row = c(re$pattern$row, rz$pattern$row + re$q),
+                       col = c(re$pattern$col, rz$pattern$col + re$q))
+    re$lambda_index <- c(re$lambda_index, rz$lambda_index)
+    re$q <- re$q + rz$q
+  } else if (!is.null(zr)) {
+    re$pattern <- zr$pattern_full
+    re$q <- max(zr$pattern_full$row)
+    re$lambda_index <- p + seq_along(zr$pattern_full$row)
+  }
+  re
+}
+
 # The effect and grouping factor of each row of Lambda (as re_structure()
 # orders them), for lme4's names with oldNames = FALSE: "sd_(Intercept)|herd",
 # "cor_Days.(Intercept)|Subject".
 effect_labels <- function(fit) {
   if (inherits(fit, "glmmgee_glmm_sparse")) {
-    eff <- unlist(lapply(fit$reterms, `[[`, "cnames"), use.names = FALSE)
-    grp <- unlist(lapply(fit$reterms, function(tm) rep(tm$group, length(tm$cnames))),
-                  use.names = FALSE)
-    zt <- if (isTRUE(fit$aux$zi$re$sparse)) fit$aux$zi$re$terms
-    eff <- c(eff, unlist(lapply(zt, function(tm) paste0("zi.", tm$cnames)), use.names = FALSE))
-    grp <- c(grp, unlist(lapply(zt, function(tm) rep(tm$group, length(tm$cnames))),
-                         use.names = FALSE))
-    return(list(effect = eff, group = grp))
+    tms <- c(fit$reterms, if (isTRUE(fit$aux$zi$re$sparse))
+      lapply(fit$aux$zi$re$terms, function(tm) { tm$cnames <- paste0("zi.", tm$cnames); tm }))
+    return(list(effect = unlist(lapply(tms, `[[`, "cnames"), use.names = FALSE),
+                group = unlist(lapply(tms, function(tm) rep(tm$group, length(tm$cnames))),
+                               use.names = FALSE)))
   }
   eff <- c(fit$cnames, if (!is.null(fit$aux$zi$re)) paste0("zi.", fit$aux$zi$re$cnames))
   list(effect = eff, group = rep(fit$group_name, length(eff)))
@@ -189,46 +278,53 @@ effect_labels <- function(fit) {
 # `lean`: the change of z per unit of the coefficient by the fit's
 # covariance (the regression of the other estimates on it), for a start
 # that moves the other parameters with it (profile_point()).
-target_map <- function(tg, lower) {
+target_map <- function(tg, lower, upper = NULL) {
   pos <- tg$pos
   m <- length(pos)
   if (tg$kind == "coef") {
+    to_theta <- tg$to_theta %||% if (tg$log) log else identity
     return(list(
       lean = cov_lean(tg$cov, pos),
       free = function(th) th[-pos],
       theta = function(x, z) { th <- numeric(length(z) + 1L); th[-pos] <- z
-                               th[pos] <- if (tg$log) log(x) else x; th },
+                               th[pos] <- to_theta(x); th },
       grad = function(g, x, z) g[-pos],
-      lower = lower[-pos]))
+      lower = lower[-pos], upper = upper[-pos]))
   }
   if (tg$kind == "cor") return(cor_map(pos, lower))
   nv <- m - 1L
-  rest <- function(v) c(v, 1) / sqrt(1 + sum(v^2))
+  row_map(pos, lower, nv,
+          extra = function(l) if (l[m] > 1e-12) l[-m] / l[m] else numeric(nv),
+          row = function(x, v) x * (c(v, 1) / sqrt(1 + sum(v^2))),
+          # d(w_i / r) / d v_j = [i == j] / r - w_i v_j / r^3
+          grad_extra = function(gp, x, v) {
+            if (!nv) return(NULL)
+            r <- sqrt(1 + sum(v^2))
+            x * (gp[seq_len(nv)] / r - sum(gp * c(v, 1)) * v / r^3)
+          },
+          lower_extra = rep(-Inf, nv))
+}
+
+# The map of a target that sets theta's entries `pos` (a row of Lambda) to
+# row(x, e), with the ne parameters e free after the others: extra(l)
+# gives e at a row l, grad_extra(gp, x, e) the gradient in e from the
+# row's gradient gp, lower_extra e's lower bounds.
+row_map <- function(pos, lower, ne, extra, row, grad_extra, lower_extra) {
+  split_z <- function(z) {
+    nz <- length(z) - ne
+    list(other = z[seq_len(nz)], e = z[nz + seq_len(ne)])
+  }
   list(
-    free = function(th) {
-      l <- th[pos]
-      v <- if (l[m] > 1e-12) l[-m] / l[m] else numeric(nv)
-      c(th[-pos], v)
-    },
+    free = function(th) c(th[-pos], extra(th[pos])),
     theta = function(x, z) {
-      nz <- length(z) - nv
-      th <- numeric(nz + m)
-      th[-pos] <- z[seq_len(nz)]
-      th[pos] <- x * rest(z[nz + seq_len(nv)])
+      zz <- split_z(z)
+      th <- numeric(length(zz$other) + length(pos))
+      th[-pos] <- zz$other
+      th[pos] <- row(x, zz$e)
       th
     },
-    grad = function(g, x, z) {
-      nz <- length(z) - nv
-      if (!nv) return(g[-pos])
-      v <- z[nz + seq_len(nv)]
-      r <- sqrt(1 + sum(v^2))
-      w <- c(v, 1)
-      gp <- g[pos]
-      # d(w_i / r) / d v_j = [i == j] / r - w_i v_j / r^3
-      gv <- x * (gp[seq_len(nv)] / r - sum(gp * w) * v / r^3)
-      c(g[-pos], gv)
-    },
-    lower = c(lower[-pos], rep(-Inf, nv)))
+    grad = function(g, x, z) c(g[-pos], grad_extra(g[pos], x, split_z(z)$e)),
+    lower = c(lower[-pos], lower_extra))
 }
 
 # z's change per unit of theta[j] by a covariance column `cv` (its entries
@@ -244,44 +340,27 @@ cor_map <- function(pos, lower) {
   m <- length(pos)
   nw <- m - 2L
   unit <- function(w) c(w, 1) / sqrt(1 + sum(w^2))
-  split_z <- function(z) {
-    nz <- length(z) - nw - 1L
-    list(other = z[seq_len(nz)], s = z[[nz + 1L]], w = z[nz + 1L + seq_len(nw)])
-  }
-  row_of <- function(x, s, w) s * c(x, sqrt(max(1 - x^2, 0)) * unit(w))
-  list(
-    free = function(th) {
-      l <- th[pos]
-      w <- if (l[m] > 1e-12) l[2:(m - 1L)][seq_len(nw)] / l[m] else numeric(nw)
-      c(th[-pos], sqrt(sum(l^2)), w)
-    },
-    theta = function(x, z) {
-      zz <- split_z(z)
-      th <- numeric(length(zz$other) + m)
-      th[-pos] <- zz$other
-      th[pos] <- row_of(x, zz$s, zz$w)
-      th
-    },
-    grad = function(g, x, z) {
-      zz <- split_z(z)
-      gp <- g[pos]
-      c1 <- sqrt(max(1 - x^2, 0))
-      u <- unit(zz$w)
-      gs <- sum(gp * c(x, c1 * u))
-      gw <- numeric(nw)
-      if (nw) {
-        r <- sqrt(1 + sum(zz$w^2))
-        gr <- gp[-1L]
-        gw <- zz$s * c1 * (gr[seq_len(nw)] / r - sum(gr * c(zz$w, 1)) * zz$w / r^3)
-      }
-      c(g[-pos], gs, gw)
-    },
-    lower = c(lower[-pos], 0, rep(-Inf, nw)))
+  row_map(pos, lower, nw + 1L,
+          extra = function(l)
+            c(sqrt(sum(l^2)), if (l[m] > 1e-12) l[2:(m - 1L)][seq_len(nw)] / l[m] else numeric(nw)),
+          row = function(x, e) e[[1L]] * c(x, sqrt(max(1 - x^2, 0)) * unit(e[-1L])),
+          grad_extra = function(gp, x, e) {
+            w <- e[-1L]
+            c1 <- sqrt(max(1 - x^2, 0))
+            gw <- numeric(nw)
+            if (nw) {
+              r <- sqrt(1 + sum(w^2))
+              gr <- gp[-1L]
+              gw <- e[[1L]] * c1 * (gr[seq_len(nw)] / r - sum(gr * c(w, 1)) * w / r^3)
+            }
+            c(sum(gp * c(x, c1 * unit(w))), gw)
+          },
+          lower_extra = c(0, rep(-Inf, nw)))
 }
 
 # The maximum of the log-likelihood with the target at x, from the free
 # parameters z0: list(loglik, z). An engine whose approximation can break
-# down (the two-part sparse engine, profile-zi-sparse.R) gives `eval` an
+# down (the two-part sparse engine, profile-two-part.R) gives `eval` an
 # attribute "edge": edge(NULL) arms it before the search, edge(theta) says
 # whether the search, which converged or not (`converged`), ended at the
 # edge of the region where the approximation holds; the point's
@@ -306,9 +385,10 @@ profile_point <- function(eval, map, x, z0, control, x0 = NULL) {
   }
   obj <- function(z) { v <- -ev(z)$loglik; if (is.finite(v)) v else Inf }
   gr <- function(z) { g <- -map$grad(ev(z)$gradient, x, z); g[!is.finite(g)] <- 0; g }
-  z0 <- pmax(z0, map$lower)
+  upper <- map$upper %||% Inf
+  z0 <- pmin(pmax(z0, map$lower), upper)
   if (!length(z0)) return(list(loglik = eval(map$theta(x, z0))$loglik, z = z0))
-  search <- function(z) stats::nlminb(z, obj, gr, lower = map$lower,
+  search <- function(z) stats::nlminb(z, obj, gr, lower = map$lower, upper = upper,
                                       control = list(rel.tol = control$rel.tol, iter.max = 200L,
                                                      eval.max = 400L))
   z1 <- if (!is.null(map$lean) && !is.null(x0)) pmax(z0 + map$lean * (x - x0), map$lower)
@@ -340,11 +420,7 @@ star_target_map <- function(map, tg, Tx, lower, to_star = function(th) theta_sta
                             cov_star = if (!is.null(tg$cov)) to_star(tg$cov)) {
   p <- ncol(Tx)
   ip <- star_positions(Tx)
-  if (tg$kind != "coef" || !(tg$pos %in% ip)) {
-    free <- map$free
-    map$free <- function(th) free(to_star(th))
-    return(map)
-  }
+  if (tg$kind != "coef" || !(tg$pos %in% ip)) return(with_free(map, to_star))
   j <- tg$pos
   jj <- match(j, ip)
   a <- backsolve(Tx, diag(1, p))[jj, ]
@@ -368,6 +444,14 @@ star_target_map <- function(map, tg, Tx, lower, to_star = function(th) theta_sta
       gz
     },
     lower = lower[-j])
+}
+
+# A map whose free parameters are read from theta on another scale:
+# free(to(theta)).
+with_free <- function(map, to) {
+  free <- map$free
+  map$free <- function(th) free(to(th))
+  map
 }
 
 # A gaussian fit with one known-covariance term (glmm-known.R):
@@ -402,11 +486,9 @@ known_profile_engine <- function(fit) {
     lsig <- th[[p + 2L]]
     v <- ll_var(beta, sdg, lsig)
     if (!is.finite(v$loglik)) return(list(loglik = -Inf, gradient = rep(NA_real_, p + 2L)))
-    h <- 1e-5 * c(max(abs(sdg), 1e-3 * exp(lsig)), 1)
-    f <- function(a, b) ll_var(beta, a, b)$loglik
-    g_sd <- (f(sdg + h[1L], lsig) - f(sdg - h[1L], lsig)) / (2 * h[1L])
-    g_ls <- (f(sdg, lsig + h[2L]) - f(sdg, lsig - h[2L])) / (2 * h[2L])
-    list(loglik = v$loglik, gradient = c(v$gbeta, g_sd, g_ls))
+    g_var <- fd_gradient(function(u) ll_var(beta, u[[1L]], u[[2L]])$loglik, c(sdg, lsig),
+                         1e-5 * c(max(abs(sdg), 1e-3 * exp(lsig)), 1))
+    list(loglik = v$loglik, gradient = c(v$gbeta, g_var))
   }
   list(eval = eval, lower = c(rep(-Inf, p), 0, -Inf), free = function() NULL, Tx = NULL)
 }

@@ -66,12 +66,21 @@ profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20
                      if (has_capability(fitted, "confint_profile"))
                        "confint(fit, method = \"profile\") gives its profile-likelihood intervals"
                      else "use confint(fit, method = \"Wald\")")
+  profile_fit(fitted, which, alpha, maxpts, refine, criterion)
+}
+
+# The profile of a fit (profile.glmmgee_glmm()), also for confint(method =
+# "profile") of fits whose profile table is not offered (bridge and
+# nonparametric random intercepts, profile-ranef-dist.R).
+profile_fit <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20L, refine = 0.95,
+                        criterion = NULL, ...) {
+  check_dots(..., .method = "profile.glmmgee_glmm")
   reml <- isTRUE(fitted$REML)
   if (!reml && !is.null(criterion) && !identical(criterion, "ML"))
     stop("'criterion = \"REML\"' needs a fit with REML = TRUE", call. = FALSE)
   if (reml && reml_profile_criterion(criterion) == "ML") {
-    out <- profile(reml_ml_refit(fitted), which = which, alpha = alpha, maxpts = maxpts,
-                   refine = refine)
+    out <- profile_fit(reml_ml_refit(fitted), which = which, alpha = alpha, maxpts = maxpts,
+                       refine = refine)
     attr(out, "criterion") <- "ML (refit of the REML fit, as lme4)"
     return(out)
   }
@@ -108,10 +117,13 @@ profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20
   # only its own standard deviations and correlations.
   zb_all <- if (!reml) profile_z_blocks(fitted)
   zfar <- far_z_blocks(zb_all)
+  dist <- is_dist_fit(fitted)
   eng <- if (reml) reml_profile_engine(fitted)
+         else if (dist) dist_profile_engine(fitted)
          else if (!is.null(zfar)) profile_basis_engine(fitted, zfar) else profile_engine(fitted)
   on.exit(eng$free(), add = TRUE)
-  th_hat <- unname(fitted$theta)
+  th_hat <- eng$hat %||% unname(fitted$theta)
+  ptargets <- if (dist) dist_profile_targets(targets, eng) else targets
   # The restricted likelihood does not depend on the fixed effects, which
   # stay among the free parameters of each search: held at 0, not at the
   # estimates. At the estimates of x * 1e-6 - 5 (3.8e6 and 7.7e5) nlminb's
@@ -124,11 +136,11 @@ profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20
   control <- list(rel.tol = 1e-10)
   scale <- if (fitted$family$family == "gaussian") fitted$sigma else 1
   rows <- list()
-  for (tg in targets) {
+  for (tg in ptargets) {
     ev <- eng$eval
     zb <- if (in_face_block(zb_all, tg)) zb_all else zfar
     if (is.null(zb)) {
-      map <- target_map(tg, eng$lower)
+      map <- tg$map %||% target_map(tg, eng$lower, eng$upper)
       if (!is.null(eng$Tx)) map <- star_target_map(map, tg, eng$Tx, eng$lower)
     } else {
       st <- profile_basis_setup(fitted, zb, tg, eng,
@@ -158,7 +170,7 @@ profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20
     rows[[tg$name]] <- data.frame(parameter = tg$name, value = pts$value, zeta = pts$zeta)
   }
   out <- do.call(rbind, rows)
-  est <- vapply(targets, `[[`, 1, "estimate")
+  est <- vapply(ptargets, `[[`, 1, "estimate")
   if (!is.null(b0)) for (j in ip) {
     nm <- names(fitted$coefficients)[j]
     out$value[out$parameter == nm] <- out$value[out$parameter == nm] + b0[j]
@@ -168,7 +180,7 @@ profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20
   rownames(out) <- NULL
   structure(out, estimates = est, alpha = alpha,
             criterion = if (reml) "REML",
-            bounds = lapply(targets, `[[`, "closed"),
+            bounds = lapply(ptargets, `[[`, "closed"),
             class = c("glmmgee_profile", "data.frame"))
 }
 
@@ -178,6 +190,7 @@ profile_shift <- function(fit) {
   # (a known-covariance fit's profile runs on the fit's own rotation of
   # y - offset: known_profile_engine())
   if (!is.null(fit$aux) || is.null(fit$X) || is.null(fit$y) || uses_known_profile(fit) ||
+      is_dist_fit(fit) ||
       !identical(fit$family$family, "gaussian") || !identical(fit$family$link, "identity"))
     return(NULL)
   response_shift(response_scale(fit$X, as.numeric(fit$y), fit$prior.weights, fit$offset,
@@ -209,8 +222,10 @@ profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, cont
     dev <- 2 * (ll_hat - pt$loglik)
     edge <- isTRUE(pt$edge)
     if (edge)
-      warning(sprintf("profile(): the profile of '%s' reached parameters where the Laplace approximation breaks down (the joint mode of the random effects nearly degenerate) on the %s side; no limit there",
-                      tg$name, if (dir < 0) "lower" else "upper"), call. = FALSE)
+      warning(sprintf("profile(): the profile of '%s' reached parameters where %s on the %s side; no limit there",
+                      tg$name, attr(attr(eval, "edge"), "why") %||%
+                        "the Laplace approximation breaks down (the joint mode of the random effects nearly degenerate)",
+                      if (dir < 0) "lower" else "upper"), call. = FALSE)
     if (!is.finite(dev)) break
     if (dev < -1e-6 * max(1, abs(ll_hat))) better <- TRUE
     zeta <- sign(x - x_hat) * sqrt(max(dev, 0))

@@ -61,22 +61,36 @@ refit_on_frame <- function(fit, ...) {
   if (!is.data.frame(mf) || is.null(call) || !inherits(fo, "formula") ||
       !all(all.vars(fo) %in% names(mf)))
     return(NULL)
-  data <- mf[, setdiff(names(mf), c("(weights)", "(offset)")), drop = FALSE]
-  attr(data, "terms") <- NULL
-  attr(data, "na.action") <- NULL
-  call[[1L]] <- glmm
-  call$formula <- fo
-  call$data <- data
-  call$subset <- NULL
-  call$na.action <- NULL
-  call$weights <- mf[["(weights)"]]
-  call$offset <- mf[["(offset)"]]
+  call <- frame_call(fit, fo)
+  call$data <- frame_data(mf)
   extra <- list(...)
   for (a in names(extra)) call[[a]] <- extra[[a]]
   out <- eval(call, environment(fo))
   out$call <- fit$call
   for (a in names(extra)) out$call[[a]] <- extra[[a]]
   out
+}
+
+# The fit's call for a refit on the rows of its model frame: glmm() with
+# the formula `fo`, no subset or na.action, the frame's weights and offset.
+frame_call <- function(fit, fo = fit$formula) {
+  call <- fit$call
+  call[[1L]] <- glmm
+  call$formula <- fo
+  call$subset <- NULL
+  call$na.action <- NULL
+  call$weights <- fit$model[["(weights)"]]
+  call$offset <- fit$model[["(offset)"]]
+  call
+}
+
+# A model frame as data: its variables without the weights, the offset and
+# the frame's attributes.
+frame_data <- function(mf) {
+  d <- mf[, setdiff(names(mf), c("(weights)", "(offset)")), drop = FALSE]
+  attr(d, "terms") <- NULL
+  attr(d, "na.action") <- NULL
+  d
 }
 
 # The restricted log-likelihood with sigma free, and its exact gradient, at

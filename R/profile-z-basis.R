@@ -36,8 +36,8 @@
 # route is not one this covers: two-part, nested, structured terms).
 profile_z_blocks <- function(fit) {
   # Zero-inflated, hurdle and dispersion-formula fits: the conditional
-  # part's blocks, as below (zi_profile_engine() and
-  # zi_sparse_profile_engine() build their engines on Z G); with random
+  # part's blocks, as below (profile_engine() builds
+  # their engines on Z G); with random
   # effects in the zero part (one factor, Laplace), each part's blocks,
   # Lambda's rows over both parts (a block joining the two parts,
   # zi_correlated = TRUE, is left on the user's Z). Nested adaptive
@@ -67,25 +67,21 @@ profile_z_blocks <- function(fit) {
   # targets' own bases are a reparameterization of that engine's theta
   # (rotated_eval()), not another Z.
   aghq <- !sparse && isTRUE(fit$nAGQ > 1) && ncol(fit$Z) > 1L
-  re <- re_structure(fit, "profile")
+  re <- profile_re_structure(fit)
   Zr <- as.matrix(re$Z)
   pat <- re$pattern
   if (!is.null(zr)) {
     q1 <- ncol(Zr)
     Zr <- cbind(Zr, as.matrix(zr$Z))
-    pat <- zr$pattern_full
-    re$q <- max(pat$row)
-    re$lambda_index <- length(fit$coefficients) + seq_along(pat$row)
     sizes <- pattern_blocks(pat, re$q)
     ends <- cumsum(sizes)
     known <- ends - sizes < q1 & ends > q1
   }
   blocks <- list()
-  off <- 0L
+  rows_of <- block_rows(sizes)
   for (b in seq_along(sizes)) {
     s <- sizes[[b]]
-    rows <- off + seq_len(s)
-    off <- off + s
+    rows <- rows_of[[b]]
     at <- which(pat$row %in% rows)
     if (known[b] || length(at) != s * (s + 1L) / 2L) next
     tz <- design_transform(Zr[, rows, drop = FALSE])
@@ -105,9 +101,7 @@ profile_z_blocks <- function(fit) {
       block_on_face(fit$theta[re$lambda_index[at]], bl_at(pat, at, rows))
     if (!far && !face) next
     if (face) Tm <- diag(1, s)
-    blocks[[length(blocks) + 1L]] <- list(
-      rows = rows, term = b, T = Tm, Ti = backsolve(Tm, diag(1, s)), face = face,
-      at = bl_at(pat, at, rows), pos = re$lambda_index[at])
+    blocks[[length(blocks) + 1L]] <- z_block(pat, rows, b, Tm, re$lambda_index, face)
   }
   if (!length(blocks)) return(NULL)
   list(blocks = blocks, q = re$q, aghq = aghq)
@@ -136,21 +130,25 @@ zire_aghq_z_blocks <- function(fit) {
   tz <- design_transform(Zr, blocks = zblocks)
   if (q < 2L || tz$identity || !centres_far(tz$T)) return(NULL)
   lam <- length(fit$coefficients) + seq_along(pat$row)
-  blocks <- list()
-  off <- 0L
-  for (b in seq_along(sizes)) {
-    s <- sizes[[b]]
-    rows <- off + seq_len(s)
-    off <- off + s
-    Tm <- tz$T[rows, rows, drop = FALSE]
-    if (sum(abs(Tm - diag(1, s))) <= 1e-12 * s) next
-    at <- which(pat$row %in% rows)
-    blocks[[length(blocks) + 1L]] <- list(
-      rows = rows, term = b, T = Tm, Ti = backsolve(Tm, diag(1, s)), face = FALSE,
-      at = bl_at(pat, at, rows), pos = lam[at])
-  }
-  list(blocks = blocks, q = q, aghq = TRUE)
+  rows_of <- block_rows(sizes)
+  blocks <- lapply(seq_along(sizes), function(b)
+    z_block(pat, rows_of[[b]], b, tz$T[rows_of[[b]], rows_of[[b]], drop = FALSE], lam))
+  keep <- vapply(blocks, function(bl) sum(abs(bl$T - diag(1, length(bl$rows)))) >
+                   1e-12 * length(bl$rows), TRUE)
+  list(blocks = blocks[keep], q = q, aghq = TRUE)
 }
+
+# One block of Lambda's rows `rows` (term b) with its T, for the far blocks
+# above: its T^-1, its entries' (row, column) within the block and their
+# positions in theta (`lam`: Lambda's entries' positions).
+z_block <- function(pat, rows, b, Tm, lam, face = FALSE) {
+  at <- which(pat$row %in% rows)
+  list(rows = rows, term = b, T = Tm, Ti = backsolve(Tm, diag(1, length(rows))), face = face,
+       at = bl_at(pat, at, rows), pos = lam[at])
+}
+
+# The rows of consecutive blocks of the given sizes.
+block_rows <- function(sizes) unname(split(seq_len(sum(sizes)), rep(seq_along(sizes), sizes)))
 
 # The far blocks of zb (NULL when there are none): the targets outside a
 # face block are profiled on these alone, as before.
@@ -164,9 +162,15 @@ far_z_blocks <- function(zb) {
 
 # Whether target tg moves a face block of zb (its sd or cor).
 in_face_block <- function(zb, tg) {
-  if (is.null(zb) || !tg$kind %in% c("sd", "cor")) return(FALSE)
-  any(vapply(zb$blocks, function(bl) isTRUE(bl$face) && tg$pos[length(tg$pos)] %in% bl$pos,
-             TRUE))
+  ib <- target_block(zb, tg)
+  ib > 0L && isTRUE(zb$blocks[[ib]]$face)
+}
+
+# The block of zb whose standard deviation or correlation target tg is (0
+# for none, or for another kind of target).
+target_block <- function(zb, tg) {
+  if (is.null(zb) || !tg$kind %in% c("sd", "cor")) return(0L)
+  c(which(vapply(zb$blocks, function(bl) tg$pos[length(tg$pos)] %in% bl$pos, TRUE)), 0L)[1L]
 }
 
 # The (row, column) within a block of Lambda's entries `at` of the pattern.
@@ -220,39 +224,28 @@ orth_rows <- function(u) {
 profile_basis_setup <- function(fit, zb, tg, base, Tx) {
   g <- lapply(zb$blocks, `[[`, "Ti")
   gi <- lapply(zb$blocks, `[[`, "T")
-  ib <- 0L
-  if (tg$kind %in% c("sd", "cor")) {
-    ib <- which(vapply(zb$blocks, function(bl) tg$pos[length(tg$pos)] %in% bl$pos, TRUE))
-    if (!length(ib)) ib <- 0L
-  }
+  # (gi is the target's own basis below when it has one)
+  to_eng <- function(th) theta_star(basis_theta(th, zb, gi), Tx)
+  ib <- target_block(zb, tg)
   if (!ib) {
-    to_eng <- function(th) theta_star(basis_theta(th, zb, gi), Tx)
-    map <- target_map(tg, base$lower)
-    p <- ncol(Tx)
-    if (tg$kind == "coef") {
-      cv <- tg$cov
-      if (!is.null(cv)) {
-        # A variance estimated at zero has no covariance with the
-        # coefficient (NA): no lean for it, the others' kept. Without any
-        # lean a coefficient on a far-off column is held alone, every
-        # linear predictor moves with it, and on a Poisson fit (zero-
-        # inflated, (x2 | a) + (1 | h) with h's variance at 0) exp(eta)
-        # overflowed at the first step above the estimate: no upper limit.
-        cv[-tg$pos][!is.finite(cv[-tg$pos])] <- 0
-        cv <- theta_star(cv, Tx)
-        for (bl in zb$blocks) cv[bl$pos] <- 0
-      }
-      map <- star_target_map(map, tg, Tx, base$lower, to_star = to_eng, cov_star = cv)
-    } else {
-      free <- map$free
-      map$free <- function(th) free(to_eng(th))
+    cv <- tg$cov
+    if (!is.null(cv)) {
+      # A variance estimated at zero has no covariance with the
+      # coefficient (NA): no lean for it, the others' kept. Without any
+      # lean a coefficient on a far-off column is held alone, every
+      # linear predictor moves with it, and on a Poisson fit (zero-
+      # inflated, (x2 | a) + (1 | h) with h's variance at 0) exp(eta)
+      # overflowed at the first step above the estimate: no upper limit.
+      cv[-tg$pos][!is.finite(cv[-tg$pos])] <- 0
+      cv <- theta_star(cv, Tx)
+      for (bl in zb$blocks) cv[bl$pos] <- 0
     }
-    return(list(eval = base$eval, map = map, free = function() NULL))
+    return(list(eval = base$eval, free = function() NULL,
+                map = star_target_map(target_map(tg, base$lower), tg, Tx, base$lower,
+                                      to_star = to_eng, cov_star = cv)))
   }
   bl <- zb$blocks[[ib]]
-  s <- length(bl$rows)
-  k <- match(tg$pos[length(tg$pos)], bl$pos)
-  k <- bl$at[k, 1L]
+  k <- bl$at[match(tg$pos[length(tg$pos)], bl$pos), 1L]
   Ti <- bl$Ti
   pos_of <- function(r, c) bl$pos[bl$at[, 1L] == r & bl$at[, 2L] == c]
   if (tg$kind == "sd") {
@@ -271,22 +264,14 @@ profile_basis_setup <- function(fit, zb, tg, base, Tx) {
   g[[ib]] <- Ti %*% t(C)
   gi[[ib]] <- C %*% bl$T
   eng <- if (zb$aghq) rotated_eval(base, bl, C) else basis_engine(fit, zb, g)
-  to_eng <- function(th) theta_star(basis_theta(th, zb, gi), Tx)
-  if (tg$kind == "sd") {
-    tg1 <- tg
-    tg1$pos <- pos_of(1L, 1L)
-    m0 <- target_map(tg1, eng$lower)
-    map <- list(free = function(th) m0$free(to_eng(th)),
-                theta = function(x, z) m0$theta(x / nk, z),
-                grad = function(g, x, z) m0$grad(g, x / nk, z),
-                lower = m0$lower)
+  map <- if (tg$kind == "sd") {
+    m0 <- target_map(replace(tg, "pos", list(pos_of(1L, 1L))), eng$lower)
+    list(free = m0$free, theta = function(x, z) m0$theta(x / nk, z),
+         grad = function(g, x, z) m0$grad(g, x / nk, z), lower = m0$lower)
   } else {
-    map <- cor_shear_map(pos_of(1L, 1L), c(pos_of(2L, 1L), pos_of(2L, 2L)), alpha, beta,
-                         eng$lower)
-    free <- map$free
-    map$free <- function(th) free(to_eng(th))
+    cor_shear_map(pos_of(1L, 1L), c(pos_of(2L, 1L), pos_of(2L, 2L)), alpha, beta, eng$lower)
   }
-  list(eval = eng$eval, map = map, free = eng$free)
+  list(eval = eng$eval, map = with_free(map, to_eng), free = eng$free)
 }
 
 # The correlation of b_k = alpha b1 + beta b2 with b1, where (b1, b2) have

@@ -1,5 +1,5 @@
 # Profile-likelihood intervals of two-part fits with several random-effect
-# terms (profile-zi-sparse.R): the zero part's coefficients and standard
+# terms (profile_engine()): the zero part's coefficients and standard
 # deviations and the count part's, against glmmTMB's profile intervals and
 # against the defining property, checked by glmmTMB refits with the
 # parameter held at our limit (map =): twice the log-likelihood lost there

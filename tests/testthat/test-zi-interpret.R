@@ -49,7 +49,7 @@ test_that("what rebuilds an engine without the zero or dispersion parts refuses 
   expect_error(ranef(fit, type = "mean", nAGQ = 7), "zero-inflated")
   expect_true(all(is.finite(confint(fit, method = "Wald")[, 1])))
   # Profiles rebuild the fit's own engine, zero part included
-  # (profile-zi.R): with the count slope held at a limit by an offset the
+  # (profile_engine()): with the count slope held at a limit by an offset the
   # refit's logLik is the fit's minus qchisq(0.95, 1) / 2.
   ci <- confint(fit, method = "profile")
   expect_identical(rownames(ci), c("(Intercept)", "x", "zi.(Intercept)", "sd_(Intercept)|g"))

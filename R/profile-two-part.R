@@ -1,0 +1,70 @@
+# The pieces of profile_engine() particular to zero-inflated, hurdle and
+# dispersion-formula fits: each part's design on profile_design()'s scale,
+# the check that the rebuilt engine is the fit's, and the two-part sparse
+# engine's check of its Laplace approximation.
+
+# The zero and dispersion parts' designs on profile_design()'s scale too
+# (with z * 1e-6 - 5 in the zero part its coefficient's interval was 1e-5
+# of its width): list(X, Xz, Xd) and Tx, the block-diagonal T over the
+# positions in theta (attribute "pos") of the coefficients of every part
+# whose design is transformed (NULL when none is).
+profile_aux_design <- function(fit, X, Xz, Xd) {
+  a <- fit$aux
+  parts <- list(list(X = X, pos = seq_len(ncol(X))),
+                list(X = Xz, pos = a$zi_index), list(X = Xd, pos = a$disp_index))
+  tx <- lapply(parts, function(pt)
+    if (!is.null(pt$X) && ncol(pt$X) && ncol(pt$X) == length(pt$pos))
+      lmm_design_transform(pt$X))
+  used <- !vapply(tx, function(t) is.null(t) || isTRUE(t$identity), TRUE)
+  out <- lapply(seq_along(parts), function(k) if (used[k]) tx[[k]]$M else parts[[k]]$X)
+  names(out) <- c("X", "Xz", "Xd")
+  if (any(used)) {
+    Tx <- as.matrix(Matrix::bdiag(lapply(tx[used], `[[`, "T")))
+    attr(Tx, "pos") <- unlist(lapply(parts[used], `[[`, "pos"))
+    out$Tx <- Tx
+  }
+  out
+}
+
+# The rebuilt engine must give the fit's log-likelihood at its estimate
+# (else the profile would be of another model). With `zbasis` the engine
+# runs on Z G: its Lambda is the factor of G^-1 D G^-T (basis_theta()).
+check_rebuilt_engine <- function(ev, fit, free = function() NULL, Tx = NULL, zbasis = NULL) {
+  th <- unname(fit$theta)
+  if (!is.null(zbasis))
+    th <- basis_theta(th, zbasis$zb, lapply(zbasis$zb$blocks, function(bl)
+      solve(zbasis$G[bl$rows, bl$rows, drop = FALSE])))
+  ll <- ev(theta_star(th, Tx))$loglik
+  if (!is.finite(ll) || abs(ll - fit$loglik) > 1e-6 * max(1, abs(fit$loglik))) {
+    free()
+    stop("profile(): the model could not be rebuilt from the fit (its log-likelihood differs); use confint(method = \"Wald\")",
+         call. = FALSE)
+  }
+  invisible(ll)
+}
+
+# profile_point()'s check of the two-part sparse engine: a constrained
+# search that ran into points the engine refused (the joint mode's negative
+# Hessian H nearly singular: the Laplace approximation does not hold there)
+# and then did not converge or stopped next to them (H's smallest
+# eigenvalue below 10 times the bound) ended at the edge of the valid
+# region, zire_degenerate()'s rule for the fit. There the approximate
+# log-likelihood rises only through -log det(H) / 2 (on Salamanders ZINB
+# `mined + (1 | site) + (1 | spp)`, zi `~ (1 | site)`, the profile of the
+# dispersion coefficient reached 4.7 above the fit's optimum, glmmTMB's),
+# so such a point is no profile value. `edge(NULL, .)` arms the check.
+spzire_profile_edge <- function(eng) {
+  deg <- function() cpp_spzire_degenerate(eng)
+  bound <- deg()$bound
+  before <- deg()$refused
+  function(theta, converged) {
+    if (is.null(theta)) {
+      before <<- deg()$refused
+      return(FALSE)
+    }
+    if (deg()$refused == before) return(FALSE)
+    if (!converged) return(TRUE)
+    m <- cpp_spzire_modes(eng, theta)
+    isTRUE(m$failed) || !is.finite(m$hmin) || m$hmin < 10 * bound
+  }
+}
