@@ -2,17 +2,15 @@
 //
 // The chunks do not depend on the number of threads, and every reduction
 // keeps one partial result per chunk that the caller adds in chunk order,
-// so a result is the same (bit for bit) whatever the thread count. The body
-// runs inside a RegionGuard (an exception leaves the region on the main
-// thread, after it) and polls for an interrupt between chunks.
+// so a result is the same (bit for bit) whatever the thread count. The
+// chunks run on the region scaffold (parallel.h): an exception leaves the
+// region on the main thread, after it, and an interrupt is polled between
+// chunks.
 #ifndef GLMMGEE_CHUNKED_H
 #define GLMMGEE_CHUNKED_H
 
 #include <algorithm>
-#include "util/resources.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "util/parallel.h"
 
 namespace glmmgee {
 
@@ -20,22 +18,9 @@ namespace glmmgee {
 template <class F>
 void run_chunks(long n, long size, int nthreads, F body) {
   const long nc = n > 0 ? (n + size - 1) / size : 0;
-  RegionGuard guard;
   InterruptPoll ip;
-  if (nthreads <= 1 || nc <= 1) {
-    for (long c = 0; c < nc; ++c) {
-      if (ip.poll()) break;
-      body(c, c * size, std::min(n, (c + 1) * size));
-    }
-  } else {
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
-    for (long c = 0; c < nc; ++c) {
-      if (guard.failed() || ip.poll()) continue;
-      guard.run([&] { body(c, c * size, std::min(n, (c + 1) * size)); });
-    }
-  }
-  guard.rethrow();
-  ip.raise_if_interrupted();
+  parallel_for(nc, nthreads, 1, ip,
+               [&](long c) { body(c, c * size, std::min(n, (c + 1) * size)); });
 }
 
 inline long chunk_count(long n, long size) { return n > 0 ? (n + size - 1) / size : 0; }

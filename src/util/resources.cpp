@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <cmath>
 #include <cstdio>
+#include <thread>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -40,6 +41,10 @@ struct AtforkRegistration {
 struct FixedEigenBlocking {
   FixedEigenBlocking() { Eigen::setCpuCacheSizes(32L << 10, 512L << 10, 256L << 20); }
 } fixed_eigen_blocking;
+
+// R's main thread: the one that loads the library (in a forked child, the
+// thread that forked, which R's fork()s are called from).
+const std::thread::id main_thread = std::this_thread::get_id();
 
 void check_interrupt_fn(void*) { R_CheckUserInterrupt(); }
 
@@ -88,9 +93,10 @@ InterruptPoll::InterruptPoll(double interval)
 
 bool InterruptPoll::poll() {
   if (hit_.load(std::memory_order_relaxed)) return true;
-#ifdef _OPENMP
-  if (omp_get_thread_num() != 0) return false;
-#endif
+  // Only R's main thread may call R: the thread that loaded the library
+  // (thread 0 of a nested team, or a single-thread loop run inside a team,
+  // may be another one).
+  if (std::this_thread::get_id() != main_thread) return false;
   const auto now = std::chrono::steady_clock::now();
   if (now - last_ < interval_) return false;
   last_ = now;

@@ -14,9 +14,12 @@
 // - Exceptions: a parallel loop body runs inside try/catch; the first
 //   message is kept and thrown again after the region, on the main thread,
 //   where the Rcpp wrappers turn it into an R error.
-// - Interrupts: R may only be asked about Ctrl-C from the main thread; inside
-//   a region the master thread polls every ~0.1 s and the others stop taking
-//   work once it has seen an interrupt.
+// - Interrupts: R may only be asked about Ctrl-C from the main thread (the
+//   one that loaded the library); inside a region it polls every ~0.1 s and
+//   the others stop taking work once it has seen an interrupt.
+//
+// Every OpenMP region of the package applies these rules through one
+// function, parallel_for() in parallel.h (the region scaffold).
 #ifndef GLMMGEE_RESOURCES_H
 #define GLMMGEE_RESOURCES_H
 

@@ -4,9 +4,10 @@
 // cluster's quadrature that do not depend on the model. Each engine keeps its
 // own cluster(); these templates only call it.
 //
-// Both passes follow resources.h: the scratch of every thread is allocated
-// by the caller before the region, an exception thrown by a cluster is kept
-// and thrown again after the region, and an interrupt stops the pass.
+// Both passes run on the region scaffold (util/parallel.h): the scratch of
+// every thread is allocated by the caller before the region, an exception
+// thrown by a cluster is kept and thrown again after the region, and an
+// interrupt stops the pass.
 #ifndef GLMMGEE_AGQ_CLUSTERS_H
 #define GLMMGEE_AGQ_CLUSTERS_H
 
@@ -19,10 +20,8 @@
 #include <vector>
 #include "engines/agq/agq.h"
 #include "util/dd-sum.h"
+#include "util/parallel.h"
 #include "util/resources.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace glmmgee {
 
@@ -38,13 +37,7 @@ inline int cluster_threads(int nthreads, int M) {
   return std::max(1, std::min(usable_threads(nthreads), nb));
 }
 
-inline int cluster_thread_id() {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
+inline int cluster_thread_id() { return thread_index(); }
 
 // Throws, naming the size, when the scratch of nt threads, `doubles` each,
 // for K points per random effect (q of them; `note` says which) over the
@@ -88,12 +81,9 @@ AgqResult sum_over_clusters(int M, int P, int nt, bool gradient, const Cluster& 
   std::vector<int> bfail(nb, 0);
   // One cluster's gradient, per thread (padded: one cache line apart).
   Eigen::MatrixXd gl = Eigen::MatrixXd::Zero(P + 8, nt);
-  RegionGuard guard;
   InterruptPoll ip;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-  for (int b = 0; b < nb; ++b) {
-    if (guard.failed() || ip.poll()) continue;
-    guard.run([&] {
+  parallel_for(nb, nt, 1, ip, [&](long bl) {
+      const int b = (int)bl;
       const int tid = cluster_thread_id();
       DDSum s;
       DDVec g(gradient ? P : 0);
@@ -110,10 +100,7 @@ AgqResult sum_over_clusters(int M, int P, int nt, bool gradient, const Cluster& 
       bll[b] = s;
       bfail[b] = nf;
       if (gradient) bg[b] = std::move(g);
-    });
-  }
-  guard.rethrow();
-  ip.raise_if_interrupted();
+  });
   AgqResult res;
   DDSum tot;
   for (int b = 0; b < nb; ++b) {
@@ -150,19 +137,12 @@ AgqSummaries summaries_over_clusters(int M, int q, int nt, const Cluster& cluste
   out.post_var.resize(M, q * q);
   out.loglik.resize(M);
   std::vector<int> fail(M, 0);
-  RegionGuard guard;
   InterruptPoll ip;
-#pragma omp parallel for schedule(dynamic, kClusterBlock) num_threads(nt)
-  for (int i = 0; i < M; ++i) {
-    if (guard.failed() || ip.poll()) continue;
-    guard.run([&] {
-      bool failed = false;
-      cluster(i, cluster_thread_id(), &out, &failed);
-      fail[i] = failed;
-    });
-  }
-  guard.rethrow();
-  ip.raise_if_interrupted();
+  parallel_for(M, nt, kClusterBlock, ip, [&](long i) {
+    bool failed = false;
+    cluster((int)i, cluster_thread_id(), &out, &failed);
+    fail[i] = failed;
+  });
   for (int i = 0; i < M; ++i) out.newton_failures += fail[i];
   return out;
 }

@@ -1,6 +1,7 @@
 // Multilevel AGHQ for nested random intercepts; see agq-nested.h.
 #include "engines/agq/agq-nested.h"
 #include "util/lin-pred.h"
+#include "util/parallel.h"
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -487,15 +488,11 @@ NestedResult NestedAgq::evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta,
   Eigen::MatrixXd gm = Eigen::MatrixXd::Zero(gradient ? np : 0, gradient ? M : 0);
   std::vector<int> fail(M, 0);
   const int nt = usable_threads(nthreads_);
-  RegionGuard guard;
   InterruptPoll ip;
   // Outer units are independent and each touches only its own subtree's
   // warm starts; the sum is taken afterwards in unit order, so the result
   // does not depend on the number of threads.
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-  for (int v = 0; v < M; ++v) {
-    if (guard.failed() || ip.interrupted()) continue;
-    guard.run([&] {
+  parallel_for(M, nt, 1, ip, [&](long v) {
       Scratch sc(maxleaf_, L_, KG, NG);
       Ctx cx{eta.data(), s.data(), phi, &rule, &ip, sc.buf.data(), sc.d1.data(), sc.od.data(),
              sc.path.data(), sc.nodeg.data(), sc.childg.data()};
@@ -503,10 +500,7 @@ NestedResult NestedAgq::evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta,
       cx.grid = &grid;
       ll[v] = integrate(0, v, 0.0, cx, gradient ? gm.col(v).data() : nullptr);
       if (!std::isfinite(ll[v])) fail[v] = 1;
-    });
-  }
-  guard.rethrow();
-  ip.raise_if_interrupted();
+  });
   NestedResult r;
   for (int v = 0; v < M; ++v) {
     r.loglik += ll[v];

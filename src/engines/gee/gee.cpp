@@ -1,5 +1,6 @@
 // GEE engine; see gee.h for the notation and the contracts.
 #include "engines/gee/gee.h"
+#include "util/parallel.h"
 #include "util/resources.h"
 
 #include <algorithm>
@@ -7,9 +8,6 @@
 #include <unsupported/Eigen/FFT>
 #include <cmath>
 #include <limits>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace glmmgee {
 
@@ -26,29 +24,17 @@ const int kMaxBlocks = 256;
 // Runs f(block, acc, thread) for every block of clusters, each block writing
 // into its own zeroed accumulator of length `width`, then adds the
 // accumulators in block order: the floating-point result does not depend on
-// the threads. An exception in a block stops the others and is thrown again
-// after the region; so is an interrupt, polled between blocks and (through
-// `poll`) inside long ones.
+// the threads. On the region scaffold (util/parallel.h): an exception in a
+// block stops the others and is thrown again after the region; so is an
+// interrupt, polled between blocks and (through `poll`) inside long ones.
 template <class F>
 void reduce_blocks(int nblocks, int width, int threads, std::vector<double>& out,
                    F f, InterruptPoll* poll = nullptr) {
   InterruptPoll own;
   InterruptPoll& ip = poll ? *poll : own;
   std::vector<double> acc((size_t)nblocks * width, 0.0);
-  RegionGuard guard;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) num_threads(threads)
-#endif
-  for (int b = 0; b < nblocks; ++b) {
-    if (guard.failed() || ip.poll()) continue;
-    int tid = 0;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-#endif
-    guard.run([&] { f(b, acc.data() + (size_t)b * width, tid); });
-  }
-  guard.rethrow();
-  ip.raise_if_interrupted();
+  parallel_for(nblocks, threads, 1, ip,
+               [&](long b) { f((int)b, acc.data() + (size_t)b * width, thread_index()); });
   out.assign(width, 0.0);
   for (int b = 0; b < nblocks; ++b)
     for (int j = 0; j < width; ++j) out[j] += acc[(size_t)b * width + j];

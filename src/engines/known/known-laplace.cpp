@@ -3,10 +3,8 @@
 #include <Rmath.h>
 #include <cmath>
 #include <limits>
+#include "util/parallel.h"
 #include "util/resources.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace glmmgee {
 
@@ -48,16 +46,12 @@ Eigen::MatrixXd KlFactor::mul(const Eigen::MatrixXd& V) const {
   const Eigen::Index nb = (n + kRows - 1) / kRows;
   Eigen::MatrixXd out(n, k);
   const int nt = usable_threads(threads_);
-  RegionGuard guard;
-#pragma omp parallel for schedule(static) num_threads(nt)
-  for (Eigen::Index b = 0; b < nb; ++b) {
-    guard.run([&] {
-      const Eigen::Index lo = b * kRows, m = std::min(kRows, n - lo);
-      const Eigen::Index c0 = first_col(lo + m);
-      out.middleRows(lo, m).noalias() = L_.block(lo, c0, m, r - c0) * V.bottomRows(r - c0);
-    });
-  }
-  guard.rethrow();
+  InterruptPoll ip;
+  parallel_for(nb, nt, 1, ip, [&](long b) {
+    const Eigen::Index lo = b * kRows, m = std::min(kRows, n - lo);
+    const Eigen::Index c0 = first_col(lo + m);
+    out.middleRows(lo, m).noalias() = L_.block(lo, c0, m, r - c0) * V.bottomRows(r - c0);
+  });
   return out;
 }
 
@@ -66,16 +60,12 @@ Eigen::VectorXd KlFactor::tmul(const Eigen::VectorXd& v) const {
   const Eigen::Index nb = (r + kCols - 1) / kCols;
   Eigen::VectorXd out(r);
   const int nt = usable_threads(threads_);
-  RegionGuard guard;
-#pragma omp parallel for schedule(static) num_threads(nt)
-  for (Eigen::Index b = 0; b < nb; ++b) {
-    guard.run([&] {
-      const Eigen::Index j0 = b * kCols, jw = std::min(kCols, r - j0);
-      const Eigen::Index i0 = first_row(j0 + jw);
-      out.segment(j0, jw).noalias() = L_.block(i0, j0, n - i0, jw).transpose() * v.tail(n - i0);
-    });
-  }
-  guard.rethrow();
+  InterruptPoll ip;
+  parallel_for(nb, nt, 1, ip, [&](long b) {
+    const Eigen::Index j0 = b * kCols, jw = std::min(kCols, r - j0);
+    const Eigen::Index i0 = first_row(j0 + jw);
+    out.segment(j0, jw).noalias() = L_.block(i0, j0, n - i0, jw).transpose() * v.tail(n - i0);
+  });
   return out;
 }
 
@@ -94,13 +84,12 @@ bool KlFactor::penalized_factor(const Eigen::VectorXd& w, double s2, Eigen::Ref<
                  "the weighted cross-product of the covariance factor");
     const Eigen::Index nb = (n + kRows - 1) / kRows;
     Eigen::MatrixXd P = Eigen::MatrixXd::Zero(r, r);
-    RegionGuard guard;
-#pragma omp parallel for schedule(static, 1) num_threads(std::min(nt, 2))
-    for (int k = 0; k < 2; ++k) {
-      guard.run([&] {
+    // Two parts (one per block parity), each a loop over its blocks that
+    // returns early on an interrupt.
+    parallel_for(2, std::min(nt, 2), 1, ip, [&](long k) {
         Eigen::MatrixXd Lw;
         for (Eigen::Index c = k; c < nb; c += 2) {
-          if (guard.failed() || ip.poll()) return;
+          if (ip.poll()) return;
           const Eigen::Index lo = c * kRows, m = std::min(kRows, n - lo);
           Lw = w.segment(lo, m).cwiseMax(0.0).cwiseSqrt().asDiagonal() * L_.middleRows(lo, m);
           if (k == 0)
@@ -108,10 +97,7 @@ bool KlFactor::penalized_factor(const Eigen::VectorXd& w, double s2, Eigen::Ref<
           else
             P.selfadjointView<Eigen::Lower>().rankUpdate(Lw.transpose());
         }
-      });
-    }
-    guard.rethrow();
-    ip.raise_if_interrupted();
+    });
     F.triangularView<Eigen::Lower>() += P;
   } else {
     // The reversed-triangular factor of a dense K (levels = r): no r x r
@@ -127,21 +113,14 @@ bool KlFactor::penalized_factor(const Eigen::VectorXd& w, double s2, Eigen::Ref<
       const Eigen::Index c0 = first_col(lo + m);
       Lw.topRows(m).rightCols(r - c0) = w.segment(lo, m).cwiseMax(0.0).asDiagonal() *
                                         L_.block(lo, c0, m, r - c0);
-      RegionGuard guard;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-      for (Eigen::Index p = 0; p < np; ++p) {
-        guard.run([&] {
-          const Eigen::Index j0 = p * kCols, jw = std::min(kCols, r - j0);
-          if (j0 + jw <= c0) return;  // the panel's columns are zero in these rows
-          const Eigen::Index a = std::max(j0, c0);
-          F.block(a, a, r - a, j0 + jw - a).noalias() +=
-              L_.block(lo, a, m, r - a).transpose() * Lw.block(0, a, m, j0 + jw - a);
-        });
-      }
-      guard.rethrow();
-      if (ip.poll()) break;
+      parallel_for(np, nt, 1, ip, [&](long p) {
+        const Eigen::Index j0 = p * kCols, jw = std::min(kCols, r - j0);
+        if (j0 + jw <= c0) return;  // the panel's columns are zero in these rows
+        const Eigen::Index a = std::max(j0, c0);
+        F.block(a, a, r - a, j0 + jw - a).noalias() +=
+            L_.block(lo, a, m, r - a).transpose() * Lw.block(0, a, m, j0 + jw - a);
+      });
     }
-    ip.raise_if_interrupted();
   }
   F.triangularView<Eigen::Lower>() *= s2;
   F.diagonal().array() += 1.0;
@@ -172,12 +151,8 @@ Eigen::VectorXd KlFactor::leverages(const Eigen::MatrixXd& F) const {
     check_memory(8.0 * nt * br * r, "the leverages of the covariance factor");
   }
   Eigen::VectorXd lev(n);
-  RegionGuard guard;
   InterruptPoll ip;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-  for (Eigen::Index b = 0; b < nb; ++b) {
-    if (guard.failed() || ip.poll()) continue;
-    guard.run([&] {
+  parallel_for(nb, nt, 1, ip, [&](long b) {
       const Eigen::Index lo = b * br, m = std::min(br, n - lo);
       if (!rtri_) {
         Eigen::MatrixXd T = L_.middleRows(lo, m) *
@@ -189,10 +164,7 @@ Eigen::VectorXd KlFactor::leverages(const Eigen::MatrixXd& F) const {
       Eigen::MatrixXd T = L_.block(lo, c0, m, k).transpose();
       F.bottomRightCorner(k, k).triangularView<Eigen::Lower>().solveInPlace(T);
       lev.segment(lo, m) = T.colwise().squaredNorm().transpose();
-    });
-  }
-  guard.rethrow();
-  ip.raise_if_interrupted();
+  });
   return lev;
 }
 
@@ -214,14 +186,11 @@ std::vector<Eigen::MatrixXd> KlFactor::weighted_grams(const Eigen::MatrixXd& F,
   std::vector<Eigen::MatrixXd> S(2 * nk);
   for (auto& m : S) m = Eigen::MatrixXd::Zero(r, r);
   const int nt = usable_threads(threads_);
-  RegionGuard guard;
   InterruptPoll ip;
-#pragma omp parallel for schedule(static, 1) num_threads(std::min(nt, 2))
-  for (int part = 0; part < 2; ++part) {
-    guard.run([&] {
+  parallel_for(2, std::min(nt, 2), 1, ip, [&](long part) {
       Eigen::MatrixXd T, Tw;
       for (Eigen::Index b = part; b < nb; b += 2) {
-        if (guard.failed() || ip.poll()) return;
+        if (ip.poll()) return;
         const Eigen::Index lo = b * br, m = std::min(br, n - lo);
         // T = the block's rows of A, transposed (k x m): rows before c0 of a
         // reversed-triangular block are zero and stay so after the solve.
@@ -238,10 +207,7 @@ std::vector<Eigen::MatrixXd> KlFactor::weighted_grams(const Eigen::MatrixXd& F,
               Tw * T.transpose();
         }
       }
-    });
-  }
-  guard.rethrow();
-  ip.raise_if_interrupted();
+  });
   std::vector<Eigen::MatrixXd> out(nk);
   for (Eigen::Index j = 0; j < nk; ++j) {
     out[j].swap(S[j]);
