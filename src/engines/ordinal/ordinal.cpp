@@ -899,7 +899,7 @@ namespace {
 // par = (alpha_1, log increments alpha_2.., beta, log sigma), thresholds
 // theta_j = alpha_1 + sum_{m=2..j} exp(alpha_m), without a round trip to R
 // per evaluation: on small data (wine, 72 rows) R's overhead per step was
-// most of the fit. The same steps as newton_search() (R/newton-search.R)
+// most of the fit. The same steps as newton_search() (R/search.R)
 // with bfgs = TRUE, interpolate = TRUE: Newton steps from the curvature at
 // the start, BFGS updates, a step that lowers the log-likelihood shortened
 // to the maximum of the quadratic through the start and the trial (within
@@ -997,7 +997,7 @@ struct SearchResult {
 };
 
 // The BFGS update of the information B from step s and gradient change yv
-// (of -loglik), as bfgs_update() (R/newton-search.R); false: not updated.
+// (of -loglik), as bfgs_update() (R/search.R); false: not updated.
 bool bfgs_step(Eigen::MatrixXd* B, Eigen::LLT<Eigen::MatrixXd>* ch, const Eigen::VectorXd& s,
                const Eigen::VectorXd& yv) {
   const double sy = s.dot(yv);
