@@ -1,5 +1,5 @@
 # A dense known covariance with one observation per level, rotated by the
-# tridiagonal reduction G = Q T Q' (src/known-tridiag.cpp) instead of an
+# tridiagonal reduction G = Q T Q' (src/engines/known/known-tridiag.cpp) instead of an
 # eigendecomposition: Q'y and Q'X once (Q applied through its reflectors,
 # never formed), then each likelihood evaluation factors the tridiagonal
 # lambda T + I in O(n) and solves for p + 1 columns. The reduction is

@@ -1,5 +1,5 @@
 # Gaussian models with one known-covariance random intercept, fitted
-# exactly (ML or REML) by spectral rotation (src/known-gaussian.cpp): one
+# exactly (ML or REML) by spectral rotation (src/engines/known/known-gaussian.cpp): one
 # eigendecomposition of F'F for a factor F = Z L of G = Z K Z' (a dense K
 # with one observation per level is reduced to tridiagonal form instead,
 # fit-known-gaussian-tri.R; a sparse K is left sparse,

@@ -2,7 +2,7 @@
 # random-effect terms: the fit's sparse engine rebuilt from the stored
 # designs, its theta the vector the fit reports but with the conditional
 # part's beta on profile_design()'s scale, for profile_engine()'s interface. With random
-# effects in the zero part, the two-part sparse engine (src/sparse-zire.h,
+# effects in the zero part, the two-part sparse engine (src/engines/laplace/laplace-zero-re.h,
 # the one glmm_sparse_zire_fit() searches with); otherwise the sparse
 # Laplace engine with the auxiliary predictors (glmm_sparse_zi_fit()'s).
 # Only the engines' evaluations are called, never their searches: each

@@ -5,7 +5,7 @@
 # vector the fit reports, the conditional part's beta on profile_design()'s
 # scale (profile_engine() for the interface). With random
 # effects in the zero part, the engine of both parts' random effects
-# (src/agq-zire.h), at the fit's rule.
+# (src/engines/agq/agq-zero-re.h), at the fit's rule.
 # `zbasis`: the conditional part's random effects on the basis G
 # (profile-z-basis.R, basis_engine()).
 zi_profile_engine <- function(fit, zbasis = NULL) {
