@@ -21,7 +21,7 @@ deps:
 # so that `make install` compiles optimized objects.
 document:
 	$(RSCRIPT) -e 'Rcpp::compileAttributes(); roxygen2::roxygenise(roclets = c("rd", "namespace"))'
-	rm -f src/*.o src/*.so
+	rm -f src/*.o src/*/*.o src/*/*/*.o src/*.so
 
 install:
 	$(if $(LIB),mkdir -p $(LIB),)
@@ -89,7 +89,7 @@ sanitize:
 	  exit $$status
 
 clean:
-	rm -f src/*.o src/*.so
+	rm -f src/*.o src/*/*.o src/*/*/*.o src/*.so
 	rm -rf sanitize-lib sanitize.log
 	rm -rf $(PKG).Rcheck $(PKG)_*.tar.gz
 	rm -rf docs

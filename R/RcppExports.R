@@ -9,30 +9,6 @@ cpp_agq_eval_dd <- function(ptr, theta, gradient) {
     .Call(`_glmmgee_cpp_agq_eval_dd`, ptr, theta, gradient)
 }
 
-cpp_lin_pred <- function(X, beta, offset) {
-    .Call(`_glmmgee_cpp_lin_pred`, X, beta, offset)
-}
-
-cpp_dd_sum <- function(x) {
-    .Call(`_glmmgee_cpp_dd_sum`, x)
-}
-
-cpp_col_moments <- function(M) {
-    .Call(`_glmmgee_cpp_col_moments`, M)
-}
-
-cpp_col_facts <- function(M) {
-    .Call(`_glmmgee_cpp_col_facts`, M)
-}
-
-cpp_lmmsp_grad_sparse <- function(ptr, theta) {
-    .Call(`_glmmgee_cpp_lmmsp_grad_sparse`, ptr, theta)
-}
-
-cpp_lmmsp_final <- function(ptr, theta) {
-    .Call(`_glmmgee_cpp_lmmsp_final`, ptr, theta)
-}
-
 #' Nested AGHQ engine: build (units: list of 0-based codes, outermost first;
 #' Zr: the innermost level's random-effect design, or NULL for an intercept)
 #' @noRd
@@ -72,68 +48,6 @@ cpp_zire_fixed_curvature <- function(ptr, theta) {
 
 cpp_zire_set_nagq <- function(ptr, nAGQ) {
     invisible(.Call(`_glmmgee_cpp_zire_set_nagq`, ptr, nAGQ))
-}
-
-cpp_spzire_new <- function(X, Xz, Xd, Zc, Zz, y, wt, off, lam_row, lam_col, lam_k, ntheta, family, link, kind) {
-    .Call(`_glmmgee_cpp_spzire_new`, X, Xz, Xd, Zc, Zz, y, wt, off, lam_row, lam_col, lam_k, ntheta, family, link, kind)
-}
-
-cpp_spzire_eval <- function(ptr, thetas) {
-    .Call(`_glmmgee_cpp_spzire_eval`, ptr, thetas)
-}
-
-cpp_spzire_grad <- function(ptr, theta) {
-    .Call(`_glmmgee_cpp_spzire_grad`, ptr, theta)
-}
-
-cpp_spzire_fixed_curvature <- function(ptr, theta) {
-    .Call(`_glmmgee_cpp_spzire_fixed_curvature`, ptr, theta)
-}
-
-cpp_spzire_modes <- function(ptr, theta, guard = TRUE) {
-    .Call(`_glmmgee_cpp_spzire_modes`, ptr, theta, guard)
-}
-
-cpp_spzire_degenerate <- function(ptr) {
-    .Call(`_glmmgee_cpp_spzire_degenerate`, ptr)
-}
-
-cpp_spzire_reset <- function(ptr) {
-    invisible(.Call(`_glmmgee_cpp_spzire_reset`, ptr))
-}
-
-cpp_spzire_warm <- function(ptr) {
-    .Call(`_glmmgee_cpp_spzire_warm`, ptr)
-}
-
-cpp_spzire_set_warm <- function(ptr, u) {
-    invisible(.Call(`_glmmgee_cpp_spzire_set_warm`, ptr, u))
-}
-
-cpp_spzire_state <- function(ptr) {
-    .Call(`_glmmgee_cpp_spzire_state`, ptr)
-}
-
-cpp_spzire_set_state <- function(ptr, state) {
-    invisible(.Call(`_glmmgee_cpp_spzire_set_state`, ptr, state))
-}
-
-#' Family and link codes shared with R (single source of truth)
-#' @noRd
-cpp_family_table <- function() {
-    .Call(`_glmmgee_cpp_family_table`)
-}
-
-cpp_family_eval <- function(family, link, y, wt, eta, phi) {
-    .Call(`_glmmgee_cpp_family_eval`, family, link, y, wt, eta, phi)
-}
-
-cpp_max_threads <- function() {
-    .Call(`_glmmgee_cpp_max_threads`)
-}
-
-cpp_thread_info <- function(requested) {
-    .Call(`_glmmgee_cpp_thread_info`, requested)
 }
 
 cpp_agq_new <- function(X, Z, y, wt, offset, group, M, lam_row, lam_col, family, link, nAGQ, nthreads) {
@@ -184,8 +98,62 @@ cpp_agq_free <- function(ptr) {
     invisible(.Call(`_glmmgee_cpp_agq_free`, ptr))
 }
 
+cpp_dist_eval <- function(X, y, wt, offset, start, family, link, beta, dist, prior, step) {
+    .Call(`_glmmgee_cpp_dist_eval`, X, y, wt, offset, start, family, link, beta, dist, prior, step)
+}
+
+#' Family and link codes shared with R (single source of truth)
+#' @noRd
+cpp_family_table <- function() {
+    .Call(`_glmmgee_cpp_family_table`)
+}
+
+cpp_family_eval <- function(family, link, y, wt, eta, phi) {
+    .Call(`_glmmgee_cpp_family_eval`, family, link, y, wt, eta, phi)
+}
+
 cpp_gh_rule <- function(K) {
     .Call(`_glmmgee_cpp_gh_rule`, K)
+}
+
+cpp_gee_shard_new <- function(data, spec) {
+    .Call(`_glmmgee_cpp_gee_shard_new`, data, spec)
+}
+
+cpp_gee_shard_info <- function(ptr) {
+    .Call(`_glmmgee_cpp_gee_shard_info`, ptr)
+}
+
+cpp_gee_shard_start <- function(ptr, eta0) {
+    .Call(`_glmmgee_cpp_gee_shard_start`, ptr, eta0)
+}
+
+cpp_gee_shard_moments <- function(ptr, beta) {
+    .Call(`_glmmgee_cpp_gee_shard_moments`, ptr, beta)
+}
+
+cpp_gee_shard_cross <- function(ptr, beta, alpha, phi) {
+    .Call(`_glmmgee_cpp_gee_shard_cross`, ptr, beta, alpha, phi)
+}
+
+cpp_gee_shard_variance <- function(ptr, beta, alpha, phi, flags, H, U) {
+    .Call(`_glmmgee_cpp_gee_shard_variance`, ptr, beta, alpha, phi, flags, H, U)
+}
+
+cpp_gee_assoc <- function(corstr, mdep, scale_fix, scale_value, m, ms, alpha) {
+    .Call(`_glmmgee_cpp_gee_assoc`, corstr, mdep, scale_fix, scale_value, m, ms, alpha)
+}
+
+cpp_ordinal_gee_global <- function(y, X, offset, starts, time, group, J, nalpha, start, link, maxit, epsilon, patterns) {
+    .Call(`_glmmgee_cpp_ordinal_gee_global`, y, X, offset, starts, time, group, J, nalpha, start, link, maxit, epsilon, patterns)
+}
+
+cpp_ordinal_gee_lor <- function(y, X, offset, starts, time, tables, pair, J, start, link, maxit, tol, ipf_tol, ipf_maxit) {
+    .Call(`_glmmgee_cpp_ordinal_gee_lor`, y, X, offset, starts, time, tables, pair, J, start, link, maxit, tol, ipf_tol, ipf_maxit)
+}
+
+cpp_ipf_tables <- function(logtab, counts, J, tol, maxit) {
+    .Call(`_glmmgee_cpp_ipf_tables`, logtab, counts, J, tol, maxit)
 }
 
 #' Working-correlation codes shared with R (single source of truth)
@@ -206,36 +174,20 @@ cpp_gee_variance <- function(data, spec, beta, alpha, phi) {
     .Call(`_glmmgee_cpp_gee_variance`, data, spec, beta, alpha, phi)
 }
 
-cpp_sparse_new <- function(X, Z, y, wt, offset, lam_row, lam_col, lam_k, ntheta, family, link) {
-    .Call(`_glmmgee_cpp_sparse_new`, X, Z, y, wt, offset, lam_row, lam_col, lam_k, ntheta, family, link)
+cpp_tridiagonalize <- function(K) {
+    .Call(`_glmmgee_cpp_tridiagonalize`, K)
 }
 
-cpp_sparse_set_aux <- function(ptr, kind, XA, pred, aoff) {
-    .Call(`_glmmgee_cpp_sparse_set_aux`, ptr, kind, XA, pred, aoff)
+cpp_householder_apply <- function(packed, h, B, transpose) {
+    .Call(`_glmmgee_cpp_householder_apply`, packed, h, B, transpose)
 }
 
-cpp_sparse_eval <- function(ptr, theta, gradient, reuse = FALSE) {
-    .Call(`_glmmgee_cpp_sparse_eval`, ptr, theta, gradient, reuse)
-}
-
-cpp_sparse_modes <- function(ptr, theta) {
-    .Call(`_glmmgee_cpp_sparse_modes`, ptr, theta)
-}
-
-cpp_sparse_solve <- function(ptr, theta, rhs) {
-    .Call(`_glmmgee_cpp_sparse_solve`, ptr, theta, rhs)
-}
-
-cpp_dist_eval <- function(X, y, wt, offset, start, family, link, beta, dist, prior, step) {
-    .Call(`_glmmgee_cpp_dist_eval`, X, y, wt, offset, start, family, link, beta, dist, prior, step)
+cpp_tridiag_solve <- function(dT, eT, lambda, B) {
+    .Call(`_glmmgee_cpp_tridiag_solve`, dT, eT, lambda, B)
 }
 
 cpp_known_gaussian_profile <- function(d, y1, X1, yy_c, Xy_c, XX_c, n, log_lambda, reml) {
     .Call(`_glmmgee_cpp_known_gaussian_profile`, d, y1, X1, yy_c, Xy_c, XX_c, n, log_lambda, reml)
-}
-
-cpp_sparse_set_threads <- function(ptr, nthreads) {
-    .Call(`_glmmgee_cpp_sparse_set_threads`, ptr, nthreads)
 }
 
 cpp_known_laplace_factor <- function(L, w, s2, threads) {
@@ -270,108 +222,76 @@ cpp_row_sumsq <- function(L) {
     .Call(`_glmmgee_cpp_row_sumsq`, L)
 }
 
-cpp_lmmsp_new <- function(X, Z, y, rs, cs, lam_row, lam_col, lam_k, ntheta) {
-    .Call(`_glmmgee_cpp_lmmsp_new`, X, Z, y, rs, cs, lam_row, lam_col, lam_k, ntheta)
-}
-
-cpp_lmmsp_eval <- function(ptr, theta, full) {
-    .Call(`_glmmgee_cpp_lmmsp_eval`, ptr, theta, full)
-}
-
-cpp_lmmsp_costs <- function(ptr) {
-    .Call(`_glmmgee_cpp_lmmsp_costs`, ptr)
-}
-
-cpp_lmmsp_grad <- function(ptr, theta, max_q) {
-    .Call(`_glmmgee_cpp_lmmsp_grad`, ptr, theta, max_q)
-}
-
-cpp_frame_columns_plain <- function(cols, n) {
-    .Call(`_glmmgee_cpp_frame_columns_plain`, cols, n)
-}
-
-cpp_frame_plain_finite <- function(mf) {
-    .Call(`_glmmgee_cpp_frame_plain_finite`, mf)
-}
-
-cpp_n_distinct_codes <- function(code, M) {
-    .Call(`_glmmgee_cpp_n_distinct_codes`, code, M)
-}
-
-cpp_frame_factors_used <- function(mf) {
-    .Call(`_glmmgee_cpp_frame_factors_used`, mf)
-}
-
-cpp_new_dgc <- function(i, p, x, dim, dimnames) {
-    .Call(`_glmmgee_cpp_new_dgc`, i, p, x, dim, dimnames)
-}
-
-cpp_indicator_dgc <- function(codes, nlev, dimnames) {
-    .Call(`_glmmgee_cpp_indicator_dgc`, codes, nlev, dimnames)
-}
-
-cpp_dgc_col_sumsq <- function(p, x) {
-    .Call(`_glmmgee_cpp_dgc_col_sumsq`, p, x)
-}
-
-cpp_dgc_times <- function(p, i, x, v, n) {
-    .Call(`_glmmgee_cpp_dgc_times`, p, i, x, v, n)
-}
-
-cpp_gee_shard_new <- function(data, spec) {
-    .Call(`_glmmgee_cpp_gee_shard_new`, data, spec)
-}
-
-cpp_gee_shard_info <- function(ptr) {
-    .Call(`_glmmgee_cpp_gee_shard_info`, ptr)
-}
-
-cpp_gee_shard_start <- function(ptr, eta0) {
-    .Call(`_glmmgee_cpp_gee_shard_start`, ptr, eta0)
-}
-
-cpp_gee_shard_moments <- function(ptr, beta) {
-    .Call(`_glmmgee_cpp_gee_shard_moments`, ptr, beta)
-}
-
-cpp_gee_shard_cross <- function(ptr, beta, alpha, phi) {
-    .Call(`_glmmgee_cpp_gee_shard_cross`, ptr, beta, alpha, phi)
-}
-
-cpp_gee_shard_variance <- function(ptr, beta, alpha, phi, flags, H, U) {
-    .Call(`_glmmgee_cpp_gee_shard_variance`, ptr, beta, alpha, phi, flags, H, U)
-}
-
-cpp_gee_assoc <- function(corstr, mdep, scale_fix, scale_value, m, ms, alpha) {
-    .Call(`_glmmgee_cpp_gee_assoc`, corstr, mdep, scale_fix, scale_value, m, ms, alpha)
-}
-
-cpp_la_solve <- function(a, b) {
-    .Call(`_glmmgee_cpp_la_solve`, a, b)
-}
-
-cpp_info_inverse <- function(info_s, info) {
-    .Call(`_glmmgee_cpp_info_inverse`, info_s, info)
-}
-
-cpp_lmm_ml_moments <- function(A, b, v, Tm, n, maxit, tol) {
-    .Call(`_glmmgee_cpp_lmm_ml_moments`, A, b, v, Tm, n, maxit, tol)
-}
-
-cpp_tridiagonalize <- function(K) {
-    .Call(`_glmmgee_cpp_tridiagonalize`, K)
-}
-
-cpp_householder_apply <- function(packed, h, B, transpose) {
-    .Call(`_glmmgee_cpp_householder_apply`, packed, h, B, transpose)
-}
-
-cpp_tridiag_solve <- function(dT, eT, lambda, B) {
-    .Call(`_glmmgee_cpp_tridiag_solve`, dT, eT, lambda, B)
-}
-
 cpp_sparse_glm_start <- function(ptr, maxit) {
     .Call(`_glmmgee_cpp_sparse_glm_start`, ptr, maxit)
+}
+
+cpp_spzire_new <- function(X, Xz, Xd, Zc, Zz, y, wt, off, lam_row, lam_col, lam_k, ntheta, family, link, kind) {
+    .Call(`_glmmgee_cpp_spzire_new`, X, Xz, Xd, Zc, Zz, y, wt, off, lam_row, lam_col, lam_k, ntheta, family, link, kind)
+}
+
+cpp_spzire_eval <- function(ptr, thetas) {
+    .Call(`_glmmgee_cpp_spzire_eval`, ptr, thetas)
+}
+
+cpp_spzire_grad <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_spzire_grad`, ptr, theta)
+}
+
+cpp_spzire_fixed_curvature <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_spzire_fixed_curvature`, ptr, theta)
+}
+
+cpp_spzire_modes <- function(ptr, theta, guard = TRUE) {
+    .Call(`_glmmgee_cpp_spzire_modes`, ptr, theta, guard)
+}
+
+cpp_spzire_degenerate <- function(ptr) {
+    .Call(`_glmmgee_cpp_spzire_degenerate`, ptr)
+}
+
+cpp_spzire_reset <- function(ptr) {
+    invisible(.Call(`_glmmgee_cpp_spzire_reset`, ptr))
+}
+
+cpp_spzire_warm <- function(ptr) {
+    .Call(`_glmmgee_cpp_spzire_warm`, ptr)
+}
+
+cpp_spzire_set_warm <- function(ptr, u) {
+    invisible(.Call(`_glmmgee_cpp_spzire_set_warm`, ptr, u))
+}
+
+cpp_spzire_state <- function(ptr) {
+    .Call(`_glmmgee_cpp_spzire_state`, ptr)
+}
+
+cpp_spzire_set_state <- function(ptr, state) {
+    invisible(.Call(`_glmmgee_cpp_spzire_set_state`, ptr, state))
+}
+
+cpp_sparse_new <- function(X, Z, y, wt, offset, lam_row, lam_col, lam_k, ntheta, family, link) {
+    .Call(`_glmmgee_cpp_sparse_new`, X, Z, y, wt, offset, lam_row, lam_col, lam_k, ntheta, family, link)
+}
+
+cpp_sparse_set_aux <- function(ptr, kind, XA, pred, aoff) {
+    .Call(`_glmmgee_cpp_sparse_set_aux`, ptr, kind, XA, pred, aoff)
+}
+
+cpp_sparse_eval <- function(ptr, theta, gradient, reuse = FALSE) {
+    .Call(`_glmmgee_cpp_sparse_eval`, ptr, theta, gradient, reuse)
+}
+
+cpp_sparse_modes <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_sparse_modes`, ptr, theta)
+}
+
+cpp_sparse_solve <- function(ptr, theta, rhs) {
+    .Call(`_glmmgee_cpp_sparse_solve`, ptr, theta, rhs)
+}
+
+cpp_sparse_set_threads <- function(ptr, nthreads) {
+    .Call(`_glmmgee_cpp_sparse_set_threads`, ptr, nthreads)
 }
 
 cpp_lmm_ml_hessian <- function(suff, theta, prow, pcol) {
@@ -406,6 +326,10 @@ cpp_lmm_loglik <- function(suff, theta, prow, pcol, gradient) {
     .Call(`_glmmgee_cpp_lmm_loglik`, suff, theta, prow, pcol, gradient)
 }
 
+cpp_lmmsp_final <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_lmmsp_final`, ptr, theta)
+}
+
 cpp_lmmsp_newton <- function(ptr, start, lower, floor, n, p, logw, reml, maxit, budget, max_work) {
     .Call(`_glmmgee_cpp_lmmsp_newton`, ptr, start, lower, floor, n, p, logw, reml, maxit, budget, max_work)
 }
@@ -422,20 +346,68 @@ cpp_lmm_term_moments <- function(codes, nl, r, p) {
     .Call(`_glmmgee_cpp_lmm_term_moments`, codes, nl, r, p)
 }
 
-cpp_lq_rotate <- function(Ct, lam, at, jacobian) {
-    .Call(`_glmmgee_cpp_lq_rotate`, Ct, lam, at, jacobian)
+cpp_lmmsp_grad_sparse <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_lmmsp_grad_sparse`, ptr, theta)
 }
 
-cpp_ordinal_gee_global <- function(y, X, offset, starts, time, group, J, nalpha, start, link, maxit, epsilon, patterns) {
-    .Call(`_glmmgee_cpp_ordinal_gee_global`, y, X, offset, starts, time, group, J, nalpha, start, link, maxit, epsilon, patterns)
+cpp_lmmsp_new <- function(X, Z, y, rs, cs, lam_row, lam_col, lam_k, ntheta) {
+    .Call(`_glmmgee_cpp_lmmsp_new`, X, Z, y, rs, cs, lam_row, lam_col, lam_k, ntheta)
 }
 
-cpp_ordinal_gee_lor <- function(y, X, offset, starts, time, tables, pair, J, start, link, maxit, tol, ipf_tol, ipf_maxit) {
-    .Call(`_glmmgee_cpp_ordinal_gee_lor`, y, X, offset, starts, time, tables, pair, J, start, link, maxit, tol, ipf_tol, ipf_maxit)
+cpp_lmmsp_eval <- function(ptr, theta, full) {
+    .Call(`_glmmgee_cpp_lmmsp_eval`, ptr, theta, full)
 }
 
-cpp_ipf_tables <- function(logtab, counts, J, tol, maxit) {
-    .Call(`_glmmgee_cpp_ipf_tables`, logtab, counts, J, tol, maxit)
+cpp_lmmsp_costs <- function(ptr) {
+    .Call(`_glmmgee_cpp_lmmsp_costs`, ptr)
+}
+
+cpp_lmmsp_grad <- function(ptr, theta, max_q) {
+    .Call(`_glmmgee_cpp_lmmsp_grad`, ptr, theta, max_q)
+}
+
+cpp_lmm_ml_moments <- function(A, b, v, Tm, n, maxit, tol) {
+    .Call(`_glmmgee_cpp_lmm_ml_moments`, A, b, v, Tm, n, maxit, tol)
+}
+
+cpp_col_moments <- function(M) {
+    .Call(`_glmmgee_cpp_col_moments`, M)
+}
+
+cpp_col_facts <- function(M) {
+    .Call(`_glmmgee_cpp_col_facts`, M)
+}
+
+cpp_new_dgc <- function(i, p, x, dim, dimnames) {
+    .Call(`_glmmgee_cpp_new_dgc`, i, p, x, dim, dimnames)
+}
+
+cpp_indicator_dgc <- function(codes, nlev, dimnames) {
+    .Call(`_glmmgee_cpp_indicator_dgc`, codes, nlev, dimnames)
+}
+
+cpp_dgc_col_sumsq <- function(p, x) {
+    .Call(`_glmmgee_cpp_dgc_col_sumsq`, p, x)
+}
+
+cpp_dgc_times <- function(p, i, x, v, n) {
+    .Call(`_glmmgee_cpp_dgc_times`, p, i, x, v, n)
+}
+
+cpp_frame_columns_plain <- function(cols, n) {
+    .Call(`_glmmgee_cpp_frame_columns_plain`, cols, n)
+}
+
+cpp_frame_plain_finite <- function(mf) {
+    .Call(`_glmmgee_cpp_frame_plain_finite`, mf)
+}
+
+cpp_n_distinct_codes <- function(code, M) {
+    .Call(`_glmmgee_cpp_n_distinct_codes`, code, M)
+}
+
+cpp_frame_factors_used <- function(mf) {
+    .Call(`_glmmgee_cpp_frame_factors_used`, mf)
 }
 
 cpp_ordinal_certificate <- function(y, X, eta, theta, link) {
@@ -456,6 +428,34 @@ cpp_ordinal_scores <- function(y, eta, theta, link) {
 
 cpp_ordinal_loglik_re <- function(y, X, Z, offset, weights, start, J, theta, beta, Lambda, nAGQ, link, mode_start = NULL, lam_row = NULL, lam_col = NULL) {
     .Call(`_glmmgee_cpp_ordinal_loglik_re`, y, X, Z, offset, weights, start, J, theta, beta, Lambda, nAGQ, link, mode_start, lam_row, lam_col)
+}
+
+cpp_lin_pred <- function(X, beta, offset) {
+    .Call(`_glmmgee_cpp_lin_pred`, X, beta, offset)
+}
+
+cpp_dd_sum <- function(x) {
+    .Call(`_glmmgee_cpp_dd_sum`, x)
+}
+
+cpp_max_threads <- function() {
+    .Call(`_glmmgee_cpp_max_threads`)
+}
+
+cpp_thread_info <- function(requested) {
+    .Call(`_glmmgee_cpp_thread_info`, requested)
+}
+
+cpp_la_solve <- function(a, b) {
+    .Call(`_glmmgee_cpp_la_solve`, a, b)
+}
+
+cpp_info_inverse <- function(info_s, info) {
+    .Call(`_glmmgee_cpp_info_inverse`, info_s, info)
+}
+
+cpp_lq_rotate <- function(Ct, lam, at, jacobian) {
+    .Call(`_glmmgee_cpp_lq_rotate`, Ct, lam, at, jacobian)
 }
 
 #' Nonzeros of the Cholesky factor of a symmetric sparse matrix (both

@@ -15,7 +15,7 @@ frame_var_name <- function(nm) {
 # then looked at exactly.
 check_frame_finite <- function(mf) {
   # The common frame (plain columns, no infinite value) passes in one C++
-  # pass (src/front-columns.cpp); any other is looked at below.
+  # pass (src/util/frame-columns.cpp); any other is looked at below.
   if (is.list(mf) && cpp_frame_plain_finite(mf)) return(invisible())
   # An integer64 (bit64) vector is a double vector holding the integer's
   # bits: model.matrix() reads those raw bits (4.9e-323 for 10), so a

@@ -33,7 +33,7 @@ invert_information <- function(hess, on_boundary, pnames, cond = TRUE) {
   # 1e-14 times the largest, or solve() refusing it) gives no standard
   # errors, not an error. The eigenvalues, the inverse and the condition
   # number come from one C++ call (cpp_info_inverse(),
-  # src/info-inverse.cpp): the LAPACK routines of eigen() and solve() with
+  # src/util/info-inverse.cpp): the LAPACK routines of eigen() and solve() with
   # R's arguments, the same numbers without the R wrappers' cost.
   iv <- cpp_info_inverse(info_s, if (cond) info)
   if (!iv$ok) return(V)

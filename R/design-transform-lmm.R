@@ -95,7 +95,7 @@ well_scaled_x <- function(X, fx = col_facts(X)) {
 }
 
 # The columns' facts lmm_design_transform() decides on, from one C++ pass
-# (cpp_col_facts(), src/col-moments.cpp): `mean` and `sd_cm` bitwise
+# (cpp_col_facts(), src/util/col-moments.cpp): `mean` and `sd_cm` bitwise
 # col_moments()'s, `const` (all(x == x[1])), `n0` and `n1` (colSums(X == 0),
 # colSums(X == 1)). NULL where X is not a double matrix with rows or some
 # entry or moment is not finite: the callers then take the R expressions.

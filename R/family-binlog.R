@@ -2,7 +2,7 @@
 # relative risks). The mean exp(eta) is a probability only for eta <= 0, so
 # the maximum can lie on the boundary of the parameter space, and
 # stats::glm.fit's own start can leave it ("no valid set of coefficients").
-# The engines' family class (src/families-binlog.h) returns -Inf outside;
+# The engines' family class (src/families/families-binlog.h) returns -Inf outside;
 # here: a start inside the space, and the check that a fit did not end on
 # its boundary.
 

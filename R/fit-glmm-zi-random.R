@@ -1,5 +1,5 @@
 # Matrix-level fitter for a zero-inflated or hurdle GLMM with random
-# effects in both parts and one grouping factor (src/agq-zire.h): Laplace
+# effects in both parts and one grouping factor (src/engines/agq/agq-zero-re.h): Laplace
 # (nAGQ = 1) or adaptive Gauss-Hermite quadrature over the q = qc + qz
 # random effects of a cluster jointly.
 #   theta = (beta [p], Lambda's free entries [nl], gamma [pz], delta [pd]),

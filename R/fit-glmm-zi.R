@@ -1,6 +1,6 @@
 # Matrix-level fitter for the one-factor engine with auxiliary linear
 # predictors: zero-inflation, hurdle (two-part) models and a dispersion
-# formula (src/families-aux.h). The engine is the Laplace / AGHQ engine of
+# formula (src/families/families-aux.h). The engine is the Laplace / AGHQ engine of
 # glmm_fit(); its parameter vector gains the auxiliary coefficients after
 # Lambda's entries:
 #   theta = (beta [p], Lambda's free entries, gamma [pz], delta [pd]),

@@ -1,5 +1,5 @@
 # Gaussian models with one known-covariance random intercept, fitted
-# exactly (ML or REML) by spectral rotation (src/known-gaussian.cpp): one
+# exactly (ML or REML) by spectral rotation (src/engines/known/known-gaussian.cpp): one
 # eigendecomposition of F'F for a factor F = Z L of G = Z K Z' (a dense K
 # with one observation per level is reduced to tridiagonal form instead,
 # and a sparse K is left sparse: both below), then O(k p^2) per evaluation
@@ -268,7 +268,7 @@ chm_update <- function(L0, A, mult = 0) {
 chm_half_logdet <- function(L) as.numeric(Matrix::determinant(L, sqrt = TRUE)$modulus)
 
 # A dense known covariance with one observation per level, rotated by the
-# tridiagonal reduction G = Q T Q' (src/known-tridiag.cpp) instead of an
+# tridiagonal reduction G = Q T Q' (src/engines/known/known-tridiag.cpp) instead of an
 # eigendecomposition: Q'y and Q'X once (Q applied through its reflectors,
 # never formed), then each likelihood evaluation factors the tridiagonal
 # lambda T + I in O(n) and solves for p + 1 columns. The reduction is

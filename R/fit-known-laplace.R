@@ -6,7 +6,7 @@
 # penalized Hessian M = I + s^2 L' W L is r x r (the Woodbury form of
 # K^{-1}/s^2 + W). The modes, the factor of M, the leverages
 # diag(L M^{-1} L') and the gradient's pieces are computed by the C++ engine
-# (src/known-laplace.cpp); R keeps the optimizer and X'v. The
+# (src/engines/known/known-laplace.cpp); R keeps the optimizer and X'v. The
 # log-likelihood is the Laplace one, l(eta) - u'u/2 - log det(M)/2, the
 # value glmer() reports for the same model written with the design Z L.
 # Its gradient in (beta, log s) is exact, including the dependence of
@@ -47,7 +47,7 @@ level_sums <- function(v, index, nl) {
 
 # The engine for one model: an evaluator of the Laplace log-likelihood and
 # its gradient at par = (beta, log s). The modes, the factor of M and every
-# product with L are computed by the C++ engine (src/known-laplace.cpp),
+# product with L are computed by the C++ engine (src/engines/known/known-laplace.cpp),
 # which keeps the modes and the factor of the previous evaluation as the
 # start of the next one; this closure keeps L alive beside the engine's
 # pointer (the engine maps L without copying it).

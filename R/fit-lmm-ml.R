@@ -177,7 +177,7 @@ lmm_ml_final <- function(suff, theta, J, pat, X, yo, weights, index) {
 
 # The exact Hessian of the log-likelihood in the engine's parameters theta
 # (beta, Lambda's entries on the user's Z, log sigma), from the per-cluster
-# sums in one C++ call (src/lmm-onefactor-ml-info.cpp). The sums hold Z's
+# sums in one C++ call (src/engines/lmm/lmm-onefactor-ml-info.cpp). The sums hold Z's
 # columns divided by `sz`, so Lambda's entries there are theta's times
 # sz[row], and the Hessian maps back by that diagonal Jacobian. Central
 # differences of the engine's gradient (2P evaluations, a fifth of a small

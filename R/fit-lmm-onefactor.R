@@ -1,6 +1,6 @@
 # REML for a gaussian identity-link model with one grouping factor, without
 # an ML fit first: the profiled restricted criterion and its exact gradient
-# come from per-cluster q x q closed forms in C++ (src/lmm-onefactor.cpp);
+# come from per-cluster q x q closed forms in C++ (src/engines/lmm/lmm-onefactor.cpp);
 # the search is over lme4's relative factor theta (Lambda / sigma, lower
 # triangular, diagonal >= 0). The result has the shape of glmm_fit()'s, so
 # new_glmm() builds the fitted object as for an ML fit.
@@ -227,7 +227,7 @@ lmm_scaled_suff <- function(X, y, Z, weights, offset, index, M, keep) {
 
 # Information for the covariance parameters (lambda, log sigma): the exact
 # Hessian of the restricted log-likelihood with sigma free (beta integrated
-# out), in one C++ call (cpp_lmm_reml_info(), src/lmm-onefactor-reml-info.cpp,
+# out), in one C++ call (cpp_lmm_reml_info(), src/engines/lmm/lmm-onefactor-reml-info.cpp,
 # which also returns that likelihood's gradient at the estimates: `info`).
 # The fixed effects' block is X'V^-1X, orthogonal to them in a linear mixed
 # model.

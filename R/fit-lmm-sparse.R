@@ -2,7 +2,7 @@
 # random slopes), by REML or ML, without the sparse Laplace engine's
 # iterations: the profiled criterion of lme4's penalized least squares
 # formulation (Bates et al. 2015, J. Stat. Softw. 67(1), section 3) is
-# computed in C++ (src/lmm-sparse.cpp: one fill-reducing ordering and
+# computed in C++ (src/engines/lmm/lmm-sparse.cpp: one fill-reducing ordering and
 # symbolic factorization, one numeric sparse Cholesky factorization per
 # evaluation) and minimized over the relative covariance factor alone (lme4's
 # theta; beta and sigma profiled out). The result has the shape of
@@ -68,7 +68,7 @@ lmm_sparse_optimize <- function(f, lower, start, gr = NULL, control = glmm_contr
 # A start for the search on the scaled parameters (theta_k = s_k / sigma
 # times the term's column scale) from the variances s_k^2, sigma^2 that
 # solve Henderson's method-1 moment equations on the residuals of the fixed
-# effects' least squares fit (cpp_lmm_term_moments(), src/lmm-term-moments.cpp;
+# effects' least squares fit (cpp_lmm_term_moments(), src/engines/lmm/lmm-term-moments.cpp;
 # weights are not used: it is only a start). Only for random intercepts
 # (one column per level); NULL where the equations fail. A variance that
 # comes out below 1e-2 sigma^2 (or negative: the optimum may be small, or on
@@ -132,13 +132,13 @@ lmm_ml_moments <- function(A, b, v, codes, n) {
     fl <- cl[match(seq_len(max(ck)), ck)]
     if (!anyNA(fl) && all(cl == fl[ck])) Tm[k, l] <- 1
   }
-  # the rounds in C++ (cpp_lmm_ml_moments(), src/info-inverse.cpp): in R
+  # the rounds in C++ (cpp_lmm_ml_moments(), src/util/info-inverse.cpp): in R
   # they cost more than the evaluations they save
   cpp_lmm_ml_moments(A, b, v, Tm, n, 20L, 1e-7)
 }
 
 # The exact Hessian of the criterion's pieces in theta
-# (src/lmm-sparse-hessian.cpp) forms C = Z'V^-1 Z dense on each connected
+# (src/engines/lmm/lmm-sparse-hessian.cpp) forms C = Z'V^-1 Z dense on each connected
 # block of M (one block for crossed factors, one per top-level group for
 # nested ones): used while the blocks hold at most this many entries in all
 # (the sum of their squared sizes; a single block of 600 levels), beyond
@@ -158,7 +158,7 @@ lmm_sparse_hess_max_work <- 3.6e5
 # effects, sum of log weights `logw`) and its exact gradient by selected
 # inversion, as lmm_sparse_objective(..., lmm_sparse_grad_after) has them in
 # R. The Hessian is the exact one of the criterion (lmm_sparse_hess_max_work;
-# src/lmm-sparse-hessian.cpp), or where M's connected blocks are too large
+# src/engines/lmm/lmm-sparse-hessian.cpp), or where M's connected blocks are too large
 # for it forward differences of that gradient (k gradients) at every iterate;
 # the step is halved until the criterion decreases (Armijo). The search
 # ends where the Newton step's largest component is below 1e-7 on the
@@ -178,7 +178,7 @@ lmm_sparse_hess_max_work <- 3.6e5
 # its bound (a relative standard deviation of 1e-3 on the search's scale).
 lmm_sparse_newton <- function(eng, n, p, logw, reml, lower, start, floor, control,
                               maxit = 30L, hess_max_work = lmm_sparse_hess_max_work) {
-  # The loop runs in C++ (cpp_lmmsp_newton(), src/lmm-sparse-newton.cpp):
+  # The loop runs in C++ (cpp_lmmsp_newton(), src/engines/lmm/lmm-sparse-newton.cpp):
   # the same steps and arithmetic as the R loop it replaces (chol(),
   # forwardsolve() and backsolve() as the same LAPACK and BLAS calls), so
   # the same points to the bit, without R's cost per evaluation.

@@ -1,5 +1,5 @@
 # Fitter for nested random intercepts by multilevel adaptive Gauss-Hermite
-# quadrature (src/agq-nested.cpp; Pinheiro and Chao, 2006). glmm() routes
+# quadrature (src/engines/agq/agq-nested.cpp; Pinheiro and Chao, 2006). glmm() routes
 # here for several random-effect terms with nAGQ > 1 (glmm-nested.R).
 #
 # The parameters are those of the sparse Laplace engine, in its order

@@ -1,6 +1,6 @@
 # Matrix-level fitter of the cumulative link mixed model with q random
 # effects on one grouping factor, e.g. (1 + x | g) or (x || g) (engine:
-# cpp_ordinal_loglik_re() in src/ordinal.cpp, the product Gauss-Hermite grid
+# cpp_ordinal_loglik_re() in src/engines/ordinal/ordinal.cpp, the product Gauss-Hermite grid
 # centred at each cluster's mode; one node is the Laplace approximation).
 # The random intercept alone goes to ordinal_glmm_fit() (its closed-form
 # logit kernel); here the engine gives the value and its exact gradient

@@ -1,7 +1,7 @@
 # Matrix-level fitter of the cumulative link mixed model with several
 # random-intercept terms (crossed, nested, (1 | a:b)), by the sparse Laplace
-# engine (src/laplace.cpp). The engine's observation model is the cumulative
-# link model of src/families-cumulative.h, attached as an auxiliary-predictor
+# engine (src/engines/laplace/laplace.cpp). The engine's observation model is the cumulative
+# link model of src/families/families-cumulative.h, attached as an auxiliary-predictor
 # model: its J - 1 thresholds are auxiliary coefficients (one design column
 # of ones each) that follow the fixed effects and the standard deviations
 # in the engine's parameter vector (beta, sd, thresholds). The front end is

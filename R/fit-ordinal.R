@@ -1,5 +1,5 @@
 # Matrix-level fitter of the cumulative link mixed model with a random
-# intercept on one grouping factor (engine: src/ordinal.cpp). Plain inputs,
+# intercept on one grouping factor (engine: src/engines/ordinal/ordinal.cpp). Plain inputs,
 # a plain list out; the formula front end is glmm_ordinal() (glmm-ordinal.R).
 #
 # The optimizer works on

@@ -1,7 +1,7 @@
 # Matrix-level fitter for a random intercept on one grouping factor whose
 # distribution is not normal: the bridge distribution (Wang and Louis, 2003)
 # or a discrete distribution on estimated mass points (nonparametric maximum
-# likelihood, Aitkin 1999). The engine is src/agq-dist.cpp; this file
+# likelihood, Aitkin 1999). The engine is src/engines/agq/agq-ranef-dist.cpp; this file
 # optimizes, computes the covariance of the estimates and packs the result.
 
 # Step of the trapezoidal rule in the sinh-mapped variable: the engine's

@@ -1,13 +1,13 @@
 # Two-part GLMMs (zero-inflated or hurdle) with random-effect terms in both
 # parts, any number of them (crossed, nested, slopes; the same or other
-# grouping factors): the two-part sparse Laplace engine (src/sparse-zire.h).
+# grouping factors): the two-part sparse Laplace engine (src/engines/laplace/laplace-zero-re.h).
 # The zero part's effects are independent of the count part's (glmmTMB's
 # model for `ziformula = ~ x + (1 | g)`). Parameters in the order of
 # glmm_sparse_zi_fit():
 #   theta = (beta, covariance parameters of the count part's terms, then of
 #            the zero part's terms, zero coefficients, dispersion coefficients).
 # The engine gives the Laplace approximation and its exact gradient
-# (implicit differentiation of both parts' joint mode, sparse-zire.cpp);
+# (implicit differentiation of both parts' joint mode, laplace-zero-re.cpp);
 # the search and its finish (Hessian by differences of that gradient,
 # Newton steps) are the sparse engine's (optimize_sparse(),
 # verify_boundary(), finish_sparse_fit()) on centred and
@@ -463,7 +463,7 @@ refusal_guard <- function(evalf, refused, near = 0) {
 
 # The engine refuses points where H, the negative Hessian of the joint
 # mode's objective, has a smallest eigenvalue below its bound (the Laplace
-# approximation does not hold there; sparse-zire.cpp, mode()). A search that
+# approximation does not hold there; laplace-zero-re.cpp, mode()). A search that
 # ran into such points and then stopped short of a verified optimum (any
 # convergence warning), or stopped next to them, ended at the edge of the
 # valid region: the log-likelihood still rises towards the degenerate points

@@ -1,6 +1,6 @@
 # Two-part and dispersion-formula models with several random-effect terms:
-# the sparse Laplace engine (src/laplace.cpp) with the auxiliary predictors
-# of src/families-aux.h. Parameters as in fit-glmm-zi.R:
+# the sparse Laplace engine (src/engines/laplace/laplace.cpp) with the auxiliary predictors
+# of src/families/families-aux.h. Parameters as in fit-glmm-zi.R:
 #   theta = (beta, covariance parameters, zero coefficients, dispersion
 #            coefficients).
 # As for glmm_sparse_fit(): the search runs on centred and scaled designs,

@@ -1,5 +1,5 @@
 # Fitter for GLMMs with several random-effect terms (nested, crossed, random
-# slopes, known covariance) by the sparse Laplace engine (src/laplace.cpp).
+# slopes, known covariance) by the sparse Laplace engine (src/engines/laplace/laplace.cpp).
 # glmm() routes here when the formula has more than one grouping factor or
 # `covariance` is given; one grouping factor without it goes to the AGQ
 # engine (fit-glmm.R).

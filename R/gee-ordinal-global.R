@@ -18,13 +18,13 @@
 # estimating function whose derivative is block triangular (dU1/dalpha has
 # expectation zero), as geepack's ordgee does. Plackett's p11 and its
 # derivatives (by implicit differentiation of p (1 - m1 - m2 + p) =
-# psi (m1 - p)(m2 - p)) are in src/ordinal-gee-global.cpp.
+# psi (m1 - p)(m2 - p)) are in src/engines/gee/ordinal-gee-global.cpp.
 
 ordinal_global_structures <- c("global.exchangeable", "global.unstructured")
 
 # The global odds ratio GEE. `y` codes 1..J, `tm` the times from
 # ordinal_times(); returns the estimates, variances and the association.
-# The scoring runs in C++ (src/ordinal-gee-global.cpp), once per covariate
+# The scoring runs in C++ (src/engines/gee/ordinal-gee-global.cpp), once per covariate
 # pattern of whole clusters; `patterns = FALSE` (tests) computes every
 # cluster on its own.
 ordinal_global_fit <- function(X, y, J, id, tm, family, off, corstr, control, patterns = TRUE) {

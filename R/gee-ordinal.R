@@ -363,7 +363,7 @@ ordinal_times <- function(waves, id) {
 }
 
 # The local-odds-ratios GEE: association from the pairs' tables, then
-# Fisher scoring with the full working covariance (src/ordinal-gee.cpp)
+# Fisher scoring with the full working covariance (src/engines/gee/ordinal-gee.cpp)
 # from the independence estimates, which the same engine finds first with
 # tables of ones (no association: V block diagonal, the equations the
 # multinomial scores) from the marginal thresholds.

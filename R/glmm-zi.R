@@ -274,7 +274,7 @@ family_label <- function(s)
   switch(s$kind, zi = paste("zero-inflated", s$family$family),
          hurdle = paste0("truncated_", s$count_family), disp = s$family$family)
 
-# The engines' code of the auxiliary model (src/families-aux.h): a
+# The engines' code of the auxiliary model (src/families/families-aux.h): a
 # zero-inflated binomial evaluates its inner family at the number of trials
 # (f_c(0) = (1 - p)^n), the count families at unit weight.
 aux_kind_code <- function(kind, family) {

@@ -3,7 +3,7 @@
 # it): the engine on Z with unit-scaled columns, the criterion and its exact
 # gradient in the relative covariance factor, the log-likelihood with sigma
 # free with its gradient and Hessian (for the standard errors), and the
-# random effects' modes at the estimates. The C++ side is src/lmm-sparse*.cpp.
+# random effects' modes at the estimates. The C++ side is src/engines/lmm/lmm-sparse*.cpp.
 
 # Scale of each covariance parameter's column of Z (root mean square of the
 # term's column over its levels, 1 for intercepts): the search runs on Z with
@@ -38,7 +38,7 @@ z_dim <- function(Z) if (isS4(Z)) Z@Dim else dim(Z)
 
 # Column sums of squares of a sparse design, from a dgCMatrix's slots (the
 # S4 arithmetic of Matrix::colSums(Z^2) costs more than the sums on small
-# data), in C++ (src/front-dgc.cpp; rowsum() on the slots, the same sums in
+# data), in C++ (src/util/dgc-matrix.cpp; rowsum() on the slots, the same sums in
 # the same order, took 34 microseconds on Penicillin).
 col_sumsq <- function(Z) {
   if (class(Z)[1L] != "dgCMatrix") return(Matrix::colSums(Z^2))
@@ -70,7 +70,7 @@ lmm_sparse_grad_after <- function(eng, th) cpp_lmmsp_grad_sparse(eng, th)
 lmm_sparse_grad_dense <- function(eng, th) cpp_lmmsp_grad(eng, th, lmm_sparse_grad_max_q)
 
 # The criterion and its exact gradient in theta from one C++ evaluation
-# (src/lmm-sparse.h), remembered for nlminb's gradient call at the same point;
+# (src/engines/lmm/lmm-sparse.h), remembered for nlminb's gradient call at the same point;
 # `grad` computes the pieces (the dense formula by default).
 lmm_sparse_objective <- function(eng, n, p, logw, reml, grad = lmm_sparse_grad_dense) {
   last <- NULL

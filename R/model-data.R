@@ -14,7 +14,7 @@ frame_from_call <- function(mc, frame_formula, env, extras, contrasts = NULL,
   if (!direct) mf <- model_frame_call(mc, frame_formula, env, extras, formulas)
   # A direct frame whose factors all have two or more levels, all used, and
   # no character column: nothing to drop and no one-level factor (one C++
-  # pass, src/front-columns.cpp, in place of two R passes over the columns).
+  # pass, src/util/frame-columns.cpp, in place of two R passes over the columns).
   plain <- direct && cpp_frame_factors_used(mf)
   if (!plain) mf <- drop_unused_levels(mf)
   if (nrow(mf) == 0L)
@@ -100,7 +100,7 @@ direct_frame <- function(mc, frame_formula, env, extras) {
   if (anyNA(j) || anyDuplicated(dn)) return(NULL)
   out <- .subset(data, j)
   # Each column plain, of length n, of an atomic type model.frame() takes,
-  # with no missing value (one C++ pass, src/front-columns.cpp).
+  # with no missing value (one C++ pass, src/util/frame-columns.cpp).
   if (!cpp_frame_columns_plain(out, n)) return(NULL)
   names(out) <- c(vapply(vars, as.character, ""), sprintf("(%s)", ex))
   class(out) <- "data.frame"

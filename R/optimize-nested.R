@@ -1,6 +1,6 @@
 # The optimizer behind glmm_nested_fit(): Newton/BFGS steps on the
 # multilevel quadrature log-likelihood with the engine's gradient
-# (src/agq-nested.cpp), started from the Laplace fit and its Hessian, as
+# (src/engines/agq/agq-nested.cpp), started from the Laplace fit and its Hessian, as
 # the one-factor engine continues from its Laplace stage (optimize-glmm.R).
 #
 # The engine's gradient holds the adaptive nodes fixed (agq-nested.h): it is

@@ -1,4 +1,4 @@
-# Order-independent sums over shards (see src/dd-sum.h): each shard returns
+# Order-independent sums over shards (see src/util/dd-sum.h): each shard returns
 # its sums as high and low parts; adding them as unevaluated pairs and
 # rounding once gives the in-memory engine's sums bitwise (almost always),
 # whatever the grouping of clusters into shards.

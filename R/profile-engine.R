@@ -7,11 +7,11 @@
 # The engine of `fit`: a function of theta giving list(loglik, gradient),
 # the lower bounds of theta, `free()` releasing it and `Tx`. One grouping
 # factor: the AGQ engine at the fit's nAGQ (with random effects in the zero
-# part, the engine of both parts' random effects, src/agq-zire.h); several
+# part, the engine of both parts' random effects, src/engines/agq/agq-zero-re.h); several
 # terms: the sparse Laplace engine (the random-effects design rebuilt from
 # the model frame, a known covariance re-evaluated from the call; with
 # random effects in the zero part the two-part sparse engine,
-# src/sparse-zire.h). Zero-inflated, hurdle and dispersion-formula fits get
+# src/engines/laplace/laplace-zero-re.h). Zero-inflated, hurdle and dispersion-formula fits get
 # their auxiliary predictors (profile_aux_inputs()); theta is the vector the
 # fit reports. Only the engines' evaluations are called, never their
 # searches: each profile point is a fit with one parameter held, by

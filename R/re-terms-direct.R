@@ -159,7 +159,7 @@ grouping_codes <- function(expr, mf) {
 # rows of each column in increasing order (the canonical dgCMatrix), named
 # as mkReTrms() names it (rows: `rows`, the frame's row names; columns: levels).
 indicator_columns <- function(f, rows) {
-  # Made in C++ by a counting sort (cpp_indicator_dgc(), src/front-dgc.cpp):
+  # Made in C++ by a counting sort (cpp_indicator_dgc(), src/util/dgc-matrix.cpp):
   # new()'s validity check, then the checks of five `@<-`, then order() and
   # tabulate() were most of the time of this function on small data.
   cpp_indicator_dgc(list(as.integer(f)), nlevels(f), list(rows, levels(f)))

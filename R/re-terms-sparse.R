@@ -387,7 +387,7 @@ check_confounded_terms <- function(re) {
 # n codes, three times per pair of terms, was 7% of the front end of a
 # nested fit on 2,000 rows); anything else by unique().
 n_distinct_codes <- function(code, M) {
-  # The same count in one C++ pass (src/front-columns.cpp); -1 when the
+  # The same count in one C++ pass (src/util/frame-columns.cpp); -1 when the
   # codes are not such codes.
   k <- cpp_n_distinct_codes(code, as.numeric(M))
   if (k >= 0L) return(k)

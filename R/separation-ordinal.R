@@ -46,7 +46,7 @@
 # linear predictor at the random effects' modes, for a mixed model). Its
 # least-squares correction u = u0 - A (A'A)^{-1} A'u0 has A'u = 0; when
 # every u_r is positive, (II) holds and there is no separation. That costs
-# two passes over the data in C++ (src/ordinal-separation.cpp); the linear
+# two passes over the data in C++ (src/engines/ordinal/ordinal-separation.cpp); the linear
 # program runs only when it fails (separated data, or a fit too far from a
 # stationary point to tell).
 #
@@ -154,7 +154,7 @@ ordinal_separation <- function(X, y, J, w, tnames, model = "glmm", cert = NULL) 
 }
 
 # Condition (II): positive weights u with A'u = 0, from the fitted values
-# (see the top of this file), in C++ (src/ordinal-separation.cpp: two
+# (see the top of this file), in C++ (src/engines/ordinal/ordinal-separation.cpp: two
 # passes over the data, no copy of X). X: the design of the observations
 # with positive weight, y their categories; cert$theta the thresholds and
 # cert$eta the linear predictors. TRUE when the corrected weights (relative

@@ -2,7 +2,7 @@
 # (glmm(..., nAGQ = k, control = glmm_control(workers = cl))): the
 # multilevel quadrature log-likelihood and its gradient are sums over the
 # outermost units, so the rows are split into shards of whole outermost
-# units and each worker builds the nested engine (src/agq-nested.cpp) on its
+# units and each worker builds the nested engine (src/engines/agq/agq-nested.cpp) on its
 # shards. glmm_nested_fit() runs its optimizer unchanged on these sums,
 # taken over shards in shard order (order-independent-sums.R), so the result does not
 # depend on the number of workers. The Laplace fit that starts the search

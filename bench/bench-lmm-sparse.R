@@ -1,5 +1,5 @@
 # glmm()'s CPU time per fit for linear mixed models with several terms
-# (profiled criterion, src/lmm-sparse.cpp): Penicillin and Pastes (60 fits
+# (profiled criterion, src/engines/lmm/lmm-sparse.cpp): Penicillin and Pastes (60 fits
 # per timing) and a simulated crossed design with n = 10,000 (4 fits), REML
 # and ML. Prints, per fit: the (restricted) log-likelihood, nlminb's
 # criterion evaluations, CPU ms (user + system) per fit and the standard

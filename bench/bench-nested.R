@@ -1,5 +1,5 @@
 # Cost of multilevel adaptive quadrature for nested random intercepts
-# (glmm(nAGQ > 1), src/agq-nested.cpp) against the Laplace fits of glmmgee
+# (glmm(nAGQ > 1), src/engines/agq/agq-nested.cpp) against the Laplace fits of glmmgee
 # (sparse engine), lme4::glmer and glmmTMB on the same data, in one R
 # session; no peer integrates nested effects by quadrature, so the peers
 # are timed at their Laplace fits. Binary outcomes, wards within

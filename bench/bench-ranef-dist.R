@@ -1,4 +1,4 @@
-# Cost of the non-normal random-intercept engine (src/agq-dist.cpp) beside
+# Cost of the non-normal random-intercept engine (src/engines/agq/agq-ranef-dist.cpp) beside
 # the normal AGHQ engine, in one R session: the same binary data, M clusters
 # of 10, fitted with a normal intercept (nAGQ = 11), a bridge intercept and
 # a nonparametric one (3 mass points, ten starts). The bridge and

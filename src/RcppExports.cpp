@@ -36,73 +36,6 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_lin_pred
-Eigen::VectorXd cpp_lin_pred(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> beta, Eigen::Map<Eigen::VectorXd> offset);
-RcppExport SEXP _glmmgee_cpp_lin_pred(SEXP XSEXP, SEXP betaSEXP, SEXP offsetSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type beta(betaSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type offset(offsetSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_lin_pred(X, beta, offset));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_dd_sum
-Rcpp::NumericVector cpp_dd_sum(Rcpp::NumericVector x);
-RcppExport SEXP _glmmgee_cpp_dd_sum(SEXP xSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_dd_sum(x));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_col_moments
-Rcpp::List cpp_col_moments(Rcpp::NumericMatrix M);
-RcppExport SEXP _glmmgee_cpp_col_moments(SEXP MSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type M(MSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_col_moments(M));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_col_facts
-Rcpp::List cpp_col_facts(Rcpp::NumericMatrix M);
-RcppExport SEXP _glmmgee_cpp_col_facts(SEXP MSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type M(MSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_col_facts(M));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_lmmsp_grad_sparse
-Rcpp::List cpp_lmmsp_grad_sparse(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
-RcppExport SEXP _glmmgee_cpp_lmmsp_grad_sparse(SEXP ptrSEXP, SEXP thetaSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_grad_sparse(ptr, theta));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_lmmsp_final
-Rcpp::List cpp_lmmsp_final(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
-RcppExport SEXP _glmmgee_cpp_lmmsp_final(SEXP ptrSEXP, SEXP thetaSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_final(ptr, theta));
-    return rcpp_result_gen;
-END_RCPP
-}
 // cpp_nested_new
 SEXP cpp_nested_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::VectorXd> offset, Rcpp::List units, int family, int link, int nthreads, Rcpp::Nullable<Rcpp::NumericMatrix> Zr);
 RcppExport SEXP _glmmgee_cpp_nested_new(SEXP XSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP offsetSEXP, SEXP unitsSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP nthreadsSEXP, SEXP ZrSEXP) {
@@ -221,192 +154,6 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< int >::type nAGQ(nAGQSEXP);
     cpp_zire_set_nagq(ptr, nAGQ);
     return R_NilValue;
-END_RCPP
-}
-// cpp_spzire_new
-SEXP cpp_spzire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Xz, Eigen::Map<Eigen::MatrixXd> Xd, Eigen::MappedSparseMatrix<double> Zc, Eigen::MappedSparseMatrix<double> Zz, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::MatrixXd> off, Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col, Rcpp::IntegerVector lam_k, int ntheta, int family, int link, int kind);
-RcppExport SEXP _glmmgee_cpp_spzire_new(SEXP XSEXP, SEXP XzSEXP, SEXP XdSEXP, SEXP ZcSEXP, SEXP ZzSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP offSEXP, SEXP lam_rowSEXP, SEXP lam_colSEXP, SEXP lam_kSEXP, SEXP nthetaSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP kindSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type Xz(XzSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type Xd(XdSEXP);
-    Rcpp::traits::input_parameter< Eigen::MappedSparseMatrix<double> >::type Zc(ZcSEXP);
-    Rcpp::traits::input_parameter< Eigen::MappedSparseMatrix<double> >::type Zz(ZzSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type y(ySEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type wt(wtSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type off(offSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_row(lam_rowSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_col(lam_colSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_k(lam_kSEXP);
-    Rcpp::traits::input_parameter< int >::type ntheta(nthetaSEXP);
-    Rcpp::traits::input_parameter< int >::type family(familySEXP);
-    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
-    Rcpp::traits::input_parameter< int >::type kind(kindSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_spzire_new(X, Xz, Xd, Zc, Zz, y, wt, off, lam_row, lam_col, lam_k, ntheta, family, link, kind));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_spzire_eval
-Rcpp::NumericVector cpp_spzire_eval(SEXP ptr, Eigen::Map<Eigen::MatrixXd> thetas);
-RcppExport SEXP _glmmgee_cpp_spzire_eval(SEXP ptrSEXP, SEXP thetasSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type thetas(thetasSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_spzire_eval(ptr, thetas));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_spzire_grad
-Rcpp::List cpp_spzire_grad(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
-RcppExport SEXP _glmmgee_cpp_spzire_grad(SEXP ptrSEXP, SEXP thetaSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_spzire_grad(ptr, theta));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_spzire_fixed_curvature
-SEXP cpp_spzire_fixed_curvature(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
-RcppExport SEXP _glmmgee_cpp_spzire_fixed_curvature(SEXP ptrSEXP, SEXP thetaSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_spzire_fixed_curvature(ptr, theta));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_spzire_modes
-Rcpp::List cpp_spzire_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool guard);
-RcppExport SEXP _glmmgee_cpp_spzire_modes(SEXP ptrSEXP, SEXP thetaSEXP, SEXP guardSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
-    Rcpp::traits::input_parameter< bool >::type guard(guardSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_spzire_modes(ptr, theta, guard));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_spzire_degenerate
-Rcpp::List cpp_spzire_degenerate(SEXP ptr);
-RcppExport SEXP _glmmgee_cpp_spzire_degenerate(SEXP ptrSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_spzire_degenerate(ptr));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_spzire_reset
-void cpp_spzire_reset(SEXP ptr);
-RcppExport SEXP _glmmgee_cpp_spzire_reset(SEXP ptrSEXP) {
-BEGIN_RCPP
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    cpp_spzire_reset(ptr);
-    return R_NilValue;
-END_RCPP
-}
-// cpp_spzire_warm
-Eigen::VectorXd cpp_spzire_warm(SEXP ptr);
-RcppExport SEXP _glmmgee_cpp_spzire_warm(SEXP ptrSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_spzire_warm(ptr));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_spzire_set_warm
-void cpp_spzire_set_warm(SEXP ptr, Eigen::Map<Eigen::VectorXd> u);
-RcppExport SEXP _glmmgee_cpp_spzire_set_warm(SEXP ptrSEXP, SEXP uSEXP) {
-BEGIN_RCPP
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type u(uSEXP);
-    cpp_spzire_set_warm(ptr, u);
-    return R_NilValue;
-END_RCPP
-}
-// cpp_spzire_state
-Rcpp::List cpp_spzire_state(SEXP ptr);
-RcppExport SEXP _glmmgee_cpp_spzire_state(SEXP ptrSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_spzire_state(ptr));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_spzire_set_state
-void cpp_spzire_set_state(SEXP ptr, Rcpp::List state);
-RcppExport SEXP _glmmgee_cpp_spzire_set_state(SEXP ptrSEXP, SEXP stateSEXP) {
-BEGIN_RCPP
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Rcpp::List >::type state(stateSEXP);
-    cpp_spzire_set_state(ptr, state);
-    return R_NilValue;
-END_RCPP
-}
-// cpp_family_table
-Rcpp::List cpp_family_table();
-RcppExport SEXP _glmmgee_cpp_family_table() {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    rcpp_result_gen = Rcpp::wrap(cpp_family_table());
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_family_eval
-Rcpp::List cpp_family_eval(int family, int link, Rcpp::NumericVector y, Rcpp::NumericVector wt, Rcpp::NumericVector eta, double phi);
-RcppExport SEXP _glmmgee_cpp_family_eval(SEXP familySEXP, SEXP linkSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP etaSEXP, SEXP phiSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< int >::type family(familySEXP);
-    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type wt(wtSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type eta(etaSEXP);
-    Rcpp::traits::input_parameter< double >::type phi(phiSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_family_eval(family, link, y, wt, eta, phi));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_max_threads
-int cpp_max_threads();
-RcppExport SEXP _glmmgee_cpp_max_threads() {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    rcpp_result_gen = Rcpp::wrap(cpp_max_threads());
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_thread_info
-Rcpp::List cpp_thread_info(int requested);
-RcppExport SEXP _glmmgee_cpp_thread_info(SEXP requestedSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< int >::type requested(requestedSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_thread_info(requested));
-    return rcpp_result_gen;
 END_RCPP
 }
 // cpp_agq_new
@@ -564,6 +311,53 @@ BEGIN_RCPP
     return R_NilValue;
 END_RCPP
 }
+// cpp_dist_eval
+Rcpp::List cpp_dist_eval(Eigen::Map<Eigen::MatrixXd> X, Rcpp::NumericVector y, Rcpp::NumericVector wt, Rcpp::NumericVector offset, Rcpp::IntegerVector start, int family, int link, Eigen::Map<Eigen::VectorXd> beta, int dist, Eigen::Map<Eigen::VectorXd> prior, double step);
+RcppExport SEXP _glmmgee_cpp_dist_eval(SEXP XSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP offsetSEXP, SEXP startSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP betaSEXP, SEXP distSEXP, SEXP priorSEXP, SEXP stepSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type wt(wtSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type offset(offsetSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type start(startSEXP);
+    Rcpp::traits::input_parameter< int >::type family(familySEXP);
+    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type beta(betaSEXP);
+    Rcpp::traits::input_parameter< int >::type dist(distSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type prior(priorSEXP);
+    Rcpp::traits::input_parameter< double >::type step(stepSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_dist_eval(X, y, wt, offset, start, family, link, beta, dist, prior, step));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_family_table
+Rcpp::List cpp_family_table();
+RcppExport SEXP _glmmgee_cpp_family_table() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    rcpp_result_gen = Rcpp::wrap(cpp_family_table());
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_family_eval
+Rcpp::List cpp_family_eval(int family, int link, Rcpp::NumericVector y, Rcpp::NumericVector wt, Rcpp::NumericVector eta, double phi);
+RcppExport SEXP _glmmgee_cpp_family_eval(SEXP familySEXP, SEXP linkSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP etaSEXP, SEXP phiSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< int >::type family(familySEXP);
+    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type wt(wtSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type eta(etaSEXP);
+    Rcpp::traits::input_parameter< double >::type phi(phiSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_family_eval(family, link, y, wt, eta, phi));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_gh_rule
 Rcpp::List cpp_gh_rule(int K);
 RcppExport SEXP _glmmgee_cpp_gh_rule(SEXP KSEXP) {
@@ -572,6 +366,163 @@ BEGIN_RCPP
     Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< int >::type K(KSEXP);
     rcpp_result_gen = Rcpp::wrap(cpp_gh_rule(K));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_gee_shard_new
+SEXP cpp_gee_shard_new(Rcpp::List data, Rcpp::List spec);
+RcppExport SEXP _glmmgee_cpp_gee_shard_new(SEXP dataSEXP, SEXP specSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type data(dataSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type spec(specSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gee_shard_new(data, spec));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_gee_shard_info
+Rcpp::List cpp_gee_shard_info(SEXP ptr);
+RcppExport SEXP _glmmgee_cpp_gee_shard_info(SEXP ptrSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gee_shard_info(ptr));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_gee_shard_start
+Rcpp::List cpp_gee_shard_start(SEXP ptr, Rcpp::NumericVector eta0);
+RcppExport SEXP _glmmgee_cpp_gee_shard_start(SEXP ptrSEXP, SEXP eta0SEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type eta0(eta0SEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gee_shard_start(ptr, eta0));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_gee_shard_moments
+Rcpp::List cpp_gee_shard_moments(SEXP ptr, Rcpp::NumericVector beta);
+RcppExport SEXP _glmmgee_cpp_gee_shard_moments(SEXP ptrSEXP, SEXP betaSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gee_shard_moments(ptr, beta));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_gee_shard_cross
+Rcpp::List cpp_gee_shard_cross(SEXP ptr, Rcpp::NumericVector beta, Rcpp::NumericVector alpha, double phi);
+RcppExport SEXP _glmmgee_cpp_gee_shard_cross(SEXP ptrSEXP, SEXP betaSEXP, SEXP alphaSEXP, SEXP phiSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type alpha(alphaSEXP);
+    Rcpp::traits::input_parameter< double >::type phi(phiSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gee_shard_cross(ptr, beta, alpha, phi));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_gee_shard_variance
+Rcpp::List cpp_gee_shard_variance(SEXP ptr, Rcpp::NumericVector beta, Rcpp::NumericVector alpha, double phi, int flags, Eigen::Map<Eigen::MatrixXd> H, Eigen::Map<Eigen::VectorXd> U);
+RcppExport SEXP _glmmgee_cpp_gee_shard_variance(SEXP ptrSEXP, SEXP betaSEXP, SEXP alphaSEXP, SEXP phiSEXP, SEXP flagsSEXP, SEXP HSEXP, SEXP USEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type alpha(alphaSEXP);
+    Rcpp::traits::input_parameter< double >::type phi(phiSEXP);
+    Rcpp::traits::input_parameter< int >::type flags(flagsSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type H(HSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type U(USEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gee_shard_variance(ptr, beta, alpha, phi, flags, H, U));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_gee_assoc
+Rcpp::List cpp_gee_assoc(int corstr, int mdep, bool scale_fix, double scale_value, Rcpp::NumericVector m, int ms, Rcpp::NumericVector alpha);
+RcppExport SEXP _glmmgee_cpp_gee_assoc(SEXP corstrSEXP, SEXP mdepSEXP, SEXP scale_fixSEXP, SEXP scale_valueSEXP, SEXP mSEXP, SEXP msSEXP, SEXP alphaSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< int >::type corstr(corstrSEXP);
+    Rcpp::traits::input_parameter< int >::type mdep(mdepSEXP);
+    Rcpp::traits::input_parameter< bool >::type scale_fix(scale_fixSEXP);
+    Rcpp::traits::input_parameter< double >::type scale_value(scale_valueSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type m(mSEXP);
+    Rcpp::traits::input_parameter< int >::type ms(msSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type alpha(alphaSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gee_assoc(corstr, mdep, scale_fix, scale_value, m, ms, alpha));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_ordinal_gee_global
+Rcpp::List cpp_ordinal_gee_global(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> offset, Eigen::Map<Eigen::VectorXi> starts, Eigen::Map<Eigen::VectorXi> time, Eigen::Map<Eigen::MatrixXi> group, int J, int nalpha, Eigen::Map<Eigen::VectorXd> start, int link, int maxit, double epsilon, bool patterns);
+RcppExport SEXP _glmmgee_cpp_ordinal_gee_global(SEXP ySEXP, SEXP XSEXP, SEXP offsetSEXP, SEXP startsSEXP, SEXP timeSEXP, SEXP groupSEXP, SEXP JSEXP, SEXP nalphaSEXP, SEXP startSEXP, SEXP linkSEXP, SEXP maxitSEXP, SEXP epsilonSEXP, SEXP patternsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type offset(offsetSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type starts(startsSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type time(timeSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXi> >::type group(groupSEXP);
+    Rcpp::traits::input_parameter< int >::type J(JSEXP);
+    Rcpp::traits::input_parameter< int >::type nalpha(nalphaSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type start(startSEXP);
+    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
+    Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
+    Rcpp::traits::input_parameter< double >::type epsilon(epsilonSEXP);
+    Rcpp::traits::input_parameter< bool >::type patterns(patternsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_ordinal_gee_global(y, X, offset, starts, time, group, J, nalpha, start, link, maxit, epsilon, patterns));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_ordinal_gee_lor
+Rcpp::List cpp_ordinal_gee_lor(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> offset, Eigen::Map<Eigen::VectorXi> starts, Eigen::Map<Eigen::VectorXi> time, Eigen::Map<Eigen::MatrixXd> tables, Eigen::Map<Eigen::MatrixXi> pair, int J, Eigen::Map<Eigen::VectorXd> start, int link, int maxit, double tol, double ipf_tol, int ipf_maxit);
+RcppExport SEXP _glmmgee_cpp_ordinal_gee_lor(SEXP ySEXP, SEXP XSEXP, SEXP offsetSEXP, SEXP startsSEXP, SEXP timeSEXP, SEXP tablesSEXP, SEXP pairSEXP, SEXP JSEXP, SEXP startSEXP, SEXP linkSEXP, SEXP maxitSEXP, SEXP tolSEXP, SEXP ipf_tolSEXP, SEXP ipf_maxitSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type offset(offsetSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type starts(startsSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type time(timeSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type tables(tablesSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXi> >::type pair(pairSEXP);
+    Rcpp::traits::input_parameter< int >::type J(JSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type start(startSEXP);
+    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
+    Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
+    Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
+    Rcpp::traits::input_parameter< double >::type ipf_tol(ipf_tolSEXP);
+    Rcpp::traits::input_parameter< int >::type ipf_maxit(ipf_maxitSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_ordinal_gee_lor(y, X, offset, starts, time, tables, pair, J, start, link, maxit, tol, ipf_tol, ipf_maxit));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_ipf_tables
+Rcpp::NumericMatrix cpp_ipf_tables(Eigen::Map<Eigen::MatrixXd> logtab, Eigen::Map<Eigen::MatrixXd> counts, int J, double tol, int maxit);
+RcppExport SEXP _glmmgee_cpp_ipf_tables(SEXP logtabSEXP, SEXP countsSEXP, SEXP JSEXP, SEXP tolSEXP, SEXP maxitSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type logtab(logtabSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type counts(countsSEXP);
+    Rcpp::traits::input_parameter< int >::type J(JSEXP);
+    Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
+    Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_ipf_tables(logtab, counts, J, tol, maxit));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -625,99 +576,42 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_sparse_new
-SEXP cpp_sparse_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<double> Z, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::VectorXd> offset, Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col, Rcpp::IntegerVector lam_k, int ntheta, int family, int link);
-RcppExport SEXP _glmmgee_cpp_sparse_new(SEXP XSEXP, SEXP ZSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP offsetSEXP, SEXP lam_rowSEXP, SEXP lam_colSEXP, SEXP lam_kSEXP, SEXP nthetaSEXP, SEXP familySEXP, SEXP linkSEXP) {
+// cpp_tridiagonalize
+Rcpp::List cpp_tridiagonalize(Rcpp::NumericMatrix K);
+RcppExport SEXP _glmmgee_cpp_tridiagonalize(SEXP KSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
-    Rcpp::traits::input_parameter< Eigen::MappedSparseMatrix<double> >::type Z(ZSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type y(ySEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type wt(wtSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type offset(offsetSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_row(lam_rowSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_col(lam_colSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_k(lam_kSEXP);
-    Rcpp::traits::input_parameter< int >::type ntheta(nthetaSEXP);
-    Rcpp::traits::input_parameter< int >::type family(familySEXP);
-    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_sparse_new(X, Z, y, wt, offset, lam_row, lam_col, lam_k, ntheta, family, link));
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type K(KSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tridiagonalize(K));
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_sparse_set_aux
-int cpp_sparse_set_aux(SEXP ptr, int kind, Eigen::Map<Eigen::MatrixXd> XA, Rcpp::IntegerVector pred, Eigen::Map<Eigen::MatrixXd> aoff);
-RcppExport SEXP _glmmgee_cpp_sparse_set_aux(SEXP ptrSEXP, SEXP kindSEXP, SEXP XASEXP, SEXP predSEXP, SEXP aoffSEXP) {
+// cpp_householder_apply
+Eigen::MatrixXd cpp_householder_apply(Eigen::Map<Eigen::MatrixXd> packed, Eigen::Map<Eigen::VectorXd> h, Eigen::Map<Eigen::MatrixXd> B, bool transpose);
+RcppExport SEXP _glmmgee_cpp_householder_apply(SEXP packedSEXP, SEXP hSEXP, SEXP BSEXP, SEXP transposeSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< int >::type kind(kindSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type XA(XASEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type pred(predSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type aoff(aoffSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_sparse_set_aux(ptr, kind, XA, pred, aoff));
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type packed(packedSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type h(hSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type B(BSEXP);
+    Rcpp::traits::input_parameter< bool >::type transpose(transposeSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_householder_apply(packed, h, B, transpose));
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_sparse_eval
-Rcpp::List cpp_sparse_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient, bool reuse);
-RcppExport SEXP _glmmgee_cpp_sparse_eval(SEXP ptrSEXP, SEXP thetaSEXP, SEXP gradientSEXP, SEXP reuseSEXP) {
+// cpp_tridiag_solve
+Rcpp::List cpp_tridiag_solve(Eigen::Map<Eigen::VectorXd> dT, Eigen::Map<Eigen::VectorXd> eT, double lambda, Eigen::Map<Eigen::MatrixXd> B);
+RcppExport SEXP _glmmgee_cpp_tridiag_solve(SEXP dTSEXP, SEXP eTSEXP, SEXP lambdaSEXP, SEXP BSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
-    Rcpp::traits::input_parameter< bool >::type gradient(gradientSEXP);
-    Rcpp::traits::input_parameter< bool >::type reuse(reuseSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_sparse_eval(ptr, theta, gradient, reuse));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_sparse_modes
-Rcpp::List cpp_sparse_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
-RcppExport SEXP _glmmgee_cpp_sparse_modes(SEXP ptrSEXP, SEXP thetaSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_sparse_modes(ptr, theta));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_sparse_solve
-Eigen::MatrixXd cpp_sparse_solve(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, Eigen::Map<Eigen::MatrixXd> rhs);
-RcppExport SEXP _glmmgee_cpp_sparse_solve(SEXP ptrSEXP, SEXP thetaSEXP, SEXP rhsSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type rhs(rhsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_sparse_solve(ptr, theta, rhs));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_dist_eval
-Rcpp::List cpp_dist_eval(Eigen::Map<Eigen::MatrixXd> X, Rcpp::NumericVector y, Rcpp::NumericVector wt, Rcpp::NumericVector offset, Rcpp::IntegerVector start, int family, int link, Eigen::Map<Eigen::VectorXd> beta, int dist, Eigen::Map<Eigen::VectorXd> prior, double step);
-RcppExport SEXP _glmmgee_cpp_dist_eval(SEXP XSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP offsetSEXP, SEXP startSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP betaSEXP, SEXP distSEXP, SEXP priorSEXP, SEXP stepSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type wt(wtSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type offset(offsetSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type start(startSEXP);
-    Rcpp::traits::input_parameter< int >::type family(familySEXP);
-    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type beta(betaSEXP);
-    Rcpp::traits::input_parameter< int >::type dist(distSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type prior(priorSEXP);
-    Rcpp::traits::input_parameter< double >::type step(stepSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_dist_eval(X, y, wt, offset, start, family, link, beta, dist, prior, step));
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type dT(dTSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type eT(eTSEXP);
+    Rcpp::traits::input_parameter< double >::type lambda(lambdaSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type B(BSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tridiag_solve(dT, eT, lambda, B));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -737,18 +631,6 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< double >::type log_lambda(log_lambdaSEXP);
     Rcpp::traits::input_parameter< bool >::type reml(remlSEXP);
     rcpp_result_gen = Rcpp::wrap(cpp_known_gaussian_profile(d, y1, X1, yy_c, Xy_c, XX_c, n, log_lambda, reml));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_sparse_set_threads
-int cpp_sparse_set_threads(SEXP ptr, int nthreads);
-RcppExport SEXP _glmmgee_cpp_sparse_set_threads(SEXP ptrSEXP, SEXP nthreadsSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< int >::type nthreads(nthreadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_sparse_set_threads(ptr, nthreads));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -852,323 +734,6 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_lmmsp_new
-SEXP cpp_lmmsp_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<double> Z, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> rs, Eigen::Map<Eigen::VectorXd> cs, Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col, Rcpp::IntegerVector lam_k, int ntheta);
-RcppExport SEXP _glmmgee_cpp_lmmsp_new(SEXP XSEXP, SEXP ZSEXP, SEXP ySEXP, SEXP rsSEXP, SEXP csSEXP, SEXP lam_rowSEXP, SEXP lam_colSEXP, SEXP lam_kSEXP, SEXP nthetaSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
-    Rcpp::traits::input_parameter< Eigen::MappedSparseMatrix<double> >::type Z(ZSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type y(ySEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type rs(rsSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type cs(csSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_row(lam_rowSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_col(lam_colSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_k(lam_kSEXP);
-    Rcpp::traits::input_parameter< int >::type ntheta(nthetaSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_new(X, Z, y, rs, cs, lam_row, lam_col, lam_k, ntheta));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_lmmsp_eval
-Rcpp::List cpp_lmmsp_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool full);
-RcppExport SEXP _glmmgee_cpp_lmmsp_eval(SEXP ptrSEXP, SEXP thetaSEXP, SEXP fullSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
-    Rcpp::traits::input_parameter< bool >::type full(fullSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_eval(ptr, theta, full));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_lmmsp_costs
-Rcpp::NumericVector cpp_lmmsp_costs(SEXP ptr);
-RcppExport SEXP _glmmgee_cpp_lmmsp_costs(SEXP ptrSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_costs(ptr));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_lmmsp_grad
-Rcpp::List cpp_lmmsp_grad(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, int max_q);
-RcppExport SEXP _glmmgee_cpp_lmmsp_grad(SEXP ptrSEXP, SEXP thetaSEXP, SEXP max_qSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
-    Rcpp::traits::input_parameter< int >::type max_q(max_qSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_grad(ptr, theta, max_q));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_frame_columns_plain
-bool cpp_frame_columns_plain(SEXP cols, int n);
-RcppExport SEXP _glmmgee_cpp_frame_columns_plain(SEXP colsSEXP, SEXP nSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< SEXP >::type cols(colsSEXP);
-    Rcpp::traits::input_parameter< int >::type n(nSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_frame_columns_plain(cols, n));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_frame_plain_finite
-bool cpp_frame_plain_finite(SEXP mf);
-RcppExport SEXP _glmmgee_cpp_frame_plain_finite(SEXP mfSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< SEXP >::type mf(mfSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_frame_plain_finite(mf));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_n_distinct_codes
-int cpp_n_distinct_codes(SEXP code, double M);
-RcppExport SEXP _glmmgee_cpp_n_distinct_codes(SEXP codeSEXP, SEXP MSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< SEXP >::type code(codeSEXP);
-    Rcpp::traits::input_parameter< double >::type M(MSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_n_distinct_codes(code, M));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_frame_factors_used
-bool cpp_frame_factors_used(SEXP mf);
-RcppExport SEXP _glmmgee_cpp_frame_factors_used(SEXP mfSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< SEXP >::type mf(mfSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_frame_factors_used(mf));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_new_dgc
-SEXP cpp_new_dgc(Rcpp::IntegerVector i, Rcpp::IntegerVector p, Rcpp::NumericVector x, Rcpp::IntegerVector dim, SEXP dimnames);
-RcppExport SEXP _glmmgee_cpp_new_dgc(SEXP iSEXP, SEXP pSEXP, SEXP xSEXP, SEXP dimSEXP, SEXP dimnamesSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type i(iSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type p(pSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type dim(dimSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type dimnames(dimnamesSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_new_dgc(i, p, x, dim, dimnames));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_indicator_dgc
-SEXP cpp_indicator_dgc(Rcpp::List codes, Rcpp::IntegerVector nlev, SEXP dimnames);
-RcppExport SEXP _glmmgee_cpp_indicator_dgc(SEXP codesSEXP, SEXP nlevSEXP, SEXP dimnamesSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< Rcpp::List >::type codes(codesSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nlev(nlevSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type dimnames(dimnamesSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_indicator_dgc(codes, nlev, dimnames));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_dgc_col_sumsq
-Rcpp::NumericVector cpp_dgc_col_sumsq(Rcpp::IntegerVector p, Rcpp::NumericVector x);
-RcppExport SEXP _glmmgee_cpp_dgc_col_sumsq(SEXP pSEXP, SEXP xSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type p(pSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_dgc_col_sumsq(p, x));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_dgc_times
-Rcpp::NumericVector cpp_dgc_times(Rcpp::IntegerVector p, Rcpp::IntegerVector i, Rcpp::NumericVector x, Rcpp::NumericVector v, int n);
-RcppExport SEXP _glmmgee_cpp_dgc_times(SEXP pSEXP, SEXP iSEXP, SEXP xSEXP, SEXP vSEXP, SEXP nSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type p(pSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type i(iSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type v(vSEXP);
-    Rcpp::traits::input_parameter< int >::type n(nSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_dgc_times(p, i, x, v, n));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_gee_shard_new
-SEXP cpp_gee_shard_new(Rcpp::List data, Rcpp::List spec);
-RcppExport SEXP _glmmgee_cpp_gee_shard_new(SEXP dataSEXP, SEXP specSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< Rcpp::List >::type data(dataSEXP);
-    Rcpp::traits::input_parameter< Rcpp::List >::type spec(specSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_gee_shard_new(data, spec));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_gee_shard_info
-Rcpp::List cpp_gee_shard_info(SEXP ptr);
-RcppExport SEXP _glmmgee_cpp_gee_shard_info(SEXP ptrSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_gee_shard_info(ptr));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_gee_shard_start
-Rcpp::List cpp_gee_shard_start(SEXP ptr, Rcpp::NumericVector eta0);
-RcppExport SEXP _glmmgee_cpp_gee_shard_start(SEXP ptrSEXP, SEXP eta0SEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type eta0(eta0SEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_gee_shard_start(ptr, eta0));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_gee_shard_moments
-Rcpp::List cpp_gee_shard_moments(SEXP ptr, Rcpp::NumericVector beta);
-RcppExport SEXP _glmmgee_cpp_gee_shard_moments(SEXP ptrSEXP, SEXP betaSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_gee_shard_moments(ptr, beta));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_gee_shard_cross
-Rcpp::List cpp_gee_shard_cross(SEXP ptr, Rcpp::NumericVector beta, Rcpp::NumericVector alpha, double phi);
-RcppExport SEXP _glmmgee_cpp_gee_shard_cross(SEXP ptrSEXP, SEXP betaSEXP, SEXP alphaSEXP, SEXP phiSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type alpha(alphaSEXP);
-    Rcpp::traits::input_parameter< double >::type phi(phiSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_gee_shard_cross(ptr, beta, alpha, phi));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_gee_shard_variance
-Rcpp::List cpp_gee_shard_variance(SEXP ptr, Rcpp::NumericVector beta, Rcpp::NumericVector alpha, double phi, int flags, Eigen::Map<Eigen::MatrixXd> H, Eigen::Map<Eigen::VectorXd> U);
-RcppExport SEXP _glmmgee_cpp_gee_shard_variance(SEXP ptrSEXP, SEXP betaSEXP, SEXP alphaSEXP, SEXP phiSEXP, SEXP flagsSEXP, SEXP HSEXP, SEXP USEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type beta(betaSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type alpha(alphaSEXP);
-    Rcpp::traits::input_parameter< double >::type phi(phiSEXP);
-    Rcpp::traits::input_parameter< int >::type flags(flagsSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type H(HSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type U(USEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_gee_shard_variance(ptr, beta, alpha, phi, flags, H, U));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_gee_assoc
-Rcpp::List cpp_gee_assoc(int corstr, int mdep, bool scale_fix, double scale_value, Rcpp::NumericVector m, int ms, Rcpp::NumericVector alpha);
-RcppExport SEXP _glmmgee_cpp_gee_assoc(SEXP corstrSEXP, SEXP mdepSEXP, SEXP scale_fixSEXP, SEXP scale_valueSEXP, SEXP mSEXP, SEXP msSEXP, SEXP alphaSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< int >::type corstr(corstrSEXP);
-    Rcpp::traits::input_parameter< int >::type mdep(mdepSEXP);
-    Rcpp::traits::input_parameter< bool >::type scale_fix(scale_fixSEXP);
-    Rcpp::traits::input_parameter< double >::type scale_value(scale_valueSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type m(mSEXP);
-    Rcpp::traits::input_parameter< int >::type ms(msSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type alpha(alphaSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_gee_assoc(corstr, mdep, scale_fix, scale_value, m, ms, alpha));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_la_solve
-Rcpp::List cpp_la_solve(Rcpp::NumericMatrix a, Rcpp::Nullable<Rcpp::NumericVector> b);
-RcppExport SEXP _glmmgee_cpp_la_solve(SEXP aSEXP, SEXP bSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type a(aSEXP);
-    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type b(bSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_la_solve(a, b));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_info_inverse
-Rcpp::List cpp_info_inverse(Rcpp::NumericMatrix info_s, Rcpp::Nullable<Rcpp::NumericMatrix> info);
-RcppExport SEXP _glmmgee_cpp_info_inverse(SEXP info_sSEXP, SEXP infoSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type info_s(info_sSEXP);
-    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericMatrix> >::type info(infoSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_info_inverse(info_s, info));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_lmm_ml_moments
-Rcpp::NumericVector cpp_lmm_ml_moments(Rcpp::NumericMatrix A, Rcpp::NumericVector b, Rcpp::NumericVector v, Rcpp::NumericMatrix Tm, double n, int maxit, double tol);
-RcppExport SEXP _glmmgee_cpp_lmm_ml_moments(SEXP ASEXP, SEXP bSEXP, SEXP vSEXP, SEXP TmSEXP, SEXP nSEXP, SEXP maxitSEXP, SEXP tolSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type A(ASEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type b(bSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type v(vSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type Tm(TmSEXP);
-    Rcpp::traits::input_parameter< double >::type n(nSEXP);
-    Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
-    Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_lmm_ml_moments(A, b, v, Tm, n, maxit, tol));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_tridiagonalize
-Rcpp::List cpp_tridiagonalize(Rcpp::NumericMatrix K);
-RcppExport SEXP _glmmgee_cpp_tridiagonalize(SEXP KSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type K(KSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_tridiagonalize(K));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_householder_apply
-Eigen::MatrixXd cpp_householder_apply(Eigen::Map<Eigen::MatrixXd> packed, Eigen::Map<Eigen::VectorXd> h, Eigen::Map<Eigen::MatrixXd> B, bool transpose);
-RcppExport SEXP _glmmgee_cpp_householder_apply(SEXP packedSEXP, SEXP hSEXP, SEXP BSEXP, SEXP transposeSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type packed(packedSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type h(hSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type B(BSEXP);
-    Rcpp::traits::input_parameter< bool >::type transpose(transposeSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_householder_apply(packed, h, B, transpose));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_tridiag_solve
-Rcpp::List cpp_tridiag_solve(Eigen::Map<Eigen::VectorXd> dT, Eigen::Map<Eigen::VectorXd> eT, double lambda, Eigen::Map<Eigen::MatrixXd> B);
-RcppExport SEXP _glmmgee_cpp_tridiag_solve(SEXP dTSEXP, SEXP eTSEXP, SEXP lambdaSEXP, SEXP BSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type dT(dTSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type eT(eTSEXP);
-    Rcpp::traits::input_parameter< double >::type lambda(lambdaSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type B(BSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_tridiag_solve(dT, eT, lambda, B));
-    return rcpp_result_gen;
-END_RCPP
-}
 // cpp_sparse_glm_start
 Eigen::VectorXd cpp_sparse_glm_start(SEXP ptr, int maxit);
 RcppExport SEXP _glmmgee_cpp_sparse_glm_start(SEXP ptrSEXP, SEXP maxitSEXP) {
@@ -1178,6 +743,232 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
     rcpp_result_gen = Rcpp::wrap(cpp_sparse_glm_start(ptr, maxit));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_spzire_new
+SEXP cpp_spzire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Xz, Eigen::Map<Eigen::MatrixXd> Xd, Eigen::MappedSparseMatrix<double> Zc, Eigen::MappedSparseMatrix<double> Zz, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::MatrixXd> off, Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col, Rcpp::IntegerVector lam_k, int ntheta, int family, int link, int kind);
+RcppExport SEXP _glmmgee_cpp_spzire_new(SEXP XSEXP, SEXP XzSEXP, SEXP XdSEXP, SEXP ZcSEXP, SEXP ZzSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP offSEXP, SEXP lam_rowSEXP, SEXP lam_colSEXP, SEXP lam_kSEXP, SEXP nthetaSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP kindSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type Xz(XzSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type Xd(XdSEXP);
+    Rcpp::traits::input_parameter< Eigen::MappedSparseMatrix<double> >::type Zc(ZcSEXP);
+    Rcpp::traits::input_parameter< Eigen::MappedSparseMatrix<double> >::type Zz(ZzSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type wt(wtSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type off(offSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_row(lam_rowSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_col(lam_colSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_k(lam_kSEXP);
+    Rcpp::traits::input_parameter< int >::type ntheta(nthetaSEXP);
+    Rcpp::traits::input_parameter< int >::type family(familySEXP);
+    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
+    Rcpp::traits::input_parameter< int >::type kind(kindSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_spzire_new(X, Xz, Xd, Zc, Zz, y, wt, off, lam_row, lam_col, lam_k, ntheta, family, link, kind));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_spzire_eval
+Rcpp::NumericVector cpp_spzire_eval(SEXP ptr, Eigen::Map<Eigen::MatrixXd> thetas);
+RcppExport SEXP _glmmgee_cpp_spzire_eval(SEXP ptrSEXP, SEXP thetasSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type thetas(thetasSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_spzire_eval(ptr, thetas));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_spzire_grad
+Rcpp::List cpp_spzire_grad(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
+RcppExport SEXP _glmmgee_cpp_spzire_grad(SEXP ptrSEXP, SEXP thetaSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_spzire_grad(ptr, theta));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_spzire_fixed_curvature
+SEXP cpp_spzire_fixed_curvature(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
+RcppExport SEXP _glmmgee_cpp_spzire_fixed_curvature(SEXP ptrSEXP, SEXP thetaSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_spzire_fixed_curvature(ptr, theta));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_spzire_modes
+Rcpp::List cpp_spzire_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool guard);
+RcppExport SEXP _glmmgee_cpp_spzire_modes(SEXP ptrSEXP, SEXP thetaSEXP, SEXP guardSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< bool >::type guard(guardSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_spzire_modes(ptr, theta, guard));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_spzire_degenerate
+Rcpp::List cpp_spzire_degenerate(SEXP ptr);
+RcppExport SEXP _glmmgee_cpp_spzire_degenerate(SEXP ptrSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_spzire_degenerate(ptr));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_spzire_reset
+void cpp_spzire_reset(SEXP ptr);
+RcppExport SEXP _glmmgee_cpp_spzire_reset(SEXP ptrSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    cpp_spzire_reset(ptr);
+    return R_NilValue;
+END_RCPP
+}
+// cpp_spzire_warm
+Eigen::VectorXd cpp_spzire_warm(SEXP ptr);
+RcppExport SEXP _glmmgee_cpp_spzire_warm(SEXP ptrSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_spzire_warm(ptr));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_spzire_set_warm
+void cpp_spzire_set_warm(SEXP ptr, Eigen::Map<Eigen::VectorXd> u);
+RcppExport SEXP _glmmgee_cpp_spzire_set_warm(SEXP ptrSEXP, SEXP uSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type u(uSEXP);
+    cpp_spzire_set_warm(ptr, u);
+    return R_NilValue;
+END_RCPP
+}
+// cpp_spzire_state
+Rcpp::List cpp_spzire_state(SEXP ptr);
+RcppExport SEXP _glmmgee_cpp_spzire_state(SEXP ptrSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_spzire_state(ptr));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_spzire_set_state
+void cpp_spzire_set_state(SEXP ptr, Rcpp::List state);
+RcppExport SEXP _glmmgee_cpp_spzire_set_state(SEXP ptrSEXP, SEXP stateSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type state(stateSEXP);
+    cpp_spzire_set_state(ptr, state);
+    return R_NilValue;
+END_RCPP
+}
+// cpp_sparse_new
+SEXP cpp_sparse_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<double> Z, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::VectorXd> offset, Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col, Rcpp::IntegerVector lam_k, int ntheta, int family, int link);
+RcppExport SEXP _glmmgee_cpp_sparse_new(SEXP XSEXP, SEXP ZSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP offsetSEXP, SEXP lam_rowSEXP, SEXP lam_colSEXP, SEXP lam_kSEXP, SEXP nthetaSEXP, SEXP familySEXP, SEXP linkSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
+    Rcpp::traits::input_parameter< Eigen::MappedSparseMatrix<double> >::type Z(ZSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type wt(wtSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type offset(offsetSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_row(lam_rowSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_col(lam_colSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_k(lam_kSEXP);
+    Rcpp::traits::input_parameter< int >::type ntheta(nthetaSEXP);
+    Rcpp::traits::input_parameter< int >::type family(familySEXP);
+    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_new(X, Z, y, wt, offset, lam_row, lam_col, lam_k, ntheta, family, link));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_sparse_set_aux
+int cpp_sparse_set_aux(SEXP ptr, int kind, Eigen::Map<Eigen::MatrixXd> XA, Rcpp::IntegerVector pred, Eigen::Map<Eigen::MatrixXd> aoff);
+RcppExport SEXP _glmmgee_cpp_sparse_set_aux(SEXP ptrSEXP, SEXP kindSEXP, SEXP XASEXP, SEXP predSEXP, SEXP aoffSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< int >::type kind(kindSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type XA(XASEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type pred(predSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type aoff(aoffSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_set_aux(ptr, kind, XA, pred, aoff));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_sparse_eval
+Rcpp::List cpp_sparse_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient, bool reuse);
+RcppExport SEXP _glmmgee_cpp_sparse_eval(SEXP ptrSEXP, SEXP thetaSEXP, SEXP gradientSEXP, SEXP reuseSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< bool >::type gradient(gradientSEXP);
+    Rcpp::traits::input_parameter< bool >::type reuse(reuseSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_eval(ptr, theta, gradient, reuse));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_sparse_modes
+Rcpp::List cpp_sparse_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
+RcppExport SEXP _glmmgee_cpp_sparse_modes(SEXP ptrSEXP, SEXP thetaSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_modes(ptr, theta));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_sparse_solve
+Eigen::MatrixXd cpp_sparse_solve(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, Eigen::Map<Eigen::MatrixXd> rhs);
+RcppExport SEXP _glmmgee_cpp_sparse_solve(SEXP ptrSEXP, SEXP thetaSEXP, SEXP rhsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type rhs(rhsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_solve(ptr, theta, rhs));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_sparse_set_threads
+int cpp_sparse_set_threads(SEXP ptr, int nthreads);
+RcppExport SEXP _glmmgee_cpp_sparse_set_threads(SEXP ptrSEXP, SEXP nthreadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< int >::type nthreads(nthreadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_set_threads(ptr, nthreads));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -1301,6 +1092,17 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_lmmsp_final
+Rcpp::List cpp_lmmsp_final(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
+RcppExport SEXP _glmmgee_cpp_lmmsp_final(SEXP ptrSEXP, SEXP thetaSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_final(ptr, theta));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_lmmsp_newton
 Rcpp::List cpp_lmmsp_newton(SEXP ptr, Eigen::Map<Eigen::VectorXd> start, Rcpp::NumericVector lower, Rcpp::NumericVector floor, int n, int p, double logw, bool reml, int maxit, int budget, double max_work);
 RcppExport SEXP _glmmgee_cpp_lmmsp_newton(SEXP ptrSEXP, SEXP startSEXP, SEXP lowerSEXP, SEXP floorSEXP, SEXP nSEXP, SEXP pSEXP, SEXP logwSEXP, SEXP remlSEXP, SEXP maxitSEXP, SEXP budgetSEXP, SEXP max_workSEXP) {
@@ -1364,79 +1166,196 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_lq_rotate
-Rcpp::List cpp_lq_rotate(const Eigen::Map<Eigen::MatrixXd> Ct, const Eigen::Map<Eigen::VectorXd> lam, const Rcpp::IntegerMatrix at, bool jacobian);
-RcppExport SEXP _glmmgee_cpp_lq_rotate(SEXP CtSEXP, SEXP lamSEXP, SEXP atSEXP, SEXP jacobianSEXP) {
+// cpp_lmmsp_grad_sparse
+Rcpp::List cpp_lmmsp_grad_sparse(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
+RcppExport SEXP _glmmgee_cpp_lmmsp_grad_sparse(SEXP ptrSEXP, SEXP thetaSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< const Eigen::Map<Eigen::MatrixXd> >::type Ct(CtSEXP);
-    Rcpp::traits::input_parameter< const Eigen::Map<Eigen::VectorXd> >::type lam(lamSEXP);
-    Rcpp::traits::input_parameter< const Rcpp::IntegerMatrix >::type at(atSEXP);
-    Rcpp::traits::input_parameter< bool >::type jacobian(jacobianSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_lq_rotate(Ct, lam, at, jacobian));
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_grad_sparse(ptr, theta));
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_ordinal_gee_global
-Rcpp::List cpp_ordinal_gee_global(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> offset, Eigen::Map<Eigen::VectorXi> starts, Eigen::Map<Eigen::VectorXi> time, Eigen::Map<Eigen::MatrixXi> group, int J, int nalpha, Eigen::Map<Eigen::VectorXd> start, int link, int maxit, double epsilon, bool patterns);
-RcppExport SEXP _glmmgee_cpp_ordinal_gee_global(SEXP ySEXP, SEXP XSEXP, SEXP offsetSEXP, SEXP startsSEXP, SEXP timeSEXP, SEXP groupSEXP, SEXP JSEXP, SEXP nalphaSEXP, SEXP startSEXP, SEXP linkSEXP, SEXP maxitSEXP, SEXP epsilonSEXP, SEXP patternsSEXP) {
+// cpp_lmmsp_new
+SEXP cpp_lmmsp_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::MappedSparseMatrix<double> Z, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> rs, Eigen::Map<Eigen::VectorXd> cs, Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col, Rcpp::IntegerVector lam_k, int ntheta);
+RcppExport SEXP _glmmgee_cpp_lmmsp_new(SEXP XSEXP, SEXP ZSEXP, SEXP ySEXP, SEXP rsSEXP, SEXP csSEXP, SEXP lam_rowSEXP, SEXP lam_colSEXP, SEXP lam_kSEXP, SEXP nthetaSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type y(ySEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type offset(offsetSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type starts(startsSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type time(timeSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXi> >::type group(groupSEXP);
-    Rcpp::traits::input_parameter< int >::type J(JSEXP);
-    Rcpp::traits::input_parameter< int >::type nalpha(nalphaSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type start(startSEXP);
-    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
-    Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
-    Rcpp::traits::input_parameter< double >::type epsilon(epsilonSEXP);
-    Rcpp::traits::input_parameter< bool >::type patterns(patternsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_ordinal_gee_global(y, X, offset, starts, time, group, J, nalpha, start, link, maxit, epsilon, patterns));
+    Rcpp::traits::input_parameter< Eigen::MappedSparseMatrix<double> >::type Z(ZSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type rs(rsSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type cs(csSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_row(lam_rowSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_col(lam_colSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_k(lam_kSEXP);
+    Rcpp::traits::input_parameter< int >::type ntheta(nthetaSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_new(X, Z, y, rs, cs, lam_row, lam_col, lam_k, ntheta));
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_ordinal_gee_lor
-Rcpp::List cpp_ordinal_gee_lor(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> offset, Eigen::Map<Eigen::VectorXi> starts, Eigen::Map<Eigen::VectorXi> time, Eigen::Map<Eigen::MatrixXd> tables, Eigen::Map<Eigen::MatrixXi> pair, int J, Eigen::Map<Eigen::VectorXd> start, int link, int maxit, double tol, double ipf_tol, int ipf_maxit);
-RcppExport SEXP _glmmgee_cpp_ordinal_gee_lor(SEXP ySEXP, SEXP XSEXP, SEXP offsetSEXP, SEXP startsSEXP, SEXP timeSEXP, SEXP tablesSEXP, SEXP pairSEXP, SEXP JSEXP, SEXP startSEXP, SEXP linkSEXP, SEXP maxitSEXP, SEXP tolSEXP, SEXP ipf_tolSEXP, SEXP ipf_maxitSEXP) {
+// cpp_lmmsp_eval
+Rcpp::List cpp_lmmsp_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool full);
+RcppExport SEXP _glmmgee_cpp_lmmsp_eval(SEXP ptrSEXP, SEXP thetaSEXP, SEXP fullSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type y(ySEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type offset(offsetSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type starts(startsSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type time(timeSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type tables(tablesSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXi> >::type pair(pairSEXP);
-    Rcpp::traits::input_parameter< int >::type J(JSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type start(startSEXP);
-    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< bool >::type full(fullSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_eval(ptr, theta, full));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_lmmsp_costs
+Rcpp::NumericVector cpp_lmmsp_costs(SEXP ptr);
+RcppExport SEXP _glmmgee_cpp_lmmsp_costs(SEXP ptrSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_costs(ptr));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_lmmsp_grad
+Rcpp::List cpp_lmmsp_grad(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, int max_q);
+RcppExport SEXP _glmmgee_cpp_lmmsp_grad(SEXP ptrSEXP, SEXP thetaSEXP, SEXP max_qSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< int >::type max_q(max_qSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lmmsp_grad(ptr, theta, max_q));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_lmm_ml_moments
+Rcpp::NumericVector cpp_lmm_ml_moments(Rcpp::NumericMatrix A, Rcpp::NumericVector b, Rcpp::NumericVector v, Rcpp::NumericMatrix Tm, double n, int maxit, double tol);
+RcppExport SEXP _glmmgee_cpp_lmm_ml_moments(SEXP ASEXP, SEXP bSEXP, SEXP vSEXP, SEXP TmSEXP, SEXP nSEXP, SEXP maxitSEXP, SEXP tolSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type A(ASEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type b(bSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type v(vSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type Tm(TmSEXP);
+    Rcpp::traits::input_parameter< double >::type n(nSEXP);
     Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
     Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
-    Rcpp::traits::input_parameter< double >::type ipf_tol(ipf_tolSEXP);
-    Rcpp::traits::input_parameter< int >::type ipf_maxit(ipf_maxitSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_ordinal_gee_lor(y, X, offset, starts, time, tables, pair, J, start, link, maxit, tol, ipf_tol, ipf_maxit));
+    rcpp_result_gen = Rcpp::wrap(cpp_lmm_ml_moments(A, b, v, Tm, n, maxit, tol));
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_ipf_tables
-Rcpp::NumericMatrix cpp_ipf_tables(Eigen::Map<Eigen::MatrixXd> logtab, Eigen::Map<Eigen::MatrixXd> counts, int J, double tol, int maxit);
-RcppExport SEXP _glmmgee_cpp_ipf_tables(SEXP logtabSEXP, SEXP countsSEXP, SEXP JSEXP, SEXP tolSEXP, SEXP maxitSEXP) {
+// cpp_col_moments
+Rcpp::List cpp_col_moments(Rcpp::NumericMatrix M);
+RcppExport SEXP _glmmgee_cpp_col_moments(SEXP MSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type logtab(logtabSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type counts(countsSEXP);
-    Rcpp::traits::input_parameter< int >::type J(JSEXP);
-    Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
-    Rcpp::traits::input_parameter< int >::type maxit(maxitSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_ipf_tables(logtab, counts, J, tol, maxit));
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type M(MSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_col_moments(M));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_col_facts
+Rcpp::List cpp_col_facts(Rcpp::NumericMatrix M);
+RcppExport SEXP _glmmgee_cpp_col_facts(SEXP MSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type M(MSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_col_facts(M));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_new_dgc
+SEXP cpp_new_dgc(Rcpp::IntegerVector i, Rcpp::IntegerVector p, Rcpp::NumericVector x, Rcpp::IntegerVector dim, SEXP dimnames);
+RcppExport SEXP _glmmgee_cpp_new_dgc(SEXP iSEXP, SEXP pSEXP, SEXP xSEXP, SEXP dimSEXP, SEXP dimnamesSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type i(iSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type p(pSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type dim(dimSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type dimnames(dimnamesSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_new_dgc(i, p, x, dim, dimnames));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_indicator_dgc
+SEXP cpp_indicator_dgc(Rcpp::List codes, Rcpp::IntegerVector nlev, SEXP dimnames);
+RcppExport SEXP _glmmgee_cpp_indicator_dgc(SEXP codesSEXP, SEXP nlevSEXP, SEXP dimnamesSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::List >::type codes(codesSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type nlev(nlevSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type dimnames(dimnamesSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_indicator_dgc(codes, nlev, dimnames));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_dgc_col_sumsq
+Rcpp::NumericVector cpp_dgc_col_sumsq(Rcpp::IntegerVector p, Rcpp::NumericVector x);
+RcppExport SEXP _glmmgee_cpp_dgc_col_sumsq(SEXP pSEXP, SEXP xSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type p(pSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_dgc_col_sumsq(p, x));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_dgc_times
+Rcpp::NumericVector cpp_dgc_times(Rcpp::IntegerVector p, Rcpp::IntegerVector i, Rcpp::NumericVector x, Rcpp::NumericVector v, int n);
+RcppExport SEXP _glmmgee_cpp_dgc_times(SEXP pSEXP, SEXP iSEXP, SEXP xSEXP, SEXP vSEXP, SEXP nSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type p(pSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type i(iSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type v(vSEXP);
+    Rcpp::traits::input_parameter< int >::type n(nSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_dgc_times(p, i, x, v, n));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_frame_columns_plain
+bool cpp_frame_columns_plain(SEXP cols, int n);
+RcppExport SEXP _glmmgee_cpp_frame_columns_plain(SEXP colsSEXP, SEXP nSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type cols(colsSEXP);
+    Rcpp::traits::input_parameter< int >::type n(nSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_frame_columns_plain(cols, n));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_frame_plain_finite
+bool cpp_frame_plain_finite(SEXP mf);
+RcppExport SEXP _glmmgee_cpp_frame_plain_finite(SEXP mfSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type mf(mfSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_frame_plain_finite(mf));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_n_distinct_codes
+int cpp_n_distinct_codes(SEXP code, double M);
+RcppExport SEXP _glmmgee_cpp_n_distinct_codes(SEXP codeSEXP, SEXP MSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type code(codeSEXP);
+    Rcpp::traits::input_parameter< double >::type M(MSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_n_distinct_codes(code, M));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_frame_factors_used
+bool cpp_frame_factors_used(SEXP mf);
+RcppExport SEXP _glmmgee_cpp_frame_factors_used(SEXP mfSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type mf(mfSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_frame_factors_used(mf));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -1543,6 +1462,87 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_lin_pred
+Eigen::VectorXd cpp_lin_pred(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> beta, Eigen::Map<Eigen::VectorXd> offset);
+RcppExport SEXP _glmmgee_cpp_lin_pred(SEXP XSEXP, SEXP betaSEXP, SEXP offsetSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type beta(betaSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type offset(offsetSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lin_pred(X, beta, offset));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_dd_sum
+Rcpp::NumericVector cpp_dd_sum(Rcpp::NumericVector x);
+RcppExport SEXP _glmmgee_cpp_dd_sum(SEXP xSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_dd_sum(x));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_max_threads
+int cpp_max_threads();
+RcppExport SEXP _glmmgee_cpp_max_threads() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    rcpp_result_gen = Rcpp::wrap(cpp_max_threads());
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_thread_info
+Rcpp::List cpp_thread_info(int requested);
+RcppExport SEXP _glmmgee_cpp_thread_info(SEXP requestedSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< int >::type requested(requestedSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_thread_info(requested));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_la_solve
+Rcpp::List cpp_la_solve(Rcpp::NumericMatrix a, Rcpp::Nullable<Rcpp::NumericVector> b);
+RcppExport SEXP _glmmgee_cpp_la_solve(SEXP aSEXP, SEXP bSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type a(aSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type b(bSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_la_solve(a, b));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_info_inverse
+Rcpp::List cpp_info_inverse(Rcpp::NumericMatrix info_s, Rcpp::Nullable<Rcpp::NumericMatrix> info);
+RcppExport SEXP _glmmgee_cpp_info_inverse(SEXP info_sSEXP, SEXP infoSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type info_s(info_sSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericMatrix> >::type info(infoSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_info_inverse(info_s, info));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_lq_rotate
+Rcpp::List cpp_lq_rotate(const Eigen::Map<Eigen::MatrixXd> Ct, const Eigen::Map<Eigen::VectorXd> lam, const Rcpp::IntegerMatrix at, bool jacobian);
+RcppExport SEXP _glmmgee_cpp_lq_rotate(SEXP CtSEXP, SEXP lamSEXP, SEXP atSEXP, SEXP jacobianSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< const Eigen::Map<Eigen::MatrixXd> >::type Ct(CtSEXP);
+    Rcpp::traits::input_parameter< const Eigen::Map<Eigen::VectorXd> >::type lam(lamSEXP);
+    Rcpp::traits::input_parameter< const Rcpp::IntegerMatrix >::type at(atSEXP);
+    Rcpp::traits::input_parameter< bool >::type jacobian(jacobianSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lq_rotate(Ct, lam, at, jacobian));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_chol_factor_nnz
 double cpp_chol_factor_nnz(Eigen::MappedSparseMatrix<double> A);
 RcppExport SEXP _glmmgee_cpp_chol_factor_nnz(SEXP ASEXP) {
@@ -1569,12 +1569,6 @@ END_RCPP
 static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_glm_sums", (DL_FUNC) &_glmmgee_cpp_agq_glm_sums, 2},
     {"_glmmgee_cpp_agq_eval_dd", (DL_FUNC) &_glmmgee_cpp_agq_eval_dd, 3},
-    {"_glmmgee_cpp_lin_pred", (DL_FUNC) &_glmmgee_cpp_lin_pred, 3},
-    {"_glmmgee_cpp_dd_sum", (DL_FUNC) &_glmmgee_cpp_dd_sum, 1},
-    {"_glmmgee_cpp_col_moments", (DL_FUNC) &_glmmgee_cpp_col_moments, 1},
-    {"_glmmgee_cpp_col_facts", (DL_FUNC) &_glmmgee_cpp_col_facts, 1},
-    {"_glmmgee_cpp_lmmsp_grad_sparse", (DL_FUNC) &_glmmgee_cpp_lmmsp_grad_sparse, 2},
-    {"_glmmgee_cpp_lmmsp_final", (DL_FUNC) &_glmmgee_cpp_lmmsp_final, 2},
     {"_glmmgee_cpp_nested_new", (DL_FUNC) &_glmmgee_cpp_nested_new, 9},
     {"_glmmgee_cpp_nested_eval", (DL_FUNC) &_glmmgee_cpp_nested_eval, 4},
     {"_glmmgee_cpp_nested_modes", (DL_FUNC) &_glmmgee_cpp_nested_modes, 2},
@@ -1583,21 +1577,6 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_zire_summaries", (DL_FUNC) &_glmmgee_cpp_zire_summaries, 2},
     {"_glmmgee_cpp_zire_fixed_curvature", (DL_FUNC) &_glmmgee_cpp_zire_fixed_curvature, 2},
     {"_glmmgee_cpp_zire_set_nagq", (DL_FUNC) &_glmmgee_cpp_zire_set_nagq, 2},
-    {"_glmmgee_cpp_spzire_new", (DL_FUNC) &_glmmgee_cpp_spzire_new, 15},
-    {"_glmmgee_cpp_spzire_eval", (DL_FUNC) &_glmmgee_cpp_spzire_eval, 2},
-    {"_glmmgee_cpp_spzire_grad", (DL_FUNC) &_glmmgee_cpp_spzire_grad, 2},
-    {"_glmmgee_cpp_spzire_fixed_curvature", (DL_FUNC) &_glmmgee_cpp_spzire_fixed_curvature, 2},
-    {"_glmmgee_cpp_spzire_modes", (DL_FUNC) &_glmmgee_cpp_spzire_modes, 3},
-    {"_glmmgee_cpp_spzire_degenerate", (DL_FUNC) &_glmmgee_cpp_spzire_degenerate, 1},
-    {"_glmmgee_cpp_spzire_reset", (DL_FUNC) &_glmmgee_cpp_spzire_reset, 1},
-    {"_glmmgee_cpp_spzire_warm", (DL_FUNC) &_glmmgee_cpp_spzire_warm, 1},
-    {"_glmmgee_cpp_spzire_set_warm", (DL_FUNC) &_glmmgee_cpp_spzire_set_warm, 2},
-    {"_glmmgee_cpp_spzire_state", (DL_FUNC) &_glmmgee_cpp_spzire_state, 1},
-    {"_glmmgee_cpp_spzire_set_state", (DL_FUNC) &_glmmgee_cpp_spzire_set_state, 2},
-    {"_glmmgee_cpp_family_table", (DL_FUNC) &_glmmgee_cpp_family_table, 0},
-    {"_glmmgee_cpp_family_eval", (DL_FUNC) &_glmmgee_cpp_family_eval, 6},
-    {"_glmmgee_cpp_max_threads", (DL_FUNC) &_glmmgee_cpp_max_threads, 0},
-    {"_glmmgee_cpp_thread_info", (DL_FUNC) &_glmmgee_cpp_thread_info, 1},
     {"_glmmgee_cpp_agq_new", (DL_FUNC) &_glmmgee_cpp_agq_new, 13},
     {"_glmmgee_cpp_agq_set_aux", (DL_FUNC) &_glmmgee_cpp_agq_set_aux, 5},
     {"_glmmgee_cpp_agq_eval", (DL_FUNC) &_glmmgee_cpp_agq_eval, 3},
@@ -1610,19 +1589,28 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_set_fast", (DL_FUNC) &_glmmgee_cpp_agq_set_fast, 2},
     {"_glmmgee_cpp_agq_reset", (DL_FUNC) &_glmmgee_cpp_agq_reset, 1},
     {"_glmmgee_cpp_agq_free", (DL_FUNC) &_glmmgee_cpp_agq_free, 1},
+    {"_glmmgee_cpp_dist_eval", (DL_FUNC) &_glmmgee_cpp_dist_eval, 11},
+    {"_glmmgee_cpp_family_table", (DL_FUNC) &_glmmgee_cpp_family_table, 0},
+    {"_glmmgee_cpp_family_eval", (DL_FUNC) &_glmmgee_cpp_family_eval, 6},
     {"_glmmgee_cpp_gh_rule", (DL_FUNC) &_glmmgee_cpp_gh_rule, 1},
+    {"_glmmgee_cpp_gee_shard_new", (DL_FUNC) &_glmmgee_cpp_gee_shard_new, 2},
+    {"_glmmgee_cpp_gee_shard_info", (DL_FUNC) &_glmmgee_cpp_gee_shard_info, 1},
+    {"_glmmgee_cpp_gee_shard_start", (DL_FUNC) &_glmmgee_cpp_gee_shard_start, 2},
+    {"_glmmgee_cpp_gee_shard_moments", (DL_FUNC) &_glmmgee_cpp_gee_shard_moments, 2},
+    {"_glmmgee_cpp_gee_shard_cross", (DL_FUNC) &_glmmgee_cpp_gee_shard_cross, 4},
+    {"_glmmgee_cpp_gee_shard_variance", (DL_FUNC) &_glmmgee_cpp_gee_shard_variance, 7},
+    {"_glmmgee_cpp_gee_assoc", (DL_FUNC) &_glmmgee_cpp_gee_assoc, 7},
+    {"_glmmgee_cpp_ordinal_gee_global", (DL_FUNC) &_glmmgee_cpp_ordinal_gee_global, 13},
+    {"_glmmgee_cpp_ordinal_gee_lor", (DL_FUNC) &_glmmgee_cpp_ordinal_gee_lor, 14},
+    {"_glmmgee_cpp_ipf_tables", (DL_FUNC) &_glmmgee_cpp_ipf_tables, 5},
     {"_glmmgee_cpp_gee_corstr_table", (DL_FUNC) &_glmmgee_cpp_gee_corstr_table, 0},
     {"_glmmgee_cpp_gee_fit", (DL_FUNC) &_glmmgee_cpp_gee_fit, 2},
     {"_glmmgee_cpp_gee_fitted", (DL_FUNC) &_glmmgee_cpp_gee_fitted, 3},
     {"_glmmgee_cpp_gee_variance", (DL_FUNC) &_glmmgee_cpp_gee_variance, 5},
-    {"_glmmgee_cpp_sparse_new", (DL_FUNC) &_glmmgee_cpp_sparse_new, 11},
-    {"_glmmgee_cpp_sparse_set_aux", (DL_FUNC) &_glmmgee_cpp_sparse_set_aux, 5},
-    {"_glmmgee_cpp_sparse_eval", (DL_FUNC) &_glmmgee_cpp_sparse_eval, 4},
-    {"_glmmgee_cpp_sparse_modes", (DL_FUNC) &_glmmgee_cpp_sparse_modes, 2},
-    {"_glmmgee_cpp_sparse_solve", (DL_FUNC) &_glmmgee_cpp_sparse_solve, 3},
-    {"_glmmgee_cpp_dist_eval", (DL_FUNC) &_glmmgee_cpp_dist_eval, 11},
+    {"_glmmgee_cpp_tridiagonalize", (DL_FUNC) &_glmmgee_cpp_tridiagonalize, 1},
+    {"_glmmgee_cpp_householder_apply", (DL_FUNC) &_glmmgee_cpp_householder_apply, 4},
+    {"_glmmgee_cpp_tridiag_solve", (DL_FUNC) &_glmmgee_cpp_tridiag_solve, 4},
     {"_glmmgee_cpp_known_gaussian_profile", (DL_FUNC) &_glmmgee_cpp_known_gaussian_profile, 9},
-    {"_glmmgee_cpp_sparse_set_threads", (DL_FUNC) &_glmmgee_cpp_sparse_set_threads, 2},
     {"_glmmgee_cpp_known_laplace_factor", (DL_FUNC) &_glmmgee_cpp_known_laplace_factor, 4},
     {"_glmmgee_cpp_kl_engine", (DL_FUNC) &_glmmgee_cpp_kl_engine, 6},
     {"_glmmgee_cpp_kl_eval", (DL_FUNC) &_glmmgee_cpp_kl_eval, 3},
@@ -1631,32 +1619,24 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_kl_reset", (DL_FUNC) &_glmmgee_cpp_kl_reset, 1},
     {"_glmmgee_cpp_known_dense_factor", (DL_FUNC) &_glmmgee_cpp_known_dense_factor, 3},
     {"_glmmgee_cpp_row_sumsq", (DL_FUNC) &_glmmgee_cpp_row_sumsq, 1},
-    {"_glmmgee_cpp_lmmsp_new", (DL_FUNC) &_glmmgee_cpp_lmmsp_new, 9},
-    {"_glmmgee_cpp_lmmsp_eval", (DL_FUNC) &_glmmgee_cpp_lmmsp_eval, 3},
-    {"_glmmgee_cpp_lmmsp_costs", (DL_FUNC) &_glmmgee_cpp_lmmsp_costs, 1},
-    {"_glmmgee_cpp_lmmsp_grad", (DL_FUNC) &_glmmgee_cpp_lmmsp_grad, 3},
-    {"_glmmgee_cpp_frame_columns_plain", (DL_FUNC) &_glmmgee_cpp_frame_columns_plain, 2},
-    {"_glmmgee_cpp_frame_plain_finite", (DL_FUNC) &_glmmgee_cpp_frame_plain_finite, 1},
-    {"_glmmgee_cpp_n_distinct_codes", (DL_FUNC) &_glmmgee_cpp_n_distinct_codes, 2},
-    {"_glmmgee_cpp_frame_factors_used", (DL_FUNC) &_glmmgee_cpp_frame_factors_used, 1},
-    {"_glmmgee_cpp_new_dgc", (DL_FUNC) &_glmmgee_cpp_new_dgc, 5},
-    {"_glmmgee_cpp_indicator_dgc", (DL_FUNC) &_glmmgee_cpp_indicator_dgc, 3},
-    {"_glmmgee_cpp_dgc_col_sumsq", (DL_FUNC) &_glmmgee_cpp_dgc_col_sumsq, 2},
-    {"_glmmgee_cpp_dgc_times", (DL_FUNC) &_glmmgee_cpp_dgc_times, 5},
-    {"_glmmgee_cpp_gee_shard_new", (DL_FUNC) &_glmmgee_cpp_gee_shard_new, 2},
-    {"_glmmgee_cpp_gee_shard_info", (DL_FUNC) &_glmmgee_cpp_gee_shard_info, 1},
-    {"_glmmgee_cpp_gee_shard_start", (DL_FUNC) &_glmmgee_cpp_gee_shard_start, 2},
-    {"_glmmgee_cpp_gee_shard_moments", (DL_FUNC) &_glmmgee_cpp_gee_shard_moments, 2},
-    {"_glmmgee_cpp_gee_shard_cross", (DL_FUNC) &_glmmgee_cpp_gee_shard_cross, 4},
-    {"_glmmgee_cpp_gee_shard_variance", (DL_FUNC) &_glmmgee_cpp_gee_shard_variance, 7},
-    {"_glmmgee_cpp_gee_assoc", (DL_FUNC) &_glmmgee_cpp_gee_assoc, 7},
-    {"_glmmgee_cpp_la_solve", (DL_FUNC) &_glmmgee_cpp_la_solve, 2},
-    {"_glmmgee_cpp_info_inverse", (DL_FUNC) &_glmmgee_cpp_info_inverse, 2},
-    {"_glmmgee_cpp_lmm_ml_moments", (DL_FUNC) &_glmmgee_cpp_lmm_ml_moments, 7},
-    {"_glmmgee_cpp_tridiagonalize", (DL_FUNC) &_glmmgee_cpp_tridiagonalize, 1},
-    {"_glmmgee_cpp_householder_apply", (DL_FUNC) &_glmmgee_cpp_householder_apply, 4},
-    {"_glmmgee_cpp_tridiag_solve", (DL_FUNC) &_glmmgee_cpp_tridiag_solve, 4},
     {"_glmmgee_cpp_sparse_glm_start", (DL_FUNC) &_glmmgee_cpp_sparse_glm_start, 2},
+    {"_glmmgee_cpp_spzire_new", (DL_FUNC) &_glmmgee_cpp_spzire_new, 15},
+    {"_glmmgee_cpp_spzire_eval", (DL_FUNC) &_glmmgee_cpp_spzire_eval, 2},
+    {"_glmmgee_cpp_spzire_grad", (DL_FUNC) &_glmmgee_cpp_spzire_grad, 2},
+    {"_glmmgee_cpp_spzire_fixed_curvature", (DL_FUNC) &_glmmgee_cpp_spzire_fixed_curvature, 2},
+    {"_glmmgee_cpp_spzire_modes", (DL_FUNC) &_glmmgee_cpp_spzire_modes, 3},
+    {"_glmmgee_cpp_spzire_degenerate", (DL_FUNC) &_glmmgee_cpp_spzire_degenerate, 1},
+    {"_glmmgee_cpp_spzire_reset", (DL_FUNC) &_glmmgee_cpp_spzire_reset, 1},
+    {"_glmmgee_cpp_spzire_warm", (DL_FUNC) &_glmmgee_cpp_spzire_warm, 1},
+    {"_glmmgee_cpp_spzire_set_warm", (DL_FUNC) &_glmmgee_cpp_spzire_set_warm, 2},
+    {"_glmmgee_cpp_spzire_state", (DL_FUNC) &_glmmgee_cpp_spzire_state, 1},
+    {"_glmmgee_cpp_spzire_set_state", (DL_FUNC) &_glmmgee_cpp_spzire_set_state, 2},
+    {"_glmmgee_cpp_sparse_new", (DL_FUNC) &_glmmgee_cpp_sparse_new, 11},
+    {"_glmmgee_cpp_sparse_set_aux", (DL_FUNC) &_glmmgee_cpp_sparse_set_aux, 5},
+    {"_glmmgee_cpp_sparse_eval", (DL_FUNC) &_glmmgee_cpp_sparse_eval, 4},
+    {"_glmmgee_cpp_sparse_modes", (DL_FUNC) &_glmmgee_cpp_sparse_modes, 2},
+    {"_glmmgee_cpp_sparse_solve", (DL_FUNC) &_glmmgee_cpp_sparse_solve, 3},
+    {"_glmmgee_cpp_sparse_set_threads", (DL_FUNC) &_glmmgee_cpp_sparse_set_threads, 2},
     {"_glmmgee_cpp_lmm_ml_hessian", (DL_FUNC) &_glmmgee_cpp_lmm_ml_hessian, 4},
     {"_glmmgee_cpp_lmm_ml_final", (DL_FUNC) &_glmmgee_cpp_lmm_ml_final, 8},
     {"_glmmgee_cpp_lmm_moment_start", (DL_FUNC) &_glmmgee_cpp_lmm_moment_start, 3},
@@ -1665,19 +1645,39 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_lmm_eval", (DL_FUNC) &_glmmgee_cpp_lmm_eval, 6},
     {"_glmmgee_cpp_lmm_reml_info", (DL_FUNC) &_glmmgee_cpp_lmm_reml_info, 5},
     {"_glmmgee_cpp_lmm_loglik", (DL_FUNC) &_glmmgee_cpp_lmm_loglik, 5},
+    {"_glmmgee_cpp_lmmsp_final", (DL_FUNC) &_glmmgee_cpp_lmmsp_final, 2},
     {"_glmmgee_cpp_lmmsp_newton", (DL_FUNC) &_glmmgee_cpp_lmmsp_newton, 11},
     {"_glmmgee_cpp_lmmsp_loglik_hessian", (DL_FUNC) &_glmmgee_cpp_lmmsp_loglik_hessian, 8},
     {"_glmmgee_cpp_lmmsp_hessian", (DL_FUNC) &_glmmgee_cpp_lmmsp_hessian, 4},
     {"_glmmgee_cpp_lmm_term_moments", (DL_FUNC) &_glmmgee_cpp_lmm_term_moments, 4},
-    {"_glmmgee_cpp_lq_rotate", (DL_FUNC) &_glmmgee_cpp_lq_rotate, 4},
-    {"_glmmgee_cpp_ordinal_gee_global", (DL_FUNC) &_glmmgee_cpp_ordinal_gee_global, 13},
-    {"_glmmgee_cpp_ordinal_gee_lor", (DL_FUNC) &_glmmgee_cpp_ordinal_gee_lor, 14},
-    {"_glmmgee_cpp_ipf_tables", (DL_FUNC) &_glmmgee_cpp_ipf_tables, 5},
+    {"_glmmgee_cpp_lmmsp_grad_sparse", (DL_FUNC) &_glmmgee_cpp_lmmsp_grad_sparse, 2},
+    {"_glmmgee_cpp_lmmsp_new", (DL_FUNC) &_glmmgee_cpp_lmmsp_new, 9},
+    {"_glmmgee_cpp_lmmsp_eval", (DL_FUNC) &_glmmgee_cpp_lmmsp_eval, 3},
+    {"_glmmgee_cpp_lmmsp_costs", (DL_FUNC) &_glmmgee_cpp_lmmsp_costs, 1},
+    {"_glmmgee_cpp_lmmsp_grad", (DL_FUNC) &_glmmgee_cpp_lmmsp_grad, 3},
+    {"_glmmgee_cpp_lmm_ml_moments", (DL_FUNC) &_glmmgee_cpp_lmm_ml_moments, 7},
+    {"_glmmgee_cpp_col_moments", (DL_FUNC) &_glmmgee_cpp_col_moments, 1},
+    {"_glmmgee_cpp_col_facts", (DL_FUNC) &_glmmgee_cpp_col_facts, 1},
+    {"_glmmgee_cpp_new_dgc", (DL_FUNC) &_glmmgee_cpp_new_dgc, 5},
+    {"_glmmgee_cpp_indicator_dgc", (DL_FUNC) &_glmmgee_cpp_indicator_dgc, 3},
+    {"_glmmgee_cpp_dgc_col_sumsq", (DL_FUNC) &_glmmgee_cpp_dgc_col_sumsq, 2},
+    {"_glmmgee_cpp_dgc_times", (DL_FUNC) &_glmmgee_cpp_dgc_times, 5},
+    {"_glmmgee_cpp_frame_columns_plain", (DL_FUNC) &_glmmgee_cpp_frame_columns_plain, 2},
+    {"_glmmgee_cpp_frame_plain_finite", (DL_FUNC) &_glmmgee_cpp_frame_plain_finite, 1},
+    {"_glmmgee_cpp_n_distinct_codes", (DL_FUNC) &_glmmgee_cpp_n_distinct_codes, 2},
+    {"_glmmgee_cpp_frame_factors_used", (DL_FUNC) &_glmmgee_cpp_frame_factors_used, 1},
     {"_glmmgee_cpp_ordinal_certificate", (DL_FUNC) &_glmmgee_cpp_ordinal_certificate, 5},
     {"_glmmgee_cpp_ordinal_loglik", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik, 15},
     {"_glmmgee_cpp_ordinal_search", (DL_FUNC) &_glmmgee_cpp_ordinal_search, 14},
     {"_glmmgee_cpp_ordinal_scores", (DL_FUNC) &_glmmgee_cpp_ordinal_scores, 4},
     {"_glmmgee_cpp_ordinal_loglik_re", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik_re, 15},
+    {"_glmmgee_cpp_lin_pred", (DL_FUNC) &_glmmgee_cpp_lin_pred, 3},
+    {"_glmmgee_cpp_dd_sum", (DL_FUNC) &_glmmgee_cpp_dd_sum, 1},
+    {"_glmmgee_cpp_max_threads", (DL_FUNC) &_glmmgee_cpp_max_threads, 0},
+    {"_glmmgee_cpp_thread_info", (DL_FUNC) &_glmmgee_cpp_thread_info, 1},
+    {"_glmmgee_cpp_la_solve", (DL_FUNC) &_glmmgee_cpp_la_solve, 2},
+    {"_glmmgee_cpp_info_inverse", (DL_FUNC) &_glmmgee_cpp_info_inverse, 2},
+    {"_glmmgee_cpp_lq_rotate", (DL_FUNC) &_glmmgee_cpp_lq_rotate, 4},
     {"_glmmgee_cpp_chol_factor_nnz", (DL_FUNC) &_glmmgee_cpp_chol_factor_nnz, 1},
     {"_glmmgee_cpp_sparse_components", (DL_FUNC) &_glmmgee_cpp_sparse_components, 1},
     {NULL, NULL, 0}

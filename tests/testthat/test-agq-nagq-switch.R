@@ -1,5 +1,5 @@
 # The one-factor engines' nAGQ switch is written once (NagqSwitch,
-# src/agq.h) and the nAGQ >= 1 check lives in engine_nagq(): the switch
+# src/engines/agq/agq.h) and the nAGQ >= 1 check lives in engine_nagq(): the switch
 # still changes the rule (a switched engine evaluates as one made with that
 # nAGQ), and every entry point still refuses nAGQ < 1 as an R error.
 

@@ -1,4 +1,4 @@
-# Starting values from the engine (src/agq-start.cpp).
+# Starting values from the engine (src/engines/agq/agq-start.cpp).
 
 test_that("the engine's GLM start agrees with glm()", {
   # The start stops at a Newton decrement of 1e-7 relative, so it agrees

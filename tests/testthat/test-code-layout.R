@@ -123,3 +123,22 @@ test_that("every capability of the engine registry is one that code checks", {
   missing <- setdiff(names(glmmgee:::engine_capabilities), c(asked, "cluster_loglik"))
   expect(!length(missing), paste("capabilities no code checks:", paste(missing, collapse = ", ")))
 })
+
+test_that("every OpenMP region of src/ is a call of parallel_for(), the region scaffold", {
+  # util/parallel.h is the one place that opens a parallel region: there each
+  # iteration runs inside a RegionGuard and the interrupt poll, so a region
+  # written by hand elsewhere would be one that can let an exception escape
+  # (terminating R) or ignore Ctrl-C.
+  src <- file.path(testthat::test_path(), "..", "..", "src")
+  skip_if_not(file.exists(file.path(src, "Makevars")), "the package's src/ is not beside the tests")
+  files <- list.files(src, pattern = "\\.(cpp|h)$", recursive = TRUE)
+  pragmas <- unlist(lapply(files, function(f) {
+    hit <- grep("^[[:space:]]*#[[:space:]]*pragma[[:space:]]+omp", readLines(file.path(src, f)))
+    if (length(hit)) sprintf("%s:%d", f, hit)
+  }))
+  expect_true("util/parallel.h" %in% files)
+  expect(all(startsWith(pragmas, "util/parallel.h:")),
+         paste("OpenMP pragmas outside util/parallel.h:",
+               paste(pragmas[!startsWith(pragmas, "util/parallel.h:")], collapse = ", ")))
+  expect_length(pragmas, 1L)
+})

@@ -1,6 +1,6 @@
 # Gaussian identity-link models with covariance structures beside other
 # random-effect terms: the exact profiled criterion (ML and REML;
-# fit-lmm-sparse-covstruct.R, src/lmm-sparse-selinv.cpp) against glmmTMB,
+# fit-lmm-sparse-covstruct.R, src/engines/lmm/lmm-sparse-selinv.cpp) against glmmTMB,
 # against the sparse Laplace route (exact for these models), under changes
 # of the covariates' units, and its gradient against differences.
 

@@ -62,7 +62,7 @@ test_that("every family and a random slope: 7 shards on 1, 2, 3 workers equal th
   d$yb <- rbinom(nrow(d), 1, plogis(-0.2 + 0.5 * d$x + b))
   d$yc <- 1 + 0.5 * d$x + b + rnorm(nrow(d), sd = 0.5)
   data(sleepstudy, package = "lme4")
-  # The engines' sums over clusters are order-independent (src/dd-sum.h):
+  # The engines' sums over clusters are order-independent (src/util/dd-sum.h):
   # seven shards give the in-memory sums, so the optimizer takes the same
   # path. nbinom2 and Gamma start from glm.fit() in memory and from IRLS
   # on shard sums, which agree to the last bits; both starts are rounded
@@ -85,7 +85,7 @@ test_that("every family and a random slope: 7 shards on 1, 2, 3 workers equal th
            control = glmm_control(workers = w, shards = 7L)))
     for (f in fits) expect_same_fit(f, ref)
     # Bitwise the in-memory fit: a cluster's rows give the same linear
-    # predictor whatever their position in the engine (src/lin-pred.h).
+    # predictor whatever their position in the engine (src/util/lin-pred.h).
     expect_identical(fits[[1L]]$theta, ref$theta)
     expect_identical(fits[[1L]]$cov_theta, ref$cov_theta)
     # Bitwise the same for any number of workers.

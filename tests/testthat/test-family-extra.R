@@ -1,4 +1,4 @@
-# The families and links of src/families-extra.h (nbinom1, beta,
+# The families and links of src/families/families-extra.h (nbinom1, beta,
 # beta-binomial, Gamma inverse/identity, gaussian log, binomial cauchit):
 # log-likelihoods against R's densities, derivatives in eta and in the log
 # dispersion against numerical ones, and the R family objects.

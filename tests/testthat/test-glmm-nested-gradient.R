@@ -1,4 +1,4 @@
-# The nested quadrature engine's gradient (src/agq-nested.cpp: the
+# The nested quadrature engine's gradient (src/engines/agq/agq-nested.cpp: the
 # quadrature of the integrand's derivative, adaptive nodes held fixed) and
 # the search it drives (R/optimize-nested.R). Fixtures in helper-nested.R.
 

@@ -1,5 +1,5 @@
 # Multilevel adaptive quadrature for nested random intercepts
-# (src/agq-nested.cpp, R/fit-nested.R, R/glmm-nested.R).
+# (src/engines/agq/agq-nested.cpp, R/fit-nested.R, R/glmm-nested.R).
 # Fixtures (nested_data(), brute_nested(), ...) in helper-nested.R.
 
 test_that("two levels: the fit's log-likelihood equals brute-force nested quadrature (binary)", {

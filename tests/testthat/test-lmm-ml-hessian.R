@@ -1,5 +1,5 @@
 # The exact Hessian of the one-factor gaussian log-likelihood
-# (cpp_lmm_ml_hessian(), src/lmm-onefactor-ml-info.cpp) that gives the
+# (cpp_lmm_ml_hessian(), src/engines/lmm/lmm-onefactor-ml-info.cpp) that gives the
 # standard errors of gaussian ML fits on the profiled route.
 
 # The per-cluster sums of a one-factor design, as lmm_scaled_suff() makes

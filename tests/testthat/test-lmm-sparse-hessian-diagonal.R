@@ -1,6 +1,6 @@
 # The exact Hessian where Lambda is diagonal (random intercepts): each
 # block's first part, mutually unconnected levels, eliminated before the
-# dense Cholesky (diagonal_block_cf() in src/lmm-sparse-hessian.cpp). The
+# dense Cholesky (diagonal_block_cf() in src/engines/lmm/lmm-sparse-hessian.cpp). The
 # result must not depend on which term is eliminated, and must be
 # numDeriv's at a variance of zero and with a single term (nothing left
 # after the elimination).

@@ -1,5 +1,5 @@
 # The exact Hessian of the several-term LMM's profiled criterion
-# (src/lmm-sparse-hessian.cpp): against numDeriv's Richardson extrapolation,
+# (src/engines/lmm/lmm-sparse-hessian.cpp): against numDeriv's Richardson extrapolation,
 # in the Newton search and for the standard errors of the covariance
 # parameters, and the fits against lmer and glmmTMB.
 

@@ -1,5 +1,5 @@
 # The several-term LMM's Newton search and its standard errors' central
-# differences run in C++ (src/lmm-sparse-newton.cpp) with the arithmetic of
+# differences run in C++ (src/engines/lmm/lmm-sparse-newton.cpp) with the arithmetic of
 # the R loops they replace. Each is checked here against that R loop, kept
 # as the reference: the same points, hence results equal to the bit.
 

@@ -1,4 +1,4 @@
-# The several-term LMM's set-up (src/lmm-sparse.cpp): the elimination order
+# The several-term LMM's set-up (src/engines/lmm/lmm-sparse.cpp): the elimination order
 # without AMD where it is optimal (random intercepts of two fully crossed
 # factors: the larger factor's levels first), AMD elsewhere. The factor's
 # size against AMD's on the same pattern (cpp_chol_factor_nnz(), the same

@@ -1,5 +1,5 @@
 # The exact Hessian of the random-intercept cumulative link model's
-# approximated log-likelihood (ordinal_exact_hessian() in src/ordinal.cpp):
+# approximated log-likelihood (ordinal_exact_hessian() in src/engines/ordinal/ordinal.cpp):
 # against numDeriv's Richardson differences of the exact gradient, every
 # link, the Laplace approximation and adaptive quadrature, at random
 # parameter values (with weights and offsets, tails included) and at fitted

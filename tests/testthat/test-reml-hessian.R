@@ -1,5 +1,5 @@
 # The exact Hessian of the one-factor restricted log-likelihood
-# (src/lmm-onefactor-reml-info.cpp, via cpp_lmm_reml_info()) that gives the
+# (src/engines/lmm/lmm-onefactor-reml-info.cpp, via cpp_lmm_reml_info()) that gives the
 # standard errors of the variance parameters of one-factor gaussian REML fits.
 
 # -2 times the restricted log-likelihood with sigma free, from dense n x n

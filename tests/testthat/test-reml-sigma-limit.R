@@ -2,7 +2,7 @@
 # SDs and Z spans every row (a cs(0 + time | id) term that takes up the
 # residual): RX'RX = X'X - RZX'RZX cancelled nearly all of X'X, the REML
 # term log|RX'RX| and beta lost digits, and the search drifted on the
-# noise (src/lmm-sparse.cpp now takes the residualized form
+# noise (src/engines/lmm/lmm-sparse.cpp now takes the residualized form
 # Xr'Xr + U'U there). Checked against a dense n x n computation and
 # glmmTMB's REML fit.
 

@@ -308,7 +308,7 @@ test_that("one-factor REML: zero weights drop rows, bad input is refused", {
 })
 
 # Several terms: the profiled criterion by penalized least squares with a
-# sparse Cholesky factor (fit-lmm-sparse.R, src/lmm-sparse.cpp).
+# sparse Cholesky factor (fit-lmm-sparse.R, src/engines/lmm/lmm-sparse.cpp).
 test_that("REML matches lmer: Pastes, nested factors (profiled sparse criterion)", {
   skip_if_not_installed("lme4")
   data(Pastes, package = "lme4")

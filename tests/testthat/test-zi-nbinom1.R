@@ -1,5 +1,5 @@
 # Zero-inflated nbinom1 (glmmTMB's family = nbinom1 with a ziformula):
-# the engines' generic two-part wrapper (src/families-aux.h) around the NB1
+# the engines' generic two-part wrapper (src/families/families-aux.h) around the NB1
 # observation model, and the R methods' NB1 zero probability, variance and
 # draws.
 

@@ -3,7 +3,7 @@
 # search climbs towards parameters where H, the negative Hessian of the joint
 # mode's objective, becomes singular and the Laplace log-likelihood rises
 # without bound (an artefact, above glmmTMB's optimum). The engine refuses
-# such points (sparse-zire.cpp, mode()); the fit must then give glmmTMB's
+# such points (laplace-zero-re.cpp, mode()); the fit must then give glmmTMB's
 # optimum or say that the approximation breaks down, never a silently higher
 # log-likelihood.
 

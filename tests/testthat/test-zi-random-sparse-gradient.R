@@ -1,4 +1,4 @@
-# The two-part sparse Laplace engine's exact gradient (src/sparse-zire.cpp)
+# The two-part sparse Laplace engine's exact gradient (src/engines/laplace/laplace-zero-re.cpp)
 # against numerical differentiation of its own Laplace log-likelihood, on
 # crossed designs with random effects in both parts: zero-inflated poisson
 # and nbinom2, hurdle poisson and nbinom2, zero-inflated binomial.

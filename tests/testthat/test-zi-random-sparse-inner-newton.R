@@ -2,7 +2,7 @@
 # binomial's count-part derivatives in one pass (families-aux-re.h,
 # TwoPartRE::inner_derivs()), the inner Newton search that reuses the rows'
 # derivatives of its accepted trial point and the factor at the mode
-# (sparse-zire.cpp), and searches that start from a given curvature
+# (laplace-zero-re.cpp), and searches that start from a given curvature
 # (optimize_sparse(H0 =)).
 
 zisp_engine <- function(d, fam, kind) {

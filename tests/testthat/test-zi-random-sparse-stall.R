@@ -1,5 +1,5 @@
 # The two-part sparse engine's inner Newton search for the joint mode
-# stops where it has stalled at the mode (sparse-zire.cpp,
+# stops where it has stalled at the mode (laplace-zero-re.cpp,
 # SparseZire::newton()): on the hard Salamanders ZINB one evaluation of a
 # refused-region restart ran all 200 iterations at a Newton decrement of
 # 1.3e-15, its line search shortening the step to t = 5e-10 because the

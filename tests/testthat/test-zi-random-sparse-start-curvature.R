@@ -1,6 +1,6 @@
 # The two-part sparse engine's start curvature in the fixed, zero and
 # dispersion coefficients from one pass at the joint modes
-# (cpp_spzire_fixed_curvature(), sparse-zire.cpp; used by
+# (cpp_spzire_fixed_curvature(), laplace-zero-re.cpp; used by
 # start_curvature_fixed(), optimize-sparse.R): with Lambda = 0 (H = I, no
 # log det(H) terms) it is the exact Hessian of the Laplace log-likelihood in
 # those coefficients, checked against numerical differentiation of the

@@ -1,5 +1,5 @@
-# The engine with random effects in both parts (src/agq-zire*): its start
-# curvature (cpp_zire_fixed_curvature(), agq-zire-info.cpp), the Hessian in
+# The engine with random effects in both parts (src/engines/agq/agq-zero-re*): its start
+# curvature (cpp_zire_fixed_curvature(), agq-zero-re-info.cpp), the Hessian in
 # (beta, gamma, delta) at the modes without the log|H| terms, is the exact
 # Hessian where those terms vanish (Lambda = 0, H = I in every cluster),
 # checked against numerical differentiation of the exact gradient; and an

@@ -1,5 +1,5 @@
 # The start curvature of the two-part and dispersion-formula fits
-# (cpp_agq_fixed_curvature(), src/agq-info.cpp): the Hessian in the fixed,
+# (cpp_agq_fixed_curvature(), src/engines/agq/agq-info.cpp): the Hessian in the fixed,
 # zero and dispersion coefficients at the modes without the log|H| terms.
 # Where those terms vanish it is the exact Hessian of the engine's
 # log-likelihood, checked against numerical differentiation of the exact

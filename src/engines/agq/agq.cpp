@@ -1,0 +1,677 @@
+// Laplace / adaptive Gauss-Hermite engine for one grouping factor.
+// See agq.h for the model and the parameterization.
+#include "engines/agq/agq.h"
+#include "engines/agq/agq-clusters.h"
+#include "engines/agq/agq-work.h"
+#include "util/dd-sum.h"
+#include "util/lin-pred.h"
+#include "util/resources.h"
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace glmmgee {
+
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+ClusterLayout make_layout(const int* group, int n, int M) {
+  ClusterLayout lay;
+  lay.M = M;
+  lay.start.assign(M + 1, 0);
+  for (int j = 0; j < n; ++j) {
+    const int g = group[j];
+    if (g < 1 || g > M) throw std::invalid_argument("cluster code out of range");
+    ++lay.start[g];
+  }
+  for (int i = 0; i < M; ++i) lay.start[i + 1] += lay.start[i];
+  lay.perm.assign(n, 0);
+  std::vector<int> next(lay.start.begin(), lay.start.end() - 1);
+  for (int j = 0; j < n; ++j) lay.perm[next[group[j] - 1]++] = j;
+  return lay;
+}
+
+AgqEngine::AgqEngine(const Eigen::Ref<const MatrixXd>& X,
+                     const Eigen::Ref<const MatrixXd>& Z,
+                     const Eigen::Ref<const VectorXd>& y,
+                     const Eigen::Ref<const VectorXd>& wt,
+                     const Eigen::Ref<const VectorXd>& offset, const int* group,
+                     int M, const std::vector<int>& lam_row,
+                     const std::vector<int>& lam_col, int family, int link,
+                     int nAGQ, int nthreads)
+    : n_((int)X.rows()), p_((int)X.cols()), q_((int)Z.cols()),
+      nl_((int)lam_row.size()), K_(nAGQ), nthreads_(std::max(1, nthreads)),
+      lam_row_(lam_row), lam_col_(lam_col) {
+  fam_ = make_obs_model(family, link);
+  if (!fam_) throw std::invalid_argument("unsupported family/link");
+  disp_ = fam_->has_dispersion();
+  lay_ = make_layout(group, n_, M);
+  nmax_ = lay_.largest();
+  X_.resize(n_, p_);
+  Z_.resize(n_, q_);
+  y_.resize(n_);
+  wt_.resize(n_);
+  off_.resize(n_);
+  for (int s = 0; s < n_; ++s) {
+    const int j = lay_.perm[s];
+    X_.row(s) = X.row(j);
+    Z_.row(s) = Z.row(j);
+    y_[s] = y[j];
+    wt_[s] = wt[j];
+    off_[s] = offset[j];
+  }
+  // The constants depend on (y, wt) only, and binary or count data repeat a
+  // few pairs: remembering the last two distinct pairs saves most of the
+  // lgamma calls (three per binomial observation).
+  lconst_.setZero(M);
+  double ky[2] = {NAN, NAN}, kw[2] = {NAN, NAN}, kv[2] = {0.0, 0.0};
+  int slot = 0;
+  for (int i = 0; i < M; ++i)
+    for (int s = lay_.start[i]; s < lay_.start[i + 1]; ++s) {
+      const double yy = y_[s], ww = wt_[s];
+      double c;
+      if (yy == ky[0] && ww == kw[0]) c = kv[0];
+      else if (yy == ky[1] && ww == kw[1]) c = kv[1];
+      else {
+        c = fam_->logconst(yy, ww);
+        ky[slot] = yy; kw[slot] = ww; kv[slot] = c;
+        slot ^= 1;
+      }
+      lconst_[i] += c;
+    }
+  check_work_memory(K_);
+  grid_ = gh_grid(K_, q_);
+  ucache_.setZero(M, q_);
+  if (q_ == 1 && family == FAM_BINOMIAL && link == LINK_LOGIT) fast_kind_ = FAST_LOGIT;
+  if (q_ == 1 && family == FAM_POISSON && link == LINK_LOG) fast_kind_ = FAST_LOG;
+  fast_ = fast_kind_;
+  zconst_.assign(M, 1);
+  wconst_.assign(M, 0.0);
+  for (int i = 0; i < M; ++i) {
+    const int a = lay_.start[i], b = lay_.start[i + 1];
+    bool wc = true;
+    for (int s = a + 1; s < b; ++s) {
+      if (Z_(s, 0) != Z_(a, 0)) zconst_[i] = 0;
+      if (wt_[s] != wt_[a]) wc = false;
+    }
+    wconst_[i] = wc && b > a ? wt_[a] : NAN;
+  }
+}
+
+void AgqEngine::set_aux(int kind, const Eigen::Ref<const MatrixXd>& XA,
+                        const std::vector<int>& pred,
+                        const Eigen::Ref<const MatrixXd>& aoff) {
+  std::unique_ptr<AuxObsModel> m = make_aux_model(kind, fam_.get(), (int)aoff.cols());
+  if (!m) throw std::invalid_argument("this family has no auxiliary predictor of that kind");
+  const int na = m->naux();
+  if (XA.rows() != n_ || aoff.rows() != n_)
+    throw std::invalid_argument("auxiliary designs must have one row per observation");
+  if (aoff.cols() != na || (int)pred.size() != XA.cols())
+    throw std::invalid_argument("auxiliary designs do not match the number of predictors");
+  for (int pr : pred)
+    if (pr < 0 || pr >= na) throw std::invalid_argument("auxiliary predictor index out of range");
+  XA_.resize(n_, XA.cols());
+  AOFF_.resize(n_, na);
+  for (int s = 0; s < n_; ++s) {
+    XA_.row(s) = XA.row(lay_.perm[s]);
+    AOFF_.row(s) = aoff.row(lay_.perm[s]);
+  }
+  apred_ = pred;
+  aux_ = std::move(m);
+  AV_.setZero(na, n_);
+  // Zeros and positive counts have different constants in the two-part models.
+  lconst_.setZero(lay_.M);
+  for (int i = 0; i < lay_.M; ++i)
+    for (int s = lay_.start[i]; s < lay_.start[i + 1]; ++s)
+      lconst_[i] += aux_->logconst(y_[s], wt_[s]);
+  fast_kind_ = fast_ = FAST_NONE;
+  ucache_.setZero();
+}
+
+void AgqEngine::fill_aux(const VectorXd& theta) {
+  if (!aux_) return;
+  AV_ = AOFF_.transpose();
+  const int base = p_ + nl_;
+  for (int m = 0; m < (int)XA_.cols(); ++m)
+    AV_.row(apred_[m]) += theta[base + m] * XA_.col(m).transpose();
+}
+
+void AgqEngine::unpack(const VectorXd& theta, VectorXd& beta, MatrixXd& Lam,
+                       double& phi) const {
+  beta = theta.head(p_);
+  Lam.setZero(q_, q_);
+  for (int e = 0; e < nl_; ++e) Lam(lam_row_[e], lam_col_[e]) = theta[p_ + e];
+  phi = disp_ && !aux_ ? theta[p_ + nl_] : 0.0;
+}
+
+// H^{-1} = L^{-T} L^{-1} from H's Cholesky factor L (the lower triangle of
+// LL): L^{-1} by forward substitution into Li's lower triangle. Written out
+// for the few random effects of a cluster, where Eigen's general solves
+// cost more in dispatch than in arithmetic.
+static void small_inverse_llt(const MatrixXd& LL, int q, MatrixXd& Li, MatrixXd& Hinv) {
+  for (int j = 0; j < q; ++j) {
+    Li(j, j) = 1.0 / LL(j, j);
+    for (int i = j + 1; i < q; ++i) {
+      double acc = 0.0;
+      for (int k = j; k < i; ++k) acc += LL(i, k) * Li(k, j);
+      Li(i, j) = -acc / LL(i, i);
+    }
+  }
+  for (int b = 0; b < q; ++b)
+    for (int a = b; a < q; ++a) {
+      double acc = 0.0;
+      for (int k = a; k < q; ++k) acc += Li(k, a) * Li(k, b);
+      Hinv(a, b) = acc;
+      Hinv(b, a) = acc;
+    }
+}
+
+void AgqEngine::prepare(const VectorXd& theta, MatrixXd& Lam, double& phi, VectorXd& eta0) {
+  VectorXd beta;
+  unpack(theta, beta, Lam, phi);
+  fill_aux(theta);
+  linear_predictor(X_, beta, off_, eta0);
+}
+
+// One cluster: mode search, quadrature, and (optionally) the gradient.
+// Returns the cluster's marginal log-likelihood, adds its gradient to g.
+// Loops over observations are written out: clusters are small, and Eigen's
+// expression machinery would allocate temporaries for them.
+double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
+                          double phi, bool want_grad, Work& w, double* g,
+                          AgqSummaries* out, bool* failed, const LamDirs* dirs) {
+  if (fast_ != FAST_NONE) {
+    double ll;
+    const bool done =
+        fast_ == FAST_LOGIT
+            ? cluster_exp1<true>(i, eta0, Lam(0, 0), want_grad, w, g, out, failed, &ll)
+            : cluster_exp1<false>(i, eta0, Lam(0, 0), want_grad, w, g, out, failed, &ll);
+    if (done) return ll;
+  }
+  const int s0 = lay_.start[i], ni = lay_.start[i + 1] - s0, q = q_;
+  const ObsModel& fam = *fam_;
+  const double* y = y_.data() + s0;
+  const double* wt = wt_.data() + s0;
+  // The observation log-likelihood: the family's, or its wrapper with the
+  // per-observation auxiliary predictors.
+  const int na = aux_ ? aux_->naux() : 0;
+  const double* av = aux_ ? AV_.data() + (long)s0 * na : nullptr;
+  auto obs_derivs = [&](const double* et, ObsDerivs* dv) {
+    if (!aux_) return fam.derivs_n(y, wt, et, ni, phi, dv);
+    for (int j = 0; j < ni; ++j) dv[j] = aux_->derivs(y[j], wt[j], et[j], av + (long)j * na);
+  };
+  auto obs_loglik_d1 = [&](const double* et, double* d1) {
+    if (!aux_) return fam.loglik_d1_n(y, wt, et, ni, phi, d1);
+    double sum = 0.0;
+    for (int j = 0; j < ni; ++j) {
+      const ObsDerivs d = aux_->derivs(y[j], wt[j], et[j], av + (long)j * na);
+      d1[j] = d.d1;
+      sum += d.l;
+    }
+    return sum;
+  };
+  MatrixXd& A = w.A;  // rows 0..ni-1 used: A = Z_i Lambda
+  for (int j = 0; j < ni; ++j)
+    for (int b = 0; b < q; ++b) {
+      double acc = 0.0;
+      for (int a = b; a < q; ++a) acc += Z_(s0 + j, a) * Lam(a, b);
+      A(j, b) = acc;
+    }
+  for (int j = 0; j < ni; ++j) w.eta0i[j] = eta0[s0 + j];
+  double* eta = w.eta.data();
+  auto set_eta = [&](const double* uu) {
+    for (int j = 0; j < ni; ++j) {
+      double e = w.eta0i[j];
+      for (int b = 0; b < q; ++b) e += A(j, b) * uu[b];
+      eta[j] = e;
+    }
+  };
+
+  // --- Mode of h(u) = sum_j l_j(eta_j(u)) - |u|^2 / 2 by damped Newton.
+  VectorXd& u = w.u;
+  u = ucache_.row(i).transpose();
+  auto hval = [&](const VectorXd& uu, std::vector<ObsDerivs>& dv) {
+    set_eta(uu.data());
+    obs_derivs(eta, dv.data());
+    double h = -0.5 * uu.squaredNorm();
+    for (int j = 0; j < ni; ++j) h += dv[j].l;
+    return h;
+  };
+  double h = hval(u, w.dv);
+  // A cached mode can put a mean outside the family's domain (Gamma with
+  // the inverse or identity link) after beta moved: start again from 0.
+  if (!std::isfinite(h) && u.squaredNorm() > 0) {
+    u.setZero();
+    h = hval(u, w.dv);
+  }
+  bool converged = false;
+  for (int it = 0; it < 100; ++it) {
+    w.grad = -u;
+    w.H.setIdentity();
+    for (int j = 0; j < ni; ++j) {
+      const double d1 = w.dv[j].d1, c = -w.dv[j].d2;
+      for (int a = 0; a < q; ++a) {
+        w.grad[a] += d1 * A(j, a);
+        for (int b = 0; b <= a; ++b) w.H(a, b) += c * A(j, a) * A(j, b);
+      }
+    }
+    for (int a = 0; a < q; ++a)
+      for (int b = 0; b < a; ++b) w.H(b, a) = w.H(a, b);
+    w.llt.compute(w.H);
+    w.step = w.llt.solve(w.grad);
+    const double smax = w.step.cwiseAbs().maxCoeff();
+    if (!(smax == smax)) break;  // NaN: give up on this cluster
+    if (smax <= 1e-10 * (1.0 + u.cwiseAbs().maxCoeff())) { converged = true; break; }
+    double t = 1.0, hnew = h;
+    for (int half = 0; half < 60; ++half) {
+      w.unew = u + t * w.step;
+      hnew = hval(w.unew, w.dvk);
+      if (hnew >= h - 1e-12 * (1.0 + std::fabs(h))) break;
+      t *= 0.5;
+    }
+    if (!std::isfinite(hnew)) break;  // no step stays in the domain
+    u = w.unew;
+    h = hnew;
+    std::swap(w.dv, w.dvk);
+  }
+  if (!converged) *failed = true;
+  if (std::isfinite(h)) ucache_.row(i) = u.transpose();
+  else ucache_.row(i).setZero();
+  // H, its Cholesky factor and the derivatives in w.dv are all at the mode.
+  // C^{-1} places the quadrature nodes; Laplace (K = 1) needs only log|C|.
+  const MatrixXd& LLT = w.llt.matrixLLT();
+  double logdetC = 0.0;
+  for (int d = 0; d < q; ++d) logdetC += std::log(LLT(d, d));
+  if (K_ > 1) {
+    w.C = w.llt.matrixL();
+    w.Cinv.setIdentity();
+    w.C.triangularView<Eigen::Lower>().solveInPlace(w.Cinv);
+  }
+
+  // --- Quadrature: nodes u_k = u^ + C^{-T} z_k, log-sum-exp over nodes.
+  const long Q = grid_.z.rows();
+  const bool need_nodes = want_grad || out;
+  double lse;
+  if (K_ == 1) {
+    w.Unodes.row(0) = u.transpose();
+    w.pi[0] = 1.0;
+    lse = h;
+    if (need_nodes)
+      for (int j = 0; j < ni; ++j) w.D1(j, 0) = w.dv[j].d1;
+  } else {
+    w.Unodes.noalias() = grid_.z * w.Cinv;
+    w.Unodes.rowwise() += u.transpose();
+    double amax = -INFINITY;
+    for (long k = 0; k < Q; ++k) {
+      double usq = 0.0;
+      for (int b = 0; b < q; ++b) {
+        w.unew[b] = w.Unodes(k, b);
+        usq += w.unew[b] * w.unew[b];
+      }
+      set_eta(w.unew.data());
+      const double lk = obs_loglik_d1(eta, &w.D1(0, k));
+      w.a[k] = grid_.logw_ad[k] + lk - 0.5 * usq;
+      amax = std::max(amax, w.a[k]);
+    }
+    lse = node_weights(w.a, Q, amax, w.pi);
+  }
+  const double ll = -logdetC + lse + lconst_[i];
+
+  if (out) store_cluster_summary(i, u, w.llt, w.Unodes, w.pi, K_ == 1, ll, *out);
+  if (!want_grad) return ll;
+
+  // --- Gradient. Without directions, one entry per Lambda entry; with
+  // them, one per direction, each entry's term e spread as w_ek to entry p + k.
+  const int nd = dirs ? dirs->nd : nl_;
+  const int P = npar() - nl_ + nd;
+  auto spread = [&](const double* v, double* to) {
+    if (!dirs) {
+      for (int e = 0; e < nl_; ++e) to[e] += v[e];
+      return;
+    }
+    for (int k = 0; k < nd; ++k) {
+      double acc = 0.0;
+      for (int t = dirs->start[k]; t < dirs->start[k + 1]; ++t) acc += dirs->w[t] * v[dirs->e[t]];
+      to[k] += acc;
+    }
+  };
+  // S_j = sum_k pi_k d1_jk,  T_jb = sum_k pi_k d1_jk u_kb.
+  for (int j = 0; j < ni; ++j) {
+    double sj = 0.0;
+    for (int b = 0; b < q; ++b) w.T(j, b) = 0.0;
+    for (long k = 0; k < Q; ++k) {
+      const double v = w.pi[k] * w.D1(j, k);
+      sj += v;
+      for (int b = 0; b < q; ++b) w.T(j, b) += v * w.Unodes(k, b);
+    }
+    w.S[j] = sj;
+  }
+  // Direct terms: derivative of sum_k pi_k h(u_k) with the nodes held fixed.
+  for (int m = 0; m < p_; ++m) {
+    double acc = 0.0;
+    for (int j = 0; j < ni; ++j) acc += X_(s0 + j, m) * w.S[j];
+    g[m] += acc;
+  }
+  for (int e = 0; e < nl_; ++e) {
+    const int a = lam_row_[e], b = lam_col_[e];
+    double acc = 0.0;
+    for (int j = 0; j < ni; ++j) acc += Z_(s0 + j, a) * w.T(j, b);
+    w.lv[e] = acc;
+  }
+  spread(w.lv.data(), g + p_);
+  if (aux_) {
+    // d/d(aux coefficient) of sum_k pi_k h(u_k), through its design column.
+    // Laplace: the one node is the mode, where the implicit terms below need
+    // the same call's other two derivatives; they are kept from here.
+    double o[3];
+    w.Sa.topRows(ni).setZero();
+    for (long k = 0; k < Q; ++k) {
+      for (int b = 0; b < q; ++b) w.unew[b] = w.Unodes(k, b);
+      set_eta(w.unew.data());
+      for (int j = 0; j < ni; ++j)
+        for (int c = 0; c < na; ++c) {
+          aux_->daux(y[j], wt[j], eta[j], av + (long)j * na, c, o);
+          w.Sa(j, c) += w.pi[k] * o[0];
+          if (K_ == 1) {
+            w.Pa1(j, c) = o[1];
+            w.Pa2(j, c) = o[2];
+          }
+        }
+    }
+    for (int m = 0; m < (int)XA_.cols(); ++m) {
+      double acc = 0.0;
+      for (int j = 0; j < ni; ++j) acc += XA_(s0 + j, m) * w.Sa(j, apred_[m]);
+      g[p_ + nl_ + m] += acc;
+    }
+  } else if (disp_) {
+    // d/dphi of sum_k pi_k h(u_k): needs the dispersion derivative at each node.
+    double acc = 0.0, o[3];
+    for (long k = 0; k < Q; ++k) {
+      for (int b = 0; b < q; ++b) w.unew[b] = w.Unodes(k, b);
+      set_eta(w.unew.data());
+      double sp = 0.0;
+      for (int j = 0; j < ni; ++j) {
+        fam.dphi(y[j], wt[j], eta[j], phi, o);
+        sp += o[0];
+        if (K_ == 1) {
+          w.pd1[j] = o[1];
+          w.pd2[j] = o[2];
+        }
+      }
+      acc += w.pi[k] * sp;
+    }
+    g[p_ + nd] += acc;
+  }
+
+  // Implicit terms: how the mode u^ and the factor C move with theta, for
+  // all P parameters at once. Column r of Deta is d eta / d theta_r at the
+  // mode: its direct part Deta0 plus A du^_r, with du^_r = H^{-1} rhs_r and
+  // rhs = A' R (+ the Lambda entry's own term). The derivative of H is
+  //   dH_r = A' diag(c_r) A  (+ hv e_b' + e_b hv' for a Lambda entry b),
+  //   c_jr = -d3_j Deta_jr  (- the auxiliary predictors' d2 derivative),
+  // and everything the gradient needs from dH_r is linear in it: with
+  // -1/2 d log|H| = -1/2 <H^{-1}, dH_r> and, for quadrature, the nodes'
+  // term <G2, dL_r> = -<dH_r, K2> (dL_r = -C^{-T} Phi(C^{-1} dH_r C^{-T})',
+  // Phi the lower triangle with half the diagonal, K2 the symmetric part
+  // of C^{-T} Phi((C^{-1} G2)') C^{-1}), the gradient is
+  //   g_r = sum_j c_jr kappa_j (+ 2 (Kt hv)_b) (+ G1' du^_r),
+  // kappa_j = a_j' Kt a_j, Kt = -1/2 H^{-1} - K2. One pass over the
+  // observations per matrix product instead of a q x q matrix per
+  // parameter and observation.
+  for (int j = 0; j < ni; ++j) w.W[j] = -w.dv[j].d2;
+  small_inverse_llt(w.llt.matrixLLT(), q, w.tmp_q, w.Hinv);
+  auto Ai = A.topRows(ni);
+  auto Deta = w.Deta.topLeftCorner(ni, P);
+  auto R = w.Rm.topLeftCorner(ni, P);
+  if (p_ > 0) {
+    Deta.leftCols(p_) = X_.middleRows(s0, ni);
+    for (int m = 0; m < p_; ++m)
+      for (int j = 0; j < ni; ++j) R(j, m) = -w.W[j] * Deta(j, m);
+  }
+  if (!dirs) {
+    for (int e = 0; e < nl_; ++e) {
+      const int a = lam_row_[e], b0 = lam_col_[e], r = p_ + e;
+      for (int j = 0; j < ni; ++j) {
+        const double d = Z_(s0 + j, a) * u[b0];
+        Deta(j, r) = d;
+        R(j, r) = -w.W[j] * d;
+      }
+    }
+  } else {
+    // d eta / d phi_k, direct part: Z_i (dLambda / dphi_k) u^.
+    for (int k = 0; k < nd; ++k) {
+      const int r = p_ + k;
+      for (int j = 0; j < ni; ++j) Deta(j, r) = 0.0;
+      for (int t = dirs->start[k]; t < dirs->start[k + 1]; ++t) {
+        const int e = dirs->e[t];
+        const double wu = dirs->w[t] * u[lam_col_[e]];
+        const int a = lam_row_[e];
+        for (int j = 0; j < ni; ++j) Deta(j, r) += Z_(s0 + j, a) * wu;
+      }
+      for (int j = 0; j < ni; ++j) R(j, r) = -w.W[j] * Deta(j, r);
+    }
+  }
+  if (aux_) {
+    double o[3];
+    set_eta(u.data());
+    if (K_ > 1)
+      for (int j = 0; j < ni; ++j)
+        for (int c = 0; c < na; ++c) {
+          aux_->daux(y[j], wt[j], eta[j], av + (long)j * na, c, o);
+          w.Pa1(j, c) = o[1];
+          w.Pa2(j, c) = o[2];
+        }
+    for (int m = 0; m < (int)XA_.cols(); ++m) {
+      const int r = p_ + nl_ + m, c = apred_[m];
+      for (int j = 0; j < ni; ++j) {
+        Deta(j, r) = 0.0;
+        R(j, r) = XA_(s0 + j, m) * w.Pa1(j, c);
+      }
+    }
+  } else if (disp_) {
+    double o[3];
+    set_eta(u.data());
+    for (int j = 0; j < ni; ++j) {
+      if (K_ > 1) {
+        fam.dphi(y[j], wt[j], eta[j], phi, o);
+        w.pd1[j] = o[1];
+        w.pd2[j] = o[2];
+      }
+      Deta(j, P - 1) = 0.0;
+      R(j, P - 1) = w.pd1[j];
+    }
+  }
+  auto RHS = w.RHS.leftCols(P);
+  auto Du = w.Du.leftCols(P);
+  RHS.noalias() = Ai.transpose() * R;
+  for (int e = 0; e < nl_; ++e) {
+    const int a = lam_row_[e], b0 = lam_col_[e];
+    double zd1 = 0.0;
+    for (int j = 0; j < ni; ++j) zd1 += Z_(s0 + j, a) * w.dv[j].d1;
+    if (!dirs) {
+      RHS(b0, p_ + e) += zd1;
+    } else {
+      w.lv[e] = zd1;
+    }
+  }
+  if (dirs)
+    for (int k = 0; k < nd; ++k)
+      for (int t = dirs->start[k]; t < dirs->start[k + 1]; ++t) {
+        const int e = dirs->e[t];
+        RHS(lam_col_[e], p_ + k) += dirs->w[t] * w.lv[e];
+      }
+  Du.noalias() = w.Hinv * RHS;
+  Deta.noalias() += Ai * Du;
+  // c_jr, in place of R.
+  for (int r = 0; r < P; ++r)
+    for (int j = 0; j < ni; ++j) R(j, r) = -w.dv[j].d3 * Deta(j, r);
+  if (aux_) {
+    for (int m = 0; m < (int)XA_.cols(); ++m) {
+      const int r = p_ + nl_ + m, c = apred_[m];
+      for (int j = 0; j < ni; ++j) R(j, r) -= XA_(s0 + j, m) * w.Pa2(j, c);
+    }
+  } else if (disp_) {
+    for (int j = 0; j < ni; ++j) R(j, P - 1) -= w.pd2[j];
+  }
+  w.Kt = -0.5 * w.Hinv;
+  if (K_ > 1) {
+    // G1 = sum_k pi_k grad h(u_k), G2 = sum_k pi_k grad h(u_k) z_k'.
+    w.ubar.noalias() = w.Unodes.transpose() * w.pi;
+    for (int b = 0; b < q; ++b) {
+      double acc = -w.ubar[b];
+      for (int j = 0; j < ni; ++j) acc += A(j, b) * w.S[j];
+      w.G1[b] = acc;
+    }
+    w.PZ.noalias() = w.pi.asDiagonal() * grid_.z;  // Q x q
+    w.G2.noalias() = -(w.Unodes.transpose() * w.PZ);
+    for (int j = 0; j < ni; ++j)
+      for (int c = 0; c < q; ++c) {
+        double djc = 0.0;  // sum_k D1_jk pi_k z_kc
+        for (long k = 0; k < Q; ++k) djc += w.D1(j, k) * w.PZ(k, c);
+        for (int b = 0; b < q; ++b) w.G2(b, c) += A(j, b) * djc;
+      }
+    w.Mr.noalias() = w.Cinv * w.G2;
+    w.tmp_q = w.Mr.transpose().triangularView<Eigen::Lower>();
+    w.tmp_q.diagonal() *= 0.5;
+    w.dH.noalias() = w.tmp_q * w.Cinv;
+    w.dL.noalias() = w.Cinv.transpose() * w.dH;
+    w.Kt -= 0.5 * (w.dL + w.dL.transpose());
+  }
+  for (int j = 0; j < ni; ++j) {
+    double k = 0.0;
+    for (int a = 0; a < q; ++a) {
+      double t = 0.0;
+      for (int b = 0; b < q; ++b) t += w.Kt(a, b) * A(j, b);
+      k += A(j, a) * t;
+    }
+    w.kap[j] = k;
+  }
+  auto grc = w.grc.head(P);
+  grc.noalias() = R.transpose() * w.kap.head(ni);
+  if (K_ > 1) grc.noalias() += Du.transpose() * w.G1;
+  // Each Lambda entry e = (a, b0) adds 2 Kt.row(b0) hv_a, where
+  // hv_a = sum_j W_j Z_ja A_j' depends on its row a only. Entry by entry
+  // that is O(nl n_i q) = O(n_i q^3) a cluster: 8e8 operations at q = 200
+  // (ar1() over 200 times), 9 s an evaluation over 30 clusters, with no
+  // interrupt check inside. From kWideLambda columns on, all hv_a at once,
+  // HV = A_i' diag(W) Z_i, and the terms are the entries of 2 Kt HV:
+  // O(n_i q^2 + q^3). (Below it the loop, whose sums are kept as they were.)
+  constexpr int kWideLambda = 16;
+  if (q >= kWideLambda) {
+    const MatrixXd WZ = w.W.head(ni).asDiagonal() * Z_.middleRows(s0, ni);
+    const MatrixXd KH = w.Kt * (Ai.transpose() * WZ);
+    for (int e = 0; e < nl_; ++e) w.lv[e] = 2.0 * KH(lam_col_[e], lam_row_[e]);
+  } else {
+    for (int e = 0; e < nl_; ++e) {
+      const int a = lam_row_[e], b0 = lam_col_[e];
+      w.hv.setZero();
+      for (int j = 0; j < ni; ++j) {
+        const double v = w.W[j] * Z_(s0 + j, a);
+        for (int b = 0; b < q; ++b) w.hv[b] += A(j, b) * v;
+      }
+      w.lv[e] = 2.0 * w.Kt.row(b0).dot(w.hv);
+    }
+  }
+  spread(w.lv.data(), grc.data() + p_);
+  for (int r = 0; r < P; ++r) g[r] += grc[r];
+  return ll;
+}
+
+AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient) {
+  return evaluate_impl(theta, gradient, nullptr);
+}
+
+AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient, const MatrixXd& dirs) {
+  if (dirs.rows() != nl_)
+    throw std::invalid_argument("the directions must have one row per entry of Lambda (" +
+                                std::to_string(nl_) + ")");
+  if (!dirs.allFinite()) throw std::invalid_argument("the directions must be finite");
+  if (!gradient) return evaluate_impl(theta, false, nullptr);
+  const int nd = (int)dirs.cols();
+  if (fast_ != FAST_NONE || aux_) {
+    // The scalar fast path and the auxiliary predictors keep their entry-
+    // wise gradient: contracted here, after the sums.
+    AgqResult r = evaluate_impl(theta, true, nullptr);
+    const int P = npar(), rest = P - p_ - nl_;
+    VectorXd g(p_ + nd + rest), hi(g.size()), lo(g.size());
+    g.head(p_) = r.gradient.head(p_);
+    g.segment(p_, nd) = dirs.transpose() * r.gradient.segment(p_, nl_);
+    g.tail(rest) = r.gradient.tail(rest);
+    hi = g;
+    lo.setZero();
+    r.gradient = g;
+    r.gradient_hi = hi;
+    r.gradient_lo = lo;
+    return r;
+  }
+  LamDirs d;
+  d.nd = nd;
+  d.start.assign(nd + 1, 0);
+  for (int k = 0; k < nd; ++k) {
+    for (int e = 0; e < nl_; ++e)
+      if (dirs(e, k) != 0.0) {
+        d.e.push_back(e);
+        d.w.push_back(dirs(e, k));
+      }
+    d.start[k + 1] = (int)d.e.size();
+  }
+  return evaluate_impl(theta, true, &d);
+}
+
+AgqResult AgqEngine::evaluate_impl(const VectorXd& theta, bool gradient, const LamDirs* dirs) {
+  MatrixXd Lam;
+  double phi;
+  VectorXd eta0;
+  prepare(theta, Lam, phi, eta0);
+  const int M = lay_.M, P = npar() - (dirs ? nl_ - dirs->nd : 0);
+  const int nt = cluster_threads(nthreads_, M);
+  std::vector<std::unique_ptr<Work> > work = make_work(nt, std::max(P, npar()));
+  // sum_over_clusters() polls between blocks of 64 clusters; with up to
+  // 1e5 nodes per cluster a block can be minutes of work (two random
+  // effects at nAGQ = 300, clusters of 100 rows). So every cluster polls:
+  // an interrupt seen by the master thread stops each thread at its next
+  // cluster, by an exception the region's guard carries out and throws
+  // again after the region, on the main thread.
+  InterruptPoll ip;
+  return sum_over_clusters(M, P, nt, gradient, [&](int i, int tid, double* g, bool* failed) {
+    if (ip.poll()) throw Rcpp::internal::InterruptedException();
+    return cluster(i, eta0, Lam, phi, gradient, *work[tid], g, nullptr, failed, dirs);
+  });
+}
+
+AgqSummaries AgqEngine::summaries(const VectorXd& theta) {
+  MatrixXd Lam;
+  double phi;
+  VectorXd eta0;
+  prepare(theta, Lam, phi, eta0);
+  const int M = lay_.M;
+  const int nt = cluster_threads(nthreads_, M);
+  std::vector<std::unique_ptr<Work> > work = make_work(nt, npar());
+  InterruptPoll ip;  // every cluster, as in evaluate_impl()
+  return summaries_over_clusters(M, q_, nt, [&](int i, int tid, AgqSummaries* out, bool* failed) {
+    if (ip.poll()) throw Rcpp::internal::InterruptedException();
+    cluster(i, eta0, Lam, phi, false, *work[tid], nullptr, out, failed);
+  });
+}
+
+// Doubles in one thread's Work for K points per random effect (agq-work.h).
+static double work_doubles(double nmax, double q, double Q, double P) {
+  return nmax * (Q + 2.0 * q + 2.0 * P + 29.0) + Q * (2.0 * q + 3.0) + q * (2.0 * P + 12.0 * q) + P;
+}
+
+void AgqEngine::check_work_memory(int K) const {
+  const double Q = std::pow((double)K, (double)q_);
+  check_quadrature_memory(work_doubles(nmax_, q_, Q, npar()), usable_threads(nthreads_), K, q_,
+                          nmax_, "");
+}
+
+std::vector<std::unique_ptr<AgqEngine::Work> > AgqEngine::make_work(int nt, int width) const {
+  const long Q = grid_.z.rows();
+  return thread_work<Work>(nt, work_doubles(nmax_, q_, (double)Q, width), nmax_, q_, Q, width,
+                           nl_);
+}
+
+}  // namespace glmmgee

@@ -1,0 +1,213 @@
+// Marginal log-likelihood of a GLMM with one grouping factor, by the Laplace
+// approximation (K = 1) or adaptive Gauss-Hermite quadrature (K > 1), with
+// its exact gradient.
+//
+// Model, for cluster i with rows j:
+//   eta_j = x_j' beta + offset_j + z_j' Lambda u_i,   u_i ~ N(0, I_q),
+// so b_i = Lambda u_i has covariance D = Lambda Lambda'. Lambda is lower
+// triangular with a fixed pattern of free entries (block-diagonal for
+// (x || g) or several terms on one factor); its diagonal is bounded below by
+// zero in the optimizer, which makes a variance of exactly zero reachable
+// (a singular fit) rather than an infinitely negative log-parameter.
+//
+// Parameters theta = (beta [p], Lambda's free entries [nl], phi [0 or 1]).
+//
+// The integral over u_i is taken after centring at the mode u^_i and scaling
+// by L_i = C_i^{-T}, where H_i = C_i C_i' is the negative Hessian of the
+// integrand's log at the mode (Liu & Pierce 1994; Pinheiro & Bates 1995).
+// The gradient differentiates the approximation itself, including how u^_i
+// and C_i move with theta (implicit-function theorem, third derivatives of
+// the log-likelihood in eta), so it agrees with numerical differentiation of
+// the returned value and the optimizer sees one consistent function.
+#ifndef GLMMGEE_AGQ_H
+#define GLMMGEE_AGQ_H
+
+#include <RcppEigen.h>
+#include <algorithm>
+#include <memory>
+#include <vector>
+#include "families/families.h"
+#include "families/families-aux.h"
+#include "families/gh-rule.h"
+
+namespace glmmgee {
+
+// Rows of the data regrouped by cluster (counting sort, stable).
+struct ClusterLayout {
+  int M = 0;
+  std::vector<int> start;  // M + 1 offsets into the sorted rows
+  std::vector<int> perm;   // sorted position -> original row (0-based)
+  // Rows of the largest cluster.
+  int largest() const {
+    int m = 0;
+    for (int i = 0; i < M; ++i) m = std::max(m, start[i + 1] - start[i]);
+    return m;
+  }
+};
+// group holds codes 1..M in any order. Throws if a code is out of range.
+ClusterLayout make_layout(const int* group, int n, int M);
+
+// Per-cluster results at one parameter value, for ranef() and predictions.
+struct AgqSummaries {
+  Eigen::MatrixXd mode;       // M x q, u^ (spherical scale)
+  Eigen::MatrixXd mode_var;   // M x q*q, H^{-1} (column-major per cluster)
+  Eigen::MatrixXd post_mean;  // M x q, E[u | y] under the rule
+  Eigen::MatrixXd post_var;   // M x q*q, Var[u | y] under the rule
+  Eigen::VectorXd loglik;     // M, each cluster's marginal log-likelihood
+  int newton_failures = 0;
+};
+
+struct AgqResult {
+  double loglik = 0.0;
+  Eigen::VectorXd gradient;
+  int newton_failures = 0;  // clusters whose mode search did not converge
+  // The same sums as unrounded pairs (dd-sum.h): hi + lo, for drivers that
+  // add the sums of several engines (shards).
+  double loglik_hi = 0.0, loglik_lo = 0.0;
+  Eigen::VectorXd gradient_hi, gradient_lo;
+};
+
+// The number of quadrature points of a one-factor engine (AgqEngine,
+// ZireEngine in agq-zero-re.h), switched on an existing engine, keeping the
+// data and the modes (a Laplace fit's modes are the right warm start for
+// quadrature), or only checked against the memory limit. The engine
+// befriends it and holds K_, q_, grid_ and check_work_memory(K), which
+// throws, naming the size, when K points per random effect would need more
+// scratch memory than allowed.
+template <class Engine>
+class NagqSwitch {
+ public:
+  void set_nagq(int K) {
+    Engine& e = static_cast<Engine&>(*this);
+    e.check_work_memory(K);
+    e.K_ = K;
+    e.grid_ = gh_grid(K, e.q_);
+  }
+  int nagq() const { return static_cast<const Engine&>(*this).K_; }
+  void check_nagq(int K) const { static_cast<const Engine&>(*this).check_work_memory(K); }
+};
+
+class AgqEngine : public NagqSwitch<AgqEngine> {
+  friend class NagqSwitch<AgqEngine>;
+
+ public:
+  AgqEngine(const Eigen::Ref<const Eigen::MatrixXd>& X,
+            const Eigen::Ref<const Eigen::MatrixXd>& Z,
+            const Eigen::Ref<const Eigen::VectorXd>& y,
+            const Eigen::Ref<const Eigen::VectorXd>& wt,
+            const Eigen::Ref<const Eigen::VectorXd>& offset,
+            const int* group, int M, const std::vector<int>& lam_row,
+            const std::vector<int>& lam_col, int family, int link, int nAGQ,
+            int nthreads);
+
+  int npar() const { return p_ + nl_ + (aux_ ? (int)XA_.cols() : (disp_ ? 1 : 0)); }
+  int nclusters() const { return lay_.M; }
+  bool has_dispersion() const { return disp_; }
+
+  // Auxiliary linear predictors (families-aux.h): zero-inflation, hurdle or
+  // a dispersion formula. XA (n x pa, rows in the original order) holds the
+  // designs of all auxiliary predictors side by side, pred says which
+  // predictor each column feeds, aoff (n x naux) their offsets. Their
+  // coefficients follow Lambda's entries in theta, replacing the scalar
+  // dispersion. Throws on sizes that do not fit.
+  void set_aux(int kind, const Eigen::Ref<const Eigen::MatrixXd>& XA,
+               const std::vector<int>& pred,
+               const Eigen::Ref<const Eigen::MatrixXd>& aoff);
+  int naux() const { return aux_ ? aux_->naux() : 0; }
+
+  AgqResult evaluate(const Eigen::VectorXd& theta, bool gradient);
+  // The same with the gradient's Lambda part along directions only: dirs
+  // (nl x nd, column k the derivative of Lambda's entries in a structure's
+  // k-th parameter) replaces the nl entries' gradient by dirs' times it,
+  // computed inside the clusters, where every implicit term (the mode's and
+  // the factor's motion) costs one column per direction instead of one per
+  // entry. Throws when dirs has not nl rows or holds a non-finite value.
+  AgqResult evaluate(const Eigen::VectorXd& theta, bool gradient,
+                     const Eigen::MatrixXd& dirs);
+  int nlambda() const { return nl_; }
+  // Maximum-likelihood fixed effects of the GLM without random effects
+  // (damped Newton from zero, at most maxit steps): the starting values.
+  Eigen::VectorXd glm_start(int maxit) const;
+  // The same GLM's log-likelihood, score and information at beta on this
+  // engine's rows only: a shard's share of the sums that glm_start() uses,
+  // so a driver holding many shards can take the same Newton steps.
+  double glm_sums(const Eigen::VectorXd& beta, Eigen::VectorXd& grad,
+                  Eigen::MatrixXd& info) const;
+  // The same with the low parts of order-independent sums (agq-shard.cpp).
+  double glm_sums_dd(const Eigen::VectorXd& beta, Eigen::VectorXd& grad,
+                     Eigen::MatrixXd& info, Eigen::VectorXd& lo) const;
+  AgqSummaries summaries(const Eigen::VectorXd& theta);
+  // Hessian in the fixed and auxiliary coefficients (p + columns of XA) of
+  // the log-likelihood at the modes, without the log|H| terms
+  // (agq-info.cpp): a start curvature for the search. Needs set_aux().
+  Eigen::MatrixXd fixed_curvature(const Eigen::VectorXd& theta);
+  // Mode cache management: the engine warm-starts each cluster's Newton
+  // search from its last mode; reset() forgets them.
+  void reset_modes() { ucache_.setZero(); }
+  // The scalar fast path (see agq-scalar-fast.cpp) can be switched off, so tests
+  // can check it against the general code on the same data.
+  void set_fast(bool on) { fast_ = on ? fast_kind_ : FAST_NONE; }
+  bool fast() const { return fast_ != FAST_NONE; }
+
+ private:
+  struct Work;
+  // Directions in Lambda's entries by column, nonzeros only: direction k
+  // has entries e[start[k] .. start[k + 1]) with weights w.
+  struct LamDirs {
+    int nd = 0;
+    std::vector<int> start, e;
+    std::vector<double> w;
+  };
+  AgqResult evaluate_impl(const Eigen::VectorXd& theta, bool gradient, const LamDirs* dirs);
+  // Throws, naming the size, when the scratch for K points per random effect
+  // in every thread would exceed the memory limit (resources.h).
+  void check_work_memory(int K) const;
+  // One Work per thread, allocated before a parallel region.
+  // width: gradient entries per cluster (npar() without directions).
+  std::vector<std::unique_ptr<Work> > make_work(int nthreads, int width) const;
+  double cluster(int i, const Eigen::VectorXd& eta0,
+                 const Eigen::MatrixXd& Lam, double phi, bool grad, Work& w,
+                 double* g, AgqSummaries* out, bool* failed,
+                 const LamDirs* dirs = nullptr);
+  void unpack(const Eigen::VectorXd& theta, Eigen::VectorXd& beta,
+              Eigen::MatrixXd& Lam, double& phi) const;
+  // The setup every pass over the clusters at theta starts with: theta
+  // unpacked, the auxiliary predictors filled, X beta + offset row by row
+  // (lin-pred.h). Before a parallel region.
+  void prepare(const Eigen::VectorXd& theta, Eigen::MatrixXd& Lam, double& phi,
+               Eigen::VectorXd& eta0);
+  // One random effect with a log-likelihood in exp(eta) (logit, log links):
+  // same results as cluster(), several times faster. Returns false, leaving
+  // the outputs untouched, when the cluster needs the general code.
+  template <bool Logit>
+  bool cluster_exp1(int i, const Eigen::VectorXd& eta0, double lam, bool grad,
+                    Work& w, double* g, AgqSummaries* out, bool* failed,
+                    double* ll);
+
+  // Per-observation auxiliary predictors at theta (before a parallel region).
+  void fill_aux(const Eigen::VectorXd& theta);
+
+  enum FastKind { FAST_NONE = 0, FAST_LOGIT = 1, FAST_LOG = 2 };
+  FastKind fast_kind_ = FAST_NONE, fast_ = FAST_NONE;
+  std::vector<char> zconst_;   // cluster's z column is constant (e.g. intercept)
+  std::vector<double> wconst_; // cluster's common prior weight, or NaN
+
+  int n_, p_, q_, nl_, K_, nthreads_;
+  bool disp_;
+  std::unique_ptr<ObsModel> fam_;
+  ClusterLayout lay_;
+  int nmax_;
+  Eigen::MatrixXd X_, Z_;       // rows in cluster order
+  Eigen::VectorXd y_, wt_, off_;
+  Eigen::VectorXd lconst_;      // per-cluster sum of normalizing constants
+  std::vector<int> lam_row_, lam_col_;
+  GhGrid grid_;
+  Eigen::MatrixXd ucache_;      // M x q warm starts
+  std::unique_ptr<AuxObsModel> aux_;
+  Eigen::MatrixXd XA_, AOFF_;   // rows in cluster order
+  std::vector<int> apred_;
+  Eigen::MatrixXd AV_;          // naux x n: observation s's predictors in column s
+};
+
+}  // namespace glmmgee
+#endif
