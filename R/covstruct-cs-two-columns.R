@@ -448,7 +448,7 @@ cs2_uncentre_one <- function(fit, cen, re) {
   k0 <- structure_blocks(re$terms)
   k_re <- lapply(k0, `+`, p)
   nl <- vapply(re$terms, function(t) t$q * (t$q + 1L) / 2L, 1)
-  l0 <- split(seq_len(sum(nl)), rep(seq_along(nl), nl))
+  l0 <- index_blocks(nl)
   th_s <- attr(fit$structures, "theta")
   V_s <- attr(fit$structures, "cov_theta")
   lt <- cbind(c(1L, 2L, 2L), c(1L, 1L, 2L))

@@ -16,8 +16,7 @@
 # The structures' parameters of `terms`, term by term: their positions
 # (from at + 1) in a list.
 structure_blocks <- function(terms, at = 0L) {
-  npar <- vapply(terms, function(t) t$struct$npar, 1L)
-  split(at + seq_len(sum(npar)), rep(seq_along(npar), npar))
+  index_blocks(vapply(terms, function(t) t$struct$npar, 1L), at)
 }
 
 # Lambda's entries at `par` (terms[[k]]'s parameters at par[k_re[[k]]]) and

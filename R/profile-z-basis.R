@@ -78,7 +78,7 @@ profile_z_blocks <- function(fit) {
     known <- ends - sizes < q1 & ends > q1
   }
   blocks <- list()
-  rows_of <- block_rows(sizes)
+  rows_of <- index_blocks(sizes)
   for (b in seq_along(sizes)) {
     s <- sizes[[b]]
     rows <- rows_of[[b]]
@@ -130,7 +130,7 @@ zire_aghq_z_blocks <- function(fit) {
   tz <- design_transform(Zr, blocks = zblocks)
   if (q < 2L || tz$identity || !centres_far(tz$T)) return(NULL)
   lam <- length(fit$coefficients) + seq_along(pat$row)
-  rows_of <- block_rows(sizes)
+  rows_of <- index_blocks(sizes)
   blocks <- lapply(seq_along(sizes), function(b)
     z_block(pat, rows_of[[b]], b, tz$T[rows_of[[b]], rows_of[[b]], drop = FALSE], lam))
   keep <- vapply(blocks, function(bl) sum(abs(bl$T - diag(1, length(bl$rows)))) >
@@ -146,9 +146,6 @@ z_block <- function(pat, rows, b, Tm, lam, face = FALSE) {
   list(rows = rows, term = b, T = Tm, Ti = backsolve(Tm, diag(1, length(rows))), face = face,
        at = bl_at(pat, at, rows), pos = lam[at])
 }
-
-# The rows of consecutive blocks of the given sizes.
-block_rows <- function(sizes) unname(split(seq_len(sum(sizes)), rep(seq_along(sizes), sizes)))
 
 # The far blocks of zb (NULL when there are none): the targets outside a
 # face block are profiled on these alone, as before.

@@ -1,8 +1,12 @@
 # Small helpers of general use: NULL defaults, finiteness without
-# temporaries, counting rows of positive weight, and the pattern of a
+# temporaries, index blocks, counting rows of positive weight, and the pattern of a
 # block-diagonal lower-triangular factor's free entries.
 
 `%||%` <- function(a, b) if (is.null(a)) b else a
+
+# The positions of consecutive blocks of `sizes` elements, starting after
+# position `at`: a list with one integer vector per block.
+index_blocks <- function(sizes, at = 0L) split(at + seq_len(sum(sizes)), rep(seq_along(sizes), sizes))
 
 # No NA, NaN or Inf, without the n x p logical matrices of any(!is.finite(x)),
 # nor range()'s copy of x through c() (the extremes of a matrix without NA
