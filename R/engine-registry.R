@@ -33,7 +33,7 @@ engine_table <- function() {
     agq_zero_re = list("one grouping factor with random effects in the zero-inflation part",
                        but("simulate_newdata", "ranef_new", "bootstrap", "workers")),
     agq_ranef_dist = list("a random intercept with a non-normal distribution (bridge, nonparametric, ...)",
-                          but("simulate_newdata", "profile", "bootstrap", "workers")),
+                          but("simulate_newdata", "bootstrap", "workers")),
     agq_nested = list("nested grouping factors by nested adaptive quadrature",
                       but("cluster_loglik")),
     lmm_one_factor = list("gaussian identity models with one grouping factor, exact ML or REML",

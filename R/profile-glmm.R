@@ -12,6 +12,15 @@
 #' (correlations are profiled out, not profiled themselves) and, for
 #' gaussian models, the residual standard deviation `sigma`.
 #'
+#' For a random intercept with a non-normal distribution
+#' (`glmm(ranef_dist = ...)`), the parameters are the fixed effects and, for
+#' the bridge distribution, its standard deviation (profiled through its
+#' \eqn{\phi}). The nonparametric distribution's intercept is the mean of its
+#' mass points, profiled with the points shifted together; its standard
+#' deviation has no profile (the number of mass points is fixed and their
+#' labels are exchangeable) and is left out, or is an error if asked for by
+#' `which`.
+#'
 #' The likelihood is the one the fit maximized (the same `nAGQ`, or the
 #' sparse Laplace approximation for several terms). Each side of each
 #' parameter is traced outwards from the estimate with steps adapted to the
@@ -69,9 +78,9 @@ profile.glmmgee_glmm <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20
   profile_fit(fitted, which, alpha, maxpts, refine, criterion)
 }
 
-# The profile of a fit (profile.glmmgee_glmm()), also for confint(method =
-# "profile") of fits whose profile table is not offered (bridge and
-# nonparametric random intercepts, profile-ranef-dist.R).
+# The profile of a fit (profile.glmmgee_glmm() and confint(method =
+# "profile")); bridge and nonparametric random intercepts on their own
+# engine (profile-ranef-dist.R).
 profile_fit <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20L, refine = 0.95,
                         criterion = NULL, ...) {
   check_dots(..., .method = "profile.glmmgee_glmm")
@@ -107,6 +116,15 @@ profile_fit <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20L, refine
   }
   targets <- profile_targets(fitted)
   targets <- targets[select_parameters(which, names(targets), "which")]
+  dist <- is_dist_fit(fitted)
+  if (dist) {
+    keep <- dist_profiled(fitted, targets)
+    if (!is.null(which) && !all(keep))
+      stop(sprintf("'which': %s of the %s random intercept has no profile (its mass points and weights are not profiled)",
+                   paste(sQuote(names(targets)[!keep], FALSE), collapse = ", "),
+                   fitted$ranef_dist$type), call. = FALSE)
+    targets <- targets[keep]
+  }
   if (reml) targets <- reml_profile_targets(targets)
   if (is.null(attr(fitted$cov_theta, "ok")) && !isTRUE(fitted$singular))
     warning("profile(): the fit has no valid Hessian; steps are chosen without standard errors",
@@ -117,7 +135,6 @@ profile_fit <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20L, refine
   # only its own standard deviations and correlations.
   zb_all <- if (!reml) profile_z_blocks(fitted)
   zfar <- far_z_blocks(zb_all)
-  dist <- is_dist_fit(fitted)
   eng <- if (reml) reml_profile_engine(fitted)
          else if (dist) dist_profile_engine(fitted)
          else if (!is.null(zfar)) profile_basis_engine(fitted, zfar) else profile_engine(fitted)

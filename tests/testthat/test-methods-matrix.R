@@ -102,7 +102,7 @@ test_that("a method an engine cannot serve stops with one message style", {
                       "known-covariance random effect (Laplace)) does not provide simulations with ",
                       "new random effects (re.form = NA) for fits with a known-covariance term ",
                       "('covariance'); use re.form = NULL"), fixed = TRUE)
-  expect_error(profile(fits$ranef_bridge), "profile(): the agq_ranef_dist engine", fixed = TRUE)
+  expect_error(profile(fits$ordinal_onefactor), "profile(): the ordinal_agq engine", fixed = TRUE)
   expect_error(confint(fits$zi_random, method = "boot", nsim = 2),
                "the agq_zero_re engine .* for zero-inflated, hurdle and dispersion-formula fits")
   expect_error(marginal_coefs(fits$ordinal_onefactor), "marginal_coefs(): the ordinal_agq engine",
