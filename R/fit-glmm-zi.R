@@ -176,8 +176,9 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
                         pnames, diag = at_lam[is_diag])
   run <- vb$best
   agq_set_nagq(eng, nAGQ)
-  fin <- finish_glmm_fit(eng, run$theta, run$opt, c(run$stages, run$restart_stages), run$at,
-                         bound, lower, control, rep(1, P))
+  fin <- finish_search(engine_ev(eng), run$theta, run$opt, c(run$stages, run$restart_stages),
+                       bound, lower, control, rep(1, P), control$rel.tol / 100 / 1000,
+                       at = run$at)
   theta_s <- fin$theta
   final <- fin$final
   run$opt <- fin$opt

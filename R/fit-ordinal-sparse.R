@@ -92,9 +92,9 @@ ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NUL
     b
   }
   lower_u <- c(rep(-Inf, k1 + p), re$lower)
-  fin <- finish_sparse_fit(eval_psi, c(to_theta(bs[ia]), bs[ib], bs[isd]), run$opt,
-                           c(run$stages, run$restart_stages), psi_boundary, lower_u, control,
-                           rep(1, k1 + p + nth))
+  fin <- finish_search(cached_ev(eval_psi), c(to_theta(bs[ia]), bs[ib], bs[isd]), run$opt,
+                       c(run$stages, run$restart_stages), psi_boundary, lower_u, control,
+                       rep(1, k1 + p + nth), tol = 1e-12, reevaluate = TRUE)
   psi <- drop(Tm %*% fin$theta)
   final <- fin$final
   g_star <- final$gradient

@@ -55,9 +55,9 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
   evalf <- penalized_evalf(function(t) cpp_sparse_eval(eng, t, TRUE),
                            aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz))
   sr <- sparse_zi_search(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control)
-  fin <- finish_sparse_fit(evalf, sr$run$theta, sr$run$opt,
-                           c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,
-                           control, rep(1, P))
+  fin <- finish_search(cached_ev(evalf), sr$run$theta, sr$run$opt,
+                       c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,
+                       control, rep(1, P), tol = 1e-12, reevaluate = TRUE)
   tl <- sparse_zi_tail(fin, rp, sr, control, kind, rp$Xz, offz, nb, pz, "Laplace (sparse)",
                        aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd), P,
                                             rp$Xd, rp$Td, limit_zero_rows(y, kind)))
@@ -79,7 +79,7 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
 }
 
 # The tail shared by the sparse two-part fitters (glmm_sparse_zi_fit(),
-# glmm_sparse_zire_fit()): the optimum `fin` (finish_sparse_fit()'s) mapped
+# glmm_sparse_zire_fit()): the optimum `fin` (finish_search()'s) mapped
 # back to the user's scale with its gradient, Hessian and covariance there,
 # the fit's warnings and the optimizer record. `sr`: sparse_zi_search()'s
 # result; `Xzs`, `offz`: the zero part's design on the search scale and its

@@ -92,9 +92,9 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
   # gradient and Hessian mapped to the user's parameterization by the exact
   # Jacobian, the random effects by the inverse transformation.
   star_boundary <- boundary_at(typical)
-  fin <- finish_sparse_fit(function(t) cpp_sparse_eval(eng, t, TRUE), run$theta, run$opt,
-                           c(run$stages, run$restart_stages), star_boundary, lower, control,
-                           typical, at = run$at)
+  fin <- finish_search(cached_ev(function(t) cpp_sparse_eval(eng, t, TRUE), run$theta, run$at),
+                       run$theta, run$opt, c(run$stages, run$restart_stages), star_boundary,
+                       lower, control, typical, tol = 1e-12, reevaluate = TRUE)
   theta_s <- fin$theta
   final <- fin$final
   theta <- rp$from_star(theta_s)
@@ -160,32 +160,6 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
                       # as on the LMM routes (lmm_standard_z()): a far-off
                       # slope's term mapped by its LQ factor
                       centred_z = if (rp$far) TRUE))
-}
-
-# The last stage, in the user's parameterization: the Hessian (forward
-# differences of the exact gradient from the one at the optimum, steps
-# relative to each parameter's typical size; P evaluations, relative
-# accuracy ~1e-5, far below the sampling error of a standard error) and a
-# few Newton steps with it. `at` is an evaluation already made at theta.
-finish_sparse_fit <- function(evalf, theta, opt, stages, boundary, lower, control, typical,
-                              at = NULL) {
-  ev <- cached_ev(evalf, theta, at)
-  hess <- NULL
-  if (control$hessian) {
-    b <- boundary(theta)
-    hess <- fd_hessian(gradient_of(ev), theta, floor = 0.1 * typical, on_boundary = b)
-    stages$hessian <- list(iterations = 0L, evaluations = sum(!b), convergence = 0L,
-                           message = "forward differences")
-    pol <- newton_search(ev, theta, hess, b, lower, maxit = 3L, tol = 1e-12, at = ev(theta),
-                         interpolate = FALSE)
-    stages$polish <- pol$record
-    theta <- pol$theta
-    if (opt$convergence != 0L && pol$converged)
-      opt <- list(convergence = 0L,
-                  message = paste0("nlminb stopped early (", opt$message,
-                                   "); Newton steps with the Hessian then converged"))
-  }
-  list(theta = theta, opt = opt, stages = stages, final = ev(theta), hess = hess)
 }
 
 # The interior point where verify_boundary() restarts, term by term.
