@@ -259,19 +259,11 @@ zi_fit_result <- function(fit, warn, kind, cl, pat, cov_blocks, extra, vanishes,
          pattern = pat, cov_blocks = cov_blocks, p = p, kind = kind),
     extra,
     list(singular = any(on_boundary), on_boundary = on_boundary,
-         optinfo = new_optinfo(optimizer = if (any(grepl("nlminb", names(stages)))) "Newton-BFGS, then nlminb"
-                                    else "Newton-BFGS",
-                        method = if (nAGQ == 1L) "Laplace" else "AGHQ", nAGQ = nAGQ,
-                        stages = stages,
-                        convergence = run$opt$convergence, message = run$opt$message,
-                        max_grad = fit$gmax_star, max_grad_user = fit$gmax,
-                        grad_basis = grad_basis_of(fit$reparameterized), scaled_grad = fit$nstep,
-                        hessian_cond = attr(fit$cov_theta, "cond") %||% NA_real_,
-                        newton_failures = fit$modes$newton_failures, warnings = warn,
-                        boundary_check = fit$boundary_check,
-                        dispersion_limit = isTRUE(fit$dispersion_limit),
-                        zero_inflation_vanishes = vanishes,
-                        reparameterized = fit$reparameterized, nthreads = control$nthreads)))
+         optinfo = agq_optinfo(stages, nAGQ, run$opt, fit$gmax_star, fit$gmax,
+                               fit$reparameterized, fit$nstep, fit$cov_theta,
+                               fit$modes$newton_failures, warn, fit$boundary_check,
+                               isTRUE(fit$dispersion_limit), control$nthreads,
+                               zero_inflation_vanishes = vanishes)))
 }
 
 # Starting values: the count GLM's fixed effects (the engine's Newton

@@ -246,19 +246,10 @@ glmm_fit_object <- function(m, summ, nAGQ, q, pat, cov_blocks, p, disp, vb, rp, 
        pattern = pat, cov_blocks = cov_blocks, p = p, dispersion = disp,
        family_par = family_parameter(family, theta, m$cov_theta),
        singular = singular, on_boundary = m$on_boundary,
-       optinfo = new_optinfo(optimizer = if (any(grepl("nlminb", names(stages)))) "Newton-BFGS, then nlminb"
-                                  else "Newton-BFGS",
-                      method = if (nAGQ == 1L) "Laplace" else "AGHQ",
-                      nAGQ = nAGQ, stages = stages,
-                      convergence = m$opt$convergence, message = m$opt$message,
-                      newton_steps = as.integer(stages$polish$iterations %||% 0L),
-                      max_grad = m$gmax_star, max_grad_user = m$gmax,
-                      grad_basis = grad_basis_of(!rp$identity), scaled_grad = m$nstep,
-                      hessian_cond = attr(m$cov_theta, "cond") %||% NA_real_,
-                      newton_failures = summ$newton_failures, warnings = warn,
-                      boundary_check = vb$record, dispersion_limit = any(m$dlim),
-                      reparameterized = !rp$identity,
-                      nthreads = control$nthreads)))
+       optinfo = agq_optinfo(stages, nAGQ, m$opt, m$gmax_star, m$gmax, !rp$identity, m$nstep,
+                             m$cov_theta, summ$newton_failures, warn, vb$record,
+                             any(m$dlim), control$nthreads,
+                             newton_steps = as.integer(stages$polish$iterations %||% 0L))))
 }
 
 #' Default number of quadrature points

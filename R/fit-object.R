@@ -121,6 +121,30 @@ new_optinfo <- function(method, optimizer, nAGQ = NA_integer_, convergence = NA_
   c(core, if (!is.null(stages)) list(stages = stages), extra)
 }
 
+# $optinfo of the one-factor quadrature engine's fits (one-part and
+# two-part): the search record `stages` (naming nlminb where it took over),
+# the convergence record `opt` (convergence, message), the largest free
+# gradient on the optimizer's scale (max_grad) and on the user's, the
+# remaining Newton step (scaled_grad) and the condition of cov_theta's
+# information; `newton_steps` and `zero_inflation_vanishes` where a route
+# reports them (NULL: left out).
+agq_optinfo <- function(stages, nAGQ, opt, max_grad, max_grad_user, reparameterized,
+                        scaled_grad, cov_theta, newton_failures, warnings, boundary_check,
+                        dispersion_limit, nthreads, newton_steps = NULL,
+                        zero_inflation_vanishes = NULL) {
+  new_optinfo(optimizer = if (any(grepl("nlminb", names(stages)))) "Newton-BFGS, then nlminb"
+                          else "Newton-BFGS",
+              method = if (nAGQ == 1L) "Laplace" else "AGHQ", nAGQ = nAGQ, stages = stages,
+              convergence = opt$convergence, message = opt$message,
+              newton_steps = newton_steps, max_grad = max_grad, max_grad_user = max_grad_user,
+              grad_basis = grad_basis_of(reparameterized), scaled_grad = scaled_grad,
+              hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
+              newton_failures = newton_failures, warnings = warnings,
+              boundary_check = boundary_check, dispersion_limit = dispersion_limit,
+              zero_inflation_vanishes = zero_inflation_vanishes,
+              reparameterized = reparameterized, nthreads = nthreads)
+}
+
 # A record of an earlier version on the schema: renamed fields under their
 # names, the fields it lacks as NA.
 upgrade_optinfo <- function(oi) {
