@@ -145,6 +145,18 @@ agq_optinfo <- function(stages, nAGQ, opt, max_grad, max_grad_user, reparameteri
               reparameterized = reparameterized, nthreads = nthreads)
 }
 
+# $optinfo of the sparse Laplace engines' fits (one-part, two-part,
+# cumulative): the optimizer named from the search record `stages`
+# (sparse_optimizer_name()), the convergence record `opt`, the largest
+# gradient `max_grad`, the condition of cov_theta's information; `...`: the
+# route's fields of optinfo_optional, in the order it reports them.
+sparse_optinfo <- function(stages, opt, method, max_grad, cov_theta, warnings, ...) {
+  new_optinfo(optimizer = sparse_optimizer_name(stages), method = method, nAGQ = 1L,
+              stages = stages, convergence = opt$convergence, message = opt$message,
+              max_grad = max_grad, hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
+              warnings = warnings, ...)
+}
+
 # A record of an earlier version on the schema: renamed fields under their
 # names, the fields it lacks as NA.
 upgrade_optinfo <- function(oi) {

@@ -142,13 +142,9 @@ ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NUL
        penalty = ordinal_penalty_record(pen, final$loglik - final$penalty, final$penalty),
        gradient = grad, modes = modes, terms = terms,
        singular = any(ob), on_boundary = ob,
-       optinfo = new_optinfo(optimizer = sparse_optimizer_name(stages), method = "Laplace (sparse)",
-                      nAGQ = 1L, stages = stages,
-                      convergence = fin$opt$convergence, message = fin$opt$message,
-                      max_grad = gmax_star, max_grad_user = gmax,
-                      grad_basis = grad_basis_of(TRUE), scaled_grad = nstep,
-                      hessian_cond = attr(cov_par, "cond") %||% NA_real_,
-                      nnz_factor = modes$nnz_factor, warnings = warn,
+       optinfo = sparse_optinfo(stages, fin$opt, "Laplace (sparse)", gmax_star, cov_par, warn,
+                      max_grad_user = gmax, grad_basis = grad_basis_of(TRUE),
+                      scaled_grad = nstep, nnz_factor = modes$nnz_factor,
                       boundary_check = vb$record))
 }
 

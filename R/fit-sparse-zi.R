@@ -117,13 +117,8 @@ sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method
   stages <- fin$stages
   list(theta = theta, gradient = grad, hessian = hess, cov_theta = cov_theta,
        on_boundary = on_boundary,
-       optinfo = new_optinfo(optimizer = sparse_optimizer_name(stages),
-                      method = method, nAGQ = 1L,
-                      stages = stages,
-                      convergence = fin$opt$convergence, message = fin$opt$message,
-                      max_grad = gmax, scaled_grad = nstep,
-                      hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
-                      warnings = warn, nthreads = 1L, boundary_check = vb$record,
+       optinfo = sparse_optinfo(stages, fin$opt, method, gmax, cov_theta, warn,
+                      scaled_grad = nstep, nthreads = 1L, boundary_check = vb$record,
                       dispersion_limit = any(dl),
                       zero_inflation_vanishes = !is.null(vanish),
                       reparameterized = !rp$identity))
