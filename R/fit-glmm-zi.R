@@ -193,8 +193,7 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
   # The convergence test reads the gradient on the optimizer's standardized
   # scale, where it does not depend on the covariates' units (on the user's,
   # a covariate in micro-units gave "doubtful convergence" at the optimum).
-  sfree <- !bound(theta_s)
-  gmax_star <- if (any(sfree)) max(abs(final$gradient[sfree])) else 0
+  gmax_star <- max_free_gradient(final$gradient, bound(theta_s))
   # A dispersion at its no-overdispersion limit (aux_dispersion_limit()) is
   # left out of the Newton step and the covariance, as on the one-part routes.
   dl <- if (is.null(dlim)) rep(FALSE, P) else dlim(theta)
@@ -216,7 +215,7 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
   nstep <- lc$nstep
   cov_theta <- lc$cov
   run$opt <- plateau_verdict(run$opt, dl, nstep, control)
-  gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
+  gmax <- max_free_gradient(grad, on_boundary)
   modes_failed <- if (summ$newton_failures > 0L)
     sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
   warn <- fit_warnings(run$opt, nstep, gmax_star, any(on_boundary), hess, cov_theta,

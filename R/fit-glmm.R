@@ -191,11 +191,10 @@ glmm_map_optimum <- function(eng, sv, rp, p, pat, disp, family, lower, control, 
   hess <- to_user_hessian(fin$hess, J, star_boundary(theta_s), on_boundary)
   names(theta) <- pnames
   names(grad) <- pnames
-  gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
+  gmax <- max_free_gradient(grad, on_boundary)
   # Judged on the optimizer's standardized scale, where it does not depend
   # on the units of the covariates.
-  sfree <- !star_boundary(theta_s)
-  gmax_star <- if (any(sfree)) max(abs(final$gradient[sfree])) else 0
+  gmax_star <- max_free_gradient(final$gradient, star_boundary(theta_s))
   if (!is.null(hess) && any(on_boundary & !is.na(diag(hess)))) {
     hess[on_boundary, ] <- NA_real_
     hess[, on_boundary] <- NA_real_

@@ -121,6 +121,11 @@ new_optinfo <- function(method, optimizer, nAGQ = NA_integer_, convergence = NA_
   c(core, if (!is.null(stages)) list(stages = stages), extra)
 }
 
+# $optinfo's max_grad: the largest absolute gradient over the parameters
+# not on a boundary (0 where all are).
+max_free_gradient <- function(gradient, on_boundary)
+  if (any(!on_boundary)) max(abs(gradient[!on_boundary])) else 0
+
 # $optinfo of the one-factor quadrature engine's fits (one-part and
 # two-part): the search record `stages` (naming nlminb where it took over),
 # the convergence record `opt` (convergence, message), the largest free

@@ -125,8 +125,8 @@ ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NUL
   attr(cov_par, "ok") <- attr(cov_s, "ok")
   attr(cov_par, "cond") <- attr(cov_s, "cond")
   grad <- stats::setNames(final$gradient, pnames)
-  gmax <- if (any(!ob)) max(abs(grad[!ob])) else 0
-  gmax_star <- if (any(!ob)) max(abs(g_star[!ob])) else 0
+  gmax <- max_free_gradient(grad, ob)
+  gmax_star <- max_free_gradient(g_star, ob)
   modes <- cpp_sparse_modes(eng_u, engine_par(psi))
   terms <- sparse_term_summaries(re, psi[js], modes, eng_u, engine_par(psi))
   nstep <- newton_decrement(g_star, hess_s, ob)

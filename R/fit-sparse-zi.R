@@ -107,7 +107,7 @@ sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method
   lc <- limit_covariance(fin$hess, J, final$gradient, sr$star_boundary(theta_s), on_boundary,
                          pnames, hess, dl, Tx = rp$star_tx)
   cov_theta <- lc$cov
-  gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
+  gmax <- max_free_gradient(grad, on_boundary)
   nstep <- lc$nstep
   vanish <- zi_vanishing_message(kind, Xzs, theta_s[nb + seq_len(pz)], offz)
   cause <- vanish %||% zi_separation_message(kind, Xzs, theta_s[nb + seq_len(pz)], offz)

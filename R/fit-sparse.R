@@ -106,8 +106,7 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
   # The convergence test reads the standardized gradient (as fit-glmm.R):
   # on the user's scale a covariate in units of 1e-7 gave "doubtful
   # convergence" at an optimum equal to the unscaled fit's.
-  sfree <- !star_boundary(theta_s)
-  gmax_star <- if (any(sfree)) max(abs(final$gradient[sfree])) else 0
+  gmax_star <- max_free_gradient(final$gradient, star_boundary(theta_s))
   # The remaining Newton step and the covariance, also on that scale
   # (star_covariance()).
   dlim <- dispersion_limit(family, disp, theta)
@@ -116,7 +115,7 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
   names(theta) <- pnames
   grad <- final$gradient
   names(grad) <- pnames
-  gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
+  gmax <- max_free_gradient(grad, on_boundary)
   if (!is.null(hess)) {
     dimnames(hess) <- list(pnames, pnames)
     hess[on_boundary, ] <- NA_real_
