@@ -204,10 +204,7 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
   summ <- summaries(theta, theta_s)
   names(theta) <- pnames
   grad <- stats::setNames(final$gradient, pnames)
-  if (!is.null(hess) && any(on_boundary)) {
-    hess[on_boundary, ] <- NA_real_
-    hess[, on_boundary] <- NA_real_
-  }
+  hess <- na_at_boundary(hess, on_boundary)
   # The remaining Newton step and the covariance, also on that scale
   # (star_covariance()).
   lc <- limit_covariance(fin$hess, J, grad_s, bound(theta_s), on_boundary, pnames, hess, dl,
@@ -490,8 +487,7 @@ zi_start_hessian <- function(eng, theta, on_boundary, g0, at_lam) {
   lam <- at_lam[!on_boundary[at_lam]]
   H <- block_curvature(function(th) agq_eval(eng, th, TRUE)$gradient, theta, g0, fixed, Hf, lam,
                        1e-5)
-  H[on_boundary, ] <- NA_real_
-  H[, on_boundary] <- NA_real_
+  H <- na_at_boundary(H, on_boundary)
   # One pass at the modes (about a value-only evaluation) and Lambda's columns.
   structure(H, evaluations = 1L + length(lam))
 }

@@ -104,11 +104,8 @@ ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NUL
   on_boundary <- abs(psi[js]) < control$singular_tol & re$lower == 0
   ob <- replace(rep(FALSE, length(psi)), js[on_boundary], TRUE)
   hess_s <- fin$hess
-  if (!is.null(hess_s)) {
-    dimnames(hess_s) <- list(pnames, pnames)
-    hess_s[ob, ] <- NA_real_
-    hess_s[, ob] <- NA_real_
-  }
+  if (!is.null(hess_s)) dimnames(hess_s) <- list(pnames, pnames)
+  hess_s <- na_at_boundary(hess_s, ob)
   cov_s <- invert_information(hess_s, ob, pnames)
   # Tm mixes thresholds and beta only: the sd rows (NA on a boundary) map
   # to themselves, so NA entries are carried over, not multiplied.

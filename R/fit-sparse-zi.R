@@ -96,11 +96,8 @@ sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method
   grad <- stats::setNames(drop(crossprod(J, final$gradient)), pnames)
   hess <- to_user_hessian(fin$hess, J, sr$star_boundary(theta_s), on_boundary)
   names(theta) <- pnames
-  if (!is.null(hess)) {
-    dimnames(hess) <- list(pnames, pnames)
-    hess[on_boundary, ] <- NA_real_
-    hess[, on_boundary] <- NA_real_
-  }
+  if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)
+  hess <- na_at_boundary(hess, on_boundary)
   # Both on the standardized scale (star_covariance()), without a dispersion
   # at its no-overdispersion limit (aux_dispersion_limit()).
   dl <- if (is.null(dlim)) rep(FALSE, length(theta)) else dlim(theta)

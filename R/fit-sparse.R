@@ -116,11 +116,8 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
   grad <- final$gradient
   names(grad) <- pnames
   gmax <- max_free_gradient(grad, on_boundary)
-  if (!is.null(hess)) {
-    dimnames(hess) <- list(pnames, pnames)
-    hess[on_boundary, ] <- NA_real_
-    hess[, on_boundary] <- NA_real_
-  }
+  if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)
+  hess <- na_at_boundary(hess, on_boundary)
   cov_theta <- star_covariance(fin$hess, J, star_boundary(theta_s) | dlim, on_boundary | dlim,
                                pnames, hess, Tx = if (!well_scaled_x(X)) rp$Tx)
   modes <- cpp_sparse_modes(eng, theta_s)
