@@ -4,6 +4,15 @@
 # diagonal, or the optimizer's standardized parameters mapped back by the
 # inverse of the map's Jacobian).
 
+# A Hessian (or covariance) with the rows and columns of the parameters
+# `on_boundary` (logical or positions) set to NA; NULL stays NULL.
+na_at_boundary <- function(H, on_boundary) {
+  if (is.null(H)) return(NULL)
+  H[on_boundary, ] <- NA_real_
+  H[, on_boundary] <- NA_real_
+  H
+}
+
 # Covariance of the parameter estimates: inverse of the observed information
 # over the parameters not on a boundary (those get NA).
 invert_information <- function(hess, on_boundary, pnames, cond = TRUE) {
@@ -76,8 +85,7 @@ star_covariance <- function(Hs, J, star_boundary, on_boundary, pnames, hess, Tx 
   fs <- which(!star_boundary)
   fu <- which(!on_boundary)
   if (length(fs) != length(fu)) return(V)
-  Hs[star_boundary, ] <- NA_real_
-  Hs[, star_boundary] <- NA_real_
+  Hs <- na_at_boundary(Hs, star_boundary)
   Vs <- invert_information(Hs, star_boundary, pnames)
   if (is.null(attr(Vs, "ok"))) return(V)
   A <- jacobian_inverse(J[fs, fu, drop = FALSE])

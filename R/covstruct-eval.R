@@ -192,8 +192,7 @@ structure_covariance <- function(H, Tx, on_boundary, pnames, hess) {
   P <- length(pnames)
   if (is.null(H) || is.null(hess))
     return(matrix(NA_real_, P, P, dimnames = list(pnames, pnames)))
-  H[on_boundary, ] <- NA_real_
-  H[, on_boundary] <- NA_real_
+  H <- na_at_boundary(H, on_boundary)
   Vs <- invert_information(H, on_boundary, pnames)
   if (is.null(attr(Vs, "ok"))) return(Vs)
   p <- nrow(Tx)

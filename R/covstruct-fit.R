@@ -163,9 +163,7 @@ na_product <- function(H, A, na) {
   H0[, na] <- 0
   out <- crossprod(A, H0 %*% A)
   hit <- colSums(abs(A[na, , drop = FALSE])) > 0
-  out[hit, ] <- NA_real_
-  out[, hit] <- NA_real_
-  out
+  na_at_boundary(out, hit)
 }
 
 # Newton steps from the curvature at the start, updated by BFGS (the one-

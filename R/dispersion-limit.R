@@ -159,8 +159,7 @@ limit_covariance <- function(Hs, J, grad_s, star_boundary, on_boundary, pnames, 
   Vr[flat, ] <- 0
   Vr[, flat] <- 0
   V <- rot(Vr, t(Qu), t(Qu))
-  V[dl, ] <- NA_real_
-  V[, dl] <- NA_real_
+  V <- na_at_boundary(V, dl)
   attributes(V) <- at
   list(nstep = nstep, cov = V)
 }

@@ -176,8 +176,9 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
                         pnames, diag = at_lam[is_diag])
   run <- vb$best
   agq_set_nagq(eng, nAGQ)
-  fin <- finish_glmm_fit(eng, run$theta, run$opt, c(run$stages, run$restart_stages), run$at,
-                         bound, lower, control, rep(1, P))
+  fin <- finish_search(engine_ev(eng), run$theta, run$opt, c(run$stages, run$restart_stages),
+                       bound, lower, control, rep(1, P), control$rel.tol / 100 / 1000,
+                       at = run$at)
   theta_s <- fin$theta
   final <- fin$final
   run$opt <- fin$opt
@@ -192,8 +193,7 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
   # The convergence test reads the gradient on the optimizer's standardized
   # scale, where it does not depend on the covariates' units (on the user's,
   # a covariate in micro-units gave "doubtful convergence" at the optimum).
-  sfree <- !bound(theta_s)
-  gmax_star <- if (any(sfree)) max(abs(final$gradient[sfree])) else 0
+  gmax_star <- max_free_gradient(final$gradient, bound(theta_s))
   # A dispersion at its no-overdispersion limit (aux_dispersion_limit()) is
   # left out of the Newton step and the covariance, as on the one-part routes.
   dl <- if (is.null(dlim)) rep(FALSE, P) else dlim(theta)
@@ -204,10 +204,7 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
   summ <- summaries(theta, theta_s)
   names(theta) <- pnames
   grad <- stats::setNames(final$gradient, pnames)
-  if (!is.null(hess) && any(on_boundary)) {
-    hess[on_boundary, ] <- NA_real_
-    hess[, on_boundary] <- NA_real_
-  }
+  hess <- na_at_boundary(hess, on_boundary)
   # The remaining Newton step and the covariance, also on that scale
   # (star_covariance()).
   lc <- limit_covariance(fin$hess, J, grad_s, bound(theta_s), on_boundary, pnames, hess, dl,
@@ -215,7 +212,7 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
   nstep <- lc$nstep
   cov_theta <- lc$cov
   run$opt <- plateau_verdict(run$opt, dl, nstep, control)
-  gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
+  gmax <- max_free_gradient(grad, on_boundary)
   modes_failed <- if (summ$newton_failures > 0L)
     sprintf("the posterior mode search failed in %d cluster(s)", summ$newton_failures)
   warn <- fit_warnings(run$opt, nstep, gmax_star, any(on_boundary), hess, cov_theta,
@@ -258,19 +255,11 @@ zi_fit_result <- function(fit, warn, kind, cl, pat, cov_blocks, extra, vanishes,
          pattern = pat, cov_blocks = cov_blocks, p = p, kind = kind),
     extra,
     list(singular = any(on_boundary), on_boundary = on_boundary,
-         optinfo = new_optinfo(optimizer = if (any(grepl("nlminb", names(stages)))) "Newton-BFGS, then nlminb"
-                                    else "Newton-BFGS",
-                        method = if (nAGQ == 1L) "Laplace" else "AGHQ", nAGQ = nAGQ,
-                        stages = stages,
-                        convergence = run$opt$convergence, message = run$opt$message,
-                        max_grad = fit$gmax_star, max_grad_user = fit$gmax,
-                        grad_basis = grad_basis_of(fit$reparameterized), scaled_grad = fit$nstep,
-                        hessian_cond = attr(fit$cov_theta, "cond") %||% NA_real_,
-                        newton_failures = fit$modes$newton_failures, warnings = warn,
-                        boundary_check = fit$boundary_check,
-                        dispersion_limit = isTRUE(fit$dispersion_limit),
-                        zero_inflation_vanishes = vanishes,
-                        reparameterized = fit$reparameterized, nthreads = control$nthreads)))
+         optinfo = agq_optinfo(stages, nAGQ, run$opt, fit$gmax_star, fit$gmax,
+                               fit$reparameterized, fit$nstep, fit$cov_theta,
+                               fit$modes$newton_failures, warn, fit$boundary_check,
+                               isTRUE(fit$dispersion_limit), control$nthreads,
+                               zero_inflation_vanishes = vanishes)))
 }
 
 # Starting values: the count GLM's fixed effects (the engine's Newton
@@ -498,8 +487,7 @@ zi_start_hessian <- function(eng, theta, on_boundary, g0, at_lam) {
   lam <- at_lam[!on_boundary[at_lam]]
   H <- block_curvature(function(th) agq_eval(eng, th, TRUE)$gradient, theta, g0, fixed, Hf, lam,
                        1e-5)
-  H[on_boundary, ] <- NA_real_
-  H[, on_boundary] <- NA_real_
+  H <- na_at_boundary(H, on_boundary)
   # One pass at the modes (about a value-only evaluation) and Lambda's columns.
   structure(H, evaluations = 1L + length(lam))
 }

@@ -240,9 +240,7 @@ lmm_reml_hessian <- function(info, ev, nmp, p, on_boundary, pnames) {
   free <- idx[!on_boundary[idx]]
   sub <- !on_boundary[idx]
   hess[free, free] <- Hc[sub, sub]
-  hess[on_boundary, ] <- NA_real_
-  hess[, on_boundary] <- NA_real_
-  hess
+  na_at_boundary(hess, on_boundary)
 }
 
 # The REML fields of the fitted object that new_glmm() does not set.

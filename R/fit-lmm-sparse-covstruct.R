@@ -249,8 +249,7 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   } else if (!control$hessian) {
     hess[free, free] <- NA_real_
   }
-  hess[on_boundary, ] <- NA_real_
-  hess[, on_boundary] <- NA_real_
+  hess <- na_at_boundary(hess, on_boundary)
   family <- resolve_family(stats::gaussian())
   le <- cpp_sparse_new(X, re$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
                        re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,

@@ -471,10 +471,7 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   } else {
     hess[free, free] <- NA_real_
   }
-  if (any(on_boundary)) {
-    hess[on_boundary, ] <- NA_real_
-    hess[, on_boundary] <- NA_real_
-  }
+  hess <- na_at_boundary(hess, on_boundary)
   cov_theta <- invert_information(hess, on_boundary, pnames)
   # solve(ev$RXtRX) by its LAPACK calls (cpp_la_solve()); where it stops,
   # solve() says why.

@@ -262,7 +262,7 @@ glmm_nested_fit_units <- function(X, y, re, family, weights, offset, nAGQ, contr
   names(theta) <- names(grad) <- pnames
   if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)
   cov_theta <- invert_information(hess, on_boundary, pnames)
-  gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
+  gmax <- max_free_gradient(grad, on_boundary)
   nstep <- newton_decrement(grad, hess, on_boundary)
   warn <- fit_warnings(opt, nstep, gmax, any(on_boundary), hess, cov_theta, control)
   if (sharded) warn <- c(warn, eng$moved)

@@ -121,6 +121,47 @@ new_optinfo <- function(method, optimizer, nAGQ = NA_integer_, convergence = NA_
   c(core, if (!is.null(stages)) list(stages = stages), extra)
 }
 
+# $optinfo's max_grad: the largest absolute gradient over the parameters
+# not on a boundary (0 where all are).
+max_free_gradient <- function(gradient, on_boundary)
+  if (any(!on_boundary)) max(abs(gradient[!on_boundary])) else 0
+
+# $optinfo of the one-factor quadrature engine's fits (one-part and
+# two-part): the search record `stages` (naming nlminb where it took over),
+# the convergence record `opt` (convergence, message), the largest free
+# gradient on the optimizer's scale (max_grad) and on the user's, the
+# remaining Newton step (scaled_grad) and the condition of cov_theta's
+# information; `newton_steps` and `zero_inflation_vanishes` where a route
+# reports them (NULL: left out).
+agq_optinfo <- function(stages, nAGQ, opt, max_grad, max_grad_user, reparameterized,
+                        scaled_grad, cov_theta, newton_failures, warnings, boundary_check,
+                        dispersion_limit, nthreads, newton_steps = NULL,
+                        zero_inflation_vanishes = NULL) {
+  new_optinfo(optimizer = if (any(grepl("nlminb", names(stages)))) "Newton-BFGS, then nlminb"
+                          else "Newton-BFGS",
+              method = if (nAGQ == 1L) "Laplace" else "AGHQ", nAGQ = nAGQ, stages = stages,
+              convergence = opt$convergence, message = opt$message,
+              newton_steps = newton_steps, max_grad = max_grad, max_grad_user = max_grad_user,
+              grad_basis = grad_basis_of(reparameterized), scaled_grad = scaled_grad,
+              hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
+              newton_failures = newton_failures, warnings = warnings,
+              boundary_check = boundary_check, dispersion_limit = dispersion_limit,
+              zero_inflation_vanishes = zero_inflation_vanishes,
+              reparameterized = reparameterized, nthreads = nthreads)
+}
+
+# $optinfo of the sparse Laplace engines' fits (one-part, two-part,
+# cumulative): the optimizer named from the search record `stages`
+# (sparse_optimizer_name()), the convergence record `opt`, the largest
+# gradient `max_grad`, the condition of cov_theta's information; `...`: the
+# route's fields of optinfo_optional, in the order it reports them.
+sparse_optinfo <- function(stages, opt, method, max_grad, cov_theta, warnings, ...) {
+  new_optinfo(optimizer = sparse_optimizer_name(stages), method = method, nAGQ = 1L,
+              stages = stages, convergence = opt$convergence, message = opt$message,
+              max_grad = max_grad, hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
+              warnings = warnings, ...)
+}
+
 # A record of an earlier version on the schema: renamed fields under their
 # names, the fields it lacks as NA.
 upgrade_optinfo <- function(oi) {

@@ -92,9 +92,9 @@ ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NUL
     b
   }
   lower_u <- c(rep(-Inf, k1 + p), re$lower)
-  fin <- finish_sparse_fit(eval_psi, c(to_theta(bs[ia]), bs[ib], bs[isd]), run$opt,
-                           c(run$stages, run$restart_stages), psi_boundary, lower_u, control,
-                           rep(1, k1 + p + nth))
+  fin <- finish_search(cached_ev(eval_psi), c(to_theta(bs[ia]), bs[ib], bs[isd]), run$opt,
+                       c(run$stages, run$restart_stages), psi_boundary, lower_u, control,
+                       rep(1, k1 + p + nth), tol = 1e-12, reevaluate = TRUE)
   psi <- drop(Tm %*% fin$theta)
   final <- fin$final
   g_star <- final$gradient
@@ -104,11 +104,8 @@ ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NUL
   on_boundary <- abs(psi[js]) < control$singular_tol & re$lower == 0
   ob <- replace(rep(FALSE, length(psi)), js[on_boundary], TRUE)
   hess_s <- fin$hess
-  if (!is.null(hess_s)) {
-    dimnames(hess_s) <- list(pnames, pnames)
-    hess_s[ob, ] <- NA_real_
-    hess_s[, ob] <- NA_real_
-  }
+  if (!is.null(hess_s)) dimnames(hess_s) <- list(pnames, pnames)
+  hess_s <- na_at_boundary(hess_s, ob)
   cov_s <- invert_information(hess_s, ob, pnames)
   # Tm mixes thresholds and beta only: the sd rows (NA on a boundary) map
   # to themselves, so NA entries are carried over, not multiplied.
@@ -125,8 +122,8 @@ ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NUL
   attr(cov_par, "ok") <- attr(cov_s, "ok")
   attr(cov_par, "cond") <- attr(cov_s, "cond")
   grad <- stats::setNames(final$gradient, pnames)
-  gmax <- if (any(!ob)) max(abs(grad[!ob])) else 0
-  gmax_star <- if (any(!ob)) max(abs(g_star[!ob])) else 0
+  gmax <- max_free_gradient(grad, ob)
+  gmax_star <- max_free_gradient(g_star, ob)
   modes <- cpp_sparse_modes(eng_u, engine_par(psi))
   terms <- sparse_term_summaries(re, psi[js], modes, eng_u, engine_par(psi))
   nstep <- newton_decrement(g_star, hess_s, ob)
@@ -142,13 +139,9 @@ ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NUL
        penalty = ordinal_penalty_record(pen, final$loglik - final$penalty, final$penalty),
        gradient = grad, modes = modes, terms = terms,
        singular = any(ob), on_boundary = ob,
-       optinfo = new_optinfo(optimizer = sparse_optimizer_name(stages), method = "Laplace (sparse)",
-                      nAGQ = 1L, stages = stages,
-                      convergence = fin$opt$convergence, message = fin$opt$message,
-                      max_grad = gmax_star, max_grad_user = gmax,
-                      grad_basis = grad_basis_of(TRUE), scaled_grad = nstep,
-                      hessian_cond = attr(cov_par, "cond") %||% NA_real_,
-                      nnz_factor = modes$nnz_factor, warnings = warn,
+       optinfo = sparse_optinfo(stages, fin$opt, "Laplace (sparse)", gmax_star, cov_par, warn,
+                      max_grad_user = gmax, grad_basis = grad_basis_of(TRUE),
+                      scaled_grad = nstep, nnz_factor = modes$nnz_factor,
                       boundary_check = vb$record))
 }
 

@@ -10,7 +10,7 @@
 # (implicit differentiation of both parts' joint mode, laplace-zero-re.cpp);
 # the search and its finish (Hessian by differences of that gradient,
 # Newton steps) are the sparse engine's (optimize_sparse(),
-# verify_boundary(), finish_sparse_fit()) on centred and
+# verify_boundary(), finish_search()) on centred and
 # scaled designs (reparam-zi.R).
 
 # One random-effects structure over both parts: the zero part's columns
@@ -175,9 +175,9 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
                            fixed_curv)
   cpp_spzire_set_warm(eng, sr$run$warm)
   before_finish <- refused()
-  fin <- finish_sparse_fit(evalf, sr$run$theta, sr$run$opt,
-                           c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,
-                           control, rep(1, P))
+  fin <- finish_search(cached_ev(evalf), sr$run$theta, sr$run$opt,
+                       c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,
+                       control, rep(1, P), tol = 1e-12, reevaluate = TRUE)
   # Points refused on the way to the kept optimum (not by abandoned restarts).
   refused_kept <- sr$refused + refused() - before_finish
   theta_s <- fin$theta

@@ -55,9 +55,9 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
   evalf <- penalized_evalf(function(t) cpp_sparse_eval(eng, t, TRUE),
                            aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz))
   sr <- sparse_zi_search(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control)
-  fin <- finish_sparse_fit(evalf, sr$run$theta, sr$run$opt,
-                           c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,
-                           control, rep(1, P))
+  fin <- finish_search(cached_ev(evalf), sr$run$theta, sr$run$opt,
+                       c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,
+                       control, rep(1, P), tol = 1e-12, reevaluate = TRUE)
   tl <- sparse_zi_tail(fin, rp, sr, control, kind, rp$Xz, offz, nb, pz, "Laplace (sparse)",
                        aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd), P,
                                             rp$Xd, rp$Td, limit_zero_rows(y, kind)))
@@ -79,7 +79,7 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
 }
 
 # The tail shared by the sparse two-part fitters (glmm_sparse_zi_fit(),
-# glmm_sparse_zire_fit()): the optimum `fin` (finish_sparse_fit()'s) mapped
+# glmm_sparse_zire_fit()): the optimum `fin` (finish_search()'s) mapped
 # back to the user's scale with its gradient, Hessian and covariance there,
 # the fit's warnings and the optimizer record. `sr`: sparse_zi_search()'s
 # result; `Xzs`, `offz`: the zero part's design on the search scale and its
@@ -96,18 +96,15 @@ sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method
   grad <- stats::setNames(drop(crossprod(J, final$gradient)), pnames)
   hess <- to_user_hessian(fin$hess, J, sr$star_boundary(theta_s), on_boundary)
   names(theta) <- pnames
-  if (!is.null(hess)) {
-    dimnames(hess) <- list(pnames, pnames)
-    hess[on_boundary, ] <- NA_real_
-    hess[, on_boundary] <- NA_real_
-  }
+  if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)
+  hess <- na_at_boundary(hess, on_boundary)
   # Both on the standardized scale (star_covariance()), without a dispersion
   # at its no-overdispersion limit (aux_dispersion_limit()).
   dl <- if (is.null(dlim)) rep(FALSE, length(theta)) else dlim(theta)
   lc <- limit_covariance(fin$hess, J, final$gradient, sr$star_boundary(theta_s), on_boundary,
                          pnames, hess, dl, Tx = rp$star_tx)
   cov_theta <- lc$cov
-  gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
+  gmax <- max_free_gradient(grad, on_boundary)
   nstep <- lc$nstep
   vanish <- zi_vanishing_message(kind, Xzs, theta_s[nb + seq_len(pz)], offz)
   cause <- vanish %||% zi_separation_message(kind, Xzs, theta_s[nb + seq_len(pz)], offz)
@@ -117,13 +114,8 @@ sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method
   stages <- fin$stages
   list(theta = theta, gradient = grad, hessian = hess, cov_theta = cov_theta,
        on_boundary = on_boundary,
-       optinfo = new_optinfo(optimizer = sparse_optimizer_name(stages),
-                      method = method, nAGQ = 1L,
-                      stages = stages,
-                      convergence = fin$opt$convergence, message = fin$opt$message,
-                      max_grad = gmax, scaled_grad = nstep,
-                      hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
-                      warnings = warn, nthreads = 1L, boundary_check = vb$record,
+       optinfo = sparse_optinfo(stages, fin$opt, method, gmax, cov_theta, warn,
+                      scaled_grad = nstep, nthreads = 1L, boundary_check = vb$record,
                       dispersion_limit = any(dl),
                       zero_inflation_vanishes = !is.null(vanish),
                       reparameterized = !rp$identity))

@@ -92,9 +92,9 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
   # gradient and Hessian mapped to the user's parameterization by the exact
   # Jacobian, the random effects by the inverse transformation.
   star_boundary <- boundary_at(typical)
-  fin <- finish_sparse_fit(function(t) cpp_sparse_eval(eng, t, TRUE), run$theta, run$opt,
-                           c(run$stages, run$restart_stages), star_boundary, lower, control,
-                           typical, at = run$at)
+  fin <- finish_search(cached_ev(function(t) cpp_sparse_eval(eng, t, TRUE), run$theta, run$at),
+                       run$theta, run$opt, c(run$stages, run$restart_stages), star_boundary,
+                       lower, control, typical, tol = 1e-12, reevaluate = TRUE)
   theta_s <- fin$theta
   final <- fin$final
   theta <- rp$from_star(theta_s)
@@ -106,8 +106,7 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
   # The convergence test reads the standardized gradient (as fit-glmm.R):
   # on the user's scale a covariate in units of 1e-7 gave "doubtful
   # convergence" at an optimum equal to the unscaled fit's.
-  sfree <- !star_boundary(theta_s)
-  gmax_star <- if (any(sfree)) max(abs(final$gradient[sfree])) else 0
+  gmax_star <- max_free_gradient(final$gradient, star_boundary(theta_s))
   # The remaining Newton step and the covariance, also on that scale
   # (star_covariance()).
   dlim <- dispersion_limit(family, disp, theta)
@@ -116,12 +115,9 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
   names(theta) <- pnames
   grad <- final$gradient
   names(grad) <- pnames
-  gmax <- if (any(!on_boundary)) max(abs(grad[!on_boundary])) else 0
-  if (!is.null(hess)) {
-    dimnames(hess) <- list(pnames, pnames)
-    hess[on_boundary, ] <- NA_real_
-    hess[, on_boundary] <- NA_real_
-  }
+  gmax <- max_free_gradient(grad, on_boundary)
+  if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)
+  hess <- na_at_boundary(hess, on_boundary)
   cov_theta <- star_covariance(fin$hess, J, star_boundary(theta_s) | dlim, on_boundary | dlim,
                                pnames, hess, Tx = if (!well_scaled_x(X)) rp$Tx)
   modes <- cpp_sparse_modes(eng, theta_s)
@@ -147,45 +143,14 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
        family_par = family_parameter(family, theta, cov_theta),
        gradient = grad, hessian = hess, cov_theta = cov_theta, family = family,
        modes = modes, terms = terms, singular = any(on_boundary), on_boundary = on_boundary,
-       optinfo = new_optinfo(optimizer = sparse_optimizer_name(stages),
-                      method = "Laplace (sparse)", nAGQ = 1L,
-                      stages = stages,
-                      convergence = opt$convergence, message = opt$message,
-                      max_grad = gmax_star, max_grad_user = gmax,
-                      grad_basis = grad_basis_of(!rp$identity), scaled_grad = nstep,
-                      hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
-                      nnz_factor = modes$nnz_factor, warnings = warn, nthreads = nthreads,
+       optinfo = sparse_optinfo(stages, opt, "Laplace (sparse)", gmax_star, cov_theta, warn,
+                      max_grad_user = gmax, grad_basis = grad_basis_of(!rp$identity),
+                      scaled_grad = nstep, nnz_factor = modes$nnz_factor, nthreads = nthreads,
                       boundary_check = vb$record, dispersion_limit = any(dlim),
                       reparameterized = !rp$identity,
                       # as on the LMM routes (lmm_standard_z()): a far-off
                       # slope's term mapped by its LQ factor
                       centred_z = if (rp$far) TRUE))
-}
-
-# The last stage, in the user's parameterization: the Hessian (forward
-# differences of the exact gradient from the one at the optimum, steps
-# relative to each parameter's typical size; P evaluations, relative
-# accuracy ~1e-5, far below the sampling error of a standard error) and a
-# few Newton steps with it. `at` is an evaluation already made at theta.
-finish_sparse_fit <- function(evalf, theta, opt, stages, boundary, lower, control, typical,
-                              at = NULL) {
-  ev <- cached_ev(evalf, theta, at)
-  hess <- NULL
-  if (control$hessian) {
-    b <- boundary(theta)
-    hess <- fd_hessian(gradient_of(ev), theta, floor = 0.1 * typical, on_boundary = b)
-    stages$hessian <- list(iterations = 0L, evaluations = sum(!b), convergence = 0L,
-                           message = "forward differences")
-    pol <- newton_search(ev, theta, hess, b, lower, maxit = 3L, tol = 1e-12, at = ev(theta),
-                         interpolate = FALSE)
-    stages$polish <- pol$record
-    theta <- pol$theta
-    if (opt$convergence != 0L && pol$converged)
-      opt <- list(convergence = 0L,
-                  message = paste0("nlminb stopped early (", opt$message,
-                                   "); Newton steps with the Hessian then converged"))
-  }
-  list(theta = theta, opt = opt, stages = stages, final = ev(theta), hess = hess)
 }
 
 # The interior point where verify_boundary() restarts, term by term.

@@ -13,7 +13,7 @@
 #     times cheaper, to a loose tolerance; then the engine switches to
 #     quadrature (keeping the modes as warm starts) and the Newton/BFGS
 #     steps continue from the Laplace optimum with the Laplace Hessian.
-#  3. (finish_glmm_fit(), in the user's parameterization after the
+#  3. (finish_search(), in the user's parameterization after the
 #     optimum is mapped back; see reparam-glmm.R) The Hessian at the
 #     optimum, for the standard errors, by forward
 #     differences of the exact gradient (P evaluations; relative accuracy
@@ -108,40 +108,6 @@ check_agq_domain <- function(eng, theta, nAGQ) {
                              "inverse link), so the log-likelihood is not defined there; use ",
                              "nAGQ = 1 (Laplace) or a log link"), nAGQ),
     call = NULL)))
-}
-
-# The last stage, in the user's parameterization: the Hessian for the
-# standard errors (forward differences of the exact gradient, each step
-# relative to the parameter's typical size `typical`, so that standard
-# errors do not depend on the units of the covariates) and, with it, a few
-# Newton steps. `at` is an evaluation already made at theta (or NULL).
-finish_glmm_fit <- function(eng, theta, opt, stages, at, boundary, lower, control, typical) {
-  cur <- at
-  hess <- NULL
-  tight <- control$rel.tol / 100
-  if (control$hessian) {
-    b <- boundary(theta)
-    if (is.null(cur)) cur <- agq_eval(eng, theta, TRUE)
-    hess <- numeric_hessian(eng, theta, b, g0 = cur$gradient, typical = typical)
-    stages$hessian <- list(iterations = 0L, evaluations = sum(!b), convergence = 0L,
-                           message = "forward differences")
-    # With the exact-gradient Hessian in hand a Newton step costs one
-    # evaluation, so the finish asks for a decrement 1000 times below the
-    # search's: a BFGS search can meet its own test in a flat direction
-    # (a variance-covariance of random slopes) while the estimates are still
-    # 1e-6 from the maximum.
-    pol <- newton_search(engine_ev(eng), theta, hess, b, lower, profile = "agq_newton", at = cur,
-                         maxit = 3L, tol = tight / 1000)
-    stages$polish <- pol$record
-    theta <- pol$theta
-    if (!is.null(pol$at)) cur <- pol$at
-    if (opt$convergence != 0L && pol$converged)
-      opt <- list(convergence = 0L,
-                  message = paste0("nlminb stopped early (", opt$message,
-                                   "); Newton steps with the Hessian then converged"))
-  }
-  final <- if (is.null(cur)) agq_eval(eng, theta, TRUE) else cur
-  list(theta = theta, opt = opt, stages = stages, final = final, hess = hess)
 }
 
 # A search that nlminb left unconverged finished by Newton rounds with

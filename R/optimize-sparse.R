@@ -12,7 +12,7 @@
 #     a bound goes half of the way to it, and more than five such steps in a
 #     row hand over to nlminb), to a Newton decrement below rel.tol (not
 #     rel.tol / 100 as for one factor: the finishing stage's Newton step
-#     with the accurate Hessian, finish_sparse_fit(), takes it the rest of
+#     with the accurate Hessian, finish_search(), takes it the rest of
 #     the way); the engine warm-starts PIRLS from the previous modes;
 #  3. nlminb, scaled by the same curvature, takes over when these steps do
 #     not converge (a variance running into its bound, a poor start).

@@ -154,6 +154,44 @@ newton_search <- function(ev, theta, H, on_boundary, lower, maxit, tol, at = NUL
   list(theta = theta, converged = converged, record = rec, at = cur, hessian = Hout)
 }
 
+# The last stage of a fit, in the user's parameterization: the Hessian for
+# the standard errors (forward differences of the exact gradient from the
+# one at the optimum, each step relative to the parameter's typical size
+# `typical`, so that standard errors do not depend on the units of the
+# covariates; relative accuracy ~1e-5, far below the sampling error of a
+# standard error) and, with it, up to three Newton steps to the decrement
+# `tol`. `at` is an evaluation already made at theta (or NULL).
+# `reevaluate`: TRUE asks `ev` again at theta after the Hessian and at the
+# end rather than reusing the evaluation in hand (the sparse engines, whose
+# cached evaluator, cached_ev(), answers from its last point). Returns
+# theta, opt, stages (with `hessian` and `polish`), final (the evaluation at
+# theta) and hess.
+finish_search <- function(ev, theta, opt, stages, boundary, lower, control, typical, tol,
+                          at = NULL, reevaluate = FALSE) {
+  cur <- at
+  hess <- NULL
+  if (control$hessian) {
+    b <- boundary(theta)
+    if (is.null(cur)) cur <- ev(theta)
+    hess <- fd_hessian(gradient_of(ev), theta, g0 = cur$gradient, floor = 0.1 * typical,
+                       on_boundary = b)
+    stages$hessian <- list(iterations = 0L, evaluations = sum(!b), convergence = 0L,
+                           message = "forward differences")
+    if (reevaluate) cur <- ev(theta)
+    pol <- newton_search(ev, theta, hess, b, lower, profile = "agq_newton", at = cur,
+                         maxit = 3L, tol = tol)
+    stages$polish <- pol$record
+    theta <- pol$theta
+    cur <- if (reevaluate) NULL else pol$at %||% cur
+    if (opt$convergence != 0L && pol$converged)
+      opt <- list(convergence = 0L,
+                  message = paste0("nlminb stopped early (", opt$message,
+                                   "); Newton steps with the Hessian then converged"))
+  }
+  final <- if (is.null(cur) || reevaluate) ev(theta) else cur
+  list(theta = theta, opt = opt, stages = stages, final = final, hess = hess)
+}
+
 # The one-factor engine's evaluator: `eng` an engine (agq_eval()), or
 # already a function of theta returning the evaluation with its gradient.
 engine_ev <- function(eng) if (is.function(eng)) eng else function(th) agq_eval(eng, th, TRUE)

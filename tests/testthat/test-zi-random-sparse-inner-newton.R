@@ -105,7 +105,7 @@ test_that("optimize_sparse() from a given curvature reaches the same optimum wit
   }
   ctl <- glmmgee:::glmm_control()
   # The search stops at a Newton decrement below rel.tol (1e-10), about 1e-5
-  # from the optimum here; finish_sparse_fit()'s Newton steps do the rest.
+  # from the optimum here; finish_search()'s Newton steps do the rest.
   lower <- c(-Inf, -Inf, 0)
   bnd <- function(t) c(FALSE, FALSE, abs(t[3]) < 1e-8)
   a <- glmmgee:::optimize_sparse(evalf, c(0, 0, 0.5), lower, ctl, bnd)
