@@ -356,7 +356,6 @@ new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnam
   if (v$jack_nonconverged > 0L)
     warns <- c(warns, sprintf("%d of the %d jackknife deletion fits did not converge",
                               v$jack_nonconverged, K))
-  vc <- lapply(vc, function(m) { dimnames(m) <- list(xnames, xnames); m })
   vstar <- NULL
   if (!is.null(vs <- res$variance_star)) {
     sv <- list(san.se = vs$V$robust, model = vs$V$model, md = vs$V$md, kc = vs$V$kc)
@@ -364,28 +363,38 @@ new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnam
     vstar <- list(T = vs$T, V = Filter(Negate(is.null), sv), index = seq_along(beta),
                   P = length(beta))
   }
-  for (wm in warns) warning(wm, call. = FALSE)
-  fam <- gee_phi_family(family, res$phi, scale.fix)
-  fam$family_code <- fam$link_code <- NULL
-  obj <- structure(list(
-    coefficients = beta, alpha = alpha, scale = res$phi, scale.fix = scale.fix,
-    nb_theta = res$nb_theta, phi = fam$phi,
-    corstr = corstr, Mv = if (corstr == "mdep") Mv, R = R,
-    working.correlation = working_correlation(corstr, alpha, T, R, Mv, wpos$obs,
-                                              if (is.null(wpos$lab)) wpos$obs else wpos$lab),
-    std.err = std.err, vcov = vc, family = fam,
-    y = data$y, prior.weights = data$weights, offset = data$offset,
-    id = cl$index, id.levels = cl$levels, waves = data$wave,
-    nobs = res$clusters$nactive, nclusters = K, cluster.sizes = sizes,
-    max.wave = T,
-    iter = res$iter, converged = res$converged, delta = res$delta, score = res$score,
-    halved = res$halved %||% 0L,
-    warnings = warns,
-    quasi = v$quasi, info.indep = v$HI, trace.indep = v$HI_trace, control = control,
-    engine = list(data = data, spec = spec)),
-    class = "glmmgee_gee")
+  obj <- gee_object(beta, alpha, res$phi, scale.fix, family, corstr, std.err, vc, warns, cl,
+                    sizes, K, res$clusters$nactive, T, data, res, control,
+                    nb_theta = res$nb_theta, Mv = if (corstr == "mdep") Mv, R = R,
+                    working.correlation = working_correlation(corstr, alpha, T, R, Mv, wpos$obs,
+                                                              if (is.null(wpos$lab)) wpos$obs else wpos$lab),
+                    quasi = v$quasi, info.indep = v$HI, trace.indep = v$HI_trace,
+                    engine = list(data = data, spec = spec))
   if (!is.null(vstar)) obj$vcov_star <- vstar
   obj
+}
+
+# The "glmmgee_gee" object of both GEE engines (new_gee_object() for the
+# C++ engine, gee_pattern_fit()): raises the fit's warnings, gives the family
+# its scale and the variances their names; `data` holds y, weights, offset
+# and wave, `run` iter, converged, delta, score and halved; `...` the fields
+# of one engine only.
+gee_object <- function(beta, alpha, phi, scale.fix, family, corstr, std.err, vc, warns, cl,
+                       sizes, K, nobs, T, data, run, control, ...) {
+  for (wm in warns) warning(wm, call. = FALSE)
+  fam <- gee_phi_family(family, phi, scale.fix)
+  fam$family_code <- fam$link_code <- NULL
+  xn <- names(beta)
+  vc <- lapply(vc, function(m) { dimnames(m) <- list(xn, xn); m })
+  structure(c(list(
+    coefficients = beta, alpha = alpha, scale = phi, scale.fix = scale.fix, phi = fam$phi,
+    corstr = corstr, std.err = std.err, vcov = vc, family = fam,
+    y = data$y, prior.weights = data$weights, offset = data$offset,
+    id = cl$index, id.levels = cl$levels, waves = data$wave,
+    nobs = nobs, nclusters = K, cluster.sizes = sizes, max.wave = T,
+    iter = run$iter, converged = run$converged, delta = run$delta, score = run$score,
+    halved = run$halved %||% 0L, warnings = warns, control = control), list(...)),
+    class = "glmmgee_gee")
 }
 
 # Cluster codes 1..M in the sorted order of the distinct ids (so the result
