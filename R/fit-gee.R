@@ -209,11 +209,7 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
   if (length(off) != n || anyNA(off) || any(!is.finite(off)))
     stop("'offset' must be finite numbers, one per observation", call. = FALSE)
   if (!any(w > 0)) stop("all weights are zero: nothing to fit", call. = FALSE)
-  if (!is.logical(scale.fix) || length(scale.fix) != 1L || is.na(scale.fix))
-    stop("'scale.fix' must be TRUE or FALSE", call. = FALSE)
-  if (!is.numeric(scale.value) || length(scale.value) != 1L || !is.finite(scale.value) ||
-      scale.value <= 0)
-    stop("'scale.value' must be one positive number", call. = FALSE)
+  check_gee_scale(scale.fix, scale.value)
   check_support(y, family)
   # theta carries the negative binomial's overdispersion: the scale is 1.
   if (identical(family$family, "nbinom2")) { scale.fix <- TRUE; scale.value <- 1 }
@@ -322,6 +318,15 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
     fit$warnings <- c(fit$warnings, res$dist$moved)
   }
   fit
+}
+
+# The scale arguments of gee_fit() and gee_shards().
+check_gee_scale <- function(scale.fix, scale.value) {
+  if (!is.logical(scale.fix) || length(scale.fix) != 1L || is.na(scale.fix))
+    stop("'scale.fix' must be TRUE or FALSE", call. = FALSE)
+  if (!is.numeric(scale.value) || length(scale.value) != 1L || !is.finite(scale.value) ||
+      scale.value <= 0)
+    stop("'scale.value' must be one positive number", call. = FALSE)
 }
 
 new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnames, cl, T,

@@ -88,11 +88,7 @@ gee_shards <- function(formula, files, id, family = gaussian(), corstr = "indepe
       stop(sprintf("'%s' must be the name of a column (one string)%s", a,
                    if (a == "id") "" else " or NULL"), call. = FALSE)
   }
-  if (!is.logical(scale.fix) || length(scale.fix) != 1L || is.na(scale.fix))
-    stop("'scale.fix' must be TRUE or FALSE", call. = FALSE)
-  if (!is.numeric(scale.value) || length(scale.value) != 1L || !is.finite(scale.value) ||
-      scale.value <= 0)
-    stop("'scale.value' must be one positive number", call. = FALSE)
+  check_gee_scale(scale.fix, scale.value)
   format <- shard_format(files, format)
   fenv <- environment(formula) %||% parent.frame()
   extra <- c(id, waves)
