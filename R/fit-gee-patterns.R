@@ -275,10 +275,8 @@ gee_pattern_fit <- function(X, y, cl, pos, w, off, family, corstr, Mv, R, std.er
   Hi <- solve(sol$H)
   Hi <- (Hi + t(Hi)) / 2
   robust <- Hi %*% crossprod(sol$U) %*% Hi
-  xn <- colnames(X)
   phi <- if (scale.fix) scale.value else sol$phi
   vc <- list(san.se = (robust + t(robust)) / 2, model = phi * Hi)
-  vc <- lapply(vc, function(m) { dimnames(m) <- list(xn, xn); m })
   warns <- character(0)
   if (sol$nonpd > 0L)
     warns <- c(warns, sprintf("the estimated working correlation is not positive definite for %d of the %d clusters (the estimating equations are still solved; consider a simpler 'corstr')",
@@ -286,30 +284,21 @@ gee_pattern_fit <- function(X, y, cl, pos, w, off, family, corstr, Mv, R, std.er
   if (!sol$converged)
     warns <- c(warns, sprintf("gee did not converge in %d iterations (last relative change %.3g > epsilon = %.3g)",
                               sol$iter, sol$delta, control$epsilon))
-  for (wm in warns) warning(wm, call. = FALSE)
-  beta <- stats::setNames(sol$beta, xn)
+  beta <- stats::setNames(sol$beta, colnames(X))
   lab <- sort(unique(pos))
   Rw <- sol$R
   dimnames(Rw) <- list(seq_len(T), seq_len(T))
-  fam <- gee_phi_family(family, phi, scale.fix)
-  fam$family_code <- fam$link_code <- NULL
   eta <- drop(X %*% beta) + off
-  sizes <- as.integer(tabulate(idf[obs], K))
-  structure(list(
-    coefficients = beta, alpha = sol$alpha, scale = phi, scale.fix = scale.fix,
-    phi = fam$phi, corstr = corstr, Mv = if (corstr %in% c("mdep", names(gee_pattern_corstrs))) Mv,
-    R = if (corstr == "fixed") R, working.correlation = Rw[lab, lab, drop = FALSE],
-    std.err = std.err, vcov = vc, family = fam,
-    y = y, prior.weights = w, offset = off, linear.predictors = eta,
-    fitted.values = family$linkinv(eta),
-    id = cl$index, id.levels = cl$levels, waves = pos,
-    nobs = sum(obs), nclusters = K, cluster.sizes = sizes, max.wave = T,
-    iter = sol$iter, converged = sol$converged, delta = sol$delta, score = NA_real_, halved = 0L,
-    warnings = warns, control = control,
-    pattern = list(U = sol$U, H = sol$H, Hinv = Hi, phi_moment = sol$phi, keep = which(keep),
-                   cluster = sort(unique(id)), ipw = if (!is.null(ipw)) rw),
-    engine = list(data = list(X = X))),
-    class = "glmmgee_gee")
+  gee_object(beta, sol$alpha, phi, scale.fix, family, corstr, std.err, vc, warns, cl,
+             as.integer(tabulate(idf[obs], K)), K, sum(obs), T,
+             list(y = y, weights = w, offset = off, wave = pos),
+             c(sol[c("iter", "converged", "delta")], score = NA_real_, halved = 0L), control,
+             Mv = if (corstr %in% c("mdep", names(gee_pattern_corstrs))) Mv,
+             R = if (corstr == "fixed") R, working.correlation = Rw[lab, lab, drop = FALSE],
+             linear.predictors = eta, fitted.values = family$linkinv(eta),
+             pattern = list(U = sol$U, H = sol$H, Hinv = Hi, phi_moment = sol$phi, keep = which(keep),
+                            cluster = sort(unique(id)), ipw = if (!is.null(ipw)) rw),
+             engine = list(data = list(X = X)))
 }
 
 # The independence start of the pattern engine: the family itself, except

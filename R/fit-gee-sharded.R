@@ -33,11 +33,7 @@ gee_run_workers <- function(data, spec, family, control, corstr, T) {
   })
   eng <- shard_engine(control$workers, S)
   on.exit(shard_free(eng), add = TRUE)
-  eng$reload <- function(ids, w) {
-    d <- get(ids)
-    names(d) <- as.character(ids)
-    parallel::clusterCall(eng$cl[w], dist_w_gee_load, eng$key, d, spec)
-  }
+  eng$reload <- shard_reloader(eng, get, spec, "gee")
   shard_load(eng, seq_len(S))
   res <- gee_fit_shards(eng, spec, p, corstr, T, data$beta_start)
   res$clusters$sizes <- tabulate(data$id[data$weights > 0], data$M)

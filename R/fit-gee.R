@@ -209,11 +209,7 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
   if (length(off) != n || anyNA(off) || any(!is.finite(off)))
     stop("'offset' must be finite numbers, one per observation", call. = FALSE)
   if (!any(w > 0)) stop("all weights are zero: nothing to fit", call. = FALSE)
-  if (!is.logical(scale.fix) || length(scale.fix) != 1L || is.na(scale.fix))
-    stop("'scale.fix' must be TRUE or FALSE", call. = FALSE)
-  if (!is.numeric(scale.value) || length(scale.value) != 1L || !is.finite(scale.value) ||
-      scale.value <= 0)
-    stop("'scale.value' must be one positive number", call. = FALSE)
+  check_gee_scale(scale.fix, scale.value)
   check_support(y, family)
   # theta carries the negative binomial's overdispersion: the scale is 1.
   if (identical(family$family, "nbinom2")) { scale.fix <- TRUE; scale.value <- 1 }
@@ -324,6 +320,15 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
   fit
 }
 
+# The scale arguments of gee_fit() and gee_shards().
+check_gee_scale <- function(scale.fix, scale.value) {
+  if (!is.logical(scale.fix) || length(scale.fix) != 1L || is.na(scale.fix))
+    stop("'scale.fix' must be TRUE or FALSE", call. = FALSE)
+  if (!is.numeric(scale.value) || length(scale.value) != 1L || !is.finite(scale.value) ||
+      scale.value <= 0)
+    stop("'scale.value' must be one positive number", call. = FALSE)
+}
+
 new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnames, cl, T,
                            scale.fix, control, wpos = list(obs = seq_len(T))) {
   warns <- character(0)
@@ -356,7 +361,6 @@ new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnam
   if (v$jack_nonconverged > 0L)
     warns <- c(warns, sprintf("%d of the %d jackknife deletion fits did not converge",
                               v$jack_nonconverged, K))
-  vc <- lapply(vc, function(m) { dimnames(m) <- list(xnames, xnames); m })
   vstar <- NULL
   if (!is.null(vs <- res$variance_star)) {
     sv <- list(san.se = vs$V$robust, model = vs$V$model, md = vs$V$md, kc = vs$V$kc)
@@ -364,28 +368,38 @@ new_gee_object <- function(res, data, spec, family, corstr, std.err, Mv, R, xnam
     vstar <- list(T = vs$T, V = Filter(Negate(is.null), sv), index = seq_along(beta),
                   P = length(beta))
   }
-  for (wm in warns) warning(wm, call. = FALSE)
-  fam <- gee_phi_family(family, res$phi, scale.fix)
-  fam$family_code <- fam$link_code <- NULL
-  obj <- structure(list(
-    coefficients = beta, alpha = alpha, scale = res$phi, scale.fix = scale.fix,
-    nb_theta = res$nb_theta, phi = fam$phi,
-    corstr = corstr, Mv = if (corstr == "mdep") Mv, R = R,
-    working.correlation = working_correlation(corstr, alpha, T, R, Mv, wpos$obs,
-                                              if (is.null(wpos$lab)) wpos$obs else wpos$lab),
-    std.err = std.err, vcov = vc, family = fam,
-    y = data$y, prior.weights = data$weights, offset = data$offset,
-    id = cl$index, id.levels = cl$levels, waves = data$wave,
-    nobs = res$clusters$nactive, nclusters = K, cluster.sizes = sizes,
-    max.wave = T,
-    iter = res$iter, converged = res$converged, delta = res$delta, score = res$score,
-    halved = res$halved %||% 0L,
-    warnings = warns,
-    quasi = v$quasi, info.indep = v$HI, trace.indep = v$HI_trace, control = control,
-    engine = list(data = data, spec = spec)),
-    class = "glmmgee_gee")
+  obj <- gee_object(beta, alpha, res$phi, scale.fix, family, corstr, std.err, vc, warns, cl,
+                    sizes, K, res$clusters$nactive, T, data, res, control,
+                    nb_theta = res$nb_theta, Mv = if (corstr == "mdep") Mv, R = R,
+                    working.correlation = working_correlation(corstr, alpha, T, R, Mv, wpos$obs,
+                                                              if (is.null(wpos$lab)) wpos$obs else wpos$lab),
+                    quasi = v$quasi, info.indep = v$HI, trace.indep = v$HI_trace,
+                    engine = list(data = data, spec = spec))
   if (!is.null(vstar)) obj$vcov_star <- vstar
   obj
+}
+
+# The "glmmgee_gee" object of both GEE engines (new_gee_object() for the
+# C++ engine, gee_pattern_fit()): raises the fit's warnings, gives the family
+# its scale and the variances their names; `data` holds y, weights, offset
+# and wave, `run` iter, converged, delta, score and halved; `...` the fields
+# of one engine only.
+gee_object <- function(beta, alpha, phi, scale.fix, family, corstr, std.err, vc, warns, cl,
+                       sizes, K, nobs, T, data, run, control, ...) {
+  for (wm in warns) warning(wm, call. = FALSE)
+  fam <- gee_phi_family(family, phi, scale.fix)
+  fam$family_code <- fam$link_code <- NULL
+  xn <- names(beta)
+  vc <- lapply(vc, function(m) { dimnames(m) <- list(xn, xn); m })
+  structure(c(list(
+    coefficients = beta, alpha = alpha, scale = phi, scale.fix = scale.fix, phi = fam$phi,
+    corstr = corstr, std.err = std.err, vcov = vc, family = fam,
+    y = data$y, prior.weights = data$weights, offset = data$offset,
+    id = cl$index, id.levels = cl$levels, waves = data$wave,
+    nobs = nobs, nclusters = K, cluster.sizes = sizes, max.wave = T,
+    iter = run$iter, converged = run$converged, delta = run$delta, score = run$score,
+    halved = run$halved %||% 0L, warnings = warns, control = control), list(...)),
+    class = "glmmgee_gee")
 }
 
 # Cluster codes 1..M in the sorted order of the distinct ids (so the result

@@ -80,9 +80,7 @@ gee_shards <- function(formula, files, id, family = gaussian(), corstr = "indepe
     stop("'control' must come from gee_control()", call. = FALSE)
   if (missing(workers)) stop("'workers' is missing: give a cluster from parallel::makeCluster()",
                              call. = FALSE)
-  check_workers_arg(workers, "gee_shards")
-  if (!is.character(files) || !length(files) || anyNA(files))
-    stop("'files' must be the paths of the shard files", call. = FALSE)
+  check_shard_args(workers, files, "gee_shards")
   for (a in c("id", "waves", "weights")) {
     v <- if (a == "id") { if (missing(id)) NULL else id } else get(a)
     if (a == "id" && is.null(v)) stop("'id' is missing: give the name of the cluster column", call. = FALSE)
@@ -90,11 +88,7 @@ gee_shards <- function(formula, files, id, family = gaussian(), corstr = "indepe
       stop(sprintf("'%s' must be the name of a column (one string)%s", a,
                    if (a == "id") "" else " or NULL"), call. = FALSE)
   }
-  if (!is.logical(scale.fix) || length(scale.fix) != 1L || is.na(scale.fix))
-    stop("'scale.fix' must be TRUE or FALSE", call. = FALSE)
-  if (!is.numeric(scale.value) || length(scale.value) != 1L || !is.finite(scale.value) ||
-      scale.value <= 0)
-    stop("'scale.value' must be one positive number", call. = FALSE)
+  check_gee_scale(scale.fix, scale.value)
   format <- shard_format(files, format)
   fenv <- environment(formula) %||% parent.frame()
   extra <- c(id, waves)
@@ -105,9 +99,7 @@ gee_shards <- function(formula, files, id, family = gaussian(), corstr = "indepe
   eng <- shard_engine(workers, S)
   on.exit(shard_free(eng), add = TRUE)
   read_spec <- list(frame_formula = frame_formula, weights = weights, group = id, format = format)
-  read <- function(ids, w)
-    parallel::clusterCall(eng$cl[w], dist_w_read, eng$key,
-                          stats::setNames(as.list(files[ids]), ids), read_spec)[[1L]]
+  read <- shard_reader(eng, files, read_spec)
   p1 <- shard_pass(eng, seq_len(S), read)
   agreed <- agree_levels(p1, id)
   if (!is.null(waves)) agreed$levels[[waves]] <- NULL
@@ -136,15 +128,7 @@ gee_shards <- function(formula, files, id, family = gaussian(), corstr = "indepe
   wspec <- list(wmin = mod$wmin, allpos = mod$allpos, family = family,
                 Ti = if (!isTRUE(mod$tx$identity))
                   mod$tx$Ti %||% backsolve(mod$tx$T, diag(1, ncol(mod$tx$T))))
-  eng$reload <- function(ids, w) {
-    read(ids, w)
-    parallel::clusterCall(eng$cl[w], dist_w_gee_design, eng$key, dspec)
-    parallel::clusterCall(eng$cl[w], dist_w_gee_engines, eng$key, spec, wspec)
-  }
-  shard_pass(eng, seq_len(S), function(ids, w) {
-    parallel::clusterCall(eng$cl[w], dist_w_gee_engines, eng$key, spec, wspec)
-    list()
-  })
+  shard_start_engines(eng, S, read, dist_w_gee_design, dspec, dist_w_gee_engines, spec, wspec)
   res <- gee_fit_shards(eng, spec, length(mod$xnames), corstr, mod$T)
   res$clusters$sizes <- mod$sizes
   if (res$clusters$duplicated > 0L)

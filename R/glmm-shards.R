@@ -91,9 +91,7 @@ glmm_shards <- function(formula, files, family = gaussian(), nAGQ = NULL, worker
     stop("'control' must come from glmm_control()", call. = FALSE)
   if (missing(workers)) stop("'workers' is missing: give a cluster from parallel::makeCluster()",
                              call. = FALSE)
-  check_workers_arg(workers, "glmm_shards")
-  if (!is.character(files) || !length(files) || anyNA(files))
-    stop("'files' must be the paths of the shard files", call. = FALSE)
+  check_shard_args(workers, files, "glmm_shards")
   if (!is.null(weights) && (!is.character(weights) || length(weights) != 1L))
     stop("'weights' must be the name of a column (one string) or NULL", call. = FALSE)
   format <- shard_format(files, format)
@@ -107,9 +105,8 @@ glmm_shards <- function(formula, files, family = gaussian(), nAGQ = NULL, worker
   read_spec <- list(frame_formula = frame_formula, weights = weights, group = gname,
                     format = format)
   # Pass 1, on every shard: model frames and the levels they use.
-  p1 <- shard_pass(eng, seq_len(S), function(ids, w)
-    parallel::clusterCall(eng$cl[w], dist_w_read, eng$key,
-                          stats::setNames(as.list(files[ids]), ids), read_spec)[[1L]])
+  read <- shard_reader(eng, files, read_spec)
+  p1 <- shard_pass(eng, seq_len(S), read)
   agreed <- agree_levels(p1, gname)
   fixed <- formula
   fixed[[3L]] <- reformulas::nobars(formula[[3L]]) %||% 1
@@ -125,18 +122,8 @@ glmm_shards <- function(formula, files, family = gaussian(), nAGQ = NULL, worker
   p2 <- shard_pass(eng, seq_len(S), function(ids, w)
     parallel::clusterCall(eng$cl[w], dist_w_design, eng$key, dspec)[[1L]])
   mod <- shard_model(eng, p2, agreed, family, nAGQ, bars, control)
-  # Shards are reloaded (after a worker dies) by all passes on the new worker.
   spec <- engine_spec(mod, control)
-  eng$reload <- function(ids, w) {
-    parallel::clusterCall(eng$cl[w], dist_w_read, eng$key,
-                          stats::setNames(as.list(files[ids]), ids), read_spec)
-    parallel::clusterCall(eng$cl[w], dist_w_design, eng$key, dspec)
-    parallel::clusterCall(eng$cl[w], dist_w_engines, eng$key, mod$Txi, mod$Tzi, spec)
-  }
-  shard_pass(eng, seq_len(S), function(ids, w) {
-    parallel::clusterCall(eng$cl[w], dist_w_engines, eng$key, mod$Txi, mod$Tzi, spec)
-    list()
-  })
+  shard_start_engines(eng, S, read, dist_w_design, dspec, dist_w_engines, mod$Txi, mod$Tzi, spec)
   fit <- glmm_fit_shards(eng, mod, control)
   obj <- new_glmm_sharded(fit, mod, p2, agreed, formula, fixed, fenv, mc)
   obj$contrasts <- shard_fit_contrasts(obj$contrasts, ct)
@@ -144,6 +131,38 @@ glmm_shards <- function(formula, files, family = gaussian(), nAGQ = NULL, worker
   obj$shard_source <- list(files = files, format = format, read_spec = read_spec,
                            dspec = dspec, workers = workers)
   finish_glmm(obj, mod$separation, NULL)
+}
+
+# The arguments gee_shards() and glmm_shards() (`fun`) share.
+check_shard_args <- function(workers, files, fun) {
+  check_workers_arg(workers, fun)
+  if (!is.character(files) || !length(files) || anyNA(files))
+    stop("'files' must be the paths of the shard files", call. = FALSE)
+}
+
+# Pass 1 of a sharded fit, `read(ids, w)`: the workers `w` read the shard
+# files `ids` (model frames, the levels they use); the first worker's answer.
+shard_reader <- function(eng, files, read_spec) {
+  function(ids, w)
+    parallel::clusterCall(eng$cl[w], dist_w_read, eng$key,
+                          stats::setNames(as.list(files[ids]), ids), read_spec)[[1L]]
+}
+
+# The last pass of a sharded fit: the engines built on every shard by the
+# worker function `engines` (its arguments after the key in `...`), and the
+# engine's `reload`: a shard moved to another worker (after one dies) goes
+# through all passes there (read, the worker function `design` with
+# `dspec`, engines).
+shard_start_engines <- function(eng, S, read, design, dspec, engines, ...) {
+  eng$reload <- function(ids, w) {
+    read(ids, w)
+    parallel::clusterCall(eng$cl[w], design, eng$key, dspec)
+    parallel::clusterCall(eng$cl[w], engines, eng$key, ...)
+  }
+  shard_pass(eng, seq_len(S), function(ids, w) {
+    parallel::clusterCall(eng$cl[w], engines, eng$key, ...)
+    list()
+  })
 }
 
 shard_format <- function(files, format) {

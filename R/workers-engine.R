@@ -163,6 +163,17 @@ sum_shards <- function(res, field) {
   out
 }
 
+# The engine's `reload(ids, w)`: the shards `ids` (from `get(ids)`, a list
+# in the order of `ids`) loaded on the workers `w` as shards of `kind`
+# (dist_w_shard_engines).
+shard_reloader <- function(eng, get, spec, kind) {
+  function(ids, w) {
+    data <- get(ids)
+    names(data) <- as.character(ids)
+    parallel::clusterCall(eng$cl[w], dist_w_load, eng$key, data, spec, kind)
+  }
+}
+
 # One round: `op` on every shard, the per-shard results in shard order.
 # Sends first and then receives from every worker (they compute at the same
 # time); a worker that fails is named. If the shards can be reloaded, a dead

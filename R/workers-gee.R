@@ -2,20 +2,6 @@
 # shards of whole clusters, each with a GEE engine that maps the shard's
 # memory (kept here with it), answering rounds of gee_* operations.
 
-# Stores shards (named by shard id; each the engine's data list with global
-# cluster codes, so the engine's messages name the clusters as gee() does)
-# and builds their engines.
-dist_w_gee_load <- function(key, shards, spec) {
-  st <- .dist_state[[key]] %||% list(shards = list())
-  for (id in names(shards)) {
-    sh <- shards[[id]]
-    sh$gee <- cpp_gee_shard_new(sh, spec)
-    st$shards[[id]] <- sh
-  }
-  .dist_state[[key]] <- st
-  names(shards)
-}
-
 dist_w_gee_op <- function(sh, op, args) {
   switch(op,
     gee_info = cpp_gee_shard_info(sh$gee),

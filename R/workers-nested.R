@@ -30,11 +30,7 @@ nested_engine <- function(X, y, w, off, units, family, control) {
   eng <- shard_engine(control$workers, max(sh))
   spec <- list(family_code = family$family_code, link_code = family$link_code,
                nthreads = control$nthreads)
-  eng$reload <- function(ids, wk) {
-    data <- get(ids)
-    names(data) <- as.character(ids)
-    parallel::clusterCall(eng$cl[wk], dist_w_load_nested, eng$key, data, spec)
-  }
+  eng$reload <- shard_reloader(eng, get, spec, "nested")
   eng$n <- length(y)
   eng$nunits <- vapply(units, function(u) max(u) + 1L, 1L)
   shard_load(eng, seq_len(max(sh)))
@@ -71,19 +67,6 @@ nested_modes <- function(eng, theta) {
     failed <- failed || isTRUE(r$failed)
   }
   list(u = u, var = v, eta = eta, failed = failed)
-}
-
-# Worker side: stores the shards and builds their nested engines.
-dist_w_load_nested <- function(key, shards, spec) {
-  st <- .dist_state[[key]] %||% list(shards = list())
-  for (id in names(shards)) {
-    sh <- shards[[id]]
-    sh$engine <- cpp_nested_new(sh$X, sh$y, sh$w, sh$off, sh$units, spec$family_code,
-                                spec$link_code, spec$nthreads)
-    st$shards[[id]] <- sh
-  }
-  .dist_state[[key]] <- st
-  names(shards)
 }
 
 dist_w_nested_op <- function(sh, op, args) {

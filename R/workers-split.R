@@ -27,11 +27,7 @@ glmm_fit_workers <- function(mod, y, weights, offset, cl, control, start) {
   eng <- shard_engine(control$workers, max(sh))
   on.exit(shard_free(eng), add = TRUE)
   spec <- engine_spec(mod, control)
-  eng$reload <- function(ids, w) {
-    data <- get(ids)
-    names(data) <- as.character(ids)
-    parallel::clusterCall(eng$cl[w], dist_w_load, eng$key, data, spec)
-  }
+  eng$reload <- shard_reloader(eng, get, spec, "agq")
   shard_load(eng, seq_len(max(sh)))
   fit <- glmm_fit_shards(eng, mod, control, start)
   fit$group <- cl

@@ -10,18 +10,34 @@
 
 .dist_state <- new.env(parent = emptyenv())
 
-# Stores shards (a list named by shard id; each a list with X, Z, y, w, off,
-# index = cluster codes within the shard, M, clusters = the clusters'
-# positions in the fit's global cluster order) and builds their engines.
-dist_w_load <- function(key, shards, spec) {
-  st <- .dist_state[[key]] %||% list(shards = list())
-  for (id in names(shards)) {
-    sh <- shards[[id]]
+# The engine each kind of shard is given on its worker: "agq" (a list with
+# X, Z, y, w, off, index = cluster codes within the shard, M, clusters = the
+# clusters' positions in the fit's global cluster order), "nested"
+# (workers-nested.R) and "gee" (the GEE engine's data list with global
+# cluster codes, so the engine's messages name the clusters as gee() does;
+# the engine maps the shard's memory, kept with it).
+dist_w_shard_engines <- list(
+  agq = function(sh, spec) {
     sh$engine <- cpp_agq_new(sh$X, sh$Z, sh$y, sh$w, sh$off, sh$index, sh$M,
                              spec$lam_row, spec$lam_col, spec$family_code, spec$link_code,
                              spec$nAGQ, spec$nthreads)
-    st$shards[[id]] <- sh
-  }
+    sh
+  },
+  nested = function(sh, spec) {
+    sh$engine <- cpp_nested_new(sh$X, sh$y, sh$w, sh$off, sh$units, spec$family_code,
+                                spec$link_code, spec$nthreads)
+    sh
+  },
+  gee = function(sh, spec) {
+    sh$gee <- cpp_gee_shard_new(sh, spec)
+    sh
+  })
+
+# Stores shards (a list named by shard id) of one `kind` (dist_w_shard_engines)
+# and builds their engines.
+dist_w_load <- function(key, shards, spec, kind) {
+  st <- .dist_state[[key]] %||% list(shards = list())
+  for (id in names(shards)) st$shards[[id]] <- dist_w_shard_engines[[kind]](shards[[id]], spec)
   .dist_state[[key]] <- st
   names(shards)
 }
