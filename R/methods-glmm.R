@@ -96,6 +96,67 @@ print_notes <- function(warnings) {
 #' @export
 print.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
   check_dots(..., .method = "print.glmmgee_glmm", .allow = print_dots)
+  glmm_layout(x)$print(x, digits)
+  invisible(x)
+}
+
+#' @rdname print.glmmgee_glmm
+#' @export
+summary.glmmgee_glmm <- function(object, ...) {
+  check_dots(..., .method = "summary.glmmgee_glmm")
+  glmm_layout(object)$summary(object)
+}
+
+# Summaries of zero-inflation and known-covariance fits keep their own
+# classes (without summary.glmmgee_glmm): this method prints them too.
+#' @rawNamespace S3method(print, summary.glmmgee_glmm_zi, print.summary.glmmgee_glmm)
+#' @rawNamespace S3method(print, summary.glmmgee_glmm_known, print.summary.glmmgee_glmm)
+#' @rdname print.glmmgee_glmm
+#' @export
+print.summary.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") - 3L),
+                                       signif.stars = getOption("show.signif.stars"), ...) {
+  check_dots(..., .method = "print.summary.glmmgee_glmm", .allow = print_dots)
+  # A two-part summary holds its fit as `object`, a known-covariance one as `fit`.
+  fit <- x[["object"]] %||% x[["fit"]]
+  if (is.null(fit)) print_common_summary(x, digits, signif.stars, ...)
+  else glmm_layout(fit)$print_summary(x, digits)
+  invisible(x)
+}
+
+# How a GLMM fit prints, read from its fields: the layout of the whole fit
+# (print, summary and the summary's print), and for the common layout the
+# blocks of the parts present, each printed after it (glmm_blocks()).
+glmm_layout <- function(x) {
+  # zero-inflation, hurdle and dispersion-formula fits: one table per part
+  if (!is.null(x$aux))
+    return(list(print = print_zi, summary = summary_zi, print_summary = print_summary_zi))
+  if (fit_engine(x)$name %in% c("known_gaussian", "known_laplace"))
+    return(list(print = print_known, summary = summary_known, print_summary = print_summary_known))
+  list(print = function(x, digits) {
+    print_common(x, digits)
+    for (b in glmm_blocks(x)) b$show(x, digits)
+  }, summary = summary_common)
+}
+
+# The blocks that parts of a fit add after the common layout, for the fit
+# or (`show`) its summary: `keep` gives the fields the summary carries for
+# the block and the class it adds.
+glmm_blocks <- function(x) {
+  blocks <- list(
+    # a bridge or nonparametric random intercept (methods-ranef-dist.R)
+    list(present = !is.null(x$ranef_dist), summary_class = "summary.glmmgee_glmm_dist",
+         keep = function(fit) list(ranef_dist = fit$ranef_dist, normal = fit$normal, dist_fit = fit),
+         show = function(x, digits) print_ranef_dist(x[["dist_fit"]] %||% x, digits)),
+    # covariance structures and the fixed-effect prior (covstruct-verify.R)
+    list(present = !is.null(x$structures), summary_class = "summary.glmmgee_glmm_covstruct",
+         keep = function(fit) list(structures = fit$structures, penalty = fit$penalty),
+         show = function(x, digits) print_covstructs(x$structures, digits, x$penalty)),
+    # a fit from shard files, whose rows stayed on the workers (methods-sharded.R)
+    list(present = !is.null(x$distributed$rows_read), show = function(x, digits) print_distributed(x)))
+  Filter(function(b) b$present, blocks)
+}
+
+print_common <- function(x, digits) {
   print_header(x)
   crit <- fit_criteria(x)
   print(signif(crit[c("logLik", "AIC", "BIC")], digits + 2L), digits = digits + 2L)
@@ -106,13 +167,9 @@ print.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") - 3L), ..
   cat("Fixed effects (conditional):\n")
   print.default(format(fixef(x), digits = digits), print.gap = 2L, quote = FALSE)
   print_notes(x$optinfo$warnings)
-  invisible(x)
 }
 
-#' @rdname print.glmmgee_glmm
-#' @export
-summary.glmmgee_glmm <- function(object, ...) {
-  check_dots(..., .method = "summary.glmmgee_glmm")
+summary_common <- function(object) {
   beta <- fixef(object)
   se <- sqrt(pmax(diag(vcov(object)), 0))
   z <- beta / se
@@ -123,22 +180,24 @@ summary.glmmgee_glmm <- function(object, ...) {
   res <- if (inherits(object, "glmmgee_glmm_sharded")) NA_real_
          else residuals(object, type = "pearson")
   if (object$family$family %in% c("gaussian", "Gamma")) res <- res / object$sigma
-  structure(list(call = object$call, formula = object$formula, family = object$family,
-                 approximation = approximation_label(object), data = object$call$data,
-                 criteria = fit_criteria(object), coefficients = coefs,
-                 varcor = VarCorr(object), nobs = object$nobs,
-                 ngroups = object$ngroups, group_name = object$group_name,
-                 resid_quantiles = stats::quantile(res, na.rm = TRUE, names = FALSE),
-                 optinfo = object$optinfo, nAGQ = object$nAGQ,
-                 family_par = object$family_par, REML = isTRUE(object$REML)),
-            class = "summary.glmmgee_glmm")
+  s <- structure(list(call = object$call, formula = object$formula, family = object$family,
+                      approximation = approximation_label(object), data = object$call$data,
+                      criteria = fit_criteria(object), coefficients = coefs,
+                      varcor = VarCorr(object), nobs = object$nobs,
+                      ngroups = object$ngroups, group_name = object$group_name,
+                      resid_quantiles = stats::quantile(res, na.rm = TRUE, names = FALSE),
+                      optinfo = object$optinfo, nAGQ = object$nAGQ,
+                      family_par = object$family_par, REML = isTRUE(object$REML)),
+                 class = "summary.glmmgee_glmm")
+  for (b in glmm_blocks(object)) if (!is.null(b$keep)) {
+    kept <- b$keep(object)
+    for (nm in names(kept)) s[[nm]] <- kept[[nm]]
+    class(s) <- c(b$summary_class, class(s))
+  }
+  s
 }
 
-#' @rdname print.glmmgee_glmm
-#' @export
-print.summary.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") - 3L),
-                               signif.stars = getOption("show.signif.stars"), ...) {
-  check_dots(..., .method = "print.summary.glmmgee_glmm", .allow = print_dots)
+print_common_summary <- function(x, digits, signif.stars, ...) {
   print_header(x)
   cat("\n")
   print(signif(x$criteria[c("AIC", "BIC", "logLik", "deviance")], digits + 2L),
@@ -165,7 +224,7 @@ print.summary.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") -
                                              profiled = " (profiled criterion)", ""),
               o$hessian_cond))
   print_notes(o$warnings)
-  invisible(x)
+  for (b in glmm_blocks(x)) b$show(x, digits)
 }
 
 # ---- extractors -------------------------------------------------------------
