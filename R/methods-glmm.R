@@ -70,6 +70,16 @@ print_notes <- function(warnings) {
 #' optimizer record. Problems recorded at fitting time (singular fit, doubtful
 #' convergence) are printed as notes.
 #'
+#' What a model has beyond the common layout is shown with it: a
+#' zero-inflation, hurdle or dispersion formula gives one table per part
+#' (count, zero and dispersion models; `summary()` with standard errors); a
+#' bridge or nonparametric random intercept adds its distribution and the
+#' comparison with the normal random intercept; covariance structures
+#' (`ar1()`, `cs()`, ...) and a prior on the fixed effects add their lines; a
+#' fit with a known covariance (`covariance =`) shows its terms and its
+#' fixed effects with standard errors; a fit from [glmm_shards()] adds the
+#' record of its distributed fitting.
+#'
 #' The fixed effects are **conditional (subject-specific)** effects: they act
 #' on the linear predictor of a given cluster, holding its random effect
 #' fixed. For non-identity links they differ from population-averaged
@@ -83,7 +93,10 @@ print_notes <- function(warnings) {
 #'   argument is an error.
 #' @return `print()` returns `x` invisibly; `summary()` an object of class
 #'   `summary.glmmgee_glmm` with components `coefficients` (estimate, standard error,
-#'   z value, p-value), `varcor` ([VarCorr()]), `criteria`, `optinfo`.
+#'   z value, p-value), `varcor` ([VarCorr()]), `criteria`, `optinfo`; for
+#'   zero-inflation fits of class `summary.glmmgee_glmm_zi` (`object`, the fit,
+#'   and `tables`, one per part), for known-covariance fits of class
+#'   `summary.glmmgee_glmm_known` (`fit` and `coefficients`).
 #' @examples
 #' if (requireNamespace("lme4", quietly = TRUE)) {
 #'   data(cbpp, package = "lme4")
