@@ -122,33 +122,8 @@ covstruct_report <- function(terms, k_re, par, cov_theta) {
   })
 }
 
-#' @export
-print.glmmgee_glmm_covstruct <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
-  check_dots(..., .method = "print.glmmgee_glmm_covstruct", .allow = print_dots)
-  NextMethod()
-  print_covstructs(x$structures, digits, x$penalty)
-  invisible(x)
-}
-
-#' @export
-print.summary.glmmgee_glmm_covstruct <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
-  check_dots(..., .method = "print.summary.glmmgee_glmm_covstruct", .allow = print_dots)
-  NextMethod()
-  print_covstructs(x$structures, digits, x$penalty)
-  invisible(x)
-}
-
-#' @export
-summary.glmmgee_glmm_covstruct <- function(object, ...) {
-  check_dots(..., .method = "summary.glmmgee_glmm_covstruct")
-  out <- NextMethod()
-  out$structures <- object$structures
-  out$penalty <- object$penalty
-  class(out) <- c("summary.glmmgee_glmm_covstruct", class(out))
-  out
-}
-
-# The structures' lines (none when all are unstructured), then the
+# The block print() and summary() of a fit with $structures add
+# (glmm_blocks()): the structures' lines (none when all are unstructured), then the
 # penalty's (print_penalty()).
 print_covstructs <- function(structures, digits, penalty) {
   if (all(vapply(structures, function(s) s$kind == "us", TRUE))) return(print_penalty(penalty, digits))

@@ -298,9 +298,9 @@ new_glmm_known <- function(fit, X, resp, offset, terms, mf, mt, call, formula, f
   obj
 }
 
-#' @export
-print.glmmgee_glmm_known <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
-  check_dots(..., .method = "print.glmmgee_glmm_known", .allow = print_dots)
+# print(), summary() and the summary's print() of a fit by a
+# known-covariance engine (print.glmmgee_glmm() chooses them by $engine).
+print_known <- function(x, digits) {
   gauss <- x$family$family == "gaussian"
   cat(sprintf("%s with a known covariance, fit by %s\n",
               if (gauss) "Linear mixed model"
@@ -316,24 +316,18 @@ print.glmmgee_glmm_known <- function(x, digits = max(3L, getOption("digits") - 3
   cat("Fixed effects:\n")
   print.default(format(x$coefficients, digits = digits), print.gap = 2L, quote = FALSE)
   print_notes(x$optinfo$warnings)
-  invisible(x)
 }
 
-#' @export
-summary.glmmgee_glmm_known <- function(object, ...) {
-  check_dots(..., .method = "summary.glmmgee_glmm_known")
+summary_known <- function(object) {
   se <- sqrt(diag(object$vcov))
   tab <- cbind(Estimate = object$coefficients, `Std. Error` = se, object$coefficients / se)
   colnames(tab)[3L] <- if (object$family$family == "gaussian") "t value" else "z value"
   structure(list(fit = object, coefficients = tab), class = "summary.glmmgee_glmm_known")
 }
 
-#' @export
-print.summary.glmmgee_glmm_known <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
-  check_dots(..., .method = "print.summary.glmmgee_glmm_known", .allow = print_dots)
+print_summary_known <- function(x, digits) {
   print(x$fit, digits = digits)
   cat("\nFixed effects with standard errors:\n")
   print(x$coefficients, digits = digits)
-  invisible(x)
 }
 

@@ -46,33 +46,7 @@ dist_means <- function(dist, family, theta, X, offset, jacobian) {
   list(mean = mu, jacobian = J)
 }
 
-#' @export
-print.glmmgee_glmm_dist <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
-  check_dots(..., .method = "print.glmmgee_glmm_dist", .allow = print_dots)
-  NextMethod()
-  print_ranef_dist(x, digits)
-  invisible(x)
-}
-
-#' @export
-summary.glmmgee_glmm_dist <- function(object, ...) {
-  check_dots(..., .method = "summary.glmmgee_glmm_dist")
-  s <- NextMethod()
-  s$ranef_dist <- object$ranef_dist
-  s$normal <- object$normal
-  s$dist_fit <- object
-  class(s) <- c("summary.glmmgee_glmm_dist", class(s))
-  s
-}
-
-#' @export
-print.summary.glmmgee_glmm_dist <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
-  check_dots(..., .method = "print.summary.glmmgee_glmm_dist", .allow = print_dots)
-  NextMethod()
-  print_ranef_dist(x$dist_fit, digits)
-  invisible(x)
-}
-
+# The block print() and summary() of such a fit add (glmm_blocks()).
 print_ranef_dist <- function(x, digits) {
   rd <- x$ranef_dist
   cat("\nRandom-intercept distribution:", rd$type, "\n")

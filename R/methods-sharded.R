@@ -20,14 +20,11 @@ sharded_row_fields <- c("X", "Z", "eta_fixed", "linear.predictors", "fitted.valu
   .subset2(x, name, exact = FALSE)
 }
 
-#' @export
-print.glmmgee_glmm_sharded <- function(x, ...) {
-  check_dots(..., .method = "print.glmmgee_glmm_sharded", .allow = print_dots)
-  NextMethod()
+# The block print() of such a fit adds (glmm_blocks()).
+print_distributed <- function(x) {
   d <- .subset2(x, "distributed")
   cat(sprintf("Distributed: %d shards on %d workers, %d rounds, %.3g kB sent and %.3g kB received\n",
               d$shards, d$workers, d$rounds, d$bytes_sent / 1024, d$bytes_received / 1024))
-  invisible(x)
 }
 
 #' @export

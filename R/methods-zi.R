@@ -73,7 +73,7 @@
 #' `$optinfo$zero_inflation_vanishes`; refit without `ziformula`.
 #'
 #' @name glmm-zero-inflation
-#' @param object,x A model fitted with `ziformula`, `dispformula` or a
+#' @param object A model fitted with `ziformula`, `dispformula` or a
 #'   hurdle family.
 #' @param newdata,re.form,allow.new.levels,na.action As in
 #'   [predict.glmmgee_glmm()].
@@ -82,7 +82,6 @@
 #'   over the fixed-effect parameters of all parts (the random effects at
 #'   their modes, as [predict.glmmgee_glmm()]).
 #' @param nsim,seed Number of simulated responses and the seed.
-#' @param digits Digits to print.
 #' @param ... Not used: an argument given here is an error.
 #' @return `predict()`: a numeric vector (with `se.fit = TRUE` a list of
 #'   `fit` and `se.fit`); `simulate()`: a data frame with
@@ -384,10 +383,9 @@ zi_coef_table <- function(object, idx) {
         `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
 }
 
-#' @rdname glmm-zero-inflation
-#' @export
-summary.glmmgee_glmm_zi <- function(object, ...) {
-  check_dots(..., .method = "summary.glmmgee_glmm_zi")
+# print(), summary() and the summary's print() of a two-part fit
+# (print.glmmgee_glmm() chooses them by the fit's $aux).
+summary_zi <- function(object) {
   p <- length(object$coefficients)
   a <- object$aux
   tabs <- list(cond = zi_coef_table(object, seq_len(p)))
@@ -397,22 +395,14 @@ summary.glmmgee_glmm_zi <- function(object, ...) {
   structure(list(object = object, tables = tabs), class = "summary.glmmgee_glmm_zi")
 }
 
-#' @export
-print.summary.glmmgee_glmm_zi <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
-  check_dots(..., .method = "print.summary.glmmgee_glmm_zi", .allow = print_dots)
+print_summary_zi <- function(x, digits) {
   print_zi_head(x$object, digits)
   zi_tables(x$tables, x$object, digits, full = TRUE)
-  invisible(x)
 }
 
-#' @rdname glmm-zero-inflation
-#' @export
-print.glmmgee_glmm_zi <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
-  check_dots(..., .method = "print.glmmgee_glmm_zi", .allow = print_dots)
+print_zi <- function(x, digits) {
   print_zi_head(x, digits)
-  s <- summary(x)
-  zi_tables(s$tables, x, digits, full = FALSE)
-  invisible(x)
+  zi_tables(summary_zi(x)$tables, x, digits, full = FALSE)
 }
 
 print_zi_head <- function(x, digits) {

@@ -75,13 +75,11 @@ ma_check <- c(
   "print.glmmgee_engine", "print.glmmgee_spec",
   "print.VarCorr.glmmgee_glmm", "print.VarCorr.glmmgee_glmm_ordinal", "print.VarCorr.glmmgee_glmm_ordinal_re",
   "print.coef.glmmgee_glmm", "print.glmmgee_gee", "print.glmmgee_gee_ordinal", "print.glmmgee_glmm",
-  "print.glmmgee_glmm_covstruct", "print.glmmgee_glmm_dist", "print.glmmgee_glmm_known",
-  "print.glmmgee_glmm_ordinal", "print.glmmgee_glmm_sharded",
-  "print.glmmgee_glmm_zi", "print.glmmgee_marginal_coefs", "print.glmmgee_ranef_new", "print.glmmgee_ratios",
+  "print.glmmgee_glmm_ordinal", "print.glmmgee_marginal_coefs", "print.glmmgee_ranef_new", "print.glmmgee_ratios",
   "print.glmmgee_standardized", "print.glmmgee_standardized_ordinal", "print.glmmgee_variance_shares",
   "print.glmmgee_views", "print.ranef.glmmgee_glmm", "print.summary.glmmgee_gee",
-  "print.summary.glmmgee_gee_ordinal", "print.summary.glmmgee_glmm", "print.summary.glmmgee_glmm_covstruct",
-  "print.summary.glmmgee_glmm_dist", "print.summary.glmmgee_glmm_known", "print.summary.glmmgee_glmm_ordinal",
+  "print.summary.glmmgee_gee_ordinal", "print.summary.glmmgee_glmm",
+  "print.summary.glmmgee_glmm_known", "print.summary.glmmgee_glmm_ordinal",
   "print.summary.glmmgee_glmm_zi",
   "profile.glmmgee_glmm",
   "ranef.glmmgee_glmm", "ranef.glmmgee_glmm_dist", "ranef.glmmgee_glmm_ordinal",
@@ -94,9 +92,7 @@ ma_check <- c(
   "simulate.glmmgee_glmm", "simulate.glmmgee_glmm_dist", "simulate.glmmgee_glmm_ordinal",
   "simulate.glmmgee_glmm_zi",
   "summary.glmmgee_gee", "summary.glmmgee_gee_ordinal", "summary.glmmgee_glmm",
-  "summary.glmmgee_glmm_covstruct", "summary.glmmgee_glmm_dist", "summary.glmmgee_glmm_known",
-  "summary.glmmgee_glmm_ordinal",
-  "summary.glmmgee_glmm_zi", "terms.glmmgee_glmm",
+  "summary.glmmgee_glmm_ordinal", "terms.glmmgee_glmm",
   "hatvalues.glmmgee_gee", "dfbeta.glmmgee_gee", "cooks.distance.glmmgee_gee",
   "simulate.glmmgee_gee",
   "vcov.glmmgee_gee", "vcov.glmmgee_gee_ordinal", "vcov.glmmgee_gee_sharded", "vcov.glmmgee_glmm",
@@ -116,17 +112,22 @@ ma_exported_rules <- c(
 ma_unreached <- c("confint.glmmgee_glmm_sharded", "fitted.glmmgee_gee_sharded",
                   "fitted.glmmgee_glmm_sharded", "model.matrix.glmmgee_gee_sharded",
                   "predict.glmmgee_gee_sharded", "predict.glmmgee_glmm_sharded",
-                  "print.glmmgee_glmm_sharded", "residuals.glmmgee_gee_sharded",
+                  "residuals.glmmgee_gee_sharded",
                   "residuals.glmmgee_glmm_sharded", "vcov.glmmgee_gee_sharded",
                   "isREML.default")
 
+# S3method(generic, class) or S3method(generic, class, function): `fun`
+# is the function registered (generic.class unless named).
 ma_namespace <- function() {
   ns <- readLines(system.file("NAMESPACE", package = "glmmgee"))
-  m <- regmatches(ns, regexec("S3method\\(([^,]+),\\s*([^)]+)\\)", ns))
+  m <- regmatches(ns, regexec("S3method\\(([^,]+),\\s*([^,)]+)(,\\s*([^)]+))?\\)", ns))
   m <- m[lengths(m) > 0L]
   gen <- gsub("[\"` ]", "", vapply(m, `[`, "", 2L))
-  data.frame(generic = sub("^.*::", "", gen), foreign = grepl("::", gen),
-             class = trimws(vapply(m, `[`, "", 3L)), stringsAsFactors = FALSE)
+  out <- data.frame(generic = sub("^.*::", "", gen), foreign = grepl("::", gen),
+                    class = trimws(vapply(m, `[`, "", 3L)), stringsAsFactors = FALSE)
+  fun <- trimws(vapply(m, `[`, "", 5L))
+  out$fun <- ifelse(nzchar(fun), fun, paste0(out$generic, ".", out$class))
+  out
 }
 
 ma_env <- new.env(parent = emptyenv())
@@ -225,8 +226,11 @@ test_that("the table names every method in NAMESPACE and every exported function
 
 test_that("every method whose '...' is checked calls the checker", {
   ns <- asNamespace("glmmgee")
+  reg <- ma_namespace()
+  fun_of <- stats::setNames(reg$fun, paste0(reg$generic, ".", reg$class))
   for (nm in names(ma_rules)[ma_rules %in% c("check", "fits")]) {
-    body_text <- paste(deparse(body(get(nm, envir = ns))), collapse = "\n")
+    f <- if (nm %in% names(fun_of)) fun_of[[nm]] else nm
+    body_text <- paste(deparse(body(get(f, envir = ns))), collapse = "\n")
     pattern <- if (ma_rules[[nm]] == "fits") "check_dots_fits\\(" else "check_dots(_fits)?\\("
     expect(grepl(pattern, body_text), sprintf("%s does not call check_dots()", nm))
   }

@@ -1,0 +1,229 @@
+# print(), summary() and the summary's print() of every GLMM fit but the
+# ordinal ones: one driver that reads from the fit's fields which layout and
+# which blocks to print (glmm_layout(), glmm_blocks()).
+
+approximation_label <- function(object) {
+  if (!is.null(object$ranef_dist)) return(dist_label(object))
+  if (isTRUE(object$REML)) return("REML (exact restricted likelihood)")
+  if (object$nAGQ > 1L)
+    return(sprintf("Adaptive Gauss-Hermite quadrature, nAGQ = %d", object$nAGQ))
+  if (object$family$family == "gaussian" && object$family$link == "identity")
+    "Laplace approximation (exact for the gaussian family)"
+  else if (is.null(object$call$nAGQ) && !inherits(object, "glmmgee_glmm_sparse") &&
+           length(object$cnames) > 4L)
+    sprintf(paste0("Laplace approximation (the default for %d random effects per cluster, ",
+                   "where a quadrature grid would need nAGQ^%d points; set nAGQ for quadrature)"),
+            length(object$cnames), length(object$cnames))
+  else "Laplace approximation"
+}
+
+fit_criteria <- function(object) {
+  ll <- logLik(object)
+  c(logLik = as.numeric(ll), AIC = stats::AIC(ll), BIC = stats::BIC(ll),
+    deviance = -2 * as.numeric(ll), df = attr(ll, "df"))
+}
+
+print_header <- function(object) {
+  cat(if (isTRUE(object$REML)) "Linear mixed model fit by REML\n"
+      else if (!is.null(object$penalty))
+        "Generalized linear mixed model fit by penalized maximum likelihood (Student-t prior on the fixed effects)\n"
+      else "Generalized linear mixed model fit by maximum likelihood\n")
+  cat(" Approximation:", approximation_label(object), "\n")
+  cat(" Family:", object$family$family, "(", object$family$link, ")\n")
+  cat(" Formula:", paste(deparse(object$formula, width.cutoff = 500L), collapse = " "), "\n")
+  if (!is.null(object$call$data))
+    cat("    Data:", paste(deparse(object$call$data), collapse = " "), "\n")
+}
+
+# "g, 15" for one grouping factor; "a, 30; b, 12" for several (one per
+# random-effect term, duplicates of `||` terms dropped).
+clusters_text <- function(x) {
+  txt <- unique(sprintf("%s, %d", x$group_name, as.integer(x$ngroups)))
+  paste(txt, collapse = "; ")
+}
+
+print_notes <- function(warnings) {
+  if (!length(warnings)) return(invisible())
+  cat("\nNote", if (length(warnings) > 1L) "s", ":\n", sep = "")
+  for (w in warnings) cat(" * ", w, "\n", sep = "")
+  invisible()
+}
+
+#' Print and summarize a fitted GLMM
+#'
+#' `print()` shows the approximation used, the fit criteria, the random-effect
+#' standard deviations and correlations, and the fixed effects. `summary()`
+#' adds standard errors and Wald z tests, the variance components and the
+#' optimizer record. Problems recorded at fitting time (singular fit, doubtful
+#' convergence) are printed as notes.
+#'
+#' What a model has beyond the common layout is shown with it: a
+#' zero-inflation, hurdle or dispersion formula gives one table per part
+#' (count, zero and dispersion models; `summary()` with standard errors); a
+#' bridge or nonparametric random intercept adds its distribution and the
+#' comparison with the normal random intercept; covariance structures
+#' (`ar1()`, `cs()`, ...) and a prior on the fixed effects add their lines; a
+#' fit with a known covariance (`covariance =`) shows its terms and its
+#' fixed effects with standard errors; a fit from [glmm_shards()] adds the
+#' record of its distributed fitting.
+#'
+#' The fixed effects are **conditional (subject-specific)** effects: they act
+#' on the linear predictor of a given cluster, holding its random effect
+#' fixed. For non-identity links they differ from population-averaged
+#' effects.
+#'
+#' @param x,object A fitted model from [glmm()], or its summary.
+#' @param digits Number of significant digits.
+#' @param signif.stars Show significance stars (as [printCoefmat()]).
+#' @param ... For `print()`, the formatting arguments of [print.default()]
+#'   (accepted, the layout is fixed); for `summary()` not used: any other
+#'   argument is an error.
+#' @return `print()` returns `x` invisibly; `summary()` an object of class
+#'   `summary.glmmgee_glmm` with components `coefficients` (estimate, standard error,
+#'   z value, p-value), `varcor` ([VarCorr()]), `criteria`, `optinfo`; for
+#'   zero-inflation fits of class `summary.glmmgee_glmm_zi` (`object`, the fit,
+#'   and `tables`, one per part), for known-covariance fits of class
+#'   `summary.glmmgee_glmm_known` (`fit` and `coefficients`).
+#' @examples
+#' if (requireNamespace("lme4", quietly = TRUE)) {
+#'   data(cbpp, package = "lme4")
+#'   fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+#'               data = cbpp, family = binomial, nAGQ = 1)
+#'   fit
+#'   summary(fit)
+#' }
+#' @name print.glmmgee_glmm
+#' @export
+print.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") - 3L), ...) {
+  check_dots(..., .method = "print.glmmgee_glmm", .allow = print_dots)
+  glmm_layout(x)$print(x, digits)
+  invisible(x)
+}
+
+#' @rdname print.glmmgee_glmm
+#' @export
+summary.glmmgee_glmm <- function(object, ...) {
+  check_dots(..., .method = "summary.glmmgee_glmm")
+  glmm_layout(object)$summary(object)
+}
+
+# Summaries of zero-inflation and known-covariance fits keep their own
+# classes (without summary.glmmgee_glmm): this method prints them too.
+#' @rawNamespace S3method(print, summary.glmmgee_glmm_zi, print.summary.glmmgee_glmm)
+#' @rawNamespace S3method(print, summary.glmmgee_glmm_known, print.summary.glmmgee_glmm)
+#' @rdname print.glmmgee_glmm
+#' @export
+print.summary.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") - 3L),
+                                       signif.stars = getOption("show.signif.stars"), ...) {
+  check_dots(..., .method = "print.summary.glmmgee_glmm", .allow = print_dots)
+  # A two-part summary holds its fit as `object`, a known-covariance one as `fit`.
+  fit <- x[["object"]] %||% x[["fit"]]
+  if (is.null(fit)) print_common_summary(x, digits, signif.stars, ...)
+  else glmm_layout(fit)$print_summary(x, digits)
+  invisible(x)
+}
+
+# How a GLMM fit prints, read from its fields: the layout of the whole fit
+# (print, summary and the summary's print), and for the common layout the
+# blocks of the parts present, each printed after it (glmm_blocks()).
+glmm_layout <- function(x) {
+  # zero-inflation, hurdle and dispersion-formula fits: one table per part
+  if (!is.null(x$aux))
+    return(list(print = print_zi, summary = summary_zi, print_summary = print_summary_zi))
+  if (fit_engine(x)$name %in% c("known_gaussian", "known_laplace"))
+    return(list(print = print_known, summary = summary_known, print_summary = print_summary_known))
+  list(print = function(x, digits) {
+    print_common(x, digits)
+    for (b in glmm_blocks(x)) b$show(x, digits)
+  }, summary = summary_common)
+}
+
+# The blocks that parts of a fit add after the common layout, for the fit
+# or (`show`) its summary: `keep` gives the fields the summary carries for
+# the block and the class it adds.
+glmm_blocks <- function(x) {
+  blocks <- list(
+    # a bridge or nonparametric random intercept (methods-ranef-dist.R)
+    list(present = !is.null(x$ranef_dist), summary_class = "summary.glmmgee_glmm_dist",
+         keep = function(fit) list(ranef_dist = fit$ranef_dist, normal = fit$normal, dist_fit = fit),
+         show = function(x, digits) print_ranef_dist(x[["dist_fit"]] %||% x, digits)),
+    # covariance structures and the fixed-effect prior (covstruct-verify.R)
+    list(present = !is.null(x$structures), summary_class = "summary.glmmgee_glmm_covstruct",
+         keep = function(fit) list(structures = fit$structures, penalty = fit$penalty),
+         show = function(x, digits) print_covstructs(x$structures, digits, x$penalty)),
+    # a fit from shard files, whose rows stayed on the workers (methods-sharded.R)
+    list(present = !is.null(x$distributed$rows_read), show = function(x, digits) print_distributed(x)))
+  Filter(function(b) b$present, blocks)
+}
+
+print_common <- function(x, digits) {
+  print_header(x)
+  crit <- fit_criteria(x)
+  print(signif(crit[c("logLik", "AIC", "BIC")], digits + 2L), digits = digits + 2L)
+  cat("Random effects:\n")
+  print(VarCorr(x), digits = digits, comp = "Std.Dev.")
+  print_family_par(x$family_par, digits)
+  cat(sprintf("Number of obs: %d, clusters: %s\n", x$nobs, clusters_text(x)))
+  cat("Fixed effects (conditional):\n")
+  print.default(format(fixef(x), digits = digits), print.gap = 2L, quote = FALSE)
+  print_notes(x$optinfo$warnings)
+}
+
+summary_common <- function(object) {
+  beta <- fixef(object)
+  se <- sqrt(pmax(diag(vcov(object)), 0))
+  z <- beta / se
+  coefs <- cbind(Estimate = beta, `Std. Error` = se, `z value` = z,
+                 `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
+  rownames(coefs) <- names(beta)
+  # A distributed fit's rows stayed on the workers: no residuals.
+  res <- if (inherits(object, "glmmgee_glmm_sharded")) NA_real_
+         else residuals(object, type = "pearson")
+  if (object$family$family %in% c("gaussian", "Gamma")) res <- res / object$sigma
+  s <- structure(list(call = object$call, formula = object$formula, family = object$family,
+                      approximation = approximation_label(object), data = object$call$data,
+                      criteria = fit_criteria(object), coefficients = coefs,
+                      varcor = VarCorr(object), nobs = object$nobs,
+                      ngroups = object$ngroups, group_name = object$group_name,
+                      resid_quantiles = stats::quantile(res, na.rm = TRUE, names = FALSE),
+                      optinfo = object$optinfo, nAGQ = object$nAGQ,
+                      family_par = object$family_par, REML = isTRUE(object$REML)),
+                 class = "summary.glmmgee_glmm")
+  for (b in glmm_blocks(object)) if (!is.null(b$keep)) {
+    kept <- b$keep(object)
+    for (nm in names(kept)) s[[nm]] <- kept[[nm]]
+    class(s) <- c(b$summary_class, class(s))
+  }
+  s
+}
+
+print_common_summary <- function(x, digits, signif.stars, ...) {
+  print_header(x)
+  cat("\n")
+  print(signif(x$criteria[c("AIC", "BIC", "logLik", "deviance")], digits + 2L),
+        digits = digits + 2L)
+  if (!anyNA(x$resid_quantiles)) {
+    cat("\nScaled Pearson residuals:\n")
+    rq <- stats::setNames(x$resid_quantiles, c("Min", "1Q", "Median", "3Q", "Max"))
+    print(rq, digits = digits)
+  }
+  cat("\nRandom effects:\n")
+  print(format_varcorr(x$varcor, digits, c("Variance", "Std.Dev.")), quote = FALSE)
+  print_family_par(x$family_par, digits)
+  cat(sprintf("Number of obs: %d, clusters: %s\n", x$nobs, clusters_text(x)))
+  cat("\nFixed effects:\n")
+  stats::printCoefmat(x$coefficients, digits = digits, signif.stars = signif.stars,
+                      na.print = "NA", ...)
+  cat("Coefficients are conditional (subject-specific) effects: they hold the",
+      "cluster's\nrandom effect fixed.\n")
+  o <- x$optinfo
+  cat(sprintf(paste0("\nOptimizer: %s (%s); %d iterations, %d evaluations; ",
+                     "max|gradient| %.2g%s; Hessian condition number %.3g\n"),
+              o$optimizer, o$message, as.integer(o$iterations), as.integer(o$evaluations),
+              o$max_grad, switch(o$grad_basis %||% "user", standardized = " (standardized parameters)",
+                                             profiled = " (profiled criterion)", ""),
+              o$hessian_cond))
+  print_notes(o$warnings)
+  for (b in glmm_blocks(x)) b$show(x, digits)
+}
+
