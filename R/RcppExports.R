@@ -38,6 +38,10 @@ cpp_zire_eval <- function(ptr, theta, gradient) {
     .Call(`_glmmgee_cpp_zire_eval`, ptr, theta, gradient)
 }
 
+cpp_zire_scores <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_zire_scores`, ptr, theta)
+}
+
 cpp_zire_summaries <- function(ptr, theta) {
     .Call(`_glmmgee_cpp_zire_summaries`, ptr, theta)
 }
@@ -64,6 +68,10 @@ cpp_agq_eval <- function(ptr, theta, gradient) {
 
 cpp_agq_eval_dir <- function(ptr, theta, gradient, dirs) {
     .Call(`_glmmgee_cpp_agq_eval_dir`, ptr, theta, gradient, dirs)
+}
+
+cpp_agq_scores <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_agq_scores`, ptr, theta)
 }
 
 cpp_agq_summaries <- function(ptr, theta) {

@@ -121,6 +121,18 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_zire_scores
+Eigen::MatrixXd cpp_zire_scores(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
+RcppExport SEXP _glmmgee_cpp_zire_scores(SEXP ptrSEXP, SEXP thetaSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_zire_scores(ptr, theta));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_zire_summaries
 Rcpp::List cpp_zire_summaries(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
 RcppExport SEXP _glmmgee_cpp_zire_summaries(SEXP ptrSEXP, SEXP thetaSEXP) {
@@ -218,6 +230,18 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< bool >::type gradient(gradientSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type dirs(dirsSEXP);
     rcpp_result_gen = Rcpp::wrap(cpp_agq_eval_dir(ptr, theta, gradient, dirs));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_agq_scores
+Eigen::MatrixXd cpp_agq_scores(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
+RcppExport SEXP _glmmgee_cpp_agq_scores(SEXP ptrSEXP, SEXP thetaSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_agq_scores(ptr, theta));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -1574,6 +1598,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_nested_modes", (DL_FUNC) &_glmmgee_cpp_nested_modes, 2},
     {"_glmmgee_cpp_zire_new", (DL_FUNC) &_glmmgee_cpp_zire_new, 17},
     {"_glmmgee_cpp_zire_eval", (DL_FUNC) &_glmmgee_cpp_zire_eval, 3},
+    {"_glmmgee_cpp_zire_scores", (DL_FUNC) &_glmmgee_cpp_zire_scores, 2},
     {"_glmmgee_cpp_zire_summaries", (DL_FUNC) &_glmmgee_cpp_zire_summaries, 2},
     {"_glmmgee_cpp_zire_fixed_curvature", (DL_FUNC) &_glmmgee_cpp_zire_fixed_curvature, 2},
     {"_glmmgee_cpp_zire_set_nagq", (DL_FUNC) &_glmmgee_cpp_zire_set_nagq, 2},
@@ -1581,6 +1606,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_set_aux", (DL_FUNC) &_glmmgee_cpp_agq_set_aux, 5},
     {"_glmmgee_cpp_agq_eval", (DL_FUNC) &_glmmgee_cpp_agq_eval, 3},
     {"_glmmgee_cpp_agq_eval_dir", (DL_FUNC) &_glmmgee_cpp_agq_eval_dir, 4},
+    {"_glmmgee_cpp_agq_scores", (DL_FUNC) &_glmmgee_cpp_agq_scores, 2},
     {"_glmmgee_cpp_agq_summaries", (DL_FUNC) &_glmmgee_cpp_agq_summaries, 2},
     {"_glmmgee_cpp_agq_fixed_curvature", (DL_FUNC) &_glmmgee_cpp_agq_fixed_curvature, 2},
     {"_glmmgee_cpp_agq_set_nagq", (DL_FUNC) &_glmmgee_cpp_agq_set_nagq, 2},

@@ -148,6 +148,11 @@ Rcpp::List cpp_zire_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradi
 }
 
 // [[Rcpp::export]]
+Eigen::MatrixXd cpp_zire_scores(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
+  return glmmgee::engine_scores(zire_ptr(ptr), theta);
+}
+
+// [[Rcpp::export]]
 Rcpp::List cpp_zire_summaries(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
   return glmmgee::engine_summaries(zire_ptr(ptr), theta);
 }
@@ -227,6 +232,13 @@ Rcpp::List cpp_agq_eval_dir(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gr
     Rcpp::stop("dirs must have %d rows (one per entry of Lambda)", eng->nlambda());
   Rcpp::checkUserInterrupt();
   return glmmgee::agq_result_list(eng->evaluate(theta, gradient, Eigen::MatrixXd(dirs)));
+}
+
+// Each cluster's gradient at theta (clusters x parameters, rows in the
+// order of the group codes).
+// [[Rcpp::export]]
+Eigen::MatrixXd cpp_agq_scores(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
+  return glmmgee::engine_scores(agq_ptr(ptr), theta);
 }
 
 // Per-cluster modes, conditional variances and posterior moments at theta.

@@ -41,6 +41,15 @@ Rcpp::List engine_eval(Engine* eng, const Eigen::Map<Eigen::VectorXd>& theta, bo
   return agq_result_list(eng->evaluate(theta, gradient));
 }
 
+// Each cluster's gradient at theta (clusters x parameters): the score
+// contributions of a cluster-robust (sandwich) covariance.
+template <class Engine>
+Eigen::MatrixXd engine_scores(Engine* eng, const Eigen::Map<Eigen::VectorXd>& theta) {
+  check_engine_theta(*eng, theta);
+  Rcpp::checkUserInterrupt();
+  return eng->cluster_scores(theta);
+}
+
 // Per-cluster modes, conditional variances and posterior moments at theta.
 template <class Engine>
 Rcpp::List engine_summaries(Engine* eng, const Eigen::Map<Eigen::VectorXd>& theta) {

@@ -72,9 +72,12 @@ std::vector<std::unique_ptr<Work> > thread_work(int nt, double doubles, const Ar
 // when its mode search did not converge. Each cluster's contribution is
 // added to a block's order-independent sum (dd-sum.h), and the blocks' sums
 // to the total: the rounded result is the same for any number of threads
-// and any grouping of the clusters into shards.
+// and any grouping of the clusters into shards. With `scores` (M x P, and
+// `gradient`), row i receives cluster i's own gradient: the per-cluster
+// score contributions of a sandwich covariance.
 template <class Cluster>
-AgqResult sum_over_clusters(int M, int P, int nt, bool gradient, const Cluster& cluster) {
+AgqResult sum_over_clusters(int M, int P, int nt, bool gradient, const Cluster& cluster,
+                            Eigen::MatrixXd* scores = nullptr) {
   const int B = kClusterBlock, nb = (M + B - 1) / B;
   std::vector<DDSum> bll(nb);
   std::vector<DDVec> bg(gradient ? nb : 0);
@@ -95,6 +98,7 @@ AgqResult sum_over_clusters(int M, int P, int nt, bool gradient, const Cluster& 
         if (gradient) std::fill(gc, gc + P, 0.0);
         s.add(cluster(i, tid, gradient ? gc : nullptr, &failed));
         if (gradient) g.add(gc, P);
+        if (scores) scores->row(i) = Eigen::Map<const Eigen::RowVectorXd>(gc, P);
         if (failed) ++nf;
       }
       bll[b] = s;

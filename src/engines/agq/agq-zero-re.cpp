@@ -457,7 +457,13 @@ std::vector<std::unique_ptr<ZireEngine::Work> > ZireEngine::make_work(int nt) co
                            npar());
 }
 
-AgqResult ZireEngine::evaluate(const VectorXd& theta, bool gradient) {
+MatrixXd ZireEngine::cluster_scores(const VectorXd& theta) {
+  MatrixXd S(lay_.M, npar());
+  evaluate(theta, true, &S);
+  return S;
+}
+
+AgqResult ZireEngine::evaluate(const VectorXd& theta, bool gradient, MatrixXd* scores) {
   const int M = lay_.M, P = npar();
   start_evaluation(theta, gradient);
   const Predictors pr = prepare(theta);
@@ -468,7 +474,7 @@ AgqResult ZireEngine::evaluate(const VectorXd& theta, bool gradient) {
   AgqResult res = sum_over_clusters(M, P, nt, gradient, [&](int i, int tid, double* g, bool* failed) {
     if (ip.poll()) throw Rcpp::internal::InterruptedException();
     return cluster(i, pr.eta0, pr.a0, pr.ph, pr.Lam, gradient, *work[tid], g, nullptr, failed);
-  });
+  }, scores);
   if (gradient) {
     bool finite = std::isfinite(res.loglik) && res.gradient.allFinite();
     // A cluster whose posterior is too flat for the rule (its Hessian at

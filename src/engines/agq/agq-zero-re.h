@@ -50,7 +50,12 @@ class ZireEngine : public NagqSwitch<ZireEngine> {
 
   int npar() const { return p_ + nl_ + pz_ + pd_; }
   int nclusters() const { return lay_.M; }
-  AgqResult evaluate(const Eigen::VectorXd& theta, bool gradient);
+  // With `scores` (M x npar()), each cluster's gradient in row i.
+  AgqResult evaluate(const Eigen::VectorXd& theta, bool gradient,
+                     Eigen::MatrixXd* scores = nullptr);
+  // Each cluster's gradient at theta (M x npar()): evaluate()'s score
+  // contributions.
+  Eigen::MatrixXd cluster_scores(const Eigen::VectorXd& theta);
   AgqSummaries summaries(const Eigen::VectorXd& theta);
   // The Hessian in (beta, gamma, delta) at the modes without the log|H|
   // terms, a start curvature for the search (agq-zero-re-info.cpp).

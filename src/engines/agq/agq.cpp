@@ -584,6 +584,12 @@ AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient) {
   return evaluate_impl(theta, gradient, nullptr);
 }
 
+MatrixXd AgqEngine::cluster_scores(const VectorXd& theta) {
+  MatrixXd S(lay_.M, npar());
+  evaluate_impl(theta, true, nullptr, &S);
+  return S;
+}
+
 AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient, const MatrixXd& dirs) {
   if (dirs.rows() != nl_)
     throw std::invalid_argument("the directions must have one row per entry of Lambda (" +
@@ -621,7 +627,8 @@ AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient, const Matrix
   return evaluate_impl(theta, true, &d);
 }
 
-AgqResult AgqEngine::evaluate_impl(const VectorXd& theta, bool gradient, const LamDirs* dirs) {
+AgqResult AgqEngine::evaluate_impl(const VectorXd& theta, bool gradient, const LamDirs* dirs,
+                                   MatrixXd* scores) {
   MatrixXd Lam;
   double phi;
   VectorXd eta0;
@@ -639,7 +646,7 @@ AgqResult AgqEngine::evaluate_impl(const VectorXd& theta, bool gradient, const L
   return sum_over_clusters(M, P, nt, gradient, [&](int i, int tid, double* g, bool* failed) {
     if (ip.poll()) throw Rcpp::internal::InterruptedException();
     return cluster(i, eta0, Lam, phi, gradient, *work[tid], g, nullptr, failed, dirs);
-  });
+  }, scores);
 }
 
 AgqSummaries AgqEngine::summaries(const VectorXd& theta) {

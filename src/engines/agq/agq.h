@@ -125,6 +125,9 @@ class AgqEngine : public NagqSwitch<AgqEngine> {
   AgqResult evaluate(const Eigen::VectorXd& theta, bool gradient,
                      const Eigen::MatrixXd& dirs);
   int nlambda() const { return nl_; }
+  // Each cluster's gradient at theta (M x npar(), rows in the order of the
+  // group codes): the score contributions whose sum evaluate() returns.
+  Eigen::MatrixXd cluster_scores(const Eigen::VectorXd& theta);
   // Maximum-likelihood fixed effects of the GLM without random effects
   // (damped Newton from zero, at most maxit steps): the starting values.
   Eigen::VectorXd glm_start(int maxit) const;
@@ -158,7 +161,8 @@ class AgqEngine : public NagqSwitch<AgqEngine> {
     std::vector<int> start, e;
     std::vector<double> w;
   };
-  AgqResult evaluate_impl(const Eigen::VectorXd& theta, bool gradient, const LamDirs* dirs);
+  AgqResult evaluate_impl(const Eigen::VectorXd& theta, bool gradient, const LamDirs* dirs,
+                          Eigen::MatrixXd* scores = nullptr);
   // Throws, naming the size, when the scratch for K points per random effect
   // in every thread would exceed the memory limit (resources.h).
   void check_work_memory(int K) const;
