@@ -27,9 +27,10 @@ robust_cr_types <- c("CR0", "CR1", "CR2", "CR3")
 # in the fit's data, or a vector with one value per observation.
 resolve_vcov_cluster <- function(fit, cluster = NULL) {
   groupings <- vcov_re_groupings(fit)
-  n <- length(fit$y)
+  n <- .subset2(fit, "n") %||% NROW(fit$y)
   name <- "cluster"
-  if (is.null(cluster)) {
+  default <- is.null(cluster)
+  if (default) {
     k <- Position(function(g) all(vapply(groupings, function(h) nests(g$index, h$index), TRUE)),
                   groupings)
     if (is.na(k))
@@ -84,7 +85,8 @@ resolve_vcov_cluster <- function(fit, cluster = NULL) {
     }
   used <- sort(unique(code[pos]))
   if (length(used) < 2L)
-    stop("'cluster' has fewer than 2 clusters; cluster-robust covariances need at least 2",
+    stop(sprintf("%s has fewer than 2 clusters; cluster-robust covariances need at least 2",
+                 if (default) sprintf("the grouping '%s' (the default 'cluster')", name) else "'cluster'"),
          call. = FALSE)
   code <- match(code, used)
   # rows of zero weight whose cluster has no other row: code 1 (they add

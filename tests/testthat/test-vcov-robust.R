@@ -234,3 +234,20 @@ test_that("observations of zero weight add nothing to the cluster-robust covaria
                      vcov(f0, type = t, cluster = ~ clinic))
   }
 })
+
+test_that("a cluster formula is evaluated on the rows the fit used", {
+  skip_if_not_installed("lme4")
+  skip_if_not_installed("clubSandwich")
+  dc <- vr_clinics()
+  dc$x[c(3, 50)] <- NA
+  fit <- glmm(y ~ x + z + (1 | id), data = dc, REML = TRUE)
+  used <- dc[!is.na(dc$x), ]
+  lfit <- vr_lmer_at(fit, y ~ x + z + (1 | id), used)
+  expect_lt(vr_rel(vcov(fit, type = "CR2", cluster = ~ clinic),
+                   clubSandwich::vcovCR(lfit, type = "CR2", cluster = used$clinic)), 1e-6)
+  expect_identical(vcov(fit, type = "CR2", cluster = ~ clinic),
+                   vcov(fit, type = "CR2", cluster = used$clinic))
+  # a vector over the rows of the data, including the dropped ones, is refused
+  expect_error(vcov(fit, type = "CR2", cluster = dc$clinic),
+               "'cluster' has 176 values; it needs one per observation of the fit \\(174\\)")
+})
