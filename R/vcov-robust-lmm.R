@@ -6,7 +6,8 @@
 #
 #   V_i   the model's marginal covariance of cluster i's rows,
 #         sigma^2 (Z_i Lambda Lambda' Z_i' + W_i^{-1}), W the prior weights;
-#   M     (sum_i X_i' V_i^{-1} X_i)^{-1}, the model-based covariance vcov(fit);
+#   M     (sum_i X_i' V_i^{-1} X_i)^{-1}, the GLS covariance (lmer's vcov();
+#         glmmgee's vcov() for REML and sparse-engine fits);
 #   e_i   y_i - offset_i - X_i beta-hat;
 #   CRk   M (sum_i X_i' V_i^{-1} A_i e_i e_i' A_i' V_i^{-1} X_i) M
 #
@@ -248,10 +249,14 @@ lmm_cluster_vcov <- function(fit, type, cluster = NULL) {
 }
 
 # Per-cluster scores X_i' V_i^{-1} e_i of the fixed effects (G x p), with
-# sigma^2 in V: vcov(fit) %*% crossprod(S) %*% vcov(fit) is CR0.
+# sigma^2 in V, and as attribute "bread" the GLS covariance
+# (X' V^{-1} X)^{-1}: bread %*% crossprod(S) %*% bread is CR0. The bread is
+# vcov(fit) for REML fits and for the sparse engine; for ML fits of the
+# one-factor engine vcov(fit) is the inverse observed information with the
+# variance parameters, which differs from it slightly.
 lmm_cluster_estfun <- function(fit, cluster = NULL) {
   pc <- lmm_cluster_pieces(fit, cluster)
   S <- t(vapply(pc$blocks, function(b) c(crossprod(b$ViX, b$e)), numeric(ncol(pc$M)))) / pc$scale
   S <- matrix(S, length(pc$blocks), dimnames = list(names(pc$blocks), pc$names))
-  S
+  structure(S, bread = matrix(pc$M * pc$scale, ncol(S), dimnames = list(pc$names, pc$names)))
 }

@@ -113,16 +113,21 @@ test_that("the CR types differ as defined and the bread is the model-based covar
   expect_equal(v$CR1, v$CR0 * 12 / 11, tolerance = 1e-12)
   # CR2 and CR3 inflate the plain sandwich
   expect_true(all(diag(v$CR2) > diag(v$CR0)) && all(diag(v$CR3) > diag(v$CR2)))
-  # the GLS bread rebuilt from the fit is vcov(fit)
-  pc <- glmmgee:::lmm_cluster_pieces(fit, ~ clinic)
-  expect_equal(unname(pc$M * pc$scale), unname(vcov(fit)), tolerance = 1e-8)
   # the per-cluster scores give CR0 through sandwich's formula, and sum to 0
   S <- glmmgee:::lmm_cluster_estfun(fit, ~ clinic)
   expect_identical(dim(S), c(12L, 3L))
   expect_identical(rownames(S), as.character(1:12))
   expect_identical(colnames(S), names(fixef(fit)))
-  expect_equal(vcov(fit) %*% crossprod(S) %*% vcov(fit), v$CR0, tolerance = 1e-8)
+  B <- attr(S, "bread")
+  expect_equal(B %*% crossprod(S) %*% B, v$CR0, tolerance = 1e-8)
   expect_lt(max(abs(colSums(S)) * sqrt(diag(vcov(fit)))), 1e-6)
+  # the GLS bread is vcov(fit) for a REML fit; and it is lmer's vcov()
+  expect_equal(B, vcov(fit), tolerance = 1e-8)
+  lfit <- vr_lmer_at(fit, y ~ x + z + (1 | id), dc)
+  expect_equal(unname(B), unname(as.matrix(vcov(lfit))), tolerance = 1e-8)
+  fml <- glmm(y ~ x + z + (1 | id), data = dc)
+  expect_equal(unname(attr(glmmgee:::lmm_cluster_estfun(fml), "bread")),
+               unname(as.matrix(vcov(vr_lmer_at(fml, y ~ x + z + (1 | id), dc)))), tolerance = 1e-8)
   # type = "model" is the model-based covariance, unchanged
   expect_identical(vcov(fit, type = "model"), vcov(fit))
   expect_identical(vcov(fit, type = "model", full = TRUE), vcov(fit, full = TRUE))
