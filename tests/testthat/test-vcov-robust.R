@@ -256,3 +256,18 @@ test_that("a cluster formula is evaluated on the rows the fit used", {
   expect_error(vcov(fit, type = "CR2", cluster = dc$clinic),
                "'cluster' has 176 values; it needs one per observation of the fit \\(174\\)")
 })
+
+test_that("a cluster that alone determines a coefficient: CR2 as clubSandwich, CR3 an error", {
+  skip_if_not_installed("lme4")
+  skip_if_not_installed("clubSandwich")
+  dc <- vr_clinics()
+  dc$first <- as.numeric(dc$clinic == 1)
+  fit <- glmm(y ~ x + first + (1 | id), data = dc, REML = TRUE)
+  lfit <- vr_lmer_at(fit, y ~ x + first + (1 | id), dc)
+  # I - H_ii is singular for clinic 1: CR2's inverse square root is the
+  # pseudo-inverse one
+  expect_lt(vr_rel(vcov(fit, type = "CR2", cluster = ~ clinic),
+                   clubSandwich::vcovCR(lfit, type = "CR2", cluster = dc$clinic)), 1e-6)
+  expect_error(vcov(fit, type = "CR3", cluster = ~ clinic),
+               "vcov\\(type = \"CR3\"\\): I - H is singular for cluster '1'")
+})
