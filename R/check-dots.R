@@ -76,13 +76,16 @@ print_dots <- c("digits", "quote", "na.print", "print.gap", "right", "max", "wid
                 "tst.ind", "P.values", "has.Pvalue", "eps.Pvalue", "row.names",
                 "zero.print", "justify", "n", "show.signif.stars", "cs.ind")
 
-# What vcov(type = ) of a GLMM fit can give: a GLMM has the model-based
-# covariance only (the inverse of the observed information).
+# What vcov() of a GLMM fit can give: the model-based covariance (the
+# inverse of the observed information) and, where the engine provides them,
+# cluster-robust covariances of the fixed effects.
 vcov_glmm_types_hint <- function() {
-  paste0("A glmm() fit has one covariance of its estimates, the model-based one (the inverse ",
-         "observed information), which vcov() returns ('full = TRUE' adds the variance parameters); ",
-         "cluster-robust (sandwich) types are not available for GLMM fits. gee() fits have ",
-         "vcov(type = ) ", paste(dQuote(names(gee_se_types), FALSE), collapse = ", "))
+  paste0("vcov() of a glmm() fit takes 'type': ", dQuote("model", FALSE), " (the default, the inverse ",
+         "observed information; 'full = TRUE' adds the variance parameters) or the cluster-robust ",
+         "(sandwich) types ", paste(dQuote(robust_cr_types, FALSE), collapse = ", "),
+         " of the fixed effects, with 'cluster =', where the fit's engine provides them ",
+         "(engine_registry(), column robust_vcov). gee() fits have vcov(type = ) ",
+         paste(dQuote(names(gee_se_types), FALSE), collapse = ", "))
 }
 
 # For the methods whose `...` holds further fits (anova(), AIC(), BIC(),

@@ -20,6 +20,7 @@ engine_capabilities <- c(
   refit = "refits (update())",
   cluster_loglik = "each cluster's log-likelihood ($cluster_loglik)",
   variance_shares = "variance shares, ICC and R2 (Nakagawa et al. 2017)",
+  robust_vcov = "cluster-robust covariances (vcov(type = \"CR0\"...))",
   workers = "fits on workers")
 
 # One row per engine: the name ($engine$name), what it fits (one line for
@@ -29,31 +30,31 @@ engine_table <- function() {
   but <- function(...) setdiff(all, c(...))
   rows <- list(
     agq = list("one grouping factor by adaptive Gauss-Hermite quadrature or Laplace, with fixed zero-inflation and dispersion parts and one-factor covariance structures",
-               but()),
+               but("robust_vcov")),
     agq_zero_re = list("one grouping factor with random effects in the zero-inflation part",
-                       but("simulate_newdata", "ranef_new", "bootstrap", "workers")),
+                       but("simulate_newdata", "ranef_new", "bootstrap", "robust_vcov", "workers")),
     agq_ranef_dist = list("a random intercept with a non-normal distribution (bridge, nonparametric, ...)",
-                          but("simulate_newdata", "bootstrap", "workers")),
+                          but("simulate_newdata", "bootstrap", "robust_vcov", "workers")),
     agq_nested = list("nested grouping factors by nested adaptive quadrature",
-                      but("cluster_loglik")),
+                      but("cluster_loglik", "robust_vcov")),
     lmm_one_factor = list("gaussian identity models with one grouping factor, exact ML or REML",
                           but("workers")),
     lmm_sparse = list("gaussian identity models with several random-effect terms, exact ML or REML",
                       but("cluster_loglik", "workers")),
     laplace_sparse = list("several random-effect terms by the Laplace approximation",
-                          but("cluster_loglik", "workers")),
+                          but("cluster_loglik", "robust_vcov", "workers")),
     laplace_sparse_zero_re = list("several random-effect terms with random effects in the zero-inflation part",
                                   but("simulate_newdata", "ranef_new", "bootstrap",
-                                      "cluster_loglik", "workers")),
+                                      "cluster_loglik", "robust_vcov", "workers")),
     known_gaussian = list("gaussian models with a known-covariance random effect (spectral or tridiagonal rotation)",
                           but("simulate_new_re", "simulate_newdata", "ranef_new", "bootstrap",
-                              "cluster_loglik", "workers")),
+                              "cluster_loglik", "robust_vcov", "workers")),
     known_laplace = list("binomial and Poisson models with a known-covariance random effect (Laplace)",
                          but("simulate_new_re", "simulate_newdata", "ranef_new", "bootstrap",
-                             "cluster_loglik", "workers")),
+                             "cluster_loglik", "robust_vcov", "workers")),
     ordinal_agq = list("cumulative link (ordinal) models with one grouping factor",
                        but("simulate_newdata", "ranef_new", "profile", "confint_profile",
-                           "bootstrap", "marginal", "workers")))
+                           "bootstrap", "marginal", "robust_vcov", "workers")))
   caps <- t(vapply(rows, function(r) all %in% r[[2L]], logical(length(all))))
   colnames(caps) <- all
   data.frame(engine = names(rows), fits = vapply(rows, `[[`, "", 1L), caps,
@@ -88,8 +89,9 @@ engine_table <- function() {
 #' profile table), `confint_profile`, `bootstrap` (`confint(method =
 #' "boot")`), `marginal` ([marginal_coefs()]), `standardize`, `anova_lrt`,
 #' `refit` ([update()]), `cluster_loglik`, `variance_shares`
-#' ([variance_shares()], `performance::icc()`, `performance::r2()`) and
-#' `workers`.
+#' ([variance_shares()], `performance::icc()`, `performance::r2()`),
+#' `robust_vcov` (cluster-robust covariances, `vcov(type = "CR2")` and the
+#' other types of [vcov()][glmm-extractors]) and `workers`.
 #'
 #' @param name The engine's name (see the table), or a fitted model, whose
 #'   engine is returned.

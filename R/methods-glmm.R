@@ -36,10 +36,45 @@ nlme::VarCorr
 #' side by side, so that the linear predictor is
 #' `X %*% fixef(fit) + Z %*% as.vector(t(ranef(fit)[[1]])) + offset`.
 #'
+#' `vcov(type = "CR0")` to `"CR3"` give cluster-robust ("sandwich")
+#' covariances of the fixed effects instead, which stay valid when the
+#' model's covariance of the observations within a cluster is wrong (e.g.
+#' a missing random slope or heteroscedastic residuals), as long as clusters
+#' are independent. The model's own marginal covariance \eqn{V_i} of each
+#' cluster's observations weights the estimating equations
+#' (generalized least squares), and the spread of each cluster's residuals
+#' \eqn{e_i} replaces the model's \eqn{V_i} in the middle of the sandwich:
+#' \eqn{M \sum_i X_i' V_i^{-1} A_i e_i e_i' A_i' V_i^{-1} X_i M} with
+#' \eqn{M = (\sum_i X_i' V_i^{-1} X_i)^{-1}}. The types differ in
+#' \eqn{A_i}: `"CR0"` the plain sandwich (\eqn{A_i = I}); `"CR1"` the same
+#' times \eqn{G/(G-1)} for \eqn{G} clusters; `"CR2"` the bias-reduced
+#' linearization of Bell and McCaffrey (2002), whose \eqn{A_i} makes the
+#' estimator unbiased when the model's \eqn{V} is right (with the model's
+#' \eqn{V} as working and target covariance); `"CR3"` a jackknife-like
+#' form, \eqn{A_i = (I - H_{ii})^{-1}} with
+#' \eqn{H_{ii} = X_i M X_i' V_i^{-1}}. With few clusters, CR2 is the
+#' recommended choice (Pustejovsky and Tipton 2018); CR0 and CR1
+#' tend to be too small then. For linear mixed models (gaussian, identity link, exact ML or
+#' REML) these are the estimators of the clubSandwich package for lme4 fits
+#' (`clubSandwich::vcovCR()`), and like those they treat the variance
+#' parameters as known (conditional on their estimates). Other engines say
+#' when they do not provide them ([engine_registry()], column
+#' `robust_vcov`).
+#'
 #' @param object,x,formula A fitted model from [glmm()].
 #' @param full For `vcov()`: the covariance of all optimizer parameters
 #'   instead of the fixed effects only.
-#' @param type For `model.matrix()`: `"fixed"` (X) or `"random"` (Z).
+#' @param type For `vcov()`: `"model"` (the default, the model-based
+#'   covariance above) or a cluster-robust type, `"CR0"`, `"CR1"`, `"CR2"`
+#'   or `"CR3"` (fixed effects only; not with `full = TRUE`). For
+#'   `model.matrix()`: `"fixed"` (X) or `"random"` (Z).
+#' @param cluster For `vcov()` with a cluster-robust `type`: the clusters,
+#'   as a one-sided formula evaluated in the fit's data (`~ clinic`) or a
+#'   vector with one value per observation. Each level of every
+#'   random-effect grouping factor must lie within one cluster (e.g.
+#'   patients within clinics). The default is the grouping factor that
+#'   contains all others (the only one, or `school` in
+#'   `(1 | school/class)`); crossed random effects need `cluster`.
 #' @param REML For `logLik()` of a fit with `REML = TRUE`: `FALSE` gives the
 #'   ML log-likelihood at the REML estimates (sigma profiled, as lme4's
 #'   `logLik(REML = FALSE)`); otherwise the restricted log-likelihood.
@@ -66,9 +101,18 @@ nlme::VarCorr
 #'   fixef(fit)
 #'   head(coef(fit)$Subject)
 #'   vcov(fit)
+#'   vcov(fit, type = "CR2")  # cluster-robust, clusters: Subject
 #'   logLik(fit); AIC(fit); BIC(fit); nobs(fit); sigma(fit)
 #'   dim(model.matrix(fit, type = "random"))
 #' }
+#' @references
+#' Bell, R. M. and McCaffrey, D. F. (2002). Bias reduction in standard errors
+#' for linear regression with multi-stage samples. *Survey Methodology*,
+#' 28(2), 169-181.
+#'
+#' Pustejovsky, J. E. and Tipton, E. (2018). Small-sample methods for
+#' cluster-robust variance estimation and hypothesis testing in fixed effects
+#' models. *Journal of Business & Economic Statistics*, 36(4), 672-683.
 #' @name glmm-extractors
 NULL
 
@@ -105,9 +149,27 @@ plain_matrix <- function(V) {
 
 #' @rdname glmm-extractors
 #' @export
-vcov.glmmgee_glmm <- function(object, full = FALSE, ...) {
+vcov.glmmgee_glmm <- function(object, full = FALSE, type = "model", cluster = NULL, ...) {
   check_dots(..., .method = "vcov.glmmgee_glmm", .allow = "complete", .hint = vcov_glmm_types_hint())
+  type <- check_vcov_glmm_type(type, full, cluster)
+  if (type != "model") return(robust_vcov(object, type, cluster))
   plain_matrix(if (isTRUE(full)) object$cov_theta else object$vcov)
+}
+
+# vcov(type = ) of a GLMM fit: "model" or a cluster-robust type; a robust
+# type covers the fixed effects only, and 'cluster' belongs to those.
+check_vcov_glmm_type <- function(type, full, cluster) {
+  types <- c("model", robust_cr_types)
+  if (!is.character(type) || length(type) != 1L || is.na(type) || !type %in% types)
+    stop(sprintf("'type' must be one of %s", paste(dQuote(types, FALSE), collapse = ", ")),
+         call. = FALSE)
+  if (type != "model" && isTRUE(full))
+    stop(sprintf("vcov(type = \"%s\"): 'full = TRUE' is not available; cluster-robust types cover the fixed effects only",
+                 type), call. = FALSE)
+  if (type == "model" && !is.null(cluster))
+    stop("vcov(): 'cluster' is for the cluster-robust types (type = \"CR0\" ... \"CR3\"), not type = \"model\"",
+         call. = FALSE)
+  type
 }
 
 #' @rdname glmm-extractors

@@ -151,9 +151,11 @@ coef.glmmgee_glmm_ordinal <- function(object, ...) {
 }
 
 #' @export
-vcov.glmmgee_glmm_ordinal <- function(object, full = FALSE, ...) {
+vcov.glmmgee_glmm_ordinal <- function(object, full = FALSE, type = "model", cluster = NULL, ...) {
   check_dots(..., .method = "vcov.glmmgee_glmm_ordinal", .allow = "complete",
              .hint = vcov_glmm_types_hint())
+  type <- check_vcov_glmm_type(type, full, cluster)
+  if (type != "model") return(robust_vcov(object, type, cluster))
   V <- object$cov_par %||% object$cov_psi  # several terms: cov_par
   k <- length(object$thresholds) + length(object$coefficients)
   if (full) V else V[seq_len(k), seq_len(k), drop = FALSE]

@@ -295,12 +295,24 @@ test_that("an unknown argument is an error in every method that would ignore it,
 
 test_that("vcov(type = ) of a GLMM says which covariances there are; gee keeps its types", {
   objs <- ma_objects()
-  for (k in c("one_factor", "sparse", "reml", "zi", "structured", "known")) {
-    err <- tryCatch(vcov(objs[[k]], type = "CR2"), error = conditionMessage)
-    expect_match(err, "vcov\\(\\) on a glmmgee_glmm[a-z_]* fit has no argument 'type'", info = k)
-    expect_match(err, "model-based", info = k)
-    expect_match(err, "cluster-robust", info = k)
+  for (k in c("one_factor", "sparse", "nested", "reml", "zi", "structured", "known", "dist",
+              "ordinal", "ordinal_sparse")) {
+    expect_error(vcov(objs[[k]], type = "sandwich"), "'type' must be one of \"model\", \"CR0\"",
+                 info = k)
+    expect_identical(vcov(objs[[k]], type = "model"), vcov(objs[[k]]), info = k)
+    if (glmmgee:::has_capability(objs[[k]], "robust_vcov")) {
+      expect_true(is.matrix(vcov(objs[[k]], type = "CR2")), info = k)
+    } else {
+      err <- tryCatch(vcov(objs[[k]], type = "CR2"), error = conditionMessage)
+      expect_match(err, "^vcov\\(type = \"CR2\"\\): the [a-z_]+ engine .*does not provide cluster-robust",
+                   info = k)
+    }
   }
+  # the exact linear mixed models have them
+  expect_true(glmmgee:::has_capability(objs$reml, "robust_vcov"))
+  err <- tryCatch(vcov(objs$one_factor, method = "CR2"), error = conditionMessage)
+  expect_match(err, "no argument 'method'")
+  expect_match(err, "cluster-robust")
   expect_error(vcov(objs$gee, type = "CR2"), "'type' must be one of")
   expect_equal(vcov(objs$gee, type = "md"), vcov(objs$gee, type = "md"))
   expect_error(vcov(objs$ordinal_gee, type = "CR2"), "robust")

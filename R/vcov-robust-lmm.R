@@ -1,0 +1,262 @@
+# Cluster-robust covariances of the fixed effects of an exact linear mixed
+# model (engines lmm_one_factor and lmm_sparse), conditional on the fitted
+# variance parameters, in generalized-least-squares form (Bell & McCaffrey
+# 2002; Pustejovsky & Tipton 2018, JBES 36:672, whose estimators
+# clubSandwich implements for lme4's lmerMod fits):
+#
+#   V_i   the model's marginal covariance of cluster i's rows,
+#         sigma^2 (Z_i Lambda Lambda' Z_i' + W_i^{-1}), W the prior weights;
+#   M     (sum_i X_i' V_i^{-1} X_i)^{-1}, the GLS covariance (lmer's vcov();
+#         glmmgee's vcov() for REML and sparse-engine fits);
+#   e_i   y_i - offset_i - X_i beta-hat;
+#   CRk   M (sum_i X_i' V_i^{-1} A_i e_i e_i' A_i' V_i^{-1} X_i) M
+#
+# with A_i = I (CR0; CR1 multiplies by G / (G - 1)), A_i = the
+# Bell-McCaffrey adjustment with the model's V as working and target
+# covariance (CR2), or A_i = (I - H_ii)^{-1}, H_ii = X_i M X_i' V_i^{-1}
+# (CR3, the jackknife-like form, without a G / (G - 1) factor). The
+# computations run on V / sigma^2, as clubSandwich does; CR0 - CR3 do not
+# depend on that scale except through the cut-off below which an
+# eigenvalue counts as zero in CR2's inverse square root. Per-cluster
+# blocks are dense (n_i x n_i); no n x n matrix is formed.
+
+robust_cr_types <- c("CR0", "CR1", "CR2", "CR3")
+
+# The clusters of vcov(type = "CR*"): an integer code per observation of the
+# fit (its n rows, 1..G) and the level names. `cluster`: NULL (the grouping
+# factor that nests every random-effect term), a one-sided formula evaluated
+# in the fit's data, or a vector with one value per observation.
+resolve_vcov_cluster <- function(fit, cluster = NULL) {
+  groupings <- vcov_re_groupings(fit)
+  n <- .subset2(fit, "n") %||% NROW(fit$y)
+  name <- "cluster"
+  default <- is.null(cluster)
+  if (default) {
+    k <- Position(function(g) all(vapply(groupings, function(h) nests(g$index, h$index), TRUE)),
+                  groupings)
+    if (is.na(k))
+      stop(sprintf(paste0("vcov(): no grouping factor nests all random-effect terms (%s); ",
+                          "give 'cluster =' (e.g. a factor that contains every level of each grouping)"),
+                   paste(vapply(groupings, `[[`, "", "name"), collapse = ", ")), call. = FALSE)
+    g <- groupings[[k]]
+    cluster <- structure(g$index, levels = as.character(g$levels), class = "factor")
+    name <- g$name
+  }
+  if (inherits(cluster, "formula")) {
+    if (length(cluster) != 2L)
+      stop("'cluster' must be a one-sided formula (e.g. ~ clinic) or a vector", call. = FALSE)
+    name <- paste(deparse(cluster[[2L]]), collapse = " ")
+    cluster <- vcov_cluster_from_formula(fit, cluster)
+  }
+  if (is.list(cluster) && !is.data.frame(cluster)) cluster <- unlist(cluster)
+  if (is.data.frame(cluster)) {
+    if (ncol(cluster) != 1L)
+      stop("'cluster' must be one variable (a vector or a one-sided formula)", call. = FALSE)
+    cluster <- cluster[[1L]]
+  }
+  if (!is.atomic(cluster) || is.null(cluster))
+    stop("'cluster' must be a one-sided formula (e.g. ~ clinic) or a vector with one value per observation",
+         call. = FALSE)
+  w <- fit$prior.weights
+  pos <- if (is.null(w)) rep(TRUE, n) else w > 0
+  if (length(cluster) != n) {
+    if (sum(pos) < n && length(cluster) == sum(pos)) {
+      # one value per observation of positive weight: the others are
+      # placed in the first cluster (they add nothing to any sum)
+      full <- rep(cluster[1L], n)
+      full[pos] <- cluster
+      cluster <- full
+    } else {
+      stop(sprintf("'cluster' has %d values; it needs one per observation of the fit (%d)",
+                   length(cluster), n), call. = FALSE)
+    }
+  }
+  if (anyNA(cluster[pos]))
+    stop("'cluster' has missing values", call. = FALSE)
+  f <- factor(cluster)
+  code <- as.integer(f)
+  for (g in groupings)
+    if (!nests(code[pos], g$index[pos])) {
+      spread <- vapply(split(code[pos], factor(g$index[pos], levels = seq_along(g$levels))),
+                       function(x) length(unique(x)) > 1L, TRUE)
+      stop(sprintf(paste0("'cluster' does not nest the random-effect grouping '%s': its level '%s' ",
+                          "falls in more than one cluster (each level of every grouping must lie ",
+                          "within one cluster)"), g$name, g$levels[which(spread)[1L]]),
+           call. = FALSE)
+    }
+  used <- sort(unique(code[pos]))
+  if (length(used) < 2L)
+    stop(sprintf("%s has fewer than 2 clusters; cluster-robust covariances need at least 2",
+                 if (default) sprintf("the grouping '%s' (the default 'cluster')", name) else "'cluster'"),
+         call. = FALSE)
+  code <- match(code, used)
+  # rows of zero weight whose cluster has no other row: code 1 (they add
+  # nothing to any sum)
+  code[is.na(code)] <- 1L
+  list(code = code, levels = levels(f)[used], name = name)
+}
+
+# Whether each level of `inner` lies within one level of `outer`.
+nests <- function(outer, inner) {
+  outer <- as.integer(factor(outer))
+  inner <- as.integer(factor(inner))
+  length(unique(as.numeric(inner) * (max(outer) + 1) + outer)) == length(unique(inner))
+}
+
+# The random-effect groupings of a fit: per term its name, integer index per
+# observation and level names.
+vcov_re_groupings <- function(fit) {
+  if (!is.null(.subset2(fit, "reterms")))
+    return(lapply(fit$reterms, function(tm)
+      list(name = tm$group, index = tm$index, levels = tm$levels)))
+  list(list(name = paste(fit$group_name, collapse = ":"), index = fit$group,
+            levels = fit$group_levels))
+}
+
+vcov_cluster_from_formula <- function(fit, cluster) {
+  vars <- all.vars(cluster)
+  mf <- fit$model
+  env <- environment(cluster) %||% parent.frame()
+  data <- if (all(vars %in% names(mf))) mf else
+    tryCatch(fit_data(fit), error = function(e)
+      stop(sprintf("'cluster': the data of the fit cannot be recovered to evaluate %s (%s)",
+                   deparse(cluster), conditionMessage(e)), call. = FALSE))
+  out <- tryCatch(eval(cluster[[2L]], data, env), error = function(e)
+    stop(sprintf("'cluster': %s cannot be evaluated in the fit's data (%s)",
+                 deparse(cluster), conditionMessage(e)), call. = FALSE))
+  out
+}
+
+# The pieces of an exact LMM by cluster: per cluster the rows (of positive
+# weight), X_i, e_i and V_i / sigma^2; `scale` is sigma^2.
+lmm_cluster_pieces <- function(fit, cluster) {
+  eng <- fit_engine(fit)$name
+  if (!eng %in% c("lmm_one_factor", "lmm_sparse"))
+    stop(sprintf("internal: lmm_cluster_vcov() serves exact LMM fits, not the %s engine", eng),
+         call. = FALSE)
+  cl <- resolve_vcov_cluster(fit, cluster)
+  V0 <- fit$vcov
+  X <- fit$X
+  X <- X[, colnames(V0) %||% seq_len(ncol(X)), drop = FALSE]
+  beta <- fixef(fit)[colnames(X)]
+  w <- fit$prior.weights
+  off <- fit$offset
+  n <- nrow(X)
+  if (is.null(w)) w <- rep(1, n)
+  if (is.null(off)) off <- rep(0, n)
+  e <- fit$y - off - c(X %*% beta)
+  s2 <- sigma(fit)^2
+  if (!is.finite(s2) || s2 <= 0) s2 <- 1
+  re <- lmm_re_designs(fit)
+  pos <- w > 0
+  rows <- split(seq_len(n)[pos], factor(cl$code[pos], levels = seq_along(cl$levels)))
+  keep <- lengths(rows) > 0L
+  rows <- rows[keep]
+  blocks <- lapply(rows, function(r) {
+    V <- diag(1 / w[r], length(r))
+    for (t in re) {
+      Zr <- t$Z[r, , drop = FALSE]
+      V <- V + (Zr %*% (t$D / s2) %*% t(Zr)) * outer(t$index[r], t$index[r], `==`)
+    }
+    list(X = X[r, , drop = FALSE], e = e[r], V = V)
+  })
+  names(blocks) <- cl$levels[keep]
+  for (i in seq_along(blocks)) {
+    b <- blocks[[i]]
+    R <- chol(b$V)
+    blocks[[i]]$R <- R
+    blocks[[i]]$ViX <- backsolve(R, backsolve(R, b$X, transpose = TRUE))
+  }
+  XtViX <- Reduce(`+`, lapply(blocks, function(b) crossprod(b$X, b$ViX)))
+  M <- chol2inv(chol(XtViX))
+  # The GLS estimate at these V_i must be the fit's (the GLS step from it,
+  # delta, zero): otherwise the pieces read from the object do not describe
+  # the fitted model.
+  delta <- c(M %*% Reduce(`+`, lapply(blocks, function(b) crossprod(b$ViX, b$e))))
+  se <- sqrt(pmax(diag(V0), 0))
+  if (any(abs(delta) > 1e-6 * (abs(beta) + se) + 1e-10))
+    stop("vcov(): the marginal covariance rebuilt from the fit does not reproduce its fixed effects; ",
+         "cluster-robust covariances are not available for this fit", call. = FALSE)
+  list(blocks = blocks, M = M, scale = s2, names = colnames(X), cluster = cl)
+}
+
+# Per random-effect term: its covariates Z_t (n x q), the grouping index and
+# the covariance D_t of its random effects.
+lmm_re_designs <- function(fit) {
+  tms <- .subset2(fit, "reterms")
+  if (is.null(tms)) {
+    D <- .subset2(fit, "D") %||% tcrossprod(fit$Lambda)
+    Z <- fit$Z
+    if (!is.matrix(Z)) Z <- as.matrix(Z)
+    return(list(list(Z = Z, index = fit$group, D = D)))
+  }
+  Zall <- fit$Z
+  n <- nrow(Zall)
+  lapply(tms, function(tm) {
+    if (isTRUE(tm$known_cov))
+      stop("vcov(): cluster-robust covariances are not available for a term with a known covariance",
+           call. = FALSE)
+    q <- length(tm$cnames)
+    # the term's columns run level by level, the q covariates of a level side by side
+    Z <- vapply(seq_len(q), function(j)
+      as.numeric(Zall[cbind(seq_len(n), tm$columns[(tm$index - 1L) * q + j])]), numeric(n))
+    list(Z = matrix(Z, n, q), index = tm$index, D = as.matrix(tm$D))
+  })
+}
+
+# Symmetric (pseudo-)inverse square root: eigenvalues at or below 1e-12
+# (relative to the largest, at least 1) count as zero.
+inv_sqrt_psd <- function(S) {
+  ev <- eigen(S, symmetric = TRUE)
+  tol <- 1e-12 * max(1, ev$values[1L])
+  d <- ifelse(ev$values > tol, 1 / sqrt(pmax(ev$values, tol)), 0)
+  ev$vectors %*% (d * t(ev$vectors))
+}
+
+# The cluster-robust covariance of the fixed effects of an exact LMM.
+lmm_cluster_vcov <- function(fit, type, cluster = NULL) {
+  type <- match.arg(type, robust_cr_types)
+  pc <- lmm_cluster_pieces(fit, cluster)
+  M <- pc$M
+  G <- length(pc$blocks)
+  # u_i = X_i' V_i^{-1} A_i e_i
+  u <- vapply(names(pc$blocks), function(nm) {
+    b <- pc$blocks[[nm]]
+    r <- switch(type,
+      CR0 = , CR1 = b$e,
+      # Bell & McCaffrey: A_i = R' (R (V_i - X_i M X_i') R')^{-1/2} R with
+      # V_i = R'R (any square root R gives the same A_i).
+      CR2 = {
+        S <- b$V - b$X %*% M %*% t(b$X)
+        c(t(b$R) %*% (inv_sqrt_psd(b$R %*% S %*% t(b$R)) %*% (b$R %*% b$e)))
+      },
+      # A_i = (I - H_ii)^{-1}, H_ii = X_i M X_i' V_i^{-1}
+      CR3 = {
+        IH <- diag(nrow(b$X)) - b$X %*% M %*% t(b$ViX)
+        tryCatch(c(solve(IH, b$e)), error = function(err)
+          stop(sprintf(paste0("vcov(type = \"CR3\"): I - H is singular for cluster '%s' ",
+                              "(its rows alone determine a combination of the fixed effects)"), nm),
+               call. = FALSE))
+      })
+    c(crossprod(b$ViX, r))
+  }, numeric(ncol(M)))
+  u <- matrix(u, ncol(M))
+  V <- M %*% tcrossprod(u) %*% M
+  if (type == "CR1") V <- V * G / (G - 1)
+  V <- (V + t(V)) / 2
+  dimnames(V) <- list(pc$names, pc$names)
+  V
+}
+
+# Per-cluster scores X_i' V_i^{-1} e_i of the fixed effects (G x p), with
+# sigma^2 in V, and as attribute "bread" the GLS covariance
+# (X' V^{-1} X)^{-1}: bread %*% crossprod(S) %*% bread is CR0. The bread is
+# vcov(fit) for REML fits and for the sparse engine; for ML fits of the
+# one-factor engine vcov(fit) is the inverse observed information with the
+# variance parameters, which differs from it slightly.
+lmm_cluster_estfun <- function(fit, cluster = NULL) {
+  pc <- lmm_cluster_pieces(fit, cluster)
+  S <- t(vapply(pc$blocks, function(b) c(crossprod(b$ViX, b$e)), numeric(ncol(pc$M)))) / pc$scale
+  S <- matrix(S, length(pc$blocks), dimnames = list(names(pc$blocks), pc$names))
+  structure(S, bread = matrix(pc$M * pc$scale, ncol(S), dimnames = list(pc$names, pc$names)))
+}

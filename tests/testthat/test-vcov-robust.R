@@ -1,0 +1,273 @@
+# vcov(type = "CR0" ... "CR3"): cluster-robust covariances of the fixed
+# effects of glmm() fits.
+
+# lmer evaluated at the variance parameters of a glmm() fit (no
+# optimization), so that clubSandwich sees the same model as glmmgee and the
+# comparison is not blurred by where two optimizers stop (about 1e-5 apart
+# on some of these data).
+vr_lmer_at <- function(fit, formula, data, weights = NULL) {
+  data$.w <- if (is.null(weights)) 1 else weights
+  l0 <- lme4::lmer(formula, data = data, REML = isTRUE(fit$REML), weights = .w)
+  s <- sigma(fit)
+  lower_chol <- function(D) {
+    L <- t(chol(D))
+    L[lower.tri(L, diag = TRUE)]
+  }
+  theta <- if (is.null(fit$reterms)) {
+    lower_chol(fit$D / s^2)
+  } else {
+    # lme4's terms in its order, matched to ours by grouping
+    unlist(lapply(names(l0@cnms), function(g) {
+      k <- match(g, vapply(fit$reterms, `[[`, "", "group"))
+      lower_chol(fit$reterms[[k]]$D / s^2)
+    }))
+  }
+  l <- lme4::lmer(formula, data = data, REML = isTRUE(fit$REML), weights = .w,
+                  start = list(theta = unname(theta)),
+                  control = lme4::lmerControl(optimizer = NULL))
+  # without weights, a call without them (clubSandwich refuses any)
+  if (is.null(weights)) l@call$weights <- NULL
+  l
+}
+
+vr_rel <- function(a, b) {
+  a <- as.matrix(a)
+  b <- as.matrix(b)
+  max(abs(a - b)) / max(abs(b))
+}
+
+# max relative difference, ours vs clubSandwich, per type
+vr_against_clubsandwich <- function(fit, lfit, cluster = NULL, lcluster = cluster) {
+  vapply(c("CR0", "CR1", "CR2", "CR3"), function(t) {
+    ours <- vcov(fit, type = t, cluster = cluster)
+    cs <- if (is.null(lcluster)) clubSandwich::vcovCR(lfit, type = t) else
+      clubSandwich::vcovCR(lfit, type = t, cluster = lcluster)
+    expect_identical(dimnames(ours), dimnames(as.matrix(cs)))
+    vr_rel(ours, cs)
+  }, 0)
+}
+
+vr_clinics <- function(seed = 11) {
+  set.seed(seed)
+  d <- expand.grid(visit = 1:3, patient = 1:6, clinic = 1:12)
+  d$id <- factor(paste(d$clinic, d$patient))
+  d <- d[-sample(nrow(d), 40), ]  # unbalanced
+  d$x <- rnorm(nrow(d))
+  d$z <- rnorm(12)[d$clinic]
+  # clinic effects and heteroscedastic errors the random-intercept model misses
+  d$y <- 1 + 0.5 * d$x + 0.3 * d$z + rnorm(72)[d$id] + 0.8 * rnorm(12)[d$clinic] +
+    rnorm(nrow(d)) * (0.5 + abs(d$x))
+  d$w <- runif(nrow(d), 0.5, 2)
+  d
+}
+
+test_that("CR0-CR3 of a linear mixed model match clubSandwich's vcovCR() for lmer", {
+  skip_if_not_installed("lme4")
+  skip_if_not_installed("clubSandwich")
+  data(sleepstudy, package = "lme4")
+  # unbalanced, so that the estimator depends on V (with the same design in
+  # every cluster GLS is OLS and CR* do not depend on the variance parameters)
+  ss <- sleepstudy[-c(1:3, 25:31, 50, 95:99, 150:151), ]
+  fo <- Reaction ~ Days + (Days | Subject)
+  for (reml in c(TRUE, FALSE)) {
+    fit <- glmm(fo, data = ss, REML = reml)
+    expect_identical(fit$engine$name, "lmm_one_factor")
+    d <- vr_against_clubsandwich(fit, vr_lmer_at(fit, fo, ss))
+    expect_true(all(d < 1e-6), info = paste("sleepstudy REML", reml, paste(signif(d, 3), collapse = " ")))
+  }
+  # nested: the default cluster is the top level (batch)
+  data(Pastes, package = "lme4")
+  fp <- strength ~ 1 + (1 | batch/cask)
+  fit <- glmm(fp, data = Pastes, REML = TRUE)
+  expect_identical(fit$engine$name, "lmm_sparse")
+  d <- vr_against_clubsandwich(fit, vr_lmer_at(fit, fp, Pastes))
+  expect_true(all(d < 1e-6), info = paste(signif(d, 3), collapse = " "))
+  # nested with covariates, a random slope at the top level
+  dc <- vr_clinics()
+  fc <- y ~ x + z + (x | clinic) + (1 | id)
+  fit <- glmm(fc, data = dc, REML = TRUE)
+  expect_identical(fit$engine$name, "lmm_sparse")
+  d <- vr_against_clubsandwich(fit, vr_lmer_at(fit, fc, dc))
+  expect_true(all(d < 1e-6), info = paste(signif(d, 3), collapse = " "))
+  # a random intercept per patient, clustered by the coarser clinic: as a
+  # vector and as a formula
+  fi <- y ~ x + z + (1 | id)
+  fit <- glmm(fi, data = dc, REML = TRUE)
+  lfit <- vr_lmer_at(fit, fi, dc)
+  d <- vr_against_clubsandwich(fit, lfit, cluster = dc$clinic)
+  expect_true(all(d < 1e-6), info = paste(signif(d, 3), collapse = " "))
+  for (t in c("CR1", "CR2"))
+    expect_identical(vcov(fit, type = t, cluster = ~ clinic), vcov(fit, type = t, cluster = dc$clinic))
+  # clustering by patient (the default) differs from clustering by clinic
+  expect_gt(vr_rel(vcov(fit, type = "CR2"), vcov(fit, type = "CR2", cluster = ~ clinic)), 0.01)
+  d <- vr_against_clubsandwich(fit, lfit)
+  expect_true(all(d < 1e-6), info = paste(signif(d, 3), collapse = " "))
+})
+
+test_that("the CR types differ as defined and the bread is the model-based covariance", {
+  skip_if_not_installed("lme4")
+  dc <- vr_clinics()
+  fit <- glmm(y ~ x + z + (1 | id), data = dc, REML = TRUE)
+  v <- lapply(c(CR0 = "CR0", CR1 = "CR1", CR2 = "CR2", CR3 = "CR3"), function(t)
+    vcov(fit, type = t, cluster = ~ clinic))
+  expect_equal(v$CR1, v$CR0 * 12 / 11, tolerance = 1e-12)
+  # CR2 and CR3 inflate the plain sandwich
+  expect_true(all(diag(v$CR2) > diag(v$CR0)) && all(diag(v$CR3) > diag(v$CR2)))
+  # the per-cluster scores give CR0 through sandwich's formula, and sum to 0
+  S <- glmmgee:::lmm_cluster_estfun(fit, ~ clinic)
+  expect_identical(dim(S), c(12L, 3L))
+  expect_identical(rownames(S), as.character(1:12))
+  expect_identical(colnames(S), names(fixef(fit)))
+  B <- attr(S, "bread")
+  expect_equal(B %*% crossprod(S) %*% B, v$CR0, tolerance = 1e-8)
+  expect_lt(max(abs(colSums(S)) * sqrt(diag(vcov(fit)))), 1e-6)
+  # the GLS bread is vcov(fit) for a REML fit; and it is lmer's vcov()
+  expect_equal(B, vcov(fit), tolerance = 1e-8)
+  lfit <- vr_lmer_at(fit, y ~ x + z + (1 | id), dc)
+  expect_equal(unname(B), unname(as.matrix(vcov(lfit))), tolerance = 1e-8)
+  fml <- glmm(y ~ x + z + (1 | id), data = dc)
+  expect_equal(unname(attr(glmmgee:::lmm_cluster_estfun(fml), "bread")),
+               unname(as.matrix(vcov(vr_lmer_at(fml, y ~ x + z + (1 | id), dc)))), tolerance = 1e-8)
+  # type = "model" is the model-based covariance, unchanged
+  expect_identical(vcov(fit, type = "model"), vcov(fit))
+  expect_identical(vcov(fit, type = "model", full = TRUE), vcov(fit, full = TRUE))
+})
+
+# A dense reference from the definitions, on lme4's pieces (n small): the
+# full block-diagonal V and hat matrix.
+vr_dense_cr <- function(lfit, cluster, type) {
+  X <- lme4::getME(lfit, "X")
+  Z <- as.matrix(lme4::getME(lfit, "Z"))
+  L <- as.matrix(lme4::getME(lfit, "Lambda"))
+  w <- weights(lfit)
+  V <- Z %*% L %*% t(L) %*% t(Z) + diag(1 / w)
+  V[outer(cluster, cluster, `!=`)] <- 0  # the model's V is block diagonal when nested
+  Vi <- solve(V)
+  M <- solve(t(X) %*% Vi %*% X)
+  e <- lme4::getME(lfit, "y") - c(X %*% lme4::fixef(lfit))
+  H <- X %*% M %*% t(X) %*% Vi
+  meat <- 0
+  for (g in unique(cluster)) {
+    i <- cluster == g
+    Vg <- V[i, i, drop = FALSE]
+    A <- switch(type,
+      CR0 = , CR1 = diag(sum(i)),
+      CR2 = {
+        # A = V^{1/2} B^{-1/2} V^{1/2}, B = V^{1/2} (I - H_gg) V_g V^{1/2},
+        # with symmetric square roots
+        pw <- function(S, p) {
+          es <- eigen(S, symmetric = TRUE)
+          es$vectors %*% (es$values^p * t(es$vectors))
+        }
+        Vh <- pw(Vg, 1 / 2)
+        Vh %*% pw(Vh %*% (diag(sum(i)) - H[i, i, drop = FALSE]) %*% Vg %*% Vh, -1 / 2) %*% Vh
+      },
+      CR3 = solve(diag(sum(i)) - H[i, i, drop = FALSE]))
+    u <- t(X[i, , drop = FALSE]) %*% Vi[i, i, drop = FALSE] %*% A %*% e[i]
+    meat <- meat + u %*% t(u)
+  }
+  G <- length(unique(cluster))
+  M %*% meat %*% M * (if (type == "CR1") G / (G - 1) else 1)
+}
+
+test_that("with prior weights, CR0-CR3 match the definitions on lmer's weighted model", {
+  skip_if_not_installed("lme4")
+  skip_if_not_installed("clubSandwich")
+  # clubSandwich refuses lmer fits with prior weights: the reference here is
+  # the dense computation from the definitions, itself checked against
+  # clubSandwich on the unweighted fit
+  dc <- vr_clinics()
+  fw <- glmm(y ~ x + z + (1 | id), data = dc, weights = w, REML = TRUE)
+  lw <- vr_lmer_at(fw, y ~ x + z + (1 | id), dc, weights = dc$w)
+  f1 <- glmm(y ~ x + z + (1 | id), data = dc, REML = TRUE)
+  l1 <- vr_lmer_at(f1, y ~ x + z + (1 | id), dc)
+  for (t in c("CR0", "CR1", "CR2", "CR3")) {
+    expect_lt(vr_rel(vr_dense_cr(l1, dc$clinic, t),
+                     clubSandwich::vcovCR(l1, type = t, cluster = dc$clinic)), 1e-8)
+    expect_lt(vr_rel(vcov(fw, type = t, cluster = ~ clinic), vr_dense_cr(lw, dc$clinic, t)), 1e-6)
+  }
+  # the weights matter
+  expect_gt(vr_rel(vcov(fw, type = "CR2", cluster = ~ clinic),
+                   vcov(f1, type = "CR2", cluster = ~ clinic)), 0.01)
+})
+
+test_that("vcov(type = ) and 'cluster' refuse what they cannot give, naming the problem", {
+  skip_if_not_installed("lme4")
+  dc <- vr_clinics()
+  fit <- glmm(y ~ x + z + (1 | id), data = dc, REML = TRUE)
+  expect_error(vcov(fit, type = "CR4"), "'type' must be one of \"model\", \"CR0\", \"CR1\", \"CR2\", \"CR3\"")
+  expect_error(vcov(fit, type = c("CR1", "CR2")), "'type' must be one of")
+  expect_error(vcov(fit, type = "CR2", full = TRUE), "'full = TRUE' is not available")
+  expect_error(vcov(fit, cluster = ~ clinic), "'cluster' is for the cluster-robust types")
+  expect_error(vcov(fit, type = "CR2", cluster = dc$clinic[-1]),
+               sprintf("'cluster' has %d values; it needs one per observation of the fit \\(%d\\)",
+                       nrow(dc) - 1L, nrow(dc)))
+  cl <- dc$clinic
+  cl[1] <- NA
+  expect_error(vcov(fit, type = "CR2", cluster = cl), "'cluster' has missing values")
+  # a cluster that splits a patient
+  expect_error(vcov(fit, type = "CR2", cluster = dc$visit),
+               "'cluster' does not nest the random-effect grouping 'id'")
+  expect_error(vcov(fit, type = "CR2", cluster = rep(1, nrow(dc))), "fewer than 2 clusters")
+  expect_error(vcov(fit, type = "CR2", cluster = ~ not_a_column), "'cluster'.*cannot be evaluated")
+  # crossed random effects: no default cluster; one that nests both works
+  dc$rater <- factor(sample(letters[1:4], nrow(dc), TRUE))
+  fx <- suppressWarnings(glmm(y ~ x + (1 | id) + (1 | rater), data = dc, REML = TRUE))
+  expect_error(vcov(fx, type = "CR2"),
+               "no grouping factor nests all random-effect terms \\(id, rater\\); give 'cluster ='")
+  expect_error(vcov(fx, type = "CR2", cluster = ~ clinic),
+               "does not nest the random-effect grouping 'rater'")
+  # a non-gaussian fit: the engine's refusal
+  dc$yb <- as.integer(dc$y > 1)
+  fb <- glmm(yb ~ x + (1 | id), data = dc, family = binomial)
+  if (!glmmgee:::has_capability(fb, "robust_vcov"))
+    expect_error(vcov(fb, type = "CR2"),
+                 "vcov\\(type = \"CR2\"\\): the agq engine .*does not provide cluster-robust covariances")
+})
+
+test_that("observations of zero weight add nothing to the cluster-robust covariance", {
+  dc <- vr_clinics()
+  dc$w0 <- 1
+  dc$w0[1:5] <- 0
+  f0 <- glmm(y ~ x + z + (1 | id), data = dc, weights = w0, REML = TRUE)
+  fd <- glmm(y ~ x + z + (1 | id), data = dc[-(1:5), ], REML = TRUE)
+  for (t in c("CR1", "CR2")) {
+    expect_equal(vcov(f0, type = t, cluster = ~ clinic), vcov(fd, type = t, cluster = ~ clinic),
+                 tolerance = 1e-6)
+    # a cluster given for the observations of positive weight only
+    expect_identical(vcov(f0, type = t, cluster = dc$clinic[-(1:5)]),
+                     vcov(f0, type = t, cluster = ~ clinic))
+  }
+})
+
+test_that("a cluster formula is evaluated on the rows the fit used", {
+  skip_if_not_installed("lme4")
+  skip_if_not_installed("clubSandwich")
+  dc <- vr_clinics()
+  dc$x[c(3, 50)] <- NA
+  fit <- glmm(y ~ x + z + (1 | id), data = dc, REML = TRUE)
+  used <- dc[!is.na(dc$x), ]
+  lfit <- vr_lmer_at(fit, y ~ x + z + (1 | id), used)
+  expect_lt(vr_rel(vcov(fit, type = "CR2", cluster = ~ clinic),
+                   clubSandwich::vcovCR(lfit, type = "CR2", cluster = used$clinic)), 1e-6)
+  expect_identical(vcov(fit, type = "CR2", cluster = ~ clinic),
+                   vcov(fit, type = "CR2", cluster = used$clinic))
+  # a vector over the rows of the data, including the dropped ones, is refused
+  expect_error(vcov(fit, type = "CR2", cluster = dc$clinic),
+               "'cluster' has 176 values; it needs one per observation of the fit \\(174\\)")
+})
+
+test_that("a cluster that alone determines a coefficient: CR2 as clubSandwich, CR3 an error", {
+  skip_if_not_installed("lme4")
+  skip_if_not_installed("clubSandwich")
+  dc <- vr_clinics()
+  dc$first <- as.numeric(dc$clinic == 1)
+  fit <- glmm(y ~ x + first + (1 | id), data = dc, REML = TRUE)
+  lfit <- vr_lmer_at(fit, y ~ x + first + (1 | id), dc)
+  # I - H_ii is singular for clinic 1: CR2's inverse square root is the
+  # pseudo-inverse one
+  expect_lt(vr_rel(vcov(fit, type = "CR2", cluster = ~ clinic),
+                   clubSandwich::vcovCR(lfit, type = "CR2", cluster = dc$clinic)), 1e-6)
+  expect_error(vcov(fit, type = "CR3", cluster = ~ clinic),
+               "vcov\\(type = \"CR3\"\\): I - H is singular for cluster '1'")
+})
