@@ -49,3 +49,32 @@ bread.glmmgee_gee <- function(x, ...) {
   cb <- gee_cluster_blocks(x, "bread()")
   cb$n * cb$Hinv
 }
+
+#' @rdname sandwich-methods
+#' @details For a [glmm()] fit, `estfun()` has a row per observation too, but
+#'   the marginal likelihood of a GLMM does not split within a cluster of its
+#'   random effects: the score of each cluster of the top-level grouping
+#'   factor (for a Gaussian linear mixed model \eqn{X_i'V_i^{-1}e_i}, the
+#'   variance parameters held at their estimates; otherwise the gradient of
+#'   the cluster's marginal log-likelihood with the estimation of the variance
+#'   parameters projected out) stands on the cluster's first row, and its
+#'   other rows are zero. `bread()` is \eqn{n} (rows) times the covariance
+#'   of the fixed effects that the sandwich is built on (the model-based
+#'   one; for a linear mixed model its generalized-least-squares form). Then `sandwich::sandwich(fit)` and
+#'   `sandwich::vcovCL(fit, cluster = ~ g, type = "HC0", cadjust = FALSE)`
+#'   (`g` the grouping factor, or any factor that nests it) are
+#'   `vcov(fit, type = "CR0", cluster = ~ g)`, and vcovCL's default
+#'   `cadjust = TRUE` gives `type = "CR1"`. The small-sample types `"CR2"`
+#'   and `"CR3"` are only in [vcov()][glmm-extractors].
+#' @exportS3Method sandwich::estfun
+estfun.glmmgee_glmm <- function(x, ...) {
+  check_dots(..., .method = "estfun.glmmgee_glmm")
+  robust_estfun(x)
+}
+
+#' @rdname sandwich-methods
+#' @exportS3Method sandwich::bread
+bread.glmmgee_glmm <- function(x, ...) {
+  check_dots(..., .method = "bread.glmmgee_glmm")
+  robust_bread(x)
+}

@@ -30,9 +30,9 @@ engine_table <- function() {
   but <- function(...) setdiff(all, c(...))
   rows <- list(
     agq = list("one grouping factor by adaptive Gauss-Hermite quadrature or Laplace, with fixed zero-inflation and dispersion parts and one-factor covariance structures",
-               but("robust_vcov")),
+               but()),
     agq_zero_re = list("one grouping factor with random effects in the zero-inflation part",
-                       but("simulate_newdata", "ranef_new", "bootstrap", "robust_vcov", "workers")),
+                       but("simulate_newdata", "ranef_new", "bootstrap", "workers")),
     agq_ranef_dist = list("a random intercept with a non-normal distribution (bridge, nonparametric, ...)",
                           but("simulate_newdata", "bootstrap", "robust_vcov", "workers")),
     agq_nested = list("nested grouping factors by nested adaptive quadrature",
@@ -175,14 +175,15 @@ part_limits <- function(fit) {
   if (!(.subset2(fit, "aux")$kind %||% "disp") %in% "disp")
     add("variance_shares", "zero-inflated or hurdle fits")
   if (inherits(fit, "glmmgee_glmm_covstruct"))
-    add(c("profile", "confint_profile", "bootstrap"),
+    add(c("profile", "confint_profile", "bootstrap", "robust_vcov"),
         "structured-covariance fits (ar1(), cs(), ...)")
   if (!is.null(.subset2(fit, "penalty")))
-    add(c("profile", "confint_profile", "bootstrap"), "penalized fits")
+    add(c("profile", "confint_profile", "bootstrap", "robust_vcov"), "penalized fits")
   if (isTRUE(re_known_cov(fit)) || !is.null(.subset2(fit, "call")$covariance))
     add(c("simulate_new_re", "simulate_newdata", "ranef_new", "bootstrap"),
         "fits with a known-covariance term ('covariance')")
-  if (inherits(fit, "glmmgee_glmm_sharded")) add("bootstrap", "distributed fits (glmm_shards())")
+  if (inherits(fit, "glmmgee_glmm_sharded"))
+    add(c("bootstrap", "robust_vcov"), "distributed fits (glmm_shards())")
   if (isTRUE(.subset2(fit, "REML")))
     add("cluster_loglik", "REML fits (the restricted likelihood does not split by cluster)")
   if (is_cumulative(.subset2(fit, "family")))

@@ -57,8 +57,26 @@ nlme::VarCorr
 #' tend to be too small then. For linear mixed models (gaussian, identity link, exact ML or
 #' REML) these are the estimators of the clubSandwich package for lme4 fits
 #' (`clubSandwich::vcovCR()`), and like those they treat the variance
-#' parameters as known (conditional on their estimates). Other engines say
-#' when they do not provide them ([engine_registry()], column
+#' parameters as known (conditional on their estimates).
+#'
+#' For other models with one grouping factor (adaptive quadrature or
+#' Laplace, also with zero-inflation, hurdle or dispersion parts and random
+#' effects in the zero part) the sandwich is built from each cluster's
+#' score, the exact gradient of its contribution to the fit's marginal
+#' log-likelihood, with the inverse observed information \eqn{A^{-1}} as
+#' bread: \eqn{A^{-1} (\sum_i \psi_i \psi_i') A^{-1}} over all free
+#' parameters, since in a GLMM the estimation of the variance parameters
+#' moves the fixed effects; its fixed-effect block is returned. The
+#' small-sample types work in the same space, with \eqn{A_i} the cluster's
+#' own information (by central differences of the scores, two engine
+#' evaluations per parameter): `"CR2"` scales each score by
+#' \eqn{A^{1/2}(I - L_i)^{-1/2}A^{-1/2}}, \eqn{L_i = A^{-1/2}A_iA^{-1/2}}
+#' the cluster's leverage, which removes the sandwich's first-order bias when
+#' the model is right (the form of Kauermann and Carroll's correction for
+#' GEE); `"CR3"` sums \eqn{d_i d_i'} over clusters, \eqn{d_i = (A -
+#' A_i)^{-1}\psi_i} the change of the estimates when cluster \eqn{i} is
+#' left out, by one Newton step (the form of Mancl and DeRouen's). Other
+#' engines say when they do not provide these ([engine_registry()], column
 #' `robust_vcov`).
 #'
 #' @param object,x,formula A fitted model from [glmm()].
@@ -106,6 +124,13 @@ nlme::VarCorr
 #'   dim(model.matrix(fit, type = "random"))
 #' }
 #' @references
+#' Kauermann, G. and Carroll, R. J. (2001). A note on the efficiency of
+#' sandwich covariance matrix estimation. *Journal of the American
+#' Statistical Association*, 96(456), 1387-1396.
+#'
+#' Mancl, L. A. and DeRouen, T. A. (2001). A covariance estimator for GEE
+#' with improved small-sample properties. *Biometrics*, 57(1), 126-134.
+#'
 #' Bell, R. M. and McCaffrey, D. F. (2002). Bias reduction in standard errors
 #' for linear regression with multi-stage samples. *Survey Methodology*,
 #' 28(2), 169-181.

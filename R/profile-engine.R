@@ -5,6 +5,8 @@
 # (value, free parameters) to the engine's parameter vector theta.
 
 # The engine of `fit`: a function of theta giving list(loglik, gradient),
+# (one grouping factor) `scores`, a function of theta giving each cluster's
+# gradient (clusters x parameters, cluster_score_vcov()),
 # the lower bounds of theta, `free()` releasing it and `Tx`. One grouping
 # factor: the AGQ engine at the fit's nAGQ (with random effects in the zero
 # part, the engine of both parts' random effects, src/engines/agq/agq-zero-re.h); several
@@ -81,6 +83,7 @@ profile_engine <- function(fit, zbasis = NULL) {
                           ax$kind, 1L, 1L)
       cpp_zire_set_nagq(eng, as.integer(fit$nAGQ))
       ev <- function(th) cpp_zire_eval(eng, th, TRUE)
+      scores <- function(th) cpp_zire_scores(eng, th)
       free <- function() NULL
     } else {
       pat <- fit$pattern
@@ -89,12 +92,13 @@ profile_engine <- function(fit, zbasis = NULL) {
                          as.integer(fit$nAGQ), 1L)
       if (!is.null(a)) cpp_agq_set_aux(eng, ax$kind, ax$XA, ax$pred, ax$aoff)
       ev <- function(th) cpp_agq_eval(eng, th, TRUE)
+      scores <- function(th) cpp_agq_scores(eng, th)
       free <- function() cpp_agq_free(eng)
     }
     lam_lower <- ifelse(pat$row == pat$col, 0, -Inf)
   }
   if (!is.null(a)) check_rebuilt_engine(ev, fit, free, ax$Tx, zbasis)
-  list(eval = ev, free = free, Tx = ax$Tx,
+  list(eval = ev, free = free, Tx = ax$Tx, scores = if (!sparse) scores,
        lower = c(rep(-Inf, p), lam_lower,
                  rep(-Inf, length(fit$theta) - p - length(lam_lower))))
 }

@@ -271,3 +271,138 @@ test_that("a cluster that alone determines a coefficient: CR2 as clubSandwich, C
   expect_error(vcov(fit, type = "CR3", cluster = ~ clinic),
                "vcov\\(type = \"CR3\"\\): I - H is singular for cluster '1'")
 })
+
+# ---- GLMMs by quadrature or Laplace: sandwich from per-cluster scores ----
+
+cbpp_fit <- function(nAGQ = 5) {
+  data(cbpp, package = "lme4", envir = environment())
+  glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp,
+       family = binomial, nAGQ = nAGQ)
+}
+
+test_that("per-cluster scores are each cluster's exact gradient and sum to the fit's gradient", {
+  skip_if_not_installed("numDeriv")
+  skip_if_not_installed("lme4")
+  fit <- cbpp_fit()
+  pe <- profile_engine(fit)
+  th <- theta_star(as.numeric(fit$theta), pe$Tx)
+  S <- pe$scores(th)
+  expect_equal(dim(S), c(length(fit$group_levels), length(th)))
+  expect_equal(colSums(S), pe$eval(th)$gradient, tolerance = 1e-10)
+  expect_lt(max(abs(colSums(S))), 1e-3)
+  eng <- environment(pe$scores)$eng
+  J <- numDeriv::jacobian(function(t) cpp_agq_summaries(eng, t)$loglik, th)
+  expect_equal(S, J, tolerance = 1e-6)
+})
+
+test_that("CR0 of a binomial GLMM equals the sandwich built from numerical derivatives", {
+  skip_if_not_installed("numDeriv")
+  skip_if_not_installed("lme4")
+  fit <- cbpp_fit()
+  pe <- profile_engine(fit)
+  eng <- environment(pe$scores)$eng
+  th <- as.numeric(fit$theta)
+  ll_i <- function(t) cpp_agq_summaries(eng, theta_star(t, pe$Tx))$loglik
+  J <- numDeriv::jacobian(ll_i, th)
+  H <- numDeriv::hessian(function(t) sum(ll_i(t)), th)
+  Ai <- solve(-H)
+  p <- length(fit$coefficients)
+  ref <- (Ai %*% crossprod(J) %*% Ai)[1:p, 1:p]
+  V0 <- vcov(fit, type = "CR0")
+  expect_equal(unname(V0), ref, tolerance = 1e-5)
+  G <- length(fit$group_levels)
+  expect_equal(vcov(fit, type = "CR1"), V0 * G / (G - 1))
+})
+
+test_that("CR3 is close to the leave-one-cluster-out refits it approximates", {
+  skip_if_not_installed("lme4")
+  fit <- cbpp_fit()
+  data(cbpp, package = "lme4", envir = environment())
+  d <- vapply(levels(cbpp$herd), function(h) {
+    f <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+              data = droplevels(cbpp[cbpp$herd != h, ]), family = binomial, nAGQ = 5)
+    fixef(f) - fixef(fit)
+  }, numeric(4))
+  exact <- tcrossprod(d)
+  V3 <- vcov(fit, type = "CR3")
+  expect_equal(sqrt(diag(V3)), sqrt(diag(exact)), tolerance = 0.1, ignore_attr = TRUE)
+  V2 <- vcov(fit, type = "CR2")
+  V0 <- vcov(fit, type = "CR0")
+  # the corrections enlarge the plain sandwich, CR3 most
+  expect_true(all(diag(V0) < diag(V2)) && all(diag(V2) < diag(V3)))
+})
+
+test_that("the robust covariance does not depend on the covariates' scale or a coarser cluster's coding", {
+  skip_if_not_installed("lme4")
+  data(cbpp, package = "lme4", envir = environment())
+  set.seed(3)
+  cbpp$x <- rnorm(nrow(cbpp))
+  f1 <- glmm(cbind(incidence, size - incidence) ~ x + (1 | herd), data = cbpp,
+             family = binomial, nAGQ = 5)
+  cbpp$xs <- cbpp$x * 1000 + 50
+  f2 <- glmm(cbind(incidence, size - incidence) ~ xs + (1 | herd), data = cbpp,
+             family = binomial, nAGQ = 5)
+  for (ty in c("CR0", "CR2", "CR3")) {
+    expect_equal(sqrt(vcov(f2, type = ty)[2, 2]) * 1000, sqrt(vcov(f1, type = ty)[2, 2]),
+                 tolerance = 1e-4)
+  }
+  # a cluster of pairs of herds: scores of the herds in a pair are added
+  pair <- (as.integer(cbpp$herd) + 1L) %/% 2L
+  V <- vcov(f1, type = "CR0", cluster = pair)
+  Vr <- vcov(f1, type = "CR0", cluster = paste0("p", 99 - pair))
+  expect_equal(V, Vr)
+  expect_false(isTRUE(all.equal(V, vcov(f1, type = "CR0"))))
+})
+
+test_that("estfun() and bread() give the sandwich package's clustered covariances", {
+  skip_if_not_installed("sandwich")
+  skip_if_not_installed("lme4")
+  fit <- cbpp_fit()
+  data(cbpp, package = "lme4", envir = environment())
+  ef <- sandwich::estfun(fit)
+  expect_equal(dim(ef), c(nobs(fit), length(fixef(fit))))
+  expect_equal(sum(rowSums(ef != 0) > 0), length(fit$group_levels))
+  expect_equal(sandwich::vcovCL(fit, cluster = cbpp$herd, type = "HC0", cadjust = FALSE),
+               vcov(fit, type = "CR0"))
+  expect_equal(sandwich::sandwich(fit), vcov(fit, type = "CR0"))
+  expect_equal(sandwich::vcovCL(fit, cluster = cbpp$herd), vcov(fit, type = "CR1"))
+  fl <- glmm(Reaction ~ Days + (Days | Subject), data = lme4::sleepstudy[-(1:4), ], REML = TRUE)
+  expect_equal(sandwich::vcovCL(fl, cluster = lme4::sleepstudy$Subject[-(1:4)], type = "HC0",
+                                cadjust = FALSE), vcov(fl, type = "CR0"))
+})
+
+test_that("random effects in the zero part: scores are exact and CR0 is the numerical sandwich", {
+  skip_if_not_installed("numDeriv")
+  set.seed(4)
+  M <- 60; m <- 8; g <- rep(seq_len(M), each = m); x <- rnorm(M * m)
+  mu <- exp(0.5 + 0.4 * x + rnorm(M, 0, 0.5)[g])
+  z <- rbinom(M * m, 1, plogis(-1 + rnorm(M, 0, 0.8)[g]))
+  d <- data.frame(y = ifelse(z == 1, 0, rpois(M * m, mu)), x = x, g = g)
+  fit <- glmm(y ~ x + (1 | g), ziformula = ~ (1 | g), data = d, family = poisson)
+  expect_identical(fit$engine$name, "agq_zero_re")
+  pe <- profile_engine(fit)
+  eng <- environment(pe$scores)$eng
+  th <- as.numeric(fit$theta)
+  ll_i <- function(t) cpp_zire_summaries(eng, theta_star(t, pe$Tx))$loglik
+  J <- numDeriv::jacobian(ll_i, th)
+  expect_equal(pe$scores(theta_star(th, pe$Tx)), J, tolerance = 1e-6)
+  H <- numDeriv::hessian(function(t) sum(ll_i(t)), th)
+  Ai <- solve(-H)
+  ref <- (Ai %*% crossprod(J) %*% Ai)[1:2, 1:2]
+  # the fit's information is a difference quotient of the exact gradient
+  # (about 5 digits): the reference's is numDeriv's
+  expect_equal(unname(vcov(fit, type = "CR0")), ref, tolerance = 1e-4)
+})
+
+test_that("engines without per-cluster scores and unsupported parts refuse robust types by name", {
+  set.seed(5)
+  dd <- expand.grid(a = factor(1:10), b = factor(1:8), r = 1:2)
+  dd$y <- rbinom(nrow(dd), 1, 0.4)
+  fc <- suppressWarnings(glmm(y ~ 1 + (1 | a) + (1 | b), data = dd, family = binomial))
+  expect_error(vcov(fc, type = "CR2", cluster = rep(1:2, length.out = nrow(dd))),
+               "laplace_sparse engine .* does not provide cluster-robust")
+  expect_error(sandwich::estfun(fc), "estfun\\(\\): the laplace_sparse engine")
+  d <- lme4::sleepstudy
+  fs <- glmm(Reaction ~ Days + ar1(0 + factor(Days) | Subject), data = d)
+  expect_error(vcov(fs, type = "CR0"), "cluster-robust covariances .*structured-covariance")
+})

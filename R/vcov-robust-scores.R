@@ -1,0 +1,159 @@
+# Cluster-robust (sandwich) covariances of a GLMM fitted by maximum
+# likelihood of its marginal log-likelihood (adaptive quadrature or Laplace,
+# one grouping factor), built from each cluster's contribution to the score.
+#
+# theta-hat solves sum_i psi_i(theta) = 0, psi_i the gradient of cluster i's
+# marginal log-likelihood (exact for the approximation the fit used: the
+# engine's analytic gradient, cluster by cluster). As an M-estimator its
+# covariance is A^-1 B A^-1 with A the observed information (the fit's
+# model-based cov_theta inverted) and B = sum_i psi_i psi_i'. All free
+# parameters enter, the variance parameters too, since in a GLMM their
+# estimation moves the fixed effects; the fixed-effect block is reported, and
+# it does not depend on how the variance parameters are parameterized.
+# Parameters on a boundary (a variance estimated as zero) are held there.
+#
+# The small-sample types work in the same score space, with A_i the
+# cluster's own information (its negative Hessian, by central differences of
+# the per-cluster scores: 2 x parameters evaluations of the engine):
+#   CR1: CR0 times G / (G - 1);
+#   CR2: each psi_i replaced by A^(1/2) (I - L_i)^(-1/2) A^(-1/2) psi_i with
+#        L_i = A^(-1/2) A_i A^(-1/2), the cluster's leverage; with a correct
+#        working model E[psi_i psi_i'] is about A_i - A_i A^-1 A_i at the
+#        estimate, which the factor undoes (Kauermann and Carroll 2001 for
+#        GEE, where L_i is the cluster's block of the hat matrix);
+#   CR3: sum_i d_i d_i' with d_i = (A - A_i)^-1 psi_i, one Newton step from
+#        theta-hat with cluster i left out (the jackknife's form; Mancl and
+#        DeRouen 2001 for GEE).
+
+# Each user cluster's score and the information of `fit` on its free
+# parameters: list(S (G x P), A (P x P), beta (positions of the fixed effects
+# among the P), G, levels, hessians (list of the G clusters' A_i, when
+# `hessians`)).
+cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
+  cl <- resolve_vcov_cluster(fit, cluster)
+  eng <- profile_engine(fit)
+  on.exit(eng$free(), add = TRUE)
+  if (is.null(eng$scores))
+    require_capability(fit, "robust_vcov")
+  th <- as.numeric(fit$theta)
+  P <- length(th)
+  # The engine runs on the fit's scaled fixed-effect design (profile_engine()):
+  # its scores in theta* = (T beta, ...) map back by the chain rule.
+  unstar <- function(S) {
+    if (!is.null(eng$Tx)) {
+      ip <- star_positions(eng$Tx)
+      S[, ip] <- S[, ip, drop = FALSE] %*% eng$Tx
+    }
+    S
+  }
+  score_at <- function(t) unstar(eng$scores(theta_star(t, eng$Tx)))
+  V <- fit$cov_theta
+  free <- which(!is.na(diag(V)))
+  p <- length(fit$coefficients)
+  if (!all(seq_len(p) %in% free))
+    stop("vcov(): the fixed effects' model-based covariance is not available (",
+         "the information matrix is singular), so no sandwich can be formed", call. = FALSE)
+  A <- tryCatch(solve(V[free, free, drop = FALSE]), error = function(e)
+    stop("vcov(): the information matrix of the fit cannot be inverted (",
+         conditionMessage(e), ")", call. = FALSE))
+  # The engine's clusters (fit$group) each lie in one user cluster (read
+  # from rows of positive weight: the others may carry a stand-in code).
+  w <- fit$prior.weights
+  rows <- if (is.null(w)) seq_along(fit$group) else which(w > 0)
+  to_user <- rep(1L, length(fit$group_levels))
+  to_user[fit$group[rows]] <- cl$code[rows]
+  Sc <- score_at(th)[, free, drop = FALSE]
+  out <- list(S = rowsum(Sc, to_user, reorder = TRUE), A = A,
+              beta = match(seq_len(p), free), G = length(cl$levels), levels = cl$levels)
+  rownames(out$S) <- cl$levels
+  if (hessians) out$hessians <- cluster_informations(score_at, th, free, to_user, out$G,
+                                                     sqrt(diag(V)[free]))
+  out
+}
+
+# Each user cluster's information -d psi_i / d theta on the free parameters,
+# by central differences of the per-cluster scores (engine clusters summed
+# into user clusters): a list of G P x P matrices, symmetrized. Each step
+# is a thousandth of the parameter's standard error `se`, so the result
+# does not depend on the units or centring of the covariates.
+cluster_informations <- function(score_at, th, free, to_user, G, se) {
+  P <- length(free)
+  H <- array(0, c(G, P, P))
+  for (k in seq_len(P)) {
+    j <- free[k]
+    h <- 1e-3 * se[k]
+    up <- th; up[j] <- up[j] + h
+    dn <- th; dn[j] <- dn[j] - h
+    d <- (score_at(up)[, free, drop = FALSE] - score_at(dn)[, free, drop = FALSE]) / (2 * h)
+    H[, , k] <- -rowsum(d, to_user, reorder = TRUE)
+  }
+  lapply(seq_len(G), function(i) {
+    Ai <- matrix(H[i, , ], P, P)
+    (Ai + t(Ai)) / 2
+  })
+}
+
+# The cluster-robust covariance of the fixed effects of `fit` (type "CR0",
+# "CR1", "CR2" or "CR3"), from cluster_score_parts().
+score_cluster_vcov <- function(fit, type, cluster) {
+  parts <- cluster_score_parts(fit, cluster, hessians = type %in% c("CR2", "CR3"))
+  A <- parts$A
+  Ainv <- solve(A)
+  G <- parts$G
+  if (G < 2L) stop("vcov(): a cluster-robust covariance needs at least 2 clusters", call. = FALSE)
+  S <- parts$S
+  if (type == "CR2") {
+    e <- eigen(A, symmetric = TRUE)
+    Ah <- e$vectors %*% (sqrt(e$values) * t(e$vectors))
+    Aih <- e$vectors %*% (t(e$vectors) / sqrt(e$values))
+    for (i in seq_len(G)) {
+      L <- Aih %*% parts$hessians[[i]] %*% Aih
+      S[i, ] <- Ah %*% leverage_adjust(L, i, parts$levels) %*% Aih %*% S[i, ]
+    }
+  }
+  D <- if (type == "CR3") {
+    t(vapply(seq_len(G), function(i) {
+      drop(leave_one_out_step(A - parts$hessians[[i]], S[i, ], parts$levels[i]))
+    }, numeric(ncol(S))))
+  } else S %*% Ainv
+  b <- parts$beta
+  V <- crossprod(D[, b, drop = FALSE])
+  if (type == "CR1") V <- V * G / (G - 1)
+  dimnames(V) <- list(names(fit$coefficients), names(fit$coefficients))
+  V
+}
+
+# (I - L)^(-1/2) for a cluster's leverage L (symmetric): eigenvalues of L
+# outside [0, 1) come from a cluster whose own information is not positive
+# (its log-likelihood is not concave there) or that alone determines a
+# parameter; they are an error naming the cluster.
+leverage_adjust <- function(L, i, levels) {
+  e <- eigen((L + t(L)) / 2, symmetric = TRUE)
+  lam <- pmax(e$values, 0)
+  if (any(lam >= 1 - 1e-8))
+    stop("vcov(type = \"CR2\"): cluster ", sQuote(levels[i], FALSE),
+         " alone determines a parameter (leverage 1); use type = \"CR0\" or \"CR1\"",
+         call. = FALSE)
+  e$vectors %*% (t(e$vectors) / sqrt(1 - lam))
+}
+
+# One Newton step of the fit without cluster i: (A - A_i)^-1 psi_i.
+leave_one_out_step <- function(Ami, s, level) {
+  tryCatch(solve(Ami, s), error = function(e)
+    stop("vcov(type = \"CR3\"): without cluster ", sQuote(level, FALSE),
+         " the information matrix is singular (the cluster alone determines a parameter); ",
+         "use type = \"CR0\" or \"CR1\"", call. = FALSE))
+}
+
+# Per-cluster scores of the fixed effects with the variance parameters'
+# estimation projected out (the efficient scores Ib (A^-1)[beta, ] psi_i,
+# Ib = ((A^-1)[beta, beta])^-1), so that with bread = G (A^-1)[beta, beta]
+# the sandwich package's sandwich()/vcovCL() give score_cluster_vcov()'s CR0.
+score_cluster_estfun <- function(fit, cluster) {
+  parts <- cluster_score_parts(fit, cluster)
+  Ainv <- solve(parts$A)
+  b <- parts$beta
+  ef <- parts$S %*% t(Ainv[b, , drop = FALSE]) %*% solve(Ainv[b, b, drop = FALSE])
+  dimnames(ef) <- list(parts$levels, names(fit$coefficients))
+  ef
+}
