@@ -71,7 +71,9 @@ nlme::VarCorr
 #' own information (by central differences of the scores, two engine
 #' evaluations per parameter): `"CR2"` scales each score by
 #' \eqn{A^{1/2}(I - L_i)^{-1/2}A^{-1/2}}, \eqn{L_i = A^{-1/2}A_iA^{-1/2}}
-#' the cluster's leverage, which removes the sandwich's first-order bias when
+#' the cluster's leverage (from the positive part of each cluster's
+#' information, since a cluster's log-likelihood need not be concave in the
+#' variance parameters), which removes the sandwich's first-order bias when
 #' the model is right (the form of Kauermann and Carroll's correction for
 #' GEE); `"CR3"` sums \eqn{d_i d_i'} over clusters, \eqn{d_i = (A -
 #' A_i)^{-1}\psi_i} the change of the estimates when cluster \eqn{i} is

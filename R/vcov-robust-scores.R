@@ -23,7 +23,12 @@
 #        GEE, where L_i is the cluster's block of the hat matrix);
 #   CR3: sum_i d_i d_i' with d_i = (A - A_i)^-1 psi_i, one Newton step from
 #        theta-hat with cluster i left out (the jackknife's form; Mancl and
-#        DeRouen 2001 for GEE).
+#        DeRouen 2001 for GEE), i.e. A^-1 A^(1/2) (I - L_i)^-1 A^(-1/2) psi_i.
+# The leverages are taken from the positive semi-definite parts of the
+# L_i (score_cluster_vcov()): a cluster's log-likelihood need not be concave
+# in the variance parameters, and its negative part would push other
+# clusters' leverages past 1. When every A_i is positive semi-definite, the
+# forms above hold exactly.
 
 # Each user cluster's score and the information of `fit` on its free
 # parameters: list(S (G x P), A (P x P), beta (positions of the fixed effects
@@ -97,25 +102,33 @@ cluster_informations <- function(score_at, th, free, to_user, G, se) {
 # "CR1", "CR2" or "CR3"), from cluster_score_parts().
 score_cluster_vcov <- function(fit, type, cluster) {
   parts <- cluster_score_parts(fit, cluster, hessians = type %in% c("CR2", "CR3"))
-  A <- parts$A
-  Ainv <- solve(A)
   G <- parts$G
   if (G < 2L) stop("vcov(): a cluster-robust covariance needs at least 2 clusters", call. = FALSE)
-  S <- parts$S
-  if (type == "CR2") {
-    e <- eigen(A, symmetric = TRUE)
-    Ah <- e$vectors %*% (sqrt(e$values) * t(e$vectors))
-    Aih <- e$vectors %*% (t(e$vectors) / sqrt(e$values))
-    for (i in seq_len(G)) {
-      L <- Aih %*% parts$hessians[[i]] %*% Aih
-      S[i, ] <- Ah %*% leverage_adjust(L, i, parts$levels) %*% Aih %*% S[i, ]
-    }
+  # Whitened by A (symmetric roots): u_i = A^(-1/2) psi_i, and the clusters'
+  # informations W_i = A^(-1/2) A_i A^(-1/2), which sum to I. Everything
+  # below changes by an orthogonal matrix under a change of parameters, so
+  # the fixed effects' block does not depend on units or coding.
+  e <- eigen(parts$A, symmetric = TRUE)
+  if (min(e$values) <= 0)
+    stop("vcov(): the information matrix of the fit is not positive definite", call. = FALSE)
+  Aih <- e$vectors %*% (t(e$vectors) / sqrt(e$values))
+  U <- parts$S %*% Aih
+  if (type %in% c("CR2", "CR3")) {
+    # The leverages from the positive semi-definite parts P_i of the W_i,
+    # L_i = T^(-1/2) P_i T^(-1/2), T = sum P_i: a cluster's log-likelihood
+    # need not be concave in the variance parameters, and its negative part
+    # would push other clusters' leverages past 1. Where every W_i is
+    # positive semi-definite, T = I and L_i = W_i.
+    P <- lapply(parts$hessians, function(H) psd_part(Aih %*% H %*% Aih))
+    et <- eigen(Reduce(`+`, P), symmetric = TRUE)
+    Th <- et$vectors %*% (sqrt(et$values) * t(et$vectors))
+    Tih <- et$vectors %*% (t(et$vectors) / sqrt(et$values))
+    power <- if (type == "CR2") 1 / 2 else 1
+    for (i in seq_len(G))
+      U[i, ] <- Th %*% leverage_adjust(Tih %*% P[[i]] %*% Tih, power, type, parts$levels[i]) %*%
+        Tih %*% U[i, ]
   }
-  D <- if (type == "CR3") {
-    t(vapply(seq_len(G), function(i) {
-      drop(leave_one_out_step(A - parts$hessians[[i]], S[i, ], parts$levels[i]))
-    }, numeric(ncol(S))))
-  } else S %*% Ainv
+  D <- U %*% Aih
   b <- parts$beta
   V <- crossprod(D[, b, drop = FALSE])
   if (type == "CR1") V <- V * G / (G - 1)
@@ -123,26 +136,22 @@ score_cluster_vcov <- function(fit, type, cluster) {
   V
 }
 
-# (I - L)^(-1/2) for a cluster's leverage L (symmetric): eigenvalues of L
-# outside [0, 1) come from a cluster whose own information is not positive
-# (its log-likelihood is not concave there) or that alone determines a
-# parameter; they are an error naming the cluster.
-leverage_adjust <- function(L, i, levels) {
-  e <- eigen((L + t(L)) / 2, symmetric = TRUE)
-  lam <- pmax(e$values, 0)
-  if (any(lam >= 1 - 1e-8))
-    stop("vcov(type = \"CR2\"): cluster ", sQuote(levels[i], FALSE),
-         " alone determines a parameter (leverage 1); use type = \"CR0\" or \"CR1\"",
-         call. = FALSE)
-  e$vectors %*% (t(e$vectors) / sqrt(1 - lam))
+# The positive semi-definite part of a symmetric matrix.
+psd_part <- function(H) {
+  e <- eigen((H + t(H)) / 2, symmetric = TRUE)
+  e$vectors %*% (pmax(e$values, 0) * t(e$vectors))
 }
 
-# One Newton step of the fit without cluster i: (A - A_i)^-1 psi_i.
-leave_one_out_step <- function(Ami, s, level) {
-  tryCatch(solve(Ami, s), error = function(e)
-    stop("vcov(type = \"CR3\"): without cluster ", sQuote(level, FALSE),
-         " the information matrix is singular (the cluster alone determines a parameter); ",
-         "use type = \"CR0\" or \"CR1\"", call. = FALSE))
+# (I - L)^(-power) for a cluster's leverage L (symmetric, eigenvalues in
+# [0, 1]); a leverage of 1 (the cluster alone determines a direction of the
+# parameters) is an error naming the cluster.
+leverage_adjust <- function(L, power, type, level) {
+  e <- eigen((L + t(L)) / 2, symmetric = TRUE)
+  lam <- pmin(pmax(e$values, 0), 1)
+  if (any(lam >= 1 - 1e-8))
+    stop(sprintf("vcov(type = \"%s\"): cluster %s alone determines a parameter (leverage 1); use type = \"CR0\" or \"CR1\"",
+                 type, sQuote(level, FALSE)), call. = FALSE)
+  e$vectors %*% (t(e$vectors) / (1 - lam)^power)
 }
 
 # Per-cluster scores of the fixed effects with the variance parameters'

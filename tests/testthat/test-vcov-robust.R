@@ -406,3 +406,28 @@ test_that("engines without per-cluster scores and unsupported parts refuse robus
   fs <- glmm(Reaction ~ Days + ar1(0 + factor(Days) | Subject), data = d)
   expect_error(vcov(fs, type = "CR0"), "cluster-robust covariances .*structured-covariance")
 })
+
+test_that("CR2 and CR3 stay defined when a cluster's log-likelihood is not concave in the variance", {
+  # Poisson counts with skewed centre effects: some clusters' own information
+  # is indefinite in the random-effect SD, which made another cluster's
+  # leverage exceed 1 before the leverages were taken from the positive parts
+  set.seed(1 + 1 + 1e5 * 20)
+  G <- 20L; m <- 10L
+  centre <- rep(seq_len(G), each = m)
+  trt <- rep(rep(0:1, length.out = m), G)
+  x <- rnorm(G * m)
+  b <- (0.7 * (rexp(G) - 1))[centre]
+  d <- data.frame(y = rpois(G * m, exp(-0.5 + 0.5 * trt + 0.3 * x + b)), trt, x, centre)
+  fit <- glmm(y ~ trt + x + (1 | centre), data = d, family = poisson)
+  parts <- cluster_score_parts(fit, NULL, hessians = TRUE)
+  ev <- eigen(solve(parts$A)) # the bread is positive definite
+  expect_true(all(ev$values > 0))
+  lev_min <- vapply(parts$hessians, function(H) min(eigen(H, symmetric = TRUE)$values), 0)
+  expect_true(any(lev_min < 0))
+  V0 <- vcov(fit, type = "CR0"); V2 <- vcov(fit, type = "CR2"); V3 <- vcov(fit, type = "CR3")
+  expect_true(all(diag(V0) < diag(V2)) && all(diag(V2) < diag(V3)))
+  d$x2 <- d$x * 100 - 7
+  f2 <- glmm(y ~ trt + x2 + (1 | centre), data = d, family = poisson)
+  expect_equal(sqrt(vcov(f2, type = "CR2")[3, 3]) * 100, sqrt(V2[3, 3]), tolerance = 1e-4)
+  expect_equal(vcov(f2, type = "CR3")[2, 2], V3[2, 2], tolerance = 1e-4)
+})
