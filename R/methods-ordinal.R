@@ -100,15 +100,7 @@ ordinal_print_summary_coefs <- function(x, digits, given) {
 #' @export
 summary.glmmgee_glmm_ordinal <- function(object, vcov = NULL, cluster = NULL, ...) {
   check_dots(..., .method = "summary.glmmgee_glmm_ordinal")
-  # the model-based covariance only: a cluster-robust type is refused by
-  # the engine registry, as vcov(type = ) is
-  if (!is.null(vcov) || !is.null(cluster)) {
-    if (is.character(vcov) && length(vcov) == 1L && vcov %in% robust_cr_types)
-      require_capability(object, "robust_vcov", sprintf("summary() with vcov = \"%s\"", vcov))
-    if (!identical(vcov, "model") || !is.null(cluster))
-      stop("summary() of a cumulative link mixed model: 'vcov' must be \"model\" (no 'cluster')",
-           call. = FALSE)
-  }
+  model_vcov_only(object, vcov, cluster, "summary()")
   est <- object$par %||% object$psi  # several terms: par
   se <- sqrt(diag(object$cov_par %||% object$cov_psi))
   tab <- function(idx) ordinal_z_table(est[idx], se[idx])

@@ -526,3 +526,67 @@ test_that("confint(vcov = ) refuses other methods and variance parameters, namin
   expect_error(confint(fit, vcov = diag(2)), "'vcov' is a 2 x 2 matrix")
   expect_error(confint(fit, cluster = ~ herd), "'cluster' is for the cluster-robust covariances")
 })
+
+test_that("odds_ratios() and rate_ratios() with vcov = take their intervals from that covariance", {
+  skip_if_not_installed("lme4")
+  fits <- vr_use_fits()
+  fit <- fits$bin
+  z <- qnorm(0.975)
+  for (type in c("CR0", "CR2")) {
+    se <- sqrt(diag(vcov(fit, type = type)))[-1]
+    b <- fixef(fit)[-1]
+    o <- odds_ratios(fit, vcov = type)
+    expect_equal(o$term, names(b))
+    expect_equal(o$estimate, unname(exp(b)))
+    expect_equal(o$std.error, unname(se), tolerance = 1e-12)
+    expect_equal(o$conf.low, unname(exp(b - z * se)), tolerance = 1e-12)
+    expect_equal(o$conf.high, unname(exp(b + z * se)), tolerance = 1e-12)
+    expect_equal(o$p.value, unname(2 * pnorm(-abs(b / se))), tolerance = 1e-12)
+    expect_true(any(grepl(sprintf("standard errors: cluster-robust %s, clusters: herd \\(15\\)", type),
+                          capture.output(print(o)))))
+  }
+  # the default printout is unchanged
+  expect_false(any(grepl("standard errors", capture.output(print(odds_ratios(fit))))))
+  expect_equal(odds_ratios(fit, vcov = vcov(fit))$conf.low, odds_ratios(fit)$conf.low)
+  # rate ratios of a poisson GLMM with a cluster formula
+  d <- fits$cbpp
+  fp <- glmm(incidence ~ period + offset(log(size)) + (1 | herd), data = d, family = poisson)
+  se <- sqrt(diag(vcov(fp, type = "CR1", cluster = ~ herd)))[-1]
+  r <- rate_ratios(fp, vcov = "CR1", cluster = ~ herd, level = 0.9)
+  expect_equal(r$conf.low, unname(exp(fixef(fp)[-1] - qnorm(0.95) * se)), tolerance = 1e-12)
+  expect_equal(r$conf.high, unname(exp(fixef(fp)[-1] + qnorm(0.95) * se)), tolerance = 1e-12)
+  # on the LMM, rate_ratios() refuses the identity link before anything else
+  expect_error(rate_ratios(fits$lmm, vcov = "CR2"), "rate ratios need the log link")
+})
+
+test_that("odds_ratios(vcov = ) refuses what it cannot use, naming the argument", {
+  skip_if_not_installed("lme4")
+  fits <- vr_use_fits()
+  fit <- fits$bin
+  expect_error(odds_ratios(fit, vcov = "CR7"), "odds_ratios\\(\\): 'vcov' must be one of")
+  expect_error(odds_ratios(fit, vcov = diag(5)), "'vcov' is a 5 x 5 matrix; the fit has 4 fixed effects")
+  expect_error(odds_ratios(fit, cluster = ~ herd), "'cluster' is for the cluster-robust covariances")
+  expect_error(odds_ratios(fit, vcov = "CR2", foo = 1), "has no argument 'foo'")
+  g <- gee(cbind(incidence, size - incidence) ~ period, id = herd, data = fits$cbpp,
+           family = binomial)
+  expect_error(odds_ratios(g, vcov = "CR2"), "'vcov' and 'cluster' are for glmm\\(\\) fits")
+  set.seed(5)
+  dd <- expand.grid(a = factor(1:10), b = factor(1:8), r = 1:2)
+  dd$y <- rbinom(nrow(dd), 1, 0.4)
+  dd$x <- rnorm(nrow(dd))
+  fc <- suppressWarnings(glmm(y ~ x + (1 | a) + (1 | b), data = dd, family = binomial))
+  expect_error(odds_ratios(fc, vcov = "CR2", cluster = rep(1:2, length.out = nrow(dd))),
+               "odds_ratios\\(\\) with vcov = \"CR2\": the laplace_sparse engine")
+  # a step delta scales the standard error from a given matrix as the model-based one
+  V <- vcov(fc)
+  expect_equal(odds_ratios(fc, vcov = 4 * V, parm = "x", delta = 3)$std.error,
+               3 * 2 * sqrt(V["x", "x"]), tolerance = 1e-12)
+  data(sleepstudy, package = "lme4", envir = environment())
+  d <- sleepstudy
+  d$ord <- cut(d$Reaction, c(0, 250, 300, 350, Inf), ordered_result = TRUE)
+  fo <- glmm(ord ~ Days + (1 | Subject), data = d, family = cumulative("logit"))
+  if (!glmmgee:::has_capability(fo, "robust_vcov"))
+    expect_error(odds_ratios(fo, vcov = "CR2"), "odds_ratios\\(\\) with vcov = \"CR2\": the .* engine")
+  expect_error(odds_ratios(fo, vcov = vcov(fo)), "'vcov' must be \"model\"")
+  expect_equal(odds_ratios(fo, vcov = "model"), odds_ratios(fo))
+})
