@@ -590,3 +590,19 @@ test_that("odds_ratios(vcov = ) refuses what it cannot use, naming the argument"
   expect_error(odds_ratios(fo, vcov = vcov(fo)), "'vcov' must be \"model\"")
   expect_equal(odds_ratios(fo, vcov = "model"), odds_ratios(fo))
 })
+
+test_that("zero-inflated fits: robust intervals of the conditional fixed effects, no robust summary", {
+  set.seed(1)
+  n <- 40
+  d <- data.frame(g = factor(rep(1:n, each = 6)), x = rnorm(6 * n))
+  d$y <- rpois(nrow(d), exp(0.3 + 0.4 * d$x + rep(rnorm(n, 0, 0.5), each = 6))) *
+    rbinom(nrow(d), 1, 0.8)
+  f <- glmm(y ~ x + (1 | g), data = d, family = poisson, ziformula = ~ 1)
+  skip_if_not(glmmgee:::has_capability(f, "robust_vcov"))
+  se <- sqrt(diag(vcov(f, type = "CR2")))
+  ci <- confint(f, vcov = "CR2")
+  expect_equal(unname(ci[, 2] - ci[, 1]), unname(2 * qnorm(0.975) * se), tolerance = 1e-12)
+  expect_error(confint(f, vcov = "CR2", parm = "zi.(Intercept)"), "'parm' selects 'zi.\\(Intercept\\)'")
+  expect_equal(rate_ratios(f, vcov = "CR2")$std.error, unname(se["x"]), tolerance = 1e-12)
+  expect_error(summary(f, vcov = "CR2"), "not available for zero-inflated")
+})
