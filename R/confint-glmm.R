@@ -80,6 +80,19 @@
 #' @param parallel,ncpus For `method = "boot"`: refit on `ncpus` forked
 #'   (`"multicore"`) or socket (`"snow"`) workers. The responses are drawn
 #'   before any refit, so the intervals do not depend on the workers.
+#' @param vcov For `method = "Wald"`: the covariance of the fixed effects
+#'   behind their intervals: `NULL` or `"model"` (the default, [vcov()] of
+#'   the fit), a cluster-robust type `"CR0"`, `"CR1"`, `"CR2"` or `"CR3"`
+#'   (as `vcov(fit, type = )`, see [vcov.glmmgee_glmm()], where the fit's
+#'   engine provides them) or a p x p covariance matrix of the fixed effects
+#'   (row and column names, if any, the fixed effects'). Any other than the
+#'   model-based one gives intervals of the fixed effects only (all of them
+#'   when `parm` is not given); it is an error with `method = "profile"` or
+#'   `"boot"` or with `parm` selecting variance parameters.
+#' @param cluster With a cluster-robust `vcov`: the clusters, as
+#'   `vcov(fit, type = , cluster = )` takes them (`NULL`, the grouping
+#'   factor that nests the random effects, a one-sided formula or a vector
+#'   with one value per observation).
 #' @param ... Passed to [profile.glmmgee_glmm()] for `method = "profile"`
 #'   (e.g. `maxpts`).
 #' @return A matrix with one row per parameter and the lower and upper
@@ -93,6 +106,8 @@
 #'               data = cbpp, family = binomial, nAGQ = 1)
 #'   confint(fit)
 #'   confint(fit, parm = "sd_(Intercept)|herd", method = "profile")
+#'   # Wald intervals of the fixed effects from the cluster-robust covariance
+#'   confint(fit, vcov = "CR2")
 #'   # parametric bootstrap (use nsim = 500 or more in practice)
 #'   confint(fit, parm = "sd_(Intercept)|herd", method = "boot", nsim = 20, seed = 1)
 #' }
@@ -101,9 +116,15 @@ confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
                                  method = c("Wald", "profile", "boot"), nsim = 500,
                                  boot.type = c("perc", "basic", "norm"), seed = NULL,
                                  parallel = c("no", "multicore", "snow"),
-                                 ncpus = getOption("boot.ncpus", 1L), ...) {
+                                 ncpus = getOption("boot.ncpus", 1L), vcov = NULL,
+                                 cluster = NULL, ...) {
   check_level(level)
   method <- match.arg(method)
+  if (method != "Wald" && (!is.null(vcov) || !is.null(cluster)))
+    stop(sprintf(paste0("confint(method = \"%s\"): 'vcov' and 'cluster' are for Wald intervals ",
+                        "(method = \"Wald\"); the %s intervals do not use a covariance matrix"),
+                 method, if (method == "boot") "bootstrap" else "profile"), call. = FALSE)
+  V <- fixef_vcov_choice(object, vcov, cluster, "confint()")
   # `...` goes to profile() (which checks it) with method = "profile" only.
   if (method != "profile") check_dots(..., .method = "confint.glmmgee_glmm")
   if (method == "boot") check_boot_fit(object)
@@ -111,6 +132,7 @@ confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
     require_capability(object, "confint_profile", "confint(method = \"profile\")",
                        "use confint(fit, method = \"Wald\")")
   targets <- profile_targets(object)
+  if (!is.null(V)) return(confint_fixef_vcov(object, parm, level, V, names(targets)))
   idx <- select_parameters(lme4_keywords(parm, targets), names(targets))
   if (method == "boot")
     return(confint_boot(object, idx, level, nsim, boot.type, seed, parallel, ncpus))
@@ -145,6 +167,30 @@ confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
     tg$estimate * exp(c(-z, z) * tg$se / tg$estimate)
   }, numeric(2)))
   dimnames(ci) <- list(names(targets)[idx], percent_labels(c(a, 1 - a)))
+  ci
+}
+
+# Wald intervals of the fixed effects from the covariance `V` of
+# confint(vcov = ) (fixef_vcov_choice()); `all_names`: the names of every
+# parameter confint() knows, to say which of `parm` are not fixed effects.
+confint_fixef_vcov <- function(object, parm, level, V, all_names) {
+  beta <- fixef(object)
+  fx <- names(beta)
+  sel <- if (is.null(parm)) fx else {
+    if (is.character(parm)) parm <- unlist(lapply(parm, function(pm)
+      if (pm == "beta_") fx else if (pm == "theta_") setdiff(all_names, fx) else pm))
+    all_names[select_parameters(parm, all_names)]
+  }
+  bad <- setdiff(sel, fx)
+  if (length(bad))
+    stop(sprintf(paste0("confint(vcov = ): 'parm' selects %s; a 'vcov' other than \"model\" ",
+                        "gives intervals of the fixed effects only (parm = \"beta_\" or their names)"),
+                 paste(sQuote(bad, FALSE), collapse = ", ")), call. = FALSE)
+  a <- (1 - level) / 2
+  z <- stats::qnorm(1 - a)
+  se <- sqrt(pmax(diag(V)[sel], 0))
+  ci <- cbind(beta[sel] - z * se, beta[sel] + z * se)
+  dimnames(ci) <- list(sel, percent_labels(c(a, 1 - a)))
   ci
 }
 

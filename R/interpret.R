@@ -38,6 +38,20 @@
 #'   increased by `delta` (a 0/1 column is compared at 1 versus 0 and takes
 #'   no step); since these are not of proportional-odds form, the ratio at a
 #'   step delta is not the per-unit ratio to the power delta.
+#' @param vcov For a [glmm()] fit: the covariance of the fixed effects
+#'   behind the standard errors, intervals and p-values (on the log scale):
+#'   `NULL` or `"model"` (the default, the inverse observed information), a
+#'   cluster-robust type `"CR0"`, `"CR1"`, `"CR2"` or `"CR3"` (as
+#'   `vcov(fit, type = )`, see [vcov.glmmgee_glmm()], where the fit's engine
+#'   provides them) or a p x p covariance matrix of the fixed effects (row
+#'   and column names, if any, the fixed effects'). The printout names the
+#'   covariance used. For [gee()] fits (whose standard errors `gee(std.err
+#'   = )` chooses) and [marginal_coefs()] results an error; for cumulative
+#'   link mixed models only `"model"`.
+#' @param cluster With a cluster-robust `vcov`: the clusters, as
+#'   `vcov(fit, type = , cluster = )` takes them (`NULL`, the grouping
+#'   factor that nests the random effects, a one-sided formula or a vector
+#'   with one value per observation).
 #' @param x A `glmmgee_ratios` object.
 #' @param digits Number of significant digits to print.
 #' @param ... For a cumulative link mixed model ([ordinal-glmm]): `type =
@@ -56,6 +70,7 @@
 #'   fit <- glmm(y ~ trt + I(week > 2) + (1 | ID), data = bacteria,
 #'               family = binomial)
 #'   odds_ratios(fit)                       # conditional
+#'   odds_ratios(fit, vcov = "CR2")         # cluster-robust intervals
 #'   pa <- gee(y ~ trt + I(week > 2), data = bacteria, id = ID,
 #'             family = binomial, corstr = "exchangeable")
 #'   odds_ratios(pa)                        # population-averaged
@@ -64,12 +79,18 @@
 #'                    family = poisson))
 #' }
 #' @export
-odds_ratios <- function(fit, level = 0.95, parm = NULL, ..., delta = 1) {
-  if (inherits(fit, "glmmgee_glmm_ordinal"))
+odds_ratios <- function(fit, level = 0.95, parm = NULL, ..., delta = 1, vcov = NULL,
+                        cluster = NULL) {
+  if (inherits(fit, "glmmgee_glmm_ordinal")) {
+    model_vcov_only(fit, vcov, cluster, "odds_ratios()")
     return(ordinal_odds_ratios(fit, level, parm, ..., delta = delta))
+  }
   check_dots(..., .method = "odds_ratios")
-  if (inherits(fit, "glmmgee_gee_ordinal")) return(ordinal_gee_odds_ratios(fit, level, parm, delta = delta))
-  est <- estimates_of(fit, "odds_ratios")
+  if (inherits(fit, "glmmgee_gee_ordinal")) {
+    vcov_glmm_only(fit, vcov, cluster, "odds_ratios")
+    return(ordinal_gee_odds_ratios(fit, level, parm, delta = delta))
+  }
+  est <- estimates_of(fit, "odds_ratios", vcov, cluster)
   fam <- est$family
   if (fam$family != "binomial")
     stop(sprintf("'fit': odds ratios need a binary outcome (binomial family); this fit is %s(%s)%s",
@@ -83,8 +104,8 @@ odds_ratios <- function(fit, level = 0.95, parm = NULL, ..., delta = 1) {
 
 #' @rdname odds_ratios
 #' @export
-rate_ratios <- function(fit, level = 0.95, parm = NULL, delta = 1) {
-  est <- estimates_of(fit, "rate_ratios")
+rate_ratios <- function(fit, level = 0.95, parm = NULL, delta = 1, vcov = NULL, cluster = NULL) {
+  est <- estimates_of(fit, "rate_ratios", vcov, cluster)
   fam <- est$family
   if (fam$link != "log")
     stop(sprintf("'fit': rate ratios need the log link; with the %s link exp(coefficient) is not a ratio of means%s",
@@ -96,8 +117,10 @@ rate_ratios <- function(fit, level = 0.95, parm = NULL, delta = 1) {
 }
 
 # Coefficients, covariance, family and view of anything the ratio functions
-# accept.
-estimates_of <- function(fit, caller) {
+# accept; for glmm() fits the covariance that `vcov` and `cluster` choose
+# (fixef_vcov_choice()).
+estimates_of <- function(fit, caller, vcov = NULL, cluster = NULL) {
+  vcov_glmm_only(fit, vcov, cluster, caller)
   if (inherits(fit, "glmmgee_marginal_coefs")) {
     if (is.null(fit$vcov))
       stop(sprintf("'fit': %s() needs marginal_coefs(std_errors = TRUE)", caller), call. = FALSE)
@@ -105,14 +128,26 @@ estimates_of <- function(fit, caller) {
                 view = "marginal", source = "implied by a GLMM (marginal_coefs)"))
   }
   check_fit(fit, sprintf("%s() reads its coefficients", caller))
-  if (is_glmm(fit))
-    list(coef = fit$coefficients, vcov = fit$vcov, family = fit$family,
-         view = "conditional", source = "GLMM", separation = fit$separation,
-         binary = binary_columns(fit), far = far_zero_partners(fit))
-  else
+  if (is_glmm(fit)) {
+    V <- fixef_vcov_choice(fit, vcov, cluster, sprintf("%s()", caller))
+    list(coef = fit$coefficients, vcov = V %||% fit$vcov, family = fit$family,
+         view = "conditional",
+         source = if (is.null(V)) "GLMM" else paste0("GLMM; standard errors: ", attr(V, "label")),
+         separation = fit$separation, binary = binary_columns(fit), far = far_zero_partners(fit))
+  } else
     list(coef = fit$coefficients, vcov = stats::vcov(fit), family = fit$family,
          view = "marginal", source = sprintf("GEE, %s standard errors", se_label(fit$std.err)),
          separation = fit$separation, binary = binary_columns(fit), far = far_zero_partners(fit))
+}
+
+# `vcov` and `cluster` of odds_ratios() and rate_ratios() choose among the
+# covariances of a glmm() fit: for other objects an error naming them.
+vcov_glmm_only <- function(fit, vcov, cluster, caller) {
+  if ((is.null(vcov) && is.null(cluster)) || (is_glmm(fit) && !inherits(fit, "glmmgee_marginal_coefs")))
+    return(invisible())
+  stop(sprintf(paste0("%s(): 'vcov' and 'cluster' are for glmm() fits; a gee() fit's standard errors are ",
+                      "chosen by gee(std.err = ), a marginal_coefs() result's by the delta method"), caller),
+       call. = FALSE)
 }
 
 # Per coefficient, the covariates it interacts with whose observed values

@@ -98,8 +98,9 @@ ordinal_print_summary_coefs <- function(x, digits, given) {
 # standard deviations with their standard errors for random intercepts (one
 # factor: sigma and the standard error of log sigma; several terms: sd).
 #' @export
-summary.glmmgee_glmm_ordinal <- function(object, ...) {
+summary.glmmgee_glmm_ordinal <- function(object, vcov = NULL, cluster = NULL, ...) {
   check_dots(..., .method = "summary.glmmgee_glmm_ordinal")
+  model_vcov_only(object, vcov, cluster, "summary()")
   est <- object$par %||% object$psi  # several terms: par
   se <- sqrt(diag(object$cov_par %||% object$cov_psi))
   tab <- function(idx) ordinal_z_table(est[idx], se[idx])

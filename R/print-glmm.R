@@ -75,12 +75,27 @@ print_notes <- function(warnings) {
 #' @param x,object A fitted model from [glmm()], or its summary.
 #' @param digits Number of significant digits.
 #' @param signif.stars Show significance stars (as [printCoefmat()]).
+#' @param vcov For `summary()`: the covariance of the fixed effects behind
+#'   their standard errors, z and p values: `NULL` or `"model"` (the default,
+#'   [vcov()] of the fit), a cluster-robust type `"CR0"`, `"CR1"`, `"CR2"` or
+#'   `"CR3"` (as `vcov(fit, type = )`, see [vcov.glmmgee_glmm()]; where the
+#'   fit's engine provides them) or a p x p covariance matrix of the fixed
+#'   effects (e.g. from the sandwich package; its row and column names, if
+#'   any, must be the fixed effects'). The printed summary names the
+#'   covariance used when it is not the model-based one. Not available for
+#'   zero-inflated, hurdle, dispersion-formula and known-covariance fits.
+#' @param cluster For `summary()` with a cluster-robust `vcov`: the
+#'   clusters, as `vcov(fit, type = , cluster = )` takes them (`NULL`, the
+#'   grouping factor that nests the random effects; a one-sided formula such
+#'   as `~ clinic`; or a vector with one value per observation).
 #' @param ... For `print()`, the formatting arguments of [print.default()]
 #'   (accepted, the layout is fixed); for `summary()` not used: any other
 #'   argument is an error.
 #' @return `print()` returns `x` invisibly; `summary()` an object of class
 #'   `summary.glmmgee_glmm` with components `coefficients` (estimate, standard error,
-#'   z value, p-value), `varcor` ([VarCorr()]), `criteria`, `optinfo`; for
+#'   z value, p-value), `varcor` ([VarCorr()]), `criteria`, `optinfo` and,
+#'   with a `vcov` other than the model-based one, `vcov` (that matrix) and
+#'   `vcov_label` (the line printed); for
 #'   zero-inflation fits of class `summary.glmmgee_glmm_zi` (`object`, the fit,
 #'   and `tables`, one per part), for known-covariance fits of class
 #'   `summary.glmmgee_glmm_known` (`fit` and `coefficients`).
@@ -91,6 +106,8 @@ print_notes <- function(warnings) {
 #'               data = cbpp, family = binomial, nAGQ = 1)
 #'   fit
 #'   summary(fit)
+#'   # standard errors from the cluster-robust (CR2) covariance
+#'   summary(fit, vcov = "CR2")
 #' }
 #' @name print.glmmgee_glmm
 #' @export
@@ -102,9 +119,15 @@ print.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") - 3L), ..
 
 #' @rdname print.glmmgee_glmm
 #' @export
-summary.glmmgee_glmm <- function(object, ...) {
+summary.glmmgee_glmm <- function(object, vcov = NULL, cluster = NULL, ...) {
   check_dots(..., .method = "summary.glmmgee_glmm")
-  glmm_layout(object)$summary(object)
+  V <- fixef_vcov_choice(object, vcov, cluster, "summary()")
+  layout <- glmm_layout(object)
+  if (is.null(V)) return(layout$summary(object))
+  if (!identical(layout$summary, summary_common))
+    stop("summary(): 'vcov' other than \"model\" is not available for zero-inflated, hurdle, ",
+         "dispersion-formula and known-covariance fits", call. = FALSE)
+  summary_common(object, V)
 }
 
 # Summaries of zero-inflation and known-covariance fits keep their own
@@ -169,9 +192,11 @@ print_common <- function(x, digits) {
   print_notes(x$optinfo$warnings)
 }
 
-summary_common <- function(object) {
+# `V`: the covariance of the fixed effects from summary(vcov = ) (with its
+# attribute "label"), NULL for the model-based one.
+summary_common <- function(object, V = NULL) {
   beta <- fixef(object)
-  se <- sqrt(pmax(diag(vcov(object)), 0))
+  se <- sqrt(pmax(diag(V %||% vcov(object)), 0))
   z <- beta / se
   coefs <- cbind(Estimate = beta, `Std. Error` = se, `z value` = z,
                  `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
@@ -189,6 +214,7 @@ summary_common <- function(object) {
                       optinfo = object$optinfo, nAGQ = object$nAGQ,
                       family_par = object$family_par, REML = isTRUE(object$REML)),
                  class = "summary.glmmgee_glmm")
+  if (!is.null(V)) s[c("vcov", "vcov_label")] <- list(V, attr(V, "label"))
   for (b in glmm_blocks(object)) if (!is.null(b$keep)) {
     kept <- b$keep(object)
     for (nm in names(kept)) s[[nm]] <- kept[[nm]]
@@ -214,6 +240,7 @@ print_common_summary <- function(x, digits, signif.stars, ...) {
   cat("\nFixed effects:\n")
   stats::printCoefmat(x$coefficients, digits = digits, signif.stars = signif.stars,
                       na.print = "NA", ...)
+  if (!is.null(x$vcov_label)) cat("Standard errors: ", x$vcov_label, "\n", sep = "")
   cat("Coefficients are conditional (subject-specific) effects: they hold the",
       "cluster's\nrandom effect fixed.\n")
   o <- x$optinfo

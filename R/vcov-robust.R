@@ -39,3 +39,72 @@ robust_bread <- function(fit) {
     attr(lmm_cluster_estfun(fit, NULL), "bread") else plain_matrix(fit$vcov)
   length(resolve_vcov_cluster(fit, NULL)$code) * B
 }
+
+# The covariance of the fixed effects that summary(), confint(),
+# odds_ratios() and rate_ratios() of a glmm() fit use, from their
+# arguments `vcov` and `cluster`: NULL for `vcov` NULL or "model" (the
+# caller keeps the model-based covariance and its output as it was); for a
+# cluster-robust type ("CR0" ... "CR3", clustered by `cluster` as in
+# vcov(type = )) vcov(fit, type = , cluster = ); for a p x p matrix (e.g.
+# from the sandwich package) the matrix, checked against the fixed effects'
+# names and put in their order. The matrix carries the attribute "label",
+# the line the printed results show. `method`: the user's call, for the
+# messages.
+fixef_vcov_choice <- function(fit, vcov = NULL, cluster = NULL, method) {
+  types <- c("model", robust_cr_types)
+  if (is.null(vcov) || identical(vcov, "model")) {
+    if (!is.null(cluster))
+      stop(sprintf("%s: 'cluster' is for the cluster-robust covariances (vcov = \"CR0\" ... \"CR3\")",
+                   method), call. = FALSE)
+    return(NULL)
+  }
+  if (is.character(vcov)) {
+    if (length(vcov) != 1L || is.na(vcov) || !vcov %in% types)
+      stop(sprintf("%s: 'vcov' must be one of %s, or a covariance matrix of the fixed effects",
+                   method, paste(dQuote(types, FALSE), collapse = ", ")), call. = FALSE)
+    require_capability(fit, "robust_vcov", sprintf("%s with vcov = \"%s\"", method, vcov))
+    cl <- resolve_vcov_cluster(fit, cluster)
+    V <- stats::vcov(fit, type = vcov, cluster = cluster)
+    return(structure(V, label = sprintf("cluster-robust %s, clusters: %s (%d)", vcov, cl$name,
+                                        length(cl$levels))))
+  }
+  if (!is.null(cluster))
+    stop(sprintf("%s: 'cluster' is for the cluster-robust covariances (vcov = \"CR0\" ... \"CR3\"), not a 'vcov' matrix",
+                 method), call. = FALSE)
+  beta <- fixef(fit)
+  p <- length(beta)
+  if (!is.matrix(vcov) || !is.numeric(vcov))
+    stop(sprintf("%s: 'vcov' must be one of %s, or a numeric %d x %d covariance matrix of the fixed effects",
+                 method, paste(dQuote(types, FALSE), collapse = ", "), p, p), call. = FALSE)
+  if (!identical(dim(vcov), c(p, p)))
+    stop(sprintf("%s: 'vcov' is a %d x %d matrix; the fit has %d fixed effects (a %d x %d matrix is needed)",
+                 method, nrow(vcov), ncol(vcov), p, p, p), call. = FALSE)
+  V <- plain_matrix(vcov)
+  nms <- dimnames(V)
+  for (k in 1:2) if (!is.null(nms[[k]]) && !setequal(nms[[k]], names(beta)))
+    stop(sprintf("%s: the %s names of 'vcov' (%s) are not the fixed effects' (%s)", method,
+                 c("row", "column")[k], paste(nms[[k]], collapse = ", "),
+                 paste(names(beta), collapse = ", ")), call. = FALSE)
+  if (!is.null(nms[[1L]])) V <- V[names(beta), , drop = FALSE]
+  if (!is.null(nms[[2L]])) V <- V[, names(beta), drop = FALSE]
+  dimnames(V) <- list(names(beta), names(beta))
+  if (any(!is.finite(V)) || any(diag(V) < 0) ||
+      max(abs(V - t(V))) > 1e-8 * max(1, max(abs(V))))
+    stop(sprintf("%s: 'vcov' must be a finite symmetric matrix with non-negative diagonal", method),
+         call. = FALSE)
+  structure(V, label = "user-supplied covariance matrix ('vcov')")
+}
+
+# For fits whose summary() or odds_ratios() use the model-based covariance
+# only (cumulative link mixed models): `vcov` NULL or "model" and no
+# `cluster`; a cluster-robust type is refused by the engine registry, as
+# vcov(type = ) is, anything else by name.
+model_vcov_only <- function(fit, vcov, cluster, method) {
+  if (is.null(vcov) && is.null(cluster)) return(invisible())
+  if (is.character(vcov) && length(vcov) == 1L && vcov %in% robust_cr_types)
+    require_capability(fit, "robust_vcov", sprintf("%s with vcov = \"%s\"", method, vcov))
+  if (!identical(vcov, "model") || !is.null(cluster))
+    stop(sprintf(paste0("%s of a cumulative link mixed model: 'vcov' must be \"model\" ",
+                        "(the model-based covariance; no 'cluster')"), method), call. = FALSE)
+  invisible()
+}

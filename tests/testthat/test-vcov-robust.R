@@ -431,3 +431,203 @@ test_that("CR2 and CR3 stay defined when a cluster's log-likelihood is not conca
   expect_equal(sqrt(vcov(f2, type = "CR2")[3, 3]) * 100, sqrt(V2[3, 3]), tolerance = 1e-4)
   expect_equal(vcov(f2, type = "CR3")[2, 2], V3[2, 2], tolerance = 1e-4)
 })
+
+# The two fits on which summary(), confint(), odds_ratios() and
+# rate_ratios() with vcov = are checked against vcov(type = ).
+vr_use_fits <- function() {
+  data(sleepstudy, package = "lme4", envir = environment())
+  data(cbpp, package = "lme4", envir = environment())
+  list(lmm = glmm(Reaction ~ Days + (Days | Subject), data = sleepstudy, REML = TRUE),
+       bin = glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp,
+                  family = binomial, nAGQ = 5),
+       cbpp = cbpp)
+}
+
+test_that("summary(vcov = ) gives the standard errors, z and p values of that covariance", {
+  skip_if_not_installed("lme4")
+  fits <- vr_use_fits()
+  for (fit in fits[c("lmm", "bin")]) for (type in c("CR0", "CR2", "CR3")) {
+    V <- vcov(fit, type = type)
+    se <- sqrt(diag(V))
+    s <- summary(fit, vcov = type)
+    expect_equal(unname(s$coefficients[, "Std. Error"]), unname(se), tolerance = 1e-12)
+    expect_equal(unname(s$coefficients[, "z value"]), unname(fixef(fit) / se), tolerance = 1e-12)
+    expect_equal(unname(s$coefficients[, "Pr(>|z|)"]), unname(2 * pnorm(-abs(fixef(fit) / se))),
+                 tolerance = 1e-12)
+    expect_equal(unname(s$coefficients[, "Estimate"]), unname(fixef(fit)))
+    # a matrix in another order gives the same table
+    p <- rev(seq_len(nrow(V)))
+    expect_equal(summary(fit, vcov = V[p, p])$coefficients, s$coefficients)
+  }
+  # the model-based default is unchanged, and "model" is the same
+  s0 <- summary(fits$lmm)
+  expect_equal(unname(s0$coefficients[, "Std. Error"]), unname(sqrt(diag(vcov(fits$lmm)))))
+  expect_null(s0$vcov_label)
+  expect_identical(summary(fits$lmm, vcov = "model")$coefficients, s0$coefficients)
+  out0 <- capture.output(print(s0))
+  expect_false(any(grepl("^Standard errors:", out0)))
+  # the printed summary names the covariance and the clusters
+  out <- capture.output(print(summary(fits$lmm, vcov = "CR2", cluster = ~ Subject)))
+  expect_true("Standard errors: cluster-robust CR2, clusters: Subject (18)" %in% out)
+  out <- capture.output(print(summary(fits$bin, vcov = "CR1")))
+  expect_true("Standard errors: cluster-robust CR1, clusters: herd (15)" %in% out)
+  # a coarser cluster given as a vector
+  coarse <- as.integer(fits$cbpp$herd) %% 5
+  expect_equal(unname(summary(fits$bin, vcov = "CR2", cluster = coarse)$coefficients[, 2]),
+               unname(sqrt(diag(vcov(fits$bin, type = "CR2", cluster = coarse)))), tolerance = 1e-12)
+})
+
+test_that("summary(vcov = ) refuses what it cannot use, naming the argument", {
+  skip_if_not_installed("lme4")
+  fits <- vr_use_fits()
+  fit <- fits$bin
+  expect_error(summary(fit, vcov = "HC0"), "summary\\(\\): 'vcov' must be one of \"model\", \"CR0\"")
+  expect_error(summary(fit, vcov = c("CR1", "CR2")), "'vcov' must be one of")
+  expect_error(summary(fit, vcov = diag(3)),
+               "'vcov' is a 3 x 3 matrix; the fit has 4 fixed effects")
+  V <- vcov(fit)
+  V2 <- V
+  dimnames(V2) <- list(letters[1:4], letters[1:4])
+  expect_error(summary(fit, vcov = V2), "the row names of 'vcov' \\(a, b, c, d\\) are not the fixed effects'")
+  V3 <- V
+  V3[1, 2] <- V3[1, 2] + 1
+  expect_error(summary(fit, vcov = V3), "finite symmetric matrix")
+  expect_error(summary(fit, vcov = "CR2", cluster = ~ nothere), "'cluster'")
+  expect_error(summary(fit, cluster = ~ herd), "'cluster' is for the cluster-robust covariances")
+  expect_error(summary(fit, vcov = V, cluster = ~ herd), "not a 'vcov' matrix")
+  expect_error(summary(fit, vcov = "CR2", type = "CR2"), "has no argument 'type'")
+  # an engine without per-cluster scores: the registry's refusal
+  set.seed(5)
+  dd <- expand.grid(a = factor(1:10), b = factor(1:8), r = 1:2)
+  dd$y <- rbinom(nrow(dd), 1, 0.4)
+  fc <- suppressWarnings(glmm(y ~ 1 + (1 | a) + (1 | b), data = dd, family = binomial))
+  expect_error(summary(fc, vcov = "CR2", cluster = rep(1:2, length.out = nrow(dd))),
+               "summary\\(\\) with vcov = \"CR2\": the laplace_sparse engine .*does not provide cluster-robust")
+  # a cumulative link mixed model: refused as vcov(type = ) is
+  data(sleepstudy, package = "lme4", envir = environment())
+  d <- sleepstudy
+  d$ord <- cut(d$Reaction, c(0, 250, 300, 350, Inf), ordered_result = TRUE)
+  fo <- glmm(ord ~ Days + (1 | Subject), data = d, family = cumulative("logit"))
+  if (!glmmgee:::has_capability(fo, "robust_vcov"))
+    expect_error(summary(fo, vcov = "CR2"),
+                 "summary\\(\\) with vcov = \"CR2\": the .* engine .*does not provide cluster-robust")
+  expect_error(summary(fo, vcov = "HC0"), "'vcov' must be \"model\"")
+  expect_identical(summary(fo, vcov = "model")$coefficients, summary(fo)$coefficients)
+})
+
+test_that("confint(vcov = ) gives Wald intervals of the fixed effects from that covariance", {
+  skip_if_not_installed("lme4")
+  fits <- vr_use_fits()
+  for (fit in fits[c("lmm", "bin")]) for (type in c("CR1", "CR2")) {
+    se <- sqrt(diag(vcov(fit, type = type)))
+    z <- qnorm(0.95)
+    ci <- confint(fit, vcov = type, level = 0.9)
+    expect_identical(rownames(ci), names(fixef(fit)))
+    expect_identical(colnames(ci), c("5 %", "95 %"))
+    expect_equal(unname(ci[, 1]), unname(fixef(fit) - z * se), tolerance = 1e-12)
+    expect_equal(unname(ci[, 2]), unname(fixef(fit) + z * se), tolerance = 1e-12)
+    expect_equal(confint(fit, vcov = type, level = 0.9, parm = "beta_"), ci)
+    nm <- names(fixef(fit))[2]
+    expect_equal(confint(fit, vcov = type, level = 0.9, parm = nm), ci[nm, , drop = FALSE])
+    expect_equal(confint(fit, vcov = vcov(fit, type = type), level = 0.9), ci)
+  }
+  # the default is unchanged
+  expect_equal(confint(fits$bin, parm = "beta_"),
+               confint(fits$bin, parm = "beta_", vcov = vcov(fits$bin)))
+})
+
+test_that("confint(vcov = ) refuses other methods and variance parameters, naming the argument", {
+  skip_if_not_installed("lme4")
+  fit <- vr_use_fits()$bin
+  expect_error(confint(fit, vcov = "CR2", method = "profile"),
+               "confint\\(method = \"profile\"\\): 'vcov' and 'cluster' are for Wald intervals")
+  expect_error(confint(fit, vcov = "CR2", method = "boot", nsim = 2),
+               "confint\\(method = \"boot\"\\): 'vcov' and 'cluster' are for Wald intervals")
+  expect_error(confint(fit, vcov = "CR2", parm = "theta_"),
+               "'parm' selects 'sd_\\(Intercept\\)\\|herd'; a 'vcov' other than \"model\" gives intervals of the fixed effects only")
+  expect_error(confint(fit, vcov = "CR2", parm = c("period2", "sd_(Intercept)|herd")),
+               "'parm' selects 'sd_\\(Intercept\\)\\|herd'")
+  expect_error(confint(fit, vcov = "CR9"), "confint\\(\\): 'vcov' must be one of")
+  expect_error(confint(fit, vcov = diag(2)), "'vcov' is a 2 x 2 matrix")
+  expect_error(confint(fit, cluster = ~ herd), "'cluster' is for the cluster-robust covariances")
+})
+
+test_that("odds_ratios() and rate_ratios() with vcov = take their intervals from that covariance", {
+  skip_if_not_installed("lme4")
+  fits <- vr_use_fits()
+  fit <- fits$bin
+  z <- qnorm(0.975)
+  for (type in c("CR0", "CR2")) {
+    se <- sqrt(diag(vcov(fit, type = type)))[-1]
+    b <- fixef(fit)[-1]
+    o <- odds_ratios(fit, vcov = type)
+    expect_equal(o$term, names(b))
+    expect_equal(o$estimate, unname(exp(b)))
+    expect_equal(o$std.error, unname(se), tolerance = 1e-12)
+    expect_equal(o$conf.low, unname(exp(b - z * se)), tolerance = 1e-12)
+    expect_equal(o$conf.high, unname(exp(b + z * se)), tolerance = 1e-12)
+    expect_equal(o$p.value, unname(2 * pnorm(-abs(b / se))), tolerance = 1e-12)
+    expect_true(any(grepl(sprintf("standard errors: cluster-robust %s, clusters: herd \\(15\\)", type),
+                          capture.output(print(o)))))
+  }
+  # the default printout is unchanged
+  expect_false(any(grepl("standard errors", capture.output(print(odds_ratios(fit))))))
+  expect_equal(odds_ratios(fit, vcov = vcov(fit))$conf.low, odds_ratios(fit)$conf.low)
+  # rate ratios of a poisson GLMM with a cluster formula
+  d <- fits$cbpp
+  fp <- glmm(incidence ~ period + offset(log(size)) + (1 | herd), data = d, family = poisson)
+  se <- sqrt(diag(vcov(fp, type = "CR1", cluster = ~ herd)))[-1]
+  r <- rate_ratios(fp, vcov = "CR1", cluster = ~ herd, level = 0.9)
+  expect_equal(r$conf.low, unname(exp(fixef(fp)[-1] - qnorm(0.95) * se)), tolerance = 1e-12)
+  expect_equal(r$conf.high, unname(exp(fixef(fp)[-1] + qnorm(0.95) * se)), tolerance = 1e-12)
+  # on the LMM, rate_ratios() refuses the identity link before anything else
+  expect_error(rate_ratios(fits$lmm, vcov = "CR2"), "rate ratios need the log link")
+})
+
+test_that("odds_ratios(vcov = ) refuses what it cannot use, naming the argument", {
+  skip_if_not_installed("lme4")
+  fits <- vr_use_fits()
+  fit <- fits$bin
+  expect_error(odds_ratios(fit, vcov = "CR7"), "odds_ratios\\(\\): 'vcov' must be one of")
+  expect_error(odds_ratios(fit, vcov = diag(5)), "'vcov' is a 5 x 5 matrix; the fit has 4 fixed effects")
+  expect_error(odds_ratios(fit, cluster = ~ herd), "'cluster' is for the cluster-robust covariances")
+  expect_error(odds_ratios(fit, vcov = "CR2", foo = 1), "has no argument 'foo'")
+  g <- gee(cbind(incidence, size - incidence) ~ period, id = herd, data = fits$cbpp,
+           family = binomial)
+  expect_error(odds_ratios(g, vcov = "CR2"), "'vcov' and 'cluster' are for glmm\\(\\) fits")
+  set.seed(5)
+  dd <- expand.grid(a = factor(1:10), b = factor(1:8), r = 1:2)
+  dd$y <- rbinom(nrow(dd), 1, 0.4)
+  dd$x <- rnorm(nrow(dd))
+  fc <- suppressWarnings(glmm(y ~ x + (1 | a) + (1 | b), data = dd, family = binomial))
+  expect_error(odds_ratios(fc, vcov = "CR2", cluster = rep(1:2, length.out = nrow(dd))),
+               "odds_ratios\\(\\) with vcov = \"CR2\": the laplace_sparse engine")
+  # a step delta scales the standard error from a given matrix as the model-based one
+  V <- vcov(fc)
+  expect_equal(odds_ratios(fc, vcov = 4 * V, parm = "x", delta = 3)$std.error,
+               3 * 2 * sqrt(V["x", "x"]), tolerance = 1e-12)
+  data(sleepstudy, package = "lme4", envir = environment())
+  d <- sleepstudy
+  d$ord <- cut(d$Reaction, c(0, 250, 300, 350, Inf), ordered_result = TRUE)
+  fo <- glmm(ord ~ Days + (1 | Subject), data = d, family = cumulative("logit"))
+  if (!glmmgee:::has_capability(fo, "robust_vcov"))
+    expect_error(odds_ratios(fo, vcov = "CR2"), "odds_ratios\\(\\) with vcov = \"CR2\": the .* engine")
+  expect_error(odds_ratios(fo, vcov = vcov(fo)), "'vcov' must be \"model\"")
+  expect_equal(odds_ratios(fo, vcov = "model"), odds_ratios(fo))
+})
+
+test_that("zero-inflated fits: robust intervals of the conditional fixed effects, no robust summary", {
+  set.seed(1)
+  n <- 40
+  d <- data.frame(g = factor(rep(1:n, each = 6)), x = rnorm(6 * n))
+  d$y <- rpois(nrow(d), exp(0.3 + 0.4 * d$x + rep(rnorm(n, 0, 0.5), each = 6))) *
+    rbinom(nrow(d), 1, 0.8)
+  f <- glmm(y ~ x + (1 | g), data = d, family = poisson, ziformula = ~ 1)
+  skip_if_not(glmmgee:::has_capability(f, "robust_vcov"))
+  se <- sqrt(diag(vcov(f, type = "CR2")))
+  ci <- confint(f, vcov = "CR2")
+  expect_equal(unname(ci[, 2] - ci[, 1]), unname(2 * qnorm(0.975) * se), tolerance = 1e-12)
+  expect_error(confint(f, vcov = "CR2", parm = "zi.(Intercept)"), "'parm' selects 'zi.\\(Intercept\\)'")
+  expect_equal(rate_ratios(f, vcov = "CR2")$std.error, unname(se["x"]), tolerance = 1e-12)
+  expect_error(summary(f, vcov = "CR2"), "not available for zero-inflated")
+})
