@@ -226,11 +226,17 @@ names(glmm_refusals) <- vapply(glmm_refusals, `[[`, "", "id")
 
 # The table checked on every glmm() call: per stage, its conditions in
 # order as one byte-compiled expression (built when the package is built)
-# giving the number of the first row that applies, or 0.
+# giving the number of the first row that applies, or 0. Each condition is
+# tested as isTRUE() tests it, written out (`.when`, a variable of the
+# evaluation's environment): a closure call per row was three quarters of
+# the check's time.
 refusal_checks <- lapply(c(spec = "spec", route = "route"), function(stage) {
   rows <- which(vapply(glmm_refusals, `[[`, "", "stage") == stage)
-  first <- Reduce(function(acc, k) call("if", call("isTRUE", glmm_refusals[[k]]$when), k, acc),
-                  rev(rows), 0L)
+  first <- Reduce(function(acc, k)
+    call("if", bquote({
+      .when <- .(glmm_refusals[[k]]$when)
+      is.logical(.when) && length(.when) == 1L && !is.na(.when) && .when
+    }), k, acc), rev(rows), 0L)
   compiler::compile(first)
 })
 
