@@ -1,0 +1,59 @@
+# The cost of cluster-robust covariances of glmm() fits next to the fit:
+# seconds of one fit and of vcov(type = "CR0"), "CR2" and "CR3" on it, and
+# the same as multiples of one evaluation of the log-likelihood with its
+# gradient (the unit of the fit's own work).
+#
+#   Rscript bench/bench-robust-vcov.R [clusters]
+#
+# A binary random-intercept model (AGHQ, 7 points), 10 rows per cluster
+# (default 5,000 clusters), and a linear mixed model with a random slope on
+# the same design (clubSandwich's estimators, for comparison with
+# clubSandwich::vcovCR() on lmer when both are installed).
+
+suppressPackageStartupMessages(library(glmmgee))
+args <- commandArgs(TRUE)
+G <- if (length(args)) as.integer(args[1L]) else 5000L
+set.seed(1)
+m <- 10L
+g <- rep(seq_len(G), each = m)
+x <- rnorm(G * m)
+trt <- rep(0:1, length.out = G * m)
+b <- rnorm(G, 0, 0.8)[g]
+d <- data.frame(g, x, trt,
+                y = rbinom(G * m, 1, plogis(-0.3 + 0.5 * trt + 0.3 * x + b)),
+                z = 1 + 0.5 * trt + 0.3 * x + b + rnorm(G, 0, 0.3)[g] * x + rnorm(G * m))
+secs <- function(expr) {
+  t0 <- proc.time()[["elapsed"]]
+  force(expr)
+  proc.time()[["elapsed"]] - t0
+}
+time_fit <- function(label, fit_call, d) {
+  tf <- secs(fit <- fit_call())
+  pe <- glmmgee:::profile_engine(fit)
+  th <- glmmgee:::theta_star(as.numeric(fit$theta), pe$Tx)
+  te <- secs(for (i in 1:5) pe$eval(th)) / 5
+  pe$free()
+  out <- data.frame(model = label, fit_s = tf, eval_s = te)
+  for (ty in c("CR0", "CR2", "CR3")) {
+    ts <- secs(vcov(fit, type = ty))
+    out[[paste0(ty, "_s")]] <- ts
+    out[[paste0(ty, "_evals")]] <- round(ts / te, 1)
+  }
+  out
+}
+res <- rbind(
+  time_fit("binomial (1 | g), AGHQ 7",
+           function() glmm(y ~ trt + x + (1 | g), data = d, family = binomial, nAGQ = 7), d))
+print(res, row.names = FALSE, digits = 3)
+
+# The linear mixed model: glmmgee's CR2 and clubSandwich's on lmer
+fl <- glmm(z ~ trt + x + (x | g), data = d, REML = TRUE)
+t_ours <- secs(V <- vcov(fl, type = "CR2"))
+cat(sprintf("\nLMM (x | g), REML, %d clusters: vcov(type = \"CR2\") %.2f s", G, t_ours))
+if (requireNamespace("clubSandwich", quietly = TRUE) && requireNamespace("lme4", quietly = TRUE)) {
+  ml <- lme4::lmer(z ~ trt + x + (x | g), data = d)
+  t_cs <- secs(Vc <- clubSandwich::vcovCR(ml, type = "CR2"))
+  cat(sprintf("; clubSandwich::vcovCR() on lmer %.2f s (ratio %.1f); max relative difference %.1e",
+              t_cs, t_cs / t_ours, max(abs(as.matrix(Vc) - V) / abs(V))))
+}
+cat("\n")
