@@ -28,9 +28,12 @@
 #' nonparametric random intercepts),
 #' `vignette("genomic", package = "glmmgee")` (known covariances and
 #' genomic scans), `vignette("distributed", package = "glmmgee")`
-#' (fitting on worker processes) and
+#' (fitting on worker processes),
 #' `vignette("gee-inference", package = "glmmgee")` (small-sample variances,
-#' influence diagnostics and the choice of a working correlation for GEE).
+#' influence diagnostics and the choice of a working correlation for GEE);
+#' `vignette("robust-inference", package = "glmmgee")` (cluster-robust
+#' standard errors of GLMMs, CR0 to CR3, and when they differ from the
+#' model's).
 #' For maintainers, `vignette("hacking", package = "glmmgee")` (the stages of
 #' a fit and the files behind them; how to add a family, a covariance
 #' structure or an engine).
