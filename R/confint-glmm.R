@@ -187,7 +187,8 @@ confint_fixef_vcov <- function(object, parm, level, V, all_names) {
                         "gives intervals of the fixed effects only (parm = \"beta_\" or their names)"),
                  paste(sQuote(bad, FALSE), collapse = ", ")), call. = FALSE)
   a <- (1 - level) / 2
-  z <- stats::qnorm(1 - a)
+  df <- attr(V, "df")
+  z <- wald_quantile(1 - a, if (!is.null(df)) df[sel])
   se <- sqrt(pmax(diag(V)[sel], 0))
   ci <- cbind(beta[sel] - z * se, beta[sel] + z * se)
   dimnames(ci) <- list(sel, percent_labels(c(a, 1 - a)))

@@ -238,10 +238,13 @@ ratio_table <- function(est, level, parm, measure, delta = 1) {
   dl <- ratio_delta(delta, parm, est$binary %||% character())
   se <- sqrt(diag(est$vcov))[parm] * abs(dl)
   b <- cf[parm] * dl
-  z <- stats::qnorm(1 - (1 - level) / 2)
+  df <- attr(est$vcov, "df")
+  if (!is.null(df)) df <- unname(df[parm])
+  z <- wald_quantile(1 - (1 - level) / 2, df)
+  p <- if (is.null(df)) 2 * stats::pnorm(-abs(b / se)) else 2 * stats::pt(-abs(b / se), df)
   out <- data.frame(term = parm, estimate = unname(exp(b)), std.error = unname(se),
                     conf.low = unname(exp(b - z * se)), conf.high = unname(exp(b + z * se)),
-                    p.value = unname(2 * stats::pnorm(-abs(b / se))),
+                    p.value = unname(p),
                     stringsAsFactors = FALSE)
   bad <- unbounded_terms(b, se, est$separation)
   # A finite, well-determined coefficient (|z| > 2, no separation) whose

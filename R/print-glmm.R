@@ -198,8 +198,11 @@ summary_common <- function(object, V = NULL) {
   beta <- fixef(object)
   se <- sqrt(pmax(diag(V %||% vcov(object)), 0))
   z <- beta / se
-  coefs <- cbind(Estimate = beta, `Std. Error` = se, `z value` = z,
-                 `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
+  df <- attr(V, "df")
+  coefs <- if (is.null(df))
+    cbind(Estimate = beta, `Std. Error` = se, `z value` = z, `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
+  else cbind(Estimate = beta, `Std. Error` = se, `t value` = z, df = df,
+             `Pr(>|t|)` = 2 * stats::pt(-abs(z), df))
   rownames(coefs) <- names(beta)
   # A distributed fit's rows stayed on the workers: no residuals.
   res <- if (inherits(object, "glmmgee_glmm_sharded")) NA_real_

@@ -213,39 +213,70 @@ inv_sqrt_psd <- function(S) {
   ev$vectors %*% (d * t(ev$vectors))
 }
 
-# The cluster-robust covariance of the fixed effects of an exact LMM.
-lmm_cluster_vcov <- function(fit, type, cluster = NULL) {
+# The adjustment A_i of cluster block `b` (lmm_cluster_pieces()) for `type`.
+lmm_cluster_adjustment <- function(b, M, type, name) {
+  switch(type,
+    CR0 = , CR1 = diag(nrow(b$X)),
+    # Bell & McCaffrey: A_i = R' (R (V_i - X_i M X_i') R')^{-1/2} R with
+    # V_i = R'R (any square root R gives the same A_i).
+    CR2 = {
+      S <- b$V - b$X %*% M %*% t(b$X)
+      t(b$R) %*% inv_sqrt_psd(b$R %*% S %*% t(b$R)) %*% b$R
+    },
+    # A_i = (I - H_ii)^{-1}, H_ii = X_i M X_i' V_i^{-1}
+    CR3 = {
+      IH <- diag(nrow(b$X)) - b$X %*% M %*% t(b$ViX)
+      tryCatch(solve(IH), error = function(err)
+        stop(sprintf(paste0("vcov(type = \"CR3\"): I - H is singular for cluster '%s' ",
+                            "(its rows alone determine a combination of the fixed effects)"), name),
+             call. = FALSE))
+    })
+}
+
+# The cluster-robust covariance of the fixed effects of an exact LMM, with
+# attribute "df": each coefficient's Satterthwaite degrees of freedom
+# (lmm_cluster_df()).
+lmm_cluster_vcov <- function(fit, type, cluster = NULL, df = FALSE) {
   type <- match.arg(type, robust_cr_types)
   pc <- lmm_cluster_pieces(fit, cluster)
   M <- pc$M
   G <- length(pc$blocks)
+  adj <- Map(function(b, nm) lmm_cluster_adjustment(b, M, type, nm), pc$blocks, names(pc$blocks))
   # u_i = X_i' V_i^{-1} A_i e_i
-  u <- vapply(names(pc$blocks), function(nm) {
-    b <- pc$blocks[[nm]]
-    r <- switch(type,
-      CR0 = , CR1 = b$e,
-      # Bell & McCaffrey: A_i = R' (R (V_i - X_i M X_i') R')^{-1/2} R with
-      # V_i = R'R (any square root R gives the same A_i).
-      CR2 = {
-        S <- b$V - b$X %*% M %*% t(b$X)
-        c(t(b$R) %*% (inv_sqrt_psd(b$R %*% S %*% t(b$R)) %*% (b$R %*% b$e)))
-      },
-      # A_i = (I - H_ii)^{-1}, H_ii = X_i M X_i' V_i^{-1}
-      CR3 = {
-        IH <- diag(nrow(b$X)) - b$X %*% M %*% t(b$ViX)
-        tryCatch(c(solve(IH, b$e)), error = function(err)
-          stop(sprintf(paste0("vcov(type = \"CR3\"): I - H is singular for cluster '%s' ",
-                              "(its rows alone determine a combination of the fixed effects)"), nm),
-               call. = FALSE))
-      })
-    c(crossprod(b$ViX, r))
-  }, numeric(ncol(M)))
+  u <- vapply(seq_len(G), function(i)
+    c(crossprod(pc$blocks[[i]]$ViX, adj[[i]] %*% pc$blocks[[i]]$e)), numeric(ncol(M)))
   u <- matrix(u, ncol(M))
   V <- M %*% tcrossprod(u) %*% M
   if (type == "CR1") V <- V * G / (G - 1)
   V <- (V + t(V)) / 2
   dimnames(V) <- list(pc$names, pc$names)
+  if (df) attr(V, "df") <- stats::setNames(lmm_cluster_df(pc, adj), pc$names)
   V
+}
+
+# Satterthwaite degrees of freedom of each coefficient's cluster-robust
+# variance (Bell & McCaffrey 2002; Pustejovsky & Tipton 2018, the test of
+# clubSandwich's coef_test()): with c the coefficient's unit vector, the
+# estimate sum_i w_i^2, w_i = c' M X_i' V_i^-1 A_i e_i, is matched to a
+# scaled chi-square under the working model Var(y) = V. Writing
+# q_i = A_i' V_i^-1 X_i M c and u_i = X_i' q_i, Cov(w_i, w_k) =
+# [i = k] q_i' V_i q_i - u_i' M u_k (since e = (I - H) y, W = V^-1), and
+# df = (sum_i Cov(w_i, w_i))^2 / sum_i sum_k Cov(w_i, w_k)^2.
+lmm_cluster_df <- function(pc, adj) {
+  M <- pc$M
+  vapply(seq_len(ncol(M)), function(j) {
+    Mc <- M[, j]
+    q <- lapply(seq_along(pc$blocks), function(i) {
+      b <- pc$blocks[[i]]
+      c(crossprod(adj[[i]], b$ViX %*% Mc))
+    })
+    d <- vapply(seq_along(q), function(i) sum(q[[i]] * (pc$blocks[[i]]$V %*% q[[i]])), 0)
+    U <- vapply(seq_along(q), function(i) c(crossprod(pc$blocks[[i]]$X, q[[i]])), numeric(ncol(M)))
+    UM <- crossprod(matrix(U, ncol(M)), M)                 # G x p: u_i' M
+    Om <- -UM %*% matrix(U, ncol(M))                       # - u_i' M u_k
+    diag(Om) <- diag(Om) + d
+    sum(diag(Om))^2 / sum(Om^2)
+  }, 0)
 }
 
 # Per-cluster scores X_i' V_i^{-1} e_i of the fixed effects (G x p), with

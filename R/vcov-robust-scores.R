@@ -100,8 +100,8 @@ cluster_informations <- function(score_at, th, free, to_user, G, se) {
 
 # The cluster-robust covariance of the fixed effects of `fit` (type "CR0",
 # "CR1", "CR2" or "CR3"), from cluster_score_parts().
-score_cluster_vcov <- function(fit, type, cluster) {
-  parts <- cluster_score_parts(fit, cluster, hessians = type %in% c("CR2", "CR3"))
+score_cluster_vcov <- function(fit, type, cluster, df = FALSE) {
+  parts <- cluster_score_parts(fit, cluster, hessians = df || type %in% c("CR2", "CR3"))
   G <- parts$G
   if (G < 2L) stop("vcov(): a cluster-robust covariance needs at least 2 clusters", call. = FALSE)
   # Whitened by A (symmetric roots): u_i = A^(-1/2) psi_i, and the clusters'
@@ -113,7 +113,7 @@ score_cluster_vcov <- function(fit, type, cluster) {
     stop("vcov(): the information matrix of the fit is not positive definite", call. = FALSE)
   Aih <- e$vectors %*% (t(e$vectors) / sqrt(e$values))
   U <- parts$S %*% Aih
-  if (type %in% c("CR2", "CR3")) {
+  if (df || type %in% c("CR2", "CR3")) {
     # The leverages from the positive semi-definite parts P_i of the W_i,
     # L_i = T^(-1/2) P_i T^(-1/2), T = sum P_i: a cluster's log-likelihood
     # need not be concave in the variance parameters, and its negative part
@@ -123,17 +123,37 @@ score_cluster_vcov <- function(fit, type, cluster) {
     et <- eigen(Reduce(`+`, P), symmetric = TRUE)
     Th <- et$vectors %*% (sqrt(et$values) * t(et$vectors))
     Tih <- et$vectors %*% (t(et$vectors) / sqrt(et$values))
-    power <- if (type == "CR2") 1 / 2 else 1
-    for (i in seq_len(G))
-      U[i, ] <- Th %*% leverage_adjust(Tih %*% P[[i]] %*% Tih, power, type, parts$levels[i]) %*%
-        Tih %*% U[i, ]
+    power <- switch(type, CR2 = 1 / 2, CR3 = 1, 0)
+    L <- lapply(P, function(Pi) Tih %*% Pi %*% Tih)
+    adj <- lapply(seq_len(G), function(i) leverage_adjust(L[[i]], power, type, parts$levels[i]))
+    for (i in seq_len(G)) U[i, ] <- Th %*% adj[[i]] %*% Tih %*% U[i, ]
   }
   D <- U %*% Aih
   b <- parts$beta
   V <- crossprod(D[, b, drop = FALSE])
   if (type == "CR1") V <- V * G / (G - 1)
   dimnames(V) <- list(names(fit$coefficients), names(fit$coefficients))
+  if (df) attr(V, "df") <- stats::setNames(
+    vapply(b, function(j) score_df(Th %*% Aih[, j], L, adj), 0), names(fit$coefficients))
   V
+}
+
+# Satterthwaite degrees of freedom of one coefficient's cluster-robust
+# variance sum_i w_i^2 in score space, as lmm_cluster_df() in residual
+# space: whitened (leverages L_i summing to I, adjustments adj_i =
+# (I - L_i)^-power), w_i = a_i' z_i with a_i = adj_i ch and z_i the
+# cluster's fitted whitened score, which near the estimate is
+# sum_k ([i = k] I - L_i) xi_k with Var(xi_k) = L_k under the working model.
+# So Cov(w_i, w_k) = [i = k] a_i' L_i a_i - (L_i a_i)'(L_k a_k), and
+# df = (sum_i Cov(w_i, w_i))^2 / sum_i sum_k Cov(w_i, w_k)^2.
+score_df <- function(ch, L, adj) {
+  a <- lapply(adj, function(A) c(A %*% ch))
+  B <- t(vapply(seq_along(L), function(i) c(L[[i]] %*% a[[i]]), numeric(length(ch))))
+  d <- vapply(seq_along(L), function(i) sum(a[[i]] * B[i, ]), 0)
+  bb <- rowSums(B^2)
+  num <- sum(d - bb)^2
+  den <- sum(d^2) - 2 * sum(d * bb) + sum(crossprod(B)^2)
+  num / den
 }
 
 # The positive semi-definite part of a symmetric matrix.

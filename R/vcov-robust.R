@@ -5,11 +5,19 @@
 # The covariance of the fixed effects of `fit` of cluster-robust `type`
 # (one of robust_cr_types), clustered by `cluster` (see
 # resolve_vcov_cluster()).
-robust_vcov <- function(fit, type, cluster = NULL) {
+# With `df`, the matrix carries each coefficient's Satterthwaite degrees of
+# freedom as attribute "df" (lmm_cluster_df(), score_df()).
+robust_vcov <- function(fit, type, cluster = NULL, df = FALSE) {
   require_capability(fit, "robust_vcov", method = sprintf("vcov(type = \"%s\")", type))
   eng <- fit_engine(fit)$name
-  if (eng %in% c("lmm_one_factor", "lmm_sparse")) lmm_cluster_vcov(fit, type, cluster)
-  else score_cluster_vcov(fit, type, cluster)
+  if (eng %in% c("lmm_one_factor", "lmm_sparse")) lmm_cluster_vcov(fit, type, cluster, df)
+  else score_cluster_vcov(fit, type, cluster, df)
+}
+
+# The quantile of a Wald interval or test: the normal one, or with
+# Satterthwaite degrees of freedom `df` (a cluster-robust covariance's) t's.
+wald_quantile <- function(p, df = NULL) {
+  if (is.null(df)) stats::qnorm(p) else stats::qt(p, df)
 }
 
 # sandwich::estfun() of a glmm() fit: one row per observation, each
@@ -64,9 +72,9 @@ fixef_vcov_choice <- function(fit, vcov = NULL, cluster = NULL, method) {
                    method, paste(dQuote(types, FALSE), collapse = ", ")), call. = FALSE)
     require_capability(fit, "robust_vcov", sprintf("%s with vcov = \"%s\"", method, vcov))
     cl <- resolve_vcov_cluster(fit, cluster)
-    V <- stats::vcov(fit, type = vcov, cluster = cluster)
-    return(structure(V, label = sprintf("cluster-robust %s, clusters: %s (%d)", vcov, cl$name,
-                                        length(cl$levels))))
+    V <- robust_vcov(fit, vcov, cluster, df = TRUE)
+    return(structure(V, label = sprintf("cluster-robust %s, clusters: %s (%d); t tests with Satterthwaite degrees of freedom",
+                                        vcov, cl$name, length(cl$levels))))
   }
   if (!is.null(cluster))
     stop(sprintf("%s: 'cluster' is for the cluster-robust covariances (vcov = \"CR0\" ... \"CR3\"), not a 'vcov' matrix",

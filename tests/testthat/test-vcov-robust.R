@@ -443,21 +443,25 @@ vr_use_fits <- function() {
        cbpp = cbpp)
 }
 
-test_that("summary(vcov = ) gives the standard errors, z and p values of that covariance", {
+test_that("summary(vcov = ) gives the standard errors, t and p values of that covariance", {
   skip_if_not_installed("lme4")
   fits <- vr_use_fits()
   for (fit in fits[c("lmm", "bin")]) for (type in c("CR0", "CR2", "CR3")) {
     V <- vcov(fit, type = type)
     se <- sqrt(diag(V))
+    df <- attr(robust_vcov(fit, type, NULL, df = TRUE), "df")
     s <- summary(fit, vcov = type)
     expect_equal(unname(s$coefficients[, "Std. Error"]), unname(se), tolerance = 1e-12)
-    expect_equal(unname(s$coefficients[, "z value"]), unname(fixef(fit) / se), tolerance = 1e-12)
-    expect_equal(unname(s$coefficients[, "Pr(>|z|)"]), unname(2 * pnorm(-abs(fixef(fit) / se))),
+    expect_equal(unname(s$coefficients[, "t value"]), unname(fixef(fit) / se), tolerance = 1e-12)
+    expect_equal(unname(s$coefficients[, "df"]), unname(df), tolerance = 1e-12)
+    expect_equal(unname(s$coefficients[, "Pr(>|t|)"]), unname(2 * pt(-abs(fixef(fit) / se), df)),
                  tolerance = 1e-12)
     expect_equal(unname(s$coefficients[, "Estimate"]), unname(fixef(fit)))
-    # a matrix in another order gives the same table
+    # a matrix (in another order) gives normal-quantile tests with the same errors
     p <- rev(seq_len(nrow(V)))
-    expect_equal(summary(fit, vcov = V[p, p])$coefficients, s$coefficients)
+    sm <- summary(fit, vcov = V[p, p])$coefficients
+    expect_equal(sm[, "Std. Error"], s$coefficients[, "Std. Error"])
+    expect_equal(unname(sm[, "Pr(>|z|)"]), unname(2 * pnorm(-abs(fixef(fit) / se))))
   }
   # the model-based default is unchanged, and "model" is the same
   s0 <- summary(fits$lmm)
@@ -468,9 +472,10 @@ test_that("summary(vcov = ) gives the standard errors, z and p values of that co
   expect_false(any(grepl("^Standard errors:", out0)))
   # the printed summary names the covariance and the clusters
   out <- capture.output(print(summary(fits$lmm, vcov = "CR2", cluster = ~ Subject)))
-  expect_true("Standard errors: cluster-robust CR2, clusters: Subject (18)" %in% out)
+  expect_true(paste("Standard errors: cluster-robust CR2, clusters: Subject (18);",
+                    "t tests with Satterthwaite degrees of freedom") %in% out)
   out <- capture.output(print(summary(fits$bin, vcov = "CR1")))
-  expect_true("Standard errors: cluster-robust CR1, clusters: herd (15)" %in% out)
+  expect_true(any(startsWith(out, "Standard errors: cluster-robust CR1, clusters: herd (15);")))
   # a coarser cluster given as a vector
   coarse <- as.integer(fits$cbpp$herd) %% 5
   expect_equal(unname(summary(fits$bin, vcov = "CR2", cluster = coarse)$coefficients[, 2]),
@@ -520,7 +525,7 @@ test_that("confint(vcov = ) gives Wald intervals of the fixed effects from that 
   fits <- vr_use_fits()
   for (fit in fits[c("lmm", "bin")]) for (type in c("CR1", "CR2")) {
     se <- sqrt(diag(vcov(fit, type = type)))
-    z <- qnorm(0.95)
+    z <- qt(0.95, attr(robust_vcov(fit, type, NULL, df = TRUE), "df"))
     ci <- confint(fit, vcov = type, level = 0.9)
     expect_identical(rownames(ci), names(fixef(fit)))
     expect_identical(colnames(ci), c("5 %", "95 %"))
@@ -529,7 +534,9 @@ test_that("confint(vcov = ) gives Wald intervals of the fixed effects from that 
     expect_equal(confint(fit, vcov = type, level = 0.9, parm = "beta_"), ci)
     nm <- names(fixef(fit))[2]
     expect_equal(confint(fit, vcov = type, level = 0.9, parm = nm), ci[nm, , drop = FALSE])
-    expect_equal(confint(fit, vcov = vcov(fit, type = type), level = 0.9), ci)
+    # a matrix: normal quantiles
+    expect_equal(unname(confint(fit, vcov = vcov(fit, type = type), level = 0.9)[, 2]),
+                 unname(fixef(fit) + qnorm(0.95) * se))
   }
   # the default is unchanged
   expect_equal(confint(fits$bin, parm = "beta_"),
@@ -556,9 +563,10 @@ test_that("odds_ratios() and rate_ratios() with vcov = take their intervals from
   skip_if_not_installed("lme4")
   fits <- vr_use_fits()
   fit <- fits$bin
-  z <- qnorm(0.975)
   for (type in c("CR0", "CR2")) {
     se <- sqrt(diag(vcov(fit, type = type)))[-1]
+    df <- attr(robust_vcov(fit, type, NULL, df = TRUE), "df")[-1]
+    z <- qt(0.975, df)
     b <- fixef(fit)[-1]
     o <- odds_ratios(fit, vcov = type)
     expect_equal(o$term, names(b))
@@ -566,7 +574,7 @@ test_that("odds_ratios() and rate_ratios() with vcov = take their intervals from
     expect_equal(o$std.error, unname(se), tolerance = 1e-12)
     expect_equal(o$conf.low, unname(exp(b - z * se)), tolerance = 1e-12)
     expect_equal(o$conf.high, unname(exp(b + z * se)), tolerance = 1e-12)
-    expect_equal(o$p.value, unname(2 * pnorm(-abs(b / se))), tolerance = 1e-12)
+    expect_equal(o$p.value, unname(2 * pt(-abs(b / se), df)), tolerance = 1e-12)
     expect_true(any(grepl(sprintf("standard errors: cluster-robust %s, clusters: herd \\(15\\)", type),
                           capture.output(print(o)))))
   }
@@ -577,9 +585,10 @@ test_that("odds_ratios() and rate_ratios() with vcov = take their intervals from
   d <- fits$cbpp
   fp <- glmm(incidence ~ period + offset(log(size)) + (1 | herd), data = d, family = poisson)
   se <- sqrt(diag(vcov(fp, type = "CR1", cluster = ~ herd)))[-1]
+  q <- qt(0.95, attr(robust_vcov(fp, "CR1", ~ herd, df = TRUE), "df")[-1])
   r <- rate_ratios(fp, vcov = "CR1", cluster = ~ herd, level = 0.9)
-  expect_equal(r$conf.low, unname(exp(fixef(fp)[-1] - qnorm(0.95) * se)), tolerance = 1e-12)
-  expect_equal(r$conf.high, unname(exp(fixef(fp)[-1] + qnorm(0.95) * se)), tolerance = 1e-12)
+  expect_equal(r$conf.low, unname(exp(fixef(fp)[-1] - q * se)), tolerance = 1e-12)
+  expect_equal(r$conf.high, unname(exp(fixef(fp)[-1] + q * se)), tolerance = 1e-12)
   # on the LMM, rate_ratios() refuses the identity link before anything else
   expect_error(rate_ratios(fits$lmm, vcov = "CR2"), "rate ratios need the log link")
 })
@@ -626,8 +635,47 @@ test_that("zero-inflated fits: robust intervals of the conditional fixed effects
   skip_if_not(glmmgee:::has_capability(f, "robust_vcov"))
   se <- sqrt(diag(vcov(f, type = "CR2")))
   ci <- confint(f, vcov = "CR2")
-  expect_equal(unname(ci[, 2] - ci[, 1]), unname(2 * qnorm(0.975) * se), tolerance = 1e-12)
+  df <- attr(robust_vcov(f, "CR2", NULL, df = TRUE), "df")
+  expect_equal(unname(ci[, 2] - ci[, 1]), unname(2 * qt(0.975, df) * se), tolerance = 1e-12)
   expect_error(confint(f, vcov = "CR2", parm = "zi.(Intercept)"), "'parm' selects 'zi.\\(Intercept\\)'")
   expect_equal(rate_ratios(f, vcov = "CR2")$std.error, unname(se["x"]), tolerance = 1e-12)
   expect_error(summary(f, vcov = "CR2"), "not available for zero-inflated")
+})
+
+# ---- Satterthwaite degrees of freedom ----
+
+test_that("degrees of freedom of linear mixed models are clubSandwich's coef_test() Satterthwaite", {
+  skip_if_not_installed("clubSandwich")
+  skip_if_not_installed("lme4")
+  d <- lme4::sleepstudy[-c(1:4, 30:33, 100:104), ]
+  fit <- glmm(Reaction ~ Days + (Days | Subject), data = d, REML = TRUE)
+  l <- vr_lmer_at(fit, Reaction ~ Days + (Days | Subject), d)
+  for (ty in c("CR0", "CR2", "CR3")) {
+    ours <- attr(robust_vcov(fit, ty, NULL, df = TRUE), "df")
+    ct <- clubSandwich::coef_test(l, vcov = ty, test = "Satterthwaite")
+    expect_equal(unname(ours), ct$df_Satt %||% ct$df, tolerance = 1e-6, info = ty)
+  }
+  # a nested design on the sparse engine, clustered at the top
+  fit2 <- glmm(strength ~ 1 + (1 | batch/cask), data = lme4::Pastes, REML = TRUE)
+  l2 <- vr_lmer_at(fit2, strength ~ 1 + (1 | batch/cask), lme4::Pastes)
+  ct2 <- clubSandwich::coef_test(l2, vcov = "CR2", test = "Satterthwaite")
+  expect_equal(unname(attr(robust_vcov(fit2, "CR2", NULL, df = TRUE), "df")),
+               ct2$df_Satt %||% ct2$df, tolerance = 1e-6)
+})
+
+test_that("summary(), confint() and odds_ratios() with a robust vcov use t with those df", {
+  skip_if_not_installed("lme4")
+  fit <- cbpp_fit()
+  V <- robust_vcov(fit, "CR2", NULL, df = TRUE)
+  df <- attr(V, "df")
+  # each df lies between 1 and the number of clusters; equal clusters would give 15
+  expect_true(all(df > 1 & df <= length(fit$group_levels)))
+  s <- summary(fit, vcov = "CR2")
+  expect_equal(unname(s$coefficients[, "df"]), unname(df))
+  tval <- fixef(fit) / sqrt(diag(V))
+  expect_equal(unname(s$coefficients[, "Pr(>|t|)"]), unname(2 * pt(-abs(tval), df)))
+  ci <- confint(fit, method = "Wald", vcov = "CR2")
+  expect_equal(unname(ci[, 2]), unname(fixef(fit) + qt(0.975, df) * sqrt(diag(V))))
+  or <- odds_ratios(fit, vcov = "CR2")
+  expect_equal(or$conf.high, unname(exp(fixef(fit)[-1] + qt(0.975, df[-1]) * sqrt(diag(V))[-1])))
 })
