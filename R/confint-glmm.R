@@ -85,7 +85,9 @@
 #'   the fit), a cluster-robust type `"CR0"`, `"CR1"`, `"CR2"` or `"CR3"`
 #'   (as `vcov(fit, type = )`, see [vcov.glmmgee_glmm()], where the fit's
 #'   engine provides them) or a p x p covariance matrix of the fixed effects
-#'   (row and column names, if any, the fixed effects'). Any other than the
+#'   (row and column names, if any, the fixed effects'). A cluster-robust
+#'   type takes the t quantile with its Satterthwaite degrees of freedom
+#'   (see [vcov.glmmgee_glmm()]), the others the normal quantile. Any other than the
 #'   model-based one gives intervals of the fixed effects only (all of them
 #'   when `parm` is not given); it is an error with `method = "profile"` or
 #'   `"boot"` or with `parm` selecting variance parameters.

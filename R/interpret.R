@@ -44,8 +44,9 @@
 #'   cluster-robust type `"CR0"`, `"CR1"`, `"CR2"` or `"CR3"` (as
 #'   `vcov(fit, type = )`, see [vcov.glmmgee_glmm()], where the fit's engine
 #'   provides them) or a p x p covariance matrix of the fixed effects (row
-#'   and column names, if any, the fixed effects'). The printout names the
-#'   covariance used. For [gee()] fits (whose standard errors `gee(std.err
+#'   and column names, if any, the fixed effects'). A cluster-robust type
+#'   takes t quantiles with its Satterthwaite degrees of freedom. The
+#'   printout names the covariance used. For [gee()] fits (whose standard errors `gee(std.err
 #'   = )` chooses) and [marginal_coefs()] results an error; for cumulative
 #'   link mixed models only `"model"`.
 #' @param cluster With a cluster-robust `vcov`: the clusters, as

@@ -81,6 +81,14 @@ nlme::VarCorr
 #' engines say when they do not provide these ([engine_registry()], column
 #' `robust_vcov`).
 #'
+#' With few clusters, or a few clusters carrying most of the information,
+#' a cluster-robust variance is itself uncertain: `summary()`, `confint()`
+#' and the ratio tables test and form intervals with the t distribution and
+#' Satterthwaite degrees of freedom, the number of clusters the variance is
+#' effectively estimated from (Bell and McCaffrey 2002; for linear mixed
+#' models those of clubSandwich's `coef_test()`; for other GLMMs the same
+#' construction on the clusters' scores and leverages).
+#'
 #' @param object,x,formula A fitted model from [glmm()].
 #' @param full For `vcov()`: the covariance of all optimizer parameters
 #'   instead of the fixed effects only.

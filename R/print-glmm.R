@@ -81,7 +81,9 @@ print_notes <- function(warnings) {
 #'   `"CR3"` (as `vcov(fit, type = )`, see [vcov.glmmgee_glmm()]; where the
 #'   fit's engine provides them) or a p x p covariance matrix of the fixed
 #'   effects (e.g. from the sandwich package; its row and column names, if
-#'   any, must be the fixed effects'). The printed summary names the
+#'   any, must be the fixed effects'). With a cluster-robust type the table
+#'   has t values with Satterthwaite degrees of freedom (column `df`; see
+#'   [vcov.glmmgee_glmm()]) instead of z values. The printed summary names the
 #'   covariance used when it is not the model-based one. Not available for
 #'   zero-inflated, hurdle, dispersion-formula and known-covariance fits.
 #' @param cluster For `summary()` with a cluster-robust `vcov`: the
@@ -93,7 +95,7 @@ print_notes <- function(warnings) {
 #'   argument is an error.
 #' @return `print()` returns `x` invisibly; `summary()` an object of class
 #'   `summary.glmmgee_glmm` with components `coefficients` (estimate, standard error,
-#'   z value, p-value), `varcor` ([VarCorr()]), `criteria`, `optinfo` and,
+#'   z value, p-value; t value, df and p-value with a cluster-robust `vcov`), `varcor` ([VarCorr()]), `criteria`, `optinfo` and,
 #'   with a `vcov` other than the model-based one, `vcov` (that matrix) and
 #'   `vcov_label` (the line printed); for
 #'   zero-inflation fits of class `summary.glmmgee_glmm_zi` (`object`, the fit,
