@@ -209,8 +209,7 @@ lmm_re_designs <- function(fit) {
 inv_sqrt_psd <- function(S) {
   ev <- eigen(S, symmetric = TRUE)
   tol <- 1e-12 * max(1, ev$values[1L])
-  d <- ifelse(ev$values > tol, 1 / sqrt(pmax(ev$values, tol)), 0)
-  ev$vectors %*% (d * t(ev$vectors))
+  eigen_apply(ev, function(l) ifelse(l > tol, 1 / sqrt(pmax(l, tol)), 0))
 }
 
 # The adjustment A_i of cluster block `b` (lmm_cluster_pieces()) for `type`.

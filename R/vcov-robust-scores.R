@@ -111,7 +111,7 @@ score_cluster_vcov <- function(fit, type, cluster, df = FALSE) {
   e <- eigen(parts$A, symmetric = TRUE)
   if (min(e$values) <= 0)
     stop("vcov(): the information matrix of the fit is not positive definite", call. = FALSE)
-  Aih <- e$vectors %*% (t(e$vectors) / sqrt(e$values))
+  Aih <- eigen_apply(e, function(l) 1 / sqrt(l))
   U <- parts$S %*% Aih
   if (df || type %in% c("CR2", "CR3")) {
     # The leverages from the positive semi-definite parts P_i of the W_i,
@@ -121,8 +121,8 @@ score_cluster_vcov <- function(fit, type, cluster, df = FALSE) {
     # positive semi-definite, T = I and L_i = W_i.
     P <- lapply(parts$hessians, function(H) psd_part(Aih %*% H %*% Aih))
     et <- eigen(Reduce(`+`, P), symmetric = TRUE)
-    Th <- et$vectors %*% (sqrt(et$values) * t(et$vectors))
-    Tih <- et$vectors %*% (t(et$vectors) / sqrt(et$values))
+    Th <- eigen_apply(et, sqrt)
+    Tih <- eigen_apply(et, function(l) 1 / sqrt(l))
     power <- switch(type, CR2 = 1 / 2, CR3 = 1, 0)
     L <- lapply(P, function(Pi) Tih %*% Pi %*% Tih)
     adj <- lapply(seq_len(G), function(i) leverage_adjust(L[[i]], power, type, parts$levels[i]))
@@ -157,10 +157,7 @@ score_df <- function(ch, L, adj) {
 }
 
 # The positive semi-definite part of a symmetric matrix.
-psd_part <- function(H) {
-  e <- eigen((H + t(H)) / 2, symmetric = TRUE)
-  e$vectors %*% (pmax(e$values, 0) * t(e$vectors))
-}
+psd_part <- function(H) eigen_apply(eigen((H + t(H)) / 2, symmetric = TRUE), function(l) pmax(l, 0))
 
 # (I - L)^(-power) for a cluster's leverage L (symmetric, eigenvalues in
 # [0, 1]); a leverage of 1 (the cluster alone determines a direction of the
@@ -171,7 +168,7 @@ leverage_adjust <- function(L, power, type, level) {
   if (any(lam >= 1 - 1e-8))
     stop(sprintf("vcov(type = \"%s\"): cluster %s alone determines a parameter (leverage 1); use type = \"CR0\" or \"CR1\"",
                  type, sQuote(level, FALSE)), call. = FALSE)
-  e$vectors %*% (t(e$vectors) / (1 - lam)^power)
+  eigen_apply(e, function(l) 1 / (1 - lam)^power)
 }
 
 # Per-cluster scores of the fixed effects with the variance parameters'

@@ -14,6 +14,9 @@ robust_vcov <- function(fit, type, cluster = NULL, df = FALSE) {
   else score_cluster_vcov(fit, type, cluster, df)
 }
 
+# f of a symmetric matrix from its eigen decomposition `e`: V f(values) V'.
+eigen_apply <- function(e, f) e$vectors %*% (f(e$values) * t(e$vectors))
+
 # The quantile of a Wald interval or test: the normal one, or with
 # Satterthwaite degrees of freedom `df` (a cluster-robust covariance's) t's.
 wald_quantile <- function(p, df = NULL) {

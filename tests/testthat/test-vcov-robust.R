@@ -274,6 +274,17 @@ test_that("a cluster that alone determines a coefficient: CR2 as clubSandwich, C
 
 # ---- GLMMs by quadrature or Laplace: sandwich from per-cluster scores ----
 
+# A binary fit with crossed random intercepts (the laplace_sparse engine,
+# which has no per-cluster scores), optionally with a covariate.
+vr_crossed_fit <- function(covariate = FALSE) {
+  set.seed(5)
+  dd <- expand.grid(a = factor(1:10), b = factor(1:8), r = 1:2)
+  dd$y <- rbinom(nrow(dd), 1, 0.4)
+  if (covariate) dd$x <- rnorm(nrow(dd))
+  f <- if (covariate) y ~ x + (1 | a) + (1 | b) else y ~ 1 + (1 | a) + (1 | b)
+  suppressWarnings(glmm(f, data = dd, family = binomial))
+}
+
 cbpp_fit <- function(nAGQ = 5) {
   data(cbpp, package = "lme4", envir = environment())
   glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp,
@@ -395,11 +406,8 @@ test_that("random effects in the zero part: scores are exact and CR0 is the nume
 })
 
 test_that("engines without per-cluster scores and unsupported parts refuse robust types by name", {
-  set.seed(5)
-  dd <- expand.grid(a = factor(1:10), b = factor(1:8), r = 1:2)
-  dd$y <- rbinom(nrow(dd), 1, 0.4)
-  fc <- suppressWarnings(glmm(y ~ 1 + (1 | a) + (1 | b), data = dd, family = binomial))
-  expect_error(vcov(fc, type = "CR2", cluster = rep(1:2, length.out = nrow(dd))),
+  fc <- vr_crossed_fit()
+  expect_error(vcov(fc, type = "CR2", cluster = rep(1:2, length.out = nobs(fc))),
                "laplace_sparse engine .* does not provide cluster-robust")
   expect_error(sandwich::estfun(fc), "estfun\\(\\): the laplace_sparse engine")
   d <- lme4::sleepstudy
@@ -502,11 +510,8 @@ test_that("summary(vcov = ) refuses what it cannot use, naming the argument", {
   expect_error(summary(fit, vcov = V, cluster = ~ herd), "not a 'vcov' matrix")
   expect_error(summary(fit, vcov = "CR2", type = "CR2"), "has no argument 'type'")
   # an engine without per-cluster scores: the registry's refusal
-  set.seed(5)
-  dd <- expand.grid(a = factor(1:10), b = factor(1:8), r = 1:2)
-  dd$y <- rbinom(nrow(dd), 1, 0.4)
-  fc <- suppressWarnings(glmm(y ~ 1 + (1 | a) + (1 | b), data = dd, family = binomial))
-  expect_error(summary(fc, vcov = "CR2", cluster = rep(1:2, length.out = nrow(dd))),
+  fc <- vr_crossed_fit()
+  expect_error(summary(fc, vcov = "CR2", cluster = rep(1:2, length.out = nobs(fc))),
                "summary\\(\\) with vcov = \"CR2\": the laplace_sparse engine .*does not provide cluster-robust")
   # a cumulative link mixed model: refused as vcov(type = ) is
   data(sleepstudy, package = "lme4", envir = environment())
@@ -604,12 +609,8 @@ test_that("odds_ratios(vcov = ) refuses what it cannot use, naming the argument"
   g <- gee(cbind(incidence, size - incidence) ~ period, id = herd, data = fits$cbpp,
            family = binomial)
   expect_error(odds_ratios(g, vcov = "CR2"), "'vcov' and 'cluster' are for glmm\\(\\) fits")
-  set.seed(5)
-  dd <- expand.grid(a = factor(1:10), b = factor(1:8), r = 1:2)
-  dd$y <- rbinom(nrow(dd), 1, 0.4)
-  dd$x <- rnorm(nrow(dd))
-  fc <- suppressWarnings(glmm(y ~ x + (1 | a) + (1 | b), data = dd, family = binomial))
-  expect_error(odds_ratios(fc, vcov = "CR2", cluster = rep(1:2, length.out = nrow(dd))),
+  fc <- vr_crossed_fit(covariate = TRUE)
+  expect_error(odds_ratios(fc, vcov = "CR2", cluster = rep(1:2, length.out = nobs(fc))),
                "odds_ratios\\(\\) with vcov = \"CR2\": the laplace_sparse engine")
   # a step delta scales the standard error from a given matrix as the model-based one
   V <- vcov(fc)
