@@ -31,6 +31,14 @@
 #'                         cadjust = FALSE)
 #'   all.equal(V, vcov(fit, type = "san.se"))
 #' }
+#' if (requireNamespace("sandwich", quietly = TRUE) &&
+#'     requireNamespace("lme4", quietly = TRUE)) {
+#'   data(cbpp, package = "lme4")
+#'   gfit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+#'                data = cbpp, family = binomial)
+#'   V0 <- sandwich::vcovCL(gfit, cluster = cbpp$herd, type = "HC0", cadjust = FALSE)
+#'   all.equal(V0, vcov(gfit, type = "CR0"))
+#' }
 #' @name sandwich-methods
 #' @exportS3Method sandwich::estfun
 estfun.glmmgee_gee <- function(x, ...) {
