@@ -169,3 +169,22 @@ test_that("NEWS parses as R's NEWS.md", {
   expect_gt(nrow(db), 5L)
   expect_identical(unique(db$Version), as.character(utils::packageVersion("glmmgee")))
 })
+
+test_that("every help page is in the site's reference index", {
+  root <- docs_root()
+  skip_if_not_installed("yaml")
+  skip_if_not(file.exists(file.path(root, "_pkgdown.yml")), "no _pkgdown.yml here")
+  site <- yaml::read_yaml(file.path(root, "_pkgdown.yml"))
+  listed <- unlist(lapply(site$reference, `[[`, "contents"))
+  rd <- list.files(file.path(root, "man"), "\\.Rd$", full.names = TRUE)
+  # a page is listed by its name or any of its aliases, as pkgdown matches
+  missing <- unlist(lapply(rd, function(f) {
+    x <- read_doc(root, file.path("man", basename(f)))
+    if (any(grepl("^\\\\keyword\\{internal\\}", x))) return(NULL)
+    names <- sub("^\\\\(name|alias)\\{(.*)\\}$", "\\2",
+                 grep("^\\\\(name|alias)\\{", x, value = TRUE))
+    if (!any(names %in% listed)) names[1L]
+  }))
+  missing <- as.character(missing)
+  expect_identical(missing, character(), info = paste(missing, collapse = ", "))
+})
