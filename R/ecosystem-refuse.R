@@ -12,10 +12,11 @@
 #' `residuals()` and `model.matrix()` and return numbers that are wrong for
 #' a GEE or a GLMM. For glmmgee fits they stop with a message instead:
 #'
-#' * `clubSandwich::vcovCR()`: use `vcov(fit, type = )` of a [gee()] fit,
+#' * `clubSandwich::vcovCR()` on a [gee()] fit: use `vcov(fit, type = )`,
 #'   which offers the sandwich (`"san.se"`), Mancl-DeRouen (`"md"`),
 #'   Kauermann-Carroll (`"kc"`) and jackknife (`"jack"`, `"j1s"`, `"fij"`)
-#'   estimators, computed with the working correlation.
+#'   estimators, computed with the working correlation. (On a [glmm()] fit
+#'   `vcovCR()` works; see [vcovCR()][clubSandwich-methods].)
 #' * `performance::r2()` on a [gee()] fit: a glm's R2 would ignore the
 #'   clustering and there is no likelihood; report the working correlation
 #'   or compare fits by [QIC()]. (On a [glmm()] fit it is Nakagawa's R2, from
@@ -45,14 +46,6 @@ vcovCR.glmmgee_gee <- function(obj, ...) {
        "and would give wrong standard errors; use vcov(fit, type = \"san.se\"), \"md\" ",
        "(Mancl-DeRouen), \"kc\" (Kauermann-Carroll) or \"jack\"/\"j1s\"/\"fij\" (jackknife)",
        call. = FALSE)
-}
-
-#' @rdname glmmgee-refused
-#' @exportS3Method clubSandwich::vcovCR
-vcovCR.glmmgee_glmm <- function(obj, ...) {
-  stop("clubSandwich::vcovCR() does not support glmmgee glmm fits: the fixed effects are ",
-       "conditional on the random effects; for cluster-robust population-averaged ",
-       "inference fit the model with gee()", call. = FALSE)
 }
 
 #' @rdname glmmgee-refused

@@ -73,7 +73,8 @@ bread.glmmgee_gee <- function(x, ...) {
 #'   (`g` the grouping factor, or any factor that nests it) are
 #'   `vcov(fit, type = "CR0", cluster = ~ g)`, and vcovCL's default
 #'   `cadjust = TRUE` gives `type = "CR1"`. The small-sample types `"CR2"`
-#'   and `"CR3"` are only in [vcov()][glmm-extractors].
+#'   and `"CR3"` are in [vcov()][glmm-extractors] and clubSandwich's
+#'   [vcovCR()][clubSandwich-methods].
 #' @exportS3Method sandwich::estfun
 estfun.glmmgee_glmm <- function(x, ...) {
   check_dots(..., .method = "estfun.glmmgee_glmm")
