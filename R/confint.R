@@ -13,14 +13,15 @@ confint_args <- function(names, parm, level) {
                              digits = 3L), "%"))
 }
 
-# Wald intervals estimate +/- z se for coefficients `cf`. `vc` is the
+# Wald intervals estimate +/- z se for coefficients `cf` (z the t quantile
+# with the degrees of freedom `df` where given). `vc` is the
 # covariance or a function returning it, called only once the arguments
 # have passed (computing some covariances costs a refit).
-wald_confint <- function(cf, vc, parm, level) {
+wald_confint <- function(cf, vc, parm, level, df = NULL) {
   a <- confint_args(names(cf), parm, level)
   V <- if (is.function(vc)) vc() else vc
   se <- sqrt(diag(V))[a$parm]
-  z <- stats::qnorm(a$tails[2L])
+  z <- wald_quantile(a$tails[2L], if (!is.null(df)) df[a$parm])
   ci <- cbind(cf[a$parm] - z * se, cf[a$parm] + z * se)
   dimnames(ci) <- list(a$parm, a$labels)
   ci

@@ -125,8 +125,10 @@ estimates_of <- function(fit, caller, vcov = NULL, cluster = NULL) {
   if (inherits(fit, "glmmgee_marginal_coefs")) {
     if (is.null(fit$vcov))
       stop(sprintf("'fit': %s() needs marginal_coefs(std_errors = TRUE)", caller), call. = FALSE)
-    return(list(coef = fit$coefficients, vcov = fit$vcov, family = fit$family,
-                view = "marginal", source = "implied by a GLMM (marginal_coefs)"))
+    return(list(coef = fit$coefficients, vcov = structure(fit$vcov, df = fit$df),
+                family = fit$family, view = "marginal",
+                source = paste0("implied by a GLMM (marginal_coefs)",
+                                if (!is.null(fit$df)) "; cluster-robust standard errors")))
   }
   check_fit(fit, sprintf("%s() reads its coefficients", caller))
   if (is_glmm(fit)) {

@@ -39,6 +39,15 @@
 #'   read the shard files, used when the fit's own cluster has been stopped
 #'   (by default the fit's). The marginal means and their Jacobian are
 #'   computed on the workers, which return small R factors only.
+#' @param vcov The covariance of the parameters the delta method uses:
+#'   `"model"` (the default, the inverse observed information) or a
+#'   cluster-robust type `"CR0"`, `"CR1"`, `"CR2"` or `"CR3"` (see
+#'   [vcov()][glmm-extractors]). With a robust type, `confint()`,
+#'   `as.data.frame()` and [odds_ratios()] of the result use t quantiles with
+#'   Satterthwaite degrees of freedom (element `df`).
+#' @param cluster With a robust `vcov`: the clusters, as in
+#'   [vcov()][glmm-extractors] (by default the grouping factor that nests
+#'   all random-effect terms).
 #' @param x,object A `glmmgee_marginal_coefs` object.
 #' @param level Confidence level of the Wald intervals.
 #' @param parm Coefficients (names or indices) for `confint()`.
@@ -48,7 +57,8 @@
 #' @param ... Not used: an argument given here is an error (a misspelt name
 #'   is not ignored).
 #' @return An object of class `glmmgee_marginal_coefs`: a list with
-#'   `coefficients` (marginal), `vcov`, `conditional` (the GLMM's fixed
+#'   `coefficients` (marginal), `vcov`, `df` (NULL, or with a robust `vcov`
+#'   the degrees of freedom), `conditional` (the GLMM's fixed
 #'   effects), `conditional_vcov`, `family` and `se_method`, with methods
 #'   `print`, `coef`, `vcov`, `confint` and `as.data.frame` (one row per
 #'   term: conditional and marginal estimates, marginal standard error and
@@ -69,17 +79,24 @@
 #'   odds_ratios(mc)         # population-averaged odds ratios
 #' }
 #' @export
-marginal_coefs <- function(fit, std_errors = TRUE, workers = NULL) {
+marginal_coefs <- function(fit, std_errors = TRUE, workers = NULL, vcov = NULL,
+                           cluster = NULL) {
   if (!is.logical(std_errors) || length(std_errors) != 1L || is.na(std_errors))
     stop("'std_errors' must be TRUE or FALSE", call. = FALSE)
-  if (inherits(fit, "glmmgee_glmm_sharded"))
+  if (!std_errors && !is.null(vcov) && !identical(vcov, "model"))
+    stop("marginal_coefs(): 'vcov' chooses the covariance of the standard errors; ",
+         "it needs std_errors = TRUE", call. = FALSE)
+  if (inherits(fit, "glmmgee_glmm_sharded")) {
+    parameter_vcov_choice(fit, vcov, cluster, "marginal_coefs()")
     return(marginal_coefs_sharded(fit, std_errors, workers, match.call()))
+  }
   require_capability(fit, "marginal", "marginal_coefs()")
+  robust <- parameter_vcov_choice(fit, vcov, cluster, "marginal_coefs()")
   re <- re_structure(fit, "marginal_coefs")
   fam <- fit$family
   X <- fit$X
   r <- glmm_means(re, fam, fit$theta, X, re$Z, fit$offset, "marginal",
-                  jacobian = std_errors, star = cov_star_of(fit))
+                  jacobian = std_errors, star = if (is.null(robust)) cov_star_of(fit))
   mu <- r$mean
   # The log link's marginal means exp(eta + s^2 / 2) can exceed 1 (the
   # normal random effect puts mass where exp(eta + b) > 1); the marginal
@@ -95,16 +112,19 @@ marginal_coefs <- function(fit, std_errors = TRUE, workers = NULL) {
   qx <- qr(X)
   gamma <- qr.coef(qx, fam$linkfun(mu) - fit$offset)
   names(gamma) <- names(fit$coefficients)
-  V <- NULL
+  V <- df <- NULL
   if (std_errors) {
-    par <- fit_parameters(fit)
+    par <- robust %||% fit_parameters(fit)
     Jg <- same_basis(qr.coef(qx, r$jacobian / fam$mu.eta(fam$linkfun(mu))), r$jacobian)
     V <- delta_cov(Jg, par$vcov, par$star)
     dimnames(V) <- list(names(gamma), names(gamma))
+    if (!is.null(robust)) df <- stats::setNames(robust$df(Jg), names(gamma))
   }
-  structure(list(coefficients = gamma, vcov = V, conditional = fit$coefficients,
+  structure(list(coefficients = gamma, vcov = V, df = df, conditional = fit$coefficients,
                  conditional_vcov = fit$vcov, family = fam,
-                 se_method = if (std_errors) "delta method over all parameters (fixed effects and variance components)",
+                 se_method = if (std_errors) paste0(
+                   "delta method over all parameters (fixed effects and variance components)",
+                   if (!is.null(robust)) paste0(" with the ", robust$label)),
                  ranef_dist = re$dist$type, call = match.call()),
             class = "glmmgee_marginal_coefs")
 }
@@ -129,7 +149,7 @@ vcov.glmmgee_marginal_coefs <- function(object, ...) {
 #' @export
 confint.glmmgee_marginal_coefs <- function(object, parm, level = 0.95, ...) {
   check_dots(..., .method = "confint.glmmgee_marginal_coefs")
-  wald_confint(coef(object), function() stats::vcov(object), parm, level)
+  wald_confint(coef(object), function() stats::vcov(object), parm, level, object$df)
 }
 
 #' @rdname marginal_coefs
@@ -139,7 +159,7 @@ as.data.frame.glmmgee_marginal_coefs <- function(x, row.names = NULL, optional =
   check_level(level)
   g <- x$coefficients
   se <- if (is.null(x$vcov)) rep(NA_real_, length(g)) else sqrt(diag(x$vcov))
-  z <- stats::qnorm(1 - (1 - level) / 2)
+  z <- wald_quantile(1 - (1 - level) / 2, x$df)
   data.frame(term = names(g), conditional = unname(x$conditional),
              marginal = unname(g), std.error = unname(se),
              conf.low = unname(g - z * se), conf.high = unname(g + z * se),

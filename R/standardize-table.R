@@ -37,14 +37,17 @@ contrast_labels <- function(defs, labels) {
   }, "")
 }
 
-# Delta-method table from the means m and their covariance S (NULL: no SE).
-contrast_table <- function(m, S, labels, binary, level) {
+# Delta-method table from the means m and their covariance S (NULL: no SE);
+# `df`, when given, a function of a quantity's gradient in m giving the
+# degrees of freedom of its t interval.
+contrast_table <- function(m, S, labels, binary, level, df = NULL) {
   defs <- contrast_defs(length(m), binary)
   z <- stats::qnorm(1 - (1 - level) / 2)
   rows <- lapply(defs, function(d) {
     t <- d$f(m, d$k)
     s <- if (is.null(S)) NA_real_ else {
       a <- d$grad(m, d$k)
+      if (!is.null(df)) z <- wald_quantile(1 - (1 - level) / 2, df(a))
       sqrt(max(drop(crossprod(a, S %*% a)), 0))
     }
     if (d$log) c(exp(t), exp(t) * s, exp(t - z * s), exp(t + z * s))
@@ -110,7 +113,10 @@ print.glmmgee_standardized <- function(x, digits = max(3L, getOption("digits") -
   se <- attr(x, "se")
   lv <- 100 * attr(x, "level")
   cat(switch(se,
-             delta = sprintf("Standard errors: delta method over all parameters; %g%% Wald intervals (log scale for ratios).\n", lv),
+             delta = if (is.null(attr(x, "vcov_label")))
+               sprintf("Standard errors: delta method over all parameters; %g%% Wald intervals (log scale for ratios).\n", lv)
+             else sprintf("Standard errors: delta method over all parameters with the %s; %g%% intervals (log scale for ratios).\n",
+                          attr(x, "vcov_label"), lv),
              bootstrap = sprintf("Standard errors: cluster bootstrap, %d replicates%s; %g%% %s intervals.\n",
                                  NROW(attr(x, "replicates")),
                                  if (attr(x, "failed") > 0) sprintf(" (%d failed)", attr(x, "failed")) else "",

@@ -83,6 +83,14 @@
 #'   default the outermost factor of a nested design, e.g. `hospital` for
 #'   `(1 | hospital/ward)`. Crossed designs have none: the bootstrap then
 #'   needs `cluster`, and the delta method uses the first grouping factor.
+#' @param vcov For a [glmm()] fit with `se = "delta"`: the covariance of
+#'   the parameters the delta method uses, `"model"` (the default, the
+#'   inverse observed information) or a cluster-robust type `"CR0"`,
+#'   `"CR1"`, `"CR2"` or `"CR3"` (see [vcov()][glmm-extractors]; clustered by
+#'   `cluster`, by default the grouping factor that nests all others).
+#'   Intervals then use t quantiles with Satterthwaite degrees of freedom
+#'   (combined with the between-cluster part's \eqn{K - 1} when the data
+#'   are a sample).
 #' @param x A `glmmgee_standardized` object.
 #' @param digits Number of significant digits to print.
 #' @param ... For a fit from [glmm_shards()] or [gee_shards()] without
@@ -122,12 +130,14 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
                         se = c("delta", "bootstrap", "none"), level = 0.95,
                         B = 200L, cores = 1L, progress = interactive(),
                         cluster = NULL, boot_type = c("perc", "bca", "norm", "basic"),
-                        cl = NULL, ...) {
+                        cl = NULL, vcov = NULL, ...) {
   check_dots(..., .method = "standardize",
              .allow = if (inherits(fit, c("glmmgee_glmm_sharded", "glmmgee_gee_sharded"))) "workers")
   require_capability(fit, "standardize", "standardize()")
-  if (inherits(fit, "glmmgee_glmm_ordinal"))
+  if (inherits(fit, "glmmgee_glmm_ordinal")) {
+    model_vcov_only(fit, vcov, NULL, "standardize()")
     return(ordinal_standardize(fit, variable, values, newdata, re, level))
+  }
   check_fit(fit, "standardize() predicts from it")
   if (is.null(fit$terms))
     stop("'fit' must come from the formula interface (glmm() or gee()), not a matrix-level fitter",
@@ -145,6 +155,16 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
                  if (!missing(variable) && is.character(variable))
                    sprintf("; \"%s\" is not one", variable[1L]) else ""), call. = FALSE)
   sampled <- is.null(newdata)
+  robust <- NULL
+  if (!is.null(vcov) && !identical(vcov, "model")) {
+    if (!is_glmm(fit))
+      stop("standardize(): 'vcov' is for glmm() fits; a gee fit's standard errors are chosen ",
+           "by its std.err", call. = FALSE)
+    if (se != "delta")
+      stop(sprintf("standardize(): 'vcov' chooses the covariance of the delta method; it needs se = \"delta\", not \"%s\"",
+                   se), call. = FALSE)
+    robust <- parameter_vcov_choice(fit, vcov, if (!is.null(cluster)) clusters$id, "standardize()")
+  }
   if (sampled && inherits(fit, c("glmmgee_glmm_sharded", "glmmgee_gee_sharded")))
     return(standardize_sharded(fit, variable, values, re, se, level, list(...)$workers))
   if (!sampled && !is.data.frame(newdata))
@@ -159,8 +179,9 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
     d[[variable]] <- rep(v, length.out = nrow(d))
     design_at(fit, d)
   })
-  ev <- standardize_evaluator(fit, designs, if (is_gee(fit)) "none" else re)
-  par <- if (se == "delta") fit_parameters(fit) else
+  ev <- standardize_evaluator(fit, designs, if (is_gee(fit)) "none" else re,
+                              star = if (is.null(robust) && is_glmm(fit)) cov_star_of(fit))
+  par <- if (se == "delta") robust %||% fit_parameters(fit) else
     list(theta = if (is_glmm(fit)) fit$theta else fit$coefficients)
   est <- ev(unname(par$theta), seq_len(nrow(data)), jacobian = se == "delta")
   m <- est$mean
@@ -168,8 +189,10 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
   binary <- fam$family == "binomial"
   out <- if (se == "delta") {
     S <- delta_cov(est$jacobian, par$vcov, par$star)
-    if (sampled) S <- S + between_cluster_cov(est$rows, clusters$id)
-    contrast_table(m, S, values$label, binary, level)
+    Sb <- if (sampled) between_cluster_cov(est$rows, clusters$id)
+    df <- if (!is.null(robust)) standardize_df(robust, est$jacobian, S, Sb, clusters$id)
+    if (sampled) S <- S + Sb
+    contrast_table(m, S, values$label, binary, level, df)
   } else if (se == "bootstrap") {
     check_bootstrap_args(fit, B, cores, clusters$id, cl = cl)
     bt <- bootstrap_means(fit, ev, m, sampled, nrow(data), B, cores, cl, progress,
@@ -185,7 +208,8 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
   for (w in trouble) warning(w, call. = FALSE)
   out <- structure(out, class = c("glmmgee_standardized", "data.frame"), view = view,
                    variable = variable, se = se, level = level, family = fam,
-                   cluster = clusters$name, warnings = trouble)
+                   cluster = clusters$name, warnings = trouble,
+                   vcov_label = robust$label)
   if (se == "bootstrap") {
     attr(out, "replicates") <- attrs$replicates
     attr(out, "failed") <- attrs$failed
@@ -236,10 +260,10 @@ standardize_values <- function(fit, x, variable, values) {
 # A function of (theta, rows) giving the standardized means over those
 # rows of every design, their Jacobian in theta and the per-row predictions
 # (for the between-cluster term).
-standardize_evaluator <- function(fit, designs, re_mode) {
+standardize_evaluator <- function(fit, designs, re_mode,
+                                  star = if (is_glmm(fit)) cov_star_of(fit)) {
   fam <- fit$family
   re <- if (is_glmm(fit)) re_structure(fit, "standardize")
-  star <- if (is_glmm(fit)) cov_star_of(fit)
   function(theta, rows, jacobian = FALSE) {
     per <- lapply(designs, function(d) {
       X <- d$X[rows, , drop = FALSE]
@@ -298,6 +322,22 @@ standardize_clusters <- function(fit, cluster, se) {
     k <- 1L
   }
   list(id = fit$reterms[[k]]$index, term = k, name = fit$group_name[k])
+}
+
+# For a cluster-robust `vcov`: a function giving the degrees of freedom of
+# the variance a' S a of a quantity with gradient `a` in the means: the
+# Satterthwaite degrees of freedom of its delta-method part (J theta, J the
+# means' Jacobian `jac`), combined by Welch-Satterthwaite with those of the
+# between-cluster part `Sb` (K - 1, K clusters) when the data are a sample.
+standardize_df <- function(robust, jac, Sd, Sb, cluster) {
+  K <- length(unique(cluster))
+  function(a) {
+    dd <- robust$df(crossprod(a, jac))
+    if (is.null(Sb)) return(dd)
+    vd <- max(drop(crossprod(a, Sd %*% a)), 0)
+    vb <- max(drop(crossprod(a, Sb %*% a)), 0)
+    (vd + vb)^2 / (vd^2 / dd + vb^2 / (K - 1))
+  }
 }
 
 bootstrap_means <- function(fit, ev, m, sampled, nrows, B, cores, cl, progress, term = NULL) {

@@ -236,6 +236,16 @@ lmm_cluster_adjustment <- function(b, M, type, name) {
 # attribute "df": each coefficient's Satterthwaite degrees of freedom
 # (lmm_cluster_df()).
 lmm_cluster_vcov <- function(fit, type, cluster = NULL, df = FALSE) {
+  s <- lmm_cluster_sandwich(fit, type, cluster, df)
+  V <- s$V
+  if (df) attr(V, "df") <- stats::setNames(s$df(diag(ncol(V))), colnames(V))
+  V
+}
+
+# The covariance of lmm_cluster_vcov() and, with `df`, a function giving
+# the Satterthwaite degrees of freedom of the linear combinations C beta
+# (C a K x p matrix).
+lmm_cluster_sandwich <- function(fit, type, cluster = NULL, df = FALSE) {
   type <- match.arg(type, robust_cr_types)
   pc <- lmm_cluster_pieces(fit, cluster)
   M <- pc$M
@@ -249,22 +259,22 @@ lmm_cluster_vcov <- function(fit, type, cluster = NULL, df = FALSE) {
   if (type == "CR1") V <- V * G / (G - 1)
   V <- (V + t(V)) / 2
   dimnames(V) <- list(pc$names, pc$names)
-  if (df) attr(V, "df") <- stats::setNames(lmm_cluster_df(pc, adj), pc$names)
-  V
+  list(V = V, df = if (df) function(C) lmm_cluster_df(pc, adj, matrix(C, ncol = ncol(M))))
 }
 
-# Satterthwaite degrees of freedom of each coefficient's cluster-robust
-# variance (Bell & McCaffrey 2002; Pustejovsky & Tipton 2018, the test of
-# clubSandwich's coef_test()): with c the coefficient's unit vector, the
+# Satterthwaite degrees of freedom of the cluster-robust variance of each
+# linear combination c' beta, c a row of C (by default each coefficient;
+# Bell & McCaffrey 2002; Pustejovsky & Tipton 2018, the test of
+# clubSandwich's coef_test()): with c the combination's vector, the
 # estimate sum_i w_i^2, w_i = c' M X_i' V_i^-1 A_i e_i, is matched to a
 # scaled chi-square under the working model Var(y) = V. Writing
 # q_i = A_i' V_i^-1 X_i M c and u_i = X_i' q_i, Cov(w_i, w_k) =
 # [i = k] q_i' V_i q_i - u_i' M u_k (since e = (I - H) y, W = V^-1), and
 # df = (sum_i Cov(w_i, w_i))^2 / sum_i sum_k Cov(w_i, w_k)^2.
-lmm_cluster_df <- function(pc, adj) {
+lmm_cluster_df <- function(pc, adj, C = diag(ncol(pc$M))) {
   M <- pc$M
-  vapply(seq_len(ncol(M)), function(j) {
-    Mc <- M[, j]
+  vapply(seq_len(nrow(C)), function(j) {
+    Mc <- c(M %*% C[j, ])
     q <- lapply(seq_along(pc$blocks), function(i) {
       b <- pc$blocks[[i]]
       c(crossprod(adj[[i]], b$ViX %*% Mc))

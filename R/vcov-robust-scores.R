@@ -31,9 +31,9 @@
 # forms above hold exactly.
 
 # Each user cluster's score and the information of `fit` on its free
-# parameters: list(S (G x P), A (P x P), beta (positions of the fixed effects
-# among the P), G, levels, hessians (list of the G clusters' A_i, when
-# `hessians`)).
+# parameters: list(S (G x P), A (P x P), free (their positions in
+# fit$theta), beta (positions of the fixed effects among the P), G, levels,
+# hessians (list of the G clusters' A_i, when `hessians`)).
 cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
   cl <- resolve_vcov_cluster(fit, cluster)
   eng <- profile_engine(fit)
@@ -68,7 +68,7 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
   to_user <- rep(1L, length(fit$group_levels))
   to_user[fit$group[rows]] <- cl$code[rows]
   Sc <- score_at(th)[, free, drop = FALSE]
-  out <- list(S = rowsum(Sc, to_user, reorder = TRUE), A = A,
+  out <- list(S = rowsum(Sc, to_user, reorder = TRUE), A = A, free = free,
               beta = match(seq_len(p), free), G = length(cl$levels), levels = cl$levels)
   rownames(out$S) <- cl$levels
   if (hessians) out$hessians <- cluster_informations(score_at, th, free, to_user, out$G,
@@ -99,8 +99,23 @@ cluster_informations <- function(score_at, th, free, to_user, G, se) {
 }
 
 # The cluster-robust covariance of the fixed effects of `fit` (type "CR0",
-# "CR1", "CR2" or "CR3"), from cluster_score_parts().
+# "CR1", "CR2" or "CR3"), from cluster_score_parts(); with `df`, the
+# Satterthwaite degrees of freedom of each as attribute "df".
 score_cluster_vcov <- function(fit, type, cluster, df = FALSE) {
+  s <- score_cluster_sandwich(fit, type, cluster, df)
+  p <- length(fit$coefficients)
+  V <- s$V[seq_len(p), seq_len(p), drop = FALSE]
+  dimnames(V) <- list(names(fit$coefficients), names(fit$coefficients))
+  if (df) attr(V, "df") <- stats::setNames(s$df(diag(1, p, length(fit$theta))),
+                                           names(fit$coefficients))
+  V
+}
+
+# The cluster-robust covariance of all the parameters of `fit` (fit$theta's
+# order; rows and columns of parameters held on a boundary are zero), and,
+# with `df`, a function giving the Satterthwaite degrees of freedom of the
+# linear combinations C theta (C a K x length(theta) matrix).
+score_cluster_sandwich <- function(fit, type, cluster, df = FALSE) {
   parts <- cluster_score_parts(fit, cluster, hessians = df || type %in% c("CR2", "CR3"))
   G <- parts$G
   if (G < 2L) stop("vcov(): a cluster-robust covariance needs at least 2 clusters", call. = FALSE)
@@ -113,6 +128,7 @@ score_cluster_vcov <- function(fit, type, cluster, df = FALSE) {
     stop("vcov(): the information matrix of the fit is not positive definite", call. = FALSE)
   Aih <- eigen_apply(e, function(l) 1 / sqrt(l))
   U <- parts$S %*% Aih
+  Th <- L <- adj <- NULL
   if (df || type %in% c("CR2", "CR3")) {
     # The leverages from the positive semi-definite parts P_i of the W_i,
     # L_i = T^(-1/2) P_i T^(-1/2), T = sum P_i: a cluster's log-likelihood
@@ -129,13 +145,15 @@ score_cluster_vcov <- function(fit, type, cluster, df = FALSE) {
     for (i in seq_len(G)) U[i, ] <- Th %*% adj[[i]] %*% Tih %*% U[i, ]
   }
   D <- U %*% Aih
-  b <- parts$beta
-  V <- crossprod(D[, b, drop = FALSE])
-  if (type == "CR1") V <- V * G / (G - 1)
-  dimnames(V) <- list(names(fit$coefficients), names(fit$coefficients))
-  if (df) attr(V, "df") <- stats::setNames(
-    vapply(b, function(j) score_df(Th %*% Aih[, j], L, adj), 0), names(fit$coefficients))
-  V
+  Vf <- crossprod(D)
+  if (type == "CR1") Vf <- Vf * G / (G - 1)
+  free <- parts$free
+  V <- matrix(0, length(fit$theta), length(fit$theta))
+  V[free, free] <- Vf
+  list(V = V, df = if (df) function(C) {
+    C <- matrix(C, ncol = length(fit$theta))
+    vapply(seq_len(nrow(C)), function(k) score_df(Th %*% Aih %*% C[k, free], L, adj), 0)
+  })
 }
 
 # Satterthwaite degrees of freedom of one coefficient's cluster-robust

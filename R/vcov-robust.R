@@ -51,6 +51,47 @@ robust_bread <- function(fit) {
   length(resolve_vcov_cluster(fit, NULL)$code) * B
 }
 
+# The parameters of a glmm() fit with the covariance that marginal_coefs()
+# and standardize() carry through the delta method, from their arguments
+# `vcov` and `cluster`: NULL for the model-based one (the caller keeps
+# fit_parameters()); for a cluster-robust type a list like
+# fit_parameters()'s (theta, vcov over all of theta in fit$theta's
+# coordinates, p, star = NULL) with `df`, a function of a Jacobian
+# (K x length(theta)) giving each row's Satterthwaite degrees of freedom,
+# and `label`. For exact linear mixed models the sandwich is that of the
+# fixed effects, the variance parameters held at their estimates (their
+# rows and columns zero); for the other engines it covers all parameters.
+parameter_vcov_choice <- function(fit, vcov = NULL, cluster = NULL, method) {
+  types <- c("model", robust_cr_types)
+  if (is.null(vcov) || identical(vcov, "model")) {
+    if (!is.null(cluster))
+      stop(sprintf("%s: 'cluster' is for the cluster-robust covariances (vcov = \"CR0\" ... \"CR3\")",
+                   method), call. = FALSE)
+    return(NULL)
+  }
+  if (!is.character(vcov) || length(vcov) != 1L || is.na(vcov) || !vcov %in% types)
+    stop(sprintf(paste0("%s: 'vcov' must be one of %s (a covariance matrix of the fixed effects ",
+                        "alone is not enough: the result depends on the variance parameters too)"),
+                 method, paste(dQuote(types, FALSE), collapse = ", ")), call. = FALSE)
+  require_capability(fit, "robust_vcov", sprintf("%s with vcov = \"%s\"", method, vcov))
+  cl <- resolve_vcov_cluster(fit, cluster)
+  th <- fit$theta
+  p <- length(fit$coefficients)
+  if (fit_engine(fit)$name %in% c("lmm_one_factor", "lmm_sparse")) {
+    s <- lmm_cluster_sandwich(fit, vcov, cluster, df = TRUE)
+    V <- matrix(0, length(th), length(th))
+    V[seq_len(p), seq_len(p)] <- s$V
+    df <- function(J) s$df(matrix(J, ncol = length(th))[, seq_len(p), drop = FALSE])
+  } else {
+    s <- score_cluster_sandwich(fit, vcov, cluster, df = TRUE)
+    V <- s$V
+    df <- s$df
+  }
+  list(theta = th, vcov = V, p = p, star = NULL, df = df,
+       label = sprintf("cluster-robust %s, clusters: %s (%d); t intervals with Satterthwaite degrees of freedom",
+                       vcov, cl$name, length(cl$levels)))
+}
+
 # The covariance of the fixed effects that summary(), confint(),
 # odds_ratios() and rate_ratios() of a glmm() fit use, from their
 # arguments `vcov` and `cluster`: NULL for `vcov` NULL or "model" (the

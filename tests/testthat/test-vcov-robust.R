@@ -323,6 +323,86 @@ test_that("CR0 of a binomial GLMM equals the sandwich built from numerical deriv
   expect_equal(unname(V0), ref, tolerance = 1e-5)
   G <- length(fit$group_levels)
   expect_equal(vcov(fit, type = "CR1"), V0 * G / (G - 1))
+  # the covariance of all parameters, which marginal_coefs() and
+  # standardize() carry through the delta method
+  full <- score_cluster_sandwich(fit, "CR0", NULL)$V
+  expect_equal(full, Ai %*% crossprod(J) %*% Ai, tolerance = 1e-5)
+})
+
+test_that("marginal_coefs(vcov = ) carries the robust covariance of all parameters", {
+  skip_if_not_installed("lme4")
+  data(cbpp, package = "lme4", envir = environment())
+  # probit random intercept: the marginal coefficients are beta / sqrt(1 + s^2)
+  fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp,
+              family = binomial(link = "probit"), nAGQ = 7)
+  th <- as.numeric(fit$theta)
+  p <- length(fit$coefficients)
+  s <- th[p + 1L]
+  Jg <- cbind(diag(p) / sqrt(1 + s^2), -th[1:p] * s / (1 + s^2)^1.5)
+  for (ty in c("CR0", "CR2")) {
+    mc <- marginal_coefs(fit, vcov = ty)
+    pc <- parameter_vcov_choice(fit, ty, NULL, "test")
+    expect_equal(unname(mc$vcov), Jg %*% pc$vcov %*% t(Jg), tolerance = 1e-7)
+    expect_equal(unname(mc$df), pc$df(Jg))
+  }
+  # the degrees of freedom of a coefficient are summary()'s
+  expect_equal(unname(pc$df(diag(1, p, length(th)))),
+               unname(summary(fit, vcov = "CR2")$coefficients[, "df"]))
+  # intervals: t with those degrees of freedom, also for odds_ratios() of a logit fit
+  ci <- confint(mc)
+  expect_equal(unname(ci[, 2]), unname(coef(mc) + qt(0.975, mc$df) * sqrt(diag(mc$vcov))))
+  expect_equal(as.data.frame(mc)$conf.high, unname(ci[, 2]))
+  expect_false(isTRUE(all.equal(mc$vcov, marginal_coefs(fit)$vcov)))
+  lg <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp,
+             family = binomial, nAGQ = 7)
+  ml <- marginal_coefs(lg, vcov = "CR2")
+  or <- odds_ratios(ml)
+  expect_equal(or$conf.high, unname(exp(coef(ml) + qt(0.975, ml$df) * sqrt(diag(ml$vcov)))[-1]))
+  # refusals, naming the argument
+  expect_error(marginal_coefs(fit, vcov = diag(p)), "'vcov' must be one of")
+  expect_error(marginal_coefs(fit, vcov = "CR2", std_errors = FALSE), "std_errors = TRUE")
+  expect_error(marginal_coefs(fit, cluster = ~ herd), "'cluster' is for")
+  expect_error(marginal_coefs(fit, vcov = "CR2", cluster = ~ period), "does not nest")
+})
+
+test_that("a linear mixed model's robust marginal coefficients and standardized contrast are the GLS ones", {
+  skip_if_not_installed("lme4")
+  data(sleepstudy, package = "lme4", envir = environment())
+  fit <- glmm(Reaction ~ Days + (Days | Subject), data = sleepstudy)
+  mc <- marginal_coefs(fit, vcov = "CR2")
+  sm <- summary(fit, vcov = "CR2")$coefficients
+  expect_equal(mc$vcov, vcov(fit, type = "CR2"), ignore_attr = TRUE)
+  expect_equal(unname(mc$df), unname(sm[, "df"]))
+  # with the population fixed (newdata), the contrast of Days = 1 vs 0 is the
+  # coefficient, its interval confint(vcov = )'s
+  st <- standardize(fit, "Days", values = c(0, 1), newdata = sleepstudy, vcov = "CR2")
+  d <- st[st$quantity == "difference", ]
+  ci <- confint(fit, parm = "Days", method = "Wald", vcov = "CR2")
+  expect_equal(d$estimate, unname(fixef(fit)["Days"]))
+  expect_equal(d$std.error, unname(sm["Days", "Std. Error"]))
+  expect_equal(c(d$conf.low, d$conf.high), unname(ci["Days", ]))
+})
+
+test_that("standardize(vcov = ) on a GLMM: robust delta method, Welch-Satterthwaite df, refusals", {
+  skip_if_not_installed("lme4")
+  fit <- cbpp_fit()
+  st <- standardize(fit, "period", vcov = "CR2")
+  st0 <- standardize(fit, "period")
+  expect_identical(st$estimate, st0$estimate)
+  expect_false(isTRUE(all.equal(st$std.error, st0$std.error)))
+  expect_match(paste(capture.output(print(st)), collapse = " "), "cluster-robust CR2")
+  # an interval is wider than the normal one with the same standard error
+  # and narrower than t with the smallest df of any piece (K - 1 = 14 or
+  # less): t with the combined df
+  m1 <- st[st$quantity == "mean", ][1, ]
+  half <- (m1$conf.high - m1$conf.low) / 2
+  expect_gt(half, qnorm(0.975) * m1$std.error)
+  expect_lt(half, qt(0.975, 3) * m1$std.error)
+  expect_error(standardize(fit, "period", vcov = "CR2", se = "none"), "se = \"delta\"")
+  expect_error(standardize(fit, "period", vcov = "HC3"), "'vcov' must be one of")
+  data(epil, package = "MASS", envir = environment())
+  g <- gee(y ~ trt + lbase, data = epil, id = subject, family = poisson)
+  expect_error(standardize(g, "trt", vcov = "CR2"), "'vcov' is for glmm")
 })
 
 test_that("CR3 is close to the leave-one-cluster-out refits it approximates", {
