@@ -21,15 +21,29 @@
 #'
 #' With one fit, Wald chi-square tests of each fixed-effect term (all the
 #' columns a term contributes to the model matrix, tested jointly, given all
-#' other terms), from [vcov()].
+#' other terms), from [vcov()]. With `vcov = "CR0"` ... `"CR3"` the tests
+#' use that cluster-robust covariance (see [vcov()][glmm-extractors]) and
+#' are F tests by the Hotelling T-squared approximation of Tipton and
+#' Pustejovsky (2015), as clubSandwich's `Wald_test(test = "HTZ")`: for a
+#' term of one column, the square of the t test that `summary(fit, vcov = )`
+#' reports.
 #'
 #' @param object A fitted model from [glmm()].
 #' @param ... Further fitted models from [glmm()].
+#' @param vcov For the Wald tests of one fit: `"model"` (the default) or a
+#'   cluster-robust type `"CR0"`, `"CR1"`, `"CR2"` or `"CR3"`.
+#' @param cluster With a robust `vcov`: the clusters, as in
+#'   [vcov()][glmm-extractors].
 #' @return A data frame of class `anova`: with several models, columns
 #'   `npar`, `AIC`, `BIC`, `logLik`, `deviance` (\eqn{-2\ell}), `Chisq`,
 #'   `Df`, `Pr(>Chisq)`; with one model, `Df`, `Chisq`, `Pr(>Chisq)` per
-#'   term.
-#' @references Self, S. G. and Liang, K.-Y. (1987). Asymptotic properties of
+#'   term (with a robust `vcov`: `Df`, `Den Df`, `F`, `Pr(>F)`).
+#' @references Tipton, E. and Pustejovsky, J. E. (2015). Small-sample
+#'   adjustments for tests of moderators and model fit using robust variance
+#'   estimation in meta-regression. *Journal of Educational and Behavioral
+#'   Statistics* 40, 604-634.
+#'
+#'   Self, S. G. and Liang, K.-Y. (1987). Asymptotic properties of
 #'   maximum likelihood estimators and likelihood ratio tests under
 #'   nonstandard conditions. *Journal of the American Statistical
 #'   Association* 82, 605-610.
@@ -43,13 +57,16 @@
 #'   anova(f1)
 #' }
 #' @export
-anova.glmmgee_glmm <- function(object, ...) {
+anova.glmmgee_glmm <- function(object, ..., vcov = NULL, cluster = NULL) {
   check_dots_fits(..., .method = "anova.glmmgee_glmm")
   dots <- list(...)
   is_fit <- vapply(dots, inherits, TRUE, what = "glmmgee_glmm")
   if (any(!is_fit))
     stop("anova() compares glmm fits only; other arguments are not supported", call. = FALSE)
-  if (!length(dots)) return(wald_terms(object))
+  if (length(dots) && (!is.null(vcov) || !is.null(cluster)))
+    stop("anova(): 'vcov' and 'cluster' are for the Wald tests of one fit; a likelihood-ratio ",
+         "test between fits has no cluster-robust form", call. = FALSE)
+  if (!length(dots)) return(wald_terms(object, vcov, cluster))
   fits <- c(list(object), dots)
   for (f in fits) require_capability(f, "anova_lrt", "anova()")
   exprs <- c(list(substitute(object)), as.list(substitute(list(...)))[-1L])
@@ -101,12 +118,14 @@ check_same_data <- function(fits) {
   invisible(TRUE)
 }
 
-wald_terms <- function(object) {
+wald_terms <- function(object, vcov = NULL, cluster = NULL) {
   X <- object$X
   asg <- attr(X, "assign")
   labs <- attr(object$terms, "term.labels")
   beta <- fixef(object)
-  V <- vcov(object)
+  robust <- if (is_glmm(object)) parameter_vcov_choice(object, vcov, cluster, "anova()")
+  if (!is.null(robust)) return(wald_terms_robust(object, robust, asg, labs, beta))
+  V <- stats::vcov(object)
   rows <- lapply(seq_along(labs), function(k) {
     j <- which(asg == k)
     if (!length(j)) return(c(NA, NA, NA))
@@ -122,6 +141,31 @@ wald_terms <- function(object) {
   names(tab) <- c("Df", "Chisq", "Pr(>Chisq)")
   rownames(tab) <- labs
   structure(tab, heading = c("Wald chi-square tests of the fixed-effect terms (each given all others)\n",
+                             paste0("Response: ", deparse(object$formula[[2L]]), "\n")),
+            class = c("anova", "data.frame"))
+}
+
+# The same tests with a cluster-robust covariance (parameter_vcov_choice()):
+# F tests by the Hotelling T-squared approximation (robust_htz()), whose
+# denominator degrees of freedom for a one-column term are the
+# Satterthwaite ones of summary(vcov = ).
+wald_terms_robust <- function(object, robust, asg, labs, beta) {
+  P <- length(robust$theta)
+  V <- robust$vcov[seq_along(beta), seq_along(beta), drop = FALSE]
+  rows <- lapply(seq_along(labs), function(k) {
+    j <- which(asg == k)
+    if (!length(j)) return(c(NA, NA, NA, NA))
+    C <- matrix(0, length(j), P)
+    C[cbind(seq_along(j), j)] <- 1
+    r <- robust_htz(unname(beta[j]), V[j, j, drop = FALSE], robust$cross(C))
+    unname(r[c("df1", "df2", "F", "p")])
+  })
+  tab <- as.data.frame(matrix(as.numeric(unlist(rows)), ncol = 4L, byrow = TRUE))
+  names(tab) <- c("Df", "Den Df", "F", "Pr(>F)")
+  rownames(tab) <- labs
+  structure(tab, heading = c(paste0(sprintf("Wald F tests of the fixed-effect terms (each given all others) with the %s\n",
+                                            sub("; t intervals with Satterthwaite degrees of freedom$", "", robust$label)),
+                                    "Hotelling T-squared approximation (HTZ); a one-column term's test is the t test of summary(vcov = )\n"),
                              paste0("Response: ", deparse(object$formula[[2L]]), "\n")),
             class = c("anova", "data.frame"))
 }

@@ -234,7 +234,7 @@ lmm_cluster_adjustment <- function(b, M, type, name) {
 
 # The cluster-robust covariance of the fixed effects of an exact LMM, with
 # attribute "df": each coefficient's Satterthwaite degrees of freedom
-# (lmm_cluster_df()).
+# (robust_df()).
 lmm_cluster_vcov <- function(fit, type, cluster = NULL, df = FALSE) {
   s <- lmm_cluster_sandwich(fit, type, cluster, df)
   V <- s$V
@@ -259,33 +259,35 @@ lmm_cluster_sandwich <- function(fit, type, cluster = NULL, df = FALSE) {
   if (type == "CR1") V <- V * G / (G - 1)
   V <- (V + t(V)) / 2
   dimnames(V) <- list(pc$names, pc$names)
-  list(V = V, df = if (df) function(C) lmm_cluster_df(pc, adj, matrix(C, ncol = ncol(M))))
+  cross <- function(C) {
+    C <- matrix(C, ncol = ncol(M))
+    parts <- lapply(seq_len(nrow(C)), function(k) lmm_w_parts(pc, adj, C[k, ]))
+    robust_cross(parts, function(a, b) lmm_w_cross(pc, a, b))
+  }
+  list(V = V, cross = cross, df = if (df) function(C) robust_df(cross(C)))
 }
 
-# Satterthwaite degrees of freedom of the cluster-robust variance of each
-# linear combination c' beta, c a row of C (by default each coefficient;
-# Bell & McCaffrey 2002; Pustejovsky & Tipton 2018, the test of
-# clubSandwich's coef_test()): with c the combination's vector, the
-# estimate sum_i w_i^2, w_i = c' M X_i' V_i^-1 A_i e_i, is matched to a
-# scaled chi-square under the working model Var(y) = V. Writing
-# q_i = A_i' V_i^-1 X_i M c and u_i = X_i' q_i, Cov(w_i, w_k) =
-# [i = k] q_i' V_i q_i - u_i' M u_k (since e = (I - H) y, W = V^-1), and
-# df = (sum_i Cov(w_i, w_i))^2 / sum_i sum_k Cov(w_i, w_k)^2.
-lmm_cluster_df <- function(pc, adj, C = diag(ncol(pc$M))) {
-  M <- pc$M
-  vapply(seq_len(nrow(C)), function(j) {
-    Mc <- c(M %*% C[j, ])
-    q <- lapply(seq_along(pc$blocks), function(i) {
-      b <- pc$blocks[[i]]
-      c(crossprod(adj[[i]], b$ViX %*% Mc))
-    })
-    d <- vapply(seq_along(q), function(i) sum(q[[i]] * (pc$blocks[[i]]$V %*% q[[i]])), 0)
-    U <- vapply(seq_along(q), function(i) c(crossprod(pc$blocks[[i]]$X, q[[i]])), numeric(ncol(M)))
-    UM <- crossprod(matrix(U, ncol(M)), M)                 # G x p: u_i' M
-    Om <- -UM %*% matrix(U, ncol(M))                       # - u_i' M u_k
-    diag(Om) <- diag(Om) + d
-    sum(diag(Om))^2 / sum(Om^2)
-  }, 0)
+# The working-model covariances behind the Satterthwaite degrees of freedom
+# (Bell & McCaffrey 2002; Pustejovsky & Tipton 2018, the tests of
+# clubSandwich's coef_test() and Wald_test()): the robust variance of a
+# combination c' beta is sum_i w_i^2 with w_i = c' M X_i' V_i^-1 A_i e_i.
+# Writing q_i = A_i' V_i^-1 X_i M c and u_i = X_i' q_i, under the working
+# model Var(y) = V (e = (I - H) y, W = V^-1) two combinations' terms have
+# Cov(w_i(c), w_k(d)) = [i = k] q_i(c)' V_i q_i(d) - u_i(c)' M u_k(d).
+lmm_w_parts <- function(pc, adj, c) {
+  Mc <- c(pc$M %*% c)
+  q <- lapply(seq_along(pc$blocks), function(i)
+    c(crossprod(adj[[i]], pc$blocks[[i]]$ViX %*% Mc)))
+  U <- vapply(seq_along(q), function(i) c(crossprod(pc$blocks[[i]]$X, q[[i]])),
+              numeric(ncol(pc$M)))
+  list(q = q, U = matrix(U, ncol(pc$M)))
+}
+
+lmm_w_cross <- function(pc, a, b) {
+  d <- vapply(seq_along(a$q), function(i) sum(a$q[[i]] * (pc$blocks[[i]]$V %*% b$q[[i]])), 0)
+  Om <- -crossprod(a$U, pc$M %*% b$U)
+  diag(Om) <- diag(Om) + d
+  Om
 }
 
 # Per-cluster scores X_i' V_i^{-1} e_i of the fixed effects (G x p), with

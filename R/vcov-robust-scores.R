@@ -150,28 +150,33 @@ score_cluster_sandwich <- function(fit, type, cluster, df = FALSE) {
   free <- parts$free
   V <- matrix(0, length(fit$theta), length(fit$theta))
   V[free, free] <- Vf
-  list(V = V, df = if (df) function(C) {
+  cross <- function(C) {
     C <- matrix(C, ncol = length(fit$theta))
-    vapply(seq_len(nrow(C)), function(k) score_df(Th %*% Aih %*% C[k, free], L, adj), 0)
-  })
+    parts <- lapply(seq_len(nrow(C)), function(k) score_w_parts(L, adj, Th %*% Aih %*% C[k, free]))
+    robust_cross(parts, score_w_cross)
+  }
+  list(V = V, cross = if (!is.null(L)) cross, df = if (df) function(C) robust_df(cross(C)))
 }
 
-# Satterthwaite degrees of freedom of one coefficient's cluster-robust
-# variance sum_i w_i^2 in score space, as lmm_cluster_df() in residual
-# space: whitened (leverages L_i summing to I, adjustments adj_i =
-# (I - L_i)^-power), w_i = a_i' z_i with a_i = adj_i ch and z_i the
-# cluster's fitted whitened score, which near the estimate is
-# sum_k ([i = k] I - L_i) xi_k with Var(xi_k) = L_k under the working model.
-# So Cov(w_i, w_k) = [i = k] a_i' L_i a_i - (L_i a_i)'(L_k a_k), and
-# df = (sum_i Cov(w_i, w_i))^2 / sum_i sum_k Cov(w_i, w_k)^2.
-score_df <- function(ch, L, adj) {
+# The working-model covariances behind the Satterthwaite degrees of freedom
+# in score space, as lmm_w_cross() in residual space: whitened (leverages
+# L_i summing to I, adjustments adj_i = (I - L_i)^-power), a combination's
+# term is w_i = a_i' z_i with a_i = adj_i ch (ch the combination carried
+# into whitened coordinates) and z_i the cluster's fitted whitened score,
+# which near the estimate is sum_k ([i = k] I - L_i) xi_k with
+# Var(xi_k) = L_k under the working model. So two combinations' terms have
+# Cov(w_i(c), w_k(d)) = [i = k] a_i(c)' L_i a_i(d) - (L_i a_i(c))'(L_k a_k(d)).
+score_w_parts <- function(L, adj, ch) {
   a <- lapply(adj, function(A) c(A %*% ch))
   B <- t(vapply(seq_along(L), function(i) c(L[[i]] %*% a[[i]]), numeric(length(ch))))
-  d <- vapply(seq_along(L), function(i) sum(a[[i]] * B[i, ]), 0)
-  bb <- rowSums(B^2)
-  num <- sum(d - bb)^2
-  den <- sum(d^2) - 2 * sum(d * bb) + sum(crossprod(B)^2)
-  num / den
+  list(a = a, B = matrix(B, length(L)))
+}
+
+score_w_cross <- function(a, b) {
+  d <- vapply(seq_along(a$a), function(i) sum(a$a[[i]] * b$B[i, ]), 0)
+  Om <- -tcrossprod(a$B, b$B)
+  diag(Om) <- diag(Om) + d
+  Om
 }
 
 # The positive semi-definite part of a symmetric matrix.

@@ -6,7 +6,7 @@
 # (one of robust_cr_types), clustered by `cluster` (see
 # resolve_vcov_cluster()).
 # With `df`, the matrix carries each coefficient's Satterthwaite degrees of
-# freedom as attribute "df" (lmm_cluster_df(), score_df()).
+# freedom as attribute "df" (robust_df()).
 robust_vcov <- function(fit, type, cluster = NULL, df = FALSE) {
   require_capability(fit, "robust_vcov", method = sprintf("vcov(type = \"%s\")", type))
   eng <- fit_engine(fit)$name
@@ -58,7 +58,7 @@ robust_bread <- function(fit) {
 # fit_parameters()'s (theta, vcov over all of theta in fit$theta's
 # coordinates, p, star = NULL) with `df`, a function of a Jacobian
 # (K x length(theta)) giving each row's Satterthwaite degrees of freedom,
-# and `label`. For exact linear mixed models the sandwich is that of the
+# `cross`, giving their robust_cross(), and `label`. For exact linear mixed models the sandwich is that of the
 # fixed effects, the variance parameters held at their estimates (their
 # rows and columns zero); for the other engines it covers all parameters.
 parameter_vcov_choice <- function(fit, vcov = NULL, cluster = NULL, method) {
@@ -81,15 +81,70 @@ parameter_vcov_choice <- function(fit, vcov = NULL, cluster = NULL, method) {
     s <- lmm_cluster_sandwich(fit, vcov, cluster, df = TRUE)
     V <- matrix(0, length(th), length(th))
     V[seq_len(p), seq_len(p)] <- s$V
-    df <- function(J) s$df(matrix(J, ncol = length(th))[, seq_len(p), drop = FALSE])
+    beta_part <- function(J) matrix(J, ncol = length(th))[, seq_len(p), drop = FALSE]
+    df <- function(J) s$df(beta_part(J))
+    cross <- function(J) s$cross(beta_part(J))
   } else {
     s <- score_cluster_sandwich(fit, vcov, cluster, df = TRUE)
     V <- s$V
     df <- s$df
+    cross <- s$cross
   }
-  list(theta = th, vcov = V, p = p, star = NULL, df = df,
+  list(theta = th, vcov = V, p = p, star = NULL, df = df, cross = cross,
        label = sprintf("cluster-robust %s, clusters: %s (%d); t intervals with Satterthwaite degrees of freedom",
                        vcov, cl$name, length(cl$levels)))
+}
+
+# The G x G working-model covariances Cov(w_i(s), w_k(t)) of the cluster
+# terms of combinations s and t (`parts` one per combination, `cross_fn`
+# the engine's covariance of two), as a list of lists [[s]][[t]].
+robust_cross <- function(parts, cross_fn) {
+  lapply(parts, function(a) lapply(parts, function(b) cross_fn(a, b)))
+}
+
+# Satterthwaite degrees of freedom of each combination's robust variance
+# sum_i w_i^2, matched to a scaled chi-square: with S = Cov(w), E = tr S and
+# Var = 2 sum S^2, df = 2 E^2 / Var.
+robust_df <- function(cross) {
+  vapply(seq_along(cross), function(k) {
+    S <- cross[[k]][[k]]
+    sum(diag(S))^2 / sum(S^2)
+  }, 0)
+}
+
+# The Hotelling T-squared test of C beta = 0 with a cluster-robust
+# covariance Vr (Tipton and Pustejovsky 2015, "HTZ"): Q = b' (C Vr C')^-1 b,
+# b = C beta, and F = (eta - q + 1) / (eta q) Q on (q, eta - q + 1) degrees
+# of freedom, where eta matches the total variance of the standardized
+# robust covariance Omega^(-1/2) C Vr C' Omega^(-1/2) (Omega its
+# working-model expectation) to a Wishart's, eta = q (q + 1) / sum_st
+# Var(d_st). For q = 1 this is the square of the t test with Satterthwaite
+# degrees of freedom. `cross` is robust_cross() of the rows of C.
+robust_htz <- function(b, Vr, cross) {
+  q <- length(b)
+  Om <- matrix(vapply(cross, function(r) vapply(r, function(S) sum(diag(S)), 0), numeric(q)), q)
+  Om <- (Om + t(Om)) / 2
+  eo <- eigen(Om, symmetric = TRUE)
+  if (min(eo$values) <= 0) return(c(F = NA_real_, df1 = q, df2 = NA_real_, p = NA_real_))
+  R <- eigen_apply(eo, function(l) 1 / sqrt(l))
+  # the standardized combinations' covariances: R_ss' S^{s't'} R_t't
+  G <- nrow(cross[[1L]][[1L]])
+  Sst <- function(s, t) {
+    out <- matrix(0, G, G)
+    for (s2 in seq_len(q)) for (t2 in seq_len(q))
+      if (R[s, s2] != 0 && R[t2, t] != 0) out <- out + R[s, s2] * R[t2, t] * cross[[s2]][[t2]]
+    out
+  }
+  Z <- lapply(seq_len(q), function(s) lapply(seq_len(q), function(t) Sst(s, t)))
+  total <- 0
+  for (s in seq_len(q)) for (t in seq_len(q))
+    total <- total + sum(Z[[s]][[s]] * Z[[t]][[t]]) + sum(Z[[s]][[t]] * t(Z[[s]][[t]]))
+  eta <- q * (q + 1) / total
+  Q <- drop(crossprod(b, solve(Vr, b)))
+  df2 <- eta - q + 1
+  Fs <- (eta - q + 1) / (eta * q) * Q
+  c(F = Fs, df1 = q, df2 = df2,
+    p = if (df2 > 0) stats::pf(Fs, q, df2, lower.tail = FALSE) else NA_real_)
 }
 
 # The covariance of the fixed effects that summary(), confint(),

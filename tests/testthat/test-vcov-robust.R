@@ -760,3 +760,40 @@ test_that("summary(), confint() and odds_ratios() with a robust vcov use t with 
   or <- odds_ratios(fit, vcov = "CR2")
   expect_equal(or$conf.high, unname(exp(fixef(fit)[-1] + qt(0.975, df[-1]) * sqrt(diag(V))[-1])))
 })
+
+test_that("anova(vcov = ) gives clubSandwich's HTZ Wald tests for an LMM and t^2 for one column", {
+  skip_if_not_installed("clubSandwich")
+  skip_if_not_installed("lme4")
+  data(sleepstudy, package = "lme4", envir = environment())
+  set.seed(3)
+  d <- sleepstudy[sort(sample(nrow(sleepstudy), 140)), ]  # unbalanced
+  d$f <- factor(d$Days %% 3)
+  fit <- glmm(Reaction ~ Days + f + (Days | Subject), data = d, REML = TRUE)
+  a <- anova(fit, vcov = "CR2")
+  expect_identical(names(a), c("Df", "Den Df", "F", "Pr(>F)"))
+  for (k in 1:2) {
+    j <- which(attr(fit$X, "assign") == k)
+    w <- clubSandwich::Wald_test(fit, constraints = clubSandwich::constrain_zero(j),
+                                 vcov = "CR2", test = "HTZ")
+    expect_equal(a$F[k], w$Fstat, tolerance = 1e-8)
+    expect_equal(a[["Den Df"]][k], w$df_denom, tolerance = 1e-8)
+    expect_equal(a[["Pr(>F)"]][k], w$p_val, tolerance = 1e-7)
+  }
+  expect_gt(abs(a[["Den Df"]][2] - (nlevels(d$Subject) - 2)), 0.01)  # not a naive df
+  # a binomial GLMM: a one-column term's F is summary()'s t squared on its df
+  g <- glmm(cbind(incidence, size - incidence) ~ period + size + (1 | herd),
+            data = lme4::cbpp, family = binomial, nAGQ = 5)
+  ag <- anova(g, vcov = "CR3")
+  sm <- summary(g, vcov = "CR3")$coefficients
+  expect_equal(ag["size", "F"], sm["size", "t value"]^2, tolerance = 1e-10)
+  expect_equal(ag["size", "Den Df"], sm["size", "df"], tolerance = 1e-10)
+  expect_equal(ag["size", "Pr(>F)"], sm["size", "Pr(>|t|)"], tolerance = 1e-8)
+  expect_equal(ag["period", "Df"], 3)
+  expect_true(ag["period", "Den Df"] > 0 && ag["period", "Den Df"] < nlevels(lme4::cbpp$herd))
+  expect_match(paste(attr(ag, "heading"), collapse = ""), "cluster-robust CR3")
+  # refusals
+  g0 <- update(g, . ~ . - size)
+  expect_error(anova(g0, g, vcov = "CR2"), "one fit")
+  expect_error(anova(g, vcov = "HC0"), "'vcov' must be one of")
+  expect_error(anova(g, cluster = ~ herd), "'cluster' is for")
+})
