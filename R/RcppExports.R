@@ -481,3 +481,13 @@ cpp_sparse_components <- function(A) {
     .Call(`_glmmgee_cpp_sparse_components`, A)
 }
 
+#' Eigen decompositions of a batch of symmetric p x p matrices, the slices of
+#' a p x p x G array (each symmetrized first): `values` p x G (ascending in
+#' each column), `vectors` p x p x G. A slice that is not finite, or whose
+#' decomposition fails, gets NA values. Used where R would loop over
+#' thousands of clusters (the leverages of cluster-robust covariances).
+#' @noRd
+cpp_sym_eigen_batch <- function(a, p) {
+    .Call(`_glmmgee_cpp_sym_eigen_batch`, a, p)
+}
+

@@ -31,9 +31,11 @@ resolve_vcov_cluster <- function(fit, cluster = NULL) {
   n <- .subset2(fit, "n") %||% NROW(fit$y)
   name <- "cluster"
   default <- is.null(cluster)
+  k <- NA
   if (default) {
-    k <- Position(function(g) all(vapply(groupings, function(h) nests(g$index, h$index), TRUE)),
-                  groupings)
+    k <- if (length(groupings) == 1L) 1L else
+      Position(function(g) all(vapply(groupings, function(h) nests(g$index, h$index), TRUE)),
+               groupings)
     if (is.na(k))
       stop(sprintf(paste0("vcov(): no grouping factor nests all random-effect terms (%s); ",
                           "give 'cluster =' (e.g. a factor that contains every level of each grouping)"),
@@ -73,9 +75,11 @@ resolve_vcov_cluster <- function(fit, cluster = NULL) {
   }
   if (anyNA(cluster[pos]))
     stop("'cluster' has missing values", call. = FALSE)
-  f <- factor(cluster)
+  # the default is a grouping's own integer codes: no refactoring, and it
+  # nests itself
+  f <- if (default) cluster else factor(cluster)
   code <- as.integer(f)
-  for (g in groupings)
+  for (g in groupings[setdiff(seq_along(groupings), k)])
     if (!nests(code[pos], g$index[pos])) {
       spread <- vapply(split(code[pos], factor(g$index[pos], levels = seq_along(g$levels))),
                        function(x) length(unique(x)) > 1L, TRUE)

@@ -33,7 +33,7 @@
 # Each user cluster's score and the information of `fit` on its free
 # parameters: list(S (G x P), A (P x P), free (their positions in
 # fit$theta), beta (positions of the fixed effects among the P), G, levels,
-# hessians (list of the G clusters' A_i, when `hessians`)).
+# hessians (the G clusters' A_i as a P x P x G array, when `hessians`)).
 cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
   cl <- resolve_vcov_cluster(fit, cluster)
   eng <- profile_engine(fit)
@@ -78,24 +78,22 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
 
 # Each user cluster's information -d psi_i / d theta on the free parameters,
 # by central differences of the per-cluster scores (engine clusters summed
-# into user clusters): a list of G P x P matrices, symmetrized. Each step
-# is a thousandth of the parameter's standard error `se`, so the result
-# does not depend on the units or centring of the covariates.
+# into user clusters): a P x P x G array of the G clusters' matrices,
+# symmetrized. Each step is a thousandth of the parameter's standard error
+# `se`, so the result does not depend on the units or centring of the
+# covariates.
 cluster_informations <- function(score_at, th, free, to_user, G, se) {
   P <- length(free)
-  H <- array(0, c(G, P, P))
+  H <- array(0, c(P, P, G))
   for (k in seq_len(P)) {
     j <- free[k]
     h <- 1e-3 * se[k]
     up <- th; up[j] <- up[j] + h
     dn <- th; dn[j] <- dn[j] - h
     d <- (score_at(up)[, free, drop = FALSE] - score_at(dn)[, free, drop = FALSE]) / (2 * h)
-    H[, , k] <- -rowsum(d, to_user, reorder = TRUE)
+    H[, k, ] <- -t(rowsum(d, to_user, reorder = TRUE))
   }
-  lapply(seq_len(G), function(i) {
-    Ai <- matrix(H[i, , ], P, P)
-    (Ai + t(Ai)) / 2
-  })
+  (H + aperm(H, c(2L, 1L, 3L))) / 2
 }
 
 # The cluster-robust covariance of the fixed effects of `fit` (type "CR0",
@@ -134,15 +132,17 @@ score_cluster_sandwich <- function(fit, type, cluster, df = FALSE) {
     # L_i = T^(-1/2) P_i T^(-1/2), T = sum P_i: a cluster's log-likelihood
     # need not be concave in the variance parameters, and its negative part
     # would push other clusters' leverages past 1. Where every W_i is
-    # positive semi-definite, T = I and L_i = W_i.
-    P <- lapply(parts$hessians, function(H) psd_part(Aih %*% H %*% Aih))
-    et <- eigen(Reduce(`+`, P), symmetric = TRUE)
+    # positive semi-definite, T = I and L_i = W_i. The clusters' small
+    # matrices are handled as P x P x G arrays (batch_*()).
+    Ew <- batch_eigen(batch_sandwich(Aih, parts$hessians))
+    P <- batch_eigen_apply(Ew, pmax(Ew$values, 0))
+    et <- eigen(rowSums(P, dims = 2L), symmetric = TRUE)
     Th <- eigen_apply(et, sqrt)
     Tih <- eigen_apply(et, function(l) 1 / sqrt(l))
+    L <- batch_sandwich(Tih, P)
     power <- switch(type, CR2 = 1 / 2, CR3 = 1, 0)
-    L <- lapply(P, function(Pi) Tih %*% Pi %*% Tih)
-    adj <- lapply(seq_len(G), function(i) leverage_adjust(L[[i]], power, type, parts$levels[i]))
-    for (i in seq_len(G)) U[i, ] <- Th %*% adj[[i]] %*% Tih %*% U[i, ]
+    adj <- leverage_adjust(L, power, type, parts$levels)
+    U <- batch_matvec(adj, U %*% Tih) %*% Th
   }
   D <- U %*% Aih
   Vf <- crossprod(D)
@@ -167,31 +167,69 @@ score_cluster_sandwich <- function(fit, type, cluster, df = FALSE) {
 # Var(xi_k) = L_k under the working model. So two combinations' terms have
 # Cov(w_i(c), w_k(d)) = [i = k] a_i(c)' L_i a_i(d) - (L_i a_i(c))'(L_k a_k(d)).
 score_w_parts <- function(L, adj, ch) {
-  a <- lapply(adj, function(A) c(A %*% ch))
-  B <- t(vapply(seq_along(L), function(i) c(L[[i]] %*% a[[i]]), numeric(length(ch))))
-  list(a = a, B = matrix(B, length(L)))
+  a <- batch_matvec(adj, matrix(ch, dim(adj)[3L], length(ch), byrow = TRUE))
+  list(a = a, B = batch_matvec(L, a))
 }
 
 score_w_cross <- function(a, b) {
-  d <- vapply(seq_along(a$a), function(i) sum(a$a[[i]] * b$B[i, ]), 0)
   Om <- -tcrossprod(a$B, b$B)
-  diag(Om) <- diag(Om) + d
+  diag(Om) <- diag(Om) + rowSums(a$a * b$B)
   Om
 }
 
-# The positive semi-definite part of a symmetric matrix.
-psd_part <- function(H) eigen_apply(eigen((H + t(H)) / 2, symmetric = TRUE), function(l) pmax(l, 0))
-
-# (I - L)^(-power) for a cluster's leverage L (symmetric, eigenvalues in
-# [0, 1]); a leverage of 1 (the cluster alone determines a direction of the
-# parameters) is an error naming the cluster.
-leverage_adjust <- function(L, power, type, level) {
-  e <- eigen((L + t(L)) / 2, symmetric = TRUE)
+# (I - L_i)^(-power) for the clusters' leverages L (a P x P x G array of
+# symmetric matrices with eigenvalues in [0, 1]); with power > 0 a leverage
+# of 1 (a cluster alone determines a direction of the parameters) is an
+# error naming the cluster.
+leverage_adjust <- function(L, power, type, levels) {
+  e <- batch_eigen(L)
   lam <- pmin(pmax(e$values, 0), 1)
-  if (any(lam >= 1 - 1e-8))
-    stop(sprintf("vcov(type = \"%s\"): cluster %s alone determines a parameter (leverage 1); use type = \"CR0\" or \"CR1\"",
-                 type, sQuote(level, FALSE)), call. = FALSE)
-  eigen_apply(e, function(l) 1 / (1 - lam)^power)
+  if (power > 0) {
+    one <- which(colSums(lam >= 1 - 1e-8) > 0)
+    if (length(one))
+      stop(sprintf("vcov(type = \"%s\"): cluster %s alone determines a parameter (leverage 1); use type = \"CR0\" or \"CR1\"",
+                   type, sQuote(levels[one[1L]], FALSE)), call. = FALSE)
+  }
+  batch_eigen_apply(e, 1 / (1 - lam)^power)
+}
+
+# Batches of small symmetric matrices, the slices of P x P x G arrays (one
+# per cluster), without a loop over the slices in R.
+# Eigen decompositions (C++), checked for non-finite slices.
+batch_eigen <- function(A) {
+  e <- cpp_sym_eigen_batch(A, dim(A)[1L])
+  if (anyNA(e$values))
+    stop("vcov(): a cluster's information matrix is not finite", call. = FALSE)
+  e
+}
+
+# V_i diag(f_i) V_i' from batch_eigen() `e` and f (P x G, one column per slice).
+batch_eigen_apply <- function(e, f) {
+  V <- e$vectors
+  P <- dim(V)[1L]
+  out <- array(0, dim(V))
+  for (k in seq_len(P)) for (j in seq_len(P)) {
+    vjk <- V[j, k, ] * f[k, ]
+    for (l in j:P) out[j, l, ] <- out[j, l, ] + vjk * V[l, k, ]
+  }
+  for (j in seq_len(P)) for (l in seq_len(j - 1L)) out[j, l, ] <- out[l, j, ]
+  out
+}
+
+# S H_i S for each slice H_i (symmetric) and a symmetric S.
+batch_sandwich <- function(S, H) {
+  P <- dim(H)[1L]
+  G <- dim(H)[3L]
+  X <- array(S %*% matrix(H, P, P * G), c(P, P, G))           # S H_i
+  array(S %*% matrix(aperm(X, c(2L, 1L, 3L)), P, P * G), c(P, P, G))  # S (S H_i)'
+}
+
+# The rows M_i v_i for slices M_i and the rows v_i of v (G x P).
+batch_matvec <- function(M, v) {
+  P <- dim(M)[1L]
+  w <- matrix(0, nrow(v), P)
+  for (j in seq_len(P)) for (k in seq_len(P)) w[, j] <- w[, j] + M[j, k, ] * v[, k]
+  w
 }
 
 # Per-cluster scores of the fixed effects with the variance parameters'

@@ -1589,6 +1589,17 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_sym_eigen_batch
+Rcpp::List cpp_sym_eigen_batch(Rcpp::NumericVector a, int p);
+RcppExport SEXP _glmmgee_cpp_sym_eigen_batch(SEXP aSEXP, SEXP pSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type a(aSEXP);
+    Rcpp::traits::input_parameter< int >::type p(pSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sym_eigen_batch(a, p));
+    return rcpp_result_gen;
+END_RCPP
+}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_glm_sums", (DL_FUNC) &_glmmgee_cpp_agq_glm_sums, 2},
@@ -1706,6 +1717,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_lq_rotate", (DL_FUNC) &_glmmgee_cpp_lq_rotate, 4},
     {"_glmmgee_cpp_chol_factor_nnz", (DL_FUNC) &_glmmgee_cpp_chol_factor_nnz, 1},
     {"_glmmgee_cpp_sparse_components", (DL_FUNC) &_glmmgee_cpp_sparse_components, 1},
+    {"_glmmgee_cpp_sym_eigen_batch", (DL_FUNC) &_glmmgee_cpp_sym_eigen_batch, 2},
     {NULL, NULL, 0}
 };
 

@@ -74,3 +74,38 @@ double cpp_chol_factor_nnz(Eigen::MappedSparseMatrix<double> A) {
 Rcpp::IntegerVector cpp_sparse_components(Eigen::MappedSparseMatrix<double> A) {
   return glmmgee_exports::sparse_components(A);
 }
+
+// ---- small dense linear algebra in batches ----
+
+//' Eigen decompositions of a batch of symmetric p x p matrices, the slices of
+//' a p x p x G array (each symmetrized first): `values` p x G (ascending in
+//' each column), `vectors` p x p x G. A slice that is not finite, or whose
+//' decomposition fails, gets NA values. Used where R would loop over
+//' thousands of clusters (the leverages of cluster-robust covariances).
+//' @noRd
+// [[Rcpp::export(rng = false)]]
+Rcpp::List cpp_sym_eigen_batch(Rcpp::NumericVector a, int p) {
+  if (p < 1) Rcpp::stop("cpp_sym_eigen_batch(): 'p' must be positive");
+  const R_xlen_t pp = static_cast<R_xlen_t>(p) * p;
+  if (a.size() % pp != 0)
+    Rcpp::stop("cpp_sym_eigen_batch(): the array's length is not a multiple of p^2");
+  const R_xlen_t G = a.size() / pp;
+  Rcpp::NumericMatrix values(p, G);
+  Rcpp::NumericVector vectors(a.size());
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(p);
+  for (R_xlen_t g = 0; g < G; ++g) {
+    if ((g & 1023) == 1023) Rcpp::checkUserInterrupt();
+    Eigen::Map<const Eigen::MatrixXd> M(a.begin() + g * pp, p, p);
+    const Eigen::MatrixXd S = (M + M.transpose()) / 2.0;
+    Eigen::Map<Eigen::MatrixXd> V(vectors.begin() + g * pp, p, p);
+    bool ok = S.allFinite();
+    if (ok) {
+      es.compute(S);
+      ok = es.info() == Eigen::Success;
+    }
+    for (int k = 0; k < p; ++k) values(k, g) = ok ? es.eigenvalues()(k) : NA_REAL;
+    if (ok) V = es.eigenvectors(); else V.setConstant(NA_REAL);
+  }
+  vectors.attr("dim") = Rcpp::IntegerVector::create(p, p, static_cast<int>(G));
+  return Rcpp::List::create(Rcpp::Named("values") = values, Rcpp::Named("vectors") = vectors);
+}
