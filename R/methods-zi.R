@@ -375,8 +375,17 @@ sigma.glmmgee_glmm_zi <- function(object, ...) {
 }
 
 # Coefficient table of one part: estimate, standard error, z and p.
-zi_coef_table <- function(object, idx) {
+zi_coef_table <- function(object, idx, robust = NULL) {
   est <- object$theta[idx]
+  if (!is.null(robust)) {
+    se <- sqrt(pmax(diag(robust$vcov)[idx], 0))
+    C <- matrix(0, length(idx), length(object$theta))
+    C[cbind(seq_along(idx), idx)] <- 1
+    df <- robust$df(C)
+    t <- est / se
+    return(cbind(Estimate = est, `Std. Error` = se, `t value` = t, df = df,
+                 `Pr(>|t|)` = 2 * stats::pt(-abs(t), df)))
+  }
   se <- sqrt(pmax(diag(object$cov_theta)[idx], 0))
   z <- est / se
   cbind(Estimate = est, `Std. Error` = se, `z value` = z,
@@ -384,20 +393,26 @@ zi_coef_table <- function(object, idx) {
 }
 
 # print(), summary() and the summary's print() of a two-part fit
-# (print.glmmgee_glmm() chooses them by the fit's $aux).
-summary_zi <- function(object) {
+# (print.glmmgee_glmm() chooses them by the fit's $aux). `robust`: a
+# cluster-robust covariance of all parameters (parameter_vcov_choice()),
+# whose standard errors and t tests with Satterthwaite degrees of freedom
+# the tables then show.
+summary_zi <- function(object, robust = NULL) {
   p <- length(object$coefficients)
   a <- object$aux
-  tabs <- list(cond = zi_coef_table(object, seq_len(p)))
-  if (!is.null(a$zi_index)) tabs$zi <- zi_coef_table(object, a$zi_index)
-  if (!is.null(a$disp_index)) tabs$disp <- zi_coef_table(object, a$disp_index)
+  tabs <- list(cond = zi_coef_table(object, seq_len(p), robust))
+  if (!is.null(a$zi_index)) tabs$zi <- zi_coef_table(object, a$zi_index, robust)
+  if (!is.null(a$disp_index)) tabs$disp <- zi_coef_table(object, a$disp_index, robust)
   for (k in names(tabs)) rownames(tabs[[k]]) <- sub("^(zi|disp)~", "", rownames(tabs[[k]]))
-  structure(list(object = object, tables = tabs), class = "summary.glmmgee_glmm_zi")
+  structure(list(object = object, tables = tabs,
+                 vcov_label = if (!is.null(robust)) sub("t intervals", "t tests", robust$label)),
+            class = "summary.glmmgee_glmm_zi")
 }
 
 print_summary_zi <- function(x, digits) {
   print_zi_head(x$object, digits)
   zi_tables(x$tables, x$object, digits, full = TRUE)
+  if (!is.null(x$vcov_label)) cat("\nStandard errors: ", x$vcov_label, "\n", sep = "")
 }
 
 print_zi <- function(x, digits) {

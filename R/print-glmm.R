@@ -84,8 +84,10 @@ print_notes <- function(warnings) {
 #'   any, must be the fixed effects'). With a cluster-robust type the table
 #'   has t values with Satterthwaite degrees of freedom (column `df`; see
 #'   [vcov.glmmgee_glmm()]) instead of z values. The printed summary names the
-#'   covariance used when it is not the model-based one. Not available for
-#'   zero-inflated, hurdle, dispersion-formula and known-covariance fits.
+#'   covariance used when it is not the model-based one. For zero-inflated,
+#'   hurdle and dispersion-formula fits a cluster-robust type gives every
+#'   part's table from the robust covariance of all parameters (a matrix is
+#'   not accepted there); not available for known-covariance fits.
 #' @param cluster For `summary()` with a cluster-robust `vcov`: the
 #'   clusters, as `vcov(fit, type = , cluster = )` takes them (`NULL`, the
 #'   grouping factor that nests the random effects; a one-sided formula such
@@ -123,12 +125,16 @@ print.glmmgee_glmm <- function(x, digits = max(3L, getOption("digits") - 3L), ..
 #' @export
 summary.glmmgee_glmm <- function(object, vcov = NULL, cluster = NULL, ...) {
   check_dots(..., .method = "summary.glmmgee_glmm")
-  V <- fixef_vcov_choice(object, vcov, cluster, "summary()")
   layout <- glmm_layout(object)
+  # zero-inflated, hurdle and dispersion-formula fits: every part's table
+  # from the robust covariance of all parameters
+  if (identical(layout$summary, summary_zi))
+    return(summary_zi(object, parameter_vcov_choice(object, vcov, cluster, "summary()")))
+  V <- fixef_vcov_choice(object, vcov, cluster, "summary()")
   if (is.null(V)) return(layout$summary(object))
   if (!identical(layout$summary, summary_common))
-    stop("summary(): 'vcov' other than \"model\" is not available for zero-inflated, hurdle, ",
-         "dispersion-formula and known-covariance fits", call. = FALSE)
+    stop("summary(): 'vcov' other than \"model\" is not available for known-covariance fits",
+         call. = FALSE)
   summary_common(object, V)
 }
 

@@ -706,7 +706,7 @@ test_that("odds_ratios(vcov = ) refuses what it cannot use, naming the argument"
   expect_equal(odds_ratios(fo, vcov = "model"), odds_ratios(fo))
 })
 
-test_that("zero-inflated fits: robust intervals of the conditional fixed effects, no robust summary", {
+test_that("zero-inflated fits: robust intervals and a robust summary of every part", {
   set.seed(1)
   n <- 40
   d <- data.frame(g = factor(rep(1:n, each = 6)), x = rnorm(6 * n))
@@ -720,7 +720,17 @@ test_that("zero-inflated fits: robust intervals of the conditional fixed effects
   expect_equal(unname(ci[, 2] - ci[, 1]), unname(2 * qt(0.975, df) * se), tolerance = 1e-12)
   expect_error(confint(f, vcov = "CR2", parm = "zi.(Intercept)"), "'parm' selects 'zi.\\(Intercept\\)'")
   expect_equal(rate_ratios(f, vcov = "CR2")$std.error, unname(se["x"]), tolerance = 1e-12)
-  expect_error(summary(f, vcov = "CR2"), "not available for zero-inflated")
+  sm <- summary(f, vcov = "CR2")
+  full <- parameter_vcov_choice(f, "CR2", NULL, "test")
+  expect_equal(unname(sm$tables$cond[, "Std. Error"]), unname(se), tolerance = 1e-12)
+  expect_equal(unname(sm$tables$cond[, "df"]), unname(df), tolerance = 1e-10)
+  zi <- f$aux$zi_index
+  expect_equal(unname(sm$tables$zi[, "Std. Error"]), sqrt(diag(full$vcov)[zi]), tolerance = 1e-12)
+  expect_false(isTRUE(all.equal(unname(sm$tables$zi[, "Std. Error"]),
+                                unname(summary(f)$tables$zi[, "Std. Error"]))))
+  expect_true(all(sm$tables$zi[, "df"] > 1 & sm$tables$zi[, "df"] < nlevels(d$g)))
+  expect_match(paste(capture.output(print(sm)), collapse = " "), "cluster-robust CR2")
+  expect_error(summary(f, vcov = vcov(f, type = "CR2")), "'vcov' must be one of")
 })
 
 # ---- Satterthwaite degrees of freedom ----
