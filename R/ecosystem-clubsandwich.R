@@ -51,6 +51,10 @@
 #' @param form `"sandwich"` (the default), `"meat"` or `"estfun"` for a
 #'   linear mixed model, `"sandwich"` otherwise.
 #' @param ... not used: an argument given here is an error.
+#' @details The methods for `coef_CS()`, `model_matrix()`, `residuals_CS()`,
+#'   `targetVariance()`, `weightMatrix()` and `v_scale()` hand clubSandwich's
+#'   internal computations the pieces of a linear mixed model (for other
+#'   fits they stop with the message above); they are not called directly.
 #' @return A matrix of class `"vcovCR"`/`"clubSandwich"` with the attributes
 #'   clubSandwich's tests read.
 #' @examples
@@ -120,18 +124,21 @@ cs_lmm_pieces <- function(obj, cluster = NULL) {
   lmm_cluster_pieces(obj, cluster)
 }
 
+#' @rdname clubSandwich-methods
 #' @exportS3Method clubSandwich::coef_CS
 coef_CS.glmmgee_glmm <- function(obj) {
   b <- fixef(obj)
   b[colnames(obj$vcov) %||% names(b)]
 }
 
+#' @rdname clubSandwich-methods
 #' @exportS3Method clubSandwich::model_matrix
 model_matrix.glmmgee_glmm <- function(obj) {
   pc <- cs_lmm_pieces(obj)
   obj$X[cs_positive_rows(obj), pc$names, drop = FALSE]
 }
 
+#' @rdname clubSandwich-methods
 #' @exportS3Method clubSandwich::residuals_CS
 residuals_CS.glmmgee_glmm <- function(obj) {
   pc <- cs_lmm_pieces(obj)
@@ -144,11 +151,13 @@ residuals_CS.glmmgee_glmm <- function(obj) {
 # clubSandwich passes `cluster` as a factor over the rows of positive
 # weight, in the order of model_matrix(); the blocks come in the order of
 # its levels, as split() gives them.
+#' @rdname clubSandwich-methods
 #' @exportS3Method clubSandwich::targetVariance
 targetVariance.glmmgee_glmm <- function(obj, cluster) {
   lapply(unname(cs_lmm_pieces(obj, cluster)$blocks), `[[`, "V")
 }
 
+#' @rdname clubSandwich-methods
 #' @exportS3Method clubSandwich::weightMatrix
 weightMatrix.glmmgee_glmm <- function(obj, cluster) {
   lapply(unname(cs_lmm_pieces(obj, cluster)$blocks), function(b) chol2inv(b$R))
@@ -157,6 +166,7 @@ weightMatrix.glmmgee_glmm <- function(obj, cluster) {
 # sandwich::bread() of the fit is n times the GLS covariance; clubSandwich
 # divides it by v_scale to get the inverse of sum X_i' W_i X_i with W_i on
 # the scale of sigma^2.
+#' @rdname clubSandwich-methods
 #' @exportS3Method clubSandwich::v_scale
 v_scale.glmmgee_glmm <- function(obj) {
   pc <- cs_lmm_pieces(obj)
