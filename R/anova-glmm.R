@@ -164,7 +164,7 @@ wald_terms_robust <- function(object, robust, asg, labs, beta) {
   names(tab) <- c("Df", "Den Df", "F", "Pr(>F)")
   rownames(tab) <- labs
   structure(tab, heading = c(paste0(sprintf("Wald F tests of the fixed-effect terms (each given all others) with the %s\n",
-                                            sub("; t intervals with Satterthwaite degrees of freedom$", "", robust$label)),
+                                            robust$label),
                                     "Hotelling T-squared approximation (HTZ); a one-column term's test is the t test of summary(vcov = )\n"),
                              paste0("Response: ", deparse(object$formula[[2L]]), "\n")),
             class = c("anova", "data.frame"))

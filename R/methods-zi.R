@@ -405,7 +405,8 @@ summary_zi <- function(object, robust = NULL) {
   if (!is.null(a$disp_index)) tabs$disp <- zi_coef_table(object, a$disp_index, robust)
   for (k in names(tabs)) rownames(tabs[[k]]) <- sub("^(zi|disp)~", "", rownames(tabs[[k]]))
   structure(list(object = object, tables = tabs,
-                 vcov_label = if (!is.null(robust)) sub("t intervals", "t tests", robust$label)),
+                 vcov_label = if (!is.null(robust))
+                   paste0(robust$label, "; t tests with Satterthwaite degrees of freedom")),
             class = "summary.glmmgee_glmm_zi")
 }
 

@@ -209,7 +209,8 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
   out <- structure(out, class = c("glmmgee_standardized", "data.frame"), view = view,
                    variable = variable, se = se, level = level, family = fam,
                    cluster = clusters$name, warnings = trouble,
-                   vcov_label = robust$label)
+                   vcov_label = if (!is.null(robust))
+                     paste0(robust$label, "; t intervals with Satterthwaite degrees of freedom"))
   if (se == "bootstrap") {
     attr(out, "replicates") <- attrs$replicates
     attr(out, "failed") <- attrs$failed

@@ -51,6 +51,22 @@ robust_bread <- function(fit) {
   length(resolve_vcov_cluster(fit, NULL)$code) * B
 }
 
+# Whether `vcov` asks for the model-based covariance (NULL or "model"), in
+# which case a `cluster` is an error: it is for the cluster-robust types.
+model_vcov_asked <- function(vcov, cluster, method) {
+  if (!is.null(vcov) && !identical(vcov, "model")) return(FALSE)
+  if (!is.null(cluster))
+    stop(sprintf("%s: 'cluster' is for the cluster-robust covariances (vcov = \"CR0\" ... \"CR3\")",
+                 method), call. = FALSE)
+  TRUE
+}
+
+# What the printed results say of a cluster-robust covariance of `type`
+# with the clusters `cl` (resolve_vcov_cluster()).
+robust_label <- function(type, cl) {
+  sprintf("cluster-robust %s, clusters: %s (%d)", type, cl$name, length(cl$levels))
+}
+
 # The parameters of a glmm() fit with the covariance that marginal_coefs()
 # and standardize() carry through the delta method, from their arguments
 # `vcov` and `cluster`: NULL for the model-based one (the caller keeps
@@ -58,17 +74,12 @@ robust_bread <- function(fit) {
 # fit_parameters()'s (theta, vcov over all of theta in fit$theta's
 # coordinates, p, star = NULL) with `df`, a function of a Jacobian
 # (K x length(theta)) giving each row's Satterthwaite degrees of freedom,
-# `cross`, giving their robust_cross(), and `label`. For exact linear mixed models the sandwich is that of the
+# `cross`, giving their robust_cross(), and `label` (robust_label()). For exact linear mixed models the sandwich is that of the
 # fixed effects, the variance parameters held at their estimates (their
 # rows and columns zero); for the other engines it covers all parameters.
 parameter_vcov_choice <- function(fit, vcov = NULL, cluster = NULL, method) {
   types <- c("model", robust_cr_types)
-  if (is.null(vcov) || identical(vcov, "model")) {
-    if (!is.null(cluster))
-      stop(sprintf("%s: 'cluster' is for the cluster-robust covariances (vcov = \"CR0\" ... \"CR3\")",
-                   method), call. = FALSE)
-    return(NULL)
-  }
+  if (model_vcov_asked(vcov, cluster, method)) return(NULL)
   if (!is.character(vcov) || length(vcov) != 1L || is.na(vcov) || !vcov %in% types)
     stop(sprintf(paste0("%s: 'vcov' must be one of %s (a covariance matrix of the fixed effects ",
                         "alone is not enough: the result depends on the variance parameters too)"),
@@ -91,8 +102,7 @@ parameter_vcov_choice <- function(fit, vcov = NULL, cluster = NULL, method) {
     cross <- s$cross
   }
   list(theta = th, vcov = V, p = p, star = NULL, df = df, cross = cross,
-       label = sprintf("cluster-robust %s, clusters: %s (%d); t intervals with Satterthwaite degrees of freedom",
-                       vcov, cl$name, length(cl$levels)))
+       label = robust_label(vcov, cl))
 }
 
 # The G x G working-model covariances Cov(w_i(s), w_k(t)) of the cluster
@@ -159,12 +169,7 @@ robust_htz <- function(b, Vr, cross) {
 # messages.
 fixef_vcov_choice <- function(fit, vcov = NULL, cluster = NULL, method) {
   types <- c("model", robust_cr_types)
-  if (is.null(vcov) || identical(vcov, "model")) {
-    if (!is.null(cluster))
-      stop(sprintf("%s: 'cluster' is for the cluster-robust covariances (vcov = \"CR0\" ... \"CR3\")",
-                   method), call. = FALSE)
-    return(NULL)
-  }
+  if (model_vcov_asked(vcov, cluster, method)) return(NULL)
   if (is.character(vcov)) {
     if (length(vcov) != 1L || is.na(vcov) || !vcov %in% types)
       stop(sprintf("%s: 'vcov' must be one of %s, or a covariance matrix of the fixed effects",
@@ -172,8 +177,8 @@ fixef_vcov_choice <- function(fit, vcov = NULL, cluster = NULL, method) {
     require_capability(fit, "robust_vcov", sprintf("%s with vcov = \"%s\"", method, vcov))
     cl <- resolve_vcov_cluster(fit, cluster)
     V <- robust_vcov(fit, vcov, cluster, df = TRUE)
-    return(structure(V, label = sprintf("cluster-robust %s, clusters: %s (%d); t tests with Satterthwaite degrees of freedom",
-                                        vcov, cl$name, length(cl$levels))))
+    return(structure(V, label = paste0(robust_label(vcov, cl),
+                                       "; t tests with Satterthwaite degrees of freedom")))
   }
   if (!is.null(cluster))
     stop(sprintf("%s: 'cluster' is for the cluster-robust covariances (vcov = \"CR0\" ... \"CR3\"), not a 'vcov' matrix",
