@@ -34,15 +34,15 @@ engine_table <- function() {
     agq_zero_re = list("one grouping factor with random effects in the zero-inflation part",
                        but("simulate_newdata", "ranef_new", "bootstrap", "workers")),
     agq_ranef_dist = list("a random intercept with a non-normal distribution (bridge, nonparametric, ...)",
-                          but("simulate_newdata", "bootstrap", "robust_vcov", "workers")),
+                          but("simulate_newdata", "bootstrap", "workers")),
     agq_nested = list("nested grouping factors by nested adaptive quadrature",
-                      but("cluster_loglik", "robust_vcov")),
+                      but("cluster_loglik")),
     lmm_one_factor = list("gaussian identity models with one grouping factor, exact ML or REML",
                           but("workers")),
     lmm_sparse = list("gaussian identity models with several random-effect terms, exact ML or REML",
                       but("cluster_loglik", "workers")),
     laplace_sparse = list("several random-effect terms by the Laplace approximation",
-                          but("cluster_loglik", "robust_vcov", "workers")),
+                          but("cluster_loglik", "workers")),
     laplace_sparse_zero_re = list("several random-effect terms with random effects in the zero-inflation part",
                                   but("simulate_newdata", "ranef_new", "bootstrap",
                                       "cluster_loglik", "robust_vcov", "workers")),
@@ -54,7 +54,7 @@ engine_table <- function() {
                              "cluster_loglik", "robust_vcov", "workers")),
     ordinal_agq = list("cumulative link (ordinal) models with one grouping factor",
                        but("simulate_newdata", "ranef_new", "profile", "confint_profile",
-                           "bootstrap", "marginal", "robust_vcov", "workers")))
+                           "bootstrap", "marginal", "workers")))
   caps <- t(vapply(rows, function(r) all %in% r[[2L]], logical(length(all))))
   colnames(caps) <- all
   data.frame(engine = names(rows), fits = vapply(rows, `[[`, "", 1L), caps,
@@ -201,6 +201,11 @@ part_limits <- function(fit) {
         "fits with a known-covariance term ('covariance')")
   if (inherits(fit, "glmmgee_glmm_sharded"))
     add(c("bootstrap", "robust_vcov"), "distributed fits (glmm_shards())")
+  if (is_cumulative(.subset2(fit, "family")) &&
+      (is.null(.subset2(fit, "psi")) || inherits(fit, "glmmgee_glmm_ordinal_re")))
+    add("robust_vcov", "cumulative link fits with random slopes or several random-effect terms")
+  if (identical(.subset2(fit, "ranef_dist")$type, "nonparametric"))
+    add("robust_vcov", "nonparametric random-intercept fits")
   if (isTRUE(.subset2(fit, "REML")))
     add("cluster_loglik", "REML fits (the restricted likelihood does not split by cluster)")
   if (is_cumulative(.subset2(fit, "family")))

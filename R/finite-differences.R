@@ -51,3 +51,13 @@ fd_gradient <- function(f, th, h) {
     (f(th + e) - f(th - e)) / (2 * h[j])
   }, 1)
 }
+
+# Central-difference Jacobian of a vector-valued `f` (e.g. the clusters'
+# log-likelihoods), steps `h` per parameter: one row per element of f.
+fd_jacobian <- function(f, th, h) {
+  cols <- lapply(seq_along(th), function(j) {
+    e <- replace(numeric(length(th)), j, h[j])
+    (f(th + e) - f(th - e)) / (2 * h[j])
+  })
+  matrix(unlist(cols), ncol = length(th))
+}

@@ -373,5 +373,8 @@ nested_profile_engine <- function(fit) {
   h <- 1e-4 * ifelse(is.finite(se) & se > 0, se, 0.1 * pmax(abs(th), 1))
   list(eval = function(t) list(loglik = f(t), gradient = fd_gradient(f, t, h)),
        lower = c(rep(-Inf, p), re$lower, if (disp) -Inf),
-       free = function() NULL, Tx = xd$Tx)
+       free = function() NULL, Tx = xd$Tx,
+       split = nested_cluster_split(xd$X, as.numeric(fit$y), as.numeric(fit$prior.weights),
+                                    as.numeric(fit$offset), ns$units, nested_leaf_design(re, ns),
+                                    fam, map, as.integer(fit$nAGQ), h))
 }

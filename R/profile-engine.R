@@ -42,6 +42,7 @@ profile_engine <- function(fit, zbasis = NULL) {
   X <- ax$X
   zr <- a$zi$re
   sparse <- if (is.null(a)) inherits(fit, "glmmgee_glmm_sparse") else isTRUE(a$sparse)
+  split <- scores <- NULL
   if (sparse) {
     cov_arg <- if (is.null(a)) fit$call$covariance
     covariance <- if (!is.null(cov_arg))
@@ -65,6 +66,8 @@ profile_engine <- function(fit, zbasis = NULL) {
                             re$lam_k - 1L, re$ntheta, fam$family_code, fam$link_code)
       if (!is.null(a)) cpp_sparse_set_aux(eng, ax$kind, ax$XA, ax$pred, ax$aoff)
       ev <- function(th) cpp_sparse_eval(eng, th, TRUE)
+      if (is.null(zbasis))
+        split <- sparse_cluster_split(X, re$Z, y, w, off, re, fam, if (!is.null(a)) ax)
     }
     lam_lower <- re$lower
     free <- function() NULL
@@ -98,7 +101,7 @@ profile_engine <- function(fit, zbasis = NULL) {
     lam_lower <- ifelse(pat$row == pat$col, 0, -Inf)
   }
   if (!is.null(a)) check_rebuilt_engine(ev, fit, free, ax$Tx, zbasis)
-  list(eval = ev, free = free, Tx = ax$Tx, scores = if (!sparse) scores,
+  list(eval = ev, free = free, Tx = ax$Tx, scores = scores, split = split,
        lower = c(rep(-Inf, p), lam_lower,
                  rep(-Inf, length(fit$theta) - p - length(lam_lower))))
 }

@@ -36,9 +36,9 @@
 # hessians (the G clusters' A_i as a P x P x G array, when `hessians`)).
 cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
   cl <- resolve_vcov_cluster(fit, cluster)
-  eng <- profile_engine(fit)
+  eng <- robust_score_engine(fit)
   on.exit(eng$free(), add = TRUE)
-  if (is.null(eng$scores))
+  if (is.null(eng$scores) && is.null(eng$split))
     require_capability(fit, "robust_vcov")
   th <- as.numeric(fit$theta)
   P <- length(th)
@@ -51,7 +51,11 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
     }
     S
   }
-  score_at <- function(t) unstar(eng$scores(theta_star(t, eng$Tx)))
+  # Engines of one grouping factor give each of their clusters' scores;
+  # engines of several terms are split by user cluster (vcov-robust-engines.R).
+  G <- length(cl$levels)
+  scores <- eng$scores %||% eng$split(cl$code, G, cl$levels)
+  score_at <- function(t) unstar(scores(theta_star(t, eng$Tx)))
   V <- fit$cov_theta
   free <- which(!is.na(diag(V)))
   p <- length(fit$coefficients)
@@ -65,11 +69,15 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
   # from rows of positive weight: the others may carry a stand-in code).
   w <- fit$prior.weights
   rows <- if (is.null(w)) seq_along(fit$group) else which(w > 0)
-  to_user <- rep(1L, length(fit$group_levels))
-  to_user[fit$group[rows]] <- cl$code[rows]
+  if (is.null(eng$scores)) {
+    to_user <- seq_len(G)
+  } else {
+    to_user <- rep(1L, length(fit$group_levels))
+    to_user[fit$group[rows]] <- cl$code[rows]
+  }
   Sc <- score_at(th)[, free, drop = FALSE]
   out <- list(S = rowsum(Sc, to_user, reorder = TRUE), A = A, free = free,
-              beta = match(seq_len(p), free), G = length(cl$levels), levels = cl$levels)
+              beta = match(seq_len(p), free), G = G, levels = cl$levels)
   rownames(out$S) <- cl$levels
   if (hessians) out$hessians <- cluster_informations(score_at, th, free, to_user, out$G,
                                                      sqrt(diag(V)[free]))

@@ -1,0 +1,181 @@
+# The per-cluster scores behind cluster-robust covariances
+# (vcov-robust-scores.R) for the engines that do not return them cluster by
+# cluster: several random-effect terms (the sparse Laplace engine; nested
+# adaptive quadrature), the bridge random-intercept distribution and the
+# cumulative link (ordinal) random-intercept model.
+#
+# Several terms: the fit's log-likelihood split by user cluster, from
+# engines of the same kind built on each cluster's rows. When each
+# cluster's random effects are its own (every random effect, and every one
+# it is correlated with, lies within one cluster), the joint posterior mode
+# and its Hessian are block diagonal by cluster, so the Laplace
+# approximation (and the nested quadrature, whose outermost units lie
+# within clusters) of the whole data is exactly the sum of the clusters'
+# own approximations. Those engines' gradients are then the clusters'
+# scores. Crossed random effects link clusters, and are refused by name.
+
+# Which cluster owns each random effect (column of the random-effects
+# design `Zt`, a TsparseMatrix, with the covariance factor's entries
+# `lam_row`, `lam_col`, 1-based): from the rows that load on it and the
+# effects it is correlated with. `code`: each row's cluster (rows of weight zero NA). A random
+# effect seen in two clusters is an error; one no row loads on is NA.
+random_effect_owner <- function(Zt, lam_row, lam_col, code, levels) {
+  keep <- !is.na(code[Zt@i + 1L]) & Zt@x != 0
+  col <- Zt@j[keep] + 1L
+  cls <- code[Zt@i[keep] + 1L]
+  owner <- rep(NA_integer_, ncol(Zt))
+  pairs <- unique(cbind(col, cls))
+  clash <- function(j, a, b)
+    stop(sprintf(paste0("vcov(): the clusters '%s' and '%s' share random effects (column %d of ",
+                        "the random-effects design): a cluster-robust covariance needs clusters ",
+                        "whose random effects are their own, e.g. 'cluster =' a factor that nests ",
+                        "every grouping; crossed random effects link all clusters"),
+                 levels[a], levels[b], j), call. = FALSE)
+  d <- which(duplicated(pairs[, 1L]))
+  if (length(d)) {
+    j <- pairs[d[1L], 1L]
+    both <- pairs[pairs[, 1L] == j, 2L]
+    clash(j, both[1L], both[2L])
+  }
+  owner[pairs[, 1L]] <- pairs[, 2L]
+  # Effects correlated with an owned one belong to its cluster.
+  repeat {
+    a <- owner[lam_row]
+    b <- owner[lam_col]
+    bad <- which(!is.na(a) & !is.na(b) & a != b)
+    if (length(bad)) clash(lam_row[bad[1L]], a[bad[1L]], b[bad[1L]])
+    fill_r <- which(is.na(a) & !is.na(b))
+    fill_c <- which(!is.na(a) & is.na(b))
+    if (!length(fill_r) && !length(fill_c)) break
+    owner[lam_row[fill_r]] <- b[fill_r]
+    owner[lam_col[fill_c]] <- a[fill_c]
+  }
+  owner
+}
+
+# The sparse Laplace engine split by cluster: a function of (code, G,
+# levels) giving a function of theta whose rows are the G clusters'
+# gradients of their Laplace log-likelihoods. `re`: sparse_re_terms()'s
+# design; `aux`: the auxiliary predictors of a zero-inflated, hurdle or
+# dispersion-formula fit (profile_aux_inputs()), or NULL.
+sparse_cluster_split <- function(X, Z, y, w, off, re, fam, aux = NULL) {
+  function(code, G, levels) {
+    code[w <= 0] <- NA_integer_
+    Zt <- methods::as(Z, "TsparseMatrix")
+    owner <- random_effect_owner(Zt, re$lam_row, re$lam_col, code, levels)
+    f <- factor(code, levels = seq_len(G))
+    rows <- split(seq_along(code), f)
+    cols_of <- split(seq_along(owner), factor(owner, levels = seq_len(G)))
+    lam_of <- split(seq_along(re$lam_row), factor(owner[re$lam_row], levels = seq_len(G)))
+    # Z's entries by cluster (the rows' clusters)
+    ent <- split(seq_along(Zt@x), f[Zt@i + 1L])
+    engines <- lapply(seq_len(G), function(k) {
+      r <- rows[[k]]
+      if (!length(r)) return(NULL)
+      cols <- cols_of[[k]]
+      lam <- lam_of[[k]]
+      lam <- lam[owner[re$lam_col[lam]] %in% k]
+      e <- ent[[k]]
+      e <- e[owner[Zt@j[e] + 1L] %in% k]  # explicit zeros elsewhere load on nothing
+      # A cluster whose rows load on no random effect: one effect of
+      # zero loading and no covariance entry (it adds nothing).
+      Zk <- csc_from_triplets(match(Zt@i[e] + 1L, r), match(Zt@j[e] + 1L, cols), Zt@x[e],
+                              length(r), max(length(cols), 1L))
+      eng <- cpp_sparse_new(X[r, , drop = FALSE], Zk, y[r], w[r], off[r],
+                            match(re$lam_row[lam], cols) - 1L, match(re$lam_col[lam], cols) - 1L,
+                            re$lam_k[lam] - 1L, re$ntheta, fam$family_code, fam$link_code)
+      if (!is.null(aux))
+        cpp_sparse_set_aux(eng, aux$kind, aux$XA[r, , drop = FALSE], aux$pred, aux$aoff[r])
+      eng
+    })
+    function(th) {
+      S <- matrix(0, G, length(th))
+      for (k in seq_len(G)) if (!is.null(engines[[k]]))
+        S[k, ] <- cpp_sparse_eval(engines[[k]], th, TRUE)$gradient
+      S
+    }
+  }
+}
+
+# A sparse matrix (dgCMatrix, nr x nc) from 1-based triplets.
+csc_from_triplets <- function(i, j, x, nr, nc) {
+  o <- order(j, i)
+  methods::new("dgCMatrix", i = as.integer(i[o] - 1L), x = as.numeric(x[o]),
+               p = as.integer(c(0L, cumsum(tabulate(j, nc)))), Dim = as.integer(c(nr, nc)))
+}
+
+# The nested quadrature engine split by cluster (clusters nest the
+# outermost grouping): a function of (code, G, levels) giving a function of
+# theta (the fit's order, on the engine's scale) whose rows are the G
+# clusters' gradients of their log-likelihoods, by central differences
+# with steps `h` (the nested profile engine's).
+nested_cluster_split <- function(X, y, w, off, units, Zr, fam, map, nAGQ, h) {
+  function(code, G, levels) {
+    code[w <= 0] <- NA_integer_
+    outer <- units[[1L]]
+    spread <- tapply(code, outer, function(x) length(unique(x[!is.na(x)])))
+    if (any(spread > 1L, na.rm = TRUE))
+      stop("vcov(): 'cluster' must nest the outermost grouping of the nested random effects",
+           call. = FALSE)
+    rows <- split(seq_along(code), factor(code, levels = seq_len(G)))
+    objectives <- lapply(rows, function(r) {
+      if (!length(r)) return(NULL)
+      u <- lapply(units, function(v) match(v[r], sort(unique(v[r]))) - 1L)
+      eng <- cpp_nested_new(X[r, , drop = FALSE], y[r], w[r], off[r], u, fam$family_code,
+                            fam$link_code, 1L, if (!is.null(Zr)) Zr[r, , drop = FALSE])
+      nested_objective(eng, map, nAGQ)
+    })
+    loglik <- function(th) vapply(objectives, function(f) if (is.null(f)) 0 else f(th), 1)
+    function(th) fd_jacobian(loglik, th, h)
+  }
+}
+
+# The bridge random-intercept fit's engine for cluster-robust covariances
+# (glmm(ranef_dist = "bridge")): each cluster's score, the gradient of its
+# log-likelihood in theta = (beta, phi), by central differences of the
+# engine's per-cluster log-likelihoods (steps of a ten-thousandth of each
+# parameter's standard error; the fit's own search uses differences too).
+dist_robust_engine <- function(fit) {
+  dist <- fit$ranef_dist
+  if (!identical(dist$type, "bridge"))
+    require_capability(fit, "robust_vcov")
+  p <- dist$p
+  cl <- if (is.list(fit$group)) fit$group else cluster_index(fit$group, "group")
+  eng <- dist_engine(fit$X, as.numeric(fit$y), as.numeric(fit$prior.weights),
+                     as.numeric(fit$offset), cl, fit$family)
+  se <- suppressWarnings(sqrt(diag(fit$cov_theta)))
+  h <- 1e-4 * ifelse(is.finite(se) & se > 0, se, 1e-2)
+  loglik <- function(th) eng(th[seq_len(p)], 0L, th[p + 1L])$cluster_loglik
+  list(scores = function(th) fd_jacobian(loglik, th, h), free = function() NULL, Tx = NULL)
+}
+
+# The cumulative link random-intercept fit's engine for cluster-robust
+# covariances: each cluster's score in the fit's theta = (beta, sigma,
+# thresholds) by central differences of the engine's per-cluster
+# log-likelihoods (cpp_ordinal_loglik(), clusters in the order of the
+# grouping's levels, as fit$group codes them).
+ordinal_robust_engine <- function(fit) {
+  require_capability(fit, "robust_vcov")  # random slopes, several terms
+  d <- ordinal_fit_data(fit)
+  p <- length(fit$coefficients)
+  J <- length(fit$y_levels)
+  se <- suppressWarnings(sqrt(diag(fit$cov_theta)))
+  th0 <- as.numeric(fit$theta)
+  h <- 1e-4 * ifelse(is.finite(se) & se > 0, se, 1e-2)
+  # the standard deviation's steps stay inside (0, Inf)
+  h[p + 1L] <- min(h[p + 1L], th0[p + 1L] / 2)
+  loglik <- function(th)
+    cpp_ordinal_loglik(d$y, d$X, d$offset, d$w, d$starts, J, th[p + 1L + seq_len(J - 1L)],
+                       th[seq_len(p)], log(th[p + 1L]), fit$nAGQ, fit$family$link_code,
+                       FALSE)$cluster_loglik
+  list(scores = function(th) fd_jacobian(loglik, th, h), free = function() NULL, Tx = NULL)
+}
+
+# The engine of cluster-robust covariances for `fit`: the fit's own engine
+# (profile_engine()) with per-cluster scores or a split by cluster, or one
+# of the engines above.
+robust_score_engine <- function(fit) {
+  if (inherits(fit, "glmmgee_glmm_dist")) return(dist_robust_engine(fit))
+  if (is_cumulative(fit$family)) return(ordinal_robust_engine(fit))
+  profile_engine(fit)
+}
