@@ -16,7 +16,8 @@
 # of these smooth functions, given the covariate values.
 
 ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
-                                type = c("conditional", "marginal"), nAGQ = 30L, delta = 1) {
+                                type = c("conditional", "marginal"), nAGQ = 30L, delta = 1,
+                                vcov = NULL) {
   type <- match.arg(type)
   check_level(level)
   if (fit$family$link != "logit")
@@ -25,12 +26,16 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
   bn <- names(fit$coefficients)
   parm <- match_parm(parm, bn, bn)
   if (type == "conditional") {
-    est <- list(coef = fit$coefficients, vcov = vcov(fit)[bn, bn, drop = FALSE],
+    est <- list(coef = fit$coefficients, vcov = vcov %||% stats::vcov(fit)[bn, bn, drop = FALSE],
                 family = fit$family, view = "conditional", separation = fit$separation,
-                source = "cumulative link mixed model; odds of a higher category, P(Y > j), the same at every threshold",
+                source = paste0("cumulative link mixed model; odds of a higher category, P(Y > j), the same at every threshold",
+                                if (!is.null(vcov)) paste0("; standard errors: ", attr(vcov, "label"))),
                 binary = binary_columns(fit))
     return(ratio_table(est, level, parm, "cumulative odds ratio", delta))
   }
+  if (!is.null(vcov))
+    stop("odds_ratios(type = \"marginal\") of a cumulative link mixed model takes the model-based covariance only ('vcov' must be NULL or \"model\")",
+         call. = FALSE)
   if (inherits(fit, "glmmgee_glmm_ordinal_re"))
     stop("'type = \"marginal\"': population-averaged odds ratios are available for a random intercept only, not with random slopes",
          call. = FALSE)

@@ -48,7 +48,8 @@
 #'   takes t quantiles with its Satterthwaite degrees of freedom. The
 #'   printout names the covariance used. For [gee()] fits (whose standard errors `gee(std.err
 #'   = )` chooses) and [marginal_coefs()] results an error; for cumulative
-#'   link mixed models only `"model"`.
+#'   link mixed models' population-averaged ratios (`type = "marginal"`)
+#'   only `"model"`.
 #' @param cluster With a cluster-robust `vcov`: the clusters, as
 #'   `vcov(fit, type = , cluster = )` takes them (`NULL`, the grouping
 #'   factor that nests the random effects, a one-sided formula or a vector
@@ -83,8 +84,8 @@
 odds_ratios <- function(fit, level = 0.95, parm = NULL, ..., delta = 1, vcov = NULL,
                         cluster = NULL) {
   if (inherits(fit, "glmmgee_glmm_ordinal")) {
-    model_vcov_only(fit, vcov, cluster, "odds_ratios()")
-    return(ordinal_odds_ratios(fit, level, parm, ..., delta = delta))
+    V <- fixef_vcov_choice(fit, vcov, cluster, "odds_ratios()")
+    return(ordinal_odds_ratios(fit, level, parm, ..., delta = delta, vcov = V))
   }
   check_dots(..., .method = "odds_ratios")
   if (inherits(fit, "glmmgee_gee_ordinal")) {

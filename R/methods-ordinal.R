@@ -100,7 +100,6 @@ ordinal_print_summary_coefs <- function(x, digits, given) {
 #' @export
 summary.glmmgee_glmm_ordinal <- function(object, vcov = NULL, cluster = NULL, ...) {
   check_dots(..., .method = "summary.glmmgee_glmm_ordinal")
-  model_vcov_only(object, vcov, cluster, "summary()")
   est <- object$par %||% object$psi  # several terms: par
   se <- sqrt(diag(object$cov_par %||% object$cov_psi))
   tab <- function(idx) ordinal_z_table(est[idx], se[idx])
@@ -108,6 +107,18 @@ summary.glmmgee_glmm_ordinal <- function(object, vcov = NULL, cluster = NULL, ..
   p <- length(object$coefficients)
   out <- list(fit = object, coefficients = tab(k1 + seq_len(p)),
               thresholds = tab(seq_len(k1))[, 1:2, drop = FALSE])
+  if (!model_vcov_asked(vcov, cluster, "summary()")) {
+    # cluster-robust: the coefficients' t tests with Satterthwaite df, the
+    # thresholds' standard errors, from the sandwich of all parameters
+    V <- fixef_vcov_choice(object, vcov, cluster, "summary()")
+    if (!is.character(vcov))
+      stop("summary() of a cumulative link mixed model: 'vcov' must be \"model\" or a cluster-robust type (\"CR0\" ... \"CR3\"), not a matrix",
+           call. = FALSE)
+    Vt <- ordinal_robust_vcov(object, vcov, cluster)
+    out$coefficients <- coef_t_table(object$coefficients, sqrt(diag(V)), attr(V, "df"))
+    out$thresholds[, "Std. Error"] <- sqrt(diag(Vt))[seq_len(k1)]
+    out$vcov_label <- attr(V, "label")
+  }
   if (!is.null(object$sd_re))
     out$sd <- cbind(`Std. Dev.` = object$sd_re, `Std. Error` = se[k1 + p + seq_along(object$sd_re)])
   else if (is.null(object$re_cov))
@@ -128,6 +139,8 @@ print.summary.glmmgee_glmm_ordinal <- function(x, digits = max(3L, getOption("di
     cat(sprintf("\nRandom effects:\n %s (Intercept): variance %s, std. dev. %s (SE of log sd %s)\n",
                 f$group_name, format(signif(x$sigma^2, digits)), format(signif(x$sigma, digits)),
                 format(signif(x$se_log_sigma, digits))))
+  if (!is.null(x$vcov_label)) cat(sprintf("\nStandard errors: %s; t tests with Satterthwaite degrees of freedom\n",
+                                         x$vcov_label))
   ordinal_print_summary_coefs(x, digits, if (!is.null(x$sd)) "for given random intercepts"
     else sprintf("for a given cluster, its random %s fixed",
                  if (is.null(x$sigma)) "effects" else "intercept"))
@@ -156,10 +169,23 @@ vcov.glmmgee_glmm_ordinal <- function(object, full = FALSE, type = "model", clus
   check_dots(..., .method = "vcov.glmmgee_glmm_ordinal", .allow = "complete",
              .hint = vcov_glmm_types_hint())
   type <- check_vcov_glmm_type(type, full, cluster)
-  if (type != "model") return(robust_vcov(object, type, cluster))
+  if (type != "model") return(ordinal_robust_vcov(object, type, cluster))
   V <- object$cov_par %||% object$cov_psi  # several terms: cov_par
   k <- length(object$thresholds) + length(object$coefficients)
   if (full) V else V[seq_len(k), seq_len(k), drop = FALSE]
+}
+
+# vcov(type = "CR2") of a cumulative link mixed model: the cluster-robust
+# covariance of the thresholds and coefficients (the model-based vcov()'s
+# layout), the block of the sandwich of all parameters.
+ordinal_robust_vcov <- function(fit, type, cluster) {
+  require_capability(fit, "robust_vcov", sprintf("vcov(type = \"%s\")", type))
+  s <- score_cluster_sandwich(fit, type, cluster)
+  p <- length(fit$coefficients)
+  k1 <- length(fit$thresholds)
+  idx <- c(p + 1L + seq_len(k1), seq_len(p))
+  nm <- c(names(fit$thresholds), names(fit$coefficients))
+  matrix(s$V[idx, idx], length(nm), length(nm), dimnames = list(nm, nm))
 }
 
 # Wald intervals of the thresholds and coefficients, and of the random

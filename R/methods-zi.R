@@ -381,10 +381,7 @@ zi_coef_table <- function(object, idx, robust = NULL) {
     se <- sqrt(pmax(diag(robust$vcov)[idx], 0))
     C <- matrix(0, length(idx), length(object$theta))
     C[cbind(seq_along(idx), idx)] <- 1
-    df <- robust$df(C)
-    t <- est / se
-    return(cbind(Estimate = est, `Std. Error` = se, `t value` = t, df = df,
-                 `Pr(>|t|)` = 2 * stats::pt(-abs(t), df)))
+    return(coef_t_table(est, se, robust$df(C)))
   }
   se <- sqrt(pmax(diag(object$cov_theta)[idx], 0))
   z <- est / se

@@ -87,7 +87,10 @@ print_notes <- function(warnings) {
 #'   covariance used when it is not the model-based one. For zero-inflated,
 #'   hurdle and dispersion-formula fits a cluster-robust type gives every
 #'   part's table from the robust covariance of all parameters (a matrix is
-#'   not accepted there); not available for known-covariance fits.
+#'   not accepted there); for cumulative link mixed models (random
+#'   intercept) a cluster-robust type gives the coefficients' t tests and the
+#'   thresholds' robust standard errors; not available for known-covariance
+#'   fits.
 #' @param cluster For `summary()` with a cluster-robust `vcov`: the
 #'   clusters, as `vcov(fit, type = , cluster = )` takes them (`NULL`, the
 #'   grouping factor that nests the random effects; a one-sided formula such
@@ -200,6 +203,14 @@ print_common <- function(x, digits) {
   print_notes(x$optinfo$warnings)
 }
 
+# The table of estimates, standard errors and t tests on `df` degrees of
+# freedom (a cluster-robust covariance's Satterthwaite df).
+coef_t_table <- function(est, se, df) {
+  t <- est / se
+  cbind(Estimate = est, `Std. Error` = se, `t value` = t, df = df,
+        `Pr(>|t|)` = 2 * stats::pt(-abs(t), df))
+}
+
 # `V`: the covariance of the fixed effects from summary(vcov = ) (with its
 # attribute "label"), NULL for the model-based one.
 summary_common <- function(object, V = NULL) {
@@ -209,8 +220,7 @@ summary_common <- function(object, V = NULL) {
   df <- attr(V, "df")
   coefs <- if (is.null(df))
     cbind(Estimate = beta, `Std. Error` = se, `z value` = z, `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
-  else cbind(Estimate = beta, `Std. Error` = se, `t value` = z, df = df,
-             `Pr(>|t|)` = 2 * stats::pt(-abs(z), df))
+  else coef_t_table(beta, se, df)
   rownames(coefs) <- names(beta)
   # A distributed fit's rows stayed on the workers: no residuals.
   res <- if (inherits(object, "glmmgee_glmm_sharded")) NA_real_
