@@ -77,8 +77,22 @@ nlme::VarCorr
 #' the model is right (the form of Kauermann and Carroll's correction for
 #' GEE); `"CR3"` sums \eqn{d_i d_i'} over clusters, \eqn{d_i = (A -
 #' A_i)^{-1}\psi_i} the change of the estimates when cluster \eqn{i} is
-#' left out, by one Newton step (the form of Mancl and DeRouen's). Other
-#' engines say when they do not provide these ([engine_registry()], column
+#' left out, by one Newton step (the form of Mancl and DeRouen's).
+#'
+#' Models with several random-effect terms (the Laplace approximation, and
+#' nested adaptive quadrature with `nAGQ > 1`) get the same sandwich when
+#' every random effect lies within one cluster (the default cluster is the
+#' grouping factor that nests all the others, as `school` in
+#' `(1 | school/class)`): the fit's log-likelihood is then exactly the sum
+#' of the clusters' own, and each cluster's score is the gradient of its
+#' own (by the Laplace engine's exact gradient; for nested quadrature by
+#' central differences). The bridge random-intercept distribution and the
+#' cumulative link model with a random intercept ([ordinal-glmm]; `vcov()`
+#' then covers the thresholds and coefficients) take each cluster's score by
+#' central differences of its log-likelihood.
+#' Crossed random effects link the clusters, and a cluster that shares a
+#' random effect with another is an error naming both. Other engines and
+#' fits say when they do not provide these ([engine_registry()], column
 #' `robust_vcov`).
 #'
 #' With few clusters, or a few clusters carrying most of the information,

@@ -274,8 +274,8 @@ test_that("a cluster that alone determines a coefficient: CR2 as clubSandwich, C
 
 # ---- GLMMs by quadrature or Laplace: sandwich from per-cluster scores ----
 
-# A binary fit with crossed random intercepts (the laplace_sparse engine,
-# which has no per-cluster scores), optionally with a covariate.
+# A binary fit with crossed random intercepts (the laplace_sparse engine),
+# optionally with a covariate.
 vr_crossed_fit <- function(covariate = FALSE) {
   set.seed(5)
   dd <- expand.grid(a = factor(1:10), b = factor(1:8), r = 1:2)
@@ -327,6 +327,175 @@ test_that("CR0 of a binomial GLMM equals the sandwich built from numerical deriv
   # standardize() carry through the delta method
   full <- score_cluster_sandwich(fit, "CR0", NULL)$V
   expect_equal(full, Ai %*% crossprod(J) %*% Ai, tolerance = 1e-5)
+})
+
+# ---- several random-effect terms: the likelihood split by cluster ----
+
+# Pupils in classes in schools, a binary outcome: (1 | school/class) by the
+# Laplace approximation (the laplace_sparse engine) or by nested adaptive
+# quadrature (nAGQ > 1, the agq_nested engine).
+vr_school_data <- function(seed = 11, schools = 24) {
+  set.seed(seed)
+  d <- expand.grid(pupil = 1:6, class = 1:3, school = seq_len(schools))
+  d$class <- interaction(d$school, d$class)
+  d$school <- factor(d$school)
+  d$x <- rnorm(nrow(d))
+  u <- rnorm(schools, 0, 0.8)[d$school]
+  v <- rnorm(nlevels(d$class), 0, 0.5)[d$class]
+  d$y <- rbinom(nrow(d), 1, plogis(-0.3 + 0.6 * d$x + u + v))
+  d
+}
+
+# The per-cluster scores of the split engines against each cluster's own
+# log-likelihood: a fit on the data of a few clusters builds its engine by
+# the ordinary route, and the numerical gradient of its log-likelihood at
+# the full fit's estimate must be the sum of those clusters' scores.
+vr_check_split_scores <- function(fit, d, nAGQ, which = c(2L, 7L, 19L)) {
+  parts <- cluster_score_parts(fit, NULL)
+  expect_identical(parts$G, nlevels(d$school))
+  # they sum to the fit's gradient, about zero at the optimum
+  expect_lt(max(abs(colSums(parts$S) * sqrt(diag(fit$cov_theta)))), 1e-3)
+  sub <- droplevels(d[d$school %in% levels(d$school)[which], ])
+  fs <- suppressWarnings(glmm(y ~ x + (1 | school/class), data = sub, family = binomial,
+                              nAGQ = nAGQ))
+  pe <- profile_engine(fs)
+  on.exit(pe$free(), add = TRUE)
+  ll <- function(t) pe$eval(theta_star(t, pe$Tx))$loglik
+  g <- numDeriv::grad(ll, as.numeric(fit$theta))
+  expect_equal(colSums(parts$S[which, , drop = FALSE]), g[parts$free], tolerance = 1e-6)
+}
+
+test_that("nested random effects by Laplace: each school's scores are its exact gradient", {
+  skip_if_not_installed("numDeriv")
+  d <- vr_school_data()
+  fit <- glmm(y ~ x + (1 | school/class), data = d, family = binomial)
+  expect_identical(fit$engine$name, "laplace_sparse")
+  vr_check_split_scores(fit, d, 1L)
+  # the sum of the clusters' Laplace log-likelihoods is the fit's
+  pe <- profile_engine(fit)
+  th <- theta_star(as.numeric(fit$theta), pe$Tx)
+  expect_equal(pe$eval(th)$loglik, as.numeric(logLik(fit)), tolerance = 1e-8)
+})
+
+test_that("nested random effects by adaptive quadrature: each school's scores are its gradient", {
+  skip_if_not_installed("numDeriv")
+  d <- vr_school_data()
+  fit <- glmm(y ~ x + (1 | school/class), data = d, family = binomial, nAGQ = 5)
+  expect_identical(fit$engine$name, "agq_nested")
+  vr_check_split_scores(fit, d, 5L)
+})
+
+test_that("CR types on nested fits: the sandwich of the split scores, any nesting cluster", {
+  skip_if_not_installed("numDeriv")
+  d <- vr_school_data()
+  for (k in c(1L, 5L)) {
+    fit <- glmm(y ~ x + (1 | school/class), data = d, family = binomial, nAGQ = k)
+    parts <- cluster_score_parts(fit, NULL)
+    Ai <- solve(parts$A)
+    p <- length(fit$coefficients)
+    V0 <- vcov(fit, type = "CR0")
+    expect_equal(unname(V0), unname(Ai %*% crossprod(parts$S) %*% Ai)[1:p, 1:p],
+                 tolerance = 1e-10, info = k)
+    V2 <- vcov(fit, type = "CR2")
+    V3 <- vcov(fit, type = "CR3")
+    # the corrections inflate the sandwich, CR3 most
+    expect_true(all(diag(V2) > diag(V0)) && all(diag(V3) > diag(V2)), info = k)
+    # a coarser cluster that nests the schools (pairs of schools)
+    pair <- (as.integer(d$school) + 1L) %/% 2L
+    Vp <- vcov(fit, type = "CR0", cluster = pair)
+    ref <- cluster_score_parts(fit, NULL)$S
+    Sp <- rowsum(ref, (seq_len(nrow(ref)) + 1L) %/% 2L)
+    expect_equal(unname(Vp), unname(Ai %*% crossprod(Sp) %*% Ai)[1:p, 1:p], tolerance = 1e-8,
+                 info = k)
+    # classes do not nest schools
+    expect_error(vcov(fit, type = "CR0", cluster = ~ class), "does not nest the random-effect grouping|nest the outermost",
+                 info = k)
+    s <- summary(fit, vcov = "CR2")
+    expect_equal(s$coefficients[, "Std. Error"], sqrt(diag(V2)), tolerance = 1e-10, ignore_attr = TRUE)
+  }
+  # the Laplace and 5-node fits agree about the robust standard errors of
+  # these data up to their approximations' difference
+  f1 <- glmm(y ~ x + (1 | school/class), data = d, family = binomial)
+  f5 <- glmm(y ~ x + (1 | school/class), data = d, family = binomial, nAGQ = 5)
+  expect_equal(sqrt(diag(vcov(f1, type = "CR2"))), sqrt(diag(vcov(f5, type = "CR2"))),
+               tolerance = 0.03)
+})
+
+test_that("a bridge random intercept: scores by differences, the sandwich over (beta, phi)", {
+  skip_if_not_installed("numDeriv")
+  skip_if_not_installed("lme4")
+  data(cbpp, package = "lme4", envir = environment())
+  fb <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp,
+             family = binomial, ranef_dist = "bridge")
+  parts <- cluster_score_parts(fb, NULL)
+  th <- as.numeric(fb$theta)
+  cl <- glmmgee:::cluster_index(cbpp$herd, "group")
+  eng <- dist_engine(fb$X, as.numeric(fb$y), as.numeric(fb$prior.weights),
+                     as.numeric(fb$offset), cl, fb$family)
+  p <- length(fb$coefficients)
+  ll_i <- function(t) eng(t[seq_len(p)], 0L, t[p + 1L])$cluster_loglik
+  J <- numDeriv::jacobian(ll_i, th)
+  expect_equal(unname(parts$S), J, tolerance = 1e-6)
+  expect_lt(max(abs(colSums(parts$S) * sqrt(diag(fb$cov_theta)))), 1e-3)
+  H <- numDeriv::hessian(function(t) sum(ll_i(t)), th)
+  Ai <- solve(-H)
+  expect_equal(unname(vcov(fb, type = "CR0")), (Ai %*% crossprod(J) %*% Ai)[1:p, 1:p],
+               tolerance = 1e-4)
+  V2 <- vcov(fb, type = "CR2")
+  expect_true(all(diag(V2) > diag(vcov(fb, type = "CR0"))))
+  # the population-averaged coefficients are phi * beta: their robust
+  # covariance is the delta method on the sandwich of (beta, phi)
+  mc <- marginal_coefs(fb, vcov = "CR2")
+  Vf <- score_cluster_sandwich(fb, "CR2", NULL)$V
+  D <- cbind(th[p + 1L] * diag(p), th[seq_len(p)])
+  expect_equal(unname(mc$vcov), D %*% Vf %*% t(D), tolerance = 1e-8)
+  # a nonparametric intercept has none, by name
+  fn <- suppressWarnings(glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
+                              data = cbpp, family = binomial,
+                              ranef_dist = list("nonparametric", k = 2)))
+  expect_error(vcov(fn, type = "CR2"), "nonparametric random-intercept fits")
+})
+
+test_that("a cumulative link random intercept: robust types agree with the binary GLMM it equals", {
+  skip_if_not_installed("numDeriv")
+  skip_if_not_installed("lme4")
+  # With two categories the cumulative logit model is the binomial logit
+  # GLMM (intercept = -threshold): the same sandwich, from another engine.
+  data(cbpp, package = "lme4", envir = environment())
+  d <- cbpp[rep(seq_len(nrow(cbpp)), cbpp$size), ]
+  d$y <- unlist(lapply(seq_len(nrow(cbpp)), function(i)
+    rep(1:0, c(cbpp$incidence[i], cbpp$size[i] - cbpp$incidence[i]))))
+  d$x <- as.numeric(d$period)
+  fo <- glmm(factor(y) ~ x + (1 | herd), data = d, family = cumulative("logit"), nAGQ = 5)
+  fb <- glmm(y ~ x + (1 | herd), data = d, family = binomial, nAGQ = 5)
+  for (ty in c("CR0", "CR2", "CR3")) {
+    Vo <- vcov(fo, type = ty)
+    Vb <- vcov(fb, type = ty)
+    expect_identical(dimnames(Vo)[[1L]], c("0|1", "x"), info = ty)
+    D <- diag(c(-1, 1))  # (threshold, x) = D (intercept, x)
+    expect_equal(unname(Vo), unname(D %*% Vb %*% D), tolerance = 1e-4, info = ty)
+  }
+  # the scores: each cluster's gradient, summing to about zero
+  parts <- cluster_score_parts(fo, NULL)
+  dd <- ordinal_fit_data(fo)
+  th <- as.numeric(fo$theta)
+  # theta = (x, sigma, threshold)
+  ll_i <- function(t) cpp_ordinal_loglik(dd$y, dd$X, dd$offset, dd$w, dd$starts, 2L, t[3L],
+                                         t[1L], log(t[2L]), 5L, fo$family$link_code,
+                                         FALSE)$cluster_loglik
+  expect_equal(unname(parts$S), numDeriv::jacobian(ll_i, th), tolerance = 1e-6)
+  expect_lt(max(abs(colSums(parts$S) * sqrt(diag(fo$cov_theta)))), 1e-3)
+  # summary() and odds_ratios() with vcov = use it, t with Satterthwaite df
+  s <- summary(fo, vcov = "CR2")
+  expect_equal(s$coefficients["x", "Std. Error"], sqrt(vcov(fo, type = "CR2")["x", "x"]),
+               tolerance = 1e-10)
+  expect_equal(unname(s$coefficients["x", "df"]),
+               unname(summary(fb, vcov = "CR2")$coefficients["x", "df"]), tolerance = 1e-3)
+  expect_output(print(s), "cluster-robust CR2, clusters: herd \\(15\\)")
+  o <- odds_ratios(fo, vcov = "CR2")
+  ob <- odds_ratios(fb, vcov = "CR2", parm = "x")
+  expect_equal(o$conf.low, ob$conf.low, tolerance = 1e-4)
+  expect_error(odds_ratios(fo, vcov = "CR2", type = "marginal"), "model-based covariance only")
 })
 
 test_that("marginal_coefs(vcov = ) carries the robust covariance of all parameters", {
@@ -485,11 +654,13 @@ test_that("random effects in the zero part: scores are exact and CR0 is the nume
   expect_equal(unname(vcov(fit, type = "CR0")), ref, tolerance = 1e-4)
 })
 
-test_that("engines without per-cluster scores and unsupported parts refuse robust types by name", {
+test_that("crossed random effects and unsupported parts refuse robust types by name", {
+  # crossed random effects link every cluster: no default cluster, and a
+  # given one that splits a grouping's levels is refused, naming it
   fc <- vr_crossed_fit()
   expect_error(vcov(fc, type = "CR2", cluster = rep(1:2, length.out = nobs(fc))),
-               "laplace_sparse engine .* does not provide cluster-robust")
-  expect_error(sandwich::estfun(fc), "estfun\\(\\): the laplace_sparse engine")
+               "does not nest the random-effect grouping 'b'")
+  expect_error(sandwich::estfun(fc), "no grouping factor nests all random-effect terms")
   d <- lme4::sleepstudy
   fs <- glmm(Reaction ~ Days + ar1(0 + factor(Days) | Subject), data = d)
   expect_error(vcov(fs, type = "CR0"), "cluster-robust covariances .*structured-covariance")
@@ -589,20 +760,22 @@ test_that("summary(vcov = ) refuses what it cannot use, naming the argument", {
   expect_error(summary(fit, cluster = ~ herd), "'cluster' is for the cluster-robust covariances")
   expect_error(summary(fit, vcov = V, cluster = ~ herd), "not a 'vcov' matrix")
   expect_error(summary(fit, vcov = "CR2", type = "CR2"), "has no argument 'type'")
-  # an engine without per-cluster scores: the registry's refusal
+  # crossed random effects: no cluster owns its random effects
   fc <- vr_crossed_fit()
   expect_error(summary(fc, vcov = "CR2", cluster = rep(1:2, length.out = nobs(fc))),
-               "summary\\(\\) with vcov = \"CR2\": the laplace_sparse engine .*does not provide cluster-robust")
-  # a cumulative link mixed model: refused as vcov(type = ) is
+               "does not nest the random-effect grouping")
+  # a cumulative link mixed model: a type it does not know, a matrix, and
+  # random slopes (no robust types) are refused by name
   data(sleepstudy, package = "lme4", envir = environment())
   d <- sleepstudy
   d$ord <- cut(d$Reaction, c(0, 250, 300, 350, Inf), ordered_result = TRUE)
   fo <- glmm(ord ~ Days + (1 | Subject), data = d, family = cumulative("logit"))
-  if (!glmmgee:::has_capability(fo, "robust_vcov"))
-    expect_error(summary(fo, vcov = "CR2"),
-                 "summary\\(\\) with vcov = \"CR2\": the .* engine .*does not provide cluster-robust")
-  expect_error(summary(fo, vcov = "HC0"), "'vcov' must be \"model\"")
+  expect_error(summary(fo, vcov = "HC0"), "summary\\(\\): 'vcov' must be one of \"model\", \"CR0\"")
+  expect_error(summary(fo, vcov = vcov(fo)[4, 4, drop = FALSE]), "not a matrix")
   expect_identical(summary(fo, vcov = "model")$coefficients, summary(fo)$coefficients)
+  fs <- suppressWarnings(glmm(ord ~ Days + (Days | Subject), data = d, family = cumulative("logit")))
+  expect_error(summary(fs, vcov = "CR2"),
+               "cluster-robust covariances .*cumulative link fits with random slopes")
 })
 
 test_that("confint(vcov = ) gives Wald intervals of the fixed effects from that covariance", {
@@ -691,7 +864,7 @@ test_that("odds_ratios(vcov = ) refuses what it cannot use, naming the argument"
   expect_error(odds_ratios(g, vcov = "CR2"), "'vcov' and 'cluster' are for glmm\\(\\) fits")
   fc <- vr_crossed_fit(covariate = TRUE)
   expect_error(odds_ratios(fc, vcov = "CR2", cluster = rep(1:2, length.out = nobs(fc))),
-               "odds_ratios\\(\\) with vcov = \"CR2\": the laplace_sparse engine")
+               "does not nest the random-effect grouping")
   # a step delta scales the standard error from a given matrix as the model-based one
   V <- vcov(fc)
   expect_equal(odds_ratios(fc, vcov = 4 * V, parm = "x", delta = 3)$std.error,
@@ -700,9 +873,7 @@ test_that("odds_ratios(vcov = ) refuses what it cannot use, naming the argument"
   d <- sleepstudy
   d$ord <- cut(d$Reaction, c(0, 250, 300, 350, Inf), ordered_result = TRUE)
   fo <- glmm(ord ~ Days + (1 | Subject), data = d, family = cumulative("logit"))
-  if (!glmmgee:::has_capability(fo, "robust_vcov"))
-    expect_error(odds_ratios(fo, vcov = "CR2"), "odds_ratios\\(\\) with vcov = \"CR2\": the .* engine")
-  expect_error(odds_ratios(fo, vcov = vcov(fo)), "'vcov' must be \"model\"")
+  expect_error(odds_ratios(fo, vcov = vcov(fo)), "'vcov' is a 4 x 4 matrix; the fit has 1 fixed effects")
   expect_equal(odds_ratios(fo, vcov = "model"), odds_ratios(fo))
 })
 
