@@ -376,5 +376,5 @@ nested_profile_engine <- function(fit) {
        free = function() NULL, Tx = xd$Tx,
        split = nested_cluster_split(xd$X, as.numeric(fit$y), as.numeric(fit$prior.weights),
                                     as.numeric(fit$offset), ns$units, nested_leaf_design(re, ns),
-                                    fam, map, as.integer(fit$nAGQ), h))
+                                    fam, map, as.integer(fit$nAGQ)))
 }

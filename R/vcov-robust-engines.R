@@ -24,7 +24,7 @@ random_effect_owner <- function(Zt, lam_row, lam_col, code, levels) {
   col <- Zt@j[keep] + 1L
   cls <- code[Zt@i[keep] + 1L]
   owner <- rep(NA_integer_, ncol(Zt))
-  pairs <- unique(cbind(col, cls))
+  pairs <- cbind(col, cls)[!duplicated(col * (length(levels) + 1) + cls), , drop = FALSE]
   clash <- function(j, a, b)
     stop(sprintf(paste0("vcov(): the clusters '%s' and '%s' share random effects (column %d of ",
                         "the random-effects design): a cluster-robust covariance needs clusters ",
@@ -54,14 +54,15 @@ random_effect_owner <- function(Zt, lam_row, lam_col, code, levels) {
 }
 
 # The sparse Laplace engine split by cluster: a function of (code, G,
-# levels) giving a function of theta whose rows are the G clusters'
-# gradients of their Laplace log-likelihoods. `re`: sparse_re_terms()'s
+# levels) giving list(scores), a function of theta whose rows are the G
+# clusters' gradients of their Laplace log-likelihoods. `re`: sparse_re_terms()'s
 # design; `aux`: the auxiliary predictors of a zero-inflated, hurdle or
 # dispersion-formula fit (profile_aux_inputs()), or NULL.
 sparse_cluster_split <- function(X, Z, y, w, off, re, fam, aux = NULL) {
   function(code, G, levels) {
     code[w <= 0] <- NA_integer_
     Zt <- methods::as(Z, "TsparseMatrix")
+    Zc <- methods::as(methods::as(Z, "CsparseMatrix"), "generalMatrix")
     owner <- random_effect_owner(Zt, re$lam_row, re$lam_col, code, levels)
     f <- factor(code, levels = seq_len(G))
     rows <- split(seq_along(code), f)
@@ -80,7 +81,7 @@ sparse_cluster_split <- function(X, Z, y, w, off, re, fam, aux = NULL) {
       # A cluster whose rows load on no random effect: one effect of
       # zero loading and no covariance entry (it adds nothing).
       Zk <- csc_from_triplets(match(Zt@i[e] + 1L, r), match(Zt@j[e] + 1L, cols), Zt@x[e],
-                              length(r), max(length(cols), 1L))
+                              length(r), max(length(cols), 1L), Zc)
       eng <- cpp_sparse_new(X[r, , drop = FALSE], Zk, y[r], w[r], off[r],
                             match(re$lam_row[lam], cols) - 1L, match(re$lam_col[lam], cols) - 1L,
                             re$lam_k[lam] - 1L, re$ntheta, fam$family_code, fam$link_code)
@@ -88,28 +89,33 @@ sparse_cluster_split <- function(X, Z, y, w, off, re, fam, aux = NULL) {
         cpp_sparse_set_aux(eng, aux$kind, aux$XA[r, , drop = FALSE], aux$pred, aux$aoff[r])
       eng
     })
-    function(th) {
+    list(scores = function(th) {
       S <- matrix(0, G, length(th))
       for (k in seq_len(G)) if (!is.null(engines[[k]]))
         S[k, ] <- cpp_sparse_eval(engines[[k]], th, TRUE)$gradient
       S
-    }
+    })
   }
 }
 
-# A sparse matrix (dgCMatrix, nr x nc) from 1-based triplets.
-csc_from_triplets <- function(i, j, x, nr, nc) {
+# A sparse matrix (dgCMatrix, nr x nc) from 1-based triplets, by filling
+# the slots of `M`, a dgCMatrix: methods::new() validates the object, which
+# took most of the time of splitting 2,000 clusters.
+csc_from_triplets <- function(i, j, x, nr, nc, M) {
   o <- order(j, i)
-  methods::new("dgCMatrix", i = as.integer(i[o] - 1L), x = as.numeric(x[o]),
-               p = as.integer(c(0L, cumsum(tabulate(j, nc)))), Dim = as.integer(c(nr, nc)))
+  M@i <- as.integer(i[o] - 1L)
+  M@x <- as.numeric(x[o])
+  M@p <- as.integer(c(0L, cumsum(tabulate(j, nc))))
+  M@Dim <- as.integer(c(nr, nc))
+  M
 }
 
 # The nested quadrature engine split by cluster (clusters nest the
-# outermost grouping): a function of (code, G, levels) giving a function of
-# theta (the fit's order, on the engine's scale) whose rows are the G
-# clusters' gradients of their log-likelihoods, by central differences
-# with steps `h` (the nested profile engine's).
-nested_cluster_split <- function(X, y, w, off, units, Zr, fam, map, nAGQ, h) {
+# outermost grouping): a function of (code, G, levels) giving
+# list(loglik), a function of theta (the fit's order, on the engine's
+# scale) giving the G clusters' log-likelihoods; cluster_score_parts()
+# differentiates them.
+nested_cluster_split <- function(X, y, w, off, units, Zr, fam, map, nAGQ) {
   function(code, G, levels) {
     code[w <= 0] <- NA_integer_
     outer <- units[[1L]]
@@ -125,16 +131,14 @@ nested_cluster_split <- function(X, y, w, off, units, Zr, fam, map, nAGQ, h) {
                             fam$link_code, 1L, if (!is.null(Zr)) Zr[r, , drop = FALSE])
       nested_objective(eng, map, nAGQ)
     })
-    loglik <- function(th) vapply(objectives, function(f) if (is.null(f)) 0 else f(th), 1)
-    function(th) fd_jacobian(loglik, th, h)
+    list(loglik = function(th) vapply(objectives, function(f) if (is.null(f)) 0 else f(th), 1))
   }
 }
 
 # The bridge random-intercept fit's engine for cluster-robust covariances
-# (glmm(ranef_dist = "bridge")): each cluster's score, the gradient of its
-# log-likelihood in theta = (beta, phi), by central differences of the
-# engine's per-cluster log-likelihoods (steps of a ten-thousandth of each
-# parameter's standard error; the fit's own search uses differences too).
+# (glmm(ranef_dist = "bridge")): each cluster's log-likelihood in
+# theta = (beta, phi), which cluster_score_parts() differentiates (the
+# fit's own search uses differences too).
 dist_robust_engine <- function(fit) {
   dist <- fit$ranef_dist
   if (!identical(dist$type, "bridge"))
@@ -143,32 +147,27 @@ dist_robust_engine <- function(fit) {
   cl <- if (is.list(fit$group)) fit$group else cluster_index(fit$group, "group")
   eng <- dist_engine(fit$X, as.numeric(fit$y), as.numeric(fit$prior.weights),
                      as.numeric(fit$offset), cl, fit$family)
-  se <- suppressWarnings(sqrt(diag(fit$cov_theta)))
-  h <- 1e-4 * ifelse(is.finite(se) & se > 0, se, 1e-2)
-  loglik <- function(th) eng(th[seq_len(p)], 0L, th[p + 1L])$cluster_loglik
-  list(scores = function(th) fd_jacobian(loglik, th, h), free = function() NULL, Tx = NULL)
+  list(loglik = function(th) eng(th[seq_len(p)], 0L, th[p + 1L])$cluster_loglik,
+       free = function() NULL, Tx = NULL)
 }
 
 # The cumulative link random-intercept fit's engine for cluster-robust
-# covariances: each cluster's score in the fit's theta = (beta, sigma,
-# thresholds) by central differences of the engine's per-cluster
-# log-likelihoods (cpp_ordinal_loglik(), clusters in the order of the
-# grouping's levels, as fit$group codes them).
+# covariances: each cluster's log-likelihood in the fit's theta = (beta,
+# sigma, thresholds) (cpp_ordinal_loglik(), clusters in the order of the
+# grouping's levels, as fit$group codes them), which cluster_score_parts()
+# differentiates.
 ordinal_robust_engine <- function(fit) {
   require_capability(fit, "robust_vcov")  # random slopes, several terms
   d <- ordinal_fit_data(fit)
   p <- length(fit$coefficients)
   J <- length(fit$y_levels)
-  se <- suppressWarnings(sqrt(diag(fit$cov_theta)))
-  th0 <- as.numeric(fit$theta)
-  h <- 1e-4 * ifelse(is.finite(se) & se > 0, se, 1e-2)
-  # the standard deviation's steps stay inside (0, Inf)
-  h[p + 1L] <- min(h[p + 1L], th0[p + 1L] / 2)
-  loglik <- function(th)
-    cpp_ordinal_loglik(d$y, d$X, d$offset, d$w, d$starts, J, th[p + 1L + seq_len(J - 1L)],
-                       th[seq_len(p)], log(th[p + 1L]), fit$nAGQ, fit$family$link_code,
-                       FALSE)$cluster_loglik
-  list(scores = function(th) fd_jacobian(loglik, th, h), free = function() NULL, Tx = NULL)
+  # |sigma|: a step across zero (a standard deviation within a thousandth
+  # of its standard error of zero) sees the likelihood's mirror image
+  list(loglik = function(th)
+         cpp_ordinal_loglik(d$y, d$X, d$offset, d$w, d$starts, J, th[p + 1L + seq_len(J - 1L)],
+                            th[seq_len(p)], log(abs(th[p + 1L])), fit$nAGQ,
+                            fit$family$link_code, FALSE)$cluster_loglik,
+       free = function() NULL, Tx = NULL)
 }
 
 # The engine of cluster-robust covariances for `fit`: the fit's own engine

@@ -12,9 +12,14 @@
 # it does not depend on how the variance parameters are parameterized.
 # Parameters on a boundary (a variance estimated as zero) are held there.
 #
+# Engines that return only each cluster's log-likelihood (bridge and
+# ordinal random intercepts, nested quadrature; vcov-robust-engines.R) have
+# their scores by central differences of it.
+#
 # The small-sample types work in the same score space, with A_i the
 # cluster's own information (its negative Hessian, by central differences of
-# the per-cluster scores: 2 x parameters evaluations of the engine):
+# the per-cluster scores: 2 x parameters evaluations of the engine; or by
+# second differences of the log-likelihoods):
 #   CR1: CR0 times G / (G - 1);
 #   CR2: each psi_i replaced by A^(1/2) (I - L_i)^(-1/2) A^(-1/2) psi_i with
 #        L_i = A^(-1/2) A_i A^(-1/2), the cluster's leverage; with a correct
@@ -38,24 +43,9 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
   cl <- resolve_vcov_cluster(fit, cluster)
   eng <- robust_score_engine(fit)
   on.exit(eng$free(), add = TRUE)
-  if (is.null(eng$scores) && is.null(eng$split))
+  if (is.null(eng$scores) && is.null(eng$split) && is.null(eng$loglik))
     require_capability(fit, "robust_vcov")
   th <- as.numeric(fit$theta)
-  P <- length(th)
-  # The engine runs on the fit's scaled fixed-effect design (profile_engine()):
-  # its scores in theta* = (T beta, ...) map back by the chain rule.
-  unstar <- function(S) {
-    if (!is.null(eng$Tx)) {
-      ip <- star_positions(eng$Tx)
-      S[, ip] <- S[, ip, drop = FALSE] %*% eng$Tx
-    }
-    S
-  }
-  # Engines of one grouping factor give each of their clusters' scores;
-  # engines of several terms are split by user cluster (vcov-robust-engines.R).
-  G <- length(cl$levels)
-  scores <- eng$scores %||% eng$split(cl$code, G, cl$levels)
-  score_at <- function(t) unstar(scores(theta_star(t, eng$Tx)))
   V <- fit$cov_theta
   free <- which(!is.na(diag(V)))
   p <- length(fit$coefficients)
@@ -65,23 +55,79 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
   A <- tryCatch(solve(V[free, free, drop = FALSE]), error = function(e)
     stop("vcov(): the information matrix of the fit cannot be inverted (",
          conditionMessage(e), ")", call. = FALSE))
+  se <- sqrt(diag(V)[free])
+  G <- length(cl$levels)
   # The engine's clusters (fit$group) each lie in one user cluster (read
-  # from rows of positive weight: the others may carry a stand-in code).
-  w <- fit$prior.weights
-  rows <- if (is.null(w)) seq_along(fit$group) else which(w > 0)
-  if (is.null(eng$scores)) {
+  # from rows of positive weight: the others may carry a stand-in code);
+  # engines of several terms are split by user cluster
+  # (vcov-robust-engines.R).
+  src <- eng
+  if (!is.null(eng$split)) {
+    src <- eng$split(cl$code, G, cl$levels)
     to_user <- seq_len(G)
   } else {
+    w <- fit$prior.weights
+    rows <- if (is.null(w)) seq_along(fit$group) else which(w > 0)
     to_user <- rep(1L, length(fit$group_levels))
     to_user[fit$group[rows]] <- cl$code[rows]
   }
-  Sc <- score_at(th)[, free, drop = FALSE]
+  if (!is.null(src$scores)) {
+    # The engine runs on the fit's scaled fixed-effect design
+    # (profile_engine()): its scores in theta* = (T beta, ...) map back by
+    # the chain rule.
+    unstar <- function(S) {
+      if (!is.null(eng$Tx)) {
+        ip <- star_positions(eng$Tx)
+        S[, ip] <- S[, ip, drop = FALSE] %*% eng$Tx
+      }
+      S
+    }
+    score_at <- function(t) unstar(src$scores(theta_star(t, eng$Tx)))
+    Sc <- score_at(th)[, free, drop = FALSE]
+    info <- function() cluster_informations(score_at, th, free, to_user, G, se)
+  } else {
+    # Engines that give each cluster's log-likelihood only: its gradient
+    # and Hessian by differences, in the user's parameters with steps in
+    # units of their standard errors.
+    loglik_at <- function(t) rowsum(src$loglik(theta_star(t, eng$Tx)), to_user, reorder = TRUE)
+    Sc <- fd_jacobian(function(t) loglik_at(replace(th, free, t)), th[free], 1e-4 * se)
+    to_user <- seq_len(G)
+    info <- function() cluster_informations_by_values(loglik_at, th, free, G, se)
+  }
   out <- list(S = rowsum(Sc, to_user, reorder = TRUE), A = A, free = free,
               beta = match(seq_len(p), free), G = G, levels = cl$levels)
   rownames(out$S) <- cl$levels
-  if (hessians) out$hessians <- cluster_informations(score_at, th, free, to_user, out$G,
-                                                     sqrt(diag(V)[free]))
+  if (hessians) out$hessians <- info()
   out
+}
+
+# Each user cluster's information (minus the Hessian of its log-likelihood)
+# on the free parameters from the clusters' log-likelihoods `loglik_at` (a
+# function of theta giving G values) by second differences, steps of a
+# thousandth of each parameter's standard error `se`: a P x P x G array.
+# 2 P^2 + 1 evaluations (the central differences of differenced scores
+# would take 4 P^2, with more rounding).
+cluster_informations_by_values <- function(loglik_at, th, free, G, se) {
+  P <- length(free)
+  h <- 1e-3 * se
+  at <- function(d) {
+    t <- th
+    t[free] <- t[free] + d
+    loglik_at(t)
+  }
+  e <- function(k, s) replace(numeric(P), k, s * h[k])
+  f0 <- at(numeric(P))
+  H <- array(0, c(P, P, G))
+  for (k in seq_len(P)) {
+    H[k, k, ] <- -(at(e(k, 1)) - 2 * f0 + at(e(k, -1))) / h[k]^2
+    for (j in seq_len(k - 1L)) {
+      v <- -(at(e(k, 1) + e(j, 1)) - at(e(k, 1) + e(j, -1)) - at(e(k, -1) + e(j, 1)) +
+               at(e(k, -1) + e(j, -1))) / (4 * h[k] * h[j])
+      H[k, j, ] <- v
+      H[j, k, ] <- v
+    }
+  }
+  H
 }
 
 # Each user cluster's information -d psi_i / d theta on the free parameters,
