@@ -421,6 +421,19 @@ test_that("CR types on nested fits: the sandwich of the split scores, any nestin
                tolerance = 0.03)
 })
 
+test_that("nested fits: rows of zero weight add nothing to the robust covariance", {
+  d <- vr_school_data()
+  d$w <- 1
+  d$w[c(1:4, 30)] <- 0
+  drop <- d$w == 0
+  for (k in c(1L, 5L)) {
+    fw <- glmm(y ~ x + (1 | school/class), data = d, family = binomial, weights = w, nAGQ = k)
+    fd <- glmm(y ~ x + (1 | school/class), data = droplevels(d[!drop, ]), family = binomial,
+               nAGQ = k)
+    expect_equal(vcov(fw, type = "CR2"), vcov(fd, type = "CR2"), tolerance = 1e-5, info = k)
+  }
+})
+
 test_that("a bridge random intercept: scores by differences, the sandwich over (beta, phi)", {
   skip_if_not_installed("numDeriv")
   skip_if_not_installed("lme4")
