@@ -107,17 +107,15 @@ summary.glmmgee_glmm_ordinal <- function(object, vcov = NULL, cluster = NULL, ..
   p <- length(object$coefficients)
   out <- list(fit = object, coefficients = tab(k1 + seq_len(p)),
               thresholds = tab(seq_len(k1))[, 1:2, drop = FALSE])
-  if (!model_vcov_asked(vcov, cluster, "summary()")) {
-    # cluster-robust: the coefficients' t tests with Satterthwaite df, the
-    # thresholds' standard errors, from the sandwich of all parameters
-    V <- fixef_vcov_choice(object, vcov, cluster, "summary()")
-    if (!is.character(vcov))
-      stop("summary() of a cumulative link mixed model: 'vcov' must be \"model\" or a cluster-robust type (\"CR0\" ... \"CR3\"), not a matrix",
-           call. = FALSE)
-    Vt <- ordinal_robust_vcov(object, vcov, cluster)
-    out$coefficients <- coef_t_table(object$coefficients, sqrt(diag(V)), attr(V, "df"))
-    out$thresholds[, "Std. Error"] <- sqrt(diag(Vt))[seq_len(k1)]
-    out$vcov_label <- attr(V, "label")
+  rob <- ordinal_vcov_choice(object, vcov, cluster, "summary()")
+  if (!is.null(rob)) {
+    # cluster-robust: t tests with Satterthwaite df for the coefficients,
+    # robust standard errors for the thresholds
+    se_r <- sqrt(pmax(diag(rob$V), 0))
+    ib <- k1 + seq_len(p)
+    out$coefficients <- coef_t_table(object$coefficients, se_r[ib], rob$df[ib])
+    out$thresholds[, "Std. Error"] <- se_r[seq_len(k1)]
+    out$vcov_label <- paste0(rob$label, "; t tests with Satterthwaite degrees of freedom")
   }
   if (!is.null(object$sd_re))
     out$sd <- cbind(`Std. Dev.` = object$sd_re, `Std. Error` = se[k1 + p + seq_along(object$sd_re)])
@@ -139,8 +137,7 @@ print.summary.glmmgee_glmm_ordinal <- function(x, digits = max(3L, getOption("di
     cat(sprintf("\nRandom effects:\n %s (Intercept): variance %s, std. dev. %s (SE of log sd %s)\n",
                 f$group_name, format(signif(x$sigma^2, digits)), format(signif(x$sigma, digits)),
                 format(signif(x$se_log_sigma, digits))))
-  if (!is.null(x$vcov_label)) cat(sprintf("\nStandard errors: %s; t tests with Satterthwaite degrees of freedom\n",
-                                         x$vcov_label))
+  if (!is.null(x$vcov_label)) cat(sprintf("\nStandard errors: %s\n", x$vcov_label))
   ordinal_print_summary_coefs(x, digits, if (!is.null(x$sd)) "for given random intercepts"
     else sprintf("for a given cluster, its random %s fixed",
                  if (is.null(x$sigma)) "effects" else "intercept"))
@@ -175,26 +172,67 @@ vcov.glmmgee_glmm_ordinal <- function(object, full = FALSE, type = "model", clus
   if (full) V else V[seq_len(k), seq_len(k), drop = FALSE]
 }
 
-# vcov(type = "CR2") of a cumulative link mixed model: the cluster-robust
-# covariance of the thresholds and coefficients (the model-based vcov()'s
-# layout), the block of the sandwich of all parameters.
-ordinal_robust_vcov <- function(fit, type, cluster) {
-  require_capability(fit, "robust_vcov", sprintf("vcov(type = \"%s\")", type))
-  s <- score_cluster_sandwich(fit, type, cluster)
+# The cluster-robust covariance of a cumulative link mixed model's
+# thresholds and coefficients (the model-based vcov()'s layout), the block of
+# the sandwich of all parameters, of `type` clustered by `cluster`; with
+# `df`, also each one's Satterthwaite degrees of freedom and the label the
+# printed results show. `method`: the user's call, for the messages.
+ordinal_robust_vcov <- function(fit, type, cluster, df = FALSE, method = sprintf("vcov(type = \"%s\")", type)) {
+  require_capability(fit, "robust_vcov", method)
+  cl <- resolve_vcov_cluster(fit, cluster)
+  s <- score_cluster_sandwich(fit, type, cluster, df)
   p <- length(fit$coefficients)
   k1 <- length(fit$thresholds)
   idx <- c(p + 1L + seq_len(k1), seq_len(p))
   nm <- c(names(fit$thresholds), names(fit$coefficients))
-  matrix(s$V[idx, idx], length(nm), length(nm), dimnames = list(nm, nm))
+  V <- matrix(s$V[idx, idx], length(nm), length(nm), dimnames = list(nm, nm))
+  if (!df) return(V)
+  C <- matrix(0, length(idx), length(fit$theta))
+  C[cbind(seq_along(idx), idx)] <- 1
+  list(V = V, df = stats::setNames(s$df(C), nm), label = robust_label(type, cl))
+}
+
+# The cluster-robust choice of summary() and confint() of a cumulative link
+# mixed model: NULL for the model-based covariance, else
+# ordinal_robust_vcov() with df (a matrix is refused: the thresholds'
+# intervals need their covariance too).
+ordinal_vcov_choice <- function(fit, vcov, cluster, method) {
+  if (model_vcov_asked(vcov, cluster, method)) return(NULL)
+  types <- c("model", robust_cr_types)
+  if (!is.character(vcov) || length(vcov) != 1L || is.na(vcov) || !vcov %in% types)
+    stop(sprintf(paste0("%s of a cumulative link mixed model: 'vcov' must be one of %s ",
+                        "(not a matrix: the thresholds need their covariance too)"),
+                 method, paste(dQuote(types, FALSE), collapse = ", ")), call. = FALSE)
+  ordinal_robust_vcov(fit, vcov, cluster, df = TRUE,
+                      method = sprintf("%s with vcov = \"%s\"", method, vcov))
 }
 
 # Wald intervals of the thresholds and coefficients, and of the random
 # intercepts' standard deviations on the log scale (exponentiated; NA on
 # the boundary); with random slopes, of the thresholds and coefficients.
 #' @export
-confint.glmmgee_glmm_ordinal <- function(object, parm, level = 0.95, ...) {
+confint.glmmgee_glmm_ordinal <- function(object, parm, level = 0.95, ..., vcov = NULL,
+                                         cluster = NULL) {
   check_dots(..., .method = "confint.glmmgee_glmm_ordinal", .allow = "method")
   ordinal_confint_method(list(...)$method, object)
+  rob <- ordinal_vcov_choice(object, vcov, cluster, "confint()")
+  if (!is.null(rob)) {
+    # the thresholds and coefficients, t with Satterthwaite df
+    check_level(level)
+    nm <- rownames(rob$V)
+    sel <- if (missing(parm)) nm else parm
+    bad <- setdiff(sel, nm)
+    if (length(bad))
+      stop(sprintf(paste0("confint(vcov = ): 'parm' selects %s; a 'vcov' other than \"model\" ",
+                          "gives intervals of the thresholds and coefficients only"),
+                   paste(sQuote(bad, FALSE), collapse = ", ")), call. = FALSE)
+    est <- c(object$thresholds, object$coefficients)[sel]
+    a <- (1 - level) / 2
+    q <- stats::qt(1 - a, rob$df[sel]) * sqrt(pmax(diag(rob$V)[sel], 0))
+    ci <- cbind(est - q, est + q)
+    dimnames(ci) <- list(sel, percent_labels(c(a, 1 - a)))
+    return(ci)
+  }
   est <- object$par %||% object$psi  # several terms: par, the sds themselves
   se <- sqrt(diag(object$cov_par %||% object$cov_psi))
   k <- length(object$thresholds) + length(object$coefficients)

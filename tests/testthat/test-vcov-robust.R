@@ -509,6 +509,14 @@ test_that("a cumulative link random intercept: robust types agree with the binar
   ob <- odds_ratios(fb, vcov = "CR2", parm = "x")
   expect_equal(o$conf.low, ob$conf.low, tolerance = 1e-4)
   expect_error(odds_ratios(fo, vcov = "CR2", type = "marginal"), "model-based covariance only")
+  # confint(): thresholds and coefficients, t on their Satterthwaite df
+  ci <- confint(fo, vcov = "CR2")
+  expect_identical(rownames(ci), c("0|1", "x"))
+  cb <- confint(fb, vcov = "CR2")
+  expect_equal(ci["x", ], cb["x", ], tolerance = 1e-4)
+  expect_equal(unname(ci["0|1", ]), unname(-rev(cb["(Intercept)", ])), tolerance = 1e-4)
+  expect_error(confint(fo, parm = "sigma", vcov = "CR2"), "'parm' selects 'sigma'")
+  expect_error(confint(fo, vcov = "CR2", method = "profile"), "Wald intervals only")
 })
 
 test_that("marginal_coefs(vcov = ) carries the robust covariance of all parameters", {
@@ -783,7 +791,8 @@ test_that("summary(vcov = ) refuses what it cannot use, naming the argument", {
   d <- sleepstudy
   d$ord <- cut(d$Reaction, c(0, 250, 300, 350, Inf), ordered_result = TRUE)
   fo <- glmm(ord ~ Days + (1 | Subject), data = d, family = cumulative("logit"))
-  expect_error(summary(fo, vcov = "HC0"), "summary\\(\\): 'vcov' must be one of \"model\", \"CR0\"")
+  expect_error(summary(fo, vcov = "HC0"),
+               "summary\\(\\) of a cumulative link mixed model: 'vcov' must be one of \"model\", \"CR0\"")
   expect_error(summary(fo, vcov = vcov(fo)[4, 4, drop = FALSE]), "not a matrix")
   expect_identical(summary(fo, vcov = "model")$coefficients, summary(fo)$coefficients)
   fs <- suppressWarnings(glmm(ord ~ Days + (Days | Subject), data = d, family = cumulative("logit")))
