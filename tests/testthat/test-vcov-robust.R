@@ -421,6 +421,29 @@ test_that("CR types on nested fits: the sandwich of the split scores, any nestin
                tolerance = 0.03)
 })
 
+test_that("nested random effects with a zero-inflation part: the split carries the zero part", {
+  skip_if_not_installed("numDeriv")
+  set.seed(3)
+  d <- vr_school_data(seed = 3, schools = 20)
+  u <- rnorm(20, 0, 0.6)[d$school]
+  v <- rnorm(nlevels(d$class), 0, 0.4)[d$class]
+  d$n <- rpois(nrow(d), exp(0.5 + 0.4 * d$x + u + v)) * rbinom(nrow(d), 1, 0.8)
+  fit <- glmm(n ~ x + (1 | school/class), data = d, family = poisson, ziformula = ~ 1)
+  expect_identical(fit$engine$name, "laplace_sparse")
+  parts <- cluster_score_parts(fit, NULL)
+  expect_lt(max(abs(colSums(parts$S) * sqrt(diag(fit$cov_theta)[parts$free]))), 1e-3)
+  which <- c(2L, 7L, 13L)
+  sub <- droplevels(d[d$school %in% levels(d$school)[which], ])
+  fs <- suppressWarnings(glmm(n ~ x + (1 | school/class), data = sub, family = poisson,
+                              ziformula = ~ 1))
+  pe <- profile_engine(fs)
+  ll <- function(t) pe$eval(theta_star(t, pe$Tx))$loglik
+  g <- numDeriv::grad(ll, as.numeric(fit$theta))
+  expect_equal(colSums(parts$S[which, , drop = FALSE]), g[parts$free], tolerance = 1e-6)
+  s <- summary(fit, vcov = "CR2")
+  expect_true(all(c("cond", "zi") %in% names(s$tables)))
+})
+
 test_that("nested fits: rows of zero weight add nothing to the robust covariance", {
   d <- vr_school_data()
   d$w <- 1
