@@ -170,11 +170,45 @@ ordinal_robust_engine <- function(fit) {
        free = function() NULL, Tx = NULL)
 }
 
+# A structured-covariance fit (ar1(), cs(), ...) on one grouping factor:
+# the AGQ engine's per-cluster scores in Lambda's entries (the fit's theta,
+# whose covariance is singular when the structure has fewer parameters than
+# entries), carried to the structures' parameters phi = (beta, each
+# structure's parameters, dispersion) by the chain rule through
+# structure_lambda()'s Jacobian. `par`: phi-hat, its covariance, the map
+# phi -> theta and its Jacobian (theta x phi), for cluster_score_parts().
+covstruct_robust_engine <- function(fit) {
+  p <- length(fit$coefficients)
+  re <- covstruct_terms(fit$formula, fit$model, environment(fit$formula) %||% globalenv())
+  k_re <- structure_blocks(re$terms, p)
+  disp <- has_dispersion(fit$family)
+  phi <- unname(as.numeric(fit$theta_structure))
+  P <- length(phi)
+  map <- function(ph) {
+    lm <- structure_lambda(re$terms, k_re, ph)
+    J <- matrix(0, p + length(lm$lambda) + disp, P)
+    J[cbind(seq_len(p), seq_len(p))] <- 1
+    J[p + seq_along(lm$lambda), p + seq_len(ncol(lm$J))] <- lm$J
+    if (disp) J[nrow(J), P] <- 1
+    list(theta = c(ph[seq_len(p)], lm$lambda, if (disp) ph[[P]]), J = J)
+  }
+  th <- as.numeric(fit$theta)
+  at <- map(phi)
+  if (length(at$theta) != length(th) || max(abs(at$theta - th) / (1 + abs(th))) > 1e-6)
+    stop("vcov(): the structured fit's parameters do not reproduce its covariance entries; no cluster-robust covariance",
+         call. = FALSE)
+  eng <- profile_engine(fit)
+  eng$par <- list(theta = phi, V = fit$cov_structure, to_engine = function(ph) map(ph)$theta,
+                  jac = function(ph) map(ph)$J)
+  eng
+}
+
 # The engine of cluster-robust covariances for `fit`: the fit's own engine
 # (profile_engine()) with per-cluster scores or a split by cluster, or one
 # of the engines above.
 robust_score_engine <- function(fit) {
   if (inherits(fit, "glmmgee_glmm_dist")) return(dist_robust_engine(fit))
   if (is_cumulative(fit$family)) return(ordinal_robust_engine(fit))
+  if (inherits(fit, "glmmgee_glmm_covstruct")) return(covstruct_robust_engine(fit))
   profile_engine(fit)
 }

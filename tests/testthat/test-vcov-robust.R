@@ -705,9 +705,49 @@ test_that("crossed random effects and unsupported parts refuse robust types by n
   expect_error(vcov(fc, type = "CR2", cluster = rep(1:2, length.out = nobs(fc))),
                "does not nest the random-effect grouping 'b'")
   expect_error(sandwich::estfun(fc), "no grouping factor nests all random-effect terms")
+  # a structured covariance beside a second term (the sparse engine)
   d <- lme4::sleepstudy
-  fs <- glmm(Reaction ~ Days + ar1(0 + factor(Days) | Subject), data = d)
-  expect_error(vcov(fs, type = "CR0"), "cluster-robust covariances .*structured-covariance")
+  d$half <- factor(d$Days >= 5)
+  fs <- suppressWarnings(glmm(Reaction ~ Days + ar1(0 + factor(Days) | Subject) + (1 | half),
+                              data = d))
+  if (!identical(fs$engine$name, "agq"))
+    expect_error(vcov(fs, type = "CR0", cluster = rep(1, nrow(d))),
+                 "cluster-robust covariances .*structured-covariance")
+})
+
+test_that("structured covariances: scores in the structure's parameters, the same CR types as lme4's terms", {
+  skip_if_not_installed("numDeriv")
+  skip_if_not_installed("lme4")
+  d <- lme4::sleepstudy
+  set.seed(1)
+  d$y <- rbinom(nrow(d), 1, plogis(-1 + 0.15 * d$Days + rep(rnorm(18, 0, 1), each = 10)))
+  d$n <- rpois(nrow(d), exp(0.5 + 0.1 * d$Days + rep(rnorm(18, 0, 0.5), each = 10) +
+                              d$Days * rep(rnorm(18, 0, 0.05), each = 10)))
+  # ar1(): each subject's score is the gradient of its log-likelihood in
+  # (beta, log sd, rho's parameter), and CR0 the sandwich over those
+  fa <- glmm(y ~ Days + ar1(0 + factor(Days) | Subject), data = d, family = binomial)
+  eng <- covstruct_robust_engine(fa)
+  ll_i <- function(ph) cpp_agq_summaries(environment(eng$scores)$eng,
+                                         theta_star(eng$par$to_engine(ph), eng$Tx))$loglik
+  parts <- cluster_score_parts(fa, NULL)
+  phi <- as.numeric(fa$theta_structure)
+  J <- numDeriv::jacobian(ll_i, phi)
+  eng$free()
+  expect_equal(unname(parts$S), J[, parts$free], tolerance = 1e-6)
+  Ai <- solve(parts$A)
+  expect_equal(unname(vcov(fa, type = "CR0")), unname(Ai %*% crossprod(J) %*% Ai)[1:2, 1:2],
+               tolerance = 1e-6)
+  s <- summary(fa, vcov = "CR2")
+  expect_equal(unname(s$coefficients[, "Std. Error"]), unname(sqrt(diag(vcov(fa, type = "CR2")))))
+  # diag() on log standard deviations is (1 + Days || Subject) on standard
+  # deviations: the same model, the same robust covariances
+  f1 <- glmm(n ~ Days + diag(1 + Days | Subject), data = d, family = poisson, nAGQ = 1)
+  f2 <- glmm(n ~ Days + (1 + Days || Subject), data = d, family = poisson, nAGQ = 1)
+  expect_equal(as.numeric(logLik(f1)), as.numeric(logLik(f2)), tolerance = 1e-8)
+  for (ty in c("CR0", "CR2", "CR3"))
+    expect_equal(vcov(f1, type = ty), vcov(f2, type = ty), tolerance = 1e-4, info = ty)
+  expect_equal(summary(f1, vcov = "CR2")$coefficients[, "df"],
+               summary(f2, vcov = "CR2")$coefficients[, "df"], tolerance = 1e-3)
 })
 
 test_that("CR2 and CR3 stay defined when a cluster's log-likelihood is not concave in the variance", {
