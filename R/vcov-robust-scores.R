@@ -51,6 +51,7 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
   th <- if (is.null(par)) as.numeric(fit$theta) else par$theta
   V <- if (is.null(par)) fit$cov_theta else par$V
   to_engine <- if (is.null(par)) identity else par$to_engine
+  jac <- if (!is.null(par)) par$jac(th)
   free <- which(!is.na(diag(V)))
   p <- length(fit$coefficients)
   if (!all(seq_len(p) %in% free))
@@ -90,23 +91,21 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
     # Jacobian at the estimate)
     score_at <- function(t) unstar(src$scores(theta_star(t, eng$Tx)))
     th_e <- to_engine(th)
-    D <- if (is.null(par)) diag(1, length(th))[, free, drop = FALSE]
-         else par$jac(th)[, free, drop = FALSE]
-    Sc <- score_at(th_e) %*% D
+    D <- if (is.null(par)) diag(1, length(th)) else jac
+    D <- D[, free, drop = FALSE]
+    S <- rowsum(score_at(th_e) %*% D, to_user, reorder = TRUE)
     info <- function() cluster_informations(score_at, th_e, D, to_user, G, se)
   } else {
     # Engines that give each cluster's log-likelihood only: its gradient
     # and Hessian by differences, in the user's parameters with steps in
-    # units of their standard errors.
+    # units of their standard errors, summed into the user's clusters.
     loglik_at <- function(t) rowsum(src$loglik(theta_star(to_engine(t), eng$Tx)), to_user,
                                     reorder = TRUE)
-    Sc <- fd_jacobian(function(t) loglik_at(replace(th, free, t)), th[free], 1e-4 * se)
-    to_user <- seq_len(G)
+    S <- fd_jacobian(function(t) loglik_at(replace(th, free, t)), th[free], 1e-4 * se)
     info <- function() cluster_informations_by_values(loglik_at, th, free, G, se)
   }
-  out <- list(S = rowsum(Sc, to_user, reorder = TRUE), A = A, free = free,
-              beta = match(seq_len(p), free), G = G, levels = cl$levels, npar = length(th),
-              jac = if (!is.null(par)) par$jac(th))
+  out <- list(S = S, A = A, free = free, beta = match(seq_len(p), free), G = G,
+              levels = cl$levels, npar = length(th), jac = jac)
   rownames(out$S) <- cl$levels
   if (hessians) out$hessians <- info()
   out

@@ -490,6 +490,15 @@ test_that("a bridge random intercept: scores by differences, the sandwich over (
                               data = cbpp, family = binomial,
                               ranef_dist = list("nonparametric", k = 2)))
   expect_error(vcov(fn, type = "CR2"), "nonparametric random-intercept fits")
+  # a coarser cluster (pairs of herds): the sandwich of the herds' summed
+  # scores, and CR2 from the pairs' summed log-likelihoods
+  pair <- (as.integer(cbpp$herd) + 1L) %/% 2L
+  Sp <- rowsum(parts$S, (seq_len(nrow(parts$S)) + 1L) %/% 2L)
+  Ai <- solve(parts$A)
+  expect_equal(unname(vcov(fb, type = "CR0", cluster = pair)),
+               unname(Ai %*% crossprod(Sp) %*% Ai)[1:p, 1:p], tolerance = 1e-8)
+  expect_true(all(diag(vcov(fb, type = "CR2", cluster = pair)) >
+                    diag(vcov(fb, type = "CR0", cluster = pair))))
 })
 
 test_that("a cumulative link random intercept: robust types agree with the binary GLMM it equals", {
@@ -510,6 +519,11 @@ test_that("a cumulative link random intercept: robust types agree with the binar
     expect_identical(dimnames(Vo)[[1L]], c("0|1", "x"), info = ty)
     D <- diag(c(-1, 1))  # (threshold, x) = D (intercept, x)
     expect_equal(unname(Vo), unname(D %*% Vb %*% D), tolerance = 1e-4, info = ty)
+    # clustered by pairs of herds, coarser than the engine's clusters
+    pair <- (as.integer(d$herd) + 1L) %/% 2L
+    expect_equal(unname(vcov(fo, type = ty, cluster = pair)),
+                 unname(D %*% vcov(fb, type = ty, cluster = pair) %*% D), tolerance = 1e-4,
+                 info = ty)
   }
   # the scores: each cluster's gradient, summing to about zero
   parts <- cluster_score_parts(fo, NULL)
