@@ -218,7 +218,6 @@ confint.glmmgee_glmm_ordinal <- function(object, parm, level = 0.95, ..., vcov =
   rob <- ordinal_vcov_choice(object, vcov, cluster, "confint()")
   if (!is.null(rob)) {
     # the thresholds and coefficients, t with Satterthwaite df
-    check_level(level)
     nm <- rownames(rob$V)
     sel <- if (missing(parm)) nm else parm
     bad <- setdiff(sel, nm)
@@ -226,12 +225,7 @@ confint.glmmgee_glmm_ordinal <- function(object, parm, level = 0.95, ..., vcov =
       stop(sprintf(paste0("confint(vcov = ): 'parm' selects %s; a 'vcov' other than \"model\" ",
                           "gives intervals of the thresholds and coefficients only"),
                    paste(sQuote(bad, FALSE), collapse = ", ")), call. = FALSE)
-    est <- c(object$thresholds, object$coefficients)[sel]
-    a <- (1 - level) / 2
-    q <- stats::qt(1 - a, rob$df[sel]) * sqrt(pmax(diag(rob$V)[sel], 0))
-    ci <- cbind(est - q, est + q)
-    dimnames(ci) <- list(sel, percent_labels(c(a, 1 - a)))
-    return(ci)
+    return(wald_confint(c(object$thresholds, object$coefficients), rob$V, sel, level, rob$df))
   }
   est <- object$par %||% object$psi  # several terms: par, the sds themselves
   se <- sqrt(diag(object$cov_par %||% object$cov_psi))

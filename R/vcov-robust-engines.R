@@ -17,8 +17,9 @@
 # Which cluster owns each random effect (column of the random-effects
 # design `Zt`, a TsparseMatrix, with the covariance factor's entries
 # `lam_row`, `lam_col`, 1-based): from the rows that load on it and the
-# effects it is correlated with. `code`: each row's cluster (rows of weight zero NA). A random
-# effect seen in two clusters is an error; one no row loads on is NA.
+# effects it is correlated with. `code`: each row's cluster (rows of weight
+# zero NA). A random effect seen in two clusters is an error; one no row
+# loads on is NA.
 random_effect_owner <- function(Zt, lam_row, lam_col, code, levels) {
   keep <- !is.na(code[Zt@i + 1L]) & Zt@x != 0
   col <- Zt@j[keep] + 1L
@@ -55,9 +56,10 @@ random_effect_owner <- function(Zt, lam_row, lam_col, code, levels) {
 
 # The sparse Laplace engine split by cluster: a function of (code, G,
 # levels) giving list(scores), a function of theta whose rows are the G
-# clusters' gradients of their Laplace log-likelihoods. `re`: sparse_re_terms()'s
-# design; `aux`: the auxiliary predictors of a zero-inflated, hurdle or
-# dispersion-formula fit (profile_aux_inputs()), or NULL.
+# clusters' gradients of their Laplace log-likelihoods. `re`:
+# sparse_re_terms()'s design; `aux`: the auxiliary predictors of a
+# zero-inflated, hurdle or dispersion-formula fit (profile_aux_inputs()),
+# or NULL.
 sparse_cluster_split <- function(X, Z, y, w, off, re, fam, aux = NULL) {
   function(code, G, levels) {
     code[w <= 0] <- NA_integer_
@@ -117,12 +119,9 @@ csc_from_triplets <- function(i, j, x, nr, nc, M) {
 # differentiates them.
 nested_cluster_split <- function(X, y, w, off, units, Zr, fam, map, nAGQ) {
   function(code, G, levels) {
+    # (resolve_vcov_cluster() has checked that the clusters nest every
+    # grouping, the outermost one included)
     code[w <= 0] <- NA_integer_
-    outer <- units[[1L]]
-    spread <- tapply(code, outer, function(x) length(unique(x[!is.na(x)])))
-    if (any(spread > 1L, na.rm = TRUE))
-      stop("vcov(): 'cluster' must nest the outermost grouping of the nested random effects",
-           call. = FALSE)
     rows <- split(seq_along(code), factor(code, levels = seq_len(G)))
     objectives <- lapply(rows, function(r) {
       if (!length(r)) return(NULL)
