@@ -78,7 +78,7 @@ vcovCR.glmmgee_glmm <- function(obj, cluster, type, target = NULL, inverse_var =
          "(for linear mixed models also clubSandwich's \"CR1p\", \"CR1S\", \"CR4\")",
          call. = FALSE)
   cl <- resolve_vcov_cluster(obj, if (missing(cluster)) NULL else cluster)
-  if (cs_is_lmm(obj)) {
+  if (robust_is_lmm(obj)) {
     pos <- cs_positive_rows(obj)
     f <- factor(cl$code[pos], levels = seq_along(cl$levels), labels = cl$levels)
     default <- utils::getS3method("vcovCR", "default", envir = asNamespace("clubSandwich"))
@@ -105,7 +105,6 @@ vcovCR.glmmgee_glmm <- function(obj, cluster, type, target = NULL, inverse_var =
             class = c("vcovCR", "clubSandwich"))
 }
 
-cs_is_lmm <- function(obj) fit_engine(obj)$name %in% c("lmm_one_factor", "lmm_sparse")
 
 cs_positive_rows <- function(obj) {
   w <- obj$prior.weights
@@ -116,7 +115,7 @@ cs_positive_rows <- function(obj) {
 # The pieces clubSandwich's linear machinery reads; for other fits its
 # small-sample tests have no working linear model.
 cs_lmm_pieces <- function(obj, cluster = NULL) {
-  if (!cs_is_lmm(obj))
+  if (!robust_is_lmm(obj))
     stop(paste0("clubSandwich's Satterthwaite, HTZ and saddlepoint tests are built for linear ",
                 "models; for this GLMM use coef_test() or conf_int() with test = \"z\", ",
                 "\"naive-t\" or \"naive-tp\", or summary(fit, vcov = \"CR2\"), which reports glmmgee's ",

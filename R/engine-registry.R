@@ -192,8 +192,7 @@ part_limits <- function(fit) {
   if (!(.subset2(fit, "aux")$kind %||% "disp") %in% "disp")
     add("variance_shares", "zero-inflated or hurdle fits")
   if (inherits(fit, "glmmgee_glmm_covstruct"))
-    add(c("profile", "confint_profile", "bootstrap",
-          if (!identical(fit_engine(fit)$name, "agq")) "robust_vcov"),
+    add(c("profile", "confint_profile", "bootstrap"),
         "structured-covariance fits (ar1(), cs(), ...)")
   if (!is.null(.subset2(fit, "penalty")))
     add(c("profile", "confint_profile", "bootstrap", "robust_vcov"), "penalized fits")

@@ -89,11 +89,13 @@ nlme::VarCorr
 #' central differences). The bridge random-intercept distribution and the
 #' cumulative link model with a random intercept ([ordinal-glmm]; `vcov()`
 #' then covers the thresholds and coefficients) take each cluster's score by
-#' central differences of its log-likelihood. Structured covariances on one
-#' grouping factor (`ar1()`, `cs()`, `diag()`, ...) form the sandwich in
-#' the structures' own parameters, with each cluster's information taken in
-#' the covariance factor's entries and carried by the Jacobian, so that
-#' `diag(1 + x | g)` and `(1 + x || g)` give the same result.
+#' central differences of its log-likelihood. Structured covariances
+#' (`ar1()`, `cs()`, `diag()`, ..., on one grouping factor or beside other
+#' terms) form the sandwich in the structures' own parameters, with each
+#' cluster's information taken in the covariance factor's entries and
+#' carried by the Jacobian, so that `diag(1 + x | g)` and `(1 + x || g)`
+#' give the same result; gaussian identity-link structured fits (ML or
+#' REML) get the linear mixed model's estimators above.
 #' Crossed random effects link the clusters, and a cluster that shares a
 #' random effect with another is an error naming both. Other engines and
 #' fits say when they do not provide these ([engine_registry()], column

@@ -169,8 +169,9 @@ ordinal_robust_engine <- function(fit) {
        free = function() NULL, Tx = NULL)
 }
 
-# A structured-covariance fit (ar1(), cs(), ...) on one grouping factor:
-# the AGQ engine's per-cluster scores in Lambda's entries (the fit's theta,
+# A structured-covariance fit (ar1(), cs(), ...): the AGQ engine's
+# per-cluster scores (one grouping factor), or those of the sparse Laplace
+# engine split by cluster (several terms), in Lambda's entries (the fit's theta,
 # whose covariance is singular when the structure has fewer parameters than
 # entries), carried to the structures' parameters phi = (beta, each
 # structure's parameters, dispersion) by the chain rule through
@@ -178,7 +179,9 @@ ordinal_robust_engine <- function(fit) {
 # phi -> theta and its Jacobian (theta x phi), for cluster_score_parts().
 covstruct_robust_engine <- function(fit) {
   p <- length(fit$coefficients)
-  re <- covstruct_terms(fit$formula, fit$model, environment(fit$formula) %||% globalenv())
+  sparse <- inherits(fit, "glmmgee_glmm_sparse")
+  re <- if (sparse) sparse_covstruct_terms(fit$formula, fit$model)
+        else covstruct_terms(fit$formula, fit$model, environment(fit$formula) %||% globalenv())
   k_re <- structure_blocks(re$terms, p)
   disp <- has_dispersion(fit$family)
   phi <- unname(as.numeric(fit$theta_structure))
@@ -196,10 +199,23 @@ covstruct_robust_engine <- function(fit) {
   if (length(at$theta) != length(th) || max(abs(at$theta - th) / (1 + abs(th))) > 1e-6)
     stop("vcov(): the structured fit's parameters do not reproduce its covariance entries; no cluster-robust covariance",
          call. = FALSE)
-  eng <- profile_engine(fit)
+  eng <- if (sparse) covstruct_sparse_engine(fit, re) else profile_engine(fit)
   eng$par <- list(theta = phi, V = fit$cov_structure, to_engine = function(ph) map(ph)$theta,
                   jac = function(ph) map(ph)$J)
   eng
+}
+
+# The sparse Laplace engine of a structured fit with several terms, split
+# by cluster (sparse_cluster_split()) on the terms of the fit's formula
+# (`re`, sparse_covstruct_terms()), in the engine's parameters.
+covstruct_sparse_engine <- function(fit, re) {
+  ax <- profile_aux_inputs(fit)
+  n <- length(fit$y)
+  w <- as.numeric(fit$prior.weights %||% rep(1, n))
+  off <- as.numeric(fit$offset %||% rep(0, n))
+  list(split = sparse_cluster_split(ax$X, re$Z, as.numeric(fit$y), w, off, re, fit$family,
+                                    if (!is.null(fit$aux)) ax),
+       Tx = ax$Tx, free = function() NULL)
 }
 
 # The engine of cluster-robust covariances for `fit`: the fit's own engine

@@ -1,5 +1,6 @@
 # Cluster-robust covariances of the fixed effects of an exact linear mixed
-# model (engines lmm_one_factor and lmm_sparse), conditional on the fitted
+# model (engines lmm_one_factor and lmm_sparse, and gaussian structured fits:
+# robust_is_lmm()), conditional on the fitted
 # variance parameters, in generalized-least-squares form (Bell & McCaffrey
 # 2002; Pustejovsky & Tipton 2018, JBES 36:672, whose estimators
 # clubSandwich implements for lme4's lmerMod fits):
@@ -21,6 +22,20 @@
 # blocks are dense (n_i x n_i); no n x n matrix is formed.
 
 robust_cr_types <- c("CR0", "CR1", "CR2", "CR3")
+
+# Whether the cluster-robust types of `fit` take this GLS form: the exact
+# LMM engines' fits, and gaussian identity-link fits with structured
+# covariances (exact by the profiled criterion, quadrature or the Laplace
+# engine alike), so that cs(1 | g) and (1 | g), or diag(1 + x | g) and
+# (1 + x || g), give the same robust covariance, and REML structured fits
+# have one. Not with a dispersion formula (no V_i of this form) or a penalty.
+robust_is_lmm <- function(fit) {
+  if (fit_engine(fit)$name %in% c("lmm_one_factor", "lmm_sparse")) return(TRUE)
+  fam <- fit$family
+  inherits(fit, "glmmgee_glmm_covstruct") && is.null(.subset2(fit, "aux")) &&
+    is.null(.subset2(fit, "penalty")) && identical(fam$family, "gaussian") &&
+    identical(fam$link, "identity")
+}
 
 # The clusters of vcov(type = "CR*"): an integer code per observation of the
 # fit (its n rows, 1..G) and the level names. `cluster`: NULL (the grouping
@@ -134,10 +149,9 @@ vcov_cluster_from_formula <- function(fit, cluster) {
 # The pieces of an exact LMM by cluster: per cluster the rows (of positive
 # weight), X_i, e_i and V_i / sigma^2; `scale` is sigma^2.
 lmm_cluster_pieces <- function(fit, cluster) {
-  eng <- fit_engine(fit)$name
-  if (!eng %in% c("lmm_one_factor", "lmm_sparse"))
-    stop(sprintf("internal: lmm_cluster_vcov() serves exact LMM fits, not the %s engine", eng),
-         call. = FALSE)
+  if (!robust_is_lmm(fit))
+    stop(sprintf("internal: lmm_cluster_vcov() serves exact LMM fits, not the %s engine",
+                 fit_engine(fit)$name), call. = FALSE)
   cl <- resolve_vcov_cluster(fit, cluster)
   V0 <- fit$vcov
   X <- fit$X

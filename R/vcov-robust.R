@@ -9,8 +9,7 @@
 # freedom as attribute "df" (robust_df()).
 robust_vcov <- function(fit, type, cluster = NULL, df = FALSE) {
   require_capability(fit, "robust_vcov", method = sprintf("vcov(type = \"%s\")", type))
-  eng <- fit_engine(fit)$name
-  if (eng %in% c("lmm_one_factor", "lmm_sparse")) lmm_cluster_vcov(fit, type, cluster, df)
+  if (robust_is_lmm(fit)) lmm_cluster_vcov(fit, type, cluster, df)
   else score_cluster_vcov(fit, type, cluster, df)
 }
 
@@ -31,7 +30,7 @@ wald_quantile <- function(p, df = NULL) {
 robust_estfun <- function(fit) {
   require_capability(fit, "robust_vcov", "estfun()")
   cl <- resolve_vcov_cluster(fit, NULL)
-  ef <- if (fit_engine(fit)$name %in% c("lmm_one_factor", "lmm_sparse"))
+  ef <- if (robust_is_lmm(fit))
     lmm_cluster_estfun(fit, NULL) else score_cluster_estfun(fit, NULL)
   w <- fit$prior.weights
   rows <- if (is.null(w)) seq_along(cl$code) else which(w > 0)
@@ -46,7 +45,7 @@ robust_estfun <- function(fit) {
 # models the GLS one, lmm_cluster_estfun()'s attribute).
 robust_bread <- function(fit) {
   require_capability(fit, "robust_vcov", "bread()")
-  B <- if (fit_engine(fit)$name %in% c("lmm_one_factor", "lmm_sparse"))
+  B <- if (robust_is_lmm(fit))
     attr(lmm_cluster_estfun(fit, NULL), "bread") else plain_matrix(fit$vcov)
   length(resolve_vcov_cluster(fit, NULL)$code) * B
 }
@@ -88,7 +87,7 @@ parameter_vcov_choice <- function(fit, vcov = NULL, cluster = NULL, method) {
   cl <- resolve_vcov_cluster(fit, cluster)
   th <- fit$theta
   p <- length(fit$coefficients)
-  if (fit_engine(fit)$name %in% c("lmm_one_factor", "lmm_sparse")) {
+  if (robust_is_lmm(fit)) {
     s <- lmm_cluster_sandwich(fit, vcov, cluster, df = TRUE)
     V <- matrix(0, length(th), length(th))
     V[seq_len(p), seq_len(p)] <- s$V

@@ -719,14 +719,6 @@ test_that("crossed random effects and unsupported parts refuse robust types by n
   expect_error(vcov(fc, type = "CR2", cluster = rep(1:2, length.out = nobs(fc))),
                "does not nest the random-effect grouping 'b'")
   expect_error(sandwich::estfun(fc), "no grouping factor nests all random-effect terms")
-  # a structured covariance beside a second term (the sparse engine)
-  d <- lme4::sleepstudy
-  d$half <- factor(d$Days >= 5)
-  fs <- suppressWarnings(glmm(Reaction ~ Days + ar1(0 + factor(Days) | Subject) + (1 | half),
-                              data = d))
-  if (!identical(fs$engine$name, "agq"))
-    expect_error(vcov(fs, type = "CR0", cluster = rep(1, nrow(d))),
-                 "cluster-robust covariances .*structured-covariance")
 })
 
 test_that("structured covariances: scores in the structure's parameters, the same CR types as lme4's terms", {
@@ -762,6 +754,81 @@ test_that("structured covariances: scores in the structure's parameters, the sam
     expect_equal(vcov(f1, type = ty), vcov(f2, type = ty), tolerance = 1e-4, info = ty)
   expect_equal(summary(f1, vcov = "CR2")$coefficients[, "df"],
                summary(f2, vcov = "CR2")$coefficients[, "df"], tolerance = 1e-3)
+})
+
+test_that("structured covariances beside other terms: each site's scores are its exact gradient", {
+  skip_if_not_installed("numDeriv")
+  # patients (ar1() over six visits) within sites (a random intercept)
+  set.seed(3)
+  S <- 40
+  d <- expand.grid(t = 1:6, id = 1:3, site = 1:S)
+  d$id <- interaction(d$site, d$id, drop = TRUE)
+  d$site <- factor(d$site)
+  d$x <- rnorm(nrow(d))
+  d$tf <- factor(d$t)
+  B <- matrix(0, nlevels(d$id), 6)
+  B[, 1] <- rnorm(nrow(B))
+  for (k in 2:6) B[, k] <- 0.6 * B[, k - 1] + 0.8 * rnorm(nrow(B))
+  d$n <- rpois(nrow(d), exp(0.2 + 0.3 * d$x + 0.6 * B[cbind(as.integer(d$id), d$t)] +
+                              rnorm(S, 0, 0.5)[d$site]))
+  fit <- glmm(n ~ x + ar1(0 + tf | id) + (1 | site), data = d, family = poisson)
+  expect_identical(fit$engine$name, "laplace_sparse")
+  parts <- cluster_score_parts(fit, NULL)
+  expect_identical(parts$G, as.integer(S))
+  phi <- as.numeric(fit$theta_structure)
+  expect_lt(max(abs(colSums(parts$S)) * sqrt(diag(fit$cov_structure))), 1e-3)
+  # three sites fitted on their own by the unstructured route: the gradient
+  # of their Laplace log-likelihood at the ar1() estimate (Lambda from the
+  # structure's parameters, written out here) is the sum of their scores
+  which <- c(2L, 7L, 19L)
+  sub <- droplevels(d[d$site %in% levels(d$site)[which], ])
+  fs <- suppressWarnings(glmm(n ~ x + (0 + tf | id) + (1 | site), data = sub, family = poisson))
+  pe <- profile_engine(fs)
+  lam <- function(ph) {
+    r <- ph[4] / sqrt(1 + ph[4]^2)
+    L <- t(chol(exp(2 * ph[3]) * r^abs(outer(1:6, 1:6, "-"))))
+    c(ph[1:2], L[lower.tri(L, diag = TRUE)], ph[5])
+  }
+  g <- numDeriv::grad(function(ph) pe$eval(theta_star(lam(ph), pe$Tx))$loglik, phi)
+  expect_equal(colSums(parts$S[which, ]), g, tolerance = 1e-6)
+  Ai <- solve(parts$A)
+  expect_equal(unname(vcov(fit, type = "CR0")), unname(Ai %*% crossprod(parts$S) %*% Ai)[1:2, 1:2])
+  v2 <- vcov(fit, type = "CR2")
+  expect_true(all(diag(v2) > diag(vcov(fit, type = "CR0"))))
+  # diag() on log standard deviations beside a second term is lme4's term
+  f1 <- glmm(n ~ x + diag(1 | id) + (1 | site), data = d, family = poisson)
+  f2 <- glmm(n ~ x + (1 | id) + (1 | site), data = d, family = poisson)
+  expect_equal(as.numeric(logLik(f1)), as.numeric(logLik(f2)), tolerance = 1e-8)
+  for (ty in c("CR0", "CR2", "CR3"))
+    expect_equal(vcov(f1, type = ty), vcov(f2, type = ty), tolerance = 1e-4, info = ty)
+})
+
+test_that("gaussian structured fits take the linear mixed model's CR types (clubSandwich's)", {
+  skip_if_not_installed("lme4")
+  skip_if_not_installed("clubSandwich")
+  # one grouping factor: diag() is (1 + Days || Subject), whatever engine fits it
+  d <- lme4::sleepstudy
+  f1 <- glmm(Reaction ~ Days + diag(1 + Days | Subject), data = d)
+  f2 <- glmm(Reaction ~ Days + (1 + Days || Subject), data = d)
+  for (ty in c("CR0", "CR2", "CR3"))
+    expect_equal(vcov(f1, type = ty), vcov(f2, type = ty), tolerance = 1e-6, info = ty)
+  expect_equal(summary(f1, vcov = "CR2")$coefficients[, "df"],
+               summary(f2, vcov = "CR2")$coefficients[, "df"], tolerance = 1e-6)
+  # several terms by REML: lmer's fit of the same model through clubSandwich
+  set.seed(4)
+  d <- expand.grid(t = 1:4, id = 1:3, site = 1:30)
+  d$id <- interaction(d$site, d$id, drop = TRUE)
+  d$site <- factor(d$site)
+  d$x <- rnorm(nrow(d))
+  d$y <- d$x + rnorm(nlevels(d$id))[d$id] + rnorm(30)[d$site] + rnorm(nrow(d))
+  g1 <- glmm(y ~ x + diag(1 | id) + (1 | site), data = d, REML = TRUE)
+  g2 <- lme4::lmer(y ~ x + (1 | id) + (1 | site), data = d, REML = TRUE)
+  expect_equal(as.numeric(logLik(g1)), as.numeric(logLik(g2)), tolerance = 1e-6)
+  for (ty in c("CR0", "CR2", "CR3"))
+    expect_equal(vcov(g1, type = ty), as.matrix(clubSandwich::vcovCR(g2, type = ty)),
+                 tolerance = 1e-5, ignore_attr = TRUE, info = ty)
+  expect_equal(as.matrix(clubSandwich::vcovCR(g1, type = "CR2")), vcov(g1, type = "CR2"),
+               tolerance = 1e-8, ignore_attr = TRUE)
 })
 
 test_that("CR2 and CR3 stay defined when a cluster's log-likelihood is not concave in the variance", {
