@@ -204,8 +204,6 @@ part_limits <- function(fit) {
   if (is_cumulative(.subset2(fit, "family")) &&
       (is.null(.subset2(fit, "psi")) || inherits(fit, "glmmgee_glmm_ordinal_re")))
     add("robust_vcov", "cumulative link fits with random slopes or several random-effect terms")
-  if (identical(.subset2(fit, "ranef_dist")$type, "nonparametric"))
-    add("robust_vcov", "nonparametric random-intercept fits")
   if (isTRUE(.subset2(fit, "REML")))
     add("cluster_loglik", "REML fits (the restricted likelihood does not split by cluster)")
   if (is_cumulative(.subset2(fit, "family")))

@@ -132,34 +132,48 @@ dist_result_bridge <- function(eng, par, opt, grad, hess, X, control, family, cl
                                          "phi at its bound: the random-intercept variance is estimated at (or near) zero"))
 }
 
+# The nonparametric fit's free parameters `par` = (beta without the
+# intercept, mass points a_1..a_k, alpha_2..alpha_k) as the reported theta
+# (below), p the number of fixed effects, `int` the intercept's position.
+npml_theta <- function(par, p, int, k) {
+  a <- par[p - 1L + seq_len(k)]
+  alpha <- c(0, par[p - 1L + k + seq_len(k - 1L)])
+  w <- exp(alpha - max(alpha))
+  w <- w / sum(w)
+  beta <- numeric(p)
+  beta[int] <- sum(w * a)
+  beta[-int] <- par[seq_len(p - 1L)]
+  c(beta, a, alpha)
+}
+
+# d theta / d par of npml_theta() by central differences.
+npml_theta_jacobian <- function(par, p, int, k) {
+  vapply(seq_along(par), function(j) {
+    h <- 1e-6 * max(1, abs(par[j]))
+    up <- par; up[j] <- up[j] + h
+    dn <- par; dn[j] <- dn[j] - h
+    (npml_theta(up, p, int, k) - npml_theta(dn, p, int, k)) / (2 * h)
+  }, numeric(p + 2L * k))
+}
+
+# The free parameters' names: the fixed effects without the intercept,
+# the mass points, alpha_2..alpha_k.
+npml_free_names <- function(xnames, int, k)
+  c(xnames[-int], sprintf("mass[%d]", seq_len(k)), sprintf("alpha[%d]", 2:k)[seq_len(k - 1L)])
+
 # Reported parameters of the nonparametric fit: theta = (beta with the
 # intercept set to the mean of the distribution, mass points a_k on the
 # linear-predictor scale, alpha_k) with alpha_1 = 0; its covariance by the
 # delta method from the free parameters.
 dist_result_npml <- function(eng, par, opt, grad, hess, X, int, k, control, family, cl, normal) {
   p <- ncol(X)
-  to_theta <- function(par) {
-    bn <- par[seq_len(p - 1L)]
-    a <- par[p - 1L + seq_len(k)]
-    alpha <- c(0, par[p - 1L + k + seq_len(k - 1L)])
-    w <- exp(alpha - max(alpha)); w <- w / sum(w)
-    beta <- numeric(p)
-    beta[int] <- sum(w * a)
-    beta[-int] <- bn
-    c(beta, a, alpha)
-  }
-  theta <- to_theta(par)
+  theta <- npml_theta(par, p, int, k)
   pn <- c(colnames(X), sprintf("mass[%d]", seq_len(k)), sprintf("alpha[%d]", seq_len(k)))
   names(theta) <- pn
-  fn_names <- c(colnames(X)[-int], sprintf("mass[%d]", seq_len(k)), sprintf("alpha[%d]", 2:k)[seq_len(k - 1L)])
+  fn_names <- npml_free_names(colnames(X), int, k)
   on_free <- rep(FALSE, length(par))
   Vfree <- invert_information(hess, on_free, fn_names)
-  G <- vapply(seq_along(par), function(j) {
-    h <- 1e-6 * max(1, abs(par[j]))
-    up <- par; up[j] <- up[j] + h
-    dn <- par; dn[j] <- dn[j] - h
-    (to_theta(up) - to_theta(dn)) / (2 * h)
-  }, numeric(length(theta)))
+  G <- npml_theta_jacobian(par, p, int, k)
   V <- if (isTRUE(attr(Vfree, "ok"))) G %*% Vfree %*% t(G) else matrix(NA_real_, length(pn), length(pn))
   dimnames(V) <- list(pn, pn)
   attr(V, "ok") <- attr(Vfree, "ok")

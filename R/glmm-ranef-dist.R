@@ -49,7 +49,8 @@
 #' which a Gauss-Hermite rule integrates slowly; this rule is accurate to
 #' about 1e-12 in the log-likelihood. The nonparametric likelihood is a
 #' finite sum and needs no quadrature. The gradient is analytic (Fisher's
-#' identity); standard errors come from the observed information.
+#' identity); standard errors come from the observed information, and
+#' cluster-robust ones from `vcov(fit, type = "CR2")` (see [glmm-extractors]).
 #'
 #' @section Specifying the distribution:
 #' `ranef_dist` is `"normal"` (the default), `"bridge"`,

@@ -86,7 +86,10 @@ nlme::VarCorr
 #' `(1 | school/class)`): the fit's log-likelihood is then exactly the sum
 #' of the clusters' own, and each cluster's score is the gradient of its
 #' own (by the Laplace engine's exact gradient; for nested quadrature by
-#' central differences). The bridge random-intercept distribution and the
+#' central differences). The bridge and nonparametric random-intercept
+#' distributions ([ranef-distributions]; the nonparametric sandwich is
+#' formed in the mass points and their weights' free parameters, and the
+#' intercept, the distribution's mean, follows by the delta method) and the
 #' cumulative link model with a random intercept ([ordinal-glmm]; `vcov()`
 #' then covers the thresholds and coefficients) take each cluster's score by
 #' central differences of its log-likelihood. Structured covariances

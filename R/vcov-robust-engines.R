@@ -140,14 +140,44 @@ nested_cluster_split <- function(X, y, w, off, units, Zr, fam, map, nAGQ) {
 # fit's own search uses differences too).
 dist_robust_engine <- function(fit) {
   dist <- fit$ranef_dist
-  if (!identical(dist$type, "bridge"))
-    require_capability(fit, "robust_vcov")
   p <- dist$p
   cl <- if (is.list(fit$group)) fit$group else cluster_index(fit$group, "group")
+  if (identical(dist$type, "nonparametric")) return(npml_robust_engine(fit, cl))
+  if (!identical(dist$type, "bridge"))
+    require_capability(fit, "robust_vcov")
   eng <- dist_engine(fit$X, as.numeric(fit$y), as.numeric(fit$prior.weights),
                      as.numeric(fit$offset), cl, fit$family)
   list(loglik = function(th) eng(th[seq_len(p)], 0L, th[p + 1L])$cluster_loglik,
        free = function() NULL, Tx = NULL)
+}
+
+# The nonparametric random intercept (mass points): each cluster's
+# log-likelihood, an exact finite mixture, in the fit's free parameters
+# phi = (beta without the intercept, mass points, alpha_2..alpha_k), the
+# ones its search and information use (the reported theta, with the
+# intercept the distribution's mean and alpha_1 = 0, has two more entries
+# and a singular covariance); `par` carries them to theta by
+# npml_theta()'s Jacobian.
+npml_robust_engine <- function(fit, cl) {
+  dist <- fit$ranef_dist
+  p <- dist$p
+  k <- dist$k
+  int <- dist$intercept
+  eng <- dist_engine(fit$X[, -int, drop = FALSE], as.numeric(fit$y),
+                     as.numeric(fit$prior.weights), as.numeric(fit$offset), cl, fit$family)
+  th <- as.numeric(fit$theta)
+  phi <- c(th[seq_len(p)][-int], th[p + seq_len(k)], th[p + k + 1L + seq_len(k - 1L)])
+  if (any(th[p + k + 1L] != 0) || max(abs(npml_theta(phi, p, int, k) - th) / (1 + abs(th))) > 1e-8)
+    stop("vcov(): the nonparametric fit's parameters are not in their reported layout; no cluster-robust covariance",
+         call. = FALSE)
+  V <- invert_information(fit$hessian, rep(FALSE, length(phi)),
+                          npml_free_names(colnames(fit$X), int, k))
+  list(loglik = function(ph)
+         eng(ph[seq_len(p - 1L)], 1L, c(ph[p - 1L + seq_len(k)], 0,
+                                         ph[p - 1L + k + seq_len(k - 1L)]))$cluster_loglik,
+       free = function() NULL, Tx = NULL,
+       par = list(theta = phi, V = V, to_engine = identity,
+                  jac = function(ph) npml_theta_jacobian(ph, p, int, k)))
 }
 
 # The cumulative link random-intercept fit's engine for cluster-robust

@@ -37,8 +37,9 @@
 
 # Each user cluster's score and the information of `fit` on its free
 # parameters: list(S (G x P), A (P x P), free (their positions in
-# fit$theta), beta (positions of the fixed effects among the P), G, levels,
-# hessians (the G clusters' A_i as a P x P x G array, when `hessians`)).
+# fit$theta, or in a reparameterized engine's phi), G, levels, npar
+# (length of theta or phi), jac (d theta / d phi, or NULL), hessians (the
+# G clusters' A_i as a P x P x G array, when `hessians`)).
 cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
   cl <- resolve_vcov_cluster(fit, cluster)
   eng <- robust_score_engine(fit)
@@ -54,7 +55,10 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
   jac <- if (!is.null(par)) par$jac(th)
   free <- which(!is.na(diag(V)))
   p <- length(fit$coefficients)
-  if (!all(seq_len(p) %in% free))
+  # the parameters the fixed effects depend on must all be free
+  needed <- if (is.null(jac)) seq_len(p) else
+    which(colSums(abs(jac[seq_len(p), , drop = FALSE])) > 0)
+  if (!all(needed %in% free))
     stop("vcov(): the fixed effects' model-based covariance is not available (",
          "the information matrix is singular), so no sandwich can be formed", call. = FALSE)
   A <- tryCatch(solve(V[free, free, drop = FALSE]), error = function(e)
@@ -104,7 +108,7 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
     S <- fd_jacobian(function(t) loglik_at(replace(th, free, t)), th[free], 1e-4 * se)
     info <- function() cluster_informations_by_values(loglik_at, th, free, G, se)
   }
-  out <- list(S = S, A = A, free = free, beta = match(seq_len(p), free), G = G,
+  out <- list(S = S, A = A, free = free, G = G,
               levels = cl$levels, npar = length(th), jac = jac)
   rownames(out$S) <- cl$levels
   if (hessians) out$hessians <- info()
@@ -305,14 +309,20 @@ batch_matvec <- function(M, v) {
 }
 
 # Per-cluster scores of the fixed effects with the variance parameters'
-# estimation projected out (the efficient scores Ib (A^-1)[beta, ] psi_i,
-# Ib = ((A^-1)[beta, beta])^-1), so that with bread = G (A^-1)[beta, beta]
+# estimation projected out (the efficient scores Ib Jb A^-1 psi_i, Jb the
+# fixed effects' rows of d theta / d phi, Ib = (Jb A^-1 Jb')^-1), so that
+# with bread = G Jb A^-1 Jb'
 # the sandwich package's sandwich()/vcovCL() give score_cluster_vcov()'s CR0.
 score_cluster_estfun <- function(fit, cluster) {
   parts <- cluster_score_parts(fit, cluster)
   Ainv <- solve(parts$A)
-  b <- parts$beta
-  ef <- parts$S %*% t(Ainv[b, , drop = FALSE]) %*% solve(Ainv[b, b, drop = FALSE])
+  # the fixed effects' rows of d theta / d phi on the free parameters (a
+  # reparameterized engine's phi need not hold them as its first entries)
+  p <- length(fit$coefficients)
+  Jb <- if (is.null(parts$jac)) diag(1, p, parts$npar) else parts$jac[seq_len(p), , drop = FALSE]
+  Jb <- Jb[, parts$free, drop = FALSE]
+  AJ <- Ainv %*% t(Jb)
+  ef <- parts$S %*% AJ %*% solve(Jb %*% AJ)
   dimnames(ef) <- list(parts$levels, names(fit$coefficients))
   ef
 }

@@ -485,11 +485,6 @@ test_that("a bridge random intercept: scores by differences, the sandwich over (
   Vf <- score_cluster_sandwich(fb, "CR2", NULL)$V
   D <- cbind(th[p + 1L] * diag(p), th[seq_len(p)])
   expect_equal(unname(mc$vcov), D %*% Vf %*% t(D), tolerance = 1e-8)
-  # a nonparametric intercept has none, by name
-  fn <- suppressWarnings(glmm(cbind(incidence, size - incidence) ~ period + (1 | herd),
-                              data = cbpp, family = binomial,
-                              ranef_dist = list("nonparametric", k = 2)))
-  expect_error(vcov(fn, type = "CR2"), "nonparametric random-intercept fits")
   # a coarser cluster (pairs of herds): the sandwich of the herds' summed
   # scores, and CR2 from the pairs' summed log-likelihoods
   pair <- (as.integer(cbpp$herd) + 1L) %/% 2L
@@ -754,6 +749,47 @@ test_that("structured covariances: scores in the structure's parameters, the sam
     expect_equal(vcov(f1, type = ty), vcov(f2, type = ty), tolerance = 1e-4, info = ty)
   expect_equal(summary(f1, vcov = "CR2")$coefficients[, "df"],
                summary(f2, vcov = "CR2")$coefficients[, "df"], tolerance = 1e-3)
+})
+
+test_that("a nonparametric random intercept: each cluster's score is that of its finite mixture", {
+  skip_if_not_installed("numDeriv")
+  skip_if_not_installed("sandwich")
+  # a two-point intercept distribution, fitted with three mass points
+  set.seed(2)
+  G <- 60
+  d <- data.frame(g = factor(rep(1:G, each = 8)), x = rnorm(G * 8))
+  d$arm <- rep(0:1, length.out = G)[d$g]
+  u <- ifelse(runif(G) < 0.3, 1.5, -0.5)[d$g]
+  d$y <- rbinom(nrow(d), 1, plogis(-0.2 + 0.5 * d$x + 0.4 * d$arm + u))
+  fit <- glmm(y ~ x + arm + (1 | g), data = d, family = binomial,
+              ranef_dist = list("nonparametric", k = 3))
+  parts <- cluster_score_parts(fit, NULL)
+  # each cluster's log-likelihood written out: log sum_k w_k prod_j f(y_j | a_k)
+  # in the free parameters (slopes, mass points, alpha_2, alpha_3)
+  ll_i <- function(ph) {
+    w <- exp(c(0, ph[6:7]))
+    w <- w / sum(w)
+    eta <- ph[1] * d$x + ph[2] * d$arm
+    vapply(split(seq_len(nrow(d)), d$g), function(r)
+      log(sum(w * vapply(ph[3:5], function(a) prod(dbinom(d$y[r], 1, plogis(eta[r] + a))), 1))), 1)
+  }
+  th <- as.numeric(fit$theta)
+  phi <- c(th[2:3], th[4:6], th[8:9])
+  J <- numDeriv::jacobian(ll_i, phi)
+  expect_equal(unname(parts$S), J, tolerance = 1e-6)
+  expect_lt(max(abs(colSums(parts$S)) * sqrt(diag(solve(parts$A)))), 1e-3)
+  # the sandwich in the free parameters, carried to the reported intercept
+  # (the distribution's mean) by the delta method
+  Ai <- solve(parts$A)
+  V0 <- parts$jac %*% Ai %*% crossprod(J) %*% Ai %*% t(parts$jac)
+  expect_equal(unname(vcov(fit, type = "CR0")), V0[1:3, 1:3], tolerance = 1e-6)
+  V2 <- vcov(fit, type = "CR2")
+  expect_true(all(diag(V2) > diag(vcov(fit, type = "CR0"))))
+  s <- summary(fit, vcov = "CR2")
+  expect_equal(unname(s$coefficients[, "Std. Error"]), unname(sqrt(diag(V2))))
+  # the sandwich package's clustered estimator from estfun() and bread()
+  expect_equal(sandwich::vcovCL(fit, cluster = d$g, type = "HC0", cadjust = FALSE),
+               vcov(fit, type = "CR0"), tolerance = 1e-8, ignore_attr = TRUE)
 })
 
 test_that("structured covariances beside other terms: each site's scores are its exact gradient", {
