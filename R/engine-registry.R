@@ -45,7 +45,7 @@ engine_table <- function() {
                           but("cluster_loglik", "workers")),
     laplace_sparse_zero_re = list("several random-effect terms with random effects in the zero-inflation part",
                                   but("simulate_newdata", "ranef_new", "bootstrap",
-                                      "cluster_loglik", "robust_vcov", "workers")),
+                                      "cluster_loglik", "workers")),
     known_gaussian = list("gaussian models with a known-covariance random effect (spectral or tridiagonal rotation)",
                           but("simulate_new_re", "simulate_newdata", "ranef_new", "bootstrap",
                               "cluster_loglik", "robust_vcov", "workers")),

@@ -79,8 +79,9 @@ nlme::VarCorr
 #' A_i)^{-1}\psi_i} the change of the estimates when cluster \eqn{i} is
 #' left out, by one Newton step (the form of Mancl and DeRouen's).
 #'
-#' Models with several random-effect terms (the Laplace approximation, and
-#' nested adaptive quadrature with `nAGQ > 1`) get the same sandwich when
+#' Models with several random-effect terms (the Laplace approximation, also
+#' with random effects in the zero-inflation part, and nested adaptive
+#' quadrature with `nAGQ > 1`) get the same sandwich when
 #' every random effect lies within one cluster (the default cluster is the
 #' grouping factor that nests all the others, as `school` in
 #' `(1 | school/class)`): the fit's log-likelihood is then exactly the sum

@@ -60,6 +60,8 @@ profile_engine <- function(fit, zbasis = NULL) {
                             fam$family_code, fam$link_code, ax$kind)
       ev <- spzire_evaluator(eng)
       attr(ev, "edge") <- spzire_profile_edge(eng)
+      if (is.null(zbasis))
+        split <- spzire_cluster_split(X, sp(rc$Z), sp(rz$Z), y, w, ax, re, fam)
     } else {
       if (!is.null(zbasis)) re$Z <- basis_z_sparse(re, zbasis)
       eng <- cpp_sparse_new(X, re$Z, y, w, off, re$lam_row - 1L, re$lam_col - 1L,

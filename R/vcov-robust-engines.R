@@ -62,42 +62,92 @@ random_effect_owner <- function(Zt, lam_row, lam_col, code, levels) {
 # or NULL.
 sparse_cluster_split <- function(X, Z, y, w, off, re, fam, aux = NULL) {
   function(code, G, levels) {
-    code[w <= 0] <- NA_integer_
-    Zt <- methods::as(Z, "TsparseMatrix")
-    Zc <- methods::as(methods::as(Z, "CsparseMatrix"), "generalMatrix")
-    owner <- random_effect_owner(Zt, re$lam_row, re$lam_col, code, levels)
-    f <- factor(code, levels = seq_len(G))
-    rows <- split(seq_along(code), f)
-    cols_of <- split(seq_along(owner), factor(owner, levels = seq_len(G)))
-    lam_of <- split(seq_along(re$lam_row), factor(owner[re$lam_row], levels = seq_len(G)))
-    # Z's entries by cluster (the rows' clusters)
-    ent <- split(seq_along(Zt@x), f[Zt@i + 1L])
-    engines <- lapply(seq_len(G), function(k) {
-      r <- rows[[k]]
-      if (!length(r)) return(NULL)
-      cols <- cols_of[[k]]
-      lam <- lam_of[[k]]
-      lam <- lam[owner[re$lam_col[lam]] %in% k]
-      e <- ent[[k]]
-      e <- e[owner[Zt@j[e] + 1L] %in% k]  # explicit zeros elsewhere load on nothing
-      # A cluster whose rows load on no random effect: one effect of
-      # zero loading and no covariance entry (it adds nothing).
-      Zk <- csc_from_triplets(match(Zt@i[e] + 1L, r), match(Zt@j[e] + 1L, cols), Zt@x[e],
-                              length(r), max(length(cols), 1L), Zc)
-      eng <- cpp_sparse_new(X[r, , drop = FALSE], Zk, y[r], w[r], off[r],
-                            match(re$lam_row[lam], cols) - 1L, match(re$lam_col[lam], cols) - 1L,
-                            re$lam_k[lam] - 1L, re$ntheta, fam$family_code, fam$link_code)
+    engines <- lapply(sparse_cluster_pieces(Z, re, code, w, G, levels), function(k) {
+      if (is.null(k)) return(NULL)
+      r <- k$rows
+      eng <- cpp_sparse_new(X[r, , drop = FALSE], k$Z, y[r], w[r], off[r], k$lam_row, k$lam_col,
+                            k$lam_k, re$ntheta, fam$family_code, fam$link_code)
       if (!is.null(aux))
         cpp_sparse_set_aux(eng, aux$kind, aux$XA[r, , drop = FALSE], aux$pred, aux$aoff[r])
       eng
     })
-    list(scores = function(th) {
-      S <- matrix(0, G, length(th))
-      for (k in seq_len(G)) if (!is.null(engines[[k]]))
-        S[k, ] <- cpp_sparse_eval(engines[[k]], th, TRUE)$gradient
-      S
-    })
+    list(scores = function(th) split_gradients(engines, th, function(e, t)
+      cpp_sparse_eval(e, t, TRUE)$gradient))
   }
+}
+
+# The two-part sparse engine (random effects in the conditional and the
+# zero-inflation parts, several terms) split by cluster, as
+# sparse_cluster_split(): `Zc`, `Zz` the parts' random-effects designs,
+# `re` both parts' terms (zire_combined_re()), `ax` profile_aux_inputs().
+spzire_cluster_split <- function(X, Zc, Zz, y, w, ax, re, fam) {
+  function(code, G, levels) {
+    Qc <- ncol(Zc)
+    M <- methods::as(methods::as(Zc, "CsparseMatrix"), "generalMatrix")
+    engines <- lapply(sparse_cluster_pieces(cbind(Zc, Zz), re, code, w, G, levels), function(k) {
+      if (is.null(k)) return(NULL)
+      r <- k$rows
+      # the cluster's own columns in the combined order, conditional ones
+      # first; a part without any gets one column of zero loading
+      qc <- sum(k$cols <= Qc)
+      qz <- length(k$cols) - qc
+      t <- k$triplets
+      zc <- t$j <= qc
+      to_engine <- function(l) ifelse(l < qc, l, max(qc, 1L) + l - qc)
+      cpp_spzire_new(X[r, , drop = FALSE], ax$Xz0[r, , drop = FALSE], ax$Xd0[r, , drop = FALSE],
+                     csc_from_triplets(t$i[zc], t$j[zc], t$x[zc], length(r), max(qc, 1L), M),
+                     csc_from_triplets(t$i[!zc], t$j[!zc] - qc, t$x[!zc], length(r),
+                                       max(qz, 1L), M),
+                     y[r], w[r], ax$off3[r, , drop = FALSE], to_engine(k$lam_row),
+                     to_engine(k$lam_col), k$lam_k, re$ntheta, fam$family_code,
+                     fam$link_code, ax$kind)
+    })
+    list(scores = function(th) split_gradients(engines, th, function(e, t)
+      cpp_spzire_grad(e, t)$gradient))
+  }
+}
+
+# Each cluster's gradient (rows) from its engine, by `grad(engine, theta)`;
+# clusters without an engine (no rows of positive weight) score zero.
+split_gradients <- function(engines, th, grad) {
+  S <- matrix(0, length(engines), length(th))
+  for (k in seq_along(engines)) if (!is.null(engines[[k]])) S[k, ] <- grad(engines[[k]], th)
+  S
+}
+
+# Each cluster's rows and random effects for a split engine: per cluster
+# (NULL without rows of positive weight) its `rows`, the columns of `Z` it
+# owns (`cols`, random_effect_owner()), the covariance factor's entries
+# among them (0-based `lam_row`, `lam_col` in the cluster's columns, and
+# `lam_k`) and its block of Z (rows x its columns, a dgCMatrix; also as
+# 1-based `triplets` i, j, x). A cluster
+# whose rows load on no random effect gets one effect of zero loading and
+# no covariance entry (it adds nothing).
+sparse_cluster_pieces <- function(Z, re, code, w, G, levels) {
+  code[w <= 0] <- NA_integer_
+  Zt <- methods::as(Z, "TsparseMatrix")
+  Zc <- methods::as(methods::as(Z, "CsparseMatrix"), "generalMatrix")
+  owner <- random_effect_owner(Zt, re$lam_row, re$lam_col, code, levels)
+  f <- factor(code, levels = seq_len(G))
+  rows <- split(seq_along(code), f)
+  cols_of <- split(seq_along(owner), factor(owner, levels = seq_len(G)))
+  lam_of <- split(seq_along(re$lam_row), factor(owner[re$lam_row], levels = seq_len(G)))
+  # Z's entries by cluster (the rows' clusters)
+  ent <- split(seq_along(Zt@x), f[Zt@i + 1L])
+  lapply(seq_len(G), function(k) {
+    r <- rows[[k]]
+    if (!length(r)) return(NULL)
+    cols <- cols_of[[k]]
+    lam <- lam_of[[k]]
+    lam <- lam[owner[re$lam_col[lam]] %in% k]
+    e <- ent[[k]]
+    e <- e[owner[Zt@j[e] + 1L] %in% k]  # explicit zeros elsewhere load on nothing
+    tr <- list(i = match(Zt@i[e] + 1L, r), j = match(Zt@j[e] + 1L, cols), x = Zt@x[e])
+    list(rows = r, cols = cols, triplets = tr,
+         Z = csc_from_triplets(tr$i, tr$j, tr$x, length(r), max(length(cols), 1L), Zc),
+         lam_row = match(re$lam_row[lam], cols) - 1L, lam_col = match(re$lam_col[lam], cols) - 1L,
+         lam_k = re$lam_k[lam] - 1L)
+  })
 }
 
 # A sparse matrix (dgCMatrix, nr x nc) from 1-based triplets, by filling

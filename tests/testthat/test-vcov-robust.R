@@ -707,6 +707,41 @@ test_that("random effects in the zero part: scores are exact and CR0 is the nume
   expect_equal(unname(vcov(fit, type = "CR0")), ref, tolerance = 1e-4)
 })
 
+test_that("random effects in both parts with several terms: each site's scores are its gradient", {
+  skip_if_not_installed("numDeriv")
+  # counts of patients within sites, structural zeros varying by site
+  set.seed(5)
+  S <- 30
+  d <- expand.grid(rep = 1:5, id = 1:4, site = 1:S)
+  d$id <- interaction(d$site, d$id, drop = TRUE)
+  d$site <- factor(d$site)
+  d$x <- rnorm(nrow(d))
+  mu <- exp(0.5 + 0.4 * d$x + rnorm(nlevels(d$id), 0, 0.5)[d$id] + rnorm(S, 0, 0.4)[d$site])
+  z <- rbinom(nrow(d), 1, plogis(-0.8 + rnorm(S, 0, 0.8)[d$site]))
+  d$n <- ifelse(z == 1, 0, rpois(nrow(d), mu))
+  fit <- glmm(n ~ x + (1 | site/id), data = d, family = poisson, ziformula = ~ 1 + (1 | site))
+  expect_identical(fit$engine$name, "laplace_sparse_zero_re")
+  parts <- cluster_score_parts(fit, NULL)
+  expect_lt(max(abs(colSums(parts$S)) * sqrt(diag(fit$cov_theta))), 1e-3)
+  # two sites fitted on their own: the gradient of their Laplace
+  # log-likelihood at the full fit's estimate is the sum of their scores
+  which <- c(3L, 11L)
+  sub <- droplevels(d[d$site %in% levels(d$site)[which], ])
+  fs <- suppressWarnings(glmm(n ~ x + (1 | site/id), data = sub, family = poisson,
+                              ziformula = ~ 1 + (1 | site)))
+  pe <- profile_engine(fs)
+  g <- numDeriv::grad(function(t) pe$eval(theta_star(t, pe$Tx))$loglik, as.numeric(fit$theta))
+  expect_equal(colSums(parts$S[which, ]), g, tolerance = 1e-6)
+  V0 <- vcov(fit, type = "CR0")
+  Ai <- solve(parts$A)
+  expect_equal(unname(V0), unname(Ai %*% crossprod(parts$S) %*% Ai)[1:2, 1:2])
+  expect_true(all(diag(vcov(fit, type = "CR2")) > diag(V0)))
+  # the zero part's coefficients get theirs in summary()
+  s <- summary(fit, vcov = "CR2")
+  expect_true(all(is.finite(s$tables$zi[, "Std. Error"])))
+  expect_false(isTRUE(all.equal(s$tables$zi[, "Std. Error"], summary(fit)$tables$zi[, "Std. Error"])))
+})
+
 test_that("crossed random effects and unsupported parts refuse robust types by name", {
   # crossed random effects link every cluster: no default cluster, and a
   # given one that splits a grouping's levels is refused, naming it
