@@ -95,7 +95,7 @@ vcovCR.glmmgee_glmm <- function(obj, cluster, type, target = NULL, inverse_var =
   if (!identical(form, "sandwich"))
     stop("vcovCR(): only form = \"sandwich\" is available for this fit; sandwich::estfun() ",
          "and sandwich::bread() give its pieces", call. = FALSE)
-  V <- robust_vcov(obj, type, if (missing(cluster)) NULL else cluster)
+  V <- robust_vcov(obj, type, cl)
   pos <- cs_positive_rows(obj)
   n <- length(cl$code)
   structure(unclass(V)[, , drop = FALSE], type = type,

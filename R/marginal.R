@@ -124,8 +124,8 @@ marginal_coefs <- function(fit, std_errors = TRUE, workers = NULL, vcov = NULL,
                  conditional_vcov = fit$vcov, family = fam,
                  se_method = if (std_errors) paste0(
                    "delta method over all parameters (fixed effects and variance components)",
-                   if (!is.null(robust)) paste0(" with the ", robust$label,
-                                                "; t intervals with Satterthwaite degrees of freedom")),
+                   if (!is.null(robust))
+                     paste0(" with the ", satterthwaite_label(robust$label, "intervals"))),
                  ranef_dist = re$dist$type, call = match.call()),
             class = "glmmgee_marginal_coefs")
 }

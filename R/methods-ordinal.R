@@ -115,7 +115,7 @@ summary.glmmgee_glmm_ordinal <- function(object, vcov = NULL, cluster = NULL, ..
     ib <- k1 + seq_len(p)
     out$coefficients <- coef_t_table(object$coefficients, se_r[ib], rob$df[ib])
     out$thresholds[, "Std. Error"] <- se_r[seq_len(k1)]
-    out$vcov_label <- paste0(rob$label, "; t tests with Satterthwaite degrees of freedom")
+    out$vcov_label <- satterthwaite_label(rob$label, "tests")
   }
   if (!is.null(object$sd_re))
     out$sd <- cbind(`Std. Dev.` = object$sd_re, `Std. Error` = se[k1 + p + seq_along(object$sd_re)])
@@ -180,7 +180,7 @@ vcov.glmmgee_glmm_ordinal <- function(object, full = FALSE, type = "model", clus
 ordinal_robust_vcov <- function(fit, type, cluster, df = FALSE, method = sprintf("vcov(type = \"%s\")", type)) {
   require_capability(fit, "robust_vcov", method)
   cl <- resolve_vcov_cluster(fit, cluster)
-  s <- score_cluster_sandwich(fit, type, cluster, df)
+  s <- score_cluster_sandwich(fit, type, cl, df)
   p <- length(fit$coefficients)
   k1 <- length(fit$thresholds)
   idx <- c(p + 1L + seq_len(k1), seq_len(p))

@@ -403,7 +403,7 @@ summary_zi <- function(object, robust = NULL) {
   for (k in names(tabs)) rownames(tabs[[k]]) <- sub("^(zi|disp)~", "", rownames(tabs[[k]]))
   structure(list(object = object, tables = tabs,
                  vcov_label = if (!is.null(robust))
-                   paste0(robust$label, "; t tests with Satterthwaite degrees of freedom")),
+                   satterthwaite_label(robust$label, "tests")),
             class = "summary.glmmgee_glmm_zi")
 }
 

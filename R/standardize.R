@@ -210,7 +210,7 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
                    variable = variable, se = se, level = level, family = fam,
                    cluster = clusters$name, warnings = trouble,
                    vcov_label = if (!is.null(robust))
-                     paste0(robust$label, "; t intervals with Satterthwaite degrees of freedom"))
+                     satterthwaite_label(robust$label, "intervals"))
   if (se == "bootstrap") {
     attr(out, "replicates") <- attrs$replicates
     attr(out, "failed") <- attrs$failed

@@ -38,10 +38,13 @@ robust_is_lmm <- function(fit) {
 }
 
 # The clusters of vcov(type = "CR*"): an integer code per observation of the
-# fit (its n rows, 1..G) and the level names. `cluster`: NULL (the grouping
-# factor that nests every random-effect term), a one-sided formula evaluated
-# in the fit's data, or a vector with one value per observation.
+# fit (its n rows, 1..G), the level names and the cluster's name, of class
+# glmmgee_vcov_cluster. `cluster`: NULL (the grouping factor that nests
+# every random-effect term), a one-sided formula evaluated in the fit's
+# data, a vector with one value per observation, or such a result (callers
+# that label their results resolve once and pass it on).
 resolve_vcov_cluster <- function(fit, cluster = NULL) {
+  if (inherits(cluster, "glmmgee_vcov_cluster")) return(cluster)
   groupings <- vcov_re_groupings(fit)
   n <- .subset2(fit, "n") %||% NROW(fit$y)
   name <- "cluster"
@@ -112,7 +115,8 @@ resolve_vcov_cluster <- function(fit, cluster = NULL) {
   # rows of zero weight whose cluster has no other row: code 1 (they add
   # nothing to any sum)
   code[is.na(code)] <- 1L
-  list(code = code, levels = levels(f)[used], name = name)
+  structure(list(code = code, levels = levels(f)[used], name = name),
+            class = "glmmgee_vcov_cluster")
 }
 
 # Whether each level of `inner` lies within one level of `outer`.

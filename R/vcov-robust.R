@@ -66,6 +66,12 @@ robust_label <- function(type, cl) {
   sprintf("cluster-robust %s, clusters: %s (%d)", type, cl$name, length(cl$levels))
 }
 
+# A robust_label() with what its Satterthwaite degrees of freedom serve
+# (`what`: "tests" or "intervals").
+satterthwaite_label <- function(label, what) {
+  paste0(label, "; t ", what, " with Satterthwaite degrees of freedom")
+}
+
 # The parameters of a glmm() fit with the covariance that marginal_coefs()
 # and standardize() carry through the delta method, from their arguments
 # `vcov` and `cluster`: NULL for the model-based one (the caller keeps
@@ -88,14 +94,14 @@ parameter_vcov_choice <- function(fit, vcov = NULL, cluster = NULL, method) {
   th <- fit$theta
   p <- length(fit$coefficients)
   if (robust_is_lmm(fit)) {
-    s <- lmm_cluster_sandwich(fit, vcov, cluster, df = TRUE)
+    s <- lmm_cluster_sandwich(fit, vcov, cl, df = TRUE)
     V <- matrix(0, length(th), length(th))
     V[seq_len(p), seq_len(p)] <- s$V
     beta_part <- function(J) matrix(J, ncol = length(th))[, seq_len(p), drop = FALSE]
     df <- function(J) s$df(beta_part(J))
     cross <- function(J) s$cross(beta_part(J))
   } else {
-    s <- score_cluster_sandwich(fit, vcov, cluster, df = TRUE)
+    s <- score_cluster_sandwich(fit, vcov, cl, df = TRUE)
     V <- s$V
     df <- s$df
     cross <- s$cross
@@ -175,9 +181,8 @@ fixef_vcov_choice <- function(fit, vcov = NULL, cluster = NULL, method) {
                    method, paste(dQuote(types, FALSE), collapse = ", ")), call. = FALSE)
     require_capability(fit, "robust_vcov", sprintf("%s with vcov = \"%s\"", method, vcov))
     cl <- resolve_vcov_cluster(fit, cluster)
-    V <- robust_vcov(fit, vcov, cluster, df = TRUE)
-    return(structure(V, label = paste0(robust_label(vcov, cl),
-                                       "; t tests with Satterthwaite degrees of freedom")))
+    V <- robust_vcov(fit, vcov, cl, df = TRUE)
+    return(structure(V, label = satterthwaite_label(robust_label(vcov, cl), "tests")))
   }
   if (!is.null(cluster))
     stop(sprintf("%s: 'cluster' is for the cluster-robust covariances (vcov = \"CR0\" ... \"CR3\"), not a 'vcov' matrix",
