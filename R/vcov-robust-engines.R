@@ -68,7 +68,8 @@ sparse_cluster_split <- function(X, Z, y, w, off, re, fam, aux = NULL) {
       eng <- cpp_sparse_new(X[r, , drop = FALSE], k$Z, y[r], w[r], off[r], k$lam_row, k$lam_col,
                             k$lam_k, re$ntheta, fam$family_code, fam$link_code)
       if (!is.null(aux))
-        cpp_sparse_set_aux(eng, aux$kind, aux$XA[r, , drop = FALSE], aux$pred, aux$aoff[r])
+        cpp_sparse_set_aux(eng, aux$kind, aux$XA[r, , drop = FALSE], aux$pred,
+                           aux$aoff[r, , drop = FALSE])
       eng
     })
     list(scores = function(th) split_gradients(engines, th, function(e, t)

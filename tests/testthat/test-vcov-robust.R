@@ -442,6 +442,20 @@ test_that("nested random effects with a zero-inflation part: the split carries t
   expect_equal(colSums(parts$S[which, , drop = FALSE]), g[parts$free], tolerance = 1e-6)
   s <- summary(fit, vcov = "CR2")
   expect_true(all(c("cond", "zi") %in% names(s$tables)))
+  # with a dispersion formula too (two auxiliary offsets per row)
+  d$x2 <- rnorm(nrow(d))
+  d$m <- rnbinom(nrow(d), mu = exp(0.5 + 0.4 * d$x + u + v), size = exp(0.5 + 0.5 * d$x2)) *
+    rbinom(nrow(d), 1, 0.8)
+  fd <- glmm(m ~ x + (1 | school/class), data = d, family = nbinom2, ziformula = ~ 1,
+             dispformula = ~ x2)
+  parts <- cluster_score_parts(fd, NULL)
+  expect_lt(max(abs(colSums(parts$S) * sqrt(diag(fd$cov_theta)[parts$free]))), 1e-3)
+  fs <- suppressWarnings(glmm(m ~ x + (1 | school/class), data = droplevels(d[d$school %in%
+                                levels(d$school)[which], ]), family = nbinom2, ziformula = ~ 1,
+                              dispformula = ~ x2))
+  pe <- profile_engine(fs)
+  g <- numDeriv::grad(function(t) pe$eval(theta_star(t, pe$Tx))$loglik, as.numeric(fd$theta))
+  expect_equal(colSums(parts$S[which, , drop = FALSE]), g[parts$free], tolerance = 1e-6)
 })
 
 test_that("nested fits: rows of zero weight add nothing to the robust covariance", {
