@@ -201,9 +201,6 @@ part_limits <- function(fit) {
         "fits with a known-covariance term ('covariance')")
   if (inherits(fit, "glmmgee_glmm_sharded"))
     add(c("bootstrap", "robust_vcov"), "distributed fits (glmm_shards())")
-  if (is_cumulative(.subset2(fit, "family")) &&
-      (is.null(.subset2(fit, "psi")) || inherits(fit, "glmmgee_glmm_ordinal_re")))
-    add("robust_vcov", "cumulative link fits with random slopes or several random-effect terms")
   if (isTRUE(.subset2(fit, "REML")))
     add("cluster_loglik", "REML fits (the restricted likelihood does not split by cluster)")
   if (is_cumulative(.subset2(fit, "family")))

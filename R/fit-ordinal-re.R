@@ -237,7 +237,7 @@ ordinal_re_finish <- function(opt, gfun, re, k1, p, ctr, scl, pen, nAGQ, control
 # coordinates, so its value depends on them (wine, (1 + temp | judge),
 # nAGQ = 3: 3.9e-5 between Z and Z*; nAGQ = 15: 1e-10); the Laplace value
 # does not.
-ordinal_loglik_at_re <- function(fit, psi) {
+ordinal_loglik_at_re <- function(fit, psi, clusters = FALSE) {
   d <- ordinal_fit_data(fit)
   k1 <- length(fit$thresholds)
   p <- length(fit$coefficients)
@@ -253,7 +253,8 @@ ordinal_loglik_at_re <- function(fit, psi) {
     Zs <- tz$M
     L <- lq_blocks(tz$T %*% L, cov_blocks)$L
   }
-  cpp_ordinal_loglik_re(d$y, d$X, Zs, d$offset, d$w, d$starts, k1 + 1L,
-                        as.numeric(psi[seq_len(k1)]), as.numeric(psi[k1 + seq_len(p)]),
-                        L, fit$nAGQ, fit$family$link_code)$loglik
+  r <- cpp_ordinal_loglik_re(d$y, d$X, Zs, d$offset, d$w, d$starts, k1 + 1L,
+                             as.numeric(psi[seq_len(k1)]), as.numeric(psi[k1 + seq_len(p)]),
+                             L, fit$nAGQ, fit$family$link_code)
+  if (clusters) r$cluster_loglik else r$loglik
 }

@@ -62,14 +62,15 @@
 #' contrast coding, as for the binary fits (a prior scale `pen_sigma` per
 #' coefficient restores a rescaled covariate's fit).
 #'
-#' **Cluster-robust inference.** With a random intercept, `vcov(fit, type =
-#' "CR2")` (also `"CR0"`, `"CR1"`, `"CR3"`; `cluster =` as for the other
-#' fits, see [vcov.glmmgee_glmm()]) is the sandwich of the thresholds and
-#' coefficients, from each cluster's score (by central differences of its
-#' log-likelihood); `summary()`, `confint()` and the conditional
-#' `odds_ratios()` take it as `vcov = "CR2"`, with t tests and intervals on
-#' Satterthwaite degrees of freedom. Random slopes and several terms have
-#' none (an error says so).
+#' **Cluster-robust inference.** `vcov(fit, type = "CR2")` (also `"CR0"`,
+#' `"CR1"`, `"CR3"`; `cluster =` as for the other fits, see
+#' [vcov.glmmgee_glmm()]) is the sandwich of the thresholds and
+#' coefficients, from each cluster's score: by central differences of its
+#' log-likelihood with one grouping factor (random intercept or slopes), by
+#' the sparse engine's exact gradient with several nested terms (clustered
+#' by the grouping that nests the others). `summary()`, `confint()` and the
+#' conditional `odds_ratios()` take it as `vcov = "CR2"`, with t tests and
+#' intervals on Satterthwaite degrees of freedom.
 #'
 #' **Conditional and marginal.** \eqn{\beta} are conditional effects: the
 #' cumulative log odds ratios (logit link) for a given cluster, holding its

@@ -91,9 +91,10 @@ nlme::VarCorr
 #' distributions ([ranef-distributions]; the nonparametric sandwich is
 #' formed in the mass points and their weights' free parameters, and the
 #' intercept, the distribution's mean, follows by the delta method) and the
-#' cumulative link model with a random intercept ([ordinal-glmm]; `vcov()`
+#' cumulative link model on one grouping factor ([ordinal-glmm]; `vcov()`
 #' then covers the thresholds and coefficients) take each cluster's score by
-#' central differences of its log-likelihood. Structured covariances
+#' central differences of its log-likelihood; cumulative link models with
+#' several nested terms are split by cluster as above. Structured covariances
 #' (`ar1()`, `cs()`, `diag()`, ..., on one grouping factor or beside other
 #' terms) form the sandwich in the structures' own parameters, with each
 #' cluster's information taken in the covariance factor's entries and

@@ -183,7 +183,8 @@ ordinal_robust_vcov <- function(fit, type, cluster, df = FALSE, method = sprintf
   s <- score_cluster_sandwich(fit, type, cl, df)
   p <- length(fit$coefficients)
   k1 <- length(fit$thresholds)
-  idx <- c(p + 1L + seq_len(k1), seq_len(p))
+  nre <- length(fit$theta) - p - k1
+  idx <- c(p + nre + seq_len(k1), seq_len(p))
   nm <- c(names(fit$thresholds), names(fit$coefficients))
   V <- matrix(s$V[idx, idx], length(nm), length(nm), dimnames = list(nm, nm))
   if (!df) return(V)

@@ -237,9 +237,24 @@ npml_robust_engine <- function(fit, cl) {
 # grouping's levels, as fit$group codes them), which cluster_score_parts()
 # differentiates.
 ordinal_robust_engine <- function(fit) {
-  require_capability(fit, "robust_vcov")  # random slopes, several terms
-  d <- ordinal_fit_data(fit)
+  require_capability(fit, "robust_vcov")
+  if (inherits(fit, "glmmgee_glmm_ordinal_sparse")) return(ordinal_sparse_robust_engine(fit))
   p <- length(fit$coefficients)
+  if (inherits(fit, "glmmgee_glmm_ordinal_re")) {
+    # random slopes: theta's covariance-factor entries (diagonal ones
+    # positive, the search's log scale) back to psi = (thresholds, beta,
+    # entries with log diagonal), on the fit's own evaluation (its
+    # centring of Z included: the quadrature's value depends on it)
+    k1 <- length(fit$thresholds)
+    on <- fit$lam_row == fit$lam_col
+    nre <- length(on)
+    return(list(loglik = function(th) {
+      re <- th[p + seq_len(nre)]
+      re[on] <- log(abs(re[on]))
+      ordinal_loglik_at_re(fit, c(th[p + nre + seq_len(k1)], th[seq_len(p)], re), clusters = TRUE)
+    }, free = function() NULL, Tx = NULL))
+  }
+  d <- ordinal_fit_data(fit)
   J <- length(fit$y_levels)
   # |sigma|: a step across zero (a standard deviation within a thousandth
   # of its standard error of zero) sees the likelihood's mirror image
@@ -247,6 +262,23 @@ ordinal_robust_engine <- function(fit) {
          cpp_ordinal_loglik(d$y, d$X, d$offset, d$w, d$starts, J, th[p + 1L + seq_len(J - 1L)],
                             th[seq_len(p)], log(abs(th[p + 1L])), fit$nAGQ,
                             fit$family$link_code, FALSE)$cluster_loglik,
+       free = function() NULL, Tx = NULL)
+}
+
+# A cumulative link fit with several random-effect terms (the sparse
+# Laplace engine with the cumulative model as its auxiliary part, theta =
+# (beta, each term's standard deviation, thresholds), as
+# ordinal_sparse_engine() builds it), split by cluster.
+ordinal_sparse_robust_engine <- function(fit) {
+  n <- length(fit$y)
+  k1 <- length(fit$thresholds)
+  re <- c(fit$re_pattern, list(Z = fit$Z))
+  aux <- list(kind = 4L + fit$family$link_code, XA = matrix(1, n, k1), pred = seq_len(k1) - 1L,
+              aoff = matrix(0, n, k1))
+  list(split = sparse_cluster_split(fit$X, fit$Z, as.numeric(fit$y),
+                                    as.numeric(fit$prior.weights %||% rep(1, n)),
+                                    as.numeric(fit$offset %||% rep(0, n)), re,
+                                    resolve_family(stats::poisson()), aux),
        free = function() NULL, Tx = NULL)
 }
 
