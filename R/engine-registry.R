@@ -48,10 +48,10 @@ engine_table <- function() {
                                       "cluster_loglik", "workers")),
     known_gaussian = list("gaussian models with a known-covariance random effect (spectral or tridiagonal rotation)",
                           but("simulate_new_re", "simulate_newdata", "ranef_new", "bootstrap",
-                              "cluster_loglik", "robust_vcov", "workers")),
+                              "cluster_loglik", "workers")),
     known_laplace = list("binomial and Poisson models with a known-covariance random effect (Laplace)",
                          but("simulate_new_re", "simulate_newdata", "ranef_new", "bootstrap",
-                             "cluster_loglik", "robust_vcov", "workers")),
+                             "cluster_loglik", "workers")),
     ordinal_agq = list("cumulative link (ordinal) models with one grouping factor",
                        but("simulate_newdata", "ranef_new", "profile", "confint_profile",
                            "bootstrap", "marginal", "workers")))

@@ -318,16 +318,25 @@ print_known <- function(x, digits) {
   print_notes(x$optinfo$warnings)
 }
 
-summary_known <- function(object) {
-  se <- sqrt(diag(object$vcov))
-  tab <- cbind(Estimate = object$coefficients, `Std. Error` = se, object$coefficients / se)
-  colnames(tab)[3L] <- if (object$family$family == "gaussian") "t value" else "z value"
-  structure(list(fit = object, coefficients = tab), class = "summary.glmmgee_glmm_known")
+# `V`: a cluster-robust covariance of the fixed effects with its
+# Satterthwaite df and label (fixef_vcov_choice()), or NULL.
+summary_known <- function(object, V = NULL) {
+  beta <- object$coefficients
+  se <- sqrt(pmax(diag(V %||% object$vcov), 0))
+  if (is.null(V)) {
+    tab <- cbind(Estimate = beta, `Std. Error` = se, beta / se)
+    colnames(tab)[3L] <- if (object$family$family == "gaussian") "t value" else "z value"
+  } else {
+    tab <- coef_t_table(beta, se, attr(V, "df"))
+  }
+  structure(list(fit = object, coefficients = tab, vcov_label = attr(V, "label")),
+            class = "summary.glmmgee_glmm_known")
 }
 
 print_summary_known <- function(x, digits) {
   print(x$fit, digits = digits)
   cat("\nFixed effects with standard errors:\n")
   print(x$coefficients, digits = digits)
+  if (!is.null(x$vcov_label)) cat("Standard errors: ", x$vcov_label, "\n", sep = "")
 }
 

@@ -101,8 +101,13 @@ nlme::VarCorr
 #' carried by the Jacobian, so that `diag(1 + x | g)` and `(1 + x || g)`
 #' give the same result; gaussian identity-link structured fits (ML or
 #' REML) get the linear mixed model's estimators above.
-#' Crossed random effects link the clusters, and a cluster that shares a
-#' random effect with another is an error naming both. Other engines and
+#' A known covariance (`covariance =`) that is block diagonal by cluster,
+#' such as a kinship matrix clustered by family (`cluster = ~ family`),
+#' gets the same estimators: the linear mixed model's for gaussian fits,
+#' each cluster's Laplace score otherwise. Crossed random effects, and a
+#' known covariance that is not block diagonal (a genomic relationship
+#' matrix), link the clusters, and a cluster that shares a random effect
+#' with another is an error naming both. Other engines and
 #' fits say when they do not provide these ([engine_registry()], column
 #' `robust_vcov`).
 #'

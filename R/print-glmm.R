@@ -105,7 +105,8 @@ print_notes <- function(warnings) {
 #'   `vcov_label` (the line printed); for
 #'   zero-inflation fits of class `summary.glmmgee_glmm_zi` (`object`, the fit,
 #'   and `tables`, one per part), for known-covariance fits of class
-#'   `summary.glmmgee_glmm_known` (`fit` and `coefficients`).
+#'   `summary.glmmgee_glmm_known` (`fit`, `coefficients` and, with a
+#'   cluster-robust `vcov`, `vcov_label`).
 #' @examples
 #' if (requireNamespace("lme4", quietly = TRUE)) {
 #'   data(cbpp, package = "lme4")
@@ -135,10 +136,7 @@ summary.glmmgee_glmm <- function(object, vcov = NULL, cluster = NULL, ...) {
     return(summary_zi(object, parameter_vcov_choice(object, vcov, cluster, "summary()")))
   V <- fixef_vcov_choice(object, vcov, cluster, "summary()")
   if (is.null(V)) return(layout$summary(object))
-  if (!identical(layout$summary, summary_common))
-    stop("summary(): 'vcov' other than \"model\" is not available for known-covariance fits",
-         call. = FALSE)
-  summary_common(object, V)
+  layout$summary(object, V)
 }
 
 # Summaries of zero-inflation and known-covariance fits keep their own

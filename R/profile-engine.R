@@ -44,11 +44,7 @@ profile_engine <- function(fit, zbasis = NULL) {
   sparse <- if (is.null(a)) inherits(fit, "glmmgee_glmm_sparse") else isTRUE(a$sparse)
   split <- scores <- NULL
   if (sparse) {
-    cov_arg <- if (is.null(a)) fit$call$covariance
-    covariance <- if (!is.null(cov_arg))
-      tryCatch(eval(cov_arg, environment(fit$formula) %||% globalenv()),
-               error = function(e) stop("profile(): cannot find the 'covariance' of the fit (",
-                                        conditionMessage(e), ")", call. = FALSE))
+    covariance <- if (is.null(a)) fit_known_covariance(fit, "profile()")
     re <- sparse_re_terms(fit$formula, fit$model, covariance)
     if (isTRUE(zr$sparse)) {
       rz <- sparse_re_terms(zi_bars_formula(find_bars(a$zi$formula)), fit$model, NULL)
@@ -106,6 +102,17 @@ profile_engine <- function(fit, zbasis = NULL) {
   list(eval = ev, free = free, Tx = ax$Tx, scores = scores, split = split,
        lower = c(rep(-Inf, p), lam_lower,
                  rep(-Inf, length(fit$theta) - p - length(lam_lower))))
+}
+
+# The known covariances of a fit (its call's 'covariance', evaluated where
+# its formula was), or NULL; `method` names the caller in the message when
+# they cannot be found.
+fit_known_covariance <- function(fit, method) {
+  cov_arg <- .subset2(fit, "call")$covariance
+  if (is.null(cov_arg)) return(NULL)
+  tryCatch(eval(cov_arg, environment(fit$formula) %||% globalenv()),
+           error = function(e) stop(sprintf("%s: cannot find the 'covariance' of the fit (%s)",
+                                            method, conditionMessage(e)), call. = FALSE))
 }
 
 # The fixed-effect design a rebuilt profile engine runs on: the centred and

@@ -30,7 +30,9 @@ random_effect_owner <- function(Zt, lam_row, lam_col, code, levels) {
     stop(sprintf(paste0("vcov(): the clusters '%s' and '%s' share random effects (column %d of ",
                         "the random-effects design): a cluster-robust covariance needs clusters ",
                         "whose random effects are their own, e.g. 'cluster =' a factor that nests ",
-                        "every grouping; crossed random effects link all clusters"),
+                        "every grouping and every block of a known covariance (families for a ",
+                        "pedigree's kinship); crossed random effects, or a known covariance ",
+                        "with no such blocks, link all clusters"),
                  levels[a], levels[b], j), call. = FALSE)
   d <- which(duplicated(pairs[, 1L]))
   if (length(d)) {

@@ -30,7 +30,7 @@ robust_cr_types <- c("CR0", "CR1", "CR2", "CR3")
 # (1 + x || g), give the same robust covariance, and REML structured fits
 # have one. Not with a dispersion formula (no V_i of this form) or a penalty.
 robust_is_lmm <- function(fit) {
-  if (fit_engine(fit)$name %in% c("lmm_one_factor", "lmm_sparse")) return(TRUE)
+  if (fit_engine(fit)$name %in% c("lmm_one_factor", "lmm_sparse", "known_gaussian")) return(TRUE)
   fam <- fit$family
   inherits(fit, "glmmgee_glmm_covstruct") && is.null(.subset2(fit, "aux")) &&
     is.null(.subset2(fit, "penalty")) && identical(fam$family, "gaussian") &&
@@ -174,11 +174,17 @@ lmm_cluster_pieces <- function(fit, cluster) {
   rows <- split(seq_len(n)[pos], factor(cl$code[pos], levels = seq_along(cl$levels)))
   keep <- lengths(rows) > 0L
   rows <- rows[keep]
+  # a known covariance must not link clusters (each column of Z* loaded by
+  # the rows of one cluster: random_effect_owner() names two that share one)
+  code <- replace(cl$code, !pos, NA_integer_)
+  for (t in re) if (isTRUE(t$known))
+    random_effect_owner(methods::as(t$Z, "TsparseMatrix"), integer(), integer(), code, cl$levels)
   blocks <- lapply(rows, function(r) {
     V <- diag(1 / w[r], length(r))
     for (t in re) {
       Zr <- t$Z[r, , drop = FALSE]
-      V <- V + (Zr %*% (t$D / s2) %*% t(Zr)) * outer(t$index[r], t$index[r], `==`)
+      V <- V + if (isTRUE(t$known)) as.matrix(Matrix::tcrossprod(Zr)) * (t$D[1L, 1L] / s2)
+               else (Zr %*% (t$D / s2) %*% t(Zr)) * outer(t$index[r], t$index[r], `==`)
     }
     list(X = X[r, , drop = FALSE], e = e[r], V = V)
   })
@@ -214,10 +220,15 @@ lmm_re_designs <- function(fit) {
   }
   Zall <- fit$Z
   n <- nrow(Zall)
-  lapply(tms, function(tm) {
+  # a term with a known covariance K: Z_t K Z_t' = Z* Z*' with Z* = Z_t L,
+  # K = L L' (sparse_re_terms()'s design), times the term's variance D
+  known <- if (any(vapply(tms, function(tm) isTRUE(tm$known_cov), TRUE)))
+    sparse_re_terms(fit$formula, fit$model, fit_known_covariance(fit, "vcov()"))
+  lapply(seq_along(tms), function(k) {
+    tm <- tms[[k]]
     if (isTRUE(tm$known_cov))
-      stop("vcov(): cluster-robust covariances are not available for a term with a known covariance",
-           call. = FALSE)
+      return(list(Z = known$Z[, known$terms[[k]]$columns, drop = FALSE], known = TRUE,
+                  D = as.matrix(tm$D), name = tm$group))
     q <- length(tm$cnames)
     # the term's columns run level by level, the q covariates of a level side by side
     Z <- vapply(seq_len(q), function(j)

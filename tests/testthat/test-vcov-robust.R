@@ -785,6 +785,77 @@ test_that("random effects in both parts with several terms: each site's scores a
   expect_false(isTRUE(all.equal(s$tables$zi[, "Std. Error"], summary(fit)$tables$zi[, "Std. Error"])))
 })
 
+# Families of four with a known kinship-like covariance (block diagonal by
+# family), two rows per person.
+vr_family_data <- function() {
+  set.seed(1)
+  F <- 40
+  m <- 4
+  id <- factor(seq_len(F * m))
+  K1 <- matrix(0.5, m, m)
+  diag(K1) <- 1
+  K1[1, 2] <- K1[2, 1] <- 0
+  K <- kronecker(diag(F), K1)
+  dimnames(K) <- list(levels(id), levels(id))
+  b <- t(chol(K)) %*% rnorm(F * m)
+  d <- data.frame(id = id, fam = factor(rep(seq_len(F), each = m)))
+  d <- d[rep(seq_len(F * m), each = 2), ]
+  d$x <- rnorm(nrow(d))
+  d$y <- d$x + 0.8 * b[as.integer(d$id)] + rnorm(nrow(d))
+  d$yb <- rbinom(nrow(d), 1, plogis(0.3 * d$x + b[as.integer(d$id)]))
+  list(d = d, K = K, K1 = K1, m = m)
+}
+
+test_that("a known covariance, block diagonal by family: clustered by family, as gls with it fixed", {
+  skip_if_not_installed("clubSandwich")
+  kd <- vr_family_data()
+  d <- kd$d
+  K <- kd$K
+  f <- glmm(y ~ x + (1 | id), data = d, covariance = list(id = K))
+  expect_identical(f$engine$name, "known_gaussian")
+  # the default cluster (each person) shares random effects within families
+  expect_error(vcov(f, type = "CR2"), "share random effects .*every block of a known covariance")
+  # the same marginal covariance held fixed in gls (the rows of a family
+  # in one correlation block), through clubSandwich
+  s2 <- sigma(f)^2
+  Zf <- kronecker(diag(kd$m), matrix(1, 2, 1))
+  R <- stats::cov2cor(f$reterms[[1]]$D[1, 1] * Zf %*% kd$K1 %*% t(Zf) + s2 * diag(2 * kd$m))
+  g <- nlme::gls(y ~ x, data = d, method = "REML",
+                 correlation = nlme::corSymm(R[lower.tri(R)], form = ~ 1 | fam, fixed = TRUE))
+  expect_equal(unname(coef(g)), unname(fixef(f)), tolerance = 1e-6)
+  for (ty in c("CR0", "CR2", "CR3"))
+    expect_equal(vcov(f, type = ty, cluster = ~ fam),
+                 as.matrix(clubSandwich::vcovCR(g, cluster = d$fam, type = ty)),
+                 tolerance = 1e-6, ignore_attr = TRUE, info = ty)
+})
+
+test_that("a known covariance in a binomial GLMM: each family's scores are its exact gradient", {
+  skip_if_not_installed("numDeriv")
+  kd <- vr_family_data()
+  d <- kd$d
+  fit <- glmm(yb ~ x + (1 | id), data = d, covariance = list(id = kd$K), family = binomial)
+  expect_identical(fit$engine$name, "known_laplace")
+  expect_error(vcov(fit, type = "CR0"), "share random effects")
+  parts <- cluster_score_parts(fit, ~ fam)
+  expect_identical(parts$G, nlevels(d$fam))
+  expect_lt(max(abs(colSums(parts$S)) * sqrt(diag(fit$cov_theta))), 1e-3)
+  # three families fitted on their own, with their blocks of the covariance
+  which <- c(4L, 17L, 30L)
+  sub <- droplevels(d[d$fam %in% levels(d$fam)[which], ])
+  Ks <- kd$K[levels(sub$id), levels(sub$id)]
+  fs <- suppressWarnings(glmm(yb ~ x + (1 | id), data = sub, covariance = list(id = Ks),
+                              family = binomial))
+  pe <- profile_engine(fs)
+  g <- numDeriv::grad(function(t) pe$eval(theta_star(t, pe$Tx))$loglik, as.numeric(fit$theta))
+  expect_equal(colSums(parts$S[which, ]), g, tolerance = 1e-6)
+  V0 <- vcov(fit, type = "CR0", cluster = ~ fam)
+  Ai <- solve(parts$A)
+  expect_equal(unname(V0), unname(Ai %*% crossprod(parts$S) %*% Ai)[1:2, 1:2])
+  s <- summary(fit, vcov = "CR2", cluster = ~ fam)
+  expect_equal(unname(s$coefficients[, "Std. Error"]),
+               unname(sqrt(diag(vcov(fit, type = "CR2", cluster = ~ fam)))))
+})
+
 test_that("crossed random effects and unsupported parts refuse robust types by name", {
   # crossed random effects link every cluster: no default cluster, and a
   # given one that splits a grouping's levels is refused, naming it
