@@ -98,9 +98,10 @@ spzire_cluster_split <- function(X, Zc, Zz, y, w, ax, re, fam) {
       zc <- t$j <= qc
       to_engine <- function(l) ifelse(l < qc, l, max(qc, 1L) + l - qc)
       cpp_spzire_new(X[r, , drop = FALSE], ax$Xz0[r, , drop = FALSE], ax$Xd0[r, , drop = FALSE],
-                     csc_from_triplets(t$i[zc], t$j[zc], t$x[zc], length(r), max(qc, 1L), M),
+                     csc_from_triplets(t$i[zc], t$j[zc], t$x[zc], length(r), max(qc, 1L), M,
+                                       sorted = TRUE),
                      csc_from_triplets(t$i[!zc], t$j[!zc] - qc, t$x[!zc], length(r),
-                                       max(qz, 1L), M),
+                                       max(qz, 1L), M, sorted = TRUE),
                      y[r], w[r], ax$off3[r, , drop = FALSE], to_engine(k$lam_row),
                      to_engine(k$lam_col), k$lam_k, re$ntheta, fam$family_code,
                      fam$link_code, ax$kind)
@@ -131,12 +132,24 @@ sparse_cluster_pieces <- function(Z, re, code, w, G, levels) {
   Zt <- methods::as(Z, "TsparseMatrix")
   Zc <- methods::as(methods::as(Z, "CsparseMatrix"), "generalMatrix")
   owner <- random_effect_owner(Zt, re$lam_row, re$lam_col, code, levels)
-  f <- factor(code, levels = seq_len(G))
-  rows <- split(seq_along(code), f)
+  rows <- split(seq_along(code), factor(code, levels = seq_len(G)))
   cols_of <- split(seq_along(owner), factor(owner, levels = seq_len(G)))
   lam_of <- split(seq_along(re$lam_row), factor(owner[re$lam_row], levels = seq_len(G)))
-  # Z's entries by cluster (the rows' clusters)
-  ent <- split(seq_along(Zt@x), f[Zt@i + 1L])
+  # each row's and column's position within its cluster
+  rloc <- integer(length(code))
+  rloc[unlist(rows, use.names = FALSE)] <- sequence(lengths(rows))
+  cloc <- integer(length(owner))
+  cloc[unlist(cols_of, use.names = FALSE)] <- sequence(lengths(cols_of))
+  # Z's entries on the cluster's own columns (explicit zeros elsewhere load
+  # on nothing), ordered once by cluster, column and row: each cluster's
+  # run is then in compressed-column order
+  ei <- Zt@i + 1L
+  ej <- Zt@j + 1L
+  ce <- code[ei]
+  oe <- owner[ej]
+  keep <- which(!is.na(ce) & !is.na(oe) & oe == ce)
+  keep <- keep[order(ce[keep], cloc[ej[keep]], rloc[ei[keep]])]
+  ent <- split(keep, factor(ce[keep], levels = seq_len(G)))
   lapply(seq_len(G), function(k) {
     r <- rows[[k]]
     if (!length(r)) return(NULL)
@@ -144,20 +157,21 @@ sparse_cluster_pieces <- function(Z, re, code, w, G, levels) {
     lam <- lam_of[[k]]
     lam <- lam[owner[re$lam_col[lam]] %in% k]
     e <- ent[[k]]
-    e <- e[owner[Zt@j[e] + 1L] %in% k]  # explicit zeros elsewhere load on nothing
-    tr <- list(i = match(Zt@i[e] + 1L, r), j = match(Zt@j[e] + 1L, cols), x = Zt@x[e])
+    tr <- list(i = rloc[ei[e]], j = cloc[ej[e]], x = Zt@x[e])
     list(rows = r, cols = cols, triplets = tr,
-         Z = csc_from_triplets(tr$i, tr$j, tr$x, length(r), max(length(cols), 1L), Zc),
-         lam_row = match(re$lam_row[lam], cols) - 1L, lam_col = match(re$lam_col[lam], cols) - 1L,
+         Z = csc_from_triplets(tr$i, tr$j, tr$x, length(r), max(length(cols), 1L), Zc,
+                               sorted = TRUE),
+         lam_row = cloc[re$lam_row[lam]] - 1L, lam_col = cloc[re$lam_col[lam]] - 1L,
          lam_k = re$lam_k[lam] - 1L)
   })
 }
 
 # A sparse matrix (dgCMatrix, nr x nc) from 1-based triplets, by filling
 # the slots of `M`, a dgCMatrix: methods::new() validates the object, which
-# took most of the time of splitting 2,000 clusters.
-csc_from_triplets <- function(i, j, x, nr, nc, M) {
-  o <- order(j, i)
+# took most of the time of splitting 2,000 clusters. `sorted`: the
+# triplets are already in column-major order.
+csc_from_triplets <- function(i, j, x, nr, nc, M, sorted = FALSE) {
+  o <- if (sorted) seq_along(i) else order(j, i)
   M@i <- as.integer(i[o] - 1L)
   M@x <- as.numeric(x[o])
   M@p <- as.integer(c(0L, cumsum(tabulate(j, nc))))
