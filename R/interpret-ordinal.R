@@ -147,7 +147,8 @@ ordinal_psi_at <- function(psi, dp, k1, p) {
 # of `values`: population-averaged (integrated over the random intercept) or
 # for a typical cluster (b = 0).
 ordinal_standardize <- function(fit, variable, values = NULL, newdata = NULL,
-                                re = c("marginal", "conditional"), level = 0.95, nAGQ = 30L) {
+                                re = c("marginal", "conditional"), level = 0.95, nAGQ = 30L,
+                                robust = NULL) {
   re <- match.arg(re)
   check_level(level)
   if (inherits(fit, "glmmgee_glmm_ordinal_re"))
@@ -185,9 +186,26 @@ ordinal_standardize <- function(fit, variable, values = NULL, newdata = NULL,
     }))
   }
   est <- probs(fit$psi)
-  Jm <- difference_jacobian(probs, fit$psi, fit$cov_star, h = 1e-6)
-  se <- sqrt(pmax(diag(delta_cov(Jm, fit$cov_psi, fit$cov_star)), 0))
-  z <- stats::qnorm(1 - (1 - level) / 2)
+  df <- NULL
+  if (is.null(robust)) {
+    Jm <- difference_jacobian(probs, fit$psi, fit$cov_star, h = 1e-6)
+    se <- sqrt(pmax(diag(delta_cov(Jm, fit$cov_psi, fit$cov_star)), 0))
+  } else {
+    # the robust covariance is of theta = (beta, the random intercepts'
+    # standard deviations, thresholds): the probabilities' Jacobian in it,
+    # psi's log(sigma) being that of the sum of the intercepts; steps of
+    # 1e-4 standard errors
+    th <- as.numeric(fit$theta)
+    nre <- length(th) - p - k1
+    psi_of <- function(t) c(t[p + nre + seq_len(k1)], t[seq_len(p)],
+                            log(sqrt(sum(t[p + seq_len(nre)]^2))))
+    h <- 1e-4 * sqrt(pmax(diag(robust$V), 0))
+    h[!(h > 0)] <- 1e-6
+    Jt <- fd_jacobian(function(t) probs(psi_of(t)), th, h)
+    se <- sqrt(pmax(rowSums((Jt %*% robust$V) * Jt), 0))
+    df <- robust$df(Jt)
+  }
+  z <- wald_quantile(1 - (1 - level) / 2, df)
   out <- data.frame(value = rep(as.character(values), each = J),
                     category = rep(fit$y_levels, length(values)), estimate = est,
                     std.error = se,
@@ -195,9 +213,11 @@ ordinal_standardize <- function(fit, variable, values = NULL, newdata = NULL,
                     conf.low = stats::plogis(stats::qlogis(est) - z * se / (est * (1 - est))),
                     conf.high = stats::plogis(stats::qlogis(est) + z * se / (est * (1 - est))),
                     stringsAsFactors = FALSE, row.names = NULL)
+  if (!is.null(df)) out$df <- df
   structure(out, class = c("glmmgee_standardized_ordinal", "data.frame"),
             view = if (re == "marginal") "marginal" else "typical", variable = variable,
-            level = level)
+            level = level,
+            vcov_label = if (!is.null(robust)) satterthwaite_label(robust$label, "intervals"))
 }
 
 #' @export
@@ -208,6 +228,7 @@ print.glmmgee_standardized_ordinal <- function(x, digits = max(3L, getOption("di
                 "population-averaged (integrated over the random intercept)"
               else "for a typical cluster (random intercept 0)"))
   cat(sprintf("Delta-method %g%% intervals (logit scale), given the covariate values.\n", 100 * attr(x, "level")))
+  if (!is.null(attr(x, "vcov_label"))) cat("Standard errors: ", attr(x, "vcov_label"), "\n", sep = "")
   print(format(as.data.frame(unclass(x), stringsAsFactors = FALSE), digits = digits),
         row.names = FALSE)
   invisible(x)

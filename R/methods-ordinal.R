@@ -198,14 +198,35 @@ ordinal_robust_vcov <- function(fit, type, cluster, df = FALSE, method = sprintf
 # ordinal_robust_vcov() with df (a matrix is refused: the thresholds'
 # intervals need their covariance too).
 ordinal_vcov_choice <- function(fit, vcov, cluster, method) {
+  type <- ordinal_vcov_type(vcov, cluster, method)
+  if (is.null(type)) return(NULL)
+  ordinal_robust_vcov(fit, type, cluster, df = TRUE,
+                      method = sprintf("%s with vcov = \"%s\"", method, type))
+}
+
+# The cluster-robust type a cumulative link fit's method is asked for, or
+# NULL for the model-based covariance (with no 'cluster').
+ordinal_vcov_type <- function(vcov, cluster, method) {
   if (model_vcov_asked(vcov, cluster, method)) return(NULL)
   types <- c("model", robust_cr_types)
   if (!is.character(vcov) || length(vcov) != 1L || is.na(vcov) || !vcov %in% types)
     stop(sprintf(paste0("%s of a cumulative link mixed model: 'vcov' must be one of %s ",
                         "(not a matrix: the thresholds need their covariance too)"),
                  method, paste(dQuote(types, FALSE), collapse = ", ")), call. = FALSE)
-  ordinal_robust_vcov(fit, vcov, cluster, df = TRUE,
-                      method = sprintf("%s with vcov = \"%s\"", method, vcov))
+  vcov
+}
+
+# The cluster-robust covariance of all of a cumulative link fit's
+# parameters (fit$theta's order) for the delta method: NULL for the
+# model-based one, else list(V, df (a function of a Jacobian K x
+# length(theta) giving each row's Satterthwaite df), label).
+ordinal_parameter_choice <- function(fit, vcov, cluster, method) {
+  type <- ordinal_vcov_type(vcov, cluster, method)
+  if (is.null(type)) return(NULL)
+  require_capability(fit, "robust_vcov", sprintf("%s with vcov = \"%s\"", method, type))
+  cl <- resolve_vcov_cluster(fit, cluster)
+  s <- score_cluster_sandwich(fit, type, cl, df = TRUE)
+  list(V = s$V, df = s$df, label = robust_label(type, cl))
 }
 
 # Wald intervals of the thresholds and coefficients, and of the random

@@ -66,8 +66,9 @@
 #'   `"conditional"` (random effects zero). Ignored for a gee. For a
 #'   cumulative link mixed model ([ordinal-glmm]) `standardize()` returns
 #'   the category probabilities averaged over the data for each value,
-#'   with delta-method intervals (`se`, `B`, `cluster` and the bootstrap
-#'   arguments do not apply).
+#'   with delta-method intervals given the covariate values (`se = "delta"`
+#'   only; the bootstrap's arguments are errors), model-based or with a
+#'   cluster-robust `vcov`.
 #' @param se `"delta"`, `"bootstrap"` or `"none"`.
 #' @param level Confidence level.
 #' @param B Number of bootstrap replicates.
@@ -135,8 +136,14 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
              .allow = if (inherits(fit, c("glmmgee_glmm_sharded", "glmmgee_gee_sharded"))) "workers")
   require_capability(fit, "standardize", "standardize()")
   if (inherits(fit, "glmmgee_glmm_ordinal")) {
-    model_vcov_only(fit, vcov, NULL, "standardize()")
-    return(ordinal_standardize(fit, variable, values, newdata, re, level))
+    # the delta method only: the bootstrap's arguments are errors, not ignored
+    if (!identical(match.arg(se), "delta") || !missing(B) || !missing(cores) ||
+        !missing(boot_type) || !missing(cl))
+      stop("standardize() of a cumulative link mixed model gives delta-method intervals only ",
+           "(se = \"delta\"); 'B', 'cores', 'boot_type' and 'cl' are for the bootstrap",
+           call. = FALSE)
+    robust <- ordinal_parameter_choice(fit, vcov, named_grouping(fit, cluster), "standardize()")
+    return(ordinal_standardize(fit, variable, values, newdata, re, level, robust = robust))
   }
   check_fit(fit, "standardize() predicts from it")
   if (is.null(fit$terms))
@@ -323,6 +330,20 @@ standardize_clusters <- function(fit, cluster, se) {
     k <- 1L
   }
   list(id = fit$reterms[[k]]$index, term = k, name = fit$group_name[k])
+}
+
+# standardize()'s `cluster`, the name of one of the fit's grouping
+# factors, as the clusters resolve_vcov_cluster() takes (a factor over the
+# rows; NULL stays NULL).
+named_grouping <- function(fit, cluster) {
+  if (is.null(cluster)) return(NULL)
+  gs <- vcov_re_groupings(fit)
+  names <- vapply(gs, `[[`, "", "name")
+  k <- if (is.character(cluster) && length(cluster) == 1L) match(cluster, names) else NA
+  if (is.na(k))
+    stop(sprintf("'cluster' must name one of the fit's grouping factors (%s)",
+                 paste(sQuote(unique(names), FALSE), collapse = ", ")), call. = FALSE)
+  structure(gs[[k]]$index, levels = as.character(gs[[k]]$levels), class = "factor")
 }
 
 # For a cluster-robust `vcov`: a function giving the degrees of freedom of

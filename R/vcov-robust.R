@@ -210,17 +210,3 @@ fixef_vcov_choice <- function(fit, vcov = NULL, cluster = NULL, method) {
          call. = FALSE)
   structure(V, label = "user-supplied covariance matrix ('vcov')")
 }
-
-# For fits whose summary() or odds_ratios() use the model-based covariance
-# only (cumulative link mixed models): `vcov` NULL or "model" and no
-# `cluster`; a cluster-robust type is refused by the engine registry, as
-# vcov(type = ) is, anything else by name.
-model_vcov_only <- function(fit, vcov, cluster, method) {
-  if (is.null(vcov) && is.null(cluster)) return(invisible())
-  if (is.character(vcov) && length(vcov) == 1L && vcov %in% robust_cr_types)
-    require_capability(fit, "robust_vcov", sprintf("%s with vcov = \"%s\"", method, vcov))
-  if (!identical(vcov, "model") || !is.null(cluster))
-    stop(sprintf(paste0("%s of a cumulative link mixed model: 'vcov' must be \"model\" ",
-                        "(the model-based covariance; no 'cluster')"), method), call. = FALSE)
-  invisible()
-}

@@ -670,6 +670,44 @@ test_that("standardize(vcov = ) on a GLMM: robust delta method, Welch-Satterthwa
   expect_error(standardize(g, "trt", vcov = "CR2"), "'vcov' is for glmm")
 })
 
+test_that("standardize(vcov = ) of a cumulative link fit: the binary GLMM's robust intervals", {
+  skip_if_not_installed("lme4")
+  # two categories: P(Y = 1) standardized is the binomial model's mean
+  data(cbpp, package = "lme4", envir = environment())
+  d <- cbpp[rep(seq_len(nrow(cbpp)), cbpp$size), ]
+  d$y <- unlist(lapply(seq_len(nrow(cbpp)), function(i)
+    rep(1:0, c(cbpp$incidence[i], cbpp$size[i] - cbpp$incidence[i]))))
+  d$x <- as.numeric(d$period)
+  fo <- glmm(factor(y) ~ x + (1 | herd), data = d, family = cumulative("logit"), nAGQ = 5)
+  fb <- glmm(y ~ x + (1 | herd), data = d, family = binomial, nAGQ = 5)
+  # given the covariates (newdata): the delta method alone in both
+  so <- standardize(fo, "x", values = c(1, 4), newdata = d, vcov = "CR2")
+  sb <- standardize(fb, "x", values = c(1, 4), newdata = d, vcov = "CR2")
+  po <- so[so$category == "1", ]
+  pb <- sb[sb$quantity == "mean", ]
+  expect_equal(po$estimate, pb$estimate, tolerance = 1e-6)
+  expect_equal(po$std.error, pb$std.error, tolerance = 1e-4)
+  # the same t quantiles (Satterthwaite df): the ordinal interval is on the
+  # logit scale, the binomial mean's on the probability scale
+  qo <- (stats::qlogis(po$conf.high) - stats::qlogis(po$estimate)) * po$estimate *
+    (1 - po$estimate) / po$std.error
+  expect_equal(qo, (pb$conf.high - pb$estimate) / pb$std.error, tolerance = 1e-3)
+  expect_equal(qo, stats::qt(0.975, po$df), tolerance = 1e-8)
+  expect_output(print(so), "cluster-robust CR2, clusters: herd \\(15\\)")
+  # the Jacobian in theta (beta, sigma, threshold), with the model-based
+  # covariance, gives the model-based standard errors of the psi route
+  rob <- list(V = fo$cov_theta, df = function(J) rep(Inf, nrow(J)), label = "model")
+  sm <- ordinal_standardize(fo, "x", values = c(1, 4), newdata = d, robust = rob)
+  expect_equal(sm$std.error, standardize(fo, "x", values = c(1, 4), newdata = d)$std.error,
+               tolerance = 1e-4)
+  # what it cannot honour is an error
+  expect_error(standardize(fo, "x", se = "bootstrap"), "delta-method intervals only")
+  expect_error(standardize(fo, "x", B = 10), "are for the bootstrap")
+  expect_error(standardize(fo, "x", cluster = "herd"), "'cluster' is for the cluster-robust")
+  expect_error(standardize(fo, "x", vcov = "CR2", cluster = "farm"),
+               "'cluster' must name one of the fit's grouping factors")
+})
+
 test_that("CR3 is close to the leave-one-cluster-out refits it approximates", {
   skip_if_not_installed("lme4")
   fit <- cbpp_fit()
