@@ -194,13 +194,17 @@ part_limits <- function(fit) {
   if (inherits(fit, "glmmgee_glmm_covstruct"))
     add(c("profile", "confint_profile", "bootstrap"),
         "structured-covariance fits (ar1(), cs(), ...)")
-  if (!is.null(.subset2(fit, "penalty")))
-    add(c("profile", "confint_profile", "bootstrap", "robust_vcov"), "penalized fits")
+  if (!is.null(.subset2(fit, "penalty"))) {
+    add("robust_vcov", paste0("penalized fits (the prior sets the estimates in part, and a ",
+                              "sandwich of the clusters' scores does not describe it)"))
+    add(c("profile", "confint_profile", "bootstrap"), "penalized fits")
+  }
   if (isTRUE(re_known_cov(fit)) || !is.null(.subset2(fit, "call")$covariance))
     add(c("simulate_new_re", "simulate_newdata", "ranef_new", "bootstrap"),
         "fits with a known-covariance term ('covariance')")
   if (inherits(fit, "glmmgee_glmm_sharded"))
-    add(c("bootstrap", "robust_vcov"), "distributed fits (glmm_shards())")
+    add(c("bootstrap", "robust_vcov"),
+        "distributed fits (glmm_shards(); their rows stay on the workers)")
   if (isTRUE(.subset2(fit, "REML")))
     add("cluster_loglik", "REML fits (the restricted likelihood does not split by cluster)")
   if (is_cumulative(.subset2(fit, "family")))

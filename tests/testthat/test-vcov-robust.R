@@ -901,6 +901,11 @@ test_that("crossed random effects and unsupported parts refuse robust types by n
   expect_error(vcov(fc, type = "CR2", cluster = rep(1:2, length.out = nobs(fc))),
                "does not nest the random-effect grouping 'b'")
   expect_error(sandwich::estfun(fc), "no grouping factor nests all random-effect terms")
+  # a penalized fit's estimates are set in part by the prior
+  skip_if_not_installed("lme4")
+  fp <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd), data = lme4::cbpp,
+             family = binomial, penalized = TRUE)
+  expect_error(vcov(fp, type = "CR2"), "penalized fits \\(the prior sets the estimates in part")
 })
 
 test_that("structured covariances: scores in the structure's parameters, the same CR types as lme4's terms", {
