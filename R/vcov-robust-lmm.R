@@ -121,8 +121,9 @@ resolve_vcov_cluster <- function(fit, cluster = NULL) {
 
 # Whether each level of `inner` lies within one level of `outer`.
 nests <- function(outer, inner) {
-  outer <- as.integer(factor(outer))
-  inner <- as.integer(factor(inner))
+  # codes by hashing (factor() sorts the values as strings)
+  outer <- match(outer, unique(outer))
+  inner <- match(inner, unique(inner))
   length(unique(as.numeric(inner) * (max(outer) + 1) + outer)) == length(unique(inner))
 }
 
