@@ -290,6 +290,10 @@ cpp_sparse_eval <- function(ptr, theta, gradient, reuse = FALSE) {
     .Call(`_glmmgee_cpp_sparse_eval`, ptr, theta, gradient, reuse)
 }
 
+cpp_sparse_cluster_gradient <- function(ptr, theta, obs_cl, re_cl, G) {
+    .Call(`_glmmgee_cpp_sparse_cluster_gradient`, ptr, theta, obs_cl, re_cl, G)
+}
+
 cpp_sparse_modes <- function(ptr, theta) {
     .Call(`_glmmgee_cpp_sparse_modes`, ptr, theta)
 }

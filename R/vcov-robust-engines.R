@@ -1,18 +1,20 @@
 # The per-cluster scores behind cluster-robust covariances
 # (vcov-robust-scores.R) for the engines that do not return them cluster by
-# cluster: several random-effect terms (the sparse Laplace engine; nested
-# adaptive quadrature), the bridge random-intercept distribution and the
-# cumulative link (ordinal) random-intercept model.
+# cluster: several random-effect terms (the sparse Laplace engines; nested
+# adaptive quadrature), known covariances, structured covariances, the
+# bridge and nonparametric random-intercept distributions and cumulative
+# link (ordinal) models.
 #
-# Several terms: the fit's log-likelihood split by user cluster, from
-# engines of the same kind built on each cluster's rows. When each
+# Several terms: the fit's log-likelihood split by user cluster. When each
 # cluster's random effects are its own (every random effect, and every one
 # it is correlated with, lies within one cluster), the joint posterior mode
 # and its Hessian are block diagonal by cluster, so the Laplace
 # approximation (and the nested quadrature, whose outermost units lie
 # within clusters) of the whole data is exactly the sum of the clusters'
-# own approximations. Those engines' gradients are then the clusters'
-# scores. Crossed random effects link clusters, and are refused by name.
+# own approximations. The sparse engine splits its gradient by cluster in
+# one evaluation; the two-part sparse engine and nested quadrature are
+# built on each cluster's rows. Crossed random effects link clusters, and
+# are refused by name.
 
 # Which cluster owns each random effect (column of the random-effects
 # design `Zt`, a TsparseMatrix, with the covariance factor's entries
@@ -58,24 +60,24 @@ random_effect_owner <- function(Zt, lam_row, lam_col, code, levels) {
 
 # The sparse Laplace engine split by cluster: a function of (code, G,
 # levels) giving list(scores), a function of theta whose rows are the G
-# clusters' gradients of their Laplace log-likelihoods. `re`:
-# sparse_re_terms()'s design; `aux`: the auxiliary predictors of a
+# clusters' gradients of their Laplace log-likelihoods. When each
+# cluster's random effects are its own (random_effect_owner() checks it),
+# H is block diagonal by cluster and the engine's gradient splits into the
+# clusters' parts in one evaluation (cpp_sparse_cluster_gradient()).
+# `re`: sparse_re_terms()'s design; `aux`: the auxiliary predictors of a
 # zero-inflated, hurdle or dispersion-formula fit (profile_aux_inputs()),
-# or NULL.
-sparse_cluster_split <- function(X, Z, y, w, off, re, fam, aux = NULL) {
+# or NULL; `eng`: the engine on these data, if already built.
+sparse_cluster_split <- function(X, Z, y, w, off, re, fam, aux = NULL, eng = NULL) {
   function(code, G, levels) {
-    engines <- lapply(sparse_cluster_pieces(Z, re, code, w, G, levels), function(k) {
-      if (is.null(k)) return(NULL)
-      r <- k$rows
-      eng <- cpp_sparse_new(X[r, , drop = FALSE], k$Z, y[r], w[r], off[r], k$lam_row, k$lam_col,
-                            k$lam_k, re$ntheta, fam$family_code, fam$link_code)
-      if (!is.null(aux))
-        cpp_sparse_set_aux(eng, aux$kind, aux$XA[r, , drop = FALSE], aux$pred,
-                           aux$aoff[r, , drop = FALSE])
-      eng
-    })
-    list(scores = function(th) split_gradients(engines, th, function(e, t)
-      cpp_sparse_eval(e, t, TRUE)$gradient))
+    code[w <= 0] <- NA_integer_
+    owner <- random_effect_owner(methods::as(Z, "TsparseMatrix"), re$lam_row, re$lam_col,
+                                 code, levels)
+    if (is.null(eng)) {
+      eng <- cpp_sparse_new(X, Z, y, w, off, re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L,
+                            re$ntheta, fam$family_code, fam$link_code)
+      if (!is.null(aux)) cpp_sparse_set_aux(eng, aux$kind, aux$XA, aux$pred, aux$aoff)
+    }
+    list(scores = function(th) cpp_sparse_cluster_gradient(eng, th, code, owner, G))
   }
 }
 

@@ -959,6 +959,21 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_sparse_cluster_gradient
+Eigen::MatrixXd cpp_sparse_cluster_gradient(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, Rcpp::IntegerVector obs_cl, Rcpp::IntegerVector re_cl, int G);
+RcppExport SEXP _glmmgee_cpp_sparse_cluster_gradient(SEXP ptrSEXP, SEXP thetaSEXP, SEXP obs_clSEXP, SEXP re_clSEXP, SEXP GSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type obs_cl(obs_clSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type re_cl(re_clSEXP);
+    Rcpp::traits::input_parameter< int >::type G(GSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_cluster_gradient(ptr, theta, obs_cl, re_cl, G));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_sparse_modes
 Rcpp::List cpp_sparse_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
 RcppExport SEXP _glmmgee_cpp_sparse_modes(SEXP ptrSEXP, SEXP thetaSEXP) {
@@ -1671,6 +1686,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_sparse_new", (DL_FUNC) &_glmmgee_cpp_sparse_new, 11},
     {"_glmmgee_cpp_sparse_set_aux", (DL_FUNC) &_glmmgee_cpp_sparse_set_aux, 5},
     {"_glmmgee_cpp_sparse_eval", (DL_FUNC) &_glmmgee_cpp_sparse_eval, 4},
+    {"_glmmgee_cpp_sparse_cluster_gradient", (DL_FUNC) &_glmmgee_cpp_sparse_cluster_gradient, 5},
     {"_glmmgee_cpp_sparse_modes", (DL_FUNC) &_glmmgee_cpp_sparse_modes, 2},
     {"_glmmgee_cpp_sparse_solve", (DL_FUNC) &_glmmgee_cpp_sparse_solve, 3},
     {"_glmmgee_cpp_sparse_set_threads", (DL_FUNC) &_glmmgee_cpp_sparse_set_threads, 2},

@@ -234,6 +234,34 @@ Rcpp::List cpp_sparse_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gra
                                               : eng->evaluate(theta, gradient));
 }
 
+// Each cluster's part of the gradient (SparseLaplace::cluster_gradient()):
+// obs_cl one cluster per observation and re_cl one per random effect,
+// 1..G, NA for none.
+// [[Rcpp::export]]
+Eigen::MatrixXd cpp_sparse_cluster_gradient(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta,
+                                            Rcpp::IntegerVector obs_cl,
+                                            Rcpp::IntegerVector re_cl, int G) {
+  glmmgee::SparseLaplace* eng = sparse_engine(ptr);
+  if (theta.size() != eng->npar())
+    Rcpp::stop("theta has length %d; the model has %d parameters", (int)theta.size(),
+               eng->npar());
+  if (G < 1) Rcpp::stop("G must be positive");
+  if (obs_cl.size() != eng->nobs() || re_cl.size() != eng->nre())
+    Rcpp::stop("obs_cl needs one cluster per observation (%d) and re_cl one per random effect (%d)",
+               eng->nobs(), eng->nre());
+  auto codes = [G](const Rcpp::IntegerVector& v) {
+    std::vector<int> out(v.size());
+    for (R_xlen_t i = 0; i < v.size(); ++i) {
+      if (v[i] == NA_INTEGER) { out[i] = -1; continue; }
+      if (v[i] < 1 || v[i] > G) Rcpp::stop("cluster codes must lie in 1..G or be NA");
+      out[i] = v[i] - 1;
+    }
+    return out;
+  };
+  Rcpp::checkUserInterrupt();
+  return eng->cluster_gradient(theta, codes(obs_cl), codes(re_cl), G);
+}
+
 // [[Rcpp::export]]
 Rcpp::List cpp_sparse_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
   glmmgee::SparseLaplace* eng = sparse_engine(ptr);

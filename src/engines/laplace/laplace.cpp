@@ -322,6 +322,19 @@ SparseResult SparseLaplace::evaluate(const Eigen::VectorXd& theta, bool gradient
   return res;
 }
 
+Eigen::MatrixXd SparseLaplace::cluster_gradient(const Eigen::VectorXd& theta,
+                                                const std::vector<int>& obs_cl,
+                                                const std::vector<int>& re_cl, int G) {
+  Eigen::MatrixXd per = Eigen::MatrixXd::Zero(G, npar());
+  SparseResult res = evaluate(theta, false);
+  if (res.pirls_failed) {
+    per.setConstant(std::numeric_limits<double>::quiet_NaN());
+    return per;
+  }
+  add_gradient(res, &obs_cl, &re_cl, &per);
+  return per;
+}
+
 SparseResult SparseLaplace::evaluate_gradient(const Eigen::VectorXd& theta) {
   if (!grad_ready_ || theta.size() != grad_theta_.size() || theta != grad_theta_)
     return evaluate(theta, true);
@@ -332,7 +345,8 @@ SparseResult SparseLaplace::evaluate_gradient(const Eigen::VectorXd& theta) {
 
 // The gradient part of evaluate(), at the modes, derivatives and factor of
 // the last evaluation (formulas at the top of this file).
-void SparseLaplace::add_gradient(SparseResult& res) {
+void SparseLaplace::add_gradient(SparseResult& res, const std::vector<int>* obs_cl,
+                                 const std::vector<int>* re_cl, Eigen::MatrixXd* per) {
   const Eigen::VectorXd& u = ucache_;
   const std::vector<ObsDerivs>& d = grad_d_;
   const Eigen::VectorXd& eta = grad_eta_;
@@ -358,6 +372,9 @@ void SparseLaplace::add_gradient(SparseResult& res) {
   const long nchunk = chunk_count(n_, kGradChunk);
   Eigen::MatrixXd glpart = Eigen::MatrixXd::Zero(K, nchunk);
   Eigen::VectorXd gphi = Eigen::VectorXd::Zero(nchunk);
+  // per cluster: each recipe's term of the explicit log det part (recipes
+  // belong to one observation, so threads write apart)
+  std::vector<double> recval(per ? (size_t)rec_start_[n_] : 0);
   run_chunks(n_, kGradChunk, nthreads_, [&](long ch, long i0, long i1) {
     std::vector<double> v;
     for (long i = i0; i < i1; ++i) {
@@ -377,8 +394,11 @@ void SparseLaplace::add_gradient(SparseResult& res) {
       w[i] = -d[i].d2;
       d1[i] = d[i].d1;
       c[i] = -d[i].d3 * hi;
-      for (long r = rec_start_[i]; r < rec_start_[i + 1]; ++r)
-        glpart(rec_k_[r], ch) -= w[i] * rec_z_[r] * v[rec_loc_[r]];
+      for (long r = rec_start_[i]; r < rec_start_[i + 1]; ++r) {
+        const double t = w[i] * rec_z_[r] * v[rec_loc_[r]];
+        glpart(rec_k_[r], ch) -= t;
+        if (per) recval[r] = t;
+      }
     }
   });
   for (long ch = 0; ch < nchunk; ++ch) gl += glpart.col(ch);
@@ -392,9 +412,20 @@ void SparseLaplace::add_gradient(SparseResult& res) {
   Zt_times(e, ze);
   for (size_t q = 0; q < lam_.row.size(); ++q) {
     const int r = lam_.row[q], cc = lam_.col[q];
-    gl[lam_.k[q]] += wz[r] * u[cc] - 0.5 * (ze[r] * u[cc] + wz[r] * vq[cc]);
+    const double t = wz[r] * u[cc] - 0.5 * (ze[r] * u[cc] + wz[r] * vq[cc]);
+    gl[lam_.k[q]] += t;
+    if (per && (*re_cl)[r] >= 0) (*per)((*re_cl)[r], p_ + lam_.k[q]) += t;
   }
   res.gradient.segment(p_, K) = gl;
+  if (per) {
+    for (int i = 0; i < n_; ++i) {
+      const int g = (*obs_cl)[i];
+      if (g < 0) continue;
+      per->row(g).head(p_) += (d1[i] - 0.5 * e[i]) * X_.row(i);
+      for (long r = rec_start_[i]; r < rec_start_[i + 1]; ++r)
+        (*per)(g, p_ + rec_k_[r]) -= recval[r];
+    }
+  }
   if (aux_) {
     // Each auxiliary coefficient: the dispersion's formula per observation,
     // chained through its design column.
@@ -407,8 +438,10 @@ void SparseLaplace::add_gradient(SparseResult& res) {
         aux_->daux(y_[i], wt_[i], eta[i], a, c, o);
         t[c] = o[0] + 0.5 * o[2] * h[i] - 0.5 * Avq[i] * o[1];
       }
-      for (int m = 0; m < (int)XA_.cols(); ++m)
+      for (int m = 0; m < (int)XA_.cols(); ++m) {
         res.gradient[p_ + K + m] += XA_(i, m) * t[apred_[m]];
+        if (per && (*obs_cl)[i] >= 0) (*per)((*obs_cl)[i], p_ + K + m) += XA_(i, m) * t[apred_[m]];
+      }
     }
   } else if (disp_) {
     run_chunks(n_, kGradChunk, nthreads_, [&](long ch, long i0, long i1) {
@@ -422,6 +455,14 @@ void SparseLaplace::add_gradient(SparseResult& res) {
     double g = 0.0;
     for (long ch = 0; ch < nchunk; ++ch) g += gphi[ch];
     res.gradient[p_ + K] = g;
+    if (per) {
+      double o[3];
+      for (int i = 0; i < n_; ++i) {
+        if ((*obs_cl)[i] < 0) continue;
+        fam_->dphi(y_[i], wt_[i], eta[i], phi, o);
+        (*per)((*obs_cl)[i], p_ + K) += o[0] + 0.5 * o[2] * h[i] - 0.5 * Avq[i] * o[1];
+      }
+    }
   }
 }
 

@@ -80,6 +80,7 @@ class SparseLaplace {
   void set_aux(int kind, const Eigen::Ref<const Eigen::MatrixXd>& XA,
                const std::vector<int>& pred, const Eigen::Ref<const Eigen::MatrixXd>& aoff);
   int nre() const { return Q_; }
+  int nobs() const { return n_; }
   long nnz_factor() const;
 
   SparseResult evaluate(const Eigen::VectorXd& theta, bool gradient);
@@ -88,6 +89,15 @@ class SparseLaplace {
   // part is computed, from what that evaluation left: the same values as
   // evaluate(theta, true) in its place would have given.
   SparseResult evaluate_gradient(const Eigen::VectorXd& theta);
+  // Each cluster's part of the gradient at theta (G x npar), when every
+  // random effect and everything it is correlated with lies within one
+  // cluster (H is then block diagonal by cluster, and each block's part is
+  // the gradient of that cluster's own Laplace log-likelihood): obs_cl[i]
+  // the cluster of observation i, re_cl[j] that of random effect j (0-based;
+  // -1 for observations of zero weight and effects nothing loads on). The
+  // caller checks the clusters; a failed evaluation gives NaN.
+  Eigen::MatrixXd cluster_gradient(const Eigen::VectorXd& theta, const std::vector<int>& obs_cl,
+                                   const std::vector<int>& re_cl, int G);
   SparseModes modes(const Eigen::VectorXd& theta);
   // H^{-1} rhs at the mode for theta (columns of rhs in original order).
   Eigen::MatrixXd solve(const Eigen::VectorXd& theta, const Eigen::MatrixXd& rhs);
@@ -130,7 +140,10 @@ class SparseLaplace {
   void keep_last(const Eigen::VectorXd& beta, const Eigen::VectorXd& lam,
                  const Eigen::VectorXd& u, const std::vector<ObsDerivs>& d);
   void selected_inverse(std::vector<double>& S) const;
-  void add_gradient(SparseResult& res);
+  // With `per` (and the clusters of cluster_gradient()), each cluster's
+  // part is also summed into its row.
+  void add_gradient(SparseResult& res, const std::vector<int>* obs_cl = nullptr,
+                    const std::vector<int>* re_cl = nullptr, Eigen::MatrixXd* per = nullptr);
   double logdet() const;
   // Kernels in laplace-kernels.cpp, run in fixed chunks (chunked.h).
   void eta_of(const Eigen::VectorXd& eta0, const Eigen::VectorXd& u,
