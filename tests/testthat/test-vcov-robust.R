@@ -375,6 +375,21 @@ test_that("nested random effects by Laplace: each school's scores are its exact 
   pe <- profile_engine(fit)
   th <- theta_star(as.numeric(fit$theta), pe$Tx)
   expect_equal(pe$eval(th)$loglik, as.numeric(logLik(fit)), tolerance = 1e-8)
+  # the engine's split checks its inputs at the boundary
+  eng <- environment(pe$eval)$eng
+  n <- nrow(d)
+  Q <- ncol(environment(pe$split)$Z)
+  expect_error(cpp_sparse_cluster_gradient(eng, th, rep(1L, n - 1L), rep(1L, Q), 1L),
+               "one cluster per observation")
+  expect_error(cpp_sparse_cluster_gradient(eng, th, rep(2L, n), rep(1L, Q), 1L),
+               "must lie in 1..G")
+  expect_error(cpp_sparse_cluster_gradient(eng, th[-1], rep(1L, n), rep(1L, Q), 1L),
+               "theta has length")
+  # one cluster holding everything: the whole gradient (away from the
+  # optimum, where it is not rounding)
+  t1 <- th + 0.1
+  expect_equal(c(cpp_sparse_cluster_gradient(eng, t1, rep(1L, n), rep(1L, Q), 1L)),
+               pe$eval(t1)$gradient, tolerance = 1e-10)
 })
 
 test_that("nested random effects by adaptive quadrature: each school's scores are its gradient", {
