@@ -68,9 +68,11 @@
 #' coefficients, from each cluster's score: by central differences of its
 #' log-likelihood with one grouping factor (random intercept or slopes), by
 #' the sparse engine's exact gradient with several nested terms (clustered
-#' by the grouping that nests the others). `summary()`, `confint()` and the
-#' conditional `odds_ratios()` take it as `vcov = "CR2"`, with t tests and
-#' intervals on Satterthwaite degrees of freedom.
+#' by the grouping that nests the others). `summary()`, `confint()`,
+#' `odds_ratios()` and `standardize()` take it as `vcov = "CR2"`, with t
+#' tests and intervals on Satterthwaite degrees of freedom (the
+#' population-averaged odds ratios and standardized probabilities by the
+#' delta method over all parameters).
 #'
 #' **Conditional and marginal.** \eqn{\beta} are conditional effects: the
 #' cumulative log odds ratios (logit link) for a given cluster, holding its

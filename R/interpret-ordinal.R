@@ -17,7 +17,7 @@
 
 ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
                                 type = c("conditional", "marginal"), nAGQ = 30L, delta = 1,
-                                vcov = NULL) {
+                                vcov = NULL, robust = NULL) {
   type <- match.arg(type)
   check_level(level)
   if (fit$family$link != "logit")
@@ -34,7 +34,7 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
     return(ratio_table(est, level, parm, "cumulative odds ratio", delta))
   }
   if (!is.null(vcov))
-    stop("odds_ratios(type = \"marginal\") of a cumulative link mixed model takes the model-based covariance only ('vcov' must be NULL or \"model\")",
+    stop("internal: odds_ratios(type = \"marginal\") takes a robust covariance of all parameters ('robust')",
          call. = FALSE)
   if (inherits(fit, "glmmgee_glmm_ordinal_re"))
     stop("'type = \"marginal\"': population-averaged odds ratios are available for a random intercept only, not with random slopes",
@@ -83,8 +83,15 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
   }
   psi <- fit$psi
   est <- log_or(psi)
-  Jm <- difference_jacobian(log_or, psi, fit$cov_star, h = 1e-6)
-  se <- sqrt(pmax(diag(delta_cov(Jm, fit$cov_psi, fit$cov_star)), 0))
+  df <- NULL
+  if (is.null(robust)) {
+    Jm <- difference_jacobian(log_or, psi, fit$cov_star, h = 1e-6)
+    se <- sqrt(pmax(diag(delta_cov(Jm, fit$cov_psi, fit$cov_star)), 0))
+  } else {
+    d <- ordinal_robust_delta(fit, robust, log_or)
+    se <- d$se
+    df <- d$df
+  }
   big <- unique(rep(parm, each = k1)[is.finite(est) & !is.finite(exp(est))])
   if (length(big))
     warning(sprintf(paste0("population-averaged cumulative odds ratio for %s: %s of the covariate ",
@@ -97,16 +104,40 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
                     if (all(dl[big] == 1)) "unit" else "step",
                     delta_hint(big, fit$coefficients[big])),
             call. = FALSE)
-  z <- stats::qnorm(1 - (1 - level) / 2)
+  z <- wald_quantile(1 - (1 - level) / 2, df)
   out <- data.frame(term = rep(parm, each = k1),
                     threshold = rep(names(fit$thresholds), length(parm)),
                     estimate = exp(est), std.error = se, conf.low = exp(est - z * se),
-                    conf.high = exp(est + z * se), p.value = 2 * stats::pnorm(-abs(est / se)),
+                    conf.high = exp(est + z * se),
+                    p.value = if (is.null(df)) 2 * stats::pnorm(-abs(est / se))
+                              else 2 * stats::pt(-abs(est / se), df),
                     stringsAsFactors = FALSE, row.names = NULL)
+  if (!is.null(df)) out$df <- df
   structure(out, class = c("glmmgee_ratios", "data.frame"), measure = "cumulative odds ratio",
             view = "marginal", level = level, delta = dl,
             source = paste0("cumulative link mixed model, integrated over the random intercept; ",
-                            "odds of P(Y > j) averaged over the data, per threshold (not proportional odds)"))
+                            "odds of P(Y > j) averaged over the data, per threshold (not proportional odds)",
+                            if (!is.null(robust))
+                              paste0("; standard errors: ",
+                                     satterthwaite_label(robust$label, "intervals"))))
+}
+
+# The delta method with a cluster-robust covariance of theta =
+# (coefficients, the random intercepts' SDs, thresholds) (`robust`,
+# ordinal_parameter_choice()) for `f`, a function of psi = (thresholds,
+# coefficients, log SD of the sum of the intercepts): the Jacobian in theta
+# by central differences of 1e-4 standard errors; list(se, df).
+ordinal_robust_delta <- function(fit, robust, f) {
+  k1 <- length(fit$thresholds)
+  p <- length(fit$coefficients)
+  th <- as.numeric(fit$theta)
+  nre <- length(th) - p - k1
+  psi_of <- function(t) c(t[p + nre + seq_len(k1)], t[seq_len(p)],
+                          log(sqrt(sum(t[p + seq_len(nre)]^2))))
+  h <- 1e-4 * sqrt(pmax(diag(robust$V), 0))
+  h[!(h > 0)] <- 1e-6
+  Jt <- fd_jacobian(function(t) f(psi_of(t)), th, h)
+  list(se = sqrt(pmax(rowSums((Jt %*% robust$V) * Jt), 0)), df = robust$df(Jt))
 }
 
 # logit of the data-averaged (weights w) P(Y > j) under the logit link,
@@ -191,19 +222,9 @@ ordinal_standardize <- function(fit, variable, values = NULL, newdata = NULL,
     Jm <- difference_jacobian(probs, fit$psi, fit$cov_star, h = 1e-6)
     se <- sqrt(pmax(diag(delta_cov(Jm, fit$cov_psi, fit$cov_star)), 0))
   } else {
-    # the robust covariance is of theta = (beta, the random intercepts'
-    # standard deviations, thresholds): the probabilities' Jacobian in it,
-    # psi's log(sigma) being that of the sum of the intercepts; steps of
-    # 1e-4 standard errors
-    th <- as.numeric(fit$theta)
-    nre <- length(th) - p - k1
-    psi_of <- function(t) c(t[p + nre + seq_len(k1)], t[seq_len(p)],
-                            log(sqrt(sum(t[p + seq_len(nre)]^2))))
-    h <- 1e-4 * sqrt(pmax(diag(robust$V), 0))
-    h[!(h > 0)] <- 1e-6
-    Jt <- fd_jacobian(function(t) probs(psi_of(t)), th, h)
-    se <- sqrt(pmax(rowSums((Jt %*% robust$V) * Jt), 0))
-    df <- robust$df(Jt)
+    d <- ordinal_robust_delta(fit, robust, probs)
+    se <- d$se
+    df <- d$df
   }
   z <- wald_quantile(1 - (1 - level) / 2, df)
   out <- data.frame(value = rep(as.character(values), each = J),

@@ -84,6 +84,13 @@
 odds_ratios <- function(fit, level = 0.95, parm = NULL, ..., delta = 1, vcov = NULL,
                         cluster = NULL) {
   if (inherits(fit, "glmmgee_glmm_ordinal")) {
+    # population-averaged: the delta method over all parameters, so a
+    # cluster-robust type (not a matrix of the coefficients alone)
+    tp <- list(...)$type
+    if (is.character(tp) && length(tp) == 1L && !is.na(pmatch(tp, "marginal"))) {
+      robust <- ordinal_parameter_choice(fit, vcov, cluster, "odds_ratios(type = \"marginal\")")
+      return(ordinal_odds_ratios(fit, level, parm, ..., delta = delta, robust = robust))
+    }
     V <- fixef_vcov_choice(fit, vcov, cluster, "odds_ratios()")
     return(ordinal_odds_ratios(fit, level, parm, ..., delta = delta, vcov = V))
   }

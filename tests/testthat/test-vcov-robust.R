@@ -569,7 +569,19 @@ test_that("a cumulative link random intercept: robust types agree with the binar
   o <- odds_ratios(fo, vcov = "CR2")
   ob <- odds_ratios(fb, vcov = "CR2", parm = "x")
   expect_equal(o$conf.low, ob$conf.low, tolerance = 1e-4)
-  expect_error(odds_ratios(fo, vcov = "CR2", type = "marginal"), "model-based covariance only")
+  # population-averaged odds ratios (here of a 0/1 column): the binomial
+  # model's standardized odds ratio, its interval to rounding
+  d$b <- as.numeric(d$period == "1")
+  fo1 <- glmm(factor(y) ~ b + (1 | herd), data = d, family = cumulative("logit"), nAGQ = 5)
+  fb1 <- glmm(y ~ b + (1 | herd), data = d, family = binomial, nAGQ = 5)
+  om <- odds_ratios(fo1, type = "marginal", vcov = "CR2")
+  sb <- standardize(fb1, "b", values = c(0, 1), newdata = d, vcov = "CR2")
+  sb <- sb[sb$quantity == "odds ratio", ]
+  expect_equal(c(om$estimate, om$conf.low, om$conf.high),
+               c(sb$estimate, sb$conf.low, sb$conf.high), tolerance = 1e-5)
+  expect_match(attr(om, "source"), "cluster-robust CR2, clusters: herd \\(15\\)")
+  expect_error(odds_ratios(fo1, type = "marginal", vcov = vcov(fo1)),
+               "not a matrix: the thresholds need their covariance too")
   # confint(): thresholds and coefficients, t on their Satterthwaite df
   ci <- confint(fo, vcov = "CR2")
   expect_identical(rownames(ci), c("0|1", "x"))
