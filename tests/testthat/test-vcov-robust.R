@@ -459,8 +459,8 @@ test_that("nested random effects with a zero-inflation part: the split carries t
   expect_true(all(c("cond", "zi") %in% names(s$tables)))
   # with a dispersion formula too (two auxiliary offsets per row)
   d$x2 <- rnorm(nrow(d))
-  d$m <- rnbinom(nrow(d), mu = exp(0.5 + 0.4 * d$x + u + v), size = exp(0.5 + 0.5 * d$x2)) *
-    rbinom(nrow(d), 1, 0.8)
+  d$m <- rnbinom(nrow(d), mu = exp(1.5 + 0.4 * d$x + u + v), size = exp(1 + 0.5 * d$x2)) *
+    rbinom(nrow(d), 1, 0.7)
   fd <- glmm(m ~ x + (1 | school/class), data = d, family = nbinom2, ziformula = ~ 1,
              dispformula = ~ x2)
   parts <- cluster_score_parts(fd, NULL)
