@@ -121,18 +121,16 @@ split_gradients <- function(engines, th, grad) {
   S
 }
 
-# Each cluster's rows and random effects for a split engine: per cluster
-# (NULL without rows of positive weight) its `rows`, the columns of `Z` it
-# owns (`cols`, random_effect_owner()), the covariance factor's entries
-# among them (0-based `lam_row`, `lam_col` in the cluster's columns, and
-# `lam_k`) and its block of Z (rows x its columns, a dgCMatrix; also as
-# 1-based `triplets` i, j, x). A cluster
-# whose rows load on no random effect gets one effect of zero loading and
-# no covariance entry (it adds nothing).
+# Each cluster's rows and random effects for an engine built on its rows
+# (spzire_cluster_split()): per cluster (NULL without rows of positive
+# weight) its `rows`, the columns of `Z` it owns (`cols`,
+# random_effect_owner()), its entries of Z as 1-based `triplets` i, j, x
+# in the cluster's rows and columns (in compressed-column order), and the
+# covariance factor's entries among its columns (0-based `lam_row`,
+# `lam_col`, and `lam_k`).
 sparse_cluster_pieces <- function(Z, re, code, w, G, levels) {
   code[w <= 0] <- NA_integer_
   Zt <- methods::as(Z, "TsparseMatrix")
-  Zc <- methods::as(methods::as(Z, "CsparseMatrix"), "generalMatrix")
   owner <- random_effect_owner(Zt, re$lam_row, re$lam_col, code, levels)
   rows <- split(seq_along(code), factor(code, levels = seq_len(G)))
   cols_of <- split(seq_along(owner), factor(owner, levels = seq_len(G)))
@@ -160,11 +158,8 @@ sparse_cluster_pieces <- function(Z, re, code, w, G, levels) {
     lam <- lam[owner[re$lam_col[lam]] %in% k]
     e <- ent[[k]]
     tr <- list(i = rloc[ei[e]], j = cloc[ej[e]], x = Zt@x[e])
-    list(rows = r, cols = cols, triplets = tr,
-         Z = csc_from_triplets(tr$i, tr$j, tr$x, length(r), max(length(cols), 1L), Zc,
-                               sorted = TRUE),
-         lam_row = cloc[re$lam_row[lam]] - 1L, lam_col = cloc[re$lam_col[lam]] - 1L,
-         lam_k = re$lam_k[lam] - 1L)
+    list(rows = r, cols = cols, triplets = tr, lam_row = cloc[re$lam_row[lam]] - 1L,
+         lam_col = cloc[re$lam_col[lam]] - 1L, lam_k = re$lam_k[lam] - 1L)
   })
 }
 
