@@ -65,7 +65,7 @@ profile_engine <- function(fit, zbasis = NULL) {
       if (!is.null(a)) cpp_sparse_set_aux(eng, ax$kind, ax$XA, ax$pred, ax$aoff)
       ev <- function(th) cpp_sparse_eval(eng, th, TRUE)
       if (is.null(zbasis))
-        split <- sparse_cluster_split(X, re$Z, y, w, off, re, fam, eng = eng)
+        split <- sparse_cluster_split(eng, re$Z, re, w)
     }
     lam_lower <- re$lower
     free <- function() NULL

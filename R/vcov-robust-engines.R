@@ -58,25 +58,19 @@ random_effect_owner <- function(Zt, lam_row, lam_col, code, levels) {
   owner
 }
 
-# The sparse Laplace engine split by cluster: a function of (code, G,
-# levels) giving list(scores), a function of theta whose rows are the G
+# The sparse Laplace engine `eng` split by cluster: a function of (code,
+# G, levels) giving list(scores), a function of theta whose rows are the G
 # clusters' gradients of their Laplace log-likelihoods. When each
 # cluster's random effects are its own (random_effect_owner() checks it),
 # H is block diagonal by cluster and the engine's gradient splits into the
 # clusters' parts in one evaluation (cpp_sparse_cluster_gradient()).
-# `re`: sparse_re_terms()'s design; `aux`: the auxiliary predictors of a
-# zero-inflated, hurdle or dispersion-formula fit (profile_aux_inputs()),
-# or NULL; `eng`: the engine on these data, if already built.
-sparse_cluster_split <- function(X, Z, y, w, off, re, fam, aux = NULL, eng = NULL) {
+# `Z`, `re`: the engine's random-effects design and terms
+# (sparse_re_terms()), `w` its prior weights.
+sparse_cluster_split <- function(eng, Z, re, w) {
   function(code, G, levels) {
     code[w <= 0] <- NA_integer_
     owner <- random_effect_owner(methods::as(Z, "TsparseMatrix"), re$lam_row, re$lam_col,
                                  code, levels)
-    if (is.null(eng)) {
-      eng <- cpp_sparse_new(X, Z, y, w, off, re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L,
-                            re$ntheta, fam$family_code, fam$link_code)
-      if (!is.null(aux)) cpp_sparse_set_aux(eng, aux$kind, aux$XA, aux$pred, aux$aoff)
-    }
     list(scores = function(th) cpp_sparse_cluster_gradient(eng, th, code, owner, G))
   }
 }
@@ -284,15 +278,11 @@ ordinal_robust_engine <- function(fit) {
 # ordinal_sparse_engine() builds it), split by cluster.
 ordinal_sparse_robust_engine <- function(fit) {
   n <- length(fit$y)
-  k1 <- length(fit$thresholds)
+  w <- as.numeric(fit$prior.weights %||% rep(1, n))
   re <- c(fit$re_pattern, list(Z = fit$Z))
-  aux <- list(kind = 4L + fit$family$link_code, XA = matrix(1, n, k1), pred = seq_len(k1) - 1L,
-              aoff = matrix(0, n, k1))
-  list(split = sparse_cluster_split(fit$X, fit$Z, as.numeric(fit$y),
-                                    as.numeric(fit$prior.weights %||% rep(1, n)),
-                                    as.numeric(fit$offset %||% rep(0, n)), re,
-                                    resolve_family(stats::poisson()), aux),
-       free = function() NULL, Tx = NULL)
+  eng <- ordinal_sparse_engine(fit$X, fit$y, w, fit$offset %||% rep(0, n), re,
+                               length(fit$y_levels), fit$family$link_code)
+  list(split = sparse_cluster_split(eng, fit$Z, re, w), free = function() NULL, Tx = NULL)
 }
 
 # A structured-covariance fit (ar1(), cs(), ...): the AGQ engine's
@@ -338,10 +328,12 @@ covstruct_sparse_engine <- function(fit, re) {
   ax <- profile_aux_inputs(fit)
   n <- length(fit$y)
   w <- as.numeric(fit$prior.weights %||% rep(1, n))
-  off <- as.numeric(fit$offset %||% rep(0, n))
-  list(split = sparse_cluster_split(ax$X, re$Z, as.numeric(fit$y), w, off, re, fit$family,
-                                    if (!is.null(fit$aux)) ax),
-       Tx = ax$Tx, free = function() NULL)
+  fam <- fit$family
+  eng <- cpp_sparse_new(ax$X, re$Z, as.numeric(fit$y), w, as.numeric(fit$offset %||% rep(0, n)),
+                        re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
+                        fam$family_code, fam$link_code)
+  if (!is.null(fit$aux)) cpp_sparse_set_aux(eng, ax$kind, ax$XA, ax$pred, ax$aoff)
+  list(split = sparse_cluster_split(eng, re$Z, re, w), Tx = ax$Tx, free = function() NULL)
 }
 
 # The engine of cluster-robust covariances for `fit`: the fit's own engine
