@@ -109,8 +109,7 @@ ordinal_odds_ratios <- function(fit, level = 0.95, parm = NULL,
                     threshold = rep(names(fit$thresholds), length(parm)),
                     estimate = exp(est), std.error = se, conf.low = exp(est - z * se),
                     conf.high = exp(est + z * se),
-                    p.value = if (is.null(df)) 2 * stats::pnorm(-abs(est / se))
-                              else 2 * stats::pt(-abs(est / se), df),
+                    p.value = wald_p_value(est / se, df),
                     stringsAsFactors = FALSE, row.names = NULL)
   if (!is.null(df)) out$df <- df
   structure(out, class = c("glmmgee_ratios", "data.frame"), measure = "cumulative odds ratio",

@@ -252,7 +252,7 @@ ratio_table <- function(est, level, parm, measure, delta = 1) {
   df <- attr(est$vcov, "df")
   if (!is.null(df)) df <- unname(df[parm])
   z <- wald_quantile(1 - (1 - level) / 2, df)
-  p <- if (is.null(df)) 2 * stats::pnorm(-abs(b / se)) else 2 * stats::pt(-abs(b / se), df)
+  p <- wald_p_value(b / se, df)
   out <- data.frame(term = parm, estimate = unname(exp(b)), std.error = unname(se),
                     conf.low = unname(exp(b - z * se)), conf.high = unname(exp(b + z * se)),
                     p.value = unname(p),

@@ -22,6 +22,11 @@ wald_quantile <- function(p, df = NULL) {
   if (is.null(df)) stats::qnorm(p) else stats::qt(p, df)
 }
 
+# The two-sided p-value of a Wald statistic: normal, or t on `df`.
+wald_p_value <- function(stat, df = NULL) {
+  if (is.null(df)) 2 * stats::pnorm(-abs(stat)) else 2 * stats::pt(-abs(stat), df)
+}
+
 # sandwich::estfun() of a glmm() fit: one row per observation, each
 # cluster's score (lmm_cluster_estfun(), score_cluster_estfun()) on the
 # cluster's first row of positive weight, zeros elsewhere, so that the
