@@ -525,16 +525,23 @@ test_that("a bridge random intercept: scores by differences, the sandwich over (
                     diag(vcov(fb, type = "CR0", cluster = pair))))
 })
 
-test_that("a cumulative link random intercept: robust types agree with the binary GLMM it equals", {
-  skip_if_not_installed("numDeriv")
-  skip_if_not_installed("lme4")
-  # With two categories the cumulative logit model is the binomial logit
-  # GLMM (intercept = -threshold): the same sandwich, from another engine.
+# lme4's cbpp as one binary row per animal (y), with the period as a number
+# (x): for cumulative link fits of two categories beside binomial ones.
+vr_cbpp_binary <- function() {
   data(cbpp, package = "lme4", envir = environment())
   d <- cbpp[rep(seq_len(nrow(cbpp)), cbpp$size), ]
   d$y <- unlist(lapply(seq_len(nrow(cbpp)), function(i)
     rep(1:0, c(cbpp$incidence[i], cbpp$size[i] - cbpp$incidence[i]))))
   d$x <- as.numeric(d$period)
+  d
+}
+
+test_that("a cumulative link random intercept: robust types agree with the binary GLMM it equals", {
+  skip_if_not_installed("numDeriv")
+  skip_if_not_installed("lme4")
+  # With two categories the cumulative logit model is the binomial logit
+  # GLMM (intercept = -threshold): the same sandwich, from another engine.
+  d <- vr_cbpp_binary()
   fo <- glmm(factor(y) ~ x + (1 | herd), data = d, family = cumulative("logit"), nAGQ = 5)
   fb <- glmm(y ~ x + (1 | herd), data = d, family = binomial, nAGQ = 5)
   for (ty in c("CR0", "CR2", "CR3")) {
@@ -700,11 +707,7 @@ test_that("standardize(vcov = ) on a GLMM: robust delta method, Welch-Satterthwa
 test_that("standardize(vcov = ) of a cumulative link fit: the binary GLMM's robust intervals", {
   skip_if_not_installed("lme4")
   # two categories: P(Y = 1) standardized is the binomial model's mean
-  data(cbpp, package = "lme4", envir = environment())
-  d <- cbpp[rep(seq_len(nrow(cbpp)), cbpp$size), ]
-  d$y <- unlist(lapply(seq_len(nrow(cbpp)), function(i)
-    rep(1:0, c(cbpp$incidence[i], cbpp$size[i] - cbpp$incidence[i]))))
-  d$x <- as.numeric(d$period)
+  d <- vr_cbpp_binary()
   fo <- glmm(factor(y) ~ x + (1 | herd), data = d, family = cumulative("logit"), nAGQ = 5)
   fb <- glmm(y ~ x + (1 | herd), data = d, family = binomial, nAGQ = 5)
   # given the covariates (newdata): the delta method alone in both
