@@ -119,8 +119,7 @@ check_same_data <- function(fits) {
 }
 
 wald_terms <- function(object, vcov = NULL, cluster = NULL) {
-  X <- object$X
-  asg <- attr(X, "assign")
+  asg <- fixef_assign(object)
   labs <- attr(object$terms, "term.labels")
   beta <- fixef(object)
   robust <- if (is_glmm(object)) parameter_vcov_choice(object, vcov, cluster, "anova()")
@@ -341,4 +340,17 @@ re_keys <- function(fit) {
   if (inherits(fit, "glmmgee_glmm_sparse"))
     return(unique(unlist(lapply(fit$reterms, function(t) paste(t$group, t$cnames, sep = ": ")))))
   paste(fit$group_name, fit$cnames, sep = ": ")
+}
+
+# The term of each fixed-effect column (model.matrix()'s "assign"); for a
+# distributed fit, whose design stayed on the workers, from the design of
+# its zero-row model frame.
+fixef_assign <- function(object) {
+  if (!inherits(object, "glmmgee_glmm_sharded")) return(attr(object$X, "assign"))
+  X <- stats::model.matrix(.subset2(object, "terms"), .subset2(object, "frame_prototype"),
+                           contrasts.arg = .subset2(object, "contrasts"))
+  if (!identical(colnames(X), names(.subset2(object, "coefficients"))))
+    stop("anova(): the fixed-effect design of this distributed fit cannot be rebuilt from its model frame",
+         call. = FALSE)
+  attr(X, "assign")
 }

@@ -203,8 +203,7 @@ part_limits <- function(fit) {
     add(c("simulate_new_re", "simulate_newdata", "ranef_new", "bootstrap"),
         "fits with a known-covariance term ('covariance')")
   if (inherits(fit, "glmmgee_glmm_sharded"))
-    add(c("bootstrap", "robust_vcov"),
-        "distributed fits (glmm_shards(); their rows stay on the workers)")
+    add("bootstrap", "distributed fits (glmm_shards(); their rows stay on the workers)")
   if (isTRUE(.subset2(fit, "REML")))
     add("cluster_loglik", "REML fits (the restricted likelihood does not split by cluster)")
   if (is_cumulative(.subset2(fit, "family")))

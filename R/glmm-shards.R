@@ -41,6 +41,11 @@
 #' shard (predictions at each value, their Jacobian, the clusters'
 #' deviations) and equals the in-memory result; `values` must be given for
 #' a numeric or logical variable and `se = "bootstrap"` is refused.
+#' `vcov(type = "CR2")` and the other cluster-robust types receive each
+#' cluster's score from the shards (a cluster lies within one shard) and
+#' equal the in-memory fit's; they serve `summary(vcov = )`,
+#' `confint(vcov = )` and the other methods with a `vcov` argument as for
+#' any glmm fit.
 #' `simulate()` and `update()` are refused with a message saying so.
 #'
 #' @param formula A two-sided formula with one random-effect term, as in
@@ -49,9 +54,9 @@
 #'   storage); one shard per file, in this order.
 #' @param family,nAGQ As in [glmm()].
 #' @param workers A cluster from [parallel::makeCluster()] or
-#'   `parallelly::makeClusterPSOCK()`. For `fitted()`, `residuals()` and
-#'   `predict()`: a cluster to read the shards on, when the fit's own has
-#'   been stopped.
+#'   `parallelly::makeClusterPSOCK()`. For `fitted()`, `residuals()`,
+#'   `predict()` and the cluster-robust `vcov()`: a cluster to read the
+#'   shards on, when the fit's own has been stopped.
 #' @param weights Name of a column of prior weights, or `NULL`.
 #' @param format `"rds"`, `"csv"` or `"parquet"`; by default from the files'
 #'   extension.

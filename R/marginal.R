@@ -87,8 +87,9 @@ marginal_coefs <- function(fit, std_errors = TRUE, workers = NULL, vcov = NULL,
     stop("marginal_coefs(): 'vcov' chooses the covariance of the standard errors; ",
          "it needs std_errors = TRUE", call. = FALSE)
   if (inherits(fit, "glmmgee_glmm_sharded")) {
-    parameter_vcov_choice(fit, vcov, cluster, "marginal_coefs()")
-    return(marginal_coefs_sharded(fit, std_errors, workers, match.call()))
+    fit <- sharded_use_workers(fit, workers, "marginal_coefs")
+    robust <- parameter_vcov_choice(fit, vcov, cluster, "marginal_coefs()")
+    return(marginal_coefs_sharded(fit, std_errors, workers, match.call(), robust))
   }
   require_capability(fit, "marginal", "marginal_coefs()")
   robust <- parameter_vcov_choice(fit, vcov, cluster, "marginal_coefs()")

@@ -18,6 +18,13 @@ sharded_workers <- function(fit, workers, caller) {
   cl
 }
 
+# `fit` with `workers` (if given, checked) as the cluster its shards are
+# read on, for the methods that read them more than once.
+sharded_use_workers <- function(fit, workers, caller) {
+  if (!is.null(workers)) fit$shard_source$workers <- sharded_workers(fit, workers, caller)
+  fit
+}
+
 # Reads the fit's shards onto `cl` (model frames coded as in the fit, not
 # centred) and returns an engine whose rounds reach them; the caller frees it.
 sharded_reload <- function(fit, cl) {
@@ -52,8 +59,9 @@ sharded_re <- function(fit) {
 # offset (and of the Jacobian's columns) on X is found from the shards' R
 # factors of [X, g(mean) - offset, J]: stacking them and factoring again
 # gives the R factor of the combined matrix (tall-skinny QR), so only
-# (p + 1 + parameters)^2 numbers come back per shard.
-marginal_coefs_sharded <- function(fit, std_errors, workers, call) {
+# (p + 1 + parameters)^2 numbers come back per shard. `robust`: a
+# cluster-robust choice of parameter_vcov_choice(), or NULL.
+marginal_coefs_sharded <- function(fit, std_errors, workers, call, robust = NULL) {
   cl <- sharded_workers(fit, workers, "marginal_coefs")
   eng <- sharded_reload(fit, cl)
   on.exit(shard_free(eng), add = TRUE)
@@ -68,16 +76,20 @@ marginal_coefs_sharded <- function(fit, std_errors, workers, call) {
   sol <- qr.coef(qr(R[, seq_len(p), drop = FALSE]), R[, -seq_len(p), drop = FALSE])
   gamma <- sol[, 1L]
   names(gamma) <- names(.subset2(fit, "coefficients"))
-  V <- NULL
+  V <- df <- NULL
   if (std_errors) {
-    par <- fit_parameters(fit)
+    par <- robust %||% fit_parameters(fit)
     Jg <- sol[, -1L, drop = FALSE]
     V <- delta_cov(Jg, par$vcov, par$star)
     dimnames(V) <- list(names(gamma), names(gamma))
+    if (!is.null(robust)) df <- stats::setNames(robust$df(Jg), names(gamma))
   }
-  structure(list(coefficients = gamma, vcov = V, conditional = .subset2(fit, "coefficients"),
+  structure(list(coefficients = gamma, vcov = V, df = df, conditional = .subset2(fit, "coefficients"),
                  conditional_vcov = .subset2(fit, "vcov"), family = fam,
-                 se_method = if (std_errors) "delta method over all parameters (fixed effects and variance components)",
+                 se_method = if (std_errors) paste0(
+                   "delta method over all parameters (fixed effects and variance components)",
+                   if (!is.null(robust))
+                     paste0(" with the ", satterthwaite_label(robust$label, "intervals"))),
                  ranef_dist = "normal", call = call),
             class = "glmmgee_marginal_coefs")
 }
@@ -106,7 +118,9 @@ sharded_rows_out <- function(fit, what, args, suffix, workers, caller) {
 #'   extension) to name the file of its per-row results, e.g.
 #'   `part01.rds` gives `part01_fitted.rds`.
 #' @param type For `predict()`: `"link"` or `"response"`; for
-#'   `residuals()`: `"deviance"`, `"pearson"`, `"response"` or `"working"`.
+#'   `residuals()`: `"deviance"`, `"pearson"`, `"response"` or `"working"`;
+#'   for `vcov()`: `"model"` or a cluster-robust type, as in
+#'   [vcov.glmmgee_glmm()].
 #' @param re.form,newdata As in [predict.glmmgee_glmm()]; with `newdata`
 #'   the prediction is returned as for any glmm fit.
 #' @param ... Not used: an argument given here is an error.
@@ -138,9 +152,115 @@ predict.glmmgee_glmm_sharded <- function(object, newdata = NULL, type = c("link"
                    suffix %||% paste0("predict_", type), workers, "predict")
 }
 
+# The clusters of vcov(type = "CR*") of a distributed fit: the clusters of
+# its grouping factor that have data, one entry each (the rows' codes stay
+# on the workers, so no coarser cluster can be formed here).
+sharded_vcov_cluster <- function(fit, cluster) {
+  gname <- .subset2(fit, "group_name")
+  own <- is.null(cluster) ||
+    (inherits(cluster, "formula") && length(cluster) == 2L && identical(cluster[[2L]], as.name(gname)))
+  if (!own)
+    stop(sprintf(paste0("'cluster': a distributed fit (glmm_shards()) is clustered by its grouping factor '%s', ",
+                        "whose clusters lie whole within one shard; its rows stay on the workers, so no other ",
+                        "cluster can be formed. Leave 'cluster' NULL (or give ~ %s)"), gname, gname),
+         call. = FALSE)
+  active <- .subset2(fit, "group")
+  if (length(active) < 2L)
+    stop(sprintf("the grouping '%s' has fewer than 2 clusters with data; cluster-robust covariances need at least 2",
+                 gname), call. = FALSE)
+  structure(list(code = seq_along(active), levels = as.character(.subset2(fit, "group_levels")[active]),
+                 name = gname), class = "glmmgee_vcov_cluster")
+}
+
+# The engine of cluster-robust covariances of a distributed fit
+# (cluster_score_parts()): the one-factor engine built again on each shard,
+# in the user's coding, at the fit's nAGQ; `scores(theta)` gathers its
+# clusters' scores into the fit's cluster order (a cluster never straddles
+# shards), one round per evaluation, and `free()` releases the shards.
+sharded_robust_engine <- function(fit) {
+  cl <- sharded_workers(fit, NULL, "vcov")
+  eng <- sharded_reload(fit, cl)
+  done <- FALSE
+  on.exit(if (!done) shard_free(eng), add = TRUE)
+  pat <- .subset2(fit, "pattern")
+  fam <- .subset2(fit, "family")
+  p <- length(.subset2(fit, "coefficients"))
+  q <- ncol(.subset2(fit, "Lambda"))
+  spec <- list(lam_row = pat$row - 1L, lam_col = pat$col - 1L, family_code = fam$family_code,
+               link_code = fam$link_code, nAGQ = as.integer(.subset2(fit, "nAGQ")), nthreads = 1L)
+  engines <- function(w) parallel::clusterCall(eng$cl[w], dist_w_engines, eng$key, diag(p), diag(q), spec)
+  read <- eng$reload
+  eng$reload <- function(ids, w) {
+    read(ids, w)
+    engines(w)
+  }
+  shard_pass(eng, seq_len(eng$S), function(ids, w) {
+    engines(w)
+    list()
+  })
+  M <- length(.subset2(fit, "group_levels"))
+  scores <- function(th) {
+    S <- matrix(0, M, length(th))
+    for (r in shard_round(eng, "post_scores", list(theta = th))) S[r$clusters, ] <- r$scores
+    S
+  }
+  done <- TRUE
+  list(scores = scores, Tx = NULL, free = function() shard_free(eng))
+}
+
+# lmm_cluster_sums() of a gaussian distributed fit: the GLS pieces of each
+# cluster are formed on the workers, which return in one round X' V^-1 X
+# and X' V^-1 e (for M and the check that they reproduce the fit), and in a
+# second each cluster's u_i, Y_i and W_i (lmm_block_sums()).
+lmm_sharded_sums <- function(fit, type) {
+  cl <- sharded_workers(fit, NULL, "vcov")
+  eng <- sharded_reload(fit, cl)
+  on.exit(shard_free(eng), add = TRUE)
+  beta <- .subset2(fit, "coefficients")
+  s2 <- .subset2(fit, "sigma")^2
+  if (!is.finite(s2) || s2 <= 0) s2 <- 1
+  args <- list(beta = unname(beta), D = tcrossprod(.subset2(fit, "Lambda")) / s2)
+  g <- shard_round(eng, "post_lmm", args)
+  M <- lmm_gls_check(sum_shards(g, "xvx"), sum_shards(g, "xve"), beta, .subset2(fit, "vcov"))
+  lev <- as.character(.subset2(fit, "group_levels"))
+  res <- shard_round(eng, "post_lmm", c(args, list(M = M, type = type, levels = lev)))
+  active <- .subset2(fit, "group")
+  pos <- lapply(res, function(r) match(r$clusters, active))
+  p <- length(beta)
+  G <- length(active)
+  u <- matrix(0, p, G)
+  Y <- W <- array(0, c(p, p, G))
+  for (k in seq_along(res)) {
+    u[, pos[[k]]] <- res[[k]]$u
+    Y[, , pos[[k]]] <- res[[k]]$Y
+    W[, , pos[[k]]] <- res[[k]]$W
+  }
+  list(u = u, Y = Y, W = W, M = M, scale = s2, names = names(beta), levels = lev[active])
+}
+
+# The worker side of lmm_sharded_sums(): the shard's cluster blocks (rows of
+# positive weight) at the fit's beta and D = Lambda Lambda' / sigma^2;
+# without args$M their GLS sums, with it their lmm_block_sums() and the
+# clusters' positions in the fit's order.
+dist_w_lmm <- function(sh, args) {
+  pos <- sh$w > 0
+  rows <- split(which(pos), factor(sh$index[pos], levels = seq_len(sh$M)))
+  keep <- lengths(rows) > 0L
+  e <- sh$y - sh$off - drop(sh$X %*% args$beta)
+  blocks <- lapply(rows[keep], function(r) {
+    Zr <- sh$Z[r, , drop = FALSE]
+    lmm_block(sh$X[r, , drop = FALSE], e[r], diag(1 / sh$w[r], length(r)) + Zr %*% args$D %*% t(Zr))
+  })
+  if (is.null(args$M)) return(lmm_gls_sums(blocks))
+  clusters <- sh$clusters[keep]
+  c(lmm_block_sums(blocks, args$M, args$type, args$levels[clusters]), list(clusters = clusters))
+}
+
 # The worker side: one shard's share of a post-estimation operation.
 dist_w_post_op <- function(sh, op, args) {
   switch(op,
+    post_scores = list(scores = cpp_agq_scores(sh$engine, args$theta), clusters = sh$clusters),
+    post_lmm = dist_w_lmm(sh, args),
     post_marginal = {
       fam <- args$family
       r <- glmm_means(args$re, fam, args$theta, sh$X, sh$Z, sh$off, "marginal",

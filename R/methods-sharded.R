@@ -28,10 +28,35 @@ print_distributed <- function(x) {
 }
 
 #' @export
-confint.glmmgee_glmm_sharded <- function(object, parm, level = 0.95, method = "Wald", ...) {
+confint.glmmgee_glmm_sharded <- function(object, parm, level = 0.95, method = "Wald", vcov = NULL,
+                                         cluster = NULL, ...) {
   check_dots(..., .method = "confint.glmmgee_glmm_sharded")
   if (!identical(method, "Wald"))
     stop("confint() of a distributed fit (glmm_shards()) gives Wald intervals (method = \"Wald\"); profile intervals refit the model many times and need its rows",
          call. = FALSE)
+  V <- fixef_vcov_choice(object, vcov, cluster, "confint()")
+  if (!is.null(V))
+    return(confint_fixef_vcov(object, if (!missing(parm)) parm, level, V,
+                              names(.subset2(object, "coefficients"))))
   wald_confint(.subset2(object, "coefficients"), function() stats::vcov(object), parm, level)
+}
+
+#' @rdname glmm_shards
+#' @param full,cluster As in [vcov.glmmgee_glmm()]. The cluster-robust types
+#'   (`type = "CR0"` ... `"CR3"`) are clustered by the fit's grouping
+#'   factor, whose clusters each lie within one shard: the workers read the
+#'   shards again and send back each cluster's score (one round per engine
+#'   evaluation; clusters x parameters numbers each), so `cluster` can only
+#'   be that factor.
+#' @export
+vcov.glmmgee_glmm_sharded <- function(object, full = FALSE, type = "model", cluster = NULL,
+                                      workers = NULL, ...) {
+  check_dots(..., .method = "vcov.glmmgee_glmm_sharded", .hint = vcov_glmm_types_hint())
+  if (!is.null(workers)) {
+    if (identical(type, "model"))
+      stop("vcov(): 'workers' is for the cluster-robust types (type = \"CR0\" ... \"CR3\"), which read the shards again",
+           call. = FALSE)
+    object <- sharded_use_workers(object, workers, "vcov")
+  }
+  vcov.glmmgee_glmm(object, full = full, type = type, cluster = cluster)
 }

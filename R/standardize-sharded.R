@@ -5,7 +5,7 @@
 # covariance and the between-cluster term of standardize() follow from
 # those sums.
 
-standardize_sharded <- function(fit, variable, values, re_mode, se, level, workers) {
+standardize_sharded <- function(fit, variable, values, re_mode, se, level, workers, robust = NULL) {
   if (se == "bootstrap")
     stop("standardize() of a distributed fit (glmm_shards(), gee_shards()) has se = \"delta\" or \"none\": the bootstrap refits the model many times on its rows",
          call. = FALSE)
@@ -18,7 +18,7 @@ standardize_sharded <- function(fit, variable, values, re_mode, se, level, worke
   eng <- sharded_reload(fit, cl)
   on.exit(shard_free(eng), add = TRUE)
   delta <- se == "delta"
-  par <- if (delta) fit_parameters(fit) else
+  par <- if (delta) robust %||% fit_parameters(fit) else
     list(theta = if (is_glmm(fit)) .subset2(fit, "theta") else .subset2(fit, "coefficients"))
   src <- .subset2(fit, "shard_source")
   res <- shard_round(eng, "post_standardize",
@@ -28,7 +28,7 @@ standardize_sharded <- function(fit, variable, values, re_mode, se, level, worke
                           files = stats::setNames(as.list(src$files), seq_along(src$files))))
   N <- sum(vapply(res, `[[`, 1, "n"))
   m <- Reduce(`+`, lapply(res, `[[`, "sum")) / N
-  S <- NULL
+  S <- df <- NULL
   if (delta) {
     J <- Reduce(`+`, lapply(res, `[[`, "jac")) / N
     # Sum over clusters of (S_c - n_c m)(S_c - n_c m)', from each shard's
@@ -38,17 +38,21 @@ standardize_sharded <- function(fit, variable, values, re_mode, se, level, worke
       r$A + outer(r$b, d) + outer(d, r$b) + r$c2 * outer(d, d)
     }))
     K <- sum(vapply(res, `[[`, 1, "K"))
-    S <- delta_cov(J, par$vcov, par$star) + B / N^2 * K / (K - 1)
+    Sd <- delta_cov(J, par$vcov, par$star)
+    Sb <- B / N^2 * K / (K - 1)
+    if (!is.null(robust)) df <- standardize_df(robust, J, Sd, Sb, K)
+    S <- Sd + Sb
   }
   fam <- .subset2(fit, "family")
   binary <- fam$family == "binomial"
-  out <- contrast_table(m, S, vals$label, binary, level)
+  out <- contrast_table(m, S, vals$label, binary, level, df)
   trouble <- standardize_trouble(fit, m, vals$label, binary)
   for (w in trouble) warning(w, call. = FALSE)
   view <- if (is_gee(fit)) "marginal" else if (re_mode == "marginal") "marginal" else "typical"
   structure(out, class = c("glmmgee_standardized", "data.frame"), view = view,
             variable = variable, se = se, level = level, family = fam,
-            cluster = if (is_glmm(fit)) .subset2(fit, "group_name") else "id", warnings = trouble)
+            cluster = if (is_glmm(fit)) .subset2(fit, "group_name") else "id", warnings = trouble,
+            vcov_label = if (!is.null(robust)) satterthwaite_label(robust$label, "intervals"))
 }
 
 # What design_at() and standardize_evaluator() read of a fit, without its

@@ -170,10 +170,12 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
     if (se != "delta")
       stop(sprintf("standardize(): 'vcov' chooses the covariance of the delta method; it needs se = \"delta\", not \"%s\"",
                    se), call. = FALSE)
+    if (inherits(fit, "glmmgee_glmm_sharded"))
+      fit <- sharded_use_workers(fit, list(...)$workers, "standardize")
     robust <- parameter_vcov_choice(fit, vcov, if (!is.null(cluster)) clusters$id, "standardize()")
   }
   if (sampled && inherits(fit, c("glmmgee_glmm_sharded", "glmmgee_gee_sharded")))
-    return(standardize_sharded(fit, variable, values, re, se, level, list(...)$workers))
+    return(standardize_sharded(fit, variable, values, re, se, level, list(...)$workers, robust))
   if (!sampled && !is.data.frame(newdata))
     stop("'newdata' must be a data frame", call. = FALSE)
   data <- if (sampled) fit_data(fit) else newdata
@@ -197,7 +199,8 @@ standardize <- function(fit, variable, values = NULL, newdata = NULL,
   out <- if (se == "delta") {
     S <- delta_cov(est$jacobian, par$vcov, par$star)
     Sb <- if (sampled) between_cluster_cov(est$rows, clusters$id)
-    df <- if (!is.null(robust)) standardize_df(robust, est$jacobian, S, Sb, clusters$id)
+    df <- if (!is.null(robust))
+      standardize_df(robust, est$jacobian, S, Sb, length(unique(clusters$id)))
     if (sampled) S <- S + Sb
     contrast_table(m, S, values$label, binary, level, df)
   } else if (se == "bootstrap") {
@@ -351,8 +354,7 @@ named_grouping <- function(fit, cluster) {
 # Satterthwaite degrees of freedom of its delta-method part (J theta, J the
 # means' Jacobian `jac`), combined by Welch-Satterthwaite with those of the
 # between-cluster part `Sb` (K - 1, K clusters) when the data are a sample.
-standardize_df <- function(robust, jac, Sd, Sb, cluster) {
-  K <- length(unique(cluster))
+standardize_df <- function(robust, jac, Sd, Sb, K) {
   function(a) {
     dd <- robust$df(crossprod(a, jac))
     if (is.null(Sb)) return(dd)

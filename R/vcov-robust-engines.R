@@ -340,6 +340,7 @@ covstruct_sparse_engine <- function(fit, re) {
 # (profile_engine()) with per-cluster scores or a split by cluster, or one
 # of the engines above.
 robust_score_engine <- function(fit) {
+  if (inherits(fit, "glmmgee_glmm_sharded")) return(sharded_robust_engine(fit))
   if (inherits(fit, "glmmgee_glmm_dist")) return(dist_robust_engine(fit))
   if (is_cumulative(fit$family)) return(ordinal_robust_engine(fit))
   if (inherits(fit, "glmmgee_glmm_covstruct")) return(covstruct_robust_engine(fit))

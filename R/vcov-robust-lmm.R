@@ -29,10 +29,11 @@ robust_cr_types <- c("CR0", "CR1", "CR2", "CR3")
 # engine alike), so that cs(1 | g) and (1 | g), or diag(1 + x | g) and
 # (1 + x || g), give the same robust covariance, and REML structured fits
 # have one. Not with a dispersion formula (no V_i of this form) or a penalty.
+# Gaussian distributed fits (glmm_shards()) too, as their in-memory fits.
 robust_is_lmm <- function(fit) {
   if (fit_engine(fit)$name %in% c("lmm_one_factor", "lmm_sparse", "known_gaussian")) return(TRUE)
   fam <- fit$family
-  inherits(fit, "glmmgee_glmm_covstruct") && is.null(.subset2(fit, "aux")) &&
+  inherits(fit, c("glmmgee_glmm_covstruct", "glmmgee_glmm_sharded")) && is.null(.subset2(fit, "aux")) &&
     is.null(.subset2(fit, "penalty")) && identical(fam$family, "gaussian") &&
     identical(fam$link, "identity")
 }
@@ -45,6 +46,7 @@ robust_is_lmm <- function(fit) {
 # that label their results resolve once and pass it on).
 resolve_vcov_cluster <- function(fit, cluster = NULL) {
   if (inherits(cluster, "glmmgee_vcov_cluster")) return(cluster)
+  if (inherits(fit, "glmmgee_glmm_sharded")) return(sharded_vcov_cluster(fit, cluster))
   groupings <- vcov_re_groupings(fit)
   n <- .subset2(fit, "n") %||% NROW(fit$y)
   name <- "cluster"
@@ -190,23 +192,59 @@ lmm_cluster_pieces <- function(fit, cluster) {
     list(X = X[r, , drop = FALSE], e = e[r], V = V)
   })
   names(blocks) <- cl$levels[keep]
-  for (i in seq_along(blocks)) {
-    b <- blocks[[i]]
-    R <- chol(b$V)
-    blocks[[i]]$R <- R
-    blocks[[i]]$ViX <- backsolve(R, backsolve(R, b$X, transpose = TRUE))
-  }
-  XtViX <- Reduce(`+`, lapply(blocks, function(b) crossprod(b$X, b$ViX)))
-  M <- chol2inv(chol(XtViX))
-  # The GLS estimate at these V_i must be the fit's (the GLS step from it,
-  # delta, zero): otherwise the pieces read from the object do not describe
-  # the fitted model.
-  delta <- c(M %*% Reduce(`+`, lapply(blocks, function(b) crossprod(b$ViX, b$e))))
+  blocks <- lapply(blocks, function(b) lmm_block(b$X, b$e, b$V))
+  g <- lmm_gls_sums(blocks)
+  M <- lmm_gls_check(g$xvx, g$xve, beta, V0)
+  list(blocks = blocks, M = M, scale = s2, names = colnames(X), cluster = cl)
+}
+
+# A cluster's block: its rows' X, residuals e and V / sigma^2, with the
+# Cholesky factor R of V and V^-1 X.
+lmm_block <- function(X, e, V) {
+  R <- chol(V)
+  list(X = X, e = e, V = V, R = R, ViX = backsolve(R, backsolve(R, X, transpose = TRUE)))
+}
+
+# The blocks' sums X' V^-1 X and X' V^-1 e.
+lmm_gls_sums <- function(blocks) {
+  # (a shard may hold no cluster with data: zero)
+  list(xvx = Reduce(`+`, lapply(blocks, function(b) crossprod(b$X, b$ViX)), 0),
+       xve = Reduce(`+`, lapply(blocks, function(b) c(crossprod(b$ViX, b$e))), 0))
+}
+
+# M = (X' V^-1 X)^-1 from the sums `xvx`, `xve`, checked: the GLS estimate
+# at these V_i must be the fit's `beta` (the GLS step from it, M xve, zero
+# beside its model-based covariance V0); otherwise the pieces read from the
+# object do not describe the fitted model.
+lmm_gls_check <- function(xvx, xve, beta, V0) {
+  M <- chol2inv(chol(xvx))
+  delta <- c(M %*% xve)
   se <- sqrt(pmax(diag(V0), 0))
   if (any(abs(delta) > 1e-6 * (abs(beta) + se) + 1e-10))
     stop("vcov(): the marginal covariance rebuilt from the fit does not reproduce its fixed effects; ",
          "cluster-robust covariances are not available for this fit", call. = FALSE)
-  list(blocks = blocks, M = M, scale = s2, names = colnames(X), cluster = cl)
+  M
+}
+
+# What the sandwich of `type` and its degrees of freedom need of each
+# cluster block (lmm_cluster_pieces()), given M: u_i = X_i' V_i^-1 A_i e_i
+# (a p x G matrix), and with Q_i = A_i' V_i^-1 X_i M the p x p x G arrays
+# Y_i = X_i' Q_i and W_i = Q_i' V_i Q_i (lmm_w_parts()). `names` label the
+# clusters in the messages.
+lmm_block_sums <- function(blocks, M, type, names) {
+  p <- ncol(M)
+  G <- length(blocks)
+  u <- matrix(0, p, G)
+  Y <- W <- array(0, c(p, p, G))
+  for (i in seq_len(G)) {
+    b <- blocks[[i]]
+    A <- lmm_cluster_adjustment(b, M, type, names[i])
+    u[, i] <- crossprod(b$ViX, A %*% b$e)
+    Q <- crossprod(A, b$ViX %*% M)
+    Y[, , i] <- crossprod(b$X, Q)
+    W[, , i] <- crossprod(Q, b$V %*% Q)
+  }
+  list(u = u, Y = Y, W = W)
 }
 
 # Per random-effect term: its covariates Z_t (n x q), the grouping index and
@@ -281,45 +319,54 @@ lmm_cluster_vcov <- function(fit, type, cluster = NULL, df = FALSE) {
 # (C a K x p matrix).
 lmm_cluster_sandwich <- function(fit, type, cluster = NULL, df = FALSE) {
   type <- match.arg(type, robust_cr_types)
-  pc <- lmm_cluster_pieces(fit, cluster)
-  M <- pc$M
-  G <- length(pc$blocks)
-  adj <- Map(function(b, nm) lmm_cluster_adjustment(b, M, type, nm), pc$blocks, names(pc$blocks))
-  # u_i = X_i' V_i^{-1} A_i e_i
-  u <- vapply(seq_len(G), function(i)
-    c(crossprod(pc$blocks[[i]]$ViX, adj[[i]] %*% pc$blocks[[i]]$e)), numeric(ncol(M)))
-  u <- matrix(u, ncol(M))
-  V <- M %*% tcrossprod(u) %*% M
+  s <- lmm_cluster_sums(fit, cluster, type)
+  M <- s$M
+  G <- ncol(s$u)
+  V <- M %*% tcrossprod(s$u) %*% M
   if (type == "CR1") V <- V * G / (G - 1)
   V <- (V + t(V)) / 2
-  dimnames(V) <- list(pc$names, pc$names)
+  dimnames(V) <- list(s$names, s$names)
   cross <- function(C) {
     C <- matrix(C, ncol = ncol(M))
-    parts <- lapply(seq_len(nrow(C)), function(k) lmm_w_parts(pc, adj, C[k, ]))
-    robust_cross(parts, function(a, b) lmm_w_cross(pc, a, b))
+    parts <- lapply(seq_len(nrow(C)), function(k) lmm_w_parts(s, C[k, ]))
+    robust_cross(parts, function(a, b) lmm_w_cross(s, a, b))
   }
   list(V = V, cross = cross, df = if (df) function(C) robust_df(cross(C)))
+}
+
+# The clusters' sums of lmm_block_sums() for `type`, with M, the scale
+# sigma^2, the coefficients' names and the clusters' labels: from the
+# fit's rows, or for a distributed fit from its shards
+# (lmm_sharded_sums()).
+lmm_cluster_sums <- function(fit, cluster, type) {
+  if (inherits(fit, "glmmgee_glmm_sharded")) return(lmm_sharded_sums(fit, type))
+  pc <- lmm_cluster_pieces(fit, cluster)
+  c(lmm_block_sums(pc$blocks, pc$M, type, names(pc$blocks)),
+    list(M = pc$M, scale = pc$scale, names = pc$names, levels = names(pc$blocks)))
 }
 
 # The working-model covariances behind the Satterthwaite degrees of freedom
 # (Bell & McCaffrey 2002; Pustejovsky & Tipton 2018, the tests of
 # clubSandwich's coef_test() and Wald_test()): the robust variance of a
 # combination c' beta is sum_i w_i^2 with w_i = c' M X_i' V_i^-1 A_i e_i.
-# Writing q_i = A_i' V_i^-1 X_i M c and u_i = X_i' q_i, under the working
-# model Var(y) = V (e = (I - H) y, W = V^-1) two combinations' terms have
-# Cov(w_i(c), w_k(d)) = [i = k] q_i(c)' V_i q_i(d) - u_i(c)' M u_k(d).
-lmm_w_parts <- function(pc, adj, c) {
-  Mc <- c(pc$M %*% c)
-  q <- lapply(seq_along(pc$blocks), function(i)
-    c(crossprod(adj[[i]], pc$blocks[[i]]$ViX %*% Mc)))
-  U <- vapply(seq_along(q), function(i) c(crossprod(pc$blocks[[i]]$X, q[[i]])),
-              numeric(ncol(pc$M)))
-  list(q = q, U = matrix(U, ncol(pc$M)))
+# Writing q_i = A_i' V_i^-1 X_i M c = Q_i c and u_i = X_i' q_i = Y_i c,
+# under the working model Var(y) = V (e = (I - H) y, W = V^-1) two
+# combinations' terms have
+# Cov(w_i(c), w_k(d)) = [i = k] q_i(c)' V_i q_i(d) - u_i(c)' M u_k(d),
+# whose first term is c' W_i d (lmm_block_sums()).
+lmm_w_parts <- function(s, c) {
+  p <- ncol(s$M)
+  G <- dim(s$Y)[3L]
+  U <- matrix(matrix(aperm(s$Y, c(1L, 3L, 2L)), p * G, p) %*% c, p, G)
+  list(c = c, U = U)
 }
 
-lmm_w_cross <- function(pc, a, b) {
-  d <- vapply(seq_along(a$q), function(i) sum(a$q[[i]] * (pc$blocks[[i]]$V %*% b$q[[i]])), 0)
-  Om <- -crossprod(a$U, pc$M %*% b$U)
+lmm_w_cross <- function(s, a, b) {
+  p <- ncol(s$M)
+  G <- dim(s$W)[3L]
+  Wb <- matrix(matrix(aperm(s$W, c(1L, 3L, 2L)), p * G, p) %*% b$c, p, G)
+  d <- colSums(a$c * Wb)
+  Om <- -crossprod(a$U, s$M %*% b$U)
   diag(Om) <- diag(Om) + d
   Om
 }
@@ -331,8 +378,7 @@ lmm_w_cross <- function(pc, a, b) {
 # one-factor engine vcov(fit) is the inverse observed information with the
 # variance parameters, which differs from it slightly.
 lmm_cluster_estfun <- function(fit, cluster = NULL) {
-  pc <- lmm_cluster_pieces(fit, cluster)
-  S <- t(vapply(pc$blocks, function(b) c(crossprod(b$ViX, b$e)), numeric(ncol(pc$M)))) / pc$scale
-  S <- matrix(S, length(pc$blocks), dimnames = list(names(pc$blocks), pc$names))
-  structure(S, bread = matrix(pc$M * pc$scale, ncol(S), dimnames = list(pc$names, pc$names)))
+  s <- lmm_cluster_sums(fit, cluster, "CR0")
+  S <- matrix(t(s$u) / s$scale, ncol(s$u), dimnames = list(s$levels, s$names))
+  structure(S, bread = matrix(s$M * s$scale, ncol(S), dimnames = list(s$names, s$names)))
 }

@@ -417,3 +417,73 @@ test_that("marginal_coefs(), standardize(), fitted(), residuals() and predict() 
   expect_equal(coef(marginal_coefs(fx, workers = cl2)), coef(marginal_coefs(ref_cb)), tolerance = 1e-10)
   expect_true(all(file.exists(fitted(fx, workers = cl2))))
 })
+
+test_that("cluster-robust covariances of glmm_shards() fits equal the in-memory ones, and every method with 'vcov' uses them", {
+  skip_if_not_installed("sandwich")
+  ref <- glmm(cbpp_form, cbpp, binomial, nAGQ = 9)
+  files <- shard_files(unname(split(cbpp, as.integer(cbpp$herd) %% 3L)), "rds")
+  f <- glmm_shards(cbpp_form, files, binomial, nAGQ = 9, workers = cl2)
+  for (ty in c("CR0", "CR1", "CR2", "CR3"))
+    expect_equal(vcov(f, type = ty), vcov(ref, type = ty), tolerance = 1e-8)
+  # With their Satterthwaite degrees of freedom, in every method with 'vcov'.
+  expect_equal(coef(summary(f, vcov = "CR2")), coef(summary(ref, vcov = "CR2")), tolerance = 1e-8)
+  expect_equal(confint(f, vcov = "CR3"), confint(ref, vcov = "CR3"), tolerance = 1e-8)
+  expect_equal(confint(f, "period2", vcov = "CR2"), confint(ref, "period2", vcov = "CR2"), tolerance = 1e-8)
+  expect_equal(as.data.frame(odds_ratios(f, vcov = "CR2")), as.data.frame(odds_ratios(ref, vcov = "CR2")),
+               tolerance = 1e-8)
+  mf <- marginal_coefs(f, vcov = "CR2")
+  mr <- marginal_coefs(ref, vcov = "CR2")
+  expect_equal(vcov(mf), vcov(mr), tolerance = 1e-8)
+  expect_equal(mf$df, mr$df, tolerance = 1e-8)
+  expect_false(isTRUE(all.equal(vcov(mf), vcov(marginal_coefs(ref)))))
+  sf <- standardize(f, "period", vcov = "CR2")
+  expect_equal(as.data.frame(sf), as.data.frame(standardize(ref, "period", vcov = "CR2")), tolerance = 1e-8)
+  expect_match(attr(sf, "vcov_label"), "CR2")
+  expect_equal(anova(f, vcov = "CR2"), anova(ref, vcov = "CR2"), tolerance = 1e-8)
+  expect_equal(anova(f), anova(ref), tolerance = 1e-8)
+  # estfun(): one row per cluster (the in-memory fit puts each on the
+  # cluster's first row), so that sandwich's estimators agree.
+  ef <- sandwich::estfun(ref)
+  expect_equal(unname(sandwich::estfun(f)), unname(ef[rowSums(abs(ef)) > 0, ]), tolerance = 1e-8)
+  expect_equal(sandwich::vcovCL(f, type = "HC0", cadjust = FALSE), vcov(ref, type = "CR0"),
+               tolerance = 1e-8, ignore_attr = TRUE)
+  # Only the fit's own grouping can be the cluster; 'workers' belongs to
+  # the robust types.
+  expect_equal(vcov(f, type = "CR2", cluster = ~ herd), vcov(ref, type = "CR2"), tolerance = 1e-8)
+  expect_error(vcov(f, type = "CR2", cluster = ~ period), "clustered by its grouping factor 'herd'")
+  expect_error(vcov(f, workers = cl2), "'workers' is for the cluster-robust types")
+  # A random slope on 7 shards, a dispersion family; and a gaussian fit,
+  # whose robust types take the GLS form of the in-memory linear mixed
+  # model (test-vcov-robust.R: clubSandwich's on lmer).
+  set.seed(61)
+  M <- 60
+  d <- data.frame(g = rep(seq_len(M), each = 6), x = rnorm(M * 6))
+  d$y <- rnbinom(nrow(d), mu = exp(0.5 + 0.3 * d$x + rnorm(M, sd = 0.6)[d$g] +
+                                      rnorm(M, sd = 0.4)[d$g] * d$x), size = 2)
+  form <- y ~ x + (1 + x | g)
+  refn <- glmm(form, d, family = "nbinom2", nAGQ = 1)
+  fn <- glmm_shards(form, shard_files(unname(split(d, d$g %% 7L)), "rds"), family = "nbinom2",
+                    nAGQ = 1, workers = cl2)
+  for (ty in c("CR0", "CR2", "CR3"))
+    expect_equal(vcov(fn, type = ty), vcov(refn, type = ty), tolerance = 1e-8)
+  data(sleepstudy, package = "lme4")
+  sform <- Reaction ~ Days + (1 + Days | Subject)
+  refg <- glmm(sform, sleepstudy)
+  fg <- glmm_shards(sform, shard_files(unname(split(sleepstudy, as.integer(sleepstudy$Subject) %% 4L)), "rds"),
+                    gaussian, workers = cl2)
+  for (ty in c("CR0", "CR1", "CR2", "CR3"))
+    expect_equal(vcov(fg, type = ty), vcov(refg, type = ty), tolerance = 1e-6)
+  expect_equal(coef(summary(fg, vcov = "CR2")), coef(summary(refg, vcov = "CR2")), tolerance = 1e-6)
+  expect_equal(sandwich::estfun(fg), sandwich::estfun(refg)[!duplicated(sleepstudy$Subject), ],
+               tolerance = 1e-6, ignore_attr = TRUE)
+  # The fit's cluster stopped: a clear error, and workers = reads the
+  # shards on another one.
+  clx <- parallel::makePSOCKcluster(1L)
+  fx <- glmm_shards(cbpp_form, files, binomial, nAGQ = 9, workers = clx)
+  parallel::stopCluster(clx)
+  expect_error(vcov(fx, type = "CR2"), "has been stopped; give a running one.*workers =")
+  expect_equal(vcov(fx, type = "CR2", workers = cl2), vcov(ref, type = "CR2"), tolerance = 1e-8)
+  expect_equal(vcov(marginal_coefs(fx, vcov = "CR2", workers = cl2)), vcov(mr), tolerance = 1e-8)
+  expect_equal(as.data.frame(standardize(fx, "period", vcov = "CR2", workers = cl2)),
+               as.data.frame(standardize(ref, "period", vcov = "CR2")), tolerance = 1e-8)
+})
