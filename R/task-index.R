@@ -85,6 +85,10 @@
 #' * Separation, checks on the data and the optimum: the sections "Checks on
 #'   the data" and "The optimum" of [glmm()]; the penalized fit
 #'   `penalized = TRUE` ([covariance-structures]).
+#' * Whether the Laplace approximation (or the fit's quadrature) is
+#'   accurate enough: [loglik_check()] sets the fit's log-likelihood beside
+#'   one of known error (importance sampling for several random-effect
+#'   terms, many-point quadrature for one).
 #' * How many quadrature points: [default_nAGQ()]; search settings:
 #'   [glmm_control()], [gee_control()].
 #' * Which engine fits a model and what it can do: `fit$engine`,

@@ -75,7 +75,7 @@ ma_check <- c(
   "print.glmmgee_engine", "print.glmmgee_spec",
   "print.VarCorr.glmmgee_glmm", "print.VarCorr.glmmgee_glmm_ordinal", "print.VarCorr.glmmgee_glmm_ordinal_re",
   "print.coef.glmmgee_glmm", "print.glmmgee_gee", "print.glmmgee_gee_ordinal", "print.glmmgee_glmm",
-  "print.glmmgee_glmm_ordinal", "print.glmmgee_marginal_coefs", "print.glmmgee_ranef_new", "print.glmmgee_ratios",
+  "print.glmmgee_glmm_ordinal", "print.glmmgee_marginal_coefs", "print.glmmgee_loglik_check", "print.glmmgee_ranef_new", "print.glmmgee_ratios",
   "print.glmmgee_standardized", "print.glmmgee_standardized_ordinal", "print.glmmgee_variance_shares",
   "print.glmmgee_views", "print.ranef.glmmgee_glmm", "print.summary.glmmgee_gee",
   "print.summary.glmmgee_gee_ordinal", "print.summary.glmmgee_glmm",
@@ -95,7 +95,7 @@ ma_check <- c(
   "summary.glmmgee_glmm_ordinal", "terms.glmmgee_glmm",
   "hatvalues.glmmgee_gee", "dfbeta.glmmgee_gee", "cooks.distance.glmmgee_gee",
   "simulate.glmmgee_gee",
-  "vcov.glmmgee_gee", "vcov.glmmgee_gee_ordinal", "vcov.glmmgee_gee_sharded", "vcov.glmmgee_glmm",
+  "vcov.glmmgee_gee", "vcov.glmmgee_gee_ordinal", "vcov.glmmgee_gee_sharded", "vcov.glmmgee_glmm", "vcov.glmmgee_glmm_sharded",
   "vcov.glmmgee_glmm_ordinal", "vcov.glmmgee_marginal_coefs",
   "weights.glmmgee_gee", "weights.glmmgee_gee_ordinal", "weights.glmmgee_glmm", "weights.glmmgee_glmm_ordinal",
   # exported functions taking `...`
@@ -114,7 +114,7 @@ ma_unreached <- c("confint.glmmgee_glmm_sharded", "fitted.glmmgee_gee_sharded",
                   "predict.glmmgee_gee_sharded", "predict.glmmgee_glmm_sharded",
                   "residuals.glmmgee_gee_sharded",
                   "residuals.glmmgee_glmm_sharded", "vcov.glmmgee_gee_sharded",
-                  "isREML.default")
+                  "vcov.glmmgee_glmm_sharded", "isREML.default")
 
 # S3method(generic, class) or S3method(generic, class, function): `fun`
 # is the function registered (generic.class unless named).
@@ -184,6 +184,7 @@ ma_objects <- function() {
       standardized_ordinal = q(standardize(fits$ordinal, "x", values = c(0, 1))),
       views = q(compare_views(y ~ ftrt + x + (1 | g), data = d, family = binomial)),
       shares = q(variance_shares(of)),
+      loglik_check = q(loglik_check(of, nodes = 10)),
       ranef_new = q(ranef_new(of, d[d$g == "1", ])),
       rank = q(rank_intervals(of, n_draws = 200L)),
       profile = q(profile(of, which = "x"))))

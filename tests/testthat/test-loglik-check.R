@@ -1,0 +1,85 @@
+# loglik_check(): the fit's log-likelihood beside one of known error, on
+# designs where the exact value is known by another route (nested
+# quadrature, many-point one-factor quadrature, gaussian closed form).
+
+nested_binary <- function(seed, H = 20L) {
+  set.seed(seed)
+  d <- expand.grid(patient = 1:4, ward = 1:4, hospital = seq_len(H))
+  d$x <- rnorm(nrow(d))
+  d$y <- rbinom(nrow(d), 1, plogis(-0.5 + d$x + rnorm(H)[d$hospital] +
+                                     1.5 * rnorm(4 * H)[(d$hospital - 1) * 4 + d$ward]))
+  d
+}
+
+# The nested quadrature log-likelihood (15 points) at the estimates of `fit`
+# (a Laplace fit of the same nested model): its engine in the same order.
+nested_exact_at <- function(fit, data, family) {
+  fq <- glmm(fit$formula, data = data, family = family, nAGQ = 15)
+  pe <- profile_engine(fq)
+  pe$eval(theta_star(as.numeric(fit$theta), pe$Tx))$loglik
+}
+
+test_that("importance sampling agrees with nested quadrature within 3 Monte Carlo SEs and finds Laplace's error", {
+  d <- nested_binary(4)
+  fl <- glmm(y ~ x + (1 | hospital/ward), data = d, family = binomial)
+  exact <- nested_exact_at(fl, d, binomial)
+  ck <- loglik_check(fl, draws = 3000, seed = 1)
+  expect_s3_class(ck, "glmmgee_loglik_check")
+  expect_equal(ck$fit_loglik, as.numeric(logLik(fl)))
+  expect_lt(abs(ck$loglik - exact), 3 * ck$se)
+  expect_lt(ck$se, 0.2)
+  # Laplace is off by more than a log-likelihood unit here, and the check
+  # says so (the exact value is higher).
+  expect_gt(exact - ck$fit_loglik, 1)
+  expect_gt(ck$difference / ck$se, 5)
+  expect_output(print(ck), "material error")
+  # Poisson counts, a second data set
+  set.seed(8)
+  d2 <- expand.grid(rep = 1:3, class = 1:5, school = 1:25)
+  d2$x <- rnorm(nrow(d2))
+  d2$y <- rpois(nrow(d2), exp(0.2 + 0.4 * d2$x + rnorm(25, sd = 0.7)[d2$school] +
+                                rnorm(125, sd = 0.6)[(d2$school - 1) * 5 + d2$class]))
+  fp <- glmm(y ~ x + (1 | school/class), data = d2, family = poisson)
+  exact_p <- nested_exact_at(fp, d2, poisson)
+  ckp <- loglik_check(fp, draws = 3000, seed = 2)
+  expect_lt(abs(ckp$loglik - exact_p), 3 * ckp$se)
+})
+
+test_that("one-factor fits are checked by many-point quadrature, gaussian ones are exact", {
+  data(cbpp, package = "lme4")
+  form <- cbind(incidence, size - incidence) ~ period + (1 | herd)
+  f1 <- glmm(form, data = cbpp, family = binomial, nAGQ = 1)
+  ck <- loglik_check(f1)
+  f25 <- glmm(form, data = cbpp, family = binomial, nAGQ = 25)
+  pe <- profile_engine(f25)
+  expect_equal(ck$loglik, pe$eval(theta_star(as.numeric(f1$theta), pe$Tx))$loglik, tolerance = 1e-10)
+  expect_identical(ck$se, 0)
+  expect_gt(ck$difference, 0.01)
+  # with enough nodes the fit is exact and the check agrees
+  expect_lt(abs(loglik_check(f25, nodes = 30)$difference), 1e-8)
+  data(sleepstudy, package = "lme4")
+  fg <- glmm(Reaction ~ Days + (Days | Subject), data = sleepstudy)
+  ckg <- loglik_check(fg)
+  expect_identical(ckg$difference, 0)
+  expect_output(print(ckg), "exact to 1e-6")
+})
+
+test_that("loglik_check(): seeds reproduce, the session's stream is left alone, bad input is named", {
+  data(cbpp, package = "lme4")
+  cbpp$obs <- factor(seq_len(nrow(cbpp)))
+  fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd) + (1 | obs),
+              data = cbpp, family = binomial)
+  set.seed(99)
+  before <- .Random.seed
+  a <- loglik_check(fit, draws = 500, seed = 5)
+  expect_identical(.Random.seed, before)
+  expect_identical(loglik_check(fit, draws = 500, seed = 5)$loglik, a$loglik)
+  expect_false(identical(loglik_check(fit, draws = 500, seed = 6)$loglik, a$loglik))
+  expect_error(loglik_check(fit, draws = 10), "'draws' must be a whole number of at least 100")
+  expect_error(loglik_check(fit, df = 0), "'df' must be a positive number")
+  expect_error(loglik_check(fit, nodes = 1), "'nodes' must be a whole number")
+  expect_error(loglik_check(fit, seed = "a"), "'seed' must be one number")
+  expect_error(loglik_check(lm(incidence ~ period, cbpp)), "'fit' must be a glmm\\(\\) fit")
+  fz <- glmm(incidence ~ period + (1 | herd), data = cbpp, family = poisson, ziformula = ~ 1)
+  expect_error(loglik_check(fz), "not available for zero-inflated")
+})
