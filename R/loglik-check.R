@@ -22,11 +22,19 @@
 #' * Gaussian models with the identity link: the fit's log-likelihood is
 #'   exact; the check says so.
 #'
+#' Whether the error matters for the estimates: one Newton step from them on
+#' the accurate log-likelihood (its gradient by the quadrature engine, or for
+#' importance sampling by central differences with the same draws at every
+#' parameter value, common random numbers, so that it is smooth) says how
+#' far, in standard errors, its maximum lies.
+#'
 #' The difference is the approximation's error in log-likelihood units at
 #' these estimates. As a guide, a difference below 0.1 does not move
-#' likelihood-ratio tests or information criteria noticeably; larger ones
-#' mean the variance components may be biased (for binary crossed designs,
-#' Laplace shrinks them towards zero).
+#' likelihood-ratio tests or information criteria noticeably. A larger one
+#' need not move the estimates (an error that is nearly constant in the
+#' parameters cancels in the maximization); the Newton step says whether
+#' it does (for binary designs with few observations per level, Laplace
+#' shrinks the variance components towards zero).
 #'
 #' @param fit A [glmm()] fit.
 #' @param draws Number of importance draws (several-term fits).
@@ -39,7 +47,12 @@
 #'   `method`, `fit_loglik`, `loglik` (the accurate value), `se` (its Monte
 #'   Carlo standard error; 0 for quadrature and exact values),
 #'   `difference` (`loglik - fit_loglik`), `ess` and `draws` (importance
-#'   sampling) and `approximation` (the fit's).
+#'   sampling), `approximation` (the fit's) and `shift`: a data frame with,
+#'   per parameter, the estimate, one Newton step from it on the accurate
+#'   log-likelihood (`one_step`, with the fit's covariance as the inverse
+#'   Hessian), that step in standard errors (`shift_se`) and, for importance
+#'   sampling, its Monte Carlo standard error in the same units (`mc_se`,
+#'   from 10 batches of the draws).
 #' @examples
 #' data(cbpp, package = "lme4")
 #' cbpp$obs <- factor(seq_len(nrow(cbpp)))
@@ -64,31 +77,63 @@ loglik_check <- function(fit, draws = 2000L, df = 20, nodes = 25L, seed = NULL) 
     stop(sprintf("loglik_check() is not available for %s", why), call. = FALSE)
   fam <- fit$family
   eng <- fit_engine(fit)$name
-  approx <- approximation_label(fit)
-  out <- list(fit_loglik = as.numeric(fit$loglik), approximation = approx, se = 0,
-              ess = NA_real_, draws = NA_integer_)
+  out <- list(fit_loglik = as.numeric(fit$loglik), approximation = approximation_label(fit), se = 0,
+              ess = NA_real_, draws = NA_integer_, shift = NULL)
   if (identical(fam$family, "gaussian") && identical(fam$link, "identity")) {
     out$method <- "exact (gaussian, identity link: the marginal likelihood is in closed form)"
     out$loglik <- out$fit_loglik
   } else if (eng == "agq") {
     out$method <- sprintf("adaptive Gauss-Hermite quadrature, %d points per random effect", nodes)
-    out$loglik <- loglik_by_quadrature(fit, as.integer(nodes))
+    qd <- loglik_by_quadrature(fit, as.integer(nodes))
+    out$loglik <- qd$loglik
+    out$shift <- one_step_shift(fit, qd$gradient, NULL)
   } else {
-    if (!is.null(seed)) {
-      old <- if (exists(".Random.seed", globalenv(), inherits = FALSE))
-        get(".Random.seed", globalenv(), inherits = FALSE)
-      on.exit(if (is.null(old)) rm(".Random.seed", envir = globalenv())
-              else assign(".Random.seed", old, envir = globalenv()), add = TRUE)
-      set.seed(seed)
-    }
-    is <- loglik_by_importance(fit, as.integer(draws), df)
+    # The draws come from one seed for every parameter value the gradient
+    # visits (common random numbers); the session's stream moves on by one
+    # draw (none with `seed`), as if the check had drawn once.
+    saved <- function() if (exists(".Random.seed", globalenv(), inherits = FALSE))
+      get(".Random.seed", globalenv(), inherits = FALSE)
+    old <- saved()
+    if (!is.null(seed)) set.seed(seed)
+    s0 <- sample.int(.Machine$integer.max, 1L)
+    if (is.null(seed)) old <- saved()
+    on.exit(if (is.null(old)) rm(".Random.seed", envir = globalenv())
+            else assign(".Random.seed", old, envir = globalenv()), add = TRUE)
+    is <- loglik_by_importance(fit, as.integer(draws), df, s0)
     out$method <- sprintf("importance sampling, %d draws from the Laplace Gaussian%s", draws,
                           if (is.finite(df)) sprintf(" widened to t with %g df", df) else "")
     out[c("loglik", "se", "ess")] <- is[c("loglik", "se", "ess")]
     out$draws <- as.integer(draws)
+    out$shift <- one_step_shift(fit, is$gradient, is$gradient_se)
   }
   out$difference <- out$loglik - out$fit_loglik
   structure(out, class = "glmmgee_loglik_check")
+}
+
+# One Newton step from the fit's estimates on the accurate log-likelihood,
+# theta + V g (V the fit's covariance of its parameters, g the accurate
+# log-likelihood's gradient at the estimates; parameters on a boundary are
+# held): how far the accurate maximum lies, per parameter, in standard
+# errors. `gradient_se`: the Monte Carlo standard errors of g, carried to
+# the shifts (or NULL).
+one_step_shift <- function(fit, g, gradient_se) {
+  th <- as.numeric(fit$theta)
+  V <- fit$cov_theta
+  free <- which(!is.na(diag(V)))
+  if (is.null(g) || !length(free)) return(NULL)
+  Vf <- V[free, free, drop = FALSE]
+  step <- numeric(length(th))
+  step[free] <- drop(Vf %*% g[free])
+  se <- rep(NA_real_, length(th))
+  se[free] <- sqrt(pmax(diag(Vf), 0))
+  mc <- if (!is.null(gradient_se)) {
+    m <- rep(NA_real_, length(th))
+    m[free] <- sqrt(drop((Vf^2) %*% gradient_se[free]^2))
+    m / se
+  }
+  data.frame(parameter = names(fit$theta) %||% paste0("theta", seq_along(th)),
+             estimate = th, one_step = th + step, shift_se = step / se,
+             mc_se = if (is.null(mc)) NA_real_ else mc, row.names = NULL)
 }
 
 # Why a fit cannot be checked, or NULL.
@@ -120,12 +165,57 @@ loglik_by_quadrature <- function(fit, nodes) {
                  nodes, q, nodes^q), call. = FALSE)
   eng <- environment(pe$eval)$eng
   cpp_agq_set_nagq(eng, nodes)
-  cpp_agq_eval(eng, th, FALSE)$loglik
+  r <- cpp_agq_eval(eng, th, TRUE)
+  list(loglik = r$loglik, gradient = user_gradient(r$gradient, pe$Tx))
+}
+
+# A gradient in an engine's theta* = (T beta, ...) carried to theta.
+user_gradient <- function(g, Tx) {
+  if (is.null(Tx)) return(g)
+  ip <- star_positions(Tx)
+  g[ip] <- drop(crossprod(Tx, g[ip]))
+  g
 }
 
 # Importance sampling of the marginal log-likelihood of a several-term
-# Laplace fit at its estimates (see loglik_check()).
-loglik_by_importance <- function(fit, draws, df) {
+# Laplace fit at its estimates (see loglik_check()), from the draws of seed
+# `s0`, and its gradient by central differences with the same draws at each
+# parameter value (a smooth function of the parameters), with Monte Carlo
+# standard errors from 10 batches of the draws.
+loglik_by_importance <- function(fit, draws, df, s0) {
+  sampler <- importance_sampler(fit, draws, df, s0)
+  th <- as.numeric(fit$theta)
+  at <- sampler(th, check = TRUE)
+  top <- max(at$logr)
+  r <- exp(at$logr - top)
+  mr <- mean(r)
+  batch <- rep(seq_len(10L), length.out = draws)
+  batch_ll <- function(a) vapply(split(a$logr, batch), function(l) a$laplace + log_mean_exp(l), 1)
+  V <- fit$cov_theta
+  se <- sqrt(pmax(diag(V), 0))
+  P <- length(th)
+  g <- gse <- rep(NA_real_, P)
+  for (k in which(!is.na(diag(V)) & se > 0)) {
+    h <- 1e-2 * se[k]
+    up <- sampler(replace(th, k, th[k] + h))
+    dn <- sampler(replace(th, k, th[k] - h))
+    g[k] <- (up$laplace + log_mean_exp(up$logr) - dn$laplace - log_mean_exp(dn$logr)) / (2 * h)
+    gse[k] <- stats::sd((batch_ll(up) - batch_ll(dn)) / (2 * h)) / sqrt(10)
+  }
+  list(loglik = at$laplace + top + log(mr), se = stats::sd(r) / (mr * sqrt(draws)),
+       ess = sum(r)^2 / sum(r^2), gradient = g, gradient_se = gse)
+}
+
+log_mean_exp <- function(l) {
+  top <- max(l)
+  top + log(mean(exp(l - top)))
+}
+
+# A function of theta (the fit's order) giving the Laplace log-likelihood
+# and the draws' log importance ratios log r_k - that value (draws of seed
+# `s0`, the same at every theta); with `check`, the Laplace value rebuilt
+# here must be the engine's.
+importance_sampler <- function(fit, draws, df, s0) {
   fam <- fit$family
   n <- length(fit$y)
   y <- as.numeric(fit$y)
@@ -135,58 +225,56 @@ loglik_by_importance <- function(fit, draws, df) {
   re <- sparse_re_terms(fit$formula, fit$model, fit_known_covariance(fit, "loglik_check()"))
   eng <- cpp_sparse_new(ax$X, re$Z, y, w, off, re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L,
                         re$ntheta, fam$family_code, fam$link_code)
-  th <- theta_star(as.numeric(fit$theta), ax$Tx)
   p <- ncol(ax$X)
-  laplace <- cpp_sparse_eval(eng, th, FALSE)$loglik
-  m <- cpp_sparse_modes(eng, th)
-  phi <- if (length(th) > p + re$ntheta) th[p + re$ntheta + 1L] else 0
-  Lam <- Matrix::sparseMatrix(i = re$lam_row, j = re$lam_col, x = th[p + re$lam_k],
-                              dims = rep(ncol(re$Z), 2L))
-  ZL <- methods::as(re$Z %*% Lam, "CsparseMatrix")
-  nq <- ncol(ZL)
-  # H = I + (Z Lambda)' W (Z Lambda) at the modes, W = -d2 l / d eta2, as
-  # the engine's Laplace approximation; its value rebuilt here must be the
-  # fit's, or the proposal is not the one the check describes.
-  H <- Matrix::crossprod(ZL, ZL * m$w) + Matrix::Diagonal(nq)
-  ch <- Matrix::Cholesky(methods::as(H, "CsparseMatrix"), perm = TRUE, LDL = FALSE)
-  logdet <- 2 * as.numeric(Matrix::determinant(ch, sqrt = TRUE, logarithm = TRUE)$modulus)
-  cond <- function(eta) {
-    ll <- cpp_family_eval(fam$family_code, fam$link_code, rep(y, length.out = length(eta)),
-                          rep(w, length.out = length(eta)), eta, phi)$loglik
-    colSums(matrix(ifelse(rep(w, length.out = length(eta)) > 0, ll, 0), n))
-  }
-  l0 <- cond(m$eta)
-  lap_r <- l0 - sum(m$u^2) / 2 - logdet / 2
-  if (!is.finite(lap_r) || abs(lap_r - laplace) > 1e-6 * max(1, abs(laplace)))
-    stop("loglik_check(): the Laplace approximation rebuilt from the fit does not reproduce its log-likelihood; ",
-         "the check is not available for this fit", call. = FALSE)
-  # Draws x = u - u^ ~ N(0, H^-1) (P' L^-T z, H = P' L L' P), scaled by
-  # sqrt(df / chi2_df) for the t proposal; m = x' H x = |z|^2 / g.
-  logr <- numeric(draws)
+  nq <- ncol(re$Z)
   tconst <- if (is.finite(df)) lgamma((df + nq) / 2) - lgamma(df / 2) - nq / 2 * log(df / 2) else 0
   chunk <- max(1L, min(draws, floor(2e7 / max(n, nq))))
-  done <- 0L
-  while (done < draws) {
-    k <- min(chunk, draws - done)
-    z <- matrix(stats::rnorm(nq * k), nq, k)
-    g <- if (is.finite(df)) stats::rchisq(k, df) / df else rep(1, k)
-    x <- as.matrix(Matrix::solve(ch, Matrix::solve(ch, z, system = "Lt"), system = "Pt"))
-    x <- sweep(x, 2L, sqrt(g), "/")
-    maha <- colSums(z^2) / g
-    u <- x + m$u
-    eta <- as.matrix(ZL %*% x) + m$eta
-    lq <- if (is.finite(df)) -(df + nq) / 2 * log1p(maha / df) + tconst else -maha / 2
-    idx <- done + seq_len(k)
-    logr[idx] <- cond(eta) - l0 - (colSums(u^2) - sum(m$u^2)) / 2 - lq
-    done <- done + k
+  cond <- function(eta, phi) {
+    k <- length(eta) / n
+    ll <- cpp_family_eval(fam$family_code, fam$link_code, rep(y, k), rep(w, k), eta, phi)$loglik
+    colSums(matrix(ifelse(rep(w, k) > 0, ll, 0), n))
   }
-  if (!all(is.finite(logr)))
-    stop("loglik_check(): some importance weights are not finite", call. = FALSE)
-  top <- max(logr)
-  r <- exp(logr - top)
-  mr <- mean(r)
-  list(loglik = laplace + top + log(mr), se = stats::sd(r) / (mr * sqrt(draws)),
-       ess = sum(r)^2 / sum(r^2))
+  function(theta, check = FALSE) {
+    th <- theta_star(theta, ax$Tx)
+    laplace <- cpp_sparse_eval(eng, th, FALSE)$loglik
+    m <- cpp_sparse_modes(eng, th)
+    phi <- if (length(th) > p + re$ntheta) th[p + re$ntheta + 1L] else 0
+    Lam <- Matrix::sparseMatrix(i = re$lam_row, j = re$lam_col, x = th[p + re$lam_k], dims = c(nq, nq))
+    ZL <- methods::as(re$Z %*% Lam, "CsparseMatrix")
+    # H = I + (Z Lambda)' W (Z Lambda) at the modes, W = -d2 l / d eta2, as
+    # the engine's Laplace approximation
+    H <- Matrix::crossprod(ZL, ZL * m$w) + Matrix::Diagonal(nq)
+    ch <- Matrix::Cholesky(methods::as(H, "CsparseMatrix"), perm = TRUE, LDL = FALSE)
+    l0 <- cond(m$eta, phi)
+    if (check) {
+      logdet <- 2 * as.numeric(Matrix::determinant(ch, sqrt = TRUE, logarithm = TRUE)$modulus)
+      lap_r <- l0 - sum(m$u^2) / 2 - logdet / 2
+      if (!is.finite(lap_r) || abs(lap_r - laplace) > 1e-6 * max(1, abs(laplace)))
+        stop("loglik_check(): the Laplace approximation rebuilt from the fit does not reproduce its ",
+             "log-likelihood; the check is not available for this fit", call. = FALSE)
+    }
+    # Draws x = u - u^ ~ N(0, H^-1) (P' L^-T z, H = P' L L' P), divided by
+    # sqrt(g), g ~ chi2_df / df, for the t proposal; x' H x = |z|^2 / g.
+    set.seed(s0)
+    logr <- numeric(draws)
+    done <- 0L
+    while (done < draws) {
+      k <- min(chunk, draws - done)
+      z <- matrix(stats::rnorm(nq * k), nq, k)
+      g <- if (is.finite(df)) stats::rchisq(k, df) / df else rep(1, k)
+      x <- as.matrix(Matrix::solve(ch, Matrix::solve(ch, z, system = "Lt"), system = "Pt"))
+      x <- sweep(x, 2L, sqrt(g), "/")
+      maha <- colSums(z^2) / g
+      u <- x + m$u
+      eta <- as.matrix(ZL %*% x) + m$eta
+      lq <- if (is.finite(df)) -(df + nq) / 2 * log1p(maha / df) + tconst else -maha / 2
+      logr[done + seq_len(k)] <- cond(eta, phi) - l0 - (colSums(u^2) - sum(m$u^2)) / 2 - lq
+      done <- done + k
+    }
+    if (!all(is.finite(logr)))
+      stop("loglik_check(): some importance weights are not finite", call. = FALSE)
+    list(laplace = laplace, logr = logr)
+  }
 }
 
 #' @export
@@ -202,9 +290,22 @@ print.glmmgee_loglik_check <- function(x, digits = 4, ...) {
   d <- x$difference
   verdict <- if (x$se == 0 && abs(d) < 1e-6) "the fit's value is exact to 1e-6" else
     if (abs(d) <= max(3 * x$se, 0.01)) "no error detectable at this precision" else
-      if (abs(d) < 0.1) "a small error: tests and information criteria are not moved noticeably" else
-        "a material error: the estimates, variance components most, may be biased; consider more quadrature points or a more accurate method"
+      if (abs(d) < 0.1) "a small error: likelihood-ratio tests and information criteria are not moved noticeably" else
+        "an error that moves likelihood-ratio tests and AIC against fits by another approximation by about this much (whether it moves the estimates: below)"
   cat(sprintf("  difference %s%s: %s\n", formatC(d, digits = digits, format = "g"),
               if (x$se > 0) sprintf(" (%.1f SE)", d / x$se) else "", verdict))
+  sh <- x$shift
+  if (!is.null(sh) && any(is.finite(sh$shift_se))) {
+    cat("\nOne Newton step on the accurate log-likelihood from the fit's estimates\n")
+    tab <- data.frame(estimate = sh$estimate, one_step = sh$one_step,
+                      `shift (SEs)` = sh$shift_se, check.names = FALSE, row.names = sh$parameter)
+    if (any(is.finite(sh$mc_se))) tab[["Monte Carlo SE"]] <- sh$mc_se
+    print(tab, digits = digits)
+    big <- is.finite(sh$shift_se) & abs(sh$shift_se) > 0.1 &
+      (!is.finite(sh$mc_se) | abs(sh$shift_se) > 2 * sh$mc_se)
+    cat(if (!any(big)) "  the estimates would move by less than a tenth of a standard error\n" else
+      sprintf("  the estimates of %s would move by more than a tenth of a standard error: the approximation matters for them\n",
+              paste(sQuote(sh$parameter[big], FALSE), collapse = ", ")))
+  }
   invisible(x)
 }

@@ -12,11 +12,12 @@ nested_binary <- function(seed, H = 20L) {
 }
 
 # The nested quadrature log-likelihood (15 points) at the estimates of `fit`
-# (a Laplace fit of the same nested model): its engine in the same order.
+# (a Laplace fit of the same nested model): its engine in the same order;
+# with the quadrature fit's estimates as attribute "theta".
 nested_exact_at <- function(fit, data, family) {
   fq <- glmm(fit$formula, data = data, family = family, nAGQ = 15)
   pe <- profile_engine(fq)
-  pe$eval(theta_star(as.numeric(fit$theta), pe$Tx))$loglik
+  structure(pe$eval(theta_star(as.numeric(fit$theta), pe$Tx))$loglik, theta = as.numeric(fq$theta))
 }
 
 test_that("importance sampling agrees with nested quadrature within 3 Monte Carlo SEs and finds Laplace's error", {
@@ -32,7 +33,17 @@ test_that("importance sampling agrees with nested quadrature within 3 Monte Carl
   # says so (the exact value is higher).
   expect_gt(exact - ck$fit_loglik, 1)
   expect_gt(ck$difference / ck$se, 5)
-  expect_output(print(ck), "material error")
+  expect_output(print(ck), "moves likelihood-ratio tests and AIC")
+  # One Newton step on the sampled log-likelihood moves the variance
+  # components towards the quadrature fit's, the wards' (Laplace's largest
+  # error) most of the way, well beyond its Monte Carlo error.
+  sh <- ck$shift
+  th_q <- attr(exact, "theta")
+  vc <- 3:4
+  expect_true(all(abs(sh$one_step[vc] - th_q[vc]) < abs(sh$estimate[vc] - th_q[vc])))
+  expect_lt(abs(sh$one_step[3] - th_q[3]), 0.25 * abs(sh$estimate[3] - th_q[3]))
+  expect_gt(sh$shift_se[3], 5 * sh$mc_se[3])
+  expect_output(print(ck), "would move by more than a tenth of a standard error")
   # Poisson counts, a second data set
   set.seed(8)
   d2 <- expand.grid(rep = 1:3, class = 1:5, school = 1:25)
@@ -55,6 +66,9 @@ test_that("one-factor fits are checked by many-point quadrature, gaussian ones a
   expect_equal(ck$loglik, pe$eval(theta_star(as.numeric(f1$theta), pe$Tx))$loglik, tolerance = 1e-10)
   expect_identical(ck$se, 0)
   expect_gt(ck$difference, 0.01)
+  # one Newton step on the 25-point log-likelihood lands near its maximum
+  expect_equal(ck$shift$one_step, unname(as.numeric(f25$theta)), tolerance = 1e-3)
+  expect_output(print(ck), "less than a tenth of a standard error")
   # with enough nodes the fit is exact and the check agrees
   expect_lt(abs(loglik_check(f25, nodes = 30)$difference), 1e-8)
   data(sleepstudy, package = "lme4")
