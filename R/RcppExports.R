@@ -124,6 +124,10 @@ cpp_gh_rule <- function(K) {
     .Call(`_glmmgee_cpp_gh_rule`, K)
 }
 
+cpp_family_loglik_draws <- function(family, link, y, wt, eta0, A, X, phi) {
+    .Call(`_glmmgee_cpp_family_loglik_draws`, family, link, y, wt, eta0, A, X, phi)
+}
+
 cpp_gee_shard_new <- function(data, spec) {
     .Call(`_glmmgee_cpp_gee_shard_new`, data, spec)
 }

@@ -228,12 +228,12 @@ importance_sampler <- function(fit, draws, df, s0) {
   p <- ncol(ax$X)
   nq <- ncol(re$Z)
   tconst <- if (is.finite(df)) lgamma((df + nq) / 2) - lgamma(df / 2) - nq / 2 * log(df / 2) else 0
-  chunk <- max(1L, min(draws, floor(2e7 / max(n, nq))))
-  cond <- function(eta, phi) {
-    k <- length(eta) / n
-    ll <- cpp_family_eval(fam$family_code, fam$link_code, rep(y, k), rep(w, k), eta, phi)$loglik
-    colSums(matrix(ifelse(rep(w, k) > 0, ll, 0), n))
-  }
+  chunk <- max(1L, min(draws, floor(5e6 / nq)))
+  # the rows of positive weight (the others add nothing)
+  pos <- w > 0
+  # sum_i l(y_i | eta0_i + (A x_k)_i) for each column x_k of x
+  cond <- function(eta0, A, x, phi)
+    cpp_family_loglik_draws(fam$family_code, fam$link_code, y[pos], w[pos], eta0, A, x, phi)
   function(theta, check = FALSE) {
     th <- theta_star(theta, ax$Tx)
     laplace <- cpp_sparse_eval(eng, th, FALSE)$loglik
@@ -245,7 +245,9 @@ importance_sampler <- function(fit, draws, df, s0) {
     # the engine's Laplace approximation
     H <- Matrix::crossprod(ZL, ZL * m$w) + Matrix::Diagonal(nq)
     ch <- Matrix::Cholesky(methods::as(H, "CsparseMatrix"), perm = TRUE, LDL = FALSE)
-    l0 <- cond(m$eta, phi)
+    ZLp <- methods::as(ZL[pos, , drop = FALSE], "CsparseMatrix")
+    eta0 <- m$eta[pos]
+    l0 <- cond(eta0, ZLp, matrix(0, nq, 1L), phi)
     if (check) {
       logdet <- 2 * as.numeric(Matrix::determinant(ch, sqrt = TRUE, logarithm = TRUE)$modulus)
       lap_r <- l0 - sum(m$u^2) / 2 - logdet / 2
@@ -266,9 +268,8 @@ importance_sampler <- function(fit, draws, df, s0) {
       x <- sweep(x, 2L, sqrt(g), "/")
       maha <- colSums(z^2) / g
       u <- x + m$u
-      eta <- as.matrix(ZL %*% x) + m$eta
       lq <- if (is.finite(df)) -(df + nq) / 2 * log1p(maha / df) + tconst else -maha / 2
-      logr[done + seq_len(k)] <- cond(eta, phi) - l0 - (colSums(u^2) - sum(m$u^2)) / 2 - lq
+      logr[done + seq_len(k)] <- cond(eta0, ZLp, x, phi) - l0 - (colSums(u^2) - sum(m$u^2)) / 2 - lq
       done <- done + k
     }
     if (!all(is.finite(logr)))

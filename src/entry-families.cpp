@@ -70,3 +70,38 @@ Rcpp::List cpp_gh_rule(int K) {
   return Rcpp::List::create(Rcpp::Named("z") = r.z,
                             Rcpp::Named("w") = Eigen::VectorXd(r.logw.array().exp()));
 }
+
+// The conditional log-likelihood sum_i l(y_i | eta0_i + (A x_j)_i), with its
+// constant part, for each column x_j of X (q x k), A sparse (n x q): the
+// inner loop of the importance sampler of loglik_check(), without an n x k
+// matrix of linear predictors.
+// [[Rcpp::export]]
+Rcpp::NumericVector cpp_family_loglik_draws(int family, int link, Rcpp::NumericVector y,
+                                            Rcpp::NumericVector wt, Rcpp::NumericVector eta0,
+                                            Eigen::MappedSparseMatrix<double> A,
+                                            Rcpp::NumericMatrix X, double phi) {
+  using namespace glmmgee;
+  std::unique_ptr<ObsModel> m = make_obs_model(family, link);
+  if (!m) Rcpp::stop("unsupported family/link codes");
+  const int n = y.size();
+  if (wt.size() != n || eta0.size() != n || A.rows() != n)
+    Rcpp::stop("'y', 'wt', 'eta0' and the rows of 'A' differ in length");
+  if (A.cols() != X.nrow()) Rcpp::stop("'A' has %d columns; 'X' has %d rows", (int)A.cols(), X.nrow());
+  m->set_phi(phi);
+  double lc = 0.0;
+  for (int i = 0; i < n; ++i) lc += m->logconst(y[i], wt[i]);
+  std::vector<double> eta(n), d1(n);
+  Rcpp::NumericVector out(X.ncol());
+  for (int j = 0; j < X.ncol(); ++j) {
+    if (j % 16 == 0) Rcpp::checkUserInterrupt();
+    std::copy(eta0.begin(), eta0.end(), eta.begin());
+    for (int c = 0; c < A.outerSize(); ++c) {
+      const double xc = X(c, j);
+      if (xc == 0.0) continue;
+      for (Eigen::MappedSparseMatrix<double>::InnerIterator it(A, c); it; ++it)
+        eta[it.row()] += it.value() * xc;
+    }
+    out[j] = lc + m->loglik_d1_n(y.begin(), wt.begin(), eta.data(), n, phi, d1.data());
+  }
+  return out;
+}
