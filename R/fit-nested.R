@@ -342,9 +342,10 @@ nested_term_summaries <- function(re, ns, theta, p, m) {
 }
 
 # The likelihood surface of a nested AGHQ fit for profile() and confint():
-# the same engine, rebuilt from the stored data, at the fit's nAGQ; the
-# gradient by central differences as in the fit.
-nested_profile_engine <- function(fit) {
+# the same engine, rebuilt from the stored data, at the fit's nAGQ (or
+# another, for loglik_check()); the gradient by central differences as in
+# the fit.
+nested_profile_engine <- function(fit, nAGQ = as.integer(fit$nAGQ)) {
   re <- sparse_re_terms(fit$formula, fit$model, NULL)
   ns <- nested_structure(re)
   p <- length(fit$coefficients)
@@ -361,7 +362,7 @@ nested_profile_engine <- function(fit) {
   eng <- cpp_nested_new(xd$X, as.numeric(fit$y), as.numeric(fit$prior.weights),
                         as.numeric(fit$offset), ns$units, fam$family_code, fam$link_code,
                         fit$optinfo$nthreads %||% 1L, nested_leaf_design(re, ns))
-  f <- nested_objective(eng, map, as.integer(fit$nAGQ))
+  f <- nested_objective(eng, map, nAGQ)
   V <- fit$cov_theta
   th <- theta_star(unname(fit$theta), xd$Tx)
   if (!is.null(xd$Tx)) {

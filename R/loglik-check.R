@@ -16,11 +16,20 @@
 #'   Carlo standard error \eqn{sd(r) / (\bar r \sqrt{N})}. The effective
 #'   sample size \eqn{(\sum r)^2 / \sum r^2} says whether the proposal
 #'   covers the integrand; below 50 the estimate is flagged.
-#' * One grouping factor: adaptive Gauss-Hermite quadrature with `nodes`
+#' * One grouping factor (also with zero-inflation or dispersion parts and
+#'   random effects in the zero part), and nested random intercepts fitted
+#'   by nested quadrature: adaptive Gauss-Hermite quadrature with `nodes`
 #'   points per random effect (exact to many digits for smooth integrands),
 #'   beside the fit's own.
+#' * Known covariances (binomial and Poisson, Laplace): importance
+#'   sampling as for several terms.
 #' * Gaussian models with the identity link: the fit's log-likelihood is
 #'   exact; the check says so.
+#'
+#' Not checked (an error says so): structured covariances, penalized and
+#' distributed fits, cumulative link models, non-normal random-intercept
+#' distributions and several-term fits with zero-inflation or dispersion
+#' parts.
 #'
 #' Whether the error matters for the estimates: one Newton step from them on
 #' the accurate log-likelihood (its gradient by the quadrature engine, or for
@@ -79,11 +88,14 @@ loglik_check <- function(fit, draws = 2000L, df = 20, nodes = 25L, seed = NULL) 
   eng <- fit_engine(fit)$name
   out <- list(fit_loglik = as.numeric(fit$loglik), approximation = approximation_label(fit), se = 0,
               ess = NA_real_, draws = NA_integer_, shift = NULL)
-  if (identical(fam$family, "gaussian") && identical(fam$link, "identity")) {
+  if (eng %in% c("lmm_one_factor", "lmm_sparse", "known_gaussian") ||
+      (identical(fam$family, "gaussian") && identical(fam$link, "identity") &&
+       is.null(.subset2(fit, "aux")))) {
     out$method <- "exact (gaussian, identity link: the marginal likelihood is in closed form)"
     out$loglik <- out$fit_loglik
-  } else if (eng == "agq") {
-    out$method <- sprintf("adaptive Gauss-Hermite quadrature, %d points per random effect", nodes)
+  } else if (eng %in% c("agq", "agq_zero_re", "agq_nested")) {
+    out$method <- sprintf("%sadaptive Gauss-Hermite quadrature, %d points per random effect",
+                          if (eng == "agq_nested") "nested " else "", nodes)
     qd <- loglik_by_quadrature(fit, as.integer(nodes))
     out$loglik <- qd$loglik
     out$shift <- one_step_shift(fit, qd$gradient, NULL)
@@ -140,32 +152,39 @@ one_step_shift <- function(fit, g, gradient_se) {
 loglik_check_refusal <- function(fit) {
   eng <- fit_engine(fit)$name
   fam <- fit$family
+  if (eng %in% c("lmm_one_factor", "lmm_sparse", "known_gaussian")) return(NULL)
   if (identical(fam$family, "gaussian") && identical(fam$link, "identity") &&
       is.null(.subset2(fit, "aux")))
     return(NULL)
-  if (!is.null(.subset2(fit, "aux")))
-    return("zero-inflated, hurdle or dispersion-formula fits")
   if (!is.null(.subset2(fit, "penalty"))) return("penalized fits")
   if (inherits(fit, "glmmgee_glmm_sharded")) return("distributed fits (glmm_shards())")
-  if (!eng %in% c("agq", "laplace_sparse"))
-    return(sprintf("fits of the %s engine (it checks the one-factor engine and the Laplace engine of several terms)",
-                   eng))
+  if (inherits(fit, "glmmgee_glmm_covstruct"))
+    return("structured-covariance fits (ar1(), cs(), ...)")
+  if (eng == "laplace_sparse" && !is.null(.subset2(fit, "aux")))
+    return("zero-inflated, hurdle or dispersion-formula fits with several random-effect terms")
+  if (!eng %in% c("agq", "agq_zero_re", "agq_nested", "laplace_sparse", "known_laplace"))
+    return(sprintf("fits of the %s engine (%s)", eng, fit_engine(fit)$fits))
   NULL
 }
 
-# The log-likelihood of a one-factor fit at its estimates by adaptive
-# quadrature with `nodes` points (the fit's engine, rebuilt).
+# The log-likelihood of a one-factor (or nested quadrature) fit at its
+# estimates by adaptive quadrature with `nodes` points, and its gradient
+# (the fit's engine, rebuilt; for nested quadrature by central
+# differences, as the fit takes it).
 loglik_by_quadrature <- function(fit, nodes) {
-  pe <- profile_engine(fit)
+  nested <- fit_engine(fit)$name == "agq_nested"
+  pe <- if (nested) nested_profile_engine(fit, nodes) else profile_engine(fit)
   on.exit(pe$free(), add = TRUE)
   th <- theta_star(as.numeric(fit$theta), pe$Tx)
-  q <- ncol(as.matrix(fit$Z %||% matrix(1, 1, 1)))
-  if (nodes^q > 1e6)
-    stop(sprintf("loglik_check(): %d nodes for %d random effects per cluster make %.3g points; use fewer 'nodes'",
-                 nodes, q, nodes^q), call. = FALSE)
-  eng <- environment(pe$eval)$eng
-  cpp_agq_set_nagq(eng, nodes)
-  r <- cpp_agq_eval(eng, th, TRUE)
+  if (!nested) {
+    q <- ncol(as.matrix(fit$Z %||% matrix(1, 1, 1))) + NCOL(.subset2(fit$aux$zi$re, "Z"))
+    if (nodes^q > 1e6)
+      stop(sprintf("loglik_check(): %d nodes for %d random effects per cluster make %.3g points; use fewer 'nodes'",
+                   nodes, q, nodes^q), call. = FALSE)
+    eng <- environment(pe$eval)$eng
+    if (!is.null(fit$aux$zi$re)) cpp_zire_set_nagq(eng, nodes) else cpp_agq_set_nagq(eng, nodes)
+  }
+  r <- pe$eval(th)
   list(loglik = r$loglik, gradient = user_gradient(r$gradient, pe$Tx))
 }
 

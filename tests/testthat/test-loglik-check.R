@@ -94,6 +94,46 @@ test_that("loglik_check(): seeds reproduce, the session's stream is left alone, 
   expect_error(loglik_check(fit, nodes = 1), "'nodes' must be a whole number")
   expect_error(loglik_check(fit, seed = "a"), "'seed' must be one number")
   expect_error(loglik_check(lm(incidence ~ period, cbpp)), "'fit' must be a glmm\\(\\) fit")
-  fz <- glmm(incidence ~ period + (1 | herd), data = cbpp, family = poisson, ziformula = ~ 1)
-  expect_error(loglik_check(fz), "not available for zero-inflated")
+  # (a fit only for its refusal: its warnings do not matter here)
+  fz <- suppressWarnings(glmm(incidence ~ period + (1 | herd) + (1 | obs), data = cbpp,
+                              family = poisson, ziformula = ~ 1))
+  expect_error(loglik_check(fz), "not available for zero-inflated, hurdle or dispersion-formula fits with several")
+})
+
+test_that("zero-inflated, nested-quadrature and known-covariance fits are checked too", {
+  set.seed(5)
+  M <- 40
+  d <- data.frame(g = rep(seq_len(M), each = 8), x = rnorm(M * 8))
+  d$y <- rpois(nrow(d), exp(0.5 + 0.3 * d$x + rnorm(M, sd = 0.7)[d$g])) * rbinom(nrow(d), 1, 0.8)
+  # zero-inflated Poisson by Laplace: one step on the 25-point
+  # log-likelihood lands on the 25-point fit
+  fz <- glmm(y ~ x + (1 | g), d, poisson, ziformula = ~ 1, nAGQ = 1)
+  fz25 <- glmm(y ~ x + (1 | g), d, poisson, ziformula = ~ 1, nAGQ = 25)
+  ck <- loglik_check(fz)
+  expect_match(ck$method, "25 points")
+  expect_equal(ck$loglik, fz25$loglik, tolerance = 1e-5)
+  expect_equal(ck$shift$one_step, unname(as.numeric(fz25$theta)), tolerance = 1e-4)
+  # nested quadrature with 3 points, checked with 25
+  dn <- nested_binary(4)
+  fn3 <- glmm(y ~ x + (1 | hospital/ward), data = dn, family = binomial, nAGQ = 3)
+  ckn <- loglik_check(fn3, nodes = 15)
+  pe <- profile_engine(glmm(y ~ x + (1 | hospital/ward), data = dn, family = binomial, nAGQ = 15))
+  expect_equal(ckn$loglik, pe$eval(theta_star(as.numeric(fn3$theta), pe$Tx))$loglik, tolerance = 1e-10)
+  expect_gt(ckn$difference, 0.1)
+  # a known covariance equal to the identity is the random intercept: the
+  # importance-sampled value agrees with its 25-point quadrature
+  d$yb <- rbinom(nrow(d), 1, plogis(0.3 * d$x + rnorm(M)[d$g]))
+  K <- diag(M)
+  dimnames(K) <- list(seq_len(M), seq_len(M))
+  fk <- glmm(yb ~ x + (1 | g), d, binomial, covariance = list(g = K))
+  ckk <- loglik_check(fk, draws = 4000, seed = 3)
+  f1 <- glmm(yb ~ x + (1 | g), d, binomial, nAGQ = 25)
+  pe1 <- profile_engine(f1)
+  exact <- pe1$eval(theta_star(as.numeric(fk$theta), pe1$Tx))$loglik
+  expect_lt(abs(ckk$loglik - exact), 3 * ckk$se)
+  # refusals name what is not checked
+  data(cbpp, package = "lme4")
+  cbpp$sev <- cut(cbpp$incidence / cbpp$size, c(-Inf, 0, 0.1, Inf))
+  fo <- suppressWarnings(glmm(sev ~ period + (1 | herd), cbpp, family = cumulative()))
+  expect_error(loglik_check(fo), "not available for fits of the ordinal_agq engine")
 })
