@@ -24,6 +24,14 @@ cpp_nested_eval <- function(ptr, theta, nAGQ, gradient = FALSE) {
     .Call(`_glmmgee_cpp_nested_eval`, ptr, theta, nAGQ, gradient)
 }
 
+#' Nested AGHQ engine: each outermost unit's log-likelihood at theta (without
+#' the constant part of the observations' densities), for the per-cluster
+#' scores of cluster-robust covariances
+#' @noRd
+cpp_nested_unit_loglik <- function(ptr, theta, nAGQ) {
+    .Call(`_glmmgee_cpp_nested_unit_loglik`, ptr, theta, nAGQ)
+}
+
 #' Nested AGHQ engine: joint modes, their conditional variances, eta
 #' @noRd
 cpp_nested_modes <- function(ptr, theta) {

@@ -375,7 +375,5 @@ nested_profile_engine <- function(fit, nAGQ = as.integer(fit$nAGQ)) {
   list(eval = function(t) list(loglik = f(t), gradient = fd_gradient(f, t, h)),
        lower = c(rep(-Inf, p), re$lower, if (disp) -Inf),
        free = function() NULL, Tx = xd$Tx,
-       split = nested_cluster_split(xd$X, as.numeric(fit$y), as.numeric(fit$prior.weights),
-                                    as.numeric(fit$offset), ns$units, nested_leaf_design(re, ns),
-                                    fam, map, as.integer(fit$nAGQ)))
+       split = nested_cluster_split(eng, ns$units[[1L]], as.numeric(fit$prior.weights), map, nAGQ))
 }

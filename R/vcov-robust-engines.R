@@ -170,25 +170,25 @@ csc_from_triplets <- function(i, j, x, nr, nc, M, sorted = FALSE) {
   M
 }
 
-# The nested quadrature engine split by cluster (clusters nest the
-# outermost grouping): a function of (code, G, levels) giving
-# list(loglik), a function of theta (the fit's order, on the engine's
-# scale) giving the G clusters' log-likelihoods; cluster_score_parts()
-# differentiates them.
-nested_cluster_split <- function(X, y, w, off, units, Zr, fam, map, nAGQ) {
+# The nested quadrature engine `eng` (the fit's, on all rows) split by
+# cluster (clusters nest the outermost grouping, whose units' codes per row
+# are `outer`, 0-based): a function of (code, G, levels) giving
+# list(loglik), a function of theta (the fit's order, on the engine's scale)
+# giving the G clusters' log-likelihoods, the sums of their outermost units'
+# from one evaluation; cluster_score_parts() differentiates them.
+nested_cluster_split <- function(eng, outer, w, map, nAGQ) {
   function(code, G, levels) {
     # (resolve_vcov_cluster() has checked that the clusters nest every
-    # grouping, the outermost one included)
-    code[w <= 0] <- NA_integer_
-    rows <- split(seq_along(code), factor(code, levels = seq_len(G)))
-    objectives <- lapply(rows, function(r) {
-      if (!length(r)) return(NULL)
-      u <- lapply(units, function(v) match(v[r], sort(unique(v[r]))) - 1L)
-      eng <- cpp_nested_new(X[r, , drop = FALSE], y[r], w[r], off[r], u, fam$family_code,
-                            fam$link_code, 1L, if (!is.null(Zr)) Zr[r, , drop = FALSE])
-      nested_objective(eng, map, nAGQ)
+    # grouping, the outermost one included); a unit without rows of
+    # positive weight adds nothing, to cluster 1
+    pos <- if (length(w)) w > 0 else rep(TRUE, length(outer))
+    nu <- max(outer) + 1L
+    to_user <- rep(1L, nu)
+    to_user[outer[pos] + 1L] <- code[pos]
+    list(loglik = function(th) {
+      ll <- cpp_nested_unit_loglik(eng, c(th, 0)[map], nAGQ)
+      rowsum(ll, factor(to_user, levels = seq_len(G)), reorder = TRUE)[, 1L]
     })
-    list(loglik = function(th) vapply(objectives, function(f) if (is.null(f)) 0 else f(th), 1))
   }
 }
 

@@ -90,6 +90,21 @@ Rcpp::List cpp_nested_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, int nAGQ
   return out;
 }
 
+//' Nested AGHQ engine: each outermost unit's log-likelihood at theta (without
+//' the constant part of the observations' densities), for the per-cluster
+//' scores of cluster-robust covariances
+//' @noRd
+// [[Rcpp::export]]
+Eigen::VectorXd cpp_nested_unit_loglik(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, int nAGQ) {
+  glmmgee::NestedAgq* eng = nested_engine(ptr);
+  if (theta.size() != eng->npar())
+    Rcpp::stop("theta has length %d; the model has %d parameters", (int)theta.size(),
+               eng->npar());
+  if (nAGQ < 1 || nAGQ > 100) Rcpp::stop("nAGQ must be between 1 and 100");
+  Rcpp::checkUserInterrupt();
+  return eng->evaluate(theta, nAGQ, false).unit_loglik;
+}
+
 //' Nested AGHQ engine: joint modes, their conditional variances, eta
 //' @noRd
 // [[Rcpp::export]]

@@ -400,6 +400,30 @@ test_that("nested random effects by adaptive quadrature: each school's scores ar
   vr_check_split_scores(fit, d, 5L)
 })
 
+test_that("nested quadrature with a random slope in the inner term: each school's scores are its gradient", {
+  skip_if_not_installed("numDeriv")
+  set.seed(3)
+  d <- expand.grid(rep = 1:4, class = 1:3, school = 1:30)
+  d$x <- rnorm(nrow(d))
+  inner <- (d$school - 1L) * 3L + d$class
+  d$y <- rbinom(nrow(d), 1, plogis(-0.2 + 0.5 * d$x + rnorm(30)[d$school] + rnorm(90, sd = 0.7)[inner] +
+                                     rnorm(90, sd = 0.5)[inner] * d$x))
+  d$school <- factor(d$school)
+  d$class <- factor(paste(d$school, d$class))
+  form <- y ~ x + (1 | school) + (1 + x | class)
+  # (the slopes' correlation goes to a bound on these data: held there)
+  fit <- suppressWarnings(glmm(form, data = d, family = binomial, nAGQ = 3))
+  expect_identical(fit$engine$name, "agq_nested")
+  parts <- cluster_score_parts(fit, NULL)
+  expect_lt(max(abs(colSums(parts$S) * sqrt(diag(fit$cov_theta)[parts$free]))), 1e-3)
+  which <- c(2L, 7L, 19L)
+  sub <- droplevels(d[d$school %in% levels(d$school)[which], ])
+  fs <- suppressWarnings(glmm(form, data = sub, family = binomial, nAGQ = 3))
+  pe <- profile_engine(fs)
+  g <- numDeriv::grad(function(t) pe$eval(theta_star(t, pe$Tx))$loglik, as.numeric(fit$theta))
+  expect_equal(colSums(parts$S[which, , drop = FALSE]), g[parts$free], tolerance = 1e-6)
+})
+
 test_that("CR types on nested fits: the sandwich of the split scores, any nesting cluster", {
   skip_if_not_installed("numDeriv")
   d <- vr_school_data()

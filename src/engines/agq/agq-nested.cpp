@@ -502,6 +502,7 @@ NestedResult NestedAgq::evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta,
       if (!std::isfinite(ll[v])) fail[v] = 1;
   });
   NestedResult r;
+  r.unit_loglik = Eigen::Map<Eigen::VectorXd>(ll.data(), M);
   for (int v = 0; v < M; ++v) {
     r.loglik += ll[v];
     r.failures += fail[v];

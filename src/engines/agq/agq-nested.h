@@ -54,6 +54,9 @@ struct NestedResult {
   double loglik = 0.0;
   int failures = 0;  // units whose mode or curvature could not be found
   Eigen::VectorXd gradient;  // with evaluate(gradient = true); see above
+  // Each outer unit's log-likelihood, without the constant of the
+  // observations' densities (which `loglik` includes).
+  Eigen::VectorXd unit_loglik;
 };
 
 struct NestedModes {
