@@ -63,11 +63,13 @@
 #'   sampling, its Monte Carlo standard error in the same units (`mc_se`,
 #'   from 10 batches of the draws).
 #' @examples
-#' data(cbpp, package = "lme4")
-#' cbpp$obs <- factor(seq_len(nrow(cbpp)))
-#' fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd) + (1 | obs),
-#'             data = cbpp, family = binomial)
-#' loglik_check(fit, draws = 2000, seed = 1)
+#' if (requireNamespace("lme4", quietly = TRUE)) {
+#'   data(cbpp, package = "lme4")
+#'   cbpp$obs <- factor(seq_len(nrow(cbpp)))
+#'   fit <- glmm(cbind(incidence, size - incidence) ~ period + (1 | herd) + (1 | obs),
+#'               data = cbpp, family = binomial)
+#'   loglik_check(fit, draws = 2000, seed = 1)
+#' }
 #' @export
 loglik_check <- function(fit, draws = 2000L, df = 20, nodes = 25L, seed = NULL) {
   if (!inherits(fit, "glmmgee_glmm"))
