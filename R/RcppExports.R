@@ -18,18 +18,13 @@ cpp_nested_new <- function(X, y, wt, offset, units, family, link, nthreads, Zr =
 
 #' Nested AGHQ engine: log-likelihood at theta = (beta, s_1..s_L, [phi])
 #' (with Z: s_L replaced by Lambda's lower triangle by columns),
-#' and its gradient (adaptive nodes held fixed; see agq-nested.h)
+#' and its gradient (adaptive nodes held fixed; see agq-nested.h); with
+#' `units`, also each outermost unit's log-likelihood (without the constant
+#' part of the observations' densities), for the per-cluster scores of
+#' cluster-robust covariances
 #' @noRd
-cpp_nested_eval <- function(ptr, theta, nAGQ, gradient = FALSE) {
-    .Call(`_glmmgee_cpp_nested_eval`, ptr, theta, nAGQ, gradient)
-}
-
-#' Nested AGHQ engine: each outermost unit's log-likelihood at theta (without
-#' the constant part of the observations' densities), for the per-cluster
-#' scores of cluster-robust covariances
-#' @noRd
-cpp_nested_unit_loglik <- function(ptr, theta, nAGQ) {
-    .Call(`_glmmgee_cpp_nested_unit_loglik`, ptr, theta, nAGQ)
+cpp_nested_eval <- function(ptr, theta, nAGQ, gradient = FALSE, units = FALSE) {
+    .Call(`_glmmgee_cpp_nested_eval`, ptr, theta, nAGQ, gradient, units)
 }
 
 #' Nested AGHQ engine: joint modes, their conditional variances, eta

@@ -186,7 +186,7 @@ nested_cluster_split <- function(eng, outer, w, map, nAGQ) {
     to_user <- rep(1L, nu)
     to_user[outer[pos] + 1L] <- code[pos]
     list(loglik = function(th) {
-      ll <- cpp_nested_unit_loglik(eng, c(th, 0)[map], nAGQ)
+      ll <- cpp_nested_eval(eng, c(th, 0)[map], nAGQ, FALSE, TRUE)$unit_loglik
       rowsum(ll, factor(to_user, levels = seq_len(G)), reorder = TRUE)[, 1L]
     })
   }

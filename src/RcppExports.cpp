@@ -56,8 +56,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_nested_eval
-Rcpp::List cpp_nested_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, int nAGQ, bool gradient);
-RcppExport SEXP _glmmgee_cpp_nested_eval(SEXP ptrSEXP, SEXP thetaSEXP, SEXP nAGQSEXP, SEXP gradientSEXP) {
+Rcpp::List cpp_nested_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, int nAGQ, bool gradient, bool units);
+RcppExport SEXP _glmmgee_cpp_nested_eval(SEXP ptrSEXP, SEXP thetaSEXP, SEXP nAGQSEXP, SEXP gradientSEXP, SEXP unitsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -65,20 +65,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
     Rcpp::traits::input_parameter< int >::type nAGQ(nAGQSEXP);
     Rcpp::traits::input_parameter< bool >::type gradient(gradientSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_nested_eval(ptr, theta, nAGQ, gradient));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_nested_unit_loglik
-Eigen::VectorXd cpp_nested_unit_loglik(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, int nAGQ);
-RcppExport SEXP _glmmgee_cpp_nested_unit_loglik(SEXP ptrSEXP, SEXP thetaSEXP, SEXP nAGQSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
-    Rcpp::traits::input_parameter< int >::type nAGQ(nAGQSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_nested_unit_loglik(ptr, theta, nAGQ));
+    Rcpp::traits::input_parameter< bool >::type units(unitsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_nested_eval(ptr, theta, nAGQ, gradient, units));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -1651,8 +1639,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_glm_sums", (DL_FUNC) &_glmmgee_cpp_agq_glm_sums, 2},
     {"_glmmgee_cpp_agq_eval_dd", (DL_FUNC) &_glmmgee_cpp_agq_eval_dd, 3},
     {"_glmmgee_cpp_nested_new", (DL_FUNC) &_glmmgee_cpp_nested_new, 9},
-    {"_glmmgee_cpp_nested_eval", (DL_FUNC) &_glmmgee_cpp_nested_eval, 4},
-    {"_glmmgee_cpp_nested_unit_loglik", (DL_FUNC) &_glmmgee_cpp_nested_unit_loglik, 3},
+    {"_glmmgee_cpp_nested_eval", (DL_FUNC) &_glmmgee_cpp_nested_eval, 5},
     {"_glmmgee_cpp_nested_modes", (DL_FUNC) &_glmmgee_cpp_nested_modes, 2},
     {"_glmmgee_cpp_zire_new", (DL_FUNC) &_glmmgee_cpp_zire_new, 17},
     {"_glmmgee_cpp_zire_eval", (DL_FUNC) &_glmmgee_cpp_zire_eval, 3},

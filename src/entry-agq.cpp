@@ -72,11 +72,14 @@ SEXP cpp_nested_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> y
 
 //' Nested AGHQ engine: log-likelihood at theta = (beta, s_1..s_L, [phi])
 //' (with Z: s_L replaced by Lambda's lower triangle by columns),
-//' and its gradient (adaptive nodes held fixed; see agq-nested.h)
+//' and its gradient (adaptive nodes held fixed; see agq-nested.h); with
+//' `units`, also each outermost unit's log-likelihood (without the constant
+//' part of the observations' densities), for the per-cluster scores of
+//' cluster-robust covariances
 //' @noRd
 // [[Rcpp::export]]
 Rcpp::List cpp_nested_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, int nAGQ,
-                           bool gradient = false) {
+                           bool gradient = false, bool units = false) {
   glmmgee::NestedAgq* eng = nested_engine(ptr);
   if (theta.size() != eng->npar())
     Rcpp::stop("theta has length %d; the model has %d parameters", (int)theta.size(),
@@ -87,22 +90,8 @@ Rcpp::List cpp_nested_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, int nAGQ
   Rcpp::List out = Rcpp::List::create(Rcpp::Named("loglik") = r.loglik,
                                       Rcpp::Named("failures") = r.failures);
   if (gradient) out["gradient"] = r.gradient;
+  if (units) out["unit_loglik"] = r.unit_loglik;
   return out;
-}
-
-//' Nested AGHQ engine: each outermost unit's log-likelihood at theta (without
-//' the constant part of the observations' densities), for the per-cluster
-//' scores of cluster-robust covariances
-//' @noRd
-// [[Rcpp::export]]
-Eigen::VectorXd cpp_nested_unit_loglik(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, int nAGQ) {
-  glmmgee::NestedAgq* eng = nested_engine(ptr);
-  if (theta.size() != eng->npar())
-    Rcpp::stop("theta has length %d; the model has %d parameters", (int)theta.size(),
-               eng->npar());
-  if (nAGQ < 1 || nAGQ > 100) Rcpp::stop("nAGQ must be between 1 and 100");
-  Rcpp::checkUserInterrupt();
-  return eng->evaluate(theta, nAGQ, false).unit_loglik;
 }
 
 //' Nested AGHQ engine: joint modes, their conditional variances, eta
