@@ -86,13 +86,10 @@ loglik_check <- function(fit, draws = 2000L, df = 20, nodes = 25L, seed = NULL) 
   why <- loglik_check_refusal(fit)
   if (!is.null(why))
     stop(sprintf("loglik_check() is not available for %s", why), call. = FALSE)
-  fam <- fit$family
   eng <- fit_engine(fit)$name
   out <- list(fit_loglik = as.numeric(fit$loglik), approximation = approximation_label(fit), se = 0,
               ess = NA_real_, draws = NA_integer_, shift = NULL)
-  if (eng %in% c("lmm_one_factor", "lmm_sparse", "known_gaussian") ||
-      (identical(fam$family, "gaussian") && identical(fam$link, "identity") &&
-       is.null(.subset2(fit, "aux")))) {
+  if (loglik_is_exact(fit)) {
     out$method <- "exact (gaussian, identity link: the marginal likelihood is in closed form)"
     out$loglik <- out$fit_loglik
   } else if (eng %in% c("agq", "agq_zero_re", "agq_nested")) {
@@ -105,15 +102,9 @@ loglik_check <- function(fit, draws = 2000L, df = 20, nodes = 25L, seed = NULL) 
     # The draws come from one seed for every parameter value the gradient
     # visits (common random numbers); the session's stream moves on by one
     # draw (none with `seed`), as if the check had drawn once.
-    saved <- function() if (exists(".Random.seed", globalenv(), inherits = FALSE))
-      get(".Random.seed", globalenv(), inherits = FALSE)
-    old <- saved()
-    if (!is.null(seed)) set.seed(seed)
-    s0 <- sample.int(.Machine$integer.max, 1L)
-    if (is.null(seed)) old <- saved()
-    on.exit(if (is.null(old)) rm(".Random.seed", envir = globalenv())
-            else assign(".Random.seed", old, envir = globalenv()), add = TRUE)
-    is <- loglik_by_importance(fit, as.integer(draws), df, s0)
+    draw_seed <- function() sample.int(.Machine$integer.max, 1L)
+    s0 <- if (is.null(seed)) draw_seed() else with_seed(seed, draw_seed())
+    is <- with_seed(s0, loglik_by_importance(fit, as.integer(draws), df, s0))
     out$method <- sprintf("importance sampling, %d draws from the Laplace Gaussian%s", draws,
                           if (is.finite(df)) sprintf(" widened to t with %g df", df) else "")
     out[c("loglik", "se", "ess")] <- is[c("loglik", "se", "ess")]
@@ -150,14 +141,20 @@ one_step_shift <- function(fit, g, gradient_se) {
              mc_se = if (is.null(mc)) NA_real_ else mc, row.names = NULL)
 }
 
+# Whether the fit's log-likelihood is exact: linear mixed models (gaussian,
+# identity link, no dispersion formula), whose marginal likelihood is in
+# closed form.
+loglik_is_exact <- function(fit) {
+  fam <- fit$family
+  fit_engine(fit)$name %in% c("lmm_one_factor", "lmm_sparse", "known_gaussian") ||
+    (identical(fam$family, "gaussian") && identical(fam$link, "identity") &&
+       is.null(.subset2(fit, "aux")))
+}
+
 # Why a fit cannot be checked, or NULL.
 loglik_check_refusal <- function(fit) {
+  if (loglik_is_exact(fit)) return(NULL)
   eng <- fit_engine(fit)$name
-  fam <- fit$family
-  if (eng %in% c("lmm_one_factor", "lmm_sparse", "known_gaussian")) return(NULL)
-  if (identical(fam$family, "gaussian") && identical(fam$link, "identity") &&
-      is.null(.subset2(fit, "aux")))
-    return(NULL)
   if (!is.null(.subset2(fit, "penalty"))) return("penalized fits")
   if (inherits(fit, "glmmgee_glmm_sharded")) return("distributed fits (glmm_shards())")
   if (inherits(fit, "glmmgee_glmm_covstruct"))
@@ -187,15 +184,7 @@ loglik_by_quadrature <- function(fit, nodes) {
     if (!is.null(fit$aux$zi$re)) cpp_zire_set_nagq(eng, nodes) else cpp_agq_set_nagq(eng, nodes)
   }
   r <- pe$eval(th)
-  list(loglik = r$loglik, gradient = user_gradient(r$gradient, pe$Tx))
-}
-
-# A gradient in an engine's theta* = (T beta, ...) carried to theta.
-user_gradient <- function(g, Tx) {
-  if (is.null(Tx)) return(g)
-  ip <- star_positions(Tx)
-  g[ip] <- drop(crossprod(Tx, g[ip]))
-  g
+  list(loglik = r$loglik, gradient = gradient_unstar(r$gradient, pe$Tx))
 }
 
 # Importance sampling of the marginal log-likelihood of a several-term

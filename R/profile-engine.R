@@ -171,6 +171,16 @@ theta_star <- function(th, Tx) {
 
 star_positions <- function(Tx) attr(Tx, "pos") %||% seq_len(ncol(Tx))
 
+# Gradients in an engine's theta* (a vector, or a matrix with one gradient
+# per row) carried to theta by the chain rule: d/d beta = Tx' d/d beta*.
+gradient_unstar <- function(G, Tx) {
+  if (is.null(Tx)) return(G)
+  ip <- star_positions(Tx)
+  if (is.matrix(G)) G[, ip] <- G[, ip, drop = FALSE] %*% Tx
+  else G[ip] <- drop(G[ip] %*% Tx)
+  G
+}
+
 # The parameters that can be profiled, in the order confint() reports
 # them: fixed effects (a two-part fit's zero part after the conditional
 # part's), the standard deviation of each random effect, the

@@ -84,16 +84,9 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
     # The engine runs on the fit's scaled fixed-effect design
     # (profile_engine()): its scores in theta* = (T beta, ...) map back by
     # the chain rule.
-    unstar <- function(S) {
-      if (!is.null(eng$Tx)) {
-        ip <- star_positions(eng$Tx)
-        S[, ip] <- S[, ip, drop = FALSE] %*% eng$Tx
-      }
-      S
-    }
     # in the engine's parameters (and, reparameterized, carried by the
     # Jacobian at the estimate)
-    score_at <- function(t) unstar(src$scores(theta_star(t, eng$Tx)))
+    score_at <- function(t) gradient_unstar(src$scores(theta_star(t, eng$Tx)), eng$Tx)
     th_e <- to_engine(th)
     D <- if (is.null(par)) diag(1, length(th)) else jac
     D <- D[, free, drop = FALSE]
