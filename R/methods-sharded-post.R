@@ -211,8 +211,9 @@ sharded_robust_engine <- function(fit) {
 # lmm_cluster_sums() of a gaussian distributed fit: the GLS pieces of each
 # cluster are formed on the workers, which return in one round X' V^-1 X
 # and X' V^-1 e (for M and the check that they reproduce the fit), and in a
-# second each cluster's u_i, Y_i and W_i (lmm_block_sums()).
-lmm_sharded_sums <- function(fit, type) {
+# second each cluster's u_i and, with `df`, its Y_i and W_i
+# (lmm_block_sums()).
+lmm_sharded_sums <- function(fit, type, df) {
   cl <- sharded_workers(fit, NULL, "vcov")
   eng <- sharded_reload(fit, cl)
   on.exit(shard_free(eng), add = TRUE)
@@ -223,25 +224,28 @@ lmm_sharded_sums <- function(fit, type) {
   g <- shard_round(eng, "post_lmm", args)
   M <- lmm_gls_check(sum_shards(g, "xvx"), sum_shards(g, "xve"), beta, .subset2(fit, "vcov"))
   lev <- as.character(.subset2(fit, "group_levels"))
-  res <- shard_round(eng, "post_lmm", c(args, list(M = M, type = type, levels = lev)))
+  res <- shard_round(eng, "post_lmm", c(args, list(M = M, type = type, levels = lev, df = df)))
   active <- .subset2(fit, "group")
   pos <- lapply(res, function(r) match(r$clusters, active))
   p <- length(beta)
   G <- length(active)
   u <- matrix(0, p, G)
-  Y <- W <- array(0, c(p, p, G))
+  Y <- W <- if (df) array(0, c(p, p, G))
   for (k in seq_along(res)) {
     u[, pos[[k]]] <- res[[k]]$u
-    Y[, , pos[[k]]] <- res[[k]]$Y
-    W[, , pos[[k]]] <- res[[k]]$W
+    if (df) {
+      Y[, , pos[[k]]] <- res[[k]]$Y
+      W[, , pos[[k]]] <- res[[k]]$W
+    }
   }
   list(u = u, Y = Y, W = W, M = M, scale = s2, names = names(beta), levels = lev[active])
 }
 
 # The worker side of lmm_sharded_sums(): the shard's cluster blocks (rows of
 # positive weight) at the fit's beta and D = Lambda Lambda' / sigma^2;
-# without args$M their GLS sums, with it their lmm_block_sums() and the
-# clusters' positions in the fit's order.
+# without args$M their GLS sums, with it their lmm_block_sums() (those of
+# the degrees of freedom with args$df) and the clusters' positions in the
+# fit's order.
 dist_w_lmm <- function(sh, args) {
   pos <- sh$w > 0
   rows <- split(which(pos), factor(sh$index[pos], levels = seq_len(sh$M)))
@@ -253,7 +257,8 @@ dist_w_lmm <- function(sh, args) {
   })
   if (is.null(args$M)) return(lmm_gls_sums(blocks))
   clusters <- sh$clusters[keep]
-  c(lmm_block_sums(blocks, args$M, args$type, args$levels[clusters]), list(clusters = clusters))
+  c(lmm_block_sums(blocks, args$M, args$type, args$levels[clusters], args$df),
+    list(clusters = clusters))
 }
 
 # The worker side: one shard's share of a post-estimation operation.

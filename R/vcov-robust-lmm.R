@@ -226,23 +226,26 @@ lmm_gls_check <- function(xvx, xve, beta, V0) {
   M
 }
 
-# What the sandwich of `type` and its degrees of freedom need of each
-# cluster block (lmm_cluster_pieces()), given M: u_i = X_i' V_i^-1 A_i e_i
-# (a p x G matrix), and with Q_i = A_i' V_i^-1 X_i M the p x p x G arrays
-# Y_i = X_i' Q_i and W_i = Q_i' V_i Q_i (lmm_w_parts()). `names` label the
-# clusters in the messages.
-lmm_block_sums <- function(blocks, M, type, names) {
+# What the sandwich of `type` needs of each cluster block
+# (lmm_cluster_pieces()), given M: u_i = X_i' V_i^-1 A_i e_i (a p x G
+# matrix); with `df`, also what its degrees of freedom need: with
+# Q_i = A_i' V_i^-1 X_i M the p x p x G arrays Y_i = X_i' Q_i and
+# W_i = Q_i' V_i Q_i (lmm_w_parts()). `names` label the clusters in the
+# messages.
+lmm_block_sums <- function(blocks, M, type, names, df) {
   p <- ncol(M)
   G <- length(blocks)
   u <- matrix(0, p, G)
-  Y <- W <- array(0, c(p, p, G))
+  Y <- W <- if (df) array(0, c(p, p, G))
   for (i in seq_len(G)) {
     b <- blocks[[i]]
     A <- lmm_cluster_adjustment(b, M, type, names[i])
     u[, i] <- crossprod(b$ViX, A %*% b$e)
-    Q <- crossprod(A, b$ViX %*% M)
-    Y[, , i] <- crossprod(b$X, Q)
-    W[, , i] <- crossprod(Q, b$V %*% Q)
+    if (df) {
+      Q <- crossprod(A, b$ViX %*% M)
+      Y[, , i] <- crossprod(b$X, Q)
+      W[, , i] <- crossprod(Q, b$V %*% Q)
+    }
   }
   list(u = u, Y = Y, W = W)
 }
@@ -319,29 +322,30 @@ lmm_cluster_vcov <- function(fit, type, cluster = NULL, df = FALSE) {
 # (C a K x p matrix).
 lmm_cluster_sandwich <- function(fit, type, cluster = NULL, df = FALSE) {
   type <- match.arg(type, robust_cr_types)
-  s <- lmm_cluster_sums(fit, cluster, type)
+  s <- lmm_cluster_sums(fit, cluster, type, df)
   M <- s$M
   G <- ncol(s$u)
   V <- M %*% tcrossprod(s$u) %*% M
   if (type == "CR1") V <- V * G / (G - 1)
   V <- (V + t(V)) / 2
   dimnames(V) <- list(s$names, s$names)
+  if (!df) return(list(V = V))
   cross <- function(C) {
     C <- matrix(C, ncol = ncol(M))
     parts <- lapply(seq_len(nrow(C)), function(k) lmm_w_parts(s, C[k, ]))
     robust_cross(parts, function(a, b) lmm_w_cross(s, a, b))
   }
-  list(V = V, cross = cross, df = if (df) function(C) robust_df(cross(C)))
+  list(V = V, cross = cross, df = function(C) robust_df(cross(C)))
 }
 
-# The clusters' sums of lmm_block_sums() for `type`, with M, the scale
-# sigma^2, the coefficients' names and the clusters' labels: from the
-# fit's rows, or for a distributed fit from its shards
-# (lmm_sharded_sums()).
-lmm_cluster_sums <- function(fit, cluster, type) {
-  if (inherits(fit, "glmmgee_glmm_sharded")) return(lmm_sharded_sums(fit, type))
+# The clusters' sums of lmm_block_sums() for `type` (with `df`, those of
+# the degrees of freedom too), with M, the scale sigma^2, the coefficients'
+# names and the clusters' labels: from the fit's rows, or for a
+# distributed fit from its shards (lmm_sharded_sums()).
+lmm_cluster_sums <- function(fit, cluster, type, df) {
+  if (inherits(fit, "glmmgee_glmm_sharded")) return(lmm_sharded_sums(fit, type, df))
   pc <- lmm_cluster_pieces(fit, cluster)
-  c(lmm_block_sums(pc$blocks, pc$M, type, names(pc$blocks)),
+  c(lmm_block_sums(pc$blocks, pc$M, type, names(pc$blocks), df),
     list(M = pc$M, scale = pc$scale, names = pc$names, levels = names(pc$blocks)))
 }
 
@@ -378,7 +382,7 @@ lmm_w_cross <- function(s, a, b) {
 # one-factor engine vcov(fit) is the inverse observed information with the
 # variance parameters, which differs from it slightly.
 lmm_cluster_estfun <- function(fit, cluster = NULL) {
-  s <- lmm_cluster_sums(fit, cluster, "CR0")
+  s <- lmm_cluster_sums(fit, cluster, "CR0", df = FALSE)
   S <- matrix(t(s$u) / s$scale, ncol(s$u), dimnames = list(s$levels, s$names))
   structure(S, bread = matrix(s$M * s$scale, ncol(S), dimnames = list(s$names, s$names)))
 }
