@@ -131,6 +131,10 @@ cpp_family_loglik_draws <- function(family, link, y, wt, eta0, A, X, phi) {
     .Call(`_glmmgee_cpp_family_loglik_draws`, family, link, y, wt, eta0, A, X, phi)
 }
 
+cpp_family_score_draws <- function(family, link, y, wt, eta0, Z, B, X, phi, nthreads) {
+    .Call(`_glmmgee_cpp_family_score_draws`, family, link, y, wt, eta0, Z, B, X, phi, nthreads)
+}
+
 cpp_gee_shard_new <- function(data, spec) {
     .Call(`_glmmgee_cpp_gee_shard_new`, data, spec)
 }

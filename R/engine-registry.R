@@ -204,6 +204,10 @@ part_limits <- function(fit) {
         "fits with a known-covariance term ('covariance')")
   if (inherits(fit, "glmmgee_glmm_sharded"))
     add("bootstrap", "distributed fits (glmm_shards(); their rows stay on the workers)")
+  if (!is.null(.subset2(fit, "importance")))
+    add(c("profile", "confint_profile", "robust_vcov"),
+        paste0("importance-sampling fits (their profiles and cluster scores would be the ",
+               "Laplace approximation's; use Wald intervals, which include the Monte Carlo error)"))
   if (isTRUE(.subset2(fit, "REML")))
     add("cluster_loglik", "REML fits (the restricted likelihood does not split by cluster)")
   if (is_cumulative(.subset2(fit, "family")))

@@ -95,6 +95,23 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
   fin <- finish_search(cached_ev(function(t) cpp_sparse_eval(eng, t, TRUE), run$theta, run$at),
                        run$theta, run$opt, c(run$stages, run$restart_stages), star_boundary,
                        lower, control, typical, tol = 1e-12, reevaluate = TRUE)
+  # Importance sampling (glmm_control(importance_draws = )): maximum
+  # likelihood of the importance-sampled log-likelihood from the Laplace
+  # optimum, finished as the Laplace search was (importance-sampling.R).
+  imp <- importance_settings(control)
+  if (!is.null(imp)) {
+    is <- importance_search(eng, rp, re, y, weights, offset, family, fin$theta, lower, control,
+                            star_boundary, fin$hess, imp)
+    laplace_loglik <- fin$final$loglik
+    fin <- finish_search(cached_ev(is$ev), is$theta, is$opt,
+                         c(run$stages, run$restart_stages,
+                           stats::setNames(is$stages, paste0("importance_", names(is$stages)))),
+                         star_boundary, lower, control, typical, tol = 1e-12)
+    imp$rounds <- is$rounds
+    imp$recentred <- is$converged
+    imp[c("loglik_se", "ess")] <- fin$final[c("se", "ess")]
+    imp$laplace_loglik <- laplace_loglik
+  }
   theta_s <- fin$theta
   final <- fin$final
   theta <- rp$from_star(theta_s)
@@ -118,8 +135,16 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
   gmax <- max_free_gradient(grad, on_boundary)
   if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)
   hess <- na_at_boundary(hess, on_boundary)
-  cov_theta <- star_covariance(fin$hess, J, star_boundary(theta_s) | dlim, on_boundary | dlim,
-                               pnames, hess, Tx = if (!well_scaled_x(X)) rp$Tx)
+  cov_of <- function(Hs) star_covariance(Hs, J, star_boundary(theta_s) | dlim, on_boundary | dlim,
+                                         pnames, hess, Tx = if (!well_scaled_x(X)) rp$Tx)
+  cov_theta <- cov_of(fin$hess)
+  if (!is.null(imp) && !is.null(fin$hess)) {
+    # the Monte Carlo error added (importance_hessian())
+    cov_sampling <- cov_theta
+    cov_theta <- cov_of(importance_hessian(fin$hess, final$gradient_cov, star_boundary(theta_s) | dlim))
+    imp$mc_cov <- cov_theta - cov_sampling
+    attributes(imp$mc_cov) <- attributes(cov_sampling)[c("dim", "dimnames")]
+  }
   modes <- cpp_sparse_modes(eng, theta_s)
   terms <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(nth)], modes, eng,
                                                   theta_s), unname(theta))
@@ -131,19 +156,21 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
   warn <- fit_warnings(opt, nstep, gmax_star, any(on_boundary), hess, cov_theta, control,
                        after_singular = c(unbounded, if (any(dlim)) dispersion_limit_message(family, theta)),
                        boundary_check = vb$record)
+  if (!is.null(imp)) warn <- c(warn, importance_warnings(imp))
   stages <- fin$stages
   # As for one grouping factor (fit-glmm.R): sigma() as glmmTMB defines it,
   # the family carrying its estimated theta, and theta / the shape with its
   # standard error for print() and summary().
   phi <- if (disp) theta[[length(theta)]]
   family <- fitted_family(family, phi)
-  list(beta = theta[seq_len(p)], theta = theta, loglik = final$loglik,
+  list(beta = theta[seq_len(p)], theta = theta, loglik = final$loglik, importance = imp,
        sigma = sigma_of(family, phi),
        dispersion = if (disp) exp(phi) else NULL,
        family_par = family_parameter(family, theta, cov_theta),
        gradient = grad, hessian = hess, cov_theta = cov_theta, family = family,
        modes = modes, terms = terms, singular = any(on_boundary), on_boundary = on_boundary,
-       optinfo = sparse_optinfo(stages, opt, "Laplace (sparse)", gmax_star, cov_theta, warn,
+       optinfo = sparse_optinfo(stages, opt, if (is.null(imp)) "Laplace (sparse)"
+                                         else "importance sampling (sparse)", gmax_star, cov_theta, warn,
                       max_grad_user = gmax, grad_basis = grad_basis_of(!rp$identity),
                       scaled_grad = nstep, nnz_factor = modes$nnz_factor, nthreads = nthreads,
                       boundary_check = vb$record, dispersion_limit = any(dlim),

@@ -133,6 +133,7 @@ glmm_several <- function(s, mf) {
                              s$start))
   obj <- new_glmm_sparse(fit, X = d$X, y = resp$y, weights = resp$weights, offset = d$offset,
                          re = re, mf = mf, mt = d$mt, call = s$call, formula = formula)
+  obj$importance <- fit$importance
   if (s$REML) {
     obj$REML <- TRUE
     obj$loglik_ml <- fit$loglik_ml

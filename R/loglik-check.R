@@ -237,8 +237,6 @@ importance_sampler <- function(fit, draws, df, s0) {
                         re$ntheta, fam$family_code, fam$link_code)
   p <- ncol(ax$X)
   nq <- ncol(re$Z)
-  tconst <- if (is.finite(df)) lgamma((df + nq) / 2) - lgamma(df / 2) - nq / 2 * log(df / 2) else 0
-  chunk <- max(1L, min(draws, floor(5e6 / nq)))
   # the rows of positive weight (the others add nothing)
   pos <- w > 0
   # sum_i l(y_i | eta0_i + (A x_k)_i) for each column x_k of x
@@ -251,37 +249,21 @@ importance_sampler <- function(fit, draws, df, s0) {
     phi <- if (length(th) > p + re$ntheta) th[p + re$ntheta + 1L] else 0
     Lam <- Matrix::sparseMatrix(i = re$lam_row, j = re$lam_col, x = th[p + re$lam_k], dims = c(nq, nq))
     ZL <- methods::as(re$Z %*% Lam, "CsparseMatrix")
-    # H = I + (Z Lambda)' W (Z Lambda) at the modes, W = -d2 l / d eta2, as
-    # the engine's Laplace approximation
-    H <- Matrix::crossprod(ZL, ZL * m$w) + Matrix::Diagonal(nq)
-    ch <- Matrix::Cholesky(methods::as(H, "CsparseMatrix"), perm = TRUE, LDL = FALSE)
     ZLp <- methods::as(ZL[pos, , drop = FALSE], "CsparseMatrix")
     eta0 <- m$eta[pos]
     l0 <- cond(eta0, ZLp, matrix(0, nq, 1L), phi)
+    # the Laplace approximation's Gaussian, widened (importance_proposal())
+    set.seed(s0)
+    prop <- importance_proposal(ZL, m, draws, df)
     if (check) {
-      logdet <- 2 * as.numeric(Matrix::determinant(ch, sqrt = TRUE, logarithm = TRUE)$modulus)
-      lap_r <- l0 - sum(m$u^2) / 2 - logdet / 2
+      lap_r <- l0 - sum(m$u^2) / 2 - prop$logdet / 2
       if (!is.finite(lap_r) || abs(lap_r - laplace) > 1e-6 * max(1, abs(laplace)))
         stop("loglik_check(): the Laplace approximation rebuilt from the fit does not reproduce its ",
              "log-likelihood; the check is not available for this fit", call. = FALSE)
     }
-    # Draws x = u - u^ ~ N(0, H^-1) (P' L^-T z, H = P' L L' P), divided by
-    # sqrt(g), g ~ chi2_df / df, for the t proposal; x' H x = |z|^2 / g.
-    set.seed(s0)
-    logr <- numeric(draws)
-    done <- 0L
-    while (done < draws) {
-      k <- min(chunk, draws - done)
-      z <- matrix(stats::rnorm(nq * k), nq, k)
-      g <- if (is.finite(df)) stats::rchisq(k, df) / df else rep(1, k)
-      x <- as.matrix(Matrix::solve(ch, Matrix::solve(ch, z, system = "Lt"), system = "Pt"))
-      x <- sweep(x, 2L, sqrt(g), "/")
-      maha <- colSums(z^2) / g
-      u <- x + m$u
-      lq <- if (is.finite(df)) -(df + nq) / 2 * log1p(maha / df) + tconst else -maha / 2
-      logr[done + seq_len(k)] <- cond(eta0, ZLp, x, phi) - l0 - (colSums(u^2) - sum(m$u^2)) / 2 - lq
-      done <- done + k
-    }
+    u <- prop$x + m$u
+    logr <- cond(eta0, ZLp, prop$x, phi) - l0 - (colSums(u^2) - sum(m$u^2)) / 2 -
+      (prop$lq - prop$logdet / 2)
     if (!all(is.finite(logr)))
       stop("loglik_check(): some importance weights are not finite", call. = FALSE)
     list(laplace = laplace, logr = logr)

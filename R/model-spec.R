@@ -67,6 +67,7 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
     zi_correlated = zi_correlated, nAGQ = nAGQ,
     quadrature = !is.null(nAGQ) && !identical(as.numeric(nAGQ), 1),
     control = control, workers = !is.null(control$workers), start = start,
+    importance = isTRUE(control$importance_draws > 0L),
     weights_given = weights_given, penalized = penalized, structured_route = structured_route,
     plain = !aux && is.null(cum) && !structured_route,
     gaussian_identity = identical(inner$family, "gaussian") && identical(inner$link, "identity"),
@@ -78,7 +79,8 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
     # Every row of the refusal table needs one of these (a plain model is
     # not looked up in it; test-model-spec.R triggers every row).
     special = aux || !is.null(cum) || zi_correlated || !is.null(penalty) || structured || REML ||
-      !is.null(control$workers) || !is.null(covariance) || rd$type != "normal"),
+      !is.null(control$workers) || !is.null(covariance) || rd$type != "normal" ||
+      isTRUE(control$importance_draws > 0L)),
     class = "glmmgee_spec")
 }
 
@@ -206,6 +208,13 @@ glmm_refusals <- list(
                                           !family$family %in% c("binomial", "poisson")),
           quote(sprintf("'family': the nonparametric random intercept supports binomial and poisson families, not %s",
                         family$family))),
+  # Importance sampling: several terms on the sparse Laplace engine.
+  refusal("importance_parts", quote(importance && (aux || cumulative || structured_route || workers)),
+          quote(sprintf("glmm_control(importance_draws = ): importance sampling is available for models with several random-effect terms and no %s",
+                        if (aux) "zero-inflation, hurdle or dispersion part" else if (cumulative) "cumulative link (ordinal) family"
+                        else if (workers) "workers" else "covariance structure or penalty"))),
+  refusal("importance_quadrature", quote(importance && quadrature),
+          "glmm_control(importance_draws = ) and nAGQ > 1 are two ways to the exact likelihood: give one of them"),
   # Checked once the engine is chosen (the known-covariance gaussian route
   # depends on the data; see choose_engine()).
   refusal("known_gaussian_quadrature", quote(route == "known_gaussian" && quadrature),
@@ -220,7 +229,15 @@ glmm_refusals <- list(
   refusal("kfactor_sparse", quote(route == "sparse" &&
                                     any(vapply(covariance, inherits, TRUE, "glmmgee_kfactor"))),
           "a covariance given by its factor (kfactor()) is available only for gaussian models whose random-effect terms all have known covariances, and for binomial (logit) or Poisson (log) models with the one term (1 | id)",
-          stage = "route")
+          stage = "route"),
+  refusal("importance_route", quote(importance && route != "sparse"), quote(
+    if (route %in% c("agq", "lmm_ml", "lmm_reml", "lmm_sparse", "known_gaussian"))
+      sprintf("glmm_control(importance_draws = ): %s, so importance sampling has nothing to correct",
+              if (route == "agq") "with one grouping factor adaptive quadrature gives the likelihood exactly (use nAGQ > 1)"
+              else "the likelihood of a gaussian identity-link model is exact")
+    else sprintf("glmm_control(importance_draws = ) is available for several random-effect terms fitted by the Laplace approximation, not for this model (%s)",
+                 engine_info(engine)$fits)),
+    stage = "route")
 )
 names(glmm_refusals) <- vapply(glmm_refusals, `[[`, "", "id")
 

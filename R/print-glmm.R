@@ -5,6 +5,9 @@
 approximation_label <- function(object) {
   if (!is.null(object$ranef_dist)) return(dist_label(object))
   if (isTRUE(object$REML)) return("REML (exact restricted likelihood)")
+  if (!is.null(imp <- .subset2(object, "importance")))
+    return(sprintf("Importance sampling, %d draws (Monte Carlo SE of the log-likelihood %.2g)",
+                   imp$draws, imp$loglik_se))
   if (object$nAGQ > 1L)
     return(sprintf("Adaptive Gauss-Hermite quadrature, nAGQ = %d", object$nAGQ))
   if (object$family$family == "gaussian" && object$family$link == "identity")
@@ -231,7 +234,8 @@ summary_common <- function(object, V = NULL) {
                       ngroups = object$ngroups, group_name = object$group_name,
                       resid_quantiles = stats::quantile(res, na.rm = TRUE, names = FALSE),
                       optinfo = object$optinfo, nAGQ = object$nAGQ,
-                      family_par = object$family_par, REML = isTRUE(object$REML)),
+                      family_par = object$family_par, REML = isTRUE(object$REML),
+                      importance = object$importance),
                  class = "summary.glmmgee_glmm")
   if (!is.null(V)) s[c("vcov", "vcov_label")] <- list(V, attr(V, "label"))
   for (b in glmm_blocks(object)) if (!is.null(b$keep)) {

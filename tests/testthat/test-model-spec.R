@@ -167,7 +167,13 @@ test_that("every row of the refusal table refuses its combination with its messa
     nested_known = quote(glmm(y ~ x + (1 | g2) + (1 | id), data = d, family = binomial,
                               covariance = list(id = Ks), nAGQ = 3)),
     kfactor_sparse = quote(glmm(y ~ x + (1 | g2) + (1 | id), data = d, family = binomial,
-                                covariance = list(id = kfactor(L)))))
+                                covariance = list(id = kfactor(L)))),
+    importance_parts = quote(glmm(count ~ x + (1 | id) + (1 | site), data = d, family = poisson,
+                                  ziformula = ~ 1, control = glmm_control(importance_draws = 500))),
+    importance_quadrature = quote(glmm(y ~ x + (1 | id) + (1 | site), data = d, family = binomial,
+                                       nAGQ = 3, control = glmm_control(importance_draws = 500))),
+    importance_route = quote(glmm(y ~ x + (1 | id), data = d, family = binomial,
+                                  control = glmm_control(importance_draws = 500))))
   table <- glmmgee:::glmm_refusals
   # One model per row, and no model for a row that does not exist.
   expect_setequal(names(models), names(table))
