@@ -88,7 +88,9 @@
 #' * Whether the Laplace approximation (or the fit's quadrature) is
 #'   accurate enough: [loglik_check()] sets the fit's log-likelihood beside
 #'   one of known error (importance sampling for several random-effect
-#'   terms, many-point quadrature for one).
+#'   terms, many-point quadrature for one); where it is not, fit by
+#'   importance sampling, `glmm_control(importance_draws = )`
+#'   ([glmm-several-terms]).
 #' * How many quadrature points: [default_nAGQ()]; search settings:
 #'   [glmm_control()], [gee_control()].
 #' * Which engine fits a model and what it can do: `fit$engine`,
