@@ -127,12 +127,8 @@ cpp_gh_rule <- function(K) {
     .Call(`_glmmgee_cpp_gh_rule`, K)
 }
 
-cpp_family_loglik_draws <- function(family, link, y, wt, eta0, A, X, phi) {
-    .Call(`_glmmgee_cpp_family_loglik_draws`, family, link, y, wt, eta0, A, X, phi)
-}
-
-cpp_family_score_draws <- function(family, link, y, wt, eta0, Z, B, X, phi, nthreads) {
-    .Call(`_glmmgee_cpp_family_score_draws`, family, link, y, wt, eta0, Z, B, X, phi, nthreads)
+cpp_family_loglik_draws <- function(family, link, y, wt, eta0, A, X, phi, nthreads) {
+    .Call(`_glmmgee_cpp_family_loglik_draws`, family, link, y, wt, eta0, A, X, phi, nthreads)
 }
 
 cpp_gee_shard_new <- function(data, spec) {

@@ -58,7 +58,9 @@
 #'   Carlo standard error of the log-likelihood falls as one over their
 #'   square root.
 #' @param importance_df Degrees of freedom of the multivariate t proposal
-#'   (`Inf` for the Laplace Gaussian itself). Lower values give heavier tails.
+#'   (`Inf` for the Laplace Gaussian itself). Lower values give heavier
+#'   tails; with hundreds of random effects whose conditional distributions
+#'   are close to normal, `Inf` gives more effective draws.
 #' @param importance_seed Seed of the draws, or `NULL` to take one from the
 #'   session's random-number stream; either way the seed used is recorded
 #'   in the fit (`fit$importance$seed`) and the session's stream is left as

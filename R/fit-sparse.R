@@ -107,8 +107,6 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
                          c(run$stages, run$restart_stages,
                            stats::setNames(is$stages, paste0("importance_", names(is$stages)))),
                          star_boundary, lower, control, typical, tol = 1e-12)
-    imp$rounds <- is$rounds
-    imp$recentred <- is$converged
     imp[c("loglik_se", "ess")] <- fin$final[c("se", "ess")]
     imp$laplace_loglik <- laplace_loglik
   }

@@ -1,160 +1,171 @@
 # Importance sampling of the marginal likelihood of several-term models:
-# the proposal (shared by loglik_check() and the fit), and maximum
-# likelihood of the importance-sampled log-likelihood, glmm(control =
+# the sampler (shared by loglik_check() and the fit), and maximum likelihood
+# of the importance-sampled log-likelihood, glmm(control =
 # glmm_control(importance_draws = )), run by the sparse Laplace route
 # (glmm_sparse_fit_units()) after its Laplace fit.
 #
 # With u the spherical random effects (b = Lambda u, u ~ N(0, I)), the
 # marginal likelihood is L = E_q[p(y | u) phi(u) / q(u)] for any proposal
 # q covering the integrand; with u_k ~ q, k = 1..K, it is estimated by the
-# mean of r_k = p(y | u_k) phi(u_k) / q(u_k). The proposal here is the
-# Laplace approximation's Gaussian at the conditional modes u^ (precision
+# mean of r_k = p(y | u_k) phi(u_k) / q(u_k). The proposal is the Laplace
+# approximation's Gaussian at the conditional modes u^(theta) (precision
 # H = I + A'WA, A = Z Lambda, W the working weights at the modes), widened
-# to a multivariate t with `df` degrees of freedom.
+# to a multivariate t with `df` degrees of freedom, made at every parameter
+# value from the same standard draws (common random numbers): u_k(theta) =
+# u^(theta) + L(theta)^-T z_k / sqrt(g_k). The estimate is then a smooth
+# function of the parameters, and the proposal follows them, so that its
+# effective sample size does not collapse as they move (draws held fixed
+# on either scale, u or b, lose it within a fraction of a standard error
+# in a few hundred dimensions: on the spherical scale for well informed
+# random effects, on the data's scale for poorly informed ones).
 #
-# The fit (Geyer and Thompson 1992; Booth and Hobert 1999, sec. 3; the
-# importance-sampling MCML of Knudson's glmm package): the draws u_k are
-# made once, from the proposal at the Laplace estimates, and held fixed
-# (common random numbers), so that log mean r_k(theta) is a smooth function
-# of all parameters with an exact gradient, maximized by the sparse route's
-# own search. The proposal is then re-centred at the new estimates and the
-# search repeated, until the estimates move by less than a tenth of a
-# standard error or within their Monte Carlo error. The covariance of the estimates adds the Monte Carlo
+# The fit (Monte Carlo maximum likelihood with the importance sampler of
+# Skaug and Fournier 2006): the estimate is maximized by the sparse route's
+# own search from the Laplace optimum, its gradient by central differences
+# with the same draws. The covariance of the estimates adds the Monte Carlo
 # error to the sampling error: with I the observed information of the
 # importance-sampled log-likelihood and V the Monte Carlo covariance of its
-# gradient at the optimum, I^-1 + I^-1 V I^-1 (Booth and Hobert 1999, eq. 3.4
-# for the Monte Carlo part), reported separately as $importance$mc_cov.
+# gradient at the optimum (from 10 batches of the draws),
+# I^-1 + I^-1 V I^-1, reported separately as $importance$mc_cov.
+#
+# Skaug, H. J. and Fournier, D. A. (2006). Automatic approximation of the
+# marginal likelihood in non-Gaussian hierarchical models. Computational
+# Statistics & Data Analysis 51, 699-709.
+
+# The standard draws of the proposal, made once: z (q x draws) standard
+# normal and, for the t, g ~ chi2_df / df.
+importance_draws <- function(nq, draws, df) {
+  z <- matrix(stats::rnorm(nq * draws), nq, draws)
+  g <- if (is.finite(df)) stats::rchisq(draws, df) / df else rep(1, draws)
+  # x' H x of the draws x below
+  list(z = z, g = g, df = df, maha = colSums(z^2) / g)
+}
 
 # The proposal at the modes `m` (cpp_sparse_modes()) of the design
-# A = Z Lambda (n x q): `draws` draws from the current seed. Returns the
-# draws' deviations from the modes, x = u - u^ (q x draws), and log q(u_k)
-# up to the constant -q/2 log(2 pi) that log phi(u_k) shares, `lq`.
-importance_proposal <- function(A, m, draws, df) {
+# A = Z Lambda (n x q), from the standard draws `sd` (importance_draws()).
+# Returns the draws' deviations from the modes, x = u - u^ (q x draws), and
+# log q(u_k) up to the constant -q/2 log(2 pi) that log phi(u_k) shares,
+# `lq`, and log det H.
+importance_proposal <- function(A, m, sd) {
   nq <- ncol(A)
+  df <- sd$df
   H <- Matrix::crossprod(A, A * m$w) + Matrix::Diagonal(nq)
   ch <- Matrix::Cholesky(methods::as(H, "CsparseMatrix"), perm = TRUE, LDL = FALSE)
   logdet <- 2 * as.numeric(Matrix::determinant(ch, sqrt = TRUE, logarithm = TRUE)$modulus)
-  # x = P' L^-T z ~ N(0, H^-1) (H = P' L L' P), divided by sqrt(g),
-  # g ~ chi2_df / df, for the t; x' H x = |z|^2 / g.
-  z <- matrix(stats::rnorm(nq * draws), nq, draws)
-  g <- if (is.finite(df)) stats::rchisq(draws, df) / df else rep(1, draws)
-  x <- as.matrix(Matrix::solve(ch, Matrix::solve(ch, z, system = "Lt"), system = "Pt"))
-  x <- sweep(x, 2L, sqrt(g), "/")
-  maha <- colSums(z^2) / g
+  # x = P' L^-T z ~ N(0, H^-1) (H = P' L L' P), divided by sqrt(g) for the
+  # t; x' H x = |z|^2 / g.
+  x <- as.matrix(Matrix::solve(ch, Matrix::solve(ch, sd$z, system = "Lt"), system = "Pt"))
+  x <- x * rep(1 / sqrt(sd$g), each = nq)
+  maha <- sd$maha
   lq <- logdet / 2 + if (is.finite(df))
     lgamma((df + nq) / 2) - lgamma(df / 2) - nq / 2 * log(df / 2) - (df + nq) / 2 * log1p(maha / df)
   else -maha / 2
   list(x = x, lq = lq, logdet = logdet)
 }
 
-# The importance-sampled log-likelihood with fixed draws `U` (q x K, the
-# spherical random effects) and their weights' parts free of the parameters
-# `base` (log phi(u_k) - log q(u_k), up to a shared constant), as a function
-# of the engine's parameters theta* (coefficients on the design X, the
-# entries of Lambda, the log dispersion): the value, its exact gradient,
-# the Monte Carlo standard error of the value, the effective sample size
-# and the Monte Carlo covariance of the gradient (the delta method for the
-# ratio sum_k r_k d_k / sum_k r_k, d_k = d log r_k / d theta). Rows of zero
-# weight are left out; the draws are taken in blocks so that no q x K
-# product beyond U itself is formed at once.
-importance_evaluator <- function(X, Z, y, w, off, re, family, U, base, nthreads) {
-  pos <- w > 0
-  X <- X[pos, , drop = FALSE]
-  storage.mode(X) <- "double"
-  Z <- as_dgc(Z[pos, , drop = FALSE])
-  y <- as.numeric(y[pos])
-  w <- as.numeric(w[pos])
-  off <- as.numeric(off[pos])
+# The sampler on a sparse Laplace engine `eng` (on designs X, Z, with the
+# Lambda map of `re`): a function of the engine's parameters giving the
+# Laplace log-likelihood and the draws' log importance ratios log r_k minus
+# that value (`draws` draws of seed `seed`, the same at every theta); with
+# `check`, the Laplace value rebuilt here must be the engine's.
+importance_sampler <- function(eng, X, Z, y, w, off, re, family, draws, df, seed, nthreads = 1L) {
   p <- ncol(X)
   nq <- ncol(Z)
-  K <- ncol(U)
-  nth <- re$ntheta
-  P <- p + nth + has_dispersion(family)
-  block <- max(16L, min(K, floor(4e6 / (nq + length(re$lam_row)))))
-  starts <- seq(1L, K, by = block)
-  function(th) {
-    Lam <- Matrix::sparseMatrix(i = re$lam_row, j = re$lam_col, x = th[p + re$lam_k],
-                                dims = c(nq, nq))
-    eta0 <- drop(X %*% th[seq_len(p)]) + off
-    phi <- if (P > p + nth) th[[P]] else 0
-    ll <- numeric(K)
-    D <- matrix(0, P, K)
-    for (s in starts) {
-      k <- s:min(K, s + block - 1L)
-      Uk <- U[, k, drop = FALSE]
-      r <- cpp_family_score_draws(family$family_code, family$link_code, y, w, eta0, Z,
-                                  as.matrix(Lam %*% Uk), X, phi, nthreads)
-      ll[k] <- r$loglik
-      D[seq_len(p), k] <- r$gX
-      # d eta / d Lambda[i, j] = Z[, i] u_j: entry by entry, added over the
-      # entries of each parameter
-      D[p + seq_len(nth), k] <- rowsum(r$gZ[re$lam_row, , drop = FALSE] *
-                                         Uk[re$lam_col, , drop = FALSE],
-                                       re$lam_k, reorder = TRUE)
-      if (P > p + nth) D[P, k] <- r$gphi
+  # the rows of positive weight (the others add nothing)
+  pos <- w > 0
+  yp <- as.numeric(y[pos])
+  wp <- as.numeric(w[pos])
+  # sum_i l(y_i | eta0_i + (A x_k)_i) for each column x_k of x
+  cond <- function(eta0, A, x, phi)
+    cpp_family_loglik_draws(family$family_code, family$link_code, yp, wp, eta0, A, x, phi, nthreads)
+  sd <- with_seed(seed, importance_draws(nq, draws, df))
+  function(th, check = FALSE) {
+    laplace <- cpp_sparse_eval(eng, th, FALSE)$loglik
+    m <- cpp_sparse_modes(eng, th)
+    phi <- if (length(th) > p + re$ntheta) th[p + re$ntheta + 1L] else 0
+    Lam <- Matrix::sparseMatrix(i = re$lam_row, j = re$lam_col, x = th[p + re$lam_k], dims = c(nq, nq))
+    ZL <- methods::as(Z %*% Lam, "CsparseMatrix")
+    ZLp <- methods::as(ZL[pos, , drop = FALSE], "CsparseMatrix")
+    eta0 <- m$eta[pos]
+    l0 <- cond(eta0, ZLp, matrix(0, nq, 1L), phi)
+    prop <- importance_proposal(ZL, m, sd)
+    if (check) {
+      lap_r <- l0 - sum(m$u^2) / 2 - prop$logdet / 2
+      if (!is.finite(lap_r) || abs(lap_r - laplace) > 1e-6 * max(1, abs(laplace)))
+        stop("importance sampling: the Laplace approximation rebuilt from the fit does not reproduce its ",
+             "log-likelihood; importance sampling is not available for this fit", call. = FALSE)
     }
-    logr <- ll + base
-    if (!all(is.finite(logr))) return(list(loglik = -Inf, gradient = rep(NA_real_, P)))
-    top <- max(logr)
-    r <- exp(logr - top)
-    wk <- r / sum(r)
-    g <- drop(D %*% wk)
-    Dc <- (D - g) * rep(wk, each = P)
-    list(loglik = top + log(mean(r)), gradient = g,
-         se = stats::sd(r) / (mean(r) * sqrt(K)), ess = 1 / sum(wk^2),
-         gradient_cov = tcrossprod(Dc))
+    u <- prop$x + m$u
+    logr <- cond(eta0, ZLp, prop$x, phi) - l0 - (colSums(u^2) - sum(m$u^2)) / 2 -
+      (prop$lq - prop$logdet / 2)
+    if (!all(is.finite(logr)))
+      stop("importance sampling: some importance weights are not finite", call. = FALSE)
+    list(laplace = laplace, logr = logr)
   }
+}
+
+log_mean_exp <- function(l) {
+  top <- max(l)
+  top + log(mean(exp(l - top)))
+}
+
+# The importance-sampled log-likelihood at theta from `sampler` (its value
+# `at` there if already made): the value, its Monte Carlo standard error
+# sd(r) / (mean(r) sqrt(K)) and the effective sample size; with steps `h`
+# (NA: a parameter held, gradient 0), also the gradient by central
+# differences with the same draws, its Monte Carlo covariance from 10
+# batches of the draws (cov of the batch gradients / 10) and the batch
+# standard errors.
+importance_value <- function(sampler, th, h = NULL, at = NULL) {
+  at <- at %||% sampler(th)
+  K <- length(at$logr)
+  top <- max(at$logr)
+  r <- exp(at$logr - top)
+  out <- list(loglik = at$laplace + top + log(mean(r)), se = stats::sd(r) / (mean(r) * sqrt(K)),
+              ess = sum(r)^2 / sum(r^2))
+  if (is.null(h)) return(out)
+  batch <- rep(seq_len(10L), length.out = K)
+  batch_ll <- function(a) vapply(split(a$logr, batch), function(l) a$laplace + log_mean_exp(l), 1)
+  P <- length(th)
+  g <- numeric(P)
+  Gb <- matrix(0, 10L, P)
+  for (k in which(is.finite(h))) {
+    up <- sampler(replace(th, k, th[k] + h[k]))
+    dn <- sampler(replace(th, k, th[k] - h[k]))
+    g[k] <- (up$laplace + log_mean_exp(up$logr) - dn$laplace - log_mean_exp(dn$logr)) / (2 * h[k])
+    Gb[, k] <- (batch_ll(up) - batch_ll(dn)) / (2 * h[k])
+  }
+  out$gradient <- g
+  out$gradient_cov <- stats::cov(Gb) / 10
+  out$gradient_se <- ifelse(is.finite(h), sqrt(diag(out$gradient_cov)), NA_real_)
+  out
 }
 
 # Maximum likelihood of the importance-sampled log-likelihood from the
 # Laplace optimum theta_s of the sparse engine `eng` (on the route's
 # designs rp$X, rp$Z): `imp` the settings (draws, df, seed), `lower`,
-# `boundary`, `H0` the Laplace Hessian there (the first search's
-# curvature). Returns theta (the engine's scale), the search record (opt,
-# stages), the evaluator at the final proposal and the settings used.
+# `boundary`, `H0` the Laplace Hessian there (the search's first
+# curvature, and the standard errors that scale the difference steps).
+# Parameters on a boundary at the Laplace optimum are held there. Returns
+# theta (the engine's scale), the search record (opt, stages) and the
+# evaluator (value and gradient) for finish_search().
 importance_search <- function(eng, rp, re, y, weights, offset, family, theta_s, lower, control,
                               boundary, H0, imp) {
-  p <- ncol(rp$X)
-  nq <- ncol(rp$Z)
-  Z <- as_dgc(rp$Z)
-  # the Laplace standard errors (engine scale), the unit of the moves
-  free <- which(!boundary(theta_s))
+  sampler <- importance_sampler(eng, rp$X, as_dgc(rp$Z), y, weights, offset, re, family,
+                                imp$draws, imp$df, imp$seed, control$nthreads)
+  held <- boundary(theta_s)
+  free <- which(!held)
   se <- rep(NA_real_, length(theta_s))
   Vf <- tryCatch(solve(-H0[free, free, drop = FALSE]), error = function(e) NULL)
   if (!is.null(Vf)) se[free] <- sqrt(pmax(diag(Vf), 0))
-  th <- theta_s
-  rounds <- list()
-  for (round in seq_len(imp$max_rounds)) {
-    m <- cpp_sparse_modes(eng, th)
-    Lam <- Matrix::sparseMatrix(i = re$lam_row, j = re$lam_col, x = th[p + re$lam_k],
-                                dims = c(nq, nq))
-    A <- methods::as(Z %*% Lam, "CsparseMatrix")
-    prop <- with_seed(imp$seed, importance_proposal(A, m, imp$draws, imp$df))
-    U <- prop$x + m$u
-    ev <- importance_evaluator(rp$X, Z, y, weights, offset, re, family, U,
-                               -colSums(U^2) / 2 - prop$lq, control$nthreads)
-    run <- optimize_sparse(ev, th, lower, control, boundary, H0 = H0)
-    # The move in Laplace standard errors, and in Monte Carlo standard
-    # errors of the estimates (the search's curvature and the gradient's
-    # Monte Carlo covariance): the proposal has settled when the estimates
-    # move by less than a tenth of a standard error, or by no more than
-    # their Monte Carlo error (more draws then buy precision, more rounds
-    # do not).
-    H0 <- run$curvature %||% H0
-    mc <- rep(NA_real_, length(th))
-    Hi <- tryCatch(solve(-H0[free, free, drop = FALSE]), error = function(e) NULL)
-    if (!is.null(Hi)) mc[free] <- sqrt(pmax(diag(Hi %*% run$at$gradient_cov[free, free, drop = FALSE] %*% Hi), 0))
-    d <- abs(run$theta - th)[free]
-    move <- suppressWarnings(max(d / se[free], na.rm = TRUE))
-    move_mc <- suppressWarnings(max(d / mc[free], na.rm = TRUE))
-    settled <- is.finite(move) && (move < 0.1 || (is.finite(move_mc) && move_mc < 2))
-    rounds[[round]] <- list(loglik = run$at$loglik, ess = run$at$ess, move_se = move,
-                            move_mc_se = move_mc, stages = run$stages)
-    th <- run$theta
-    if (settled) break
-  }
-  list(theta = th, opt = run$opt, stages = run$stages, ev = ev, rounds = rounds,
-       converged = settled)
+  if (anyNA(se[free]) || any(se[free] == 0))
+    stop("glmm_control(importance_draws = ): the Laplace fit has no standard errors to scale the importance-sampling search by (see its warnings)",
+         call. = FALSE)
+  h <- 1e-2 * se
+  ev <- function(th) importance_value(sampler, th, h)
+  sampler(theta_s, check = TRUE)
+  run <- optimize_sparse(ev, theta_s, lower, control, function(th) held, H0 = H0)
+  list(theta = run$theta, opt = run$opt, stages = run$stages, ev = ev, held = held)
 }
 
 # The covariance of the estimates with the Monte Carlo error added, as an
@@ -178,17 +189,12 @@ importance_settings <- function(control) {
   draws <- control$importance_draws %||% 0L
   if (draws == 0L) return(NULL)
   seed <- control$importance_seed %||% sample.int(.Machine$integer.max, 1L)
-  list(draws = draws, df = control$importance_df, seed = seed, max_rounds = 5L)
+  list(draws = draws, df = control$importance_df, seed = seed)
 }
 
-# The fit's warnings about the sampler: too few effective draws, or
-# estimates still moving when the proposal was last re-centred.
+# The fit's warning when the sampler has too few effective draws.
 importance_warnings <- function(imp) {
-  c(if (is.finite(imp$ess) && imp$ess < 50)
-      sprintf("importance sampling: effective sample size %.0f of %d draws (below 50): the proposal covers the integrand poorly and the Monte Carlo standard errors may understate the error; raise glmm_control(importance_draws = ) or lower importance_df",
-              imp$ess, imp$draws),
-    if (!isTRUE(imp$recentred))
-      sprintf("importance sampling: the estimates still moved by %.2g standard errors (%.2g Monte Carlo standard errors) when the proposal was re-centred for the %d-th time; the Monte Carlo error may be larger than reported",
-              imp$rounds[[length(imp$rounds)]]$move_se, imp$rounds[[length(imp$rounds)]]$move_mc_se,
-              length(imp$rounds)))
+  if (is.finite(imp$ess) && imp$ess < 50)
+    sprintf("importance sampling: effective sample size %.0f of %d draws (below 50): the proposal covers the integrand poorly and the Monte Carlo standard errors may understate the error; raise glmm_control(importance_draws = )",
+            imp$ess, imp$draws)
 }

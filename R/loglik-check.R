@@ -104,7 +104,7 @@ loglik_check <- function(fit, draws = 2000L, df = 20, nodes = 25L, seed = NULL) 
     # draw (none with `seed`), as if the check had drawn once.
     draw_seed <- function() sample.int(.Machine$integer.max, 1L)
     s0 <- if (is.null(seed)) draw_seed() else with_seed(seed, draw_seed())
-    is <- with_seed(s0, loglik_by_importance(fit, as.integer(draws), df, s0))
+    is <- loglik_by_importance(fit, as.integer(draws), df, s0)
     out$method <- sprintf("importance sampling, %d draws from the Laplace Gaussian%s", draws,
                           if (is.finite(df)) sprintf(" widened to t with %g df", df) else "")
     out[c("loglik", "se", "ess")] <- is[c("loglik", "se", "ess")]
@@ -190,42 +190,9 @@ loglik_by_quadrature <- function(fit, nodes) {
 # Importance sampling of the marginal log-likelihood of a several-term
 # Laplace fit at its estimates (see loglik_check()), from the draws of seed
 # `s0`, and its gradient by central differences with the same draws at each
-# parameter value (a smooth function of the parameters), with Monte Carlo
-# standard errors from 10 batches of the draws.
+# parameter value (importance_value(), importance-sampling.R), on a sparse
+# engine rebuilt from the fit in the fit's parameterization.
 loglik_by_importance <- function(fit, draws, df, s0) {
-  sampler <- importance_sampler(fit, draws, df, s0)
-  th <- as.numeric(fit$theta)
-  at <- sampler(th, check = TRUE)
-  top <- max(at$logr)
-  r <- exp(at$logr - top)
-  mr <- mean(r)
-  batch <- rep(seq_len(10L), length.out = draws)
-  batch_ll <- function(a) vapply(split(a$logr, batch), function(l) a$laplace + log_mean_exp(l), 1)
-  V <- fit$cov_theta
-  se <- sqrt(pmax(diag(V), 0))
-  P <- length(th)
-  g <- gse <- rep(NA_real_, P)
-  for (k in which(!is.na(diag(V)) & se > 0)) {
-    h <- 1e-2 * se[k]
-    up <- sampler(replace(th, k, th[k] + h))
-    dn <- sampler(replace(th, k, th[k] - h))
-    g[k] <- (up$laplace + log_mean_exp(up$logr) - dn$laplace - log_mean_exp(dn$logr)) / (2 * h)
-    gse[k] <- stats::sd((batch_ll(up) - batch_ll(dn)) / (2 * h)) / sqrt(10)
-  }
-  list(loglik = at$laplace + top + log(mr), se = stats::sd(r) / (mr * sqrt(draws)),
-       ess = sum(r)^2 / sum(r^2), gradient = g, gradient_se = gse)
-}
-
-log_mean_exp <- function(l) {
-  top <- max(l)
-  top + log(mean(exp(l - top)))
-}
-
-# A function of theta (the fit's order) giving the Laplace log-likelihood
-# and the draws' log importance ratios log r_k - that value (draws of seed
-# `s0`, the same at every theta); with `check`, the Laplace value rebuilt
-# here must be the engine's.
-importance_sampler <- function(fit, draws, df, s0) {
   fam <- fit$family
   n <- length(fit$y)
   y <- as.numeric(fit$y)
@@ -235,39 +202,14 @@ importance_sampler <- function(fit, draws, df, s0) {
   re <- sparse_re_terms(fit$formula, fit$model, fit_known_covariance(fit, "loglik_check()"))
   eng <- cpp_sparse_new(ax$X, re$Z, y, w, off, re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L,
                         re$ntheta, fam$family_code, fam$link_code)
-  p <- ncol(ax$X)
-  nq <- ncol(re$Z)
-  # the rows of positive weight (the others add nothing)
-  pos <- w > 0
-  # sum_i l(y_i | eta0_i + (A x_k)_i) for each column x_k of x
-  cond <- function(eta0, A, x, phi)
-    cpp_family_loglik_draws(fam$family_code, fam$link_code, y[pos], w[pos], eta0, A, x, phi)
-  function(theta, check = FALSE) {
-    th <- theta_star(theta, ax$Tx)
-    laplace <- cpp_sparse_eval(eng, th, FALSE)$loglik
-    m <- cpp_sparse_modes(eng, th)
-    phi <- if (length(th) > p + re$ntheta) th[p + re$ntheta + 1L] else 0
-    Lam <- Matrix::sparseMatrix(i = re$lam_row, j = re$lam_col, x = th[p + re$lam_k], dims = c(nq, nq))
-    ZL <- methods::as(re$Z %*% Lam, "CsparseMatrix")
-    ZLp <- methods::as(ZL[pos, , drop = FALSE], "CsparseMatrix")
-    eta0 <- m$eta[pos]
-    l0 <- cond(eta0, ZLp, matrix(0, nq, 1L), phi)
-    # the Laplace approximation's Gaussian, widened (importance_proposal())
-    set.seed(s0)
-    prop <- importance_proposal(ZL, m, draws, df)
-    if (check) {
-      lap_r <- l0 - sum(m$u^2) / 2 - prop$logdet / 2
-      if (!is.finite(lap_r) || abs(lap_r - laplace) > 1e-6 * max(1, abs(laplace)))
-        stop("loglik_check(): the Laplace approximation rebuilt from the fit does not reproduce its ",
-             "log-likelihood; the check is not available for this fit", call. = FALSE)
-    }
-    u <- prop$x + m$u
-    logr <- cond(eta0, ZLp, prop$x, phi) - l0 - (colSums(u^2) - sum(m$u^2)) / 2 -
-      (prop$lq - prop$logdet / 2)
-    if (!all(is.finite(logr)))
-      stop("loglik_check(): some importance weights are not finite", call. = FALSE)
-    list(laplace = laplace, logr = logr)
-  }
+  sampler <- importance_sampler(eng, ax$X, re$Z, y, w, off, re, fam, draws, df, s0)
+  user <- function(theta, check = FALSE) sampler(theta_star(theta, ax$Tx), check)
+  th <- as.numeric(fit$theta)
+  se <- sqrt(pmax(diag(fit$cov_theta), 0))
+  h <- ifelse(is.na(diag(fit$cov_theta)) | se == 0, NA_real_, 1e-2 * se)
+  iv <- importance_value(user, th, h, at = user(th, check = TRUE))
+  iv$gradient[!is.finite(h)] <- NA_real_
+  iv
 }
 
 #' @export

@@ -395,8 +395,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_family_loglik_draws
-Rcpp::NumericVector cpp_family_loglik_draws(int family, int link, Rcpp::NumericVector y, Rcpp::NumericVector wt, Rcpp::NumericVector eta0, Eigen::MappedSparseMatrix<double> A, Rcpp::NumericMatrix X, double phi);
-RcppExport SEXP _glmmgee_cpp_family_loglik_draws(SEXP familySEXP, SEXP linkSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP eta0SEXP, SEXP ASEXP, SEXP XSEXP, SEXP phiSEXP) {
+Rcpp::NumericVector cpp_family_loglik_draws(int family, int link, Rcpp::NumericVector y, Rcpp::NumericVector wt, Rcpp::NumericVector eta0, Eigen::MappedSparseMatrix<double> A, Rcpp::NumericMatrix X, double phi, int nthreads);
+RcppExport SEXP _glmmgee_cpp_family_loglik_draws(SEXP familySEXP, SEXP linkSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP eta0SEXP, SEXP ASEXP, SEXP XSEXP, SEXP phiSEXP, SEXP nthreadsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -408,27 +408,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Eigen::MappedSparseMatrix<double> >::type A(ASEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type X(XSEXP);
     Rcpp::traits::input_parameter< double >::type phi(phiSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_family_loglik_draws(family, link, y, wt, eta0, A, X, phi));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_family_score_draws
-Rcpp::List cpp_family_score_draws(int family, int link, Rcpp::NumericVector y, Rcpp::NumericVector wt, Rcpp::NumericVector eta0, Eigen::MappedSparseMatrix<double> Z, Rcpp::NumericMatrix B, Rcpp::NumericMatrix X, double phi, int nthreads);
-RcppExport SEXP _glmmgee_cpp_family_score_draws(SEXP familySEXP, SEXP linkSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP eta0SEXP, SEXP ZSEXP, SEXP BSEXP, SEXP XSEXP, SEXP phiSEXP, SEXP nthreadsSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< int >::type family(familySEXP);
-    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type wt(wtSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type eta0(eta0SEXP);
-    Rcpp::traits::input_parameter< Eigen::MappedSparseMatrix<double> >::type Z(ZSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type B(BSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type X(XSEXP);
-    Rcpp::traits::input_parameter< double >::type phi(phiSEXP);
     Rcpp::traits::input_parameter< int >::type nthreads(nthreadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_family_score_draws(family, link, y, wt, eta0, Z, B, X, phi, nthreads));
+    rcpp_result_gen = Rcpp::wrap(cpp_family_loglik_draws(family, link, y, wt, eta0, A, X, phi, nthreads));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -1684,8 +1665,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_family_table", (DL_FUNC) &_glmmgee_cpp_family_table, 0},
     {"_glmmgee_cpp_family_eval", (DL_FUNC) &_glmmgee_cpp_family_eval, 6},
     {"_glmmgee_cpp_gh_rule", (DL_FUNC) &_glmmgee_cpp_gh_rule, 1},
-    {"_glmmgee_cpp_family_loglik_draws", (DL_FUNC) &_glmmgee_cpp_family_loglik_draws, 8},
-    {"_glmmgee_cpp_family_score_draws", (DL_FUNC) &_glmmgee_cpp_family_score_draws, 10},
+    {"_glmmgee_cpp_family_loglik_draws", (DL_FUNC) &_glmmgee_cpp_family_loglik_draws, 9},
     {"_glmmgee_cpp_gee_shard_new", (DL_FUNC) &_glmmgee_cpp_gee_shard_new, 2},
     {"_glmmgee_cpp_gee_shard_info", (DL_FUNC) &_glmmgee_cpp_gee_shard_info, 1},
     {"_glmmgee_cpp_gee_shard_start", (DL_FUNC) &_glmmgee_cpp_gee_shard_start, 2},

@@ -74,13 +74,15 @@ Rcpp::List cpp_gh_rule(int K) {
 
 // The conditional log-likelihood sum_i l(y_i | eta0_i + (A x_j)_i), with its
 // constant part, for each column x_j of X (q x k), A sparse (n x q): the
-// inner loop of the importance sampler of loglik_check(), without an n x k
-// matrix of linear predictors.
+// inner loop of the importance sampler (loglik_check(), glmm_control(
+// importance_draws = )), without an n x k matrix of linear predictors. The
+// columns are shared between `nthreads` threads; each column's value is its
+// own, so the result does not depend on the number of threads.
 // [[Rcpp::export]]
 Rcpp::NumericVector cpp_family_loglik_draws(int family, int link, Rcpp::NumericVector y,
                                             Rcpp::NumericVector wt, Rcpp::NumericVector eta0,
                                             Eigen::MappedSparseMatrix<double> A,
-                                            Rcpp::NumericMatrix X, double phi) {
+                                            Rcpp::NumericMatrix X, double phi, int nthreads) {
   using namespace glmmgee;
   std::unique_ptr<ObsModel> m = make_obs_model(family, link);
   if (!m) Rcpp::stop("unsupported family/link codes");
@@ -91,95 +93,31 @@ Rcpp::NumericVector cpp_family_loglik_draws(int family, int link, Rcpp::NumericV
   m->set_phi(phi);
   double lc = 0.0;
   for (int i = 0; i < n; ++i) lc += m->logconst(y[i], wt[i]);
-  std::vector<double> eta(n), d1(n);
-  Rcpp::NumericVector out(X.ncol());
-  for (int j = 0; j < X.ncol(); ++j) {
-    if (j % 16 == 0) Rcpp::checkUserInterrupt();
-    std::copy(eta0.begin(), eta0.end(), eta.begin());
-    for (int c = 0; c < A.outerSize(); ++c) {
-      const double xc = X(c, j);
-      if (xc == 0.0) continue;
-      for (Eigen::MappedSparseMatrix<double>::InnerIterator it(A, c); it; ++it)
-        eta[it.row()] += it.value() * xc;
-    }
-    out[j] = lc + m->loglik_d1_n(y.begin(), wt.begin(), eta.data(), n, phi, d1.data());
-  }
-  return out;
-}
-
-// For each column b_k of B (q x k, draws of the random effects on the scale
-// of the data), with eta = eta0 + Z b_k: the conditional log-likelihood
-// sum_i l(y_i | eta_i) with its constant part, and its derivatives X' d1,
-// Z' d1 (d1 = d l / d eta) and, for families with a dispersion parameter,
-// in phi: the terms of the importance-sampled log-likelihood and its
-// gradient (glmm_control(importance_draws = )). The draws are shared
-// between `nthreads` threads; each draw's values are its own, so the
-// result does not depend on the number of threads.
-// [[Rcpp::export]]
-Rcpp::List cpp_family_score_draws(int family, int link, Rcpp::NumericVector y,
-                                  Rcpp::NumericVector wt, Rcpp::NumericVector eta0,
-                                  Eigen::MappedSparseMatrix<double> Z,
-                                  Rcpp::NumericMatrix B, Rcpp::NumericMatrix X,
-                                  double phi, int nthreads) {
-  using namespace glmmgee;
-  std::unique_ptr<ObsModel> m = make_obs_model(family, link);
-  if (!m) Rcpp::stop("unsupported family/link codes");
-  const int n = y.size();
-  if (wt.size() != n || eta0.size() != n || Z.rows() != n || X.nrow() != n)
-    Rcpp::stop("'y', 'wt', 'eta0', the rows of 'Z' and the rows of 'X' differ in length");
-  if (Z.cols() != B.nrow()) Rcpp::stop("'Z' has %d columns; 'B' has %d rows", (int)Z.cols(), B.nrow());
-  const int q = B.nrow(), K = B.ncol(), p = X.ncol();
-  const bool disp = m->has_dispersion();
-  m->set_phi(phi);
-  double lc = 0.0;
-  for (int i = 0; i < n; ++i) lc += m->logconst(y[i], wt[i]);
   const int nt = usable_threads(nthreads);
-  check_memory(16.0 * n * nt + 8.0 * K * (p + q + 2), "the importance sampler's scratch");
+  const int q = X.nrow(), K = X.ncol();
+  check_memory(16.0 * n * nt, "the importance sampler's scratch");
   std::vector<double> eta_all((size_t)n * nt), d1_all((size_t)n * nt);
-  Rcpp::NumericVector ll(K), gphi(K);
-  Rcpp::NumericMatrix gX(p, K), gZ(q, K);
+  Rcpp::NumericVector out(K);
+  double* op = out.begin();
   const double* yp = y.begin();
   const double* wp = wt.begin();
   const double* e0 = eta0.begin();
-  const double* Bp = B.begin();
   const double* Xp = X.begin();
-  double* llp = ll.begin();
-  double* gphip = gphi.begin();
-  double* gXp = gX.begin();
-  double* gZp = gZ.begin();
   const ObsModel* mp = m.get();
   InterruptPoll ip;
-  parallel_for(K, nt, 1, ip, [&](long k) {
+  parallel_for(K, nt, 1, ip, [&](long j) {
     const int t = thread_index();
     double* eta = eta_all.data() + (size_t)n * t;
     double* d1 = d1_all.data() + (size_t)n * t;
     std::copy(e0, e0 + n, eta);
-    const double* b = Bp + (size_t)q * k;
+    const double* xj = Xp + (size_t)q * j;
     for (int c = 0; c < q; ++c) {
-      const double bc = b[c];
-      if (bc == 0.0) continue;
-      for (Eigen::MappedSparseMatrix<double>::InnerIterator it(Z, c); it; ++it)
-        eta[it.row()] += it.value() * bc;
+      const double xc = xj[c];
+      if (xc == 0.0) continue;
+      for (Eigen::MappedSparseMatrix<double>::InnerIterator it(A, c); it; ++it)
+        eta[it.row()] += it.value() * xc;
     }
-    llp[k] = lc + mp->loglik_d1_n(yp, wp, eta, n, phi, d1);
-    for (int j = 0; j < p; ++j) {
-      const double* xj = Xp + (size_t)n * j;
-      double s = 0.0;
-      for (int i = 0; i < n; ++i) s += xj[i] * d1[i];
-      gXp[(size_t)p * k + j] = s;
-    }
-    for (int c = 0; c < q; ++c) {
-      double s = 0.0;
-      for (Eigen::MappedSparseMatrix<double>::InnerIterator it(Z, c); it; ++it)
-        s += it.value() * d1[it.row()];
-      gZp[(size_t)q * k + c] = s;
-    }
-    if (disp) {
-      double s = 0.0, o[3];
-      for (int i = 0; i < n; ++i) { mp->dphi(yp[i], wp[i], eta[i], phi, o); s += o[0]; }
-      gphip[k] = s;
-    }
+    op[j] = lc + mp->loglik_d1_n(yp, wp, eta, n, phi, d1);
   });
-  return Rcpp::List::create(Rcpp::Named("loglik") = ll, Rcpp::Named("gX") = gX,
-                            Rcpp::Named("gZ") = gZ, Rcpp::Named("gphi") = gphi);
+  return out;
 }

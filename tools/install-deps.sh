@@ -42,9 +42,11 @@ debs=(r-cran-rcpp r-cran-rcppeigen r-cran-bh r-cran-matrix r-cran-nlme
 # Not built by Debian: from CRAN (marginaleffects and modelsummary are
 # pure R plus data.table/checkmate above, about 1.5 minutes on 2 cores;
 # gaston, multgee, GMMAT and nanoparquet compile C++; nanoparquet reads
-# parquet shard files without the arrow C++ library).
+# parquet shard files without the arrow C++ library; glmm, Monte Carlo
+# maximum likelihood, holds the salamander mating data the importance-
+# sampling fit is checked on).
 cran=(reformulas GLMMadaptive marginaleffects modelsummary gaston multgee GMMAT
-      nanoparquet DHARMa glmtoolbox)
+      nanoparquet DHARMa glmtoolbox glmm)
 
 missing=()
 for p in "${debs[@]}"; do
