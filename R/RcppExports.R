@@ -131,6 +131,10 @@ cpp_family_loglik_draws <- function(family, link, y, wt, eta0, A, X, phi, nthrea
     .Call(`_glmmgee_cpp_family_loglik_draws`, family, link, y, wt, eta0, A, X, phi, nthreads)
 }
 
+cpp_second_order_terms <- function(family, link, y, wt, eta, A, S, phi, nthreads) {
+    .Call(`_glmmgee_cpp_second_order_terms`, family, link, y, wt, eta, A, S, phi, nthreads)
+}
+
 cpp_gee_shard_new <- function(data, spec) {
     .Call(`_glmmgee_cpp_gee_shard_new`, data, spec)
 }

@@ -53,8 +53,8 @@
 #'   models, whose likelihood is exact): `0` (the default) keeps the Laplace
 #'   fit; a whole number of at least 100 fits by maximum likelihood of the
 #'   importance-sampled log-likelihood with that many draws, which removes
-#'   the Laplace approximation's error (see "Importance sampling" in
-#'   [glmm-several-terms]). 2,000 to 10,000 draws are typical: the Monte
+#'   the Laplace approximation's error (see "Beyond the Laplace
+#'   approximation" in [glmm-several-terms]). 2,000 to 10,000 draws are typical: the Monte
 #'   Carlo standard error of the log-likelihood falls as one over their
 #'   square root.
 #' @param importance_df Degrees of freedom of the multivariate t proposal
@@ -65,6 +65,14 @@
 #'   session's random-number stream; either way the seed used is recorded
 #'   in the fit (`fit$importance$seed`) and the session's stream is left as
 #'   it was, apart from the one number drawn for the seed.
+#' @param laplace_order For several random-effect terms fitted by the
+#'   Laplace approximation: `1` (the default), or `2` for the second-order
+#'   Laplace approximation (Shun and McCullagh 1995), which adds the next
+#'   terms of the expansion about the conditional modes: deterministic, and
+#'   cheaper than importance sampling for small data, but it visits every
+#'   pair of observations at each evaluation (refused above 30,000) and
+#'   removes less of the error (see "Beyond the Laplace approximation" in
+#'   [glmm-several-terms]).
 #' @param ... Not used: any other name is an error.
 #' @return A list of class `glmm_control`.
 #' @examples
@@ -74,7 +82,7 @@ glmm_control <- function(rel.tol = 1e-10, iter.max = 500L, eval.max = 1000L,
                          nthreads = 1L, laplace_start = TRUE, singular_tol = 1e-4,
                          grad_tol = 1e-3, hessian = TRUE, trace = 0L, workers = NULL,
                          shards = 16L, importance_draws = 0L, importance_df = 20,
-                         importance_seed = NULL, ...) {
+                         importance_seed = NULL, laplace_order = 1L, ...) {
   # The defaults (glmm()'s default argument, evaluated on every fit: 2% of
   # a small REML fit) are the same list every time: made once.
   if (nargs() == 0L && !is.null(control_defaults$glmm)) return(control_defaults$glmm)
@@ -113,7 +121,8 @@ glmm_control <- function(rel.tol = 1e-10, iter.max = 500L, eval.max = 1000L,
                         shards = num1(shards, "shards", 1, TRUE),
                         importance_draws = check_importance_draws(importance_draws),
                         importance_df = check_importance_df(importance_df),
-                        importance_seed = check_importance_seed(importance_seed)),
+                        importance_seed = check_importance_seed(importance_seed),
+                        laplace_order = check_laplace_order(laplace_order, importance_draws)),
                    class = "glmmgee_glmm_control")
   if (nargs() == 0L) control_defaults$glmm <- ctl
   ctl
@@ -149,4 +158,14 @@ check_importance_seed <- function(x) {
   if (!is.numeric(x) || length(x) != 1L || !is.finite(x))
     stop("glmm_control(): 'importance_seed' must be one finite number or NULL", call. = FALSE)
   as.integer(x %% .Machine$integer.max)
+}
+
+check_laplace_order <- function(x, importance_draws) {
+  if (!is.numeric(x) || length(x) != 1L || !x %in% c(1, 2))
+    stop("glmm_control(): 'laplace_order' must be 1 (the Laplace approximation) or 2 (the second-order one)",
+         call. = FALSE)
+  if (x == 2 && isTRUE(importance_draws > 0))
+    stop("glmm_control(): 'laplace_order' = 2 and 'importance_draws' are two refinements of the Laplace approximation: give one of them",
+         call. = FALSE)
+  as.integer(x)
 }

@@ -208,6 +208,10 @@ part_limits <- function(fit) {
     add(c("profile", "confint_profile", "robust_vcov"),
         paste0("importance-sampling fits (their profiles and cluster scores would be the ",
                "Laplace approximation's; use Wald intervals, which include the Monte Carlo error)"))
+  if (!is.null(.subset2(fit, "second_order")))
+    add(c("profile", "confint_profile", "robust_vcov"),
+        paste0("second-order Laplace fits (their profiles and cluster scores would be the ",
+               "first-order approximation's; use Wald intervals)"))
   if (isTRUE(.subset2(fit, "REML")))
     add("cluster_loglik", "REML fits (the restricted likelihood does not split by cluster)")
   if (is_cumulative(.subset2(fit, "family")))

@@ -95,20 +95,30 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
   fin <- finish_search(cached_ev(function(t) cpp_sparse_eval(eng, t, TRUE), run$theta, run$at),
                        run$theta, run$opt, c(run$stages, run$restart_stages), star_boundary,
                        lower, control, typical, tol = 1e-12, reevaluate = TRUE)
-  # Importance sampling (glmm_control(importance_draws = )): maximum
-  # likelihood of the importance-sampled log-likelihood from the Laplace
-  # optimum, finished as the Laplace search was (importance-sampling.R).
+  # Refinements of the Laplace approximation (glmm_control()): importance
+  # sampling (importance-sampling.R) or the second-order approximation
+  # (second-order-laplace.R), maximized from the Laplace optimum and
+  # finished as the Laplace search was.
   imp <- importance_settings(control)
-  if (!is.null(imp)) {
-    is <- importance_search(eng, rp, re, y, weights, offset, family, fin$theta, lower, control,
-                            star_boundary, fin$hess, imp)
-    laplace_loglik <- fin$final$loglik
-    fin <- finish_search(cached_ev(is$ev), is$theta, is$opt,
+  second <- identical(control$laplace_order, 2L)
+  refined <- NULL
+  if (!is.null(imp) || second) {
+    what <- if (second) "glmm_control(laplace_order = 2)" else "glmm_control(importance_draws = )"
+    make_ev <- if (second) function(se)
+      second_order_evaluator(eng, rp, re, y, weights, offset, family, se, control)
+    else function(se)
+      importance_evaluator(eng, rp, re, y, weights, offset, family, fin$theta, se, imp, control)
+    rf <- refine_laplace(make_ev, fin$theta, lower, control, star_boundary(fin$theta), fin$hess, what)
+    refined <- list(laplace_loglik = fin$final$loglik)
+    prefix <- if (second) "second_order_" else "importance_"
+    fin <- finish_search(cached_ev(rf$ev), rf$theta, rf$opt,
                          c(run$stages, run$restart_stages,
-                           stats::setNames(is$stages, paste0("importance_", names(is$stages)))),
+                           stats::setNames(rf$stages, paste0(prefix, names(rf$stages)))),
                          star_boundary, lower, control, typical, tol = 1e-12)
-    imp[c("loglik_se", "ess")] <- fin$final[c("se", "ess")]
-    imp$laplace_loglik <- laplace_loglik
+    if (!is.null(imp)) {
+      imp[c("loglik_se", "ess")] <- fin$final[c("se", "ess")]
+      imp$laplace_loglik <- refined$laplace_loglik
+    }
   }
   theta_s <- fin$theta
   final <- fin$final
@@ -162,13 +172,15 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
   phi <- if (disp) theta[[length(theta)]]
   family <- fitted_family(family, phi)
   list(beta = theta[seq_len(p)], theta = theta, loglik = final$loglik, importance = imp,
+       second_order = if (second) refined,
        sigma = sigma_of(family, phi),
        dispersion = if (disp) exp(phi) else NULL,
        family_par = family_parameter(family, theta, cov_theta),
        gradient = grad, hessian = hess, cov_theta = cov_theta, family = family,
        modes = modes, terms = terms, singular = any(on_boundary), on_boundary = on_boundary,
-       optinfo = sparse_optinfo(stages, opt, if (is.null(imp)) "Laplace (sparse)"
-                                         else "importance sampling (sparse)", gmax_star, cov_theta, warn,
+       optinfo = sparse_optinfo(stages, opt, if (!is.null(imp)) "importance sampling (sparse)"
+                                         else if (second) "second-order Laplace (sparse)"
+                                         else "Laplace (sparse)", gmax_star, cov_theta, warn,
                       max_grad_user = gmax, grad_basis = grad_basis_of(!rp$identity),
                       scaled_grad = nstep, nnz_factor = modes$nnz_factor, nthreads = nthreads,
                       boundary_check = vb$record, dispersion_limit = any(dlim),

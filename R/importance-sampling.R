@@ -2,7 +2,8 @@
 # the sampler (shared by loglik_check() and the fit), and maximum likelihood
 # of the importance-sampled log-likelihood, glmm(control =
 # glmm_control(importance_draws = )), run by the sparse Laplace route
-# (glmm_sparse_fit_units()) after its Laplace fit.
+# (glmm_sparse_fit_units()) after its Laplace fit, by refine_laplace()
+# (search.R).
 #
 # With u the spherical random effects (b = Lambda u, u ~ N(0, I)), the
 # marginal likelihood is L = E_q[p(y | u) phi(u) / q(u)] for any proposal
@@ -141,31 +142,18 @@ importance_value <- function(sampler, th, h = NULL, at = NULL) {
   out
 }
 
-# Maximum likelihood of the importance-sampled log-likelihood from the
-# Laplace optimum theta_s of the sparse engine `eng` (on the route's
-# designs rp$X, rp$Z): `imp` the settings (draws, df, seed), `lower`,
-# `boundary`, `H0` the Laplace Hessian there (the search's first
-# curvature, and the standard errors that scale the difference steps).
-# Parameters on a boundary at the Laplace optimum are held there. Returns
-# theta (the engine's scale), the search record (opt, stages) and the
-# evaluator (value and gradient) for finish_search().
-importance_search <- function(eng, rp, re, y, weights, offset, family, theta_s, lower, control,
-                              boundary, H0, imp) {
+# The evaluator of the importance-sampled log-likelihood on the route's
+# engine `eng` (designs rp$X, rp$Z), for refine_laplace() (search.R): its
+# value and gradient (central differences with the same draws, steps of a
+# hundredth of the Laplace standard error `se`; parameters with NA steps
+# held), with the Monte Carlo quantities of importance_value().
+importance_evaluator <- function(eng, rp, re, y, weights, offset, family, theta_s, se, imp,
+                                 control) {
   sampler <- importance_sampler(eng, rp$X, as_dgc(rp$Z), y, weights, offset, re, family,
                                 imp$draws, imp$df, imp$seed, control$nthreads)
-  held <- boundary(theta_s)
-  free <- which(!held)
-  se <- rep(NA_real_, length(theta_s))
-  Vf <- tryCatch(solve(-H0[free, free, drop = FALSE]), error = function(e) NULL)
-  if (!is.null(Vf)) se[free] <- sqrt(pmax(diag(Vf), 0))
-  if (anyNA(se[free]) || any(se[free] == 0))
-    stop("glmm_control(importance_draws = ): the Laplace fit has no standard errors to scale the importance-sampling search by (see its warnings)",
-         call. = FALSE)
-  h <- 1e-2 * se
-  ev <- function(th) importance_value(sampler, th, h)
   sampler(theta_s, check = TRUE)
-  run <- optimize_sparse(ev, theta_s, lower, control, function(th) held, H0 = H0)
-  list(theta = run$theta, opt = run$opt, stages = run$stages, ev = ev, held = held)
+  h <- 1e-2 * se
+  function(th) importance_value(sampler, th, h)
 }
 
 # The covariance of the estimates with the Monte Carlo error added, as an

@@ -67,7 +67,9 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
     zi_correlated = zi_correlated, nAGQ = nAGQ,
     quadrature = !is.null(nAGQ) && !identical(as.numeric(nAGQ), 1),
     control = control, workers = !is.null(control$workers), start = start,
-    importance = isTRUE(control$importance_draws > 0L),
+    # a refinement of the Laplace approximation: the control setting that asks for it
+    refinement = if (isTRUE(control$importance_draws > 0L)) "glmm_control(importance_draws = )"
+                 else if (identical(control$laplace_order, 2L)) "glmm_control(laplace_order = 2)",
     weights_given = weights_given, penalized = penalized, structured_route = structured_route,
     plain = !aux && is.null(cum) && !structured_route,
     gaussian_identity = identical(inner$family, "gaussian") && identical(inner$link, "identity"),
@@ -80,7 +82,7 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
     # not looked up in it; test-model-spec.R triggers every row).
     special = aux || !is.null(cum) || zi_correlated || !is.null(penalty) || structured || REML ||
       !is.null(control$workers) || !is.null(covariance) || rd$type != "normal" ||
-      isTRUE(control$importance_draws > 0L)),
+      isTRUE(control$importance_draws > 0L) || identical(control$laplace_order, 2L)),
     class = "glmmgee_spec")
 }
 
@@ -208,13 +210,16 @@ glmm_refusals <- list(
                                           !family$family %in% c("binomial", "poisson")),
           quote(sprintf("'family': the nonparametric random intercept supports binomial and poisson families, not %s",
                         family$family))),
-  # Importance sampling: several terms on the sparse Laplace engine.
-  refusal("importance_parts", quote(importance && (aux || cumulative || structured_route || workers)),
-          quote(sprintf("glmm_control(importance_draws = ): importance sampling is available for models with several random-effect terms and no %s",
+  # Refinements of the Laplace approximation (importance sampling, the
+  # second-order approximation): several terms on the sparse Laplace engine.
+  refusal("refinement_parts", quote(!is.null(refinement) && (aux || cumulative || structured_route || workers)),
+          quote(sprintf("%s: refinements of the Laplace approximation are available for models with several random-effect terms and no %s",
+                        refinement,
                         if (aux) "zero-inflation, hurdle or dispersion part" else if (cumulative) "cumulative link (ordinal) family"
                         else if (workers) "workers" else "covariance structure or penalty"))),
-  refusal("importance_quadrature", quote(importance && quadrature),
-          "glmm_control(importance_draws = ) and nAGQ > 1 are two ways to the exact likelihood: give one of them"),
+  refusal("refinement_quadrature", quote(!is.null(refinement) && quadrature),
+          quote(sprintf("%s and nAGQ > 1 are two ways beyond the Laplace approximation: give one of them",
+                        refinement))),
   # Checked once the engine is chosen (the known-covariance gaussian route
   # depends on the data; see choose_engine()).
   refusal("known_gaussian_quadrature", quote(route == "known_gaussian" && quadrature),
@@ -230,13 +235,17 @@ glmm_refusals <- list(
                                     any(vapply(covariance, inherits, TRUE, "glmmgee_kfactor"))),
           "a covariance given by its factor (kfactor()) is available only for gaussian models whose random-effect terms all have known covariances, and for binomial (logit) or Poisson (log) models with the one term (1 | id)",
           stage = "route"),
-  refusal("importance_route", quote(importance && route != "sparse"), quote(
+  refusal("second_order_size", quote(route == "sparse" && identical(control$laplace_order, 2L) &&
+                                      nrows > second_order_max_rows),
+          quote(sprintf("glmm_control(laplace_order = 2): the second-order terms visit every pair of observations at each evaluation (%d rows: %.2g pairs; at most %d rows); use glmm_control(importance_draws = ) instead",
+                        nrows, as.numeric(nrows)^2, second_order_max_rows)), stage = "route"),
+  refusal("refinement_route", quote(!is.null(refinement) && route != "sparse"), quote(
     if (route %in% c("agq", "lmm_ml", "lmm_reml", "lmm_sparse", "known_gaussian"))
-      sprintf("glmm_control(importance_draws = ): %s, so importance sampling has nothing to correct",
+      sprintf("%s: %s, so there is no Laplace error to correct", refinement,
               if (route == "agq") "with one grouping factor adaptive quadrature gives the likelihood exactly (use nAGQ > 1)"
               else "the likelihood of a gaussian identity-link model is exact")
-    else sprintf("glmm_control(importance_draws = ) is available for several random-effect terms fitted by the Laplace approximation, not for this model (%s)",
-                 engine_info(engine)$fits)),
+    else sprintf("%s is available for several random-effect terms fitted by the Laplace approximation, not for this model (%s)",
+                 refinement, engine_info(engine)$fits)),
     stage = "route")
 )
 names(glmm_refusals) <- vapply(glmm_refusals, `[[`, "", "id")
@@ -304,6 +313,7 @@ choose_engine <- function(s, mf) {
     else if (use_lmm_ml(s$family, s$REML, s$start, s$nAGQ, s$control)) "lmm_ml"
     else "agq"
   s$route <- route
+  s$nrows <- nrow(mf)
   s$engine <- switch(route,
     two_part = if (s$zire_sparse) "laplace_sparse_zero_re" else if (length(s$zi_bars)) "agq_zero_re"
                else if (s$sparse) "laplace_sparse" else "agq",

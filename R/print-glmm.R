@@ -5,6 +5,8 @@
 approximation_label <- function(object) {
   if (!is.null(object$ranef_dist)) return(dist_label(object))
   if (isTRUE(object$REML)) return("REML (exact restricted likelihood)")
+  if (!is.null(.subset2(object, "second_order")))
+    return("Second-order Laplace approximation")
   if (!is.null(imp <- .subset2(object, "importance")))
     return(sprintf("Importance sampling, %d draws (Monte Carlo SE of the log-likelihood %.2g)",
                    imp$draws, imp$loglik_se))
@@ -235,7 +237,7 @@ summary_common <- function(object, V = NULL) {
                       resid_quantiles = stats::quantile(res, na.rm = TRUE, names = FALSE),
                       optinfo = object$optinfo, nAGQ = object$nAGQ,
                       family_par = object$family_par, REML = isTRUE(object$REML),
-                      importance = object$importance),
+                      importance = object$importance, second_order = object$second_order),
                  class = "summary.glmmgee_glmm")
   if (!is.null(V)) s[c("vcov", "vcov_label")] <- list(V, attr(V, "label"))
   for (b in glmm_blocks(object)) if (!is.null(b$keep)) {

@@ -344,3 +344,24 @@ nlminb_fallback <- function(ev, theta, lower, H, control) {
                 control = list(rel.tol = control$rel.tol, iter.max = control$iter.max,
                                eval.max = control$eval.max, trace = control$trace))
 }
+
+# Refinements of a sparse Laplace fit (importance sampling, the second-order
+# Laplace approximation; glmm_control()): the maximum of the refined
+# log-likelihood `make_ev(se)`, a function of the engine's parameters
+# giving list(loglik, gradient), searched from the Laplace optimum theta_s
+# with the Laplace Hessian H0 as first curvature. Parameters on a boundary
+# there (`held`) stay there. `se`, passed to make_ev() to scale its
+# difference steps: the Laplace standard errors of the free parameters (NA
+# for the held ones).
+refine_laplace <- function(make_ev, theta_s, lower, control, held, H0, what) {
+  free <- which(!held)
+  se <- rep(NA_real_, length(theta_s))
+  Vf <- if (!is.null(H0)) tryCatch(solve(-H0[free, free, drop = FALSE]), error = function(e) NULL)
+  if (!is.null(Vf)) se[free] <- sqrt(pmax(diag(Vf), 0))
+  if (anyNA(se[free]) || any(se[free] == 0))
+    stop(sprintf("%s: the Laplace fit has no standard errors to scale the search by (see its warnings)",
+                 what), call. = FALSE)
+  ev <- make_ev(se)
+  run <- optimize_sparse(ev, theta_s, lower, control, function(th) held, H0 = H0)
+  list(theta = run$theta, opt = run$opt, stages = run$stages, ev = ev)
+}

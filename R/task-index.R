@@ -89,7 +89,8 @@
 #'   accurate enough: [loglik_check()] sets the fit's log-likelihood beside
 #'   one of known error (importance sampling for several random-effect
 #'   terms, many-point quadrature for one); where it is not, fit by
-#'   importance sampling, `glmm_control(importance_draws = )`
+#'   importance sampling, `glmm_control(importance_draws = )`, or by the
+#'   second-order Laplace approximation, `glmm_control(laplace_order = 2)`
 #'   ([glmm-several-terms]).
 #' * How many quadrature points: [default_nAGQ()]; search settings:
 #'   [glmm_control()], [gee_control()].

@@ -7,8 +7,9 @@
 #   Rscript bench/bench-loglik-check.R [levels per factor]
 #
 # Default 120 x 120 levels: 14,400 rows, 240 random effects. Then the
-# importance-sampling fit of the same model (glmm_control(importance_draws =
-# 2000)) against the Laplace fit.
+# importance-sampling fit (glmm_control(importance_draws = 2000)) and the
+# second-order Laplace fit (glmm_control(laplace_order = 2)) of the same
+# model against the Laplace fit.
 
 suppressPackageStartupMessages(library(glmmgee))
 args <- commandArgs(TRUE)
@@ -33,9 +34,13 @@ cat(sprintf("\n%d rows, %d x %d levels: Laplace fit %.2f s, loglik_check() %.2f 
 # fit (its time includes that fit).
 t_is <- secs(fi <- glmm(y ~ x + (1 | rater) + (1 | item), data = d, family = binomial,
                         control = glmm_control(importance_draws = 2000, importance_seed = 1)))
-est <- rbind(Laplace = fit$theta, importance = fi$theta,
+# The second-order Laplace approximation of the same model.
+t_so <- secs(fs <- glmm(y ~ x + (1 | rater) + (1 | item), data = d, family = binomial,
+                        control = glmm_control(laplace_order = 2)))
+est <- rbind(Laplace = fit$theta, `second-order Laplace` = fs$theta, importance = fi$theta,
              `Monte Carlo SE` = sqrt(diag(fi$importance$mc_cov)))
 print(est, digits = 4)
-cat(sprintf("log-likelihood: Laplace %.3f, importance sampling %.3f (Monte Carlo SE %.3f, effective sample size %.0f)\n",
-            fit$loglik, fi$loglik, fi$importance$loglik_se, fi$importance$ess))
-cat(sprintf("importance-sampling fit %.2f s (%.1f Laplace fits)\n", t_is, t_is / t_fit))
+cat(sprintf("log-likelihood: Laplace %.3f, second-order %.3f, importance sampling %.3f (Monte Carlo SE %.3f, effective sample size %.0f)\n",
+            fit$loglik, fs$loglik, fi$loglik, fi$importance$loglik_se, fi$importance$ess))
+cat(sprintf("importance-sampling fit %.2f s (%.1f Laplace fits); second-order fit %.2f s (%.1f)\n",
+            t_is, t_is / t_fit, t_so, t_so / t_fit))

@@ -413,6 +413,25 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_second_order_terms
+Rcpp::List cpp_second_order_terms(int family, int link, Rcpp::NumericVector y, Rcpp::NumericVector wt, Rcpp::NumericVector eta, Eigen::MappedSparseMatrix<double> A, Eigen::Map<Eigen::MatrixXd> S, double phi, int nthreads);
+RcppExport SEXP _glmmgee_cpp_second_order_terms(SEXP familySEXP, SEXP linkSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP etaSEXP, SEXP ASEXP, SEXP SSEXP, SEXP phiSEXP, SEXP nthreadsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< int >::type family(familySEXP);
+    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type wt(wtSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type eta(etaSEXP);
+    Rcpp::traits::input_parameter< Eigen::MappedSparseMatrix<double> >::type A(ASEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type S(SSEXP);
+    Rcpp::traits::input_parameter< double >::type phi(phiSEXP);
+    Rcpp::traits::input_parameter< int >::type nthreads(nthreadsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_second_order_terms(family, link, y, wt, eta, A, S, phi, nthreads));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_gee_shard_new
 SEXP cpp_gee_shard_new(Rcpp::List data, Rcpp::List spec);
 RcppExport SEXP _glmmgee_cpp_gee_shard_new(SEXP dataSEXP, SEXP specSEXP) {
@@ -1666,6 +1685,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_family_eval", (DL_FUNC) &_glmmgee_cpp_family_eval, 6},
     {"_glmmgee_cpp_gh_rule", (DL_FUNC) &_glmmgee_cpp_gh_rule, 1},
     {"_glmmgee_cpp_family_loglik_draws", (DL_FUNC) &_glmmgee_cpp_family_loglik_draws, 9},
+    {"_glmmgee_cpp_second_order_terms", (DL_FUNC) &_glmmgee_cpp_second_order_terms, 9},
     {"_glmmgee_cpp_gee_shard_new", (DL_FUNC) &_glmmgee_cpp_gee_shard_new, 2},
     {"_glmmgee_cpp_gee_shard_info", (DL_FUNC) &_glmmgee_cpp_gee_shard_info, 1},
     {"_glmmgee_cpp_gee_shard_start", (DL_FUNC) &_glmmgee_cpp_gee_shard_start, 2},

@@ -95,6 +95,8 @@ test_that("every row of the refusal table refuses its combination with its messa
   fake_cl <- structure(list(1), class = c("SOCKcluster", "cluster"))
   wk <- glmm_control(workers = fake_cl)
   ar1_term <- quote(ar1(0 + time | id))
+  big <- data.frame(g1 = factor(rep(1:200, length.out = 30001)), g2 = factor(rep(1:150, each = 201)[1:30001]),
+                    y = rep(0:1, length.out = 30001))
   models <- list(
     zi_correlated_without_zi = quote(glmm(count ~ x + (1 | id), data = d, family = poisson,
                                           zi_correlated = TRUE)),
@@ -168,12 +170,14 @@ test_that("every row of the refusal table refuses its combination with its messa
                               covariance = list(id = Ks), nAGQ = 3)),
     kfactor_sparse = quote(glmm(y ~ x + (1 | g2) + (1 | id), data = d, family = binomial,
                                 covariance = list(id = kfactor(L)))),
-    importance_parts = quote(glmm(count ~ x + (1 | id) + (1 | site), data = d, family = poisson,
+    refinement_parts = quote(glmm(count ~ x + (1 | id) + (1 | site), data = d, family = poisson,
                                   ziformula = ~ 1, control = glmm_control(importance_draws = 500))),
-    importance_quadrature = quote(glmm(y ~ x + (1 | id) + (1 | site), data = d, family = binomial,
+    refinement_quadrature = quote(glmm(y ~ x + (1 | id) + (1 | site), data = d, family = binomial,
                                        nAGQ = 3, control = glmm_control(importance_draws = 500))),
-    importance_route = quote(glmm(y ~ x + (1 | id), data = d, family = binomial,
-                                  control = glmm_control(importance_draws = 500))))
+    refinement_route = quote(glmm(y ~ x + (1 | id), data = d, family = binomial,
+                                  control = glmm_control(importance_draws = 500))),
+    second_order_size = quote(glmm(y ~ 1 + (1 | g1) + (1 | g2), data = big, family = binomial,
+                                   control = glmm_control(laplace_order = 2))))
   table <- glmmgee:::glmm_refusals
   # One model per row, and no model for a row that does not exist.
   expect_setequal(names(models), names(table))
