@@ -89,7 +89,9 @@ importance_sampler <- function(eng, X, Z, y, w, off, re, family, draws, df, seed
     ZLp <- methods::as(ZL[pos, , drop = FALSE], "CsparseMatrix")
     eta0 <- m$eta[pos]
     l0 <- cond(eta0, ZLp, matrix(0, nq, 1L), phi)
-    prop <- importance_proposal(ZL, m, sd)
+    # (H from the rows of positive weight only: its pattern, and so the
+    # ordering that maps the standard draws, does not depend on the others)
+    prop <- importance_proposal(ZLp, list(w = m$w[pos]), sd)
     if (check) {
       lap_r <- l0 - sum(m$u^2) / 2 - prop$logdet / 2
       if (!is.finite(lap_r) || abs(lap_r - laplace) > 1e-6 * max(1, abs(laplace)))

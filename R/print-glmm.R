@@ -2,14 +2,18 @@
 # ordinal ones: one driver that reads from the fit's fields which layout and
 # which blocks to print (glmm_layout(), glmm_blocks()).
 
-approximation_label <- function(object) {
+# The approximation to the likelihood a fit maximized, as fits are compared
+# by it (anova(), AIC()); with `detail`, as print() shows it (an
+# importance-sampling fit's Monte Carlo standard error added).
+approximation_label <- function(object, detail = FALSE) {
   if (!is.null(object$ranef_dist)) return(dist_label(object))
   if (isTRUE(object$REML)) return("REML (exact restricted likelihood)")
   if (!is.null(.subset2(object, "second_order")))
     return("Second-order Laplace approximation")
   if (!is.null(imp <- .subset2(object, "importance")))
-    return(sprintf("Importance sampling, %d draws (Monte Carlo SE of the log-likelihood %.2g)",
-                   imp$draws, imp$loglik_se))
+    return(sprintf("Importance sampling, %d draws%s", imp$draws,
+                   if (detail) sprintf(" (Monte Carlo SE of the log-likelihood %.2g)", imp$loglik_se)
+                   else ""))
   if (object$nAGQ > 1L)
     return(sprintf("Adaptive Gauss-Hermite quadrature, nAGQ = %d", object$nAGQ))
   if (object$family$family == "gaussian" && object$family$link == "identity")
@@ -33,7 +37,7 @@ print_header <- function(object) {
       else if (!is.null(object$penalty))
         "Generalized linear mixed model fit by penalized maximum likelihood (Student-t prior on the fixed effects)\n"
       else "Generalized linear mixed model fit by maximum likelihood\n")
-  cat(" Approximation:", approximation_label(object), "\n")
+  cat(" Approximation:", approximation_label(object, detail = TRUE), "\n")
   cat(" Family:", object$family$family, "(", object$family$link, ")\n")
   cat(" Formula:", paste(deparse(object$formula, width.cutoff = 500L), collapse = " "), "\n")
   if (!is.null(object$call$data))
@@ -230,7 +234,8 @@ summary_common <- function(object, V = NULL) {
          else residuals(object, type = "pearson")
   if (object$family$family %in% c("gaussian", "Gamma")) res <- res / object$sigma
   s <- structure(list(call = object$call, formula = object$formula, family = object$family,
-                      approximation = approximation_label(object), data = object$call$data,
+                      approximation = approximation_label(object, detail = TRUE),
+                      data = object$call$data,
                       criteria = fit_criteria(object), coefficients = coefs,
                       varcor = VarCorr(object), nobs = object$nobs,
                       ngroups = object$ngroups, group_name = object$group_name,

@@ -138,6 +138,13 @@ test_that("importance-sampling fits: seeds, threads and the session's random num
   expect_identical(runif(1), { set.seed(9); sample.int(.Machine$integer.max, 1L); runif(1) })
   again <- glmm(f, data = d, family = binomial, control = ctl(importance_seed = s$importance$seed))
   expect_identical(again$theta, s$theta)
+  # rows of zero weight change nothing (nor the draws' ordering; every level
+  # keeps rows of positive weight, so the random effects are the same)
+  d$w <- rep(c(1, 1, 1, 0), length.out = nrow(d))
+  zw <- glmm(f, data = d, family = binomial, weights = w, control = ctl(importance_seed = 5))
+  sub <- glmm(f, data = d[d$w > 0, ], family = binomial, control = ctl(importance_seed = 5))
+  expect_equal(zw$theta, sub$theta, tolerance = 1e-6)
+  expect_equal(zw$loglik, sub$loglik, tolerance = 1e-10)
   # update() refits the same way
   u <- update(a)
   expect_identical(u$theta, a$theta)
@@ -160,6 +167,10 @@ test_that("methods on importance-sampling fits use its estimates and covariance,
   expect_error(profile(fi), "importance-sampling fits")
   expect_error(vcov(fi, type = "CR2"), "importance-sampling fits")
   expect_warning(AIC(fl, fi), "different approximations")
+  # two fits by the same number of draws are fits by the same approximation
+  f0 <- glmm(yes ~ 1 + (1 | a) + (1 | b), data = d, family = binomial,
+             control = glmm_control(importance_draws = 1000, importance_seed = 1))
+  expect_false(any(grepl("different approximations", attr(anova(f0, fi), "heading"))))
   # random effects and predictions at the importance-sampling estimates
   expect_equal(unname(predict(fi, type = "link")), unname(fi$linear.predictors))
   expect_false(isTRUE(all.equal(fi$linear.predictors, fl$linear.predictors)))
