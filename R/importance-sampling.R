@@ -42,16 +42,40 @@ importance_draws <- function(nq, draws, df) {
   list(z = z, g = g, df = df, maha = colSums(z^2) / g)
 }
 
-# The proposal at the modes `m` (cpp_sparse_modes()) of the design
-# A = Z Lambda (n x q), from the standard draws `sd` (importance_draws()).
-# Returns the draws' deviations from the modes, x = u - u^ (q x draws), and
-# log q(u_k) up to the constant -q/2 log(2 pi) that log phi(u_k) shares,
-# `lq`, and log det H.
-importance_proposal <- function(A, m, sd) {
-  nq <- ncol(A)
+# The Laplace approximation at theta on a sparse Laplace engine `eng`
+# (designs with p coefficient columns and Z, the Lambda map of `re`), on
+# the rows `pos` of positive weight (the others add nothing): a function of
+# the engine's parameters giving the Laplace log-likelihood, the modes
+# (cpp_sparse_modes()), the dispersion parameter (0 without one), the rows
+# `pos` of A = Z Lambda and the sparse Cholesky factor of the random
+# effects' negative Hessian H = I + A'WA over those rows (so its pattern,
+# and the ordering that maps the importance draws, does not depend on the
+# others). Shared by the importance sampler and the second-order
+# approximation (second-order-laplace.R).
+laplace_state <- function(eng, p, Z, re, pos) {
+  nq <- ncol(Z)
+  Zp <- as_dgc(Z[pos, , drop = FALSE])
+  function(th) {
+    laplace <- cpp_sparse_eval(eng, th, FALSE)$loglik
+    m <- cpp_sparse_modes(eng, th)
+    Lam <- Matrix::sparseMatrix(i = re$lam_row, j = re$lam_col, x = th[p + re$lam_k],
+                                dims = c(nq, nq))
+    A <- as_dgc(Zp %*% Lam)
+    H <- Matrix::crossprod(A, A * m$w[pos]) + Matrix::Diagonal(nq)
+    list(laplace = laplace, modes = m, A = A,
+         phi = if (length(th) > p + re$ntheta) th[p + re$ntheta + 1L] else 0,
+         chol = Matrix::Cholesky(methods::as(H, "CsparseMatrix"), perm = TRUE, LDL = FALSE))
+  }
+}
+
+# The proposal for the Laplace state `st` (laplace_state()), from the
+# standard draws `sd` (importance_draws()). Returns the draws' deviations
+# from the modes, x = u - u^ (q x draws), and log q(u_k) up to the constant
+# -q/2 log(2 pi) that log phi(u_k) shares, `lq`, and log det H.
+importance_proposal <- function(st, sd) {
+  ch <- st$chol
+  nq <- ncol(st$A)
   df <- sd$df
-  H <- Matrix::crossprod(A, A * m$w) + Matrix::Diagonal(nq)
-  ch <- Matrix::Cholesky(methods::as(H, "CsparseMatrix"), perm = TRUE, LDL = FALSE)
   logdet <- 2 * as.numeric(Matrix::determinant(ch, sqrt = TRUE, logarithm = TRUE)$modulus)
   # x = P' L^-T z ~ N(0, H^-1) (H = P' L L' P), divided by sqrt(g) for the
   # t; x' H x = |z|^2 / g.
@@ -70,10 +94,9 @@ importance_proposal <- function(A, m, sd) {
 # that value (`draws` draws of seed `seed`, the same at every theta); with
 # `check`, the Laplace value rebuilt here must be the engine's.
 importance_sampler <- function(eng, X, Z, y, w, off, re, family, draws, df, seed, nthreads = 1L) {
-  p <- ncol(X)
   nq <- ncol(Z)
-  # the rows of positive weight (the others add nothing)
   pos <- w > 0
+  state <- laplace_state(eng, ncol(X), Z, re, pos)
   yp <- as.numeric(y[pos])
   wp <- as.numeric(w[pos])
   # sum_i l(y_i | eta0_i + (A x_k)_i) for each column x_k of x
@@ -81,29 +104,23 @@ importance_sampler <- function(eng, X, Z, y, w, off, re, family, draws, df, seed
     cpp_family_loglik_draws(family$family_code, family$link_code, yp, wp, eta0, A, x, phi, nthreads)
   sd <- with_seed(seed, importance_draws(nq, draws, df))
   function(th, check = FALSE) {
-    laplace <- cpp_sparse_eval(eng, th, FALSE)$loglik
-    m <- cpp_sparse_modes(eng, th)
-    phi <- if (length(th) > p + re$ntheta) th[p + re$ntheta + 1L] else 0
-    Lam <- Matrix::sparseMatrix(i = re$lam_row, j = re$lam_col, x = th[p + re$lam_k], dims = c(nq, nq))
-    ZL <- methods::as(Z %*% Lam, "CsparseMatrix")
-    ZLp <- methods::as(ZL[pos, , drop = FALSE], "CsparseMatrix")
+    st <- state(th)
+    m <- st$modes
     eta0 <- m$eta[pos]
-    l0 <- cond(eta0, ZLp, matrix(0, nq, 1L), phi)
-    # (H from the rows of positive weight only: its pattern, and so the
-    # ordering that maps the standard draws, does not depend on the others)
-    prop <- importance_proposal(ZLp, list(w = m$w[pos]), sd)
+    l0 <- cond(eta0, st$A, matrix(0, nq, 1L), st$phi)
+    prop <- importance_proposal(st, sd)
     if (check) {
       lap_r <- l0 - sum(m$u^2) / 2 - prop$logdet / 2
-      if (!is.finite(lap_r) || abs(lap_r - laplace) > 1e-6 * max(1, abs(laplace)))
+      if (!is.finite(lap_r) || abs(lap_r - st$laplace) > 1e-6 * max(1, abs(st$laplace)))
         stop("importance sampling: the Laplace approximation rebuilt from the fit does not reproduce its ",
              "log-likelihood; importance sampling is not available for this fit", call. = FALSE)
     }
     u <- prop$x + m$u
-    logr <- cond(eta0, ZLp, prop$x, phi) - l0 - (colSums(u^2) - sum(m$u^2)) / 2 -
+    logr <- cond(eta0, st$A, prop$x, st$phi) - l0 - (colSums(u^2) - sum(m$u^2)) / 2 -
       (prop$lq - prop$logdet / 2)
     if (!all(is.finite(logr)))
       stop("importance sampling: some importance weights are not finite", call. = FALSE)
-    list(laplace = laplace, logr = logr)
+    list(laplace = st$laplace, logr = logr)
   }
 }
 

@@ -21,28 +21,21 @@
 # multivariate Laplace approximation. JCGS 9, 141-157.
 
 # The second-order log-likelihood on a sparse Laplace engine `eng` (designs
-# X, Z, the Lambda map of `re`), a function of the engine's parameters:
+# X, Z, the Lambda map of `re`; its Laplace state by laplace_state(),
+# importance-sampling.R), a function of the engine's parameters:
 # list(loglik, laplace).
 second_order_value <- function(eng, X, Z, y, w, off, re, family, nthreads) {
-  p <- ncol(X)
   nq <- ncol(Z)
   pos <- w > 0
-  Zp <- as_dgc(Z[pos, , drop = FALSE])
+  state <- laplace_state(eng, ncol(X), Z, re, pos)
   yp <- as.numeric(y[pos])
   wp <- as.numeric(w[pos])
   function(th) {
-    laplace <- cpp_sparse_eval(eng, th, FALSE)$loglik
-    m <- cpp_sparse_modes(eng, th)
-    phi <- if (length(th) > p + re$ntheta) th[p + re$ntheta + 1L] else 0
-    Lam <- Matrix::sparseMatrix(i = re$lam_row, j = re$lam_col, x = th[p + re$lam_k],
-                                dims = c(nq, nq))
-    A <- as_dgc(Zp %*% Lam)
-    H <- Matrix::crossprod(A, A * m$w[pos]) + Matrix::Diagonal(nq)
-    S <- as.matrix(Matrix::solve(Matrix::Cholesky(methods::as(H, "CsparseMatrix"), perm = TRUE,
-                                                  LDL = FALSE), Matrix::Diagonal(nq)))
-    r <- cpp_second_order_terms(family$family_code, family$link_code, yp, wp, m$eta[pos], A, S,
-                                phi, nthreads)
-    list(loglik = laplace + r$correction, laplace = laplace)
+    st <- state(th)
+    S <- as.matrix(Matrix::solve(st$chol, Matrix::Diagonal(nq)))
+    r <- cpp_second_order_terms(family$family_code, family$link_code, yp, wp, st$modes$eta[pos],
+                                st$A, S, st$phi, nthreads)
+    list(loglik = st$laplace + r$correction, laplace = st$laplace)
   }
 }
 
