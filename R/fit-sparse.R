@@ -95,30 +95,17 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
   fin <- finish_search(cached_ev(function(t) cpp_sparse_eval(eng, t, TRUE), run$theta, run$at),
                        run$theta, run$opt, c(run$stages, run$restart_stages), star_boundary,
                        lower, control, typical, tol = 1e-12, reevaluate = TRUE)
-  # Refinements of the Laplace approximation (glmm_control()): importance
-  # sampling (importance-sampling.R) or the second-order approximation
-  # (second-order-laplace.R), maximized from the Laplace optimum and
-  # finished as the Laplace search was.
+  # Refinements of the Laplace approximation (glmm_control()), maximized from
+  # the Laplace optimum and finished as the Laplace search was.
   imp <- importance_settings(control)
   second <- identical(control$laplace_order, 2L)
   refined <- NULL
   if (!is.null(imp) || second) {
-    what <- if (second) "glmm_control(laplace_order = 2)" else "glmm_control(importance_draws = )"
-    make_ev <- if (second) function(se)
-      second_order_evaluator(eng, rp, re, y, weights, offset, family, se, control)
-    else function(se)
-      importance_evaluator(eng, rp, re, y, weights, offset, family, fin$theta, se, imp, control)
-    rf <- refine_laplace(make_ev, fin$theta, lower, control, star_boundary(fin$theta), fin$hess, what)
-    refined <- list(laplace_loglik = fin$final$loglik)
-    prefix <- if (second) "second_order_" else "importance_"
-    fin <- finish_search(cached_ev(rf$ev), rf$theta, rf$opt,
-                         c(run$stages, run$restart_stages,
-                           stats::setNames(rf$stages, paste0(prefix, names(rf$stages)))),
-                         star_boundary, lower, control, typical, tol = 1e-12)
-    if (!is.null(imp)) {
-      imp[c("loglik_se", "ess")] <- fin$final[c("se", "ess")]
-      imp$laplace_loglik <- refined$laplace_loglik
-    }
+    rf <- sparse_refinement(eng, rp, re, y, weights, offset, family, control, fin, imp,
+                            c(run$stages, run$restart_stages), star_boundary, lower, typical)
+    fin <- rf$fin
+    imp <- rf$imp
+    refined <- list(laplace_loglik = rf$laplace_loglik)
   }
   theta_s <- fin$theta
   final <- fin$final
@@ -188,6 +175,32 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
                       # as on the LMM routes (lmm_standard_z()): a far-off
                       # slope's term mapped by its LQ factor
                       centred_z = if (rp$far) TRUE))
+}
+
+# The refined fit of glmm_control(importance_draws = ) (importance-sampling.R)
+# or glmm_control(laplace_order = 2) (second-order-laplace.R): searched from
+# the Laplace finish `fin` and finished as the Laplace search was. Returns the
+# new finish, the importance settings with their Monte Carlo figures, and the
+# Laplace log-likelihood it started from.
+sparse_refinement <- function(eng, rp, re, y, weights, offset, family, control, fin, imp,
+                              stages, star_boundary, lower, typical) {
+  second <- is.null(imp)
+  what <- if (second) "glmm_control(laplace_order = 2)" else "glmm_control(importance_draws = )"
+  make_ev <- if (second) function(se)
+    second_order_evaluator(eng, rp, re, y, weights, offset, family, se, control)
+  else function(se)
+    importance_evaluator(eng, rp, re, y, weights, offset, family, fin$theta, se, imp, control)
+  rf <- refine_laplace(make_ev, fin$theta, lower, control, star_boundary(fin$theta), fin$hess, what)
+  laplace_loglik <- fin$final$loglik
+  prefix <- if (second) "second_order_" else "importance_"
+  fin <- finish_search(cached_ev(rf$ev), rf$theta, rf$opt,
+                       c(stages, stats::setNames(rf$stages, paste0(prefix, names(rf$stages)))),
+                       star_boundary, lower, control, typical, tol = 1e-12)
+  if (!second) {
+    imp[c("loglik_se", "ess")] <- fin$final[c("se", "ess")]
+    imp$laplace_loglik <- laplace_loglik
+  }
+  list(fin = fin, imp = imp, laplace_loglik = laplace_loglik)
 }
 
 # The interior point where verify_boundary() restarts, term by term.
