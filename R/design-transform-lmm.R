@@ -47,8 +47,9 @@ within_far <- function(X, fx = NULL) {
     return(TRUE)
   # No 0/1 column that is not constant: nothing to look for.
   n1 <- fx$n1 %||% colSums(X == 1)
-  if (!any((fx$n0 %||% colSums(X == 0)) + n1 == nrow(X) & n1 < nrow(X))) return(FALSE)
-  wi <- within_moments(X, seq_len(ncol(X)), const)
+  n01 <- (fx$n0 %||% colSums(X == 0)) + n1
+  if (!any(n01 == nrow(X) & n1 < nrow(X))) return(FALSE)
+  wi <- within_moments(X, seq_len(ncol(X)), const, n01)
   if (is.null(wi)) return(FALSE)
   !identical(within_centring(diag(1, k), seq_len(k), const, wi), diag(1, k))
 }
@@ -116,7 +117,9 @@ well_scaled_moments <- function(mn, sdv) {
 # colMeans(M) (`mean`), and per column sqrt(colMeans((x - mean)^2)) (`sd_cm`),
 # sqrt(mean((x - mean)^2)) (`sd_mean`) and sqrt(mean(x^2)) (`rms`), bitwise
 # R's (cpp_col_moments() sums in long double as colMeans() and mean() do,
-# mean() with its second pass); `n` the rows. By the R expressions for a
+# mean() with its second pass); `n01` the entries equal to 0 or 1 and
+# `amax` the largest absolute entry of each column; `n` the rows. By the R
+# expressions for a
 # matrix that is not double, or where a moment overflows (mean() then
 # takes another path).
 col_moments <- function(M) {
@@ -126,7 +129,8 @@ col_moments <- function(M) {
   Xc <- M - rep(mn, each = nrow(M))
   list(mean = mn, sd_cm = sqrt(colMeans(Xc * Xc)),
        sd_mean = vapply(seq_len(ncol(M)), function(j) sqrt(mean((M[, j] - mn[j])^2)), 1),
-       rms = vapply(seq_len(ncol(M)), function(j) sqrt(mean(M[, j]^2)), 1), n = nrow(M))
+       rms = vapply(seq_len(ncol(M)), function(j) sqrt(mean(M[, j]^2)), 1),
+       n01 = colSums(M == 0 | M == 1), amax = apply(abs(M), 2L, max), n = nrow(M))
 }
 
 lmm_standard_x <- function(fit, tx, reml) {

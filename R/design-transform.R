@@ -22,9 +22,12 @@ design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE, w
   sc <- rep(1, k)
   if (k == 0L || (if (is.null(mom)) nrow(M) else mom$n) < 2L)
     return(list(M = M, T = Tm, scale = sc, identity = TRUE))
-  # Column by column: M^2 would be a transient copy of the whole design.
-  mn <- mom$mean %||% colMeans(M)
-  sdv <- mom$sd %||% vapply(seq_len(k), function(j) sqrt(mean((M[, j] - mn[j])^2)), 1)
+  # colMeans(M), sqrt(mean((M[, j] - mean_j)^2)), sqrt(mean(M[, j]^2)),
+  # the 0/1 counts and max(abs(M[, j])), bitwise R's, in one C++ pass
+  # without copies of the columns (col_moments()).
+  cm <- if (is.null(mom)) col_moments(M)
+  mn <- mom$mean %||% cm$mean
+  sdv <- mom$sd %||% cm$sd_mean
   # Any centre and scale give an exact reparameterization; rounded to 10
   # digits they are the same whether summed here or over shards on workers
   # (the last bits of a sum depend on its order), so a distributed fit runs
@@ -43,15 +46,15 @@ design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE, w
         Tm[j, j] <- sdv[j]
       } else {
         # No constant column in the block: scale only, by the root mean square.
-        Tm[j, j] <- signif(if (is.null(mom)) sqrt(mean(M[, j]^2)) else mom$rms[j], 10)
+        Tm[j, j] <- signif(if (is.null(mom)) cm$rms[j] else mom$rms[j], 10)
       }
       if (!is.finite(Tm[j, j]) || Tm[j, j] <= 0) Tm[j, j] <- 1
     }
     if (is.na(ic) && !scale_only && any(!const[idx] & abs(mn[idx]) > lmm_z_centre_sd * sdv[idx]))
       Tm <- spanned_centring(Tm, idx, const, mn, sdv,
-                             if (is.null(mom)) span_moments(M, idx, mn, const) else mom$span)
+                             if (is.null(mom)) span_moments(M, idx, mn, const, cm$n01) else mom$span)
     if (within && !scale_only) {
-      wi <- if (is.null(mom)) within_moments(M, idx, const) else mom$within
+      wi <- if (is.null(mom)) within_moments(M, idx, const, cm$n01) else mom$within
       if (!is.null(wi)) Tm <- within_centring(Tm, idx, const, wi)
       if (is.null(mom)) Tm <- ratio_centring(M, Tm, idx, const)
     }
@@ -66,7 +69,7 @@ design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE, w
   if (!is.null(mom)) return(list(M = NULL, T = Tm, scale = sc, identity = FALSE))
   # M* = M T^{-1}; T is unit upper triangular up to its diagonal.
   Ms <- M %*% backsolve(Tm, diag(1, k))
-  Ms <- exact_centred_columns(M, Ms, Tm)
+  Ms <- exact_centred_columns(M, Ms, Tm, cm$amax)
   dimnames(Ms) <- dimnames(M)
   list(M = Ms, T = Tm, scale = sc, identity = FALSE)
 }
@@ -126,11 +129,11 @@ spanned_centring <- function(Tm, idx, const, mn, sdv, info) {
 # substitution, (M[, j] - sum_k<j M*[, k] T[k, j]) / T[j, j], whose
 # subtraction of the centre is exact to the data's rounding. Other columns
 # keep the product (fits on well-scaled designs unchanged).
-exact_centred_columns <- function(M, Ms, Tm) {
+exact_centred_columns <- function(M, Ms, Tm, amax = NULL) {
   k <- ncol(Tm)
   if (k < 2L) return(Ms)
   big <- vapply(seq_len(k), function(j) {
-    any(Tm[-j, j] != 0) && max(abs(M[, j])) > 1e4 * Tm[j, j]
+    any(Tm[-j, j] != 0) && (amax[j] %||% max(abs(M[, j]))) > 1e4 * Tm[j, j]
   }, TRUE)
   for (j in which(big)) {
     B <- which(Tm[seq_len(j - 1L), j] != 0)
@@ -263,7 +266,8 @@ ratio_centring <- function(M, Tm, idx, const) {
   }, TRUE)
   # Cosines of the raw columns: a pair x M[, k], M[, k] has |cos| within
   # about (sd(d) / m)^2 of 1; a cheap screen before the ratios.
-  cs <- crossprod(M[, cand, drop = FALSE])
+  # (of the whole design, subset after: M[, cand] would copy the columns)
+  cs <- crossprod(M)[cand, cand, drop = FALSE]
   nr <- sqrt(diag(cs))
   cs <- abs(cs) / outer(nr, nr)
   changed <- FALSE
@@ -313,11 +317,11 @@ within_ctr <- function(x2sum, xsum) ifelse(xsum != 0, x2sum / xsum, 0)
 
 # within_sums() of a design in memory, or NULL where no column can need
 # within_centring() (none both non-0/1 with a zero and after a 0/1 column).
-within_moments <- function(M, idx, const) {
+within_moments <- function(M, idx, const, n01 = NULL) {
   if (is.null(M) || nrow(M) < 2L) return(NULL)
   nc <- idx[!const[idx]]
   if (length(nc) < 2L) return(NULL)
-  is01 <- vapply(nc, function(j) all(M[, j] == 0 | M[, j] == 1), TRUE)
+  is01 <- column_is01(M, nc, n01)
   if (!any(is01)) return(NULL)
   cand <- nc[!is01 & nc > min(nc[is01])]
   # Only a column with zeros and far from zero over its other rows can
@@ -336,10 +340,10 @@ within_moments <- function(M, idx, const) {
 # the same sums the shards return (dist_w_moments()): 0/1 flags, the
 # cross-products of the 0/1 columns, the column sums, and the cross-
 # products about the column means, over the block's n rows.
-span_moments <- function(M, idx, mn, const) {
+span_moments <- function(M, idx, mn, const, n01 = NULL) {
   n <- nrow(M)
   is01 <- logical(ncol(M))
-  is01[idx] <- vapply(idx, function(j) !const[j] && all(M[, j] == 0 | M[, j] == 1), TRUE)
+  is01[idx] <- !const[idx] & column_is01(M, idx, n01)
   xx <- matrix(0, ncol(M), ncol(M))
   i01 <- which(is01)
   if (length(i01)) xx[i01, i01] <- crossprod(M[, i01, drop = FALSE])
@@ -352,4 +356,11 @@ span_moments <- function(M, idx, mn, const) {
   sm <- numeric(ncol(M))
   sm[i01] <- colSums(M[, i01, drop = FALSE])
   list(n = n, is01 = is01, xx = xx, sum = sm, cov = C)
+}
+
+# Whether each column j of M (in `cols`) holds only 0s and 1s; from the
+# counts `n01` of col_moments() when given.
+column_is01 <- function(M, cols, n01 = NULL) {
+  if (!is.null(n01)) return(n01[cols] == nrow(M))
+  vapply(cols, function(j) all(M[, j] == 0 | M[, j] == 1), TRUE)
 }

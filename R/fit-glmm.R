@@ -312,9 +312,12 @@ start_values <- function(X, y, weights, offset, family, q, pat, start, eng = NUL
     beta <- if (is.function(eng)) eng(25L) else
       glm_newton_start(function(b) cpp_agq_glm_sums(eng, b), p, 25L)
     beta[!is.finite(beta)] <- 0
-    Xd <- as.matrix(X)
-    storage.mode(Xd) <- "double"
-    fitted <- family$linkinv(cpp_lin_pred(Xd, as.numeric(beta), as.numeric(offset)))
+    # The fitted means only where a dispersion start needs them (n values).
+    fitted <- if (disp) {
+      Xd <- as.matrix(X)
+      storage.mode(Xd) <- "double"
+      family$linkinv(cpp_lin_pred(Xd, as.numeric(beta), as.numeric(offset)))
+    }
   } else {
     fit <- start_glm(X, y, weights, offset, family)
     beta <- fit$coefficients

@@ -368,7 +368,11 @@ model_offset_total <- function(mf) {
 # so ids differing only by floating-point noise (0.1 + 0.2 and 0.3) are one
 # cluster, as in factor() and lme4.
 cluster_index <- function(g, arg) {
-  if (anyNA(g)) stop(sprintf("'%s' contains missing values", arg), call. = FALSE)
+  # A factor's codes looked at directly: anyNA() of a factor goes through
+  # is.na(), a logical copy of the n values.
+  if (if (is.factor(g)) anyNA(unclass(g)) else anyNA(g)) stop(sprintf("'%s' contains missing values", arg), call. = FALSE)
+  nc <- numeric_codes(g)
+  if (!is.null(nc)) return(list(index = nc$codes, levels = nc$levels))
   f <- used_factor(g)
   list(index = as.integer(f), levels = levels(f))
 }
@@ -385,15 +389,26 @@ used_factor <- function(g) {
     if (!anyNA(levels(g)) && all(tabulate(g, nlevels(g)) > 0L)) return(g)
     return(factor(g))
   }
-  if ((is.integer(g) || is.double(g)) && is.null(attributes(g)) && !anyNA(g)) {
-    u <- sort(unique(g))
-    lev <- as.character(u)
-    # Distinct doubles printing alike (15 significant digits) share a level
-    # in factor(): that is the rule (see cluster_index()), left to it.
-    if (!anyDuplicated(lev))
-      return(structure(match(g, u), levels = lev, class = "factor"))
-  }
+  nc <- numeric_codes(g)
+  if (!is.null(nc)) return(structure(nc$codes, levels = nc$levels, class = "factor"))
   factor(g)
+}
+
+# factor()'s codes and levels of numeric ids without NA (NULL for other
+# ids, and where two distinct values share a label).
+numeric_codes <- function(g) {
+  if (!((is.integer(g) || is.double(g)) && is.null(attributes(g)) && !anyNA(g))) return(NULL)
+  u <- sort(unique(g))
+  lev <- as.character(u)
+  # Distinct doubles printing alike (15 significant digits) share a level
+  # in factor(): that is the rule (see cluster_index()), left to it.
+  # Whole numbers below 1e15 print distinctly, so their labels need no
+  # check (hashing a million new strings cost more than the rest).
+  whole <- is.integer(u) || (all(abs(u) < 1e15) && all(u == trunc(u)))
+  if (!whole && anyDuplicated(lev)) return(NULL)
+  # Ids 1..M are their own codes.
+  codes <- if (whole && u[[1L]] == 1 && u[[length(u)]] == length(u)) as.integer(g) else match(g, u)
+  list(codes = codes, levels = lev)
 }
 
 # The fixed-effects part of a mixed-model formula and its design matrix.

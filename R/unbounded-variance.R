@@ -18,14 +18,18 @@ pure_clusters_message <- function(y, weights, index, family, gname = NULL) {
   if (family$family != "binomial") return(NULL)
   keep <- weights > 0
   if (!any(keep)) return(NULL)
-  g <- index[keep]
-  n <- tabulate(g)
-  ones <- tabulate(g[y[keep] >= 1])
-  zeros <- tabulate(g[y[keep] <= 0])
-  ones <- c(ones, integer(length(n) - length(ones)))
-  zeros <- c(zeros, integer(length(n) - length(zeros)))
+  all_kept <- all(keep)
+  yk <- if (all_kept) y else y[keep]
+  # A proportion strictly between 0 and 1 makes its cluster neither all 0
+  # nor all 1; otherwise every y is 0 or 1 and a cluster is pure when its
+  # count of ones is 0 or all of it.
+  if (any(yk > 0 & yk < 1)) return(NULL)
+  g <- if (all_kept) index else index[keep]
+  nb <- max(g)
+  n <- tabulate(g, nb)
+  ones <- tabulate(g[yk >= 1], nb)
   used <- n > 0
-  if (!all(ones[used] == n[used] | zeros[used] == n[used])) return(NULL)
+  if (!all(ones[used] == n[used] | ones[used] == 0L)) return(NULL)
   # Clusters of one binary observation are trivially all 0 or all 1 and say
   # nothing about the variance (check_cluster_sizes() warns about those): the
   # argument needs some cluster with more than one trial.

@@ -8,6 +8,8 @@
 // 10,000 rows, 30-40 microseconds on sleepstudy's 180).
 #include <Rcpp.h>
 #include <vector>
+#include <algorithm>
+#include <cmath>
 #include "util/resources.h"
 #include "entry/entry-model-data.h"
 
@@ -42,12 +44,14 @@ double r_colmean(const double* v, R_xlen_t n) {
 //   sd_cm:   sqrt(colMeans(Xc * Xc)), Xc = M - rep(mean, each = n)  (well_scaled_x())
 //   sd_mean: sqrt(mean((x - mean)^2))                              (design_transform())
 //   rms:     sqrt(mean(x^2))                                       (design_transform())
+//   n01:     sum(x == 0 | x == 1)                                  (design_transform())
+//   amax:    max(abs(x))                                           (design_transform())
 // and `finite`: whether all of them are finite.
 Rcpp::List glmmgee_exports::col_moments(Rcpp::NumericMatrix M) {
   const R_xlen_t n = M.nrow();
   const int k = M.ncol();
   if (n < 1) Rcpp::stop("col moments: 'M' has no rows");
-  Rcpp::NumericVector mn(k), sd_cm(k), sd_mean(k), rms(k);
+  Rcpp::NumericVector mn(k), sd_cm(k), sd_mean(k), rms(k), n01(k), amax(k);
   std::vector<double> w(n);
   glmmgee::InterruptPoll ip;
   for (int j = 0; j < k; ++j) {
@@ -61,14 +65,23 @@ Rcpp::List glmmgee_exports::col_moments(Rcpp::NumericMatrix M) {
     }
     sd_cm[j] = std::sqrt(r_colmean(w.data(), n));
     sd_mean[j] = std::sqrt(r_mean(w.data(), n));
-    for (R_xlen_t i = 0; i < n; ++i) w[i] = x[i] * x[i];
+    R_xlen_t c01 = 0;
+    double a = 0.0;
+    for (R_xlen_t i = 0; i < n; ++i) {
+      w[i] = x[i] * x[i];
+      c01 += (x[i] == 0.0 || x[i] == 1.0);
+      a = std::max(a, std::fabs(x[i]));
+    }
     rms[j] = std::sqrt(r_mean(w.data(), n));
+    n01[j] = static_cast<double>(c01);
+    amax[j] = a;
   }
   bool finite = true;
   for (int j = 0; j < k && finite; ++j)
     finite = R_FINITE(mn[j]) && R_FINITE(sd_cm[j]) && R_FINITE(sd_mean[j]) && R_FINITE(rms[j]);
   return Rcpp::List::create(Rcpp::_["mean"] = mn, Rcpp::_["sd_cm"] = sd_cm,
                             Rcpp::_["sd_mean"] = sd_mean, Rcpp::_["rms"] = rms,
+                            Rcpp::_["n01"] = n01, Rcpp::_["amax"] = amax,
                             Rcpp::_["n"] = static_cast<double>(n),
                             Rcpp::_["finite"] = finite);
 }
