@@ -407,7 +407,7 @@ numeric_codes <- function(g) {
   whole <- is.integer(u) || (all(abs(u) < 1e15) && all(u == trunc(u)))
   if (!whole && anyDuplicated(lev)) return(NULL)
   # Ids 1..M are their own codes.
-  codes <- if (whole && u[[1L]] == 1 && u[[length(u)]] == length(u)) as.integer(g) else match(g, u)
+  codes <- if (whole && length(u) && u[[1L]] == 1 && u[[length(u)]] == length(u)) as.integer(g) else match(g, u)
   list(codes = codes, levels = lev)
 }
 

@@ -49,6 +49,16 @@ test_that("numeric cluster ids are coded as factor() codes them, without strings
                 c(0.1 + 0.2, 0.3), c(1e15 + 0.3, 1e15 + 0.2), c(a = 2, b = 1),
                 letters[5:1], c(TRUE, FALSE), factor(c("b", "a"), levels = c("a", "b", "c")),
                 ordered(c("lo", "hi"), levels = c("lo", "hi", "mid")), factor(c(1, NA)),
-                as.Date("2020-01-01") + 3:0, integer())
+                as.Date("2020-01-01") + 3:0, integer(),
+                # whole numbers (labels distinct without a check), 1..M as their own codes
+                sample(1:40), as.numeric(sample(1:40)), rep(1:5, each = 3), c(1, 2, 4, 4),
+                c(-3, 0, 7, -3), c(1e15 - 1, 2, 1e15 - 1), c(2e15, 1e16, 2e15), c(1, 2, 2.5),
+                c(2L, 1L, 3L, 3L))
   for (x in cases) expect_identical(uf(x), factor(x), info = paste(format(x), collapse = " "))
+  # cluster_index(): factor()'s codes and levels, for numeric ids and factors
+  for (x in list(sample(1:40), c(5, 3, 5, 9), c(0.1 + 0.2, 0.3, 7), factor(c("b", "a", "b")))) {
+    f <- factor(x)
+    expect_identical(glmmgee:::cluster_index(x, "id"), list(index = as.integer(f), levels = levels(f)))
+  }
+  expect_error(glmmgee:::cluster_index(factor(c("a", NA)), "id"), "'id' contains missing values")
 })

@@ -82,6 +82,54 @@ test_that("the linear program agrees with divergence of glm's coefficients", {
   expect_false(glmmgee:::detect_separation(X, s / m, m, binomial())$separated)
 })
 
+test_that("a row subset certifies large data sets as not separated, and only those", {
+  # no_separation_on_subset(): (II) and full rank on a subset imply (II) on
+  # the whole set. Checked against the linear program over all rows, for
+  # designs of every kind of outcome, on subsets small enough to be
+  # separated sometimes.
+  sub <- glmmgee:::no_separation_on_subset
+  full <- function(X, y, w, fam) glmmgee:::detect_separation(X[seq_len(nrow(X)), , drop = FALSE],
+                                                             y, w, fam)$separated
+  set.seed(29)
+  n <- 4000
+  seen <- c(certified = 0L, not = 0L)
+  for (r in 1:30) {
+    rare <- as.numeric(seq_len(n) %in% sample(n, sample(c(3, 40), 1)))
+    X <- cbind("(Intercept)" = 1, x = rnorm(n), rare = rare)
+    eta <- -1 + X[, 2] + if (r %% 3 == 0) 30 * rare else 0
+    y <- rbinom(n, 1, plogis(eta))
+    if (r %% 5 == 0) y[rare == 1] <- 1  # the rare rows all successes: separated
+    fam <- if (r %% 4 == 0) poisson() else binomial()
+    if (fam$family == "poisson") y <- rpois(n, exp(pmin(eta, 3)) * (rare == 0))
+    cert <- sub(X, y, rep(1, n), fam, size = 200L)
+    sep <- full(X, y, rep(1, n), fam)
+    if (cert) expect_false(sep, info = r)
+    seen[if (cert) "certified" else "not"] <- seen[if (cert) "certified" else "not"] + 1L
+  }
+  expect_true(all(seen > 0L))
+  # Too few rows for a subset: the whole set is checked.
+  expect_false(sub(cbind(1, rnorm(100)), rbinom(100, 1, 0.5), rep(1, 100), binomial()))
+})
+
+test_that("the cross-product's rank test implies qr()'s", {
+  # gram_full_rank() TRUE only where qr() finds full rank; FALSE leaves it
+  # to qr(), so check_full_rank() decides as before.
+  set.seed(31)
+  n <- 3000
+  x <- rnorm(n)
+  designs <- list(cbind(1, x), cbind(1, x, 2 * x), cbind(1, x, x + 1e-9 * rnorm(n)),
+                  cbind(1, x, x + 1e-2 * rnorm(n)), cbind(1, x * 1e-6 + 100),
+                  cbind(1, rbinom(n, 1, 0.5), 0), cbind(x, x^2, x^3))
+  for (i in seq_along(designs)) {
+    X <- designs[[i]]
+    if (glmmgee:::gram_full_rank(X)) expect_identical(qr(X)$rank, ncol(X), info = i)
+  }
+  expect_true(glmmgee:::gram_full_rank(designs[[1]]))
+  expect_false(glmmgee:::gram_full_rank(designs[[2]]))
+  expect_false(glmmgee:::gram_full_rank(designs[[3]]))
+  expect_error(glmmgee:::check_full_rank(designs[[2]]), "rank deficient")
+})
+
 test_that("no separation is reported for ordinary data", {
   data(bacteria, package = "MASS")
   f <- glmm(y ~ trt + I(week > 2) + (1 | ID), bacteria, family = binomial, nAGQ = 1)
