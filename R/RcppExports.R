@@ -393,8 +393,8 @@ cpp_lmm_ml_moments <- function(A, b, v, Tm, n, maxit, tol) {
     .Call(`_glmmgee_cpp_lmm_ml_moments`, A, b, v, Tm, n, maxit, tol)
 }
 
-cpp_col_moments <- function(M) {
-    .Call(`_glmmgee_cpp_col_moments`, M)
+cpp_col_moments <- function(M, all = TRUE) {
+    .Call(`_glmmgee_cpp_col_moments`, M, all)
 }
 
 cpp_col_facts <- function(M) {
@@ -504,5 +504,9 @@ cpp_sparse_components <- function(A) {
 #' @noRd
 cpp_sym_eigen_batch <- function(a, p) {
     .Call(`_glmmgee_cpp_sym_eigen_batch`, a, p)
+}
+
+cpp_clusters_all_pure <- function(y, w, index, M) {
+    .Call(`_glmmgee_cpp_clusters_all_pure`, y, w, index, M)
 }
 

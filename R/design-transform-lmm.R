@@ -118,12 +118,12 @@ well_scaled_moments <- function(mn, sdv) {
 # sqrt(mean((x - mean)^2)) (`sd_mean`) and sqrt(mean(x^2)) (`rms`), bitwise
 # R's (cpp_col_moments() sums in long double as colMeans() and mean() do,
 # mean() with its second pass); `n01` the entries equal to 0 or 1 and
-# `amax` the largest absolute entry of each column; `n` the rows. By the R
-# expressions for a
-# matrix that is not double, or where a moment overflows (mean() then
-# takes another path).
-col_moments <- function(M) {
-  cm <- if (is.double(M) && is.matrix(M) && nrow(M) > 0L) cpp_col_moments(M)
+# `amax` the largest absolute entry of each column; `n` the rows. With
+# all = FALSE, `sd_cm` and `rms` may be NA (not computed). By the R
+# expressions for a matrix that is not double, or where a moment overflows
+# (mean() then takes another path).
+col_moments <- function(M, all = TRUE) {
+  cm <- if (is.double(M) && is.matrix(M) && nrow(M) > 0L) cpp_col_moments(M, all)
   if (!is.null(cm) && cm$finite) return(cm)
   mn <- colMeans(M)
   Xc <- M - rep(mn, each = nrow(M))

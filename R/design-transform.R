@@ -25,7 +25,7 @@ design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE, w
   # colMeans(M), sqrt(mean((M[, j] - mean_j)^2)), sqrt(mean(M[, j]^2)),
   # the 0/1 counts and max(abs(M[, j])), bitwise R's, in one C++ pass
   # without copies of the columns (col_moments()).
-  cm <- if (is.null(mom)) col_moments(M)
+  cm <- if (is.null(mom)) col_moments(M, all = FALSE)
   mn <- mom$mean %||% cm$mean
   sdv <- mom$sd %||% cm$sd_mean
   # Any centre and scale give an exact reparameterization; rounded to 10
@@ -46,7 +46,7 @@ design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE, w
         Tm[j, j] <- sdv[j]
       } else {
         # No constant column in the block: scale only, by the root mean square.
-        Tm[j, j] <- signif(if (is.null(mom)) cm$rms[j] else mom$rms[j], 10)
+        Tm[j, j] <- signif(if (is.null(mom)) column_rms(M, j, cm) else mom$rms[j], 10)
       }
       if (!is.finite(Tm[j, j]) || Tm[j, j] <= 0) Tm[j, j] <- 1
     }
@@ -363,4 +363,10 @@ span_moments <- function(M, idx, mn, const, n01 = NULL) {
 column_is01 <- function(M, cols, n01 = NULL) {
   if (!is.null(n01)) return(n01[cols] == nrow(M))
   vapply(cols, function(j) all(M[, j] == 0 | M[, j] == 1), TRUE)
+}
+
+# sqrt(mean(M[, j]^2)), from col_moments() where it computed it.
+column_rms <- function(M, j, cm) {
+  r <- cm$rms[j]
+  if (is.na(r)) sqrt(mean(M[, j]^2)) else r
 }

@@ -394,10 +394,34 @@ used_factor <- function(g) {
   factor(g)
 }
 
+# numeric_codes() of whole numbers within a range of at most 2n values
+# (ids 1..M, or numbered from some base): the distinct values, sorted, from
+# a count per value instead of a hash table, and the codes by lookup.
+dense_integer_codes <- function(g) {
+  n <- length(g)
+  if (!n) return(NULL)
+  lo <- min(g)
+  hi <- max(g)
+  if (!(hi - lo < 2 * n && hi - lo < .Machine$integer.max && abs(lo) < 1e15 && abs(hi) < 1e15))
+    return(NULL)
+  if (is.double(g) && !all(g == trunc(g))) return(NULL)
+  at <- as.integer(g - (lo - 1))
+  seen <- which(tabulate(at, hi - lo + 1) > 0L)
+  u <- seen + (lo - 1)
+  codes <- if (length(u) == hi - lo + 1 && lo == 1) as.integer(g) else {
+    map <- integer(hi - lo + 1)
+    map[seen] <- seq_along(seen)
+    map[at]
+  }
+  list(codes = codes, levels = as.character(if (is.integer(g)) as.integer(u) else u))
+}
+
 # factor()'s codes and levels of numeric ids without NA (NULL for other
 # ids, and where two distinct values share a label).
 numeric_codes <- function(g) {
   if (!((is.integer(g) || is.double(g)) && is.null(attributes(g)) && !anyNA(g))) return(NULL)
+  dense <- dense_integer_codes(g)
+  if (!is.null(dense)) return(dense)
   u <- sort(unique(g))
   lev <- as.character(u)
   # Distinct doubles printing alike (15 significant digits) share a level
@@ -535,8 +559,10 @@ re_lhs_terms <- function(lhs, mf, env) {
 note_split_ids <- function(index, levels, name) {
   n <- length(index)
   if (n < 3L) return(invisible(0L))
-  starts <- c(TRUE, index[-1L] != index[-n])
-  if (sum(starts) > n / 2) return(invisible(0L))
+  # The first row of each run (positions, not an n-long logical; ranges,
+  # not negative indices, which R expands into a mask).
+  starts <- c(1L, which(index[2:n] != index[1:(n - 1L)]) + 1L)
+  if (length(starts) > n / 2) return(invisible(0L))
   runs <- tabulate(index[starts], length(levels))
   k <- sum(runs > 1L)
   if (k > 0L)

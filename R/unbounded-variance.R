@@ -16,20 +16,11 @@
 # (1-based). Returns the warning text or NULL.
 pure_clusters_message <- function(y, weights, index, family, gname = NULL) {
   if (family$family != "binomial") return(NULL)
+  if (!length(weights) || !(max(weights) > 0)) return(NULL)
+  if (!cpp_clusters_all_pure(as.numeric(y), as.numeric(weights), as.integer(index),
+                             max(index, 0L))) return(NULL)
   keep <- weights > 0
-  if (!any(keep)) return(NULL)
-  all_kept <- all(keep)
-  yk <- if (all_kept) y else y[keep]
-  # A proportion strictly between 0 and 1 makes its cluster neither all 0
-  # nor all 1; otherwise every y is 0 or 1 and a cluster is pure when its
-  # count of ones is 0 or all of it.
-  if (any(yk > 0 & yk < 1)) return(NULL)
-  g <- if (all_kept) index else index[keep]
-  nb <- max(g)
-  n <- tabulate(g, nb)
-  ones <- tabulate(g[yk >= 1], nb)
-  used <- n > 0
-  if (!all(ones[used] == n[used] | ones[used] == 0L)) return(NULL)
+  g <- index[keep]
   # Clusters of one binary observation are trivially all 0 or all 1 and say
   # nothing about the variance (check_cluster_sizes() warns about those): the
   # argument needs some cluster with more than one trial.

@@ -1325,12 +1325,13 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_col_moments
-Rcpp::List cpp_col_moments(Rcpp::NumericMatrix M);
-RcppExport SEXP _glmmgee_cpp_col_moments(SEXP MSEXP) {
+Rcpp::List cpp_col_moments(Rcpp::NumericMatrix M, bool all);
+RcppExport SEXP _glmmgee_cpp_col_moments(SEXP MSEXP, SEXP allSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type M(MSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_col_moments(M));
+    Rcpp::traits::input_parameter< bool >::type all(allSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_col_moments(M, all));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -1654,6 +1655,19 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_clusters_all_pure
+bool cpp_clusters_all_pure(Rcpp::NumericVector y, Rcpp::NumericVector w, Rcpp::IntegerVector index, int M);
+RcppExport SEXP _glmmgee_cpp_clusters_all_pure(SEXP ySEXP, SEXP wSEXP, SEXP indexSEXP, SEXP MSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type y(ySEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type w(wSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type index(indexSEXP);
+    Rcpp::traits::input_parameter< int >::type M(MSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_clusters_all_pure(y, w, index, M));
+    return rcpp_result_gen;
+END_RCPP
+}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_glm_sums", (DL_FUNC) &_glmmgee_cpp_agq_glm_sums, 2},
@@ -1750,7 +1764,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_lmmsp_costs", (DL_FUNC) &_glmmgee_cpp_lmmsp_costs, 1},
     {"_glmmgee_cpp_lmmsp_grad", (DL_FUNC) &_glmmgee_cpp_lmmsp_grad, 3},
     {"_glmmgee_cpp_lmm_ml_moments", (DL_FUNC) &_glmmgee_cpp_lmm_ml_moments, 7},
-    {"_glmmgee_cpp_col_moments", (DL_FUNC) &_glmmgee_cpp_col_moments, 1},
+    {"_glmmgee_cpp_col_moments", (DL_FUNC) &_glmmgee_cpp_col_moments, 2},
     {"_glmmgee_cpp_col_facts", (DL_FUNC) &_glmmgee_cpp_col_facts, 1},
     {"_glmmgee_cpp_new_dgc", (DL_FUNC) &_glmmgee_cpp_new_dgc, 5},
     {"_glmmgee_cpp_indicator_dgc", (DL_FUNC) &_glmmgee_cpp_indicator_dgc, 3},
@@ -1775,6 +1789,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_chol_factor_nnz", (DL_FUNC) &_glmmgee_cpp_chol_factor_nnz, 1},
     {"_glmmgee_cpp_sparse_components", (DL_FUNC) &_glmmgee_cpp_sparse_components, 1},
     {"_glmmgee_cpp_sym_eigen_batch", (DL_FUNC) &_glmmgee_cpp_sym_eigen_batch, 2},
+    {"_glmmgee_cpp_clusters_all_pure", (DL_FUNC) &_glmmgee_cpp_clusters_all_pure, 4},
     {NULL, NULL, 0}
 };
 

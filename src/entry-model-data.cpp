@@ -11,8 +11,8 @@
 // ---- forwarded to util/col-moments.cpp ----
 
 // [[Rcpp::export(rng = false)]]
-Rcpp::List cpp_col_moments(Rcpp::NumericMatrix M) {
-  return glmmgee_exports::col_moments(M);
+Rcpp::List cpp_col_moments(Rcpp::NumericMatrix M, bool all = true) {
+  return glmmgee_exports::col_moments(M, all);
 }
 
 // [[Rcpp::export(rng = false)]]

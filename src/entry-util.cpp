@@ -109,3 +109,30 @@ Rcpp::List cpp_sym_eigen_batch(Rcpp::NumericVector a, int p) {
   vectors.attr("dim") = Rcpp::IntegerVector::create(p, p, static_cast<int>(G));
   return Rcpp::List::create(Rcpp::Named("values") = values, Rcpp::Named("vectors") = vectors);
 }
+
+// Whether every cluster with rows of positive weight has all y <= 0 or all
+// y >= 1 among them (pure_clusters_message(), R/unbounded-variance.R), in
+// one pass: the R expressions made six n-long temporaries. `index` holds
+// 1-based cluster codes in 1..M. A y strictly between 0 and 1 (a
+// proportion) makes its cluster neither.
+// [[Rcpp::export(rng = false)]]
+bool cpp_clusters_all_pure(Rcpp::NumericVector y, Rcpp::NumericVector w,
+                           Rcpp::IntegerVector index, int M) {
+  const R_xlen_t n = y.size();
+  if (w.size() != n || index.size() != n) Rcpp::stop("y, w and index must have the same length");
+  if (M < 0) Rcpp::stop("M must be non-negative");
+  // state per cluster: 0 no rows yet, 1 all zeros so far, 2 all ones so far
+  std::vector<unsigned char> state(static_cast<size_t>(M), 0);
+  for (R_xlen_t i = 0; i < n; ++i) {
+    if (!(w[i] > 0)) continue;
+    const int g = index[i];
+    if (g < 1 || g > M) Rcpp::stop("cluster code %d out of 1..%d", g, M);
+    const double v = y[i];
+    const unsigned char s = v <= 0 ? 1 : (v >= 1 ? 2 : 3);
+    if (s == 3) return false;
+    unsigned char& st = state[g - 1];
+    if (st == 0) st = s;
+    else if (st != s) return false;
+  }
+  return true;
+}

@@ -9,7 +9,7 @@
 namespace glmmgee_exports {
 // util/col-moments.cpp
 Rcpp::List col_facts(Rcpp::NumericMatrix M);
-Rcpp::List col_moments(Rcpp::NumericMatrix M);
+Rcpp::List col_moments(Rcpp::NumericMatrix M, bool all);
 // util/dgc-matrix.cpp
 Rcpp::NumericVector dgc_times(Rcpp::IntegerVector p, Rcpp::IntegerVector i, Rcpp::NumericVector x,
                               Rcpp::NumericVector v, int n);

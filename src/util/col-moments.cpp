@@ -46,8 +46,10 @@ double r_colmean(const double* v, R_xlen_t n) {
 //   rms:     sqrt(mean(x^2))                                       (design_transform())
 //   n01:     sum(x == 0 | x == 1)                                  (design_transform())
 //   amax:    max(abs(x))                                           (design_transform())
-// and `finite`: whether all of them are finite.
-Rcpp::List glmmgee_exports::col_moments(Rcpp::NumericMatrix M) {
+// and `finite`: whether all of them are finite. With all = false, sd_cm and
+// rms are NA (not computed: design_transform() needs rms only for a block
+// without a constant column, and takes it from R there).
+Rcpp::List glmmgee_exports::col_moments(Rcpp::NumericMatrix M, bool all) {
   const R_xlen_t n = M.nrow();
   const int k = M.ncol();
   if (n < 1) Rcpp::stop("col moments: 'M' has no rows");
@@ -63,22 +65,23 @@ Rcpp::List glmmgee_exports::col_moments(Rcpp::NumericMatrix M) {
       const double d = x[i] - m;
       w[i] = d * d;
     }
-    sd_cm[j] = std::sqrt(r_colmean(w.data(), n));
+    sd_cm[j] = all ? std::sqrt(r_colmean(w.data(), n)) : NA_REAL;
     sd_mean[j] = std::sqrt(r_mean(w.data(), n));
     R_xlen_t c01 = 0;
     double a = 0.0;
     for (R_xlen_t i = 0; i < n; ++i) {
-      w[i] = x[i] * x[i];
+      if (all) w[i] = x[i] * x[i];
       c01 += (x[i] == 0.0 || x[i] == 1.0);
       a = std::max(a, std::fabs(x[i]));
     }
-    rms[j] = std::sqrt(r_mean(w.data(), n));
+    rms[j] = all ? std::sqrt(r_mean(w.data(), n)) : NA_REAL;
     n01[j] = static_cast<double>(c01);
     amax[j] = a;
   }
   bool finite = true;
   for (int j = 0; j < k && finite; ++j)
-    finite = R_FINITE(mn[j]) && R_FINITE(sd_cm[j]) && R_FINITE(sd_mean[j]) && R_FINITE(rms[j]);
+    finite = R_FINITE(mn[j]) && R_FINITE(sd_mean[j]) &&
+             (!all || (R_FINITE(sd_cm[j]) && R_FINITE(rms[j])));
   return Rcpp::List::create(Rcpp::_["mean"] = mn, Rcpp::_["sd_cm"] = sd_cm,
                             Rcpp::_["sd_mean"] = sd_mean, Rcpp::_["rms"] = rms,
                             Rcpp::_["n01"] = n01, Rcpp::_["amax"] = amax,

@@ -141,6 +141,30 @@ test_that("clusters that are all 0 or all 1 are named: the variance has no finit
   expect_true(any(grepl("no finite maximum", r$value$optinfo$warnings)))
 })
 
+test_that("the pure-cluster check agrees with its definition, weights and proportions included", {
+  # Every cluster with rows of positive weight all y <= 0 or all y >= 1.
+  pure_ref <- function(y, w, g) {
+    k <- w > 0
+    all(tapply(y[k], g[k], function(v) all(v <= 0) || all(v >= 1)))
+  }
+  set.seed(5)
+  seen <- c(0L, 0L)
+  for (r in 1:200) {
+    M <- sample(2:8, 1)
+    g <- sample(M, sample(M:30, 1), TRUE)
+    y <- rep(rbinom(M, 1, 0.5), length.out = M)[g]
+    if (r %% 3 == 0) y[sample(length(y), 1)] <- sample(c(0, 1, 0.5), 1)
+    w <- sample(c(0, 1, 2), length(y), TRUE, prob = c(0.2, 0.6, 0.2))
+    if (!any(w > 0)) next
+    got <- glmmgee:::cpp_clusters_all_pure(as.numeric(y), as.numeric(w), g, max(g))
+    expect_identical(got, pure_ref(y, w, g), info = r)
+    seen[got + 1L] <- seen[got + 1L] + 1L
+  }
+  expect_true(all(seen > 0L))
+  expect_error(glmmgee:::cpp_clusters_all_pure(c(0, 1), 1, 1:2, 2L), "same length")
+  expect_error(glmmgee:::cpp_clusters_all_pure(c(0, 1), c(1, 1), c(1L, 3L), 2L), "out of 1..2")
+})
+
 test_that("a boundary optimum is verified and says so in $optinfo and print()", {
   set.seed(4)
   M <- 40; ni <- 6
