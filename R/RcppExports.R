@@ -510,3 +510,11 @@ cpp_clusters_all_pure <- function(y, w, index, M) {
     .Call(`_glmmgee_cpp_clusters_all_pure`, y, w, index, M)
 }
 
+cpp_run_starts <- function(index) {
+    .Call(`_glmmgee_cpp_run_starts`, index)
+}
+
+cpp_constant_columns <- function(X) {
+    .Call(`_glmmgee_cpp_constant_columns`, X)
+}
+

@@ -505,7 +505,8 @@ gee_standard_x <- function(res, tx) {
 gee_constant_span <- function(X) {
   if (ncol(X) < 2L || nrow(X) < 2L) return(NULL)
   # A constant column (the intercept, usually the first) ends it at once.
-  for (j in seq_len(ncol(X))) if (all(X[, j] == X[1L, j])) return(NULL)
+  if (any(if (is.double(X)) cpp_constant_columns(X)
+          else vapply(seq_len(ncol(X)), function(j) all(X[, j] == X[1L, j]), TRUE))) return(NULL)
   ind <- which(apply(X, 2L, function(v) all(v == 0 | v == 1)))
   if (!length(ind) || length(ind) == ncol(X)) return(NULL)
   if (well_scaled_x(cbind(1, X[, -ind, drop = FALSE]))) return(NULL)

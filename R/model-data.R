@@ -559,9 +559,8 @@ re_lhs_terms <- function(lhs, mf, env) {
 note_split_ids <- function(index, levels, name) {
   n <- length(index)
   if (n < 3L) return(invisible(0L))
-  # The first row of each run (positions, not an n-long logical; ranges,
-  # not negative indices, which R expands into a mask).
-  starts <- c(1L, which(index[2:n] != index[1:(n - 1L)]) + 1L)
+  # The first row of each run (C++: no n-long temporaries).
+  starts <- cpp_run_starts(as.integer(index))
   if (length(starts) > n / 2) return(invisible(0L))
   runs <- tabulate(index[starts], length(levels))
   k <- sum(runs > 1L)

@@ -7,6 +7,7 @@
 #
 #   Rscript bench/bench-scale.R            # 1e5 and 1e6 observations
 #   Rscript bench/bench-scale.R 1e6 1e7    # chosen sizes
+#   BENCH_MODELS=gee_exch Rscript bench/bench-scale.R 1e7   # chosen fits
 #
 # Columns: n, clusters, the data frame's size (MB), the R process before the
 # data (MB, package and the namespaces its first fit loads already loaded,
@@ -60,8 +61,8 @@ sizes <- if (length(args)) as.numeric(args) else c(1e5, 1e6)
 self <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
 rscript <- file.path(R.home("bin"), "Rscript")
 cat("model\tn\tclusters\tdata_MB\tbase_MB\tpeak_MB\tpeak_over_data\tseconds\n")
-for (n in sizes) for (model in c("glmm_laplace", "glmm_agq11", "gee_exch",
-                                 "glmm_laplace_2threads", "glmm_agq11_2threads")) {
+models <- strsplit(Sys.getenv("BENCH_MODELS", "glmm_laplace,glmm_agq11,gee_exch,glmm_laplace_2threads,glmm_agq11_2threads"), ",")[[1L]]
+for (n in sizes) for (model in models) {
   out <- system2(rscript, c(self, "child", model, format(n, scientific = FALSE)),
                  stdout = TRUE,
                  env = if (grepl("_2threads$", model)) "OMP_NUM_THREADS=2" else "OMP_NUM_THREADS=1")

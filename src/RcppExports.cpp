@@ -1668,6 +1668,26 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_run_starts
+Rcpp::IntegerVector cpp_run_starts(Rcpp::IntegerVector index);
+RcppExport SEXP _glmmgee_cpp_run_starts(SEXP indexSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type index(indexSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_run_starts(index));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_constant_columns
+Rcpp::LogicalVector cpp_constant_columns(Rcpp::NumericMatrix X);
+RcppExport SEXP _glmmgee_cpp_constant_columns(SEXP XSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type X(XSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_constant_columns(X));
+    return rcpp_result_gen;
+END_RCPP
+}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_glm_sums", (DL_FUNC) &_glmmgee_cpp_agq_glm_sums, 2},
@@ -1790,6 +1810,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_sparse_components", (DL_FUNC) &_glmmgee_cpp_sparse_components, 1},
     {"_glmmgee_cpp_sym_eigen_batch", (DL_FUNC) &_glmmgee_cpp_sym_eigen_batch, 2},
     {"_glmmgee_cpp_clusters_all_pure", (DL_FUNC) &_glmmgee_cpp_clusters_all_pure, 4},
+    {"_glmmgee_cpp_run_starts", (DL_FUNC) &_glmmgee_cpp_run_starts, 1},
+    {"_glmmgee_cpp_constant_columns", (DL_FUNC) &_glmmgee_cpp_constant_columns, 1},
     {NULL, NULL, 0}
 };
 

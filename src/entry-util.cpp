@@ -6,6 +6,8 @@
 // the work is an R-facing kernel of an engine's own file, the entry point forwards
 // to it (namespace glmmgee_exports), and that file documents it.
 #include <RcppEigen.h>
+#include <climits>
+#include <vector>
 #include "util/resources.h"
 #include "entry/entry-util.h"
 
@@ -135,4 +137,35 @@ bool cpp_clusters_all_pure(Rcpp::NumericVector y, Rcpp::NumericVector w,
     else if (st != s) return false;
   }
   return true;
+}
+
+// The 1-based rows where a new run of equal codes begins (row 1 first):
+// c(1, which(index[-1] != index[-n]) + 1) without its n-long temporaries
+// (note_split_ids(), R/model-data.R).
+// [[Rcpp::export(rng = false)]]
+Rcpp::IntegerVector cpp_run_starts(Rcpp::IntegerVector index) {
+  const R_xlen_t n = index.size();
+  if (n > INT_MAX) Rcpp::stop("index has more than %d values", INT_MAX);
+  std::vector<int> s;
+  if (n > 0) s.push_back(1);
+  for (R_xlen_t i = 1; i < n; ++i)
+    if (index[i] != index[i - 1]) s.push_back(static_cast<int>(i + 1));
+  return Rcpp::IntegerVector(s.begin(), s.end());
+}
+
+// Per column of a numeric matrix: whether every entry equals the first
+// (all(X[, j] == X[1, j]), FALSE for a column holding NA or NaN), stopping
+// at a column's first difference instead of copying it.
+// [[Rcpp::export(rng = false)]]
+Rcpp::LogicalVector cpp_constant_columns(Rcpp::NumericMatrix X) {
+  const R_xlen_t n = X.nrow();
+  const int k = X.ncol();
+  Rcpp::LogicalVector out(k);
+  for (int j = 0; j < k; ++j) {
+    const double* x = &X(0, 0) + static_cast<R_xlen_t>(j) * n;
+    bool c = n > 0 && !ISNAN(x[0]);
+    for (R_xlen_t i = 1; c && i < n; ++i) c = x[i] == x[0];
+    out[j] = c;
+  }
+  return out;
 }

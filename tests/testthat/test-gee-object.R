@@ -62,3 +62,19 @@ test_that("numeric cluster ids are coded as factor() codes them, without strings
   }
   expect_error(glmmgee:::cluster_index(factor(c("a", NA)), "id"), "'id' contains missing values")
 })
+
+test_that("id runs and constant columns are found as their R expressions find them", {
+  set.seed(17)
+  for (r in 1:50) {
+    n <- sample(1:40, 1)
+    idx <- sample(1:4, n, TRUE)
+    if (r %% 2 == 0) idx <- sort(idx)
+    ref <- if (n == 1L) 1L else c(1L, which(idx[-1L] != idx[-n]) + 1L)
+    expect_identical(glmmgee:::cpp_run_starts(idx), ref, info = r)
+    X <- cbind(1, rnorm(n), rep(2.5, n), rbinom(n, 1, 0.5))
+    expect_identical(glmmgee:::cpp_constant_columns(X),
+                     vapply(1:4, function(j) all(X[, j] == X[1L, j]), TRUE), info = r)
+  }
+  expect_identical(glmmgee:::cpp_run_starts(integer()), integer())
+  expect_identical(glmmgee:::cpp_constant_columns(matrix(c(NaN, NaN, 1, 1), 2)), c(FALSE, TRUE))
+})
