@@ -427,12 +427,11 @@ numeric_codes <- function(g) {
   # Distinct doubles printing alike (15 significant digits) share a level
   # in factor(): that is the rule (see cluster_index()), left to it.
   # Whole numbers below 1e15 print distinctly, so their labels need no
-  # check (hashing a million new strings cost more than the rest).
+  # check (hashing a million new strings cost more than the rest). (Ids
+  # 1..M never get here: their range is dense.)
   whole <- is.integer(u) || (all(abs(u) < 1e15) && all(u == trunc(u)))
   if (!whole && anyDuplicated(lev)) return(NULL)
-  # Ids 1..M are their own codes.
-  codes <- if (whole && length(u) && u[[1L]] == 1 && u[[length(u)]] == length(u)) as.integer(g) else match(g, u)
-  list(codes = codes, levels = lev)
+  list(codes = match(g, u), levels = lev)
 }
 
 # The fixed-effects part of a mixed-model formula and its design matrix.

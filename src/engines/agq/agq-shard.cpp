@@ -36,33 +36,21 @@ double AgqEngine::glm_sums_dd(const Eigen::VectorXd& beta, Eigen::VectorXd& grad
   const ObsModel& fam = *fam_;
   const int p = p_, nt = p * (p + 1) / 2, K = 1 + p + nt;
   // Rows in blocks of kBlock (clusters are contiguous): the linear predictor
-  // and the family's derivatives of a block at a time, each row by the same
-  // operations as linear_predictor() over all rows, so the sums are bitwise
-  // those of one pass, without n-long scratch (a third of a gigabyte at ten
-  // million rows, allocated at every Newton step of the start).
+  // and the family's derivatives of a block at a time. linear_predictor()
+  // takes each row's terms in the same order wherever the row sits, so the
+  // sums are bitwise those of one pass, without n-long scratch (a third of
+  // a gigabyte at ten million rows, allocated at every Newton step).
   constexpr long kBlock = 4096;
-  std::vector<double> eta(kBlock);
+  Eigen::VectorXd eta(kBlock);
   std::vector<ObsDerivs> dv(kBlock);
   DDVec acc(K);
   std::vector<double> c(K, 0.0);
   int i = 0;
   for (long b0 = 0; b0 < n_; b0 += kBlock) {
     const long m = std::min<long>(kBlock, n_ - b0);
-    double* e = eta.data();
-    if (p == 0) {
-      for (long s = 0; s < m; ++s) e[s] = off_[b0 + s];
-    } else {
-      const double bb = beta[0];
-      const double* x0 = X_.col(0).data() + b0;
-      for (long s = 0; s < m; ++s) e[s] = x0[s] * bb;
-      for (int a = 1; a < p; ++a) {
-        const double ba = beta[a];
-        const double* xa = X_.col(a).data() + b0;
-        for (long s = 0; s < m; ++s) e[s] += xa[s] * ba;
-      }
-      for (long s = 0; s < m; ++s) e[s] += off_[b0 + s];
-    }
-    fam.derivs_n(y_.data() + b0, wt_.data() + b0, e, static_cast<int>(m), 0.0, dv.data());
+    linear_predictor(X_.middleRows(b0, m), beta, off_.segment(b0, m), eta);
+    fam.derivs_n(y_.data() + b0, wt_.data() + b0, eta.data(), static_cast<int>(m), 0.0,
+                 dv.data());
     for (long r = 0; r < m; ++r) {
       const long j = b0 + r;
       while (j >= lay_.start[i + 1]) {  // cluster i ends before row j
