@@ -488,6 +488,16 @@ cpp_chol_factor_nnz <- function(A) {
     .Call(`_glmmgee_cpp_chol_factor_nnz`, A)
 }
 
+#' The package's sparse Cholesky factorization of a symmetric positive
+#' definite matrix (lower triangle read), dense blocks of at least
+#' `dense_min` columns by dense kernels: log det, the dense block's first
+#' column, the factor's values, the selected inverse beside them, and the
+#' solution of A x = b.
+#' @noRd
+cpp_sparse_chol_check <- function(A, b, dense_min) {
+    .Call(`_glmmgee_cpp_sparse_chol_check`, A, b, dense_min)
+}
+
 #' Connected components of the graph of a square sparse matrix (an edge
 #' per nonzero off the diagonal), by union-find: a 1-based label per row,
 #' the labels numbered by first appearance.

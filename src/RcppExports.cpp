@@ -1633,6 +1633,19 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_sparse_chol_check
+Rcpp::List cpp_sparse_chol_check(Eigen::MappedSparseMatrix<double> A, Eigen::Map<Eigen::VectorXd> b, int dense_min);
+RcppExport SEXP _glmmgee_cpp_sparse_chol_check(SEXP ASEXP, SEXP bSEXP, SEXP dense_minSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::MappedSparseMatrix<double> >::type A(ASEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type b(bSEXP);
+    Rcpp::traits::input_parameter< int >::type dense_min(dense_minSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_chol_check(A, b, dense_min));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_sparse_components
 Rcpp::IntegerVector cpp_sparse_components(Eigen::MappedSparseMatrix<double> A);
 RcppExport SEXP _glmmgee_cpp_sparse_components(SEXP ASEXP) {
@@ -1807,6 +1820,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_info_inverse", (DL_FUNC) &_glmmgee_cpp_info_inverse, 2},
     {"_glmmgee_cpp_lq_rotate", (DL_FUNC) &_glmmgee_cpp_lq_rotate, 4},
     {"_glmmgee_cpp_chol_factor_nnz", (DL_FUNC) &_glmmgee_cpp_chol_factor_nnz, 1},
+    {"_glmmgee_cpp_sparse_chol_check", (DL_FUNC) &_glmmgee_cpp_sparse_chol_check, 3},
     {"_glmmgee_cpp_sparse_components", (DL_FUNC) &_glmmgee_cpp_sparse_components, 1},
     {"_glmmgee_cpp_sym_eigen_batch", (DL_FUNC) &_glmmgee_cpp_sym_eigen_batch, 2},
     {"_glmmgee_cpp_clusters_all_pure", (DL_FUNC) &_glmmgee_cpp_clusters_all_pure, 4},

@@ -68,6 +68,18 @@ double cpp_chol_factor_nnz(Eigen::MappedSparseMatrix<double> A) {
   return glmmgee_exports::chol_factor_nnz(A);
 }
 
+//' The package's sparse Cholesky factorization of a symmetric positive
+//' definite matrix (lower triangle read), dense blocks of at least
+//' `dense_min` columns by dense kernels: log det, the dense block's first
+//' column, the factor's values, the selected inverse beside them, and the
+//' solution of A x = b.
+//' @noRd
+// [[Rcpp::export]]
+Rcpp::List cpp_sparse_chol_check(Eigen::MappedSparseMatrix<double> A, Eigen::Map<Eigen::VectorXd> b,
+                                 int dense_min) {
+  return glmmgee_exports::sparse_chol_check(A, b, dense_min);
+}
+
 //' Connected components of the graph of a square sparse matrix (an edge
 //' per nonzero off the diagonal), by union-find: a 1-based label per row,
 //' the labels numbered by first appearance.

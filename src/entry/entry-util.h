@@ -20,6 +20,8 @@ Rcpp::List lq_rotate(const Eigen::Map<Eigen::MatrixXd> Ct, const Eigen::Map<Eige
 // util/sparse-symbolic.cpp
 Rcpp::IntegerVector sparse_components(Eigen::MappedSparseMatrix<double> A);
 double chol_factor_nnz(Eigen::MappedSparseMatrix<double> A);
+Rcpp::List sparse_chol_check(Eigen::MappedSparseMatrix<double> A, Eigen::Map<Eigen::VectorXd> b,
+                             int dense_min);
 }  // namespace glmmgee_exports
 
 #endif

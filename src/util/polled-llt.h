@@ -8,6 +8,17 @@
 // tree, then L[k, k] = sqrt(H[k, k] - |x|^2). Between rows it polls for a
 // user interrupt, which Eigen's own factorize() cannot: with crossed factors
 // whose factor fills in, one factorization can take minutes.
+//
+// Where the elimination leaves a clique at the end (the last columns of L
+// full below the diagonal: the levels of the smaller of two crossed
+// factors, once the larger one is eliminated), the up-looking rows of that
+// block stop at the sparse columns and leave its Schur complement
+// S = H22 - L21 L21' as a dense matrix, which is factored by blocks with
+// dense kernels (as the supernodal and blocked Cholesky factorizations do;
+// Davis 2006, ch. 9; Bates et al., MixedModels.jl): a 1,000-level block
+// costs a few hundredths of a second instead of most of a second. The
+// selected inverse takes that block's inverse the same way. Blocks below
+// kDenseMin (200) columns keep the scalar algorithm (and its arithmetic).
 #ifndef GLMMGEE_POLLED_LLT_H
 #define GLMMGEE_POLLED_LLT_H
 
@@ -63,6 +74,11 @@ class PolledLLT
     }
     InterruptPoll ip;
     bool ok = true;
+    // Rows from s0 on form the dense block: their up-looking solves visit
+    // the sparse columns only, and leave the block's Schur complement in y.
+    const int s0 = dense_start();
+    const int m = n - s0;
+    if (m > 0) dense_.resize(m, m);
     for (int k = 0; k < n && ok; ++k) {
       if ((k & 15) == 0 && ip.poll()) break;
       nz[k] = 0;
@@ -93,7 +109,9 @@ class PolledLLT
         rk = reach.data();
         stop = n;
         if (record) {
-          reach_seq_.insert(reach_seq_.end(), reach.begin() + top, reach.end());
+          // rows of the dense block keep only their sparse columns
+          for (int t = top; t < n; ++t)
+            if (k < s0 || reach[t] < s0) reach_seq_.push_back(reach[t]);
           reach_start_.push_back((long)reach_seq_.size());
         }
       }
@@ -101,6 +119,7 @@ class PolledLLT
       y[k] = 0.0;
       for (; top < stop; ++top) {
         const int i = rk[top];
+        if (i >= s0) continue;  // a column of the dense block (k >= s0 only)
         const double xi = y[i] / Lx[Lp[i]];  // forward substitution, column i
         y[i] = 0.0;
         const int end = Lp[i] + nz[i];
@@ -110,10 +129,33 @@ class PolledLLT
         Lx[end] = xi;
         ++nz[i];
       }
+      if (k >= s0) {
+        // Row k of the Schur complement (lower triangle of dense_).
+        double* sk = y.data() + s0;
+        for (int r = 0; r < k - s0; ++r) {
+          dense_(k - s0, r) = sk[r];
+          sk[r] = 0.0;
+        }
+        dense_(k - s0, k - s0) = d;
+        continue;
+      }
       if (!(d > 0.0)) { ok = false; break; }
       Li[Lp[k]] = k;
       Lx[Lp[k]] = std::sqrt(d);
       nz[k] = 1;
+    }
+    if (ok && m > 0 && !ip.interrupted()) {
+      ok = dense_llt_polled(dense_, ip);
+      if (ok) {
+        for (int j = s0; j < n; ++j) {
+          const int c = j - s0;
+          for (int t = 0; t < n - j; ++t) {
+            Li[Lp[j] + t] = j + t;
+            Lx[Lp[j] + t] = dense_(c + t, c);
+          }
+          nz[j] = n - j;
+        }
+      }
     }
     this->m_info = ok ? Eigen::Success : Eigen::NumericalIssue;
     this->m_factorizationIsOk = true;
@@ -218,7 +260,16 @@ class PolledLLT
     std::vector<double> acc(Q, 0.0);
     long h = 0;  // the next hit of the plan
     InterruptPoll ip;
-    for (int j = Q - 1; j >= 0; --j) {
+    // The dense block's part is the inverse of its Schur complement,
+    // (L22 L22')^{-1}, taken by dense kernels.
+    const int s0 = dense_start();
+    if (s0 < Q) {
+      if (!dense_inverse_polled(L, s0, S, ip)) {
+        if (record) drop_plan();
+        ip.raise_if_interrupted();
+      }
+    }
+    for (int j = s0 - 1; j >= 0; --j) {
       if (ip.poll()) {
         if (record) drop_plan();
         ip.raise_if_interrupted();
@@ -271,8 +322,83 @@ class PolledLLT
     }
   }
 
+  // The first column of the dense block at the end of L's pattern (the
+  // columns from it on full below the diagonal), or L's size when that
+  // block has fewer than kDenseMin columns. The pattern's property: once a
+  // column is full, every later one is.
+  int dense_start() const {
+    const auto& L = this->m_matrix;
+    const int n = (int)L.cols();
+    const int* Lp = L.outerIndexPtr();
+    int s = n;
+    while (s > 0 && Lp[s] - Lp[s - 1] == n - s + 1) --s;
+    return n - s >= dense_min_ ? s : n;
+  }
+  // The smallest dense block factored by dense kernels (kDenseMin unless a
+  // test sets another, to compare both paths on one matrix).
+  void set_dense_min(int m) { dense_min_ = std::max(1, m); }
+
  private:
   typedef Eigen::SimplicialLLT<ColMat, Eigen::Lower, Eigen::AMDOrdering<int> > Base;
+  static constexpr int kDenseMin = 200;
+  static constexpr int kDenseBlock = 128;
+  int dense_min_ = kDenseMin;
+  // The dense block's Schur complement, then its factor (lower triangle).
+  Eigen::MatrixXd dense_;
+
+  // The lower Cholesky factor of the symmetric matrix whose lower triangle
+  // is in `a`, in place, by blocks of kDenseBlock columns (factor the
+  // diagonal block, solve the panel below it, update the rest), polling for
+  // an interrupt between blocks. False when `a` is not positive definite or
+  // the user interrupted.
+  static bool dense_llt_polled(Eigen::MatrixXd& a, InterruptPoll& ip) {
+    const int m = (int)a.rows();
+    for (int c0 = 0; c0 < m; c0 += kDenseBlock) {
+      if (ip.poll()) return false;
+      const int w = std::min(kDenseBlock, m - c0), r = m - c0 - w;
+      Eigen::Ref<Eigen::MatrixXd> a11(a.block(c0, c0, w, w));
+      Eigen::LLT<Eigen::Ref<Eigen::MatrixXd> > llt(a11);  // in place
+      if (llt.info() != Eigen::Success) return false;
+      if (r > 0) {
+        auto a21 = a.block(c0 + w, c0, r, w);
+        a11.triangularView<Eigen::Lower>().transpose().solveInPlace<Eigen::OnTheRight>(a21);
+        a.block(c0 + w, c0 + w, r, r).selfadjointView<Eigen::Lower>().rankUpdate(a21, -1.0);
+      }
+    }
+    return true;
+  }
+
+  // The selected inverse on the dense block of the factor L (columns s0 to
+  // the end): (L22 L22')^{-1} = L22^{-T} L22^{-1}, the triangular inverse and
+  // then its product by blocks of columns, polling between blocks; written
+  // into S beside L's entries. False when interrupted.
+  bool dense_inverse_polled(const ColMat& L, int s0, std::vector<double>& S,
+                            InterruptPoll& ip) const {
+    const int n = (int)L.cols(), m = n - s0;
+    const int* Lo = L.outerIndexPtr();
+    const double* Lx = L.valuePtr();
+    Eigen::MatrixXd L22 = Eigen::MatrixXd::Zero(m, m), V = Eigen::MatrixXd::Zero(m, m);
+    for (int c = 0; c < m; ++c)
+      for (int t = 0; t < m - c; ++t) L22(c + t, c) = Lx[Lo[s0 + c] + t];
+    // V = L22^{-1}, lower triangular: its columns c0.. from rows c0 on.
+    for (int c0 = 0; c0 < m; c0 += kDenseBlock) {
+      if (ip.poll()) return false;
+      const int w = std::min(kDenseBlock, m - c0);
+      auto vb = V.block(c0, c0, m - c0, w);
+      vb.topRows(w).setIdentity();
+      L22.block(c0, c0, m - c0, m - c0).triangularView<Eigen::Lower>().solveInPlace(vb);
+    }
+    // Lower triangle of V'V, columns c0.. (rows from c0 on).
+    for (int c0 = 0; c0 < m; c0 += kDenseBlock) {
+      if (ip.poll()) return false;
+      const int w = std::min(kDenseBlock, m - c0);
+      L22.block(c0, c0, m - c0, w).noalias() =
+          V.block(c0, c0, m - c0, m - c0).transpose() * V.block(c0, c0, m - c0, w);
+    }
+    for (int c = 0; c < m; ++c)
+      for (int t = 0; t < m - c; ++t) S[Lo[s0 + c] + t] = L22(c + t, c);
+    return true;
+  }
   static constexpr double kMaxPlanBytes = 256.0 * 1024 * 1024;
   // The hits of the scans of selected_inverse(), in the order it visits
   // them (columns j from the last, their stored entries p in order): for

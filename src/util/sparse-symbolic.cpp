@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <vector>
 #include "util/resources.h"
+#include "util/polled-llt.h"
 #include "entry/entry-util.h"
 
 // [[Rcpp::depends(RcppEigen)]]
@@ -80,4 +81,35 @@ Rcpp::IntegerVector glmmgee_exports::sparse_components(Eigen::MappedSparseMatrix
     out[i] = label[r];
   }
   return out;
+}
+
+// The package's sparse Cholesky factorization (util/polled-llt.h) of a
+// symmetric positive definite matrix (lower triangle read) under AMD, with
+// dense blocks of at least `dense_min` columns factored by dense kernels:
+// log det, the first column of the dense block (0-based; n when none), the
+// factor's stored values and column pointers (0-based; each column's
+// diagonal first), the selected inverse beside them, and the
+// solution of A x = b. For tests of the two paths against each other.
+Rcpp::List glmmgee_exports::sparse_chol_check(Eigen::MappedSparseMatrix<double> A,
+                                             Eigen::Map<Eigen::VectorXd> b, int dense_min) {
+  const int n = (int)A.rows();
+  if (A.cols() != n) Rcpp::stop("the matrix must be square; it is %d x %d", n, (int)A.cols());
+  if (b.size() != n) Rcpp::stop("b has length %d; the matrix has %d rows", (int)b.size(), n);
+  typedef Eigen::SparseMatrix<double, Eigen::ColMajor, int> Sp;
+  Sp lower = Sp(A).triangularView<Eigen::Lower>();
+  lower.makeCompressed();
+  glmmgee::PolledLLT chol;
+  chol.set_dense_min(dense_min);
+  chol.analyzePattern(lower);
+  chol.factorize_polled(lower);
+  if (chol.info() != Eigen::Success) Rcpp::stop("the matrix is not positive definite");
+  std::vector<double> S;
+  chol.selected_inverse(S);
+  const auto& L = chol.matrixL().nestedExpression();
+  const Eigen::VectorXd x = chol.solve(Eigen::VectorXd(b));
+  return Rcpp::List::create(
+      Rcpp::Named("logdet") = chol.logdet(), Rcpp::Named("dense_start") = chol.dense_start(),
+      Rcpp::Named("L") = Rcpp::NumericVector(L.valuePtr(), L.valuePtr() + L.nonZeros()),
+      Rcpp::Named("colptr") = Rcpp::IntegerVector(L.outerIndexPtr(), L.outerIndexPtr() + n + 1),
+      Rcpp::Named("inverse") = Rcpp::wrap(S), Rcpp::Named("x") = x);
 }
