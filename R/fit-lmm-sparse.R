@@ -265,13 +265,13 @@ lmm_sparse_leave_bound <- function(f, lower, r, run, rounds = 2L) {
 # The search of the profiled criterion on its engine `st`: `resid` the
 # fixed effects' least squares residuals where X is used as it is (NULL
 # otherwise). Returns the search's end `opt` and the `optimizer` that made it.
-lmm_sparse_search <- function(st, X, y, re, weights, offset, reml, start, use_grad, control,
+lmm_sparse_search <- function(st, X, y, re, weights, offset, reml, start, control,
                               resid, yo, all_pos) {
   # Random-intercept models are searched by Newton's method on the exact
   # gradient (lmm_sparse_newton()) from a moment estimate
   # (lmm_sparse_moment_start()); where none is made or the search gives up,
   # nlminb searches from lme4's start (or the user's) as before.
-  ms <- if (is.null(start) && use_grad && re$ntheta <= 4L)
+  ms <- if (is.null(start) && re$ntheta <= 4L)
     lmm_sparse_moment_start(X, y, re, weights, offset, st$scale, resid, reml, yo, all_pos)
   opt <- if (!is.null(ms))
     lmm_sparse_newton(st$eng, st$n, st$p, st$logw, reml, re$lower, ms, 1e-3 * st$scale,
@@ -279,7 +279,7 @@ lmm_sparse_search <- function(st, X, y, re, weights, offset, reml, start, use_gr
   newton <- !is.null(opt)
   search_grad <- FALSE
   if (!newton) {
-    nl <- lmm_sparse_nlminb(st, re, reml, start, use_grad, control, weights)
+    nl <- lmm_sparse_nlminb(st, re, reml, start, control, weights)
     opt <- nl$opt
     search_grad <- nl$search_grad
   }
@@ -291,7 +291,7 @@ lmm_sparse_search <- function(st, X, y, re, weights, offset, reml, start, use_gr
 # The search by nlminb from lme4's start (or the user's `start`), where the
 # Newton search from a moment start is not made or gives up: on the exact
 # gradient where it costs less than nlminb's differences (`search_grad`).
-lmm_sparse_nlminb <- function(st, re, reml, start, use_grad, control, weights) {
+lmm_sparse_nlminb <- function(st, re, reml, start, control, weights) {
   eng <- st$eng
   n <- st$n
   p <- st$p
@@ -302,7 +302,7 @@ lmm_sparse_nlminb <- function(st, re, reml, start, use_grad, control, weights) {
   # the factor at lme4's start, plus R's cost of a call, about 1e4 of them;
   # a crossed design with a dense factor, such as 100 x 50 levels, is better
   # off differencing).
-  search_grad <- use_grad && {
+  search_grad <- z_dim(re$Z)[[2L]] <= lmm_sparse_grad_max_q && {
     cpp_lmmsp_eval(eng, ifelse(re$lower == 0, 1, 0), FALSE)
     co <- cpp_lmmsp_costs(eng)
     co[["grad"]] <= re$ntheta * (co[["eval"]] + 1e4)
@@ -319,8 +319,7 @@ lmm_sparse_nlminb <- function(st, re, reml, start, use_grad, control, weights) {
   }
   # The check of nlminb's end takes the exact gradient whenever it exists,
   # also where the search differences the criterion.
-  vgr <- obj$gr %||% if (use_grad) lmm_sparse_objective(eng, n, p, logw, reml,
-                                                        lmm_sparse_grad_after)$gr
+  vgr <- obj$gr %||% lmm_sparse_objective(eng, n, p, logw, reml, lmm_sparse_grad_after)$gr
   opt <- lmm_sparse_optimize(f, lower, th0, obj$gr, control, vgr,
                              lmm_ridge_pairs(re, weights > 0))
   list(opt = opt, search_grad = search_grad)
@@ -410,9 +409,8 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   eng <- st$eng
   sc <- list(theta = st$scale)
   logw <- st$logw
-  use_grad <- z_dim(re$Z)[[2L]] <= lmm_sparse_grad_max_q
   lower <- re$lower
-  found <- lmm_sparse_search(st, X, y, re, weights, offset, reml, start, use_grad, control,
+  found <- lmm_sparse_search(st, X, y, re, weights, offset, reml, start, control,
                              if (isTRUE(tx$identity)) lf$residuals, yo, all_pos)
   opt <- found$opt
   # The Newton search hands over cpp_lmmsp_final()'s list at its end when
@@ -434,7 +432,6 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   # covariance parameters' from the criterion with sigma free (beta profiled,
   # or integrated out for REML); the two blocks are orthogonal in a linear
   # mixed model.
-  ll_cov <- function(par) lmm_sparse_loglik(st, par, reml)
   hess <- matrix(0, k, k, dimnames = list(pnames, pnames))
   hess[seq_len(p), seq_len(p)] <- -ev$RXtRX / sigma^2
   free <- cov_idx[!on_boundary[cov_idx]]
@@ -447,12 +444,12 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
   delayedAssign("typ", c(ifelse(st$scale > 100 | st$scale < 0.01, 1 / st$scale, 1), 1))
   # The exact Hessian from the criterion's derivatives in theta (the Newton
   # search's at its end, or one evaluation here), where M's blocks allow it.
-  eh <- if (control$hessian && use_grad)
+  eh <- if (control$hessian)
     opt$hessian %||% cpp_lmmsp_hessian(eng, opt$theta, reml, lmm_sparse_hess_max_work)
   if (!is.null(eh)) {
     Hc <- lmm_sparse_loglik_hessian(eh, opt$theta, st$scale, sigma, df)
     hess[free, free] <- Hc[!on_boundary[cov_idx], !on_boundary[cov_idx], drop = FALSE]
-  } else if (control$hessian && use_grad) {
+  } else if (control$hessian) {
     # Central differences of the exact gradient: 2 evaluations per
     # parameter (optimHess' differenced differences took 4 k^2).
     x0 <- theta[cov_idx]
@@ -463,11 +460,6 @@ lmm_sparse_fit <- function(X, y, re, weights, offset, reml, control, start = NUL
     Hc <- cpp_lmmsp_loglik_hessian(eng, x0, h, which(sub), st$scale, st$n, st$p,
                                    reml)[sub, , drop = FALSE]
     hess[free, free] <- (Hc + t(Hc)) / 2
-  } else if (control$hessian) {
-    Hc <- stats::optimHess(theta[free], function(x) {
-      par <- theta[cov_idx]; par[!on_boundary[cov_idx]] <- x; ll_cov(par)
-    }, control = if (any(typ != 1)) list(parscale = typ[!on_boundary[cov_idx]]) else list())
-    hess[free, free] <- Hc
   } else {
     hess[free, free] <- NA_real_
   }

@@ -53,9 +53,9 @@ lmm_sparse_deviance <- function(ev, n, p, logw, reml) {
   else ev$ldL2 + n * (1 + log(2 * pi * ev$pwrss / n)) - logw
 }
 
-# Random effects up to which the exact gradient is used (it forms M^-1
-# dense: Q x Q doubles and Q triangular solves per evaluation); above, the
-# search differences the criterion.
+# Random effects up to which the nlminb search may take the dense exact
+# gradient (it forms M^-1 dense: Q x Q doubles and Q triangular solves per
+# evaluation); the gradient by selected inversion has no such limit.
 lmm_sparse_grad_max_q <- 1500L
 
 # The exact gradient's pieces in theta by selected inversion (M^-1 only on
