@@ -80,6 +80,10 @@ test_that("crossed fits with a dense block agree with lme4", {
   ours <- ranef(f, condVar = TRUE)$b
   expect_equal(as.numeric(attr(ours, "postVar")), as.numeric(pv), tolerance = 1e-4)
   g <- glmm(yb ~ x + (1 | a) + (1 | b), d, family = binomial)
+  g2 <- glmm(yb ~ x + (1 | a) + (1 | b), d, family = binomial,
+             control = glmm_control(nthreads = 2))
+  expect_identical(coef(g2), coef(g))
+  expect_identical(logLik(g2), logLik(g))
   mg <- lme4::glmer(yb ~ x + (1 | a) + (1 | b), d, family = binomial)
   expect_gte(as.numeric(logLik(g)), as.numeric(logLik(mg)) - 1e-6)
   expect_equal(unname(fixef(g)), unname(lme4::fixef(mg)), tolerance = 1e-3)
