@@ -14,10 +14,10 @@ refit_clusters <- function(fit, rows_by_cluster, draw, term = NULL) {
   parts <- rows_by_cluster[draw]
   rows <- unlist(parts, use.names = FALSE)
   id <- rep.int(seq_along(parts), lengths(parts))
-  res <- tryCatch(suppressWarnings(
+  res <- tryCatch(suppressWarnings(without_progress(  # progress.R: the bootstrap's bar reports
     if (inherits(fit, "glmmgee_glmm_sparse")) refit_sparse(fit, rows, id, term)
     else if (is_dist_fit(fit)) refit_dist(fit, rows, id)
-    else if (is_glmm(fit)) refit_glmm(fit, rows, id) else refit_gee(fit, rows, id)),
+    else if (is_glmm(fit)) refit_glmm(fit, rows, id) else refit_gee(fit, rows, id))),
     error = function(e) NULL)
   if (is.null(res) || any(!is.finite(res))) NULL else res
 }

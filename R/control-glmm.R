@@ -34,6 +34,15 @@
 #' @param hessian Compute the Hessian of the marginal log-likelihood (by
 #'   forward differences of the analytic gradient) for standard errors.
 #' @param trace Print optimizer progress every `trace` iterations (0: never).
+#' @param progress Report the progress of a long fit: `TRUE` (a line after
+#'   the first 2 seconds, then at intervals of a tenth of the time spent: the
+#'   stage, the number of evaluations of the log-likelihood and its last
+#'   value), `FALSE`, a number of seconds before the first line (`0`: a
+#'   line for every evaluation), or `NULL`
+#'   (the default): the option `glmmgee.progress` if set, else `TRUE` in
+#'   interactive sessions. Fits shorter than that print nothing. The lines
+#'   are messages ([suppressMessages()] silences them) and never change the
+#'   result. Refits inside a bootstrap report nothing.
 #' @param workers A cluster of R processes from [parallel::makeCluster()] or
 #'   `parallelly::makeClusterPSOCK()` (or `NULL`, the default: fit in this
 #'   process). With one grouping factor the data are split once, by cluster,
@@ -82,7 +91,7 @@ glmm_control <- function(rel.tol = 1e-10, iter.max = 500L, eval.max = 1000L,
                          nthreads = 1L, laplace_start = TRUE, singular_tol = 1e-4,
                          grad_tol = 1e-3, hessian = TRUE, trace = 0L, workers = NULL,
                          shards = 16L, importance_draws = 0L, importance_df = 20,
-                         importance_seed = NULL, laplace_order = 1L, ...) {
+                         importance_seed = NULL, laplace_order = 1L, progress = NULL, ...) {
   # The defaults (glmm()'s default argument, evaluated on every fit: 2% of
   # a small REML fit) are the same list every time: made once.
   if (nargs() == 0L && !is.null(control_defaults$glmm)) return(control_defaults$glmm)
@@ -122,7 +131,8 @@ glmm_control <- function(rel.tol = 1e-10, iter.max = 500L, eval.max = 1000L,
                         importance_draws = check_importance_draws(importance_draws),
                         importance_df = check_importance_df(importance_df),
                         importance_seed = check_importance_seed(importance_seed),
-                        laplace_order = check_laplace_order(laplace_order, importance_draws)),
+                        laplace_order = check_laplace_order(laplace_order, importance_draws),
+                        progress = check_progress(progress, "glmm_control")),
                    class = "glmmgee_glmm_control")
   if (nargs() == 0L) control_defaults$glmm <- ctl
   ctl

@@ -32,6 +32,11 @@
 #'   on the workers. See `vignette("distributed", package = "glmmgee")`.
 #' @param shards number of shards when `workers` is given (fixed, not tied
 #'   to the number of workers, so that results do not depend on it).
+#' @param progress report the progress of a long fit (the stage and the
+#'   time spent, as messages): `TRUE` (after the first 2 seconds), `FALSE`,
+#'   a number of seconds before the first line, or `NULL` (the default): the
+#'   option `glmmgee.progress` if set, else `TRUE` in interactive sessions.
+#'   See [glmm_control()].
 #' @param ... not used: any argument here is an error.
 #' @return A list of class `"glmmgee_gee_control"`.
 #' @seealso [gee()]
@@ -40,13 +45,13 @@
 #' try(gee_control(maxiter = 10))  # unknown names are rejected
 #' @export
 gee_control <- function(epsilon = 1e-8, maxit = 50L, trace = FALSE, threads = 1L,
-                        workers = NULL, shards = 16L, ...) {
+                        workers = NULL, shards = 16L, progress = NULL, ...) {
   dots <- list(...)
   if (length(dots)) {
     nm <- names(dots)
     nm <- if (is.null(nm)) rep("", length(dots)) else nm
     nm[nm == ""] <- "<unnamed>"
-    stop(sprintf("gee_control(): unknown argument(s) %s; valid ones are epsilon, maxit, trace, threads, workers, shards",
+    stop(sprintf("gee_control(): unknown argument(s) %s; valid ones are epsilon, maxit, trace, threads, workers, shards, progress",
                  paste(sQuote(nm, FALSE), collapse = ", ")), call. = FALSE)
   }
   if (!is.numeric(epsilon) || length(epsilon) != 1L || !is.finite(epsilon) || epsilon <= 0)
@@ -63,7 +68,7 @@ gee_control <- function(epsilon = 1e-8, maxit = 50L, trace = FALSE, threads = 1L
   structure(list(epsilon = as.numeric(epsilon), maxit = as.integer(maxit),
                  trace = trace, threads = as.integer(threads),
                  workers = check_workers_arg(workers, "gee_control"),
-                 shards = as.integer(shards)),
+                 shards = as.integer(shards), progress = check_progress(progress, "gee_control")),
             class = "glmmgee_gee_control")
 }
 

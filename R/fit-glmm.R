@@ -53,6 +53,11 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
                      offset = NULL, nAGQ = NULL, cov_blocks = ncol(Z),
                      control = glmm_control(), start = NULL) {
   family <- resolve_family(family)
+  owner <- progress_begin(control$progress, "glmm_fit")  # progress.R (inside glmm(): its report)
+  if (owner) {
+    on.exit(progress_end(owner))
+    progress_stage("fitting by the agq engine")
+  }
   # Gaussian identity link: fitted on y / s and mapped back, so that the
   # optimum found does not depend on the units of y (response-scale.R).
   s <- response_scale(if (is.matrix(X)) X else as.matrix(X), y, weights, offset, family)
@@ -64,17 +69,18 @@ glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
                           if (!is.null(offset)) offset / k, nAGQ, cov_blocks,
                           control, gamma_scale_start(start, gs))
     map <- gamma_response_map(length(fit$theta), gs)
-    return(unscale_fit(fit, gs$s, weights, fit$group$index, map$mult, map$add,
+    fit <- unscale_fit(fit, gs$s, weights, fit$group$index, map$mult, map$add,
                        eta_mult = k, sigma_mult = 1,
-                       jac_w = if (is.null(weights)) rep(1, length(y)) else weights))
+                       jac_w = if (is.null(weights)) rep(1, length(y)) else weights)
+    return(progress_done(fit, owner))
   }
   if (s == 1)
-    return(glmm_fit_units(X, y, Z, group, family, weights, offset, nAGQ, cov_blocks,
-                          control, start))
+    return(progress_done(glmm_fit_units(X, y, Z, group, family, weights, offset, nAGQ,
+                                        cov_blocks, control, start), owner))
   fit <- glmm_fit_units(X, shifted_response(y, X, s), Z, group, family, weights,
                         if (!is.null(offset)) offset / as.vector(s), nAGQ, cov_blocks,
                         control, scale_start(start, s))
-  unscale_fit(fit, s, weights, fit$group$index)
+  progress_done(unscale_fit(fit, s, weights, fit$group$index), owner)
 }
 
 # glmm_fit() in the units of the response it is given.

@@ -73,6 +73,7 @@ known_laplace_engine <- function(X, y, m, offset, index, L, fam, threads) {
       if (!isTRUE(e$ok)) return(fail(par))
       state <<- list(par = par, value = e$value, gradient = NULL,
                      modes = list(u = e$u, eta = e$eta), factor = NULL)
+      progress_tick(e$value)  # progress.R
       if (!gradient) return(state)
     }
     g <- cpp_kl_gradient(ptr)

@@ -261,7 +261,7 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
     # effects' block then includes their correlation with the covariance
     # parameters' estimates (lmer's X'V^-1X leaves it out).
     k_re <- lapply(k0, `+`, p)
-    evalf <- structure_evalf(function(th, grad) cpp_sparse_eval(le, th, grad), terms, k_re, p,
+    evalf <- structure_evalf(function(th, grad) sparse_eval(le, th, grad), terms, k_re, p,
                              TRUE, diag(1, p), NULL)
     g0 <- evalf(unname(theta))$gradient
     H <- fd_hessian(gradient_of(evalf), unname(theta), g0 = g0, floor = 0.1,

@@ -36,7 +36,7 @@ ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NUL
   pen <- ordinal_penalty(penalty, p, scl)
   # Optimizer scale: (beta*, sd, alpha); the engine's: (beta*, sd, theta).
   eval_star <- function(par) {
-    r <- cpp_sparse_eval(eng_c, c(par[ib], par[isd], to_theta(par[ia])), TRUE)
+    r <- sparse_eval(eng_c, c(par[ib], par[isd], to_theta(par[ia])), TRUE)
     g <- r$gradient
     gth <- g[ia]
     ga <- rev(cumsum(rev(gth)))
@@ -81,7 +81,7 @@ ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NUL
   engine_par <- function(ps) c(ps[jb], ps[js], ps[jt])
   eval_psi <- function(ps) {
     if (any(diff(ps[jt]) <= 0)) return(list(loglik = -Inf, gradient = rep(NaN, length(ps))))
-    r <- cpp_sparse_eval(eng_c, engine_par(ps), TRUE)
+    r <- sparse_eval(eng_c, engine_par(ps), TRUE)
     g <- r$gradient
     ordinal_add_penalty(list(loglik = r$loglik, gradient = c(g[ia], g[ib], g[isd])), pen,
                         ps[jb], jb)
@@ -172,7 +172,7 @@ ordinal_sparse_loglik_at <- function(fit, theta, beta, sd, gradient = FALSE) {
                                fit$offset %||% rep(0, n), c(fit$re_pattern, list(Z = fit$Z)), J,
                                fit$family$link_code)
   p <- length(beta)
-  r <- cpp_sparse_eval(eng, as.numeric(c(beta, sd, theta)), gradient)
+  r <- sparse_eval(eng, as.numeric(c(beta, sd, theta)), gradient)
   if (!gradient) return(r$loglik)
   g <- r$gradient
   k <- length(sd)

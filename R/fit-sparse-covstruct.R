@@ -25,7 +25,7 @@ sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, pen
              if (disp) st[[p + 2L]])
   # A gradient right after a value-only evaluation at the same point is
   # taken from it (the line searches' accepted trials).
-  engine_eval <- function(theta, grad) cpp_sparse_eval(eng, theta, grad, reuse = TRUE)
+  engine_eval <- function(theta, grad) sparse_eval(eng, theta, grad, reuse = TRUE)
   evalf <- structure_evalf(engine_eval, re$terms, k_re, p, disp, tx$T, penalty)
   # Single-column unstructured terms are searched as log(sd) first
   # (covstruct-logsd.R). Not for the gaussian identity link: there the

@@ -52,7 +52,7 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
                           rp$Xd, offd))
   if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
   # Penalized fixed effects: the prior added to every evaluation (penalty-aux.R).
-  evalf <- penalized_evalf(function(t) cpp_sparse_eval(eng, t, TRUE),
+  evalf <- penalized_evalf(function(t) sparse_eval(eng, t, TRUE),
                            aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz))
   sr <- sparse_zi_search(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control)
   fin <- finish_search(cached_ev(evalf), sr$run$theta, sr$run$opt,

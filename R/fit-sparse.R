@@ -29,6 +29,13 @@
 #   Lambda, D, cnames, cov_blocks, group, group_levels, ranef: NULL (these
 #               describe one grouping factor only).
 
+# One evaluation of the sparse Laplace engine (cpp_sparse_eval()), counted
+# by a progress report (progress.R).
+sparse_eval <- function(eng, theta, gradient, reuse = FALSE) {
+  r <- cpp_sparse_eval(eng, theta, gradient, reuse)
+  progress_tick(r$loglik, r)
+}
+
 glmm_sparse_fit <- function(X, y, re, family, weights, offset, control, start = NULL) {
   # Gaussian identity link: fitted on y / s and mapped back, so that the
   # optimum found does not depend on the units of y (response-scale.R).
@@ -79,7 +86,7 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
   }
   typical <- rep(1, length(theta))
   search <- function(th) {
-    r <- optimize_sparse(function(t) cpp_sparse_eval(eng, t, TRUE), th, lower, control,
+    r <- optimize_sparse(function(t) sparse_eval(eng, t, TRUE), th, lower, control,
                          boundary_at(typical))
     r$loglik <- r$at$loglik
     r
@@ -92,7 +99,7 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
   # gradient and Hessian mapped to the user's parameterization by the exact
   # Jacobian, the random effects by the inverse transformation.
   star_boundary <- boundary_at(typical)
-  fin <- finish_search(cached_ev(function(t) cpp_sparse_eval(eng, t, TRUE), run$theta, run$at),
+  fin <- finish_search(cached_ev(function(t) sparse_eval(eng, t, TRUE), run$theta, run$at),
                        run$theta, run$opt, c(run$stages, run$restart_stages), star_boundary,
                        lower, control, typical, tol = 1e-12, reevaluate = TRUE)
   # Refinements of the Laplace approximation (glmm_control()), maximized from

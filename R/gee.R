@@ -431,11 +431,15 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
   if (!missing(control) && ...length())
     stop("give control settings either in 'control' or as extra arguments, not both",
          call. = FALSE)
+  owner <- progress_begin(if (is.list(control)) control$progress, "gee")  # progress.R
+  if (owner) on.exit(progress_end(owner))
+  progress_stage("building the model frame")
   # Ordinal responses: the marginal cumulative link model (gee-ordinal.R).
   if (!is.null(dropout) && !is.null(as_cumulative(family)))
     stop("'dropout': weighted GEE for dropout is not available for the ordinal GEE (family = cumulative())",
          call. = FALSE)
-  if (!is.null(cum <- as_cumulative(family))) return(gee_ordinal(mc, formula, cum, parent.frame(), control, contrasts))
+  if (!is.null(cum <- as_cumulative(family)))
+    return(progress_done(gee_ordinal(mc, formula, cum, parent.frame(), control, contrasts), owner))
   family <- resolve_family(family)
   env <- parent.frame()
   if (!is.null(dropout)) {
@@ -443,7 +447,7 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
                        scale.value, R, Mv, contrasts, control, env)
     fit$call <- match.call()
     if (from_string) fit$call$formula <- formula
-    return(fit)
+    return(progress_done(fit, owner))
   }
   if (!missing(dropout.level))
     stop("'dropout.level' is used with 'dropout' only", call. = FALSE)
@@ -459,6 +463,8 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
   resp <- rc$resp
   off <- rc$offset
   sep <- separation_record(X, resp$y, resp$weights, family, "gee")
+  progress_stage("scoring", sprintf("model frame of %s rows; scoring", format(nrow(mf), big.mark = ",")),
+                 unit = "scoring step")
   # Under separation the estimating equations have no finite root either;
   # when the engine fails because of it, say so by name.
   fit <- tryCatch(
@@ -507,7 +513,7 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
   fit$contrasts <- attr(X, "contrasts")
   fit$na.action <- attr(mf, "na.action")
   fit$model <- mf
-  fit
+  progress_done(fit, owner)
 }
 
 # 'id' and 'waves' of the wrong length: say so with the argument's name rather

@@ -420,10 +420,16 @@ glmm <- function(formula, data, family = gaussian(), weights, offset, subset,
                  ranef_dist, REML, penalized, zi_correlated, nAGQ, control, start,
                  missing(data), if (!missing(data)) data, !missing(weights))
   check_refusals(s)
+  owner <- doFit && progress_begin(s$control$progress, "glmm")  # progress.R
+  if (owner) on.exit(progress_end(owner))
+  progress_stage("building the model frame")
   mf <- spec_frame(s, contrasts)
   s <- choose_engine(s, mf)
   if (!doFit) return(spec_with_data(s, mf))
-  fit_spec(s, mf)
+  progress_stage(sprintf("fitting by the %s engine", s$engine),
+                 sprintf("model frame of %s rows; fitting by the %s engine",
+                         format(nrow(mf), big.mark = ","), s$engine))
+  progress_done(fit_spec(s, mf), owner)
 }
 
 # The one-factor routes: lmer's REML criterion directly, no ML fit

@@ -56,7 +56,7 @@ laplace_state <- function(eng, p, Z, re, pos) {
   nq <- ncol(Z)
   Zp <- as_dgc(Z[pos, , drop = FALSE])
   function(th) {
-    laplace <- cpp_sparse_eval(eng, th, FALSE)$loglik
+    laplace <- sparse_eval(eng, th, FALSE)$loglik
     m <- cpp_sparse_modes(eng, th)
     Lam <- Matrix::sparseMatrix(i = re$lam_row, j = re$lam_col, x = th[p + re$lam_k],
                                 dims = c(nq, nq))

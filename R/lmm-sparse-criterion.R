@@ -49,8 +49,9 @@ col_sumsq <- function(Z) {
 # deviance or REML criterion) from one C++ evaluation.
 lmm_sparse_deviance <- function(ev, n, p, logw, reml) {
   if (!isTRUE(ev$ok)) return(Inf)
-  if (reml) ev$ldL2 + ev$ldRX2 + (n - p) * (1 + log(2 * pi * ev$pwrss / (n - p))) - logw
-  else ev$ldL2 + n * (1 + log(2 * pi * ev$pwrss / n)) - logw
+  d <- if (reml) ev$ldL2 + ev$ldRX2 + (n - p) * (1 + log(2 * pi * ev$pwrss / (n - p))) - logw
+       else ev$ldL2 + n * (1 + log(2 * pi * ev$pwrss / n)) - logw
+  progress_tick(-d / 2, d)  # progress.R: the (restricted) log-likelihood
 }
 
 # Random effects up to which the nlminb search may take the dense exact

@@ -63,7 +63,7 @@ profile_engine <- function(fit, zbasis = NULL) {
       eng <- cpp_sparse_new(X, re$Z, y, w, off, re$lam_row - 1L, re$lam_col - 1L,
                             re$lam_k - 1L, re$ntheta, fam$family_code, fam$link_code)
       if (!is.null(a)) cpp_sparse_set_aux(eng, ax$kind, ax$XA, ax$pred, ax$aoff)
-      ev <- function(th) cpp_sparse_eval(eng, th, TRUE)
+      ev <- function(th) sparse_eval(eng, th, TRUE)
       if (is.null(zbasis))
         split <- sparse_cluster_split(eng, re$Z, re, w)
     }

@@ -11,10 +11,11 @@
 
 agq_eval <- function(eng, theta, gradient) {
   if (inherits(eng, "glmmgee_penalized_engine"))  # penalty-aux.R
-    add_aux_penalty(agq_eval(eng$inner, theta, gradient), eng$pen, theta, gradient)
-  else if (inherits(eng, "glmmgee_shard_engine")) shard_eval(eng, theta, gradient)
-  else if (inherits(eng, "glmmgee_zire_engine")) cpp_zire_eval(eng, theta, gradient)
-  else cpp_agq_eval(eng, theta, gradient)
+    return(add_aux_penalty(agq_eval(eng$inner, theta, gradient), eng$pen, theta, gradient))
+  r <- if (inherits(eng, "glmmgee_shard_engine")) shard_eval(eng, theta, gradient)
+       else if (inherits(eng, "glmmgee_zire_engine")) cpp_zire_eval(eng, theta, gradient)
+       else cpp_agq_eval(eng, theta, gradient)
+  progress_tick(r$loglik, r)  # progress.R
 }
 
 agq_set_nagq <- function(eng, nAGQ) {

@@ -1,6 +1,7 @@
 // GEE engine; see gee.h for the notation and the contracts.
 #include "engines/gee/gee.h"
 #include "util/parallel.h"
+#include "util/progress.h"
 #include "util/resources.h"
 
 #include <algorithm>
@@ -631,6 +632,7 @@ GeeFitResult GeeEngine::fit(const GeeParams& start, const GeeControl& ctl, int s
       if (na > 0) Rprintf(", alpha[1] %.6g", par.alpha[0]);
       Rprintf("\n");
     }
+    if (skip < 0) glmmgee::progress_tick(R_NaN);  // R/progress.R: one scoring step
     if (delta <= ctl.epsilon) { res.converged = true; break; }
     if (skip < 0) Rcpp::checkUserInterrupt();
   }

@@ -15,7 +15,7 @@
 #include <R_ext/Lapack.h>
 #include <cmath>
 #include <vector>
-#include "entry/entry-lmm.h"
+#include "util/progress.h"
 
 #ifndef FCONE
 #define FCONE
@@ -69,6 +69,7 @@ LmmPoint lmm_point(LmmSparse& eng, const Eigen::VectorXd& th, int n, int p, doub
   else
     out.f = r.ldL2 + (double)n * (1.0 + std::log(2.0 * M_PI * r.pwrss / (double)n)) - logw;
   out.ok = true;
+  glmmgee::progress_tick(-out.f / 2.0);  // R/progress.R: the (restricted) log-likelihood
   out.r = std::move(r);
   if (with_grad) point_gradient(eng, th, n, p, reml, out);
   return out;
