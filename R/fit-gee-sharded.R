@@ -113,6 +113,7 @@ gee_fit_shards <- function(eng, spec, p, corstr, T, beta_start = NULL) {
                    abs(as$phi - phi) / (1 + abs(as$phi))))
     beta <- nb; alpha <- as$alpha; phi <- as$phi
     it_done <- it
+    progress_tick(NaN)  # progress.R: one scoring step
     if (spec$trace)
       message(sprintf("iteration %d: relative change %.3g, scale %.6g%s", it, delta, phi,
                       if (na > 0) sprintf(", alpha[1] %.6g", alpha[1L]) else ""))

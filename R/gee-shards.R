@@ -81,6 +81,9 @@ gee_shards <- function(formula, files, id, family = gaussian(), corstr = "indepe
   if (missing(workers)) stop("'workers' is missing: give a cluster from parallel::makeCluster()",
                              call. = FALSE)
   check_shard_args(workers, files, "gee_shards")
+  owner <- progress_begin(control$progress, "gee_shards")  # progress.R
+  if (owner) on.exit(progress_end(owner), add = TRUE)
+  progress_stage("reading the shards on the workers")
   for (a in c("id", "waves", "weights")) {
     v <- if (a == "id") { if (missing(id)) NULL else id } else get(a)
     if (a == "id" && is.null(v)) stop("'id' is missing: give the name of the cluster column", call. = FALSE)
@@ -129,6 +132,7 @@ gee_shards <- function(formula, files, id, family = gaussian(), corstr = "indepe
                 Ti = if (!isTRUE(mod$tx$identity))
                   mod$tx$Ti %||% backsolve(mod$tx$T, diag(1, ncol(mod$tx$T))))
   shard_start_engines(eng, S, read, dist_w_gee_design, dspec, dist_w_gee_engines, spec, wspec)
+  progress_stage("scoring on the workers", unit = "scoring step")
   res <- gee_fit_shards(eng, spec, length(mod$xnames), corstr, mod$T)
   res$clusters$sizes <- mod$sizes
   if (res$clusters$duplicated > 0L)
@@ -155,7 +159,7 @@ gee_shards <- function(formula, files, id, family = gaussian(), corstr = "indepe
   fit$shard_source <- list(files = files, format = format, read_spec = read_spec,
                            dspec = dspec, workers = workers, kind = "gee")
   class(fit) <- c("glmmgee_gee_sharded", class(fit))
-  fit
+  progress_done(fit, owner)
 }
 
 # Rank, clusters, wave positions and T from the shards' summaries, by the

@@ -97,6 +97,9 @@ glmm_shards <- function(formula, files, family = gaussian(), nAGQ = NULL, worker
   if (missing(workers)) stop("'workers' is missing: give a cluster from parallel::makeCluster()",
                              call. = FALSE)
   check_shard_args(workers, files, "glmm_shards")
+  owner <- progress_begin(control$progress, "glmm_shards")  # progress.R
+  if (owner) on.exit(progress_end(owner), add = TRUE)
+  progress_stage("reading the shards on the workers")
   if (!is.null(weights) && (!is.character(weights) || length(weights) != 1L))
     stop("'weights' must be the name of a column (one string) or NULL", call. = FALSE)
   format <- shard_format(files, format)
@@ -129,13 +132,14 @@ glmm_shards <- function(formula, files, family = gaussian(), nAGQ = NULL, worker
   mod <- shard_model(eng, p2, agreed, family, nAGQ, bars, control)
   spec <- engine_spec(mod, control)
   shard_start_engines(eng, S, read, dist_w_design, dspec, dist_w_engines, mod$Txi, mod$Tzi, spec)
+  progress_stage("fitting by the agq engine on the workers")
   fit <- glmm_fit_shards(eng, mod, control)
   obj <- new_glmm_sharded(fit, mod, p2, agreed, formula, fixed, fenv, mc)
   obj$contrasts <- shard_fit_contrasts(obj$contrasts, ct)
   # What post-estimation needs to read the shards again on the workers.
   obj$shard_source <- list(files = files, format = format, read_spec = read_spec,
                            dspec = dspec, workers = workers)
-  finish_glmm(obj, mod$separation, NULL)
+  progress_done(finish_glmm(obj, mod$separation, NULL), owner)
 }
 
 # The arguments gee_shards() and glmm_shards() (`fun`) share.

@@ -11,7 +11,9 @@
 #   BENCH_FITS=lmm_glmmgee,lmm_lmer Rscript bench/bench-crossed-large.R 1M
 #
 # Each fit runs in a fresh R process on one thread (OMP_NUM_THREADS=1), with
-# the packages loaded before the clock starts; a fit still running after
+# the packages loaded before the clock starts; the fits named *_2threads
+# run glmmgee on two (glmm_control(nthreads = 2), OMP_NUM_THREADS=2), beside
+# the one-thread figures the ratios are taken from. A fit still running after
 # BENCH_TIMEOUT seconds (default 3600) is stopped and reported as such.
 # Columns: design, fit, elapsed and CPU seconds, the criterion (REML
 # criterion for the LMM, -2 log-likelihood for the GLMM; lower is better),
@@ -40,6 +42,9 @@ status_mb <- function(field) {
 }
 
 child <- function(fit_name, size) {
+  threads <- if (grepl("_2threads$", fit_name)) 2L else 1L
+  label <- fit_name
+  fit_name <- sub("_2threads$", "", fit_name)
   pkg <- if (grepl("glmmgee$", fit_name)) "glmmgee" else "lme4"
   suppressMessages(library(pkg, character.only = TRUE))
   invisible(loadNamespace("reformulas"))
@@ -49,12 +54,14 @@ child <- function(fit_name, size) {
   bin <- yb ~ x + (1 | a) + (1 | b)
   t0 <- proc.time()
   crit <- switch(fit_name,
-    lmm_glmmgee = -2 * as.numeric(logLik(glmm(lmm, d, family = gaussian, REML = TRUE))),
+    lmm_glmmgee = -2 * as.numeric(logLik(glmm(lmm, d, family = gaussian, REML = TRUE,
+                                              control = glmm_control(nthreads = threads)))),
     lmm_lmer = lme4::REMLcrit(lme4::lmer(lmm, d, REML = TRUE)),
-    glmm_glmmgee = -2 * as.numeric(logLik(glmm(bin, d, family = binomial))),
+    glmm_glmmgee = -2 * as.numeric(logLik(glmm(bin, d, family = binomial,
+                                               control = glmm_control(nthreads = threads)))),
     glmm_glmer = -2 * as.numeric(logLik(lme4::glmer(bin, d, family = binomial))))
   tm <- proc.time() - t0
-  cat(sprintf("%s\t%s\t%.2f\t%.2f\t%.6f\t%.0f\n", size, fit_name, tm[["elapsed"]],
+  cat(sprintf("%s\t%s\t%.2f\t%.2f\t%.6f\t%.0f\n", size, label, tm[["elapsed"]],
               tm[["user.self"]] + tm[["sys.self"]], crit, status_mb("VmHWM")))
 }
 
@@ -68,7 +75,9 @@ sizes <- if (length(args)) args else "200k"
 bad <- setdiff(sizes, names(designs))
 if (length(bad)) stop("unknown design: ", paste(bad, collapse = ", "), "; choose from ",
                       paste(names(designs), collapse = ", "))
-fits <- strsplit(Sys.getenv("BENCH_FITS", "lmm_glmmgee,lmm_lmer,glmm_glmmgee,glmm_glmer"), ",")[[1L]]
+fits <- strsplit(Sys.getenv("BENCH_FITS", paste0("lmm_glmmgee,lmm_lmer,glmm_glmmgee,glmm_glmer,",
+                                                  "lmm_glmmgee_2threads,glmm_glmmgee_2threads")),
+                 ",")[[1L]]
 if (!requireNamespace("lme4", quietly = TRUE)) fits <- grep("lmer|glmer", fits, invert = TRUE, value = TRUE)
 limit <- as.numeric(Sys.getenv("BENCH_TIMEOUT", "3600"))
 self <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
@@ -77,7 +86,8 @@ cat("design\tfit\tseconds\tcpu\tcriterion\tpeak_MB\n")
 rows <- list()
 for (size in sizes) for (fit in fits) {
   out <- suppressWarnings(system2(rscript, c(self, "child", fit, size), stdout = TRUE,
-                                  env = "OMP_NUM_THREADS=1", timeout = limit))
+                                  env = paste0("OMP_NUM_THREADS=", if (grepl("_2threads$", fit)) 2 else 1),
+                                  timeout = limit))
   line <- grep(paste0("^", size, "\t"), out, value = TRUE)
   if (!length(line))
     line <- if (identical(attr(out, "status"), 124L)) sprintf("%s\t%s\t>%.0f\tNA\tNA\tNA", size, fit, limit)

@@ -143,3 +143,26 @@ test_that("refits inside a method's bootstrap open no report", {
   expect_identical(grep("^glmm", r$lines, value = TRUE), character(0))
   expect_false(glmmgee:::progress_state$active)
 })
+
+test_that("fits from shard files report their stages and evaluations", {
+  cl <- parallel::makePSOCKcluster(1L)
+  on.exit(parallel::stopCluster(cl))
+  files <- shard_files(unname(split(progress_data, progress_data$g > 30)), "rds")
+  quiet <- glmm_shards(y ~ x + (1 | g), files, family = binomial, workers = cl)
+  r <- progress_lines(glmm_shards(y ~ x + (1 | g), files, family = binomial, workers = cl,
+                                  control = glmm_control(progress = 0)))
+  expect_identical(coef(r$value), coef(quiet))
+  expect_true(all(startsWith(r$lines, "glmm_shards: ")))
+  expect_match(r$lines[1L], "reading the shards on the workers", fixed = TRUE)
+  expect_true(any(grepl("fitting by the agq engine on the workers: [0-9]+ evaluations?, log-likelihood",
+                        r$lines)))
+  expect_match(r$lines[length(r$lines)], "done after [0-9]+ evaluations")
+  quiet <- gee_shards(y ~ x, files, id = "g", family = binomial, corstr = "exchangeable",
+                      workers = cl)
+  r <- progress_lines(gee_shards(y ~ x, files, id = "g", family = binomial,
+                                 corstr = "exchangeable", workers = cl,
+                                 control = gee_control(progress = 0)))
+  expect_identical(coef(r$value), coef(quiet))
+  expect_match(r$lines[length(r$lines)],
+               sprintf("^gee_shards: .* done after %d scoring steps?$", r$value$iter))
+})
