@@ -78,14 +78,31 @@ std::string format_bytes(double bytes) {
   return buf;
 }
 
+// The limit is half the physical memory, or the option
+// glmmgee.memory_limit (bytes) where it is lower: the R side's cap
+// (check_memory() in R/fit-known-gaussian.R), read on the main thread only
+// (R may not be called from others).
 void check_memory(double bytes, const std::string& what) {
   const double page = (double)sysconf(_SC_PAGESIZE);
   const double pages = (double)sysconf(_SC_PHYS_PAGES);
   const double phys = page > 0 && pages > 0 ? page * pages : 8e9;
-  if (!(bytes <= 0.5 * phys))
-    throw std::runtime_error(what + " needs " + format_bytes(bytes) +
-                             " of memory, more than half of this machine's " +
-                             format_bytes(phys));
+  double limit = 0.5 * phys;
+  bool by_option = false;
+  if (std::this_thread::get_id() == main_thread) {
+    SEXP opt = Rf_GetOption1(Rf_install("glmmgee.memory_limit"));
+    if ((TYPEOF(opt) == REALSXP || TYPEOF(opt) == INTSXP) && Rf_xlength(opt) == 1) {
+      const double v = Rf_asReal(opt);
+      if (std::isfinite(v) && v > 0 && v < limit) {
+        limit = v;
+        by_option = true;
+      }
+    }
+  }
+  if (!(bytes <= limit))
+    throw std::runtime_error(what + " needs " + format_bytes(bytes) + " of memory, more than " +
+                             (by_option ? "the limit of options(glmmgee.memory_limit), " +
+                                              format_bytes(limit)
+                                        : "half of this machine's " + format_bytes(phys)));
 }
 
 InterruptPoll::InterruptPoll(double interval)

@@ -88,3 +88,31 @@ test_that("crossed fits with a dense block agree with lme4", {
   expect_gte(as.numeric(logLik(g)), as.numeric(logLik(mg)) - 1e-6)
   expect_equal(unname(fixef(g)), unname(lme4::fixef(mg)), tolerance = 1e-3)
 })
+
+test_that("the dense block is refused before it is allocated when memory would not hold it", {
+  M <- crossed_precision(4, 3000, 300, 220)
+  b <- rnorm(ncol(M))
+  ok <- glmmgee:::cpp_sparse_chol_check(M, b, 200L)
+  m <- ncol(M) - ok$dense_start
+  expect_gte(m, 200L)
+  # three blocks of m x m doubles: the Schur complement and the inverse's two
+  need <- 3 * 8 * m^2
+  withr::local_options(glmmgee.memory_limit = need / 2)
+  expect_error(glmmgee:::cpp_sparse_chol_check(M, b, 200L),
+               sprintf("dense block of the random effects' Cholesky factor \\(%d x %d\\) needs .* more than the limit of options\\(glmmgee.memory_limit\\)",
+                       m, m))
+  # the scalar path holds no dense block
+  expect_equal(glmmgee:::cpp_sparse_chol_check(M, b, .Machine$integer.max)$logdet, ok$logdet,
+               tolerance = 1e-12)
+  withr::local_options(glmmgee.memory_limit = need * 2)
+  expect_identical(glmmgee:::cpp_sparse_chol_check(M, b, 200L)$logdet, ok$logdet)
+  # a fit whose factor has such a block stops with the same message
+  set.seed(5)
+  n <- 6000
+  d <- data.frame(a = factor(sample.int(500, n, TRUE)), b = factor(sample.int(250, n, TRUE)),
+                  x = rnorm(n))
+  d$y <- d$x + rnorm(500)[d$a] + rnorm(250)[d$b] + rnorm(n)
+  withr::local_options(glmmgee.memory_limit = 1e5)
+  expect_error(glmm(y ~ x + (1 | a) + (1 | b), d, REML = TRUE),
+               "dense block of the random effects' Cholesky factor .*options\\(glmmgee.memory_limit\\)")
+})
