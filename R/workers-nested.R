@@ -39,16 +39,18 @@ nested_engine <- function(X, y, w, off, units, family, control) {
 
 # cpp_nested_eval() on either kind of engine.
 nested_eval <- function(eng, theta, nAGQ, gradient = FALSE) {
-  if (!inherits(eng, "glmmgee_shard_engine")) {
-    out <- cpp_nested_eval(eng, theta, nAGQ, gradient)
-    return(progress_tick(out$loglik, out))  # progress.R
-  }
+  out <- if (!inherits(eng, "glmmgee_shard_engine")) cpp_nested_eval(eng, theta, nAGQ, gradient)
+         else nested_eval_shards(eng, theta, nAGQ, gradient)
+  progress_tick(out$loglik, out)  # progress.R
+}
+
+nested_eval_shards <- function(eng, theta, nAGQ, gradient) {
   res <- shard_round(eng, "nested_eval", list(theta = theta, nAGQ = nAGQ, gradient = gradient))
   out <- list(loglik = dd_total(lapply(res, function(r) list(hi = r$loglik, lo = 0))),
               failures = sum(vapply(res, function(r) as.numeric(r$failures), 1)))
   if (gradient)
     out$gradient <- dd_total(lapply(res, function(r) list(hi = r$gradient, lo = 0 * r$gradient)))
-  progress_tick(out$loglik, out)
+  out
 }
 
 # cpp_nested_modes() on either kind of engine: the shards' modes put back
