@@ -19,17 +19,23 @@ progress_state$suspended <- 0L
 # `progress`: TRUE (2 s), FALSE, a number of seconds, or NULL (the option
 # "glmmgee.progress", itself one of these, else interactive()).
 progress_after <- function(progress) {
-  if (is.null(progress)) progress <- getOption("glmmgee.progress", interactive())
-  if (isTRUE(progress)) 2 else if (is.numeric(progress) && length(progress) == 1L &&
-                                   isTRUE(progress >= 0)) as.numeric(progress)
+  if (is.null(progress)) {
+    progress <- getOption("glmmgee.progress", interactive())
+    if (!progress_value_ok(progress))
+      stop("the option \"glmmgee.progress\" must be TRUE, FALSE or a number of seconds >= 0 ",
+           "before the first report", call. = FALSE)
+  }
+  if (isTRUE(progress)) 2 else if (is.numeric(progress)) as.numeric(progress)
 }
+
+progress_value_ok <- function(x)
+  (is.logical(x) && length(x) == 1L && !is.na(x)) ||
+    (is.numeric(x) && length(x) == 1L && !is.na(x) && x >= 0 && is.finite(x))
 
 # Validates control's `progress` for the control constructor `fun`.
 check_progress <- function(x, fun) {
   if (is.null(x)) return(NULL)
-  ok <- (is.logical(x) && length(x) == 1L && !is.na(x)) ||
-    (is.numeric(x) && length(x) == 1L && !is.na(x) && x >= 0 && is.finite(x))
-  if (!ok)
+  if (!progress_value_ok(x))
     stop(sprintf("%s(): 'progress' must be TRUE, FALSE, a number of seconds >= 0 before the first report, or NULL (the option \"glmmgee.progress\", else interactive())",
                  fun), call. = FALSE)
   if (is.numeric(x)) as.numeric(x) else x

@@ -101,6 +101,20 @@ test_that("gee reports its scoring steps, one per iteration", {
     gee(y ~ x, data = progress_data, id = g, family = binomial)))$lines, character(0))
 })
 
+test_that("a bad value of the option is an error naming it", {
+  for (bad in list("yes", NA, -1, c(1, 2), Inf)) {
+    withr::local_options(glmmgee.progress = bad)
+    expect_error(glmm(y ~ x + (1 | g), progress_data, binomial),
+                 "option \"glmmgee.progress\" must be TRUE, FALSE or a number", fixed = TRUE)
+    expect_error(gee(y ~ x, data = progress_data, id = g, family = binomial),
+                 "option \"glmmgee.progress\"", fixed = TRUE)
+  }
+  # an explicit control value does not read the option
+  withr::local_options(glmmgee.progress = "yes")
+  expect_silent(glmm(y ~ x + (1 | g), progress_data, binomial,
+                     control = glmm_control(progress = FALSE)))
+})
+
 test_that("the first line waits for 'after' seconds", {
   r <- progress_lines(glmm(y ~ x + (1 | g), progress_data, binomial,
                            control = glmm_control(progress = 3600)))
