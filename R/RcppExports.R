@@ -237,6 +237,10 @@ cpp_known_dense_factor <- function(K, tol, levels = NULL) {
     .Call(`_glmmgee_cpp_known_dense_factor`, K, tol, levels)
 }
 
+cpp_known_pivoted_factor <- function(K, tol, max_rank, levels = NULL) {
+    .Call(`_glmmgee_cpp_known_pivoted_factor`, K, tol, max_rank, levels)
+}
+
 cpp_row_sumsq <- function(L) {
     .Call(`_glmmgee_cpp_row_sumsq`, L)
 }

@@ -95,7 +95,7 @@ glmm_known <- function(s, mf) {
       stop("'weights' are not available for a Poisson model with a known covariance", call. = FALSE)
     if (any(resp$weights <= 0))
       stop("'weights' must be positive for a model with a known covariance", call. = FALSE)
-    L <- known_laplace_factor(tm)
+    L <- known_laplace_factor(tm, ncol(d$X))
     extra_warn <- check_obs_level_effects(list(mf[[tm$g]]), family, resp$weights)
     sep <- separation_record(d$X, resp$y, resp$weights, family, "glmm")
     tx <- lmm_design_transform(d$X)
@@ -145,20 +145,40 @@ known_gaussian_standard_x <- function(fit, tx, reml) {
 # The factor L (levels x r) of the term's K: given, or for a dense K its
 # Cholesky factor with the columns in reverse order (computed in place in
 # the one levels^2 matrix it returns, which the engine's products exploit:
-# known-laplace.h), or from the eigendecomposition when K is singular
-# (columns of eigenvalue zero dropped). Memory is checked before a dense
-# factor is made.
-known_laplace_factor <- function(tm) {
+# known-laplace.h). A dense K that is singular (its Cholesky factorization
+# fails, or leaves a pivot below 1e-5 of the largest standard deviation)
+# is of lower rank r: its factor comes from the pivoted Cholesky
+# factorization (known_low_rank_factor()), levels x r, at about levels r^2
+# operations, and each evaluation of the engine then costs levels r^2
+# instead of levels^3. From 2,000 levels, a pivoted factorization stopped
+# at rank levels / 10 comes first (at most levels^3 / 100 operations, 7 s
+# at 10,000 levels): a K of lower rank is then found before anything of
+# size levels^2 is allocated, and a K of higher rank is announced with the
+# forecast of its fit (known_dense_forecast_message(), `p` fixed effects).
+# A sparse K is factored by covariance_factor(). Memory is checked before
+# a dense factor is made.
+known_laplace_factor <- function(tm, p = 1L) {
   if (!is.null(tm$kf)) return(tm$kf$L)
   nl <- nrow(tm$K)
   if (!inherits(tm$K, "sparseMatrix")) {
-    check_memory(8 * nl^2, sprintf("the factor of 'covariance$%s' (%d x %d)", tm$g, nl, nl))
     K <- tm$K
     if (!is.matrix(K) || !is.double(K)) K <- as.matrix(K) + 0
+    if (nl >= 2000L) {
+      low <- known_low_rank_factor(K, tm, max_rank = nl %/% 10L)
+      if (!is.null(low)) return(low)
+      known_dense_forecast_message(tm$g, nl, p)
+    }
+    check_memory(8 * nl^2, sprintf("the factor of 'covariance$%s' (%d x %d)", tm$g, nl, nl))
     # the row names are set in C++: rownames<- here would copy the factor
     f <- cpp_known_dense_factor(K, 1e-8, as.character(tm$levels))
     if (!f$symmetric) stop(sprintf("'covariance$%s' is not symmetric", tm$g), call. = FALSE)
-    if (f$ok) return(f$L)
+    if (f$ok) {
+      # the factor's diagonal, in its reversed column order
+      piv <- f$L[cbind(seq_len(nl), rev(seq_len(nl)))]
+      if (min(piv) >= 1e-5 * sqrt(max(diag(K)))) return(f$L)
+      f <- NULL  # the singular factor's memory is free for the low-rank one
+    }
+    return(known_low_rank_factor(K, tm))
   }
   check_memory(3 * 8 * nl^2, sprintf("the factor of 'covariance$%s' (%d x %d)", tm$g, nl, nl))
   L <- as.matrix(covariance_factor(tm$K, tm$g))
@@ -167,6 +187,80 @@ known_laplace_factor <- function(tm) {
   L <- L[, keep, drop = FALSE]
   rownames(L) <- tm$levels
   L
+}
+
+# What a binomial or Poisson fit with a dense K of n levels will cost if K
+# is of full rank, forecast before anything is factored: seconds of one
+# evaluation of the likelihood with its gradient and of the whole fit, and
+# bytes of memory. Every step of the engine is O(n^3) (the Cholesky factors
+# of K and of M = I + s^2 L' W L, L' W L, the leverages and the exact
+# Hessian's Gram matrices), so the forecast scales the time of one blocked
+# Cholesky factorization of an n x n matrix, itself scaled from one of a
+# 1,000 x 1,000 matrix timed here (`unit`: its seconds; about 0.04 s): an
+# evaluation costs about 2.5 and a fit about 25 such factorizations,
+# measured at n = 1,500-3,000 (six evaluations, the start and the Hessian
+# included). Memory: the factor of K and M's factor (n^2 each) and the
+# Hessian's 2 (p + 1) Gram matrices.
+known_dense_forecast <- function(n, p, unit = known_dense_unit()) {
+  chol_n <- unit * (n / 1000)^3 * 1.4  # larger matrices run out of cache
+  list(eval = 2.5 * chol_n, fit = 25 * chol_n, bytes = 8 * n^2 * (2 + 2 * (p + 1)))
+}
+
+# Seconds of one Cholesky factorization of a 1,000 x 1,000 matrix by the
+# engine's kernel (the faster of two).
+known_dense_unit <- function() {
+  K <- matrix(0.5, 1000L, 1000L)
+  diag(K) <- 1
+  max(min(replicate(2L, system.time(cpp_known_dense_factor(K, 1e-8, NULL))[["elapsed"]])), 0.001)
+}
+
+# A message before a fit with a dense K of n >= 2,000 levels whose forecast
+# (known_dense_forecast()) exceeds a minute: the time and memory it will
+# take if K is of full rank, and the faster way to give K when a factor of
+# it is known.
+known_dense_forecast_message <- function(g, n, p, fc = known_dense_forecast(n, p)) {
+  if (n < 2000L) return(invisible(NULL))
+  if (fc$fit < 60) return(invisible(NULL))
+  message(sprintf(paste0(
+    "glmm(): 'covariance$%s' is a dense %s x %s matrix. If it is of full rank, the fit will take ",
+    "about %s here (each evaluation of the likelihood about %s) and about %s GB of memory; ",
+    "a K of lower rank is detected and fitted in less. When a factor L of K = L L' is at hand ",
+    "(for a genomic relationship matrix, the standardized genotypes divided by the square root ",
+    "of their number), covariance = list(%s = kfactor(L)) costs levels x ncol(L)^2 per evaluation ",
+    "instead of levels^3."),
+    g, format(n, big.mark = ","), format(n, big.mark = ","), format_duration(fc$fit),
+    format_duration(fc$eval), format_gb(fc$bytes), g))
+  invisible(fc)
+}
+
+# "40 seconds", "12 minutes", "2.5 hours".
+format_duration <- function(secs) {
+  if (secs < 90) return(sprintf("%.0f seconds", secs))
+  if (secs < 5400) return(sprintf("%.0f minutes", secs / 60))
+  sprintf("%.1f hours", secs / 3600)
+}
+
+# The factor L (levels x r) of a dense, singular K = L L' by Cholesky
+# factorization with diagonal pivoting (cpp_known_pivoted_factor()), stopped
+# where every remaining variance is below 1e-10 of the largest: the rank r
+# is found on the way. An error when K is not positive semidefinite: a
+# negative variance left, or a remainder K - L L' whose dominant direction
+# (by power iteration) has negative curvature beyond rounding. With
+# `max_rank`, NULL when the rank exceeds it.
+known_low_rank_factor <- function(K, tm, max_rank = 0L) {
+  tol <- 1e-10
+  f <- cpp_known_pivoted_factor(K, tol, as.integer(max_rank), as.character(tm$levels))
+  if (!f$symmetric) stop(sprintf("'covariance$%s' is not symmetric", tm$g), call. = FALSE)
+  if (!f$full) return(NULL)
+  scale <- max(f$dmax, f$k_rq)
+  nl <- nrow(K)
+  if (f$remainder_min < -1e-8 * f$dmax || f$remainder_rq < -1e-8 * scale ||
+      f$remainder_rq > nl * tol * f$dmax + 1e-8 * scale)
+    stop(sprintf("'covariance$%s' is not positive semidefinite (a direction of variance %.3g remains after its first %d pivots)",
+                 tm$g, min(f$remainder_min, f$remainder_rq), f$rank), call. = FALSE)
+  if (f$rank == 0L)
+    stop(sprintf("'covariance$%s' is zero", tm$g), call. = FALSE)
+  f$L
 }
 
 # One term (1 | g) with its covariance: K (checked) or its factor, the

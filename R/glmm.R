@@ -187,7 +187,13 @@
 #'   (logit) or Poisson (log) model whose one term `(1 | id)` has a dense
 #'   `K` or a factor is fitted by a dense Laplace engine in the space of the
 #'   factor (`K` is never formed; the log-likelihood is the Laplace one, as
-#'   `glmer()` reports it for the design \eqn{ZL}); a sparse `K` keeps the
+#'   `glmer()` reports it for the design \eqn{ZL}). A dense `K` of lower
+#'   rank \eqn{r} (a genomic relationship matrix from fewer variants than
+#'   people) is found to be so by a pivoted Cholesky factorization, and the
+#'   fit then costs \eqn{n r^2} per evaluation instead of \eqn{n^3}; a
+#'   full-rank dense `K` of 2,000 levels or more whose fit is forecast to
+#'   take over a minute is announced by a message giving the time and memory
+#'   it will take and how to give `K` by a factor instead. A sparse `K` keeps the
 #'   sparse engine, with a sparse factor of `K`. Several terms with sparse
 #'   `K` (e.g. a pedigree and a compactly supported spatial covariance on the
 #'   same cells) stay sparse end to end: gaussian models by a sparse

@@ -15,7 +15,10 @@
 # Usage: Rscript bench/bench-genomic-laplace.R [n_dense n_side n_factor r]
 #        (default: 3000 1000 20000 1000; n_side: the size at which lme4 runs
 #        beside us, since its sparse Cholesky of a dense Z L is slow)
-#        Rscript bench/bench-genomic-laplace.R --case NAME n r (one case)
+#        Rscript bench/bench-genomic-laplace.R --case NAME n r (one case:
+#        side, dense, lowrank, factor or scan; e.g. --case dense 10000 1000
+#        for a full-rank dense K at n = 10,000, --case lowrank 10000 1000
+#        for a dense K of rank 1,000)
 suppressPackageStartupMessages(library(glmmgee))
 argv <- commandArgs(TRUE)
 
@@ -90,6 +93,20 @@ run_case <- function(case, n, r) {
              laplace_at(t1$value, lme4::fixef(t2$value), lme4::getME(t2$value, "theta")))
       cat(sprintf("  ratio lme4 / glmmgee (cpu): %.1f\n", t2$cpu / t1$cpu))
     }
+  } else if (case == "lowrank") {
+    # a dense K of rank r (no diagonal added): the fit finds the rank and
+    # runs on the pivoted Cholesky factor; beside it the same model by the
+    # factor the user may not have at hand
+    s <- sim(n, r, seed = 3)
+    K <- tcrossprod(s$L)
+    t1 <- timeit(glmm(y ~ x + (1 | id), s$d, family = binomial, covariance = list(id = K),
+                      control = ctl))
+    report(sprintf("glmmgee dense K of rank %d, n = %d", r, n), t1, t1$value$theta,
+           t1$value$loglik)
+    cat(sprintf("  rank found: %d\n", t1$value$optinfo$rank))
+    t2 <- timeit(glmm(y ~ x + (1 | id), s$d, family = binomial,
+                      covariance = list(id = kfactor(s$L)), control = ctl))
+    report(sprintf("glmmgee kfactor, n = %d, r = %d", n, r), t2, t2$value$theta, t2$value$loglik)
   } else if (case == "factor") {
     s <- sim(n, r, seed = 4)
     kf <- kfactor(s$L)
@@ -134,6 +151,7 @@ if (length(argv) >= 1L && argv[1L] == "--case") {
               paste(readLines("/proc/loadavg", warn = FALSE), collapse = "")))
   me <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
   for (cs in list(c("side", args[2L], 1000L), c("dense", args[1L], 1000L),
-                  c("factor", args[3L], args[4L]), c("scan", 5000L, 1000L)))
+                  c("lowrank", args[1L], 300L), c("factor", args[3L], args[4L]),
+                  c("scan", 5000L, 1000L)))
     system2(file.path(R.home("bin"), "Rscript"), c(me, "--case", cs))
 }

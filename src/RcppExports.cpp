@@ -786,6 +786,20 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_known_pivoted_factor
+Rcpp::List cpp_known_pivoted_factor(Eigen::Map<Eigen::MatrixXd> K, double tol, int max_rank, Rcpp::Nullable<Rcpp::CharacterVector> levels);
+RcppExport SEXP _glmmgee_cpp_known_pivoted_factor(SEXP KSEXP, SEXP tolSEXP, SEXP max_rankSEXP, SEXP levelsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type K(KSEXP);
+    Rcpp::traits::input_parameter< double >::type tol(tolSEXP);
+    Rcpp::traits::input_parameter< int >::type max_rank(max_rankSEXP);
+    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::CharacterVector> >::type levels(levelsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_known_pivoted_factor(K, tol, max_rank, levels));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_row_sumsq
 Eigen::VectorXd cpp_row_sumsq(Eigen::Map<Eigen::MatrixXd> L);
 RcppExport SEXP _glmmgee_cpp_row_sumsq(SEXP LSEXP) {
@@ -1758,6 +1772,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_kl_hessian", (DL_FUNC) &_glmmgee_cpp_kl_hessian, 2},
     {"_glmmgee_cpp_kl_reset", (DL_FUNC) &_glmmgee_cpp_kl_reset, 1},
     {"_glmmgee_cpp_known_dense_factor", (DL_FUNC) &_glmmgee_cpp_known_dense_factor, 3},
+    {"_glmmgee_cpp_known_pivoted_factor", (DL_FUNC) &_glmmgee_cpp_known_pivoted_factor, 4},
     {"_glmmgee_cpp_row_sumsq", (DL_FUNC) &_glmmgee_cpp_row_sumsq, 1},
     {"_glmmgee_cpp_sparse_glm_start", (DL_FUNC) &_glmmgee_cpp_sparse_glm_start, 2},
     {"_glmmgee_cpp_spzire_new", (DL_FUNC) &_glmmgee_cpp_spzire_new, 15},

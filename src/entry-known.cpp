@@ -6,6 +6,9 @@
 // the work is an R-facing kernel of an engine's own file, the entry point forwards
 // to it (namespace glmmgee_exports), and that file documents it.
 #include <RcppEigen.h>
+#include <algorithm>
+#include <cmath>
+#include <vector>
 #include "engines/known/known-gaussian.h"
 #include "engines/known/known-laplace.h"
 #include "util/resources.h"
@@ -183,6 +186,101 @@ Rcpp::List cpp_known_dense_factor(Eigen::Map<Eigen::MatrixXd> K, double tol,
     out.attr("dimnames") = Rcpp::List::create(Rcpp::CharacterVector(levels), R_NilValue);
   return Rcpp::List::create(Rcpp::Named("ok") = true, Rcpp::Named("symmetric") = true,
                             Rcpp::Named("L") = out);
+}
+
+// The factor of a dense positive semidefinite K of low rank: K = L L' with
+// L levels x r by Cholesky factorization with diagonal pivoting (each step
+// takes the level of largest remaining variance), stopped when every
+// remaining variance is at most tol times K's largest diagonal entry. The
+// columns are computed left-looking, one gemv against the columns so far, so
+// the work is about levels r^2 (an eigendecomposition costs about 9 levels^3).
+// `max_rank` (0 = levels) stops it early with full = FALSE when the rank
+// would exceed that; symmetric = FALSE (and nothing else) when K is not
+// symmetric to 1e-8 of its largest diagonal entry. The rows of L are in the
+// order of K's. The remainder
+// R = K - L L' is then checked by power iteration (20 products with K):
+// `remainder_rq` is the Rayleigh quotient of its dominant direction, negative
+// when K is not positive semidefinite, and `k_rq` that of K for scale.
+// [[Rcpp::export]]
+Rcpp::List cpp_known_pivoted_factor(Eigen::Map<Eigen::MatrixXd> K, double tol, int max_rank,
+                                    Rcpp::Nullable<Rcpp::CharacterVector> levels = R_NilValue) {
+  const Eigen::Index n = K.rows();
+  if (K.cols() != n) Rcpp::stop("cpp_known_pivoted_factor: K is not square");
+  if (levels.isNotNull() && Rcpp::CharacterVector(levels).size() != n)
+    Rcpp::stop("cpp_known_pivoted_factor: %d levels for %d rows",
+               (int)Rcpp::CharacterVector(levels).size(), (int)n);
+  if (!(tol >= 0) || max_rank < 0) Rcpp::stop("cpp_known_pivoted_factor: bad tol or max_rank");
+  const Eigen::Index rmax = max_rank == 0 ? n : std::min<Eigen::Index>(max_rank, n);
+  Eigen::VectorXd d = K.diagonal();
+  const double dmax = n > 0 ? d.maxCoeff() : 0.0;
+  // symmetric to 1e-8 of the largest diagonal entry, as known_dense_factor()
+  const double sc = std::max(n > 0 ? d.cwiseAbs().maxCoeff() : 0.0, 1e-300);
+  for (Eigen::Index j = 0; j < n; ++j)
+    for (Eigen::Index i = j + 1; i < n; ++i)
+      if (!(std::fabs(K(i, j) - K(j, i)) <= 1e-8 * sc))
+        return Rcpp::List::create(Rcpp::Named("symmetric") = false, Rcpp::Named("full") = false);
+  std::vector<char> taken(n, 0);
+  Eigen::Index cap = std::min<Eigen::Index>(rmax, 64), r = 0;
+  glmmgee::check_memory(8.0 * n * cap, "the low-rank factor of the covariance");
+  Eigen::MatrixXd L(n, cap);
+  bool full = true;
+  while (n > 0) {
+    Eigen::Index j = -1;
+    double best = tol * dmax;
+    for (Eigen::Index i = 0; i < n; ++i)
+      if (!taken[i] && d[i] > best) { best = d[i]; j = i; }
+    if (j < 0) break;
+    if (r == rmax) { full = false; break; }
+    if (r == cap) {
+      const Eigen::Index nc = std::min<Eigen::Index>(rmax, 2 * cap);
+      glmmgee::check_memory(8.0 * n * (nc + cap), "the low-rank factor of the covariance");
+      L.conservativeResize(n, nc);
+      cap = nc;
+    }
+    Eigen::VectorXd c = K.col(j);
+    if (r > 0) c.noalias() -= L.leftCols(r) * L.row(j).head(r).transpose();
+    c /= std::sqrt(best);
+    for (Eigen::Index i = 0; i < n; ++i)
+      if (taken[i]) c[i] = 0.0;
+    taken[j] = 1;
+    L.col(r) = c;
+    d -= c.cwiseAbs2();
+    d[j] = 0.0;
+    ++r;
+    if ((r & 15) == 0) Rcpp::checkUserInterrupt();
+  }
+  double dmin = 0.0;
+  for (Eigen::Index i = 0; i < n; ++i)
+    if (!taken[i]) dmin = std::min(dmin, d[i]);
+  double rq = 0.0, krq = 0.0;
+  if (full && n > 0) {
+    // power iteration on R = K - L L' from a fixed start
+    Eigen::VectorXd v(n), w(n);
+    for (Eigen::Index i = 0; i < n; ++i) v[i] = 1.0 + 0.5 * std::sin(1.0 + i);
+    w.noalias() = K * v;
+    krq = v.dot(w) / v.squaredNorm();
+    for (int it = 0; it < 20; ++it) {
+      const double vn = v.norm();
+      if (!(vn > 0)) break;
+      v /= vn;
+      w.noalias() = K * v;
+      if (r > 0) w.noalias() -= L.leftCols(r) * (L.leftCols(r).transpose() * v);
+      rq = v.dot(w);
+      v = w;
+      Rcpp::checkUserInterrupt();
+    }
+  }
+  Rcpp::NumericMatrix out(n, full ? r : 0);
+  if (full)
+    for (Eigen::Index k = 0; k < r; ++k)
+      std::copy(L.col(k).data(), L.col(k).data() + n, out.begin() + k * n);
+  if (full && levels.isNotNull())
+    out.attr("dimnames") = Rcpp::List::create(Rcpp::CharacterVector(levels), R_NilValue);
+  return Rcpp::List::create(Rcpp::Named("symmetric") = true, Rcpp::Named("full") = full,
+                            Rcpp::Named("rank") = (int)r,
+                            Rcpp::Named("L") = out, Rcpp::Named("remainder_min") = dmin,
+                            Rcpp::Named("remainder_rq") = rq, Rcpp::Named("k_rq") = krq,
+                            Rcpp::Named("dmax") = dmax);
 }
 
 // rowSums(L^2) without the temporary L^2.

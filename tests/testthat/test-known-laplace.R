@@ -67,6 +67,95 @@ test_that("a low-rank factor (kfactor, r < levels) equals glmer's reduced-rank Z
                           s$data, s$data$yb, s$L, binomial())
 })
 
+test_that("a dense K of low rank is found to be so: the fit equals the fit on its factor", {
+  s <- sim_known_glmm(nl = 150, m = 40)
+  K <- tcrossprod(s$L)  # rank 40 (the columns of L are centred: 39 or 40)
+  r <- qr(s$L)$rank
+  fd <- glmm(yb ~ x + (1 | id), s$data, family = binomial, covariance = list(id = K))
+  ff <- glmm(yb ~ x + (1 | id), s$data, family = binomial, covariance = list(id = kfactor(s$L)))
+  expect_identical(fd$optinfo$rank, r)
+  expect_equal(as.numeric(logLik(fd)), as.numeric(logLik(ff)), tolerance = 1e-9)
+  expect_equal(coef(fd), coef(ff), tolerance = 1e-6)
+  expect_equal(fd$theta, ff$theta, tolerance = 1e-6)
+  expect_equal(unname(ranef(fd)$id[[1L]]), unname(ranef(ff)$id[[1L]]), tolerance = 1e-5)
+  # the factor reproduces K, rows in K's order
+  expect_equal(unname(tcrossprod(fd$known_factor$L)), unname(K), tolerance = 1e-10)
+  expect_identical(rownames(fd$known_factor$L), rownames(K))
+  # a K that the plain Cholesky factorization passes with a pivot at
+  # rounding level is found singular too (here rank 149 of 150)
+  Ln <- cbind(s$L, matrix(rnorm(150 * 109), 150) / 30)
+  Kn <- tcrossprod(Ln)
+  expect_identical(glmm(yb ~ x + (1 | id), s$data, family = binomial,
+                        covariance = list(id = Kn))$optinfo$rank, qr(Ln)$rank)
+  # from 2,000 levels the rank is looked for first (pivoting stopped at a
+  # tenth of the levels): the same fit as by the factor
+  set.seed(5)
+  L2 <- scale(matrix(rbinom(2000 * 30, 2, 0.3), 2000, 30)) / sqrt(30)
+  rownames(L2) <- sprintf("p%04d", 1:2000)
+  d2 <- data.frame(id = rownames(L2), x = rnorm(2000))
+  d2$y <- rbinom(2000, 1, plogis(0.3 * d2$x + drop(L2 %*% rnorm(30))))
+  f2 <- expect_silent(glmm(y ~ x + (1 | id), d2, family = binomial,
+                           covariance = list(id = tcrossprod(L2))))
+  f2f <- glmm(y ~ x + (1 | id), d2, family = binomial, covariance = list(id = kfactor(L2)))
+  expect_identical(f2$optinfo$rank, 30L)
+  expect_equal(as.numeric(logLik(f2)), as.numeric(logLik(f2f)), tolerance = 1e-9)
+  K2a <- tcrossprod(L2)
+  K2a[1, 2] <- K2a[1, 2] + 0.1
+  expect_error(glmm(y ~ x + (1 | id), d2, family = binomial, covariance = list(id = K2a)),
+               "'covariance$id' is not symmetric", fixed = TRUE)
+  # Poisson on the same route
+  fp <- glmm(yp ~ x + (1 | id), s$data, family = poisson, covariance = list(id = K))
+  fpf <- glmm(yp ~ x + (1 | id), s$data, family = poisson, covariance = list(id = kfactor(s$L)))
+  expect_equal(as.numeric(logLik(fp)), as.numeric(logLik(fpf)), tolerance = 1e-9)
+})
+
+test_that("a dense K that is not positive semidefinite is refused, low rank or not", {
+  s <- sim_known_glmm(nl = 80, m = 10)
+  K <- tcrossprod(s$L)
+  # a negative direction hidden behind positive diagonal entries
+  v <- rep(c(1, -1), 40) / sqrt(80)
+  Kneg <- K - 0.5 * tcrossprod(v) + diag(0.3, 80)
+  dimnames(Kneg) <- dimnames(K)
+  expect_lt(min(eigen(Kneg, symmetric = TRUE, only.values = TRUE)$values), 0)
+  expect_error(glmm(yb ~ x + (1 | id), s$data, family = binomial, covariance = list(id = Kneg)),
+               "'covariance$id' is not positive semidefinite", fixed = TRUE)
+  # zero diagonal entries with a nonzero off-diagonal one
+  K2 <- K
+  K2[1, ] <- K2[, 1] <- 0
+  K2[1, 2] <- K2[2, 1] <- 0.5
+  expect_error(glmm(yb ~ x + (1 | id), s$data, family = binomial, covariance = list(id = K2)),
+               "not positive semidefinite")
+  K0 <- K * 0
+  expect_error(glmm(yb ~ x + (1 | id), s$data, family = binomial, covariance = list(id = K0)),
+               "'covariance$id' is zero", fixed = TRUE)
+})
+
+test_that("a fit with a large dense K says up front what it will cost, and how to give K faster", {
+  # the forecast scales as n^3 in time and n^2 in memory
+  a <- glmmgee:::known_dense_forecast(3000, 2, unit = 0.02)
+  b <- glmmgee:::known_dense_forecast(6000, 2, unit = 0.02)
+  expect_equal(b$fit / a$fit, 8)
+  expect_equal(b$eval / a$eval, 8)
+  expect_equal(b$bytes / a$bytes, 4)
+  expect_gt(a$fit, a$eval)
+  expect_gt(glmmgee:::known_dense_unit(), 0)
+  # small K: no message
+  s <- sim_known_glmm(nl = 60)
+  expect_silent(glmm(yb ~ x + (1 | id), s$data, family = binomial, covariance = list(id = s$K)))
+  # the message, with the forecast of a slow machine
+  slow <- glmmgee:::known_dense_forecast(10000, 2, unit = 2)
+  msg <- tryCatch(glmmgee:::known_dense_forecast_message("id", 10000L, 2L, slow),
+                  message = conditionMessage)
+  expect_match(msg, "'covariance$id' is a dense 10,000 x 10,000 matrix", fixed = TRUE)
+  expect_match(msg, "about 19.4 hours here (each evaluation of the likelihood about 1.9 hours)",
+               fixed = TRUE)
+  expect_match(msg, "about 6.0 GB of memory", fixed = TRUE)
+  expect_match(msg, "covariance = list(id = kfactor(L))", fixed = TRUE)
+  expect_null(glmmgee:::known_dense_forecast_message("id", 1999L, 2L, slow))
+  expect_null(glmmgee:::known_dense_forecast_message(
+    "id", 3000L, 2L, glmmgee:::known_dense_forecast(3000, 2, unit = 1e-3)))
+})
+
 test_that("dense K, its Cholesky factor and the sparse engine give the same fit", {
   s <- sim_known_glmm(nl = 60)
   f_dense <- glmm(yb ~ x + (1 | id), s$data, family = binomial, covariance = list(id = s$K))
