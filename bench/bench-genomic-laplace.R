@@ -42,7 +42,8 @@ report <- function(label, t, est, ll, size_mb = NA, base_kb = NA) {
               t$time, t$cpu, paste(sprintf("%.4f", est), collapse = " "), ll, mem))
 }
 
-ctl <- glmm_control(nthreads = 2L)
+# threads of glmmgee's fits: 2, or the environment's BENCH_THREADS
+ctl <- glmm_control(nthreads = as.integer(Sys.getenv("BENCH_THREADS", "2")))
 
 # A small fit first, so that the namespaces and code the fit loads are not
 # counted in the peak memory of the measured one.
