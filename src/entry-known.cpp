@@ -149,6 +149,30 @@ Eigen::MatrixXd cpp_kl_hessian(SEXP ptr, Eigen::Map<Eigen::MatrixXd> X) {
 // [[Rcpp::export]]
 void cpp_kl_reset(SEXP ptr) { kl_engine(ptr)->reset(); }
 
+// The order of the dense K of a known_*_factor() entry point `fn`: an error
+// unless K is square with one level name per row (when names are given).
+static Eigen::Index check_square_levels(const Eigen::Map<Eigen::MatrixXd>& K,
+                                        const Rcpp::Nullable<Rcpp::CharacterVector>& levels,
+                                        const char* fn) {
+  const Eigen::Index n = K.rows();
+  if (K.cols() != n) Rcpp::stop("%s: K is not square", fn);
+  if (levels.isNotNull() && Rcpp::CharacterVector(levels).size() != n)
+    Rcpp::stop("%s: %d levels for %d rows", fn, (int)Rcpp::CharacterVector(levels).size(),
+               (int)n);
+  return n;
+}
+
+// K symmetric to rel_tol times its largest absolute diagonal entry (R has
+// refused non-finite entries before).
+static bool symmetric_to(const Eigen::Map<Eigen::MatrixXd>& K, double rel_tol) {
+  const Eigen::Index n = K.rows();
+  const double sc = std::max(n > 0 ? K.diagonal().cwiseAbs().maxCoeff() : 0.0, 1e-300);
+  for (Eigen::Index j = 0; j < n; ++j)
+    for (Eigen::Index i = j + 1; i < n; ++i)
+      if (!(std::fabs(K(i, j) - K(j, i)) <= rel_tol * sc)) return false;
+  return true;
+}
+
 // The factor of a dense K for the engine: its Cholesky factor, computed in
 // place in the one n x n matrix returned, with the columns in reverse order
 // (known-laplace.h). ok = FALSE when K is not positive definite, symmetric =
@@ -160,16 +184,8 @@ void cpp_kl_reset(SEXP ptr) { kl_engine(ptr)->reset(); }
 // [[Rcpp::export]]
 Rcpp::List cpp_known_dense_factor(Eigen::Map<Eigen::MatrixXd> K, double tol,
                                   Rcpp::Nullable<Rcpp::CharacterVector> levels = R_NilValue) {
-  const Eigen::Index n = K.rows();
-  if (K.cols() != n) Rcpp::stop("cpp_known_dense_factor: K is not square");
-  if (levels.isNotNull() && Rcpp::CharacterVector(levels).size() != n)
-    Rcpp::stop("cpp_known_dense_factor: %d levels for %d rows",
-               (int)Rcpp::CharacterVector(levels).size(), (int)n);
-  const double sc = std::max(K.diagonal().cwiseAbs().maxCoeff(), 1e-300);
-  double asym = 0;
-  for (Eigen::Index j = 0; j < n; ++j)
-    for (Eigen::Index i = j + 1; i < n; ++i) asym = std::max(asym, std::fabs(K(i, j) - K(j, i)));
-  if (!(asym <= tol * sc))
+  const Eigen::Index n = check_square_levels(K, levels, "cpp_known_dense_factor");
+  if (!symmetric_to(K, tol))
     return Rcpp::List::create(Rcpp::Named("ok") = false, Rcpp::Named("symmetric") = false);
   glmmgee::check_memory(8.0 * n * n, "the Cholesky factor of the covariance");
   Rcpp::NumericMatrix out(n, n);
@@ -204,21 +220,13 @@ Rcpp::List cpp_known_dense_factor(Eigen::Map<Eigen::MatrixXd> K, double tol,
 // [[Rcpp::export]]
 Rcpp::List cpp_known_pivoted_factor(Eigen::Map<Eigen::MatrixXd> K, double tol, int max_rank,
                                     Rcpp::Nullable<Rcpp::CharacterVector> levels = R_NilValue) {
-  const Eigen::Index n = K.rows();
-  if (K.cols() != n) Rcpp::stop("cpp_known_pivoted_factor: K is not square");
-  if (levels.isNotNull() && Rcpp::CharacterVector(levels).size() != n)
-    Rcpp::stop("cpp_known_pivoted_factor: %d levels for %d rows",
-               (int)Rcpp::CharacterVector(levels).size(), (int)n);
+  const Eigen::Index n = check_square_levels(K, levels, "cpp_known_pivoted_factor");
   if (!(tol >= 0) || max_rank < 0) Rcpp::stop("cpp_known_pivoted_factor: bad tol or max_rank");
+  if (!symmetric_to(K, 1e-8))
+    return Rcpp::List::create(Rcpp::Named("symmetric") = false, Rcpp::Named("full") = false);
   const Eigen::Index rmax = max_rank == 0 ? n : std::min<Eigen::Index>(max_rank, n);
   Eigen::VectorXd d = K.diagonal();
   const double dmax = n > 0 ? d.maxCoeff() : 0.0;
-  // symmetric to 1e-8 of the largest diagonal entry, as known_dense_factor()
-  const double sc = std::max(n > 0 ? d.cwiseAbs().maxCoeff() : 0.0, 1e-300);
-  for (Eigen::Index j = 0; j < n; ++j)
-    for (Eigen::Index i = j + 1; i < n; ++i)
-      if (!(std::fabs(K(i, j) - K(j, i)) <= 1e-8 * sc))
-        return Rcpp::List::create(Rcpp::Named("symmetric") = false, Rcpp::Named("full") = false);
   std::vector<char> taken(n, 0);
   Eigen::Index cap = std::min<Eigen::Index>(rmax, 64), r = 0;
   glmmgee::check_memory(8.0 * n * cap, "the low-rank factor of the covariance");
