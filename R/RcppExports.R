@@ -425,6 +425,10 @@ cpp_frame_columns_plain <- function(cols, n) {
     .Call(`_glmmgee_cpp_frame_columns_plain`, cols, n)
 }
 
+cpp_numeric_design <- function(cols, intercept, n) {
+    .Call(`_glmmgee_cpp_numeric_design`, cols, intercept, n)
+}
+
 cpp_frame_plain_finite <- function(mf) {
     .Call(`_glmmgee_cpp_frame_plain_finite`, mf)
 }

@@ -24,12 +24,9 @@ numeric_design <- function(labels, intercept, mf, rows) {
   }
   p <- length(labels) + intercept
   if (p == 0L) return(NULL)
-  # The matrix made once, its intercept the fill, each column copied in
-  # (integers as doubles, as as.double() gives them): the same doubles as
-  # unlist() of the columns, without the n-vector of ones and the joined
-  # copy (two allocations of n p doubles fewer).
-  X <- matrix(1, n, p)
-  for (k in seq_along(cols)) X[, k + intercept] <- cols[[k]]
+  # The matrix made once in C++ and filled column by column (integers as
+  # doubles, as as.double() gives them): the same doubles as cbind(1, ...).
+  X <- cpp_numeric_design(cols, intercept, n)
   dimnames(X) <- list(rows, c(if (intercept) "(Intercept)", labels))
   attr(X, "assign") <- c(if (intercept) 0L, seq_along(labels))
   X

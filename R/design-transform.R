@@ -68,9 +68,11 @@ design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE, w
   if (scale_only) return(list(scale = sc, identity = FALSE))
   if (!is.null(mom)) return(list(M = NULL, T = Tm, scale = sc, identity = FALSE))
   # M* = M T^{-1}; T is unit upper triangular up to its diagonal.
+  # dimnames set while Ms is held once (set after a function has returned
+  # it, R would copy the n x k matrix).
   Ms <- M %*% backsolve(Tm, diag(1, k))
-  Ms <- exact_centred_columns(M, Ms, Tm, cm$amax)
   dimnames(Ms) <- dimnames(M)
+  Ms <- exact_centred_columns(M, Ms, Tm, cm$amax)
   list(M = Ms, T = Tm, scale = sc, identity = FALSE)
 }
 

@@ -90,7 +90,10 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
     stop("'control' must come from glmm_control()", call. = FALSE)
   X <- as.matrix(X); Z <- as.matrix(Z)
   n <- nrow(X)
-  storage.mode(X) <- "double"; storage.mode(Z) <- "double"
+  # Only where needed: storage.mode<- on a matrix the caller also holds
+  # copies it even when it is already double.
+  if (!is.double(X)) storage.mode(X) <- "double"
+  if (!is.double(Z)) storage.mode(Z) <- "double"
   if (nrow(Z) != n) stop("'Z' must have as many rows as 'X'", call. = FALSE)
   if (length(y) != n) stop("'y' must have one value per row of 'X'", call. = FALSE)
   if (length(group) != n) stop("'group' must have one value per row of 'X'", call. = FALSE)
@@ -101,11 +104,13 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
   if (is.null(offset)) offset <- rep(0, n)
   if (length(weights) != n || length(offset) != n)
     stop("'weights' and 'offset' must have one value per row of 'X'", call. = FALSE)
-  if (!is.numeric(y) || any(!is.finite(y))) stop("'y' must be finite numbers", call. = FALSE)
-  if (!is.numeric(weights) || any(!is.finite(weights)) || any(weights < 0))
+  # all_finite(), min() and max(): the same conditions without n-length
+  # logical temporaries.
+  if (!is.numeric(y) || !all_finite(y)) stop("'y' must be finite numbers", call. = FALSE)
+  if (!is.numeric(weights) || !all_finite(weights) || (n && min(weights) < 0))
     stop("'weights' must be non-negative finite numbers", call. = FALSE)
-  if (!any(weights > 0)) stop("all 'weights' are zero: there is nothing to fit", call. = FALSE)
-  if (!is.numeric(offset) || any(!is.finite(offset)))
+  if (!n || max(weights) <= 0) stop("all 'weights' are zero: there is nothing to fit", call. = FALSE)
+  if (!is.numeric(offset) || !all_finite(offset))
     stop("'offset' must be finite numbers", call. = FALSE)
   cl <- cluster_index(group, "group")
   M <- length(cl$levels)

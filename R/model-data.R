@@ -507,7 +507,10 @@ several_term_checks <- function(formula, mf, fenv, family, re, flist = re$flist,
 one_factor_checks <- function(mf, X, family, formula, re) {
   rc <- checked_response(mf, X, family, formula)
   resp <- rc$resp
-  trials_one <- all(resp$weights[resp$weights > 0] == 1)
+  w <- resp$weights
+  # min() and max() first: all weights 1, the common case, needs no
+  # n-length temporaries.
+  trials_one <- !length(w) || max(w) <= 0 || max(w) == 1 && (min(w) == 1 || all(w[w > 0] == 1))
   gcol <- if (is.data.frame(mf) && isTRUE(re$group_name %in% names(mf))) .subset2(mf, re$group_name)
   cont <- check_grouping_column(gcol, re$group_name, nlevels(re$group), family, trials_one)
   list(resp = resp, offset = rc$offset,

@@ -170,16 +170,16 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_agq_new
-SEXP cpp_agq_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Z, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::VectorXd> offset, Rcpp::IntegerVector group, int M, Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col, int family, int link, int nAGQ, int nthreads);
+SEXP cpp_agq_new(SEXP X, SEXP Z, SEXP y, SEXP wt, SEXP offset, Rcpp::IntegerVector group, int M, Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col, int family, int link, int nAGQ, int nthreads);
 RcppExport SEXP _glmmgee_cpp_agq_new(SEXP XSEXP, SEXP ZSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP offsetSEXP, SEXP groupSEXP, SEXP MSEXP, SEXP lam_rowSEXP, SEXP lam_colSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP nAGQSEXP, SEXP nthreadsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type Z(ZSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type y(ySEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type wt(wtSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type offset(offsetSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type X(XSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type Z(ZSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type y(ySEXP);
+    Rcpp::traits::input_parameter< SEXP >::type wt(wtSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type offset(offsetSEXP);
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type group(groupSEXP);
     Rcpp::traits::input_parameter< int >::type M(MSEXP);
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type lam_row(lam_rowSEXP);
@@ -1421,6 +1421,18 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_numeric_design
+SEXP cpp_numeric_design(SEXP cols, bool intercept, int n);
+RcppExport SEXP _glmmgee_cpp_numeric_design(SEXP colsSEXP, SEXP interceptSEXP, SEXP nSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type cols(colsSEXP);
+    Rcpp::traits::input_parameter< bool >::type intercept(interceptSEXP);
+    Rcpp::traits::input_parameter< int >::type n(nSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_numeric_design(cols, intercept, n));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_frame_plain_finite
 bool cpp_frame_plain_finite(SEXP mf);
 RcppExport SEXP _glmmgee_cpp_frame_plain_finite(SEXP mfSEXP) {
@@ -1819,6 +1831,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_dgc_col_sumsq", (DL_FUNC) &_glmmgee_cpp_dgc_col_sumsq, 2},
     {"_glmmgee_cpp_dgc_times", (DL_FUNC) &_glmmgee_cpp_dgc_times, 5},
     {"_glmmgee_cpp_frame_columns_plain", (DL_FUNC) &_glmmgee_cpp_frame_columns_plain, 2},
+    {"_glmmgee_cpp_numeric_design", (DL_FUNC) &_glmmgee_cpp_numeric_design, 3},
     {"_glmmgee_cpp_frame_plain_finite", (DL_FUNC) &_glmmgee_cpp_frame_plain_finite, 1},
     {"_glmmgee_cpp_n_distinct_codes", (DL_FUNC) &_glmmgee_cpp_n_distinct_codes, 2},
     {"_glmmgee_cpp_frame_factors_used", (DL_FUNC) &_glmmgee_cpp_frame_factors_used, 1},

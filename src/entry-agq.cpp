@@ -174,22 +174,40 @@ void cpp_zire_set_nagq(SEXP ptr, int nAGQ) {
   glmmgee::engine_nagq(zire_ptr(ptr), nAGQ, true);
 }
 
+// R's double matrix `x` (a double vector: one column) as a read-only view of
+// its memory, without a copy.
+static Eigen::Map<const Eigen::MatrixXd> real_matrix(SEXP x, const char* what) {
+  if (TYPEOF(x) != REALSXP) Rcpp::stop("'%s' must be a double matrix", what);
+  if (!Rf_isMatrix(x)) return Eigen::Map<const Eigen::MatrixXd>(REAL(x), XLENGTH(x), 1);
+  return Eigen::Map<const Eigen::MatrixXd>(REAL(x), Rf_nrows(x), Rf_ncols(x));
+}
+
+static Eigen::Map<const Eigen::VectorXd> real_vector(SEXP x, const char* what) {
+  if (TYPEOF(x) != REALSXP) Rcpp::stop("'%s' must be a double vector", what);
+  return Eigen::Map<const Eigen::VectorXd>(REAL(x), XLENGTH(x));
+}
+
 // Builds the engine for one fit. The returned pointer lives only while the
-// fit runs (held in an R closure); fitted objects never keep it.
+// fit runs (held in an R closure); fitted objects never keep it. The engine
+// reads X, Z, y, wt and offset in place when their rows come cluster by
+// cluster, so the pointer keeps those R objects alive (its protected value):
+// R copies a vector before changing it while the pointer holds it.
 // [[Rcpp::export]]
-SEXP cpp_agq_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Z,
-                 Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt,
-                 Eigen::Map<Eigen::VectorXd> offset, Rcpp::IntegerVector group,
+SEXP cpp_agq_new(SEXP X, SEXP Z, SEXP y, SEXP wt, SEXP offset, Rcpp::IntegerVector group,
                  int M, Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col,
                  int family, int link, int nAGQ, int nthreads) {
-  glmmgee::check_engine_rows(X.rows(), {Z.rows(), y.size(), wt.size(), offset.size(), group.size()},
+  const Eigen::Map<const Eigen::MatrixXd> Xm = real_matrix(X, "X"), Zm = real_matrix(Z, "Z");
+  const Eigen::Map<const Eigen::VectorXd> ym = real_vector(y, "y"), wm = real_vector(wt, "wt"),
+                                          om = real_vector(offset, "offset");
+  glmmgee::check_engine_rows(Xm.rows(), {Zm.rows(), ym.size(), wm.size(), om.size(), group.size()},
                              "X, Z, y, weights, offset and group");
   std::vector<int> lr, lc;
-  glmmgee::check_engine_pattern(M, nAGQ, (int)Z.cols(), lam_row, lam_col, lr, lc);
+  glmmgee::check_engine_pattern(M, nAGQ, (int)Zm.cols(), lam_row, lam_col, lr, lc);
+  Rcpp::List keep = Rcpp::List::create(X, Z, y, wt, offset);
   try {
     glmmgee::AgqEngine* eng = new glmmgee::AgqEngine(
-        X, Z, y, wt, offset, group.begin(), M, lr, lc, family, link, nAGQ, nthreads);
-    return Rcpp::XPtr<glmmgee::AgqEngine>(eng, true);
+        Xm, Zm, ym, wm, om, group.begin(), M, lr, lc, family, link, nAGQ, nthreads);
+    return Rcpp::XPtr<glmmgee::AgqEngine>(eng, true, R_NilValue, keep);
   } catch (std::exception& e) {
     Rcpp::stop(e.what());
   }

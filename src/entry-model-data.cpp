@@ -52,6 +52,11 @@ bool cpp_frame_columns_plain(SEXP cols, int n) {
 }
 
 // [[Rcpp::export(rng = false)]]
+SEXP cpp_numeric_design(SEXP cols, bool intercept, int n) {
+  return glmmgee_exports::numeric_design(cols, intercept, n);
+}
+
+// [[Rcpp::export(rng = false)]]
 bool cpp_frame_plain_finite(SEXP mf) {
   return glmmgee_exports::frame_plain_finite(mf);
 }

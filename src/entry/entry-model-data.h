@@ -22,6 +22,7 @@ bool frame_factors_used(SEXP mf);
 int n_distinct_codes(SEXP code, double M);
 bool frame_plain_finite(SEXP mf);
 bool frame_columns_plain(SEXP cols, int n);
+SEXP numeric_design(SEXP cols, bool intercept, int n);
 }  // namespace glmmgee_exports
 
 #endif

@@ -151,3 +151,34 @@ bool glmmgee_exports::frame_factors_used(SEXP mf) {
   }
   return true;
 }
+
+// The n x p design of an intercept (when `intercept`) and the plain integer
+// or double columns `cols`, each of length n (numeric_design() in
+// R/design-direct.R has checked them): allocated once and filled column by
+// column, integers converted as as.double() does (NA to NA). In R,
+// matrix(1, n, p) and a copy per column touch the matrix twice over.
+SEXP glmmgee_exports::numeric_design(SEXP cols, bool intercept, int n) {
+  if (TYPEOF(cols) != VECSXP || n < 0) Rcpp::stop("'cols' must be a list of numeric columns");
+  const R_xlen_t k = XLENGTH(cols);
+  for (R_xlen_t j = 0; j < k; ++j) {
+    SEXP x = VECTOR_ELT(cols, j);
+    if ((TYPEOF(x) != REALSXP && TYPEOF(x) != INTSXP) || XLENGTH(x) != (R_xlen_t) n)
+      Rcpp::stop("column %d is not a numeric vector of length %d", (int)j + 1, n);
+  }
+  const int p = (int)k + (intercept ? 1 : 0);
+  SEXP X = PROTECT(Rf_allocMatrix(REALSXP, n, p));
+  double* out = REAL(X);
+  if (intercept) std::fill(out, out + n, 1.0);
+  for (R_xlen_t j = 0; j < k; ++j) {
+    SEXP x = VECTOR_ELT(cols, j);
+    double* to = out + (std::size_t)(j + (intercept ? 1 : 0)) * (std::size_t)n;
+    if (TYPEOF(x) == REALSXP) {
+      if (n) std::memcpy(to, REAL(x), sizeof(double) * (std::size_t)n);
+    } else {
+      const int* v = INTEGER(x);
+      for (int i = 0; i < n; ++i) to[i] = v[i] == NA_INTEGER ? NA_REAL : (double)v[i];
+    }
+  }
+  UNPROTECT(1);
+  return X;
+}

@@ -16,9 +16,11 @@
 
 namespace glmmgee {
 
-inline Eigen::VectorXd glm_newton_start(const ObsModel& fam, const Eigen::MatrixXd& X,
-                                        const Eigen::VectorXd& y, const Eigen::VectorXd& wt,
-                                        const Eigen::VectorXd& off, int maxit) {
+inline Eigen::VectorXd glm_newton_start(const ObsModel& fam,
+                                        const Eigen::Ref<const Eigen::MatrixXd>& X,
+                                        const Eigen::Ref<const Eigen::VectorXd>& y,
+                                        const Eigen::Ref<const Eigen::VectorXd>& wt,
+                                        const Eigen::Ref<const Eigen::VectorXd>& off, int maxit) {
   const int n = (int)X.rows(), p = (int)X.cols();
   Eigen::VectorXd beta = Eigen::VectorXd::Zero(p), step(p), grad(p), bnew(p);
   Eigen::MatrixXd info(p, p);

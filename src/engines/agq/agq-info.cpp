@@ -44,7 +44,10 @@ Eigen::MatrixXd AgqEngine::fixed_curvature(const VectorXd& theta) {
     D[c].resize(n_, (int)cols[c].size());
     for (int m = 0; m < (int)cols[c].size(); ++m) D[c].col(m) = XA_.col(cols[c][m] - p_);
   }
-  auto design = [&](int c) -> const MatrixXd& { return c == 0 ? X_ : D[c]; };
+  auto design = [&](int c) -> Eigen::Ref<const MatrixXd> {
+    if (c == 0) return X_;
+    return D[c];
+  };
   // Per observation: the negative second derivatives N (C x C) in the
   // channels, N(c, d) in column c * C + d of W, and Z_j' Lambda in row j
   // of Arow. The sums over observations are then matrix products.

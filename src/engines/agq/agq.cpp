@@ -34,6 +34,26 @@ ClusterLayout make_layout(const int* group, int n, int M) {
   return lay;
 }
 
+// `view` = the rows of `from` in the order `perm` (sorted position -> row):
+// `from` itself when the rows already come cluster by cluster (perm the
+// identity, the usual layout) and its columns are contiguous, else a copy
+// in `own`, filled column by column (sequential writes; row by row, a
+// column-major matrix is read with a stride of n doubles, several times
+// slower at millions of rows).
+template <typename From, typename Own, typename View>
+static void cluster_order(const From& from, const std::vector<int>& perm, bool identity,
+                          Own& own, View& view) {
+  const long n = (long)perm.size();
+  if (identity && (from.cols() <= 1 || from.outerStride() == from.rows())) {
+    new (&view) View(from.data(), from.rows(), from.cols());
+    return;
+  }
+  own.resize(from.rows(), from.cols());
+  for (long c = 0; c < (long)from.cols(); ++c)
+    for (long s = 0; s < n; ++s) own(s, c) = from(perm[s], c);
+  new (&view) View(own.data(), own.rows(), own.cols());
+}
+
 AgqEngine::AgqEngine(const Eigen::Ref<const MatrixXd>& X,
                      const Eigen::Ref<const MatrixXd>& Z,
                      const Eigen::Ref<const VectorXd>& y,
@@ -50,19 +70,13 @@ AgqEngine::AgqEngine(const Eigen::Ref<const MatrixXd>& X,
   disp_ = fam_->has_dispersion();
   lay_ = make_layout(group, n_, M);
   nmax_ = lay_.largest();
-  X_.resize(n_, p_);
-  Z_.resize(n_, q_);
-  y_.resize(n_);
-  wt_.resize(n_);
-  off_.resize(n_);
-  for (int s = 0; s < n_; ++s) {
-    const int j = lay_.perm[s];
-    X_.row(s) = X.row(j);
-    Z_.row(s) = Z.row(j);
-    y_[s] = y[j];
-    wt_[s] = wt[j];
-    off_[s] = offset[j];
-  }
+  bool identity = true;
+  for (int s = 0; s < n_ && identity; ++s) identity = lay_.perm[s] == s;
+  cluster_order(X, lay_.perm, identity, X_own_, X_);
+  cluster_order(Z, lay_.perm, identity, Z_own_, Z_);
+  cluster_order(y, lay_.perm, identity, y_own_, y_);
+  cluster_order(wt, lay_.perm, identity, wt_own_, wt_);
+  cluster_order(offset, lay_.perm, identity, off_own_, off_);
   // The constants depend on (y, wt) only, and binary or count data repeat a
   // few pairs: remembering the last two distinct pairs saves most of the
   // lgamma calls (three per binomial observation).

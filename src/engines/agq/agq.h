@@ -201,8 +201,14 @@ class AgqEngine : public NagqSwitch<AgqEngine> {
   std::unique_ptr<ObsModel> fam_;
   ClusterLayout lay_;
   int nmax_;
-  Eigen::MatrixXd X_, Z_;       // rows in cluster order
-  Eigen::VectorXd y_, wt_, off_;
+  // The data, rows in cluster order: views of the caller's memory when its
+  // rows already come cluster by cluster (the usual layout; entry-agq.cpp
+  // keeps those R objects alive with the engine), else of the reordered
+  // copies in the *_own_ members.
+  Eigen::Map<const Eigen::MatrixXd> X_{nullptr, 0, 0}, Z_{nullptr, 0, 0};
+  Eigen::Map<const Eigen::VectorXd> y_{nullptr, 0}, wt_{nullptr, 0}, off_{nullptr, 0};
+  Eigen::MatrixXd X_own_, Z_own_;
+  Eigen::VectorXd y_own_, wt_own_, off_own_;
   Eigen::VectorXd lconst_;      // per-cluster sum of normalizing constants
   std::vector<int> lam_row_, lam_col_;
   GhGrid grid_;

@@ -1,0 +1,83 @@
+# The one-factor engine reads X, Z, y, the weights and the offset in place
+# when their rows come cluster by cluster, and from a reordered copy
+# otherwise. Either way it must give the same numbers, outlive the R
+# variables it was built from, and not see later changes to them.
+
+views_case <- function(seed = 1) {
+  set.seed(seed)
+  M <- 40
+  ni <- sample(2:9, M, TRUE)
+  g <- rep(seq_len(M), ni)
+  n <- length(g)
+  x <- rnorm(n)
+  list(X = cbind(1, x), Z = cbind(1, runif(n)), g = g, M = M,
+       y = as.numeric(rbinom(n, 1, plogis(-0.2 + 0.6 * x + rnorm(M)[g]))),
+       w = rep(1, n), off = rnorm(n, 0, 0.2))
+}
+
+views_engine <- function(d, rows = seq_along(d$g), nAGQ = 3L) {
+  fam <- glmmgee:::resolve_family(binomial())
+  glmmgee:::cpp_agq_new(d$X[rows, , drop = FALSE], d$Z[rows, , drop = FALSE], d$y[rows],
+                        d$w[rows], d$off[rows], d$g[rows], d$M, c(0L, 1L, 1L), c(0L, 0L, 1L),
+                        fam$family_code, fam$link_code, nAGQ, 1L)
+}
+
+views_theta <- c(-0.1, 0.5, 0.8, 0.2, 0.4)
+
+test_that("rows in cluster order (read in place) and in any order (copied) give the same fit", {
+  d <- views_case()
+  sorted <- views_engine(d)
+  # Interleaved clusters, each cluster's rows in their own order: the
+  # engine's copy puts them back in the same order, so every sum matches.
+  within <- ave(seq_along(d$g), d$g, FUN = seq_along)
+  shuffled <- views_engine(d, order(within, d$g))
+  a <- glmmgee:::cpp_agq_eval(sorted, views_theta, TRUE)
+  b <- glmmgee:::cpp_agq_eval(shuffled, views_theta, TRUE)
+  expect_identical(a$loglik, b$loglik)
+  expect_identical(a$gradient, b$gradient)
+  expect_identical(glmmgee:::cpp_agq_summaries(sorted, views_theta)$mode,
+                   glmmgee:::cpp_agq_summaries(shuffled, views_theta)$mode)
+})
+
+test_that("the engine outlives the variables it was built from and ignores later changes to them", {
+  d <- views_case(2)
+  ref <- glmmgee:::cpp_agq_eval(views_engine(d), views_theta, TRUE)
+  # Built from temporaries that nothing else holds, then memory churned.
+  eng <- local({
+    e <- views_case(2)
+    views_engine(list(X = e$X + 0, Z = e$Z + 0, y = e$y + 0, w = e$w + 0, off = e$off + 0,
+                      g = e$g, M = e$M))
+  })
+  for (i in 1:3) { junk <- lapply(1:50, function(k) rnorm(5000)); gc(verbose = FALSE) }
+  expect_identical(glmmgee:::cpp_agq_eval(eng, views_theta, TRUE), ref)
+  # Changed in place after the engine was built: R copies instead.
+  y <- d$y
+  X <- d$X
+  fam <- glmmgee:::resolve_family(binomial())
+  eng2 <- glmmgee:::cpp_agq_new(X, d$Z, y, d$w, d$off, d$g, d$M, c(0L, 1L, 1L), c(0L, 0L, 1L),
+                                fam$family_code, fam$link_code, 3L, 1L)
+  y[1:5] <- 1 - y[1:5]
+  X[, 2] <- 0
+  expect_identical(glmmgee:::cpp_agq_eval(eng2, views_theta, TRUE), ref)
+})
+
+test_that("the engine refuses data it cannot read in place, naming the argument", {
+  d <- views_case(3)
+  fam <- glmmgee:::resolve_family(binomial())
+  mk <- function(X = d$X, y = d$y, off = d$off)
+    glmmgee:::cpp_agq_new(X, d$Z, y, d$w, off, d$g, d$M, 0L, 0L, fam$family_code,
+                          fam$link_code, 1L, 1L)
+  expect_error(mk(X = d$X > 0), "'X' must be a double matrix")
+  expect_error(mk(y = as.integer(d$y)), "'y' must be a double vector")
+  expect_error(mk(off = d$off[-1]), "must all have")
+})
+
+test_that("the direct numeric design converts integer columns as as.double() does", {
+  k <- c(3L, NA, -2L, .Machine$integer.max)
+  X <- glmmgee:::cpp_numeric_design(list(k, c(0.5, 1, NA, Inf)), TRUE, 4L)
+  expect_identical(X, cbind(1, as.double(k), c(0.5, 1, NA, Inf), deparse.level = 0))
+  expect_identical(glmmgee:::cpp_numeric_design(list(k), FALSE, 4L), matrix(as.double(k)))
+  expect_identical(dim(glmmgee:::cpp_numeric_design(list(), TRUE, 0L)), c(0L, 1L))
+  expect_error(glmmgee:::cpp_numeric_design(list(k, 1:3), TRUE, 4L), "column 2")
+  expect_error(glmmgee:::cpp_numeric_design(list("a"), TRUE, 1L), "column 1")
+})
