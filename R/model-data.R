@@ -368,6 +368,13 @@ model_offset_total <- function(mf) {
 # so ids differing only by floating-point noise (0.1 + 0.2 and 0.3) are one
 # cluster, as in factor() and lme4.
 cluster_index <- function(g, arg) {
+  # A factor whose levels are all used, without missing codes (the grouping
+  # factor of a glmm() term): its codes, by one copy and one pass.
+  if (is.factor(g) && typeof(g) == "integer" && !anyNA(levels(g))) {
+    codes <- as.integer(g)
+    if (cpp_n_distinct_codes(codes, nlevels(g)) == nlevels(g))
+      return(list(index = codes, levels = levels(g)))
+  }
   # A factor's codes looked at directly: anyNA() of a factor goes through
   # is.na(), a logical copy of the n values.
   if (if (is.factor(g)) anyNA(unclass(g)) else anyNA(g)) stop(sprintf("'%s' contains missing values", arg), call. = FALSE)
@@ -405,6 +412,9 @@ dense_integer_codes <- function(g) {
   if (!(hi - lo < 2 * n && hi - lo < .Machine$integer.max && abs(lo) < 1e15 && abs(hi) < 1e15))
     return(NULL)
   if (is.double(g) && !all(g == trunc(g))) return(NULL)
+  # Integer ids 1..M, every one used: the ids are their own codes (no copy).
+  if (is.integer(g) && lo == 1L && cpp_n_distinct_codes(g, hi) == hi)
+    return(list(codes = g, levels = as.character(seq_len(hi))))
   at <- as.integer(g - (lo - 1))
   seen <- which(tabulate(at, hi - lo + 1) > 0L)
   u <- seen + (lo - 1)

@@ -56,7 +56,11 @@ test_that("numeric cluster ids are coded as factor() codes them, without strings
                 c(2L, 1L, 3L, 3L))
   for (x in cases) expect_identical(uf(x), factor(x), info = paste(format(x), collapse = " "))
   # cluster_index(): factor()'s codes and levels, for numeric ids and factors
-  for (x in list(sample(1:40), c(5, 3, 5, 9), c(0.1 + 0.2, 0.3, 7), factor(c("b", "a", "b")))) {
+  # (integer ids 1..M and factors with every level used are their own codes)
+  for (x in list(sample(1:40), c(5, 3, 5, 9), c(0.1 + 0.2, 0.3, 7), factor(c("b", "a", "b")),
+                 rep(1:5, each = 3), c(1L, 3L, 3L), c(2L, 1L, 3L, 3L),
+                 factor(c("b", "a"), levels = c("a", "b", "c")), ordered(c("lo", "hi", "lo")),
+                 factor(rep(1:4, 2)))) {
     f <- factor(x)
     expect_identical(glmmgee:::cluster_index(x, "id"), list(index = as.integer(f), levels = levels(f)))
   }
