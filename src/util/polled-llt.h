@@ -348,6 +348,9 @@ class PolledLLT
  private:
   typedef Eigen::SimplicialLLT<ColMat, Eigen::Lower, Eigen::AMDOrdering<int> > Base;
   static constexpr int kDenseMin = 200;
+  // Used by value only (int{kDenseBlock}): std::min() takes references,
+  // which in C++14 would need a definition outside the class, missing from
+  // an unoptimized build (the symbol is then undefined at load).
   static constexpr int kDenseBlock = 128;
   int dense_min_ = kDenseMin;
   // The dense block's Schur complement, then its factor (lower triangle).
@@ -362,7 +365,7 @@ class PolledLLT
     const int m = (int)a.rows();
     for (int c0 = 0; c0 < m; c0 += kDenseBlock) {
       if (ip.poll()) return false;
-      const int w = std::min(kDenseBlock, m - c0), r = m - c0 - w;
+      const int w = std::min(int{kDenseBlock}, m - c0), r = m - c0 - w;
       Eigen::Ref<Eigen::MatrixXd> a11(a.block(c0, c0, w, w));
       Eigen::LLT<Eigen::Ref<Eigen::MatrixXd> > llt(a11);  // in place
       if (llt.info() != Eigen::Success) return false;
@@ -390,7 +393,7 @@ class PolledLLT
     // V = L22^{-1}, lower triangular: its columns c0.. from rows c0 on.
     for (int c0 = 0; c0 < m; c0 += kDenseBlock) {
       if (ip.poll()) return false;
-      const int w = std::min(kDenseBlock, m - c0);
+      const int w = std::min(int{kDenseBlock}, m - c0);
       auto vb = V.block(c0, c0, m - c0, w);
       vb.topRows(w).setIdentity();
       L22.block(c0, c0, m - c0, m - c0).triangularView<Eigen::Lower>().solveInPlace(vb);
@@ -399,7 +402,7 @@ class PolledLLT
     // triangular, so the product skips its zeros (half the flops).
     for (int c0 = 0; c0 < m; c0 += kDenseBlock) {
       if (ip.poll()) return false;
-      const int w = std::min(kDenseBlock, m - c0);
+      const int w = std::min(int{kDenseBlock}, m - c0);
       L22.block(c0, c0, m - c0, w).noalias() =
           V.block(c0, c0, m - c0, m - c0).transpose().triangularView<Eigen::Upper>() *
           V.block(c0, c0, m - c0, w);
