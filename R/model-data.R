@@ -480,7 +480,7 @@ checked_response <- function(mf, X, family, formula, offset = NULL) {
   # One trial each: the beta-binomial likelihood is the Bernoulli one
   # whatever phi, and the fit ended in "doubtful convergence" and a
   # singular Hessian instead of saying so.
-  if (identical(family$family, "betabinomial") && all(resp$weights[resp$weights > 0] == 1))
+  if (identical(family$family, "betabinomial") && positive_weights_one(resp$weights))
     stop("'family': betabinomial() with one trial per observation (a binary response) does not identify the overdispersion phi; use binomial()",
          call. = FALSE)
   list(resp = resp, offset = off)
@@ -517,10 +517,7 @@ several_term_checks <- function(formula, mf, fenv, family, re, flist = re$flist,
 one_factor_checks <- function(mf, X, family, formula, re) {
   rc <- checked_response(mf, X, family, formula)
   resp <- rc$resp
-  w <- resp$weights
-  # min() and max() first: all weights 1, the common case, needs no
-  # n-length temporaries.
-  trials_one <- !length(w) || max(w) <= 0 || max(w) == 1 && (min(w) == 1 || all(w[w > 0] == 1))
+  trials_one <- positive_weights_one(resp$weights)
   gcol <- if (is.data.frame(mf) && isTRUE(re$group_name %in% names(mf))) .subset2(mf, re$group_name)
   cont <- check_grouping_column(gcol, re$group_name, nlevels(re$group), family, trials_one)
   list(resp = resp, offset = rc$offset,

@@ -324,7 +324,7 @@ sparse_singular_factor <- function(Ks, g, max_block = 2000L) {
 # observation-level random effect for overdispersion.
 check_obs_level_effects <- function(flist, family, weights) {
   n <- n_positive(weights)
-  bern <- family$family == "binomial" && all(weights[weights > 0] == 1)
+  bern <- family$family == "binomial" && positive_weights_one(weights)
   out <- character()
   for (g in names(flist)) {
     # Fewer levels than observations: fewer in use as well.

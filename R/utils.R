@@ -13,6 +13,15 @@ index_blocks <- function(sizes, at = 0L) split(at + seq_len(sum(sizes)), rep(seq
 # are finite exactly when every entry is).
 all_finite <- function(x) !anyNA(x) && (!length(x) || (is.finite(min(x)) && is.finite(max(x))))
 
+# Whether every positive prior weight is 1 (one trial per binomial
+# observation): all(w[w > 0] == 1), with min() and max() first so that the
+# common case, all weights 1, needs no n-length temporaries.
+positive_weights_one <- function(w) {
+  if (!length(w)) return(TRUE)
+  mx <- max(w)
+  mx <= 0 || mx == 1 && (min(w) == 1 || all(w[w > 0] == 1))
+}
+
 # sum(w > 0), the number of rows of positive weight, without its n-length
 # logical where every weight is positive (unit weights, the usual case),
 # which min() finds without a temporary: allocating a vector of 2,000

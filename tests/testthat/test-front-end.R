@@ -156,3 +156,11 @@ test_that("a grouping variable is read as the general evaluation reads it", {
   # A list (new data given as one) keeps a character id as it is.
   expect_identical(glmmgee:::eval_grouping(quote(g), as.list(d), globalenv()), d$g)
 })
+
+test_that("positive_weights_one() is all(w[w > 0] == 1)", {
+  cases <- list(numeric(), 0, c(0, 0), 1, c(1, 1, 1), c(0, 1, 1), c(1, 2), c(0.5, 1),
+                c(0, 0.5), c(2, 0), c(1, 0, 1 + 1e-12), rep(1, 1000))
+  for (w in cases)
+    expect_identical(glmmgee:::positive_weights_one(w), all(w[w > 0] == 1),
+                     info = paste(format(w), collapse = " "))
+})
