@@ -290,6 +290,12 @@ random_structure_cov <- function(kind, q) {
          cs = { r <- stats::runif(1, 0.1, 0.8); outer(s, s) * (diag(1 - r, q) + r) },
          homcs = { r <- stats::runif(1, 0.1, 0.8); s[1L]^2 * (diag(1 - r, q) + r) },
          ar1 = { r <- stats::runif(1, -0.8, 0.8); s[1L]^2 * r^abs(outer(seq_len(q), seq_len(q), "-")) },
+         hetar1 = { r <- stats::runif(1, -0.8, 0.8); outer(s, s) * r^abs(outer(seq_len(q), seq_len(q), "-")) },
+         toep = , homtoep = {
+           R <- stats::toeplitz(c(1, toeplitz_pacf(stats::rnorm(q - 1L))$r))
+           if (kind == "homtoep") s[] <- s[1L]
+           outer(s, s) * R
+         },
          stop("internal: unknown structure"))
 }
 
@@ -318,16 +324,25 @@ attainable_cov <- function(M, bb, seen) {
         (b$kind == "cs" || max(d) - min(d) <= tol) &&
           (!any(od) || (max(R[od]) - min(R[od]) <= 1e-8))
       },
-      ar1 = {
+      ar1 = , hetar1 = {
         lag <- abs(outer(u, u, "-"))
-        if (max(d) - min(d) > tol) FALSE
+        if (b$kind == "ar1" && max(d) - min(d) > tol) FALSE
         else if (!any(od)) TRUE
         else {
-          R <- Mb / d[1L]
+          R <- Mb / sqrt(outer(pmax(d, 1e-300), pmax(d, 1e-300)))
           r1 <- R[od & lag == 1L]
           r <- if (length(r1)) r1[1L] else sign(R[od][1L]) * abs(R[od][1L])^(1 / lag[od][1L])
           all(abs(R[od] - r^lag[od]) <= 1e-8)
         }
+      },
+      toep = , homtoep = {
+        lag <- abs(outer(u, u, "-"))
+        R <- Mb / sqrt(outer(pmax(d, 1e-300), pmax(d, 1e-300)))
+        (b$kind == "toep" || max(d) - min(d) <= tol) &&
+          all(vapply(unique(lag[od]), function(l) {
+            r <- R[od & lag == l]
+            max(r) - min(r) <= 1e-8
+          }, TRUE))
       },
       FALSE)
     if (!ok) return(FALSE)

@@ -382,7 +382,9 @@ plain_residual_unidentified <- function(obj) {
 # columns whose standard deviations came out equal (to 1e-5 relative) is
 # one too, at that point: a common variance s^2 and correlation rho plus
 # c I is again compound symmetric (s^2 + c, rho s^2 / (s^2 + c)), so only
-# s^2 + sigma^2 is identified there. On data whose time columns were
+# s^2 + sigma^2 is identified there. The same holds for a toep() at equal
+# standard deviations (Toeplitz plus c I is Toeplitz), and for every
+# homtoep(). On data whose time columns were
 # exchangeable the fit reported one arbitrary split (glmmTMB another) with
 # standard errors of 7.7 and 46 and no warning.
 residual_unidentified <- function(re, family, weights, structures = NULL) {
@@ -396,11 +398,11 @@ residual_unidentified <- function(re, family, weights, structures = NULL) {
     q <- length(t$cnames)
     cols <- if (sparse) t$columns else off + seq_len(q)
     off <- off + q
-    cs_equal <- identical(t$kind, "cs") && q > 2L && length(structures) >= k &&
-      identical(structures[[k]]$kind, "cs") && cs_equal_sds(structures[[k]]$sd)
+    cs_equal <- isTRUE(t$kind %in% c("cs", "toep")) && q > 2L && length(structures) >= k &&
+      identical(structures[[k]]$kind, t$kind) && cs_equal_sds(structures[[k]]$sd)
     if (isTRUE(t$known_cov) || is.null(t$kind) ||
-        !(t$kind %in% c("us", "diag", "homdiag", "homcs") || (t$kind %in% c("cs", "ar1") && q == 2L) ||
-          cs_equal)) next
+        !(t$kind %in% c("us", "diag", "homdiag", "homcs", "homtoep") ||
+          (t$kind %in% c("cs", "ar1", "hetar1", "toep") && q == 2L) || cs_equal)) next
     if (!one_per_cell(re$Z, cols, pos, if (!sparse) grp)) next
     return(sprintf(paste0("the residual variance is not identifiable: every level of '%s' has at most one ",
                           "observation per column of %s, whose covariance plus any multiple of the identity is ",

@@ -1,5 +1,5 @@
-# Structured random-effect terms (diag(), cs(), homcs(), ar1(), homdiag()) in units
-# far from 1 on the several-term routes (sparse Laplace and the profiled
+# Structured random-effect terms (diag(), cs(), homcs(), ar1(), hetar1(),
+# toep(), homtoep(), homdiag()) in units far from 1 on the several-term routes (sparse Laplace and the profiled
 # LMM criterion).
 #
 # Those searches start at a standard deviation of 1 (relative to sigma on
@@ -49,7 +49,7 @@ covstruct_z_scaling <- function(re, keep, one = FALSE) {
       zj <- Matrix::rowSums(Z[keep, cols[j + (seq_len(nl) - 1L) * q], drop = FALSE])
       sqrt(mean(zj^2))
     }, 1)
-    if (tm$kind %in% c("homdiag", "ar1", "homcs")) rms <- rep(sqrt(mean(rms^2)), q)
+    if (tm$struct$hom) rms <- rep(sqrt(mean(rms^2)), q)
     if (!all(is.finite(rms) & rms > 0)) next
     if (all(rms >= covstruct_scale_range[1L] & rms <= covstruct_scale_range[2L])) next
     sc[[length(sc) + 1L]] <- list(term = k, z = rms)

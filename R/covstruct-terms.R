@@ -79,15 +79,27 @@ covstruct_terms <- function(formula, mf, env) {
 #' \eqn{\rho^{|j-k|}} between the j-th and k-th columns, e.g. the levels of a
 #' time factor in their order) and `cs(0 + f | g)` (compound symmetry: one
 #' standard deviation per column and one common correlation, as glmmTMB's
-#' `cs`) and `homcs(0 + f | g)` (compound symmetry with one common standard
-#' deviation, glmmTMB's `homcs`). lme4's spelling of the variance option is
+#' `cs`), `homcs(0 + f | g)` (compound symmetry with one common standard
+#' deviation, glmmTMB's `homcs`), `hetar1(0 + f | g)` (`ar1()`'s correlation
+#' with one standard deviation per column), `toep(0 + f | g)` (Toeplitz: one
+#' standard deviation per column and one correlation per lag \eqn{|j-k|},
+#' as glmmTMB's `toep`) and `homtoep(0 + f | g)` (Toeplitz with one common
+#' standard deviation). lme4's spelling of the variance option is
 #' read: `diag(x | g, hom = TRUE)` is `homdiag()`, `cs(x | g, hom = TRUE)` is
-#' `homcs()`, and `cs(..., hom = FALSE)` and `ar1(..., hom = TRUE)` are `cs()`
-#' and `ar1()`; a heterogeneous `ar1(..., hom = FALSE)`, any other argument
-#' and glmmTMB's structures not listed here (`toep()`, `ou()`, `rr()`, ...) are
-#' errors. Several terms may be combined, e.g. `(1 | g) + ar1(0 + f | g)`.
+#' `homcs()`, `ar1(..., hom = FALSE)` is `hetar1()`, `toep(..., hom = TRUE)`
+#' is `homtoep()`, and `cs(..., hom = FALSE)` and `ar1(..., hom = TRUE)` are
+#' `cs()` and `ar1()`; any other argument and glmmTMB's structures not listed
+#' here (`ou()`, `rr()`, ...) are errors. Several terms may be combined,
+#' e.g. `(1 | g) + ar1(0 + f | g)`.
 #'
-#' `ar1()` takes its columns in order as equally spaced times: the levels of
+#' A `q`-column term has these parameters: `cs()` and `hetar1()` q + 1,
+#' `toep()` 2q - 1, `homtoep()` q, `ar1()` and `homcs()` 2, against
+#' q(q + 1)/2 for the unstructured term. `VarCorr()` gives the implied
+#' covariance matrix; `$structures` (and print) the standard deviations
+#' and the correlation, or for Toeplitz terms the correlation at each lag.
+#'
+#' `ar1()`, `hetar1()`, `toep()` and `homtoep()` take their columns in order
+#' as equally spaced times: the levels of
 #' a factor in their order (unused levels are dropped first, as in glmmTMB,
 #' so a time never observed does not count as a step; uneven times such as
 #' 1, 2, 5 are taken as equally spaced). A character column, whose levels
@@ -103,8 +115,12 @@ covstruct_terms <- function(formula, mf, env) {
 #' the exact gradient carried to the structure's parameters by the exact
 #' Jacobian of the Cholesky factor. The parameters are searched on
 #' unconstrained scales: log standard deviations, \eqn{\rho = t/\sqrt{1+t^2}}
-#' (ar1) and \eqn{\rho = -a + (1+a)\,\mathrm{logit}^{-1}(t)}, \eqn{a = 1/(q-1)}
-#' (cs). A standard deviation driven to zero or a correlation to its limit is
+#' (ar1, hetar1), \eqn{\rho = -a + (1+a)\,\mathrm{logit}^{-1}(t)}, \eqn{a = 1/(q-1)}
+#' (cs, homcs), and for Toeplitz terms the partial autocorrelations, each
+#' \eqn{t/\sqrt{1+t^2}}, from which the Durbin-Levinson recursion gives the
+#' correlation at each lag: every point of that scale is a positive definite
+#' Toeplitz correlation matrix and every such matrix is one point
+#' (Barndorff-Nielsen and Schou 1973). A standard deviation driven to zero or a correlation to its limit is
 #' reported (singular fit) only after restarts from interior points find no
 #' higher log-likelihood (`$optinfo$boundary_check`).
 #'
@@ -121,8 +137,9 @@ covstruct_terms <- function(formula, mf, env) {
 #' residual variance is not identified beside a term with at most one
 #' observation per group and column (each row one indicator) whose
 #' covariance plus a multiple of the identity stays in its family: an
-#' unstructured, `diag()` or `homdiag()` term, a two-column `cs()` or
-#' `ar1()`, or a `cs()` estimated at equal standard deviations; such fits
+#' unstructured, `diag()`, `homdiag()`, `homcs()` or `homtoep()` term, a
+#' two-column `cs()`, `ar1()`, `hetar1()` or `toep()`, or a `cs()` or
+#' `toep()` estimated at equal standard deviations; such fits
 #' warn and record `$optinfo$residual_unidentified`. Where that term takes
 #' up the whole residual variance beside other grouping factors (sigma at its
 #' zero limit), the fixed effects' standard errors are those of generalized
@@ -176,6 +193,11 @@ covstruct_terms <- function(formula, mf, env) {
 #' fit
 #' fit$structures[[1]]$rho
 #'
+#' # A correlation per lag (Toeplitz) nests ar1(): a likelihood-ratio test.
+#' tfit <- glmm(y ~ x + toep(0 + time | g), d, family = poisson, nAGQ = 1)
+#' tfit$structures[[1]]$rho
+#' anova(fit, tfit)
+#'
 #' # Separation: no failures among the treated; penalized estimates are finite.
 #' d$trt <- rep(0:1, length.out = M)[d$g]
 #' d$z <- ifelse(d$trt == 1, 1, rbinom(4 * M, 1, 0.4))
@@ -194,21 +216,23 @@ covstruct_terms <- function(formula, mf, env) {
 #' logLik(fit3)
 NULL
 
-# The columns of a structured term: ar1() and cs() need two or more; ar1()
-# reads its columns in order as equally spaced times, so the variables that
-# make them must carry that order. A character column (whose levels the
+# The columns of a structured term: ar1(), hetar1(), toep(), homtoep(),
+# cs() and homcs() need two or more; the first four read their columns in
+# order as equally spaced times, so the variables that make them must carry
+# that order. A character column (whose levels the
 # model matrix takes alphabetically: 1, 10, 2, 20) or a factor whose levels
 # are numbers out of numeric order (factor() of such a character column)
 # would fit another model than the one meant, without a word: refused,
 # naming the column. (glmmTMB fits the alphabetical order.) `lhs` is the
 # term's one-sided formula, `mf` the model frame.
 check_structure_columns <- function(kind, label, q, lhs, mf) {
-  if (kind %in% c("ar1", "cs", "homcs") && q < 2L)
+  ordered <- kind %in% covstruct_ordered_kinds
+  if ((ordered || kind %in% c("cs", "homcs")) && q < 2L)
     stop(sprintf(paste0("%s needs at least two columns (e.g. %s(0 + f | g) with a factor f of two or ",
                         "more levels); it has one%s"), label, kind,
-                 if (kind == "ar1") ": a numeric time gives one column, write factor(time)" else ""),
+                 if (ordered) ": a numeric time gives one column, write factor(time)" else ""),
          call. = FALSE)
-  if (kind != "ar1") return(invisible())
+  if (!ordered) return(invisible())
   vars <- vapply(as.list(attr(stats::terms(lhs), "variables"))[-1L],
                  function(v) paste(deparse(v, width.cutoff = 500L), collapse = ""), "")
   for (v in vars) {
@@ -223,10 +247,10 @@ check_structure_columns <- function(kind, label, q, lhs, mf) {
       lev <- levels(x)
       num <- suppressWarnings(as.numeric(lev))
       if (length(lev) > 1L && !anyNA(num) && is.unsorted(num))
-        stop(sprintf(paste0("%s: the levels of '%s' are numbers out of numeric order (%s), and ar1() ",
+        stop(sprintf(paste0("%s: the levels of '%s' are numbers out of numeric order (%s), and %s() ",
                             "takes the levels in their order as the times; give the levels in time ",
                             "order, e.g. factor(as.numeric(as.character(x)))"),
-                     label, v, paste(utils::head(lev, 4L), collapse = ", ")), call. = FALSE)
+                     label, v, paste(utils::head(lev, 4L), collapse = ", "), kind), call. = FALSE)
     }
   }
   invisible()
@@ -236,15 +260,16 @@ check_structure_columns <- function(kind, label, q, lhs, mf) {
 # variance option as `hom`: diag(x | g, hom = TRUE) and cs(x | g, hom =
 # TRUE) have a common variance (homdiag() and homcs() here), cs(..., hom =
 # FALSE) and ar1(..., hom = TRUE) are its defaults and this package's cs()
-# and ar1(); the other combinations (a heterogeneous ar1(), us() or the
-# hom- structures with `hom`) have no structure here and any other argument (e.g. `het`) none anywhere: each
-# refused by name, instead of being dropped with the model frame's
-# rewriting. Structures of glmmTMB that this package does not have
-# (toep(), ou(), rr(), ...) are named too, instead of the model frame's
-# "could not find function". Returns the formula with the arguments taken
+# and ar1(), ar1(..., hom = FALSE) is hetar1() and toep(..., hom = TRUE)
+# homtoep(); the other combinations (us() or the hom- structures with
+# `hom`) have no structure here and any other argument (e.g. `het`) none
+# anywhere: each refused by name, instead of being dropped with the model
+# frame's rewriting. Structures of glmmTMB that this package does not have
+# (ou(), rr(), ...) are named too, instead of the model frame's "could not
+# find function". Returns the formula with the arguments taken
 # into the structures' names.
 covstruct_arguments <- function(formula) {
-  other <- c("hetar1", "toep", "ou", "exp", "gau", "mat", "rr", "propto", "equalto")
+  other <- c("ou", "exp", "gau", "mat", "rr", "propto", "equalto")
   nm <- all.names(formula)
   if (!any(c(covstruct_kinds, other) %in% nm)) return(formula)
   walk <- function(e) {
@@ -254,8 +279,8 @@ covstruct_arguments <- function(formula) {
     is_term <- length(e) >= 2L && is.call(e[[2L]]) && identical(e[[2L]][[1L]], as.name("|"))
     if (is_term && fn %in% other)
       stop(sprintf(paste0("'formula': the covariance structure %s() is not available; the structures ",
-                          "are us(), diag(), homdiag(), cs(), homcs() and ar1() (see ?`covariance-structures`)"),
-                   fn), call. = FALSE)
+                          "are %s (see ?`covariance-structures`)"),
+                   fn, paste0(covstruct_kinds, "()", collapse = ", ")), call. = FALSE)
     if (is_term && fn %in% covstruct_kinds) {
       if (length(e) == 2L) return(e)
       args <- as.list(e)[-(1:2)]
@@ -275,13 +300,11 @@ covstruct_arguments <- function(formula) {
       new <- switch(fn,
         diag = if (hom) "homdiag" else "diag",
         cs = if (hom) "homcs" else "cs",
-        ar1 = if (hom) "ar1" else NA_character_,
+        ar1 = if (hom) "ar1" else "hetar1",
+        toep = if (hom) "homtoep" else "toep",
         NA_character_)
       if (is.na(new))
-        stop(sprintf("'formula': %s: %s", shown, switch(fn,
-          ar1 = paste0("an ar1() term with one variance per column (lme4's hom = FALSE) is not ",
-                       "available; ar1() has one common variance"),
-          sprintf("%s() takes no argument 'hom'", fn))), call. = FALSE)
+        stop(sprintf("'formula': %s: %s() takes no argument 'hom'", shown, fn), call. = FALSE)
       return(as.call(list(as.name(new), e[[2L]])))
     }
     for (i in seq_along(e)[-1L]) if (!is.null(e[[i]]) && !missing_arg(e[[i]])) e[[i]] <- walk(e[[i]])

@@ -20,11 +20,7 @@ covstruct_boundary <- function(par, terms, k_re) {
     # An unstructured term's standard deviations are |Lambda's diagonal|.
     sdv <- if (s$kind == "us") abs(pk[s$sd_par]) else exp(pk[s$sd_par])
     out <- c(out, idx[s$sd_par[sdv < covstruct_sd_tol]])
-    if (length(s$rho_par)) {
-      r <- s$rho(pk)
-      lo <- if (s$kind %in% c("cs", "homcs")) -1 / (terms[[k]]$q - 1) else -1
-      if (1 - r < covstruct_rho_tol || r - lo < covstruct_rho_tol) out <- c(out, idx[s$rho_par])
-    }
+    if (length(s$rho_par)) out <- c(out, idx[s$rho_par[s$at_limit(pk)]])
   }
   out
 }
@@ -133,11 +129,17 @@ print_covstructs <- function(structures, digits, penalty) {
                    homdiag = "diagonal, one common variance",
                    ar1 = "AR(1): one variance, correlation rho^|j - k|",
                    cs = "compound symmetry: one correlation, heterogeneous variances",
-                   homcs = "compound symmetry: one correlation, one common variance")
-    sds <- if (s$kind %in% c("homdiag", "ar1", "homcs")) format(s$sd[1L], digits = digits)
+                   homcs = "compound symmetry: one correlation, one common variance",
+                   hetar1 = "AR(1): correlation rho^|j - k|, heterogeneous variances",
+                   toep = "Toeplitz: one correlation per lag, heterogeneous variances",
+                   homtoep = "Toeplitz: one correlation per lag, one common variance")
+    hom <- s$kind %in% c("homdiag", "ar1", "homcs", "homtoep")
+    sds <- if (hom) format(s$sd[1L], digits = digits)
            else paste(format(s$sd, digits = digits), collapse = ", ")
     cat(sprintf("  %s: %s; Std.Dev. %s%s\n", s$label, what, sds,
-                if (!is.null(s$rho)) sprintf("; rho %s", format(s$rho, digits = digits)) else ""))
+                if (!is.null(s$rho))
+                  sprintf("; %s %s", if (length(s$rho) > 1L) "rho by lag" else "rho",
+                          paste(format(s$rho, digits = digits), collapse = ", ")) else ""))
   }
   print_penalty(penalty, digits)
 }

@@ -1,5 +1,6 @@
 # Gaussian identity-link models with several random-effect terms of which
-# some carry a covariance structure (ar1(), cs(), homcs(), diag(), homdiag()): the
+# some carry a covariance structure (ar1(), hetar1(), cs(), homcs(), toep(),
+# homtoep(), diag(), homdiag()): the
 # profiled criterion of lme4's penalized least squares formulation (Bates et
 # al. 2015, J. Stat. Softw. 67(1), section 3; src/engines/lmm/lmm-sparse.cpp), as for
 # unstructured terms (fit-lmm-sparse.R), with each structured term's block of

@@ -1,6 +1,7 @@
 # The fit of a GLMM with several random-effect terms of which some carry a
-# covariance structure (ar1(), cs(), homcs(), diag(), homdiag()), or with penalized
-# fixed effects, by the sparse Laplace engine (src/engines/laplace/laplace.cpp): each term's
+# covariance structure (ar1(), hetar1(), cs(), homcs(), toep(), homtoep(),
+# diag(), homdiag()), or with penalized fixed effects, by the sparse Laplace
+# engine (src/engines/laplace/laplace.cpp): each term's
 # block of Lambda is chol(D_t(par_t)) of its structure (for an unstructured
 # term, its entries), and the engine's exact gradient in Lambda's entries is
 # carried to the structures' parameters by the exact Jacobian of the

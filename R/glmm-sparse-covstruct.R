@@ -1,4 +1,5 @@
-# glmm() with covariance-structure terms (ar1(), cs(), homcs(), diag(), homdiag())
+# glmm() with covariance-structure terms (ar1(), hetar1(), cs(), homcs(),
+# toep(), homtoep(), diag(), homdiag())
 # or penalized fixed effects and several grouping factors: the formula
 # front end of the sparse Laplace engine for them (fitter in
 # fit-sparse-covstruct.R). One grouping factor stays with the one-factor

@@ -101,7 +101,7 @@ spec_known_laplace <- function(s)
 refusal <- function(id, when, message, stage = "spec")
   list(id = id, stage = stage, when = when, message = message)
 
-structures_text <- "covariance structures (ar1(), cs(), homcs(), diag(), homdiag(), us())"
+structures_text <- "covariance structures (ar1(), hetar1(), cs(), homcs(), toep(), homtoep(), diag(), homdiag(), us())"
 use_plain_text <- "use unstructured terms, such as (time + 0 | g), (x || g) or (1 | g)"
 
 # What glmm() does not fit: one row per combination, checked in this order
@@ -150,7 +150,7 @@ glmm_refusals <- list(
           "'penalized$pen_zi' penalizes the zero part's coefficients; it needs a 'ziformula'"),
   # Covariance structures and penalized fixed effects.
   refusal("ordinal_structure", quote(structured && cumulative),
-          "cumulative link models take no covariance-structure terms (ar1(), cs(), homcs(), diag(), homdiag(), us())"),
+          paste("cumulative link models take no", structures_text, "terms")),
   refusal("structure_workers", quote(structured_route && workers),
           "'control$workers': fits with covariance-structure terms or 'penalized' are not fitted on workers"),
   refusal("structure_covariance", quote(structured_route && !is.null(covariance)),

@@ -401,7 +401,8 @@ n_distinct_codes <- function(code, M) {
 # columns and groups leaves their split unidentified: the larger structure
 # holds the smaller one and sums of the two.
 covstruct_sum_unidentified <- function(k1, k2) {
-  holds <- list(us = c("us", "diag", "homdiag", "cs", "ar1", "homcs"), diag = c("diag", "homdiag"),
-                homdiag = "homdiag", homcs = c("homcs", "homdiag"))
+  holds <- list(us = covstruct_kinds, diag = c("diag", "homdiag"),
+                homdiag = "homdiag", homcs = c("homcs", "homdiag"),
+                homtoep = c("homtoep", "homcs", "homdiag"))
   k2 %in% holds[[k1]] || k1 %in% holds[[k2]]
 }

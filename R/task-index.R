@@ -41,7 +41,7 @@
 #' `"zip"`, `"beta"`) stops with an error that names the constructor to use.
 #'
 #' @section Which covariance:
-#' * **Structured random effects**: `ar1()`, `cs()`, `homcs()`, `diag()`, `homdiag()`
+#' * **Structured random effects**: `ar1()`, `hetar1()`, `cs()`, `homcs()`, `toep()`, `homtoep()`, `diag()`, `homdiag()`
 #'   and `us()` terms, see [covariance-structures]; for GEE the working
 #'   correlation, `gee(corstr = )`.
 #' * **A known covariance matrix** (kinship, spatial): `covariance = list(id

@@ -212,7 +212,9 @@ test_that("the Cholesky Jacobian of every structure matches finite differences",
   cases <- list(list("diag", 3, c(0.1, -0.3, 0.2)), list("homdiag", 3, -0.2),
                 list("ar1", 4, c(0.2, 0.9)), list("ar1", 3, c(-0.1, -1.5)),
                 list("cs", 3, c(0.1, -0.2, 0.3, 0.4)), list("cs", 4, c(0, 0.2, -0.3, 0.1, -0.6)),
-                list("homcs", 4, c(0.3, -0.4)), list("homcs", 2, c(-0.2, 1.1)))
+                list("homcs", 4, c(0.3, -0.4)), list("homcs", 2, c(-0.2, 1.1)),
+                list("hetar1", 3, c(0.1, -0.2, 0.3, 0.8)), list("toep", 4, c(0, 0.2, -0.3, 0.1, 0.9, -0.5, 0.3)),
+                list("homtoep", 3, c(-0.1, 1.2, 0.4)), list("toep", 2, c(0.3, -0.1, -2)))
   for (cs in cases) {
     s <- glmmgee:::covstruct(cs[[1L]], cs[[2L]])
     par <- cs[[3L]]
@@ -352,18 +354,20 @@ test_that("lme4's hom = TRUE / FALSE is read; other arguments of a structure are
     expect_equal(loglik_value(fh), as.numeric(logLik(lme4::lmer(y ~ (1 | group) + (1 | group:times), data = d,
                                                       REML = FALSE))), tolerance = 1e-6)
   # What has no structure here is refused, naming the argument.
-  expect_error(glmm(y ~ ar1(0 + times | group, hom = FALSE), data = d), "one variance per column.*not available")
+  # ar1(hom = FALSE) is the heterogeneous AR(1), hetar1().
+  expect_equal(loglik_value(suppressWarnings(glmm(y ~ ar1(0 + times | group, hom = FALSE), data = d))),
+               loglik_value(suppressWarnings(glmm(y ~ hetar1(0 + times | group), data = d))), tolerance = 1e-10)
   expect_error(glmm(y ~ diag(0 + times | group, het = TRUE), data = d), "diag\\(\\) takes no argument 'het'")
   expect_error(glmm(y ~ cs(0 + times | group, TRUE), data = d), "no argument 'TRUE' \\(unnamed\\)")
   expect_error(glmm(y ~ us(0 + times | group, hom = TRUE), data = d), "us\\(\\) takes no argument 'hom'")
   expect_error(glmm(y ~ homdiag(0 + times | group, hom = TRUE), data = d), "homdiag\\(\\) takes no argument 'hom'")
   expect_error(glmm(y ~ diag(0 + times | group, hom = NA), data = d), "'hom' must be TRUE or FALSE")
   # glmmTMB's structures that this package does not have are named.
-  expect_error(glmm(y ~ toep(0 + times | group), data = d), "toep\\(\\) is not available")
+  expect_error(glmm(y ~ rr(0 + times | group), data = d), "rr\\(\\) is not available")
   expect_error(glmm(y ~ ou(0 + times | group), data = d), "ou\\(\\) is not available")
   # With several grouping factors (the sparse engine) the same.
   d$site <- factor(rep(1:6, length.out = nrow(d)))
-  expect_error(glmm(y ~ ar1(0 + times | group, hom = FALSE) + (1 | site), data = d), "one variance per column")
+  expect_error(glmm(y ~ ar1(0 + times | group, het = FALSE) + (1 | site), data = d), "takes no argument 'het'")
   expect_equal(loglik_value(suppressWarnings(glmm(y ~ diag(0 + times | group, hom = TRUE) + (1 | site), data = d))),
                loglik_value(suppressWarnings(glmm(y ~ homdiag(0 + times | group) + (1 | site), data = d))),
                tolerance = 1e-10)
