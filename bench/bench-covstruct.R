@@ -5,18 +5,24 @@
 #   2. Poisson with AR(1) random effects over 4 time points and a covariate,
 #      y ~ x + ar1(0 + times | group), Laplace (glmmTMB's approximation).
 #   3. The same with cs() (heterogeneous compound symmetry).
+#   4. Poisson with toep() (Toeplitz: a correlation per lag, a standard
+#      deviation per time) over 6 time points.
+#   5. The same with homtoep() (one standard deviation); glmmTMB fits it
+#      as its toep() with the standard deviations mapped equal (`map`).
 # Several terms (sparse Laplace engine), the same data with a site factor
 # crossed with the groups (M / 20 sites), y ~ ... + (1 | site):
-#   4. the gaussian AR(1) vignette model + (1 | site);
-#   5. Poisson ar1(0 + times | group) + (1 | site);
-#   6. Poisson cs(0 + times | group) + (1 | site).
+#   6. the gaussian AR(1) vignette model + (1 | site);
+#   7. Poisson ar1(0 + times | group) + (1 | site);
+#   8. Poisson cs(0 + times | group) + (1 | site);
+#   9. Poisson toep(0 + times | group) + (1 | site), 6 times.
 # Times are medians of `reps` fits: elapsed seconds and, because the
 # machine may be shared, CPU seconds (user + system) as well; ratio =
 # glmmTMB / glmmgee. dlogLik = ours minus glmmTMB's (both complete).
 #
 # Usage: Rscript bench/bench-covstruct.R [M] [reps] [part]   (default 1000 3 all;
-#   part "one" runs cases 1-3 only, "several" cases 4-6 only)
+#   part "one" runs cases 1-5 only, "several" cases 6-9 only)
 suppressPackageStartupMessages(library(glmmgee))
+`%||%` <- function(a, b) if (is.null(a)) b else a
 if (!requireNamespace("glmmTMB", quietly = TRUE)) stop("glmmTMB is needed for this benchmark")
 args <- commandArgs(TRUE)
 M <- if (length(args) >= 1L) as.integer(args[1L]) else 1000L
@@ -37,8 +43,8 @@ timeit <- function(fn) {
 }
 
 # S > 0: a site factor crossed with the groups, intercept sd 0.5.
-sim <- function(M, n, phi, family, sd, S = 0L) {
-  R <- phi^abs(outer(seq_len(n), seq_len(n), "-"))
+# `R` a correlation matrix over the n times instead of phi's AR(1).
+sim <- function(M, n, phi, family, sd, S = 0L, R = phi^abs(outer(seq_len(n), seq_len(n), "-"))) {
   b <- matrix(stats::rnorm(M * n), M) %*% chol(R) * sd
   d <- data.frame(times = factor(rep(seq_len(n), M)), group = factor(rep(seq_len(M), each = n)),
                   x = stats::rnorm(M * n))
@@ -52,6 +58,9 @@ sim <- function(M, n, phi, family, sd, S = 0L) {
   d
 }
 
+# A Toeplitz correlation that is not AR(1): lag correlations 0.6, 0.45,
+# 0.3, 0.2, 0.1.
+toep6 <- stats::toeplitz(c(1, 0.6, 0.45, 0.3, 0.2, 0.1))
 set.seed(20261122)
 cases <- list(
   list(name = "gaussian ar1, 6 times", data = sim(M, 6, 0.7, "gaussian", 1),
@@ -59,14 +68,21 @@ cases <- list(
   list(name = "poisson ar1, 4 times", data = sim(M, 4, 0.6, "poisson", 0.8),
        form = y ~ x + ar1(0 + times | group), family = "poisson"),
   list(name = "poisson cs, 4 times", data = sim(M, 4, 0.6, "poisson", 0.8),
-       form = y ~ x + cs(0 + times | group), family = "poisson"))
+       form = y ~ x + cs(0 + times | group), family = "poisson"),
+  list(name = "poisson toep, 6 times", data = sim(M, 6, 0, "poisson", 0.8, R = toep6),
+       form = y ~ x + toep(0 + times | group), family = "poisson"),
+  list(name = "poisson homtoep, 6 times", data = sim(M, 6, 0, "poisson", 0.8, R = toep6),
+       form = y ~ x + homtoep(0 + times | group), family = "poisson",
+       tmb_form = y ~ x + toep(0 + times | group),
+       tmb_map = list(theta = factor(c(rep(1, 6), 2:6)))))
 
 bench_rows <- function(cases) {
   cat(sprintf("%-24s %10s %10s %8s %10s %10s %8s %10s\n", "model", "TMB el", "ours el", "ratio",
               "TMB cpu", "ours cpu", "ratio", "dlogLik"))
   for (cs in cases) {
     ours <- timeit(function() glmm(cs$form, cs$data, family = cs$family, nAGQ = 1))
-    tmb <- timeit(function() glmmTMB::glmmTMB(cs$form, cs$data, family = cs$family))
+    tmb <- timeit(function() glmmTMB::glmmTMB(cs$tmb_form %||% cs$form, cs$data, family = cs$family,
+                                              map = cs$tmb_map))
     cat(sprintf("%-24s %10.3f %10.3f %8.1f %10.3f %10.3f %8.1f %10.2g\n", cs$name,
                 tmb$elapsed, ours$elapsed, tmb$elapsed / ours$elapsed,
                 tmb$cpu, ours$cpu, tmb$cpu / ours$cpu,
@@ -87,7 +103,9 @@ sparse_cases <- list(
   list(name = "poisson ar1 + site", data = sim(M, 4, 0.6, "poisson", 0.8, S),
        form = y ~ x + ar1(0 + times | group) + (1 | site), family = "poisson"),
   list(name = "poisson cs + site", data = sim(M, 4, 0.6, "poisson", 0.8, S),
-       form = y ~ x + cs(0 + times | group) + (1 | site), family = "poisson"))
+       form = y ~ x + cs(0 + times | group) + (1 | site), family = "poisson"),
+  list(name = "poisson toep + site", data = sim(M, 6, 0, "poisson", 0.8, S, R = toep6),
+       form = y ~ x + toep(0 + times | group) + (1 | site), family = "poisson"))
 if (part != "one") {
   cat(sprintf("\n== several terms (sparse engine): M = %d groups, %d crossed sites; medians of %d fits ==\n",
               M, S, reps))
