@@ -9,7 +9,8 @@
 has_covstruct <- function(formula) {
   kinds <- covstruct_special_kinds
   if (!any(kinds %in% all.names(formula))) return(FALSE)
-  isTRUE(reformulas::anySpecial(formula, kinds))
+  formula <- shield_formula(formula)  # exp(x) is the function (covstruct-coordinates.R)
+  any(kinds %in% all.names(formula)) && isTRUE(reformulas::anySpecial(formula, kinds))
 }
 
 # us(x | g), the unstructured default written out (glmmTMB's spelling, as
@@ -28,15 +29,16 @@ drop_us <- function(e) {
 # The formula the model frame is built from: structures replaced by
 # parentheses, then the bars by '+'.
 covstruct_frame_formula <- function(formula) {
-  f <- reformulas::sub_specials(formula, specials = covstruct_special_kinds)
-  reformulas::subbars(f)
+  f <- reformulas::sub_specials(shield_formula(formula), specials = covstruct_special_kinds)
+  unshield_formula(reformulas::subbars(f))
 }
 
 # The terms: per term its structure (covstruct()), design columns and
 # names; all on one grouping factor (several: sparse_covstruct_terms()).
 covstruct_terms <- function(formula, mf, env) {
-  sp <- reformulas::splitForm(formula, specials = covstruct_kinds)
-  bars <- sp$reTrmFormulas
+  sp <- reformulas::splitForm(shield_formula(formula), specials = covstruct_kinds)
+  sp$fixedFormula <- unshield_formula(sp$fixedFormula)
+  bars <- lapply(sp$reTrmFormulas, unshield_exp)
   kinds <- sp$reTrmClasses
   gnames <- vapply(bars, function(b) paste(deparse(b[[3L]]), collapse = ""), "")
   if (length(unique(gnames)) > 1L)
@@ -44,7 +46,10 @@ covstruct_terms <- function(formula, mf, env) {
                         "the sparse engine); the formula has %s"),
                  paste(unique(gnames), collapse = " and ")),
          call. = FALSE)
-  g <- checked_grouping(bars[[1L]][[3L]], gnames[1L], mf, env)  # re-grouping.R
+  # One group is enough where every term has a structure over coordinates
+  # (one spatial field), as in glmmTMB.
+  g <- checked_grouping(bars[[1L]][[3L]], gnames[1L], mf, env,  # re-grouping.R
+                        min_levels = if (all(kinds %in% covstruct_coordinate_kinds)) 1L else 2L)
   terms <- lapply(seq_along(bars), function(k) {
     lhs <- stats::as.formula(call("~", bars[[k]][[2L]]), env = env)
     Zb <- stats::model.matrix(lhs, mf)
@@ -52,8 +57,9 @@ covstruct_terms <- function(formula, mf, env) {
     label <- sprintf("%s(%s)", kinds[k], paste(deparse(bars[[k]]), collapse = ""))
     if (q == 0L) stop(sprintf("the random-effects term %s has no columns", label), call. = FALSE)
     check_structure_columns(kinds[k], label, q, lhs, mf)
+    xy <- if (kinds[k] %in% covstruct_coordinate_kinds) term_coordinates(kinds[k], label, colnames(Zb), lhs, mf)
     list(kind = kinds[k], label = label, Z = Zb, cnames = colnames(Zb), q = q,
-         struct = covstruct(kinds[k], q))
+         struct = covstruct(kinds[k], q, xy))
   })
   cn <- unlist(lapply(terms, `[[`, "cnames"))
   if (anyDuplicated(cn))
@@ -89,8 +95,25 @@ covstruct_terms <- function(formula, mf, env) {
 #' `homcs()`, `ar1(..., hom = FALSE)` is `hetar1()`, `toep(..., hom = TRUE)`
 #' is `homtoep()`, and `cs(..., hom = FALSE)` and `ar1(..., hom = TRUE)` are
 #' `cs()` and `ar1()`; any other argument and glmmTMB's structures not listed
-#' here (`ou()`, `rr()`, ...) are errors. Several terms may be combined,
-#' e.g. `(1 | g) + ar1(0 + f | g)`.
+#' here (`rr()`, `propto()`, `equalto()`) are errors. Several terms may be
+#' combined, e.g. `(1 | g) + ar1(0 + f | g)`.
+#'
+#' Four structures read coordinates from the levels of the term's factor,
+#' made by [numFactor()] (or glmmTMB's, the same labels) or, for times,
+#' `factor()` of numbers: `ou(0 + t | g)` (Ornstein-Uhlenbeck: correlation
+#' \eqn{\exp(-\theta |t_j - t_k|)}, a continuous-time AR(1) on times that
+#' need not be equally spaced), `exp(0 + pos | g)`
+#' (\eqn{\exp(-d/\phi)} with \eqn{d} the Euclidean distance), `gau(0 + pos
+#' | g)` (\eqn{\exp(-(d/\phi)^2)}) and `mat(0 + pos | g)` (Matern,
+#' \eqn{2^{1-\kappa}/\Gamma(\kappa) (d/\phi)^\kappa K_\kappa(d/\phi)} with
+#' the smoothness \eqn{\kappa} estimated), glmmTMB's parameterizations. Each
+#' has one standard deviation; the rate \eqn{\theta} or the range
+#' \eqn{\phi} (and \eqn{\kappa}) are estimated on the log scale and
+#' reported in `$structures[[k]]$extra`. One spatial field is one group:
+#' `exp(0 + pos | field)` with a constant `field` is accepted (one level is
+#' refused for other terms). `exp(x)` elsewhere in a formula is the
+#' exponential function. The Matern derivative in the smoothness is taken
+#' by central differences; all others are exact.
 #'
 #' A `q`-column term has these parameters: `cs()` and `hetar1()` q + 1,
 #' `toep()` 2q - 1, `homtoep()` q, `ar1()` and `homcs()` 2, against
@@ -198,6 +221,15 @@ covstruct_terms <- function(formula, mf, env) {
 #' tfit$structures[[1]]$rho
 #' anova(fit, tfit)
 #'
+#' # A spatial field: one group, positions by numFactor().
+#' set.seed(2)
+#' xy <- cbind(runif(80, 0, 10), runif(80, 0, 10))
+#' u <- t(chol(0.6 * exp(-as.matrix(dist(xy)) / 2))) %*% rnorm(80)
+#' sp <- data.frame(pos = numFactor(xy[, 1], xy[, 2]), field = factor(1))
+#' sp$y <- rpois(80, exp(1 + as.vector(u)))
+#' sfit <- glmm(y ~ 1 + exp(0 + pos | field), sp, family = poisson)
+#' sfit$structures[[1]]$extra
+#'
 #' # Separation: no failures among the treated; penalized estimates are finite.
 #' d$trt <- rep(0:1, length.out = M)[d$g]
 #' d$z <- ifelse(d$trt == 1, 1, rbinom(4 * M, 1, 0.4))
@@ -227,7 +259,7 @@ NULL
 # term's one-sided formula, `mf` the model frame.
 check_structure_columns <- function(kind, label, q, lhs, mf) {
   ordered <- kind %in% covstruct_ordered_kinds
-  if ((ordered || kind %in% c("cs", "homcs")) && q < 2L)
+  if ((ordered || kind %in% c("cs", "homcs", covstruct_coordinate_kinds)) && q < 2L)
     stop(sprintf(paste0("%s needs at least two columns (e.g. %s(0 + f | g) with a factor f of two or ",
                         "more levels); it has one%s"), label, kind,
                  if (ordered) ": a numeric time gives one column, write factor(time)" else ""),
@@ -269,7 +301,7 @@ check_structure_columns <- function(kind, label, q, lhs, mf) {
 # find function". Returns the formula with the arguments taken
 # into the structures' names.
 covstruct_arguments <- function(formula) {
-  other <- c("ou", "exp", "gau", "mat", "rr", "propto", "equalto")
+  other <- c("rr", "propto", "equalto")
   nm <- all.names(formula)
   if (!any(c(covstruct_kinds, other) %in% nm)) return(formula)
   walk <- function(e) {

@@ -113,6 +113,7 @@ covstruct_report <- function(terms, k_re, par, cov_theta) {
     se <- if (!is.null(cov_theta)) sqrt(pmax(diag(cov_theta)[idx], 0)) else rep(NA_real_, length(idx))
     list(kind = s$kind, label = terms[[k]]$label, columns = terms[[k]]$cnames,
          sd = stats::setNames(s$sd(pk), terms[[k]]$cnames), rho = s$rho(pk),
+         extra = if (!is.null(s$extra)) s$extra(pk),
          parameters = stats::setNames(pk, s$names(terms[[k]]$cnames)),
          se = stats::setNames(se, s$names(terms[[k]]$cnames)))
   })
@@ -132,14 +133,19 @@ print_covstructs <- function(structures, digits, penalty) {
                    homcs = "compound symmetry: one correlation, one common variance",
                    hetar1 = "AR(1): correlation rho^|j - k|, heterogeneous variances",
                    toep = "Toeplitz: one correlation per lag, heterogeneous variances",
-                   homtoep = "Toeplitz: one correlation per lag, one common variance")
-    hom <- s$kind %in% c("homdiag", "ar1", "homcs", "homtoep")
+                   homtoep = "Toeplitz: one correlation per lag, one common variance",
+                   ou = "Ornstein-Uhlenbeck: correlation exp(-theta |t - s|)",
+                   exp = "exponential: correlation exp(-d / range)",
+                   gau = "Gaussian: correlation exp(-(d / range)^2)",
+                   mat = "Matern: correlation of smoothness kappa at d / range")
+    hom <- s$kind %in% c("homdiag", "ar1", "homcs", "homtoep", covstruct_coordinate_kinds)
     sds <- if (hom) format(s$sd[1L], digits = digits)
            else paste(format(s$sd, digits = digits), collapse = ", ")
-    cat(sprintf("  %s: %s; Std.Dev. %s%s\n", s$label, what, sds,
+    cat(sprintf("  %s: %s; Std.Dev. %s%s%s\n", s$label, what, sds,
                 if (!is.null(s$rho))
                   sprintf("; %s %s", if (length(s$rho) > 1L) "rho by lag" else "rho",
-                          paste(format(s$rho, digits = digits), collapse = ", ")) else ""))
+                          paste(format(s$rho, digits = digits), collapse = ", ")) else "",
+                paste(sprintf("; %s %s", names(s$extra), format(s$extra, digits = digits)), collapse = "")))
   }
   print_penalty(penalty, digits)
 }

@@ -21,19 +21,23 @@
 # (standard deviations and correlations as users read them), the indices
 # sd_par and rho_par of those parameters, hom (one standard deviation for
 # all columns), ordered (the columns are times in order) and at_limit(par)
-# (which correlation parameters sit at a limit of positive definiteness).
+# (which correlation parameters sit at a limit of positive definiteness);
+# the structures over coordinates (covstruct-coordinates.R) also extra(par),
+# their range and smoothness.
 
-covstruct_kinds <- c("us", "diag", "homdiag", "ar1", "cs", "homcs", "hetar1", "toep", "homtoep")
+covstruct_kinds <- c("us", "diag", "homdiag", "ar1", "cs", "homcs", "hetar1", "toep", "homtoep",
+                     "ou", "exp", "gau", "mat")
 # The structures other than the unstructured default, which the frame
 # formula replaces (has_covstruct(), covstruct_frame_formula()).
 covstruct_special_kinds <- setdiff(covstruct_kinds, "us")
 # The structures that read their columns in order as equally spaced times.
 covstruct_ordered_kinds <- c("ar1", "hetar1", "toep", "homtoep")
 
-covstruct <- function(kind, q) {
+covstruct <- function(kind, q, coords = NULL) {
   # The structures' functions read q when first called: a caller's loop
   # variable must be taken now.
   force(q)
+  if (kind %in% covstruct_coordinate_kinds) return(cs_coordinates(kind, q, coords))  # covstruct-coordinates.R
   switch(kind,
          us = cs_us(q), diag = cs_diag(q), homdiag = cs_homdiag(q),
          ar1 = cs_ar1(q), cs = cs_cs(q), homcs = cs_homcs(q),

@@ -10,7 +10,9 @@
 # as reformulas::findbars() does; `plain` is the formula with every term
 # written as an unstructured one (the sparse engine's term layout).
 covstruct_split <- function(formula) {
-  sp <- reformulas::splitForm(formula, specials = covstruct_kinds)
+  sp <- reformulas::splitForm(shield_formula(formula), specials = covstruct_kinds)
+  sp$fixedFormula <- unshield_formula(sp$fixedFormula)
+  sp$reTrmFormulas <- lapply(sp$reTrmFormulas, unshield_exp)
   bars <- list()
   kinds <- character()
   for (k in seq_along(sp$reTrmFormulas)) {
@@ -46,10 +48,12 @@ sparse_covstruct_terms <- function(formula, mf) {
     tm <- re$terms[[k]]
     q <- length(tm$cnames)
     label <- sprintf("%s(%s)", cs$kinds[k], paste(deparse(cs$bars[[k]]), collapse = ""))
-    check_structure_columns(cs$kinds[k], label, q,
-                            stats::as.formula(call("~", cs$bars[[k]][[2L]])), mf)
+    lhs <- stats::as.formula(call("~", cs$bars[[k]][[2L]]))
+    check_structure_columns(cs$kinds[k], label, q, lhs, mf)
+    xy <- if (cs$kinds[k] %in% covstruct_coordinate_kinds)
+      term_coordinates(cs$kinds[k], label, tm$cnames, lhs, mf)
     re$terms[[k]] <- c(tm, list(kind = cs$kinds[k], label = label, q = q,
-                                struct = covstruct(cs$kinds[k], q)))
+                                struct = covstruct(cs$kinds[k], q, xy)))
   }
   re$plain <- cs$plain
   re

@@ -39,7 +39,7 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
   # takes none); the conditional part's with us() made the plain term.
   written <- if (aux) vapply(list(formula = formula, ziformula = ziformula, dispformula = dispformula),
                              function(f) inherits(f, "formula") && any(covstruct_kinds %in% all.names(f)) &&
-                               isTRUE(tryCatch(reformulas::anySpecial(f, covstruct_kinds),
+                               isTRUE(tryCatch(reformulas::anySpecial(shield_formula(f), covstruct_kinds),
                                                error = function(e) FALSE)), TRUE)
   if (!aux) formula <- drop_us(covstruct_arguments(formula))
   has_zi <- !is_empty_part(ziformula, "ziformula")
@@ -101,7 +101,7 @@ spec_known_laplace <- function(s)
 refusal <- function(id, when, message, stage = "spec")
   list(id = id, stage = stage, when = when, message = message)
 
-structures_text <- "covariance structures (ar1(), hetar1(), cs(), homcs(), toep(), homtoep(), diag(), homdiag(), us())"
+structures_text <- paste0("covariance structures (", paste0(covstruct_kinds, "()", collapse = ", "), ")")
 use_plain_text <- "use unstructured terms, such as (time + 0 | g), (x || g) or (1 | g)"
 
 # What glmm() does not fit: one row per combination, checked in this order

@@ -41,7 +41,8 @@
 #' `"zip"`, `"beta"`) stops with an error that names the constructor to use.
 #'
 #' @section Which covariance:
-#' * **Structured random effects**: `ar1()`, `hetar1()`, `cs()`, `homcs()`, `toep()`, `homtoep()`, `diag()`, `homdiag()`
+#' * **Structured random effects**: `ar1()`, `hetar1()`, `cs()`, `homcs()`, `toep()`, `homtoep()`, `diag()`, `homdiag()`,
+#'   `ou()`, `exp()`, `gau()`, `mat()` (coordinates by [numFactor()])
 #'   and `us()` terms, see [covariance-structures]; for GEE the working
 #'   correlation, `gee(corstr = )`.
 #' * **A known covariance matrix** (kinship, spatial): `covariance = list(id

@@ -106,7 +106,8 @@ ma_exported_rules <- c(
   gee_control = "check: refuses unknown names itself", glmm_control = "check: refuses unknown names itself",
   QIC = "generic", isREML = "generic",
   plot_ranef = "pass: graphical parameters", plot_views = "pass: graphical parameters",
-  plot_ranef_dist = "pass: graphical parameters", plot_influence = "pass: graphical parameters")
+  plot_ranef_dist = "pass: graphical parameters", plot_influence = "pass: graphical parameters",
+  numFactor = "data: the other coordinates, each checked numeric")
 # Methods no fit below reaches: those of distributed fits (they need worker
 # processes); the static check (a check_dots() call in the body) covers them.
 ma_unreached <- c("confint.glmmgee_glmm_sharded", "fitted.glmmgee_gee_sharded",
