@@ -26,7 +26,9 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   # the optimum found does not depend on the units of y (response-scale.R).
   # A penalty on the fixed effects is not equivariant in y: kept as given.
   # A response far from zero is fitted as y - X b0 too (response_shift()).
-  s_map <- if (is.null(penalty)) response_scale(X, y, weights, offset, family) else 1
+  # Nor is a covariance fixed in y's units (equalto()).
+  s_map <- if (is.null(penalty) && !has_fixed_covariance(re$terms))
+    response_scale(X, y, weights, offset, family) else 1
   s <- as.vector(s_map)
   y <- shifted_response(y, X, s_map)
   offset <- offset / s

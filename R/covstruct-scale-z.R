@@ -41,7 +41,8 @@ covstruct_z_scaling <- function(re, keep, one = FALSE) {
   sc <- list()
   for (k in seq_along(re$terms)) {
     tm <- re$terms[[k]]
-    if (tm$kind == "us" || isTRUE(tm$known_cov)) next
+    # equalto()'s covariance is fixed in the columns' units: never rescaled.
+    if (tm$kind %in% c("us", "equalto") || isTRUE(tm$known_cov)) next
     q <- tm$q
     cols <- if (one) off[k] + seq_len(q) else tm$columns
     nl <- length(cols) %/% q

@@ -29,12 +29,39 @@ drop_us <- function(e) {
 # The formula the model frame is built from: structures replaced by
 # parentheses, then the bars by '+'.
 covstruct_frame_formula <- function(formula) {
-  f <- reformulas::sub_specials(shield_formula(formula), specials = covstruct_special_kinds)
+  f <- strip_structure_args(shield_formula(formula))
+  f <- reformulas::sub_specials(f, specials = covstruct_special_kinds)
   unshield_formula(reformulas::subbars(f))
 }
 
 # The terms: per term its structure (covstruct()), design columns and
 # names; all on one grouping factor (several: sparse_covstruct_terms()).
+# A structure's arguments after the term (propto()'s and equalto()'s
+# matrix) dropped: the model frame reads the term only.
+strip_structure_args <- function(e) {
+  if (!is.call(e) || !any(covstruct_matrix_kinds %in% all.names(e))) return(e)
+  if (is.name(e[[1L]]) && as.character(e[[1L]]) %in% covstruct_matrix_kinds && length(e) > 2L)
+    return(e[1:2])
+  for (i in seq_along(e)[-1L]) if (!is.null(e[[i]]) && !missing_arg(e[[i]])) e[[i]] <- strip_structure_args(e[[i]])
+  e
+}
+
+# What a structure reads beside its columns: the coordinates (ou(), exp(),
+# gau(), mat()) or the known matrix (propto(), equalto(); `args` the
+# arguments written after the term), NULL for the others.
+structure_data <- function(kind, label, args, env, cn, lhs, mf) {
+  if (kind %in% covstruct_coordinate_kinds) return(term_coordinates(kind, label, cn, lhs, mf))
+  if (kind %in% covstruct_matrix_kinds) return(term_known_matrix(kind, label, args[[1L]], env, cn, lhs))
+  NULL
+}
+
+# A term's label as written: kind(bar[, arguments]).
+structure_label <- function(kind, bar, args = list()) {
+  sprintf("%s(%s)", kind, paste(c(paste(deparse(bar), collapse = ""),
+                                   vapply(args, function(a) paste(deparse(a), collapse = ""), "")),
+                                 collapse = ", "))
+}
+
 covstruct_terms <- function(formula, mf, env) {
   sp <- reformulas::splitForm(shield_formula(formula), specials = covstruct_kinds)
   sp$fixedFormula <- unshield_formula(sp$fixedFormula)
@@ -54,12 +81,13 @@ covstruct_terms <- function(formula, mf, env) {
     lhs <- stats::as.formula(call("~", bars[[k]][[2L]]), env = env)
     Zb <- stats::model.matrix(lhs, mf)
     q <- ncol(Zb)
-    label <- sprintf("%s(%s)", kinds[k], paste(deparse(bars[[k]]), collapse = ""))
+    args <- as.list(sp$reTrmAddArgs[[k]])[-1L]
+    label <- structure_label(kinds[k], bars[[k]], args)
     if (q == 0L) stop(sprintf("the random-effects term %s has no columns", label), call. = FALSE)
     check_structure_columns(kinds[k], label, q, lhs, mf)
-    xy <- if (kinds[k] %in% covstruct_coordinate_kinds) term_coordinates(kinds[k], label, colnames(Zb), lhs, mf)
+    sdata <- structure_data(kinds[k], label, args, env, colnames(Zb), lhs, mf)
     list(kind = kinds[k], label = label, Z = Zb, cnames = colnames(Zb), q = q,
-         struct = covstruct(kinds[k], q, xy))
+         struct = covstruct(kinds[k], q, sdata))
   })
   cn <- unlist(lapply(terms, `[[`, "cnames"))
   if (anyDuplicated(cn))
@@ -95,8 +123,21 @@ covstruct_terms <- function(formula, mf, env) {
 #' `homcs()`, `ar1(..., hom = FALSE)` is `hetar1()`, `toep(..., hom = TRUE)`
 #' is `homtoep()`, and `cs(..., hom = FALSE)` and `ar1(..., hom = TRUE)` are
 #' `cs()` and `ar1()`; any other argument and glmmTMB's structures not listed
-#' here (`rr()`, `propto()`, `equalto()`) are errors. Several terms may be
-#' combined, e.g. `(1 | g) + ar1(0 + f | g)`.
+#' here (`rr()`) are errors. Several terms may be combined, e.g. `(1 | g) +
+#' ar1(0 + f | g)`.
+#'
+#' Two structures take a matrix after the term, evaluated where the formula
+#' was written: `propto(0 + f | g, K)` (\eqn{D = s^2 K}, one parameter: a
+#' known correlation or relationship matrix, e.g. a phylogeny among
+#' species, times an estimated variance, reported as `extra["scale"]`) and
+#' `equalto(0 + f | g, V)` (\eqn{D = V} exactly, no parameter: known
+#' sampling covariances, as a one-stage meta-analysis needs). The matrix's
+#' rows are matched to the levels of `f` by name when it has row names,
+#' otherwise taken in order; it must be symmetric and positive definite.
+#' `equalto()` fixes the covariance in the response's units, so gaussian
+#' fits with it are by ML (`REML = TRUE` is refused). A known covariance of
+#' a grouping factor's levels (a kinship among individuals) is given by
+#' [glmm()]'s `covariance` argument instead.
 #'
 #' Four structures read coordinates from the levels of the term's factor,
 #' made by [numFactor()] (or glmmTMB's, the same labels) or, for times,
@@ -301,7 +342,7 @@ check_structure_columns <- function(kind, label, q, lhs, mf) {
 # find function". Returns the formula with the arguments taken
 # into the structures' names.
 covstruct_arguments <- function(formula) {
-  other <- c("rr", "propto", "equalto")
+  other <- "rr"
   nm <- all.names(formula)
   if (!any(c(covstruct_kinds, other) %in% nm)) return(formula)
   walk <- function(e) {
@@ -313,6 +354,12 @@ covstruct_arguments <- function(formula) {
       stop(sprintf(paste0("'formula': the covariance structure %s() is not available; the structures ",
                           "are %s (see ?`covariance-structures`)"),
                    fn, paste0(covstruct_kinds, "()", collapse = ", ")), call. = FALSE)
+    if (is_term && fn %in% covstruct_matrix_kinds) {
+      if (length(e) != 3L || !is.null(names(e)) && nzchar(names(e)[3L]))
+        stop(sprintf("'formula': %s: %s() takes the term and one matrix, e.g. %s(0 + f | g, K)",
+                     paste(deparse(e, width.cutoff = 500L), collapse = ""), fn, fn), call. = FALSE)
+      return(e)
+    }
     if (is_term && fn %in% covstruct_kinds) {
       if (length(e) == 2L) return(e)
       args <- as.list(e)[-(1:2)]

@@ -137,8 +137,15 @@ print_covstructs <- function(structures, digits, penalty) {
                    ou = "Ornstein-Uhlenbeck: correlation exp(-theta |t - s|)",
                    exp = "exponential: correlation exp(-d / range)",
                    gau = "Gaussian: correlation exp(-(d / range)^2)",
-                   mat = "Matern: correlation of smoothness kappa at d / range")
+                   mat = "Matern: correlation of smoothness kappa at d / range",
+                   propto = "a given matrix times an estimated scale",
+                   equalto = "the given matrix, no parameter")
     hom <- s$kind %in% c("homdiag", "ar1", "homcs", "homtoep", covstruct_coordinate_kinds)
+    if (s$kind %in% covstruct_matrix_kinds) {
+      cat(sprintf("  %s: %s%s\n", s$label, what,
+                  paste(sprintf("; %s %s", names(s$extra), format(s$extra, digits = digits)), collapse = "")))
+      next
+    }
     sds <- if (hom) format(s$sd[1L], digits = digits)
            else paste(format(s$sd, digits = digits), collapse = ", ")
     cat(sprintf("  %s: %s; Std.Dev. %s%s%s\n", s$label, what, sds,

@@ -26,18 +26,22 @@
 # their range and smoothness.
 
 covstruct_kinds <- c("us", "diag", "homdiag", "ar1", "cs", "homcs", "hetar1", "toep", "homtoep",
-                     "ou", "exp", "gau", "mat")
+                     "ou", "exp", "gau", "mat", "propto", "equalto")
 # The structures other than the unstructured default, which the frame
 # formula replaces (has_covstruct(), covstruct_frame_formula()).
 covstruct_special_kinds <- setdiff(covstruct_kinds, "us")
 # The structures that read their columns in order as equally spaced times.
 covstruct_ordered_kinds <- c("ar1", "hetar1", "toep", "homtoep")
 
-covstruct <- function(kind, q, coords = NULL) {
-  # The structures' functions read q when first called: a caller's loop
-  # variable must be taken now.
+covstruct <- function(kind, q, data = NULL) {
+  # The structures' functions read q and data when first called: a
+  # caller's loop variables must be taken now.
   force(q)
-  if (kind %in% covstruct_coordinate_kinds) return(cs_coordinates(kind, q, coords))  # covstruct-coordinates.R
+  force(data)
+  # `data`: the coordinates of the columns, or the known matrix.
+  if (kind %in% covstruct_coordinate_kinds) return(cs_coordinates(kind, q, data))  # covstruct-coordinates.R
+  if (kind == "propto") return(cs_propto(q, data))  # covstruct-known.R
+  if (kind == "equalto") return(cs_equalto(q, data))
   switch(kind,
          us = cs_us(q), diag = cs_diag(q), homdiag = cs_homdiag(q),
          ar1 = cs_ar1(q), cs = cs_cs(q), homcs = cs_homcs(q),

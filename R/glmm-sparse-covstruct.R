@@ -15,6 +15,7 @@ covstruct_split <- function(formula) {
   sp$reTrmFormulas <- lapply(sp$reTrmFormulas, unshield_exp)
   bars <- list()
   kinds <- character()
+  args <- list()
   for (k in seq_along(sp$reTrmFormulas)) {
     bk <- sp$reTrmFormulas[[k]]
     ex <- find_bars(call("(", bk))
@@ -25,12 +26,13 @@ covstruct_split <- function(formula) {
                    kind, paste(deparse(bk), collapse = "")), call. = FALSE)
     bars <- c(bars, ex)
     kinds <- c(kinds, rep(kind, length(ex)))
+    args <- c(args, rep(list(as.list(sp$reTrmAddArgs[[k]])[-1L]), length(ex)))
   }
   fixed <- sp$fixedFormula
   rhs <- Reduce(function(a, b) call("+", a, call("(", b)), bars, fixed[[length(fixed)]])
   plain <- formula
   plain[[3L]] <- rhs
-  list(bars = bars, kinds = kinds, plain = plain)
+  list(bars = bars, kinds = kinds, args = args, plain = plain)
 }
 
 # Whether a formula with structures (or a penalized one) has more than one
@@ -40,20 +42,20 @@ covstruct_needs_sparse <- function(formula) {
 }
 
 # The sparse engine's terms (sparse_re_terms()), each with its structure
-# (covstruct()) and a label naming it as the formula does.
-sparse_covstruct_terms <- function(formula, mf) {
+# (covstruct()) and a label naming it as the formula does; `env` is where
+# a structure's matrix (propto(), equalto()) is found.
+sparse_covstruct_terms <- function(formula, mf, env = environment(formula)) {
   cs <- covstruct_split(formula)
   re <- sparse_re_terms(cs$plain, mf, NULL)
   for (k in seq_along(re$terms)) {
     tm <- re$terms[[k]]
     q <- length(tm$cnames)
-    label <- sprintf("%s(%s)", cs$kinds[k], paste(deparse(cs$bars[[k]]), collapse = ""))
+    label <- structure_label(cs$kinds[k], cs$bars[[k]], cs$args[[k]])
     lhs <- stats::as.formula(call("~", cs$bars[[k]][[2L]]))
     check_structure_columns(cs$kinds[k], label, q, lhs, mf)
-    xy <- if (cs$kinds[k] %in% covstruct_coordinate_kinds)
-      term_coordinates(cs$kinds[k], label, tm$cnames, lhs, mf)
+    sdata <- structure_data(cs$kinds[k], label, cs$args[[k]], env, tm$cnames, lhs, mf)
     re$terms[[k]] <- c(tm, list(kind = cs$kinds[k], label = label, q = q,
-                                struct = covstruct(cs$kinds[k], q, xy)))
+                                struct = covstruct(cs$kinds[k], q, sdata)))
   }
   re$plain <- cs$plain
   re
@@ -61,7 +63,7 @@ sparse_covstruct_terms <- function(formula, mf) {
 
 glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalty,
                                   REML = FALSE) {
-  re <- sparse_covstruct_terms(formula, mf)
+  re <- sparse_covstruct_terms(formula, mf, fenv)
   d <- several_term_checks(formula, mf, fenv, family, re, fixed = re$plain)
   X <- d$X
   if (!is.null(penalty)) check_prior_length(penalty, ncol(X), "penalized")
@@ -70,7 +72,14 @@ glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalt
   extra_warn <- d$extra_warn
   sep <- penalized_separation(d$sep, penalty)
   # Gaussian identity link: the exact profiled criterion (ML or REML).
-  profiled <- REML || lmm_covstruct_wanted(family, penalty)
+  # A covariance fixed in y's units (equalto()) cannot be written relative
+  # to sigma, as the profiled criterion needs: such fits take the Laplace
+  # route (exact for the gaussian family), by ML.
+  fixed_cov <- has_fixed_covariance(re$terms)
+  if (REML && fixed_cov)
+    stop("'REML = TRUE' is not available with equalto() terms (a covariance fixed in the response's units)",
+         call. = FALSE)
+  profiled <- !fixed_cov && (REML || lmm_covstruct_wanted(family, penalty))
   # The Laplace route's search is not invariant to the response's units:
   # with y in micro-units (y * 1e6) it stopped 1.4 below the optimum with
   # only a convergence warning. The profiled criterion in parameters
@@ -82,8 +91,8 @@ glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalt
   fit_on <- function(re_x) {
     fit <- if (profiled) lmm_sparse_covstruct_fit(X, resp$y, re_x, resp$weights, off, REML, control)
            else sparse_covstruct_fit(X, resp$y, re_x, family, resp$weights, off, control, penalty)
-    if (!profiled && identical(family$family, "gaussian") && identical(family$link, "identity") &&
-        is.null(penalty) && length(fit$optinfo$warnings) > 0L) {
+    if (!profiled && !fixed_cov && identical(family$family, "gaussian") &&
+        identical(family$link, "identity") && is.null(penalty) && length(fit$optinfo$warnings) > 0L) {
       alt <- tryCatch(lmm_sparse_covstruct_fit(X, resp$y, re_x, resp$weights, off, FALSE, control),
                       error = function(e) NULL)
       if (!is.null(alt) && is.finite(alt$loglik) && alt$loglik > fit$loglik) fit <- alt
@@ -140,7 +149,8 @@ glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalt
   obj <- covstruct_object(obj, fit)
   unid <- residual_unidentified(re, family, resp$weights, obj$structures)
   if (!is.null(unid)) obj <- mark_residual_unidentified(obj, unid)
-  if (is.null(unid) && identical(family$family, "gaussian") && identical(family$link, "identity")) {
+  if (is.null(unid) && !fixed_cov && identical(family$family, "gaussian") &&
+      identical(family$link, "identity")) {
     # ML or REML with no curvature in log(sigma) (covstruct_sigma_null()),
     # or REML's criterion at that limit, which keeps its fixed effects'
     # covariance (sigma^2 (X' V^-1 X)^-1 at the estimates) and had none for

@@ -6,7 +6,10 @@
 
 # The positions of consecutive blocks of `sizes` elements, starting after
 # position `at`: a list with one integer vector per block.
-index_blocks <- function(sizes, at = 0L) split(at + seq_len(sum(sizes)), rep(seq_along(sizes), sizes))
+# A block of size 0 (an equalto() term, which has no parameter) is an empty
+# index, not dropped.
+index_blocks <- function(sizes, at = 0L)
+  split(at + seq_len(sum(sizes)), factor(rep(seq_along(sizes), sizes), levels = seq_along(sizes)))
 
 # No NA, NaN or Inf, without the n x p logical matrices of any(!is.finite(x)),
 # nor range()'s copy of x through c() (the extremes of a matrix without NA

@@ -364,7 +364,7 @@ test_that("lme4's hom = TRUE / FALSE is read; other arguments of a structure are
   expect_error(glmm(y ~ diag(0 + times | group, hom = NA), data = d), "'hom' must be TRUE or FALSE")
   # glmmTMB's structures that this package does not have are named.
   expect_error(glmm(y ~ rr(0 + times | group), data = d), "rr\\(\\) is not available")
-  expect_error(glmm(y ~ propto(0 + times | group), data = d), "propto\\(\\) is not available")
+  expect_error(glmm(y ~ propto(0 + times | group), data = d), "propto\\(\\) takes the term and one matrix")
   # With several grouping factors (the sparse engine) the same.
   d$site <- factor(rep(1:6, length.out = nrow(d)))
   expect_error(glmm(y ~ ar1(0 + times | group, het = FALSE) + (1 | site), data = d), "takes no argument 'het'")

@@ -1,0 +1,63 @@
+# Covariance structures with a matrix given in the term, as glmmTMB writes
+# them: propto(0 + f | g, K) (D = s^2 K: a known correlation or
+# relationship matrix times one estimated variance) and equalto(0 + f | g,
+# V) (D = V exactly, no parameter: known sampling covariances, as a
+# one-stage meta-analysis needs). The matrix is evaluated in the formula's
+# environment; its rows are matched to the term's columns by name (the
+# levels of f) when it has row names, otherwise taken in order.
+
+covstruct_matrix_kinds <- c("propto", "equalto")
+
+# The term's matrix, checked: square, symmetric, positive definite, one row
+# per column of the term. `arg` the expression as written, `cn` the term's
+# column names, `lhs` its one-sided formula.
+term_known_matrix <- function(kind, label, arg, env, cn, lhs) {
+  K <- tryCatch(eval(arg, env %||% globalenv()), error = function(e)
+    stop(sprintf("%s: the matrix '%s' could not be evaluated: %s", label,
+                 paste(deparse(arg), collapse = ""), conditionMessage(e)), call. = FALSE))
+  if (inherits(K, "Matrix")) K <- as.matrix(K)
+  q <- length(cn)
+  if (!is.matrix(K) || !is.numeric(K) || nrow(K) != ncol(K) || anyNA(K) || !all(is.finite(K)))
+    stop(sprintf("%s: the matrix must be a finite numeric square matrix", label), call. = FALSE)
+  if (!is.null(rownames(K))) {
+    vars <- all.vars(lhs)
+    lev <- if (length(vars) == 1L && all(startsWith(cn, vars))) substring(cn, nchar(vars) + 1L) else cn
+    at <- match(lev, rownames(K))
+    if (anyNA(at))
+      stop(sprintf("%s: the matrix has no row named %s (its rows are named after the levels of the term)",
+                   label, sQuote(lev[is.na(at)][1L], FALSE)), call. = FALSE)
+    K <- K[at, at, drop = FALSE]
+  } else if (nrow(K) != q) {
+    stop(sprintf("%s: the matrix has %d rows and no row names, the term %d columns", label, nrow(K), q),
+         call. = FALSE)
+  }
+  if (max(abs(K - t(K))) > 1e-8 * max(abs(K)))
+    stop(sprintf("%s: the matrix is not symmetric", label), call. = FALSE)
+  K <- (K + t(K)) / 2
+  if (inherits(tryCatch(chol(K), error = function(e) e), "error"))
+    stop(sprintf("%s: the matrix is not positive definite", label), call. = FALSE)
+  unname(K)
+}
+
+cs_propto <- function(q, K) {
+  list(kind = "propto", npar = 1L, names = function(cn) "log(scale)",
+       D = function(par) exp(2 * par[1L]) * K,
+       dD = function(par) list(2 * exp(2 * par[1L]) * K),
+       start = function(sd) log(mean(sd) / sqrt(mean(diag(K)))),
+       sd = function(par) exp(par[1L]) * sqrt(diag(K)), rho = function(par) NULL,
+       extra = function(par) c(scale = exp(2 * par[1L])),
+       sd_par = 1L, rho_par = integer(), hom = TRUE, ordered = FALSE,
+       at_limit = function(par) logical())
+}
+
+# Whether any of `terms` has a covariance fixed in the response's units.
+has_fixed_covariance <- function(terms)
+  any(vapply(terms, function(t) identical(t$kind, "equalto"), TRUE))
+
+cs_equalto <- function(q, V) {
+  list(kind = "equalto", npar = 0L, names = function(cn) character(),
+       D = function(par) V, dD = function(par) list(),
+       start = function(sd) numeric(), sd = function(par) sqrt(diag(V)), rho = function(par) NULL,
+       sd_par = integer(), rho_par = integer(), hom = FALSE, ordered = FALSE,
+       at_limit = function(par) logical())
+}

@@ -1,0 +1,99 @@
+# propto() (a given matrix times an estimated scale) and equalto() (the
+# given matrix exactly): against the known-covariance route, which fits the
+# same model through covariance = list(), against each other at the
+# optimum, and against the gaussian likelihood written out.
+
+known_matrix_data <- function(ns = 6, nsite = 50, seed = 4) {
+  set.seed(seed)
+  A <- matrix(rnorm(ns * 3), ns)
+  K <- stats::cov2cor(tcrossprod(A) + diag(0.3, ns))
+  dimnames(K) <- list(paste0("s", seq_len(ns)), paste0("s", seq_len(ns)))
+  d <- expand.grid(sp = factor(rownames(K), levels = rownames(K)), site = factor(seq_len(nsite)), r = 1:2)
+  b <- MASS::mvrnorm(nsite, rep(0, ns), 0.7 * K)
+  d$x <- rnorm(nrow(d))
+  d$h <- factor(sample(5, nrow(d), TRUE))
+  eta <- 0.3 * d$x + b[cbind(as.integer(d$site), as.integer(d$sp))]
+  d$yp <- rpois(nrow(d), exp(eta))
+  d$yg <- 10 * (eta + rnorm(nrow(d), sd = 0.5))
+  list(d = d, K = K)
+}
+
+test_that("propto() is the known-covariance route's model of the same matrix", {
+  kd <- known_matrix_data()
+  d <- kd$d
+  K <- kd$K
+  f <- glmm(yp ~ x + propto(0 + sp | site, K), d, family = poisson)
+  # the same random effects as one per site and species, covariance I (x) K
+  d$ss <- interaction(d$site, d$sp, sep = ":")
+  KK <- kronecker(diag(nlevels(d$site)), K)
+  nm <- paste(rep(levels(d$site), each = nrow(K)), rep(levels(d$sp), nlevels(d$site)), sep = ":")
+  dimnames(KK) <- list(nm, nm)
+  ref <- glmm(yp ~ x + (1 | ss), d, family = poisson, covariance = list(ss = KK))
+  expect_equal(loglik_value(f), loglik_value(ref), tolerance = 1e-6)
+  expect_equal(fixef(f), fixef(ref), tolerance = 1e-4)
+  expect_equal(unname(f$structures[[1]]$extra[["scale"]]), as.data.frame(VarCorr(ref))$vcov[1],
+               tolerance = 1e-3)
+  # rows matched by name: the matrix given in another order is the same model
+  o <- rev(seq_len(nrow(K)))
+  K2 <- K[o, o]
+  expect_equal(loglik_value(glmm(yp ~ x + propto(0 + sp | site, K2), d, family = poisson)),
+               loglik_value(f), tolerance = 1e-8)
+})
+
+test_that("equalto() at propto()'s estimate reproduces propto()'s fit, on one and several factors", {
+  kd <- known_matrix_data()
+  d <- kd$d
+  K <- kd$K
+  for (fam in c("poisson", "gaussian")) for (extra in c("", " + (1 | h)")) {
+    y <- if (fam == "poisson") "yp" else "yg"
+    pf <- suppressWarnings(glmm(stats::as.formula(paste0(y, " ~ x + propto(0 + sp | site, K)", extra)), d,
+                                family = fam, nAGQ = 1))
+    V <- pf$structures[[1]]$extra[["scale"]] * K
+    ef <- suppressWarnings(glmm(stats::as.formula(paste0(y, " ~ x + equalto(0 + sp | site, V)", extra)), d,
+                                family = fam, nAGQ = 1))
+    lab <- paste(fam, extra)
+    expect_equal(loglik_value(ef), loglik_value(pf), tolerance = 1e-6, label = lab)
+    expect_equal(fixef(ef), fixef(pf), tolerance = 1e-4, label = lab)
+    expect_length(ef$structures[[1]]$parameters, 0L)
+    expect_equal(unname(VarCorr(ef)$site[, ]), unname(V), tolerance = 1e-8, label = lab)
+  }
+})
+
+test_that("a gaussian equalto() fit maximizes the likelihood written out, in the response's units", {
+  skip_if_not_installed("mvtnorm")
+  kd <- known_matrix_data(nsite = 30)
+  d <- kd$d
+  V <- 70 * kd$K
+  f <- glmm(yg ~ x + equalto(0 + sp | site, V), d)
+  X <- stats::model.matrix(~ x, d)
+  rows <- split(seq_len(nrow(d)), d$site)
+  loglik <- function(p) sum(vapply(rows, function(r) {
+    Z <- stats::model.matrix(~ 0 + sp, d[r, ])
+    mvtnorm::dmvnorm(d$yg[r], drop(X[r, ] %*% p[1:2]), Z %*% V %*% t(Z) + diag(exp(2 * p[3]), length(r)),
+                     log = TRUE)
+  }, 1))
+  p0 <- c(fixef(f), log(sigma(f)))
+  expect_equal(loglik(p0), loglik_value(f), tolerance = 1e-8)
+  o <- stats::optim(p0, loglik, method = "BFGS", control = list(fnscale = -1, reltol = 1e-12))
+  expect_lte(o$value, loglik_value(f) + 1e-6)
+  expect_output(print(f), "the given matrix, no parameter")
+  expect_error(glmm(yg ~ x + equalto(0 + sp | site, V) + (1 | h), d, REML = TRUE), "REML = TRUE")
+})
+
+test_that("propto() and equalto() refuse a matrix that does not fit the term, naming it", {
+  kd <- known_matrix_data(nsite = 10)
+  d <- kd$d
+  K <- kd$K
+  expect_error(glmm(yp ~ propto(0 + sp | site), d, family = poisson), "one matrix")
+  Kbad <- K
+  Kbad[1, 2] <- 0.9
+  expect_error(glmm(yp ~ propto(0 + sp | site, Kbad), d, family = poisson), "not symmetric")
+  Kn <- unname(K)[-1, -1]
+  expect_error(glmm(yp ~ propto(0 + sp | site, Kn), d, family = poisson), "5 rows and no row names")
+  Kr <- K
+  rownames(Kr)[2] <- "zz"
+  expect_error(glmm(yp ~ equalto(0 + sp | site, Kr), d, family = poisson), "no row named 's2'")
+  Ks <- K - diag(2, nrow(K))
+  expect_error(glmm(yp ~ equalto(0 + sp | site, Ks), d, family = poisson), "not positive definite")
+  expect_error(glmm(yp ~ equalto(0 + sp | site, nothere), d, family = poisson), "could not be evaluated")
+})
