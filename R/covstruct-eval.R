@@ -38,9 +38,12 @@ structure_lambda <- function(terms, k_re, par, memo = NULL) {
     pk <- par[k_re[[k]]]
     il <- off_l + seq_len(nl[k])
     ip <- off_p + seq_len(np[k])
-    if (t$kind == "us") {
-      lam[il] <- pk
-      J[il, ip] <- diag(1, nl[k])
+    if (isTRUE(t$struct$direct)) {
+      # us() and rr(): the parameters are entries (rr() leaves the last
+      # columns at 0).
+      li <- il[t$struct$lambda_index]
+      lam[li] <- pk
+      J[li, ip] <- diag(1, length(pk))
     } else {
       hit <- !is.null(memo) && identical(memo$par[[k]], pk)
       if (!hit) {

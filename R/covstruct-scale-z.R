@@ -42,7 +42,7 @@ covstruct_z_scaling <- function(re, keep, one = FALSE) {
   for (k in seq_along(re$terms)) {
     tm <- re$terms[[k]]
     # equalto()'s covariance is fixed in the columns' units: never rescaled.
-    if (tm$kind %in% c("us", "equalto") || isTRUE(tm$known_cov)) next
+    if (tm$kind %in% c("us", "rr", "equalto") || isTRUE(tm$known_cov)) next
     q <- tm$q
     cols <- if (one) off[k] + seq_len(q) else tm$columns
     nl <- length(cols) %/% q

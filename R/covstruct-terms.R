@@ -39,19 +39,22 @@ covstruct_frame_formula <- function(formula) {
 # A structure's arguments after the term (propto()'s and equalto()'s
 # matrix) dropped: the model frame reads the term only.
 strip_structure_args <- function(e) {
-  if (!is.call(e) || !any(covstruct_matrix_kinds %in% all.names(e))) return(e)
-  if (is.name(e[[1L]]) && as.character(e[[1L]]) %in% covstruct_matrix_kinds && length(e) > 2L)
+  kinds <- c(covstruct_matrix_kinds, "rr")
+  if (!is.call(e) || !any(kinds %in% all.names(e))) return(e)
+  if (is.name(e[[1L]]) && as.character(e[[1L]]) %in% kinds && length(e) > 2L)
     return(e[1:2])
   for (i in seq_along(e)[-1L]) if (!is.null(e[[i]]) && !missing_arg(e[[i]])) e[[i]] <- strip_structure_args(e[[i]])
   e
 }
 
 # What a structure reads beside its columns: the coordinates (ou(), exp(),
-# gau(), mat()) or the known matrix (propto(), equalto(); `args` the
-# arguments written after the term), NULL for the others.
+# gau(), mat()), the known matrix (propto(), equalto(); `args` the
+# arguments written after the term) or the rank (rr(), 2 unless given, at
+# most the number of columns), NULL for the others.
 structure_data <- function(kind, label, args, env, cn, lhs, mf) {
   if (kind %in% covstruct_coordinate_kinds) return(term_coordinates(kind, label, cn, lhs, mf))
   if (kind %in% covstruct_matrix_kinds) return(term_known_matrix(kind, label, args[[1L]], env, cn, lhs))
+  if (kind == "rr") return(as.integer(min(if (length(args)) args[[1L]] else 2L, length(cn))))
   NULL
 }
 
@@ -122,9 +125,16 @@ covstruct_terms <- function(formula, mf, env) {
 #' read: `diag(x | g, hom = TRUE)` is `homdiag()`, `cs(x | g, hom = TRUE)` is
 #' `homcs()`, `ar1(..., hom = FALSE)` is `hetar1()`, `toep(..., hom = TRUE)`
 #' is `homtoep()`, and `cs(..., hom = FALSE)` and `ar1(..., hom = TRUE)` are
-#' `cs()` and `ar1()`; any other argument and glmmTMB's structures not listed
-#' here (`rr()`) are errors. Several terms may be combined, e.g. `(1 | g) +
-#' ar1(0 + f | g)`.
+#' `cs()` and `ar1()`; any other argument is an error. Several terms may be
+#' combined, e.g. `(1 | g) + ar1(0 + f | g)`.
+#'
+#' `rr(0 + f | g, d = 2)` is glmmTMB's reduced-rank term: \eqn{D = L L'}
+#' with \eqn{L} a q x d matrix of loadings, lower trapezoidal (d columns of
+#' a lower-triangular factor; q d - d(d - 1)/2 parameters), for many
+#' correlated effects such as the species of a community (a factor-analytic
+#' model of the species' responses). `d` defaults to 2, as in glmmTMB, and a
+#' `d` of q or more is the unstructured term. The loadings are identified
+#' only up to rotation; `VarCorr()` gives \eqn{D}.
 #'
 #' Two structures take a matrix after the term, evaluated where the formula
 #' was written: `propto(0 + f | g, K)` (\eqn{D = s^2 K}, one parameter: a
@@ -157,8 +167,8 @@ covstruct_terms <- function(formula, mf, env) {
 #' by central differences; all others are exact.
 #'
 #' A `q`-column term has these parameters: `cs()` and `hetar1()` q + 1,
-#' `toep()` 2q - 1, `homtoep()` q, `ar1()` and `homcs()` 2, against
-#' q(q + 1)/2 for the unstructured term. `VarCorr()` gives the implied
+#' `toep()` 2q - 1, `homtoep()` q, `ar1()` and `homcs()` 2, `rr()` q d -
+#' d(d - 1)/2, against q(q + 1)/2 for the unstructured term. `VarCorr()` gives the implied
 #' covariance matrix; `$structures` (and print) the standard deviations
 #' and the correlation, or for Toeplitz terms the correlation at each lag.
 #'
@@ -337,23 +347,32 @@ check_structure_columns <- function(kind, label, q, lhs, mf) {
 # homtoep(); the other combinations (us() or the hom- structures with
 # `hom`) have no structure here and any other argument (e.g. `het`) none
 # anywhere: each refused by name, instead of being dropped with the model
-# frame's rewriting. Structures of glmmTMB that this package does not have
-# (ou(), rr(), ...) are named too, instead of the model frame's "could not
-# find function". Returns the formula with the arguments taken
+# frame's rewriting. rr() takes its rank d, propto() and equalto() their
+# matrix (kept in the call, stripped from the frame's formula by
+# strip_structure_args()). Returns the formula with the arguments taken
 # into the structures' names.
 covstruct_arguments <- function(formula) {
-  other <- "rr"
   nm <- all.names(formula)
-  if (!any(c(covstruct_kinds, other) %in% nm)) return(formula)
+  if (!any(covstruct_kinds %in% nm)) return(formula)
   walk <- function(e) {
     if (!is.call(e)) return(e)
     f <- e[[1L]]
     fn <- if (is.name(f)) as.character(f) else ""
     is_term <- length(e) >= 2L && is.call(e[[2L]]) && identical(e[[2L]][[1L]], as.name("|"))
-    if (is_term && fn %in% other)
-      stop(sprintf(paste0("'formula': the covariance structure %s() is not available; the structures ",
-                          "are %s (see ?`covariance-structures`)"),
-                   fn, paste0(covstruct_kinds, "()", collapse = ", ")), call. = FALSE)
+    if (is_term && fn == "rr") {
+      # rr(x | g, d) or rr(x | g, d = 2): a whole number d >= 1 written in
+      # the term (glmmTMB's default 2 when omitted).
+      shown <- paste(deparse(e, width.cutoff = 500L), collapse = "")
+      if (length(e) == 2L) return(e)
+      an <- names(e)[-(1:2)] %||% ""
+      d <- e[[3L]]
+      if (length(e) != 3L || !an %in% c("", "d") || !is.numeric(d) || length(d) != 1L || is.na(d) ||
+          d < 1 || d != round(d))
+        stop(sprintf(paste0("'formula': %s: rr() takes the term and its rank d, a whole number >= 1, ",
+                            "e.g. rr(0 + f | g, d = 2)"), shown), call. = FALSE)
+      names(e) <- c("", "", "d")
+      return(e)
+    }
     if (is_term && fn %in% covstruct_matrix_kinds) {
       if (length(e) != 3L || !is.null(names(e)) && nzchar(names(e)[3L]))
         stop(sprintf("'formula': %s: %s() takes the term and one matrix, e.g. %s(0 + f | g, K)",

@@ -18,7 +18,7 @@ covstruct_boundary <- function(par, terms, k_re) {
     idx <- k_re[[k]]
     pk <- par[idx]
     # An unstructured term's standard deviations are |Lambda's diagonal|.
-    sdv <- if (s$kind == "us") abs(pk[s$sd_par]) else exp(pk[s$sd_par])
+    sdv <- if (isTRUE(s$direct)) abs(pk[s$sd_par]) else exp(pk[s$sd_par])
     out <- c(out, idx[s$sd_par[sdv < covstruct_sd_tol]])
     if (length(s$rho_par)) out <- c(out, idx[s$rho_par[s$at_limit(pk)]])
   }
@@ -33,7 +33,7 @@ covstruct_restart_point <- function(par, terms, k_re, at, size) {
     hit <- match(at, idx)
     hit <- hit[!is.na(hit)]
     if (!length(hit)) next
-    if (s$kind == "us") {
+    if (isTRUE(s$direct)) {
       par[idx] <- s$start(size)
       next
     }
@@ -138,6 +138,7 @@ print_covstructs <- function(structures, digits, penalty) {
                    exp = "exponential: correlation exp(-d / range)",
                    gau = "Gaussian: correlation exp(-(d / range)^2)",
                    mat = "Matern: correlation of smoothness kappa at d / range",
+                   rr = "reduced rank: D = L L' with q x d loadings L",
                    propto = "a given matrix times an estimated scale",
                    equalto = "the given matrix, no parameter")
     hom <- s$kind %in% c("homdiag", "ar1", "homcs", "homtoep", covstruct_coordinate_kinds)

@@ -26,7 +26,7 @@
 # their range and smoothness.
 
 covstruct_kinds <- c("us", "diag", "homdiag", "ar1", "cs", "homcs", "hetar1", "toep", "homtoep",
-                     "ou", "exp", "gau", "mat", "propto", "equalto")
+                     "ou", "exp", "gau", "mat", "propto", "equalto", "rr")
 # The structures other than the unstructured default, which the frame
 # formula replaces (has_covstruct(), covstruct_frame_formula()).
 covstruct_special_kinds <- setdiff(covstruct_kinds, "us")
@@ -42,6 +42,7 @@ covstruct <- function(kind, q, data = NULL) {
   if (kind %in% covstruct_coordinate_kinds) return(cs_coordinates(kind, q, data))  # covstruct-coordinates.R
   if (kind == "propto") return(cs_propto(q, data))  # covstruct-known.R
   if (kind == "equalto") return(cs_equalto(q, data))
+  if (kind == "rr") return(cs_rr(q, data))  # `data`: the rank
   switch(kind,
          us = cs_us(q), diag = cs_diag(q), homdiag = cs_homdiag(q),
          ar1 = cs_ar1(q), cs = cs_cs(q), homcs = cs_homcs(q),
@@ -65,7 +66,34 @@ cs_us <- function(q) {
        sd = function(par) sqrt(diag(cs_us(q)$D(par))), rho = function(par) NULL,
        # The signs of Lambda's columns are not identified: only |diagonal|.
        sd_par = which(pat$row == pat$col), rho_par = integer(), hom = FALSE, ordered = FALSE,
-       at_limit = function(par) logical())
+       at_limit = function(par) logical(),
+       # The parameters are Lambda's lower-triangle entries themselves.
+       direct = TRUE, lambda_index = seq_along(pat$row))
+}
+
+# Reduced rank (glmmTMB's rr(x | g, d)): D = L L' with L the first d columns
+# of a lower-triangular q x q factor (a q x d loading matrix, lower
+# trapezoidal), q d - d (d - 1) / 2 parameters; the other columns are 0.
+# Like us(), its parameters are Lambda's entries (direct).
+cs_rr <- function(q, d) {
+  pat <- block_pattern(q)
+  idx <- which(pat$col <= d)
+  L_of <- function(par) { L <- matrix(0, q, q); L[cbind(pat$row[idx], pat$col[idx])] <- par; L }
+  list(kind = "rr", npar = length(idx), rank = d,
+       names = function(cn) sprintf("lambda[%s,%s]", cn[pat$row[idx]], cn[pat$col[idx]]),
+       D = function(par) tcrossprod(L_of(par)),
+       dD = function(par) {
+         L <- L_of(par)
+         lapply(seq_along(idx), function(k) {
+           E <- matrix(0, q, q); E[pat$row[idx[k]], pat$col[idx[k]]] <- 1
+           E %*% t(L) + L %*% t(E)
+         })
+       },
+       start = function(sd) { L <- diag(rep(sd, length.out = q), q); L[cbind(pat$row[idx], pat$col[idx])] },
+       sd = function(par) sqrt(diag(tcrossprod(L_of(par)))), rho = function(par) NULL,
+       extra = function(par) c(rank = d),
+       sd_par = which(pat$row[idx] == pat$col[idx]), rho_par = integer(), hom = FALSE, ordered = FALSE,
+       at_limit = function(par) logical(), direct = TRUE, lambda_index = idx)
 }
 
 cs_diag <- function(q) {

@@ -144,7 +144,7 @@ lmm_covstruct_zero_sds <- function(run, evalf, sigma_at, terms, k0, control, s_e
   for (k in seq_along(terms)) {
     s <- terms[[k]]$struct
     for (j in k0[[k]][s$sd_par]) {
-      us <- s$kind == "us"
+      us <- isTRUE(s$direct)
       sd_abs <- s_end * if (us) abs(run$par[j]) else exp(run$par[j])
       to <- if (us) 0 else log(covstruct_sd_tol / 100)
       if (sd_abs >= 1e-3 * sdy || (us && run$par[j] == 0) || (!us && run$par[j] <= to)) next

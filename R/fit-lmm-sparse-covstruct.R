@@ -22,7 +22,7 @@ lmm_covstruct_roles <- function(terms) {
   unlist(lapply(terms, function(t) {
     s <- t$struct
     r <- rep("free", s$npar)
-    if (t$kind == "us") r[] <- "entry" else r[s$sd_par] <- "sd"
+    if (isTRUE(s$direct)) r[] <- "entry" else r[s$sd_par] <- "sd"
     r
   }))
 }
@@ -103,7 +103,7 @@ lmm_covstruct_converged <- function(run, control) {
 lmm_covstruct_restart <- function(phi0, terms, k0, sgn) {
   for (k in seq_along(terms)) {
     s <- terms[[k]]$struct
-    if (s$kind == "us") next
+    if (isTRUE(s$direct)) next
     idx <- k0[[k]]
     st <- s$start(1)
     phi0[idx[s$sd_par]] <- log(0.3)
@@ -130,8 +130,8 @@ lmm_covstruct_search <- function(st, obj, terms, k0, roles, lower, df, sdy, cont
   for (k in seq_along(terms)) {
     t <- terms[[k]]
     il <- off_l[k] + seq_len(nl[k])
-    if (t$kind == "us") {
-      phi0[k0[[k]]] <- ifelse(lower[il] == 0, 1, 0) / st$scale[il]
+    if (isTRUE(t$struct$direct)) {
+      phi0[k0[[k]]] <- (ifelse(lower[il] == 0, 1, 0) / st$scale[il])[t$struct$lambda_index]
     } else {
       phi0[k0[[k]]] <- t$struct$start(1)
     }

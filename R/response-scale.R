@@ -170,7 +170,7 @@ unscale_structure <- function(par, theta, grad, hess, terms, k_re, p, disp, s) {
   for (k in seq_along(terms)) {
     st <- terms[[k]]$struct
     idx <- k_re[[k]]
-    if (st$kind == "us") mult[idx] <- s
+    if (isTRUE(st$direct)) mult[idx] <- s
     else add[idx[st$sd_par]] <- log(s)
   }
   if (disp) add[[P]] <- log(s)

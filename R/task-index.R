@@ -43,7 +43,7 @@
 #' @section Which covariance:
 #' * **Structured random effects**: `ar1()`, `hetar1()`, `cs()`, `homcs()`, `toep()`, `homtoep()`, `diag()`, `homdiag()`,
 #'   `ou()`, `exp()`, `gau()`, `mat()` (coordinates by [numFactor()]),
-#'   `propto()`, `equalto()` (a given matrix)
+#'   `propto()`, `equalto()` (a given matrix), `rr()` (reduced rank)
 #'   and `us()` terms, see [covariance-structures]; for GEE the working
 #'   correlation, `gee(corstr = )`.
 #' * **A known covariance matrix** (kinship, spatial): `covariance = list(id

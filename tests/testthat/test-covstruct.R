@@ -362,8 +362,8 @@ test_that("lme4's hom = TRUE / FALSE is read; other arguments of a structure are
   expect_error(glmm(y ~ us(0 + times | group, hom = TRUE), data = d), "us\\(\\) takes no argument 'hom'")
   expect_error(glmm(y ~ homdiag(0 + times | group, hom = TRUE), data = d), "homdiag\\(\\) takes no argument 'hom'")
   expect_error(glmm(y ~ diag(0 + times | group, hom = NA), data = d), "'hom' must be TRUE or FALSE")
-  # glmmTMB's structures that this package does not have are named.
-  expect_error(glmm(y ~ rr(0 + times | group), data = d), "rr\\(\\) is not available")
+  # Structures that take an argument say which.
+  expect_error(glmm(y ~ rr(0 + times | group, hom = TRUE), data = d), "rr\\(\\) takes the term and its rank d")
   expect_error(glmm(y ~ propto(0 + times | group), data = d), "propto\\(\\) takes the term and one matrix")
   # With several grouping factors (the sparse engine) the same.
   d$site <- factor(rep(1:6, length.out = nrow(d)))

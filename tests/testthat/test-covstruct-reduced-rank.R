@@ -1,0 +1,56 @@
+# rr(): reduced-rank covariances (a q x d loading matrix), against
+# glmmTMB's rr() and, at full rank, the unstructured term.
+
+rr_data <- function(ns = 8, nsite = 80, seed = 8) {
+  set.seed(seed)
+  Lt <- matrix(rnorm(ns * 2, sd = 0.6), ns, 2)
+  d <- expand.grid(sp = factor(paste0("s", seq_len(ns))), site = factor(seq_len(nsite)))
+  b <- matrix(rnorm(nsite * 2), nsite) %*% t(Lt)
+  d$x <- rnorm(nrow(d))
+  d$h <- factor(sample(6, nrow(d), TRUE))
+  eta <- 0.2 + 0.3 * d$x + b[cbind(as.integer(d$site), as.integer(d$sp))]
+  d$yp <- rpois(nrow(d), exp(eta))
+  d$yg <- eta + rnorm(nrow(d), sd = 0.4)
+  d
+}
+
+test_that("rr() matches glmmTMB's rr() at ranks 1 to 3, on one factor and beside another", {
+  skip_if_not_installed("glmmTMB")
+  d <- rr_data()
+  cases <- list(list(yp ~ x + rr(0 + sp | site, d = 1), "poisson"),
+                list(yp ~ x + rr(0 + sp | site, d = 2), "poisson"),
+                list(yp ~ x + rr(0 + sp | site, d = 3), "poisson"),
+                list(yg ~ x + rr(0 + sp | site, 2), "gaussian"),
+                list(yp ~ x + rr(0 + sp | site, 2) + (1 | h), "poisson"))
+  for (cs in cases) {
+    lab <- paste(deparse(cs[[1]]), cs[[2]])
+    ours <- suppressWarnings(glmm(cs[[1]], d, family = cs[[2]]))
+    tmb <- suppressWarnings(glmmTMB::glmmTMB(cs[[1]], d, family = cs[[2]]))
+    expect_gte(loglik_value(ours), loglik_value(tmb) - 1e-6, label = lab)
+    if (loglik_value(ours) < loglik_value(tmb) + 1e-4) {
+      expect_equal(fixef(ours), fixef(tmb)$cond, tolerance = 1e-3, label = lab)
+      # the covariance (the loadings are identified only up to rotation)
+      expect_equal(unname(VarCorr(ours)$site[, ]), unname(VarCorr(tmb)$cond$site[, ]),
+                   tolerance = 1e-2, label = lab)
+    }
+  }
+  f <- glmm(yp ~ x + rr(0 + sp | site, d = 2), d, family = poisson)
+  expect_length(f$structures[[1]]$parameters, 8 * 2 - 1)
+  expect_equal(qr(VarCorr(f)$site[, ])$rank, 2L)
+  expect_output(print(f), "reduced rank")
+})
+
+test_that("rr() at full rank is the unstructured term; the rank defaults to 2 and is checked", {
+  d <- rr_data(ns = 4, nsite = 60)
+  full <- glmm(yp ~ x + rr(0 + sp | site, d = 4), d, family = poisson)
+  us <- glmm(yp ~ x + (0 + sp | site), d, family = poisson)
+  expect_equal(loglik_value(full), loglik_value(us), tolerance = 1e-6)
+  expect_equal(loglik_value(glmm(yp ~ x + rr(0 + sp | site), d, family = poisson)),
+               loglik_value(glmm(yp ~ x + rr(0 + sp | site, d = 2), d, family = poisson)), tolerance = 1e-10)
+  # a rank above the columns is the full rank
+  expect_equal(loglik_value(glmm(yp ~ x + rr(0 + sp | site, d = 9), d, family = poisson)),
+               loglik_value(full), tolerance = 1e-10)
+  expect_error(glmm(yp ~ rr(0 + sp | site, d = 0), d, family = poisson), "rank d, a whole number")
+  expect_error(glmm(yp ~ rr(0 + sp | site, d = 1.5), d, family = poisson), "rank d, a whole number")
+  expect_error(glmm(yp ~ rr(0 + sp | site, k = 2), d, family = poisson), "rank d, a whole number")
+})
