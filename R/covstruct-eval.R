@@ -293,3 +293,32 @@ print.glmmgee_lowrank_cov <- function(x, ...) {
               nrow(.subset2(x, "B")), ncol(.subset2(x, "B"))))
   invisible(x)
 }
+
+# A structured fit's map from its parameters on the structures' scales
+# (phi: beta, each structure's parameters, log dispersion; the fit's
+# theta_structure) to the engine's (theta: beta, Lambda's entries, log
+# dispersion) with its Jacobian, on the terms rebuilt from the fit's formula
+# and model frame: list(re, phi, map), map(phi) = list(theta, J). NULL when
+# the rebuilt map does not reproduce the fit's theta (1e-6).
+covstruct_parameter_map <- function(fit) {
+  p <- length(fit$coefficients)
+  sparse <- inherits(fit, "glmmgee_glmm_sparse")
+  re <- if (sparse) sparse_covstruct_terms(fit$formula, fit$model)
+        else covstruct_terms(fit$formula, fit$model, environment(fit$formula) %||% globalenv())
+  k_re <- structure_blocks(re$terms, p)
+  disp <- has_dispersion(fit$family)
+  phi <- unname(as.numeric(fit$theta_structure))
+  P <- length(phi)
+  map <- function(ph) {
+    lm <- structure_lambda(re$terms, k_re, ph)
+    J <- matrix(0, p + length(lm$lambda) + disp, P)
+    J[cbind(seq_len(p), seq_len(p))] <- 1
+    J[p + seq_along(lm$lambda), p + seq_len(ncol(lm$J))] <- lm$J
+    if (disp) J[nrow(J), P] <- 1
+    list(theta = c(ph[seq_len(p)], lm$lambda, if (disp) ph[[P]]), J = J)
+  }
+  th <- as.numeric(fit$theta)
+  at <- map(phi)
+  if (length(at$theta) != length(th) || max(abs(at$theta - th) / (1 + abs(th))) > 1e-6) return(NULL)
+  list(re = re, phi = phi, map = map)
+}

@@ -77,9 +77,10 @@ covstruct_terms <- function(formula, mf, env) {
                  paste(unique(gnames), collapse = " and ")),
          call. = FALSE)
   # One group is enough where every term has a structure over coordinates
-  # (one spatial field), as in glmmTMB.
+  # or a given matrix (one spatial field, one pedigree), as in glmmTMB.
+  one_ok <- all(kinds %in% c(covstruct_coordinate_kinds, covstruct_matrix_kinds))
   g <- checked_grouping(bars[[1L]][[3L]], gnames[1L], mf, env,  # re-grouping.R
-                        min_levels = if (all(kinds %in% covstruct_coordinate_kinds)) 1L else 2L)
+                        min_levels = if (one_ok) 1L else 2L)
   terms <- lapply(seq_along(bars), function(k) {
     lhs <- stats::as.formula(call("~", bars[[k]][[2L]]), env = env)
     Zb <- stats::model.matrix(lhs, mf)
@@ -147,7 +148,12 @@ covstruct_terms <- function(formula, mf, env) {
 #' `equalto()` fixes the covariance in the response's units, so gaussian
 #' fits with it are by ML (`REML = TRUE` is refused). A known covariance of
 #' a grouping factor's levels (a kinship among individuals) is given by
-#' [glmm()]'s `covariance` argument instead.
+#' [glmm()]'s `covariance` argument instead. A given matrix and a distance
+#' structure on the same units make, for instance, the cell-fate model of
+#' a lineage and a neighbourhood: `y ~ propto(0 + cell | embryo, K) + exp(0
+#' + pos | embryo)` with one level of `embryo`; [variance_shares()] then
+#' gives each structured term its own component (its delta-method
+#' intervals in the structures' parameters).
 #'
 #' Four structures read coordinates from the levels of the term's factor,
 #' made by [numFactor()] (or glmmTMB's, the same labels) or, for times,

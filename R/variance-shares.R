@@ -109,6 +109,17 @@ variance_shares <- function(fit, approximation = c("lognormal", "trigamma", "del
   comp <- variance_components(fit, lambda, approximation)
   theta <- unname(fit$theta)
   par <- tryCatch(fit_parameters(fit), error = function(e) NULL)
+  # Structured fits: the delta method in the structures' parameters, whose
+  # covariance the fit has (a structure of q columns has q(q + 1)/2 entries
+  # of Lambda but a few parameters).
+  pm <- if (!is.null(fit$theta_structure)) covstruct_parameter_map(fit)
+  if (!is.null(pm)) {
+    comp_theta <- comp
+    comp <- function(phi) comp_theta(pm$map(phi)$theta)
+    theta <- pm$phi
+    V <- fit$cov_structure
+    par <- if (!is.null(V) && !all(is.na(V))) list(vcov = replace(V, is.na(V), 0))
+  }
   rows <- shares_rows(comp, theta, par$vcov, par$star, level)
   icc_data <- data_scale_icc(fit)
   if (!is.null(icc_data))
@@ -230,6 +241,14 @@ re_term_columns <- function(fit, re) {
     return(list(cols = cols, names = make.unique(nm, sep = ".")))
   }
   if (is.null(re$Z)) re$Z <- matrix(1, length(fit$group), 1L)
+  # Structured terms on one grouping factor: one component each, named by
+  # the term as written.
+  st <- fit$structures
+  if (length(st) > 1L) {
+    cols <- lapply(st, function(s) match(s$columns, fit$cnames))
+    if (!anyNA(unlist(cols)))
+      return(list(cols = cols, names = make.unique(vapply(st, `[[`, "", "label"), sep = ".")))
+  }
   list(cols = list(seq_len(re$q)), names = fit$group_name)
 }
 

@@ -294,27 +294,14 @@ ordinal_sparse_robust_engine <- function(fit) {
 # structure_lambda()'s Jacobian. `par`: phi-hat, its covariance, the map
 # phi -> theta and its Jacobian (theta x phi), for cluster_score_parts().
 covstruct_robust_engine <- function(fit) {
-  p <- length(fit$coefficients)
-  sparse <- inherits(fit, "glmmgee_glmm_sparse")
-  re <- if (sparse) sparse_covstruct_terms(fit$formula, fit$model)
-        else covstruct_terms(fit$formula, fit$model, environment(fit$formula) %||% globalenv())
-  k_re <- structure_blocks(re$terms, p)
-  disp <- has_dispersion(fit$family)
-  phi <- unname(as.numeric(fit$theta_structure))
-  P <- length(phi)
-  map <- function(ph) {
-    lm <- structure_lambda(re$terms, k_re, ph)
-    J <- matrix(0, p + length(lm$lambda) + disp, P)
-    J[cbind(seq_len(p), seq_len(p))] <- 1
-    J[p + seq_along(lm$lambda), p + seq_len(ncol(lm$J))] <- lm$J
-    if (disp) J[nrow(J), P] <- 1
-    list(theta = c(ph[seq_len(p)], lm$lambda, if (disp) ph[[P]]), J = J)
-  }
-  th <- as.numeric(fit$theta)
-  at <- map(phi)
-  if (length(at$theta) != length(th) || max(abs(at$theta - th) / (1 + abs(th))) > 1e-6)
+  pm <- covstruct_parameter_map(fit)
+  if (is.null(pm))
     stop("vcov(): the structured fit's parameters do not reproduce its covariance entries; no cluster-robust covariance",
          call. = FALSE)
+  re <- pm$re
+  map <- pm$map
+  phi <- pm$phi
+  sparse <- inherits(fit, "glmmgee_glmm_sparse")
   eng <- if (sparse) covstruct_sparse_engine(fit, re) else profile_engine(fit)
   eng$par <- list(theta = phi, V = fit$cov_structure, to_engine = function(ph) map(ph)$theta,
                   jac = function(ph) map(ph)$J)
