@@ -46,7 +46,12 @@ covstruct_needs_sparse <- function(formula) {
 # a structure's matrix (propto(), equalto()) is found.
 sparse_covstruct_terms <- function(formula, mf, env = environment(formula)) {
   cs <- covstruct_split(formula)
-  re <- sparse_re_terms(cs$plain, mf, NULL)
+  # A grouping factor of one level is one spatial field or one pedigree when
+  # every term on it has a distance structure or a given matrix.
+  gn <- vapply(cs$bars, function(b) paste(deparse(b[[3L]]), collapse = ""), "")
+  ok_kind <- cs$kinds %in% c(covstruct_coordinate_kinds, covstruct_matrix_kinds)
+  one <- which(vapply(gn, function(g) all(ok_kind[gn == g]), TRUE))
+  re <- sparse_re_terms(cs$plain, mf, NULL, one_level = one)
   for (k in seq_along(re$terms)) {
     tm <- re$terms[[k]]
     q <- length(tm$cnames)

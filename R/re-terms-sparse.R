@@ -18,8 +18,11 @@ needs_sparse_engine <- function(formula, covariance) {
 # `direct = FALSE` sends every formula through reformulas::mkReTrms() (the
 # tests compare the two routes).
 # `new_clusters = TRUE` (ranef_new()): the rows of new clusters, where one
-# level of a grouping factor is the usual case, not an error.
-sparse_re_terms <- function(formula, mf, covariance = NULL, direct = TRUE, new_clusters = FALSE) {
+# level of a grouping factor is the usual case, not an error. `one_level`:
+# the terms (by position) whose grouping factor may have one level (a
+# spatial field or a given matrix on one group).
+sparse_re_terms <- function(formula, mf, covariance = NULL, direct = TRUE, new_clusters = FALSE,
+                            one_level = integer()) {
   bars <- find_bars(formula)
   if (!length(bars))
     stop("the formula has no random-effects term such as (1 | group)", call. = FALSE)
@@ -55,7 +58,7 @@ sparse_re_terms <- function(formula, mf, covariance = NULL, direct = TRUE, new_c
   for (t in seq_along(bars)) {
     g <- gnames[t]
     fac <- rt$flist[[attr(rt$flist, "assign")[t]]]
-    if (!new_clusters) check_group_levels(g, nlevels(fac))
+    if (!new_clusters) check_group_levels(g, nlevels(fac), if (t %in% one_level) 1L else 2L)
     cn <- rt$cnms[[t]]
     q <- length(cn)
     K <- covariance[[g]]

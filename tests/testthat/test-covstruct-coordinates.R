@@ -101,6 +101,13 @@ test_that("exp(), gau() and mat() fit one spatial field as glmmTMB does", {
   }
   expect_named(ours$structures[[1]]$extra, c("range", "kappa"))
   expect_output(print(ours), "Matern: correlation of smoothness kappa")
+  # the field beside a second grouping factor (the sparse engine), whose
+  # variance is estimated near zero: the same log-likelihood or above
+  d$blk <- factor(rep(1:3, length.out = nrow(d)))
+  one <- glmm(yp ~ cov + exp(0 + pos | field), d, family = poisson)
+  two <- suppressWarnings(glmm(yp ~ cov + exp(0 + pos | field) + (1 | blk), d, family = poisson))
+  expect_s3_class(two, "glmmgee_glmm_sparse")
+  expect_gte(loglik_value(two), loglik_value(one) - 1e-6)
 })
 
 test_that("exp(x) in the fixed part is the exponential, with or without a structure", {
