@@ -54,7 +54,13 @@ strip_structure_args <- function(e) {
 structure_data <- function(kind, label, args, env, cn, lhs, mf) {
   if (kind %in% covstruct_coordinate_kinds) return(term_coordinates(kind, label, cn, lhs, mf))
   if (kind %in% covstruct_matrix_kinds) return(term_known_matrix(kind, label, args[[1L]], env, cn, lhs))
-  if (kind == "rr") return(as.integer(min(if (length(args)) args[[1L]] else 2L, length(cn))))
+  if (kind == "rr") {
+    d <- if (length(args)) args[[1L]] else 2L
+    if (is.language(d)) d <- tryCatch(eval(d, env %||% globalenv()), error = function(e) NA)
+    if (!is.numeric(d) || length(d) != 1L || is.na(d) || d < 1 || d != round(d))
+      stop(sprintf("%s: the rank d must be a whole number >= 1", label), call. = FALSE)
+    return(as.integer(min(d, length(cn))))
+  }
   NULL
 }
 
@@ -372,8 +378,9 @@ covstruct_arguments <- function(formula) {
       if (length(e) == 2L) return(e)
       an <- names(e)[-(1:2)] %||% ""
       d <- e[[3L]]
-      if (length(e) != 3L || !an %in% c("", "d") || !is.numeric(d) || length(d) != 1L || is.na(d) ||
-          d < 1 || d != round(d))
+      # (a name or expression is evaluated with the terms: structure_data())
+      if (length(e) != 3L || !an %in% c("", "d") ||
+          !is.language(d) && (!is.numeric(d) || length(d) != 1L || is.na(d) || d < 1 || d != round(d)))
         stop(sprintf(paste0("'formula': %s: rr() takes the term and its rank d, a whole number >= 1, ",
                             "e.g. rr(0 + f | g, d = 2)"), shown), call. = FALSE)
       names(e) <- c("", "", "d")

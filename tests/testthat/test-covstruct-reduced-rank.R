@@ -42,15 +42,22 @@ test_that("rr() matches glmmTMB's rr() at ranks 1 to 3, on one factor and beside
 
 test_that("rr() at full rank is the unstructured term; the rank defaults to 2 and is checked", {
   d <- rr_data(ns = 4, nsite = 60)
-  full <- glmm(yp ~ x + rr(0 + sp | site, d = 4), d, family = poisson)
-  us <- glmm(yp ~ x + (0 + sp | site), d, family = poisson)
+  # the data have rank 2: full-rank fits are singular, and say so
+  expect_warning(full <- glmm(yp ~ x + rr(0 + sp | site, d = 4), d, family = poisson), "singular fit")
+  expect_warning(us <- glmm(yp ~ x + (0 + sp | site), d, family = poisson), "singular fit")
   expect_equal(loglik_value(full), loglik_value(us), tolerance = 1e-6)
   expect_equal(loglik_value(glmm(yp ~ x + rr(0 + sp | site), d, family = poisson)),
                loglik_value(glmm(yp ~ x + rr(0 + sp | site, d = 2), d, family = poisson)), tolerance = 1e-10)
   # a rank above the columns is the full rank
-  expect_equal(loglik_value(glmm(yp ~ x + rr(0 + sp | site, d = 9), d, family = poisson)),
+  expect_equal(loglik_value(suppressWarnings(glmm(yp ~ x + rr(0 + sp | site, d = 9), d, family = poisson))),
                loglik_value(full), tolerance = 1e-10)
   expect_error(glmm(yp ~ rr(0 + sp | site, d = 0), d, family = poisson), "rank d, a whole number")
   expect_error(glmm(yp ~ rr(0 + sp | site, d = 1.5), d, family = poisson), "rank d, a whole number")
   expect_error(glmm(yp ~ rr(0 + sp | site, k = 2), d, family = poisson), "rank d, a whole number")
+  # a rank held in a variable is read where the formula was written
+  k <- 3
+  expect_equal(loglik_value(glmm(yp ~ x + rr(0 + sp | site, d = k), d, family = poisson)),
+               loglik_value(glmm(yp ~ x + rr(0 + sp | site, d = 3), d, family = poisson)), tolerance = 1e-10)
+  k <- 0.5
+  expect_error(glmm(yp ~ rr(0 + sp | site, d = k), d, family = poisson), "rank d must be a whole number")
 })
