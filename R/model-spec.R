@@ -150,7 +150,8 @@ glmm_refusals <- list(
           "'penalized$pen_zi' penalizes the zero part's coefficients; it needs a 'ziformula'"),
   # Covariance structures and penalized fixed effects.
   refusal("ordinal_structure", quote(structured && cumulative),
-          paste("cumulative link models take no", structures_text, "terms")),
+          paste0("cumulative link models take no covariance-structure terms (",
+                 paste0(covstruct_kinds, "()", collapse = ", "), ")")),
   refusal("structure_workers", quote(structured_route && workers),
           "'control$workers': fits with covariance-structure terms or 'penalized' are not fitted on workers"),
   refusal("structure_covariance", quote(structured_route && !is.null(covariance)),
