@@ -38,7 +38,13 @@ structure_lambda <- function(terms, k_re, par, memo = NULL) {
     pk <- par[k_re[[k]]]
     il <- off_l + seq_len(nl[k])
     ip <- off_p + seq_len(np[k])
-    if (isTRUE(t$struct$direct)) {
+    if (!is.null(t$struct$factor_entries)) {
+      # A fixed factor times a scale (propto(), equalto()): its entries and
+      # Jacobian directly, for a matrix that may be only semi-definite.
+      lj <- t$struct$factor_entries(pk)
+      lam[il] <- lj$lambda
+      J[il, ip] <- lj$J
+    } else if (isTRUE(t$struct$direct)) {
       # us() and rr(): the parameters are entries (rr() leaves the last
       # columns at 0).
       li <- il[t$struct$lambda_index]

@@ -8,8 +8,9 @@
 
 covstruct_matrix_kinds <- c("propto", "equalto")
 
-# The term's matrix, checked: square, symmetric, positive definite, one row
-# per column of the term. `arg` the expression as written, `cn` the term's
+# The term's matrix, checked: square, symmetric, positive semi-definite, one
+# row per column of the term; with its lower-triangular factor L (list(K,
+# L)). `arg` the expression as written, `cn` the term's
 # column names, `lhs` its one-sided formula.
 term_known_matrix <- function(kind, label, arg, env, cn, lhs) {
   K <- tryCatch(eval(arg, env %||% globalenv()), error = function(e)
@@ -33,16 +34,49 @@ term_known_matrix <- function(kind, label, arg, env, cn, lhs) {
   }
   if (max(abs(K - t(K))) > 1e-8 * max(abs(K)))
     stop(sprintf("%s: the matrix is not symmetric", label), call. = FALSE)
-  K <- (K + t(K)) / 2
-  if (inherits(tryCatch(chol(K), error = function(e) e), "error"))
-    stop(sprintf("%s: the matrix is not positive definite", label), call. = FALSE)
-  unname(K)
+  K <- unname((K + t(K)) / 2)
+  L <- semidefinite_cholesky(K)
+  if (is.null(L))
+    stop(sprintf("%s: the matrix is not positive semi-definite", label), call. = FALSE)
+  list(K = K, L = L)
 }
 
-cs_propto <- function(q, K) {
+# The lower-triangular L with L L' = K for a positive semi-definite K (a
+# kinship with clones, a lineage with sister cells of one clade): the
+# Cholesky recursion, a column whose pivot is zero (within 1e-10 of K's
+# largest variance) left at zero, which is exact when the rest of that
+# column is zero too, as semi-definiteness makes it. NULL when K is not
+# semi-definite (a negative pivot, or L L' not K to 1e-8).
+semidefinite_cholesky <- function(K) {
+  q <- nrow(K)
+  L <- matrix(0, q, q)
+  tol <- 1e-10 * max(diag(K))
+  for (j in seq_len(q)) {
+    prev <- seq_len(j - 1L)
+    d <- K[j, j] - sum(L[j, prev]^2)
+    if (d < -tol) return(NULL)
+    if (d <= tol) next
+    L[j, j] <- sqrt(d)
+    if (j < q) {
+      rest <- (j + 1L):q
+      L[rest, j] <- (K[rest, j] - L[rest, prev, drop = FALSE] %*% L[j, prev]) / L[j, j]
+    }
+  }
+  if (max(abs(tcrossprod(L) - K)) > 1e-8 * max(abs(K))) return(NULL)
+  L
+}
+
+# `km`: term_known_matrix()'s list(K, L). Lambda = s L, its entries and
+# their Jacobian in log(s) given directly (factor_entries()): chol() of a singular
+# K would fail.
+cs_propto <- function(q, km) {
+  K <- km$K
+  lt <- lower.tri(K, diag = TRUE)
+  l <- km$L[lt]
   list(kind = "propto", npar = 1L, names = function(cn) "log(scale)",
        D = function(par) exp(2 * par[1L]) * K,
        dD = function(par) list(2 * exp(2 * par[1L]) * K),
+       factor_entries = function(par) list(lambda = exp(par[1L]) * l, J = matrix(exp(par[1L]) * l)),
        start = function(sd) log(mean(sd) / sqrt(mean(diag(K)))),
        sd = function(par) exp(par[1L]) * sqrt(diag(K)), rho = function(par) NULL,
        extra = function(par) c(scale = exp(2 * par[1L])),
@@ -54,9 +88,12 @@ cs_propto <- function(q, K) {
 has_fixed_covariance <- function(terms)
   any(vapply(terms, function(t) identical(t$kind, "equalto"), TRUE))
 
-cs_equalto <- function(q, V) {
+cs_equalto <- function(q, km) {
+  V <- km$K
+  l <- km$L[lower.tri(V, diag = TRUE)]
   list(kind = "equalto", npar = 0L, names = function(cn) character(),
        D = function(par) V, dD = function(par) list(),
+       factor_entries = function(par) list(lambda = l, J = matrix(0, length(l), 0L)),
        start = function(sd) numeric(), sd = function(par) sqrt(diag(V)), rho = function(par) NULL,
        sd_par = integer(), rho_par = integer(), hom = FALSE, ordered = FALSE,
        at_limit = function(par) logical())

@@ -150,7 +150,9 @@ covstruct_terms <- function(formula, mf, env) {
 #' `equalto(0 + f | g, V)` (\eqn{D = V} exactly, no parameter: known
 #' sampling covariances, as a one-stage meta-analysis needs). The matrix's
 #' rows are matched to the levels of `f` by name when it has row names,
-#' otherwise taken in order; it must be symmetric and positive definite.
+#' otherwise taken in order; it must be symmetric and positive
+#' semi-definite (a kinship with clones or a lineage with sister cells of
+#' one clade is singular, and fits).
 #' `equalto()` fixes the covariance in the response's units, so gaussian
 #' fits with it are by ML (`REML = TRUE` is refused). A known covariance of
 #' a grouping factor's levels (a kinship among individuals) is given by

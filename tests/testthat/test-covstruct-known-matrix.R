@@ -41,6 +41,26 @@ test_that("propto() is the known-covariance route's model of the same matrix", {
                loglik_value(f), tolerance = 1e-8)
 })
 
+test_that("a singular matrix (two species as clones) fits, as the known-covariance route fits it", {
+  kd <- known_matrix_data()
+  d <- kd$d
+  K <- kd$K
+  K[2, ] <- K[1, ]
+  K[, 2] <- K[, 1]   # s1 and s2 identical: rank 5 of 6
+  expect_equal(qr(K)$rank, 5L)
+  L <- glmmgee:::semidefinite_cholesky(K)
+  expect_equal(tcrossprod(L), unname(K), tolerance = 1e-12)
+  expect_true(all(L[upper.tri(L)] == 0))
+  f <- glmm(yp ~ x + propto(0 + sp | site, K), d, family = poisson)
+  d$ss <- interaction(d$site, d$sp, sep = ":")
+  KK <- kronecker(diag(nlevels(d$site)), K)
+  nm <- paste(rep(levels(d$site), each = nrow(K)), rep(levels(d$sp), nlevels(d$site)), sep = ":")
+  dimnames(KK) <- list(nm, nm)
+  ref <- glmm(yp ~ x + (1 | ss), d, family = poisson, covariance = list(ss = KK))
+  expect_equal(loglik_value(f), loglik_value(ref), tolerance = 1e-6)
+  expect_null(glmmgee:::semidefinite_cholesky(K - diag(0.5, nrow(K))))
+})
+
 test_that("equalto() at propto()'s estimate reproduces propto()'s fit, on one and several factors", {
   kd <- known_matrix_data()
   d <- kd$d
@@ -93,6 +113,6 @@ test_that("propto() and equalto() refuse a matrix that does not fit the term, na
   rownames(Kr)[2] <- "zz"
   expect_error(glmm(yp ~ equalto(0 + sp | site, Kr), d, family = poisson), "no row named 's2'")
   Ks <- K - diag(2, nrow(K))
-  expect_error(glmm(yp ~ equalto(0 + sp | site, Ks), d, family = poisson), "not positive definite")
+  expect_error(glmm(yp ~ equalto(0 + sp | site, Ks), d, family = poisson), "not positive semi-definite")
   expect_error(glmm(yp ~ equalto(0 + sp | site, nothere), d, family = poisson), "could not be evaluated")
 })
