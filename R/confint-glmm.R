@@ -133,7 +133,10 @@ confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
   if (method == "profile")
     require_capability(object, "confint_profile", "confint(method = \"profile\")",
                        "use confint(fit, method = \"Wald\")")
-  targets <- profile_targets(object)
+  # A structured fit's profile reports its structures' parameters
+  # (profile-covstruct.R).
+  targets <- if (method == "profile" && inherits(object, "glmmgee_glmm_covstruct"))
+    covstruct_profile_targets(object) else profile_targets(object)
   if (!is.null(V)) return(confint_fixef_vcov(object, parm, level, V, names(targets)))
   idx <- select_parameters(lme4_keywords(parm, targets), names(targets))
   if (method == "boot")

@@ -267,8 +267,13 @@ covstruct_terms <- function(formula, mf, env) {
 #' `logLik()`, as glmmTMB's `REML = TRUE`; `logLik(fit, REML = FALSE)` the
 #' log-likelihood at the REML estimates). Not yet available: `start`,
 #' `REML` otherwise, `covariance`, adaptive quadrature (`nAGQ > 1`) with
-#' several grouping factors, profile likelihood intervals. A structure on a nested term,
+#' several grouping factors. A structure on a nested term,
 #' `ar1(0 + f | a/b)`, applies to each of its terms.
+#'
+#' `confint(fit, method = "profile")` and [profile()][profile.glmmgee_glmm()]
+#' give profile-likelihood intervals for the fixed effects and for every
+#' structure parameter on its natural scale: standard deviations,
+#' correlations, a spatial range, a Matern smoothness, a `propto()` scale.
 #' @name covariance-structures
 #' @examples
 #' set.seed(1)

@@ -192,8 +192,7 @@ part_limits <- function(fit) {
   if (!(.subset2(fit, "aux")$kind %||% "disp") %in% "disp")
     add("variance_shares", "zero-inflated or hurdle fits")
   if (inherits(fit, "glmmgee_glmm_covstruct"))
-    add(c("profile", "confint_profile", "bootstrap"),
-        "structured-covariance fits (ar1(), cs(), ...)")
+    add("bootstrap", "structured-covariance fits (ar1(), cs(), ...)")
   if (!is.null(.subset2(fit, "penalty"))) {
     add("robust_vcov", paste0("penalized fits (the prior sets the estimates in part, and a ",
                               "sandwich of the clusters' scores does not describe it)"))

@@ -21,6 +21,20 @@
 #' labels are exchangeable) and is left out, or is an error if asked for by
 #' `which`.
 #'
+#' For a fit with covariance structures ([covariance-structures]: `ar1()`,
+#' `exp()`, `propto()`, ...) the parameters are the fixed effects, each
+#' structure's parameters on their natural scales, named after the term
+#' (`"ar1(0 + time | id): sd"`, `"ar1(0 + time | id): rho"`,
+#' `"exp(0 + pos | field): range"`, a Matern `kappa`, a `propto()` `scale`,
+#' an `rr()` or `us()` term's factor entries as they are) and the
+#' dispersion (`sigma`). Each is traced on the scale the fit searched it on
+#' (log standard deviation, log range, the unconstrained transform of a
+#' correlation), where the likelihood has no bounds, and reported on the
+#' natural one; a profile that stays inside the interval down to a standard
+#' deviation or range of practically zero, or to a correlation's limit,
+#' reports that limit. A spatial range the data do not bound above has no
+#' upper limit (`NA`, with a warning).
+#'
 #' The likelihood is the one the fit maximized (the same `nAGQ`, or the
 #' sparse Laplace approximation for several terms). Each side of each
 #' parameter is traced outwards from the estimate with steps adapted to the
@@ -103,6 +117,12 @@ profile_fit <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20L, refine
       stop("'refine' must be confidence levels between 0 and 1 (or NULL)", call. = FALSE)
     refine <- refine[refine <= 1 - alpha]
   }
+  if (inherits(fitted, "glmmgee_glmm_covstruct")) {
+    if (reml)
+      stop("profile(criterion = \"REML\"): a structured fit's profile is that of the ML refit (criterion = \"ML\")",
+           call. = FALSE)
+    return(covstruct_profile(fitted, which, alpha, maxpts, refine))
+  }
   # A gaussian response far from zero (y + 1e9): profiled on y - X b0 as it
   # was fitted (response_shift()), the fixed effects' values shifted back by
   # b0; on y itself the engines' sums of squares lost their digits and the
@@ -165,25 +185,8 @@ profile_fit <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20L, refine
       ev <- st$eval
       map <- st$map
     }
-    z_hat <- map$free(th_hat)
-    pts <- data.frame(value = tg$estimate, zeta = 0)
-    zfree <- list(z_hat)
-    for (dir in c(-1, 1)) {
-      side <- profile_side(ev, map, tg, z_hat, ll_hat, dir, cutoff, as.integer(maxpts),
-                           control, scale)
-      pts <- rbind(pts, side$points)
-      zfree <- c(zfree, side$z)
-    }
-    o <- order(pts$value)
-    pts <- pts[o, ]
-    zfree <- zfree[o]
-    # Each crossing is bracketed by the traced points (with their free
-    # parameters for warm starts); the points found are added afterwards.
-    extra <- lapply(c(-1, 1) %o% stats::qnorm(1 - (1 - refine) / 2), function(t)
-      refine_crossing(ev, map, tg, ll_hat, pts, zfree, t, control))
+    pts <- trace_profile(ev, map, tg, th_hat, ll_hat, cutoff, maxpts, refine, control, scale)
     if (!is.null(zb)) st$free()
-    pts <- do.call(rbind, c(list(pts), extra))
-    pts <- pts[order(pts$value), ]
     rows[[tg$name]] <- data.frame(parameter = tg$name, value = pts$value, zeta = pts$zeta)
   }
   out <- do.call(rbind, rows)
@@ -199,6 +202,29 @@ profile_fit <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20L, refine
             criterion = if (reml) "REML",
             bounds = lapply(ptargets, `[[`, "closed"),
             class = c("glmmgee_profile", "data.frame"))
+}
+
+# One target's profile: both sides traced outwards from the estimate, then
+# the crossings of the `refine` levels located between the traced points
+# (each with its free parameters, for warm starts); all points as
+# data.frame(value, zeta), ordered by value.
+trace_profile <- function(ev, map, tg, th_hat, ll_hat, cutoff, maxpts, refine, control, scale) {
+  z_hat <- map$free(th_hat)
+  pts <- data.frame(value = tg$estimate, zeta = 0)
+  zfree <- list(z_hat)
+  for (dir in c(-1, 1)) {
+    side <- profile_side(ev, map, tg, z_hat, ll_hat, dir, cutoff, as.integer(maxpts),
+                         control, scale)
+    pts <- rbind(pts, side$points)
+    zfree <- c(zfree, side$z)
+  }
+  o <- order(pts$value)
+  pts <- pts[o, ]
+  zfree <- zfree[o]
+  extra <- lapply(c(-1, 1) %o% stats::qnorm(1 - (1 - refine) / 2), function(t)
+    refine_crossing(ev, map, tg, ll_hat, pts, zfree, t, control))
+  pts <- do.call(rbind, c(list(pts), extra))
+  pts[order(pts$value), ]
 }
 
 # The least-squares shift b0 of a gaussian identity-link fit's response

@@ -110,6 +110,46 @@ test_that("exp(), gau() and mat() fit one spatial field as glmmTMB does", {
   expect_gte(loglik_value(two), loglik_value(one) - 1e-6)
 })
 
+test_that("the spatial range's profile interval: the likelihood written out is the cutoff below at each limit", {
+  d <- spatial_data(n = 60, seed = 8)
+  d$blk <- factor(rep(1:4, length.out = nrow(d)))
+  d$yb <- d$yg + c(-0.6, 0.1, 0.5, -0.2)[d$blk]
+  D <- as.matrix(stats::dist(glmmgee:::parse_coordinates(levels(d$pos))))
+  X <- cbind(1, d$cov)
+  B <- outer(d$blk, levels(d$blk), "==") * 1
+  # The maximum over everything but the range, of the gaussian likelihood
+  # of the field (plus blocks, on the sparse route) written out.
+  held <- function(range, start, blocks) {
+    nll <- function(q) {
+      V <- exp(2 * q[3]) * exp(-D / range) + diag(exp(2 * q[4]), nrow(d)) +
+        if (blocks) exp(2 * q[5]) * tcrossprod(B) else 0
+      ll <- tryCatch(gaussian_log_density(if (blocks) d$yb else d$yg, drop(X %*% q[1:2]), V),
+                     error = function(e) -Inf)
+      if (is.finite(ll)) -ll else 1e10
+    }
+    -stats::optim(start, nll, method = "BFGS", control = list(reltol = 1e-12, maxit = 500))$value
+  }
+  for (blocks in c(FALSE, TRUE)) {
+    f <- glmm(if (blocks) yb ~ cov + exp(0 + pos | field) + (1 | blk)
+              else yg ~ cov + exp(0 + pos | field), d)
+    expect_s3_class(f, "glmmgee_glmm_covstruct")
+    lab <- "exp(0 + pos | field): range"
+    ci <- confint(f, parm = lab, method = "profile")
+    expect_identical(rownames(ci), lab)
+    rg <- f$structures[[1]]$extra[["range"]]
+    expect_true(ci[1] < rg && rg < ci[2])
+    start <- c(fixef(f), log(f$structures[[1]]$sd[1]), log(sigma(f)),
+               if (blocks) log(0.4))
+    for (r in ci) expect_equal(2 * (loglik_value(f) - held(r, start, blocks)), stats::qchisq(0.95, 1),
+                               tolerance = 2e-3, label = sprintf("range held at %g (blocks %s)", r, blocks))
+  }
+  # every parameter: fixed effects, the field's sd and range, sigma
+  pr <- profile(glmm(yg ~ cov + exp(0 + pos | field), d))
+  expect_identical(levels(pr$parameter), c("(Intercept)", "cov", "exp(0 + pos | field): sd",
+                                           "exp(0 + pos | field): range", "sigma"))
+  expect_true(all(is.finite(confint(pr))))
+})
+
 test_that("exp(x) in the fixed part is the exponential, with or without a structure", {
   d <- ou_data(M = 60)
   d$ex <- exp(d$x / 3)

@@ -109,8 +109,8 @@ test_that("a method an engine cannot serve stops with one message style", {
                fixed = TRUE)
   expect_error(ranef_new(fits$ordinal_sparse, ordinal::wine[1:3, ]),
                "ranef_new\\(\\): the laplace_sparse engine .* for cumulative link")
-  expect_error(profile(fits$covstruct_ar1, which = 1L),
-               "the agq engine .* profile-likelihood table for structured-covariance fits")
+  expect_error(confint(fits$covstruct_ar1, method = "boot", nsim = 2),
+               "the agq engine .* for structured-covariance fits")
   # what an engine serves is what its capabilities say
   for (r in names(fits)) {
     caps <- fits[[r]]$engine$capabilities

@@ -1,0 +1,179 @@
+# Profile likelihoods of a fit with covariance structures (covstruct.R).
+#
+# The parameters are the fixed effects, each structure's parameters and the
+# dispersion. A structure parameter is traced on the scale the fit searched
+# it on (log standard deviation, the unconstrained t of a correlation, log
+# range, ...), where the likelihood is smooth and unbounded, and reported
+# on its natural scale (standard deviation, correlation, range, Matern
+# smoothness, propto()'s scale): zeta does not change under a monotone map
+# of the parameter, so the natural scale's intervals are the maps of the
+# search scale's. Factor entries of us() and rr() terms are profiled as
+# they are.
+#
+# Each profile point is a fit of every other parameter, on the engine the
+# fit came from (one grouping factor: AGHQ or Laplace at the fit's nAGQ;
+# several terms: the sparse Laplace engine), its gradient carried to the
+# structures' parameters by the Cholesky factor's exact Jacobian
+# (covstruct_parameter_map()).
+
+# The profile of a structured fit, as profile_fit() returns it.
+covstruct_profile <- function(fit, which, alpha, maxpts, refine) {
+  targets <- covstruct_profile_targets(fit)
+  targets <- targets[select_parameters(which, names(targets), "which")]
+  eng <- covstruct_profile_engine(fit)
+  on.exit(eng$free(), add = TRUE)
+  cutoff <- stats::qnorm(1 - alpha / 2)
+  control <- list(rel.tol = 1e-10)
+  rows <- lapply(targets, function(tg) {
+    map <- target_map(tg, eng$lower)
+    if (!is.null(eng$Tx)) map <- star_target_map(map, tg, eng$Tx, eng$lower)
+    pts <- trace_profile(eng$eval, map, tg, eng$phi, fit$loglik, cutoff, maxpts, refine,
+                         control, 1)
+    data.frame(parameter = tg$name, value = natural_values(tg, pts$value), zeta = pts$zeta)
+  })
+  out <- do.call(rbind, rows)
+  out$parameter <- factor(out$parameter, levels = names(targets))
+  rownames(out) <- NULL
+  structure(out,
+            estimates = vapply(targets, function(tg) tg$natural(tg$estimate), 1),
+            alpha = alpha,
+            bounds = lapply(targets, `[[`, "natural_bounds"),
+            class = c("glmmgee_profile", "data.frame"))
+}
+
+# A target's traced values on its natural scale; a value at the search
+# scale's closed bound is the natural scale's limit exactly (a standard
+# deviation or range at 0, a correlation at its limit).
+natural_values <- function(tg, x) {
+  out <- tg$natural(x)
+  for (k in 1:2) {
+    at <- !is.na(tg$closed[k]) & x == tg$closed[k]
+    out[at] <- tg$natural_bounds[k]
+  }
+  out
+}
+
+# The parameters a structured fit profiles, named as its structures'
+# parameters on their natural scales ("ar1(0 + time | id): rho",
+# "exp(0 + pos | g): range", "sigma"), each a "coef" target at its position
+# in the fit's search parameters (theta_structure) with
+#   natural(x)       the search scale's value x on the natural scale,
+#   closed           the search-scale bounds where the trace stops (a
+#                    standard deviation 1e-8 of its estimate: practically
+#                    zero; a correlation 1e-8 from its limits),
+#   natural_bounds   the natural values there (0, -1 or 1).
+# The search scale's bounds lie where the likelihood no longer changes
+# within the optimizer's tolerance, so a profile that reaches one stays
+# inside the interval up to that limit.
+covstruct_profile_targets <- function(fit) {
+  phi <- unname(as.numeric(fit$theta_structure))
+  pnames <- names(fit$theta_structure)
+  V <- fit$cov_structure
+  p <- length(fit$coefficients)
+  se <- unname(sqrt(pmax(diag(V), 0)))
+  se[!is.finite(se)] <- NA_real_
+  out <- lapply(seq_along(phi), function(j) {
+    sc <- natural_scale(pnames[j], fit, j, p)
+    closed <- sc$closed(phi[j])
+    list(name = if (j <= p) pnames[j] else sc$name, kind = "coef", pos = j,
+         estimate = phi[j], se = se[j], closed = closed, log = FALSE,
+         cov = unname(V[, j]), natural = sc$natural, natural_bounds = sc$bounds,
+         keyword = if (j > p) "theta_")
+  })
+  names(out) <- make.unique(vapply(out, `[[`, "", "name"))
+  for (nm in names(out)) out[[nm]]$name <- nm
+  out
+}
+
+# The natural scale of search parameter j named `pname` ("label: log(sd)",
+# "log(sigma)"): its name, the map, the search-scale bounds (a function of
+# the estimate) and the natural values there.
+natural_scale <- function(pname, fit, j, p) {
+  none <- list(name = pname, natural = identity, closed = function(x) c(NA_real_, NA_real_),
+               bounds = c(NA_real_, NA_real_))
+  if (j <= p) return(none)
+  # (the last ": " ends the term's label; a column may hold ":")
+  label <- sub("^(.*): .*$", "\\1", pname)
+  par <- sub("^.*: ", "", pname)
+  nm <- function(v) if (grepl(": ", pname)) paste0(label, ": ", v) else v
+  if (grepl("^log\\(.*\\)$", par)) {
+    inner <- sub("^log\\((.*)\\)$", "\\1", par)
+    # A dispersion (sigma, theta) and the Matern smoothness are left
+    # unbounded. propto()'s parameter is half the log of its scale (the
+    # variance multiplying the matrix).
+    lower <- grepl(": ", pname) && inner != "kappa"
+    pow <- if (inner == "scale" && grepl(": ", pname)) 2 else 1
+    # A gaussian sigma stops where the fit's search did
+    # (covstruct_sigma_floor on the response's scale): below it the
+    # engine's Laplace terms lose their digits.
+    # (an equalto() fit is searched on y itself)
+    floor <- if (inner == "sigma" && identical(fit$family$link, "identity")) {
+      equalto <- any(vapply(fit$structures, function(st) identical(st$kind, "equalto"), TRUE))
+      covstruct_sigma_floor + if (!equalto)
+        log(as.vector(response_scale(fit$X, as.numeric(fit$y), fit$prior.weights, fit$offset,
+                                     fit$family))) else 0
+    }
+    return(list(name = nm(inner), natural = function(x) exp(pow * x),
+                closed = function(x) c(if (lower) x - log(1e8) else floor %||% NA_real_, NA_real_),
+                bounds = c(if (lower || !is.null(floor)) 0 else NA_real_, NA_real_)))
+  }
+  if (grepl("\\(t / sqrt\\(1 \\+ t\\^2\\)\\)$", par)) {
+    # t = r / sqrt(1 - r^2) at r = 1 - 1e-8.
+    tb <- (1 - 1e-8) / sqrt(1 - (1 - 1e-8)^2)
+    return(list(name = nm(sub(" \\(t / .*$", "", par)), natural = function(t) t / sqrt(1 + t^2),
+                closed = function(x) c(-tb, tb), bounds = c(-1, 1)))
+  }
+  if (grepl("\\(logit scale\\)$", par)) {
+    # cs(), homcs(): rho = -a + (1 + a) plogis(t), a = 1 / (q - 1).
+    st <- Find(function(s) identical(s$label, label), fit$structures)
+    a <- 1 / (length(st$columns) - 1)
+    tb <- stats::qlogis(1 - 1e-8)
+    return(list(name = nm(sub(" \\(logit scale\\)$", "", par)),
+                natural = function(t) -a + (1 + a) * stats::plogis(t),
+                closed = function(x) c(-tb, tb), bounds = c(-a, 1)))
+  }
+  none
+}
+
+# The engine of a structured fit as a function of its search parameters
+# phi* = (beta*, structure parameters, dispersion), beta* = Tx beta on the
+# engine's centred and scaled design: list(eval, free, Tx, phi (the
+# estimates, user scale), lower).
+covstruct_profile_engine <- function(fit) {
+  if (!is.null(fit$aux))
+    stop("profile(): a structured fit with a zero or dispersion part has no profile; use confint(method = \"Wald\")",
+         call. = FALSE)
+  pm <- covstruct_parameter_map(fit)
+  if (is.null(pm))
+    stop("profile(): the structured fit's parameters do not reproduce its covariance entries; use confint(method = \"Wald\")",
+         call. = FALSE)
+  if (inherits(fit, "glmmgee_glmm_sparse")) {
+    ax <- profile_aux_inputs(fit)
+    re <- pm$re
+    n <- length(fit$y)
+    fam <- fit$family
+    eng <- cpp_sparse_new(ax$X, re$Z, as.numeric(fit$y),
+                          as.numeric(fit$prior.weights %||% rep(1, n)),
+                          as.numeric(fit$offset %||% rep(0, n)), re$lam_row - 1L,
+                          re$lam_col - 1L, re$lam_k - 1L, re$ntheta, fam$family_code,
+                          fam$link_code)
+    base <- list(eval = function(th) sparse_eval(eng, th, TRUE), free = function() NULL,
+                 Tx = ax$Tx)
+  } else {
+    base <- profile_engine(fit)
+  }
+  eval <- function(ph) {
+    at <- tryCatch(pm$map(ph), error = function(e) NULL)
+    if (is.null(at)) return(list(loglik = -Inf, gradient = rep(NA_real_, length(ph))))
+    r <- base$eval(at$theta)
+    list(loglik = r$loglik, gradient = drop(crossprod(at$J, r$gradient)))
+  }
+  ll <- eval(theta_star(pm$phi, base$Tx))$loglik
+  if (!is.finite(ll) || abs(ll - fit$loglik) > 1e-6 * max(1, abs(fit$loglik))) {
+    base$free()
+    stop("profile(): the model could not be rebuilt from the fit (its log-likelihood differs); use confint(method = \"Wald\")",
+         call. = FALSE)
+  }
+  list(eval = eval, free = base$free, Tx = base$Tx, phi = pm$phi,
+       lower = rep(-Inf, length(pm$phi)))
+}
