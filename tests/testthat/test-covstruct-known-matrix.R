@@ -116,3 +116,23 @@ test_that("propto() and equalto() refuse a matrix that does not fit the term, na
   expect_error(glmm(yp ~ equalto(0 + sp | site, Ks), d, family = poisson), "not positive semi-definite")
   expect_error(glmm(yp ~ equalto(0 + sp | site, nothere), d, family = poisson), "could not be evaluated")
 })
+
+# glmmTMB's propto() expectation (its tests/testthat/test-propto.R,
+# "Identity"): propto() with the identity is the diagonal term with its
+# variances equal, and the scale is that variance.
+test_that("propto(x | spp, I) is homdiag(x | spp), as glmmTMB's test of propto() asserts", {
+  set.seed(1001)
+  nsp <- 50
+  dat <- data.frame(spp = factor(1:nsp), x = rbinom(nsp, 1, 0.4),
+                    spp_int = rnorm(nsp, mean = 1, sd = 0.6),
+                    spp_slope = rnorm(nsp, mean = 1, sd = 0.6))
+  dat$y <- with(dat, rpois(nsp, exp(x * 1.5 + spp_int + x * spp_slope)))
+  I2 <- diag(2)
+  dimnames(I2) <- list(c("(Intercept)", "x"), c("(Intercept)", "x"))
+  f <- suppressWarnings(glmm(y ~ x + propto(x | spp, I2), dat, family = poisson, nAGQ = 1))
+  h <- suppressWarnings(glmm(y ~ x + homdiag(x | spp), dat, family = poisson, nAGQ = 1))
+  expect_equal(unname(VarCorr(f)$spp[, ]), unname(VarCorr(h)$spp[, ]), tolerance = 1e-6)
+  expect_equal(loglik_value(f), loglik_value(h), tolerance = 1e-8)
+  expect_equal(f$structures[[1]]$extra[["scale"]], unname(h$structures[[1]]$sd[1])^2,
+               tolerance = 1e-6)
+})

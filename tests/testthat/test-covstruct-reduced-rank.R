@@ -61,3 +61,34 @@ test_that("rr() at full rank is the unstructured term; the rank defaults to 2 an
   k <- 0.5
   expect_error(glmm(yp ~ rr(0 + sp | site, d = k), d, family = poisson), "rank d must be a whole number")
 })
+
+# glmmTMB's own rr() expectations (its tests/testthat/test-rr.R).
+test_that("glmmTMB's rr() expectations: a rank-d covariance and the GH 1151 logistic fit", {
+  # "rr eigenvalues": a rank-2 term on four columns has two zero
+  # eigenvalues, a rank-3 one beside an unstructured term one
+  set.seed(101)
+  n <- 1000
+  dd <- data.frame(x = rnorm(n), y = rnorm(n), z = rnorm(n),
+                   g1 = factor(sample(10, n, TRUE)), g2 = factor(sample(10, n, TRUE)))
+  b1 <- matrix(rnorm(40), 10)
+  b2 <- matrix(rnorm(40), 10)
+  Zf <- cbind(1, dd$x, dd$y, dd$z)
+  dd$w <- 1 + rowSums(Zf * b1[dd$g1, ]) + rowSums(Zf * b2[dd$g2, ]) + rnorm(n)
+  m1 <- suppressWarnings(glmm(w ~ 1 + rr(x + y + z | g1, 2), dd))
+  expect_equal(zapsmall(eigen(VarCorr(m1)$g1[, ])$values)[3:4], c(0, 0))
+  m2 <- suppressWarnings(glmm(w ~ 1 + rr(x + y + z | g1, 3) + (x + y + z | g2), dd))
+  expect_equal(zapsmall(eigen(VarCorr(m2)$g1[, ])$values)[4], 0)
+  # "rr binomial" (glmmTMB's issue 1151): fixed effects -0.0273483526560848
+  # and -0.0244598826860453. The optimum is singular (the correlation at
+  # -1), where the likelihood is flat in a direction that moves the
+  # intercept by some 1e-5 (glmmTMB 1.1.5 stops at -0.0273422, its (x | id)
+  # fit at -0.0273431): the same log-likelihood, the numbers to 1e-3.
+  set.seed(12345)
+  data <- data.frame(id = rep(1:5, each = 10), x = rep(1:10, 5), y = round(runif(50)))
+  expect_warning(g1 <- glmm(y ~ x + rr(x | id, 2), data, family = binomial, nAGQ = 1),
+                 "singular fit")
+  expect_equal(unname(fixef(g1)), c(-0.0273483526560848, -0.0244598826860453), tolerance = 1e-3)
+  skip_if_not_installed("glmmTMB")
+  tmb <- suppressWarnings(glmmTMB::glmmTMB(y ~ x + rr(x | id, 2), family = binomial, data = data))
+  expect_gte(loglik_value(g1), loglik_value(tmb) - 1e-7)
+})

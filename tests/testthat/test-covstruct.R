@@ -38,12 +38,38 @@ test_that("ar1(): the covstruct vignette's gaussian AR(1) model matches glmmTMB"
   expect_output(print(f), "AR\\(1\\)")
   expect_output(print(summary(f)), "rho")
   expect_equal(attr(logLik(f), "df"), 4)  # intercept, sd, rho, sigma
-  # Wald intervals through the structure's covariance; no profiles.
+  # Wald intervals through the structure's covariance; profile intervals
+  # on the structure's natural scale, around the estimates.
   ci <- confint(f, method = "Wald")
   expect_true(all(is.finite(ci)))
   expect_true(all(ci[, 1] < ci[, 2]))
-  expect_error(profile(f), "does not provide a profile-likelihood table for structured-covariance")
+  cp <- confint(f, method = "profile")
+  expect_identical(rownames(cp), c("(Intercept)", "ar1(times + 0 | group): sd",
+                                   "ar1(times + 0 | group): rho", "sigma"))
+  est <- c(fixef(f), s$sd[1L], s$rho, sigma(f))
+  expect_true(all(cp[, 1] < est & est < cp[, 2]))
+  expect_equal(unname(cp[1, ]), unname(ci[1, ]), tolerance = 0.05)
   expect_equal(unname(sqrt(diag(vcov(f)))), unname(sqrt(f$cov_structure[1, 1])))
+})
+
+test_that("ar1()'s profile interval for rho: glmmTMB with rho held at each limit is the cutoff below", {
+  skip_if_not_installed("glmmTMB")
+  d <- sim_ar1(5, 80, n = 4, phi = 0.5, family = "poisson", sd = 0.7)
+  form <- y ~ x + ar1(0 + times | group)
+  f <- glmm(form, data = d, family = poisson, nAGQ = 1)
+  ci <- confint(profile(f, which = "ar1(0 + times | group): rho"))
+  rho <- f$structures[[1]]$rho
+  expect_true(ci[1] < rho && rho < ci[2])
+  # glmmTMB's ar1() correlation is t / sqrt(1 + t^2) of its last theta, as ours.
+  m <- glmmTMB::glmmTMB(form, data = d, family = poisson)
+  th <- m$fit$par[names(m$fit$par) == "theta"]
+  for (r in ci) {
+    held <- glmmTMB::glmmTMB(form, data = d, family = poisson,
+                             start = list(theta = c(th[1], r / sqrt(1 - r^2))),
+                             map = list(theta = factor(c(1, NA))))
+    expect_equal(2 * (loglik_value(f) - loglik_value(held)), stats::qchisq(0.95, 1),
+                 tolerance = 1e-3, label = paste("rho held at", r))
+  }
 })
 
 test_that("ar1() and cs() in Poisson and logistic models (Laplace) match glmmTMB", {
@@ -437,4 +463,43 @@ test_that("the one-factor engine's gradient is exact with many random effects pe
   J <- matrix(rnorm(nl * 2), nl, 2)
   rd <- glmmgee:::cpp_agq_eval_dir(eng, th, TRUE, J)
   expect_equal(rd$gradient[3:4], drop(crossprod(J, r$gradient[2 + seq_len(nl)])), tolerance = 1e-10)
+})
+
+# glmmTMB's own expectations for its variance structures (its
+# tests/testthat/test-varstruc.R, on the models of its
+# inst/test_data/make_ex.R): the numbers it asserts, reproduced.
+test_that("glmmTMB's variance-structure expectations on sleepstudy hold here", {
+  skip_if_not_installed("lme4")
+  data(sleepstudy, package = "lme4")
+  fs <- transform(sleepstudy, fDays = cut(Days, c(0, 3, 6, 10), right = FALSE),
+                  row = factor(seq_len(nrow(sleepstudy))))
+  # "diag": diag() is the two separate terms, as lmer fits them
+  fm_diag1 <- glmm(Reaction ~ Days + diag(Days | Subject), fs)
+  fm_diag2 <- glmm(Reaction ~ Days + (1 | Subject) + (0 + Days | Subject), fs)
+  expect_equal(loglik_value(fm_diag1), loglik_value(fm_diag2), tolerance = 1e-7)
+  if (requireNamespace("lme4", quietly = TRUE)) {
+    lm_diag <- lme4::lmer(Reaction ~ Days + (1 | Subject) + (0 + Days | Subject), fs, REML = FALSE)
+    expect_equal(loglik_value(fm_diag1), loglik_value(lm_diag), tolerance = 1e-7)
+  }
+  # "cs_us": on two columns cs() is the unstructured term; its
+  # correlation prints as 0.081
+  fm_us1 <- glmm(Reaction ~ Days + (Days | Subject), fs)
+  fm_cs1 <- glmm(Reaction ~ Days + cs(Days | Subject), fs)
+  expect_equal(loglik_value(fm_cs1), loglik_value(fm_us1), tolerance = 1e-7)
+  expect_equal(loglik_value(fm_us1),
+               loglik_value(lme4::lmer(Reaction ~ Days + (Days | Subject), fs, REML = FALSE)),
+               tolerance = 1e-7)
+  expect_equal(round(fm_cs1$structures[[1]]$rho, 3), 0.081)
+  # "hom vs het diag": one common variance, 69.4182616453357 (2e-4)
+  fmhomdiag <- glmm(Reaction ~ Days + homdiag(Days | Subject), sleepstudy)
+  expect_equal(unname(fmhomdiag$structures[[1]]$sd^2), rep(69.4182616453357, 2), tolerance = 2e-4)
+  # "basic ar1" and "varcorr_print": an AR(1) over the 180 rows beside a
+  # random intercept (whose variance is practically zero, 0.6^2 beside
+  # 60.8^2 in glmmTMB's fit: ours is singular), its correlation printed as
+  # 0.873 and the correlation matrix's first row rho^(0:179)
+  fm_ar1 <- suppressWarnings(glmm(Reaction ~ 1 + (1 | Subject) + ar1(row + 0 | Subject), fs))
+  rho <- fm_ar1$structures[[2]]$rho
+  expect_equal(round(rho, 3), 0.873)
+  cc <- stats::cov2cor(VarCorr(fm_ar1)$Subject[-1, -1])
+  expect_equal(unname(cc[1, ]), rho^(0:(nrow(cc) - 1)), tolerance = 1e-10)
 })
