@@ -29,7 +29,11 @@ covstruct_profile <- function(fit, which, alpha, maxpts, refine) {
     if (!is.null(eng$Tx)) map <- star_target_map(map, tg, eng$Tx, eng$lower)
     pts <- trace_profile(eng$eval, map, tg, eng$phi, fit$loglik, cutoff, maxpts, refine,
                          control, 1)
-    data.frame(parameter = tg$name, value = natural_values(tg, pts$value), zeta = pts$zeta)
+    # (points far out on the search scale can meet on the natural one: a
+    # correlation's 1 - 1e-17 is 1)
+    v <- natural_values(tg, pts$value)
+    keep <- !duplicated(v)
+    data.frame(parameter = tg$name, value = v[keep], zeta = pts$zeta[keep])
   })
   out <- do.call(rbind, rows)
   out$parameter <- factor(out$parameter, levels = names(targets))

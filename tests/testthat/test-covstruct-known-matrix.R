@@ -34,6 +34,14 @@ test_that("propto() is the known-covariance route's model of the same matrix", {
   expect_equal(fixef(f), fixef(ref), tolerance = 1e-4)
   expect_equal(unname(f$structures[[1]]$extra[["scale"]]), as.data.frame(VarCorr(ref))$vcov[1],
                tolerance = 1e-3)
+  # propto()'s scale is the known-covariance term's variance: its profile
+  # interval is the square of that term's standard deviation's
+  ci <- confint(f, method = "profile")
+  expect_identical(rownames(ci), c("(Intercept)", "x", "propto(0 + sp | site, K): scale"))
+  expect_equal(unname(ci[3, ]), unname(suppressWarnings(confint(ref, parm = 3, method = "profile"))[1, ]^2),
+               tolerance = 1e-4)
+  expect_equal(unname(ci[1:2, ]), unname(suppressWarnings(confint(ref, parm = 1:2, method = "profile"))),
+               tolerance = 1e-4)
   # rows matched by name: the matrix given in another order is the same model
   o <- rev(seq_len(nrow(K)))
   K2 <- K[o, o]
