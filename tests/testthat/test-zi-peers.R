@@ -242,3 +242,29 @@ test_that("nbinom1 with a dispersion formula (glmmTMB's test-disp.R model) reach
   expect_false(any(grepl("false convergence", ours$optinfo$warnings)))
   expect_true(any(grepl("limit 0 in 50 of 100 rows", ours$optinfo$warnings)))
 })
+
+# glmmTMB's test-disp.R: two residual standard deviations (10 and 5) beside
+# crossed random effects. Its expectation, in glmmTMB's log variances with
+# "ten" the first level (factor levels in order of appearance, as R 3 made
+# them): c(log(10^2), log(5^2) - log(10^2)), to 1e-2; ours are log
+# standard deviations, half of those.
+test_that("glmmTMB's dispersion-formula expectation beside crossed random effects holds here", {
+  sim1 <- function(nfac = 20, nt = 1000, facsd = 0.1, tsd = 0.15, mu = 0, residsd = 1) {
+    dat <- expand.grid(fac = factor(letters[1:nfac]), t = 1:nt)
+    dat$REfac <- rnorm(nfac, sd = facsd)[dat$fac]
+    dat$REt <- rnorm(nt, sd = tsd)[dat$t]
+    dat$x <- rnorm(nrow(dat), mean = mu, sd = residsd) + dat$REfac + dat$REt
+    dat
+  }
+  set.seed(101)
+  d1 <- transform(sim1(mu = 1, residsd = 10), fac = paste0(fac, 1), disp = "ten")
+  d2 <- transform(sim1(mu = 10, residsd = 5), fac = paste0(fac, 2), disp = "five")
+  dat <- rbind(d1, d2)
+  dat$disp <- factor(dat$disp, levels = c("ten", "five"))
+  m0 <- suppressWarnings(glmm(x ~ disp + (1 | t) + (1 | fac), dispformula = ~disp, data = dat))
+  dc <- unname(m0$theta[grep("^disp~", names(m0$theta))])
+  expect_equal(2 * dc, c(log(10^2), log(5^2) - log(10^2)), tolerance = 1e-2)
+  skip_if_not_installed("glmmTMB")
+  tmb <- glmmTMB::glmmTMB(x ~ disp + (1 | t) + (1 | fac), dispformula = ~disp, data = dat)
+  expect_gte(loglik_value(m0), loglik_value(tmb) - 1e-6)
+})
