@@ -11,6 +11,14 @@ timeit <- function(expr) {
   list(time = tm[["elapsed"]], cpu = tm[["user.self"]] + tm[["sys.self"]], value = val)
 }
 
+# The medians of `reps` runs of fn(): elapsed and CPU seconds, and the
+# last run's value.
+timeit_median <- function(fn, reps) {
+  runs <- lapply(seq_len(reps), function(r) timeit(fn()))
+  list(elapsed = stats::median(vapply(runs, `[[`, 1, "time")),
+       cpu = stats::median(vapply(runs, `[[`, 1, "cpu")), value = runs[[reps]]$value)
+}
+
 # A field of /proc/self/status in kB: "VmHWM" the peak resident memory,
 # "VmRSS" the current one (Linux).
 peak_kb <- function(field = "VmHWM") {

@@ -17,16 +17,10 @@ reps <- if (length(args) >= 1L) as.integer(args[1L]) else 3L
 cat(sprintf("glmmgee %s, glmmTMB %s, R %s, %s\n", packageVersion("glmmgee"),
             packageVersion("glmmTMB"), getRversion(), format(Sys.time(), "%Y-%m-%d")))
 
-timeit <- function(fn) {
-  el <- cpu <- numeric(reps)
-  for (r in seq_len(reps)) {
-    gc()
-    tm <- system.time(val <- fn())
-    el[r] <- tm[["elapsed"]]
-    cpu[r] <- tm[["user.self"]] + tm[["sys.self"]]
-  }
-  list(elapsed = stats::median(el), cpu = stats::median(cpu), value = val)
-}
+# timeit_median(): bench-common.R beside this script (or in bench/ of the
+# working directory when it is not run by Rscript).
+source(file.path(dirname(c(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)),
+                           "bench/.")[1L]), "bench-common.R"))
 
 set.seed(20261128)
 # 1. uneven times
@@ -66,8 +60,8 @@ cat(sprintf("\n== medians of %d fits ==\n", reps))
 cat(sprintf("%-28s %6s %9s %9s %8s %9s %9s %8s %10s\n", "model", "rows", "TMB el", "ours el", "ratio",
             "TMB cpu", "ours cpu", "ratio", "dlogLik"))
 for (cs in cases) {
-  ours <- timeit(function() glmm(cs$form, cs$data, family = poisson))
-  tmb <- timeit(function() glmmTMB::glmmTMB(cs$form, cs$data, family = poisson))
+  ours <- timeit_median(function() glmm(cs$form, cs$data, family = poisson), reps)
+  tmb <- timeit_median(function() glmmTMB::glmmTMB(cs$form, cs$data, family = poisson), reps)
   cat(sprintf("%-28s %6d %9.3f %9.3f %8.1f %9.3f %9.3f %8.1f %10.2g\n", cs$name, nrow(cs$data),
               tmb$elapsed, ours$elapsed, tmb$elapsed / ours$elapsed,
               tmb$cpu, ours$cpu, tmb$cpu / ours$cpu,

@@ -31,16 +31,10 @@ part <- if (length(args) >= 3L) args[3L] else "all"
 cat(sprintf("glmmgee %s, glmmTMB %s, R %s, %s\n", packageVersion("glmmgee"),
             packageVersion("glmmTMB"), getRversion(), format(Sys.time(), "%Y-%m-%d")))
 
-timeit <- function(fn) {
-  el <- cpu <- numeric(reps)
-  for (r in seq_len(reps)) {
-    gc()
-    tm <- system.time(val <- fn())
-    el[r] <- tm[["elapsed"]]
-    cpu[r] <- tm[["user.self"]] + tm[["sys.self"]]
-  }
-  list(elapsed = stats::median(el), cpu = stats::median(cpu), value = val)
-}
+# timeit_median(): bench-common.R beside this script (or in bench/ of the
+# working directory when it is not run by Rscript).
+source(file.path(dirname(c(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)),
+                           "bench/.")[1L]), "bench-common.R"))
 
 # S > 0: a site factor crossed with the groups, intercept sd 0.5.
 # `R` a correlation matrix over the n times instead of phi's AR(1).
@@ -80,9 +74,9 @@ bench_rows <- function(cases) {
   cat(sprintf("%-24s %10s %10s %8s %10s %10s %8s %10s\n", "model", "TMB el", "ours el", "ratio",
               "TMB cpu", "ours cpu", "ratio", "dlogLik"))
   for (cs in cases) {
-    ours <- timeit(function() glmm(cs$form, cs$data, family = cs$family, nAGQ = 1))
-    tmb <- timeit(function() glmmTMB::glmmTMB(cs$tmb_form %||% cs$form, cs$data, family = cs$family,
-                                              map = cs$tmb_map))
+    ours <- timeit_median(function() glmm(cs$form, cs$data, family = cs$family, nAGQ = 1), reps)
+    tmb <- timeit_median(function() glmmTMB::glmmTMB(cs$tmb_form %||% cs$form, cs$data,
+                                                     family = cs$family, map = cs$tmb_map), reps)
     cat(sprintf("%-24s %10.3f %10.3f %8.1f %10.3f %10.3f %8.1f %10.2g\n", cs$name,
                 tmb$elapsed, ours$elapsed, tmb$elapsed / ours$elapsed,
                 tmb$cpu, ours$cpu, tmb$cpu / ours$cpu,
