@@ -19,17 +19,22 @@ known_matrix_data <- function(ns = 6, nsite = 50, seed = 4) {
   list(d = d, K = K)
 }
 
+# propto(0 + sp | site, K)'s model on the known-covariance route: one
+# random effect per site and species, covariance I (x) K.
+known_route_fit <- function(d, K) {
+  d$ss <- interaction(d$site, d$sp, sep = ":")
+  KK <- kronecker(diag(nlevels(d$site)), K)
+  nm <- paste(rep(levels(d$site), each = nrow(K)), rep(levels(d$sp), nlevels(d$site)), sep = ":")
+  dimnames(KK) <- list(nm, nm)
+  glmm(yp ~ x + (1 | ss), d, family = poisson, covariance = list(ss = KK))
+}
+
 test_that("propto() is the known-covariance route's model of the same matrix", {
   kd <- known_matrix_data()
   d <- kd$d
   K <- kd$K
   f <- glmm(yp ~ x + propto(0 + sp | site, K), d, family = poisson)
-  # the same random effects as one per site and species, covariance I (x) K
-  d$ss <- interaction(d$site, d$sp, sep = ":")
-  KK <- kronecker(diag(nlevels(d$site)), K)
-  nm <- paste(rep(levels(d$site), each = nrow(K)), rep(levels(d$sp), nlevels(d$site)), sep = ":")
-  dimnames(KK) <- list(nm, nm)
-  ref <- glmm(yp ~ x + (1 | ss), d, family = poisson, covariance = list(ss = KK))
+  ref <- known_route_fit(d, K)
   expect_equal(loglik_value(f), loglik_value(ref), tolerance = 1e-6)
   expect_equal(fixef(f), fixef(ref), tolerance = 1e-4)
   expect_equal(unname(f$structures[[1]]$extra[["scale"]]), as.data.frame(VarCorr(ref))$vcov[1],
@@ -60,11 +65,7 @@ test_that("a singular matrix (two species as clones) fits, as the known-covarian
   expect_equal(tcrossprod(L), unname(K), tolerance = 1e-12)
   expect_true(all(L[upper.tri(L)] == 0))
   f <- glmm(yp ~ x + propto(0 + sp | site, K), d, family = poisson)
-  d$ss <- interaction(d$site, d$sp, sep = ":")
-  KK <- kronecker(diag(nlevels(d$site)), K)
-  nm <- paste(rep(levels(d$site), each = nrow(K)), rep(levels(d$sp), nlevels(d$site)), sep = ":")
-  dimnames(KK) <- list(nm, nm)
-  ref <- glmm(yp ~ x + (1 | ss), d, family = poisson, covariance = list(ss = KK))
+  ref <- known_route_fit(d, K)
   expect_equal(loglik_value(f), loglik_value(ref), tolerance = 1e-6)
   expect_null(glmmgee:::semidefinite_cholesky(K - diag(0.5, nrow(K))))
 })
