@@ -79,7 +79,7 @@ covstruct_profile_targets <- function(fit) {
   out <- lapply(seq_along(phi), function(j) {
     sc <- natural_scale(pnames[j], fit, j, p)
     closed <- sc$closed(phi[j])
-    list(name = if (j <= p) pnames[j] else sc$name, kind = "coef", pos = j,
+    list(name = sc$name, kind = "coef", pos = j,
          estimate = phi[j], se = se[j], closed = closed, log = FALSE,
          cov = unname(V[, j]), natural = sc$natural, natural_bounds = sc$bounds,
          keyword = if (j > p) "theta_")
@@ -152,17 +152,9 @@ covstruct_profile_engine <- function(fit) {
     stop("profile(): the structured fit's parameters do not reproduce its covariance entries; use confint(method = \"Wald\")",
          call. = FALSE)
   if (inherits(fit, "glmmgee_glmm_sparse")) {
-    ax <- profile_aux_inputs(fit)
-    re <- pm$re
-    n <- length(fit$y)
-    fam <- fit$family
-    eng <- cpp_sparse_new(ax$X, re$Z, as.numeric(fit$y),
-                          as.numeric(fit$prior.weights %||% rep(1, n)),
-                          as.numeric(fit$offset %||% rep(0, n)), re$lam_row - 1L,
-                          re$lam_col - 1L, re$lam_k - 1L, re$ntheta, fam$family_code,
-                          fam$link_code)
-    base <- list(eval = function(th) sparse_eval(eng, th, TRUE), free = function() NULL,
-                 Tx = ax$Tx)
+    se <- covstruct_sparse_new(fit, pm$re)
+    base <- list(eval = function(th) sparse_eval(se$eng, th, TRUE), free = function() NULL,
+                 Tx = se$Tx)
   } else {
     base <- profile_engine(fit)
   }

@@ -312,6 +312,15 @@ covstruct_robust_engine <- function(fit) {
 # by cluster (sparse_cluster_split()) on the terms of the fit's formula
 # (`re`, sparse_covstruct_terms()), in the engine's parameters.
 covstruct_sparse_engine <- function(fit, re) {
+  se <- covstruct_sparse_new(fit, re)
+  list(split = sparse_cluster_split(se$eng, re$Z, re, se$w), Tx = se$Tx, free = function() NULL)
+}
+
+# The sparse Laplace engine of a structured fit with several terms on the
+# terms `re` (sparse_covstruct_terms()), on the engine's X* (with `Tx`):
+# list(eng, w (the prior weights), Tx). Shared by the cluster-robust
+# covariance and the profile (covstruct_profile_engine()).
+covstruct_sparse_new <- function(fit, re) {
   ax <- profile_aux_inputs(fit)
   n <- length(fit$y)
   w <- as.numeric(fit$prior.weights %||% rep(1, n))
@@ -320,7 +329,7 @@ covstruct_sparse_engine <- function(fit, re) {
                         re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
                         fam$family_code, fam$link_code)
   if (!is.null(fit$aux)) cpp_sparse_set_aux(eng, ax$kind, ax$XA, ax$pred, ax$aoff)
-  list(split = sparse_cluster_split(eng, re$Z, re, w), Tx = ax$Tx, free = function() NULL)
+  list(eng = eng, w = w, Tx = ax$Tx)
 }
 
 # The engine of cluster-robust covariances for `fit`: the fit's own engine
