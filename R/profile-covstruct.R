@@ -45,15 +45,17 @@ covstruct_profile <- function(fit, which, alpha, maxpts, refine) {
             class = c("glmmgee_profile", "data.frame"))
 }
 
-# A target's traced values on its natural scale; a value at the search
-# scale's closed bound is the natural scale's limit exactly (a standard
-# deviation or range at 0, a correlation at its limit).
+# A target's traced values on its natural scale; a value at or beyond the
+# search scale's closed bound (the trace's last point there, or an
+# estimate already past it, as a correlation estimated at 1) is the natural
+# scale's limit exactly (a standard deviation or range at 0, a correlation
+# at its limit).
 natural_values <- function(tg, x) {
   out <- tg$natural(x)
-  for (k in 1:2) {
-    at <- !is.na(tg$closed[k]) & x == tg$closed[k]
-    out[at] <- tg$natural_bounds[k]
-  }
+  lo <- !is.na(tg$closed[1L]) & x <= tg$closed[1L]
+  hi <- !is.na(tg$closed[2L]) & x >= tg$closed[2L]
+  out[lo] <- tg$natural_bounds[1L]
+  out[hi] <- tg$natural_bounds[2L]
   out
 }
 

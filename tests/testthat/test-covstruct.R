@@ -503,3 +503,15 @@ test_that("glmmTMB's variance-structure expectations on sleepstudy hold here", {
   cc <- stats::cov2cor(VarCorr(fm_ar1)$Subject[-1, -1])
   expect_equal(unname(cc[1, ]), rho^(0:(nrow(cc) - 1)), tolerance = 1e-10)
 })
+
+test_that("a correlation estimated at its limit has that limit as its profile bound", {
+  # a random intercept seen through ar1(): rho goes to 1
+  set.seed(1)
+  d <- data.frame(g = factor(rep(1:40, each = 4)), t = factor(rep(1:4, 40)))
+  d$y <- rnorm(160) + rnorm(40)[d$g]
+  f <- suppressWarnings(glmm(y ~ ar1(0 + t | g), d))
+  expect_gt(f$structures[[1]]$rho, 1 - 1e-6)
+  ci <- confint(f, parm = "ar1(0 + t | g): rho", method = "profile")
+  expect_identical(ci[1, 2], 1)
+  expect_true(ci[1, 1] > 0.5 && ci[1, 1] < 1)
+})
