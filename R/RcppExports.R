@@ -97,6 +97,10 @@ cpp_agq_glm_start <- function(ptr, maxit) {
     .Call(`_glmmgee_cpp_agq_glm_start`, ptr, maxit)
 }
 
+cpp_agq_set_patterns <- function(ptr, on) {
+    .Call(`_glmmgee_cpp_agq_set_patterns`, ptr, on)
+}
+
 cpp_agq_set_fast <- function(ptr, on) {
     .Call(`_glmmgee_cpp_agq_set_fast`, ptr, on)
 }

@@ -304,6 +304,18 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_agq_set_patterns
+bool cpp_agq_set_patterns(SEXP ptr, bool on);
+RcppExport SEXP _glmmgee_cpp_agq_set_patterns(SEXP ptrSEXP, SEXP onSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< bool >::type on(onSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_agq_set_patterns(ptr, on));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_agq_set_fast
 bool cpp_agq_set_fast(SEXP ptr, bool on);
 RcppExport SEXP _glmmgee_cpp_agq_set_fast(SEXP ptrSEXP, SEXP onSEXP) {
@@ -1750,6 +1762,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_set_nagq", (DL_FUNC) &_glmmgee_cpp_agq_set_nagq, 2},
     {"_glmmgee_cpp_agq_check_nagq", (DL_FUNC) &_glmmgee_cpp_agq_check_nagq, 2},
     {"_glmmgee_cpp_agq_glm_start", (DL_FUNC) &_glmmgee_cpp_agq_glm_start, 2},
+    {"_glmmgee_cpp_agq_set_patterns", (DL_FUNC) &_glmmgee_cpp_agq_set_patterns, 2},
     {"_glmmgee_cpp_agq_set_fast", (DL_FUNC) &_glmmgee_cpp_agq_set_fast, 2},
     {"_glmmgee_cpp_agq_reset", (DL_FUNC) &_glmmgee_cpp_agq_reset, 1},
     {"_glmmgee_cpp_agq_free", (DL_FUNC) &_glmmgee_cpp_agq_free, 1},

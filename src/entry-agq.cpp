@@ -297,6 +297,13 @@ Eigen::VectorXd cpp_agq_glm_start(SEXP ptr, int maxit) {
   return agq_ptr(ptr)->glm_start(maxit);
 }
 
+// Switch the grouping of a cluster's rows by their Z row off or on again,
+// for tests that compare the two; returns whether any cluster is grouped.
+// [[Rcpp::export]]
+bool cpp_agq_set_patterns(SEXP ptr, bool on) {
+  return agq_ptr(ptr)->set_patterns(on);
+}
+
 // Switch the scalar fast path (one random effect, logit or log link) off or
 // back on; the general code then computes the same quantities (for tests).
 // [[Rcpp::export]]

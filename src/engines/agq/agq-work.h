@@ -26,7 +26,18 @@ struct AgqEngine::Work {
   MatrixXd Sa, Pa1, Pa2;
   // Per Lambda entry: its gradient term before the directions contract it.
   VectorXd lv;
-  Work(int nmax, int q, long Q, int npar, int nl)
+  // Rows grouped by their random-effect design row (AgqEngine::pat_*): a
+  // row's pattern, a pattern's first row (identity when the cluster is not
+  // grouped), per-pattern values (Z Lambda u, kappa) and, for grouped
+  // clusters only (pmax patterns at most), per-pattern sums of row
+  // quantities (d1, -d2, S, D1, R's rows, node sums of D1 z) and values
+  // (T, the direct part of d eta / d theta along directions, A du, the Z
+  // rows, scaled rows of A, Z' T, Z' d1, a direction's Lambda u).
+  std::vector<int> pj, rep;
+  VectorXd au, d1p, cp, Sp, kp;
+  MatrixXd D1p, Tp, Rp, Dz, DP, ADu, Zp, CA, ZT;
+  VectorXd zdv, va;
+  Work(int nmax, int q, long Q, int npar, int nl, int pmax)
       : A(nmax, q), D1(nmax, Q), Unodes(Q, q), H(q, q), Hinv(q, q), C(q, q),
         Cinv(q, q), dH(q, q), G2(q, q), Mr(q, q), tmp_q(q, q), dL(q, q),
         PZ(Q, q), T(nmax, q), Du(q, npar), Deta(nmax, npar), Rm(nmax, npar), RHS(q, npar),
@@ -35,7 +46,10 @@ struct AgqEngine::Work {
         hv(q), rhs(q), ubar(q), G1(q), P(Q), W(nmax), cr(nmax), pd1(nmax),
         pd2(nmax), kap(nmax), grc(npar), dv(nmax), dvk(nmax), llt(q), e0(nmax), mu_a(nmax),
         r_a(nmax), mu_b(nmax), r_b(nmax), m0(nmax), mz(nmax),
-        Sa(nmax, 2), Pa1(nmax, 2), Pa2(nmax, 2), lv(nl) {}
+        Sa(nmax, 2), Pa1(nmax, 2), Pa2(nmax, 2), lv(nl), pj(nmax), rep(nmax), au(nmax),
+        d1p(nmax), cp(nmax), Sp(nmax), kp(nmax), D1p(pmax, Q), Tp(pmax, q), Rp(pmax, npar),
+        Dz(pmax, q), DP(pmax, npar), ADu(pmax, npar), Zp(pmax, q), CA(pmax, q), ZT(q, q),
+        zdv(q), va(q) {}
 };
 
 }  // namespace glmmgee

@@ -8,6 +8,7 @@
 #include "util/resources.h"
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #ifdef _OPENMP
 #include <omp.h>
@@ -96,6 +97,7 @@ AgqEngine::AgqEngine(const Eigen::Ref<const MatrixXd>& X,
       }
       lconst_[i] += c;
     }
+  make_patterns();
   check_work_memory(K_);
   grid_ = gh_grid(K_, q_);
   ucache_.setZero(M, q_);
@@ -113,6 +115,93 @@ AgqEngine::AgqEngine(const Eigen::Ref<const MatrixXd>& X,
     }
     wconst_[i] = wc && b > a ? wt_[a] : NAN;
   }
+}
+
+void AgqEngine::make_patterns() {
+  pat_.clear();
+  pat_rep_.clear();
+  pat_start_.clear();
+  pmax_ = 0;
+  // One random effect: the scalar path, or a row's product with Lambda is
+  // one multiplication; nothing to save.
+  if (q_ < 2) return;
+  std::vector<int> pat(n_), reps, start{0};
+  std::vector<unsigned long long> h;
+  std::vector<int> order, first, lp;
+  bool any = false;
+  int pmax = 0;
+  for (int i = 0; i < lay_.M; ++i) {
+    if ((i & 4095) == 4095) Rcpp::checkUserInterrupt();
+    const int s0 = lay_.start[i], ni = lay_.start[i + 1] - s0;
+    // A hash of each row's Z entries.
+    h.assign(ni, 1469598103934665603ULL);
+    for (int a = 0; a < q_; ++a)
+      for (int j = 0; j < ni; ++j) {
+        double v = Z_(s0 + j, a);
+        if (v == 0.0) v = 0.0;  // -0 and +0 alike
+        unsigned long long bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        h[j] = (h[j] ^ bits) * 1099511628211ULL;
+        h[j] ^= h[j] >> 29;
+      }
+    order.resize(ni);
+    for (int j = 0; j < ni; ++j) order[j] = j;
+    // Sorted by hash (equal hashes by row), each run of equal hashes is
+    // split into its distinct rows by comparing every row with the run's
+    // patterns so far: almost always one, as unequal rows rarely share a
+    // hash. A pattern's first row is its smallest (rows of a run come in
+    // order).
+    std::sort(order.begin(), order.end(),
+              [&](int x, int y) { return h[x] != h[y] ? h[x] < h[y] : x < y; });
+    auto same_row = [&](int x, int y) {
+      for (int a = 0; a < q_; ++a)
+        if (Z_(s0 + x, a) != Z_(s0 + y, a)) return false;
+      return true;
+    };
+    first.clear();
+    lp.resize(ni);
+    for (int r = 0; r < ni;) {
+      int e = r;
+      while (e < ni && h[order[e]] == h[order[r]]) ++e;
+      const int g0 = (int)first.size();
+      for (int k = r; k < e; ++k) {
+        const int x = order[k];
+        int g = g0;
+        // (At most 8 comparisons: rows that are never equal, NaN, must not
+        // cost a comparison with every row before them; a row left as a
+        // pattern of its own is still exact, only less grouped.)
+        while (g < (int)first.size() && g - g0 < 8 && !same_row(first[g], x)) ++g;
+        if (g < (int)first.size() && !same_row(first[g], x)) g = (int)first.size();
+        if (g == (int)first.size()) first.push_back(x);
+        lp[x] = g;
+      }
+      r = e;
+    }
+    const int np = (int)first.size();
+    if (2 * np <= ni) {
+      // Patterns numbered by their first row.
+      std::vector<int> runs(np);
+      for (int g = 0; g < np; ++g) runs[g] = g;
+      std::sort(runs.begin(), runs.end(), [&](int x, int y) { return first[x] < first[y]; });
+      std::vector<int> rank(np);
+      for (int g = 0; g < np; ++g) rank[runs[g]] = g;
+      for (int j = 0; j < ni; ++j) pat[s0 + j] = rank[lp[j]];
+      for (int g2 = 0; g2 < np; ++g2) reps.push_back(s0 + first[runs[g2]]);
+      any = true;
+      pmax = std::max(pmax, np);
+    } else {
+      for (int j = 0; j < ni; ++j) {
+        pat[s0 + j] = j;
+        reps.push_back(s0 + j);
+      }
+    }
+    start.push_back((int)reps.size());
+  }
+  if (!any) return;
+  pat_.swap(pat);
+  pat_rep_.swap(reps);
+  pat_start_.swap(start);
+  pmax_ = pmax;
 }
 
 void AgqEngine::set_aux(int kind, const Eigen::Ref<const MatrixXd>& XA,
@@ -227,20 +316,62 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
     }
     return sum;
   };
-  MatrixXd& A = w.A;  // rows 0..ni-1 used: A = Z_i Lambda
-  for (int j = 0; j < ni; ++j)
-    for (int b = 0; b < q; ++b) {
-      double acc = 0.0;
-      for (int a = b; a < q; ++a) acc += Z_(s0 + j, a) * Lam(a, b);
-      A(j, b) = acc;
+  // The cluster's rows by pattern of their Z row (make_patterns()): np
+  // patterns, row j in pattern pj[j], pattern p's Z row that of row rep[p].
+  // Without compression every row is its own pattern (np = ni), and every
+  // sum below is the sum over rows it was before, in the same order.
+  int np = ni;
+  const int* pj;
+  const int* rep;
+  if (!pat_start_.empty()) {
+    np = pat_start_[i + 1] - pat_start_[i];
+    pj = pat_.data() + s0;
+    rep = pat_rep_.data() + pat_start_[i];
+  } else {
+    for (int j = 0; j < ni; ++j) {
+      w.pj[j] = j;
+      w.rep[j] = s0 + j;
     }
+    pj = w.pj.data();
+    rep = w.rep.data();
+  }
+  const bool comp = np < ni;
+  MatrixXd& A = w.A;  // rows 0..np-1 used: A = Z_i Lambda, one row per pattern
+  // Grouped, the patterns' Z rows are gathered (Zp) and the sums over them
+  // are matrix products; row by row the loops stay as they were.
+  if (comp) {
+    auto Zp = w.Zp.topRows(np);
+    for (int a = 0; a < q; ++a)
+      for (int p = 0; p < np; ++p) Zp(p, a) = Z_(rep[p], a);
+    A.topRows(np).noalias() = Zp * Lam.triangularView<Eigen::Lower>();
+  } else {
+    for (int p = 0; p < np; ++p)
+      for (int b = 0; b < q; ++b) {
+        double acc = 0.0;
+        for (int a = b; a < q; ++a) acc += Z_(rep[p], a) * Lam(a, b);
+        A(p, b) = acc;
+      }
+  }
   for (int j = 0; j < ni; ++j) w.eta0i[j] = eta0[s0 + j];
   double* eta = w.eta.data();
   auto set_eta = [&](const double* uu) {
+    if (!comp) {
+      for (int j = 0; j < ni; ++j) {
+        double e = w.eta0i[j];
+        for (int b = 0; b < q; ++b) e += A(j, b) * uu[b];
+        eta[j] = e;
+      }
+      return;
+    }
+    w.au.head(np).noalias() = A.topRows(np) * Eigen::Map<const VectorXd>(uu, q);
+    for (int j = 0; j < ni; ++j) eta[j] = w.eta0i[j] + w.au[pj[j]];
+  };
+  // Per-pattern sums of d1 and of c = -d2 at the derivatives dv.
+  auto pattern_sums = [&](const std::vector<ObsDerivs>& dv) {
+    for (int p = 0; p < np; ++p) w.d1p[p] = w.cp[p] = 0.0;
     for (int j = 0; j < ni; ++j) {
-      double e = w.eta0i[j];
-      for (int b = 0; b < q; ++b) e += A(j, b) * uu[b];
-      eta[j] = e;
+      w.d1p[pj[j]] += dv[j].d1;
+      w.cp[pj[j]] -= dv[j].d2;
     }
   };
 
@@ -265,15 +396,23 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
   for (int it = 0; it < 100; ++it) {
     w.grad = -u;
     w.H.setIdentity();
-    for (int j = 0; j < ni; ++j) {
-      const double d1 = w.dv[j].d1, c = -w.dv[j].d2;
-      for (int a = 0; a < q; ++a) {
-        w.grad[a] += d1 * A(j, a);
-        for (int b = 0; b <= a; ++b) w.H(a, b) += c * A(j, a) * A(j, b);
+    if (comp) {
+      pattern_sums(w.dv);
+      auto Ap = A.topRows(np);
+      w.grad.noalias() += Ap.transpose() * w.d1p.head(np);
+      w.CA.topRows(np).noalias() = w.cp.head(np).asDiagonal() * Ap;
+      w.H.noalias() += Ap.transpose() * w.CA.topRows(np);
+    } else {
+      for (int j = 0; j < ni; ++j) {
+        const double d1 = w.dv[j].d1, c = -w.dv[j].d2;
+        for (int a = 0; a < q; ++a) {
+          w.grad[a] += d1 * A(j, a);
+          for (int b = 0; b <= a; ++b) w.H(a, b) += c * A(j, a) * A(j, b);
+        }
       }
+      for (int a = 0; a < q; ++a)
+        for (int b = 0; b < a; ++b) w.H(b, a) = w.H(a, b);
     }
-    for (int a = 0; a < q; ++a)
-      for (int b = 0; b < a; ++b) w.H(b, a) = w.H(a, b);
     w.llt.compute(w.H);
     w.step = w.llt.solve(w.grad);
     const double smax = w.step.cwiseAbs().maxCoeff();
@@ -352,16 +491,36 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
       to[k] += acc;
     }
   };
-  // S_j = sum_k pi_k d1_jk,  T_jb = sum_k pi_k d1_jk u_kb.
-  for (int j = 0; j < ni; ++j) {
-    double sj = 0.0;
-    for (int b = 0; b < q; ++b) w.T(j, b) = 0.0;
-    for (long k = 0; k < Q; ++k) {
-      const double v = w.pi[k] * w.D1(j, k);
-      sj += v;
-      for (int b = 0; b < q; ++b) w.T(j, b) += v * w.Unodes(k, b);
+  // S_j = sum_k pi_k d1_jk,  T_jb = sum_k pi_k d1_jk u_kb; T only summed
+  // over each pattern's rows, Tp = D1p diag(pi) U with D1p the sums of D1.
+  if (!comp) {
+    for (int j = 0; j < ni; ++j) {
+      double sj = 0.0;
+      for (int b = 0; b < q; ++b) w.T(j, b) = 0.0;
+      for (long k = 0; k < Q; ++k) {
+        const double v = w.pi[k] * w.D1(j, k);
+        sj += v;
+        for (int b = 0; b < q; ++b) w.T(j, b) += v * w.Unodes(k, b);
+      }
+      w.S[j] = sj;
     }
-    w.S[j] = sj;
+  } else {
+    auto D1p = w.D1p.topRows(np);
+    D1p.setZero();
+    for (long k = 0; k < Q; ++k)
+      for (int j = 0; j < ni; ++j) D1p(pj[j], k) += w.D1(j, k);
+    for (int j = 0; j < ni; ++j) {
+      double sj = 0.0;
+      for (long k = 0; k < Q; ++k) sj += w.pi[k] * w.D1(j, k);
+      w.S[j] = sj;
+    }
+    auto Tp = w.Tp.topRows(np);
+    Tp.setZero();
+    for (long k = 0; k < Q; ++k)
+      for (int b = 0; b < q; ++b) {
+        const double pu = w.pi[k] * w.Unodes(k, b);
+        for (int p = 0; p < np; ++p) Tp(p, b) += D1p(p, k) * pu;
+      }
   }
   // Direct terms: derivative of sum_k pi_k h(u_k) with the nodes held fixed.
   for (int m = 0; m < p_; ++m) {
@@ -369,11 +528,16 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
     for (int j = 0; j < ni; ++j) acc += X_(s0 + j, m) * w.S[j];
     g[m] += acc;
   }
-  for (int e = 0; e < nl_; ++e) {
-    const int a = lam_row_[e], b = lam_col_[e];
-    double acc = 0.0;
-    for (int j = 0; j < ni; ++j) acc += Z_(s0 + j, a) * w.T(j, b);
-    w.lv[e] = acc;
+  if (comp) {
+    w.ZT.noalias() = w.Zp.topRows(np).transpose() * w.Tp.topRows(np);
+    for (int e = 0; e < nl_; ++e) w.lv[e] = w.ZT(lam_row_[e], lam_col_[e]);
+  } else {
+    for (int e = 0; e < nl_; ++e) {
+      const int a = lam_row_[e], b = lam_col_[e];
+      double acc = 0.0;
+      for (int j = 0; j < ni; ++j) acc += Z_(s0 + j, a) * w.T(j, b);
+      w.lv[e] = acc;
+    }
   }
   spread(w.lv.data(), g + p_);
   if (aux_) {
@@ -436,8 +600,10 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
   // observations per matrix product instead of a q x q matrix per
   // parameter and observation.
   for (int j = 0; j < ni; ++j) w.W[j] = -w.dv[j].d2;
+  // d1p, cp: sums over patterns at the mode (cp sums W).
+  if (comp) pattern_sums(w.dv);
   small_inverse_llt(w.llt.matrixLLT(), q, w.tmp_q, w.Hinv);
-  auto Ai = A.topRows(ni);
+  auto Ai = A.topRows(np);
   auto Deta = w.Deta.topLeftCorner(ni, P);
   auto R = w.Rm.topLeftCorner(ni, P);
   if (p_ > 0) {
@@ -455,8 +621,9 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
       }
     }
   } else {
-    // d eta / d phi_k, direct part: Z_i (dLambda / dphi_k) u^.
-    for (int k = 0; k < nd; ++k) {
+    // d eta / d phi_k, direct part: Z_i (dLambda / dphi_k) u^, the same
+    // for the rows of a pattern.
+    for (int k = 0; k < nd && !comp; ++k) {
       const int r = p_ + k;
       for (int j = 0; j < ni; ++j) Deta(j, r) = 0.0;
       for (int t = dirs->start[k]; t < dirs->start[k + 1]; ++t) {
@@ -466,6 +633,20 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
         for (int j = 0; j < ni; ++j) Deta(j, r) += Z_(s0 + j, a) * wu;
       }
       for (int j = 0; j < ni; ++j) R(j, r) = -w.W[j] * Deta(j, r);
+    }
+    for (int k = 0; k < nd && comp; ++k) {
+      // Z_p (dLambda_k u^): the direction's Lambda times u^ first.
+      const int r = p_ + k;
+      w.va.setZero();
+      for (int t = dirs->start[k]; t < dirs->start[k + 1]; ++t) {
+        const int e = dirs->e[t];
+        w.va[lam_row_[e]] += dirs->w[t] * u[lam_col_[e]];
+      }
+      w.DP.col(r).head(np).noalias() = w.Zp.topRows(np) * w.va;
+      for (int j = 0; j < ni; ++j) {
+        Deta(j, r) = w.DP(pj[j], r);
+        R(j, r) = -w.W[j] * Deta(j, r);
+      }
     }
   }
   if (aux_) {
@@ -500,11 +681,21 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
   }
   auto RHS = w.RHS.leftCols(P);
   auto Du = w.Du.leftCols(P);
-  RHS.noalias() = Ai.transpose() * R;
+  if (!comp) {
+    RHS.noalias() = Ai.transpose() * R;
+  } else {
+    auto Rp = w.Rp.topLeftCorner(np, P);
+    Rp.setZero();
+    for (int j = 0; j < ni; ++j) Rp.row(pj[j]) += R.row(j);
+    RHS.noalias() = Ai.transpose() * Rp;
+  }
+  if (comp) w.zdv.noalias() = w.Zp.topRows(np).transpose() * w.d1p.head(np);
   for (int e = 0; e < nl_; ++e) {
     const int a = lam_row_[e], b0 = lam_col_[e];
     double zd1 = 0.0;
-    for (int j = 0; j < ni; ++j) zd1 += Z_(s0 + j, a) * w.dv[j].d1;
+    if (comp) zd1 = w.zdv[a];
+    else
+      for (int j = 0; j < ni; ++j) zd1 += Z_(s0 + j, a) * w.dv[j].d1;
     if (!dirs) {
       RHS(b0, p_ + e) += zd1;
     } else {
@@ -518,7 +709,13 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
         RHS(lam_col_[e], p_ + k) += dirs->w[t] * w.lv[e];
       }
   Du.noalias() = w.Hinv * RHS;
-  Deta.noalias() += Ai * Du;
+  if (!comp) {
+    Deta.noalias() += Ai * Du;
+  } else {
+    auto ADu = w.ADu.topLeftCorner(np, P);
+    ADu.noalias() = Ai * Du;
+    for (int j = 0; j < ni; ++j) Deta.row(j) += ADu.row(pj[j]);
+  }
   // c_jr, in place of R.
   for (int r = 0; r < P; ++r)
     for (int j = 0; j < ni; ++j) R(j, r) = -w.dv[j].d3 * Deta(j, r);
@@ -534,19 +731,32 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
   if (K_ > 1) {
     // G1 = sum_k pi_k grad h(u_k), G2 = sum_k pi_k grad h(u_k) z_k'.
     w.ubar.noalias() = w.Unodes.transpose() * w.pi;
+    if (comp) {
+      for (int p = 0; p < np; ++p) w.Sp[p] = 0.0;
+      for (int j = 0; j < ni; ++j) w.Sp[pj[j]] += w.S[j];
+    }
+    const VectorXd& Spat = comp ? w.Sp : w.S;
     for (int b = 0; b < q; ++b) {
       double acc = -w.ubar[b];
-      for (int j = 0; j < ni; ++j) acc += A(j, b) * w.S[j];
+      for (int p = 0; p < np; ++p) acc += A(p, b) * Spat[p];
       w.G1[b] = acc;
     }
     w.PZ.noalias() = w.pi.asDiagonal() * grid_.z;  // Q x q
     w.G2.noalias() = -(w.Unodes.transpose() * w.PZ);
-    for (int j = 0; j < ni; ++j)
-      for (int c = 0; c < q; ++c) {
-        double djc = 0.0;  // sum_k D1_jk pi_k z_kc
-        for (long k = 0; k < Q; ++k) djc += w.D1(j, k) * w.PZ(k, c);
-        for (int b = 0; b < q; ++b) w.G2(b, c) += A(j, b) * djc;
-      }
+    if (!comp) {
+      for (int j = 0; j < ni; ++j)
+        for (int c = 0; c < q; ++c) {
+          double djc = 0.0;  // sum_k D1_jk pi_k z_kc
+          for (long k = 0; k < Q; ++k) djc += w.D1(j, k) * w.PZ(k, c);
+          for (int b = 0; b < q; ++b) w.G2(b, c) += A(j, b) * djc;
+        }
+    } else {
+      // Dz = D1p PZ: the same sums over each pattern's rows.
+      w.Dz.topRows(np).noalias() = w.D1p.topRows(np) * w.PZ;
+      for (int p = 0; p < np; ++p)
+        for (int c = 0; c < q; ++c)
+          for (int b = 0; b < q; ++b) w.G2(b, c) += A(p, b) * w.Dz(p, c);
+    }
     w.Mr.noalias() = w.Cinv * w.G2;
     w.tmp_q = w.Mr.transpose().triangularView<Eigen::Lower>();
     w.tmp_q.diagonal() *= 0.5;
@@ -554,14 +764,22 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
     w.dL.noalias() = w.Cinv.transpose() * w.dH;
     w.Kt -= 0.5 * (w.dL + w.dL.transpose());
   }
-  for (int j = 0; j < ni; ++j) {
-    double k = 0.0;
-    for (int a = 0; a < q; ++a) {
-      double t = 0.0;
-      for (int b = 0; b < q; ++b) t += w.Kt(a, b) * A(j, b);
-      k += A(j, a) * t;
+  if (comp) {
+    // kappa_p = a_p' Kt a_p: the rows of (A Kt) o A summed.
+    auto Ap = A.topRows(np);
+    w.CA.topRows(np).noalias() = Ap * w.Kt;
+    w.kp.head(np) = w.CA.topRows(np).cwiseProduct(Ap).rowwise().sum();
+    for (int j = 0; j < ni; ++j) w.kap[j] = w.kp[pj[j]];
+  } else {
+    for (int j = 0; j < ni; ++j) {
+      double k = 0.0;
+      for (int a = 0; a < q; ++a) {
+        double t = 0.0;
+        for (int b = 0; b < q; ++b) t += w.Kt(a, b) * A(j, b);
+        k += A(j, a) * t;
+      }
+      w.kap[j] = k;
     }
-    w.kap[j] = k;
   }
   auto grc = w.grc.head(P);
   grc.noalias() = R.transpose() * w.kap.head(ni);
@@ -574,17 +792,23 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
   // HV = A_i' diag(W) Z_i, and the terms are the entries of 2 Kt HV:
   // O(n_i q^2 + q^3). (Below it the loop, whose sums are kept as they were.)
   constexpr int kWideLambda = 16;
+  // Over patterns: W summed over a pattern's rows (cp) times its Z row.
   if (q >= kWideLambda) {
-    const MatrixXd WZ = w.W.head(ni).asDiagonal() * Z_.middleRows(s0, ni);
+    MatrixXd WZ;
+    if (!comp) {
+      WZ = w.W.head(ni).asDiagonal() * Z_.middleRows(s0, ni);
+    } else {
+      WZ = w.cp.head(np).asDiagonal() * w.Zp.topRows(np);
+    }
     const MatrixXd KH = w.Kt * (Ai.transpose() * WZ);
     for (int e = 0; e < nl_; ++e) w.lv[e] = 2.0 * KH(lam_col_[e], lam_row_[e]);
   } else {
     for (int e = 0; e < nl_; ++e) {
       const int a = lam_row_[e], b0 = lam_col_[e];
       w.hv.setZero();
-      for (int j = 0; j < ni; ++j) {
-        const double v = w.W[j] * Z_(s0 + j, a);
-        for (int b = 0; b < q; ++b) w.hv[b] += A(j, b) * v;
+      for (int p = 0; p < np; ++p) {
+        const double v = comp ? w.cp[p] * w.Zp(p, a) : w.W[p] * Z_(rep[p], a);
+        for (int b = 0; b < q; ++b) w.hv[b] += A(p, b) * v;
       }
       w.lv[e] = 2.0 * w.Kt.row(b0).dot(w.hv);
     }
@@ -649,7 +873,7 @@ AgqResult AgqEngine::evaluate_impl(const VectorXd& theta, bool gradient, const L
   prepare(theta, Lam, phi, eta0);
   const int M = lay_.M, P = npar() - (dirs ? nl_ - dirs->nd : 0);
   const int nt = cluster_threads(nthreads_, M);
-  std::vector<std::unique_ptr<Work> > work = make_work(nt, std::max(P, npar()));
+  std::vector<std::unique_ptr<Work> > work = make_work(nt, P);
   // sum_over_clusters() polls between blocks of 64 clusters; with up to
   // 1e5 nodes per cluster a block can be minutes of work (two random
   // effects at nAGQ = 300, clusters of 100 rows). So every cluster polls:
@@ -680,19 +904,24 @@ AgqSummaries AgqEngine::summaries(const VectorXd& theta) {
 
 // Doubles in one thread's Work for K points per random effect (agq-work.h).
 static double work_doubles(double nmax, double q, double Q, double P) {
-  return nmax * (Q + 2.0 * q + 2.0 * P + 29.0) + Q * (2.0 * q + 3.0) + q * (2.0 * P + 12.0 * q) + P;
+  return nmax * (Q + 2.0 * q + 2.0 * P + 36.0) + Q * (2.0 * q + 3.0) + q * (2.0 * P + 12.0 * q) + P;
+}
+// The same for the per-pattern sums of grouped clusters (pmax patterns).
+static double pattern_doubles(double pmax, double q, double Q, double P) {
+  return pmax * (Q + 5.0 * q + 3.0 * P) + q * (q + 2.0);
 }
 
 void AgqEngine::check_work_memory(int K) const {
   const double Q = std::pow((double)K, (double)q_);
-  check_quadrature_memory(work_doubles(nmax_, q_, Q, npar()), usable_threads(nthreads_), K, q_,
-                          nmax_, "");
+  check_quadrature_memory(work_doubles(nmax_, q_, Q, npar()) + pattern_doubles(pmax_, q_, Q, npar()),
+                          usable_threads(nthreads_), K, q_, nmax_, "");
 }
 
 std::vector<std::unique_ptr<AgqEngine::Work> > AgqEngine::make_work(int nt, int width) const {
   const long Q = grid_.z.rows();
-  return thread_work<Work>(nt, work_doubles(nmax_, q_, (double)Q, width), nmax_, q_, Q, width,
-                           nl_);
+  return thread_work<Work>(
+      nt, work_doubles(nmax_, q_, (double)Q, width) + pattern_doubles(pmax_, q_, (double)Q, width),
+      nmax_, q_, Q, width, nl_, pmax_);
 }
 
 }  // namespace glmmgee

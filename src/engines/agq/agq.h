@@ -151,6 +151,19 @@ class AgqEngine : public NagqSwitch<AgqEngine> {
   // can check it against the general code on the same data.
   void set_fast(bool on) { fast_ = on ? fast_kind_ : FAST_NONE; }
   bool fast() const { return fast_ != FAST_NONE; }
+  // The same for the grouping of a cluster's rows by their Z row
+  // (make_patterns()); returns whether any cluster is grouped.
+  bool set_patterns(bool on) {
+    if (on) {
+      make_patterns();
+    } else {
+      pat_.clear();
+      pat_rep_.clear();
+      pat_start_.clear();
+      pmax_ = 0;
+    }
+    return !pat_start_.empty();
+  }
 
  private:
   struct Work;
@@ -194,6 +207,18 @@ class AgqEngine : public NagqSwitch<AgqEngine> {
   enum FastKind { FAST_NONE = 0, FAST_LOGIT = 1, FAST_LOG = 2 };
   FastKind fast_kind_ = FAST_NONE, fast_ = FAST_NONE;
   std::vector<char> zconst_;   // cluster's z column is constant (e.g. intercept)
+  // Rows of a cluster that share their random-effect design row share
+  // everything Lambda touches (Z_i Lambda, the curvature's outer products,
+  // the gradient in Lambda's entries): one spatial field of 100 sites
+  // observed 5,000 times is 100 patterns, not 5,000 rows. pat_[s] is row s's
+  // pattern within its cluster, numbered by first row; cluster i's patterns
+  // have first rows pat_rep_[pat_start_[i] ..]. A cluster with more than
+  // half as many patterns as rows keeps one pattern per row; pat_start_ is
+  // empty when no cluster is compressed (make_patterns(), agq.cpp). pmax_:
+  // the most patterns of a compressed cluster (0 when none is).
+  std::vector<int> pat_, pat_rep_, pat_start_;
+  int pmax_ = 0;
+  void make_patterns();
   std::vector<double> wconst_; // cluster's common prior weight, or NaN
 
   int n_, p_, q_, nl_, K_, nthreads_;
