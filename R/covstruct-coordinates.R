@@ -89,16 +89,34 @@ term_coordinates <- function(kind, label, cn, lhs, mf) {
 # The structure over distances: D = s^2 R(d; range[, kappa]) with its
 # exact derivatives in log s and log range (ou: log theta); in log kappa
 # (mat) by central differences of the Bessel function in its order.
+#
+# The Matern correlation's Bessel functions, most of a mat() fit's time, are
+# taken at the distinct distances only (the strict lower triangle, mirrored)
+# and the correlation at the last parameters is kept for dD(), which the
+# fit calls right after D() at the same parameters.
 cs_coordinates <- function(kind, q, coords) {
   d <- as.matrix(stats::dist(coords))
   np <- if (kind == "mat") 3L else 2L
+  low <- lower.tri(d)
+  dl <- d[low]
+  symmetric <- function(v, diagonal) {
+    m <- matrix(0, q, q)
+    m[low] <- v
+    m <- m + t(m)
+    diag(m) <- diagonal
+    m
+  }
+  last <- list(par = NULL, corr = NULL)
   corr <- function(par) {
+    if (identical(par, last$par)) return(last$corr)
     a <- exp(par[2L])
-    switch(kind,
-           ou = exp(-a * d),
-           exp = exp(-d / a),
-           gau = exp(-(d / a)^2),
-           mat = matern_correlation(d / a, exp(par[3L])))
+    r <- switch(kind,
+                ou = exp(-a * d),
+                exp = exp(-d / a),
+                gau = exp(-(d / a)^2),
+                mat = symmetric(matern_correlation(dl / a, exp(par[3L])), 1))
+    last <<- list(par = par, corr = r)
+    r
   }
   # dR / d log(range) (ou: d log(theta)).
   dcorr <- function(par) {
@@ -107,19 +125,20 @@ cs_coordinates <- function(kind, q, coords) {
            ou = -a * d * exp(-a * d),
            exp = (d / a) * exp(-d / a),
            gau = 2 * (d / a)^2 * exp(-(d / a)^2),
-           mat = matern_dlogrange(d / a, exp(par[3L])))
+           mat = symmetric(matern_dlogrange(dl / a, exp(par[3L])), 0))
   }
   pnames <- c("log(sd)", switch(kind, ou = "log(theta)", "log(range)"), if (kind == "mat") "log(kappa)")
   list(kind = kind, npar = np, coords = coords,
-       names = function(cn) pnames,
+       names = function(cn) pnames, scale_par = 1L,
        D = function(par) exp(2 * par[1L]) * corr(par),
        dD = function(par) {
          s2 <- exp(2 * par[1L])
          out <- list(2 * s2 * corr(par), s2 * dcorr(par))
          if (kind == "mat") {
            h <- 1e-5
-           out[[3L]] <- s2 * (matern_correlation(d / exp(par[2L]), exp(par[3L] + h)) -
-                                matern_correlation(d / exp(par[2L]), exp(par[3L] - h))) / (2 * h)
+           out[[3L]] <- s2 * symmetric((matern_correlation(dl / exp(par[2L]), exp(par[3L] + h)) -
+                                          matern_correlation(dl / exp(par[2L]), exp(par[3L] - h))) /
+                                         (2 * h), 0)
          }
          out
        },
@@ -151,7 +170,8 @@ cs_coordinates <- function(kind, q, coords) {
 # The Matern correlation 2^(1 - kappa) / Gamma(kappa) u^kappa K_kappa(u),
 # 1 at u = 0, for a matrix u of scaled distances.
 matern_correlation <- function(u, kappa) {
-  out <- matrix(1, nrow(u), ncol(u))
+  out <- rep(1, length(u))
+  dim(out) <- dim(u)
   pos <- u > 0
   up <- u[pos]
   out[pos] <- exp((1 - kappa) * log(2) - lgamma(kappa) + kappa * log(up) +
@@ -162,7 +182,8 @@ matern_correlation <- function(u, kappa) {
 # Its derivative in log(range) at u = d / range: -u dM/du, with
 # d/du [u^k K_k(u)] = -u^k K_(k-1)(u), and K_(-v) = K_v.
 matern_dlogrange <- function(u, kappa) {
-  out <- matrix(0, nrow(u), ncol(u))
+  out <- rep(0, length(u))
+  dim(out) <- dim(u)
   pos <- u > 0
   up <- u[pos]
   out[pos] <- exp((1 - kappa) * log(2) - lgamma(kappa) + (kappa + 1) * log(up) +

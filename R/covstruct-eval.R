@@ -25,8 +25,12 @@ structure_blocks <- function(terms, at = 0L) {
 # the entries, chol_jacobian() for the others. With `memo` (an environment),
 # a term whose parameters are those of the last call reuses its entries and
 # Jacobian: the differences for a Hessian move one parameter at a time, and
-# chol_jacobian() was 5% of a Poisson ar1() + (1 | site) fit.
-structure_lambda <- function(terms, k_re, par, memo = NULL) {
+# chol_jacobian() was 5% of a Poisson ar1() + (1 | site) fit. With
+# jacobian = FALSE (an evaluation without the gradient) the structured
+# terms' Jacobian is not computed and J is left at 0: for one spatial field
+# of 100 sites it is three 100 x 100 products per parameter, a quarter of
+# the fit.
+structure_lambda <- function(terms, k_re, par, memo = NULL, jacobian = TRUE) {
   nl <- vapply(terms, function(t) t$q * (t$q + 1L) / 2L, 1)
   np <- vapply(terms, function(t) t$struct$npar, 1L)
   lam <- numeric(sum(nl))
@@ -51,9 +55,12 @@ structure_lambda <- function(terms, k_re, par, memo = NULL) {
       lam[li] <- pk
       J[li, ip] <- diag(1, length(pk))
     } else {
-      hit <- !is.null(memo) && identical(memo$par[[k]], pk)
+      hit <- !is.null(memo) && identical(memo$par[[k]], pk) &&
+        (!jacobian || !is.null(memo$cj[[k]]$J))
       if (!hit) {
-        cj <- chol_jacobian(t$struct$D(pk), t$struct$dD(pk))
+        D <- t$struct$D(pk)
+        cj <- if (jacobian) chol_jacobian(D, t$struct$dD(pk), t$struct$scale_par)
+              else list(L = t(chol(D)))
         cj$lam <- cj$L[lower.tri(cj$L, diag = TRUE)]
         if (!is.null(memo)) {
           memo$par[[k]] <- pk
@@ -63,7 +70,7 @@ structure_lambda <- function(terms, k_re, par, memo = NULL) {
         cj <- memo$cj[[k]]
       }
       lam[il] <- cj$lam
-      J[il, ip] <- cj$J
+      if (jacobian) J[il, ip] <- cj$J
     }
     off_l <- off_l + nl[k]
     off_p <- off_p + np[k]
@@ -87,7 +94,8 @@ structure_evalf <- function(engine_eval, terms, k_re, p, disp, Tx, penalty) {
   memo <- new.env(parent = emptyenv())
   memo$par <- memo$cj <- vector("list", length(terms))
   function(par, grad = TRUE) {
-    lm <- tryCatch(structure_lambda(terms, k_re, par, memo), error = function(e) NULL)
+    lm <- tryCatch(structure_lambda(terms, k_re, par, memo, jacobian = grad),
+                   error = function(e) NULL)
     if (is.null(lm)) return(list(loglik = -Inf, gradient = rep(NA_real_, P), penalty = 0))
     theta <- structure_engine_theta(par, lm, p, disp)
     # An engine taking directions contracts the gradient with J itself.

@@ -289,14 +289,18 @@ cs_toep <- function(q, hom) {
 # entries in each parameter: for D = L L', dL = L Phi(L^-1 dD L^-T), Phi
 # keeping the lower triangle with the diagonal halved (Murray 2016,
 # "Differentiation of the Cholesky decomposition", arXiv:1602.07527, eq. 9).
-# Returns L and J (entries of the lower triangle x parameters).
-chol_jacobian <- function(D, dD) {
+# Returns L and J (entries of the lower triangle x parameters). A parameter
+# in `scale` scales D (the log standard deviation of a structure with one:
+# dD = 2 D), so its column is dL = L, without the q^3 products: for one
+# spatial field of 100 sites they were a third of an exp() fit's time.
+chol_jacobian <- function(D, dD, scale = integer()) {
   q <- nrow(D)
   L <- t(chol(D))
-  Li <- forwardsolve(L, diag(q))
   lt <- lower.tri(D, diag = TRUE)
-  J <- vapply(dD, function(dk) {
-    A <- Li %*% dk %*% t(Li)
+  Li <- if (!all(seq_along(dD) %in% scale)) forwardsolve(L, diag(q))
+  J <- vapply(seq_along(dD), function(k) {
+    if (k %in% scale) return(L[lt])
+    A <- Li %*% dD[[k]] %*% t(Li)
     A[upper.tri(A)] <- 0
     diag(A) <- diag(A) / 2
     (L %*% A)[lt]

@@ -253,6 +253,23 @@ test_that("the Cholesky Jacobian of every structure matches finite differences",
     }, numeric(nrow(J)))
     expect_equal(J, matrix(Jn, nrow(J)), tolerance = 1e-6, label = paste(cs[[1L]], cs[[2L]]))
   }
+  # Structures on coordinates, their log standard deviation taken as a
+  # scale of D (its column L itself, without products).
+  xy <- cbind(c(0, 1, 0.5, 2), c(0, 0.3, 1.2, 1))
+  for (kind in c("exp", "gau", "mat", "ou")) {
+    s <- glmmgee:::cs_coordinates(kind, 4L, if (kind == "ou") xy[, 1L, drop = FALSE] else xy)
+    par <- c(-0.2, 0.1, if (kind == "mat") 0.3)
+    expect_identical(s$scale_par, 1L)
+    J <- glmmgee:::chol_jacobian(s$D(par), s$dD(par), s$scale_par)$J
+    Jn <- vapply(seq_along(par), function(k) {
+      h <- 1e-6
+      pp <- par; pp[k] <- pp[k] + h
+      pm <- par; pm[k] <- pm[k] - h
+      (D_chol(s, pp) - D_chol(s, pm)) / (2 * h)
+    }, numeric(nrow(J)))
+    expect_equal(J, matrix(Jn, nrow(J)), tolerance = 1e-6, label = kind)
+    expect_equal(J, glmmgee:::chol_jacobian(s$D(par), s$dD(par))$J, tolerance = 1e-12, label = kind)
+  }
 })
 
 test_that("covariance structures refuse what they cannot fit, naming the problem", {
