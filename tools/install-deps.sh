@@ -11,6 +11,8 @@ debs=(r-cran-rcpp r-cran-rcppeigen r-cran-bh r-cran-matrix r-cran-nlme
       r-cran-lme4 r-cran-glmmtmb r-cran-tmb r-cran-geepack r-cran-matrixstats
       r-cran-rdpack r-cran-knitr r-cran-rmarkdown pandoc
       qpdf
+      # CI compiles the C++ sources once and reuses the objects (.ci/run)
+      ccache
       # the ecosystem glmmgee registers methods for, and the peers its
       # integration tests compare against
       r-cran-generics r-cran-broom r-cran-broom.mixed r-cran-emmeans
