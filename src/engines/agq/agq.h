@@ -212,9 +212,9 @@ class AgqEngine : public NagqSwitch<AgqEngine> {
   // the gradient in Lambda's entries): one spatial field of 100 sites
   // observed 5,000 times is 100 patterns, not 5,000 rows. pat_[s] is row s's
   // pattern within its cluster, numbered by first row; cluster i's patterns
-  // have first rows pat_rep_[pat_start_[i] ..]. A cluster with more than
-  // half as many patterns as rows keeps one pattern per row; pat_start_ is
-  // empty when no cluster is compressed (make_patterns(), agq.cpp). pmax_:
+  // have first rows pat_rep_[pat_start_[i] ..]. A cluster where grouping
+  // does not pay keeps one pattern per row (make_patterns()); pat_start_ is
+  // empty when no cluster is compressed (agq.cpp). pmax_:
   // the most patterns of a compressed cluster (0 when none is).
   std::vector<int> pat_, pat_rep_, pat_start_;
   int pmax_ = 0;
