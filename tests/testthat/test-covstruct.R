@@ -235,6 +235,15 @@ test_that("the search caps its first step only", {
 
 test_that("the Cholesky Jacobian of every structure matches finite differences", {
   D_chol <- function(s, par) { L <- t(chol(s$D(par))); L[lower.tri(L, diag = TRUE)] }
+  # Central differences of chol(D)'s entries, one column per parameter.
+  fd_jacobian <- function(s, par) {
+    vapply(seq_along(par), function(k) {
+      h <- 1e-6
+      pp <- par; pp[k] <- pp[k] + h
+      pm <- par; pm[k] <- pm[k] - h
+      (D_chol(s, pp) - D_chol(s, pm)) / (2 * h)
+    }, numeric(length(D_chol(s, par))))
+  }
   cases <- list(list("diag", 3, c(0.1, -0.3, 0.2)), list("homdiag", 3, -0.2),
                 list("ar1", 4, c(0.2, 0.9)), list("ar1", 3, c(-0.1, -1.5)),
                 list("cs", 3, c(0.1, -0.2, 0.3, 0.4)), list("cs", 4, c(0, 0.2, -0.3, 0.1, -0.6)),
@@ -245,13 +254,7 @@ test_that("the Cholesky Jacobian of every structure matches finite differences",
     s <- glmmgee:::covstruct(cs[[1L]], cs[[2L]])
     par <- cs[[3L]]
     J <- glmmgee:::chol_jacobian(s$D(par), s$dD(par))$J
-    Jn <- vapply(seq_along(par), function(k) {
-      h <- 1e-6
-      pp <- par; pp[k] <- pp[k] + h
-      pm <- par; pm[k] <- pm[k] - h
-      (D_chol(s, pp) - D_chol(s, pm)) / (2 * h)
-    }, numeric(nrow(J)))
-    expect_equal(J, matrix(Jn, nrow(J)), tolerance = 1e-6, label = paste(cs[[1L]], cs[[2L]]))
+    expect_equal(J, matrix(fd_jacobian(s, par), nrow(J)), tolerance = 1e-6, label = paste(cs[[1L]], cs[[2L]]))
   }
   # Structures on coordinates, their log standard deviation taken as a
   # scale of D (its column L itself, without products).
@@ -261,13 +264,7 @@ test_that("the Cholesky Jacobian of every structure matches finite differences",
     par <- c(-0.2, 0.1, if (kind == "mat") 0.3)
     expect_identical(s$scale_par, 1L)
     J <- glmmgee:::chol_jacobian(s$D(par), s$dD(par), s$scale_par)$J
-    Jn <- vapply(seq_along(par), function(k) {
-      h <- 1e-6
-      pp <- par; pp[k] <- pp[k] + h
-      pm <- par; pm[k] <- pm[k] - h
-      (D_chol(s, pp) - D_chol(s, pm)) / (2 * h)
-    }, numeric(nrow(J)))
-    expect_equal(J, matrix(Jn, nrow(J)), tolerance = 1e-6, label = kind)
+    expect_equal(J, matrix(fd_jacobian(s, par), nrow(J)), tolerance = 1e-6, label = kind)
     expect_equal(J, glmmgee:::chol_jacobian(s$D(par), s$dD(par))$J, tolerance = 1e-12, label = kind)
   }
 })
