@@ -26,10 +26,10 @@ structure_blocks <- function(terms, at = 0L) {
 # a term whose parameters are those of the last call reuses its entries and
 # Jacobian: the differences for a Hessian move one parameter at a time, and
 # chol_jacobian() was 5% of a Poisson ar1() + (1 | site) fit. With
-# jacobian = FALSE (an evaluation without the gradient) the structured
-# terms' Jacobian is not computed and J is left at 0: for one spatial field
-# of 100 sites it is three 100 x 100 products per parameter, a quarter of
-# the fit.
+# jacobian = FALSE (an evaluation without the gradient: the trial steps of
+# a search with value_first) the structured terms' Jacobian is not computed
+# and J is left at 0; for one spatial field of 100 sites it is three
+# 100 x 100 products per parameter.
 structure_lambda <- function(terms, k_re, par, memo = NULL, jacobian = TRUE) {
   nl <- vapply(terms, function(t) t$q * (t$q + 1L) / 2L, 1)
   np <- vapply(terms, function(t) t$struct$npar, 1L)
