@@ -8,10 +8,12 @@
 # term fitter (sparse_covstruct_fit(), sparse Laplace) differ only in the
 # engine behind `engine_eval(theta, grad)`.
 #
-# Search parameters: c(beta*, structure parameters term by term, log
-# dispersion), beta* = Tx beta on the centred and scaled fixed-effects
-# design; engine parameters: c(beta*, Lambda's lower-triangle entries term
-# by term (column-major within a term), log dispersion).
+# Search parameters: c(beta*, structure parameters term by term, tail),
+# beta* = Tx beta on the centred and scaled fixed-effects design; engine
+# parameters: c(beta*, Lambda's lower-triangle entries term by term
+# (column-major within a term), tail). The tail is `disp` parameters the
+# structures leave alone: none, the log dispersion (disp = TRUE), or a
+# two-part fit's zero and dispersion coefficients (fit-two-part-covstruct.R).
 
 # The structures' parameters of `terms`, term by term: their positions
 # (from at + 1) in a list.
@@ -80,7 +82,10 @@ structure_lambda <- function(terms, k_re, par, memo = NULL, jacobian = TRUE) {
 
 # The engine's parameters at the search's `par`.
 structure_engine_theta <- function(par, lm, p, disp)
-  c(par[seq_len(p)], lm$lambda, if (disp) par[[length(par)]])
+  c(par[seq_len(p)], lm$lambda, tail_of(par, disp))
+
+# The last `k` elements of x (k = TRUE: the last one).
+tail_of <- function(x, k) x[length(x) - rev(seq_len(k)) + 1L]
 
 # The objective: evalf(par, grad) returns the engine's list with loglik
 # (plus the log prior when penalized) and the gradient in the search's
@@ -106,7 +111,7 @@ structure_evalf <- function(engine_eval, terms, k_re, p, disp, Tx, penalty) {
       g <- r$gradient
       nl <- length(lm$lambda)
       r$gradient <- c(g[seq_len(p)], drop(crossprod(lm$J, g[p + seq_len(nl)])),
-                      if (disp) g[[length(g)]])
+                      tail_of(g, disp))
     }
     penalize(r, penalty, par[seq_len(p)], Tx, grad)
   }
@@ -118,20 +123,28 @@ structure_evalf <- function(engine_eval, terms, k_re, p, disp, Tx, penalty) {
 # the same pushed forward to the engine's parameterization (beta, Lambda's
 # entries, log dispersion: theta_chol, cov_chol), which the methods shared
 # with unstructured fits read, Lambda's entries named `lam_names`; the
-# structure and penalty reports.
+# structure and penalty reports. A tail of several parameters (a two-part
+# fit's zero and dispersion coefficients) has its names `tail_names` and
+# is searched as Ttail times them (their designs centred and scaled).
 covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, family,
-                                disp, control, penalty, lam_names, s = 1) {
+                                disp, control, penalty, lam_names, s = 1, Ttail = NULL,
+                                tail_names = NULL) {
   par <- run$par
   p <- nrow(Tx)
   P <- length(par)
   lm <- structure_lambda(terms, k_re, par)
-  # The user's parameterization: beta = Tx^-1 beta*.
+  # The user's parameterization: beta = Tx^-1 beta* (and the tail's).
   A <- diag(1, P)
   A[seq_len(p), seq_len(p)] <- Tx
   theta <- par
   theta[seq_len(p)] <- backsolve(Tx, par[seq_len(p)])
+  if (!is.null(Ttail)) {
+    it <- tail_of(seq_len(P), disp)
+    A[it, it] <- Ttail
+    theta[it] <- backsolve(Ttail, par[it])
+  }
   pnames <- c(xnames %||% paste0("X", seq_len(p)), structure_par_names(terms),
-              if (disp) sprintf("log(%s)", dispersion_name(family)))
+              tail_names %||% if (disp) sprintf("log(%s)", dispersion_name(family)))
   on_boundary <- rep(FALSE, P)
   on_boundary[bc$record$boundary_index] <- TRUE
   # The search's last Hessian was taken at par over all parameters; with
@@ -146,7 +159,7 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
   if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)
   # The covariance and the remaining Newton step on the search's centred
   # and scaled parameters, then mapped (star_covariance() says why).
-  cov_theta <- structure_covariance(H, Tx, on_boundary, pnames, hess)
+  cov_theta <- structure_covariance(H, Tx, on_boundary, pnames, hess, Ttail)
   nstep <- newton_decrement(final$gradient, H, on_boundary)
   grad <- drop(crossprod(A, final$gradient))
   names(theta) <- names(grad) <- pnames
@@ -176,8 +189,8 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
   # covariance is pushed forward to them by the same exact Jacobian (a
   # covariance of rank the number of structure parameters).
   B <- structure_push_jacobian(p, lm$J, disp)
-  cnames <- c(pnames[seq_len(p)], lam_names, if (disp) pnames[P])
-  theta_chol <- stats::setNames(c(theta[seq_len(p)], lm$lambda, if (disp) theta[[P]]), cnames)
+  cnames <- c(pnames[seq_len(p)], lam_names, tail_of(pnames, disp))
+  theta_chol <- stats::setNames(c(theta[seq_len(p)], lm$lambda, tail_of(theta, disp)), cnames)
   cov_chol <- pushed_covariance(cov_theta, B, on_boundary, cnames)
   list(theta = theta, pnames = pnames, on_boundary = on_boundary, hess = hess,
        cov_theta = cov_theta, grad = grad, nstep = nstep,
@@ -191,21 +204,22 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
 structure_par_names <- function(terms)
   unlist(lapply(terms, function(t) sprintf("%s: %s", t$label, t$struct$names(t$cnames))))
 
-# The Jacobian B of the engine's parameters (beta, Lambda's entries, log
-# dispersion when `disp`) in the search's (beta, structure parameters, log
-# dispersion), from J, Lambda's entries' Jacobian in the structures'.
+# The Jacobian B of the engine's parameters (beta, Lambda's entries, the
+# `disp` tail parameters) in the search's (beta, structure parameters,
+# tail), from J, Lambda's entries' Jacobian in the structures'.
 structure_push_jacobian <- function(p, J, disp) {
   B <- matrix(0, p + nrow(J) + disp, p + ncol(J) + disp)
   B[seq_len(p), seq_len(p)] <- diag(1, p)
   B[p + seq_len(nrow(J)), p + seq_len(ncol(J))] <- J
-  if (disp) B[nrow(B), ncol(B)] <- 1
+  B[cbind(tail_of(seq_len(nrow(B)), disp), tail_of(seq_len(ncol(B)), disp))] <- 1
   B
 }
 
 # The covariance of the estimates from the search's Hessian H (over beta* =
-# Tx beta and the structures' parameters): inverted there and mapped by
-# Tx^-1, NA rows and columns (parameters on a boundary, not beta) kept.
-structure_covariance <- function(H, Tx, on_boundary, pnames, hess) {
+# Tx beta and the structures' parameters, and a tail searched as Ttail
+# times its parameters): inverted there and mapped by Tx^-1 (and Ttail^-1),
+# NA rows and columns (parameters on a boundary, not beta) kept.
+structure_covariance <- function(H, Tx, on_boundary, pnames, hess, Ttail = NULL) {
   P <- length(pnames)
   if (is.null(H) || is.null(hess))
     return(matrix(NA_real_, P, P, dimnames = list(pnames, pnames)))
@@ -215,6 +229,10 @@ structure_covariance <- function(H, Tx, on_boundary, pnames, hess) {
   p <- nrow(Tx)
   B <- diag(1, P)
   B[seq_len(p), seq_len(p)] <- backsolve(Tx, diag(1, p))
+  if (!is.null(Ttail)) {
+    it <- tail_of(seq_len(P), nrow(Ttail))
+    B[it, it] <- backsolve(Ttail, diag(1, nrow(Ttail)))
+  }
   na <- is.na(Vs)
   V <- B %*% replace(Vs, na, 0) %*% t(B)
   V[na] <- NA_real_
@@ -320,7 +338,7 @@ covstruct_parameter_map <- function(fit) {
   re <- if (sparse) sparse_covstruct_terms(fit$formula, fit$model)
         else covstruct_terms(fit$formula, fit$model, environment(fit$formula) %||% globalenv())
   k_re <- structure_blocks(re$terms, p)
-  disp <- has_dispersion(fit$family)
+  disp <- structure_tail_count(fit)
   phi <- unname(as.numeric(fit$theta_structure))
   P <- length(phi)
   map <- function(ph) {
@@ -328,8 +346,8 @@ covstruct_parameter_map <- function(fit) {
     J <- matrix(0, p + length(lm$lambda) + disp, P)
     J[cbind(seq_len(p), seq_len(p))] <- 1
     J[p + seq_along(lm$lambda), p + seq_len(ncol(lm$J))] <- lm$J
-    if (disp) J[nrow(J), P] <- 1
-    list(theta = c(ph[seq_len(p)], lm$lambda, if (disp) ph[[P]]), J = J)
+    J[cbind(tail_of(seq_len(nrow(J)), disp), tail_of(seq_len(P), disp))] <- 1
+    list(theta = c(ph[seq_len(p)], lm$lambda, tail_of(ph, disp)), J = J)
   }
   th <- as.numeric(fit$theta)
   at <- map(phi)

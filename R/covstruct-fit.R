@@ -185,12 +185,13 @@ na_product <- function(H, A, na) {
 # its gradient, cpp_sparse_eval(reuse = TRUE)), trial steps are evaluated
 # without the gradient, which a rejected trial never needs; the search and
 # its result are the same.
-covstruct_search <- function(evalf, par, control, value_first = FALSE, pre = NULL) {
+covstruct_search <- function(evalf, par, control, value_first = FALSE, pre = NULL,
+                             profile = "structured") {
   P <- length(par)
   value <- if (value_first) function(th) evalf(th, grad = FALSE)
   tol <- control$rel.tol / 100
   if (is.null(pre)) {
-    qn <- covstruct_first_search(evalf, par, control, tol, value)
+    qn <- covstruct_first_search(evalf, par, control, tol, value, profile = profile)
     H0 <- qn$H0
     stages <- list(start = qn$start, newton = qn$record)
   } else {
@@ -200,7 +201,7 @@ covstruct_search <- function(evalf, par, control, value_first = FALSE, pre = NUL
     H0 <- pr$H
     qn <- newton_search(function(th) evalf(th), pr$par, H0, rep(FALSE, P), rep(-Inf, P),
                         maxit = min(control$iter.max, 50L), tol = tol, at = pr$at,
-                        profile = "structured", value = value)
+                        profile = profile, value = value)
     stages <- c(pr$stages, list(newton = qn$record))
   }
   opt <- list(convergence = qn$record$convergence, message = qn$record$message)
@@ -227,7 +228,7 @@ covstruct_search <- function(evalf, par, control, value_first = FALSE, pre = NUL
 # negative definite) as its first matrix: its result (newton_search()),
 # with H0, that curvature, and `start`, the record of its evaluations.
 covstruct_first_search <- function(evalf, par, control, tol, value, stop_at = NULL,
-                                   what = "curvature at the start") {
+                                   what = "curvature at the start", profile = "structured") {
   P <- length(par)
   free <- rep(FALSE, P)
   cur <- evalf(par)
@@ -235,7 +236,7 @@ covstruct_first_search <- function(evalf, par, control, tol, value, stop_at = NU
   H0 <- fd_hessian(gradient_of(evalf), par, g0 = cur$gradient, floor = 0.1, on_boundary = free)
   qn <- newton_search(function(th) evalf(th), par, negative_definite(H0, free, accept = 1e-3) %||% H0,
                       free, rep(-Inf, P), maxit = min(control$iter.max, 50L), tol = tol, at = cur,
-                      profile = "structured", value = value, stop_at = stop_at)
+                      profile = profile, value = value, stop_at = stop_at)
   c(qn, list(H0 = H0, start = list(iterations = 0L, evaluations = P + 1L, convergence = 0L,
                                    message = what)))
 }

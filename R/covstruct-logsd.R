@@ -25,7 +25,8 @@ logsd_switch_sd <- 0.2
 # search's start (on Lambda's entries) returning par, at (the evaluation
 # there with the gradient on Lambda's entries), H (the quasi-Newton matrix
 # on Lambda's entries) and the stages' records.
-logsd_presearch <- function(engine_eval, terms, k_re, p, disp, Tx, penalty, control, sd0) {
+logsd_presearch <- function(engine_eval, terms, k_re, p, disp, Tx, penalty, control, sd0,
+                            profile = "structured") {
   swapped <- vapply(terms, function(t) identical(t$kind, "us") && t$q == 1L, TRUE)
   if (!any(swapped)) return(NULL)
   terms[swapped] <- lapply(terms[swapped], function(t) {
@@ -43,7 +44,8 @@ logsd_presearch <- function(engine_eval, terms, k_re, p, disp, Tx, penalty, cont
     qn <- covstruct_first_search(evalf, pl, control, logsd_switch_tol,
                                  function(th) evalf(th, grad = FALSE),
                                  stop_at = function(th) any(th[idx] < low),
-                                 what = "curvature at the start (log standard deviations)")
+                                 what = "curvature at the start (log standard deviations)",
+                                 profile = profile)
     th <- qn$theta
     lam <- exp(th[idx])
     th[idx] <- lam

@@ -10,8 +10,9 @@
 covstruct_sd_tol <- 1e-4
 covstruct_rho_tol <- 1e-4
 
-# Which parameters are on a boundary (indices into par).
-covstruct_boundary <- function(par, terms, k_re) {
+# Which parameters are on a boundary (indices into par); with `sd_tol`
+# another threshold for the standard deviations.
+covstruct_boundary <- function(par, terms, k_re, sd_tol = covstruct_sd_tol) {
   out <- integer()
   for (k in seq_along(terms)) {
     s <- terms[[k]]$struct
@@ -19,7 +20,7 @@ covstruct_boundary <- function(par, terms, k_re) {
     pk <- par[idx]
     # An unstructured term's standard deviations are |Lambda's diagonal|.
     sdv <- if (isTRUE(s$direct)) abs(pk[s$sd_par]) else exp(pk[s$sd_par])
-    out <- c(out, idx[s$sd_par[sdv < covstruct_sd_tol]])
+    out <- c(out, idx[s$sd_par[sdv < sd_tol]])
     if (length(s$rho_par)) out <- c(out, idx[s$rho_par[s$at_limit(pk)]])
   }
   out

@@ -27,7 +27,11 @@
 #   the way to the optimum (a correlation's scale at 0) the full step can be
 #   ten times too long, and each halving back costs an evaluation. Later
 #   steps are not capped: a search drifting to a boundary at infinity (a
-#   correlation to 1) must be free to take long steps.
+#   correlation to 1) must be free to take long steps. max_step: the same
+#   cap on every step (a trust region), for searches where a long step can
+#   land where the approximation breaks down (two-part fits with structured
+#   terms: a zero part's standard deviation that jumped from 0.26 to 1e27,
+#   where the Laplace value rose 16 units through the approximation alone).
 # The stopping rule is the Newton decrement below tol * max(1, |loglik|) (or
 # a step below 1e-10 in every parameter).
 # Profiles: "default"; "agq": the one-factor engines' BFGS (halving, whose
@@ -36,18 +40,21 @@
 # "agq_newton": the same with a fixed Hessian (the finishing steps);
 # "sparse": the sparse engines' BFGS (interpolating, half way to a bound,
 # five bound steps before handing over); "structured": "agq" with the first
-# step capped at 2 (covariance structures' parameters); "known_laplace":
+# step capped at 2 (covariance structures' parameters); "structured_two_part":
+# "structured" with every step capped at 3; "known_laplace":
 # BFGS without bounds, accepting only a value not below the current one to
 # 1e-12 (the known-covariance Laplace engine's chord search); "refresh": a
 # plain Newton step for newton_refresh(), halved down to 1e-6, accepted when
 # the value does not fall.
 search_profiles <- list(
   default = list(bfgs = FALSE, shrink = 0.99, max_hits = Inf, interpolate = TRUE,
-                 accept = 1e-10, min_step = 1e-4, max_first = Inf),
+                 accept = 1e-10, min_step = 1e-4, max_first = Inf, max_step = Inf),
   agq = list(bfgs = TRUE, max_hits = 1, interpolate = FALSE),
   agq_newton = list(interpolate = FALSE),
   sparse = list(bfgs = TRUE, shrink = 0.5, max_hits = 5),
   structured = list(bfgs = TRUE, max_hits = 1, interpolate = FALSE, max_first = 2),
+  structured_two_part = list(bfgs = TRUE, max_hits = 1, interpolate = FALSE, max_first = 2,
+                             max_step = 3),
   known_laplace = list(bfgs = TRUE, interpolate = FALSE, accept = 1e-12),
   refresh = list(interpolate = FALSE, accept = 0, min_step = 1e-6)
 )
@@ -106,7 +113,8 @@ newton_search <- function(ev, theta, H, on_boundary, lower, maxit, tol, at = NUL
       break
     }
     long <- max(abs(step))
-    if (it == 1L && long > o$max_first) step <- step * (o$max_first / long)
+    cap <- if (it == 1L) min(o$max_first, o$max_step) else o$max_step
+    if (long > cap) step <- step * (cap / long)
     t <- 1
     out <- (theta[free] + step) < lower[free]
     if (any(out)) {
