@@ -316,6 +316,22 @@ zi_start_intercept <- function(Xz, offz, weights, at = -1) {
   (at - m) / x1[1L]
 }
 
+# The conditional part's start on the sparse two-part routes: with a
+# dispersion formula alone, the gaussian or Poisson GLM; otherwise as
+# zi_binomial_start() or count_start().
+two_part_beta_start <- function(X, y, weights, offset, family, kind) {
+  if (kind != "disp") {
+    if (binomial_response(family)) return(zi_binomial_start(X, y, weights, offset, family))
+    return(count_start(X, y, weights, offset))
+  }
+  g <- suppressWarnings(stats::glm.fit(X, y, weights = weights, offset = offset,
+                                       family = if (family$family == "gaussian") stats::gaussian()
+                                                else stats::poisson()))
+  b <- unname(g$coefficients)
+  b[!is.finite(b)] <- 0
+  b
+}
+
 # The count part's start: a Poisson GLM of the positive counts. With all
 # rows, cells of structural zeros would drive a coefficient to -Inf (and
 # the iteration to its limit); the positive counts overstate the mean by

@@ -38,15 +38,7 @@ glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, 
   P <- cpp_sparse_set_aux(eng, aux_kind_code(kind, family), XA, pred, aoff)
 
   Xs <- rp$X
-  beta <- if (kind == "disp") {
-    g <- suppressWarnings(stats::glm.fit(Xs, y, weights = weights, offset = offset,
-                                         family = if (family$family == "gaussian") stats::gaussian()
-                                                  else stats::poisson()))
-    b <- unname(g$coefficients)
-    b[!is.finite(b)] <- 0
-    b
-  } else if (binomial_response(family)) zi_binomial_start(Xs, y, weights, offset, family)
-  else count_start(Xs, y, weights, offset)
+  beta <- two_part_beta_start(Xs, y, weights, offset, family, kind)
   theta <- c(beta, ifelse(re$lower == 0, 0.5, 0),
              zi_aux_start(Xs, y, beta, weights, offset, family, kind, if (pz) rp$Xz, offz, pd,
                           rp$Xd, offd))

@@ -122,8 +122,10 @@ glmm_zi <- function(s, mf) {
   fenv <- s$fenv
   inner <- s$family
   sparse <- s$sparse || s$zire_sparse
-  re <- if (sparse) sparse_re_terms(formula, mf, NULL) else re_terms(formula, mf, fenv)
-  fx <- fixed_design(formula, mf, fenv, drop_rownames = !sparse)
+  rt <- if (s$structured_aux) two_part_structure_terms(formula, s$ziformula, mf, fenv)
+  re <- if (!is.null(rt)) rt$rc else if (sparse) sparse_re_terms(formula, mf, NULL)
+        else re_terms(formula, mf, fenv)
+  fx <- fixed_design(re$plain %||% formula, mf, fenv, drop_rownames = !sparse)
   X <- fx$X
   zd <- if (s$has_zi) part_design(s$zi_fixed, "ziformula", mf, fenv)
   dd <- if (s$has_disp) part_design(s$dispformula, "dispformula", mf, fenv)
@@ -143,7 +145,9 @@ glmm_zi <- function(s, mf) {
             offz = if (s$truncated && !s$has_zi) rep(-Inf, length(y)) else zd$offset,
             zre = if (s$engine == "agq_zero_re")
                     zire_terms(s$zi_bars, mf, fenv, re, find_bars(formula)),
-            rz = if (s$zire_sparse) sparse_re_terms(zi_bars_formula(s$zi_bars), mf, NULL))
+            rz = if (!is.null(rt)) rt$rz
+                 else if (s$zire_sparse) sparse_re_terms(zi_bars_formula(s$zi_bars), mf, NULL),
+            rt = rt)
   zi_object(s, mf, d, zi_fit(s, d))
 }
 
@@ -171,7 +175,9 @@ zi_fit <- function(s, d) {
   kind <- s$kind
   nAGQ <- s$nAGQ
   re <- d$re
-  fit <- switch(s$engine,
+  fit <- if (s$structured_aux) two_part_covstruct_fit(
+      d$X, d$y, d$rt, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, d$offz, d$offd, s$control)
+  else switch(s$engine,
     laplace_sparse_zero_re = glmm_sparse_zire_fit(
       d$X, d$y, re, d$rz, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, s$control, s$start,
       s$penalty, offz = d$offz, offd = d$offd),
@@ -238,6 +244,7 @@ zi_object <- function(s, mf, d, fit) {
   if (length(s$zi_bars)) obj$aux$zi$formula <- s$ziformula
   obj$zire <- NULL
   obj$penalty <- fit$penalty
+  if (s$structured_aux) obj <- covstruct_object(obj, fit)
   class(obj) <- c(if (s$zire_sparse) "glmmgee_glmm_zire_sparse",
                   if (!is.null(d$zre)) "glmmgee_glmm_zire", "glmmgee_glmm_zi", class(obj))
   # Stored, so that code reading fit$fitted.values (augment(), the

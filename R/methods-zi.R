@@ -411,11 +411,14 @@ print_summary_zi <- function(x, digits) {
   print_zi_head(x$object, digits)
   zi_tables(x$tables, x$object, digits, full = TRUE)
   if (!is.null(x$vcov_label)) cat("\nStandard errors: ", x$vcov_label, "\n", sep = "")
+  for (b in glmm_blocks(x$object)) b$show(x$object, digits)
 }
 
+# (the blocks of the parts present: covariance structures of either part)
 print_zi <- function(x, digits) {
   print_zi_head(x, digits)
   zi_tables(summary_zi(x)$tables, x, digits, full = FALSE)
+  for (b in glmm_blocks(x)) b$show(x, digits)
 }
 
 print_zi_head <- function(x, digits) {

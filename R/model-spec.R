@@ -42,11 +42,18 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
                                isTRUE(tryCatch(reformulas::anySpecial(shield_formula(f), covstruct_kinds),
                                                error = function(e) FALSE)), TRUE)
   if (!aux) formula <- drop_us(covstruct_arguments(formula))
+  # A two-part model with structures in its conditional or zero part: both
+  # read as one-part structured formulas are (fit-two-part-covstruct.R).
+  structured_aux <- aux && any(written[c("formula", "ziformula")])
+  if (structured_aux) {
+    formula <- drop_us(covstruct_arguments(formula))
+    if (inherits(ziformula, "formula")) ziformula <- drop_us(covstruct_arguments(ziformula))
+  }
   has_zi <- !is_empty_part(ziformula, "ziformula")
   zi_bars <- if (has_zi) find_bars(ziformula)
   bars <- find_bars(formula)
   gnames <- unique(bar_group_names(formula))
-  sparse <- needs_sparse_engine(formula, if (!aux) covariance)
+  sparse <- structured_aux || needs_sparse_engine(formula, if (!aux) covariance)
   structured <- !aux && has_covstruct(formula)
   penalty <- penalty_prior(penalized)
   rd <- check_ranef_dist(ranef_dist)
@@ -61,7 +68,8 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
     cumulative = !is.null(cum), aux = aux, truncated = !is.null(cf), has_zi = has_zi,
     has_disp = !is_trivial_disp(dispformula),
     kind = if (!is.null(cf)) "hurdle" else if (has_zi) "zi" else if (aux) "disp",
-    written = written, structured = structured, gnames = gnames, sparse = sparse,
+    written = written, structured = structured, structured_aux = structured_aux,
+    gnames = gnames, sparse = sparse,
     zire_sparse = length(zi_bars) > 0L && zire_needs_sparse(formula, zi_bars, sparse),
     covariance = covariance, ranef_dist = rd, rd = rd$type, REML = REML, penalty = penalty,
     zi_correlated = zi_correlated, nAGQ = nAGQ,
@@ -119,13 +127,13 @@ glmm_refusals <- list(
     family$link))),
   refusal("two_part_known_dist_reml", quote(aux && (!is.null(covariance) || rd != "normal" || REML)),
           "'ziformula', 'dispformula' and hurdle families cannot be combined with 'covariance', 'ranef_dist' or 'REML'"),
-  refusal("two_part_structure_in_part", quote(aux && any(written[-1L])), quote(sprintf(
-    "'%s': %s are not available there; %s", names(which(written[-1L]))[1L], structures_text,
-    use_plain_text))),
-  refusal("two_part_structure", quote(aux && written[["formula"]]), quote(sprintf(
-    "'formula': %s cannot be combined with %s; %s", structures_text,
-    paste(c(if (truncated) "a hurdle family", if (has_zi) "'ziformula'",
-            if (has_disp) "'dispformula'"), collapse = " or "), use_plain_text))),
+  refusal("two_part_structure_disp", quote(aux && written[["dispformula"]]), quote(sprintf(
+    "'dispformula': %s are not available there (the dispersion part takes fixed effects only); %s",
+    structures_text, "move the term to 'formula' or 'ziformula'"))),
+  refusal("two_part_structure_start", quote(structured_aux && !is.null(start)),
+          "'start' is not available with covariance structures (the structure's parameters start at their defaults)"),
+  refusal("two_part_structure_penalty", quote(structured_aux && !is.null(penalty)),
+          "'penalized' cannot be combined with covariance structures in a model with 'ziformula', 'dispformula' or a hurdle family"),
   refusal("two_part_workers", quote(aux && workers),
           "'control$workers': models with 'ziformula', 'dispformula' or a hurdle family are not fitted on workers"),
   refusal("zi_correlated_without_zi_re", quote(zi_correlated && !length(zi_bars)),
@@ -140,7 +148,8 @@ glmm_refusals <- list(
   refusal("dispformula_family", quote(aux && has_disp && !has_dispersion(family)),
           quote(sprintf("'dispformula': the %s family has no dispersion parameter", family$family))),
   refusal("two_part_sparse_quadrature", quote(aux && (sparse || zire_sparse) && quadrature),
-          quote(if (zire_sparse) "'nAGQ' > 1 (adaptive quadrature) needs the zero part's random effects on the conditional part's single grouping factor; otherwise only the Laplace approximation (nAGQ = 1) is available"
+          quote(if (structured_aux) "'nAGQ' > 1 (adaptive quadrature) is not available for covariance structures in a model with 'ziformula', 'dispformula' or a hurdle family: it is fitted by the Laplace approximation (nAGQ = 1)"
+                else if (zire_sparse) "'nAGQ' > 1 (adaptive quadrature) needs the zero part's random effects on the conditional part's single grouping factor; otherwise only the Laplace approximation (nAGQ = 1) is available"
                 else "'nAGQ' > 1 (adaptive quadrature) needs a single grouping factor; with several random-effect terms only the Laplace approximation (nAGQ = 1) is available")),
   refusal("zi_correlated_sparse", quote(zi_correlated && zire_sparse),
           "'zi_correlated' = TRUE needs the zero part's random effects on the conditional part's single grouping factor (one term in each part); with other terms the two parts' effects are independent"),
@@ -337,7 +346,7 @@ choose_engine <- function(s, mf) {
 spec_frame <- function(s, contrasts) {
   f <- s$formula
   if (s$aux) {
-    ff <- reformulas::subbars(f)
+    ff <- if (s$structured_aux) covstruct_frame_formula(f) else reformulas::subbars(f)
     for (g in list(if (s$has_zi) s$zi_fixed, if (s$has_disp) s$dispformula,
                    if (length(s$zi_bars)) reformulas::subbars(zi_bars_formula(s$zi_bars))))
       if (!is.null(g)) ff[[3L]] <- call("+", ff[[3L]], g[[2L]])

@@ -105,10 +105,14 @@ test_that("every row of the refusal table refuses its combination with its messa
                                      dispformula = ~ x)),
     two_part_known_dist_reml = quote(glmm(count ~ x + (1 | id), data = d, family = poisson,
                                           ziformula = ~ 1, REML = TRUE)),
-    two_part_structure_in_part = quote(glmm(count ~ x + (1 | id), data = d, family = poisson,
-                                            ziformula = ~ x + ar1(0 + time | id))),
-    two_part_structure = quote(glmm(count ~ x + ar1(0 + time | id), data = d, family = poisson,
-                                    ziformula = ~ 1)),
+    two_part_structure_disp = quote(glmm(count ~ x + (1 | id), data = d, family = nbinom2,
+                                         dispformula = ~ x + ar1(0 + time | id))),
+    two_part_structure_start = quote(glmm(count ~ x + ar1(0 + time | id), data = d,
+                                          family = poisson, ziformula = ~ 1,
+                                          start = c(0, 0, 0, 0, 0))),
+    two_part_structure_penalty = quote(glmm(count ~ x + ar1(0 + time | id), data = d,
+                                            family = poisson, ziformula = ~ 1,
+                                            penalized = TRUE)),
     two_part_workers = quote(glmm(count ~ x + (1 | id), data = d, family = poisson, ziformula = ~ 1,
                                   control = wk)),
     zi_correlated_without_zi_re = quote(glmm(count ~ x + (1 | id), data = d, family = poisson,
@@ -194,8 +198,8 @@ test_that("every row of the refusal table refuses its combination with its messa
     }
   }
   # The messages that are built from the model name its parts.
-  err <- tryCatch(eval(models$two_part_structure), error = identity)
-  expect_match(conditionMessage(err), "cannot be combined with 'ziformula'", fixed = TRUE)
+  err <- tryCatch(eval(models$two_part_structure_disp), error = identity)
+  expect_match(conditionMessage(err), "'dispformula': covariance structures (", fixed = TRUE)
   err <- tryCatch(eval(models$ordinal_dispformula), error = identity)
   expect_match(conditionMessage(err), "cumulative(\"logit\")", fixed = TRUE)
   err <- tryCatch(eval(models$workers_several_factors), error = identity)
@@ -207,6 +211,8 @@ test_that("a model the table does not refuse passes it: each part alone is fitte
   ok <- list(
     quote(glmm(count ~ x + (1 | id), data = d, family = poisson, ziformula = ~ 1, doFit = FALSE)),
     quote(glmm(cont ~ x + ar1(0 + time | id), data = d, doFit = FALSE)),
+    quote(glmm(count ~ x + ar1(0 + time | id), data = d, family = poisson,
+               ziformula = ~ x + cs(0 + time | id), doFit = FALSE)),
     quote(glmm(y ~ x + (1 | id), data = d, family = binomial, ranef_dist = "bridge", doFit = FALSE)),
     quote(glmm(ord ~ x + (1 | id) + (1 | site), data = d, family = cumulative, doFit = FALSE)))
   for (m in ok) expect_s3_class(eval(m), "glmmgee_spec")

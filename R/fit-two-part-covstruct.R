@@ -1,0 +1,350 @@
+# Two-part GLMMs (zero-inflated, hurdle or dispersion-formula models) whose
+# random-effect terms carry covariance structures, in the conditional part,
+# the zero part or both: y ~ x + ar1(0 + t | g) with ziformula = ~ z +
+# cs(0 + f | g), as glmmTMB writes them. They are fitted by the sparse
+# Laplace engines of the unstructured two-part fits: the engine with
+# auxiliary predictors (fit-sparse-zi.R) when only the conditional part has
+# random effects, the engine with random effects in both parts
+# (fit-sparse-zi-random.R) otherwise. Each term's block of Lambda is the
+# Cholesky factor of its structure and the engine's exact gradient in
+# Lambda's entries is carried to the structures' parameters by its exact
+# Jacobian, as for one-part structured fits (covstruct-eval.R); search,
+# boundary checks and estimates are theirs too.
+#
+# Search parameters: (beta*, the structures' parameters of the count part's
+# terms, then of the zero part's, zero coefficients*, dispersion
+# coefficients*), each part's fixed coefficients on its centred and scaled
+# design (design_transform()); the random-effect designs are the user's
+# (recentring a structured term's columns does not preserve its structure).
+# Engine parameters: the same with Lambda's entries for the structures'
+# parameters, the unstructured two-part fits' layout, so that the fitted
+# object is theirs with the structures' report added.
+
+# Both parts' terms, each with its structure (sparse_covstruct_terms()):
+# list(rc, rz, re), re the two in one (zire_combined_re()), rz NULL when
+# the zero part has no random effects. The zero part's structure labels
+# start with "zi~".
+two_part_structure_terms <- function(formula, ziformula, mf, env) {
+  rc <- sparse_covstruct_terms(formula, mf, env)
+  zbars <- if (!is.null(ziformula)) find_bars(ziformula)
+  rz <- NULL
+  if (length(zbars)) {
+    fz <- formula
+    fz[[3L]] <- ziformula[[length(ziformula)]]
+    rz <- sparse_covstruct_terms(fz, mf, env)
+    rz$terms <- lapply(rz$terms, function(t) {
+      t$label <- paste0("zi~", t$label)
+      t
+    })
+  }
+  list(rc = rc, rz = rz, re = if (is.null(rz)) rc else zire_combined_re(rc, rz))
+}
+
+# The number of parameters after the structures' in a structured fit's
+# search layout: a two-part fit's zero and dispersion coefficients, else
+# the log dispersion when the family has one.
+structure_tail_count <- function(fit) {
+  aux <- .subset2(fit, "aux")
+  if (is.null(aux)) return(as.integer(has_dispersion(fit$family)))
+  length(aux$zi_index) + length(aux$disp_index)
+}
+
+# The fit. `rt`: two_part_structure_terms(); Xz, Xd: the zero and
+# dispersion parts' designs (NULL when absent); offz, offd their offsets.
+two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offset, offz, offd,
+                                   control) {
+  n <- length(y)
+  p <- ncol(X)
+  check_full_rank(X)
+  re <- rt$re
+  both <- !is.null(rt$rz)
+  disp <- has_dispersion(family)
+  if (disp && is.null(Xd)) Xd <- matrix(1, n, 1L, dimnames = list(NULL, "(Intercept)"))
+  if (!disp) Xd <- NULL
+  if (kind == "disp") Xz <- NULL
+  pz <- if (is.null(Xz)) 0L else ncol(Xz)
+  pd <- if (is.null(Xd)) 0L else ncol(Xd)
+  offz <- if (pz || kind == "hurdle") offz %||% rep(0, n) else rep(0, n)
+  offd <- offd %||% rep(0, n)
+  check_aux_rank(Xz, Xd)
+  tx <- design_transform(X)
+  tz <- design_transform(Xz %||% matrix(0, n, 0L))
+  td <- design_transform(Xd %||% matrix(0, n, 0L))
+  Xs <- tx$M
+  Xzs <- tz$M
+  Xds <- td$M
+  storage.mode(Xzs) <- storage.mode(Xds) <- "double"
+  nth <- re$ntheta
+  se <- two_part_structure_engine(Xs, Xzs, Xds, y, weights, offset, offz, offd, re, family,
+                                  kind, both)
+  eng <- se$eng
+  engine_eval <- se$engine_eval
+  # Starts as the unstructured two-part fits', the structures at standard
+  # deviations of 0.5.
+  beta <- two_part_beta_start(Xs, y, weights, offset, family, kind)
+  aux <- zi_aux_start(Xs, y, beta, weights, offset, family, kind, if (pz) Xzs, offz, pd, Xds, offd)
+  ntail <- pz + pd
+  k_re <- structure_blocks(re$terms, p)
+  start <- c(beta, unlist(lapply(re$terms, function(t) t$struct$start(0.5))), aux)
+  evalf <- structure_evalf(engine_eval, re$terms, k_re, p, ntail, tx$T, NULL)
+  if (!is.finite(evalf(start, grad = FALSE)$loglik))
+    stop("the log-likelihood is not finite at the starting values; check the data", call. = FALSE)
+  # The search on the engine evaluation `ee` (the engine's, or one that
+  # stops at points the engine refuses).
+  searcher <- function(ee) {
+    ev <- structure_evalf(ee, re$terms, k_re, p, ntail, tx$T, NULL)
+    pre <- logsd_presearch(ee, re$terms, k_re, p, ntail, tx$T, NULL, control, 0.5,
+                           profile = "structured_two_part")
+    function(par) covstruct_search(ev, par, control, value_first = !both, pre = pre,
+                                   profile = "structured_two_part")
+  }
+  refused <- if (both) function() cpp_spzire_degenerate(eng)$refused
+  if (both) {
+    sw <- two_part_structure_search(searcher, engine_eval, refused, start, re, rt$rc, k_re, eng)
+    run <- sw$run
+    refused_kept <- sw$refused
+    # The boundary's restarts are abandoned at their first refused point.
+    search <- function(par) {
+      g <- refusal_guard(function(t) engine_eval(t, TRUE), refused)
+      tryCatch(searcher(function(theta, grad) g$evalf(theta))(par), error = function(e) NULL)
+    }
+  } else {
+    search <- searcher(engine_eval)
+    run <- search(start)
+  }
+  P <- length(start)
+  # A single log-dispersion coefficient (no dispersion formula) has its
+  # limits checked as in one-part fits.
+  disp_at <- if (pd == 1L && all(Xd[, 1L] == 1)) covstruct_disp_index(family, TRUE, P)
+  rf <- two_part_structure_refine(run, search, start, re, k_re, p, pz, kind, disp_at)
+  run <- rf$run
+  bc <- rf$bc
+  final <- run$at %||% evalf(run$par)
+  Ttail <- if (ntail) as.matrix(Matrix::bdiag(tz$T, td$T))
+  tail_names <- c(if (pz) paste0("zi~", colnames(Xz) %||% seq_len(pz)),
+                  if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
+  est <- covstruct_estimates(evalf, run, bc, final, re$terms, k_re, tx$T, colnames(X), family,
+                             ntail, control, NULL, lam_names = re$par_names, Ttail = Ttail,
+                             tail_names = tail_names)
+  theta_s <- structure_engine_theta(run$par, est$lm, p, ntail)
+  nb <- p + nth
+  md <- two_part_structure_modes(eng, re, rt, both, est$lm$lambda, theta_s, nb, pz, Xzs, offz)
+  m <- md$m
+  # No estimates without the log-likelihood and the modes there (binary
+  # responses with zero inflation and zero-part random effects, whose zero
+  # part is barely identified, can end so).
+  if (!is.finite(final$loglik) || !length(md$modes$eta))
+    stop(sprintf(paste("the two-part fit ended where %s, so it has no estimates: the zero part's",
+                       "random effects are not identified by these data; refit without them or",
+                       "with a simpler structure"),
+                 if (!is.finite(final$loglik)) sprintf("the log-likelihood is %s", format(final$loglik))
+                 else "the joint modes of both parts' random effects cannot be found"),
+         call. = FALSE)
+  modes <- md$modes
+  zre <- md$zre
+  vanish <- if (pz) zi_vanishing_message(kind, Xzs, theta_s[nb + seq_len(pz)], zre)
+  cause <- vanish %||% if (pz) zi_separation_message(kind, Xzs, theta_s[nb + seq_len(pz)], zre)
+  warn <- zi_fit_warnings(fit_warnings(run$opt, est$nstep, est$gmax_star, est$singular, est$hess,
+                                       est$cov_theta, control, boundary_check = bc$record),
+                          cause)
+  if (both && isTRUE(m$failed))
+    warn <- c(warn, "the joint modes of both parts' random effects were not found at the optimum")
+  deg <- if (both) zire_degenerate(cpp_spzire_degenerate(eng), refused_kept, m$hmin, warn)
+  warn <- c(warn, deg$warning)
+  theta <- est$theta_chol
+  optinfo <- covstruct_optinfo(run, est, bc, warn,
+                               if (both) "Laplace (sparse, both parts)" else "Laplace (sparse)", 1L,
+                               !tx$identity || !tz$identity || !td$identity,
+                               grad_basis_of(!tx$identity))
+  optinfo$zero_inflation_vanishes <- !is.null(vanish)
+  if (both) {
+    optinfo$laplace_validity <- deg$record
+    optinfo$laplace_validity$restarts <- sw$restarts
+  }
+  list(beta = theta[seq_len(p)], theta = theta, loglik = final$loglik, penalty = NULL,
+       zi = if (pz) theta[nb + seq_len(pz)], disp = if (pd) theta[nb + pz + seq_len(pd)],
+       lambda = theta[p + seq_len(nth)], p = p, npar = P,
+       gradient = est$grad, hessian = est$hess, cov_theta = est$cov_chol, family = family,
+       modes = modes, terms = md$terms, zterms = md$zterms, singular = est$singular,
+       on_boundary = est$on_boundary,
+       structures = structure(est$structures, theta = est$theta, cov_theta = est$cov_theta),
+       optinfo = optinfo, engine = if (both) "laplace_sparse_zero_re" else "laplace_sparse")
+}
+
+# The search's end `run` (from `start`, by `search(par)`) checked further
+# and verified: a zero part run far out searched again, small standard
+# deviations restarted, the boundary verified (covstruct_verify(); `disp_at`
+# the log dispersion's index when it has a limit), a correlation at its
+# limit pushed on. Returns the run and the boundary check.
+two_part_structure_refine <- function(run, search, start, re, k_re, p, pz, kind, disp_at) {
+  # A zero part whose coefficients ran far out (quasi-separation, or a
+  # zero-inflation probability vanishing) may be a ridge the search drifted
+  # onto rather than the optimum: searched again from where it stopped with
+  # the zero part's coefficients at their start, the higher kept.
+  # (Salamanders, count ~ spp + mined + ar1(0 + occ | site), zi ~ mined,
+  # nbinom2: the first search ended at -822.465 with zi~minedno at -23.6;
+  # from its start again at -822.418, zi~minedno -3.48, where glmmTMB ends.)
+  iz <- p + length(unlist(k_re)) + seq_len(pz)
+  if (pz && kind != "disp" && any(abs(run$par[iz]) > 10)) {
+    th <- run$par
+    th[iz] <- start[iz]
+    r2 <- tryCatch(search(th), error = function(e) NULL)
+    if (!is.null(r2) && isTRUE(r2$loglik > run$loglik + 1e-6)) run <- r2
+  }
+  sdp <- unlist(lapply(seq_along(re$terms), function(k) k_re[[k]][re$terms[[k]]$struct$sd_par]))
+  # A standard deviation searched on the log scale that is small but above
+  # the boundary's threshold sits where the log-likelihood is flat in it
+  # (like sd^2), and the search may stop there on its way to zero although
+  # the optimum is elsewhere; and with several standard deviations going to
+  # zero, which of them do depends on the start. So a fit with any standard
+  # deviation below 0.01 is searched again from the small ones at 1 and
+  # 0.3, and from the start with every standard deviation at 1, the highest
+  # kept (betabinomial, diag(0 + tf | g), dispformula ~ z: sd(tf4) stopped
+  # at 0.0013, 0.065 below the optimum; from sd 1 at the optimum, where
+  # glmmTMB ends, sd(tf1) 0.18 rather than 0 and 0.0033 higher).
+  small <- intersect(covstruct_boundary(run$par, re$terms, k_re, sd_tol = 0.01), sdp)
+  restarts <- if (length(small))
+    list(covstruct_restart_point(run$par, re$terms, k_re, small, 1),
+         covstruct_restart_point(run$par, re$terms, k_re, small, 0.3),
+         covstruct_restart_point(start, re$terms, k_re, sdp, 1))
+  for (th in restarts) {
+    r2 <- tryCatch(search(th), error = function(e) NULL)
+    if (!is.null(r2) && isTRUE(r2$loglik > run$loglik + 1e-6)) run <- r2
+  }
+  bc <- covstruct_verify(search, run, re$terms, k_re, disp_at)
+  run <- bc$best
+  # A correlation at its limit (rho -> 1) is approached ever more slowly on
+  # its unconstrained scale, and the search stops short of the limit's
+  # log-likelihood: Salamanders, count ~ spp + mined + ar1(0 + occ | site),
+  # zi ~ mined, stopped at t = 170 (1 - rho = 1.7e-5), 1.7e-4 below the
+  # value at t = 17,000. Searched again from there, the higher kept, with
+  # its boundary parameters.
+  lim <- setdiff(bc$record$boundary_index, c(sdp, disp_at))
+  if (length(lim)) {
+    th <- run$par
+    th[lim] <- th[lim] * 100
+    r2 <- tryCatch(search(th), error = function(e) NULL)
+    if (!is.null(r2) && isTRUE(r2$loglik > run$loglik)) {
+      run <- r2
+      bc$record$boundary_index <- c(covstruct_boundary(run$par, re$terms, k_re),
+        if (length(disp_at) && covstruct_disp_at_limit(run$par, disp_at)) as.vector(disp_at))
+    }
+  }
+  list(run = run, bc = bc)
+}
+
+# The two-part sparse engine of a structured fit on the centred and scaled
+# designs Xs, Xzs, Xds and the user's random-effect design (`re`, both
+# parts' terms): the engine with random effects in both parts when `both`,
+# else the one-part sparse engine with the auxiliary predictors. Returns
+# the engine and its evaluation engine_eval(theta, grad).
+two_part_structure_engine <- function(Xs, Xzs, Xds, y, weights, offset, offz, offd, re, family,
+                                      kind, both) {
+  n <- length(y)
+  nth <- re$ntheta
+  pz <- ncol(Xzs)
+  pd <- ncol(Xds)
+  sp <- function(M) methods::as(methods::as(M, "CsparseMatrix"), "generalMatrix")
+  if (both) {
+    Qc <- re$Qc
+    eng <- cpp_spzire_new(Xs, Xzs, Xds, sp(re$Z[, seq_len(Qc), drop = FALSE]),
+                          sp(re$Z[, Qc + seq_len(ncol(re$Z) - Qc), drop = FALSE]),
+                          as.numeric(y), as.numeric(weights),
+                          cbind(as.numeric(offset), as.numeric(offz), as.numeric(offd)),
+                          re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
+                          family$family_code, family$link_code, aux_kind_code(kind, family))
+    engine_eval <- function(theta, grad) {
+      r <- cpp_spzire_grad(eng, theta)
+      if (!all(is.finite(r$gradient))) r$gradient <- rep(NA_real_, length(theta))
+      progress_tick(r$loglik, r)
+    }
+  } else {
+    eng <- cpp_sparse_new(Xs, re$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
+                          re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
+                          family$family_code, family$link_code)
+    XA <- cbind(Xzs, Xds)
+    storage.mode(XA) <- "double"
+    pred <- c(if (kind == "disp") integer() else rep(0L, pz),
+              rep(if (kind == "disp") 0L else 1L, pd))
+    aoff <- cbind(if (kind != "disp") offz, if (pd) offd)
+    if (is.null(aoff)) aoff <- matrix(0, n, 0L)
+    storage.mode(aoff) <- "double"
+    cpp_sparse_set_aux(eng, aux_kind_code(kind, family), XA, pred, aoff)
+    engine_eval <- function(theta, grad) sparse_eval(eng, theta, grad, reuse = TRUE)
+  }
+  list(eng = eng, engine_eval = engine_eval)
+}
+
+# The modes of the random effects at the engine's parameters theta_s
+# (Lambda's entries `lambda`) and the terms' summaries (sparse_term_summaries()):
+# the conditional part's terms and, with random effects in both parts
+# (`both`), the zero part's (zterms, their columns counted from the zero
+# part's first); `zre`: the zero part's linear predictor beyond its fixed
+# part (its random effects at their modes, or the offset), which the
+# vanishing zero-inflation check reads.
+two_part_structure_modes <- function(eng, re, rt, both, lambda, theta_s, nb, pz, Xzs, offz) {
+  ic <- seq_len(length(rt$rc$terms))
+  if (!both) {
+    modes <- cpp_sparse_modes(eng, theta_s)
+    return(list(modes = modes, terms = sparse_term_summaries(re, lambda, modes, eng, theta_s),
+                zterms = NULL, zre = offz, m = NULL))
+  }
+  m <- cpp_spzire_modes(eng, theta_s)
+  m$inv_i <- m$inv_i + 1L
+  m$inv_j <- m$inv_j + 1L
+  allterms <- sparse_term_summaries(re, lambda, m, NULL, theta_s)
+  zterms <- lapply(allterms[-ic], function(tm) {
+    tm$columns <- tm$columns - re$Qc
+    tm$par <- tm$par - rt$rc$ntheta
+    tm
+  })
+  list(modes = list(eta = m$eta, zlink = m$a, u = m$u, b = m$b), terms = allterms[ic],
+       zterms = zterms, m = m,
+       zre = if (pz) m$a - drop(Xzs %*% theta_s[nb + seq_len(pz)]) else rep(0, length(m$eta)))
+}
+
+# The first search of a fit with random effects in both parts, guarded as
+# the unstructured one is (zire_first_search(), fit-sparse-zi-random.R):
+# the engine refuses points where the joint mode of both parts' effects is
+# nearly degenerate (the Laplace approximation does not hold there), and a
+# search that runs into them ends at their edge, which is no maximum. So
+# the search from the default start is abandoned as soon as the smallest
+# eigenvalue of the mode's negative Hessian falls below 50 times the
+# engine's bound, and then restarts with the count part's standard
+# deviations at 0.1 and the zero part's at 3, 1, 0.5 (the first that
+# converges without a refused point is kept); only when none does is the
+# search from the default start run in full. `searcher(ee)` makes a search
+# on the engine evaluation `ee`. Returns the run, the number of points the
+# engine refused on the way to it and the restarts' record.
+two_part_structure_search <- function(searcher, engine_eval, refused, start, re, rc, k_re, eng) {
+  warm0 <- cpp_spzire_state(eng)
+  near <- 50 * cpp_spzire_degenerate(eng)$bound
+  guarded <- function(near) {
+    g <- refusal_guard(function(t) engine_eval(t, TRUE), refused, near)
+    list(guard = g, ee = function(theta, grad) g$evalf(theta))
+  }
+  g1 <- guarded(near)
+  run <- tryCatch(searcher(g1$ee)(start), error = function(e) NULL)
+  if (!is.null(run) && !g1$guard$tripped()) return(list(run = run, refused = 0))
+  nc <- length(rc$terms)
+  at_c <- unlist(k_re[seq_len(nc)])
+  at_z <- unlist(k_re[-seq_len(nc)])
+  rec <- list(zero_sd = c(3, 1, 0.5), count_sd = 0.1, loglik = numeric(), adopted = NA_real_)
+  for (z in rec$zero_sd) {
+    cpp_spzire_set_state(eng, warm0)
+    th <- covstruct_restart_point(start, re$terms, k_re, at_c, rec$count_sd)
+    th <- covstruct_restart_point(th, re$terms, k_re, at_z, z)
+    gz <- guarded(0)
+    r <- tryCatch(searcher(gz$ee)(th), error = function(e) NULL)
+    ok <- !is.null(r) && is.finite(r$loglik) && identical(as.integer(r$opt$convergence), 0L)
+    rec$loglik <- c(rec$loglik, if (ok) r$loglik else NA_real_)
+    if (ok) {
+      rec$adopted <- z
+      return(list(run = r, refused = 0, restarts = rec))
+    }
+  }
+  cpp_spzire_set_state(eng, warm0)
+  before <- refused()
+  run <- searcher(engine_eval)(start)
+  list(run = run, refused = refused() - before, restarts = rec)
+}

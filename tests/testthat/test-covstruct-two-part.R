@@ -1,0 +1,140 @@
+# Covariance structures in two-part models: ar1(), cs(), diag(), ... in
+# the conditional part beside a zero-inflation, hurdle or dispersion part,
+# and in the zero part itself (fit-two-part-covstruct.R), against glmmTMB
+# (Laplace both) and against the unstructured two-part routes where a
+# structure is an unstructured term in other clothes.
+
+two_part_structure_data <- function(seed = 3, ns = 40, nt = 4) {
+  set.seed(seed)
+  d <- expand.grid(t = seq_len(nt), g = factor(seq_len(ns)))
+  d$tf <- factor(d$t)
+  d$h <- factor(sample(1:8, nrow(d), TRUE))
+  d$x <- rnorm(nrow(d))
+  d$z <- rnorm(nrow(d))
+  u <- t(chol(0.5 * 0.6^abs(outer(seq_len(nt), seq_len(nt), "-")))) %*% matrix(rnorm(nt * ns), nt)
+  eta <- 0.8 + 0.3 * d$x + u[cbind(d$t, as.integer(d$g))] + rnorm(8, 0, 0.3)[d$h]
+  pz <- plogis(-1 + 0.8 * d$z + rnorm(ns, 0, 0.8)[d$g])
+  d$y <- rnbinom(nrow(d), mu = exp(eta), size = 3) * rbinom(nrow(d), 1, 1 - pz)
+  d
+}
+
+# Ours against glmmTMB's fit of the same model: where glmmTMB converged,
+# our log-likelihood is not below its by more than 1e-4, and the estimates
+# agree to 1e-3 (relative, floor 1) unless ours is higher.
+expect_as_glmmtmb <- function(f, m, label) {
+  lt <- as.numeric(logLik(m))
+  if (!is.finite(lt) || !isTRUE(m$sdr$pdHess)) return(invisible(NULL))
+  lo <- as.numeric(logLik(f))
+  expect_gte(lo, lt - 1e-4, label = sprintf("%s: logLik %.7f (glmmTMB %.7f)", label, lo, lt))
+  if (lo < lt + 1e-4) {
+    ours <- c(fixef(f), f$aux$zi$coef, f$aux$disp$coef)
+    tmb <- c(glmmTMB::fixef(m)$cond, glmmTMB::fixef(m)$zi, glmmTMB::fixef(m)$disp)
+    expect_lte(max(abs(unname(ours) - unname(tmb)) / pmax(1, abs(unname(tmb)))), 1e-3,
+                 label = paste(label, "coefficients"))
+  }
+}
+
+test_that("structures beside and inside a zero or dispersion part reach glmmTMB's optimum", {
+  skip_if_not_installed("glmmTMB")
+  d <- two_part_structure_data()
+  cases <- list(
+    zi_fixed = list(y ~ x + ar1(0 + tf | g), ~ z, ~ 1, nbinom2(), glmmTMB::nbinom2()),
+    zi_random = list(y ~ x + ar1(0 + tf | g), ~ z + (1 | g), ~ 1, poisson(), poisson()),
+    structure_in_zero_part = list(y ~ x + (1 | g), ~ z + ar1(0 + tf | g), ~ 1, nbinom2(),
+                                  glmmTMB::nbinom2()),
+    dispersion = list(y ~ x + ar1(0 + tf | g), ~ 0, ~ z, nbinom2(), glmmTMB::nbinom2()),
+    hurdle = list(y ~ x + ar1(0 + tf | g), ~ z, ~ 1, truncated_nbinom2(),
+                  glmmTMB::truncated_nbinom2()),
+    both_parts = list(y ~ x + ar1(0 + tf | g), ~ z + diag(0 + tf | g), ~ 1, poisson(), poisson()),
+    crossed = list(y ~ x + cs(0 + tf | g) + (1 | h), ~ z, ~ 1, poisson(), poisson()))
+  for (nm in names(cases)) {
+    cc <- cases[[nm]]
+    f <- suppressWarnings(glmm(cc[[1]], ziformula = cc[[2]], dispformula = cc[[3]],
+                               family = cc[[4]], data = d))
+    expect_s3_class(f, c("glmmgee_glmm_zi", "glmmgee_glmm_covstruct", "glmmgee_glmm"))
+    expect_true(is.finite(logLik(f)), label = nm)
+    m <- suppressWarnings(glmmTMB::glmmTMB(cc[[1]], ziformula = cc[[2]], dispformula = cc[[3]],
+                                           family = cc[[5]], data = d))
+    expect_as_glmmtmb(f, m, nm)
+  }
+})
+
+test_that("an AR(1) over a site's survey occasions beside a zero part matches glmmTMB (Salamanders)", {
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  S <- Salamanders
+  S$occ <- factor(S$sample)
+  # The conditional part: the zero part's mined-no coefficient must not be
+  # left on the ridge far below zero the first search drifts onto.
+  f <- suppressWarnings(glmm(count ~ spp + mined + ar1(0 + occ | site), ziformula = ~ mined,
+                             family = nbinom2, data = S))
+  m <- suppressWarnings(glmmTMB::glmmTMB(count ~ spp + mined + ar1(0 + occ | site),
+                                         ziformula = ~ mined, family = glmmTMB::nbinom2, data = S))
+  expect_gte(as.numeric(logLik(f)), as.numeric(logLik(m)) - 1e-4)
+  expect_equal(unname(f$aux$zi$coef), unname(glmmTMB::fixef(m)$zi), tolerance = 2e-3)
+  expect_equal(unname(fixef(f)), unname(glmmTMB::fixef(m)$cond), tolerance = 1e-3)
+  # The zero part's AR(1): rho at its limit 1, as glmmTMB reports.
+  g <- suppressWarnings(glmm(count ~ spp + mined + (1 | site),
+                             ziformula = ~ mined + ar1(0 + occ | site), family = poisson, data = S))
+  mg <- suppressWarnings(glmmTMB::glmmTMB(count ~ spp + mined + (1 | site),
+                                          ziformula = ~ mined + ar1(0 + occ | site),
+                                          family = poisson, data = S))
+  expect_gte(as.numeric(logLik(g)), as.numeric(logLik(mg)) - 1e-4)
+  zs <- g$structures[[2L]]
+  expect_identical(zs$label, "zi~ar1(0 + occ | site)")
+  expect_equal(unname(zs$sd[1L]), unname(attr(glmmTMB::VarCorr(mg)$zi$site, "stddev")[1L]),
+               tolerance = 1e-3)
+  expect_gt(zs$rho, 0.999)
+})
+
+test_that("a one-column diag() term is the unstructured term: same fit, same robust covariances", {
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  a <- glmm(count ~ mined + diag(1 | site), ziformula = ~ mined, family = poisson,
+            data = Salamanders)
+  b <- glmm(count ~ mined + (1 | site), ziformula = ~ mined, family = poisson,
+            data = Salamanders, nAGQ = 1)
+  expect_equal(as.numeric(logLik(a)), as.numeric(logLik(b)), tolerance = 1e-8)
+  expect_equal(fixef(a), fixef(b), tolerance = 1e-4)
+  expect_equal(a$aux$zi$coef, b$aux$zi$coef, tolerance = 1e-4)
+  expect_equal(sqrt(diag(vcov(a))), sqrt(diag(vcov(b))), tolerance = 1e-4)
+  for (type in c("CR0", "CR2"))
+    expect_equal(sqrt(diag(vcov(a, type = type))), sqrt(diag(vcov(b, type = type))),
+                 tolerance = 1e-4, label = type)
+  expect_equal(ranef(a)$site, ranef(b)$site, tolerance = 1e-4)
+  expect_equal(unname(predict(a, type = "response")), unname(predict(b, type = "response")),
+               tolerance = 1e-5)
+  expect_equal(a$structures[[1L]]$sd[[1L]], attr(VarCorr(b)$site, "stddev")[[1L]],
+               tolerance = 1e-4)
+})
+
+test_that("a structured two-part fit works with the methods, and says what it cannot do", {
+  d <- two_part_structure_data(seed = 5)
+  f <- suppressWarnings(glmm(y ~ x + ar1(0 + tf | g), ziformula = ~ z + (1 | g),
+                             family = poisson, data = d))
+  out <- capture.output(print(f))
+  expect_true(any(grepl("ar1(0 + tf | g): AR(1)", out, fixed = TRUE)))
+  out <- capture.output(print(summary(f)))
+  expect_true(any(grepl("Zero-inflation model", out, fixed = TRUE)))
+  expect_true(any(grepl("ar1(0 + tf | g): AR(1)", out, fixed = TRUE)))
+  # df: parameters on the structures' scale (2 fixed, sd and rho, 1 zero-part
+  # sd, 2 zero coefficients).
+  expect_identical(attr(logLik(f), "df"), 7L)
+  expect_length(f$theta_structure, 7L)
+  V <- vcov(f, full = TRUE)
+  expect_identical(rownames(V), names(f$theta))
+  nd <- d[1:6, ]
+  expect_length(predict(f, newdata = nd, type = "response"), 6L)
+  expect_equal(unname(predict(f, newdata = d, type = "response")), unname(predict(f, type = "response")),
+               tolerance = 1e-10)
+  expect_identical(dim(simulate(f, nsim = 2, seed = 1)), c(nrow(d), 2L))
+  expect_identical(names(ranef(f)), "g")
+  ci <- confint(f)
+  expect_true(all(ci[, 1] < ci[, 2], na.rm = TRUE))
+  expect_error(vcov(f, type = "CR2"), "structured-covariance fits with random effects in the zero part",
+               fixed = TRUE)
+  expect_error(confint(f, method = "profile"), "has no profile", fixed = TRUE)
+  expect_error(glmm(y ~ x + ar1(0 + tf | g), ziformula = ~ z, family = poisson, data = d,
+                    nAGQ = 3),
+               "'nAGQ' > 1 (adaptive quadrature) is not available for covariance structures",
+               fixed = TRUE)
+})
