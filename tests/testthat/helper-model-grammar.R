@@ -1,0 +1,74 @@
+# Models drawn at random from the grammar family x random-effect structure
+# x zero part x dispersion part, with data simulated from a model of that
+# kind (test-model-grammar.R): glmmgee and glmmTMB fit each draw by the
+# Laplace approximation.
+
+grammar_families <- c("gaussian", "binomial", "poisson", "nbinom2", "nbinom1", "Gamma", "beta",
+                      "betabinomial")
+grammar_re_terms <- c("(1 | g)", "(1 + x | g)", "(1 + x || g)", "(1 | g) + (1 | h)", "(1 | h/g)",
+                      "ar1(0 + tf | g)", "cs(0 + tf | g)", "diag(0 + tf | g)", "toep(0 + tf | g)",
+                      "ar1(0 + tf | g) + (1 | h)")
+grammar_zero_parts <- list(none = ~ 0, fixed = ~ z, random = ~ z + (1 | g),
+                           structured = ~ z + ar1(0 + tf | g))
+
+# Draw k: a family, a random-effect structure, a zero part (count and
+# binary families) and a dispersion part (families with a dispersion).
+grammar_draw <- function(k) {
+  set.seed(1000 + k)
+  fam <- sample(grammar_families, 1L)
+  re <- sample(grammar_re_terms, 1L)
+  zero <- if (fam %in% c("binomial", "poisson", "nbinom2", "nbinom1"))
+    sample(names(grammar_zero_parts), 1L) else "none"
+  disp <- if (fam %in% c("gaussian", "nbinom2", "nbinom1", "Gamma", "beta", "betabinomial"))
+    sample(c("none", "fixed"), 1L) else "none"
+  list(k = k, family = fam, re = re, zero = zero, disp = disp)
+}
+
+# 30 clusters g of 4 occasions tf, a crossed factor h of 6 levels,
+# covariates x and z; an AR(1) of the occasions within g, a random slope
+# of x, h effects, and (count and binary families) structural zeros with a
+# random intercept of g.
+grammar_data <- function(m) {
+  set.seed(m$k)
+  ng <- 30
+  nt <- 4
+  d <- expand.grid(t = seq_len(nt), g = factor(seq_len(ng)))
+  d$tf <- factor(d$t)
+  d$h <- factor(sample(1:6, nrow(d), TRUE))
+  d$x <- rnorm(nrow(d))
+  d$z <- rnorm(nrow(d))
+  u <- t(chol(0.4 * 0.6^abs(outer(seq_len(nt), seq_len(nt), "-")))) %*% matrix(rnorm(nt * ng), nt)
+  eta <- 0.3 + 0.4 * d$x + u[cbind(d$t, as.integer(d$g))] + rnorm(6, 0, 0.3)[d$h] +
+    rnorm(ng, 0, 0.3)[d$g] * d$x
+  n <- nrow(d)
+  zi <- rbinom(n, 1, plogis(-1.2 + 0.7 * d$z + rnorm(ng, 0, 0.7)[d$g]))
+  d$y <- switch(m$family,
+    gaussian = eta + rnorm(n, 0, exp(-0.5 + 0.3 * d$z)),
+    binomial = rbinom(n, 1, plogis(eta)) * (1 - zi),
+    poisson = rpois(n, exp(eta)) * (1 - zi),
+    nbinom2 = rnbinom(n, mu = exp(eta), size = exp(1 + 0.3 * d$z)) * (1 - zi),
+    nbinom1 = rnbinom(n, mu = exp(eta), size = exp(eta) / 1.5) * (1 - zi),
+    Gamma = rgamma(n, shape = 3, rate = 3 / exp(eta)),
+    beta = rbeta(n, plogis(eta) * 8, (1 - plogis(eta)) * 8),
+    betabinomial = rbinom(n, 5, rbeta(n, plogis(eta) * 6, (1 - plogis(eta)) * 6)))
+  if (m$family == "betabinomial") d$yy <- cbind(d$y, 5 - d$y)
+  d
+}
+
+grammar_family <- function(name, peer = FALSE) {
+  tmb <- function(f) getExportedValue("glmmTMB", f)
+  switch(name, gaussian = gaussian(), binomial = binomial(), poisson = poisson(),
+         Gamma = Gamma(link = "log"),
+         nbinom2 = if (peer) tmb("nbinom2")() else nbinom2(),
+         nbinom1 = if (peer) tmb("nbinom1")() else nbinom1(),
+         beta = if (peer) tmb("beta_family")() else beta_family(),
+         betabinomial = if (peer) tmb("betabinomial")() else betabinomial())
+}
+
+# The draw's model: list(formula, ziformula, dispformula).
+grammar_model <- function(m) {
+  lhs <- if (m$family == "betabinomial") "yy" else "y"
+  list(formula = stats::as.formula(paste(lhs, "~ x +", m$re)),
+       ziformula = grammar_zero_parts[[m$zero]],
+       dispformula = if (m$disp == "fixed") ~ z else ~ 1)
+}
