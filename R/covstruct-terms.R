@@ -201,7 +201,19 @@ covstruct_terms <- function(formula, mf, env) {
 #' covariance factor comes from its structure. Both evaluate the likelihood
 #' at \eqn{\Lambda = chol(D)}, with
 #' the exact gradient carried to the structure's parameters by the exact
-#' Jacobian of the Cholesky factor. The parameters are searched on
+#' Jacobian of the Cholesky factor.
+#'
+#' Structures may also stand beside a zero-inflation, hurdle or dispersion
+#' part, and in the zero part itself, as in glmmTMB: `glmm(y ~ x + ar1(0 +
+#' time | id), ziformula = ~ z + cs(0 + f | id), family = nbinom2)`. Such
+#' models are fitted by the Laplace approximation (`nAGQ = 1`) of the
+#' two-part sparse engines, with the zero part's structures independent of
+#' the conditional part's; their labels in `$structures` start with `zi~`.
+#' Structures in `dispformula` are refused (that part takes fixed effects
+#' only), and so are `start`, `penalized` and, with random effects in the
+#' zero part, cluster-robust covariances and profiles.
+#'
+#' The parameters are searched on
 #' unconstrained scales: log standard deviations, \eqn{\rho = t/\sqrt{1+t^2}}
 #' (ar1, hetar1), \eqn{\rho = -a + (1+a)\,\mathrm{logit}^{-1}(t)}, \eqn{a = 1/(q-1)}
 #' (cs, homcs), and for Toeplitz terms the partial autocorrelations, each

@@ -155,7 +155,9 @@
 #'   by Laplace or adaptive quadrature; any other terms (several terms,
 #'   slopes, crossed or nested factors, other factors than the conditional
 #'   part's, beside several conditional terms) by the Laplace approximation
-#'   of the two-part sparse engine; see [glmm-zi-random].
+#'   of the two-part sparse engine; see [glmm-zi-random]. Covariance
+#'   structures are taken here as in `formula`, e.g. `~ x + ar1(0 + t | g)`
+#'   (Laplace; see [covariance-structures]).
 #'   `offset()` terms are added to the logit of the zero probability, as
 #'   in glmmTMB: e.g. `~ offset(log(t))` (an intercept and the offset: the
 #'   odds of a zero proportional to `t`) or `~ x + offset(log(t))`;
