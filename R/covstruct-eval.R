@@ -335,8 +335,11 @@ print.glmmgee_lowrank_cov <- function(x, ...) {
 covstruct_parameter_map <- function(fit) {
   p <- length(fit$coefficients)
   sparse <- inherits(fit, "glmmgee_glmm_sparse")
-  re <- if (sparse) sparse_covstruct_terms(fit$formula, fit$model)
-        else covstruct_terms(fit$formula, fit$model, environment(fit$formula) %||% globalenv())
+  env <- environment(fit$formula) %||% globalenv()
+  re <- if (sparse && !is.null(fit$aux))
+    two_part_structure_terms(fit$formula, fit$aux$zi$formula, fit$model, env)$re
+  else if (sparse) sparse_covstruct_terms(fit$formula, fit$model)
+  else covstruct_terms(fit$formula, fit$model, env)
   k_re <- structure_blocks(re$terms, p)
   disp <- structure_tail_count(fit)
   phi <- unname(as.numeric(fit$theta_structure))

@@ -193,8 +193,6 @@ part_limits <- function(fit) {
     add("variance_shares", "zero-inflated or hurdle fits")
   if (inherits(fit, "glmmgee_glmm_covstruct"))
     add("bootstrap", "structured-covariance fits (ar1(), cs(), ...)")
-  if (inherits(fit, "glmmgee_glmm_covstruct") && inherits(fit, "glmmgee_glmm_zire_sparse"))
-    add("robust_vcov", "structured-covariance fits with random effects in the zero part")
   if (!is.null(.subset2(fit, "penalty"))) {
     add("robust_vcov", paste0("penalized fits (the prior sets the estimates in part, and a ",
                               "sandwich of the clusters' scores does not describe it)"))

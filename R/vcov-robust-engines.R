@@ -302,7 +302,8 @@ covstruct_robust_engine <- function(fit) {
   map <- pm$map
   phi <- pm$phi
   sparse <- inherits(fit, "glmmgee_glmm_sparse")
-  eng <- if (sparse) covstruct_sparse_engine(fit, re) else profile_engine(fit)
+  eng <- if (inherits(fit, "glmmgee_glmm_zire_sparse")) covstruct_zire_engine(fit, re)
+         else if (sparse) covstruct_sparse_engine(fit, re) else profile_engine(fit)
   eng$par <- list(theta = phi, V = fit$cov_structure, to_engine = function(ph) map(ph)$theta,
                   jac = function(ph) map(ph)$J)
   eng
@@ -314,6 +315,22 @@ covstruct_robust_engine <- function(fit) {
 covstruct_sparse_engine <- function(fit, re) {
   se <- covstruct_sparse_new(fit, re)
   list(split = sparse_cluster_split(se$eng, re$Z, re, se$w), Tx = se$Tx, free = function() NULL)
+}
+
+# The same for a structured two-part fit with random effects in both parts
+# (`re` both parts' terms, zire_combined_re()): the two-part sparse engine
+# built on each cluster's rows (spzire_cluster_split()).
+covstruct_zire_engine <- function(fit, re) {
+  ax <- profile_aux_inputs(fit)
+  n <- length(fit$y)
+  sp <- function(M) methods::as(methods::as(M, "CsparseMatrix"), "generalMatrix")
+  Qc <- re$Qc
+  list(split = spzire_cluster_split(ax$X, sp(re$Z[, seq_len(Qc), drop = FALSE]),
+                                    sp(re$Z[, Qc + seq_len(ncol(re$Z) - Qc), drop = FALSE]),
+                                    as.numeric(fit$y),
+                                    as.numeric(fit$prior.weights %||% rep(1, n)), ax, re,
+                                    fit$family),
+       Tx = ax$Tx, free = function() NULL)
 }
 
 # The sparse Laplace engine of a structured fit with several terms on the

@@ -21,7 +21,7 @@ two_part_structure_data <- function(seed = 3, ns = 40, nt = 4) {
 # Ours against glmmTMB's fit of the same model: where glmmTMB converged,
 # our log-likelihood is not below its by more than 1e-4, and the estimates
 # agree to 1e-3 (relative, floor 1) unless ours is higher.
-expect_as_glmmtmb <- function(f, m, label) {
+expect_two_part_as_glmmtmb <- function(f, m, label) {
   lt <- as.numeric(logLik(m))
   if (!is.finite(lt) || !isTRUE(m$sdr$pdHess)) return(invisible(NULL))
   lo <- as.numeric(logLik(f))
@@ -55,7 +55,7 @@ test_that("structures beside and inside a zero or dispersion part reach glmmTMB'
     expect_true(is.finite(logLik(f)), label = nm)
     m <- suppressWarnings(glmmTMB::glmmTMB(cc[[1]], ziformula = cc[[2]], dispformula = cc[[3]],
                                            family = cc[[5]], data = d))
-    expect_as_glmmtmb(f, m, nm)
+    expect_two_part_as_glmmtmb(f, m, nm)
   }
 })
 
@@ -107,6 +107,23 @@ test_that("a one-column diag() term is the unstructured term: same fit, same rob
                tolerance = 1e-4)
 })
 
+test_that("with random effects in both parts too: diag(1 | g) in each part is (1 | g)", {
+  d <- two_part_structure_data(seed = 7)
+  a <- suppressWarnings(glmm(y ~ x + diag(1 | g), ziformula = ~ z + diag(1 | g),
+                             family = poisson, data = d))
+  b <- suppressWarnings(glmm(y ~ x + (1 | g), ziformula = ~ z + (1 | g), family = poisson,
+                             data = d, nAGQ = 1))
+  expect_identical(fit_engine(a)$name, "laplace_sparse_zero_re")
+  expect_equal(as.numeric(logLik(a)), as.numeric(logLik(b)), tolerance = 1e-8)
+  expect_equal(fixef(a), fixef(b), tolerance = 1e-4)
+  expect_equal(a$aux$zi$coef, b$aux$zi$coef, tolerance = 1e-4)
+  expect_equal(unname(a$aux$zi$re$terms[[1L]]$sd), unname(attr(VarCorr(b)$zi$g, "stddev")),
+               tolerance = 1e-4)
+  for (type in c("CR0", "CR2"))
+    expect_equal(sqrt(diag(vcov(a, type = type))), sqrt(diag(vcov(b, type = type))),
+                 tolerance = 1e-4, label = type)
+})
+
 test_that("a structured two-part fit works with the methods, and says what it cannot do", {
   d <- two_part_structure_data(seed = 5)
   f <- suppressWarnings(glmm(y ~ x + ar1(0 + tf | g), ziformula = ~ z + (1 | g),
@@ -130,8 +147,6 @@ test_that("a structured two-part fit works with the methods, and says what it ca
   expect_identical(names(ranef(f)), "g")
   ci <- confint(f)
   expect_true(all(ci[, 1] < ci[, 2], na.rm = TRUE))
-  expect_error(vcov(f, type = "CR2"), "structured-covariance fits with random effects in the zero part",
-               fixed = TRUE)
   expect_error(confint(f, method = "profile"), "has no profile", fixed = TRUE)
   expect_error(glmm(y ~ x + ar1(0 + tf | g), ziformula = ~ z, family = poisson, data = d,
                     nAGQ = 3),
