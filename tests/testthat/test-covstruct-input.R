@@ -1,6 +1,5 @@
 # Input that covariance structures refuse, with the reason: one-column cs()
-# or ar1(), structures combined with a zero part, a dispersion formula or a
-# hurdle family.
+# or ar1(), structures in a dispersion formula.
 
 test_that("cs() or ar1() on one column is refused with an example of its own structure", {
   data(sleepstudy, package = "lme4", envir = environment())
@@ -13,19 +12,22 @@ test_that("cs() or ar1() on one column is refused with an example of its own str
                "needs at least two columns \\(e.g. ar1\\(0 \\+ f \\| g\\)")
 })
 
-test_that("covariance structures with a zero part, a dispersion formula or a hurdle family are refused with the reason", {
+test_that("structures in a dispersion formula are refused with the reason; beside a zero part they fit", {
   # Before: "could not build the model frame: could not find function \"ar1\"".
   set.seed(11)
   d <- data.frame(site = factor(rep(1:20, each = 5)), time = factor(rep(1:5, 20)), x = stats::rnorm(100))
   d$y <- stats::rpois(100, 2)
-  expect_error(glmm(y ~ x + ar1(time + 0 | site), ziformula = ~ x, data = d, family = truncated_nbinom2()),
-               "'formula': covariance structures .* cannot be combined with a hurdle family or 'ziformula'; use unstructured terms")
-  expect_error(glmm(y ~ x + cs(time + 0 | site), dispformula = ~ x, data = d, family = nbinom2()),
-               "'formula': covariance structures .* cannot be combined with 'dispformula'")
-  expect_error(glmm(y ~ x + us(time + 0 | site), ziformula = ~ 1, data = d, family = poisson),
-               "cannot be combined with 'ziformula'")
-  expect_error(glmm(y ~ x + (1 | site), ziformula = ~ x + homdiag(1 | site), data = d, family = poisson),
-               "'ziformula': covariance structures .* are not available there")
+  expect_error(glmm(y ~ x + (1 | site), dispformula = ~ x + ar1(time + 0 | site), data = d,
+                    family = nbinom2()),
+               "'dispformula': covariance structures .* are not available there")
+  # us() beside a zero part is the unstructured term (the Laplace
+  # approximation of both).
+  d2 <- d[d$time %in% 1:2, ]
+  a <- suppressWarnings(glmm(y ~ x + us(time + 0 | site), ziformula = ~ 1, data = d2,
+                             family = poisson))
+  b <- suppressWarnings(glmm(y ~ x + (time + 0 | site), ziformula = ~ 1, data = d2,
+                             family = poisson, nAGQ = 1))
+  expect_equal(as.numeric(logLik(a)), as.numeric(logLik(b)), tolerance = 1e-6)
   # The unstructured equivalents fit.
   # (Poisson data: the zero part vanishes, and says so.)
   w <- character()
