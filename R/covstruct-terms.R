@@ -210,8 +210,9 @@ covstruct_terms <- function(formula, mf, env) {
 #' two-part sparse engines, with the zero part's structures independent of
 #' the conditional part's; their labels in `$structures` start with `zi~`.
 #' Structures in `dispformula` are refused (that part takes fixed effects
-#' only), and so are `start`, `penalized` and, with random effects in the
-#' zero part, cluster-robust covariances and profiles.
+#' only), and so are `start` and `penalized`; profile intervals of these
+#' fits are not available (Wald intervals and cluster-robust covariances
+#' are).
 #'
 #' The parameters are searched on
 #' unconstrained scales: log standard deviations, \eqn{\rho = t/\sqrt{1+t^2}}
