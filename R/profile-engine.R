@@ -426,6 +426,13 @@ profile_point <- function(eval, map, x, z0, control, x0 = NULL) {
     opt1 <- search(z1)
     if (opt1$objective < opt$objective) opt <- opt1
   }
+  # A second start the map gives from the first fit's end (a structure's
+  # standard deviations near zero raised: covstruct_profile_restart()).
+  z2 <- if (!is.null(map$restart)) map$restart(opt$par)
+  if (!is.null(z2) && is.finite(obj(z2))) {
+    opt2 <- search(z2)
+    if (opt2$objective < opt$objective) opt <- opt2
+  }
   if (!is.null(edge) && edge(map$theta(x, opt$par), opt$convergence == 0L))
     return(list(loglik = NA_real_, z = opt$par, convergence = opt$convergence, edge = TRUE))
   list(loglik = -opt$objective, z = opt$par, convergence = opt$convergence)

@@ -529,3 +529,33 @@ test_that("a correlation estimated at its limit has that limit as its profile bo
   expect_identical(ci[1, 2], 1)
   expect_true(ci[1, 1] > 0.5 && ci[1, 1] < 1)
 })
+
+test_that("a profile whose held fits leave a standard deviation's zero reaches its true limit", {
+  # nbinom2 counts over 4 occasions of 40 groups: the AR(1) term's sd is
+  # estimated at zero (1e-5, rho 0.999), but with x held at its lower
+  # limit the best fit has sd 0.28 and rho 0.81. Warm-started at sd 1e-5,
+  # where the log-likelihood is flat in log(sd), each held fit stayed
+  # there and the lower limit came out 0.2094, where a refit is 3.76 below
+  # the maximum. The refit with x held at each limit (offset) must be
+  # qchisq(0.95, 1) below.
+  set.seed(7)
+  d <- expand.grid(t = 1:4, g = factor(1:40))
+  d$tf <- factor(d$t)
+  h <- sample(1:8, nrow(d), TRUE)
+  d$x <- rnorm(nrow(d))
+  d$z <- rnorm(nrow(d))
+  u <- t(chol(0.5 * 0.6^abs(outer(1:4, 1:4, "-")))) %*% matrix(rnorm(160), 4)
+  eta <- 0.8 + 0.3 * d$x + u[cbind(d$t, as.integer(d$g))] + rnorm(8, 0, 0.3)[h]
+  pz <- plogis(-1 + 0.8 * d$z + rnorm(40, 0, 0.8)[d$g])
+  d$y <- rnbinom(nrow(d), mu = exp(eta), size = 3) * rbinom(nrow(d), 1, 1 - pz)
+  f <- suppressWarnings(glmm(y ~ x + ar1(0 + tf | g), family = nbinom2, data = d, nAGQ = 1))
+  expect_lt(f$structures[[1L]]$sd[[1L]], 1e-3)
+  ci <- confint(f, parm = "x", method = "profile")
+  for (j in 1:2) {
+    d$xo <- ci[1L, j] * d$x
+    g <- suppressWarnings(glmm(y ~ 1 + offset(xo) + ar1(0 + tf | g), family = nbinom2, data = d,
+                               nAGQ = 1))
+    expect_equal(2 * (as.numeric(logLik(f)) - as.numeric(logLik(g))), stats::qchisq(0.95, 1),
+                 tolerance = 1e-3, label = sprintf("the refit at the %s limit", c("lower", "upper")[j]))
+  }
+})
