@@ -15,12 +15,18 @@
 #   7. Poisson ar1(0 + times | group) + (1 | site);
 #   8. Poisson cs(0 + times | group) + (1 | site);
 #   9. Poisson toep(0 + times | group) + (1 | site), 6 times.
+# Two-part models (zero-inflated Poisson, 5 time points, so 5,000 rows at
+# M = 1000), structures beside and inside the zero part:
+#  10. ar1(0 + times | group) with ziformula = ~ x;
+#  11. the same with ziformula = ~ x + (1 | group);
+#  12. (1 | group) with ziformula = ~ x + ar1(0 + times | group).
 # Times are medians of `reps` fits: elapsed seconds and, because the
 # machine may be shared, CPU seconds (user + system) as well; ratio =
 # glmmTMB / glmmgee. dlogLik = ours minus glmmTMB's (both complete).
 #
 # Usage: Rscript bench/bench-covstruct.R [M] [reps] [part]   (default 1000 3 all;
-#   part "one" runs cases 1-5 only, "several" cases 6-9 only)
+#   part "one" runs cases 1-5 only, "several" cases 6-9 only, "two-part"
+#   cases 10-12 only)
 suppressPackageStartupMessages(library(glmmgee))
 `%||%` <- function(a, b) if (is.null(a)) b else a
 if (!requireNamespace("glmmTMB", quietly = TRUE)) stop("glmmTMB is needed for this benchmark")
@@ -74,16 +80,19 @@ bench_rows <- function(cases) {
   cat(sprintf("%-24s %10s %10s %8s %10s %10s %8s %10s\n", "model", "TMB el", "ours el", "ratio",
               "TMB cpu", "ours cpu", "ratio", "dlogLik"))
   for (cs in cases) {
-    ours <- timeit_median(function() glmm(cs$form, cs$data, family = cs$family, nAGQ = 1), reps)
+    zi <- cs$zi %||% ~ 0
+    ours <- timeit_median(function() glmm(cs$form, cs$data, family = cs$family, nAGQ = 1,
+                                          ziformula = zi), reps)
     tmb <- timeit_median(function() glmmTMB::glmmTMB(cs$tmb_form %||% cs$form, cs$data,
-                                                     family = cs$family, map = cs$tmb_map), reps)
+                                                     family = cs$family, map = cs$tmb_map,
+                                                     ziformula = zi), reps)
     cat(sprintf("%-24s %10.3f %10.3f %8.1f %10.3f %10.3f %8.1f %10.2g\n", cs$name,
                 tmb$elapsed, ours$elapsed, tmb$elapsed / ours$elapsed,
                 tmb$cpu, ours$cpu, tmb$cpu / ours$cpu,
                 as.numeric(logLik(ours$value)) - as.numeric(logLik(tmb$value))))
   }
 }
-if (part != "several") {
+if (part %in% c("all", "one")) {
   cat(sprintf("\n== M = %d groups; medians of %d fits ==\n", M, reps))
   bench_rows(cases)
 }
@@ -100,8 +109,36 @@ sparse_cases <- list(
        form = y ~ x + cs(0 + times | group) + (1 | site), family = "poisson"),
   list(name = "poisson toep + site", data = sim(M, 6, 0, "poisson", 0.8, S, R = toep6),
        form = y ~ x + toep(0 + times | group) + (1 | site), family = "poisson"))
-if (part != "one") {
+if (part %in% c("all", "several")) {
   cat(sprintf("\n== several terms (sparse engine): M = %d groups, %d crossed sites; medians of %d fits ==\n",
               M, S, reps))
   bench_rows(sparse_cases)
+}
+
+# Two-part: structural zeros with probability plogis(-1 + 0.5 x), and with
+# `zsd` > 0 a random intercept of the group in that logit, or with `zar1`
+# an AR(1) over the times (correlation 0.6, sd zar1).
+zero_inflate <- function(d, zsd = 0, zar1 = 0) {
+  lp <- -1 + 0.5 * d$x + if (zsd > 0) stats::rnorm(nlevels(d$group), 0, zsd)[d$group] else 0
+  if (zar1 > 0) {
+    n <- nlevels(d$times)
+    b <- matrix(stats::rnorm(nlevels(d$group) * n), ncol = n) %*%
+      chol(0.6^abs(outer(seq_len(n), seq_len(n), "-"))) * zar1
+    lp <- lp + as.vector(t(b))
+  }
+  d$y <- d$y * stats::rbinom(nrow(d), 1, 1 - stats::plogis(lp))
+  d
+}
+set.seed(20261128)
+two_part_cases <- list(
+  list(name = "ZIP ar1, zi ~ x", data = zero_inflate(sim(M, 5, 0.6, "poisson", 0.8)),
+       form = y ~ x + ar1(0 + times | group), zi = ~ x, family = "poisson"),
+  list(name = "ZIP ar1, zi ~ x + (1|g)", data = zero_inflate(sim(M, 5, 0.6, "poisson", 0.8), 0.7),
+       form = y ~ x + ar1(0 + times | group), zi = ~ x + (1 | group), family = "poisson"),
+  list(name = "ZIP, zi ~ x + ar1", data = zero_inflate(sim(M, 5, 0.6, "poisson", 0.8), zar1 = 1),
+       form = y ~ x + (1 | group), zi = ~ x + ar1(0 + times | group), family = "poisson"))
+if (part %in% c("all", "two-part")) {
+  cat(sprintf("\n== two-part (zero-inflated Poisson): M = %d groups x 5 times; medians of %d fits ==\n",
+              M, reps))
+  bench_rows(two_part_cases)
 }
