@@ -381,9 +381,10 @@ check_structure_columns <- function(kind, label, q, lhs, mf) {
 # anywhere: each refused by name, instead of being dropped with the model
 # frame's rewriting. rr() takes its rank d, propto() and equalto() their
 # matrix (kept in the call, stripped from the frame's formula by
-# strip_structure_args()). Returns the formula with the arguments taken
+# strip_structure_args()); errors name `arg`, the argument the formula came
+# in. Returns the formula with the arguments taken
 # into the structures' names.
-covstruct_arguments <- function(formula) {
+covstruct_arguments <- function(formula, arg = "formula") {
   nm <- all.names(formula)
   if (!any(covstruct_kinds %in% nm)) return(formula)
   walk <- function(e) {
@@ -401,14 +402,14 @@ covstruct_arguments <- function(formula) {
       # (a name or expression is evaluated with the terms: structure_data())
       if (length(e) != 3L || !an %in% c("", "d") ||
           !is.language(d) && (!is.numeric(d) || length(d) != 1L || is.na(d) || d < 1 || d != round(d)))
-        stop(sprintf(paste0("'formula': %s: rr() takes the term and its rank d, a whole number >= 1, ",
-                            "e.g. rr(0 + f | g, d = 2)"), shown), call. = FALSE)
+        stop(sprintf(paste0("'%s': %s: rr() takes the term and its rank d, a whole number >= 1, ",
+                            "e.g. rr(0 + f | g, d = 2)"), arg, shown), call. = FALSE)
       names(e) <- c("", "", "d")
       return(e)
     }
     if (is_term && fn %in% covstruct_matrix_kinds) {
       if (length(e) != 3L || !is.null(names(e)) && nzchar(names(e)[3L]))
-        stop(sprintf("'formula': %s: %s() takes the term and one matrix, e.g. %s(0 + f | g, K)",
+        stop(sprintf("'%s': %s: %s() takes the term and one matrix, e.g. %s(0 + f | g, K)", arg,
                      paste(deparse(e, width.cutoff = 500L), collapse = ""), fn, fn), call. = FALSE)
       return(e)
     }
@@ -419,14 +420,14 @@ covstruct_arguments <- function(formula) {
       shown <- paste(deparse(e, width.cutoff = 500L), collapse = "")
       bad <- which(an != "hom")
       if (length(bad))
-        stop(sprintf(paste0("'formula': %s: %s() takes no argument %s; the only option read is ",
-                            "lme4's hom = TRUE / FALSE (common or separate variances)"), shown, fn,
+        stop(sprintf(paste0("'%s': %s: %s() takes no argument %s; the only option read is ",
+                            "lme4's hom = TRUE / FALSE (common or separate variances)"), arg, shown, fn,
                      if (nzchar(an[bad[1L]])) sQuote(an[bad[1L]], FALSE)
                      else sprintf("'%s' (unnamed)", paste(deparse(args[[bad[1L]]]), collapse = ""))),
              call. = FALSE)
       hom <- args[[1L]]
       if (length(args) > 1L || !is.logical(hom) || length(hom) != 1L || is.na(hom))
-        stop(sprintf("'formula': %s: 'hom' must be TRUE or FALSE, written in the term", shown),
+        stop(sprintf("'%s': %s: 'hom' must be TRUE or FALSE, written in the term", arg, shown),
              call. = FALSE)
       new <- switch(fn,
         diag = if (hom) "homdiag" else "diag",
@@ -435,7 +436,7 @@ covstruct_arguments <- function(formula) {
         toep = if (hom) "homtoep" else "toep",
         NA_character_)
       if (is.na(new))
-        stop(sprintf("'formula': %s: %s() takes no argument 'hom'", shown, fn), call. = FALSE)
+        stop(sprintf("'%s': %s: %s() takes no argument 'hom'", arg, shown, fn), call. = FALSE)
       return(as.call(list(as.name(new), e[[2L]])))
     }
     for (i in seq_along(e)[-1L]) if (!is.null(e[[i]]) && !missing_arg(e[[i]])) e[[i]] <- walk(e[[i]])

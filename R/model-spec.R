@@ -47,7 +47,8 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
   structured_aux <- aux && any(written[c("formula", "ziformula")])
   if (structured_aux) {
     formula <- drop_us(covstruct_arguments(formula))
-    if (inherits(ziformula, "formula")) ziformula <- drop_us(covstruct_arguments(ziformula))
+    if (inherits(ziformula, "formula"))
+      ziformula <- drop_us(covstruct_arguments(ziformula, "ziformula"))
   }
   has_zi <- !is_empty_part(ziformula, "ziformula")
   zi_bars <- if (has_zi) find_bars(ziformula)

@@ -148,6 +148,10 @@ test_that("a structured two-part fit works with the methods, and says what it ca
   ci <- confint(f)
   expect_true(all(ci[, 1] < ci[, 2], na.rm = TRUE))
   expect_error(confint(f, method = "profile"), "has no profile", fixed = TRUE)
+  expect_error(glmm(y ~ x + (1 | g), ziformula = ~ z + diag(0 + tf | g, het = TRUE),
+                    family = poisson, data = d),
+               "'ziformula': diag(0 + tf | g, het = TRUE): diag() takes no argument 'het'",
+               fixed = TRUE)
   expect_error(glmm(y ~ x + ar1(0 + tf | g), ziformula = ~ z, family = poisson, data = d,
                     nAGQ = 3),
                "'nAGQ' > 1 (adaptive quadrature) is not available for covariance structures",
