@@ -471,9 +471,11 @@ refusal_guard <- function(evalf, refused, near = 0) {
 # fit must say so. `eng_deg`: cpp_spzire_degenerate() (every refusal, the
 # record's); `refused_kept`: those on the way to the kept optimum (restarts
 # abandoned at a refused point do not count); `hmin`: H's smallest
-# eigenvalue at the estimates; `warn`: the fit's other warnings. Returns the
-# warning (or NULL) and the record for $optinfo$laplace_validity.
-zire_degenerate <- function(eng_deg, refused_kept, hmin, warn) {
+# eigenvalue at the estimates; `warn`: the fit's other warnings;
+# `start_ok`: whether the fit takes `start` (structured fits do not, and
+# are told to simplify a structure instead). Returns the warning (or NULL)
+# and the record for $optinfo$laplace_validity.
+zire_degenerate <- function(eng_deg, refused_kept, hmin, warn, start_ok = TRUE) {
   refused <- eng_deg$refused
   bound <- eng_deg$bound
   edge <- refused_kept > 0 && (length(warn) > 0 || !is.finite(hmin) || hmin < 10 * bound)
@@ -487,7 +489,9 @@ zire_degenerate <- function(eng_deg, refused_kept, hmin, warn) {
                   "%d points refused); the estimates are not a maximum and the log-likelihood is not to",
                   "be trusted (it rises towards those points only through the approximation). Drop a",
                   "zero-part random-effect term, fit a zero-inflated Poisson or another grouping factor",
-                  "for the zero part, or give starting values near a valid optimum (start =)"),
-            bound, hmin, as.integer(refused_kept))
+                  "for the zero part, or %s"),
+            bound, hmin, as.integer(refused_kept),
+            if (start_ok) "give starting values near a valid optimum (start =)"
+            else "a simpler structure for a zero-part term")
   list(warning = msg, record = record)
 }

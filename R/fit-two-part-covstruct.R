@@ -149,7 +149,8 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
                           cause)
   if (both && isTRUE(m$failed))
     warn <- c(warn, "the joint modes of both parts' random effects were not found at the optimum")
-  deg <- if (both) zire_degenerate(cpp_spzire_degenerate(eng), refused_kept, m$hmin, warn)
+  deg <- if (both) zire_degenerate(cpp_spzire_degenerate(eng), refused_kept, m$hmin, warn,
+                                   start_ok = FALSE)
   warn <- c(warn, deg$warning)
   theta <- est$theta_chol
   optinfo <- covstruct_optinfo(run, est, bc, warn,

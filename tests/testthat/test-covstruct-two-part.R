@@ -157,3 +157,24 @@ test_that("a structured two-part fit works with the methods, and says what it ca
                "'nAGQ' > 1 (adaptive quadrature) is not available for covariance structures",
                fixed = TRUE)
 })
+
+test_that("a structured zero part where the Laplace approximation breaks down says so, without suggesting start", {
+  # Binary responses with zero inflation and an AR(1) in the zero part
+  # (draw 122 of the grammar test; glmmTMB does not converge on it): the
+  # zero part is barely identified, and the search reaches the region
+  # where the joint mode degenerates. `start` is refused for structures,
+  # so the advice is a simpler structure.
+  m <- grammar_draw(122)
+  g <- grammar_model(m)
+  w <- character()
+  f <- withCallingHandlers(glmm(g$formula, ziformula = g$ziformula, family = binomial,
+                                data = grammar_data(m), nAGQ = 1),
+                           warning = function(e) {
+                             w <<- c(w, conditionMessage(e))
+                             invokeRestart("muffleWarning")
+                           })
+  expect_true(isTRUE(f$optinfo$laplace_validity$breaks_down))
+  expect_true(any(grepl("the Laplace approximation breaks down", w, fixed = TRUE)))
+  expect_true(any(grepl("a simpler structure for a zero-part term", w, fixed = TRUE)))
+  expect_false(any(grepl("start =", w, fixed = TRUE)))
+})
