@@ -26,6 +26,17 @@ covstruct_boundary <- function(par, terms, k_re, sd_tol = covstruct_sd_tol) {
   out
 }
 
+# The positions (in par) of the structures' standard deviation parameters.
+structure_sd_positions <- function(terms, k_re)
+  unlist(lapply(seq_along(terms), function(k) k_re[[k]][terms[[k]]$struct$sd_par]))
+
+# The indices of the parameters on a boundary: the structures' (covstruct_boundary())
+# and the log dispersion at its limit (`disp_at`, covstruct_disp_index()).
+covstruct_boundary_index <- function(par, terms, k_re, disp_at = NULL)
+  which(seq_along(par) %in%
+          c(covstruct_boundary(par, terms, k_re),
+            if (length(disp_at) && covstruct_disp_at_limit(par, disp_at)) as.vector(disp_at)))
+
 # The interior point a restart begins from.
 covstruct_restart_point <- function(par, terms, k_re, at, size) {
   for (k in seq_along(terms)) {
@@ -82,9 +93,7 @@ covstruct_disp_at_limit <- function(par, disp_at) {
 
 covstruct_verify <- function(search, best, terms, k_re, disp_at = NULL) {
   P <- length(best$par)
-  on_bound <- function(par) seq_len(P) %in%
-    c(covstruct_boundary(par, terms, k_re),
-      if (length(disp_at) && covstruct_disp_at_limit(par, disp_at)) as.vector(disp_at))
+  on_bound <- function(par) seq_len(P) %in% covstruct_boundary_index(par, terms, k_re, disp_at)
   restart <- function(par, b, size, corr) {
     th <- covstruct_restart_point(par, terms, k_re, which(b), size)
     if (length(disp_at) && b[[disp_at]]) th[[disp_at]] <- log(size)

@@ -31,6 +31,15 @@ zire_combined_re <- function(rc, rz) {
        terms = c(rc$terms, tz), nterms_c = length(rc$terms))
 }
 
+# The combined structure's random-effects design split by part (the
+# conditional part's first Qc columns, then the zero part's), as the
+# two-part sparse engine takes them.
+zire_split_z <- function(re) {
+  Qc <- re$Qc
+  list(Zc = as_dgc(re$Z[, seq_len(Qc), drop = FALSE]),
+       Zz = as_dgc(re$Z[, Qc + seq_len(ncol(re$Z) - Qc), drop = FALSE]))
+}
+
 # list(loglik, gradient, hmin): the engine's Laplace log-likelihood and its
 # exact gradient (NA where the joint mode was not found), and H's smallest
 # eigenvalue at the joint mode (refusal_guard()'s `near`).

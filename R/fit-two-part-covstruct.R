@@ -192,7 +192,7 @@ two_part_structure_refine <- function(run, search, start, re, k_re, p, pz, kind,
     r2 <- tryCatch(search(th), error = function(e) NULL)
     if (!is.null(r2) && isTRUE(r2$loglik > run$loglik + 1e-6)) run <- r2
   }
-  sdp <- unlist(lapply(seq_along(re$terms), function(k) k_re[[k]][re$terms[[k]]$struct$sd_par]))
+  sdp <- structure_sd_positions(re$terms, k_re)
   # A standard deviation searched on the log scale that is small but above
   # the boundary's threshold sits where the log-likelihood is flat in it
   # (like sd^2), and the search may stop there on its way to zero although
@@ -227,8 +227,7 @@ two_part_structure_refine <- function(run, search, start, re, k_re, p, pz, kind,
     r2 <- tryCatch(search(th), error = function(e) NULL)
     if (!is.null(r2) && isTRUE(r2$loglik > run$loglik)) {
       run <- r2
-      bc$record$boundary_index <- c(covstruct_boundary(run$par, re$terms, k_re),
-        if (length(disp_at) && covstruct_disp_at_limit(run$par, disp_at)) as.vector(disp_at))
+      bc$record$boundary_index <- covstruct_boundary_index(run$par, re$terms, k_re, disp_at)
     }
   }
   list(run = run, bc = bc)
@@ -245,18 +244,15 @@ two_part_structure_engine <- function(Xs, Xzs, Xds, y, weights, offset, offz, of
   nth <- re$ntheta
   pz <- ncol(Xzs)
   pd <- ncol(Xds)
-  sp <- function(M) methods::as(methods::as(M, "CsparseMatrix"), "generalMatrix")
   if (both) {
-    Qc <- re$Qc
-    eng <- cpp_spzire_new(Xs, Xzs, Xds, sp(re$Z[, seq_len(Qc), drop = FALSE]),
-                          sp(re$Z[, Qc + seq_len(ncol(re$Z) - Qc), drop = FALSE]),
-                          as.numeric(y), as.numeric(weights),
+    z <- zire_split_z(re)
+    eng <- cpp_spzire_new(Xs, Xzs, Xds, z$Zc, z$Zz, as.numeric(y), as.numeric(weights),
                           cbind(as.numeric(offset), as.numeric(offz), as.numeric(offd)),
                           re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
                           family$family_code, family$link_code, aux_kind_code(kind, family))
+    ev <- spzire_evaluator(eng)
     engine_eval <- function(theta, grad) {
-      r <- cpp_spzire_grad(eng, theta)
-      if (!all(is.finite(r$gradient))) r$gradient <- rep(NA_real_, length(theta))
+      r <- ev(theta)
       progress_tick(r$loglik, r)
     }
   } else {

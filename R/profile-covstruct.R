@@ -59,7 +59,7 @@ covstruct_profile <- function(fit, which, alpha, maxpts, refine) {
 # lower limit the profile found, 0.2094, a refit has sd 0.28 and rho 0.82
 # and lies 3.76 below the maximum, not 3.84: the limit was too high).
 covstruct_profile_restart <- function(terms, k_re, pos, P) {
-  sdp <- unlist(lapply(seq_along(terms), function(k) k_re[[k]][terms[[k]]$struct$sd_par]))
+  sdp <- structure_sd_positions(terms, k_re)
   function(z) {
     full <- numeric(P)
     full[-pos] <- z

@@ -323,11 +323,8 @@ covstruct_sparse_engine <- function(fit, re) {
 covstruct_zire_engine <- function(fit, re) {
   ax <- profile_aux_inputs(fit)
   n <- length(fit$y)
-  sp <- function(M) methods::as(methods::as(M, "CsparseMatrix"), "generalMatrix")
-  Qc <- re$Qc
-  list(split = spzire_cluster_split(ax$X, sp(re$Z[, seq_len(Qc), drop = FALSE]),
-                                    sp(re$Z[, Qc + seq_len(ncol(re$Z) - Qc), drop = FALSE]),
-                                    as.numeric(fit$y),
+  z <- zire_split_z(re)
+  list(split = spzire_cluster_split(ax$X, z$Zc, z$Zz, as.numeric(fit$y),
                                     as.numeric(fit$prior.weights %||% rep(1, n)), ax, re,
                                     fit$family),
        Tx = ax$Tx, free = function() NULL)

@@ -4,20 +4,6 @@
 # (Laplace both) and against the unstructured two-part routes where a
 # structure is an unstructured term in other clothes.
 
-two_part_structure_data <- function(seed = 3, ns = 40, nt = 4) {
-  set.seed(seed)
-  d <- expand.grid(t = seq_len(nt), g = factor(seq_len(ns)))
-  d$tf <- factor(d$t)
-  d$h <- factor(sample(1:8, nrow(d), TRUE))
-  d$x <- rnorm(nrow(d))
-  d$z <- rnorm(nrow(d))
-  u <- t(chol(0.5 * 0.6^abs(outer(seq_len(nt), seq_len(nt), "-")))) %*% matrix(rnorm(nt * ns), nt)
-  eta <- 0.8 + 0.3 * d$x + u[cbind(d$t, as.integer(d$g))] + rnorm(8, 0, 0.3)[d$h]
-  pz <- plogis(-1 + 0.8 * d$z + rnorm(ns, 0, 0.8)[d$g])
-  d$y <- rnbinom(nrow(d), mu = exp(eta), size = 3) * rbinom(nrow(d), 1, 1 - pz)
-  d
-}
-
 # Ours against glmmTMB's fit of the same model: where glmmTMB converged,
 # our log-likelihood is not below its by more than 1e-4, and the estimates
 # agree to 1e-3 (relative, floor 1) unless ours is higher.

@@ -538,16 +538,7 @@ test_that("a profile whose held fits leave a standard deviation's zero reaches i
   # there and the lower limit came out 0.2094, where a refit is 3.76 below
   # the maximum. The refit with x held at each limit (offset) must be
   # qchisq(0.95, 1) below.
-  set.seed(7)
-  d <- expand.grid(t = 1:4, g = factor(1:40))
-  d$tf <- factor(d$t)
-  h <- sample(1:8, nrow(d), TRUE)
-  d$x <- rnorm(nrow(d))
-  d$z <- rnorm(nrow(d))
-  u <- t(chol(0.5 * 0.6^abs(outer(1:4, 1:4, "-")))) %*% matrix(rnorm(160), 4)
-  eta <- 0.8 + 0.3 * d$x + u[cbind(d$t, as.integer(d$g))] + rnorm(8, 0, 0.3)[h]
-  pz <- plogis(-1 + 0.8 * d$z + rnorm(40, 0, 0.8)[d$g])
-  d$y <- rnbinom(nrow(d), mu = exp(eta), size = 3) * rbinom(nrow(d), 1, 1 - pz)
+  d <- two_part_structure_data(seed = 7)
   f <- suppressWarnings(glmm(y ~ x + ar1(0 + tf | g), family = nbinom2, data = d, nAGQ = 1))
   expect_lt(f$structures[[1L]]$sd[[1L]], 1e-3)
   ci <- confint(f, parm = "x", method = "profile")
