@@ -44,7 +44,8 @@ Rcpp::List cpp_family_eval(int family, int link, Rcpp::NumericVector y,
   if (y.size() != n || wt.size() != n) Rcpp::stop("'y', 'wt' and 'eta' differ in length");
   m->set_phi(phi);
   Rcpp::NumericVector mu(n), mu_eta(n), var(n), ll(n), d1(n), d2(n), d3(n),
-      p0(n), p1(n), p2(n);
+      p0(n), p1(n), p2(n), pp(n), epp(n), ppp(n);
+  bool second = true;
   for (R_xlen_t i = 0; i < n; ++i) {
     mu[i] = m->linkinv(eta[i]);
     mu_eta[i] = m->mu_eta(eta[i]);
@@ -55,12 +56,17 @@ Rcpp::List cpp_family_eval(int family, int link, Rcpp::NumericVector y,
     double o[3];
     m->dphi(y[i], wt[i], eta[i], phi, o);
     p0[i] = o[0]; p1[i] = o[1]; p2[i] = o[2];
+    second = m->dphi2(y[i], wt[i], eta[i], phi, o) && second;
+    pp[i] = o[0]; epp[i] = o[1]; ppp[i] = o[2];
   }
   return Rcpp::List::create(Rcpp::Named("mu") = mu, Rcpp::Named("mu_eta") = mu_eta,
                             Rcpp::Named("variance") = var, Rcpp::Named("loglik") = ll,
                             Rcpp::Named("d1") = d1, Rcpp::Named("d2") = d2,
                             Rcpp::Named("d3") = d3, Rcpp::Named("dphi_l") = p0,
-                            Rcpp::Named("dphi_d1") = p1, Rcpp::Named("dphi_d2") = p2);
+                            Rcpp::Named("dphi_d1") = p1, Rcpp::Named("dphi_d2") = p2,
+                            Rcpp::Named("dphi2_l") = pp, Rcpp::Named("dphi2_d1") = epp,
+                            Rcpp::Named("dphi3_l") = ppp,
+                            Rcpp::Named("has_dphi2") = second);
 }
 
 // Gauss-Hermite rule for the standard normal weight (exported for tests).

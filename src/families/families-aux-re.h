@@ -380,12 +380,50 @@ class ZeroInflatedBinomialRE : public TwoPartRE {
   }
 };
 
-// kind 1 zero-inflation, 2 hurdle, 3 zero-inflated binomial (the codes of
-// aux_kind_code() in R); nullptr otherwise.
+// A dispersion formula with random effects (a location-scale model): the
+// second random predictor a is the log dispersion itself (phi in the
+// family's convention: log sigma for gaussian, log theta for nbinom2, log
+// phi for nbinom1, log shape for Gamma, log precision for beta and
+// beta-binomial), and the third slot is unused (no fixed dispersion
+// predictor beside it). One observation's l is the family's own, with its
+// weights as the one-part engines take them, and its derivatives in (eta,
+// a) up to third order are derivs(), dphi() and dphi2().
+class DispersionRE : public TwoPartRE {
+ public:
+  using TwoPartRE::TwoPartRE;
+  double logconst(double y, double wt) const override { return f_->logconst(y, wt); }
+  using TwoPartRE::eval;
+  void eval(double y, double wt, double eta, double a, double, bool full, Obs2& o,
+            const RowConst*) const override {
+    clear(o);
+    if (wt <= 0) return;
+    const ObsDerivs d = f_->derivs(y, wt, eta, a);
+    double q[3];
+    f_->dphi(y, wt, eta, a, q);
+    o.l = d.l;
+    o.g[0] = d.d1;
+    o.g[1] = q[0];
+    if (!full) return;
+    double r[3];
+    f_->dphi2(y, wt, eta, a, r);
+    o.h[0][0] = d.d2;
+    o.h[0][1] = o.h[1][0] = q[1];
+    o.h[1][1] = r[0];
+    o.t[0][0][0] = d.d3;
+    o.t[0][0][1] = o.t[0][1][0] = o.t[1][0][0] = q[2];
+    o.t[0][1][1] = o.t[1][0][1] = o.t[1][1][0] = r[1];
+    o.t[1][1][1] = r[2];
+  }
+};
+
+// kind 1 zero-inflation, 2 hurdle, 3 zero-inflated binomial, 4 a
+// dispersion formula with random effects (the codes of aux_kind_code() in
+// R); nullptr otherwise.
 inline std::unique_ptr<TwoPartRE> make_two_part_re(int kind, const ObsModel* inner) {
   if (kind == 1) return std::unique_ptr<TwoPartRE>(new ZeroInflatedRE(inner));
   if (kind == 2) return std::unique_ptr<TwoPartRE>(new HurdleRE(inner));
   if (kind == 3) return std::unique_ptr<TwoPartRE>(new ZeroInflatedBinomialRE(inner));
+  if (kind == 4) return std::unique_ptr<TwoPartRE>(new DispersionRE(inner));
   return std::unique_ptr<TwoPartRE>();
 }
 
@@ -400,6 +438,14 @@ inline void make_two_part_models(int family, int link, int kind, int pd,
   if (!fam) throw std::invalid_argument("unsupported family/link");
   obs = make_two_part_re(kind, fam.get());
   if (!obs) throw std::invalid_argument("unknown two-part kind");
+  if (kind == 4) {
+    double o[3];
+    if (!fam->has_dispersion() || !fam->dphi2(1.0, 1.0, 0.0, 0.0, o))
+      throw std::invalid_argument("this family has no dispersion formula with random effects");
+    if (pd > 0)
+      throw std::invalid_argument("a dispersion formula with random effects takes its fixed design as the second part's");
+    return;
+  }
   if (fam->has_dispersion() != (pd > 0))
     throw std::invalid_argument("a dispersion design is needed exactly when the family has a dispersion");
 }

@@ -22,6 +22,8 @@
 // ch. 8): log f = nu log(nu / mu) + (nu - 1) log y - nu y / mu - lgamma(nu),
 // so with r = y / mu:  d1 = nu (r - 1),  d2 = -nu r,  d3 = nu r, and
 // d/dphi of (l, d1, d2) = (nu [log nu + 1 - psi(nu) + log r - r], d1, d2).
+// The dispersion's second and third derivatives (dphi2(), for random
+// effects in the dispersion formula) are in families-extra.h.
 #ifndef GLMMGEE_FAMILIES_DISPERSION_H
 #define GLMMGEE_FAMILIES_DISPERSION_H
 
@@ -123,6 +125,8 @@ class NBinom2Log : public CountLogBase<NBinom2Log> {
     out[1] = wt * (p * q * y - t * p * p);
     out[2] = -wt * p * q * (y * (p - q) + 2.0 * t * p);
   }
+  // Defined in families-extra.h (it needs the polygamma differences).
+  bool dphi2(double y, double wt, double eta, double phi, double* out) const override;
 
  private:
   double theta_ = 1.0;
@@ -144,6 +148,8 @@ class GammaBase : public ObsModelBase<Derived> {
   double logconst(double y, double wt) const override {
     return wt > 0 && y > 0 ? -wt * std::log(y) : 0.0;
   }
+  // Defined in families-extra.h (it needs trigamma and tetragamma).
+  bool dphi2(double y, double wt, double eta, double phi, double* out) const override;
 };
 
 class GammaLog : public GammaBase<GammaLog> {

@@ -53,7 +53,10 @@ inline double trigam(double x) {
          r2 * (1.0 / 30.0 - r2 * (5.0 / 66.0)))));
 }
 inline double tetragam(double x) {
-  if (!(x > 0)) return boost::math::polygamma(2, x, quiet_policy());
+  // (Boost's polygamma() throws at NaN and -Inf whatever the policy, and
+  // an exception must not leave an OpenMP region: NaN, a failed evaluation.)
+  if (!(x > 0)) return std::isfinite(x) ? boost::math::polygamma(2, x, quiet_policy())
+                                        : std::numeric_limits<double>::quiet_NaN();
   double acc = 0.0;
   while (x < 10.0) { acc -= 2.0 / (x * x * x); x += 1.0; }
   const double r = 1.0 / x, r2 = r * r;
@@ -111,6 +114,10 @@ class GaussianLog : public ObsModelBase<GaussianLog> {
     out[0] = -1.0 + c * r * r;
     out[1] = -2.0 * c * r * mu;
     out[2] = -2.0 * c * mu * (y - 2.0 * mu);
+  }
+  bool dphi2(double y, double wt, double eta, double phi, double* out) const override {
+    const double mu = std::exp(eta);
+    return GaussianIdentity::gaussian_dphi2(y, wt, mu, phi, mu, out);
   }
 };
 
@@ -232,6 +239,26 @@ class NBinom1Log : public QuasiPoissonBase<NBinom1Log> {
     out[1] = wt * (-k * (D[0] - L) - k2 * D[1] - k * s);
     out[2] = wt * (-k * (D[0] - L) - 3.0 * k2 * D[1] - k * s - k2 * k * D[2]);
   }
+  // With dk/dphi = -k, dL/dphi = s, ds/dphi = s (1 - s) = u:
+  //   l_pp  = k (D0 - L) + k^2 D1 + 2 k s - (k + y) u,
+  //   l_epp = k (D0 - L) + 3 k^2 D1 + k^3 D2 + 2 k s - k u,
+  //   l_ppp = -k (D0 - L) - 3 k^2 D1 - k^3 D2 - 3 k s + 3 k u - (k + y) u (1 - 2 s).
+  bool dphi2(double y, double wt, double eta, double phi, double* out) const override {
+    if (wt <= 0 || nb_poisson_limit(eta - phi, y, eta)) {
+      out[0] = out[1] = out[2] = 0.0;
+      return true;
+    }
+    const double k = std::exp(eta - phi), L = log1pexp(phi);
+    const double s = 1.0 / (1.0 + std::exp(-phi)), u = s * (1.0 - s), k2 = k * k;
+    double D[3];
+    polygamma_diffs(k, y, D);
+    const double a = k * (D[0] - L);
+    out[0] = wt * (a + k2 * D[1] + 2.0 * k * s - (k + y) * u);
+    out[1] = wt * (a + 3.0 * k2 * D[1] + k2 * k * D[2] + 2.0 * k * s - k * u);
+    out[2] = wt * (-a - 3.0 * k2 * D[1] - k2 * k * D[2] - 3.0 * k * s + 3.0 * k * u -
+                   (k + y) * u * (1.0 - 2.0 * s));
+    return true;
+  }
 
  private:
   double disp_ = 1.0;
@@ -248,6 +275,9 @@ class NBinom1Log : public QuasiPoissonBase<NBinom1Log> {
 // (Sp, S1p), and dl/dphi (lp).
 struct MuScores {
   double l, S, S1, S2, lp, Sp, S1p;
+  // Second and third derivatives in the precision at fixed mu, of l (lpp,
+  // lppp) and of S (Spp): for dphi2().
+  double lpp, lppp, Spp;
 };
 
 template <class Derived>
@@ -279,6 +309,19 @@ class LogitPrecision : public ObsModelBase<Derived> {
     out[0] = p * m.lp;
     out[1] = p * (v * m.S + p * v * m.Sp);
     out[2] = p * (v * c * m.S + p * v * c * m.Sp + 2.0 * p * v * v * m.S1 + p * p * v * v * m.S1p);
+  }
+  // With d/dphi = p d/dp at fixed mu: l_pp = p lp + p^2 lpp, l_ppp = p lp +
+  // 3 p^2 lpp + p^3 lppp, and l_epp = l_ep + p v (2 p Sp + p^2 Spp).
+  bool dphi2(double y, double wt, double eta, double phi, double* out) const override {
+    if (wt <= 0) { out[0] = out[1] = out[2] = 0.0; return true; }
+    double mu, omu, v;
+    split(eta, mu, omu, v);
+    const double p = std::exp(phi), p2 = p * p;
+    const MuScores m = static_cast<const Derived&>(*this).scores(y, wt, mu, omu, p);
+    out[0] = p * m.lp + p2 * m.lpp;
+    out[1] = p * v * (m.S + p * m.Sp) + p * v * (2.0 * p * m.Sp + p2 * m.Spp);
+    out[2] = p * m.lp + 3.0 * p2 * m.lpp + p2 * p * m.lppp;
+    return true;
   }
 
  protected:
@@ -315,6 +358,9 @@ class BetaLogit : public LogitPrecision<BetaLogit> {
     m.lp = wt * (fast_digamma(p) - mu * pa - omu * pb + mu * ly + omu * l1y);
     m.Sp = -wt * (mu * ta - omu * tb);
     m.S1p = -wt * (mu * qa + omu * qb);
+    m.lpp = wt * (trigam(p) - mu * mu * ta - omu * omu * tb);
+    m.lppp = wt * (tetragam(p) - mu * mu * mu * qa - omu * omu * omu * qb);
+    m.Spp = -wt * (mu * mu * qa - omu * omu * qb);
     return m;
   }
 };
@@ -345,9 +391,55 @@ class BetaBinomialLogit : public LogitPrecision<BetaBinomialLogit> {
     m.lp = mu * A[0] + omu * B[0] - N[0];
     m.Sp = mu * A[1] - omu * B[1];
     m.S1p = mu * A[2] + omu * B[2];
+    m.lpp = mu * mu * A[1] + omu * omu * B[1] - N[1];
+    m.lppp = mu * mu * mu * A[2] + omu * omu * omu * B[2] - N[2];
+    m.Spp = mu * mu * A[2] - omu * omu * B[2];
     return m;
   }
 };
+
+// NBinom2Log::dphi2() (families-dispersion.h). With t = theta, x = eta -
+// phi, p = plogis(x), q = 1 - p, L = log1pexp(x) and D_j the polygamma
+// differences at (t, y), d/dphi of dl/dphi = t (D0 - L) + t p - y q gives
+//   l_pp  = t (D0 - L) + t^2 D1 + 2 t p - (y + t) p q,
+//   l_epp = -t p + 2 t p q - (y + t) p q (q - p),
+//   l_ppp = t (D0 - L) + 3 t^2 D1 + t^3 D2 + 3 t p - 3 t p q + (y + t) p q (q - p).
+inline bool NBinom2Log::dphi2(double y, double wt, double eta, double phi, double* out) const {
+  if (wt <= 0 || nb_poisson_limit(phi, y, eta)) {
+    out[0] = out[1] = out[2] = 0.0;
+    return true;
+  }
+  const double t = std::exp(phi), x = eta - phi;
+  const double p = 1.0 / (1.0 + std::exp(-x)), q = 1.0 / (1.0 + std::exp(x));
+  const double a = y + t, pq = p * q, t2 = t * t;
+  double D[3];
+  polygamma_diffs(t, y, D);
+  const double b = t * (nb_digamma_diff(t, y) - log1pexp(x));
+  out[0] = wt * (b + t2 * D[1] + 2.0 * t * p - a * pq);
+  out[1] = wt * (-t * p + 2.0 * t * pq - a * pq * (q - p));
+  out[2] = wt * (b + 3.0 * t2 * D[1] + t2 * t * D[2] + 3.0 * t * p - 3.0 * t * pq +
+                 a * pq * (q - p));
+  return true;
+}
+
+// GammaBase::dphi2() (families-dispersion.h), every link: dl/dphi = nu [phi
+// + 1 - psi(nu) + g(eta)] (dphi()), so with nu = exp(phi)
+//   l_pp = l_p + nu - nu^2 psi'(nu),  l_ppp = l_pp + nu - 2 nu^2 psi'(nu) -
+//   nu^3 psi''(nu),  l_epp = l_ep = d1.
+template <class Derived>
+bool GammaBase<Derived>::dphi2(double y, double wt, double eta, double phi, double* out) const {
+  double q[3];
+  this->dphi(y, wt, eta, phi, q);
+  if (wt <= 0 || (q[0] == 0.0 && q[1] == 0.0 && q[2] == 0.0)) {
+    out[0] = out[1] = out[2] = 0.0;
+    return true;
+  }
+  const double nu = std::exp(phi), t1 = trigam(nu), t2 = tetragam(nu);
+  out[0] = q[0] + wt * (nu - nu * nu * t1);
+  out[1] = q[1];
+  out[2] = out[0] + wt * (nu - 2.0 * nu * nu * t1 - nu * nu * nu * t2);
+  return true;
+}
 
 }  // namespace glmmgee
 

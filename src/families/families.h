@@ -106,6 +106,17 @@ class ObsModel {
                     double* out) const {
     out[0] = out[1] = out[2] = 0.0;
   }
+  // The rest of l's derivatives up to third order in (eta, phi): out =
+  // (d2 l/dphi2, d3 l/deta dphi2, d3 l/dphi3), for the engines whose inner
+  // search moves phi with random effects of the dispersion formula
+  // (DispersionRE, families-aux-re.h). False (and zeros) for a family
+  // without them.
+  virtual bool dphi2(double y, double wt, double eta, double phi,
+                     double* out) const {
+    (void)y; (void)wt; (void)eta; (void)phi;
+    out[0] = out[1] = out[2] = 0.0;
+    return false;
+  }
   // Batch over n observations, so the engines make one virtual call per
   // cluster and quadrature node rather than one per observation.
   virtual void derivs_n(const double* y, const double* wt, const double* eta,
@@ -162,6 +173,21 @@ class GaussianIdentity : public ObsModelBase<GaussianIdentity> {
     out[0] = -1.0 + wt * r * r / s2;
     out[1] = -2.0 * wt * r / s2;
     out[2] = 2.0 * wt / s2;
+  }
+  // dl/dphi = -1 + c r^2 with c = wt exp(-2 phi): each phi derivative of
+  // c r^2 (and of its eta derivative) is -2 times the one before.
+  bool dphi2(double y, double wt, double eta, double phi, double* out) const override {
+    return gaussian_dphi2(y, wt, eta, phi, 1.0, out);
+  }
+  // (shared with GaussianLog: mu' = d mu / d eta)
+  static bool gaussian_dphi2(double y, double wt, double mu, double phi, double mu1,
+                             double* out) {
+    if (wt <= 0) { out[0] = out[1] = out[2] = 0.0; return true; }
+    const double c = wt * std::exp(-2.0 * phi), r = y - mu;
+    out[0] = -2.0 * c * r * r;
+    out[1] = 4.0 * c * r * mu1;
+    out[2] = 4.0 * c * r * r;
+    return true;
   }
 };
 

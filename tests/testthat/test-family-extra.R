@@ -73,6 +73,41 @@ test_that("derivatives in eta and in the log dispersion agree with numerical one
   }
 })
 
+test_that("second and third derivatives in the log dispersion agree with numerical ones", {
+  # What a dispersion formula with random effects needs (d2 l / dphi2,
+  # d3 l / deta dphi2, d3 l / dphi3), for every family with a dispersion.
+  eta <- c(-2.5, -0.7, 0.2, 1.1, 2.6)
+  etap <- c(0.3, 0.8, 1.2, 2, 3)
+  wt <- c(1, 0.5, 2, 1, 1.5)
+  n <- c(3, 10, 25, 1, 70)
+  cases <- list(
+    list(gaussian(), c(-1, 0.6, 1.3, 4, 15), wt, eta),
+    list(gaussian("log"), c(-1, 0.6, 1.3, 4, 15), wt, eta),
+    list(nbinom2(), c(0, 1, 4, 12, 70), wt, eta),
+    list(nbinom2(), c(0, 75, 150, 3, 900), wt, eta + 2),
+    list(nbinom1(), c(0, 1, 4, 12, 70), wt, eta),
+    list(nbinom1(), c(0, 75, 150, 3, 900), wt, eta + 2),
+    list(Gamma("log"), c(0.05, 0.6, 1.3, 9, 35), wt, eta),
+    list(Gamma("inverse"), c(0.05, 0.6, 1.3, 9, 35), wt, etap),
+    list(Gamma("identity"), c(0.05, 0.6, 1.3, 9, 35), wt, etap),
+    list(beta_family(), c(0.02, 0.3, 0.55, 0.8, 0.97), wt, eta),
+    list(betabinomial(), c(0, 3, 25, 1, 33) / n, n, eta),
+    list(betabinomial(), c(0, 80, 150, 1, 33) / c(1, 100, 180, 1, 70), c(1, 100, 180, 1, 70), eta))
+  for (cs in cases) for (phi in c(-1.5, 0.4, 2.5, 5)) {
+    fam <- cs[[1]]; y <- cs[[2]]; w <- cs[[3]]; e <- cs[[4]]
+    r <- fam_eval(fam, y, w, e, phi)
+    g <- function(k) function(p) fam_eval(fam, y, w, e, p)[[k]]
+    lab <- sprintf("%s(%s), phi = %g", fam$family, fam$link, phi)
+    rel <- function(a, b) max(abs(a - b) / pmax(1, abs(a)))
+    expect_true(r$has_dphi2, label = lab)
+    expect_lt(rel(r$dphi2_l, num_d(g("dphi_l"), phi)), 1e-6, label = lab)
+    expect_lt(rel(r$dphi2_d1, num_d(g("dphi_d1"), phi)), 1e-6, label = lab)
+    expect_lt(rel(r$dphi3_l, num_d(g("dphi2_l"), phi)), 1e-6, label = lab)
+  }
+  # Families without a dispersion have none.
+  expect_false(fam_eval(poisson(), c(0, 2), c(1, 1), c(0, 1))$has_dphi2)
+})
+
 test_that("Gamma with inverse or identity link: a mean outside (0, Inf) is a NaN, not a crash", {
   r <- fam_eval(Gamma("inverse"), c(1, 1), c(1, 1), c(-0.5, 0))
   expect_true(all(is.nan(r$loglik)))
