@@ -43,7 +43,7 @@ engine_table <- function() {
                       but("cluster_loglik", "workers")),
     laplace_sparse = list("several random-effect terms by the Laplace approximation",
                           but("cluster_loglik", "workers")),
-    laplace_sparse_zero_re = list("several random-effect terms with random effects in the zero-inflation part",
+    laplace_sparse_zero_re = list("several random-effect terms with random effects in the zero-inflation or dispersion part",
                                   but("simulate_newdata", "ranef_new", "bootstrap",
                                       "cluster_loglik", "workers")),
     known_gaussian = list("gaussian models with a known-covariance random effect (spectral or tridiagonal rotation)",
@@ -79,7 +79,7 @@ engine_table <- function() {
 #' | `lmm_one_factor` | gaussian identity models, one grouping factor, exact (RE)ML |
 #' | `lmm_sparse` | gaussian identity models, several terms, exact (RE)ML |
 #' | `laplace_sparse` | several terms by the Laplace approximation |
-#' | `laplace_sparse_zero_re` | several terms with random effects in the zero part |
+#' | `laplace_sparse_zero_re` | several terms with random effects in the zero part or the dispersion formula |
 #' | `known_gaussian` | gaussian models with a known-covariance random effect |
 #' | `known_laplace` | binomial and Poisson models with a known-covariance random effect |
 #' | `ordinal_agq` | cumulative link models with one grouping factor |
@@ -191,6 +191,10 @@ part_limits <- function(fit) {
         "zero-inflated, hurdle and dispersion-formula fits")
   if (!(.subset2(fit, "aux")$kind %||% "disp") %in% "disp")
     add("variance_shares", "zero-inflated or hurdle fits")
+  if (inherits(fit, "glmmgee_glmm_dispre"))
+    add(c("profile", "confint_profile", "robust_vcov", "variance_shares"),
+        paste0("fits with random effects in the dispersion formula (use Wald intervals; their ",
+               "residual variance differs by cluster, so no single variance share describes them)"))
   if (inherits(fit, "glmmgee_glmm_covstruct"))
     add("bootstrap", "structured-covariance fits (ar1(), cs(), ...)")
   if (!is.null(.subset2(fit, "penalty"))) {

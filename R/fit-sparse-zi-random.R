@@ -14,8 +14,10 @@
 # scaled designs (reparam-zi.R).
 
 # One random-effects structure over both parts: the zero part's columns
-# after the count part's, its covariance parameters after the count part's.
-zire_combined_re <- function(rc, rz) {
+# after the count part's, its covariance parameters after the count part's;
+# `prefix` marks the second part's names ("disp~" for a dispersion part
+# with random effects, fit-dispersion-random.R).
+zire_combined_re <- function(rc, rz, prefix = "zi~") {
   Qc <- ncol(rc$Z)
   nc <- rc$ntheta
   tz <- lapply(rz$terms, function(tm) {
@@ -27,8 +29,8 @@ zire_combined_re <- function(rc, rz) {
        lam_row = c(rc$lam_row, rz$lam_row + Qc), lam_col = c(rc$lam_col, rz$lam_col + Qc),
        lam_k = c(rc$lam_k, rz$lam_k + nc), ntheta = nc + rz$ntheta,
        lower = c(rc$lower, rz$lower),
-       par_names = c(rc$par_names, paste0("zi~", rz$par_names)),
-       terms = c(rc$terms, tz), nterms_c = length(rc$terms))
+       par_names = c(rc$par_names, paste0(prefix, rz$par_names)),
+       terms = c(rc$terms, tz), nterms_c = length(rc$terms), prefix = prefix)
 }
 
 # The combined structure's random-effects design split by part (the
@@ -55,15 +57,17 @@ spzire_evaluator <- function(eng) {
 # The two-part sparse engine on the centred and scaled designs
 # (sparse_reparam(), aux_reparam()), both parts' terms in one structure
 # (zire_combined_re()); a family with a dispersion and no dispersion formula
-# gets a constant dispersion. Returns the engine `eng` with the structure
+# gets a constant dispersion. With kind "disp_re" the second part is the
+# dispersion's (Xz its fixed design, offz its offset), with no fixed
+# dispersion predictor beside it. Returns the engine `eng` with the structure
 # `re`, the map `rp`, the dispersion design `Xd`, the scaled zero and
 # dispersion designs `Xzs`, `XdS` and their widths `pz`, `pd`.
 zire_sparse_engine <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offset, offz, offd) {
   n <- length(y)
   p <- ncol(X)
-  re <- zire_combined_re(rc, rz)
+  re <- zire_combined_re(rc, rz, if (kind == "disp_re") "disp~" else "zi~")
   nth <- re$ntheta
-  disp <- has_dispersion(family)
+  disp <- has_dispersion(family) && kind != "disp_re"
   if (disp && is.null(Xd)) Xd <- matrix(1, n, 1L, dimnames = list(NULL, "(Intercept)"))
   if (!disp) Xd <- NULL
   pz <- ncol(Xz)
@@ -408,7 +412,7 @@ zire_zero_variance <- function(sr, evalf, re, p, control, refused, warm, fixed_c
   terms <- lapply(re$terms, function(tm) p + tm$par)
   names(terms) <- vapply(seq_along(re$terms), function(k) {
     tm <- re$terms[[k]]
-    sprintf("%s(%s | %s)", if (k > re$nterms_c) "zi~" else "", deparse1(tm$lhs),
+    sprintf("%s(%s | %s)", if (k > re$nterms_c) re$prefix %||% "zi~" else "", deparse1(tm$lhs),
             deparse1(tm$group_expr))
   }, "")
   # A restart is abandoned at its first refused point (it would end at the
@@ -482,15 +486,24 @@ refusal_guard <- function(evalf, refused, near = 0) {
 # abandoned at a refused point do not count); `hmin`: H's smallest
 # eigenvalue at the estimates; `warn`: the fit's other warnings;
 # `start_ok`: whether the fit takes `start` (structured fits do not, and
-# are told to simplify a structure instead). Returns the warning (or NULL)
-# and the record for $optinfo$laplace_validity.
-zire_degenerate <- function(eng_deg, refused_kept, hmin, warn, start_ok = TRUE) {
+# are told to simplify a structure instead); `part`: the part whose random
+# effects make the objective non-concave ("zero" or "dispersion"). Returns
+# the warning (or NULL) and the record for $optinfo$laplace_validity.
+zire_degenerate <- function(eng_deg, refused_kept, hmin, warn, start_ok = TRUE, part = "zero") {
   refused <- eng_deg$refused
   bound <- eng_deg$bound
   edge <- refused_kept > 0 && (length(warn) > 0 || !is.finite(hmin) || hmin < 10 * bound)
   record <- list(refused = refused, refused_kept = refused_kept, bound = bound, hmin = hmin,
                  breaks_down = edge)
-  msg <- if (edge)
+  msg <- if (edge && part == "dispersion")
+    sprintf(paste("the Laplace approximation breaks down for this model: the search reached parameters",
+                  "where the joint mode of the random effects is nearly degenerate (smallest eigenvalue",
+                  "of its negative Hessian below %g; the likelihood is not concave in the mean's and the",
+                  "dispersion's random effects jointly) and stopped at the edge of them (smallest",
+                  "eigenvalue %.2g here, %d points refused); the estimates are not a maximum and the",
+                  "log-likelihood is not to be trusted. Drop a random-effect term of 'dispformula', or",
+                  "give it another grouping factor"), bound, hmin, as.integer(refused_kept))
+  else if (edge)
     sprintf(paste("the Laplace approximation breaks down for this model: the search reached parameters",
                   "where the joint mode of the random effects is nearly degenerate (smallest eigenvalue",
                   "of its negative Hessian below %g; the two-part likelihood is not concave in the zero",

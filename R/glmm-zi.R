@@ -121,14 +121,14 @@ glmm_zi <- function(s, mf) {
   formula <- s$formula
   fenv <- s$fenv
   inner <- s$family
-  sparse <- s$sparse || s$zire_sparse
+  sparse <- s$sparse || s$zire_sparse || s$disp_random
   rt <- if (s$structured_aux) two_part_structure_terms(formula, s$ziformula, mf, fenv)
   re <- if (!is.null(rt)) rt$rc else if (sparse) sparse_re_terms(formula, mf, NULL)
         else re_terms(formula, mf, fenv)
   fx <- fixed_design(re$plain %||% formula, mf, fenv, drop_rownames = !sparse)
   X <- fx$X
   zd <- if (s$has_zi) part_design(s$zi_fixed, "ziformula", mf, fenv)
-  dd <- if (s$has_disp) part_design(s$dispformula, "dispformula", mf, fenv)
+  dd <- if (s$has_disp) part_design(s$disp_fixed, "dispformula", mf, fenv)
   # The conditional part's infinite values are named as on every route
   # (check_frame_finite()); the zero and dispersion parts' offsets were
   # checked above, naming their argument.
@@ -136,7 +136,8 @@ glmm_zi <- function(s, mf) {
   off_c <- part_offset(fx$mt, mf, "formula", with_argument = TRUE) %||% rep(0, nrow(mf))
   rc <- checked_response(mf, X, inner, formula, offset = off_c)
   y <- rc$resp$y
-  if (s$has_disp) check_disp_levels(y, rc$resp$weights, X, re, dd$X, mf, s$dispformula, inner)
+  if (s$has_disp && !s$disp_random)
+    check_disp_levels(y, rc$resp$weights, X, re, dd$X, mf, s$dispformula, inner)
   if (s$truncated && !s$has_zi && any(y[rc$resp$weights > 0] == 0))
     stop(sprintf("'family': truncated_%s without a 'ziformula' is zero-truncated, but the response has zeros; give a ziformula for a hurdle model",
                  s$count_family), call. = FALSE)
@@ -146,7 +147,8 @@ glmm_zi <- function(s, mf) {
             zre = if (s$engine == "agq_zero_re")
                     zire_terms(s$zi_bars, mf, fenv, re, find_bars(formula)),
             rz = if (!is.null(rt)) rt$rz
-                 else if (s$zire_sparse) sparse_re_terms(zi_bars_formula(s$zi_bars), mf, NULL),
+                 else if (s$zire_sparse) sparse_re_terms(zi_bars_formula(s$zi_bars), mf, NULL)
+                 else if (s$disp_random) sparse_re_terms(zi_bars_formula(s$disp_bars), mf, NULL),
             rt = rt)
   zi_object(s, mf, d, zi_fit(s, d))
 }
@@ -177,6 +179,8 @@ zi_fit <- function(s, d) {
   re <- d$re
   fit <- if (s$structured_aux) two_part_covstruct_fit(
       d$X, d$y, d$rt, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, d$offz, d$offd, s$control)
+  else if (s$disp_random) glmm_sparse_dispre_fit(
+      d$X, d$y, re, d$rz, inner, d$dd$X, d$weights, d$offset, s$control, offd = d$offd)
   else switch(s$engine,
     laplace_sparse_zero_re = glmm_sparse_zire_fit(
       d$X, d$y, re, d$rz, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, s$control, s$start,
@@ -218,7 +222,7 @@ zi_object <- function(s, mf, d, fit) {
   y <- d$y
   zd <- d$zd
   inner <- s$family
-  sparse <- s$sparse || s$zire_sparse
+  sparse <- s$sparse || s$zire_sparse || s$disp_random
   obj <- if (sparse) {
     new_glmm_sparse(fit, X = X, y = y, weights = d$weights, offset = d$offset, re = d$re,
                     mf = mf, mt = d$mt, call = s$call, formula = s$formula)
@@ -241,11 +245,13 @@ zi_object <- function(s, mf, d, fit) {
                     fit$p + length(fit$lambda) + length(fit$zi) + seq_along(fit$disp))
   if (!is.null(d$zre)) obj$aux$zi$re <- obj$zire
   if (s$zire_sparse) obj$aux$zi$re <- zire_sparse_part(fit, d$rz)
+  if (s$disp_random) obj$aux$disp$re <- zire_sparse_part(fit, d$rz)
   if (length(s$zi_bars)) obj$aux$zi$formula <- s$ziformula
   obj$zire <- NULL
   obj$penalty <- fit$penalty
   if (s$structured_aux) obj <- covstruct_object(obj, fit)
-  class(obj) <- c(if (s$zire_sparse) "glmmgee_glmm_zire_sparse",
+  class(obj) <- c(if (s$disp_random) "glmmgee_glmm_dispre",
+                  if (s$zire_sparse) "glmmgee_glmm_zire_sparse",
                   if (!is.null(d$zre)) "glmmgee_glmm_zire", "glmmgee_glmm_zi", class(obj))
   # Stored, so that code reading fit$fitted.values (augment(), the
   # performance checks) sees the mean of y, not the count part's mean.
@@ -273,6 +279,9 @@ zi_object <- function(s, mf, d, fit) {
   # re-terms-sparse.R), as on the several-term routes without a zero part.
   conf <- c(if (sparse) check_confounded_terms(d$re),
             if (s$zire_sparse) sub("^the random-effect terms", "the zero part's random-effect terms",
+                                   check_confounded_terms(d$rz)),
+            if (s$disp_random) sub("^the random-effect terms",
+                                   "the dispersion part's random-effect terms",
                                    check_confounded_terms(d$rz)))
   finish_glmm(obj, sep, c(if (s$has_zi) zsep, conf))
 }
@@ -286,7 +295,7 @@ family_label <- function(s)
 # (f_c(0) = (1 - p)^n), the count families at unit weight.
 aux_kind_code <- function(kind, family) {
   if (kind == "zi" && identical(family$family, "binomial")) return(3L)
-  c(disp = 0L, zi = 1L, hurdle = 2L)[[kind]]
+  c(disp = 0L, zi = 1L, hurdle = 2L, disp_re = 4L)[[kind]]
 }
 
 # The conditional part's start for a zero-inflated binomial: the binomial

@@ -171,17 +171,16 @@ zire_zlink_re <- function(object, newdata, allow.new.levels) {
 #' two-part likelihood is not concave) and the Laplace approximation uses
 #' the sparse Cholesky factor of their joint curvature. Only `nAGQ = 1`;
 #' `zi_correlated = TRUE` is refused there. The engine gives the
-#' log-likelihood only: its gradient is taken by central differences
-#' (2P + 1 evaluations for P parameters) and the Hessian for standard
-#' errors by second differences, so a fit costs more evaluations than with
-#' an exact gradient. `VarCorr()` lists the zero part's terms as
+#' log-likelihood and its exact gradient (implicit differentiation of the
+#' joint mode); the Hessian for standard errors is taken by differences of
+#' that gradient. `VarCorr()` lists the zero part's terms as
 #' `zi~<group>`, `ranef(component = "zi")` gives their modes,
 #' `predict()` (`type = "zprob"`, `"zlink"`, `"response"`, new data and new
 #' levels as for the count part) and `simulate()` (new effects of both
 #' parts drawn independently) include them. [standardize()],
 #' [marginal_coefs()] and profile intervals are not yet available for these
-#' fits; Wald intervals are. Random effects in `dispformula` are not
-#' available.
+#' fits; Wald intervals are. Random effects in `dispformula` are described
+#' in [glmm-dispersion-random].
 #'
 #' @name glmm-zi-random
 #' @param x,object A model fitted with random effects in `ziformula`.

@@ -178,7 +178,9 @@
 #'   varies by observation; `~ 1` (the default) is one dispersion.
 #'   `offset()` terms are added to that log, as in glmmTMB (e.g.
 #'   `~ g + offset(log(n))`; gaussian: to \eqn{\log\sigma}, where glmmTMB
-#'   1.1.5 adds them to \eqn{\log\sigma^2}).
+#'   1.1.5 adds them to \eqn{\log\sigma^2}). Random-effect terms such as
+#'   `~ arm + (1 | clinic)` give each level its own dispersion, a
+#'   location-scale model ([glmm-dispersion-random]).
 #' @param covariance Known-covariance random effects: a named list of
 #'   matrices, e.g. `list(id = K)`, giving the random intercept of `(1 | id)`
 #'   the covariance \eqn{\sigma^2 K} over the levels of `id` (a kinship or

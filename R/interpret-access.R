@@ -49,6 +49,18 @@ re_structure <- function(fit, caller) {
        aux = fit$aux)
 }
 
+# The dispersion formula's random-effect terms of a location-scale fit
+# (class glmmgee_glmm_dispre) as a second structure beside `re` (the mean's,
+# re_structure()), their Lambda entries after the mean's in theta; NULL for
+# other fits. Not part of re_structure(): what reads that structure (the
+# marginal means, variance shares, standardization) concerns the mean.
+dispersion_re_structure <- function(fit, re) {
+  if (!inherits(fit, "glmmgee_glmm_dispre")) return(NULL)
+  rd <- re_structure_sparse(zire_sparse_shadow(fit), re$p %||% length(fit$coefficients) +
+                              length(re$lambda_index))
+  rd[c("q", "cnames", "pattern", "lambda_index", "Z")]
+}
+
 re_structure_sparse <- function(fit, p) {
   # (Z is a Matrix: a fit read by readRDS() in a session that has not
   # loaded Matrix cannot index it otherwise)

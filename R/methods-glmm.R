@@ -373,7 +373,9 @@ varcorr_block <- function(D, cnames, blocks) {
 }
 
 new_varcorr <- function(blocks, fit) {
-  useSc <- fit$family$family == "gaussian"
+  # No residual row where a dispersion formula makes sigma differ by row
+  # (fit$aux$disp$X: its design; NULL for one dispersion).
+  useSc <- fit$family$family == "gaussian" && is.null(fit$aux$disp$X)
   structure(blocks, sc = if (useSc) fit$sigma else 1, useSc = useSc,
             family_par = fit$family_par, class = "VarCorr.glmmgee_glmm")
 }

@@ -130,9 +130,13 @@ zi_predictors <- function(object, newdata, re.form, allow.new.levels) {
   n <- length(eta)
   zl <- part(aux$zi, rep(if (aux$kind == "hurdle") -Inf else -Inf, n), "ziformula")
   if (!is.null(aux$zi$re) && !is_no_re(re.form))
-    zl <- zl + if (isTRUE(aux$zi$re$sparse)) zire_sparse_zlink_re(object, newdata, allow.new.levels)
+    zl <- zl + if (isTRUE(aux$zi$re$sparse)) sparse_part_re_link(object, aux$zi$re, newdata,
+                                                                  allow.new.levels)
                else zire_zlink_re(object, newdata, allow.new.levels)
   dl <- if (!is.null(aux$disp)) part(aux$disp, rep(aux$disp$coef[[1L]], n), "dispformula")
+  if (!is.null(aux$disp$re) && !is_no_re(re.form))
+    dl <- dl + sparse_part_re_link(object, aux$disp$re, newdata, allow.new.levels,
+                                   "dispersion formula")
   list(eta = unname(eta), zlink = unname(zl), dlink = unname(dl), names = names(eta))
 }
 
@@ -308,7 +312,8 @@ simulate.glmmgee_glmm_zi <- function(object, nsim = 1, seed = NULL, re.form = NA
   new_re <- simulate_new_re(re.form)
   draw_eta <- if (new_re) random_effect_sampler(object) else function() pr$eta
   # Random effects in the zero part too: both parts' drawn jointly.
-  draw <- if (new_re && isTRUE(object$aux$zi$re$sparse)) zire_sparse_sampler(object)
+  draw <- if (new_re && (isTRUE(object$aux$zi$re$sparse) || !is.null(object$aux$disp$re)))
+            zire_sparse_sampler(object)
           else if (new_re && !is.null(object$aux$zi$re)) zire_sampler(object)
           else function() list(eta = draw_eta(), zlink = pr$zlink)
   fam <- object$family$family
@@ -321,6 +326,8 @@ simulate.glmmgee_glmm_zi <- function(object, nsim = 1, seed = NULL, re.form = NA
     dr <- draw()
     mu <- object$family$linkinv(dr$eta)
     pz <- stats::plogis(dr$zlink)
+    # New random effects of a dispersion formula (zire_sparse_sampler()).
+    if (!is.null(dr$dlink)) ph <- dr$dlink
     # phi = exp(ph) per row: sigma (gaussian), shape (Gamma), theta
     # (nbinom2), phi (nbinom1, beta precision, beta-binomial). The mean is
     # mu, also for gaussian(link = "log").
@@ -441,6 +448,9 @@ print_zi_head <- function(x, digits) {
   if (isTRUE(a$zi$re$sparse))
     terms <- c(terms, lapply(a$zi$re$terms, function(tm)
       list(group = paste(tm$group, "(zero part)"), D = tm$D)))
+  else if (!is.null(a$disp$re))
+    terms <- c(terms, lapply(a$disp$re$terms, function(tm)
+      list(group = paste(tm$group, "(dispersion, log scale)"), D = tm$D)))
   else if (!is.null(a$zi$re))
     terms <- c(terms, list(list(group = paste(x$group_name, "(zero part)"), D = a$zi$re$D)))
   for (tm in terms) {
@@ -472,6 +482,8 @@ zi_tables <- function(tabs, x, digits, full) {
   if (!is.null(tabs$disp)) {
     nm <- switch(x$family$family, gaussian = "sigma", nbinom2 = "theta", Gamma = "shape",
                  "phi")
-    show(sprintf("Dispersion model (log %s; no random effect):", nm), tabs$disp)
+    show(sprintf(if (is.null(a$disp$re)) "Dispersion model (log %s; no random effect):"
+                 else "Dispersion model (log %s, given the random effects of %s):", nm,
+                 paste(unique(a$disp$re$group_name), collapse = " and ")), tabs$disp)
   }
 }

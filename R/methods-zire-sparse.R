@@ -14,10 +14,11 @@ zire_sparse_part <- function(fit, rz) {
        group_name = vapply(fit$zterms, `[[`, "", "group"))
 }
 
-# The zero part's random-effect contribution to logit(pi) at the data of
-# the fit or at newdata (0 for new levels when allow.new.levels = TRUE).
-zire_sparse_zlink_re <- function(object, newdata, allow.new.levels) {
-  zr <- object$aux$zi$re
+# The random-effect contribution of the second part `zr` (the zero part's,
+# aux$zi$re, or a dispersion formula's, aux$disp$re) to its linear predictor
+# (logit(pi) or the log dispersion) at the data of the fit or at newdata (0
+# for new levels when allow.new.levels = TRUE); `label` names the part.
+sparse_part_re_link <- function(object, zr, newdata, allow.new.levels, label = "zero part") {
   if (is.null(newdata)) return(as.numeric(zr$Z %*% zr$b))
   env <- environment(object$formula) %||% parent.frame()
   Z <- sparse_design_z(list(reterms = zr$terms, model = object$model), newdata, env)
@@ -28,8 +29,8 @@ zire_sparse_zlink_re <- function(object, newdata, allow.new.levels) {
     g <- as.character(eval_grouping(tm$group_expr, newdata, env))
     l <- match(g, tm$levels)
     if (anyNA(l) && !allow.new.levels)
-      stop(sprintf("'newdata' has levels of '%s' (zero part) not in the fit; set allow.new.levels = TRUE to predict at zero random effects",
-                   tm$group), call. = FALSE)
+      stop(sprintf("'newdata' has levels of '%s' (%s) not in the fit; set allow.new.levels = TRUE to predict at zero random effects",
+                   tm$group, label), call. = FALSE)
     B <- tm$b[ifelse(is.na(l), 1L, l), , drop = FALSE]
     B[is.na(l), ] <- 0
     out <- out + rowSums(Z[, pos + seq_len(q), drop = FALSE] * B)
@@ -39,11 +40,16 @@ zire_sparse_zlink_re <- function(object, newdata, allow.new.levels) {
 }
 
 # simulate(): new random effects of both parts, drawn independently
-# (the model's independence of the two parts), term by term.
+# (the model's independence of the two parts), term by term; the second
+# part's linear predictor is `zlink` or, for a dispersion part with random
+# effects, `dlink`.
 zire_sparse_sampler <- function(object) {
-  zr <- object$aux$zi$re
+  disp <- inherits(object, "glmmgee_glmm_dispre")
+  pt <- if (disp) object$aux$disp else object$aux$zi
+  zr <- pt$re
   draw_eta <- random_effect_sampler(object)
-  z0 <- aux_fixed_link(object$aux$zi)
+  z0 <- aux_fixed_link(pt)
+  zlink <- if (disp) zi_predictors(object, NULL, NA, FALSE)$zlink
   function() {
     b <- numeric(ncol(zr$Z))
     for (tm in zr$terms) {
@@ -52,14 +58,17 @@ zire_sparse_sampler <- function(object) {
       B <- matrix(stats::rnorm(nl * q), nl, q) %*% t(tm$Lambda)
       b[tm$columns] <- as.vector(t(B))
     }
-    list(eta = draw_eta(), zlink = z0 + as.numeric(zr$Z %*% b))
+    a <- z0 + as.numeric(zr$Z %*% b)
+    if (disp) list(eta = draw_eta(), zlink = zlink, dlink = a)
+    else list(eta = draw_eta(), zlink = a)
   }
 }
 
 # A stand-in several-term fit whose random-effect terms are the zero
-# part's, for ranef() and the zero part's rows of Lambda in confint().
+# part's (or a dispersion formula's), for ranef() and that part's rows of
+# Lambda in confint().
 zire_sparse_shadow <- function(object) {
-  zr <- object$aux$zi$re
+  zr <- object$aux$zi$re %||% object$aux$disp$re
   object$reterms <- zr$terms
   object$group_name <- zr$group_name
   object$Z <- zr$Z
@@ -90,4 +99,36 @@ ranef.glmmgee_glmm_zire_sparse <- function(object, type = c("mode", "mean"), con
   zpart <- function() ranef.glmmgee_glmm_sparse(zire_sparse_shadow(object), type = type,
                                                 condVar = condVar)
   switch(component, cond = cond(), zi = zpart(), both = list(cond = cond(), zi = zpart()))
+}
+
+# A dispersion formula with random-effect terms (fit-dispersion-random.R;
+# class glmmgee_glmm_dispre in front of glmmgee_glmm_zi and
+# glmmgee_glmm_sparse): its terms are in aux$disp$re, laid out as a zero
+# part's are (zire_sparse_part()).
+
+#' @rdname glmm-dispersion-random
+#' @export
+VarCorr.glmmgee_glmm_dispre <- function(x, sigma = 1, ...) {
+  check_dots(..., .method = "VarCorr.glmmgee_glmm_dispre")
+  dr <- x$aux$disp$re
+  blk <- function(tms) lapply(tms, function(tm) varcorr_block(tm$D, tm$cnames, rep(1L, nrow(tm$D))))
+  out <- c(blk(x$reterms), blk(dr$terms))
+  names(out) <- make.unique(c(x$group_name, paste0("disp~", dr$group_name)), sep = ".")
+  new_varcorr(out, x)
+}
+
+#' @rdname glmm-dispersion-random
+#' @param component `"cond"` (the mean's random effects), `"disp"` (the
+#'   dispersion formula's) or `"both"` (a list of the two).
+#' @export
+ranef.glmmgee_glmm_dispre <- function(object, type = c("mode", "mean"), condVar = TRUE,
+                                      component = c("cond", "disp", "both"), ...) {
+  check_dots(..., .method = "ranef.glmmgee_glmm_dispre", .allow = "newdata")
+  refuse_ranef_newdata(list(...), "models with random effects in the dispersion formula")
+  type <- match.arg(type)
+  component <- match.arg(component)
+  cond <- function() ranef.glmmgee_glmm_sparse(object, type = type, condVar = condVar)
+  dpart <- function() ranef.glmmgee_glmm_sparse(zire_sparse_shadow(object), type = type,
+                                                condVar = condVar)
+  switch(component, cond = cond(), disp = dpart(), both = list(cond = cond(), disp = dpart()))
 }

@@ -52,6 +52,8 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
   }
   has_zi <- !is_empty_part(ziformula, "ziformula")
   zi_bars <- if (has_zi) find_bars(ziformula)
+  has_disp <- !is_trivial_disp(dispformula)
+  disp_bars <- if (has_disp) find_bars(dispformula)
   bars <- find_bars(formula)
   gnames <- unique(bar_group_names(formula))
   sparse <- structured_aux || needs_sparse_engine(formula, if (!aux) covariance)
@@ -63,11 +65,16 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
   structured_route <- !aux && is.null(cum) && (structured || penalized)
   structure(list(
     call = mc, env = env, fenv = fenv, formula = formula, ziformula = ziformula,
-    dispformula = dispformula, zi_bars = zi_bars,
+    dispformula = dispformula, zi_bars = zi_bars, disp_bars = disp_bars,
     zi_fixed = if (length(zi_bars)) zi_fixed_formula(ziformula) else ziformula,
+    disp_fixed = if (length(disp_bars)) zi_fixed_formula(dispformula) else dispformula,
+    # A dispersion part with random effects (a location-scale model): the
+    # two-part sparse engine with the log dispersion as its second random
+    # predictor (fit-dispersion-random.R).
+    disp_random = length(disp_bars) > 0L,
     family = inner, count_family = cf,
     cumulative = !is.null(cum), aux = aux, truncated = !is.null(cf), has_zi = has_zi,
-    has_disp = !is_trivial_disp(dispformula),
+    has_disp = has_disp,
     kind = if (!is.null(cf)) "hurdle" else if (has_zi) "zi" else if (aux) "disp",
     written = written, structured = structured, structured_aux = structured_aux,
     gnames = gnames, sparse = sparse,
@@ -129,8 +136,17 @@ glmm_refusals <- list(
   refusal("two_part_known_dist_reml", quote(aux && (!is.null(covariance) || rd != "normal" || REML)),
           "'ziformula', 'dispformula' and hurdle families cannot be combined with 'covariance', 'ranef_dist' or 'REML'"),
   refusal("two_part_structure_disp", quote(aux && written[["dispformula"]]), quote(sprintf(
-    "'dispformula': %s are not available there (the dispersion part takes fixed effects only); %s",
-    structures_text, "move the term to 'formula' or 'ziformula'"))),
+    "'dispformula': %s are not available there (the dispersion part takes fixed effects and unstructured random-effect terms such as (1 | g)); %s",
+    structures_text, "move the term to 'formula' or 'ziformula', or use an unstructured term"))),
+  refusal("dispformula_random_parts", quote(disp_random && (has_zi || truncated)),
+          "'dispformula': random effects in the dispersion part cannot yet be combined with a 'ziformula' or a hurdle family; give the dispersion part fixed effects only, or drop the zero part"),
+  refusal("dispformula_random_structure", quote(disp_random && structured_aux),
+          quote(sprintf("'dispformula': random effects in the dispersion part cannot yet be combined with %s in 'formula'; %s",
+                        structures_text, use_plain_text))),
+  refusal("dispformula_random_start", quote(disp_random && (!is.null(start) || !is.null(penalty))),
+          "'start' and 'penalized' are not available with random effects in 'dispformula'"),
+  refusal("dispformula_random_quadrature", quote(disp_random && quadrature),
+          "'nAGQ' > 1 (adaptive quadrature) is not available with random effects in 'dispformula': the model is fitted by the Laplace approximation (nAGQ = 1)"),
   refusal("two_part_structure_start", quote(structured_aux && !is.null(start)),
           "'start' is not available with covariance structures (the structure's parameters start at their defaults)"),
   refusal("two_part_structure_penalty", quote(structured_aux && !is.null(penalty)),
@@ -139,8 +155,6 @@ glmm_refusals <- list(
           "'control$workers': models with 'ziformula', 'dispformula' or a hurdle family are not fitted on workers"),
   refusal("zi_correlated_without_zi_re", quote(zi_correlated && !length(zi_bars)),
           "'zi_correlated' = TRUE needs a random-effect term in 'ziformula', such as ~ x + (1 | g)"),
-  refusal("dispformula_random", quote(aux && length(find_bars(dispformula)) > 0L),
-          "'dispformula': random effects in the dispersion model are not supported (only fixed effects)"),
   refusal("zi_family", quote(has_zi && !family$family %in% c("poisson", "nbinom2", "nbinom1", "binomial")),
           quote(sprintf("'ziformula': zero-inflation needs a count family (poisson, nbinom2, nbinom1, or truncated_poisson / truncated_nbinom2 / truncated_nbinom1 for hurdle models) or binomial, not %s",
                         family$family))),
@@ -326,7 +340,8 @@ choose_engine <- function(s, mf) {
   s$route <- route
   s$nrows <- nrow(mf)
   s$engine <- switch(route,
-    two_part = if (s$zire_sparse) "laplace_sparse_zero_re" else if (length(s$zi_bars)) "agq_zero_re"
+    two_part = if (s$zire_sparse || s$disp_random) "laplace_sparse_zero_re"
+               else if (length(s$zi_bars)) "agq_zero_re"
                else if (s$sparse) "laplace_sparse" else "agq",
     structured_sparse = if (s$REML || lmm_covstruct_wanted(s$family, s$penalty)) "lmm_sparse"
                         else "laplace_sparse",
@@ -348,8 +363,9 @@ spec_frame <- function(s, contrasts) {
   f <- s$formula
   if (s$aux) {
     ff <- if (s$structured_aux) covstruct_frame_formula(f) else reformulas::subbars(f)
-    for (g in list(if (s$has_zi) s$zi_fixed, if (s$has_disp) s$dispformula,
-                   if (length(s$zi_bars)) reformulas::subbars(zi_bars_formula(s$zi_bars))))
+    for (g in list(if (s$has_zi) s$zi_fixed, if (s$has_disp) s$disp_fixed,
+                   if (length(s$zi_bars)) reformulas::subbars(zi_bars_formula(s$zi_bars)),
+                   if (s$disp_random) reformulas::subbars(zi_bars_formula(s$disp_bars))))
       if (!is.null(g)) ff[[3L]] <- call("+", ff[[3L]], g[[2L]])
     formulas <- list(formula = f, ziformula = s$ziformula, dispformula = s$dispformula)
   } else {

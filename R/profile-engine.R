@@ -261,14 +261,15 @@ profile_targets <- function(fit) {
   out
 }
 
-# re_structure(fit, "profile") with, for random effects in the zero part,
-# the pattern, rows and positions of Lambda over both parts (`Z` stays the
+# re_structure(fit, "profile") with, for random effects in the zero part
+# (or the dispersion formula), the pattern, rows and positions of Lambda
+# over both parts (`Z` stays the
 # conditional part's). With the two-part sparse engine the zero part's
 # terms come after the count part's rows (their parameters after the count
 # part's); with one factor the joint pattern is the fit's.
 profile_re_structure <- function(fit) {
   re <- re_structure(fit, "profile")
-  zr <- fit$aux$zi$re
+  zr <- fit$aux$zi$re %||% fit$aux$disp$re
   p <- length(fit$coefficients)
   if (isTRUE(zr$sparse)) {
     rz <- re_structure_sparse(zire_sparse_shadow(fit), p + length(re$lambda_index))
@@ -290,7 +291,8 @@ profile_re_structure <- function(fit) {
 effect_labels <- function(fit) {
   if (inherits(fit, "glmmgee_glmm_sparse")) {
     tms <- c(fit$reterms, if (isTRUE(fit$aux$zi$re$sparse))
-      lapply(fit$aux$zi$re$terms, function(tm) { tm$cnames <- paste0("zi.", tm$cnames); tm }))
+      lapply(fit$aux$zi$re$terms, function(tm) { tm$cnames <- paste0("zi.", tm$cnames); tm }),
+      lapply(fit$aux$disp$re$terms, function(tm) { tm$cnames <- paste0("disp.", tm$cnames); tm }))
     return(list(effect = unlist(lapply(tms, `[[`, "cnames"), use.names = FALSE),
                 group = unlist(lapply(tms, function(tm) rep(tm$group, length(tm$cnames))),
                                use.names = FALSE)))

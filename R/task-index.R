@@ -30,7 +30,8 @@
 #'   [truncated_nbinom1()]; see [glmm-zero-inflation]. Random effects in the
 #'   zero part: [glmm-zi-random].
 #' * **Variance that depends on covariates**: `dispformula = ~ x`, see
-#'   [glmm-zero-inflation].
+#'   [glmm-zero-inflation]; **or that differs by cluster** (location-scale
+#'   models): `dispformula = ~ x + (1 | g)`, see [glmm-dispersion-random].
 #' * **Proportions in (0, 1) and overdispersed binomial data**:
 #'   [beta_family()], [betabinomial()] (see [glmmtmb_families]).
 #' * **Ordered categories**: `family = cumulative()`, in [glmm()]

@@ -16,15 +16,16 @@ ran_par_map <- function(fit) {
   re <- re_structure(fit, "tidy")
   blocks <- names(VarCorr(fit))
   cn <- if (re$sparse) lapply(fit$reterms, `[[`, "cnames") else list(fit$cnames)
-  if (!is.null(re$zre)) {
-    # The zero part's terms of the two-part sparse engine (VarCorr()'s
-    # blocks "zi~<group>" after the count part's): one joint Lambda.
-    rz <- re$zre
+  rz <- re$zre %||% dispersion_re_structure(fit, re)
+  if (!is.null(rz)) {
+    # The zero part's terms of the two-part sparse engine, or a dispersion
+    # formula's (VarCorr()'s blocks "zi~<group>" or "disp~<group>" after
+    # the count part's): one joint Lambda.
     re$pattern <- list(row = c(re$pattern$row, rz$pattern$row + re$q),
                        col = c(re$pattern$col, rz$pattern$col + re$q))
     re$lambda_index <- c(re$lambda_index, rz$lambda_index)
     re$q <- re$q + rz$q
-    cn <- c(cn, lapply(fit$aux$zi$re$terms, `[[`, "cnames"))
+    cn <- c(cn, lapply((fit$aux$zi$re %||% fit$aux$disp$re)$terms, `[[`, "cnames"))
   }
   off <- c(0L, cumsum(lengths(cn)))
   k <- match(vc$grp, blocks)

@@ -1,0 +1,176 @@
+# GLMMs whose dispersion formula has random-effect terms (location-scale
+# mixed models, Hedeker et al. 2008; glmmTMB's `dispformula = ~ x + (1 | g)`):
+# the log dispersion of row i (log sigma for gaussian, log theta for
+# nbinom2, log phi for nbinom1, log shape for Gamma, log precision for beta
+# and beta-binomial) is
+#   Xd_i delta + Zd_i v + offset,  v ~ N(0, Sigma_d),
+# with v independent of the conditional part's random effects u. The fit
+# is the two-part sparse Laplace engine (src/engines/laplace/laplace-zero-re.h)
+# with the log dispersion as its second random predictor (DispersionRE,
+# families-aux-re.h: each family's derivatives up to third order in the
+# mean's and the dispersion's linear predictors), so the joint mode of
+# (u, v), the Laplace approximation and its exact gradient are that
+# engine's. Parameters:
+#   theta = (beta, covariance parameters of the conditional part's terms,
+#            then of the dispersion part's terms, dispersion coefficients).
+
+#' Random effects in the dispersion formula (location-scale models)
+#'
+#' A `dispformula` of [glmm()] may hold random-effect terms beside its fixed
+#' ones, as glmmTMB's does: `dispformula = ~ arm + (1 | clinic)` lets each
+#' clinic have its own residual spread around its own mean, a mixed-effects
+#' location-scale model (Hedeker, Mermelstein and Demirtas 2008; Rigby and
+#' Stasinopoulos 2005 for the GAMLSS family of such models). The log
+#' dispersion of row \eqn{i} is
+#' \deqn{\log\phi_i = x_{d,i}'\delta + z_{d,i}'v + \mathrm{offset},\quad
+#' v \sim N(0, \Sigma_d),}
+#' with \eqn{\phi} the family's dispersion as for a fixed `dispformula`:
+#' the residual standard deviation for gaussian, theta for [nbinom2()], phi
+#' for [nbinom1()], the shape for Gamma, the precision for [beta_family()]
+#' and [betabinomial()]. The dispersion's random effects \eqn{v} are
+#' independent of the mean's, and any terms the conditional formula takes
+#' without a covariance structure are allowed: several terms, random
+#' slopes, crossed and nested grouping factors, the same or other factors
+#' as the mean's.
+#'
+#' The model is fitted by the Laplace approximation over both parts' random
+#' effects jointly (the two-part sparse engine, `laplace_sparse_zero_re` in
+#' [engine_registry()]), with the exact gradient of the approximation; each
+#' family's log density is differentiated to third order in the mean's and
+#' the dispersion's linear predictors. The joint log density is not concave
+#' in general (for a gaussian row the Hessian in the mean and the log
+#' standard deviation has a negative determinant wherever the residual is
+#' not zero), so the inner search is damped, and where the joint mode
+#' degenerates the fit says that the approximation breaks down.
+#'
+#' What the fit offers: `VarCorr()` (blocks `disp~<group>` after the
+#' mean's), `ranef(component = "disp")`, `predict(type = "disp")` (the
+#' dispersion at the random effects' modes; `re.form = NA` at zero; new
+#' levels with `allow.new.levels = TRUE`), `simulate()` (new effects of both
+#' parts), Wald intervals ([confint.glmmgee_glmm()], rows
+#' `sd_disp.<effect>|<group>`, `disp.<term>`), `vcov(full = TRUE)`,
+#' `anova()`, `update()`, broom.mixed's `tidy()` and emmeans. The mean does
+#' not depend on the dispersion, so `predict(type = "response")`,
+#' [marginal_coefs()] and [standardize()] concern the mean's random effects
+#' only. Not yet available: profile intervals, cluster-robust covariances,
+#' [variance_shares()] (the residual variance differs by cluster), `start`,
+#' `penalized`, adaptive quadrature (`nAGQ > 1`), a `ziformula` or hurdle
+#' family beside it, and covariance structures in either formula.
+#'
+#' @references Hedeker, D., Mermelstein, R. J. and Demirtas, H. (2008). An
+#'   application of a mixed-effects location scale model for analysis of
+#'   ecological momentary assessment (EMA) data. *Biometrics* 64, 627-634.
+#'
+#'   Rigby, R. A. and Stasinopoulos, D. M. (2005). Generalized additive
+#'   models for location, scale and shape. *Journal of the Royal Statistical
+#'   Society C* 54, 507-554.
+#' @examples
+#' # Clinics differ in their mean and in their residual spread.
+#' set.seed(1)
+#' d <- data.frame(clinic = factor(rep(1:40, each = 10)), arm = rbinom(400, 1, 0.5))
+#' u <- rnorm(40, sd = 0.8)
+#' v <- rnorm(40, sd = 0.5)
+#' d$y <- rnorm(400, 10 + 0.5 * d$arm + u[d$clinic],
+#'              exp(0.2 + 0.3 * d$arm + v[d$clinic]))
+#' fit <- glmm(y ~ arm + (1 | clinic), data = d,
+#'             dispformula = ~ arm + (1 | clinic))
+#' fit
+#' VarCorr(fit)
+#' head(ranef(fit, component = "disp")$clinic)
+#' # Each clinic's residual standard deviation, by arm:
+#' head(predict(fit, type = "disp"))
+#' # Against a common spread for all clinics:
+#' anova(update(fit, dispformula = ~ arm), fit)
+#' @param x,object A model fitted with random effects in `dispformula`.
+#' @param sigma Unused (as in [VarCorr.glmmgee_glmm()]).
+#' @param ... Not used: an argument given here is an error.
+#' @param type,condVar As in [ranef.glmmgee_glmm()].
+#' @name glmm-dispersion-random
+NULL
+
+# The fit of glmm_zi()'s laplace_sparse_zero_re route when the dispersion
+# formula has random effects: `rc`, `rd` the conditional and dispersion
+# parts' sparse random-effect terms, `Xd` and `offd` the dispersion part's
+# fixed design and offset.
+glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, control,
+                                   offd = NULL) {
+  n <- length(y)
+  offd <- offd %||% rep(0, n)
+  p <- ncol(X)
+  check_full_rank(X)
+  se <- zire_sparse_engine(X, y, rc, rd, family, "disp_re", Xd, NULL, weights, offset, offd,
+                           rep(0, n))
+  re <- se$re
+  pd <- se$pz
+  rp <- se$rp
+  eng <- se$eng
+  Xds <- se$Xzs
+  nth <- re$ntheta
+  nb <- p + nth
+  P <- nb + pd
+  Xs <- rp$X
+  beta <- two_part_beta_start(Xs, y, weights, offset, family, "disp")
+  del <- zi_aux_start(Xs, y, beta, weights, offset, family, "disp", NULL, NULL, pd, Xds, offd)
+  theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), del)
+  evalf <- spzire_evaluator(eng)
+  refused <- function() cpp_spzire_degenerate(eng)$refused
+  fixed <- c(seq_len(p), nb + seq_len(pd))
+  fixed_curv <- function(th) {
+    H <- cpp_spzire_fixed_curvature(eng, th)
+    if (is.null(H)) NULL else list(idx = fixed, H = H)
+  }
+  search <- function(th, ev) {
+    r <- sparse_zi_search(ev, th, re, p, pd, 0L, P, X, Xd, NULL, control,
+                          fixed_curv = fixed_curv, zprefix = "disp~")
+    r$run$warm <- cpp_spzire_warm(eng)
+    r
+  }
+  # The joint objective of (u, v) is not concave in general (a gaussian
+  # row's Hessian in (eta, log sigma) has determinant -2 r^2 / sigma^4), so
+  # the search starts guarded as the zero part's: abandoned next to points
+  # where the joint mode degenerates and restarted from smaller dispersion
+  # standard deviations (zire_first_search()).
+  sr <- zire_first_search(search, evalf, refused, theta, TRUE, cpp_spzire_state(eng),
+                          function(w) cpp_spzire_set_state(eng, w), re, p, rc$ntheta,
+                          near = 50 * cpp_spzire_degenerate(eng)$bound)
+  sr <- zire_zero_variance(sr, evalf, re, p, control, refused, function() cpp_spzire_warm(eng),
+                           fixed_curv)
+  cpp_spzire_set_warm(eng, sr$run$warm)
+  before_finish <- refused()
+  fin <- finish_search(cached_ev(evalf), sr$run$theta, sr$run$opt,
+                       c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,
+                       control, rep(1, P), tol = 1e-12, reevaluate = TRUE)
+  refused_kept <- sr$refused + refused() - before_finish
+  theta_s <- fin$theta
+  m <- cpp_spzire_modes(eng, theta_s)
+  tl <- sparse_zi_tail(fin, rp, sr, control, "disp", Xds, NULL, nb, 0L,
+                       "Laplace (sparse, mean and dispersion)")
+  tl$optinfo$gradient <- "exact"
+  theta <- tl$theta
+  warn <- tl$optinfo$warnings
+  if (isTRUE(m$failed))
+    warn <- c(warn, "the joint modes of the mean's and the dispersion's random effects were not found at the optimum")
+  deg <- zire_degenerate(cpp_spzire_degenerate(eng), refused_kept, m$hmin, warn,
+                         part = "dispersion")
+  warn <- c(warn, deg$warning)
+  m$inv_i <- m$inv_i + 1L
+  m$inv_j <- m$inv_j + 1L
+  allterms <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(nth)], m, NULL,
+                                                     theta_s), unname(theta))
+  ic <- seq_len(re$nterms_c)
+  dterms <- lapply(allterms[-ic], function(tm) {
+    tm$columns <- tm$columns - re$Qc
+    tm$par <- tm$par - rc$ntheta
+    tm
+  })
+  tl$optinfo$warnings <- warn
+  tl$optinfo$laplace_validity <- deg$record
+  tl$optinfo$zero_variance_check <- sr$zero_variance
+  tl$optinfo$laplace_validity$restarts <- sr$refused_restarts
+  list(beta = theta[seq_len(p)], theta = theta, loglik = fin$final$loglik,
+       disp = theta[nb + seq_len(pd)], lambda = theta[p + seq_len(nth)], p = p,
+       gradient = tl$gradient, hessian = tl$hessian, cov_theta = tl$cov_theta, family = family,
+       modes = list(eta = m$eta, dlink = m$a, u = m$u, b = m$b), terms = allterms[ic],
+       zterms = dterms, singular = any(tl$on_boundary), on_boundary = tl$on_boundary,
+       optinfo = tl$optinfo, engine = "laplace_sparse_zero_re")
+}

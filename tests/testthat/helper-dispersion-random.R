@@ -1,0 +1,78 @@
+# Data and an independent reference for the tests of dispersion formulas
+# with random effects (test-dispersion-random.R).
+
+# Simulated location-scale data: m clusters of size k, a covariate x, an
+# arm z; the mean's linear predictor b0 + b1 x + u_g and the log dispersion
+# d0 + d1 z + v_g, u and v independent normal with SDs su and sv. `family`:
+# "gaussian" (log sigma), "nbinom2" (log theta), "Gamma" (log shape) or
+# "beta" (logit mean, log precision).
+location_scale_data <- function(m = 60, k = 12, family = "gaussian", b = c(1, 0.5),
+                                d = c(-0.3, 0.4), su = 0.7, sv = 0.5, seed = 1) {
+  set.seed(seed)
+  g <- rep(seq_len(m), each = k)
+  x <- stats::rnorm(m * k)
+  z <- stats::rbinom(m * k, 1, 0.5)
+  eta <- b[1] + b[2] * x + stats::rnorm(m, sd = su)[g]
+  ld <- d[1] + d[2] * z + stats::rnorm(m, sd = sv)[g]
+  y <- switch(family,
+    gaussian = stats::rnorm(m * k, eta, exp(ld)),
+    nbinom2 = stats::rnbinom(m * k, size = exp(ld), mu = exp(eta)),
+    Gamma = stats::rgamma(m * k, shape = exp(ld), rate = exp(ld) / exp(eta)),
+    beta = stats::rbeta(m * k, stats::plogis(eta) * exp(ld), stats::plogis(-eta) * exp(ld)))
+  data.frame(y = y, x = x, z = z, g = factor(g))
+}
+
+# The Laplace approximation of a random-intercept location-scale model
+# written out independently of the package: per cluster, the joint mode of
+# (u, v) by optim() and Newton steps on the log joint density, and
+# log p(y) ~ l(mode) + log(2 pi) - log det(-H) / 2. `par` = (b, log su, d,
+# log sv) with b the mean's and d the dispersion's coefficients on designs
+# X and Xd; `logdens(y, eta, ld)` the rows' log densities. `rowderivs(y,
+# eta, ld)`: the rows' first and second derivatives in (eta, ld) as a list
+# (e, l, ee, el, ll), written out by hand; without it, numDeriv's (whose
+# noise puts the result within about 1e-5).
+reference_location_scale_laplace <- function(par, y, X, Xd, g, logdens, rowderivs = NULL) {
+  p <- ncol(X)
+  pd <- ncol(Xd)
+  b <- par[seq_len(p)]
+  su <- exp(par[p + 1])
+  d <- par[p + 1 + seq_len(pd)]
+  sv <- exp(par[p + pd + 2])
+  eta0 <- drop(X %*% b)
+  ld0 <- drop(Xd %*% d)
+  total <- 0
+  for (lev in split(seq_along(y), g)) {
+    h <- function(w) sum(logdens(y[lev], eta0[lev] + w[1], ld0[lev] + w[2])) +
+      stats::dnorm(w[1], 0, su, log = TRUE) + stats::dnorm(w[2], 0, sv, log = TRUE)
+    grad <- function(w) {
+      if (is.null(rowderivs)) return(numDeriv::grad(h, w))
+      r <- rowderivs(y[lev], eta0[lev] + w[1], ld0[lev] + w[2])
+      c(sum(r$e) - w[1] / su^2, sum(r$l) - w[2] / sv^2)
+    }
+    hess <- function(w) {
+      if (is.null(rowderivs)) return(numDeriv::hessian(h, w))
+      r <- rowderivs(y[lev], eta0[lev] + w[1], ld0[lev] + w[2])
+      matrix(c(sum(r$ee) - 1 / su^2, sum(r$el), sum(r$el), sum(r$ll) - 1 / sv^2), 2)
+    }
+    w <- stats::optim(c(0, 0), function(w) -h(w), function(w) -grad(w), method = "BFGS",
+                      control = list(reltol = 1e-14, maxit = 500))$par
+    for (it in 1:4) w <- w - solve(hess(w), grad(w))
+    total <- total + h(w) + log(2 * pi) - 0.5 * determinant(-hess(w))$modulus[[1]]
+  }
+  total
+}
+
+# The gaussian rows' derivatives in (eta, log sigma), by hand.
+gaussian_rowderivs <- function(y, eta, ld) {
+  r <- y - eta
+  s <- exp(-2 * ld)
+  list(e = r * s, l = -1 + r^2 * s, ee = -s, el = -2 * r * s, ll = -2 * r^2 * s)
+}
+
+# A random-intercept location-scale fit's parameters in the reference's
+# order: (b, log su, d, log sv).
+location_scale_par <- function(fit) {
+  vc <- VarCorr(fit)
+  unname(c(fixef(fit), log(attr(vc[["g"]], "stddev")), fit$aux$disp$coef,
+           log(attr(vc[["disp~g"]], "stddev"))))
+}

@@ -1,0 +1,135 @@
+# Dispersion formulas with random effects (location-scale mixed models,
+# fit-dispersion-random.R): the Laplace log-likelihood against an
+# independent Laplace approximation written out in the test helper, the
+# optimum checked by that reference's own gradient, recovery of a known
+# truth, and the methods.
+
+gaussian_logdens <- function(y, eta, ld) stats::dnorm(y, eta, exp(ld), log = TRUE)
+
+test_that("gaussian location-scale fit: logLik is the Laplace approximation, at its maximum", {
+  d <- location_scale_data(m = 25, k = 8, seed = 11)
+  fit <- glmm(y ~ x + (1 | g), data = d, family = gaussian(), dispformula = ~ z + (1 | g))
+  expect_s3_class(fit, "glmmgee_glmm")
+  expect_s3_class(fit, "glmmgee_glmm_dispre")
+  ref <- function(th) reference_location_scale_laplace(th, d$y, cbind(1, d$x), cbind(1, d$z),
+                                                       d$g, gaussian_logdens, gaussian_rowderivs)
+  par <- location_scale_par(fit)
+  expect_equal(as.numeric(logLik(fit)), ref(par), tolerance = 1e-10)
+  # The reference's gradient (central differences) vanishes at the
+  # estimates: the optimum is the reference's too.
+  gr <- vapply(seq_along(par), function(k) {
+    e <- replace(numeric(length(par)), k, 1e-4)
+    (ref(par + e) - ref(par - e)) / 2e-4
+  }, 0)
+  expect_lt(max(abs(gr)), 1e-5)
+})
+
+test_that("nbinom2, Gamma and beta location-scale fits agree with the independent Laplace", {
+  for (fam in c("nbinom2", "Gamma", "beta")) {
+    d <- location_scale_data(m = 30, k = 20, family = fam, d = c(if (fam == "beta") 2 else 0.3, 0.4),
+                             seed = 1)
+    f <- switch(fam, nbinom2 = nbinom2(), Gamma = Gamma("log"), beta = beta_family())
+    logdens <- switch(fam,
+      nbinom2 = function(y, eta, ld) stats::dnbinom(y, size = exp(ld), mu = exp(eta), log = TRUE),
+      Gamma = function(y, eta, ld) stats::dgamma(y, shape = exp(ld), rate = exp(ld - eta), log = TRUE),
+      beta = function(y, eta, ld) stats::dbeta(y, stats::plogis(eta) * exp(ld),
+                                               stats::plogis(-eta) * exp(ld), log = TRUE))
+    fit <- glmm(y ~ x + (1 | g), data = d, family = f, dispformula = ~ z + (1 | g))
+    par <- location_scale_par(fit)
+    ref <- reference_location_scale_laplace(par, d$y, cbind(1, d$x), cbind(1, d$z), d$g, logdens)
+    expect_lt(abs(as.numeric(logLik(fit)) - ref), 1e-4, label = fam)
+  }
+})
+
+test_that("a known truth is recovered: the dispersion's random-effect SD", {
+  d <- location_scale_data(m = 150, k = 15, su = 0.6, sv = 0.5, d = c(-0.2, 0.4), seed = 3)
+  fit <- glmm(y ~ x + (1 | g), data = d, dispformula = ~ z + (1 | g))
+  V <- vcov(fit, full = TRUE)
+  co <- fit$theta
+  sd_v <- attr(VarCorr(fit)[["disp~g"]], "stddev")
+  expect_lt(abs(sd_v - 0.5), 0.15)
+  expect_lt(abs(fit$aux$disp$coef[["disp~z"]] - 0.4), 3 * sqrt(V["disp~z", "disp~z"]))
+  expect_lt(abs(fixef(fit)[["x"]] - 0.5), 3 * sqrt(vcov(fit)["x", "x"]))
+  # Nested in it: the fixed-dispersion model, lower by a clear margin.
+  fit0 <- glmm(y ~ x + (1 | g), data = d, dispformula = ~ z)
+  expect_gt(as.numeric(logLik(fit) - logLik(fit0)), 10)
+  expect_equal(attr(logLik(fit), "df") - attr(logLik(fit0), "df"), 1)
+})
+
+test_that("methods: predict, ranef, VarCorr, simulate, print, confint", {
+  d <- location_scale_data(m = 25, k = 8, seed = 11)
+  fit <- glmm(y ~ x + (1 | g), data = d, dispformula = ~ z + (1 | g))
+  # The dispersion at the modes: the fixed part plus the dispersion
+  # formula's random effects.
+  rd <- ranef(fit, component = "disp")
+  expect_equal(names(rd), "g")
+  ld <- fit$aux$disp$coef[[1]] + fit$aux$disp$coef[[2]] * d$z + rd$g[as.integer(d$g), 1]
+  expect_equal(unname(predict(fit, type = "disp")), exp(ld), tolerance = 1e-10)
+  expect_equal(unname(predict(fit, type = "disp", re.form = NA)),
+               exp(fit$aux$disp$coef[[1]] + fit$aux$disp$coef[[2]] * d$z), tolerance = 1e-10)
+  # The mean does not involve the dispersion's random effects.
+  ru <- ranef(fit)$g[as.integer(d$g), 1]
+  expect_equal(unname(predict(fit)), unname(drop(cbind(1, d$x) %*% fixef(fit)) + ru),
+               tolerance = 1e-10)
+  nd <- data.frame(x = 0, z = c(0, 1), g = factor(c(1, 999)))
+  expect_error(predict(fit, nd, type = "disp"), "allow.new.levels")
+  pn <- predict(fit, nd, type = "disp", allow.new.levels = TRUE)
+  expect_equal(unname(pn[2]), exp(sum(fit$aux$disp$coef)), tolerance = 1e-10)
+  expect_equal(names(VarCorr(fit)), c("g", "disp~g"))
+  out <- capture.output(print(fit))
+  expect_true(any(grepl("dispersion, log scale", out)))
+  expect_true(any(grepl("Dispersion formula", out)))
+  s <- capture.output(summary(fit))
+  expect_true(any(grepl("given the random effects of g", s)))
+  # simulate(): new random effects of both parts by default; the
+  # simulated spread of the cluster SDs reflects the dispersion's effects.
+  sim <- simulate(fit, nsim = 40, seed = 2)
+  expect_equal(dim(sim), c(nrow(d), 40L))
+  sdev <- apply(sim, 2, function(s) stats::sd(log(tapply(s - predict(fit, re.form = NA), d$g, stats::sd))))
+  expect_gt(mean(sdev), 0.3)
+  ci <- confint(fit, method = "Wald")
+  expect_true(all(c("sd_disp.(Intercept)|g", "disp.(Intercept)", "disp.z") %in% rownames(ci)))
+  expect_true(all(ci[, 1] < ci[, 2]))
+  sd_v <- attr(VarCorr(fit)[["disp~g"]], "stddev")
+  expect_true(ci["sd_disp.(Intercept)|g", 1] < sd_v && sd_v < ci["sd_disp.(Intercept)|g", 2])
+  V <- vcov(fit, full = TRUE)
+  expect_equal(dim(V), c(6L, 6L))
+  expect_true(all(c("disp~(Intercept)", "disp~z", "disp~g.(Intercept)") %in% rownames(V)))
+  # What these fits do not serve is refused by name, not computed as if the
+  # dispersion were fixed.
+  expect_error(confint(fit, method = "profile"), "dispersion formula")
+  expect_error(vcov(fit, type = "CR0"), "dispersion formula")
+  expect_error(variance_shares(fit), "dispersion formula")
+  # update() and anova() against the model without the dispersion's
+  # random effects.
+  fit0 <- update(fit, dispformula = ~ z)
+  a <- anova(fit0, fit)
+  expect_equal(a$Chisq[2], 2 * as.numeric(logLik(fit) - logLik(fit0)), tolerance = 1e-8)
+})
+
+test_that("ecosystem: broom.mixed tidy and emmeans on a location-scale fit", {
+  skip_if_not_installed("broom.mixed")
+  skip_if_not_installed("emmeans")
+  d <- location_scale_data(m = 25, k = 8, seed = 11)
+  d$z <- factor(d$z)
+  fit <- glmm(y ~ x + z + (1 | g), data = d, dispformula = ~ z + (1 | g))
+  td <- broom.mixed::tidy(fit)
+  expect_true(all(c("cond", "disp") %in% td$component))
+  expect_true(any(td$effect == "ran_pars" & grepl("disp", td$group)))
+  em <- emmeans::emmeans(fit, ~ z)
+  expect_equal(nrow(as.data.frame(em)), 2L)
+})
+
+test_that("refusals: dispersion random effects with parts not yet combined", {
+  d <- location_scale_data(m = 10, k = 5, family = "nbinom2", seed = 1)
+  expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(), ziformula = ~ 1,
+                    dispformula = ~ (1 | g)), "'dispformula'.*ziformula")
+  expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(), nAGQ = 5,
+                    dispformula = ~ (1 | g)), "'nAGQ'")
+  expect_error(glmm(y ~ x + (1 | g), data = d, family = poisson(), dispformula = ~ (1 | g)),
+               "'dispformula'.*no dispersion")
+  expect_error(glmm(y ~ x + ar1(0 + factor(x > 0) | g), data = d, family = nbinom2(),
+                    dispformula = ~ (1 | g)), "'dispformula'")
+  expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(),
+                    dispformula = ~ ar1(0 + factor(x > 0) | g)), "'dispformula'")
+})
