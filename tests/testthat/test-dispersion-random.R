@@ -133,3 +133,22 @@ test_that("refusals: dispersion random effects with parts not yet combined", {
   expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(),
                     dispformula = ~ ar1(0 + factor(x > 0) | g)), "'dispformula'")
 })
+
+test_that("against glmmTMB where it fits random effects in dispformula (1.1.10 and later)", {
+  skip_if_not_installed("glmmTMB", "1.1.10")
+  for (fam in c("gaussian", "nbinom2", "Gamma", "beta")) for (seed in c(1, 3)) {
+    d <- location_scale_data(m = 30, k = 10, family = fam, d = c(if (fam == "beta") 2 else 0.3, 0.4),
+                             seed = seed)
+    f <- switch(fam, gaussian = gaussian(), nbinom2 = nbinom2(), Gamma = Gamma("log"),
+                beta = beta_family())
+    ft <- switch(fam, gaussian = gaussian(), Gamma = Gamma("log"),
+                 nbinom2 = glmmTMB::nbinom2(), beta = glmmTMB::beta_family())
+    a <- glmm(y ~ x + (1 | g), data = d, family = f, dispformula = ~ z + (1 | g))
+    b <- glmmTMB::glmmTMB(y ~ x + (1 | g), data = d, family = ft, dispformula = ~ z + (1 | g))
+    lab <- paste(fam, seed)
+    expect_gt(as.numeric(logLik(a)) - as.numeric(logLik(b)), -1e-4, label = lab)
+    expect_equal(unname(c(fixef(a), a$aux$disp$coef)),
+                 unname(c(glmmTMB::fixef(b)$cond, glmmTMB::fixef(b)$disp)),
+                 tolerance = 1e-3, label = lab)
+  }
+})
