@@ -47,15 +47,17 @@
 #' mean's), `ranef(component = "disp")`, `predict(type = "disp")` (the
 #' dispersion at the random effects' modes; `re.form = NA` at zero; new
 #' levels with `allow.new.levels = TRUE`), `simulate()` (new effects of both
-#' parts), Wald intervals ([confint.glmmgee_glmm()], rows
+#' parts), Wald and profile intervals ([confint.glmmgee_glmm()], rows
 #' `sd_disp.<effect>|<group>`, `disp.<term>`), `vcov(full = TRUE)`,
-#' `anova()`, `update()`, broom.mixed's `tidy()` and emmeans. The mean does
-#' not depend on the dispersion, so `predict(type = "response")`,
-#' [marginal_coefs()] and [standardize()] concern the mean's random effects
-#' only. Not yet available: profile intervals, cluster-robust covariances,
-#' [variance_shares()] (the residual variance differs by cluster), `start`,
-#' `penalized`, adaptive quadrature (`nAGQ > 1`), a `ziformula` or hurdle
-#' family beside it, and covariance structures in either formula.
+#' cluster-robust covariances (`vcov(fit, type = "CR2")`, with
+#' sandwich's `estfun()` and `bread()`), `anova()`, `update()`,
+#' broom.mixed's `tidy()` and emmeans. The mean does not depend on the
+#' dispersion, so `predict(type = "response")`, [marginal_coefs()] and
+#' [standardize()] concern the mean's random effects only. Not yet
+#' available: [variance_shares()] (the residual variance differs by
+#' cluster), `start`, `penalized`, adaptive quadrature (`nAGQ > 1`), a
+#' `ziformula` or hurdle family beside it, and covariance structures in
+#' either formula.
 #'
 #' @references Hedeker, D., Mermelstein, R. J. and Demirtas, H. (2008). An
 #'   application of a mixed-effects location scale model for analysis of

@@ -482,8 +482,8 @@ zi_tables <- function(tabs, x, digits, full) {
   if (!is.null(tabs$disp)) {
     nm <- switch(x$family$family, gaussian = "sigma", nbinom2 = "theta", Gamma = "shape",
                  "phi")
-    show(sprintf(if (is.null(a$disp$re)) "Dispersion model (log %s; no random effect):"
-                 else "Dispersion model (log %s, given the random effects of %s):", nm,
-                 paste(unique(a$disp$re$group_name), collapse = " and ")), tabs$disp)
+    show(if (is.null(a$disp$re)) sprintf("Dispersion model (log %s; no random effect):", nm)
+         else sprintf("Dispersion model (log %s, given the random effects of %s):", nm,
+                      paste(unique(a$disp$re$group_name), collapse = " and ")), tabs$disp)
   }
 }

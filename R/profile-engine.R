@@ -40,16 +40,18 @@ profile_engine <- function(fit, zbasis = NULL) {
   off <- as.numeric(fit$offset %||% rep(0, n))
   ax <- profile_aux_inputs(fit)
   X <- ax$X
-  zr <- a$zi$re
+  zr <- a$zi$re %||% a$disp$re
   sparse <- if (is.null(a)) inherits(fit, "glmmgee_glmm_sparse") else isTRUE(a$sparse)
   split <- scores <- NULL
   if (sparse) {
     covariance <- if (is.null(a)) fit_known_covariance(fit, "profile()")
     re <- sparse_re_terms(fit$formula, fit$model, covariance)
     if (isTRUE(zr$sparse)) {
-      rz <- sparse_re_terms(zi_bars_formula(find_bars(a$zi$formula)), fit$model, NULL)
+      dre <- !is.null(a$disp$re)
+      rz <- sparse_re_terms(zi_bars_formula(find_bars((if (dre) a$disp else a$zi)$formula)),
+                            fit$model, NULL)
       rc <- re
-      re <- zire_combined_re(rc, rz)
+      re <- zire_combined_re(rc, rz, if (dre) "disp~" else "zi~")
       sp <- function(M) methods::as(methods::as(M, "CsparseMatrix"), "generalMatrix")
       eng <- cpp_spzire_new(X, ax$Xz0, ax$Xd0, sp(rc$Z), sp(rz$Z), y, w, ax$off3,
                             re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
@@ -142,6 +144,15 @@ profile_aux_inputs <- function(fit) {
   ad <- profile_aux_design(fit, X, a$zi$X, if (disp) a$disp$X %||% matrix(1, n, 1L))
   if (is.null(a)) return(ad)
   dbl <- function(M) { M <- M %||% matrix(0, n, 0L); storage.mode(M) <- "double"; M }
+  if (!is.null(a$disp$re)) {
+    # A dispersion formula with random effects: the two-part engine's second
+    # part is the dispersion's (kind disp_re, fit-dispersion-random.R).
+    ad$Xz0 <- dbl(ad$Xd)
+    ad$Xd0 <- dbl(NULL)
+    ad$off3 <- cbind(as.numeric(fit$offset %||% rep(0, n)), a$disp$offset %||% 0, 0)
+    ad$kind <- aux_kind_code("disp_re", fit$family)
+    return(ad)
+  }
   ad$Xz0 <- dbl(ad$Xz)
   ad$Xd0 <- dbl(ad$Xd)
   pz <- ncol(ad$Xz0)

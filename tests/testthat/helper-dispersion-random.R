@@ -62,7 +62,10 @@ reference_location_scale_laplace <- function(par, y, X, Xd, g, logdens, rowderiv
   total
 }
 
-# The gaussian rows' derivatives in (eta, log sigma), by hand.
+# The gaussian rows' log densities, and their derivatives in (eta, log
+# sigma) by hand.
+gaussian_logdens <- function(y, eta, ld) stats::dnorm(y, eta, exp(ld), log = TRUE)
+
 gaussian_rowderivs <- function(y, eta, ld) {
   r <- y - eta
   s <- exp(-2 * ld)

@@ -4,7 +4,7 @@
 # optimum checked by that reference's own gradient, recovery of a known
 # truth, and the methods.
 
-gaussian_logdens <- function(y, eta, ld) stats::dnorm(y, eta, exp(ld), log = TRUE)
+
 
 test_that("gaussian location-scale fit: logLik is the Laplace approximation, at its maximum", {
   d <- location_scale_data(m = 25, k = 8, seed = 11)
@@ -95,10 +95,8 @@ test_that("methods: predict, ranef, VarCorr, simulate, print, confint", {
   V <- vcov(fit, full = TRUE)
   expect_equal(dim(V), c(6L, 6L))
   expect_true(all(c("disp~(Intercept)", "disp~z", "disp~g.(Intercept)") %in% rownames(V)))
-  # What these fits do not serve is refused by name, not computed as if the
-  # dispersion were fixed.
-  expect_error(confint(fit, method = "profile"), "dispersion formula")
-  expect_error(vcov(fit, type = "CR0"), "dispersion formula")
+  # Variance shares are refused by name, not computed as if the dispersion
+  # were one.
   expect_error(variance_shares(fit), "dispersion formula")
   # update() and anova() against the model without the dispersion's
   # random effects.
@@ -151,4 +149,51 @@ test_that("against glmmTMB where it fits random effects in dispformula (1.1.10 a
                  unname(c(glmmTMB::fixef(b)$cond, glmmTMB::fixef(b)$disp)),
                  tolerance = 1e-3, label = lab)
   }
+})
+
+test_that("cluster-robust covariance: the clusters' scores are those of the independent Laplace", {
+  d <- location_scale_data(m = 15, k = 8, seed = 2)
+  fit <- glmm(y ~ x + (1 | g), data = d, dispformula = ~ z + (1 | g))
+  par <- location_scale_par(fit)
+  expect_true(all(is.finite(par)))
+  clus <- function(lv) {
+    i <- d$g == lv
+    function(th) reference_location_scale_laplace(th, d$y[i], cbind(1, d$x[i]), cbind(1, d$z[i]),
+                                                  droplevels(d$g[i]), gaussian_logdens,
+                                                  gaussian_rowderivs)
+  }
+  cgrad <- function(f, th, h = 1e-5) vapply(seq_along(th), function(k) {
+    e <- replace(numeric(length(th)), k, h)
+    (f(th + e) - f(th - e)) / (2 * h)
+  }, 0)
+  G <- t(vapply(levels(d$g), function(lv) cgrad(clus(lv), par), numeric(6)))
+  expect_lt(max(abs(colSums(G))), 1e-4)
+  total_grad <- function(th) rowSums(vapply(levels(d$g), function(lv) cgrad(clus(lv), th), numeric(6)))
+  H <- numDeriv::jacobian(total_grad, par, method = "simple", method.args = list(eps = 1e-4))
+  H <- (H + t(H)) / 2
+  b <- 1:2
+  o <- 3:6
+  # The fixed effects' scores with the other parameters projected out
+  # (estfun()'s), and the sandwich built on them.
+  Seff <- G[, b] - G[, o] %*% solve(H[o, o], H[o, b])
+  S <- sandwich::estfun(fit)
+  S <- S[rowSums(abs(S)) > 0, , drop = FALSE]
+  expect_lt(max(abs(unname(S) - unname(Seff))), 5e-3)
+  Hi <- solve(-H)[b, b]
+  expect_equal(unname(vcov(fit, type = "CR0")), unname(Hi %*% crossprod(Seff) %*% Hi),
+               tolerance = 1e-3)
+  for (ty in c("CR2", "CR3")) expect_true(all(is.finite(vcov(fit, type = ty))), label = ty)
+})
+
+test_that("profile intervals: the limit is where the refit with the value held drops by the quantile", {
+  d <- location_scale_data(m = 25, k = 8, seed = 11)
+  fit <- glmm(y ~ x + (1 | g), data = d, dispformula = ~ z + (1 | g))
+  ci <- confint(fit, parm = "x", method = "profile")
+  for (lim in ci[1, ]) {
+    held <- glmm(y ~ 1 + offset(lim * x) + (1 | g), data = d, dispformula = ~ z + (1 | g))
+    expect_equal(2 * as.numeric(logLik(fit) - logLik(held)), qchisq(0.95, 1), tolerance = 1e-3)
+  }
+  cid <- confint(fit, parm = "sd_disp.(Intercept)|g", method = "profile")
+  sd_v <- attr(VarCorr(fit)[["disp~g"]], "stddev")
+  expect_true(cid[1, 1] < sd_v && sd_v < cid[1, 2])
 })
