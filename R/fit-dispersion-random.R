@@ -135,16 +135,10 @@ glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, co
   sr <- zire_first_search(search, evalf, refused, theta, TRUE, cpp_spzire_state(eng),
                           function(w) cpp_spzire_set_state(eng, w), re, p, rc$ntheta,
                           near = 50 * cpp_spzire_degenerate(eng)$bound)
-  sr <- zire_zero_variance(sr, evalf, re, p, control, refused, function() cpp_spzire_warm(eng),
-                           fixed_curv)
-  cpp_spzire_set_warm(eng, sr$run$warm)
-  before_finish <- refused()
-  fin <- finish_search(cached_ev(evalf), sr$run$theta, sr$run$opt,
-                       c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,
-                       control, rep(1, P), tol = 1e-12, reevaluate = TRUE)
-  refused_kept <- sr$refused + refused() - before_finish
-  theta_s <- fin$theta
-  m <- cpp_spzire_modes(eng, theta_s)
+  fs <- zire_finish(sr, eng, evalf, re, p, P, control, refused, fixed_curv)
+  sr <- fs$sr
+  fin <- fs$fin
+  m <- fs$m
   tl <- sparse_zi_tail(fin, rp, sr, control, "disp", Xds, NULL, nb, 0L,
                        "Laplace (sparse, mean and dispersion)")
   tl$optinfo$gradient <- "exact"
@@ -152,19 +146,10 @@ glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, co
   warn <- tl$optinfo$warnings
   if (isTRUE(m$failed))
     warn <- c(warn, "the joint modes of the mean's and the dispersion's random effects were not found at the optimum")
-  deg <- zire_degenerate(cpp_spzire_degenerate(eng), refused_kept, m$hmin, warn,
+  deg <- zire_degenerate(cpp_spzire_degenerate(eng), fs$refused_kept, m$hmin, warn,
                          part = "dispersion")
   warn <- c(warn, deg$warning)
-  m$inv_i <- m$inv_i + 1L
-  m$inv_j <- m$inv_j + 1L
-  allterms <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(nth)], m, NULL,
-                                                     theta_s), unname(theta))
-  ic <- seq_len(re$nterms_c)
-  dterms <- lapply(allterms[-ic], function(tm) {
-    tm$columns <- tm$columns - re$Qc
-    tm$par <- tm$par - rc$ntheta
-    tm
-  })
+  tms <- zire_term_summaries(rp, re, m, fin$theta, theta, p, rc$ntheta)
   tl$optinfo$warnings <- warn
   tl$optinfo$laplace_validity <- deg$record
   tl$optinfo$zero_variance_check <- sr$zero_variance
@@ -172,7 +157,7 @@ glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, co
   list(beta = theta[seq_len(p)], theta = theta, loglik = fin$final$loglik,
        disp = theta[nb + seq_len(pd)], lambda = theta[p + seq_len(nth)], p = p,
        gradient = tl$gradient, hessian = tl$hessian, cov_theta = tl$cov_theta, family = family,
-       modes = list(eta = m$eta, dlink = m$a, u = m$u, b = m$b), terms = allterms[ic],
-       zterms = dterms, singular = any(tl$on_boundary), on_boundary = tl$on_boundary,
+       modes = list(eta = m$eta, dlink = m$a, u = m$u, b = m$b), terms = tms$terms,
+       zterms = tms$second, singular = any(tl$on_boundary), on_boundary = tl$on_boundary,
        optinfo = tl$optinfo, engine = "laplace_sparse_zero_re")
 }

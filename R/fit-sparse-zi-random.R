@@ -184,17 +184,12 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   # followed by the restarts as a first one is (zire_first_search()).
   if (is.null(start) && is.null(sr$refused_restarts) && sr$refused > 0)
     sr <- zire_refused_restarts(sr, restart_search, evalf, refused, theta, re, p, rc$ntheta)
-  sr <- zire_zero_variance(sr, evalf, re, p, control, refused, function() cpp_spzire_warm(eng),
-                           fixed_curv)
-  cpp_spzire_set_warm(eng, sr$run$warm)
-  before_finish <- refused()
-  fin <- finish_search(cached_ev(evalf), sr$run$theta, sr$run$opt,
-                       c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,
-                       control, rep(1, P), tol = 1e-12, reevaluate = TRUE)
-  # Points refused on the way to the kept optimum (not by abandoned restarts).
-  refused_kept <- sr$refused + refused() - before_finish
+  fs <- zire_finish(sr, eng, evalf, re, p, P, control, refused, fixed_curv)
+  sr <- fs$sr
+  fin <- fs$fin
+  refused_kept <- fs$refused_kept
   theta_s <- fin$theta
-  m <- cpp_spzire_modes(eng, theta_s)
+  m <- fs$m
   # The zero part's random effects at their modes enter the vanishing
   # zero-inflation check as an offset: a fixed intercept far below zero
   # with wide zero-part effects is no sign that the data need no
@@ -211,16 +206,7 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
     warn <- c(warn, "the joint modes of both parts' random effects were not found at the optimum")
   deg <- zire_degenerate(cpp_spzire_degenerate(eng), refused_kept, m$hmin, warn)
   warn <- c(warn, deg$warning)
-  m$inv_i <- m$inv_i + 1L
-  m$inv_j <- m$inv_j + 1L
-  allterms <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(nth)], m, NULL,
-                                                     theta_s), unname(theta))
-  ic <- seq_len(re$nterms_c)
-  zterms <- lapply(allterms[-ic], function(tm) {
-    tm$columns <- tm$columns - Qc
-    tm$par <- tm$par - rc$ntheta
-    tm
-  })
+  tms <- zire_term_summaries(rp, re, m, theta_s, theta, p, rc$ntheta)
   tl$optinfo$warnings <- warn
   tl$optinfo$laplace_validity <- deg$record
   tl$optinfo$zero_variance_check <- sr$zero_variance
@@ -233,9 +219,45 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
        zi = if (pz) theta[nb + seq_len(pz)], disp = if (pd) theta[nb + pz + seq_len(pd)],
        lambda = theta[p + seq_len(nth)], p = p,
        gradient = tl$gradient, hessian = tl$hessian, cov_theta = tl$cov_theta, family = family,
-       modes = list(eta = m$eta, zlink = m$a, u = m$u, b = m$b), terms = allterms[ic],
-       zterms = zterms, singular = any(tl$on_boundary), on_boundary = tl$on_boundary,
+       modes = list(eta = m$eta, zlink = m$a, u = m$u, b = m$b), terms = tms$terms,
+       zterms = tms$second, singular = any(tl$on_boundary), on_boundary = tl$on_boundary,
        optinfo = tl$optinfo, engine = "laplace_sparse_zero_re")
+}
+
+# The end of a two-part sparse fit's search (glmm_sparse_zire_fit(),
+# glmm_sparse_dispre_fit()): verify_zero_variance()'s restarts
+# (zire_zero_variance()), the kept search's warm start put back, the finish
+# (Hessian, Newton steps) and the joint modes at the estimates. Returns the
+# search `sr`, the finish `fin`, the points refused on the way to the kept
+# optimum (`refused_kept`, not those of abandoned restarts) and the modes `m`.
+zire_finish <- function(sr, eng, evalf, re, p, P, control, refused, fixed_curv) {
+  sr <- zire_zero_variance(sr, evalf, re, p, control, refused, function() cpp_spzire_warm(eng),
+                           fixed_curv)
+  cpp_spzire_set_warm(eng, sr$run$warm)
+  before_finish <- refused()
+  fin <- finish_search(cached_ev(evalf), sr$run$theta, sr$run$opt,
+                       c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,
+                       control, rep(1, P), tol = 1e-12, reevaluate = TRUE)
+  list(sr = sr, fin = fin, refused_kept = sr$refused + refused() - before_finish,
+       m = cpp_spzire_modes(eng, fin$theta))
+}
+
+# Both parts' term summaries (sparse_term_summaries()) on the user's scale
+# at the estimates `theta` (`theta_s` on the search scale, `m` the modes):
+# the first part's `terms` and the second part's (`second`), whose columns
+# and parameters count from that part's first; `nc` the first part's number
+# of covariance parameters.
+zire_term_summaries <- function(rp, re, m, theta_s, theta, p, nc) {
+  m$inv_i <- m$inv_i + 1L
+  m$inv_j <- m$inv_j + 1L
+  all <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(re$ntheta)], m, NULL,
+                                                theta_s), unname(theta))
+  ic <- seq_len(re$nterms_c)
+  list(terms = all[ic], second = lapply(all[-ic], function(tm) {
+    tm$columns <- tm$columns - re$Qc
+    tm$par <- tm$par - nc
+    tm
+  }))
 }
 
 # Whether the two-part sparse engine searches a second time, with wide
