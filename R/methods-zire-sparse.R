@@ -76,15 +76,32 @@ zire_sparse_shadow <- function(object) {
   object
 }
 
+# VarCorr() of a fit with random effects in a second part (`zr`: the zero
+# part's aux$zi$re or a dispersion formula's aux$disp$re), that part's
+# blocks after the first part's, named with `prefix`.
+second_part_varcorr <- function(x, zr, prefix) {
+  blk <- function(tms) lapply(tms, function(tm) varcorr_block(tm$D, tm$cnames, rep(1L, nrow(tm$D))))
+  out <- c(blk(x$reterms), blk(zr$terms))
+  names(out) <- make.unique(c(x$group_name, paste0(prefix, zr$group_name)), sep = ".")
+  new_varcorr(out, x)
+}
+
+# ranef() of such a fit: the first part's modes, the second part's (named
+# `name` in `component`) or both.
+second_part_ranef <- function(object, type, condVar, component, name) {
+  cond <- function() ranef.glmmgee_glmm_sparse(object, type = type, condVar = condVar)
+  second <- function() ranef.glmmgee_glmm_sparse(zire_sparse_shadow(object), type = type,
+                                                 condVar = condVar)
+  if (component == "cond") return(cond())
+  if (component == name) return(second())
+  stats::setNames(list(cond(), second()), c("cond", name))
+}
+
 #' @rdname glmm-zi-random
 #' @export
 VarCorr.glmmgee_glmm_zire_sparse <- function(x, sigma = 1, ...) {
   check_dots(..., .method = "VarCorr.glmmgee_glmm_zire_sparse")
-  zr <- x$aux$zi$re
-  blk <- function(tms) lapply(tms, function(tm) varcorr_block(tm$D, tm$cnames, rep(1L, nrow(tm$D))))
-  out <- c(blk(x$reterms), blk(zr$terms))
-  names(out) <- make.unique(c(x$group_name, paste0("zi~", zr$group_name)), sep = ".")
-  new_varcorr(out, x)
+  second_part_varcorr(x, x$aux$zi$re, "zi~")
 }
 
 #' @rdname glmm-zi-random
@@ -93,12 +110,7 @@ ranef.glmmgee_glmm_zire_sparse <- function(object, type = c("mode", "mean"), con
                                            component = c("cond", "zi", "both"), ...) {
   check_dots(..., .method = "ranef.glmmgee_glmm_zire_sparse", .allow = "newdata")
   refuse_ranef_newdata(list(...), "models with random effects in the zero part")
-  type <- match.arg(type)
-  component <- match.arg(component)
-  cond <- function() ranef.glmmgee_glmm_sparse(object, type = type, condVar = condVar)
-  zpart <- function() ranef.glmmgee_glmm_sparse(zire_sparse_shadow(object), type = type,
-                                                condVar = condVar)
-  switch(component, cond = cond(), zi = zpart(), both = list(cond = cond(), zi = zpart()))
+  second_part_ranef(object, match.arg(type), condVar, match.arg(component), "zi")
 }
 
 # A dispersion formula with random-effect terms (fit-dispersion-random.R;
@@ -110,11 +122,7 @@ ranef.glmmgee_glmm_zire_sparse <- function(object, type = c("mode", "mean"), con
 #' @export
 VarCorr.glmmgee_glmm_dispre <- function(x, sigma = 1, ...) {
   check_dots(..., .method = "VarCorr.glmmgee_glmm_dispre")
-  dr <- x$aux$disp$re
-  blk <- function(tms) lapply(tms, function(tm) varcorr_block(tm$D, tm$cnames, rep(1L, nrow(tm$D))))
-  out <- c(blk(x$reterms), blk(dr$terms))
-  names(out) <- make.unique(c(x$group_name, paste0("disp~", dr$group_name)), sep = ".")
-  new_varcorr(out, x)
+  second_part_varcorr(x, x$aux$disp$re, "disp~")
 }
 
 #' @rdname glmm-dispersion-random
@@ -125,10 +133,5 @@ ranef.glmmgee_glmm_dispre <- function(object, type = c("mode", "mean"), condVar 
                                       component = c("cond", "disp", "both"), ...) {
   check_dots(..., .method = "ranef.glmmgee_glmm_dispre", .allow = "newdata")
   refuse_ranef_newdata(list(...), "models with random effects in the dispersion formula")
-  type <- match.arg(type)
-  component <- match.arg(component)
-  cond <- function() ranef.glmmgee_glmm_sparse(object, type = type, condVar = condVar)
-  dpart <- function() ranef.glmmgee_glmm_sparse(zire_sparse_shadow(object), type = type,
-                                                condVar = condVar)
-  switch(component, cond = cond(), disp = dpart(), both = list(cond = cond(), disp = dpart()))
+  second_part_ranef(object, match.arg(type), condVar, match.arg(component), "disp")
 }
