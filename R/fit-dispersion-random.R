@@ -23,7 +23,7 @@
 #' Stasinopoulos 2005 for the GAMLSS family of such models). The log
 #' dispersion of row \eqn{i} is
 #' \deqn{\log\phi_i = x_{d,i}'\delta + z_{d,i}'v + \mathrm{offset},\quad
-#' v \sim N(0, \Sigma_d),}
+#' v \sim N(0, \Sigma_d),}{log phi_i = x_di' delta + z_di' v + offset, v ~ N(0, Sigma_d),}
 #' with \eqn{\phi} the family's dispersion as for a fixed `dispformula`:
 #' the residual standard deviation for gaussian, theta for [nbinom2()], phi
 #' for [nbinom1()], the shape for Gamma, the precision for [beta_family()]
