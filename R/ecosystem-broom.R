@@ -289,11 +289,17 @@ tidy.glmmgee_glmm_zi <- function(x, effects = c("ran_pars", "fixed"), conf.int =
   out <- tidy.glmmgee_glmm(x, effects = effects, conf.int = conf.int, conf.level = conf.level,
                            exponentiate = exponentiate, ...)
   effects <- check_effects(effects)
-  zi_group <- !is.na(out$group) & grepl("^zi~", out$group)
-  zi_term <- grepl("^sd__zi~|^cor__zi~", out$term)
-  out$component <- ifelse(zi_group | zi_term, "zi", "cond")
-  out$group <- sub("^zi~", "", out$group)
-  out$term <- sub("^(sd|cor)__zi~", "\\1__", out$term)
+  # The zero part's ("zi~") and a dispersion formula's ("disp~") random
+  # effects are components of their own.
+  out$component <- rep("cond", nrow(out))
+  for (cmp in c("zi", "disp")) {
+    mark <- paste0(cmp, "~")
+    hit <- !is.na(out$group) & startsWith(out$group, mark) |
+      grepl(paste0("^(sd|cor)__", mark), out$term)
+    out$component[hit] <- cmp
+    out$group <- sub(paste0("^", mark), "", out$group)
+    out$term <- sub(paste0("^(sd|cor)__", mark), "\\1__", out$term)
+  }
   parts <- list(out)
   if ("fixed" %in% effects) {
     z <- stats::qnorm(1 - (1 - conf.level) / 2)

@@ -293,12 +293,13 @@ model_performance.glmmgee_glmm <- function(model, metrics = "all", estimator = "
     stop(sprintf("'metrics' must be \"all\", \"common\" or among %s; not %s",
                  paste(all_metrics, collapse = ", "), paste(bad, collapse = ", ")), call. = FALSE)
   fam <- model$family$family
-  two_part <- !is.null(model$aux$kind) && !identical(model$aux$kind, "disp")
+  two_part <- !is.null(model$aux$kind) && !identical(model$aux$kind, "disp") ||
+    !is.null(model$aux$disp$re)
   if (two_part && any(c("R2", "ICC") %in% m)) {
     # variance_shares() refuses these (two linear predictors): no R2 or
     # ICC rather than numbers for the count part alone.
     if (verbose)
-      message("model_performance(): no R2 or ICC for a zero-inflated or hurdle fit (two linear predictors; see variance_shares())")
+      message("model_performance(): no R2 or ICC for a zero-inflated, hurdle or location-scale fit (two linear predictors; see variance_shares())")
     m <- setdiff(m, c("R2", "ICC"))
   }
   out <- list()
@@ -312,7 +313,10 @@ model_performance.glmmgee_glmm <- function(model, metrics = "all", estimator = "
   if ("ICC" %in% m) out$ICC <- performance::icc(model)$ICC_adjusted
   # An ordinal response has no residuals (get_predicted() refuses it).
   if ("RMSE" %in% m && !inherits(model, "glmmgee_glmm_ordinal")) out$RMSE <- performance::performance_rmse(model, verbose = verbose)
-  if ("SIGMA" %in% m) out$Sigma <- if (fam %in% c("binomial", "poisson")) 1 else sigma(model)
+  # (NA where a dispersion formula makes sigma differ by row)
+  if ("SIGMA" %in% m) out$Sigma <- if (fam %in% c("binomial", "poisson")) 1
+    else if (!is.null(model$aux$disp$X) || !is.null(model$aux$disp$re)) NA_real_
+    else sigma(model)
   if ("LOGLOSS" %in% m && fam == "binomial")
     out$Log_loss <- performance::performance_logloss(model, verbose = verbose)
   if ("SCORE" %in% m && fam %in% c("binomial", "poisson", "nbinom2")) {

@@ -136,8 +136,7 @@ glmm_zi <- function(s, mf) {
   off_c <- part_offset(fx$mt, mf, "formula", with_argument = TRUE) %||% rep(0, nrow(mf))
   rc <- checked_response(mf, X, inner, formula, offset = off_c)
   y <- rc$resp$y
-  if (s$has_disp && !s$disp_random)
-    check_disp_levels(y, rc$resp$weights, X, re, dd$X, mf, s$dispformula, inner)
+  if (s$has_disp) check_disp_levels(y, rc$resp$weights, X, re, dd$X, mf, s$dispformula, inner)
   if (s$truncated && !s$has_zi && any(y[rc$resp$weights > 0] == 0))
     stop(sprintf("'family': truncated_%s without a 'ziformula' is zero-truncated, but the response has zeros; give a ziformula for a hurdle model",
                  s$count_family), call. = FALSE)

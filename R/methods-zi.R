@@ -375,7 +375,9 @@ sigma.glmmgee_glmm_zi <- function(object, ...) {
   check_dots(..., .method = "sigma.glmmgee_glmm_zi")
   d <- object$aux$disp
   if (is.null(d)) return(1)
-  if (length(d$coef) > 1L)
+  # (also with random effects in the dispersion formula, whatever its
+  # number of fixed coefficients)
+  if (length(d$coef) > 1L || !is.null(d$re))
     stop("sigma(): the dispersion varies by observation (dispformula); use predict(type = \"disp\")",
          call. = FALSE)
   object$sigma

@@ -44,7 +44,7 @@ profile_z_blocks <- function(fit) {
   # quadrature has no correlated block (slopes at the innermost level,
   # uncorrelated: a scaling only), and a non-normal random-effect
   # distribution has a random intercept only.
-  zr <- fit$aux$zi$re
+  zr <- fit$aux$zi$re %||% fit$aux$disp$re
   if (!is.null(zr) && isTRUE(zr$sparse) ||
       inherits(fit, "glmmgee_glmm_nested") ||
       !is.null(fit$ranef_dist) && !identical(fit$ranef_dist, "normal")) return(NULL)

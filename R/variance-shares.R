@@ -365,8 +365,13 @@ data_scale_icc <- function(fit) {
 # count part's shares alone, with a null model without the zero part,
 # would misstate the variance of the data.
 refuse_two_part_shares <- function(fit, caller) {
-  require_capability(fit, "variance_shares", paste0(caller, "()"), sprintf(paste0(
-    "they are on one linear predictor's scale, and this model has two (the count part's log ",
-    "mean and the zero part's logit%s); use VarCorr() for both parts' variances"),
-    if (!is.null(fit$aux$zi$re)) ", each with random effects" else ""))
+  require_capability(fit, "variance_shares", paste0(caller, "()"),
+    if (!is.null(fit$aux$disp$re))
+      paste0("they are on one linear predictor's scale, and this model's residual variance ",
+             "varies with the dispersion formula's random effects; use VarCorr() for both ",
+             "parts' variances")
+    else sprintf(paste0(
+      "they are on one linear predictor's scale, and this model has two (the count part's log ",
+      "mean and the zero part's logit%s); use VarCorr() for both parts' variances"),
+      if (!is.null(fit$aux$zi$re)) ", each with random effects" else ""))
 }

@@ -95,9 +95,13 @@ test_that("methods: predict, ranef, VarCorr, simulate, print, confint", {
   V <- vcov(fit, full = TRUE)
   expect_equal(dim(V), c(6L, 6L))
   expect_true(all(c("disp~(Intercept)", "disp~z", "disp~g.(Intercept)") %in% rownames(V)))
-  # Variance shares are refused by name, not computed as if the dispersion
-  # were one.
+  # Variance shares and sigma() are refused by name, not computed as if the
+  # dispersion were one (also with no fixed dispersion coefficient but
+  # the intercept).
   expect_error(variance_shares(fit), "dispersion formula")
+  fit1 <- update(fit, dispformula = ~ 1 + (1 | g))
+  expect_error(sigma(fit1), "varies by observation")
+  expect_error(variance_shares(fit1), "dispersion formula's random effects")
   # update() and anova() against the model without the dispersion's
   # random effects.
   fit0 <- update(fit, dispformula = ~ z)
@@ -113,9 +117,32 @@ test_that("ecosystem: broom.mixed tidy and emmeans on a location-scale fit", {
   fit <- glmm(y ~ x + z + (1 | g), data = d, dispformula = ~ z + (1 | g))
   td <- broom.mixed::tidy(fit)
   expect_true(all(c("cond", "disp") %in% td$component))
-  expect_true(any(td$effect == "ran_pars" & grepl("disp", td$group)))
+  # The dispersion's SD is a row of component "disp" and group "g".
+  rp <- td[td$effect == "ran_pars", ]
+  expect_equal(sort(rp$component), c("cond", "disp"))
+  expect_equal(rp$group, c("g", "g"))
   em <- emmeans::emmeans(fit, ~ z)
   expect_equal(nrow(as.data.frame(em)), 2L)
+  skip_if_not_installed("performance")
+  mp <- suppressMessages(performance::model_performance(fit))
+  expect_equal(mp$AIC, stats::AIC(fit))
+  expect_false(any(c("R2_conditional", "ICC") %in% names(mp)))
+})
+
+test_that("a level the mean fits exactly is named, as without random effects", {
+  d <- location_scale_data(m = 20, k = 6, seed = 4)
+  d$f <- factor(ifelse(seq_len(nrow(d)) == 1L, "b", "a"))
+  expect_error(glmm(y ~ x + f + (1 | g), data = d, dispformula = ~ f + (1 | g)),
+               "fitted exactly")
+})
+
+test_that("profile on a badly scaled slope: the rebuilt engine takes the fit's design", {
+  d <- location_scale_data(m = 25, k = 8, seed = 11)
+  d$xf <- d$x * 1e-6 - 5
+  # (the data have no slope variance: a singular fit, verified)
+  fit <- suppressWarnings(glmm(y ~ xf + (xf | g), data = d, dispformula = ~ 1 + (1 | g)))
+  ci <- confint(fit, parm = "xf", method = "profile")
+  expect_true(ci[1, 1] < fixef(fit)[["xf"]] && fixef(fit)[["xf"]] < ci[1, 2])
 })
 
 test_that("refusals: dispersion random effects with parts not yet combined", {
