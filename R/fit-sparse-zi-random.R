@@ -517,25 +517,22 @@ zire_degenerate <- function(eng_deg, refused_kept, hmin, warn, start_ok = TRUE, 
   edge <- refused_kept > 0 && (length(warn) > 0 || !is.finite(hmin) || hmin < 10 * bound)
   record <- list(refused = refused, refused_kept = refused_kept, bound = bound, hmin = hmin,
                  breaks_down = edge)
-  msg <- if (edge && part == "dispersion")
+  why <- if (part == "dispersion")
+    "the likelihood is not concave in the mean's and the dispersion's random effects jointly"
+  else "the two-part likelihood is not concave in the zero part's random effects"
+  advice <- if (part == "dispersion")
+    "Drop a random-effect term of 'dispformula', or give it another grouping factor"
+  else paste("Drop a zero-part random-effect term, fit a zero-inflated Poisson or another grouping",
+             "factor for the zero part, or",
+             if (start_ok) "give starting values near a valid optimum (start =)"
+             else "a simpler structure for a zero-part term")
+  msg <- if (edge)
     sprintf(paste("the Laplace approximation breaks down for this model: the search reached parameters",
                   "where the joint mode of the random effects is nearly degenerate (smallest eigenvalue",
-                  "of its negative Hessian below %g; the likelihood is not concave in the mean's and the",
-                  "dispersion's random effects jointly) and stopped at the edge of them (smallest",
+                  "of its negative Hessian below %g; %s) and stopped at the edge of them (smallest",
                   "eigenvalue %.2g here, %d points refused); the estimates are not a maximum and the",
-                  "log-likelihood is not to be trusted. Drop a random-effect term of 'dispformula', or",
-                  "give it another grouping factor"), bound, hmin, as.integer(refused_kept))
-  else if (edge)
-    sprintf(paste("the Laplace approximation breaks down for this model: the search reached parameters",
-                  "where the joint mode of the random effects is nearly degenerate (smallest eigenvalue",
-                  "of its negative Hessian below %g; the two-part likelihood is not concave in the zero",
-                  "part's random effects) and stopped at the edge of them (smallest eigenvalue %.2g here,",
-                  "%d points refused); the estimates are not a maximum and the log-likelihood is not to",
-                  "be trusted (it rises towards those points only through the approximation). Drop a",
-                  "zero-part random-effect term, fit a zero-inflated Poisson or another grouping factor",
-                  "for the zero part, or %s"),
-            bound, hmin, as.integer(refused_kept),
-            if (start_ok) "give starting values near a valid optimum (start =)"
-            else "a simpler structure for a zero-part term")
+                  "log-likelihood is not to be trusted (it rises towards those points only through the",
+                  "approximation). %s"),
+            bound, why, hmin, as.integer(refused_kept), advice)
   list(warning = msg, record = record)
 }
