@@ -74,6 +74,16 @@ inline ObsDerivs chain_rule(double wt, double l, double L1, double L2, double L3
 // psi^(k)(t + y) - psi^(k)(t) for k = 0, 1, 2 (digamma, trigamma,
 // tetragamma). For a whole y up to 60 by the finite sums of the recurrence
 // psi(x + 1) = psi(x) + 1/x, exact and free of cancellation when t is large.
+// Otherwise, for t >= 10, by the asymptotic series of the three functions
+// (Abramowitz and Stegun 6.3.18, 6.4.11-12, to x^-16) differenced term by
+// term: with r = 1/(t + y) and s = 1/t the differences of the powers,
+// P_n = r^n - s^n = r P_(n-1) + s^(n-1) P_1 with P_1 = -y r s, add terms
+// of one sign only, so every difference keeps its relative precision
+// however large t is. Two function values subtracted lose it like t / y:
+// at t = 1e13 and y = 100 no digit of t^2 D1 (the negative binomials'
+// dispersion curvature) was left. The series' next terms move a
+// difference by less than 1e-14 relative at t = 10. Below t = 10 the
+// functions differ by more than their rounding and are subtracted.
 inline void polygamma_diffs(double t, double y, double* out) {
   out[0] = out[1] = out[2] = 0.0;
   if (y == 0.0) return;
@@ -84,6 +94,34 @@ inline void polygamma_diffs(double t, double y, double* out) {
       out[1] -= r * r;
       out[2] += 2.0 * r * r * r;
     }
+    return;
+  }
+  if (t >= 10.0) {
+    // Bernoulli-number coefficients of x^-2k in psi, x^-(2k+1) in psi'
+    // and x^-(2k+2) in psi'', k = 1..7.
+    static const double c0[7] = {1.0 / 12.0, -1.0 / 120.0, 1.0 / 252.0, -1.0 / 240.0,
+                                 1.0 / 132.0, -691.0 / 32760.0, 1.0 / 12.0};
+    static const double c1[7] = {1.0 / 6.0, -1.0 / 30.0, 1.0 / 42.0, -1.0 / 30.0,
+                                 5.0 / 66.0, -691.0 / 2730.0, 7.0 / 6.0};
+    static const double c2[7] = {0.5, -1.0 / 6.0, 1.0 / 6.0, -0.3,
+                                 5.0 / 6.0, -691.0 / 210.0, 17.5};
+    const double r = 1.0 / (t + y), s = 1.0 / t;
+    double P[17];
+    P[1] = -y * r * s;
+    double sp = s;  // s^(n-1)
+    for (int n = 2; n <= 16; ++n) {
+      P[n] = r * P[n - 1] + sp * P[1];
+      sp *= s;
+    }
+    double d0 = std::log1p(y * s) - 0.5 * P[1], d1 = P[1] + 0.5 * P[2], d2 = -P[2] - P[3];
+    for (int k = 1; k <= 7; ++k) {
+      d0 -= c0[k - 1] * P[2 * k];
+      d1 += c1[k - 1] * P[2 * k + 1];
+      d2 -= c2[k - 1] * P[2 * k + 2];
+    }
+    out[0] = d0;
+    out[1] = d1;
+    out[2] = d2;
     return;
   }
   out[0] = fast_digamma(t + y) - fast_digamma(t);

@@ -108,6 +108,37 @@ test_that("second and third derivatives in the log dispersion agree with numeric
   expect_false(fam_eval(poisson(), c(0, 2), c(1, 1), c(0, 1))$has_dphi2)
 })
 
+test_that("near the Poisson and binomial limits the dispersion derivatives keep their precision", {
+  # Counts above 60 at a size of up to exp(40), and beta-binomial trials
+  # above 60 at a precision of up to exp(30): the polygamma differences
+  # there were two nearly equal function values subtracted, and the
+  # curvature in the log dispersion (l_pp, l_ppp) lost every digit.
+  eta <- c(-2.5, -0.7, 0.2, 1.1, 2.6) + 2
+  wt <- c(1, 0.5, 2, 1, 1.5)
+  n <- c(1, 100, 180, 1, 70)
+  big <- c(15, 20, 25, 30, 35, 40)
+  cases <- list(
+    list(nbinom2(), c(0, 75, 150, 3, 900), wt, eta, big),
+    list(nbinom2(), c(0, 75.5, 150.25, 3, 900.7), wt, eta, big),
+    list(nbinom1(), c(0, 75, 150, 3, 900), wt, eta, -big),
+    list(nbinom1(), c(0, 75.5, 150.25, 3, 900.7), wt, eta, -big),
+    list(betabinomial(), c(0, 80, 150, 1, 33) / n, n, eta - 2, big[1:4]))
+  for (cs in cases) for (phi in cs[[5]]) {
+    fam <- cs[[1]]; y <- cs[[2]]; w <- cs[[3]]; e <- cs[[4]]
+    r <- fam_eval(fam, y, w, e, phi)
+    g <- function(k) function(p) fam_eval(fam, y, w, e, p)[[k]]
+    lab <- sprintf("%s, y = %s, phi = %g", fam$family, paste(y, collapse = " "), phi)
+    err <- function(a, b) max(abs(a - b) / pmax(1, abs(a)))
+    # (a wider step for the log-likelihood, a sum of terms up to 6,000)
+    expect_lt(err(r$dphi_l, num_d(g("loglik"), phi, h = 1e-4)), 1e-6, label = lab)
+    expect_lt(err(r$d1, num_d(function(x) fam_eval(fam, y, w, x, phi)$loglik, e)), 1e-6,
+              label = lab)
+    expect_lt(err(r$dphi2_l, num_d(g("dphi_l"), phi)), 1e-6, label = lab)
+    expect_lt(err(r$dphi2_d1, num_d(g("dphi_d1"), phi)), 1e-6, label = lab)
+    expect_lt(err(r$dphi3_l, num_d(g("dphi2_l"), phi)), 1e-6, label = lab)
+  }
+})
+
 test_that("Gamma with inverse or identity link: a mean outside (0, Inf) is a NaN, not a crash", {
   r <- fam_eval(Gamma("inverse"), c(1, 1), c(1, 1), c(-0.5, 0))
   expect_true(all(is.nan(r$loglik)))
