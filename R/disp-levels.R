@@ -8,7 +8,12 @@
 # rising without bound. The optimizer then stops anywhere (a logLik of
 # 1117 after "false convergence"), and more iterations cannot help. Found
 # before fitting, exactly: the group's responses on the link scale lie in
-# the span of its rows of the fixed and random-effect designs.
+# the span of its rows of the fixed and random-effect designs. Where the
+# random-effect design alone spans the group's rows (one effect per row, as
+# a structure over time points with one row per time point), only the
+# fixed design is checked: the marginal covariance keeps the random
+# effects' part as the residual scale shrinks, and the group's scale is
+# driven to zero only when the fixed effects reproduce it by themselves.
 # For nbinom1 and nbinom2 the limit of a vanishing dispersion is the Poisson
 # model, and for betabinomial the binomial: bounded, not checked.
 
@@ -64,7 +69,8 @@ check_disp_levels <- function(y, weights, X, re, Xd, mf, dispformula, family,
     if (!all(is.finite(t))) next
     Zb <- re_design_rows(re, rows, max_cells)
     if (is.null(Zb) || length(rows) * ncol(X) > max_cells) next
-    M <- cbind(X[rows, , drop = FALSE], Zb)
+    spans <- ncol(Zb) >= length(rows) && qr(Zb)$rank == length(rows)
+    M <- if (spans) X[rows, , drop = FALSE] else cbind(X[rows, , drop = FALSE], Zb)
     r <- qr.resid(qr(M), t)
     if (max(abs(r)) > 1e-8 * max(1, abs(t))) next
     stop(sprintf(paste0("'dispformula': the %d observation(s) of %s are fitted exactly by the model ",
