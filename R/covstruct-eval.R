@@ -337,7 +337,8 @@ covstruct_parameter_map <- function(fit) {
   sparse <- inherits(fit, "glmmgee_glmm_sparse")
   env <- environment(fit$formula) %||% globalenv()
   re <- if (sparse && !is.null(fit$aux))
-    two_part_structure_terms(fit$formula, fit$aux$zi$formula, fit$model, env)$re
+    two_part_structure_terms(fit$formula, fit$aux$zi$formula, fit$model, env,
+                             if (inherits(fit, "glmmgee_glmm_dispre")) fit$aux$disp$formula)$re
   else if (sparse) sparse_covstruct_terms(fit$formula, fit$model)
   else covstruct_terms(fit$formula, fit$model, env)
   k_re <- structure_blocks(re$terms, p)

@@ -204,15 +204,16 @@ covstruct_terms <- function(formula, mf, env) {
 #' Jacobian of the Cholesky factor.
 #'
 #' Structures may also stand beside a zero-inflation, hurdle or dispersion
-#' part, and in the zero part itself, as in glmmTMB: `glmm(y ~ x + ar1(0 +
-#' time | id), ziformula = ~ z + cs(0 + f | id), family = nbinom2)`. Such
-#' models are fitted by the Laplace approximation (`nAGQ = 1`) of the
-#' two-part sparse engines, with the zero part's structures independent of
-#' the conditional part's; their labels in `$structures` start with `zi~`.
-#' Structures in `dispformula` are refused (that part takes fixed effects
-#' only), and so are `start` and `penalized`; profile intervals of these
-#' fits are not available (Wald intervals and cluster-robust covariances
-#' are).
+#' part, and in the zero part and the dispersion part themselves, as in
+#' glmmTMB: `glmm(y ~ x + ar1(0 + time | id), ziformula = ~ z + cs(0 + f |
+#' id), family = nbinom2)`, or `glmm(y ~ x + ar1(0 + time | id),
+#' dispformula = ~ arm + (1 | id))` (a location-scale model,
+#' [glmm-dispersion-random]). Such models are fitted by the Laplace
+#' approximation (`nAGQ = 1`) of the two-part sparse engines, with the
+#' second part's structures independent of the conditional part's; their
+#' labels in `$structures` start with `zi~` or `disp~`. `start` and
+#' `penalized` are refused with them; profile intervals of these fits are
+#' not available (Wald intervals and cluster-robust covariances are).
 #'
 #' The parameters are searched on
 #' unconstrained scales: log standard deviations, \eqn{\rho = t/\sqrt{1+t^2}}

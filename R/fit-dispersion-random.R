@@ -29,9 +29,11 @@
 #' for [nbinom1()], the shape for Gamma, the precision for [beta_family()]
 #' and [betabinomial()]. The dispersion's random effects \eqn{v} are
 #' independent of the mean's, and any terms the conditional formula takes
-#' without a covariance structure are allowed: several terms, random
-#' slopes, crossed and nested grouping factors, the same or other factors
-#' as the mean's.
+#' are allowed: several terms, random slopes, crossed and nested grouping
+#' factors, the same or other factors as the mean's, and covariance
+#' structures ([covariance-structures]) in either formula, such as an AR(1) mean over
+#' time points beside each subject's own residual spread,
+#' `glmm(y ~ arm + ar1(0 + time | id), dispformula = ~ arm + (1 | id))`.
 #'
 #' The model is fitted by the Laplace approximation over both parts' random
 #' effects jointly (the two-part sparse engine, `laplace_sparse_zero_re` in
@@ -53,11 +55,12 @@
 #' sandwich's `estfun()` and `bread()`), `anova()`, `update()`,
 #' broom.mixed's `tidy()` and emmeans. The mean does not depend on the
 #' dispersion, so `predict(type = "response")`, [marginal_coefs()] and
-#' [standardize()] concern the mean's random effects only. Not yet
+#' [standardize()] concern the mean's random effects only. With a
+#' covariance structure in either formula, profile intervals are not
+#' available (Wald intervals and cluster-robust covariances are). Not yet
 #' available: [variance_shares()] (the residual variance differs by
-#' cluster), `start`, `penalized`, adaptive quadrature (`nAGQ > 1`), a
-#' `ziformula` or hurdle family beside it, and covariance structures in
-#' either formula.
+#' cluster), `start`, `penalized`, adaptive quadrature (`nAGQ > 1`), and a
+#' `ziformula` or hurdle family beside it.
 #'
 #' @references Hedeker, D., Mermelstein, R. J. and Demirtas, H. (2008). An
 #'   application of a mixed-effects location scale model for analysis of

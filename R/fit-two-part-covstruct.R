@@ -22,22 +22,26 @@
 
 # Both parts' terms, each with its structure (sparse_covstruct_terms()):
 # list(rc, rz, re), re the two in one (zire_combined_re()), rz NULL when
-# the zero part has no random effects. The zero part's structure labels
-# start with "zi~".
-two_part_structure_terms <- function(formula, ziformula, mf, env) {
+# the second part has no random effects. The second part is the zero part,
+# or, when `dispformula` has random-effect terms, the dispersion part; its
+# structure labels start with "zi~" or "disp~".
+two_part_structure_terms <- function(formula, ziformula, mf, env, dispformula = NULL) {
   rc <- sparse_covstruct_terms(formula, mf, env)
-  zbars <- if (!is.null(ziformula)) find_bars(ziformula)
+  dbars <- if (!is.null(dispformula)) find_bars(dispformula)
+  second <- if (length(dbars)) dispformula else ziformula
+  prefix <- if (length(dbars)) "disp~" else "zi~"
+  zbars <- if (!is.null(second)) find_bars(second)
   rz <- NULL
   if (length(zbars)) {
     fz <- formula
-    fz[[3L]] <- ziformula[[length(ziformula)]]
+    fz[[3L]] <- second[[length(second)]]
     rz <- sparse_covstruct_terms(fz, mf, env)
     rz$terms <- lapply(rz$terms, function(t) {
-      t$label <- paste0("zi~", t$label)
+      t$label <- paste0(prefix, t$label)
       t
     })
   }
-  list(rc = rc, rz = rz, re = if (is.null(rz)) rc else zire_combined_re(rc, rz))
+  list(rc = rc, rz = rz, re = if (is.null(rz)) rc else zire_combined_re(rc, rz, prefix))
 }
 
 # The number of parameters after the structures' in a structured fit's
@@ -51,6 +55,9 @@ structure_tail_count <- function(fit) {
 
 # The fit. `rt`: two_part_structure_terms(); Xz, Xd: the zero and
 # dispersion parts' designs (NULL when absent); offz, offd their offsets.
+# With kind "disp_re" (random effects in the dispersion formula, the
+# second random predictor the log dispersion, fit-dispersion-random.R), Xz
+# and offz are the dispersion part's design and offset and Xd is NULL.
 two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offset, offz, offd,
                                    control) {
   n <- length(y)
@@ -58,7 +65,8 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   check_full_rank(X)
   re <- rt$re
   both <- !is.null(rt$rz)
-  disp <- has_dispersion(family)
+  dre <- identical(kind, "disp_re")
+  disp <- has_dispersion(family) && !dre
   if (disp && is.null(Xd)) Xd <- matrix(1, n, 1L, dimnames = list(NULL, "(Intercept)"))
   if (!disp) Xd <- NULL
   if (kind == "disp") Xz <- NULL
@@ -66,7 +74,7 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   pd <- if (is.null(Xd)) 0L else ncol(Xd)
   offz <- if (pz || kind == "hurdle") offz %||% rep(0, n) else rep(0, n)
   offd <- offd %||% rep(0, n)
-  check_aux_rank(Xz, Xd)
+  if (dre) check_aux_rank(NULL, Xz) else check_aux_rank(Xz, Xd)
   tx <- design_transform(X)
   tz <- design_transform(Xz %||% matrix(0, n, 0L))
   td <- design_transform(Xd %||% matrix(0, n, 0L))
@@ -81,8 +89,9 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   engine_eval <- se$engine_eval
   # Starts as the unstructured two-part fits', the structures at standard
   # deviations of 0.5.
-  beta <- two_part_beta_start(Xs, y, weights, offset, family, kind)
-  aux <- zi_aux_start(Xs, y, beta, weights, offset, family, kind, if (pz) Xzs, offz, pd, Xds, offd)
+  beta <- two_part_beta_start(Xs, y, weights, offset, family, if (dre) "disp" else kind)
+  aux <- if (dre) zi_aux_start(Xs, y, beta, weights, offset, family, "disp", NULL, NULL, pz, Xzs, offz)
+    else zi_aux_start(Xs, y, beta, weights, offset, family, kind, if (pz) Xzs, offz, pd, Xds, offd)
   ntail <- pz + pd
   k_re <- structure_blocks(re$terms, p)
   start <- c(beta, unlist(lapply(re$terms, function(t) t$struct$start(0.5))), aux)
@@ -121,7 +130,7 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   bc <- rf$bc
   final <- run$at %||% evalf(run$par)
   Ttail <- if (ntail) as.matrix(Matrix::bdiag(tz$T, td$T))
-  tail_names <- c(if (pz) paste0("zi~", colnames(Xz) %||% seq_len(pz)),
+  tail_names <- c(if (pz) paste0(if (dre) "disp~" else "zi~", colnames(Xz) %||% seq_len(pz)),
                   if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
   est <- covstruct_estimates(evalf, run, bc, final, re$terms, k_re, tx$T, colnames(X), family,
                              ntail, control, NULL, lam_names = re$par_names, Ttail = Ttail,
@@ -142,19 +151,22 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
          call. = FALSE)
   modes <- md$modes
   zre <- md$zre
-  vanish <- if (pz) zi_vanishing_message(kind, Xzs, theta_s[nb + seq_len(pz)], zre)
-  cause <- vanish %||% if (pz) zi_separation_message(kind, Xzs, theta_s[nb + seq_len(pz)], zre)
+  zpart <- pz && !dre
+  vanish <- if (zpart) zi_vanishing_message(kind, Xzs, theta_s[nb + seq_len(pz)], zre)
+  cause <- vanish %||% if (zpart) zi_separation_message(kind, Xzs, theta_s[nb + seq_len(pz)], zre)
   warn <- zi_fit_warnings(fit_warnings(run$opt, est$nstep, est$gmax_star, est$singular, est$hess,
                                        est$cov_theta, control, boundary_check = bc$record),
                           cause)
   if (both && isTRUE(m$failed))
-    warn <- c(warn, "the joint modes of both parts' random effects were not found at the optimum")
+    warn <- c(warn, if (dre) "the joint modes of the mean's and the dispersion's random effects were not found at the optimum"
+                    else "the joint modes of both parts' random effects were not found at the optimum")
   deg <- if (both) zire_degenerate(cpp_spzire_degenerate(eng), refused_kept, m$hmin, warn,
-                                   start_ok = FALSE)
+                                   start_ok = FALSE, part = if (dre) "dispersion" else "zero")
   warn <- c(warn, deg$warning)
   theta <- est$theta_chol
   optinfo <- covstruct_optinfo(run, est, bc, warn,
-                               if (both) "Laplace (sparse, both parts)" else "Laplace (sparse)", 1L,
+                               if (dre) "Laplace (sparse, mean and dispersion)"
+                               else if (both) "Laplace (sparse, both parts)" else "Laplace (sparse)", 1L,
                                !tx$identity || !tz$identity || !td$identity,
                                grad_basis_of(!tx$identity))
   optinfo$zero_inflation_vanishes <- !is.null(vanish)
@@ -163,7 +175,8 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
     optinfo$laplace_validity$restarts <- sw$restarts
   }
   list(beta = theta[seq_len(p)], theta = theta, loglik = final$loglik, penalty = NULL,
-       zi = if (pz) theta[nb + seq_len(pz)], disp = if (pd) theta[nb + pz + seq_len(pd)],
+       zi = if (zpart) theta[nb + seq_len(pz)],
+       disp = if (dre) theta[nb + seq_len(pz)] else if (pd) theta[nb + pz + seq_len(pd)],
        lambda = theta[p + seq_len(nth)], p = p, npar = P,
        gradient = est$grad, hessian = est$hess, cov_theta = est$cov_chol, family = family,
        modes = modes, terms = md$terms, zterms = md$zterms, singular = est$singular,
@@ -186,7 +199,7 @@ two_part_structure_refine <- function(run, search, start, re, k_re, p, pz, kind,
   # nbinom2: the first search ended at -822.465 with zi~minedno at -23.6;
   # from its start again at -822.418, zi~minedno -3.48, where glmmTMB ends.)
   iz <- p + length(unlist(k_re)) + seq_len(pz)
-  if (pz && kind != "disp" && any(abs(run$par[iz]) > 10)) {
+  if (pz && !kind %in% c("disp", "disp_re") && any(abs(run$par[iz]) > 10)) {
     th <- run$par
     th[iz] <- start[iz]
     r2 <- tryCatch(search(th), error = function(e) NULL)

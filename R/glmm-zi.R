@@ -122,7 +122,8 @@ glmm_zi <- function(s, mf) {
   fenv <- s$fenv
   inner <- s$family
   sparse <- s$sparse || s$zire_sparse || s$disp_random
-  rt <- if (s$structured_aux) two_part_structure_terms(formula, s$ziformula, mf, fenv)
+  rt <- if (s$structured_aux)
+    two_part_structure_terms(formula, s$ziformula, mf, fenv, if (s$disp_random) s$dispformula)
   re <- if (!is.null(rt)) rt$rc else if (sparse) sparse_re_terms(formula, mf, NULL)
         else re_terms(formula, mf, fenv)
   fx <- fixed_design(re$plain %||% formula, mf, fenv, drop_rownames = !sparse)
@@ -176,7 +177,10 @@ zi_fit <- function(s, d) {
   kind <- s$kind
   nAGQ <- s$nAGQ
   re <- d$re
-  fit <- if (s$structured_aux) two_part_covstruct_fit(
+  fit <- if (s$structured_aux && s$disp_random) two_part_covstruct_fit(
+      d$X, d$y, d$rt, inner, "disp_re", d$dd$X, NULL, d$weights, d$offset, d$offd, NULL,
+      s$control)
+  else if (s$structured_aux) two_part_covstruct_fit(
       d$X, d$y, d$rt, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, d$offz, d$offd, s$control)
   else if (s$disp_random) glmm_sparse_dispre_fit(
       d$X, d$y, re, d$rz, inner, d$dd$X, d$weights, d$offset, s$control, offd = d$offd)

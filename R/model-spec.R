@@ -42,13 +42,15 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
                                isTRUE(tryCatch(reformulas::anySpecial(shield_formula(f), covstruct_kinds),
                                                error = function(e) FALSE)), TRUE)
   if (!aux) formula <- drop_us(covstruct_arguments(formula))
-  # A two-part model with structures in its conditional or zero part: both
-  # read as one-part structured formulas are (fit-two-part-covstruct.R).
-  structured_aux <- aux && any(written[c("formula", "ziformula")])
+  # A two-part model with structures in any part: each read as one-part
+  # structured formulas are (fit-two-part-covstruct.R).
+  structured_aux <- aux && any(written)
   if (structured_aux) {
     formula <- drop_us(covstruct_arguments(formula))
     if (inherits(ziformula, "formula"))
       ziformula <- drop_us(covstruct_arguments(ziformula, "ziformula"))
+    if (inherits(dispformula, "formula"))
+      dispformula <- drop_us(covstruct_arguments(dispformula, "dispformula"))
   }
   has_zi <- !is_empty_part(ziformula, "ziformula")
   zi_bars <- if (has_zi) find_bars(ziformula)
@@ -135,14 +137,8 @@ glmm_refusals <- list(
     family$link))),
   refusal("two_part_known_dist_reml", quote(aux && (!is.null(covariance) || rd != "normal" || REML)),
           "'ziformula', 'dispformula' and hurdle families cannot be combined with 'covariance', 'ranef_dist' or 'REML'"),
-  refusal("two_part_structure_disp", quote(aux && written[["dispformula"]]), quote(sprintf(
-    "'dispformula': %s are not available there (the dispersion part takes fixed effects and unstructured random-effect terms such as (1 | g)); %s",
-    structures_text, "move the term to 'formula' or 'ziformula', or use an unstructured term"))),
   refusal("dispformula_random_parts", quote(disp_random && (has_zi || truncated)),
           "'dispformula': random effects in the dispersion part cannot yet be combined with a 'ziformula' or a hurdle family; give the dispersion part fixed effects only, or drop the zero part"),
-  refusal("dispformula_random_structure", quote(disp_random && structured_aux),
-          quote(sprintf("'dispformula': random effects in the dispersion part cannot yet be combined with %s in 'formula'; %s",
-                        structures_text, use_plain_text))),
   refusal("dispformula_random_start", quote(disp_random && (!is.null(start) || !is.null(penalty))),
           "'start' and 'penalized' are not available with random effects in 'dispformula'"),
   refusal("dispformula_random_quadrature", quote(disp_random && quadrature),

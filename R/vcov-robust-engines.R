@@ -302,7 +302,8 @@ covstruct_robust_engine <- function(fit) {
   map <- pm$map
   phi <- pm$phi
   sparse <- inherits(fit, "glmmgee_glmm_sparse")
-  eng <- if (inherits(fit, "glmmgee_glmm_zire_sparse")) covstruct_zire_engine(fit, re)
+  eng <- if (inherits(fit, c("glmmgee_glmm_zire_sparse", "glmmgee_glmm_dispre")))
+           covstruct_zire_engine(fit, re)
          else if (sparse) covstruct_sparse_engine(fit, re) else profile_engine(fit)
   eng$par <- list(theta = phi, V = fit$cov_structure, to_engine = function(ph) map(ph)$theta,
                   jac = function(ph) map(ph)$J)

@@ -79,3 +79,37 @@ location_scale_par <- function(fit) {
   unname(c(fixef(fit), log(attr(vc[["g"]], "stddev")), fit$aux$disp$coef,
            log(attr(vc[["disp~g"]], "stddev"))))
 }
+
+# Longitudinal location-scale data for covariance structures: m subjects
+# `id` seen `reps` times at each of `nt` time points (factor `tf`), an arm
+# per subject and a row covariate x. The mean's subject-by-time effects
+# are AR(1) (SD su, correlation rho), the log dispersion has a subject
+# intercept (SD sv) and AR(1) subject-by-time effects (SD sw, correlation
+# 0.5). Responses yg (gaussian, log sigma = ld - 1), yn (nbinom2, log
+# theta = ld), yG (Gamma log link, log shape = ld + 1), yb (beta, logit
+# mean eta - 1, log precision ld + 2).
+structured_location_scale_data <- function(m = 80, nt = 4, reps = 3, su = 0.5, rho = 0.6,
+                                           sv = 0.4, sw = 0.3, seed = 1) {
+  set.seed(seed)
+  d <- expand.grid(r = seq_len(reps), time = seq_len(nt), id = factor(seq_len(m)))
+  d$arm <- stats::rbinom(m, 1, 0.5)[d$id]
+  d$x <- stats::rnorm(nrow(d))
+  d$tf <- factor(d$time)
+  ar1_draws <- function(s, r) {
+    if (s == 0) return(matrix(0, m, nt))
+    L <- chol(s^2 * r^abs(outer(seq_len(nt), seq_len(nt), "-")))
+    matrix(stats::rnorm(m * nt), m) %*% L
+  }
+  u <- ar1_draws(su, rho)
+  w <- ar1_draws(sw, 0.5)
+  v <- stats::rnorm(m, sd = sv)
+  cell <- cbind(as.integer(d$id), d$time)
+  eta <- 1 + 0.3 * d$arm + u[cell]
+  ld <- 0.5 + 0.3 * d$arm + v[d$id] + w[cell]
+  d$yg <- stats::rnorm(nrow(d), eta, exp(ld - 1))
+  d$yn <- stats::rnbinom(nrow(d), mu = exp(eta), size = exp(ld))
+  d$yG <- stats::rgamma(nrow(d), shape = exp(ld + 1), rate = exp(ld + 1 - eta))
+  mu <- stats::plogis(eta - 1)
+  d$yb <- stats::rbeta(nrow(d), mu * exp(ld + 2), (1 - mu) * exp(ld + 2))
+  d
+}

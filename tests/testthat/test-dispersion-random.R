@@ -136,6 +136,28 @@ test_that("a level the mean fits exactly is named, as without random effects", {
                "fitted exactly")
 })
 
+test_that("the exact-fit check passes groups with one random effect per row", {
+  # An AR(1) effect at each time point, one row per time point: the mean
+  # spans every row of a dispersion level, but the random effects' part of
+  # the marginal covariance stays as the residual scale shrinks, so the
+  # likelihood is bounded there.
+  d <- structured_location_scale_data(m = 30, reps = 1, seed = 3)
+  mf <- stats::model.frame(yg ~ arm + tf + id, d)
+  re <- sparse_re_terms(yg ~ arm + (0 + tf | id), mf)
+  X <- stats::model.matrix(~ arm, d)
+  expect_silent(check_disp_levels(d$yg, rep(1, nrow(d)), X, re, X, mf, ~ arm + (1 | id),
+                                  gaussian()))
+  # One intercept per subject does not span a level's rows: a subject with
+  # constant responses in a level of its own is still named.
+  d$f <- factor(ifelse(d$id == "1", "b", "a"))
+  d$yg[d$id == "1"] <- 2
+  mf <- stats::model.frame(yg ~ arm + f + id, d)
+  re1 <- sparse_re_terms(yg ~ arm + (1 | id), mf)
+  expect_error(check_disp_levels(d$yg, rep(1, nrow(d)), stats::model.matrix(~ arm + f, d), re1,
+                                 stats::model.matrix(~ f, d), mf, ~ f + (1 | id), gaussian()),
+               "fitted exactly")
+})
+
 test_that("profile on a badly scaled slope: the rebuilt engine takes the fit's design", {
   d <- location_scale_data(m = 25, k = 8, seed = 11)
   d$xf <- d$x * 1e-6 - 5
@@ -153,10 +175,99 @@ test_that("refusals: dispersion random effects with parts not yet combined", {
                     dispformula = ~ (1 | g)), "'nAGQ'")
   expect_error(glmm(y ~ x + (1 | g), data = d, family = poisson(), dispformula = ~ (1 | g)),
                "'dispformula'.*no dispersion")
-  expect_error(glmm(y ~ x + ar1(0 + factor(x > 0) | g), data = d, family = nbinom2(),
-                    dispformula = ~ (1 | g)), "'dispformula'")
-  expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(),
-                    dispformula = ~ ar1(0 + factor(x > 0) | g)), "'dispformula'")
+  expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(), ziformula = ~ 1,
+                    dispformula = ~ ar1(0 + factor(x > 0) | g)), "'dispformula'.*ziformula")
+})
+
+test_that("covariance structures beside dispersion random effects: diag() and us() are the plain terms", {
+  d <- structured_location_scale_data(seed = 2)
+  # (x's dispersion slope has SD 0 in truth: singular fits, both)
+  a <- suppressWarnings(glmm(yg ~ arm + (1 | id), data = d, dispformula = ~ 1 + diag(1 + x | id)))
+  b <- suppressWarnings(glmm(yg ~ arm + (1 | id), data = d, dispformula = ~ 1 + (1 + x || id)))
+  expect_true(a$singular && b$singular)
+  expect_s3_class(a, "glmmgee_glmm_dispre")
+  expect_s3_class(a, "glmmgee_glmm_covstruct")
+  expect_identical(a$engine$name, "laplace_sparse_zero_re")
+  expect_lt(abs(as.numeric(logLik(a)) - as.numeric(logLik(b))), 1e-7)
+  expect_equal(fixef(a), fixef(b), tolerance = 1e-5)
+  expect_equal(a$aux$disp$coef, b$aux$disp$coef, tolerance = 1e-5)
+  expect_equal(unname(attr(VarCorr(a)[["disp~id"]], "stddev")),
+               unname(c(attr(VarCorr(b)[["disp~id"]], "stddev"),
+                        attr(VarCorr(b)[["disp~id.1"]], "stddev"))), tolerance = 1e-4)
+  # The cluster-robust covariance through the structure's Jacobian is the
+  # plain terms' own.
+  expect_equal(vcov(a, type = "CR2"), vcov(b, type = "CR2"), tolerance = 1e-4)
+  # (and the mean's x slope has SD 0)
+  c1 <- suppressWarnings(glmm(yn ~ arm + us(1 + x | id), family = nbinom2(), data = d,
+                              dispformula = ~ arm + (1 | id)))
+  c2 <- suppressWarnings(glmm(yn ~ arm + (1 + x | id), family = nbinom2(), data = d,
+                              dispformula = ~ arm + (1 | id)))
+  expect_lt(abs(as.numeric(logLik(c1)) - as.numeric(logLik(c2))), 1e-7)
+  expect_equal(c1$aux$disp$coef, c2$aux$disp$coef, tolerance = 1e-5)
+})
+
+test_that("an AR(1) mean beside a random dispersion: the truth is recovered, the methods work", {
+  d <- structured_location_scale_data(m = 150, sw = 0, seed = 5)
+  fit <- glmm(yg ~ arm + ar1(0 + tf | id), data = d, dispformula = ~ arm + (1 | id))
+  ci <- confint(fit, level = 0.999)
+  truth <- c("cor_tf2.tf1|id" = 0.6, "sd_tf1|id" = 0.5, "sd_disp.(Intercept)|id" = 0.4,
+             "disp.arm" = 0.3, "disp.(Intercept)" = -0.5, arm = 0.3)
+  for (k in names(truth)) {
+    expect_gt(truth[[k]], ci[k, 1], label = k)
+    expect_lt(truth[[k]], ci[k, 2], label = k)
+  }
+  expect_output(print(summary(fit)), "ar1(0 + tf | id)", fixed = TRUE)
+  expect_output(print(summary(fit)), "Dispersion model (log sigma, given the random effects of id)",
+                fixed = TRUE)
+  # The dispersion at zero random effects is exp(Xd delta); at the modes
+  # each subject's own.
+  del <- fit$aux$disp$coef
+  expect_equal(unname(predict(fit, type = "disp", re.form = NA)),
+               unname(exp(del[[1]] + del[[2]] * d$arm)), tolerance = 1e-10)
+  v <- ranef(fit, component = "disp")$id[["(Intercept)"]]
+  expect_length(v, 150L)
+  expect_equal(unname(predict(fit, type = "disp")),
+               unname(exp(del[[1]] + del[[2]] * d$arm + v[as.integer(d$id)])), tolerance = 1e-10)
+  expect_equal(dim(simulate(fit, nsim = 2, seed = 1)), c(nrow(d), 2L))
+  td <- broom.mixed::tidy(fit)
+  expect_true(any(td$component == "disp" & td$effect == "ran_pars"))
+  for (type in c("CR0", "CR1", "CR2", "CR3")) {
+    V <- vcov(fit, type = type)
+    expect_true(all(is.finite(V)) && all(diag(V) > 0), label = type)
+  }
+  expect_error(confint(fit, method = "profile"), "no profile")
+  expect_error(variance_shares(fit), "dispersion formula")
+  # Against the fixed-dispersion model it nests: a likelihood-ratio test.
+  fit0 <- update(fit, dispformula = ~ arm)
+  expect_gt(as.numeric(logLik(fit) - logLik(fit0)), 5)
+  expect_equal(anova(fit0, fit)$Df[2], 1)
+})
+
+test_that("structures in either formula against glmmTMB (1.1.10 and later)", {
+  skip_if_not_installed("glmmTMB", "1.1.10")
+  d <- structured_location_scale_data(seed = 11)
+  models <- list(
+    list(yg ~ arm + ar1(0 + tf | id), ~ arm + (1 | id), "gaussian"),
+    list(yg ~ arm + (1 | id), ~ arm + ar1(0 + tf | id), "gaussian"),
+    list(yg ~ arm + cs(0 + tf | id), ~ arm + diag(1 + x | id), "gaussian"),
+    list(yn ~ arm + ar1(0 + tf | id), ~ arm + (1 | id), "nbinom2"),
+    list(yn ~ arm + (1 | id), ~ 1 + homcs(0 + tf | id), "nbinom2"),
+    list(yG ~ arm + toep(0 + tf | id), ~ arm + (1 | id), "Gamma"),
+    list(yb ~ arm + ar1(0 + tf | id), ~ arm + (1 | id), "beta"))
+  for (m in models) {
+    f <- switch(m[[3]], gaussian = gaussian(), nbinom2 = nbinom2(), Gamma = Gamma("log"),
+                beta = beta_family())
+    ft <- switch(m[[3]], gaussian = gaussian(), Gamma = Gamma("log"),
+                 nbinom2 = glmmTMB::nbinom2(), beta = glmmTMB::beta_family())
+    a <- suppressWarnings(glmm(m[[1]], data = d, family = f, dispformula = m[[2]]))
+    b <- suppressWarnings(glmmTMB::glmmTMB(m[[1]], data = d, family = ft, dispformula = m[[2]]))
+    lab <- paste(deparse(m[[1]]), deparse(m[[2]]))
+    if (b$fit$convergence != 0 || !isTRUE(b$sdr$pdHess)) next
+    expect_gt(as.numeric(logLik(a)) - as.numeric(logLik(b)), -1e-4, label = lab)
+    expect_equal(unname(c(fixef(a), a$aux$disp$coef)),
+                 unname(c(glmmTMB::fixef(b)$cond, glmmTMB::fixef(b)$disp)),
+                 tolerance = 1e-3, label = lab)
+  }
 })
 
 test_that("against glmmTMB where it fits random effects in dispformula (1.1.10 and later)", {

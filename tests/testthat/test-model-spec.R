@@ -105,8 +105,6 @@ test_that("every row of the refusal table refuses its combination with its messa
                                      dispformula = ~ x)),
     two_part_known_dist_reml = quote(glmm(count ~ x + (1 | id), data = d, family = poisson,
                                           ziformula = ~ 1, REML = TRUE)),
-    two_part_structure_disp = quote(glmm(count ~ x + (1 | id), data = d, family = nbinom2,
-                                         dispformula = ~ x + ar1(0 + time | id))),
     two_part_structure_start = quote(glmm(count ~ x + ar1(0 + time | id), data = d,
                                           family = poisson, ziformula = ~ 1,
                                           start = c(0, 0, 0, 0, 0))),
@@ -119,8 +117,6 @@ test_that("every row of the refusal table refuses its combination with its messa
                                              ziformula = ~ x, zi_correlated = TRUE)),
     dispformula_random_parts = quote(glmm(count ~ x + (1 | id), data = d, family = nbinom2,
                                           ziformula = ~ 1, dispformula = ~ x + (1 | id))),
-    dispformula_random_structure = quote(glmm(count ~ x + ar1(0 + time | id), data = d,
-                                              family = nbinom2, dispformula = ~ x + (1 | id))),
     dispformula_random_start = quote(glmm(count ~ x + (1 | id), data = d, family = nbinom2,
                                           dispformula = ~ x + (1 | id), start = c(0, 0))),
     dispformula_random_quadrature = quote(glmm(count ~ x + (1 | id), data = d, family = nbinom2,
@@ -204,8 +200,6 @@ test_that("every row of the refusal table refuses its combination with its messa
     }
   }
   # The messages that are built from the model name its parts.
-  err <- tryCatch(eval(models$two_part_structure_disp), error = identity)
-  expect_match(conditionMessage(err), "'dispformula': covariance structures (", fixed = TRUE)
   err <- tryCatch(eval(models$ordinal_dispformula), error = identity)
   expect_match(conditionMessage(err), "cumulative(\"logit\")", fixed = TRUE)
   err <- tryCatch(eval(models$workers_several_factors), error = identity)
