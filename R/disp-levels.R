@@ -54,6 +54,13 @@ re_design_rows <- function(re, rows, max_cells) {
   do.call(cbind, lapply(seq_len(ncol(Z)), function(j) ind * Z[, j]))
 }
 
+# Whether `t` lies in the column span of cbind(X, Zb) (Zb NULL, or NULL
+# from re_design_rows() above its size limit: X alone), to rounding.
+in_span <- function(t, X, Zb = NULL) {
+  M <- if (is.null(Zb)) X else cbind(X, Zb[, colSums(abs(Zb)) > 0, drop = FALSE])
+  max(abs(qr.resid(qr(M), t))) <= 1e-8 * max(1, abs(t))
+}
+
 # Stops, naming the level, when a dispersion-formula group is fitted
 # exactly (see above). `mf`: the model frame, for the level's label;
 # `dispformula`: its formula.
@@ -67,12 +74,16 @@ check_disp_levels <- function(y, weights, X, re, Xd, mf, dispformula, family,
     if (!length(rows)) next
     t <- suppressWarnings(family$linkfun(y[rows]))
     if (!all(is.finite(t))) next
+    # Screened on the group's first rows: a group fitted exactly is fitted
+    # exactly on any of its rows, and the screen costs a small QR where the
+    # whole group's (thousands of rows by one column per cluster) cost a
+    # second or more.
+    if (length(rows) > 60L && !in_span(t[1:60], X[rows[1:60], , drop = FALSE],
+                                       re_design_rows(re, rows[1:60], max_cells))) next
     Zb <- re_design_rows(re, rows, max_cells)
     if (is.null(Zb) || length(rows) * ncol(X) > max_cells) next
     spans <- ncol(Zb) >= length(rows) && qr(Zb)$rank == length(rows)
-    M <- if (spans) X[rows, , drop = FALSE] else cbind(X[rows, , drop = FALSE], Zb)
-    r <- qr.resid(qr(M), t)
-    if (max(abs(r)) > 1e-8 * max(1, abs(t))) next
+    if (!in_span(t, X[rows, , drop = FALSE], if (!spans) Zb)) next
     stop(sprintf(paste0("'dispformula': the %d observation(s) of %s are fitted exactly by the model ",
                         "for the mean (%s), so their %s can shrink to zero and the likelihood has ",
                         "no maximum (it rises without bound); merge or drop that level, or leave ",

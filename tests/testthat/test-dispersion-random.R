@@ -147,10 +147,12 @@ test_that("the exact-fit check passes groups with one random effect per row", {
   X <- stats::model.matrix(~ arm, d)
   expect_silent(check_disp_levels(d$yg, rep(1, nrow(d)), X, re, X, mf, ~ arm + (1 | id),
                                   gaussian()))
-  # One intercept per subject does not span a level's rows: a subject with
-  # constant responses in a level of its own is still named.
-  d$f <- factor(ifelse(d$id == "1", "b", "a"))
-  d$yg[d$id == "1"] <- 2
+  # One intercept per subject does not span a level's rows: subjects with
+  # constant responses in a level of their own (80 rows, beyond the check's
+  # screen of a level's first 60) are still named.
+  b <- as.integer(d$id) <= 20L
+  d$f <- factor(ifelse(b, "b", "a"))
+  d$yg[b] <- as.integer(d$id[b]) / 7
   mf <- stats::model.frame(yg ~ arm + f + id, d)
   re1 <- sparse_re_terms(yg ~ arm + (1 | id), mf)
   expect_error(check_disp_levels(d$yg, rep(1, nrow(d)), stats::model.matrix(~ arm + f, d), re1,
