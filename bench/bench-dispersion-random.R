@@ -8,7 +8,10 @@
 #   3. Gamma, log link (log shape);
 #   4. beta (log precision);
 #   5. gaussian with a second, crossed factor in the dispersion
-#      (M / 10 sites): dispformula = ~ z + (1 | g) + (1 | site).
+#      (M / 10 sites): dispformula = ~ z + (1 | g) + (1 | site);
+#   6. gaussian with an AR(1) structure in the mean over each cluster's
+#      four time points (three rows each; SD 0.5, correlation 0.6):
+#      y ~ x + z + ar1(0 + tf | g), dispformula = ~ z + (1 | g).
 # Both by the Laplace approximation. Times are medians of `reps` fits:
 # elapsed and CPU seconds (user + system); ratio = glmmTMB / glmmgee.
 # dlogLik = ours minus glmmTMB's (both complete log-likelihoods).
@@ -34,12 +37,18 @@ sim <- function(M, family, seed = 1) {
   d <- data.frame(g = factor(rep(seq_len(M), each = k)), x = stats::rnorm(n),
                   z = stats::rbinom(n, 1, 0.5))
   d$site <- factor(sample(max(2L, M %/% 10L), n, TRUE))
+  d$tf <- factor(rep(rep(1:4, each = 3L), M))
   eta <- 0.5 + 0.4 * d$x + 0.3 * d$z + stats::rnorm(M, 0, 0.7)[d$g]
+  if (family == "gaussian_ar1") {
+    R <- chol(0.25 * 0.6^abs(outer(1:4, 1:4, "-")))
+    u <- matrix(stats::rnorm(4L * M), M) %*% R
+    eta <- 0.5 + 0.4 * d$x + 0.3 * d$z + u[cbind(as.integer(d$g), as.integer(d$tf))]
+  }
   ld <- 0.3 + 0.4 * d$z + stats::rnorm(M, 0, 0.5)[d$g]
   if (family == "gaussian_crossed")
     ld <- ld + stats::rnorm(nlevels(d$site), 0, 0.3)[d$site]
   d$y <- switch(family,
-    gaussian = , gaussian_crossed = stats::rnorm(n, eta, exp(ld)),
+    gaussian = , gaussian_crossed = , gaussian_ar1 = stats::rnorm(n, eta, exp(ld)),
     nbinom2 = stats::rnbinom(n, size = exp(ld), mu = exp(eta)),
     Gamma = stats::rgamma(n, shape = exp(ld), rate = exp(ld - eta)),
     beta = stats::rbeta(n, stats::plogis(eta) * exp(ld + 1), stats::plogis(-eta) * exp(ld + 1)))
@@ -54,7 +63,9 @@ cases <- list(
   list(name = "beta", family = beta_family(), tmb_family = tmb("beta_family")(),
        disp = ~ z + (1 | g)),
   list(name = "gaussian, crossed", data = "gaussian_crossed", family = gaussian(),
-       tmb_family = gaussian(), disp = ~ z + (1 | g) + (1 | site)))
+       tmb_family = gaussian(), disp = ~ z + (1 | g) + (1 | site)),
+  list(name = "gaussian, ar1 mean", data = "gaussian_ar1", family = gaussian(),
+       tmb_family = gaussian(), form = y ~ x + z + ar1(0 + tf | g), disp = ~ z + (1 | g)))
 
 cat(sprintf("\n== M = %d clusters of 12 (%d rows); medians of %d fits ==\n", M, 12L * M, reps))
 cat(sprintf("%-20s %9s %9s %7s %9s %9s %7s %10s\n", "model", "TMB el", "ours el", "ratio",
@@ -62,7 +73,7 @@ cat(sprintf("%-20s %9s %9s %7s %9s %9s %7s %10s\n", "model", "TMB el", "ours el"
 for (cs in cases) {
   d <- sim(M, cs$data %||% cs$name)
   if (cs$name == "nbinom2") d$y <- round(d$y)
-  form <- y ~ x + z + (1 | g)
+  form <- cs$form %||% (y ~ x + z + (1 | g))
   ours <- timeit_median(function() glmm(form, d, family = cs$family, dispformula = cs$disp), reps)
   peer <- timeit_median(function() glmmTMB::glmmTMB(form, d, family = cs$tmb_family,
                                                     dispformula = cs$disp), reps)
