@@ -59,7 +59,7 @@
 #' covariance structure in either formula, profile intervals are not
 #' available (Wald intervals and cluster-robust covariances are). Not yet
 #' available: [variance_shares()] (the residual variance differs by
-#' cluster), `start`, `penalized`, adaptive quadrature (`nAGQ > 1`), and a
+#' cluster), `penalized`, adaptive quadrature (`nAGQ > 1`), and a
 #' `ziformula` or hurdle family beside it.
 #'
 #' @references Hedeker, D., Mermelstein, R. J. and Demirtas, H. (2008). An
@@ -96,9 +96,10 @@ NULL
 # The fit of glmm_zi()'s laplace_sparse_zero_re route when the dispersion
 # formula has random effects: `rc`, `rd` the conditional and dispersion
 # parts' sparse random-effect terms, `Xd` and `offd` the dispersion part's
-# fixed design and offset.
+# fixed design and offset; `start` the user's starting values (fit$theta's
+# layout), or NULL.
 glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, control,
-                                   offd = NULL) {
+                                   offd = NULL, start = NULL) {
   n <- length(y)
   offd <- offd %||% rep(0, n)
   p <- ncol(X)
@@ -117,8 +118,13 @@ glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, co
   beta <- two_part_beta_start(Xs, y, weights, offset, family, "disp")
   del <- zi_aux_start(Xs, y, beta, weights, offset, family, "disp", NULL, NULL, pd, Xds, offd)
   theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), del)
+  if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
   evalf <- spzire_evaluator(eng)
   refused <- function() cpp_spzire_degenerate(eng)$refused
+  if (!is.null(start) && !is.finite(evalf(theta)$loglik))
+    stop(paste0("'start': the log-likelihood is not finite at the starting values",
+                if (refused() > 0) " (the joint mode of the mean's and the dispersion's random effects is nearly degenerate there)",
+                "; give other starting values, e.g. smaller standard deviations"), call. = FALSE)
   fixed <- c(seq_len(p), nb + seq_len(pd))
   fixed_curv <- function(th) {
     H <- cpp_spzire_fixed_curvature(eng, th)
@@ -135,7 +141,7 @@ glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, co
   # the search starts guarded as the zero part's: abandoned next to points
   # where the joint mode degenerates and restarted from smaller dispersion
   # standard deviations (zire_first_search()).
-  sr <- zire_first_search(search, evalf, refused, theta, TRUE, cpp_spzire_state(eng),
+  sr <- zire_first_search(search, evalf, refused, theta, is.null(start), cpp_spzire_state(eng),
                           function(w) cpp_spzire_set_state(eng, w), re, p, rc$ntheta,
                           near = 50 * cpp_spzire_degenerate(eng)$bound)
   fs <- zire_finish(sr, eng, evalf, re, p, P, control, refused, fixed_curv)

@@ -183,7 +183,8 @@ zi_fit <- function(s, d) {
   else if (s$structured_aux) two_part_covstruct_fit(
       d$X, d$y, d$rt, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, d$offz, d$offd, s$control)
   else if (s$disp_random) glmm_sparse_dispre_fit(
-      d$X, d$y, re, d$rz, inner, d$dd$X, d$weights, d$offset, s$control, offd = d$offd)
+      d$X, d$y, re, d$rz, inner, d$dd$X, d$weights, d$offset, s$control, offd = d$offd,
+      start = s$start)
   else switch(s$engine,
     laplace_sparse_zero_re = glmm_sparse_zire_fit(
       d$X, d$y, re, d$rz, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, s$control, s$start,

@@ -104,8 +104,8 @@
 #' @param start Optional starting values; see [glmm_fit()]. With `ziformula`,
 #'   `dispformula` or a hurdle family: a vector laid out as such a fit's
 #'   `$theta` (fixed effects, covariance parameters of the count part's then
-#'   the zero part's terms, zero and dispersion coefficients), e.g. from an
-#'   earlier fit.
+#'   the zero or dispersion part's terms, zero and dispersion coefficients),
+#'   e.g. from an earlier fit.
 #' @param REML For gaussian identity-link models: `TRUE` for restricted
 #'   maximum likelihood, as `lme4::lmer()`'s default; `FALSE` (the default
 #'   here) for maximum likelihood. With one grouping factor lmer's REML

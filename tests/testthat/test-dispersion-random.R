@@ -181,6 +181,23 @@ test_that("refusals: dispersion random effects with parts not yet combined", {
                     dispformula = ~ ar1(0 + factor(x > 0) | g)), "'dispformula'.*ziformula")
 })
 
+test_that("start: from an earlier fit's theta, or from elsewhere, the same optimum", {
+  d <- location_scale_data(m = 25, k = 8, seed = 11)
+  fit <- glmm(y ~ x + (1 | g), data = d, dispformula = ~ z + (1 | g))
+  again <- glmm(y ~ x + (1 | g), data = d, dispformula = ~ z + (1 | g), start = fit$theta)
+  expect_gt(as.numeric(logLik(again)), as.numeric(logLik(fit)) - 1e-8)
+  expect_equal(again$theta, fit$theta, tolerance = 1e-4)
+  far <- replace(fit$theta, seq_along(fit$theta), c(0, 0, 1, 1, 0, 0))
+  other <- glmm(y ~ x + (1 | g), data = d, dispformula = ~ z + (1 | g), start = far)
+  expect_lt(abs(as.numeric(logLik(other)) - as.numeric(logLik(fit))), 1e-6)
+  expect_error(glmm(y ~ x + (1 | g), data = d, dispformula = ~ z + (1 | g), start = c(0, 0)),
+               "'start' must be 6 finite numbers")
+  expect_error(glmm(y ~ x + (1 | g), data = d, dispformula = ~ z + (1 | g),
+                    start = c(0, 0, 1, 1, 0, NA)), "'start' must be")
+  expect_error(glmm(y ~ x + (1 | g), data = d, dispformula = ~ z + (1 | g), penalized = TRUE),
+               "'penalized'")
+})
+
 test_that("covariance structures beside dispersion random effects: diag() and us() are the plain terms", {
   d <- structured_location_scale_data(seed = 2)
   # (x's dispersion slope has SD 0 in truth: singular fits, both)
