@@ -416,14 +416,85 @@ class DispersionRE : public TwoPartRE {
   }
 };
 
+// Zero-inflation beside a dispersion formula with random effects (kind 5):
+// the second random predictor a is the log dispersion, as in DispersionRE,
+// and the third, phi here, is the logit z of the zero probability, with
+// fixed effects only. With l0 = log f_c(0; eta, a), for y = 0
+//   l = A(z) + F(s),  s = l0 - z,  A(z) = -log1pexp(-z),  F(s) = log1pexp(s),
+// so with r = plogis(s), v = r (1 - r), w = v (1 - 2 r) (F's first three
+// derivatives), s_z = -1 and s's higher derivatives in z zero:
+//   l_b   = r s_b (plus plogis(-z) for b = z),
+//   l_bc  = v s_b s_c + r s_bc,
+//   l_bcd = w s_b s_c s_d + v (s_bc s_d + s_bd s_c + s_cd s_b) + r s_bcd,
+// with l0's derivatives in (eta, a) from the count family's derivs(),
+// dphi() and dphi2() at y = 0. y > 0: l = l_c(y; eta, a) - log1pexp(z),
+// separable in z. Every term times the row's weight.
+class ZeroInflatedDispersionRE : public TwoPartRE {
+ public:
+  using TwoPartRE::TwoPartRE;
+  using TwoPartRE::eval;
+  void eval(double y, double wt, double eta, double a, double z, bool full, Obs2& o,
+            const RowConst*) const override {
+    clear(o);
+    if (wt <= 0) return;
+    const ObsDerivs d = f_->derivs(y, 1.0, eta, a);
+    double q[3], r3[3];
+    f_->dphi(y, 1.0, eta, a, q);
+    if (full) f_->dphi2(y, 1.0, eta, a, r3);
+    if (y > 0) {
+      o.l = d.l - log1pexp(z);
+      o.g[0] = d.d1;
+      o.g[1] = q[0];
+      o.g[2] = -plogis(z);
+      if (full) {
+        o.h[0][0] = d.d2;
+        o.h[0][1] = o.h[1][0] = q[1];
+        o.h[1][1] = r3[0];
+        o.t[0][0][0] = d.d3;
+        o.t[0][0][1] = o.t[0][1][0] = o.t[1][0][0] = q[2];
+        o.t[0][1][1] = o.t[1][0][1] = o.t[1][1][0] = r3[1];
+        o.t[1][1][1] = r3[2];
+      }
+    } else {
+      const double s = d.l - z, r = plogis(s), v = r * (1.0 - r);
+      const double s1[3] = {d.d1, q[0], -1.0};
+      o.l = -log1pexp(-z) + log1pexp(s);
+      for (int c = 0; c < 3; ++c) o.g[c] = r * s1[c];
+      o.g[2] += plogis(-z);
+      if (full) {
+        // s's second and third derivatives in (eta, a); zero with z.
+        const double s2[3][3] = {{d.d2, q[1], 0.0}, {q[1], r3[0], 0.0}, {0.0, 0.0, 0.0}};
+        const double s3ee[3] = {d.d3, q[2], 0.0};   // s_{eta eta c}
+        const double s3ea[3] = {q[2], r3[1], 0.0};  // s_{eta a c}
+        const double s3aa[3] = {r3[1], r3[2], 0.0}; // s_{a a c}
+        const double w = v * (1.0 - 2.0 * r);
+        for (int b = 0; b < 2; ++b)
+          for (int c = 0; c < 3; ++c) o.h[b][c] = v * s1[b] * s1[c] + r * s2[b][c];
+        for (int b = 0; b < 2; ++b)
+          for (int e = b; e < 2; ++e)
+            for (int c = 0; c < 3; ++c) {
+              const double s3 = b == 0 ? (e == 0 ? s3ee[c] : s3ea[c]) : s3aa[c];
+              const double val = w * s1[b] * s1[e] * s1[c] +
+                                 v * (s2[b][e] * s1[c] + s2[b][c] * s1[e] + s2[e][c] * s1[b]) +
+                                 r * s3;
+              o.t[b][e][c] = val;
+              o.t[e][b][c] = val;
+            }
+      }
+    }
+    scale(o, wt);
+  }
+};
+
 // kind 1 zero-inflation, 2 hurdle, 3 zero-inflated binomial, 4 a
-// dispersion formula with random effects (the codes of aux_kind_code() in
-// R); nullptr otherwise.
+// dispersion formula with random effects, 5 zero-inflation beside one (the
+// codes of aux_kind_code() in R); nullptr otherwise.
 inline std::unique_ptr<TwoPartRE> make_two_part_re(int kind, const ObsModel* inner) {
   if (kind == 1) return std::unique_ptr<TwoPartRE>(new ZeroInflatedRE(inner));
   if (kind == 2) return std::unique_ptr<TwoPartRE>(new HurdleRE(inner));
   if (kind == 3) return std::unique_ptr<TwoPartRE>(new ZeroInflatedBinomialRE(inner));
   if (kind == 4) return std::unique_ptr<TwoPartRE>(new DispersionRE(inner));
+  if (kind == 5) return std::unique_ptr<TwoPartRE>(new ZeroInflatedDispersionRE(inner));
   return std::unique_ptr<TwoPartRE>();
 }
 
@@ -438,12 +509,14 @@ inline void make_two_part_models(int family, int link, int kind, int pd,
   if (!fam) throw std::invalid_argument("unsupported family/link");
   obs = make_two_part_re(kind, fam.get());
   if (!obs) throw std::invalid_argument("unknown two-part kind");
-  if (kind == 4) {
+  if (kind == 4 || kind == 5) {
     double o[3];
     if (!fam->has_dispersion() || !fam->dphi2(1.0, 1.0, 0.0, 0.0, o))
       throw std::invalid_argument("this family has no dispersion formula with random effects");
-    if (pd > 0)
+    if (kind == 4 && pd > 0)
       throw std::invalid_argument("a dispersion formula with random effects takes its fixed design as the second part's");
+    if (kind == 5 && pd == 0)
+      throw std::invalid_argument("zero-inflation beside a dispersion formula with random effects needs the zero part's design as the third");
     return;
   }
   if (fam->has_dispersion() != (pd > 0))

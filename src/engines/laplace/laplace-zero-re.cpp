@@ -48,6 +48,8 @@ SparseZire::SparseZire(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<con
       Q_((int)(Zc.cols() + Zz.cols())), qc_((int)Zc.cols()), nth_(ntheta), X_(X), Xz_(Xz),
       Xd_(Xd), off_(off), y_(y), wt_(wt), lr_(lam_row), lc_(lam_col), lk_(lam_k) {
   make_two_part_models(family, link, kind, pd_, fam_, obs_);
+  a_at_ = p_ + nth_ + (kind == 5 ? pd_ : 0);
+  ph_at_ = p_ + nth_ + (kind == 5 ? 0 : pz_);
   for (size_t k = 0; k < lr_.size(); ++k)
     if (lr_[k] < 0 || lr_[k] >= Q_ || lc_[k] < 0 || lc_[k] > lr_[k] || lk_[k] < 0 ||
         lk_[k] >= nth_)
@@ -150,8 +152,8 @@ void SparseZire::setup(const VectorXd& theta) {
   std::fill(Av, Av + A_.nonZeros(), 0.0);
   for (size_t r = 0; r < rec_pos_.size(); ++r) Av[rec_pos_[r]] += rec_z_[r] * theta[p_ + rec_k_[r]];
   eta0_ = X_ * theta.head(p_) + off_.col(0);
-  a0_ = Xz_ * theta.segment(p_ + nth_, pz_) + off_.col(1);
-  ph_ = Xd_ * theta.segment(p_ + nth_ + pz_, pd_) + off_.col(2);
+  a0_ = Xz_ * theta.segment(a_at_, pz_) + off_.col(1);
+  ph_ = Xd_ * theta.segment(ph_at_, pd_) + off_.col(2);
   // phi stays fixed while the inner search moves (eta, a): its rows'
   // constants once here, not on every pass (TwoPartRE::row_const()).
   for (int i = 0; i < n_; ++i) obs_->row_const(y_[i], ph_[i], rc_[i]);
@@ -381,13 +383,20 @@ bool SparseZire::fixed_curvature(const VectorXd& theta, MatrixXd& out) const {
   MatrixXd Jff = MatrixXd::Zero(F, F), Jfu = MatrixXd::Zero(F, Q_);
   VectorXd v(F);
   std::vector<int> chan(F);
-  for (int m = 0; m < F; ++m) chan[m] = m < p_ ? 0 : (m < p_ + pz_ ? 1 : 2);
+  // (in theta's order: beta, then a's and phi's coefficients as a_at_ and
+  // ph_at_ place them)
+  std::vector<int> col(F);
+  for (int m = 0; m < F; ++m) {
+    const int k = m < p_ ? m : m + nth_;  // the position in theta
+    chan[m] = m < p_ ? 0 : (k >= a_at_ && k < a_at_ + pz_ ? 1 : 2);
+    col[m] = chan[m] == 0 ? m : (chan[m] == 1 ? k - a_at_ : k - ph_at_);
+  }
   for (int i = 0; i < n_; ++i) {
     double N[3][3];
     neg_obs_hessian(*obs_, obs_d_[i], y_[i], wt_[i], eta_[i], av_[i], ph_[i], pd_ > 0, N);
     for (int m = 0; m < F; ++m) {
       const int c = chan[m];
-      v[m] = c == 0 ? X_(i, m) : (c == 1 ? Xz_(i, m - p_) : Xd_(i, m - p_ - pz_));
+      v[m] = c == 0 ? X_(i, m) : (c == 1 ? Xz_(i, col[m]) : Xd_(i, col[m]));
     }
     for (int m = 0; m < F; ++m) {
       const int c = chan[m];
@@ -491,8 +500,8 @@ void SparseZire::gradient(VectorXd& g) {
   }
   g.resize(npar());
   g.head(p_) = X_.transpose() * r1;
-  g.segment(p_ + nth_, pz_) = Xz_.transpose() * r2;
-  g.segment(p_ + nth_ + pz_, pd_) = Xd_.transpose() * rph;
+  g.segment(a_at_, pz_) = Xz_.transpose() * r2;
+  g.segment(ph_at_, pd_) = Xd_.transpose() * rph;
   // Z' r and Z' (g without e), each column with its part's row vector.
   VectorXd zr = VectorXd::Zero(Q_), zw = VectorXd::Zero(Q_);
   for (int j = 0; j < Q_; ++j)

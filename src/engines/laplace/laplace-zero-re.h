@@ -122,6 +122,12 @@ class SparseZire {
   void gradient(Eigen::VectorXd& g);
 
   int n_, p_, pz_, pd_, Q_, qc_, nth_;
+  // Where the second (random) and third (fixed) predictors' coefficients
+  // start in theta: (beta, Lambda, a's, phi's), except with kind 5
+  // (zero-inflation beside a dispersion formula with random effects),
+  // whose a is the log dispersion and phi the zero part's logit, laid out
+  // as every two-part fit, zero part first: (beta, Lambda, phi's, a's).
+  int a_at_ = 0, ph_at_ = 0;
   std::unique_ptr<ObsModel> fam_;
   std::unique_ptr<TwoPartRE> obs_;
   Eigen::MatrixXd X_, Xz_, Xd_, off_;
