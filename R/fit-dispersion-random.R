@@ -57,10 +57,16 @@
 #' dispersion, so `predict(type = "response")`, [marginal_coefs()] and
 #' [standardize()] concern the mean's random effects only. With a
 #' covariance structure in either formula, profile intervals are not
-#' available (Wald intervals and cluster-robust covariances are). Not yet
-#' available: [variance_shares()] (the residual variance differs by
-#' cluster), `penalized`, adaptive quadrature (`nAGQ > 1`), and a
-#' `ziformula` or hurdle family beside it.
+#' available (Wald intervals and cluster-robust covariances are).
+#'
+#' A zero-inflation part with fixed effects may stand beside it
+#' (`family = nbinom2(), ziformula = ~ z, dispformula = ~ z + (1 | g)`): the
+#' zero part's logit is then a third linear predictor of the same Laplace
+#' approximation, and `predict(type = "response")` is the mean of y,
+#' \eqn{(1 - \pi)\mu}. Not yet available: [variance_shares()] (the residual
+#' variance differs by cluster), `penalized`, adaptive quadrature (`nAGQ >
+#' 1`), random effects in `ziformula` or a hurdle family beside it, and
+#' covariance structures beside both a zero part and it.
 #'
 #' @references Hedeker, D., Mermelstein, R. J. and Demirtas, H. (2008). An
 #'   application of a mixed-effects location scale model for analysis of
@@ -97,27 +103,37 @@ NULL
 # formula has random effects: `rc`, `rd` the conditional and dispersion
 # parts' sparse random-effect terms, `Xd` and `offd` the dispersion part's
 # fixed design and offset; `start` the user's starting values (fit$theta's
-# layout), or NULL.
+# layout), or NULL; `Xz`, `offz` a zero-inflation part's design (fixed
+# effects only) and offset, or NULL: its coefficients come before the
+# dispersion's in theta, as in every two-part fit.
 glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, control,
-                                   offd = NULL, start = NULL) {
+                                   offd = NULL, start = NULL, Xz = NULL, offz = NULL) {
   n <- length(y)
   offd <- offd %||% rep(0, n)
+  offz <- offz %||% rep(0, n)
   p <- ncol(X)
   check_full_rank(X)
-  se <- zire_sparse_engine(X, y, rc, rd, family, "disp_re", Xd, NULL, weights, offset, offd,
-                           rep(0, n))
+  zi <- !is.null(Xz)
+  kind <- if (zi) "zi" else "disp"
+  se <- if (zi) zire_sparse_engine(X, y, rc, rd, family, "zi_disp_re", Xz, Xd, weights, offset,
+                                   offz, offd)
+        else zire_sparse_engine(X, y, rc, rd, family, "disp_re", Xd, NULL, weights, offset, offd,
+                                rep(0, n))
   re <- se$re
-  pd <- se$pz
+  pz <- if (zi) se$pz else 0L
+  pd <- if (zi) se$pd else se$pz
   rp <- se$rp
   eng <- se$eng
-  Xds <- se$Xzs
+  Xzs <- if (zi) se$Xzs
+  Xds <- if (zi) se$XdS else se$Xzs
   nth <- re$ntheta
   nb <- p + nth
-  P <- nb + pd
+  P <- nb + pz + pd
   Xs <- rp$X
-  beta <- two_part_beta_start(Xs, y, weights, offset, family, "disp")
-  del <- zi_aux_start(Xs, y, beta, weights, offset, family, "disp", NULL, NULL, pd, Xds, offd)
-  theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), del)
+  beta <- two_part_beta_start(Xs, y, weights, offset, family, kind)
+  aux <- zi_aux_start(Xs, y, beta, weights, offset, family, kind, Xzs, if (zi) offz, pd, Xds,
+                      offd)
+  theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), aux)
   if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
   evalf <- spzire_evaluator(eng)
   refused <- function() cpp_spzire_degenerate(eng)$refused
@@ -125,14 +141,16 @@ glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, co
     stop(paste0("'start': the log-likelihood is not finite at the starting values",
                 if (refused() > 0) " (the joint mode of the mean's and the dispersion's random effects is nearly degenerate there)",
                 "; give other starting values, e.g. smaller standard deviations"), call. = FALSE)
-  fixed <- c(seq_len(p), nb + seq_len(pd))
+  fixed <- c(seq_len(p), nb + seq_len(pz + pd))
   fixed_curv <- function(th) {
     H <- cpp_spzire_fixed_curvature(eng, th)
     if (is.null(H)) NULL else list(idx = fixed, H = H)
   }
   search <- function(th, ev) {
-    r <- sparse_zi_search(ev, th, re, p, pd, 0L, P, X, Xd, NULL, control,
-                          fixed_curv = fixed_curv, zprefix = "disp~")
+    r <- if (zi) sparse_zi_search(ev, th, re, p, pz, pd, P, X, Xz, Xd, control,
+                                  fixed_curv = fixed_curv)
+         else sparse_zi_search(ev, th, re, p, pd, 0L, P, X, Xd, NULL, control,
+                               fixed_curv = fixed_curv, zprefix = "disp~")
     r$run$warm <- cpp_spzire_warm(eng)
     r
   }
@@ -148,7 +166,7 @@ glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, co
   sr <- fs$sr
   fin <- fs$fin
   m <- fs$m
-  tl <- sparse_zi_tail(fin, rp, sr, control, "disp", Xds, NULL, nb, 0L,
+  tl <- sparse_zi_tail(fin, rp, sr, control, kind, Xzs, if (zi) offz, nb, pz,
                        "Laplace (sparse, mean and dispersion)")
   tl$optinfo$gradient <- "exact"
   theta <- tl$theta
@@ -164,7 +182,8 @@ glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, co
   tl$optinfo$zero_variance_check <- sr$zero_variance
   tl$optinfo$laplace_validity$restarts <- sr$refused_restarts
   list(beta = theta[seq_len(p)], theta = theta, loglik = fin$final$loglik,
-       disp = theta[nb + seq_len(pd)], lambda = theta[p + seq_len(nth)], p = p,
+       zi = if (zi) theta[nb + seq_len(pz)], disp = theta[nb + pz + seq_len(pd)],
+       lambda = theta[p + seq_len(nth)], p = p,
        gradient = tl$gradient, hessian = tl$hessian, cov_theta = tl$cov_theta, family = family,
        modes = list(eta = m$eta, dlink = m$a, u = m$u, b = m$b), terms = tms$terms,
        zterms = tms$second, singular = any(tl$on_boundary), on_boundary = tl$on_boundary,

@@ -59,13 +59,18 @@ spzire_evaluator <- function(eng) {
 # (zire_combined_re()); a family with a dispersion and no dispersion formula
 # gets a constant dispersion. With kind "disp_re" the second part is the
 # dispersion's (Xz its fixed design, offz its offset), with no fixed
-# dispersion predictor beside it. Returns the engine `eng` with the structure
-# `re`, the map `rp`, the dispersion design `Xd`, the scaled zero and
-# dispersion designs `Xzs`, `XdS` and their widths `pz`, `pd`.
+# dispersion predictor beside it. With kind "zi_disp_re" it is the
+# dispersion's too (Xd, offd), and the zero part (Xz, offz, fixed effects
+# only) is the engine's third predictor, its coefficients before the
+# dispersion's as in every two-part fit (engine kind 5). Returns the engine
+# `eng` with the structure `re`, the map `rp`, the dispersion design `Xd`,
+# the scaled zero and dispersion designs `Xzs`, `XdS` and their widths
+# `pz`, `pd`.
 zire_sparse_engine <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offset, offz, offd) {
   n <- length(y)
   p <- ncol(X)
-  re <- zire_combined_re(rc, rz, if (kind == "disp_re") "disp~" else "zi~")
+  dre <- kind %in% c("disp_re", "zi_disp_re")
+  re <- zire_combined_re(rc, rz, if (dre) "disp~" else "zi~")
   nth <- re$ntheta
   disp <- has_dispersion(family) && kind != "disp_re"
   if (disp && is.null(Xd)) Xd <- matrix(1, n, 1L, dimnames = list(NULL, "(Intercept)"))
@@ -83,9 +88,14 @@ zire_sparse_engine <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offs
   Xzs <- rp$Xz
   storage.mode(Xzs) <- "double"
   sp <- function(M) methods::as(methods::as(M, "CsparseMatrix"), "generalMatrix")
-  eng <- cpp_spzire_new(rp$X, Xzs, XdS, sp(Zs[, seq_len(Qc), drop = FALSE]),
+  # (kind 5: the dispersion's design and offset in the engine's second,
+  # random predictor, the zero part's in its third)
+  swap <- kind == "zi_disp_re"
+  eng <- cpp_spzire_new(rp$X, if (swap) XdS else Xzs, if (swap) Xzs else XdS,
+                        sp(Zs[, seq_len(Qc), drop = FALSE]),
                         sp(Zs[, cols_z, drop = FALSE]), as.numeric(y), as.numeric(weights),
-                        cbind(as.numeric(offset), as.numeric(offz), as.numeric(offd)),
+                        cbind(as.numeric(offset), as.numeric(if (swap) offd else offz),
+                              as.numeric(if (swap) offz else offd)),
                         re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
                         family$family_code, family$link_code, aux_kind_code(kind, family))
   list(eng = eng, re = re, rp = rp, Xd = Xd, Xzs = Xzs, XdS = XdS, pz = pz, pd = pd)

@@ -146,11 +146,14 @@ profile_aux_inputs <- function(fit) {
   dbl <- function(M) { M <- M %||% matrix(0, n, 0L); storage.mode(M) <- "double"; M }
   if (!is.null(a$disp$re)) {
     # A dispersion formula with random effects: the two-part engine's second
-    # part is the dispersion's (kind disp_re, fit-dispersion-random.R).
+    # part is the dispersion's (kind disp_re, fit-dispersion-random.R); a
+    # zero part beside it is the engine's third predictor (kind zi_disp_re).
+    zi <- !is.null(a$zi_index)
     ad$Xz0 <- dbl(ad$Xd)
-    ad$Xd0 <- dbl(NULL)
-    ad$off3 <- cbind(as.numeric(fit$offset %||% rep(0, n)), a$disp$offset %||% 0, 0)
-    ad$kind <- aux_kind_code("disp_re", fit$family)
+    ad$Xd0 <- dbl(if (zi) ad$Xz)
+    ad$off3 <- cbind(as.numeric(fit$offset %||% rep(0, n)), a$disp$offset %||% 0,
+                     if (zi) a$zi$offset %||% 0 else 0)
+    ad$kind <- aux_kind_code(if (zi) "zi_disp_re" else "disp_re", fit$family)
     return(ad)
   }
   ad$Xz0 <- dbl(ad$Xz)

@@ -171,8 +171,10 @@ test_that("profile on a badly scaled slope: the rebuilt engine takes the fit's d
 
 test_that("refusals: dispersion random effects with parts not yet combined", {
   d <- location_scale_data(m = 10, k = 5, family = "nbinom2", seed = 1)
-  expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(), ziformula = ~ 1,
+  expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(), ziformula = ~ (1 | g),
                     dispformula = ~ (1 | g)), "'dispformula'.*ziformula")
+  expect_error(glmm(y ~ x + (1 | g), data = d, family = truncated_nbinom2(), ziformula = ~ 1,
+                    dispformula = ~ (1 | g)), "'dispformula'.*hurdle")
   expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(), nAGQ = 5,
                     dispformula = ~ (1 | g)), "'nAGQ'")
   expect_error(glmm(y ~ x + (1 | g), data = d, family = poisson(), dispformula = ~ (1 | g)),
@@ -196,6 +198,56 @@ test_that("start: from an earlier fit's theta, or from elsewhere, the same optim
                     start = c(0, 0, 1, 1, 0, NA)), "'start' must be")
   expect_error(glmm(y ~ x + (1 | g), data = d, dispformula = ~ z + (1 | g), penalized = TRUE),
                "'penalized'")
+})
+
+test_that("zero inflation beside a random dispersion: the independent Laplace, the methods", {
+  d <- location_scale_data(m = 30, k = 20, family = "nbinom2", d = c(0.3, 0.4), seed = 2)
+  set.seed(2)
+  d$y <- d$y * stats::rbinom(nrow(d), 1, 0.8)
+  fit <- glmm(y ~ x + (1 | g), data = d, family = nbinom2(), ziformula = ~ 1,
+              dispformula = ~ z + (1 | g))
+  expect_s3_class(fit, "glmmgee_glmm_dispre")
+  expect_s3_class(fit, "glmmgee_glmm_zi")
+  expect_identical(names(fit$theta)[5:7], c("zi~(Intercept)", "disp~(Intercept)", "disp~z"))
+  pz <- stats::plogis(fit$aux$zi$coef[[1]])
+  zinb <- function(y, eta, ld) {
+    f0 <- stats::dnbinom(y, size = exp(ld), mu = exp(eta), log = TRUE)
+    ifelse(y == 0, log(pz + (1 - pz) * exp(f0)), log1p(-pz) + f0)
+  }
+  ref <- reference_location_scale_laplace(location_scale_par(fit), d$y, cbind(1, d$x),
+                                          cbind(1, d$z), d$g, zinb)
+  expect_lt(abs(as.numeric(logLik(fit)) - ref), 1e-4)
+  # The engine's exact gradient (which needs the rows' third derivatives
+  # in the mean and the log dispersion) against differences of its value,
+  # away from the optimum.
+  pe <- profile_engine(fit)
+  th <- theta_star(as.numeric(fit$theta) + c(0.05, -0.03, 0.1, 0.08, 0.2, -0.1, 0.05), pe$Tx)
+  g <- pe$eval(th)$gradient
+  num <- vapply(seq_along(th), function(k) {
+    e <- replace(numeric(length(th)), k, 1e-5)
+    (pe$eval(th + e)$loglik - pe$eval(th - e)$loglik) / 2e-5
+  }, 0)
+  expect_lt(max(abs(g - num) / pmax(1, abs(num))), 1e-5)
+  # The zeros the data were given: a clearly better fit than without the
+  # zero part.
+  f0 <- glmm(y ~ x + (1 | g), data = d, family = nbinom2(), dispformula = ~ z + (1 | g))
+  expect_gt(as.numeric(logLik(fit) - logLik(f0)), 5)
+  # The methods: the mean of y is (1 - pi) mu; each part's intervals.
+  mu <- predict(fit, type = "conditional")
+  expect_equal(unname(predict(fit, type = "response")), unname((1 - pz) * mu), tolerance = 1e-10)
+  expect_equal(unname(predict(fit, type = "zprob")), rep(pz, nrow(d)), tolerance = 1e-12)
+  v <- ranef(fit, component = "disp")$g[["(Intercept)"]]
+  del <- fit$aux$disp$coef
+  expect_equal(unname(predict(fit, type = "disp")),
+               unname(exp(del[[1]] + del[[2]] * d$z + v[as.integer(d$g)])), tolerance = 1e-10)
+  expect_equal(dim(simulate(fit, nsim = 2, seed = 1)), c(nrow(d), 2L))
+  ci <- confint(fit, parm = c("zi.(Intercept)", "disp.z"), method = "profile")
+  w <- confint(fit, parm = c("zi.(Intercept)", "disp.z"))
+  expect_equal(unname(ci), unname(w), tolerance = 0.1)
+  V <- vcov(fit, type = "CR2")
+  expect_true(all(is.finite(V)) && all(diag(V) > 0))
+  td <- broom.mixed::tidy(fit)
+  expect_setequal(unique(td$component), c("cond", "zi", "disp"))
 })
 
 test_that("covariance structures beside dispersion random effects: diag() and us() are the plain terms", {
@@ -291,6 +343,21 @@ test_that("structures in either formula against glmmTMB (1.1.10 and later)", {
 
 test_that("against glmmTMB where it fits random effects in dispformula (1.1.10 and later)", {
   skip_if_not_installed("glmmTMB", "1.1.10")
+  # With a zero part beside it (fixed effects), for both negative binomials.
+  for (fam in c("nbinom2", "nbinom1")) for (seed in c(1, 2)) {
+    d <- location_scale_data(m = 40, k = 25, family = "nbinom2", d = c(0.5, 0.5), sv = 0.8,
+                             seed = seed)
+    d$y <- d$y * stats::rbinom(nrow(d), 1, 0.8)
+    a <- glmm(y ~ x + (1 | g), data = d, family = get(fam)(), ziformula = ~ z,
+              dispformula = ~ z + (1 | g))
+    b <- glmmTMB::glmmTMB(y ~ x + (1 | g), data = d, family = getExportedValue("glmmTMB", fam)(),
+                          ziformula = ~ z, dispformula = ~ z + (1 | g))
+    lab <- paste("zero-inflated", fam, seed)
+    expect_gt(as.numeric(logLik(a)) - as.numeric(logLik(b)), -1e-4, label = lab)
+    expect_equal(unname(c(fixef(a), a$aux$zi$coef, a$aux$disp$coef)),
+                 unname(c(glmmTMB::fixef(b)$cond, glmmTMB::fixef(b)$zi, glmmTMB::fixef(b)$disp)),
+                 tolerance = 1e-3, label = lab)
+  }
   for (fam in c("gaussian", "nbinom2", "Gamma", "beta")) for (seed in c(1, 3)) {
     d <- location_scale_data(m = 30, k = 10, family = fam, d = c(if (fam == "beta") 2 else 0.3, 0.4),
                              seed = seed)
