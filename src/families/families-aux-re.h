@@ -486,15 +486,77 @@ class ZeroInflatedDispersionRE : public TwoPartRE {
   }
 };
 
+// A hurdle beside a dispersion formula with random effects (kind 6): as
+// kind 5, a the log dispersion and phi the logit z of the probability of a
+// zero. y = 0: l = log plogis(z), free of (eta, a). y > 0: with l0 =
+// log f_c(0; eta, a) and G(s) = -log(1 - exp(s)) (the zero-truncated count
+// part's normalization, G' = t = 1 / expm1(-s), G'' = u = t (1 + t),
+// G''' = u (1 + 2 t)),
+//   l = l_c(y; eta, a) + G(l0) - log1pexp(z),
+// and l's derivatives in (eta, a) are l_c's plus G's chain rule through
+// l0 (l_b += t s_b, l_bc += u s_b s_c + t s_bc, l_bcd += G''' s_b s_c s_d
+// + u (s_bc s_d + s_bd s_c + s_cd s_b) + t s_bcd, s = l0), with l_c's and
+// l0's from the count family's derivs(), dphi() and dphi2(). Every term
+// times the row's weight.
+class HurdleDispersionRE : public TwoPartRE {
+ public:
+  using TwoPartRE::TwoPartRE;
+  using TwoPartRE::eval;
+  void eval(double y, double wt, double eta, double a, double z, bool full, Obs2& o,
+            const RowConst*) const override {
+    clear(o);
+    if (wt <= 0) return;
+    if (y <= 0) {
+      log_pi(z, false, o);  // into l and g[1]: moved to the third predictor
+      o.g[2] = o.g[1];
+      o.g[1] = 0.0;
+      scale(o, wt);
+      return;
+    }
+    const ObsDerivs d = f_->derivs(y, 1.0, eta, a), d0 = f_->derivs(0.0, 1.0, eta, a);
+    double p[3], pp[3], q[3], qq[3];
+    f_->dphi(y, 1.0, eta, a, p);
+    f_->dphi(0.0, 1.0, eta, a, q);
+    const double l0 = d0.l + lc0_, t = 1.0 / std::expm1(-l0), u = t * (1.0 + t);
+    const double s1[2] = {d0.d1, q[0]};
+    o.l = d.l - std::log(-std::expm1(l0)) - log1pexp(z);
+    o.g[0] = d.d1 + t * s1[0];
+    o.g[1] = p[0] + t * s1[1];
+    o.g[2] = -plogis(z);
+    if (full) {
+      f_->dphi2(y, 1.0, eta, a, pp);
+      f_->dphi2(0.0, 1.0, eta, a, qq);
+      const double c2[2][2] = {{d.d2, p[1]}, {p[1], pp[0]}};    // l_c's
+      const double s2[2][2] = {{d0.d2, q[1]}, {q[1], qq[0]}};   // l0's
+      // third derivatives [b][e][c]: eee, eea, eaa, aaa
+      const double c3[4] = {d.d3, p[2], pp[1], pp[2]};
+      const double s3[4] = {d0.d3, q[2], qq[1], qq[2]};
+      const double w = u * (1.0 + 2.0 * t);
+      for (int b = 0; b < 2; ++b)
+        for (int c = 0; c < 2; ++c) o.h[b][c] = c2[b][c] + u * s1[b] * s1[c] + t * s2[b][c];
+      for (int b = 0; b < 2; ++b)
+        for (int e = 0; e < 2; ++e)
+          for (int c = 0; c < 2; ++c) {
+            const int k = b + e + c;  // the number of a's among the three
+            o.t[b][e][c] = c3[k] + w * s1[b] * s1[e] * s1[c] +
+                           u * (s2[b][e] * s1[c] + s2[b][c] * s1[e] + s2[e][c] * s1[b]) +
+                           t * s3[k];
+          }
+    }
+    scale(o, wt);
+  }
+};
+
 // kind 1 zero-inflation, 2 hurdle, 3 zero-inflated binomial, 4 a
-// dispersion formula with random effects, 5 zero-inflation beside one (the
-// codes of aux_kind_code() in R); nullptr otherwise.
+// dispersion formula with random effects, 5 zero-inflation and 6 a hurdle
+// beside one (the codes of aux_kind_code() in R); nullptr otherwise.
 inline std::unique_ptr<TwoPartRE> make_two_part_re(int kind, const ObsModel* inner) {
   if (kind == 1) return std::unique_ptr<TwoPartRE>(new ZeroInflatedRE(inner));
   if (kind == 2) return std::unique_ptr<TwoPartRE>(new HurdleRE(inner));
   if (kind == 3) return std::unique_ptr<TwoPartRE>(new ZeroInflatedBinomialRE(inner));
   if (kind == 4) return std::unique_ptr<TwoPartRE>(new DispersionRE(inner));
   if (kind == 5) return std::unique_ptr<TwoPartRE>(new ZeroInflatedDispersionRE(inner));
+  if (kind == 6) return std::unique_ptr<TwoPartRE>(new HurdleDispersionRE(inner));
   return std::unique_ptr<TwoPartRE>();
 }
 
@@ -509,7 +571,7 @@ inline void make_two_part_models(int family, int link, int kind, int pd,
   if (!fam) throw std::invalid_argument("unsupported family/link");
   obs = make_two_part_re(kind, fam.get());
   if (!obs) throw std::invalid_argument("unknown two-part kind");
-  if (kind == 4 || kind == 5) {
+  if (kind >= 4 && kind <= 6) {
     double o[3];
     if (!fam->has_dispersion() || !fam->dphi2(1.0, 1.0, 0.0, 0.0, o))
       throw std::invalid_argument("this family has no dispersion formula with random effects");

@@ -48,8 +48,8 @@ SparseZire::SparseZire(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<con
       Q_((int)(Zc.cols() + Zz.cols())), qc_((int)Zc.cols()), nth_(ntheta), X_(X), Xz_(Xz),
       Xd_(Xd), off_(off), y_(y), wt_(wt), lr_(lam_row), lc_(lam_col), lk_(lam_k) {
   make_two_part_models(family, link, kind, pd_, fam_, obs_);
-  a_at_ = p_ + nth_ + (kind == 5 ? pd_ : 0);
-  ph_at_ = p_ + nth_ + (kind == 5 ? 0 : pz_);
+  a_at_ = p_ + nth_ + (kind >= 5 ? pd_ : 0);
+  ph_at_ = p_ + nth_ + (kind >= 5 ? 0 : pz_);
   for (size_t k = 0; k < lr_.size(); ++k)
     if (lr_[k] < 0 || lr_[k] >= Q_ || lc_[k] < 0 || lc_[k] > lr_[k] || lk_[k] < 0 ||
         lk_[k] >= nth_)

@@ -123,8 +123,8 @@ class SparseZire {
 
   int n_, p_, pz_, pd_, Q_, qc_, nth_;
   // Where the second (random) and third (fixed) predictors' coefficients
-  // start in theta: (beta, Lambda, a's, phi's), except with kind 5
-  // (zero-inflation beside a dispersion formula with random effects),
+  // start in theta: (beta, Lambda, a's, phi's), except with kinds 5 and 6
+  // (a zero part beside a dispersion formula with random effects),
   // whose a is the log dispersion and phi the zero part's logit, laid out
   // as every two-part fit, zero part first: (beta, Lambda, phi's, a's).
   int a_at_ = 0, ph_at_ = 0;
