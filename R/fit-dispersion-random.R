@@ -59,13 +59,15 @@
 #' covariance structure in either formula, profile intervals are not
 #' available (Wald intervals and cluster-robust covariances are).
 #'
-#' A zero-inflation part with fixed effects may stand beside it
-#' (`family = nbinom2(), ziformula = ~ z, dispformula = ~ z + (1 | g)`): the
-#' zero part's logit is then a third linear predictor of the same Laplace
-#' approximation, and `predict(type = "response")` is the mean of y,
-#' \eqn{(1 - \pi)\mu}. Not yet available: [variance_shares()] (the residual
-#' variance differs by cluster), `penalized`, adaptive quadrature (`nAGQ >
-#' 1`), random effects in `ziformula` or a hurdle family beside it, and
+#' A zero part with fixed effects may stand beside it: zero inflation
+#' (`family = nbinom2(), ziformula = ~ z, dispformula = ~ z + (1 | g)`) or
+#' a hurdle (`family = truncated_nbinom2()`, with or without a
+#' `ziformula`). The zero part's logit is then a third linear predictor of
+#' the same Laplace approximation, and `predict(type = "response")` is the
+#' mean of y at each row's own dispersion, \eqn{(1 - \pi)\mu} or
+#' \eqn{(1 - \pi)\mu / (1 - f(0))}. Not yet available: [variance_shares()]
+#' (the residual variance differs by cluster), `penalized`, adaptive
+#' quadrature (`nAGQ > 1`), random effects in `ziformula` beside it, and
 #' covariance structures beside both a zero part and it.
 #'
 #' @references Hedeker, D., Mermelstein, R. J. and Demirtas, H. (2008). An
@@ -103,20 +105,22 @@ NULL
 # formula has random effects: `rc`, `rd` the conditional and dispersion
 # parts' sparse random-effect terms, `Xd` and `offd` the dispersion part's
 # fixed design and offset; `start` the user's starting values (fit$theta's
-# layout), or NULL; `Xz`, `offz` a zero-inflation part's design (fixed
-# effects only) and offset, or NULL: its coefficients come before the
-# dispersion's in theta, as in every two-part fit.
+# layout), or NULL; `zkind` "zi" or "hurdle" for a zero part beside it,
+# with `Xz`, `offz` its design (fixed effects only; NULL for a
+# zero-truncated model, whose offset is -Inf) and offset: its coefficients
+# come before the dispersion's in theta, as in every two-part fit.
 glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, control,
-                                   offd = NULL, start = NULL, Xz = NULL, offz = NULL) {
+                                   offd = NULL, start = NULL, Xz = NULL, offz = NULL,
+                                   zkind = "disp") {
   n <- length(y)
   offd <- offd %||% rep(0, n)
   offz <- offz %||% rep(0, n)
   p <- ncol(X)
   check_full_rank(X)
-  zi <- !is.null(Xz)
-  kind <- if (zi) "zi" else "disp"
-  se <- if (zi) zire_sparse_engine(X, y, rc, rd, family, "zi_disp_re", Xz, Xd, weights, offset,
-                                   offz, offd)
+  zi <- zkind %in% c("zi", "hurdle")
+  kind <- zkind
+  se <- if (zi) zire_sparse_engine(X, y, rc, rd, family, paste0(zkind, "_disp_re"), Xz, Xd,
+                                   weights, offset, offz, offd)
         else zire_sparse_engine(X, y, rc, rd, family, "disp_re", Xd, NULL, weights, offset, offd,
                                 rep(0, n))
   re <- se$re
@@ -124,7 +128,7 @@ glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, co
   pd <- if (zi) se$pd else se$pz
   rp <- se$rp
   eng <- se$eng
-  Xzs <- if (zi) se$Xzs
+  Xzs <- if (zi && pz) se$Xzs
   Xds <- if (zi) se$XdS else se$Xzs
   nth <- re$ntheta
   nb <- p + nth
@@ -182,7 +186,7 @@ glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, co
   tl$optinfo$zero_variance_check <- sr$zero_variance
   tl$optinfo$laplace_validity$restarts <- sr$refused_restarts
   list(beta = theta[seq_len(p)], theta = theta, loglik = fin$final$loglik,
-       zi = if (zi) theta[nb + seq_len(pz)], disp = theta[nb + pz + seq_len(pd)],
+       zi = if (pz) theta[nb + seq_len(pz)], disp = theta[nb + pz + seq_len(pd)],
        lambda = theta[p + seq_len(nth)], p = p,
        gradient = tl$gradient, hessian = tl$hessian, cov_theta = tl$cov_theta, family = family,
        modes = list(eta = m$eta, dlink = m$a, u = m$u, b = m$b), terms = tms$terms,

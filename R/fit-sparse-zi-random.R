@@ -59,17 +59,20 @@ spzire_evaluator <- function(eng) {
 # (zire_combined_re()); a family with a dispersion and no dispersion formula
 # gets a constant dispersion. With kind "disp_re" the second part is the
 # dispersion's (Xz its fixed design, offz its offset), with no fixed
-# dispersion predictor beside it. With kind "zi_disp_re" it is the
-# dispersion's too (Xd, offd), and the zero part (Xz, offz, fixed effects
-# only) is the engine's third predictor, its coefficients before the
-# dispersion's as in every two-part fit (engine kind 5). Returns the engine
+# dispersion predictor beside it. With kind "zi_disp_re" or
+# "hurdle_disp_re" it is the dispersion's too (Xd, offd), and the zero part
+# (Xz, offz, fixed effects only; Xz NULL for a zero-truncated model) is the
+# engine's third predictor, its coefficients before the dispersion's as in
+# every two-part fit (engine kinds 5 and 6). Returns the engine
 # `eng` with the structure `re`, the map `rp`, the dispersion design `Xd`,
 # the scaled zero and dispersion designs `Xzs`, `XdS` and their widths
 # `pz`, `pd`.
 zire_sparse_engine <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offset, offz, offd) {
   n <- length(y)
   p <- ncol(X)
-  dre <- kind %in% c("disp_re", "zi_disp_re")
+  swap <- kind %in% c("zi_disp_re", "hurdle_disp_re")
+  dre <- swap || kind == "disp_re"
+  if (swap && is.null(Xz)) Xz <- matrix(0, n, 0L)
   re <- zire_combined_re(rc, rz, if (dre) "disp~" else "zi~")
   nth <- re$ntheta
   disp <- has_dispersion(family) && kind != "disp_re"
@@ -90,7 +93,6 @@ zire_sparse_engine <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offs
   sp <- function(M) methods::as(methods::as(M, "CsparseMatrix"), "generalMatrix")
   # (kind 5: the dispersion's design and offset in the engine's second,
   # random predictor, the zero part's in its third)
-  swap <- kind == "zi_disp_re"
   eng <- cpp_spzire_new(rp$X, if (swap) XdS else Xzs, if (swap) Xzs else XdS,
                         sp(Zs[, seq_len(Qc), drop = FALSE]),
                         sp(Zs[, cols_z, drop = FALSE]), as.numeric(y), as.numeric(weights),

@@ -184,7 +184,7 @@ zi_fit <- function(s, d) {
       d$X, d$y, d$rt, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, d$offz, d$offd, s$control)
   else if (s$disp_random) glmm_sparse_dispre_fit(
       d$X, d$y, re, d$rz, inner, d$dd$X, d$weights, d$offset, s$control, offd = d$offd,
-      start = s$start, Xz = d$zd$X, offz = d$offz)
+      start = s$start, Xz = d$zd$X, offz = d$offz, zkind = kind)
   else switch(s$engine,
     laplace_sparse_zero_re = glmm_sparse_zire_fit(
       d$X, d$y, re, d$rz, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, s$control, s$start,
@@ -299,7 +299,7 @@ family_label <- function(s)
 # (f_c(0) = (1 - p)^n), the count families at unit weight.
 aux_kind_code <- function(kind, family) {
   if (kind == "zi" && identical(family$family, "binomial")) return(3L)
-  c(disp = 0L, zi = 1L, hurdle = 2L, disp_re = 4L, zi_disp_re = 5L)[[kind]]
+  c(disp = 0L, zi = 1L, hurdle = 2L, disp_re = 4L, zi_disp_re = 5L, hurdle_disp_re = 6L)[[kind]]
 }
 
 # The conditional part's start for a zero-inflated binomial: the binomial

@@ -148,12 +148,15 @@ profile_aux_inputs <- function(fit) {
     # A dispersion formula with random effects: the two-part engine's second
     # part is the dispersion's (kind disp_re, fit-dispersion-random.R); a
     # zero part beside it is the engine's third predictor (kind zi_disp_re).
+    # (a zero-truncated fit, a hurdle without 'ziformula', has the zero
+    # probability 0: offset -Inf on its logit)
     zi <- !is.null(a$zi_index)
     ad$Xz0 <- dbl(ad$Xd)
     ad$Xd0 <- dbl(if (zi) ad$Xz)
     ad$off3 <- cbind(as.numeric(fit$offset %||% rep(0, n)), a$disp$offset %||% 0,
-                     if (zi) a$zi$offset %||% 0 else 0)
-    ad$kind <- aux_kind_code(if (zi) "zi_disp_re" else "disp_re", fit$family)
+                     if (zi) a$zi$offset %||% 0 else if (a$kind == "hurdle") -Inf else 0)
+    ad$kind <- aux_kind_code(if (a$kind == "disp") "disp_re" else paste0(a$kind, "_disp_re"),
+                             fit$family)
     return(ad)
   }
   ad$Xz0 <- dbl(ad$Xz)

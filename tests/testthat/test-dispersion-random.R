@@ -173,8 +173,6 @@ test_that("refusals: dispersion random effects with parts not yet combined", {
   d <- location_scale_data(m = 10, k = 5, family = "nbinom2", seed = 1)
   expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(), ziformula = ~ (1 | g),
                     dispformula = ~ (1 | g)), "'dispformula'.*ziformula")
-  expect_error(glmm(y ~ x + (1 | g), data = d, family = truncated_nbinom2(), ziformula = ~ 1,
-                    dispformula = ~ (1 | g)), "'dispformula'.*hurdle")
   expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(), nAGQ = 5,
                     dispformula = ~ (1 | g)), "'nAGQ'")
   expect_error(glmm(y ~ x + (1 | g), data = d, family = poisson(), dispformula = ~ (1 | g)),
@@ -248,6 +246,50 @@ test_that("zero inflation beside a random dispersion: the independent Laplace, t
   expect_true(all(is.finite(V)) && all(diag(V) > 0))
   td <- broom.mixed::tidy(fit)
   expect_setequal(unique(td$component), c("cond", "zi", "disp"))
+})
+
+test_that("a hurdle beside a random dispersion: the independent Laplace, the gradient, the mean", {
+  d <- location_scale_data(m = 30, k = 20, family = "nbinom2", d = c(0.3, 0.4), seed = 4)
+  set.seed(4)
+  d$y <- d$y * stats::rbinom(nrow(d), 1, 0.8)
+  fit <- glmm(y ~ x + (1 | g), data = d, family = truncated_nbinom2(), ziformula = ~ 1,
+              dispformula = ~ z + (1 | g))
+  expect_s3_class(fit, "glmmgee_glmm_dispre")
+  pz <- stats::plogis(fit$aux$zi$coef[[1]])
+  hurdle <- function(y, eta, ld) {
+    f <- stats::dnbinom(y, size = exp(ld), mu = exp(eta), log = TRUE)
+    f0 <- stats::dnbinom(0, size = exp(ld), mu = exp(eta), log = TRUE)
+    ifelse(y == 0, log(pz), log1p(-pz) + f - log(-expm1(f0)))
+  }
+  ref <- reference_location_scale_laplace(location_scale_par(fit), d$y, cbind(1, d$x),
+                                          cbind(1, d$z), d$g, hurdle)
+  expect_lt(abs(as.numeric(logLik(fit)) - ref), 1e-4)
+  pe <- profile_engine(fit)
+  th <- theta_star(as.numeric(fit$theta) + c(0.05, -0.03, 0.1, 0.08, 0.2, -0.1, 0.05), pe$Tx)
+  g <- pe$eval(th)$gradient
+  num <- vapply(seq_along(th), function(k) {
+    e <- replace(numeric(length(th)), k, 1e-5)
+    (pe$eval(th + e)$loglik - pe$eval(th - e)$loglik) / 2e-5
+  }, 0)
+  expect_lt(max(abs(g - num) / pmax(1, abs(num))), 1e-5)
+  # The mean of y: (1 - pi) mu / (1 - f_c(0)), at each row's own dispersion.
+  mu <- exp(predict(fit, type = "link"))
+  th_r <- predict(fit, type = "disp")
+  expect_equal(unname(predict(fit, type = "response")),
+               unname((1 - pz) * mu / (1 - stats::dnbinom(0, size = th_r, mu = mu))),
+               tolerance = 1e-10)
+  V <- vcov(fit, type = "CR2")
+  expect_true(all(is.finite(V)) && all(diag(V) > 0))
+  expect_equal(dim(simulate(fit, nsim = 2, seed = 1)), c(nrow(d), 2L))
+  # Zero-truncated (no zero part): the rows with counts.
+  dp <- d[d$y > 0, ]
+  ft <- glmm(y ~ x + (1 | g), data = dp, family = truncated_nbinom2(), dispformula = ~ z + (1 | g))
+  trunc <- function(y, eta, ld) stats::dnbinom(y, size = exp(ld), mu = exp(eta), log = TRUE) -
+    log(-expm1(stats::dnbinom(0, size = exp(ld), mu = exp(eta), log = TRUE)))
+  ref <- reference_location_scale_laplace(location_scale_par(ft), dp$y, cbind(1, dp$x),
+                                          cbind(1, dp$z), dp$g, trunc)
+  expect_lt(abs(as.numeric(logLik(ft)) - ref), 1e-4)
+  expect_true(all(is.finite(confint(ft, method = "profile", parm = "disp.z"))))
 })
 
 test_that("covariance structures beside dispersion random effects: diag() and us() are the plain terms", {
@@ -353,6 +395,11 @@ test_that("against glmmTMB where it fits random effects in dispformula (1.1.10 a
     b <- glmmTMB::glmmTMB(y ~ x + (1 | g), data = d, family = getExportedValue("glmmTMB", fam)(),
                           ziformula = ~ z, dispformula = ~ z + (1 | g))
     lab <- paste("zero-inflated", fam, seed)
+    h <- glmm(y ~ x + (1 | g), data = d, family = get(paste0("truncated_", fam))(), ziformula = ~ z,
+              dispformula = ~ z + (1 | g))
+    hb <- glmmTMB::glmmTMB(y ~ x + (1 | g), data = d, ziformula = ~ z, dispformula = ~ z + (1 | g),
+                           family = getExportedValue("glmmTMB", paste0("truncated_", fam))())
+    expect_gt(as.numeric(logLik(h)) - as.numeric(logLik(hb)), -1e-4, label = paste("hurdle", fam))
     expect_gt(as.numeric(logLik(a)) - as.numeric(logLik(b)), -1e-4, label = lab)
     expect_equal(unname(c(fixef(a), a$aux$zi$coef, a$aux$disp$coef)),
                  unname(c(glmmTMB::fixef(b)$cond, glmmTMB::fixef(b)$zi, glmmTMB::fixef(b)$disp)),

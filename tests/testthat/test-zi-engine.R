@@ -180,9 +180,10 @@ test_that("unsupported combinations are refused with the argument named", {
   d$h <- rep(1:4, 20)
   # Random effects in the zero part are fitted (test-zi-random.R,
   # test-zi-random-sparse.R), and in the dispersion model
-  # (test-dispersion-random.R), but not both at once.
-  expect_error(glmm(ynb ~ x + (1 | g), data = d, ziformula = ~ 1, dispformula = ~ x + (1 | g),
-                    family = nbinom2),
+  # (test-dispersion-random.R, beside a zero part with fixed effects), but
+  # not in both at once.
+  expect_error(glmm(ynb ~ x + (1 | g), data = d, ziformula = ~ (1 | g),
+                    dispformula = ~ x + (1 | g), family = nbinom2),
                "'dispformula': random effects in the dispersion part cannot yet be combined")
   expect_error(glmm(yp ~ x + (1 | g) + (1 | h), data = d, ziformula = ~ x, family = poisson,
                     nAGQ = 5), "only the Laplace approximation")
