@@ -12,7 +12,9 @@ grammar_zero_parts <- list(none = ~ 0, fixed = ~ z, random = ~ z + (1 | g),
                            structured = ~ z + ar1(0 + tf | g))
 
 # Draw k: a family, a random-effect structure, a zero part (count and
-# binary families) and a dispersion part (families with a dispersion).
+# binary families) and a dispersion part (families with a dispersion):
+# none, fixed (~ z), or for half of the fixed ones random (~ z + (1 | g),
+# drawn last, so that the other draws stay as they were).
 grammar_draw <- function(k) {
   set.seed(1000 + k)
   fam <- sample(grammar_families, 1L)
@@ -21,13 +23,15 @@ grammar_draw <- function(k) {
     sample(names(grammar_zero_parts), 1L) else "none"
   disp <- if (fam %in% c("gaussian", "nbinom2", "nbinom1", "Gamma", "beta", "betabinomial"))
     sample(c("none", "fixed"), 1L) else "none"
+  if (disp == "fixed" && stats::runif(1) < 0.5) disp <- "random"
   list(k = k, family = fam, re = re, zero = zero, disp = disp)
 }
 
 # 30 clusters g of 4 occasions tf, a crossed factor h of 6 levels,
 # covariates x and z; an AR(1) of the occasions within g, a random slope
 # of x, h effects, and (count and binary families) structural zeros with a
-# random intercept of g.
+# random intercept of g; a dispersion part with random effects gets a g
+# effect of SD 0.5 on the log dispersion.
 grammar_data <- function(m) {
   set.seed(m$k)
   ng <- 30
@@ -42,15 +46,18 @@ grammar_data <- function(m) {
     rnorm(ng, 0, 0.3)[d$g] * d$x
   n <- nrow(d)
   zi <- rbinom(n, 1, plogis(-1.2 + 0.7 * d$z + rnorm(ng, 0, 0.7)[d$g]))
+  # (0, and no draw, unless the dispersion part has random effects)
+  v <- if (identical(m$disp, "random")) rnorm(ng, 0, 0.5)[d$g] else 0
+  ev <- exp(v)
   d$y <- switch(m$family,
-    gaussian = eta + rnorm(n, 0, exp(-0.5 + 0.3 * d$z)),
+    gaussian = eta + rnorm(n, 0, exp(-0.5 + 0.3 * d$z + v)),
     binomial = rbinom(n, 1, plogis(eta)) * (1 - zi),
     poisson = rpois(n, exp(eta)) * (1 - zi),
-    nbinom2 = rnbinom(n, mu = exp(eta), size = exp(1 + 0.3 * d$z)) * (1 - zi),
-    nbinom1 = rnbinom(n, mu = exp(eta), size = exp(eta) / 1.5) * (1 - zi),
-    Gamma = rgamma(n, shape = 3, rate = 3 / exp(eta)),
-    beta = rbeta(n, plogis(eta) * 8, (1 - plogis(eta)) * 8),
-    betabinomial = rbinom(n, 5, rbeta(n, plogis(eta) * 6, (1 - plogis(eta)) * 6)))
+    nbinom2 = rnbinom(n, mu = exp(eta), size = exp(1 + 0.3 * d$z + v)) * (1 - zi),
+    nbinom1 = rnbinom(n, mu = exp(eta), size = exp(eta) / (1.5 * ev)) * (1 - zi),
+    Gamma = rgamma(n, shape = 3 * ev, rate = 3 * ev / exp(eta)),
+    beta = rbeta(n, plogis(eta) * 8 * ev, (1 - plogis(eta)) * 8 * ev),
+    betabinomial = rbinom(n, 5, rbeta(n, plogis(eta) * 6 * ev, (1 - plogis(eta)) * 6 * ev)))
   if (m$family == "betabinomial") d$yy <- cbind(d$y, 5 - d$y)
   d
 }
@@ -70,5 +77,5 @@ grammar_model <- function(m) {
   lhs <- if (m$family == "betabinomial") "yy" else "y"
   list(formula = stats::as.formula(paste(lhs, "~ x +", m$re)),
        ziformula = grammar_zero_parts[[m$zero]],
-       dispformula = if (m$disp == "fixed") ~ z else ~ 1)
+       dispformula = switch(m$disp, fixed = ~ z, random = ~ z + (1 | g), ~ 1))
 }

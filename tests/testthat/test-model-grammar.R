@@ -2,7 +2,8 @@
 # structure (intercepts, correlated and independent slopes, crossed,
 # nested, ar1(), cs(), diag(), toep(), a structure beside a crossed term) x
 # zero part (none, fixed, with a random intercept, with an AR(1)) x
-# dispersion part (none, fixed), each fitted by glmmgee and glmmTMB, both
+# dispersion part (none, fixed, with a random intercept: compared where
+# glmmTMB is 1.1.10 or later), each fitted by glmmgee and glmmTMB, both
 # by the Laplace approximation (helper-model-grammar.R). Wherever glmmTMB
 # converges (a positive definite Hessian), glmmgee fits too, with a
 # log-likelihood not below glmmTMB's by more than 1e-4, and the
@@ -52,8 +53,10 @@ test_that("random models of the grammar fit, at or above glmmTMB's log-likelihoo
     lo <- as.numeric(stats::logLik(f))
     expect_gte(lo, lt - 1e-4, label = sprintf("%s: logLik %.7f (glmmTMB %.7f)", label, lo, lt))
     if (lo < lt + 1e-4) {
-      ours <- c(fixef(f), if (m$zero != "none") f$aux$zi$coef)
-      peer <- c(glmmTMB::fixef(tm)$cond, if (m$zero != "none") glmmTMB::fixef(tm)$zi)
+      ours <- c(fixef(f), if (m$zero != "none") f$aux$zi$coef,
+                if (m$disp == "random") f$aux$disp$coef)
+      peer <- c(glmmTMB::fixef(tm)$cond, if (m$zero != "none") glmmTMB::fixef(tm)$zi,
+                if (m$disp == "random") glmmTMB::fixef(tm)$disp)
       expect_lte(max(abs(unname(ours) - unname(peer)) / pmax(1, abs(unname(peer)))), 1e-3,
                  label = paste(label, "coefficients"))
     }
