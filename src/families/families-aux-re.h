@@ -456,7 +456,7 @@ class ZeroInflatedDispersionRE : public TwoPartRE {
         o.t[1][1][1] = r3[2];
       }
     } else {
-      const double s = d.l - z, r = plogis(s), v = r * (1.0 - r);
+      const double s = d.l + lc0_ - z, r = plogis(s), v = r * (1.0 - r);
       const double s1[3] = {d.d1, q[0], -1.0};
       o.l = -log1pexp(-z) + log1pexp(s);
       for (int c = 0; c < 3; ++c) o.g[c] = r * s1[c];
@@ -579,6 +579,10 @@ inline void make_two_part_models(int family, int link, int kind, int pd,
       throw std::invalid_argument("a dispersion formula with random effects takes its fixed design as the second part's");
     if (kind == 5 && pd == 0)
       throw std::invalid_argument("zero-inflation beside a dispersion formula with random effects needs the zero part's design as the third");
+    // (kinds 5 and 6 evaluate the count part at unit weight and scale it:
+    // a count family's rows, not a beta-binomial's trials)
+    if (kind >= 5 && family != FAM_NBINOM2 && family != FAM_NBINOM1)
+      throw std::invalid_argument("a zero part beside a dispersion formula with random effects needs a negative binomial family");
     return;
   }
   if (fam->has_dispersion() != (pd > 0))

@@ -179,6 +179,12 @@ test_that("refusals: dispersion random effects with parts not yet combined", {
                "'dispformula'.*no dispersion")
   expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(), ziformula = ~ 1,
                     dispformula = ~ ar1(0 + factor(x > 0) | g)), "'dispformula'.*ziformula")
+  # A zero-truncated family with a structure beside a random dispersion: the
+  # structured fitter has no truncation, so the model is refused (it was
+  # fitted as the untruncated one).
+  dp <- d[d$y > 0, ]
+  expect_error(glmm(y ~ x + ar1(0 + factor(x > 0) | g), data = dp, family = truncated_nbinom2(),
+                    dispformula = ~ (1 | g)), "'dispformula'.*hurdle family")
 })
 
 test_that("start: from an earlier fit's theta, or from elsewhere, the same optimum", {

@@ -49,6 +49,7 @@ SparseZire::SparseZire(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<con
       Xd_(Xd), off_(off), y_(y), wt_(wt), lr_(lam_row), lc_(lam_col), lk_(lam_k) {
   make_two_part_models(family, link, kind, pd_, fam_, obs_);
   a_at_ = p_ + nth_ + (kind >= 5 ? pd_ : 0);
+  row_consts_ = kind < 5;
   ph_at_ = p_ + nth_ + (kind >= 5 ? 0 : pz_);
   for (size_t k = 0; k < lr_.size(); ++k)
     if (lr_[k] < 0 || lr_[k] >= Q_ || lc_[k] < 0 || lc_[k] > lr_[k] || lk_[k] < 0 ||
@@ -156,7 +157,10 @@ void SparseZire::setup(const VectorXd& theta) {
   ph_ = Xd_ * theta.segment(ph_at_, pd_) + off_.col(2);
   // phi stays fixed while the inner search moves (eta, a): its rows'
   // constants once here, not on every pass (TwoPartRE::row_const()).
-  for (int i = 0; i < n_; ++i) obs_->row_const(y_[i], ph_[i], rc_[i]);
+  // (kinds 5 and 6: phi is the zero part's logit, and their rows take no
+  // constants)
+  if (row_consts_)
+    for (int i = 0; i < n_; ++i) obs_->row_const(y_[i], ph_[i], rc_[i]);
 }
 
 double SparseZire::rows(const VectorXd& u, bool full) {

@@ -128,6 +128,7 @@ class SparseZire {
   // whose a is the log dispersion and phi the zero part's logit, laid out
   // as every two-part fit, zero part first: (beta, Lambda, phi's, a's).
   int a_at_ = 0, ph_at_ = 0;
+  bool row_consts_ = true;  // phi is a dispersion whose rows' constants pay
   std::unique_ptr<ObsModel> fam_;
   std::unique_ptr<TwoPartRE> obs_;
   Eigen::MatrixXd X_, Xz_, Xd_, off_;
