@@ -11,7 +11,10 @@
 #      (M / 10 sites): dispformula = ~ z + (1 | g) + (1 | site);
 #   6. gaussian with an AR(1) structure in the mean over each cluster's
 #      four time points (three rows each; SD 0.5, correlation 0.6):
-#      y ~ x + z + ar1(0 + tf | g), dispformula = ~ z + (1 | g).
+#      y ~ x + z + ar1(0 + tf | g), dispformula = ~ z + (1 | g);
+#   7. zero-inflated nbinom2 (a fifth of the counts set to zero),
+#      ziformula = ~ z;
+#   8. the same data as a hurdle model, truncated_nbinom2, ziformula = ~ z.
 # Both by the Laplace approximation. Times are medians of `reps` fits:
 # elapsed and CPU seconds (user + system); ratio = glmmTMB / glmmgee.
 # dlogLik = ours minus glmmTMB's (both complete log-likelihoods).
@@ -51,7 +54,8 @@ sim <- function(M, family, seed = 1) {
     gaussian = , gaussian_crossed = , gaussian_ar1 = stats::rnorm(n, eta, exp(ld)),
     nbinom2 = stats::rnbinom(n, size = exp(ld), mu = exp(eta)),
     Gamma = stats::rgamma(n, shape = exp(ld), rate = exp(ld - eta)),
-    beta = stats::rbeta(n, stats::plogis(eta) * exp(ld + 1), stats::plogis(-eta) * exp(ld + 1)))
+    beta = stats::rbeta(n, stats::plogis(eta) * exp(ld + 1), stats::plogis(-eta) * exp(ld + 1)),
+    nbinom2_zero = stats::rnbinom(n, size = exp(ld), mu = exp(eta)) * stats::rbinom(n, 1, 0.8))
   d
 }
 
@@ -65,7 +69,11 @@ cases <- list(
   list(name = "gaussian, crossed", data = "gaussian_crossed", family = gaussian(),
        tmb_family = gaussian(), disp = ~ z + (1 | g) + (1 | site)),
   list(name = "gaussian, ar1 mean", data = "gaussian_ar1", family = gaussian(),
-       tmb_family = gaussian(), form = y ~ x + z + ar1(0 + tf | g), disp = ~ z + (1 | g)))
+       tmb_family = gaussian(), form = y ~ x + z + ar1(0 + tf | g), disp = ~ z + (1 | g)),
+  list(name = "nbinom2, zero-infl.", data = "nbinom2_zero", family = nbinom2(),
+       tmb_family = tmb("nbinom2")(), zi = ~ z, disp = ~ z + (1 | g)),
+  list(name = "nbinom2, hurdle", data = "nbinom2_zero", family = truncated_nbinom2(),
+       tmb_family = tmb("truncated_nbinom2")(), zi = ~ z, disp = ~ z + (1 | g)))
 
 cat(sprintf("\n== M = %d clusters of 12 (%d rows); medians of %d fits ==\n", M, 12L * M, reps))
 cat(sprintf("%-20s %9s %9s %7s %9s %9s %7s %10s\n", "model", "TMB el", "ours el", "ratio",
@@ -74,9 +82,11 @@ for (cs in cases) {
   d <- sim(M, cs$data %||% cs$name)
   if (cs$name == "nbinom2") d$y <- round(d$y)
   form <- cs$form %||% (y ~ x + z + (1 | g))
-  ours <- timeit_median(function() glmm(form, d, family = cs$family, dispformula = cs$disp), reps)
+  zi <- cs$zi %||% ~ 0
+  ours <- timeit_median(function() glmm(form, d, family = cs$family, dispformula = cs$disp,
+                                        ziformula = if (!is.null(cs$zi)) zi), reps)
   peer <- timeit_median(function() glmmTMB::glmmTMB(form, d, family = cs$tmb_family,
-                                                    dispformula = cs$disp), reps)
+                                                    dispformula = cs$disp, ziformula = zi), reps)
   dll <- as.numeric(logLik(ours$value)) - as.numeric(logLik(peer$value))
   cat(sprintf("%-20s %9.3f %9.3f %7.1f %9.3f %9.3f %7.1f %10.2g\n", cs$name, peer$elapsed,
               ours$elapsed, peer$elapsed / ours$elapsed, peer$cpu, ours$cpu, peer$cpu / ours$cpu,
