@@ -35,6 +35,15 @@ struct Obs2 {
   double t[2][2][3];
 };
 
+// What the observation models with a random log dispersion share (kinds 4
+// to 6): the count (or any) family's l at (y; eta, a) with its derivatives
+// in (eta, a) up to third order, d3[k] the third derivative with k of its
+// three arguments a (eta eta eta, eta eta a, eta a a, a a a).
+struct RowDerivs2 {
+  double l = 0.0, d1[2] = {0.0, 0.0}, d2[2][2] = {{0.0, 0.0}, {0.0, 0.0}};
+  double d3[4] = {0.0, 0.0, 0.0, 0.0};
+};
+
 class TwoPartRE {
  public:
   explicit TwoPartRE(const ObsModel* inner)
@@ -174,6 +183,61 @@ class TwoPartRE {
     if (wt == 1.0) return;
     double* p = &o.l;
     for (int k = 0; k < (int)(sizeof(Obs2) / sizeof(double)); ++k) p[k] *= wt;
+  }
+  // The family's l at (y; eta, a) and its derivatives in (eta, a) up to
+  // third order (RowDerivs2) at weight wt, a the log dispersion; with
+  // full = false l and d1 only (kinds 4 to 6).
+  RowDerivs2 count_derivs2(double y, double wt, double eta, double a, bool full) const {
+    RowDerivs2 r;
+    const ObsDerivs d = f_->derivs(y, wt, eta, a);
+    double q[3];
+    f_->dphi(y, wt, eta, a, q);
+    r.l = d.l;
+    r.d1[0] = d.d1;
+    r.d1[1] = q[0];
+    if (!full) return r;
+    double p2[3];
+    f_->dphi2(y, wt, eta, a, p2);
+    r.d2[0][0] = d.d2;
+    r.d2[0][1] = r.d2[1][0] = q[1];
+    r.d2[1][1] = p2[0];
+    r.d3[0] = d.d3;
+    r.d3[1] = q[2];
+    r.d3[2] = p2[1];
+    r.d3[3] = p2[2];
+    return r;
+  }
+  // o's l, g and (with full) h and t in (eta, a) from c.
+  static void put_count(const RowDerivs2& c, bool full, Obs2& o) {
+    o.l = c.l;
+    o.g[0] = c.d1[0];
+    o.g[1] = c.d1[1];
+    if (!full) return;
+    for (int b = 0; b < 2; ++b)
+      for (int e = 0; e < 2; ++e) {
+        o.h[b][e] = c.d2[b][e];
+        for (int k = 0; k < 2; ++k) o.t[b][e][k] = c.d3[b + e + k];
+      }
+  }
+  // Adds to o's g, h and t the chain rule of F(s), s = s0(eta, a) + sz z,
+  // from s0's derivatives c and F's first three derivatives F1, F2, F3
+  // (s's higher derivatives with z are zero; l itself is the caller's):
+  //   l_b += F1 s_b,  l_bc += F2 s_b s_c + F1 s_bc,
+  //   l_bcd += F3 s_b s_c s_d + F2 (s_bc s_d + s_bd s_c + s_cd s_b) + F1 s_bcd.
+  static void add_chain(const RowDerivs2& c, double sz, double F1, double F2, double F3,
+                        bool full, Obs2& o) {
+    const double s1[3] = {c.d1[0], c.d1[1], sz};
+    for (int k = 0; k < 3; ++k) o.g[k] += F1 * s1[k];
+    if (!full) return;
+    auto s2 = [&c](int b, int e) { return b < 2 && e < 2 ? c.d2[b][e] : 0.0; };
+    for (int b = 0; b < 2; ++b)
+      for (int k = 0; k < 3; ++k) o.h[b][k] += F2 * s1[b] * s1[k] + F1 * s2(b, k);
+    for (int b = 0; b < 2; ++b)
+      for (int e = 0; e < 2; ++e)
+        for (int k = 0; k < 3; ++k)
+          o.t[b][e][k] += F3 * s1[b] * s1[e] * s1[k] +
+                          F2 * (s2(b, e) * s1[k] + s2(b, k) * s1[e] + s2(e, k) * s1[b]) +
+                          F1 * (k < 2 ? c.d3[b + e + k] : 0.0);
   }
   const ObsModel* f_;
   bool disp_;
@@ -397,22 +461,7 @@ class DispersionRE : public TwoPartRE {
             const RowConst*) const override {
     clear(o);
     if (wt <= 0) return;
-    const ObsDerivs d = f_->derivs(y, wt, eta, a);
-    double q[3];
-    f_->dphi(y, wt, eta, a, q);
-    o.l = d.l;
-    o.g[0] = d.d1;
-    o.g[1] = q[0];
-    if (!full) return;
-    double r[3];
-    f_->dphi2(y, wt, eta, a, r);
-    o.h[0][0] = d.d2;
-    o.h[0][1] = o.h[1][0] = q[1];
-    o.h[1][1] = r[0];
-    o.t[0][0][0] = d.d3;
-    o.t[0][0][1] = o.t[0][1][0] = o.t[1][0][0] = q[2];
-    o.t[0][1][1] = o.t[1][0][1] = o.t[1][1][0] = r[1];
-    o.t[1][1][1] = r[2];
+    put_count(count_derivs2(y, wt, eta, a, full), full, o);
   }
 };
 
@@ -425,10 +474,10 @@ class DispersionRE : public TwoPartRE {
 // derivatives), s_z = -1 and s's higher derivatives in z zero:
 //   l_b   = r s_b (plus plogis(-z) for b = z),
 //   l_bc  = v s_b s_c + r s_bc,
-//   l_bcd = w s_b s_c s_d + v (s_bc s_d + s_bd s_c + s_cd s_b) + r s_bcd,
-// with l0's derivatives in (eta, a) from the count family's derivs(),
-// dphi() and dphi2() at y = 0. y > 0: l = l_c(y; eta, a) - log1pexp(z),
-// separable in z. Every term times the row's weight.
+//   l_bcd = w s_b s_c s_d + v (s_bc s_d + s_bd s_c + s_cd s_b) + r s_bcd
+// (add_chain()), with l0's derivatives in (eta, a) from the count
+// family's derivs(), dphi() and dphi2() at y = 0. y > 0: l = l_c(y; eta,
+// a) - log1pexp(z), separable in z. Every term times the row's weight.
 class ZeroInflatedDispersionRE : public TwoPartRE {
  public:
   using TwoPartRE::TwoPartRE;
@@ -437,50 +486,16 @@ class ZeroInflatedDispersionRE : public TwoPartRE {
             const RowConst*) const override {
     clear(o);
     if (wt <= 0) return;
-    const ObsDerivs d = f_->derivs(y, 1.0, eta, a);
-    double q[3], r3[3];
-    f_->dphi(y, 1.0, eta, a, q);
-    if (full) f_->dphi2(y, 1.0, eta, a, r3);
+    const RowDerivs2 c = count_derivs2(y, 1.0, eta, a, full);
     if (y > 0) {
-      o.l = d.l - log1pexp(z);
-      o.g[0] = d.d1;
-      o.g[1] = q[0];
+      put_count(c, full, o);
+      o.l -= log1pexp(z);
       o.g[2] = -plogis(z);
-      if (full) {
-        o.h[0][0] = d.d2;
-        o.h[0][1] = o.h[1][0] = q[1];
-        o.h[1][1] = r3[0];
-        o.t[0][0][0] = d.d3;
-        o.t[0][0][1] = o.t[0][1][0] = o.t[1][0][0] = q[2];
-        o.t[0][1][1] = o.t[1][0][1] = o.t[1][1][0] = r3[1];
-        o.t[1][1][1] = r3[2];
-      }
     } else {
-      const double s = d.l + lc0_ - z, r = plogis(s), v = r * (1.0 - r);
-      const double s1[3] = {d.d1, q[0], -1.0};
+      const double s = c.l + lc0_ - z, r = plogis(s), v = r * (1.0 - r);
       o.l = -log1pexp(-z) + log1pexp(s);
-      for (int c = 0; c < 3; ++c) o.g[c] = r * s1[c];
+      add_chain(c, -1.0, r, v, v * (1.0 - 2.0 * r), full, o);
       o.g[2] += plogis(-z);
-      if (full) {
-        // s's second and third derivatives in (eta, a); zero with z.
-        const double s2[3][3] = {{d.d2, q[1], 0.0}, {q[1], r3[0], 0.0}, {0.0, 0.0, 0.0}};
-        const double s3ee[3] = {d.d3, q[2], 0.0};   // s_{eta eta c}
-        const double s3ea[3] = {q[2], r3[1], 0.0};  // s_{eta a c}
-        const double s3aa[3] = {r3[1], r3[2], 0.0}; // s_{a a c}
-        const double w = v * (1.0 - 2.0 * r);
-        for (int b = 0; b < 2; ++b)
-          for (int c = 0; c < 3; ++c) o.h[b][c] = v * s1[b] * s1[c] + r * s2[b][c];
-        for (int b = 0; b < 2; ++b)
-          for (int e = b; e < 2; ++e)
-            for (int c = 0; c < 3; ++c) {
-              const double s3 = b == 0 ? (e == 0 ? s3ee[c] : s3ea[c]) : s3aa[c];
-              const double val = w * s1[b] * s1[e] * s1[c] +
-                                 v * (s2[b][e] * s1[c] + s2[b][c] * s1[e] + s2[e][c] * s1[b]) +
-                                 r * s3;
-              o.t[b][e][c] = val;
-              o.t[e][b][c] = val;
-            }
-      }
     }
     scale(o, wt);
   }
@@ -494,10 +509,8 @@ class ZeroInflatedDispersionRE : public TwoPartRE {
 // G''' = u (1 + 2 t)),
 //   l = l_c(y; eta, a) + G(l0) - log1pexp(z),
 // and l's derivatives in (eta, a) are l_c's plus G's chain rule through
-// l0 (l_b += t s_b, l_bc += u s_b s_c + t s_bc, l_bcd += G''' s_b s_c s_d
-// + u (s_bc s_d + s_bd s_c + s_cd s_b) + t s_bcd, s = l0), with l_c's and
-// l0's from the count family's derivs(), dphi() and dphi2(). Every term
-// times the row's weight.
+// l0 (add_chain()), with l_c's and l0's from the count family's derivs(),
+// dphi() and dphi2(). Every term times the row's weight.
 class HurdleDispersionRE : public TwoPartRE {
  public:
   using TwoPartRE::TwoPartRE;
@@ -513,36 +526,13 @@ class HurdleDispersionRE : public TwoPartRE {
       scale(o, wt);
       return;
     }
-    const ObsDerivs d = f_->derivs(y, 1.0, eta, a), d0 = f_->derivs(0.0, 1.0, eta, a);
-    double p[3], pp[3], q[3], qq[3];
-    f_->dphi(y, 1.0, eta, a, p);
-    f_->dphi(0.0, 1.0, eta, a, q);
-    const double l0 = d0.l + lc0_, t = 1.0 / std::expm1(-l0), u = t * (1.0 + t);
-    const double s1[2] = {d0.d1, q[0]};
-    o.l = d.l - std::log(-std::expm1(l0)) - log1pexp(z);
-    o.g[0] = d.d1 + t * s1[0];
-    o.g[1] = p[0] + t * s1[1];
+    const RowDerivs2 c = count_derivs2(y, 1.0, eta, a, full);
+    const RowDerivs2 c0 = count_derivs2(0.0, 1.0, eta, a, full);
+    const double l0 = c0.l + lc0_, t = 1.0 / std::expm1(-l0), u = t * (1.0 + t);
+    put_count(c, full, o);
+    o.l += -std::log(-std::expm1(l0)) - log1pexp(z);
+    add_chain(c0, 0.0, t, u, u * (1.0 + 2.0 * t), full, o);
     o.g[2] = -plogis(z);
-    if (full) {
-      f_->dphi2(y, 1.0, eta, a, pp);
-      f_->dphi2(0.0, 1.0, eta, a, qq);
-      const double c2[2][2] = {{d.d2, p[1]}, {p[1], pp[0]}};    // l_c's
-      const double s2[2][2] = {{d0.d2, q[1]}, {q[1], qq[0]}};   // l0's
-      // third derivatives [b][e][c]: eee, eea, eaa, aaa
-      const double c3[4] = {d.d3, p[2], pp[1], pp[2]};
-      const double s3[4] = {d0.d3, q[2], qq[1], qq[2]};
-      const double w = u * (1.0 + 2.0 * t);
-      for (int b = 0; b < 2; ++b)
-        for (int c = 0; c < 2; ++c) o.h[b][c] = c2[b][c] + u * s1[b] * s1[c] + t * s2[b][c];
-      for (int b = 0; b < 2; ++b)
-        for (int e = 0; e < 2; ++e)
-          for (int c = 0; c < 2; ++c) {
-            const int k = b + e + c;  // the number of a's among the three
-            o.t[b][e][c] = c3[k] + w * s1[b] * s1[e] * s1[c] +
-                           u * (s2[b][e] * s1[c] + s2[b][c] * s1[e] + s2[e][c] * s1[b]) +
-                           t * s3[k];
-          }
-    }
     scale(o, wt);
   }
 };

@@ -113,3 +113,18 @@ structured_location_scale_data <- function(m = 80, nt = 4, reps = 3, su = 0.5, r
   d$yb <- stats::rbeta(nrow(d), mu * exp(ld + 2), (1 - mu) * exp(ld + 2))
   d
 }
+
+# The largest relative difference between the exact gradient of a fit's
+# engine (profile_engine(), on its scaled design) and central differences
+# of the engine's value, at the estimates moved by `shift` (away from the
+# optimum, where the gradient is not zero).
+engine_gradient_error <- function(fit, shift) {
+  pe <- profile_engine(fit)
+  th <- theta_star(as.numeric(fit$theta) + shift, pe$Tx)
+  g <- pe$eval(th)$gradient
+  num <- vapply(seq_along(th), function(k) {
+    e <- replace(numeric(length(th)), k, 1e-5)
+    (pe$eval(th + e)$loglik - pe$eval(th - e)$loglik) / 2e-5
+  }, 0)
+  max(abs(g - num) / pmax(1, abs(num)))
+}
