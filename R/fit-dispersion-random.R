@@ -118,7 +118,6 @@ glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, co
   p <- ncol(X)
   check_full_rank(X)
   zi <- zkind %in% c("zi", "hurdle")
-  kind <- zkind
   se <- if (zi) zire_sparse_engine(X, y, rc, rd, family, paste0(zkind, "_disp_re"), Xz, Xd,
                                    weights, offset, offz, offd)
         else zire_sparse_engine(X, y, rc, rd, family, "disp_re", Xd, NULL, weights, offset, offd,
@@ -134,8 +133,8 @@ glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, co
   nb <- p + nth
   P <- nb + pz + pd
   Xs <- rp$X
-  beta <- two_part_beta_start(Xs, y, weights, offset, family, kind)
-  aux <- zi_aux_start(Xs, y, beta, weights, offset, family, kind, Xzs, if (zi) offz, pd, Xds,
+  beta <- two_part_beta_start(Xs, y, weights, offset, family, zkind)
+  aux <- zi_aux_start(Xs, y, beta, weights, offset, family, zkind, Xzs, if (zi) offz, pd, Xds,
                       offd)
   theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), aux)
   if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
@@ -151,10 +150,7 @@ glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, co
     if (is.null(H)) NULL else list(idx = fixed, H = H)
   }
   search <- function(th, ev) {
-    r <- if (zi) sparse_zi_search(ev, th, re, p, pz, pd, P, X, Xz, Xd, control,
-                                  fixed_curv = fixed_curv)
-         else sparse_zi_search(ev, th, re, p, pd, 0L, P, X, Xd, NULL, control,
-                               fixed_curv = fixed_curv, zprefix = "disp~")
+    r <- sparse_zi_search(ev, th, re, p, pz, pd, P, X, Xz, Xd, control, fixed_curv = fixed_curv)
     r$run$warm <- cpp_spzire_warm(eng)
     r
   }
@@ -170,7 +166,7 @@ glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, co
   sr <- fs$sr
   fin <- fs$fin
   m <- fs$m
-  tl <- sparse_zi_tail(fin, rp, sr, control, kind, Xzs, if (zi) offz, nb, pz,
+  tl <- sparse_zi_tail(fin, rp, sr, control, zkind, Xzs, if (zi) offz, nb, pz,
                        "Laplace (sparse, mean and dispersion)")
   tl$optinfo$gradient <- "exact"
   theta <- tl$theta

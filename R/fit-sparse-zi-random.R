@@ -91,8 +91,8 @@ zire_sparse_engine <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offs
   Xzs <- rp$Xz
   storage.mode(Xzs) <- "double"
   sp <- function(M) methods::as(methods::as(M, "CsparseMatrix"), "generalMatrix")
-  # (kind 5: the dispersion's design and offset in the engine's second,
-  # random predictor, the zero part's in its third)
+  # (kinds 5 and 6: the dispersion's design and offset in the engine's
+  # second, random predictor, the zero part's in its third)
   eng <- cpp_spzire_new(rp$X, if (swap) XdS else Xzs, if (swap) Xzs else XdS,
                         sp(Zs[, seq_len(Qc), drop = FALSE]),
                         sp(Zs[, cols_z, drop = FALSE]), as.numeric(y), as.numeric(weights),

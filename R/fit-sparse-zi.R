@@ -122,11 +122,9 @@ sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method
 # list with $loglik. Returns the best run, the verification, the bounds,
 # the boundary test (`boundary(tol, typical)` makes one) and the names.
 # `H0`: the first search's start curvature (optimize_sparse()), NULL to
-# compute it; `fixed_curv`: optimize_sparse()'s; `zprefix`: the names'
-# mark of the second part's coefficients ("disp~" when that part is a
-# dispersion formula with random effects).
+# compute it; `fixed_curv`: optimize_sparse()'s.
 sparse_zi_search <- function(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control, H0 = NULL,
-                             fixed_curv = NULL, zprefix = "zi~") {
+                             fixed_curv = NULL) {
   lower <- c(rep(-Inf, p), re$lower, rep(-Inf, pz + pd))
   diagm <- p + which(re$lower == 0)
   boundary <- function(tol, typical = rep(1, P)) function(th) {
@@ -138,7 +136,7 @@ sparse_zi_search <- function(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control,
   if (!is.finite(at0$loglik))
     stop("the log-likelihood is not finite at the starting values; check the data", call. = FALSE)
   pnames <- c(colnames(X) %||% paste0("X", seq_len(p)), re$par_names,
-              if (pz) paste0(zprefix, colnames(Xz) %||% seq_len(pz)),
+              if (pz) paste0("zi~", colnames(Xz) %||% seq_len(pz)),
               if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
   star_boundary <- boundary(optimizer_boundary_tol(control))
   search <- function(th, H0 = NULL, at = NULL) {
