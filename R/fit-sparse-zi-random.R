@@ -265,7 +265,7 @@ zire_term_summaries <- function(rp, re, m, theta_s, theta, p, nc) {
   all <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(re$ntheta)], m, NULL,
                                                 theta_s), unname(theta))
   ic <- seq_len(re$nterms_c)
-  list(terms = all[ic], second = lapply(all[-ic], function(tm) {
+  list(terms = all[ic], second = lapply(all[seq_along(all) > re$nterms_c], function(tm) {
     tm$columns <- tm$columns - re$Qc
     tm$par <- tm$par - nc
     tm

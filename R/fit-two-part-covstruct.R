@@ -26,7 +26,7 @@
 # or, when `dispformula` has random-effect terms, the dispersion part; its
 # structure labels start with "zi~" or "disp~".
 two_part_structure_terms <- function(formula, ziformula, mf, env, dispformula = NULL) {
-  rc <- sparse_covstruct_terms(formula, mf, env)
+  rc <- sparse_covstruct_terms(formula, mf, env, empty = TRUE)
   dbars <- if (!is.null(dispformula)) find_bars(dispformula)
   second <- if (length(dbars)) dispformula else ziformula
   prefix <- if (length(dbars)) "disp~" else "zi~"
@@ -303,7 +303,7 @@ two_part_structure_modes <- function(eng, re, rt, both, lambda, theta_s, nb, pz,
   m$inv_i <- m$inv_i + 1L
   m$inv_j <- m$inv_j + 1L
   allterms <- sparse_term_summaries(re, lambda, m, NULL, theta_s)
-  zterms <- lapply(allterms[-ic], function(tm) {
+  zterms <- lapply(allterms[seq_along(allterms) > length(ic)], function(tm) {
     tm$columns <- tm$columns - re$Qc
     tm$par <- tm$par - rt$rc$ntheta
     tm
@@ -338,7 +338,7 @@ two_part_structure_search <- function(searcher, engine_eval, refused, start, re,
   if (!is.null(run) && !g1$guard$tripped()) return(list(run = run, refused = 0))
   nc <- length(rc$terms)
   at_c <- unlist(k_re[seq_len(nc)])
-  at_z <- unlist(k_re[-seq_len(nc)])
+  at_z <- unlist(k_re[seq_along(k_re) > nc])
   rec <- list(zero_sd = c(3, 1, 0.5), count_sd = 0.1, loglik = numeric(), adopted = NA_real_)
   for (z in rec$zero_sd) {
     cpp_spzire_set_state(eng, warm0)

@@ -43,15 +43,17 @@ covstruct_needs_sparse <- function(formula) {
 
 # The sparse engine's terms (sparse_re_terms()), each with its structure
 # (covstruct()) and a label naming it as the formula does; `env` is where
-# a structure's matrix (propto(), equalto()) is found.
-sparse_covstruct_terms <- function(formula, mf, env = environment(formula)) {
+# a structure's matrix (propto(), equalto()) is found. `empty`: as for
+# sparse_re_terms().
+sparse_covstruct_terms <- function(formula, mf, env = environment(formula), empty = FALSE) {
   cs <- covstruct_split(formula)
   # A grouping factor of one level is one spatial field or one pedigree when
   # every term on it has a distance structure or a given matrix.
   gn <- vapply(cs$bars, function(b) paste(deparse(b[[3L]]), collapse = ""), "")
   ok_kind <- cs$kinds %in% c(covstruct_coordinate_kinds, covstruct_matrix_kinds)
   one <- which(vapply(gn, function(g) all(ok_kind[gn == g]), TRUE))
-  re <- sparse_re_terms(cs$plain, mf, NULL, one_level = one)
+  # (a two-part model may have all its random effects in a second part)
+  re <- sparse_re_terms(cs$plain, mf, NULL, one_level = one, empty = empty)
   for (k in seq_along(re$terms)) {
     tm <- re$terms[[k]]
     q <- length(tm$cnames)

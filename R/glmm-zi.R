@@ -124,7 +124,7 @@ glmm_zi <- function(s, mf) {
   sparse <- s$sparse || s$zire_sparse || s$disp_random
   rt <- if (s$structured_aux)
     two_part_structure_terms(formula, s$ziformula, mf, fenv, if (s$disp_random) s$dispformula)
-  re <- if (!is.null(rt)) rt$rc else if (sparse) sparse_re_terms(formula, mf, NULL)
+  re <- if (!is.null(rt)) rt$rc else if (sparse) sparse_re_terms(formula, mf, NULL, empty = TRUE)
         else re_terms(formula, mf, fenv)
   fx <- fixed_design(re$plain %||% formula, mf, fenv, drop_rownames = !sparse)
   X <- fx$X

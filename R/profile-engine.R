@@ -45,7 +45,7 @@ profile_engine <- function(fit, zbasis = NULL) {
   split <- scores <- NULL
   if (sparse) {
     covariance <- if (is.null(a)) fit_known_covariance(fit, "profile()")
-    re <- sparse_re_terms(fit$formula, fit$model, covariance)
+    re <- sparse_re_terms(fit$formula, fit$model, covariance, empty = isTRUE(zr$sparse))
     if (isTRUE(zr$sparse)) {
       dre <- !is.null(a$disp$re)
       rz <- sparse_re_terms(zi_bars_formula(find_bars((if (dre) a$disp else a$zi)$formula)),

@@ -20,12 +20,16 @@ needs_sparse_engine <- function(formula, covariance) {
 # `new_clusters = TRUE` (ranef_new()): the rows of new clusters, where one
 # level of a grouping factor is the usual case, not an error. `one_level`:
 # the terms (by position) whose grouping factor may have one level (a
-# spatial field or a given matrix on one group).
+# spatial field or a given matrix on one group). `empty = TRUE`: a formula
+# without random-effect terms gives the structure with none (a two-part
+# model whose random effects are all in its zero or dispersion part).
 sparse_re_terms <- function(formula, mf, covariance = NULL, direct = TRUE, new_clusters = FALSE,
-                            one_level = integer()) {
+                            one_level = integer(), empty = FALSE) {
   bars <- find_bars(formula)
-  if (!length(bars))
+  if (!length(bars)) {
+    if (empty) return(no_re_terms(nrow(mf)))
     stop("the formula has no random-effects term such as (1 | group)", call. = FALSE)
+  }
   # Random intercepts alone, the commonest several-term model: everything
   # from the factor codes at once (intercept_re_terms()).
   if (direct && !length(covariance)) {
@@ -109,6 +113,14 @@ sparse_re_terms <- function(formula, mf, covariance = NULL, direct = TRUE, new_c
   list(Z = Z, lam_row = lam_row, lam_col = lam_col, lam_k = lam_k, ntheta = kpos,
        lower = lower, par_names = pnames, terms = terms,
        flist = rt$flist, group_name = gnames)
+}
+
+# sparse_re_terms()' structure with no term: Z with no column, no parameter.
+no_re_terms <- function(n) {
+  list(Z = Matrix::sparseMatrix(i = integer(), j = integer(), x = numeric(), dims = c(n, 0L)),
+       lam_row = integer(), lam_col = integer(), lam_k = integer(), ntheta = 0L,
+       lower = numeric(), par_names = character(), terms = list(), flist = list(),
+       group_name = character())
 }
 
 # sparse_re_terms() for terms that are all random intercepts (1 | f),
