@@ -87,7 +87,8 @@ re_structure_sparse <- function(fit, p) {
     Zs[[k]] <- Zk
     off <- off + q
   }
-  Z <- do.call(cbind, Zs)
+  # (no term: a two-part fit whose random effects are all in its second part)
+  Z <- if (length(Zs)) do.call(cbind, Zs) else matrix(0, NROW(fit$y), 0L)
   cn <- unlist(lapply(tms, function(tm) paste(tm$group, tm$cnames, sep = ".")))
   colnames(Z) <- cn
   pat <- list(row = rows, col = cols)
@@ -155,20 +156,31 @@ cluster_of <- function(fit, cluster = NULL) {
   if (!inherits(fit, "glmmgee_glmm_sparse")) return(fit$group)
   k <- cluster_term(fit, cluster)
   if (is.na(k)) return(NULL)
-  fit$reterms[[k]]$index
+  grouping_terms(fit)[[k]]$index
 }
 
-# Index of the term whose grouping factor defines the clusters (NA: the
-# design is crossed and `cluster` was not given).
+# The random-effect terms of a several-term fit whose grouping factors make
+# its clusters: the conditional part's, then those of a zero or dispersion
+# formula fitted by the two-part sparse engine (which may group by other
+# factors, or hold all of the model's random effects).
+grouping_terms <- function(fit) {
+  a <- .subset2(fit, "aux")
+  second <- a$zi$re %||% a$disp$re
+  c(.subset2(fit, "reterms"), if (isTRUE(second$sparse)) second$terms)
+}
+
+# Index in grouping_terms() of the term whose grouping factor defines the
+# clusters (NA: the design is crossed and `cluster` was not given).
 cluster_term <- function(fit, cluster = NULL) {
-  g <- fit$group_name
+  tms <- grouping_terms(fit)
+  g <- vapply(tms, `[[`, "", "group")
   if (!is.null(cluster)) {
     if (!is.character(cluster) || length(cluster) != 1L || !(cluster %in% g))
       stop(sprintf("'cluster' must name one grouping factor of the model (%s)",
                    paste(unique(g), collapse = ", ")), call. = FALSE)
     return(match(cluster, g))
   }
-  idx <- lapply(fit$reterms, `[[`, "index")
+  idx <- lapply(tms, `[[`, "index")
   nested_in <- function(a, b) all(lengths(lapply(split(b, a), unique)) <= 1L)
   for (k in seq_along(idx))
     if (all(vapply(idx, function(a) nested_in(a, idx[[k]]), TRUE))) return(k)
@@ -256,7 +268,7 @@ sparse_design_z <- function(fit, data, env) {
     }
     Zk
   })
-  Z <- do.call(cbind, Zs)
+  Z <- if (length(Zs)) do.call(cbind, Zs) else matrix(0, nrow(data), 0L)
   colnames(Z) <- unlist(lapply(fit$reterms, function(tm) paste(tm$group, tm$cnames, sep = ".")))
   Z
 }

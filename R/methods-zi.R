@@ -439,11 +439,15 @@ print_zi_head <- function(x, digits) {
   cat("Formula:", paste(deparse(x$formula), collapse = " "), "\n")
   if (!is.null(a$zi)) cat(if (a$kind == "hurdle") "Zero (hurdle) formula:" else "Zero-inflation formula:",
                           paste(deparse(a$zi$formula), collapse = " "), "\n")
-  if (!is.null(a$disp) && length(a$disp$coef) > 1L)
+  if (!is.null(a$disp) && (length(a$disp$coef) > 1L || !is.null(a$disp$re)))
     cat("Dispersion formula:", paste(deparse(a$disp$formula), collapse = " "), "\n")
+  # (the groups of the conditional part's terms, else of the second part's)
+  second <- (a$zi$re %||% a$disp$re)$terms
+  groups <- if (length(x$group_name)) sprintf("%d %s", x$ngroups, x$group_name)
+            else unique(vapply(second, function(tm) sprintf("%d %s", length(tm$levels), tm$group), ""))
   cat(sprintf("logLik = %s  (df = %d, %d observations, %s)\n",
               format(x$loglik, digits = digits + 3L), x$df, x$nobs,
-              paste(sprintf("%d %s", x$ngroups, x$group_name), collapse = ", ")))
+              paste(groups, collapse = ", ")))
   print_penalty(x$penalty, digits)
   terms <- if (isTRUE(a$sparse)) x$reterms
            else list(list(group = x$group_name, D = x$D))
@@ -472,12 +476,14 @@ zi_tables <- function(tabs, x, digits, full) {
     else print(stats::setNames(tab[, 1L], rownames(tab)), digits = digits)
   }
   grp <- paste(unique(x$group_name), collapse = " and ")
-  show(sprintf("Conditional model (%s, given the random effects of %s):",
-               if (x$family$family %in% c("poisson", "nbinom2", "nbinom1")) "log mean of the count part"
-               else paste(x$family$link, "link of the mean"), grp), tabs$cond)
+  scale <- if (x$family$family %in% c("poisson", "nbinom2", "nbinom1")) "log mean of the count part"
+           else paste(x$family$link, "link of the mean")
+  show(if (nzchar(grp)) sprintf("Conditional model (%s, given the random effects of %s):", scale, grp)
+       else sprintf("Conditional model (%s; no random effect):", scale), tabs$cond)
   if (isTRUE(a$zi$re$sparse)) grp <- paste(unique(a$zi$re$group_name), collapse = " and ")
   if (!is.null(tabs$zi))
-    show(sprintf(if (is.null(a$zi$re)) "%s (logit; no random effect, the same in every %s):"
+    show(sprintf(if (is.null(a$zi$re) && !nzchar(grp)) "%s (logit; no random effect):%s"
+                 else if (is.null(a$zi$re)) "%s (logit; no random effect, the same in every %s):"
                  else "%s (logit, given the random effects of %s):",
                  if (a$kind == "hurdle") "Zero (hurdle) model, P(y = 0)"
                  else "Zero-inflation model, P(structural zero)", grp), tabs$zi)

@@ -87,11 +87,13 @@ second_part_varcorr <- function(x, zr, prefix) {
 }
 
 # ranef() of such a fit: the first part's modes, the second part's (named
-# `name` in `component`) or both.
-second_part_ranef <- function(object, type, condVar, component, name) {
+# `name` in `component`) or both. Without `component` (`given` FALSE), a fit
+# whose random effects are all in the second part gives that part's.
+second_part_ranef <- function(object, type, condVar, component, name, given = TRUE) {
   cond <- function() ranef.glmmgee_glmm_sparse(object, type = type, condVar = condVar)
   second <- function() ranef.glmmgee_glmm_sparse(zire_sparse_shadow(object), type = type,
                                                  condVar = condVar)
+  if (!given && !length(object$reterms)) component <- name
   if (component == "cond") return(cond())
   if (component == name) return(second())
   stats::setNames(list(cond(), second()), c("cond", name))
@@ -110,7 +112,8 @@ ranef.glmmgee_glmm_zire_sparse <- function(object, type = c("mode", "mean"), con
                                            component = c("cond", "zi", "both"), ...) {
   check_dots(..., .method = "ranef.glmmgee_glmm_zire_sparse", .allow = "newdata")
   refuse_ranef_newdata(list(...), "models with random effects in the zero part")
-  second_part_ranef(object, match.arg(type), condVar, match.arg(component), "zi")
+  second_part_ranef(object, match.arg(type), condVar, match.arg(component), "zi",
+                    !missing(component))
 }
 
 # A dispersion formula with random-effect terms (fit-dispersion-random.R;
@@ -127,11 +130,14 @@ VarCorr.glmmgee_glmm_dispre <- function(x, sigma = 1, ...) {
 
 #' @rdname glmm-dispersion-random
 #' @param component `"cond"` (the mean's random effects), `"disp"` (the
-#'   dispersion formula's) or `"both"` (a list of the two).
+#'   dispersion formula's) or `"both"` (a list of the two). When the
+#'   conditional formula has no random-effect term, the default gives the
+#'   dispersion formula's.
 #' @export
 ranef.glmmgee_glmm_dispre <- function(object, type = c("mode", "mean"), condVar = TRUE,
                                       component = c("cond", "disp", "both"), ...) {
   check_dots(..., .method = "ranef.glmmgee_glmm_dispre", .allow = "newdata")
   refuse_ranef_newdata(list(...), "models with random effects in the dispersion formula")
-  second_part_ranef(object, match.arg(type), condVar, match.arg(component), "disp")
+  second_part_ranef(object, match.arg(type), condVar, match.arg(component), "disp",
+                    !missing(component))
 }

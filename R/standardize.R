@@ -324,15 +324,17 @@ standardize_clusters <- function(fit, cluster, se) {
                 name = if (is_glmm(fit)) fit$group_name else "id"))
   }
   k <- cluster_term(fit, cluster)
+  tms <- grouping_terms(fit)
+  g <- vapply(tms, `[[`, "", "group")
   if (is.na(k)) {
     if (se == "bootstrap")
       stop(sprintf(paste0("the grouping factors %s are crossed, so there is no one set of independent clusters to resample; ",
                           "name the factor whose levels the bootstrap should resample with 'cluster =' ",
                           "(the other factors' levels are then kept fixed)"),
-                   paste(sQuote(unique(fit$group_name), FALSE), collapse = ", ")), call. = FALSE)
+                   paste(sQuote(unique(g), FALSE), collapse = ", ")), call. = FALSE)
     k <- 1L
   }
-  list(id = fit$reterms[[k]]$index, term = k, name = fit$group_name[k])
+  list(id = tms[[k]]$index, term = k, name = g[k])
 }
 
 # standardize()'s `cluster`, the name of one of the fit's grouping

@@ -133,7 +133,7 @@ nests <- function(outer, inner) {
 # observation and level names.
 vcov_re_groupings <- function(fit) {
   if (!is.null(.subset2(fit, "reterms")))
-    return(lapply(fit$reterms, function(tm)
+    return(lapply(grouping_terms(fit), function(tm)
       list(name = tm$group, index = tm$index, levels = tm$levels)))
   list(list(name = paste(fit$group_name, collapse = ":"), index = fit$group,
             levels = fit$group_levels))
