@@ -70,6 +70,10 @@
 #' quadrature (`nAGQ > 1`), random effects in `ziformula` beside it, and
 #' covariance structures beside both a zero part and it.
 #'
+#' The mean may have no random effect (`y ~ arm`, `dispformula = ~ arm +
+#' (1 | clinic)`): only the spread then varies by clinic, and `ranef()`
+#' gives the dispersion formula's modes by default.
+#'
 #' @references Hedeker, D., Mermelstein, R. J. and Demirtas, H. (2008). An
 #'   application of a mixed-effects location scale model for analysis of
 #'   ecological momentary assessment (EMA) data. *Biometrics* 64, 627-634.

@@ -177,10 +177,16 @@ zire_zlink_re <- function(object, newdata, allow.new.levels) {
 #' `zi~<group>`, `ranef(component = "zi")` gives their modes,
 #' `predict()` (`type = "zprob"`, `"zlink"`, `"response"`, new data and new
 #' levels as for the count part) and `simulate()` (new effects of both
-#' parts drawn independently) include them. [standardize()],
-#' [marginal_coefs()] and profile intervals are not yet available for these
-#' fits; Wald intervals are. Random effects in `dispformula` are described
-#' in [glmm-dispersion-random].
+#' parts drawn independently) include them, and so do [standardize()],
+#' [marginal_coefs()], Wald and profile intervals and the cluster-robust
+#' covariances (whose default cluster must nest the grouping factors of
+#' both parts). Random effects in `dispformula` are described in
+#' [glmm-dispersion-random].
+#'
+#' The conditional formula may have no random-effect term at all, as in
+#' glmmTMB: `y ~ x` with `ziformula = ~ z + (1 | g)` lets the probability
+#' of a structural zero vary by `g` and nothing else. The two-part sparse
+#' engine fits it; `ranef()` then gives the zero part's modes by default.
 #'
 #' @name glmm-zi-random
 #' @param x,object A model fitted with random effects in `ziformula`.
@@ -202,6 +208,10 @@ zire_zlink_re <- function(object, newdata, allow.new.levels) {
 #'   fit2 <- glmm(count ~ mined + (1 | site) + (1 | spp), data = Salamanders,
 #'                family = poisson, ziformula = ~ mined + (1 | site))
 #'   VarCorr(fit2)
+#'   # Random effects in the zero part only.
+#'   fit3 <- glmm(count ~ spp + mined, data = Salamanders, family = poisson,
+#'                ziformula = ~ mined + (1 | site))
+#'   VarCorr(fit3)
 #' }
 NULL
 
@@ -220,7 +230,9 @@ VarCorr.glmmgee_glmm_zire <- function(x, sigma = 1, ...) {
 
 #' @rdname glmm-zi-random
 #' @param component `"cond"` (the count part's random effects, default),
-#'   `"zi"` (the zero part's) or `"both"` (a list of the two).
+#'   `"zi"` (the zero part's) or `"both"` (a list of the two). When the
+#'   conditional formula has no random-effect term, the default gives the
+#'   zero part's.
 #' @param type,condVar As in [ranef.glmmgee_glmm()] (the rule of the fit).
 #' @export
 ranef.glmmgee_glmm_zire <- function(object, type = c("mode", "mean"), condVar = TRUE,

@@ -157,7 +157,9 @@
 #'   part's, beside several conditional terms) by the Laplace approximation
 #'   of the two-part sparse engine; see [glmm-zi-random]. Covariance
 #'   structures are taken here as in `formula`, e.g. `~ x + ar1(0 + t | g)`
-#'   (Laplace; see [covariance-structures]).
+#'   (Laplace; see [covariance-structures]). The random effects of a model
+#'   may all be here, with none in `formula` (`y ~ x`, `ziformula = ~ z +
+#'   (1 | g)`; Laplace).
 #'   `offset()` terms are added to the logit of the zero probability, as
 #'   in glmmTMB: e.g. `~ offset(log(t))` (an intercept and the offset: the
 #'   odds of a zero proportional to `t`) or `~ x + offset(log(t))`;
@@ -180,7 +182,8 @@
 #'   `~ g + offset(log(n))`; gaussian: to \eqn{\log\sigma}, where glmmTMB
 #'   1.1.5 adds them to \eqn{\log\sigma^2}). Random-effect terms such as
 #'   `~ arm + (1 | clinic)` give each level its own dispersion, a
-#'   location-scale model ([glmm-dispersion-random]).
+#'   location-scale model ([glmm-dispersion-random]); `formula` then
+#'   needs no random-effect term of its own.
 #' @param covariance Known-covariance random effects: a named list of
 #'   matrices, e.g. `list(id = K)`, giving the random intercept of `(1 | id)`
 #'   the covariance \eqn{\sigma^2 K} over the levels of `id` (a kinship or
