@@ -17,7 +17,7 @@ expect_zire_matches_tmb <- function(fit, m, tol = 2e-3) {
   ours <- unlist(lapply(vc, function(v) sqrt(diag(v))))
   zi <- unlist(lapply(names(vc), function(g)
     grepl("^zi~", g) | grepl("^zi~", rownames(vc[[g]]))))
-  expect_equal(unname(ours[!zi]), unname(sd_tmb("cond")), tolerance = 5 * tol)
+  expect_equal(unname(ours[!zi]), as.numeric(sd_tmb("cond")), tolerance = 5 * tol)
   expect_equal(unname(ours[zi]), unname(sd_tmb("zi")), tolerance = 5 * tol)
 }
 
@@ -88,6 +88,87 @@ test_that("Salamanders: a zero part on another grouping factor (hurdle poisson a
                          data = Salamanders, family = glmmTMB::truncated_nbinom2)
   expect_zire_matches_tmb(fit2, m2)
   expect_equal(sigma(fit2), sigma(m2), tolerance = 1e-2)
+})
+
+test_that("random effects in the zero part only: glmmTMB's optimum, and every method", {
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB")
+  S <- Salamanders
+  for (fam in c("poisson", "nbinom2", "truncated_nbinom2")) {
+    f <- switch(fam, poisson = poisson(), nbinom2 = nbinom2(), truncated_nbinom2 = truncated_nbinom2())
+    fit <- glmm(count ~ spp + mined, data = S, family = f, ziformula = ~ mined + (1 | site))
+    m <- glmmTMB::glmmTMB(count ~ spp + mined, ziformula = ~ mined + (1 | site), data = S,
+                          family = switch(fam, poisson = poisson, nbinom2 = glmmTMB::nbinom2,
+                                          truncated_nbinom2 = glmmTMB::truncated_nbinom2))
+    expect_s3_class(fit, "glmmgee_glmm_zire_sparse")
+    expect_zire_matches_tmb(fit, m)
+    expect_identical(names(VarCorr(fit)), "zi~site")
+    # The engine's exact gradient against differences of its value, away
+    # from the optimum (no conditional random-effect column).
+    expect_lt(engine_gradient_error(fit, rnorm(length(fit$theta), 0, 0.03)), 1e-5, label = fam)
+  }
+  # The methods, on the nbinom2 fit.
+  set.seed(1)
+  fit <- glmm(count ~ spp + mined, data = S, family = nbinom2(), ziformula = ~ mined + (1 | site))
+  out <- capture.output(print(fit))
+  expect_true(any(grepl("Conditional model (log mean of the count part; no random effect)", out,
+                        fixed = TRUE)))
+  expect_true(any(grepl("23 site", out, fixed = TRUE)))
+  # ranef(): without a conditional term, the zero part's modes by default.
+  expect_identical(ranef(fit), ranef(fit, component = "zi"))
+  expect_length(ranef(fit, component = "cond"), 0L)
+  expect_identical(names(ranef(fit, component = "both")), c("cond", "zi"))
+  # The clusters of the robust covariances are the zero part's grouping.
+  V <- vcov(fit, type = "CR2")
+  expect_equal(V, vcov(fit, type = "CR2", cluster = ~ site), tolerance = 1e-12)
+  expect_true(all(is.finite(V)) && all(diag(V) > 0))
+  # Predictions at new data: the zero part's effects of known sites, zero
+  # for new ones.
+  nd <- S[c(1, 50, 300), ]
+  b <- ranef(fit)$site[as.character(nd$site), "(Intercept)"]
+  Xz <- stats::model.matrix(~ mined, nd)
+  expect_equal(unname(predict(fit, nd, type = "zlink")),
+               unname(drop(Xz %*% fit$aux$zi$coef) + b), tolerance = 1e-10)
+  nd$site <- factor("new")
+  expect_equal(unname(predict(fit, nd, type = "zlink", allow.new.levels = TRUE)),
+               unname(drop(Xz %*% fit$aux$zi$coef)), tolerance = 1e-10)
+  td <- tidy(fit)
+  expect_equal(td$estimate[td$effect == "ran_pars"],
+               unname(attr(VarCorr(fit)[["zi~site"]], "stddev")))
+  st <- standardize(fit, "mined")
+  expect_true(all(is.finite(st$std.error)) && all(st$std.error > 0))
+  expect_equal(dim(simulate(fit, nsim = 2, seed = 1)), c(nrow(S), 2L))
+  # A profile interval of the zero part's SD (poisson: the nbinom2 fit's
+  # upper side reaches SDs where the Laplace approximation breaks down).
+  fp <- glmm(count ~ spp + mined, data = S, family = poisson(), ziformula = ~ mined + (1 | site))
+  ci <- confint(fp, parm = "sd_zi.(Intercept)|site", method = "profile")
+  sd0 <- attr(VarCorr(fp)[["zi~site"]], "stddev")
+  expect_true(ci[1] < sd0 && sd0 < ci[2])
+})
+
+test_that("a covariance structure in the zero part only matches glmmTMB", {
+  skip_if_not_installed("glmmTMB")
+  # 150 subjects, 4 time points, 4 rows at each: AR(1) subject-by-time
+  # effects (SD 1.2, correlation 0.6) on the zero-inflation logit.
+  set.seed(2)
+  m <- 150; nt <- 4; r <- 4
+  d <- data.frame(id = factor(rep(seq_len(m), each = nt * r)),
+                  tf = factor(rep(rep(seq_len(nt), each = r), m)))
+  d$x <- rnorm(nrow(d)); d$z <- rnorm(nrow(d))
+  U <- t(chol(0.6^abs(outer(seq_len(nt), seq_len(nt), "-")))) %*% matrix(rnorm(nt * m), nt)
+  pz <- plogis(-0.5 + 0.5 * d$z + 1.2 * U[cbind(as.integer(d$tf), as.integer(d$id))])
+  d$y <- ifelse(runif(nrow(d)) < pz, 0, rpois(nrow(d), exp(0.8 + 0.3 * d$x)))
+  fit <- glmm(y ~ x, ziformula = ~ z + ar1(0 + tf | id), family = poisson(), data = d)
+  tmb <- glmmTMB::glmmTMB(y ~ x, ziformula = ~ z + ar1(0 + tf | id), family = poisson, data = d)
+  expect_gt(as.numeric(logLik(fit)), as.numeric(logLik(tmb)) - 1e-6)
+  expect_equal(unname(fixef(fit)), unname(glmmTMB::fixef(tmb)$cond), tolerance = 1e-3)
+  expect_equal(unname(fit$aux$zi$coef), unname(glmmTMB::fixef(tmb)$zi), tolerance = 1e-3)
+  vt <- glmmTMB::VarCorr(tmb)$zi$id
+  expect_equal(matrix(VarCorr(fit)[["zi~id"]], nt), matrix(vt, nt), tolerance = 2e-3)
+  # diag(1 | id) in the zero part alone is the plain (1 | id).
+  f1 <- glmm(y ~ x, ziformula = ~ z + diag(1 | id), family = poisson(), data = d)
+  f2 <- glmm(y ~ x, ziformula = ~ z + (1 | id), family = poisson(), data = d)
+  expect_equal(as.numeric(logLik(f1)), as.numeric(logLik(f2)), tolerance = 1e-8)
 })
 
 # Crossed design: conditional (1 | a) + (1 | b), zero part x + (1 | a) +
