@@ -31,7 +31,7 @@ engine_table <- function() {
   rows <- list(
     agq = list("one grouping factor by adaptive Gauss-Hermite quadrature or Laplace, with fixed zero-inflation and dispersion parts and one-factor covariance structures",
                but()),
-    agq_zero_re = list("one grouping factor with random effects in the zero-inflation part",
+    agq_zero_re = list("one grouping factor with random effects in the zero-inflation or dispersion part",
                        but("simulate_newdata", "ranef_new", "bootstrap", "workers")),
     agq_ranef_dist = list("a random intercept with a non-normal distribution (bridge, nonparametric, ...)",
                           but("simulate_newdata", "bootstrap", "workers")),
@@ -73,7 +73,7 @@ engine_table <- function() {
 #' | engine | fits |
 #' |---|---|
 #' | `agq` | one grouping factor by adaptive Gauss-Hermite quadrature or Laplace (also zero-inflation and dispersion parts without random effects, one-factor covariance structures, fits on workers) |
-#' | `agq_zero_re` | one grouping factor with random effects in the zero-inflation part |
+#' | `agq_zero_re` | one grouping factor with random effects in the zero-inflation or dispersion part |
 #' | `agq_ranef_dist` | a random intercept with a non-normal distribution |
 #' | `agq_nested` | nested grouping factors by nested quadrature |
 #' | `lmm_one_factor` | gaussian identity models, one grouping factor, exact (RE)ML |

@@ -66,9 +66,19 @@
 #' the same Laplace approximation, and `predict(type = "response")` is the
 #' mean of y at each row's own dispersion, \eqn{(1 - \pi)\mu} or
 #' \eqn{(1 - \pi)\mu / (1 - f(0))}. Not yet available: [variance_shares()]
-#' (the residual variance differs by cluster), `penalized`, adaptive
-#' quadrature (`nAGQ > 1`), random effects in `ziformula` beside it, and
-#' covariance structures beside both a zero part and it.
+#' (the residual variance differs by cluster), `penalized`, random effects
+#' in `ziformula` beside it, and covariance structures beside both a zero
+#' part and it.
+#'
+#' Adaptive Gauss-Hermite quadrature (`nAGQ > 1`) is available when the
+#' mean's and the dispersion's random-effect terms all lie on one grouping
+#' factor, without a zero part or covariance structures: each cluster's
+#' effects of both parts are integrated jointly on a product grid centred
+#' and scaled at their joint mode, with the exact gradient. With few rows
+#' per cluster the Laplace approximation can be far off (three
+#' log-likelihood units for a gaussian model with clusters of six rows,
+#' where 15 points per effect come within 0.01 of the exact value). The
+#' default stays Laplace, as in glmmTMB; `nAGQ = 7` or more checks it.
 #'
 #' The mean may have no random effect (`y ~ arm`, `dispformula = ~ arm +
 #' (1 | clinic)`): only the spread then varies by clinic, and `ranef()`
@@ -192,4 +202,110 @@ glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, co
        modes = list(eta = m$eta, dlink = m$a, u = m$u, b = m$b), terms = tms$terms,
        zterms = tms$second, singular = any(tl$on_boundary), on_boundary = tl$on_boundary,
        optinfo = tl$optinfo, engine = "laplace_sparse_zero_re")
+}
+
+# A location-scale model whose mean's and dispersion's random-effect terms
+# all lie on one grouping factor, by adaptive Gauss-Hermite quadrature
+# (nAGQ > 1) over each cluster's effects of both parts jointly: the
+# one-factor two-part engine (src/engines/agq/agq-zero-re.h) with the log
+# dispersion as its second predictor (engine kind 4). Arguments as
+# glmm_sparse_dispre_fit()'s; the fit is returned in its layout (the same
+# theta, term summaries by part), so the object and its methods are the
+# same, with the engine agq_zero_re and the rule `nAGQ`.
+glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, control, offd,
+                                start, nAGQ) {
+  n <- length(y)
+  lev <- rc$terms[[1L]]$levels
+  qs <- function(re) vapply(re$terms, function(tm) length(tm$cnames), 1L)
+  r <- glmm_zire_fit(X, y, row_re_covariates(rc), row_re_covariates(rd),
+                     rc$terms[[1L]]$index, family, "disp_re", Xd, NULL, weights, offset,
+                     offz = offd %||% rep(0, n), nAGQ = nAGQ, cov_blocks_c = qs(rc),
+                     cov_blocks_z = qs(rd), control = control, start = start)
+  p <- ncol(X)
+  theta <- stats::setNames(unname(r$theta),
+                           c(colnames(X), rc$par_names, paste0("disp~", rd$par_names),
+                             paste0("disp~", colnames(Xd))))
+  pd <- ncol(Xd)
+  nth <- length(r$lambda)
+  dimnames(r$cov_theta) <- dimnames(r$hessian) <- list(names(theta), names(theta))
+  names(r$gradient) <- names(r$on_boundary) <- names(theta)
+  # The engine's clusters are the levels present (cluster_index() of the
+  # codes); their rows of the modes in the terms' level order.
+  at <- match(seq_along(lev), as.integer(r$group$levels))
+  q <- ncol(r$Lambda)
+  term_summaries <- function(re, first) {
+    starts <- first + cumsum(c(0L, qs(re)))
+    lapply(seq_along(re$terms), function(k) {
+      tm <- re$terms[[k]]
+      j <- starts[k] + seq_along(tm$cnames)
+      Lam <- r$Lambda[j, j, drop = FALSE]
+      dimnames(Lam) <- list(tm$cnames, tm$cnames)
+      # (the engine's modes and their covariances are u's; b = Lambda u)
+      B <- r$modes$mode[at, j, drop = FALSE] %*% t(Lam)
+      dimnames(B) <- list(tm$levels, tm$cnames)
+      cv <- vapply(at, function(i) Lam %*% matrix(r$modes$mode_var[i, ], q, q)[j, j] %*% t(Lam),
+                   numeric(length(j)^2))
+      tm$kfactor <- NULL
+      c(tm, list(Lambda = Lam, D = Lam %*% t(Lam), b = B,
+                 condvar = array(cv, c(length(j), length(j), length(lev)),
+                                 dimnames = list(tm$cnames, tm$cnames, tm$levels))))
+    })
+  }
+  terms <- term_summaries(rc, 0L)
+  zterms <- term_summaries(rd, sum(qs(rc)))
+  b <- function(re, tms) {
+    out <- numeric(ncol(re$Z))
+    for (tm in tms) out[tm$columns] <- as.vector(t(tm$b))
+    out
+  }
+  bc <- b(rc, terms)
+  beta <- theta[seq_len(p)]
+  optinfo <- r$optinfo
+  optinfo$method <- "adaptive Gauss-Hermite quadrature (mean and dispersion)"
+  list(beta = beta, theta = theta, loglik = r$loglik, zi = NULL,
+       disp = theta[p + nth + seq_len(pd)], lambda = theta[p + seq_len(nth)], p = p,
+       gradient = r$gradient, hessian = r$hessian, cov_theta = r$cov_theta, family = family,
+       modes = list(eta = drop(X %*% beta) + offset + as.numeric(rc$Z %*% bc),
+                    dlink = NULL, b = c(bc, b(rd, zterms))),
+       terms = terms, zterms = zterms, singular = r$singular, on_boundary = r$on_boundary,
+       optinfo = optinfo, engine = "agq_zero_re", nAGQ = r$nAGQ,
+       cluster_loglik = stats::setNames(r$modes$loglik[at], lev))
+}
+
+# The random-effect covariates of each row, one column per effect of each
+# term in order (a term's columns of Z read at the row's level): the
+# per-cluster design of the one-factor engines, from sparse_re_terms()'s
+# structure.
+row_re_covariates <- function(re) {
+  do.call(cbind, lapply(re$terms, function(tm) {
+    q <- length(tm$cnames)
+    rows <- seq_along(tm$index)
+    vapply(seq_len(q), function(j)
+      as.numeric(re$Z[cbind(rows, tm$columns[(tm$index - 1L) * q + j])]), numeric(length(rows)))
+  }))
+}
+
+# The engine of such a fit rebuilt for profile_engine() (on its design `X`,
+# the parts' terms `rc`, `rd`, profile_aux_inputs() `ax`): its evaluation and
+# its clusters' scores summed into the user's clusters (vcov(type = "CR*"),
+# whose clusters nest the grouping factor).
+dispre_agq_engine <- function(fit, X, rc, rd, y, w, ax, fam) {
+  cl <- cluster_index(rc$terms[[1L]]$index, "group")
+  qs <- function(re) vapply(re$terms, function(tm) length(tm$cnames), 1L)
+  pat <- block_pattern(c(qs(rc), qs(rd)))
+  eng <- cpp_zire_new(X, row_re_covariates(rc), row_re_covariates(rd), ax$Xz0, ax$Xd0, y, w,
+                      ax$off3, cl$index, length(cl$levels), pat$row - 1L, pat$col - 1L,
+                      fam$family_code, fam$link_code, ax$kind, 1L, 1L)
+  cpp_zire_set_nagq(eng, as.integer(fit$nAGQ))
+  split <- function(code, G, levels) {
+    rows <- which(w > 0)
+    to_user <- rep(1L, length(cl$levels))
+    to_user[cl$index[rows]] <- code[rows]
+    list(scores = function(th) {
+      S <- matrix(0, G, length(th))
+      S[sort(unique(to_user)), ] <- rowsum(cpp_zire_scores(eng, th), to_user, reorder = TRUE)
+      S
+    })
+  }
+  list(eval = function(th) cpp_zire_eval(eng, th, TRUE), split = split)
 }

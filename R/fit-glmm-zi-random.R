@@ -19,7 +19,7 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
   if (is.null(offset)) offset <- rep(0, n)
   if (is.null(offz)) offz <- rep(0, n)
   if (is.null(offd)) offd <- rep(0, n)
-  disp <- has_dispersion(family)
+  disp <- has_dispersion(family) && kind != "disp_re"
   if (disp && is.null(Xd)) Xd <- matrix(1, n, 1L, dimnames = list(NULL, "(Intercept)"))
   if (!disp) Xd <- NULL
   for (M in list(Xz, Xd)) if (!is.null(M) && !all_finite(M))

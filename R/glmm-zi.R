@@ -144,7 +144,7 @@ glmm_zi <- function(s, mf) {
   d <- list(X = X, y = y, mt = fx$mt, re = re, zd = zd, dd = dd, weights = rc$resp$weights,
             offset = rc$offset, offd = dd$offset,
             offz = if (s$truncated && !s$has_zi) rep(-Inf, length(y)) else zd$offset,
-            zre = if (s$engine == "agq_zero_re")
+            zre = if (s$engine == "agq_zero_re" && !s$disp_random)
                     zire_terms(s$zi_bars, mf, fenv, re, find_bars(formula)),
             rz = if (!is.null(rt)) rt$rz
                  else if (s$zire_sparse) sparse_re_terms(zi_bars_formula(s$zi_bars), mf, NULL)
@@ -182,6 +182,9 @@ zi_fit <- function(s, d) {
       s$control)
   else if (s$structured_aux) two_part_covstruct_fit(
       d$X, d$y, d$rt, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, d$offz, d$offd, s$control)
+  else if (s$disp_random && s$engine == "agq_zero_re") glmm_dispre_agq_fit(
+      d$X, d$y, re, d$rz, inner, d$dd$X, d$weights, d$offset, s$control, d$offd, s$start,
+      nAGQ)
   else if (s$disp_random) glmm_sparse_dispre_fit(
       d$X, d$y, re, d$rz, inner, d$dd$X, d$weights, d$offset, s$control, offd = d$offd,
       start = s$start, Xz = d$zd$X, offz = d$offz, zkind = kind)
@@ -253,6 +256,11 @@ zi_object <- function(s, mf, d, fit) {
   if (length(s$zi_bars)) obj$aux$zi$formula <- s$ziformula
   obj$zire <- NULL
   obj$penalty <- fit$penalty
+  # (a location-scale fit by quadrature in the several-term layout)
+  if (!is.null(fit$nAGQ) && sparse) {
+    obj$nAGQ <- fit$nAGQ
+    obj$cluster_loglik <- fit$cluster_loglik
+  }
   if (s$structured_aux) obj <- covstruct_object(obj, fit)
   class(obj) <- c(if (s$disp_random) "glmmgee_glmm_dispre",
                   if (s$zire_sparse) "glmmgee_glmm_zire_sparse",

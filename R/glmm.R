@@ -99,7 +99,9 @@
 #'   product grid. By default [default_nAGQ()]: 11 for one random effect,
 #'   fewer as the dimension grows, 1 for gaussian models (exact). With
 #'   several terms the default is 1; `nAGQ > 1` is available for nested
-#'   random intercepts, by multilevel quadrature (see [glmm-nested]).
+#'   random intercepts, by multilevel quadrature (see [glmm-nested]), and
+#'   for random effects in `dispformula` on the conditional part's grouping
+#'   factor (see [glmm-dispersion-random]; the default there is Laplace).
 #' @param control Settings from [glmm_control()].
 #' @param start Optional starting values; see [glmm_fit()]. With `ziformula`,
 #'   `dispformula` or a hurdle family: a vector laid out as such a fit's

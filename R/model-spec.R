@@ -74,6 +74,11 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
     # two-part sparse engine with the log dispersion as its second random
     # predictor (fit-dispersion-random.R).
     disp_random = length(disp_bars) > 0L,
+    # ... whose terms and the mean's all lie on one grouping factor, with no
+    # zero part or structure: adaptive quadrature over each cluster's
+    # effects of both parts (glmm_dispre_agq_fit()).
+    disp_quadrature = length(disp_bars) > 0L && length(gnames) == 1L && !has_zi &&
+      is.null(cf) && !structured_aux && identical(unique(group_names_of(disp_bars)), gnames),
     family = inner, count_family = cf,
     cumulative = !is.null(cum), aux = aux, truncated = !is.null(cf), has_zi = has_zi,
     has_disp = has_disp,
@@ -145,8 +150,8 @@ glmm_refusals <- list(
                         structures_text, use_plain_text))),
   refusal("dispformula_random_penalty", quote(disp_random && !is.null(penalty)),
           "'penalized' is not available with random effects in 'dispformula'"),
-  refusal("dispformula_random_quadrature", quote(disp_random && quadrature),
-          "'nAGQ' > 1 (adaptive quadrature) is not available with random effects in 'dispformula': the model is fitted by the Laplace approximation (nAGQ = 1)"),
+  refusal("dispformula_random_quadrature", quote(disp_random && quadrature && !disp_quadrature),
+          "'nAGQ' > 1 (adaptive quadrature) with random effects in 'dispformula' needs the mean's and the dispersion's random-effect terms on one grouping factor, without a zero part or covariance structures; otherwise the model is fitted by the Laplace approximation (nAGQ = 1)"),
   refusal("two_part_structure_start", quote(structured_aux && !is.null(start)),
           "'start' is not available with covariance structures (the structure's parameters start at their defaults)"),
   refusal("two_part_structure_penalty", quote(structured_aux && !is.null(penalty)),
@@ -340,7 +345,8 @@ choose_engine <- function(s, mf) {
   s$route <- route
   s$nrows <- nrow(mf)
   s$engine <- switch(route,
-    two_part = if (s$zire_sparse || s$disp_random) "laplace_sparse_zero_re"
+    two_part = if (s$disp_random && s$quadrature) "agq_zero_re"
+               else if (s$zire_sparse || s$disp_random) "laplace_sparse_zero_re"
                else if (length(s$zi_bars)) "agq_zero_re"
                else if (s$sparse) "laplace_sparse" else "agq",
     structured_sparse = if (s$REML || lmm_covstruct_wanted(s$family, s$penalty)) "lmm_sparse"

@@ -53,13 +53,21 @@ profile_engine <- function(fit, zbasis = NULL) {
       rc <- re
       re <- zire_combined_re(rc, rz, if (dre) "disp~" else "zi~")
       sp <- function(M) methods::as(methods::as(M, "CsparseMatrix"), "generalMatrix")
-      eng <- cpp_spzire_new(X, ax$Xz0, ax$Xd0, sp(rc$Z), sp(rz$Z), y, w, ax$off3,
-                            re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
-                            fam$family_code, fam$link_code, ax$kind)
-      ev <- spzire_evaluator(eng)
-      attr(ev, "edge") <- spzire_profile_edge(eng)
-      if (is.null(zbasis))
-        split <- spzire_cluster_split(X, sp(rc$Z), sp(rz$Z), y, w, ax, re, fam)
+      if (fit_engine(fit)$name == "agq_zero_re") {
+        # A location-scale fit by quadrature (glmm_dispre_agq_fit()): the
+        # one-factor two-part engine at the fit's rule.
+        ag <- dispre_agq_engine(fit, X, rc, rz, y, w, ax, fam)
+        ev <- ag$eval
+        split <- ag$split
+      } else {
+        eng <- cpp_spzire_new(X, ax$Xz0, ax$Xd0, sp(rc$Z), sp(rz$Z), y, w, ax$off3,
+                              re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
+                              fam$family_code, fam$link_code, ax$kind)
+        ev <- spzire_evaluator(eng)
+        attr(ev, "edge") <- spzire_profile_edge(eng)
+        if (is.null(zbasis))
+          split <- spzire_cluster_split(X, sp(rc$Z), sp(rz$Z), y, w, ax, re, fam)
+      }
     } else {
       if (!is.null(zbasis)) re$Z <- basis_z_sparse(re, zbasis)
       eng <- cpp_sparse_new(X, re$Z, y, w, off, re$lam_row - 1L, re$lam_col - 1L,

@@ -30,10 +30,17 @@ location_scale_data <- function(m = 60, k = 12, family = "gaussian", b = c(1, 0.
 # X and Xd; `logdens(y, eta, ld)` the rows' log densities. `rowderivs(y,
 # eta, ld)`: the rows' first and second derivatives in (eta, ld) as a list
 # (e, l, ee, el, ll), written out by hand; without it, numDeriv's (whose
-# noise puts the result within about 1e-5).
-reference_location_scale_laplace <- function(par, y, X, Xd, g, logdens, rowderivs = NULL) {
+# noise puts the result within about 1e-5). `mean_re = FALSE`: the mean
+# has no random intercept; `par` = (b, d, log sv), and the integral is
+# over v alone.
+reference_location_scale_laplace <- function(par, y, X, Xd, g, logdens, rowderivs = NULL,
+                                             mean_re = TRUE) {
   p <- ncol(X)
   pd <- ncol(Xd)
+  if (!mean_re) {
+    par <- c(par[seq_len(p)], 0, par[-seq_len(p)])
+    rowderivs <- NULL
+  }
   b <- par[seq_len(p)]
   su <- exp(par[p + 1])
   d <- par[p + 1 + seq_len(pd)]
@@ -41,6 +48,16 @@ reference_location_scale_laplace <- function(par, y, X, Xd, g, logdens, rowderiv
   eta0 <- drop(X %*% b)
   ld0 <- drop(Xd %*% d)
   total <- 0
+  if (!mean_re) {
+    for (lev in split(seq_along(y), g)) {
+      h <- function(v) sum(logdens(y[lev], eta0[lev], ld0[lev] + v)) +
+        stats::dnorm(v, 0, sv, log = TRUE)
+      v <- stats::optimize(h, c(-10, 10) * sv, maximum = TRUE, tol = 1e-12)$maximum
+      for (it in 1:3) v <- v - numDeriv::grad(h, v) / numDeriv::hessian(h, v)[1]
+      total <- total + h(v) + 0.5 * log(2 * pi) - 0.5 * log(-numDeriv::hessian(h, v)[1])
+    }
+    return(total)
+  }
   for (lev in split(seq_along(y), g)) {
     h <- function(w) sum(logdens(y[lev], eta0[lev] + w[1], ld0[lev] + w[2])) +
       stats::dnorm(w[1], 0, su, log = TRUE) + stats::dnorm(w[2], 0, sv, log = TRUE)
@@ -62,6 +79,39 @@ reference_location_scale_laplace <- function(par, y, X, Xd, g, logdens, rowderiv
   total
 }
 
+# The exact log-likelihood of a gaussian random-intercept location-scale
+# model, par = (b, log su, d, log sv) as above: given the cluster's
+# dispersion effect v, y is normal with covariance su^2 J + diag(sigma_j^2)
+# (the mean's intercept integrated out in closed form, by the
+# Sherman-Morrison identities); v is integrated by integrate() around its
+# mode.
+exact_gaussian_location_scale <- function(par, y, X, Xd, g) {
+  p <- ncol(X)
+  pd <- ncol(Xd)
+  b <- par[seq_len(p)]
+  su <- exp(par[p + 1])
+  d <- par[p + 1 + seq_len(pd)]
+  sv <- exp(par[p + pd + 2])
+  eta0 <- drop(X %*% b)
+  ld0 <- drop(Xd %*% d)
+  total <- 0
+  for (lev in split(seq_along(y), g)) {
+    r <- y[lev] - eta0[lev]
+    ldens <- function(v) vapply(v, function(vv) {
+      s2 <- exp(2 * (ld0[lev] + vv))
+      a <- sum(1 / s2)
+      quad <- sum(r^2 / s2) - su^2 * sum(r / s2)^2 / (1 + su^2 * a)
+      -0.5 * (length(lev) * log(2 * pi) + sum(log(s2)) + log1p(su^2 * a) + quad) +
+        stats::dnorm(vv, 0, sv, log = TRUE)
+    }, 0)
+    o <- stats::optimize(ldens, c(-8, 8) * sv, maximum = TRUE)
+    I <- stats::integrate(function(v) exp(ldens(v) - o$objective), o$maximum - 10 * sv,
+                          o$maximum + 10 * sv, rel.tol = 1e-12, subdivisions = 1000L)$value
+    total <- total + o$objective + log(I)
+  }
+  total
+}
+
 # The gaussian rows' log densities, and their derivatives in (eta, log
 # sigma) by hand.
 gaussian_logdens <- function(y, eta, ld) stats::dnorm(y, eta, exp(ld), log = TRUE)
@@ -73,10 +123,11 @@ gaussian_rowderivs <- function(y, eta, ld) {
 }
 
 # A random-intercept location-scale fit's parameters in the reference's
-# order: (b, log su, d, log sv).
+# order: (b, log su, d, log sv), without log su when the mean has no
+# random intercept.
 location_scale_par <- function(fit) {
   vc <- VarCorr(fit)
-  unname(c(fixef(fit), log(attr(vc[["g"]], "stddev")), fit$aux$disp$coef,
+  unname(c(fixef(fit), if (!is.null(vc[["g"]])) log(attr(vc[["g"]], "stddev")), fit$aux$disp$coef,
            log(attr(vc[["disp~g"]], "stddev"))))
 }
 

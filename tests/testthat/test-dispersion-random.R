@@ -174,8 +174,11 @@ test_that("refusals: dispersion random effects with parts not yet combined", {
   d <- location_scale_data(m = 10, k = 5, family = "nbinom2", seed = 1)
   expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(), ziformula = ~ (1 | g),
                     dispformula = ~ (1 | g)), "'dispformula'.*ziformula")
+  expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(), nAGQ = 5, ziformula = ~ 1,
+                    dispformula = ~ (1 | g)), "'nAGQ'.*one grouping factor")
+  d$h <- factor(d$x > 0)
   expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(), nAGQ = 5,
-                    dispformula = ~ (1 | g)), "'nAGQ'")
+                    dispformula = ~ (1 | h)), "'nAGQ'.*one grouping factor")
   expect_error(glmm(y ~ x + (1 | g), data = d, family = poisson(), dispformula = ~ (1 | g)),
                "'dispformula'.*no dispersion")
   expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(), ziformula = ~ 1,
@@ -186,6 +189,96 @@ test_that("refusals: dispersion random effects with parts not yet combined", {
   dp <- d[d$y > 0, ]
   expect_error(glmm(y ~ x + ar1(0 + factor(x > 0) | g), data = dp, family = truncated_nbinom2(),
                     dispformula = ~ (1 | g)), "'dispformula'.*hurdle family")
+})
+
+test_that("random effects in the dispersion formula only: the independent Laplace, the methods", {
+  for (fam in c("gaussian", "nbinom2")) {
+    d <- location_scale_data(m = 30, k = 15, family = fam, su = 0, d = c(0.3, 0.4), seed = 4)
+    f <- if (fam == "gaussian") gaussian() else nbinom2()
+    logdens <- if (fam == "gaussian") gaussian_logdens
+               else function(y, eta, ld) stats::dnbinom(y, size = exp(ld), mu = exp(eta), log = TRUE)
+    fit <- glmm(y ~ x, data = d, family = f, dispformula = ~ z + (1 | g))
+    expect_s3_class(fit, "glmmgee_glmm_dispre")
+    expect_identical(names(VarCorr(fit)), "disp~g")
+    par <- location_scale_par(fit)
+    ref <- function(th) reference_location_scale_laplace(th, d$y, cbind(1, d$x), cbind(1, d$z),
+                                                         d$g, logdens, mean_re = FALSE)
+    expect_lt(abs(as.numeric(logLik(fit)) - ref(par)), 1e-6, label = fam)
+    # The reference's gradient vanishes at the estimates.
+    gr <- vapply(seq_along(par), function(k) {
+      e <- replace(numeric(length(par)), k, 1e-4)
+      (ref(par + e) - ref(par - e)) / 2e-4
+    }, 0)
+    expect_lt(max(abs(gr)), 1e-3, label = fam)
+    expect_lt(engine_gradient_error(fit, c(0.05, -0.03, 0.1, 0.08, -0.1)), 1e-5, label = fam)
+  }
+  # The methods, on the nbinom2 fit.
+  expect_output(print(fit), "Conditional model \\(log mean of the count part; no random effect\\)")
+  expect_output(print(fit), "Dispersion formula: ~z \\+ \\(1 \\| g\\)")
+  expect_identical(ranef(fit), ranef(fit, component = "disp"))
+  v <- ranef(fit)$g[["(Intercept)"]]
+  del <- fit$aux$disp$coef
+  expect_equal(unname(predict(fit, type = "disp")),
+               unname(exp(del[[1]] + del[[2]] * d$z + v[as.integer(d$g)])), tolerance = 1e-10)
+  V <- vcov(fit, type = "CR2")
+  expect_equal(V, vcov(fit, type = "CR2", cluster = ~ g), tolerance = 1e-12)
+  expect_true(all(is.finite(V)) && all(diag(V) > 0))
+  expect_equal(dim(simulate(fit, nsim = 2, seed = 1)), c(nrow(d), 2L))
+  st <- standardize(fit, "x", values = c(0, 1))
+  expect_true(all(is.finite(st$std.error)) && all(st$std.error > 0))
+  td <- broom.mixed::tidy(fit)
+  expect_setequal(unique(td$component), c("cond", "disp"))
+  # Without random effects in any part, glmm() is not the function.
+  expect_error(glmm(y ~ x, data = d, family = nbinom2(), dispformula = ~ z),
+               "no random-effects term")
+})
+
+test_that("adaptive quadrature: the gaussian location-scale likelihood converges to the exact one", {
+  # Clusters of 6 rows: the Laplace approximation is 3 log-likelihood units
+  # off here; the quadrature rules close in on the exact value (the mean's
+  # intercept integrated in closed form, the dispersion's by integrate()).
+  d <- location_scale_data(m = 40, k = 6, seed = 11)
+  err <- vapply(c(1, 5, 9, 15), function(q) {
+    f <- glmm(y ~ x + (1 | g), data = d, dispformula = ~ z + (1 | g), nAGQ = q)
+    as.numeric(logLik(f)) - exact_gaussian_location_scale(location_scale_par(f), d$y,
+                                                          cbind(1, d$x), cbind(1, d$z), d$g)
+  }, 0)
+  expect_gt(abs(err[1]), 1)
+  expect_true(all(diff(abs(err)) < 0))
+  expect_lt(abs(err[4]), 0.01)
+  # The fit's engine: its exact gradient, its clusters' log-likelihoods,
+  # its methods.
+  fit <- glmm(y ~ x + (1 | g), data = d, dispformula = ~ z + (1 | g), nAGQ = 9)
+  expect_identical(fit$engine$name, "agq_zero_re")
+  expect_identical(fit$nAGQ, 9L)
+  expect_output(print(fit), "quadrature.*nAGQ = 9")
+  expect_equal(sum(fit$cluster_loglik), fit$loglik, tolerance = 1e-10)
+  expect_lt(engine_gradient_error(fit, c(0.05, -0.03, 0.1, 0.08, -0.1, 0.05)), 1e-5)
+  # Its modes are those of the quadrature's centring: at nAGQ = 1 the same
+  # engine gives the Laplace fit (the sparse engine's, to its optimum).
+  lap <- glmm(y ~ x + (1 | g), data = d, dispformula = ~ z + (1 | g))
+  one <- glmmgee:::glmm_dispre_agq_fit(
+    stats::model.matrix(~ x, d), d$y, glmmgee:::sparse_re_terms(~ (1 | g), d),
+    glmmgee:::sparse_re_terms(~ (1 | g), d), glmmgee:::resolve_family(gaussian()),
+    stats::model.matrix(~ z, d), rep(1, nrow(d)), rep(0, nrow(d)), glmm_control(), NULL, NULL, 1L)
+  expect_equal(unname(one$theta), unname(lap$theta), tolerance = 1e-6)
+  expect_equal(one$zterms[[1]]$b, lap$aux$disp$re$terms[[1]]$b, tolerance = 1e-5)
+  expect_equal(one$terms[[1]]$condvar, lap$reterms[[1]]$condvar, tolerance = 1e-5)
+  ci <- confint(fit, parm = c("sd_disp.(Intercept)|g", "disp.z"), method = "profile")
+  w <- confint(fit, parm = c("sd_disp.(Intercept)|g", "disp.z"))
+  expect_equal(unname(ci), unname(w), tolerance = 0.05)
+  V <- vcov(fit, type = "CR2")
+  expect_true(all(is.finite(V)) && all(diag(V) > 0))
+  expect_equal(names(VarCorr(fit)), c("g", "disp~g"))
+  expect_equal(dim(simulate(fit, nsim = 2, seed = 1)), c(nrow(d), 2L))
+  # A count family: quadrature moves the Laplace fit little with clusters
+  # of 20.
+  dn <- location_scale_data(m = 30, k = 20, family = "nbinom2", d = c(0.3, 0.4), seed = 1)
+  fl <- glmm(y ~ x + (1 | g), data = dn, family = nbinom2(), dispformula = ~ z + (1 | g))
+  fq <- glmm(y ~ x + (1 | g), data = dn, family = nbinom2(), dispformula = ~ z + (1 | g), nAGQ = 7)
+  expect_lt(abs(as.numeric(logLik(fq) - logLik(fl))), 0.5)
+  expect_equal(unname(fixef(fq)), unname(fixef(fl)), tolerance = 0.02)
+  expect_lt(engine_gradient_error(fq, c(0.05, -0.03, 0.1, 0.08, -0.1, 0.05)), 1e-5)
 })
 
 test_that("start: from an earlier fit's theta, or from elsewhere, the same optimum", {
@@ -413,6 +506,23 @@ test_that("against glmmTMB where it fits random effects in dispformula (1.1.10 a
                  unname(c(glmmTMB::fixef(b)$cond, glmmTMB::fixef(b)$disp)),
                  tolerance = 1e-3, label = lab)
   }
+  # Random effects in the dispersion formula only, also beside a zero part
+  # with fixed effects.
+  for (fam in c("gaussian", "nbinom2")) {
+    d <- location_scale_data(m = 40, k = 15, family = fam, su = 0, d = c(0.3, 0.4), seed = 5)
+    a <- glmm(y ~ x, data = d, family = get(fam)(), dispformula = ~ z + (1 | g))
+    b <- glmmTMB::glmmTMB(y ~ x, data = d, family = if (fam == "gaussian") gaussian() else glmmTMB::nbinom2(),
+                          dispformula = ~ z + (1 | g))
+    expect_gt(as.numeric(logLik(a)) - as.numeric(logLik(b)), -1e-4, label = fam)
+    expect_equal(unname(c(fixef(a), a$aux$disp$coef)),
+                 unname(c(glmmTMB::fixef(b)$cond, glmmTMB::fixef(b)$disp)),
+                 tolerance = 1e-3, label = fam)
+  }
+  d$y <- d$y * stats::rbinom(nrow(d), 1, 0.8)
+  a <- glmm(y ~ x, data = d, family = nbinom2(), ziformula = ~ z, dispformula = ~ (1 | g))
+  b <- glmmTMB::glmmTMB(y ~ x, data = d, family = glmmTMB::nbinom2(), ziformula = ~ z,
+                        dispformula = ~ (1 | g))
+  expect_gt(as.numeric(logLik(a)) - as.numeric(logLik(b)), -1e-4, label = "zero-inflated")
 })
 
 test_that("cluster-robust covariance: the clusters' scores are those of the independent Laplace", {

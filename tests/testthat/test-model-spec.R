@@ -123,7 +123,7 @@ test_that("every row of the refusal table refuses its combination with its messa
     dispformula_random_penalty = quote(glmm(count ~ x + (1 | id), data = d, family = nbinom2,
                                             dispformula = ~ x + (1 | id), penalized = TRUE)),
     dispformula_random_quadrature = quote(glmm(count ~ x + (1 | id), data = d, family = nbinom2,
-                                               dispformula = ~ x + (1 | id), nAGQ = 5)),
+                                               dispformula = ~ x + (1 | time), nAGQ = 5)),
     zi_family = quote(glmm(cont ~ x + (1 | id), data = d, ziformula = ~ 1)),
     zi_binomial_weights = quote(glmm(y ~ x + (1 | id), data = d, family = binomial, ziformula = ~ 1,
                                      weights = w)),
