@@ -22,6 +22,15 @@ location_scale_data <- function(m = 60, k = 12, family = "gaussian", b = c(1, 0.
   data.frame(y = y, x = x, z = z, g = factor(g))
 }
 
+# The two SDs and the fixed parts of both linear predictors from par =
+# (b, log su, d, log sv) on designs X and Xd.
+location_scale_predictors <- function(par, X, Xd) {
+  p <- ncol(X)
+  pd <- ncol(Xd)
+  list(su = exp(par[p + 1]), sv = exp(par[p + pd + 2]),
+       eta0 = drop(X %*% par[seq_len(p)]), ld0 = drop(Xd %*% par[p + 1 + seq_len(pd)]))
+}
+
 # The Laplace approximation of a random-intercept location-scale model
 # written out independently of the package: per cluster, the joint mode of
 # (u, v) by optim() and Newton steps on the log joint density, and
@@ -35,18 +44,15 @@ location_scale_data <- function(m = 60, k = 12, family = "gaussian", b = c(1, 0.
 # over v alone.
 reference_location_scale_laplace <- function(par, y, X, Xd, g, logdens, rowderivs = NULL,
                                              mean_re = TRUE) {
-  p <- ncol(X)
-  pd <- ncol(Xd)
   if (!mean_re) {
-    par <- c(par[seq_len(p)], 0, par[-seq_len(p)])
+    par <- c(par[seq_len(ncol(X))], 0, par[-seq_len(ncol(X))])
     rowderivs <- NULL
   }
-  b <- par[seq_len(p)]
-  su <- exp(par[p + 1])
-  d <- par[p + 1 + seq_len(pd)]
-  sv <- exp(par[p + pd + 2])
-  eta0 <- drop(X %*% b)
-  ld0 <- drop(Xd %*% d)
+  lp <- location_scale_predictors(par, X, Xd)
+  su <- lp$su
+  sv <- lp$sv
+  eta0 <- lp$eta0
+  ld0 <- lp$ld0
   total <- 0
   if (!mean_re) {
     for (lev in split(seq_along(y), g)) {
@@ -86,22 +92,16 @@ reference_location_scale_laplace <- function(par, y, X, Xd, g, logdens, rowderiv
 # Sherman-Morrison identities); v is integrated by integrate() around its
 # mode.
 exact_gaussian_location_scale <- function(par, y, X, Xd, g) {
-  p <- ncol(X)
-  pd <- ncol(Xd)
-  b <- par[seq_len(p)]
-  su <- exp(par[p + 1])
-  d <- par[p + 1 + seq_len(pd)]
-  sv <- exp(par[p + pd + 2])
-  eta0 <- drop(X %*% b)
-  ld0 <- drop(Xd %*% d)
+  lp <- location_scale_predictors(par, X, Xd)
+  sv <- lp$sv
   total <- 0
   for (lev in split(seq_along(y), g)) {
-    r <- y[lev] - eta0[lev]
+    r <- y[lev] - lp$eta0[lev]
     ldens <- function(v) vapply(v, function(vv) {
-      s2 <- exp(2 * (ld0[lev] + vv))
+      s2 <- exp(2 * (lp$ld0[lev] + vv))
       a <- sum(1 / s2)
-      quad <- sum(r^2 / s2) - su^2 * sum(r / s2)^2 / (1 + su^2 * a)
-      -0.5 * (length(lev) * log(2 * pi) + sum(log(s2)) + log1p(su^2 * a) + quad) +
+      quad <- sum(r^2 / s2) - lp$su^2 * sum(r / s2)^2 / (1 + lp$su^2 * a)
+      -0.5 * (length(lev) * log(2 * pi) + sum(log(s2)) + log1p(lp$su^2 * a) + quad) +
         stats::dnorm(vv, 0, sv, log = TRUE)
     }, 0)
     o <- stats::optimize(ldens, c(-8, 8) * sv, maximum = TRUE)
