@@ -65,10 +65,10 @@
 #' `ziformula`). The zero part's logit is then a third linear predictor of
 #' the same Laplace approximation, and `predict(type = "response")` is the
 #' mean of y at each row's own dispersion, \eqn{(1 - \pi)\mu} or
-#' \eqn{(1 - \pi)\mu / (1 - f(0))}. Not yet available: [variance_shares()]
-#' (the residual variance differs by cluster), `penalized`, random effects
-#' in `ziformula` beside it, and covariance structures beside both a zero
-#' part and it.
+#' \eqn{(1 - \pi)\mu / (1 - f(0))}; covariance structures may stand in
+#' either formula beside them. Not yet available: [variance_shares()] (the
+#' residual variance differs by cluster), `penalized`, and random effects
+#' in `ziformula` beside it.
 #'
 #' Adaptive Gauss-Hermite quadrature (`nAGQ > 1`) is available when the
 #' mean's and the dispersion's random-effect terms all lie on one grouping

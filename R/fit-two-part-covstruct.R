@@ -58,6 +58,11 @@ structure_tail_count <- function(fit) {
 # With kind "disp_re" (random effects in the dispersion formula, the
 # second random predictor the log dispersion, fit-dispersion-random.R), Xz
 # and offz are the dispersion part's design and offset and Xd is NULL.
+# With kind "zi_disp_re" or "hurdle_disp_re" the dispersion formula's
+# random effects stand beside a zero part with fixed effects (Xz, offz;
+# Xz NULL and offz -Inf for a zero-truncated model) and the dispersion's
+# fixed design is Xd (engine kinds 5 and 6: the zero part's coefficients
+# before the dispersion's in theta, as in every two-part fit).
 two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offset, offz, offd,
                                    control) {
   n <- length(y)
@@ -66,13 +71,15 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   re <- rt$re
   both <- !is.null(rt$rz)
   dre <- identical(kind, "disp_re")
+  zdre <- kind %in% c("zi_disp_re", "hurdle_disp_re")
+  zkind <- if (zdre) sub("_disp_re$", "", kind) else if (dre) "disp" else kind
   disp <- has_dispersion(family) && !dre
   if (disp && is.null(Xd)) Xd <- matrix(1, n, 1L, dimnames = list(NULL, "(Intercept)"))
   if (!disp) Xd <- NULL
   if (kind == "disp") Xz <- NULL
   pz <- if (is.null(Xz)) 0L else ncol(Xz)
   pd <- if (is.null(Xd)) 0L else ncol(Xd)
-  offz <- if (pz || kind == "hurdle") offz %||% rep(0, n) else rep(0, n)
+  offz <- if (pz || zkind == "hurdle") offz %||% rep(0, n) else rep(0, n)
   offd <- offd %||% rep(0, n)
   if (dre) check_aux_rank(NULL, Xz) else check_aux_rank(Xz, Xd)
   tx <- design_transform(X)
@@ -83,15 +90,19 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   Xds <- td$M
   storage.mode(Xzs) <- storage.mode(Xds) <- "double"
   nth <- re$ntheta
-  se <- two_part_structure_engine(Xs, Xzs, Xds, y, weights, offset, offz, offd, re, family,
-                                  kind, both)
+  # (kinds 5 and 6: the dispersion in the engine's second, random
+  # predictor, the zero part in its third)
+  se <- if (zdre) two_part_structure_engine(Xs, Xds, Xzs, y, weights, offset, offd, offz, re,
+                                            family, kind, both)
+        else two_part_structure_engine(Xs, Xzs, Xds, y, weights, offset, offz, offd, re, family,
+                                       kind, both)
   eng <- se$eng
   engine_eval <- se$engine_eval
   # Starts as the unstructured two-part fits', the structures at standard
   # deviations of 0.5.
-  beta <- two_part_beta_start(Xs, y, weights, offset, family, if (dre) "disp" else kind)
+  beta <- two_part_beta_start(Xs, y, weights, offset, family, zkind)
   aux <- if (dre) zi_aux_start(Xs, y, beta, weights, offset, family, "disp", NULL, NULL, pz, Xzs, offz)
-    else zi_aux_start(Xs, y, beta, weights, offset, family, kind, if (pz) Xzs, offz, pd, Xds, offd)
+    else zi_aux_start(Xs, y, beta, weights, offset, family, zkind, if (pz) Xzs, offz, pd, Xds, offd)
   ntail <- pz + pd
   k_re <- structure_blocks(re$terms, p)
   start <- c(beta, unlist(lapply(re$terms, function(t) t$struct$start(0.5))), aux)
@@ -124,8 +135,9 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   P <- length(start)
   # A single log-dispersion coefficient (no dispersion formula) has its
   # limits checked as in one-part fits.
-  disp_at <- if (pd == 1L && all(Xd[, 1L] == 1)) covstruct_disp_index(family, TRUE, P)
-  rf <- two_part_structure_refine(run, search, start, re, k_re, p, pz, kind, disp_at)
+  # (not one with random effects: its limit is the location-scale fit's)
+  disp_at <- if (!zdre && pd == 1L && all(Xd[, 1L] == 1)) covstruct_disp_index(family, TRUE, P)
+  rf <- two_part_structure_refine(run, search, start, re, k_re, p, pz, zkind, disp_at)
   run <- rf$run
   bc <- rf$bc
   final <- run$at %||% evalf(run$par)
@@ -137,8 +149,11 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
                              tail_names = tail_names)
   theta_s <- structure_engine_theta(run$par, est$lm, p, ntail)
   nb <- p + nth
-  md <- two_part_structure_modes(eng, re, rt, both, est$lm$lambda, theta_s, nb, pz, Xzs, offz)
+  md <- two_part_structure_modes(eng, re, rt, both, est$lm$lambda, theta_s, nb,
+                                 if (zdre) 0L else pz, Xzs, offz)
   m <- md$m
+  # (the zero part beside a random dispersion has fixed effects only)
+  if (zdre) md$zre <- offz
   # No estimates without the log-likelihood and the modes there (binary
   # responses with zero inflation and zero-part random effects, whose zero
   # part is barely identified, can end so).
@@ -152,20 +167,20 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   modes <- md$modes
   zre <- md$zre
   zpart <- pz && !dre
-  vanish <- if (zpart) zi_vanishing_message(kind, Xzs, theta_s[nb + seq_len(pz)], zre)
-  cause <- vanish %||% if (zpart) zi_separation_message(kind, Xzs, theta_s[nb + seq_len(pz)], zre)
+  vanish <- if (zpart) zi_vanishing_message(zkind, Xzs, theta_s[nb + seq_len(pz)], zre)
+  cause <- vanish %||% if (zpart) zi_separation_message(zkind, Xzs, theta_s[nb + seq_len(pz)], zre)
   warn <- zi_fit_warnings(fit_warnings(run$opt, est$nstep, est$gmax_star, est$singular, est$hess,
                                        est$cov_theta, control, boundary_check = bc$record),
                           cause)
   if (both && isTRUE(m$failed))
-    warn <- c(warn, if (dre) "the joint modes of the mean's and the dispersion's random effects were not found at the optimum"
+    warn <- c(warn, if (dre || zdre) "the joint modes of the mean's and the dispersion's random effects were not found at the optimum"
                     else "the joint modes of both parts' random effects were not found at the optimum")
   deg <- if (both) zire_degenerate(cpp_spzire_degenerate(eng), refused_kept, m$hmin, warn,
-                                   start_ok = FALSE, part = if (dre) "dispersion" else "zero")
+                                   start_ok = FALSE, part = if (dre || zdre) "dispersion" else "zero")
   warn <- c(warn, deg$warning)
   theta <- est$theta_chol
   optinfo <- covstruct_optinfo(run, est, bc, warn,
-                               if (dre) "Laplace (sparse, mean and dispersion)"
+                               if (dre || zdre) "Laplace (sparse, mean and dispersion)"
                                else if (both) "Laplace (sparse, both parts)" else "Laplace (sparse)", 1L,
                                !tx$identity || !tz$identity || !td$identity,
                                grad_basis_of(!tx$identity))

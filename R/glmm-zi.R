@@ -177,7 +177,10 @@ zi_fit <- function(s, d) {
   kind <- s$kind
   nAGQ <- s$nAGQ
   re <- d$re
-  fit <- if (s$structured_aux && s$disp_random) two_part_covstruct_fit(
+  fit <- if (s$structured_aux && s$disp_random && kind != "disp") two_part_covstruct_fit(
+      d$X, d$y, d$rt, inner, paste0(kind, "_disp_re"), d$zd$X, d$dd$X, d$weights, d$offset,
+      d$offz, d$offd, s$control)
+  else if (s$structured_aux && s$disp_random) two_part_covstruct_fit(
       d$X, d$y, d$rt, inner, "disp_re", d$dd$X, NULL, d$weights, d$offset, d$offd, NULL,
       s$control)
   else if (s$structured_aux) two_part_covstruct_fit(

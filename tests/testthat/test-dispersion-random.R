@@ -181,14 +181,56 @@ test_that("refusals: dispersion random effects with parts not yet combined", {
                     dispformula = ~ (1 | h)), "'nAGQ'.*one grouping factor")
   expect_error(glmm(y ~ x + (1 | g), data = d, family = poisson(), dispformula = ~ (1 | g)),
                "'dispformula'.*no dispersion")
-  expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(), ziformula = ~ 1,
-                    dispformula = ~ ar1(0 + factor(x > 0) | g)), "'dispformula'.*ziformula")
-  # A zero-truncated family with a structure beside a random dispersion: the
-  # structured fitter has no truncation, so the model is refused (it was
-  # fitted as the untruncated one).
-  dp <- d[d$y > 0, ]
-  expect_error(glmm(y ~ x + ar1(0 + factor(x > 0) | g), data = dp, family = truncated_nbinom2(),
-                    dispformula = ~ (1 | g)), "'dispformula'.*hurdle family")
+})
+
+test_that("structures beside a zero part and a random dispersion: the plain terms' fits", {
+  # diag() of one column and us() are the unstructured terms: the structured
+  # fitter (engine kinds 5 and 6 on structured terms) gives the plain
+  # fitter's optimum, for zero inflation, a hurdle and zero truncation.
+  d <- structured_location_scale_data(m = 60, sv = 0.7, seed = 2)
+  set.seed(2)
+  d$yz <- d$yn * stats::rbinom(nrow(d), 1, 0.8)
+  d2 <- d[d$time <= 2, ]
+  dp <- d[d$yn > 0, ]
+  cases <- list(
+    list(data = d, y = "yz", family = nbinom2(), zi = ~ arm),
+    list(data = d, y = "yn", family = truncated_nbinom2(), zi = ~ arm),
+    list(data = dp, y = "yn", family = truncated_nbinom1(), zi = NULL))
+  for (k in seq_along(cases)) {
+    cs <- cases[[k]]
+    fs <- stats::as.formula(paste(cs$y, "~ arm + diag(1 | id)"))
+    fp <- stats::as.formula(paste(cs$y, "~ arm + (1 | id)"))
+    a <- glmm(fs, data = cs$data, family = cs$family, ziformula = cs$zi,
+              dispformula = ~ arm + (1 | id))
+    b <- glmm(fp, data = cs$data, family = cs$family, ziformula = cs$zi,
+              dispformula = ~ arm + (1 | id))
+    expect_s3_class(a, "glmmgee_glmm_covstruct")
+    expect_s3_class(a, "glmmgee_glmm_dispre")
+    expect_equal(as.numeric(logLik(a)), as.numeric(logLik(b)), tolerance = 1e-7, label = k)
+    expect_equal(unname(c(fixef(a), a$aux$zi$coef, a$aux$disp$coef)),
+                 unname(c(fixef(b), b$aux$zi$coef, b$aux$disp$coef)), tolerance = 1e-4, label = k)
+    expect_equal(unname(predict(a, type = "response")), unname(predict(b, type = "response")),
+                 tolerance = 1e-4, label = k)
+  }
+  # us() over two time points, the plain correlated term (both end with the
+  # correlation at 1, and say so).
+  a <- suppressWarnings(glmm(yz ~ arm + us(0 + tf | id), data = d2, family = nbinom2(),
+                             ziformula = ~ 1, dispformula = ~ (1 | id)))
+  b <- suppressWarnings(glmm(yz ~ arm + (0 + tf | id), data = d2, family = nbinom2(),
+                             ziformula = ~ 1, dispformula = ~ (1 | id)))
+  expect_true(a$singular && b$singular)
+  expect_equal(as.numeric(logLik(a)), as.numeric(logLik(b)), tolerance = 1e-6)
+  # An AR(1) mean beside both: the robust covariance and the methods.
+  f <- glmm(yz ~ arm + ar1(0 + tf | id), data = d, family = nbinom2(), ziformula = ~ arm,
+            dispformula = ~ arm + (1 | id))
+  expect_identical(utils::tail(names(f$theta), 4),
+                   c("zi~(Intercept)", "zi~arm", "disp~(Intercept)", "disp~arm"))
+  V <- vcov(f, type = "CR2")
+  expect_true(all(is.finite(V)) && all(diag(V) > 0))
+  pz <- predict(f, type = "zprob")
+  expect_equal(unname(predict(f, type = "response")),
+               unname((1 - pz) * predict(f, type = "conditional")), tolerance = 1e-10)
+  expect_equal(dim(simulate(f, nsim = 2, seed = 1)), c(nrow(d), 2L))
 })
 
 test_that("random effects in the dispersion formula only: the independent Laplace, the methods", {
@@ -465,6 +507,27 @@ test_that("structures in either formula against glmmTMB (1.1.10 and later)", {
     expect_gt(as.numeric(logLik(a)) - as.numeric(logLik(b)), -1e-4, label = lab)
     expect_equal(unname(c(fixef(a), a$aux$disp$coef)),
                  unname(c(glmmTMB::fixef(b)$cond, glmmTMB::fixef(b)$disp)),
+                 tolerance = 1e-3, label = lab)
+  }
+  # Beside a zero part: zero inflation, a hurdle, zero truncation.
+  d <- structured_location_scale_data(m = 60, sv = 0.7, seed = 3)
+  set.seed(4)
+  d$yz <- d$yn * stats::rbinom(nrow(d), 1, 0.8)
+  dp <- d[d$yn > 0, ]
+  cases <- list(list(d, yz ~ arm + ar1(0 + tf | id), "nbinom2", ~ arm),
+                list(d, yn ~ arm + ar1(0 + tf | id), "truncated_nbinom2", ~ arm),
+                list(dp, yn ~ arm + ar1(0 + tf | id), "truncated_nbinom2", NULL))
+  for (cs in cases) {
+    a <- suppressWarnings(glmm(cs[[2]], data = cs[[1]], family = get(cs[[3]])(), ziformula = cs[[4]],
+                               dispformula = ~ arm + (1 | id)))
+    b <- suppressWarnings(glmmTMB::glmmTMB(cs[[2]], data = cs[[1]],
+                                           family = getExportedValue("glmmTMB", cs[[3]])(),
+                                           ziformula = cs[[4]] %||% ~ 0,
+                                           dispformula = ~ arm + (1 | id)))
+    lab <- paste(cs[[3]], deparse(cs[[4]]))
+    expect_gt(as.numeric(logLik(a)) - as.numeric(logLik(b)), -1e-4, label = lab)
+    expect_equal(unname(c(fixef(a), a$aux$zi$coef, a$aux$disp$coef)),
+                 unname(c(glmmTMB::fixef(b)$cond, glmmTMB::fixef(b)$zi, glmmTMB::fixef(b)$disp)),
                  tolerance = 1e-3, label = lab)
   }
 })
