@@ -212,8 +212,8 @@ covstruct_terms <- function(formula, mf, env) {
 #' approximation (`nAGQ = 1`) of the two-part sparse engines, with the
 #' second part's structures independent of the conditional part's; their
 #' labels in `$structures` start with `zi~` or `disp~`. `start` and
-#' `penalized` are refused with them; profile intervals of these fits are
-#' not available (Wald intervals and cluster-robust covariances are).
+#' `penalized` are refused with them. Profile intervals cover every part's
+#' coefficients and structure parameters.
 #'
 #' The parameters are searched on
 #' unconstrained scales: log standard deviations, \eqn{\rho = t/\sqrt{1+t^2}}

@@ -56,8 +56,8 @@
 #' broom.mixed's `tidy()` and emmeans. The mean does not depend on the
 #' dispersion, so `predict(type = "response")`, [marginal_coefs()] and
 #' [standardize()] concern the mean's random effects only. With a
-#' covariance structure in either formula, profile intervals are not
-#' available (Wald intervals and cluster-robust covariances are).
+#' covariance structure in either formula, profile intervals are on the
+#' structures' parameters (see [covariance-structures]).
 #'
 #' A zero part with fixed effects may stand beside it: zero inflation
 #' (`family = nbinom2(), ziformula = ~ z, dispformula = ~ z + (1 | g)`) or

@@ -172,14 +172,23 @@ natural_scale <- function(pname, fit, j, p) {
 # engine's centred and scaled design: list(eval, free, Tx, phi (the
 # estimates, user scale), lower).
 covstruct_profile_engine <- function(fit) {
-  if (!is.null(fit$aux))
-    stop("profile(): a structured fit with a zero or dispersion part has no profile; use confint(method = \"Wald\")",
-         call. = FALSE)
   pm <- covstruct_parameter_map(fit)
   if (is.null(pm))
     stop("profile(): the structured fit's parameters do not reproduce its covariance entries; use confint(method = \"Wald\")",
          call. = FALSE)
-  if (inherits(fit, "glmmgee_glmm_sparse")) {
+  if (inherits(fit, c("glmmgee_glmm_zire_sparse", "glmmgee_glmm_dispre"))) {
+    # Random effects in a zero or dispersion part beside: the two-part
+    # sparse engine on both parts' terms (pm$re, zire_combined_re()).
+    ax <- profile_aux_inputs(fit)
+    n <- length(fit$y)
+    z <- zire_split_z(pm$re)
+    eng <- cpp_spzire_new(ax$X, ax$Xz0, ax$Xd0, z$Zc, z$Zz, as.numeric(fit$y),
+                          as.numeric(fit$prior.weights %||% rep(1, n)), ax$off3,
+                          pm$re$lam_row - 1L, pm$re$lam_col - 1L, pm$re$lam_k - 1L,
+                          pm$re$ntheta, fit$family$family_code, fit$family$link_code, ax$kind)
+    ev <- spzire_evaluator(eng)
+    base <- list(eval = ev, free = function() NULL, Tx = ax$Tx)
+  } else if (inherits(fit, "glmmgee_glmm_sparse")) {
     se <- covstruct_sparse_new(fit, pm$re)
     base <- list(eval = function(th) sparse_eval(se$eng, th, TRUE), free = function() NULL,
                  Tx = se$Tx)

@@ -323,6 +323,40 @@ test_that("adaptive quadrature: the gaussian location-scale likelihood converges
   expect_lt(engine_gradient_error(fq, c(0.05, -0.03, 0.1, 0.08, -0.1, 0.05)), 1e-5)
 })
 
+test_that("profiles of structured two-part fits equal the plain fits' where the structure is the plain term", {
+  # diag(1 | id) is (1 | id): the profile engine of structured fits with a
+  # zero part beside a random dispersion, and with a structure in the zero
+  # part, gives the plain fits' intervals.
+  d <- structured_location_scale_data(m = 60, sv = 0.7, seed = 3)
+  set.seed(4)
+  d$yz <- d$yn * stats::rbinom(nrow(d), 1, 0.8)
+  a <- glmm(yz ~ arm + diag(1 | id), data = d, family = nbinom2(), ziformula = ~ 1,
+            dispformula = ~ arm + (1 | id))
+  b <- glmm(yz ~ arm + (1 | id), data = d, family = nbinom2(), ziformula = ~ 1,
+            dispformula = ~ arm + (1 | id))
+  ca <- confint(a, method = "profile")
+  cb <- confint(b, method = "profile")
+  at <- c("(Intercept)", "arm", "diag(1 | id): sd((Intercept))",
+          "disp~us(1 | id): lambda[(Intercept),(Intercept)]", "zi~(Intercept)",
+          "disp~(Intercept)", "disp~arm")
+  bt <- c("(Intercept)", "arm", "sd_(Intercept)|id", "sd_disp.(Intercept)|id", "zi.(Intercept)",
+          "disp.(Intercept)", "disp.arm")
+  expect_equal(unname(ca[at, ]), unname(cb[bt, ]), tolerance = 1e-4)
+  a2 <- glmm(yz ~ arm + (1 | id), data = d, family = poisson(), ziformula = ~ diag(1 | id))
+  b2 <- glmm(yz ~ arm + (1 | id), data = d, family = poisson(), ziformula = ~ (1 | id))
+  ca <- confint(a2, method = "profile", parm = c("arm", "zi~diag(1 | id): sd((Intercept))"))
+  cb <- confint(b2, method = "profile", parm = c("arm", "sd_zi.(Intercept)|id"))
+  expect_equal(unname(ca), unname(cb), tolerance = 1e-4)
+  # An AR(1) mean beside them: each limit lies where the profile crosses
+  # the quantile, its correlation within (-1, 1].
+  f <- glmm(yg ~ arm + ar1(0 + tf | id), data = d, dispformula = ~ arm + (1 | id))
+  ci <- confint(f, method = "profile", parm = c("ar1(0 + tf | id): rho", "disp~arm"))
+  w <- confint(f, parm = "disp.arm")
+  expect_equal(unname(ci[2, ]), unname(w[1, ]), tolerance = 0.05)
+  rho <- f$structures[[1]]$rho
+  expect_true(ci[1, 1] < rho && rho < ci[1, 2] && ci[1, 2] <= 1)
+})
+
 test_that("start: from an earlier fit's theta, or from elsewhere, the same optimum", {
   d <- location_scale_data(m = 25, k = 8, seed = 11)
   fit <- glmm(y ~ x + (1 | g), data = d, dispformula = ~ z + (1 | g))
@@ -476,7 +510,6 @@ test_that("an AR(1) mean beside a random dispersion: the truth is recovered, the
     V <- vcov(fit, type = type)
     expect_true(all(is.finite(V)) && all(diag(V) > 0), label = type)
   }
-  expect_error(confint(fit, method = "profile"), "no profile")
   expect_error(variance_shares(fit), "dispersion formula")
   # Against the fixed-dispersion model it nests: a likelihood-ratio test.
   fit0 <- update(fit, dispformula = ~ arm)
