@@ -85,24 +85,26 @@ degenerate_reason <- function(family, y) {
     "the intercept would be infinite")
 }
 
-check_response_varies <- function(y, weights, family, name) {
+# `label`: the model's name in the message (a two-part model's, such as
+# "truncated_nbinom2", rather than its count family's).
+check_response_varies <- function(y, weights, family, name, label = family$family) {
   if (!length(y)) return(invisible())
   if (min(weights) <= 0) y <- y[weights > 0]
   if (!length(y)) return(invisible())
   msg <- degenerate_response(y, family)
   if (!is.null(msg))
     stop(sprintf("the response '%s' %s: the %s model cannot be estimated (%s)",
-                 name, msg, family$family, degenerate_reason(family, y)), call. = FALSE)
+                 name, msg, label, degenerate_reason(family, y)), call. = FALSE)
   invisible()
 }
 
 # Response-level checks common to both front ends (after model_response()).
-check_model_frame <- function(mf, resp, family, formula) {
+check_model_frame <- function(mf, resp, family, formula, label = family$family) {
   if (!length(resp$weights) || max(resp$weights) <= 0)
     stop("all 'weights' are zero (or every binomial observation has zero trials): there is nothing to fit",
          call. = FALSE)
   check_response_varies(resp$y, resp$weights, family,
-                        paste(deparse(formula[[2L]]), collapse = ""))
+                        paste(deparse(formula[[2L]]), collapse = ""), label)
 }
 
 # Gaussian models need residual degrees of freedom for the scale.

@@ -135,11 +135,16 @@ glmm_zi <- function(s, mf) {
   # checked above, naming their argument.
   check_frame_finite(mf)
   off_c <- part_offset(fx$mt, mf, "formula", with_argument = TRUE) %||% rep(0, nrow(mf))
-  rc <- checked_response(mf, X, inner, formula, offset = off_c)
+  rc <- checked_response(mf, X, inner, formula, offset = off_c, label = family_label(s))
   y <- rc$resp$y
   if (s$has_disp) check_disp_levels(y, rc$resp$weights, X, re, dd$X, mf, s$dispformula, inner)
   if (s$truncated && !s$has_zi && any(y[rc$resp$weights > 0] == 0))
     stop(sprintf("'family': truncated_%s without a 'ziformula' is zero-truncated, but the response has zeros; give a ziformula for a hurdle model",
+                 s$count_family), call. = FALSE)
+  # (the hurdle's zero part would put the probability of a zero at 0, its
+  # coefficients at -Inf)
+  if (s$truncated && s$has_zi && !any(y[rc$resp$weights > 0] == 0))
+    stop(sprintf("'ziformula': the response has no zeros, so the hurdle's zero part has nothing to estimate; drop 'ziformula' for the zero-truncated truncated_%s model",
                  s$count_family), call. = FALSE)
   d <- list(X = X, y = y, mt = fx$mt, re = re, zd = zd, dd = dd, weights = rc$resp$weights,
             offset = rc$offset, offd = dd$offset,

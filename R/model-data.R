@@ -470,11 +470,11 @@ fixed_design <- function(formula, mf, fenv, drop_rownames = FALSE) {
 # (glmm, its sparse route, gee) runs before fitting (checks.R).
 # `offset`: the offset when the caller has it (glmm_zi(), whose frame holds
 # the zero and dispersion parts' offset() terms too).
-checked_response <- function(mf, X, family, formula, offset = NULL) {
+checked_response <- function(mf, X, family, formula, offset = NULL, label = family$family) {
   check_frame_finite(mf)
   resp <- model_response(mf, family)
   off <- offset %||% model_offset_total(mf)
-  check_model_frame(mf, resp, family, formula)
+  check_model_frame(mf, resp, family, formula, label)
   check_fixed_df(X, resp$weights, family)
   check_weighted_rank(X, resp$weights)
   # One trial each: the beta-binomial likelihood is the Bernoulli one

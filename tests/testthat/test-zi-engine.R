@@ -173,6 +173,16 @@ test_that("hurdle simulation gives no zeros from the count part, and zero-trunca
   expect_identical(.Random.seed, before)
   expect_error(glmm(yp ~ x + (1 | g), data = d, family = truncated_poisson),
                "zero-truncated, but the response has zeros")
+  # The other way round: a hurdle's zero part needs zeros; and a response of
+  # zeros alone is named with the two-part model's family.
+  dp <- d[d$yp > 0, ]
+  expect_error(glmm(yp ~ x + (1 | g), data = dp, family = truncated_poisson, ziformula = ~ 1),
+               "'ziformula': the response has no zeros.*zero-truncated truncated_poisson")
+  d$y0 <- 0
+  expect_error(glmm(y0 ~ x + (1 | g), data = d, family = truncated_nbinom2, ziformula = ~ 1),
+               "is 0 for every observation: the truncated_nbinom2 model")
+  expect_error(glmm(y0 ~ x + (1 | g), data = d, family = nbinom2, ziformula = ~ 1),
+               "is 0 for every observation: the zero-inflated nbinom2 model")
 })
 
 test_that("unsupported combinations are refused with the argument named", {
