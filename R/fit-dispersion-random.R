@@ -67,8 +67,9 @@
 #' mean of y at each row's own dispersion, \eqn{(1 - \pi)\mu} or
 #' \eqn{(1 - \pi)\mu / (1 - f(0))}; covariance structures may stand in
 #' either formula beside them. Not yet available: [variance_shares()] (the
-#' residual variance differs by cluster), `penalized`, and random effects
-#' in `ziformula` beside it.
+#' residual variance differs by cluster) and random effects in
+#' `ziformula` beside it. `penalized` puts its prior on the mean's
+#' coefficients (and with `pen_zi` on a zero part's), as in other fits.
 #'
 #' Adaptive Gauss-Hermite quadrature (`nAGQ > 1`) is available when the
 #' mean's and the dispersion's random-effect terms all lie on one grouping
@@ -125,7 +126,7 @@ NULL
 # come before the dispersion's in theta, as in every two-part fit.
 glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, control,
                                    offd = NULL, start = NULL, Xz = NULL, offz = NULL,
-                                   zkind = "disp") {
+                                   zkind = "disp", penalty = NULL) {
   n <- length(y)
   offd <- offd %||% rep(0, n)
   offz <- offz %||% rep(0, n)
@@ -152,14 +153,18 @@ glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, co
                       offd)
   theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), aux)
   if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
-  evalf <- spzire_evaluator(eng)
+  # (`penalized`: the prior on the conditional part's coefficients and,
+  # with pen_zi, the zero part's)
+  evalf <- penalized_evalf(spzire_evaluator(eng),
+                           aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz))
   refused <- function() cpp_spzire_degenerate(eng)$refused
   if (!is.null(start) && !is.finite(evalf(theta)$loglik))
     stop(paste0("'start': the log-likelihood is not finite at the starting values",
                 if (refused() > 0) " (the joint mode of the mean's and the dispersion's random effects is nearly degenerate there)",
                 "; give other starting values, e.g. smaller standard deviations"), call. = FALSE)
   fixed <- c(seq_len(p), nb + seq_len(pz + pd))
-  fixed_curv <- function(th) {
+  # (not with a penalty: its prior's curvature would be missing)
+  fixed_curv <- if (is.null(penalty)) function(th) {
     H <- cpp_spzire_fixed_curvature(eng, th)
     if (is.null(H)) NULL else list(idx = fixed, H = H)
   }
@@ -195,7 +200,9 @@ glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, co
   tl$optinfo$laplace_validity <- deg$record
   tl$optinfo$zero_variance_check <- sr$zero_variance
   tl$optinfo$laplace_validity$restarts <- sr$refused_restarts
-  list(beta = theta[seq_len(p)], theta = theta, loglik = fin$final$loglik,
+  list(beta = theta[seq_len(p)], theta = theta,
+       loglik = fin$final$loglik - (fin$final$penalty %||% 0),
+       penalty = aux_penalty_record(penalty, fin$final),
        zi = if (pz) theta[nb + seq_len(pz)], disp = theta[nb + pz + seq_len(pd)],
        lambda = theta[p + seq_len(nth)], p = p,
        gradient = tl$gradient, hessian = tl$hessian, cov_theta = tl$cov_theta, family = family,
@@ -213,14 +220,14 @@ glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, co
 # theta, term summaries by part), so the object and its methods are the
 # same, with the engine agq_zero_re and the rule `nAGQ`.
 glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, control, offd,
-                                start, nAGQ) {
+                                start, nAGQ, penalty = NULL) {
   n <- length(y)
   lev <- rc$terms[[1L]]$levels
   qs <- function(re) vapply(re$terms, function(tm) length(tm$cnames), 1L)
   r <- glmm_zire_fit(X, y, row_re_covariates(rc), row_re_covariates(rd),
                      rc$terms[[1L]]$index, family, "disp_re", Xd, NULL, weights, offset,
                      offz = offd %||% rep(0, n), nAGQ = nAGQ, cov_blocks_c = qs(rc),
-                     cov_blocks_z = qs(rd), control = control, start = start)
+                     cov_blocks_z = qs(rd), control = control, start = start, penalty = penalty)
   p <- ncol(X)
   theta <- stats::setNames(unname(r$theta),
                            c(colnames(X), rc$par_names, paste0("disp~", rd$par_names),
@@ -262,7 +269,7 @@ glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, contr
   beta <- theta[seq_len(p)]
   optinfo <- r$optinfo
   optinfo$method <- "adaptive Gauss-Hermite quadrature (mean and dispersion)"
-  list(beta = beta, theta = theta, loglik = r$loglik, zi = NULL,
+  list(beta = beta, theta = theta, loglik = r$loglik, penalty = r$penalty, zi = NULL,
        disp = theta[p + nth + seq_len(pd)], lambda = theta[p + seq_len(nth)], p = p,
        gradient = r$gradient, hessian = r$hessian, cov_theta = r$cov_theta, family = family,
        modes = list(eta = drop(X %*% beta) + offset + as.numeric(rc$Z %*% bc),

@@ -192,10 +192,10 @@ zi_fit <- function(s, d) {
       d$X, d$y, d$rt, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, d$offz, d$offd, s$control)
   else if (s$disp_random && s$engine == "agq_zero_re") glmm_dispre_agq_fit(
       d$X, d$y, re, d$rz, inner, d$dd$X, d$weights, d$offset, s$control, d$offd, s$start,
-      nAGQ)
+      nAGQ, s$penalty)
   else if (s$disp_random) glmm_sparse_dispre_fit(
       d$X, d$y, re, d$rz, inner, d$dd$X, d$weights, d$offset, s$control, offd = d$offd,
-      start = s$start, Xz = d$zd$X, offz = d$offz, zkind = kind)
+      start = s$start, Xz = d$zd$X, offz = d$offz, zkind = kind, penalty = s$penalty)
   else switch(s$engine,
     laplace_sparse_zero_re = glmm_sparse_zire_fit(
       d$X, d$y, re, d$rz, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, s$control, s$start,

@@ -144,8 +144,6 @@ glmm_refusals <- list(
           "'ziformula', 'dispformula' and hurdle families cannot be combined with 'covariance', 'ranef_dist' or 'REML'"),
   refusal("dispformula_random_parts", quote(disp_random && length(zi_bars)),
           "'dispformula': random effects in the dispersion part cannot yet be combined with random effects in 'ziformula'; give one of the two parts fixed effects only"),
-  refusal("dispformula_random_penalty", quote(disp_random && !is.null(penalty)),
-          "'penalized' is not available with random effects in 'dispformula'"),
   refusal("dispformula_random_quadrature", quote(disp_random && quadrature && !disp_quadrature),
           "'nAGQ' > 1 (adaptive quadrature) with random effects in 'dispformula' needs the mean's and the dispersion's random-effect terms on one grouping factor, without a zero part or covariance structures; otherwise the model is fitted by the Laplace approximation (nAGQ = 1)"),
   refusal("two_part_structure_start", quote(structured_aux && !is.null(start)),

@@ -357,6 +357,31 @@ test_that("profiles of structured two-part fits equal the plain fits' where the 
   expect_true(ci[1, 1] < rho && rho < ci[1, 2] && ci[1, 2] <= 1)
 })
 
+test_that("penalized: a level with only zeros gets a finite coefficient beside a random dispersion", {
+  d <- location_scale_data(m = 40, k = 10, family = "nbinom2", d = c(0.3, 0.4), seed = 3)
+  set.seed(1)
+  d$f <- factor(sample(c("a", "b", "c"), nrow(d), TRUE))
+  d$y[d$f == "c"] <- 0
+  f0 <- suppressWarnings(glmm(y ~ x + f + (1 | g), data = d, family = nbinom2(),
+                              dispformula = ~ z + (1 | g)))
+  f1 <- glmm(y ~ x + f + (1 | g), data = d, family = nbinom2(), dispformula = ~ z + (1 | g),
+             penalized = TRUE)
+  expect_lt(fixef(f0)[["fc"]], -10)
+  expect_true(fixef(f1)[["fc"]] > -10 && fixef(f1)[["fc"]] < -2)
+  # logLik() is the likelihood; the objective adds the log prior.
+  expect_equal(as.numeric(logLik(f1)), f1$penalty$loglik)
+  expect_equal(f1$penalty$objective, f1$penalty$loglik + f1$penalty$value)
+  expect_output(print(f1), "penalized maximum likelihood")
+  # The other coefficients as without the penalty, the prior's pull apart.
+  expect_equal(fixef(f1)[c("(Intercept)", "x", "fb")], fixef(f0)[c("(Intercept)", "x", "fb")],
+               tolerance = 0.05)
+  # By quadrature too.
+  f2 <- glmm(y ~ x + f + (1 | g), data = d, family = nbinom2(), dispformula = ~ z + (1 | g),
+             penalized = TRUE, nAGQ = 5)
+  expect_equal(fixef(f2), fixef(f1), tolerance = 0.05)
+  expect_equal(f2$penalty$objective, f2$penalty$loglik + f2$penalty$value)
+})
+
 test_that("start: from an earlier fit's theta, or from elsewhere, the same optimum", {
   d <- location_scale_data(m = 25, k = 8, seed = 11)
   fit <- glmm(y ~ x + (1 | g), data = d, dispformula = ~ z + (1 | g))
@@ -370,8 +395,6 @@ test_that("start: from an earlier fit's theta, or from elsewhere, the same optim
                "'start' must be 6 finite numbers")
   expect_error(glmm(y ~ x + (1 | g), data = d, dispformula = ~ z + (1 | g),
                     start = c(0, 0, 1, 1, 0, NA)), "'start' must be")
-  expect_error(glmm(y ~ x + (1 | g), data = d, dispformula = ~ z + (1 | g), penalized = TRUE),
-               "'penalized'")
 })
 
 test_that("zero inflation beside a random dispersion: the independent Laplace, the methods", {

@@ -117,8 +117,6 @@ test_that("every row of the refusal table refuses its combination with its messa
                                              ziformula = ~ x, zi_correlated = TRUE)),
     dispformula_random_parts = quote(glmm(count ~ x + (1 | id), data = d, family = nbinom2,
                                           ziformula = ~ (1 | id), dispformula = ~ x + (1 | id))),
-    dispformula_random_penalty = quote(glmm(count ~ x + (1 | id), data = d, family = nbinom2,
-                                            dispformula = ~ x + (1 | id), penalized = TRUE)),
     dispformula_random_quadrature = quote(glmm(count ~ x + (1 | id), data = d, family = nbinom2,
                                                dispformula = ~ x + (1 | time), nAGQ = 5)),
     zi_family = quote(glmm(cont ~ x + (1 | id), data = d, ziformula = ~ 1)),
