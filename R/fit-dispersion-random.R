@@ -247,15 +247,23 @@ glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, contr
       j <- starts[k] + seq_along(tm$cnames)
       Lam <- r$Lambda[j, j, drop = FALSE]
       dimnames(Lam) <- list(tm$cnames, tm$cnames)
-      # (the engine's modes and their covariances are u's; b = Lambda u)
-      B <- r$modes$mode[at, j, drop = FALSE] %*% t(Lam)
-      dimnames(B) <- list(tm$levels, tm$cnames)
-      cv <- vapply(at, function(i) Lam %*% matrix(r$modes$mode_var[i, ], q, q)[j, j] %*% t(Lam),
-                   numeric(length(j)^2))
+      # (the engine's modes, posterior means and their covariances are u's;
+      # b = Lambda u)
+      to_b <- function(M) {
+        B <- M[at, j, drop = FALSE] %*% t(Lam)
+        dimnames(B) <- list(tm$levels, tm$cnames)
+        B
+      }
+      to_bvar <- function(V) {
+        cv <- vapply(at, function(i) Lam %*% matrix(V[i, ], q, q)[j, j] %*% t(Lam),
+                     numeric(length(j)^2))
+        array(cv, c(length(j), length(j), length(lev)),
+              dimnames = list(tm$cnames, tm$cnames, tm$levels))
+      }
       tm$kfactor <- NULL
-      c(tm, list(Lambda = Lam, D = Lam %*% t(Lam), b = B,
-                 condvar = array(cv, c(length(j), length(j), length(lev)),
-                                 dimnames = list(tm$cnames, tm$cnames, tm$levels))))
+      c(tm, list(Lambda = Lam, D = Lam %*% t(Lam), b = to_b(r$modes$mode),
+                 condvar = to_bvar(r$modes$mode_var), b_mean = to_b(r$modes$post_mean),
+                 condvar_mean = to_bvar(r$modes$post_var)))
     })
   }
   terms <- term_summaries(rc, 0L)

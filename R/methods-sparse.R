@@ -25,12 +25,17 @@ ranef.glmmgee_glmm_sparse <- function(object, type = c("mode", "mean"), condVar 
   check_dots(..., .method = "ranef.glmmgee_glmm_sparse", .allow = "newdata")
   if (!is.null(list(...)$newdata)) return(ranef_new(object, list(...)$newdata))
   type <- match.arg(type)
-  if (type == "mean")
+  # (posterior means where the fit integrated by quadrature: a location-scale
+  # fit on one grouping factor, glmm_dispre_agq_fit())
+  mean <- type == "mean"
+  if (mean && !all(vapply(object$reterms, function(tm) !is.null(tm$b_mean), TRUE)))
     stop("posterior means (type = \"mean\") need adaptive quadrature, which is available for one grouping factor; ",
          "with several random-effect terms use type = \"mode\"", call. = FALSE)
+  b_of <- if (mean) "b_mean" else "b"
+  v_of <- if (mean) "condvar_mean" else "condvar"
   out <- lapply(terms_by_factor(object), function(ks) {
     tms <- object$reterms[ks]
-    B <- do.call(cbind, lapply(tms, `[[`, "b"))
+    B <- do.call(cbind, lapply(tms, `[[`, b_of))
     df <- as.data.frame(B, check.names = FALSE)
     rownames(df) <- tms[[1L]]$levels
     keep <- term_levels_shown(tms[[1L]], object$prior.weights)
@@ -42,14 +47,14 @@ ranef.glmmgee_glmm_sparse <- function(object, type = c("mode", "mean"), condVar 
       off <- 0L
       for (tm in tms) {
         j <- off + seq_along(tm$cnames)
-        V[j, j, ] <- tm$condvar
+        V[j, j, ] <- tm[[v_of]]
         off <- off + length(tm$cnames)
       }
       attr(df, "postVar") <- V[, , keep, drop = FALSE]
     }
     df
   })
-  structure(out, type = "mode", class = "ranef.glmmgee_glmm")
+  structure(out, type = type, class = "ranef.glmmgee_glmm")
 }
 
 #' @rdname glmm-extractors

@@ -313,6 +313,17 @@ test_that("adaptive quadrature: the gaussian location-scale likelihood converges
   expect_true(all(is.finite(V)) && all(diag(V) > 0))
   expect_equal(names(VarCorr(fit)), c("g", "disp~g"))
   expect_equal(dim(simulate(fit, nsim = 2, seed = 1)), c(nrow(d), 2L))
+  # Posterior means from the quadrature, of both parts' effects: near the
+  # modes, not equal to them (the dispersion's posterior is skewed).
+  for (cmp in c("cond", "disp")) {
+    rm <- ranef(fit, type = "mean", component = cmp)$g
+    ro <- ranef(fit, component = cmp)$g
+    expect_identical(attr(ranef(fit, type = "mean", component = cmp), "type"), "mean")
+    expect_lt(max(abs(rm - ro)), 0.3, label = cmp)
+    expect_gt(max(abs(rm - ro)), 1e-4, label = cmp)
+    expect_true(all(attr(rm, "postVar") > 0))
+  }
+  expect_error(ranef(lap, type = "mean"), "adaptive quadrature")
   # A count family: quadrature moves the Laplace fit little with clusters
   # of 20.
   dn <- location_scale_data(m = 30, k = 20, family = "nbinom2", d = c(0.3, 0.4), seed = 1)
