@@ -229,9 +229,9 @@ glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, contr
                      offz = offd %||% rep(0, n), nAGQ = nAGQ, cov_blocks_c = qs(rc),
                      cov_blocks_z = qs(rd), control = control, start = start, penalty = penalty)
   p <- ncol(X)
+  disp_names <- if (ncol(Xd)) paste0("disp~", colnames(Xd))
   theta <- stats::setNames(unname(r$theta),
-                           c(colnames(X), rc$par_names, paste0("disp~", rd$par_names),
-                             paste0("disp~", colnames(Xd))))
+                           c(colnames(X), rc$par_names, paste0("disp~", rd$par_names), disp_names))
   pd <- ncol(Xd)
   nth <- length(r$lambda)
   dimnames(r$cov_theta) <- dimnames(r$hessian) <- list(names(theta), names(theta))
@@ -300,27 +300,63 @@ row_re_covariates <- function(re) {
   }))
 }
 
-# The engine of such a fit rebuilt for profile_engine() (on its design `X`,
-# the parts' terms `rc`, `rd`, profile_aux_inputs() `ax`): its evaluation and
-# its clusters' scores summed into the user's clusters (vcov(type = "CR*"),
-# whose clusters nest the grouping factor).
-dispre_agq_engine <- function(fit, X, rc, rd, y, w, ax, fam) {
-  cl <- cluster_index(rc$terms[[1L]]$index, "group")
+# The engine of such a fit rebuilt for profile_engine(), exactly as the fit
+# built it (zire_engine_setup() on the user's designs, so on the same basis
+# of the random effects, which a finite rule depends on), with the fit's
+# rule: `rc`, `rd` the parts' terms, `ax` profile_aux_inputs(), whose `Tx`
+# defines the parameters theta* = (Tx beta, ...) the profile evaluates at.
+# Returns its evaluation in theta* and its clusters' scores summed into the
+# user's clusters (vcov(type = "CR*"), whose clusters nest the grouping
+# factor).
+dispre_agq_engine <- function(fit, rc, rd, y, w, ax, fam) {
   qs <- function(re) vapply(re$terms, function(tm) length(tm$cnames), 1L)
-  pat <- block_pattern(c(qs(rc), qs(rd)))
-  eng <- cpp_zire_new(X, row_re_covariates(rc), row_re_covariates(rd), ax$Xz0, ax$Xd0, y, w,
-                      ax$off3, cl$index, length(cl$levels), pat$row - 1L, pat$col - 1L,
-                      fam$family_code, fam$link_code, ax$kind, 1L, 1L)
+  a <- fit$aux
+  n <- length(y)
+  su <- zire_engine_setup(fit$X, y, row_re_covariates(rc), row_re_covariates(rd),
+                          rc$terms[[1L]]$index, fam, "disp_re", a$disp$X, NULL, w,
+                          as.numeric(fit$offset %||% rep(0, n)), a$disp$offset %||% rep(0, n),
+                          rep(0, n), qs(rc), qs(rd), FALSE, 1L)
+  eng <- su$eng
   cpp_zire_set_nagq(eng, as.integer(fit$nAGQ))
+  Tx <- ax$Tx
+  ip <- if (!is.null(Tx)) star_positions(Tx)
+  # theta* -> the user's theta -> the engine's; gradients back by the
+  # chain rule (rows of a matrix: the clusters' scores).
+  user <- function(th) {
+    if (!is.null(Tx)) th[ip] <- solve(Tx, th[ip])
+    th
+  }
+  back <- function(G, th) {
+    G <- G %*% su$rp$jacobian(th)
+    if (!is.null(Tx)) G[, ip] <- t(solve(t(Tx), t(G[, ip, drop = FALSE])))
+    G
+  }
+  # (a rotated basis has no Jacobian where Lambda is singular: no value
+  # there, as at points the engine refuses)
+  eval <- function(th) {
+    tu <- user(th)
+    r <- tryCatch({
+      r <- cpp_zire_eval(eng, su$rp$to_star(tu), TRUE)
+      r$gradient <- drop(back(matrix(r$gradient, 1L), tu))
+      r
+    }, error = function(e) NULL)
+    if (is.null(r) || !all(is.finite(r$gradient)))
+      return(list(loglik = if (is.null(r)) -Inf else r$loglik,
+                  gradient = rep(NA_real_, length(th))))
+    r
+  }
+  cl <- su$cl
   split <- function(code, G, levels) {
     rows <- which(w > 0)
     to_user <- rep(1L, length(cl$levels))
     to_user[cl$index[rows]] <- code[rows]
     list(scores = function(th) {
+      tu <- user(th)
       S <- matrix(0, G, length(th))
-      S[sort(unique(to_user)), ] <- rowsum(cpp_zire_scores(eng, th), to_user, reorder = TRUE)
+      S[sort(unique(to_user)), ] <- rowsum(back(cpp_zire_scores(eng, su$rp$to_star(tu)), tu),
+                                          to_user, reorder = TRUE)
       S
     })
   }
-  list(eval = function(th) cpp_zire_eval(eng, th, TRUE), split = split)
+  list(eval = eval, split = split, rotated = !is.null(su$rz))
 }

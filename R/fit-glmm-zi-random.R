@@ -25,34 +25,14 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
   for (M in list(Xz, Xd)) if (!is.null(M) && !all_finite(M))
     stop("the zero-inflation or dispersion model matrix contains NA, NaN or infinite values",
          call. = FALSE)
-  cl <- cluster_index(group, "group")
-  qc <- ncol(Zc); qz <- ncol(Zz); q <- qc + qz
-  blocks <- if (correlated) q else c(cov_blocks_c, cov_blocks_z)
-  pat <- block_pattern(blocks)
-  nAGQ <- check_nAGQ(nAGQ, q)
-  check_full_rank(X)
-  check_aux_rank(Xz, Xd)
+  su <- zire_engine_setup(X, y, Zc, Zz, group, family, kind, Xz, Xd, weights, offset, offz, offd,
+                          cov_blocks_c, cov_blocks_z, correlated, control$nthreads)
+  nAGQ <- check_nAGQ(nAGQ, su$q)
+  cl <- su$cl; pat <- su$pat; blocks <- su$blocks; rz <- su$rz; rp <- su$rp; eng <- su$eng
+  qc <- ncol(Zc); qz <- ncol(Zz)
   p <- ncol(X); pz <- ncol(Xz); pd <- if (is.null(Xd)) 0L else ncol(Xd)
-  nl <- length(pat$row)
-  nb <- p + nl
-  # The search runs on centred and scaled fixed-effect designs of all three
-  # parts (reparam-zi.R). Lambda is left as it is, unless a random slope of
-  # either part lies far from zero (zire_z_reparam()).
-  rz <- zire_z_reparam(X, Zc, Zz, pat, blocks, c(cov_blocks_c, cov_blocks_z), p)
-  rp <- aux_reparam(rz %||% zire_base_reparam(X, nl), nb, Xz, Xd, X)
-  if (!is.null(rz)) {
-    Zc <- rz$Z[, seq_len(qc), drop = FALSE]
-    Zz <- rz$Z[, qc + seq_len(qz), drop = FALSE]
-  }
-  XdS <- if (pd) rp$Xd else matrix(0, n, 0L)
-  storage.mode(XdS) <- "double"
-  Xzs <- rp$Xz
-  storage.mode(Xzs) <- "double"
-  eng <- cpp_zire_new(rp$X, Zc, Zz, Xzs, XdS, as.numeric(y), as.numeric(weights),
-                      cbind(as.numeric(offset), as.numeric(offz), as.numeric(offd)),
-                      cl$index, length(cl$levels), pat$row - 1L, pat$col - 1L,
-                      family$family_code, family$link_code,
-                      aux_kind_code(kind, family), 1L, control$nthreads)
+  nb <- p + length(pat$row)
+  Xzs <- su$Xzs; XdS <- su$XdS
   cpp_zire_set_nagq(eng, nAGQ)
   cpp_zire_set_nagq(eng, 1L)
   st <- zi_start_values(NULL, rp$X, y, weights, offset, family, kind, Xzs, offz, pd, pat,
@@ -139,4 +119,45 @@ zire_z_reparam <- function(X, Zc, Zz, pat, cov_blocks, z_blocks, p) {
   rz <- glmm_reparam(X, cbind(Zc, Zz), pat, cov_blocks, p, FALSE, z_blocks = z_blocks)
   if (!rz$far) return(NULL)
   rz
+}
+
+# The engine of glmm_zire_fit() on its search scale: the designs centred and
+# scaled (aux_reparam()), Z rotated where a random slope lies far from zero
+# (zire_z_reparam()); `rp` maps the user's parameters to the engine's
+# (to_star(), jacobian()). Also rebuilds a fit's engine exactly for its
+# profile and robust covariances (dispre_agq_engine()): at a finite rule
+# the quadrature depends on the basis of the random effects.
+zire_engine_setup <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd, weights, offset, offz,
+                              offd, cov_blocks_c, cov_blocks_z, correlated, nthreads) {
+  n <- nrow(X)
+  cl <- cluster_index(group, "group")
+  qc <- ncol(Zc); qz <- ncol(Zz); q <- qc + qz
+  blocks <- if (correlated) q else c(cov_blocks_c, cov_blocks_z)
+  pat <- block_pattern(blocks)
+  check_full_rank(X)
+  # (kind disp_re: the dispersion's design is in the zero part's slot)
+  if (kind == "disp_re") check_aux_rank(NULL, Xz) else check_aux_rank(Xz, Xd)
+  p <- ncol(X); pd <- if (is.null(Xd)) 0L else ncol(Xd)
+  nl <- length(pat$row)
+  nb <- p + nl
+  # The search runs on centred and scaled fixed-effect designs of all three
+  # parts (reparam-zi.R). Lambda is left as it is, unless a random slope of
+  # either part lies far from zero (zire_z_reparam()).
+  rz <- zire_z_reparam(X, Zc, Zz, pat, blocks, c(cov_blocks_c, cov_blocks_z), p)
+  rp <- aux_reparam(rz %||% zire_base_reparam(X, nl), nb, Xz, Xd, X)
+  if (!is.null(rz)) {
+    Zc <- rz$Z[, seq_len(qc), drop = FALSE]
+    Zz <- rz$Z[, qc + seq_len(qz), drop = FALSE]
+  }
+  XdS <- if (pd) rp$Xd else matrix(0, n, 0L)
+  storage.mode(XdS) <- "double"
+  Xzs <- rp$Xz
+  storage.mode(Xzs) <- "double"
+  eng <- cpp_zire_new(rp$X, Zc, Zz, Xzs, XdS, as.numeric(y), as.numeric(weights),
+                      cbind(as.numeric(offset), as.numeric(offz), as.numeric(offd)),
+                      cl$index, length(cl$levels), pat$row - 1L, pat$col - 1L,
+                      family$family_code, family$link_code,
+                      aux_kind_code(kind, family), 1L, nthreads)
+  list(eng = eng, rp = rp, rz = rz, cl = cl, pat = pat, blocks = blocks, q = q, Xzs = Xzs,
+       XdS = XdS)
 }

@@ -80,7 +80,8 @@ zire_sparse_engine <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offs
   if (!disp) Xd <- NULL
   pz <- ncol(Xz)
   pd <- if (is.null(Xd)) 0L else ncol(Xd)
-  check_aux_rank(Xz, Xd)
+  # (kind disp_re: the dispersion's design is in the zero part's slot)
+  if (kind == "disp_re") check_aux_rank(NULL, Xz) else check_aux_rank(Xz, Xd)
   nb <- p + nth
   rp <- aux_reparam(sparse_reparam(X, re, p, FALSE), nb, Xz, Xd, X)
   Qc <- re$Qc

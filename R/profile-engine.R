@@ -42,7 +42,7 @@ profile_engine <- function(fit, zbasis = NULL) {
   X <- ax$X
   zr <- a$zi$re %||% a$disp$re
   sparse <- if (is.null(a)) inherits(fit, "glmmgee_glmm_sparse") else isTRUE(a$sparse)
-  split <- scores <- NULL
+  split <- scores <- rotated <- NULL
   if (sparse) {
     covariance <- if (is.null(a)) fit_known_covariance(fit, "profile()")
     re <- sparse_re_terms(fit$formula, fit$model, covariance, empty = isTRUE(zr$sparse))
@@ -56,9 +56,10 @@ profile_engine <- function(fit, zbasis = NULL) {
       if (fit_engine(fit)$name == "agq_zero_re") {
         # A location-scale fit by quadrature (glmm_dispre_agq_fit()): the
         # one-factor two-part engine at the fit's rule.
-        ag <- dispre_agq_engine(fit, X, rc, rz, y, w, ax, fam)
+        ag <- dispre_agq_engine(fit, rc, rz, y, w, ax, fam)
         ev <- ag$eval
         split <- ag$split
+        rotated <- ag$rotated
       } else {
         eng <- cpp_spzire_new(X, ax$Xz0, ax$Xd0, sp(rc$Z), sp(rz$Z), y, w, ax$off3,
                               re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
@@ -109,7 +110,7 @@ profile_engine <- function(fit, zbasis = NULL) {
     lam_lower <- ifelse(pat$row == pat$col, 0, -Inf)
   }
   if (!is.null(a)) check_rebuilt_engine(ev, fit, free, ax$Tx, zbasis)
-  list(eval = ev, free = free, Tx = ax$Tx, scores = scores, split = split,
+  list(eval = ev, free = free, Tx = ax$Tx, scores = scores, split = split, rotated = rotated,
        lower = c(rep(-Inf, p), lam_lower,
                  rep(-Inf, length(fit$theta) - p - length(lam_lower))))
 }

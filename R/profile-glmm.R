@@ -158,6 +158,9 @@ profile_fit <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20L, refine
   eng <- if (reml) reml_profile_engine(fitted)
          else if (dist) dist_profile_engine(fitted)
          else if (!is.null(zfar)) profile_basis_engine(fitted, zfar) else profile_engine(fitted)
+  if (isTRUE(eng$rotated))
+    stop("profile(): this fit integrated its random effects by quadrature in a rotated basis (a random slope lies far from zero), where the profile's refits meet singular covariance factors; centre the covariate (e.g. x - mean(x)) and refit, or use confint(method = \"Wald\")",
+         call. = FALSE)
   on.exit(eng$free(), add = TRUE)
   th_hat <- eng$hat %||% unname(fitted$theta)
   ptargets <- if (dist) dist_profile_targets(targets, eng) else targets

@@ -324,6 +324,29 @@ test_that("adaptive quadrature: the gaussian location-scale likelihood converges
     expect_true(all(attr(rm, "postVar") > 0))
   }
   expect_error(ranef(lap, type = "mean"), "adaptive quadrature")
+  # A random slope far from zero: the fit integrates in a rotated basis;
+  # the robust covariance rebuilds that engine (its CR0 that of the centred
+  # fit), the profile is refused with the way out.
+  set.seed(1)
+  ds <- data.frame(g = factor(rep(1:40, each = 8)), x = rnorm(320), z = rbinom(320, 1, 0.5))
+  ds$y <- rnorm(320, 1 + 0.5 * ds$x + rnorm(40)[ds$g] + rnorm(40, sd = 0.3)[ds$g] * ds$x,
+                exp(-0.3 + 0.4 * ds$z + rnorm(40, sd = 0.5)[ds$g]))
+  ds$x300 <- ds$x + 300
+  # (the uncentred fit's correlation is near -1, and it says so)
+  fr <- suppressWarnings(glmm(y ~ x300 + (1 + x300 | g), data = ds, dispformula = ~ z + (1 | g),
+                              nAGQ = 3))
+  fc <- glmm(y ~ x + (1 + x | g), data = ds, dispformula = ~ z + (1 | g), nAGQ = 3)
+  expect_equal(as.numeric(logLik(fr)), as.numeric(logLik(fc)), tolerance = 1e-6)
+  expect_equal(vcov(fr, type = "CR0")[2, 2], vcov(fc, type = "CR0")[2, 2], tolerance = 1e-4)
+  expect_lt(engine_gradient_error(fr, c(0.01, 0.001, 0.05, 0.001, 0.002, 0.05, 0.02, -0.02)), 1e-5)
+  expect_error(confint(fr, method = "profile", parm = "x300"), "rotated basis.*centre the covariate")
+  # A dispersion formula without fixed columns; a collinear one named.
+  f0 <- glmm(y ~ x + (1 | g), data = d, dispformula = ~ 0 + (1 | g), nAGQ = 3)
+  expect_identical(names(f0$theta), c("(Intercept)", "x", "g.(Intercept)", "disp~g.(Intercept)"))
+  expect_error(glmm(y ~ x + (1 | g), data = d, dispformula = ~ z + I(2 * z) + (1 | g), nAGQ = 3),
+               "'dispformula': the dispersion model matrix is rank deficient")
+  expect_error(glmm(y ~ x + (1 | g), data = d, dispformula = ~ z + I(2 * z) + (1 | g)),
+               "'dispformula': the dispersion model matrix is rank deficient")
   # A count family: quadrature moves the Laplace fit little with clusters
   # of 20.
   dn <- location_scale_data(m = 30, k = 20, family = "nbinom2", d = c(0.3, 0.4), seed = 1)
