@@ -227,6 +227,12 @@ trace_profile <- function(ev, map, tg, th_hat, ll_hat, cutoff, maxpts, refine, c
   extra <- lapply(c(-1, 1) %o% stats::qnorm(1 - (1 - refine) / 2), function(t)
     refine_crossing(ev, map, tg, ll_hat, pts, zfree, t, control))
   pts <- do.call(rbind, c(list(pts), extra))
+  # The points past a step are no profile: that side has no limit.
+  for (j in unlist(lapply(extra, attr, "jump"))) {
+    pts <- pts[if (j < tg$estimate) pts$value > j else pts$value < j, ]
+    warning(sprintf("profile(): the profile of '%s' steps near %s, where the refits with it held fail; no limit on that side",
+                    tg$name, format(signif(j, 4))), call. = FALSE)
+  }
   pts[order(pts$value), ]
 }
 
@@ -307,6 +313,7 @@ refine_crossing <- function(eval, map, tg, ll_hat, pts, zfree, t, control) {
   if (length(i) != 1L) return(NULL)
   xa <- pts$value[i]; fa <- f[i]; za <- zfree[[i]]
   xb <- pts$value[i + 1L]; fb <- f[i + 1L]; zb <- zfree[[i + 1L]]
+  width <- abs(xb - xa)
   if (abs(fb) < 1e-7) return(NULL)
   xs <- zs <- numeric()
   side <- 0L
@@ -329,7 +336,14 @@ refine_crossing <- function(eval, map, tg, ll_hat, pts, zfree, t, control) {
       side <- 1L
     }
   }
-  data.frame(value = xs, zeta = zs)
+  out <- data.frame(value = xs, zeta = zs)
+  # A step rather than a crossing: three or more points of the search and
+  # none near t, the bracket shrunk to a tenth (the refits beyond the step
+  # fail, e.g. a zero part's intercept far out, where the profile is flat
+  # short of t and then drops).
+  if (length(zs) >= 3L && min(abs(zs - t)) > 0.05 && abs(xb - xa) < 0.1 * width)
+    attr(out, "jump") <- (xa + xb) / 2
+  out
 }
 
 # Indices of the parameters named (or indexed) by `parm`, checked by the
@@ -372,6 +386,9 @@ confint.glmmgee_profile <- function(object, parm = NULL, level = 0.95, ...) {
 # except when it stops at the parameter's closed bound on that side (a
 # standard deviation at 0, a correlation at -1 or 1) short of the target:
 # the limit is then the bound.
+# The spline's value is kept within the two points around the target (a
+# monotone spline through a step of zeta between far-apart values of x
+# overshot by eight orders of magnitude).
 invert_zeta <- function(x, zeta, target, bound) {
   o <- order(x)
   x <- x[o]; zeta <- zeta[o]
@@ -380,7 +397,10 @@ invert_zeta <- function(x, zeta, target, bound) {
   x <- x[keep]; zeta <- zeta[keep]
   if (target < min(zeta) || target > max(zeta)) return(if (reached) bound else NA_real_)
   if (length(x) < 3L) return(stats::approx(zeta, x, target)$y)
-  stats::splinefun(zeta, x, method = "monoH.FC")(target)
+  # (the first point past the target and the one before it)
+  i <- max(1L, min(which(zeta > target)[1L] - 1L, length(x) - 1L), na.rm = TRUE)
+  v <- stats::splinefun(zeta, x, method = "monoH.FC")(target)
+  min(max(v, x[i]), x[i + 1L])
 }
 
 #' @rdname profile.glmmgee_glmm

@@ -128,3 +128,27 @@ test_that("a profile that runs into the region where the Laplace approximation b
   expect_true(is.na(confint(pr)[1L, 1L]))
   expect_true(all(is.finite(pr$zeta)))
 })
+
+test_that("a profile that steps where its refits fail has no limit on that side, not a wild one", {
+  # Zero inflation vanishing as its intercept goes far out: the profile is
+  # flat short of the quantile, then the refits with the intercept held fail
+  # and zeta drops. The interval was [1.6e8, -0.75] before.
+  set.seed(4)
+  m <- 60
+  d <- data.frame(id = factor(rep(1:m, each = 8)), tf = factor(rep(rep(1:4, each = 2), m)))
+  d$x <- rnorm(480)
+  d$z <- rbinom(480, 1, 0.5)
+  d$g <- factor(rep(1:15, length.out = m))[d$id]
+  U <- t(chol(0.6^abs(outer(1:4, 1:4, "-")))) %*% matrix(rnorm(4 * m), 4)
+  eta <- 1 + 0.3 * d$x + 0.7 * U[cbind(as.integer(d$tf), as.integer(d$id))]
+  ld <- 0.3 + rnorm(15, sd = 0.6)[d$g]
+  pz <- plogis(-1 + 0.5 * d$z)
+  d$y <- ifelse(runif(480) < pz, 0, rnbinom(480, size = exp(ld), mu = exp(eta)))
+  f <- glmm(y ~ x + (1 | id), ziformula = ~ z, dispformula = ~ (1 | g), family = nbinom2(),
+            data = d)
+  expect_warning(ci <- confint(f, method = "profile", parm = "zi.(Intercept)"),
+                 "steps near .* no limit on that side")
+  expect_true(is.na(ci[1, 1]))
+  est <- f$aux$zi$coef[[1]]
+  expect_true(ci[1, 2] > est && ci[1, 2] < est + 3)
+})
