@@ -125,7 +125,8 @@ zi_predictors <- function(object, newdata, re.form, allow.new.levels) {
     mfp <- stats::model.frame(pt$terms, newdata, na.action = stats::na.pass, xlev = pt$xlevels)
     Xp <- stats::model.matrix(pt$terms, mfp, contrasts.arg = pt$contrasts)
     # The part's offset() terms evaluated on newdata.
-    drop(Xp %*% pt$coef) + (stats::model.offset(mfp) %||% 0)
+    (if (length(pt$coef)) drop(Xp %*% pt$coef) else numeric(nrow(Xp))) +
+      (stats::model.offset(mfp) %||% 0)
   }
   n <- length(eta)
   zl <- part(aux$zi, rep(if (aux$kind == "hurdle") -Inf else -Inf, n), "ziformula")
@@ -142,7 +143,11 @@ zi_predictors <- function(object, newdata, re.form, allow.new.levels) {
 
 # The fixed part of a zero or dispersion predictor at the data of the fit:
 # its design times its coefficients plus its offset() terms.
-aux_fixed_link <- function(pt) drop(pt$X %*% pt$coef) + (pt$offset %||% 0)
+aux_fixed_link <- function(pt) {
+  # (a part with no fixed column, ~ 0 + (1 | g): its offset alone)
+  fx <- if (length(pt$coef)) drop(pt$X %*% pt$coef) else numeric(nrow(pt$X))
+  fx + (pt$offset %||% 0)
+}
 
 # Probability of a zero from the count part, at mean mu and dispersion phi
 # (log scale, families.h's convention).
@@ -472,6 +477,7 @@ zi_tables <- function(tabs, x, digits, full) {
   a <- x$aux
   show <- function(title, tab) {
     cat("\n", title, "\n", sep = "")
+    if (!NROW(tab)) return(cat("(no fixed effect)\n"))
     if (full) stats::printCoefmat(tab, digits = digits)
     else print(stats::setNames(tab[, 1L], rownames(tab)), digits = digits)
   }

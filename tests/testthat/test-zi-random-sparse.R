@@ -308,3 +308,20 @@ test_that("zero-part random effects on several terms find structural zeros carri
   expect_gte(as.numeric(logLik(both)), as.numeric(logLik(tmb)) - 1e-6)
   expect_equal(unname(fixef(both)), unname(glmmTMB::fixef(tmb)$cond), tolerance = 1e-3)
 })
+
+test_that("a zero part with random effects and no fixed column: its methods", {
+  set.seed(1)
+  n <- 600
+  g <- factor(sample(1:40, n, TRUE))
+  x <- rnorm(n)
+  d <- data.frame(x = x, g = g,
+                  y = ifelse(runif(n) < plogis(rnorm(40, 0, 1)[g]), 0, rpois(n, exp(0.5 + 0.3 * x))))
+  f <- glmm(y ~ x, ziformula = ~ 0 + (1 | g), family = poisson(), data = d)
+  expect_length(f$aux$zi$coef, 0L)
+  expect_output(print(f), "(no fixed effect)", fixed = TRUE)
+  b <- ranef(f)$g[as.character(d$g), 1L]
+  expect_equal(unname(predict(f, type = "zlink")), b, tolerance = 1e-10)
+  expect_equal(unname(predict(f, d[1:5, ], type = "response")),
+               unname(predict(f, type = "response")[1:5]), tolerance = 1e-10)
+  expect_true(all(is.finite(vcov(f, type = "CR2"))))
+})
