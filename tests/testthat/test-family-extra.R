@@ -220,10 +220,10 @@ test_that("a degenerate response stops at once with one message for every family
       expect_lt(proc.time()[["elapsed"]] - t0, 5)
     }
   }
-  # Zero-inflated and hurdle parts see the same table.
+  # Zero-inflated and hurdle parts see the same table, named by the model.
   dz <- transform(d, y = 0)
   expect_error(glmm(y ~ x + (1 | g), data = dz, family = nbinom1(), ziformula = ~ 1),
-               "is 0 for every observation: the nbinom1 model cannot be estimated")
+               "is 0 for every observation: the zero-inflated nbinom1 model cannot be estimated")
   # Not degenerate: one positive count, a constant positive count for
   # poisson, and a constant response with a zero weight elsewhere is still
   # constant.
