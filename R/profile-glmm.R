@@ -227,12 +227,6 @@ trace_profile <- function(ev, map, tg, th_hat, ll_hat, cutoff, maxpts, refine, c
   extra <- lapply(c(-1, 1) %o% stats::qnorm(1 - (1 - refine) / 2), function(t)
     refine_crossing(ev, map, tg, ll_hat, pts, zfree, t, control))
   pts <- do.call(rbind, c(list(pts), extra))
-  # The points past a step are no profile: that side has no limit.
-  for (j in unlist(lapply(extra, attr, "jump"))) {
-    pts <- pts[if (j < tg$estimate) pts$value > j else pts$value < j, ]
-    warning(sprintf("profile(): the profile of '%s' steps near %s, where the refits with it held fail; no limit on that side",
-                    tg$name, format(signif(j, 4))), call. = FALSE)
-  }
   pts[order(pts$value), ]
 }
 
@@ -313,7 +307,6 @@ refine_crossing <- function(eval, map, tg, ll_hat, pts, zfree, t, control) {
   if (length(i) != 1L) return(NULL)
   xa <- pts$value[i]; fa <- f[i]; za <- zfree[[i]]
   xb <- pts$value[i + 1L]; fb <- f[i + 1L]; zb <- zfree[[i + 1L]]
-  width <- abs(xb - xa)
   if (abs(fb) < 1e-7) return(NULL)
   xs <- zs <- numeric()
   side <- 0L
@@ -336,14 +329,7 @@ refine_crossing <- function(eval, map, tg, ll_hat, pts, zfree, t, control) {
       side <- 1L
     }
   }
-  out <- data.frame(value = xs, zeta = zs)
-  # A step rather than a crossing: three or more points of the search and
-  # none near t, the bracket shrunk to a tenth (the refits beyond the step
-  # fail, e.g. a zero part's intercept far out, where the profile is flat
-  # short of t and then drops).
-  if (length(zs) >= 3L && min(abs(zs - t)) > 0.05 && abs(xb - xa) < 0.1 * width)
-    attr(out, "jump") <- (xa + xb) / 2
-  out
+  data.frame(value = xs, zeta = zs)
 }
 
 # Indices of the parameters named (or indexed) by `parm`, checked by the
