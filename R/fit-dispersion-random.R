@@ -223,11 +223,11 @@ glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, contr
                                 start, nAGQ, penalty = NULL) {
   n <- length(y)
   lev <- rc$terms[[1L]]$levels
-  qs <- function(re) vapply(re$terms, function(tm) length(tm$cnames), 1L)
   r <- glmm_zire_fit(X, y, row_re_covariates(rc), row_re_covariates(rd),
                      rc$terms[[1L]]$index, family, "disp_re", Xd, NULL, weights, offset,
-                     offz = offd %||% rep(0, n), nAGQ = nAGQ, cov_blocks_c = qs(rc),
-                     cov_blocks_z = qs(rd), control = control, start = start, penalty = penalty)
+                     offz = offd %||% rep(0, n), nAGQ = nAGQ, cov_blocks_c = term_sizes(rc),
+                     cov_blocks_z = term_sizes(rd), control = control, start = start,
+                     penalty = penalty)
   p <- ncol(X)
   disp_names <- if (ncol(Xd)) paste0("disp~", colnames(Xd))
   theta <- stats::setNames(unname(r$theta),
@@ -241,7 +241,7 @@ glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, contr
   at <- match(seq_along(lev), as.integer(r$group$levels))
   q <- ncol(r$Lambda)
   term_summaries <- function(re, first) {
-    starts <- first + cumsum(c(0L, qs(re)))
+    starts <- first + cumsum(c(0L, term_sizes(re)))
     lapply(seq_along(re$terms), function(k) {
       tm <- re$terms[[k]]
       j <- starts[k] + seq_along(tm$cnames)
@@ -267,7 +267,7 @@ glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, contr
     })
   }
   terms <- term_summaries(rc, 0L)
-  zterms <- term_summaries(rd, sum(qs(rc)))
+  zterms <- term_summaries(rd, sum(term_sizes(rc)))
   b <- function(re, tms) {
     out <- numeric(ncol(re$Z))
     for (tm in tms) out[tm$columns] <- as.vector(t(tm$b))
@@ -291,14 +291,11 @@ glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, contr
 # term in order (a term's columns of Z read at the row's level): the
 # per-cluster design of the one-factor engines, from sparse_re_terms()'s
 # structure.
-row_re_covariates <- function(re) {
-  do.call(cbind, lapply(re$terms, function(tm) {
-    q <- length(tm$cnames)
-    rows <- seq_along(tm$index)
-    vapply(seq_len(q), function(j)
-      as.numeric(re$Z[cbind(rows, tm$columns[(tm$index - 1L) * q + j])]), numeric(length(rows)))
-  }))
-}
+row_re_covariates <- function(re)
+  do.call(cbind, lapply(re$terms, function(tm) term_row_covariates(re$Z, tm)))
+
+# The number of effects of each term of a sparse_re_terms() structure.
+term_sizes <- function(re) vapply(re$terms, function(tm) length(tm$cnames), 1L)
 
 # The engine of such a fit rebuilt for profile_engine(), exactly as the fit
 # built it (zire_engine_setup() on the user's designs, so on the same basis
@@ -309,13 +306,12 @@ row_re_covariates <- function(re) {
 # user's clusters (vcov(type = "CR*"), whose clusters nest the grouping
 # factor).
 dispre_agq_engine <- function(fit, rc, rd, y, w, ax, fam) {
-  qs <- function(re) vapply(re$terms, function(tm) length(tm$cnames), 1L)
   a <- fit$aux
   n <- length(y)
   su <- zire_engine_setup(fit$X, y, row_re_covariates(rc), row_re_covariates(rd),
                           rc$terms[[1L]]$index, fam, "disp_re", a$disp$X, NULL, w,
                           as.numeric(fit$offset %||% rep(0, n)), a$disp$offset %||% rep(0, n),
-                          rep(0, n), qs(rc), qs(rd), FALSE, 1L)
+                          rep(0, n), term_sizes(rc), term_sizes(rd), FALSE, 1L)
   eng <- su$eng
   cpp_zire_set_nagq(eng, as.integer(fit$nAGQ))
   Tx <- ax$Tx

@@ -77,12 +77,7 @@ re_structure_sparse <- function(fit, p) {
     rows <- c(rows, off + lt[, 1L])
     cols <- c(cols, off + lt[, 2L])
     idx <- c(idx, tm$par)
-    # The covariates of each observation's level: column (level - 1) q + j
-    # of the term's block of Z.
-    Zk <- matrix(0, length(tm$index), q)
-    for (j in seq_len(q))
-      Zk[, j] <- as.numeric(fit$Z[cbind(seq_along(tm$index),
-                                        tm$columns[(tm$index - 1L) * q + j])])
+    Zk <- term_row_covariates(fit$Z, tm)
     if (isTRUE(tm$known_cov)) Zk <- Zk * sqrt(known_cov_diag(tm))[tm$index]
     Zs[[k]] <- Zk
     off <- off + q
@@ -98,6 +93,16 @@ re_structure_sparse <- function(fit, p) {
        lambda_index = p + idx, ntheta = length(fit$theta), Z = Z,
        group_name = fit$group_name, sparse = TRUE, aux = fit$aux,
        known_cov = any(vapply(tms, function(tm) isTRUE(tm$known_cov), TRUE)))
+}
+
+# The covariates of each observation's level in a term of a several-term
+# design Z: column (level - 1) q + j of the term's block (n x q).
+term_row_covariates <- function(Z, tm) {
+  q <- length(tm$cnames)
+  Zk <- matrix(0, length(tm$index), q)
+  for (j in seq_len(q))
+    Zk[, j] <- as.numeric(Z[cbind(seq_along(tm$index), tm$columns[(tm$index - 1L) * q + j])])
+  Zk
 }
 
 # diag(K) over the levels of a known-covariance term (stored by the fitter;
