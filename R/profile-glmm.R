@@ -27,7 +27,8 @@
 #' (`"ar1(0 + time | id): sd"`, `"ar1(0 + time | id): rho"`,
 #' `"exp(0 + pos | field): range"`, a Matern `kappa`, a `propto()` `scale`,
 #' an `rr()` or `us()` term's factor entries as they are) and the
-#' dispersion (`sigma`). Each is traced on the scale the fit searched it on
+#' dispersion (`sigma`); a zero or dispersion part's coefficients are named
+#' as in the Wald intervals (`zi.z`, `disp.arm`). Each is traced on the scale the fit searched it on
 #' (log standard deviation, log range, the unconstrained transform of a
 #' correlation), where the likelihood has no bounds, and reported on the
 #' natural one; a profile that stays inside the interval down to a standard
@@ -46,6 +47,18 @@
 #' by root finding (regula falsi between the traced points), and
 #' [confint()] inverts \eqn{\zeta} by monotone spline interpolation through
 #' all points.
+#'
+#' A side has no limit (`NA` in [confint()], with a warning) where the
+#' profile levels off below the cutoff (a step of at least two standard
+#' errors that raises \eqn{|\zeta|} by less than 0.001: the data do not bound
+#' the parameter there, as a zero-inflation coefficient whose zero part
+#' vanishes for one level of a covariate), where the refits reach the region
+#' in which the Laplace approximation breaks down (two-part fits with random
+#' effects in the zero or dispersion part), or where the profile does not
+#' reach the level's quantile within `maxpts` points. A step whose \eqn{|\zeta|} rises far more
+#' than the slope before it predicts is retried at a quarter of its length
+#' (up to twice), so that a refit that fails after a long step is not read
+#' as a crossing.
 #'
 #' @param fitted A fitted model from [glmm()].
 #' @param which Parameters to profile: names or indices into the list that
@@ -244,28 +257,53 @@ profile_shift <- function(fit) {
 }
 
 # One side of one parameter: points until |zeta| passes the cutoff, the
-# parameter's bound (0 for a standard deviation) or maxpts.
+# parameter's bound (0 for a standard deviation) or maxpts, or until the
+# profile levels off below the cutoff.
+#
+# Levelling off: a step of at least two standard errors (`unit`) that
+# raises |zeta| by less than 0.001. At that slope the cutoff is thousands
+# of standard errors away, so the log-likelihood tends to a limit above
+# the cutoff's: the data do not bound the parameter on that side (a zero
+# part whose probability vanishes for one level of a covariate; a
+# separated coefficient), and the side has no limit. Going on only reaches
+# values where the constrained refits fail: their log-likelihood drops,
+# zeta jumps past the cutoff at a step, and that step was read as a
+# finite limit (-34.2 for a zero-inflation intercept whose profile levels
+# off at |zeta| 1.24, test-profile-zi-sparse.R).
 profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, control, scale) {
   x_hat <- tg$estimate
   bound <- if (dir < 0) tg$closed[1L] else tg$closed[2L]
   if (!is.na(bound) && (x_hat - bound) * dir >= 0) return(NULL)
   h <- if (is.finite(tg$se) && tg$se > 0) 0.5 * tg$se
        else 0.25 * max(abs(x_hat), 0.1 * scale)
+  unit <- 2 * h
   if (tg$log && dir < 0) h <- min(h, 0.5 * x_hat)
   xs <- zs <- numeric()
   zfree <- list()
   x_prev <- x_hat; z_prev <- 0
   z <- z_hat
-  better <- edge <- FALSE
+  better <- edge <- flat <- FALSE
+  slope <- NA_real_
   for (i in seq_len(maxpts)) {
-    x <- x_prev + dir * h
-    at_bound <- FALSE
-    # A standard deviation stops at zero, a correlation at -1 or 1; sigma
-    # is kept positive.
-    if (!is.na(bound) && (x - bound) * dir >= 0) { x <- bound; at_bound <- TRUE }
-    if (tg$log && x <= 0) x <- x_prev / 4
-    pt <- profile_point(eval, map, x, z, control, x_prev)
-    dev <- 2 * (ll_hat - pt$loglik)
+    # A step whose |zeta| rises far more than the last step's slope
+    # predicts (3 times, plus 1) is taken again at a quarter of its length,
+    # up to twice: a refit that fails after a long step on a levelling
+    # profile gives such a jump, and a profile that truly steepens is
+    # traced by the shorter steps.
+    for (try in 0:2) {
+      x <- x_prev + dir * h
+      at_bound <- FALSE
+      # A standard deviation stops at zero, a correlation at -1 or 1; sigma
+      # is kept positive.
+      if (!is.na(bound) && (x - bound) * dir >= 0) { x <- bound; at_bound <- TRUE }
+      if (tg$log && x <= 0) x <- x_prev / 4
+      pt <- profile_point(eval, map, x, z, control, x_prev)
+      dev <- 2 * (ll_hat - pt$loglik)
+      if (isTRUE(pt$edge) || !is.finite(dev) || at_bound || !is.finite(slope) ||
+          sqrt(max(dev, 0)) - abs(z_prev) <= 3 * slope * abs(x - x_prev) + 1)
+        break
+      h <- h / 4
+    }
     edge <- isTRUE(pt$edge)
     if (edge)
       warning(sprintf("profile(): the profile of '%s' reached parameters where %s on the %s side; no limit there",
@@ -279,9 +317,18 @@ profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, cont
     z <- pt$z
     zfree[[length(zfree) + 1L]] <- z
     if (abs(zeta) >= cutoff || at_bound) break
+    if (abs(x - x_prev) >= 2 * unit && abs(zeta) - abs(z_prev) < 1e-3) {
+      flat <- TRUE
+      warning(sprintf(paste0("profile(): the profile of '%s' levels off below the cutoff on the %s side ",
+                             "(|zeta| %.3f, changing by less than 0.001 over %.1f standard errors): ",
+                             "the data do not bound it there; no limit on that side"),
+                      tg$name, if (dir < 0) "lower" else "upper", abs(zeta),
+                      abs(x - x_prev) / unit), call. = FALSE)
+      break
+    }
     # Next step: about 0.6 in zeta at the local slope, at most 4 times the
     # last step (flat profiles) and at least a quarter of it.
-    slope <- abs(zeta - z_prev) / abs(x - x_prev)
+    slope <- (abs(zeta) - abs(z_prev)) / abs(x - x_prev)
     h_new <- if (is.finite(slope) && slope > 0) 0.6 / slope else 4 * h
     h <- min(max(h_new, h / 4), 4 * h)
     x_prev <- x; z_prev <- zeta
@@ -289,7 +336,7 @@ profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, cont
   if (better)
     warning(sprintf("profile(): a higher log-likelihood than the fit's was found while profiling '%s'; the fit may not be at its maximum",
                     tg$name), call. = FALSE)
-  if (!edge && length(xs) && abs(zs[length(zs)]) < cutoff && !identical(xs[length(xs)], bound))
+  if (!edge && !flat && length(xs) && abs(zs[length(zs)]) < cutoff && !identical(xs[length(xs)], bound))
     warning(sprintf("profile(): the profile of '%s' did not reach the cutoff on the %s side within %d points",
                     tg$name, if (dir < 0) "lower" else "upper", maxpts), call. = FALSE)
   list(points = data.frame(value = xs, zeta = zs), z = zfree)

@@ -129,12 +129,14 @@ test_that("a profile that runs into the region where the Laplace approximation b
   expect_true(all(is.finite(pr$zeta)))
 })
 
-test_that("profile limits stay on their sides of the estimate where the profile steps", {
-  # Zero inflation vanishing as its intercept goes far out: the profile is
-  # flat short of the quantile, then the refits with the intercept held fail
-  # and zeta drops by 2. The monotone spline through that step gave the
-  # interval [1.6e8, -0.75] before; the limit is now kept between the two
-  # traced points around it.
+test_that("a zero part that vanishes for one level has no profile limit on that side", {
+  # Zero inflation vanishing as its intercept goes far out (with zi.z
+  # following, the zero part stays for z = 1): the profile levels off at
+  # |zeta| 1.24, short of the 95% quantile, so the data do not bound the
+  # intercept below, nor zi.z above. Past the level stretch the refits with
+  # the intercept held fail and zeta jumps by 2; that step was read as a
+  # limit (-34.2 and 27.8, and before the spline was kept within its
+  # bracket, 1.6e8).
   set.seed(4)
   m <- 60
   d <- data.frame(id = factor(rep(1:m, each = 8)), tf = factor(rep(rep(1:4, each = 2), m)))
@@ -148,8 +150,26 @@ test_that("profile limits stay on their sides of the estimate where the profile 
   d$y <- ifelse(runif(480) < pz, 0, rnbinom(480, size = exp(ld), mu = exp(eta)))
   f <- glmm(y ~ x + (1 | id), ziformula = ~ z, dispformula = ~ (1 | g), family = nbinom2(),
             data = d)
-  ci <- suppressWarnings(confint(f, method = "profile", parm = c("zi.(Intercept)", "zi.z")))
+  msgs <- character()
+  pr <- withCallingHandlers(profile(f, which = c("zi.(Intercept)", "zi.z")),
+                            warning = function(w) {
+                              msgs <<- c(msgs, conditionMessage(w))
+                              invokeRestart("muffleWarning")
+                            })
+  expect_true(any(grepl("'zi.\\(Intercept\\)' levels off below the cutoff on the lower side", msgs)))
+  expect_true(any(grepl("'zi.z' levels off below the cutoff on the upper side", msgs)))
+  ci <- confint(pr)
   est <- unname(f$aux$zi$coef)
-  expect_true(all(is.finite(ci)))
-  expect_true(all(ci[, 1] < est & est < ci[, 2]))
+  expect_true(is.na(ci[1, 1]) && is.na(ci[2, 2]))
+  expect_true(ci[1, 2] > est[1] && ci[2, 1] < est[2])
+  # The traced profile has no step: below the cutoff on the open sides.
+  expect_true(all(abs(pr$zeta[pr$parameter == "zi.(Intercept)" & pr$value < est[1]]) < 1.24))
+  expect_true(all(abs(pr$zeta[pr$parameter == "zi.z" & pr$value > est[2]]) < 1.24))
+  # The closed sides are refined crossings of the 95% quantile.
+  for (k in 1:2) {
+    d1 <- pr[pr$parameter == rownames(ci)[k], ]
+    lim <- ci[k, 3 - k]
+    expect_equal(abs(d1$zeta[which.min(abs(d1$value - lim))]), stats::qnorm(0.975),
+                 tolerance = 1e-4)
+  }
 })
