@@ -121,7 +121,11 @@ covstruct_profile_targets <- function(fit) {
 # "log(sigma)"): its name, the map, the search-scale bounds (a function of
 # the estimate) and the natural values there.
 natural_scale <- function(pname, fit, j, p) {
-  none <- list(name = pname, natural = identity, closed = function(x) c(NA_real_, NA_real_),
+  # A zero or dispersion part's coefficient ("zi~z") under the name its
+  # Wald interval and the other fits' profiles give it ("zi.z", glmmTMB's
+  # prefix); a term's parameters keep their part's prefix on the label.
+  coef_name <- if (!grepl(": ", pname)) sub("^(zi|disp)~", "\\1.", pname) else pname
+  none <- list(name = coef_name, natural = identity, closed = function(x) c(NA_real_, NA_real_),
                bounds = c(NA_real_, NA_real_))
   if (j <= p) return(none)
   # (the last ": " ends the term's label; a column may hold ":")
@@ -187,7 +191,8 @@ covstruct_profile_engine <- function(fit) {
                           pm$re$lam_row - 1L, pm$re$lam_col - 1L, pm$re$lam_k - 1L,
                           pm$re$ntheta, fit$family$family_code, fit$family$link_code, ax$kind)
     ev <- spzire_evaluator(eng)
-    base <- list(eval = ev, free = function() NULL, Tx = ax$Tx)
+    base <- list(eval = ev, free = function() NULL, Tx = ax$Tx,
+                 edge = spzire_profile_edge(eng))
   } else if (inherits(fit, "glmmgee_glmm_sparse")) {
     se <- covstruct_sparse_new(fit, pm$re)
     base <- list(eval = function(th) sparse_eval(se$eng, th, TRUE), free = function() NULL,
@@ -201,6 +206,17 @@ covstruct_profile_engine <- function(fit) {
     r <- base$eval(at$theta)
     list(loglik = r$loglik, gradient = drop(crossprod(at$J, r$gradient)))
   }
+  # Where the two-part engine's approximation can break down, the profile
+  # stops at its edge as on the other two-part fits (profile_point(),
+  # spzire_profile_edge()): a refit that ends there has no usable value
+  # (on an AR(1) mean beside a random zero part, such ends gave
+  # log-likelihoods 80 above the fit's, and zeta 0 far from the estimate).
+  if (!is.null(base$edge))
+    attr(eval, "edge") <- structure(function(ph, converged) {
+      if (is.null(ph)) return(base$edge(NULL, converged))
+      at <- tryCatch(pm$map(ph), error = function(e) NULL)
+      is.null(at) || base$edge(at$theta, converged)
+    }, why = attr(base$edge, "why"))
   ll <- eval(theta_star(pm$phi, base$Tx))$loglik
   if (!is.finite(ll) || abs(ll - fit$loglik) > 1e-6 * max(1, abs(fit$loglik))) {
     base$free()

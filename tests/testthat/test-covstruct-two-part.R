@@ -133,8 +133,33 @@ test_that("a structured two-part fit works with the methods, and says what it ca
   expect_identical(names(ranef(f)), "g")
   ci <- confint(f)
   expect_true(all(ci[, 1] < ci[, 2], na.rm = TRUE))
-  cp <- confint(f, method = "profile", parm = "ar1(0 + tf | g): rho")
+  # (its refits reach the region where the approximation breaks down past
+  # the 95% limit, on the lower side)
+  expect_warning(cp <- confint(f, method = "profile", parm = "ar1(0 + tf | g): rho"),
+                 "lower side; no limit there")
   expect_true(cp[1] < cp[2] && cp[2] <= 1)
+  # The zero part's coefficients under their Wald names. Below zi.z = 0.14
+  # the refits with it held end where the Laplace approximation breaks down
+  # (glmmTMB's too: NA): the profile stops there, with no limit, instead of
+  # reading those ends' log-likelihoods, up to 80 above the fit's.
+  msgs <- character()
+  cz <- withCallingHandlers(confint(f, method = "profile", parm = "zi.z"),
+                            warning = function(w) {
+                              msgs <<- c(msgs, conditionMessage(w))
+                              invokeRestart("muffleWarning")
+                            })
+  expect_identical(rownames(cz), "zi.z")
+  expect_true(any(grepl("'zi.z' reached parameters where .* lower side; no limit there", msgs)))
+  expect_false(any(grepl("higher log-likelihood", msgs)))
+  expect_true(is.na(cz[1]))
+  # the upper limit where the fit with zi.z held there by an offset loses
+  # the chi-square cut-off
+  z_hat <- f$aux$zi$coef[["zi~z"]]
+  expect_true(cz[2] > z_hat)
+  d$oz <- cz[2] * d$z
+  fo <- suppressWarnings(glmm(y ~ x + ar1(0 + tf | g), ziformula = ~ 1 + offset(oz) + (1 | g),
+                              family = poisson, data = d))
+  expect_equal(as.numeric(logLik(f) - logLik(fo)), stats::qchisq(0.95, 1) / 2, tolerance = 1e-3)
   expect_error(glmm(y ~ x + (1 | g), ziformula = ~ z + diag(0 + tf | g, het = TRUE),
                     family = poisson, data = d),
                "'ziformula': diag(0 + tf | g, het = TRUE): diag() takes no argument 'het'",

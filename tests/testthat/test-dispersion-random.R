@@ -371,8 +371,8 @@ test_that("profiles of structured two-part fits equal the plain fits' where the 
   ca <- confint(a, method = "profile")
   cb <- confint(b, method = "profile")
   at <- c("(Intercept)", "arm", "diag(1 | id): sd((Intercept))",
-          "disp~us(1 | id): lambda[(Intercept),(Intercept)]", "zi~(Intercept)",
-          "disp~(Intercept)", "disp~arm")
+          "disp~us(1 | id): lambda[(Intercept),(Intercept)]", "zi.(Intercept)",
+          "disp.(Intercept)", "disp.arm")
   bt <- c("(Intercept)", "arm", "sd_(Intercept)|id", "sd_disp.(Intercept)|id", "zi.(Intercept)",
           "disp.(Intercept)", "disp.arm")
   expect_equal(unname(ca[at, ]), unname(cb[bt, ]), tolerance = 1e-4)
@@ -384,7 +384,7 @@ test_that("profiles of structured two-part fits equal the plain fits' where the 
   # An AR(1) mean beside them: each limit lies where the profile crosses
   # the quantile, its correlation within (-1, 1].
   f <- glmm(yg ~ arm + ar1(0 + tf | id), data = d, dispformula = ~ arm + (1 | id))
-  ci <- confint(f, method = "profile", parm = c("ar1(0 + tf | id): rho", "disp~arm"))
+  ci <- confint(f, method = "profile", parm = c("ar1(0 + tf | id): rho", "disp.arm"))
   w <- confint(f, parm = "disp.arm")
   expect_equal(unname(ci[2, ]), unname(w[1, ]), tolerance = 0.05)
   rho <- f$structures[[1]]$rho
