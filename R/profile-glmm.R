@@ -49,7 +49,7 @@
 #' all points.
 #'
 #' A side has no limit (`NA` in [confint()], with a warning) where the
-#' profile levels off below the cutoff (a step of at least two standard
+#' profile of a parameter with no bound on that side levels off below the cutoff (a step of at least two standard
 #' errors that raises \eqn{|\zeta|} by less than 0.001: the data do not bound
 #' the parameter there, as a zero-inflation coefficient whose zero part
 #' vanishes for one level of a covariate), where the refits reach the region
@@ -261,15 +261,22 @@ profile_shift <- function(fit) {
 # profile levels off below the cutoff.
 #
 # Levelling off: a step of at least two standard errors (`unit`) that
-# raises |zeta| by less than 0.001. At that slope the cutoff is thousands
-# of standard errors away, so the log-likelihood tends to a limit above
-# the cutoff's: the data do not bound the parameter on that side (a zero
-# part whose probability vanishes for one level of a covariate; a
-# separated coefficient), and the side has no limit. Going on only reaches
+# changes |zeta| by less than 0.001, at a slope below a thousandth of the
+# mean slope from the estimate (|zeta| / |x - x_hat|). At that slope the
+# cutoff is thousands of standard errors away, so the log-likelihood tends
+# to a limit above the cutoff's: the data do not bound the parameter on
+# that side (a zero part whose probability vanishes for one level of a
+# covariate; a separated coefficient), and the side has no limit. Going on only reaches
 # values where the constrained refits fail: their log-likelihood drops,
 # zeta jumps past the cutoff at a step, and that step was read as a
 # finite limit (-34.2 for a zero-inflation intercept whose profile levels
-# off at |zeta| 1.24, test-profile-zi-sparse.R).
+# off at |zeta| 1.24, test-profile-zi-sparse.R). The mean slope keeps
+# the rule from firing where the profile has not risen at all: a standard
+# error far too small for the parameter's scale (a random slope's SD on
+# x + 1e6) makes the first steps flat, and the steps then grow fourfold.
+# A side with a closed bound (a standard deviation's log going to -Inf,
+# a correlation to its limit) is traced to that bound instead, which is
+# its limit when the profile stays inside the interval down to it.
 profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, control, scale) {
   x_hat <- tg$estimate
   bound <- if (dir < 0) tg$closed[1L] else tg$closed[2L]
@@ -317,7 +324,9 @@ profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, cont
     z <- pt$z
     zfree[[length(zfree) + 1L]] <- z
     if (abs(zeta) >= cutoff || at_bound) break
-    if (abs(x - x_prev) >= 2 * unit && abs(zeta) - abs(z_prev) < 1e-3) {
+    rise <- abs(abs(zeta) - abs(z_prev))
+    if (is.na(bound) && abs(x - x_prev) >= 2 * unit && rise < 1e-3 &&
+        rise / abs(x - x_prev) < 1e-3 * abs(zeta) / abs(x - x_hat)) {
       flat <- TRUE
       warning(sprintf(paste0("profile(): the profile of '%s' levels off below the cutoff on the %s side ",
                              "(|zeta| %.3f, changing by less than 0.001 over %.1f standard errors): ",

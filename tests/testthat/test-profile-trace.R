@@ -4,10 +4,10 @@
 
 # Both sides traced and their 95% crossings refined (trace_profile()), and
 # the interval as confint.glmmgee_profile() reads it from the points.
-limits_known <- function(loglik, level = 0.95) {
+limits_known <- function(loglik, level = 0.95, se = 1) {
   ev <- function(th) list(loglik = loglik(th))
   map <- list(theta = function(x, z) x, free = function(th) numeric(), lower = numeric())
-  tg <- list(name = "x", estimate = 0, closed = c(NA_real_, NA_real_), se = 1, log = FALSE)
+  tg <- list(name = "x", estimate = 0, closed = c(NA_real_, NA_real_), se = se, log = FALSE)
   msgs <- character()
   pts <- withCallingHandlers(
     glmmgee:::trace_profile(ev, map, tg, 0, loglik(0), stats::qnorm(0.995), 20L, level,
@@ -61,4 +61,15 @@ test_that("a profile that keeps rising slowly is not taken for one that levels o
   r <- limits_known(ll)
   expect_length(r$warnings, 0L)
   expect_equal(r$ci[2], exp(stats::qnorm(0.975)) - 1, tolerance = 1e-6)
+})
+
+test_that("a standard error far too small for the profile's scale is not taken for a level profile", {
+  # zeta = x / 1e4 with the tracer told se = 1e-3 (a random slope's SD on
+  # x + 1e6 comes this far from its scale): the first steps change |zeta|
+  # by less than 0.001 but the profile has not risen at all; the steps
+  # grow fourfold until it does, and the limits are found.
+  ll <- function(x) -(x / 1e4)^2 / 2
+  r <- limits_known(ll, se = 1e-3)
+  expect_false(any(grepl("levels off", r$warnings)))
+  expect_equal(r$ci, c(-1, 1) * stats::qnorm(0.975) * 1e4, tolerance = 1e-6)
 })
