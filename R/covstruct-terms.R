@@ -271,16 +271,19 @@ covstruct_terms <- function(formula, mf, env) {
 #' prior in `$penalty`); their zero part is penalized only on request
 #' (`pen_zi`, see [glmm()]'s `penalized`).
 #'
-#' Gaussian identity-link models with several grouping factors, e.g.
-#' `y ~ x + ar1(0 + time | subj) + (1 | site)`, with `REML = TRUE` (and, for
-#' ML, with `options(glmmgee.covstruct_profiled = TRUE)`) are fitted by the exact
+#' Gaussian identity-link models with `REML = TRUE`, on one grouping factor
+#' (`y ~ x + ar1(0 + time | subj)`) or several
+#' (`y ~ x + ar1(0 + time | subj) + (1 | site)`),
+#' and with several grouping factors by ML with
+#' `options(glmmgee.covstruct_profiled = TRUE)`, are fitted by the exact
 #' profiled criterion of lme4's penalized least squares formulation (Bates
 #' et al. 2015, J. Stat. Softw. 67(1)) with each structured term's block of
 #' the relative covariance factor from its structure, by maximum likelihood
 #' or by restricted maximum likelihood (its value in
 #' `logLik()`, as glmmTMB's `REML = TRUE`; `logLik(fit, REML = FALSE)` the
-#' log-likelihood at the REML estimates). Not yet available: `start`,
-#' `REML` otherwise, `covariance`, adaptive quadrature (`nAGQ > 1`) with
+#' log-likelihood at the REML estimates; `nAGQ` does not change this exact
+#' criterion). Not yet available: `start`, `REML` with `equalto()` terms or
+#' with other families, `covariance`, adaptive quadrature (`nAGQ > 1`) with
 #' several grouping factors. A structure on a nested term,
 #' `ar1(0 + f | a/b)`, applies to each of its terms.
 #'

@@ -111,7 +111,10 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
 
 # Facts the refusal table and the engine choice read beyond the spec's
 # fields: these read the formula further.
-spec_structured_sparse <- function(s) s$structured_route && covstruct_needs_sparse(s$formula)
+# (REML with structures is fitted by the profiled criterion of the sparse
+# route, whatever the number of grouping factors)
+spec_structured_sparse <- function(s)
+  s$structured_route && (s$REML || covstruct_needs_sparse(s$formula))
 spec_known_gaussian_form <- function(s)
   s$rd == "normal" && use_known_gaussian(s$formula, s$family, s$covariance)
 spec_known_laplace <- function(s)
@@ -187,11 +190,11 @@ glmm_refusals <- list(
     "that glmmTMB calls REML for other families"), family$family, family$link))),
   refusal("penalized_reml", quote(penalized && REML),
           "'REML = TRUE' cannot be combined with 'penalized' (REML integrates the fixed effects out; the prior is on them): use REML = FALSE"),
-  refusal("structure_reml_one_factor", quote(structured_route && REML && !covstruct_needs_sparse(formula)),
-          "'REML = TRUE' with covariance structures is available for gaussian models with several grouping factors and no penalty"),
   refusal("structure_start", quote(structured_route && !is.null(start)),
           "'start' is not available with covariance structures (the structure's parameters start at their defaults)"),
-  refusal("structure_sparse_quadrature", quote(quadrature && spec_structured_sparse(s)),
+  # (REML is the exact criterion, which nAGQ does not change, as for
+  # models without structures)
+  refusal("structure_sparse_quadrature", quote(quadrature && !REML && spec_structured_sparse(s)),
           "'nAGQ' > 1 is not available with several grouping factors and covariance structures or 'penalized' (they are fitted by the sparse Laplace engine, nAGQ = 1)"),
   # Workers (the sharded AGQ engine and the nested engine).
   refusal("workers_known_reml_dist", quote(!aux && !structured_route && workers &&

@@ -168,8 +168,87 @@ test_that("REML with structures is refused where it is not defined, naming the p
   d$count <- rpois(nrow(d), 2)
   expect_error(glmm(count ~ ar1(0 + times | group) + (1 | site), d, family = poisson, REML = TRUE),
                "REML")
-  expect_error(glmm(y ~ ar1(0 + times | group), d, REML = TRUE), "REML")
   expect_error(glmm(y ~ ar1(0 + times | group) + (1 | site), d, REML = NA), "REML")
+})
+
+# The REML criterion of y ~ N(X beta, Sigma) with Sigma block diagonal over
+# `group`, each block S(par) (Patterson & Thompson 1971), maximized by
+# optim(): the reference for a structure on one grouping factor.
+reml_blocks <- function(y, X, group, S, par0) {
+  idx <- split(seq_along(y), group)
+  crit <- function(par) {
+    xsx <- matrix(0, ncol(X), ncol(X)); xsy <- numeric(ncol(X)); ld <- 0
+    blocks <- lapply(idx, function(i) {
+      R <- chol(S(par, length(i)))
+      ld <<- ld + 2 * sum(log(diag(R)))
+      Xi <- backsolve(R, X[i, , drop = FALSE], transpose = TRUE)
+      yi <- backsolve(R, y[i], transpose = TRUE)
+      xsx <<- xsx + crossprod(Xi); xsy <<- xsy + drop(crossprod(Xi, yi))
+      list(Xi = Xi, yi = yi)
+    })
+    b <- solve(xsx, xsy)
+    rss <- sum(vapply(blocks, function(k) sum((k$yi - k$Xi %*% b)^2), 1))
+    -0.5 * (ld + determinant(xsx)$modulus[[1L]] + rss + (length(y) - ncol(X)) * log(2 * pi))
+  }
+  # (a step of the search that leaves the positive definite blocks is
+  # refused by a very low value)
+  safe <- function(par) tryCatch(crit(par), error = function(e) -1e10)
+  o <- stats::optim(par0, safe, method = "BFGS", control = list(fnscale = -1, reltol = 1e-14,
+                                                                maxit = 1000L))
+  list(value = o$value, par = o$par)
+}
+
+test_that("REML with a structure on one grouping factor: the exact criterion, lmer's where it is lmer's model", {
+  # (one grouping factor goes to the same profiled criterion as several)
+  d <- sim_lmm_site(4, 80, n = 5)
+  X <- cbind(1, d$x)
+  # ar1(): sd^2 rho^|j - k| + sigma^2 on each group's 5 times
+  f <- glmm(y ~ x + ar1(0 + times | group), d, REML = TRUE)
+  expect_match(f$optinfo$method, "REML")
+  expect_equal(f$optinfo$convergence, 0L)
+  ar1_S <- function(par, n) exp(2 * par[1]) * tanh(par[2])^abs(outer(1:n, 1:n, "-")) +
+    diag(exp(2 * par[3]), n)
+  r <- reml_blocks(d$y, X, d$group, ar1_S, c(0, 0.5, 0))
+  expect_equal(as.numeric(logLik(f)), r$value, tolerance = 1e-8)
+  st <- f$structures[[1L]]
+  expect_equal(unname(c(st$sd[1L], st$rho, sigma(f))),
+               c(exp(r$par[1]), tanh(r$par[2]), exp(r$par[3])), tolerance = 1e-4)
+  expect_gte(as.numeric(logLik(f)), r$value - 1e-8)
+  # homcs(): sd^2 (rho + (1 - rho) I) + sigma^2 I, two observations per
+  # time, rho in (-1/2, 1) for its 3 times
+  d2 <- sim_lmm_site(5, 60, n = 3, reps = 2L)
+  f2 <- glmm(y ~ x + homcs(0 + times | group), d2, REML = TRUE)
+  cs_S <- function(par, n) {
+    k <- as.integer(d2$times[seq_len(n)])  # each group's rows in the same order
+    rho <- -0.5 + 1.5 * stats::plogis(par[2])
+    C <- outer(k, k, function(a, b) ifelse(a == b, 1, rho))
+    exp(2 * par[1]) * C + diag(exp(2 * par[3]), n)
+  }
+  r2 <- reml_blocks(d2$y, cbind(1, d2$x), d2$group, cs_S, c(0, 0.3, 0))
+  expect_equal(as.numeric(logLik(f2)), r2$value, tolerance = 1e-8)
+  expect_equal(unname(f2$structures[[1L]]$rho), -0.5 + 1.5 * stats::plogis(r2$par[2]),
+               tolerance = 1e-4)
+  # diag() and us() are lmer's (x || g) and (x | g)
+  skip_if_not_installed("lme4")
+  data("sleepstudy", package = "lme4")
+  for (k in c("diag", "us")) {
+    f3 <- glmm(as.formula(sprintf("Reaction ~ Days + %s(1 + Days | Subject)", k)), sleepstudy,
+               REML = TRUE)
+    l3 <- lme4::lmer(if (k == "diag") Reaction ~ Days + (1 + Days || Subject)
+                     else Reaction ~ Days + (1 + Days | Subject), sleepstudy, REML = TRUE)
+    expect_equal(as.numeric(logLik(f3)), as.numeric(logLik(l3)), tolerance = 1e-8, label = k)
+    expect_equal(unname(fixef(f3)), unname(lme4::fixef(l3)), tolerance = 1e-6, label = k)
+    expect_equal(unname(sqrt(diag(vcov(f3)))), unname(sqrt(diag(as.matrix(vcov(l3))))),
+                 tolerance = 1e-4, label = k)
+  }
+  # the methods, as on other REML fits
+  expect_true(all(is.finite(confint(f, method = "Wald"))))
+  expect_equal(attr(logLik(f), "df"), 5)
+  expect_lt(as.numeric(logLik(f, REML = FALSE)), as.numeric(logLik(f)) + 10)
+  expect_error(glmm(y ~ x + ar1(0 + times | group), d, REML = TRUE, start = c(1, 0)), "start")
+  # nAGQ does not change the exact criterion (as for REML without structures)
+  f5 <- glmm(y ~ x + ar1(0 + times | group), d, REML = TRUE, nAGQ = 5)
+  expect_equal(as.numeric(logLik(f5)), as.numeric(logLik(f)), tolerance = 1e-12)
 })
 
 # Review cases (60 groups of 4, one observation per group and time): a

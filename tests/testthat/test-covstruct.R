@@ -274,7 +274,6 @@ test_that("covariance structures refuse what they cannot fit, naming the problem
   d$site <- factor(rep(1:4, length.out = nrow(d)))
   expect_error(glmm(y ~ ar1(0 + x | group), d), "at least two columns")
   expect_error(glmm(y ~ ar1(0 + times | group), d, ranef_dist = "bridge"), "ranef_dist")
-  expect_error(glmm(y ~ ar1(0 + times | group), d, REML = TRUE), "REML")
   expect_error(glmm(y ~ ar1(0 + times | group), d, start = list(beta = 0)), "start")
 })
 

@@ -140,7 +140,6 @@ test_that("every row of the refusal table refuses its combination with its messa
                                       ranef_dist = "bridge")),
     reml_family = quote(glmm(y ~ x + (1 | id), data = d, family = binomial, REML = TRUE)),
     penalized_reml = quote(glmm(cont ~ x + (1 | id), data = d, penalized = TRUE, REML = TRUE)),
-    structure_reml_one_factor = quote(glmm(cont ~ x + ar1(0 + time | id), data = d, REML = TRUE)),
     structure_start = quote(glmm(cont ~ x + ar1(0 + time | id), data = d, start = c(0, 0))),
     structure_sparse_quadrature = quote(glmm(y ~ x + ar1(0 + time | id) + (1 | site), data = d,
                                              family = binomial, nAGQ = 3)),
