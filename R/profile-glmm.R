@@ -266,10 +266,10 @@ profile_shift <- function(fit) {
 # cutoff is thousands of standard errors away, so the log-likelihood tends
 # to a limit above the cutoff's: the data do not bound the parameter on
 # that side (a zero part whose probability vanishes for one level of a
-# covariate; a separated coefficient), and the side has no limit. Going on only reaches
-# values where the constrained refits fail: their log-likelihood drops,
-# zeta jumps past the cutoff at a step, and that step was read as a
-# finite limit (-34.2 for a zero-inflation intercept whose profile levels
+# covariate; a separated coefficient), and the side has no limit. Going
+# on only reaches values where the constrained refits fail: their
+# log-likelihood drops, zeta jumps past the cutoff at a step, and that
+# step was read as a finite limit (-34.2 for a zero-inflation intercept whose profile levels
 # off at |zeta| 1.24, test-profile-zi-sparse.R). The mean slope keeps
 # the rule from firing where the profile has not risen at all: a standard
 # error far too small for the parameter's scale (a random slope's SD on
@@ -297,7 +297,7 @@ profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, cont
     # up to twice: a refit that fails after a long step on a levelling
     # profile gives such a jump, and a profile that truly steepens is
     # traced by the shorter steps.
-    for (try in 0:2) {
+    for (retry in 0:2) {
       x <- x_prev + dir * h
       at_bound <- FALSE
       # A standard deviation stops at zero, a correlation at -1 or 1; sigma
@@ -337,7 +337,7 @@ profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, cont
     }
     # Next step: about 0.6 in zeta at the local slope, at most 4 times the
     # last step (flat profiles) and at least a quarter of it.
-    slope <- (abs(zeta) - abs(z_prev)) / abs(x - x_prev)
+    slope <- abs(zeta - z_prev) / abs(x - x_prev)
     h_new <- if (is.finite(slope) && slope > 0) 0.6 / slope else 4 * h
     h <- min(max(h_new, h / 4), 4 * h)
     x_prev <- x; z_prev <- zeta
