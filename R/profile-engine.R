@@ -110,6 +110,9 @@ profile_engine <- function(fit, zbasis = NULL) {
     lam_lower <- ifelse(pat$row == pat$col, 0, -Inf)
   }
   if (!is.null(a)) check_rebuilt_engine(ev, fit, free, ax$Tx, zbasis)
+  # (the two-part sparse engine's state at the estimates, just evaluated
+  # there: each side of a profile starts from it)
+  if (!is.null(attr(ev, "edge"))) attr(ev, "reset") <- spzire_profile_reset(eng)
   list(eval = ev, free = free, Tx = ax$Tx, scores = scores, split = split, rotated = rotated,
        lower = c(rep(-Inf, p), lam_lower,
                  rep(-Inf, length(fit$theta) - p - length(lam_lower))))

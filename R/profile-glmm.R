@@ -56,9 +56,11 @@
 #' in which the Laplace approximation breaks down (two-part fits with random
 #' effects in the zero or dispersion part), or where the profile does not
 #' reach the level's quantile within `maxpts` points. A step whose \eqn{|\zeta|} rises far more
-#' than the slope before it predicts is retried at a quarter of its length
-#' (up to twice), so that a refit that fails after a long step is not read
-#' as a crossing.
+#' than the slope before it predicts (or whose refit does not converge past
+#' the cutoff) is retried at a quarter of its length, up to seven times, so
+#' that a refit that fails after a long step is not read as a crossing; a
+#' jump that persists ends the side without a limit. Each warning of a side
+#' without a limit names the level up to which that side's limits exist.
 #'
 #' @param fitted A fitted model from [glmm()].
 #' @param which Parameters to profile: names or indices into the list that
@@ -228,7 +230,12 @@ trace_profile <- function(ev, map, tg, th_hat, ll_hat, cutoff, maxpts, refine, c
   z_hat <- map$free(th_hat)
   pts <- data.frame(value = tg$estimate, zeta = 0)
   zfree <- list(z_hat)
+  # An engine whose inner searches keep a warm start (the two-part sparse
+  # engine) is put back to its state at the estimates before each side and
+  # before the refinements (spzire_profile_reset()).
+  reset <- attr(ev, "reset") %||% function() NULL
   for (dir in c(-1, 1)) {
+    reset()
     side <- profile_side(ev, map, tg, z_hat, ll_hat, dir, cutoff, as.integer(maxpts),
                          control, scale)
     pts <- rbind(pts, side$points)
@@ -237,8 +244,10 @@ trace_profile <- function(ev, map, tg, th_hat, ll_hat, cutoff, maxpts, refine, c
   o <- order(pts$value)
   pts <- pts[o, ]
   zfree <- zfree[o]
-  extra <- lapply(c(-1, 1) %o% stats::qnorm(1 - (1 - refine) / 2), function(t)
-    refine_crossing(ev, map, tg, ll_hat, pts, zfree, t, control))
+  extra <- lapply(c(-1, 1) %o% stats::qnorm(1 - (1 - refine) / 2), function(t) {
+    reset()
+    refine_crossing(ev, map, tg, ll_hat, pts, zfree, t, control)
+  })
   pts <- do.call(rbind, c(list(pts), extra))
   pts[order(pts$value), ]
 }
@@ -289,15 +298,23 @@ profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, cont
   zfree <- list()
   x_prev <- x_hat; z_prev <- 0
   z <- z_hat
-  better <- edge <- flat <- FALSE
-  slope <- NA_real_
+  better <- edge <- flat <- jump <- FALSE
+  # (the first step's slope from the standard error)
+  slope <- if (is.finite(tg$se) && tg$se > 0) 1 / tg$se else NA_real_
   for (i in seq_len(maxpts)) {
     # A step whose |zeta| rises far more than the last step's slope
-    # predicts (3 times, plus 1) is taken again at a quarter of its length,
-    # up to twice: a refit that fails after a long step on a levelling
-    # profile gives such a jump, and a profile that truly steepens is
-    # traced by the shorter steps.
-    for (retry in 0:2) {
+    # predicts (3 times, plus 1), or whose refit did not converge and would
+    # end the side, is taken again at a quarter of its length, up to seven
+    # times: a refit that fails after a long step on a levelling profile
+    # gives such a jump (or a first step of half a standard error that is
+    # itself absurd, 17,000 for a diverged zero-inflation intercept), and
+    # a profile that truly steepens is traced by the shorter steps. A jump
+    # that stays at 1/16384 of the step is no profile value (a profile likelihood is continuous; the held refits
+    # fall into another basin there, as a zero part vanishing for every
+    # row where it could follow a covariate's coefficient): the side ends
+    # without a limit beyond the points before it.
+    jump <- FALSE
+    for (retry in 0:7) {
       x <- x_prev + dir * h
       at_bound <- FALSE
       # A standard deviation stops at zero, a correlation at -1 or 1; sigma
@@ -306,17 +323,29 @@ profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, cont
       if (tg$log && x <= 0) x <- x_prev / 4
       pt <- profile_point(eval, map, x, z, control, x_prev)
       dev <- 2 * (ll_hat - pt$loglik)
-      if (isTRUE(pt$edge) || !is.finite(dev) || at_bound || !is.finite(slope) ||
-          sqrt(max(dev, 0)) - abs(z_prev) <= 3 * slope * abs(x - x_prev) + 1)
+      failed <- !is.null(pt$convergence) && pt$convergence != 0L && sqrt(max(dev, 0)) >= cutoff
+      if (isTRUE(pt$edge) || !is.finite(dev) || at_bound ||
+          (!failed && (!is.finite(slope) ||
+                         sqrt(max(dev, 0)) - abs(z_prev) <= 3 * slope * abs(x - x_prev) + 1)))
         break
+      if (retry == 7L) jump <- TRUE
       h <- h / 4
+    }
+    if (jump) {
+      warning(sprintf(paste0("profile(): the refits with '%s' held jump to a far lower log-likelihood on ",
+                             "the %s side (the profile is not continuous there: the refits %s); ",
+                             "no limit there%s"),
+                      tg$name, if (dir < 0) "lower" else "upper",
+                      if (failed) "do not converge" else "end in another optimum",
+                      open_beyond(zs)), call. = FALSE)
+      break
     }
     edge <- isTRUE(pt$edge)
     if (edge)
-      warning(sprintf("profile(): the profile of '%s' reached parameters where %s on the %s side; no limit there",
+      warning(sprintf("profile(): the profile of '%s' reached parameters where %s on the %s side; no limit there%s",
                       tg$name, attr(attr(eval, "edge"), "why") %||%
                         "the Laplace approximation breaks down (the joint mode of the random effects nearly degenerate)",
-                      if (dir < 0) "lower" else "upper"), call. = FALSE)
+                      if (dir < 0) "lower" else "upper", open_beyond(zs)), call. = FALSE)
     if (!is.finite(dev)) break
     if (dev < -1e-6 * max(1, abs(ll_hat))) better <- TRUE
     zeta <- sign(x - x_hat) * sqrt(max(dev, 0))
@@ -330,9 +359,9 @@ profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, cont
       flat <- TRUE
       warning(sprintf(paste0("profile(): the profile of '%s' levels off below the cutoff on the %s side ",
                              "(|zeta| %.3f, changing by less than 0.001 over %.1f standard errors): ",
-                             "the data do not bound it there; no limit on that side"),
+                             "the data do not bound it there; no limit on that side%s"),
                       tg$name, if (dir < 0) "lower" else "upper", abs(zeta),
-                      abs(x - x_prev) / unit), call. = FALSE)
+                      abs(x - x_prev) / unit, open_beyond(zs)), call. = FALSE)
       break
     }
     # Next step: about 0.6 in zeta at the local slope, at most 4 times the
@@ -345,10 +374,22 @@ profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, cont
   if (better)
     warning(sprintf("profile(): a higher log-likelihood than the fit's was found while profiling '%s'; the fit may not be at its maximum",
                     tg$name), call. = FALSE)
-  if (!edge && !flat && length(xs) && abs(zs[length(zs)]) < cutoff && !identical(xs[length(xs)], bound))
-    warning(sprintf("profile(): the profile of '%s' did not reach the cutoff on the %s side within %d points",
-                    tg$name, if (dir < 0) "lower" else "upper", maxpts), call. = FALSE)
+  if (!edge && !flat && !jump && length(xs) && abs(zs[length(zs)]) < cutoff && !identical(xs[length(xs)], bound))
+    warning(sprintf("profile(): the profile of '%s' did not reach the cutoff on the %s side within %d points; no limit there%s",
+                    tg$name, if (dir < 0) "lower" else "upper", maxpts, open_beyond(zs)),
+            call. = FALSE)
   list(points = data.frame(value = xs, zeta = zs), z = zfree)
+}
+
+# Where a side ends without a limit, the intervals that still have one
+# there: those whose quantile the traced |zeta| values `zs` reached (" beyond
+# the 97.1% level"; "" when they reached no level of interest), so that a
+# warning of no limit beside a finite 95% limit says which levels it means.
+open_beyond <- function(zs) {
+  z <- if (length(zs)) max(abs(zs)) else 0
+  lev <- 2 * stats::pnorm(z) - 1
+  # (rounded down, so that the level named is one that has its limit)
+  if (lev < 0.5) "" else sprintf(" beyond the %.1f%% level", floor(1000 * lev) / 10)
 }
 
 # The point where the profile crosses zeta = t, by regula falsi (Illinois
@@ -435,7 +476,10 @@ invert_zeta <- function(x, zeta, target, bound) {
   o <- order(x)
   x <- x[o]; zeta <- zeta[o]
   reached <- !is.na(bound) && any(abs(x - bound) <= 1e-12 * max(1, abs(bound)))
-  keep <- c(TRUE, diff(zeta) > 0)
+  # (the points above every point before them: zeta strictly increasing,
+  # as the spline needs; a dip and a rise back to an earlier value gave
+  # splinefun() ties)
+  keep <- zeta > c(-Inf, cummax(zeta)[-length(zeta)])
   x <- x[keep]; zeta <- zeta[keep]
   if (target < min(zeta) || target > max(zeta)) return(if (reached) bound else NA_real_)
   if (length(x) < 3L) return(stats::approx(zeta, x, target)$y)

@@ -73,3 +73,25 @@ test_that("a standard error far too small for the profile's scale is not taken f
   expect_false(any(grepl("levels off", r$warnings)))
   expect_equal(r$ci, c(-1, 1) * stats::qnorm(0.975) * 1e4, tolerance = 1e-6)
 })
+
+test_that("a first step from an absurd standard error is shortened until its refit holds", {
+  # zeta = x, the tracer told se = 1e4 (a diverged coefficient's Wald
+  # standard error): the first steps land where the "refits" fail (|x| >
+  # 50: 10 below); their jumps are retried at a quarter of the step until
+  # one holds, and the limits are found.
+  ll <- function(x) -x^2 / 2 - 10 * (abs(x) > 50)
+  r <- limits_known(ll, se = 1e4)
+  expect_length(r$warnings, 0L)
+  expect_equal(r$ci, c(-1, 1) * stats::qnorm(0.975), tolerance = 1e-6)
+})
+
+test_that("refits that jump to a far lower value at every shorter step give no limit, with a warning", {
+  # Flat up to -3, then 10 lower (the held refits fall into another basin
+  # there): no step reaches a crossing that is a profile value.
+  ll <- function(x) if (x < 0) -0.01 * (1 - exp(x)) - 10 * (x < -3) else -x^2 / 2
+  r <- limits_known(ll)
+  expect_true(any(grepl("lower side", r$warnings)))
+  expect_true(is.na(r$ci[1]))
+  expect_true(all(r$points$value >= -3))
+  expect_equal(r$ci[2], stats::qnorm(0.975), tolerance = 1e-6)
+})
