@@ -348,16 +348,28 @@ covstruct_sigma_zero_lead <- function(obj, re, weights, y) {
 # residual_zero likewise): $optinfo$residual_zero, $singular, and the
 # scaled gradient with log(sigma) held; its "doubtful convergence" dropped
 # only where that step is within the tolerance (a fit that has not
-# converged in the other parameters keeps it).
+# converged in the other parameters keeps it). So is the optimizer's
+# "false convergence" along the flat log(sigma) direction, which made
+# cs(0 + times | subj) with one observation per subject and time, REML on
+# one grouping factor, "not converged" beside the warning that it is on
+# its boundary, not unconverged, at the restricted likelihood's maximum
+# (-277.237035 against -277.237036 by a direct computation).
 covstruct_sigma_zero <- function(obj, control) {
   obj$optinfo$residual_zero <- TRUE
   obj$singular <- TRUE
   held <- obj$optinfo$scaled_grad_sigma_held %||% obj$optinfo$reml$scaled_grad_sigma_held
   if (!is.null(held) && is.finite(held)) {
     obj$optinfo$scaled_grad <- held
-    if (held <= control$grad_tol)
-      obj$optinfo$warnings <- grep("^doubtful convergence", obj$optinfo$warnings, value = TRUE,
-                                   invert = TRUE)
+    if (held <= control$grad_tol) {
+      obj$optinfo$warnings <- grep("^doubtful convergence|^the optimizer did not converge",
+                                   obj$optinfo$warnings, value = TRUE, invert = TRUE)
+      if (!identical(obj$optinfo$convergence, 0L)) {
+        obj$optinfo$message <- sprintf("converged with log(sigma) at its zero limit (the optimizer: %s)",
+                                       obj$optinfo$message)
+        obj$optinfo$convergence <- 0L
+        obj$optinfo$converged <- TRUE
+      }
+    }
   }
   obj
 }

@@ -246,6 +246,34 @@ test_that("REML with a structure on one grouping factor: the exact criterion, lm
   expect_equal(attr(logLik(f), "df"), 5)
   expect_lt(as.numeric(logLik(f, REML = FALSE)), as.numeric(logLik(f)) + 10)
   expect_error(glmm(y ~ x + ar1(0 + times | group), d, REML = TRUE, start = c(1, 0)), "start")
+  # cs() with one observation per subject and time: the residual variance
+  # is confounded with the structure's, sigma goes to its zero limit; the
+  # fit is a converged singular one at the criterion's maximum (it said
+  # "the optimizer did not converge: false convergence" beside that)
+  set.seed(1)
+  d4 <- expand.grid(time = 1:5, subj = factor(1:30))
+  d4$times <- factor(d4$time)
+  d4$x <- rnorm(150)
+  e <- t(sapply(1:30, function(i) {
+    v <- numeric(5)
+    v[1] <- rnorm(1)
+    for (t in 2:5) v[t] <- 0.6 * v[t - 1] + 0.8 * rnorm(1)
+    v
+  }))
+  d4$y <- 1 + 0.5 * d4$x + 0.3 * d4$time + 1.5 * as.vector(t(e)) + rnorm(150, sd = 0.7)
+  f4 <- suppressWarnings(glmm(y ~ x + time + cs(0 + times | subj), d4, REML = TRUE))
+  expect_true(f4$optinfo$converged)
+  expect_identical(f4$optinfo$convergence, 0L)
+  expect_true(f4$singular)
+  expect_false(any(grepl("did not converge", f4$optinfo$warnings)))
+  hcs_S <- function(par, n) {
+    rho <- -0.25 + 1.25 * stats::plogis(par[6])
+    D <- diag(exp(par[1:5]))
+    D %*% (rho + (1 - rho) * diag(5)) %*% D + diag(exp(2 * par[7]), 5)
+  }
+  r4 <- reml_blocks(d4$y, cbind(1, d4$x, d4$time), d4$subj, hcs_S, c(rep(0, 5), 0, -1))
+  expect_gte(as.numeric(logLik(f4)), r4$value - 1e-6)
+  expect_equal(as.numeric(logLik(f4)), r4$value, tolerance = 1e-6)
   # nAGQ does not change the exact criterion (as for REML without structures)
   f5 <- glmm(y ~ x + ar1(0 + times | group), d, REML = TRUE, nAGQ = 5)
   expect_equal(as.numeric(logLik(f5)), as.numeric(logLik(f)), tolerance = 1e-12)
