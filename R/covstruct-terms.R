@@ -194,7 +194,8 @@ covstruct_terms <- function(formula, mf, env) {
 #' would be alphabetical (1, 10, 2, 20), and a factor whose levels are
 #' numbers out of numeric order are refused, naming the column.
 #' On one grouping factor they are fitted by the one-factor engine (adaptive
-#' Gauss-Hermite quadrature or Laplace, `nAGQ` as usual); beside terms on
+#' Gauss-Hermite quadrature or Laplace, `nAGQ` as usual; with `REML = TRUE`
+#' by the exact restricted criterion described below); beside terms on
 #' other grouping factors, e.g. `ar1(0 + times | id) + (1 | site)` or
 #' `cs(0 + f | g) + (1 | h)`, by the sparse Laplace engine
 #' ([glmm-several-terms]), where each term's block of the relative

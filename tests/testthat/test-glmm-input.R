@@ -60,6 +60,11 @@ test_that("nAGQ must be a whole number >= 1", {
   for (bad in list(0, -1, 2.5, NA, "5", c(1, 3)))
     expect_error(glmm(y ~ trt + (1 | ID), d, family = binomial, nAGQ = bad),
                  "'nAGQ' must be a whole number >= 1", info = deparse(bad))
+  # also where the route does not use it (REML)
+  data("sleepstudy", package = "lme4")
+  for (bad in list(-1, 1.5, NA, "a"))
+    expect_error(glmm(Reaction ~ Days + (1 | Subject), sleepstudy, REML = TRUE, nAGQ = bad),
+                 "'nAGQ' must be a whole number >= 1", info = deparse(bad))
   expect_error(glmm(y ~ trt + (1 + week | ID), d, family = binomial, nAGQ = 400),
                "'nAGQ' = 400 with 2 random effects")
 })
