@@ -21,6 +21,10 @@
 #' `sum(residuals(fit, type = "deviance")^2)`; its `drop1()` gives the same
 #' AIC and likelihood-ratio statistics as ours at `nAGQ = 1`.
 #'
+#' On a REML fit `drop1()` first refits the model by maximum likelihood, as
+#' [anova()] and lme4 do (REML criteria of models with different fixed
+#' effects are not comparable), and says so.
+#'
 #' For a gee, `deviance()` is the quasi-deviance \eqn{\sum_i w_i d(y_i,
 #' \hat\mu_i)} at the GEE estimates (the family's unit deviance, not divided
 #' by the scale). A GEE has no likelihood, hence no AIC: `extractAIC()`
@@ -29,8 +33,9 @@
 #' @param object,fit A fit from [glmm()] or [gee()].
 #' @param scale Not used (there for the generic).
 #' @param k The penalty per parameter: 2 for AIC, `log(nobs(fit))` for BIC.
-#' @param ... Not used: an argument given here is an error (a misspelt name
-#'   is not ignored).
+#' @param ... For `drop1()`, the arguments of [stats::drop1()] (`test`, `k`,
+#'   ...); for the others not used: an argument given here is an error (a
+#'   misspelt name is not ignored).
 #' @return `weights()` a numeric vector; `df.residual()`, `deviance()` a
 #'   number; `extractAIC()` a vector: the number of parameters and the
 #'   criterion.
@@ -72,6 +77,17 @@ extractAIC.glmmgee_glmm <- function(fit, scale = 0, k = 2, ...) {
   check_dots(..., .method = "extractAIC.glmmgee_glmm")
   check_penalty(k)
   c(fit$df, -2 * fit$loglik + k * fit$df)
+}
+
+#' @rdname glmm-criteria
+#' @param scope As in [stats::drop1()].
+#' @export
+drop1.glmmgee_glmm <- function(object, scope, ...) {
+  if (isTRUE(object$REML)) {
+    message("refitting model(s) with ML (instead of REML)")
+    object <- stats::update(object, REML = FALSE)
+  }
+  NextMethod()
 }
 
 #' @rdname glmm-criteria

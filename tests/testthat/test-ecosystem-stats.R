@@ -46,6 +46,28 @@ test_that("drop1() gives lme4's AIC and likelihood-ratio tests", {
   expect_equal(ours[["Pr(>Chi)"]][-1], theirs[["Pr(Chi)"]][-1], tolerance = 1e-4)
 })
 
+test_that("drop1() on a REML fit refits by ML first, as lme4's and anova() do", {
+  # (it compared REML criteria of models with different fixed effects:
+  # AIC 1794.5 and LRT 117.86 where lme4 gives 1802.1 and 116.46)
+  skip_if_not_installed("lme4")
+  data("sleepstudy", package = "lme4", envir = environment())
+  sleepstudy$t <- factor(sleepstudy$Days)
+  fit <- glmm(Reaction ~ Days + (1 | Subject), sleepstudy, REML = TRUE)
+  m <- lme4::lmer(Reaction ~ Days + (1 | Subject), sleepstudy, REML = TRUE)
+  expect_message(ours <- drop1(fit, test = "Chisq"), "refitting model\\(s\\) with ML")
+  theirs <- drop1(m, test = "Chisq")
+  expect_equal(ours$AIC, theirs$AIC, tolerance = 1e-6)
+  expect_equal(ours$LRT[-1], theirs$LRT[-1], tolerance = 1e-5)
+  # the same test as anova()'s, and on a structured REML fit
+  f0 <- update(fit, . ~ . - Days)
+  a <- suppressMessages(anova(f0, fit))
+  expect_equal(ours$LRT[2], a$Chisq[2], tolerance = 1e-6)
+  fs <- glmm(Reaction ~ Days + ar1(0 + t | Subject), sleepstudy, REML = TRUE)
+  ds <- suppressMessages(drop1(fs, test = "Chisq"))
+  ml <- glmm(Reaction ~ Days + ar1(0 + t | Subject), sleepstudy)
+  expect_equal(ds$AIC[1], AIC(ml), tolerance = 1e-6)
+})
+
 test_that("drop1() on crossed random effects (sparse engine) gives lme4's tests", {
   skip_if_not_installed("lme4")
   data("Penicillin", package = "lme4", envir = environment())

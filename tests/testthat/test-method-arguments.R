@@ -39,6 +39,7 @@ ma_rules <- c(
   "[.glmmgee_standardized_ordinal" = "exempt: indices", "[.glmmgee_variance_shares" = "exempt: indices",
   "[.glmmgee_views" = "exempt: indices", "[.glmmgee_lowrank_cov" = "exempt: indices",
   "dim.glmmgee_lowrank_cov" = "exempt: no ...", "dimnames.glmmgee_lowrank_cov" = "exempt: no ...",
+  "drop1.glmmgee_glmm" = "pass: stats::drop1()'s arguments (test, k, trace)",
   "update.glmmgee_gee" = "pass: arguments of the call to change",
   "update.glmmgee_glmm" = "pass: arguments of the call to change",
   "plot.glmmgee_profile" = "pass: graphical parameters", "plot.glmmgee_rank_intervals" = "pass: graphical parameters",
