@@ -120,7 +120,9 @@
 #'   `start` (the vector of the several-terms engine: fixed effects, the free
 #'   entries of \eqn{\Lambda}, log sigma; only \eqn{\Lambda / \sigma} is
 #'   used, since beta and sigma are profiled out); gaussian ML fits with
-#'   several unstructured terms and no `start` take the same route. Gaussian
+#'   several unstructured terms and no `start` take the same route, and so
+#'   do REML fits with covariance structures (`ar1()`, `cs()`, ...) on one
+#'   grouping factor or several ([covariance-structures]). Gaussian
 #'   ML fits with one grouping factor (no `start`, `nAGQ` 1, no workers)
 #'   minimize lmer's profiled ML criterion by the same C++ search as REML,
 #'   then take the modes from the exact Laplace engine and the exact Hessian
