@@ -83,9 +83,11 @@ extractAIC.glmmgee_glmm <- function(fit, scale = 0, k = 2, ...) {
 #' @param scope As in [stats::drop1()].
 #' @export
 drop1.glmmgee_glmm <- function(object, scope, ...) {
-  if (isTRUE(object$REML)) {
+  # (the refit anova() makes, anova_ml_fits(): its checks that the data
+  # found are the fit's)
+  if (isREML(object)) {
     message("refitting model(s) with ML (instead of REML)")
-    object <- stats::update(object, REML = FALSE)
+    object <- reml_ml_refit(object, quiet = FALSE)
   }
   NextMethod()
 }
