@@ -286,10 +286,16 @@ default_nAGQ <- function(q, family) {
   c(11L, 7L, 5L, 3L)[q]
 }
 
-check_nAGQ <- function(nAGQ, q) {
+# 'nAGQ' a single whole number >= 1 (glmm_spec() checks it on every
+# route, check_nAGQ() on the engines').
+check_nagq_value <- function(nAGQ) {
   if (!is.numeric(nAGQ) || length(nAGQ) != 1L || is.na(nAGQ) || nAGQ < 1 ||
       nAGQ != round(nAGQ))
     stop("'nAGQ' must be a whole number >= 1 (1 is the Laplace approximation)", call. = FALSE)
+}
+
+check_nAGQ <- function(nAGQ, q) {
+  check_nagq_value(nAGQ)
   nAGQ <- as.integer(nAGQ)
   if (nAGQ^q > 1e5)
     stop(sprintf("'nAGQ' = %d with %d random effects means %g quadrature points per cluster; use a smaller nAGQ",

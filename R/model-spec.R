@@ -32,9 +32,7 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
     stop("'REML' must be TRUE or FALSE", call. = FALSE)
   # (checked here for every route: the REML routes do not use nAGQ, and
   # took -1, 1.5, NA or "a" without a word)
-  if (!is.null(nAGQ) && (!is.numeric(nAGQ) || length(nAGQ) != 1L || is.na(nAGQ) || nAGQ < 1 ||
-                         nAGQ != round(nAGQ)))
-    stop("'nAGQ' must be a whole number >= 1 (1 is the Laplace approximation)", call. = FALSE)
+  if (!is.null(nAGQ)) check_nagq_value(nAGQ)
   if (!is.logical(zi_correlated) || length(zi_correlated) != 1L || is.na(zi_correlated))
     stop("'zi_correlated' must be TRUE or FALSE", call. = FALSE)
   if (!is.null(covariance) && !is.list(covariance))
