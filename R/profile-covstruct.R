@@ -192,7 +192,7 @@ covstruct_profile_engine <- function(fit) {
                           pm$re$ntheta, fit$family$family_code, fit$family$link_code, ax$kind)
     ev <- spzire_evaluator(eng)
     base <- list(eval = ev, free = function() NULL, Tx = ax$Tx,
-                 edge = spzire_profile_edge(eng), eng = eng, reset_to = spzire_profile_reset)
+                 edge = spzire_profile_edge(eng), eng = eng)
   } else if (inherits(fit, "glmmgee_glmm_sparse")) {
     se <- covstruct_sparse_new(fit, pm$re)
     base <- list(eval = function(th) sparse_eval(se$eng, th, TRUE), free = function() NULL,
@@ -224,7 +224,7 @@ covstruct_profile_engine <- function(fit) {
          call. = FALSE)
   }
   # (the engine's state at the estimates, just evaluated there)
-  if (!is.null(base$reset_to)) attr(eval, "reset") <- base$reset_to(base$eng)
+  if (!is.null(base$edge)) attr(eval, "reset") <- spzire_profile_reset(base$eng)
   list(eval = eval, free = base$free, Tx = base$Tx, phi = pm$phi, re = pm$re,
        lower = rep(-Inf, length(pm$phi)))
 }

@@ -278,8 +278,8 @@ profile_shift <- function(fit) {
 # covariate; a separated coefficient), and the side has no limit. Going
 # on only reaches values where the constrained refits fail: their
 # log-likelihood drops, zeta jumps past the cutoff at a step, and that
-# step was read as a finite limit (-34.2 for a zero-inflation intercept whose profile levels
-# off at |zeta| 1.24, test-profile-zi-sparse.R). The mean slope keeps
+# step was read as a finite limit (-34.2 for a zero-inflation intercept
+# whose profile levels off at |zeta| 1.24, test-profile-zi-sparse.R). The mean slope keeps
 # the rule from firing where the profile has not risen at all: a standard
 # error far too small for the parameter's scale (a random slope's SD on
 # x + 1e6) makes the first steps flat, and the steps then grow fourfold.
@@ -290,8 +290,8 @@ profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, cont
   x_hat <- tg$estimate
   bound <- if (dir < 0) tg$closed[1L] else tg$closed[2L]
   if (!is.na(bound) && (x_hat - bound) * dir >= 0) return(NULL)
-  h <- if (is.finite(tg$se) && tg$se > 0) 0.5 * tg$se
-       else 0.25 * max(abs(x_hat), 0.1 * scale)
+  se_ok <- is.finite(tg$se) && tg$se > 0
+  h <- if (se_ok) 0.5 * tg$se else 0.25 * max(abs(x_hat), 0.1 * scale)
   unit <- 2 * h
   if (tg$log && dir < 0) h <- min(h, 0.5 * x_hat)
   xs <- zs <- numeric()
@@ -300,7 +300,7 @@ profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, cont
   z <- z_hat
   better <- edge <- flat <- jump <- FALSE
   # (the first step's slope from the standard error)
-  slope <- if (is.finite(tg$se) && tg$se > 0) 1 / tg$se else NA_real_
+  slope <- if (se_ok) 1 / tg$se else NA_real_
   for (i in seq_len(maxpts)) {
     # A step whose |zeta| rises far more than the last step's slope
     # predicts (3 times, plus 1), or whose refit did not converge and would
@@ -309,10 +309,11 @@ profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, cont
     # gives such a jump (or a first step of half a standard error that is
     # itself absurd, 17,000 for a diverged zero-inflation intercept), and
     # a profile that truly steepens is traced by the shorter steps. A jump
-    # that stays at 1/16384 of the step is no profile value (a profile likelihood is continuous; the held refits
-    # fall into another basin there, as a zero part vanishing for every
-    # row where it could follow a covariate's coefficient): the side ends
-    # without a limit beyond the points before it.
+    # that stays at 1/16384 of the step is no profile value (a profile
+    # likelihood is continuous; the held refits fall into another basin
+    # there, as a zero part vanishing for every row where it could follow
+    # a covariate's coefficient): the side ends without a limit beyond the
+    # points before it.
     jump <- FALSE
     for (retry in 0:7) {
       x <- x_prev + dir * h
@@ -323,10 +324,11 @@ profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, cont
       if (tg$log && x <= 0) x <- x_prev / 4
       pt <- profile_point(eval, map, x, z, control, x_prev)
       dev <- 2 * (ll_hat - pt$loglik)
-      failed <- !is.null(pt$convergence) && pt$convergence != 0L && sqrt(max(dev, 0)) >= cutoff
+      zabs <- sqrt(max(dev, 0))
+      failed <- !is.null(pt$convergence) && pt$convergence != 0L && zabs >= cutoff
       if (isTRUE(pt$edge) || !is.finite(dev) || at_bound ||
           (!failed && (!is.finite(slope) ||
-                         sqrt(max(dev, 0)) - abs(z_prev) <= 3 * slope * abs(x - x_prev) + 1)))
+                         zabs - abs(z_prev) <= 3 * slope * abs(x - x_prev) + 1)))
         break
       if (retry == 7L) jump <- TRUE
       h <- h / 4
@@ -348,7 +350,7 @@ profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, cont
                       if (dir < 0) "lower" else "upper", open_beyond(zs)), call. = FALSE)
     if (!is.finite(dev)) break
     if (dev < -1e-6 * max(1, abs(ll_hat))) better <- TRUE
-    zeta <- sign(x - x_hat) * sqrt(max(dev, 0))
+    zeta <- sign(x - x_hat) * zabs
     xs <- c(xs, x); zs <- c(zs, zeta)
     z <- pt$z
     zfree[[length(zfree) + 1L]] <- z
@@ -374,7 +376,8 @@ profile_side <- function(eval, map, tg, z_hat, ll_hat, dir, cutoff, maxpts, cont
   if (better)
     warning(sprintf("profile(): a higher log-likelihood than the fit's was found while profiling '%s'; the fit may not be at its maximum",
                     tg$name), call. = FALSE)
-  if (!edge && !flat && !jump && length(xs) && abs(zs[length(zs)]) < cutoff && !identical(xs[length(xs)], bound))
+  if (!edge && !flat && !jump && length(xs) && abs(zs[length(zs)]) < cutoff &&
+      !identical(xs[length(xs)], bound))
     warning(sprintf("profile(): the profile of '%s' did not reach the cutoff on the %s side within %d points; no limit there%s",
                     tg$name, if (dir < 0) "lower" else "upper", maxpts, open_beyond(zs)),
             call. = FALSE)
