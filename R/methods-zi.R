@@ -125,8 +125,7 @@ zi_predictors <- function(object, newdata, re.form, allow.new.levels) {
     mfp <- stats::model.frame(pt$terms, newdata, na.action = stats::na.pass, xlev = pt$xlevels)
     Xp <- stats::model.matrix(pt$terms, mfp, contrasts.arg = pt$contrasts)
     # The part's offset() terms evaluated on newdata.
-    (if (length(pt$coef)) drop(Xp %*% pt$coef) else numeric(nrow(Xp))) +
-      (stats::model.offset(mfp) %||% 0)
+    fixed_part_link(Xp, pt$coef) + (stats::model.offset(mfp) %||% 0)
   }
   n <- length(eta)
   zl <- part(aux$zi, rep(if (aux$kind == "hurdle") -Inf else -Inf, n), "ziformula")
@@ -143,11 +142,12 @@ zi_predictors <- function(object, newdata, re.form, allow.new.levels) {
 
 # The fixed part of a zero or dispersion predictor at the data of the fit:
 # its design times its coefficients plus its offset() terms.
-aux_fixed_link <- function(pt) {
-  # (a part with no fixed column, ~ 0 + (1 | g): its offset alone)
-  fx <- if (length(pt$coef)) drop(pt$X %*% pt$coef) else numeric(nrow(pt$X))
-  fx + (pt$offset %||% 0)
-}
+aux_fixed_link <- function(pt) fixed_part_link(pt$X, pt$coef) + (pt$offset %||% 0)
+
+# A part's design times its coefficients, zero on every row for a part with
+# no fixed column (~ 0 + (1 | g)).
+fixed_part_link <- function(X, coef)
+  if (length(coef)) drop(X %*% coef) else numeric(nrow(X))
 
 # Probability of a zero from the count part, at mean mu and dispersion phi
 # (log scale, families.h's convention).
