@@ -30,7 +30,7 @@ Eigen::MatrixXd AgqEngine::fixed_curvature(const VectorXd& theta) {
   evaluate(theta, false);
   MatrixXd Lam;
   double phi;
-  VectorXd eta0;
+  VectorXd& eta0 = eta_buf_;
   prepare(theta, Lam, phi, eta0);
   const int na = aux_->naux(), pa = (int)XA_.cols(), F = p_ + pa, q = q_, C = 1 + na;
   // Channel c of an observation (c = 0: eta; c = 1 + k: auxiliary

@@ -873,7 +873,7 @@ AgqResult AgqEngine::evaluate_impl(const VectorXd& theta, bool gradient, const L
                                    MatrixXd* scores) {
   MatrixXd Lam;
   double phi;
-  VectorXd eta0;
+  VectorXd& eta0 = eta_buf_;
   prepare(theta, Lam, phi, eta0);
   const int M = lay_.M, P = npar() - (dirs ? nl_ - dirs->nd : 0);
   const int nt = cluster_threads(nthreads_, M);
@@ -894,7 +894,7 @@ AgqResult AgqEngine::evaluate_impl(const VectorXd& theta, bool gradient, const L
 AgqSummaries AgqEngine::summaries(const VectorXd& theta) {
   MatrixXd Lam;
   double phi;
-  VectorXd eta0;
+  VectorXd& eta0 = eta_buf_;
   prepare(theta, Lam, phi, eta0);
   const int M = lay_.M;
   const int nt = cluster_threads(nthreads_, M);

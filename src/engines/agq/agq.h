@@ -242,6 +242,10 @@ class AgqEngine : public NagqSwitch<AgqEngine> {
   Eigen::MatrixXd XA_, AOFF_;   // rows in cluster order
   std::vector<int> apred_;
   Eigen::MatrixXd AV_;          // naux x n: observation s's predictors in column s
+  // X beta + offset at the last theta, n values: kept between evaluations,
+  // since a fresh n-vector per evaluation is paid in page faults (about
+  // 0.15 s per evaluation at ten million rows).
+  Eigen::VectorXd eta_buf_;
 };
 
 }  // namespace glmmgee
