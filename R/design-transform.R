@@ -15,7 +15,13 @@
 # is not used and not returned.
 # `within`: centre columns far from zero within one level's rows (X only).
 # `scale_only`: the scales alone (`M` and `T` not returned).
-design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE, within = TRUE) {
+# `copy = FALSE`: no transformed copy (`M` NULL) where no column's mean lies
+# beyond 10 standard deviations from zero and no centred column reaches far
+# beyond its scale (centred_far()): there X beta in the user's coding loses
+# nothing to cancellation, and the caller applies T to the parameters
+# instead (xmap_engine()). Otherwise the copy, as with `copy = TRUE`.
+design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE, within = TRUE,
+                             copy = TRUE) {
   k <- if (is.null(mom)) ncol(M) else length(mom$mean)
   if (is.null(blocks)) blocks <- k
   Tm <- diag(1, k)
@@ -67,6 +73,8 @@ design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE, w
   if (identity) return(list(M = M, T = diag(1, k), scale = rep(1, k), identity = TRUE))
   if (scale_only) return(list(scale = sc, identity = FALSE))
   if (!is.null(mom)) return(list(M = NULL, T = Tm, scale = sc, identity = FALSE))
+  if (!copy && all(const | abs(mn) <= 10 * sdv) && !any(centred_far(M, Tm, cm$amax)))
+    return(list(M = NULL, T = Tm, scale = sc, identity = FALSE))
   # M* = M T^{-1}; T is unit upper triangular up to its diagonal.
   # dimnames set while Ms is held once (set after a function has returned
   # it, R would copy the n x k matrix).
@@ -132,16 +140,21 @@ spanned_centring <- function(Tm, idx, const, mn, sdv, info) {
 # subtraction of the centre is exact to the data's rounding. Other columns
 # keep the product (fits on well-scaled designs unchanged).
 exact_centred_columns <- function(M, Ms, Tm, amax = NULL) {
-  k <- ncol(Tm)
-  if (k < 2L) return(Ms)
-  big <- vapply(seq_len(k), function(j) {
-    any(Tm[-j, j] != 0) && (amax[j] %||% max(abs(M[, j]))) > 1e4 * Tm[j, j]
-  }, TRUE)
-  for (j in which(big)) {
+  for (j in which(centred_far(M, Tm, amax))) {
     B <- which(Tm[seq_len(j - 1L), j] != 0)
     Ms[, j] <- (M[, j] - drop(Ms[, B, drop = FALSE] %*% Tm[B, j])) / Tm[j, j]
   }
   Ms
+}
+
+# The columns of M that T centres and whose entries reach beyond 1e4 times
+# their scale: there M T^{-1} loses digits to cancellation.
+centred_far <- function(M, Tm, amax = NULL) {
+  k <- ncol(Tm)
+  if (k < 2L) return(rep(FALSE, k))
+  vapply(seq_len(k), function(j) {
+    any(Tm[-j, j] != 0) && (amax[j] %||% max(abs(M[, j]))) > 1e4 * Tm[j, j]
+  }, TRUE)
 }
 
 # The spanning coefficients a of the constant over the block's 0/1 columns,

@@ -134,19 +134,22 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
               if (disp) sprintf("log(%s)", dispersion_name(family)))
   # The engine works on centred and scaled designs (reparam-glmm.R); the
   # optimum is mapped back to the user's parameterization exactly.
-  rp <- glmm_reparam(X, Z, pat, cov_blocks, p, disp)
+  rp <- glmm_reparam(X, Z, pat, cov_blocks, p, disp,
+                     copy_x = !is.null(control$workers) || length(X) < design_map_entries())
   if (!is.null(control$workers))
     return(glmm_fit_workers(list(rp = rp, pat = pat, cov_blocks = cov_blocks, p = p, q = q,
                                  disp = disp, family = family, nAGQ = nAGQ, lower = lower,
                                  pnames = pnames, znames = colnames(Z), M = M, n = n),
                             y, weights, offset, cl, control, start))
-  eng <- cpp_agq_new(rp$X, rp$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
-                     cl$index, M, pat$row - 1L, pat$col - 1L, family$family_code,
-                     family$link_code, if (control$laplace_start) 1L else nAGQ,
-                     control$nthreads)
-  on.exit(cpp_agq_free(eng), add = TRUE)
-  cpp_agq_check_nagq(eng, nAGQ)  # refuse quadrature scratch beyond memory before any fitting
-  st <- start_values(rp$X, y, weights, offset, family, q, pat, NULL, eng)
+  xmap <- is.null(rp$X)
+  ptr <- cpp_agq_new(if (xmap) X else rp$X, rp$Z, as.numeric(y), as.numeric(weights),
+                     as.numeric(offset), cl$index, M, pat$row - 1L, pat$col - 1L,
+                     family$family_code, family$link_code,
+                     if (control$laplace_start) 1L else nAGQ, control$nthreads)
+  on.exit(cpp_agq_free(ptr), add = TRUE)
+  cpp_agq_check_nagq(ptr, nAGQ)  # refuse quadrature scratch beyond memory before any fitting
+  eng <- if (xmap) xmap_engine(ptr, rp$Tx, rp$Txi) else ptr  # design-map-engine.R
+  st <- start_values(rp$X %||% X, y, weights, offset, family, q, pat, NULL, eng)
   if (!is.null(start))
     st <- rp$to_star(start_values(X, y, weights, offset, family, q, pat, start))
   domain <- NULL
@@ -163,7 +166,8 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
   }
   m <- glmm_map_optimum(eng, sv, rp, p, pat, disp, family, lower, control, pnames,
                         Tx = if (!well_scaled_x(X)) rp$Tx)
-  summ <- rotate_summaries(cpp_agq_summaries(eng, m$theta_s), rp$rotation(m$theta, m$theta_s))
+  summ <- if (xmap) xmap_summaries(eng, m$theta_s) else cpp_agq_summaries(eng, m$theta_s)
+  summ <- rotate_summaries(summ, rp$rotation(m$theta, m$theta_s))
   unbounded <- pure_clusters_message(y, weights, cl$index, m$family) %||%
     large_sd_message(m$sd_star, colnames(Z), m$family)
   glmm_fit_object(m, summ, nAGQ, q, pat, cov_blocks, p, disp, sv$verification, rp, control,
@@ -326,19 +330,23 @@ start_values <- function(X, y, weights, offset, family, q, pat, start, eng = NUL
   if (!is.null(eng) && (!disp || isTRUE(attr(disp, "scale"))) && engine_start_ok(family)) {
     # `eng`: the one-factor engine (the same steps on the same order-independent
     # sums as a sharded fit), or a function of maxit (the sparse one's).
-    beta <- if (is.function(eng)) eng(25L) else
-      glm_newton_start(function(b) cpp_agq_glm_sums(eng, b), p, 25L)
+    xmap <- inherits(eng, "glmmgee_xmap_engine")  # X is the user's, beta the map's
+    beta <- if (is.function(eng)) eng(25L)
+            else if (xmap) glm_newton_start(function(b) xmap_glm_sums(eng, b), p, 25L)
+            else glm_newton_start(function(b) cpp_agq_glm_sums(eng, b), p, 25L)
     beta[!is.finite(beta)] <- 0
     # The fitted means only where a dispersion start needs them (n values).
     fitted <- if (disp) {
       Xd <- as.matrix(X)
       storage.mode(Xd) <- "double"
-      family$linkinv(cpp_lin_pred(Xd, as.numeric(beta), as.numeric(offset)))
+      family$linkinv(cpp_lin_pred(Xd, as.numeric(if (xmap) eng$Txi %*% beta else beta),
+                                  as.numeric(offset)))
     }
   } else {
     fit <- start_glm(X, y, weights, offset, family)
     beta <- fit$coefficients
     beta[!is.finite(beta)] <- 0
+    if (inherits(eng, "glmmgee_xmap_engine")) beta <- drop(eng$Tx %*% beta)
     fitted <- fit$fitted.values
   }
   scale <- 1

@@ -43,9 +43,12 @@ chol_psd <- function(D, tol = 1e-12) {
 # than the covariance blocks (the two parts of glmm_zire_fit(): a zero-part
 # slope is centred by the zero part's intercept even when both parts'
 # effects share one covariance).
+# copy_x = FALSE: X* is not formed where design_transform() finds the map
+# safe to apply to beta instead (then `X` is NULL and the engine is built
+# on the user's X, inside xmap_engine()).
 glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp, mom_x = NULL, mom_z = NULL,
-                         z_blocks = cov_blocks) {
-  tx <- design_transform(X, mom = mom_x)
+                         z_blocks = cov_blocks, copy_x = TRUE) {
+  tx <- design_transform(X, mom = mom_x, copy = copy_x)
   tz <- design_transform(Z, blocks = z_blocks, mom = mom_z, within = FALSE)
   q <- length(tz$scale)
   nl <- length(pat$row)

@@ -13,13 +13,15 @@ agq_eval <- function(eng, theta, gradient) {
   if (inherits(eng, "glmmgee_penalized_engine"))  # penalty-aux.R
     return(add_aux_penalty(agq_eval(eng$inner, theta, gradient), eng$pen, theta, gradient))
   r <- if (inherits(eng, "glmmgee_shard_engine")) shard_eval(eng, theta, gradient)
+       else if (inherits(eng, "glmmgee_xmap_engine")) xmap_eval(eng, theta, gradient)
        else if (inherits(eng, "glmmgee_zire_engine")) cpp_zire_eval(eng, theta, gradient)
        else cpp_agq_eval(eng, theta, gradient)
   progress_tick(r$loglik, r)  # progress.R
 }
 
 agq_set_nagq <- function(eng, nAGQ) {
-  if (inherits(eng, "glmmgee_penalized_engine")) agq_set_nagq(eng$inner, nAGQ)
+  if (inherits(eng, "glmmgee_penalized_engine") || inherits(eng, "glmmgee_xmap_engine"))
+    agq_set_nagq(eng$inner, nAGQ)
   else if (inherits(eng, "glmmgee_shard_engine")) {
     eng$nagq_now <- nAGQ
     invisible(shard_round(eng, "nagq", list(nAGQ = nAGQ)))

@@ -1,0 +1,48 @@
+# The one-factor engine on the user's X with the design map applied to the
+# parameters: the engine's fixed effects are beta = Txi beta* (Txi = T^-1,
+# X* = X Txi), so its linear predictor X beta equals X* beta* and the
+# gradient in beta* is Txi' times the gradient in beta. The optimizer sees
+# the same function as on the standardized copy X*, which is never formed:
+# at ten million rows that copy is a quarter of a gigabyte per three
+# columns. Used by glmm_fit_units() where design_transform() finds the map
+# safe and X has at least design_map_entries() entries; below that the
+# copy is made as before, so that fits, and sharded fits of the same data,
+# keep their last bits.
+
+design_map_entries <- function() {
+  v <- getOption("glmmgee.design_map_entries", 8e6)
+  if (!is.numeric(v) || length(v) != 1L || is.na(v) || v < 0)
+    stop("options(glmmgee.design_map_entries =) must be one number >= 0", call. = FALSE)
+  v
+}
+
+xmap_engine <- function(eng, Tx, Txi) {
+  structure(list(inner = eng, Tx = Tx, Txi = Txi, p = ncol(Txi)), class = "glmmgee_xmap_engine")
+}
+
+# theta* -> the engine's theta (beta in the user's coding).
+xmap_theta <- function(eng, theta) {
+  ip <- seq_len(eng$p)
+  theta[ip] <- drop(eng$Txi %*% theta[ip])
+  theta
+}
+
+xmap_eval <- function(eng, theta, gradient) {
+  r <- cpp_agq_eval(eng$inner, xmap_theta(eng, theta), gradient)
+  if (gradient) {
+    ip <- seq_len(eng$p)
+    r$gradient[ip] <- drop(crossprod(eng$Txi, r$gradient[ip]))
+  }
+  r
+}
+
+# The GLM start's sums (loglik, gradient, information in beta*).
+xmap_glm_sums <- function(eng, beta) {
+  s <- cpp_agq_glm_sums(eng$inner, drop(eng$Txi %*% beta))
+  s$gradient <- drop(crossprod(eng$Txi, s$gradient))
+  s$information <- crossprod(eng$Txi, s$information %*% eng$Txi)
+  s
+}
+
+# The engine's summaries of the modes at theta*.
+xmap_summaries <- function(eng, theta) cpp_agq_summaries(eng$inner, xmap_theta(eng, theta))
