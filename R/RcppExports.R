@@ -441,6 +441,14 @@ cpp_n_distinct_codes <- function(code, M) {
     .Call(`_glmmgee_cpp_n_distinct_codes`, code, M)
 }
 
+cpp_strings_no_na <- function(x) {
+    .Call(`_glmmgee_cpp_strings_no_na`, x)
+}
+
+cpp_plain_codes <- function(f) {
+    .Call(`_glmmgee_cpp_plain_codes`, f)
+}
+
 cpp_frame_factors_used <- function(mf) {
     .Call(`_glmmgee_cpp_frame_factors_used`, mf)
 }

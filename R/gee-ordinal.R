@@ -260,7 +260,7 @@ gee_ordinal <- function(mc, formula, family, env, control, contrasts = NULL) {
     vcov = list(robust = fit$robust, naive = fit$naive), association = assoc,
     converged = fit$converged, iterations = fit$iterations, nobs = sum(w > 0),
     nclusters = length(id$levels), y_levels = resp$levels, X = X, offset = off,
-    prior.weights = if (any(w != 1)) w, terms = mt,
+    prior.weights = if (differs_from(w, 1)) w, terms = mt,
     xlevels = stats::.getXlevels(mt, mf), contrasts = contr, model = mf,
     warnings = c(if (!is.null(assoc)) assoc$warnings, fit$warnings)),
     class = "glmmgee_gee_ordinal")

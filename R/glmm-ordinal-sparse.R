@@ -183,7 +183,7 @@ new_glmm_ordinal_sparse <- function(fit, X, resp, re, w, off, family, mf, mt, ca
     re_pattern = re[c("lam_row", "lam_col", "lam_k", "ntheta")],
     linear.predictors = drop(fit$modes$eta),
     y = resp$code, y_levels = resp$levels,
-    prior.weights = if (any(w != 1)) w, offset = if (any(off != 0)) off,
+    prior.weights = if (differs_from(w, 1)) w, offset = if (differs_from(off, 0)) off,
     X = X, model = mf, terms = mt, xlevels = frame_xlevels(mt, mf),
     contrasts = attr(X, "contrasts"), na.action = attr(mf, "na.action"),
     nAGQ = 1L, singular = fit$singular, optinfo = fit$optinfo,

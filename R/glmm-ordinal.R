@@ -258,7 +258,7 @@ ordinal_data_fields <- function(resp, re, w, off, X, lev) {
        ngroups = sum(tabulate(re$group[w > 0], length(lev)) > 0L),
        group_name = re$group_name, group_levels = lev, group = as.integer(re$group),
        y = resp$code, y_levels = resp$levels,
-       prior.weights = if (any(w != 1)) w, offset = if (any(off != 0)) off,
+       prior.weights = if (differs_from(w, 1)) w, offset = if (differs_from(off, 0)) off,
        X = X)
 }
 

@@ -274,8 +274,10 @@ model_response <- function(mf, family) {
   # A response column that is a plain double vector is model.response()'s
   # value less the row names it adds, which are dropped below: taken as it
   # is (model.response()'s R code and names were 12 microseconds).
+  # An integer or logical column likewise: as.numeric() below makes its one
+  # double copy (model.response() and names<- each copied it before).
   y1 <- if (is.list(mf) && length(mf)) .subset2(mf, 1L)
-  y <- if (is.double(y1) && is.null(attributes(y1)) &&
+  y <- if ((is.double(y1) || is.integer(y1) || is.logical(y1)) && is.null(attributes(y1)) &&
            isTRUE(attr(attr(mf, "terms"), "response") == 1L)) y1
        else stats::model.response(mf, "any")
   w <- stats::model.weights(mf)
@@ -336,7 +338,8 @@ model_response <- function(mf, family) {
     if (is.matrix(y) || !is.numeric(y))
       stop(sprintf("the response for family %s must be a numeric vector", fam), call. = FALSE)
     if (!all_finite(y)) stop("the response contains NaN or infinite values", call. = FALSE)
-    if (fam == "poisson") {
+    # Integer counts by min(): no n-length temporaries.
+    if (fam == "poisson" && !(is.integer(y) && (!length(y) || min(y) >= 0L))) {
       bad <- y < 0 | abs(y - round(y)) > 1e-8
       if (any(bad))
         stop(sprintf("poisson response must be a non-negative whole number; found %s",
@@ -346,7 +349,7 @@ model_response <- function(mf, family) {
   }
   # Without model.response()'s names first: as.numeric() would copy them,
   # turning the frame's lazy row names into n strings (1 ms at 10,000 rows).
-  names(y) <- NULL
+  if (!is.null(names(y))) names(y) <- NULL
   list(y = as.numeric(y), weights = as.numeric(w))
 }
 
@@ -369,9 +372,11 @@ model_offset_total <- function(mf) {
 # cluster, as in factor() and lme4.
 cluster_index <- function(g, arg) {
   # A factor whose levels are all used, without missing codes (the grouping
-  # factor of a glmm() term): its codes, by one copy and one pass.
-  if (is.factor(g) && typeof(g) == "integer" && !anyNA(levels(g))) {
-    codes <- as.integer(g)
+  # factor of a glmm() term): its codes, by one copy and one pass. Its
+  # levels looked at without expanding those of integer ids (anyNA() would
+  # write out M strings).
+  if (is.factor(g) && typeof(g) == "integer" && cpp_strings_no_na(levels(g))) {
+    codes <- cpp_plain_codes(g)
     if (cpp_n_distinct_codes(codes, nlevels(g)) == nlevels(g))
       return(list(index = codes, levels = levels(g)))
   }

@@ -32,6 +32,10 @@ positive_weights_one <- function(w) {
 # rows in seven places. The same integer either way.
 n_positive <- function(w) if (length(w) && isTRUE(min(w) > 0)) length(w) else sum(w > 0)
 
+# Whether some value of v differs from a (weights other than 1, an offset
+# other than 0), by min() and max(): no n-length logical temporary.
+differs_from <- function(v, a) length(v) > 0L && !isTRUE(min(v) == a && max(v) == a)
+
 # The free entries of a block-diagonal lower-triangular factor with blocks
 # of `sizes`: row and column of each, block by block, column-major within a
 # block (the order of `which(lower.tri(diag(q), diag = TRUE))`). Built by

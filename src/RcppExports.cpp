@@ -1466,6 +1466,26 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_strings_no_na
+bool cpp_strings_no_na(SEXP x);
+RcppExport SEXP _glmmgee_cpp_strings_no_na(SEXP xSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_strings_no_na(x));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_plain_codes
+SEXP cpp_plain_codes(SEXP f);
+RcppExport SEXP _glmmgee_cpp_plain_codes(SEXP fSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type f(fSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_plain_codes(f));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_frame_factors_used
 bool cpp_frame_factors_used(SEXP mf);
 RcppExport SEXP _glmmgee_cpp_frame_factors_used(SEXP mfSEXP) {
@@ -1847,6 +1867,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_numeric_design", (DL_FUNC) &_glmmgee_cpp_numeric_design, 3},
     {"_glmmgee_cpp_frame_plain_finite", (DL_FUNC) &_glmmgee_cpp_frame_plain_finite, 1},
     {"_glmmgee_cpp_n_distinct_codes", (DL_FUNC) &_glmmgee_cpp_n_distinct_codes, 2},
+    {"_glmmgee_cpp_strings_no_na", (DL_FUNC) &_glmmgee_cpp_strings_no_na, 1},
+    {"_glmmgee_cpp_plain_codes", (DL_FUNC) &_glmmgee_cpp_plain_codes, 1},
     {"_glmmgee_cpp_frame_factors_used", (DL_FUNC) &_glmmgee_cpp_frame_factors_used, 1},
     {"_glmmgee_cpp_ordinal_certificate", (DL_FUNC) &_glmmgee_cpp_ordinal_certificate, 5},
     {"_glmmgee_cpp_ordinal_loglik", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik, 15},

@@ -67,6 +67,16 @@ int cpp_n_distinct_codes(SEXP code, double M) {
 }
 
 // [[Rcpp::export(rng = false)]]
+bool cpp_strings_no_na(SEXP x) {
+  return glmmgee_exports::strings_no_na(x);
+}
+
+// [[Rcpp::export(rng = false)]]
+SEXP cpp_plain_codes(SEXP f) {
+  return glmmgee_exports::plain_codes(f);
+}
+
+// [[Rcpp::export(rng = false)]]
 bool cpp_frame_factors_used(SEXP mf) {
   return glmmgee_exports::frame_factors_used(mf);
 }

@@ -20,6 +20,8 @@ SEXP new_dgc(Rcpp::IntegerVector i, Rcpp::IntegerVector p, Rcpp::NumericVector x
 // util/frame-columns.cpp
 bool frame_factors_used(SEXP mf);
 int n_distinct_codes(SEXP code, double M);
+bool strings_no_na(SEXP x);
+SEXP plain_codes(SEXP f);
 bool frame_plain_finite(SEXP mf);
 bool frame_columns_plain(SEXP cols, int n);
 SEXP numeric_design(SEXP cols, bool intercept, int n);

@@ -114,6 +114,31 @@ int glmmgee_exports::n_distinct_codes(SEXP code, double M) {
   return -1;
 }
 
+// Whether a character vector (a factor's levels) has no NA, without expanding
+// a deferred string vector (as.character(seq_len(M)), the levels of integer
+// ids: anyNA() turns it into M strings, 76 MB at a million levels), whose
+// source knows it has none.
+bool glmmgee_exports::strings_no_na(SEXP x) {
+  if (TYPEOF(x) != STRSXP) return false;
+  if (STRING_NO_NA(x)) return true;
+  const R_xlen_t n = XLENGTH(x);
+  for (R_xlen_t i = 0; i < n; ++i)
+    if (STRING_ELT(x, i) == NA_STRING) return false;
+  return true;
+}
+
+// The integer codes of a factor as a plain integer vector. as.integer()
+// duplicates the factor with its attributes first, which expands deferred
+// levels (those of integer ids) into M strings before dropping them.
+SEXP glmmgee_exports::plain_codes(SEXP f) {
+  if (TYPEOF(f) != INTSXP) Rcpp::stop("plain_codes: not integer codes");
+  const R_xlen_t n = XLENGTH(f);
+  SEXP out = PROTECT(Rf_allocVector(INTSXP, n));
+  if (n) std::memcpy(INTEGER(out), INTEGER(f), sizeof(int) * (size_t) n);
+  UNPROTECT(1);
+  return out;
+}
+
 // Whether drop_unused_levels() and check_one_level_factors() (R/model-data.R,
 // R/one-level-factors.R) would leave the frame `mf` as it is and say
 // nothing: every column not a factor is a plain non-character vector (no

@@ -157,6 +157,26 @@ test_that("a grouping variable is read as the general evaluation reads it", {
   expect_identical(glmmgee:::eval_grouping(quote(g), as.list(d), globalenv()), d$g)
 })
 
+test_that("differs_from() is any(v != a)", {
+  for (a in c(0, 1)) for (v in list(numeric(), 0, 1, c(1, 1), c(0, 0), c(1, 2), c(0, 1e-300),
+                                     c(1, 1 + 1e-15), rep(a, 1000), c(-1, 1)))
+    expect_identical(glmmgee:::differs_from(v, a), any(v != a),
+                     info = paste(a, ":", paste(format(v), collapse = " ")))
+})
+
+test_that("an integer or logical response column is read as model.response() reads it", {
+  d <- data.frame(yi = c(0L, 3L, 1L, 2L), yl = c(TRUE, FALSE, TRUE, TRUE), x = 1:4)
+  for (cs in list(list(yi ~ x, poisson()), list(yl ~ x, binomial()), list(yi ~ x, gaussian()))) {
+    mf <- model.frame(cs[[1L]], d)
+    r <- glmmgee:::model_response(mf, cs[[2L]])
+    expect_identical(r$y, unname(as.numeric(model.response(mf))))
+    expect_identical(r$weights, rep(1, 4))
+  }
+  d$yi[2] <- -1L
+  expect_error(glmmgee:::model_response(model.frame(yi ~ x, d), poisson()),
+               "non-negative whole number; found -1")
+})
+
 test_that("positive_weights_one() is all(w[w > 0] == 1)", {
   cases <- list(numeric(), 0, c(0, 0), 1, c(1, 1, 1), c(0, 1, 1), c(1, 2), c(0.5, 1),
                 c(0, 0.5), c(2, 0), c(1, 0, 1 + 1e-12), rep(1, 1000))

@@ -65,6 +65,24 @@ test_that("numeric cluster ids are coded as factor() codes them, without strings
     expect_identical(glmmgee:::cluster_index(x, "id"), list(index = as.integer(f), levels = levels(f)))
   }
   expect_error(glmmgee:::cluster_index(factor(c("a", NA)), "id"), "'id' contains missing values")
+  # A factor with an NA level (factor(exclude = NULL)): not the fast path.
+  fna <- factor(c("a", NA, "a"), exclude = NULL)
+  expect_identical(glmmgee:::cluster_index(fna, "id"),
+                   list(index = as.integer(factor(fna)), levels = levels(factor(fna))))
+})
+
+test_that("a factor's codes and levels are read without expanding deferred levels", {
+  # The levels of integer ids are as.character(seq_len(M)), a deferred string
+  # vector: as.integer() of the factor and anyNA() of its levels wrote out M
+  # strings. The plain copy of the codes and the NA check give the same values.
+  f <- glmmgee:::used_factor(rep(1:50, 3))
+  expect_identical(glmmgee:::cpp_plain_codes(f), as.integer(f))
+  expect_identical(glmmgee:::cpp_plain_codes(integer()), integer())
+  expect_error(glmmgee:::cpp_plain_codes(c(1, 2)), "not integer codes")
+  for (l in list(as.character(seq_len(30)), c("a", "b"), character(), c("a", NA), NA_character_))
+    expect_identical(glmmgee:::cpp_strings_no_na(l), !anyNA(l), info = paste(l, collapse = " "))
+  expect_false(glmmgee:::cpp_strings_no_na(1:3))
+  expect_identical(glmmgee:::cluster_index(f, "id"), list(index = rep(1:50, 3), levels = levels(f)))
 })
 
 test_that("id runs and constant columns are found as their R expressions find them", {
