@@ -100,17 +100,18 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
   if (!all_finite(X)) stop("'X' contains NA, NaN or infinite values", call. = FALSE)
   if (!all_finite(Z)) stop("'Z' contains NA, NaN or infinite values", call. = FALSE)
   check_support(y, family)
-  if (is.null(weights)) weights <- rep(1, n)
-  if (is.null(offset)) offset <- rep(0, n)
-  if (length(weights) != n || length(offset) != n)
+  # NULL weights (all 1) and offset (all 0) stay NULL: the engine takes them
+  # as empty vectors and holds no n-vector for them.
+  if (!is.null(weights) && length(weights) != n || !is.null(offset) && length(offset) != n)
     stop("'weights' and 'offset' must have one value per row of 'X'", call. = FALSE)
   # all_finite(), min() and max(): the same conditions without n-length
   # logical temporaries.
   if (!is.numeric(y) || !all_finite(y)) stop("'y' must be finite numbers", call. = FALSE)
-  if (!is.numeric(weights) || !all_finite(weights) || (n && min(weights) < 0))
+  if (!is.null(weights) && (!is.numeric(weights) || !all_finite(weights) || (n && min(weights) < 0)))
     stop("'weights' must be non-negative finite numbers", call. = FALSE)
-  if (!n || max(weights) <= 0) stop("all 'weights' are zero: there is nothing to fit", call. = FALSE)
-  if (!is.numeric(offset) || !all_finite(offset))
+  if (!n || !is.null(weights) && max(weights) <= 0)
+    stop("all 'weights' are zero: there is nothing to fit", call. = FALSE)
+  if (!is.null(offset) && (!is.numeric(offset) || !all_finite(offset)))
     stop("'offset' must be finite numbers", call. = FALSE)
   cl <- cluster_index(group, "group")
   M <- length(cl$levels)
@@ -140,7 +141,7 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
     return(glmm_fit_workers(list(rp = rp, pat = pat, cov_blocks = cov_blocks, p = p, q = q,
                                  disp = disp, family = family, nAGQ = nAGQ, lower = lower,
                                  pnames = pnames, znames = colnames(Z), M = M, n = n),
-                            y, weights, offset, cl, control, start))
+                            y, weights %||% rep(1, n), offset %||% rep(0, n), cl, control, start))
   xmap <- is.null(rp$X)
   ptr <- cpp_agq_new(if (xmap) X else rp$X, rp$Z, as.numeric(y), as.numeric(weights),
                      as.numeric(offset), cl$index, M, pat$row - 1L, pat$col - 1L,
@@ -353,7 +354,8 @@ start_values <- function(X, y, weights, offset, family, q, pat, start, eng = NUL
   if (isTRUE(attr(disp, "scale"))) {
     # The residual sum of squares as an order-independent sum, which a
     # sharded fit's start adds up bitwise (shard_start_values()).
-    r <- (y - fitted) * sqrt(weights)
+    r <- y - fitted
+    if (!is.null(weights)) r <- r * sqrt(weights)
     rss <- cpp_dd_sum(r^2)
     scale <- sqrt(max((rss[[1L]] + rss[[2L]]) / max(length(y) - p, 1), 1e-8))
     scale <- scale / sqrt(2)

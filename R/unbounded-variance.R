@@ -16,9 +16,11 @@
 # (1-based). Returns the warning text or NULL.
 pure_clusters_message <- function(y, weights, index, family, gname = NULL) {
   if (family$family != "binomial") return(NULL)
-  if (!length(weights) || !(max(weights) > 0)) return(NULL)
+  # NULL weights: all 1 (the C++ check takes them as an empty vector).
+  if (!is.null(weights) && (!length(weights) || !(max(weights) > 0))) return(NULL)
   if (!cpp_clusters_all_pure(as.numeric(y), as.numeric(weights), as.integer(index),
                              max(index, 0L))) return(NULL)
+  if (is.null(weights)) weights <- rep(1, length(y))
   keep <- weights > 0
   g <- index[keep]
   # Clusters of one binary observation are trivially all 0 or all 1 and say

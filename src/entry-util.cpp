@@ -128,17 +128,19 @@ Rcpp::List cpp_sym_eigen_batch(Rcpp::NumericVector a, int p) {
 // y >= 1 among them (pure_clusters_message(), R/unbounded-variance.R), in
 // one pass: the R expressions made six n-long temporaries. `index` holds
 // 1-based cluster codes in 1..M. A y strictly between 0 and 1 (a
-// proportion) makes its cluster neither.
+// proportion) makes its cluster neither. Empty weights are unit weights.
 // [[Rcpp::export(rng = false)]]
 bool cpp_clusters_all_pure(Rcpp::NumericVector y, Rcpp::NumericVector w,
                            Rcpp::IntegerVector index, int M) {
   const R_xlen_t n = y.size();
-  if (w.size() != n || index.size() != n) Rcpp::stop("y, w and index must have the same length");
+  const bool unit = w.size() == 0;
+  if ((!unit && w.size() != n) || index.size() != n)
+    Rcpp::stop("y, w and index must have the same length");
   if (M < 0) Rcpp::stop("M must be non-negative");
   // state per cluster: 0 no rows yet, 1 all zeros so far, 2 all ones so far
   std::vector<unsigned char> state(static_cast<size_t>(M), 0);
   for (R_xlen_t i = 0; i < n; ++i) {
-    if (!(w[i] > 0)) continue;
+    if (!unit && !(w[i] > 0)) continue;
     const int g = index[i];
     if (g < 1 || g > M) Rcpp::stop("cluster code %d out of 1..%d", g, M);
     const double v = y[i];

@@ -8,7 +8,9 @@
 // a shard's engine, so eta, the modes and the gradients of the cluster then
 // differed in their last bits, which no order-independent sum (dd-sum.h)
 // can undo. Here every row takes the same operations in the same order:
-// x_1 b_1, plus x_2 b_2, ..., plus the offset.
+// x_1 b_1, plus x_2 b_2, ..., plus the offset. An empty offset is a zero
+// one: 0.0 is added all the same, so the values are bitwise those of an
+// offset of n zeros (x b = -0.0 becomes +0.0).
 #ifndef GLMMGEE_LIN_PRED_H
 #define GLMMGEE_LIN_PRED_H
 
@@ -23,8 +25,9 @@ inline void linear_predictor(const Eigen::Ref<const Eigen::MatrixXd>& X,
   const Eigen::Index n = X.rows(), p = X.cols();
   eta.resize(n);
   double* e = eta.data();
+  const bool zero = offset.size() == 0;
   if (p == 0) {
-    for (Eigen::Index s = 0; s < n; ++s) e[s] = offset[s];
+    for (Eigen::Index s = 0; s < n; ++s) e[s] = zero ? 0.0 : offset[s];
     return;
   }
   // Column by column (X is column-major): each row's terms in order 1..p.
@@ -36,7 +39,10 @@ inline void linear_predictor(const Eigen::Ref<const Eigen::MatrixXd>& X,
     const double* xm = X.col(m).data();
     for (Eigen::Index s = 0; s < n; ++s) e[s] += xm[s] * bm;
   }
-  for (Eigen::Index s = 0; s < n; ++s) e[s] += offset[s];
+  if (zero)
+    for (Eigen::Index s = 0; s < n; ++s) e[s] += 0.0;
+  else
+    for (Eigen::Index s = 0; s < n; ++s) e[s] += offset[s];
 }
 
 }  // namespace glmmgee

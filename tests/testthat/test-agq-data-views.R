@@ -61,6 +61,60 @@ test_that("the engine outlives the variables it was built from and ignores later
   expect_identical(glmmgee:::cpp_agq_eval(eng2, views_theta, TRUE), ref)
 })
 
+test_that("empty weights and offset are unit weights and a zero offset, bitwise", {
+  # glmm() passes unit weights and a zero offset as empty vectors, so that
+  # the engine holds no n-vector for them: every result must be that of
+  # the vectors of ones and zeros, on the general path (two random effects),
+  # the scalar fast path (a binomial or Poisson random intercept, with the
+  # rows in and out of cluster order) and the GLM start's sums.
+  d <- views_case(3)
+  n <- length(d$g)
+  fam <- glmmgee:::resolve_family(binomial())
+  pois <- glmmgee:::resolve_family(poisson())
+  yc <- rpois(n, 2)
+  within <- ave(seq_len(n), d$g, FUN = seq_along)
+  cases <- list(
+    list(Z = d$Z, y = d$y, fam = fam, lr = c(0L, 1L, 1L), lc = c(0L, 0L, 1L), rows = seq_len(n),
+         theta = views_theta),
+    list(Z = d$Z[, 1L, drop = FALSE], y = d$y, fam = fam, lr = 0L, lc = 0L, rows = seq_len(n),
+         theta = c(-0.1, 0.5, 0.8)),
+    list(Z = d$Z[, 1L, drop = FALSE], y = as.numeric(yc), fam = pois, lr = 0L, lc = 0L,
+         rows = order(within, d$g), theta = c(0.3, 0.2, 0.6)))
+  for (k in seq_along(cases)) {
+    cs <- cases[[k]]
+    r <- cs$rows
+    mk <- function(w, off) glmmgee:::cpp_agq_new(d$X[r, ], cs$Z[r, , drop = FALSE], cs$y[r], w, off,
+                                                 d$g[r], d$M, cs$lr, cs$lc, cs$fam$family_code,
+                                                 cs$fam$link_code, 5L, 1L)
+    full <- mk(rep(1, n), rep(0, n))
+    empty <- mk(numeric(0), numeric(0))
+    for (nq in c(1L, 5L)) {
+      glmmgee:::cpp_agq_set_nagq(full, nq)
+      glmmgee:::cpp_agq_set_nagq(empty, nq)
+      expect_identical(glmmgee:::cpp_agq_eval(empty, cs$theta, TRUE),
+                       glmmgee:::cpp_agq_eval(full, cs$theta, TRUE), info = paste(k, nq))
+      expect_identical(glmmgee:::cpp_agq_scores(empty, cs$theta),
+                       glmmgee:::cpp_agq_scores(full, cs$theta), info = paste(k, nq))
+      expect_identical(glmmgee:::cpp_agq_summaries(empty, cs$theta),
+                       glmmgee:::cpp_agq_summaries(full, cs$theta), info = paste(k, nq))
+    }
+    expect_identical(glmmgee:::cpp_agq_glm_sums(empty, c(0.1, -0.2)),
+                     glmmgee:::cpp_agq_glm_sums(full, c(0.1, -0.2)), info = k)
+    expect_identical(glmmgee:::cpp_agq_glm_start(empty, 20L),
+                     glmmgee:::cpp_agq_glm_start(full, 20L), info = k)
+    # Only empty vectors stand for unit weights and a zero offset.
+    expect_error(mk(rep(1, n - 1), numeric(0)), "must all have")
+  }
+  # glmm_fit() with NULL weights and offset (passed on empty) and with
+  # explicit ones and zeros (passed on as vectors): the same fit.
+  a <- glmm_fit(d$X, d$y, d$Z, d$g, binomial, nAGQ = 3)
+  b <- glmm_fit(d$X, d$y, d$Z, d$g, binomial, weights = rep(1, n), offset = rep(0, n), nAGQ = 3)
+  expect_identical(a$theta, b$theta)
+  expect_identical(a$loglik, b$loglik)
+  expect_identical(a$cov_theta, b$cov_theta)
+  expect_identical(a$modes, b$modes)
+})
+
 test_that("the engine refuses data it cannot read in place, naming the argument", {
   d <- views_case(3)
   fam <- glmmgee:::resolve_family(binomial())

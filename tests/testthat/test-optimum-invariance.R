@@ -161,6 +161,11 @@ test_that("the pure-cluster check agrees with its definition, weights and propor
     seen[got + 1L] <- seen[got + 1L] + 1L
   }
   expect_true(all(seen > 0L))
+  # Empty weights: all 1.
+  expect_identical(glmmgee:::cpp_clusters_all_pure(c(0, 0, 1, 1), numeric(0), c(1L, 1L, 2L, 2L), 2L),
+                   TRUE)
+  expect_identical(glmmgee:::cpp_clusters_all_pure(c(0, 1, 1, 1), numeric(0), c(1L, 1L, 2L, 2L), 2L),
+                   FALSE)
   expect_error(glmmgee:::cpp_clusters_all_pure(c(0, 1), 1, 1:2, 2L), "same length")
   expect_error(glmmgee:::cpp_clusters_all_pure(c(0, 1), c(1, 1), c(1L, 3L), 2L), "out of 1..2")
 })

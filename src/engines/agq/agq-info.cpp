@@ -65,7 +65,7 @@ Eigen::MatrixXd AgqEngine::fixed_curvature(const VectorXd& theta) {
       Arow.row(sj) = A.transpose();
       const double eta = eta0[sj] + A.dot(ucache_.row(i).transpose());
       const double* av = AV_.data() + (long)sj * na;
-      const double y = y_[sj], wt = wt_[sj];
+      const double y = y_[sj], wt = weight(sj);
       N(0, 0) = -aux_->derivs(y, wt, eta, av).d2;
       for (int k = 0; k < na; ++k) {
         aux_->daux(y, wt, eta, av, k, o.data());

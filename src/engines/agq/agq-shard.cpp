@@ -48,8 +48,9 @@ double AgqEngine::glm_sums_dd(const Eigen::VectorXd& beta, Eigen::VectorXd& grad
   int i = 0;
   for (long b0 = 0; b0 < n_; b0 += kBlock) {
     const long m = std::min<long>(kBlock, n_ - b0);
-    linear_predictor(X_.middleRows(b0, m), beta, off_.segment(b0, m), eta);
-    fam.derivs_n(y_.data() + b0, wt_.data() + b0, eta.data(), static_cast<int>(m), 0.0,
+    if (off_.size()) linear_predictor(X_.middleRows(b0, m), beta, off_.segment(b0, m), eta);
+    else linear_predictor(X_.middleRows(b0, m), beta, off_, eta);
+    fam.derivs_n(y_.data() + b0, wt_at(b0), eta.data(), static_cast<int>(m), 0.0,
                  dv.data());
     for (long r = 0; r < m; ++r) {
       const long j = b0 + r;
@@ -155,7 +156,9 @@ Rcpp::List glmmgee_exports::agq_eval_dd(SEXP ptr, Eigen::Map<Eigen::VectorXd> th
 Eigen::VectorXd glmmgee_exports::lin_pred(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> beta,
                              Eigen::Map<Eigen::VectorXd> offset) {
   if (beta.size() != X.cols()) Rcpp::stop("'beta' must have one value per column of 'X'");
-  if (offset.size() != X.rows()) Rcpp::stop("'offset' must have one value per row of 'X'");
+  // An empty offset is a zero one (lin-pred.h).
+  if (offset.size() != 0 && offset.size() != X.rows())
+    Rcpp::stop("'offset' must have one value per row of 'X'");
   Eigen::VectorXd eta;
   glmmgee::linear_predictor(X, beta, offset, eta);
   return eta;

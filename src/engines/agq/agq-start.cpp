@@ -7,7 +7,10 @@
 namespace glmmgee {
 
 Eigen::VectorXd AgqEngine::glm_start(int maxit) const {
-  return glm_newton_start(*fam_, X_, y_, wt_, off_, maxit);
+  if (!unit_wt_ && off_.size()) return glm_newton_start(*fam_, X_, y_, wt_, off_, maxit);
+  const Eigen::VectorXd w = unit_wt_ ? Eigen::VectorXd::Ones(n_) : Eigen::VectorXd(wt_);
+  const Eigen::VectorXd o = off_.size() ? Eigen::VectorXd(off_) : Eigen::VectorXd::Zero(n_);
+  return glm_newton_start(*fam_, X_, y_, w, o, maxit);
 }
 
 }  // namespace glmmgee

@@ -76,8 +76,10 @@ AgqEngine::AgqEngine(const Eigen::Ref<const MatrixXd>& X,
   cluster_order(X, lay_.perm, identity, X_own_, X_);
   cluster_order(Z, lay_.perm, identity, Z_own_, Z_);
   cluster_order(y, lay_.perm, identity, y_own_, y_);
-  cluster_order(wt, lay_.perm, identity, wt_own_, wt_);
-  cluster_order(offset, lay_.perm, identity, off_own_, off_);
+  unit_wt_ = wt.size() == 0;
+  if (unit_wt_) ones_.assign(std::max(nmax_, 4096), 1.0);
+  else cluster_order(wt, lay_.perm, identity, wt_own_, wt_);
+  if (offset.size()) cluster_order(offset, lay_.perm, identity, off_own_, off_);
   // The constants depend on (y, wt) only, and binary or count data repeat a
   // few pairs: remembering the last two distinct pairs saves most of the
   // lgamma calls (three per binomial observation).
@@ -86,7 +88,7 @@ AgqEngine::AgqEngine(const Eigen::Ref<const MatrixXd>& X,
   int slot = 0;
   for (int i = 0; i < M; ++i)
     for (int s = lay_.start[i]; s < lay_.start[i + 1]; ++s) {
-      const double yy = y_[s], ww = wt_[s];
+      const double yy = y_[s], ww = weight(s);
       double c;
       if (yy == ky[0] && ww == kw[0]) c = kv[0];
       else if (yy == ky[1] && ww == kw[1]) c = kv[1];
@@ -111,9 +113,9 @@ AgqEngine::AgqEngine(const Eigen::Ref<const MatrixXd>& X,
     bool wc = true;
     for (int s = a + 1; s < b; ++s) {
       if (Z_(s, 0) != Z_(a, 0)) zconst_[i] = 0;
-      if (wt_[s] != wt_[a]) wc = false;
+      if (weight(s) != weight(a)) wc = false;
     }
-    wconst_[i] = wc && b > a ? wt_[a] : NAN;
+    wconst_[i] = wc && b > a ? weight(a) : NAN;
   }
 }
 
@@ -233,7 +235,7 @@ void AgqEngine::set_aux(int kind, const Eigen::Ref<const MatrixXd>& XA,
   lconst_.setZero(lay_.M);
   for (int i = 0; i < lay_.M; ++i)
     for (int s = lay_.start[i]; s < lay_.start[i + 1]; ++s)
-      lconst_[i] += aux_->logconst(y_[s], wt_[s]);
+      lconst_[i] += aux_->logconst(y_[s], weight(s));
   fast_kind_ = fast_ = FAST_NONE;
   ucache_.setZero();
 }
@@ -301,7 +303,7 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
   const int s0 = lay_.start[i], ni = lay_.start[i + 1] - s0, q = q_;
   const ObsModel& fam = *fam_;
   const double* y = y_.data() + s0;
-  const double* wt = wt_.data() + s0;
+  const double* wt = wt_at(s0);
   // The observation log-likelihood: the family's, or its wrapper with the
   // per-observation auxiliary predictors.
   const int na = aux_ ? aux_->naux() : 0;

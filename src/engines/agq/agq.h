@@ -232,6 +232,15 @@ class AgqEngine : public NagqSwitch<AgqEngine> {
   // copies in the *_own_ members.
   Eigen::Map<const Eigen::MatrixXd> X_{nullptr, 0, 0}, Z_{nullptr, 0, 0};
   Eigen::Map<const Eigen::VectorXd> y_{nullptr, 0}, wt_{nullptr, 0}, off_{nullptr, 0};
+  // Built with empty weights (all 1) or an empty offset (all 0): wt_ and
+  // off_ then have no rows. Row s's weight is weight(s); the weights of rows
+  // s0.. of one cluster or block of at most max(nmax_, 4096) rows start at
+  // wt_at(s0) (ones_ when unit). An empty off_ is a zero offset for
+  // linear_predictor() (lin-pred.h).
+  bool unit_wt_ = false;
+  std::vector<double> ones_;
+  double weight(long s) const { return unit_wt_ ? 1.0 : wt_[s]; }
+  const double* wt_at(long s0) const { return unit_wt_ ? ones_.data() : wt_.data() + s0; }
   Eigen::MatrixXd X_own_, Z_own_;
   Eigen::VectorXd y_own_, wt_own_, off_own_;
   Eigen::VectorXd lconst_;      // per-cluster sum of normalizing constants
