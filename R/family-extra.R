@@ -262,7 +262,9 @@ phi_label <- function(family, view = "conditional") {
 # some non-canonical links (gaussian log with a response <= 0); then it
 # starts from the overall mean.
 start_glm <- function(X, y, weights, offset, family) {
+  # NULL: unit weights and a zero offset (glmm_fit_units() keeps them NULL).
   if (is.null(weights)) weights <- rep(1, length(y))
+  if (is.null(offset)) offset <- rep(0, length(y))
   if (is_binomial_log(family)) return(binlog_glm_start(X, y, weights, offset))
   fam <- start_family(family)
   run <- function(mustart = NULL)

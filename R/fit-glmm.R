@@ -339,7 +339,7 @@ start_values <- function(X, y, weights, offset, family, q, pat, start, eng = NUL
     # The fitted means only where a dispersion start needs them (n values).
     fitted <- if (disp) {
       Xd <- as.matrix(X)
-      storage.mode(Xd) <- "double"
+      if (!is.double(Xd)) storage.mode(Xd) <- "double"
       family$linkinv(cpp_lin_pred(Xd, as.numeric(if (xmap) eng$Txi %*% beta else beta),
                                   as.numeric(offset)))
     }
@@ -362,7 +362,7 @@ start_values <- function(X, y, weights, offset, family, q, pat, start, eng = NUL
   }
   lam <- ifelse(pat$row == pat$col, scale, 0)
   phi <- if (disp && !isTRUE(attr(disp, "scale")))
-    dispersion_start(family, y, fitted, weights, length(y) - p)
+    dispersion_start(family, y, fitted, weights %||% rep(1, length(y)), length(y) - p)
   else if (disp) log(scale)
   round_glm_start(c(beta, lam, phi), disp)
 }

@@ -105,14 +105,37 @@ test_that("empty weights and offset are unit weights and a zero offset, bitwise"
     # Only empty vectors stand for unit weights and a zero offset.
     expect_error(mk(rep(1, n - 1), numeric(0)), "must all have")
   }
-  # glmm_fit() with NULL weights and offset (passed on empty) and with
-  # explicit ones and zeros (passed on as vectors): the same fit.
-  a <- glmm_fit(d$X, d$y, d$Z, d$g, binomial, nAGQ = 3)
-  b <- glmm_fit(d$X, d$y, d$Z, d$g, binomial, weights = rep(1, n), offset = rep(0, n), nAGQ = 3)
-  expect_identical(a$theta, b$theta)
-  expect_identical(a$loglik, b$loglik)
-  expect_identical(a$cov_theta, b$cov_theta)
-  expect_identical(a$modes, b$modes)
+})
+
+test_that("glmm_fit() with NULL weights and offset is the fit with ones and zeros, every family", {
+  # NULL weights and offset go to the engine as empty vectors; the starts
+  # (the GLM of each family, the dispersion's moment start) must see them as
+  # ones and zeros. The dispersion starts once summed NULL weights to 0 and
+  # started at their caps, and the log-link binomial start failed.
+  d <- views_case(4)
+  n <- length(d$g)
+  set.seed(4)
+  mu <- exp(0.3 + 0.4 * d$X[, 2] + rnorm(d$M, sd = 0.5)[d$g])
+  ys <- list(binomial = d$y, nbinom2 = as.numeric(rnbinom(n, mu = mu, size = 3)),
+             nbinom1 = as.numeric(rnbinom(n, mu = mu, size = 3)),
+             Gamma = rgamma(n, shape = 4, rate = 4 / mu),
+             beta = plogis(rnorm(n, -0.3 + 0.3 * d$X[, 2], 0.6)),
+             betabinomial = as.numeric(rbinom(n, 1, 0.3)),
+             gaussian = log(mu) + rnorm(n), binlog = as.numeric(rbinom(n, 1, 0.3 * mu / max(mu))))
+  fams <- list(binomial = binomial(), nbinom2 = nbinom2(), nbinom1 = nbinom1(),
+               Gamma = Gamma(link = "log"), beta = beta_family(), betabinomial = betabinomial(),
+               gaussian = gaussian(), binlog = binomial(link = "log"))
+  for (k in names(fams)) {
+    Z <- d$Z[, 1L, drop = FALSE]
+    a <- glmm_fit(d$X, ys[[k]], Z, d$g, fams[[k]], nAGQ = 3)
+    b <- glmm_fit(d$X, ys[[k]], Z, d$g, fams[[k]], weights = rep(1, n), offset = rep(0, n),
+                  nAGQ = 3)
+    expect_identical(a$theta, b$theta, info = k)
+    expect_identical(a$loglik, b$loglik, info = k)
+    expect_identical(a$cov_theta, b$cov_theta, info = k)
+    expect_identical(a$modes, b$modes, info = k)
+    expect_identical(a$optinfo$stages, b$optinfo$stages, info = k)
+  }
 })
 
 test_that("the engine refuses data it cannot read in place, naming the argument", {
