@@ -89,7 +89,7 @@ degenerate_reason <- function(family, y) {
 # "truncated_nbinom2", rather than its count family's).
 check_response_varies <- function(y, weights, family, name, label = family$family) {
   if (!length(y)) return(invisible())
-  if (min(weights) <= 0) y <- y[weights > 0]
+  if (!is.null(weights) && min(weights) <= 0) y <- y[weights > 0]
   if (!length(y)) return(invisible())
   msg <- degenerate_response(y, family)
   if (!is.null(msg))
@@ -98,9 +98,11 @@ check_response_varies <- function(y, weights, family, name, label = family$famil
   invisible()
 }
 
-# Response-level checks common to both front ends (after model_response()).
+# Response-level checks common to both front ends (after model_response();
+# NULL weights are all 1).
 check_model_frame <- function(mf, resp, family, formula, label = family$family) {
-  if (!length(resp$weights) || max(resp$weights) <= 0)
+  w <- resp$weights
+  if (!length(resp$y) || !is.null(w) && (!length(w) || max(w) <= 0))
     stop("all 'weights' are zero (or every binomial observation has zero trials): there is nothing to fit",
          call. = FALSE)
   check_response_varies(resp$y, resp$weights, family,
@@ -110,7 +112,7 @@ check_model_frame <- function(mf, resp, family, formula, label = family$family) 
 # Gaussian models need residual degrees of freedom for the scale.
 check_fixed_df <- function(X, weights, family) {
   if (family$family != "gaussian") return(invisible())
-  n <- n_positive(weights)
+  n <- if (is.null(weights)) nrow(X) else n_positive(weights)
   if (family$family == "gaussian" && ncol(X) >= n)
     stop(sprintf(paste0("the model has %d fixed-effect coefficients but only %d observations: ",
                         "nothing is left to estimate the residual variance"), ncol(X), n),
@@ -137,7 +139,7 @@ check_weighted_rank <- function(X, weights) {
 # warning); for counts and binomial totals it is an observation-level random
 # effect, a legitimate model for overdispersion.
 check_cluster_sizes <- function(group, weights, family, gname, trials_one) {
-  sizes <- if (min(weights) > 0) tabulate(group, nlevels(group))
+  sizes <- if (is.null(weights) || min(weights) > 0) tabulate(group, nlevels(group))
            else tabulate(as.integer(group)[weights > 0], nlevels(group))
   if (max(sizes) > 1L) return(character())
   fam <- family$family

@@ -270,7 +270,7 @@ columns_with_na <- function(args, env) {
 # Response and prior weights in the form the engines use: y on the mean scale
 # (a proportion for binomial) and wt = prior weight (x trials for binomial),
 # checked against the family's support.
-model_response <- function(mf, family) {
+model_response <- function(mf, family, unit_null = FALSE) {
   # A response column that is a plain double vector is model.response()'s
   # value less the row names it adds, which are dropped below: taken as it
   # is (model.response()'s R code and names were 12 microseconds).
@@ -283,9 +283,12 @@ model_response <- function(mf, family) {
   w <- stats::model.weights(mf)
   n <- nrow(mf)
   # The checks by all_finite() and min(): no n-length logical temporaries
-  # (the same conditions); none for the default unit weights.
-  if (is.null(w)) w <- rep(1, n)
-  else {
+  # (the same conditions); none for the default unit weights, which stay
+  # NULL where the caller takes NULL as all 1 (`unit_null`; not for a
+  # binomial cbind() response, whose weights are its totals).
+  if (is.null(w)) {
+    if (!unit_null || is.matrix(y)) w <- rep(1, n)
+  } else {
     if (!is.numeric(w) || length(w) != n)
       stop("'weights' must be a numeric vector with one value per observation", call. = FALSE)
     if (!all_finite(w)) stop("'weights' contains NA, NaN or infinite values", call. = FALSE)
@@ -328,7 +331,7 @@ model_response <- function(mf, family) {
     }
     # Whole-number y with no weights (all 1) has whole-number successes.
     if (!(is.integer(y) && is.null(stats::model.weights(mf)))) {
-      succ <- y * w
+      succ <- if (is.null(w)) y else y * w
       if (any(abs(succ - round(succ)) > 1e-7))
         warning("non-integer number of successes in a binomial model", call. = FALSE)
     }
@@ -350,14 +353,15 @@ model_response <- function(mf, family) {
   # Without model.response()'s names first: as.numeric() would copy them,
   # turning the frame's lazy row names into n strings (1 ms at 10,000 rows).
   if (!is.null(names(y))) names(y) <- NULL
-  list(y = as.numeric(y), weights = as.numeric(w))
+  list(y = as.numeric(y), weights = if (!is.null(w)) as.numeric(w))
 }
 
-# Offset from offset() terms in the formula plus the 'offset' argument.
-model_offset_total <- function(mf) {
+# Offset from offset() terms in the formula plus the 'offset' argument;
+# NULL for none where the caller takes NULL as all 0 (`zero_null`).
+model_offset_total <- function(mf, zero_null = FALSE) {
   off <- stats::model.offset(mf)
   n <- nrow(mf)
-  if (is.null(off)) return(rep(0, n))
+  if (is.null(off)) return(if (!zero_null) rep(0, n))
   off <- as.numeric(off)
   if (length(off) != n) stop("'offset' must have one value per observation", call. = FALSE)
   if (!all_finite(off)) stop("'offset' contains NA, NaN or infinite values", call. = FALSE)
@@ -475,10 +479,11 @@ fixed_design <- function(formula, mf, fenv, drop_rownames = FALSE) {
 # (glmm, its sparse route, gee) runs before fitting (checks.R).
 # `offset`: the offset when the caller has it (glmm_zi(), whose frame holds
 # the zero and dispersion parts' offset() terms too).
-checked_response <- function(mf, X, family, formula, offset = NULL, label = family$family) {
+checked_response <- function(mf, X, family, formula, offset = NULL, label = family$family,
+                             unit_null = FALSE) {
   check_frame_finite(mf)
-  resp <- model_response(mf, family)
-  off <- offset %||% model_offset_total(mf)
+  resp <- model_response(mf, family, unit_null)
+  off <- offset %||% model_offset_total(mf, unit_null)
   check_model_frame(mf, resp, family, formula, label)
   check_fixed_df(X, resp$weights, family)
   check_weighted_rank(X, resp$weights)
@@ -518,9 +523,11 @@ several_term_checks <- function(formula, mf, fenv, family, re, flist = re$flist,
 # The checks every one-factor glmm() route makes before fitting: the
 # response and offset (checked_response()), the cluster sizes (warnings to
 # record) and the separation check. Whether every positive weight is 1 is
-# found without keeping a copy of the weights through the fit.
-one_factor_checks <- function(mf, X, family, formula, re) {
-  rc <- checked_response(mf, X, family, formula)
+# found without keeping a copy of the weights through the fit. With
+# `unit_null`, unit weights and a zero offset come back as NULL (for
+# glmm_fit(), which holds no n-vector for them).
+one_factor_checks <- function(mf, X, family, formula, re, unit_null = FALSE) {
+  rc <- checked_response(mf, X, family, formula, unit_null = unit_null)
   resp <- rc$resp
   trials_one <- positive_weights_one(resp$weights)
   gcol <- if (is.data.frame(mf) && isTRUE(re$group_name %in% names(mf))) .subset2(mf, re$group_name)

@@ -33,8 +33,8 @@
 #   data in binary logistic regression models. DPhil thesis, University of
 #   Oxford.
 
-# Checks X (full column rank), y on the mean scale and prior weights for
-# separation. Returns NULL for families where it cannot occur (gaussian),
+# Checks X (full column rank), y on the mean scale and prior weights (NULL:
+# all 1) for separation. Returns NULL for families where it cannot occur (gaussian),
 # otherwise list(separated = TRUE/FALSE, terms = names of the coefficients
 # along a separating direction, direction = the combined direction on the
 # scale of X, nobs = number of observations fitted exactly at 0 or the
@@ -52,7 +52,7 @@ detect_separation <- function(X, y, weights, family, max_rounds = 50L) {
   # relative. Neither is built: both are views of X (row_view()), so the
   # check needs a few vectors of length n, not copies of X.
   n <- nrow(X)
-  pos_w <- weights > 0
+  pos_w <- if (is.null(weights)) TRUE else weights > 0
   # The log link (binomial(link = "log")): its mean exp(eta) is at most 1,
   # so observations with no failures cannot be fitted better by raising
   # eta past 0 (the fit then sits on the boundary of the parameter space,
@@ -128,14 +128,14 @@ no_separation_on_subset <- function(X, y, weights, family, size = 20000L) {
   n <- nrow(X)
   if (n <= 5L * size) return(FALSE)
   S <- unique(as.integer(round(seq(1, n, length.out = size))))
-  S <- S[weights[S] > 0]
+  if (!is.null(weights)) S <- S[weights[S] > 0]
   if (length(S) < ncol(X)) return(FALSE)
   Xs <- X[S, , drop = FALSE]
   rownames(Xs) <- NULL
   sc <- apply(abs(Xs), 2L, max)
   sc[!is.finite(sc) | sc == 0] <- 1
   if (!full_column_rank(Xs, seq_along(S), sc)) return(FALSE)
-  sub <- detect_separation(Xs, y[S], weights[S], family)
+  sub <- detect_separation(Xs, y[S], if (!is.null(weights)) weights[S], family)
   isTRUE(sub$checked) && !isTRUE(sub$separated)
 }
 

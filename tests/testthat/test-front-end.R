@@ -184,3 +184,53 @@ test_that("positive_weights_one() is all(w[w > 0] == 1)", {
     expect_identical(glmmgee:::positive_weights_one(w), all(w[w > 0] == 1),
                      info = paste(format(w), collapse = " "))
 })
+
+test_that("the checks read NULL weights and offset as ones and zeros", {
+  # glmm()'s one-factor route keeps unit weights and a zero offset NULL
+  # from the model frame on: every check must decide as it does on the
+  # vectors, and explicit weights and a cbind() response keep theirs.
+  set.seed(7)
+  n <- 200
+  d <- data.frame(x = rnorm(n), g = rep(1:40, each = 5))
+  d$y <- rbinom(n, 1, plogis(d$x + rnorm(40, sd = 1.5)[d$g]))
+  d$s <- rbinom(n, 4, 0.4)
+  mf <- model.frame(y ~ x + g, d)
+  r0 <- glmmgee:::model_response(mf, binomial(), unit_null = TRUE)
+  r1 <- glmmgee:::model_response(mf, binomial())
+  expect_null(r0$weights)
+  expect_identical(r0$y, r1$y)
+  expect_null(glmmgee:::model_offset_total(mf, zero_null = TRUE))
+  expect_identical(glmmgee:::model_offset_total(mf), rep(0, n))
+  expect_identical(glmmgee:::model_response(model.frame(cbind(s, 4 - s) ~ x, d), binomial(),
+                                            unit_null = TRUE)$weights, rep(4, n))
+  mfw <- model.frame(y ~ x, d, weights = rep(2, n))
+  expect_identical(glmmgee:::model_response(mfw, binomial(), unit_null = TRUE)$weights, rep(2, n))
+  X <- cbind(1, d$x)
+  g <- factor(d$g)
+  expect_identical(glmmgee:::check_cluster_sizes(g, NULL, binomial(), "g", TRUE),
+                   glmmgee:::check_cluster_sizes(g, rep(1, n), binomial(), "g", TRUE))
+  g1 <- factor(seq_len(n))
+  expect_identical(glmmgee:::check_cluster_sizes(g1, NULL, binomial(), "g", TRUE),
+                   glmmgee:::check_cluster_sizes(g1, rep(1, n), binomial(), "g", TRUE))
+  expect_error(glmmgee:::check_cluster_sizes(g1, NULL, gaussian(), "g", TRUE), "one observation")
+  expect_error(glmmgee:::check_fixed_df(cbind(1, diag(2)), NULL, gaussian()), "only 2 observations")
+  expect_error(glmmgee:::check_response_varies(rep(1, 5), NULL, binomial(), "y"), "'y'")
+  # Separation: a separated and an unseparated design, and one large
+  # enough for the check on a subset of rows.
+  ysep <- as.numeric(d$x > 0)
+  for (yy in list(d$y, ysep))
+    expect_identical(glmmgee:::detect_separation(X, yy, NULL, binomial()),
+                     glmmgee:::detect_separation(X, yy, rep(1, n), binomial()))
+  nb <- 120000
+  xb <- rnorm(nb)
+  Xb <- cbind(1, xb)
+  yb <- as.numeric(rbinom(nb, 1, plogis(xb)))
+  expect_identical(glmmgee:::no_separation_on_subset(Xb, yb, NULL, binomial()),
+                   glmmgee:::no_separation_on_subset(Xb, yb, rep(1, nb), binomial()))
+  expect_true(glmmgee:::no_separation_on_subset(Xb, yb, NULL, binomial()))
+  # A one-factor glmm() fit equals the fit with weights given as ones.
+  f0 <- glmm(y ~ x + (1 | g), d, family = binomial)
+  f1 <- glmm(y ~ x + (1 | g), d, family = binomial, weights = rep(1, n))
+  expect_identical(f0$theta, f1$theta)
+  expect_identical(nobs(f0), nobs(f1))
+})
