@@ -73,7 +73,7 @@ design_transform <- function(M, blocks = NULL, mom = NULL, scale_only = FALSE, w
   if (identity) return(list(M = M, T = diag(1, k), scale = rep(1, k), identity = TRUE))
   if (scale_only) return(list(scale = sc, identity = FALSE))
   if (!is.null(mom)) return(list(M = NULL, T = Tm, scale = sc, identity = FALSE))
-  if (!copy && all(const | abs(mn) <= 10 * sdv) && !any(centred_far(M, Tm, cm$amax)))
+  if (!copy && all(const | abs(mn) <= lmm_z_centre_sd * sdv) && !any(centred_far(M, Tm, cm$amax)))
     return(list(M = NULL, T = Tm, scale = sc, identity = FALSE))
   # M* = M T^{-1}; T is unit upper triangular up to its diagonal.
   # dimnames set while Ms is held once (set after a function has returned

@@ -19,6 +19,7 @@
 #' @param X Fixed-effects model matrix (n x p).
 #' @param y Response on the mean scale (a proportion for binomial).
 #' @param Z Random-effects covariates (n x q): the columns that vary by cluster.
+#'   `NULL` is a random intercept (a column of ones, which is then not built).
 #' @param group Cluster membership: a factor, or anything [factor()] accepts.
 #'   Rows need not be sorted by cluster.
 #' @param family A family object, function or name: gaussian (identity),
@@ -50,7 +51,7 @@
 #' }
 #' @export
 glmm_fit <- function(X, y, Z, group, family = gaussian(), weights = NULL,
-                     offset = NULL, nAGQ = NULL, cov_blocks = ncol(Z),
+                     offset = NULL, nAGQ = NULL, cov_blocks = if (is.null(Z)) 1L else ncol(Z),
                      control = glmm_control(), start = NULL) {
   family <- resolve_family(family)
   owner <- progress_begin(control$progress, "glmm_fit")  # progress.R (inside glmm(): its report)
@@ -88,17 +89,26 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
                            control, start) {
   if (!inherits(control, "glmmgee_glmm_control"))
     stop("'control' must come from glmm_control()", call. = FALSE)
-  X <- as.matrix(X); Z <- as.matrix(Z)
+  X <- as.matrix(X)
   n <- nrow(X)
+  # Z = NULL: a random intercept, whose column of ones is not built (the
+  # engine reads 1; 80 MB at ten million rows). Workers get the column.
+  if (is.null(Z) && !is.null(control$workers))
+    Z <- matrix(1, n, 1L, dimnames = list(NULL, "(Intercept)"))
+  unit_z <- is.null(Z)
   # Only where needed: storage.mode<- on a matrix the caller also holds
   # copies it even when it is already double.
   if (!is.double(X)) storage.mode(X) <- "double"
-  if (!is.double(Z)) storage.mode(Z) <- "double"
-  if (nrow(Z) != n) stop("'Z' must have as many rows as 'X'", call. = FALSE)
+  if (!unit_z) {
+    Z <- as.matrix(Z)
+    if (!is.double(Z)) storage.mode(Z) <- "double"
+    if (nrow(Z) != n) stop("'Z' must have as many rows as 'X'", call. = FALSE)
+    if (!all_finite(Z)) stop("'Z' contains NA, NaN or infinite values", call. = FALSE)
+  }
+  znames <- if (unit_z) "(Intercept)" else colnames(Z)
   if (length(y) != n) stop("'y' must have one value per row of 'X'", call. = FALSE)
   if (length(group) != n) stop("'group' must have one value per row of 'X'", call. = FALSE)
   if (!all_finite(X)) stop("'X' contains NA, NaN or infinite values", call. = FALSE)
-  if (!all_finite(Z)) stop("'Z' contains NA, NaN or infinite values", call. = FALSE)
   check_support(y, family)
   # NULL weights (all 1) and offset (all 0) stay NULL: the engine takes them
   # as empty vectors and holds no n-vector for them.
@@ -117,7 +127,7 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
   M <- length(cl$levels)
   if (M < 2L) stop("'group' has only one level; a random effect needs at least two groups",
                    call. = FALSE)
-  q <- ncol(Z)
+  q <- if (unit_z) 1L else ncol(Z)
   if (q < 1L) stop("'Z' needs at least one column", call. = FALSE)
   if (sum(cov_blocks) != q || any(cov_blocks < 1))
     stop("'cov_blocks' must be positive block sizes adding up to ncol(Z)", call. = FALSE)
@@ -140,10 +150,11 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
   if (!is.null(control$workers))
     return(glmm_fit_workers(list(rp = rp, pat = pat, cov_blocks = cov_blocks, p = p, q = q,
                                  disp = disp, family = family, nAGQ = nAGQ, lower = lower,
-                                 pnames = pnames, znames = colnames(Z), M = M, n = n),
+                                 pnames = pnames, znames = znames, M = M, n = n),
                             y, weights %||% rep(1, n), offset %||% rep(0, n), cl, control, start))
   xmap <- is.null(rp$X)
-  ptr <- cpp_agq_new(if (xmap) X else rp$X, rp$Z, as.numeric(y), as.numeric(weights),
+  ptr <- cpp_agq_new(if (xmap) X else rp$X, rp$Z %||% matrix(0, 0L, 1L), as.numeric(y),
+                     as.numeric(weights),
                      as.numeric(offset), cl$index, M, pat$row - 1L, pat$col - 1L,
                      family$family_code, family$link_code,
                      if (control$laplace_start) 1L else nAGQ, control$nthreads)
@@ -168,9 +179,13 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
   m <- glmm_map_optimum(eng, sv, rp, p, pat, disp, family, lower, control, pnames,
                         Tx = if (!well_scaled_x(X)) rp$Tx)
   summ <- if (xmap) xmap_summaries(eng, m$theta_s) else cpp_agq_summaries(eng, m$theta_s)
+  # The engine's memory (its n-vector of linear predictors among it) let go
+  # before the fit object is built, not at exit: at ten million rows it
+  # would add 80 MB to the fit's peak.
+  cpp_agq_free(ptr)
   summ <- rotate_summaries(summ, rp$rotation(m$theta, m$theta_s))
   unbounded <- pure_clusters_message(y, weights, cl$index, m$family) %||%
-    large_sd_message(m$sd_star, colnames(Z), m$family)
+    large_sd_message(m$sd_star, znames, m$family)
   glmm_fit_object(m, summ, nAGQ, q, pat, cov_blocks, p, disp, sv$verification, rp, control,
                   unbounded, domain, group = cl)
 }
@@ -328,10 +343,10 @@ start_values <- function(X, y, weights, offset, family, q, pat, start, eng = NUL
            call. = FALSE)
     return(c(start$beta, start$lambda, if (disp) log(start[[dname]])))
   }
+  xmap <- inherits(eng, "glmmgee_xmap_engine")  # X is the user's, beta the map's
   if (!is.null(eng) && (!disp || isTRUE(attr(disp, "scale"))) && engine_start_ok(family)) {
     # `eng`: the one-factor engine (the same steps on the same order-independent
     # sums as a sharded fit), or a function of maxit (the sparse one's).
-    xmap <- inherits(eng, "glmmgee_xmap_engine")  # X is the user's, beta the map's
     beta <- if (is.function(eng)) eng(25L)
             else if (xmap) glm_newton_start(function(b) xmap_glm_sums(eng, b), p, 25L)
             else glm_newton_start(function(b) cpp_agq_glm_sums(eng, b), p, 25L)
@@ -347,7 +362,7 @@ start_values <- function(X, y, weights, offset, family, q, pat, start, eng = NUL
     fit <- start_glm(X, y, weights, offset, family)
     beta <- fit$coefficients
     beta[!is.finite(beta)] <- 0
-    if (inherits(eng, "glmmgee_xmap_engine")) beta <- drop(eng$Tx %*% beta)
+    if (xmap) beta <- drop(eng$Tx %*% beta)
     fitted <- fit$fitted.values
   }
   scale <- 1

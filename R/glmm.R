@@ -465,11 +465,15 @@ glmm_one_factor <- function(s, mf) {
   formula <- s$formula
   family <- s$family
   structured <- s$route == "structured_one"
-  re <- if (structured) covstruct_terms(formula, mf, s$fenv) else re_terms(formula, mf, s$fenv)
+  # Unit weights, a zero offset and a lone random intercept's Z come as NULL
+  # where they go to glmm_fit() (not built: 80 MB each at ten million rows).
+  to_engine <- !structured && !s$route %in% c("ranef_dist", "lmm_reml")
+  re <- if (structured) covstruct_terms(formula, mf, s$fenv)
+        else re_terms(formula, mf, s$fenv, unit_z = to_engine && s$route != "lmm_ml")
   fx <- fixed_design(formula, mf, s$fenv, drop_rownames = TRUE)
   X <- fx$X
   if (structured && !is.null(s$penalty)) check_prior_length(s$penalty, ncol(X), "penalized")
-  ck <- one_factor_checks(mf, X, family, formula, re)
+  ck <- one_factor_checks(mf, X, family, formula, re, unit_null = to_engine)
   if (structured) return(glmm_covstruct(s, mf, re, fx, ck))
   resp <- ck$resp
   off <- ck$offset
@@ -479,11 +483,9 @@ glmm_one_factor <- function(s, mf) {
   fit <- if (s$route == "lmm_reml")
            lmm_reml_fit(X, resp$y, re$Z, re$group, resp$weights, off, re$block_sizes, family)
          else if (s$route == "lmm_ml")
-           lmm_ml_fit(X, resp$y, re$Z, re$group, resp$weights, off, re$block_sizes, s$control,
-                      family)
+           lmm_ml_fit(X, resp$y, re$Z, re$group, resp$weights %||% rep(1, nrow(X)),
+                      off %||% rep(0, nrow(X)), re$block_sizes, s$control, family)
   if (is.null(fit)) {
-    # Unit weights and a zero offset go on as NULL, and their n-vectors are
-    # let go: the engine holds none for them (80 MB each at ten million rows).
     if (!differs_from(resp$weights, 1)) resp$weights <- ck$resp$weights <- NULL
     if (!differs_from(off, 0)) off <- ck$offset <- NULL
     fit <- glmm_fit(X, resp$y, re$Z, re$group, family, weights = resp$weights, offset = off,

@@ -5,7 +5,10 @@
 # Reads the bars of `formula` against model frame `mf`; all terms share one
 # grouping factor (several go to sparse_re_terms(), re-terms-sparse.R).
 # `bars`: find_bars(formula) (reformulas::findbars()), when the caller has it already.
-re_terms <- function(formula, mf, env = environment(formula), bars = find_bars(formula)) {
+# `unit_z`: a lone random intercept's Z is NULL, its column of ones not
+# built (for glmm_fit(), which takes NULL as that column).
+re_terms <- function(formula, mf, env = environment(formula), bars = find_bars(formula),
+                     unit_z = FALSE) {
   if (!length(bars))
     stop("the formula has no random-effects term such as (1 | group); ",
          "for a model without random effects use glm(), or gee() for ",
@@ -16,6 +19,9 @@ re_terms <- function(formula, mf, env = environment(formula), bars = find_bars(f
                         "glmm() sends several to the sparse engine (sparse_re_terms())"),
                  paste(unique(gnames), collapse = ", ")), call. = FALSE)
   g <- checked_grouping(bars[[1L]][[3L]], gnames[1L], mf, env)  # re-grouping.R
+  if (unit_z && length(bars) == 1L && (identical(bars[[1L]][[2L]], 1) || identical(bars[[1L]][[2L]], 1L)))
+    return(list(Z = NULL, cnames = "(Intercept)", group = g, group_name = gnames[1L],
+                lam_row = 1L, lam_col = 1L, block_sizes = 1L))
   Zs <- lapply(bars, function(b) {
     # A random intercept's column without model.matrix() (a twentieth of
     # a small fit): what model.matrix(~ 1, mf) gives, as Z keeps it.

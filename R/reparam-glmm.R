@@ -49,7 +49,10 @@ chol_psd <- function(D, tol = 1e-12) {
 glmm_reparam <- function(X, Z, pat, cov_blocks, p, disp, mom_x = NULL, mom_z = NULL,
                          z_blocks = cov_blocks, copy_x = TRUE) {
   tx <- design_transform(X, mom = mom_x, copy = copy_x)
-  tz <- design_transform(Z, blocks = z_blocks, mom = mom_z, within = FALSE)
+  # Z = NULL (a random intercept's ones, not built): the identity map that
+  # design_transform() gives a constant column.
+  tz <- if (is.null(Z) && is.null(mom_z)) list(M = NULL, T = diag(1, 1L), scale = 1, identity = TRUE)
+        else design_transform(Z, blocks = z_blocks, mom = mom_z, within = FALSE)
   q <- length(tz$scale)
   nl <- length(pat$row)
   lam_index <- cbind(pat$row, pat$col)

@@ -199,9 +199,12 @@ SEXP cpp_agq_new(SEXP X, SEXP Z, SEXP y, SEXP wt, SEXP offset, Rcpp::IntegerVect
   const Eigen::Map<const Eigen::MatrixXd> Xm = real_matrix(X, "X"), Zm = real_matrix(Z, "Z");
   const Eigen::Map<const Eigen::VectorXd> ym = real_vector(y, "y"), wm = real_vector(wt, "wt"),
                                           om = real_vector(offset, "offset");
-  // Empty weights are unit weights, an empty offset a zero one: the engine
+  // Empty weights are unit weights, an empty offset a zero one, and a Z of
+  // one column and no rows a random intercept's column of ones: the engine
   // then holds no n-vector for them.
-  glmmgee::check_engine_rows(Xm.rows(), {Zm.rows(), ym.size(), wm.size() ? wm.size() : Xm.rows(),
+  if (Zm.rows() == 0 && Zm.cols() != 1) Rcpp::stop("a Z without rows must have one column");
+  glmmgee::check_engine_rows(Xm.rows(), {Zm.rows() ? Zm.rows() : Xm.rows(), ym.size(),
+                                         wm.size() ? wm.size() : Xm.rows(),
                                          om.size() ? om.size() : Xm.rows(), group.size()},
                              "X, Z, y, weights, offset and group");
   std::vector<int> lr, lc;

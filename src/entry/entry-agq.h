@@ -55,11 +55,11 @@ template <class Engine>
 Rcpp::List engine_summaries(Engine* eng, const Eigen::Map<Eigen::VectorXd>& theta) {
   check_engine_theta(*eng, theta);
   const AgqSummaries s = eng->summaries(theta);
-  return Rcpp::List::create(Rcpp::Named("mode") = s.mode,
-                            Rcpp::Named("mode_var") = s.mode_var,
-                            Rcpp::Named("post_mean") = s.post_mean,
-                            Rcpp::Named("post_var") = s.post_var,
-                            Rcpp::Named("loglik") = s.loglik,
+  return Rcpp::List::create(Rcpp::Named("mode") = s.mode_r,
+                            Rcpp::Named("mode_var") = s.mode_var_r,
+                            Rcpp::Named("post_mean") = s.post_mean_r,
+                            Rcpp::Named("post_var") = s.post_var_r,
+                            Rcpp::Named("loglik") = s.loglik_r,
                             Rcpp::Named("newton_failures") = s.newton_failures);
 }
 

@@ -107,6 +107,86 @@ test_that("empty weights and offset are unit weights and a zero offset, bitwise"
   }
 })
 
+test_that("a Z without rows is a random intercept's column of ones, bitwise", {
+  # glmm() passes a lone random intercept's Z as a matrix without rows, so
+  # that no n-vector of ones is built: every result must be that of the
+  # column of ones, on the scalar fast paths (binomial, Poisson with rows
+  # out of cluster order), the general path (Gamma, nbinom2), and with a
+  # zero-inflation part (its designs reordered by the same rows).
+  d <- views_case(5)
+  n <- length(d$g)
+  set.seed(5)
+  mu <- exp(0.2 + 0.4 * d$X[, 2] + rnorm(d$M, sd = 0.5)[d$g])
+  within <- ave(seq_len(n), d$g, FUN = seq_along)
+  shuffled <- order(within, d$g)
+  cases <- list(
+    list(y = d$y, fam = binomial(), rows = seq_len(n), theta = c(-0.1, 0.5, 0.8)),
+    list(y = d$y, fam = binomial(), rows = shuffled, theta = c(-0.1, 0.5, 0.8)),
+    list(y = as.numeric(rpois(n, mu)), fam = poisson(), rows = shuffled, theta = c(0.3, 0.2, 0.6)),
+    list(y = rgamma(n, shape = 3, rate = 3 / mu), fam = Gamma(link = "log"), rows = seq_len(n),
+         theta = c(0.2, 0.3, 0.5, log(0.4))),
+    list(y = as.numeric(rnbinom(n, mu = mu, size = 2)), fam = nbinom2(), rows = shuffled,
+         theta = c(0.2, 0.3, 0.5, log(2))),
+    list(y = as.numeric(rpois(n, mu) * rbinom(n, 1, 0.7)), fam = poisson(), rows = shuffled,
+         theta = c(0.3, 0.2, 0.6, -0.8), zi = TRUE))
+  for (k in seq_along(cases)) {
+    cs <- cases[[k]]
+    fam <- glmmgee:::resolve_family(cs$fam)
+    r <- cs$rows
+    mk <- function(Z) {
+      e <- glmmgee:::cpp_agq_new(d$X[r, ], Z, cs$y[r], numeric(0), d$off[r], d$g[r], d$M, 0L, 0L,
+                                 fam$family_code, fam$link_code, 5L, 1L)
+      if (isTRUE(cs$zi)) glmmgee:::cpp_agq_set_aux(e, 1L, matrix(1, n, 1L), 0L, cbind(rep(0, n)))
+      e
+    }
+    ones <- mk(matrix(1, n, 1L))
+    unit <- mk(matrix(0, 0L, 1L))
+    for (nq in c(1L, 5L)) {
+      glmmgee:::cpp_agq_set_nagq(ones, nq)
+      glmmgee:::cpp_agq_set_nagq(unit, nq)
+      expect_identical(glmmgee:::cpp_agq_eval(unit, cs$theta, TRUE),
+                       glmmgee:::cpp_agq_eval(ones, cs$theta, TRUE), info = paste(k, nq))
+      expect_identical(glmmgee:::cpp_agq_scores(unit, cs$theta),
+                       glmmgee:::cpp_agq_scores(ones, cs$theta), info = paste(k, nq))
+      expect_identical(glmmgee:::cpp_agq_summaries(unit, cs$theta),
+                       glmmgee:::cpp_agq_summaries(ones, cs$theta), info = paste(k, nq))
+      if (isTRUE(cs$zi))  # the start curvature of the models with auxiliary predictors
+        expect_identical(glmmgee:::cpp_agq_fixed_curvature(unit, cs$theta),
+                         glmmgee:::cpp_agq_fixed_curvature(ones, cs$theta), info = paste(k, nq))
+    }
+    expect_identical(glmmgee:::cpp_agq_glm_sums(unit, c(0.1, -0.2)),
+                     glmmgee:::cpp_agq_glm_sums(ones, c(0.1, -0.2)), info = k)
+  }
+  fam <- glmmgee:::resolve_family(binomial())
+  expect_error(glmmgee:::cpp_agq_new(d$X, matrix(0, 0L, 2L), d$y, numeric(0), numeric(0), d$g,
+                                     d$M, c(0L, 1L, 1L), c(0L, 0L, 1L), fam$family_code,
+                                     fam$link_code, 1L, 1L), "without rows must have one column")
+})
+
+test_that("glmm_fit() and glmm() without the random intercept's column fit as with it", {
+  # Z = NULL in glmm_fit() is the column of ones; glmm() passes it so for a
+  # lone random intercept. Same fit, on one thread and on workers.
+  d <- views_case(6)
+  n <- length(d$g)
+  ones <- matrix(1, n, 1L, dimnames = list(NULL, "(Intercept)"))
+  for (fam in list(binomial(), Gamma(link = "log"))) {
+    y <- if (fam$family == "binomial") d$y else rgamma(n, shape = 3, rate = 3 / exp(d$X[, 2] / 3))
+    a <- glmm_fit(d$X, y, NULL, d$g, fam, nAGQ = 3)
+    b <- glmm_fit(d$X, y, ones, d$g, fam, nAGQ = 3)
+    for (el in c("theta", "loglik", "cov_theta", "modes"))
+      expect_identical(a[[el]], b[[el]], info = paste(fam$family, el))
+  }
+  dd <- data.frame(y = d$y, x = d$X[, 2], g = d$g)
+  fit <- glmm(y ~ x + (1 | g), dd, family = binomial, nAGQ = 3)
+  ref <- glmm_fit(d$X, d$y, ones, d$g, binomial(), nAGQ = 3)
+  expect_identical(unname(fit$theta), unname(ref$theta))
+  expect_identical(fit$loglik, ref$loglik)
+  expect_null(glmmgee:::re_terms(y ~ x + (1 | g), model.frame(y ~ x + g, dd), unit_z = TRUE)$Z)
+  expect_identical(dim(glmmgee:::re_terms(y ~ x + (x | g), model.frame(y ~ x + g, dd),
+                                          unit_z = TRUE)$Z), c(n, 2L))
+  expect_error(glmm_fit(d$X, d$y, NULL, d$g, binomial(), cov_blocks = 2), "cov_blocks")
+})
+
 test_that("glmm_fit() with NULL weights and offset is the fit with ones and zeros, every family", {
   # NULL weights and offset go to the engine as empty vectors; the starts
   # (the GLM of each family, the dispersion's moment start) must see them as

@@ -135,11 +135,7 @@ AgqResult sum_over_clusters(int M, int P, int nt, bool gradient, const Cluster& 
 template <class Cluster>
 AgqSummaries summaries_over_clusters(int M, int q, int nt, const Cluster& cluster) {
   AgqSummaries out;
-  out.mode.resize(M, q);
-  out.mode_var.resize(M, q * q);
-  out.post_mean.resize(M, q);
-  out.post_var.resize(M, q * q);
-  out.loglik.resize(M);
+  out.allocate(M, q);
   std::vector<int> fail(M, 0);
   InterruptPoll ip;
   parallel_for(M, nt, kClusterBlock, ip, [&](long i) {

@@ -59,7 +59,7 @@ Eigen::MatrixXd AgqEngine::fixed_curvature(const VectorXd& theta) {
     for (int sj = lay_.start[i]; sj < lay_.start[i + 1]; ++sj) {
       for (int b = 0; b < q; ++b) {
         double acc = 0.0;
-        for (int a = b; a < q; ++a) acc += Z_(sj, a) * Lam(a, b);
+        for (int a = b; a < q; ++a) acc += zv(sj, a) * Lam(a, b);
         A[b] = acc;
       }
       Arow.row(sj) = A.transpose();

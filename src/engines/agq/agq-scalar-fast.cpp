@@ -36,7 +36,7 @@ bool AgqEngine::cluster_exp1(int i, const VectorXd& eta0, double lam,
   const int s0 = lay_.start[i], ni = lay_.start[i + 1] - s0;
   const double* y = y_.data() + s0;
   const double* wt = wt_at(s0);
-  const double* z = Z_.data() + s0;  // column 0 of Z in cluster order
+  const double* z = z_at(s0);  // column 0 of Z in cluster order
   const double* e0v = eta0.data() + s0;
   const bool zc = zconst_[i] != 0;
   const double wc = wconst_[i];

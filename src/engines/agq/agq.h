@@ -48,13 +48,29 @@ struct ClusterLayout {
 ClusterLayout make_layout(const int* group, int n, int M);
 
 // Per-cluster results at one parameter value, for ranef() and predictions.
+// Written in place into R vectors (allocate(), before any parallel region),
+// which go to R as they are: no second copy of M x q^2 values.
 struct AgqSummaries {
-  Eigen::MatrixXd mode;       // M x q, u^ (spherical scale)
-  Eigen::MatrixXd mode_var;   // M x q*q, H^{-1} (column-major per cluster)
-  Eigen::MatrixXd post_mean;  // M x q, E[u | y] under the rule
-  Eigen::MatrixXd post_var;   // M x q*q, Var[u | y] under the rule
-  Eigen::VectorXd loglik;     // M, each cluster's marginal log-likelihood
+  Rcpp::NumericMatrix mode_r, mode_var_r, post_mean_r, post_var_r;
+  Rcpp::NumericVector loglik_r;
+  Eigen::Map<Eigen::MatrixXd> mode{nullptr, 0, 0};       // M x q, u^ (spherical scale)
+  Eigen::Map<Eigen::MatrixXd> mode_var{nullptr, 0, 0};   // M x q*q, H^{-1} (column-major per cluster)
+  Eigen::Map<Eigen::MatrixXd> post_mean{nullptr, 0, 0};  // M x q, E[u | y] under the rule
+  Eigen::Map<Eigen::MatrixXd> post_var{nullptr, 0, 0};   // M x q*q, Var[u | y] under the rule
+  Eigen::Map<Eigen::VectorXd> loglik{nullptr, 0};        // M, each cluster's marginal log-likelihood
   int newton_failures = 0;
+  void allocate(int M, int q) {
+    mode_r = Rcpp::NumericMatrix(M, q);
+    mode_var_r = Rcpp::NumericMatrix(M, q * q);
+    post_mean_r = Rcpp::NumericMatrix(M, q);
+    post_var_r = Rcpp::NumericMatrix(M, q * q);
+    loglik_r = Rcpp::NumericVector(M);
+    new (&mode) Eigen::Map<Eigen::MatrixXd>(mode_r.begin(), M, q);
+    new (&mode_var) Eigen::Map<Eigen::MatrixXd>(mode_var_r.begin(), M, q * q);
+    new (&post_mean) Eigen::Map<Eigen::MatrixXd>(post_mean_r.begin(), M, q);
+    new (&post_var) Eigen::Map<Eigen::MatrixXd>(post_var_r.begin(), M, q * q);
+    new (&loglik) Eigen::Map<Eigen::VectorXd>(loglik_r.begin(), M);
+  }
 };
 
 struct AgqResult {
@@ -241,6 +257,15 @@ class AgqEngine : public NagqSwitch<AgqEngine> {
   std::vector<double> ones_;
   double weight(long s) const { return unit_wt_ ? 1.0 : wt_[s]; }
   const double* wt_at(long s0) const { return unit_wt_ ? ones_.data() : wt_.data() + s0; }
+  // Built with a Z of no rows (one random intercept, a column of ones): Z_
+  // then has no rows either. Entry (s, a) of Z in cluster order is zv(s, a);
+  // column 0 of a cluster's rows from s0 starts at z_at(s0) (ones_ when unit).
+  bool unit_z_ = false;
+  double zv(long s, int a) const { return unit_z_ ? 1.0 : Z_(s, a); }
+  const double* z_at(long s0) const { return unit_z_ ? ones_.data() : Z_.data() + s0; }
+  // The caller's row of the s-th row in cluster order (lay_.perm is emptied
+  // when that is the identity).
+  int row_of(int s) const { return lay_.perm.empty() ? s : lay_.perm[s]; }
   Eigen::MatrixXd X_own_, Z_own_;
   Eigen::VectorXd y_own_, wt_own_, off_own_;
   Eigen::VectorXd lconst_;      // per-cluster sum of normalizing constants
