@@ -46,8 +46,6 @@ void reduce_blocks(int nblocks, int width, int threads, std::vector<double>& out
 inline int pair_index(int a, int b, int T) { return a * T - a * (a + 1) / 2 + (b - a - 1); }
 
 typedef Eigen::Map<Eigen::MatrixXd> MapMat;
-typedef Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic,
-                                       Eigen::RowMajor> > MapRowMatC;
 
 }  // namespace
 
@@ -105,8 +103,23 @@ GeeEngine::GeeEngine(const GeeInput& in)
   if (!in.wave) T_ = nmax_;
   T_ = std::max(T_, in.T_global);
   blocks_init();
-  Dt_.assign((size_t)N * p_, 0.0);
+  d_.assign(N, 0.0);
   e_.assign(N, 0.0);
+}
+
+void GeeEngine::fill_Dt(int j0, int n, double* Z) const {
+  const size_t N = (size_t)in_.n;
+  for (int c = 0; c < p_; ++c) {
+    const double* xc = in_.X + (size_t)c * N;
+    double* zc = Z + (size_t)c * n;
+    for (int a = 0; a < n; ++a) zc[a] = d_[j0 + a] * xc[row_[j0 + a]];
+  }
+}
+
+void GeeEngine::Dt_row(int j, double* out) const {
+  const size_t N = (size_t)in_.n;
+  const int i = row_[j];
+  for (int c = 0; c < p_; ++c) out[c] = d_[j] * in_.X[i + (size_t)c * N];
 }
 
 void GeeEngine::blocks_init() {
@@ -224,8 +237,7 @@ bool GeeEngine::pass_resid(const Eigen::VectorXd& beta, int skip, Moments& mom,
         }
         if (!std::isfinite(e) || !std::isfinite(d)) acc[2] = 1.0;
         e_[j] = e;
-        double* Dj = &Dt_[(size_t)j * p];
-        for (int c = 0; c < p; ++c) Dj[c] = d * in_.X[i + (size_t)c * n];
+        d_[j] = d;
         acc[0] += e * e;
         acc[1] += 1.0;
       }
@@ -398,7 +410,7 @@ bool GeeEngine::whiten(int k, const GeeParams& par, const std::vector<double>& p
                        double* Rbuf, double* Z) const {
   const int p = p_, j0 = start_[k], n = start_[k + 1] - j0;
   MapMat Zm(Z, n, p + 1);
-  Zm.leftCols(p) = MapRowMatC(&Dt_[(size_t)j0 * p], n, p);
+  fill_Dt(j0, n, Z);
   for (int a = 0; a < n; ++a) Z[a + (size_t)p * n] = e_[j0 + a];
   if (in_.corstr == COR_INDEPENDENCE || n == 1) return true;
   if (in_.corstr == COR_AR1 && std::fabs(par.alpha[0]) < 1.0) {
@@ -516,7 +528,7 @@ int GeeEngine::pass_cross(const GeeParams& par, int skip, Eigen::MatrixXd& ZtZ,
         }
         if (!(a < 1.0 && 1.0 + (n - 1) * a > 0.0)) nonpd[b]++;
         MapMat Zm(Zbuf, n, q);
-        Zm.leftCols(p) = MapRowMatC(&Dt_[(size_t)j0 * p], n, p);
+        fill_Dt(j0, n, Zbuf);
         for (int r = 0; r < n; ++r) Zbuf[r + (size_t)p * n] = e_[j0 + r];
         const double c = a / (1.0 + (n - 1) * a);
         s = Zm.colwise().sum().transpose();
@@ -533,7 +545,7 @@ int GeeEngine::pass_cross(const GeeParams& par, int skip, Eigen::MatrixXd& ZtZ,
         nonpd[b]++;
         build_R(k, par, powtab, Rbuf);
         MapMat Zm(Zbuf, n, q);
-        Zm.leftCols(p) = MapRowMatC(&Dt_[(size_t)j0 * p], n, p);
+        fill_Dt(j0, n, Zbuf);
         for (int r = 0; r < n; ++r) Zbuf[r + (size_t)p * n] = e_[j0 + r];
         Eigen::PartialPivLU<Eigen::MatrixXd> lu(MapMat(Rbuf, n, n));
         if (!(std::fabs(lu.determinant()) > 1e-13)) {
@@ -682,13 +694,14 @@ GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeContro
     std::vector<double> out;
     reduce_blocks(nb, p * p + 1, threads_, out, [&](int b, double* acc, int tid) {
       MapMat HI(acc, p, p);
+      Eigen::VectorXd drow(p);
       for (int j = start_[bstart_[b]]; j < start_[bstart_[b + 1]]; ++j) {
         const int i = row_[j];
         double eta = in_.offset[i];
         for (int c = 0; c < p; ++c) eta += in_.X[i + (size_t)c * n] * par.beta[c];
         acc[p * p] += in_.w[i] * fam.quasi(in_.y[i], fam.linkinv(eta));
-        const Eigen::Map<const Eigen::VectorXd> d(&Dt_[(size_t)j * p], p);
-        HI.selfadjointView<Eigen::Lower>().rankUpdate(d);
+        Dt_row(j, drow.data());
+        HI.selfadjointView<Eigen::Lower>().rankUpdate(drow);
       }
     });
     v.HI = Eigen::Map<Eigen::MatrixXd>(out.data(), p, p).selfadjointView<Eigen::Lower>();
