@@ -133,7 +133,7 @@ ranef_new_sparse <- function(fit, newdata, level) {
       xlev[[v]] <- if (is.factor(fm[[v]])) levels(fm[[v]]) else sort(unique(fm[[v]]))
   args <- list(formula = f, data = newdata, na.action = stats::na.omit,
                drop.unused.levels = FALSE, xlev = xlev)
-  if (!is.null(fit$call$weights)) args$weights <- eval(fit$call$weights, newdata, env)
+  args$weights <- newdata_weights(fit, newdata, env)
   mf <- tryCatch(do.call(stats::model.frame, args), error = function(e)
     stop(sprintf("'newdata' must hold the response, covariates and grouping factors of the model: %s",
                  conditionMessage(e)), call. = FALSE))
@@ -175,13 +175,29 @@ ranef_new_sparse <- function(fit, newdata, level) {
             predictions = data.frame(eta = eta, mu = fam$linkinv(eta), row.names = rownames(mf)))
 }
 
+# The fit's `weights` evaluated in `newdata` (NULL when the fit had none).
+# An expression that does not come from newdata's columns (rep(1, n) with
+# the fit's n) gives the wrong number of values: said so, instead of
+# model.frame()'s "variable lengths differ".
+newdata_weights <- function(fit, newdata, env) {
+  wcall <- fit$call$weights
+  if (is.null(wcall)) return(NULL)
+  w <- eval(wcall, newdata, env)
+  if (length(w) != nrow(newdata))
+    stop(sprintf(paste0("the fit's weights, '%s', give %d values for the %d rows of 'newdata': ",
+                        "give the weights as a column of the data (weights = w)"),
+                 paste(deparse(wcall, 500L), collapse = ""), length(w), nrow(newdata)),
+         call. = FALSE)
+  w
+}
+
 # Design, response and clusters of the new rows, as glmm() builds them.
 new_cluster_data <- function(fit, newdata) {
   env <- environment(fit$formula) %||% parent.frame()
   f <- new_cluster_frame_formula(fit$formula)
   environment(f) <- env
   args <- list(formula = f, data = newdata, na.action = stats::na.omit)
-  if (!is.null(fit$call$weights)) args$weights <- eval(fit$call$weights, newdata, env)
+  args$weights <- newdata_weights(fit, newdata, env)
   mf <- tryCatch(do.call(stats::model.frame, args), error = function(e)
     stop(sprintf("'newdata' must hold the response, covariates and grouping factor of the model: %s",
                  conditionMessage(e)), call. = FALSE))

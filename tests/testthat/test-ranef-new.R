@@ -261,3 +261,18 @@ test_that("ranef_new() on Gamma(inverse) and penalized fits: the fit's own modes
   expect_equal(rp$mode, unname(ranef(pf)$g[1:3, 1]), tolerance = 1e-5)
   expect_true(all(rp$lower < rp$median & rp$median < rp$upper))
 })
+
+test_that("weights given as an expression outside the data are refused for new rows, naming them", {
+  # rep(1, n) with the fit's n cannot be evaluated for other rows: the error
+  # names the weights instead of model.frame()'s "variable lengths differ".
+  skip_if_not_installed("lme4")
+  data(cbpp, package = "lme4", envir = environment())
+  n <- nrow(cbpp)
+  fit <- glmm(incidence ~ period + offset(log(size)) + (1 | herd), data = cbpp,
+              family = poisson, weights = rep(1, n))
+  expect_error(ranef_new(fit, cbpp[1:10, ]), "the fit's weights, 'rep\\(1, n\\)', give 56 values for the 10 rows")
+  # A column of the data is evaluated in newdata: the same effects as the fit's.
+  fw <- glmm(incidence / size ~ period + (1 | herd), data = cbpp, family = binomial,
+             weights = size)
+  expect_equal(ranef_new(fw, cbpp)$mode, ranef(fw, type = "mode")$herd[, 1], tolerance = 1e-8)
+})
