@@ -24,6 +24,25 @@ views_engine <- function(d, rows = seq_along(d$g), nAGQ = 3L) {
 
 views_theta <- c(-0.1, 0.5, 0.8, 0.2, 0.4)
 
+# Engines a and b give identical evaluations, per-cluster scores and
+# summaries (and start curvatures) at theta, by Laplace and 5-point AGHQ.
+expect_same_engine <- function(a, b, theta, info, curvature = FALSE) {
+  for (nq in c(1L, 5L)) {
+    glmmgee:::cpp_agq_set_nagq(a, nq)
+    glmmgee:::cpp_agq_set_nagq(b, nq)
+    inf <- paste(info, nq)
+    expect_identical(glmmgee:::cpp_agq_eval(a, theta, TRUE), glmmgee:::cpp_agq_eval(b, theta, TRUE),
+                     info = inf)
+    expect_identical(glmmgee:::cpp_agq_scores(a, theta), glmmgee:::cpp_agq_scores(b, theta),
+                     info = inf)
+    expect_identical(glmmgee:::cpp_agq_summaries(a, theta), glmmgee:::cpp_agq_summaries(b, theta),
+                     info = inf)
+    if (curvature)
+      expect_identical(glmmgee:::cpp_agq_fixed_curvature(a, theta),
+                       glmmgee:::cpp_agq_fixed_curvature(b, theta), info = inf)
+  }
+}
+
 test_that("rows in cluster order (read in place) and in any order (copied) give the same fit", {
   d <- views_case()
   sorted <- views_engine(d)
@@ -88,16 +107,7 @@ test_that("empty weights and offset are unit weights and a zero offset, bitwise"
                                                  cs$fam$link_code, 5L, 1L)
     full <- mk(rep(1, n), rep(0, n))
     empty <- mk(numeric(0), numeric(0))
-    for (nq in c(1L, 5L)) {
-      glmmgee:::cpp_agq_set_nagq(full, nq)
-      glmmgee:::cpp_agq_set_nagq(empty, nq)
-      expect_identical(glmmgee:::cpp_agq_eval(empty, cs$theta, TRUE),
-                       glmmgee:::cpp_agq_eval(full, cs$theta, TRUE), info = paste(k, nq))
-      expect_identical(glmmgee:::cpp_agq_scores(empty, cs$theta),
-                       glmmgee:::cpp_agq_scores(full, cs$theta), info = paste(k, nq))
-      expect_identical(glmmgee:::cpp_agq_summaries(empty, cs$theta),
-                       glmmgee:::cpp_agq_summaries(full, cs$theta), info = paste(k, nq))
-    }
+    expect_same_engine(empty, full, cs$theta, k)
     expect_identical(glmmgee:::cpp_agq_glm_sums(empty, c(0.1, -0.2)),
                      glmmgee:::cpp_agq_glm_sums(full, c(0.1, -0.2)), info = k)
     expect_identical(glmmgee:::cpp_agq_glm_start(empty, 20L),
@@ -141,19 +151,8 @@ test_that("a Z without rows is a random intercept's column of ones, bitwise", {
     }
     ones <- mk(matrix(1, n, 1L))
     unit <- mk(matrix(0, 0L, 1L))
-    for (nq in c(1L, 5L)) {
-      glmmgee:::cpp_agq_set_nagq(ones, nq)
-      glmmgee:::cpp_agq_set_nagq(unit, nq)
-      expect_identical(glmmgee:::cpp_agq_eval(unit, cs$theta, TRUE),
-                       glmmgee:::cpp_agq_eval(ones, cs$theta, TRUE), info = paste(k, nq))
-      expect_identical(glmmgee:::cpp_agq_scores(unit, cs$theta),
-                       glmmgee:::cpp_agq_scores(ones, cs$theta), info = paste(k, nq))
-      expect_identical(glmmgee:::cpp_agq_summaries(unit, cs$theta),
-                       glmmgee:::cpp_agq_summaries(ones, cs$theta), info = paste(k, nq))
-      if (isTRUE(cs$zi))  # the start curvature of the models with auxiliary predictors
-        expect_identical(glmmgee:::cpp_agq_fixed_curvature(unit, cs$theta),
-                         glmmgee:::cpp_agq_fixed_curvature(ones, cs$theta), info = paste(k, nq))
-    }
+    # The start curvature only for the models with auxiliary predictors.
+    expect_same_engine(unit, ones, cs$theta, k, curvature = isTRUE(cs$zi))
     expect_identical(glmmgee:::cpp_agq_glm_sums(unit, c(0.1, -0.2)),
                      glmmgee:::cpp_agq_glm_sums(ones, c(0.1, -0.2)), info = k)
   }
