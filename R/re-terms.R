@@ -19,13 +19,13 @@ re_terms <- function(formula, mf, env = environment(formula), bars = find_bars(f
                         "glmm() sends several to the sparse engine (sparse_re_terms())"),
                  paste(unique(gnames), collapse = ", ")), call. = FALSE)
   g <- checked_grouping(bars[[1L]][[3L]], gnames[1L], mf, env)  # re-grouping.R
-  if (unit_z && length(bars) == 1L && (identical(bars[[1L]][[2L]], 1) || identical(bars[[1L]][[2L]], 1L)))
+  if (unit_z && length(bars) == 1L && intercept_lhs(bars[[1L]]))
     return(list(Z = NULL, cnames = "(Intercept)", group = g, group_name = gnames[1L],
                 lam_row = 1L, lam_col = 1L, block_sizes = 1L))
   Zs <- lapply(bars, function(b) {
     # A random intercept's column without model.matrix() (a twentieth of
     # a small fit): what model.matrix(~ 1, mf) gives, as Z keeps it.
-    if (identical(b[[2L]], 1) || identical(b[[2L]], 1L))
+    if (intercept_lhs(b))
       return(matrix(1, nrow(mf), 1L, dimnames = list(NULL, "(Intercept)")))
     # `x`, `1 + x`, `0 + x` on a numeric column x: cbind(1, x) or x
     # directly (design-direct.R; Z loses its row names below).
@@ -51,6 +51,8 @@ re_terms <- function(formula, mf, env = environment(formula), bars = find_bars(f
        lam_row = pat$row, lam_col = pat$col, block_sizes = sizes)
 }
 
+# Whether the bar `b` is a random intercept alone, `(1 | g)`.
+intercept_lhs <- function(b) identical(b[[2L]], 1) || identical(b[[2L]], 1L)
 
 # The grouping factor of a random-effect term, as lme4 reads it: `a:b` is
 # the interaction of a and b (whatever their type; `:` on numbers would be a

@@ -116,12 +116,6 @@ void GeeEngine::fill_Dt(int j0, int n, double* Z) const {
   }
 }
 
-void GeeEngine::Dt_row(int j, double* out) const {
-  const size_t N = (size_t)in_.n;
-  const int i = row_[j];
-  for (int c = 0; c < p_; ++c) out[c] = d_[j] * in_.X[i + (size_t)c * N];
-}
-
 void GeeEngine::blocks_init() {
   // Each block has its own accumulator; with many wave positions (ar1 lags
   // over day numbers) a wide one, so fewer blocks keep the accumulators
@@ -700,7 +694,7 @@ GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeContro
         double eta = in_.offset[i];
         for (int c = 0; c < p; ++c) eta += in_.X[i + (size_t)c * n] * par.beta[c];
         acc[p * p] += in_.w[i] * fam.quasi(in_.y[i], fam.linkinv(eta));
-        Dt_row(j, drow.data());
+        fill_Dt(j, 1, drow.data());
         HI.selfadjointView<Eigen::Lower>().rankUpdate(drow);
       }
     });

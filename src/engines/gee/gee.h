@@ -195,9 +195,8 @@ class GeeEngine {
   // n x p values: 150 MB at ten million rows of three columns).
   std::vector<double> d_, e_;
   // Rows j0 .. j0 + n - 1 of Dt into the first p columns of the column-major
-  // n-row matrix at Z; row j of Dt into out (p values).
+  // n-row matrix at Z (n = 1: row j0 as p values).
   void fill_Dt(int j0, int n, double* Z) const;
-  void Dt_row(int j, double* out) const;
   int last_nonpd_ = 0;          // clusters whose R was not positive definite (last pass)
   Eigen::VectorXd cache_beta_;  // beta and skipped cluster of the caches
   int cache_skip_ = -2;         // -2: caches not valid
