@@ -109,19 +109,34 @@ Eigen::Map<const Eigen::MatrixXd> map_matrix(SEXP x, const char* what) {
 
 // Unpacks the model-data and specification lists built by R's gee_fit()
 // (R/fit-gee.R) into the engine's input, mapping R memory read-only.
+// An element of `data`, NULL where the list leaves it out.
+SEXP data_elem(const Rcpp::List& data, const char* name) {
+  return data.containsElementNamed(name) ? SEXP(data[name]) : R_NilValue;
+}
+
 glmmgee::GeeInput gee_input(const Rcpp::List& data, const Rcpp::List& spec) {
   glmmgee::GeeInput in;
+  auto elem = [&data](const char* name) { return data_elem(data, name); };
   const Eigen::Map<const Eigen::MatrixXd> X = map_matrix(data["X"], "X");
   const Eigen::Map<const Eigen::VectorXd> y = map_vector(data["y"], "y");
-  const Eigen::Map<const Eigen::VectorXd> w = map_vector(data["weights"], "weights");
-  const Eigen::Map<const Eigen::VectorXd> off = map_vector(data["offset"], "offset");
   if (TYPEOF(data["id"]) != INTSXP) Rcpp::stop("gee data: 'id' must be an integer vector");
   const Rcpp::IntegerVector id = data["id"];
   in.n = (int)X.rows();
   in.p = (int)X.cols();
-  if (y.size() != in.n || w.size() != in.n || off.size() != in.n || id.size() != in.n)
-    Rcpp::stop("gee data: 'y', 'weights', 'offset' and 'id' must have nrow(X) elements");
-  in.X = X.data(); in.y = y.data(); in.w = w.data(); in.offset = off.data();
+  if (y.size() != in.n || id.size() != in.n)
+    Rcpp::stop("gee data: 'y' and 'id' must have nrow(X) elements");
+  in.X = X.data(); in.y = y.data();
+  // NULL weights are all 1 and a NULL offset is 0: no n-vectors of them.
+  if (!Rf_isNull(elem("weights"))) {
+    const Eigen::Map<const Eigen::VectorXd> w = map_vector(elem("weights"), "weights");
+    if (w.size() != in.n) Rcpp::stop("gee data: 'weights' must have nrow(X) elements");
+    in.w = w.data();
+  }
+  if (!Rf_isNull(elem("offset"))) {
+    const Eigen::Map<const Eigen::VectorXd> off = map_vector(elem("offset"), "offset");
+    if (off.size() != in.n) Rcpp::stop("gee data: 'offset' must have nrow(X) elements");
+    in.offset = off.data();
+  }
   in.id = id.begin();
   in.M = Rcpp::as<int>(data["M"]);
   for (int i = 0; i < in.n; ++i)
@@ -210,9 +225,11 @@ Rcpp::List cpp_gee_fit(Rcpp::List data, Rcpp::List spec) {
     return Rcpp::List::create(Rcpp::Named("clusters") = cl);
   glmmgee::GeeParams start;
   std::string err;
-  if (!Rf_isNull(data["beta_start"])) {
+  if (!Rf_isNull(data_elem(data, "beta_start"))) {
     start.beta = Rcpp::as<Eigen::VectorXd>(data["beta_start"]);
     if (start.beta.size() != in.p) Rcpp::stop("'start' must have one value per coefficient");
+  } else if (Rf_isNull(data_elem(data, "eta_start"))) {
+    start.beta = eng.start_from_eta(nullptr, err);
   } else {
     const Rcpp::NumericVector eta0 = data["eta_start"];
     if (eta0.size() != in.n) Rcpp::stop("gee data: 'eta_start' must have nrow(X) elements");

@@ -47,6 +47,27 @@ inline int pair_index(int a, int b, int T) { return a * T - a * (a + 1) / 2 + (b
 
 typedef Eigen::Map<Eigen::MatrixXd> MapMat;
 
+// The starting linear predictor of a row when R gives none: the link of
+// glm's starting mean (binomial (w y + 0.5) / (w + 1), counts y + 0.1, the
+// others y), with the expressions of R's link functions.
+double start_eta(int family, int link, double y, double w) {
+  double mu;
+  switch (family) {
+    case FAM_BINOMIAL: case FAM_BETABINOMIAL: mu = (w * y + 0.5) / (w + 1.0); break;
+    case FAM_POISSON: case FAM_NBINOM2: case FAM_NBINOM1: mu = y + 0.1; break;
+    default: mu = y;
+  }
+  switch (link) {
+    case LINK_LOGIT: return std::log(mu / (1.0 - mu));
+    case LINK_PROBIT: return R::qnorm(mu, 0.0, 1.0, 1, 0);
+    case LINK_CLOGLOG: return std::log(-std::log(1.0 - mu));
+    case LINK_LOG: return std::log(mu);
+    case LINK_INVERSE: return 1.0 / mu;
+    case LINK_CAUCHIT: return R::qcauchy(mu, 0.0, 1.0, 1, 0);
+    default: return mu;
+  }
+}
+
 }  // namespace
 
 GeeEngine::GeeEngine(const GeeInput& in)
@@ -54,9 +75,10 @@ GeeEngine::GeeEngine(const GeeInput& in)
       nmax_(0), dup_cluster_(0), threads_(1) {
   if (fam_) fam_->set_phi(in.family_phi);
   const int n = in.n, M = in.M;
+  auto used = [&in](int i) { return !in.w || in.w[i] > 0; };
   std::vector<int> cnt(M + 1, 0);
   for (int i = 0; i < n; ++i)
-    if (in.w[i] > 0) cnt[in.id[i]]++;
+    if (used(i)) cnt[in.id[i]]++;
   // Clusters with no usable row are dropped; the rest keep the code order.
   std::vector<int> newk(M + 1, -1);
   for (int c = 1; c <= M; ++c)
@@ -66,21 +88,25 @@ GeeEngine::GeeEngine(const GeeInput& in)
     if (newk[c] >= 0) start_[newk[c] + 1] = cnt[c];
   for (int k = 0; k < K_; ++k) start_[k + 1] += start_[k];
   const int N = start_[K_];
-  row_.resize(N);
-  pos_.resize(N);
   std::vector<int> next(start_.begin(), start_.end() - (K_ > 0 ? 1 : 0));
+  // Rows already in cluster order (codes never decrease, every row used)
+  // and no waves: row j is input row j at position j - start.
+  bool in_order = !in.wave && N == n;
+  for (int i = 1; i < n && in_order; ++i) in_order = in.id[i] >= in.id[i - 1];
   if (in.wave) {
+    row_.resize(N);
+    pos_.resize(N);
     // Stable counting sort by wave position, then by cluster: each cluster
     // ends up ordered by position whatever the input order.
     int W = 0;
     for (int i = 0; i < n; ++i)
-      if (in.w[i] > 0) W = std::max(W, in.wave[i]);
+      if (used(i)) W = std::max(W, in.wave[i]);
     std::vector<int> wc(W + 1, 0), ord(N);
     for (int i = 0; i < n; ++i)
-      if (in.w[i] > 0) wc[in.wave[i]]++;
+      if (used(i)) wc[in.wave[i]]++;
     for (int v = 1; v <= W; ++v) wc[v] += wc[v - 1];
     for (int i = n - 1; i >= 0; --i)
-      if (in.w[i] > 0) ord[--wc[in.wave[i]]] = i;
+      if (used(i)) ord[--wc[in.wave[i]]] = i;
     for (int j = 0; j < N; ++j) {
       const int i = ord[j], k = newk[in.id[i]];
       row_[next[k]] = i;
@@ -91,13 +117,10 @@ GeeEngine::GeeEngine(const GeeInput& in)
     for (int k = 0; k < K_ && dup_cluster_ == 0; ++k)
       for (int j = start_[k] + 1; j < start_[k + 1]; ++j)
         if (pos_[j] == pos_[j - 1]) { dup_cluster_ = code_[k]; break; }
-  } else {
-    for (int i = 0; i < n; ++i) {
-      if (!(in.w[i] > 0)) continue;
-      const int k = newk[in.id[i]];
-      pos_[next[k]] = next[k] - start_[k];
-      row_[next[k]++] = i;
-    }
+  } else if (!in_order) {
+    row_.resize(N);
+    for (int i = 0; i < n; ++i)
+      if (used(i)) row_[next[newk[in.id[i]]]++] = i;
   }
   for (int k = 0; k < K_; ++k) nmax_ = std::max(nmax_, start_[k + 1] - start_[k]);
   if (!in.wave) T_ = nmax_;
@@ -112,7 +135,7 @@ void GeeEngine::fill_Dt(int j0, int n, double* Z) const {
   for (int c = 0; c < p_; ++c) {
     const double* xc = in_.X + (size_t)c * N;
     double* zc = Z + (size_t)c * n;
-    for (int a = 0; a < n; ++a) zc[a] = d_[j0 + a] * xc[row_[j0 + a]];
+    for (int a = 0; a < n; ++a) zc[a] = d_[j0 + a] * xc[row(j0 + a)];
   }
 }
 
@@ -165,10 +188,11 @@ void GeeEngine::start_sums(const double* eta0, Eigen::MatrixXd& Hout, Eigen::Vec
     MapMat H(acc, p, p), g(acc + p * p, p, 1);
     Eigen::VectorXd x(p);
     for (int j = start_[bstart_[b]]; j < start_[bstart_[b + 1]]; ++j) {
-      const int i = row_[j];
-      const double eta = eta0[i], mu = fam.linkinv(eta), me = fam.mu_eta(eta);
-      const double W = in_.w[i] * me * me / fam.variance(mu);
-      const double z = eta - in_.offset[i] + (in_.y[i] - mu) / me;
+      const int i = row(j);
+      const double eta = eta0 ? eta0[i] : start_eta(in_.family, in_.link, in_.y[i], wt(i));
+      const double mu = fam.linkinv(eta), me = fam.mu_eta(eta);
+      const double W = wt(i) * me * me / fam.variance(mu);
+      const double z = eta - off(i) + (in_.y[i] - mu) / me;
       if (!std::isfinite(W) || !std::isfinite(z)) { acc[width - 1] = 1.0; continue; }
       for (int c = 0; c < p; ++c) x[c] = in_.X[i + (size_t)c * n];
       H.selfadjointView<Eigen::Lower>().rankUpdate(x, W);
@@ -210,13 +234,13 @@ bool GeeEngine::pass_resid(const Eigen::VectorXd& beta, int skip, Moments& mom,
       if (k == skip) continue;
       const int j0 = start_[k], j1 = start_[k + 1];
       for (int j = j0; j < j1; ++j) {
-        const int i = row_[j];
-        double eta = in_.offset[i];
+        const int i = row(j);
+        double eta = off(i);
         for (int c = 0; c < p; ++c) eta += in_.X[i + (size_t)c * n] * beta[c];
         const double mu = fam.linkinv(eta), me = fam.mu_eta(eta), V = fam.variance(mu);
         double e, d;
         if (V > 0) {
-          const double s = std::sqrt(in_.w[i] / V);
+          const double s = std::sqrt(wt(i) / V);
           e = s * (in_.y[i] - mu);
           d = s * me;
         } else if (in_.y[i] == mu) {
@@ -249,7 +273,7 @@ bool GeeEngine::pass_resid(const Eigen::VectorXd& beta, int skip, Moments& mom,
         for (int a = j0; a < j1; ++a) {
           if ((a & 1023) == 0 && ip.poll()) return;
           for (int c = a + 1; c < j1; ++c) {
-            const int lo = pos_[a], hi = pos_[c];
+            const int lo = pos(j0, a), hi = pos(j0, c);
             int idx;
             if (cor == COR_UNSTRUCTURED) idx = pair_index(lo, hi, T);
             else if (cor == COR_MDEP && hi - lo > m) break;
@@ -283,7 +307,7 @@ bool GeeEngine::ar1_by_fft(int j0, int j1) const {
   // complex operations with L >= 2 x span. Only large clusters gain.
   const double n = j1 - j0;
   if (n < 2048) return false;
-  const double span = pos_[j1 - 1] - pos_[j0] + 1.0;
+  const double span = pos(j0, j1 - 1) - pos(j0, j0) + 1.0;
   double L = 1.0;
   while (L < 2.0 * span) L *= 2.0;
   return 0.5 * n * n > 40.0 * L * std::log2(L);
@@ -292,13 +316,13 @@ bool GeeEngine::ar1_by_fft(int j0, int j1) const {
 void GeeEngine::ar1_lag_sums_fft(int j0, int j1, double* S, double* C) const {
   // Autocorrelations of the residuals and of the indicator of occupied
   // positions, zero-padded to at least twice the span so they do not wrap.
-  const int span = pos_[j1 - 1] - pos_[j0] + 1;
+  const int span = pos(j0, j1 - 1) - pos(j0, j0) + 1;
   int L = 1;
   while (L < 2 * span) L *= 2;
   std::vector<double> x(L, 0.0), ind(L, 0.0);
   for (int j = j0; j < j1; ++j) {
-    x[pos_[j] - pos_[j0]] = e_[j];
-    ind[pos_[j] - pos_[j0]] = 1.0;
+    x[pos(j0, j) - pos(j0, j0)] = e_[j];
+    ind[pos(j0, j) - pos(j0, j0)] = 1.0;
   }
   Eigen::FFT<double> fft;
   std::vector<std::complex<double> > fx, fi;
@@ -396,7 +420,7 @@ void GeeEngine::build_R(int k, const GeeParams& par, const std::vector<double>& 
   for (int c = 0; c < n; ++c) {
     R(c, c) = 1.0;
     for (int a = c + 1; a < n; ++a)
-      R(a, c) = R(c, a) = rho(pos_[j0 + a], pos_[j0 + c], par, powtab);
+      R(a, c) = R(c, a) = rho(pos(j0, j0 + a), pos(j0, j0 + c), par, powtab);
   }
 }
 
@@ -411,7 +435,7 @@ bool GeeEngine::whiten(int k, const GeeParams& par, const std::vector<double>& p
     // AR-1 at increasing positions is a Markov chain, so L^{-1} is explicit:
     // z_1 = a_1, z_j = (a_j - r_j a_{j-1}) / sqrt(1 - r_j^2), r_j = alpha^(t_j - t_{j-1}).
     for (int a = n - 1; a >= 1; --a) {
-      const double r = powtab[pos_[j0 + a] - pos_[j0 + a - 1]];
+      const double r = powtab[pos(j0, j0 + a) - pos(j0, j0 + a - 1)];
       const double sc = 1.0 / std::sqrt(1.0 - r * r);
       for (int c = 0; c <= p; ++c) {
         double* col = Z + (size_t)c * n;
@@ -440,7 +464,7 @@ bool GeeEngine::whiten_banded(int k, const GeeParams& par, double* Z) const {
   for (int j = 0; j < n; ++j) {
     const int lo = std::max(0, j - m);
     for (int i = j; i < std::min(n, j + m + 1); ++i) {
-      const int gap = pos_[j0 + i] - pos_[j0 + j];
+      const int gap = pos(j0, j0 + i) - pos(j0, j0 + j);
       double v = i == j ? 1.0 : (gap <= m ? par.alpha[gap - 1] : 0.0);
       for (int c = std::max(lo, i - m); c < j; ++c) v -= at(i, c) * at(j, c);
       if (i == j) {
@@ -690,10 +714,10 @@ GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeContro
       MapMat HI(acc, p, p);
       Eigen::VectorXd drow(p);
       for (int j = start_[bstart_[b]]; j < start_[bstart_[b + 1]]; ++j) {
-        const int i = row_[j];
-        double eta = in_.offset[i];
+        const int i = row(j);
+        double eta = off(i);
         for (int c = 0; c < p; ++c) eta += in_.X[i + (size_t)c * n] * par.beta[c];
-        acc[p * p] += in_.w[i] * fam.quasi(in_.y[i], fam.linkinv(eta));
+        acc[p * p] += wt(i) * fam.quasi(in_.y[i], fam.linkinv(eta));
         fill_Dt(j, 1, drow.data());
         HI.selfadjointView<Eigen::Lower>().rankUpdate(drow);
       }
@@ -834,7 +858,7 @@ GeeVariance GeeEngine::variance(const GeeParams& par, int flags, const GeeContro
 void GeeEngine::fitted(const Eigen::VectorXd& beta, double* eta, double* mu) const {
   const int n = in_.n, p = p_;
   for (int i = 0; i < n; ++i) {
-    double e = in_.offset[i];
+    double e = off(i);
     for (int c = 0; c < p; ++c) e += in_.X[i + (size_t)c * n] * beta[c];
     eta[i] = e;
     mu[i] = fam_->linkinv(e);

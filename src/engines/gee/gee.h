@@ -42,8 +42,8 @@ struct GeeInput {
   const double* X = nullptr;  // n x p, column major
   int n = 0, p = 0;
   const double* y = nullptr;
-  const double* w = nullptr;  // prior weights; rows with w == 0 are left out
-  const double* offset = nullptr;
+  const double* w = nullptr;  // prior weights (nullptr: all 1); rows with w == 0 are left out
+  const double* offset = nullptr;  // nullptr: no offset
   const int* id = nullptr;    // cluster codes 1..M
   int M = 0;
   const int* wave = nullptr;  // 1-based wave positions, or nullptr: data order
@@ -112,7 +112,7 @@ class GeeEngine {
   // Cluster structure after dropping zero-weight rows.
   int clusters() const { return K_; }
   int positions() const { return T_; }
-  int nactive() const { return (int)row_.size(); }
+  int nactive() const { return start_.empty() ? 0 : start_.back(); }
   int nrows() const { return in_.n; }
   int ncoef() const { return p_; }
   // Original code (1..M) of the first cluster with a duplicated wave, or 0.
@@ -122,7 +122,8 @@ class GeeEngine {
   void set_threads(int threads);
 
   // One weighted least-squares step from a starting linear predictor
-  // (independence), the usual way into Fisher scoring.
+  // (independence), the usual way into Fisher scoring. eta0 = nullptr: the
+  // link of glm's starting means (start_eta() in gee.cpp), row by row.
   Eigen::VectorXd start_from_eta(const double* eta0, std::string& error) const;
   // Scoring to convergence; `skip` leaves one cluster out (jackknife).
   GeeFitResult fit(const GeeParams& start, const GeeControl& ctl, int skip = -1);
@@ -189,6 +190,14 @@ class GeeEngine {
   int p_, K_, T_, nmax_, dup_cluster_;
   int threads_;
   std::vector<int> start_, row_, pos_, code_;  // clusters in sorted order
+  // The input row at sorted position j, and the (0-based) position of row j
+  // of the cluster that starts at j0. row_ and pos_ are kept only where they
+  // differ from j and j - j0: rows that come cluster by cluster, all with
+  // weight, and no waves need neither (80 MB at ten million rows).
+  int row(int j) const { return row_.empty() ? j : row_[j]; }
+  int pos(int j0, int j) const { return pos_.empty() ? j - j0 : pos_[j]; }
+  double wt(int i) const { return in_.w ? in_.w[i] : 1.0; }
+  double off(int i) const { return in_.offset ? in_.offset[i] : 0.0; }
   std::vector<int> bstart_;                    // cluster blocks
   // Caches in sorted order: e_ the residuals, d_ = sqrt(w / V) dmu/deta,
   // so that row j of Dt is d_[j] times the row of X (fill_Dt(); not kept as
