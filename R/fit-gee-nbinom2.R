@@ -14,9 +14,9 @@
 gee_run <- function(data, spec, family, control) {
   if (!identical(family$family, "nbinom2"))
     return(list(res = cpp_gee_fit(data, spec), spec = spec, family = family))
-  use <- data$weights > 0
-  y <- data$y[use]; w <- data$weights[use]
-  df <- sum(use) - ncol(data$X)
+  use <- if (is.null(data$weights)) TRUE else data$weights > 0
+  y <- data$y[use]; w <- data$weights[use] %||% rep(1, length(y))
+  df <- length(y) - ncol(data$X)
   if (df < 1)
     stop("nbinom2: theta cannot be estimated with as many coefficients as observations",
          call. = FALSE)

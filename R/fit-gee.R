@@ -73,7 +73,19 @@ check_fixed_R <- function(R, T) {
   R
 }
 
-# Starting linear predictor, as glm's family initializers do it.
+# `data` of gee_fit() with its NULL weights and offset as vectors of 1 and
+# 0, and (with `family`, without `start`) the starting linear predictor.
+gee_unit_data <- function(data, family = NULL, start = NULL) {
+  n <- length(data$y)
+  data["weights"] <- list(data$weights %||% rep(1, n))
+  data["offset"] <- list(data$offset %||% rep(0, n))
+  if (!is.null(family) && is.null(start))
+    data$eta_start <- as.numeric(gee_eta_start(family, data$y, data$weights))
+  data
+}
+
+# Starting linear predictor, as glm's family initializers do it (the GEE
+# engine's start_eta() when R gives none).
 gee_eta_start <- function(family, y, w) {
   mu <- switch(family$family,
                binomial = (w * y + 0.5) / (w + 1),
@@ -202,35 +214,31 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
          call. = FALSE)
   cl <- gee_cluster_index(id)
   note_split_ids(cl$index, cl$levels, "id")
-  w <- if (is.null(weights)) rep(1, n) else as.numeric(weights)
-  if (length(w) != n || !all_finite(w) || (n && min(w) < 0))
-    stop("'weights' must be non-negative finite numbers, one per observation", call. = FALSE)
-  off <- if (is.null(offset)) rep(0, n) else as.numeric(offset)
-  if (length(off) != n || !all_finite(off))
-    stop("'offset' must be finite numbers, one per observation", call. = FALSE)
-  if (!n || max(w) <= 0) stop("all weights are zero: nothing to fit", call. = FALSE)
+  w <- gee_prior_vector(weights, n, "weights")
+  off <- gee_prior_vector(offset, n, "offset")
   # Whether every row has weight (min(): no n-length logical, 40 MB at ten
-  # million rows, for each test below).
-  all_pos <- min(w) > 0
+  # million rows, for each test below), and the rows with weight of v.
+  all_pos <- is.null(w) || min(w) > 0
+  active <- function(v) if (all_pos) v else if (is.matrix(v)) v[w > 0, , drop = FALSE] else v[w > 0]
   check_gee_scale(scale.fix, scale.value)
   check_support(y, family)
   # theta carries the negative binomial's overdispersion: the scale is 1.
   if (identical(family$family, "nbinom2")) { scale.fix <- TRUE; scale.value <- 1 }
   pos <- wave_positions(waves, n)
-  sizes <- tabulate(if (all_pos) cl$index else cl$index[w > 0], length(cl$levels))
+  sizes <- tabulate(active(cl$index), length(cl$levels))
   if (sum(sizes > 0L) < 2L)
     stop("'id' has a single cluster (with positive weight): GEE needs several clusters, ",
          "since its variance comes from the variation between them", call. = FALSE)
-  T <- if (is.null(pos)) max(sizes) else max(pos[w > 0])
+  T <- if (is.null(pos)) max(sizes) else max(active(pos))
   # Engine positions that occur, and their labels (position from the first wave).
-  wpos <- list(obs = if (is.null(pos)) seq_len(T) else sort(unique(pos[w > 0])))
+  wpos <- list(obs = if (is.null(pos)) seq_len(T) else sort(unique(active(pos))))
   wpos$lab <- wpos$obs
   if (corstr == "unstructured" && !is.null(pos)) {
     # One parameter per pair of waves that occur, not per pair of the span.
     allpos <- sort(unique(pos))
     pos <- match(pos, allpos)
-    T <- max(pos[w > 0])
-    wpos <- list(obs = sort(unique(pos[w > 0])), lab = allpos[seq_len(T)])
+    T <- max(active(pos))
+    wpos <- list(obs = sort(unique(active(pos))), lab = allpos[seq_len(T)])
     wpos$lab <- allpos[wpos$obs]
     wpos$alab <- allpos[seq_len(T)]
   }
@@ -252,17 +260,17 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
   # mapped back (gee_constant_span()). Without it x2 was refused as
   # "linearly dependent".
   X_user <- X
-  span <- gee_constant_span(if (all_pos) X else X[w > 0, , drop = FALSE])
+  span <- gee_constant_span(active(X))
   if (!is.null(span)) X <- X %*% span$A
   # Rank from the scaled cross-product: one pass over X instead of a QR.
-  XtX <- crossprod(if (all_pos) X else X[w > 0, , drop = FALSE])
+  XtX <- crossprod(active(X))
   qx <- gee_rank_qr(XtX)
   # A covariate whose spread is tiny beside its mean (x * 1e-6 - 5) is
   # collinear with the intercept in X'X to 1e-13 and was refused as
   # "linearly dependent", though geepack fits it: judged again on the
   # centred and scaled columns (design_transform(), the same span).
   if (qx$rank < p)
-    qx <- gee_rank_qr(crossprod(design_transform(if (all_pos) X else X[w > 0, , drop = FALSE])$M))
+    qx <- gee_rank_qr(crossprod(design_transform(active(X))$M))
   if (qx$rank < p) {
     alias <- colnames(X)[qx$pivot[(qx$rank + 1L):p]]
     stop(sprintf("the model matrix is rank deficient: %s %s linearly dependent on the other columns",
@@ -270,8 +278,8 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
                  if (length(alias) == 1L) "is" else "are"), call. = FALSE)
   }
   if (corstr %in% names(gee_pattern_corstrs) || !is.null(ipw))
-    return(gee_pattern_fit(X, y, cl, pos, w, off, family, corstr, Mv, R, std.err, scale.fix,
-                           scale.value, start, control, ipw))
+    return(gee_pattern_fit(X, y, cl, pos, w %||% rep(1, n), off %||% rep(0, n), family, corstr,
+                           Mv, R, std.err, scale.fix, scale.value, start, control, ipw))
   check_jackknife(std.err, sum(sizes > 0L), p, length(alpha_names(corstr, T, Mv)), scale.fix)
   if (!is.null(start) && (!is.numeric(start) || length(start) != p || any(!is.finite(start))))
     stop(sprintf("'start' must be %d finite numbers (one per coefficient)", p), call. = FALSE)
@@ -290,9 +298,9 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
                Ti = span$A %*% backsolve(tx$T, diag(1, ncol(tx$T))))
     X <- X_user
   }
+  # Without `start` the engine starts from glm's starting means.
   data <- list(X = tx$M, y = as.numeric(y), weights = w, offset = off, id = cl$index,
                M = length(cl$levels), wave = pos,
-               eta_start = if (is.null(start)) as.numeric(gee_eta_start(family, y, w)),
                beta_start = if (!is.null(start)) as.numeric(tx$T %*% start))
   spec <- list(family = family$family_code, link = family$link_code,
                corstr = match(corstr, gee_corstrs()) - 1L, mdep = Mv, Rfixed = R,
@@ -300,7 +308,7 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
                epsilon = control$epsilon, maxit = control$maxit, trace = control$trace,
                threads = control$threads, vflags = gee_engine_flag(std.err))
   run <- if (is.null(control$workers)) gee_run(data, spec, family, control)
-         else gee_run_workers(data, spec, family, control, corstr, T)
+         else gee_run_workers(gee_unit_data(data, family, start), spec, family, control, corstr, T)
   res <- run$res; spec <- run$spec; family <- run$family
   if (res$clusters$duplicated > 0L)
     stop(sprintf("'waves' has a duplicated value within cluster %s of 'id': each wave may occur once per cluster",
@@ -311,6 +319,9 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
   if (nzchar(res$variance$error))
     stop("gee variance failed: ", res$variance$error, call. = FALSE)
   data$eta_start <- data$beta_start <- NULL
+  # The fitted object keeps its weights and offset as vectors (its methods
+  # read them); made only now, after the engine has freed its own memory.
+  data <- gee_unit_data(data)
   if (!isTRUE(tx$identity)) {
     res <- gee_standard_x(res, tx)
     data$X <- X
@@ -323,6 +334,25 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
     fit$warnings <- c(fit$warnings, res$dist$moved)
   }
   fit
+}
+
+# gee_fit()'s checked `weights` or `offset` as doubles; NULL stays NULL (the
+# engine reads it as 1 or 0: an n-vector less, 80 MB at ten million rows).
+gee_prior_vector <- function(v, n, arg) {
+  if (is.null(v)) {
+    if (!n) stop("all weights are zero: nothing to fit", call. = FALSE)
+    return(NULL)
+  }
+  v <- as.numeric(v)
+  if (arg == "offset") {
+    if (length(v) != n || !all_finite(v))
+      stop("'offset' must be finite numbers, one per observation", call. = FALSE)
+    return(v)
+  }
+  if (length(v) != n || !all_finite(v) || (n && min(v) < 0))
+    stop("'weights' must be non-negative finite numbers, one per observation", call. = FALSE)
+  if (!n || max(v) <= 0) stop("all weights are zero: nothing to fit", call. = FALSE)
+  v
 }
 
 # The scale arguments of gee_fit() and gee_shards().

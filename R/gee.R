@@ -459,7 +459,8 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
   # An intercept and numeric columns directly (design-direct.R).
   X <- if (is.null(ca)) terms_numeric_design(mt, mf, row.names(mf))
   X <- X %||% stats::model.matrix(mt, mf, contrasts.arg = ca)
-  rc <- checked_response(mf, X, family, formula)
+  # Unit weights and a zero offset as NULL (gee_fit() reads them so).
+  rc <- checked_response(mf, X, family, formula, unit_null = TRUE)
   resp <- rc$resp
   off <- rc$offset
   sep <- separation_record(X, resp$y, resp$weights, family, "gee")
@@ -473,7 +474,8 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
             std.err = std.err, scale.fix = scale.fix, scale.value = scale.value,
             R = R, Mv = Mv, control = control,
             start = if (is_binomial_log(family))
-              binlog_glm_start(X, resp$y, resp$weights, off)$coefficients),
+              binlog_glm_start(X, resp$y, resp$weights %||% rep(1, nrow(X)),
+                               off %||% rep(0, nrow(X)))$coefficients),
     error = function(e) {
       if (isTRUE(sep$separated) && startsWith(conditionMessage(e), "gee fit failed"))
         stop(sep$message, " [", conditionMessage(e), "]", call. = FALSE)
@@ -484,7 +486,7 @@ gee <- function(formula, data, id, family = gaussian(), corstr = "independence",
     })
   fit$separation <- sep
   if (is_binomial_log(family)) {
-    bm <- binlog_boundary_message(drop(X %*% fit$coefficients) + off, resp$weights)
+    bm <- binlog_boundary_message(drop(X %*% fit$coefficients) + (off %||% 0), resp$weights)
     # Not converged while most full scoring steps left exp(eta) <= 1: the
     # root lies outside, whether the last iterate is on the boundary or
     # (oscillating) just inside it. Say why it did not converge. (A step
