@@ -12,7 +12,9 @@
 # Columns: n, clusters, the data frame's size (MB), the R process before the
 # data (MB, package and the namespaces its first fit loads already loaded,
 # as after any earlier fit in a session), peak after the fit (MB),
-# (peak - base) / data, and the elapsed time of the fit (s). The GLMM fits
+# (peak - base) / data (the data frame counted in), (peak - base - data) /
+# data (the fit's own memory beside the data it was given), and the
+# elapsed time of the fit (s). The GLMM fits
 # run on one thread (nthreads = 1) and again on two (rows *_2threads);
 # gee() has one.
 
@@ -47,8 +49,9 @@ child <- function(model, n) {
                    corstr = "exchangeable")))[["elapsed"]]
   peak <- status_mb("VmHWM")
   if (threads > 1L) model <- paste0(model, "_2threads")
-  cat(sprintf("%s\t%d\t%d\t%.1f\t%.0f\t%.0f\t%.1f\t%.1f\n", model, as.integer(n), as.integer(M),
-              data_mb, base, peak, (peak - base) / data_mb, tm))
+  cat(sprintf("%s\t%d\t%d\t%.1f\t%.0f\t%.0f\t%.1f\t%.1f\t%.1f\n", model, as.integer(n),
+              as.integer(M), data_mb, base, peak, (peak - base) / data_mb,
+              (peak - base - data_mb) / data_mb, tm))
 }
 
 args <- commandArgs(trailingOnly = TRUE)
@@ -60,7 +63,7 @@ if (length(args) >= 1L && args[[1L]] == "child") {
 sizes <- if (length(args)) as.numeric(args) else c(1e5, 1e6)
 self <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
 rscript <- file.path(R.home("bin"), "Rscript")
-cat("model\tn\tclusters\tdata_MB\tbase_MB\tpeak_MB\tpeak_over_data\tseconds\n")
+cat("model\tn\tclusters\tdata_MB\tbase_MB\tpeak_MB\tpeak_over_data\tfit_over_data\tseconds\n")
 models <- strsplit(Sys.getenv("BENCH_MODELS", "glmm_laplace,glmm_agq11,gee_exch,glmm_laplace_2threads,glmm_agq11_2threads"), ",")[[1L]]
 for (n in sizes) for (model in models) {
   out <- system2(rscript, c(self, "child", model, format(n, scientific = FALSE)),
