@@ -162,11 +162,26 @@ family_parameter <- function(family, theta, cov_theta) {
   list(name = nm, estimate = est, se = est * se_log, se_log = se_log, family = family$family)
 }
 
-# Response support of the families with an estimated dispersion (the
-# others are checked in model_response()).
+# Response support of `family` for a numeric response y (for the binomial
+# ones, the proportion of successes), as model_response() and the matrix
+# interfaces (glmm_fit(), gee_fit(), the workers) read it. min() and max():
+# no n-length temporaries in the usual case.
 check_support <- function(y, family) {
   fam <- family$family
-  if (fam == "nbinom2") {
+  if (binomial_response(family)) {
+    if (length(y) && (min(y) < 0 || max(y) > 1)) {
+      bad <- y < 0 | y > 1
+      stop(sprintf("%s response must be in [0, 1] (0/1, or a proportion with 'weights' as trials); found %s",
+                   fam, format(y[bad][1L])), call. = FALSE)
+    }
+  } else if (fam == "poisson") {
+    if (!(is.integer(y) && (!length(y) || min(y) >= 0L))) {
+      bad <- y < 0 | abs(y - round(y)) > 1e-8
+      if (any(bad))
+        stop(sprintf("poisson response must be a non-negative whole number; found %s",
+                     format(y[bad][1L])), call. = FALSE)
+    }
+  } else if (fam == "nbinom2") {
     bad <- !is.finite(y) | y < 0 | abs(y - round(y)) > 1e-8
     if (any(bad))
       stop(sprintf("the negative binomial (nbinom2) response must be a count (a non-negative whole number); found %s",

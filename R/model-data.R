@@ -323,11 +323,7 @@ model_response <- function(mf, family, unit_null = FALSE) {
       r <- if (anyNA(y)) NA_real_ else c(min(y), max(y))
       if (!all(is.finite(r)))
         stop("the response contains NaN or infinite values", call. = FALSE)
-      if (r[1L] < 0 || r[2L] > 1) {
-        bad <- y < 0 | y > 1
-        stop(sprintf("binomial response must be in [0, 1] (0/1, or a proportion with 'weights' as trials); found %s",
-                     format(y[bad][1L])), call. = FALSE)
-      }
+      check_support(y, family)
     }
     # Whole-number y with no weights (all 1) has whole-number successes.
     if (!(is.integer(y) && is.null(stats::model.weights(mf)))) {
@@ -341,13 +337,6 @@ model_response <- function(mf, family, unit_null = FALSE) {
     if (is.matrix(y) || !is.numeric(y))
       stop(sprintf("the response for family %s must be a numeric vector", fam), call. = FALSE)
     if (!all_finite(y)) stop("the response contains NaN or infinite values", call. = FALSE)
-    # Integer counts by min(): no n-length temporaries.
-    if (fam == "poisson" && !(is.integer(y) && (!length(y) || min(y) >= 0L))) {
-      bad <- y < 0 | abs(y - round(y)) > 1e-8
-      if (any(bad))
-        stop(sprintf("poisson response must be a non-negative whole number; found %s",
-                     format(y[bad][1L])), call. = FALSE)
-    }
     check_support(y, family)
   }
   # Without model.response()'s names first: as.numeric() would copy them,
