@@ -52,5 +52,25 @@ check_aux_rank <- function(Xz, Xd) {
 
 aliased_columns <- function(X) {
   qx <- qr(X)
-  colnames(X)[qx$pivot[-seq_len(qx$rank)]] %||% as.character(qx$pivot[-seq_len(qx$rank)])
+  column_labels(colnames(X), qx$pivot[-seq_len(qx$rank)])
+}
+
+# Labels of columns `j` of a design with column names `nm` (NULL, or some
+# empty or NA): the name, or "column k" where there is none, so that an
+# error never names a column ''.
+column_labels <- function(nm, j) {
+  lab <- nm[j]
+  if (is.null(lab)) lab <- rep(NA_character_, length(j))
+  none <- is.na(lab) | !nzchar(lab)
+  lab[none] <- paste("column", j[none])
+  lab
+}
+
+# The GEE fitters' refusal of an aliased design: the columns after the rank
+# in the pivoted QR `qx` of its cross-product are the aliased ones.
+stop_gee_rank_deficient <- function(qx, xnames) {
+  alias <- column_labels(xnames, qx$pivot[(qx$rank + 1L):length(qx$pivot)])
+  stop(sprintf("the model matrix is rank deficient: %s %s linearly dependent on the other columns",
+               paste(sQuote(alias, FALSE), collapse = ", "),
+               if (length(alias) == 1L) "is" else "are"), call. = FALSE)
 }

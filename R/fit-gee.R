@@ -202,7 +202,8 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
   if (!is.matrix(X) || !is.numeric(X)) stop("'X' must be a numeric matrix", call. = FALSE)
   n <- nrow(X); p <- ncol(X)
   if (p == 0L) stop("'X' has no columns: an empty model cannot be fitted", call. = FALSE)
-  if (is.null(colnames(X))) colnames(X) <- paste0("X", seq_len(p))
+  cn <- colnames(X) %||% character(p)
+  if (!all(nzchar(cn) & !is.na(cn))) colnames(X) <- ifelse(nzchar(cn) & !is.na(cn), cn, paste0("X", seq_len(p)))
   if (!all_finite(X)) stop("'X' contains missing or infinite values", call. = FALSE)
   if (!is.numeric(y) || is.matrix(y) || length(y) != n)
     stop(sprintf("'y' must be a numeric vector with nrow(X) = %d values", n), call. = FALSE)
@@ -271,12 +272,7 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
   # centred and scaled columns (design_transform(), the same span).
   if (qx$rank < p)
     qx <- gee_rank_qr(crossprod(design_transform(active(X))$M))
-  if (qx$rank < p) {
-    alias <- colnames(X)[qx$pivot[(qx$rank + 1L):p]]
-    stop(sprintf("the model matrix is rank deficient: %s %s linearly dependent on the other columns",
-                 paste(sQuote(alias, FALSE), collapse = ", "),
-                 if (length(alias) == 1L) "is" else "are"), call. = FALSE)
-  }
+  if (qx$rank < p) stop_gee_rank_deficient(qx, colnames(X))
   if (corstr %in% names(gee_pattern_corstrs) || !is.null(ipw))
     return(gee_pattern_fit(X, y, cl, pos, w %||% rep(1, n), off %||% rep(0, n), family, corstr,
                            Mv, R, std.err, scale.fix, scale.value, start, control, ipw))

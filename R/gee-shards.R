@@ -201,12 +201,7 @@ gee_shard_model <- function(p2, agreed, corstr, std.err, Mv, R, scale.fix, famil
                             if (is.null(span)) within else within_by_span(within, span$A))
   if (qx$rank < p && !isTRUE(tx$identity))
     qx <- gee_rank_qr(crossprod(Rall %*% backsolve(tx$T, diag(1, p))))
-  if (qx$rank < p) {
-    alias <- xnames[qx$pivot[(qx$rank + 1L):p]]
-    stop(sprintf("the model matrix is rank deficient: %s %s linearly dependent on the other columns",
-                 paste(sQuote(alias, FALSE), collapse = ", "),
-                 if (length(alias) == 1L) "is" else "are"), call. = FALSE)
-  }
+  if (qx$rank < p) stop_gee_rank_deficient(qx, xnames)
   M <- length(agreed$clusters)
   sizes <- numeric(M)
   for (r in p2) sizes[r$active] <- r$sizes
