@@ -236,6 +236,8 @@ gee_pattern_fit <- function(X, y, cl, pos, w, off, family, corstr, Mv, R, std.er
   if (length(rw) != n || anyNA(rw) || any(!is.finite(rw)) || any(rw < 0))
     stop("'ipw' must be non-negative finite numbers, one per observation", call. = FALSE)
   keep <- w > 0
+  # the object keeps every row's position, as the engine's fits do
+  wave <- pos
   id <- cl$index[keep]
   # clusters renumbered 1..K over the rows kept
   idf <- match(id, sort(unique(id)))
@@ -291,7 +293,7 @@ gee_pattern_fit <- function(X, y, cl, pos, w, off, family, corstr, Mv, R, std.er
   eta <- drop(X %*% beta) + off
   gee_object(beta, sol$alpha, phi, scale.fix, family, corstr, std.err, vc, warns, cl,
              as.integer(tabulate(idf[obs], K)), K, sum(obs), T,
-             list(y = y, weights = w, offset = off, wave = pos),
+             list(y = y, weights = w, offset = off, wave = wave),
              c(sol[c("iter", "converged", "delta")], score = NA_real_, halved = 0L), control,
              Mv = if (corstr %in% c("mdep", names(gee_pattern_corstrs))) Mv,
              R = if (corstr == "fixed") R, working.correlation = Rw[lab, lab, drop = FALSE],
