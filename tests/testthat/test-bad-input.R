@@ -103,6 +103,35 @@ test_that("responses outside the family's support", {
                  "non-integer number of successes")
 })
 
+
+test_that("the matrix interfaces check the response's support as the formula ones do", {
+  d <- bad_data()
+  X <- cbind(1, d$x)
+  # A binomial response of 1.3 was fitted without a word by glmm_fit() and
+  # gee_fit(); -4 gave gee_fit()'s "non-finite starting working weights".
+  for (bad in c(1.3, -4)) {
+    y <- replace(d$y, 3, bad)
+    found <- sprintf("binomial response must be in \\[0, 1\\].*found %s", bad)
+    expect_error(gee_fit(X, y, d$g, family = binomial), found)
+    expect_error(glmm_fit(X, y, NULL, d$g, family = binomial), found)
+    expect_error(glmm_fit(X, y, cbind(1, d$x), d$g, family = binomial), found)
+  }
+  for (bad in c(1.5, -2)) {
+    y <- replace(d$n, 3, bad)
+    found <- sprintf("poisson response must be a non-negative whole number; found %s", bad)
+    expect_error(gee_fit(X, y, d$g, family = poisson), found)
+    expect_error(glmm_fit(X, y, NULL, d$g, family = poisson), found)
+  }
+  expect_error(glmm_fit(X, replace(d$y, 3, 2), NULL, d$g, family = betabinomial(), weights = d$w),
+               "betabinomial response must be in \\[0, 1\\]")
+  # Proportions with their trials as weights are in the support.
+  p <- d$n / 10
+  p[p > 1] <- 1
+  expect_s3_class(gee_fit(X, p, d$g, family = binomial, weights = rep(10, 60)), "glmmgee_gee")
+  expect_equal(glmm_fit(X, p, NULL, d$g, family = binomial, weights = rep(10, 60), nAGQ = 1)$beta,
+               glmm(cbind(10 * p, 10 - 10 * p) ~ x + (1 | g), data = d, family = binomial,
+                    nAGQ = 1)$coefficients, tolerance = 1e-6, ignore_attr = TRUE)
+})
 test_that("zero and negative weights", {
   d <- bad_data()
   expect_both_error(y ~ x, transform(d, w = -1), "'weights' must be non-negative",
@@ -180,6 +209,18 @@ test_that("aliased (collinear) fixed effects are a clear error naming the column
   expect_error(gee(y ~ x + x2, data = d, id = g, family = binomial), "rank deficient: 'x2'")
   expect_error(glmm(y ~ h + h2 + (1 | g), d, family = binomial), "rank deficient.*h21")
   expect_error(gee(y ~ h + h2, data = d, id = g, family = binomial), "'h21' is linearly dependent")
+  # The matrix interfaces name an unnamed column by its place, never ''.
+  X <- cbind(1, d$x, d$x2)
+  expect_error(gee_fit(X, d$y, d$g, family = binomial), "rank deficient: 'X3' is")
+  expect_error(glmm_fit(X, d$y, NULL, d$g, family = binomial), "collinear columns: column 3\\)")
+  colnames(X) <- c("(Intercept)", "x", "")
+  expect_error(gee_fit(X, d$y, d$g, family = binomial), "rank deficient: 'X3' is")
+  expect_error(glmm_fit(X, d$y, NULL, d$g, family = binomial), "collinear columns: column 3\\)")
+  expect_identical(names(coef(gee_fit(X[, 1:2], d$y, d$g, family = binomial))),
+                   c("(Intercept)", "x"))
+  colnames(X) <- c("(Intercept)", NA, "x2")
+  expect_identical(names(coef(gee_fit(X[, -3], d$y, d$g, family = binomial))),
+                   c("(Intercept)", "X2"))
   # glm, by contrast, drops the column with an NA coefficient.
   expect_true(is.na(coef(glm(y ~ x + x2, binomial, d))[["x2"]]))
   # More coefficients than observations (gaussian): no residual variance left.

@@ -116,3 +116,27 @@ test_that("a correlation with no more pairs than coefficients is refused by name
   expect_s3_class(gee(y ~ t + x, data = d, id = id, corstr = "AR-M", Mv = 1, waves = t),
                   "glmmgee_gee")
 })
+
+test_that("pattern structures with zero weights keep every row's wave, as engine fits do", {
+  set.seed(2)
+  d <- data.frame(id = rep(1:30, each = 4), t = rep(c(2, 3, 5, 6), 30), x = rnorm(120))
+  d$y <- rpois(120, exp(0.2 + 0.3 * d$x))
+  d$w <- replace(rep(1, 120), c(3, 50, 77), 0)
+  for (cs in c("stat_M_dep", "AR-M")) {
+    f <- gee(y ~ x, id = id, waves = t, data = d, family = poisson, corstr = cs, Mv = 1,
+             weights = w)
+    # every row's position from the first wave, rows of weight 0 included
+    expect_identical(as.numeric(f$waves), d$t - 1, info = cs)
+    expect_identical(as.numeric(f$waves),
+                     as.numeric(gee(y ~ x, id = id, waves = t, data = d, family = poisson,
+                                    corstr = "ar1", weights = w)$waves), info = cs)
+    # so the fit's waves refit it through the matrix interface
+    g <- gee_fit(cbind(1, d$x), d$y, d$id, family = poisson, corstr = cs, Mv = 1,
+                 waves = f$waves, weights = d$w)
+    expect_equal(unname(coef(g)), unname(coef(f)), tolerance = 1e-10, info = cs)
+    # without waves, none are stored (as for engine fits), not the positions
+    # of the weighted rows only
+    expect_null(gee(y ~ x, id = id, data = d, family = poisson, corstr = cs, Mv = 1,
+                    weights = w)$waves, info = cs)
+  }
+})
