@@ -53,7 +53,14 @@ typedef Eigen::Map<Eigen::MatrixXd> MapMat;
 double start_eta(int family, int link, double y, double w) {
   double mu;
   switch (family) {
-    case FAM_BINOMIAL: case FAM_BETABINOMIAL: mu = (w * y + 0.5) / (w + 1.0); break;
+    case FAM_BINOMIAL: case FAM_BETABINOMIAL: {
+      // R forms w y and then adds 0.5; `volatile` keeps a compiler from
+      // fusing the two into one multiply-add (aarch64, x86 with FMA), which
+      // would round once instead of twice and move the start's last bit.
+      volatile double wy = w * y;
+      mu = (wy + 0.5) / (w + 1.0);
+      break;
+    }
     case FAM_POISSON: case FAM_NBINOM2: case FAM_NBINOM1: mu = y + 0.1; break;
     default: mu = y;
   }
