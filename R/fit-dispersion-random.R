@@ -63,7 +63,7 @@
 #' (`family = nbinom2(), ziformula = ~ z, dispformula = ~ z + (1 | g)`) or
 #' a hurdle (`family = truncated_nbinom2()`, with or without a
 #' `ziformula`). The zero part's logit is then a third linear predictor of
-#' the same Laplace approximation, and `predict(type = "response")` is the
+#' the same approximation, and `predict(type = "response")` is the
 #' mean of y at each row's own dispersion, \eqn{(1 - \pi)\mu} or
 #' \eqn{(1 - \pi)\mu / (1 - f(0))}; covariance structures may stand in
 #' either formula beside them. Not yet available: [variance_shares()] (the
@@ -73,9 +73,10 @@
 #'
 #' Adaptive Gauss-Hermite quadrature (`nAGQ > 1`) is available when the
 #' mean's and the dispersion's random-effect terms all lie on one grouping
-#' factor, without a zero part or covariance structures: each cluster's
-#' effects of both parts are integrated jointly on a product grid centred
-#' and scaled at their joint mode, with the exact gradient. With few rows
+#' factor (the mean may have none), without covariance structures, and with or without a zero part
+#' beside them: each cluster's effects of both parts are integrated
+#' jointly on a product grid centred and scaled at their joint mode, with
+#' the exact gradient. With few rows
 #' per cluster the Laplace approximation can be far off (three
 #' log-likelihood units for a gaussian model with clusters of six rows,
 #' where 15 points per effect come within 0.01 of the exact value). The
@@ -215,25 +216,53 @@ glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, co
 # all lie on one grouping factor, by adaptive Gauss-Hermite quadrature
 # (nAGQ > 1) over each cluster's effects of both parts jointly: the
 # one-factor two-part engine (src/engines/agq/agq-zero-re.h) with the log
-# dispersion as its second predictor (engine kind 4). Arguments as
+# dispersion as its second predictor (engine kind 4; with a zero part,
+# `zkind` "zi" or "hurdle", kinds 5 and 6, whose third predictor is the
+# zero part's logit, design `Xz` and offset `offz`). Arguments as
 # glmm_sparse_dispre_fit()'s; the fit is returned in its layout (the same
 # theta, term summaries by part), so the object and its methods are the
 # same, with the engine agq_zero_re and the rule `nAGQ`.
 glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, control, offd,
-                                start, nAGQ, penalty = NULL) {
+                                start, nAGQ, penalty = NULL, Xz = NULL, offz = NULL,
+                                zkind = "disp") {
   n <- length(y)
-  lev <- rc$terms[[1L]]$levels
-  r <- glmm_zire_fit(X, y, row_re_covariates(rc), row_re_covariates(rd),
-                     rc$terms[[1L]]$index, family, "disp_re", Xd, NULL, weights, offset,
-                     offz = offd %||% rep(0, n), nAGQ = nAGQ, cov_blocks_c = term_sizes(rc),
-                     cov_blocks_z = term_sizes(rd), control = control, start = start,
-                     penalty = penalty)
+  # (the mean may have no random effect: the dispersion's factor then)
+  grp <- (if (length(rc$terms)) rc else rd)$terms[[1L]]
+  lev <- grp$levels
   p <- ncol(X)
-  disp_names <- if (ncol(Xd)) paste0("disp~", colnames(Xd))
-  theta <- stats::setNames(unname(r$theta),
-                           c(colnames(X), rc$par_names, paste0("disp~", rd$par_names), disp_names))
+  nth <- length(rc$par_names) + length(rd$par_names)
+  pz <- if (zkind == "disp" || is.null(Xz)) 0L else ncol(Xz)
   pd <- ncol(Xd)
-  nth <- length(r$lambda)
+  # theta's order (zero part, then dispersion) and the engine's
+  # (dispersion, then zero part): engine = theta[to_engine]
+  to_engine <- dispre_engine_order(p + nth, pz, pd)
+  r <- glmm_zire_fit(X, y, mean_re_covariates(rc, n), row_re_covariates(rd), grp$index, family,
+                     if (zkind == "disp") "disp_re" else paste0(zkind, "_disp_re"), Xd,
+                     if (pz) Xz, weights, offset, offz = offd %||% rep(0, n),
+                     offd = if (zkind != "disp") offz, nAGQ = nAGQ,
+                     cov_blocks_c = term_sizes(rc), cov_blocks_z = term_sizes(rd),
+                     control = control, start = if (!is.null(start)) start[to_engine],
+                     penalty = penalty)
+  if (pz) {
+    # (the matrices keep their attributes: whether the covariance is valid,
+    # its condition number)
+    back <- order(to_engine)
+    r$theta <- r$theta[back]
+    r$gradient <- r$gradient[back]
+    r$on_boundary <- r$on_boundary[back]
+    permute <- function(M) {
+      out <- M[back, back, drop = FALSE]
+      a <- attributes(M)
+      attributes(out) <- c(attributes(out), a[setdiff(names(a), c("dim", "dimnames"))])
+      out
+    }
+    r$cov_theta <- permute(r$cov_theta)
+    r$hessian <- permute(r$hessian)
+  }
+  disp_names <- if (pd) paste0("disp~", colnames(Xd))
+  theta <- stats::setNames(unname(r$theta),
+                           c(colnames(X), rc$par_names, paste0("disp~", rd$par_names),
+                             if (pz) paste0("zi~", colnames(Xz)), disp_names))
   dimnames(r$cov_theta) <- dimnames(r$hessian) <- list(names(theta), names(theta))
   names(r$gradient) <- names(r$on_boundary) <- names(theta)
   # The engine's clusters are the levels present (cluster_index() of the
@@ -277,8 +306,9 @@ glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, contr
   beta <- theta[seq_len(p)]
   optinfo <- r$optinfo
   optinfo$method <- "adaptive Gauss-Hermite quadrature (mean and dispersion)"
-  list(beta = beta, theta = theta, loglik = r$loglik, penalty = r$penalty, zi = NULL,
-       disp = theta[p + nth + seq_len(pd)], lambda = theta[p + seq_len(nth)], p = p,
+  list(beta = beta, theta = theta, loglik = r$loglik, penalty = r$penalty,
+       zi = if (pz) theta[p + nth + seq_len(pz)], disp = theta[p + nth + pz + seq_len(pd)],
+       lambda = theta[p + seq_len(nth)], p = p,
        gradient = r$gradient, hessian = r$hessian, cov_theta = r$cov_theta, family = family,
        modes = list(eta = drop(X %*% beta) + offset + as.numeric(rc$Z %*% bc),
                     dlink = NULL, b = c(bc, b(rd, zterms))),
@@ -286,6 +316,17 @@ glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, contr
        optinfo = optinfo, engine = "agq_zero_re", nAGQ = r$nAGQ,
        cluster_loglik = stats::setNames(r$modes$loglik[at], lev))
 }
+
+# The positions, in a location-scale fit's theta (nb fixed effects and
+# covariance parameters, pz zero-part and pd dispersion coefficients), of
+# the one-factor engine's parameters, which put the dispersion's
+# coefficients before the zero part's (glmm_zire_fit()).
+dispre_engine_order <- function(nb, pz, pd) c(seq_len(nb), nb + pz + seq_len(pd), nb + seq_len(pz))
+
+# The mean's random-effect covariates of each row (row_re_covariates()),
+# none when the mean has no random effect.
+mean_re_covariates <- function(rc, n)
+  if (length(rc$terms)) row_re_covariates(rc) else matrix(0, n, 0L)
 
 # The random-effect covariates of each row, one column per effect of each
 # term in order (a term's columns of Z read at the row's level): the
@@ -308,22 +349,32 @@ term_sizes <- function(re) vapply(re$terms, function(tm) length(tm$cnames), 1L)
 dispre_agq_engine <- function(fit, rc, rd, y, w, ax, fam) {
   a <- fit$aux
   n <- length(y)
-  su <- zire_engine_setup(fit$X, y, row_re_covariates(rc), row_re_covariates(rd),
-                          rc$terms[[1L]]$index, fam, "disp_re", a$disp$X, NULL, w,
+  # A zero part beside it (kinds 5 and 6): its design in the engine's third
+  # slot, none for a zero-truncated model (offset -Inf).
+  zero <- a$kind %in% c("zi", "hurdle")
+  Xz <- if (!is.null(a$zi)) a$zi$X
+  offz <- if (is.null(a$zi)) rep(-Inf, n) else a$zi$offset %||% rep(0, n)
+  su <- zire_engine_setup(fit$X, y, mean_re_covariates(rc, n), row_re_covariates(rd),
+                          (if (length(rc$terms)) rc else rd)$terms[[1L]]$index, fam,
+                          if (zero) paste0(a$kind, "_disp_re") else "disp_re", a$disp$X,
+                          if (zero) Xz %||% matrix(0, n, 0L), w,
                           as.numeric(fit$offset %||% rep(0, n)), a$disp$offset %||% rep(0, n),
-                          rep(0, n), term_sizes(rc), term_sizes(rd), FALSE, 1L)
+                          if (zero) offz else rep(0, n), term_sizes(rc), term_sizes(rd), FALSE,
+                          1L)
   eng <- su$eng
   cpp_zire_set_nagq(eng, as.integer(fit$nAGQ))
   Tx <- ax$Tx
   ip <- if (!is.null(Tx)) star_positions(Tx)
+  pz <- if (is.null(Xz)) 0L else ncol(Xz)
+  to_engine <- dispre_engine_order(length(fit$theta) - pz - ncol(a$disp$X), pz, ncol(a$disp$X))
   # theta* -> the user's theta -> the engine's; gradients back by the
   # chain rule (rows of a matrix: the clusters' scores).
   user <- function(th) {
     if (!is.null(Tx)) th[ip] <- solve(Tx, th[ip])
-    th
+    th[to_engine]
   }
   back <- function(G, th) {
-    G <- G %*% su$rp$jacobian(th)
+    G <- (G %*% su$rp$jacobian(th))[, order(to_engine), drop = FALSE]
     if (!is.null(Tx)) G[, ip] <- t(solve(t(Tx), t(G[, ip, drop = FALSE])))
     G
   }

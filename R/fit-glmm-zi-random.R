@@ -19,9 +19,15 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
   if (is.null(offset)) offset <- rep(0, n)
   if (is.null(offz)) offz <- rep(0, n)
   if (is.null(offd)) offd <- rep(0, n)
-  disp <- has_dispersion(family) && kind != "disp_re"
+  # A zero part beside a random dispersion (kinds zi_disp_re and
+  # hurdle_disp_re): the engine's second random predictor is the log
+  # dispersion (Xz's slot holds the dispersion's design) and its third the
+  # zero part's logit (Xd's slot holds the zero part's design, none for a
+  # zero-truncated model).
+  swap <- kind %in% c("zi_disp_re", "hurdle_disp_re")
+  disp <- has_dispersion(family) && kind != "disp_re" && !swap
   if (disp && is.null(Xd)) Xd <- matrix(1, n, 1L, dimnames = list(NULL, "(Intercept)"))
-  if (!disp) Xd <- NULL
+  if (!disp && !swap) Xd <- NULL
   for (M in list(Xz, Xd)) if (!is.null(M) && !all_finite(M))
     stop("the zero-inflation or dispersion model matrix contains NA, NaN or infinite values",
          call. = FALSE)
@@ -35,8 +41,13 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
   Xzs <- su$Xzs; XdS <- su$XdS
   cpp_zire_set_nagq(eng, nAGQ)
   cpp_zire_set_nagq(eng, 1L)
-  st <- zi_start_values(NULL, rp$X, y, weights, offset, family, kind, Xzs, offz, pd, pat,
-                        XdS, offd)
+  # (swapped: the start and the names in the usual order, zero part then
+  # dispersion, and then in the engine's)
+  swapped <- c(seq_len(nb), nb + pd + seq_len(pz), nb + seq_len(pd))
+  st <- if (!swap) zi_start_values(NULL, rp$X, y, weights, offset, family, kind, Xzs, offz, pd,
+                                   pat, XdS, offd)
+        else zi_start_values(NULL, rp$X, y, weights, offset, family, sub("_disp_re$", "", kind),
+                             if (pd) XdS, offd, pz, pat, Xzs, offz)[swapped]
   if (!is.null(start)) st <- rp$to_star(check_zi_start(start, length(st)))
   # No Laplace stage before quadrature: the two-part likelihood is not
   # concave in (eta, logit pi), and in clusters of zeros the Laplace
@@ -49,13 +60,18 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
   # fresh curvatures before nlminb. Salamanders, ZIP and hurdle Poisson
   # with correlated intercepts, nAGQ = 11: 57-58 evaluations of the full
   # rule before, 13-16 now, the same logLik to 1e-11.
-  pen <- aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz)
-  fit <- zi_engine_fit(penalized_engine(eng, pen), st, rp, pat, zi_param_names(X, pat, Xz, Xd),
-                       nAGQ, control,
+  pen <- if (swap) aux_penalty(penalty, p, pd, nb + pz + seq_len(pd), rp$Tx, rp$Td)
+         else aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz)
+  names_st <- if (!swap) zi_param_names(X, pat, Xz, Xd)
+              else structure(zi_param_names(X, pat, Xd, Xz)[swapped],
+                             sizes = c(p = p, nl = length(pat$row), pz = pz, pd = pd))
+  fit <- zi_engine_fit(penalized_engine(eng, pen), st, rp, pat, names_st, nAGQ, control,
                        laplace_stage = nAGQ > 3L, pilot = 3L, retries = 2L,
-                       dlim = aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd),
-                                                   length(st), rp$Xd, rp$Td,
-                                                   limit_zero_rows(y, kind)),
+                       # (a random dispersion has no limit judged, as without
+                       # a zero part)
+                       dlim = aux_dispersion_limit(family, if (!swap) Xd, offd,
+                                                   nb + pz + seq_len(pd), length(st), rp$Xd,
+                                                   rp$Td, limit_zero_rows(y, kind)),
                        summaries = function(theta, theta_s) {
                          s <- cpp_zire_summaries(eng, theta_s)
                          if (is.null(rz)) s else rotate_summaries(s, rp$rotation(theta, theta_s))
@@ -135,8 +151,11 @@ zire_engine_setup <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd, weights
   blocks <- if (correlated) q else c(cov_blocks_c, cov_blocks_z)
   pat <- block_pattern(blocks)
   check_full_rank(X)
-  # (kind disp_re: the dispersion's design is in the zero part's slot)
-  if (kind == "disp_re") check_aux_rank(NULL, Xz) else check_aux_rank(Xz, Xd)
+  # (kind disp_re: the dispersion's design is in the zero part's slot;
+  # zi_disp_re and hurdle_disp_re: the two slots swapped, glmm_zire_fit())
+  if (kind == "disp_re") check_aux_rank(NULL, Xz)
+  else if (kind %in% c("zi_disp_re", "hurdle_disp_re")) check_aux_rank(Xd, Xz)
+  else check_aux_rank(Xz, Xd)
   p <- ncol(X); pd <- if (is.null(Xd)) 0L else ncol(Xd)
   nl <- length(pat$row)
   nb <- p + nl

@@ -192,7 +192,7 @@ zi_fit <- function(s, d) {
       d$X, d$y, d$rt, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, d$offz, d$offd, s$control)
   else if (s$disp_random && s$engine == "agq_zero_re") glmm_dispre_agq_fit(
       d$X, d$y, re, d$rz, inner, d$dd$X, d$weights, d$offset, s$control, d$offd, s$start,
-      nAGQ, s$penalty)
+      nAGQ, s$penalty, Xz = d$zd$X, offz = d$offz, zkind = kind)
   else if (s$disp_random) glmm_sparse_dispre_fit(
       d$X, d$y, re, d$rz, inner, d$dd$X, d$weights, d$offset, s$control, offd = d$offd,
       start = s$start, Xz = d$zd$X, offz = d$offz, zkind = kind, penalty = s$penalty)

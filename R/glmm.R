@@ -100,8 +100,8 @@
 #'   fewer as the dimension grows, 1 for gaussian models (exact). With
 #'   several terms the default is 1; `nAGQ > 1` is available for nested
 #'   random intercepts, by multilevel quadrature (see [glmm-nested]), and
-#'   for random effects in `dispformula` on the conditional part's grouping
-#'   factor (see [glmm-dispersion-random]; the default there is Laplace).
+#'   for random effects in `dispformula` on the mean's grouping factor or
+#'   alone (see [glmm-dispersion-random]; the default there is Laplace).
 #' @param control Settings from [glmm_control()].
 #' @param start Optional starting values; see [glmm_fit()]. With `ziformula`,
 #'   `dispformula` or a hurdle family: a vector laid out as such a fit's

@@ -77,11 +77,12 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
     # two-part sparse engine with the log dispersion as its second random
     # predictor (fit-dispersion-random.R).
     disp_random = length(disp_bars) > 0L,
-    # ... whose terms and the mean's all lie on one grouping factor, with no
-    # zero part or structure: adaptive quadrature over each cluster's
-    # effects of both parts (glmm_dispre_agq_fit()).
-    disp_quadrature = length(disp_bars) > 0L && length(gnames) == 1L && !has_zi &&
-      is.null(cf) && !structured_aux && identical(unique(group_names_of(disp_bars)), gnames),
+    # ... whose terms and the mean's (if any) all lie on one grouping
+    # factor, with no structure (a zero part with fixed effects may stand
+    # beside them): adaptive quadrature over each cluster's effects of both
+    # parts (glmm_dispre_agq_fit()).
+    disp_quadrature = length(disp_bars) > 0L && !structured_aux &&
+      length(union(gnames, group_names_of(disp_bars))) == 1L,
     family = inner, count_family = cf,
     cumulative = !is.null(cum), aux = aux, truncated = !is.null(cf), has_zi = has_zi,
     has_disp = has_disp,
@@ -151,7 +152,7 @@ glmm_refusals <- list(
   refusal("dispformula_random_parts", quote(disp_random && length(zi_bars)),
           "'dispformula': random effects in the dispersion part cannot yet be combined with random effects in 'ziformula'; give one of the two parts fixed effects only"),
   refusal("dispformula_random_quadrature", quote(disp_random && quadrature && !disp_quadrature),
-          "'nAGQ' > 1 (adaptive quadrature) with random effects in 'dispformula' needs the mean's and the dispersion's random-effect terms on one grouping factor, without a zero part or covariance structures; otherwise the model is fitted by the Laplace approximation (nAGQ = 1)"),
+          "'nAGQ' > 1 (adaptive quadrature) with random effects in 'dispformula' needs the mean's and the dispersion's random-effect terms on one grouping factor, without covariance structures; otherwise the model is fitted by the Laplace approximation (nAGQ = 1)"),
   refusal("two_part_structure_start", quote(structured_aux && !is.null(start)),
           "'start' is not available with covariance structures (the structure's parameters start at their defaults)"),
   refusal("two_part_structure_penalty", quote(structured_aux && !is.null(penalty)),

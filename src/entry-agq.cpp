@@ -126,7 +126,9 @@ SEXP cpp_zire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Zc,
                                         wt.size(), off.rows(), group.size()},
                              "X, Zc, Zz, Xz, Xd, y, weights, offsets and group");
   if (off.cols() != 3) Rcpp::stop("the offsets must have 3 columns");
-  if (Zc.cols() < 1 || Zz.cols() < 1) Rcpp::stop("both parts need a random effect");
+  // (with a random dispersion, kinds 4 to 6, the mean may have none)
+  if (Zz.cols() < 1 || (Zc.cols() < 1 && (kind < 4 || kind > 6)))
+    Rcpp::stop("both parts need a random effect");
   std::vector<int> lr, lc;
   glmmgee::check_engine_pattern(M, nAGQ, (int)(Zc.cols() + Zz.cols()), lam_row, lam_col, lr, lc);
   try {

@@ -179,3 +179,33 @@ engine_gradient_error <- function(fit, shift) {
   }, 0)
   max(abs(g - num) / pmax(1, abs(num)))
 }
+
+# The exact log-likelihood of a random-intercept location-scale model,
+# written out independently of the package: per cluster, the double
+# integral over the mean's effect u and the dispersion's v of the rows'
+# densities, by integrate() within integrate(), centred at the joint mode
+# (optim()) and spanning 14 of its conditional SDs each way. `par` and
+# `logdens` as for reference_location_scale_laplace(); the clusters'
+# values, named by their levels.
+reference_location_scale_integral <- function(par, y, X, Xd, g, logdens) {
+  lp <- location_scale_predictors(par, X, Xd)
+  vapply(split(seq_along(y), g, drop = TRUE), function(lev) {
+    k <- length(lev)
+    # h(u, v) for a vector u at one v: the rows' log densities summed
+    h <- function(u, v) colSums(matrix(logdens(rep(y[lev], length(u)),
+                                               lp$eta0[lev] + rep(u, each = k),
+                                               lp$ld0[lev] + v), k)) +
+      stats::dnorm(u, 0, lp$su, log = TRUE) + stats::dnorm(v, 0, lp$sv, log = TRUE)
+    o <- stats::optim(c(0, 0), function(b) -h(b[1], b[2]), method = "BFGS")
+    H <- stats::optimHess(o$par, function(b) -h(b[1], b[2]))
+    sd_u <- 1 / sqrt(H[1, 1])
+    sd_v <- 1 / sqrt(H[2, 2])
+    hmax <- -o$value
+    inner <- function(v) vapply(v, function(vv)
+      stats::integrate(function(u) exp(h(u, vv) - hmax), o$par[1] - 14 * sd_u,
+                       o$par[1] + 14 * sd_u, rel.tol = 1e-10, subdivisions = 1000L)$value, 0)
+    I <- stats::integrate(inner, o$par[2] - 14 * sd_v, o$par[2] + 14 * sd_v, rel.tol = 1e-9,
+                          subdivisions = 1000L)$value
+    hmax + log(I)
+  }, 0)
+}

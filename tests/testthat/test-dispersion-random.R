@@ -174,9 +174,9 @@ test_that("refusals: dispersion random effects with parts not yet combined", {
   d <- location_scale_data(m = 10, k = 5, family = "nbinom2", seed = 1)
   expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(), ziformula = ~ (1 | g),
                     dispformula = ~ (1 | g)), "'dispformula'.*ziformula")
-  expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(), nAGQ = 5, ziformula = ~ 1,
-                    dispformula = ~ (1 | g)), "'nAGQ'.*one grouping factor")
   d$h <- factor(d$x > 0)
+  expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(), nAGQ = 5, ziformula = ~ 1,
+                    dispformula = ~ (1 | h)), "'nAGQ'.*one grouping factor")
   expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(), nAGQ = 5,
                     dispformula = ~ (1 | h)), "'nAGQ'.*one grouping factor")
   expect_error(glmm(y ~ x + (1 | g), data = d, family = poisson(), dispformula = ~ (1 | g)),
@@ -723,4 +723,141 @@ test_that("profile intervals: the limit is where the refit with the value held d
   cid <- confint(fit, parm = "sd_disp.(Intercept)|g", method = "profile")
   sd_v <- attr(VarCorr(fit)[["disp~g"]], "stddev")
   expect_true(cid[1, 1] < sd_v && sd_v < cid[1, 2])
+})
+
+test_that("adaptive quadrature with a zero part beside a random dispersion: the exact integral", {
+  d <- location_scale_data(m = 30, k = 20, family = "nbinom2", d = c(0.3, 0.4), seed = 2)
+  set.seed(2)
+  d$y <- d$y * stats::rbinom(nrow(d), 1, 0.8)
+  X <- cbind(1, d$x)
+  Xd <- cbind(1, d$z)
+  some <- c(1, 7, 18, 30)
+  for (fam in c("zi", "hurdle")) {
+    family <- if (fam == "zi") nbinom2() else truncated_nbinom2()
+    fit <- glmm(y ~ x + (1 | g), data = d, family = family, ziformula = ~ 1,
+                dispformula = ~ z + (1 | g), nAGQ = 15)
+    expect_identical(fit$engine$name, "agq_zero_re", info = fam)
+    expect_identical(fit$nAGQ, 15L, info = fam)
+    expect_s3_class(fit, "glmmgee_glmm_dispre")
+    expect_identical(names(fit$theta)[5:7], c("zi~(Intercept)", "disp~(Intercept)", "disp~z"))
+    pz <- stats::plogis(fit$aux$zi$coef[[1]])
+    logdens <- function(y, eta, ld) {
+      f <- stats::dnbinom(y, size = exp(ld), mu = exp(eta), log = TRUE)
+      if (fam == "zi") ifelse(y == 0, log(pz + (1 - pz) * exp(f)), log1p(-pz) + f)
+      else ifelse(y == 0, log(pz), log1p(-pz) + f -
+                    log(-expm1(stats::dnbinom(0, size = exp(ld), mu = exp(eta), log = TRUE))))
+    }
+    # Each cluster's log-likelihood is its double integral over both
+    # parts' effects (four clusters, integrate() within integrate()).
+    rows <- d$g %in% levels(d$g)[some]
+    ref <- reference_location_scale_integral(location_scale_par(fit), d$y[rows],
+                                             X[rows, , drop = FALSE], Xd[rows, , drop = FALSE],
+                                             d$g[rows], logdens)
+    expect_equal(unname(fit$cluster_loglik[some]), unname(ref), tolerance = 1e-5, info = fam)
+    expect_equal(sum(fit$cluster_loglik), fit$loglik, tolerance = 1e-10)
+    # The exact gradient of the quadrature, away from the optimum.
+    expect_lt(engine_gradient_error(fit, c(0.05, -0.03, 0.1, 0.08, 0.2, -0.1, 0.05)), 1e-5)
+    # The same engine at one point is the Laplace fit of the sparse engine.
+    lap <- glmm(y ~ x + (1 | g), data = d, family = family, ziformula = ~ 1,
+                dispformula = ~ z + (1 | g))
+    expect_identical(lap$engine$name, "laplace_sparse_zero_re")
+    rc <- sparse_re_terms(~ (1 | g), d)
+    one <- glmm_dispre_agq_fit(stats::model.matrix(~ x, d), d$y, rc, rc,
+                               resolve_family(nbinom2()), stats::model.matrix(~ z, d),
+                               rep(1, nrow(d)), rep(0, nrow(d)), glmm_control(), NULL, NULL, 1L,
+                               Xz = matrix(1, nrow(d), 1, dimnames = list(NULL, "(Intercept)")),
+                               offz = rep(0, nrow(d)), zkind = fam)
+    expect_equal(unname(one$theta), unname(lap$theta), tolerance = 1e-5, info = fam)
+    expect_equal(one$loglik, as.numeric(logLik(lap)), tolerance = 1e-7, info = fam)
+    # Quadrature moves the Laplace fit a little, upwards here.
+    expect_gt(as.numeric(logLik(fit) - logLik(lap)), 0)
+    expect_lt(as.numeric(logLik(fit) - logLik(lap)), 1)
+    # The methods read the fit as the Laplace one.
+    mu <- exp(predict(fit, type = "link"))
+    th_r <- predict(fit, type = "disp")
+    v <- ranef(fit, component = "disp")$g[["(Intercept)"]]
+    del <- fit$aux$disp$coef
+    expect_equal(unname(th_r), unname(exp(del[[1]] + del[[2]] * d$z + v[as.integer(d$g)])),
+                 tolerance = 1e-10)
+    mean_y <- if (fam == "zi") (1 - pz) * mu else (1 - pz) * mu / (1 - stats::dnbinom(0, size = th_r, mu = mu))
+    expect_equal(unname(predict(fit, type = "response")), unname(mean_y), tolerance = 1e-10)
+    expect_equal(unname(predict(fit, type = "zprob")), rep(pz, nrow(d)), tolerance = 1e-12)
+    expect_output(print(fit), "nAGQ = 15")
+    expect_equal(names(VarCorr(fit)), c("g", "disp~g"))
+    expect_equal(dim(simulate(fit, nsim = 2, seed = 1)), c(nrow(d), 2L))
+    V <- vcov(fit, type = "CR2")
+    expect_true(all(is.finite(V)) && all(diag(V) > 0))
+    # (the robust covariance's scores, rebuilt in the engine's order, sum
+    # to the gradient at the optimum: about 0)
+    expect_lt(max(abs(colSums(sandwich::estfun(fit)))), 1e-3)
+    # start = the fit's own theta (in theta's order, not the engine's): the
+    # same optimum.
+    if (fam == "zi") {
+      again <- glmm(y ~ x + (1 | g), data = d, family = family, ziformula = ~ 1,
+                    dispformula = ~ z + (1 | g), nAGQ = 15, start = fit$theta)
+      expect_equal(unname(again$theta), unname(fit$theta), tolerance = 1e-5)
+    }
+  }
+  ci <- confint(fit, parm = c("zi.(Intercept)", "disp.z"), method = "profile")
+  w <- confint(fit, parm = c("zi.(Intercept)", "disp.z"))
+  expect_equal(unname(ci), unname(w), tolerance = 0.1)
+  # Zero-truncated (no zero part): the rows with counts, by quadrature.
+  dp <- d[d$y > 0, ]
+  ft <- glmm(y ~ x + (1 | g), data = dp, family = truncated_nbinom2(),
+             dispformula = ~ z + (1 | g), nAGQ = 9)
+  expect_identical(ft$engine$name, "agq_zero_re")
+  trunc <- function(y, eta, ld) stats::dnbinom(y, size = exp(ld), mu = exp(eta), log = TRUE) -
+    log(-expm1(stats::dnbinom(0, size = exp(ld), mu = exp(eta), log = TRUE)))
+  rows <- dp$g %in% levels(dp$g)[some]
+  ref <- reference_location_scale_integral(location_scale_par(ft), dp$y[rows],
+                                           cbind(1, dp$x)[rows, ], cbind(1, dp$z)[rows, ],
+                                           dp$g[rows], trunc)
+  expect_equal(unname(ft$cluster_loglik[some]), unname(ref), tolerance = 1e-4)
+  expect_true(all(is.finite(confint(ft, parm = "disp.z"))))
+})
+
+test_that("adaptive quadrature with random effects in the dispersion formula only", {
+  # Only the spread varies by cluster; the gaussian mean is fixed, so each
+  # cluster's likelihood is a one-dimensional integral over v, written out
+  # here with integrate().
+  d <- location_scale_data(m = 40, k = 6, su = 0, seed = 11)
+  exact <- function(fit) {
+    sv <- attr(VarCorr(fit)[["disp~g"]], "stddev")[[1]]
+    eta <- drop(cbind(1, d$x) %*% fixef(fit))
+    ld <- drop(cbind(1, d$z) %*% fit$aux$disp$coef)
+    sum(vapply(split(seq_len(nrow(d)), d$g), function(r) {
+      h <- function(v) vapply(v, function(vv) sum(stats::dnorm(d$y[r], eta[r], exp(ld[r] + vv),
+                                                               log = TRUE)) +
+                                stats::dnorm(vv, 0, sv, log = TRUE), 0)
+      o <- stats::optimize(h, c(-6, 6), maximum = TRUE)
+      o$objective + log(stats::integrate(function(v) exp(h(v) - o$objective),
+                                         o$maximum - 12 * sv, o$maximum + 12 * sv,
+                                         rel.tol = 1e-12)$value)
+    }, 0))
+  }
+  err <- vapply(c(1, 5, 15, 25), function(q) {
+    f <- glmm(y ~ x, data = d, dispformula = ~ z + (1 | g), nAGQ = q)
+    expect_identical(f$engine$name, if (q == 1) "laplace_sparse_zero_re" else "agq_zero_re")
+    as.numeric(logLik(f)) - exact(f)
+  }, 0)
+  # (Laplace 0.2 off, then 0.02, 1e-5 and 1e-8 at 5, 15 and 25 points)
+  expect_gt(abs(err[1]), 0.1)
+  expect_true(all(diff(abs(err)) < 0))
+  expect_lt(abs(err[4]), 1e-6)
+  fit <- glmm(y ~ x, data = d, dispformula = ~ z + (1 | g), nAGQ = 15)
+  expect_identical(names(fit$theta), c("(Intercept)", "x", "disp~g.(Intercept)",
+                                       "disp~(Intercept)", "disp~z"))
+  expect_lt(engine_gradient_error(fit, c(0.05, -0.03, 0.1, 0.08, -0.1)), 1e-5)
+  # ranef() gives the dispersion's modes; predict(type = "disp") uses them.
+  v <- ranef(fit)$g[["(Intercept)"]]
+  expect_equal(v, ranef(fit, component = "disp")$g[["(Intercept)"]])
+  del <- fit$aux$disp$coef
+  expect_equal(unname(predict(fit, type = "disp")),
+               unname(exp(del[[1]] + del[[2]] * d$z + v[as.integer(d$g)])), tolerance = 1e-10)
+  expect_true(all(is.finite(vcov(fit, type = "CR2"))))
+  expect_true(all(is.finite(confint(fit, parm = "disp.z", method = "profile"))))
+  # The dispersion's factor must be one: two factors stay with Laplace.
+  d$h <- factor(rep(1:8, length.out = nrow(d)))
+  expect_error(glmm(y ~ x, data = d, dispformula = ~ (1 | g) + (1 | h), nAGQ = 5),
+               "'nAGQ'.*one grouping factor")
 })

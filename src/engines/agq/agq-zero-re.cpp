@@ -52,9 +52,10 @@ ZireEngine::ZireEngine(const Eigen::Ref<const MatrixXd>& X,
     : n_((int)X.rows()), p_((int)X.cols()), q_((int)(Zc.cols() + Zz.cols())),
       nl_((int)lam_row.size()), pz_((int)Xz.cols()), pd_((int)Xd.cols()), K_(nAGQ),
       nthreads_(std::max(1, nthreads)), lam_row_(lam_row), lam_col_(lam_col) {
+  // (kinds 5 and 6, a zero part beside a random dispersion: the third
+  // predictor is the zero part's logit, which the observation models
+  // differentiate as the other kinds' fixed dispersion)
   make_two_part_models(family, link, kind, pd_, fam_, obs_);
-  if (kind >= 5)
-    throw std::invalid_argument("a zero part beside a dispersion formula with random effects is fitted by the sparse two-part engine");
   lay_ = make_layout(group, n_, M);
   nmax_ = lay_.largest();
   const int qc = (int)Zc.cols();
