@@ -17,7 +17,8 @@
 #'   sample size \eqn{(\sum r)^2 / \sum r^2} says whether the proposal
 #'   covers the integrand; below 50 the estimate is flagged.
 #' * One grouping factor (also with zero-inflation or dispersion parts and
-#'   random effects in the zero part), and nested random intercepts fitted
+#'   random effects in the zero part, or in the dispersion formula when the
+#'   fit used quadrature), and nested random intercepts fitted
 #'   by nested quadrature: adaptive Gauss-Hermite quadrature with `nodes`
 #'   points per random effect (exact to many digits for smooth integrands),
 #'   beside the fit's own.
@@ -176,12 +177,17 @@ loglik_by_quadrature <- function(fit, nodes) {
   on.exit(pe$free(), add = TRUE)
   th <- theta_star(as.numeric(fit$theta), pe$Tx)
   if (!nested) {
-    q <- ncol(as.matrix(fit$Z %||% matrix(1, 1, 1))) + NCOL(.subset2(fit$aux$zi$re, "Z"))
+    # (a location-scale fit by quadrature keeps the several-term layout:
+    # its effects per cluster are both parts' terms' columns)
+    dre <- fit$aux$disp$re
+    q <- if (!is.null(dre)) sum(lengths(lapply(c(fit$reterms, dre$terms), `[[`, "cnames")))
+         else ncol(as.matrix(fit$Z %||% matrix(1, 1, 1))) + NCOL(.subset2(fit$aux$zi$re, "Z"))
     if (nodes^q > 1e6)
       stop(sprintf("loglik_check(): %d nodes for %d random effects per cluster make %.3g points; use fewer 'nodes'",
                    nodes, q, nodes^q), call. = FALSE)
     eng <- environment(pe$eval)$eng
-    if (!is.null(fit$aux$zi$re)) cpp_zire_set_nagq(eng, nodes) else cpp_agq_set_nagq(eng, nodes)
+    if (inherits(eng, "glmmgee_zire_engine")) cpp_zire_set_nagq(eng, nodes)
+    else cpp_agq_set_nagq(eng, nodes)
   }
   r <- pe$eval(th)
   list(loglik = r$loglik, gradient = gradient_unstar(r$gradient, pe$Tx))

@@ -137,3 +137,35 @@ test_that("zero-inflated, nested-quadrature and known-covariance fits are checke
   fo <- suppressWarnings(glmm(sev ~ period + (1 | herd), cbpp, family = cumulative()))
   expect_error(loglik_check(fo), "not available for fits of the ordinal_agq engine")
 })
+
+test_that("location-scale fits by quadrature are checked by many-point quadrature", {
+  # Random effects in the mean and the dispersion, with and without a zero
+  # part: the 25-point value is each cluster's double integral (written out
+  # by integrate() in helper-dispersion-random.R), and one Newton step
+  # lands on the many-point fit. (The check read the several-term layout's
+  # Z as 13 effects per cluster and set the wrong engine's rule.)
+  d <- location_scale_data(m = 12, k = 20, family = "nbinom2", d = c(0.3, 0.4), sv = 0.6,
+                           seed = 1)
+  set.seed(1)
+  d$y <- d$y * stats::rbinom(nrow(d), 1, 0.8)
+  nb <- function(y, eta, ld) stats::dnbinom(y, size = exp(ld), mu = exp(eta), log = TRUE)
+  for (zi in c(FALSE, TRUE)) {
+    zf <- if (zi) ~ 1
+    f5 <- glmm(y ~ x + (1 | g), data = d, family = nbinom2(), ziformula = zf,
+               dispformula = ~ z + (1 | g), nAGQ = 5)
+    ck <- loglik_check(f5)
+    logdens <- if (!zi) nb else {
+      pz <- stats::plogis(f5$aux$zi$coef[[1]])
+      function(y, eta, ld) ifelse(y == 0, log(pz + (1 - pz) * exp(nb(y, eta, ld))),
+                                  log1p(-pz) + nb(y, eta, ld))
+    }
+    ref <- reference_location_scale_integral(location_scale_par(f5), d$y, cbind(1, d$x),
+                                             cbind(1, d$z), d$g, logdens)
+    expect_equal(ck$loglik, sum(ref), tolerance = 1e-6, info = zi)
+    expect_equal(ck$fit_loglik, as.numeric(logLik(f5)), info = zi)
+    f25 <- glmm(y ~ x + (1 | g), data = d, family = nbinom2(), ziformula = zf,
+                dispformula = ~ z + (1 | g), nAGQ = 25)
+    expect_lt(max(abs(ck$shift$one_step - f25$theta)), 0.01 * max(abs(f5$theta - f25$theta)) +
+                1e-4, label = paste("one step, zi =", zi))
+  }
+})
