@@ -61,7 +61,12 @@ ranef.glmmgee_glmm_sparse <- function(object, type = c("mode", "mean"), condVar 
 #' @export
 coef.glmmgee_glmm_sparse <- function(object, ...) {
   check_dots(..., .method = "coef.glmmgee_glmm_sparse")
-  re <- ranef(object, condVar = FALSE)
+  # The conditional part's random effects only: where it has none, ranef()
+  # gives the zero or dispersion part's by default, which are not on the
+  # scale of the mean's coefficients (and then there are no groups).
+  re <- if (inherits(object, c("glmmgee_glmm_dispre", "glmmgee_glmm_zire_sparse")))
+          ranef(object, condVar = FALSE, component = "cond")
+        else ranef(object, condVar = FALSE)
   beta <- fixef(object)
   out <- lapply(re, function(b) {
     cf <- as.data.frame(matrix(beta, nrow(b), length(beta), byrow = TRUE,

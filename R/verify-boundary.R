@@ -59,7 +59,9 @@ verify_boundary <- function(search, best, boundary, restart_point, pnames, diag,
         evaluations = sum(vapply(res$stages, function(s) as.integer(s$evaluations %||% 0L), 1L)),
         convergence = as.integer(res$opt$convergence),
         message = sprintf("restart from the interior: log-likelihood %.6f", res$loglik))
-      if (res$loglik > best$loglik + 1e-6) {
+      # (a first search that ended where the log-likelihood is NaN is no
+      # optimum: any finite restart replaces it)
+      if (!is.finite(best$loglik) || res$loglik > best$loglik + 1e-6) {
         best <- res
         improved <- TRUE
       }

@@ -849,6 +849,9 @@ test_that("adaptive quadrature with random effects in the dispersion formula onl
                                        "disp~(Intercept)", "disp~z"))
   expect_lt(engine_gradient_error(fit, c(0.05, -0.03, 0.1, 0.08, -0.1)), 1e-5)
   # ranef() gives the dispersion's modes; predict(type = "disp") uses them.
+  # coef() has no groups (it added the dispersion's modes to the mean's
+  # intercept).
+  expect_length(coef(fit), 0L)
   v <- ranef(fit)$g[["(Intercept)"]]
   expect_equal(v, ranef(fit, component = "disp")$g[["(Intercept)"]])
   del <- fit$aux$disp$coef
@@ -860,4 +863,35 @@ test_that("adaptive quadrature with random effects in the dispersion formula onl
   d$h <- factor(rep(1:8, length.out = nrow(d)))
   expect_error(glmm(y ~ x, data = d, dispformula = ~ (1 | g) + (1 | h), nAGQ = 5),
                "'nAGQ'.*one grouping factor")
+})
+
+test_that("quadrature beside a zero part: a first search that runs far out is restarted", {
+  # Weights and offsets in all three parts: the first search of nAGQ = 9
+  # ran to a dispersion intercept near -2000 and a NaN log-likelihood, and
+  # the boundary verification then stopped with "missing value where
+  # TRUE/FALSE needed". Its restarts from the interior find the optimum.
+  set.seed(5)
+  m <- 40
+  n <- m * 8
+  d <- data.frame(g = factor(rep(1:m, each = 8)), x = rnorm(n), w = rnorm(n), z2 = rnorm(n),
+                  f = factor(sample(c("a", "b", "c"), n, TRUE)))
+  eta <- 1 + 0.5 * d$x + rnorm(m, sd = 0.6)[d$g]
+  ld <- 0.5 - 0.6 * d$w + rnorm(m, sd = 0.5)[d$g]
+  pz <- stats::plogis(-1 + 0.8 * d$z2 + c(a = 0, b = 1, c = -1)[as.character(d$f)])
+  d$y <- stats::rnbinom(n, size = exp(ld), mu = exp(eta)) * stats::rbinom(n, 1, 1 - pz)
+  set.seed(9)
+  d$oz <- stats::runif(n, -0.5, 0.5)
+  d$od <- stats::runif(n, -0.5, 0.5)
+  d$o <- stats::runif(n, -0.3, 0.3)
+  d$wt <- sample(c(0.5, 1, 2), n, TRUE)
+  fit <- glmm(y ~ x + offset(o) + (1 | g), data = d, family = nbinom2(),
+              ziformula = ~ z2 + f + offset(oz), dispformula = ~ w + offset(od) + (1 | g),
+              nAGQ = 9, weights = wt)
+  expect_identical(fit$optinfo$convergence, 0L)
+  expect_length(fit$optinfo$warnings, 0L)
+  # At its estimates 25 points per effect move the log-likelihood little,
+  # and one Newton step on them moves no estimate by a tenth of its SE.
+  ck <- loglik_check(fit)
+  expect_lt(abs(ck$difference), 0.05)
+  expect_lt(max(abs(ck$shift$shift_se)), 0.1)
 })
