@@ -172,14 +172,14 @@ check_support <- function(y, family) {
     if (length(y) && (min(y) < 0 || max(y) > 1)) {
       bad <- y < 0 | y > 1
       stop(sprintf("%s response must be in [0, 1] (0/1, or a proportion with 'weights' as trials); found %s",
-                   fam, format(y[bad][1L])), call. = FALSE)
+                   fam, format(y[bad][1L], digits = 15)), call. = FALSE)
     }
   } else if (fam == "poisson") {
     if (!(is.integer(y) && (!length(y) || min(y) >= 0L))) {
       bad <- y < 0 | abs(y - round(y)) > 1e-8
       if (any(bad))
         stop(sprintf("poisson response must be a non-negative whole number; found %s",
-                     format(y[bad][1L])), call. = FALSE)
+                     format(y[bad][1L], digits = 15)), call. = FALSE)
     }
   } else if (fam == "nbinom2") {
     bad <- !is.finite(y) | y < 0 | abs(y - round(y)) > 1e-8

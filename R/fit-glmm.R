@@ -109,14 +109,14 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
   if (length(y) != n) stop("'y' must have one value per row of 'X'", call. = FALSE)
   if (length(group) != n) stop("'group' must have one value per row of 'X'", call. = FALSE)
   if (!all_finite(X)) stop("'X' contains NA, NaN or infinite values", call. = FALSE)
-  check_support(y, family)
   # NULL weights (all 1) and offset (all 0) stay NULL: the engine takes them
   # as empty vectors and holds no n-vector for them.
   if (!is.null(weights) && length(weights) != n || !is.null(offset) && length(offset) != n)
     stop("'weights' and 'offset' must have one value per row of 'X'", call. = FALSE)
   # all_finite(), min() and max(): the same conditions without n-length
   # logical temporaries.
-  if (!is.numeric(y) || !all_finite(y)) stop("'y' must be finite numbers", call. = FALSE)
+  if (!is.numeric(y) || !all_finite(y)) stop("'y' must be numeric and finite (no NA, NaN or Inf)", call. = FALSE)
+  check_support(y, family)
   if (!is.null(weights) && (!is.numeric(weights) || !all_finite(weights) || (n && min(weights) < 0)))
     stop("'weights' must be non-negative finite numbers", call. = FALSE)
   if (!n || !is.null(weights) && max(weights) <= 0)

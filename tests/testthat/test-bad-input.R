@@ -122,6 +122,15 @@ test_that("the matrix interfaces check the response's support as the formula one
     expect_error(gee_fit(X, y, d$g, family = poisson), found)
     expect_error(glmm_fit(X, y, NULL, d$g, family = poisson), found)
   }
+  # (NA or Inf is named as such, before the support is looked at)
+  expect_error(glmm_fit(X, replace(d$y, 3, NA), NULL, d$g, family = binomial),
+               "'y' must be numeric and finite")
+  expect_error(glmm_fit(X, replace(d$n, 3, Inf), NULL, d$g, family = poisson),
+               "'y' must be numeric and finite")
+  expect_error(gee_fit(X, replace(d$n, 3, NA), d$g, family = poisson), "'y' contains missing")
+  # (a value just past 1 is shown with its digits)
+  expect_error(glmm_fit(X, replace(d$y, 3, 1 + 1e-12), NULL, d$g, family = binomial),
+               "found 1.000000000001")
   expect_error(glmm_fit(X, replace(d$y, 3, 2), NULL, d$g, family = betabinomial(), weights = d$w),
                "betabinomial response must be in \\[0, 1\\]")
   # Proportions with their trials as weights are in the support.
