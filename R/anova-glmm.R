@@ -181,7 +181,12 @@ check_nested <- function(fits, labels) {
       stop(sprintf(paste0("the models are not nested (%s is not a special case of %s: %s); ",
                           "a likelihood-ratio test needs nested models. Compare non-nested ",
                           "models by AIC() or BIC()"), labels[i - 1L], labels[i], why), call. = FALSE)
-    if (as.numeric(logLik(big)) < as.numeric(logLik(small)) - 1e-6)
+    if (attr(logLik(big), "df") == attr(logLik(small), "df"))
+      warning(sprintf(paste0("%s and %s have the same number of parameters: the likelihood-ratio ",
+                             "test has 0 degrees of freedom and tests nothing; compare their ",
+                             "log-likelihoods (or AIC) directly"), labels[i - 1L], labels[i]),
+              call. = FALSE)
+    else if (as.numeric(logLik(big)) < as.numeric(logLik(small)) - 1e-6)
       warning(sprintf(paste0("%s has more parameters than %s but a lower log-likelihood ",
                              "(%.6g < %.6g): one of the fits did not reach its maximum; the ",
                              "chi-square statistic is negative and the test is not valid"),

@@ -213,6 +213,12 @@ test_that("anova() refuses non-nested glmm fits and flags a larger fit with a lo
   bad <- fx
   bad$loglik <- as.numeric(logLik(f0)) - 1
   expect_warning(anova(f0, bad), "lower log-likelihood")
+  # The same model by two approximations: no parameter to test, and not
+  # "more parameters" (which the warning said of equal numbers).
+  fq <- glmm(y ~ x + (1 | g), data = d, family = binomial, nAGQ = 9)
+  w <- capture_warnings(anova(fx, fq))
+  expect_true(any(grepl("the same number of parameters.*0 degrees of freedom", w)))
+  expect_false(any(grepl("more parameters", w)))
 })
 
 test_that("compare_views() refuses a gee fitted to other data", {
