@@ -212,7 +212,10 @@ covstruct_terms <- function(formula, mf, env) {
 #' [glmm-dispersion-random]). Such models are fitted by the Laplace
 #' approximation (`nAGQ = 1`) of the two-part sparse engines, with the
 #' second part's structures independent of the conditional part's; their
-#' labels in `$structures` start with `zi~` or `disp~`. `start` and
+#' labels in `$structures` start with `zi~` or `disp~`. When every
+#' random-effect term is in the conditional part, on one grouping factor,
+#' `nAGQ > 1` integrates them by adaptive quadrature instead (the
+#' one-factor engine, with the zero and dispersion parts fixed). `start` and
 #' `penalized` are refused with them. Profile intervals cover every part's
 #' coefficients and structure parameters.
 #'

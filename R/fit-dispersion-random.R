@@ -268,35 +268,8 @@ glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, contr
   # The engine's clusters are the levels present (cluster_index() of the
   # codes); their rows of the modes in the terms' level order.
   at <- match(seq_along(lev), as.integer(r$group$levels))
-  q <- ncol(r$Lambda)
-  term_summaries <- function(re, first) {
-    starts <- first + cumsum(c(0L, term_sizes(re)))
-    lapply(seq_along(re$terms), function(k) {
-      tm <- re$terms[[k]]
-      j <- starts[k] + seq_along(tm$cnames)
-      Lam <- r$Lambda[j, j, drop = FALSE]
-      dimnames(Lam) <- list(tm$cnames, tm$cnames)
-      # (the engine's modes, posterior means and their covariances are u's;
-      # b = Lambda u)
-      to_b <- function(M) {
-        B <- M[at, j, drop = FALSE] %*% t(Lam)
-        dimnames(B) <- list(tm$levels, tm$cnames)
-        B
-      }
-      to_bvar <- function(V) {
-        cv <- vapply(at, function(i) Lam %*% matrix(V[i, ], q, q)[j, j] %*% t(Lam),
-                     numeric(length(j)^2))
-        array(cv, c(length(j), length(j), length(lev)),
-              dimnames = list(tm$cnames, tm$cnames, tm$levels))
-      }
-      tm$kfactor <- NULL
-      c(tm, list(Lambda = Lam, D = Lam %*% t(Lam), b = to_b(r$modes$mode),
-                 condvar = to_bvar(r$modes$mode_var), b_mean = to_b(r$modes$post_mean),
-                 condvar_mean = to_bvar(r$modes$post_var)))
-    })
-  }
-  terms <- term_summaries(rc, 0L)
-  zterms <- term_summaries(rd, sum(term_sizes(rc)))
+  terms <- agq_term_summaries(rc, 0L, r$Lambda, r$modes, at)
+  zterms <- agq_term_summaries(rd, sum(term_sizes(rc)), r$Lambda, r$modes, at)
   b <- function(re, tms) {
     out <- numeric(ncol(re$Z))
     for (tm in tms) out[tm$columns] <- as.vector(t(tm$b))
@@ -315,6 +288,40 @@ glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, contr
        terms = terms, zterms = zterms, singular = r$singular, on_boundary = r$on_boundary,
        optinfo = optinfo, engine = "agq_zero_re", nAGQ = r$nAGQ,
        cluster_loglik = stats::setNames(r$modes$loglik[at], lev))
+}
+
+# The summaries of the terms of `re` (sparse_re_terms()'s, all on one
+# grouping factor; their effects from column `first` + 1 of the engine's)
+# in the layout of sparse_term_summaries(), from a one-factor engine's
+# per-cluster summaries `s` (modes and posterior means of u, with their
+# covariances, one row per cluster) and its Lambda; `at`: the rows of `s`
+# of the terms' levels.
+agq_term_summaries <- function(re, first, Lambda, s, at) {
+  q <- ncol(Lambda)
+  starts <- first + cumsum(c(0L, term_sizes(re)))
+  lapply(seq_along(re$terms), function(k) {
+    tm <- re$terms[[k]]
+    j <- starts[k] + seq_along(tm$cnames)
+    Lam <- Lambda[j, j, drop = FALSE]
+    dimnames(Lam) <- list(tm$cnames, tm$cnames)
+    # (the engine's modes, posterior means and their covariances are u's;
+    # b = Lambda u)
+    to_b <- function(M) {
+      B <- M[at, j, drop = FALSE] %*% t(Lam)
+      dimnames(B) <- list(tm$levels, tm$cnames)
+      B
+    }
+    to_bvar <- function(V) {
+      cv <- vapply(at, function(i) Lam %*% matrix(V[i, ], q, q)[j, j] %*% t(Lam),
+                   numeric(length(j)^2))
+      array(cv, c(length(j), length(j), length(at)),
+            dimnames = list(tm$cnames, tm$cnames, tm$levels))
+    }
+    tm$kfactor <- NULL
+    c(tm, list(Lambda = Lam, D = Lam %*% t(Lam), b = to_b(s$mode),
+               condvar = to_bvar(s$mode_var), b_mean = to_b(s$post_mean),
+               condvar_mean = to_bvar(s$post_var)))
+  })
 }
 
 # The positions, in a location-scale fit's theta (nb fixed effects and

@@ -64,7 +64,7 @@ structure_tail_count <- function(fit) {
 # fixed design is Xd (engine kinds 5 and 6: the zero part's coefficients
 # before the dispersion's in theta, as in every two-part fit).
 two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offset, offz, offd,
-                                   control) {
+                                   control, nAGQ = 1L) {
   n <- length(y)
   p <- ncol(X)
   check_full_rank(X)
@@ -92,10 +92,16 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   nth <- re$ntheta
   # (kinds 5 and 6: the dispersion in the engine's second, random
   # predictor, the zero part in its third)
-  se <- if (zdre) two_part_structure_engine(Xs, Xds, Xzs, y, weights, offset, offd, offz, re,
-                                            family, kind, both)
+  # (nAGQ > 1: the conditional part's terms on one grouping factor, none in
+  # the other parts; the one-factor engine)
+  agq <- nAGQ > 1L
+  se <- if (agq) two_part_structure_agq(Xs, Xzs, Xds, y, weights, offset, offz, offd, rt$rc,
+                                        family, kind, nAGQ, control$nthreads)
+        else if (zdre) two_part_structure_engine(Xs, Xds, Xzs, y, weights, offset, offd, offz, re,
+                                                 family, kind, both)
         else two_part_structure_engine(Xs, Xzs, Xds, y, weights, offset, offz, offd, re, family,
                                        kind, both)
+  if (agq) on.exit(cpp_agq_free(se$eng), add = TRUE)
   eng <- se$eng
   engine_eval <- se$engine_eval
   # Starts as the unstructured two-part fits', the structures at standard
@@ -149,8 +155,9 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
                              tail_names = tail_names)
   theta_s <- structure_engine_theta(run$par, est$lm, p, ntail)
   nb <- p + nth
-  md <- two_part_structure_modes(eng, re, rt, both, est$lm$lambda, theta_s, nb,
-                                 if (zdre) 0L else pz, Xzs, offz)
+  md <- if (agq) se$modes(theta_s, est$lm$lambda, Xs, offset)
+        else two_part_structure_modes(eng, re, rt, both, est$lm$lambda, theta_s, nb,
+                                      if (zdre) 0L else pz, Xzs, offz)
   m <- md$m
   # (the zero part beside a random dispersion has fixed effects only)
   if (zdre) md$zre <- offz
@@ -180,8 +187,10 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   warn <- c(warn, deg$warning)
   theta <- est$theta_chol
   optinfo <- covstruct_optinfo(run, est, bc, warn,
-                               if (dre || zdre) "Laplace (sparse, mean and dispersion)"
-                               else if (both) "Laplace (sparse, both parts)" else "Laplace (sparse)", 1L,
+                               if (agq) "AGHQ"
+                               else if (dre || zdre) "Laplace (sparse, mean and dispersion)"
+                               else if (both) "Laplace (sparse, both parts)" else "Laplace (sparse)",
+                               nAGQ,
                                !tx$identity || !tz$identity || !td$identity,
                                grad_basis_of(!tx$identity))
   optinfo$zero_inflation_vanishes <- !is.null(vanish)
@@ -197,7 +206,8 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
        modes = modes, terms = md$terms, zterms = md$zterms, singular = est$singular,
        on_boundary = est$on_boundary,
        structures = structure(est$structures, theta = est$theta, cov_theta = est$cov_theta),
-       optinfo = optinfo, engine = if (both) "laplace_sparse_zero_re" else "laplace_sparse")
+       optinfo = optinfo, nAGQ = if (agq) as.integer(nAGQ), cluster_loglik = md$cluster_loglik,
+       engine = if (agq) "agq" else if (both) "laplace_sparse_zero_re" else "laplace_sparse")
 }
 
 # The search's end `run` (from `start`, by `search(par)`) checked further
@@ -287,17 +297,88 @@ two_part_structure_engine <- function(Xs, Xzs, Xds, y, weights, offset, offz, of
     eng <- cpp_sparse_new(Xs, re$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
                           re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
                           family$family_code, family$link_code)
-    XA <- cbind(Xzs, Xds)
-    storage.mode(XA) <- "double"
-    pred <- c(if (kind == "disp") integer() else rep(0L, pz),
-              rep(if (kind == "disp") 0L else 1L, pd))
-    aoff <- cbind(if (kind != "disp") offz, if (pd) offd)
-    if (is.null(aoff)) aoff <- matrix(0, n, 0L)
-    storage.mode(aoff) <- "double"
-    cpp_sparse_set_aux(eng, aux_kind_code(kind, family), XA, pred, aoff)
+    ai <- two_part_aux_inputs(Xzs, Xds, offz, offd, kind, n)
+    cpp_sparse_set_aux(eng, aux_kind_code(kind, family), ai$XA, ai$pred, ai$aoff)
     engine_eval <- function(theta, grad) sparse_eval(eng, theta, grad, reuse = TRUE)
   }
   list(eng = eng, engine_eval = engine_eval)
+}
+
+# The auxiliary predictors of an engine with fixed zero and dispersion
+# parts (cpp_sparse_set_aux(), cpp_agq_set_aux()): both parts' designs side
+# by side, the predictor each column feeds (0 the zero part's, 1 the
+# dispersion's; a dispersion formula alone feeds predictor 0) and their
+# offsets.
+two_part_aux_inputs <- function(Xzs, Xds, offz, offd, kind, n) {
+  pz <- ncol(Xzs)
+  pd <- ncol(Xds)
+  XA <- cbind(Xzs, Xds)
+  storage.mode(XA) <- "double"
+  pred <- c(if (kind == "disp") integer() else rep(0L, pz),
+            rep(if (kind == "disp") 0L else 1L, pd))
+  aoff <- cbind(if (kind != "disp") offz, if (pd) offd)
+  if (is.null(aoff)) aoff <- matrix(0, n, 0L)
+  storage.mode(aoff) <- "double"
+  list(XA = XA, pred = pred, aoff = aoff)
+}
+
+# The one-factor engine (adaptive quadrature with `nAGQ` points) of a
+# structured two-part fit whose random-effect terms `rc` all lie in the
+# conditional part on one grouping factor, with the zero and dispersion
+# parts as its auxiliary predictors: its parameters are the sparse
+# engine's (fixed effects, each term's Lambda entries in turn, the parts'
+# coefficients), on Lambda block-diagonal over the terms. Returns the
+# engine, its evaluation and modes(theta_s, lambda, Xs, offset), the modes'
+# summaries in two_part_structure_modes()'s layout.
+two_part_structure_agq <- function(Xs, Xzs, Xds, y, weights, offset, offz, offd, rc, family, kind,
+                                   nAGQ, nthreads) {
+  n <- length(y)
+  grp <- rc$terms[[1L]]
+  q <- sum(term_sizes(rc))
+  check_nAGQ(nAGQ, q)
+  ai <- two_part_aux_inputs(Xzs, Xds, offz, offd, kind, n)
+  eng <- structure_agq_new(Xs, y, weights, offset, rc, family, nAGQ, nthreads,
+                           aux_kind_code(kind, family), ai)
+  modes <- function(theta_s, lambda, Xs, offset) {
+    s <- cpp_agq_summaries(eng, theta_s)
+    Lam <- matrix(0, q, q)
+    Lam[structure_agq_pattern(rc)] <- lambda
+    terms <- agq_term_summaries(rc, 0L, Lam, s, seq_along(grp$levels))
+    b <- numeric(ncol(rc$Z))
+    for (tm in terms) b[tm$columns] <- as.vector(t(tm$b))
+    list(modes = list(eta = drop(Xs %*% theta_s[seq_len(ncol(Xs))]) + offset +
+                        as.numeric(rc$Z %*% b), b = b),
+         terms = terms, zterms = NULL, zre = offz, m = NULL,
+         cluster_loglik = stats::setNames(s$loglik, grp$levels))
+  }
+  list(eng = eng, engine_eval = function(theta, grad) cpp_agq_eval(eng, theta, grad),
+       modes = modes)
+}
+
+# The positions (row, column) in the one-factor engine's Lambda of the
+# entries of theta's Lambda part for the terms `rc`: each term's lower
+# triangle by columns, the terms' blocks on the diagonal in turn.
+structure_agq_pattern <- function(rc) {
+  sizes <- term_sizes(rc)
+  first <- c(0L, cumsum(sizes))
+  do.call(rbind, lapply(seq_along(sizes), function(k)
+    first[k] + which(lower.tri(diag(sizes[k]), diag = TRUE), arr.ind = TRUE)))
+}
+
+# The one-factor engine on the terms `rc` (all on one grouping factor) in
+# the sparse engine's parameters (Lambda's entries term by term, on the
+# block-diagonal Lambda), with the auxiliary predictors `ai`
+# (two_part_aux_inputs(); `kind` their engine code). Shared by the fit and
+# the engines its profile and robust covariances rebuild.
+structure_agq_new <- function(Xs, y, weights, offset, rc, family, nAGQ, nthreads, kind, ai) {
+  grp <- rc$terms[[1L]]
+  pat <- structure_agq_pattern(rc)
+  eng <- cpp_agq_new(Xs, row_re_covariates(rc), as.numeric(y), as.numeric(weights),
+                     as.numeric(offset), grp$index, length(grp$levels), pat[, 1L] - 1L,
+                     pat[, 2L] - 1L, family$family_code, family$link_code, as.integer(nAGQ),
+                     nthreads)
+  cpp_agq_set_aux(eng, kind, ai$XA, ai$pred, ai$aoff)
+  eng
 }
 
 # The modes of the random effects at the engine's parameters theta_s

@@ -189,7 +189,8 @@ zi_fit <- function(s, d) {
       d$X, d$y, d$rt, inner, "disp_re", d$dd$X, NULL, d$weights, d$offset, d$offd, NULL,
       s$control)
   else if (s$structured_aux) two_part_covstruct_fit(
-      d$X, d$y, d$rt, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, d$offz, d$offd, s$control)
+      d$X, d$y, d$rt, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, d$offz, d$offd, s$control,
+      if (s$engine == "agq") nAGQ else 1L)
   else if (s$disp_random && s$engine == "agq_zero_re") glmm_dispre_agq_fit(
       d$X, d$y, re, d$rz, inner, d$dd$X, d$weights, d$offset, s$control, d$offd, s$start,
       nAGQ, s$penalty, Xz = d$zd$X, offz = d$offz, zkind = kind)

@@ -83,6 +83,12 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
     # parts (glmm_dispre_agq_fit()).
     disp_quadrature = length(disp_bars) > 0L && !structured_aux &&
       length(union(gnames, group_names_of(disp_bars))) == 1L,
+    # Structures in a two-part model whose random-effect terms all lie in
+    # the conditional part, on one grouping factor: adaptive quadrature on
+    # the one-factor engine with the zero and dispersion parts as its
+    # auxiliary predictors (two_part_covstruct_fit()).
+    structured_aux_quadrature = structured_aux && !length(zi_bars) && !length(disp_bars) &&
+      length(gnames) == 1L,
     family = inner, count_family = cf,
     cumulative = !is.null(cum), aux = aux, truncated = !is.null(cf), has_zi = has_zi,
     has_disp = has_disp,
@@ -168,8 +174,9 @@ glmm_refusals <- list(
           "'weights': a zero-inflated binomial model takes the numbers of trials from cbind(successes, failures) and no prior weights"),
   refusal("dispformula_family", quote(aux && has_disp && !has_dispersion(family)),
           quote(sprintf("'dispformula': the %s family has no dispersion parameter", family$family))),
-  refusal("two_part_sparse_quadrature", quote(aux && (sparse || zire_sparse) && quadrature),
-          quote(if (structured_aux) "'nAGQ' > 1 (adaptive quadrature) is not available for covariance structures in a model with 'ziformula', 'dispformula' or a hurdle family: it is fitted by the Laplace approximation (nAGQ = 1)"
+  refusal("two_part_sparse_quadrature",
+          quote(aux && (sparse || zire_sparse) && quadrature && !structured_aux_quadrature),
+          quote(if (structured_aux) "'nAGQ' > 1 (adaptive quadrature) for covariance structures in a model with 'ziformula', 'dispformula' or a hurdle family needs every random-effect term in the conditional part, on one grouping factor; otherwise the model is fitted by the Laplace approximation (nAGQ = 1)"
                 else if (zire_sparse) "'nAGQ' > 1 (adaptive quadrature) needs the zero part's random effects on the conditional part's single grouping factor; otherwise only the Laplace approximation (nAGQ = 1) is available"
                 else "'nAGQ' > 1 (adaptive quadrature) needs a single grouping factor; with several random-effect terms only the Laplace approximation (nAGQ = 1) is available")),
   refusal("zi_correlated_sparse", quote(zi_correlated && zire_sparse),
@@ -347,6 +354,7 @@ choose_engine <- function(s, mf) {
   s$nrows <- nrow(mf)
   s$engine <- switch(route,
     two_part = if (s$disp_random && s$quadrature) "agq_zero_re"
+               else if (s$structured_aux_quadrature && s$quadrature) "agq"
                else if (s$zire_sparse || s$disp_random) "laplace_sparse_zero_re"
                else if (length(s$zi_bars)) "agq_zero_re"
                else if (s$sparse) "laplace_sparse" else "agq",

@@ -195,8 +195,9 @@ covstruct_profile_engine <- function(fit) {
                  edge = spzire_profile_edge(eng), eng = eng)
   } else if (inherits(fit, "glmmgee_glmm_sparse")) {
     se <- covstruct_sparse_new(fit, pm$re)
-    base <- list(eval = function(th) sparse_eval(se$eng, th, TRUE), free = function() NULL,
-                 Tx = se$Tx)
+    base <- list(eval = if (se$agq) function(th) cpp_agq_eval(se$eng, th, TRUE)
+                        else function(th) sparse_eval(se$eng, th, TRUE),
+                 free = function() NULL, Tx = se$Tx)
   } else {
     base <- profile_engine(fit)
   }

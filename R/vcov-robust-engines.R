@@ -315,7 +315,21 @@ covstruct_robust_engine <- function(fit) {
 # (`re`, sparse_covstruct_terms()), in the engine's parameters.
 covstruct_sparse_engine <- function(fit, re) {
   se <- covstruct_sparse_new(fit, re)
-  list(split = sparse_cluster_split(se$eng, re$Z, re, se$w), Tx = se$Tx, free = function() NULL)
+  split <- if (!se$agq) sparse_cluster_split(se$eng, re$Z, re, se$w)
+           else function(code, G, levels) {
+             # (by quadrature: the one-factor engine's clusters, the levels
+             # of the terms' factor, summed into the user's)
+             rows <- which(se$w > 0)
+             to_user <- rep(1L, length(re$terms[[1L]]$levels))
+             to_user[re$terms[[1L]]$index[rows]] <- code[rows]
+             list(scores = function(th) {
+               S <- matrix(0, G, length(th))
+               S[sort(unique(to_user)), ] <- rowsum(cpp_agq_scores(se$eng, th), to_user,
+                                                   reorder = TRUE)
+               S
+             })
+           }
+  list(split = split, Tx = se$Tx, free = function() NULL)
 }
 
 # The same for a structured two-part fit with random effects in both parts
@@ -340,11 +354,17 @@ covstruct_sparse_new <- function(fit, re) {
   n <- length(fit$y)
   w <- as.numeric(fit$prior.weights %||% rep(1, n))
   fam <- fit$family
+  # A two-part fit by quadrature (its terms on one grouping factor): the
+  # one-factor engine at the fit's rule (two_part_structure_agq()).
+  if (!is.null(fit$aux) && isTRUE(fit$nAGQ > 1L))
+    return(list(eng = structure_agq_new(ax$X, fit$y, w, fit$offset %||% rep(0, n), re, fam,
+                                        fit$nAGQ, 1L, ax$kind, ax),
+                w = w, Tx = ax$Tx, agq = TRUE))
   eng <- cpp_sparse_new(ax$X, re$Z, as.numeric(fit$y), w, as.numeric(fit$offset %||% rep(0, n)),
                         re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
                         fam$family_code, fam$link_code)
   if (!is.null(fit$aux)) cpp_sparse_set_aux(eng, ax$kind, ax$XA, ax$pred, ax$aoff)
-  list(eng = eng, w = w, Tx = ax$Tx)
+  list(eng = eng, w = w, Tx = ax$Tx, agq = FALSE)
 }
 
 # The engine of cluster-robust covariances for `fit`: the fit's own engine

@@ -164,10 +164,58 @@ test_that("a structured two-part fit works with the methods, and says what it ca
                     family = poisson, data = d),
                "'ziformula': diag(0 + tf | g, het = TRUE): diag() takes no argument 'het'",
                fixed = TRUE)
-  expect_error(glmm(y ~ x + ar1(0 + tf | g), ziformula = ~ z, family = poisson, data = d,
-                    nAGQ = 3),
-               "'nAGQ' > 1 (adaptive quadrature) is not available for covariance structures",
+  # (quadrature needs every random-effect term in the conditional part)
+  expect_error(glmm(y ~ x + ar1(0 + tf | g), ziformula = ~ z + (1 | g), family = poisson,
+                    data = d, nAGQ = 3),
+               "'nAGQ' > 1 (adaptive quadrature) for covariance structures in a model with 'ziformula', 'dispformula' or a hurdle family needs every random-effect term in the conditional part, on one grouping factor",
                fixed = TRUE)
+})
+
+test_that("adaptive quadrature for structures beside a zero part: the unstructured terms' fits", {
+  # diag() and us() on one grouping factor are (x || g) and (x | g), which
+  # the one-factor engine fits by quadrature beside a zero part: the same
+  # log-likelihood, estimates, modes and robust covariances.
+  set.seed(5)
+  d <- data.frame(g = factor(rep(1:60, each = 8)), x = rnorm(480))
+  u <- rnorm(60, 0, 0.6)
+  v <- rnorm(60, 0, 0.3)
+  d$y <- stats::rpois(480, exp(0.3 + (0.4 + v[d$g]) * d$x + u[d$g])) * stats::rbinom(480, 1, 0.8)
+  f_s <- glmm(y ~ x + diag(1 + x | g), ziformula = ~ 1, data = d, family = poisson, nAGQ = 5)
+  f_p <- glmm(y ~ x + (1 + x || g), ziformula = ~ 1, data = d, family = poisson, nAGQ = 5)
+  expect_identical(f_s$engine$name, "agq")
+  expect_identical(f_s$nAGQ, 5L)
+  expect_output(print(f_s), "AGHQ \\(nAGQ = 5\\)")
+  expect_equal(as.numeric(logLik(f_s)), as.numeric(logLik(f_p)), tolerance = 1e-7)
+  expect_equal(unname(c(fixef(f_s), f_s$aux$zi$coef)), unname(c(fixef(f_p), f_p$aux$zi$coef)),
+               tolerance = 1e-4)
+  expect_equal(sum(f_s$cluster_loglik), as.numeric(logLik(f_s)), tolerance = 1e-10)
+  expect_equal(unname(as.matrix(ranef(f_s)$g)), unname(as.matrix(ranef(f_p)$g)), tolerance = 1e-3)
+  expect_equal(unname(predict(f_s, type = "response")), unname(predict(f_p, type = "response")),
+               tolerance = 1e-4)
+  # the rebuilt engines of the robust covariance and the profile are the
+  # quadrature's, not the Laplace approximation's
+  for (ty in c("CR0", "CR2"))
+    expect_equal(unname(vcov(f_s, type = ty)), unname(vcov(f_p, type = ty)), tolerance = 1e-3,
+                 info = ty)
+  expect_equal(unname(confint(f_s, parm = "x", method = "profile")),
+               unname(confint(f_p, parm = "x", method = "profile")), tolerance = 1e-3)
+  f_u <- glmm(y ~ x + us(1 + x | g), ziformula = ~ 1, data = d, family = poisson, nAGQ = 3)
+  f_q <- glmm(y ~ x + (1 + x | g), ziformula = ~ 1, data = d, family = poisson, nAGQ = 3)
+  expect_equal(as.numeric(logLik(f_u)), as.numeric(logLik(f_q)), tolerance = 1e-6)
+  # An AR(1) over four occasions, 2^4 points: quadrature moves the Laplace
+  # fit's log-likelihood; at one point it is the Laplace fit.
+  d$tf <- factor(rep(rep(1:4, each = 2), 60))
+  f_l <- glmm(y ~ x + ar1(0 + tf | g), ziformula = ~ 1, data = d, family = poisson)
+  f_a <- glmm(y ~ x + ar1(0 + tf | g), ziformula = ~ 1, data = d, family = poisson, nAGQ = 2)
+  expect_identical(f_l$engine$name, "laplace_sparse")
+  expect_gt(abs(as.numeric(logLik(f_a) - logLik(f_l))), 1e-3)
+  expect_lt(abs(as.numeric(logLik(f_a) - logLik(f_l))), 2)
+  expect_equal(dim(simulate(f_a, nsim = 2, seed = 1)), c(nrow(d), 2L))
+  expect_true(all(is.finite(vcov(f_a, type = "CR2"))))
+  # Terms on two grouping factors stay with Laplace.
+  d$h <- factor(rep(1:8, 60))
+  expect_error(glmm(y ~ x + ar1(0 + tf | g) + (1 | h), ziformula = ~ 1, data = d,
+                    family = poisson, nAGQ = 3), "on one grouping factor")
 })
 
 test_that("a structured zero part where the Laplace approximation breaks down says so, without suggesting start", {
