@@ -236,8 +236,8 @@ ordinal_re_finish <- function(opt, gfun, re, k1, p, ctr, scl, pen, nAGQ, control
 # product grid of adaptive quadrature turns with the random effects'
 # coordinates, so its value depends on them (wine, (1 + temp | judge),
 # nAGQ = 3: 3.9e-5 between Z and Z*; nAGQ = 15: 1e-10); the Laplace value
-# does not.
-ordinal_loglik_at_re <- function(fit, psi, clusters = FALSE) {
+# does not. With `star`, psi's lambda is Lambda* itself.
+ordinal_loglik_at_re <- function(fit, psi, clusters = FALSE, star = FALSE) {
   d <- ordinal_fit_data(fit)
   k1 <- length(fit$thresholds)
   p <- length(fit$coefficients)
@@ -245,16 +245,32 @@ ordinal_loglik_at_re <- function(fit, psi, clusters = FALSE) {
   l <- psi[k1 + p + seq_along(fit$lam_row)]
   L <- matrix(0, q, q)
   L[cbind(fit$lam_row, fit$lam_col)] <- ifelse(fit$lam_row == fit$lam_col, exp(l), l)
-  Zs <- fit$Z[d$o, , drop = FALSE]
-  if (isTRUE(fit$optinfo$centred_z)) {
-    last <- vapply(seq_len(q), function(j) max(fit$lam_row[fit$lam_col == j], j), 1L)
-    cov_blocks <- diff(c(0L, which(cummax(last) == seq_len(q))))
-    tz <- design_transform(Zs, blocks = cov_blocks, within = FALSE)
-    Zs <- tz$M
-    L <- lq_blocks(tz$T %*% L, cov_blocks)$L
-  }
-  r <- cpp_ordinal_loglik_re(d$y, d$X, Zs, d$offset, d$w, d$starts, k1 + 1L,
+  bs <- ordinal_re_basis(fit, d)
+  if (!is.null(bs$zb) && !star) L <- lq_blocks(bs$T %*% L, bs$cov_blocks)$L
+  r <- cpp_ordinal_loglik_re(d$y, d$X, bs$Z, d$offset, d$w, d$starts, k1 + 1L,
                              as.numeric(psi[seq_len(k1)]), as.numeric(psi[k1 + seq_len(p)]),
                              L, fit$nAGQ, fit$family$link_code)
   if (clusters) r$cluster_loglik else r$loglik
+}
+
+# The basis of the random effects a slope model's search ran on: Z in the
+# fit's cluster order (d$o), standardized where `$optinfo$centred_z`, with
+# its T (Z* = Z T^-1), covariance blocks and, for basis_theta(), the blocks
+# of Lambda's entries at their positions in fit$theta (beta, lambda,
+# thresholds); zb is NULL on the user's Z.
+ordinal_re_basis <- function(fit, d = ordinal_fit_data(fit)) {
+  Zs <- fit$Z[d$o, , drop = FALSE]
+  if (!isTRUE(fit$optinfo$centred_z)) return(list(Z = Zs, zb = NULL))
+  q <- ncol(Zs)
+  last <- vapply(seq_len(q), function(j) max(fit$lam_row[fit$lam_col == j], j), 1L)
+  cov_blocks <- diff(c(0L, which(cummax(last) == seq_len(q))))
+  tz <- design_transform(Zs, blocks = cov_blocks, within = FALSE)
+  pat <- list(row = fit$lam_row, col = fit$lam_col)
+  lam <- length(fit$coefficients) + seq_along(fit$lam_row)
+  rows_of <- index_blocks(cov_blocks)
+  zb <- list(blocks = lapply(seq_along(cov_blocks), function(b) {
+    r <- rows_of[[b]]
+    z_block(pat, r, b, tz$T[r, r, drop = FALSE], lam)
+  }), q = q, aghq = TRUE)
+  list(Z = tz$M, T = tz$T, cov_blocks = cov_blocks, zb = zb)
 }

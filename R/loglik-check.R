@@ -169,13 +169,16 @@ loglik_check_refusal <- function(fit) {
 
 # The log-likelihood of a one-factor (or nested quadrature) fit at its
 # estimates by adaptive quadrature with `nodes` points, and its gradient
-# (the fit's engine, rebuilt; for nested quadrature by central
-# differences, as the fit takes it).
+# (the fit's engine, rebuilt on the basis of its quadrature,
+# fit_basis_engine(); for nested quadrature by central differences, as the
+# fit takes it).
 loglik_by_quadrature <- function(fit, nodes) {
   nested <- fit_engine(fit)$name == "agq_nested"
-  pe <- if (nested) nested_profile_engine(fit, nodes) else profile_engine(fit)
+  pe <- if (nested) nested_profile_engine(fit, nodes) else fit_basis_engine(fit, "loglik_check()")
   on.exit(pe$free(), add = TRUE)
-  th <- theta_star(as.numeric(fit$theta), pe$Tx)
+  th <- as.numeric(fit$theta)
+  if (!is.null(pe$to_engine)) th <- pe$to_engine(th)
+  th <- theta_star(th, pe$Tx)
   if (!nested) {
     # (a location-scale fit by quadrature keeps the several-term layout:
     # its effects per cluster are both parts' terms' columns)
@@ -190,7 +193,9 @@ loglik_by_quadrature <- function(fit, nodes) {
     else cpp_agq_set_nagq(eng, nodes)
   }
   r <- pe$eval(th)
-  list(loglik = r$loglik, gradient = gradient_unstar(r$gradient, pe$Tx))
+  g <- gradient_unstar(r$gradient, pe$Tx)
+  if (!is.null(pe$jac)) g <- drop(crossprod(pe$jac(as.numeric(fit$theta)), g))
+  list(loglik = r$loglik, gradient = g)
 }
 
 # Importance sampling of the marginal log-likelihood of a several-term

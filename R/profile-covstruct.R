@@ -221,8 +221,7 @@ covstruct_profile_engine <- function(fit) {
   ll <- eval(theta_star(pm$phi, base$Tx))$loglik
   if (!is.finite(ll) || abs(ll - fit$loglik) > 1e-6 * max(1, abs(fit$loglik))) {
     base$free()
-    stop("profile(): the model could not be rebuilt from the fit (its log-likelihood differs); use confint(method = \"Wald\")",
-         call. = FALSE)
+    stop_not_rebuilt("profile()")
   }
   # (the engine's state at the estimates, just evaluated there)
   if (!is.null(base$edge)) attr(eval, "reset") <- spzire_profile_reset(base$eng)

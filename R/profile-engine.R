@@ -24,8 +24,9 @@
 # the fit's did.
 # `zbasis` (profile_basis_setup()): list(G, zb), the engine on Z G, G block
 # diagonal over the far blocks zb of profile_z_blocks() (the rows of G after
-# the conditional part's are the zero part's).
-profile_engine <- function(fit, zbasis = NULL) {
+# the conditional part's are the zero part's). `caller` names the method
+# in the message when the rebuilt engine is not the fit's.
+profile_engine <- function(fit, zbasis = NULL, caller = "profile()") {
   a <- fit$aux
   if (!is.null(a) && !is.null(fit$penalty))
     stop("profile likelihoods are not available for penalized fits (the profile would drop the prior); use confint(method = \"Wald\")",
@@ -109,7 +110,7 @@ profile_engine <- function(fit, zbasis = NULL) {
     }
     lam_lower <- ifelse(pat$row == pat$col, 0, -Inf)
   }
-  if (!is.null(a)) check_rebuilt_engine(ev, fit, free, ax$Tx, zbasis)
+  if (!is.null(a)) check_rebuilt_engine(ev, fit, free, ax$Tx, zbasis, caller)
   # (the two-part sparse engine's state at the estimates, just evaluated
   # there: each side of a profile starts from it)
   if (!is.null(attr(ev, "edge"))) attr(ev, "reset") <- spzire_profile_reset(eng)

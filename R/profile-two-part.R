@@ -29,7 +29,9 @@ profile_aux_design <- function(fit, X, Xz, Xd) {
 # The rebuilt engine must give the fit's log-likelihood at its estimate
 # (else the profile would be of another model). With `zbasis` the engine
 # runs on Z G: its Lambda is the factor of G^-1 D G^-T (basis_theta()).
-check_rebuilt_engine <- function(ev, fit, free = function() NULL, Tx = NULL, zbasis = NULL) {
+# `caller` names the method in the message.
+check_rebuilt_engine <- function(ev, fit, free = function() NULL, Tx = NULL, zbasis = NULL,
+                                 caller = "profile()") {
   th <- unname(fit$theta)
   if (!is.null(zbasis))
     th <- basis_theta(th, zbasis$zb, lapply(zbasis$zb$blocks, function(bl)
@@ -37,10 +39,18 @@ check_rebuilt_engine <- function(ev, fit, free = function() NULL, Tx = NULL, zba
   ll <- ev(theta_star(th, Tx))$loglik
   if (!is.finite(ll) || abs(ll - fit$loglik) > 1e-6 * max(1, abs(fit$loglik))) {
     free()
-    stop("profile(): the model could not be rebuilt from the fit (its log-likelihood differs); use confint(method = \"Wald\")",
-         call. = FALSE)
+    stop_not_rebuilt(caller)
   }
   invisible(ll)
+}
+
+# The error of a method whose engine, rebuilt from the fit, does not give
+# the fit's log-likelihood at its estimates.
+stop_not_rebuilt <- function(caller) {
+  stop(sprintf("%s: the model could not be rebuilt from the fit (its log-likelihood differs); %s",
+               caller, switch(caller, "profile()" = "use confint(method = \"Wald\")",
+                              "vcov()" = "no cluster-robust covariance",
+                              "its value cannot be checked")), call. = FALSE)
 }
 
 # The two-part sparse engine's state at the fit's estimates (its inner

@@ -318,14 +318,15 @@ basis_z_sparse <- function(re, zbasis) {
 
 # The engine of the targets that need no block of their own: every far
 # block on G = Ti.
-profile_basis_engine <- function(fit, zb) basis_engine(fit, zb, lapply(zb$blocks, `[[`, "Ti"))
+profile_basis_engine <- function(fit, zb, caller = "profile()")
+  basis_engine(fit, zb, lapply(zb$blocks, `[[`, "Ti"), caller)
 
 # The engine on Z G, G block diagonal with g[[i]] on far block i's rows of
 # Lambda (the identity elsewhere).
-basis_engine <- function(fit, zb, g) {
+basis_engine <- function(fit, zb, g, caller = "profile()") {
   G <- diag(1, zb$q)
   for (i in seq_along(zb$blocks)) G[zb$blocks[[i]]$rows, zb$blocks[[i]]$rows] <- g[[i]]
-  profile_engine(fit, zbasis = list(G = G, zb = zb))
+  profile_engine(fit, zbasis = list(G = G, zb = zb), caller = caller)
 }
 
 # The base engine (block `bl` on Z* = Z Ti) as a function of theta with
@@ -352,4 +353,58 @@ rotated_eval <- function(base, bl, C) {
          r
        },
        lower = base$lower, free = function() NULL)
+}
+
+# The fit's engine on the basis of the random effects its search ran on,
+# for the methods that evaluate the fit's own approximation at its
+# estimates (cluster-robust covariances, loglik_check()). Adaptive
+# quadrature with several effects per group is not invariant to that basis,
+# and the fit maximized it on the centred and scaled Z* (glmm_reparam()):
+# on the user's Z the engine is another approximation (one factor,
+# (1 + x | g) with x centred at 3, nAGQ = 3: a log-likelihood 0.09 below
+# the fit's at its estimates and cluster scores summing to 0.43, not 0).
+# Where the basis differs, the engine runs on Z*, `to_engine` maps the
+# fit's theta to that engine's and `jac` is its Jacobian; elsewhere both
+# are NULL (the engine on the user's Z is the fit's).
+fit_basis_engine <- function(fit, caller) {
+  zb <- if (isTRUE(fit$nAGQ > 1)) profile_z_blocks(fit)
+  if (is.null(zb) || !isTRUE(zb$aghq)) return(profile_engine(fit, caller = caller))
+  pe <- profile_basis_engine(fit, zb, caller)
+  Ts <- lapply(zb$blocks, `[[`, "T")
+  pe$to_engine <- function(th) basis_theta(th, zb, Ts)
+  pe$jac <- function(th) basis_theta_jacobian(th, zb)
+  ll <- pe$eval(theta_star(pe$to_engine(unname(fit$theta)), pe$Tx))$loglik
+  if (!is.finite(ll) || abs(ll - fit$loglik) > 1e-6 * max(1, abs(fit$loglik))) {
+    pe$free()
+    stop_not_rebuilt(caller)
+  }
+  pe
+}
+
+# d theta* / d theta of basis_theta(theta, zb, T) (each far block's Lambda
+# replaced by the factor of T D T'; the identity elsewhere): exactly, by
+# lq_jacobian() of the inverse map, where the block's factor is
+# nonsingular; by central differences on a block with a zero variance.
+basis_theta_jacobian <- function(th, zb) {
+  J <- diag(1, length(th))
+  for (bl in zb$blocks) {
+    s <- length(bl$rows)
+    L <- matrix(0, s, s)
+    L[bl$at] <- th[bl$pos]
+    Ls <- lq_blocks(bl$T %*% L, s)$L
+    Jb <- if (min(abs(diag(Ls))) > 1e-10 * max(abs(Ls))) {
+      lu <- lq_blocks(bl$Ti %*% Ls, s)
+      tryCatch(solve(lq_jacobian(Ls, lu$L, lu$W, bl$at)), error = function(e) NULL)
+    }
+    if (is.null(Jb)) {
+      one <- function(l) {
+        L[bl$at] <- l
+        lq_blocks(bl$T %*% L, s)$L[bl$at]
+      }
+      Jb <- map_jacobian(one, th[bl$pos], rep(1e-2 * max(abs(L)), length(bl$pos)),
+                         rep(TRUE, length(bl$pos)))
+    }
+    J[bl$pos, bl$pos] <- Jb
+  }
+  J
 }

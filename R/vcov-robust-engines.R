@@ -250,16 +250,28 @@ ordinal_robust_engine <- function(fit) {
   if (inherits(fit, "glmmgee_glmm_ordinal_re")) {
     # random slopes: theta's covariance-factor entries (diagonal ones
     # positive, the search's log scale) back to psi = (thresholds, beta,
-    # entries with log diagonal), on the fit's own evaluation (its
-    # centring of Z included: the quadrature's value depends on it)
+    # entries with log diagonal), on the fit's own evaluation: a search on
+    # the standardized Z* (the quadrature's value depends on the basis)
+    # is evaluated there, in Lambda*'s entries (`par`, as
+    # fit_basis_engine() for the binary model it generalizes)
     k1 <- length(fit$thresholds)
     on <- fit$lam_row == fit$lam_col
     nre <- length(on)
-    return(list(loglik = function(th) {
+    bs <- ordinal_re_basis(fit)
+    loglik <- function(th) {
       re <- th[p + seq_len(nre)]
       re[on] <- log(abs(re[on]))
-      ordinal_loglik_at_re(fit, c(th[p + nre + seq_len(k1)], th[seq_len(p)], re), clusters = TRUE)
-    }, free = function() NULL, Tx = NULL))
+      ordinal_loglik_at_re(fit, c(th[p + nre + seq_len(k1)], th[seq_len(p)], re), clusters = TRUE,
+                           star = !is.null(bs$zb))
+    }
+    eng <- list(loglik = loglik, free = function() NULL, Tx = NULL)
+    if (!is.null(bs$zb)) {
+      Ts <- lapply(bs$zb$blocks, `[[`, "T")
+      eng$par <- list(theta = as.numeric(fit$theta), V = fit$cov_theta,
+                      to_engine = function(th) basis_theta(th, bs$zb, Ts),
+                      engine_jac = function(th) basis_theta_jacobian(th, bs$zb))
+    }
+    return(eng)
   }
   d <- ordinal_fit_data(fit)
   J <- length(fit$y_levels)
@@ -304,7 +316,7 @@ covstruct_robust_engine <- function(fit) {
   sparse <- inherits(fit, "glmmgee_glmm_sparse")
   eng <- if (inherits(fit, c("glmmgee_glmm_zire_sparse", "glmmgee_glmm_dispre")))
            covstruct_zire_engine(fit, re)
-         else if (sparse) covstruct_sparse_engine(fit, re) else profile_engine(fit)
+         else if (sparse) covstruct_sparse_engine(fit, re) else profile_engine(fit, caller = "vcov()")
   eng$par <- list(theta = phi, V = fit$cov_structure, to_engine = function(ph) map(ph)$theta,
                   jac = function(ph) map(ph)$J)
   eng
@@ -368,12 +380,16 @@ covstruct_sparse_new <- function(fit, re) {
 }
 
 # The engine of cluster-robust covariances for `fit`: the fit's own engine
-# (profile_engine()) with per-cluster scores or a split by cluster, or one
-# of the engines above.
+# (profile_engine(), on the basis of the fit's quadrature: fit_basis_engine())
+# with per-cluster scores or a split by cluster, or one of the engines above.
 robust_score_engine <- function(fit) {
   if (inherits(fit, "glmmgee_glmm_sharded")) return(sharded_robust_engine(fit))
   if (inherits(fit, "glmmgee_glmm_dist")) return(dist_robust_engine(fit))
   if (is_cumulative(fit$family)) return(ordinal_robust_engine(fit))
   if (inherits(fit, "glmmgee_glmm_covstruct")) return(covstruct_robust_engine(fit))
-  profile_engine(fit)
+  eng <- fit_basis_engine(fit, "vcov()")
+  if (!is.null(eng$to_engine))
+    eng$par <- list(theta = as.numeric(fit$theta), V = fit$cov_theta, to_engine = eng$to_engine,
+                    engine_jac = eng$jac)
+  eng
 }

@@ -47,12 +47,18 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
   if (is.null(eng$scores) && is.null(eng$split) && is.null(eng$loglik))
     require_capability(fit, "robust_vcov")
   # A reparameterized engine (structured covariances) works in eng$par's
-  # phi; `to_engine` maps it to the engine's theta, `jac` is d theta / d phi.
+  # phi; `to_engine` maps it to the engine's theta, `jac` is d theta / d phi
+  # (theta: fit$theta; NULL where phi is fit$theta) and `engine_jac` d
+  # theta_engine / d phi where the engine's theta is not fit$theta (a fit
+  # whose quadrature ran on its own basis, fit_basis_engine()): the scores
+  # are carried by it, and the clusters' informations are taken in the
+  # engine's parameters.
   par <- eng$par
   th <- if (is.null(par)) as.numeric(fit$theta) else par$theta
   V <- if (is.null(par)) fit$cov_theta else par$V
   to_engine <- if (is.null(par)) identity else par$to_engine
-  jac <- if (!is.null(par)) par$jac(th)
+  jac <- if (!is.null(par$jac)) par$jac(th)
+  ejac <- if (!is.null(par$engine_jac)) par$engine_jac(th) else jac
   free <- which(!is.na(diag(V)))
   p <- length(fit$coefficients)
   # the parameters the fixed effects depend on must all be free
@@ -88,7 +94,7 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
     # Jacobian at the estimate)
     score_at <- function(t) gradient_unstar(src$scores(theta_star(t, eng$Tx)), eng$Tx)
     th_e <- to_engine(th)
-    D <- if (is.null(par)) diag(1, length(th)) else jac
+    D <- if (is.null(ejac)) diag(1, length(th)) else ejac
     D <- D[, free, drop = FALSE]
     S <- rowsum(score_at(th_e) %*% D, to_user, reorder = TRUE)
     info <- function() cluster_informations(score_at, th_e, D, to_user, G, se)
@@ -99,7 +105,19 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
     loglik_at <- function(t) rowsum(src$loglik(theta_star(to_engine(t), eng$Tx)), to_user,
                                     reorder = TRUE)
     S <- fd_jacobian(function(t) loglik_at(replace(th, free, t)), th[free], 1e-4 * se)
-    info <- function() cluster_informations_by_values(loglik_at, th, free, G, se)
+    info <- if (is.null(par$engine_jac))
+              function() cluster_informations_by_values(loglik_at, th, free, G, se)
+            else function() {
+              # in the engine's parameters, D' A_i D (cluster_informations())
+              D <- ejac[, free, drop = FALSE]
+              fe <- which(rowSums(abs(D)) > 0)
+              D <- D[fe, , drop = FALSE]
+              se_e <- sqrt(pmax(diag(D %*% V[free, free, drop = FALSE] %*% t(D)), 0))
+              at_e <- function(te) rowsum(src$loglik(theta_star(te, eng$Tx)), to_user,
+                                          reorder = TRUE)
+              He <- cluster_informations_by_values(at_e, to_engine(th), fe, G, se_e)
+              array(apply(He, 3L, function(h) crossprod(D, h %*% D)), c(ncol(D), ncol(D), G))
+            }
   }
   out <- list(S = S, A = A, free = free, G = G,
               levels = cl$levels, npar = length(th), jac = jac)

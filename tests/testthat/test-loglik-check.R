@@ -78,6 +78,22 @@ test_that("one-factor fits are checked by many-point quadrature, gaussian ones a
   expect_output(print(ckg), "exact to 1e-6")
 })
 
+test_that("a random slope by quadrature is checked on the basis the fit's search ran on", {
+  # Quadrature with two effects per group is not invariant to their basis;
+  # the fit maximized it on the centred slope, so the check at the fit's
+  # own rule gives the fit's value, and its gradient there is about 0.
+  set.seed(3)
+  M <- 40; m <- 10; g <- rep(seq_len(M), each = m); x <- rnorm(M * m) + 3
+  b <- cbind(rnorm(M, 0, 0.6), rnorm(M, 0, 0.3))[g, ]
+  d <- data.frame(y = rpois(M * m, exp(-1 + 0.5 * x + b[, 1] + b[, 2] * (x - 3))), x = x, g = g)
+  fit <- glmm(y ~ x + (1 + x | g), data = d, family = poisson, nAGQ = 3)
+  ck <- loglik_check(fit, nodes = 3)
+  expect_lt(abs(ck$difference), 1e-8)
+  expect_lt(max(abs(ck$shift$shift)), 1e-4)
+  # and with more points it measures the error of three
+  expect_gt(abs(loglik_check(fit, nodes = 15)$difference), 0.01)
+})
+
 test_that("loglik_check(): seeds reproduce, the session's stream is left alone, bad input is named", {
   data(cbpp, package = "lme4")
   cbpp$obs <- factor(seq_len(nrow(cbpp)))
