@@ -106,9 +106,13 @@ new_optinfo <- function(method, optimizer, nAGQ = NA_integer_, convergence = NA_
     stop(sprintf("internal: $optinfo has no field %s", paste(bad, collapse = ", ")), call. = FALSE)
   stage_sum <- function(f) sum(vapply(stages, function(s) as.integer(s[[f]] %||% 0L), 1L))
   convergence <- convergence %||% NA_integer_
+  # A gradient that came out NaN or infinite at the estimates (NA: not
+  # computed) makes the fit unconverged whatever the search's own stopping
+  # rule said: nothing verifies an optimum there (fit_warnings() says so).
+  grad_bad <- length(max_grad) == 1L && (is.nan(max_grad) || is.infinite(max_grad))
   core <- list(method = method, optimizer = optimizer %||% NA_character_,
                nAGQ = nAGQ %||% NA_integer_,
-               converged = if (is.na(convergence[1L])) NA else convergence[1L] == 0L,
+               converged = if (is.na(convergence[1L])) NA else convergence[1L] == 0L && !grad_bad,
                convergence = convergence, message = message %||% NA_character_,
                iterations = iterations %||% if (!is.null(stages)) stage_sum("iterations")
                                             else NA_integer_,

@@ -136,6 +136,18 @@ test_that("new_optinfo() refuses a field outside the schema", {
                "no field gradient_max")
 })
 
+test_that("a search that stopped at a non-finite gradient is not converged", {
+  # the stopping rule may have been met (convergence 0), but a gradient of
+  # NaN or Inf verifies nothing; NA means the route did not compute it
+  oi <- function(g) glmmgee:::new_optinfo(method = "AGHQ", optimizer = "x", convergence = 0L,
+                                          max_grad = g)
+  expect_true(oi(1e-8)$converged)
+  expect_false(oi(NaN)$converged)
+  expect_false(oi(Inf)$converged)
+  expect_true(oi(NA_real_)$converged)
+  expect_identical(oi(NaN)$convergence, 0L)
+})
+
 test_that("fits saved by an earlier version read on today's layout", {
   fits <- route_model_fits()
   for (n in names(fits)) {
