@@ -373,6 +373,16 @@ varcorr_block <- function(D, cnames, blocks) {
 }
 
 new_varcorr <- function(blocks, fit) {
+  # A diag() or homdiag() term has no correlations to report: a block with
+  # every covariance exactly 0 in a fit with such a term is printed as
+  # independent effects, as `||` terms are (an estimated covariance is
+  # never exactly 0).
+  kinds <- vapply(fit$structures %||% list(), function(s) s$kind %||% "", "")
+  if (any(kinds %in% c("diag", "homdiag")))
+    blocks <- lapply(blocks, function(D) {
+      if (nrow(D) > 1L && all(D[lower.tri(D)] == 0)) attr(D, "blocks") <- seq_len(nrow(D))
+      D
+    })
   # No residual row where a dispersion formula makes sigma differ by row
   # (fit$aux$disp$X: its design; NULL for one dispersion).
   useSc <- fit$family$family == "gaussian" && is.null(fit$aux$disp$X)

@@ -120,6 +120,13 @@ test_that("diag() is the model of independent terms; homdiag() glmmTMB's diag wi
                unname(attr(glmmTMB::VarCorr(mh)$cond$g, "stddev")[1L]), tolerance = 2e-3)
   expect_equal(attr(logLik(fh), "df"), 3)
   expect_lte(loglik_value(fh), loglik_value(f1) + 1e-8)  # a restriction of diag()
+  # VarCorr() reports no correlations, as for the `||` form
+  for (f in list(fd, fh)) {
+    expect_false(any(grepl("Corr", capture.output(print(VarCorr(f))))))
+    expect_false(any(!is.na(as.data.frame(VarCorr(f))$var2)))
+  }
+  expect_true(any(grepl("Corr", capture.output(print(VarCorr(glmm(y ~ x + (1 + x | g), d,
+                                                                   family = poisson)))))))
 })
 
 test_that("ar1() recovers a known correlation (Poisson, AGHQ by default for three levels)", {
