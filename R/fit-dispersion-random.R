@@ -226,8 +226,7 @@ glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, contr
                                 start, nAGQ, penalty = NULL, Xz = NULL, offz = NULL,
                                 zkind = "disp") {
   n <- length(y)
-  # (the mean may have no random effect: the dispersion's factor then)
-  grp <- (if (length(rc$terms)) rc else rd)$terms[[1L]]
+  grp <- dispre_group_term(rc, rd)
   lev <- grp$levels
   p <- ncol(X)
   nth <- length(rc$par_names) + length(rd$par_names)
@@ -353,6 +352,11 @@ term_sizes <- function(re) vapply(re$terms, function(tm) length(tm$cnames), 1L)
 # Returns its evaluation in theta* and its clusters' scores summed into the
 # user's clusters (vcov(type = "CR*"), whose clusters nest the grouping
 # factor).
+# The term whose grouping factor the one-factor engine integrates over:
+# the mean's first (the mean may have no random effect: the dispersion's
+# first then).
+dispre_group_term <- function(rc, rd) (if (length(rc$terms)) rc else rd)$terms[[1L]]
+
 dispre_agq_engine <- function(fit, rc, rd, y, w, ax, fam) {
   a <- fit$aux
   n <- length(y)
@@ -362,7 +366,7 @@ dispre_agq_engine <- function(fit, rc, rd, y, w, ax, fam) {
   Xz <- if (!is.null(a$zi)) a$zi$X
   offz <- if (is.null(a$zi)) rep(-Inf, n) else a$zi$offset %||% rep(0, n)
   su <- zire_engine_setup(fit$X, y, mean_re_covariates(rc, n), row_re_covariates(rd),
-                          (if (length(rc$terms)) rc else rd)$terms[[1L]]$index, fam,
+                          dispre_group_term(rc, rd)$index, fam,
                           if (zero) paste0(a$kind, "_disp_re") else "disp_re", a$disp$X,
                           if (zero) Xz %||% matrix(0, n, 0L), w,
                           as.numeric(fit$offset %||% rep(0, n)), a$disp$offset %||% rep(0, n),
