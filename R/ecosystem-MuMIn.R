@@ -61,8 +61,11 @@ r.squaredGLMM.glmmgee_glmm <- function(object, null, ...) {
   vfe <- parts$fixed
   vre <- parts$random
   theta <- unname(object$theta)
+  # E d_i^k of each observation's dispersion (variance_shares()'s)
+  dm <- dispersion_moments(object, re_structure(object, "r.squaredGLMM"))
+  mean_obs <- function(v) rowMeans(vapply(v, count_obs_variance, numeric(3L)))
   vol <- switch(fam$family,
-    gaussian = c(exp(2 * theta[[length(theta)]])),
+    gaussian = c(mean(dm(theta, 2))),
     binomial = {
       nul <- null_fixed_random(object)
       b0 <- nul$b0
@@ -82,9 +85,9 @@ r.squaredGLMM.glmmgee_glmm <- function(object, null, ...) {
     nbinom2 = {
       nul <- null_fixed_random(object)
       lambda <- exp(nul$b0 + 0.5 * vre)
-      count_obs_variance(1 / lambda + exp(-theta[[length(theta)]]))
+      mean_obs(1 / lambda + dm(theta, -1))
     },
-    Gamma = count_obs_variance(exp(-theta[[length(theta)]])))
+    Gamma = mean_obs(dm(theta, -1)))
   tot <- vfe + vre
   out <- cbind(R2m = vfe / (tot + vol), R2c = tot / (tot + vol))
   rownames(out) <- names(vol)

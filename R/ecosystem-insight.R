@@ -293,13 +293,12 @@ model_performance.glmmgee_glmm <- function(model, metrics = "all", estimator = "
     stop(sprintf("'metrics' must be \"all\", \"common\" or among %s; not %s",
                  paste(all_metrics, collapse = ", "), paste(bad, collapse = ", ")), call. = FALSE)
   fam <- model$family$family
-  two_part <- !is.null(model$aux$kind) && !identical(model$aux$kind, "disp") ||
-    !is.null(model$aux$disp$re)
+  two_part <- !is.null(model$aux$kind) && !identical(model$aux$kind, "disp")
   if (two_part && any(c("R2", "ICC") %in% m)) {
     # variance_shares() refuses these (two linear predictors): no R2 or
     # ICC rather than numbers for the count part alone.
     if (verbose)
-      message("model_performance(): no R2 or ICC for a zero-inflated, hurdle or location-scale fit (two linear predictors; see variance_shares())")
+      message("model_performance(): no R2 or ICC for a zero-inflated or hurdle fit (two linear predictors; see variance_shares())")
     m <- setdiff(m, c("R2", "ICC"))
   }
   out <- list()

@@ -191,10 +191,6 @@ part_limits <- function(fit) {
         "zero-inflated, hurdle and dispersion-formula fits")
   if (!(.subset2(fit, "aux")$kind %||% "disp") %in% "disp")
     add("variance_shares", "zero-inflated or hurdle fits")
-  if (inherits(fit, "glmmgee_glmm_dispre"))
-    add("variance_shares", paste0("fits with random effects in the dispersion formula (their ",
-                                  "residual variance differs by cluster, so no single variance ",
-                                  "share describes them)"))
   if (inherits(fit, "glmmgee_glmm_covstruct"))
     add("bootstrap", "structured-covariance fits (ar1(), cs(), ...)")
   if (!is.null(.subset2(fit, "penalty"))) {

@@ -66,9 +66,9 @@
 #' the same approximation, and `predict(type = "response")` is the
 #' mean of y at each row's own dispersion, \eqn{(1 - \pi)\mu} or
 #' \eqn{(1 - \pi)\mu / (1 - f(0))}; covariance structures may stand in
-#' either formula beside them. Not yet available: [variance_shares()] (the
-#' residual variance differs by cluster) and random effects in
-#' `ziformula` beside it. `penalized` puts its prior on the mean's
+#' either formula beside them. [variance_shares()] averages the residual
+#' variance over the observations and the dispersion's random effects. Not
+#' yet available: random effects in `ziformula` beside it. `penalized` puts its prior on the mean's
 #' coefficients (and with `pen_zi` on a zero part's), as in other fits.
 #'
 #' Adaptive Gauss-Hermite quadrature (`nAGQ > 1`) is available when the

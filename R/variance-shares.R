@@ -64,6 +64,18 @@
 #' its own random effects when `ziformula` has bar terms); the zeros they
 #' add enter neither variance. [VarCorr()] gives both parts' variances.
 #'
+#' **Dispersion formulas** (`dispformula`, with or without random effects,
+#' a location-scale model): each observation has its own dispersion
+#' \eqn{d_i} with \eqn{\log d_i = x_i'\gamma + z_i'b}, and the
+#' distribution-specific variance is averaged over the observations and
+#' over the dispersion's random effects \eqn{b \sim N(0, D)}, by their
+#' lognormal moments \eqn{E\,d_i^k = \exp(k\,x_i'\gamma + k^2 v_i/2)},
+#' \eqn{v_i = z_i'Dz_i}: for gaussian fits the mean residual variance
+#' \eqn{\mathrm{mean}_i E\,\sigma_i^2}; for the count and Gamma families the
+#' approximation above at each observation's \eqn{E(1/\theta_i)},
+#' \eqn{E\phi_i} or \eqn{E(1/\nu_i)}, averaged. The null model keeps the
+#' dispersion formula.
+#'
 #' Intervals are Wald intervals by the delta method over all parameters
 #' (`vcov(fit, full = TRUE)`), on the log scale for variances and the logit
 #' scale for shares, so they stay in range; \eqn{\lambda} of the null model
@@ -211,6 +223,7 @@ variance_components <- function(fit, lambda, approximation) {
   p <- length(fit$coefficients)
   re <- re_structure(fit, "variance_shares")
   terms <- re_term_columns(fit, re)
+  dm <- dispersion_moments(fit, re)
   function(theta) {
     eta <- drop(X %*% theta[seq_len(p)])
     vf <- stats::var(eta)
@@ -224,7 +237,7 @@ variance_components <- function(fit, lambda, approximation) {
       }, 1)
     }
     names(vr) <- terms$names
-    shares_vector(vf, vr, distribution_variance(fam, theta, lambda, approximation))
+    shares_vector(vf, vr, distribution_variance(fam, theta, lambda, approximation, dm))
   }
 }
 
@@ -262,17 +275,42 @@ dist_variance <- function(dist, theta) {
   sum(w * (a - sum(w * a))^2)
 }
 
-distribution_variance <- function(family, theta, lambda, approximation) {
-  last <- theta[[length(theta)]]
+# The distribution-specific variance, averaged over the observations where
+# a dispersion formula gives each its own dispersion (`dm`,
+# dispersion_moments(): E d_i^k per observation).
+distribution_variance <- function(family, theta, lambda, approximation, dm) {
   switch(family$family,
-    gaussian = exp(2 * last),
+    gaussian = mean(dm(theta, 2)),
     binomial = switch(family$link, logit = pi^2 / 3, probit = 1, cloglog = pi^2 / 6),
     poisson = obs_variance(1 / lambda, approximation),
-    nbinom2 = obs_variance(1 / lambda + exp(-last), approximation),
+    nbinom2 = mean(obs_variance(1 / lambda + dm(theta, -1), approximation)),
     # Var y = omega lambda with omega = 1 + phi (quasi-Poisson, Nakagawa et
     # al. 2017, Table 1): the squared coefficient of variation omega / lambda.
-    nbinom1 = obs_variance((1 + exp(last)) / lambda, approximation),
-    Gamma = obs_variance(exp(-last), approximation))
+    nbinom1 = mean(obs_variance((1 + dm(theta, 1)) / lambda, approximation)),
+    Gamma = mean(obs_variance(dm(theta, -1), approximation)))
+}
+
+# The moments E d_i^k of each observation's dispersion d_i (gaussian sigma,
+# nbinom2 theta, nbinom1 phi, Gamma shape) as a function of theta, for the
+# delta method: exp(k * log d) for one dispersion (theta's last entry);
+# with a dispersion formula log d_i = x_i' gamma + offset_i (+ z_i' b, b ~
+# N(0, D) in a location-scale fit), exp(k eta_i + k^2 v_i / 2) with
+# v_i = z_i' D z_i, the lognormal moment over the dispersion's random
+# effects. (Reading theta's last entry as the dispersion of such a fit
+# took the dispersion formula's last coefficient for it.)
+dispersion_moments <- function(fit, re) {
+  a <- fit$aux
+  if (is.null(a$disp$X)) return(function(theta, k) exp(k * theta[[length(theta)]]))
+  Xd <- as.matrix(a$disp$X)
+  off <- a$disp$offset %||% 0
+  idx <- a$disp_index
+  rd <- dispersion_re_structure(fit, re)
+  Zd <- if (!is.null(rd) && rd$q) as.matrix(rd$Z)
+  function(theta, k) {
+    eta <- drop(Xd %*% theta[idx]) + off
+    v <- if (is.null(Zd)) 0 else rowSums((Zd %*% lambda_of(rd, theta))^2)
+    exp(k * eta + k^2 * v / 2)
+  }
 }
 
 # The (family, link) pairs whose distribution-specific variance Nakagawa,
@@ -330,8 +368,10 @@ null_model <- function(fit) {
   f0[[3L]] <- rhs
   environment(f0) <- environment(f)
   rd <- if (is_dist_fit(fit)) fit$ranef_dist[c("type", "k")] else "normal"
+  # (a dispersion formula, with its random effects, is kept: the null
+  # model differs from the fit in the mean's fixed effects only)
   nul <- suppressWarnings(glmm(f0, data = fit_data(fit), family = fit$family,
-                               ranef_dist = rd,
+                               ranef_dist = rd, dispformula = fit$aux$disp$formula,
                                nAGQ = if (!is_dist_fit(fit) && !is.null(fit$nAGQ)) fit$nAGQ))
   nul
 }
@@ -366,11 +406,7 @@ data_scale_icc <- function(fit) {
 # would misstate the variance of the data.
 refuse_two_part_shares <- function(fit, caller) {
   require_capability(fit, "variance_shares", paste0(caller, "()"),
-    if (!is.null(fit$aux$disp$re))
-      paste0("they are on one linear predictor's scale, and this model's residual variance ",
-             "varies with the dispersion formula's random effects; use VarCorr() for both ",
-             "parts' variances")
-    else sprintf(paste0(
+    sprintf(paste0(
       "they are on one linear predictor's scale, and this model has two (the count part's log ",
       "mean and the zero part's logit%s); use VarCorr() for both parts' variances"),
       if (!is.null(fit$aux$zi$re)) ", each with random effects" else ""))

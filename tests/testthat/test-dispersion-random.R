@@ -96,13 +96,19 @@ test_that("methods: predict, ranef, VarCorr, simulate, print, confint", {
   V <- vcov(fit, full = TRUE)
   expect_equal(dim(V), c(6L, 6L))
   expect_true(all(c("disp~(Intercept)", "disp~z", "disp~g.(Intercept)") %in% rownames(V)))
-  # Variance shares and sigma() are refused by name, not computed as if the
-  # dispersion were one (also with no fixed dispersion coefficient but
-  # the intercept).
-  expect_error(variance_shares(fit), "dispersion formula")
+  # sigma() is refused by name, not computed as if the dispersion were one
+  # (also with no fixed dispersion coefficient but the intercept); the
+  # variance shares average sigma_i^2 over the observations and the
+  # dispersion's random effects (test-variance-shares.R)
   fit1 <- update(fit, dispformula = ~ 1 + (1 | g))
   expect_error(sigma(fit1), "varies by observation")
-  expect_error(variance_shares(fit1), "dispersion formula's random effects")
+  for (f in list(fit, fit1)) {
+    res <- variance_shares(f)
+    eta <- drop(f$aux$disp$X %*% f$aux$disp$coef)
+    sd_d <- attr(VarCorr(f)[["disp~g"]], "stddev")[[1L]]
+    expect_equal(res$estimate[res$quantity == "variance" & res$component == "residual"],
+                 mean(exp(2 * eta + 2 * sd_d^2)), tolerance = 1e-8)
+  }
   # update() and anova() against the model without the dispersion's
   # random effects.
   fit0 <- update(fit, dispformula = ~ z)
@@ -127,7 +133,11 @@ test_that("ecosystem: broom.mixed tidy and emmeans on a location-scale fit", {
   skip_if_not_installed("performance")
   mp <- suppressMessages(performance::model_performance(fit))
   expect_equal(mp$AIC, stats::AIC(fit))
-  expect_false(any(c("R2_conditional", "ICC") %in% names(mp)))
+  # R2 and ICC are variance_shares()'s
+  vs <- variance_shares(fit)
+  expect_equal(mp$R2_conditional, vs$estimate[vs$quantity == "R2" & vs$component == "conditional"],
+               tolerance = 1e-8)
+  expect_equal(mp$ICC, vs$estimate[vs$quantity == "ICC"], tolerance = 1e-8)
 })
 
 test_that("a level the mean fits exactly is named, as without random effects", {
@@ -567,7 +577,13 @@ test_that("an AR(1) mean beside a random dispersion: the truth is recovered, the
     V <- vcov(fit, type = type)
     expect_true(all(is.finite(V)) && all(diag(V) > 0), label = type)
   }
-  expect_error(variance_shares(fit), "dispersion formula")
+  # the residual variance: sigma_i^2 averaged over the rows and the
+  # dispersion's random effects, also beside a structure
+  vs <- variance_shares(fit)
+  eta <- drop(fit$aux$disp$X %*% fit$aux$disp$coef)
+  sd_d <- attr(VarCorr(fit)[["disp~id"]], "stddev")[[1L]]
+  expect_equal(vs$estimate[vs$quantity == "variance" & vs$component == "residual"],
+               mean(exp(2 * eta + 2 * sd_d^2)), tolerance = 1e-8)
   # Against the fixed-dispersion model it nests: a likelihood-ratio test.
   fit0 <- update(fit, dispformula = ~ arm)
   expect_gt(as.numeric(logLik(fit) - logLik(fit0)), 5)

@@ -146,3 +146,45 @@ test_that("links without a defined decomposition are refused by name; nbinom1 fo
   gv <- suppressWarnings(insight::get_variance(tn))
   expect_equal(unname(gv$var.random), shares_of(vn, "variance")[["g"]], tolerance = 0.02)
 })
+
+test_that("a dispersion formula: the residual variance is the observations' mean, over its random effects", {
+  # sigma_i = exp(0.2 + 0.3 arm + b), b ~ N(0, 0.4^2): the mean residual
+  # variance is mean_i exp(2 (0.2 + 0.3 arm_i) + 2 * 0.4^2)
+  M <- 120; m <- 12; g <- rep(seq_len(M), each = m)
+  covered <- 0
+  for (seed in 1:5) {
+    set.seed(seed)
+    d <- data.frame(g = g, x = rnorm(M * m), arm = rep(0:1, length.out = M)[g])
+    d$y <- 1 + 0.5 * d$x + rnorm(M)[g] +
+      rnorm(M * m) * exp(0.2 + 0.3 * d$arm + rnorm(M, 0, 0.4)[g])
+    truth <- mean(exp(2 * (0.2 + 0.3 * d$arm) + 2 * 0.4^2))
+    fr <- glmm(y ~ x + (1 | g), dispformula = ~ arm + (1 | g), data = d)
+    vr <- variance_shares(fr)
+    res <- vr[vr$quantity == "variance" & vr$component == "residual", ]
+    eta <- drop(fr$aux$disp$X %*% fr$aux$disp$coef)
+    sd_d <- attr(VarCorr(fr)[["disp~g"]], "stddev")[[1L]]
+    expect_equal(res$estimate, mean(exp(2 * eta + 2 * sd_d^2)), tolerance = 1e-8)
+    covered <- covered + (res$conf.low < truth && truth < res$conf.high)
+  }
+  # 95% intervals: at least 4 of 5 cover the truth (probability 0.977)
+  expect_gte(covered, 4)
+  # without random effects in it: the mean of sigma_i^2 (theta's last entry,
+  # the dispersion formula's arm coefficient, was read as log sigma before)
+  ff <- glmm(y ~ x + (1 | g), dispformula = ~ arm, data = d)
+  vf <- variance_shares(ff)
+  expect_equal(shares_of(vf, "variance")[["residual"]],
+               mean(exp(2 * drop(ff$aux$disp$X %*% ff$aux$disp$coef))), tolerance = 1e-10)
+  expect_gt(shares_of(vf, "variance")[["residual"]], 2)
+  # a count family: each observation's 1 / theta_i in the lognormal term
+  d$yc <- rnbinom(nrow(d), mu = exp(0.5 + 0.4 * d$x + rnorm(M, 0, 0.5)[g]),
+                  size = exp(0.5 + 0.8 * d$arm))
+  fn <- glmm(yc ~ x + (1 | g), dispformula = ~ arm, data = d, family = nbinom2())
+  vn <- variance_shares(fn)
+  lam <- attr(vn, "lambda")
+  th <- exp(drop(fn$aux$disp$X %*% fn$aux$disp$coef))
+  expect_equal(shares_of(vn, "variance")[["residual"]], mean(log1p(1 / lam + 1 / th)),
+               tolerance = 1e-10)
+  # the null model behind lambda keeps the dispersion formula
+  nul <- glmm(yc ~ 1 + (1 | g), dispformula = ~ arm, data = d, family = nbinom2())
+  expect_equal(lam, exp(nul$coefficients[[1L]] + nul$D[1L, 1L] / 2), tolerance = 1e-6)
+})
