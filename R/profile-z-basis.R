@@ -34,7 +34,9 @@
 # The far blocks of a fit's random effects: list(blocks, q) with each
 # block's rows of Lambda, its T and Ti, or NULL when there are none (or the
 # route is not one this covers: two-part, nested, structured terms).
-profile_z_blocks <- function(fit) {
+# `every`: a one-factor fit's every block on its standardized basis, as
+# adaptive quadrature's (fit_basis_engine()).
+profile_z_blocks <- function(fit, every = FALSE) {
   # Zero-inflated, hurdle and dispersion-formula fits: the conditional
   # part's blocks, as below (profile_engine() builds
   # their engines on Z G); with random
@@ -67,6 +69,7 @@ profile_z_blocks <- function(fit) {
   # targets' own bases are a reparameterization of that engine's theta
   # (rotated_eval()), not another Z.
   aghq <- !sparse && isTRUE(fit$nAGQ > 1) && ncol(fit$Z) > 1L
+  std <- aghq || every && !sparse
   re <- profile_re_structure(fit)
   Zr <- as.matrix(re$Z)
   pat <- re$pattern
@@ -84,9 +87,11 @@ profile_z_blocks <- function(fit) {
     rows <- rows_of[[b]]
     at <- which(pat$row %in% rows)
     if (known[b] || length(at) != s * (s + 1L) / 2L) next
-    tz <- design_transform(Zr[, rows, drop = FALSE])
+    # (centred over all rows, as glmm_reparam() centres the fit's Z*: with
+    # t:x, centring within t's nonzero rows gave another basis)
+    tz <- design_transform(Zr[, rows, drop = FALSE], within = !std)
     Tm <- tz$T
-    far <- !tz$identity && (aghq || centres_far(Tm, lmm_z_centre_sd) ||
+    far <- !tz$identity && (std || centres_far(Tm, lmm_z_centre_sd) ||
                               any(diag(Tm) < 1e-2 | diag(Tm) > 1e2))
     # A well-scaled block whose estimate lies on a face of Lambda (a
     # correlation at +/-1: a row after the first with its diagonal entry
@@ -97,7 +102,7 @@ profile_z_blocks <- function(fit) {
     # (target_map()), which such a row does not have: its search started
     # at correlation 0 and stopped short (zero part (x | a) at a
     # correlation of 1: the upper limit of sd_zi.x|a 0.5638 for 0.6405).
-    face <- !far && !aghq && s > 1L &&
+    face <- !far && !std && s > 1L &&
       block_on_face(fit$theta[re$lambda_index[at]], bl_at(pat, at, rows))
     if (!far && !face) next
     if (face) Tm <- diag(1, s)
@@ -363,12 +368,15 @@ rotated_eval <- function(base, bl, C) {
 # on the user's Z the engine is another approximation (one factor,
 # (1 + x | g) with x centred at 3, nAGQ = 3: a log-likelihood 0.09 below
 # the fit's at its estimates and cluster scores summing to 0.43, not 0).
-# Where the basis differs, the engine runs on Z*, `to_engine` maps the
-# fit's theta to that engine's and `jac` is its Jacobian; elsewhere both
-# are NULL (the engine on the user's Z is the fit's).
+# The Laplace value does not depend on the basis, but the clusters'
+# informations (CR2, CR3) are taken in the engine's parameters, which on
+# the user's Z change with the centring of a slope (CR2 by 0.6%): so every
+# one-factor fit runs on Z* here. Where the basis differs, `to_engine` maps
+# the fit's theta to that engine's and `jac` is its Jacobian; elsewhere
+# both are NULL (the engine on the user's Z is the fit's).
 fit_basis_engine <- function(fit, caller) {
-  zb <- if (isTRUE(fit$nAGQ > 1)) profile_z_blocks(fit)
-  if (is.null(zb) || !isTRUE(zb$aghq)) return(profile_engine(fit, caller = caller))
+  zb <- profile_z_blocks(fit, every = TRUE)
+  if (is.null(zb)) return(profile_engine(fit, caller = caller))
   pe <- profile_basis_engine(fit, zb, caller)
   Ts <- lapply(zb$blocks, `[[`, "T")
   pe$to_engine <- function(th) basis_theta(th, zb, Ts)
