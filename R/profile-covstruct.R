@@ -176,6 +176,7 @@ natural_scale <- function(pname, fit, j, p) {
 # engine's centred and scaled design: list(eval, free, Tx, phi (the
 # estimates, user scale), lower).
 covstruct_profile_engine <- function(fit) {
+  to_engine <- engine_jac <- NULL
   pm <- covstruct_parameter_map(fit)
   if (is.null(pm))
     stop("profile(): the structured fit's parameters do not reproduce its covariance entries; use confint(method = \"Wald\")",
@@ -199,13 +200,20 @@ covstruct_profile_engine <- function(fit) {
                         else function(th) sparse_eval(se$eng, th, TRUE),
                  free = function() NULL, Tx = se$Tx)
   } else {
-    base <- profile_engine(fit)
+    one <- structured_one_factor_engine(fit, pm, "profile()")
+    base <- one$base
+    to_engine <- one$to_engine
+    engine_jac <- one$jac
   }
   eval <- function(ph) {
     at <- tryCatch(pm$map(ph), error = function(e) NULL)
     if (is.null(at)) return(list(loglik = -Inf, gradient = rep(NA_real_, length(ph))))
-    r <- base$eval(at$theta)
-    list(loglik = r$loglik, gradient = drop(crossprod(at$J, r$gradient)))
+    if (is.null(to_engine)) {
+      r <- base$eval(at$theta)
+      return(list(loglik = r$loglik, gradient = drop(crossprod(at$J, r$gradient))))
+    }
+    r <- base$eval(to_engine(at$theta))
+    list(loglik = r$loglik, gradient = drop(crossprod(engine_jac(at$theta) %*% at$J, r$gradient)))
   }
   # Where the two-part engine's approximation can break down, the profile
   # stops at its edge as on the other two-part fits (profile_point(),
@@ -227,4 +235,28 @@ covstruct_profile_engine <- function(fit) {
   if (!is.null(base$edge)) attr(eval, "reset") <- spzire_profile_reset(base$eng)
   list(eval = eval, free = base$free, Tx = base$Tx, phi = pm$phi, re = pm$re,
        lower = rep(-Inf, length(pm$phi)))
+}
+
+# The one-factor engine of a structured fit, on the basis its quadrature
+# ran on: a far-off two-column cs() fitted by adaptive quadrature is
+# integrated on its centred columns (cs2_centring_one(), `$optinfo$cs2_centred`),
+# and quadrature's value depends on that basis, so on the user's Z the
+# profile stopped with "could not be rebuilt" and the cluster-robust
+# covariance used another approximation (its scores summed to 2.2, not 0).
+# list(base (profile_engine()'s list), to_engine (the fit's theta -> the
+# engine's), jac (its Jacobian)); both NULL on the user's Z.
+structured_one_factor_engine <- function(fit, pm, caller) {
+  labels <- .subset2(fit$optinfo, "cs2_centred")
+  if (is.null(labels)) return(list(base = profile_engine(fit, caller = caller)))
+  re <- pm$re
+  idx <- which(vapply(re$terms, `[[`, "", "label") %in% labels)
+  cen <- cs2_centring_one(re, idx)
+  p <- length(fit$coefficients)
+  pat <- fit$pattern
+  lam <- p + seq_along(pat$row)
+  zb <- list(blocks = lapply(cen$terms, function(ce) z_block(pat, ce$cols, ce$term, ce$T, lam)),
+             q = ncol(re$Z), aghq = TRUE)
+  Ts <- lapply(zb$blocks, `[[`, "T")
+  list(base = profile_basis_engine(fit, zb, caller), to_engine = function(th) basis_theta(th, zb, Ts),
+       jac = function(th) basis_theta_jacobian(th, zb))
 }

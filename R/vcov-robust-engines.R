@@ -314,9 +314,31 @@ covstruct_robust_engine <- function(fit) {
   map <- pm$map
   phi <- pm$phi
   sparse <- inherits(fit, "glmmgee_glmm_sparse")
-  eng <- if (inherits(fit, c("glmmgee_glmm_zire_sparse", "glmmgee_glmm_dispre")))
-           covstruct_zire_engine(fit, re)
-         else if (sparse) covstruct_sparse_engine(fit, re) else profile_engine(fit, caller = "vcov()")
+  if (inherits(fit, c("glmmgee_glmm_zire_sparse", "glmmgee_glmm_dispre"))) {
+    eng <- covstruct_zire_engine(fit, re)
+  } else if (sparse) {
+    eng <- covstruct_sparse_engine(fit, re)
+  } else {
+    # one grouping factor: on the basis of the fit's quadrature (a centred
+    # two-column cs()), the engine's theta a map of the fit's
+    one <- structured_one_factor_engine(fit, pm, "vcov()")
+    eng <- one$base
+    if (!is.null(one$to_engine)) {
+      ll <- eng$eval(theta_star(one$to_engine(map(phi)$theta), eng$Tx))$loglik
+      if (!is.finite(ll) || abs(ll - fit$loglik) > 1e-6 * max(1, abs(fit$loglik))) {
+        eng$free()
+        stop_not_rebuilt("vcov()")
+      }
+      eng$par <- list(theta = phi, V = fit$cov_structure,
+                      to_engine = function(ph) one$to_engine(map(ph)$theta),
+                      jac = function(ph) map(ph)$J,
+                      engine_jac = function(ph) {
+                        m <- map(ph)
+                        one$jac(m$theta) %*% m$J
+                      })
+      return(eng)
+    }
+  }
   eng$par <- list(theta = phi, V = fit$cov_structure, to_engine = function(ph) map(ph)$theta,
                   jac = function(ph) map(ph)$J)
   eng
