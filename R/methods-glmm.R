@@ -373,14 +373,23 @@ varcorr_block <- function(D, cnames, blocks) {
 }
 
 new_varcorr <- function(blocks, fit) {
-  # A diag() or homdiag() term has no correlations to report: a block with
-  # every covariance exactly 0 in a fit with such a term is printed as
-  # independent effects, as `||` terms are (an estimated covariance is
-  # never exactly 0).
-  kinds <- vapply(fit$structures %||% list(), function(s) s$kind %||% "", "")
-  if (any(kinds %in% c("diag", "homdiag")))
+  # A diag() or homdiag() term has no correlations to report: its columns,
+  # where a block holds them all with every covariance among them exactly 0
+  # (an estimated covariance never is), are printed as independent
+  # effects, as `||` terms are, also beside other terms of the factor.
+  diag_cols <- lapply(Filter(function(s) isTRUE(s$kind %in% c("diag", "homdiag")),
+                             fit$structures %||% list()), `[[`, "columns")
+  if (length(diag_cols))
     blocks <- lapply(blocks, function(D) {
-      if (nrow(D) > 1L && all(D[lower.tri(D)] == 0)) attr(D, "blocks") <- seq_len(nrow(D))
+      for (cols in diag_cols) {
+        at <- match(cols, rownames(D))
+        if (length(at) < 2L || anyNA(at)) next
+        S <- D[at, at, drop = FALSE]
+        if (any(S[lower.tri(S)] != 0)) next
+        ids <- attr(D, "blocks")
+        ids[at] <- max(ids) + seq_along(at)
+        attr(D, "blocks") <- ids
+      }
       D
     })
   # No residual row where a dispersion formula makes sigma differ by row

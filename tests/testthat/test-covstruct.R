@@ -127,6 +127,17 @@ test_that("diag() is the model of independent terms; homdiag() glmmTMB's diag wi
   }
   expect_true(any(grepl("Corr", capture.output(print(VarCorr(glmm(y ~ x + (1 + x | g), d,
                                                                    family = poisson)))))))
+  # beside another term of the factor, that term's correlation only
+  d$z <- stats::rnorm(nrow(d))
+  d$w <- stats::rnorm(nrow(d))
+  bz <- stats::rnorm(M, 0, 0.5)
+  bw <- 0.7 * bz + stats::rnorm(M, 0, 0.3)
+  d$y2 <- stats::rpois(nrow(d), exp(0.2 + 0.3 * d$x + b0[d$g] + b1[d$g] * d$x +
+                                      bz[d$g] * d$z + bw[d$g] * d$w))
+  fb <- glmm(y2 ~ x + diag(1 + x | g) + (0 + z + w | g), d, family = poisson, nAGQ = 1)
+  vc <- as.data.frame(VarCorr(fb))
+  expect_identical(vc$var1[!is.na(vc$var2)], "z")
+  expect_identical(vc$var2[!is.na(vc$var2)], "w")
 })
 
 test_that("ar1() recovers a known correlation (Poisson, AGHQ by default for three levels)", {
