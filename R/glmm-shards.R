@@ -137,8 +137,10 @@ glmm_shards <- function(formula, files, family = gaussian(), nAGQ = NULL, worker
   obj <- new_glmm_sharded(fit, mod, p2, agreed, formula, fixed, fenv, mc)
   obj$contrasts <- shard_fit_contrasts(obj$contrasts, ct)
   # What post-estimation needs to read the shards again on the workers.
+  # (Tzi: the fit's map of the random effects' columns, Z* = Z Tzi, on
+  # which the cluster-robust covariance evaluates, as in memory)
   obj$shard_source <- list(files = files, format = format, read_spec = read_spec,
-                           dspec = dspec, workers = workers)
+                           dspec = dspec, workers = workers, Tzi = mod$Tzi)
   progress_done(finish_glmm(obj, mod$separation, NULL), owner)
 }
 

@@ -188,7 +188,22 @@ sharded_robust_engine <- function(fit) {
   q <- ncol(.subset2(fit, "Lambda"))
   spec <- list(lam_row = pat$row - 1L, lam_col = pat$col - 1L, family_code = fam$family_code,
                link_code = fam$link_code, nAGQ = as.integer(.subset2(fit, "nAGQ")), nthreads = 1L)
-  engines <- function(w) parallel::clusterCall(eng$cl[w], dist_w_engines, eng$key, diag(p), diag(q), spec)
+  # On the fit's standardized basis of the random effects, as an in-memory
+  # fit's robust engine (fit_basis_engine()): the quadrature's value and
+  # the clusters' informations depend on it (fits saved before it was kept
+  # run on the user's Z).
+  Tzi <- .subset2(.subset2(fit, "shard_source"), "Tzi")
+  Tz <- if (!is.null(Tzi)) backsolve(Tzi, diag(1, q))
+  zb <- if (!is.null(Tz) && q > 1L) {
+    sizes <- .subset2(fit, "cov_blocks") %||% q
+    rows_of <- index_blocks(sizes)
+    lam <- p + seq_along(pat$row)
+    list(blocks = lapply(seq_along(sizes), function(b)
+      z_block(pat, rows_of[[b]], b, Tz[rows_of[[b]], rows_of[[b]], drop = FALSE], lam)),
+      q = q, aghq = TRUE)
+  }
+  if (is.null(zb)) Tzi <- diag(q)
+  engines <- function(w) parallel::clusterCall(eng$cl[w], dist_w_engines, eng$key, diag(p), Tzi, spec)
   read <- eng$reload
   eng$reload <- function(ids, w) {
     read(ids, w)
@@ -205,7 +220,14 @@ sharded_robust_engine <- function(fit) {
     S
   }
   done <- TRUE
-  list(scores = scores, Tx = NULL, free = function() shard_free(eng))
+  out <- list(scores = scores, Tx = NULL, free = function() shard_free(eng))
+  if (!is.null(zb)) {
+    Ts <- lapply(zb$blocks, `[[`, "T")
+    out$par <- list(theta = as.numeric(.subset2(fit, "theta")), V = .subset2(fit, "cov_theta"),
+                    to_engine = function(th) basis_theta(th, zb, Ts),
+                    engine_jac = function(th) basis_theta_jacobian(th, zb))
+  }
+  out
 }
 
 # lmm_cluster_sums() of a gaussian distributed fit: the GLS pieces of each

@@ -100,7 +100,10 @@ profile_engine <- function(fit, zbasis = NULL, caller = "profile()") {
       free <- function() NULL
     } else {
       pat <- fit$pattern
-      eng <- cpp_agq_new(X, Z, y, w, off, fit$group, as.integer(fit$ngroups %||% M),
+      # (every level of the factor, as the fit's engine: $ngroups counts
+      # those with positive weight, and with a cluster of weight 0 the
+      # codes ran past it, "cluster code out of range")
+      eng <- cpp_agq_new(X, Z, y, w, off, fit$group, as.integer(if (M) M else fit$ngroups),
                          pat$row - 1L, pat$col - 1L, fam$family_code, fam$link_code,
                          as.integer(fit$nAGQ), 1L)
       if (!is.null(a)) cpp_agq_set_aux(eng, ax$kind, ax$XA, ax$pred, ax$aoff)

@@ -67,10 +67,6 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
   if (!all(needed %in% free))
     stop("vcov(): the fixed effects' model-based covariance is not available (",
          "the information matrix is singular), so no sandwich can be formed", call. = FALSE)
-  A <- tryCatch(solve(V[free, free, drop = FALSE]), error = function(e)
-    stop("vcov(): the information matrix of the fit cannot be inverted (",
-         conditionMessage(e), ")", call. = FALSE))
-  se <- sqrt(diag(V)[free])
   G <- length(cl$levels)
   # The engine's clusters (fit$group) each lie in one user cluster (read
   # from rows of positive weight: the others may carry a stand-in code);
@@ -86,6 +82,27 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
     to_user <- rep(1L, length(fit$group_levels))
     to_user[fit$group[rows]] <- cl$code[rows]
   }
+  # Where the fit kept its covariance on the optimizer's standardized scale
+  # (cov_star: theta = theta(theta*), V = T V* T' over the free parameters),
+  # the sandwich is formed there, in theta*, and carried back by T (as
+  # `jac`): in the user's theta a slope far from zero (calendar years,
+  # x * 1e-6 - 5) makes V's condition 1e24, and CR2 moved by 0.1% with the
+  # year's origin or the information could not be inverted. Engines whose
+  # scores come by differences in theta (`loglik`) stay there.
+  star <- fit$cov_star
+  Ts <- NULL
+  if (!is.null(star) && is.null(jac) && !is.null(src$scores) &&
+      identical(as.integer(star$index), as.integer(free)) && nrow(star$T) == length(free)) {
+    Ts <- star$T
+    V <- matrix(0, length(th), length(th))
+    V[free, free] <- star$V
+    jac <- diag(1, length(th))
+    jac[free, free] <- Ts
+  }
+  A <- tryCatch(solve(V[free, free, drop = FALSE]), error = function(e)
+    stop("vcov(): the information matrix of the fit cannot be inverted (",
+         conditionMessage(e), ")", call. = FALSE))
+  se <- sqrt(diag(V)[free])
   if (!is.null(src$scores)) {
     # The engine runs on the fit's scaled fixed-effect design
     # (profile_engine()): its scores in theta* = (T beta, ...) map back by
@@ -96,6 +113,7 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
     th_e <- to_engine(th)
     D <- if (is.null(ejac)) diag(1, length(th)) else ejac
     D <- D[, free, drop = FALSE]
+    if (!is.null(Ts)) D <- D %*% Ts
     S <- rowsum(score_at(th_e) %*% D, to_user, reorder = TRUE)
     info <- function() cluster_informations(score_at, th_e, D, to_user, G, se)
   } else {

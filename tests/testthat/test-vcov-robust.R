@@ -238,6 +238,19 @@ test_that("observations of zero weight add nothing to the cluster-robust covaria
     expect_identical(vcov(f0, type = t, cluster = dc$clinic[-(1:5)]),
                      vcov(f0, type = t, cluster = ~ clinic))
   }
+  # a whole cluster of weight 0 in a one-factor GLMM (its engine rebuilt
+  # with fewer clusters than levels stopped with "cluster code out of
+  # range")
+  set.seed(8)
+  M <- 30; g <- rep(seq_len(M), each = 10); x <- rnorm(M * 10)
+  d <- data.frame(y = rpois(M * 10, exp(0.2 + 0.4 * x + rnorm(M, 0, 0.5)[g])), x = x, g = g,
+                  w = as.numeric(g != 5))
+  for (k in c(1, 3)) {
+    fw <- glmm(y ~ x + (1 | g), data = d, weights = w, family = poisson, nAGQ = k)
+    fs <- glmm(y ~ x + (1 | g), data = d[d$g != 5, ], family = poisson, nAGQ = k)
+    for (t in c("CR0", "CR1", "CR2"))
+      expect_equal(vcov(fw, type = t), vcov(fs, type = t), tolerance = 1e-6, info = t)
+  }
 })
 
 test_that("a cluster formula is evaluated on the rows the fit used", {
@@ -895,6 +908,28 @@ test_that("a random slope by quadrature: the scores of the fit's own approximati
     for (ty in c("CR2", "CR3"))
       expect_equal(vcov(f2, type = ty)[2, 2] * 100, vcov(f1, type = ty)[2, 2],
                    tolerance = 1e-6, info = ty)
+  }
+})
+
+test_that("a slope far from zero (calendar years, x * 1e-6 - 5): the sandwich on the standardized scale", {
+  # in the user's parameters the intercept at year 0 makes the covariance's
+  # condition about 1e24: CR2 moved by 0.1% with the origin of the years,
+  # and at x * 1e-6 - 5 the information could not be inverted
+  set.seed(9)
+  M <- 40; m <- 10; g <- rep(seq_len(M), each = m); x <- rnorm(M * m)
+  b <- cbind(rnorm(M, 0, 0.6), rnorm(M, 0, 0.3))[g, ]
+  d <- data.frame(y = rpois(M * m, exp(0.2 + 0.4 * x + b[, 1] + b[, 2] * x)), x = x, g = g)
+  d$year <- d$x + 2010
+  d$xf <- d$x * 1e-6 - 5
+  for (k in c(1, 3)) {
+    f0 <- glmm(y ~ x + (1 + x | g), data = d, family = poisson, nAGQ = k)
+    fy <- glmm(y ~ year + (1 + year | g), data = d, family = poisson, nAGQ = k)
+    ff <- glmm(y ~ xf + (1 + xf | g), data = d, family = poisson, nAGQ = k)
+    for (ty in c("CR0", "CR2", "CR3")) {
+      v0 <- vcov(f0, type = ty)[2, 2]
+      expect_equal(vcov(fy, type = ty)[2, 2], v0, tolerance = 1e-6, info = ty)
+      expect_equal(vcov(ff, type = ty)[2, 2] * 1e-12, v0, tolerance = 1e-5, info = ty)
+    }
   }
 })
 
