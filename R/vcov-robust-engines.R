@@ -252,25 +252,44 @@ ordinal_robust_engine <- function(fit) {
     # positive, the search's log scale) back to psi = (thresholds, beta,
     # entries with log diagonal), on the fit's own evaluation: a search on
     # the standardized Z* (the quadrature's value depends on the basis)
-    # is evaluated there, in Lambda*'s entries (`par`, as
-    # fit_basis_engine() for the binary model it generalizes)
+    # is evaluated there, in Lambda*'s entries. The clusters' informations
+    # are taken in the search's parameters (`par`, as fit_basis_engine()
+    # for the binary model it generalizes): Lambda*, and the coefficients
+    # and thresholds of the centred and scaled covariates (in the user's,
+    # x + 100 moved CR2 by 1.7%).
     k1 <- length(fit$thresholds)
     on <- fit$lam_row == fit$lam_col
     nre <- length(on)
     bs <- ordinal_re_basis(fit)
-    loglik <- function(th) {
-      re <- th[p + seq_len(nre)]
+    ib <- seq_len(p)
+    it <- p + nre + seq_len(k1)
+    X <- as.matrix(fit$X)
+    ctr <- if (p) colMeans(X) else numeric()
+    scl <- if (p) apply(X, 2L, stats::sd) else numeric()
+    scl[!is.finite(scl) | scl == 0] <- 1
+    loglik <- function(te) {
+      beta <- te[ib] / scl
+      re <- te[p + seq_len(nre)]
       re[on] <- log(abs(re[on]))
-      ordinal_loglik_at_re(fit, c(th[p + nre + seq_len(k1)], th[seq_len(p)], re), clusters = TRUE,
+      ordinal_loglik_at_re(fit, c(te[it] + sum(ctr * beta), beta, re), clusters = TRUE,
                            star = !is.null(bs$zb))
     }
-    eng <- list(loglik = loglik, free = function() NULL, Tx = NULL)
-    if (!is.null(bs$zb)) {
-      Ts <- lapply(bs$zb$blocks, `[[`, "T")
-      eng$par <- list(theta = as.numeric(fit$theta), V = fit$cov_theta,
-                      to_engine = function(th) basis_theta(th, bs$zb, Ts),
-                      engine_jac = function(th) basis_theta_jacobian(th, bs$zb))
+    Ts <- lapply(bs$zb$blocks, `[[`, "T")
+    to_engine <- function(th) {
+      te <- th
+      te[ib] <- th[ib] * scl
+      te[it] <- th[it] - sum(ctr * th[ib])
+      if (is.null(bs$zb)) te else basis_theta(te, bs$zb, Ts)
     }
+    engine_jac <- function(th) {
+      J <- diag(1, length(th))
+      J[ib, ib] <- diag(scl, p)
+      J[it, ib] <- matrix(-ctr, k1, p, byrow = TRUE)
+      if (is.null(bs$zb)) J else basis_theta_jacobian(th, bs$zb) %*% J
+    }
+    eng <- list(loglik = loglik, free = function() NULL, Tx = NULL,
+                par = list(theta = as.numeric(fit$theta), V = fit$cov_theta,
+                           to_engine = to_engine, engine_jac = engine_jac))
     return(eng)
   }
   d <- ordinal_fit_data(fit)

@@ -653,6 +653,14 @@ test_that("cumulative link random slopes and several terms: the binary GLMM's ro
   for (ty in c("CR0", "CR2", "CR3"))
     expect_equal(unname(vcov(fo, type = ty)), unname(D %*% vcov(fb, type = ty) %*% D),
                  tolerance = 1e-4, info = ty)
+  # the same whatever the origin of x (the clusters' informations in the
+  # search's centred coefficients and thresholds: x + 100 moved CR2 by 1.7%)
+  d$x100 <- d$x + 100
+  f100 <- glmm(factor(y) ~ x100 + (1 + x100 | school), data = d, family = cumulative("logit"),
+               nAGQ = 3)
+  for (ty in c("CR0", "CR2", "CR3"))
+    expect_equal(vcov(f100, type = ty)[2, 2], vcov(fo, type = ty)[2, 2], tolerance = 1e-5,
+                 info = ty)
   # nested terms on the sparse engine, split by school
   fo <- glmm(factor(y) ~ x + (1 | school/class), data = d, family = cumulative("logit"))
   fb <- glmm(y ~ x + (1 | school/class), data = d, family = binomial)
