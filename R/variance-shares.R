@@ -223,7 +223,17 @@ variance_components <- function(fit, lambda, approximation) {
   p <- length(fit$coefficients)
   re <- re_structure(fit, "variance_shares")
   terms <- re_term_columns(fit, re)
-  dm <- dispersion_moments(fit, re)
+  # Averages over the observations the fit used: rows of weight 0 are in
+  # the design but not in the model (they moved a dispersion formula's
+  # residual variance by 6%)
+  w <- .subset2(fit, "prior.weights")
+  used <- if (is.null(w) || all(w > 0)) NULL else which(w > 0)
+  dm_all <- dispersion_moments(fit, re)
+  dm <- if (is.null(used)) dm_all else function(theta, k) dm_all(theta, k)[used]
+  if (!is.null(used)) {
+    X <- X[used, , drop = FALSE]
+    if (is.null(re$dist) && !is.null(re$Z)) re$Z <- re$Z[used, , drop = FALSE]
+  }
   function(theta) {
     eta <- drop(X %*% theta[seq_len(p)])
     vf <- stats::var(eta)
