@@ -229,7 +229,10 @@ variance_components <- function(fit, lambda, approximation) {
   w <- .subset2(fit, "prior.weights")
   used <- if (is.null(w) || all(w > 0)) NULL else which(w > 0)
   dm_all <- dispersion_moments(fit, re)
-  dm <- if (is.null(used)) dm_all else function(theta, k) dm_all(theta, k)[used]
+  dm <- if (is.null(used)) dm_all else function(theta, k) {
+    v <- dm_all(theta, k)
+    if (length(v) > 1L) v[used] else v
+  }
   if (!is.null(used)) {
     X <- X[used, , drop = FALSE]
     if (is.null(re$dist) && !is.null(re$Z)) re$Z <- re$Z[used, , drop = FALSE]

@@ -188,3 +188,19 @@ test_that("a dispersion formula: the residual variance is the observations' mean
   nul <- glmm(yc ~ 1 + (1 | g), dispformula = ~ arm, data = d, family = nbinom2())
   expect_equal(lam, exp(nul$coefficients[[1L]] + nul$D[1L, 1L] / 2), tolerance = 1e-6)
 })
+
+test_that("rows of weight 0 enter no variance: the shares are those of the data without them", {
+  set.seed(2)
+  M <- 40; m <- 10; g <- rep(seq_len(M), each = m)
+  d <- data.frame(g = g, x = rnorm(M * m), arm = factor(sample(c("a", "b", "c"), M * m, TRUE)))
+  d$y <- 1 + d$x + rnorm(M, 0, 0.5)[g] + rnorm(M * m) * exp(0.2 * (d$arm == "b") +
+                                                           rnorm(M, 0, 0.4)[g])
+  w <- rep(1, nrow(d))
+  w[d$arm == "c" & d$g <= 20] <- 0
+  w[1:3] <- 0
+  for (disp in list(NULL, ~ arm, ~ arm + (1 | g))) {
+    f0 <- glmm(y ~ x + (1 | g), data = d, weights = w, dispformula = disp)
+    f1 <- glmm(y ~ x + (1 | g), data = d[w > 0, ], dispformula = disp)
+    expect_equal(variance_shares(f0)$estimate, variance_shares(f1)$estimate, tolerance = 1e-6)
+  }
+})

@@ -941,6 +941,22 @@ test_that("a slope far from zero (calendar years, x * 1e-6 - 5): the sandwich on
   }
 })
 
+test_that("a rebuilt approximation that is not at its maximum gives an error, not a sandwich", {
+  # a singular fit of a slope at x * 1e-6 - 5: the map to the standardized
+  # basis loses the digits of Lambda's entries (near 1e6, a correlation at
+  # 1), the scores did not sum to zero and CR0 gave standard errors of 1e8
+  set.seed(4)
+  M <- 30; m <- 8; g <- rep(seq_len(M), each = m)
+  d <- data.frame(g = factor(g), x = rnorm(M * m))
+  d$y <- rbinom(nrow(d), 1, plogis(-0.5 + 0.7 * d$x + rnorm(M, 0, 0.6)[g]))
+  d$u <- d$x * 1e-6 - 5
+  f <- suppressWarnings(glmm(y ~ u + (1 + u | g), data = d, family = binomial, nAGQ = 3))
+  expect_error(vcov(f, type = "CR0"), "do not sum to zero at the estimates")
+  # the same model on x itself is fine
+  fx <- suppressWarnings(glmm(y ~ x + (1 + x | g), data = d, family = binomial, nAGQ = 3))
+  expect_true(all(diag(vcov(fx, type = "CR2")) > 0))
+})
+
 test_that("an interaction slope by quadrature is robust on the fit's basis (centred over all rows)", {
   # (1 + t + t:x | g) with x near 50: the fit centres t:x over every row;
   # the rebuilt engine centred it within t's nonzero rows, another basis,
