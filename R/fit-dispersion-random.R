@@ -344,6 +344,11 @@ row_re_covariates <- function(re)
 # The number of effects of each term of a sparse_re_terms() structure.
 term_sizes <- function(re) vapply(re$terms, function(tm) length(tm$cnames), 1L)
 
+# The term whose grouping factor the one-factor engine integrates over:
+# the mean's first (the mean may have no random effect: the dispersion's
+# first then).
+dispre_group_term <- function(rc, rd) (if (length(rc$terms)) rc else rd)$terms[[1L]]
+
 # The engine of such a fit rebuilt for profile_engine(), exactly as the fit
 # built it (zire_engine_setup() on the user's designs, so on the same basis
 # of the random effects, which a finite rule depends on), with the fit's
@@ -352,11 +357,6 @@ term_sizes <- function(re) vapply(re$terms, function(tm) length(tm$cnames), 1L)
 # Returns its evaluation in theta* and its clusters' scores summed into the
 # user's clusters (vcov(type = "CR*"), whose clusters nest the grouping
 # factor).
-# The term whose grouping factor the one-factor engine integrates over:
-# the mean's first (the mean may have no random effect: the dispersion's
-# first then).
-dispre_group_term <- function(rc, rd) (if (length(rc$terms)) rc else rd)$terms[[1L]]
-
 dispre_agq_engine <- function(fit, rc, rd, y, w, ax, fam) {
   a <- fit$aux
   n <- length(y)

@@ -265,12 +265,7 @@ ordinal_re_basis <- function(fit, d = ordinal_fit_data(fit)) {
   last <- vapply(seq_len(q), function(j) max(fit$lam_row[fit$lam_col == j], j), 1L)
   cov_blocks <- diff(c(0L, which(cummax(last) == seq_len(q))))
   tz <- design_transform(Zs, blocks = cov_blocks, within = FALSE)
-  pat <- list(row = fit$lam_row, col = fit$lam_col)
-  lam <- length(fit$coefficients) + seq_along(fit$lam_row)
-  rows_of <- index_blocks(cov_blocks)
-  zb <- list(blocks = lapply(seq_along(cov_blocks), function(b) {
-    r <- rows_of[[b]]
-    z_block(pat, r, b, tz$T[r, r, drop = FALSE], lam)
-  }), q = q, aghq = TRUE)
+  zb <- basis_blocks(list(row = fit$lam_row, col = fit$lam_col), cov_blocks, tz$T,
+                     length(fit$coefficients) + seq_along(fit$lam_row))
   list(Z = tz$M, T = tz$T, cov_blocks = cov_blocks, zb = zb)
 }

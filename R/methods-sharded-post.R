@@ -194,14 +194,8 @@ sharded_robust_engine <- function(fit) {
   # run on the user's Z).
   Tzi <- .subset2(.subset2(fit, "shard_source"), "Tzi")
   Tz <- if (!is.null(Tzi)) backsolve(Tzi, diag(1, q))
-  zb <- if (!is.null(Tz) && q > 1L) {
-    sizes <- .subset2(fit, "cov_blocks") %||% q
-    rows_of <- index_blocks(sizes)
-    lam <- p + seq_along(pat$row)
-    list(blocks = lapply(seq_along(sizes), function(b)
-      z_block(pat, rows_of[[b]], b, Tz[rows_of[[b]], rows_of[[b]], drop = FALSE], lam)),
-      q = q, aghq = TRUE)
-  }
+  zb <- if (!is.null(Tz) && q > 1L)
+    basis_blocks(pat, .subset2(fit, "cov_blocks") %||% q, Tz, p + seq_along(pat$row))
   if (is.null(zb)) Tzi <- diag(q)
   engines <- function(w) parallel::clusterCall(eng$cl[w], dist_w_engines, eng$key, diag(p), Tzi, spec)
   read <- eng$reload
@@ -222,10 +216,9 @@ sharded_robust_engine <- function(fit) {
   done <- TRUE
   out <- list(scores = scores, Tx = NULL, free = function() shard_free(eng))
   if (!is.null(zb)) {
-    Ts <- lapply(zb$blocks, `[[`, "T")
+    bm <- basis_map(zb)
     out$par <- list(theta = as.numeric(.subset2(fit, "theta")), V = .subset2(fit, "cov_theta"),
-                    to_engine = function(th) basis_theta(th, zb, Ts),
-                    engine_jac = function(th) basis_theta_jacobian(th, zb))
+                    to_engine = bm$to_engine, engine_jac = bm$jac)
   }
   out
 }

@@ -205,13 +205,14 @@ covstruct_profile_engine <- function(fit) {
     to_engine <- one$to_engine
     engine_jac <- one$jac
   }
+  # (on the user's Z the engine's theta is the fit's)
+  if (is.null(to_engine)) {
+    to_engine <- identity
+    engine_jac <- function(th) diag(1, length(th))
+  }
   eval <- function(ph) {
     at <- tryCatch(pm$map(ph), error = function(e) NULL)
     if (is.null(at)) return(list(loglik = -Inf, gradient = rep(NA_real_, length(ph))))
-    if (is.null(to_engine)) {
-      r <- base$eval(at$theta)
-      return(list(loglik = r$loglik, gradient = drop(crossprod(at$J, r$gradient))))
-    }
     r <- base$eval(to_engine(at$theta))
     list(loglik = r$loglik, gradient = drop(crossprod(engine_jac(at$theta) %*% at$J, r$gradient)))
   }
@@ -226,11 +227,7 @@ covstruct_profile_engine <- function(fit) {
       at <- tryCatch(pm$map(ph), error = function(e) NULL)
       is.null(at) || base$edge(at$theta, converged)
     }, why = attr(base$edge, "why"))
-  ll <- eval(theta_star(pm$phi, base$Tx))$loglik
-  if (!is.finite(ll) || abs(ll - fit$loglik) > 1e-6 * max(1, abs(fit$loglik))) {
-    base$free()
-    stop_not_rebuilt("profile()")
-  }
+  check_rebuilt_engine(eval(theta_star(pm$phi, base$Tx))$loglik, fit, base$free)
   # (the engine's state at the estimates, just evaluated there)
   if (!is.null(base$edge)) attr(eval, "reset") <- spzire_profile_reset(base$eng)
   list(eval = eval, free = base$free, Tx = base$Tx, phi = pm$phi, re = pm$re,
@@ -251,12 +248,8 @@ structured_one_factor_engine <- function(fit, pm, caller) {
   re <- pm$re
   idx <- which(vapply(re$terms, `[[`, "", "label") %in% labels)
   cen <- cs2_centring_one(re, idx)
-  p <- length(fit$coefficients)
-  pat <- fit$pattern
-  lam <- p + seq_along(pat$row)
-  zb <- list(blocks = lapply(cen$terms, function(ce) z_block(pat, ce$cols, ce$term, ce$T, lam)),
+  lam <- length(fit$coefficients) + seq_along(fit$pattern$row)
+  zb <- list(blocks = lapply(cen$terms, function(ce) z_block(fit$pattern, ce$cols, ce$term, ce$T, lam)),
              q = ncol(re$Z), aghq = TRUE)
-  Ts <- lapply(zb$blocks, `[[`, "T")
-  list(base = profile_basis_engine(fit, zb, caller), to_engine = function(th) basis_theta(th, zb, Ts),
-       jac = function(th) basis_theta_jacobian(th, zb))
+  c(list(base = profile_basis_engine(fit, zb, caller)), basis_map(zb))
 }

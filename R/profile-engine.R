@@ -113,7 +113,15 @@ profile_engine <- function(fit, zbasis = NULL, caller = "profile()") {
     }
     lam_lower <- ifelse(pat$row == pat$col, 0, -Inf)
   }
-  if (!is.null(a)) check_rebuilt_engine(ev, fit, free, ax$Tx, zbasis, caller)
+  if (!is.null(a)) {
+    # with `zbasis` the engine runs on Z G: its Lambda is the factor of
+    # G^-1 D G^-T (basis_theta())
+    th <- unname(fit$theta)
+    if (!is.null(zbasis))
+      th <- basis_theta(th, zbasis$zb, lapply(zbasis$zb$blocks, function(bl)
+        solve(zbasis$G[bl$rows, bl$rows, drop = FALSE])))
+    check_rebuilt_engine(ev(theta_star(th, ax$Tx))$loglik, fit, free, caller)
+  }
   # (the two-part sparse engine's state at the estimates, just evaluated
   # there: each side of a profile starts from it)
   if (!is.null(attr(ev, "edge"))) attr(ev, "reset") <- spzire_profile_reset(eng)

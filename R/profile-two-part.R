@@ -26,17 +26,11 @@ profile_aux_design <- function(fit, X, Xz, Xd) {
   out
 }
 
-# The rebuilt engine must give the fit's log-likelihood at its estimate
-# (else the profile would be of another model). With `zbasis` the engine
-# runs on Z G: its Lambda is the factor of G^-1 D G^-T (basis_theta()).
-# `caller` names the method in the message.
-check_rebuilt_engine <- function(ev, fit, free = function() NULL, Tx = NULL, zbasis = NULL,
-                                 caller = "profile()") {
-  th <- unname(fit$theta)
-  if (!is.null(zbasis))
-    th <- basis_theta(th, zbasis$zb, lapply(zbasis$zb$blocks, function(bl)
-      solve(zbasis$G[bl$rows, bl$rows, drop = FALSE])))
-  ll <- ev(theta_star(th, Tx))$loglik
+# A rebuilt engine must give the fit's log-likelihood at its estimates
+# (else the profile, or the sandwich, would be of another model): `ll` is
+# its value there; if it differs, the engine is freed (`free`) and the
+# error names the method `caller`. The one place this test is made.
+check_rebuilt_engine <- function(ll, fit, free = function() NULL, caller = "profile()") {
   if (!is.finite(ll) || abs(ll - fit$loglik) > 1e-6 * max(1, abs(fit$loglik))) {
     free()
     stop_not_rebuilt(caller)

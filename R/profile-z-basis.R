@@ -134,10 +134,7 @@ zire_aghq_z_blocks <- function(fit) {
   zblocks <- if (isTRUE(zr$correlated)) c(fit$cov_blocks %||% qc, q - qc) else sizes
   tz <- design_transform(Zr, blocks = zblocks)
   if (q < 2L || tz$identity || !centres_far(tz$T)) return(NULL)
-  lam <- length(fit$coefficients) + seq_along(pat$row)
-  rows_of <- index_blocks(sizes)
-  blocks <- lapply(seq_along(sizes), function(b)
-    z_block(pat, rows_of[[b]], b, tz$T[rows_of[[b]], rows_of[[b]], drop = FALSE], lam))
+  blocks <- basis_blocks(pat, sizes, tz$T, length(fit$coefficients) + seq_along(pat$row))$blocks
   keep <- vapply(blocks, function(bl) sum(abs(bl$T - diag(1, length(bl$rows)))) >
                    1e-12 * length(bl$rows), TRUE)
   list(blocks = blocks[keep], q = q, aghq = TRUE)
@@ -377,16 +374,29 @@ rotated_eval <- function(base, bl, C) {
 fit_basis_engine <- function(fit, caller) {
   zb <- profile_z_blocks(fit, every = TRUE)
   if (is.null(zb)) return(profile_engine(fit, caller = caller))
-  pe <- profile_basis_engine(fit, zb, caller)
-  Ts <- lapply(zb$blocks, `[[`, "T")
-  pe$to_engine <- function(th) basis_theta(th, zb, Ts)
-  pe$jac <- function(th) basis_theta_jacobian(th, zb)
-  ll <- pe$eval(theta_star(pe$to_engine(unname(fit$theta)), pe$Tx))$loglik
-  if (!is.finite(ll) || abs(ll - fit$loglik) > 1e-6 * max(1, abs(fit$loglik))) {
-    pe$free()
-    stop_not_rebuilt(caller)
-  }
+  pe <- c(profile_basis_engine(fit, zb, caller), basis_map(zb))
+  check_rebuilt_engine(pe$eval(theta_star(pe$to_engine(unname(fit$theta)), pe$Tx))$loglik,
+                       fit, pe$free, caller)
   pe
+}
+
+# The blocks of a basis given by one T over the covariance blocks of sizes
+# `sizes` (T block diagonal over them), for basis_theta(): Lambda's
+# pattern `pat`, its entries at positions `lam` of theta.
+basis_blocks <- function(pat, sizes, T, lam) {
+  rows_of <- index_blocks(sizes)
+  list(blocks = lapply(seq_along(sizes), function(b) {
+    r <- rows_of[[b]]
+    z_block(pat, r, b, T[r, r, drop = FALSE], lam)
+  }), q = nrow(T), aghq = TRUE)
+}
+
+# The map of a fit's theta to that of an engine on the basis `zb`
+# (basis_theta()), and its Jacobian: list(to_engine, jac).
+basis_map <- function(zb) {
+  Ts <- lapply(zb$blocks, `[[`, "T")
+  list(to_engine = function(th) basis_theta(th, zb, Ts),
+       jac = function(th) basis_theta_jacobian(th, zb))
 }
 
 # d theta* / d theta of basis_theta(theta, zb, T) (each far block's Lambda

@@ -274,18 +274,18 @@ ordinal_robust_engine <- function(fit) {
       ordinal_loglik_at_re(fit, c(te[it] + sum(ctr * beta), beta, re), clusters = TRUE,
                            star = !is.null(bs$zb))
     }
-    Ts <- lapply(bs$zb$blocks, `[[`, "T")
+    bm <- if (!is.null(bs$zb)) basis_map(bs$zb)
     to_engine <- function(th) {
       te <- th
       te[ib] <- th[ib] * scl
       te[it] <- th[it] - sum(ctr * th[ib])
-      if (is.null(bs$zb)) te else basis_theta(te, bs$zb, Ts)
+      if (is.null(bm)) te else bm$to_engine(te)
     }
     engine_jac <- function(th) {
       J <- diag(1, length(th))
       J[ib, ib] <- diag(scl, p)
       J[it, ib] <- matrix(-ctr, k1, p, byrow = TRUE)
-      if (is.null(bs$zb)) J else basis_theta_jacobian(th, bs$zb) %*% J
+      if (is.null(bm)) J else bm$jac(th) %*% J
     }
     eng <- list(loglik = loglik, free = function() NULL, Tx = NULL,
                 par = list(theta = as.numeric(fit$theta), V = fit$cov_theta,
@@ -343,11 +343,8 @@ covstruct_robust_engine <- function(fit) {
     one <- structured_one_factor_engine(fit, pm, "vcov()")
     eng <- one$base
     if (!is.null(one$to_engine)) {
-      ll <- eng$eval(theta_star(one$to_engine(map(phi)$theta), eng$Tx))$loglik
-      if (!is.finite(ll) || abs(ll - fit$loglik) > 1e-6 * max(1, abs(fit$loglik))) {
-        eng$free()
-        stop_not_rebuilt("vcov()")
-      }
+      check_rebuilt_engine(eng$eval(theta_star(one$to_engine(map(phi)$theta), eng$Tx))$loglik,
+                           fit, eng$free, "vcov()")
       eng$par <- list(theta = phi, V = fit$cov_structure,
                       to_engine = function(ph) one$to_engine(map(ph)$theta),
                       jac = function(ph) map(ph)$J,
