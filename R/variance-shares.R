@@ -215,6 +215,15 @@ variance_estimates <- function(fit, approximation = "lognormal") {
   est[attr(est, "kind") == "variance"]
 }
 
+# The rows of `fit` with positive prior weight, or NULL when all are: rows
+# of weight 0 are in the design but not in the model, so no variance is
+# averaged over them (they moved a dispersion formula's residual variance
+# by 6%).
+used_rows <- function(fit) {
+  w <- .subset2(fit, "prior.weights")
+  if (is.null(w) || all(w > 0)) NULL else which(w > 0)
+}
+
 # A function of theta returning the named vector of variances, shares, ICCs
 # and R^2 (with attribute "kind").
 variance_components <- function(fit, lambda, approximation) {
@@ -223,16 +232,9 @@ variance_components <- function(fit, lambda, approximation) {
   p <- length(fit$coefficients)
   re <- re_structure(fit, "variance_shares")
   terms <- re_term_columns(fit, re)
-  # Averages over the observations the fit used: rows of weight 0 are in
-  # the design but not in the model (they moved a dispersion formula's
-  # residual variance by 6%)
-  w <- .subset2(fit, "prior.weights")
-  used <- if (is.null(w) || all(w > 0)) NULL else which(w > 0)
-  dm_all <- dispersion_moments(fit, re)
-  dm <- if (is.null(used)) dm_all else function(theta, k) {
-    v <- dm_all(theta, k)
-    if (length(v) > 1L) v[used] else v
-  }
+  # averages over the observations the fit used
+  used <- used_rows(fit)
+  dm <- dispersion_moments(fit, re)
   if (!is.null(used)) {
     X <- X[used, , drop = FALSE]
     if (is.null(re$dist) && !is.null(re$Z)) re$Z <- re$Z[used, , drop = FALSE]
@@ -310,15 +312,18 @@ distribution_variance <- function(family, theta, lambda, approximation, dm) {
 # N(0, D) in a location-scale fit), exp(k eta_i + k^2 v_i / 2) with
 # v_i = z_i' D z_i, the lognormal moment over the dispersion's random
 # effects. (Reading theta's last entry as the dispersion of such a fit
-# took the dispersion formula's last coefficient for it.)
+# took the dispersion formula's last coefficient for it.) Only the rows the
+# fit used (used_rows()) are given.
 dispersion_moments <- function(fit, re) {
   a <- fit$aux
   if (is.null(a$disp$X)) return(function(theta, k) exp(k * theta[[length(theta)]]))
-  Xd <- as.matrix(a$disp$X)
+  used <- used_rows(fit) %||% seq_len(nrow(a$disp$X))
+  Xd <- as.matrix(a$disp$X)[used, , drop = FALSE]
   off <- a$disp$offset %||% 0
+  if (length(off) > 1L) off <- off[used]
   idx <- a$disp_index
   rd <- dispersion_re_structure(fit, re)
-  Zd <- if (!is.null(rd) && rd$q) as.matrix(rd$Z)
+  Zd <- if (!is.null(rd) && rd$q) as.matrix(rd$Z)[used, , drop = FALSE]
   function(theta, k) {
     eta <- drop(Xd %*% theta[idx]) + off
     v <- if (is.null(Zd)) 0 else rowSums((Zd %*% lambda_of(rd, theta))^2)

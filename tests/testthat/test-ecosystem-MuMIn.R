@@ -80,3 +80,24 @@ test_that("r.squaredGLMM() of a cumulative link mixed model is variance_shares()
   vs <- variance_shares(fit)
   expect_equal(unname(r2m(fit)["theoretical", ]), vs$estimate[vs$quantity == "R2"])
 })
+
+test_that("r.squaredGLMM() of a dispersion-formula fit averages over the rows the fit used", {
+  # rows of weight 0 enter neither the fixed and random variances nor the
+  # residual one: the R2 are those of the data without them (the residual
+  # had been averaged over all rows). The method itself, so that this runs
+  # where MuMIn is not installed.
+  r2 <- getFromNamespace("r.squaredGLMM.glmmgee_glmm", "glmmgee")
+  set.seed(3)
+  M <- 30; m <- 8; g <- rep(seq_len(M), each = m)
+  d <- data.frame(g = g, x = rnorm(M * m), arm = factor(sample(c("a", "b"), M * m, TRUE)))
+  d$y <- 1 + d$x + rnorm(M, 0, 0.6)[g] + rnorm(M * m) * exp(0.5 * (d$arm == "b"))
+  w <- rep(1, nrow(d))
+  w[d$arm == "b" & d$g <= 15] <- 0
+  f0 <- glmm(y ~ x + (1 | g), data = d, weights = w, dispformula = ~ arm)
+  f1 <- glmm(y ~ x + (1 | g), data = d[w > 0, ], dispformula = ~ arm)
+  r0 <- r2(f0)
+  expect_equal(r0, r2(f1), tolerance = 1e-6)
+  vs <- variance_shares(f1)
+  expect_equal(r0[[1, "R2c"]], vs$estimate[vs$quantity == "R2" & vs$component == "conditional"],
+               tolerance = 1e-6)
+})
