@@ -107,8 +107,19 @@ is_empty_part <- function(f, arg) {
   empty
 }
 
+# A dispersion formula that asks for nothing beyond one dispersion. `~ 0`
+# is not that: in glmmTMB it removes the gaussian residual variance (its
+# standard deviation held at a small value, the random effects taking the
+# rest, as for a phylogenetic GLS), which glmm() does not fit; taken as
+# ~ 1 it gave a residual variance where none was asked for, silently.
 is_trivial_disp <- function(f) {
-  if (is_empty_part(f, "dispformula")) return(TRUE)
+  if (is_empty_part(f, "dispformula")) {
+    if (!is.null(f))
+      stop("'dispformula = ~ 0' (no residual variance: in glmmTMB the gaussian standard deviation held at a small value) is not available; ",
+           "drop 'dispformula' (one dispersion, estimated)",
+           call. = FALSE)
+    return(TRUE)
+  }
   tt <- stats::terms(f)
   !length(attr(tt, "term.labels")) && is.null(attr(tt, "offset"))
 }

@@ -187,7 +187,8 @@
 #'   1.1.5 adds them to \eqn{\log\sigma^2}). Random-effect terms such as
 #'   `~ arm + (1 | clinic)` give each level its own dispersion, a
 #'   location-scale model ([glmm-dispersion-random]); `formula` then
-#'   needs no random-effect term of its own.
+#'   needs no random-effect term of its own. `~ 0` (glmmTMB's gaussian
+#'   model without a residual variance) is not available and is an error.
 #' @param covariance Known-covariance random effects: a named list of
 #'   matrices, e.g. `list(id = K)`, giving the random intercept of `(1 | id)`
 #'   the covariance \eqn{\sigma^2 K} over the levels of `id` (a kinship or

@@ -425,6 +425,18 @@ test_that("a part with an offset but no coefficient is refused, not dropped", {
                "'dispformula': an offset\\(\\) term needs an intercept or another term")
 })
 
+test_that("dispformula = ~ 0 (glmmTMB's model without residual variance) is refused, not read as ~ 1", {
+  # it had been fitted with one residual variance, which a user of glmmTMB
+  # asks to remove (the phylogenetic GLS of glmmTMB's propto() tests)
+  d <- zo_sim(M = 10, ni = 6)
+  d$z <- d$x + rnorm(nrow(d))
+  for (f in list(~ 0, ~ -1, ~ 0 + 0))
+    expect_error(glmm(z ~ x + (1 | g), data = d, dispformula = f),
+                 "'dispformula = ~ 0' \\(no residual variance")
+  expect_equal(logLik(glmm(z ~ x + (1 | g), data = d, dispformula = ~ 1)),
+               logLik(glmm(z ~ x + (1 | g), data = d)))
+})
+
 test_that("standardize(se = \"bootstrap\") refuses two-part fits clearly (its refits fit the conditional part alone)", {
   d <- zo_sim(M = 20, ni = 8)
   f <- glmm(y ~ x + w + (1 | g), data = d, ziformula = ~ offset(lt), family = poisson, nAGQ = 1)
