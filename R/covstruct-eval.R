@@ -126,9 +126,12 @@ structure_evalf <- function(engine_eval, terms, k_re, p, disp, Tx, penalty) {
 # structure and penalty reports. A tail of several parameters (a two-part
 # fit's zero and dispersion coefficients) has its names `tail_names` and
 # is searched as Ttail times them (their designs centred and scaled).
+# Fitted on y / s (`s`, response_scale()), the estimates are mapped to the
+# units of y.
 covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, family,
                                 disp, control, penalty, lam_names, s = 1, Ttail = NULL,
-                                tail_names = NULL) {
+                                tail_names = NULL, tail_scaled = TRUE,
+                                scaled_terms = seq_along(terms)) {
   par <- run$par
   p <- nrow(Tx)
   P <- length(par)
@@ -170,7 +173,12 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
   b0 <- response_shift(s)
   s <- as.vector(s)
   if (s != 1 || !is.null(b0)) {
-    un <- unscale_structure(par, theta, grad, hess, terms, k_re, p, disp, s)
+    # (`tail_scaled` FALSE: a dispersion formula fitted with its offset
+    # less log(s), whose coefficients are the user's as they stand)
+    # (`scaled_terms`: the terms in the units of y, not a random
+    # dispersion's, whose effects act on log sigma)
+    un <- unscale_structure(par, theta, grad, hess, terms[scaled_terms], k_re[scaled_terms], p,
+                            tail_scaled && disp, s)
     if (!is.null(b0)) un$theta[seq_len(p)] <- un$theta[seq_len(p)] + b0
     par <- un$par
     theta <- un$theta

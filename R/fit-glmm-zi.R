@@ -31,10 +31,7 @@ glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
                              offd, nAGQ, cov_blocks, control, start, penalty))
   n <- nrow(X)
   nb <- ncol(X) + length(block_pattern(cov_blocks)$row)
-  if (is.numeric(start) && length(start) > nb) {
-    start[seq_len(ncol(X))] <- shift_start_beta(start[seq_len(ncol(X))], s)
-    start[ncol(X) + seq_len(nb - ncol(X))] <- start[ncol(X) + seq_len(nb - ncol(X))] / as.vector(s)
-  }
+  start <- scale_two_part_start(start, ncol(X), nb - ncol(X), s)
   fit <- glmm_zi_fit_units(X, shifted_response(y, X, s), Z, group, family, kind, Xz, Xd,
                            weights, if (!is.null(offset)) offset / as.vector(s), offz,
                            (offd %||% rep(0, n)) - log(as.vector(s)), nAGQ, cov_blocks,

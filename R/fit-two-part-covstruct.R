@@ -79,8 +79,16 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   if (kind == "disp") Xz <- NULL
   pz <- if (is.null(Xz)) 0L else ncol(Xz)
   pd <- if (is.null(Xd)) 0L else ncol(Xd)
-  offz <- if (pz || zkind == "hurdle") offz %||% rep(0, n) else rep(0, n)
+  offz <- if (pz || zkind == "hurdle" || dre) offz %||% rep(0, n) else rep(0, n)
   offd <- offd %||% rep(0, n)
+  u <- two_part_units(X, y, weights, offset, offz, offd, family,
+                      (kind == "disp" && !both || dre) && !has_fixed_covariance(re$terms), dre)
+  s_map <- u$s
+  scaled <- u$scaled
+  y <- u$y
+  offset <- u$offset
+  offz <- u$offz
+  offd <- u$offd
   if (dre) check_aux_rank(NULL, Xz) else check_aux_rank(Xz, Xd)
   tx <- design_transform(X)
   tz <- design_transform(Xz %||% matrix(0, n, 0L))
@@ -95,12 +103,14 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   # (nAGQ > 1: the conditional part's terms on one grouping factor, none in
   # the other parts; the one-factor engine)
   agq <- nAGQ > 1L
+  # (a dispersion part with no coefficient, an offset alone, still feeds
+  # the engine its predictor)
   se <- if (agq) two_part_structure_agq(Xs, Xzs, Xds, y, weights, offset, offz, offd, rt$rc,
-                                        family, kind, nAGQ, control$nthreads)
+                                        family, kind, nAGQ, control$nthreads, !is.null(Xd))
         else if (zdre) two_part_structure_engine(Xs, Xds, Xzs, y, weights, offset, offd, offz, re,
                                                  family, kind, both)
         else two_part_structure_engine(Xs, Xzs, Xds, y, weights, offset, offz, offd, re, family,
-                                       kind, both)
+                                       kind, both, !is.null(Xd))
   if (agq) on.exit(cpp_agq_free(se$eng), add = TRUE)
   eng <- se$eng
   engine_eval <- se$engine_eval
@@ -152,30 +162,29 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
                   if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
   est <- covstruct_estimates(evalf, run, bc, final, re$terms, k_re, tx$T, colnames(X), family,
                              ntail, control, NULL, lam_names = re$par_names, Ttail = Ttail,
-                             tail_names = tail_names)
-  theta_s <- structure_engine_theta(run$par, est$lm, p, ntail)
+                             tail_names = tail_names, s = s_map, tail_scaled = FALSE,
+                             scaled_terms = seq_along(rt$rc$terms))
+  # (the engine's Lambda: the search's, which est$lm is unless mapped to
+  # the units of y)
+  lm_search <- if (scaled) structure_lambda(re$terms, k_re, run$par) else est$lm
+  theta_s <- structure_engine_theta(run$par, lm_search, p, ntail)
   nb <- p + nth
-  md <- if (agq) se$modes(theta_s, est$lm$lambda, Xs, offset)
-        else two_part_structure_modes(eng, re, rt, both, est$lm$lambda, theta_s, nb,
+  md <- if (agq) se$modes(theta_s, lm_search$lambda, Xs, offset)
+        else two_part_structure_modes(eng, re, rt, both, lm_search$lambda, theta_s, nb,
                                       if (zdre) 0L else pz, Xzs, offz)
+  if (scaled) {
+    md <- unscale_two_part_modes(md, s_map, X, weights, if (agq) rt$rc$terms[[1L]]$index,
+                                 if (dre) ncol(rt$rc$Z) else length(md$modes$b))
+    final$loglik <- final$loglik - sum(weights > 0) * log(as.vector(s_map))
+  }
   m <- md$m
   # (the zero part beside a random dispersion has fixed effects only)
   if (zdre) md$zre <- offz
-  # No estimates without the log-likelihood and the modes there (binary
-  # responses with zero inflation and zero-part random effects, whose zero
-  # part is barely identified, can end so).
-  if (!is.finite(final$loglik) || !length(md$modes$eta))
-    stop(sprintf(paste("the two-part fit ended where %s, so it has no estimates: the zero part's",
-                       "random effects are not identified by these data; refit without them or",
-                       "with a simpler structure"),
-                 if (!is.finite(final$loglik)) sprintf("the log-likelihood is %s", format(final$loglik))
-                 else "the joint modes of both parts' random effects cannot be found"),
-         call. = FALSE)
+  check_two_part_end(final$loglik, md$modes)
   modes <- md$modes
-  zre <- md$zre
   zpart <- pz && !dre
-  vanish <- if (zpart) zi_vanishing_message(zkind, Xzs, theta_s[nb + seq_len(pz)], zre)
-  cause <- vanish %||% if (zpart) zi_separation_message(zkind, Xzs, theta_s[nb + seq_len(pz)], zre)
+  vanish <- if (zpart) zi_vanishing_message(zkind, Xzs, theta_s[nb + seq_len(pz)], md$zre)
+  cause <- vanish %||% if (zpart) zi_separation_message(zkind, Xzs, theta_s[nb + seq_len(pz)], md$zre)
   warn <- zi_fit_warnings(fit_warnings(run$opt, est$nstep, est$gmax_star, est$singular, est$hess,
                                        est$cov_theta, control, boundary_check = bc$record),
                           cause)
@@ -190,14 +199,9 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
                                if (agq) "AGHQ"
                                else if (dre || zdre) "Laplace (sparse, mean and dispersion)"
                                else if (both) "Laplace (sparse, both parts)" else "Laplace (sparse)",
-                               nAGQ,
-                               !tx$identity || !tz$identity || !td$identity,
-                               grad_basis_of(!tx$identity))
-  optinfo$zero_inflation_vanishes <- !is.null(vanish)
-  if (both) {
-    optinfo$laplace_validity <- deg$record
-    optinfo$laplace_validity$restarts <- sw$restarts
-  }
+                               nAGQ, !tx$identity || !tz$identity || !td$identity,
+                               grad_basis_of(!tx$identity), zero_inflation_vanishes = !is.null(vanish),
+                               laplace_validity = if (both) utils::modifyList(deg$record, list(restarts = sw$restarts)))
   list(beta = theta[seq_len(p)], theta = theta, loglik = final$loglik, penalty = NULL,
        zi = if (zpart) theta[nb + seq_len(pz)],
        disp = if (dre) theta[nb + seq_len(pz)] else if (pd) theta[nb + pz + seq_len(pd)],
@@ -208,6 +212,59 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
        structures = structure(est$structures, theta = est$theta, cov_theta = est$cov_theta),
        optinfo = optinfo, nAGQ = if (agq) as.integer(nAGQ), cluster_loglik = md$cluster_loglik,
        engine = if (agq) "agq" else if (both) "laplace_sparse_zero_re" else "laplace_sparse")
+}
+
+# No estimates without the log-likelihood and the modes there (binary
+# responses with zero inflation and zero-part random effects, whose zero
+# part is barely identified, can end so).
+check_two_part_end <- function(loglik, modes) {
+  if (is.finite(loglik) && length(modes$eta)) return(invisible())
+  stop(sprintf(paste("the two-part fit ended where %s, so it has no estimates: the zero part's",
+                     "random effects are not identified by these data; refit without them or",
+                     "with a simpler structure"),
+               if (!is.finite(loglik)) sprintf("the log-likelihood is %s", format(loglik))
+               else "the joint modes of both parts' random effects cannot be found"),
+       call. = FALSE)
+}
+
+# The response and offsets two_part_covstruct_fit() searches on: a
+# gaussian identity-link dispersion model (`scale`: no zero part, no
+# equalto()) is fitted on y / s (response_scale()) with the dispersion
+# offset less log(s) (offz with a random dispersion, `dre`; else offd), as
+# glmm_zi_fit() does, and mapped back (covstruct_estimates(),
+# unscale_two_part_modes(); a random dispersion's effects act on log sigma
+# and stay). With y in units 1000 times larger, ar1() beside dispformula =
+# ~ a ended 76 log-likelihood units short, and beside ~ a + (1 | g) 31.
+two_part_units <- function(X, y, weights, offset, offz, offd, family, scale, dre) {
+  s <- if (scale) response_scale(as.matrix(X), y, weights, offset, family) else 1
+  scaled <- as.vector(s) != 1 || !is.null(response_shift(s))
+  if (scaled) {
+    y <- shifted_response(y, X, s)
+    offset <- offset / as.vector(s)
+    if (dre) offz <- offz - log(as.vector(s)) else offd <- offd - log(as.vector(s))
+  }
+  list(s = s, scaled = scaled, y = y, offset = offset, offz = offz, offd = offd)
+}
+
+# The modes of a fit on y / s (two_part_covstruct_fit(); `s` from
+# response_scale()) in the units of y: the linear predictor, the mean's
+# random effects (the first `Qc` of b) and their terms' Lambda, D and
+# conditional covariances times s (the fixed effects' shift X b0 back on
+# the predictor); a random dispersion's predictor (zlink) plus log(s), its
+# effects unchanged; each cluster's log-likelihood less log(s) per
+# observation of positive weight (`index`: the clusters' codes, by
+# adaptive quadrature).
+unscale_two_part_modes <- function(md, s, X, weights, index = NULL, Qc = length(md$modes$b)) {
+  b0 <- response_shift(s)
+  k <- as.vector(s)
+  md$modes$eta <- md$modes$eta * k + if (!is.null(b0)) drop(as.matrix(X) %*% b0) else 0
+  if (!is.null(md$modes$b)) md$modes$b[seq_len(Qc)] <- md$modes$b[seq_len(Qc)] * k
+  if (!is.null(md$modes$zlink)) md$modes$zlink <- md$modes$zlink + log(k)
+  md$terms <- unscale_term_summaries(md$terms, k)
+  if (!is.null(md$cluster_loglik))
+    md$cluster_loglik <- md$cluster_loglik -
+      log(k) * tabulate(index[weights > 0], length(md$cluster_loglik))
+  md
 }
 
 # The search's end `run` (from `start`, by `search(par)`) checked further
@@ -277,7 +334,7 @@ two_part_structure_refine <- function(run, search, start, re, k_re, p, pz, kind,
 # else the one-part sparse engine with the auxiliary predictors. Returns
 # the engine and its evaluation engine_eval(theta, grad).
 two_part_structure_engine <- function(Xs, Xzs, Xds, y, weights, offset, offz, offd, re, family,
-                                      kind, both) {
+                                      kind, both, disp_part = ncol(Xds) > 0L) {
   n <- length(y)
   nth <- re$ntheta
   pz <- ncol(Xzs)
@@ -297,7 +354,7 @@ two_part_structure_engine <- function(Xs, Xzs, Xds, y, weights, offset, offz, of
     eng <- cpp_sparse_new(Xs, re$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
                           re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
                           family$family_code, family$link_code)
-    ai <- two_part_aux_inputs(Xzs, Xds, offz, offd, kind, n)
+    ai <- two_part_aux_inputs(Xzs, Xds, offz, offd, kind, n, disp_part)
     cpp_sparse_set_aux(eng, aux_kind_code(kind, family), ai$XA, ai$pred, ai$aoff)
     engine_eval <- function(theta, grad) sparse_eval(eng, theta, grad, reuse = TRUE)
   }
@@ -308,15 +365,16 @@ two_part_structure_engine <- function(Xs, Xzs, Xds, y, weights, offset, offz, of
 # parts (cpp_sparse_set_aux(), cpp_agq_set_aux()): both parts' designs side
 # by side, the predictor each column feeds (0 the zero part's, 1 the
 # dispersion's; a dispersion formula alone feeds predictor 0) and their
-# offsets.
-two_part_aux_inputs <- function(Xzs, Xds, offz, offd, kind, n) {
+# offsets; `disp_part`: whether the dispersion predictor exists (it may
+# have an offset and no column).
+two_part_aux_inputs <- function(Xzs, Xds, offz, offd, kind, n, disp_part = ncol(Xds) > 0L) {
   pz <- ncol(Xzs)
   pd <- ncol(Xds)
   XA <- cbind(Xzs, Xds)
   storage.mode(XA) <- "double"
   pred <- c(if (kind == "disp") integer() else rep(0L, pz),
             rep(if (kind == "disp") 0L else 1L, pd))
-  aoff <- cbind(if (kind != "disp") offz, if (pd) offd)
+  aoff <- cbind(if (kind != "disp") offz, if (pd || disp_part) offd)
   if (is.null(aoff)) aoff <- matrix(0, n, 0L)
   storage.mode(aoff) <- "double"
   list(XA = XA, pred = pred, aoff = aoff)
@@ -331,12 +389,12 @@ two_part_aux_inputs <- function(Xzs, Xds, offz, offd, kind, n) {
 # engine, its evaluation and modes(theta_s, lambda, Xs, offset), the modes'
 # summaries in two_part_structure_modes()'s layout.
 two_part_structure_agq <- function(Xs, Xzs, Xds, y, weights, offset, offz, offd, rc, family, kind,
-                                   nAGQ, nthreads) {
+                                   nAGQ, nthreads, disp_part = ncol(Xds) > 0L) {
   n <- length(y)
   grp <- rc$terms[[1L]]
   q <- sum(term_sizes(rc))
   check_nAGQ(nAGQ, q)
-  ai <- two_part_aux_inputs(Xzs, Xds, offz, offd, kind, n)
+  ai <- two_part_aux_inputs(Xzs, Xds, offz, offd, kind, n, disp_part)
   eng <- structure_agq_new(Xs, y, weights, offset, rc, family, nAGQ, nthreads,
                            aux_kind_code(kind, family), ai)
   modes <- function(theta_s, lambda, Xs, offset) {

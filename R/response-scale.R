@@ -86,6 +86,18 @@ shift_start_beta <- function(beta, s) {
   else (beta - b0) / as.vector(s)
 }
 
+# A start vector laid out as a two-part fit's theta (fixed effects, then
+# `k` covariance entries on the scale of b, then coefficients of log
+# dispersion or of other parts) in the units of y / s, for a fit whose
+# dispersion offset is less log(s): the first two blocks mapped, the rest
+# as they are. Anything else is returned as given (the fitter checks it).
+scale_two_part_start <- function(start, p, k, s) {
+  if (!is.numeric(start) || length(start) <= p + k) return(start)
+  start[seq_len(p)] <- shift_start_beta(start[seq_len(p)], s)
+  start[p + seq_len(k)] <- start[p + seq_len(k)] / as.vector(s)
+  start
+}
+
 # A start in the user's units (glmm_fit()'s list) in those of y / s.
 scale_start <- function(start, s) {
   if (!is.list(start)) return(start)
@@ -241,14 +253,17 @@ with_response_scale <- function(fitter, X, y, re, family, weights, offset, contr
 # unscale_fit() for the fits of the several-term engines, which also carry
 # the dispersion, the linear predictor and per-term summaries (Lambda, D,
 # the modes b and their conditional covariances), and for nested quadrature
-# the Laplace fit it started from.
-unscale_terms_fit <- function(fit, s, weights, n, X = NULL, gamma = NULL) {
+# the Laplace fit it started from. `mult`, `add`: the map of theta where it
+# is not the default (a dispersion formula's coefficients, fitted with its
+# offset less log(s), stay as they are).
+unscale_terms_fit <- function(fit, s, weights, n, X = NULL, gamma = NULL, mult = NULL,
+                              add = NULL) {
   # Gamma (gamma_response_scale()): the linear predictor and the random
   # effects times eta_mult, the shape unchanged, the log-likelihood less
   # sum(w) log(s).
   jw <- if (!is.null(gamma)) { if (is.null(weights)) rep(1, n) else weights }
   k <- if (!is.null(gamma)) gamma$eta_mult else as.vector(s)
-  fit <- if (is.null(gamma)) unscale_fit(fit, s, weights, rep(1L, n))
+  fit <- if (is.null(gamma)) unscale_fit(fit, s, weights, rep(1L, n), mult, add)
          else {
            gm <- gamma_response_map(length(fit$theta), gamma)
            unscale_fit(fit, s, weights, rep(1L, n), gm$mult, gm$add, eta_mult = k,
@@ -263,16 +278,11 @@ unscale_terms_fit <- function(fit, s, weights, n, X = NULL, gamma = NULL) {
     if (!is.null(b0)) fit$modes$eta <- fit$modes$eta + drop(as.matrix(X) %*% b0)
   }
   if (!is.null(fit$modes$b)) fit$modes$b <- fit$modes$b * k
-  fit$terms <- lapply(fit$terms, function(tm) {
-    tm$Lambda <- tm$Lambda * k
-    tm$D <- tm$D * k^2
-    tm$b <- tm$b * k
-    tm$condvar <- tm$condvar * k^2
-    tm
-  })
+  fit$terms <- unscale_term_summaries(fit$terms, k)
   lap <- fit$optinfo$laplace
   if (!is.null(lap)) {
-    map <- if (is.null(gamma)) response_map(length(lap$theta), s)
+    map <- if (!is.null(mult)) list(mult = mult, add = add)
+           else if (is.null(gamma)) response_map(length(lap$theta), s)
            else gamma_response_map(length(lap$theta), gamma)
     if (!is.null(b0)) map$add[seq_along(b0)] <- map$add[seq_along(b0)] + b0
     fit$optinfo$laplace <- list(loglik = lap$loglik - npos * log(s),
@@ -326,4 +336,15 @@ gamma_scale_start <- function(start, gs) {
   for (nm in c("beta", "lambda"))
     if (is.numeric(start[[nm]])) start[[nm]] <- start[[nm]] / k
   start
+}
+
+# Term summaries (sparse_term_summaries()'s or agq_term_summaries()'s
+# layout) of a fit on y / s in the units of y: Lambda and the modes times
+# `k`, D and the conditional covariances times k^2.
+unscale_term_summaries <- function(terms, k) {
+  lapply(terms, function(tm) {
+    for (f in c("Lambda", "b", "b_mean")) if (!is.null(tm[[f]])) tm[[f]] <- tm[[f]] * k
+    for (f in c("D", "condvar", "condvar_mean")) if (!is.null(tm[[f]])) tm[[f]] <- tm[[f]] * k^2
+    tm
+  })
 }

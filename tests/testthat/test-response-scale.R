@@ -105,6 +105,53 @@ test_that("structured and dispersion-formula fits are equivariant in the respons
   }
 })
 
+test_that("dispersion-formula fits with structures or several terms are equivariant in the response's units", {
+  # (they were searched in the units of y: at y * 1000 the ar1() fits,
+  # at y * 1e6 the crossed and location-scale ones, ended 31 to 76
+  # log-likelihood units short)
+  set.seed(2)
+  M <- 40; m <- 6
+  g <- rep(seq_len(M), each = m)
+  d <- data.frame(g = g, x = rnorm(M * m), t = factor(rep(seq_len(m), M)),
+                  a = factor(rep(1:2, length.out = M * m)))
+  d$y0 <- 1 + d$x + rnorm(M)[g] +
+    rnorm(M * m, 0, exp(-0.5 + 0.5 * (d$a == "2") + rnorm(M, 0, 0.3)[g]))
+  n <- nrow(d)
+  fits <- list(
+    ar1 = function(d) glmm(y ~ x + ar1(0 + t | g), d, dispformula = ~ a),
+    crossed = function(d) glmm(y ~ x + (1 | g) + (1 | t), d, dispformula = ~ a),
+    cs_quadrature = function(d) glmm(y ~ x + cs(1 + x | g), d, dispformula = ~ a, nAGQ = 3),
+    location_scale = function(d) glmm(y ~ x + (1 | g), d, dispformula = ~ a + (1 | g)),
+    location_scale_crossed = function(d) glmm(y ~ x + (1 | g) + (1 | t), d,
+                                              dispformula = ~ a + (1 | g)),
+    location_scale_ar1 = function(d) glmm(y ~ x + ar1(0 + t | g), d, dispformula = ~ a + (1 | g)))
+  for (nm in names(fits)) {
+    d$y <- d$y0 + 5
+    f1 <- suppressWarnings(fits[[nm]](d))
+    for (cc in c(1e-6, 1e3, 1e6)) {
+      d$y <- (d$y0 + 5) * cc
+      fc <- suppressWarnings(fits[[nm]](d))
+      expect_equal(as.numeric(logLik(fc)) + n * log(cc), as.numeric(logLik(f1)), tolerance = 1e-8,
+                   label = paste(nm, cc))
+      expect_equal(unname(fixef(fc)) / cc, unname(fixef(f1)), tolerance = 1e-5)
+      expect_equal(sqrt(diag(vcov(fc))) / cc, sqrt(diag(vcov(f1))), tolerance = 1e-4)
+      # the dispersion's intercept moves by log(c), the rest of its
+      # parameters (its slope, its random effects' standard deviation) not
+      dn <- grep("^disp~", names(f1$theta), value = TRUE)
+      expect_equal(unname(fc$theta[dn] - f1$theta[dn]), log(cc) * (dn == "disp~(Intercept)"),
+                   tolerance = 1e-5)
+      r1 <- ranef(f1)[[1L]]
+      expect_equal(as.matrix(ranef(fc)[[1L]]) / cc, as.matrix(r1), tolerance = 1e-4)
+      expect_equal(unname(fitted(fc)) / cc, unname(fitted(f1)), tolerance = 1e-6)
+      expect_equal(unname(predict(fc, type = "disp")) / cc, unname(predict(f1, type = "disp")),
+                   tolerance = 1e-5)
+      if (grepl("location", nm))
+        expect_equal(as.matrix(ranef(fc, component = "disp")[[1L]]),
+                     as.matrix(ranef(f1, component = "disp")[[1L]]), tolerance = 1e-4)
+    }
+  }
+})
+
 test_that("a structured fit beside a second term reaches the optimum in any units", {
   # The sparse Laplace route with y * 1e6 stopped 8.9 below the optimum with
   # only a "Hessian not negative definite" warning; any warning now also
