@@ -99,29 +99,88 @@ is_empty_part <- function(f, arg) {
     stop(sprintf("'%s' must be a one-sided formula such as ~ x", arg), call. = FALSE)
   tt <- stats::terms(f)
   empty <- !length(attr(tt, "term.labels")) && attr(tt, "intercept") == 0L
-  # A part with an offset and no coefficient would be a known zero
-  # probability or dispersion: refused rather than dropped with the part.
+  # A dispersion part with an offset and no coefficient is a known
+  # dispersion per row (~ 0 + offset(log(d))); a zero part so would be a
+  # known zero probability: refused rather than dropped with the part.
+  if (empty && !is.null(attr(tt, "offset")) && arg == "dispformula") return(FALSE)
   if (empty && !is.null(attr(tt, "offset")))
     stop(sprintf("'%s': an offset() term needs an intercept or another term beside it (a part with no coefficient, such as ~ 0 + offset(o), is not available)",
                  arg), call. = FALSE)
   empty
 }
 
+#' A dispersion known rather than estimated
+#'
+#' A dispersion formula of an offset alone, `dispformula = ~ 0 +
+#' offset(log_d)`, gives each row its dispersion on the log scale
+#' (\eqn{\log\sigma} for gaussian, \eqn{\log\theta} for `nbinom2()`,
+#' the log shape for Gamma, \eqn{\log\phi} for the others): nothing of
+#' it is estimated, as glmmTMB does by mapping its dispersion parameters.
+#' Known residual standard deviations of a gaussian model, or a negative
+#' binomial's \eqn{\theta} held at a value from elsewhere, are given so.
+#'
+#' `dispformula = ~ 0` removes a gaussian model's residual variance, as in
+#' glmmTMB: the random effects carry all the variation, as in a
+#' phylogenetic generalized least squares fit, `y ~ x + propto(0 + sp |
+#' dummy, K)` with one observation per species (glmmTMB's own test of
+#' `propto()`, on ade4's lizards, gives `nlme::gls()`'s estimates with the
+#' correlation `K` held fixed). The residual standard deviation is held at
+#' \eqn{10^{-4}} of the response's (glmmTMB holds it at \eqn{1.2 \times
+#' 10^{-4}} in the units of y), so that the fit does not depend on y's
+#' units; `sigma()` reports it. The model is then the one without residual
+#' to about \eqn{10^{-8}} of y's variance relative to the smallest
+#' variance of the random effects' covariance: a nearly singular `K`
+#' (species a hair apart) moves the estimates most, by about
+#' \eqn{2 \times 10^{-6}} relative on the lizards. Other families refuse
+#' `~ 0`: their dispersion is given by an offset.
+#'
+#' [print()] and [summary()] name the formula; [sigma()] gives the
+#' dispersion where it is the same in every row used.
+#' @examples
+#' set.seed(1)
+#' d <- data.frame(g = rep(1:30, each = 5), x = rnorm(150))
+#' d$y <- 1 + d$x + rnorm(30)[d$g] + rnorm(150, sd = 0.5)
+#' # the residual standard deviation known to be 0.5
+#' d$log_sd <- log(0.5)
+#' fit <- glmm(y ~ x + (1 | g), data = d, dispformula = ~ 0 + offset(log_sd))
+#' fit
+#' sigma(fit)
+#' # a negative binomial's theta held at 2
+#' d$n <- rnbinom(150, mu = exp(1 + 0.3 * d$x), size = 2)
+#' d$log_theta <- log(2)
+#' glmm(n ~ x + (1 | g), data = d, family = nbinom2(), dispformula = ~ 0 + offset(log_theta))
+#' @name glmm-known-dispersion
+NULL
+
 # A dispersion formula that asks for nothing beyond one dispersion. `~ 0`
-# is not that: in glmmTMB it removes the gaussian residual variance (its
-# standard deviation held at a small value, the random effects taking the
-# rest, as for a phylogenetic GLS), which glmm() does not fit; taken as
-# ~ 1 it gave a residual variance where none was asked for, silently.
+# is not that: it removes the gaussian residual variance (is_zero_disp()).
 is_trivial_disp <- function(f) {
-  if (is_empty_part(f, "dispformula")) {
-    if (!is.null(f))
-      stop("'dispformula = ~ 0' (no residual variance: in glmmTMB the gaussian standard deviation held at a small value) is not available; ",
-           "drop 'dispformula' (one dispersion, estimated)",
-           call. = FALSE)
-    return(TRUE)
-  }
+  if (is_zero_disp(f)) return(FALSE)
+  if (is_empty_part(f, "dispformula")) return(TRUE)
   tt <- stats::terms(f)
   !length(attr(tt, "term.labels")) && is.null(attr(tt, "offset"))
+}
+
+# `dispformula = ~ 0`: no residual variance, as in glmmTMB (a phylogenetic
+# GLS, propto() with dispformula = ~ 0), the gaussian standard deviation
+# held at a small value (zero_disp_log_sd()). Read as ~ 1, it had given a
+# residual variance where none was asked for.
+is_zero_disp <- function(f) {
+  if (!inherits(f, "formula") || length(f) != 2L) return(FALSE)
+  tt <- stats::terms(f)
+  !length(attr(tt, "term.labels")) && attr(tt, "intercept") == 0L && is.null(attr(tt, "offset"))
+}
+
+# The log standard deviation at which `dispformula = ~ 0` holds a gaussian
+# model's residual: 1e-4 of the response's standard deviation (over the
+# rows of positive weight), so that the fit does not depend on the units
+# of y, and the model is the limit without residual to about 1e-8 wherever
+# the random effects' covariance is not singular. (glmmTMB holds it at
+# 1.2e-4 in the units of y.)
+zero_disp_log_sd <- function(y, weights) {
+  s <- stats::sd(y[weights > 0])
+  if (!is.finite(s) || s == 0) s <- max(abs(y), 1)
+  log(1e-4 * s)
 }
 
 # The two-part route of glmm(): the designs of the three parts from the
@@ -148,7 +207,11 @@ glmm_zi <- function(s, mf) {
   off_c <- part_offset(fx$mt, mf, "formula", with_argument = TRUE) %||% rep(0, nrow(mf))
   rc <- checked_response(mf, X, inner, formula, offset = off_c, label = family_label(s))
   y <- rc$resp$y
-  if (s$has_disp) check_disp_levels(y, rc$resp$weights, X, re, dd$X, mf, s$dispformula, inner)
+  if (s$disp_zero) {
+    dd$zero_log_sd <- zero_disp_log_sd(y, rc$resp$weights)
+    dd$offset <- rep(dd$zero_log_sd, length(y))
+  }
+  if (s$has_disp && !s$disp_zero) check_disp_levels(y, rc$resp$weights, X, re, dd$X, mf, s$dispformula, inner)
   if (s$truncated && !s$has_zi && any(y[rc$resp$weights > 0] == 0))
     stop(sprintf("'family': truncated_%s without a 'ziformula' is zero-truncated, but the response has zeros; give a ziformula for a hurdle model",
                  s$count_family), call. = FALSE)

@@ -178,17 +178,16 @@
 #'   covariance, correlations across the parts included; it is fitted by
 #'   adaptive quadrature only (`nAGQ` > 1, by default 7 points per effect for
 #'   two random intercepts; see [glmm-zi-random] for why not Laplace).
-#' @param dispformula A one-sided formula for the log of the dispersion
-#'   (gaussian \eqn{\sigma}, nbinom2 \eqn{\theta}, Gamma shape,
-#'   nbinom1, beta and beta-binomial \eqn{\phi}), which then
-#'   varies by observation; `~ 1` (the default) is one dispersion.
+#' @param dispformula A one-sided formula for the log of the dispersion (gaussian
+#'   \eqn{\sigma}, nbinom2 \eqn{\theta}, Gamma shape, nbinom1, beta and
+#'   beta-binomial \eqn{\phi}), which then varies by observation; `~ 1` (the default) is one dispersion.
 #'   `offset()` terms are added to that log, as in glmmTMB (e.g.
 #'   `~ g + offset(log(n))`; gaussian: to \eqn{\log\sigma}, where glmmTMB
 #'   1.1.5 adds them to \eqn{\log\sigma^2}). Random-effect terms such as
 #'   `~ arm + (1 | clinic)` give each level its own dispersion, a
-#'   location-scale model ([glmm-dispersion-random]); `formula` then
-#'   needs no random-effect term of its own. `~ 0` (glmmTMB's gaussian
-#'   model without a residual variance) is not available and is an error.
+#'   location-scale model ([glmm-dispersion-random]); `formula` then needs no random-effect term
+#'   of its own. `~ 0 + offset(log_d)` holds each row's dispersion at a known value, and `~ 0`
+#'   removes a gaussian model's residual variance, as in glmmTMB ([glmm-known-dispersion]).
 #' @param covariance Known-covariance random effects: a named list of
 #'   matrices, e.g. `list(id = K)`, giving the random intercept of `(1 | id)`
 #'   the covariance \eqn{\sigma^2 K} over the levels of `id` (a kinship or

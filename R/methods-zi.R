@@ -124,8 +124,9 @@ zi_predictors <- function(object, newdata, re.form, allow.new.levels) {
     check_newdata_xlevels(pt$xlevels, newdata, label, environment(pt$terms) %||% parent.frame())
     mfp <- stats::model.frame(pt$terms, newdata, na.action = stats::na.pass, xlev = pt$xlevels)
     Xp <- stats::model.matrix(pt$terms, mfp, contrasts.arg = pt$contrasts)
-    # The part's offset() terms evaluated on newdata.
-    fixed_part_link(Xp, pt$coef) + (stats::model.offset(mfp) %||% 0)
+    # The part's offset() terms evaluated on newdata (dispformula = ~ 0:
+    # the residual's log standard deviation held fixed).
+    fixed_part_link(Xp, pt$coef) + (pt$zero_log_sd %||% stats::model.offset(mfp) %||% 0)
   }
   n <- length(eta)
   zl <- part(aux$zi, rep(if (aux$kind == "hurdle") -Inf else -Inf, n), "ziformula")
@@ -380,12 +381,19 @@ sigma.glmmgee_glmm_zi <- function(object, ...) {
   check_dots(..., .method = "sigma.glmmgee_glmm_zi")
   d <- object$aux$disp
   if (is.null(d)) return(1)
-  # (also with random effects in the dispersion formula, whatever its
-  # number of fixed coefficients)
-  if (length(d$coef) > 1L || !is.null(d$re))
+  # One value where the dispersion formula gives every used row the same
+  # log dispersion (an intercept, an offset alone, dispformula = ~ 0's
+  # fixed residual); with covariates, a varying offset or random effects in
+  # the dispersion formula, none. (An intercept with an offset had given 1.)
+  eta <- if (is.null(d$re)) {
+    X <- d$X %||% matrix(1, length(object$y), 1L)
+    e <- drop(X %*% unname(object$theta[object$aux$disp_index])) + (d$offset %||% 0)
+    e[used_rows(object) %||% seq_along(e)]
+  }
+  if (is.null(eta) || diff(range(eta)) > 1e-12 * max(1, abs(eta)))
     stop("sigma(): the dispersion varies by observation (dispformula); use predict(type = \"disp\")",
          call. = FALSE)
-  object$sigma
+  sigma_of(object$family, eta[[1L]])
 }
 
 # Coefficient table of one part: estimate, standard error, z and p.
@@ -444,7 +452,11 @@ print_zi_head <- function(x, digits) {
   cat("Formula:", paste(deparse(x$formula), collapse = " "), "\n")
   if (!is.null(a$zi)) cat(if (a$kind == "hurdle") "Zero (hurdle) formula:" else "Zero-inflation formula:",
                           paste(deparse(a$zi$formula), collapse = " "), "\n")
-  if (!is.null(a$disp) && (length(a$disp$coef) > 1L || !is.null(a$disp$re)))
+  if (!is.null(a$disp$zero_log_sd))
+    cat(sprintf("Dispersion formula: ~ 0 (no residual variance: its standard deviation held at %s)\n",
+                format(exp(a$disp$zero_log_sd), digits = digits)))
+  else if (!is.null(a$disp) && (length(a$disp$coef) != 1L || !is.null(a$disp$re) ||
+                                  !is.null(a$disp$offset)))
     cat("Dispersion formula:", paste(deparse(a$disp$formula), collapse = " "), "\n")
   # (the groups of the conditional part's terms, else of the second part's)
   second <- (a$zi$re %||% a$disp$re)$terms
@@ -475,9 +487,9 @@ print_zi_head <- function(x, digits) {
 
 zi_tables <- function(tabs, x, digits, full) {
   a <- x$aux
-  show <- function(title, tab) {
+  show <- function(title, tab, none = "(no fixed effect)") {
     cat("\n", title, "\n", sep = "")
-    if (!NROW(tab)) return(cat("(no fixed effect)\n"))
+    if (!NROW(tab)) return(cat(none, "\n", sep = ""))
     if (full) stats::printCoefmat(tab, digits = digits)
     else print(stats::setNames(tab[, 1L], rownames(tab)), digits = digits)
   }
@@ -498,6 +510,9 @@ zi_tables <- function(tabs, x, digits, full) {
                  "phi")
     show(if (is.null(a$disp$re)) sprintf("Dispersion model (log %s; no random effect):", nm)
          else sprintf("Dispersion model (log %s, given the random effects of %s):", nm,
-                      paste(unique(a$disp$re$group_name), collapse = " and ")), tabs$disp)
+                      paste(unique(a$disp$re$group_name), collapse = " and ")), tabs$disp,
+         if (!is.null(a$disp$zero_log_sd)) "(none: dispformula = ~ 0)"
+         else if (!is.null(a$disp$offset)) "(no coefficient: the offset gives each row's value)"
+         else "(no fixed effect)")
   }
 }

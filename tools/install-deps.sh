@@ -25,6 +25,8 @@ debs=(r-cran-rcpp r-cran-rcppeigen r-cran-bh r-cran-matrix r-cran-nlme
       # integer64 ids and covariates (data.table::fread reads large ids so)
       r-cran-bit64
       r-cran-ordinal r-cran-mlmrev
+      # ade4's lizards: glmmTMB's phylogenetic GLS test (propto(), dispformula = ~ 0)
+      r-cran-ade4
       # peers of the GEE families (gee), the two-part count models (pscl)
       # and, through multgee from CRAN, ordinal GEE (gnm, VGAM, RcppArmadillo)
       r-cran-gee r-cran-pscl r-cran-gnm r-cran-vgam r-cran-rcpparmadillo

@@ -122,6 +122,8 @@ test_that("every row of the refusal table refuses its combination with its messa
     zi_family = quote(glmm(cont ~ x + (1 | id), data = d, ziformula = ~ 1)),
     zi_binomial_weights = quote(glmm(y ~ x + (1 | id), data = d, family = binomial, ziformula = ~ 1,
                                      weights = w)),
+    dispformula_zero_family = quote(glmm(count ~ x + (1 | id), data = d, family = nbinom2,
+                                         dispformula = ~ 0)),
     dispformula_family = quote(glmm(count ~ x + (1 | id), data = d, family = poisson,
                                     dispformula = ~ x)),
     two_part_sparse_quadrature = quote(glmm(count ~ x + (1 | id) + (1 | site), data = d,

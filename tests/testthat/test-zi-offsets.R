@@ -417,24 +417,11 @@ test_that("bad offsets in ziformula and dispformula: a clear error naming the ar
                "'offset': the 'offset' argument must be a numeric vector")
 })
 
-test_that("a part with an offset but no coefficient is refused, not dropped", {
+test_that("a zero part with an offset but no coefficient is refused, not dropped", {
+  # (a dispersion part so is a known dispersion: test-dispersion-known.R)
   d <- zo_sim(M = 10, ni = 6)
   expect_error(glmm(y ~ x + (1 | g), data = d, ziformula = ~ 0 + offset(lt), family = poisson),
                "'ziformula': an offset\\(\\) term needs an intercept or another term")
-  expect_error(glmm(yn ~ x + (1 | g), data = d, dispformula = ~ 0 + offset(lt), family = nbinom2()),
-               "'dispformula': an offset\\(\\) term needs an intercept or another term")
-})
-
-test_that("dispformula = ~ 0 (glmmTMB's model without residual variance) is refused, not read as ~ 1", {
-  # it had been fitted with one residual variance, which a user of glmmTMB
-  # asks to remove (the phylogenetic GLS of glmmTMB's propto() tests)
-  d <- zo_sim(M = 10, ni = 6)
-  d$z <- d$x + rnorm(nrow(d))
-  for (f in list(~ 0, ~ -1, ~ 0 + 0))
-    expect_error(glmm(z ~ x + (1 | g), data = d, dispformula = f),
-                 "'dispformula = ~ 0' \\(no residual variance")
-  expect_equal(logLik(glmm(z ~ x + (1 | g), data = d, dispformula = ~ 1)),
-               logLik(glmm(z ~ x + (1 | g), data = d)))
 })
 
 test_that("standardize(se = \"bootstrap\") refuses two-part fits clearly (its refits fit the conditional part alone)", {
