@@ -123,3 +123,34 @@ test_that("dispformula = ~ 0 is for gaussian models; other families take an offs
   expect_error(glmm(yc ~ x + (1 | g), data = d, family = nbinom2(), dispformula = ~ 0),
                "'dispformula = ~ 0' removes the residual variance of a gaussian model; the nbinom2 family's dispersion can be given by an offset alone")
 })
+
+test_that("known sampling variances by equalto() or by the dispersion's offset are one model (glmmTMB's equalto test)", {
+  # glmmTMB's test-equalto.R: a multilevel meta-analysis whose sampling
+  # variances vi are known, given as equalto(0 + id | g, diag(vi)) beside a
+  # residual, or as the residual variance itself (there by mapping the
+  # dispersion, here by its offset) beside an effect per estimate. glmmTMB
+  # compares the REML fits; glmm() fits neither with REML, so ML here.
+  k.studies <- 10
+  study <- rep(seq_len(k.studies), times = 5)
+  k <- length(study)
+  set.seed(123)
+  vi <- rbeta(k, 2, 20)
+  set.seed(123)
+  u <- rnorm(k.studies, 0, sqrt(0.2))[study]
+  set.seed(123)
+  m <- rnorm(k, 0, sqrt(0.3))
+  set.seed(123)
+  e <- rnorm(k, 0, sqrt(vi))[study]
+  dat <- data.frame(y = 0.2 + u + m + e, vi = vi, study = study, id = factor(seq_len(k)), g = 1)
+  V <- diag(dat$vi)
+  dimnames(V) <- list(levels(dat$id), levels(dat$id))
+  f1 <- glmm(y ~ 1 + (1 | study) + equalto(0 + id | g, V), data = dat)
+  dat$log_se <- log(sqrt(dat$vi))
+  f2 <- glmm(y ~ 1 + (1 | study) + (1 | id), data = dat, dispformula = ~ 0 + offset(log_se))
+  expect_equal(as.numeric(logLik(f1)), as.numeric(logLik(f2)), tolerance = 1e-6)
+  expect_equal(unname(fixef(f1)), unname(fixef(f2)), tolerance = 1e-5)
+  vc1 <- VarCorr(f1)
+  vc2 <- VarCorr(f2)
+  expect_equal(c(vc1$study), c(vc2$study), tolerance = 1e-4)
+  expect_equal(sigma(f1)^2, c(vc2$id), tolerance = 1e-4)
+})
