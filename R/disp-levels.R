@@ -55,10 +55,14 @@ re_design_rows <- function(re, rows, max_cells) {
 }
 
 # Whether `t` lies in the column span of cbind(X, Zb) (Zb NULL, or NULL
-# from re_design_rows() above its size limit: X alone), to rounding.
+# from re_design_rows() above its size limit: X alone), to rounding: the
+# residuals within 1e-8 of t's spread about its mean, or of 1, and the
+# rounding of a QR at t's size. (Relative to t's size alone, a response
+# shifted by 1e9 let residuals of 10 count as an exact fit, and an
+# ordinary dispersion level was refused.)
 in_span <- function(t, X, Zb = NULL) {
   M <- if (is.null(Zb)) X else cbind(X, Zb[, colSums(abs(Zb)) > 0, drop = FALSE])
-  max(abs(qr.resid(qr(M), t))) <= 1e-8 * max(1, abs(t))
+  max(abs(qr.resid(qr(M), t))) <= 1e-8 * max(1, abs(t - mean(t))) + 1e-12 * max(abs(t))
 }
 
 # Stops, naming the level, when a dispersion-formula group is fitted

@@ -338,10 +338,14 @@ simulate.glmmgee_glmm_zi <- function(object, nsim = 1, seed = NULL, re.form = NA
     # (nbinom2), phi (nbinom1, beta precision, beta-binomial). The mean is
     # mu, also for gaussian(link = "log").
     if (kind == "disp") {
-      return(switch(fam, gaussian = stats::rnorm(n, mu, exp(ph)),
+      # (a prior weight divides a gaussian row's variance and multiplies a
+      # Gamma row's shape, as in the fits without a dispersion formula,
+      # draw_response(); they had been left out)
+      w <- trials %||% rep(1, n)
+      return(switch(fam, gaussian = stats::rnorm(n, mu, exp(ph) / sqrt(w)),
                     nbinom2 = stats::rnbinom(n, size = exp(ph), mu = mu),
                     nbinom1 = stats::rnbinom(n, size = mu / exp(ph), mu = mu),
-                    Gamma = stats::rgamma(n, shape = exp(ph), rate = exp(ph) / mu),
+                    Gamma = stats::rgamma(n, shape = exp(ph) * w, rate = exp(ph) * w / mu),
                     beta = stats::rbeta(n, mu * exp(ph), (1 - mu) * exp(ph)),
                     betabinomial = {
                       p <- stats::rbeta(n, mu * exp(ph), (1 - mu) * exp(ph))

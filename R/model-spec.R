@@ -173,8 +173,9 @@ glmm_refusals <- list(
   refusal("zi_binomial_weights", quote(has_zi && family$family == "binomial" && weights_given),
           "'weights': a zero-inflated binomial model takes the numbers of trials from cbind(successes, failures) and no prior weights"),
   refusal("dispformula_zero_family", quote(disp_zero && !identical(family$family, "gaussian")),
-          quote(sprintf("'dispformula = ~ 0' removes the residual variance of a gaussian model; the %s family's dispersion can be given by an offset alone, such as ~ 0 + offset(log_d)",
-                        family$family))),
+          quote(sprintf("'dispformula = ~ 0' removes the residual variance of a gaussian model; %s",
+                        if (has_dispersion(family)) sprintf("the %s family's dispersion can be given by an offset alone, such as ~ 0 + offset(log_d)", family$family)
+                        else sprintf("the %s family has no dispersion parameter: drop 'dispformula'", family$family)))),
   refusal("dispformula_family", quote(aux && has_disp && !has_dispersion(family)),
           quote(sprintf("'dispformula': the %s family has no dispersion parameter", family$family))),
   refusal("two_part_sparse_quadrature",

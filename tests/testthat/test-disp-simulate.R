@@ -76,3 +76,17 @@ test_that("glmmTMB's Pearson residuals of a beta dispersion-formula fit", {
   expect_equal(unname(residuals(fit, type = "pearson")),
                (d$y - mt) / sqrt(mt * (1 - mt) / (1 + pt)), tolerance = 1e-3)
 })
+
+test_that("prior weights divide a gaussian row's variance in the draws of a dispersion-formula fit", {
+  # (the draws of a dispersion formula's rows had left the weights out: a
+  # row of weight 2 was drawn with twice its variance)
+  d <- disp_data()
+  d$w <- rep(c(0.5, 1, 2, 4), length.out = nrow(d))
+  d$o <- log(0.2 * (1 + d$z))
+  for (disp in list(~ z, ~ 0 + offset(o))) {
+    fit <- glmm(yl ~ x + (1 | g), data = d, family = gaussian("log"), dispformula = disp,
+                weights = w)
+    v <- predict(fit, type = "disp")^2 / d$w
+    check_draws(fit, fitted(fit), v)
+  }
+})

@@ -146,9 +146,18 @@ test_that("a dispersion-formula level fitted exactly (constant responses) is nam
   # With a random intercept the level is fitted exactly even with x in the
   # mean (slope 0, each cluster's intercept at 4).
   expect_error(glmm(y ~ x + (1 | g), data = dc, dispformula = ~ grp), "dispersion level grp = C")
-  # Responses that vary in every level: fitted, no false alarm.
+  # Responses that vary in every level: fitted, no false alarm, also far
+  # from zero (y + 1e9 was refused: the residuals were compared with the
+  # response's size, 1e9, not its spread), where a constant level is still
+  # named.
   fit <- glmm(y ~ grp + (1 | g), data = d, dispformula = ~ grp)
   expect_true(is.finite(logLik(fit)))
+  d9 <- transform(d, y = y + 1e9)
+  f9 <- glmm(y ~ grp + (1 | g), data = d9, dispformula = ~ grp)
+  expect_equal(as.numeric(logLik(f9)), as.numeric(logLik(fit)), tolerance = 1e-8)
+  expect_equal(unname(f9$theta[-1]), unname(fit$theta[-1]), tolerance = 1e-5)
+  expect_error(glmm(y ~ grp + (1 | g), data = transform(dc, y = y + 1e9), dispformula = ~ grp),
+               "dispersion level grp = C are fitted exactly")
   # nbinom1: a vanishing dispersion is the Poisson limit, bounded; not refused.
   dn <- d
   dn$y <- rpois(72, 3)
