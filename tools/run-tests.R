@@ -59,8 +59,9 @@ lines <- unlist(lapply(out, function(t) lapply(t$results, function(e) {
 })))
 if (length(lines)) cat("\nEvery failure:\n", paste0(lines, "\n"), sep = "")
 # The slowest files (elapsed seconds of their tests), so that a log shows
-# where the suite's time goes.
-if (nrow(res)) {
+# where the suite's time goes. Only in one process: testthat's parallel
+# workers do not report the times of their tests.
+if (nrow(res) && jobs == 1L) {
   secs <- sort(tapply(res$real, res$file, sum), decreasing = TRUE)
   cat(sprintf("\nSlowest files (seconds; all %d files: %.0f):\n", length(secs), sum(secs)))
   cat(sprintf("  %7.1f  %s\n", head(secs, 15L), names(head(secs, 15L))), sep = "")
