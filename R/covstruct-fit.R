@@ -73,6 +73,7 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   summ <- cpp_agq_summaries(eng, structure_engine_theta(par, lm_search, p, disp))
   npos <- tabulate(cl$index[if (is.null(weights)) TRUE else weights > 0], M)
   summ$loglik <- summ$loglik - npos * log(s)
+  bc$record <- shift_boundary_record(bc$record, sum(npos) * log(s))
   if (disp) par[[P]] <- par[[P]] + log(s)
   warn <- fit_warnings(run$opt, est$nstep, est$gmax_star, est$singular, est$hess, cov_theta,
                        control, boundary_check = bc$record)

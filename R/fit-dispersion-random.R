@@ -129,44 +129,24 @@ glmm_sparse_dispre_fit <- function(X, y, rc, rd, family, Xd, weights, offset, co
                                    offd = NULL, start = NULL, Xz = NULL, offz = NULL,
                                    zkind = "disp", penalty = NULL) {
   # A gaussian identity-link location-scale model (no zero part, no
-  # penalty) is fitted on y / s with the dispersion offset less log(s), as
-  # glmm_zi_fit() does, and mapped back (unscale_dispre_fit()): with y in
-  # units 1e6 times larger the search had ended 31 log-likelihood units
+  # penalty) is fitted on y / s (two_part_units()) and mapped back: with y
+  # in units 1e6 times larger the search had ended 31 log-likelihood units
   # short.
-  s <- if (zkind == "disp" && is.null(penalty))
-    response_scale(as.matrix(X), y, weights, offset, family) else 1
-  if (s == 1 && is.null(response_shift(s)))
+  u <- two_part_units(X, y, weights, offset, offd, family, zkind == "disp" && is.null(penalty))
+  if (!u$scaled)
     return(glmm_sparse_dispre_fit_units(X, y, rc, rd, family, Xd, weights, offset, control,
                                         offd, start, Xz, offz, zkind, penalty))
-  n <- length(y)
-  fit <- glmm_sparse_dispre_fit_units(X, shifted_response(y, X, s), rc, rd, family, Xd, weights,
-                                      if (!is.null(offset)) offset / as.vector(s), control,
-                                      (offd %||% rep(0, n)) - log(as.vector(s)),
-                                      scale_two_part_start(start, ncol(X), rc$ntheta, s), Xz,
-                                      offz, zkind, penalty)
-  unscale_dispre_fit(fit, s, weights, X, ncol(X), rc)
-}
-
-# A location-scale fit on y / s (with its dispersion offset less log(s))
-# in the units of y: the fixed effects and the mean's covariance
-# parameters (the first rc$ntheta after them) times s, the dispersion's
-# unchanged (they act on log sigma, which the offset carried); the mean's
-# linear predictor, random effects and term summaries times s, the
-# dispersion's linear predictor plus log(s).
-unscale_dispre_fit <- function(fit, s, weights, X, p, rc) {
+  fit <- glmm_sparse_dispre_fit_units(X, u$y, rc, rd, family, Xd, weights, u$offset, control,
+                                      u$offd, scale_two_part_start(start, ncol(X), rc$ntheta, u$s),
+                                      Xz, offz, zkind, penalty)
+  # The fixed effects and the mean's covariance parameters times s, the
+  # dispersion's unchanged (they act on log sigma, which the offset carried).
   P <- length(fit$theta)
-  nm <- p + rc$ntheta
-  k <- as.vector(s)
-  fit <- unscale_fit(fit, s, weights, rep(1L, length(fit$modes$eta)),
-                     mult = c(rep(k, nm), rep(1, P - nm)), add = rep(0, P))
-  fit$lambda <- unname(fit$theta[p + seq_along(fit$lambda)])
-  b0 <- response_shift(s)
-  fit$modes$eta <- fit$modes$eta * k + if (!is.null(b0)) drop(as.matrix(X) %*% b0) else 0
-  if (!is.null(fit$modes$dlink)) fit$modes$dlink <- fit$modes$dlink + log(k)
-  Qc <- ncol(rc$Z)
-  if (!is.null(fit$modes$b)) fit$modes$b[seq_len(Qc)] <- fit$modes$b[seq_len(Qc)] * k
-  fit$terms <- unscale_term_summaries(fit$terms, k)
-  fit
+  nm <- ncol(X) + rc$ntheta
+  fit <- unscale_fit(fit, u$s, weights, rep(1L, length(fit$modes$eta)),
+                     mult = c(rep(as.vector(u$s), nm), rep(1, P - nm)), add = rep(0, P))
+  fit$lambda <- unname(fit$theta[ncol(X) + seq_along(fit$lambda)])
+  unscale_two_part_modes(fit, u$s, X, weights, Qc = ncol(rc$Z), disp_link = "dlink")
 }
 
 # glmm_sparse_dispre_fit() in the units of the response it is given.

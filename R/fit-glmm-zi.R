@@ -21,24 +21,18 @@ glmm_zi_fit <- function(X, y, Z, group, family, kind, Xz = NULL, Xd = NULL,
                         start = NULL, penalty = NULL) {
   # A gaussian identity-link dispersion model (no zero part, no penalty on
   # the fixed effects, neither of which is equivariant in y) is fitted on
-  # y / s with the dispersion offset less log(s), so that its coefficients
-  # are the user's as they stand; beta and Lambda are mapped back
-  # (response-scale.R).
-  s <- if (kind == "disp" && is.null(penalty))
-    response_scale(as.matrix(X), y, weights, offset, family) else 1
-  if (s == 1)
+  # y / s (two_part_units()); beta and Lambda are mapped back.
+  u <- two_part_units(X, y, weights, offset, offd, family, kind == "disp" && is.null(penalty))
+  if (!u$scaled)
     return(glmm_zi_fit_units(X, y, Z, group, family, kind, Xz, Xd, weights, offset, offz,
                              offd, nAGQ, cov_blocks, control, start, penalty))
-  n <- nrow(X)
   nb <- ncol(X) + length(block_pattern(cov_blocks)$row)
-  start <- scale_two_part_start(start, ncol(X), nb - ncol(X), s)
-  fit <- glmm_zi_fit_units(X, shifted_response(y, X, s), Z, group, family, kind, Xz, Xd,
-                           weights, if (!is.null(offset)) offset / as.vector(s), offz,
-                           (offd %||% rep(0, n)) - log(as.vector(s)), nAGQ, cov_blocks,
-                           control, start, penalty)
+  fit <- glmm_zi_fit_units(X, u$y, Z, group, family, kind, Xz, Xd, weights, u$offset, offz,
+                           u$offd, nAGQ, cov_blocks, control,
+                           scale_two_part_start(start, ncol(X), nb - ncol(X), u$s), penalty)
   P <- length(fit$theta)
-  unscale_fit(fit, s, weights, fit$group$index,
-              mult = c(rep(as.vector(s), nb), rep(1, P - nb)), add = rep(0, P))
+  unscale_fit(fit, u$s, weights, fit$group$index,
+              mult = c(rep(as.vector(u$s), nb), rep(1, P - nb)), add = rep(0, P))
 }
 
 # glmm_zi_fit() in the units of the response it is given.

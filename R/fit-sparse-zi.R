@@ -12,25 +12,20 @@
 glmm_sparse_zi_fit <- function(X, y, re, family, kind, Xz, Xd, weights, offset, offz,
                                control, start = NULL, penalty = NULL, offd = NULL) {
   # A gaussian identity-link dispersion model (no zero part, no penalty) is
-  # fitted on y / s with the dispersion offset less log(s), as
-  # glmm_zi_fit() does, and beta, Lambda and the modes mapped back
-  # (response-scale.R): with y in units 1e6 times larger the search had
-  # ended 76 log-likelihood units short, reporting convergence.
-  s <- if (kind == "disp" && is.null(penalty))
-    response_scale(as.matrix(X), y, weights, offset, family) else 1
-  if (s == 1 && is.null(response_shift(s)))
+  # fitted on y / s (two_part_units()), and beta, Lambda and the modes
+  # mapped back: with y in units 1e6 times larger the search had ended 76
+  # log-likelihood units short, reporting convergence.
+  u <- two_part_units(X, y, weights, offset, offd, family, kind == "disp" && is.null(penalty))
+  if (!u$scaled)
     return(glmm_sparse_zi_fit_units(X, y, re, family, kind, Xz, Xd, weights, offset, offz,
                                     control, start, penalty, offd))
-  n <- length(y)
   nb <- ncol(X) + re$ntheta
-  fit <- glmm_sparse_zi_fit_units(X, shifted_response(y, X, s), re, family, kind, Xz, Xd,
-                                  weights, if (!is.null(offset)) offset / as.vector(s), offz,
-                                  control, scale_two_part_start(start, ncol(X), re$ntheta, s),
-                                  penalty,
-                                  (offd %||% rep(0, n)) - log(as.vector(s)))
+  fit <- glmm_sparse_zi_fit_units(X, u$y, re, family, kind, Xz, Xd, weights, u$offset, offz,
+                                  control, scale_two_part_start(start, ncol(X), re$ntheta, u$s),
+                                  penalty, u$offd)
   P <- length(fit$theta)
-  unscale_terms_fit(fit, s, weights, n, X, mult = c(rep(as.vector(s), nb), rep(1, P - nb)),
-                    add = rep(0, P))
+  unscale_terms_fit(fit, u$s, weights, length(y), X,
+                    mult = c(rep(as.vector(u$s), nb), rep(1, P - nb)), add = rep(0, P))
 }
 
 # glmm_sparse_zi_fit() in the units of the response it is given.

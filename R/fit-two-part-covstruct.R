@@ -81,14 +81,13 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   pd <- if (is.null(Xd)) 0L else ncol(Xd)
   offz <- if (pz || zkind == "hurdle" || dre) offz %||% rep(0, n) else rep(0, n)
   offd <- offd %||% rep(0, n)
-  u <- two_part_units(X, y, weights, offset, offz, offd, family,
-                      (kind == "disp" && !both || dre) && !has_fixed_covariance(re$terms), dre)
+  # Gaussian dispersion models on y / s (a random dispersion's offset is offz)
+  u <- two_part_units(X, y, weights, offset, if (dre) offz else offd, family,
+                      (kind == "disp" && !both || dre) && !has_fixed_covariance(re$terms))
   s_map <- u$s
   scaled <- u$scaled
-  y <- u$y
-  offset <- u$offset
-  offz <- u$offz
-  offd <- u$offd
+  y <- u$y; offset <- u$offset
+  if (dre) offz <- u$offd else offd <- u$offd
   if (dre) check_aux_rank(NULL, Xz) else check_aux_rank(Xz, Xd)
   tx <- design_transform(X)
   tz <- design_transform(Xz %||% matrix(0, n, 0L))
@@ -176,6 +175,7 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
     md <- unscale_two_part_modes(md, s_map, X, weights, if (agq) rt$rc$terms[[1L]]$index,
                                  if (dre) ncol(rt$rc$Z) else length(md$modes$b))
     final$loglik <- final$loglik - sum(weights > 0) * log(as.vector(s_map))
+    bc$record <- shift_boundary_record(bc$record, sum(weights > 0) * log(as.vector(s_map)))
   }
   m <- md$m
   # (the zero part beside a random dispersion has fixed effects only)
@@ -225,46 +225,6 @@ check_two_part_end <- function(loglik, modes) {
                if (!is.finite(loglik)) sprintf("the log-likelihood is %s", format(loglik))
                else "the joint modes of both parts' random effects cannot be found"),
        call. = FALSE)
-}
-
-# The response and offsets two_part_covstruct_fit() searches on: a
-# gaussian identity-link dispersion model (`scale`: no zero part, no
-# equalto()) is fitted on y / s (response_scale()) with the dispersion
-# offset less log(s) (offz with a random dispersion, `dre`; else offd), as
-# glmm_zi_fit() does, and mapped back (covstruct_estimates(),
-# unscale_two_part_modes(); a random dispersion's effects act on log sigma
-# and stay). With y in units 1000 times larger, ar1() beside dispformula =
-# ~ a ended 76 log-likelihood units short, and beside ~ a + (1 | g) 31.
-two_part_units <- function(X, y, weights, offset, offz, offd, family, scale, dre) {
-  s <- if (scale) response_scale(as.matrix(X), y, weights, offset, family) else 1
-  scaled <- as.vector(s) != 1 || !is.null(response_shift(s))
-  if (scaled) {
-    y <- shifted_response(y, X, s)
-    offset <- offset / as.vector(s)
-    if (dre) offz <- offz - log(as.vector(s)) else offd <- offd - log(as.vector(s))
-  }
-  list(s = s, scaled = scaled, y = y, offset = offset, offz = offz, offd = offd)
-}
-
-# The modes of a fit on y / s (two_part_covstruct_fit(); `s` from
-# response_scale()) in the units of y: the linear predictor, the mean's
-# random effects (the first `Qc` of b) and their terms' Lambda, D and
-# conditional covariances times s (the fixed effects' shift X b0 back on
-# the predictor); a random dispersion's predictor (zlink) plus log(s), its
-# effects unchanged; each cluster's log-likelihood less log(s) per
-# observation of positive weight (`index`: the clusters' codes, by
-# adaptive quadrature).
-unscale_two_part_modes <- function(md, s, X, weights, index = NULL, Qc = length(md$modes$b)) {
-  b0 <- response_shift(s)
-  k <- as.vector(s)
-  md$modes$eta <- md$modes$eta * k + if (!is.null(b0)) drop(as.matrix(X) %*% b0) else 0
-  if (!is.null(md$modes$b)) md$modes$b[seq_len(Qc)] <- md$modes$b[seq_len(Qc)] * k
-  if (!is.null(md$modes$zlink)) md$modes$zlink <- md$modes$zlink + log(k)
-  md$terms <- unscale_term_summaries(md$terms, k)
-  if (!is.null(md$cluster_loglik))
-    md$cluster_loglik <- md$cluster_loglik -
-      log(k) * tabulate(index[weights > 0], length(md$cluster_loglik))
-  md
 }
 
 # The search's end `run` (from `start`, by `search(par)`) checked further

@@ -23,11 +23,9 @@ zi_aux_designs <- function(fit, data) {
   # The parts' offset() terms at the data, as one-column matrices (subset
   # by rows like the designs).
   one_off <- function(pt) {
-    # (dispformula = ~ 0: the residual's log standard deviation held fixed)
-    if (!is.null(pt$zero_log_sd)) return(matrix(pt$zero_log_sd, nrow(data), 1L))
     if (is.null(pt$offset) || is.null(pt$terms)) return(NULL)
     mf <- stats::model.frame(pt$terms, data, na.action = stats::na.pass, xlev = pt$xlevels)
-    matrix(stats::model.offset(mf), ncol = 1L)
+    matrix(newdata_part_offset(pt, mf), ncol = 1L)
   }
   sparse_zre <- isTRUE(fit$aux$zi$re$sparse)
   if (!sparse_zre && !is.null(fit$aux$zi$re) && identical(fit$family$family, "binomial"))

@@ -124,9 +124,7 @@ zi_predictors <- function(object, newdata, re.form, allow.new.levels) {
     check_newdata_xlevels(pt$xlevels, newdata, label, environment(pt$terms) %||% parent.frame())
     mfp <- stats::model.frame(pt$terms, newdata, na.action = stats::na.pass, xlev = pt$xlevels)
     Xp <- stats::model.matrix(pt$terms, mfp, contrasts.arg = pt$contrasts)
-    # The part's offset() terms evaluated on newdata (dispformula = ~ 0:
-    # the residual's log standard deviation held fixed).
-    fixed_part_link(Xp, pt$coef) + (pt$zero_log_sd %||% stats::model.offset(mfp) %||% 0)
+    fixed_part_link(Xp, pt$coef) + (newdata_part_offset(pt, mfp) %||% 0)
   }
   n <- length(eta)
   zl <- part(aux$zi, rep(if (aux$kind == "hurdle") -Inf else -Inf, n), "ziformula")
@@ -141,9 +139,18 @@ zi_predictors <- function(object, newdata, re.form, allow.new.levels) {
   list(eta = unname(eta), zlink = unname(zl), dlink = unname(dl), names = names(eta))
 }
 
+# A zero or dispersion part's offset at `mf`, the part's model frame of
+# new data: its offset() terms, or dispformula = ~ 0's fixed log residual
+# SD (is_zero_disp()) on every row; NULL for none.
+newdata_part_offset <- function(pt, mf) {
+  if (!is.null(pt$zero_log_sd)) rep(pt$zero_log_sd, nrow(mf)) else stats::model.offset(mf)
+}
+
 # The fixed part of a zero or dispersion predictor at the data of the fit:
-# its design times its coefficients plus its offset() terms.
-aux_fixed_link <- function(pt) fixed_part_link(pt$X, pt$coef) + (pt$offset %||% 0)
+# its design times its coefficients plus its offset() terms. A dispersion
+# without a formula (one value, no design kept) on `n` rows.
+aux_fixed_link <- function(pt, n = NULL)
+  fixed_part_link(pt$X %||% matrix(1, n, 1L), pt$coef) + (pt$offset %||% 0)
 
 # A part's design times its coefficients, zero on every row for a part with
 # no fixed column (~ 0 + (1 | g)).
@@ -390,8 +397,7 @@ sigma.glmmgee_glmm_zi <- function(object, ...) {
   # fixed residual); with covariates, a varying offset or random effects in
   # the dispersion formula, none. (An intercept with an offset had given 1.)
   eta <- if (is.null(d$re)) {
-    X <- d$X %||% matrix(1, length(object$y), 1L)
-    e <- drop(X %*% unname(object$theta[object$aux$disp_index])) + (d$offset %||% 0)
+    e <- unname(aux_fixed_link(d, length(object$y)))
     e[used_rows(object) %||% seq_along(e)]
   }
   if (is.null(eta) || diff(range(eta)) > 1e-12 * max(1, abs(eta)))

@@ -98,6 +98,47 @@ scale_two_part_start <- function(start, p, k, s) {
   start
 }
 
+# The response, offset and dispersion offset a two-part fitter searches
+# on: with `scale` (a gaussian identity-link dispersion model without a
+# zero part or a penalty, which are not equivariant in y), y / s
+# (response_scale(), less the shift X b0 where one is worth it), the
+# offset / s and the log-dispersion offset `offd` less log(s), so that the
+# dispersion coefficients are the user's as they stand. `scaled` says
+# whether the fit is to be mapped back (unscale_fit(),
+# unscale_two_part_modes()).
+two_part_units <- function(X, y, weights, offset, offd, family, scale) {
+  s <- if (scale) response_scale(as.matrix(X), y, weights, offset, family) else 1
+  scaled <- as.vector(s) != 1 || !is.null(response_shift(s))
+  if (scaled) {
+    y <- shifted_response(y, X, s)
+    if (!is.null(offset)) offset <- offset / as.vector(s)
+    offd <- (offd %||% rep(0, length(y))) - log(as.vector(s))
+  }
+  list(s = s, scaled = scaled, y = y, offset = offset, offd = offd)
+}
+
+# The modes of a two-part fit on y / s in the units of y: the linear
+# predictor, the mean's random effects (the first `Qc` of b) and their
+# terms' Lambda, D and conditional covariances times s (the fixed effects'
+# shift X b0 back on the predictor); the dispersion's predictor (the
+# field `disp_link`) plus log(s), a random dispersion's effects unchanged
+# (they act on log sigma); with `index` (the clusters' codes, by adaptive
+# quadrature) each cluster's log-likelihood less log(s) per observation
+# of positive weight.
+unscale_two_part_modes <- function(md, s, X, weights, index = NULL, Qc = length(md$modes$b),
+                                   disp_link = "zlink") {
+  b0 <- response_shift(s)
+  k <- as.vector(s)
+  md$modes$eta <- md$modes$eta * k + if (!is.null(b0)) drop(as.matrix(X) %*% b0) else 0
+  if (!is.null(md$modes$b)) md$modes$b[seq_len(Qc)] <- md$modes$b[seq_len(Qc)] * k
+  if (!is.null(md$modes[[disp_link]])) md$modes[[disp_link]] <- md$modes[[disp_link]] + log(k)
+  md$terms <- unscale_term_summaries(md$terms, k)
+  if (!is.null(index) && !is.null(md$cluster_loglik))
+    md$cluster_loglik <- md$cluster_loglik -
+      log(k) * tabulate(index[weights > 0], length(md$cluster_loglik))
+  md
+}
+
 # A start in the user's units (glmm_fit()'s list) in those of y / s.
 scale_start <- function(start, s) {
   if (!is.list(start)) return(start)
@@ -141,13 +182,7 @@ unscale_fit <- function(fit, s, weights, index, mult = NULL, add = NULL,
   fit$Lambda <- fit$Lambda * eta_mult
   if (!is.null(fit$sigma)) fit$sigma <- fit$sigma * sigma_mult
   fit$loglik <- fit$loglik - sum(jw) * ls
-  # The boundary check's log-likelihoods (verify_boundary()) too.
-  bc <- fit$optinfo$boundary_check
-  if (is.list(bc) && is.numeric(bc$loglik_boundary)) {
-    bc$loglik_boundary <- bc$loglik_boundary - sum(jw) * ls
-    bc$loglik_restarts <- bc$loglik_restarts - sum(jw) * ls
-    fit$optinfo$boundary_check <- bc
-  }
+  fit$optinfo$boundary_check <- shift_boundary_record(fit$optinfo$boundary_check, sum(jw) * ls)
   if (!is.null(fit$modes$loglik))
     fit$modes$loglik <- fit$modes$loglik - ls *
       (if (is.null(jac_w)) tabulate(index[pos], length(fit$modes$loglik))
@@ -160,6 +195,16 @@ unscale_fit <- function(fit, s, weights, index, mult = NULL, add = NULL,
   fit$optinfo$hessian_cond <- attr(fit$cov_theta, "cond") %||% NA_real_
   fit$optinfo$response_scale <- s
   fit
+}
+
+# A boundary check's record (verify_boundary()) with its log-likelihoods
+# less `shift`: a fit on y / s reports them in the units of y.
+shift_boundary_record <- function(rec, shift) {
+  if (is.list(rec) && is.numeric(rec$loglik_boundary)) {
+    rec$loglik_boundary <- rec$loglik_boundary - shift
+    rec$loglik_restarts <- rec$loglik_restarts - shift
+  }
+  rec
 }
 
 # The default map of the parameters (beta and Lambda's entries, then log

@@ -105,17 +105,24 @@ test_that("structured and dispersion-formula fits are equivariant in the respons
   }
 })
 
+# 40 groups of 6 rows: a covariate x, a time factor t, an arm a (seed 2;
+# the response is left to the test).
+dispersion_units_data <- function() {
+  set.seed(2)
+  M <- 40; m <- 6
+  data.frame(g = rep(seq_len(M), each = m), x = rnorm(M * m), t = factor(rep(seq_len(m), M)),
+             a = factor(rep(1:2, length.out = M * m)))
+}
+
 test_that("dispersion-formula fits with structures or several terms are equivariant in the response's units", {
   # (they were searched in the units of y: at y * 1000 the ar1() fits,
   # at y * 1e6 the crossed and location-scale ones, ended 31 to 76
   # log-likelihood units short)
-  set.seed(2)
-  M <- 40; m <- 6
-  g <- rep(seq_len(M), each = m)
-  d <- data.frame(g = g, x = rnorm(M * m), t = factor(rep(seq_len(m), M)),
-                  a = factor(rep(1:2, length.out = M * m)))
+  d <- dispersion_units_data()
+  g <- d$g
+  M <- max(g)
   d$y0 <- 1 + d$x + rnorm(M)[g] +
-    rnorm(M * m, 0, exp(-0.5 + 0.5 * (d$a == "2") + rnorm(M, 0, 0.3)[g]))
+    rnorm(nrow(d), 0, exp(-0.5 + 0.5 * (d$a == "2") + rnorm(M, 0, 0.3)[g]))
   n <- nrow(d)
   fits <- list(
     ar1 = function(d) glmm(y ~ x + ar1(0 + t | g), d, dispformula = ~ a),
@@ -149,6 +156,25 @@ test_that("dispersion-formula fits with structures or several terms are equivari
         expect_equal(as.matrix(ranef(fc, component = "disp")[[1L]]),
                      as.matrix(ranef(f1, component = "disp")[[1L]]), tolerance = 1e-4)
     }
+  }
+})
+
+test_that("a structured fit's boundary check reports log-likelihoods in the units of y", {
+  # (structured fits searched on y / s reported the boundary and restart
+  # log-likelihoods of that search: 46 units off at y's own scale)
+  d <- dispersion_units_data()
+  # no group effect: the structures' standard deviations are at zero
+  d$y0 <- 1 + d$x + rnorm(nrow(d), 0, exp(-0.5 + 0.5 * (d$a == "2")))
+  fits <- list(ar1_dispersion = function(d) glmm(y ~ x + ar1(0 + t | g), d, dispformula = ~ a),
+               cs = function(d) glmm(y ~ x + cs(0 + t | g), d))
+  for (nm in names(fits)) for (cc in c(1, 1e3)) {
+    d$y <- (d$y0 + 5) * cc
+    fc <- suppressWarnings(fits[[nm]](d))
+    bc <- fc$optinfo$boundary_check
+    expect_true(is.numeric(bc$loglik_boundary), label = nm)
+    expect_equal(bc$loglik_boundary, as.numeric(logLik(fc)), tolerance = 1e-8,
+                 label = paste(nm, cc))
+    expect_true(all(bc$loglik_restarts <= as.numeric(logLik(fc)) + 1e-6), label = paste(nm, cc))
   }
 })
 
