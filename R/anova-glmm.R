@@ -92,13 +92,24 @@ anova.glmmgee_glmm <- function(object, ..., vcov = NULL, cluster = NULL) {
                     logLik = ll, deviance = -2 * ll, Chisq = chisq, Df = df,
                     `Pr(>Chisq)` = p, check.names = FALSE, row.names = labels)
   forms <- vapply(seq_along(fits), function(i)
-    paste0(labels[i], ": ", paste(deparse(fits[[i]]$formula, width.cutoff = 500L),
-                                  collapse = " ")), "")
+    paste0(labels[i], ": ", model_formulas_label(fits[[i]])), "")
   methods <- vapply(fits, approximation_label, "")
   head <- c("Likelihood-ratio tests between GLMM fits\n", paste0(forms, collapse = "\n"), "\n")
   if (length(unique(methods)) > 1L)
     head <- c(head, "Note: the fits use different approximations to the likelihood\n")
   structure(tab, heading = head, class = c("anova", "data.frame"))
+}
+
+# A fit's formulas in one line: the conditional formula, and the zero and
+# dispersion formulas where the fit has them (a dispersion formula of an
+# intercept alone, the default, is not shown).
+model_formulas_label <- function(fit) {
+  one <- function(f) paste(deparse(f, width.cutoff = 500L), collapse = " ")
+  zf <- fit$aux$zi$formula
+  df <- fit$aux$disp$formula
+  paste0(one(fit$formula),
+         if (!is.null(zf)) paste0(", ziformula = ", one(zf)),
+         if (!is.null(df) && !identical(one(df), "~1")) paste0(", dispformula = ", one(df)))
 }
 
 check_same_data <- function(fits) {
@@ -219,7 +230,54 @@ nesting_problem <- function(small, big) {
                    if (one_factor_fit(small) && one_factor_fit(big) &&
                        identical(small$group_name, big$group_name))
                      " (nor a constrained case of its random effects on the same grouping)" else ""))
+  aux_nesting_problem(small, big)
+}
+
+# Why the zero-inflation or dispersion part of `small` is not a special
+# case of `big`'s (NULL when it is): small's predictor, its design and
+# offset, must lie in the span of big's design plus big's offset. A fit
+# without a dispersion formula has one dispersion (a column of ones); a
+# fit without a zero part is the boundary case of one with it (the LRT
+# users of glmmTMB run), not the other way round. (A dispersion held at
+# known values by an offset had been "tested" against one estimated
+# dispersion that it is not a case of.)
+aux_nesting_problem <- function(small, big) {
+  if (!identical(small$aux$kind %||% "none", big$aux$kind %||% "none") &&
+      !is.null(small$aux$zi) && !is.null(big$aux$zi))
+    return(sprintf("a %s model and a %s model", small$aux$kind, big$aux$kind))
+  for (part in c("zi", "disp")) {
+    ps <- aux_part_predictor(small, part)
+    pb <- aux_part_predictor(big, part)
+    if (is.null(ps) || isTRUE(ps$unknown) || isTRUE(pb$unknown)) next
+    label <- if (part == "zi") "zero-inflation" else "dispersion"
+    if (is.null(pb)) return(sprintf("the smaller model's %s part is not in the larger model", label))
+    if (ps$random && !pb$random)
+      return(sprintf("the smaller model's %s part has random effects, the larger model's not", label))
+    M <- cbind(ps$X, ps$offset - pb$offset)
+    keep <- colSums(M^2) > 0
+    if (!any(keep)) next
+    M <- M[, keep, drop = FALSE]
+    res <- if (ncol(pb$X)) qr.resid(qr(pb$X), M) else M
+    if (any(sqrt(colSums(res^2)) > 1e-8 * pmax(sqrt(colSums(M^2)), 1e-300)))
+      return(sprintf("its %s predictor is not in the span of the larger model's", label))
+  }
   NULL
+}
+
+# A fit's zero or dispersion predictor on the rows of its data: design,
+# offset and whether it has random effects; NULL for a fit without the
+# part; `unknown` where the part's rows are not the fit's.
+aux_part_predictor <- function(fit, part) {
+  n <- nrow(fit$X)
+  pt <- fit$aux[[part]]
+  if (part == "zi" && is.null(pt)) return(NULL)
+  if (part == "disp" && is.null(pt)) {
+    if (!has_dispersion(fit$family) || is.null(fit$sigma)) return(NULL)
+    return(list(X = matrix(1, n, 1L), offset = rep(0, n), random = FALSE))
+  }
+  X <- pt$X %||% matrix(1, n, 1L)
+  if (nrow(X) != n) return(list(unknown = TRUE))
+  list(X = X, offset = rep_len(pt$offset %||% 0, n), random = !is.null(pt$re))
 }
 
 one_factor_fit <- function(fit)

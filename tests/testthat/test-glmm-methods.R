@@ -380,6 +380,36 @@ test_that("anova: a random intercept is a constrained case of group-specific var
   expect_error(anova(g3, f1), "not nested")
 })
 
+test_that("anova: zero-inflation and dispersion parts are named and checked for nesting", {
+  set.seed(1)
+  d <- data.frame(g = rep(1:20, each = 5), x = rnorm(100), a = factor(rep(1:2, 50)))
+  d$y <- 1 + d$x + rnorm(20)[d$g] + rnorm(100, sd = ifelse(d$a == "1", 1, 2))
+  d$lv <- log(ifelse(d$a == "1", 1, 2))
+  f0 <- glmm(y ~ x + (1 | g), d)
+  f1 <- glmm(y ~ x + (1 | g), d, dispformula = ~ a)
+  known <- glmm(y ~ x + (1 | g), d, dispformula = ~ 0 + offset(lv))
+  a <- anova(f0, f1)
+  expect_equal(a$Chisq[2], 2 * (as.numeric(logLik(f1)) - as.numeric(logLik(f0))))
+  expect_output(print(a), "f1: y ~ x \\+ \\(1 \\| g\\), dispformula = ~a")
+  # dispersions known by arm are a case of one dispersion per arm ...
+  expect_equal(anova(known, f1)$Df[2], 2)
+  # ... but not of one dispersion for all rows (had been "tested", with a
+  # negative chi-square blamed on the optimizer)
+  expect_error(anova(known, f0), "not nested.*dispersion predictor")
+  # zero parts: none is the boundary case of one; zi and hurdle differ
+  d$n <- rpois(100, exp(0.5 + 0.3 * d$x + rnorm(20, 0, 0.5)[d$g])) * rbinom(100, 1, 0.8)
+  p0 <- glmm(n ~ x + (1 | g), d, family = poisson)
+  z1 <- glmm(n ~ x + (1 | g), d, family = poisson, ziformula = ~ 1)
+  zx <- glmm(n ~ x + (1 | g), d, family = poisson, ziformula = ~ x)
+  h1 <- glmm(n ~ x + (1 | g), d, family = truncated_poisson, ziformula = ~ 1)
+  expect_equal(anova(z1, zx)$Df[2], 1)
+  expect_equal(anova(p0, z1)$Df[2], 1)
+  expect_output(print(anova(z1, zx)), "zx: n ~ x \\+ \\(1 \\| g\\), ziformula = ~x")
+  expect_error(anova(h1, zx), "not nested.*hurdle model and a zi model")
+  expect_error(anova(zx, glmm(n ~ x + (1 | g), d, family = poisson, ziformula = ~ a)),
+               "not nested.*zero-inflation predictor")
+})
+
 test_that("anova: Wald tests of fixed-effect terms for a single fit", {
   a <- anova(fit_cbpp)
   expect_equal(rownames(a), "period")
