@@ -33,15 +33,10 @@ grammar_draw <- function(k) {
 # random intercept of g; a dispersion part with random effects gets a g
 # effect of SD 0.5 on the log dispersion.
 grammar_data <- function(m) {
-  set.seed(m$k)
   ng <- 30
-  nt <- 4
-  d <- expand.grid(t = seq_len(nt), g = factor(seq_len(ng)))
-  d$tf <- factor(d$t)
-  d$h <- factor(sample(1:6, nrow(d), TRUE))
-  d$x <- rnorm(nrow(d))
-  d$z <- rnorm(nrow(d))
-  u <- t(chol(0.4 * 0.6^abs(outer(seq_len(nt), seq_len(nt), "-")))) %*% matrix(rnorm(nt * ng), nt)
+  pd <- panel_data(m$k, ng, 4L, 6L, 0.4)
+  d <- pd$d
+  u <- pd$u
   eta <- 0.3 + 0.4 * d$x + u[cbind(d$t, as.integer(d$g))] + rnorm(6, 0, 0.3)[d$h] +
     rnorm(ng, 0, 0.3)[d$g] * d$x
   n <- nrow(d)

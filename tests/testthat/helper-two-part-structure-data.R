@@ -3,13 +3,9 @@
 # and z, negative binomial noise and structural zeros whose logit has a
 # random intercept of g (test-covstruct-two-part.R, test-covstruct.R).
 two_part_structure_data <- function(seed = 3, ns = 40, nt = 4) {
-  set.seed(seed)
-  d <- expand.grid(t = seq_len(nt), g = factor(seq_len(ns)))
-  d$tf <- factor(d$t)
-  d$h <- factor(sample(1:8, nrow(d), TRUE))
-  d$x <- rnorm(nrow(d))
-  d$z <- rnorm(nrow(d))
-  u <- t(chol(0.5 * 0.6^abs(outer(seq_len(nt), seq_len(nt), "-")))) %*% matrix(rnorm(nt * ns), nt)
+  pd <- panel_data(seed, ns, nt, 8L, 0.5)
+  d <- pd$d
+  u <- pd$u
   eta <- 0.8 + 0.3 * d$x + u[cbind(d$t, as.integer(d$g))] + rnorm(8, 0, 0.3)[d$h]
   pz <- plogis(-1 + 0.8 * d$z + rnorm(ns, 0, 0.8)[d$g])
   d$y <- rnbinom(nrow(d), mu = exp(eta), size = 3) * rbinom(nrow(d), 1, 1 - pz)
