@@ -290,6 +290,16 @@ lowrank_cov <- function(B, V, na_rows, names) {
             class = "glmmgee_lowrank_cov")
 }
 
+# The variances (diagonal) of a covariance matrix or of a lowrank_cov,
+# without forming the latter.
+cov_diag <- function(V) {
+  if (!inherits(V, "glmmgee_lowrank_cov")) return(diag(V))
+  B <- .subset2(V, "B")
+  d <- rowSums((B %*% .subset2(V, "V")) * B)
+  d[.subset2(V, "na_rows")] <- NA_real_
+  stats::setNames(d, .subset2(V, "names"))
+}
+
 #' @export
 dim.glmmgee_lowrank_cov <- function(x) rep(nrow(.subset2(x, "B")), 2L)
 

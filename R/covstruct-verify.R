@@ -120,7 +120,7 @@ covstruct_report <- function(terms, k_re, par, cov_theta) {
     s <- terms[[k]]$struct
     idx <- k_re[[k]]
     pk <- par[idx]
-    se <- if (!is.null(cov_theta)) sqrt(pmax(diag(cov_theta)[idx], 0)) else rep(NA_real_, length(idx))
+    se <- if (!is.null(cov_theta)) sqrt(pmax(cov_diag(cov_theta)[idx], 0)) else rep(NA_real_, length(idx))
     list(kind = s$kind, label = terms[[k]]$label, columns = terms[[k]]$cnames,
          sd = stats::setNames(s$sd(pk), terms[[k]]$cnames), rho = s$rho(pk),
          extra = if (!is.null(s$extra)) s$extra(pk),

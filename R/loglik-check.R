@@ -216,8 +216,9 @@ loglik_by_importance <- function(fit, draws, df, s0) {
   sampler <- importance_sampler(eng, ax$X, re$Z, y, w, off, re, fam, draws, df, s0)
   user <- function(theta, check = FALSE) sampler(theta_star(theta, ax$Tx), check)
   th <- as.numeric(fit$theta)
-  se <- sqrt(pmax(diag(fit$cov_theta), 0))
-  h <- ifelse(is.na(diag(fit$cov_theta)) | se == 0, NA_real_, 1e-2 * se)
+  v <- cov_diag(fit$cov_theta)
+  se <- sqrt(pmax(v, 0))
+  h <- ifelse(is.na(v) | se == 0, NA_real_, 1e-2 * se)
   iv <- importance_value(user, th, h, at = user(th, check = TRUE))
   iv$gradient[!is.finite(h)] <- NA_real_
   iv

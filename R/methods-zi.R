@@ -415,7 +415,7 @@ zi_coef_table <- function(object, idx, robust = NULL) {
     C[cbind(seq_along(idx), idx)] <- 1
     return(coef_t_table(est, se, robust$df(C)))
   }
-  se <- sqrt(pmax(diag(object$cov_theta)[idx], 0))
+  se <- sqrt(pmax(cov_diag(object$cov_theta)[idx], 0))
   z <- est / se
   cbind(Estimate = est, `Std. Error` = se, `z value` = z,
         `Pr(>|z|)` = 2 * stats::pnorm(-abs(z)))
