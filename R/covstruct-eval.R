@@ -131,7 +131,7 @@ structure_evalf <- function(engine_eval, terms, k_re, p, disp, Tx, penalty) {
 covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, family,
                                 disp, control, penalty, lam_names, s = 1, Ttail = NULL,
                                 tail_names = NULL, tail_scaled = TRUE,
-                                scaled_terms = seq_along(terms)) {
+                                scaled_terms = seq_along(terms), reml = NULL) {
   par <- run$par
   p <- nrow(Tx)
   P <- length(par)
@@ -157,6 +157,8 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
     else fd_hessian(gradient_of(evalf), par, g0 = final$gradient, floor = 0.1,
                     on_boundary = on_boundary)
   }
+  # (REML: `reml` gives X' V^-1 X at par, reml_beta_information())
+  if (!is.null(reml)) H <- reml_information(H, p, reml(par))
   # Boundary rows and columns are NA; kept out of the products (NA * 0 is NA).
   hess <- if (!is.null(H)) na_product(H, A, on_boundary)
   if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)

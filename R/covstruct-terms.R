@@ -153,8 +153,10 @@ covstruct_terms <- function(formula, mf, env) {
 #' otherwise taken in order; it must be symmetric and positive
 #' semi-definite (a kinship with clones or a lineage with sister cells of
 #' one clade is singular, and fits).
-#' `equalto()` fixes the covariance in the response's units, so gaussian
-#' fits with it are by ML (`REML = TRUE` is refused). A known covariance of
+#' `equalto()` fixes the covariance in the response's units; gaussian fits
+#' with it take `REML = TRUE` (the restricted likelihood, with the residual
+#' variance estimated, or removed by `dispformula = ~ 0`, as in glmmTMB's
+#' one-stage meta-analysis; see [glmm()]'s `REML`). A known covariance of
 #' a grouping factor's levels (a kinship among individuals) is given by
 #' [glmm()]'s `covariance` argument instead. A given matrix and a distance
 #' structure on the same units make, for instance, the cell-fate model of
@@ -286,8 +288,7 @@ covstruct_terms <- function(formula, mf, env) {
 #' or by restricted maximum likelihood (its value in
 #' `logLik()`, as glmmTMB's `REML = TRUE`; `logLik(fit, REML = FALSE)` the
 #' log-likelihood at the REML estimates; `nAGQ` does not change this exact
-#' criterion). Not yet available: `start`, `REML` with `equalto()` terms or
-#' with other families, `covariance`, adaptive quadrature (`nAGQ > 1`) with
+#' criterion). Not yet available: `start`, `REML` with other families, `covariance`, adaptive quadrature (`nAGQ > 1`) with
 #' several grouping factors. A structure on a nested term,
 #' `ar1(0 + f | a/b)`, applies to each of its terms.
 #'

@@ -213,6 +213,9 @@ part_limits <- function(fit) {
                "first-order approximation's; use Wald intervals)"))
   if (isTRUE(.subset2(fit, "REML")))
     add("cluster_loglik", "REML fits (the restricted likelihood does not split by cluster)")
+  if (isTRUE(.subset2(fit, "REML")) && inherits(fit, "glmmgee_glmm_zi"))
+    add("robust_vcov", paste0("REML fits with a 'dispformula' or equalto() terms (their cluster ",
+                              "scores would be the ML likelihood's; refit with REML = FALSE)"))
   if (is_cumulative(.subset2(fit, "family")))
     add(c("marginal", "profile", "confint_profile", "bootstrap", "ranef_new", "simulate_newdata"),
         "cumulative link (ordinal) fits")

@@ -64,7 +64,7 @@ structure_tail_count <- function(fit) {
 # fixed design is Xd (engine kinds 5 and 6: the zero part's coefficients
 # before the dispersion's in theta, as in every two-part fit).
 two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offset, offz, offd,
-                                   control, nAGQ = 1L) {
+                                   control, nAGQ = 1L, reml = FALSE) {
   n <- length(y)
   p <- ncol(X)
   check_full_rank(X)
@@ -84,26 +84,20 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   # Gaussian dispersion models on y / s (a random dispersion's offset is offz)
   u <- two_part_units(X, y, weights, offset, if (dre) offz else offd, family,
                       (kind == "disp" && !both || dre) && !has_fixed_covariance(re$terms))
-  s_map <- u$s
-  scaled <- u$scaled
-  y <- u$y; offset <- u$offset
+  s_map <- u$s; scaled <- u$scaled; y <- u$y; offset <- u$offset
   if (dre) offz <- u$offd else offd <- u$offd
   if (dre) check_aux_rank(NULL, Xz) else check_aux_rank(Xz, Xd)
   tx <- design_transform(X)
   tz <- design_transform(Xz %||% matrix(0, n, 0L))
   td <- design_transform(Xd %||% matrix(0, n, 0L))
-  Xs <- tx$M
-  Xzs <- tz$M
-  Xds <- td$M
+  Xs <- tx$M; Xzs <- tz$M; Xds <- td$M
   storage.mode(Xzs) <- storage.mode(Xds) <- "double"
   nth <- re$ntheta
-  # (kinds 5 and 6: the dispersion in the engine's second, random
-  # predictor, the zero part in its third)
-  # (nAGQ > 1: the conditional part's terms on one grouping factor, none in
-  # the other parts; the one-factor engine)
+  # (kinds 5 and 6: the dispersion in the engine's second, random predictor,
+  # the zero part in its third; nAGQ > 1: the conditional part's terms on one
+  # grouping factor, none in the other parts, the one-factor engine; a
+  # dispersion part of an offset alone still feeds the engine its predictor)
   agq <- nAGQ > 1L
-  # (a dispersion part with no coefficient, an offset alone, still feeds
-  # the engine its predictor)
   se <- if (agq) two_part_structure_agq(Xs, Xzs, Xds, y, weights, offset, offz, offd, rt$rc,
                                         family, kind, nAGQ, control$nthreads, !is.null(Xd))
         else if (zdre) two_part_structure_engine(Xs, Xds, Xzs, y, weights, offset, offd, offz, re,
@@ -112,7 +106,9 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
                                        kind, both, !is.null(Xd))
   if (agq) on.exit(cpp_agq_free(se$eng), add = TRUE)
   eng <- se$eng
-  engine_eval <- se$engine_eval
+  # (REML: the restricted likelihood's term added, reml-dispersion.R)
+  engine_eval <- if (reml) reml_engine_eval(se$engine_eval, re, Xs, Xds, weights, offd, tx$T)
+                 else se$engine_eval
   # Starts as the unstructured two-part fits', the structures at standard
   # deviations of 0.5.
   beta <- two_part_beta_start(Xs, y, weights, offset, family, zkind)
@@ -121,13 +117,21 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   ntail <- pz + pd
   k_re <- structure_blocks(re$terms, p)
   start <- c(beta, unlist(lapply(re$terms, function(t) t$struct$start(0.5))), aux)
-  evalf <- structure_evalf(engine_eval, re$terms, k_re, p, ntail, tx$T, NULL)
+  P <- length(start)
+  # A single log-dispersion coefficient (no dispersion formula) has its limits checked as in
+  # one-part fits (not one with random effects: the location-scale fit's limit); a gaussian
+  # log sigma without an offset held at its floor, as there (covstruct_sigma_floor).
+  one_disp <- !zdre && pd == 1L && all(Xd[, 1L] == 1)
+  fl <- if (one_disp && all(offd == 0)) covstruct_sigma_floor
+  disp_at <- if (one_disp) covstruct_disp_index(family, TRUE, P, fl)
+  evalf <- two_part_floor(structure_evalf(engine_eval, re$terms, k_re, p, ntail, tx$T, NULL),
+                          family, fl, P)
   if (!is.finite(evalf(start, grad = FALSE)$loglik))
     stop("the log-likelihood is not finite at the starting values; check the data", call. = FALSE)
   # The search on the engine evaluation `ee` (the engine's, or one that
   # stops at points the engine refuses).
   searcher <- function(ee) {
-    ev <- structure_evalf(ee, re$terms, k_re, p, ntail, tx$T, NULL)
+    ev <- two_part_floor(structure_evalf(ee, re$terms, k_re, p, ntail, tx$T, NULL), family, fl, P)
     pre <- logsd_presearch(ee, re$terms, k_re, p, ntail, tx$T, NULL, control, 0.5,
                            profile = "structured_two_part")
     function(par) covstruct_search(ev, par, control, value_first = !both, pre = pre,
@@ -147,13 +151,9 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
     search <- searcher(engine_eval)
     run <- search(start)
   }
-  P <- length(start)
-  # A single log-dispersion coefficient (no dispersion formula) has its
-  # limits checked as in one-part fits.
-  # (not one with random effects: its limit is the location-scale fit's)
-  disp_at <- if (!zdre && pd == 1L && all(Xd[, 1L] == 1)) covstruct_disp_index(family, TRUE, P)
   rf <- two_part_structure_refine(run, search, start, re, k_re, p, pz, zkind, disp_at)
   run <- rf$run
+  if (!is.null(fl)) run$par[[P]] <- max(run$par[[P]], fl)
   bc <- rf$bc
   final <- run$at %||% evalf(run$par)
   Ttail <- if (ntail) as.matrix(Matrix::bdiag(tz$T, td$T))
@@ -162,57 +162,77 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   est <- covstruct_estimates(evalf, run, bc, final, re$terms, k_re, tx$T, colnames(X), family,
                              ntail, control, NULL, lam_names = re$par_names, Ttail = Ttail,
                              tail_names = tail_names, s = s_map, tail_scaled = FALSE,
-                             scaled_terms = seq_along(rt$rc$terms))
-  # (the engine's Lambda: the search's, which est$lm is unless mapped to
-  # the units of y)
+                             scaled_terms = seq_along(rt$rc$terms),
+                             reml = if (reml) reml_beta_information(re, k_re, Xs, Xds, weights, offd, ntail))
+  # (the engine's Lambda: the search's, which est$lm is unless mapped to y's units)
   lm_search <- if (scaled) structure_lambda(re$terms, k_re, run$par) else est$lm
   theta_s <- structure_engine_theta(run$par, lm_search, p, ntail)
   nb <- p + nth
   md <- if (agq) se$modes(theta_s, lm_search$lambda, Xs, offset)
         else two_part_structure_modes(eng, re, rt, both, lm_search$lambda, theta_s, nb,
                                       if (zdre) 0L else pz, Xzs, offz)
+  # (densities of y / s to y's: n log(s) less, n - p for REML's contrasts)
+  ls <- if (scaled) log(as.vector(s_map)) else 0
+  shift <- (sum(weights > 0) - reml * p) * ls
   if (scaled) {
     md <- unscale_two_part_modes(md, s_map, X, weights, if (agq) rt$rc$terms[[1L]]$index,
                                  if (dre) ncol(rt$rc$Z) else length(md$modes$b))
-    final$loglik <- final$loglik - sum(weights > 0) * log(as.vector(s_map))
-    bc$record <- shift_boundary_record(bc$record, sum(weights > 0) * log(as.vector(s_map)))
+    final$loglik <- final$loglik - shift
+    bc$record <- shift_boundary_record(bc$record, shift)
   }
   m <- md$m
-  # (the zero part beside a random dispersion has fixed effects only)
-  if (zdre) md$zre <- offz
+  if (zdre) md$zre <- offz  # (the zero part beside a random dispersion has fixed effects only)
   check_two_part_end(final$loglik, md$modes)
-  modes <- md$modes
   zpart <- pz && !dre
   vanish <- if (zpart) zi_vanishing_message(zkind, Xzs, theta_s[nb + seq_len(pz)], md$zre)
   cause <- vanish %||% if (zpart) zi_separation_message(zkind, Xzs, theta_s[nb + seq_len(pz)], md$zre)
   warn <- zi_fit_warnings(fit_warnings(run$opt, est$nstep, est$gmax_star, est$singular, est$hess,
                                        est$cov_theta, control, boundary_check = bc$record),
                           cause)
-  if (both && isTRUE(m$failed))
-    warn <- c(warn, if (dre || zdre) "the joint modes of the mean's and the dispersion's random effects were not found at the optimum"
-                    else "the joint modes of both parts' random effects were not found at the optimum")
-  deg <- if (both) zire_degenerate(cpp_spzire_degenerate(eng), refused_kept, m$hmin, warn,
-                                   start_ok = FALSE, part = if (dre || zdre) "dispersion" else "zero")
+  deg <- if (both) two_part_joint_checks(m, eng, refused_kept, warn, dre || zdre)
   warn <- c(warn, deg$warning)
   theta <- est$theta_chol
   optinfo <- covstruct_optinfo(run, est, bc, warn,
-                               if (agq) "AGHQ"
+                               if (agq) "AGHQ" else if (reml) "REML (exact restricted likelihood)"
                                else if (dre || zdre) "Laplace (sparse, mean and dispersion)"
                                else if (both) "Laplace (sparse, both parts)" else "Laplace (sparse)",
                                nAGQ, !tx$identity || !tz$identity || !td$identity,
                                grad_basis_of(!tx$identity), zero_inflation_vanishes = !is.null(vanish),
                                laplace_validity = if (both) utils::modifyList(deg$record, list(restarts = sw$restarts)))
   list(beta = theta[seq_len(p)], theta = theta, loglik = final$loglik, penalty = NULL,
+       loglik_ml = if (reml) reml_ml_loglik(se$engine_eval, theta_s, re, Xs, Xds, y, weights,
+                                            offset, offd) - sum(weights > 0) * ls,
        zi = if (zpart) theta[nb + seq_len(pz)],
        disp = if (dre) theta[nb + seq_len(pz)] else if (pd) theta[nb + pz + seq_len(pd)],
        lambda = theta[p + seq_len(nth)], p = p, npar = P,
        gradient = est$grad, hessian = est$hess, cov_theta = est$cov_chol, family = family,
-       modes = modes, terms = md$terms, zterms = md$zterms, singular = est$singular,
+       modes = md$modes, terms = md$terms, zterms = md$zterms, singular = est$singular,
        on_boundary = est$on_boundary,
        structures = structure(est$structures, theta = est$theta, cov_theta = est$cov_theta),
        optinfo = optinfo, nAGQ = if (agq) as.integer(nAGQ), cluster_loglik = md$cluster_loglik,
        engine = if (agq) "agq" else if (both) "laplace_sparse_zero_re" else "laplace_sparse")
 }
+
+# The checks of a fit with random effects in two parts: joint modes not
+# found at the optimum (`m$failed`) and the Laplace approximation's
+# validity (zire_degenerate()); the warnings so far `warn`, `disp`: the
+# second part is the dispersion. Returns zire_degenerate()'s record and
+# its `warning` with the modes' own before it.
+two_part_joint_checks <- function(m, eng, refused_kept, warn, disp) {
+  failed <- if (isTRUE(m$failed)) {
+    if (disp) "the joint modes of the mean's and the dispersion's random effects were not found at the optimum"
+    else "the joint modes of both parts' random effects were not found at the optimum"
+  }
+  deg <- zire_degenerate(cpp_spzire_degenerate(eng), refused_kept, m$hmin, c(warn, failed),
+                         start_ok = FALSE, part = if (disp) "dispersion" else "zero")
+  deg$warning <- c(failed, deg$warning)
+  deg
+}
+
+# The objective `evalf` with a gaussian log sigma (parameter P) held at
+# `floor` (NULL: as it is; sigma_floor_evalf()).
+two_part_floor <- function(evalf, family, floor, P)
+  if (is.null(floor)) evalf else sigma_floor_evalf(evalf, family, TRUE, P)
 
 # No estimates without the log-likelihood and the modes there (binary
 # responses with zero inflation and zero-part random effects, whose zero

@@ -81,11 +81,9 @@ glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalt
   # Gaussian identity link: the exact profiled criterion (ML or REML).
   # A covariance fixed in y's units (equalto()) cannot be written relative
   # to sigma, as the profiled criterion needs: such fits take the Laplace
-  # route (exact for the gaussian family), by ML.
+  # route (exact for the gaussian family), by ML; by REML the two-part
+  # route (glmm_spec(), reml-dispersion.R).
   fixed_cov <- has_fixed_covariance(re$terms)
-  if (REML && fixed_cov)
-    stop("'REML = TRUE' is not available with equalto() terms (a covariance fixed in the response's units)",
-         call. = FALSE)
   profiled <- !fixed_cov && (REML || lmm_covstruct_wanted(family, penalty))
   # The Laplace route's search is not invariant to the response's units:
   # with y in micro-units (y * 1e6) it stopped 1.4 below the optimum with

@@ -264,7 +264,7 @@ zi_fit <- function(s, d) {
       s$control)
   else if (s$structured_aux) two_part_covstruct_fit(
       d$X, d$y, d$rt, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, d$offz, d$offd, s$control,
-      if (s$engine == "agq") nAGQ else 1L)
+      if (s$engine == "agq") nAGQ else 1L, reml = s$reml_aux)
   else if (s$disp_random && s$engine == "agq_zero_re") glmm_dispre_agq_fit(
       d$X, d$y, re, d$rz, inner, d$dd$X, d$weights, d$offset, s$control, d$offd, s$start,
       nAGQ, s$penalty, Xz = d$zd$X, offz = d$offz, zkind = kind)
@@ -339,6 +339,10 @@ zi_object <- function(s, mf, d, fit) {
   if (length(s$zi_bars)) obj$aux$zi$formula <- s$ziformula
   obj$zire <- NULL
   obj$penalty <- fit$penalty
+  if (s$reml_aux) {
+    obj$REML <- TRUE
+    obj$loglik_ml <- fit$loglik_ml
+  }
   # (a location-scale fit by quadrature in the several-term layout)
   if (!is.null(fit$nAGQ) && sparse) {
     obj$nAGQ <- fit$nAGQ

@@ -144,7 +144,17 @@
 #'   Models whose one term `(1 | id)` has a known covariance are fitted exactly
 #'   (a tridiagonal reduction of a dense `K`, a thin decomposition of a
 #'   factor given by [kfactor()], or a sparse Cholesky factorization for a
-#'   sparse `K`; see [glmm-several-terms]). Other families
+#'   sparse `K`; see [glmm-several-terms]). Gaussian models with a
+#'   `dispformula` of fixed effects and offsets (residual variances by group,
+#'   as nlme's `varIdent()`; known sampling variances, `~ 0 + offset(log_se)`;
+#'   `~ 0` beside `equalto()` terms) and models with `equalto()` terms have
+#'   their restricted likelihood maximized over all parameters jointly, the
+#'   fixed effects at their GLS values (the criterion of lme4, nlme and
+#'   glmmTMB; the fixed effects' covariance \eqn{(X'V^{-1}X)^{-1}}, as nlme's
+#'   and lmer's, where glmmTMB adds the variance parameters' uncertainty);
+#'   there `logLik(fit, REML = FALSE)` re-profiles the common scale as nlme
+#'   does where the model has one, and `start`, cluster-robust covariances
+#'   and zero or random dispersion parts are not available. Other families
 #'   and links are refused: REML is defined for linear mixed models. print()
 #'   states which criterion was used; see [isREML()].
 #' @param ziformula A one-sided formula for the logit of the probability of a
@@ -188,6 +198,7 @@
 #'   location-scale model ([glmm-dispersion-random]); `formula` then needs no random-effect term
 #'   of its own. `~ 0 + offset(log_d)` holds each row's dispersion at a known value, and `~ 0`
 #'   removes a gaussian model's residual variance, as in glmmTMB ([glmm-known-dispersion]).
+#'   Gaussian models with a dispersion formula of fixed effects take `REML = TRUE`.
 #' @param covariance Known-covariance random effects: a named list of
 #'   matrices, e.g. `list(id = K)`, giving the random intercept of `(1 | id)`
 #'   the covariance \eqn{\sigma^2 K} over the levels of `id` (a kinship or

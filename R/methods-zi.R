@@ -472,7 +472,8 @@ print_zi_head <- function(x, digits) {
   second <- (a$zi$re %||% a$disp$re)$terms
   groups <- if (length(x$group_name)) sprintf("%d %s", x$ngroups, x$group_name)
             else unique(vapply(second, function(tm) sprintf("%d %s", length(tm$levels), tm$group), ""))
-  cat(sprintf("logLik = %s  (df = %d, %d observations, %s)\n",
+  cat(sprintf("%s = %s  (df = %d, %d observations, %s)\n",
+              if (isTRUE(x$REML)) "REML criterion (restricted logLik)" else "logLik",
               format(x$loglik, digits = digits + 3L), x$df, x$nobs,
               paste(groups, collapse = ", ")))
   print_penalty(x$penalty, digits)

@@ -38,6 +38,11 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
   if (!is.null(covariance) && !is.list(covariance))
     stop("'covariance' must be a named list of matrices, e.g. list(id = K)", call. = FALSE)
   fenv <- environment(formula) %||% env
+  # A gaussian REML fit with equalto() goes to the two-part route too (a
+  # covariance fixed in y's units, which the one-part route's profiled
+  # criterion cannot hold): the residual variance is its dispersion part.
+  gaussian_id <- identical(inner$family, "gaussian") && identical(inner$link, "identity")
+  aux <- aux || (REML && gaussian_id && "equalto" %in% all.names(formula))
   # Structures in each part as written (us() included: the two-part route
   # takes none); the conditional part's with us() made the plain term.
   written <- if (aux) vapply(list(formula = formula, ziformula = ziformula, dispformula = dispformula),
@@ -47,7 +52,12 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
   if (!aux) formula <- drop_us(covstruct_arguments(formula))
   # A two-part model with structures in any part: each read as one-part
   # structured formulas are (fit-two-part-covstruct.R).
-  structured_aux <- aux && any(written)
+  # REML of a gaussian model with a dispersion formula of fixed effects (no
+  # zero part, no hurdle): the restricted likelihood on the structured
+  # two-part route, where every term is a structure (reml-dispersion.R).
+  reml_aux <- aux && REML && is.null(cf) && is_empty_part(ziformula, "ziformula") &&
+    gaussian_id && !(inherits(dispformula, "formula") && length(find_bars(dispformula)))
+  structured_aux <- aux && (any(written) || reml_aux)
   if (structured_aux) {
     formula <- drop_us(covstruct_arguments(formula))
     if (inherits(ziformula, "formula"))
@@ -87,18 +97,20 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
     # the conditional part, on one grouping factor: adaptive quadrature on
     # the one-factor engine with the zero and dispersion parts as its
     # auxiliary predictors (two_part_covstruct_fit()).
-    structured_aux_quadrature = structured_aux && !length(zi_bars) && !length(disp_bars) &&
-      length(gnames) == 1L,
+    structured_aux_quadrature = structured_aux && !reml_aux && !length(zi_bars) &&
+      !length(disp_bars) && length(gnames) == 1L,
     family = inner, count_family = cf,
     cumulative = !is.null(cum), aux = aux, truncated = !is.null(cf), has_zi = has_zi,
     has_disp = has_disp, disp_zero = is_zero_disp(dispformula),
     kind = if (!is.null(cf)) "hurdle" else if (has_zi) "zi" else if (aux) "disp",
     written = written, structured = structured, structured_aux = structured_aux,
+    reml_aux = reml_aux,
     gnames = gnames, sparse = sparse,
     zire_sparse = length(zi_bars) > 0L && zire_needs_sparse(formula, zi_bars, sparse),
     covariance = covariance, ranef_dist = rd, rd = rd$type, REML = REML, penalty = penalty,
     zi_correlated = zi_correlated, nAGQ = nAGQ,
-    quadrature = !is.null(nAGQ) && !identical(as.numeric(nAGQ), 1),
+    # (REML: the exact criterion, which nAGQ does not change)
+    quadrature = !is.null(nAGQ) && !identical(as.numeric(nAGQ), 1) && !reml_aux,
     control = control, workers = !is.null(control$workers), start = start,
     # a refinement of the Laplace approximation: the control setting that asks for it
     refinement = if (isTRUE(control$importance_draws > 0L)) "glmm_control(importance_draws = )"
@@ -153,8 +165,12 @@ glmm_refusals <- list(
   refusal("ordinal_dispformula", quote(cumulative && has_disp), quote(sprintf(
     "'dispformula': cumulative link models (cumulative(\"%s\")) have no dispersion parameter (the latent scale is fixed); drop 'dispformula'",
     family$link))),
-  refusal("two_part_known_dist_reml", quote(aux && (!is.null(covariance) || rd != "normal" || REML)),
-          "'ziformula', 'dispformula' and hurdle families cannot be combined with 'covariance', 'ranef_dist' or 'REML'"),
+  refusal("two_part_known_dist", quote(aux && (!is.null(covariance) || rd != "normal")),
+          "'ziformula', 'dispformula' and hurdle families cannot be combined with 'covariance' or 'ranef_dist'"),
+  refusal("two_part_reml", quote(aux && REML && !reml_aux),
+          "'REML = TRUE' with 'ziformula', 'dispformula' or a hurdle family needs family = gaussian(link = \"identity\"), no zero part and fixed effects only in 'dispformula' (REML is defined for linear mixed models)"),
+  refusal("two_part_reml_start", quote(reml_aux && !is.null(start)),
+          "'start' is not available for REML fits with a 'dispformula'"),
   refusal("dispformula_random_parts", quote(disp_random && length(zi_bars)),
           "'dispformula': random effects in the dispersion part cannot yet be combined with random effects in 'ziformula'; give one of the two parts fixed effects only"),
   refusal("dispformula_random_quadrature", quote(disp_random && quadrature && !disp_quadrature),

@@ -105,7 +105,26 @@ test_that("a gaussian equalto() fit maximizes the likelihood written out, in the
   o <- stats::optim(p0, loglik, method = "BFGS", control = list(fnscale = -1, reltol = 1e-12))
   expect_lte(o$value, loglik_value(f) + 1e-6)
   expect_output(print(f), "the given matrix, no parameter")
-  expect_error(glmm(yg ~ x + equalto(0 + sp | site, V) + (1 | h), d, REML = TRUE), "REML = TRUE")
+  # REML: the restricted log-likelihood written out (beta at its GLS value)
+  fr <- glmm(yg ~ x + equalto(0 + sp | site, V), d, REML = TRUE)
+  restricted <- function(ls) {
+    parts <- lapply(rows, function(r) {
+      Z <- stats::model.matrix(~ 0 + sp, d[r, ])
+      S <- Z %*% V %*% t(Z) + diag(exp(2 * ls), length(r))
+      list(S = S, XS = crossprod(X[r, ], solve(S, X[r, ])), yS = crossprod(X[r, ], solve(S, d$yg[r])))
+    })
+    C <- Reduce(`+`, lapply(parts, `[[`, "XS"))
+    b <- solve(C, Reduce(`+`, lapply(parts, `[[`, "yS")))
+    sum(vapply(seq_along(rows), function(k) {
+      r <- rows[[k]]
+      gaussian_log_density(d$yg[r], drop(X[r, ] %*% b), parts[[k]]$S)
+    }, 1)) + log(2 * pi) - 0.5 * determinant(C)$modulus[1]
+  }
+  expect_true(isREML(fr))
+  expect_equal(restricted(log(sigma(fr))), loglik_value(fr), tolerance = 1e-8)
+  o <- stats::optimize(restricted, log(sigma(fr)) + c(-1, 1), maximum = TRUE, tol = 1e-10)
+  expect_lte(o$objective, loglik_value(fr) + 1e-7)
+  expect_gt(sigma(fr), sigma(f))
 })
 
 test_that("propto() and equalto() refuse a matrix that does not fit the term, naming it", {
