@@ -51,6 +51,14 @@ test_that("dispformula = ~ 0 fits glmmTMB's phylogenetic GLS (its propto() test 
   expect_equal(unname(f$coefficients), unname(coef(g)), tolerance = 5e-6)
   cc <- attr(VarCorr(f)[[1L]], "correlation")
   expect_equal(unname(cc), unname(K), tolerance = 1e-6)
+  # gls() fits by REML, as glmm(REML = TRUE): its restricted
+  # log-likelihood, sigma (the propto() scale's root) and standard errors
+  fr <- glmm(matur.L ~ age.mat + propto(0 + spp | dummy, K), data = d, dispformula = ~ 0,
+             REML = TRUE)
+  expect_equal(as.numeric(logLik(fr)), as.numeric(logLik(g)), tolerance = 1e-6)
+  expect_equal(sqrt(unname(fr$structures[[1L]]$extra[["scale"]])), g$sigma, tolerance = 1e-5)
+  expect_equal(unname(fixef(fr)), unname(coef(g)), tolerance = 5e-6)
+  expect_equal(unname(sqrt(diag(vcov(fr)))), unname(sqrt(diag(vcov(g)))), tolerance = 1e-5)
   # the residual's standard deviation held at 1e-4 of the response's, so
   # the fit does not depend on its units
   expect_equal(sigma(f), 1e-4 * stats::sd(d$matur.L))
