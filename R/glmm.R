@@ -115,21 +115,18 @@
 #'   gradient in C++, no ML fit first; `start` and `nAGQ` are not used); with
 #'   several terms (crossed, nested, random slopes) lmer's profiled criterion
 #'   of the penalized least squares formulation is minimized over the
-#'   relative covariance factor alone (a sparse Cholesky factorization per
-#'   evaluation, its ordering computed once), from lme4's start or from
-#'   `start` (the vector of the several-terms engine: fixed effects, the free
-#'   entries of \eqn{\Lambda}, log sigma; only \eqn{\Lambda / \sigma} is
-#'   used, since beta and sigma are profiled out); gaussian ML fits with
+#'   relative covariance factor alone (a sparse Cholesky factorization), from lme4's start or from
+#'   `start` (the several-terms engine's vector: fixed effects, the free entries of
+#'   \eqn{\Lambda}, log sigma; only \eqn{\Lambda / \sigma} is used); gaussian ML fits with
 #'   several unstructured terms and no `start` take the same route, and so
 #'   do REML fits with covariance structures (`ar1()`, `cs()`, ...) on one
 #'   grouping factor or several ([covariance-structures]). Gaussian
 #'   ML fits with one grouping factor (no `start`, `nAGQ` 1, no workers)
 #'   minimize lmer's profiled ML criterion by the same C++ search as REML,
 #'   then take the modes from the exact Laplace engine and the exact Hessian
-#'   from per-cluster sums (not by differences); when
-#'   that search ends at a variance of zero they go to the engine's own
-#'   search, whose boundary verification applies
-#'   (`options(glmmgee.lmm_profiled = FALSE)` sends every such fit there).
+#'   from per-cluster sums; when that search ends at a variance of zero they go to
+#'   the engine's own search and boundary verification (all of them with
+#'   `options(glmmgee.lmm_profiled = FALSE)`).
 #'   With structured terms (`ar1()`, `cs()`, `diag()`, `homdiag()`; see [covariance-structures]) beside
 #'   others, REML minimizes the same profiled criterion over each
 #'   structure's parameters relative to sigma (exact gradient through the
@@ -142,21 +139,14 @@
 #'   `logLik(fit, REML = FALSE)` the log-likelihood at the REML estimates, and
 #'   [anova()] between fits with different fixed effects refits them by ML.
 #'   Models whose one term `(1 | id)` has a known covariance are fitted exactly
-#'   (a tridiagonal reduction of a dense `K`, a thin decomposition of a
-#'   factor given by [kfactor()], or a sparse Cholesky factorization for a
-#'   sparse `K`; see [glmm-several-terms]). Gaussian models with a
-#'   `dispformula` of fixed effects and offsets (residual variances by group,
-#'   as nlme's `varIdent()`; known sampling variances, `~ 0 + offset(log_se)`;
-#'   `~ 0` beside `equalto()` terms) and models with `equalto()` terms have
-#'   their restricted likelihood maximized over all parameters jointly, the
-#'   fixed effects at their GLS values (the criterion of lme4, nlme and
-#'   glmmTMB; the fixed effects' covariance \eqn{(X'V^{-1}X)^{-1}}, as nlme's
-#'   and lmer's, where glmmTMB adds the variance parameters' uncertainty);
-#'   there `logLik(fit, REML = FALSE)` re-profiles the common scale as nlme
-#'   does where the model has one, and `start`, cluster-robust covariances
-#'   and zero or random dispersion parts are not available. Other families
-#'   and links are refused: REML is defined for linear mixed models. print()
-#'   states which criterion was used; see [isREML()].
+#'   (a tridiagonal reduction of a dense `K`, a thin decomposition of [kfactor()]'s
+#'   factor, a sparse Cholesky factor of a sparse `K`; [glmm-several-terms]). With a `dispformula` of fixed
+#'   effects (nlme's `varIdent()`; `~ 0` beside `equalto()` for a
+#'   meta-analysis) or `equalto()` terms, the restricted likelihood is
+#'   maximized jointly with the fixed effects at GLS (lme4's, nlme's and
+#'   glmmTMB's criterion; `vcov()` nlme's \eqn{(X'V^{-1}X)^{-1}}); there
+#'   `start` and robust covariances are not available. Other families and
+#'   links are refused. print() states the criterion; see [isREML()].
 #' @param ziformula A one-sided formula for the logit of the probability of a
 #'   structural zero (zero-inflated poisson, [nbinom2()], [nbinom1()] or
 #'   binomial responses; binomial: \eqn{P(0) = \pi + (1-\pi)(1-p)^n}), or, with
@@ -198,7 +188,6 @@
 #'   location-scale model ([glmm-dispersion-random]); `formula` then needs no random-effect term
 #'   of its own. `~ 0 + offset(log_d)` holds each row's dispersion at a known value, and `~ 0`
 #'   removes a gaussian model's residual variance, as in glmmTMB ([glmm-known-dispersion]).
-#'   Gaussian models with a dispersion formula of fixed effects take `REML = TRUE`.
 #' @param covariance Known-covariance random effects: a named list of
 #'   matrices, e.g. `list(id = K)`, giving the random intercept of `(1 | id)`
 #'   the covariance \eqn{\sigma^2 K} over the levels of `id` (a kinship or
