@@ -146,12 +146,12 @@ covstruct_engine_eval <- function(eng, Xs, re, y, weights, offset, family, cl) {
 # covstruct_verify() then treats it as a boundary (covstruct_disp_index()).
 covstruct_sigma_floor <- -8
 
-sigma_floor_evalf <- function(evalf, family, disp, P) {
+sigma_floor_evalf <- function(evalf, family, disp, P, floor = covstruct_sigma_floor) {
   if (!disp || !identical(family$family, "gaussian") || !identical(family$link, "identity"))
     return(evalf)
   function(par, ...) {
-    below <- par[[P]] < covstruct_sigma_floor
-    if (below) par[[P]] <- covstruct_sigma_floor
+    below <- par[[P]] < floor
+    if (below) par[[P]] <- floor
     r <- evalf(par, ...)
     if (below && !is.null(r$gradient)) r$gradient[[P]] <- 0
     r

@@ -67,9 +67,14 @@ in_span <- function(t, X, Zb = NULL) {
 
 # Stops, naming the level, when a dispersion-formula group is fitted
 # exactly (see above). `mf`: the model frame, for the level's label;
-# `dispformula`: its formula.
+# `dispformula`: its formula. With `reml`, the restricted likelihood: the
+# fixed effects are integrated out, and a group fitted exactly makes it
+# unbounded only when it has more rows than the rank of its rows of the
+# design that fits it (a level of one observation leaves it bounded, as
+# nlme's varIdent() fits show: -1/2 log det V and -1/2 log det X'V^-1X
+# rise and fall together as its sigma shrinks).
 check_disp_levels <- function(y, weights, X, re, Xd, mf, dispformula, family,
-                              max_cells = 4e6) {
+                              max_cells = 4e6, reml = FALSE) {
   if (!family$family %in% c("gaussian", "Gamma", "beta")) return(invisible())
   id <- disp_groups(Xd, weights)
   if (is.null(id)) return(invisible())
@@ -88,6 +93,7 @@ check_disp_levels <- function(y, weights, X, re, Xd, mf, dispformula, family,
     if (is.null(Zb) || length(rows) * ncol(X) > max_cells) next
     spans <- ncol(Zb) >= length(rows) && qr(Zb)$rank == length(rows)
     if (!in_span(t, X[rows, , drop = FALSE], if (!spans) Zb)) next
+    if (reml && length(rows) <= qr(cbind(X[rows, , drop = FALSE], if (!spans) Zb))$rank) next
     stop(sprintf(paste0("'dispformula': the %d observation(s) of %s are fitted exactly by the model ",
                         "for the mean (%s), so their %s can shrink to zero and the likelihood has ",
                         "no maximum (it rises without bound); merge or drop that level, or leave ",

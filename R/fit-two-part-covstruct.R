@@ -81,9 +81,10 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   pd <- if (is.null(Xd)) 0L else ncol(Xd)
   offz <- if (pz || zkind == "hurdle" || dre) offz %||% rep(0, n) else rep(0, n)
   offd <- offd %||% rep(0, n)
-  # Gaussian dispersion models on y / s (a random dispersion's offset is offz)
+  no_offd <- all(offd == 0)
+  # Gaussian dispersion models on y / s (equalto(): y only shifted; a random dispersion: offz)
   u <- two_part_units(X, y, weights, offset, if (dre) offz else offd, family,
-                      (kind == "disp" && !both || dre) && !has_fixed_covariance(re$terms))
+                      kind == "disp" && !both || dre, has_fixed_covariance(re$terms))
   s_map <- u$s; scaled <- u$scaled; y <- u$y; offset <- u$offset
   if (dre) offz <- u$offd else offd <- u$offd
   if (dre) check_aux_rank(NULL, Xz) else check_aux_rank(Xz, Xd)
@@ -122,7 +123,7 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   # one-part fits (not one with random effects: the location-scale fit's limit); a gaussian
   # log sigma without an offset held at its floor, as there (covstruct_sigma_floor).
   one_disp <- !zdre && pd == 1L && all(Xd[, 1L] == 1)
-  fl <- if (one_disp && all(offd == 0)) covstruct_sigma_floor
+  fl <- if (one_disp && no_offd) covstruct_sigma_floor + u$log_scale
   disp_at <- if (one_disp) covstruct_disp_index(family, TRUE, P, fl)
   evalf <- two_part_floor(structure_evalf(engine_eval, re$terms, k_re, p, ntail, tx$T, NULL),
                           family, fl, P)
@@ -232,7 +233,7 @@ two_part_joint_checks <- function(m, eng, refused_kept, warn, disp) {
 # The objective `evalf` with a gaussian log sigma (parameter P) held at
 # `floor` (NULL: as it is; sigma_floor_evalf()).
 two_part_floor <- function(evalf, family, floor, P)
-  if (is.null(floor)) evalf else sigma_floor_evalf(evalf, family, TRUE, P)
+  if (is.null(floor)) evalf else sigma_floor_evalf(evalf, family, TRUE, P, floor)
 
 # No estimates without the log-likelihood and the modes there (binary
 # responses with zero inflation and zero-part random effects, whose zero

@@ -211,7 +211,8 @@ glmm_zi <- function(s, mf) {
     dd$zero_log_sd <- zero_disp_log_sd(y, rc$resp$weights)
     dd$offset <- rep(dd$zero_log_sd, length(y))
   }
-  if (s$has_disp && !s$disp_zero) check_disp_levels(y, rc$resp$weights, X, re, dd$X, mf, s$dispformula, inner)
+  if (s$has_disp && !s$disp_zero)
+    check_disp_levels(y, rc$resp$weights, X, re, dd$X, mf, s$dispformula, inner, reml = s$reml_aux)
   if (s$truncated && !s$has_zi && any(y[rc$resp$weights > 0] == 0))
     stop(sprintf("'family': truncated_%s without a 'ziformula' is zero-truncated, but the response has zeros; give a ziformula for a hurdle model",
                  s$count_family), call. = FALSE)
@@ -382,7 +383,23 @@ zi_object <- function(s, mf, d, fit) {
             if (s$disp_random) sub("^the random-effect terms",
                                    "the dispersion part's random-effect terms",
                                    check_confounded_terms(d$rz)))
-  finish_glmm(obj, sep, c(if (s$has_zi) zsep, conf))
+  # A gaussian residual with a free scale beside a term with one observation
+  # per level and column: the split between them arbitrary, as in one-part
+  # structured fits (residual_unidentified()).
+  unid <- if (s$structured_aux && s$kind == "disp" && !s$disp_random && s$gaussian_identity &&
+              !s$disp_zero && spans_constant(zd_disp_design(d)))
+    residual_unidentified(d$rt$rc, inner, d$weights, obj$structures)
+  if (!is.null(unid)) obj <- mark_residual_unidentified(obj, unid)
+  finish_glmm(obj, sep, c(if (s$has_zi) zsep, conf, unid))
+}
+
+# The dispersion part's fixed design of a two-part model's data `d` (a
+# column of ones where the model has no dispersion formula).
+zd_disp_design <- function(d) d$dd$X %||% matrix(1, length(d$y), 1L)
+
+# Whether the columns of M span the constant vector (to rounding).
+spans_constant <- function(M) {
+  ncol(M) > 0L && max(abs(stats::lm.fit(M, rep(1, nrow(M)))$residuals)) < 1e-8
 }
 
 family_label <- function(s)

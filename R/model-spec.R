@@ -177,7 +177,7 @@ glmm_refusals <- list(
           "'nAGQ' > 1 (adaptive quadrature) with random effects in 'dispformula' needs the mean's and the dispersion's random-effect terms on one grouping factor, without covariance structures; otherwise the model is fitted by the Laplace approximation (nAGQ = 1)"),
   refusal("two_part_structure_start", quote(structured_aux && !is.null(start)),
           "'start' is not available with covariance structures (the structure's parameters start at their defaults)"),
-  refusal("two_part_structure_penalty", quote(structured_aux && !is.null(penalty)),
+  refusal("two_part_structure_penalty", quote(structured_aux && !reml_aux && !is.null(penalty)),
           "'penalized' cannot be combined with covariance structures in a model with 'ziformula', 'dispformula' or a hurdle family"),
   refusal("two_part_workers", quote(aux && workers),
           "'control$workers': models with 'ziformula', 'dispformula' or a hurdle family are not fitted on workers"),

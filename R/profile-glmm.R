@@ -134,7 +134,7 @@ profile_fit <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20L, refine
   }
   if (inherits(fitted, "glmmgee_glmm_covstruct")) {
     if (reml)
-      stop("profile(criterion = \"REML\"): a structured fit's profile is that of the ML refit (criterion = \"ML\")",
+      stop("profile(criterion = \"REML\"): the profile of a fit with covariance structures, equalto() terms or a dispersion formula is that of the ML refit (criterion = \"ML\")",
            call. = FALSE)
     return(covstruct_profile(fitted, which, alpha, maxpts, refine))
   }

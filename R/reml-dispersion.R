@@ -103,9 +103,7 @@ gls_products <- function(re, Xds, weights, offd) {
 # are. y, offset, Xs, Xds, offd: as the engine has them.
 reml_ml_loglik <- function(ml_eval, theta, re, Xs, Xds, y, weights, offset, offd) {
   ll <- ml_eval(theta, FALSE)$loglik
-  one <- rep(1, nrow(Xds))
-  free_scale <- ncol(Xds) > 0L && !has_fixed_covariance(re$terms) &&
-    max(abs(stats::lm.fit(Xds, one)$residuals)) < 1e-8
+  free_scale <- !has_fixed_covariance(re$terms) && spans_constant(Xds)
   if (!free_scale) return(ll)
   p <- ncol(Xs)
   r <- y - offset - drop(Xs %*% theta[seq_len(p)])

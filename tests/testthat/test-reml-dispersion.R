@@ -256,3 +256,61 @@ test_that("REML with equalto() and an estimated residual: the restricted likelih
   expect_equal(sqrt(VarCorr(f0)$study[1]), exp(o0$maximum), tolerance = 1e-4)
   expect_output(print(summary(f0)), "REML criterion", fixed = TRUE)
 })
+
+test_that("REML with equalto() and a residual does not depend on y's units or origin", {
+  set.seed(4)
+  k <- 30
+  d <- data.frame(study = factor(rep(seq_len(k), each = 3)), x = rnorm(3 * k), g = factor(1))
+  d$unit <- factor(seq_len(nrow(d)))
+  d$vi <- stats::runif(nrow(d), 0.02, 0.1)
+  d$y <- 1 + 0.4 * d$x + rnorm(k, 0, 0.5)[d$study] + rnorm(nrow(d), 0, sqrt(d$vi)) +
+    rnorm(nrow(d), 0, 0.4)
+  fit_at <- function(s, shift) {
+    d$ys <- d$y * s + shift
+    V <- diag(d$vi * s^2)
+    dimnames(V) <- list(levels(d$unit), levels(d$unit))
+    glmm(ys ~ x + (1 | study) + equalto(0 + unit | g, V), data = d, REML = TRUE)
+  }
+  f <- fit_at(1, 0)
+  n <- nrow(d)
+  # (sigma 0.32: far above the floor of a residual estimated at zero,
+  # which is relative to y's scale)
+  for (a in list(c(1e-2, 0), c(1e3, 0), c(1, 1e5))) {
+    fa <- fit_at(a[1], a[2])
+    expect_length(fa$optinfo$warnings, 0L)
+    expect_equal(as.numeric(logLik(fa)) + (n - 2) * log(a[1]), as.numeric(logLik(f)),
+                 tolerance = 1e-7)
+    expect_equal(c(sqrt(VarCorr(fa)$study[1]), sigma(fa)) / a[1],
+                 c(sqrt(VarCorr(f)$study[1]), sigma(f)), tolerance = 1e-5)
+    # (to the search's precision, a millionth of the standard errors)
+    expect_equal(unname(fixef(fa)), unname(fixef(f)) * a[1] + c(a[2], 0), tolerance = 1e-5)
+  }
+})
+
+test_that("REML: a dispersion level of one row is bounded (nlme's varIdent fit); an unidentified residual is said", {
+  skip_if_not_installed("nlme")
+  set.seed(3)
+  ng <- 20
+  m <- 6
+  d <- data.frame(g = factor(rep(seq_len(ng), each = m)), x = rnorm(ng * m),
+                  arm = factor(rep(c("a", "b", "c"), length.out = ng * m)))
+  d$y <- 2 + 0.5 * d$x + rnorm(ng, 0, 0.7)[d$g] +
+    rnorm(ng * m, 0, c(a = 0.5, b = 1, c = 2)[as.character(d$arm)])
+  d1 <- droplevels(d[d$arm != "c" | seq_len(nrow(d)) == 3, ])
+  f <- glmm(y ~ x + (1 | g), data = d1, dispformula = ~ arm, REML = TRUE)
+  l <- nlme::lme(y ~ x, random = ~ 1 | g, data = d1, method = "REML",
+                 weights = nlme::varIdent(form = ~ 1 | arm))
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(l)), tolerance = 1e-7)
+  expect_equal(unname(exp(f$aux$disp$coef[2:3])),
+               unname(coef(l$modelStruct$varStruct, unconstrained = FALSE)), tolerance = 1e-4)
+  # by ML the same level's sigma runs to zero: refused
+  expect_error(glmm(y ~ x + (1 | g), data = d1, dispformula = ~ arm), "fitted exactly")
+  # one row per level of the term beside a residual with a free scale
+  d$u <- factor(seq_len(nrow(d)))
+  expect_warning(fu <- glmm(y ~ x + (1 | u), data = d, dispformula = ~ arm, REML = TRUE),
+                 "residual variance is not identifiable")
+  expect_true(fu$optinfo$residual_unidentified)
+  expect_true(all(is.na(diag(fu$cov_theta)[-(1:2)])))
+  expect_error(glmm(y ~ x + (1 | g), data = d, dispformula = ~ arm, REML = TRUE, penalized = TRUE),
+               "'REML = TRUE' cannot be combined with 'penalized'")
+})
