@@ -125,14 +125,14 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   one_disp <- !zdre && pd == 1L && all(Xd[, 1L] == 1)
   fl <- if (one_disp && no_offd) covstruct_sigma_floor + u$log_scale
   disp_at <- if (one_disp) covstruct_disp_index(family, TRUE, P, fl)
-  evalf <- two_part_floor(structure_evalf(engine_eval, re$terms, k_re, p, ntail, tx$T, NULL),
-                          family, fl, P)
+  floored <- function(ev) sigma_floor_evalf(ev, family, !is.null(fl), P, fl)
+  evalf <- floored(structure_evalf(engine_eval, re$terms, k_re, p, ntail, tx$T, NULL))
   if (!is.finite(evalf(start, grad = FALSE)$loglik))
     stop("the log-likelihood is not finite at the starting values; check the data", call. = FALSE)
   # The search on the engine evaluation `ee` (the engine's, or one that
   # stops at points the engine refuses).
   searcher <- function(ee) {
-    ev <- two_part_floor(structure_evalf(ee, re$terms, k_re, p, ntail, tx$T, NULL), family, fl, P)
+    ev <- floored(structure_evalf(ee, re$terms, k_re, p, ntail, tx$T, NULL))
     pre <- logsd_presearch(ee, re$terms, k_re, p, ntail, tx$T, NULL, control, 0.5,
                            profile = "structured_two_part")
     function(par) covstruct_search(ev, par, control, value_first = !both, pre = pre,
@@ -229,11 +229,6 @@ two_part_joint_checks <- function(m, eng, refused_kept, warn, disp) {
   deg$warning <- c(failed, deg$warning)
   deg
 }
-
-# The objective `evalf` with a gaussian log sigma (parameter P) held at
-# `floor` (NULL: as it is; sigma_floor_evalf()).
-two_part_floor <- function(evalf, family, floor, P)
-  if (is.null(floor)) evalf else sigma_floor_evalf(evalf, family, TRUE, P, floor)
 
 # No estimates without the log-likelihood and the modes there (binary
 # responses with zero inflation and zero-part random effects, whose zero

@@ -387,7 +387,7 @@ zi_object <- function(s, mf, d, fit) {
   # per level and column: the split between them arbitrary, as in one-part
   # structured fits (residual_unidentified()).
   unid <- if (s$structured_aux && s$kind == "disp" && !s$disp_random && s$gaussian_identity &&
-              !s$disp_zero && spans_constant(zd_disp_design(d)))
+              !s$disp_zero && spans_constant(disp_fixed_design(d)))
     residual_unidentified(d$rt$rc, inner, d$weights, obj$structures)
   if (!is.null(unid)) obj <- mark_residual_unidentified(obj, unid)
   finish_glmm(obj, sep, c(if (s$has_zi) zsep, conf, unid))
@@ -395,7 +395,7 @@ zi_object <- function(s, mf, d, fit) {
 
 # The dispersion part's fixed design of a two-part model's data `d` (a
 # column of ones where the model has no dispersion formula).
-zd_disp_design <- function(d) d$dd$X %||% matrix(1, length(d$y), 1L)
+disp_fixed_design <- function(d) d$dd$X %||% matrix(1, length(d$y), 1L)
 
 # Whether the columns of M span the constant vector (to rounding).
 spans_constant <- function(M) {

@@ -3,11 +3,9 @@
 # and meta-analyses with known sampling variances (dispformula = ~ 0 with
 # equalto(), or known standard deviations as the dispersion's offset).
 
-# 30 clusters of 8 rows, residual standard deviations 0.5, 1 and 2 by arm.
-reml_disp_data <- function(seed = 2) {
+# ng clusters of m rows, residual standard deviations 0.5, 1 and 2 by arm.
+reml_disp_data <- function(seed = 2, ng = 30, m = 8) {
   set.seed(seed)
-  ng <- 30
-  m <- 8
   d <- data.frame(g = factor(rep(seq_len(ng), each = m)), x = rnorm(ng * m),
                   arm = factor(rep(c("a", "b", "c"), length.out = ng * m)))
   d$y <- 2 + 0.5 * d$x + rnorm(ng, 0, 0.7)[d$g] +
@@ -289,13 +287,7 @@ test_that("REML with equalto() and a residual does not depend on y's units or or
 
 test_that("REML: a dispersion level of one row is bounded (nlme's varIdent fit); an unidentified residual is said", {
   skip_if_not_installed("nlme")
-  set.seed(3)
-  ng <- 20
-  m <- 6
-  d <- data.frame(g = factor(rep(seq_len(ng), each = m)), x = rnorm(ng * m),
-                  arm = factor(rep(c("a", "b", "c"), length.out = ng * m)))
-  d$y <- 2 + 0.5 * d$x + rnorm(ng, 0, 0.7)[d$g] +
-    rnorm(ng * m, 0, c(a = 0.5, b = 1, c = 2)[as.character(d$arm)])
+  d <- reml_disp_data(3, ng = 20, m = 6)
   d1 <- droplevels(d[d$arm != "c" | seq_len(nrow(d)) == 3, ])
   f <- glmm(y ~ x + (1 | g), data = d1, dispformula = ~ arm, REML = TRUE)
   l <- nlme::lme(y ~ x, random = ~ 1 | g, data = d1, method = "REML",
