@@ -340,31 +340,43 @@ plain_residual_unidentified <- function(obj) {
       isTRUE(field("optinfo")$residual_unidentified) ||
       inherits(obj, "glmmgee_glmm_nested") || !is.null(field("ranef_dist")) &&
       !identical(field("ranef_dist"), "normal")) return(NULL)
-  # The term as written where its left-hand side is known, else its columns.
-  label <- function(cn, g, lhs = NULL)
-    if (!is.null(lhs)) sprintf("(%s | %s)", paste(deparse(lhs), collapse = ""), g)
-    else sprintf("(0 + %s | %s)", paste(cn, collapse = " + "), g)
   w <- obj$prior.weights %||% rep(1, obj$n)
   npos <- n_positive(w)
   if (sparse) {
     # Only where a term of several columns (`wide`, above) has as many
     # random effects as observations of positive weight.
     if (!any(vapply(tms[wide], function(tm) length(tm$columns) >= npos, TRUE))) return(NULL)
-    tms <- lapply(tms, function(tm)
-      c(tm, list(kind = "us", label = label(tm$cnames, tm$group, tm$lhs))))
-    return(residual_unidentified(list(Z = obj$Z, terms = tms), fam, w))
+    return(residual_unidentified(list(Z = obj$Z, terms = unstructured_terms(tms)), fam, w))
   }
   sizes <- obj$cov_blocks %||% length(obj$cnames)
   if (!any(sizes > 1L & sizes * length(obj$group_levels) >= npos)) return(NULL)
+  residual_unidentified(one_factor_terms(obj$Z, obj$cnames, sizes, obj$group, obj$group_name,
+                                         obj$re_formula), fam, w)
+}
+
+# Unstructured random-effect terms as residual_unidentified() reads them:
+# each with kind "us" and its label, the term as written where its
+# left-hand side is known (`lhs`), else its columns. Several grouping
+# factors: the sparse design's terms `tms` (each with its columns of Z);
+# one: the columns `cnames` of Z in covariance blocks of `sizes`.
+unstructured_terms <- function(tms)
+  lapply(tms, function(tm)
+    c(tm, list(kind = "us", label = re_term_label(tm$cnames, tm$group, tm$lhs))))
+
+one_factor_terms <- function(Z, cnames, sizes, group, group_name, lhs = NULL) {
   off <- c(0L, cumsum(sizes))
-  lhs <- obj$re_formula
   if (length(lhs) != length(sizes)) lhs <- NULL
   tms <- lapply(seq_along(sizes), function(k) {
-    cn <- obj$cnames[off[k] + seq_len(sizes[k])]
-    list(cnames = cn, kind = "us", label = label(cn, obj$group_name, lhs[[k]]))
+    cn <- cnames[off[k] + seq_len(sizes[k])]
+    list(cnames = cn, kind = "us", label = re_term_label(cn, group_name, lhs[[k]]))
   })
-  residual_unidentified(list(Z = obj$Z, group = obj$group, group_name = obj$group_name,
-                             terms = tms), fam, w)
+  list(Z = Z, group = group, group_name = group_name, terms = tms)
+}
+
+re_term_label <- function(cn, g, lhs = NULL) {
+  if (!is.null(lhs)) return(sprintf("(%s | %s)", paste(deparse(lhs), collapse = ""), g))
+  int <- cn == "(Intercept)"
+  sprintf("(%s | %s)", paste(c(if (any(int)) "1" else "0", cn[!int]), collapse = " + "), g)
 }
 
 # A gaussian model's residual variance is not identified beside a term on
@@ -433,13 +445,20 @@ one_per_cell <- function(Z, cols, pos, grp = NULL) {
   !anyDuplicated(cell)
 }
 
-# The labels of the several-term route's terms with one observation per
-# level and column (one_per_cell()): the terms that can take up the
-# residual variance.
+# The labels of the terms with one observation per level and column
+# (one_per_cell()): the terms that can take up the residual variance. `re`
+# as residual_unidentified() reads it (several grouping factors or one).
 residual_cell_terms <- function(re, weights) {
   pos <- weights > 0
+  grp <- re[["group", exact = TRUE]]
+  if (!is.null(grp)) grp <- as.integer(grp)[pos]
   lab <- character()
-  for (t in re$terms) if (one_per_cell(re$Z, t$columns, pos)) lab <- c(lab, t$label)
+  off <- 0L
+  for (t in re$terms) {
+    cols <- t$columns %||% (off + seq_along(t$cnames))
+    off <- off + length(t$cnames)
+    if (one_per_cell(re$Z, cols, pos, grp)) lab <- c(lab, t$label)
+  }
   lab
 }
 

@@ -35,6 +35,35 @@ disp_groups <- function(Xd, weights) {
   id
 }
 
+# Whether the dispersion design Xd gives each of its groups of rows a free
+# dispersion (disp_groups()) with its offset constant within each group:
+# then a gaussian group's residual variance can trade against a random-
+# effect variance that is constant over its rows. (Where a continuous
+# covariate or a varying offset moves the residual variance within a
+# group, the split is identified.)
+disp_saturated <- function(Xd, offset, weights) {
+  id <- disp_groups(Xd, weights)
+  if (is.null(id)) return(FALSE)
+  if (is.null(offset)) return(TRUE)
+  pos <- weights > 0
+  rng <- tapply(offset[pos], id[pos], function(o) max(o) - min(o))
+  all(rng <= 1e-10 * max(1, abs(offset[pos])))
+}
+
+# dispformula = ~ 0 holds a gaussian residual standard deviation at (nearly)
+# zero, so the random effects must reproduce every observation: a model
+# only where a known covariance (equalto()) or a term with one observation
+# per level and column (as (1 | obs)) takes the residual's place. Without
+# one the fit went ahead to a log-likelihood of about -5e9. `re` as
+# residual_unidentified() reads it.
+check_zero_residual <- function(re, weights) {
+  if (has_fixed_covariance(re$terms) || length(residual_cell_terms(re, weights))) return(invisible())
+  stop(paste0("'dispformula': ~ 0 holds the residual standard deviation at zero, but no ",
+              "random-effect term can take the residual's place (a known covariance such as ",
+              "equalto(), or a term with one observation per level such as (1 | obs)); ",
+              "drop 'dispformula' to estimate the residual"), call. = FALSE)
+}
+
 # The random-effect design of `rows`, dense, from a one-factor term list
 # (Z, group) or a sparse one (Z an n x Q Matrix); NULL above `max_cells`.
 re_design_rows <- function(re, rows, max_cells) {

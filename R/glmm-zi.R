@@ -230,6 +230,7 @@ glmm_zi <- function(s, mf) {
                  else if (s$zire_sparse) sparse_re_terms(zi_bars_formula(s$zi_bars), mf, NULL)
                  else if (s$disp_random) sparse_re_terms(zi_bars_formula(s$disp_bars), mf, NULL),
             rt = rt)
+  if (s$disp_zero) check_zero_residual(two_part_re_terms(d), d$weights)
   zi_object(s, mf, d, zi_fit(s, d))
 }
 
@@ -383,13 +384,13 @@ zi_object <- function(s, mf, d, fit) {
             if (s$disp_random) sub("^the random-effect terms",
                                    "the dispersion part's random-effect terms",
                                    check_confounded_terms(d$rz)))
-  # A gaussian residual with a free scale beside a term with one observation
-  # per level and column: the split between them arbitrary, as in one-part
-  # structured fits (residual_unidentified()).
-  unid <- if (s$structured_aux && s$kind == "disp" && !s$disp_random && s$gaussian_identity &&
-              !s$disp_zero && spans_constant(disp_fixed_design(d)))
-    residual_unidentified(d$rt$rc, inner, d$weights, obj$structures)
-  if (!is.null(unid)) obj <- mark_residual_unidentified(obj, unid)
+  # A gaussian residual with a free scale in each dispersion group beside a
+  # term with one observation per level and column: the split between them
+  # arbitrary, as in one-part fits (residual_unidentified()).
+  unid <- if (s$kind == "disp" && !s$disp_random && s$gaussian_identity && !s$disp_zero &&
+              disp_saturated(disp_fixed_design(d), d$offd, d$weights))
+    residual_unidentified(two_part_re_terms(d), inner, d$weights, obj$structures)
+  if (!is.null(unid)) obj <- gls_fixed_vcov(mark_residual_unidentified(obj, unid))
   finish_glmm(obj, sep, c(if (s$has_zi) zsep, conf, unid))
 }
 
@@ -397,9 +398,36 @@ zi_object <- function(s, mf, d, fit) {
 # column of ones where the model has no dispersion formula).
 disp_fixed_design <- function(d) d$dd$X %||% matrix(1, length(d$y), 1L)
 
-# Whether the columns of M span the constant vector (to rounding).
-spans_constant <- function(M) {
-  ncol(M) > 0L && max(abs(stats::lm.fit(M, rep(1, nrow(M)))$residuals)) < 1e-8
+# The fixed effects' covariance of a gaussian fit whose joint Hessian is
+# singular (the residual variance unidentified): (X'V^-1X)^-1, which only
+# the identified marginal covariance V enters, as lme4 reports it. It is the
+# inverse of minus the Hessian's fixed-effects block, exact for a gaussian
+# model at its variance parameters. (The joint inverse gave the fixed
+# effects NA standard errors, or a near-singular matrix's.)
+gls_fixed_vcov <- function(obj) {
+  p <- length(obj$coefficients)
+  H <- obj$hessian
+  if (is.null(H) || nrow(H) < p || !all(is.finite(H[seq_len(p), seq_len(p)]))) return(obj)
+  Vb <- tryCatch(chol2inv(chol(-H[seq_len(p), seq_len(p), drop = FALSE])), error = function(e) NULL)
+  if (is.null(Vb)) return(obj)
+  obj$vcov[] <- Vb
+  if (!is.null(obj$cov_theta)) obj$cov_theta[seq_len(p), seq_len(p)] <- Vb
+  obj$optinfo$warnings <- setdiff(obj$optinfo$warnings,
+                                  grep("^the Hessian of the log-likelihood is not negative definite",
+                                       obj$optinfo$warnings, value = TRUE))
+  obj
+}
+
+# The conditional part's random-effect terms of a two-part model's data
+# `d` as residual_unidentified() reads them: the structured route's as they
+# are, the others' as unstructured terms.
+two_part_re_terms <- function(d) {
+  if (!is.null(d$rt)) return(d$rt$rc)
+  re <- d$re
+  if (is.null(re[["group", exact = TRUE]]))
+    return(list(Z = re$Z, terms = unstructured_terms(re$terms)))
+  one_factor_terms(re$Z, re$cnames, re$block_sizes %||% length(re$cnames), re$group,
+                   re$group_name)
 }
 
 family_label <- function(s)

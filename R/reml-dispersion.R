@@ -143,3 +143,8 @@ reml_beta_information <- function(re, k_re, Xs, Xds, weights, offd, ntail) {
     gls$at(structure_engine_theta(par, lm, ncol(Xs), ntail), Xs)$C
   }
 }
+
+# Whether the columns of M span the constant vector (to rounding).
+spans_constant <- function(M) {
+  ncol(M) > 0L && max(abs(stats::lm.fit(M, rep(1, nrow(M)))$residuals)) < 1e-8
+}

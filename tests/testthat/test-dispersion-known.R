@@ -132,6 +132,30 @@ test_that("dispformula = ~ 0 is for gaussian models; other families take an offs
                "'dispformula = ~ 0' removes the residual variance of a gaussian model; the nbinom2 family's dispersion can be given by an offset alone")
 })
 
+test_that("dispformula = ~ 0 needs a random-effect term that takes the residual's place", {
+  # Without one the fit went ahead to a log-likelihood of about -5e9.
+  d <- known_disp_data(1, 30, 4)
+  expect_error(glmm(y ~ x + (1 | g), data = d, dispformula = ~ 0),
+               "'dispformula': ~ 0 holds the residual standard deviation at zero, but no random-effect term")
+  # One observation per level: that term is the residual (the linear model).
+  d$obs <- factor(seq_len(nrow(d)))
+  f <- glmm(y ~ x + (1 | obs), data = d, dispformula = ~ 0)
+  l <- lm(y ~ x, d)
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(l)), tolerance = 1e-7)
+  expect_equal(fixef(f), coef(l), tolerance = 1e-6)
+  # One observation per subject and age: gls with an unstructured covariance.
+  skip_if_not_installed("nlme")
+  O <- as.data.frame(nlme::Orthodont)
+  O$t <- factor(O$age)
+  O$Subject <- factor(as.character(O$Subject))
+  f <- glmm(distance ~ age + Sex + us(0 + t | Subject), data = O, dispformula = ~ 0)
+  g <- nlme::gls(distance ~ age + Sex, data = O, method = "ML",
+                 correlation = nlme::corSymm(form = ~ 1 | Subject),
+                 weights = nlme::varIdent(form = ~ 1 | t))
+  expect_equal(as.numeric(logLik(f)), as.numeric(logLik(g)), tolerance = 1e-7)
+  expect_equal(unname(fixef(f)), unname(coef(g)), tolerance = 1e-5)
+})
+
 test_that("known sampling variances by equalto() or by the dispersion's offset are one model (glmmTMB's equalto test)", {
   # glmmTMB's test-equalto.R: a multilevel meta-analysis whose sampling
   # variances vi are known, given as equalto(0 + id | g, diag(vi)) beside a
