@@ -32,9 +32,10 @@ structure_sd_positions <- function(terms, k_re)
 
 # The indices of the parameters on a boundary: the structures' (covstruct_boundary())
 # and the log dispersion at its limit (`disp_at`, covstruct_disp_index()).
-covstruct_boundary_index <- function(par, terms, k_re, disp_at = NULL)
+# `unit`: the scale the standard deviations' threshold is relative to.
+covstruct_boundary_index <- function(par, terms, k_re, disp_at = NULL, unit = 1)
   which(seq_along(par) %in%
-          c(covstruct_boundary(par, terms, k_re),
+          c(covstruct_boundary(par, terms, k_re, covstruct_sd_tol * unit),
             if (length(disp_at) && covstruct_disp_at_limit(par, disp_at)) as.vector(disp_at)))
 
 # The interior point a restart begins from.
@@ -91,12 +92,14 @@ covstruct_disp_at_limit <- function(par, disp_at) {
   else exp(ld) < covstruct_disp_tol
 }
 
-covstruct_verify <- function(search, best, terms, k_re, disp_at = NULL) {
+# The boundary verified: restarts from standard deviations of `unit` and
+# 0.3 `unit` (y's scale in the engine's units).
+covstruct_verify <- function(search, best, terms, k_re, disp_at = NULL, unit = 1) {
   P <- length(best$par)
-  on_bound <- function(par) seq_len(P) %in% covstruct_boundary_index(par, terms, k_re, disp_at)
+  on_bound <- function(par) seq_len(P) %in% covstruct_boundary_index(par, terms, k_re, disp_at, unit)
   restart <- function(par, b, size, corr) {
-    th <- covstruct_restart_point(par, terms, k_re, which(b), size)
-    if (length(disp_at) && b[[disp_at]]) th[[disp_at]] <- log(size)
+    th <- covstruct_restart_point(par, terms, k_re, which(b), size * unit)
+    if (length(disp_at) && b[[disp_at]]) th[[disp_at]] <- log(size * unit)
     th
   }
   as_theta <- function(r) { if (!is.null(r)) r$theta <- r$par; r }

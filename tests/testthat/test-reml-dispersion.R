@@ -263,11 +263,11 @@ test_that("REML with equalto() and a residual does not depend on y's units or or
   d$vi <- stats::runif(nrow(d), 0.02, 0.1)
   d$y <- 1 + 0.4 * d$x + rnorm(k, 0, 0.5)[d$study] + rnorm(nrow(d), 0, sqrt(d$vi)) +
     rnorm(nrow(d), 0, 0.4)
-  fit_at <- function(s, shift) {
+  fit_at <- function(s, shift, reml = TRUE) {
     d$ys <- d$y * s + shift
     V <- diag(d$vi * s^2)
     dimnames(V) <- list(levels(d$unit), levels(d$unit))
-    glmm(ys ~ x + (1 | study) + equalto(0 + unit | g, V), data = d, REML = TRUE)
+    glmm(ys ~ x + (1 | study) + equalto(0 + unit | g, V), data = d, REML = reml)
   }
   f <- fit_at(1, 0)
   n <- nrow(d)
@@ -282,6 +282,17 @@ test_that("REML with equalto() and a residual does not depend on y's units or or
                  c(sqrt(VarCorr(f)$study[1]), sigma(f)), tolerance = 1e-5)
     # (to the search's precision, a millionth of the standard errors)
     expect_equal(unname(fixef(fa)), unname(fixef(f)) * a[1] + c(a[2], 0), tolerance = 1e-5)
+  }
+  # y in units 1e-5 of its spread: the study variance, 0.45 of y's scale,
+  # was reported at zero ("singular fit"), by REML and ML alike; the
+  # boundary's threshold is now relative to y's scale.
+  for (reml in c(TRUE, FALSE)) {
+    f1 <- fit_at(1, 0, reml)
+    fa <- fit_at(1e-5, 0, reml)
+    expect_length(fa$optinfo$warnings, 0L)
+    expect_false(fa$singular)
+    expect_equal(as.numeric(logLik(fa)) + (n - 2 * reml) * log(1e-5), as.numeric(logLik(f1)),
+                 tolerance = 1e-7)
   }
 })
 
