@@ -22,46 +22,76 @@
 # otherwise (a continuous covariate ties the groups together).
 disp_groups <- function(Xd, weights) {
   if (is.null(Xd) || !ncol(Xd)) return(NULL)
-  # Rows compared through two random projections (exact for equal rows;
-  # unequal rows colliding on both has probability zero).
-  # Fixed irrational weights (no draw: the user's random numbers stay).
-  u <- sqrt(seq_len(ncol(Xd)) + 1)
-  v <- log(seq_len(ncol(Xd)) + 2)
-  key <- paste(drop(Xd %*% u), drop(Xd %*% v))
-  id <- match(key, unique(key))
+  id <- design_row_groups(Xd)
   first <- !duplicated(id)
   U <- Xd[first, , drop = FALSE]
   if (nrow(U) > 200L || qr(U)$rank < nrow(U)) return(NULL)
   id
 }
 
-# Whether the dispersion design Xd gives each of its groups of rows a free
-# dispersion (disp_groups()) with its offset constant within each group:
-# then a gaussian group's residual variance can trade against a random-
-# effect variance that is constant over its rows. (Where a continuous
-# covariate or a varying offset moves the residual variance within a
-# group, the split is identified.)
+# The groups of identical rows of a design X, numbered in order of first
+# appearance. Rows compared through two projections with fixed irrational
+# weights (exact for equal rows; unequal rows colliding on both has
+# probability zero; no draw, so the user's random numbers stay).
+design_row_groups <- function(X) {
+  key <- paste(drop(X %*% sqrt(seq_len(ncol(X)) + 1)), drop(X %*% log(seq_len(ncol(X)) + 2)))
+  match(key, unique(key))
+}
+
+# Whether the dispersion design Xd gives each of its groups of rows (rows
+# with the same design row) a free dispersion, with the offset and the
+# prior weight constant within each group: then a gaussian group's
+# residual variance can trade against a random-effect variance that is
+# constant over its rows. (Where a continuous covariate, a varying offset
+# or varying weights move the residual variance within a group, the split
+# is identified.) Any number of groups: the rank test is on the distinct
+# rows, and needs as many columns as groups.
 disp_saturated <- function(Xd, offset, weights) {
-  id <- disp_groups(Xd, weights)
-  if (is.null(id)) return(FALSE)
-  if (is.null(offset)) return(TRUE)
   pos <- weights > 0
-  rng <- tapply(offset[pos], id[pos], function(o) max(o) - min(o))
-  all(rng <= 1e-10 * max(1, abs(offset[pos])))
+  if (is.null(Xd) || !ncol(Xd) || !any(pos)) return(FALSE)
+  Xp <- Xd[pos, , drop = FALSE]
+  id <- design_row_groups(Xp)
+  ng <- max(id)
+  if (ng > ncol(Xp) || qr(Xp[!duplicated(id), , drop = FALSE])$rank < ng) return(FALSE)
+  constant <- function(v) {
+    rng <- vapply(split(v, id), function(o) max(o) - min(o), 0)
+    all(rng <= 1e-10 * max(1, abs(v)))
+  }
+  constant(weights[pos]) && (is.null(offset) || constant(offset[pos]))
 }
 
 # dispformula = ~ 0 holds a gaussian residual standard deviation at (nearly)
 # zero, so the random effects must reproduce every observation: a model
-# only where a known covariance (equalto()) or a term with one observation
-# per level and column (as (1 | obs)) takes the residual's place. Without
-# one the fit went ahead to a log-likelihood of about -5e9. `re` as
-# residual_unidentified() reads it.
+# only where their design spans every row of positive weight (full row
+# rank), as a known covariance over the rows (equalto()), a term with one
+# observation per level ((1 | obs), (0 + x | obs)) or a structure over one
+# row per time point do. Without that the fit went ahead to a
+# log-likelihood of about -5e9 (with an equalto() whose units repeat in
+# several rows, -1.2e7). `re` as residual_unidentified() reads it (one
+# grouping factor: the rows of each group spanned by its q columns).
 check_zero_residual <- function(re, weights) {
-  if (has_fixed_covariance(re$terms) || length(residual_cell_terms(re, weights))) return(invisible())
-  stop(paste0("'dispformula': ~ 0 holds the residual standard deviation at zero, but no ",
-              "random-effect term can take the residual's place (a known covariance such as ",
-              "equalto(), or a term with one observation per level such as (1 | obs)); ",
-              "drop 'dispformula' to estimate the residual"), call. = FALSE)
+  pos <- weights > 0
+  grp <- re[["group", exact = TRUE]]
+  spanned <- if (is.null(grp)) full_row_rank(re$Z[pos, , drop = FALSE])
+    else all(vapply(split(which(pos), grp[pos], drop = TRUE), function(r)
+      full_row_rank(as.matrix(re$Z)[r, , drop = FALSE]), TRUE))
+  if (spanned) return(invisible())
+  stop(paste0("'dispformula': ~ 0 holds the residual standard deviation at zero, but the ",
+              "random effects' design does not span every observation (its rank is below the ",
+              "number of rows), so the residual has nothing to take its place (a known covariance ",
+              "over the rows such as equalto(), or a term with one observation per level such as ",
+              "(1 | obs)); drop 'dispformula' to estimate the residual"), call. = FALSE)
+}
+
+# Whether the rows of Z (dense, or a sparse Matrix) are linearly
+# independent: rank(Z) = nrow(Z).
+full_row_rank <- function(Z) {
+  n <- nrow(Z)
+  if (ncol(Z) < n) return(FALSE)
+  if (as.numeric(n) * ncol(Z) <= 4e6) return(qr(as.matrix(Z))$rank == n)
+  R <- Matrix::qrR(Matrix::qr(Matrix::t(methods::as(Z, "CsparseMatrix"))), backPermute = FALSE)
+  d <- abs(Matrix::diag(R))
+  sum(d > 1e-9 * max(d)) == n
 }
 
 # The random-effect design of `rows`, dense, from a one-factor term list

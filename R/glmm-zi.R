@@ -230,7 +230,7 @@ glmm_zi <- function(s, mf) {
                  else if (s$zire_sparse) sparse_re_terms(zi_bars_formula(s$zi_bars), mf, NULL)
                  else if (s$disp_random) sparse_re_terms(zi_bars_formula(s$disp_bars), mf, NULL),
             rt = rt)
-  if (s$disp_zero) check_zero_residual(two_part_re_terms(d), d$weights)
+  if (s$disp_zero) check_zero_residual(two_part_re_terms(d, formula), d$weights)
   zi_object(s, mf, d, zi_fit(s, d))
 }
 
@@ -389,8 +389,8 @@ zi_object <- function(s, mf, d, fit) {
   # arbitrary, as in one-part fits (residual_unidentified()).
   unid <- if (s$kind == "disp" && !s$disp_random && s$gaussian_identity && !s$disp_zero &&
               disp_saturated(disp_fixed_design(d), d$offd, d$weights))
-    residual_unidentified(two_part_re_terms(d), inner, d$weights, obj$structures)
-  if (!is.null(unid)) obj <- gls_fixed_vcov(mark_residual_unidentified(obj, unid))
+    residual_unidentified(two_part_re_terms(d, s$formula), inner, d$weights, obj$structures)
+  if (!is.null(unid)) obj <- identified_fixed_vcov(mark_residual_unidentified(obj, unid))
   finish_glmm(obj, sep, c(if (s$has_zi) zsep, conf, unid))
 }
 
@@ -398,20 +398,39 @@ zi_object <- function(s, mf, d, fit) {
 # column of ones where the model has no dispersion formula).
 disp_fixed_design <- function(d) d$dd$X %||% matrix(1, length(d$y), 1L)
 
-# The fixed effects' covariance of a gaussian fit whose joint Hessian is
-# singular (the residual variance unidentified): (X'V^-1X)^-1, which only
-# the identified marginal covariance V enters, as lme4 reports it. It is the
-# inverse of minus the Hessian's fixed-effects block, exact for a gaussian
-# model at its variance parameters. (The joint inverse gave the fixed
-# effects NA standard errors, or a near-singular matrix's.)
-gls_fixed_vcov <- function(obj) {
+# The fixed effects' covariance of a fit whose joint Hessian is singular
+# along the direction that trades the residual variance against a term's
+# (the residual variance unidentified): the fixed-effects block of the
+# inverse over the identified directions, (A - B C^+ B')^-1, with A, B, C
+# the information's blocks (scaled to unit diagonal) and C^+ the inverse of
+# the variance parameters' block without its least eigenvalue, that
+# direction. It is the covariance the same model written without the
+# redundant term reports (the joint inverse, as every ML fit here and
+# glmmTMB's), so it does not depend on that term. (The joint inverse gave
+# NA standard errors, or a near-singular matrix's.) Parameters on a
+# boundary (NA in the Hessian) are left out, as in every inverse.
+identified_fixed_vcov <- function(obj) {
   p <- length(obj$coefficients)
   H <- obj$hessian
-  if (is.null(H) || nrow(H) < p || !all(is.finite(H[seq_len(p), seq_len(p)]))) return(obj)
-  Vb <- tryCatch(chol2inv(chol(-H[seq_len(p), seq_len(p), drop = FALSE])), error = function(e) NULL)
+  if (is.null(H) || nrow(H) <= p) return(obj)
+  free <- which(!is.na(diag(H)))
+  info <- -H[free, free, drop = FALSE]
+  if (!all(seq_len(p) %in% free) || !all(is.finite(info)) || any(diag(info) <= 0)) return(obj)
+  sc <- 1 / sqrt(diag(info))
+  info <- info * tcrossprod(sc)
+  b <- seq_len(p)
+  v <- setdiff(seq_along(free), b)
+  e <- eigen(info[v, v, drop = FALSE], symmetric = TRUE)
+  keep <- seq_len(length(v) - 1L)
+  keep <- keep[e$values[keep] > 1e-10 * e$values[1L]]
+  E <- e$vectors[, keep, drop = FALSE]
+  S <- info[b, b, drop = FALSE] - info[b, v, drop = FALSE] %*% E %*%
+    (t(E) / e$values[keep]) %*% info[v, b, drop = FALSE]
+  Vb <- tryCatch(chol2inv(chol(S)), error = function(e) NULL)
   if (is.null(Vb)) return(obj)
+  Vb <- Vb * tcrossprod(sc[b])
   obj$vcov[] <- Vb
-  if (!is.null(obj$cov_theta)) obj$cov_theta[seq_len(p), seq_len(p)] <- Vb
+  if (!is.null(obj$cov_theta)) obj$cov_theta[b, b] <- Vb
   obj$optinfo$warnings <- setdiff(obj$optinfo$warnings,
                                   grep("^the Hessian of the log-likelihood is not negative definite",
                                        obj$optinfo$warnings, value = TRUE))
@@ -420,14 +439,15 @@ gls_fixed_vcov <- function(obj) {
 
 # The conditional part's random-effect terms of a two-part model's data
 # `d` as residual_unidentified() reads them: the structured route's as they
-# are, the others' as unstructured terms.
-two_part_re_terms <- function(d) {
+# are, the others' as unstructured terms (one grouping factor: labelled by
+# the terms of `formula`).
+two_part_re_terms <- function(d, formula) {
   if (!is.null(d$rt)) return(d$rt$rc)
   re <- d$re
   if (is.null(re[["group", exact = TRUE]]))
     return(list(Z = re$Z, terms = unstructured_terms(re$terms)))
   one_factor_terms(re$Z, re$cnames, re$block_sizes %||% length(re$cnames), re$group,
-                   re$group_name)
+                   re$group_name, lapply(find_bars(formula), `[[`, 2L))
 }
 
 family_label <- function(s)

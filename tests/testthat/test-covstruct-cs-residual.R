@@ -132,44 +132,58 @@ test_that("(0 + time | id) with one observation per id and time: residual not id
   expect_null(glmm(y ~ x + (1 | id), d)$optinfo$residual_unidentified)
 })
 
-test_that("a residual variance per dispersion group beside a term of one observation per level: flagged, the fixed effects' covariance lme's", {
+test_that("a residual variance per dispersion group beside a term of one observation per level: flagged, the fixed effects' covariance the identified model's", {
   # Each row's variance is tau^2 + sigma_arm^2: only the sums are
   # identified. Fitted with no warning before (one grouping factor), or
   # with NA standard errors for the fixed effects too (several).
   set.seed(3)
   d <- data.frame(g = factor(rep(1:30, each = 4)), arm = factor(rep(c("a", "b"), 60)),
                   x = rnorm(120))
-  d$y <- 1 + 0.5 * d$x + rnorm(120, sd = ifelse(d$arm == "b", 2, 1))
+  d$y <- 1 + 0.5 * d$x + rnorm(30, sd = 0.7)[d$g] + rnorm(120, sd = ifelse(d$arm == "b", 2, 1))
   d$u <- factor(seq_len(120))
-  msg <- "residual variance is not identifiable: every level of 'u'"
-  fit <- function(fm) {
+  fit <- function(fm, data = d, flagged = TRUE, dispformula) {
     w <- character()
-    f <- withCallingHandlers(glmm(fm, data = d, dispformula = ~ arm), warning = function(e) {
+    f <- withCallingHandlers(glmm(fm, data = data, dispformula = dispformula), warning = function(e) {
       w <<- c(w, conditionMessage(e))
       invokeRestart("muffleWarning")
     })
-    expect_true(any(grepl(msg, w, fixed = TRUE)))
+    expect_identical(any(grepl("residual variance is not identifiable: every level of 'u'", w,
+                               fixed = TRUE)), flagged)
+    expect_identical(isTRUE(f$optinfo$residual_unidentified), flagged)
     f
   }
-  f1 <- fit(y ~ x + (1 | u))
-  f2 <- fit(y ~ x + (1 | g) + (1 | u))
+  f1 <- fit(y ~ x + (1 | u), dispformula = ~ arm)
+  f2 <- fit(y ~ x + (1 | g) + (1 | u), dispformula = ~ arm)
   for (f in list(f1, f2)) {
-    expect_true(isTRUE(f$optinfo$residual_unidentified))
     expect_false(any(grepl("Hessian", f$optinfo$warnings)))
     expect_true(all(is.na(f$cov_theta[-(1:2), ])))
   }
+  # The identified model, without (1 | u): the same log-likelihood and the
+  # same fixed effects' covariance (the joint inverse, as every ML fit).
+  f2b <- glmm(y ~ x + (1 | g), data = d, dispformula = ~ arm)
+  expect_equal(as.numeric(logLik(f2)), as.numeric(logLik(f2b)), tolerance = 1e-8)
+  expect_equal(unname(fixef(f2)), unname(fixef(f2b)), tolerance = 1e-6)
+  expect_equal(unname(vcov(f2)), unname(vcov(f2b)), tolerance = 1e-4)
   skip_if_not_installed("nlme")
-  # The identified model: a residual standard deviation per arm (and the
-  # cluster variance, estimated at zero here), with lme's (X'V^-1X)^-1.
   ref <- nlme::lme(y ~ x, random = ~ 1 | g, data = d, method = "ML",
                    weights = nlme::varIdent(form = ~ 1 | arm))
-  for (f in list(f1, f2)) {
-    expect_equal(as.numeric(logLik(f)), as.numeric(logLik(ref)), tolerance = 1e-7)
-    expect_equal(unname(fixef(f)), unname(nlme::fixef(ref)), tolerance = 1e-6)
-    expect_equal(unname(vcov(f)), unname(vcov(ref)), tolerance = 1e-5)
-  }
-  # Not flagged where a continuous covariate moves the residual variance
-  # within the groups: tau^2 + exp(2 (a + b x)) is identified.
+  expect_equal(as.numeric(logLik(f2)), as.numeric(logLik(ref)), tolerance = 1e-7)
+  # Not flagged where a continuous covariate, or prior weights, move the
+  # residual variance within the groups: tau^2 + exp(2 (a + b z)) and
+  # tau^2 + sigma_arm^2 / w are identified.
   d$z <- rnorm(120)
-  expect_null(suppressWarnings(glmm(y ~ x + (1 | u), data = d, dispformula = ~ z))$optinfo$residual_unidentified)
+  fit(y ~ x + (1 | u), dispformula = ~ z, flagged = FALSE)
+  d$w <- exp(stats::runif(120, -2, 2))
+  fw <- suppressWarnings(glmm(y ~ x + (1 | g) + (1 | u), data = d, dispformula = ~ arm, weights = w))
+  expect_null(fw$optinfo$residual_unidentified)
+  expect_false(any(grepl("not identifiable", fw$optinfo$warnings)))
+  # Dispersion groups of any number (a site of 3 rows each, 201 sites).
+  ds <- data.frame(site = factor(rep(1:201, each = 3)), x = rnorm(603))
+  ds$y <- ds$x + rnorm(603, sd = exp(rnorm(201, 0, 0.3)))[ds$site]
+  ds$u <- factor(seq_len(603))
+  fit(y ~ x + (1 | u), data = ds, dispformula = ~ site)
+  skip_if_not_installed("glmmTMB")
+  tm <- glmmTMB::glmmTMB(y ~ x, data = d, dispformula = ~ arm)
+  expect_equal(as.numeric(logLik(f1)), as.numeric(logLik(tm)), tolerance = 1e-7)
+  expect_equal(unname(vcov(f1)), unname(vcov(tm)$cond), tolerance = 1e-5)
 })

@@ -135,16 +135,31 @@ test_that("dispformula = ~ 0 is for gaussian models; other families take an offs
 test_that("dispformula = ~ 0 needs a random-effect term that takes the residual's place", {
   # Without one the fit went ahead to a log-likelihood of about -5e9.
   d <- known_disp_data(1, 30, 4)
-  expect_error(glmm(y ~ x + (1 | g), data = d, dispformula = ~ 0),
-               "'dispformula': ~ 0 holds the residual standard deviation at zero, but no random-effect term")
+  msg <- "'dispformula': ~ 0 holds the residual standard deviation at zero, but the random effects' design does not span"
+  expect_error(glmm(y ~ x + (1 | g), data = d, dispformula = ~ 0), msg, fixed = TRUE)
   # One observation per level: that term is the residual (the linear model).
   d$obs <- factor(seq_len(nrow(d)))
   f <- glmm(y ~ x + (1 | obs), data = d, dispformula = ~ 0)
   l <- lm(y ~ x, d)
   expect_equal(as.numeric(logLik(f)), as.numeric(logLik(l)), tolerance = 1e-7)
   expect_equal(fixef(f), coef(l), tolerance = 1e-6)
-  # One observation per subject and age: gls with an unstructured covariance.
+  # A known covariance over units that repeat in several rows spans fewer
+  # rows than there are: refused (it ran to a log-likelihood of -1.2e7).
+  du <- d[c(seq_len(20), 1:3), ]
+  du$unit <- factor(rep_len(seq_len(20), 23))
+  du$one <- factor(1)
+  V <- diag(0.1, 20)
+  dimnames(V) <- list(levels(du$unit), levels(du$unit))
+  expect_error(glmm(y ~ x + equalto(0 + unit | one, V), data = du, dispformula = ~ 0), msg,
+               fixed = TRUE)
   skip_if_not_installed("nlme")
+  # (0 + z | obs): a residual standard deviation proportional to z, gls's
+  # varFixed(~ z^2).
+  d$z <- exp(stats::runif(nrow(d), -1, 1))
+  fz <- glmm(y ~ x + (0 + z | obs), data = d, dispformula = ~ 0)
+  gz <- nlme::gls(y ~ x, data = d, weights = nlme::varFixed(~ I(z^2)), method = "ML")
+  expect_equal(as.numeric(logLik(fz)), as.numeric(logLik(gz)), tolerance = 1e-7)
+  # One observation per subject and age: gls with an unstructured covariance.
   O <- as.data.frame(nlme::Orthodont)
   O$t <- factor(O$age)
   O$Subject <- factor(as.character(O$Subject))
