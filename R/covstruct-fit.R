@@ -419,7 +419,7 @@ residual_unidentified <- function(re, family, weights, structures = NULL) {
     if (isTRUE(t$known_cov) || is.null(t$kind) ||
         !(t$kind %in% c("us", "diag", "homdiag", "homcs", "homtoep") ||
           (t$kind %in% c("cs", "ar1", "hetar1", "toep") && q == 2L) || cs_equal)) next
-    if (!one_per_cell(re$Z, cols, pos, if (!sparse) grp)) next
+    if (!one_per_cell(re$Z, cols, pos, if (!sparse) grp, q, identical(t$kind, "us"))) next
     return(sprintf(paste0("the residual variance is not identifiable: every level of '%s' has at most one ",
                           "observation per column of %s, whose covariance plus any multiple of the identity is ",
                           "another of its kind%s; only the sum of the residual variance and the term's ",
@@ -431,18 +431,39 @@ residual_unidentified <- function(re, family, weights, structures = NULL) {
   NULL
 }
 
-# Whether the columns `cols` of Z give each row of `pos` one indicator and
-# no two rows the same group and column (`grp`: the rows' groups on the
-# one-factor route, where the columns are shared; NULL on the sparse
-# route, where each column is one level's).
-one_per_cell <- function(Z, cols, pos, grp = NULL) {
+# Whether the columns `cols` of Z (a term of q columns) give each row of
+# `pos` one indicator and no two rows the same group and column (`grp`: the
+# rows' groups on the one-factor route, where the columns are shared; NULL
+# on the sparse route, where each level has its q columns in turn). With
+# `recoded`, for an unstructured term: each row's pattern (its q values)
+# one of a set of linearly independent patterns, no two rows of a group
+# with the same one: the indicators recoded by an invertible matrix T, as
+# (1 + t | id) is (0 + t | id), where sigma^2 I is T's image of
+# sigma^2 (T'T)^-1, again a covariance.
+one_per_cell <- function(Z, cols, pos, grp = NULL, q = 1L, recoded = FALSE) {
   Zt <- methods::as(methods::as(Z[pos, cols, drop = FALSE], "CsparseMatrix"), "TsparseMatrix")
   keep <- Zt@x != 0
   i <- Zt@i[keep] + 1L
   j <- Zt@j[keep] + 1L
-  if (length(i) != sum(pos) || anyDuplicated(i) || !all(Zt@x[keep] == 1)) return(FALSE)
-  cell <- if (is.null(grp)) j else grp[i] + (j - 1) * (max(grp) + 1)
-  !anyDuplicated(cell)
+  x <- Zt@x[keep]
+  npos <- sum(pos)
+  if (!recoded || q == 1L) {
+    if (length(i) != npos || anyDuplicated(i) || !all(x == 1)) return(FALSE)
+    cell <- if (is.null(grp)) j else grp[i] + (j - 1) * (max(grp) + 1)
+    return(!anyDuplicated(cell))
+  }
+  # (the sparse route's column j: level (j - 1) %/% q, position (j - 1) %% q)
+  level <- if (is.null(grp)) (j - 1L) %/% q else grp[i]
+  at <- if (is.null(grp)) (j - 1L) %% q + 1L else j
+  if (length(unique(i)) != npos) return(FALSE)
+  row_level <- level[match(seq_len(npos), i)]
+  if (any(level != row_level[i])) return(FALSE)
+  P <- matrix(0, npos, q)
+  P[cbind(i, at)] <- x
+  pat <- design_row_groups(P)
+  U <- P[!duplicated(pat), , drop = FALSE]
+  nrow(U) <= q && qr(U)$rank == nrow(U) &&
+    !anyDuplicated(row_level + (pat - 1) * (max(row_level) + 1))
 }
 
 # The labels of the terms with one observation per level and column
@@ -457,7 +478,8 @@ residual_cell_terms <- function(re, weights) {
   for (t in re$terms) {
     cols <- t$columns %||% (off + seq_along(t$cnames))
     off <- off + length(t$cnames)
-    if (one_per_cell(re$Z, cols, pos, grp)) lab <- c(lab, t$label)
+    if (one_per_cell(re$Z, cols, pos, grp, length(t$cnames), identical(t$kind, "us")))
+      lab <- c(lab, t$label)
   }
   lab
 }

@@ -408,11 +408,13 @@ disp_fixed_design <- function(d) d$dd$X %||% matrix(1, length(d$y), 1L)
 # redundant term reports (the joint inverse, as every ML fit here and
 # glmmTMB's), so it does not depend on that term. (The joint inverse gave
 # NA standard errors, or a near-singular matrix's.) Parameters on a
-# boundary (NA in the Hessian) are left out, as in every inverse.
-identified_fixed_vcov <- function(obj) {
+# boundary (NA in the Hessian) are left out, as in every inverse. With
+# `if_na`, only where the fixed effects' covariance is missing (one-part
+# fits, whose routes compute it on their own).
+identified_fixed_vcov <- function(obj, if_na = FALSE) {
   p <- length(obj$coefficients)
   H <- obj$hessian
-  if (is.null(H) || nrow(H) <= p) return(obj)
+  if (is.null(H) || nrow(H) <= p || if_na && !anyNA(obj$vcov)) return(obj)
   free <- which(!is.na(diag(H)))
   info <- -H[free, free, drop = FALSE]
   if (!all(seq_len(p) %in% free) || !all(is.finite(info)) || any(diag(info) <= 0)) return(obj)

@@ -513,7 +513,7 @@ active_clusters <- function(index, weights, M) {
 finish_glmm <- function(obj, sep, extra_warn) {
   unid <- plain_residual_unidentified(obj)
   if (!is.null(unid)) {
-    obj <- mark_residual_unidentified(obj, unid)
+    obj <- identified_fixed_vcov(mark_residual_unidentified(obj, unid), if_na = TRUE)
     extra_warn <- c(extra_warn, unid)
   }
   obj$separation <- sep

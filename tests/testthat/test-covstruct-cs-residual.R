@@ -86,7 +86,7 @@ test_that("a cs() term with one observation per group and column: the residual v
   expect_equal(unname(sqrt(diag(vcov(f4)))), unname(sqrt(diag(vcov(tm4)$cond))), tolerance = 1e-4)
 })
 
-t28_unid_data <- function() {
+one_per_time_data <- function() {
   set.seed(4)
   d <- expand.grid(time = factor(1:4), id = factor(1:50))
   d$site <- factor(sample(1:6, 50, TRUE))[d$id]
@@ -100,7 +100,7 @@ t28_unid_data <- function() {
 test_that("(0 + time | id) with one observation per id and time: residual not identified, flagged and recorded", {
   # Fitted with no warning before (lme4 refuses the model: observations
   # <= random effects).
-  d <- t28_unid_data()
+  d <- one_per_time_data()
   for (fm in list(y ~ x + (0 + time | id), y ~ x + (0 + time | id) + (1 | site))) {
     w <- character()
     f <- withCallingHandlers(glmm(fm, d), warning = function(e) {
@@ -126,6 +126,20 @@ test_that("(0 + time | id) with one observation per id and time: residual not id
     expect_equal(unname(diag(as.matrix(D))) + sigma(f)^2, unname(diag(Dt)) + sigma(tm)^2,
                  tolerance = 1e-4)
   }
+  # The same term with an intercept, (1 + time | id): its columns an
+  # invertible recoding of the indicators, the same model (it was not
+  # flagged, and had no standard errors).
+  w <- character()
+  f0 <- suppressWarnings(glmm(y ~ x + (0 + time | id), d))
+  f1 <- withCallingHandlers(glmm(y ~ x + (1 + time | id), d), warning = function(e) {
+    w <<- c(w, conditionMessage(e))
+    invokeRestart("muffleWarning")
+  })
+  expect_true(any(grepl("(1 + time | id)", w, fixed = TRUE)))
+  expect_false(any(grepl("Hessian", w)))
+  expect_true(isTRUE(f1$optinfo$residual_unidentified))
+  expect_equal(as.numeric(logLik(f1)), as.numeric(logLik(f0)), tolerance = 1e-8)
+  expect_equal(unname(vcov(f1)), unname(vcov(f0)), tolerance = 1e-4)
   # Not flagged: two observations in one cell, or a random intercept.
   d2 <- rbind(d, transform(d[1, ], y = d$y[1] + 0.3))
   expect_null(suppressWarnings(glmm(y ~ x + (0 + time | id), d2))$optinfo$residual_unidentified)
