@@ -19,13 +19,14 @@
 
 # The groups of a dispersion design (identical rows), when its rank equals
 # their number (each group's dispersion free, as with a factor); NULL
-# otherwise (a continuous covariate ties the groups together).
-disp_groups <- function(Xd, weights) {
-  if (is.null(Xd) || !ncol(Xd)) return(NULL)
+# otherwise (a continuous covariate ties the groups together), or above
+# `max_groups`.
+disp_groups <- function(Xd, max_groups = 200L) {
+  if (is.null(Xd) || !ncol(Xd) || !nrow(Xd)) return(NULL)
   id <- design_row_groups(Xd)
-  first <- !duplicated(id)
-  U <- Xd[first, , drop = FALSE]
-  if (nrow(U) > 200L || qr(U)$rank < nrow(U)) return(NULL)
+  ng <- max(id)
+  if (ng > max_groups || ng > ncol(Xd) || qr(Xd[!duplicated(id), , drop = FALSE])$rank < ng)
+    return(NULL)
   id
 }
 
@@ -44,15 +45,11 @@ design_row_groups <- function(X) {
 # residual variance can trade against a random-effect variance that is
 # constant over its rows. (Where a continuous covariate, a varying offset
 # or varying weights move the residual variance within a group, the split
-# is identified.) Any number of groups: the rank test is on the distinct
-# rows, and needs as many columns as groups.
+# is identified.) Any number of groups.
 disp_saturated <- function(Xd, offset, weights) {
   pos <- weights > 0
-  if (is.null(Xd) || !ncol(Xd) || !any(pos)) return(FALSE)
-  Xp <- Xd[pos, , drop = FALSE]
-  id <- design_row_groups(Xp)
-  ng <- max(id)
-  if (ng > ncol(Xp) || qr(Xp[!duplicated(id), , drop = FALSE])$rank < ng) return(FALSE)
+  id <- if (!is.null(Xd)) disp_groups(Xd[pos, , drop = FALSE], Inf)
+  if (is.null(id)) return(FALSE)
   constant <- function(v) {
     rng <- vapply(split(v, id), function(o) max(o) - min(o), 0)
     all(rng <= 1e-10 * max(1, abs(v)))
@@ -72,9 +69,11 @@ disp_saturated <- function(Xd, offset, weights) {
 check_zero_residual <- function(re, weights) {
   pos <- weights > 0
   grp <- re[["group", exact = TRUE]]
-  spanned <- if (is.null(grp)) full_row_rank(re$Z[pos, , drop = FALSE])
-    else all(vapply(split(which(pos), grp[pos], drop = TRUE), function(r)
-      full_row_rank(as.matrix(re$Z)[r, , drop = FALSE]), TRUE))
+  spanned <- if (is.null(grp)) full_row_rank(re$Z[pos, , drop = FALSE]) else {
+    Z <- as.matrix(re$Z)
+    all(vapply(split(which(pos), grp[pos], drop = TRUE), function(r)
+      full_row_rank(Z[r, , drop = FALSE]), TRUE))
+  }
   if (spanned) return(invisible())
   stop(paste0("'dispformula': ~ 0 holds the residual standard deviation at zero, but the ",
               "random effects' design does not span every observation (its rank is below the ",
@@ -135,7 +134,7 @@ in_span <- function(t, X, Zb = NULL) {
 check_disp_levels <- function(y, weights, X, re, Xd, mf, dispformula, family,
                               max_cells = 4e6, reml = FALSE) {
   if (!family$family %in% c("gaussian", "Gamma", "beta")) return(invisible())
-  id <- disp_groups(Xd, weights)
+  id <- disp_groups(Xd)
   if (is.null(id)) return(invisible())
   for (k in seq_len(max(id))) {
     rows <- which(id == k & weights > 0)

@@ -152,7 +152,7 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
     search <- searcher(engine_eval)
     run <- search(start)
   }
-  rf <- two_part_structure_refine(run, search, start, re, k_re, p, pz, zkind, disp_at, exp(u$log_scale) / as.vector(u$s))
+  rf <- two_part_structure_refine(run, search, start, re, k_re, p, pz, zkind, disp_at, u$unit)
   run <- rf$run
   if (!is.null(fl)) run$par[[P]] <- max(run$par[[P]], fl)
   bc <- rf$bc

@@ -401,47 +401,6 @@ zi_object <- function(s, mf, d, fit) {
 # column of ones where the model has no dispersion formula).
 disp_fixed_design <- function(d) d$dd$X %||% matrix(1, length(d$y), 1L)
 
-# The fixed effects' covariance of a fit whose joint Hessian is singular
-# along the direction that trades the residual variance against a term's
-# (the residual variance unidentified): the fixed-effects block of the
-# inverse over the identified directions, (A - B C^+ B')^-1, with A, B, C
-# the information's blocks (scaled to unit diagonal) and C^+ the inverse of
-# the variance parameters' block without its least eigenvalue, that
-# direction. It is the covariance the same model written without the
-# redundant term reports (the joint inverse, as every ML fit here and
-# glmmTMB's), so it does not depend on that term. (The joint inverse gave
-# NA standard errors, or a near-singular matrix's.) Parameters on a
-# boundary (NA in the Hessian) are left out, as in every inverse. With
-# `if_na`, only where the fixed effects' covariance is missing (one-part
-# fits, whose routes compute it on their own).
-identified_fixed_vcov <- function(obj, if_na = FALSE) {
-  p <- length(obj$coefficients)
-  H <- obj$hessian
-  if (is.null(H) || nrow(H) <= p || if_na && !anyNA(obj$vcov)) return(obj)
-  free <- which(!is.na(diag(H)))
-  info <- -H[free, free, drop = FALSE]
-  if (!all(seq_len(p) %in% free) || !all(is.finite(info)) || any(diag(info) <= 0)) return(obj)
-  sc <- 1 / sqrt(diag(info))
-  info <- info * tcrossprod(sc)
-  b <- seq_len(p)
-  v <- setdiff(seq_along(free), b)
-  e <- eigen(info[v, v, drop = FALSE], symmetric = TRUE)
-  keep <- seq_len(length(v) - 1L)
-  keep <- keep[e$values[keep] > 1e-10 * e$values[1L]]
-  E <- e$vectors[, keep, drop = FALSE]
-  S <- info[b, b, drop = FALSE] - info[b, v, drop = FALSE] %*% E %*%
-    (t(E) / e$values[keep]) %*% info[v, b, drop = FALSE]
-  Vb <- tryCatch(chol2inv(chol(S)), error = function(e) NULL)
-  if (is.null(Vb)) return(obj)
-  Vb <- Vb * tcrossprod(sc[b])
-  obj$vcov[] <- Vb
-  if (!is.null(obj$cov_theta)) obj$cov_theta[b, b] <- Vb
-  obj$optinfo$warnings <- setdiff(obj$optinfo$warnings,
-                                  grep("^the Hessian of the log-likelihood is not negative definite",
-                                       obj$optinfo$warnings, value = TRUE))
-  obj
-}
-
 # The conditional part's random-effect terms of a two-part model's data
 # `d` as residual_unidentified() reads them: the structured route's as they
 # are, the others' as unstructured terms (one grouping factor: labelled by

@@ -107,7 +107,8 @@ scale_two_part_start <- function(start, p, k, s) {
 # whether the fit is to be mapped back (unscale_fit(),
 # unscale_two_part_modes()). With `shift_only` (a covariance fixed in y's
 # units, equalto()) y is not divided by s, only shifted by X b0.
-# `log_scale`: log(s) either way, y's units.
+# `log_scale`: log(s) either way, y's units; `unit`: y's scale in the
+# units the engine sees (1 where y is divided by s).
 two_part_units <- function(X, y, weights, offset, offd, family, scale, shift_only = FALSE) {
   s <- if (scale) response_scale(as.matrix(X), y, weights, offset, family) else 1
   log_scale <- log(as.vector(s))
@@ -118,7 +119,8 @@ two_part_units <- function(X, y, weights, offset, offd, family, scale, shift_onl
     if (!is.null(offset)) offset <- offset / as.vector(s)
     offd <- (offd %||% rep(0, length(y))) - log(as.vector(s))
   }
-  list(s = s, scaled = scaled, y = y, offset = offset, offd = offd, log_scale = log_scale)
+  list(s = s, scaled = scaled, y = y, offset = offset, offd = offd, log_scale = log_scale,
+       unit = exp(log_scale) / as.vector(s))
 }
 
 # The modes of a two-part fit on y / s in the units of y: the linear
