@@ -442,6 +442,21 @@ remap_grad_record <- function(fit) {
   fit
 }
 
+# nlminb's "false convergence (8)" and "singular convergence (7)" say that
+# its steps stopped gaining, as they do where the log-likelihood carries
+# rounding noise larger than the last steps' gains (a meta-analysis with
+# equalto() and dispformula = ~ 0: the log-determinant of I + A'WA with
+# w = 1 / sigma0^2 of 1e8 loses about 1e-8 per study). Such an end is an
+# optimum when the exact gradient says so: a remaining Newton step `nstep`
+# below the tolerance where the Hessian is negative definite (its inverse
+# marked "ok"). The several-term LMM route judges them by the same rule
+# (lmm_sparse_verify()).
+verified_optimum <- function(opt, nstep, hess, cov_theta, control) {
+  grepl("false convergence|singular convergence", opt$message %||% "") &&
+    is.finite(nstep) && nstep <= control$grad_tol && !is.null(hess) &&
+    !is.null(attr(cov_theta, "ok"))
+}
+
 # What a fit says about how it went, for both GLMM engines: the optimizer's
 # own verdict; the remaining Newton step `nstep`, scaled by the information
 # (a gradient that is large only because n is large does not count against
@@ -451,7 +466,7 @@ remap_grad_record <- function(fit) {
 fit_warnings <- function(opt, nstep, gmax, singular, hess, cov_theta, control,
                          after_singular = NULL, boundary_check = NULL) {
   warn <- character()
-  if (opt$convergence != 0L)
+  if (opt$convergence != 0L && !verified_optimum(opt, nstep, hess, cov_theta, control))
     warn <- c(warn, sprintf("the optimizer did not converge: %s%s", opt$message,
                             if (grepl("limit", opt$message))
                               " (raise glmm_control(iter.max, eval.max); the fit may still be improving)"

@@ -1,6 +1,7 @@
-# The several-term profiled (RE)ML route (fit-lmm-sparse.R) judges nlminb's
-# "singular convergence (7)" / "false convergence (8)" by the remaining
-# Newton step and the criterion's Hessian (lmm_sparse_verify()), so a
+# nlminb's "singular convergence (7)" / "false convergence (8)" judged by
+# the remaining Newton step and the Hessian: on the several-term profiled
+# (RE)ML route (fit-lmm-sparse.R, lmm_sparse_verify()) and in the warnings
+# of the other routes (fit_warnings(), verified_optimum()), so a
 # convergence warning comes only where the point is not verified as an
 # optimum.
 
@@ -66,4 +67,24 @@ test_that("a search cut short by eval.max still warns", {
   skip_if_not_installed("lme4")
   ref <- lme4::lmer(y ~ x + (x | g) + (1 | a), d, REML = FALSE)
   expect_lt(as.numeric(logLik(fit)), as.numeric(logLik(ref)) - 1e-3)
+})
+
+test_that("the other routes' warnings: nlminb's false convergence at a verified optimum is not one", {
+  ctl <- glmm_control()
+  H <- -diag(c(4, 2))
+  V <- structure(solve(-H), ok = TRUE)
+  warns <- function(message, nstep, cov = V)
+    glmmgee:::fit_warnings(list(convergence = 1L, message = message), nstep, 1e-6, FALSE, H,
+                           cov, ctl)
+  expect_identical(warns("false convergence (8)", 1e-6), character())
+  expect_identical(warns("singular convergence (7)", 1e-6), character())
+  # a remaining step above the tolerance, a Hessian that is not negative
+  # definite, or another of nlminb's codes still warn
+  expect_match(warns("false convergence (8)", 0.01), "did not converge: false convergence", all = FALSE)
+  expect_match(warns("false convergence (8)", 0.01), "doubtful convergence", all = FALSE)
+  expect_match(warns("false convergence (8)", 1e-6, unclass(solve(-H))),
+               "did not converge: false convergence", all = FALSE)
+  expect_match(warns("iteration limit reached without convergence (10)", 1e-6),
+               "did not converge: iteration limit", all = FALSE)
+  expect_match(warns("false convergence (8)", NA_real_), "did not converge", all = FALSE)
 })

@@ -99,6 +99,53 @@ test_that("the profile's options are honoured: bound steps, line search, accepta
   expect_identical(glmmgee:::search_profile("agq", shrink = 0.5)$shrink, 0.5)
 })
 
+test_that("below the value's rounding noise, \"refresh\" takes a Newton step the exact gradient confirms", {
+  # A quadratic maximum at `top` (log-likelihood about -10), the gradient
+  # exact, the value at the start rounded up by 1e-8: from 2e-5 off, the
+  # Newton step's gain (about 1e-9) is below that noise, and every trial
+  # along the step is lower than the start.
+  top <- c(0.3, -0.2)
+  A <- matrix(c(2, 0.5, 0.5, 1), 2)
+  start <- top + c(2e-5, -1e-5)
+  ev_with <- function(value, grad) function(th) {
+    d <- th - top
+    list(loglik = value(d) + 1e-8 * isTRUE(all(th == start)), gradient = grad(d))
+  }
+  quad <- function(d) -10 - 0.5 * sum(d * drop(A %*% d))
+  ev <- ev_with(quad, function(d) -drop(A %*% d))
+  expect_lt(ev(top)$loglik, ev(start)$loglik)
+  r <- glmmgee:::newton_search(ev, start, -A, c(FALSE, FALSE), rep(-Inf, 2), maxit = 1,
+                               tol = 1e-14, profile = "refresh")
+  expect_identical(r$record$iterations, 1L)
+  expect_true(r$gradient_verified)
+  expect_equal(r$theta, top, tolerance = 1e-12)
+  # without the option, the step is refused and the search stays 2e-5 off
+  off <- glmmgee:::search_profile("refresh", gradient_accept = FALSE)
+  r0 <- glmmgee:::newton_search(ev, start, -A, c(FALSE, FALSE), rep(-Inf, 2), maxit = 1,
+                                tol = 1e-14, profile = off)
+  expect_identical(r0$record$iterations, 0L)
+  # a gradient that does not fall along the step does not confirm it
+  bad <- ev_with(quad, function(d) -drop(A %*% (start - top)))
+  rb <- glmmgee:::newton_search(bad, start, -A, c(FALSE, FALSE), rep(-Inf, 2), maxit = 1,
+                                tol = 1e-14, profile = "refresh")
+  expect_identical(rb$record$iterations, 0L)
+  # nor is a step whose predicted gain is above the noise (1e-7 of
+  # |loglik|): from 0.01 off, a value that does not rise refuses it
+  far <- top + c(0.01, 0)
+  start <- far
+  flat <- ev_with(function(d) -10, function(d) -drop(A %*% d))
+  rf <- glmmgee:::newton_search(flat, far, -A, c(FALSE, FALSE), rep(-Inf, 2), maxit = 1,
+                                tol = 1e-14, profile = "refresh")
+  expect_identical(rf$record$iterations, 0L)
+  # Newton rounds go on after a confirmed step, and converge
+  start <- top + c(2e-5, -1e-5)
+  nr <- glmmgee:::newton_refresh(ev, start, function(th, b, cur) -A, function(th) c(FALSE, FALSE),
+                                 rep(-Inf, 2), tol = 1e-14, rounds = 5L, steps = 1L,
+                                 profile = "refresh")
+  expect_true(nr$converged)
+  expect_equal(nr$theta, top, tolerance = 1e-12)
+})
+
 test_that("a curvature that cannot start the steps hands over to the fallback, which finds the optimum", {
   lp <- logistic_problem()
   H <- lp$hess(c(0, 0, 0))
