@@ -88,10 +88,23 @@ cs_propto <- function(q, km) {
 has_fixed_covariance <- function(terms)
   any(vapply(terms, function(t) identical(t$kind, "equalto"), TRUE))
 
+# `terms` with every covariance fixed in y's units (equalto()) expressed in
+# those of y / s: V / s^2, its factor L / s. A fit on y / s whose estimates
+# are mapped back by s (every term's Lambda times s) then returns V itself.
+fixed_covariance_in_units <- function(terms, s) {
+  lapply(terms, function(t) {
+    if (identical(t$kind, "equalto")) t$struct <- t$struct$in_units(s)
+    t
+  })
+}
+
+# `km`: term_known_matrix()'s list(K, L); in_units(s) the same structure
+# in units of y / s.
 cs_equalto <- function(q, km) {
   V <- km$K
   l <- km$L[lower.tri(V, diag = TRUE)]
   list(kind = "equalto", npar = 0L, names = function(cn) character(),
+       in_units = function(s) cs_equalto(q, list(K = km$K / s^2, L = km$L / s)),
        D = function(par) V, dD = function(par) list(),
        factor_entries = function(par) list(lambda = l, J = matrix(0, length(l), 0L)),
        start = function(sd) numeric(), sd = function(par) sqrt(diag(V)), rho = function(par) NULL,

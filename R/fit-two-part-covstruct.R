@@ -82,10 +82,13 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   offz <- if (pz || zkind == "hurdle" || dre) offz %||% rep(0, n) else rep(0, n)
   offd <- offd %||% rep(0, n)
   no_offd <- all(offd == 0)
-  # Gaussian dispersion models on y / s (equalto(): y only shifted; a random dispersion: offz)
+  # Gaussian dispersion models on y / s (a random dispersion: offz), a covariance
+  # fixed in y's units (equalto()) divided by s^2 with it: in units 1e-5 of y's
+  # spread, such a fit in y's own units had stopped far from the optimum.
   u <- two_part_units(X, y, weights, offset, if (dre) offz else offd, family,
-                      kind == "disp" && !both || dre, has_fixed_covariance(re$terms))
+                      kind == "disp" && !both || dre)
   s_map <- u$s; scaled <- u$scaled; y <- u$y; offset <- u$offset
+  if (scaled) re$terms <- fixed_covariance_in_units(re$terms, as.vector(s_map))
   if (dre) offz <- u$offd else offd <- u$offd
   if (dre) check_aux_rank(NULL, Xz) else check_aux_rank(Xz, Xd)
   tx <- design_transform(X)
@@ -152,7 +155,7 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
     search <- searcher(engine_eval)
     run <- search(start)
   }
-  rf <- two_part_structure_refine(run, search, start, re, k_re, p, pz, zkind, disp_at, u$unit)
+  rf <- two_part_structure_refine(run, search, start, re, k_re, p, pz, zkind, disp_at)
   run <- rf$run
   if (!is.null(fl)) run$par[[P]] <- max(run$par[[P]], fl)
   bc <- rf$bc
@@ -247,12 +250,10 @@ check_two_part_end <- function(loglik, modes) {
 # and verified: a zero part run far out searched again, small standard
 # deviations restarted, the boundary verified (covstruct_verify(); `disp_at`
 # the log dispersion's index when it has a limit), a correlation at its
-# limit pushed on. `unit`: y's scale in the engine's units (1 where the
-# engine sees y / s; equalto() fits keep y's units), which the standard
-# deviations' thresholds and restarts are relative to (with y in units
-# 1e-5 of its spread, a study variance of 0.44 of it was reported at
-# zero, a "singular fit"). Returns the run and the boundary check.
-two_part_structure_refine <- function(run, search, start, re, k_re, p, pz, kind, disp_at, unit = 1) {
+# limit pushed on. The engine sees y / s where y is gaussian, so the
+# standard deviations' thresholds and restarts are in units of y's spread.
+# Returns the run and the boundary check.
+two_part_structure_refine <- function(run, search, start, re, k_re, p, pz, kind, disp_at) {
   # A zero part whose coefficients ran far out (quasi-separation, or a
   # zero-inflation probability vanishing) may be a ridge the search drifted
   # onto rather than the optimum: searched again from where it stopped with
@@ -278,16 +279,16 @@ two_part_structure_refine <- function(run, search, start, re, k_re, p, pz, kind,
   # kept (betabinomial, diag(0 + tf | g), dispformula ~ z: sd(tf4) stopped
   # at 0.0013, 0.065 below the optimum; from sd 1 at the optimum, where
   # glmmTMB ends, sd(tf1) 0.18 rather than 0 and 0.0033 higher).
-  small <- intersect(covstruct_boundary(run$par, re$terms, k_re, sd_tol = 0.01 * unit), sdp)
+  small <- intersect(covstruct_boundary(run$par, re$terms, k_re, sd_tol = 0.01), sdp)
   restarts <- if (length(small))
-    list(covstruct_restart_point(run$par, re$terms, k_re, small, unit),
-         covstruct_restart_point(run$par, re$terms, k_re, small, 0.3 * unit),
-         covstruct_restart_point(start, re$terms, k_re, sdp, unit))
+    list(covstruct_restart_point(run$par, re$terms, k_re, small, 1),
+         covstruct_restart_point(run$par, re$terms, k_re, small, 0.3),
+         covstruct_restart_point(start, re$terms, k_re, sdp, 1))
   for (th in restarts) {
     r2 <- tryCatch(search(th), error = function(e) NULL)
     if (!is.null(r2) && isTRUE(r2$loglik > run$loglik + 1e-6)) run <- r2
   }
-  bc <- covstruct_verify(search, run, re$terms, k_re, disp_at, unit)
+  bc <- covstruct_verify(search, run, re$terms, k_re, disp_at)
   run <- bc$best
   # A correlation at its limit (rho -> 1) is approached ever more slowly on
   # its unconstrained scale, and the search stops short of the limit's
@@ -302,7 +303,7 @@ two_part_structure_refine <- function(run, search, start, re, k_re, p, pz, kind,
     r2 <- tryCatch(search(th), error = function(e) NULL)
     if (!is.null(r2) && isTRUE(r2$loglik > run$loglik)) {
       run <- r2
-      bc$record$boundary_index <- covstruct_boundary_index(run$par, re$terms, k_re, disp_at, unit)
+      bc$record$boundary_index <- covstruct_boundary_index(run$par, re$terms, k_re, disp_at)
     }
   }
   list(run = run, bc = bc)

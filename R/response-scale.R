@@ -105,22 +105,19 @@ scale_two_part_start <- function(start, p, k, s) {
 # offset / s and the log-dispersion offset `offd` less log(s), so that the
 # dispersion coefficients are the user's as they stand. `scaled` says
 # whether the fit is to be mapped back (unscale_fit(),
-# unscale_two_part_modes()). With `shift_only` (a covariance fixed in y's
-# units, equalto()) y is not divided by s, only shifted by X b0.
-# `log_scale`: log(s) either way, y's units; `unit`: y's scale in the
-# units the engine sees (1 where y is divided by s).
-two_part_units <- function(X, y, weights, offset, offd, family, scale, shift_only = FALSE) {
+# unscale_two_part_modes()); a covariance fixed in y's units (equalto())
+# is then fitted in those of y / s (fixed_covariance_in_units()).
+# `log_scale`: log(s) either way, y's units.
+two_part_units <- function(X, y, weights, offset, offd, family, scale) {
   s <- if (scale) response_scale(as.matrix(X), y, weights, offset, family) else 1
   log_scale <- log(as.vector(s))
-  if (shift_only) s <- structure(1, shift = response_shift(s))
   scaled <- as.vector(s) != 1 || !is.null(response_shift(s))
   if (scaled) {
     y <- shifted_response(y, X, s)
     if (!is.null(offset)) offset <- offset / as.vector(s)
     offd <- (offd %||% rep(0, length(y))) - log(as.vector(s))
   }
-  list(s = s, scaled = scaled, y = y, offset = offset, offd = offd, log_scale = log_scale,
-       unit = exp(log_scale) / as.vector(s))
+  list(s = s, scaled = scaled, y = y, offset = offset, offd = offd, log_scale = log_scale)
 }
 
 # The modes of a two-part fit on y / s in the units of y: the linear
