@@ -64,22 +64,58 @@ disp_saturated <- function(Xd, offset, weights) {
 # observation per level ((1 | obs), (0 + x | obs)) or a structure over one
 # row per time point do. Without that the fit went ahead to a
 # log-likelihood of about -5e9 (with an equalto() whose units repeat in
-# several rows, -1.2e7). `re` as residual_unidentified() reads it (one
-# grouping factor: the rows of each group spanned by its q columns).
+# several rows, -1.2e7). The design is taken times a factor of each
+# structure's covariance where that has a rank below its columns by
+# construction (covariance_design()): an equalto() of rank 5 over 30 rows
+# ran to -1e8 without a warning. `re` as residual_unidentified() reads it
+# (one grouping factor: the rows of each group spanned by its columns).
 check_zero_residual <- function(re, weights) {
   pos <- weights > 0
   grp <- re[["group", exact = TRUE]]
-  spanned <- if (is.null(grp)) full_row_rank(re$Z[pos, , drop = FALSE]) else {
-    Z <- as.matrix(re$Z)
+  Z <- covariance_design(re)
+  spanned <- if (is.null(grp)) full_row_rank(Z[pos, , drop = FALSE]) else {
+    Z <- as.matrix(Z)
     all(vapply(split(which(pos), grp[pos], drop = TRUE), function(r)
       full_row_rank(Z[r, , drop = FALSE]), TRUE))
   }
   if (spanned) return(invisible())
   stop(paste0("'dispformula': ~ 0 holds the residual standard deviation at zero, but the ",
-              "random effects' design does not span every observation (its rank is below the ",
-              "number of rows), so the residual has nothing to take its place (a known covariance ",
-              "over the rows such as equalto(), or a term with one observation per level such as ",
-              "(1 | obs)); drop 'dispformula' to estimate the residual"), call. = FALSE)
+              "random effects do not span every observation (the rank of their design times ",
+              "their covariance's factor is below the number of rows), so the residual has ",
+              "nothing to take its place (a known covariance of full rank over the rows such as ",
+              "equalto(), or a term with one observation per level such as (1 | obs); a ",
+              "reduced-rank rr() term or a known matrix of lower rank cannot); drop 'dispformula' ",
+              "to estimate the residual"), call. = FALSE)
+}
+
+# The random effects' design Z times a factor F of their covariance, block
+# by block (F F' = D; Z F has the rank of Z D Z'), where a structure's rank
+# is below its columns whatever its parameters: a given matrix (propto(),
+# equalto(): its factor) and rr(d) (a fixed q x d matrix of full column
+# rank standing for its loadings, which generic loadings share the rank
+# of). Other structures are of full rank away from their boundaries, and
+# their terms are kept as they are. `re`: a term list whose terms carry
+# `struct`, and on the sparse engine `columns` (each term's columns in Z,
+# level by level); without structures, Z itself.
+covariance_design <- function(re) {
+  terms <- re$terms
+  reduced <- vapply(terms, function(t)
+    !is.null(t$struct) && t$struct$kind %in% c("rr", covstruct_matrix_kinds), TRUE)
+  if (!any(reduced)) return(re$Z)
+  blocks <- lapply(seq_along(terms), function(k) {
+    t <- terms[[k]]
+    q <- t$q %||% length(t$cnames)
+    nl <- if (is.null(t$columns)) 1L else length(t$columns) %/% q
+    F <- if (!reduced[k]) diag(1, q)
+         else if (t$struct$kind == "rr") matrix(sin(1.3 * seq_len(q * t$struct$rank) + 0.7), q)
+         else {
+           L <- matrix(0, q, q)
+           L[lower.tri(L, diag = TRUE)] <- t$struct$factor_entries(t$struct$start(1))$lambda
+           L
+         }
+    if (nl == 1L) F else Matrix::kronecker(Matrix::Diagonal(nl), F)
+  })
+  re$Z %*% Matrix::bdiag(blocks)
 }
 
 # Whether the rows of Z (dense, or a sparse Matrix) are linearly

@@ -74,17 +74,14 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   zdre <- kind %in% c("zi_disp_re", "hurdle_disp_re")
   zkind <- if (zdre) sub("_disp_re$", "", kind) else if (dre) "disp" else kind
   disp <- has_dispersion(family) && !dre
-  if (disp && is.null(Xd)) Xd <- matrix(1, n, 1L, dimnames = list(NULL, "(Intercept)"))
-  if (!disp) Xd <- NULL
+  Xd <- if (disp) Xd %||% matrix(1, n, 1L, dimnames = list(NULL, "(Intercept)"))
   if (kind == "disp") Xz <- NULL
   pz <- if (is.null(Xz)) 0L else ncol(Xz)
   pd <- if (is.null(Xd)) 0L else ncol(Xd)
   offz <- if (pz || zkind == "hurdle" || dre) offz %||% rep(0, n) else rep(0, n)
   offd <- offd %||% rep(0, n)
   no_offd <- all(offd == 0)
-  # Gaussian dispersion models on y / s (a random dispersion: offz), a covariance
-  # fixed in y's units (equalto()) divided by s^2 with it: in units 1e-5 of y's
-  # spread, such a fit in y's own units had stopped far from the optimum.
+  # Gaussian dispersion models on y / s (a random dispersion: offz), equalto()'s V / s^2
   u <- two_part_units(X, y, weights, offset, if (dre) offz else offd, family,
                       kind == "disp" && !both || dre)
   s_map <- u$s; scaled <- u$scaled; y <- u$y; offset <- u$offset

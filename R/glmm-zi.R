@@ -131,10 +131,12 @@ is_empty_part <- function(f, arg) {
 #' to about \eqn{10^{-8}} of y's variance relative to the smallest
 #' variance of the random effects' covariance: a nearly singular `K`
 #' (species a hair apart) moves the estimates most, by about
-#' \eqn{2 \times 10^{-6}} relative on the lizards. The random effects'
-#' design must span every observation (full row rank: a known covariance
-#' over the rows, a term with one observation per level, a structure over
-#' one row per time point); otherwise `~ 0` is refused. Other families
+#' \eqn{2 \times 10^{-6}} relative on the lizards. The random effects
+#' must span every observation (their design times their covariance's
+#' factor of full row rank: a known covariance of full rank over the rows,
+#' a term with one observation per level, a structure over one row per
+#' time point; not a reduced-rank `rr()` term or a known matrix of
+#' lower rank); otherwise `~ 0` is refused. Other families
 #' refuse `~ 0`: their dispersion is given by an offset.
 #'
 #' [print()] and [summary()] name the formula; [sigma()] gives the

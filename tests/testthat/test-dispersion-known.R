@@ -135,7 +135,7 @@ test_that("dispformula = ~ 0 is for gaussian models; other families take an offs
 test_that("dispformula = ~ 0 needs a random-effect term that takes the residual's place", {
   # Without one the fit went ahead to a log-likelihood of about -5e9.
   d <- known_disp_data(1, 30, 4)
-  msg <- "'dispformula': ~ 0 holds the residual standard deviation at zero, but the random effects' design does not span"
+  msg <- "'dispformula': ~ 0 holds the residual standard deviation at zero, but the random effects do not span"
   expect_error(glmm(y ~ x + (1 | g), data = d, dispformula = ~ 0), msg, fixed = TRUE)
   # One observation per level: that term is the residual (the linear model).
   d$obs <- factor(seq_len(nrow(d)))
@@ -152,6 +152,31 @@ test_that("dispformula = ~ 0 needs a random-effect term that takes the residual'
   dimnames(V) <- list(levels(du$unit), levels(du$unit))
   expect_error(glmm(y ~ x + equalto(0 + unit | one, V), data = du, dispformula = ~ 0), msg,
                fixed = TRUE)
+  # So does a known covariance of lower rank over the rows (rank 5 over 30
+  # rows ran to -1e8 without a warning), and a reduced-rank rr() term with
+  # one observation per level and column (-1.1e9), on one grouping factor
+  # or beside another; with a term of one observation per level the fit
+  # goes ahead.
+  set.seed(3)
+  d$one <- factor(1)
+  A <- matrix(rnorm(nrow(d) * 5), nrow(d))
+  V5 <- tcrossprod(A) / 5
+  dimnames(V5) <- list(levels(d$obs), levels(d$obs))
+  expect_error(glmm(y ~ x + equalto(0 + obs | one, V5), data = d, dispformula = ~ 0), msg,
+               fixed = TRUE)
+  e <- data.frame(id = factor(rep(1:40, each = 3)), t = factor(rep(1:3, 40)),
+                  h = factor(rep(1:5, length.out = 120)))
+  e$y <- rnorm(40)[e$id] * c(1, 0.5, -0.3)[e$t] + rnorm(120, 0, 0.5)
+  expect_error(glmm(y ~ t + rr(0 + t | id, d = 1), data = e, dispformula = ~ 0), msg,
+               fixed = TRUE)
+  expect_error(glmm(y ~ t + rr(0 + t | id, d = 2) + (1 | h), data = e, dispformula = ~ 0), msg,
+               fixed = TRUE)
+  e$obs <- factor(seq_len(nrow(e)))
+  fr <- glmm(y ~ t + rr(0 + t | id, d = 1) + (1 | obs), data = e, dispformula = ~ 0)
+  f0 <- glmm(y ~ t + rr(0 + t | id, d = 1), data = e)
+  expect_equal(as.numeric(logLik(fr)), as.numeric(logLik(f0)), tolerance = 1e-7)
+  expect_equal(fixef(fr), fixef(f0), tolerance = 1e-5)
+  expect_equal(sqrt(VarCorr(fr)$obs[1]), sigma(f0), tolerance = 1e-5)
   skip_if_not_installed("nlme")
   # (0 + z | obs): a residual standard deviation proportional to z, gls's
   # varFixed(~ z^2).
