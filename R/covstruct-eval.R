@@ -187,6 +187,7 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
     grad <- un$grad
     hess <- un$hess
     cov_theta <- unscale_covariance(cov_theta, un$mult, hess, on_boundary, pnames)
+    terms <- fixed_covariance_in_units(terms, 1 / s, scaled_terms)
     lm <- structure_lambda(terms, k_re, par)
   }
   structures <- covstruct_report(terms, k_re, par, cov_theta)

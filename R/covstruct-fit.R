@@ -26,10 +26,12 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   # the optimum found does not depend on the units of y (response-scale.R).
   # A penalty on the fixed effects is not equivariant in y: kept as given.
   # A response far from zero is fitted as y - X b0 too (response_shift()).
-  # Nor is a covariance fixed in y's units (equalto()).
-  s_map <- if (is.null(penalty) && !has_fixed_covariance(re$terms))
-    response_scale(X, y, weights, offset, family) else 1
+  # A covariance fixed in y's units (equalto()) is divided by s^2: kept in
+  # y's units, a fit with y in units 1e-5 of its spread ended 350 below the
+  # optimum with the residual reported at zero.
+  s_map <- if (is.null(penalty)) response_scale(X, y, weights, offset, family) else 1
   s <- as.vector(s_map)
+  if (s != 1) re$terms <- fixed_covariance_in_units(re$terms, s)
   y <- shifted_response(y, X, s_map)
   offset <- offset / s
   eng <- cpp_agq_new(tx$M, re$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),

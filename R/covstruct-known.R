@@ -89,13 +89,14 @@ has_fixed_covariance <- function(terms)
   any(vapply(terms, function(t) identical(t$kind, "equalto"), TRUE))
 
 # `terms` with every covariance fixed in y's units (equalto()) expressed in
-# those of y / s: V / s^2, its factor L / s. A fit on y / s whose estimates
-# are mapped back by s (every term's Lambda times s) then returns V itself.
-fixed_covariance_in_units <- function(terms, s) {
-  lapply(terms, function(t) {
-    if (identical(t$kind, "equalto")) t$struct <- t$struct$in_units(s)
-    t
-  })
+# those of y / s: V / s^2, its factor L / s (only the terms `which`, those
+# of the mean; a dispersion part's act on log sigma). A fit on y / s whose
+# estimates are mapped back by s then returns V itself, and the terms in
+# the units of y again are fixed_covariance_in_units(terms, 1 / s).
+fixed_covariance_in_units <- function(terms, s, which = seq_along(terms)) {
+  for (k in which)
+    if (identical(terms[[k]]$kind, "equalto")) terms[[k]]$struct <- terms[[k]]$struct$in_units(s)
+  terms
 }
 
 # `km`: term_known_matrix()'s list(K, L); in_units(s) the same structure

@@ -85,7 +85,7 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   u <- two_part_units(X, y, weights, offset, if (dre) offz else offd, family,
                       kind == "disp" && !both || dre)
   s_map <- u$s; scaled <- u$scaled; y <- u$y; offset <- u$offset
-  if (scaled) re$terms <- fixed_covariance_in_units(re$terms, as.vector(s_map))
+  if (scaled) re$terms <- fixed_covariance_in_units(re$terms, as.vector(s_map), seq_along(rt$rc$terms))
   if (dre) offz <- u$offd else offd <- u$offd
   if (dre) check_aux_rank(NULL, Xz) else check_aux_rank(Xz, Xd)
   tx <- design_transform(X)

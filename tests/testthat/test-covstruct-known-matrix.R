@@ -127,6 +127,34 @@ test_that("a gaussian equalto() fit maximizes the likelihood written out, in the
   expect_gt(sigma(fr), sigma(f))
 })
 
+test_that("a gaussian equalto() fit on one grouping factor does not depend on y's units", {
+  # y in units s of its own and V in s^2: the same fit. Kept in y's units,
+  # the ML fit in units 1e-5 ended 350 below the optimum with the residual
+  # reported at zero.
+  kd <- known_matrix_data(nsite = 30)
+  d <- kd$d
+  n <- nrow(d)
+  fit_in <- function(s, reml) {
+    d$ys <- d$yg * s
+    glmm(ys ~ x + equalto(0 + sp | site, 70 * s^2 * kd$K), d, REML = reml)
+  }
+  for (reml in c(FALSE, TRUE)) {
+    f1 <- fit_in(1, reml)
+    for (s in c(1e-5, 1e4)) {
+      info <- sprintf("REML = %s, y * %g", reml, s)
+      f <- fit_in(s, reml)
+      expect_identical(f$optinfo$warnings, character(), info = info)
+      expect_equal(loglik_value(f) + (n - 2 * reml) * log(s), loglik_value(f1), tolerance = 1e-8,
+                   info = info)
+      expect_equal(sigma(f) / s, sigma(f1), tolerance = 1e-6, info = info)
+      expect_equal(fixef(f) / s, fixef(f1), tolerance = 1e-6, info = info)
+      expect_equal(sqrt(diag(vcov(f))) / s, sqrt(diag(vcov(f1))), tolerance = 1e-5, info = info)
+      expect_equal(unname(VarCorr(f)$site[, ]), 70 * s^2 * unname(kd$K), tolerance = 1e-12,
+                   info = info)
+    }
+  }
+})
+
 test_that("propto() and equalto() refuse a matrix that does not fit the term, naming it", {
   kd <- known_matrix_data(nsite = 10)
   d <- kd$d

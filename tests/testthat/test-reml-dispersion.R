@@ -143,6 +143,9 @@ test_that("one-stage meta-analyses with equalto() and no residual: the exact opt
       expect_equal(as.numeric(logLik(f)) + (nrow(d) - reml) * log(s), ref$loglik,
                    tolerance = 1e-7, info = info)
       expect_equal(unname(fixef(f)) / s, ref$mu, tolerance = 1e-5, scale = 1, info = info)
+      # the known covariance reported as given
+      expect_equal(unname(diag(as.matrix(VarCorr(f)$g))), d$vi * s^2, tolerance = 1e-12,
+                   info = info)
     }
   }
 })
