@@ -20,6 +20,11 @@ expect_two_part_as_glmmtmb <- function(f, m, label) {
   }
 }
 
+# The log-likelihood glmmTMB's search attained: its logLik() is NA where
+# its Hessian is not positive definite, as with rho at its limit 1, in some
+# runs and not others.
+tmb_attained <- function(m) -m$fit$objective
+
 test_that("structures beside and inside a zero or dispersion part reach glmmTMB's optimum", {
   skip_if_not_installed("glmmTMB")
   d <- two_part_structure_data()
@@ -56,7 +61,7 @@ test_that("an AR(1) over a site's survey occasions beside a zero part matches gl
                              family = nbinom2, data = S))
   m <- suppressWarnings(glmmTMB::glmmTMB(count ~ spp + mined + ar1(0 + occ | site),
                                          ziformula = ~ mined, family = glmmTMB::nbinom2, data = S))
-  expect_gte(as.numeric(logLik(f)), as.numeric(logLik(m)) - 1e-4)
+  expect_gte(as.numeric(logLik(f)), tmb_attained(m) - 1e-4)
   expect_equal(unname(f$aux$zi$coef), unname(glmmTMB::fixef(m)$zi), tolerance = 2e-3)
   expect_equal(unname(fixef(f)), unname(glmmTMB::fixef(m)$cond), tolerance = 1e-3)
   # The zero part's AR(1): rho at its limit 1, as glmmTMB reports.
@@ -65,7 +70,7 @@ test_that("an AR(1) over a site's survey occasions beside a zero part matches gl
   mg <- suppressWarnings(glmmTMB::glmmTMB(count ~ spp + mined + (1 | site),
                                           ziformula = ~ mined + ar1(0 + occ | site),
                                           family = poisson, data = S))
-  expect_gte(as.numeric(logLik(g)), as.numeric(logLik(mg)) - 1e-4)
+  expect_gte(as.numeric(logLik(g)), tmb_attained(mg) - 1e-4)
   zs <- g$structures[[2L]]
   expect_identical(zs$label, "zi~ar1(0 + occ | site)")
   expect_equal(unname(zs$sd[1L]), unname(attr(glmmTMB::VarCorr(mg)$zi$site, "stddev")[1L]),
