@@ -88,13 +88,17 @@ check_zero_residual <- function(re, weights) {
               "to estimate the residual"), call. = FALSE)
 }
 
+# A q x d matrix whose every min(q, d) rows or columns are linearly
+# independent (a Vandermonde matrix on distinct nodes), standing for rr(d)'s
+# loadings in a rank test: generic loadings have the rank it gives.
+rr_loadings_stand_in <- function(q, d) outer(seq_len(q) / q, seq_len(min(d, q)) - 1L, `^`)
+
 # The random effects' design Z times a factor F of their covariance, block
 # by block (F F' = D; Z F has the rank of Z D Z'), where a structure's rank
-# is below its columns whatever its parameters: a given matrix (propto(),
-# equalto(): its factor) and rr(d) (a fixed q x d matrix of full column
-# rank standing for its loadings, which generic loadings share the rank
-# of). Other structures are of full rank away from their boundaries, and
-# their terms are kept as they are. `re`: a term list whose terms carry
+# may be below its columns whatever its parameters: a given matrix
+# (propto(), equalto(): its factor) and rr(d) (rr_loadings_stand_in()).
+# Other structures are of full rank away from their boundaries, and their
+# terms are kept as they are. `re`: a term list whose terms carry
 # `struct`, and on the sparse engine `columns` (each term's columns in Z,
 # level by level); without structures, Z itself.
 covariance_design <- function(re) {
@@ -107,7 +111,7 @@ covariance_design <- function(re) {
     q <- t$q %||% length(t$cnames)
     nl <- if (is.null(t$columns)) 1L else length(t$columns) %/% q
     F <- if (!reduced[k]) diag(1, q)
-         else if (t$struct$kind == "rr") matrix(sin(1.3 * seq_len(q * t$struct$rank) + 0.7), q)
+         else if (t$struct$kind == "rr") rr_loadings_stand_in(q, t$struct$rank)
          else {
            L <- matrix(0, q, q)
            L[lower.tri(L, diag = TRUE)] <- t$struct$factor_entries(t$struct$start(1))$lambda

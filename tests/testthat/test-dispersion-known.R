@@ -171,6 +171,11 @@ test_that("dispformula = ~ 0 needs a random-effect term that takes the residual'
                fixed = TRUE)
   expect_error(glmm(y ~ t + rr(0 + t | id, d = 2) + (1 | h), data = e, dispformula = ~ 0), msg,
                fixed = TRUE)
+  # rr(d) of full rank is us(): not refused (an early stand-in for its
+  # loadings had rank 2 whatever d)
+  expect_equal(as.numeric(logLik(glmm(y ~ t + rr(0 + t | id, d = 3), data = e, dispformula = ~ 0))),
+               as.numeric(logLik(glmm(y ~ t + us(0 + t | id), data = e, dispformula = ~ 0))),
+               tolerance = 1e-7)
   e$obs <- factor(seq_len(nrow(e)))
   fr <- glmm(y ~ t + rr(0 + t | id, d = 1) + (1 | obs), data = e, dispformula = ~ 0)
   f0 <- glmm(y ~ t + rr(0 + t | id, d = 1), data = e)
