@@ -188,8 +188,11 @@ profile_fit <- function(fitted, which = NULL, alpha = 0.01, maxpts = 20L, refine
   if (reml) th_hat[seq_along(fitted$coefficients)] <- 0
   ll_hat <- fitted$loglik
   cutoff <- stats::qnorm(1 - alpha / 2)
-  control <- list(rel.tol = 1e-10)
   scale <- if (fitted$family$family == "gaussian") fitted$sigma else 1
+  # (`typical`: the size below which a free parameter is not rescaled in
+  # the refits' searches, profile_point(); y's residual scale where y is
+  # in small units)
+  control <- list(rel.tol = 1e-10, typical = if (isTRUE(scale > 0)) min(1, scale) else 1)
   rows <- list()
   for (tg in ptargets) {
     ev <- eng$eval

@@ -261,3 +261,29 @@ test_that("the several-term GLMM profile with a variance at zero profiles the fi
   expect_equal(unname(ci[2, ]) * 1e-6, unname(confint(profile(f0, which = 2))[1, ]),
                tolerance = 1e-6)
 })
+
+test_that("gaussian profiles do not depend on y's units (sleepstudy; a six-column unstructured term)", {
+  skip_if_not_installed("lme4")
+  # In units 1e4 of y's spread the profile's constrained refits stopped
+  # short (Lambda's entries near 1e4 beside log sigma, unscaled): Days's
+  # limits were 7.55 and 13.38 against 7.36 and 13.58, and the six-column
+  # term's fixed effect had limits where the likelihood-ratio statistic was
+  # 3.27, not 3.84.
+  ss <- as.data.frame(lme4::sleepstudy)
+  set.seed(4)
+  d <- expand.grid(sp = factor(1:6), site = factor(1:15), r = 1:2)
+  d$x <- rnorm(nrow(d))
+  b <- matrix(rnorm(15 * 6), 15) %*% chol(0.5 + 0.5 * diag(6))
+  d$y0 <- 10 * (0.3 * d$x + b[cbind(as.integer(d$site), as.integer(d$sp))] + rnorm(nrow(d), 0, 0.5))
+  limits <- function(s) {
+    ss$ys <- ss$Reaction * s
+    d$ys <- d$y0 * s
+    c(confint(glmm(ys ~ Days + (Days | Subject), ss), method = "profile", parm = 2),
+      confint(glmm(ys ~ x + (0 + sp | site), d), method = "profile", parm = 2)) / s
+  }
+  l1 <- limits(1)
+  ref <- stats::confint(lme4::lmer(Reaction ~ Days + (Days | Subject), ss, REML = FALSE),
+                        parm = "Days", method = "profile", quiet = TRUE)
+  expect_equal(l1[1:2], unname(ref[1, ]), tolerance = 1e-4)
+  for (s in c(1e-4, 1e4)) expect_equal(limits(s), l1, tolerance = 1e-5, info = paste("y *", s))
+})
