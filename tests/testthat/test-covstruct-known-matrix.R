@@ -155,6 +155,30 @@ test_that("a gaussian equalto() fit on one grouping factor does not depend on y'
   }
 })
 
+test_that("a gaussian ML equalto() fit beside another grouping factor does not depend on y's units", {
+  # It takes the two-part route, on y / s, as REML fits do: on the sparse
+  # Laplace route in y's units it ended 7.9 below the optimum in units 1e6
+  # (a convergence warning only).
+  kd <- known_matrix_data(nsite = 20)
+  d <- kd$d
+  n <- nrow(d)
+  fit_in <- function(s) {
+    d$ys <- d$yg * s
+    glmm(ys ~ x + equalto(0 + sp | site, 70 * s^2 * kd$K) + (1 | h), d)
+  }
+  f1 <- fit_in(1)
+  for (s in c(1e-5, 1e6)) {
+    info <- sprintf("y * %g", s)
+    f <- fit_in(s)
+    expect_identical(f$optinfo$warnings, character(), info = info)
+    expect_equal(loglik_value(f) + n * log(s), loglik_value(f1), tolerance = 1e-8, info = info)
+    expect_equal(c(fixef(f), sigma(f), sqrt(VarCorr(f)$h[1])) / s,
+                 c(fixef(f1), sigma(f1), sqrt(VarCorr(f1)$h[1])), tolerance = 1e-5, info = info)
+    expect_equal(unname(VarCorr(f)$site[, ]), 70 * s^2 * unname(kd$K), tolerance = 1e-12,
+                 info = info)
+  }
+})
+
 test_that("propto() and equalto() refuse a matrix that does not fit the term, naming it", {
   kd <- known_matrix_data(nsite = 10)
   d <- kd$d
