@@ -80,9 +80,9 @@ glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalt
   sep <- penalized_separation(d$sep, penalty)
   # Gaussian identity link: the exact profiled criterion (ML or REML).
   # A covariance fixed in y's units (equalto()) cannot be written relative
-  # to sigma, as the profiled criterion needs: such fits take the Laplace
-  # route (exact for the gaussian family), by ML; by REML the two-part
-  # route (glmm_spec(), reml-dispersion.R).
+  # to sigma, as the profiled criterion needs: such fits go to the two-part
+  # route (glmm_spec(), reml-dispersion.R), penalized ones (not equivariant
+  # in y) to the Laplace route here (exact for the gaussian family).
   fixed_cov <- has_fixed_covariance(re$terms)
   profiled <- !fixed_cov && (REML || lmm_covstruct_wanted(family, penalty))
   # The Laplace route's search is not invariant to the response's units:
