@@ -40,9 +40,9 @@ sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, pen
     logsd_presearch(engine_eval, re$terms, k_re, p, disp, tx$T, penalty, control, sd0)
   search <- function(par) covstruct_search(evalf, par, control, value_first = TRUE, pre = pre)
   run <- search(start)
-  # The fit is in y's units (penalized gaussian fits, with or without
-  # equalto(), come here): the standard deviations' boundary is relative
-  # to y's residual scale.
+  # The fit is in y's units (gaussian ML fits of structures come here, and
+  # penalized ones, with equalto() too): the standard deviations' boundary
+  # is relative to y's residual scale.
   unit <- if (gauss) as.vector(response_scale(tx$M, y, weights, offset, family)) else 1
   bc <- covstruct_verify(search, run, re$terms, k_re,
                         covstruct_disp_index(family, disp, length(start)), unit)
