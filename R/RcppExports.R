@@ -253,8 +253,8 @@ cpp_sparse_glm_start <- function(ptr, maxit) {
     .Call(`_glmmgee_cpp_sparse_glm_start`, ptr, maxit)
 }
 
-cpp_spzire_new <- function(X, Xz, Xd, Zc, Zz, y, wt, off, lam_row, lam_col, lam_k, ntheta, family, link, kind) {
-    .Call(`_glmmgee_cpp_spzire_new`, X, Xz, Xd, Zc, Zz, y, wt, off, lam_row, lam_col, lam_k, ntheta, family, link, kind)
+cpp_spzire_new <- function(X, Xz, Xd, Zc, Zz, y, wt, off, lam_row, lam_col, lam_k, ntheta, family, link, kind, nsecond = -1L) {
+    .Call(`_glmmgee_cpp_spzire_new`, X, Xz, Xd, Zc, Zz, y, wt, off, lam_row, lam_col, lam_k, ntheta, family, link, kind, nsecond)
 }
 
 cpp_spzire_eval <- function(ptr, thetas) {

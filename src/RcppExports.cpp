@@ -836,8 +836,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_spzire_new
-SEXP cpp_spzire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Xz, Eigen::Map<Eigen::MatrixXd> Xd, Eigen::MappedSparseMatrix<double> Zc, Eigen::MappedSparseMatrix<double> Zz, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::MatrixXd> off, Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col, Rcpp::IntegerVector lam_k, int ntheta, int family, int link, int kind);
-RcppExport SEXP _glmmgee_cpp_spzire_new(SEXP XSEXP, SEXP XzSEXP, SEXP XdSEXP, SEXP ZcSEXP, SEXP ZzSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP offSEXP, SEXP lam_rowSEXP, SEXP lam_colSEXP, SEXP lam_kSEXP, SEXP nthetaSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP kindSEXP) {
+SEXP cpp_spzire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Xz, Eigen::Map<Eigen::MatrixXd> Xd, Eigen::MappedSparseMatrix<double> Zc, Eigen::MappedSparseMatrix<double> Zz, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::MatrixXd> off, Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col, Rcpp::IntegerVector lam_k, int ntheta, int family, int link, int kind, int nsecond);
+RcppExport SEXP _glmmgee_cpp_spzire_new(SEXP XSEXP, SEXP XzSEXP, SEXP XdSEXP, SEXP ZcSEXP, SEXP ZzSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP offSEXP, SEXP lam_rowSEXP, SEXP lam_colSEXP, SEXP lam_kSEXP, SEXP nthetaSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP kindSEXP, SEXP nsecondSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -856,7 +856,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< int >::type family(familySEXP);
     Rcpp::traits::input_parameter< int >::type link(linkSEXP);
     Rcpp::traits::input_parameter< int >::type kind(kindSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_spzire_new(X, Xz, Xd, Zc, Zz, y, wt, off, lam_row, lam_col, lam_k, ntheta, family, link, kind));
+    Rcpp::traits::input_parameter< int >::type nsecond(nsecondSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_spzire_new(X, Xz, Xd, Zc, Zz, y, wt, off, lam_row, lam_col, lam_k, ntheta, family, link, kind, nsecond));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -1820,7 +1821,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_known_pivoted_factor", (DL_FUNC) &_glmmgee_cpp_known_pivoted_factor, 4},
     {"_glmmgee_cpp_row_sumsq", (DL_FUNC) &_glmmgee_cpp_row_sumsq, 1},
     {"_glmmgee_cpp_sparse_glm_start", (DL_FUNC) &_glmmgee_cpp_sparse_glm_start, 2},
-    {"_glmmgee_cpp_spzire_new", (DL_FUNC) &_glmmgee_cpp_spzire_new, 15},
+    {"_glmmgee_cpp_spzire_new", (DL_FUNC) &_glmmgee_cpp_spzire_new, 16},
     {"_glmmgee_cpp_spzire_eval", (DL_FUNC) &_glmmgee_cpp_spzire_eval, 2},
     {"_glmmgee_cpp_spzire_grad", (DL_FUNC) &_glmmgee_cpp_spzire_grad, 2},
     {"_glmmgee_cpp_spzire_fixed_curvature", (DL_FUNC) &_glmmgee_cpp_spzire_fixed_curvature, 2},

@@ -22,14 +22,18 @@ Eigen::VectorXd cpp_sparse_glm_start(SEXP ptr, int maxit) {
 // The two-part sparse Laplace engine (laplace-zero-re.h): any random-effect
 // terms in each part, independent parts. off: n x 3 offsets of (eta, logit
 // zero probability, log dispersion); lam_*: Lambda's pattern over
-// (Zc's columns, Zz's columns), 0-based.
+// (Zc's columns, Zz's columns), 0-based. With kinds 7 and 8 (random effects
+// in all three predictors) the first `nsecond` of Zz's columns are the zero
+// part's, the others the dispersion part's (-1: all Zz's are the second
+// predictor's).
 // [[Rcpp::export]]
 SEXP cpp_spzire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Xz,
                     Eigen::Map<Eigen::MatrixXd> Xd, Eigen::MappedSparseMatrix<double> Zc,
                     Eigen::MappedSparseMatrix<double> Zz, Eigen::Map<Eigen::VectorXd> y,
                     Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::MatrixXd> off,
                     Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col,
-                    Rcpp::IntegerVector lam_k, int ntheta, int family, int link, int kind) {
+                    Rcpp::IntegerVector lam_k, int ntheta, int family, int link, int kind,
+                    int nsecond = -1) {
   glmmgee::check_engine_rows(X.rows(), {Xz.rows(), Xd.rows(), Zc.rows(), Zz.rows(), y.size(),
                                         wt.size(), off.rows()},
                              "X, Xz, Xd, Zc, Zz, y, weights and offsets");
@@ -43,7 +47,7 @@ SEXP cpp_spzire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> X
     glmmgee::SparseZire* eng = new glmmgee::SparseZire(
         X, Xz, Xd, zc, zz, y, wt, off, Rcpp::as<std::vector<int> >(lam_row),
         Rcpp::as<std::vector<int> >(lam_col), Rcpp::as<std::vector<int> >(lam_k), ntheta,
-        family, link, kind);
+        family, link, kind, nsecond);
     Rcpp::XPtr<glmmgee::SparseZire> p(eng, true);
     p.attr("class") = "glmmgee_spzire_engine";
     return p;
@@ -126,6 +130,7 @@ Rcpp::List cpp_spzire_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gu
   }
   return Rcpp::List::create(Rcpp::Named("u") = m.u, Rcpp::Named("b") = m.b,
                             Rcpp::Named("eta") = m.eta, Rcpp::Named("a") = m.a,
+                            Rcpp::Named("phi") = m.phi,
                             Rcpp::Named("inv_i") = Rcpp::wrap(m.inv_i),
                             Rcpp::Named("inv_j") = Rcpp::wrap(m.inv_j),
                             Rcpp::Named("inv_x") = Rcpp::wrap(m.inv_x),

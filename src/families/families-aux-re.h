@@ -26,13 +26,15 @@
 namespace glmmgee {
 
 // Derivatives of one observation's l in v = (eta, a, phi):
-// g[c] = dl/dv_c, h[b][c] = d2l/dv_b dv_c (b in {eta, a}),
-// t[b][c][d] = d3l/dv_b dv_c dv_d (b, c in {eta, a}).
+// g[c] = dl/dv_c, h[b][c] = d2l/dv_b dv_c, t[b][c][d] = d3l/dv_b dv_c dv_d,
+// with b, c over the random predictors: (eta, a) for kinds 1 to 6 (h's and
+// t's rows for phi unused), all three for kinds 7 and 8, where phi moves
+// with random effects too.
 struct Obs2 {
   double l;
   double g[3];
-  double h[2][3];
-  double t[2][2][3];
+  double h[3][3];
+  double t[3][3][3];
 };
 
 // What the observation models with a random log dispersion share (kinds 4
@@ -50,6 +52,9 @@ class TwoPartRE {
       : f_(inner), disp_(inner->has_dispersion()), lc0_(inner->logconst(0.0, 1.0)),
         nb2_(dynamic_cast<const NBinom2Log*>(inner) != nullptr) {}
   virtual ~TwoPartRE() {}
+  // How many of (eta, a, phi) move with random effects: 2, or 3 (kinds 7
+  // and 8).
+  virtual int random_predictors() const { return 2; }
   virtual double logconst(double y, double wt) const {
     return y > 0 && wt > 0 ? wt * f_->logconst(y, 1.0) : 0.0;
   }
@@ -537,9 +542,128 @@ class HurdleDispersionRE : public TwoPartRE {
   }
 };
 
+// Random effects in all three predictors (kinds 7 and 8): v = (eta, z,
+// d), z the logit of the zero probability (zero-inflation) or of a zero
+// (hurdle), d the log dispersion, each with its own random-effect terms.
+// The count family's l and its derivatives in (eta, d) up to third order
+// (count_derivs2()) sit at v's indices 0 and 2; z enters through the
+// logistic terms, whose derivatives (A(z) = log plogis(z): 1 - p, -p(1-p),
+// -p(1-p)(1-2p); -log1pexp(z): -p, -p(1-p), -p(1-p)(1-2p)) are at index 1.
+// Every term times the row's weight.
+class ThreeRandomRE : public TwoPartRE {
+ public:
+  using TwoPartRE::TwoPartRE;
+  int random_predictors() const override { return 3; }
+
+ protected:
+  // o's l, g, h and t in (eta, d) from c.
+  static void put_count3(const RowDerivs2& c, bool full, Obs2& o) {
+    const int kIdx[2] = {0, 2};  // count_derivs2()'s (eta, d) in v
+    o.l = c.l;
+    o.g[0] = c.d1[0];
+    o.g[2] = c.d1[1];
+    if (!full) return;
+    for (int b = 0; b < 2; ++b)
+      for (int e = 0; e < 2; ++e) {
+        o.h[kIdx[b]][kIdx[e]] = c.d2[b][e];
+        for (int k = 0; k < 2; ++k) o.t[kIdx[b]][kIdx[e]][kIdx[k]] = c.d3[b + e + k];
+      }
+  }
+  // The chain rule of F(s), s = s0(eta, d) + sz z, into o's g, h and t
+  // (add_chain()'s formulas over all three predictors).
+  static void add_chain3(const RowDerivs2& c, double sz, double F1, double F2, double F3,
+                         bool full, Obs2& o) {
+    const double s1[3] = {c.d1[0], sz, c.d1[1]};
+    for (int k = 0; k < 3; ++k) o.g[k] += F1 * s1[k];
+    if (!full) return;
+    // (s's second and third derivatives: in eta and d only)
+    const int pos[3] = {0, -1, 1};
+    auto s2 = [&](int b, int e) {
+      return pos[b] < 0 || pos[e] < 0 ? 0.0 : c.d2[pos[b]][pos[e]];
+    };
+    auto s3 = [&](int b, int e, int k) {
+      return pos[b] < 0 || pos[e] < 0 || pos[k] < 0 ? 0.0 : c.d3[pos[b] + pos[e] + pos[k]];
+    };
+    for (int b = 0; b < 3; ++b)
+      for (int k = 0; k < 3; ++k) o.h[b][k] += F2 * s1[b] * s1[k] + F1 * s2(b, k);
+    for (int b = 0; b < 3; ++b)
+      for (int e = 0; e < 3; ++e)
+        for (int k = 0; k < 3; ++k)
+          o.t[b][e][k] += F3 * s1[b] * s1[e] * s1[k] +
+                          F2 * (s2(b, e) * s1[k] + s2(b, k) * s1[e] + s2(e, k) * s1[b]) +
+                          F1 * s3(b, e, k);
+  }
+  // The logistic term of z into index 1: its value and derivatives d1,
+  // d2, d3 in z.
+  static void add_z(double l, double d1, double d2, double d3, bool full, Obs2& o) {
+    o.l += l;
+    o.g[1] += d1;
+    if (!full) return;
+    o.h[1][1] += d2;
+    o.t[1][1][1] += d3;
+  }
+};
+
+// Zero-inflation with random effects in the zero and dispersion parts
+// (kind 7): y = 0: l = A(z) + F(s), s = l0(eta, d) - z, F(s) =
+// log1pexp(s) (r, v, w its derivatives, as in kind 5); y > 0: l =
+// l_c(y; eta, d) - log1pexp(z).
+class ZeroInflatedThreeRE : public ThreeRandomRE {
+ public:
+  using ThreeRandomRE::ThreeRandomRE;
+  using TwoPartRE::eval;
+  void eval(double y, double wt, double eta, double z, double d, bool full, Obs2& o,
+            const RowConst*) const override {
+    clear(o);
+    if (wt <= 0) return;
+    const RowDerivs2 c = count_derivs2(y, 1.0, eta, d, full);
+    const double p = plogis(z), pq = p * (1.0 - p), pqr = pq * (1.0 - 2.0 * p);
+    if (y > 0) {
+      put_count3(c, full, o);
+      add_z(-log1pexp(z), -p, -pq, -pqr, full, o);
+    } else {
+      const double s = c.l + lc0_ - z, r = plogis(s), v = r * (1.0 - r);
+      o.l = log1pexp(s);
+      add_chain3(c, -1.0, r, v, v * (1.0 - 2.0 * r), full, o);
+      add_z(-log1pexp(-z), 1.0 - p, -pq, -pqr, full, o);
+    }
+    scale(o, wt);
+  }
+};
+
+// A hurdle with random effects in the zero and dispersion parts (kind 8):
+// y = 0: l = log plogis(z); y > 0: l = l_c(y; eta, d) + G(l0(eta, d)) -
+// log1pexp(z), G as in kind 6.
+class HurdleThreeRE : public ThreeRandomRE {
+ public:
+  using ThreeRandomRE::ThreeRandomRE;
+  using TwoPartRE::eval;
+  void eval(double y, double wt, double eta, double z, double d, bool full, Obs2& o,
+            const RowConst*) const override {
+    clear(o);
+    if (wt <= 0) return;
+    const double p = plogis(z), pq = p * (1.0 - p), pqr = pq * (1.0 - 2.0 * p);
+    if (y <= 0) {
+      add_z(-log1pexp(-z), 1.0 - p, -pq, -pqr, full, o);
+      scale(o, wt);
+      return;
+    }
+    const RowDerivs2 c = count_derivs2(y, 1.0, eta, d, full);
+    const RowDerivs2 c0 = count_derivs2(0.0, 1.0, eta, d, full);
+    const double l0 = c0.l + lc0_, t = 1.0 / std::expm1(-l0), u = t * (1.0 + t);
+    put_count3(c, full, o);
+    o.l += -std::log(-std::expm1(l0));
+    add_chain3(c0, 0.0, t, u, u * (1.0 + 2.0 * t), full, o);
+    add_z(-log1pexp(z), -p, -pq, -pqr, full, o);
+    scale(o, wt);
+  }
+};
+
 // kind 1 zero-inflation, 2 hurdle, 3 zero-inflated binomial, 4 a
 // dispersion formula with random effects, 5 zero-inflation and 6 a hurdle
-// beside one (the codes of aux_kind_code() in R); nullptr otherwise.
+// beside one, 7 and 8 zero-inflation and a hurdle with random effects in
+// the zero and dispersion parts both (the codes of aux_kind_code() in R);
+// nullptr otherwise.
 inline std::unique_ptr<TwoPartRE> make_two_part_re(int kind, const ObsModel* inner) {
   if (kind == 1) return std::unique_ptr<TwoPartRE>(new ZeroInflatedRE(inner));
   if (kind == 2) return std::unique_ptr<TwoPartRE>(new HurdleRE(inner));
@@ -547,6 +671,8 @@ inline std::unique_ptr<TwoPartRE> make_two_part_re(int kind, const ObsModel* inn
   if (kind == 4) return std::unique_ptr<TwoPartRE>(new DispersionRE(inner));
   if (kind == 5) return std::unique_ptr<TwoPartRE>(new ZeroInflatedDispersionRE(inner));
   if (kind == 6) return std::unique_ptr<TwoPartRE>(new HurdleDispersionRE(inner));
+  if (kind == 7) return std::unique_ptr<TwoPartRE>(new ZeroInflatedThreeRE(inner));
+  if (kind == 8) return std::unique_ptr<TwoPartRE>(new HurdleThreeRE(inner));
   return std::unique_ptr<TwoPartRE>();
 }
 
@@ -561,7 +687,7 @@ inline void make_two_part_models(int family, int link, int kind, int pd,
   if (!fam) throw std::invalid_argument("unsupported family/link");
   obs = make_two_part_re(kind, fam.get());
   if (!obs) throw std::invalid_argument("unknown two-part kind");
-  if (kind >= 4 && kind <= 6) {
+  if (kind >= 4 && kind <= 8) {
     double o[3];
     if (!fam->has_dispersion() || !fam->dphi2(1.0, 1.0, 0.0, 0.0, o))
       throw std::invalid_argument("this family has no dispersion formula with random effects");
@@ -569,7 +695,7 @@ inline void make_two_part_models(int family, int link, int kind, int pd,
       throw std::invalid_argument("a dispersion formula with random effects takes its fixed design as the second part's");
     if (kind == 5 && pd == 0)
       throw std::invalid_argument("zero-inflation beside a dispersion formula with random effects needs the zero part's design as the third");
-    // (kinds 5 and 6 evaluate the count part at unit weight and scale it:
+    // (kinds 5 to 8 evaluate the count part at unit weight and scale it:
     // a count family's rows, not a beta-binomial's trials)
     if (kind >= 5 && family != FAM_NBINOM2 && family != FAM_NBINOM1)
       throw std::invalid_argument("a zero part beside a dispersion formula with random effects needs a negative binomial family");
@@ -591,6 +717,11 @@ inline void neg_obs_hessian(const TwoPartRE& ob, const Obs2& o, double y, double
   N[2][0] = N[0][2];
   N[2][1] = N[1][2];
   N[2][2] = 0.0;
+  // (phi random too: its row of h is filled)
+  if (ob.random_predictors() == 3) {
+    N[2][2] = -o.h[2][2];
+    return;
+  }
   if (has_disp) {
     Obs2 op, om;
     const double h = 1e-4 * (1.0 + std::fabs(phi));

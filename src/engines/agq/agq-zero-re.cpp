@@ -56,6 +56,8 @@ ZireEngine::ZireEngine(const Eigen::Ref<const MatrixXd>& X,
   // predictor is the zero part's logit, which the observation models
   // differentiate as the other kinds' fixed dispersion)
   make_two_part_models(family, link, kind, pd_, fam_, obs_);
+  if (obs_->random_predictors() != 2)
+    throw std::invalid_argument("the one-factor two-part engine takes two random predictors");
   lay_ = make_layout(group, n_, M);
   nmax_ = lay_.largest();
   const int qc = (int)Zc.cols();

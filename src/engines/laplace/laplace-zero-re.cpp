@@ -43,21 +43,27 @@ SparseZire::SparseZire(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<con
                        const Eigen::Ref<const VectorXd>& y, const Eigen::Ref<const VectorXd>& wt,
                        const Eigen::Ref<const MatrixXd>& off, const std::vector<int>& lam_row,
                        const std::vector<int>& lam_col, const std::vector<int>& lam_k,
-                       int ntheta, int family, int link, int kind)
+                       int ntheta, int family, int link, int kind, int nsecond)
     : n_((int)X.rows()), p_((int)X.cols()), pz_((int)Xz.cols()), pd_((int)Xd.cols()),
       Q_((int)(Zc.cols() + Zz.cols())), qc_((int)Zc.cols()), nth_(ntheta), X_(X), Xz_(Xz),
       Xd_(Xd), off_(off), y_(y), wt_(wt), lr_(lam_row), lc_(lam_col), lk_(lam_k) {
   make_two_part_models(family, link, kind, pd_, fam_, obs_);
-  a_at_ = p_ + nth_ + (kind >= 5 ? pd_ : 0);
+  const bool swapped = kind == 5 || kind == 6;
+  a_at_ = p_ + nth_ + (swapped ? pd_ : 0);
   row_consts_ = kind < 5;
-  ph_at_ = p_ + nth_ + (kind >= 5 ? 0 : pz_);
+  ph_at_ = p_ + nth_ + (swapped ? 0 : pz_);
+  nr_ = obs_->random_predictors();
+  if (nsecond < 0) nsecond = (int)Zz.cols();
+  if (nsecond > Zz.cols() || (nr_ == 2 && nsecond != Zz.cols()))
+    throw std::invalid_argument("the zero part's random-effect columns are out of range");
+  q2_ = qc_ + nsecond;
   for (size_t k = 0; k < lr_.size(); ++k)
     if (lr_[k] < 0 || lr_[k] >= Q_ || lc_[k] < 0 || lc_[k] > lr_[k] || lk_[k] < 0 ||
         lk_[k] >= nth_)
       throw std::invalid_argument("the Lambda pattern is out of range");
   // The parts' effects are independent: Lambda is block diagonal.
   for (size_t k = 0; k < lr_.size(); ++k)
-    if ((lr_[k] < qc_) != (lc_[k] < qc_))
+    if (part(lr_[k]) != part(lc_[k]))
       throw std::invalid_argument("the Lambda pattern links the two parts' effects");
   std::vector<Eigen::Triplet<double> > tz;
   for (int j = 0; j < Zc.outerSize(); ++j)
@@ -140,7 +146,7 @@ SparseZire::SparseZire(const Eigen::Ref<const MatrixXd>& X, const Eigen::Ref<con
   chol_.analyzePattern(H_);  // the fill-reducing ordering, once
 
   for (int i = 0; i < n_; ++i) lconst_ += obs_->logconst(y_[i], wt_[i]);
-  for (VectorXd* v : {&eta_, &av_, &g1_, &g2_}) v->setZero(n_);
+  for (VectorXd* v : {&eta_, &av_, &g1_, &g2_, &g3_}) v->setZero(n_);
   obs_d_.resize(n_);
   rc_.resize(n_);
   keep_.resize((size_t)n_ * TwoPartRE::kKeep);
@@ -161,6 +167,7 @@ void SparseZire::setup(const VectorXd& theta) {
   // constants)
   if (row_consts_)
     for (int i = 0; i < n_; ++i) obs_->row_const(y_[i], ph_[i], rc_[i]);
+  phv_ = ph_;
 }
 
 double SparseZire::rows(const VectorXd& u, bool full) {
@@ -171,36 +178,41 @@ double SparseZire::rows(const VectorXd& u, bool full) {
   Obs2 o;
   if (full) t_ready_ = false;
   for (int i = 0; i < n_; ++i) {
-    double e = eta0_[i], a = a0_[i];
+    double e = eta0_[i], a = a0_[i], f = ph_[i];
     for (int k = Ao[i]; k < Ao[i + 1]; ++k) {
-      if (Ai[k] < qc_) e += Av[k] * u[Ai[k]];
-      else a += Av[k] * u[Ai[k]];
+      const int pk = part(Ai[k]);
+      if (pk == 0) e += Av[k] * u[Ai[k]];
+      else if (pk == 1) a += Av[k] * u[Ai[k]];
+      else f += Av[k] * u[Ai[k]];
     }
     eta_[i] = e;
     av_[i] = a;
+    phv_[i] = f;
     Obs2& d = full ? obs_d_[i] : o;
     // The third derivatives only where the gradient needs them (at the
     // mode, third_derivs()): what they take is kept beside obs_d_.
     if (full)
-      obs_->eval_defer(y_[i], wt_[i], e, a, ph_[i], d, &rc_[i],
+      obs_->eval_defer(y_[i], wt_[i], e, a, f, d, &rc_[i],
                        &keep_[(size_t)i * TwoPartRE::kKeep]);
     else
-      obs_->eval(y_[i], wt_[i], e, a, ph_[i], false, d, &rc_[i]);
+      obs_->eval(y_[i], wt_[i], e, a, f, false, d, &rc_[i]);
     s += d.l;
     if (!full) continue;
     g1_[i] = d.g[0];
     g2_[i] = d.g[1];
+    g3_[i] = d.g[2];
   }
   return s;
 }
 
-VectorXd SparseZire::at_times(const VectorXd& v1, const VectorXd& v2) const {
+VectorXd SparseZire::at_times(const VectorXd& v1, const VectorXd& v2, const VectorXd& v3) const {
   const int* Ao = A_.outerIndexPtr();
   const int* Ai = A_.innerIndexPtr();
   const double* Av = A_.valuePtr();
+  const VectorXd* v[3] = {&v1, &v2, &v3};
   VectorXd out = VectorXd::Zero(Q_);
   for (int i = 0; i < n_; ++i)
-    for (int k = Ao[i]; k < Ao[i + 1]; ++k) out[Ai[k]] += Av[k] * (Ai[k] < qc_ ? v1[i] : v2[i]);
+    for (int k = Ao[i]; k < Ao[i + 1]; ++k) out[Ai[k]] += Av[k] * (*v[part(Ai[k])])[i];
   return out;
 }
 
@@ -213,12 +225,13 @@ bool SparseZire::factor(double mu) {
   for (int j = 0; j < Q_; ++j) Hx[diag_h_[j]] = 1.0 + mu;
   for (int i = 0; i < n_; ++i) {
     const Obs2& o = obs_d_[i];
-    const double w[2][2] = {{-o.h[0][0], -o.h[0][1]}, {-o.h[0][1], -o.h[1][1]}};
+    double w[3][3];
+    neg_h(o, w);
     long pp = pair_start_[i];
     for (int a = Ao[i]; a < Ao[i + 1]; ++a) {
-      const int pa = Ai[a] < qc_ ? 0 : 1;
+      const int pa = part(Ai[a]);
       for (int b = a; b < Ao[i + 1]; ++b)
-        Hx[pair_h_[pp++]] += Av[a] * Av[b] * w[pa][Ai[b] < qc_ ? 0 : 1];
+        Hx[pair_h_[pp++]] += Av[a] * Av[b] * w[pa][part(Ai[b])];
     }
   }
   chol_.factorize_polled(H_);
@@ -275,7 +288,7 @@ bool SparseZire::newton(int* iters) {
   int it = 0;
   for (; it < 200; ++it) {
     Rcpp::checkUserInterrupt();  // main thread: one factorization per check
-    VectorXd grad = at_times(g1_, g2_) - u;
+    VectorXd grad = at_times(g1_, g2_, g3_) - u;
     double mu = 0.0;
     while (!factor(mu)) {
       mu = mu == 0.0 ? 1e-4 : mu * 10.0;
@@ -397,7 +410,7 @@ bool SparseZire::fixed_curvature(const VectorXd& theta, MatrixXd& out) const {
   }
   for (int i = 0; i < n_; ++i) {
     double N[3][3];
-    neg_obs_hessian(*obs_, obs_d_[i], y_[i], wt_[i], eta_[i], av_[i], ph_[i], pd_ > 0, N);
+    neg_obs_hessian(*obs_, obs_d_[i], y_[i], wt_[i], eta_[i], av_[i], phv_[i], pd_ > 0, N);
     for (int m = 0; m < F; ++m) {
       const int c = chan[m];
       v[m] = c == 0 ? X_(i, m) : (c == 1 ? Xz_(i, col[m]) : Xd_(i, col[m]));
@@ -407,7 +420,7 @@ bool SparseZire::fixed_curvature(const VectorXd& theta, MatrixXd& out) const {
       if (v[m] == 0.0) continue;
       for (int k = 0; k <= m; ++k) Jff(m, k) += v[m] * N[c][chan[k]] * v[k];
       for (int k = Ao[i]; k < Ao[i + 1]; ++k)
-        Jfu(m, Ai[k]) += v[m] * N[c][Ai[k] < qc_ ? 0 : 1] * Av[k];
+        Jfu(m, Ai[k]) += v[m] * N[c][part(Ai[k])] * Av[k];
     }
   }
   for (int m = 0; m < F; ++m)
@@ -444,7 +457,9 @@ void SparseZire::third_derivs() {
 }
 
 // The exact gradient at the mode and factor of the last evaluation (the
-// formulas at the top of this file).
+// formulas at the top of this file, over nr_ random predictors: with
+// three, M_i, W_i and the sums over b run over all three and phi's row is
+// a random predictor's).
 void SparseZire::gradient(VectorXd& g) {
   third_derivs();
   map_pairs();
@@ -453,67 +468,75 @@ void SparseZire::gradient(VectorXd& g) {
   const int* Ao = A_.outerIndexPtr();
   const int* Ai = A_.innerIndexPtr();
   const double* Av = A_.valuePtr();
-  VectorXd c1(n_), c2(n_), cph(n_), gl = VectorXd::Zero(nth_);
-  std::vector<double> al, ze, va, vz;
+  const int P = nr_;
+  VectorXd c[3] = {VectorXd(n_), VectorXd(n_), VectorXd(n_)};
+  VectorXd gl = VectorXd::Zero(nth_);
+  // Per part b: the row's entries of A_b (al[b]) and H^{-1} A_b' on them (va[b]).
+  std::vector<double> al[3], va[3];
   for (int i = 0; i < n_; ++i) {
     const int m = Ao[i + 1] - Ao[i];
-    al.assign(m, 0.0);
-    ze.assign(m, 0.0);
-    for (int la = 0; la < m; ++la) (Ai[Ao[i] + la] < qc_ ? al : ze)[la] = Av[Ao[i] + la];
-    va.assign(m, 0.0);
-    vz.assign(m, 0.0);
+    for (int b = 0; b < P; ++b) {
+      al[b].assign(m, 0.0);
+      va[b].assign(m, 0.0);
+    }
+    for (int la = 0; la < m; ++la) al[part(Ai[Ao[i] + la])][la] = Av[Ao[i] + la];
     long pp = pair_start_[i];
     for (int la = 0; la < m; ++la)
       for (int lb = la; lb < m; ++lb) {
         const double s = S[pair_s_[pp++]];
-        va[la] += s * al[lb];
-        vz[la] += s * ze[lb];
-        if (lb != la) {
-          va[lb] += s * al[la];
-          vz[lb] += s * ze[la];
-        }
+        for (int b = 0; b < P; ++b) va[b][la] += s * al[b][lb];
+        if (lb != la)
+          for (int b = 0; b < P; ++b) va[b][lb] += s * al[b][la];
       }
-    double m00 = 0.0, m01 = 0.0, m11 = 0.0;
-    for (int la = 0; la < m; ++la) {
-      m00 += al[la] * va[la];
-      m01 += al[la] * vz[la];
-      m11 += ze[la] * vz[la];
-    }
+    double M[3][3] = {{0.0, 0.0, 0.0}, {0.0, 0.0, 0.0}, {0.0, 0.0, 0.0}};
+    for (int b = 0; b < P; ++b)
+      for (int e = b; e < P; ++e)
+        for (int la = 0; la < m; ++la) M[b][e] += al[b][la] * va[e][la];
     const Obs2& o = obs_d_[i];
-    double cd[3];
-    for (int d = 0; d < 3; ++d)
-      cd[d] = -(m00 * o.t[0][0][d] + 2.0 * m01 * o.t[0][1][d] + m11 * o.t[1][1][d]);
-    c1[i] = cd[0];
-    c2[i] = cd[1];
-    cph[i] = cd[2];
-    const double w[2][2] = {{-o.h[0][0], -o.h[0][1]}, {-o.h[0][1], -o.h[1][1]}};
+    for (int d = 0; d < 3; ++d) {
+      double acc = 0.0;
+      for (int b = 0; b < P; ++b) {
+        acc += M[b][b] * o.t[b][b][d];
+        for (int e = b + 1; e < P; ++e) acc += 2.0 * M[b][e] * o.t[b][e][d];
+      }
+      c[d][i] = -acc;
+    }
+    double w[3][3];
+    neg_h(o, w);
     for (long r = rec_start_[i]; r < rec_start_[i + 1]; ++r) {
-      const int loc = rec_loc_[r], pc = Ai[Ao[i] + loc] < qc_ ? 0 : 1;
-      gl[rec_k_[r]] -= rec_z_[r] * (w[0][pc] * va[loc] + w[1][pc] * vz[loc]);
+      const int loc = rec_loc_[r], pc = part(Ai[Ao[i] + loc]);
+      double acc = 0.0;
+      for (int b = 0; b < P; ++b) acc += w[b][pc] * va[b][loc];
+      gl[rec_k_[r]] -= rec_z_[r] * acc;
     }
   }
-  const VectorXd vq = chol_.solve(at_times(c1, c2));
-  VectorXd r1(n_), r2(n_), rph(n_);
+  const VectorXd vq = chol_.solve(at_times(c[0], c[1], c[2]));
+  VectorXd rr[3] = {VectorXd(n_), VectorXd(n_), VectorXd(n_)};
   for (int i = 0; i < n_; ++i) {
-    double q1 = 0.0, q2 = 0.0;
-    for (int k = Ao[i]; k < Ao[i + 1]; ++k) (Ai[k] < qc_ ? q1 : q2) += Av[k] * vq[Ai[k]];
+    double q[3] = {0.0, 0.0, 0.0};
+    for (int k = Ao[i]; k < Ao[i + 1]; ++k) q[part(Ai[k])] += Av[k] * vq[Ai[k]];
     const Obs2& o = obs_d_[i];
-    r1[i] = o.g[0] - 0.5 * (c1[i] + o.h[0][0] * q1 + o.h[0][1] * q2);
-    r2[i] = o.g[1] - 0.5 * (c2[i] + o.h[0][1] * q1 + o.h[1][1] * q2);
-    rph[i] = o.g[2] - 0.5 * (cph[i] + o.h[0][2] * q1 + o.h[1][2] * q2);
+    for (int d = 0; d < 3; ++d) {
+      double acc = c[d][i];
+      for (int b = 0; b < P; ++b) acc += (b <= d ? o.h[b][d] : o.h[d][b]) * q[b];
+      rr[d][i] = o.g[d] - 0.5 * acc;
+    }
   }
   g.resize(npar());
-  g.head(p_) = X_.transpose() * r1;
-  g.segment(a_at_, pz_) = Xz_.transpose() * r2;
-  g.segment(ph_at_, pd_) = Xd_.transpose() * rph;
+  g.head(p_) = X_.transpose() * rr[0];
+  g.segment(a_at_, pz_) = Xz_.transpose() * rr[1];
+  g.segment(ph_at_, pd_) = Xd_.transpose() * rr[2];
   // Z' r and Z' (g without e), each column with its part's row vector.
+  const VectorXd* gp[3] = {&g1_, &g2_, &g3_};
   VectorXd zr = VectorXd::Zero(Q_), zw = VectorXd::Zero(Q_);
-  for (int j = 0; j < Q_; ++j)
+  for (int j = 0; j < Q_; ++j) {
+    const int pj = part(j);
     for (SpMat::InnerIterator it(Z_, j); it; ++it) {
       const int i = (int)it.row();
-      zr[j] += it.value() * (j < qc_ ? r1[i] : r2[i]);
-      zw[j] += it.value() * (j < qc_ ? g1_[i] : g2_[i]);
+      zr[j] += it.value() * rr[pj][i];
+      zw[j] += it.value() * (*gp[pj])[i];
     }
+  }
   for (size_t q = 0; q < lr_.size(); ++q)
     gl[lk_[q]] += zr[lr_[q]] * u_[lc_[q]] - 0.5 * zw[lr_[q]] * vq[lc_[q]];
   g.segment(p_, nth_) = gl;
@@ -538,6 +561,7 @@ SparseZireModes SparseZire::modes(const VectorXd& theta, bool guard) {
   m.b = Lam * u_;
   m.eta = eta_;
   m.a = av_;
+  m.phi = phv_;
   // H^{-1} on H's lower pattern, from the selected inverse.
   std::vector<double> S;
   chol_.selected_inverse(S);

@@ -3,7 +3,11 @@
 // (crossed, nested, slopes; the same or different grouping factors):
 //   eta = X beta + off_1 + Zc Lambda_c u_c,   a = Xz gamma + off_2 + Zz Lambda_z u_z,
 // log phi = Xd delta + off_3, u = (u_c, u_z) ~ N(0, I), the two parts'
-// effects independent (Lambda block diagonal, glmmTMB's model). One row's
+// effects independent (Lambda block diagonal, glmmTMB's model). With
+// kinds 7 and 8 phi (the log dispersion) carries random effects too:
+// phi = Xd delta + off_3 + Zd Lambda_d u_d, u = (u_c, u_z, u_d), W 3 x 3
+// per row (Zz's last columns are Zd's: `nsecond` of them are the zero
+// part's). One row's
 // log-likelihood l(eta, a, phi) and its derivatives in (eta, a) come from
 // families-aux-re.h. With A1 = [Zc 0] Lambda, A2 = [0 Zz] Lambda and the
 // per-row negative Hessian W = -d2 l / d(eta, a)^2 at the joint mode u^,
@@ -32,7 +36,7 @@
 namespace glmmgee {
 
 struct SparseZireModes {
-  Eigen::VectorXd u, b, eta, a;
+  Eigen::VectorXd u, b, eta, a, phi;  // phi: the third predictor at the mode
   std::vector<int> inv_i, inv_j;  // H^{-1} on H's lower pattern (0-based)
   std::vector<double> inv_x;
   std::vector<double> h_x;  // H itself on the same pattern
@@ -52,7 +56,7 @@ class SparseZire {
              const Eigen::Ref<const Eigen::VectorXd>& wt,
              const Eigen::Ref<const Eigen::MatrixXd>& off, const std::vector<int>& lam_row,
              const std::vector<int>& lam_col, const std::vector<int>& lam_k, int ntheta,
-             int family, int link, int kind);
+             int family, int link, int kind, int nsecond = -1);
   int npar() const { return p_ + nth_ + pz_ + pd_; }
   // The Laplace log-likelihood (-Inf when the joint mode is not found, or
   // H is not positive definite there, or H's smallest eigenvalue is below
@@ -104,10 +108,17 @@ class SparseZire {
 
  private:
   void setup(const Eigen::VectorXd& theta);
+  // W = -h, the row's negative Hessian in the random predictors (h's upper
+  // triangle, as the observation models fill it).
+  static void neg_h(const Obs2& o, double w[3][3]) {
+    for (int b = 0; b < 3; ++b)
+      for (int c = 0; c < 3; ++c) w[b][c] = -(b <= c ? o.h[b][c] : o.h[c][b]);
+  }
   // Sum of l at u (with full, each row's derivatives into obs_d_).
   double rows(const Eigen::VectorXd& u, bool full);
-  // A1' v1 + A2' v2.
-  Eigen::VectorXd at_times(const Eigen::VectorXd& v1, const Eigen::VectorXd& v2) const;
+  // A1' v1 + A2' v2 (+ A3' v3 with three random predictors).
+  Eigen::VectorXd at_times(const Eigen::VectorXd& v1, const Eigen::VectorXd& v2,
+                           const Eigen::VectorXd& v3) const;
   // H (+ mu on the diagonal) at the weights of obs_d_, factorized.
   bool factor(double mu);
   // The joint mode and the factor of H there (newton()), then the guard
@@ -122,6 +133,10 @@ class SparseZire {
   void gradient(Eigen::VectorXd& g);
 
   int n_, p_, pz_, pd_, Q_, qc_, nth_;
+  // The random predictors (2 or 3) and where the third's columns start.
+  int nr_ = 2, q2_ = 0;
+  // The predictor (0 eta, 1 a, 2 phi) that random effect j moves.
+  int part(int j) const { return j < qc_ ? 0 : (j < q2_ ? 1 : 2); }
   // Where the second (random) and third (fixed) predictors' coefficients
   // start in theta: (beta, Lambda, a's, phi's), except with kinds 5 and 6
   // (a zero part beside a dispersion formula with random effects),
@@ -133,7 +148,7 @@ class SparseZire {
   std::unique_ptr<TwoPartRE> obs_;
   Eigen::MatrixXd X_, Xz_, Xd_, off_;
   Eigen::VectorXd y_, wt_;
-  SpMat Z_;  // [Zc Zz], n x Q, for Z' v
+  SpMat Z_;  // [Zc Zz (Zd)], n x Q, for Z' v
   std::vector<int> lr_, lc_, lk_;
   double lconst_ = 0.0;
   // A = [Zc Zz] Lambda with a fixed row-major pattern (explicit zeros kept);
@@ -149,7 +164,8 @@ class SparseZire {
   std::vector<int> pair_h_, pair_s_, diag_h_;
   bool pairs_mapped_ = false;
   PolledLLT chol_;
-  Eigen::VectorXd eta0_, a0_, ph_, eta_, av_, g1_, g2_;
+  Eigen::VectorXd eta0_, a0_, ph_, eta_, av_, g1_, g2_, g3_;
+  Eigen::VectorXd phv_;  // phi at the current u (three random predictors)
   std::vector<Obs2> obs_d_;
   std::vector<TwoPartRE::RowConst> rc_;  // per row at ph_ (setup())
   std::vector<double> keep_;  // per row, TwoPartRE::eval_defer()'s, beside obs_d_
