@@ -67,9 +67,18 @@
 #' mean of y at each row's own dispersion, \eqn{(1 - \pi)\mu} or
 #' \eqn{(1 - \pi)\mu / (1 - f(0))}; covariance structures may stand in
 #' either formula beside them. [variance_shares()] averages the residual
-#' variance over the observations and the dispersion's random effects. Not
-#' yet available: random effects in `ziformula` beside it. `penalized` puts its prior on the mean's
-#' coefficients (and with `pen_zi` on a zero part's), as in other fits.
+#' variance over the observations and the dispersion's random effects.
+#' `penalized` puts its prior on the mean's coefficients (and with `pen_zi`
+#' on a zero part's), as in other fits.
+#'
+#' The zero part may have random effects of its own too (`ziformula = ~ z +
+#' (1 | g)`, any terms, the same or other grouping factors): the three
+#' parts' effects, independent of each other, are integrated jointly by the
+#' Laplace approximation with its exact gradient (`nAGQ = 1`; covariance
+#' structures are not yet available in such a model). `VarCorr()` then has
+#' blocks `zi~<group>` and `disp~<group>` after the mean's, `ranef()` takes
+#' `component = "zi"` too, and `simulate()` draws new effects of all three
+#' parts.
 #'
 #' Adaptive Gauss-Hermite quadrature (`nAGQ > 1`) is available when the
 #' mean's and the dispersion's random-effect terms all lie on one grouping

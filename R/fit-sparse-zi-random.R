@@ -16,30 +16,43 @@
 # One random-effects structure over both parts: the zero part's columns
 # after the count part's, its covariance parameters after the count part's;
 # `prefix` marks the second part's names ("disp~" for a dispersion part
-# with random effects, fit-dispersion-random.R).
-zire_combined_re <- function(rc, rz, prefix = "zi~") {
-  Qc <- ncol(rc$Z)
-  nc <- rc$ntheta
-  tz <- lapply(rz$terms, function(tm) {
-    tm$columns <- tm$columns + Qc
-    tm$par <- tm$par + nc
+# with random effects, fit-dispersion-random.R). With `rd`, a dispersion
+# part's terms beside the zero part's (engine kinds 7 and 8), after them
+# and marked "disp~"; `Qz` and `nterms_z` count the second part's columns
+# and terms.
+zire_combined_re <- function(rc, rz, prefix = "zi~", rd = NULL) {
+  parts <- c(list(rc, rz), if (!is.null(rd)) list(rd))
+  Q0 <- cumsum(c(0L, vapply(parts, function(r) ncol(r$Z), 1L)))
+  n0 <- cumsum(c(0L, vapply(parts, function(r) as.integer(r$ntheta), 1L)))
+  shift <- function(k) lapply(parts[[k]]$terms, function(tm) {
+    tm$columns <- tm$columns + Q0[[k]]
+    tm$par <- tm$par + n0[[k]]
     tm
   })
-  list(Z = cbind(rc$Z, rz$Z), Qc = Qc,
-       lam_row = c(rc$lam_row, rz$lam_row + Qc), lam_col = c(rc$lam_col, rz$lam_col + Qc),
-       lam_k = c(rc$lam_k, rz$lam_k + nc), ntheta = nc + rz$ntheta,
-       lower = c(rc$lower, rz$lower),
-       par_names = c(rc$par_names, paste0(prefix, rz$par_names)),
-       terms = c(rc$terms, tz), nterms_c = length(rc$terms), prefix = prefix)
+  pre <- c("", prefix, "disp~")
+  cat_parts <- function(f) unlist(lapply(seq_along(parts), function(k) f(parts[[k]], k)))
+  list(Z = do.call(cbind, lapply(parts, `[[`, "Z")), Qc = ncol(rc$Z), Qz = ncol(rz$Z),
+       lam_row = cat_parts(function(r, k) r$lam_row + Q0[[k]]),
+       lam_col = cat_parts(function(r, k) r$lam_col + Q0[[k]]),
+       lam_k = cat_parts(function(r, k) r$lam_k + n0[[k]]), ntheta = n0[[length(n0)]],
+       lower = cat_parts(function(r, k) r$lower),
+       par_names = cat_parts(function(r, k)
+         if (length(r$par_names)) paste0(pre[[k]], r$par_names) else character(0)),
+       terms = unlist(lapply(seq_along(parts), shift), recursive = FALSE),
+       nterms_c = length(rc$terms), nterms_z = length(rz$terms), ntheta_z = rz$ntheta,
+       prefix = prefix,
+       three = !is.null(rd))
 }
 
 # The combined structure's random-effects design split by part (the
-# conditional part's first Qc columns, then the zero part's), as the
-# two-part sparse engine takes them.
+# conditional part's first Qc columns, then the zero part's and, with three
+# parts, the dispersion part's after them: `nsecond` of Zz's columns are
+# the second part's), as the two-part sparse engine takes them.
 zire_split_z <- function(re) {
   Qc <- re$Qc
   list(Zc = as_dgc(re$Z[, seq_len(Qc), drop = FALSE]),
-       Zz = as_dgc(re$Z[, Qc + seq_len(ncol(re$Z) - Qc), drop = FALSE]))
+       Zz = as_dgc(re$Z[, Qc + seq_len(ncol(re$Z) - Qc), drop = FALSE]),
+       nsecond = re$Qz %||% (ncol(re$Z) - Qc))
 }
 
 # list(loglik, gradient, hmin): the engine's Laplace log-likelihood and its
@@ -63,17 +76,21 @@ spzire_evaluator <- function(eng) {
 # "hurdle_disp_re" it is the dispersion's too (Xd, offd), and the zero part
 # (Xz, offz, fixed effects only; Xz NULL for a zero-truncated model) is the
 # engine's third predictor, its coefficients before the dispersion's as in
-# every two-part fit (engine kinds 5 and 6). Returns the engine
+# every two-part fit (engine kinds 5 and 6). With kind "zi_both_re" or
+# "hurdle_both_re" the zero part (rz) and the dispersion part (`rd`) both
+# have random effects: the engine's second and third random predictors
+# (kinds 7 and 8). Returns the engine
 # `eng` with the structure `re`, the map `rp`, the dispersion design `Xd`,
 # the scaled zero and dispersion designs `Xzs`, `XdS` and their widths
 # `pz`, `pd`.
-zire_sparse_engine <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offset, offz, offd) {
+zire_sparse_engine <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offset, offz, offd,
+                               rd = NULL) {
   n <- length(y)
   p <- ncol(X)
   swap <- kind %in% c("zi_disp_re", "hurdle_disp_re")
   dre <- swap || kind == "disp_re"
   if (swap && is.null(Xz)) Xz <- matrix(0, n, 0L)
-  re <- zire_combined_re(rc, rz, if (dre) "disp~" else "zi~")
+  re <- zire_combined_re(rc, rz, if (dre) "disp~" else "zi~", rd)
   nth <- re$ntheta
   disp <- has_dispersion(family) && kind != "disp_re"
   if (disp && is.null(Xd)) Xd <- matrix(1, n, 1L, dimnames = list(NULL, "(Intercept)"))
@@ -100,18 +117,21 @@ zire_sparse_engine <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offs
                         cbind(as.numeric(offset), as.numeric(if (swap) offd else offz),
                               as.numeric(if (swap) offz else offd)),
                         re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
-                        family$family_code, family$link_code, aux_kind_code(kind, family))
+                        family$family_code, family$link_code, aux_kind_code(kind, family),
+                        re$Qz)
   list(eng = eng, re = re, rp = rp, Xd = Xd, Xzs = Xzs, XdS = XdS, pz = pz, pd = pd)
 }
 
 glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, offset, control,
-                                 start = NULL, penalty = NULL, offz = NULL, offd = NULL) {
+                                 start = NULL, penalty = NULL, offz = NULL, offd = NULL,
+                                 rd = NULL) {
   n <- length(y)
   offz <- offz %||% rep(0, n)
   offd <- offd %||% rep(0, n)
   p <- ncol(X)
   check_full_rank(X)
-  se <- zire_sparse_engine(X, y, rc, rz, family, kind, Xz, Xd, weights, offset, offz, offd)
+  se <- zire_sparse_engine(X, y, rc, rz, family, if (is.null(rd)) kind else paste0(kind, "_both_re"),
+                           Xz, Xd, weights, offset, offz, offd, rd)
   re <- se$re
   pz <- se$pz
   pd <- se$pd
@@ -232,8 +252,8 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
        zi = if (pz) theta[nb + seq_len(pz)], disp = if (pd) theta[nb + pz + seq_len(pd)],
        lambda = theta[p + seq_len(nth)], p = p,
        gradient = tl$gradient, hessian = tl$hessian, cov_theta = tl$cov_theta, family = family,
-       modes = list(eta = m$eta, zlink = m$a, u = m$u, b = m$b), terms = tms$terms,
-       zterms = tms$second, singular = any(tl$on_boundary), on_boundary = tl$on_boundary,
+       modes = list(eta = m$eta, zlink = m$a, dlink = if (!is.null(rd)) m$phi, u = m$u, b = m$b),
+       terms = tms$terms, zterms = tms$second, dterms = tms$third, singular = any(tl$on_boundary), on_boundary = tl$on_boundary,
        optinfo = tl$optinfo, engine = "laplace_sparse_zero_re")
 }
 
@@ -266,11 +286,16 @@ zire_term_summaries <- function(rp, re, m, theta_s, theta, p, nc) {
   all <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(re$ntheta)], m, NULL,
                                                 theta_s), unname(theta))
   ic <- seq_len(re$nterms_c)
-  list(terms = all[ic], second = lapply(all[seq_along(all) > re$nterms_c], function(tm) {
-    tm$columns <- tm$columns - re$Qc
-    tm$par <- tm$par - nc
+  # (with a third part, its terms after the second's, counted from its own first)
+  iz <- if (isTRUE(re$three)) re$nterms_c + seq_len(re$nterms_z)
+        else setdiff(seq_along(all), ic)
+  from <- function(idx, q0, n0) lapply(all[idx], function(tm) {
+    tm$columns <- tm$columns - q0
+    tm$par <- tm$par - n0
     tm
-  }))
+  })
+  list(terms = all[ic], second = from(iz, re$Qc, nc),
+       third = if (isTRUE(re$three)) from(setdiff(seq_along(all), c(ic, iz)), re$Qc + re$Qz, nc + re$ntheta_z))
 }
 
 # Whether the two-part sparse engine searches a second time, with wide

@@ -234,6 +234,10 @@ glmm_zi <- function(s, mf) {
             rz = if (!is.null(rt)) rt$rz
                  else if (s$zire_sparse) sparse_re_terms(zi_bars_formula(s$zi_bars), mf, NULL)
                  else if (s$disp_random) sparse_re_terms(zi_bars_formula(s$disp_bars), mf, NULL),
+            # (random effects in the zero and the dispersion parts both: rz the
+            # zero part's, rd the dispersion's)
+            rd = if (is.null(rt) && s$two_random_parts)
+                   sparse_re_terms(zi_bars_formula(s$disp_bars), mf, NULL),
             rt = rt)
   if (s$disp_zero) check_zero_residual(two_part_re_terms(d, formula), d$weights)
   zi_object(s, mf, d, zi_fit(s, d))
@@ -272,6 +276,9 @@ zi_fit <- function(s, d) {
   else if (s$structured_aux) two_part_covstruct_fit(
       d$X, d$y, d$rt, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, d$offz, d$offd, s$control,
       if (s$engine == "agq") nAGQ else 1L, reml = s$reml_aux)
+  else if (s$two_random_parts) glmm_sparse_zire_fit(
+      d$X, d$y, re, d$rz, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, s$control, s$start,
+      s$penalty, offz = d$offz, offd = d$offd, rd = d$rd)
   else if (s$disp_random && s$engine == "agq_zero_re") glmm_dispre_agq_fit(
       d$X, d$y, re, d$rz, inner, d$dd$X, d$weights, d$offset, s$control, d$offd, s$start,
       nAGQ, s$penalty, Xz = d$zd$X, offz = d$offz, zkind = kind)
@@ -342,7 +349,8 @@ zi_object <- function(s, mf, d, fit) {
                     fit$p + length(fit$lambda) + length(fit$zi) + seq_along(fit$disp))
   if (!is.null(d$zre)) obj$aux$zi$re <- obj$zire
   if (s$zire_sparse) obj$aux$zi$re <- zire_sparse_part(fit, d$rz)
-  if (s$disp_random) obj$aux$disp$re <- zire_sparse_part(fit, d$rz)
+  if (s$disp_random) obj$aux$disp$re <- if (!is.null(d$rd)) zire_sparse_part(fit, d$rd, fit$dterms)
+                                         else zire_sparse_part(fit, d$rz)
   if (length(s$zi_bars)) obj$aux$zi$formula <- s$ziformula
   obj$zire <- NULL
   obj$penalty <- fit$penalty
@@ -388,7 +396,7 @@ zi_object <- function(s, mf, d, fit) {
                                    check_confounded_terms(d$rz)),
             if (s$disp_random) sub("^the random-effect terms",
                                    "the dispersion part's random-effect terms",
-                                   check_confounded_terms(d$rz)))
+                                   check_confounded_terms(d$rd %||% d$rz)))
   # A gaussian residual with a free scale in each dispersion group beside a
   # term with one observation per level and column: the split between them
   # arbitrary, as in one-part fits (residual_unidentified()).
@@ -425,7 +433,8 @@ family_label <- function(s)
 # (f_c(0) = (1 - p)^n), the count families at unit weight.
 aux_kind_code <- function(kind, family) {
   if (kind == "zi" && identical(family$family, "binomial")) return(3L)
-  c(disp = 0L, zi = 1L, hurdle = 2L, disp_re = 4L, zi_disp_re = 5L, hurdle_disp_re = 6L)[[kind]]
+  c(disp = 0L, zi = 1L, hurdle = 2L, disp_re = 4L, zi_disp_re = 5L, hurdle_disp_re = 6L,
+    zi_both_re = 7L, hurdle_both_re = 8L)[[kind]]
 }
 
 # The conditional part's start for a zero-inflated binomial: the binomial

@@ -230,8 +230,9 @@ VarCorr.glmmgee_glmm_zire <- function(x, sigma = 1, ...) {
 
 #' @rdname glmm-zi-random
 #' @param component `"cond"` (the count part's random effects, default),
-#'   `"zi"` (the zero part's) or `"both"` (a list of the two). When the
-#'   conditional formula has no random-effect term, the default gives the
+#'   `"zi"` (the zero part's), `"disp"` (the dispersion formula's, when it
+#'   has random-effect terms too) or `"both"` (a list of every part's). When
+#'   the conditional formula has no random-effect term, the default gives the
 #'   zero part's.
 #' @param type,condVar As in [ranef.glmmgee_glmm()] (the rule of the fit).
 #' @export

@@ -56,8 +56,9 @@ re_structure <- function(fit, caller) {
 # marginal means, variance shares, standardization) concerns the mean.
 dispersion_re_structure <- function(fit, re) {
   if (!inherits(fit, "glmmgee_glmm_dispre")) return(NULL)
-  rd <- re_structure_sparse(zire_sparse_shadow(fit), re$p %||% length(fit$coefficients) +
-                              length(re$lambda_index))
+  # (after the zero part's, when it has random effects too: re$zre)
+  rd <- re_structure_sparse(zire_sparse_shadow(fit, "disp"), re$p %||% length(fit$coefficients) +
+                              length(re$lambda_index) + length(re$zre$lambda_index))
   rd[c("q", "cnames", "pattern", "lambda_index", "Z")]
 }
 
@@ -169,9 +170,8 @@ cluster_of <- function(fit, cluster = NULL) {
 # formula fitted by the two-part sparse engine (which may group by other
 # factors, or hold all of the model's random effects).
 grouping_terms <- function(fit) {
-  a <- .subset2(fit, "aux")
-  second <- a$zi$re %||% a$disp$re
-  c(.subset2(fit, "reterms"), if (isTRUE(second$sparse)) second$terms)
+  c(.subset2(fit, "reterms"), unlist(lapply(random_aux_parts(fit), `[[`, "terms"),
+                                      recursive = FALSE))
 }
 
 # Index in grouping_terms() of the term whose grouping factor defines the

@@ -468,8 +468,8 @@ print_zi_head <- function(x, digits) {
   else if (!is.null(a$disp) && (length(a$disp$coef) != 1L || !is.null(a$disp$re) ||
                                   !is.null(a$disp$offset)))
     cat("Dispersion formula:", paste(deparse(a$disp$formula), collapse = " "), "\n")
-  # (the groups of the conditional part's terms, else of the second part's)
-  second <- (a$zi$re %||% a$disp$re)$terms
+  # (the groups of the conditional part's terms, else of the other parts')
+  second <- c(a$zi$re$terms, a$disp$re$terms)
   groups <- if (length(x$group_name)) sprintf("%d %s", x$ngroups, x$group_name)
             else unique(vapply(second, function(tm) sprintf("%d %s", length(tm$levels), tm$group), ""))
   cat(sprintf("%s = %s  (df = %d, %d observations, %s)\n",
@@ -482,10 +482,10 @@ print_zi_head <- function(x, digits) {
   if (isTRUE(a$zi$re$sparse))
     terms <- c(terms, lapply(a$zi$re$terms, function(tm)
       list(group = paste(tm$group, "(zero part)"), D = tm$D)))
-  else if (!is.null(a$disp$re))
+  if (!is.null(a$disp$re))
     terms <- c(terms, lapply(a$disp$re$terms, function(tm)
       list(group = paste(tm$group, "(dispersion, log scale)"), D = tm$D)))
-  else if (!is.null(a$zi$re))
+  if (!is.null(a$zi$re) && !isTRUE(a$zi$re$sparse))
     terms <- c(terms, list(list(group = paste(x$group_name, "(zero part)"), D = a$zi$re$D)))
   for (tm in terms) {
     sds <- sqrt(diag(tm$D))

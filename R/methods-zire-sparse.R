@@ -7,11 +7,11 @@
 #   Lambda, D, b, condvar), Z (their sparse design), b (their modes laid
 #   out as Z's columns).
 
-zire_sparse_part <- function(fit, rz) {
+zire_sparse_part <- function(fit, rz, terms = fit$zterms) {
   b <- numeric(ncol(rz$Z))
-  for (tm in fit$zterms) b[tm$columns] <- as.vector(t(tm$b))
-  list(sparse = TRUE, terms = fit$zterms, Z = rz$Z, b = b,
-       group_name = vapply(fit$zterms, `[[`, "", "group"))
+  for (tm in terms) b[tm$columns] <- as.vector(t(tm$b))
+  list(sparse = TRUE, terms = terms, Z = rz$Z, b = b,
+       group_name = vapply(terms, `[[`, "", "group"))
 }
 
 # The random-effect contribution of the second part `zr` (the zero part's,
@@ -39,36 +39,46 @@ sparse_part_re_link <- function(object, zr, newdata, allow.new.levels, label = "
   out
 }
 
-# simulate(): new random effects of both parts, drawn independently
-# (the model's independence of the two parts), term by term; the second
-# part's linear predictor is `zlink` or, for a dispersion part with random
-# effects, `dlink`.
+# The parts beside the conditional one whose random effects the two-part
+# sparse engine fitted: a named list of aux$zi$re and aux$disp$re (those
+# present, in the engine's order: the zero part's, then the dispersion's).
+random_aux_parts <- function(fit) {
+  a <- .subset2(fit, "aux")
+  Filter(function(r) isTRUE(r$sparse), list(zi = a$zi$re, disp = a$disp$re))
+}
+
+# simulate(): new random effects of every part, drawn independently (the
+# model's independence of the parts), term by term, into that part's
+# linear predictor (`zlink` the zero part's, `dlink` the dispersion's).
 zire_sparse_sampler <- function(object) {
-  disp <- inherits(object, "glmmgee_glmm_dispre")
-  pt <- if (disp) object$aux$disp else object$aux$zi
-  zr <- pt$re
+  parts <- random_aux_parts(object)
   draw_eta <- random_effect_sampler(object)
-  z0 <- aux_fixed_link(pt)
-  zlink <- if (disp) zi_predictors(object, NULL, NA, FALSE)$zlink
+  pr <- zi_predictors(object, NULL, NA, FALSE)
+  fixed <- list(zlink = pr$zlink)
+  link <- c(zi = "zlink", disp = "dlink")
   function() {
-    b <- numeric(ncol(zr$Z))
-    for (tm in zr$terms) {
-      q <- length(tm$cnames)
-      nl <- length(tm$levels)
-      B <- matrix(stats::rnorm(nl * q), nl, q) %*% t(tm$Lambda)
-      b[tm$columns] <- as.vector(t(B))
+    out <- c(list(eta = draw_eta()), fixed)
+    for (nm in names(parts)) {
+      zr <- parts[[nm]]
+      b <- numeric(ncol(zr$Z))
+      for (tm in zr$terms) {
+        q <- length(tm$cnames)
+        nl <- length(tm$levels)
+        B <- matrix(stats::rnorm(nl * q), nl, q) %*% t(tm$Lambda)
+        b[tm$columns] <- as.vector(t(B))
+      }
+      out[[link[[nm]]]] <- aux_fixed_link(object$aux[[nm]]) + as.numeric(zr$Z %*% b)
     }
-    a <- z0 + as.numeric(zr$Z %*% b)
-    if (disp) list(eta = draw_eta(), zlink = zlink, dlink = a)
-    else list(eta = draw_eta(), zlink = a)
+    out
   }
 }
 
-# A stand-in several-term fit whose random-effect terms are the zero
-# part's (or a dispersion formula's), for ranef() and that part's rows of
-# Lambda in confint().
-zire_sparse_shadow <- function(object) {
-  zr <- object$aux$zi$re %||% object$aux$disp$re
+# A stand-in several-term fit whose random-effect terms are those of the
+# part `part` ("zi" or "disp"; by default the first beside the conditional
+# one), for ranef() and that part's rows of Lambda in confint().
+zire_sparse_shadow <- function(object, part = NULL) {
+  parts <- random_aux_parts(object)
+  zr <- if (is.null(part)) parts[[1L]] else parts[[part]]
   object$reterms <- zr$terms
   object$group_name <- zr$group_name
   object$Z <- zr$Z
@@ -76,44 +86,52 @@ zire_sparse_shadow <- function(object) {
   object
 }
 
-# VarCorr() of a fit with random effects in a second part (`zr`: the zero
-# part's aux$zi$re or a dispersion formula's aux$disp$re), that part's
-# blocks after the first part's, named with `prefix`.
-second_part_varcorr <- function(x, zr, prefix) {
+# VarCorr() of a fit with random effects in other parts (random_aux_parts():
+# the zero part's, a dispersion formula's or both), each part's blocks after
+# the conditional part's, named "zi~<group>" and "disp~<group>".
+second_part_varcorr <- function(x) {
+  parts <- random_aux_parts(x)
   blk <- function(tms) lapply(tms, function(tm) varcorr_block(tm$D, tm$cnames, rep(1L, nrow(tm$D))))
-  out <- c(blk(x$reterms), blk(zr$terms))
-  names(out) <- make.unique(c(x$group_name, paste0(prefix, zr$group_name)), sep = ".")
+  out <- c(blk(x$reterms), unlist(lapply(parts, function(zr) blk(zr$terms)), recursive = FALSE))
+  names(out) <- make.unique(c(x$group_name, unlist(lapply(names(parts), function(nm)
+    paste0(nm, "~", parts[[nm]]$group_name)))), sep = ".")
   new_varcorr(out, x)
 }
 
-# ranef() of such a fit: the first part's modes, the second part's (named
-# `name` in `component`) or both. Without `component` (`given` FALSE), a fit
-# whose random effects are all in the second part gives that part's.
-second_part_ranef <- function(object, type, condVar, component, name, given = TRUE) {
+# ranef() of such a fit: the conditional part's modes, another part's
+# (`component` "zi" or "disp") or all (`component` "both": a list named by
+# part). Without `component` (`given` FALSE), a fit whose random effects
+# are all in one other part gives that part's.
+second_part_ranef <- function(object, type, condVar, component, given = TRUE) {
+  parts <- random_aux_parts(object)
   cond <- function() ranef.glmmgee_glmm_sparse(object, type = type, condVar = condVar)
-  second <- function() ranef.glmmgee_glmm_sparse(zire_sparse_shadow(object), type = type,
-                                                 condVar = condVar)
-  if (!given && !length(object$reterms)) component <- name
+  other <- function(nm) ranef.glmmgee_glmm_sparse(zire_sparse_shadow(object, nm), type = type,
+                                                  condVar = condVar)
+  if (!given && !length(object$reterms) && length(parts) == 1L) component <- names(parts)
   if (component == "cond") return(cond())
-  if (component == name) return(second())
-  stats::setNames(list(cond(), second()), c("cond", name))
+  if (component %in% names(parts)) return(other(component))
+  if (component != "both")
+    stop(sprintf("'component': this fit has no random effects in the %s part; use one of %s",
+                 if (component == "zi") "zero" else "dispersion",
+                 paste0("\"", c("cond", names(parts), "both"), "\"", collapse = ", ")),
+         call. = FALSE)
+  stats::setNames(c(list(cond()), lapply(names(parts), other)), c("cond", names(parts)))
 }
 
 #' @rdname glmm-zi-random
 #' @export
 VarCorr.glmmgee_glmm_zire_sparse <- function(x, sigma = 1, ...) {
   check_dots(..., .method = "VarCorr.glmmgee_glmm_zire_sparse")
-  second_part_varcorr(x, x$aux$zi$re, "zi~")
+  second_part_varcorr(x)
 }
 
 #' @rdname glmm-zi-random
 #' @export
 ranef.glmmgee_glmm_zire_sparse <- function(object, type = c("mode", "mean"), condVar = TRUE,
-                                           component = c("cond", "zi", "both"), ...) {
+                                           component = c("cond", "zi", "disp", "both"), ...) {
   check_dots(..., .method = "ranef.glmmgee_glmm_zire_sparse", .allow = "newdata")
   refuse_ranef_newdata(list(...), "models with random effects in the zero part")
-  second_part_ranef(object, match.arg(type), condVar, match.arg(component), "zi",
-                    !missing(component))
+  second_part_ranef(object, match.arg(type), condVar, match.arg(component), !missing(component))
 }
 
 # A dispersion formula with random-effect terms (fit-dispersion-random.R;
@@ -125,19 +143,19 @@ ranef.glmmgee_glmm_zire_sparse <- function(object, type = c("mode", "mean"), con
 #' @export
 VarCorr.glmmgee_glmm_dispre <- function(x, sigma = 1, ...) {
   check_dots(..., .method = "VarCorr.glmmgee_glmm_dispre")
-  second_part_varcorr(x, x$aux$disp$re, "disp~")
+  second_part_varcorr(x)
 }
 
 #' @rdname glmm-dispersion-random
 #' @param component `"cond"` (the mean's random effects), `"disp"` (the
-#'   dispersion formula's) or `"both"` (a list of the two). When the
-#'   conditional formula has no random-effect term, the default gives the
-#'   dispersion formula's.
+#'   dispersion formula's), `"zi"` (the zero part's, when it has random-effect
+#'   terms too) or `"both"` (a list of every part's). When the conditional
+#'   formula has no random-effect term, the default gives the dispersion
+#'   formula's.
 #' @export
 ranef.glmmgee_glmm_dispre <- function(object, type = c("mode", "mean"), condVar = TRUE,
-                                      component = c("cond", "disp", "both"), ...) {
+                                      component = c("cond", "disp", "zi", "both"), ...) {
   check_dots(..., .method = "ranef.glmmgee_glmm_dispre", .allow = "newdata")
   refuse_ranef_newdata(list(...), "models with random effects in the dispersion formula")
-  second_part_ranef(object, match.arg(type), condVar, match.arg(component), "disp",
-                    !missing(component))
+  second_part_ranef(object, match.arg(type), condVar, match.arg(component), !missing(component))
 }

@@ -91,6 +91,9 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
     # two-part sparse engine with the log dispersion as its second random
     # predictor (fit-dispersion-random.R).
     disp_random = length(disp_bars) > 0L,
+    # ... beside random effects in the zero part: the three parts' effects in
+    # one joint mode (engine kinds 7 and 8, glmm_sparse_zire_fit(rd =)).
+    two_random_parts = length(disp_bars) > 0L && length(zi_bars) > 0L,
     # ... whose terms and the mean's (if any) all lie on one grouping
     # factor, with no structure (a zero part with fixed effects may stand
     # beside them): adaptive quadrature over each cluster's effects of both
@@ -110,7 +113,8 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
     written = written, structured = structured, structured_aux = structured_aux,
     reml_aux = reml_aux,
     gnames = gnames, sparse = sparse,
-    zire_sparse = length(zi_bars) > 0L && zire_needs_sparse(formula, zi_bars, sparse),
+    zire_sparse = length(zi_bars) > 0L && (length(disp_bars) > 0L ||
+                                           zire_needs_sparse(formula, zi_bars, sparse)),
     covariance = covariance, ranef_dist = rd, rd = rd$type, REML = REML, penalty = penalty,
     zi_correlated = zi_correlated, nAGQ = nAGQ,
     # (REML: the exact criterion, which nAGQ does not change)
@@ -175,8 +179,12 @@ glmm_refusals <- list(
           "'REML = TRUE' with 'ziformula', 'dispformula' or a hurdle family needs family = gaussian(link = \"identity\"), no zero part and fixed effects only in 'dispformula' (REML is defined for linear mixed models)"),
   refusal("two_part_reml_start", quote(reml_aux && !is.null(start)),
           "'start' is not available for REML fits with a 'dispformula'"),
-  refusal("dispformula_random_parts", quote(disp_random && length(zi_bars)),
-          "'dispformula': random effects in the dispersion part cannot yet be combined with random effects in 'ziformula'; give one of the two parts fixed effects only"),
+  refusal("two_random_parts_quadrature", quote(two_random_parts && quadrature),
+          "'nAGQ' > 1 (adaptive quadrature) is not available with random effects in both 'ziformula' and 'dispformula': the model is fitted by the Laplace approximation (nAGQ = 1)"),
+  refusal("two_random_parts_structure", quote(two_random_parts && structured_aux),
+          "covariance structures are not yet available with random effects in both 'ziformula' and 'dispformula'; use unstructured terms in all three formulas, or give one of these two parts fixed effects only"),
+  refusal("two_random_parts_correlated", quote(two_random_parts && zi_correlated),
+          "'zi_correlated' = TRUE is not available with random effects in 'dispformula' too: the three parts' effects are independent"),
   refusal("dispformula_random_quadrature", quote(disp_random && quadrature && !disp_quadrature),
           "'nAGQ' > 1 (adaptive quadrature) with random effects in 'dispformula' needs the mean's and the dispersion's random-effect terms on one grouping factor, without covariance structures; otherwise the model is fitted by the Laplace approximation (nAGQ = 1)"),
   refusal("two_part_structure_start", quote(structured_aux && !is.null(start)),

@@ -48,12 +48,18 @@ profile_engine <- function(fit, zbasis = NULL, caller = "profile()") {
     covariance <- if (is.null(a)) fit_known_covariance(fit, "profile()")
     re <- sparse_re_terms(fit$formula, fit$model, covariance, empty = isTRUE(zr$sparse))
     if (isTRUE(zr$sparse)) {
-      dre <- !is.null(a$disp$re)
-      rz <- sparse_re_terms(zi_bars_formula(find_bars((if (dre) a$disp else a$zi)$formula)),
-                            fit$model, NULL)
+      # (random effects in both other parts: the zero part's second, the
+      # dispersion's third, rd)
+      three <- length(random_aux_parts(fit)) == 2L
+      dre <- !is.null(a$disp$re) && !three
+      part_terms <- function(pt) sparse_re_terms(zi_bars_formula(find_bars(pt$formula)),
+                                                 fit$model, NULL)
+      rz <- part_terms(if (dre) a$disp else a$zi)
+      rd <- if (three) part_terms(a$disp)
       rc <- re
-      re <- zire_combined_re(rc, rz, if (dre) "disp~" else "zi~")
+      re <- zire_combined_re(rc, rz, if (dre) "disp~" else "zi~", rd)
       sp <- function(M) methods::as(methods::as(M, "CsparseMatrix"), "generalMatrix")
+      Zz <- sp(if (three) cbind(rz$Z, rd$Z) else rz$Z)
       if (fit_engine(fit)$name == "agq_zero_re") {
         # A location-scale fit by quadrature (glmm_dispre_agq_fit()): the
         # one-factor two-part engine at the fit's rule.
@@ -62,13 +68,13 @@ profile_engine <- function(fit, zbasis = NULL, caller = "profile()") {
         split <- ag$split
         rotated <- ag$rotated
       } else {
-        eng <- cpp_spzire_new(X, ax$Xz0, ax$Xd0, sp(rc$Z), sp(rz$Z), y, w, ax$off3,
+        eng <- cpp_spzire_new(X, ax$Xz0, ax$Xd0, sp(rc$Z), Zz, y, w, ax$off3,
                               re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
-                              fam$family_code, fam$link_code, ax$kind)
+                              fam$family_code, fam$link_code, ax$kind, re$Qz)
         ev <- spzire_evaluator(eng)
         attr(ev, "edge") <- spzire_profile_edge(eng)
         if (is.null(zbasis))
-          split <- spzire_cluster_split(X, sp(rc$Z), sp(rz$Z), y, w, ax, re, fam)
+          split <- spzire_cluster_split(X, sp(rc$Z), Zz, y, w, ax, re, fam)
       }
     } else {
       if (!is.null(zbasis)) re$Z <- basis_z_sparse(re, zbasis)
@@ -168,7 +174,7 @@ profile_aux_inputs <- function(fit) {
   ad <- profile_aux_design(fit, X, a$zi$X, if (disp) a$disp$X %||% matrix(1, n, 1L))
   if (is.null(a)) return(ad)
   dbl <- function(M) { M <- M %||% matrix(0, n, 0L); storage.mode(M) <- "double"; M }
-  if (!is.null(a$disp$re)) {
+  if (!is.null(a$disp$re) && !isTRUE(a$zi$re$sparse)) {
     # A dispersion formula with random effects: the two-part engine's second
     # part is the dispersion's (kind disp_re, fit-dispersion-random.R); a
     # zero part beside it is the engine's third predictor (kind zi_disp_re).
@@ -195,7 +201,9 @@ profile_aux_inputs <- function(fit) {
   ad$aoff <- dbl(cbind(offz, if (disp) a$disp$offset %||% rep(0, n)))
   ad$off3 <- cbind(as.numeric(fit$offset %||% rep(0, n)), a$zi$offset %||% 0,
                    if (disp) a$disp$offset %||% 0 else 0)
-  ad$kind <- aux_kind_code(a$kind, fit$family)
+  # (random effects in the zero and the dispersion parts both: kinds 7, 8)
+  ad$kind <- aux_kind_code(if (!is.null(a$disp$re)) paste0(a$kind, "_both_re") else a$kind,
+                           fit$family)
   ad
 }
 
@@ -313,11 +321,14 @@ profile_re_structure <- function(fit) {
   zr <- fit$aux$zi$re %||% fit$aux$disp$re
   p <- length(fit$coefficients)
   if (isTRUE(zr$sparse)) {
-    rz <- re_structure_sparse(zire_sparse_shadow(fit), p + length(re$lambda_index))
-    re$pattern <- list(row = c(re$pattern$row, rz$pattern$row + re$q),
-                       col = c(re$pattern$col, rz$pattern$col + re$q))
-    re$lambda_index <- c(re$lambda_index, rz$lambda_index)
-    re$q <- re$q + rz$q
+    # (each part's terms in turn: the zero part's, then a dispersion formula's)
+    for (nm in names(random_aux_parts(fit))) {
+      rz <- re_structure_sparse(zire_sparse_shadow(fit, nm), p + length(re$lambda_index))
+      re$pattern <- list(row = c(re$pattern$row, rz$pattern$row + re$q),
+                         col = c(re$pattern$col, rz$pattern$col + re$q))
+      re$lambda_index <- c(re$lambda_index, rz$lambda_index)
+      re$q <- re$q + rz$q
+    }
   } else if (!is.null(zr)) {
     re$pattern <- zr$pattern_full
     re$q <- max(zr$pattern_full$row)

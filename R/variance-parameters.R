@@ -16,17 +16,16 @@ ran_par_map <- function(fit) {
   re <- re_structure(fit, "tidy")
   blocks <- names(VarCorr(fit))
   cn <- if (re$sparse) lapply(fit$reterms, `[[`, "cnames") else list(fit$cnames)
-  rz <- re$zre %||% dispersion_re_structure(fit, re)
-  if (!is.null(rz)) {
-    # The zero part's terms of the two-part sparse engine, or a dispersion
-    # formula's (VarCorr()'s blocks "zi~<group>" or "disp~<group>" after
-    # the count part's): one joint Lambda.
+  # The zero part's terms of the two-part sparse engine, a dispersion
+  # formula's or both (VarCorr()'s blocks "zi~<group>" and "disp~<group>"
+  # after the count part's): one joint Lambda.
+  for (rz in Filter(Negate(is.null), list(re$zre, dispersion_re_structure(fit, re)))) {
     re$pattern <- list(row = c(re$pattern$row, rz$pattern$row + re$q),
                        col = c(re$pattern$col, rz$pattern$col + re$q))
     re$lambda_index <- c(re$lambda_index, rz$lambda_index)
     re$q <- re$q + rz$q
-    cn <- c(cn, lapply((fit$aux$zi$re %||% fit$aux$disp$re)$terms, `[[`, "cnames"))
   }
+  for (zr in random_aux_parts(fit)) cn <- c(cn, lapply(zr$terms, `[[`, "cnames"))
   off <- c(0L, cumsum(lengths(cn)))
   k <- match(vc$grp, blocks)
   pos <- function(v) ifelse(is.na(v) | is.na(k), NA_integer_,

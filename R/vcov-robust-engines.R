@@ -82,6 +82,9 @@ sparse_cluster_split <- function(eng, Z, re, w) {
 spzire_cluster_split <- function(X, Zc, Zz, y, w, ax, re, fam) {
   function(code, G, levels) {
     Qc <- ncol(Zc)
+    # (three random parts: the zero part's Qz columns of Zz, then the
+    # dispersion part's)
+    Qz <- if (isTRUE(re$three)) re$Qz else ncol(Zz)
     M <- methods::as(methods::as(Zc, "CsparseMatrix"), "generalMatrix")
     engines <- lapply(sparse_cluster_pieces(cbind(Zc, Zz), re, code, w, G, levels), function(k) {
       if (is.null(k)) return(NULL)
@@ -89,18 +92,24 @@ spzire_cluster_split <- function(X, Zc, Zz, y, w, ax, re, fam) {
       # the cluster's own columns in the combined order, conditional ones
       # first; a part without any gets one column of zero loading
       qc <- sum(k$cols <= Qc)
-      qz <- length(k$cols) - qc
+      qz <- sum(k$cols > Qc & k$cols <= Qc + Qz)
+      qd <- length(k$cols) - qc - qz
       t <- k$triplets
       zc <- t$j <= qc
-      to_engine <- function(l) ifelse(l < qc, l, max(qc, 1L) + l - qc)
+      zd <- t$j > qc + qz
+      wz <- max(qz, 1L)
+      to_engine <- function(l) ifelse(l < qc, l, ifelse(l < qc + qz, max(qc, 1L) + l - qc,
+                                                         max(qc, 1L) + wz + l - qc - qz))
+      jz <- ifelse(zd, wz + t$j - qc - qz, t$j - qc)
       cpp_spzire_new(X[r, , drop = FALSE], ax$Xz0[r, , drop = FALSE], ax$Xd0[r, , drop = FALSE],
                      csc_from_triplets(t$i[zc], t$j[zc], t$x[zc], length(r), max(qc, 1L), M,
                                        sorted = TRUE),
-                     csc_from_triplets(t$i[!zc], t$j[!zc] - qc, t$x[!zc], length(r),
-                                       max(qz, 1L), M, sorted = TRUE),
+                     csc_from_triplets(t$i[!zc], jz[!zc], t$x[!zc], length(r),
+                                       wz + if (isTRUE(re$three)) max(qd, 1L) else 0L, M,
+                                       sorted = TRUE),
                      y[r], w[r], ax$off3[r, , drop = FALSE], to_engine(k$lam_row),
                      to_engine(k$lam_col), k$lam_k, re$ntheta, fam$family_code,
-                     fam$link_code, ax$kind)
+                     fam$link_code, ax$kind, if (isTRUE(re$three)) wz else -1L)
     })
     list(scores = function(th) split_gradients(engines, th, function(e, t)
       cpp_spzire_grad(e, t)$gradient))

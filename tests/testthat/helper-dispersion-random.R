@@ -209,3 +209,69 @@ reference_location_scale_integral <- function(par, y, X, Xd, g, logdens) {
     hmax + log(I)
   }, 0)
 }
+
+# Zero-inflated (or hurdle) negative binomial data with a random intercept
+# of g in each of the three parts: m clusters of size k, covariates x (mean,
+# dispersion) and z (zero part); SDs su (mean), sz (zero part), sv (log
+# theta).
+three_part_data <- function(m = 40, k = 10, su = 0.4, sz = 0.8, sv = 0.5, hurdle = FALSE,
+                            seed = 3) {
+  set.seed(seed)
+  g <- rep(seq_len(m), each = k)
+  d <- data.frame(g = factor(g), x = stats::rnorm(m * k), z = stats::rnorm(m * k))
+  mu <- exp(0.5 + 0.4 * d$x + stats::rnorm(m, 0, su)[g])
+  pz <- stats::plogis(-1 + 0.5 * d$z + stats::rnorm(m, 0, sz)[g])
+  th <- exp(0.7 + 0.3 * d$x + stats::rnorm(m, 0, sv)[g])
+  d$y <- if (!hurdle) stats::rnbinom(m * k, mu = mu, size = th) * stats::rbinom(m * k, 1, 1 - pz)
+    else ifelse(stats::runif(m * k) < pz, 0, stats::qnbinom(stats::runif(m * k,
+                stats::dnbinom(0, mu = mu, size = th), 1), mu = mu, size = th))
+  d
+}
+
+# The Laplace approximation of a model with a random intercept of g in the
+# mean, the zero part and the log dispersion, written out independently of
+# the package: per cluster, the joint mode of the three effects (optim(),
+# twice) and the log determinant of the Hessian there (optimHess()). par = (b, log su, gamma, log sz, d, log sv) on designs
+# X, Xz, Xd; `logdens(y, eta, zl, ld)` the rows' log densities.
+reference_three_part_laplace <- function(par, y, X, Xz, Xd, g, logdens) {
+  p <- ncol(X)
+  pz <- ncol(Xz)
+  pd <- ncol(Xd)
+  b <- par[seq_len(p)]
+  s <- exp(par[c(p + 1, p + pz + 2, p + pz + pd + 3)])
+  gm <- par[p + 1 + seq_len(pz)]
+  dl <- par[p + pz + 2 + seq_len(pd)]
+  eta0 <- drop(X %*% b)
+  z0 <- drop(Xz %*% gm)
+  d0 <- drop(Xd %*% dl)
+  total <- 0
+  for (lev in split(seq_along(y), g)) {
+    h <- function(w) sum(logdens(y[lev], eta0[lev] + w[1], z0[lev] + w[2], d0[lev] + w[3])) +
+      sum(stats::dnorm(w, 0, s, log = TRUE))
+    o <- stats::optim(c(0, 0, 0), function(w) -h(w), method = "BFGS",
+                      control = list(reltol = 1e-14, maxit = 1000))
+    o <- stats::optim(o$par, function(w) -h(w), method = "BFGS",
+                      control = list(reltol = 1e-15, maxit = 1000))
+    total <- total - o$value + 1.5 * log(2 * pi) -
+      0.5 * determinant(stats::optimHess(o$par, function(w) -h(w)))$modulus[[1]]
+  }
+  total
+}
+
+# The rows' log densities of a zero-inflated (or hurdle) negative binomial
+# at (eta, logit of the zero probability, log theta).
+three_part_logdens <- function(hurdle = FALSE) function(y, eta, zl, ld) {
+  f <- stats::dnbinom(y, size = exp(ld), mu = exp(eta), log = TRUE)
+  f0 <- stats::dnbinom(0, size = exp(ld), mu = exp(eta), log = TRUE)
+  pz <- stats::plogis(zl)
+  if (hurdle) ifelse(y == 0, log(pz), log1p(-pz) + f - log(-expm1(f0)))
+  else ifelse(y == 0, log(pz + (1 - pz) * exp(f0)), log1p(-pz) + f)
+}
+
+# A three-part fit's parameters in the reference's order.
+three_part_par <- function(fit) {
+  vc <- VarCorr(fit)
+  sd_of <- function(nm) log(attr(vc[[nm]], "stddev"))
+  unname(c(fixef(fit), sd_of("g"), fit$aux$zi$coef, sd_of("zi~g"), fit$aux$disp$coef,
+           sd_of("disp~g")))
+}

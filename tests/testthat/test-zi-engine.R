@@ -188,13 +188,13 @@ test_that("hurdle simulation gives no zeros from the count part, and zero-trunca
 test_that("unsupported combinations are refused with the argument named", {
   d <- zi_sim(M = 20, ni = 4, seed = 7)
   d$h <- rep(1:4, 20)
-  # Random effects in the zero part are fitted (test-zi-random.R,
-  # test-zi-random-sparse.R), and in the dispersion model
-  # (test-dispersion-random.R, beside a zero part with fixed effects), but
-  # not in both at once.
+  # Random effects in the zero part and in the dispersion model are fitted
+  # (test-zi-random.R, test-zi-random-sparse.R, test-dispersion-random.R),
+  # in both at once too (test-zero-and-dispersion-random.R), but then by
+  # the Laplace approximation only.
   expect_error(glmm(ynb ~ x + (1 | g), data = d, ziformula = ~ (1 | g),
-                    dispformula = ~ x + (1 | g), family = nbinom2),
-               "'dispformula': random effects in the dispersion part cannot yet be combined")
+                    dispformula = ~ x + (1 | g), family = nbinom2, nAGQ = 5),
+               "'nAGQ' > 1 \\(adaptive quadrature\\) is not available with random effects in both")
   expect_error(glmm(yp ~ x + (1 | g) + (1 | h), data = d, ziformula = ~ x, family = poisson,
                     nAGQ = 5), "only the Laplace approximation")
   expect_error(glmm(yg ~ x + (1 | g), data = d, ziformula = ~ x),

@@ -1,0 +1,151 @@
+# Random effects in the zero part and in the dispersion formula at once
+# (zero-inflated and hurdle negative binomial models): the three parts'
+# effects in one joint mode (engine kinds 7 and 8 of the two-part sparse
+# engine), checked against a Laplace approximation written out here and,
+# where glmmTMB fits random effects in dispformula, against glmmTMB.
+
+test_that("zero-inflation: the logLik is the independent Laplace, at its maximum", {
+  d <- three_part_data()
+  fit <- glmm(y ~ x + (1 | g), ziformula = ~ z + (1 | g), dispformula = ~ x + (1 | g),
+              family = nbinom2, data = d)
+  expect_s3_class(fit, "glmmgee_glmm")
+  expect_s3_class(fit, "glmmgee_glmm_dispre")
+  expect_s3_class(fit, "glmmgee_glmm_zire_sparse")
+  expect_identical(fit$engine$name, "laplace_sparse_zero_re")
+  expect_length(fit$optinfo$warnings, 0L)
+  X <- cbind(1, d$x)
+  Xz <- cbind(1, d$z)
+  par <- three_part_par(fit)
+  ll <- function(par) reference_three_part_laplace(par, d$y, X, Xz, X, d$g, three_part_logdens())
+  ref <- ll(par)
+  expect_lt(abs(as.numeric(logLik(fit)) - ref), 1e-5)
+  # A maximum of the reference too: no step of 1e-3 along any parameter
+  # raises it (the smallest drop of such a step is 6e-7; the reference's
+  # own noise about 2e-8).
+  for (k in seq_along(par)) for (h in c(-1e-3, 1e-3))
+    expect_lt(ll(replace(par, k, par[k] + h)), ref + 1e-7)
+  # The exact gradient (which needs the rows' third derivatives in all three
+  # predictors) against differences of the engine's value, away from the
+  # optimum.
+  expect_lt(engine_gradient_error(fit, c(0.05, -0.03, 0.1, -0.1, 0.08, 0.2, -0.1, 0.05, 0.1)),
+            1e-5)
+})
+
+test_that("a hurdle: the logLik is the independent Laplace, the gradient exact", {
+  d <- three_part_data(hurdle = TRUE, seed = 6)
+  fit <- glmm(y ~ x + (1 | g), ziformula = ~ z + (1 | g), dispformula = ~ x + (1 | g),
+              family = truncated_nbinom2, data = d)
+  expect_identical(fit$aux$kind, "hurdle")
+  X <- cbind(1, d$x)
+  ref <- reference_three_part_laplace(three_part_par(fit), d$y, X, cbind(1, d$z), X, d$g,
+                                      three_part_logdens(hurdle = TRUE))
+  expect_lt(abs(as.numeric(logLik(fit)) - ref), 1e-5)
+  expect_lt(engine_gradient_error(fit, c(0.05, -0.03, 0.1, -0.1, 0.08, 0.2, -0.1, 0.05, 0.1)),
+            1e-5)
+  # A hurdle's zero part is its own likelihood: P(y = 0) per row.
+  expect_equal(unname(predict(fit, type = "zprob")),
+               unname(stats::plogis(predict(fit, type = "zlink"))), tolerance = 1e-12)
+})
+
+test_that("each part's random effects: VarCorr, ranef, predict, simulate", {
+  d <- three_part_data()
+  fit <- glmm(y ~ x + (1 | g), ziformula = ~ z + (1 | g), dispformula = ~ x + (1 | g),
+              family = nbinom2, data = d)
+  vc <- VarCorr(fit)
+  expect_identical(names(vc), c("g", "zi~g", "disp~g"))
+  expect_output(print(fit), "g \\(zero part\\)")
+  expect_output(print(fit), "g \\(dispersion, log scale\\)")
+  rz <- ranef(fit, component = "zi")$g[[1]]
+  rd <- ranef(fit, component = "disp")$g[[1]]
+  expect_identical(names(ranef(fit, component = "both")), c("cond", "zi", "disp"))
+  # Each part's predictor carries its own modes.
+  zc <- fit$aux$zi$coef
+  expect_equal(unname(predict(fit, type = "zlink")),
+               unname(zc[[1]] + zc[[2]] * d$z + rz[as.integer(d$g)]), tolerance = 1e-10)
+  dc <- fit$aux$disp$coef
+  expect_equal(unname(predict(fit, type = "disp")),
+               unname(exp(dc[[1]] + dc[[2]] * d$x + rd[as.integer(d$g)])), tolerance = 1e-10)
+  expect_equal(unname(predict(fit, type = "disp", re.form = NA)),
+               unname(exp(dc[[1]] + dc[[2]] * d$x)), tolerance = 1e-10)
+  mu <- predict(fit, type = "conditional")
+  expect_equal(unname(predict(fit, type = "response")),
+               unname((1 - predict(fit, type = "zprob")) * mu), tolerance = 1e-10)
+  nd <- data.frame(x = 0.5, z = -1, g = c("1", "new"))
+  expect_error(predict(fit, newdata = nd, type = "disp"), "allow.new.levels")
+  pn <- predict(fit, newdata = nd, type = "disp", allow.new.levels = TRUE)
+  expect_equal(unname(pn), exp(dc[[1]] + dc[[2]] * 0.5 + c(rd[1], 0)), tolerance = 1e-10)
+  # New effects of all three parts: the simulated zeros' share follows the
+  # fit's marginal one (within 0.03 over 400 draws of 400 rows).
+  s <- simulate(fit, nsim = 400, seed = 1)
+  expect_identical(dim(s), c(nrow(d), 400L))
+  # (given the fitted modes instead, re.form = NULL: other draws)
+  s1 <- simulate(fit, nsim = 400, seed = 1, re.form = NULL)
+  expect_false(isTRUE(all.equal(s, s1)))
+  expect_lt(abs(mean(s == 0) - mean(d$y == 0)), 0.03)
+})
+
+test_that("inference on each part: Wald and profile intervals, robust covariances, tidy", {
+  d <- three_part_data()
+  fit <- glmm(y ~ x + (1 | g), ziformula = ~ z + (1 | g), dispformula = ~ x + (1 | g),
+              family = nbinom2, data = d)
+  ci <- confint(fit)
+  expect_true(all(c("sd_(Intercept)|g", "sd_zi.(Intercept)|g", "sd_disp.(Intercept)|g",
+                    "disp.x", "zi.z") %in% rownames(ci)))
+  expect_true(all(ci[, 1] < ci[, 2]))
+  pr <- confint(fit, parm = c("x", "zi.z"), method = "profile")
+  expect_equal(unname(pr), unname(ci[c("x", "zi.z"), ]), tolerance = 0.15)
+  # The profile's limits: where the refit with the value held drops by the
+  # chi-square quantile (a refit with x's coefficient an offset).
+  d$off <- pr["x", 2] * d$x
+  f0 <- glmm(y ~ 1 + offset(off) + (1 | g), ziformula = ~ z + (1 | g),
+             dispformula = ~ x + (1 | g), family = nbinom2, data = d)
+  expect_equal(2 * as.numeric(logLik(fit) - logLik(f0)), stats::qchisq(0.95, 1), tolerance = 1e-3)
+  V <- vcov(fit, type = "CR2")
+  expect_true(all(is.finite(V)) && all(diag(V) > 0))
+  expect_identical(dim(vcov(fit, full = TRUE)), c(9L, 9L))
+  td <- broom.mixed::tidy(fit)
+  rp <- td[td$effect == "ran_pars", ]
+  expect_setequal(rp$component, c("cond", "zi", "disp"))
+  expect_equal(rp$estimate[rp$component == "disp"], attr(VarCorr(fit)[["disp~g"]], "stddev")[[1]],
+               tolerance = 1e-12)
+})
+
+test_that("other grouping factors per part, and a known truth recovered", {
+  set.seed(7)
+  m <- 60
+  d <- data.frame(g = factor(rep(seq_len(m), each = 12)), h = factor(rep(1:12, m)),
+                  x = stats::rnorm(m * 12), z = stats::rnorm(m * 12))
+  mu <- exp(1 + 0.4 * d$x + stats::rnorm(m, 0, 0.4)[d$g])
+  pz <- stats::plogis(-1 + 0.5 * d$z + stats::rnorm(12, 0, 0.8)[d$h])
+  th <- exp(1 + stats::rnorm(m, 0, 0.6)[d$g])
+  d$y <- stats::rnbinom(nrow(d), mu = mu, size = th) * stats::rbinom(nrow(d), 1, 1 - pz)
+  fit <- glmm(y ~ x + (1 | g), ziformula = ~ z + (1 | h), dispformula = ~ 1 + (1 | g),
+              family = nbinom2, data = d)
+  expect_identical(names(VarCorr(fit)), c("g", "zi~h", "disp~g"))
+  expect_lt(engine_gradient_error(fit, c(0.05, -0.03, 0.1, -0.1, 0.08, 0.2, -0.1, 0.05)), 1e-5)
+  # The truth within the Wald intervals (log scale for the SDs).
+  ci <- confint(fit)
+  truth <- c(x = 0.4, zi.z = 0.5, "sd_(Intercept)|g" = 0.4, "sd_zi.(Intercept)|h" = 0.8,
+             "sd_disp.(Intercept)|g" = 0.6)
+  for (nm in names(truth)) {
+    expect_gt(truth[[nm]], ci[nm, 1])
+    expect_lt(truth[[nm]], ci[nm, 2])
+  }
+})
+
+test_that("against glmmTMB where it fits random effects in dispformula (1.1.10 and later)", {
+  skip_if_not_installed("glmmTMB", "1.1.10")
+  d <- three_part_data()
+  for (hurdle in c(FALSE, TRUE)) {
+    dd <- if (hurdle) three_part_data(hurdle = TRUE, seed = 6) else d
+    fit <- glmm(y ~ x + (1 | g), ziformula = ~ z + (1 | g), dispformula = ~ x + (1 | g),
+                family = if (hurdle) truncated_nbinom2 else nbinom2, data = dd)
+    tm <- glmmTMB::glmmTMB(y ~ x + (1 | g), ziformula = ~ z + (1 | g),
+                           dispformula = ~ x + (1 | g), data = dd,
+                           family = if (hurdle) glmmTMB::truncated_nbinom2() else glmmTMB::nbinom2())
+    expect_gt(as.numeric(logLik(fit)), as.numeric(logLik(tm)) - 1e-4)
+    expect_equal(unname(fixef(fit)), unname(glmmTMB::fixef(tm)$cond), tolerance = 1e-3)
+    expect_equal(unname(fit$aux$zi$coef), unname(glmmTMB::fixef(tm)$zi), tolerance = 1e-3)
+    expect_equal(unname(fit$aux$disp$coef), unname(glmmTMB::fixef(tm)$disp), tolerance = 1e-3)
+  }
+})
