@@ -212,37 +212,56 @@ class TwoPartRE {
     r.d3[3] = p2[2];
     return r;
   }
-  // o's l, g and (with full) h and t in (eta, a) from c.
-  static void put_count(const RowDerivs2& c, bool full, Obs2& o) {
+  // o's l, g and (with full) h and t in (eta, d) from c (count_derivs2()'s
+  // (eta, a)), d the log dispersion at v's index `di`.
+  static void put_count(const RowDerivs2& c, bool full, Obs2& o, int di = 1) {
+    const int at[2] = {0, di};
     o.l = c.l;
     o.g[0] = c.d1[0];
-    o.g[1] = c.d1[1];
+    o.g[di] = c.d1[1];
     if (!full) return;
     for (int b = 0; b < 2; ++b)
       for (int e = 0; e < 2; ++e) {
-        o.h[b][e] = c.d2[b][e];
-        for (int k = 0; k < 2; ++k) o.t[b][e][k] = c.d3[b + e + k];
+        o.h[at[b]][at[e]] = c.d2[b][e];
+        for (int k = 0; k < 2; ++k) o.t[at[b]][at[e]][at[k]] = c.d3[b + e + k];
       }
   }
-  // Adds to o's g, h and t the chain rule of F(s), s = s0(eta, a) + sz z,
+  // Adds to o's g, h and t the chain rule of F(s), s = s0(eta, d) + sz z,
   // from s0's derivatives c and F's first three derivatives F1, F2, F3
   // (s's higher derivatives with z are zero; l itself is the caller's):
   //   l_b += F1 s_b,  l_bc += F2 s_b s_c + F1 s_bc,
-  //   l_bcd += F3 s_b s_c s_d + F2 (s_bc s_d + s_bd s_c + s_cd s_b) + F1 s_bcd.
+  //   l_bcd += F3 s_b s_c s_d + F2 (s_bc s_d + s_bd s_c + s_cd s_b) + F1 s_bcd,
+  // d at v's index `di`, z at the other of 1 and 2; h's and t's first
+  // indices over the first `nr` predictors (the random ones).
   static void add_chain(const RowDerivs2& c, double sz, double F1, double F2, double F3,
-                        bool full, Obs2& o) {
-    const double s1[3] = {c.d1[0], c.d1[1], sz};
+                        bool full, Obs2& o, int di = 1, int nr = 2) {
+    // pos[k]: predictor k's place in count_derivs2()'s (eta, d), -1 for z
+    const int pos[3] = {0, di == 1 ? 1 : -1, di == 2 ? 1 : -1};
+    double s1[3];
+    for (int k = 0; k < 3; ++k) s1[k] = pos[k] < 0 ? sz : c.d1[pos[k]];
     for (int k = 0; k < 3; ++k) o.g[k] += F1 * s1[k];
     if (!full) return;
-    auto s2 = [&c](int b, int e) { return b < 2 && e < 2 ? c.d2[b][e] : 0.0; };
-    for (int b = 0; b < 2; ++b)
+    auto s2 = [&](int b, int e) { return pos[b] < 0 || pos[e] < 0 ? 0.0 : c.d2[pos[b]][pos[e]]; };
+    auto s3 = [&](int b, int e, int k) {
+      return pos[b] < 0 || pos[e] < 0 || pos[k] < 0 ? 0.0 : c.d3[pos[b] + pos[e] + pos[k]];
+    };
+    for (int b = 0; b < nr; ++b)
       for (int k = 0; k < 3; ++k) o.h[b][k] += F2 * s1[b] * s1[k] + F1 * s2(b, k);
-    for (int b = 0; b < 2; ++b)
-      for (int e = 0; e < 2; ++e)
+    for (int b = 0; b < nr; ++b)
+      for (int e = 0; e < nr; ++e)
         for (int k = 0; k < 3; ++k)
           o.t[b][e][k] += F3 * s1[b] * s1[e] * s1[k] +
                           F2 * (s2(b, e) * s1[k] + s2(b, k) * s1[e] + s2(e, k) * s1[b]) +
-                          F1 * (k < 2 ? c.d3[b + e + k] : 0.0);
+                          F1 * s3(b, e, k);
+  }
+  // The second and third derivatives in z (at index zi) of z's logistic
+  // terms, -p (1 - p) and -p (1 - p) (1 - 2 p) with p = plogis(z), added
+  // to o (kinds 7 and 8, where z is random; the same for log plogis(z) and
+  // -log1pexp(z)).
+  static void add_z_curvature(double z, int zi, Obs2& o) {
+    const double p = plogis(z), pq = p * (1.0 - p);
+    o.h[zi][zi] -= pq;
+    o.t[zi][zi][zi] -= pq * (1.0 - 2.0 * p);
   }
   const ObsModel* f_;
   bool disp_;
@@ -470,193 +489,101 @@ class DispersionRE : public TwoPartRE {
   }
 };
 
-// Zero-inflation beside a dispersion formula with random effects (kind 5):
-// the second random predictor a is the log dispersion, as in DispersionRE,
-// and the third, phi here, is the logit z of the zero probability, with
-// fixed effects only. With l0 = log f_c(0; eta, a), for y = 0
+// Zero-inflation beside a dispersion formula with random effects (kind 5),
+// or with random effects in the zero part too (kind 7). With kind 5 the
+// log dispersion d is the second random predictor a and the logit z of the
+// zero probability the third, phi, with fixed effects only; with kind 7 z
+// is the second random predictor and d the third, random too (v = (eta, z,
+// d), as kinds 1 and 2 order them). With l0 = log f_c(0; eta, d), for
+// y = 0
 //   l = A(z) + F(s),  s = l0 - z,  A(z) = -log1pexp(-z),  F(s) = log1pexp(s),
 // so with r = plogis(s), v = r (1 - r), w = v (1 - 2 r) (F's first three
 // derivatives), s_z = -1 and s's higher derivatives in z zero:
 //   l_b   = r s_b (plus plogis(-z) for b = z),
 //   l_bc  = v s_b s_c + r s_bc,
 //   l_bcd = w s_b s_c s_d + v (s_bc s_d + s_bd s_c + s_cd s_b) + r s_bcd
-// (add_chain()), with l0's derivatives in (eta, a) from the count
-// family's derivs(), dphi() and dphi2() at y = 0. y > 0: l = l_c(y; eta,
-// a) - log1pexp(z), separable in z. Every term times the row's weight.
+// (add_chain()), with l0's derivatives in (eta, d) from the count
+// family's derivs(), dphi() and dphi2() at y = 0, and A's own second and
+// third derivatives where z is random (add_z_curvature()). y > 0: l =
+// l_c(y; eta, d) - log1pexp(z), separable in z. Every term times the
+// row's weight.
 class ZeroInflatedDispersionRE : public TwoPartRE {
  public:
-  using TwoPartRE::TwoPartRE;
+  ZeroInflatedDispersionRE(const ObsModel* inner, bool z_random)
+      : TwoPartRE(inner), zr_(z_random), zi_(z_random ? 1 : 2), di_(z_random ? 2 : 1) {}
+  int random_predictors() const override { return zr_ ? 3 : 2; }
   using TwoPartRE::eval;
-  void eval(double y, double wt, double eta, double a, double z, bool full, Obs2& o,
+  void eval(double y, double wt, double eta, double a, double phi, bool full, Obs2& o,
             const RowConst*) const override {
     clear(o);
     if (wt <= 0) return;
-    const RowDerivs2 c = count_derivs2(y, 1.0, eta, a, full);
+    const double z = zr_ ? a : phi, d = zr_ ? phi : a;
+    const RowDerivs2 c = count_derivs2(y, 1.0, eta, d, full);
     if (y > 0) {
-      put_count(c, full, o);
+      put_count(c, full, o, di_);
       o.l -= log1pexp(z);
-      o.g[2] = -plogis(z);
+      o.g[zi_] = -plogis(z);
     } else {
       const double s = c.l + lc0_ - z, r = plogis(s), v = r * (1.0 - r);
       o.l = -log1pexp(-z) + log1pexp(s);
-      add_chain(c, -1.0, r, v, v * (1.0 - 2.0 * r), full, o);
-      o.g[2] += plogis(-z);
+      add_chain(c, -1.0, r, v, v * (1.0 - 2.0 * r), full, o, di_, random_predictors());
+      o.g[zi_] += plogis(-z);
     }
+    if (zr_ && full) add_z_curvature(z, zi_, o);
     scale(o, wt);
   }
+
+ private:
+  bool zr_;
+  int zi_, di_;
 };
 
-// A hurdle beside a dispersion formula with random effects (kind 6): as
-// kind 5, a the log dispersion and phi the logit z of the probability of a
-// zero. y = 0: l = log plogis(z), free of (eta, a). y > 0: with l0 =
-// log f_c(0; eta, a) and G(s) = -log(1 - exp(s)) (the zero-truncated count
-// part's normalization, G' = t = 1 / expm1(-s), G'' = u = t (1 + t),
-// G''' = u (1 + 2 t)),
-//   l = l_c(y; eta, a) + G(l0) - log1pexp(z),
-// and l's derivatives in (eta, a) are l_c's plus G's chain rule through
+// A hurdle beside a dispersion formula with random effects (kind 6), or
+// with random effects in the zero part too (kind 8); the predictors as in
+// ZeroInflatedDispersionRE. y = 0: l = log plogis(z), free of (eta, d).
+// y > 0: with l0 = log f_c(0; eta, d) and G(s) = -log(1 - exp(s)) (the
+// zero-truncated count part's normalization, G' = t = 1 / expm1(-s),
+// G'' = u = t (1 + t), G''' = u (1 + 2 t)),
+//   l = l_c(y; eta, d) + G(l0) - log1pexp(z),
+// and l's derivatives in (eta, d) are l_c's plus G's chain rule through
 // l0 (add_chain()), with l_c's and l0's from the count family's derivs(),
 // dphi() and dphi2(). Every term times the row's weight.
 class HurdleDispersionRE : public TwoPartRE {
  public:
-  using TwoPartRE::TwoPartRE;
+  HurdleDispersionRE(const ObsModel* inner, bool z_random)
+      : TwoPartRE(inner), zr_(z_random), zi_(z_random ? 1 : 2), di_(z_random ? 2 : 1) {}
+  int random_predictors() const override { return zr_ ? 3 : 2; }
   using TwoPartRE::eval;
-  void eval(double y, double wt, double eta, double a, double z, bool full, Obs2& o,
+  void eval(double y, double wt, double eta, double a, double phi, bool full, Obs2& o,
             const RowConst*) const override {
     clear(o);
     if (wt <= 0) return;
+    const double z = zr_ ? a : phi, d = zr_ ? phi : a;
     if (y <= 0) {
-      log_pi(z, false, o);  // into l and g[1]: moved to the third predictor
-      o.g[2] = o.g[1];
-      o.g[1] = 0.0;
-      scale(o, wt);
-      return;
-    }
-    const RowDerivs2 c = count_derivs2(y, 1.0, eta, a, full);
-    const RowDerivs2 c0 = count_derivs2(0.0, 1.0, eta, a, full);
-    const double l0 = c0.l + lc0_, t = 1.0 / std::expm1(-l0), u = t * (1.0 + t);
-    put_count(c, full, o);
-    o.l += -std::log(-std::expm1(l0)) - log1pexp(z);
-    add_chain(c0, 0.0, t, u, u * (1.0 + 2.0 * t), full, o);
-    o.g[2] = -plogis(z);
-    scale(o, wt);
-  }
-};
-
-// Random effects in all three predictors (kinds 7 and 8): v = (eta, z,
-// d), z the logit of the zero probability (zero-inflation) or of a zero
-// (hurdle), d the log dispersion, each with its own random-effect terms.
-// The count family's l and its derivatives in (eta, d) up to third order
-// (count_derivs2()) sit at v's indices 0 and 2; z enters through the
-// logistic terms, whose derivatives (A(z) = log plogis(z): 1 - p, -p(1-p),
-// -p(1-p)(1-2p); -log1pexp(z): -p, -p(1-p), -p(1-p)(1-2p)) are at index 1.
-// Every term times the row's weight.
-class ThreeRandomRE : public TwoPartRE {
- public:
-  using TwoPartRE::TwoPartRE;
-  int random_predictors() const override { return 3; }
-
- protected:
-  // o's l, g, h and t in (eta, d) from c.
-  static void put_count3(const RowDerivs2& c, bool full, Obs2& o) {
-    const int kIdx[2] = {0, 2};  // count_derivs2()'s (eta, d) in v
-    o.l = c.l;
-    o.g[0] = c.d1[0];
-    o.g[2] = c.d1[1];
-    if (!full) return;
-    for (int b = 0; b < 2; ++b)
-      for (int e = 0; e < 2; ++e) {
-        o.h[kIdx[b]][kIdx[e]] = c.d2[b][e];
-        for (int k = 0; k < 2; ++k) o.t[kIdx[b]][kIdx[e]][kIdx[k]] = c.d3[b + e + k];
+      // (log_pi() fills index 1, which is z's with kind 8; kind 6 moves its
+      // gradient to the third predictor)
+      log_pi(z, full && zr_, o);
+      if (!zr_) {
+        o.g[2] = o.g[1];
+        o.g[1] = 0.0;
       }
-  }
-  // The chain rule of F(s), s = s0(eta, d) + sz z, into o's g, h and t
-  // (add_chain()'s formulas over all three predictors).
-  static void add_chain3(const RowDerivs2& c, double sz, double F1, double F2, double F3,
-                         bool full, Obs2& o) {
-    const double s1[3] = {c.d1[0], sz, c.d1[1]};
-    for (int k = 0; k < 3; ++k) o.g[k] += F1 * s1[k];
-    if (!full) return;
-    // (s's second and third derivatives: in eta and d only)
-    const int pos[3] = {0, -1, 1};
-    auto s2 = [&](int b, int e) {
-      return pos[b] < 0 || pos[e] < 0 ? 0.0 : c.d2[pos[b]][pos[e]];
-    };
-    auto s3 = [&](int b, int e, int k) {
-      return pos[b] < 0 || pos[e] < 0 || pos[k] < 0 ? 0.0 : c.d3[pos[b] + pos[e] + pos[k]];
-    };
-    for (int b = 0; b < 3; ++b)
-      for (int k = 0; k < 3; ++k) o.h[b][k] += F2 * s1[b] * s1[k] + F1 * s2(b, k);
-    for (int b = 0; b < 3; ++b)
-      for (int e = 0; e < 3; ++e)
-        for (int k = 0; k < 3; ++k)
-          o.t[b][e][k] += F3 * s1[b] * s1[e] * s1[k] +
-                          F2 * (s2(b, e) * s1[k] + s2(b, k) * s1[e] + s2(e, k) * s1[b]) +
-                          F1 * s3(b, e, k);
-  }
-  // The logistic term of z into index 1: its value and derivatives d1,
-  // d2, d3 in z.
-  static void add_z(double l, double d1, double d2, double d3, bool full, Obs2& o) {
-    o.l += l;
-    o.g[1] += d1;
-    if (!full) return;
-    o.h[1][1] += d2;
-    o.t[1][1][1] += d3;
-  }
-};
-
-// Zero-inflation with random effects in the zero and dispersion parts
-// (kind 7): y = 0: l = A(z) + F(s), s = l0(eta, d) - z, F(s) =
-// log1pexp(s) (r, v, w its derivatives, as in kind 5); y > 0: l =
-// l_c(y; eta, d) - log1pexp(z).
-class ZeroInflatedThreeRE : public ThreeRandomRE {
- public:
-  using ThreeRandomRE::ThreeRandomRE;
-  using TwoPartRE::eval;
-  void eval(double y, double wt, double eta, double z, double d, bool full, Obs2& o,
-            const RowConst*) const override {
-    clear(o);
-    if (wt <= 0) return;
-    const RowDerivs2 c = count_derivs2(y, 1.0, eta, d, full);
-    const double p = plogis(z), pq = p * (1.0 - p), pqr = pq * (1.0 - 2.0 * p);
-    if (y > 0) {
-      put_count3(c, full, o);
-      add_z(-log1pexp(z), -p, -pq, -pqr, full, o);
-    } else {
-      const double s = c.l + lc0_ - z, r = plogis(s), v = r * (1.0 - r);
-      o.l = log1pexp(s);
-      add_chain3(c, -1.0, r, v, v * (1.0 - 2.0 * r), full, o);
-      add_z(-log1pexp(-z), 1.0 - p, -pq, -pqr, full, o);
-    }
-    scale(o, wt);
-  }
-};
-
-// A hurdle with random effects in the zero and dispersion parts (kind 8):
-// y = 0: l = log plogis(z); y > 0: l = l_c(y; eta, d) + G(l0(eta, d)) -
-// log1pexp(z), G as in kind 6.
-class HurdleThreeRE : public ThreeRandomRE {
- public:
-  using ThreeRandomRE::ThreeRandomRE;
-  using TwoPartRE::eval;
-  void eval(double y, double wt, double eta, double z, double d, bool full, Obs2& o,
-            const RowConst*) const override {
-    clear(o);
-    if (wt <= 0) return;
-    const double p = plogis(z), pq = p * (1.0 - p), pqr = pq * (1.0 - 2.0 * p);
-    if (y <= 0) {
-      add_z(-log1pexp(-z), 1.0 - p, -pq, -pqr, full, o);
       scale(o, wt);
       return;
     }
     const RowDerivs2 c = count_derivs2(y, 1.0, eta, d, full);
     const RowDerivs2 c0 = count_derivs2(0.0, 1.0, eta, d, full);
     const double l0 = c0.l + lc0_, t = 1.0 / std::expm1(-l0), u = t * (1.0 + t);
-    put_count3(c, full, o);
-    o.l += -std::log(-std::expm1(l0));
-    add_chain3(c0, 0.0, t, u, u * (1.0 + 2.0 * t), full, o);
-    add_z(-log1pexp(z), -p, -pq, -pqr, full, o);
+    put_count(c, full, o, di_);
+    o.l += -std::log(-std::expm1(l0)) - log1pexp(z);
+    add_chain(c0, 0.0, t, u, u * (1.0 + 2.0 * t), full, o, di_, random_predictors());
+    o.g[zi_] = -plogis(z);
+    if (zr_ && full) add_z_curvature(z, zi_, o);
     scale(o, wt);
   }
+
+ private:
+  bool zr_;
+  int zi_, di_;
 };
 
 // kind 1 zero-inflation, 2 hurdle, 3 zero-inflated binomial, 4 a
@@ -669,10 +596,10 @@ inline std::unique_ptr<TwoPartRE> make_two_part_re(int kind, const ObsModel* inn
   if (kind == 2) return std::unique_ptr<TwoPartRE>(new HurdleRE(inner));
   if (kind == 3) return std::unique_ptr<TwoPartRE>(new ZeroInflatedBinomialRE(inner));
   if (kind == 4) return std::unique_ptr<TwoPartRE>(new DispersionRE(inner));
-  if (kind == 5) return std::unique_ptr<TwoPartRE>(new ZeroInflatedDispersionRE(inner));
-  if (kind == 6) return std::unique_ptr<TwoPartRE>(new HurdleDispersionRE(inner));
-  if (kind == 7) return std::unique_ptr<TwoPartRE>(new ZeroInflatedThreeRE(inner));
-  if (kind == 8) return std::unique_ptr<TwoPartRE>(new HurdleThreeRE(inner));
+  if (kind == 5 || kind == 7)
+    return std::unique_ptr<TwoPartRE>(new ZeroInflatedDispersionRE(inner, kind == 7));
+  if (kind == 6 || kind == 8)
+    return std::unique_ptr<TwoPartRE>(new HurdleDispersionRE(inner, kind == 8));
   return std::unique_ptr<TwoPartRE>();
 }
 
