@@ -212,9 +212,10 @@ covstruct_terms <- function(formula, mf, env) {
 #' id), family = nbinom2)`, or `glmm(y ~ x + ar1(0 + time | id),
 #' dispformula = ~ arm + (1 | id))` (a location-scale model,
 #' [glmm-dispersion-random]). Such models are fitted by the Laplace
-#' approximation (`nAGQ = 1`) of the two-part sparse engines, with the
-#' second part's structures independent of the conditional part's; their
-#' labels in `$structures` start with `zi~` or `disp~`. When every
+#' approximation (`nAGQ = 1`) of the two-part sparse engines, each part's
+#' structures independent of the other parts' (the zero and the dispersion
+#' parts may both have random effects); their labels in `$structures`
+#' start with `zi~` or `disp~`. When every
 #' random-effect term is in the conditional part, on one grouping factor,
 #' `nAGQ > 1` integrates them by adaptive quadrature instead (the
 #' one-factor engine, with the zero and dispersion parts fixed). `start` and

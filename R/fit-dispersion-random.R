@@ -74,8 +74,8 @@
 #' The zero part may have random effects of its own too (`ziformula = ~ z +
 #' (1 | g)`, any terms, the same or other grouping factors): the three
 #' parts' effects, independent of each other, are integrated jointly by the
-#' Laplace approximation with its exact gradient (`nAGQ = 1`; covariance
-#' structures are not yet available in such a model). `VarCorr()` then has
+#' Laplace approximation with its exact gradient (`nAGQ = 1`), covariance
+#' structures in any of the three formulas included. `VarCorr()` then has
 #' blocks `zi~<group>` and `disp~<group>` after the mean's, `ranef()` takes
 #' `component = "zi"` too, and `simulate()` draws new effects of all three
 #' parts.

@@ -27,20 +27,24 @@
 # structure labels start with "zi~" or "disp~".
 two_part_structure_terms <- function(formula, ziformula, mf, env, dispformula = NULL) {
   rc <- sparse_covstruct_terms(formula, mf, env, empty = TRUE)
-  dbars <- if (!is.null(dispformula)) find_bars(dispformula)
-  second <- if (length(dbars)) dispformula else ziformula
-  prefix <- if (length(dbars)) "disp~" else "zi~"
-  zbars <- if (!is.null(second)) find_bars(second)
-  rz <- NULL
-  if (length(zbars)) {
+  part_terms <- function(f, prefix) {
+    if (is.null(f) || !length(find_bars(f))) return(NULL)
     fz <- formula
-    fz[[3L]] <- second[[length(second)]]
-    rz <- sparse_covstruct_terms(fz, mf, env)
-    rz$terms <- lapply(rz$terms, function(t) {
+    fz[[3L]] <- f[[length(f)]]
+    r <- sparse_covstruct_terms(fz, mf, env)
+    r$terms <- lapply(r$terms, function(t) {
       t$label <- paste0(prefix, t$label)
       t
     })
+    r
   }
+  rd <- part_terms(dispformula, "disp~")
+  rzi <- part_terms(ziformula, "zi~")
+  # (random effects in both: the zero part's second, the dispersion's third)
+  if (!is.null(rd) && !is.null(rzi))
+    return(list(rc = rc, rz = rzi, rd = rd, re = zire_combined_re(rc, rzi, "zi~", rd)))
+  rz <- rd %||% rzi
+  prefix <- if (!is.null(rd)) "disp~" else "zi~"
   list(rc = rc, rz = rz, re = if (is.null(rz)) rc else zire_combined_re(rc, rz, prefix))
 }
 
@@ -72,7 +76,10 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   both <- !is.null(rt$rz)
   dre <- identical(kind, "disp_re")
   zdre <- kind %in% c("zi_disp_re", "hurdle_disp_re")
-  zkind <- if (zdre) sub("_disp_re$", "", kind) else if (dre) "disp" else kind
+  # (random effects in the zero and the dispersion parts: engine kinds 7, 8)
+  three <- kind %in% c("zi_both_re", "hurdle_both_re")
+  zkind <- if (zdre) sub("_disp_re$", "", kind) else if (three) sub("_both_re$", "", kind)
+           else if (dre) "disp" else kind
   disp <- has_dispersion(family) && !dre
   Xd <- if (disp) Xd %||% matrix(1, n, 1L, dimnames = list(NULL, "(Intercept)"))
   if (kind == "disp") Xz <- NULL
@@ -122,7 +129,7 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   # A single log-dispersion coefficient (no dispersion formula) has its limits checked as in
   # one-part fits (not one with random effects: the location-scale fit's limit); a gaussian
   # log sigma without an offset held at its floor, as there (covstruct_sigma_floor).
-  one_disp <- !zdre && pd == 1L && all(Xd[, 1L] == 1)
+  one_disp <- !zdre && !three && pd == 1L && all(Xd[, 1L] == 1)
   fl <- if (one_disp && no_offd) covstruct_sigma_floor + u$log_scale
   disp_at <- if (one_disp) covstruct_disp_index(family, TRUE, P, fl)
   floored <- function(ev) sigma_floor_evalf(ev, family, !is.null(fl), P, fl)
@@ -207,7 +214,8 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
        disp = if (dre) theta[nb + seq_len(pz)] else if (pd) theta[nb + pz + seq_len(pd)],
        lambda = theta[p + seq_len(nth)], p = p, npar = P,
        gradient = est$grad, hessian = est$hess, cov_theta = est$cov_chol, family = family,
-       modes = md$modes, terms = md$terms, zterms = md$zterms, singular = est$singular,
+       modes = md$modes, terms = md$terms, zterms = md$zterms, dterms = md$dterms,
+       singular = est$singular,
        on_boundary = est$on_boundary,
        structures = structure(est$structures, theta = est$theta, cov_theta = est$cov_theta),
        optinfo = optinfo, nAGQ = if (agq) as.integer(nAGQ), cluster_loglik = md$cluster_loglik,
@@ -322,7 +330,8 @@ two_part_structure_engine <- function(Xs, Xzs, Xds, y, weights, offset, offz, of
     eng <- cpp_spzire_new(Xs, Xzs, Xds, z$Zc, z$Zz, as.numeric(y), as.numeric(weights),
                           cbind(as.numeric(offset), as.numeric(offz), as.numeric(offd)),
                           re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, nth,
-                          family$family_code, family$link_code, aux_kind_code(kind, family))
+                          family$family_code, family$link_code, aux_kind_code(kind, family),
+                          z$nsecond)
     ev <- spzire_evaluator(eng)
     engine_eval <- function(theta, grad) {
       r <- ev(theta)
@@ -435,13 +444,21 @@ two_part_structure_modes <- function(eng, re, rt, both, lambda, theta_s, nb, pz,
   m$inv_i <- m$inv_i + 1L
   m$inv_j <- m$inv_j + 1L
   allterms <- sparse_term_summaries(re, lambda, m, NULL, theta_s)
-  zterms <- lapply(allterms[seq_along(allterms) > length(ic)], function(tm) {
-    tm$columns <- tm$columns - re$Qc
-    tm$par <- tm$par - rt$rc$ntheta
+  # (each part's terms counted from its own first column and parameter;
+  # with three parts the dispersion's after the zero part's)
+  from <- function(idx, q0, n0) lapply(allterms[idx], function(tm) {
+    tm$columns <- tm$columns - q0
+    tm$par <- tm$par - n0
     tm
   })
-  list(modes = list(eta = m$eta, zlink = m$a, u = m$u, b = m$b), terms = allterms[ic],
-       zterms = zterms, m = m,
+  iz <- if (isTRUE(re$three)) length(ic) + seq_len(re$nterms_z)
+        else setdiff(seq_along(allterms), ic)
+  list(modes = list(eta = m$eta, zlink = m$a, dlink = if (isTRUE(re$three)) m$phi, u = m$u,
+                    b = m$b), terms = allterms[ic],
+       zterms = from(iz, re$Qc, rt$rc$ntheta),
+       dterms = if (isTRUE(re$three)) from(setdiff(seq_along(allterms), c(ic, iz)),
+                                           re$Qc + re$Qz, rt$rc$ntheta + re$ntheta_z),
+       m = m,
        zre = if (pz) m$a - drop(Xzs %*% theta_s[nb + seq_len(pz)]) else rep(0, length(m$eta)))
 }
 

@@ -236,8 +236,8 @@ glmm_zi <- function(s, mf) {
                  else if (s$disp_random) sparse_re_terms(zi_bars_formula(s$disp_bars), mf, NULL),
             # (random effects in the zero and the dispersion parts both: rz the
             # zero part's, rd the dispersion's)
-            rd = if (is.null(rt) && s$two_random_parts)
-                   sparse_re_terms(zi_bars_formula(s$disp_bars), mf, NULL),
+            rd = if (!is.null(rt)) rt$rd
+                 else if (s$two_random_parts) sparse_re_terms(zi_bars_formula(s$disp_bars), mf, NULL),
             rt = rt)
   if (s$disp_zero) check_zero_residual(two_part_re_terms(d, formula), d$weights)
   zi_object(s, mf, d, zi_fit(s, d))
@@ -267,7 +267,10 @@ zi_fit <- function(s, d) {
   kind <- s$kind
   nAGQ <- s$nAGQ
   re <- d$re
-  fit <- if (s$structured_aux && s$disp_random && kind != "disp") two_part_covstruct_fit(
+  fit <- if (s$structured_aux && s$two_random_parts) two_part_covstruct_fit(
+      d$X, d$y, d$rt, inner, paste0(kind, "_both_re"), d$zd$X, d$dd$X, d$weights, d$offset,
+      d$offz, d$offd, s$control)
+  else if (s$structured_aux && s$disp_random && kind != "disp") two_part_covstruct_fit(
       d$X, d$y, d$rt, inner, paste0(kind, "_disp_re"), d$zd$X, d$dd$X, d$weights, d$offset,
       d$offz, d$offd, s$control)
   else if (s$structured_aux && s$disp_random) two_part_covstruct_fit(

@@ -181,8 +181,6 @@ glmm_refusals <- list(
           "'start' is not available for REML fits with a 'dispformula'"),
   refusal("two_random_parts_quadrature", quote(two_random_parts && quadrature),
           "'nAGQ' > 1 (adaptive quadrature) is not available with random effects in both 'ziformula' and 'dispformula': the model is fitted by the Laplace approximation (nAGQ = 1)"),
-  refusal("two_random_parts_structure", quote(two_random_parts && structured_aux),
-          "covariance structures are not yet available with random effects in both 'ziformula' and 'dispformula'; use unstructured terms in all three formulas, or give one of these two parts fixed effects only"),
   refusal("two_random_parts_correlated", quote(two_random_parts && zi_correlated),
           "'zi_correlated' = TRUE is not available with random effects in 'dispformula' too: the three parts' effects are independent"),
   refusal("dispformula_random_quadrature", quote(disp_random && quadrature && !disp_quadrature),

@@ -190,7 +190,8 @@ covstruct_profile_engine <- function(fit) {
     eng <- cpp_spzire_new(ax$X, ax$Xz0, ax$Xd0, z$Zc, z$Zz, as.numeric(fit$y),
                           as.numeric(fit$prior.weights %||% rep(1, n)), ax$off3,
                           pm$re$lam_row - 1L, pm$re$lam_col - 1L, pm$re$lam_k - 1L,
-                          pm$re$ntheta, fit$family$family_code, fit$family$link_code, ax$kind)
+                          pm$re$ntheta, fit$family$family_code, fit$family$link_code, ax$kind,
+                          z$nsecond)
     ev <- spzire_evaluator(eng)
     base <- list(eval = ev, free = function() NULL, Tx = ax$Tx,
                  edge = spzire_profile_edge(eng), eng = eng)
