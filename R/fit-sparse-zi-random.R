@@ -236,8 +236,10 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   theta <- tl$theta
   warn <- tl$optinfo$warnings
   if (isTRUE(m$failed))
-    warn <- c(warn, "the joint modes of both parts' random effects were not found at the optimum")
-  deg <- zire_degenerate(cpp_spzire_degenerate(eng), refused_kept, m$hmin, warn)
+    warn <- c(warn, sprintf("the joint modes of %s parts' random effects were not found at the optimum",
+                            if (is.null(rd)) "both" else "the three"))
+  deg <- zire_degenerate(cpp_spzire_degenerate(eng), refused_kept, m$hmin, warn,
+                         part = if (is.null(rd)) "zero" else "both")
   warn <- c(warn, deg$warning)
   tms <- zire_term_summaries(rp, re, m, theta_s, theta, p, rc$ntheta)
   tl$optinfo$warnings <- warn
@@ -271,8 +273,21 @@ zire_finish <- function(sr, eng, evalf, re, p, P, control, refused, fixed_curv) 
   fin <- finish_search(cached_ev(evalf), sr$run$theta, sr$run$opt,
                        c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,
                        control, rep(1, P), tol = 1e-12, reevaluate = TRUE)
-  list(sr = sr, fin = fin, refused_kept = sr$refused + refused() - before_finish,
-       m = cpp_spzire_modes(eng, fin$theta))
+  m <- cpp_spzire_modes(eng, fin$theta)
+  # At the edge of the region where the approximation breaks down (which
+  # the fit then says, zire_degenerate()), the guard may refuse the
+  # estimates themselves: the modes and the value there are then taken
+  # without it, so that the fit keeps its log-likelihood, modes and
+  # predictions (they were -Inf and NA, and the zero part was said to
+  # vanish for want of its modes).
+  if (isTRUE(m$failed)) {
+    m0 <- cpp_spzire_modes(eng, fin$theta, FALSE)
+    if (!isTRUE(m0$failed) && is.finite(m0$loglik)) {
+      m <- m0
+      if (!is.finite(fin$final$loglik)) fin$final$loglik <- m0$loglik + (fin$final$penalty %||% 0)
+    }
+  }
+  list(sr = sr, fin = fin, refused_kept = sr$refused + refused() - before_finish, m = m)
 }
 
 # Both parts' term summaries (sparse_term_summaries()) on the user's scale
@@ -472,8 +487,11 @@ zire_zero_variance <- function(sr, evalf, re, p, control, refused, warm, fixed_c
   terms <- lapply(re$terms, function(tm) p + tm$par)
   names(terms) <- vapply(seq_along(re$terms), function(k) {
     tm <- re$terms[[k]]
-    sprintf("%s(%s | %s)", if (k > re$nterms_c) re$prefix %||% "zi~" else "", deparse1(tm$lhs),
-            deparse1(tm$group_expr))
+    # (with three parts, the dispersion's terms after the zero part's)
+    part <- if (k <= re$nterms_c) ""
+            else if (isTRUE(re$three) && k > re$nterms_c + re$nterms_z) "disp~"
+            else re$prefix %||% "zi~"
+    sprintf("%s(%s | %s)", part, deparse1(tm$lhs), deparse1(tm$group_expr))
   }, "")
   # A restart is abandoned at its first refused point (it would end at the
   # edge of the region where the approximation breaks down). It starts at
@@ -547,7 +565,8 @@ refusal_guard <- function(evalf, refused, near = 0) {
 # eigenvalue at the estimates; `warn`: the fit's other warnings;
 # `start_ok`: whether the fit takes `start` (structured fits do not, and
 # are told to simplify a structure instead); `part`: the part whose random
-# effects make the objective non-concave ("zero" or "dispersion"). Returns
+# effects make the objective non-concave ("zero", "dispersion", or "both"
+# where both have random effects). Returns
 # the warning (or NULL) and the record for $optinfo$laplace_validity.
 zire_degenerate <- function(eng_deg, refused_kept, hmin, warn, start_ok = TRUE, part = "zero") {
   refused <- eng_deg$refused
@@ -555,11 +574,14 @@ zire_degenerate <- function(eng_deg, refused_kept, hmin, warn, start_ok = TRUE, 
   edge <- refused_kept > 0 && (length(warn) > 0 || !is.finite(hmin) || hmin < 10 * bound)
   record <- list(refused = refused, refused_kept = refused_kept, bound = bound, hmin = hmin,
                  breaks_down = edge)
-  why <- if (part == "dispersion")
-    "the likelihood is not concave in the mean's and the dispersion's random effects jointly"
-  else "the two-part likelihood is not concave in the zero part's random effects"
+  why <- switch(part,
+    dispersion = "the likelihood is not concave in the mean's and the dispersion's random effects jointly",
+    both = "the likelihood is not concave in the zero part's and the dispersion's random effects",
+    "the two-part likelihood is not concave in the zero part's random effects")
   advice <- if (part == "dispersion")
     "Drop a random-effect term of 'dispformula', or give it another grouping factor"
+  else if (part == "both")
+    "Drop a random-effect term of 'ziformula' or 'dispformula', or give it another grouping factor"
   else paste("Drop a zero-part random-effect term, fit a zero-inflated Poisson or another grouping",
              "factor for the zero part, or",
              if (start_ok) "give starting values near a valid optimum (start =)"

@@ -74,12 +74,8 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   check_full_rank(X)
   re <- rt$re
   both <- !is.null(rt$rz)
-  dre <- identical(kind, "disp_re")
-  zdre <- kind %in% c("zi_disp_re", "hurdle_disp_re")
-  # (random effects in the zero and the dispersion parts: engine kinds 7, 8)
-  three <- kind %in% c("zi_both_re", "hurdle_both_re")
-  zkind <- if (zdre) sub("_disp_re$", "", kind) else if (three) sub("_both_re$", "", kind)
-           else if (dre) "disp" else kind
+  kf <- two_part_kind_flags(kind)
+  dre <- kf$dre; zdre <- kf$zdre; three <- kf$three; zkind <- kf$zkind
   disp <- has_dispersion(family) && !dre
   Xd <- if (disp) Xd %||% matrix(1, n, 1L, dimnames = list(NULL, "(Intercept)"))
   if (kind == "disp") Xz <- NULL
@@ -197,7 +193,7 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   warn <- zi_fit_warnings(fit_warnings(run$opt, est$nstep, est$gmax_star, est$singular, est$hess,
                                        est$cov_theta, control, boundary_check = bc$record),
                           cause)
-  deg <- if (both) two_part_joint_checks(m, eng, refused_kept, warn, dre || zdre)
+  deg <- if (both) two_part_joint_checks(m, eng, refused_kept, warn, dre || zdre, three)
   warn <- c(warn, deg$warning)
   theta <- est$theta_chol
   optinfo <- covstruct_optinfo(run, est, bc, warn,
@@ -222,18 +218,35 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
        engine = if (agq) "agq" else if (both) "laplace_sparse_zero_re" else "laplace_sparse")
 }
 
+# What a two-part structured fit's `kind` says: `dre` random effects in the
+# dispersion formula alone ("disp_re"), `zdre` beside a zero part with
+# fixed effects ("zi_disp_re", "hurdle_disp_re"), `three` beside a zero
+# part with random effects ("zi_both_re", "hurdle_both_re": engine kinds 7
+# and 8), and `zkind` the zero part's kind ("zi", "hurdle", or "disp"
+# without one).
+two_part_kind_flags <- function(kind) {
+  dre <- identical(kind, "disp_re")
+  zdre <- kind %in% c("zi_disp_re", "hurdle_disp_re")
+  three <- kind %in% c("zi_both_re", "hurdle_both_re")
+  list(dre = dre, zdre = zdre, three = three,
+       zkind = if (zdre || three) sub("_(disp|both)_re$", "", kind) else if (dre) "disp" else kind)
+}
+
 # The checks of a fit with random effects in two parts: joint modes not
 # found at the optimum (`m$failed`) and the Laplace approximation's
 # validity (zire_degenerate()); the warnings so far `warn`, `disp`: the
-# second part is the dispersion. Returns zire_degenerate()'s record and
+# second part is the dispersion, `three`: the zero and the dispersion
+# parts both have random effects. Returns zire_degenerate()'s record and
 # its `warning` with the modes' own before it.
-two_part_joint_checks <- function(m, eng, refused_kept, warn, disp) {
+two_part_joint_checks <- function(m, eng, refused_kept, warn, disp, three = FALSE) {
   failed <- if (isTRUE(m$failed)) {
     if (disp) "the joint modes of the mean's and the dispersion's random effects were not found at the optimum"
-    else "the joint modes of both parts' random effects were not found at the optimum"
+    else sprintf("the joint modes of %s parts' random effects were not found at the optimum",
+                 if (three) "the three" else "both")
   }
   deg <- zire_degenerate(cpp_spzire_degenerate(eng), refused_kept, m$hmin, c(warn, failed),
-                         start_ok = FALSE, part = if (disp) "dispersion" else "zero")
+                         start_ok = FALSE,
+                         part = if (three) "both" else if (disp) "dispersion" else "zero")
   deg$warning <- c(failed, deg$warning)
   deg
 }

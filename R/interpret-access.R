@@ -37,9 +37,14 @@ re_structure <- function(fit, caller) {
     re <- re_structure_sparse(fit, p)
     rz <- re_structure_sparse(zire_sparse_shadow(fit), p + length(re$lambda_index))
     re$zre <- rz[c("q", "cnames", "pattern", "lambda_index", "Z")]
+    re$dre <- hurdle_dispersion_re(fit, re)
     return(re)
   }
-  if (inherits(fit, "glmmgee_glmm_sparse")) return(re_structure_sparse(fit, p))
+  if (inherits(fit, "glmmgee_glmm_sparse")) {
+    re <- re_structure_sparse(fit, p)
+    re$dre <- hurdle_dispersion_re(fit, re)
+    return(re)
+  }
   Lam <- fit$Lambda
   pat <- fit$pattern
   list(q = ncol(Lam), cnames = fit$cnames, Lambda = Lam, pattern = pat, p = p,
@@ -60,6 +65,16 @@ dispersion_re_structure <- function(fit, re) {
   rd <- re_structure_sparse(zire_sparse_shadow(fit, "disp"), re$p %||% length(fit$coefficients) +
                               length(re$lambda_index) + length(re$zre$lambda_index))
   rd[c("q", "cnames", "pattern", "lambda_index", "Z")]
+}
+
+# The dispersion formula's random-effect terms of a hurdle model
+# (dispersion_re_structure()), which its mean of y depends on (the
+# zero-truncated count part's mean depends on the dispersion); NULL for
+# other fits, whose mean does not.
+hurdle_dispersion_re <- function(fit, re) {
+  a <- .subset2(fit, "aux")
+  if (!identical(a$kind, "hurdle")) return(NULL)
+  dispersion_re_structure(fit, re)
 }
 
 re_structure_sparse <- function(fit, p) {

@@ -31,14 +31,18 @@ zi_aux_designs <- function(fit, data) {
   if (!sparse_zre && !is.null(fit$aux$zi$re) && identical(fit$family$family, "binomial"))
     stop("'fit': means over the random effects of both parts (standardize(), marginal_coefs()) are not yet available for a zero-inflated binomial model with random effects in the zero part on the conditional part's grouping factor",
          call. = FALSE)
+  env <- environment(fit$formula) %||% parent.frame()
   zre <- if (sparse_zre) {
     # The zero part's covariates of each row's levels, as
     # re_structure_sparse()'s Z (columns term by term).
-    sparse_design_z(list(reterms = fit$aux$zi$re$terms, model = fit$model), data,
-                    environment(fit$formula) %||% parent.frame())
+    sparse_design_z(list(reterms = fit$aux$zi$re$terms, model = fit$model), data, env)
   } else if (!is.null(fit$aux$zi$re)) zire_design_at(fit, data)
+  # (a hurdle's mean depends on the dispersion's random effects too)
+  dre <- if (identical(fit$aux$kind, "hurdle") && !is.null(fit$aux$disp$re))
+    sparse_design_z(list(reterms = fit$aux$disp$re$terms, model = fit$model), data, env)
   Filter(Negate(is.null), list(zi = one(fit$aux$zi), disp = one(fit$aux$disp), zre = zre,
-                               zi_off = one_off(fit$aux$zi), disp_off = one_off(fit$aux$disp)))
+                               dre = dre, zi_off = one_off(fit$aux$zi),
+                               disp_off = one_off(fit$aux$disp)))
 }
 
 zi_means <- function(re, family, theta, X, Z, offset, aux, re_mode, jacobian, star = NULL) {
@@ -63,17 +67,20 @@ zi_means <- function(re, family, theta, X, Z, offset, aux, re_mode, jacobian, st
     phi <- if (!is.null(a$disp_index)) lin(Xd, th, d, a$disp_index) + od
     if (!is.null(d)) th <- th + d
     s <- if (re_mode == "conditional") rep(0, n) else re_scale(Z, lambda_of(re, th), re$pattern)$s
+    # (a hurdle's dispersion effects: the SD of each row's z_d'v)
+    sd <- if (!is.null(re$dre) && re_mode != "conditional")
+      re_scale(aux$dre %||% re$dre$Z, lambda_of(re$dre, th), re$dre$pattern)$s
     if (!is.null(a$zi$re) && re_mode != "conditional") {
       if (isTRUE(a$zi$re$sparse)) {
         Zz <- aux$zre %||% re$zre$Z
         sz <- re_scale(Zz, lambda_of(re$zre, th), re$zre$pattern)$s
-        return(zire_sparse_mean(a$kind, family, eta, alink, phi, s, sz))
+        return(zire_sparse_mean(a$kind, family, eta, alink, phi, s, sz, sd))
       }
       return(zire_marginal_mean(a, family, th, eta, alink, phi, p,
                                 Z, aux$zre %||% a$zi$re$Z))
     }
     pz <- if (is.null(a$zi_index)) rep(0, n) else stats::plogis(alink)
-    (1 - pz) * count_part_mean(a$kind, family, eta, phi, s)
+    (1 - pz) * count_part_mean(a$kind, family, eta, phi, s, sd)
   }
   m <- mean_at(theta)
   if (!jacobian) return(list(mean = m))
@@ -84,7 +91,10 @@ zi_means <- function(re, family, theta, X, Z, offset, aux, re_mode, jacobian, st
 # structural zero: zero-inflated, mu = linkinv(eta + z'b) (exp(eta + s^2/2)
 # for the log link; the trapezoidal rule for a binomial's link); hurdle,
 # the zero-truncated mean h = mu / (1 - f(0; mu)) by the trapezoidal rule.
-count_part_mean <- function(kind, family, eta, phi, s) {
+# `sd`: the SD of each row's dispersion effects z_d'v (random effects in
+# the dispersion formula, independent of b), over which a hurdle's h is
+# integrated too, by the same rule in the log dispersion; NULL for none.
+count_part_mean <- function(kind, family, eta, phi, s, sd = NULL) {
   if (kind == "zi") {
     if (identical(family$link, "log")) return(exp(eta + s^2 / 2))
     return(marginal_mean(eta, s, family)$mean)
@@ -92,8 +102,15 @@ count_part_mean <- function(kind, family, eta, phi, s) {
   g <- normal_grid(max(s))
   E <- eta + outer(s, g$t)
   mu <- exp(E)
-  Ph <- if (is.null(phi)) NULL else matrix(phi, length(eta), length(g$t))
-  drop((mu / -expm1(log(count_p0(family, mu, Ph)))) %*% g$w)
+  h <- function(ph) {
+    Ph <- if (is.null(ph)) NULL else matrix(ph, length(eta), length(g$t))
+    drop((mu / -expm1(log(count_p0(family, mu, Ph)))) %*% g$w)
+  }
+  if (is.null(sd) || !any(sd > 0)) return(h(phi))
+  gd <- normal_grid(max(sd))
+  out <- 0
+  for (k in seq_along(gd$t)) out <- out + gd$w[[k]] * h(phi + sd * gd$t[[k]])
+  out
 }
 
 # E y over the random effects of both parts fitted by the two-part sparse
@@ -106,7 +123,7 @@ count_part_mean <- function(kind, family, eta, phi, s) {
 #   E y = (1 - E_T[plogis(alink + sz T)]) * E_T[m(eta + sc T)],
 # m the count part's mean (zero-truncated for a hurdle model), no
 # approximation beyond the trapezoidal rules of marginal-mean.R.
-zire_sparse_mean <- function(kind, family, eta, alink, phi, sc, sz) {
+zire_sparse_mean <- function(kind, family, eta, alink, phi, sc, sz, sd = NULL) {
   epi <- marginal_mean(alink, sz, stats::binomial())$mean
-  (1 - epi) * count_part_mean(kind, family, eta, phi, sc)
+  (1 - epi) * count_part_mean(kind, family, eta, phi, sc, sd)
 }

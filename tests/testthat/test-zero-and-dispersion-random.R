@@ -122,6 +122,9 @@ test_that("other grouping factors per part, and a known truth recovered", {
   fit <- glmm(y ~ x + (1 | g), ziformula = ~ z + (1 | h), dispformula = ~ 1 + (1 | g),
               family = nbinom2, data = d)
   expect_identical(names(VarCorr(fit)), c("g", "zi~h", "disp~g"))
+  # (the zero-variance check names each term by its part)
+  zv <- fit$optinfo$zero_variance_check$terms
+  expect_identical(zv, c("(1 | g)", "zi~(1 | h)", "disp~(1 | g)"))
   expect_lt(engine_gradient_error(fit, c(0.05, -0.03, 0.1, -0.1, 0.08, 0.2, -0.1, 0.05)), 1e-5)
   # The truth within the Wald intervals (log scale for the SDs).
   ci <- confint(fit)
@@ -189,4 +192,63 @@ test_that("covariance structures in any of the three parts", {
   V <- vcov(ar, type = "CR2")
   expect_true(all(is.finite(V)) && all(diag(V) > 0))
   expect_true(all(is.finite(confint(ar, parm = "x", method = "profile"))))
+})
+
+test_that("a hurdle's marginal mean integrates the dispersion's random effects too", {
+  # The zero-truncated count part's mean mu / (1 - f(0; mu, theta)) depends
+  # on theta, so standardize()'s marginal means average over the
+  # dispersion's effects as well as the mean's and the zero part's: here
+  # against a 161-point grid in each effect, with and without random
+  # effects in the zero part.
+  d <- three_part_data(hurdle = TRUE, seed = 6)
+  t <- seq(-8, 8, by = 0.1)
+  w <- stats::dnorm(t) / sum(stats::dnorm(t))
+  for (zf in list(~ z + (1 | g), ~ z)) {
+    fit <- glmm(y ~ x + (1 | g), ziformula = zf, dispformula = ~ x + (1 | g),
+                family = truncated_nbinom2, data = d)
+    vc <- VarCorr(fit)
+    sd_of <- function(nm) if (is.null(vc[[nm]])) 0 else attr(vc[[nm]], "stddev")[[1]]
+    b <- fixef(fit)
+    gz <- fit$aux$zi$coef
+    gd <- fit$aux$disp$coef
+    grid <- vapply(c(0, 1), function(xv) {
+      ep <- vapply(d$z, function(z) sum(w * stats::plogis(gz[[1]] + gz[[2]] * z + sd_of("zi~g") * t)), 0)
+      mu <- exp(b[[1]] + b[[2]] * xv + sd_of("g") * t)
+      th <- exp(gd[[1]] + gd[[2]] * xv + sd_of("disp~g") * t)
+      H <- outer(mu, th, function(m, s) m / (1 - stats::dnbinom(0, mu = m, size = s)))
+      mean((1 - ep) * sum(outer(w, w) * H))
+    }, 0)
+    st <- standardize(fit, "x", values = c(0, 1))
+    expect_equal(st$estimate[st$quantity == "mean"], grid, tolerance = 1e-5)
+  }
+})
+
+test_that("where the approximation breaks down at the estimates, the fit keeps its value and says so", {
+  # Each row two or three times over: the dispersion's SD runs up to where
+  # the joint mode degenerates, and the search ends at the edge of that
+  # region. The fit warns that the approximation breaks down, and keeps its
+  # log-likelihood, modes and predictions there (they were -Inf and NA, and
+  # the zero part was said to vanish).
+  d <- three_part_data()
+  set.seed(9)
+  dd <- d[rep(seq_len(nrow(d)), sample(1:3, nrow(d), TRUE)), ]
+  w <- character()
+  fit <- withCallingHandlers(
+    glmm(y ~ x + (1 | g), ziformula = ~ z + (1 | g), dispformula = ~ x + (1 | g),
+         family = nbinom2, data = dd),
+    warning = function(cond) {
+      w <<- c(w, conditionMessage(cond))
+      invokeRestart("muffleWarning")
+    })
+  expect_true(any(grepl("the Laplace approximation breaks down", w)))
+  expect_false(any(grepl("runs to -Inf", w)))
+  expect_true(is.finite(logLik(fit)))
+  expect_true(all(is.finite(predict(fit, type = "zprob"))))
+  # The independent Laplace at the estimates, within a unit: next to the
+  # degenerate region the joint mode is flat in one direction and the
+  # reference's own mode search lands elsewhere on it (0.24 apart here).
+  X <- cbind(1, dd$x)
+  ref <- reference_three_part_laplace(three_part_par(fit), dd$y, X, cbind(1, dd$z), X, dd$g,
+                                      three_part_logdens())
+  expect_lt(abs(as.numeric(logLik(fit)) - ref), 1)
 })
