@@ -98,15 +98,19 @@ tidy.glmmgee_glmm <- function(x, effects = c("ran_pars", "fixed"), conf.int = FA
     out$fixed <- fx
   }
   if ("ran_pars" %in% effects) out$ran_pars <- tidy_ran_pars(x, conf.int, z)
-  if ("ran_vals" %in% effects) {
-    rv <- as.data.frame(ranef(x, condVar = TRUE))
-    rv <- data.frame(effect = "ran_vals", group = as.character(rv$grpvar),
-                     level = as.character(rv$grp), term = as.character(rv$term),
-                     estimate = rv$condval, std.error = rv$condsd, stringsAsFactors = FALSE)
-    if (conf.int) rv <- wald_limits(rv, z)
-    out$ran_vals <- rv
-  }
+  if ("ran_vals" %in% effects) out$ran_vals <- ran_vals_table(ranef(x, condVar = TRUE), z, conf.int)
   bind_tidy(out)
+}
+
+# tidy()'s ran_vals rows from a ranef() result `re`: each effect's mode and
+# conditional standard deviation by grouping factor and level.
+ran_vals_table <- function(re, z, conf.int) {
+  rv <- as.data.frame(re)
+  rv <- data.frame(effect = "ran_vals", group = as.character(rv$grpvar),
+                   level = as.character(rv$grp), term = as.character(rv$term),
+                   estimate = rv$condval, std.error = rv$condsd, stringsAsFactors = FALSE)
+  if (conf.int) rv <- wald_limits(rv, z)
+  rv
 }
 
 #' @rdname glmmgee-broom
@@ -278,10 +282,10 @@ augment_base <- function(x, data) {
 #' @details For a zero-inflated, hurdle or dispersion-formula fit
 #'   ([glmm-zero-inflation]) `tidy()` adds broom.mixed's column `component`
 #'   as for glmmTMB fits: `"cond"` (the conditional part), `"zi"` (the zero
-#'   part's coefficients, and its random-effect standard deviations when the
-#'   zero part has random effects) and `"disp"` (a dispersion formula's
-#'   coefficients); `group` then names the grouping factor without the
-#'   `zi~` prefix of [VarCorr()].
+#'   part's coefficients, and its random-effect standard deviations and
+#'   predicted random effects when the zero part has random effects) and
+#'   `"disp"` (a dispersion formula's, likewise); `group` then names the
+#'   grouping factor without the `zi~` or `disp~` prefix of [VarCorr()].
 #' @method tidy glmmgee_glmm_zi
 #' @export
 tidy.glmmgee_glmm_zi <- function(x, effects = c("ran_pars", "fixed"), conf.int = FALSE,
@@ -300,9 +304,26 @@ tidy.glmmgee_glmm_zi <- function(x, effects = c("ran_pars", "fixed"), conf.int =
     out$group <- sub(paste0("^", mark), "", out$group)
     out$term <- sub(paste0("^(sd|cor)__", mark), "\\1__", out$term)
   }
-  parts <- list(out)
+  z <- stats::qnorm(1 - (1 - conf.level) / 2)
+  # Each part's predicted random effects, under its component (ranef()
+  # without `component` gives the zero or dispersion part's where the
+  # conditional part has none; they were all labelled "cond", and the other
+  # parts' were left out).
+  rvs <- list()
+  if ("ran_vals" %in% effects) {
+    out <- out[out$effect != "ran_vals", , drop = FALSE]
+    other <- c(if (!is.null(x$aux$zi$re)) "zi", if (!is.null(x$aux$disp$re)) "disp")
+    for (cmp in c("cond", other)) {
+      re <- if (length(other)) ranef(x, condVar = TRUE, component = cmp)
+            else ranef(x, condVar = TRUE)
+      if (!length(re)) next
+      rv <- ran_vals_table(re, z, conf.int)
+      rv$component <- rep(cmp, nrow(rv))
+      rvs[[cmp]] <- rv
+    }
+  }
+  parts <- c(list(out), unname(rvs))
   if ("fixed" %in% effects) {
-    z <- stats::qnorm(1 - (1 - conf.level) / 2)
     for (cmp in c("zi", "disp")) {
       idx <- x$aux[[paste0(cmp, "_index")]]
       if (!length(idx)) next
@@ -315,7 +336,8 @@ tidy.glmmgee_glmm_zi <- function(x, effects = c("ran_pars", "fixed"), conf.int =
       parts[[length(parts) + 1L]] <- fx
     }
   }
-  cols <- c("effect", "component", setdiff(names(out), c("effect", "component")))
+  cols <- c("effect", "component",
+            setdiff(unique(unlist(lapply(parts, names))), c("effect", "component")))
   out <- do.call(rbind, lapply(parts, function(d) {
     for (v in setdiff(cols, names(d))) d[[v]] <- NA
     d[cols]

@@ -108,6 +108,12 @@ test_that("inference on each part: Wald and profile intervals, robust covariance
   expect_setequal(rp$component, c("cond", "zi", "disp"))
   expect_equal(rp$estimate[rp$component == "disp"], attr(VarCorr(fit)[["disp~g"]], "stddev")[[1]],
                tolerance = 1e-12)
+  # Each part's predicted random effects under its component.
+  rv <- broom.mixed::tidy(fit, effects = "ran_vals")
+  expect_identical(as.vector(table(rv$component)[c("cond", "zi", "disp")]), c(40L, 40L, 40L))
+  for (cmp in c("cond", "zi", "disp"))
+    expect_equal(rv$estimate[rv$component == cmp], ranef(fit, component = cmp)$g[[1]],
+                 tolerance = 1e-12)
 })
 
 test_that("other grouping factors per part, and a known truth recovered", {
