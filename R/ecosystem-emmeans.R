@@ -22,6 +22,9 @@
 #' those). Degrees of freedom are infinite (z tests), as emmeans uses for
 #' glmer fits. Offsets in the formula (`offset(log(t))`) and in the `offset`
 #' argument of the call are used; set them with emmeans' `offset` argument.
+#' For a zero-inflated, hurdle or dispersion-formula fit they are the
+#' conditional part's; `component = "zi"` or `"disp"` (glmmTMB's) is an
+#' error pointing to [predict()]'s `type = "zprob"` and `"disp"`.
 #' For a gee the covariance is the one of the fit's `std.err`; pass
 #' `std.err = "md"` (or any type of [gee()]) to `emmeans()` for another, or
 #' `vcov.` as emmeans allows for any model.
@@ -50,6 +53,14 @@ NULL
 #' @rdname glmmgee-emmeans
 #' @exportS3Method emmeans::recover_data
 recover_data.glmmgee_glmm <- function(object, ...) {
+  # (glmmTMB users pass component = "zi" or "disp"; the grid here is the
+  # conditional part's, and such a call gave its means under that name)
+  cmp <- list(...)$component
+  if (!is.null(cmp) && !identical(cmp, "cond"))
+    return(sprintf(paste0("'component = \"%s\"': emmeans() of glmmgee fits covers the conditional ",
+                          "part only; the zero part's probabilities and the dispersion are ",
+                          "predict(type = \"zprob\") and predict(type = \"disp\")"),
+                   paste(cmp, collapse = " ")))
   emm_recover(object, ...)
 }
 

@@ -112,3 +112,17 @@ test_that("the covariance heading follows the matrix emmeans used", {
   expect_match(mesg(emmeans::emmeans(og, ~ temp, vcov. = vcov(og, type = "naive"))), "naive")
   expect_match(mesg(emmeans::emmeans(og, ~ temp, vcov. = 2 * vcov(og))), "user-supplied")
 })
+
+test_that("a zero or dispersion component is refused, not answered with the conditional means", {
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB")
+  fit <- glmm(count ~ mined + (1 | site), data = Salamanders, family = nbinom2,
+              ziformula = ~ mined, dispformula = ~ mined, nAGQ = 1)
+  for (cmp in c("zi", "disp"))
+    expect_error(emmeans::emmeans(fit, ~ mined, component = cmp),
+                 sprintf("component = \"%s\".*predict\\(type = \"zprob\"\\)", cmp))
+  cond <- emmeans::emmeans(fit, ~ mined, component = "cond")
+  expect_equal(summary(cond)$emmean, summary(emmeans::emmeans(fit, ~ mined))$emmean)
+  expect_equal(summary(cond)$emmean[2] - summary(cond)$emmean[1], unname(fixef(fit)[["minedno"]]),
+               tolerance = 1e-10)
+})
