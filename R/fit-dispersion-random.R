@@ -224,12 +224,9 @@ glmm_sparse_dispre_fit_units <- function(X, y, rc, rd, family, Xd, weights, offs
                        "Laplace (sparse, mean and dispersion)")
   tl$optinfo$gradient <- "exact"
   theta <- tl$theta
-  warn <- tl$optinfo$warnings
-  if (isTRUE(m$failed))
-    warn <- c(warn, "the joint modes of the mean's and the dispersion's random effects were not found at the optimum")
-  deg <- zire_degenerate(cpp_spzire_degenerate(eng), fs$refused_kept, m$hmin, warn,
-                         part = "dispersion")
-  warn <- c(warn, deg$warning)
+  deg <- two_part_joint_checks(m, eng, fs$refused_kept, tl$optinfo$warnings, TRUE,
+                               start_ok = TRUE)
+  warn <- c(tl$optinfo$warnings, deg$warning)
   tms <- zire_term_summaries(rp, re, m, fin$theta, theta, p, rc$ntheta)
   tl$optinfo$warnings <- warn
   tl$optinfo$laplace_validity <- deg$record

@@ -13,48 +13,6 @@
 # verify_boundary(), finish_search()) on centred and
 # scaled designs (reparam-zi.R).
 
-# One random-effects structure over both parts: the zero part's columns
-# after the count part's, its covariance parameters after the count part's;
-# `prefix` marks the second part's names ("disp~" for a dispersion part
-# with random effects, fit-dispersion-random.R). With `rd`, a dispersion
-# part's terms beside the zero part's (engine kinds 7 and 8), after them
-# and marked "disp~"; `Qz` and `nterms_z` count the second part's columns
-# and terms.
-zire_combined_re <- function(rc, rz, prefix = "zi~", rd = NULL) {
-  parts <- c(list(rc, rz), if (!is.null(rd)) list(rd))
-  Q0 <- cumsum(c(0L, vapply(parts, function(r) ncol(r$Z), 1L)))
-  n0 <- cumsum(c(0L, vapply(parts, function(r) as.integer(r$ntheta), 1L)))
-  shift <- function(k) lapply(parts[[k]]$terms, function(tm) {
-    tm$columns <- tm$columns + Q0[[k]]
-    tm$par <- tm$par + n0[[k]]
-    tm
-  })
-  pre <- c("", prefix, "disp~")
-  cat_parts <- function(f) unlist(lapply(seq_along(parts), function(k) f(parts[[k]], k)))
-  list(Z = do.call(cbind, lapply(parts, `[[`, "Z")), Qc = ncol(rc$Z), Qz = ncol(rz$Z),
-       lam_row = cat_parts(function(r, k) r$lam_row + Q0[[k]]),
-       lam_col = cat_parts(function(r, k) r$lam_col + Q0[[k]]),
-       lam_k = cat_parts(function(r, k) r$lam_k + n0[[k]]), ntheta = n0[[length(n0)]],
-       lower = cat_parts(function(r, k) r$lower),
-       par_names = cat_parts(function(r, k)
-         if (length(r$par_names)) paste0(pre[[k]], r$par_names) else character(0)),
-       terms = unlist(lapply(seq_along(parts), shift), recursive = FALSE),
-       nterms_c = length(rc$terms), nterms_z = length(rz$terms), ntheta_z = rz$ntheta,
-       prefix = prefix,
-       three = !is.null(rd))
-}
-
-# The combined structure's random-effects design split by part (the
-# conditional part's first Qc columns, then the zero part's and, with three
-# parts, the dispersion part's after them: `nsecond` of Zz's columns are
-# the second part's), as the two-part sparse engine takes them.
-zire_split_z <- function(re) {
-  Qc <- re$Qc
-  list(Zc = as_dgc(re$Z[, seq_len(Qc), drop = FALSE]),
-       Zz = as_dgc(re$Z[, Qc + seq_len(ncol(re$Z) - Qc), drop = FALSE]),
-       nsecond = re$Qz %||% (ncol(re$Z) - Qc))
-}
-
 # list(loglik, gradient, hmin): the engine's Laplace log-likelihood and its
 # exact gradient (NA where the joint mode was not found), and H's smallest
 # eigenvalue at the joint mode (refusal_guard()'s `near`).
@@ -234,13 +192,9 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
                                             rp$Xd, rp$Td, limit_zero_rows(y, kind)))
   tl$optinfo$gradient <- "exact"
   theta <- tl$theta
-  warn <- tl$optinfo$warnings
-  if (isTRUE(m$failed))
-    warn <- c(warn, sprintf("the joint modes of %s parts' random effects were not found at the optimum",
-                            if (is.null(rd)) "both" else "the three"))
-  deg <- zire_degenerate(cpp_spzire_degenerate(eng), refused_kept, m$hmin, warn,
-                         part = if (is.null(rd)) "zero" else "both")
-  warn <- c(warn, deg$warning)
+  deg <- two_part_joint_checks(m, eng, refused_kept, tl$optinfo$warnings, FALSE, !is.null(rd),
+                               start_ok = TRUE)
+  warn <- c(tl$optinfo$warnings, deg$warning)
   tms <- zire_term_summaries(rp, re, m, theta_s, theta, p, rc$ntheta)
   tl$optinfo$warnings <- warn
   tl$optinfo$laplace_validity <- deg$record
@@ -300,17 +254,7 @@ zire_term_summaries <- function(rp, re, m, theta_s, theta, p, nc) {
   m$inv_j <- m$inv_j + 1L
   all <- rp$terms_to_user(sparse_term_summaries(re, theta_s[p + seq_len(re$ntheta)], m, NULL,
                                                 theta_s), unname(theta))
-  ic <- seq_len(re$nterms_c)
-  # (with a third part, its terms after the second's, counted from its own first)
-  iz <- if (isTRUE(re$three)) re$nterms_c + seq_len(re$nterms_z)
-        else setdiff(seq_along(all), ic)
-  from <- function(idx, q0, n0) lapply(all[idx], function(tm) {
-    tm$columns <- tm$columns - q0
-    tm$par <- tm$par - n0
-    tm
-  })
-  list(terms = all[ic], second = from(iz, re$Qc, nc),
-       third = if (isTRUE(re$three)) from(setdiff(seq_along(all), c(ic, iz)), re$Qc + re$Qz, nc + re$ntheta_z))
+  split_part_terms(all, re, nc)
 }
 
 # Whether the two-part sparse engine searches a second time, with wide
@@ -487,10 +431,7 @@ zire_zero_variance <- function(sr, evalf, re, p, control, refused, warm, fixed_c
   terms <- lapply(re$terms, function(tm) p + tm$par)
   names(terms) <- vapply(seq_along(re$terms), function(k) {
     tm <- re$terms[[k]]
-    # (with three parts, the dispersion's terms after the zero part's)
-    part <- if (k <= re$nterms_c) ""
-            else if (isTRUE(re$three) && k > re$nterms_c + re$nterms_z) "disp~"
-            else re$prefix %||% "zi~"
+    part <- c("", re$prefix %||% "zi~", "disp~")[[term_parts(re)[[k]]]]
     sprintf("%s(%s | %s)", part, deparse1(tm$lhs), deparse1(tm$group_expr))
   }, "")
   # A restart is abandoned at its first refused point (it would end at the

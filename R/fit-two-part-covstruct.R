@@ -232,20 +232,23 @@ two_part_kind_flags <- function(kind) {
        zkind = if (zdre || three) sub("_(disp|both)_re$", "", kind) else if (dre) "disp" else kind)
 }
 
-# The checks of a fit with random effects in two parts: joint modes not
-# found at the optimum (`m$failed`) and the Laplace approximation's
-# validity (zire_degenerate()); the warnings so far `warn`, `disp`: the
-# second part is the dispersion, `three`: the zero and the dispersion
-# parts both have random effects. Returns zire_degenerate()'s record and
-# its `warning` with the modes' own before it.
-two_part_joint_checks <- function(m, eng, refused_kept, warn, disp, three = FALSE) {
+# The checks of a fit with random effects in two parts (the structured
+# fits' and the sparse two-part fits', fit-sparse-zi-random.R and
+# fit-dispersion-random.R): joint modes not found at the optimum
+# (`m$failed`) and the Laplace approximation's validity
+# (zire_degenerate(), `start_ok` as there); the warnings so far `warn`,
+# `disp`: the second part is the dispersion, `three`: the zero and the
+# dispersion parts both have random effects. Returns zire_degenerate()'s
+# record and its `warning` with the modes' own before it.
+two_part_joint_checks <- function(m, eng, refused_kept, warn, disp, three = FALSE,
+                                  start_ok = FALSE) {
   failed <- if (isTRUE(m$failed)) {
     if (disp) "the joint modes of the mean's and the dispersion's random effects were not found at the optimum"
     else sprintf("the joint modes of %s parts' random effects were not found at the optimum",
                  if (three) "the three" else "both")
   }
   deg <- zire_degenerate(cpp_spzire_degenerate(eng), refused_kept, m$hmin, c(warn, failed),
-                         start_ok = FALSE,
+                         start_ok = start_ok,
                          part = if (three) "both" else if (disp) "dispersion" else "zero")
   deg$warning <- c(failed, deg$warning)
   deg
@@ -442,12 +445,12 @@ structure_agq_new <- function(Xs, y, weights, offset, rc, family, nAGQ, nthreads
 # The modes of the random effects at the engine's parameters theta_s
 # (Lambda's entries `lambda`) and the terms' summaries (sparse_term_summaries()):
 # the conditional part's terms and, with random effects in both parts
-# (`both`), the zero part's (zterms, their columns counted from the zero
-# part's first); `zre`: the zero part's linear predictor beyond its fixed
+# (`both`), the second part's (zterms, their columns counted from that
+# part's first) and with three parts the dispersion's (dterms; split_part_terms());
+# `zre`: the zero part's linear predictor beyond its fixed
 # part (its random effects at their modes, or the offset), which the
 # vanishing zero-inflation check reads.
 two_part_structure_modes <- function(eng, re, rt, both, lambda, theta_s, nb, pz, Xzs, offz) {
-  ic <- seq_len(length(rt$rc$terms))
   if (!both) {
     modes <- cpp_sparse_modes(eng, theta_s)
     return(list(modes = modes, terms = sparse_term_summaries(re, lambda, modes, eng, theta_s),
@@ -456,21 +459,10 @@ two_part_structure_modes <- function(eng, re, rt, both, lambda, theta_s, nb, pz,
   m <- cpp_spzire_modes(eng, theta_s)
   m$inv_i <- m$inv_i + 1L
   m$inv_j <- m$inv_j + 1L
-  allterms <- sparse_term_summaries(re, lambda, m, NULL, theta_s)
-  # (each part's terms counted from its own first column and parameter;
-  # with three parts the dispersion's after the zero part's)
-  from <- function(idx, q0, n0) lapply(allterms[idx], function(tm) {
-    tm$columns <- tm$columns - q0
-    tm$par <- tm$par - n0
-    tm
-  })
-  iz <- if (isTRUE(re$three)) length(ic) + seq_len(re$nterms_z)
-        else setdiff(seq_along(allterms), ic)
+  parts <- split_part_terms(sparse_term_summaries(re, lambda, m, NULL, theta_s), re,
+                            rt$rc$ntheta)
   list(modes = list(eta = m$eta, zlink = m$a, dlink = if (isTRUE(re$three)) m$phi, u = m$u,
-                    b = m$b), terms = allterms[ic],
-       zterms = from(iz, re$Qc, rt$rc$ntheta),
-       dterms = if (isTRUE(re$three)) from(setdiff(seq_along(allterms), c(ic, iz)),
-                                           re$Qc + re$Qz, rt$rc$ntheta + re$ntheta_z),
+                    b = m$b), terms = parts$terms, zterms = parts$second, dterms = parts$third,
        m = m,
        zre = if (pz) m$a - drop(Xzs %*% theta_s[nb + seq_len(pz)]) else rep(0, length(m$eta)))
 }
