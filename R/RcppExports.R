@@ -33,8 +33,8 @@ cpp_nested_modes <- function(ptr, theta) {
     .Call(`_glmmgee_cpp_nested_modes`, ptr, theta)
 }
 
-cpp_zire_new <- function(X, Zc, Zz, Xz, Xd, y, wt, off, group, M, lam_row, lam_col, family, link, kind, nAGQ, nthreads) {
-    .Call(`_glmmgee_cpp_zire_new`, X, Zc, Zz, Xz, Xd, y, wt, off, group, M, lam_row, lam_col, family, link, kind, nAGQ, nthreads)
+cpp_zire_new <- function(X, Zc, Zz, Xz, Xd, y, wt, off, group, M, lam_row, lam_col, family, link, kind, nAGQ, nthreads, nsecond = -1L) {
+    .Call(`_glmmgee_cpp_zire_new`, X, Zc, Zz, Xz, Xd, y, wt, off, group, M, lam_row, lam_col, family, link, kind, nAGQ, nthreads, nsecond)
 }
 
 cpp_zire_eval <- function(ptr, theta, gradient) {

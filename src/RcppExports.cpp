@@ -83,8 +83,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_zire_new
-SEXP cpp_zire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Zc, Eigen::Map<Eigen::MatrixXd> Zz, Eigen::Map<Eigen::MatrixXd> Xz, Eigen::Map<Eigen::MatrixXd> Xd, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::MatrixXd> off, Rcpp::IntegerVector group, int M, Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col, int family, int link, int kind, int nAGQ, int nthreads);
-RcppExport SEXP _glmmgee_cpp_zire_new(SEXP XSEXP, SEXP ZcSEXP, SEXP ZzSEXP, SEXP XzSEXP, SEXP XdSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP offSEXP, SEXP groupSEXP, SEXP MSEXP, SEXP lam_rowSEXP, SEXP lam_colSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP kindSEXP, SEXP nAGQSEXP, SEXP nthreadsSEXP) {
+SEXP cpp_zire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Zc, Eigen::Map<Eigen::MatrixXd> Zz, Eigen::Map<Eigen::MatrixXd> Xz, Eigen::Map<Eigen::MatrixXd> Xd, Eigen::Map<Eigen::VectorXd> y, Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::MatrixXd> off, Rcpp::IntegerVector group, int M, Rcpp::IntegerVector lam_row, Rcpp::IntegerVector lam_col, int family, int link, int kind, int nAGQ, int nthreads, int nsecond);
+RcppExport SEXP _glmmgee_cpp_zire_new(SEXP XSEXP, SEXP ZcSEXP, SEXP ZzSEXP, SEXP XzSEXP, SEXP XdSEXP, SEXP ySEXP, SEXP wtSEXP, SEXP offSEXP, SEXP groupSEXP, SEXP MSEXP, SEXP lam_rowSEXP, SEXP lam_colSEXP, SEXP familySEXP, SEXP linkSEXP, SEXP kindSEXP, SEXP nAGQSEXP, SEXP nthreadsSEXP, SEXP nsecondSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -105,7 +105,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< int >::type kind(kindSEXP);
     Rcpp::traits::input_parameter< int >::type nAGQ(nAGQSEXP);
     Rcpp::traits::input_parameter< int >::type nthreads(nthreadsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_zire_new(X, Zc, Zz, Xz, Xd, y, wt, off, group, M, lam_row, lam_col, family, link, kind, nAGQ, nthreads));
+    Rcpp::traits::input_parameter< int >::type nsecond(nsecondSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_zire_new(X, Zc, Zz, Xz, Xd, y, wt, off, group, M, lam_row, lam_col, family, link, kind, nAGQ, nthreads, nsecond));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -1767,7 +1768,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_nested_new", (DL_FUNC) &_glmmgee_cpp_nested_new, 9},
     {"_glmmgee_cpp_nested_eval", (DL_FUNC) &_glmmgee_cpp_nested_eval, 5},
     {"_glmmgee_cpp_nested_modes", (DL_FUNC) &_glmmgee_cpp_nested_modes, 2},
-    {"_glmmgee_cpp_zire_new", (DL_FUNC) &_glmmgee_cpp_zire_new, 17},
+    {"_glmmgee_cpp_zire_new", (DL_FUNC) &_glmmgee_cpp_zire_new, 18},
     {"_glmmgee_cpp_zire_eval", (DL_FUNC) &_glmmgee_cpp_zire_eval, 3},
     {"_glmmgee_cpp_zire_scores", (DL_FUNC) &_glmmgee_cpp_zire_scores, 2},
     {"_glmmgee_cpp_zire_summaries", (DL_FUNC) &_glmmgee_cpp_zire_summaries, 2},

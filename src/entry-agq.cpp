@@ -113,7 +113,10 @@ Rcpp::List cpp_nested_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
 
 // off: n x 3 offsets of (eta, logit zero probability, log dispersion);
 // Xd has no columns for a family without dispersion. kind 1 zero-inflated,
-// 2 hurdle.
+// 2 hurdle, 3 zero-inflated binomial, 4 to 6 a random dispersion (in Zz's
+// slot), 7 and 8 random zero and dispersion parts: the first `nsecond` of
+// Zz's columns the zero part's, the rest the dispersion's (-1: all the
+// second part's).
 // [[Rcpp::export]]
 SEXP cpp_zire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Zc,
                   Eigen::Map<Eigen::MatrixXd> Zz, Eigen::Map<Eigen::MatrixXd> Xz,
@@ -121,20 +124,23 @@ SEXP cpp_zire_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Zc,
                   Eigen::Map<Eigen::VectorXd> wt, Eigen::Map<Eigen::MatrixXd> off,
                   Rcpp::IntegerVector group, int M, Rcpp::IntegerVector lam_row,
                   Rcpp::IntegerVector lam_col, int family, int link, int kind, int nAGQ,
-                  int nthreads) {
+                  int nthreads, int nsecond = -1) {
   glmmgee::check_engine_rows(X.rows(), {Zc.rows(), Zz.rows(), Xz.rows(), Xd.rows(), y.size(),
                                         wt.size(), off.rows(), group.size()},
                              "X, Zc, Zz, Xz, Xd, y, weights, offsets and group");
   if (off.cols() != 3) Rcpp::stop("the offsets must have 3 columns");
-  // (with a random dispersion, kinds 4 to 6, the mean may have none)
-  if (Zz.cols() < 1 || (Zc.cols() < 1 && (kind < 4 || kind > 6)))
+  // (with a random dispersion, kinds 4 to 8, the mean may have none)
+  if (Zz.cols() < 1 || (Zc.cols() < 1 && (kind < 4 || kind > 8)))
     Rcpp::stop("both parts need a random effect");
+  const bool three = kind == 7 || kind == 8;
+  if (three != (nsecond >= 1 && nsecond < Zz.cols()) || (!three && nsecond >= 0))
+    Rcpp::stop("'nsecond' must split Zz into the zero part's and the dispersion's columns exactly for kinds 7 and 8");
   std::vector<int> lr, lc;
   glmmgee::check_engine_pattern(M, nAGQ, (int)(Zc.cols() + Zz.cols()), lam_row, lam_col, lr, lc);
   try {
     glmmgee::ZireEngine* eng = new glmmgee::ZireEngine(
         X, Zc, Zz, Xz, Xd, y, wt, off, group.begin(), M, lr, lc, family, link, kind, nAGQ,
-        nthreads);
+        nthreads, nsecond);
     Rcpp::XPtr<glmmgee::ZireEngine> p(eng, true);
     p.attr("class") = "glmmgee_zire_engine";
     return p;

@@ -33,7 +33,7 @@ MatrixXd ZireEngine::fixed_curvature(const VectorXd& theta) {
   const VectorXd a0 = Xz_ * theta.segment(p_ + nl_, pz_) + off_.col(1);
   const VectorXd ph = Xd_ * theta.segment(p_ + nl_ + pz_, pd_) + off_.col(2);
   const TwoPartRE& ob = *obs_;
-  MatrixXd out = MatrixXd::Zero(F, F), Jff(F, F), Jfu(F, q), Juu(q, q), B(2, q);
+  MatrixXd out = MatrixXd::Zero(F, F), Jff(F, F), Jfu(F, q), Juu(q, q), B(3, q);
   VectorXd v(F);
   std::vector<int> chan(F);
   for (int m = 0; m < F; ++m) chan[m] = m < p_ ? 0 : (m < p_ + pz_ ? 1 : 2);
@@ -59,10 +59,19 @@ MatrixXd ZireEngine::fixed_curvature(const VectorXd& theta) {
         eta += c1 * ucache_(i, b);
         a += c2 * ucache_(i, b);
       }
-      ob.eval(y_[s], wt_[s], eta, a, ph[s], true, o);
+      // (kinds 7 and 8: the log dispersion random too, B's third row)
+      double phv = ph[s];
+      if (r3_)
+        for (int b = 0; b < q; ++b) {
+          double c3 = 0.0;
+          for (int r = b; r < q; ++r) c3 += Z3_(s, r) * Lam(r, b);
+          B(2, b) = c3;
+          phv += c3 * ucache_(i, b);
+        }
+      ob.eval(y_[s], wt_[s], eta, a, phv, true, o);
       // N: negative second derivatives in (eta, a, phi).
       double N[3][3];
-      neg_obs_hessian(ob, o, y_[s], wt_[s], eta, a, ph[s], pd_ > 0, N);
+      neg_obs_hessian(ob, o, y_[s], wt_[s], eta, a, phv, pd_ > 0 || r3_, N);
       for (int m = 0; m < F; ++m) {
         const int c = chan[m];
         v[m] = c == 0 ? X_(s, m) : (c == 1 ? Xz_(s, m - p_) : Xd_(s, m - p_ - pz_));
@@ -71,11 +80,19 @@ MatrixXd ZireEngine::fixed_curvature(const VectorXd& theta) {
         const int c = chan[m];
         for (int k = 0; k <= m; ++k) Jff(m, k) += v[m] * N[c][chan[k]] * v[k];
         for (int b = 0; b < q; ++b) Jfu(m, b) += v[m] * (N[c][0] * B(0, b) + N[c][1] * B(1, b));
+        if (r3_)
+          for (int b = 0; b < q; ++b) Jfu(m, b) += v[m] * N[c][2] * B(2, b);
       }
       for (int b = 0; b < q; ++b)
         for (int d = 0; d <= b; ++d)
           Juu(b, d) += N[0][0] * B(0, b) * B(0, d) + N[0][1] * (B(0, b) * B(1, d) + B(1, b) * B(0, d)) +
                        N[1][1] * B(1, b) * B(1, d);
+      if (r3_)
+        for (int b = 0; b < q; ++b)
+          for (int d = 0; d <= b; ++d)
+            Juu(b, d) += N[0][2] * (B(0, b) * B(2, d) + B(2, b) * B(0, d)) +
+                         N[1][2] * (B(1, b) * B(2, d) + B(2, b) * B(1, d)) +
+                         N[2][2] * B(2, b) * B(2, d);
     }
     for (int m = 0; m < F; ++m)
       for (int k = 0; k < m; ++k) Jff(k, m) = Jff(m, k);

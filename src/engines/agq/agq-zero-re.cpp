@@ -20,23 +20,26 @@ using Eigen::VectorXd;
 // Scratch of one thread, sized for the largest cluster.
 struct ZireEngine::Work {
   MatrixXd B1, B2, G0, G1n, G2n, Unodes, H, Hinv, C, Cinv, dH, G2, Mr, tmp_q, dL, PZ,
-      T0, T1, Du, Dv1, Dv2, S;
-  VectorXd e0, a0, ph, eta, av, u, unew, step, grad, lw, pi, rhs, ubar, G1, hv;
+      T0, T1, Du, Dv1, Dv2, S, B3, T2, Dv3;
+  VectorXd e0, a0, ph, pv, eta, av, u, unew, step, grad, lw, pi, rhs, ubar, G1, hv;
   std::vector<Obs2> ob, obk;
   std::vector<TwoPartRE::RowConst> rc;  // the rows' constants at ph (TwoPartRE::row_const())
   Eigen::LLT<MatrixXd> llt;
-  Work(int nmax, int q, long Q, int P)
+  // (r3: the third predictor random, its rows B3, T2, Dv3 and values pv)
+  Work(int nmax, int q, long Q, int P, bool r3)
       : B1(nmax, q), B2(nmax, q), G0(nmax, Q), G1n(nmax, Q), G2n(nmax, Q), Unodes(Q, q),
         H(q, q), Hinv(q, q), C(q, q), Cinv(q, q), dH(q, q), G2(q, q), Mr(q, q),
         tmp_q(q, q), dL(q, q), PZ(Q, q), T0(nmax, q), T1(nmax, q), Du(q, P),
-        Dv1(nmax, P), Dv2(nmax, P), S(nmax, 3), e0(nmax), a0(nmax), ph(nmax),
+        Dv1(nmax, P), Dv2(nmax, P), S(nmax, 3), B3(r3 ? nmax : 0, q), T2(r3 ? nmax : 0, q),
+        Dv3(r3 ? nmax : 0, P), e0(nmax), a0(nmax), ph(nmax), pv(r3 ? nmax : 0),
         eta(nmax), av(nmax), u(q), unew(q), step(q), grad(q), lw(Q), pi(Q), rhs(q),
         ubar(q), G1(q), hv(q), ob(nmax), obk(nmax), rc(nmax), llt(q) {}
 };
 
-static double zire_work_doubles(double nmax, double q, double Q, double P) {
+static double zire_work_doubles(double nmax, double q, double Q, double P, bool r3) {
   return nmax * (3.0 * Q + 4.0 * q + 2.0 * P + 16.0) + Q * (2.0 * q + 2.0) + q * (P + 12.0 * q) +
-         2.0 * nmax * sizeof(Obs2) / 8.0 + nmax * sizeof(TwoPartRE::RowConst) / 8.0;
+         2.0 * nmax * sizeof(Obs2) / 8.0 + nmax * sizeof(TwoPartRE::RowConst) / 8.0 +
+         (r3 ? nmax * (2.0 * q + P + 1.0) : 0.0);
 }
 
 ZireEngine::ZireEngine(const Eigen::Ref<const MatrixXd>& X,
@@ -48,7 +51,7 @@ ZireEngine::ZireEngine(const Eigen::Ref<const MatrixXd>& X,
                        const Eigen::Ref<const VectorXd>& wt,
                        const Eigen::Ref<const MatrixXd>& off, const int* group, int M,
                        const std::vector<int>& lam_row, const std::vector<int>& lam_col,
-                       int family, int link, int kind, int nAGQ, int nthreads)
+                       int family, int link, int kind, int nAGQ, int nthreads, int nsecond)
     : n_((int)X.rows()), p_((int)X.cols()), q_((int)(Zc.cols() + Zz.cols())),
       nl_((int)lam_row.size()), pz_((int)Xz.cols()), pd_((int)Xd.cols()), K_(nAGQ),
       nthreads_(std::max(1, nthreads)), lam_row_(lam_row), lam_col_(lam_col) {
@@ -56,14 +59,19 @@ ZireEngine::ZireEngine(const Eigen::Ref<const MatrixXd>& X,
   // predictor is the zero part's logit, which the observation models
   // differentiate as the other kinds' fixed dispersion)
   make_two_part_models(family, link, kind, pd_, fam_, obs_);
-  if (obs_->random_predictors() != 2)
-    throw std::invalid_argument("the one-factor two-part engine takes two random predictors");
+  // Zz's columns of the zero part (the rest the dispersion's, kinds 7 and 8)
+  const int qz = nsecond < 0 ? (int)Zz.cols() : nsecond;
+  r3_ = qz < (int)Zz.cols();
+  if (qz > (int)Zz.cols() || r3_ != (obs_->random_predictors() == 3))
+    throw std::invalid_argument(
+        "the second part's columns do not match the kind's random predictors");
   lay_ = make_layout(group, n_, M);
   nmax_ = lay_.largest();
   const int qc = (int)Zc.cols();
   X_.resize(n_, p_);
   Z1_.setZero(n_, q_);
   Z2_.setZero(n_, q_);
+  if (r3_) Z3_.setZero(n_, q_);
   Xz_.resize(n_, pz_);
   Xd_.resize(n_, pd_);
   off_.resize(n_, 3);
@@ -73,7 +81,8 @@ ZireEngine::ZireEngine(const Eigen::Ref<const MatrixXd>& X,
     const int j = lay_.perm[s];
     X_.row(s) = X.row(j);
     Z1_.row(s).head(qc) = Zc.row(j);
-    Z2_.row(s).tail(q_ - qc) = Zz.row(j);
+    Z2_.row(s).segment(qc, qz) = Zz.row(j).head(qz);
+    if (r3_) Z3_.row(s).tail(q_ - qc - qz) = Zz.row(j).tail(q_ - qc - qz);
     Xz_.row(s) = Xz.row(j);
     Xd_.row(s) = Xd.row(j);
     off_.row(s) = off.row(j);
@@ -91,7 +100,7 @@ ZireEngine::ZireEngine(const Eigen::Ref<const MatrixXd>& X,
 
 void ZireEngine::check_work_memory(int K) const {
   const double Q = std::pow((double)K, (double)q_);
-  check_quadrature_memory(zire_work_doubles(nmax_, q_, Q, npar()), usable_threads(nthreads_), K,
+  check_quadrature_memory(zire_work_doubles(nmax_, q_, Q, npar(), r3_), usable_threads(nthreads_), K,
                           q_, nmax_, ", both parts' random effects");
 }
 
@@ -113,6 +122,15 @@ double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
       w.B1(j, b) = c1;
       w.B2(j, b) = c2;
     }
+  // (the third predictor's rows B3 = Z3 Lambda, kinds 7 and 8)
+  const bool r3 = r3_;
+  if (r3)
+    for (int j = 0; j < ni; ++j)
+      for (int b = 0; b < q; ++b) {
+        double c3 = 0.0;
+        for (int a = b; a < q; ++a) c3 += Z3_(s0 + j, a) * Lam(a, b);
+        w.B3(j, b) = c3;
+      }
   for (int j = 0; j < ni; ++j) {
     w.e0[j] = eta0[s0 + j];
     w.a0[j] = a0[s0 + j];
@@ -129,13 +147,18 @@ double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
       }
       w.eta[j] = e;
       w.av[j] = a;
+      if (r3) {
+        double d = w.ph[j];
+        for (int b = 0; b < q; ++b) d += w.B3(j, b) * uu[b];
+        w.pv[j] = d;
+      }
     }
   };
   auto hval = [&](const VectorXd& uu, std::vector<Obs2>& o, bool full) {
     set_pred(uu.data());
     double h = -0.5 * uu.squaredNorm();
     for (int j = 0; j < ni; ++j) {
-      ob.eval(y[j], wt[j], w.eta[j], w.av[j], w.ph[j], full, o[j], &w.rc[j]);
+      ob.eval(y[j], wt[j], w.eta[j], w.av[j], r3 ? w.pv[j] : w.ph[j], full, o[j], &w.rc[j]);
       h += o[j].l;
     }
     return h;
@@ -150,6 +173,15 @@ double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
         for (int b = 0; b <= a; ++b)
           w.H(a, b) -= h00 * b1a * w.B1(j, b) + h01 * (b1a * w.B2(j, b) + b2a * w.B1(j, b)) +
                        h11 * b2a * w.B2(j, b);
+      }
+      if (r3) {
+        const double h02 = o[j].h[0][2], h12 = o[j].h[1][2], h22 = o[j].h[2][2];
+        for (int a = 0; a < q; ++a) {
+          const double b1a = w.B1(j, a), b2a = w.B2(j, a), b3a = w.B3(j, a);
+          for (int b = 0; b <= a; ++b)
+            w.H(a, b) -= h02 * (b1a * w.B3(j, b) + b3a * w.B1(j, b)) +
+                         h12 * (b2a * w.B3(j, b) + b3a * w.B2(j, b)) + h22 * b3a * w.B3(j, b);
+        }
       }
     }
     for (int a = 0; a < q; ++a)
@@ -187,7 +219,10 @@ double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
   for (int it = 0; it < 200; ++it) {
     w.grad = -u;
     for (int j = 0; j < ni; ++j)
-      for (int a = 0; a < q; ++a) w.grad[a] += w.ob[j].g[0] * w.B1(j, a) + w.ob[j].g[1] * w.B2(j, a);
+      for (int a = 0; a < q; ++a) {
+        w.grad[a] += w.ob[j].g[0] * w.B1(j, a) + w.ob[j].g[1] * w.B2(j, a);
+        if (r3) w.grad[a] += w.ob[j].g[2] * w.B3(j, a);
+      }
     neg_hess(w.ob);
     w.llt.compute(w.H);
     bool pd = w.llt.info() == Eigen::Success;
@@ -292,6 +327,12 @@ double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
       }
     }
     for (int c = 0; c < 3; ++c) w.S(j, c) = s[c];
+    if (r3)
+      for (int b = 0; b < q; ++b) {
+        double t2 = 0.0;
+        for (long k = 0; k < Q; ++k) t2 += w.pi[k] * w.G2n(j, k) * w.Unodes(k, b);
+        w.T2(j, b) = t2;
+      }
   }
   // Direct terms (nodes held fixed).
   for (int m = 0; m < p_; ++m) {
@@ -303,6 +344,8 @@ double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
     const int a = lam_row_[e], b = lam_col_[e];
     double acc = 0.0;
     for (int j = 0; j < ni; ++j) acc += Z1_(s0 + j, a) * w.T0(j, b) + Z2_(s0 + j, a) * w.T1(j, b);
+    if (r3)
+      for (int j = 0; j < ni; ++j) acc += Z3_(s0 + j, a) * w.T2(j, b);
     g[p_ + e] += acc;
   }
   for (int m = 0; m < pz_; ++m) {
@@ -327,6 +370,7 @@ double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
       const int a = lam_row_[r - p_], b0 = lam_col_[r - p_];
       dv[0] = Z1_(s0 + j, a) * u[b0];
       dv[1] = Z2_(s0 + j, a) * u[b0];
+      if (r3) dv[2] = Z3_(s0 + j, a) * u[b0];
     } else if (r < p_ + nl_ + pz_) dv[1] = Xz_(s0 + j, r - p_ - nl_);
     else dv[2] = Xd_(s0 + j, r - p_ - nl_ - pz_);
   };
@@ -339,11 +383,17 @@ double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
       const double c0 = o.h[0][0] * dv[0] + o.h[0][1] * dv[1] + o.h[0][2] * dv[2];
       const double c1 = o.h[1][0] * dv[0] + o.h[1][1] * dv[1] + o.h[1][2] * dv[2];
       for (int b = 0; b < q; ++b) w.rhs[b] += w.B1(j, b) * c0 + w.B2(j, b) * c1;
+      if (r3) {
+        const double c2 = o.h[2][0] * dv[0] + o.h[2][1] * dv[1] + o.h[2][2] * dv[2];
+        for (int b = 0; b < q; ++b) w.rhs[b] += w.B3(j, b) * c2;
+      }
     }
     if (r >= p_ && r < p_ + nl_) {
       const int a = lam_row_[r - p_], b0 = lam_col_[r - p_];
       double acc = 0.0;
       for (int j = 0; j < ni; ++j) acc += Z1_(s0 + j, a) * w.ob[j].g[0] + Z2_(s0 + j, a) * w.ob[j].g[1];
+      if (r3)
+        for (int j = 0; j < ni; ++j) acc += Z3_(s0 + j, a) * w.ob[j].g[2];
       w.rhs[b0] += acc;
     }
     w.Du.col(r).noalias() = w.Hinv * w.rhs;
@@ -357,6 +407,11 @@ double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
       }
       w.Dv1(j, r) = e1;
       w.Dv2(j, r) = e2;
+      if (r3) {
+        double e3 = dv[2];
+        for (int b = 0; b < q; ++b) e3 += w.B3(j, b) * w.Du(b, r);
+        w.Dv3(j, r) = e3;
+      }
     }
   }
   if (ducache_.rows() == lay_.M) {
@@ -369,6 +424,8 @@ double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
     for (int b = 0; b < q; ++b) {
       double acc = -w.ubar[b];
       for (int j = 0; j < ni; ++j) acc += w.B1(j, b) * w.S(j, 0) + w.B2(j, b) * w.S(j, 1);
+      if (r3)
+        for (int j = 0; j < ni; ++j) acc += w.B3(j, b) * w.S(j, 2);
       w.G1[b] = acc;
     }
     w.PZ.topRows(Q).noalias() = w.pi.head(Q).asDiagonal() * grid_.z;
@@ -381,6 +438,11 @@ double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
           d1 += w.G1n(j, k) * w.PZ(k, c);
         }
         for (int b = 0; b < q; ++b) w.G2(b, c) += w.B1(j, b) * d0 + w.B2(j, b) * d1;
+        if (r3) {
+          double d2 = 0.0;
+          for (long k = 0; k < Q; ++k) d2 += w.G2n(j, k) * w.PZ(k, c);
+          for (int b = 0; b < q; ++b) w.G2(b, c) += w.B3(j, b) * d2;
+        }
       }
   }
   for (int r = 0; r < P; ++r) {
@@ -391,10 +453,12 @@ double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
       direct(r, j, dv);
       dv[0] = w.Dv1(j, r);
       dv[1] = w.Dv2(j, r);
+      if (r3) dv[2] = w.Dv3(j, r);
       const Obs2& o = w.ob[j];
-      double m2[2][2];
-      for (int a = 0; a < 2; ++a)
-        for (int b = 0; b < 2; ++b)
+      double m2[3][3];
+      const int nr = r3 ? 3 : 2;
+      for (int a = 0; a < nr; ++a)
+        for (int b = 0; b < nr; ++b)
           m2[a][b] = o.t[a][b][0] * dv[0] + o.t[a][b][1] * dv[1] + o.t[a][b][2] * dv[2];
       for (int a = 0; a < q; ++a) {
         const double b1a = w.B1(j, a), b2a = w.B2(j, a);
@@ -402,6 +466,14 @@ double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
           w.dH(a, b) -= m2[0][0] * b1a * w.B1(j, b) + m2[0][1] * (b1a * w.B2(j, b) + b2a * w.B1(j, b)) +
                         m2[1][1] * b2a * w.B2(j, b);
       }
+      if (r3)
+        for (int a = 0; a < q; ++a) {
+          const double b1a = w.B1(j, a), b2a = w.B2(j, a), b3a = w.B3(j, a);
+          for (int b = 0; b <= a; ++b)
+            w.dH(a, b) -= m2[0][2] * (b1a * w.B3(j, b) + b3a * w.B1(j, b)) +
+                          m2[1][2] * (b2a * w.B3(j, b) + b3a * w.B2(j, b)) +
+                          m2[2][2] * b3a * w.B3(j, b);
+        }
     }
     for (int a = 0; a < q; ++a)
       for (int b = 0; b < a; ++b) w.dH(b, a) = w.dH(a, b);
@@ -414,6 +486,15 @@ double ZireEngine::cluster(int i, const VectorXd& eta0, const VectorXd& a0,
         const double c1 = z1 * o.h[0][0] + z2 * o.h[1][0];  // coefficient of B1_j
         const double c2 = z1 * o.h[0][1] + z2 * o.h[1][1];  // of B2_j
         for (int b = 0; b < q; ++b) w.hv[b] += c1 * w.B1(j, b) + c2 * w.B2(j, b);
+        if (r3) {
+          // (the third predictor's rows: its own coefficient, and its
+          // cross terms with the other two)
+          const double z3 = Z3_(s0 + j, a);
+          const double d1 = z3 * o.h[2][0], d2 = z3 * o.h[2][1];
+          const double c3 = z1 * o.h[0][2] + z2 * o.h[1][2] + z3 * o.h[2][2];
+          for (int b = 0; b < q; ++b)
+            w.hv[b] += d1 * w.B1(j, b) + d2 * w.B2(j, b) + c3 * w.B3(j, b);
+        }
       }
       w.dH.row(b0) -= w.hv.transpose();
       w.dH.col(b0) -= w.hv;
@@ -458,8 +539,8 @@ ZireEngine::Predictors ZireEngine::prepare(const VectorXd& theta) const {
 
 std::vector<std::unique_ptr<ZireEngine::Work> > ZireEngine::make_work(int nt) const {
   const long Q = grid_.z.rows();
-  return thread_work<Work>(nt, zire_work_doubles(nmax_, q_, (double)Q, npar()), nmax_, q_, Q,
-                           npar());
+  return thread_work<Work>(nt, zire_work_doubles(nmax_, q_, (double)Q, npar(), r3_), nmax_, q_,
+                           Q, npar(), r3_);
 }
 
 MatrixXd ZireEngine::cluster_scores(const VectorXd& theta) {

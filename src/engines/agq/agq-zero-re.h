@@ -4,18 +4,22 @@
 // For cluster i with rows j and u_i ~ N(0, I_q), b_i = Lambda u_i:
 //   eta_j = x_j' beta  + offset_j  + zc_j' b_i   (count part, log link)
 //   a_j   = xz_j' gamma + offz_j   + zz_j' b_i   (logit of the zero part)
-//   phi_j = xd_j' delta + offd_j                 (log dispersion, if any)
+//   phi_j = xd_j' delta + offd_j [+ zd_j' b_i]   (log dispersion, if any)
 // zc_j is zero on the zero part's coordinates of b and zz_j on the count
 // part's, so D = Lambda Lambda' holds both parts' variances and, when
 // Lambda is full, their correlations (GLMMadaptive's model); a Lambda
 // block-diagonal over the two parts gives independent terms (glmmTMB's).
+// With kinds 7 and 8 the log dispersion is random too (its columns of b
+// follow the zero part's: `nsecond` of Zz's columns are the zero part's,
+// the rest the dispersion's), and the three predictors are integrated
+// jointly; kinds 4 to 6 put the log dispersion in a's slot instead.
 //
 // Parameters theta = (beta [p], Lambda's free entries [nl], gamma [pz],
 // delta [pd]), the order of the fixed-zero-part engine (agq.h), so the R
 // side reads both fits alike.
 //
 // Quadrature and gradient follow agq.cpp with the scalar predictor replaced
-// by the pair (eta, a): nodes u^ + C^{-T} z_k, H = C C' the negative Hessian
+// by the pair (eta, a), or the triple (eta, a, phi): nodes u^ + C^{-T} z_k, H = C C' the negative Hessian
 // at the mode; the gradient differentiates the approximation itself, moving
 // mode and factor by the implicit-function theorem, which needs the third
 // derivatives of l in (eta, a) and their derivative in phi
@@ -46,7 +50,7 @@ class ZireEngine : public NagqSwitch<ZireEngine> {
              const Eigen::Ref<const Eigen::MatrixXd>& off,  // n x 3: eta, a, phi
              const int* group, int M, const std::vector<int>& lam_row,
              const std::vector<int>& lam_col, int family, int link, int kind,
-             int nAGQ, int nthreads);
+             int nAGQ, int nthreads, int nsecond = -1);
 
   int npar() const { return p_ + nl_ + pz_ + pd_; }
   int nclusters() const { return lay_.M; }
@@ -78,10 +82,11 @@ class ZireEngine : public NagqSwitch<ZireEngine> {
                  Work& w, double* g, AgqSummaries* out, bool* failed);
 
   int n_, p_, q_, nl_, pz_, pd_, K_, nthreads_, nmax_;
+  bool r3_;  // the third predictor random (kinds 7 and 8): Z3_ its design
   std::unique_ptr<ObsModel> fam_;
   std::unique_ptr<TwoPartRE> obs_;
   ClusterLayout lay_;
-  Eigen::MatrixXd X_, Z1_, Z2_, Xz_, Xd_, off_;  // rows in cluster order
+  Eigen::MatrixXd X_, Z1_, Z2_, Z3_, Xz_, Xd_, off_;  // rows in cluster order
   Eigen::VectorXd y_, wt_, lconst_;
   std::vector<int> lam_row_, lam_col_;
   GhGrid grid_;
