@@ -75,7 +75,9 @@
 #' (1 | g)`, any terms, the same or other grouping factors): the three
 #' parts' effects, independent of each other, are integrated jointly by the
 #' Laplace approximation with its exact gradient (`nAGQ = 1`), covariance
-#' structures in any of the three formulas included. `VarCorr()` then has
+#' structures in any of the three formulas included, or by adaptive
+#' quadrature (below) when every part's terms lie on one grouping factor.
+#' `VarCorr()` then has
 #' blocks `zi~<group>` and `disp~<group>` after the mean's, `ranef()` takes
 #' `component = "zi"` too, and `simulate()` draws new effects of all three
 #' parts.
@@ -83,9 +85,13 @@
 #' Adaptive Gauss-Hermite quadrature (`nAGQ > 1`) is available when the
 #' mean's and the dispersion's random-effect terms all lie on one grouping
 #' factor (the mean may have none), without covariance structures, and with or without a zero part
-#' beside them: each cluster's effects of both parts are integrated
+#' beside them, whose random-effect terms, if any, lie on that factor too:
+#' each cluster's effects of all parts are integrated
 #' jointly on a product grid centred and scaled at their joint mode, with
-#' the exact gradient. With few rows
+#' the exact gradient (\eqn{K^q} points for \eqn{q} effects per cluster:
+#' 343 for three intercepts at `nAGQ = 7`). Where the Laplace approximation
+#' of a model with random zero and dispersion parts breaks down (the fit
+#' says so), quadrature is the remedy. With few rows
 #' per cluster the Laplace approximation can be far off (three
 #' log-likelihood units for a gaussian model with clusters of six rows,
 #' where 15 points per effect come within 0.01 of the exact value). The
@@ -225,7 +231,7 @@ glmm_sparse_dispre_fit_units <- function(X, y, rc, rd, family, Xd, weights, offs
   tl$optinfo$gradient <- "exact"
   theta <- tl$theta
   deg <- two_part_joint_checks(m, eng, fs$refused_kept, tl$optinfo$warnings, TRUE,
-                               start_ok = TRUE)
+                               start_ok = TRUE, quadrature_ok = on_one_factor(rc, rd))
   warn <- c(tl$optinfo$warnings, deg$warning)
   tms <- zire_term_summaries(rp, re, m, fin$theta, theta, p, rc$ntheta)
   tl$optinfo$warnings <- warn
@@ -252,28 +258,40 @@ glmm_sparse_dispre_fit_units <- function(X, y, rc, rd, family, Xd, weights, offs
 # zero part's logit, design `Xz` and offset `offz`). Arguments as
 # glmm_sparse_dispre_fit()'s; the fit is returned in its layout (the same
 # theta, term summaries by part), so the object and its methods are the
-# same, with the engine agq_zero_re and the rule `nAGQ`.
+# same, with the engine agq_zero_re and the rule `nAGQ`. With `rzero`, the
+# zero part's random-effect terms (on the same factor), the three parts'
+# effects are integrated jointly (engine kinds 7 and 8, the order of theta
+# and of glmm_sparse_zire_fit(rd =)'s fit).
 glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, control, offd,
                                 start, nAGQ, penalty = NULL, Xz = NULL, offz = NULL,
-                                zkind = "disp") {
+                                zkind = "disp", rzero = NULL) {
   n <- length(y)
   grp <- dispre_group_term(rc, rd)
   lev <- grp$levels
   p <- ncol(X)
-  nth <- length(rc$par_names) + length(rd$par_names)
+  three <- !is.null(rzero)
+  nth <- length(rc$par_names) + length(rd$par_names) + length(rzero$par_names)
   pz <- if (zkind == "disp" || is.null(Xz)) 0L else ncol(Xz)
   pd <- ncol(Xd)
   # theta's order (zero part, then dispersion) and the engine's
-  # (dispersion, then zero part): engine = theta[to_engine]
-  to_engine <- dispre_engine_order(p + nth, pz, pd)
-  r <- glmm_zire_fit(X, y, mean_re_covariates(rc, n), row_re_covariates(rd), grp$index, family,
-                     if (zkind == "disp") "disp_re" else paste0(zkind, "_disp_re"), Xd,
-                     if (pz) Xz, weights, offset, offz = offd %||% rep(0, n),
-                     offd = if (zkind != "disp") offz, nAGQ = nAGQ,
-                     cov_blocks_c = term_sizes(rc), cov_blocks_z = term_sizes(rd),
-                     control = control, start = if (!is.null(start)) start[to_engine],
-                     penalty = penalty)
-  if (pz) {
+  # (dispersion, then zero part): engine = theta[to_engine]; with three
+  # random parts the same order
+  to_engine <- if (three) seq_len(p + nth + pz + pd) else dispre_engine_order(p + nth, pz, pd)
+  r <- if (three)
+    glmm_zire_fit(X, y, mean_re_covariates(rc, n), row_re_covariates(rzero), grp$index, family,
+                  paste0(zkind, "_both_re"), Xz, Xd, weights, offset, offz = offz, offd = offd,
+                  nAGQ = nAGQ, cov_blocks_c = term_sizes(rc), cov_blocks_z = term_sizes(rzero),
+                  control = control, start = start, penalty = penalty,
+                  Zd = row_re_covariates(rd), cov_blocks_d = term_sizes(rd))
+  else
+    glmm_zire_fit(X, y, mean_re_covariates(rc, n), row_re_covariates(rd), grp$index, family,
+                  if (zkind == "disp") "disp_re" else paste0(zkind, "_disp_re"), Xd,
+                  if (pz) Xz, weights, offset, offz = offd %||% rep(0, n),
+                  offd = if (zkind != "disp") offz, nAGQ = nAGQ,
+                  cov_blocks_c = term_sizes(rc), cov_blocks_z = term_sizes(rd),
+                  control = control, start = if (!is.null(start)) start[to_engine],
+                  penalty = penalty)
+  if (pz && !three) {
     # (the matrices keep their attributes: whether the covariance is valid,
     # its condition number)
     back <- order(to_engine)
@@ -291,7 +309,9 @@ glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, contr
   }
   disp_names <- if (pd) paste0("disp~", colnames(Xd))
   theta <- stats::setNames(unname(r$theta),
-                           c(colnames(X), rc$par_names, paste0("disp~", rd$par_names),
+                           c(colnames(X), rc$par_names,
+                             if (three) paste0("zi~", rzero$par_names),
+                             paste0("disp~", rd$par_names),
                              if (pz) paste0("zi~", colnames(Xz)), disp_names))
   dimnames(r$cov_theta) <- dimnames(r$hessian) <- list(names(theta), names(theta))
   names(r$gradient) <- names(r$on_boundary) <- names(theta)
@@ -299,7 +319,9 @@ glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, contr
   # codes); their rows of the modes in the terms' level order.
   at <- match(seq_along(lev), as.integer(r$group$levels))
   terms <- agq_term_summaries(rc, 0L, r$Lambda, r$modes, at)
-  zterms <- agq_term_summaries(rd, sum(term_sizes(rc)), r$Lambda, r$modes, at)
+  qz <- if (three) sum(term_sizes(rzero)) else 0L
+  zterms <- if (three) agq_term_summaries(rzero, sum(term_sizes(rc)), r$Lambda, r$modes, at)
+  dterms <- agq_term_summaries(rd, sum(term_sizes(rc)) + qz, r$Lambda, r$modes, at)
   b <- function(re, tms) {
     out <- numeric(ncol(re$Z))
     for (tm in tms) out[tm$columns] <- as.vector(t(tm$b))
@@ -308,14 +330,16 @@ glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, contr
   bc <- b(rc, terms)
   beta <- theta[seq_len(p)]
   optinfo <- r$optinfo
-  optinfo$method <- "adaptive Gauss-Hermite quadrature (mean and dispersion)"
+  optinfo$method <- if (three) "adaptive Gauss-Hermite quadrature (mean, zero part and dispersion)"
+                    else "adaptive Gauss-Hermite quadrature (mean and dispersion)"
   list(beta = beta, theta = theta, loglik = r$loglik, penalty = r$penalty,
        zi = if (pz) theta[p + nth + seq_len(pz)], disp = theta[p + nth + pz + seq_len(pd)],
        lambda = theta[p + seq_len(nth)], p = p,
        gradient = r$gradient, hessian = r$hessian, cov_theta = r$cov_theta, family = family,
        modes = list(eta = drop(X %*% beta) + offset + as.numeric(rc$Z %*% bc),
-                    dlink = NULL, b = c(bc, b(rd, zterms))),
-       terms = terms, zterms = zterms, singular = r$singular, on_boundary = r$on_boundary,
+                    dlink = NULL, b = c(bc, if (three) b(rzero, zterms), b(rd, dterms))),
+       terms = terms, zterms = if (three) zterms else dterms, dterms = if (three) dterms,
+       singular = r$singular, on_boundary = r$on_boundary,
        optinfo = optinfo, engine = "agq_zero_re", nAGQ = r$nAGQ,
        cluster_loglik = stats::setNames(r$modes$loglik[at], lev))
 }
@@ -387,28 +411,39 @@ dispre_group_term <- function(rc, rd) (if (length(rc$terms)) rc else rd)$terms[[
 # defines the parameters theta* = (Tx beta, ...) the profile evaluates at.
 # Returns its evaluation in theta* and its clusters' scores summed into the
 # user's clusters (vcov(type = "CR*"), whose clusters nest the grouping
-# factor).
-dispre_agq_engine <- function(fit, rc, rd, y, w, ax, fam) {
+# factor). `rzero`: the zero part's terms where it has random effects too.
+dispre_agq_engine <- function(fit, rc, rd, y, w, ax, fam, rzero = NULL) {
   a <- fit$aux
   n <- length(y)
   # A zero part beside it (kinds 5 and 6): its design in the engine's third
-  # slot, none for a zero-truncated model (offset -Inf).
+  # slot, none for a zero-truncated model (offset -Inf); with random
+  # effects of its own (kinds 7 and 8) in the second, the dispersion third.
   zero <- a$kind %in% c("zi", "hurdle")
+  three <- !is.null(rzero)
   Xz <- if (!is.null(a$zi)) a$zi$X
   offz <- if (is.null(a$zi)) rep(-Inf, n) else a$zi$offset %||% rep(0, n)
-  su <- zire_engine_setup(fit$X, y, mean_re_covariates(rc, n), row_re_covariates(rd),
-                          dispre_group_term(rc, rd)$index, fam,
-                          if (zero) paste0(a$kind, "_disp_re") else "disp_re", a$disp$X,
-                          if (zero) Xz %||% matrix(0, n, 0L), w,
-                          as.numeric(fit$offset %||% rep(0, n)), a$disp$offset %||% rep(0, n),
-                          if (zero) offz else rep(0, n), term_sizes(rc), term_sizes(rd), FALSE,
-                          1L)
+  offd <- a$disp$offset %||% rep(0, n)
+  off <- as.numeric(fit$offset %||% rep(0, n))
+  Zc <- mean_re_covariates(rc, n)
+  group <- dispre_group_term(rc, rd)$index
+  su <- if (three)
+    zire_engine_setup(fit$X, y, Zc, row_re_covariates(rzero), group, fam,
+                      paste0(a$kind, "_both_re"), Xz %||% matrix(0, n, 0L), a$disp$X, w, off,
+                      offz, offd, term_sizes(rc), term_sizes(rzero), FALSE, 1L,
+                      row_re_covariates(rd), term_sizes(rd))
+  else
+    zire_engine_setup(fit$X, y, Zc, row_re_covariates(rd), group, fam,
+                      if (zero) paste0(a$kind, "_disp_re") else "disp_re", a$disp$X,
+                      if (zero) Xz %||% matrix(0, n, 0L), w, off, offd,
+                      if (zero) offz else rep(0, n), term_sizes(rc), term_sizes(rd), FALSE, 1L)
   eng <- su$eng
   cpp_zire_set_nagq(eng, as.integer(fit$nAGQ))
   Tx <- ax$Tx
   ip <- if (!is.null(Tx)) star_positions(Tx)
   pz <- if (is.null(Xz)) 0L else ncol(Xz)
-  to_engine <- dispre_engine_order(length(fit$theta) - pz - ncol(a$disp$X), pz, ncol(a$disp$X))
+  to_engine <- if (three) seq_along(fit$theta)
+               else dispre_engine_order(length(fit$theta) - pz - ncol(a$disp$X), pz,
+                                        ncol(a$disp$X))
   # theta* -> the user's theta -> the engine's; gradients back by the
   # chain rule (rows of a matrix: the clusters' scores).
   user <- function(th) {

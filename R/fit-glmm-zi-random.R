@@ -1,7 +1,9 @@
 # Matrix-level fitter for a zero-inflated or hurdle GLMM with random
 # effects in both parts and one grouping factor (src/engines/agq/agq-zero-re.h): Laplace
 # (nAGQ = 1) or adaptive Gauss-Hermite quadrature over the q = qc + qz
-# random effects of a cluster jointly.
+# random effects of a cluster jointly. With kind "zi_both_re" or
+# "hurdle_both_re" the dispersion part has random effects too (`Zd`, its
+# terms' sizes `cov_blocks_d`), after the zero part's: q = qc + qz + qd.
 #   theta = (beta [p], Lambda's free entries [nl], gamma [pz], delta [pd]),
 # the order of glmm_zi_fit(), so the fitted object is read the same way.
 # Lambda is lower triangular over (count part's effects, zero part's
@@ -12,7 +14,7 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
                           weights = NULL, offset = NULL, offz = NULL, offd = NULL,
                           nAGQ = 1L, cov_blocks_c = ncol(Zc), cov_blocks_z = ncol(Zz),
                           correlated = FALSE, control = glmm_control(), start = NULL,
-                          penalty = NULL) {
+                          penalty = NULL, Zd = NULL, cov_blocks_d = NULL) {
   n <- nrow(X)
   storage.mode(X) <- "double"; storage.mode(Zc) <- "double"; storage.mode(Zz) <- "double"
   if (is.null(weights)) weights <- rep(1, n)
@@ -32,7 +34,8 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
     stop("the zero-inflation or dispersion model matrix contains NA, NaN or infinite values",
          call. = FALSE)
   su <- zire_engine_setup(X, y, Zc, Zz, group, family, kind, Xz, Xd, weights, offset, offz, offd,
-                          cov_blocks_c, cov_blocks_z, correlated, control$nthreads)
+                          cov_blocks_c, cov_blocks_z, correlated, control$nthreads, Zd,
+                          cov_blocks_d)
   nAGQ <- check_nAGQ(nAGQ, su$q)
   cl <- su$cl; pat <- su$pat; blocks <- su$blocks; rz <- su$rz; rp <- su$rp; eng <- su$eng
   qc <- ncol(Zc); qz <- ncol(Zz)
@@ -44,8 +47,8 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
   # (swapped: the start and the names in the usual order, zero part then
   # dispersion, and then in the engine's)
   swapped <- c(seq_len(nb), nb + pd + seq_len(pz), nb + seq_len(pd))
-  st <- if (!swap) zi_start_values(NULL, rp$X, y, weights, offset, family, kind, Xzs, offz, pd,
-                                   pat, XdS, offd)
+  st <- if (!swap) zi_start_values(NULL, rp$X, y, weights, offset, family,
+                                   sub("_both_re$", "", kind), Xzs, offz, pd, pat, XdS, offd)
         else zi_start_values(NULL, rp$X, y, weights, offset, family, sub("_disp_re$", "", kind),
                              if (pd) XdS, offd, pz, pat, Xzs, offz)[swapped]
   if (!is.null(start)) st <- rp$to_star(check_zi_start(start, length(st)))
@@ -93,7 +96,7 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
   if (trouble)
     fit$warn <- c(fit$warn, "with random effects in the zero part the Laplace approximation can fail (the two-part likelihood is not concave); refit with nAGQ > 1 (adaptive quadrature, e.g. nAGQ = 7)")
   res <- zi_fit_result(fit, fit$warn, kind, cl, pat, blocks,
-                       list(qc = qc, qz = qz, correlated = correlated,
+                       list(qc = qc, qz = qz, qd = su$qd, correlated = correlated,
                             penalty = aux_penalty_record(penalty, fit$final)), FALSE, control)
   res$optinfo <- zi_note_logseries(res$optinfo, kind, family, X, offset, Xd, offd, res$theta,
                                    nb + pz + seq_len(pd))
@@ -142,13 +145,21 @@ zire_z_reparam <- function(X, Zc, Zz, pat, cov_blocks, z_blocks, p) {
 # (zire_z_reparam()); `rp` maps the user's parameters to the engine's
 # (to_star(), jacobian()). Also rebuilds a fit's engine exactly for its
 # profile and robust covariances (dispre_agq_engine()): at a finite rule
-# the quadrature depends on the basis of the random effects.
+# the quadrature depends on the basis of the random effects. `Zd`: the
+# dispersion's random-effect design after the zero part's (kinds
+# zi_both_re, hurdle_both_re), or NULL.
 zire_engine_setup <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd, weights, offset, offz,
-                              offd, cov_blocks_c, cov_blocks_z, correlated, nthreads) {
+                              offd, cov_blocks_c, cov_blocks_z, correlated, nthreads,
+                              Zd = NULL, cov_blocks_d = NULL) {
   n <- nrow(X)
   cl <- cluster_index(group, "group")
+  qd <- if (is.null(Zd)) 0L else ncol(Zd)
+  # (the engine's second design holds the zero part's columns, then the
+  # dispersion's; nsecond says where they split)
+  nsecond <- if (qd) ncol(Zz) else -1L
+  if (qd) Zz <- cbind(Zz, Zd)
   qc <- ncol(Zc); qz <- ncol(Zz); q <- qc + qz
-  blocks <- if (correlated) q else c(cov_blocks_c, cov_blocks_z)
+  blocks <- if (correlated) q else c(cov_blocks_c, cov_blocks_z, if (qd) cov_blocks_d)
   pat <- block_pattern(blocks)
   check_full_rank(X)
   # (kind disp_re: the dispersion's design is in the zero part's slot;
@@ -162,7 +173,7 @@ zire_engine_setup <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd, weights
   # The search runs on centred and scaled fixed-effect designs of all three
   # parts (reparam-zi.R). Lambda is left as it is, unless a random slope of
   # either part lies far from zero (zire_z_reparam()).
-  rz <- zire_z_reparam(X, Zc, Zz, pat, blocks, c(cov_blocks_c, cov_blocks_z), p)
+  rz <- zire_z_reparam(X, Zc, Zz, pat, blocks, c(cov_blocks_c, cov_blocks_z, cov_blocks_d), p)
   rp <- aux_reparam(rz %||% zire_base_reparam(X, nl), nb, Xz, Xd, X)
   if (!is.null(rz)) {
     Zc <- rz$Z[, seq_len(qc), drop = FALSE]
@@ -176,7 +187,7 @@ zire_engine_setup <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd, weights
                       cbind(as.numeric(offset), as.numeric(offz), as.numeric(offd)),
                       cl$index, length(cl$levels), pat$row - 1L, pat$col - 1L,
                       family$family_code, family$link_code,
-                      aux_kind_code(kind, family), 1L, nthreads)
+                      aux_kind_code(kind, family), 1L, nthreads, as.integer(nsecond))
   list(eng = eng, rp = rp, rz = rz, cl = cl, pat = pat, blocks = blocks, q = q, Xzs = Xzs,
-       XdS = XdS)
+       XdS = XdS, qd = qd)
 }

@@ -193,7 +193,8 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
   tl$optinfo$gradient <- "exact"
   theta <- tl$theta
   deg <- two_part_joint_checks(m, eng, refused_kept, tl$optinfo$warnings, FALSE, !is.null(rd),
-                               start_ok = TRUE)
+                               start_ok = TRUE,
+                               quadrature_ok = !is.null(rd) && on_one_factor(rc, rz, rd))
   warn <- c(tl$optinfo$warnings, deg$warning)
   tms <- zire_term_summaries(rp, re, m, theta_s, theta, p, rc$ntheta)
   tl$optinfo$warnings <- warn
@@ -507,9 +508,13 @@ refusal_guard <- function(evalf, refused, near = 0) {
 # `start_ok`: whether the fit takes `start` (structured fits do not, and
 # are told to simplify a structure instead); `part`: the part whose random
 # effects make the objective non-concave ("zero", "dispersion", or "both"
-# where both have random effects). Returns
+# where both have random effects); `quadrature_ok`: whether the model may be
+# refitted by adaptive quadrature, which the advice then names (a
+# dispersion with random effects, alone or beside the zero part's, on the
+# mean's grouping factor: glmm_dispre_agq_fit()). Returns
 # the warning (or NULL) and the record for $optinfo$laplace_validity.
-zire_degenerate <- function(eng_deg, refused_kept, hmin, warn, start_ok = TRUE, part = "zero") {
+zire_degenerate <- function(eng_deg, refused_kept, hmin, warn, start_ok = TRUE, part = "zero",
+                            quadrature_ok = FALSE) {
   refused <- eng_deg$refused
   bound <- eng_deg$bound
   edge <- refused_kept > 0 && (length(warn) > 0 || !is.finite(hmin) || hmin < 10 * bound)
@@ -527,6 +532,7 @@ zire_degenerate <- function(eng_deg, refused_kept, hmin, warn, start_ok = TRUE, 
              "factor for the zero part, or",
              if (start_ok) "give starting values near a valid optimum (start =)"
              else "a simpler structure for a zero-part term")
+  if (quadrature_ok) advice <- paste0(sub("^Drop", "Refit with nAGQ > 1 (adaptive quadrature: every part's random effects lie on one grouping factor), drop", advice))
   msg <- if (edge)
     sprintf(paste("the Laplace approximation breaks down for this model: the search reached parameters",
                   "where the joint mode of the random effects is nearly degenerate (smallest eigenvalue",

@@ -238,10 +238,12 @@ two_part_kind_flags <- function(kind) {
 # (`m$failed`) and the Laplace approximation's validity
 # (zire_degenerate(), `start_ok` as there); the warnings so far `warn`,
 # `disp`: the second part is the dispersion, `three`: the zero and the
-# dispersion parts both have random effects. Returns zire_degenerate()'s
-# record and its `warning` with the modes' own before it.
+# dispersion parts both have random effects; `quadrature_ok`: whether
+# adaptive quadrature is available for the model (zire_degenerate()).
+# Returns zire_degenerate()'s record and its `warning` with the modes' own
+# before it.
 two_part_joint_checks <- function(m, eng, refused_kept, warn, disp, three = FALSE,
-                                  start_ok = FALSE) {
+                                  start_ok = FALSE, quadrature_ok = FALSE) {
   failed <- if (isTRUE(m$failed)) {
     if (disp) "the joint modes of the mean's and the dispersion's random effects were not found at the optimum"
     else sprintf("the joint modes of %s parts' random effects were not found at the optimum",
@@ -249,7 +251,8 @@ two_part_joint_checks <- function(m, eng, refused_kept, warn, disp, three = FALS
   }
   deg <- zire_degenerate(cpp_spzire_degenerate(eng), refused_kept, m$hmin, c(warn, failed),
                          start_ok = start_ok,
-                         part = if (three) "both" else if (disp) "dispersion" else "zero")
+                         part = if (three) "both" else if (disp) "dispersion" else "zero",
+                         quadrature_ok = quadrature_ok)
   deg$warning <- c(failed, deg$warning)
   deg
 }

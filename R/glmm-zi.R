@@ -279,6 +279,9 @@ zi_fit <- function(s, d) {
   else if (s$structured_aux) two_part_covstruct_fit(
       d$X, d$y, d$rt, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, d$offz, d$offd, s$control,
       if (s$engine == "agq") nAGQ else 1L, reml = s$reml_aux)
+  else if (s$two_random_parts && s$engine == "agq_zero_re") glmm_dispre_agq_fit(
+      d$X, d$y, re, d$rd, inner, d$dd$X, d$weights, d$offset, s$control, d$offd, s$start,
+      nAGQ, s$penalty, Xz = d$zd$X, offz = d$offz, zkind = kind, rzero = d$rz)
   else if (s$two_random_parts) glmm_sparse_zire_fit(
       d$X, d$y, re, d$rz, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, s$control, s$start,
       s$penalty, offz = d$offz, offd = d$offd, rd = d$rd)

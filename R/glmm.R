@@ -97,11 +97,11 @@
 #' @param nAGQ Quadrature points per random effect: 1 is the Laplace
 #'   approximation, larger values adaptive Gauss-Hermite quadrature on a
 #'   product grid. By default [default_nAGQ()]: 11 for one random effect,
-#'   fewer as the dimension grows, 1 for gaussian models (exact). With
-#'   several terms the default is 1; `nAGQ > 1` is available for nested
-#'   random intercepts, by multilevel quadrature (see [glmm-nested]), and
-#'   for random effects in `dispformula` on the mean's grouping factor or
-#'   alone (see [glmm-dispersion-random]; the default there is Laplace).
+#'   fewer as the dimension grows, 1 for gaussian models (exact). With several terms the
+#'   default is 1; `nAGQ > 1` is available for nested random intercepts, by multilevel
+#'   quadrature (see [glmm-nested]), and for random effects in `dispformula` on the mean's
+#'   grouping factor or alone, with the zero part's on that factor too (see
+#'   [glmm-dispersion-random]; the default there is Laplace).
 #' @param control Settings from [glmm_control()].
 #' @param start Optional starting values; see [glmm_fit()]. With `ziformula`,
 #'   `dispformula` or a hurdle family: a vector laid out as such a fit's

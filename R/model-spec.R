@@ -95,11 +95,12 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
     # one joint mode (engine kinds 7 and 8, glmm_sparse_zire_fit(rd =)).
     two_random_parts = length(disp_bars) > 0L && length(zi_bars) > 0L,
     # ... whose terms and the mean's (if any) all lie on one grouping
-    # factor, with no structure (a zero part with fixed effects may stand
-    # beside them): adaptive quadrature over each cluster's effects of both
-    # parts (glmm_dispre_agq_fit()).
+    # factor, with no structure (a zero part with fixed effects, or random
+    # effects on that factor too, may stand beside them): adaptive
+    # quadrature over each cluster's effects of every part
+    # (glmm_dispre_agq_fit()).
     disp_quadrature = length(disp_bars) > 0L && !structured_aux &&
-      length(union(gnames, group_names_of(disp_bars))) == 1L,
+      length(union(union(gnames, group_names_of(disp_bars)), group_names_of(zi_bars))) == 1L,
     # Structures in a two-part model whose random-effect terms all lie in
     # the conditional part, on one grouping factor: adaptive quadrature on
     # the one-factor engine with the zero and dispersion parts as its
@@ -179,8 +180,8 @@ glmm_refusals <- list(
           "'REML = TRUE' with 'ziformula', 'dispformula' or a hurdle family needs family = gaussian(link = \"identity\"), no zero part and fixed effects only in 'dispformula' (REML is defined for linear mixed models)"),
   refusal("two_part_reml_start", quote(reml_aux && !is.null(start)),
           "'start' is not available for REML fits with a 'dispformula'"),
-  refusal("two_random_parts_quadrature", quote(two_random_parts && quadrature),
-          "'nAGQ' > 1 (adaptive quadrature) is not available with random effects in both 'ziformula' and 'dispformula': the model is fitted by the Laplace approximation (nAGQ = 1)"),
+  refusal("two_random_parts_quadrature", quote(two_random_parts && quadrature && !disp_quadrature),
+          "'nAGQ' > 1 (adaptive quadrature) with random effects in both 'ziformula' and 'dispformula' needs every part's random-effect terms on one grouping factor, without covariance structures; otherwise the model is fitted by the Laplace approximation (nAGQ = 1)"),
   refusal("two_random_parts_correlated", quote(two_random_parts && zi_correlated),
           "'zi_correlated' = TRUE is not available with random effects in 'dispformula' too: the three parts' effects are independent"),
   refusal("dispformula_random_quadrature", quote(disp_random && quadrature && !disp_quadrature),
@@ -205,7 +206,8 @@ glmm_refusals <- list(
   refusal("dispformula_family", quote(aux && has_disp && !has_dispersion(family)),
           quote(sprintf("'dispformula': the %s family has no dispersion parameter", family$family))),
   refusal("two_part_sparse_quadrature",
-          quote(aux && (sparse || zire_sparse) && quadrature && !structured_aux_quadrature),
+          quote(aux && (sparse || zire_sparse) && quadrature && !structured_aux_quadrature &&
+                  !(two_random_parts && disp_quadrature)),
           quote(if (structured_aux) "'nAGQ' > 1 (adaptive quadrature) for covariance structures in a model with 'ziformula', 'dispformula' or a hurdle family needs every random-effect term in the conditional part, on one grouping factor; otherwise the model is fitted by the Laplace approximation (nAGQ = 1)"
                 else if (zire_sparse) "'nAGQ' > 1 (adaptive quadrature) needs the zero part's random effects on the conditional part's single grouping factor; otherwise only the Laplace approximation (nAGQ = 1) is available"
                 else "'nAGQ' > 1 (adaptive quadrature) needs a single grouping factor; with several random-effect terms only the Laplace approximation (nAGQ = 1) is available")),

@@ -63,7 +63,8 @@ profile_engine <- function(fit, zbasis = NULL, caller = "profile()") {
       if (fit_engine(fit)$name == "agq_zero_re") {
         # A location-scale fit by quadrature (glmm_dispre_agq_fit()): the
         # one-factor two-part engine at the fit's rule.
-        ag <- dispre_agq_engine(fit, rc, rz, y, w, ax, fam)
+        ag <- if (three) dispre_agq_engine(fit, rc, rd, y, w, ax, fam, rzero = rz)
+              else dispre_agq_engine(fit, rc, rz, y, w, ax, fam)
         ev <- ag$eval
         split <- ag$split
         rotated <- ag$rotated

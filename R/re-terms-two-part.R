@@ -72,3 +72,10 @@ zire_split_z <- function(re) {
        Zz = as_dgc(re$Z[, Qc + seq_len(ncol(re$Z) - Qc), drop = FALSE]),
        nsecond = re$Qz %||% (ncol(re$Z) - Qc))
 }
+
+# Whether the random-effect terms of the parts `...` (sparse_re_terms()
+# structures; a part may have none) all lie on one grouping factor.
+on_one_factor <- function(...) {
+  groups <- unlist(lapply(list(...), function(r) vapply(r$terms, function(tm) tm$group, "")))
+  length(unique(groups)) == 1L
+}

@@ -186,10 +186,12 @@ test_that("profile on a badly scaled slope: the rebuilt engine takes the fit's d
 
 test_that("refusals: dispersion random effects with parts not yet combined", {
   d <- location_scale_data(m = 10, k = 5, family = "nbinom2", seed = 1)
-  # (random effects in the zero part too: by Laplace only)
-  expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(), ziformula = ~ (1 | g),
-                    dispformula = ~ (1 | g), nAGQ = 3), "'nAGQ'.*both 'ziformula' and 'dispformula'")
   d$h <- factor(d$x > 0)
+  # (random effects in the zero part too: quadrature only where every part's
+  # terms lie on one grouping factor)
+  expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(), ziformula = ~ (1 | h),
+                    dispformula = ~ (1 | g), nAGQ = 3),
+               "'nAGQ'.*both 'ziformula' and 'dispformula'.*one grouping factor")
   expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(), nAGQ = 5, ziformula = ~ 1,
                     dispformula = ~ (1 | h)), "'nAGQ'.*one grouping factor")
   expect_error(glmm(y ~ x + (1 | g), data = d, family = nbinom2(), nAGQ = 5,

@@ -120,7 +120,7 @@ test_that("every row of the refusal table refuses its combination with its messa
     zi_correlated_without_zi_re = quote(glmm(count ~ x + (1 | id), data = d, family = poisson,
                                              ziformula = ~ x, zi_correlated = TRUE)),
     two_random_parts_quadrature = quote(glmm(count ~ x + (1 | id), data = d, family = nbinom2,
-                                             ziformula = ~ (1 | id), dispformula = ~ x + (1 | id),
+                                             ziformula = ~ (1 | time), dispformula = ~ x + (1 | id),
                                              nAGQ = 3)),
     two_random_parts_correlated = quote(glmm(count ~ x + (1 | id), data = d, family = nbinom2,
                                              ziformula = ~ (1 | id), dispformula = ~ x + (1 | id),

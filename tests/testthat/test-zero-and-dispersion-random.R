@@ -13,17 +13,8 @@ test_that("zero-inflation: the logLik is the independent Laplace, at its maximum
   expect_s3_class(fit, "glmmgee_glmm_zire_sparse")
   expect_identical(fit$engine$name, "laplace_sparse_zero_re")
   expect_length(fit$optinfo$warnings, 0L)
-  X <- cbind(1, d$x)
-  Xz <- cbind(1, d$z)
-  par <- three_part_par(fit)
-  ll <- function(par) reference_three_part_laplace(par, d$y, X, Xz, X, d$g, three_part_logdens())
-  ref <- ll(par)
-  expect_lt(abs(as.numeric(logLik(fit)) - ref), 1e-5)
-  # A maximum of the reference too: no step of 1e-3 along any parameter
-  # raises it (the smallest drop of such a step is 6e-7; the reference's
-  # own noise about 2e-8).
-  for (k in seq_along(par)) for (h in c(-1e-3, 1e-3))
-    expect_lt(ll(replace(par, k, par[k] + h)), ref + 1e-7)
+  # (the smallest drop of a step of 1e-3 is 6e-7 here)
+  expect_reference_maximum(fit, d, tol = 1e-5)
   # The exact gradient (which needs the rows' third derivatives in all three
   # predictors) against differences of the engine's value, away from the
   # optimum.
@@ -37,7 +28,7 @@ test_that("a hurdle: the logLik is the independent Laplace, the gradient exact",
               family = truncated_nbinom2, data = d)
   expect_identical(fit$aux$kind, "hurdle")
   X <- cbind(1, d$x)
-  ref <- reference_three_part_laplace(three_part_par(fit), d$y, X, cbind(1, d$z), X, d$g,
+  ref <- reference_three_part_loglik(three_part_par(fit), d$y, X, cbind(1, d$z), X, d$g,
                                       three_part_logdens(hurdle = TRUE))
   expect_lt(abs(as.numeric(logLik(fit)) - ref), 1e-5)
   expect_lt(engine_gradient_error(fit, c(0.05, -0.03, 0.1, -0.1, 0.08, 0.2, -0.1, 0.05, 0.1)),
@@ -247,6 +238,8 @@ test_that("where the approximation breaks down at the estimates, the fit keeps i
       invokeRestart("muffleWarning")
     })
   expect_true(any(grepl("the Laplace approximation breaks down", w)))
+  # (every part's effects on g: quadrature is offered as the way out)
+  expect_true(any(grepl("Refit with nAGQ > 1", w, fixed = TRUE)))
   expect_false(any(grepl("runs to -Inf", w)))
   expect_true(is.finite(logLik(fit)))
   expect_true(all(is.finite(predict(fit, type = "zprob"))))
@@ -254,7 +247,101 @@ test_that("where the approximation breaks down at the estimates, the fit keeps i
   # degenerate region the joint mode is flat in one direction and the
   # reference's own mode search lands elsewhere on it (0.24 apart here).
   X <- cbind(1, dd$x)
-  ref <- reference_three_part_laplace(three_part_par(fit), dd$y, X, cbind(1, dd$z), X, dd$g,
+  ref <- reference_three_part_loglik(three_part_par(fit), dd$y, X, cbind(1, dd$z), X, dd$g,
                                       three_part_logdens())
   expect_lt(abs(as.numeric(logLik(fit)) - ref), 1)
+})
+
+test_that("adaptive quadrature over the three parts' effects: the independent rule, at its maximum", {
+  # Every part's effects on g: nAGQ > 1 integrates each cluster's three
+  # effects on a product grid centred and scaled at their joint mode (the
+  # one-factor two-part engine, kinds 7 and 8), with the exact gradient.
+  d <- three_part_data()
+  fit <- glmm(y ~ x + (1 | g), ziformula = ~ z + (1 | g), dispformula = ~ x + (1 | g),
+              family = nbinom2, data = d, nAGQ = 7)
+  expect_s3_class(fit, "glmmgee_glmm_dispre")
+  expect_identical(fit$engine$name, "agq_zero_re")
+  expect_identical(fit$nAGQ, 7L)
+  expect_length(fit$optinfo$warnings, 0L)
+  expect_output(print(fit), "mean, zero part and dispersion.*nAGQ = 7")
+  expect_reference_maximum(fit, d, nodes = 7L, tol = 1e-6)
+  expect_lt(engine_gradient_error(fit, c(0.05, -0.03, 0.1, -0.1, 0.08, 0.2, -0.1, 0.05, 0.1)),
+            1e-6)
+  # The rule has converged: a finer one moves the log-likelihood by less
+  # than 1e-3 (Laplace is 0.16 off on these clusters of ten rows).
+  lc <- loglik_check(fit)
+  expect_lt(abs(lc$difference), 1e-3)
+  lap <- glmm(y ~ x + (1 | g), ziformula = ~ z + (1 | g), dispformula = ~ x + (1 | g),
+              family = nbinom2, data = d)
+  expect_gt(abs(as.numeric(logLik(lap) - logLik(fit))), 0.05)
+
+  # A hurdle: the same rule against the reference.
+  dh <- three_part_data(hurdle = TRUE, seed = 6)
+  fh <- glmm(y ~ x + (1 | g), ziformula = ~ z + (1 | g), dispformula = ~ x + (1 | g),
+             family = truncated_nbinom2, data = dh, nAGQ = 7)
+  Xh <- cbind(1, dh$x)
+  refh <- reference_three_part_loglik(three_part_par(fh), dh$y, Xh, cbind(1, dh$z), Xh, dh$g,
+                                      three_part_logdens(hurdle = TRUE), nodes = 7L)
+  expect_lt(abs(as.numeric(logLik(fh)) - refh), 1e-6)
+  expect_lt(engine_gradient_error(fh, c(0.05, -0.03, 0.1, -0.1, 0.08, 0.2, -0.1, 0.05, 0.1)),
+            1e-6)
+})
+
+test_that("quadrature fits offer every method of the Laplace ones", {
+  d <- three_part_data()
+  fit <- glmm(y ~ x + (1 | g), ziformula = ~ z + (1 | g), dispformula = ~ x + (1 | g),
+              family = nbinom2, data = d, nAGQ = 7)
+  expect_identical(names(VarCorr(fit)), c("g", "zi~g", "disp~g"))
+  re <- ranef(fit, component = "both")
+  expect_identical(names(re), c("cond", "zi", "disp"))
+  zc <- fit$aux$zi$coef
+  expect_equal(unname(predict(fit, type = "zlink")),
+               unname(zc[[1]] + zc[[2]] * d$z + re$zi$g[[1]][as.integer(d$g)]), tolerance = 1e-10)
+  dc <- fit$aux$disp$coef
+  expect_equal(unname(predict(fit, type = "disp")),
+               unname(exp(dc[[1]] + dc[[2]] * d$x + re$disp$g[[1]][as.integer(d$g)])),
+               tolerance = 1e-10)
+  expect_identical(dim(simulate(fit, nsim = 2, seed = 1)), c(nrow(d), 2L))
+  ci <- confint(fit)
+  expect_true(all(c("sd_zi.(Intercept)|g", "sd_disp.(Intercept)|g") %in% rownames(ci)))
+  # The profile's limit: where the refit at nAGQ = 7 with x's coefficient
+  # held (an offset) drops by the chi-square quantile.
+  pr <- confint(fit, parm = "x", method = "profile")
+  d$off <- pr[1, 2] * d$x
+  f0 <- glmm(y ~ 1 + offset(off) + (1 | g), ziformula = ~ z + (1 | g),
+             dispformula = ~ x + (1 | g), family = nbinom2, data = d, nAGQ = 7)
+  expect_equal(2 * as.numeric(logLik(fit) - logLik(f0)), stats::qchisq(0.95, 1), tolerance = 1e-3)
+  V <- vcov(fit, type = "CR2")
+  expect_true(all(is.finite(V)) && all(diag(V) > 0))
+  rv <- broom.mixed::tidy(fit, effects = "ran_vals")
+  for (cmp in c("cond", "zi", "disp"))
+    expect_equal(rv$estimate[rv$component == cmp], ranef(fit, component = cmp)$g[[1]],
+                 tolerance = 1e-12)
+})
+
+test_that("Salamanders: where Laplace breaks down, quadrature fits the three parts cleanly", {
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB")
+  f <- count ~ mined + spp + (1 | site)
+  zf <- ~ mined + (1 | site)
+  # By Laplace the search stops at the edge of the region where the
+  # approximation breaks down, and says so, naming quadrature.
+  w <- character()
+  lap <- withCallingHandlers(
+    glmm(f, ziformula = zf, dispformula = ~ mined + (1 | site), family = nbinom2,
+         data = Salamanders),
+    warning = function(cond) {
+      w <<- c(w, conditionMessage(cond))
+      invokeRestart("muffleWarning")
+    })
+  expect_true(any(grepl("breaks down.*Refit with nAGQ > 1", w)))
+  # By quadrature: no warning, and above the fit without the dispersion's
+  # random effect (the nested model, its SD at zero).
+  q3 <- glmm(f, ziformula = zf, dispformula = ~ mined + (1 | site), family = nbinom2,
+             data = Salamanders, nAGQ = 7)
+  q2 <- glmm(f, ziformula = zf, dispformula = ~ mined, family = nbinom2, data = Salamanders,
+             nAGQ = 7)
+  expect_length(q3$optinfo$warnings, 0L)
+  expect_gt(as.numeric(logLik(q3)), as.numeric(logLik(q2)))
+  expect_lt(abs(loglik_check(q3)$difference), 0.05)
 })

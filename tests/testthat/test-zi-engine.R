@@ -191,10 +191,10 @@ test_that("unsupported combinations are refused with the argument named", {
   # Random effects in the zero part and in the dispersion model are fitted
   # (test-zi-random.R, test-zi-random-sparse.R, test-dispersion-random.R),
   # in both at once too (test-zero-and-dispersion-random.R), but then by
-  # the Laplace approximation only.
-  expect_error(glmm(ynb ~ x + (1 | g), data = d, ziformula = ~ (1 | g),
+  # adaptive quadrature only where every part's terms lie on one factor.
+  expect_error(glmm(ynb ~ x + (1 | g), data = d, ziformula = ~ (1 | h),
                     dispformula = ~ x + (1 | g), family = nbinom2, nAGQ = 5),
-               "'nAGQ' > 1 \\(adaptive quadrature\\) is not available with random effects in both")
+               "'nAGQ' > 1 \\(adaptive quadrature\\) with random effects in both.*one grouping factor")
   expect_error(glmm(yp ~ x + (1 | g) + (1 | h), data = d, ziformula = ~ x, family = poisson,
                     nAGQ = 5), "only the Laplace approximation")
   expect_error(glmm(yg ~ x + (1 | g), data = d, ziformula = ~ x),
