@@ -216,9 +216,10 @@ covstruct_terms <- function(formula, mf, env) {
 #' structures independent of the other parts' (the zero and the dispersion
 #' parts may both have random effects); their labels in `$structures`
 #' start with `zi~` or `disp~`. When every
-#' random-effect term is in the conditional part, on one grouping factor,
-#' `nAGQ > 1` integrates them by adaptive quadrature instead (the
-#' one-factor engine, with the zero and dispersion parts fixed). `start` and
+#' random-effect term of every part lies on one grouping factor, `nAGQ > 1`
+#' integrates them by adaptive quadrature instead (a one-factor engine:
+#' each cluster's effects of all parts jointly, \eqn{K^q} points for
+#' \eqn{q} effects). `start` and
 #' `penalized` are refused with them. Profile intervals cover every part's
 #' coefficients and structure parameters.
 #'

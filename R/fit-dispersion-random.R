@@ -84,7 +84,7 @@
 #'
 #' Adaptive Gauss-Hermite quadrature (`nAGQ > 1`) is available when the
 #' mean's and the dispersion's random-effect terms all lie on one grouping
-#' factor (the mean may have none), without covariance structures, and with or without a zero part
+#' factor (the mean may have none), covariance structures included, and with or without a zero part
 #' beside them, whose random-effect terms, if any, lie on that factor too:
 #' each cluster's effects of all parts are integrated
 #' jointly on a product grid centred and scaled at their joint mode, with

@@ -97,19 +97,14 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   Xs <- tx$M; Xzs <- tz$M; Xds <- td$M
   storage.mode(Xzs) <- storage.mode(Xds) <- "double"
   nth <- re$ntheta
-  # (kinds 5 and 6: the dispersion in the engine's second, random predictor,
-  # the zero part in its third; nAGQ > 1: the conditional part's terms on one
-  # grouping factor, none in the other parts, the one-factor engine; a
-  # dispersion part of an offset alone still feeds the engine its predictor)
   agq <- nAGQ > 1L
-  se <- if (agq) two_part_structure_agq(Xs, Xzs, Xds, y, weights, offset, offz, offd, rt$rc,
-                                        family, kind, nAGQ, control$nthreads, !is.null(Xd))
-        else if (zdre) two_part_structure_engine(Xs, Xds, Xzs, y, weights, offset, offd, offz, re,
-                                                 family, kind, both)
-        else two_part_structure_engine(Xs, Xzs, Xds, y, weights, offset, offz, offd, re, family,
-                                       kind, both, !is.null(Xd))
-  if (agq) on.exit(cpp_agq_free(se$eng), add = TRUE)
+  se <- two_part_structure_setup(Xs, Xzs, Xds, y, weights, offset, offz, offd, rt, re, family,
+                                 kind, nAGQ, control$nthreads, !is.null(Xd))
+  if (agq && !both) on.exit(cpp_agq_free(se$eng), add = TRUE)
   eng <- se$eng
+  # (random effects in two parts by Laplace: the two-part sparse engine,
+  # which refuses points where the joint mode degenerates)
+  joint <- both && !agq
   # (REML: the restricted likelihood's term added, reml-dispersion.R)
   engine_eval <- if (reml) reml_engine_eval(se$engine_eval, re, Xs, Xds, weights, offd, tx$T)
                  else se$engine_eval
@@ -138,11 +133,11 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
     ev <- floored(structure_evalf(ee, re$terms, k_re, p, ntail, tx$T, NULL))
     pre <- logsd_presearch(ee, re$terms, k_re, p, ntail, tx$T, NULL, control, 0.5,
                            profile = "structured_two_part")
-    function(par) covstruct_search(ev, par, control, value_first = !both, pre = pre,
+    function(par) covstruct_search(ev, par, control, value_first = !joint, pre = pre,
                                    profile = "structured_two_part")
   }
-  refused <- if (both) function() cpp_spzire_degenerate(eng)$refused
-  if (both) {
+  refused <- if (joint) function() cpp_spzire_degenerate(eng)$refused
+  if (joint) {
     sw <- two_part_structure_search(searcher, engine_eval, refused, start, re, rt$rc, k_re, eng)
     run <- sw$run
     refused_kept <- sw$refused
@@ -179,7 +174,8 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   ls <- if (scaled) log(as.vector(s_map)) else 0
   shift <- (sum(weights > 0) - reml * p) * ls
   if (scaled) {
-    md <- unscale_two_part_modes(md, s_map, X, weights, if (agq) rt$rc$terms[[1L]]$index,
+    md <- unscale_two_part_modes(md, s_map, X, weights,
+                                 if (agq) se$index %||% rt$rc$terms[[1L]]$index,
                                  if (dre) ncol(rt$rc$Z) else length(md$modes$b))
     final$loglik <- final$loglik - shift
     bc$record <- shift_boundary_record(bc$record, shift)
@@ -193,7 +189,7 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   warn <- zi_fit_warnings(fit_warnings(run$opt, est$nstep, est$gmax_star, est$singular, est$hess,
                                        est$cov_theta, control, boundary_check = bc$record),
                           cause)
-  deg <- if (both) two_part_joint_checks(m, eng, refused_kept, warn, dre || zdre, three)
+  deg <- if (joint) two_part_joint_checks(m, eng, refused_kept, warn, dre || zdre, three)
   warn <- c(warn, deg$warning)
   theta <- est$theta_chol
   optinfo <- covstruct_optinfo(run, est, bc, warn,
@@ -202,7 +198,7 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
                                else if (both) "Laplace (sparse, both parts)" else "Laplace (sparse)",
                                nAGQ, !tx$identity || !tz$identity || !td$identity,
                                grad_basis_of(!tx$identity), zero_inflation_vanishes = !is.null(vanish),
-                               laplace_validity = if (both) utils::modifyList(deg$record, list(restarts = sw$restarts)))
+                               laplace_validity = if (joint) utils::modifyList(deg$record, list(restarts = sw$restarts)))
   list(beta = theta[seq_len(p)], theta = theta, loglik = final$loglik, penalty = NULL,
        loglik_ml = if (reml) reml_ml_loglik(se$engine_eval, theta_s, re, Xs, Xds, y, weights,
                                             offset, offd) - sum(weights > 0) * ls,
@@ -215,7 +211,32 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
        on_boundary = est$on_boundary,
        structures = structure(est$structures, theta = est$theta, cov_theta = est$cov_theta),
        optinfo = optinfo, nAGQ = if (agq) as.integer(nAGQ), cluster_loglik = md$cluster_loglik,
-       engine = if (agq) "agq" else if (both) "laplace_sparse_zero_re" else "laplace_sparse")
+       engine = if (agq && both) "agq_zero_re" else if (agq) "agq"
+                else if (both) "laplace_sparse_zero_re" else "laplace_sparse")
+}
+
+# The engine of two_part_covstruct_fit() on the centred and scaled designs
+# (its arguments; `re` the terms in the engine's units, `disp_part`: whether
+# the dispersion predictor exists, as two_part_aux_inputs()'s): with nAGQ > 1 (every part's terms on one
+# grouping factor) a one-factor engine (fit-two-part-covstruct-quadrature.R),
+# otherwise the sparse one; kinds 5 and 6 put the dispersion in the engine's
+# second, random predictor and the zero part in its third. Returns the
+# engine and its evaluation, with modes() and the group's index by
+# quadrature.
+two_part_structure_setup <- function(Xs, Xzs, Xds, y, weights, offset, offz, offd, rt, re,
+                                     family, kind, nAGQ, nthreads, disp_part) {
+  both <- !is.null(rt$rz)
+  if (nAGQ > 1L && both)
+    return(two_part_structure_zire_agq(Xs, Xzs, Xds, y, weights, offset, offz, offd, rt, family,
+                                       kind, nAGQ, nthreads))
+  if (nAGQ > 1L)
+    return(two_part_structure_agq(Xs, Xzs, Xds, y, weights, offset, offz, offd, rt$rc, family,
+                                  kind, nAGQ, nthreads, disp_part))
+  if (two_part_kind_flags(kind)$zdre)
+    return(two_part_structure_engine(Xs, Xds, Xzs, y, weights, offset, offd, offz, re, family,
+                                     kind, both))
+  two_part_structure_engine(Xs, Xzs, Xds, y, weights, offset, offz, offd, re, family, kind, both,
+                            disp_part)
 }
 
 # What a two-part structured fit's `kind` says: `dre` random effects in the
@@ -384,65 +405,6 @@ two_part_aux_inputs <- function(Xzs, Xds, offz, offd, kind, n, disp_part = ncol(
   if (is.null(aoff)) aoff <- matrix(0, n, 0L)
   storage.mode(aoff) <- "double"
   list(XA = XA, pred = pred, aoff = aoff)
-}
-
-# The one-factor engine (adaptive quadrature with `nAGQ` points) of a
-# structured two-part fit whose random-effect terms `rc` all lie in the
-# conditional part on one grouping factor, with the zero and dispersion
-# parts as its auxiliary predictors: its parameters are the sparse
-# engine's (fixed effects, each term's Lambda entries in turn, the parts'
-# coefficients), on Lambda block-diagonal over the terms. Returns the
-# engine, its evaluation and modes(theta_s, lambda, Xs, offset), the modes'
-# summaries in two_part_structure_modes()'s layout.
-two_part_structure_agq <- function(Xs, Xzs, Xds, y, weights, offset, offz, offd, rc, family, kind,
-                                   nAGQ, nthreads, disp_part = ncol(Xds) > 0L) {
-  n <- length(y)
-  grp <- rc$terms[[1L]]
-  q <- sum(term_sizes(rc))
-  check_nAGQ(nAGQ, q)
-  ai <- two_part_aux_inputs(Xzs, Xds, offz, offd, kind, n, disp_part)
-  eng <- structure_agq_new(Xs, y, weights, offset, rc, family, nAGQ, nthreads,
-                           aux_kind_code(kind, family), ai)
-  modes <- function(theta_s, lambda, Xs, offset) {
-    s <- cpp_agq_summaries(eng, theta_s)
-    Lam <- matrix(0, q, q)
-    Lam[structure_agq_pattern(rc)] <- lambda
-    terms <- agq_term_summaries(rc, 0L, Lam, s, seq_along(grp$levels))
-    b <- numeric(ncol(rc$Z))
-    for (tm in terms) b[tm$columns] <- as.vector(t(tm$b))
-    list(modes = list(eta = drop(Xs %*% theta_s[seq_len(ncol(Xs))]) + offset +
-                        as.numeric(rc$Z %*% b), b = b),
-         terms = terms, zterms = NULL, zre = offz, m = NULL,
-         cluster_loglik = stats::setNames(s$loglik, grp$levels))
-  }
-  list(eng = eng, engine_eval = function(theta, grad) cpp_agq_eval(eng, theta, grad),
-       modes = modes)
-}
-
-# The positions (row, column) in the one-factor engine's Lambda of the
-# entries of theta's Lambda part for the terms `rc`: each term's lower
-# triangle by columns, the terms' blocks on the diagonal in turn.
-structure_agq_pattern <- function(rc) {
-  sizes <- term_sizes(rc)
-  first <- c(0L, cumsum(sizes))
-  do.call(rbind, lapply(seq_along(sizes), function(k)
-    first[k] + which(lower.tri(diag(sizes[k]), diag = TRUE), arr.ind = TRUE)))
-}
-
-# The one-factor engine on the terms `rc` (all on one grouping factor) in
-# the sparse engine's parameters (Lambda's entries term by term, on the
-# block-diagonal Lambda), with the auxiliary predictors `ai`
-# (two_part_aux_inputs(); `kind` their engine code). Shared by the fit and
-# the engines its profile and robust covariances rebuild.
-structure_agq_new <- function(Xs, y, weights, offset, rc, family, nAGQ, nthreads, kind, ai) {
-  grp <- rc$terms[[1L]]
-  pat <- structure_agq_pattern(rc)
-  eng <- cpp_agq_new(Xs, row_re_covariates(rc), as.numeric(y), as.numeric(weights),
-                     as.numeric(offset), grp$index, length(grp$levels), pat[, 1L] - 1L,
-                     pat[, 2L] - 1L, family$family_code, family$link_code, as.integer(nAGQ),
-                     nthreads)
-  cpp_agq_set_aux(eng, kind, ai$XA, ai$pred, ai$aoff)
-  eng
 }
 
 # The modes of the random effects at the engine's parameters theta_s

@@ -229,7 +229,7 @@ glmm_zi <- function(s, mf) {
   d <- list(X = X, y = y, mt = fx$mt, re = re, zd = zd, dd = dd, weights = rc$resp$weights,
             offset = rc$offset, offd = dd$offset,
             offz = if (s$truncated && !s$has_zi) rep(-Inf, length(y)) else zd$offset,
-            zre = if (s$engine == "agq_zero_re" && !s$disp_random)
+            zre = if (s$engine == "agq_zero_re" && !s$disp_random && !s$structured_aux)
                     zire_terms(s$zi_bars, mf, fenv, re, find_bars(formula)),
             rz = if (!is.null(rt)) rt$rz
                  else if (s$zire_sparse) sparse_re_terms(zi_bars_formula(s$zi_bars), mf, NULL)
@@ -267,18 +267,20 @@ zi_fit <- function(s, d) {
   kind <- s$kind
   nAGQ <- s$nAGQ
   re <- d$re
+  # (structures: by quadrature on the one-factor engines, or by Laplace)
+  sq <- if (s$engine %in% c("agq", "agq_zero_re")) nAGQ else 1L
   fit <- if (s$structured_aux && s$two_random_parts) two_part_covstruct_fit(
       d$X, d$y, d$rt, inner, paste0(kind, "_both_re"), d$zd$X, d$dd$X, d$weights, d$offset,
-      d$offz, d$offd, s$control)
+      d$offz, d$offd, s$control, sq)
   else if (s$structured_aux && s$disp_random && kind != "disp") two_part_covstruct_fit(
       d$X, d$y, d$rt, inner, paste0(kind, "_disp_re"), d$zd$X, d$dd$X, d$weights, d$offset,
-      d$offz, d$offd, s$control)
+      d$offz, d$offd, s$control, sq)
   else if (s$structured_aux && s$disp_random) two_part_covstruct_fit(
       d$X, d$y, d$rt, inner, "disp_re", d$dd$X, NULL, d$weights, d$offset, d$offd, NULL,
-      s$control)
+      s$control, sq)
   else if (s$structured_aux) two_part_covstruct_fit(
       d$X, d$y, d$rt, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, d$offz, d$offd, s$control,
-      if (s$engine == "agq") nAGQ else 1L, reml = s$reml_aux)
+      sq, reml = s$reml_aux)
   else if (s$two_random_parts && s$engine == "agq_zero_re") glmm_dispre_agq_fit(
       d$X, d$y, re, d$rd, inner, d$dd$X, d$weights, d$offset, s$control, d$offd, s$start,
       nAGQ, s$penalty, Xz = d$zd$X, offz = d$offz, zkind = kind, rzero = d$rz)

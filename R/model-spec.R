@@ -75,6 +75,9 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
   disp_bars <- if (has_disp) find_bars(dispformula)
   bars <- find_bars(formula)
   gnames <- unique(bar_group_names(formula))
+  # every part's random-effect terms on one grouping factor
+  one_factor <- length(union(union(gnames, group_names_of(disp_bars)),
+                             group_names_of(zi_bars))) == 1L
   sparse <- structured_aux || needs_sparse_engine(formula, if (!aux) covariance)
   structured <- !aux && has_covstruct(formula)
   penalty <- penalty_prior(penalized)
@@ -95,18 +98,20 @@ glmm_spec <- function(mc, env, formula, family, family_default, ziformula, dispf
     # one joint mode (engine kinds 7 and 8, glmm_sparse_zire_fit(rd =)).
     two_random_parts = length(disp_bars) > 0L && length(zi_bars) > 0L,
     # ... whose terms and the mean's (if any) all lie on one grouping
-    # factor, with no structure (a zero part with fixed effects, or random
-    # effects on that factor too, may stand beside them): adaptive
-    # quadrature over each cluster's effects of every part
-    # (glmm_dispre_agq_fit()).
-    disp_quadrature = length(disp_bars) > 0L && !structured_aux &&
-      length(union(union(gnames, group_names_of(disp_bars)), group_names_of(zi_bars))) == 1L,
-    # Structures in a two-part model whose random-effect terms all lie in
-    # the conditional part, on one grouping factor: adaptive quadrature on
-    # the one-factor engine with the zero and dispersion parts as its
-    # auxiliary predictors (two_part_covstruct_fit()).
-    structured_aux_quadrature = structured_aux && !reml_aux && !length(zi_bars) &&
-      !length(disp_bars) && length(gnames) == 1L,
+    # factor (a zero part with fixed effects, or random effects on that
+    # factor too, may stand beside them): adaptive quadrature over each
+    # cluster's effects of every part (glmm_dispre_agq_fit(), or
+    # two_part_covstruct_fit() with structures).
+    disp_quadrature = length(disp_bars) > 0L && one_factor,
+    # Structures in a two-part model whose random-effect terms all lie on
+    # one grouping factor: adaptive quadrature on the one-factor engine, with
+    # the zero and dispersion parts as its auxiliary predictors or, where
+    # they have random effects, as its other random predictors
+    # (two_part_covstruct_fit()).
+    # (the one-factor engine needs the mean's random effects beside a
+    # zero part's)
+    structured_aux_quadrature = structured_aux && !reml_aux && one_factor &&
+      (length(gnames) > 0L || length(disp_bars) > 0L),
     family = inner, count_family = cf,
     cumulative = !is.null(cum), aux = aux, truncated = !is.null(cf), has_zi = has_zi,
     has_disp = has_disp, disp_zero = is_zero_disp(dispformula),
@@ -181,11 +186,11 @@ glmm_refusals <- list(
   refusal("two_part_reml_start", quote(reml_aux && !is.null(start)),
           "'start' is not available for REML fits with a 'dispformula'"),
   refusal("two_random_parts_quadrature", quote(two_random_parts && quadrature && !disp_quadrature),
-          "'nAGQ' > 1 (adaptive quadrature) with random effects in both 'ziformula' and 'dispformula' needs every part's random-effect terms on one grouping factor, without covariance structures; otherwise the model is fitted by the Laplace approximation (nAGQ = 1)"),
+          "'nAGQ' > 1 (adaptive quadrature) with random effects in both 'ziformula' and 'dispformula' needs every part's random-effect terms on one grouping factor; otherwise the model is fitted by the Laplace approximation (nAGQ = 1)"),
   refusal("two_random_parts_correlated", quote(two_random_parts && zi_correlated),
           "'zi_correlated' = TRUE is not available with random effects in 'dispformula' too: the three parts' effects are independent"),
   refusal("dispformula_random_quadrature", quote(disp_random && quadrature && !disp_quadrature),
-          "'nAGQ' > 1 (adaptive quadrature) with random effects in 'dispformula' needs the mean's and the dispersion's random-effect terms on one grouping factor, without covariance structures; otherwise the model is fitted by the Laplace approximation (nAGQ = 1)"),
+          "'nAGQ' > 1 (adaptive quadrature) with random effects in 'dispformula' needs every part's random-effect terms on one grouping factor; otherwise the model is fitted by the Laplace approximation (nAGQ = 1)"),
   refusal("two_part_structure_start", quote(structured_aux && !is.null(start)),
           "'start' is not available with covariance structures (the structure's parameters start at their defaults)"),
   refusal("two_part_structure_penalty", quote(structured_aux && !reml_aux && !is.null(penalty)),
@@ -208,7 +213,7 @@ glmm_refusals <- list(
   refusal("two_part_sparse_quadrature",
           quote(aux && (sparse || zire_sparse) && quadrature && !structured_aux_quadrature &&
                   !(two_random_parts && disp_quadrature)),
-          quote(if (structured_aux) "'nAGQ' > 1 (adaptive quadrature) for covariance structures in a model with 'ziformula', 'dispformula' or a hurdle family needs every random-effect term in the conditional part, on one grouping factor; otherwise the model is fitted by the Laplace approximation (nAGQ = 1)"
+          quote(if (structured_aux) "'nAGQ' > 1 (adaptive quadrature) for covariance structures in a model with 'ziformula', 'dispformula' or a hurdle family needs every part's random-effect terms on one grouping factor; otherwise the model is fitted by the Laplace approximation (nAGQ = 1)"
                 else if (zire_sparse) "'nAGQ' > 1 (adaptive quadrature) needs the zero part's random effects on the conditional part's single grouping factor; otherwise only the Laplace approximation (nAGQ = 1) is available"
                 else "'nAGQ' > 1 (adaptive quadrature) needs a single grouping factor; with several random-effect terms only the Laplace approximation (nAGQ = 1) is available")),
   refusal("zi_correlated_sparse", quote(zi_correlated && zire_sparse),
@@ -385,7 +390,8 @@ choose_engine <- function(s, mf) {
   s$route <- route
   s$nrows <- nrow(mf)
   s$engine <- switch(route,
-    two_part = if (s$disp_random && s$quadrature) "agq_zero_re"
+    two_part = if (s$quadrature && (s$disp_random || s$structured_aux_quadrature &&
+                                    length(s$zi_bars))) "agq_zero_re"
                else if (s$structured_aux_quadrature && s$quadrature) "agq"
                else if (s$zire_sparse || s$disp_random) "laplace_sparse_zero_re"
                else if (length(s$zi_bars)) "agq_zero_re"

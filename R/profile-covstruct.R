@@ -171,6 +171,21 @@ natural_scale <- function(pname, fit, j, p) {
   none
 }
 
+# The two-part sparse engine of a structured fit with random effects in a
+# zero or dispersion part, on the fit's terms `re` and the designs `ax`
+# (profile_aux_inputs()): its evaluation, the profile's edge where the
+# Laplace approximation breaks down, and the engine.
+covstruct_spzire_base <- function(fit, re, ax) {
+  n <- length(fit$y)
+  z <- zire_split_z(re)
+  eng <- cpp_spzire_new(ax$X, ax$Xz0, ax$Xd0, z$Zc, z$Zz, as.numeric(fit$y),
+                        as.numeric(fit$prior.weights %||% rep(1, n)), ax$off3,
+                        re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
+                        fit$family$family_code, fit$family$link_code, ax$kind, z$nsecond)
+  list(eval = spzire_evaluator(eng), free = function() NULL, Tx = ax$Tx,
+       edge = spzire_profile_edge(eng), eng = eng)
+}
+
 # The engine of a structured fit as a function of its search parameters
 # phi* = (beta*, structure parameters, dispersion), beta* = Tx beta on the
 # engine's centred and scaled design: list(eval, free, Tx, phi (the
@@ -184,17 +199,12 @@ covstruct_profile_engine <- function(fit) {
   if (inherits(fit, c("glmmgee_glmm_zire_sparse", "glmmgee_glmm_dispre"))) {
     # Random effects in a zero or dispersion part beside: the two-part
     # sparse engine on both parts' terms (pm$re, zire_combined_re()).
+    # (by quadrature: the one-factor two-part engine at the fit's rule)
     ax <- profile_aux_inputs(fit)
-    n <- length(fit$y)
-    z <- zire_split_z(pm$re)
-    eng <- cpp_spzire_new(ax$X, ax$Xz0, ax$Xd0, z$Zc, z$Zz, as.numeric(fit$y),
-                          as.numeric(fit$prior.weights %||% rep(1, n)), ax$off3,
-                          pm$re$lam_row - 1L, pm$re$lam_col - 1L, pm$re$lam_k - 1L,
-                          pm$re$ntheta, fit$family$family_code, fit$family$link_code, ax$kind,
-                          z$nsecond)
-    ev <- spzire_evaluator(eng)
-    base <- list(eval = ev, free = function() NULL, Tx = ax$Tx,
-                 edge = spzire_profile_edge(eng), eng = eng)
+    base <- if (isTRUE(fit$nAGQ > 1L))
+      list(eval = structured_zire_agq_rebuild(fit, pm$re, ax)$eval, free = function() NULL,
+           Tx = ax$Tx)
+    else covstruct_spzire_base(fit, pm$re, ax)
   } else if (inherits(fit, "glmmgee_glmm_sparse")) {
     se <- covstruct_sparse_new(fit, pm$re)
     base <- list(eval = if (se$agq) function(th) cpp_agq_eval(se$eng, th, TRUE)

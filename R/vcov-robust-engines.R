@@ -397,6 +397,10 @@ covstruct_sparse_engine <- function(fit, re) {
 covstruct_zire_engine <- function(fit, re) {
   ax <- profile_aux_inputs(fit)
   n <- length(fit$y)
+  # (by quadrature: the one-factor two-part engine's clusters)
+  if (isTRUE(fit$nAGQ > 1L))
+    return(list(split = structured_zire_agq_rebuild(fit, re, ax)$split, Tx = ax$Tx,
+                free = function() NULL))
   z <- zire_split_z(re)
   list(split = spzire_cluster_split(ax$X, z$Zc, z$Zz, as.numeric(fit$y),
                                     as.numeric(fit$prior.weights %||% rep(1, n)), ax, re,

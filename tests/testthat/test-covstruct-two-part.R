@@ -169,10 +169,11 @@ test_that("a structured two-part fit works with the methods, and says what it ca
                     family = poisson, data = d),
                "'ziformula': diag(0 + tf | g, het = TRUE): diag() takes no argument 'het'",
                fixed = TRUE)
-  # (quadrature needs every random-effect term in the conditional part)
-  expect_error(glmm(y ~ x + ar1(0 + tf | g), ziformula = ~ z + (1 | g), family = poisson,
+  # (quadrature needs every part's random-effect terms on one grouping factor)
+  d$h <- factor(seq_len(nrow(d)) %% 5)
+  expect_error(glmm(y ~ x + ar1(0 + tf | g), ziformula = ~ z + (1 | h), family = poisson,
                     data = d, nAGQ = 3),
-               "'nAGQ' > 1 (adaptive quadrature) for covariance structures in a model with 'ziformula', 'dispformula' or a hurdle family needs every random-effect term in the conditional part, on one grouping factor",
+               "'nAGQ' > 1 (adaptive quadrature) for covariance structures in a model with 'ziformula', 'dispformula' or a hurdle family needs every part's random-effect terms on one grouping factor",
                fixed = TRUE)
 })
 
@@ -221,6 +222,67 @@ test_that("adaptive quadrature for structures beside a zero part: the unstructur
   d$h <- factor(rep(1:8, 60))
   expect_error(glmm(y ~ x + ar1(0 + tf | g) + (1 | h), ziformula = ~ 1, data = d,
                     family = poisson, nAGQ = 3), "on one grouping factor")
+})
+
+test_that("adaptive quadrature for structures in the zero and dispersion parts: the unstructured terms' fits", {
+  # Every part's terms on g: the one-factor two-part engine with the
+  # structures' Lambda mapped onto it. us() and diag() are (1 | g) and
+  # (1 + z || g), which the unstructured route fits by the same quadrature:
+  # the same log-likelihood, estimates and intervals, with the engines of
+  # the profile and the robust covariance rebuilt at the fit's rule.
+  d <- three_part_data()
+  plain <- glmm(y ~ x + (1 | g), ziformula = ~ z + (1 | g), dispformula = ~ x + (1 | g),
+                family = nbinom2, data = d, nAGQ = 5)
+  st <- glmm(y ~ x + (1 | g), ziformula = ~ z + us(1 | g), dispformula = ~ x + diag(1 | g),
+             family = nbinom2, data = d, nAGQ = 5)
+  expect_identical(st$engine$name, "agq_zero_re")
+  expect_identical(st$nAGQ, 5L)
+  expect_equal(as.numeric(logLik(st)), as.numeric(logLik(plain)), tolerance = 1e-7)
+  expect_equal(unname(st$theta), unname(plain$theta), tolerance = 1e-4)
+  expect_equal(sum(st$cluster_loglik), as.numeric(logLik(st)), tolerance = 1e-10)
+  expect_equal(unname(predict(st, type = "zprob")), unname(predict(plain, type = "zprob")),
+               tolerance = 1e-5)
+  expect_equal(unname(vcov(st, type = "CR2")), unname(vcov(plain, type = "CR2")), tolerance = 1e-4)
+  expect_equal(unname(confint(st, parm = "x", method = "profile")),
+               unname(confint(plain, parm = "x", method = "profile")), tolerance = 1e-4)
+  two <- suppressWarnings(glmm(y ~ x + (1 | g), ziformula = ~ z + diag(1 + z | g),
+                               dispformula = ~ x + (1 | g), family = nbinom2, data = d,
+                               nAGQ = 3))
+  two_p <- suppressWarnings(glmm(y ~ x + (1 | g), ziformula = ~ z + (1 + z || g),
+                                 dispformula = ~ x + (1 | g), family = nbinom2, data = d,
+                                 nAGQ = 3))
+  expect_equal(as.numeric(logLik(two)), as.numeric(logLik(two_p)), tolerance = 1e-7)
+  # Each kind of the engine: a random zero part beside a fixed dispersion,
+  # a random dispersion alone, beside a fixed zero part, beside a hurdle.
+  fits <- list(
+    list(y ~ x + us(1 | g), ~ z + (1 | g), ~ x, nbinom2),
+    list(y ~ x + us(1 | g), ~ 0, ~ x + (1 | g), nbinom2),
+    list(y ~ x + us(1 | g), ~ z, ~ x + (1 | g), nbinom2),
+    list(y ~ x + us(1 | g), ~ z, ~ x + (1 | g), truncated_nbinom2))
+  for (k in seq_along(fits)) {
+    m <- fits[[k]]
+    unstructured <- stats::update(m[[1]], . ~ x + (1 | g))
+    f_s <- suppressWarnings(glmm(m[[1]], ziformula = m[[2]], dispformula = m[[3]],
+                                 family = m[[4]], data = d, nAGQ = 5))
+    f_p <- suppressWarnings(glmm(unstructured, ziformula = m[[2]], dispformula = m[[3]],
+                                 family = m[[4]], data = d, nAGQ = 5))
+    expect_identical(f_s$engine$name, "agq_zero_re", info = k)
+    expect_equal(as.numeric(logLik(f_s)), as.numeric(logLik(f_p)), tolerance = 1e-7, info = k)
+  }
+  # A structure with a correlation: AR(1) over two occasions in the zero
+  # part, against its Laplace fit (the rule moves the log-likelihood).
+  d$t <- factor(rep(1:2, 200))
+  ar <- glmm(y ~ x + (1 | g), ziformula = ~ z + ar1(0 + t | g), dispformula = ~ x + (1 | g),
+             family = nbinom2, data = d, nAGQ = 3)
+  expect_length(ar$optinfo$warnings, 0L)
+  expect_output(print(ar), "nAGQ = 3")
+  expect_true(all(is.finite(confint(ar))))
+  expect_true(all(is.finite(vcov(ar, type = "CR2"))))
+  # Another grouping factor in any part: Laplace only.
+  d$h <- factor(rep(1:8, 50))
+  expect_error(glmm(y ~ x + (1 | g), ziformula = ~ z + ar1(0 + t | h),
+                    dispformula = ~ x + (1 | g), family = nbinom2, data = d, nAGQ = 3),
+               "'nAGQ'.*one grouping factor")
 })
 
 test_that("a structured zero part where the Laplace approximation breaks down says so, without suggesting start", {
