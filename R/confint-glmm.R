@@ -135,8 +135,15 @@ confint.glmmgee_glmm <- function(object, parm = NULL, level = 0.95,
                        "use confint(fit, method = \"Wald\")")
   # A structured fit's profile reports its structures' parameters
   # (profile-covstruct.R).
-  targets <- if (method == "profile" && inherits(object, "glmmgee_glmm_covstruct"))
-    covstruct_profile_targets(object) else profile_targets(object)
+  structured <- method == "profile" && inherits(object, "glmmgee_glmm_covstruct")
+  targets <- if (structured) covstruct_profile_targets(object) else profile_targets(object)
+  # (the profile of a structured fit has its own list of parameters: an
+  # index would name another row than the same index of the Wald intervals)
+  if (structured && is.numeric(parm))
+    stop(sprintf(paste0("confint(method = \"profile\"): give 'parm' by name for a fit with ",
+                        "covariance structures, whose profile is on the structures' parameters ",
+                        "(%s), not the rows of the Wald intervals"),
+                 paste(sQuote(names(targets), FALSE), collapse = ", ")), call. = FALSE)
   if (!is.null(V)) return(confint_fixef_vcov(object, parm, level, V, names(targets)))
   idx <- select_parameters(lme4_keywords(parm, targets), names(targets))
   if (method == "boot")

@@ -169,6 +169,11 @@ test_that("a structured two-part fit works with the methods, and says what it ca
                     family = poisson, data = d),
                "'ziformula': diag(0 + tf | g, het = TRUE): diag() takes no argument 'het'",
                fixed = TRUE)
+  # The profile of a structured fit is on the structures' parameters, a
+  # list other than the Wald rows': an index named another row there
+  # (parm = 3 gave zi.(Intercept) by Wald and the structure's first
+  # parameter by profile), so the profile takes names only.
+  expect_error(confint(f, parm = 3, method = "profile"), "give 'parm' by name")
   # (quadrature needs every part's random-effect terms on one grouping factor)
   d$h <- factor(seq_len(nrow(d)) %% 5)
   expect_error(glmm(y ~ x + ar1(0 + tf | g), ziformula = ~ z + (1 | h), family = poisson,
