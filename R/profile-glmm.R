@@ -417,7 +417,8 @@ refine_crossing <- function(eval, map, tg, ll_hat, pts, zfree, t, control) {
     x <- xa - fa * (xb - xa) / (fb - fa)
     near_a <- abs(x - xa) < abs(x - xb)
     pt <- profile_point(eval, map, x, if (near_a) za else zb, control, if (near_a) xa else xb)
-    if (isTRUE(pt$edge)) break
+    # (no value there: the crossing stays the traced grid's)
+    if (isTRUE(pt$edge) || !is.finite(pt$loglik)) break
     zeta <- sign(x - tg$estimate) * sqrt(max(2 * (ll_hat - pt$loglik), 0))
     xs <- c(xs, x); zs <- c(zs, zeta)
     fx <- zeta - t

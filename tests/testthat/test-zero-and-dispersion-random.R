@@ -345,3 +345,20 @@ test_that("Salamanders: where Laplace breaks down, quadrature fits the three par
   expect_gt(as.numeric(logLik(q3)), as.numeric(logLik(q2)))
   expect_lt(abs(loglik_check(q3)$difference), 0.05)
 })
+
+test_that("a profile that meets points without a value ends there instead of stopping", {
+  # Profiling the three SDs in turn, the crossing of the dispersion SD's
+  # profile was refined towards a point whose log-likelihood was -Inf (the
+  # engine's modes had been left far out by the profiles before); the
+  # search then divided infinities and stopped with "missing value where
+  # TRUE/FALSE needed". It now keeps the crossing of the traced points.
+  d <- three_part_data(seed = 5)
+  fit <- suppressWarnings(glmm(y ~ x + (1 | g), ziformula = ~ z + (1 | g),
+                               dispformula = ~ x + (1 | g), family = nbinom2, data = d,
+                               nAGQ = 5))
+  sds <- c("sd_(Intercept)|g", "sd_zi.(Intercept)|g", "sd_disp.(Intercept)|g")
+  ci <- suppressWarnings(confint(fit, parm = sds, method = "profile"))
+  expect_identical(rownames(ci), sds)
+  est <- attr(VarCorr(fit)[["disp~g"]], "stddev")[[1]]
+  expect_true(is.finite(ci[3, 1]) && ci[3, 1] < est)
+})
