@@ -312,6 +312,10 @@ check_nagq_value <- function(nAGQ) {
   if (!is.numeric(nAGQ) || length(nAGQ) != 1L || is.na(nAGQ) || nAGQ < 1 ||
       nAGQ != round(nAGQ))
     stop("'nAGQ' must be a whole number >= 1 (1 is the Laplace approximation)", call. = FALSE)
+  # (Inf and 3e9 passed the test above and became NA as integers)
+  if (nAGQ > 1e5)
+    stop(sprintf("'nAGQ' = %g: at most 1e5 quadrature points per cluster are used; give a smaller nAGQ",
+                 nAGQ), call. = FALSE)
 }
 
 check_nAGQ <- function(nAGQ, q) {

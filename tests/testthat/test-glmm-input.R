@@ -67,6 +67,11 @@ test_that("nAGQ must be a whole number >= 1", {
                  "'nAGQ' must be a whole number >= 1", info = deparse(bad))
   expect_error(glmm(y ~ trt + (1 + week | ID), d, family = binomial, nAGQ = 400),
                "'nAGQ' = 400 with 2 random effects")
+  # (beyond the integers: Inf and 3e9 became NA and stopped with "missing
+  # value where TRUE/FALSE needed")
+  for (big in c(Inf, 3e9))
+    expect_error(glmm(y ~ trt + (1 | ID), d, family = binomial, nAGQ = big),
+                 "at most 1e5 quadrature points", info = big)
 })
 
 test_that("random effects on several grouping factors go to the sparse Laplace engine", {
