@@ -322,11 +322,7 @@ glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, contr
   qz <- if (three) sum(term_sizes(rzero)) else 0L
   zterms <- if (three) agq_term_summaries(rzero, sum(term_sizes(rc)), r$Lambda, r$modes, at)
   dterms <- agq_term_summaries(rd, sum(term_sizes(rc)) + qz, r$Lambda, r$modes, at)
-  b <- function(re, tms) {
-    out <- numeric(ncol(re$Z))
-    for (tm in tms) out[tm$columns] <- as.vector(t(tm$b))
-    out
-  }
+  b <- function(re, tms) term_modes(tms, ncol(re$Z))
   bc <- b(rc, terms)
   beta <- theta[seq_len(p)]
   optinfo <- r$optinfo
@@ -469,18 +465,9 @@ dispre_agq_engine <- function(fit, rc, rd, y, w, ax, fam, rzero = NULL) {
                   gradient = rep(NA_real_, length(th))))
     r
   }
-  cl <- su$cl
-  split <- function(code, G, levels) {
-    rows <- which(w > 0)
-    to_user <- rep(1L, length(cl$levels))
-    to_user[cl$index[rows]] <- code[rows]
-    list(scores = function(th) {
-      tu <- user(th)
-      S <- matrix(0, G, length(th))
-      S[sort(unique(to_user)), ] <- rowsum(back(cpp_zire_scores(eng, su$rp$to_star(tu)), tu),
-                                          to_user, reorder = TRUE)
-      S
-    })
-  }
+  split <- one_factor_score_split(su$cl$index, length(su$cl$levels), w, function(th) {
+    tu <- user(th)
+    back(cpp_zire_scores(eng, su$rp$to_star(tu)), tu)
+  })
   list(eval = eval, split = split, rotated = !is.null(su$rz))
 }

@@ -96,7 +96,7 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
   if (trouble)
     fit$warn <- c(fit$warn, "with random effects in the zero part the Laplace approximation can fail (the two-part likelihood is not concave); refit with nAGQ > 1 (adaptive quadrature, e.g. nAGQ = 7)")
   res <- zi_fit_result(fit, fit$warn, kind, cl, pat, blocks,
-                       list(qc = qc, qz = qz, qd = su$qd, correlated = correlated,
+                       list(qc = qc, qz = qz, correlated = correlated,
                             penalty = aux_penalty_record(penalty, fit$final)), FALSE, control)
   res$optinfo <- zi_note_logseries(res$optinfo, kind, family, X, offset, Xd, offd, res$theta,
                                    nb + pz + seq_len(pd))
@@ -189,5 +189,5 @@ zire_engine_setup <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd, weights
                       family$family_code, family$link_code,
                       aux_kind_code(kind, family), 1L, nthreads, as.integer(nsecond))
   list(eng = eng, rp = rp, rz = rz, cl = cl, pat = pat, blocks = blocks, q = q, Xzs = Xzs,
-       XdS = XdS, qd = qd)
+       XdS = XdS)
 }

@@ -532,7 +532,9 @@ zire_degenerate <- function(eng_deg, refused_kept, hmin, warn, start_ok = TRUE, 
              "factor for the zero part, or",
              if (start_ok) "give starting values near a valid optimum (start =)"
              else "a simpler structure for a zero-part term")
-  if (quadrature_ok) advice <- paste0(sub("^Drop", "Refit with nAGQ > 1 (adaptive quadrature: every part's random effects lie on one grouping factor), drop", advice))
+  if (quadrature_ok)
+    advice <- sub("^Drop", paste("Refit with nAGQ > 1 (adaptive quadrature: every part's random",
+                                 "effects lie on one grouping factor), drop"), advice)
   msg <- if (edge)
     sprintf(paste("the Laplace approximation breaks down for this model: the search reached parameters",
                   "where the joint mode of the random effects is nearly degenerate (smallest eigenvalue",

@@ -226,6 +226,16 @@ sparse_restart_point <- function(re, p, theta, on_boundary, size, corr) {
   theta
 }
 
+# The modes of the terms `terms` (their summaries' `b`, levels by rows)
+# laid out as the `Q` columns of their Z (a term of one column: its modes
+# in level order as they are, without t()'s method lookup).
+term_modes <- function(terms, Q) {
+  b <- numeric(Q)
+  for (tm in terms)
+    b[tm$columns] <- if (length(tm$cnames) == 1L) as.vector(tm$b) else as.vector(t(tm$b))
+  b
+}
+
 # Per-term results on the scale of the data: Lambda, D, the modes b per
 # level and their conditional covariances Lambda H^{-1} Lambda' (for a
 # known covariance, sigma^2 L_K [H^{-1}]_KK L_K' from solves with the factor).
@@ -363,7 +373,6 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
   p <- length(beta)
   eta_fixed <- drop(X %*% beta) + offset
   Q <- z_dim(re$Z)[[2L]]
-  b <- numeric(Q)
   Zdata <- re$Z
   known <- vapply(fit$terms, function(tm) isTRUE(tm$known_cov), TRUE)
   if (any(known)) {
@@ -381,10 +390,7 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
     Zdata <- methods::as(methods::as(Zdata, "CsparseMatrix"), "generalMatrix")
     dimnames(Zdata) <- dimnames(re$Z)
   }
-  # (a term of one column: its modes in level order as they are, without
-  # t()'s method lookup)
-  for (tm in fit$terms)
-    b[tm$columns] <- if (length(tm$cnames) == 1L) as.vector(tm$b) else as.vector(t(tm$b))
+  b <- term_modes(fit$terms, Q)
   eta <- drop(fit$modes$eta)
   # The rows of positive weight counted once, for nobs and for the terms'
   # counts of levels (all weights positive: no weights to look at).

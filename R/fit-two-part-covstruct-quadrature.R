@@ -28,8 +28,7 @@ two_part_structure_agq <- function(Xs, Xzs, Xds, y, weights, offset, offz, offd,
     Lam <- matrix(0, q, q)
     Lam[structure_agq_pattern(rc)] <- lambda
     terms <- agq_term_summaries(rc, 0L, Lam, s, seq_along(grp$levels))
-    b <- numeric(ncol(rc$Z))
-    for (tm in terms) b[tm$columns] <- as.vector(t(tm$b))
+    b <- term_modes(terms, ncol(rc$Z))
     list(modes = list(eta = drop(Xs %*% theta_s[seq_len(ncol(Xs))]) + offset +
                         as.numeric(rc$Z %*% b), b = b),
          terms = terms, zterms = NULL, zre = offz, m = NULL,
@@ -103,12 +102,8 @@ two_part_structure_zire_agq <- function(Xs, Xzs, Xds, y, weights, offset, offz, 
     Lam[za$pattern] <- lambda
     tms <- lapply(1:3, function(k) if (!is.null(parts[[k]]))
       agq_term_summaries(parts[[k]], firsts[k], Lam, s, seq_along(za$levels)))
-    part_b <- function(k) {
-      b <- numeric(ncol(parts[[k]]$Z))
-      for (tm in tms[[k]]) b[tm$columns] <- as.vector(t(tm$b))
-      b
-    }
-    bs <- lapply(1:3, function(k) if (!is.null(parts[[k]])) part_b(k))
+    bs <- lapply(1:3, function(k)
+      if (!is.null(parts[[k]])) term_modes(tms[[k]], ncol(parts[[k]]$Z)))
     link_re <- function(k) if (is.null(parts[[k]])) 0 else as.numeric(parts[[k]]$Z %*% bs[[k]])
     zero_random <- !kind %in% c("disp_re", "zi_disp_re", "hurdle_disp_re")
     list(modes = list(eta = drop(Xs %*% theta_s[seq_len(ncol(Xs))]) + offset + link_re(1L),
@@ -180,17 +175,10 @@ structured_zire_agq_rebuild <- function(fit, re, ax) {
     r$gradient[ord] <- r$gradient
     r
   }
-  split <- function(code, G, levels) {
-    rows <- which(w > 0)
-    to_user <- rep(1L, length(za$levels))
-    to_user[za$index[rows]] <- code[rows]
-    list(scores = function(th) {
-      S <- matrix(0, G, length(th))
-      E <- cpp_zire_scores(za$eng, th[ord])
-      E[, ord] <- E
-      S[sort(unique(to_user)), ] <- rowsum(E, to_user, reorder = TRUE)
-      S
-    })
-  }
+  split <- one_factor_score_split(za$index, length(za$levels), w, function(th) {
+    E <- cpp_zire_scores(za$eng, th[ord])
+    E[, ord] <- E
+    E
+  })
   list(eval = eval, split = split)
 }

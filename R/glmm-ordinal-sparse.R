@@ -164,8 +164,7 @@ new_glmm_ordinal_sparse <- function(fit, X, resp, re, w, off, family, mf, mt, ca
     if (!anyNA(Vs)) list(T = T1, V = unname(G %*% Vs %*% t(G)), index = seq_len(k1 + p + 1L),
                          P = k1 + p + 1L)
   }
-  b <- numeric(ncol(re$Z))
-  for (tm in fit$terms) b[tm$columns] <- as.vector(t(tm$b))
+  b <- term_modes(fit$terms, ncol(re$Z))
   with_ordinal_layout(structure(list(
     call = call, formula = formula, family = family,
     thresholds = fit$theta, coefficients = fit$beta,

@@ -8,9 +8,7 @@
 #   out as Z's columns).
 
 zire_sparse_part <- function(fit, rz, terms = fit$zterms) {
-  b <- numeric(ncol(rz$Z))
-  for (tm in terms) b[tm$columns] <- as.vector(t(tm$b))
-  list(sparse = TRUE, terms = terms, Z = rz$Z, b = b,
+  list(sparse = TRUE, terms = terms, Z = rz$Z, b = term_modes(terms, ncol(rz$Z)),
        group_name = vapply(terms, `[[`, "", "group"))
 }
 

@@ -374,21 +374,28 @@ covstruct_robust_engine <- function(fit) {
 # (`re`, sparse_covstruct_terms()), in the engine's parameters.
 covstruct_sparse_engine <- function(fit, re) {
   se <- covstruct_sparse_new(fit, re)
+  # (by quadrature: the one-factor engine's clusters, the levels of the
+  # terms' factor)
   split <- if (!se$agq) sparse_cluster_split(se$eng, re$Z, re, se$w)
-           else function(code, G, levels) {
-             # (by quadrature: the one-factor engine's clusters, the levels
-             # of the terms' factor, summed into the user's)
-             rows <- which(se$w > 0)
-             to_user <- rep(1L, length(re$terms[[1L]]$levels))
-             to_user[re$terms[[1L]]$index[rows]] <- code[rows]
-             list(scores = function(th) {
-               S <- matrix(0, G, length(th))
-               S[sort(unique(to_user)), ] <- rowsum(cpp_agq_scores(se$eng, th), to_user,
-                                                   reorder = TRUE)
-               S
-             })
-           }
+           else one_factor_score_split(re$terms[[1L]]$index, length(re$terms[[1L]]$levels), se$w,
+                                       function(th) cpp_agq_scores(se$eng, th))
   list(split = split, Tx = se$Tx, free = function() NULL)
+}
+
+# The split of a one-factor engine's clusters' scores into the user's
+# clusters, which nest them (robust_score_engine()'s `split`): `index` each
+# row's engine cluster (of `M`), `w` the prior weights (a row of weight 0
+# may carry a stand-in code), `scores(th)` the engine clusters' scores
+# (M x P) at th.
+one_factor_score_split <- function(index, M, w, scores) function(code, G, levels) {
+  rows <- which(w > 0)
+  to_user <- rep(1L, M)
+  to_user[index[rows]] <- code[rows]
+  list(scores = function(th) {
+    S <- matrix(0, G, length(th))
+    S[sort(unique(to_user)), ] <- rowsum(scores(th), to_user, reorder = TRUE)
+    S
+  })
 }
 
 # The same for a structured two-part fit with random effects in both parts
