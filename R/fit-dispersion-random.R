@@ -193,16 +193,14 @@ glmm_sparse_dispre_fit_units <- function(X, y, rc, rd, family, Xd, weights, offs
   aux <- zi_aux_start(Xs, y, beta, weights, offset, family, zkind, Xzs, if (zi) offz, pd, Xds,
                       offd)
   theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), aux)
-  if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
   # (`penalized`: the prior on the conditional part's coefficients and,
   # with pen_zi, the zero part's)
   evalf <- penalized_evalf(spzire_evaluator(eng),
                            aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz))
   refused <- function() cpp_spzire_degenerate(eng)$refused
-  if (!is.null(start) && !is.finite(evalf(theta)$loglik))
-    stop(paste0("'start': the log-likelihood is not finite at the starting values",
-                if (refused() > 0) " (the joint mode of the mean's and the dispersion's random effects is nearly degenerate there)",
-                "; give other starting values, e.g. smaller standard deviations"), call. = FALSE)
+  if (!is.null(start))
+    theta <- zi_search_start(start, P, rp$to_star, function(t) evalf(t)$loglik, function()
+      if (refused() > 0) " (the joint mode of the mean's and the dispersion's random effects is nearly degenerate there)" else "")
   fixed <- c(seq_len(p), nb + seq_len(pz + pd))
   # (not with a penalty: its prior's curvature would be missing)
   fixed_curv <- if (is.null(penalty)) function(th) {

@@ -51,7 +51,9 @@ glmm_zire_fit <- function(X, y, Zc, Zz, group, family, kind, Xz, Xd = NULL,
                                    sub("_both_re$", "", kind), Xzs, offz, pd, pat, XdS, offd)
         else zi_start_values(NULL, rp$X, y, weights, offset, family, sub("_disp_re$", "", kind),
                              if (pd) XdS, offd, pz, pat, Xzs, offz)[swapped]
-  if (!is.null(start)) st <- rp$to_star(check_zi_start(start, length(st)))
+  if (!is.null(start))
+    st <- zi_search_start(start, length(st), rp$to_star,
+                          function(t) cpp_zire_eval(eng, t, FALSE)$loglik)
   # No Laplace stage before quadrature: the two-part likelihood is not
   # concave in (eta, logit pi), and in clusters of zeros the Laplace
   # approximation can exceed the probability one (a positive cluster

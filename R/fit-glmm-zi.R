@@ -84,7 +84,8 @@ glmm_zi_fit_units <- function(X, y, Z, group, family, kind, Xz, Xd, weights, off
 
   st <- zi_start_values(eng, rp$X, y, weights, offset, family, kind, rp$Xz, offz, pd, pat,
                         rp$Xd, offd)
-  if (!is.null(start)) st <- rp$to_star(check_zi_start(start, P))
+  if (!is.null(start))
+    st <- zi_search_start(start, P, rp$to_star, function(t) agq_eval(eng, t, FALSE)$loglik)
   pen <- aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz)
   run_fit <- function(st) zi_engine_fit(
     penalized_engine(eng, pen), st, rp, pat, zi_param_names(X, pat, Xz, Xd),
@@ -505,9 +506,17 @@ cheap_curvature <- function(eng) {
 }
 
 
-check_zi_start <- function(start, P) {
+# A two-part fit's `start` (laid out as its $theta) mapped by `to_star` to
+# the search's parameters, where `loglik(theta*)` must be finite; `why()`
+# may name the reason where it is not.
+zi_search_start <- function(start, P, to_star, loglik, why = function() "") {
   if (!is.numeric(start) || length(start) != P || !all(is.finite(start)))
     stop(sprintf("'start' must be %d finite numbers (fixed effects, Lambda's free entries, zero and dispersion coefficients)",
                  P), call. = FALSE)
-  unname(as.numeric(start))
+  th <- to_star(unname(as.numeric(start)))
+  if (!is.finite(loglik(th)))
+    stop(paste0("'start': the log-likelihood is not finite at the given starting values", why(),
+                "; give other values (such as smaller standard deviations, or coefficients ",
+                "nearer 0) or leave 'start' out"), call. = FALSE)
+  th
 }

@@ -109,11 +109,13 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
                       offd)
   gam <- aux[seq_len(pz)]  # the zero part's start, also for a vanished part below
   theta <- c(beta, ifelse(re$lower == 0, 0.5, 0), aux)
-  if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
   evalf <- penalized_evalf(spzire_evaluator(eng),
                            aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz))
   # A start the engine refuses (zire_degenerate()) is no fault of the data.
   refused <- function() cpp_spzire_degenerate(eng)$refused
+  if (!is.null(start))
+    theta <- zi_search_start(start, P, rp$to_star, function(t) evalf(t)$loglik, function()
+      if (refused() > 0) " (the joint mode of both parts' random effects is nearly degenerate there)" else "")
   if (!is.finite(evalf(theta)$loglik) && refused() > 0)
     stop(paste("the Laplace approximation breaks down at the starting values: the joint mode of",
                "both parts' random effects is nearly degenerate there (the count and zero parts'",

@@ -62,10 +62,11 @@ glmm_sparse_zi_fit_units <- function(X, y, re, family, kind, Xz, Xd, weights, of
   theta <- c(beta, ifelse(re$lower == 0, 0.5, 0),
              zi_aux_start(Xs, y, beta, weights, offset, family, kind, if (pz) rp$Xz, offz, pd,
                           rp$Xd, offd))
-  if (!is.null(start)) theta <- rp$to_star(check_zi_start(start, P))
   # Penalized fixed effects: the prior added to every evaluation (penalty-aux.R).
   evalf <- penalized_evalf(function(t) sparse_eval(eng, t, TRUE),
                            aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz))
+  if (!is.null(start))
+    theta <- zi_search_start(start, P, rp$to_star, function(t) sparse_eval(eng, t, FALSE)$loglik)
   sr <- sparse_zi_search(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control)
   fin <- finish_search(cached_ev(evalf), sr$run$theta, sr$run$opt,
                        c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,

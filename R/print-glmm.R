@@ -113,7 +113,8 @@ print_notes <- function(warnings) {
 #'   with a `vcov` other than the model-based one, `vcov` (that matrix) and
 #'   `vcov_label` (the line printed); for
 #'   zero-inflation fits of class `summary.glmmgee_glmm_zi` (`object`, the fit,
-#'   and `tables`, one per part), for known-covariance fits of class
+#'   and `tables`, one per part: `cond`, `zi`, `disp`, which `coef()` of the
+#'   summary returns), for known-covariance fits of class
 #'   `summary.glmmgee_glmm_known` (`fit`, `coefficients` and, with a
 #'   cluster-robust `vcov`, `vcov_label`).
 #' @examples

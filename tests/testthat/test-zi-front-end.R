@@ -183,3 +183,31 @@ test_that("cumulative() with a ziformula or dispformula is refused for what it i
                 error = conditionMessage)
   expect_false(grepl("not supported", e))
 })
+
+test_that("a 'start' at which the two-part log-likelihood is not finite is named as the cause", {
+  skip_if_not_installed("glmmTMB")
+  data(Salamanders, package = "glmmTMB", envir = environment())
+  far <- function(k) c(800, rep(0.5, k - 1L))
+  # one grouping factor: Laplace, quadrature, random zero part
+  expect_error(glmm(count ~ mined + (1 | site), Salamanders, family = poisson,
+                    ziformula = ~ mined, start = far(5)),
+               "'start': the log-likelihood is not finite at the given starting values")
+  expect_error(glmm(count ~ mined + (1 | site), Salamanders, family = poisson,
+                    ziformula = ~ mined, start = far(5), nAGQ = 5),
+               "'start': the log-likelihood is not finite at the given")
+  expect_error(glmm(count ~ mined + (1 | site), Salamanders, family = poisson,
+                    ziformula = ~ mined + (1 | site), start = far(6)),
+               "'start': the log-likelihood is not finite at the given")
+  # several terms: the sparse engines
+  expect_error(glmm(count ~ mined + (1 | site) + (1 | spp), Salamanders, family = poisson,
+                    ziformula = ~ mined, start = far(6)),
+               "'start': the log-likelihood is not finite at the given")
+  expect_error(glmm(count ~ mined + (1 | site) + (1 | spp), Salamanders, family = poisson,
+                    ziformula = ~ mined + (1 | site), start = far(7)),
+               "'start': the log-likelihood is not finite at the given")
+  # a finite start is taken: the fit from the estimates is the fit
+  f <- glmm(count ~ mined + (1 | site), Salamanders, family = poisson, ziformula = ~ mined)
+  g <- glmm(count ~ mined + (1 | site), Salamanders, family = poisson, ziformula = ~ mined,
+            start = unname(f$theta))
+  expect_equal(logLik(g), logLik(f), tolerance = 1e-8)
+})
