@@ -113,15 +113,19 @@ glmm_sparse_zire_fit <- function(X, y, rc, rz, family, kind, Xz, Xd, weights, of
                            aux_penalty(penalty, p, pz, nb + seq_len(pz), rp$Tx, rp$Tz))
   # A start the engine refuses (zire_degenerate()) is no fault of the data.
   refused <- function() cpp_spzire_degenerate(eng)$refused
-  if (!is.null(start))
-    theta <- zi_search_start(start, P, rp$to_star, function(t) evalf(t)$loglik, function()
-      if (refused() > 0) " (the joint mode of both parts' random effects is nearly degenerate there)" else "")
-  if (!is.finite(evalf(theta)$loglik) && refused() > 0)
+  loglik_at <- function(th) {
+    ll <- evalf(th)$loglik
+    if (!is.finite(ll) && refused() > 0) breakdown_at_start()
+    ll
+  }
+  breakdown_at_start <- function()
     stop(paste("the Laplace approximation breaks down at the starting values: the joint mode of",
                "both parts' random effects is nearly degenerate there (the count and zero parts'",
                "effects can carry the same zeros); give other starting values (start =), e.g.",
                "smaller standard deviations of the count part's terms, or drop a zero-part",
                "random-effect term"), call. = FALSE)
+  if (!is.null(start)) theta <- zi_search_start(start, P, rp$to_star, loglik_at)
+  else loglik_at(theta)
   # Each kept search carries the inner search's warm start at its end
   # (SparseZire::warm()), put back before the finish: restarts evaluate
   # elsewhere, and where the joint objective has several modes the Laplace
