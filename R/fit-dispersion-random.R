@@ -323,9 +323,6 @@ glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, contr
   b <- function(re, tms) term_modes(tms, ncol(re$Z))
   bc <- b(rc, terms)
   beta <- theta[seq_len(p)]
-  optinfo <- r$optinfo
-  optinfo$method <- if (three) "adaptive Gauss-Hermite quadrature (mean, zero part and dispersion)"
-                    else "adaptive Gauss-Hermite quadrature (mean and dispersion)"
   list(beta = beta, theta = theta, loglik = r$loglik, penalty = r$penalty,
        zi = if (pz) theta[p + nth + seq_len(pz)], disp = theta[p + nth + pz + seq_len(pd)],
        lambda = theta[p + seq_len(nth)], p = p,
@@ -334,7 +331,7 @@ glmm_dispre_agq_fit <- function(X, y, rc, rd, family, Xd, weights, offset, contr
                     dlink = NULL, b = c(bc, if (three) b(rzero, zterms), b(rd, dterms))),
        terms = terms, zterms = if (three) zterms else dterms, dterms = if (three) dterms,
        singular = r$singular, on_boundary = r$on_boundary,
-       optinfo = optinfo, engine = "agq_zero_re", nAGQ = r$nAGQ,
+       optinfo = r$optinfo, engine = "agq_zero_re", nAGQ = r$nAGQ,
        cluster_loglik = stats::setNames(r$modes$loglik[at], lev))
 }
 

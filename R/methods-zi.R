@@ -458,7 +458,7 @@ print_zi_head <- function(x, digits) {
   a <- x$aux
   cat(sprintf("GLMM (%s, %s link) fitted by %s%s%s\n", a$family_name, x$family$link,
               if (!is.null(x$penalty)) "penalized maximum likelihood, " else "",
-              x$optinfo$method %||% "Laplace",
+              sub("^AGHQ$", "adaptive Gauss-Hermite quadrature", x$optinfo$method %||% "Laplace"),
               if (x$nAGQ > 1L) sprintf(" (nAGQ = %d)", x$nAGQ) else ""))
   cat("Formula:", paste(deparse(x$formula), collapse = " "), "\n")
   if (!is.null(a$zi)) cat(if (a$kind == "hurdle") "Zero (hurdle) formula:" else "Zero-inflation formula:",

@@ -195,7 +195,7 @@ test_that("adaptive quadrature for structures beside a zero part: the unstructur
   f_p <- glmm(y ~ x + (1 + x || g), ziformula = ~ 1, data = d, family = poisson, nAGQ = 5)
   expect_identical(f_s$engine$name, "agq")
   expect_identical(f_s$nAGQ, 5L)
-  expect_output(print(f_s), "AGHQ \\(nAGQ = 5\\)")
+  expect_output(print(f_s), "adaptive Gauss-Hermite quadrature \\(nAGQ = 5\\)")
   expect_equal(as.numeric(logLik(f_s)), as.numeric(logLik(f_p)), tolerance = 1e-7)
   expect_equal(unname(c(fixef(f_s), f_s$aux$zi$coef)), unname(c(fixef(f_p), f_p$aux$zi$coef)),
                tolerance = 1e-4)

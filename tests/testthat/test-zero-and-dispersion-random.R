@@ -263,7 +263,7 @@ test_that("adaptive quadrature over the three parts' effects: the independent ru
   expect_identical(fit$engine$name, "agq_zero_re")
   expect_identical(fit$nAGQ, 7L)
   expect_length(fit$optinfo$warnings, 0L)
-  expect_output(print(fit), "mean, zero part and dispersion.*nAGQ = 7")
+  expect_output(print(fit), "fitted by adaptive Gauss-Hermite quadrature \\(nAGQ = 7\\)")
   expect_reference_maximum(fit, d, nodes = 7L, tol = 1e-6)
   expect_lt(engine_gradient_error(fit, c(0.05, -0.03, 0.1, -0.1, 0.08, 0.2, -0.1, 0.05, 0.1)),
             1e-6)
