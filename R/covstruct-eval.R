@@ -211,6 +211,47 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
        theta_chol = theta_chol, cov_chol = cov_chol)
 }
 
+# A user's `start`, laid out as a structured fit's theta_structure (beta,
+# each term's structure parameters, the tail: log dispersion, or a two-part
+# fit's zero and dispersion coefficients), mapped to the search's
+# parameters: the inverse of covstruct_estimates()'s map with the same
+# arguments (the response's scale and shift, then beta* = Tx beta and the
+# tail's Ttail). `pnames`: the layout, for the message.
+structure_search_start <- function(start, pnames, terms, k_re, Tx, s = 1, Ttail = NULL,
+                                   disp = 0L, tail_scaled = TRUE,
+                                   scaled_terms = seq_along(terms)) {
+  P <- length(pnames)
+  if (!is.numeric(start) || length(start) != P || !all(is.finite(start)))
+    stop(sprintf("'start' must be %d finite numbers laid out as a fit's $theta_structure: %s",
+                 P, paste(pnames, collapse = ", ")), call. = FALSE)
+  theta <- unname(as.numeric(start))
+  p <- nrow(Tx)
+  b0 <- response_shift(s)
+  s <- as.vector(s)
+  if (s != 1 || !is.null(b0)) {
+    if (!is.null(b0)) theta[seq_len(p)] <- theta[seq_len(p)] - b0
+    m <- structure_unit_map(P, terms[scaled_terms], k_re[scaled_terms], p, tail_scaled && disp, s)
+    theta <- (theta - m$add) / m$mult
+  }
+  theta[seq_len(p)] <- drop(Tx %*% theta[seq_len(p)])
+  if (!is.null(Ttail)) {
+    it <- tail_of(seq_len(P), disp)
+    theta[it] <- drop(Ttail %*% theta[it])
+  }
+  theta
+}
+
+# The search's start `par` (from structure_search_start()) must have a
+# finite log-likelihood.
+check_structure_start <- function(evalf, par) {
+  force(par)  # (its own errors first: the evaluation catches errors in its argument)
+  if (!is.finite(evalf(par)$loglik))
+    stop(paste0("'start': the log-likelihood is not finite at the given starting values; give ",
+                "other values (such as smaller standard deviations) or leave 'start' out"),
+         call. = FALSE)
+  par
+}
+
 # The structures' parameters' names, "label: parameter", term by term.
 structure_par_names <- function(terms)
   unlist(lapply(terms, function(t) sprintf("%s: %s", t$label, t$struct$names(t$cnames))))

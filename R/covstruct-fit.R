@@ -10,7 +10,7 @@
 # the covariates' units; Z is used as given, since a structure (diagonal,
 # AR(1), ...) is not preserved by recentring its columns.
 covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, control,
-                          penalty = NULL) {
+                          penalty = NULL, start = NULL) {
   p <- ncol(X)
   cl <- cluster_index(group, "group")
   M <- length(cl$levels)
@@ -43,6 +43,7 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   st <- start_values(tx$M, y, weights, offset, family, q, pat, NULL, eng)
   k_re <- structure_blocks(re$terms, p)
   sd0 <- max(st[p + which(pat$row == pat$col)][1L], 0.1)
+  user_start <- start
   start <- c(st[seq_len(p)], unlist(lapply(re$terms, function(t) t$struct$start(sd0))),
              if (disp) st[[length(st)]])
   P <- length(start)
@@ -52,6 +53,11 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   raw_evalf <- structure_evalf(covstruct_engine_eval(eng, tx$M, re, y, weights, offset, family, cl),
                                re$terms, k_re, p, disp, Tx, penalty)
   evalf <- sigma_floor_evalf(raw_evalf, family, disp, P)
+  if (!is.null(user_start))
+    start <- check_structure_start(evalf, structure_search_start(
+      user_start, c(colnames(X) %||% paste0("X", seq_len(p)), structure_par_names(re$terms),
+                    if (disp) sprintf("log(%s)", dispersion_name(family))),
+      re$terms, k_re, Tx, s_map, disp = disp))
   search <- function(par) covstruct_search(evalf, par, control)
   run <- search(start)
   bc <- covstruct_verify(search, run, re$terms, k_re,
@@ -285,19 +291,22 @@ glmm_covstruct <- function(s, mf, re, fx, ck) {
   cs2 <- cs2_far_terms(re, resp$weights > 0, one = TRUE)
   if (length(cs2) && (identical(as.numeric(nAGQ), 1) || is.null(nAGQ) &&
                        identical(family$family, "gaussian") && identical(family$link, "identity")))
-    return(glmm_sparse_covstruct(formula, mf, family, control, s$call, s$fenv, penalty))
+    return(glmm_sparse_covstruct(formula, mf, family, control, s$call, s$fenv, penalty,
+                                 start = s$start))
   # A structured term in units far from 1: fitted on its rescaled columns
-  # and mapped back (covstruct-scale-z.R).
+  # and mapped back (covstruct-scale-z.R), a `start` mapped there.
   fit_one <- function(re_x) {
     zs <- covstruct_z_scaling(re_x, resp$weights > 0, one = TRUE)
     fit <- covstruct_fit(X, resp$y, zs$re %||% re_x, re$group, family, resp$weights, ck$offset,
-                         nAGQ, control, penalty = penalty)
+                         nAGQ, control, penalty = penalty,
+                         start = covstruct_scaled_start(s$start, zs, re_x$terms, ncol(X)))
     if (!is.null(zs)) fit <- covstruct_unscale_one(fit, zs, re_x)
     fit
   }
   # Otherwise (adaptive quadrature) such a cs() is integrated on its
-  # centred columns and mapped back, on the boundary too (cs2_centring_one()).
-  cen <- if (length(cs2)) cs2_centring_one(re, cs2)
+  # centred columns and mapped back, on the boundary too (cs2_centring_one());
+  # a `start` is in cs()'s parameters, so that fit is on the user's columns.
+  cen <- if (length(cs2) && is.null(s$start)) cs2_centring_one(re, cs2)
   fit <- if (!is.null(cen)) tryCatch(cs2_uncentre_one(fit_one(cen$re), cen, re), error = function(e) NULL)
   if (!is.null(fit)) cs2 <- integer()
   fit <- fit %||% fit_one(re)

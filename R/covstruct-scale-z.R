@@ -189,6 +189,18 @@ covstruct_unscale_one <- function(fit, zs, re) {
   fit
 }
 
+# A `start` in the user's units (a fit's theta_structure: p fixed
+# effects, then the structures' parameters of `terms`) in those of the
+# rescaled columns of zs (covstruct_z_scaling(); NULL: none rescaled).
+covstruct_scaled_start <- function(start, zs, terms, p) {
+  if (is.null(start) || is.null(zs) || length(start) < p) return(start)
+  shift <- covstruct_sd_shift(terms, structure_blocks(terms), zs$terms)
+  idx <- p + seq_along(shift)
+  if (max(idx) > length(start)) return(start)  # (the length is checked by the fit)
+  start[idx] <- start[idx] + shift
+  start
+}
+
 # The log scales by which each rescaled term's log standard deviations
 # shift (per column, or one for homdiag()/ar1()), over the structures'
 # parameters.

@@ -219,9 +219,8 @@ covstruct_terms <- function(formula, mf, env) {
 #' random-effect term of every part lies on one grouping factor, `nAGQ > 1`
 #' integrates them by adaptive quadrature instead (a one-factor engine:
 #' each cluster's effects of all parts jointly, \eqn{K^q} points for
-#' \eqn{q} effects). `start` and
-#' `penalized` are refused with them. Profile intervals cover every part's
-#' coefficients and structure parameters.
+#' \eqn{q} effects). `penalized` is refused with them. Profile intervals
+#' cover every part's coefficients and structure parameters.
 #'
 #' The parameters are searched on
 #' unconstrained scales: log standard deviations, \eqn{\rho = t/\sqrt{1+t^2}}
@@ -232,7 +231,12 @@ covstruct_terms <- function(formula, mf, env) {
 #' Toeplitz correlation matrix and every such matrix is one point
 #' (Barndorff-Nielsen and Schou 1973). A standard deviation driven to zero or a correlation to its limit is
 #' reported (singular fit) only after restarts from interior points find no
-#' higher log-likelihood (`$optinfo$boundary_check`).
+#' higher log-likelihood (`$optinfo$boundary_check`). `start` takes the
+#' parameters on these scales, laid out as a fit's `$theta_structure`
+#' (fixed effects, each term's parameters, then the log dispersion or a
+#' two-part fit's zero and dispersion coefficients), in the units of the
+#' data: `update(fit, start = fit$theta_structure)` refits from the
+#' estimates.
 #'
 #' A `cs()` term of two columns is the unstructured 2 x 2 term (two standard
 #' deviations and a correlation in (-1, 1)), e.g. `cs(x | g)` is `(x | g)`.

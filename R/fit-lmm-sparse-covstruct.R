@@ -123,7 +123,8 @@ lmm_covstruct_restart <- function(phi0, terms, k0, sgn) {
 # the residual degrees of freedom, `sdy` y's standard deviation. Returns the
 # search's end `run`, the boundary check's `bc` and the evaluation `ev` at
 # the end (the engine's factor is that point's).
-lmm_covstruct_search <- function(st, obj, terms, k0, roles, lower, df, sdy, control) {
+lmm_covstruct_search <- function(st, obj, terms, k0, roles, lower, df, sdy, control,
+                                 user_phi = NULL) {
   nl <- vapply(terms, function(t) t$q * (t$q + 1L) / 2L, 1)
   off_l <- c(0, cumsum(nl))
   phi0 <- numeric(length(unlist(k0)))
@@ -148,7 +149,8 @@ lmm_covstruct_search <- function(st, obj, terms, k0, roles, lower, df, sdy, cont
     list(loglik = -v / 2, gradient = -obj$gr(ph) / 2)
   }
   search <- function(par) covstruct_search(evalf, par, control)
-  run <- search(phi0)
+  # (a user's start: its restarts below are from the default start)
+  run <- search(if (is.null(user_phi)) phi0 else check_structure_start(evalf, user_phi))
   # A search that ends without converging can sit on a flat ridge where a
   # structure's variance has taken the residual's part (AR(1) at rho near 0
   # beside sigma near 0) while the optimum lies elsewhere (rho at -1 with
@@ -193,7 +195,7 @@ lmm_covstruct_search <- function(st, obj, terms, k0, roles, lower, df, sdy, cont
 
 # The fit: same shape as sparse_covstruct_fit()'s, so new_glmm_sparse() and
 # covstruct_object() build the fitted object.
-lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
+lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control, start = NULL) {
   p <- ncol(X)
   check_full_rank(X)
   n <- sum(weights > 0)
@@ -213,7 +215,16 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control) {
   obj <- lmm_covstruct_objective(st, terms, k0, reml)
   df <- if (reml) n - p else n
   sdy <- stats::sd(y[weights > 0])
-  found <- lmm_covstruct_search(st, obj, terms, k0, roles, re$lower, df, sdy, control)
+  # A `start` (beta, the structures' parameters, log sigma in the user's
+  # units): its structures' parameters relative to its sigma (beta and
+  # sigma are profiled out).
+  user_phi <- if (!is.null(start)) {
+    u <- structure_search_start(start, c(colnames(X) %||% paste0("X", seq_len(p)),
+                                         structure_par_names(terms), "log(sigma)"),
+                                terms, k0, diag(1, p))
+    lmm_covstruct_relative(u[p + seq_along(roles)], roles, u[[length(u)]])
+  }
+  found <- lmm_covstruct_search(st, obj, terms, k0, roles, re$lower, df, sdy, control, user_phi)
   run <- found$run
   bc <- found$bc
   ev <- found$ev

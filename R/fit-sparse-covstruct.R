@@ -9,7 +9,8 @@
 # structured fit's (covstruct-eval.R, covstruct-fit.R, covstruct-verify.R).
 # As there, only the fixed-effects design is centred and scaled for the
 # search: a structure is not preserved by recentring its columns.
-sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, penalty = NULL) {
+sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, penalty = NULL,
+                                 start = NULL) {
   p <- ncol(X)
   check_full_rank(X)
   disp <- has_dispersion(family)
@@ -22,12 +23,18 @@ sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, pen
                      eng = function(maxit) cpp_sparse_glm_start(eng, maxit))
   k_re <- structure_blocks(re$terms, p)
   sd0 <- max(st[[p + 1L]], 0.1)
+  user_start <- start
   start <- c(st[seq_len(p)], unlist(lapply(re$terms, function(t) t$struct$start(sd0))),
              if (disp) st[[p + 2L]])
   # A gradient right after a value-only evaluation at the same point is
   # taken from it (the line searches' accepted trials).
   engine_eval <- function(theta, grad) sparse_eval(eng, theta, grad, reuse = TRUE)
   evalf <- structure_evalf(engine_eval, re$terms, k_re, p, disp, tx$T, penalty)
+  if (!is.null(user_start))
+    start <- check_structure_start(evalf, structure_search_start(
+      user_start, c(colnames(X) %||% paste0("X", seq_len(p)), structure_par_names(re$terms),
+                    if (disp) sprintf("log(%s)", dispersion_name(family))),
+      re$terms, k_re, tx$T, disp = disp))
   # Single-column unstructured terms are searched as log(sd) first
   # (covstruct-logsd.R). Not for the gaussian identity link: there the
   # route's convergence check in the user's units (the scaled gradient) is

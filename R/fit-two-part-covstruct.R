@@ -68,7 +68,7 @@ structure_tail_count <- function(fit) {
 # fixed design is Xd (engine kinds 5 and 6: the zero part's coefficients
 # before the dispersion's in theta, as in every two-part fit).
 two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offset, offz, offd,
-                                   control, nAGQ = 1L, reml = FALSE) {
+                                   control, nAGQ = 1L, reml = FALSE, start = NULL) {
   n <- length(y)
   p <- ncol(X)
   check_full_rank(X)
@@ -115,8 +115,11 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
     else zi_aux_start(Xs, y, beta, weights, offset, family, zkind, if (pz) Xzs, offz, pd, Xds, offd)
   ntail <- pz + pd
   k_re <- structure_blocks(re$terms, p)
+  user_start <- start
   start <- c(beta, unlist(lapply(re$terms, function(t) t$struct$start(0.5))), aux)
   P <- length(start)
+  Ttail <- if (ntail) as.matrix(Matrix::bdiag(tz$T, td$T))
+  tail_names <- two_part_tail_names(Xz, Xd, dre)
   # A single log-dispersion coefficient (no dispersion formula) has its limits checked as in
   # one-part fits (not one with random effects: the location-scale fit's limit); a gaussian
   # log sigma without an offset held at its floor, as there (covstruct_sigma_floor).
@@ -125,7 +128,14 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   disp_at <- if (one_disp) covstruct_disp_index(family, TRUE, P, fl)
   floored <- function(ev) sigma_floor_evalf(ev, family, !is.null(fl), P, fl)
   evalf <- floored(structure_evalf(engine_eval, re$terms, k_re, p, ntail, tx$T, NULL))
-  if (!is.finite(evalf(start, grad = FALSE)$loglik))
+  # (a user's start in the user's units: the conditional part's terms
+  # scaled with y, the tail's coefficients as they stand)
+  if (!is.null(user_start))
+    start <- check_structure_start(evalf, structure_search_start(
+      user_start, c(colnames(X) %||% paste0("X", seq_len(p)), structure_par_names(re$terms),
+                    tail_names), re$terms, k_re, tx$T, s_map, Ttail, ntail,
+      tail_scaled = FALSE, scaled_terms = seq_along(rt$rc$terms)))
+  else if (!is.finite(evalf(start, grad = FALSE)$loglik))
     stop("the log-likelihood is not finite at the starting values; check the data", call. = FALSE)
   # The search on the engine evaluation `ee` (the engine's, or one that
   # stops at points the engine refuses).
@@ -155,9 +165,6 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   if (!is.null(fl)) run$par[[P]] <- max(run$par[[P]], fl)
   bc <- rf$bc
   final <- run$at %||% evalf(run$par)
-  Ttail <- if (ntail) as.matrix(Matrix::bdiag(tz$T, td$T))
-  tail_names <- c(if (pz) paste0(if (dre) "disp~" else "zi~", colnames(Xz) %||% seq_len(pz)),
-                  if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
   est <- covstruct_estimates(evalf, run, bc, final, re$terms, k_re, tx$T, colnames(X), family,
                              ntail, control, NULL, lam_names = re$par_names, Ttail = Ttail,
                              tail_names = tail_names, s = s_map, tail_scaled = FALSE,
@@ -168,8 +175,9 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   theta_s <- structure_engine_theta(run$par, lm_search, p, ntail)
   nb <- p + nth
   md <- if (agq) se$modes(theta_s, lm_search$lambda, Xs, offset)
-        else two_part_structure_modes(eng, re, rt, both, lm_search$lambda, theta_s, nb,
-                                      if (zdre) 0L else pz, Xzs, offz)
+        else tryCatch(two_part_structure_modes(eng, re, rt, both, lm_search$lambda, theta_s, nb,
+                                               if (zdre) 0L else pz, Xzs, offz), error = function(e)
+                        two_part_modes_failed(e, family, pd, Xds, offd, theta_s[nb + pz + seq_len(pd)]))
   # (densities of y / s to y's: n log(s) less, n - p for REML's contrasts)
   ls <- if (scaled) log(as.vector(s_map)) else 0
   shift <- (sum(weights > 0) - reml * p) * ls
@@ -192,11 +200,8 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   deg <- if (joint) two_part_joint_checks(m, eng, refused_kept, warn, dre || zdre, three)
   warn <- c(warn, deg$warning)
   theta <- est$theta_chol
-  optinfo <- covstruct_optinfo(run, est, bc, warn,
-                               if (agq) "AGHQ" else if (reml) "REML (exact restricted likelihood)"
-                               else if (dre || zdre) "Laplace (sparse, mean and dispersion)"
-                               else if (both) "Laplace (sparse, both parts)" else "Laplace (sparse)",
-                               nAGQ, !tx$identity || !tz$identity || !td$identity,
+  rn <- two_part_route_names(agq, reml, dre || zdre, both)
+  optinfo <- covstruct_optinfo(run, est, bc, warn, rn$method, nAGQ, !tx$identity || !tz$identity || !td$identity,
                                grad_basis_of(!tx$identity), zero_inflation_vanishes = !is.null(vanish),
                                laplace_validity = if (joint) utils::modifyList(deg$record, list(restarts = sw$restarts)))
   list(beta = theta[seq_len(p)], theta = theta, loglik = final$loglik, penalty = NULL,
@@ -207,10 +212,19 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
        lambda = theta[p + seq_len(nth)], p = p, npar = P,
        gradient = est$grad, hessian = est$hess, cov_theta = est$cov_chol, family = family,
        modes = md$modes, terms = md$terms, zterms = md$zterms, dterms = md$dterms,
-       singular = est$singular,
-       on_boundary = est$on_boundary,
+       singular = est$singular, on_boundary = est$on_boundary,
        structures = structure(est$structures, theta = est$theta, cov_theta = est$cov_theta),
        optinfo = optinfo, nAGQ = if (agq) as.integer(nAGQ), cluster_loglik = md$cluster_loglik,
+       engine = rn$engine)
+}
+
+# A structured two-part fit's method (as $optinfo records it) and engine:
+# by quadrature or Laplace, REML, with a random dispersion (`disp_re`) or
+# random effects in two parts (`both`).
+two_part_route_names <- function(agq, reml, disp_re, both) {
+  list(method = if (agq) "AGHQ" else if (reml) "REML (exact restricted likelihood)"
+                else if (disp_re) "Laplace (sparse, mean and dispersion)"
+                else if (both) "Laplace (sparse, both parts)" else "Laplace (sparse)",
        engine = if (agq && both) "agq_zero_re" else if (agq) "agq"
                 else if (both) "laplace_sparse_zero_re" else "laplace_sparse")
 }
@@ -430,6 +444,32 @@ two_part_structure_modes <- function(eng, re, rt, both, lambda, theta_s, nb, pz,
                     b = m$b), terms = parts$terms, zterms = parts$second, dterms = parts$third,
        m = m,
        zre = if (pz) m$a - drop(Xzs %*% theta_s[nb + seq_len(pz)]) else rep(0, length(m$eta)))
+}
+
+# The names of a two-part fit's tail: the zero part's coefficients (a
+# random dispersion's, `dre`, in their place), then the dispersion's.
+two_part_tail_names <- function(Xz, Xd, dre) {
+  pz <- if (is.null(Xz)) 0L else ncol(Xz)
+  pd <- if (is.null(Xd)) 0L else ncol(Xd)
+  c(if (pz) paste0(if (dre) "disp~" else "zi~", colnames(Xz) %||% seq_len(pz)),
+    if (pd) paste0("disp~", colnames(Xd) %||% seq_len(pd)))
+}
+
+# The error where the sparse engine finds no modes at the search's end
+# (`e`), naming the likely cause: a gaussian dispersion formula whose
+# predictor (coefficients `delta` on Xds, offset offd) sends the residual
+# standard deviation to 0 in some rows, where random effects with one
+# effect per row fit them exactly (ar1(0 + time | id) with one row per id
+# and time, dispformula = ~ x: log sigma -21 at the smallest x).
+two_part_modes_failed <- function(e, family, pd, Xds, offd, delta) {
+  eta <- if (pd) drop(Xds %*% delta) + offd
+  if (!identical(family$family, "gaussian") || !length(eta) || min(eta) > -12) stop(e)
+  stop(sprintf(paste0("the fit ended where the random effects' conditional modes cannot be ",
+                      "found: the dispersion formula sends the residual standard deviation ",
+                      "towards 0 in some rows (log sigma %.3g, relative to y's scale), where ",
+                      "the random effects fit the data exactly; the residual variance is ",
+                      "not identified there beside this random-effect structure: simplify ",
+                      "'dispformula' or the structure"), min(eta)), call. = FALSE)
 }
 
 # The first search of a fit with random effects in both parts, guarded as

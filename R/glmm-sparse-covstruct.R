@@ -69,7 +69,7 @@ sparse_covstruct_terms <- function(formula, mf, env = environment(formula), empt
 }
 
 glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalty,
-                                  REML = FALSE) {
+                                  REML = FALSE, start = NULL) {
   re <- sparse_covstruct_terms(formula, mf, fenv)
   d <- several_term_checks(formula, mf, fenv, family, re, fixed = re$plain)
   X <- d$X
@@ -93,12 +93,17 @@ glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalt
   # negative definite: with y * 1e6 and ar1() + (1 | g) it stopped 8.9
   # below the optimum with only the latter), that one is fitted too and the
   # higher log-likelihood kept.
-  fit_on <- function(re_x) {
-    fit <- if (profiled) lmm_sparse_covstruct_fit(X, resp$y, re_x, resp$weights, off, REML, control)
-           else sparse_covstruct_fit(X, resp$y, re_x, family, resp$weights, off, control, penalty)
+  # (`start`, in the user's units, mapped to rescaled columns by `zs`)
+  fit_on <- function(re_x, zs = NULL) {
+    st <- covstruct_scaled_start(start, zs, re_x$terms, ncol(X))
+    fit <- if (profiled) lmm_sparse_covstruct_fit(X, resp$y, re_x, resp$weights, off, REML, control,
+                                                  start = st)
+           else sparse_covstruct_fit(X, resp$y, re_x, family, resp$weights, off, control, penalty,
+                                     start = st)
     if (!profiled && !fixed_cov && identical(family$family, "gaussian") &&
         identical(family$link, "identity") && is.null(penalty) && length(fit$optinfo$warnings) > 0L) {
-      alt <- tryCatch(lmm_sparse_covstruct_fit(X, resp$y, re_x, resp$weights, off, FALSE, control),
+      alt <- tryCatch(lmm_sparse_covstruct_fit(X, resp$y, re_x, resp$weights, off, FALSE, control,
+                                               start = st),
                       error = function(e) NULL)
       if (!is.null(alt) && is.finite(alt$loglik) && alt$loglik > fit$loglik) fit <- alt
     }
@@ -109,12 +114,18 @@ glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalt
   # centred design, and both are mapped back (covstruct-scale-z.R).
   # A two-column cs() with a column far from zero is searched as the
   # unstructured term it is, so that it is centred too (covstruct-cs-two-columns.R).
+  # A `start` is in the user's terms' parameters: with one, neither map
+  # (the fit on the user's design is what either falls back to).
   re_user <- re
   cs2 <- cs2_far_terms(re, resp$weights > 0)
+  if (length(cs2) && !is.null(start)) {
+    extra_warn <- c(extra_warn, cs2_far_warning(re, cs2))
+    cs2 <- integer()
+  }
   if (length(cs2)) re <- cs2_as_us(re, cs2)
   zs <- covstruct_z_scaling(re, resp$weights > 0)
   re_fit <- zs$re %||% re
-  zc <- lmm_sparse_centring(re_fit, resp$weights > 0)
+  zc <- if (is.null(start)) lmm_sparse_centring(re_fit, resp$weights > 0)
   fit <- NULL
   if (!is.null(zc)) {
     fit <- fit_on(zc$re)
@@ -128,7 +139,7 @@ glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalt
     fit <- if (fit$optinfo$convergence == 0L && !any(fit$on_boundary[is]))
       tryCatch(covstruct_uncentre_z(fit, zc, re_fit), error = function(e) NULL)
   }
-  fit <- fit %||% fit_on(re_fit)
+  fit <- fit %||% fit_on(re_fit, zs)
   if (!is.null(zs)) fit <- covstruct_unscale_z(fit, zs, re)
   if (length(cs2)) {
     # Mapped to cs()'s parameters when interior; otherwise cs() on the

@@ -271,16 +271,16 @@ zi_fit <- function(s, d) {
   sq <- if (s$engine %in% c("agq", "agq_zero_re")) nAGQ else 1L
   fit <- if (s$structured_aux && s$two_random_parts) two_part_covstruct_fit(
       d$X, d$y, d$rt, inner, paste0(kind, "_both_re"), d$zd$X, d$dd$X, d$weights, d$offset,
-      d$offz, d$offd, s$control, sq)
+      d$offz, d$offd, s$control, sq, start = s$start)
   else if (s$structured_aux && s$disp_random && kind != "disp") two_part_covstruct_fit(
       d$X, d$y, d$rt, inner, paste0(kind, "_disp_re"), d$zd$X, d$dd$X, d$weights, d$offset,
-      d$offz, d$offd, s$control, sq)
+      d$offz, d$offd, s$control, sq, start = s$start)
   else if (s$structured_aux && s$disp_random) two_part_covstruct_fit(
       d$X, d$y, d$rt, inner, "disp_re", d$dd$X, NULL, d$weights, d$offset, d$offd, NULL,
-      s$control, sq)
+      s$control, sq, start = s$start)
   else if (s$structured_aux) two_part_covstruct_fit(
       d$X, d$y, d$rt, inner, kind, d$zd$X, d$dd$X, d$weights, d$offset, d$offz, d$offd, s$control,
-      sq, reml = s$reml_aux)
+      sq, reml = s$reml_aux, start = s$start)
   else if (s$two_random_parts && s$engine == "agq_zero_re") glmm_dispre_agq_fit(
       d$X, d$y, re, d$rd, inner, d$dd$X, d$weights, d$offset, s$control, d$offd, s$start,
       nAGQ, s$penalty, Xz = d$zd$X, offz = d$offz, zkind = kind, rzero = d$rz)

@@ -99,15 +99,15 @@
 #'   product grid. By default [default_nAGQ()]: 11 for one random effect,
 #'   fewer as the dimension grows, 1 for gaussian models (exact). With several terms the
 #'   default is 1; `nAGQ > 1` is available for nested random intercepts, by multilevel
-#'   quadrature (see [glmm-nested]), and for random effects in `dispformula` on the mean's
-#'   grouping factor or alone, with the zero part's on that factor too (see
-#'   [glmm-dispersion-random]; the default there is Laplace).
+#'   quadrature (see [glmm-nested]), and for random effects in `dispformula` on the mean's grouping
+#'   factor or alone, with the zero part's on that factor too ([glmm-dispersion-random]; default Laplace).
 #' @param control Settings from [glmm_control()].
 #' @param start Optional starting values; see [glmm_fit()]. With `ziformula`,
 #'   `dispformula` or a hurdle family: a vector laid out as such a fit's
 #'   `$theta` (fixed effects, covariance parameters of the count part's then
 #'   the zero or dispersion part's terms, zero and dispersion coefficients),
-#'   e.g. from an earlier fit.
+#'   e.g. from an earlier fit; with covariance structures, laid out as such a
+#'   fit's `$theta_structure` ([covariance-structures]).
 #' @param REML For gaussian identity-link models: `TRUE` for restricted
 #'   maximum likelihood, as `lme4::lmer()`'s default; `FALSE` (the default
 #'   here) for maximum likelihood. With one grouping factor lmer's REML

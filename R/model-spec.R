@@ -191,8 +191,6 @@ glmm_refusals <- list(
           "'zi_correlated' = TRUE is not available with random effects in 'dispformula' too: the three parts' effects are independent"),
   refusal("dispformula_random_quadrature", quote(disp_random && quadrature && !disp_quadrature),
           "'nAGQ' > 1 (adaptive quadrature) with random effects in 'dispformula' needs every part's random-effect terms on one grouping factor; otherwise the model is fitted by the Laplace approximation (nAGQ = 1)"),
-  refusal("two_part_structure_start", quote(structured_aux && !is.null(start)),
-          "'start' is not available with covariance structures (the structure's parameters start at their defaults)"),
   refusal("two_part_structure_penalty", quote(structured_aux && !reml_aux && !is.null(penalty)),
           "'penalized' cannot be combined with covariance structures in a model with 'ziformula', 'dispformula' or a hurdle family"),
   refusal("two_part_workers", quote(aux && workers),
@@ -238,8 +236,6 @@ glmm_refusals <- list(
     "that glmmTMB calls REML for other families"), family$family, family$link))),
   refusal("penalized_reml", quote(penalized && REML),
           "'REML = TRUE' cannot be combined with 'penalized' (REML integrates the fixed effects out; the prior is on them): use REML = FALSE"),
-  refusal("structure_start", quote(structured_route && !is.null(start)),
-          "'start' is not available with covariance structures (the structure's parameters start at their defaults)"),
   # (REML is the exact criterion, which nAGQ does not change, as for
   # models without structures)
   refusal("structure_sparse_quadrature", quote(quadrature && !REML && spec_structured_sparse(s)),
@@ -437,7 +433,7 @@ fit_spec <- function(s, mf) {
   switch(s$route,
     two_part = glmm_zi(s, mf),
     structured_sparse = glmm_sparse_covstruct(f, mf, s$family, s$control, mc, s$fenv, s$penalty,
-                                              s$REML),
+                                              s$REML, s$start),
     ordinal_one = , ordinal_sparse = glmm_ordinal(f, mf, s$family, s$nAGQ, s$control, s$start,
                                                   s$covariance, mc, s$fenv, s$penalty),
     known_gaussian = , known_laplace = glmm_known(s, mf),

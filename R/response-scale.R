@@ -223,7 +223,14 @@ response_map <- function(P, s) {
 # structures' standard deviations are on the log scale (plus log s) and
 # their correlation parameters do not change.
 unscale_structure <- function(par, theta, grad, hess, terms, k_re, p, disp, s) {
-  P <- length(par)
+  m <- structure_unit_map(length(par), terms, k_re, p, disp, s)
+  mult <- m$mult
+  list(par = par * mult + m$add, theta = theta * mult + m$add, grad = grad / mult,
+       hess = unscale_hessian(hess, mult), mult = mult)
+}
+
+# That map's factors and shifts over P parameters: theta * mult + add.
+structure_unit_map <- function(P, terms, k_re, p, disp, s) {
   mult <- rep(1, P)
   add <- rep(0, P)
   mult[seq_len(p)] <- s
@@ -234,8 +241,7 @@ unscale_structure <- function(par, theta, grad, hess, terms, k_re, p, disp, s) {
     else add[idx[st$sd_par]] <- log(s)
   }
   if (disp) add[[P]] <- log(s)
-  list(par = par * mult + add, theta = theta * mult + add, grad = grad / mult,
-       hess = unscale_hessian(hess, mult), mult = mult)
+  list(mult = mult, add = add)
 }
 
 # The covariance of the estimates under the same diagonal map: scaled, not

@@ -333,3 +333,27 @@ test_that("a structure whose variance ends at zero is restarted with its correla
   expect_equal(attr(vc, "stddev")[[1]], attr(VarCorr(fi)[["disp~g"]], "stddev")[[1]],
                tolerance = 1e-2)
 })
+
+test_that("a dispersion formula that sends sigma to 0 beside one effect per row ends with the cause named", {
+  # ar1(0 + time | id) with one row per id and time: the random effects can
+  # fit rows exactly, and ML sends the residual SD towards 0 where x is
+  # small (log sigma about -20); from this start the sparse engine then
+  # finds no modes at the end, which was reported as such alone
+  set.seed(3)
+  n_id <- 80
+  d <- data.frame(id = factor(rep(seq_len(n_id), each = 4)), time = factor(rep(1:4, n_id)),
+                  site = factor(rep(sample(1:10, n_id, TRUE), each = 4)))
+  d$x <- rnorm(nrow(d))
+  R <- 0.8 * 0.6^abs(outer(1:4, 1:4, "-"))
+  U <- t(chol(R) %*% matrix(rnorm(4 * n_id), 4))
+  ui <- U[cbind(as.integer(d$id), as.integer(d$time))]
+  s <- rnorm(10, 0, 0.8)
+  d$count <- rpois(nrow(d), exp(0.3 + 0.4 * d$x + ui + s[d$site]))
+  d$zic <- d$count * rbinom(nrow(d), 1, 0.7)
+  d$cont <- 1 + 0.5 * d$x + ui + s[d$site] + rnorm(nrow(d))
+  f <- suppressWarnings(glmm(cont ~ x + ar1(0 + time | id), dispformula = ~ x, data = d))
+  st <- f$theta_structure
+  st[[5]] <- -3
+  expect_error(glmm(cont ~ x + ar1(0 + time | id), dispformula = ~ x, data = d, start = st),
+               "residual standard deviation towards 0 in some rows.*simplify 'dispformula'")
+})
