@@ -101,7 +101,11 @@ structure_evalf <- function(engine_eval, terms, k_re, p, disp, Tx, penalty) {
   function(par, grad = TRUE) {
     lm <- tryCatch(structure_lambda(terms, k_re, par, memo, jacobian = grad),
                    error = function(e) NULL)
-    if (is.null(lm)) return(list(loglik = -Inf, gradient = rep(NA_real_, P), penalty = 0))
+    # (a Jacobian that is not finite, as mat()'s far out in its range and
+    # smoothness, where the Bessel functions' derivatives overflow, is such
+    # a point too: the engine refused its directions)
+    if (is.null(lm) || grad && !all(is.finite(lm$J)))
+      return(list(loglik = -Inf, gradient = rep(NA_real_, P), penalty = 0))
     theta <- structure_engine_theta(par, lm, p, disp)
     # An engine taking directions contracts the gradient with J itself.
     if (grad && directions) return(penalize(engine_eval(theta, grad, lm$J), penalty,

@@ -110,6 +110,22 @@ test_that("exp(), gau() and mat() fit one spatial field as glmmTMB does", {
   expect_gte(loglik_value(two), loglik_value(one) - 1e-6)
 })
 
+test_that("mat() over a few positions per group fits where its derivatives overflow far out", {
+  # 30 groups over 4 uneven times: the search passes through ranges and
+  # smoothness where the Matern correlation's derivatives are not finite
+  # (the Bessel functions'), which stopped the fit with "the directions
+  # must be finite" (glmmTMB 1.1.15 stops with "NA/NaN gradient evaluation")
+  pd <- panel_data(5, 30, 4L, 6L, 0.4)
+  d <- pd$d
+  d$tt <- numFactor(c(0, 1, 2.5, 4)[d$t])
+  d$y <- rpois(nrow(d), exp(0.3 + 0.4 * d$x + pd$u[cbind(d$t, as.integer(d$g))]))
+  fm <- suppressWarnings(glmm(y ~ x + mat(0 + tt | g), data = d, family = poisson, nAGQ = 1))
+  fe <- glmm(y ~ x + exp(0 + tt | g), data = d, family = poisson, nAGQ = 1)
+  expect_true(is.finite(logLik(fm)))
+  # the Matern family holds the exponential (smoothness 1/2)
+  expect_gte(as.numeric(logLik(fm)), as.numeric(logLik(fe)) - 1e-6)
+})
+
 test_that("the spatial range's profile interval: the likelihood written out is the cutoff below at each limit", {
   d <- spatial_data(n = 60, seed = 8)
   d$blk <- factor(rep(1:4, length.out = nrow(d)))
