@@ -170,6 +170,7 @@ cs_coordinates <- function(kind, q, coords) {
 # The Matern correlation 2^(1 - kappa) / Gamma(kappa) u^kappa K_kappa(u),
 # 1 at u = 0, for a matrix u of scaled distances.
 matern_correlation <- function(u, kappa) {
+  matern_check_smoothness(kappa)
   out <- rep(1, length(u))
   dim(out) <- dim(u)
   pos <- u > 0
@@ -179,9 +180,20 @@ matern_correlation <- function(u, kappa) {
   out
 }
 
+# R's besselK() of an order beyond about 2^31 crashed R (it sizes an array
+# by the order): a search that sends the smoothness there (the Gaussian
+# limit, where the data cannot tell the two apart) gets an error, which the
+# structure's evaluation turns into a point to back off from. Beyond 1e3 the
+# Matern correlation equals its Gaussian limit to the digits that matter.
+matern_check_smoothness <- function(kappa) {
+  if (!is.finite(kappa) || kappa > 1e3)
+    stop("mat(): the smoothness is beyond 1e3 (the Gaussian limit: fit gau())", call. = FALSE)
+}
+
 # Its derivative in log(range) at u = d / range: -u dM/du, with
 # d/du [u^k K_k(u)] = -u^k K_(k-1)(u), and K_(-v) = K_v.
 matern_dlogrange <- function(u, kappa) {
+  matern_check_smoothness(kappa)
   out <- rep(0, length(u))
   dim(out) <- dim(u)
   pos <- u > 0

@@ -126,6 +126,24 @@ test_that("mat() over a few positions per group fits where its derivatives overf
   expect_gte(as.numeric(logLik(fm)), as.numeric(logLik(fe)) - 1e-6)
 })
 
+test_that("mat()'s smoothness far out is a point to back off from, never a crash", {
+  # besselK() of an order near 2^31 crashed R ("memory not mapped"): a beta
+  # model with mat() in its dispersion formula sent the smoothness there
+  expect_error(glmmgee:::matern_correlation(matrix(c(0, 1, 1, 0), 2), 1e12), "beyond 1e3")
+  expect_error(glmmgee:::matern_dlogrange(matrix(c(0, 1, 1, 0), 2), Inf), "beyond 1e3")
+  m <- grammar_structure_draw(7)
+  expect_identical(m$structure, "mat(0 + tt | g)")
+  expect_identical(m$part, "disp")
+  d <- grammar_data(m)
+  g <- grammar_model(m)
+  f <- suppressWarnings(glmm(g$formula, dispformula = g$dispformula, data = d,
+                             family = grammar_family(m$family), nAGQ = 1))
+  # (the range runs to its limit, where every correlation is 1: the
+  # dispersion's random intercept, a singular fit)
+  expect_true(is.finite(logLik(f)))
+  expect_match(f$optinfo$warnings, "^singular fit", all = FALSE)
+})
+
 test_that("the spatial range's profile interval: the likelihood written out is the cutoff below at each limit", {
   d <- spatial_data(n = 60, seed = 8)
   d$blk <- factor(rep(1:4, length.out = nrow(d)))
