@@ -93,6 +93,23 @@ for (p in names(archive_pins)) {
   if (!dry) utils::install.packages(url, repos = NULL, type = "source")
 }
 
+# RTMB (which glmmTMB imports from 1.1.10 on) does not compile under C++14,
+# R's default before 4.3 ("call of overloaded ADrep is ambiguous"): it is
+# installed first, compiled as C++17, where a glmmTMB from CRAN will need it.
+if (getRversion() < "4.3.0" && !loads("RTMB") &&
+    ("glmmTMB" %in% unmet(read.dcf("DESCRIPTION", fields = "Suggests")) || !loads("glmmTMB"))) {
+  cxx <- system2(file.path(R.home("bin"), "R"), c("CMD", "config", "CXX"), stdout = TRUE)
+  mk <- tempfile(fileext = ".mk")
+  writeLines(paste("CXX =", sub("-std=[a-z+0-9]+", "", cxx), "-std=gnu++17"), mk)
+  message("RTMB needs C++17, installing from CRAN with ", readLines(mk))
+  if (!dry) {
+    old_mk <- Sys.getenv("R_MAKEVARS_USER", NA)
+    Sys.setenv(R_MAKEVARS_USER = mk)
+    install_closure("RTMB", "needed by glmmTMB")
+    if (is.na(old_mk)) Sys.unsetenv("R_MAKEVARS_USER") else Sys.setenv(R_MAKEVARS_USER = old_mk)
+  }
+}
+
 need <- cran[!vapply(cran, requireNamespace, logical(1), quietly = TRUE)]
 if (length(need)) install_closure(need, "not installed")
 

@@ -23,3 +23,16 @@ expect_loglik_at_least <- function(ours, peer, tol = 1e-4, label = "our log-like
 # (conditional part), and the correlation of its first two.
 tmb_sd <- function(m, g) unname(attr(glmmTMB::VarCorr(m)$cond[[g]], "stddev"))
 tmb_rho <- function(m, g) attr(glmmTMB::VarCorr(m)$cond[[g]], "correlation")[1L, 2L]
+
+# glmmTMB's parameterization across its versions: a gaussian model's
+# dispersion coefficients are of log(sigma) from 1.1.9 on, of
+# log(sigma^2) before (`b` on the log sigma scale either way); the
+# dispersion coefficients are named "disp~..." in vcov(full = TRUE) and
+# `betadisp` in start and map from 1.1.10 on, "d~..." and `betad` before.
+tmb_version_at_least <- function(v) utils::packageVersion("glmmTMB") >= v
+tmb_gaussian_log_sigma <- function(b) if (tmb_version_at_least("1.1.9")) b else b / 2
+tmb_disp_label <- function(name) paste0(if (tmb_version_at_least("1.1.10")) "disp~" else "d~", name)
+tmb_betadisp <- function() if (tmb_version_at_least("1.1.10")) "betadisp" else "betad"
+# glmmTMB's log-likelihood at the end of its search, also where logLik()
+# is NA (from 1.1.10 on, wherever its Hessian is not positive definite).
+tmb_loglik <- function(m) -m$fit$objective

@@ -13,14 +13,17 @@ farsp27_data <- function() {
 }
 
 # The structure's parameters of fit `f` on Days * a against glmmTMB's
-# theta on Days (log standard deviations), with their standard errors.
+# theta on Days (log standard deviations), with their standard errors where
+# glmmTMB gives them (from 1.1.10 on none where its Hessian is not
+# positive definite: here (1 | h)'s variance is at 0).
 farsp27_vs_tmb <- function(f, t1, shift, tol = 2e-5) {
   ps <- f$structures[[1]]$parameters
   expect_equal(unname(ps), unname(glmmTMB::getME(t1, "theta")[seq_along(ps)]) + shift,
                tolerance = tol)
-  se_t <- sqrt(diag(vcov(t1, full = TRUE)))
+  se_t <- suppressWarnings(sqrt(diag(vcov(t1, full = TRUE))))
   se_t <- se_t[grep("^theta_", names(se_t))][seq_along(ps)]
-  expect_equal(unname(f$structures[[1]]$se), unname(se_t), tolerance = 1e-4)
+  if (all(is.finite(se_t))) expect_equal(unname(f$structures[[1]]$se), unname(se_t), tolerance = 1e-4)
+  else expect_true(all(is.finite(f$structures[[1]]$se)))
 }
 
 test_that("diag(Days * a | Subject) + (1 | h): REML and ML equal glmmTMB on Days for any a", {
@@ -44,8 +47,9 @@ test_that("diag(Days * a | Subject) + (1 | h): REML and ML equal glmmTMB on Days
       farsp27_vs_tmb(f, t1, c(0, -log(a)))
       expect_equal(unname(fixef(f)), unname(glmmTMB::fixef(t1)$cond) * c(1, 1 / a),
                    tolerance = 1e-5)
-      expect_equal(unname(sqrt(diag(vcov(f)))), unname(sqrt(diag(vcov(t1)$cond))) * c(1, 1 / a),
-                   tolerance = 1e-4)
+      se_t1 <- suppressWarnings(unname(sqrt(diag(vcov(t1)$cond))))
+      if (all(is.finite(se_t1)))
+        expect_equal(unname(sqrt(diag(vcov(f)))), se_t1 * c(1, 1 / a), tolerance = 1e-4)
       # Lambda's entries, D and the random effects in the units of Dx.
       vc <- VarCorr(f)$Subject
       expect_equal(sqrt(diag(unclass(vc)))[[2L]],

@@ -58,10 +58,10 @@ test_that("toep() matches glmmTMB's toep() on one grouping factor and beside ano
     lab <- paste(deparse(cs[[1]]), cs[[2]]$family)
     ours <- suppressWarnings(glmm(cs[[1]], d, family = cs[[2]], nAGQ = cs[[3]]))
     tmb <- suppressWarnings(glmmTMB::glmmTMB(cs[[1]], d, family = cs[[2]]))
-    expect_gte(loglik_value(ours), loglik_value(tmb) - 1e-6, label = lab)
+    expect_gte(loglik_value(ours), tmb_loglik(tmb) - 1e-6, label = lab)
     # The same estimates, or a higher log-likelihood (the binomial fit, where
     # glmmTMB stops 0.096 below with a non-positive-definite Hessian).
-    if (loglik_value(ours) < loglik_value(tmb) + 1e-4) {
+    if (loglik_value(ours) < tmb_loglik(tmb) + 1e-4) {
       expect_equal(fixef(ours), fixef(tmb)$cond, tolerance = 1e-3, label = lab)
       expect_equal(unname(VarCorr(ours)$g), unname(VarCorr(tmb)$cond$g[, ]), tolerance = 2e-3,
                    ignore_attr = TRUE, label = lab)

@@ -67,7 +67,7 @@ test_that("nbinom1 on glmmTMB's Salamanders and Owls matches glmmTMB", {
   ours <- glmm(f, data = Owls, family = nbinom1(), nAGQ = 1)
   tmb <- glmmTMB::glmmTMB(f, data = Owls, family = glmmTMB::nbinom1())
   expect_as_glmmtmb(ours, tmb)
-  se_log_tmb <- sqrt(vcov(tmb, full = TRUE)["d~(Intercept)", "d~(Intercept)"])
+  se_log_tmb <- sqrt(vcov(tmb, full = TRUE)[tmb_disp_label("(Intercept)"), tmb_disp_label("(Intercept)")])
   expect_equal(ours$family_par$se_log, unname(se_log_tmb), tolerance = 2e-3)
 })
 

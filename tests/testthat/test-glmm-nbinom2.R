@@ -46,7 +46,7 @@ test_that("negative binomial on MASS::epil matches glmmTMB (Laplace)", {
   expect_as_glmmtmb(ours, tmb)
   expect_equal(ours$family_par$estimate, sigma(ours))
   # SE of theta: delta method from the same log-scale information
-  se_log_tmb <- sqrt(vcov(tmb, full = TRUE)["d~(Intercept)", "d~(Intercept)"])
+  se_log_tmb <- sqrt(vcov(tmb, full = TRUE)[tmb_disp_label("(Intercept)"), tmb_disp_label("(Intercept)")])
   expect_equal(ours$family_par$se_log, unname(se_log_tmb), tolerance = 2e-3)
   expect_output(print(ours), "Negative binomial dispersion theta: ")
   expect_output(print(summary(ours)), "theta: .*\\(SE ")

@@ -27,7 +27,7 @@ test_that("crossed negative binomial: theta reported with its SE and matches glm
   expect_equal(sigma(ours), th)
   expect_identical(family(ours)$theta, sigma(ours))
   expect_equal(ours$family_par$estimate, th)
-  se_log_tmb <- sqrt(vcov(tmb, full = TRUE)["d~(Intercept)", "d~(Intercept)"])
+  se_log_tmb <- sqrt(vcov(tmb, full = TRUE)[tmb_disp_label("(Intercept)"), tmb_disp_label("(Intercept)")])
   expect_equal(ours$family_par$se_log, unname(se_log_tmb), tolerance = 2e-3)
   expect_equal(ours$family_par$se, th * ours$family_par$se_log)
   expect_output(print(ours), "Negative binomial dispersion theta: .*\\(SE ")

@@ -140,11 +140,11 @@ test_that("standard errors of the SDs agree with glmmTMB's as well as the differ
     tmb <- glmmTMB::glmmTMB(fo, d, REML = reml)
     k <- length(fit$theta)
     idx <- (k - 2L):k
-    # glmmTMB's theta: log SDs of the terms, in its term order; log sigma
-    # is its dispersion parameter's half
+    # glmmTMB's theta: log SDs of the terms, in its term order; its
+    # dispersion parameter log sigma (tmb_gaussian_log_sigma())
     se_tmb <- sqrt(diag(vcov(tmb, full = TRUE)))
     ltheta <- grep("^theta", names(se_tmb))
-    ldisp <- grep("^d~", names(se_tmb))
+    ldisp <- grep("^(d|disp)~", names(se_tmb))
     # ours on the log-SD scale by the delta method (SD / its estimate)
     se_ours <- sqrt(diag(fit$cov_theta))[idx]
     sd_ours <- c(fit$theta[idx[1:2]], 1)
@@ -153,8 +153,7 @@ test_that("standard errors of the SDs agree with glmmTMB's as well as the differ
     ord <- match(signif(est_tmb, 4), signif(abs(fit$theta[idx[1:2]]), 4))
     expect_false(anyNA(ord))
     expect_equal(unname(rel[ord]), unname(se_tmb[ltheta]), tolerance = 1e-5)
-    # its dispersion parameter is log sigma^2
-    expect_equal(unname(rel[3]), unname(se_tmb[ldisp]) / 2, tolerance = 1e-5)
+    expect_equal(unname(rel[3]), tmb_gaussian_log_sigma(unname(se_tmb[ldisp])), tolerance = 1e-5)
   }
 })
 

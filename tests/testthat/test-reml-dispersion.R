@@ -78,8 +78,8 @@ test_that("REML with a dispersion formula, several terms and a structure: glmmTM
   expect_gte(as.numeric(logLik(f)), as.numeric(logLik(tm)) - 1e-6)
   expect_equal(as.numeric(logLik(f)), as.numeric(logLik(tm)), tolerance = 1e-6)
   expect_equal(unname(fixef(f)), unname(glmmTMB::fixef(tm)$cond), tolerance = 1e-5)
-  # glmmTMB's dispersion coefficients are those of log sigma^2
-  expect_equal(unname(f$aux$disp$coef), unname(glmmTMB::fixef(tm)$disp) / 2, tolerance = 1e-4)
+  expect_equal(unname(f$aux$disp$coef), tmb_gaussian_log_sigma(unname(glmmTMB::fixef(tm)$disp)),
+               tolerance = 1e-4)
 })
 
 test_that("one-stage meta-analysis with known sampling variances: the restricted likelihood written out", {

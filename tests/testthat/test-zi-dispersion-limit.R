@@ -121,8 +121,9 @@ test_that("the dispersion-region fit agrees with glmmTMB holding the level at it
   # model our fit reaches, and its standard errors hold that direction fixed.
   m <- suppressWarnings(glmmTMB::glmmTMB(y ~ z + (1 | g), data = d, ziformula = ~1,
                                          dispformula = ~0 + f, family = glmmTMB::nbinom2(),
-                                         start = list(betad = c(20, 0)),
-                                         map = list(betad = factor(c(NA, 1)))))
+                                         start = stats::setNames(list(c(20, 0)), tmb_betadisp()),
+                                         map = stats::setNames(list(factor(c(NA, 1))),
+                                                               tmb_betadisp())))
   f <- r$fit
   expect_equal(as.numeric(logLik(f)), as.numeric(logLik(m)), tolerance = 1e-6)
   expect_equal(unname(fixef(f)), unname(glmmTMB::fixef(m)$cond), tolerance = 1e-4)

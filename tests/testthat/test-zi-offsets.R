@@ -194,19 +194,18 @@ test_that("dispersion offsets of gaussian, Gamma and beta fits match glmmTMB", {
   g <- factor(rep(seq_len(M), each = ni))
   x <- stats::rnorm(n); o <- stats::runif(n, -0.7, 0.7); h <- stats::rbinom(n, 1, 0.5)
   b <- stats::rnorm(M, 0, 0.4)[g]
-  d <- data.frame(g, x, o, h, o2 = 2 * o,
+  # (glmmTMB before 1.1.9 models log sigma^2: its offset is then twice ours)
+  d <- data.frame(g, x, o, h, o2 = if (tmb_version_at_least("1.1.9")) o else 2 * o,
                   yg = 1 + 0.5 * x + b + stats::rnorm(n, 0, exp(-0.5 + 0.3 * h + o)),
                   ygam = stats::rgamma(n, shape = exp(1 + o), rate = exp(1 + o) / exp(0.3 + 0.4 * x + b)),
                   ybeta = {
                     mu <- stats::plogis(0.2 + 0.5 * x + b); ph <- exp(2 + o)
                     stats::rbeta(n, mu * ph, (1 - mu) * ph)
                   })
-  # Gaussian: glmmTMB 1.1.5 models log sigma^2, so its offset is twice ours
-  # and its coefficients twice ours.
   og <- glmm(yg ~ x + (1 | g), data = d, dispformula = ~ h + offset(o), nAGQ = 1)
   rg <- glmmTMB::glmmTMB(yg ~ x + (1 | g), data = d, dispformula = ~ h + offset(o2))
   expect_equal(as.numeric(logLik(og)), as.numeric(logLik(rg)), tolerance = 1e-7)
-  expect_equal(unname(og$theta[og$aux$disp_index]), unname(glmmTMB::fixef(rg)$disp) / 2,
+  expect_equal(unname(og$theta[og$aux$disp_index]), tmb_gaussian_log_sigma(unname(glmmTMB::fixef(rg)$disp)),
                tolerance = 1e-4)
   expect_equal(unname(og$coefficients), unname(glmmTMB::fixef(rg)$cond), tolerance = 1e-4)
   expect_equal(unname(predict(og, type = "disp")), exp(drop(cbind(1, d$h) %*% og$theta[og$aux$disp_index]) + d$o),

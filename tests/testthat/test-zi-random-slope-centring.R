@@ -48,9 +48,17 @@ zire27_check <- function(r1, r2, zi_names1, zi_names2, D1, D2, tmb) {
     expect_lt(as.numeric(logLik(f1)) - as.numeric(logLik(tmb)), 1e-4)
   expect_equal(fixef(f1), glmmTMB::fixef(tmb)$cond, tolerance = 2e-4)
   expect_equal(unname(f1$theta[zi_names1]), unname(glmmTMB::fixef(tmb)$zi), tolerance = 2e-4)
-  expect_equal(unname(sqrt(diag(V1)[cn])), unname(sqrt(diag(vcov(tmb)$cond))), tolerance = 1e-3)
-  expect_equal(unname(sqrt(diag(V1)[zi_names1])), unname(sqrt(diag(vcov(tmb)$zi))),
-               tolerance = 1e-3)
+  # Standard errors with the boundary parameter held, as ours are: glmmTMB
+  # refitted with the zero part's correlation held at its estimate (its own
+  # with the correlation free differ by 0.5% from 1.1.10 on).
+  pl <- tmb$obj$env$parList(tmb$fit$par)
+  cl <- stats::getCall(tmb)
+  cl$start <- pl[c("beta", "betazi", "theta", "thetazi")]
+  cl$map <- list(thetazi = factor(c(1, 2, NA)))
+  held <- suppressWarnings(eval(cl, parent.frame()))
+  expect_equal(unname(sqrt(diag(V1)[cn])), unname(sqrt(diag(vcov(held)$cond))), tolerance = 1e-4)
+  expect_equal(unname(sqrt(diag(V1)[zi_names1])), unname(sqrt(diag(vcov(held)$zi))),
+               tolerance = 1e-4)
   Dt <- glmmTMB::VarCorr(tmb)$zi$site
   expect_equal(D1, Dt, tolerance = 1e-3, ignore_attr = TRUE)
 }
