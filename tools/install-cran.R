@@ -21,6 +21,20 @@ debs <- sub("^r-cran-", "", grep("^r-cran-", args[-seq_len(at[2])], value = TRUE
 dry <- nzchar(Sys.getenv("INSTALL_DEPS_DRY_RUN"))
 
 loads <- function(p) tryCatch({ loadNamespace(p); TRUE }, error = function(e) FALSE)
+# The packages among `pkgs` that do not load in a fresh R process. After
+# an upgrade this session may still hold the old version of a dependency
+# (rlang, loaded by the packages checked before), so a package that needs
+# the new one fails here though it loads anywhere else: upgraded ggplot2
+# was then "repaired" three times over and reported as not installable.
+not_loading <- function(pkgs) {
+  if (!length(pkgs)) return(character())
+  script <- tempfile(fileext = ".R")
+  writeLines(c("for (p in commandArgs(TRUE))",
+               "  if (!tryCatch({ loadNamespace(p); TRUE }, error = function(e) FALSE)) cat(p, '\\n')"),
+             script)
+  out <- system2(file.path(R.home("bin"), "Rscript"), c("--vanilla", script, pkgs), stdout = TRUE)
+  intersect(trimws(out), pkgs)
+}
 ap <- NULL
 cran_db <- function() {
   if (is.null(ap)) {
@@ -128,7 +142,7 @@ deb_pkgs <- deb_pkgs[!is.na(deb_pkgs)]
 # (knitr breaks rmarkdown, roxygen2 and sjPlot, which then load again).
 broken <- character()
 for (round in 1:3) {
-  now <- deb_pkgs[!vapply(deb_pkgs, loads, logical(1))]
+  now <- not_loading(deb_pkgs)
   if (!length(now) || dry && round > 1L) break
   broken <- union(broken, now)
   ideps <- tools::package_dependencies(now, db = utils::installed.packages(), recursive = TRUE,
@@ -139,11 +153,11 @@ for (round in 1:3) {
 # A CRAN package whose installation failed because a Debian package it
 # loads while installing was broken (tables needs knitr) is installed again
 # once the repair is done.
-again <- if (dry) character() else need[!vapply(need, loads, logical(1))]
+again <- if (dry) character() else not_loading(need)
 if (length(again)) install_closure(again, "not loading after the repair")
 
 if (!dry) {
   bad <- c(need, broken)
-  bad <- bad[!vapply(bad, loads, logical(1))]
+  bad <- not_loading(bad)
   if (length(bad)) stop("could not install: ", paste(bad, collapse = ", "))
 }
