@@ -55,7 +55,7 @@ test_that("one grouping factor, Laplace and quadrature: a start is taken in the 
   # y in units 1e-5 and far from zero (fitted as (y - X b0) / s): the start
   # is the user's; from a start moved by a fifth in those units the search
   # is not asked to succeed
-  expect_start_reaches_fit(quote(glmm(I(cont * 1e-5 + 3) ~ x + ar1(0 + time | id), data = d)),
+  expect_start_reaches_fit(quote(glmm(I(cont * 1e-5 + 3) ~ x + ar1(0 + time | site), data = d)),
                            moved = FALSE)
 })
 
@@ -79,9 +79,9 @@ test_that("two-part fits: structures in the conditional, zero and dispersion par
                                       family = poisson)))
   expect_start_reaches_fit(quote(glmm(zic ~ x + (1 | id), ziformula = ~ x + ar1(0 + time | id),
                                       data = d, family = poisson)))
-  expect_start_reaches_fit(quote(glmm(zic ~ x + us(1 + x | id), ziformula = ~ x + (1 | id),
-                                      data = d, family = poisson, nAGQ = 5)))
-  expect_start_reaches_fit(quote(glmm(cont ~ x + diag(1 + x | id), dispformula = ~ x, data = d)))
+  expect_start_reaches_fit(quote(glmm(zic ~ x + homdiag(0 + time | id), ziformula = ~ x + (1 | id),
+                                      data = d, family = poisson, nAGQ = 2)))
+  expect_start_reaches_fit(quote(glmm(cont ~ x + ar1(0 + time | site), dispformula = ~ x, data = d)))
 })
 
 test_that("a start of the wrong length, or where the likelihood is not finite, is refused", {
