@@ -228,6 +228,10 @@ structure_search_start <- function(start, pnames, terms, k_re, Tx, s = 1, Ttail 
   if (!is.numeric(start) || length(start) != P || !all(is.finite(start)))
     stop(sprintf("'start' must be %d finite numbers laid out as a fit's $theta_structure: %s",
                  P, paste(pnames, collapse = ", ")), call. = FALSE)
+  # (named as the layout in another order, e.g. a fit's $theta_structure
+  # rearranged: taken by name, not by position)
+  nm <- names(start)
+  if (!is.null(nm) && !anyDuplicated(nm) && setequal(nm, pnames)) start <- start[pnames]
   theta <- unname(as.numeric(start))
   p <- nrow(Tx)
   b0 <- response_shift(s)
@@ -246,14 +250,18 @@ structure_search_start <- function(start, pnames, terms, k_re, Tx, s = 1, Ttail 
 }
 
 # The search's start `par` (from structure_search_start()) must have a
-# finite log-likelihood.
-check_structure_start <- function(evalf, par) {
+# finite log-likelihood; where a structure (`terms`, blocks `k_re`) refuses
+# its parameters there with a message of its own ("mat(): ..."), that
+# message says why.
+check_structure_start <- function(evalf, par, terms = NULL, k_re = NULL) {
   force(par)  # (its own errors first: the evaluation catches errors in its argument)
-  if (!is.finite(evalf(par)$loglik))
-    stop(paste0("'start': the log-likelihood is not finite at the given starting values; give ",
-                "other values (such as smaller standard deviations) or leave 'start' out"),
-         call. = FALSE)
-  par
+  if (is.finite(evalf(par)$loglik)) return(par)
+  why <- if (!is.null(terms))
+    tryCatch({ structure_lambda(terms, k_re, par); NULL }, error = conditionMessage)
+  if (!is.null(why) && grepl("^[a-z0-9]+\\(\\): ", why)) stop("'start': ", why, call. = FALSE)
+  stop(paste0("'start': the log-likelihood is not finite at the given starting values; give ",
+              "other values (such as smaller standard deviations) or leave 'start' out"),
+       call. = FALSE)
 }
 
 # The structures' parameters' names, "label: parameter", term by term.

@@ -164,6 +164,11 @@ covstruct_uncentre_z <- function(fit, zc, re) {
 # fit$structures restated from the structures' parameters th_s (after
 # the p fixed effects, blocks k0 per term) and their covariance V_s.
 covstruct_restate <- function(fit, re, k0, p, th_s, V_s) {
+  # (named after `re`'s terms: a two-column cs() searched as the unstructured
+  # term kept that term's names, lambda[...], on cs()'s parameters)
+  ks <- p + unlist(k0)
+  if (!is.null(names(th_s))) names(th_s)[ks] <- structure_par_names(re$terms)
+  if (!is.null(dimnames(V_s))) rownames(V_s)[ks] <- colnames(V_s)[ks] <- structure_par_names(re$terms)
   fit$structures <- covstruct_report(re$terms, lapply(k0, `+`, p), unname(th_s), V_s)
   attr(fit$structures, "theta") <- th_s
   attr(fit$structures, "cov_theta") <- V_s

@@ -234,9 +234,10 @@ covstruct_terms <- function(formula, mf, env) {
 #' higher log-likelihood (`$optinfo$boundary_check`). `start` takes the
 #' parameters on these scales, laid out as a fit's `$theta_structure`
 #' (fixed effects, each term's parameters, then the log dispersion or a
-#' two-part fit's zero and dispersion coefficients), in the units of the
-#' data: `update(fit, start = fit$theta_structure)` refits from the
-#' estimates.
+#' two-part fit's zero and dispersion coefficients; by name when named), in
+#' the units of the data: `update(fit, start = fit$theta_structure)` refits
+#' from the estimates (not for REML with a `dispformula`, nor a two-column
+#' `cs()` far from zero by quadrature).
 #'
 #' A `cs()` term of two columns is the unstructured 2 x 2 term (two standard
 #' deviations and a correlation in (-1, 1)), e.g. `cs(x | g)` is `(x | g)`.

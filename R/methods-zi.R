@@ -433,8 +433,10 @@ summary_zi <- function(object, robust = NULL) {
   if (!is.null(a$zi_index)) tabs$zi <- zi_coef_table(object, a$zi_index, robust)
   if (!is.null(a$disp_index)) tabs$disp <- zi_coef_table(object, a$disp_index, robust)
   for (k in names(tabs)) rownames(tabs[[k]]) <- sub("^(zi|disp)~", "", rownames(tabs[[k]]))
-  # (coef() of the summary gives the tables, as glmmTMB's does)
-  structure(list(object = object, tables = tabs, coefficients = tabs,
+  # (coef() of the summary gives the tables as glmmTMB's does: cond, zi
+  # and disp, NULL for a part the model does not have)
+  structure(list(object = object, tables = tabs,
+                 coefficients = list(cond = tabs$cond, zi = tabs$zi, disp = tabs$disp),
                  vcov_label = if (!is.null(robust))
                    satterthwaite_label(robust$label, "tests")),
             class = "summary.glmmgee_glmm_zi")

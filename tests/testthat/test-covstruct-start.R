@@ -106,3 +106,34 @@ test_that("update() refits a structured fit from its estimates", {
   expect_equal(as.numeric(logLik(g)), as.numeric(logLik(f)), tolerance = 1e-8)
   expect_equal(fixef(g), fixef(f), tolerance = 1e-6)
 })
+
+test_that("a named start is taken by name; starts a structure cannot take say why", {
+  d <- covstruct_start_data()
+  f <- glmm(count ~ x + ar1(0 + time | id), data = d, family = poisson)
+  ts <- f$theta_structure
+  # the names of the layout in another order: by name, not by position
+  g <- update(f, start = ts[c(3, 4, 1, 2)])
+  expect_equal(as.numeric(logLik(g)), as.numeric(logLik(f)), tolerance = 1e-8)
+  expect_lt(g$optinfo$evaluations, f$optinfo$evaluations)
+  # mat()'s smoothness beyond its limit is named, not "smaller standard deviations"
+  pd <- panel_data(5, 30, 4L, 6L, 0.4)
+  e <- pd$d
+  e$tt <- numFactor(c(0, 1, 2.5, 4)[e$t])
+  e$y <- rpois(nrow(e), exp(0.3 + 0.4 * e$x + pd$u[cbind(e$t, as.integer(e$g))]))
+  expect_error(glmm(y ~ x + mat(0 + tt | g), data = e, family = poisson, nAGQ = 1,
+                    start = c(0.3, 0.4, 0, 0, log(5000))),
+               "'start': mat\\(\\): the smoothness is beyond 1e3")
+  # a two-column cs() far from zero by quadrature is fitted on centred
+  # columns, whose parameters are not cs()'s
+  d$xb <- d$x + 1e4
+  expect_error(glmm(count ~ x + cs(1 + xb | id), data = d, family = poisson, nAGQ = 3,
+                    start = c(0, 0, 0, 0, 0)),
+               "'start' is not available for cs\\(1 \\+ xb \\| id\\).*centred columns")
+  # by Laplace it is searched as the unstructured term and mapped back:
+  # its $theta_structure carries cs()'s names, which a start can use
+  f1 <- glmm(count ~ x + cs(1 + xb | id), data = d, family = poisson, nAGQ = 1)
+  expect_identical(names(f1$theta_structure)[3:5],
+                   paste0("cs(1 + xb | id): ", c("log(sd((Intercept)))", "log(sd(xb))",
+                                                 "rho (logit scale)")))
+  expect_equal(exp(f1$theta_structure[[4L]]), sqrt(VarCorr(f1)$id[2L, 2L]), tolerance = 1e-8)
+})
