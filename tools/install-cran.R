@@ -50,15 +50,22 @@ installed_version <- function(p) tryCatch(utils::packageVersion(p), error = func
 # minimum versions are not met by what is installed.
 too_old <- function(pkgs) {
   db <- cran_db()
-  deps <- tools::package_dependencies(pkgs, db = db, recursive = TRUE,
-                                      which = c("Depends", "Imports", "LinkingTo"))
   # Only the requirements of what will be installed count: the packages
-  # asked for and their dependencies that are not installed. An installed
-  # dependency stays as it is, so what CRAN's newer release of it would
-  # require does not matter (counting it upgraded half of the tidyverse
-  # and RcppEigen for DHARMa).
-  cand <- intersect(unique(c(pkgs, unlist(deps))), rownames(db))
-  cand <- cand[cand %in% pkgs | vapply(cand, function(p) is.null(installed_version(p)), NA)]
+  # asked for and, reached through them, their dependencies that are not
+  # installed. An installed dependency stays as it is, so what CRAN's newer
+  # release of it would require does not matter (counting it upgraded half
+  # of the tidyverse and RcppEigen for DHARMa), nor do the dependencies of
+  # such a release: reached through installed pbkrtest and doBy, CRAN's
+  # current doBy's new dependencies asked for ggplot2 4, rlang and vctrs
+  # 0.7, which broke Debian's dplyr ("vec_is_vector() is defunct").
+  cand <- todo <- intersect(pkgs, rownames(db))
+  while (length(todo)) {
+    deps <- unique(unlist(tools::package_dependencies(todo, db = db,
+                                                      which = c("Depends", "Imports", "LinkingTo"))))
+    deps <- setdiff(intersect(deps, rownames(db)), cand)
+    todo <- deps[vapply(deps, function(p) is.null(installed_version(p)), NA)]
+    cand <- c(cand, todo)
+  }
   out <- unlist(lapply(cand, function(p) {
     r <- unmet(db[p, c("Depends", "Imports", "LinkingTo")])
     r[r %in% rownames(db)]
