@@ -120,9 +120,14 @@ cs_homdiag <- function(q) {
        at_limit = function(par) logical())
 }
 
+# A correlation in (-1, 1) from t on the real line, t / sqrt(1 + t^2)
+# (ar1(), hetar1(), toep()'s partial autocorrelations); where t^2
+# overflows (|t| > 1e154) its limit, sign(t): t = 1e300 gave rho = 0.
+bounded_correlation <- function(t) ifelse(is.finite(t^2), t / sqrt(1 + t^2), sign(t))
+
 cs_ar1 <- function(q) {
   lag <- abs(outer(seq_len(q), seq_len(q), "-"))
-  rho_of <- function(t) t / sqrt(1 + t^2)
+  rho_of <- bounded_correlation
   list(kind = "ar1", npar = 2L,
        names = function(cn) c("log(sd)", "rho (t / sqrt(1 + t^2))"),
        D = function(par) exp(2 * par[1L]) * rho_of(par[2L])^lag,
@@ -189,7 +194,7 @@ correlation_at_limit <- function(r, lo) 1 - r < covstruct_rho_tol | r - lo < cov
 # column, correlation rho^|j - k| on ar1()'s scale.
 cs_hetar1 <- function(q) {
   lag <- abs(outer(seq_len(q), seq_len(q), "-"))
-  rho_of <- function(t) t / sqrt(1 + t^2)
+  rho_of <- bounded_correlation
   list(kind = "hetar1", npar = q + 1L,
        names = function(cn) c(sprintf("log(sd(%s))", cn), "rho (t / sqrt(1 + t^2))"),
        D = function(par) {
@@ -219,7 +224,7 @@ cs_hetar1 <- function(q) {
 # the search is unconstrained.
 toeplitz_pacf <- function(t) {
   m <- length(t)
-  phi <- t / sqrt(1 + t^2)
+  phi <- bounded_correlation(t)
   dphi <- (1 + t^2)^(-1.5)
   r <- numeric(m)
   dr <- matrix(0, m, m)

@@ -567,3 +567,13 @@ test_that("a profile whose held fits leave a standard deviation's zero reaches i
                  tolerance = 1e-3, label = sprintf("the refit at the %s limit", c("lower", "upper")[j]))
   }
 })
+
+test_that("a correlation parameter far out maps to its limit, not to 0", {
+  # t / sqrt(1 + t^2) with t^2 overflowing gave rho = 0 at t = 1e300
+  expect_identical(glmmgee:::bounded_correlation(c(1e300, -1e300, -Inf)), c(1, -1, -1))
+  t <- c(-3, 0.2, 7)
+  expect_identical(glmmgee:::bounded_correlation(t), t / sqrt(1 + t^2))
+  expect_equal(glmmgee:::cs_ar1(3)$D(c(0, 1e300)), matrix(1, 3, 3))
+  expect_equal(glmmgee:::cs_hetar1(2)$D(c(0, 0, -1e300)), matrix(c(1, -1, -1, 1), 2))
+  expect_equal(glmmgee:::toeplitz_pacf(c(1e300, 0))$phi, c(1, 0))
+})
