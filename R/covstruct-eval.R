@@ -150,8 +150,7 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
     A[it, it] <- Ttail
     theta[it] <- backsolve(Ttail, par[it])
   }
-  pnames <- c(xnames %||% paste0("X", seq_len(p)), structure_par_names(terms),
-              tail_names %||% if (disp) sprintf("log(%s)", dispersion_name(family)))
+  pnames <- structure_layout(xnames, p, terms, tail_names %||% dispersion_tail(family, disp))
   on_boundary <- rep(FALSE, P)
   on_boundary[bc$record$boundary_index] <- TRUE
   # The search's last Hessian was taken at par over all parameters; with
@@ -263,6 +262,13 @@ check_structure_start <- function(evalf, par, terms = NULL, k_re = NULL) {
               "other values (such as smaller standard deviations) or leave 'start' out"),
        call. = FALSE)
 }
+
+# The names of a structured fit's parameters, its theta_structure: the p
+# fixed effects (`xnames`), each term's structure parameters, then `tail`
+# (the log dispersion, dispersion_tail(); or a two-part fit's zero and
+# dispersion coefficients).
+structure_layout <- function(xnames, p, terms, tail = NULL)
+  c(xnames %||% paste0("X", seq_len(p)), structure_par_names(terms), tail)
 
 # The structures' parameters' names, "label: parameter", term by term.
 structure_par_names <- function(terms)

@@ -55,8 +55,7 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   evalf <- sigma_floor_evalf(raw_evalf, family, disp, P)
   if (!is.null(user_start))
     start <- check_structure_start(evalf, structure_search_start(
-      user_start, c(colnames(X) %||% paste0("X", seq_len(p)), structure_par_names(re$terms),
-                    if (disp) sprintf("log(%s)", dispersion_name(family))),
+      user_start, structure_layout(colnames(X), p, re$terms, dispersion_tail(family, disp)),
       re$terms, k_re, Tx, s_map, disp = disp), re$terms, k_re)
   search <- function(par) covstruct_search(evalf, par, control)
   run <- search(start)

@@ -167,8 +167,9 @@ covstruct_restate <- function(fit, re, k0, p, th_s, V_s) {
   # (named after `re`'s terms: a two-column cs() searched as the unstructured
   # term kept that term's names, lambda[...], on cs()'s parameters)
   ks <- p + unlist(k0)
-  if (!is.null(names(th_s))) names(th_s)[ks] <- structure_par_names(re$terms)
-  if (!is.null(dimnames(V_s))) rownames(V_s)[ks] <- colnames(V_s)[ks] <- structure_par_names(re$terms)
+  sn <- structure_par_names(re$terms)
+  if (!is.null(names(th_s))) names(th_s)[ks] <- sn
+  if (!is.null(dimnames(V_s))) rownames(V_s)[ks] <- colnames(V_s)[ks] <- sn
   fit$structures <- covstruct_report(re$terms, lapply(k0, `+`, p), unname(th_s), V_s)
   attr(fit$structures, "theta") <- th_s
   attr(fit$structures, "cov_theta") <- V_s

@@ -119,3 +119,7 @@ dispersion_name <- function(family) {
   switch(family$family, gaussian = "sigma", nbinom2 = "theta", Gamma = "shape",
          nbinom1 = , beta = , betabinomial = "phi", NA_character_)
 }
+
+# The name of a fit's last parameter, the log dispersion, where it has one
+# (`disp`): "log(sigma)", "log(theta)", ...
+dispersion_tail <- function(family, disp) if (disp) sprintf("log(%s)", dispersion_name(family))

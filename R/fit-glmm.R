@@ -141,8 +141,7 @@ glmm_fit_units <- function(X, y, Z, group, family, weights, offset, nAGQ, cov_bl
 
   lower <- c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf), if (disp) -Inf)
   pnames <- c(colnames(X) %||% paste0("X", seq_len(p)),
-              sprintf("lambda[%d,%d]", pat$row, pat$col),
-              if (disp) sprintf("log(%s)", dispersion_name(family)))
+              sprintf("lambda[%d,%d]", pat$row, pat$col), dispersion_tail(family, disp))
   # The engine works on centred and scaled designs (reparam-glmm.R); the
   # optimum is mapped back to the user's parameterization exactly.
   rp <- glmm_reparam(X, Z, pat, cov_blocks, p, disp,

@@ -219,8 +219,7 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control, s
   # units): its structures' parameters relative to its sigma (beta and
   # sigma are profiled out).
   user_phi <- if (!is.null(start)) {
-    u <- structure_search_start(start, c(colnames(X) %||% paste0("X", seq_len(p)),
-                                         structure_par_names(terms), "log(sigma)"),
+    u <- structure_search_start(start, structure_layout(colnames(X), p, terms, "log(sigma)"),
                                 terms, k0, diag(1, p))
     lmm_covstruct_relative(u[p + seq_along(roles)], roles, u[[length(u)]])
   }
@@ -237,7 +236,7 @@ lmm_sparse_covstruct_fit <- function(X, y, re, weights, offset, reml, control, s
   # Back to the user's units: standard deviations times sigma.
   par_u <- ifelse(roles == "sd", phi + ls, ifelse(roles == "entry", phi * sigma, phi))
   beta <- stats::setNames(drop(ev$beta), colnames(X) %||% paste0("X", seq_len(p)))
-  pnames <- c(names(beta), structure_par_names(terms), "log(sigma)")
+  pnames <- structure_layout(names(beta), p, terms, "log(sigma)")
   theta <- stats::setNames(c(beta, par_u, ls), pnames)
   P <- length(theta)
   cov_idx <- p + seq_len(length(unlist(k0)) + 1L)

@@ -32,8 +32,7 @@ sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, pen
   evalf <- structure_evalf(engine_eval, re$terms, k_re, p, disp, tx$T, penalty)
   if (!is.null(user_start))
     start <- check_structure_start(evalf, structure_search_start(
-      user_start, c(colnames(X) %||% paste0("X", seq_len(p)), structure_par_names(re$terms),
-                    if (disp) sprintf("log(%s)", dispersion_name(family))),
+      user_start, structure_layout(colnames(X), p, re$terms, dispersion_tail(family, disp)),
       re$terms, k_re, tx$T, disp = disp), re$terms, k_re)
   # Single-column unstructured terms are searched as log(sd) first
   # (covstruct-logsd.R). Not for the gaussian identity link: there the

@@ -72,8 +72,7 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
     theta <- rp$to_star(as.numeric(start))
   }
   lower <- c(rep(-Inf, p), re$lower, if (disp) -Inf)
-  pnames <- c(colnames(X) %||% paste0("X", seq_len(p)), re$par_names,
-              if (disp) sprintf("log(%s)", dispersion_name(family)))
+  pnames <- c(colnames(X) %||% paste0("X", seq_len(p)), re$par_names, dispersion_tail(family, disp))
   nthreads <- cpp_sparse_set_threads(eng, control$nthreads)
   diagm <- p + which(re$lower == 0)
   # The optimizer holds a variance at zero below optimizer_boundary_tol();

@@ -132,8 +132,8 @@ two_part_covstruct_fit <- function(X, y, rt, family, kind, Xz, Xd, weights, offs
   # scaled with y, the tail's coefficients as they stand)
   if (!is.null(user_start))
     start <- check_structure_start(evalf, structure_search_start(
-      user_start, c(colnames(X) %||% paste0("X", seq_len(p)), structure_par_names(re$terms),
-                    tail_names), re$terms, k_re, tx$T, s_map, Ttail, ntail,
+      user_start, structure_layout(colnames(X), p, re$terms, tail_names), re$terms, k_re, tx$T,
+      s_map, Ttail, ntail,
       tail_scaled = FALSE, scaled_terms = seq_along(rt$rc$terms)), re$terms, k_re)
   else if (!is.finite(evalf(start, grad = FALSE)$loglik))
     stop("the log-likelihood is not finite at the starting values; check the data", call. = FALSE)

@@ -329,8 +329,7 @@ new_glmm_known <- function(fit, X, resp, offset, terms, mf, mt, call, formula, f
   kdiag <- if (is.list(fit$kdiag)) fit$kdiag else list(fit$kdiag)
   s2g <- if (gauss) fit$s2g else fit$s^2
   gs <- vapply(terms, `[[`, "", "g")
-  pnames <- c(names(fit$beta), paste0(gs, ".(Intercept)"),
-              if (gauss) sprintf("log(%s)", dispersion_name(family)))
+  pnames <- c(names(fit$beta), paste0(gs, ".(Intercept)"), dispersion_tail(family, gauss))
   cov_theta <- fit$cov_theta
   dimnames(cov_theta) <- list(pnames, pnames)
   # A complete covariance (the information inverted at the estimates) is

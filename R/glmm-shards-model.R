@@ -58,8 +58,7 @@ shard_model <- function(eng, p2, agreed, family, nAGQ, bars, control) {
   list(rp = rp, star_tx = star_tx, pat = pat, cov_blocks = cov_blocks, p = p, q = q, disp = disp,
        family = family, nAGQ = nAGQ, Txi = rp$Txi, Tzi = rp$Tzi,
        lower = c(rep(-Inf, p), ifelse(pat$row == pat$col, 0, -Inf), if (disp) -Inf),
-       pnames = c(xnames, sprintf("lambda[%d,%d]", pat$row, pat$col),
-                  if (disp) sprintf("log(%s)", dispersion_name(family))),
+       pnames = c(xnames, sprintf("lambda[%d,%d]", pat$row, pat$col), dispersion_tail(family, disp)),
        znames = znames, M = M, n = n, separation = shard_separation(p2, family, xnames))
 }
 
