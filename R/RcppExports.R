@@ -21,7 +21,8 @@ cpp_nested_new <- function(X, y, wt, offset, units, family, link, nthreads, Zr =
 #' and its gradient (adaptive nodes held fixed; see agq-nested.h); with
 #' `units`, also each outermost unit's log-likelihood (without the constant
 #' part of the observations' densities), for the per-cluster scores of
-#' cluster-robust covariances
+#' cluster-robust covariances, and with the gradient each unit's part of it
+#' (`unit_gradient`, units x parameters)
 #' @noRd
 cpp_nested_eval <- function(ptr, theta, nAGQ, gradient = FALSE, units = FALSE) {
     .Call(`_glmmgee_cpp_nested_eval`, ptr, theta, nAGQ, gradient, units)
@@ -43,6 +44,10 @@ cpp_zire_eval <- function(ptr, theta, gradient) {
 
 cpp_zire_scores <- function(ptr, theta) {
     .Call(`_glmmgee_cpp_zire_scores`, ptr, theta)
+}
+
+cpp_zire_eval_scores <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_zire_eval_scores`, ptr, theta)
 }
 
 cpp_zire_summaries <- function(ptr, theta) {
@@ -75,6 +80,10 @@ cpp_agq_eval_dir <- function(ptr, theta, gradient, dirs) {
 
 cpp_agq_scores <- function(ptr, theta) {
     .Call(`_glmmgee_cpp_agq_scores`, ptr, theta)
+}
+
+cpp_agq_eval_scores <- function(ptr, theta) {
+    .Call(`_glmmgee_cpp_agq_eval_scores`, ptr, theta)
 }
 
 cpp_agq_summaries <- function(ptr, theta) {
@@ -313,6 +322,10 @@ cpp_sparse_cluster_gradient <- function(ptr, theta, obs_cl, re_cl, G) {
     .Call(`_glmmgee_cpp_sparse_cluster_gradient`, ptr, theta, obs_cl, re_cl, G)
 }
 
+cpp_sparse_eval_split <- function(ptr, theta, obs_cl, re_cl, G) {
+    .Call(`_glmmgee_cpp_sparse_eval_split`, ptr, theta, obs_cl, re_cl, G)
+}
+
 cpp_sparse_modes <- function(ptr, theta) {
     .Call(`_glmmgee_cpp_sparse_modes`, ptr, theta)
 }
@@ -534,6 +547,14 @@ cpp_sparse_components <- function(A) {
 #' @noRd
 cpp_sym_eigen_batch <- function(a, p) {
     .Call(`_glmmgee_cpp_sym_eigen_batch`, a, p)
+}
+
+#' V_g diag(f_g) V_g' for each slice V_g of a p x p x G array `vectors`
+#' (cpp_sym_eigen_batch()'s) and column f_g of the p x G matrix `f`: a p x p
+#' x G array.
+#' @noRd
+cpp_sym_eigen_apply_batch <- function(vectors, f) {
+    .Call(`_glmmgee_cpp_sym_eigen_apply_batch`, vectors, f)
 }
 
 cpp_clusters_all_pure <- function(y, w, index, M) {

@@ -135,6 +135,18 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_zire_eval_scores
+Rcpp::List cpp_zire_eval_scores(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
+RcppExport SEXP _glmmgee_cpp_zire_eval_scores(SEXP ptrSEXP, SEXP thetaSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_zire_eval_scores(ptr, theta));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_zire_summaries
 Rcpp::List cpp_zire_summaries(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
 RcppExport SEXP _glmmgee_cpp_zire_summaries(SEXP ptrSEXP, SEXP thetaSEXP) {
@@ -244,6 +256,18 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
     Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
     rcpp_result_gen = Rcpp::wrap(cpp_agq_scores(ptr, theta));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_agq_eval_scores
+Rcpp::List cpp_agq_eval_scores(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
+RcppExport SEXP _glmmgee_cpp_agq_eval_scores(SEXP ptrSEXP, SEXP thetaSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_agq_eval_scores(ptr, theta));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -1041,6 +1065,21 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_sparse_eval_split
+Rcpp::List cpp_sparse_eval_split(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, Rcpp::IntegerVector obs_cl, Rcpp::IntegerVector re_cl, int G);
+RcppExport SEXP _glmmgee_cpp_sparse_eval_split(SEXP ptrSEXP, SEXP thetaSEXP, SEXP obs_clSEXP, SEXP re_clSEXP, SEXP GSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type obs_cl(obs_clSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type re_cl(re_clSEXP);
+    Rcpp::traits::input_parameter< int >::type G(GSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sparse_eval_split(ptr, theta, obs_cl, re_cl, G));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_sparse_modes
 Rcpp::List cpp_sparse_modes(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
 RcppExport SEXP _glmmgee_cpp_sparse_modes(SEXP ptrSEXP, SEXP thetaSEXP) {
@@ -1728,6 +1767,17 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_sym_eigen_apply_batch
+Rcpp::NumericVector cpp_sym_eigen_apply_batch(Rcpp::NumericVector vectors, Rcpp::NumericMatrix f);
+RcppExport SEXP _glmmgee_cpp_sym_eigen_apply_batch(SEXP vectorsSEXP, SEXP fSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type vectors(vectorsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type f(fSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sym_eigen_apply_batch(vectors, f));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_clusters_all_pure
 bool cpp_clusters_all_pure(Rcpp::NumericVector y, Rcpp::NumericVector w, Rcpp::IntegerVector index, int M);
 RcppExport SEXP _glmmgee_cpp_clusters_all_pure(SEXP ySEXP, SEXP wSEXP, SEXP indexSEXP, SEXP MSEXP) {
@@ -1771,6 +1821,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_zire_new", (DL_FUNC) &_glmmgee_cpp_zire_new, 18},
     {"_glmmgee_cpp_zire_eval", (DL_FUNC) &_glmmgee_cpp_zire_eval, 3},
     {"_glmmgee_cpp_zire_scores", (DL_FUNC) &_glmmgee_cpp_zire_scores, 2},
+    {"_glmmgee_cpp_zire_eval_scores", (DL_FUNC) &_glmmgee_cpp_zire_eval_scores, 2},
     {"_glmmgee_cpp_zire_summaries", (DL_FUNC) &_glmmgee_cpp_zire_summaries, 2},
     {"_glmmgee_cpp_zire_fixed_curvature", (DL_FUNC) &_glmmgee_cpp_zire_fixed_curvature, 2},
     {"_glmmgee_cpp_zire_set_nagq", (DL_FUNC) &_glmmgee_cpp_zire_set_nagq, 2},
@@ -1779,6 +1830,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_eval", (DL_FUNC) &_glmmgee_cpp_agq_eval, 3},
     {"_glmmgee_cpp_agq_eval_dir", (DL_FUNC) &_glmmgee_cpp_agq_eval_dir, 4},
     {"_glmmgee_cpp_agq_scores", (DL_FUNC) &_glmmgee_cpp_agq_scores, 2},
+    {"_glmmgee_cpp_agq_eval_scores", (DL_FUNC) &_glmmgee_cpp_agq_eval_scores, 2},
     {"_glmmgee_cpp_agq_summaries", (DL_FUNC) &_glmmgee_cpp_agq_summaries, 2},
     {"_glmmgee_cpp_agq_fixed_curvature", (DL_FUNC) &_glmmgee_cpp_agq_fixed_curvature, 2},
     {"_glmmgee_cpp_agq_set_nagq", (DL_FUNC) &_glmmgee_cpp_agq_set_nagq, 2},
@@ -1837,6 +1889,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_sparse_set_aux", (DL_FUNC) &_glmmgee_cpp_sparse_set_aux, 5},
     {"_glmmgee_cpp_sparse_eval", (DL_FUNC) &_glmmgee_cpp_sparse_eval, 4},
     {"_glmmgee_cpp_sparse_cluster_gradient", (DL_FUNC) &_glmmgee_cpp_sparse_cluster_gradient, 5},
+    {"_glmmgee_cpp_sparse_eval_split", (DL_FUNC) &_glmmgee_cpp_sparse_eval_split, 5},
     {"_glmmgee_cpp_sparse_modes", (DL_FUNC) &_glmmgee_cpp_sparse_modes, 2},
     {"_glmmgee_cpp_sparse_solve", (DL_FUNC) &_glmmgee_cpp_sparse_solve, 3},
     {"_glmmgee_cpp_sparse_set_threads", (DL_FUNC) &_glmmgee_cpp_sparse_set_threads, 2},
@@ -1888,6 +1941,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_sparse_chol_check", (DL_FUNC) &_glmmgee_cpp_sparse_chol_check, 3},
     {"_glmmgee_cpp_sparse_components", (DL_FUNC) &_glmmgee_cpp_sparse_components, 1},
     {"_glmmgee_cpp_sym_eigen_batch", (DL_FUNC) &_glmmgee_cpp_sym_eigen_batch, 2},
+    {"_glmmgee_cpp_sym_eigen_apply_batch", (DL_FUNC) &_glmmgee_cpp_sym_eigen_apply_batch, 2},
     {"_glmmgee_cpp_clusters_all_pure", (DL_FUNC) &_glmmgee_cpp_clusters_all_pure, 4},
     {"_glmmgee_cpp_run_starts", (DL_FUNC) &_glmmgee_cpp_run_starts, 1},
     {"_glmmgee_cpp_constant_columns", (DL_FUNC) &_glmmgee_cpp_constant_columns, 1},

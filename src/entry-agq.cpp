@@ -75,7 +75,8 @@ SEXP cpp_nested_new(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> y
 //' and its gradient (adaptive nodes held fixed; see agq-nested.h); with
 //' `units`, also each outermost unit's log-likelihood (without the constant
 //' part of the observations' densities), for the per-cluster scores of
-//' cluster-robust covariances
+//' cluster-robust covariances, and with the gradient each unit's part of it
+//' (`unit_gradient`, units x parameters)
 //' @noRd
 // [[Rcpp::export]]
 Rcpp::List cpp_nested_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, int nAGQ,
@@ -91,6 +92,7 @@ Rcpp::List cpp_nested_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, int nAGQ
                                       Rcpp::Named("failures") = r.failures);
   if (gradient) out["gradient"] = r.gradient;
   if (units) out["unit_loglik"] = r.unit_loglik;
+  if (units && gradient) out["unit_gradient"] = Eigen::MatrixXd(r.unit_gradient.transpose());
   return out;
 }
 
@@ -162,6 +164,12 @@ Rcpp::List cpp_zire_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradi
 // [[Rcpp::export]]
 Eigen::MatrixXd cpp_zire_scores(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
   return glmmgee::engine_scores(zire_ptr(ptr), theta);
+}
+
+// cpp_zire_eval() with the gradient and each cluster's score.
+// [[Rcpp::export]]
+Rcpp::List cpp_zire_eval_scores(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
+  return glmmgee::engine_eval_scores(zire_ptr(ptr), theta);
 }
 
 // [[Rcpp::export]]
@@ -275,6 +283,13 @@ Rcpp::List cpp_agq_eval_dir(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gr
 // [[Rcpp::export]]
 Eigen::MatrixXd cpp_agq_scores(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
   return glmmgee::engine_scores(agq_ptr(ptr), theta);
+}
+
+// cpp_agq_eval() with the gradient and each cluster's score (rows in the
+// order of the group codes), from the same pass.
+// [[Rcpp::export]]
+Rcpp::List cpp_agq_eval_scores(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta) {
+  return glmmgee::engine_eval_scores(agq_ptr(ptr), theta);
 }
 
 // Per-cluster modes, conditional variances and posterior moments at theta.

@@ -239,6 +239,31 @@ Rcpp::List cpp_sparse_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gra
                                               : eng->evaluate(theta, gradient));
 }
 
+// The clusters of cluster_gradient() checked at the boundary: theta's
+// length, G >= 1, one code per observation and per random effect, each in
+// 1..G or NA; returned 0-based (-1 for NA).
+static std::vector<int> sparse_cluster_codes(const Rcpp::IntegerVector& v, int G) {
+  std::vector<int> out(v.size());
+  for (R_xlen_t i = 0; i < v.size(); ++i) {
+    if (v[i] == NA_INTEGER) { out[i] = -1; continue; }
+    if (v[i] < 1 || v[i] > G) Rcpp::stop("cluster codes must lie in 1..G or be NA");
+    out[i] = v[i] - 1;
+  }
+  return out;
+}
+
+static void check_sparse_split(glmmgee::SparseLaplace* eng, const Eigen::Map<Eigen::VectorXd>& theta,
+                               const Rcpp::IntegerVector& obs_cl,
+                               const Rcpp::IntegerVector& re_cl, int G) {
+  if (theta.size() != eng->npar())
+    Rcpp::stop("theta has length %d; the model has %d parameters", (int)theta.size(),
+               eng->npar());
+  if (G < 1) Rcpp::stop("G must be positive");
+  if (obs_cl.size() != eng->nobs() || re_cl.size() != eng->nre())
+    Rcpp::stop("obs_cl needs one cluster per observation (%d) and re_cl one per random effect (%d)",
+               eng->nobs(), eng->nre());
+}
+
 // Each cluster's part of the gradient (SparseLaplace::cluster_gradient()):
 // obs_cl one cluster per observation and re_cl one per random effect,
 // 1..G, NA for none.
@@ -247,24 +272,25 @@ Eigen::MatrixXd cpp_sparse_cluster_gradient(SEXP ptr, Eigen::Map<Eigen::VectorXd
                                             Rcpp::IntegerVector obs_cl,
                                             Rcpp::IntegerVector re_cl, int G) {
   glmmgee::SparseLaplace* eng = sparse_engine(ptr);
-  if (theta.size() != eng->npar())
-    Rcpp::stop("theta has length %d; the model has %d parameters", (int)theta.size(),
-               eng->npar());
-  if (G < 1) Rcpp::stop("G must be positive");
-  if (obs_cl.size() != eng->nobs() || re_cl.size() != eng->nre())
-    Rcpp::stop("obs_cl needs one cluster per observation (%d) and re_cl one per random effect (%d)",
-               eng->nobs(), eng->nre());
-  auto codes = [G](const Rcpp::IntegerVector& v) {
-    std::vector<int> out(v.size());
-    for (R_xlen_t i = 0; i < v.size(); ++i) {
-      if (v[i] == NA_INTEGER) { out[i] = -1; continue; }
-      if (v[i] < 1 || v[i] > G) Rcpp::stop("cluster codes must lie in 1..G or be NA");
-      out[i] = v[i] - 1;
-    }
-    return out;
-  };
+  check_sparse_split(eng, theta, obs_cl, re_cl, G);
   Rcpp::checkUserInterrupt();
-  return eng->cluster_gradient(theta, codes(obs_cl), codes(re_cl), G);
+  return eng->cluster_gradient(theta, sparse_cluster_codes(obs_cl, G),
+                               sparse_cluster_codes(re_cl, G), G);
+}
+
+// cpp_sparse_eval() with the gradient and, from the same pass, each
+// cluster's part of it ($scores, G x parameters).
+// [[Rcpp::export]]
+Rcpp::List cpp_sparse_eval_split(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta,
+                                 Rcpp::IntegerVector obs_cl, Rcpp::IntegerVector re_cl, int G) {
+  glmmgee::SparseLaplace* eng = sparse_engine(ptr);
+  check_sparse_split(eng, theta, obs_cl, re_cl, G);
+  Rcpp::checkUserInterrupt();
+  Eigen::MatrixXd per;
+  Rcpp::List out = sparse_result_list(eng->evaluate_split(
+      theta, sparse_cluster_codes(obs_cl, G), sparse_cluster_codes(re_cl, G), G, per));
+  out["scores"] = per;
+  return out;
 }
 
 // [[Rcpp::export]]

@@ -124,6 +124,28 @@ Rcpp::List cpp_sym_eigen_batch(Rcpp::NumericVector a, int p) {
   return Rcpp::List::create(Rcpp::Named("values") = values, Rcpp::Named("vectors") = vectors);
 }
 
+//' V_g diag(f_g) V_g' for each slice V_g of a p x p x G array `vectors`
+//' (cpp_sym_eigen_batch()'s) and column f_g of the p x G matrix `f`: a p x p
+//' x G array.
+//' @noRd
+// [[Rcpp::export(rng = false)]]
+Rcpp::NumericVector cpp_sym_eigen_apply_batch(Rcpp::NumericVector vectors, Rcpp::NumericMatrix f) {
+  const int p = f.nrow();
+  const R_xlen_t G = f.ncol();
+  const R_xlen_t pp = static_cast<R_xlen_t>(p) * p;
+  if (p < 1 || vectors.size() != pp * G)
+    Rcpp::stop("cpp_sym_eigen_apply_batch(): 'vectors' must hold one p x p slice per column of 'f'");
+  Rcpp::NumericVector out(vectors.size());
+  for (R_xlen_t g = 0; g < G; ++g) {
+    Eigen::Map<const Eigen::MatrixXd> V(vectors.begin() + g * pp, p, p);
+    Eigen::Map<const Eigen::VectorXd> fg(f.begin() + g * p, p);
+    Eigen::Map<Eigen::MatrixXd> O(out.begin() + g * pp, p, p);
+    O.noalias() = V * fg.asDiagonal() * V.transpose();
+  }
+  out.attr("dim") = Rcpp::IntegerVector::create(p, p, static_cast<int>(G));
+  return out;
+}
+
 // Whether every cluster with rows of positive weight has all y <= 0 or all
 // y >= 1 among them (pure_clusters_message(), R/unbounded-variance.R), in
 // one pass: the R expressions made six n-long temporaries. `index` holds

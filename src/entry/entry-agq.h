@@ -50,6 +50,20 @@ Eigen::MatrixXd engine_scores(Engine* eng, const Eigen::Map<Eigen::VectorXd>& th
   return eng->cluster_scores(theta);
 }
 
+// engine_eval() with the gradient and each cluster's score (the rows of
+// `scores`, which sum to the gradient): one pass, for a fit that keeps its
+// clusters' curvature with its Hessian.
+template <class Engine>
+Rcpp::List engine_eval_scores(Engine* eng, const Eigen::Map<Eigen::VectorXd>& theta) {
+  check_engine_theta(*eng, theta);
+  Rcpp::checkUserInterrupt();
+  Eigen::MatrixXd S;
+  const AgqResult r = eng->evaluate_scores(theta, S);
+  Rcpp::List out = agq_result_list(r);
+  out["scores"] = S;
+  return out;
+}
+
 // Per-cluster modes, conditional variances and posterior moments at theta.
 template <class Engine>
 Rcpp::List engine_summaries(Engine* eng, const Eigen::Map<Eigen::VectorXd>& theta) {

@@ -7,6 +7,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -510,6 +511,7 @@ NestedResult NestedAgq::evaluate(const Eigen::Ref<const Eigen::VectorXd>& theta,
   if (gradient) {
     r.gradient = Eigen::VectorXd::Zero(np);
     for (int v = 0; v < M; ++v) r.gradient += gm.col(v);
+    r.unit_gradient = std::move(gm);
   }
   r.loglik += lconst_;
   if (r.failures) r.loglik = NEG_INF;

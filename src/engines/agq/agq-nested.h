@@ -57,6 +57,9 @@ struct NestedResult {
   // Each outer unit's log-likelihood, without the constant of the
   // observations' densities (which `loglik` includes).
   Eigen::VectorXd unit_loglik;
+  // With the gradient, each outer unit's part of it (npar x units; the
+  // columns sum to `gradient`).
+  Eigen::MatrixXd unit_gradient;
 };
 
 struct NestedModes {

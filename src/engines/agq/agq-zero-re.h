@@ -60,6 +60,11 @@ class ZireEngine : public NagqSwitch<ZireEngine> {
   // Each cluster's gradient at theta (M x npar()): evaluate()'s score
   // contributions.
   Eigen::MatrixXd cluster_scores(const Eigen::VectorXd& theta);
+  // evaluate() with its gradient and the scores in S (resized to M x npar()).
+  AgqResult evaluate_scores(const Eigen::VectorXd& theta, Eigen::MatrixXd& S) {
+    S.resize(lay_.M, npar());
+    return evaluate(theta, true, &S);
+  }
   AgqSummaries summaries(const Eigen::VectorXd& theta);
   // The Hessian in (beta, gamma, delta) at the modes without the log|H|
   // terms, a start curvature for the search (agq-zero-re-info.cpp).

@@ -842,6 +842,11 @@ MatrixXd AgqEngine::cluster_scores(const VectorXd& theta) {
   return S;
 }
 
+AgqResult AgqEngine::evaluate_scores(const VectorXd& theta, MatrixXd& S) {
+  S.resize(lay_.M, npar());
+  return evaluate_impl(theta, true, nullptr, &S);
+}
+
 AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient, const MatrixXd& dirs) {
   if (dirs.rows() != nl_)
     throw std::invalid_argument("the directions must have one row per entry of Lambda (" +

@@ -144,6 +144,9 @@ class AgqEngine : public NagqSwitch<AgqEngine> {
   // Each cluster's gradient at theta (M x npar(), rows in the order of the
   // group codes): the score contributions whose sum evaluate() returns.
   Eigen::MatrixXd cluster_scores(const Eigen::VectorXd& theta);
+  // evaluate() with its gradient, and each cluster's gradient in the rows
+  // of S (resized to M x npar()): the same numbers as evaluate()'s.
+  AgqResult evaluate_scores(const Eigen::VectorXd& theta, Eigen::MatrixXd& S);
   // Maximum-likelihood fixed effects of the GLM without random effects
   // (damped Newton from zero, at most maxit steps): the starting values.
   Eigen::VectorXd glm_start(int maxit) const;

@@ -335,6 +335,21 @@ Eigen::MatrixXd SparseLaplace::cluster_gradient(const Eigen::VectorXd& theta,
   return per;
 }
 
+SparseResult SparseLaplace::evaluate_split(const Eigen::VectorXd& theta,
+                                           const std::vector<int>& obs_cl,
+                                           const std::vector<int>& re_cl, int G,
+                                           Eigen::MatrixXd& per) {
+  per = Eigen::MatrixXd::Zero(G, npar());
+  SparseResult res = evaluate(theta, false);
+  if (res.pirls_failed) {
+    per.setConstant(std::numeric_limits<double>::quiet_NaN());
+    return res;
+  }
+  grad_ready_ = false;  // as after evaluate(theta, true)
+  add_gradient(res, &obs_cl, &re_cl, &per);
+  return res;
+}
+
 SparseResult SparseLaplace::evaluate_gradient(const Eigen::VectorXd& theta) {
   if (!grad_ready_ || theta.size() != grad_theta_.size() || theta != grad_theta_)
     return evaluate(theta, true);

@@ -98,6 +98,10 @@ class SparseLaplace {
   // caller checks the clusters; a failed evaluation gives NaN.
   Eigen::MatrixXd cluster_gradient(const Eigen::VectorXd& theta, const std::vector<int>& obs_cl,
                                    const std::vector<int>& re_cl, int G);
+  // evaluate(theta, true) and, from the same pass, cluster_gradient()'s
+  // rows in `per` (resized to G x npar(); NaN where the evaluation failed).
+  SparseResult evaluate_split(const Eigen::VectorXd& theta, const std::vector<int>& obs_cl,
+                              const std::vector<int>& re_cl, int G, Eigen::MatrixXd& per);
   SparseModes modes(const Eigen::VectorXd& theta);
   // H^{-1} rhs at the mode for theta (columns of rhs in original order).
   Eigen::MatrixXd solve(const Eigen::VectorXd& theta, const Eigen::MatrixXd& rhs);
