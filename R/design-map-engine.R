@@ -36,6 +36,15 @@ xmap_eval <- function(eng, theta, gradient) {
   r
 }
 
+# The same with each cluster's score (rows of $scores), mapped alike.
+xmap_eval_scores <- function(eng, theta) {
+  r <- cpp_agq_eval_scores(eng$inner, xmap_theta(eng, theta))
+  ip <- seq_len(eng$p)
+  r$gradient[ip] <- drop(crossprod(eng$Txi, r$gradient[ip]))
+  r$scores[, ip] <- r$scores[, ip, drop = FALSE] %*% eng$Txi
+  r
+}
+
 # The GLM start's sums (loglik, gradient, information in beta*).
 xmap_glm_sums <- function(eng, beta) {
   s <- cpp_agq_glm_sums(eng$inner, drop(eng$Txi %*% beta))

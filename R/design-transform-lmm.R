@@ -162,6 +162,14 @@ lmm_standard_x <- function(fit, tx, reml) {
     }
   }
   fit <- remap_curvature(fit, ip, tx$T)
+  # the clusters' curvature (cluster-curvature.R) stays in the search's
+  # coordinates: its Jacobian gains d beta* / d beta = T
+  cc <- fit$cluster_curvature
+  if (!is.null(cc)) {
+    cc$jacobian[, ip] <- cc$jacobian[, ip, drop = FALSE] %*% tx$T
+    cc$at <- unname(fit$theta)
+    fit$cluster_curvature <- cc
+  }
   if (reml) {
     shift <- sum(log(abs(diag(tx$T))))
     fit$loglik <- fit$loglik - shift

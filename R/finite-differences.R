@@ -13,8 +13,11 @@
 # below `step * floor` (a parameter's typical size where it is near zero).
 # Coordinates on their bound (`on_boundary`) are held fixed: their columns
 # (and, for "values", rows) are NA; the rows of the others are kept.
+# `each(j, h_j)`, if given, is called after the forward step in coordinate j
+# (so a caller can keep more of that evaluation than f returns).
 fd_hessian <- function(f, x, method = c("forward", "central", "values"), g0 = NULL,
-                       step = 1e-5, floor = 1e-2, on_boundary = rep(FALSE, length(x))) {
+                       step = 1e-5, floor = 1e-2, on_boundary = rep(FALSE, length(x)),
+                       each = NULL) {
   method <- match.arg(method)
   k <- length(x)
   H <- matrix(NA_real_, k, k)
@@ -33,6 +36,7 @@ fd_hessian <- function(f, x, method = c("forward", "central", "values"), g0 = NU
   if (method == "forward" && is.null(g0)) g0 <- f(x)
   for (j in idx) {
     gp <- f(replace(x, j, x[j] + h[j]))
+    if (!is.null(each)) each(j, h[j])
     H[, j] <- if (method == "forward") (gp - g0) / h[j]
               else (gp - f(replace(x, j, x[j] - h[j]))) / (2 * h[j])
   }

@@ -204,10 +204,14 @@ glmm_map_optimum <- function(eng, sv, rp, p, pat, disp, family, lower, control, 
   # evaluation, so the finish asks for a decrement 1000 times below the
   # search's (rel.tol / 100): a BFGS search can meet its own test in a flat
   # direction (a variance-covariance of random slopes) while the estimates
-  # are still 1e-6 from the maximum.
+  # are still 1e-6 from the maximum. The Hessian's differences start from
+  # an evaluation at the optimum, where an in-memory engine also takes its
+  # clusters' scores; a sharded one makes it too, so that both fits keep
+  # the same last bits (the engines' modes start from the last point).
   fin <- finish_search(engine_ev(eng), run$theta, run$opt, sv$stages, star_boundary, lower,
                        control, rep(1, length(run$theta)), control$rel.tol / 100 / 1000,
-                       at = run$at)
+                       at = if (!inherits(eng, "glmmgee_shard_engine")) run$at,
+                       cluster_ev = scores_ev(eng))
   theta_s <- fin$theta
   final <- fin$final
   theta <- rp$from_star(theta_s)
@@ -217,6 +221,8 @@ glmm_map_optimum <- function(eng, sv, rp, p, pat, disp, family, lower, control, 
   on_boundary <- rp$boundary(theta, theta_s, user_boundary, function(th)
     boundary_mask(th, p, pat, disp, control$singular_tol))
   J <- rp$jacobian(theta, !on_boundary)
+  curvature <- fin$curvature
+  if (!is.null(curvature)) curvature[c("jacobian", "at")] <- list(J, unname(theta))
   grad <- drop(crossprod(J, final$gradient))
   hess <- to_user_hessian(fin$hess, J, star_boundary(theta_s), on_boundary)
   names(theta) <- pnames
@@ -246,7 +252,7 @@ glmm_map_optimum <- function(eng, sv, rp, p, pat, disp, family, lower, control, 
   list(theta_s = theta_s, theta = theta, opt = opt, stages = fin$stages, final = final,
        on_boundary = on_boundary, grad = grad, hess = hess, gmax = gmax, gmax_star = gmax_star,
        dlim = dlim, cov_theta = cov_theta, nstep = nstep, sd_star = sqrt(rowSums(Ls^2)),
-       family = family, sigma = sigma)
+       family = family, sigma = sigma, cluster_curvature = curvature)
 }
 
 # The one-factor fit object from glmm_map_optimum()'s `m`, the modes' summaries,
@@ -271,6 +277,7 @@ glmm_fit_object <- function(m, summ, nAGQ, q, pat, cov_blocks, p, disp, vb, rp, 
               theta = theta, loglik = m$final$loglik, gradient = m$grad, hessian = m$hess,
               cov_theta = m$cov_theta, modes = summ, nAGQ = nAGQ, family = family)
   fit$group <- group
+  fit$cluster_curvature <- m$cluster_curvature
   c(fit, list(q = q,
        pattern = pat, cov_blocks = cov_blocks, p = p, dispersion = disp,
        family_par = family_parameter(family, theta, m$cov_theta),

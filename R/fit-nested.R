@@ -144,6 +144,22 @@ nested_gradient_objective <- function(eng, map, nAGQ) {
   }
 }
 
+# nested_gradient_objective() with each outermost unit's part of the
+# gradient ($scores, units x parameters), for the clusters' curvature kept
+# with the fit's Hessian (cluster-curvature.R).
+nested_scores_objective <- function(eng, map, nAGQ) {
+  function(th) {
+    r <- cpp_nested_eval(eng, c(th, 0)[map], nAGQ, TRUE, TRUE)
+    P <- length(th)
+    k <- map <= P
+    g <- numeric(P)
+    g[map[k]] <- r$gradient[k]
+    S <- matrix(0, nrow(r$unit_gradient), P)
+    S[, map[k]] <- r$unit_gradient[, k]
+    progress_tick(r$loglik, list(loglik = r$loglik, gradient = g, scores = S))
+  }
+}
+
 glmm_nested_fit <- function(X, y, re, family, weights, offset, nAGQ, control, start = NULL) {
   # Gaussian identity link: on y / s, mapped back (response-scale.R).
   with_response_scale(function(X, y, re, family, weights, offset, control, start)
@@ -196,6 +212,13 @@ glmm_nested_fit_units <- function(X, y, re, family, weights, offset, nAGQ, contr
   ev0 <- nested_gradient_objective(eng, map, nAGQ)
   f <- function(th) { passes <<- passes + 1L; f0(th) }
   ev <- function(th) { passes <<- passes + 1L; ev0(th) }
+  # in memory, the same passes with each outermost unit's gradient: the
+  # Hessian's differences of them are the units' informations, kept for
+  # vcov(type = "CR2") (cluster-curvature.R)
+  cluster_ev <- if (!inherits(eng, "glmmgee_shard_engine")) {
+    ev_units <- nested_scores_objective(eng, map, nAGQ)
+    function(th) { passes <<- passes + 1L; ev_units(th) }
+  }
   se0 <- suppressWarnings(sqrt(diag(lap$cov_theta)))
   typ <- ifelse(is.finite(se0) & se0 > 0, se0, 0.1 * pmax(abs(unname(theta0)), 1))
   hg <- 1e-4 * typ
@@ -215,17 +238,22 @@ glmm_nested_fit_units <- function(X, y, re, family, weights, offset, nAGQ, contr
     srch <- nested_search(ev, f, hg, th, H0, lower, control, boundary)
     stages <- srch$stages
     on_boundary <- lower == 0 & srch$theta < control$singular_tol * sig(srch$theta)
-    hess <- NULL
+    hess <- curv <- NULL
     if (control$hessian) {
       # Forward differences of the engine's gradient: P passes, with a
       # relative error far below a standard error's sampling error.
-      hess <- fd_hessian(gradient_of(ev), srch$theta, floor = 0.1 * typ, on_boundary = on_boundary)
+      ch <- if (is.null(cluster_ev))
+        list(hess = fd_hessian(gradient_of(ev), srch$theta, floor = 0.1 * typ,
+                               on_boundary = on_boundary))
+        else clusters_hessian(cluster_ev, srch$theta, on_boundary, typ)
+      hess <- ch$hess
+      curv <- ch$curvature
       stages$hessian <- list(iterations = 0L, evaluations = sum(!on_boundary) + 1L,
                              convergence = 0L, message = "forward differences of the gradient")
     }
     fin <- nested_finish(f, srch$theta, if (is.null(hess)) srch$H0 else hess, lower, hg,
                          boundary, control$rel.tol / 100)
-    list(srch = srch, stages = stages, hess = hess, fin = fin)
+    list(srch = srch, stages = stages, hess = hess, fin = fin, curvature = curv)
   }
   sharded <- inherits(eng, "glmmgee_shard_engine")
   moves <- if (sharded) length(eng$moved) else 0L
@@ -261,6 +289,13 @@ glmm_nested_fit_units <- function(X, y, re, family, weights, offset, nAGQ, contr
   on_boundary <- lower == 0 & theta < control$singular_tol * sig(theta)
   names(theta) <- names(grad) <- pnames
   if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)
+  # The units' informations, at the Hessian's point as the Hessian is. Their
+  # scores there are the engine's (adaptive nodes held fixed), not the
+  # value's: vcov() takes the scores by differences of the value at the
+  # estimates.
+  curvature <- if (!is.null(r$curvature))
+    c(r$curvature[c("free", "informations")],
+      list(jacobian = diag(1, P), at = unname(theta), group = ns$units[[1L]] + 1L))
   cov_theta <- invert_information(hess, on_boundary, pnames)
   gmax <- max_free_gradient(grad, on_boundary)
   nstep <- newton_decrement(grad, hess, on_boundary)
@@ -277,21 +312,29 @@ glmm_nested_fit_units <- function(X, y, re, family, weights, offset, nAGQ, contr
        family_par = family_parameter(family, theta, cov_theta),
        gradient = grad, hessian = hess, cov_theta = cov_theta, family = family,
        modes = list(eta = m$eta), terms = terms, singular = any(on_boundary),
-       on_boundary = on_boundary,
+       on_boundary = on_boundary, cluster_curvature = curvature,
        engine = "agq_nested",
-       optinfo = new_optinfo(optimizer = sparse_optimizer_name(stages),
-                      method = sprintf("multilevel adaptive Gauss-Hermite quadrature, nAGQ = %d", nAGQ),
-                      nAGQ = nAGQ, stages = c(list(laplace = lap$optinfo$stages), stages),
-                      iterations = sum(vapply(stages, function(s) as.integer(s$iterations %||% 0L), 1L)),
-                      evaluations = passes,
-                      convergence = opt$convergence, message = opt$message,
-                      max_grad = gmax, scaled_grad = nstep,
-                      hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
-                      warnings = warn, nthreads = control$nthreads,
-                      laplace = list(loglik = lap$loglik, theta = lap$theta),
-                      boundary_check = lap$optinfo$boundary_check, nested_levels =
-                        vapply(re$terms[ns$order], `[[`, "", "group")),
+       optinfo = nested_optinfo(stages, lap, opt, passes, gmax, nstep, cov_theta, warn, nAGQ,
+                                control, vapply(re$terms[ns$order], `[[`, "", "group")),
        distributed = if (inherits(eng, "glmmgee_shard_engine")) shard_record(eng))
+}
+
+# The nested quadrature fit's optimizer record: its stages after the
+# Laplace fit `lap`'s, `passes` engine passes, the search's end `opt`,
+# the gradient's largest entry and Newton decrement, the grouping factors
+# from the outermost in.
+nested_optinfo <- function(stages, lap, opt, passes, gmax, nstep, cov_theta, warn, nAGQ, control,
+                           levels) {
+  new_optinfo(optimizer = sparse_optimizer_name(stages),
+              method = sprintf("multilevel adaptive Gauss-Hermite quadrature, nAGQ = %d", nAGQ),
+              nAGQ = nAGQ, stages = c(list(laplace = lap$optinfo$stages), stages),
+              iterations = sum(vapply(stages, function(s) as.integer(s$iterations %||% 0L), 1L)),
+              evaluations = passes, convergence = opt$convergence, message = opt$message,
+              max_grad = gmax, scaled_grad = nstep,
+              hessian_cond = attr(cov_theta, "cond") %||% NA_real_,
+              warnings = warn, nthreads = control$nthreads,
+              laplace = list(loglik = lap$loglik, theta = lap$theta),
+              boundary_check = lap$optinfo$boundary_check, nested_levels = levels)
 }
 
 # The random effects' modes at the estimates `theta` and the per-term

@@ -98,9 +98,12 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
   # gradient and Hessian mapped to the user's parameterization by the exact
   # Jacobian, the random effects by the inverse transformation.
   star_boundary <- boundary_at(typical)
+  # (with each cluster's score and information, for vcov(type = "CR2"))
+  cls <- if (control$hessian) sparse_fit_clusters(re, rp$Z, weights)
   fin <- finish_search(cached_ev(function(t) sparse_eval(eng, t, TRUE), run$theta, run$at),
                        run$theta, run$opt, c(run$stages, run$restart_stages), star_boundary,
-                       lower, control, typical, tol = 1e-12, reevaluate = TRUE)
+                       lower, control, typical, tol = 1e-12, reevaluate = TRUE,
+                       cluster_ev = sparse_scores_ev(eng, cls))
   # Refinements of the Laplace approximation (glmm_control()), maximized from
   # the Laplace optimum and finished as the Laplace search was.
   imp <- importance_settings(control)
@@ -120,6 +123,9 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
   on_boundary <- rp$boundary(theta, theta_s, boundary_at(rp$typical, control$singular_tol),
                              boundary_at(typical, control$singular_tol))
   J <- rp$jacobian(theta, !on_boundary)
+  curvature <- fin$curvature
+  if (!is.null(curvature))
+    curvature[c("jacobian", "at", "group")] <- list(J, unname(theta), cls$code)
   hess <- to_user_hessian(fin$hess, J, star_boundary(theta_s), on_boundary)
   # The convergence test reads the standardized gradient (as fit-glmm.R):
   # on the user's scale a covariate in units of 1e-7 gave "doubtful
@@ -170,6 +176,7 @@ glmm_sparse_fit_units <- function(X, y, re, family, weights, offset, control, st
        dispersion = if (disp) exp(phi) else NULL,
        family_par = family_parameter(family, theta, cov_theta),
        gradient = grad, hessian = hess, cov_theta = cov_theta, family = family,
+       cluster_curvature = curvature,
        modes = modes, terms = terms, singular = any(on_boundary), on_boundary = on_boundary,
        optinfo = sparse_optinfo(stages, opt, if (!is.null(imp)) "importance sampling (sparse)"
                                          else if (second) "second-order Laplace (sparse)"
@@ -412,6 +419,7 @@ new_glmm_sparse <- function(fit, X, y, weights, offset, re, mf, mt, call, formul
     re_formula = lapply(find_bars(formula), function(bb) bb[[2L]]),
     na.action = attr(mf, "na.action"), nAGQ = 1L, singular = fit$singular,
     gradient = fit$gradient, hessian = fit$hessian, optinfo = fit$optinfo,
+    cluster_curvature = fit$cluster_curvature,
     engine = engine_info(fit$engine %||% "laplace_sparse", workers = !is.null(fit$distributed)))
   class(obj) <- c("glmmgee_glmm_sparse", "glmmgee_glmm")
   keep_cov_star(obj)

@@ -575,7 +575,7 @@ new_glmm <- function(fit, X, Z, y, weights, offset, re, mf, mt, call, formula) {
     re_formula = lapply(find_bars(formula), function(b) b[[2L]]),
     na.action = attr(mf, "na.action"),
     nAGQ = fit$nAGQ, singular = fit$singular, gradient = fit$gradient,
-    hessian = fit$hessian, optinfo = fit$optinfo,
+    hessian = fit$hessian, optinfo = fit$optinfo, cluster_curvature = fit$cluster_curvature,
     engine = engine_info(fit$engine %||% "agq", workers = !is.null(fit$distributed))),
     class = "glmmgee_glmm"))
 }

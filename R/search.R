@@ -210,18 +210,29 @@ newton_search <- function(ev, theta, H, on_boundary, lower, maxit, tol, at = NUL
 # end rather than reusing the evaluation in hand (the sparse engines, whose
 # cached evaluator, cached_ev(), answers from its last point). Returns
 # theta, opt, stages (with `hessian` and `polish`), final (the evaluation at
-# theta) and hess.
+# theta), hess and curvature. With `cluster_ev` (scores_ev()), the Hessian's
+# evaluations also give each cluster's score and information, kept as
+# `curvature` (cluster-curvature.R); this costs one evaluation more, two
+# where the polish moves the parameters.
 finish_search <- function(ev, theta, opt, stages, boundary, lower, control, typical, tol,
-                          at = NULL, reevaluate = FALSE) {
+                          at = NULL, reevaluate = FALSE, cluster_ev = NULL) {
   cur <- at
-  hess <- NULL
+  hess <- curv <- NULL
   if (control$hessian) {
     b <- boundary(theta)
-    if (is.null(cur)) cur <- ev(theta)
-    hess <- fd_hessian(gradient_of(ev), theta, g0 = cur$gradient, floor = 0.1 * typical,
-                       on_boundary = b)
-    stages$hessian <- list(iterations = 0L, evaluations = sum(!b), convergence = 0L,
-                           message = "forward differences")
+    fresh <- !is.null(cluster_ev) || is.null(cur)
+    if (!is.null(cluster_ev)) {
+      ch <- clusters_hessian(cluster_ev, theta, b, typical)
+      cur <- ch$at
+      hess <- ch$hess
+      curv <- ch$curvature
+    } else {
+      if (is.null(cur)) cur <- ev(theta)
+      hess <- fd_hessian(gradient_of(ev), theta, g0 = cur$gradient, floor = 0.1 * typical,
+                         on_boundary = b)
+    }
+    stages$hessian <- list(iterations = 0L, evaluations = sum(!b) + fresh,
+                           convergence = 0L, message = "forward differences")
     if (reevaluate) cur <- ev(theta)
     pol <- newton_search(ev, theta, hess, b, lower, profile = "agq_newton", at = cur,
                          maxit = 3L, tol = tol)
@@ -234,7 +245,8 @@ finish_search <- function(ev, theta, opt, stages, boundary, lower, control, typi
                                    "); Newton steps with the Hessian then converged"))
   }
   final <- if (is.null(cur) || reevaluate) ev(theta) else cur
-  list(theta = theta, opt = opt, stages = stages, final = final, hess = hess)
+  list(theta = theta, opt = opt, stages = stages, final = final, hess = hess,
+       curvature = curvature_at_final(curv, cluster_ev, theta))
 }
 
 # The one-factor engine's evaluator: `eng` an engine (agq_eval()), or

@@ -19,6 +19,15 @@ agq_eval <- function(eng, theta, gradient) {
   progress_tick(r$loglik, r)  # progress.R
 }
 
+# agq_eval() with the gradient and each cluster's score ($scores) from the
+# same pass, for the in-process engines (scores_ev()).
+agq_eval_scores <- function(eng, theta) {
+  r <- if (inherits(eng, "glmmgee_xmap_engine")) xmap_eval_scores(eng, theta)
+       else if (inherits(eng, "glmmgee_zire_engine")) cpp_zire_eval_scores(eng, theta)
+       else cpp_agq_eval_scores(eng, theta)
+  progress_tick(r$loglik, r)
+}
+
 agq_set_nagq <- function(eng, nAGQ) {
   if (inherits(eng, "glmmgee_penalized_engine") || inherits(eng, "glmmgee_xmap_engine"))
     agq_set_nagq(eng$inner, nAGQ)

@@ -1,0 +1,173 @@
+# The clusters' curvature kept with a fit: each cluster's score and its own
+# information at the optimum, taken from the evaluations that give the fit
+# its Hessian, so that cluster-robust covariances (vcov-robust-scores.R)
+# cost no further evaluation of the engine.
+#
+# The fit's Hessian is the forward differences of the exact gradient from
+# the optimum, one evaluation per free parameter (finish_search()). The
+# one-factor engines return each cluster's gradient from the same pass
+# (their rows sum to the gradient), as the sparse Laplace engine does for
+# the clusters that nest all its terms, so the same differences of the rows
+# are the clusters' informations, which sum to the fit's. The nested
+# quadrature engine's gradient holds the adaptive nodes fixed
+# (optimize-nested.R): its fits keep the informations (their Hessian is
+# made of the same differences) but not the scores, which vcov() takes by
+# differences of the value. They are kept in
+# the coordinates the search ran in (theta* of the standardized design)
+# with the Jacobian d theta* / d theta and the theta (`at`) they belong to,
+# and carried to the coordinates of the sandwich by it (a cluster's Hessian
+# follows a linear map exactly).
+#
+# A fit keeps them when they take at most `curvature_max_doubles` numbers
+# (clusters x free parameters^2; 2,000 clusters and 7 parameters take
+# about 100,000); beyond that, vcov() takes the informations by differences
+# of a rebuilt engine's scores as before.
+
+curvature_max_doubles <- 2^20
+
+# An evaluator like engine_ev(eng) that also returns each cluster's score
+# ($scores, clusters x parameters), or NULL for an engine whose clusters do
+# not all live in this process (workers) or that adds a term belonging to
+# no cluster (a penalty).
+scores_ev <- function(eng) {
+  if (inherits(eng, c("glmmgee_penalized_engine", "glmmgee_shard_engine"))) return(NULL)
+  function(th) agq_eval_scores(eng, th)
+}
+
+# The sparse Laplace engine's evaluator with scores: the fit's clusters
+# `cls` (sparse_fit_clusters()) each receive their part of the gradient.
+sparse_scores_ev <- function(eng, cls) {
+  if (is.null(cls)) return(NULL)
+  function(th) {
+    r <- cpp_sparse_eval_split(eng, th, cls$obs, cls$re, cls$G)
+    progress_tick(r$loglik, r)
+  }
+}
+
+# The clusters a fit of several terms keeps its curvature by: the levels of
+# the grouping that nests every term (the default cluster of vcov()), when
+# each owns its random effects (random_effect_owner(), on the engine's
+# random-effects design `Z` and the terms `re`); NULL where none does
+# (crossed terms, a known covariance linking clusters). list(obs (each row's
+# cluster, NA at weight 0), re (each random effect's), G, code (each row's)).
+sparse_fit_clusters <- function(re, Z, weights) {
+  groupings <- lapply(re$terms, function(tm) list(index = tm$index, levels = tm$levels))
+  if (any(vapply(groupings, function(g) is.null(g$index), TRUE))) return(NULL)
+  k <- nesting_grouping(groupings)
+  if (is.na(k)) return(NULL)
+  g <- groupings[[k]]
+  obs <- g$index
+  if (!is.null(weights)) obs[weights <= 0] <- NA_integer_
+  owner <- tryCatch(random_effect_owner(methods::as(Z, "TsparseMatrix"), re$lam_row, re$lam_col,
+                                        obs, g$levels), error = function(e) NULL)
+  if (is.null(owner)) return(NULL)
+  list(obs = obs, re = owner, G = length(g$levels), code = g$index)
+}
+
+# finish_search()'s Hessian (forward differences of the gradient from the
+# optimum, as fd_hessian() takes them, coordinates on their bound `b`
+# held) from an evaluator with scores, and each cluster's information from
+# the same evaluations: list(at (the evaluation at theta), hess, curvature
+# (list(theta, free, informations (free x free x clusters), scores), or
+# NULL beyond curvature_max_doubles)).
+clusters_hessian <- function(cluster_ev, theta, b, typical) {
+  at <- cluster_ev(theta)
+  S0 <- at$scores
+  idx <- which(!b)
+  keep <- is.matrix(S0) && as.double(nrow(S0)) * length(idx)^2 <= curvature_max_doubles
+  info <- if (keep) array(0, c(length(idx), length(idx), nrow(S0)))
+  last <- NULL
+  grad <- function(th) {
+    last <<- cluster_ev(th)
+    last$gradient
+  }
+  each <- if (keep) function(j, h)
+    info[, match(j, idx), ] <<- -t(last$scores[, idx, drop = FALSE] - S0[, idx, drop = FALSE]) / h
+  hess <- fd_hessian(grad, theta, g0 = at$gradient, floor = 0.1 * typical, on_boundary = b,
+                     each = each)
+  at$scores <- NULL
+  list(at = at, hess = hess, curvature = if (keep)
+    list(theta = theta, free = idx, informations = (info + aperm(info, c(2L, 1L, 3L))) / 2,
+         scores = S0))
+}
+
+# The clusters' curvature at the fit's final point `theta` (after
+# finish_search()'s Newton polish): the scores there, evaluated again only
+# where the polish moved the parameters.
+curvature_at_final <- function(curv, cluster_ev, theta) {
+  if (is.null(curv)) return(NULL)
+  if (!identical(as.numeric(theta), as.numeric(curv$theta)))
+    curv$scores <- cluster_ev(theta)$scores
+  curv$theta <- NULL
+  curv
+}
+
+# The curvature the fit kept (cluster-curvature.R) read for the user's
+# clusters `cl` (resolve_vcov_cluster()) in the coordinates of a sandwich
+# (robust_frame()'s `fr`): list(cc, D (d theta* / d (those coordinates),
+# over the kept free parameters), to_user (each kept cluster's user
+# cluster)); NULL where the fit kept none, its parameters are not those it
+# was kept at (a fit mapped to other units or parameters after its search:
+# a rescaled response, a restated structure), its free parameters are not
+# the frame's, or a kept cluster spans user clusters.
+kept_curvature <- function(fit, cl, fr) {
+  cc <- .subset2(fit, "cluster_curvature")
+  if (is.null(cc) || !identical(as.numeric(fit$theta), cc$at)) return(NULL)
+  D <- cc$jacobian[, fr$free, drop = FALSE]
+  if (!is.null(fr$Ts)) D <- D %*% fr$Ts
+  # (rows of coordinates held on a bound are dropped, as star_covariance()
+  # drops them)
+  if (length(cc$free) != ncol(D)) return(NULL)
+  # the kept clusters (a fit of several terms names each row's; one
+  # grouping factor's are fit$group), each within one user cluster
+  kept <- cc$group %||% fit$group
+  if (is.list(kept)) return(NULL)
+  w <- fit$prior.weights
+  rows <- if (is.null(w)) seq_along(kept) else which(w > 0)
+  if (!nests(cl$code[rows], kept[rows])) return(NULL)
+  to_user <- rep(1L, dim(cc$informations)[3L])
+  to_user[kept[rows]] <- cl$code[rows]
+  list(cc = cc, D = D[cc$free, , drop = FALSE], to_user = to_user)
+}
+
+# The user clusters' informations from kept_curvature()'s `kc`: the kept
+# clusters' summed and carried to the sandwich's coordinates, a P x P x G
+# array.
+kept_informations <- function(kc, G) {
+  k <- length(kc$cc$free)
+  Iu <- rowsum(t(matrix(kc$cc$informations, k * k)), kc$to_user, reorder = TRUE)
+  if (nrow(Iu) != G) return(NULL)
+  batch_congruence(array(t(Iu), c(k, k, G)), kc$D)
+}
+
+# cluster_score_parts() from the curvature the fit kept, for the user's
+# clusters `cl`, or NULL where it kept none that applies or kept no scores
+# (a nested quadrature fit, whose engine's scores are not the value's).
+# The sandwich is formed in the coordinates the model-based covariance
+# gives (robust_frame()).
+curvature_score_parts <- function(fit, cl, hessians) {
+  cc <- .subset2(fit, "cluster_curvature")
+  if (is.null(cc$scores)) return(NULL)
+  th <- as.numeric(fit$theta)
+  fr <- robust_frame(fit, th, fit$cov_theta, NULL, star_ok = TRUE)
+  kc <- kept_curvature(fit, cl, fr)
+  if (is.null(kc)) return(NULL)
+  fr$A <- frame_information(fr)
+  G <- length(cl$levels)
+  S <- rowsum(cc$scores[, cc$free, drop = FALSE] %*% kc$D, kc$to_user, reorder = TRUE)
+  if (!is.null(fr$Ts)) check_scores_vanish(S, fr$A, fr$se)
+  out <- list(S = S, A = fr$A, free = fr$free, G = G, levels = cl$levels, npar = length(th),
+              jac = fr$jac)
+  rownames(out$S) <- cl$levels
+  if (hessians) out$hessians <- kept_informations(kc, G)
+  out
+}
+
+# D' H_i D for each slice H_i of a k x k x G array and a k x m matrix D.
+batch_congruence <- function(H, D) {
+  k <- dim(H)[1L]
+  G <- dim(H)[3L]
+  m <- ncol(D)
+  Y <- array(crossprod(D, matrix(H, k, k * G)), c(m, k, G))                # D' H_i
+  array(crossprod(D, matrix(aperm(Y, c(2L, 1L, 3L)), k, m * G)), c(m, m, G)) # (D' H_i D)'
+}
