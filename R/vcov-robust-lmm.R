@@ -53,9 +53,7 @@ resolve_vcov_cluster <- function(fit, cluster = NULL) {
   default <- is.null(cluster)
   k <- NA
   if (default) {
-    k <- if (length(groupings) == 1L) 1L else
-      Position(function(g) all(vapply(groupings, function(h) nests(g$index, h$index), TRUE)),
-               groupings)
+    k <- nesting_grouping(groupings)
     if (is.na(k))
       stop(sprintf(paste0("vcov(): no grouping factor nests all random-effect terms (%s); ",
                           "give 'cluster =' (e.g. a factor that contains every level of each grouping)"),
@@ -121,12 +119,27 @@ resolve_vcov_cluster <- function(fit, cluster = NULL) {
             class = "glmmgee_vcov_cluster")
 }
 
+# The position of the first of `groupings` (lists with `index`, each row's
+# code) that nests all of them: the default cluster of a cluster-robust
+# covariance; NA where none does (crossed terms).
+nesting_grouping <- function(groupings) {
+  if (length(groupings) == 1L) return(1L)
+  Position(function(g) all(vapply(groupings, function(h) nests(g$index, h$index), TRUE)),
+           groupings)
+}
+
 # Whether each level of `inner` lies within one level of `outer`.
 nests <- function(outer, inner) {
-  # codes by hashing (factor() sorts the values as strings)
-  outer <- match(outer, unique(outer))
-  inner <- match(inner, unique(inner))
-  length(unique(as.numeric(inner) * (max(outer) + 1) + outer)) == length(unique(inner))
+  # positive integer codes as they are, others by hashing (factor() sorts
+  # the values as strings); each inner code's outer one from any of its
+  # rows must be that of all of them
+  codes <- function(x)
+    if (is.integer(x) && !is.factor(x) && !anyNA(x) && min(x, 1L) >= 1L) x else match(x, unique(x))
+  outer <- codes(outer)
+  inner <- codes(inner)
+  owner <- integer(max(inner, 0L))
+  owner[inner] <- outer
+  all(outer == owner[inner])
 }
 
 # The random-effect groupings of a fit: per term its name, integer index per

@@ -35,6 +35,48 @@
 # clusters' leverages past 1. When every A_i is positive semi-definite, the
 # forms above hold exactly.
 
+# The coordinates of a sandwich for `fit` with parameters `th`, their
+# model-based covariance `V` and `jac` (d theta / d th, or NULL): list(free
+# (the free positions in th), V, se, jac, Ts). Where the fit kept its
+# covariance on the optimizer's standardized scale (cov_star: theta =
+# theta(theta*), V = T V* T' over the free parameters) and `star_ok` (the
+# scores come in theta, from the engine or by differences of the value
+# along T's columns, not through a reparameterized engine's parameters),
+# the sandwich is formed there,
+# in theta*, and carried back by T (Ts, and as `jac`): in the user's theta
+# a slope far from zero (calendar years, x * 1e-6 - 5) makes V's condition
+# 1e24, and CR2 moved by 0.1% with the year's origin or the information
+# could not be inverted.
+robust_frame <- function(fit, th, V, jac, star_ok) {
+  free <- which(!is.na(diag(V)))
+  p <- length(fit$coefficients)
+  # the parameters the fixed effects depend on must all be free
+  needed <- if (is.null(jac)) seq_len(p) else
+    which(colSums(abs(jac[seq_len(p), , drop = FALSE])) > 0)
+  if (!all(needed %in% free))
+    stop("vcov(): the fixed effects' model-based covariance is not available (",
+         "the information matrix is singular), so no sandwich can be formed", call. = FALSE)
+  star <- fit$cov_star
+  Ts <- NULL
+  if (!is.null(star) && is.null(jac) && star_ok &&
+      identical(as.integer(star$index), as.integer(free)) && nrow(star$T) == length(free)) {
+    Ts <- star$T
+    V <- matrix(0, length(th), length(th))
+    V[free, free] <- star$V
+    jac <- diag(1, length(th))
+    jac[free, free] <- Ts
+  }
+  list(free = free, V = V, se = sqrt(diag(V)[free]), jac = jac, Ts = Ts)
+}
+
+# The bread of the sandwich: the information, V inverted over the free
+# parameters of robust_frame()'s `fr`.
+frame_information <- function(fr) {
+  tryCatch(solve(fr$V[fr$free, fr$free, drop = FALSE]), error = function(e)
+    stop("vcov(): the information matrix of the fit cannot be inverted (",
+         conditionMessage(e), ")", call. = FALSE))
+}
+
 # Each user cluster's score and the information of `fit` on its free
 # parameters: list(S (G x P), A (P x P), free (their positions in
 # fit$theta, or in a reparameterized engine's phi), G, levels, npar
@@ -42,6 +84,9 @@
 # G clusters' A_i as a P x P x G array, when `hessians`)).
 cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
   cl <- resolve_vcov_cluster(fit, cluster)
+  # kept by the fit from the evaluations of its Hessian (cluster-curvature.R)
+  kept <- curvature_score_parts(fit, cl, hessians)
+  if (!is.null(kept)) return(kept)
   eng <- robust_score_engine(fit)
   on.exit(eng$free(), add = TRUE)
   if (is.null(eng$scores) && is.null(eng$split) && is.null(eng$loglik))
@@ -59,14 +104,6 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
   to_engine <- if (is.null(par)) identity else par$to_engine
   jac <- if (!is.null(par$jac)) par$jac(th)
   ejac <- if (!is.null(par$engine_jac)) par$engine_jac(th) else jac
-  free <- which(!is.na(diag(V)))
-  p <- length(fit$coefficients)
-  # the parameters the fixed effects depend on must all be free
-  needed <- if (is.null(jac)) seq_len(p) else
-    which(colSums(abs(jac[seq_len(p), , drop = FALSE])) > 0)
-  if (!all(needed %in% free))
-    stop("vcov(): the fixed effects' model-based covariance is not available (",
-         "the information matrix is singular), so no sandwich can be formed", call. = FALSE)
   G <- length(cl$levels)
   # The engine's clusters (fit$group) each lie in one user cluster (read
   # from rows of positive weight: the others may carry a stand-in code);
@@ -82,27 +119,13 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
     to_user <- rep(1L, length(fit$group_levels))
     to_user[fit$group[rows]] <- cl$code[rows]
   }
-  # Where the fit kept its covariance on the optimizer's standardized scale
-  # (cov_star: theta = theta(theta*), V = T V* T' over the free parameters),
-  # the sandwich is formed there, in theta*, and carried back by T (as
-  # `jac`): in the user's theta a slope far from zero (calendar years,
-  # x * 1e-6 - 5) makes V's condition 1e24, and CR2 moved by 0.1% with the
-  # year's origin or the information could not be inverted. Engines whose
-  # scores come by differences in theta (`loglik`) stay there.
-  star <- fit$cov_star
-  Ts <- NULL
-  if (!is.null(star) && is.null(jac) && !is.null(src$scores) &&
-      identical(as.integer(star$index), as.integer(free)) && nrow(star$T) == length(free)) {
-    Ts <- star$T
-    V <- matrix(0, length(th), length(th))
-    V[free, free] <- star$V
-    jac <- diag(1, length(th))
-    jac[free, free] <- Ts
-  }
-  A <- tryCatch(solve(V[free, free, drop = FALSE]), error = function(e)
-    stop("vcov(): the information matrix of the fit cannot be inverted (",
-         conditionMessage(e), ")", call. = FALSE))
-  se <- sqrt(diag(V)[free])
+  fr <- robust_frame(fit, th, V, jac, star_ok = !is.null(src$scores) || is.null(par))
+  free <- fr$free
+  Ts <- fr$Ts
+  jac <- fr$jac
+  V <- fr$V
+  A <- frame_information(fr)
+  se <- fr$se
   if (!is.null(src$scores)) {
     # The engine runs on the fit's scaled fixed-effect design
     # (profile_engine()): its scores in theta* = (T beta, ...) map back by
@@ -127,7 +150,18 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
     # a covariate far from zero (x + 2010) moved a cumulative fit's CR0 by 1%.
     loglik_at <- function(t) rowsum(src$loglik(theta_star(to_engine(t), eng$Tx)), to_user,
                                     reorder = TRUE)
-    if (is.null(par$engine_jac)) {
+    if (!is.null(Ts)) {
+      # along the standardized coordinates, steps in their standard errors:
+      # steps in the user's ones, each alone, moved the linear predictor
+      # by whole units where the intercept and a slope of x + 50 are
+      # correlated near 1 (nested quadrature: CR0 6% off, scores not
+      # summing to zero)
+      star_at <- function(t) loglik_at(replace(th, free, th[free] + drop(Ts %*% t)))
+      k <- length(free)
+      S <- fd_jacobian(star_at, numeric(k), 1e-4 * se)
+      check_scores_vanish(S, A, se)
+      info <- function() cluster_informations_by_values(star_at, numeric(k), seq_len(k), G, se)
+    } else if (is.null(par$engine_jac)) {
       S <- fd_jacobian(function(t) loglik_at(replace(th, free, t)), th[free], 1e-4 * se)
       info <- function() cluster_informations_by_values(loglik_at, th, free, G, se)
     } else {
@@ -147,7 +181,12 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
   out <- list(S = S, A = A, free = free, G = G,
               levels = cl$levels, npar = length(th), jac = jac)
   rownames(out$S) <- cl$levels
-  if (hessians) out$hessians <- info()
+  if (hessians) {
+    # the clusters' informations the fit kept where its engine's scores are
+    # not the value's (nested quadrature), in the same coordinates
+    kc <- if (is.null(par)) kept_curvature(fit, cl, fr)
+    out$hessians <- (if (!is.null(kc)) kept_informations(kc, G)) %||% info()
+  }
   out
 }
 
@@ -335,17 +374,7 @@ batch_eigen <- function(A) {
 }
 
 # V_i diag(f_i) V_i' from batch_eigen() `e` and f (P x G, one column per slice).
-batch_eigen_apply <- function(e, f) {
-  V <- e$vectors
-  P <- dim(V)[1L]
-  out <- array(0, dim(V))
-  for (k in seq_len(P)) for (j in seq_len(P)) {
-    vjk <- V[j, k, ] * f[k, ]
-    for (l in j:P) out[j, l, ] <- out[j, l, ] + vjk * V[l, k, ]
-  }
-  for (j in seq_len(P)) for (l in seq_len(j - 1L)) out[j, l, ] <- out[l, j, ]
-  out
-}
+batch_eigen_apply <- function(e, f) cpp_sym_eigen_apply_batch(e$vectors, f)
 
 # S H_i S for each slice H_i (symmetric) and a symmetric S.
 batch_sandwich <- function(S, H) {
