@@ -319,6 +319,63 @@ test_that("per-cluster scores are each cluster's exact gradient and sum to the f
   expect_equal(S, J, tolerance = 1e-6)
 })
 
+# binary outcomes with a random slope of x in 100 clusters of 8 rows
+vr_slope_data <- function(seed = 3) {
+  set.seed(seed)
+  G <- 100
+  d <- data.frame(g = rep(seq_len(G), each = 8), x = rnorm(8 * G), trt = rep(0:1, 4 * G))
+  u <- rnorm(G, 0, 0.7)
+  s <- rnorm(G, 0, 0.9)
+  d$y <- rbinom(nrow(d), 1, plogis(-0.2 + 0.5 * d$trt + (0.4 + s[d$g]) * d$x + u[d$g]))
+  d
+}
+
+test_that("the clusters' curvature kept with a one-factor fit gives the CR types of a rebuilt engine", {
+  skip_if_not_installed("lme4")
+  set.seed(3)
+  G <- 30
+  d <- data.frame(g = rep(seq_len(G), each = 8), x = rnorm(8 * G), trt = rep(0:1, 4 * G))
+  u <- rnorm(G, 0, 0.7)
+  s <- rnorm(G, 0, 0.4)
+  d$y <- rbinom(nrow(d), 1, plogis(-0.2 + 0.5 * d$trt + (0.4 + s[d$g]) * d$x + u[d$g]))
+  d$k <- rpois(nrow(d), exp(0.3 + 0.2 * d$trt + u[d$g]))
+  d$yr <- 2000 + d$x  # a covariate far from zero: the standardized scale
+  fits <- list(
+    binomial_agq = glmm(y ~ trt + x + (1 | g), data = d, family = binomial, nAGQ = 7),
+    # singular: the search held a coordinate on its bound
+    binomial_slope_singular = suppressWarnings(glmm(y ~ trt + x + (x | g), data = d,
+                                                    family = binomial)),
+    binomial_slope = glmm(y ~ trt + x + (x | g), data = vr_slope_data(), family = binomial),
+    poisson_far = glmm(k ~ trt + yr + (1 | g), data = d, family = poisson),
+    cbpp = cbpp_fit())
+  for (n in names(fits)) {
+    f <- fits[[n]]
+    cc <- f$cluster_curvature
+    expect_false(is.null(cc), info = n)
+    # one information per cluster, summing to the fit's own information
+    parts <- cluster_score_parts(f, NULL, hessians = TRUE)
+    expect_equal(rowSums(parts$hessians, dims = 2L), unname(parts$A), tolerance = 1e-8, info = n)
+    expect_equal(colSums(parts$S), numeric(ncol(parts$S)), tolerance = 1e-3, info = n)
+    g <- without_curvature(f)
+    for (ty in c("CR0", "CR1", "CR2", "CR3")) {
+      # forward differences (the fit's Hessian) against central ones
+      expect_lt(vr_rel(vcov(f, type = ty), vcov(g, type = ty)), 1e-4)
+    }
+    expect_equal(attr(robust_vcov(f, "CR2", df = TRUE), "df"),
+                 attr(robust_vcov(g, "CR2", df = TRUE), "df"), tolerance = 1e-4, info = n)
+  }
+  # a user cluster that nests the fit's clusters
+  d$pair <- (d$g + 1) %/% 2
+  f <- fits$binomial_agq
+  expect_lt(vr_rel(vcov(f, type = "CR2", cluster = d$pair),
+                   vcov(without_curvature(f), type = "CR2", cluster = d$pair)), 1e-4)
+  # a fit whose parameters were mapped after the search keeps none that applies
+  h <- f
+  h$theta[1] <- h$theta[1] + 1e-3
+  expect_null(curvature_score_parts(h, resolve_vcov_cluster(h, NULL), FALSE))
+})
+
+
 test_that("CR0 of a binomial GLMM equals the sandwich built from numerical derivatives", {
   skip_if_not_installed("numDeriv")
   skip_if_not_installed("lme4")
@@ -471,6 +528,54 @@ test_that("CR types on nested fits: the sandwich of the split scores, any nestin
   f5 <- glmm(y ~ x + (1 | school/class), data = d, family = binomial, nAGQ = 5)
   expect_equal(sqrt(diag(vcov(f1, type = "CR2"))), sqrt(diag(vcov(f5, type = "CR2"))),
                tolerance = 0.03)
+})
+
+test_that("fits of nested terms keep their schools' curvature: the CR types, free of x's origin", {
+  skip_if_not_installed("lme4")
+  d <- vr_school_data(schools = 30)
+  d$x3 <- d$x + 3
+  f <- glmm(y ~ x + (1 | school/class), data = d, family = binomial)
+  cc <- f$cluster_curvature
+  expect_identical(dim(cc$informations)[3L], nlevels(d$school))
+  g <- without_curvature(f)
+  for (ty in c("CR0", "CR1", "CR2", "CR3"))
+    expect_lt(vr_rel(vcov(f, type = ty), vcov(g, type = ty)), 1e-5)
+  # a random slope: the kept informations are in the fit's own coordinates,
+  # where the slope's origin does not matter
+  set.seed(8)
+  u <- rnorm(30, 0, 0.9)[d$school]
+  d$y2 <- rbinom(nrow(d), 1, plogis(0.3 * d$x + u * d$x + rnorm(30)[d$school] +
+                                      rnorm(nlevels(d$class), 0, 0.6)[d$class]))
+  f1 <- glmm(y2 ~ x + (x | school) + (1 | class), data = d, family = binomial)
+  f2 <- glmm(y2 ~ x3 + (x3 | school) + (1 | class), data = d, family = binomial)
+  expect_false(is.null(f1$cluster_curvature))
+  for (ty in c("CR0", "CR2", "CR3"))
+    expect_equal(vcov(f2, type = ty)[["x3", "x3"]], vcov(f1, type = ty)[["x", "x"]],
+                 tolerance = 1e-6, info = ty)
+  # By nested quadrature the fit keeps the schools' informations (the
+  # scores are the value's, by differences at vcov() time); on a covariate
+  # far from zero, whose search ran on the centred design, too.
+  d$xfar <- d$x * 1e-4 + 50
+  for (v in c("x", "xfar")) {
+    fq <- glmm(reformulate(c(v, "(1 | school/class)"), "y"), data = d, family = binomial,
+               nAGQ = 5)
+    cq <- fq$cluster_curvature
+    expect_null(cq$scores)
+    expect_identical(dim(cq$informations)[3L], nlevels(d$school))
+    parts <- cluster_score_parts(fq, NULL, hessians = TRUE)
+    expect_equal(rowSums(parts$hessians, dims = 2L), unname(parts$A), tolerance = 1e-8, info = v)
+    gq <- without_curvature(fq)
+    for (ty in c("CR0", "CR2", "CR3"))
+      expect_lt(vr_rel(vcov(fq, type = ty), vcov(gq, type = ty)), 1e-3)
+    if (v == "x") fx <- fq
+  }
+  for (ty in c("CR0", "CR2", "CR3"))
+    expect_equal(vcov(fq, type = ty)[["xfar", "xfar"]], 1e8 * vcov(fx, type = ty)[["x", "x"]],
+                 tolerance = 1e-4, info = ty)
+  # crossed terms keep none (vcov() needs a 'cluster' that nests both)
+  d$site <- factor(rep(1:5, length.out = nrow(d)))
+  fc <- suppressWarnings(glmm(y ~ x + (1 | school) + (1 | site), data = d, family = binomial))
+  expect_null(fc$cluster_curvature)
 })
 
 test_that("nested random effects with a zero-inflation part: the split carries the zero part", {
@@ -951,10 +1056,16 @@ test_that("a rebuilt approximation that is not at its maximum gives an error, no
   d$y <- rbinom(nrow(d), 1, plogis(-0.5 + 0.7 * d$x + rnorm(M, 0, 0.6)[g]))
   d$u <- d$x * 1e-6 - 5
   f <- suppressWarnings(glmm(y ~ u + (1 + u | g), data = d, family = binomial, nAGQ = 3))
-  expect_error(vcov(f, type = "CR0"), "do not sum to zero at the estimates")
+  expect_error(vcov(without_curvature(f), type = "CR0"), "do not sum to zero at the estimates")
   # the same model on x itself is fine
   fx <- suppressWarnings(glmm(y ~ x + (1 + x | g), data = d, family = binomial, nAGQ = 3))
   expect_true(all(diag(vcov(fx, type = "CR2")) > 0))
+  # The fit's own curvature, kept on its standardized scale, needs no
+  # rebuilt approximation: the slope's variances are those on x, times
+  # 1e12.
+  for (ty in c("CR0", "CR2", "CR3"))
+    expect_equal(vcov(f, type = ty)[["u", "u"]], 1e12 * vcov(fx, type = ty)[["x", "x"]],
+                 tolerance = 1e-4, info = ty)
 })
 
 test_that("an interaction slope by quadrature is robust on the fit's basis (centred over all rows)", {
