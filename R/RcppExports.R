@@ -539,22 +539,11 @@ cpp_sparse_components <- function(A) {
     .Call(`_glmmgee_cpp_sparse_components`, A)
 }
 
-#' Eigen decompositions of a batch of symmetric p x p matrices, the slices of
-#' a p x p x G array (each symmetrized first): `values` p x G (ascending in
-#' each column), `vectors` p x p x G. A slice that is not finite, or whose
-#' decomposition fails, gets NA values. Used where R would loop over
-#' thousands of clusters (the leverages of cluster-robust covariances).
+#' The leverages and adjustments of the bias-reduced cluster-robust
+#' covariances in one pass over the clusters (see cluster_leverage()).
 #' @noRd
-cpp_sym_eigen_batch <- function(a, p) {
-    .Call(`_glmmgee_cpp_sym_eigen_batch`, a, p)
-}
-
-#' V_g diag(f_g) V_g' for each slice V_g of a p x p x G array `vectors`
-#' (cpp_sym_eigen_batch()'s) and column f_g of the p x G matrix `f`: a p x p
-#' x G array.
-#' @noRd
-cpp_sym_eigen_apply_batch <- function(vectors, f) {
-    .Call(`_glmmgee_cpp_sym_eigen_apply_batch`, vectors, f)
+cpp_cluster_leverage <- function(H, M, U, power) {
+    .Call(`_glmmgee_cpp_cluster_leverage`, H, M, U, power)
 }
 
 cpp_clusters_all_pure <- function(y, w, index, M) {

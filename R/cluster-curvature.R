@@ -122,22 +122,34 @@ kept_curvature <- function(fit, cl, fr) {
   # grouping factor's are fit$group), each within one user cluster
   kept <- cc$group %||% fit$group
   if (is.list(kept)) return(NULL)
-  w <- fit$prior.weights
-  rows <- if (is.null(w)) seq_along(kept) else which(w > 0)
-  if (!nests(cl$code[rows], kept[rows])) return(NULL)
-  to_user <- rep(1L, dim(cc$informations)[3L])
-  to_user[kept[rows]] <- cl$code[rows]
+  nk <- dim(cc$informations)[3L]
+  if (identical(cl$code, kept) && nk == length(cl$levels)) {
+    # the user's clusters are the kept ones (the default cluster)
+    to_user <- seq_len(nk)
+  } else {
+    w <- fit$prior.weights
+    rows <- if (is.null(w)) seq_along(kept) else which(w > 0)
+    if (!nests(cl$code[rows], kept[rows])) return(NULL)
+    to_user <- rep(1L, nk)
+    to_user[kept[rows]] <- cl$code[rows]
+  }
   list(cc = cc, D = D[cc$free, , drop = FALSE], to_user = to_user)
 }
 
 # The user clusters' informations from kept_curvature()'s `kc`: the kept
-# clusters' summed and carried to the sandwich's coordinates, a P x P x G
-# array.
+# clusters' summed, a k x k x G array in the kept coordinates, with the map
+# D into the sandwich's (each cluster's information there is D' H_i D,
+# which score_cluster_sandwich() folds into its whitening): list(hessians,
+# hessian_map), or NULL where a user cluster holds no kept one.
 kept_informations <- function(kc, G) {
   k <- length(kc$cc$free)
-  Iu <- rowsum(t(matrix(kc$cc$informations, k * k)), kc$to_user, reorder = TRUE)
-  if (nrow(Iu) != G) return(NULL)
-  batch_congruence(array(t(Iu), c(k, k, G)), kc$D)
+  H <- kc$cc$informations
+  if (length(kc$to_user) != G || any(kc$to_user != seq_len(G))) {
+    Iu <- rowsum(t(matrix(H, k * k)), kc$to_user, reorder = TRUE)
+    if (nrow(Iu) != G) return(NULL)
+    H <- array(t(Iu), c(k, k, G))
+  }
+  list(hessians = H, hessian_map = kc$D)
 }
 
 # cluster_score_parts() from the curvature the fit kept, for the user's
@@ -159,15 +171,8 @@ curvature_score_parts <- function(fit, cl, hessians) {
   out <- list(S = S, A = fr$A, free = fr$free, G = G, levels = cl$levels, npar = length(th),
               jac = fr$jac)
   rownames(out$S) <- cl$levels
-  if (hessians) out$hessians <- kept_informations(kc, G)
-  out
-}
-
-# D' H_i D for each slice H_i of a k x k x G array and a k x m matrix D.
-batch_congruence <- function(H, D) {
-  k <- dim(H)[1L]
-  G <- dim(H)[3L]
-  m <- ncol(D)
-  Y <- array(crossprod(D, matrix(H, k, k * G)), c(m, k, G))                # D' H_i
-  array(crossprod(D, matrix(aperm(Y, c(2L, 1L, 3L)), k, m * G)), c(m, m, G)) # (D' H_i D)'
+  if (!hessians) return(out)
+  ki <- kept_informations(kc, G)
+  if (is.null(ki)) return(NULL)
+  c(out, ki)
 }

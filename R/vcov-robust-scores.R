@@ -81,7 +81,8 @@ frame_information <- function(fr) {
 # parameters: list(S (G x P), A (P x P), free (their positions in
 # fit$theta, or in a reparameterized engine's phi), G, levels, npar
 # (length of theta or phi), jac (d theta / d phi, or NULL), hessians (the
-# G clusters' A_i as a P x P x G array, when `hessians`)).
+# G clusters' A_i as a P x P x G array, when `hessians`, or as k x k x G
+# in other coordinates with hessian_map (k x P): A_i = map' H_i map)).
 cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
   cl <- resolve_vcov_cluster(fit, cluster)
   # kept by the fit from the evaluations of its Hessian (cluster-curvature.R)
@@ -185,7 +186,7 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
     # the clusters' informations the fit kept where its engine's scores are
     # not the value's (nested quadrature), in the same coordinates
     kc <- if (is.null(par)) kept_curvature(fit, cl, fr)
-    out$hessians <- (if (!is.null(kc)) kept_informations(kc, G)) %||% info()
+    out <- c(out, (if (!is.null(kc)) kept_informations(kc, G)) %||% list(hessians = info()))
   }
   out
 }
@@ -297,17 +298,22 @@ score_cluster_sandwich <- function(fit, type, cluster, df = FALSE) {
     # L_i = T^(-1/2) P_i T^(-1/2), T = sum P_i: a cluster's log-likelihood
     # need not be concave in the variance parameters, and its negative part
     # would push other clusters' leverages past 1. Where every W_i is
-    # positive semi-definite, T = I and L_i = W_i. The clusters' small
-    # matrices are handled as P x P x G arrays (batch_*()).
-    Ew <- batch_eigen(batch_sandwich(Aih, parts$hessians))
-    P <- batch_eigen_apply(Ew, pmax(Ew$values, 0))
-    et <- eigen(rowSums(P, dims = 2L), symmetric = TRUE)
-    Th <- eigen_apply(et, sqrt)
-    Tih <- eigen_apply(et, function(l) 1 / sqrt(l))
-    L <- batch_sandwich(Tih, P)
+    # positive semi-definite, T = I and L_i = W_i. The adjustments are
+    # adj_i = (I - L_i)^(-power) and the scores become
+    # T^(1/2) adj_i T^(-1/2) u_i, all in one pass over the clusters (C++).
+    # The informations may come in other coordinates with their map into
+    # the sandwich's (parts$hessian_map), folded into the whitening.
+    M <- if (is.null(parts$hessian_map)) Aih else parts$hessian_map %*% Aih
     power <- switch(type, CR2 = 1 / 2, CR3 = 1, 0)
-    adj <- leverage_adjust(L, power, type, parts$levels)
-    U <- batch_matvec(adj, U %*% Tih) %*% Th
+    lev <- cpp_cluster_leverage(parts$hessians, M, U, power)
+    if (!lev$finite) stop("vcov(): a cluster's information matrix is not finite", call. = FALSE)
+    if (lev$one > 0L)
+      stop(sprintf("vcov(type = \"%s\"): cluster %s alone determines a parameter (leverage 1); use type = \"CR0\" or \"CR1\"",
+                   type, sQuote(parts$levels[lev$one], FALSE)), call. = FALSE)
+    L <- lev$L
+    adj <- lev$adj
+    Th <- lev$Th
+    U <- lev$U
   }
   D <- U %*% Aih
   Vf <- crossprod(D)
@@ -345,43 +351,6 @@ score_w_cross <- function(a, b) {
   Om <- -tcrossprod(a$B, b$B)
   diag(Om) <- diag(Om) + rowSums(a$a * b$B)
   Om
-}
-
-# (I - L_i)^(-power) for the clusters' leverages L (a P x P x G array of
-# symmetric matrices with eigenvalues in [0, 1]); with power > 0 a leverage
-# of 1 (a cluster alone determines a direction of the parameters) is an
-# error naming the cluster.
-leverage_adjust <- function(L, power, type, levels) {
-  e <- batch_eigen(L)
-  lam <- pmin(pmax(e$values, 0), 1)
-  if (power > 0) {
-    one <- which(colSums(lam >= 1 - 1e-8) > 0)
-    if (length(one))
-      stop(sprintf("vcov(type = \"%s\"): cluster %s alone determines a parameter (leverage 1); use type = \"CR0\" or \"CR1\"",
-                   type, sQuote(levels[one[1L]], FALSE)), call. = FALSE)
-  }
-  batch_eigen_apply(e, 1 / (1 - lam)^power)
-}
-
-# Batches of small symmetric matrices, the slices of P x P x G arrays (one
-# per cluster), without a loop over the slices in R.
-# Eigen decompositions (C++), checked for non-finite slices.
-batch_eigen <- function(A) {
-  e <- cpp_sym_eigen_batch(A, dim(A)[1L])
-  if (anyNA(e$values))
-    stop("vcov(): a cluster's information matrix is not finite", call. = FALSE)
-  e
-}
-
-# V_i diag(f_i) V_i' from batch_eigen() `e` and f (P x G, one column per slice).
-batch_eigen_apply <- function(e, f) cpp_sym_eigen_apply_batch(e$vectors, f)
-
-# S H_i S for each slice H_i (symmetric) and a symmetric S.
-batch_sandwich <- function(S, H) {
-  P <- dim(H)[1L]
-  G <- dim(H)[3L]
-  X <- array(S %*% matrix(H, P, P * G), c(P, P, G))           # S H_i
-  array(S %*% matrix(aperm(X, c(2L, 1L, 3L)), P, P * G), c(P, P, G))  # S (S H_i)'
 }
 
 # The rows M_i v_i for slices M_i and the rows v_i of v (G x P).

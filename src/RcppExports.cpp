@@ -1756,25 +1756,16 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_sym_eigen_batch
-Rcpp::List cpp_sym_eigen_batch(Rcpp::NumericVector a, int p);
-RcppExport SEXP _glmmgee_cpp_sym_eigen_batch(SEXP aSEXP, SEXP pSEXP) {
+// cpp_cluster_leverage
+Rcpp::List cpp_cluster_leverage(Rcpp::NumericVector H, Rcpp::NumericMatrix M, Rcpp::NumericMatrix U, double power);
+RcppExport SEXP _glmmgee_cpp_cluster_leverage(SEXP HSEXP, SEXP MSEXP, SEXP USEXP, SEXP powerSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type a(aSEXP);
-    Rcpp::traits::input_parameter< int >::type p(pSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_sym_eigen_batch(a, p));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_sym_eigen_apply_batch
-Rcpp::NumericVector cpp_sym_eigen_apply_batch(Rcpp::NumericVector vectors, Rcpp::NumericMatrix f);
-RcppExport SEXP _glmmgee_cpp_sym_eigen_apply_batch(SEXP vectorsSEXP, SEXP fSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type vectors(vectorsSEXP);
-    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type f(fSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_sym_eigen_apply_batch(vectors, f));
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type H(HSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type M(MSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type U(USEXP);
+    Rcpp::traits::input_parameter< double >::type power(powerSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_cluster_leverage(H, M, U, power));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -1940,8 +1931,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_chol_factor_nnz", (DL_FUNC) &_glmmgee_cpp_chol_factor_nnz, 1},
     {"_glmmgee_cpp_sparse_chol_check", (DL_FUNC) &_glmmgee_cpp_sparse_chol_check, 3},
     {"_glmmgee_cpp_sparse_components", (DL_FUNC) &_glmmgee_cpp_sparse_components, 1},
-    {"_glmmgee_cpp_sym_eigen_batch", (DL_FUNC) &_glmmgee_cpp_sym_eigen_batch, 2},
-    {"_glmmgee_cpp_sym_eigen_apply_batch", (DL_FUNC) &_glmmgee_cpp_sym_eigen_apply_batch, 2},
+    {"_glmmgee_cpp_cluster_leverage", (DL_FUNC) &_glmmgee_cpp_cluster_leverage, 4},
     {"_glmmgee_cpp_clusters_all_pure", (DL_FUNC) &_glmmgee_cpp_clusters_all_pure, 4},
     {"_glmmgee_cpp_run_starts", (DL_FUNC) &_glmmgee_cpp_run_starts, 1},
     {"_glmmgee_cpp_constant_columns", (DL_FUNC) &_glmmgee_cpp_constant_columns, 1},

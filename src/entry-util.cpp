@@ -89,61 +89,15 @@ Rcpp::IntegerVector cpp_sparse_components(Eigen::MappedSparseMatrix<double> A) {
   return glmmgee_exports::sparse_components(A);
 }
 
-// ---- small dense linear algebra in batches ----
+// ---- forwarded to util/cluster-leverage.cpp ----
 
-//' Eigen decompositions of a batch of symmetric p x p matrices, the slices of
-//' a p x p x G array (each symmetrized first): `values` p x G (ascending in
-//' each column), `vectors` p x p x G. A slice that is not finite, or whose
-//' decomposition fails, gets NA values. Used where R would loop over
-//' thousands of clusters (the leverages of cluster-robust covariances).
+//' The leverages and adjustments of the bias-reduced cluster-robust
+//' covariances in one pass over the clusters (see cluster_leverage()).
 //' @noRd
 // [[Rcpp::export(rng = false)]]
-Rcpp::List cpp_sym_eigen_batch(Rcpp::NumericVector a, int p) {
-  if (p < 1) Rcpp::stop("cpp_sym_eigen_batch(): 'p' must be positive");
-  const R_xlen_t pp = static_cast<R_xlen_t>(p) * p;
-  if (a.size() % pp != 0)
-    Rcpp::stop("cpp_sym_eigen_batch(): the array's length is not a multiple of p^2");
-  const R_xlen_t G = a.size() / pp;
-  Rcpp::NumericMatrix values(p, G);
-  Rcpp::NumericVector vectors(a.size());
-  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(p);
-  for (R_xlen_t g = 0; g < G; ++g) {
-    if ((g & 1023) == 1023) Rcpp::checkUserInterrupt();
-    Eigen::Map<const Eigen::MatrixXd> M(a.begin() + g * pp, p, p);
-    const Eigen::MatrixXd S = (M + M.transpose()) / 2.0;
-    Eigen::Map<Eigen::MatrixXd> V(vectors.begin() + g * pp, p, p);
-    bool ok = S.allFinite();
-    if (ok) {
-      es.compute(S);
-      ok = es.info() == Eigen::Success;
-    }
-    for (int k = 0; k < p; ++k) values(k, g) = ok ? es.eigenvalues()(k) : NA_REAL;
-    if (ok) V = es.eigenvectors(); else V.setConstant(NA_REAL);
-  }
-  vectors.attr("dim") = Rcpp::IntegerVector::create(p, p, static_cast<int>(G));
-  return Rcpp::List::create(Rcpp::Named("values") = values, Rcpp::Named("vectors") = vectors);
-}
-
-//' V_g diag(f_g) V_g' for each slice V_g of a p x p x G array `vectors`
-//' (cpp_sym_eigen_batch()'s) and column f_g of the p x G matrix `f`: a p x p
-//' x G array.
-//' @noRd
-// [[Rcpp::export(rng = false)]]
-Rcpp::NumericVector cpp_sym_eigen_apply_batch(Rcpp::NumericVector vectors, Rcpp::NumericMatrix f) {
-  const int p = f.nrow();
-  const R_xlen_t G = f.ncol();
-  const R_xlen_t pp = static_cast<R_xlen_t>(p) * p;
-  if (p < 1 || vectors.size() != pp * G)
-    Rcpp::stop("cpp_sym_eigen_apply_batch(): 'vectors' must hold one p x p slice per column of 'f'");
-  Rcpp::NumericVector out(vectors.size());
-  for (R_xlen_t g = 0; g < G; ++g) {
-    Eigen::Map<const Eigen::MatrixXd> V(vectors.begin() + g * pp, p, p);
-    Eigen::Map<const Eigen::VectorXd> fg(f.begin() + g * p, p);
-    Eigen::Map<Eigen::MatrixXd> O(out.begin() + g * pp, p, p);
-    O.noalias() = V * fg.asDiagonal() * V.transpose();
-  }
-  out.attr("dim") = Rcpp::IntegerVector::create(p, p, static_cast<int>(G));
-  return out;
+Rcpp::List cpp_cluster_leverage(Rcpp::NumericVector H, Rcpp::NumericMatrix M,
+                                Rcpp::NumericMatrix U, double power) {
+  return glmmgee_exports::cluster_leverage(H, M, U, power);
 }
 
 // Whether every cluster with rows of positive weight has all y <= 0 or all

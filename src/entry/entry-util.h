@@ -11,6 +11,9 @@ namespace glmmgee_exports {
 Rcpp::NumericVector dd_sum(Rcpp::NumericVector x);
 Eigen::VectorXd lin_pred(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> beta,
                          Eigen::Map<Eigen::VectorXd> offset);
+// util/cluster-leverage.cpp
+Rcpp::List cluster_leverage(Rcpp::NumericVector H, Rcpp::NumericMatrix M, Rcpp::NumericMatrix U,
+                            double power);
 // util/info-inverse.cpp
 Rcpp::List info_inverse(Rcpp::NumericMatrix info_s, Rcpp::Nullable<Rcpp::NumericMatrix> info);
 Rcpp::List la_solve(Rcpp::NumericMatrix a, Rcpp::Nullable<Rcpp::NumericVector> b);

@@ -354,7 +354,7 @@ test_that("the clusters' curvature kept with a one-factor fit gives the CR types
     expect_false(is.null(cc), info = n)
     # one information per cluster, summing to the fit's own information
     parts <- cluster_score_parts(f, NULL, hessians = TRUE)
-    expect_equal(rowSums(parts$hessians, dims = 2L), unname(parts$A), tolerance = 1e-8, info = n)
+    expect_equal(rowSums(sandwich_informations(parts), dims = 2L), unname(parts$A), tolerance = 1e-8, info = n)
     expect_equal(colSums(parts$S), numeric(ncol(parts$S)), tolerance = 1e-3, info = n)
     g <- without_curvature(f)
     for (ty in c("CR0", "CR1", "CR2", "CR3")) {
@@ -563,7 +563,7 @@ test_that("fits of nested terms keep their schools' curvature: the CR types, fre
     expect_null(cq$scores)
     expect_identical(dim(cq$informations)[3L], nlevels(d$school))
     parts <- cluster_score_parts(fq, NULL, hessians = TRUE)
-    expect_equal(rowSums(parts$hessians, dims = 2L), unname(parts$A), tolerance = 1e-8, info = v)
+    expect_equal(rowSums(sandwich_informations(parts), dims = 2L), unname(parts$A), tolerance = 1e-8, info = v)
     gq <- without_curvature(fq)
     for (ty in c("CR0", "CR2", "CR3"))
       expect_lt(vr_rel(vcov(fq, type = ty), vcov(gq, type = ty)), 1e-3)
@@ -1371,7 +1371,7 @@ test_that("CR2 and CR3 stay defined when a cluster's log-likelihood is not conca
   parts <- cluster_score_parts(fit, NULL, hessians = TRUE)
   ev <- eigen(solve(parts$A)) # the bread is positive definite
   expect_true(all(ev$values > 0))
-  lev_min <- apply(parts$hessians, 3L, function(H) min(eigen(H, symmetric = TRUE)$values))
+  lev_min <- apply(sandwich_informations(parts), 3L, function(H) min(eigen(H, symmetric = TRUE)$values))
   expect_true(any(lev_min < 0))
   V0 <- vcov(fit, type = "CR0"); V2 <- vcov(fit, type = "CR2"); V3 <- vcov(fit, type = "CR3")
   expect_true(all(diag(V0) < diag(V2)) && all(diag(V2) < diag(V3)))
@@ -1690,31 +1690,73 @@ test_that("a reduced coverage simulation: CR2 repairs a model-based SE that a mi
   expect_true(ratio[["CR0"]] < ratio[["CR2"]] && ratio[["CR2"]] < ratio[["CR3"]])
 })
 
-test_that("the batched small-matrix algebra equals the matrix-by-matrix computation", {
+test_that("a GLMM cluster that alone determines a coefficient: CR2 and CR3 name it, CR1 stands", {
+  set.seed(2)
+  G <- 20
+  d <- data.frame(g = rep(seq_len(G), each = 10), x = rnorm(10 * G))
+  d$z <- as.numeric(d$g == 7)  # varies in cluster 7 only
+  d$y <- rbinom(nrow(d), 1, plogis(0.3 * d$x + rnorm(G, 0, 0.5)[d$g]))
+  f <- glmm(y ~ x + z + (1 | g), data = d, family = binomial)
+  for (ty in c("CR2", "CR3"))
+    expect_error(vcov(f, type = ty), sprintf("type = \"%s\"\\): cluster '7' alone determines", ty))
+  V1 <- vcov(f, type = "CR1")
+  expect_true(all(is.finite(V1)) && all(diag(V1) > 0))
+})
+
+test_that("the clusters' leverages and adjustments equal the matrix-by-matrix computation", {
   set.seed(5)
+  k <- 5L
   P <- 4L
-  G <- 7L
-  H <- array(0, c(P, P, G))
+  G <- 9L
+  H <- array(0, c(k, k, G))
   for (i in seq_len(G)) {
-    A <- matrix(rnorm(P * P), P)
-    H[, , i] <- crossprod(A) - diag(0.5, P)  # symmetric, some indefinite
+    A <- matrix(rnorm(k * k), k)
+    H[, , i] <- crossprod(A) / 8 - diag(0.3, k)  # symmetric, some indefinite
   }
-  S <- crossprod(matrix(rnorm(P * P), P)) + diag(P)
-  e <- batch_eigen(H)
-  f <- matrix(runif(P * G), P)
-  v <- matrix(rnorm(G * P), G)
-  sq <- batch_sandwich(S, H)
-  fa <- batch_eigen_apply(e, pmax(e$values, 0))
-  mv <- batch_matvec(H, v)
-  for (i in seq_len(G)) {
-    ei <- eigen(H[, , i], symmetric = TRUE)
-    expect_equal(sort(e$values[, i]), sort(ei$values), tolerance = 1e-12)
-    expect_equal(sq[, , i], S %*% H[, , i] %*% S, tolerance = 1e-12)
-    expect_equal(fa[, , i], ei$vectors %*% (pmax(ei$values, 0) * t(ei$vectors)), tolerance = 1e-12)
-    expect_equal(mv[i, ], c(H[, , i] %*% v[i, ]), tolerance = 1e-12)
+  H[, , 4] <- -diag(k)                           # no direction of positive curvature
+  H[, , 6] <- tcrossprod(rnorm(k)) / 10           # rank one
+  M <- matrix(rnorm(k * P), k) / 3
+  U <- matrix(rnorm(G * P), G)
+  # the steps of score_cluster_sandwich() one cluster at a time
+  sym_fun <- function(S, f) {
+    e <- eigen((S + t(S)) / 2, symmetric = TRUE)
+    e$vectors %*% (f(e$values) * t(e$vectors))
   }
+  W <- lapply(seq_len(G), function(i) crossprod(M, H[, , i] %*% M))
+  Pp <- lapply(W, sym_fun, f = function(l) pmax(l, 0))
+  T <- Reduce(`+`, Pp)
+  Th <- sym_fun(T, sqrt)
+  Tih <- sym_fun(T, function(l) 1 / sqrt(l))
+  for (power in c(0, 1 / 2, 1)) {
+    lev <- cpp_cluster_leverage(H, M, U, power)
+    expect_true(lev$finite)
+    expect_identical(lev$one, 0L)
+    expect_equal(lev$Th, Th, tolerance = 1e-12)
+    expect_equal(lev$Tih, Tih, tolerance = 1e-12)
+    for (i in seq_len(G)) {
+      L <- Tih %*% Pp[[i]] %*% Tih
+      adj <- sym_fun(L, function(l) (1 - pmin(pmax(l, 0), 1))^-power)
+      expect_equal(lev$L[, , i], L, tolerance = 1e-12, info = i)
+      expect_equal(lev$adj[, , i], adj, tolerance = 1e-12, info = i)
+      expect_equal(lev$U[i, ], c(Th %*% adj %*% Tih %*% U[i, ]), tolerance = 1e-12, info = i)
+    }
+  }
+  # a cluster that alone determines a direction (leverage 1): named when
+  # the adjustment needs its inverse, not for CR0/CR1's degrees of freedom
+  Hone <- array(0, c(2L, 2L, 3L))
+  Hone[, , 1] <- diag(c(1, 0))
+  Hone[, , 2] <- diag(c(0, 1))
+  Hone[, , 3] <- diag(c(0, 1))
+  expect_identical(cpp_cluster_leverage(Hone, diag(2), matrix(1, 3, 2), 1 / 2)$one, 1L)
+  expect_identical(cpp_cluster_leverage(Hone, diag(2), matrix(1, 3, 2), 0)$one, 0L)
   bad <- H
   bad[1, 1, 3] <- NaN
-  expect_error(batch_eigen(bad), "not finite")
-  expect_error(cpp_sym_eigen_batch(1:5 + 0, 2L), "multiple of p")
+  expect_false(cpp_cluster_leverage(bad, M, U, 1 / 2)$finite)
+  expect_error(cpp_cluster_leverage(H[, , 1:3], M, U, 1 / 2), "one nrow\\(M\\) x nrow\\(M\\) slice per row")
+  expect_error(cpp_cluster_leverage(H, M, U[, 1:2], 1 / 2), "ncol\\(M\\) columns")
+  expect_error(cpp_cluster_leverage(H, M, U, -1), "'power'")
+  # batch_matvec(): the rows M_i v_i
+  v <- matrix(rnorm(G * k), G)
+  mv <- batch_matvec(H, v)
+  for (i in seq_len(G)) expect_equal(mv[i, ], c(H[, , i] %*% v[i, ]), tolerance = 1e-12)
 })
