@@ -106,15 +106,18 @@ resolve_vcov_cluster <- function(fit, cluster = NULL) {
                           "within one cluster)"), g$name, g$levels[which(spread)[1L]]),
            call. = FALSE)
     }
-  used <- sort(unique(code[pos]))
+  present <- tabulate(code[pos], nlevels(f)) > 0L
+  used <- which(present)
   if (length(used) < 2L)
     stop(sprintf("%s has fewer than 2 clusters; cluster-robust covariances need at least 2",
                  if (default) sprintf("the grouping '%s' (the default 'cluster')", name) else "'cluster'"),
          call. = FALSE)
-  code <- match(code, used)
-  # rows of zero weight whose cluster has no other row: code 1 (they add
-  # nothing to any sum)
-  code[is.na(code)] <- 1L
+  if (!all(present)) {
+    code <- match(code, used)
+    # rows of zero weight whose cluster has no other row: code 1 (they add
+    # nothing to any sum)
+    code[is.na(code)] <- 1L
+  }
   structure(list(code = code, levels = levels(f)[used], name = name),
             class = "glmmgee_vcov_cluster")
 }
