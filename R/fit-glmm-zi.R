@@ -168,9 +168,11 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
                         pnames, diag = at_lam[is_diag])
   run <- vb$best
   agq_set_nagq(eng, nAGQ)
+  # (with each cluster's score from the Hessian's evaluations, kept for
+  # vcov()'s cluster-robust types: cluster-curvature.R)
   fin <- finish_search(engine_ev(eng), run$theta, run$opt, c(run$stages, run$restart_stages),
                        bound, lower, control, rep(1, P), control$rel.tol / 100 / 1000,
-                       at = run$at)
+                       at = run$at, cluster_ev = scores_ev(eng))
   theta_s <- fin$theta
   final <- fin$final
   run$opt <- fin$opt
@@ -182,6 +184,8 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
   on_boundary <- if (is.null(rp[["boundary"]])) user_bound(theta)
                  else rp$boundary(theta, theta_s, user_bound, bound_at(control$singular_tol))
   J <- rp$jacobian(theta, !on_boundary)
+  curvature <- fin$curvature
+  if (!is.null(curvature)) curvature[c("jacobian", "at")] <- list(J, unname(theta))
   # The convergence test reads the gradient on the optimizer's standardized
   # scale, where it does not depend on the covariates' units (on the user's,
   # a covariate in micro-units gave "doubtful convergence" at the optimum).
@@ -218,7 +222,7 @@ zi_engine_fit <- function(eng, st, rp, pat, pnames, nAGQ, control, laplace_stage
        run = run, boundary_check = vb$record, gmax = gmax, gmax_star = gmax_star, nstep = nstep,
        warn = warn,
        sizes = sizes, nAGQ = nAGQ, dispersion_limit = any(dl),
-       reparameterized = !rp$identity)
+       reparameterized = !rp$identity, cluster_curvature = curvature)
 }
 
 # The fitter's result from zi_engine_fit()'s: the parameters split by
@@ -244,7 +248,8 @@ zi_fit_result <- function(fit, warn, kind, cl, pat, cov_blocks, extra, vanishes,
          zi = if (pz) theta[p + nl + seq_len(pz)], disp = if (pd) theta[p + nl + pz + seq_len(pd)],
          theta = theta, loglik = fit$loglik, gradient = fit$gradient, hessian = fit$hessian,
          cov_theta = fit$cov_theta, modes = fit$modes, nAGQ = nAGQ, group = cl, q = q,
-         pattern = pat, cov_blocks = cov_blocks, p = p, kind = kind),
+         pattern = pat, cov_blocks = cov_blocks, p = p, kind = kind,
+         cluster_curvature = fit$cluster_curvature),
     extra,
     list(singular = any(on_boundary), on_boundary = on_boundary,
          optinfo = agq_optinfo(stages, nAGQ, run$opt, fit$gmax_star, fit$gmax,

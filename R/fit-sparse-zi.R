@@ -68,14 +68,22 @@ glmm_sparse_zi_fit_units <- function(X, y, re, family, kind, Xz, Xd, weights, of
   if (!is.null(start))
     theta <- zi_search_start(start, P, rp$to_star, function(t) sparse_eval(eng, t, FALSE)$loglik)
   sr <- sparse_zi_search(evalf, theta, re, p, pz, pd, P, X, Xz, Xd, control)
+  # (with each cluster's score and information, for vcov()'s cluster-robust
+  # types, cluster-curvature.R; not with a penalty, which belongs to no
+  # cluster)
+  cls <- if (control$hessian && is.null(penalty)) sparse_fit_clusters(re, rp$Z, weights)
   fin <- finish_search(cached_ev(evalf), sr$run$theta, sr$run$opt,
                        c(sr$run$stages, sr$run$restart_stages), sr$star_boundary, sr$lower,
-                       control, rep(1, P), tol = 1e-12, reevaluate = TRUE)
+                       control, rep(1, P), tol = 1e-12, reevaluate = TRUE,
+                       cluster_ev = sparse_scores_ev(eng, cls))
   tl <- sparse_zi_tail(fin, rp, sr, control, kind, rp$Xz, offz, nb, pz, "Laplace (sparse)",
                        aux_dispersion_limit(family, Xd, offd, nb + pz + seq_len(pd), P,
                                             rp$Xd, rp$Td, limit_zero_rows(y, kind)))
   theta_s <- fin$theta
   theta <- tl$theta
+  curvature <- fin$curvature
+  if (!is.null(curvature))
+    curvature[c("jacobian", "at", "group")] <- list(tl$jacobian, unname(theta), cls$code)
   tl$optinfo <- zi_note_logseries(tl$optinfo, kind, family, X, offset, Xd, offd, theta,
                                   nb + pz + seq_len(pd))
   modes <- cpp_sparse_modes(eng, theta_s)
@@ -88,13 +96,14 @@ glmm_sparse_zi_fit_units <- function(X, y, re, family, kind, Xz, Xd, weights, of
        lambda = theta[p + seq_len(nth)], p = p,
        gradient = tl$gradient, hessian = tl$hessian, cov_theta = tl$cov_theta, family = family,
        modes = modes, terms = terms, singular = any(tl$on_boundary),
-       on_boundary = tl$on_boundary, optinfo = tl$optinfo)
+       on_boundary = tl$on_boundary, optinfo = tl$optinfo, cluster_curvature = curvature)
 }
 
 # The tail shared by the sparse two-part fitters (glmm_sparse_zi_fit(),
 # glmm_sparse_zire_fit()): the optimum `fin` (finish_search()'s) mapped
 # back to the user's scale with its gradient, Hessian and covariance there,
-# the fit's warnings and the optimizer record. `sr`: sparse_zi_search()'s
+# the fit's warnings and the optimizer record, and the Jacobian `jacobian`
+# of the search's parameters in the user's. `sr`: sparse_zi_search()'s
 # result; `Xzs`, `offz`: the zero part's design on the search scale and its
 # offset; `nb`: the number of fixed and covariance parameters.
 sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method, dlim = NULL) {
@@ -126,7 +135,7 @@ sparse_zi_tail <- function(fin, rp, sr, control, kind, Xzs, offz, nb, pz, method
                                        boundary_check = vb$record), cause)
   stages <- fin$stages
   list(theta = theta, gradient = grad, hessian = hess, cov_theta = cov_theta,
-       on_boundary = on_boundary,
+       on_boundary = on_boundary, jacobian = J,
        optinfo = sparse_optinfo(stages, fin$opt, method, gmax, cov_theta, warn,
                       scaled_grad = nstep, nthreads = 1L, boundary_check = vb$record,
                       dispersion_limit = any(dl),

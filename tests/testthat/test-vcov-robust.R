@@ -376,6 +376,41 @@ test_that("the clusters' curvature kept with a one-factor fit gives the CR types
 })
 
 
+test_that("two-part fits keep their clusters' curvature: the CR types of a rebuilt engine", {
+  set.seed(3)
+  G <- 60
+  d <- data.frame(g = rep(seq_len(G), each = 8), x = rnorm(8 * G), trt = rep(0:1, 4 * G))
+  u <- rnorm(G, 0, 0.6)
+  d$y <- ifelse(runif(nrow(d)) < plogis(-1 + 0.5 * d$x), 0,
+                rpois(nrow(d), exp(0.5 + 0.3 * d$trt + u[d$g])))
+  d$xf <- d$x * 1e-3 + 20
+  d$pair <- rep(1:2, each = 4)
+  fits <- list(
+    zip = glmm(y ~ trt + x + (1 | g), ziformula = ~ x, data = d, family = poisson),
+    zip_agq = glmm(y ~ trt + x + (1 | g), ziformula = ~ x, data = d, family = poisson, nAGQ = 5),
+    hurdle = glmm(y ~ trt + x + (1 | g), ziformula = ~ x, data = d, family = truncated_poisson),
+    nb_disp = glmm(y ~ trt + x + (1 | g), dispformula = ~ trt, data = d, family = nbinom2),
+    zip_far = glmm(y ~ trt + xf + (1 | g), ziformula = ~ xf, data = d, family = poisson),
+    zip_random_zero = suppressWarnings(glmm(y ~ trt + x + (1 | g), ziformula = ~ x + (1 | g),
+                                            data = d, family = poisson, nAGQ = 3)),
+    # several terms nested in one grouping (the sparse engine)
+    zip_nested = glmm(y ~ trt + x + (1 | g/pair), ziformula = ~ x, data = d, family = poisson),
+    nb_disp_nested = glmm(y ~ trt + x + (1 | g/pair), dispformula = ~ trt, data = d,
+                          family = nbinom2))
+  for (n in names(fits)) {
+    f <- fits[[n]]
+    expect_false(is.null(f$cluster_curvature), info = n)
+    # (x * 1e-3 + 20: carried through the map of a covariate far from
+    # zero, which costs digits)
+    parts <- cluster_score_parts(f, NULL, hessians = TRUE)
+    expect_equal(rowSums(sandwich_informations(parts), dims = 2L), unname(parts$A),
+                 tolerance = if (n == "zip_far") 1e-5 else 1e-8, info = n)
+    g <- without_curvature(f)
+    for (ty in c("CR0", "CR2", "CR3"))
+      expect_lt(vr_rel(vcov(f, type = ty), vcov(g, type = ty)), 1e-5)
+  }
+})
+
 test_that("CR0 of a binomial GLMM equals the sandwich built from numerical derivatives", {
   skip_if_not_installed("numDeriv")
   skip_if_not_installed("lme4")
