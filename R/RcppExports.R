@@ -470,8 +470,8 @@ cpp_ordinal_certificate <- function(y, X, eta, theta, link) {
     .Call(`_glmmgee_cpp_ordinal_certificate`, y, X, eta, theta, link)
 }
 
-cpp_ordinal_loglik <- function(y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start = NULL, fast = TRUE, hessian = 0L) {
-    .Call(`_glmmgee_cpp_ordinal_loglik`, y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start, fast, hessian)
+cpp_ordinal_loglik <- function(y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start = NULL, fast = TRUE, hessian = 0L, clusters = FALSE) {
+    .Call(`_glmmgee_cpp_ordinal_loglik`, y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start, fast, hessian, clusters)
 }
 
 cpp_ordinal_search <- function(y, X, offset, weights, start, J, par0, nAGQ, link, mode_start, H0, lower, maxit, tol) {

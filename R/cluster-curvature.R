@@ -12,10 +12,13 @@
 # quadrature engine's gradient holds the adaptive nodes fixed
 # (optimize-nested.R): its fits keep the informations (their Hessian is
 # made of the same differences) but not the scores, which vcov() takes by
-# differences of the value. They are kept in
-# the coordinates the search ran in (theta* of the standardized design)
-# with the Jacobian d theta* / d theta and the theta (`at`) they belong to,
-# and carried to the coordinates of the sandwich by it (a cluster's Hessian
+# differences of the value. A cumulative link random intercept's Hessian
+# is exact, summed over clusters in one pass of its engine (fit-ordinal.R):
+# its fits keep the clusters' terms of it, in theta's own coordinates, and
+# vcov() takes the scores from one evaluation. They are kept in the
+# coordinates the search ran in (theta* of the standardized design) with
+# the Jacobian d theta* / d theta and the theta (`at`) they belong to, and
+# carried to the coordinates of the sandwich by it (a cluster's Hessian
 # follows a linear map exactly).
 #
 # A fit keeps them when they take at most `curvature_max_doubles` numbers
@@ -142,14 +145,19 @@ kept_curvature <- function(fit, cl, fr) {
 # which score_cluster_sandwich() folds into its whitening): list(hessians,
 # hessian_map), or NULL where a user cluster holds no kept one.
 kept_informations <- function(kc, G) {
-  k <- length(kc$cc$free)
-  H <- kc$cc$informations
-  if (length(kc$to_user) != G || any(kc$to_user != seq_len(G))) {
-    Iu <- rowsum(t(matrix(H, k * k)), kc$to_user, reorder = TRUE)
-    if (nrow(Iu) != G) return(NULL)
-    H <- array(t(Iu), c(k, k, G))
-  }
+  H <- sum_informations(kc$cc$informations, kc$to_user, G)
+  if (is.null(H)) return(NULL)
   list(hessians = H, hessian_map = kc$D)
+}
+
+# Clusters' informations (a k x k x Gk array) summed into the G user
+# clusters `to_user` names for each; NULL where a user cluster holds none.
+sum_informations <- function(H, to_user, G) {
+  if (length(to_user) == G && all(to_user == seq_len(G))) return(H)
+  k <- dim(H)[1L]
+  Iu <- rowsum(t(matrix(H, k * k)), to_user, reorder = TRUE)
+  if (nrow(Iu) != G) return(NULL)
+  array(t(Iu), c(k, k, G))
 }
 
 # cluster_score_parts() from the curvature the fit kept, for the user's

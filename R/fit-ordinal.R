@@ -39,9 +39,9 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
   # Each evaluation starts the clusters' Newton iterations at the previous
   # evaluation's modes (the same quantities whether X is centred or not).
   last_modes <- NULL
-  engine <- function(Xm, theta, beta, tau, grad, K = nAGQ, hess = 0L) {
+  engine <- function(Xm, theta, beta, tau, grad, K = nAGQ, hess = 0L, clusters = FALSE) {
     r <- cpp_ordinal_loglik(ys, Xm, os, ws, starts, J, theta, beta, tau, K, link, grad,
-                            last_modes, TRUE, hess)
+                            last_modes, TRUE, hess, clusters)
     if (all(is.finite(r$mode))) last_modes <<- r$mode
     r
   }
@@ -132,10 +132,11 @@ ordinal_glmm_fit <- function(X, y, J, group, family, weights = NULL, offset = NU
     opt <- search(par0, nAGQ)
   }
   # (an exact Hessian counted as one evaluation)
-  gfun <- function(ps, hess = 0L) {
+  gfun <- function(ps, hess = 0L, clusters = FALSE) {
     calls <<- calls + 1L
     evals <<- evals + 1L + (hess > 0L)
-    r <- engine(Xc, ps[seq_len(k1)], ps[k1 + seq_len(p)], ps[k1 + p + 1L], TRUE, hess = hess)
+    r <- engine(Xc, ps[seq_len(k1)], ps[k1 + seq_len(p)], ps[k1 + p + 1L], TRUE, hess = hess,
+                clusters = clusters)
     ordinal_add_penalty(r, pen, ps[ib], ib)
   }
   u <- unpack(opt$par)
@@ -160,7 +161,12 @@ ordinal_fit_finish <- function(psi, opt, gfun, X, ctr, scl, k1, pen, nAGQ, contr
   Tm <- ordinal_star_map(k1, p, ctr, scl)
   tau <- psi[[length(psi)]]
   want_h <- control$hessian && exp(tau) > 1e-3
-  final <- gfun(psi, if (want_h) 3L else 0L)
+  # (with each cluster's gradient and Hessian from the same pass, kept for
+  # vcov()'s cluster-robust types: not with a prior, which belongs to no
+  # cluster)
+  keep <- want_h && is.null(pen)
+  final <- gfun(psi, if (want_h) 3L else 0L, clusters = keep)
+  exact <- final
   # The Hessian in (thresholds, beta, log sigma), for the standard errors,
   # exact (ordinal_exact_hessian() in the engine: one pass over the data
   # with the fourth derivatives of log p at the modes, where the central
@@ -199,6 +205,7 @@ ordinal_fit_finish <- function(psi, opt, gfun, X, ctr, scl, k1, pen, nAGQ, contr
   cov_s <- info$cov
   if (!is.null(info$cov)) info$cov <- Tm %*% info$cov %*% t(Tm)
   if (!is.null(H)) H <- crossprod(Ti, H %*% Ti)
+  curvature <- if (keep) ordinal_kept_curvature(exact, Ti, tau, p, k1)
   theta <- psi[seq_len(k1)]; beta <- psi[k1 + seq_len(p)]; tau <- psi[k1 + p + 1L]
   warnings <- character()
   sigma <- exp(tau)
@@ -228,7 +235,7 @@ ordinal_fit_finish <- function(psi, opt, gfun, X, ctr, scl, k1, pen, nAGQ, contr
   # (standard errors from the penalized Hessian, as the other penalized
   # fits); its log-likelihood does not.
   list(theta = theta, beta = beta, log_sigma = tau, sigma = sigma, psi = psi,
-       cov_psi = cov_psi, cov_star = cov_star, hessian = H,
+       cov_psi = cov_psi, cov_star = cov_star, hessian = H, cluster_curvature = curvature,
        loglik = final$loglik - final$penalty,
        penalty = ordinal_penalty_record(pen, final$loglik - final$penalty, final$penalty),
        gradient = final$gradient,
@@ -241,6 +248,25 @@ ordinal_fit_finish <- function(psi, opt, gfun, X, ctr, scl, k1, pen, nAGQ, contr
                       message = opt$message, max_grad = gnorm,
                       hessian_cond = info$condition,
                       warnings = warnings))
+}
+
+# The clusters' informations a cumulative link random-intercept fit keeps
+# (cluster-curvature.R), in its theta = (beta, sigma, thresholds), from the
+# exact pass `r` at the optimum in the search's psi* (psi = Tm psi*, `Ti`
+# = Tm^-1; `tau` its log sigma): list(free, informations, jacobian (the
+# identity: kept in theta's own coordinates)); the fit adds `at`. NULL
+# beyond curvature_max_doubles.
+ordinal_kept_curvature <- function(r, Ti, tau, p, k1) {
+  P <- ncol(Ti)
+  M <- nrow(r$cluster_gradient)
+  if (is.null(r$cluster_hessian) || as.double(M) * P^2 > curvature_max_doubles) return(NULL)
+  # Ti' H_i Ti for each cluster's Hessian H_i (symmetric)
+  Y <- array(crossprod(Ti, matrix(r$cluster_hessian, P, P * M)), c(P, P, M))
+  H <- array(crossprod(Ti, matrix(aperm(Y, c(2L, 1L, 3L)), P, P * M)), c(P, P, M))
+  cv <- ordinal_cluster_curvature(list(cluster_gradient = r$cluster_gradient %*% Ti,
+                                       cluster_hessian = (H + aperm(H, c(2L, 1L, 3L))) / 2),
+                                  exp(tau), p, k1)
+  list(free = seq_len(P), informations = cv$informations, jacobian = diag(P))
 }
 
 # The linear map from the optimizer's (thresholds, beta, extra) on the

@@ -228,7 +228,7 @@ new_glmm_ordinal <- function(fit, X, resp, re, w, off, family, mf, mt, call, for
   if (!is.null(fit$hessian)) dimnames(fit$hessian) <- list(pn, pn)
   s <- fit$sigma
   m <- fit$modes
-  with_ordinal_layout(structure(c(list(
+  obj <- with_ordinal_layout(structure(c(list(
     call = call, formula = formula, family = family,
     thresholds = stats::setNames(fit$theta, tn), coefficients = stats::setNames(fit$beta, bn),
     vcov = beta_block(fit$cov_psi, length(tn), bn),
@@ -240,6 +240,10 @@ new_glmm_ordinal <- function(fit, X, resp, re, w, off, family, mf, mt, call, for
                       mean = s * m$post_mean, var = s^2 * m$post_var)),
     ordinal_frame_fields(fit, X, mf, mt, lev)),
     class = c("glmmgee_glmm_ordinal", "glmmgee_glmm")))
+  # the clusters' informations at the estimates (cluster-curvature.R)
+  if (!is.null(fit$cluster_curvature))
+    obj$cluster_curvature <- c(fit$cluster_curvature, list(at = as.numeric(obj$theta)))
+  obj
 }
 
 # The covariance of the coefficients beta (named `bn`), the common field

@@ -250,8 +250,9 @@ npml_robust_engine <- function(fit, cl) {
 # The cumulative link random-intercept fit's engine for cluster-robust
 # covariances: each cluster's log-likelihood in the fit's theta = (beta,
 # sigma, thresholds) (cpp_ordinal_loglik(), clusters in the order of the
-# grouping's levels, as fit$group codes them), which cluster_score_parts()
-# differentiates.
+# grouping's levels, as fit$group codes them), and each cluster's exact
+# score and information from one pass (`curvature`), which
+# cluster_score_parts() uses in place of differences.
 ordinal_robust_engine <- function(fit) {
   require_capability(fit, "robust_vcov")
   if (inherits(fit, "glmmgee_glmm_ordinal_sparse")) return(ordinal_sparse_robust_engine(fit))
@@ -303,13 +304,36 @@ ordinal_robust_engine <- function(fit) {
   }
   d <- ordinal_fit_data(fit)
   J <- length(fit$y_levels)
+  k1 <- J - 1L
   # |sigma|: a step across zero (a standard deviation within a thousandth
   # of its standard error of zero) sees the likelihood's mirror image
-  list(loglik = function(th)
-         cpp_ordinal_loglik(d$y, d$X, d$offset, d$w, d$starts, J, th[p + 1L + seq_len(J - 1L)],
-                            th[seq_len(p)], log(abs(th[p + 1L])), fit$nAGQ,
-                            fit$family$link_code, FALSE)$cluster_loglik,
+  at <- function(th, ...)
+    cpp_ordinal_loglik(d$y, d$X, d$offset, d$w, d$starts, J, th[p + 1L + seq_len(k1)],
+                       th[seq_len(p)], log(abs(th[p + 1L])), fit$nAGQ, fit$family$link_code, ...)
+  list(loglik = function(th) at(th, FALSE)$cluster_loglik,
+       curvature = function(th, hessians = TRUE)
+         ordinal_cluster_curvature(at(th, TRUE, NULL, TRUE, if (hessians) 3L else 0L, TRUE),
+                                   th[[p + 1L]], p, k1),
        free = function() NULL, Tx = NULL)
+}
+
+# Each cluster's score and information in theta = (beta, sigma,
+# thresholds) from the engine's exact ones in psi = (thresholds, beta,
+# log |sigma|) (`r`: cpp_ordinal_loglik(clusters = TRUE), the informations
+# with hessian = 3): reordered, and log |sigma|'s chain rule, whose second
+# derivative -1 / sigma^2 adds each cluster's own score to its curvature.
+ordinal_cluster_curvature <- function(r, sigma, p, k1) {
+  ord <- c(k1 + seq_len(p), k1 + p + 1L, seq_len(k1))
+  is <- p + 1L
+  g <- r$cluster_gradient[, ord, drop = FALSE]
+  g_tau <- g[, is]
+  g[, is] <- g_tau / sigma
+  if (is.null(r$cluster_hessian)) return(list(scores = g))
+  H <- r$cluster_hessian[ord, ord, , drop = FALSE]
+  H[is, , ] <- H[is, , , drop = FALSE] / sigma
+  H[, is, ] <- H[, is, , drop = FALSE] / sigma
+  H[is, is, ] <- H[is, is, ] - g_tau / sigma^2
+  list(scores = g, informations = -H)
 }
 
 # A cumulative link fit with several random-effect terms (the sparse

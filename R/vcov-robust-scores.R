@@ -56,10 +56,11 @@ robust_frame <- function(fit, th, V, jac, star_ok) {
   if (!all(needed %in% free))
     stop("vcov(): the fixed effects' model-based covariance is not available (",
          "the information matrix is singular), so no sandwich can be formed", call. = FALSE)
-  star <- fit$cov_star
+  star <- theta_cov_star(fit)
   Ts <- NULL
   if (!is.null(star) && is.null(jac) && star_ok &&
-      identical(as.integer(star$index), as.integer(free)) && nrow(star$T) == length(free)) {
+      identical(as.integer(star$index), as.integer(free)) && nrow(star$T) == length(free) &&
+      star_in_theta(star, V[free, free, drop = FALSE])) {
     Ts <- star$T
     V <- matrix(0, length(th), length(th))
     V[free, free] <- star$V
@@ -67,6 +68,34 @@ robust_frame <- function(fit, th, V, jac, star_ok) {
     jac[free, free] <- Ts
   }
   list(free = free, V = V, se = sqrt(diag(V)[free]), jac = jac, Ts = Ts)
+}
+
+# The standardized covariance a fit kept, over fit$theta's parameters: a
+# cumulative link random-intercept fit keeps it over its own psi =
+# (thresholds, beta, log sigma), carried here to theta = (beta, sigma,
+# thresholds) (d sigma / d log sigma = sigma).
+theta_cov_star <- function(fit) {
+  star <- fit$cov_star
+  if (is.null(star) || class(fit)[1L] != "glmmgee_glmm_ordinal") return(star)
+  k1 <- length(fit$thresholds)
+  p <- length(fit$coefficients)
+  ord <- c(k1 + seq_len(p), k1 + p + 1L, seq_len(k1))
+  if (length(ord) != length(fit$theta) || star$P != length(ord)) return(NULL)
+  Tt <- matrix(0, star$P, ncol(star$T))
+  Tt[star$index, ] <- star$T
+  Tt <- Tt[ord, , drop = FALSE]
+  Tt[p + 1L, ] <- Tt[p + 1L, ] * fit$sigma_re
+  list(T = Tt, V = star$V, index = seq_along(ord), P = length(ord))
+}
+
+# Whether a kept standardized covariance (T, V*) is of fit$theta's
+# parameters, V = T V* T' (`V` over the free ones): a cumulative link
+# random-intercept fit keeps it in its own psi = (thresholds, beta, log
+# sigma), another order and scale, which must not be read as theta's.
+star_in_theta <- function(star, V) {
+  d <- diag(V)
+  ds <- rowSums((star$T %*% star$V) * star$T)
+  all(is.finite(ds)) && all(abs(ds - d) <= 1e-6 * abs(d))
 }
 
 # The bread of the sandwich: the information, V inverted over the free
@@ -127,7 +156,28 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
   V <- fr$V
   A <- frame_information(fr)
   se <- fr$se
-  if (!is.null(src$scores)) {
+  # the clusters' informations the fit kept where its engine's scores are
+  # not the value's (nested quadrature) or come from the engine at no cost
+  # (a cumulative link random intercept), in the same coordinates
+  kc <- if (hessians && is.null(par)) kept_curvature(fit, cl, fr)
+  ki <- if (!is.null(kc)) kept_informations(kc, G)
+  info_parts <- NULL
+  if (!is.null(src$curvature)) {
+    # Engines that give each cluster's exact score and Hessian in one pass
+    # (the cumulative link random-intercept engine), in fit$theta: nothing
+    # by differences. The informations stay in those coordinates with their
+    # map into the sandwich's.
+    cv <- src$curvature(th, hessians && is.null(ki))
+    D <- if (is.null(Ts)) diag(1, length(free)) else Ts
+    S <- rowsum(cv$scores[, free, drop = FALSE] %*% D, to_user, reorder = TRUE)
+    if (!is.null(Ts)) check_scores_vanish(S, A, se)
+    info_parts <- function() {
+      H <- sum_informations(cv$informations[free, free, , drop = FALSE], to_user, G)
+      if (is.null(H))
+        stop("vcov(): a cluster has no observation of positive weight", call. = FALSE)
+      list(hessians = H, hessian_map = D)
+    }
+  } else if (!is.null(src$scores)) {
     # The engine runs on the fit's scaled fixed-effect design
     # (profile_engine()): its scores in theta* = (T beta, ...) map back by
     # the chain rule.
@@ -182,12 +232,8 @@ cluster_score_parts <- function(fit, cluster, hessians = FALSE) {
   out <- list(S = S, A = A, free = free, G = G,
               levels = cl$levels, npar = length(th), jac = jac)
   rownames(out$S) <- cl$levels
-  if (hessians) {
-    # the clusters' informations the fit kept where its engine's scores are
-    # not the value's (nested quadrature), in the same coordinates
-    kc <- if (is.null(par)) kept_curvature(fit, cl, fr)
-    out <- c(out, (if (!is.null(kc)) kept_informations(kc, G)) %||% list(hessians = info()))
-  }
+  if (hessians)
+    out <- c(out, ki %||% (if (!is.null(info_parts)) info_parts()) %||% list(hessians = info()))
   out
 }
 

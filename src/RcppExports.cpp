@@ -1553,8 +1553,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_ordinal_loglik
-Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> offset, Eigen::Map<Eigen::VectorXd> weights, Eigen::Map<Eigen::VectorXi> start, int J, Eigen::Map<Eigen::VectorXd> theta, Eigen::Map<Eigen::VectorXd> beta, double log_sigma, int nAGQ, int link, bool gradient, Rcpp::Nullable<Rcpp::NumericVector> mode_start, bool fast, int hessian);
-RcppExport SEXP _glmmgee_cpp_ordinal_loglik(SEXP ySEXP, SEXP XSEXP, SEXP offsetSEXP, SEXP weightsSEXP, SEXP startSEXP, SEXP JSEXP, SEXP thetaSEXP, SEXP betaSEXP, SEXP log_sigmaSEXP, SEXP nAGQSEXP, SEXP linkSEXP, SEXP gradientSEXP, SEXP mode_startSEXP, SEXP fastSEXP, SEXP hessianSEXP) {
+Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> offset, Eigen::Map<Eigen::VectorXd> weights, Eigen::Map<Eigen::VectorXi> start, int J, Eigen::Map<Eigen::VectorXd> theta, Eigen::Map<Eigen::VectorXd> beta, double log_sigma, int nAGQ, int link, bool gradient, Rcpp::Nullable<Rcpp::NumericVector> mode_start, bool fast, int hessian, bool clusters);
+RcppExport SEXP _glmmgee_cpp_ordinal_loglik(SEXP ySEXP, SEXP XSEXP, SEXP offsetSEXP, SEXP weightsSEXP, SEXP startSEXP, SEXP JSEXP, SEXP thetaSEXP, SEXP betaSEXP, SEXP log_sigmaSEXP, SEXP nAGQSEXP, SEXP linkSEXP, SEXP gradientSEXP, SEXP mode_startSEXP, SEXP fastSEXP, SEXP hessianSEXP, SEXP clustersSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
@@ -1573,7 +1573,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericVector> >::type mode_start(mode_startSEXP);
     Rcpp::traits::input_parameter< bool >::type fast(fastSEXP);
     Rcpp::traits::input_parameter< int >::type hessian(hessianSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_ordinal_loglik(y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start, fast, hessian));
+    Rcpp::traits::input_parameter< bool >::type clusters(clustersSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_ordinal_loglik(y, X, offset, weights, start, J, theta, beta, log_sigma, nAGQ, link, gradient, mode_start, fast, hessian, clusters));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -1917,7 +1918,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_plain_codes", (DL_FUNC) &_glmmgee_cpp_plain_codes, 1},
     {"_glmmgee_cpp_frame_factors_used", (DL_FUNC) &_glmmgee_cpp_frame_factors_used, 1},
     {"_glmmgee_cpp_ordinal_certificate", (DL_FUNC) &_glmmgee_cpp_ordinal_certificate, 5},
-    {"_glmmgee_cpp_ordinal_loglik", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik, 15},
+    {"_glmmgee_cpp_ordinal_loglik", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik, 16},
     {"_glmmgee_cpp_ordinal_search", (DL_FUNC) &_glmmgee_cpp_ordinal_search, 14},
     {"_glmmgee_cpp_ordinal_scores", (DL_FUNC) &_glmmgee_cpp_ordinal_scores, 4},
     {"_glmmgee_cpp_ordinal_loglik_re", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik_re, 15},

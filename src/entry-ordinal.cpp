@@ -26,9 +26,10 @@ Rcpp::List cpp_ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::M
                               Eigen::Map<Eigen::VectorXd> theta, Eigen::Map<Eigen::VectorXd> beta,
                               double log_sigma, int nAGQ, int link, bool gradient,
                               Rcpp::Nullable<Rcpp::NumericVector> mode_start = R_NilValue,
-                              bool fast = true, int hessian = 0) {
+                              bool fast = true, int hessian = 0,
+                              bool clusters = false) {
   return glmmgee_exports::ordinal_loglik(y, X, offset, weights, start, J, theta, beta, log_sigma,
-                                         nAGQ, link, gradient, mode_start, fast, hessian);
+                                         nAGQ, link, gradient, mode_start, fast, hessian, clusters);
 }
 
 // [[Rcpp::export]]

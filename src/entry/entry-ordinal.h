@@ -34,7 +34,8 @@ Rcpp::List ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::Matri
                           Eigen::Map<Eigen::VectorXi> start, int J,
                           Eigen::Map<Eigen::VectorXd> theta, Eigen::Map<Eigen::VectorXd> beta,
                           double log_sigma, int nAGQ, int link, bool gradient,
-                          Rcpp::Nullable<Rcpp::NumericVector> mode_start, bool fast, int hessian);
+                          Rcpp::Nullable<Rcpp::NumericVector> mode_start, bool fast, int hessian,
+                          bool clusters);
 }  // namespace glmmgee_exports
 
 #endif

@@ -776,6 +776,57 @@ test_that("a cumulative link random intercept: robust types agree with the binar
   expect_error(confint(fo, vcov = "CR2", method = "profile"), "Wald intervals only")
 })
 
+test_that("a cumulative link random intercept: each cluster's exact score and information", {
+  skip_if_not_installed("numDeriv")
+  set.seed(4)
+  G <- 40
+  d <- data.frame(g = rep(seq_len(G), each = 6), x = rnorm(6 * G), trt = rep(0:1, 3 * G))
+  eta <- 0.5 * d$trt + 0.4 * d$x + rnorm(G, 0, 0.9)[d$g]
+  d$o <- factor(cut(eta + rlogis(nrow(d)), c(-Inf, -1, 0, 1.2, Inf), labels = FALSE),
+                ordered = TRUE)
+  f <- glmm(o ~ trt + x + (1 | g), data = d, family = cumulative(), nAGQ = 5)
+  eng <- robust_score_engine(f)
+  th <- as.numeric(f$theta)
+  cv <- eng$curvature(th)
+  # theta = (trt, x, sigma, three thresholds): each cluster's score and
+  # information are the derivatives of its log-likelihood contribution
+  expect_equal(cv$scores, numDeriv::jacobian(eng$loglik, th), tolerance = 1e-6)
+  # (without the informations, the scores come from the evaluation's own
+  # gradient pass, as CR0 and CR1 take them)
+  expect_equal(eng$curvature(th, hessians = FALSE)$scores, cv$scores, tolerance = 1e-9)
+  expect_null(eng$curvature(th, hessians = FALSE)$informations)
+  for (i in c(1L, 17L, 40L))
+    expect_equal(cv$informations[, , i],
+                 -numDeriv::hessian(function(t) eng$loglik(t)[i], th), tolerance = 1e-5,
+                 info = i)
+  expect_equal(rowSums(cv$informations, dims = 2L), unname(solve(f$cov_theta)), tolerance = 1e-6)
+  # the fit keeps them from its own exact Hessian's pass (before its
+  # Newton polish, which moves the estimates within their precision): the
+  # same CR types
+  kept <- f$cluster_curvature$informations
+  expect_identical(dim(kept), dim(cv$informations))
+  expect_lt(max(abs(kept - cv$informations)) / max(abs(cv$informations)), 1e-6)
+  for (ty in c("CR0", "CR2", "CR3"))
+    expect_lt(vr_rel(vcov(f, type = ty), vcov(without_curvature(f), type = ty)), 1e-6)
+  # the CR types from them do not depend on the covariate's origin or
+  # scale (x + 2010 and x * 1e-4 - 3 were refused: their scores by
+  # differences did not sum to zero)
+  d$xf <- d$x + 2010
+  d$xs <- d$x * 1e-4 - 3
+  ff <- glmm(o ~ trt + xf + (1 | g), data = d, family = cumulative(), nAGQ = 5)
+  fs <- glmm(o ~ trt + xs + (1 | g), data = d, family = cumulative(), nAGQ = 5)
+  for (ty in c("CR0", "CR2", "CR3")) {
+    V <- vcov(f, type = ty)
+    Vf <- vcov(ff, type = ty)
+    Vs <- vcov(fs, type = ty)
+    expect_equal(Vf[c("trt", "xf"), c("trt", "xf")], V[c("trt", "x"), c("trt", "x")],
+                 tolerance = 1e-6, ignore_attr = TRUE, info = ty)
+    expect_equal(Vs[c("trt", "xs"), c("trt", "xs")] * c(1, 1e-4)[col(diag(2))] *
+                   c(1, 1e-4)[row(diag(2))], V[c("trt", "x"), c("trt", "x")],
+                 tolerance = 1e-6, ignore_attr = TRUE, info = ty)
+  }
+})
+
 test_that("cumulative link random slopes and several terms: the binary GLMM's robust types", {
   # two categories: the binomial logit GLMM with intercept = -threshold
   set.seed(6)

@@ -403,6 +403,9 @@ namespace glmmgee {
 struct OrdEval {
   double total;
   Eigen::VectorXd grad, mode, scale, pmean, pvar, cll;
+  // each cluster's gradient (P x M), kept when `want_cluster_grad`
+  bool want_cluster_grad = false;
+  Eigen::MatrixXd cluster_grad;
 };
 
 void ordinal_eval(const OrdData& d, const CumLink& F, int link, bool fast, const GhRule& rule,
@@ -430,14 +433,19 @@ void ordinal_eval(const OrdData& d, const CumLink& F, int link, bool fast, const
     lc.reset(new LogitCluster(d, th, eta0, sigma));
     if (!lc->ok()) lc.reset();
   }
-  Eigen::VectorXd buf;
+  Eigen::VectorXd buf, before;
   std::vector<double> qbuf;
+  const bool per_cluster = gradient && out->want_cluster_grad;
+  if (per_cluster) out->cluster_grad.resize(P, M);
   for (int c = 0; c < M; ++c) {
     if (poll.poll()) poll.raise_if_interrupted();
     if (lc) {
       ClusterOut o;
-      // (adds to grad only when it succeeds)
+      // (adds to grad only when it succeeds; the cluster's part is the
+      // difference, so that grad's sum is the same with or without it)
+      if (per_cluster) before = grad;
       if (logit_cluster(*lc, d, rule, c, u0[c], sigma, gradient ? &grad : nullptr, &o, &buf)) {
+        if (per_cluster) out->cluster_grad.col(c) = grad - before;
         total += o.ll;
         cll[c] = o.ll;
         mode[c] = o.mode;
@@ -551,6 +559,7 @@ void ordinal_eval(const OrdData& d, const CumLink& F, int link, bool fast, const
       acc += pik[k] * (dhk + h1k[k] * (du + rule.z[k] * ds));
     }
     grad += acc;
+    if (per_cluster) out->cluster_grad.col(c) = acc;
   }
   out->total = total;
 }
@@ -715,7 +724,8 @@ Eigen::MatrixXd ordinal_exact_hessian(const OrdData& d, const CumLink& F, int li
                                       const GhRule& rule,
                                       const Eigen::VectorXd& th, const Eigen::VectorXd& beta,
                                       double log_sigma, const Eigen::VectorXd& umode,
-                                      Eigen::VectorXd* grad_out) {
+                                      Eigen::VectorXd* grad_out,
+                                      Eigen::MatrixXd* cluster_hess = nullptr) {
   const int p = d.X.cols(), M = d.start.size() - 1, J = d.J, P = J - 1 + p + 1, K = rule.z.size();
   const int it = P - 1;  // log sigma
   const Eigen::VectorXd eta0 = d.X * beta + d.off;
@@ -727,6 +737,8 @@ Eigen::MatrixXd ordinal_exact_hessian(const OrdData& d, const CumLink& F, int li
   Eigen::MatrixXd Hpp(P, P), Hvpp(P, P), Hvvpp(P, P), V2(P, P), HD(P, P), Hls(P, P), Hs(P, P),
       Hc(P, P), Hppk(P, P), Hk(P, P);
   Eigen::VectorXd lw(K);
+  // each cluster's Hessian (P x P M), when asked for
+  if (cluster_hess) cluster_hess->resize(P, static_cast<Eigen::Index>(P) * M);
   std::vector<Eigen::VectorXd> gks(K, Eigen::VectorXd(P));
   std::vector<Eigen::MatrixXd> Hks(K, Eigen::MatrixXd(P, P));
   auto bounds = [&](int i, double v, double* a, double* b) {
@@ -831,6 +843,8 @@ Eigen::MatrixXd ordinal_exact_hessian(const OrdData& d, const CumLink& F, int li
     Hc -= gbar * gbar.transpose();
     H += Hc;
     G += gls + gbar;
+    if (cluster_hess)
+      cluster_hess->block(0, static_cast<Eigen::Index>(P) * c, P, P) = (Hc + Hc.transpose()) / 2;
   }
   if (grad_out) *grad_out = G;
   return (H + H.transpose()) / 2;
@@ -844,7 +858,9 @@ Eigen::MatrixXd ordinal_exact_hessian(const OrdData& d, const CumLink& F, int li
 // with hessian = 1 or 2 also the Hessian (ordinal_fd_hessian(): forward or
 // central differences of the gradient), with hessian = 3 the exact one
 // (ordinal_exact_hessian(); `hessian_gradient`: the gradient by its
-// formulas, equal to `gradient` to rounding).
+// formulas, equal to `gradient` to rounding), and with `clusters` also
+// each cluster's gradient (`cluster_gradient`, M x P) and, with hessian =
+// 3, its Hessian (`cluster_hessian`, P x P x M), whose sums they are.
 Rcpp::List glmmgee_exports::ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X,
                               Eigen::Map<Eigen::VectorXd> offset,
                               Eigen::Map<Eigen::VectorXd> weights,
@@ -852,12 +868,14 @@ Rcpp::List glmmgee_exports::ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen:
                               Eigen::Map<Eigen::VectorXd> theta, Eigen::Map<Eigen::VectorXd> beta,
                               double log_sigma, int nAGQ, int link, bool gradient,
                               Rcpp::Nullable<Rcpp::NumericVector> mode_start,
-                              bool fast, int hessian) {
+                              bool fast, int hessian, bool clusters) {
   using namespace glmmgee;
   const int n = y.size(), p = X.cols(), M = start.size() - 1;
   if (X.rows() != n) Rcpp::stop("ordinal engine: 'y' and 'X' differ in rows");
   if (hessian < 0 || hessian > 3)
     Rcpp::stop("ordinal engine: 'hessian' must be 0 (none), 1 (forward), 2 (central differences) or 3 (exact)");
+  if (clusters && (!gradient || (hessian != 0 && hessian != 3)))
+    Rcpp::stop("ordinal engine: the clusters' parts need the gradient and hessian = 0 or 3 (exact)");
   std::unique_ptr<CumLink> F =
       checked_ordinal_inputs(y, p, offset, weights, start, J, theta, beta, nAGQ, link);
   // The previous evaluation's modes: Newton's method then needs a step or two.
@@ -868,6 +886,7 @@ Rcpp::List glmmgee_exports::ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen:
   Eigen::Map<const Eigen::VectorXd> co(offset.data(), n), cw(weights.data(), n);
   OrdData d{cy, cX, co, cw, cst, J};
   OrdEval e;
+  e.want_cluster_grad = clusters;
   const GhRule rule = gh_rule(nAGQ);
   const Eigen::VectorXd th = theta, b = beta;
   ordinal_eval(d, *F, link, fast, rule, th, b, log_sigma, u0, gradient || hessian > 0, &e);
@@ -876,15 +895,28 @@ Rcpp::List glmmgee_exports::ordinal_loglik(Eigen::Map<Eigen::VectorXi> y, Eigen:
       Rcpp::Named("mode") = Rcpp::wrap(e.mode), Rcpp::Named("scale") = Rcpp::wrap(e.scale),
       Rcpp::Named("post_mean") = Rcpp::wrap(e.pmean), Rcpp::Named("post_var") = Rcpp::wrap(e.pvar),
       Rcpp::Named("cluster_loglik") = Rcpp::wrap(e.cll));
+  if (clusters) out["cluster_gradient"] = Rcpp::wrap(Eigen::MatrixXd(e.cluster_grad.transpose()));
   if (hessian > 0) {
     const bool ok = std::isfinite(e.total) && e.grad.allFinite() && e.mode.allFinite();
     const int P = e.grad.size();
     if (!ok) {
       out["hessian"] = Rcpp::wrap(Eigen::MatrixXd::Constant(P, P, NA_REAL));
+      if (clusters) {
+        Rcpp::NumericVector ch(static_cast<R_xlen_t>(P) * P * M, NA_REAL);
+        ch.attr("dim") = Rcpp::IntegerVector::create(P, P, M);
+        out["cluster_hessian"] = ch;
+      }
     } else if (hessian == 3) {
       Eigen::VectorXd g;
-      out["hessian"] = Rcpp::wrap(ordinal_exact_hessian(d, *F, link, rule, th, b, log_sigma, e.mode, &g));
+      Eigen::MatrixXd chm;
+      out["hessian"] = Rcpp::wrap(ordinal_exact_hessian(d, *F, link, rule, th, b, log_sigma, e.mode,
+                                                        &g, clusters ? &chm : nullptr));
       out["hessian_gradient"] = Rcpp::wrap(g);
+      if (clusters) {
+        Rcpp::NumericVector ch(chm.data(), chm.data() + chm.size());
+        ch.attr("dim") = Rcpp::IntegerVector::create(P, P, M);
+        out["cluster_hessian"] = ch;
+      }
     } else {
       out["hessian"] = Rcpp::wrap(ordinal_fd_hessian(d, *F, link, fast, rule, th, b, log_sigma, e,
                                                      hessian == 2));
