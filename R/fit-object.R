@@ -18,10 +18,12 @@
 #' model frame), `terms`, `contrasts`, `re_formula`, `na.action`, `nAGQ`,
 #' `singular`, `gradient`, `hessian`, `optinfo` and `engine`. Fields such as
 #' `X`, `Z`, `fitted.values` and `linear.predictors` are rebuilt on access
-#' where they are not stored. Fits of one grouping factor, and fits of
-#' several terms nested in one grouping factor (see [vcov()] for which), also keep
+#' where they are not stored. Fits of one grouping factor and fits of
+#' several terms nested in one grouping factor, also with zero or
+#' dispersion parts, and cumulative link random intercepts (see [vcov()]
+#' for which), also keep
 #' `cluster_curvature`: each cluster's information (and, except by nested
-#' quadrature, its score) at the optimum, from the evaluations that gave
+#' quadrature or a cumulative link, its score) at the optimum, from the evaluations that gave
 #' the Hessian, from which [vcov()]'s cluster-robust types are formed. Use the extractors ([fixef()], [ranef()],
 #' [VarCorr()], [vcov()], [logLik()], ...) rather than the fields where one
 #' exists.

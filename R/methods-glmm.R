@@ -68,18 +68,23 @@ nlme::VarCorr
 #' parameters, since in a GLMM the estimation of the variance parameters
 #' moves the fixed effects; its fixed-effect block is returned. The
 #' small-sample types work in the same space, with \eqn{A_i} the cluster's
-#' own information. Fits of one grouping factor, or of several terms
-#' nested in one, by adaptive quadrature or the Laplace approximation
-#' (without a covariance structure, a zero-inflation or dispersion part, or
-#' a cumulative link) keep each cluster's score and information (up to
-#' about a million numbers: clusters times free parameters squared), taken
-#' from the same evaluations as their Hessian (forward differences of the
-#' scores), so that every type costs no further evaluation of the engine,
-#' for the default clusters or any coarser ones. Fits by nested adaptive
-#' quadrature keep the informations likewise; their scores cost two
-#' evaluations of the log-likelihood (without its gradient) per parameter.
-#' Other fits take the informations by central differences of the scores,
-#' two engine evaluations per parameter.
+#' own information. Fits of one grouping factor by adaptive quadrature or
+#' the Laplace approximation (also with zero-inflation, hurdle or
+#' dispersion parts and random effects in the zero part), and fits of
+#' several terms nested in one (also with zero-inflation or dispersion
+#' parts of fixed effects), keep each cluster's
+#' score and information (up to about a million numbers: clusters times
+#' free parameters squared), taken from the same evaluations as their
+#' Hessian (forward differences of the scores), so that every type costs
+#' no further evaluation of the engine, for the default clusters or any
+#' coarser ones; fits with a covariance structure do not. Fits by nested
+#' adaptive quadrature keep the informations likewise; their scores cost
+#' two evaluations of the log-likelihood (without its gradient) per
+#' parameter. A cumulative link random intercept keeps each cluster's
+#' exact information from the pass that gave its exact Hessian, and takes
+#' the scores from one evaluation. Other fits
+#' take the informations by central differences of the scores, two engine
+#' evaluations per parameter.
 #' `"CR2"` scales each score by
 #' \eqn{A^{1/2}(I - L_i)^{-1/2}A^{-1/2}}, \eqn{L_i = A^{-1/2}A_iA^{-1/2}}
 #' the cluster's leverage (from the positive part of each cluster's

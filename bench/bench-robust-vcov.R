@@ -15,6 +15,10 @@
 # comparison with clubSandwich::vcovCR() on lmer when both are installed).
 # The evaluations of the nested quadrature fit are of its log-likelihood
 # with the gradient by central differences, as its profile engine takes it.
+# Two more models on the same design: a zero-inflated Poisson random
+# intercept (the two-part engine) and a cumulative logit random intercept
+# (the ordinal engine, its evaluation the log-likelihood with its
+# gradient).
 
 suppressPackageStartupMessages(library(glmmgee))
 args <- commandArgs(TRUE)
@@ -34,16 +38,41 @@ secs <- function(expr) {
   force(expr)
   proc.time()[["elapsed"]] - t0
 }
-time_fit <- function(label, fit_call, d) {
-  tf <- secs(fit <- fit_call())
+# Seconds per call of f(): repeated until a run takes about 0.1 s (the
+# clock counts milliseconds), the best of three runs (the first call also
+# compiles R code).
+per_call <- function(f) {
+  reps <- min(200L, max(1L, ceiling(0.1 / max(secs(f()), 1e-4))))
+  min(replicate(3L, secs(for (i in seq_len(reps)) f()) / reps))
+}
+# One evaluation of a fit's log-likelihood and gradient (its profile
+# engine's), as a function of no argument, and the engine's clean-up.
+profile_eval <- function(fit) {
   pe <- glmmgee:::profile_engine(fit)
   th <- glmmgee:::theta_star(as.numeric(fit$theta), pe$Tx)
-  te <- secs(for (i in 1:5) pe$eval(th)) / 5
+  list(eval = function() pe$eval(th), free = pe$free)
+}
+# The same for a cumulative link random intercept: its engine's
+# evaluation, on the fit's data in the engine's order.
+ordinal_eval <- function(fit) {
+  od <- glmmgee:::ordinal_fit_data(fit)
+  th <- as.numeric(fit$theta)
+  p <- length(fit$coefficients)
+  J <- length(fit$y_levels)
+  list(eval = function()
+         glmmgee:::cpp_ordinal_loglik(od$y, od$X, od$offset, od$w, od$starts, J,
+                                      th[p + 1L + seq_len(J - 1L)], th[seq_len(p)],
+                                      log(th[p + 1L]), fit$nAGQ, fit$family$link_code, TRUE),
+       free = function() NULL)
+}
+time_fit <- function(label, fit_call, d, evaluator = profile_eval) {
+  tf <- secs(fit <- fit_call())
+  pe <- evaluator(fit)
+  te <- per_call(pe$eval)
   pe$free()
   out <- data.frame(model = label, fit_s = tf, eval_s = te)
   for (ty in c("CR0", "CR2", "CR3")) {
-    # the best of three (the first call also compiles R code)
-    ts <- min(replicate(3L, secs(vcov(fit, type = ty))))
+    ts <- per_call(function() vcov(fit, type = ty))
     out[[paste0(ty, "_s")]] <- ts
     out[[paste0(ty, "_evals")]] <- round(ts / te, 1)
   }
@@ -52,7 +81,7 @@ time_fit <- function(label, fit_call, d) {
   if (!is.null(fit$cluster_curvature)) {
     bare <- fit
     bare$cluster_curvature <- NULL
-    ts <- min(replicate(3L, secs(vcov(bare, type = "CR2"))))
+    ts <- per_call(function() vcov(bare, type = "CR2"))
     out$CR2_rebuilt_evals <- round(ts / te, 1)
   } else out$CR2_rebuilt_evals <- NA
   out$CR2_of_fit <- round(out$CR2_s / tf, 3)
@@ -60,13 +89,21 @@ time_fit <- function(label, fit_call, d) {
 }
 d$y2 <- rbinom(G * m, 1, plogis(-0.3 + 0.5 * trt + 0.3 * x + b +
                                    rnorm(2 * G, 0, 0.5)[(g - 1L) * 2L + class]))
+eta <- -0.3 + 0.5 * trt + 0.3 * x + b
+d$k <- ifelse(runif(G * m) < 0.2, 0, rpois(G * m, exp(eta)))
+d$o <- factor(cut(eta + rlogis(G * m), c(-Inf, -1, 0, 1, Inf), labels = FALSE), ordered = TRUE)
 res <- rbind(
   time_fit("binomial (1 | g), AGHQ 7",
            function() glmm(y ~ trt + x + (1 | g), data = d, family = binomial, nAGQ = 7), d),
   time_fit("binomial (1 | g/class), Laplace",
            function() glmm(y2 ~ trt + x + (1 | g/class), data = d, family = binomial), d),
   time_fit("binomial (1 | g/class), nested AGHQ 5",
-           function() glmm(y2 ~ trt + x + (1 | g/class), data = d, family = binomial, nAGQ = 5), d))
+           function() glmm(y2 ~ trt + x + (1 | g/class), data = d, family = binomial, nAGQ = 5), d),
+  time_fit("zero-inflated Poisson (1 | g), Laplace",
+           function() glmm(k ~ trt + x + (1 | g), ziformula = ~ x, data = d, family = poisson), d),
+  time_fit("cumulative logit (1 | g), AGHQ 7",
+           function() glmm(o ~ trt + x + (1 | g), data = d, family = cumulative(), nAGQ = 7), d,
+           ordinal_eval))
 print(res, row.names = FALSE, digits = 3)
 
 # The linear mixed model: glmmgee's CR2 and clubSandwich's on lmer
