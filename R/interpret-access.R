@@ -222,8 +222,12 @@ fit_data <- function(fit) {
     stop("the data of the fit cannot be recovered (it changed since fitting?); give 'newdata'",
          call. = FALSE)
   data <- data[rows, , drop = FALSE]
-  X <- design_at(fit, data)$X
+  # (the fixed effects' design only: it identifies the rows; a cumulative
+  # link fit's has no intercept column, its thresholds are the intercepts)
+  X <- fixed_design_at(fit, data)$X
   X0 <- if (is_glmm(fit)) fit$X else fit$engine$data$X
+  if (!is.null(colnames(X0)) && all(colnames(X0) %in% colnames(X)))
+    X <- X[, colnames(X0), drop = FALSE]
   if (!isTRUE(all.equal(unname(X), unname(X0), check.attributes = FALSE)))
     stop("the data of the fit cannot be recovered (it changed since fitting?); give 'newdata'",
          call. = FALSE)
@@ -234,13 +238,9 @@ fit_data <- function(fit) {
 # glmm, the random-effect covariates Z (columns as fit$cnames).
 design_at <- function(fit, data) {
   env <- environment(fit$formula) %||% parent.frame()
-  tt <- stats::delete.response(fit$terms)
-  check_newdata_xlevels(fit$xlevels, data, "fixed effects", environment(tt) %||% env)
-  mf <- stats::model.frame(tt, data, na.action = stats::na.pass, xlev = fit$xlevels)
-  X <- stats::model.matrix(tt, mf, contrasts.arg = fit$contrasts)
-  off <- stats::model.offset(mf)
-  if (is.null(off)) off <- rep(0, nrow(X))
-  off <- off + newdata_offset(fit$call$offset, data, env, nrow(X))
+  fx <- fixed_design_at(fit, data)
+  X <- fx$X
+  off <- fx$offset
   Z <- NULL
   if (inherits(fit, "glmmgee_glmm_sparse")) {
     Z <- sparse_design_z(fit, data, env)
@@ -259,6 +259,18 @@ design_at <- function(fit, data) {
     stop("'newdata' has missing values in variables of the model", call. = FALSE)
   list(X = X, offset = off, Z = Z,
        aux = if (inherits(fit, "glmmgee_glmm_zi")) zi_aux_designs(fit, data))
+}
+
+# design_at()'s fixed-effect design X and offset alone.
+fixed_design_at <- function(fit, data) {
+  env <- environment(fit$formula) %||% parent.frame()
+  tt <- stats::delete.response(fit$terms)
+  check_newdata_xlevels(fit$xlevels, data, "fixed effects", environment(tt) %||% env)
+  mf <- stats::model.frame(tt, data, na.action = stats::na.pass, xlev = fit$xlevels)
+  X <- stats::model.matrix(tt, mf, contrasts.arg = fit$contrasts)
+  off <- stats::model.offset(mf)
+  if (is.null(off)) off <- rep(0, nrow(X))
+  list(X = X, offset = off + newdata_offset(fit$call$offset, data, env, nrow(X)))
 }
 
 # Variables of the fixed-effects part of the model (what a user may set).

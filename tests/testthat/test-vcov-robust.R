@@ -808,6 +808,11 @@ test_that("a cumulative link random intercept: each cluster's exact score and in
   expect_lt(max(abs(kept - cv$informations)) / max(abs(cv$informations)), 1e-6)
   for (ty in c("CR0", "CR2", "CR3"))
     expect_lt(vr_rel(vcov(f, type = ty), vcov(without_curvature(f), type = ty)), 1e-6)
+  # a coarser cluster by formula, of a variable outside the model (the
+  # fit's data were not recovered: its random-effect columns were checked
+  # against an intercept the cumulative model does not have)
+  d$pair <- (d$g + 1L) %/% 2L
+  expect_equal(vcov(f, type = "CR2", cluster = ~ pair), vcov(f, type = "CR2", cluster = d$pair))
   # the CR types from them do not depend on the covariate's origin or
   # scale (x + 2010 and x * 1e-4 - 3 were refused: their scores by
   # differences did not sum to zero)
