@@ -13,7 +13,8 @@
 # Without them (well-scaled designs) the result is G V G' as before.
 
 # The standardized covariance a fit kept, or NULL: list(T, V, index, P),
-# V = T V* T' over the parameters `index` of P (the rest count as known).
+# V = T V* T' over the parameters `index` of P (the rest count as known):
+# a gee's coefficients, a GLMM's theta.
 cov_star_of <- function(fit, type = NULL) {
   if (is_gee(fit)) {
     st <- fit$vcov_star
@@ -22,7 +23,25 @@ cov_star_of <- function(fit, type = NULL) {
     if (is.null(v)) return(NULL)
     return(list(T = st$T, V = v, index = st$index, P = st$P))
   }
-  fit$cov_star
+  theta_cov_star(fit)
+}
+
+# The standardized covariance a fit kept, over fit$theta's parameters: a
+# cumulative link random-intercept fit keeps it over its own psi =
+# (thresholds, beta, log sigma), carried here to theta = (beta, sigma,
+# thresholds) (d sigma / d log sigma = sigma).
+theta_cov_star <- function(fit) {
+  star <- fit$cov_star
+  if (is.null(star) || class(fit)[1L] != "glmmgee_glmm_ordinal") return(star)
+  k1 <- length(fit$thresholds)
+  p <- length(fit$coefficients)
+  ord <- c(k1 + seq_len(p), k1 + p + 1L, seq_len(k1))
+  if (length(ord) != length(fit$theta) || star$P != length(ord)) return(NULL)
+  Tt <- matrix(0, star$P, ncol(star$T))
+  Tt[star$index, ] <- star$T
+  Tt <- Tt[ord, , drop = FALSE]
+  Tt[p + 1L, ] <- Tt[p + 1L, ] * fit$sigma_re
+  list(T = Tt, V = star$V, index = seq_along(ord), P = length(ord))
 }
 
 # G's columns on star's parameters: G covers the first ncol(G) of them.

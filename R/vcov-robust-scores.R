@@ -56,7 +56,7 @@ robust_frame <- function(fit, th, V, jac, star_ok) {
   if (!all(needed %in% free))
     stop("vcov(): the fixed effects' model-based covariance is not available (",
          "the information matrix is singular), so no sandwich can be formed", call. = FALSE)
-  star <- theta_cov_star(fit)
+  star <- cov_star_of(fit)
   Ts <- NULL
   if (!is.null(star) && is.null(jac) && star_ok &&
       identical(as.integer(star$index), as.integer(free)) && nrow(star$T) == length(free) &&
@@ -68,24 +68,6 @@ robust_frame <- function(fit, th, V, jac, star_ok) {
     jac[free, free] <- Ts
   }
   list(free = free, V = V, se = sqrt(diag(V)[free]), jac = jac, Ts = Ts)
-}
-
-# The standardized covariance a fit kept, over fit$theta's parameters: a
-# cumulative link random-intercept fit keeps it over its own psi =
-# (thresholds, beta, log sigma), carried here to theta = (beta, sigma,
-# thresholds) (d sigma / d log sigma = sigma).
-theta_cov_star <- function(fit) {
-  star <- fit$cov_star
-  if (is.null(star) || class(fit)[1L] != "glmmgee_glmm_ordinal") return(star)
-  k1 <- length(fit$thresholds)
-  p <- length(fit$coefficients)
-  ord <- c(k1 + seq_len(p), k1 + p + 1L, seq_len(k1))
-  if (length(ord) != length(fit$theta) || star$P != length(ord)) return(NULL)
-  Tt <- matrix(0, star$P, ncol(star$T))
-  Tt[star$index, ] <- star$T
-  Tt <- Tt[ord, , drop = FALSE]
-  Tt[p + 1L, ] <- Tt[p + 1L, ] * fit$sigma_re
-  list(T = Tt, V = star$V, index = seq_along(ord), P = length(ord))
 }
 
 # Whether a kept standardized covariance (T, V*) is of fit$theta's
