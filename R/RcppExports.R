@@ -78,6 +78,10 @@ cpp_agq_eval_dir <- function(ptr, theta, gradient, dirs) {
     .Call(`_glmmgee_cpp_agq_eval_dir`, ptr, theta, gradient, dirs)
 }
 
+cpp_agq_eval_dir_scores <- function(ptr, theta, dirs) {
+    .Call(`_glmmgee_cpp_agq_eval_dir_scores`, ptr, theta, dirs)
+}
+
 cpp_agq_scores <- function(ptr, theta) {
     .Call(`_glmmgee_cpp_agq_scores`, ptr, theta)
 }

@@ -247,6 +247,19 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_agq_eval_dir_scores
+Rcpp::List cpp_agq_eval_dir_scores(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, Eigen::Map<Eigen::MatrixXd> dirs);
+RcppExport SEXP _glmmgee_cpp_agq_eval_dir_scores(SEXP ptrSEXP, SEXP thetaSEXP, SEXP dirsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type dirs(dirsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_agq_eval_dir_scores(ptr, theta, dirs));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_agq_scores
 Eigen::MatrixXd cpp_agq_scores(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta);
 RcppExport SEXP _glmmgee_cpp_agq_scores(SEXP ptrSEXP, SEXP thetaSEXP) {
@@ -1821,6 +1834,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_set_aux", (DL_FUNC) &_glmmgee_cpp_agq_set_aux, 5},
     {"_glmmgee_cpp_agq_eval", (DL_FUNC) &_glmmgee_cpp_agq_eval, 3},
     {"_glmmgee_cpp_agq_eval_dir", (DL_FUNC) &_glmmgee_cpp_agq_eval_dir, 4},
+    {"_glmmgee_cpp_agq_eval_dir_scores", (DL_FUNC) &_glmmgee_cpp_agq_eval_dir_scores, 3},
     {"_glmmgee_cpp_agq_scores", (DL_FUNC) &_glmmgee_cpp_agq_scores, 2},
     {"_glmmgee_cpp_agq_eval_scores", (DL_FUNC) &_glmmgee_cpp_agq_eval_scores, 2},
     {"_glmmgee_cpp_agq_summaries", (DL_FUNC) &_glmmgee_cpp_agq_summaries, 2},

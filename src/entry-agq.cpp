@@ -278,6 +278,22 @@ Rcpp::List cpp_agq_eval_dir(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gr
   return glmmgee::agq_result_list(eng->evaluate(theta, gradient, Eigen::MatrixXd(dirs)));
 }
 
+// cpp_agq_eval_dir() with the gradient, and each cluster's gradient in the
+// same coordinates (rows in the order of the group codes), from one pass.
+// [[Rcpp::export]]
+Rcpp::List cpp_agq_eval_dir_scores(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta,
+                                   Eigen::Map<Eigen::MatrixXd> dirs) {
+  glmmgee::AgqEngine* eng = agq_ptr(ptr);
+  glmmgee::check_engine_theta(*eng, theta);
+  if (dirs.rows() != eng->nlambda())
+    Rcpp::stop("dirs must have %d rows (one per entry of Lambda)", eng->nlambda());
+  Rcpp::checkUserInterrupt();
+  Eigen::MatrixXd S;
+  Rcpp::List out = glmmgee::agq_result_list(eng->evaluate_scores(theta, S, Eigen::MatrixXd(dirs)));
+  out["scores"] = S;
+  return out;
+}
+
 // Each cluster's gradient at theta (clusters x parameters, rows in the
 // order of the group codes).
 // [[Rcpp::export]]

@@ -848,17 +848,31 @@ AgqResult AgqEngine::evaluate_scores(const VectorXd& theta, MatrixXd& S) {
 }
 
 AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient, const MatrixXd& dirs) {
+  if (gradient) return evaluate_dirs(theta, dirs, nullptr);
   if (dirs.rows() != nl_)
     throw std::invalid_argument("the directions must have one row per entry of Lambda (" +
                                 std::to_string(nl_) + ")");
   if (!dirs.allFinite()) throw std::invalid_argument("the directions must be finite");
-  if (!gradient) return evaluate_impl(theta, false, nullptr);
+  return evaluate_impl(theta, false, nullptr);
+}
+
+AgqResult AgqEngine::evaluate_scores(const VectorXd& theta, MatrixXd& S, const MatrixXd& dirs) {
+  return evaluate_dirs(theta, dirs, &S);
+}
+
+AgqResult AgqEngine::evaluate_dirs(const VectorXd& theta, const MatrixXd& dirs, MatrixXd* scores) {
+  if (dirs.rows() != nl_)
+    throw std::invalid_argument("the directions must have one row per entry of Lambda (" +
+                                std::to_string(nl_) + ")");
+  if (!dirs.allFinite()) throw std::invalid_argument("the directions must be finite");
   const int nd = (int)dirs.cols();
+  const int P = npar(), rest = P - p_ - nl_;
   if (fast_ != FAST_NONE || aux_) {
     // The scalar fast path and the auxiliary predictors keep their entry-
-    // wise gradient: contracted here, after the sums.
-    AgqResult r = evaluate_impl(theta, true, nullptr);
-    const int P = npar(), rest = P - p_ - nl_;
+    // wise gradient: contracted here, after the sums (and each cluster's
+    // row likewise).
+    MatrixXd Sfull;
+    AgqResult r = evaluate_impl(theta, true, nullptr, scores ? &Sfull : nullptr);
     VectorXd g(p_ + nd + rest), hi(g.size()), lo(g.size());
     g.head(p_) = r.gradient.head(p_);
     g.segment(p_, nd) = dirs.transpose() * r.gradient.segment(p_, nl_);
@@ -868,6 +882,12 @@ AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient, const Matrix
     r.gradient = g;
     r.gradient_hi = hi;
     r.gradient_lo = lo;
+    if (scores) {
+      scores->resize(Sfull.rows(), g.size());
+      scores->leftCols(p_) = Sfull.leftCols(p_);
+      scores->middleCols(p_, nd).noalias() = Sfull.middleCols(p_, nl_) * dirs;
+      scores->rightCols(rest) = Sfull.rightCols(rest);
+    }
     return r;
   }
   LamDirs d;
@@ -881,7 +901,8 @@ AgqResult AgqEngine::evaluate(const VectorXd& theta, bool gradient, const Matrix
       }
     d.start[k + 1] = (int)d.e.size();
   }
-  return evaluate_impl(theta, true, &d);
+  if (scores) scores->resize(lay_.M, p_ + nd + rest);
+  return evaluate_impl(theta, true, &d, scores);
 }
 
 AgqResult AgqEngine::evaluate_impl(const VectorXd& theta, bool gradient, const LamDirs* dirs,

@@ -147,6 +147,10 @@ class AgqEngine : public NagqSwitch<AgqEngine> {
   // evaluate() with its gradient, and each cluster's gradient in the rows
   // of S (resized to M x npar()): the same numbers as evaluate()'s.
   AgqResult evaluate_scores(const Eigen::VectorXd& theta, Eigen::MatrixXd& S);
+  // The same along directions (evaluate(theta, true, dirs)): each cluster's
+  // gradient in the directions' coordinates (M x (npar() - nl + nd)).
+  AgqResult evaluate_scores(const Eigen::VectorXd& theta, Eigen::MatrixXd& S,
+                            const Eigen::MatrixXd& dirs);
   // Maximum-likelihood fixed effects of the GLM without random effects
   // (damped Newton from zero, at most maxit steps): the starting values.
   Eigen::VectorXd glm_start(int maxit) const;
@@ -195,6 +199,10 @@ class AgqEngine : public NagqSwitch<AgqEngine> {
   };
   AgqResult evaluate_impl(const Eigen::VectorXd& theta, bool gradient, const LamDirs* dirs,
                           Eigen::MatrixXd* scores = nullptr);
+  // evaluate(theta, true, dirs), with each cluster's gradient in `scores`
+  // when not null.
+  AgqResult evaluate_dirs(const Eigen::VectorXd& theta, const Eigen::MatrixXd& dirs,
+                          Eigen::MatrixXd* scores);
   // Throws, naming the size, when the scratch for K points per random effect
   // in every thread would exceed the memory limit (resources.h).
   void check_work_memory(int K) const;
