@@ -15,7 +15,10 @@
 # differences of the value. A cumulative link random intercept's Hessian
 # is exact, summed over clusters in one pass of its engine (fit-ordinal.R):
 # its fits keep the clusters' terms of it, in theta's own coordinates, and
-# vcov() takes the scores from one evaluation. They are kept in the
+# vcov() takes the scores from one evaluation. A structured fit on one
+# grouping factor (covstruct_fit()) keeps them from its search's last
+# Hessian, whose evaluations return the clusters' scores in the
+# structures' parameters (structure_curvature()). They are kept in the
 # coordinates the search ran in (theta* of the standardized design) with
 # the Jacobian d theta* / d theta and the theta (`at`) they belong to, and
 # carried to the coordinates of the sandwich by it (a cluster's Hessian
@@ -73,8 +76,9 @@ sparse_fit_clusters <- function(re, Z, weights) {
 # the same evaluations: list(at (the evaluation at theta), hess, curvature
 # (list(theta, free, informations (free x free x clusters), scores), or
 # NULL beyond curvature_max_doubles)).
-clusters_hessian <- function(cluster_ev, theta, b, typical) {
-  at <- cluster_ev(theta)
+# `at`, if given, is that evaluation already made (with its scores).
+clusters_hessian <- function(cluster_ev, theta, b, typical, at = NULL) {
+  at <- at %||% cluster_ev(theta)
   S0 <- at$scores
   idx <- which(!b)
   keep <- is.matrix(S0) && as.double(nrow(S0)) * length(idx)^2 <= curvature_max_doubles
@@ -92,6 +96,39 @@ clusters_hessian <- function(cluster_ev, theta, b, typical) {
   list(at = at, hess = hess, curvature = if (keep)
     list(theta = theta, free = idx, informations = (info + aperm(info, c(2L, 1L, 3L))) / 2,
          scores = S0))
+}
+
+# A structured fit's clusters' curvature (covstruct_fit()) from its search's
+# (covstruct_newton(): the last Hessian's differences of the clusters'
+# scores in the search's parameters `par`, c(beta*, structure parameters,
+# tail)), with the map `jacobian` (d par / d theta) and the fit's
+# parameters `at`. Those differences are each cluster's Hessian in par.
+# A cluster-robust covariance takes each cluster's information in the
+# engine's parameters (Lambda's entries) carried linearly, J' A_i J
+# (cluster_informations() says why: a cluster's Hessian is not invariant
+# under a nonlinear change of parameters); the two differ by the cluster's
+# score in the entries times the map's second derivatives,
+# sum_e s_ie d2 lambda_e / d par d par', added back here from one
+# evaluation of the clusters' scores in the engine's parameters
+# (`scores_at(theta)`, at the optimum) and central differences of the
+# map's Jacobian (no evaluation of the engine). NULL without one.
+structure_curvature <- function(curv, par, terms, k_re, p, scores_at, jacobian, at) {
+  if (is.null(curv)) return(NULL)
+  lm <- structure_lambda(terms, k_re, par)
+  disp <- length(par) - p - ncol(lm$J)
+  S <- scores_at(structure_engine_theta(par, lm, p, disp))
+  lam <- S[, p + seq_along(lm$lambda), drop = FALSE]
+  ks <- p + seq_len(ncol(lm$J))
+  C <- array(0, dim(curv$informations))
+  for (j in ks) {
+    h <- 1e-4 * max(abs(par[[j]]), 0.1)
+    d2 <- (structure_lambda(terms, k_re, replace(par, j, par[[j]] + h))$J -
+             structure_lambda(terms, k_re, replace(par, j, par[[j]] - h))$J) / (2 * h)
+    C[ks, j, ] <- crossprod(d2, t(lam))
+  }
+  curv$informations <- curv$informations + (C + aperm(C, c(2L, 1L, 3L))) / 2
+  curv$theta <- NULL
+  c(curv, list(jacobian = jacobian, at = unname(as.numeric(at))))
 }
 
 # The clusters' curvature at the fit's final point `theta` (after
@@ -115,7 +152,7 @@ curvature_at_final <- function(curv, cluster_ev, theta) {
 # the frame's, or a kept cluster spans user clusters.
 kept_curvature <- function(fit, cl, fr) {
   cc <- .subset2(fit, "cluster_curvature")
-  if (is.null(cc) || !identical(as.numeric(fit$theta), cc$at)) return(NULL)
+  if (is.null(cc) || !identical(as.numeric(fr$th), cc$at)) return(NULL)
   D <- cc$jacobian[, fr$free, drop = FALSE]
   if (!is.null(fr$Ts)) D <- D %*% fr$Ts
   # (rows of coordinates held on a bound are dropped, as star_covariance()
@@ -160,6 +197,19 @@ sum_informations <- function(H, to_user, G) {
   array(t(Iu), c(k, k, G))
 }
 
+# The coordinates of the sandwich a fit's kept curvature enters
+# (robust_frame()): fit$theta, or a structured fit's parameters on the
+# structures' scales (theta_structure, with the exact Jacobian of the map
+# to fit$theta's entries: covstruct_robust_engine()'s frame), NULL where
+# its map cannot be rebuilt.
+kept_frame <- function(fit) {
+  if (!inherits(fit, "glmmgee_glmm_covstruct"))
+    return(robust_frame(fit, as.numeric(fit$theta), fit$cov_theta, NULL, star_ok = TRUE))
+  pm <- covstruct_parameter_map(fit)
+  if (is.null(pm)) return(NULL)
+  robust_frame(fit, pm$phi, fit$cov_structure, pm$map(pm$phi)$J, star_ok = FALSE)
+}
+
 # cluster_score_parts() from the curvature the fit kept, for the user's
 # clusters `cl`, or NULL where it kept none that applies or kept no scores
 # (a nested quadrature fit, whose engine's scores are not the value's).
@@ -168,8 +218,9 @@ sum_informations <- function(H, to_user, G) {
 curvature_score_parts <- function(fit, cl, hessians) {
   cc <- .subset2(fit, "cluster_curvature")
   if (is.null(cc$scores)) return(NULL)
-  th <- as.numeric(fit$theta)
-  fr <- robust_frame(fit, th, fit$cov_theta, NULL, star_ok = TRUE)
+  fr <- kept_frame(fit)
+  if (is.null(fr)) return(NULL)
+  th <- fr$th
   kc <- kept_curvature(fit, cl, fr)
   if (is.null(kc)) return(NULL)
   fr$A <- frame_information(fr)

@@ -211,7 +211,7 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
        gmax_star = if (length(gfree)) max(abs(gfree)) else 0,
        singular = length(setdiff(bc$record$boundary_index, bc$record$disp_index)) > 0L,
        structures = structures, penalty = pen, lm = lm,
-       theta_chol = theta_chol, cov_chol = cov_chol)
+       theta_chol = theta_chol, cov_chol = cov_chol, jacobian = A)
 }
 
 # A user's `start`, laid out as a structured fit's theta_structure (beta,
@@ -404,6 +404,21 @@ print.glmmgee_lowrank_cov <- function(x, ...) {
   cat(sprintf("Covariance of %d parameters (rank %d), kept as B V B'; index it for a block\n",
               nrow(.subset2(x, "B")), ncol(.subset2(x, "B"))))
   invisible(x)
+}
+
+# $optinfo of a structured search (covstruct_fit(), sparse_covstruct_fit()):
+# the search's record `run`, estimates `est`, boundary check `bc`, the
+# warnings `warn`; route-specific fields in `...`.
+covstruct_optinfo <- function(run, est, bc, warn, method, nAGQ, reparameterized, grad_basis, ...) {
+  new_optinfo(optimizer = paste0(if (!is.null(run$stages$nlminb)) "Newton-BFGS, then nlminb"
+                                 else "Newton-BFGS", ", then Newton steps with recomputed Hessians"),
+              method = method, nAGQ = nAGQ, stages = run$stages,
+              convergence = run$opt$convergence, message = run$opt$message,
+              max_grad = est$gmax_star, max_grad_user = max(abs(est$grad[!est$on_boundary]), 0),
+              grad_basis = grad_basis, scaled_grad = est$nstep,
+              hessian_cond = attr(est$cov_theta, "cond") %||% NA_real_, warnings = warn,
+              boundary_check = bc$record, reparameterized = reparameterized,
+              dispersion_limit = isTRUE(bc$record$dispersion_at_zero), ...)
 }
 
 # A structured fit's map from its parameters on the structures' scales

@@ -50,7 +50,12 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
 
   # The objective and its gradient in the structures' parameters
   # (covstruct-eval.R, shared with the several-term fitter).
-  raw_evalf <- structure_evalf(covstruct_engine_eval(eng, tx$M, re, y, weights, offset, family, cl),
+  # Each evaluation carries the clusters' scores where the fit can keep
+  # their curvature (cluster-curvature.R): not beside a penalty (a term of
+  # no cluster), nor on the gaussian closed form (no scores).
+  keep <- is.null(penalty) && as.double(M) * P^2 <= curvature_max_doubles
+  raw_evalf <- structure_evalf(covstruct_engine_eval(eng, tx$M, re, y, weights, offset, family, cl,
+                                                     scores = keep),
                                re$terms, k_re, p, disp, Tx, penalty)
   evalf <- sigma_floor_evalf(raw_evalf, family, disp, P)
   if (!is.null(user_start))
@@ -78,6 +83,11 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   # already is unless the estimates were mapped back to the units of y.
   lm_search <- if (s == 1) lm else structure_lambda(re$terms, k_re, par)
   summ <- cpp_agq_summaries(eng, structure_engine_theta(par, lm_search, p, disp))
+  # (kept in the search's units: y's own, A its map d par / d theta)
+  curvature <- if (control$hessian && !any(est$on_boundary) && !is.null(run$hessian) &&
+                   s == 1 && is.null(response_shift(s_map)))
+    structure_curvature(run$curvature, par, re$terms, k_re, p, function(th)
+      cpp_agq_eval_scores(eng, th)$scores, est$jacobian, est$theta)
   npos <- tabulate(cl$index[if (is.null(weights)) TRUE else weights > 0], M)
   summ$loglik <- summ$loglik - npos * log(s)
   bc$record <- shift_boundary_record(bc$record, sum(npos) * log(s))
@@ -91,27 +101,12 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
        modes = summ, nAGQ = nAGQ, family = fitted_family(family, if (disp) par[[P]]),
        group = cl, q = q, pattern = pat, cov_blocks = re$block_sizes, p = p,
        dispersion = disp, family_par = family_parameter(family, theta, cov_theta),
-       singular = est$singular, on_boundary = est$on_boundary,
+       singular = est$singular, on_boundary = est$on_boundary, cluster_curvature = curvature,
        structures = structure(est$structures, theta = theta, cov_theta = cov_theta),
        optinfo = covstruct_optinfo(run, est, bc, warn, if (nAGQ == 1L) "Laplace" else "AGHQ", nAGQ,
                                    !tx$identity, grad_basis_of(!tx$identity || s != 1),
                                    newton_failures = summ$newton_failures,
                                    nthreads = control$nthreads))
-}
-
-# $optinfo of a structured search (covstruct_fit(), sparse_covstruct_fit()):
-# the search's record `run`, estimates `est`, boundary check `bc`, the
-# warnings `warn`; route-specific fields in `...`.
-covstruct_optinfo <- function(run, est, bc, warn, method, nAGQ, reparameterized, grad_basis, ...) {
-  new_optinfo(optimizer = paste0(if (!is.null(run$stages$nlminb)) "Newton-BFGS, then nlminb"
-                                 else "Newton-BFGS", ", then Newton steps with recomputed Hessians"),
-              method = method, nAGQ = nAGQ, stages = run$stages,
-              convergence = run$opt$convergence, message = run$opt$message,
-              max_grad = est$gmax_star, max_grad_user = max(abs(est$grad[!est$on_boundary]), 0),
-              grad_basis = grad_basis, scaled_grad = est$nstep,
-              hessian_cond = attr(est$cov_theta, "cond") %||% NA_real_, warnings = warn,
-              boundary_check = bc$record, reparameterized = reparameterized,
-              dispersion_limit = isTRUE(bc$record$dispersion_at_zero), ...)
 }
 
 # The engine's log-likelihood and gradient at its parameters c(beta*,
@@ -120,14 +115,16 @@ covstruct_optinfo <- function(run, est, bc, warn, method, nAGQ, reparameterized,
 # there): cpp_lmm_loglik() evaluates it from per-cluster sums of squares and
 # cross-products, the same value and gradient as the one-factor engine's
 # without a mode search per cluster; rows of weight 0 add nothing to either.
-covstruct_engine_eval <- function(eng, Xs, re, y, weights, offset, family, cl) {
+covstruct_engine_eval <- function(eng, Xs, re, y, weights, offset, family, cl, scores = FALSE) {
   # Given the structures' Jacobian J, the engine returns the gradient in
   # their parameters directly (structure_evalf()): its implicit terms then
   # cost one column per structure parameter instead of one per entry of
-  # Lambda (2 against 10 for ar1() on 4 times).
+  # Lambda (2 against 10 for ar1() on 4 times). With `scores`, each
+  # cluster's gradient in the same coordinates comes with it ($scores).
   if (!identical(family$family, "gaussian") || !identical(family$link, "identity"))
     return(structure(function(theta, grad, J = NULL) {
       if (is.null(J) || !grad) cpp_agq_eval(eng, theta, grad)
+      else if (scores) cpp_agq_eval_dir_scores(eng, theta, J)
       else cpp_agq_eval_dir(eng, theta, grad, J)
     }, directions = TRUE))
   keep <- weights > 0
@@ -226,7 +223,7 @@ covstruct_search <- function(evalf, par, control, value_first = FALSE, pre = NUL
                           maxiter = control$iter.max)
   stages$newton_polish <- pol$record
   res <- list(par = pol$par, loglik = pol$at$loglik, stages = stages, at = pol$at,
-              hessian = pol$hessian,
+              hessian = pol$hessian, curvature = pol$curvature,
               opt = if (pol$converged) list(convergence = 0L, message = pol$record$message)
                     else list(convergence = opt$convergence, message = opt$message))
   res
@@ -254,14 +251,26 @@ covstruct_first_search <- function(evalf, par, control, tol, value, stop_at = NU
 # by `value` when given. Its hessian: the last Hessian where it is at par.
 # At most `maxiter` Newton steps (glmm_control(iter.max)), so that a fit
 # asked to stop early does, and says it has not converged.
+# Where evalf's evaluations carry each cluster's score ($scores, as
+# covstruct_engine_eval(scores = TRUE) gives them), the same differences
+# give the clusters' informations (clusters_hessian()): its curvature is
+# theirs at par, with the last Hessian (cluster-curvature.R).
 covstruct_newton <- function(evalf, par, tol, at = NULL, value = NULL, maxiter = Inf) {
   P <- length(par)
-  r <- newton_refresh(evalf, par,
-                      function(th, b, cur) fd_hessian(gradient_of(evalf), th, g0 = cur$gradient,
-                                                      floor = 0.1),
-                      function(th) rep(FALSE, P), rep(-Inf, P), tol, at = at, rounds = 20L,
-                      steps = 1L, maxiter = maxiter, profile = "refresh", value = value)
-  list(par = r$theta, at = r$at, converged = r$converged, record = r$record, hessian = r$hessian)
+  kept <- NULL
+  hessian <- function(th, b, cur) {
+    if (is.null(cur$scores))
+      return(fd_hessian(gradient_of(evalf), th, g0 = cur$gradient, floor = 0.1))
+    ch <- clusters_hessian(evalf, th, b, 1, at = cur)
+    kept <<- ch$curvature
+    ch$hess
+  }
+  r <- newton_refresh(evalf, par, hessian, function(th) rep(FALSE, P), rep(-Inf, P), tol,
+                      at = at, rounds = 20L, steps = 1L, maxiter = maxiter, profile = "refresh",
+                      value = value)
+  curvature <- if (!is.null(r$hessian) && identical(kept$theta, r$theta)) kept
+  list(par = r$theta, at = r$at, converged = r$converged, record = r$record, hessian = r$hessian,
+       curvature = curvature)
 }
 
 # The formula front end of glmm() for structured covariances and for

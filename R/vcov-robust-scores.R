@@ -36,7 +36,8 @@
 # forms above hold exactly.
 
 # The coordinates of a sandwich for `fit` with parameters `th`, their
-# model-based covariance `V` and `jac` (d theta / d th, or NULL): list(free
+# model-based covariance `V` and `jac` (d theta / d th, or NULL): list(th,
+# free
 # (the free positions in th), V, se, jac, Ts). Where the fit kept its
 # covariance on the optimizer's standardized scale (cov_star: theta =
 # theta(theta*), V = T V* T' over the free parameters) and `star_ok` (the
@@ -67,7 +68,7 @@ robust_frame <- function(fit, th, V, jac, star_ok) {
     jac <- diag(1, length(th))
     jac[free, free] <- Ts
   }
-  list(free = free, V = V, se = sqrt(diag(V)[free]), jac = jac, Ts = Ts)
+  list(th = th, free = free, V = V, se = sqrt(diag(V)[free]), jac = jac, Ts = Ts)
 }
 
 # Whether a kept standardized covariance (T, V*) is of fit$theta's
