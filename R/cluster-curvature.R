@@ -88,8 +88,13 @@ clusters_hessian <- function(cluster_ev, theta, b, typical, at = NULL) {
     last <<- cluster_ev(th)
     last$gradient
   }
-  each <- if (keep) function(j, h)
-    info[, match(j, idx), ] <<- -t(last$scores[, idx, drop = FALSE] - S0[, idx, drop = FALSE]) / h
+  # (a step to a point the model does not reach, such as a structure's
+  # parameter past its range, returns no scores: nothing is kept)
+  each <- if (keep) function(j, h) {
+    if (!identical(dim(last$scores), dim(S0))) keep <<- FALSE
+    else info[, match(j, idx), ] <<- -t(last$scores[, idx, drop = FALSE] -
+                                          S0[, idx, drop = FALSE]) / h
+  }
   hess <- fd_hessian(grad, theta, g0 = at$gradient, floor = 0.1 * typical, on_boundary = b,
                      each = each)
   at$scores <- NULL

@@ -116,6 +116,11 @@ structure_evalf <- function(engine_eval, terms, k_re, p, disp, Tx, penalty) {
       nl <- length(lm$lambda)
       r$gradient <- c(g[seq_len(p)], drop(crossprod(lm$J, g[p + seq_len(nl)])),
                       tail_of(g, disp))
+      # (each cluster's score, where the engine gives them, likewise)
+      S <- r$scores
+      if (!is.null(S))
+        r$scores <- cbind(S[, seq_len(p), drop = FALSE], S[, p + seq_len(nl), drop = FALSE] %*% lm$J,
+                          S[, tail_of(seq_len(ncol(S)), disp), drop = FALSE])
     }
     penalize(r, penalty, par[seq_len(p)], Tx, grad)
   }

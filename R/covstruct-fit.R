@@ -191,7 +191,7 @@ na_product <- function(H, A, na) {
 # without the gradient, which a rejected trial never needs; the search and
 # its result are the same.
 covstruct_search <- function(evalf, par, control, value_first = FALSE, pre = NULL,
-                             profile = "structured") {
+                             profile = "structured", cluster_ev = NULL) {
   P <- length(par)
   value <- if (value_first) function(th) evalf(th, grad = FALSE)
   tol <- control$rel.tol / 100
@@ -220,7 +220,7 @@ covstruct_search <- function(evalf, par, control, value_first = FALSE, pre = NUL
     par <- opt$par
   }
   pol <- covstruct_newton(evalf, par, tol, at = if (qn$converged) qn$at, value = value,
-                          maxiter = control$iter.max)
+                          maxiter = control$iter.max, cluster_ev = cluster_ev)
   stages$newton_polish <- pol$record
   res <- list(par = pol$par, loglik = pol$at$loglik, stages = stages, at = pol$at,
               hessian = pol$hessian, curvature = pol$curvature,
@@ -252,16 +252,20 @@ covstruct_first_search <- function(evalf, par, control, tol, value, stop_at = NU
 # At most `maxiter` Newton steps (glmm_control(iter.max)), so that a fit
 # asked to stop early does, and says it has not converged.
 # Where evalf's evaluations carry each cluster's score ($scores, as
-# covstruct_engine_eval(scores = TRUE) gives them), the same differences
-# give the clusters' informations (clusters_hessian()): its curvature is
-# theirs at par, with the last Hessian (cluster-curvature.R).
-covstruct_newton <- function(evalf, par, tol, at = NULL, value = NULL, maxiter = Inf) {
+# covstruct_engine_eval(scores = TRUE) gives them), or the Hessians are
+# taken by `cluster_ev` (evalf with them, for an engine whose searches
+# evaluate without: the sparse one's), the same differences give the
+# clusters' informations (clusters_hessian()): its curvature is theirs at
+# par, with the last Hessian (cluster-curvature.R).
+covstruct_newton <- function(evalf, par, tol, at = NULL, value = NULL, maxiter = Inf,
+                             cluster_ev = NULL) {
   P <- length(par)
   kept <- NULL
   hessian <- function(th, b, cur) {
-    if (is.null(cur$scores))
+    if (is.null(cur$scores) && is.null(cluster_ev))
       return(fd_hessian(gradient_of(evalf), th, g0 = cur$gradient, floor = 0.1))
-    ch <- clusters_hessian(evalf, th, b, 1, at = cur)
+    ch <- clusters_hessian(cluster_ev %||% evalf, th, b, 1,
+                           at = if (!is.null(cur$scores)) cur)
     kept <<- ch$curvature
     ch$hess
   }

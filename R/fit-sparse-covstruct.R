@@ -44,7 +44,17 @@ sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, pen
   gauss <- identical(family$family, "gaussian") && identical(family$link, "identity")
   pre <- if (!gauss)
     logsd_presearch(engine_eval, re$terms, k_re, p, disp, tx$T, penalty, control, sd0)
-  search <- function(par) covstruct_search(evalf, par, control, value_first = TRUE, pre = pre)
+  # The Hessians of the search's last steps also give each cluster's
+  # information (cluster-curvature.R) where one grouping nests every term:
+  # not beside a penalty (a term of no cluster), nor for the gaussian
+  # identity link (its robust types are the linear mixed model's).
+  cls <- if (control$hessian && is.null(penalty) && !gauss)
+    sparse_fit_clusters(re, re$Z, weights)
+  cluster_ev <- if (!is.null(cls) && as.double(cls$G) * length(start)^2 <= curvature_max_doubles)
+    structure_evalf(function(theta, grad) sparse_scores_ev(eng, cls)(theta), re$terms, k_re, p,
+                    disp, tx$T, NULL)
+  search <- function(par) covstruct_search(evalf, par, control, value_first = TRUE, pre = pre,
+                                           cluster_ev = cluster_ev)
   run <- search(start)
   # The fit is in y's units (gaussian ML fits of structures come here, and
   # penalized ones, with equalto() too): the standard deviations' boundary
@@ -59,6 +69,10 @@ sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, pen
   theta_s <- structure_engine_theta(run$par, est$lm, p, disp)
   modes <- cpp_sparse_modes(eng, theta_s)
   terms <- sparse_term_summaries(re, est$lm$lambda, modes, eng, theta_s)
+  curvature <- if (control$hessian && !any(est$on_boundary) && !is.null(run$hessian))
+    structure_curvature(run$curvature, run$par, re$terms, k_re, p,
+                        function(th) sparse_scores_ev(eng, cls)(th)$scores, est$jacobian, est$theta)
+  if (!is.null(curvature)) curvature$group <- cls$code
   sds <- unlist(lapply(est$structures, `[[`, "sd"))
   unbounded <- sparse_pure_clusters(re, y, weights, family) %||%
     large_sd_message(sds, names(sds), family)
@@ -74,7 +88,7 @@ sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, pen
        family_par = family_parameter(family, theta, est$cov_theta),
        gradient = est$grad, hessian = est$hess, cov_theta = est$cov_chol, npar = P,
        family = family, modes = modes, terms = terms, singular = est$singular,
-       on_boundary = est$on_boundary,
+       on_boundary = est$on_boundary, cluster_curvature = curvature,
        structures = structure(est$structures, theta = theta, cov_theta = est$cov_theta),
        optinfo = covstruct_optinfo(run, est, bc, warn, "Laplace (sparse)", 1L, !tx$identity,
                                    grad_basis_of(!tx$identity), nnz_factor = modes$nnz_factor,

@@ -1331,7 +1331,7 @@ test_that("structured covariances: scores in the structure's parameters, the sam
                summary(f2, vcov = "CR2")$coefficients[, "df"], tolerance = 1e-3)
 })
 
-test_that("structured fits on one grouping factor keep their clusters' curvature: the rebuilt engine's CR types", {
+test_that("structured fits keep their clusters' curvature: the rebuilt engine's CR types", {
   skip_if_not_installed("lme4")
   d <- lme4::sleepstudy
   set.seed(1)
@@ -1345,6 +1345,19 @@ test_that("structured fits on one grouping factor keep their clusters' curvature
     cs_agq = glmm(n ~ Days + cs(1 + Days | Subject), data = d, family = poisson, nAGQ = 3),
     weighted = glmm(n ~ Days + diag(1 + Days | Subject), data = d, family = poisson,
                     weights = w))
+  # beside other terms nested in one grouping (the sparse engine): visits
+  # of patients within sites
+  set.seed(2)
+  s <- expand.grid(t = 1:5, id = 1:8, site = 1:12)
+  s$id <- interaction(s$site, s$id)
+  s$tf <- factor(s$t)
+  s$x <- rnorm(nrow(s))
+  v <- matrix(rnorm(96 * 5), 96) %*% chol(0.5 * 0.6^abs(outer(1:5, 1:5, "-")))
+  s$n <- rpois(nrow(s), exp(0.3 + 0.3 * s$x + rnorm(12, 0, 0.5)[s$site] +
+                              v[cbind(as.integer(s$id), s$t)]))
+  fits$sparse_ar1 <- glmm(n ~ x + ar1(0 + tf | id) + (1 | site), data = s, family = poisson)
+  fits$sparse_cs <- glmm(n ~ x + cs(0 + tf | id) + (1 | site), data = s, family = poisson)
+  fits$sparse_diag <- glmm(n ~ x + diag(1 + x | site) + (1 | id), data = s, family = poisson)
   for (n in names(fits)) {
     f <- fits[[n]]
     expect_false(is.null(f$cluster_curvature), info = n)
@@ -1365,14 +1378,17 @@ test_that("structured fits on one grouping factor keep their clusters' curvature
   f <- fits$ar1
   expect_lt(vr_rel(vcov(f, type = "CR2", cluster = pair),
                    vcov(without_curvature(f), type = "CR2", cluster = pair)), 1e-5)
-  # fits whose parameters are mapped after the search keep none that
-  # vcov() uses: a penalized fit, a gaussian one (closed form)
+  # none where the fit's parameters are mapped after its search or its
+  # robust types are another's: a penalized fit, gaussian ones (the linear
+  # mixed model's)
   fp <- glmm(y ~ Days + ar1(0 + factor(Days) | Subject), data = d, family = binomial,
              penalized = TRUE)
   expect_null(fp$cluster_curvature)
   d$z <- d$Reaction / 100
   fg <- glmm(z ~ Days + ar1(0 + factor(Days) | Subject), data = d)
   expect_null(fg$cluster_curvature)
+  s$z <- s$n + s$x
+  expect_null(glmm(z ~ x + ar1(0 + tf | id) + (1 | site), data = s)$cluster_curvature)
 })
 
 test_that("a nonparametric random intercept: each cluster's score is that of its finite mixture", {
