@@ -20,8 +20,8 @@
 #' `X`, `Z`, `fitted.values` and `linear.predictors` are rebuilt on access
 #' where they are not stored. Fits of one grouping factor and fits of
 #' several terms nested in one grouping factor, also with zero or
-#' dispersion parts, and cumulative link random intercepts (see [vcov()]
-#' for which), also keep
+#' dispersion parts, structured covariances, and cumulative link random
+#' intercepts (see [vcov()] for which), also keep
 #' `cluster_curvature`: each cluster's information (and, except by nested
 #' quadrature or a cumulative link, its score) at the optimum, from the evaluations that gave
 #' the Hessian, from which [vcov()]'s cluster-robust types are formed. Use the extractors ([fixef()], [ranef()],

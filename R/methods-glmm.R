@@ -77,7 +77,10 @@ nlme::VarCorr
 #' free parameters squared), taken from the same evaluations as their
 #' Hessian (forward differences of the scores), so that every type costs
 #' no further evaluation of the engine, for the default clusters or any
-#' coarser ones; fits with a covariance structure do not. Fits by nested
+#' coarser ones; so do fits with a covariance structure, on one grouping
+#' factor or beside other terms nested in one (not gaussian or penalized
+#' fits, nor fits mapped after their search: random-effect columns far
+#' from unit scale, a two-column `cs()` far from zero). Fits by nested
 #' adaptive quadrature keep the informations likewise; their scores cost
 #' two evaluations of the log-likelihood (without its gradient) per
 #' parameter. A cumulative link random intercept keeps each cluster's
