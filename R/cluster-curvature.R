@@ -208,11 +208,29 @@ sum_informations <- function(H, to_user, G) {
 # to fit$theta's entries: covstruct_robust_engine()'s frame), NULL where
 # its map cannot be rebuilt.
 kept_frame <- function(fit) {
-  if (!inherits(fit, "glmmgee_glmm_covstruct"))
-    return(robust_frame(fit, as.numeric(fit$theta), fit$cov_theta, NULL, star_ok = TRUE))
+  if (!inherits(fit, "glmmgee_glmm_covstruct")) {
+    th <- as.numeric(fit$theta)
+    star <- kept_star(.subset2(fit, "cluster_curvature"), length(th))
+    return(if (is.null(star)) robust_frame(fit, th, fit$cov_theta, NULL, star_ok = TRUE)
+           else robust_frame(fit, th, fit$cov_theta, NULL, star_ok = TRUE, star = star))
+  }
   pm <- covstruct_parameter_map(fit)
   if (is.null(pm)) return(NULL)
   robust_frame(fit, pm$phi, fit$cov_structure, pm$map(pm$phi)$J, star_ok = FALSE)
+}
+
+# The model-based covariance a fit kept with its curvature in the
+# coordinates the curvature was kept in (`cov`: a cumulative link fit of
+# several terms, whose standardized covariance is not of its theta),
+# as robust_frame()'s `star`: theta = jacobian^-1 theta*, all parameters
+# free. NULL where there is none.
+kept_star <- function(cc, P) {
+  V <- cc$cov
+  if (is.null(V) || anyNA(V) || nrow(V) != P || !identical(dim(cc$jacobian), c(P, P)))
+    return(NULL)
+  Ti <- tryCatch(solve(cc$jacobian), error = function(e) NULL)
+  if (is.null(Ti)) return(NULL)
+  list(T = Ti, V = V, index = seq_len(P), P = P)
 }
 
 # cluster_score_parts() from the curvature the fit kept, for the user's

@@ -165,7 +165,7 @@ new_glmm_ordinal_sparse <- function(fit, X, resp, re, w, off, family, mf, mt, ca
                          P = k1 + p + 1L)
   }
   b <- term_modes(fit$terms, ncol(re$Z))
-  with_ordinal_layout(structure(list(
+  obj <- with_ordinal_layout(structure(list(
     call = call, formula = formula, family = family,
     thresholds = fit$theta, coefficients = fit$beta,
     vcov = beta_block(fit$cov_par, k1, names(fit$beta)), sd_re = sd,
@@ -188,4 +188,8 @@ new_glmm_ordinal_sparse <- function(fit, X, resp, re, w, off, family, mf, mt, ca
     nAGQ = 1L, singular = fit$singular, optinfo = fit$optinfo,
     engine = engine_info("laplace_sparse")),
     class = c("glmmgee_glmm_ordinal_sparse", "glmmgee_glmm_ordinal", "glmmgee_glmm")))
+  # the clusters' curvature at the estimates (cluster-curvature.R)
+  if (!is.null(fit$cluster_curvature))
+    obj$cluster_curvature <- c(fit$cluster_curvature, list(at = as.numeric(obj$theta)))
+  obj
 }

@@ -47,8 +47,9 @@
 # in theta*, and carried back by T (Ts, and as `jac`): in the user's theta
 # a slope far from zero (calendar years, x * 1e-6 - 5) makes V's condition
 # 1e24, and CR2 moved by 0.1% with the year's origin or the information
-# could not be inverted.
-robust_frame <- function(fit, th, V, jac, star_ok) {
+# could not be inverted. `star` (T, V, index) is that covariance, the
+# fit's own (cov_star_of()) unless given.
+robust_frame <- function(fit, th, V, jac, star_ok, star = cov_star_of(fit)) {
   free <- which(!is.na(diag(V)))
   p <- length(fit$coefficients)
   # the parameters the fixed effects depend on must all be free
@@ -57,7 +58,6 @@ robust_frame <- function(fit, th, V, jac, star_ok) {
   if (!all(needed %in% free))
     stop("vcov(): the fixed effects' model-based covariance is not available (",
          "the information matrix is singular), so no sandwich can be formed", call. = FALSE)
-  star <- cov_star_of(fit)
   Ts <- NULL
   if (!is.null(star) && is.null(jac) && star_ok &&
       identical(as.integer(star$index), as.integer(free)) && nrow(star$T) == length(free) &&
