@@ -21,7 +21,7 @@
 #' where they are not stored. Fits of one grouping factor and fits of
 #' several terms nested in one grouping factor, also with zero or
 #' dispersion parts, structured covariances, and cumulative link random
-#' intercepts (see [vcov()] for which), also keep
+#' intercepts, one or several nested (see [vcov()] for which), also keep
 #' `cluster_curvature`: each cluster's information (and, except by nested
 #' quadrature or a cumulative link, its score) at the optimum, from the evaluations that gave
 #' the Hessian, from which [vcov()]'s cluster-robust types are formed. Use the extractors ([fixef()], [ranef()],

@@ -85,9 +85,12 @@ nlme::VarCorr
 #' two evaluations of the log-likelihood (without its gradient) per
 #' parameter. A cumulative link random intercept keeps each cluster's
 #' exact information from the pass that gave its exact Hessian, and takes
-#' the scores from one evaluation. Other fits
-#' take the informations by central differences of the scores, two engine
-#' evaluations per parameter.
+#' the scores from one evaluation; cumulative link fits of several terms
+#' nested in one grouping factor keep both, as other fits of nested terms.
+#' Other fits (crossed terms, random slopes of a cumulative link model,
+#' random effects in the zero part on several terms, known covariances,
+#' nonparametric random effects) take the informations by central
+#' differences of the scores, two engine evaluations per parameter.
 #' `"CR2"` scales each score by
 #' \eqn{A^{1/2}(I - L_i)^{-1/2}A^{-1/2}}, \eqn{L_i = A^{-1/2}A_iA^{-1/2}}
 #' the cluster's leverage (from the positive part of each cluster's
