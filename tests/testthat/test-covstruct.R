@@ -333,8 +333,17 @@ test_that("the engine's gradient along directions is the Jacobian times its entr
                                    if (disp) full$gradient[[length(full$gradient)]]),
                    tolerance = 1e-9)
       expect_identical(ns$cpp_agq_eval_dir(eng, th, FALSE, J)$loglik, ns$cpp_agq_eval(eng, th, FALSE)$loglik)
+      # each cluster's score along the directions, from the same pass:
+      # the entry-wise scores contracted, summing to the same gradient
+      sd <- ns$cpp_agq_eval_dir_scores(eng, th, J)
+      S <- ns$cpp_agq_eval_scores(eng, th)$scores
+      expect_identical(sd$gradient, dir$gradient)
+      expect_equal(sd$scores, cbind(S[, 1:2], S[, 2 + seq_len(k)] %*% J,
+                                    if (disp) S[, ncol(S)]), tolerance = 1e-9)
     }
     expect_error(ns$cpp_agq_eval_dir(eng, th, TRUE, J[-1, , drop = FALSE]), "dirs must have")
+    expect_error(ns$cpp_agq_eval_dir_scores(eng, th, J[-1, , drop = FALSE]), "dirs must have")
+    expect_error(ns$cpp_agq_eval_dir_scores(eng, th[-1], J), "theta must have length")
     ns$cpp_agq_free(eng)
   }
   fam <- ns$resolve_family(poisson())
@@ -344,6 +353,12 @@ test_that("the engine's gradient along directions is the Jacobian times its entr
   full <- ns$cpp_agq_eval(eng, c(0.1, 0.2, 0.6), TRUE)
   dir <- ns$cpp_agq_eval_dir(eng, c(0.1, 0.2, 0.6), TRUE, J)
   expect_equal(dir$gradient, c(full$gradient[1:2], full$gradient[[3]] * J[1, ]), tolerance = 1e-12)
+  sd <- ns$cpp_agq_eval_dir_scores(eng, c(0.1, 0.2, 0.6), J)
+  S <- ns$cpp_agq_eval_scores(eng, c(0.1, 0.2, 0.6))$scores
+  expect_identical(dim(sd$scores), c(as.integer(M), 4L))
+  expect_equal(sd$scores, cbind(S[, 1:2], S[, 3] %o% J[1, ]), tolerance = 1e-12)
+  expect_equal(colSums(sd$scores), sd$gradient, tolerance = 1e-12)
+  expect_error(ns$cpp_agq_eval_dir_scores(eng, c(0.1, 0.2, 0.6), J * NaN), "finite")
   ns$cpp_agq_free(eng)
 })
 

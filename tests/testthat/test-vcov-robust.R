@@ -1373,6 +1373,8 @@ test_that("structured fits keep their clusters' curvature: the rebuilt engine's 
     ar1 = glmm(y ~ Days + ar1(0 + factor(Days) | Subject), data = d, family = binomial),
     diag = glmm(n ~ Days + diag(1 + Days | Subject), data = d, family = poisson, nAGQ = 1),
     cs_agq = glmm(n ~ Days + cs(1 + Days | Subject), data = d, family = poisson, nAGQ = 3),
+    # one column: the engine's scalar path, its scores contracted after the pass
+    one_column = glmm(n ~ Days + diag(1 | Subject), data = d, family = poisson),
     weighted = glmm(n ~ Days + diag(1 + Days | Subject), data = d, family = poisson,
                     weights = w))
   # beside other terms nested in one grouping (the sparse engine): visits

@@ -872,6 +872,7 @@ AgqResult AgqEngine::evaluate_dirs(const VectorXd& theta, const MatrixXd& dirs, 
     // wise gradient: contracted here, after the sums (and each cluster's
     // row likewise).
     MatrixXd Sfull;
+    if (scores) Sfull.resize(lay_.M, P);
     AgqResult r = evaluate_impl(theta, true, nullptr, scores ? &Sfull : nullptr);
     VectorXd g(p_ + nd + rest), hi(g.size()), lo(g.size());
     g.head(p_) = r.gradient.head(p_);
