@@ -15,10 +15,12 @@
 # comparison with clubSandwich::vcovCR() on lmer when both are installed).
 # The evaluations of the nested quadrature fit are of its log-likelihood
 # with the gradient by central differences, as its profile engine takes it.
-# Two more models on the same design: a zero-inflated Poisson random
-# intercept (the two-part engine) and a cumulative logit random intercept
+# Three more models on the same design: a zero-inflated Poisson random
+# intercept (the two-part engine), a cumulative logit random intercept
 # (the ordinal engine, its evaluation the log-likelihood with its
-# gradient).
+# gradient) and a binary model with an AR(1) covariance over five visits
+# of two rows each, ar1(0 + visit | g) (the one-factor engine through the
+# structure's Jacobian; its evaluation the engine's in Lambda's entries).
 
 suppressPackageStartupMessages(library(glmmgee))
 args <- commandArgs(TRUE)
@@ -92,6 +94,9 @@ d$y2 <- rbinom(G * m, 1, plogis(-0.3 + 0.5 * trt + 0.3 * x + b +
 eta <- -0.3 + 0.5 * trt + 0.3 * x + b
 d$k <- ifelse(runif(G * m) < 0.2, 0, rpois(G * m, exp(eta)))
 d$o <- factor(cut(eta + rlogis(G * m), c(-Inf, -1, 0, 1, Inf), labels = FALSE), ordered = TRUE)
+d$visit <- factor(rep(rep(1:5, each = m / 5), G))
+u <- matrix(rnorm(G * 5), G) %*% chol(0.8^2 * 0.6^abs(outer(1:5, 1:5, "-")))
+d$y3 <- rbinom(G * m, 1, plogis(-0.3 + 0.5 * trt + 0.3 * x + u[cbind(g, as.integer(d$visit))]))
 res <- rbind(
   time_fit("binomial (1 | g), AGHQ 7",
            function() glmm(y ~ trt + x + (1 | g), data = d, family = binomial, nAGQ = 7), d),
@@ -103,7 +108,9 @@ res <- rbind(
            function() glmm(k ~ trt + x + (1 | g), ziformula = ~ x, data = d, family = poisson), d),
   time_fit("cumulative logit (1 | g), AGHQ 7",
            function() glmm(o ~ trt + x + (1 | g), data = d, family = cumulative(), nAGQ = 7), d,
-           ordinal_eval))
+           ordinal_eval),
+  time_fit("binomial ar1(0 + visit | g), Laplace",
+           function() glmm(y3 ~ trt + x + ar1(0 + visit | g), data = d, family = binomial), d))
 print(res, row.names = FALSE, digits = 3)
 
 # The linear mixed model: glmmgee's CR2 and clubSandwich's on lmer
