@@ -92,28 +92,15 @@ ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NUL
     b
   }
   lower_u <- c(rep(-Inf, k1 + p), re$lower)
-  # The Hessian's evaluations with each cluster's score, where one grouping
-  # nests every term (cluster-curvature.R): the same permutation as
-  # eval_psi's gradient. Not beside a penalty (a term of no cluster).
+  # (each cluster's score and information too: cluster-curvature.R; not
+  # beside a penalty, a term of no cluster)
   cls <- if (control$hessian && is.null(pen)) sparse_fit_clusters(re, re$Z, weights)
-  cluster_ev <- if (!is.null(cls)) function(ps) {
-    if (any(diff(ps[jt]) <= 0)) return(list(loglik = -Inf, gradient = rep(NaN, length(ps))))
-    r <- sparse_scores_ev(eng_c, cls)(engine_par(ps))
-    o <- c(ia, ib, isd)
-    list(loglik = r$loglik, gradient = r$gradient[o], scores = r$scores[, o, drop = FALSE])
-  }
   fin <- finish_search(cached_ev(eval_psi), c(to_theta(bs[ia]), bs[ib], bs[isd]), run$opt,
                        c(run$stages, run$restart_stages), psi_boundary, lower_u, control,
                        rep(1, k1 + p + nth), tol = 1e-12, reevaluate = TRUE,
-                       cluster_ev = cluster_ev)
-  # kept in psi_star with the map from the fit's theta = (beta, sd,
-  # thresholds): psi_star = Tm^-1 psi, psi theta's entries reordered
-  curvature <- fin$curvature
-  if (!is.null(curvature)) {
-    K <- k1 + p + nth
-    curvature[c("jacobian", "group")] <-
-      list(Ti %*% diag(1, K)[c(p + nth + seq_len(k1), seq_len(p), p + seq_len(nth)), ], cls$code)
-  }
+                       cluster_ev = ordinal_sparse_scores_ev(eng_c, cls, engine_par, jt,
+                                                             c(ia, ib, isd)))
+  curvature <- ordinal_sparse_curvature(fin$curvature, Ti, k1, p, nth, cls)
   psi <- drop(Tm %*% fin$theta)
   final <- fin$final
   g_star <- final$gradient
@@ -166,6 +153,30 @@ ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NUL
                       max_grad_user = gmax, grad_basis = grad_basis_of(TRUE),
                       scaled_grad = nstep, nnz_factor = modes$nnz_factor,
                       boundary_check = vb$record))
+}
+
+# The finish's evaluator with each cluster's score (sparse_scores_ev()) on
+# the search's psi_star = (thresholds, beta*, sd): the engine's parameters
+# `engine_par(ps)`, its gradient and scores permuted by `o` as eval_psi's;
+# NULL without the fit's clusters `cls` (sparse_fit_clusters()).
+ordinal_sparse_scores_ev <- function(eng, cls, engine_par, jt, o) {
+  if (is.null(cls)) return(NULL)
+  function(ps) {
+    if (any(diff(ps[jt]) <= 0)) return(list(loglik = -Inf, gradient = rep(NaN, length(ps))))
+    r <- sparse_scores_ev(eng, cls)(engine_par(ps))
+    list(loglik = r$loglik, gradient = r$gradient[o], scores = r$scores[, o, drop = FALSE])
+  }
+}
+
+# The finish's clusters' curvature `curv` kept in psi_star with the map
+# from the fit's theta = (beta, sd, thresholds): psi_star = Ti psi, psi
+# theta's entries reordered; the clusters `cls`.
+ordinal_sparse_curvature <- function(curv, Ti, k1, p, nth, cls) {
+  if (is.null(curv)) return(NULL)
+  K <- k1 + p + nth
+  curv$jacobian <- Ti %*% diag(1, K)[c(p + nth + seq_len(k1), seq_len(p), p + seq_len(nth)), ]
+  curv$group <- cls$code
+  curv
 }
 
 # The sparse engine with the cumulative observation model, parameters
