@@ -265,16 +265,24 @@ Rcpp::List cpp_agq_eval(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradie
   return glmmgee::engine_eval(agq_ptr(ptr), theta, gradient);
 }
 
-// The same with the gradient's Lambda part along the columns of dirs
-// (Lambda's entries x directions): c(beta, t(dirs) %*% d/dlambda, rest).
-// [[Rcpp::export]]
-Rcpp::List cpp_agq_eval_dir(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient,
-                            Eigen::Map<Eigen::MatrixXd> dirs) {
+// The engine behind ptr for an evaluation along directions, theta's length
+// and dirs' rows (one per entry of Lambda) checked at the boundary.
+static glmmgee::AgqEngine* agq_dir_engine(SEXP ptr, const Eigen::Map<Eigen::VectorXd>& theta,
+                                          const Eigen::Map<Eigen::MatrixXd>& dirs) {
   glmmgee::AgqEngine* eng = agq_ptr(ptr);
   glmmgee::check_engine_theta(*eng, theta);
   if (dirs.rows() != eng->nlambda())
     Rcpp::stop("dirs must have %d rows (one per entry of Lambda)", eng->nlambda());
   Rcpp::checkUserInterrupt();
+  return eng;
+}
+
+// The same with the gradient's Lambda part along the columns of dirs
+// (Lambda's entries x directions): c(beta, t(dirs) %*% d/dlambda, rest).
+// [[Rcpp::export]]
+Rcpp::List cpp_agq_eval_dir(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gradient,
+                            Eigen::Map<Eigen::MatrixXd> dirs) {
+  glmmgee::AgqEngine* eng = agq_dir_engine(ptr, theta, dirs);
   return glmmgee::agq_result_list(eng->evaluate(theta, gradient, Eigen::MatrixXd(dirs)));
 }
 
@@ -283,11 +291,7 @@ Rcpp::List cpp_agq_eval_dir(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta, bool gr
 // [[Rcpp::export]]
 Rcpp::List cpp_agq_eval_dir_scores(SEXP ptr, Eigen::Map<Eigen::VectorXd> theta,
                                    Eigen::Map<Eigen::MatrixXd> dirs) {
-  glmmgee::AgqEngine* eng = agq_ptr(ptr);
-  glmmgee::check_engine_theta(*eng, theta);
-  if (dirs.rows() != eng->nlambda())
-    Rcpp::stop("dirs must have %d rows (one per entry of Lambda)", eng->nlambda());
-  Rcpp::checkUserInterrupt();
+  glmmgee::AgqEngine* eng = agq_dir_engine(ptr, theta, dirs);
   Eigen::MatrixXd S;
   Rcpp::List out = glmmgee::agq_result_list(eng->evaluate_scores(theta, S, Eigen::MatrixXd(dirs)));
   out["scores"] = S;

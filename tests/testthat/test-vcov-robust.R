@@ -30,6 +30,17 @@ vr_lmer_at <- function(fit, formula, data, weights = NULL) {
   l
 }
 
+# lme4's sleepstudy with a binary outcome `y` (subject intercepts) and a
+# count `n` (subject intercepts and Days slopes), simulated on its design.
+sleepstudy_outcomes <- function() {
+  d <- lme4::sleepstudy
+  set.seed(1)
+  d$y <- rbinom(nrow(d), 1, plogis(-1 + 0.15 * d$Days + rep(rnorm(18, 0, 1), each = 10)))
+  d$n <- rpois(nrow(d), exp(0.5 + 0.1 * d$Days + rep(rnorm(18, 0, 0.5), each = 10) +
+                              d$Days * rep(rnorm(18, 0, 0.05), each = 10)))
+  d
+}
+
 vr_rel <- function(a, b) {
   a <- as.matrix(a)
   b <- as.matrix(b)
@@ -1329,11 +1340,7 @@ test_that("crossed random effects and unsupported parts refuse robust types by n
 test_that("structured covariances: scores in the structure's parameters, the same CR types as lme4's terms", {
   skip_if_not_installed("numDeriv")
   skip_if_not_installed("lme4")
-  d <- lme4::sleepstudy
-  set.seed(1)
-  d$y <- rbinom(nrow(d), 1, plogis(-1 + 0.15 * d$Days + rep(rnorm(18, 0, 1), each = 10)))
-  d$n <- rpois(nrow(d), exp(0.5 + 0.1 * d$Days + rep(rnorm(18, 0, 0.5), each = 10) +
-                              d$Days * rep(rnorm(18, 0, 0.05), each = 10)))
+  d <- sleepstudy_outcomes()
   # ar1(): each subject's score is the gradient of its log-likelihood in
   # (beta, log sd, rho's parameter), and CR0 the sandwich over those
   fa <- glmm(y ~ Days + ar1(0 + factor(Days) | Subject), data = d, family = binomial)
@@ -1363,11 +1370,7 @@ test_that("structured covariances: scores in the structure's parameters, the sam
 
 test_that("structured fits keep their clusters' curvature: the rebuilt engine's CR types", {
   skip_if_not_installed("lme4")
-  d <- lme4::sleepstudy
-  set.seed(1)
-  d$y <- rbinom(nrow(d), 1, plogis(-1 + 0.15 * d$Days + rep(rnorm(18, 0, 1), each = 10)))
-  d$n <- rpois(nrow(d), exp(0.5 + 0.1 * d$Days + rep(rnorm(18, 0, 0.5), each = 10) +
-                              d$Days * rep(rnorm(18, 0, 0.05), each = 10)))
+  d <- sleepstudy_outcomes()
   d$w <- rep(c(1, 2, 0, 1, 1), length.out = nrow(d))
   fits <- list(
     ar1 = glmm(y ~ Days + ar1(0 + factor(Days) | Subject), data = d, family = binomial),
