@@ -880,6 +880,28 @@ test_that("cumulative link random slopes and several terms: the binary GLMM's ro
                unname(summary(fb, vcov = "CR2")$coefficients["x", "df"]), tolerance = 1e-3)
 })
 
+test_that("a fit of nested terms searched on another basis has CR types without its kept curvature", {
+  # (1 + x | site) with its correlation at -1 (a singular fit searched on
+  # the centred basis) beside (1 | id): a fit saved without the clusters'
+  # curvature stopped every CR type with "attempt to apply non-function"
+  set.seed(2)
+  s <- expand.grid(t = 1:5, id = 1:6, site = 1:15)
+  s$id <- interaction(s$site, s$id, drop = TRUE)
+  s$tf <- factor(s$t)
+  s$x <- rnorm(nrow(s))
+  s$trt <- rep(rbinom(15, 1, 0.5), each = 30)
+  v <- matrix(rnorm(90 * 5), 90) %*% chol(0.6 * 0.6^abs(outer(1:5, 1:5, "-")))
+  s$eta <- -0.2 + 0.5 * s$trt + 0.3 * s$x + rnorm(15, 0, 0.5)[s$site] +
+    v[cbind(as.integer(s$id), s$t)]
+  s$site <- factor(s$site)
+  s$yp <- rpois(nrow(s), exp(s$eta))
+  f <- suppressWarnings(glmm(yp ~ trt + x + (1 + x | site) + (1 | id), data = s,
+                             family = poisson))
+  expect_false(is.null(profile_z_blocks(f, every = TRUE)))
+  for (ty in c("CR0", "CR2", "CR3"))
+    expect_lt(vr_rel(vcov(without_curvature(f), type = ty), vcov(f, type = ty)), 1e-5)
+})
+
 test_that("cumulative link fits of nested terms keep their clusters' curvature, free of x's origin", {
   set.seed(4)
   G <- 40
