@@ -116,8 +116,11 @@ clusters_hessian <- function(cluster_ev, theta, b, typical, at = NULL) {
 # sum_e s_ie d2 lambda_e / d par d par', added back here from one
 # evaluation of the clusters' scores in the engine's parameters
 # (`scores_at(theta)`, at the optimum) and central differences of the
-# map's Jacobian (no evaluation of the engine). NULL without one.
-structure_curvature <- function(curv, par, terms, k_re, p, scores_at, jacobian, at) {
+# map's Jacobian (no evaluation of the engine). With it the model-based
+# covariance in par (`hessian`, the fit's in par, inverted: `cov`, which
+# kept_star() reads). NULL without one.
+structure_curvature <- function(curv, par, terms, k_re, p, scores_at, jacobian, at,
+                                hessian = NULL) {
   if (is.null(curv)) return(NULL)
   lm <- structure_lambda(terms, k_re, par)
   disp <- length(par) - p - ncol(lm$J)
@@ -133,6 +136,8 @@ structure_curvature <- function(curv, par, terms, k_re, p, scores_at, jacobian, 
   }
   curv$informations <- curv$informations + (C + aperm(C, c(2L, 1L, 3L))) / 2
   curv$theta <- NULL
+  V <- if (!is.null(hessian)) tryCatch(solve(-hessian), error = function(e) NULL)
+  if (!is.null(V) && all(is.finite(V))) curv$cov <- unname((V + t(V)) / 2)
   c(curv, list(jacobian = jacobian, at = unname(as.numeric(at))))
 }
 
@@ -208,22 +213,26 @@ sum_informations <- function(H, to_user, G) {
 # to fit$theta's entries: covstruct_robust_engine()'s frame), NULL where
 # its map cannot be rebuilt.
 kept_frame <- function(fit) {
+  cc <- .subset2(fit, "cluster_curvature")
   if (!inherits(fit, "glmmgee_glmm_covstruct")) {
     th <- as.numeric(fit$theta)
-    star <- kept_star(.subset2(fit, "cluster_curvature"), length(th))
-    return(if (is.null(star)) robust_frame(fit, th, fit$cov_theta, NULL, star_ok = TRUE)
-           else robust_frame(fit, th, fit$cov_theta, NULL, star_ok = TRUE, star = star))
+    return(robust_frame(fit, th, fit$cov_theta, NULL, star_ok = TRUE,
+                        star = kept_star(cc, length(th))))
   }
   pm <- covstruct_parameter_map(fit)
   if (is.null(pm)) return(NULL)
-  robust_frame(fit, pm$phi, fit$cov_structure, pm$map(pm$phi)$J, star_ok = FALSE)
+  # (with the covariance kept in the search's parameters, the sandwich is
+  # formed there: a slope of x + 2010 in diag(1 + x | g) made the
+  # structure's covariance singular to rounding in the user's units)
+  robust_frame(fit, pm$phi, fit$cov_structure, pm$map(pm$phi)$J, star_ok = TRUE,
+               star = kept_star(cc, length(pm$phi)))
 }
 
 # The model-based covariance a fit kept with its curvature in the
 # coordinates the curvature was kept in (`cov`: a cumulative link fit of
-# several terms, whose standardized covariance is not of its theta),
-# as robust_frame()'s `star`: theta = jacobian^-1 theta*, all parameters
-# free. NULL where there is none.
+# several terms, whose standardized covariance is not of its theta; a
+# structured fit), as robust_frame()'s `star`: theta = jacobian^-1
+# theta*, all P parameters free. NULL where there is none.
 kept_star <- function(cc, P) {
   V <- cc$cov
   if (is.null(V) || anyNA(V) || nrow(V) != P || !identical(dim(cc$jacobian), c(P, P)))

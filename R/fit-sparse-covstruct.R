@@ -71,7 +71,8 @@ sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, pen
   terms <- sparse_term_summaries(re, est$lm$lambda, modes, eng, theta_s)
   curvature <- if (control$hessian && !any(est$on_boundary) && !is.null(run$hessian))
     structure_curvature(run$curvature, run$par, re$terms, k_re, p,
-                        function(th) sparse_scores_ev(eng, cls)(th)$scores, est$jacobian, est$theta)
+                        function(th) sparse_scores_ev(eng, cls)(th)$scores, est$jacobian, est$theta,
+                        run$hessian)
   if (!is.null(curvature)) curvature$group <- cls$code
   sds <- unlist(lapply(est$structures, `[[`, "sd"))
   unbounded <- sparse_pure_clusters(re, y, weights, family) %||%

@@ -47,9 +47,11 @@
 # in theta*, and carried back by T (Ts, and as `jac`): in the user's theta
 # a slope far from zero (calendar years, x * 1e-6 - 5) makes V's condition
 # 1e24, and CR2 moved by 0.1% with the year's origin or the information
-# could not be inverted. `star` (T, V, index) is that covariance, the
-# fit's own (cov_star_of()) unless given.
-robust_frame <- function(fit, th, V, jac, star_ok, star = cov_star_of(fit)) {
+# could not be inverted. `star` (T, V, index) is that covariance: the
+# fit's own (cov_star_of()) where th is fit$theta (`jac` NULL), or one
+# given in coordinates of th (a structured fit's kept curvature's, whose
+# map to the covariance entries `jac` then starts from them).
+robust_frame <- function(fit, th, V, jac, star_ok, star = NULL) {
   free <- which(!is.na(diag(V)))
   p <- length(fit$coefficients)
   # the parameters the fixed effects depend on must all be free
@@ -59,14 +61,16 @@ robust_frame <- function(fit, th, V, jac, star_ok, star = cov_star_of(fit)) {
     stop("vcov(): the fixed effects' model-based covariance is not available (",
          "the information matrix is singular), so no sandwich can be formed", call. = FALSE)
   Ts <- NULL
-  if (!is.null(star) && is.null(jac) && star_ok &&
+  if (is.null(star) && is.null(jac)) star <- cov_star_of(fit)
+  if (!is.null(star) && star_ok &&
       identical(as.integer(star$index), as.integer(free)) && nrow(star$T) == length(free) &&
       star_in_theta(star, V[free, free, drop = FALSE])) {
     Ts <- star$T
     V <- matrix(0, length(th), length(th))
     V[free, free] <- star$V
-    jac <- diag(1, length(th))
-    jac[free, free] <- Ts
+    Tf <- diag(1, length(th))
+    Tf[free, free] <- Ts
+    jac <- if (is.null(jac)) Tf else jac %*% Tf
   }
   list(th = th, free = free, V = V, se = sqrt(diag(V)[free]), jac = jac, Ts = Ts)
 }
