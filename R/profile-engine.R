@@ -83,9 +83,7 @@ profile_engine <- function(fit, zbasis = NULL, caller = "profile()") {
                             re$lam_k - 1L, re$ntheta, fam$family_code, fam$link_code)
       if (!is.null(a)) cpp_sparse_set_aux(eng, ax$kind, ax$XA, ax$pred, ax$aoff)
       ev <- function(th) sparse_eval(eng, th, TRUE)
-      # (on a basis too: its columns mix within a level's block, so each
-      # random effect still belongs to the cluster it did; without the
-      # split a fit with a correlation at -1 had no cluster-robust types)
+      # (a basis mixes columns within a level: each effect keeps its cluster)
       split <- sparse_cluster_split(eng, re$Z, re, w)
     }
     lam_lower <- re$lower
