@@ -116,11 +116,10 @@ clusters_hessian <- function(cluster_ev, theta, b, typical, at = NULL) {
 # sum_e s_ie d2 lambda_e / d par d par', added back here from one
 # evaluation of the clusters' scores in the engine's parameters
 # (`scores_at(theta)`, at the optimum) and central differences of the
-# map's Jacobian (no evaluation of the engine). With it the model-based
-# covariance in par (`hessian`, the fit's in par, inverted: `cov`, which
-# kept_star() reads). NULL without one.
-structure_curvature <- function(curv, par, terms, k_re, p, scores_at, jacobian, at,
-                                hessian = NULL) {
+# map's Jacobian (no evaluation of the engine). With it the fit's
+# model-based covariance in par (`cov`, kept_covariance()). NULL without
+# one.
+structure_curvature <- function(curv, par, terms, k_re, p, scores_at, jacobian, at, cov) {
   if (is.null(curv)) return(NULL)
   lm <- structure_lambda(terms, k_re, par)
   disp <- length(par) - p - ncol(lm$J)
@@ -136,8 +135,7 @@ structure_curvature <- function(curv, par, terms, k_re, p, scores_at, jacobian, 
   }
   curv$informations <- curv$informations + (C + aperm(C, c(2L, 1L, 3L))) / 2
   curv$theta <- NULL
-  V <- if (!is.null(hessian)) tryCatch(solve(-hessian), error = function(e) NULL)
-  if (!is.null(V) && all(is.finite(V))) curv$cov <- unname((V + t(V)) / 2)
+  curv$cov <- kept_covariance(cov)
   c(curv, list(jacobian = jacobian, at = unname(as.numeric(at))))
 }
 
@@ -227,6 +225,12 @@ kept_frame <- function(fit) {
   robust_frame(fit, pm$phi, fit$cov_structure, pm$map(pm$phi)$J, star_ok = TRUE,
                star = kept_star(cc, length(pm$phi)))
 }
+
+# A fit's model-based covariance `V` in the coordinates of its kept
+# curvature (invert_information()'s, in the search's parameters) as the
+# curvature keeps it (`cov`, read by kept_star()): a plain matrix, NULL
+# where the information could not be inverted.
+kept_covariance <- function(V) if (isTRUE(attr(V, "ok"))) matrix(as.numeric(V), nrow(V))
 
 # The model-based covariance a fit kept with its curvature in the
 # coordinates the curvature was kept in (`cov`: a cumulative link fit of

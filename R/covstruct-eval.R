@@ -172,7 +172,9 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
   if (!is.null(hess)) dimnames(hess) <- list(pnames, pnames)
   # The covariance and the remaining Newton step on the search's centred
   # and scaled parameters, then mapped (star_covariance() says why).
-  cov_theta <- structure_covariance(H, Tx, on_boundary, pnames, hess, Ttail)
+  cov_search <- if (!is.null(H) && !is.null(hess))
+    invert_information(na_at_boundary(H, on_boundary), on_boundary, pnames)
+  cov_theta <- structure_covariance(cov_search, Tx, on_boundary, pnames, hess, Ttail)
   nstep <- newton_decrement(final$gradient, H, on_boundary)
   grad <- drop(crossprod(A, final$gradient))
   names(theta) <- names(grad) <- pnames
@@ -216,7 +218,7 @@ covstruct_estimates <- function(evalf, run, bc, final, terms, k_re, Tx, xnames, 
        gmax_star = if (length(gfree)) max(abs(gfree)) else 0,
        singular = length(setdiff(bc$record$boundary_index, bc$record$disp_index)) > 0L,
        structures = structures, penalty = pen, lm = lm,
-       theta_chol = theta_chol, cov_chol = cov_chol, jacobian = A)
+       theta_chol = theta_chol, cov_chol = cov_chol, jacobian = A, cov_search = cov_search)
 }
 
 # A user's `start`, laid out as a structured fit's theta_structure (beta,
@@ -290,16 +292,15 @@ structure_push_jacobian <- function(p, J, disp) {
   B
 }
 
-# The covariance of the estimates from the search's Hessian H (over beta* =
-# Tx beta and the structures' parameters, and a tail searched as Ttail
-# times its parameters): inverted there and mapped by Tx^-1 (and Ttail^-1),
-# NA rows and columns (parameters on a boundary, not beta) kept.
-structure_covariance <- function(H, Tx, on_boundary, pnames, hess, Ttail = NULL) {
+# The covariance of the estimates from their covariance Vs in the search's
+# parameters (the search's Hessian inverted, invert_information(); over
+# beta* = Tx beta and the structures' parameters, and a tail searched as
+# Ttail times its parameters): mapped by Tx^-1 (and Ttail^-1), NA rows and
+# columns (parameters on a boundary, not beta) kept.
+structure_covariance <- function(Vs, Tx, on_boundary, pnames, hess, Ttail = NULL) {
   P <- length(pnames)
-  if (is.null(H) || is.null(hess))
+  if (is.null(Vs))
     return(matrix(NA_real_, P, P, dimnames = list(pnames, pnames)))
-  H <- na_at_boundary(H, on_boundary)
-  Vs <- invert_information(H, on_boundary, pnames)
   if (is.null(attr(Vs, "ok"))) return(Vs)
   p <- nrow(Tx)
   B <- diag(1, P)

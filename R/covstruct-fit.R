@@ -87,7 +87,7 @@ covstruct_fit <- function(X, y, re, group, family, weights, offset, nAGQ, contro
   curvature <- if (control$hessian && !any(est$on_boundary) && !is.null(run$hessian) &&
                    s == 1 && is.null(response_shift(s_map)))
     structure_curvature(run$curvature, par, re$terms, k_re, p, function(th)
-      cpp_agq_eval_scores(eng, th)$scores, est$jacobian, est$theta, run$hessian)
+      cpp_agq_eval_scores(eng, th)$scores, est$jacobian, est$theta, est$cov_search)
   npos <- tabulate(cl$index[if (is.null(weights)) TRUE else weights > 0], M)
   summ$loglik <- summ$loglik - npos * log(s)
   bc$record <- shift_boundary_record(bc$record, sum(npos) * log(s))

@@ -115,8 +115,7 @@ ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NUL
   cov_s <- invert_information(hess_s, ob, pnames)
   # (and the covariance in its coordinates: with x + 2010 the sandwich
   # formed in the user's ones moved the slope's CR0 by 0.2%)
-  if (!is.null(curvature) && isTRUE(attr(cov_s, "ok")))
-    curvature$cov <- matrix(as.numeric(cov_s), nrow(cov_s))
+  if (!is.null(curvature)) curvature$cov <- kept_covariance(cov_s)
   # Tm mixes thresholds and beta only: the sd rows (NA on a boundary) map
   # to themselves, so NA entries are carried over, not multiplied.
   to_user <- function(M, A, B) {
@@ -161,9 +160,10 @@ ordinal_sparse_fit <- function(X, y, J, re, family, weights = NULL, offset = NUL
 # NULL without the fit's clusters `cls` (sparse_fit_clusters()).
 ordinal_sparse_scores_ev <- function(eng, cls, engine_par, jt, o) {
   if (is.null(cls)) return(NULL)
+  scores_ev <- sparse_scores_ev(eng, cls)
   function(ps) {
     if (any(diff(ps[jt]) <= 0)) return(list(loglik = -Inf, gradient = rep(NaN, length(ps))))
-    r <- sparse_scores_ev(eng, cls)(engine_par(ps))
+    r <- scores_ev(engine_par(ps))
     list(loglik = r$loglik, gradient = r$gradient[o], scores = r$scores[, o, drop = FALSE])
   }
 }

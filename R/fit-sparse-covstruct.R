@@ -50,9 +50,9 @@ sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, pen
   # identity link (its robust types are the linear mixed model's).
   cls <- if (control$hessian && is.null(penalty) && !gauss)
     sparse_fit_clusters(re, re$Z, weights)
+  scores_ev <- sparse_scores_ev(eng, cls)
   cluster_ev <- if (!is.null(cls) && as.double(cls$G) * length(start)^2 <= curvature_max_doubles)
-    structure_evalf(function(theta, grad) sparse_scores_ev(eng, cls)(theta), re$terms, k_re, p,
-                    disp, tx$T, NULL)
+    structure_evalf(function(theta, grad) scores_ev(theta), re$terms, k_re, p, disp, tx$T, NULL)
   search <- function(par) covstruct_search(evalf, par, control, value_first = TRUE, pre = pre,
                                            cluster_ev = cluster_ev)
   run <- search(start)
@@ -71,8 +71,8 @@ sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, pen
   terms <- sparse_term_summaries(re, est$lm$lambda, modes, eng, theta_s)
   curvature <- if (control$hessian && !any(est$on_boundary) && !is.null(run$hessian))
     structure_curvature(run$curvature, run$par, re$terms, k_re, p,
-                        function(th) sparse_scores_ev(eng, cls)(th)$scores, est$jacobian, est$theta,
-                        run$hessian)
+                        function(th) scores_ev(th)$scores, est$jacobian, est$theta,
+                        est$cov_search)
   if (!is.null(curvature)) curvature$group <- cls$code
   sds <- unlist(lapply(est$structures, `[[`, "sd"))
   unbounded <- sparse_pure_clusters(re, y, weights, family) %||%

@@ -37,8 +37,7 @@
 
 # The coordinates of a sandwich for `fit` with parameters `th`, their
 # model-based covariance `V` and `jac` (d theta / d th, or NULL): list(th,
-# free
-# (the free positions in th), V, se, jac, Ts). Where the fit kept its
+# free (the free positions in th), V, se, jac, Ts). Where the fit kept its
 # covariance on the optimizer's standardized scale (cov_star: theta =
 # theta(theta*), V = T V* T' over the free parameters) and `star_ok` (the
 # scores come in theta, from the engine or by differences of the value
