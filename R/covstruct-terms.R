@@ -201,7 +201,12 @@ covstruct_terms <- function(formula, mf, env) {
 #' other grouping factors, e.g. `ar1(0 + times | id) + (1 | site)` or
 #' `cs(0 + f | g) + (1 | h)`, by the sparse Laplace engine
 #' ([glmm-several-terms]), where each term's block of the relative
-#' covariance factor comes from its structure. Both evaluate the likelihood
+#' covariance factor comes from its structure. With `nAGQ > 1` and nested
+#' grouping factors, the structure on the innermost one and random
+#' intercepts above it (`(1 | school) + ar1(0 + time | school:class)`),
+#' multilevel adaptive quadrature integrates them ([glmm-nested]): each
+#' inner unit's \eqn{q} structured effects on a product grid of
+#' \eqn{nAGQ^q} points inside its outer unit's quadrature. All of them evaluate the likelihood
 #' at \eqn{\Lambda = chol(D)}, with
 #' the exact gradient carried to the structure's parameters by the exact
 #' Jacobian of the Cholesky factor.

@@ -35,7 +35,8 @@ engine_table <- function() {
                        but("simulate_newdata", "ranef_new", "bootstrap", "workers")),
     agq_ranef_dist = list("a random intercept with a non-normal distribution (bridge, nonparametric, ...)",
                           but("simulate_newdata", "bootstrap", "workers")),
-    agq_nested = list("nested grouping factors by nested adaptive quadrature",
+    agq_nested = list(paste("nested grouping factors by nested adaptive quadrature, with slopes",
+                            "or a covariance structure at the innermost level"),
                       but("cluster_loglik")),
     lmm_one_factor = list("gaussian identity models with one grouping factor, exact ML or REML",
                           but("workers")),
@@ -75,7 +76,7 @@ engine_table <- function() {
 #' | `agq` | one grouping factor by adaptive Gauss-Hermite quadrature or Laplace (also zero-inflation and dispersion parts without random effects, one-factor covariance structures, fits on workers) |
 #' | `agq_zero_re` | one grouping factor with random effects in the zero-inflation or dispersion part |
 #' | `agq_ranef_dist` | a random intercept with a non-normal distribution |
-#' | `agq_nested` | nested grouping factors by nested quadrature |
+#' | `agq_nested` | nested grouping factors by nested quadrature (slopes or a covariance structure at the innermost level) |
 #' | `lmm_one_factor` | gaussian identity models, one grouping factor, exact (RE)ML |
 #' | `lmm_sparse` | gaussian identity models, several terms, exact (RE)ML |
 #' | `laplace_sparse` | several terms by the Laplace approximation |

@@ -18,8 +18,8 @@ nested_structure <- function(re) {
   tms <- re$terms
   refuse <- function(tm, what)
     stop(sprintf(paste0("'nAGQ' > 1 with several random-effect terms is available for nested ",
-                        "random intercepts such as (1 | a/b), with random slopes only at the ",
-                        "innermost level; the term (%s | %s) %s. ",
+                        "random intercepts such as (1 | a/b), with random slopes or a covariance ",
+                        "structure only at the innermost level; the term (%s | %s) %s. ",
                         "Use nAGQ = 1 (the Laplace approximation)"),
                  paste(deparse(tm$lhs), collapse = ""), tm$group, what), call. = FALSE)
   for (tm in tms) if (isTRUE(tm$known_cov)) refuse(tm, "has a known covariance")

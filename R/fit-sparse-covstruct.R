@@ -10,11 +10,15 @@
 # As there, only the fixed-effects design is centred and scaled for the
 # search: a structure is not preserved by recentring its columns.
 sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, penalty = NULL,
-                                 start = NULL) {
+                                 start = NULL, nAGQ = 1L) {
   p <- ncol(X)
   check_full_rank(X)
   disp <- has_dispersion(family)
   tx <- design_transform(X)
+  # nAGQ > 1: the nested engine continues from the Laplace optimum
+  # (fit-nested-covstruct.R); built first, so that a design it cannot
+  # integrate is refused before any fitting.
+  ne <- if (nAGQ > 1L) nested_structure_engine(tx$M, y, weights, offset, re, family, nAGQ, control)
   eng <- cpp_sparse_new(tx$M, re$Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
                         re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
                         family$family_code, family$link_code)
@@ -48,7 +52,7 @@ sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, pen
   # information (cluster-curvature.R) where one grouping nests every term:
   # not beside a penalty (a term of no cluster), nor for the gaussian
   # identity link (its robust types are the linear mixed model's).
-  cls <- if (control$hessian && is.null(penalty) && !gauss)
+  cls <- if (control$hessian && is.null(penalty) && !gauss && is.null(ne))
     sparse_fit_clusters(re, re$Z, weights)
   scores_ev <- sparse_scores_ev(eng, cls)
   cluster_ev <- if (!is.null(cls) && as.double(cls$G) * length(start)^2 <= curvature_max_doubles)
@@ -63,6 +67,13 @@ sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, pen
   bc <- covstruct_verify(search, run, re$terms, k_re,
                         covstruct_disp_index(family, disp, length(start)), unit)
   run <- bc$best
+  if (!is.null(ne)) {
+    quad <- nested_covstruct_quadrature(ne, run, re$terms, k_re, p, disp, tx$T, control,
+                                        covstruct_disp_index(family, disp, length(start)), unit)
+    run <- quad$run
+    bc <- quad$bc
+    evalf <- quad$evalf
+  }
   final <- run$at %||% evalf(run$par)
   est <- covstruct_estimates(evalf, run, bc, final, re$terms, k_re, tx$T, colnames(X), family,
                              disp, control, penalty, lam_names = re$par_names)
@@ -91,7 +102,13 @@ sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, pen
        family = family, modes = modes, terms = terms, singular = est$singular,
        on_boundary = est$on_boundary, cluster_curvature = curvature,
        structures = structure(est$structures, theta = theta, cov_theta = est$cov_theta),
-       optinfo = covstruct_optinfo(run, est, bc, warn, "Laplace (sparse)", 1L, !tx$identity,
+       engine = if (!is.null(ne)) "agq_nested",
+       optinfo = covstruct_optinfo(run, est, bc, warn,
+                                   if (is.null(ne)) "Laplace (sparse)"
+                                   else sprintf("multilevel adaptive Gauss-Hermite quadrature, nAGQ = %d", nAGQ),
+                                   nAGQ, !tx$identity,
                                    grad_basis_of(!tx$identity), nnz_factor = modes$nnz_factor,
-                                   nthreads = nthreads))
+                                   nthreads = nthreads, evaluations = run$passes,
+                                   nested_levels = if (!is.null(ne))
+                                     vapply(re$terms[ne$ns$order], `[[`, "", "group")))
 }

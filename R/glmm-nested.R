@@ -45,6 +45,17 @@
 #' joint conditional modes and their Gaussian-approximation covariances at
 #' the estimates from the sparse engine.
 #'
+#' **Covariance structures at the innermost level.** The innermost term may
+#' carry any of the package's structures ([covariance-structures]):
+#' `(1 | school) + ar1(0 + time | school:class)`, `cs()`, `diag()`,
+#' `toep()`, ... . Its Lambda is then the Cholesky factor of the structure's
+#' covariance, integrated as above, and the gradient reaches the
+#' structure's parameters through the exact Jacobian of that factor. The
+#' fit starts from the Laplace fit of the same model (the sparse engine)
+#' and reports the structures as that fit does (`$structures`,
+#' `$theta_structure`). Such fits are searched on the user's columns (not
+#' centred), so a random slope far from zero is refused as above.
+#'
 #' The log-likelihood is the full one, comparable with the Laplace fit and
 #' with one-factor fits. The engine also returns its gradient with respect
 #' to the fixed effects, the standard deviation of every level (with random

@@ -69,7 +69,7 @@ sparse_covstruct_terms <- function(formula, mf, env = environment(formula), empt
 }
 
 glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalty,
-                                  REML = FALSE, start = NULL) {
+                                  REML = FALSE, start = NULL, nAGQ = NULL) {
   re <- sparse_covstruct_terms(formula, mf, fenv)
   d <- several_term_checks(formula, mf, fenv, family, re, fixed = re$plain)
   X <- d$X
@@ -85,6 +85,11 @@ glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalt
   # in y) to the Laplace route here (exact for the gaussian family).
   fixed_cov <- has_fixed_covariance(re$terms)
   profiled <- !fixed_cov && (REML || lmm_covstruct_wanted(family, penalty))
+  # nAGQ > 1 (adaptive quadrature on nested grouping factors,
+  # fit-nested-covstruct.R); not on the profiled criterion (REML), which
+  # is exact.
+  nAGQ <- if (!profiled && !is.null(nAGQ) && nAGQ > 1) check_nAGQ(nAGQ, 1L) else 1L
+  if (nAGQ > 1L) nested_quadrature_check(re, nAGQ, control)
   # The Laplace route's search is not invariant to the response's units:
   # with y in micro-units (y * 1e6) it stopped 1.4 below the optimum with
   # only a convergence warning. The profiled criterion in parameters
@@ -99,7 +104,7 @@ glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalt
     fit <- if (profiled) lmm_sparse_covstruct_fit(X, resp$y, re_x, resp$weights, off, REML, control,
                                                   start = st)
            else sparse_covstruct_fit(X, resp$y, re_x, family, resp$weights, off, control, penalty,
-                                     start = st)
+                                     start = st, nAGQ = nAGQ)
     if (!profiled && !fixed_cov && identical(family$family, "gaussian") &&
         identical(family$link, "identity") && is.null(penalty) && length(fit$optinfo$warnings) > 0L) {
       alt <- tryCatch(lmm_sparse_covstruct_fit(X, resp$y, re_x, resp$weights, off, FALSE, control,
@@ -116,8 +121,12 @@ glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalt
   # unstructured term it is, so that it is centred too (covstruct-cs-two-columns.R).
   # A `start` is in the user's terms' parameters: with one, neither map
   # (the fit on the user's design is what either falls back to).
+  # (Quadrature integrates on the user's columns: its value changes
+  # under a centring of them, so neither centring map applies; the nested
+  # engine refuses slopes far from zero, nested_refuse_far_slope(). A
+  # rescaling of columns leaves Z Lambda, and the value, as they are.)
   re_user <- re
-  cs2 <- cs2_far_terms(re, resp$weights > 0)
+  cs2 <- if (nAGQ == 1L) cs2_far_terms(re, resp$weights > 0) else integer()
   if (length(cs2) && !is.null(start)) {
     extra_warn <- c(extra_warn, cs2_far_warning(re, cs2))
     cs2 <- integer()
@@ -125,7 +134,7 @@ glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalt
   if (length(cs2)) re <- cs2_as_us(re, cs2)
   zs <- covstruct_z_scaling(re, resp$weights > 0)
   re_fit <- zs$re %||% re
-  zc <- if (is.null(start)) lmm_sparse_centring(re_fit, resp$weights > 0)
+  zc <- if (is.null(start) && nAGQ == 1L) lmm_sparse_centring(re_fit, resp$weights > 0)
   fit <- NULL
   if (!is.null(zc)) {
     fit <- fit_on(zc$re)
@@ -162,6 +171,7 @@ glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalt
     obj$REML <- TRUE
     obj$loglik_ml <- fit$loglik_ml
   }
+  if (nAGQ > 1L) obj$nAGQ <- nAGQ
   obj <- covstruct_object(obj, fit)
   unid <- residual_unidentified(re, family, resp$weights, obj$structures)
   if (!is.null(unid)) obj <- mark_residual_unidentified(obj, unid)

@@ -238,8 +238,11 @@ glmm_refusals <- list(
           "'REML = TRUE' cannot be combined with 'penalized' (REML integrates the fixed effects out; the prior is on them): use REML = FALSE"),
   # (REML is the exact criterion, which nAGQ does not change, as for
   # models without structures)
-  refusal("structure_sparse_quadrature", quote(quadrature && !REML && spec_structured_sparse(s)),
-          "'nAGQ' > 1 is not available with several grouping factors and covariance structures or 'penalized' (they are fitted by the sparse Laplace engine, nAGQ = 1)"),
+  # (with structures on nested grouping factors, the nested engine
+  # integrates by quadrature: glmm_sparse_covstruct())
+  refusal("structure_sparse_quadrature", quote(quadrature && !REML && spec_structured_sparse(s) &&
+                                                 !is.null(penalty)),
+          "'nAGQ' > 1 is not available with 'penalized' and several grouping factors (the sparse Laplace engine fits them, nAGQ = 1)"),
   # Workers (the sharded AGQ engine and the nested engine).
   refusal("workers_known_reml_dist", quote(!aux && !structured_route && workers &&
                                              (!is.null(covariance) || REML || rd != "normal")),
@@ -393,7 +396,7 @@ choose_engine <- function(s, mf) {
                else if (length(s$zi_bars)) "agq_zero_re"
                else if (s$sparse) "laplace_sparse" else "agq",
     structured_sparse = if (s$REML || lmm_covstruct_wanted(s$family, s$penalty)) "lmm_sparse"
-                        else "laplace_sparse",
+                        else if (s$quadrature) "agq_nested" else "laplace_sparse",
     structured_one = "agq", ordinal_sparse = "laplace_sparse", ordinal_one = "ordinal_agq",
     known_gaussian = "known_gaussian", known_laplace = "known_laplace",
     ranef_dist = "agq_ranef_dist", lmm_sparse = "lmm_sparse", nested = "agq_nested",
@@ -433,7 +436,7 @@ fit_spec <- function(s, mf) {
   switch(s$route,
     two_part = glmm_zi(s, mf),
     structured_sparse = glmm_sparse_covstruct(f, mf, s$family, s$control, mc, s$fenv, s$penalty,
-                                              s$REML, s$start),
+                                              s$REML, s$start, s$nAGQ),
     ordinal_one = , ordinal_sparse = glmm_ordinal(f, mf, s$family, s$nAGQ, s$control, s$start,
                                                   s$covariance, mc, s$fenv, s$penalty),
     known_gaussian = , known_laplace = glmm_known(s, mf),

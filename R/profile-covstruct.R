@@ -208,8 +208,13 @@ covstruct_profile_engine <- function(fit) {
   } else if (inherits(fit, "glmmgee_glmm_sparse")) {
     se <- covstruct_sparse_new(fit, pm$re)
     base <- list(eval = if (se$agq) function(th) cpp_agq_eval(se$eng, th, TRUE)
+                        else if (!is.null(se$nested)) function(th) se$nested$eval(th, TRUE)
                         else function(th) sparse_eval(se$eng, th, TRUE),
                  free = function() NULL, Tx = se$Tx)
+    # (the nested engine's gradient holds its adaptive nodes fixed: the
+    # profile's searches take the value's, by central differences, as the
+    # fit's last steps did)
+    if (!is.null(se$nested)) base$value <- function(th) se$nested$eval(th, FALSE)$loglik
   } else {
     one <- structured_one_factor_engine(fit, pm, "profile()")
     base <- one$base
@@ -226,6 +231,13 @@ covstruct_profile_engine <- function(fit) {
   eval <- function(ph) {
     at <- tryCatch(pm$map(ph), error = function(e) NULL)
     if (is.null(at)) return(list(loglik = -Inf, gradient = rep(NA_real_, length(ph))))
+    if (!is.null(base$value)) {
+      v <- function(x) {
+        a <- tryCatch(pm$map(x), error = function(e) NULL)
+        if (is.null(a)) NA_real_ else base$value(to_engine(a$theta))
+      }
+      return(list(loglik = v(ph), gradient = fd_gradient(v, ph, 1e-4 * pmax(abs(ph), 0.1))))
+    }
     r <- base$eval(to_engine(at$theta))
     g <- if (is.null(engine_jac)) r$gradient else crossprod(engine_jac(at$theta), r$gradient)
     list(loglik = r$loglik, gradient = drop(crossprod(at$J, g)))

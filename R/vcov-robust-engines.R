@@ -400,7 +400,10 @@ covstruct_sparse_engine <- function(fit, re) {
   se <- covstruct_sparse_new(fit, re)
   # (by quadrature: the one-factor engine's clusters, the levels of the
   # terms' factor)
-  split <- if (!se$agq) sparse_cluster_split(se$eng, re$Z, re, se$w)
+  split <- if (!is.null(se$nested))
+             nested_cluster_split(se$nested$eng, se$nested$ns$units[[1L]], se$w, se$nested$map,
+                                  as.integer(fit$nAGQ))
+           else if (!se$agq) sparse_cluster_split(se$eng, re$Z, re, se$w)
            else one_factor_score_split(re$terms[[1L]]$index, length(re$terms[[1L]]$levels), se$w,
                                        function(th) cpp_agq_scores(se$eng, th))
   list(split = split, Tx = se$Tx, free = function() NULL)
@@ -454,6 +457,13 @@ covstruct_sparse_new <- function(fit, re) {
     return(list(eng = structure_agq_new(ax$X, fit$y, w, fit$offset %||% rep(0, n), re, fam,
                                         fit$nAGQ, 1L, ax$kind, ax),
                 w = w, Tx = ax$Tx, agq = TRUE))
+  # Nested grouping factors by quadrature: the nested engine at the fit's
+  # rule (fit-nested-covstruct.R).
+  if (isTRUE(fit$nAGQ > 1L))
+    return(list(nested = nested_structure_engine(ax$X, fit$y, w, fit$offset %||% rep(0, n), re,
+                                                 fam, as.integer(fit$nAGQ),
+                                                 list(nthreads = fit$optinfo$nthreads %||% 1L)),
+                w = w, Tx = ax$Tx, agq = FALSE))
   eng <- cpp_sparse_new(ax$X, re$Z, as.numeric(fit$y), w, as.numeric(fit$offset %||% rep(0, n)),
                         re$lam_row - 1L, re$lam_col - 1L, re$lam_k - 1L, re$ntheta,
                         fam$family_code, fam$link_code)
