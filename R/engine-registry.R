@@ -172,7 +172,9 @@ legacy_engine_name <- function(fit) {
   if (inherits(fit, "glmmgee_glmm_ordinal")) return(if (sparse) "laplace_sparse" else "ordinal_agq")
   if (inherits(fit, "glmmgee_glmm_known"))
     return(if (identical(fit$family$family, "gaussian")) "known_gaussian" else "known_laplace")
-  if (inherits(fit, "glmmgee_glmm_nested")) return("agq_nested")
+  if (inherits(fit, "glmmgee_glmm_nested") ||
+      sparse && is.null(.subset2(fit, "aux")) && isTRUE(.subset2(fit, "nAGQ") > 1L))
+    return("agq_nested")
   if (inherits(fit, "glmmgee_glmm_dist")) return("agq_ranef_dist")
   if (inherits(fit, "glmmgee_glmm_zire_sparse")) return("laplace_sparse_zero_re")
   if (inherits(fit, "glmmgee_glmm_zire")) return("agq_zero_re")

@@ -77,24 +77,36 @@ nested_covstruct_quadrature <- function(ne, lap, terms, k_re, p, disp, Tx, contr
   # scaled; not to standard errors, which are huge for a standard
   # deviation near zero on the log scale)
   fd_grad <- function(par) nested_fd_gradient(f, par, 1e-5 * pmax(abs(par), 1), none)
+  # The value with its central-difference gradient (2P + 1 passes): the
+  # last resort where the corrected gradient does not lead to the maximum.
+  by_value <- function(th, grad = TRUE) {
+    r <- list(loglik = f(th), penalty = 0)
+    if (grad) r$gradient <- fd_grad(th)
+    r
+  }
   # Rounds of the structured search (covstruct_search(): quasi-Newton,
   # then Newton steps with recomputed Hessians) on the corrected gradient,
   # until the value's own gradient at the end gives a Newton step below
-  # 1e-4 (a tenth of the tolerance of the convergence warning).
+  # 1e-4 (a tenth of the tolerance of the convergence warning); after three
+  # rounds without, one on the value's gradient itself (at K = 3 with three
+  # effects per unit and one binary row per effect, the rule-error term
+  # moved too fast for the correction and four rounds ended at a Newton
+  # step of 0.08, with a Hessian not negative definite).
   search <- function(par) {
     corr <- numeric(P)
     stages <- list()
     for (round in seq_len(4L)) {
-      evc <- corrected(corr)
-      r <- covstruct_search(evc, par, control)
+      fallback <- round == 4L
+      evr <- if (fallback) by_value else corrected(corr)
+      r <- covstruct_search(evr, par, control)
       par <- r$par
-      g <- fd_grad(par)
-      st <- c(r$stages, list(gradient = list(iterations = 0L, evaluations = 2L * P,
-                                             convergence = 0L,
-                                             message = "the value's gradient by central differences")))
-      names(st) <- paste0(names(st), if (round > 1L) round)
+      g <- if (fallback) r$at$gradient else fd_grad(par)
+      st <- c(r$stages, if (!fallback)
+        list(gradient = list(iterations = 0L, evaluations = 2L * P, convergence = 0L,
+                             message = "the value's gradient by central differences")))
+      names(st) <- paste0(names(st), if (fallback) "_by_value" else if (round > 1L) round)
       stages <- c(stages, st)
-      corr <- corr + g - r$at$gradient
+      if (!fallback) corr <- corr + g - r$at$gradient
       # (a standard deviation at zero, or a correlation at its limit, is
       # verified by restarts instead: covstruct_verify())
       at_bound <- seq_len(P) %in% covstruct_boundary_index(par, terms, k_re, disp_at, unit)
@@ -105,10 +117,10 @@ nested_covstruct_quadrature <- function(ne, lap, terms, k_re, p, disp, Tx, contr
     opt <- if (done) list(convergence = 0L, message = paste0(
       "the value's central-difference gradient confirms the search's end (", r$opt$message, ")"))
       else list(convergence = 1L, message = sprintf(
-        "after %d rounds the value's central-difference gradient still asks a Newton step of %.2g",
-        round, nd))
+        "the value's central-difference gradient still asks a Newton step of %.2g", nd))
     list(par = par, loglik = r$loglik, at = list(loglik = r$at$loglik, gradient = g, penalty = 0),
-         hessian = r$hessian, opt = opt, stages = stages, evalf = corrected(corr))
+         hessian = r$hessian, opt = opt, stages = stages,
+         evalf = if (fallback) by_value else corrected(corr))
   }
   # A standard deviation the Laplace fit took to (near) zero may be
   # positive under quadrature, and on the log scale the search would not

@@ -17,6 +17,7 @@ route_engines <- c(
   ranef_bridge = "agq_ranef_dist", ranef_nonparametric = "agq_ranef_dist",
   agq_workers = "agq", zi_sparse_fixed = "laplace_sparse",
   known_gaussian_multi = "known_gaussian", nested_agq_slope = "agq_nested",
+  nested_agq_structure = "agq_nested",
   covstruct_lmm_ml_profiled = "lmm_sparse", zi_correlated = "agq_zero_re",
   covstruct_sparse_poisson = "laplace_sparse", penalized_binomial = "agq",
   known_gaussian_two_terms = "laplace_sparse", sparse_known_binomial = "laplace_sparse",

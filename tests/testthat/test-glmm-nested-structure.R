@@ -168,3 +168,15 @@ test_that("structures beside crossed or outer slopes are refused under quadratur
                     nAGQ = 3),
                "covariance structure only at the innermost level")
 })
+
+test_that("a rule-error term that moves fast still ends at the maximum of the value", {
+  # three effects per unit and one binary row per effect at nAGQ = 3: the
+  # corrected gradient did not settle, and the search ends on the value's
+  # own gradient
+  fit <- route_model_fits()$nested_agq_structure
+  expect_identical(fit$engine$name, "agq_nested")
+  expect_true(fit$optinfo$converged)
+  expect_length(fit$optinfo$warnings, 0L)
+  expect_true(all(eigen(fit$hessian, only.values = TRUE)$values < 0))
+  expect_true(any(grepl("_by_value$", names(fit$optinfo$stages))))
+})

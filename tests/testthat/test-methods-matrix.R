@@ -81,7 +81,8 @@ test_that("every method works on one fit of every engine, or stops naming the en
   fits <- route_model_fits()
   # one fit per engine, and the routes whose parts take capabilities away
   routes <- c("agq_binomial", "zi_fixed", "covstruct_ar1", "agq_workers", "zi_random",
-              "ranef_bridge", "nested_agq", "lmm_ml_onefactor", "lmm_reml_crossed",
+              "ranef_bridge", "nested_agq", "nested_agq_structure", "lmm_ml_onefactor",
+              "lmm_reml_crossed",
               "sparse_crossed_binomial", "zi_sparse_random", "known_gaussian",
               "known_laplace", "ordinal_onefactor", "ordinal_sparse")
   for (r in routes) {
