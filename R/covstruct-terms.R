@@ -300,8 +300,10 @@ covstruct_terms <- function(formula, mf, env) {
 #' or by restricted maximum likelihood (its value in
 #' `logLik()`, as glmmTMB's `REML = TRUE`; `logLik(fit, REML = FALSE)` the
 #' log-likelihood at the REML estimates; `nAGQ` does not change this exact
-#' criterion). Not yet available: `start`, `REML` with other families, `covariance`, adaptive quadrature (`nAGQ > 1`) with
-#' several grouping factors. A structure on a nested term,
+#' criterion). Not available: `REML` with other families, `covariance` beside
+#' a structure (a known matrix enters as a `propto()` or `equalto()` term),
+#' and adaptive quadrature (`nAGQ > 1`) with crossed grouping factors or with
+#' a structure above the innermost of nested ones. A structure on a nested term,
 #' `ar1(0 + f | a/b)`, applies to each of its terms.
 #'
 #' `confint(fit, method = "profile")` and [profile()][profile.glmmgee_glmm()]

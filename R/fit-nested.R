@@ -94,14 +94,21 @@ nested_refuse_far_slope <- function(re, ns, Zr) {
     diag(Tm) <- 0
     j <- which(colSums(abs(Tm) > 100 * rep(dg, each = q)) > 0L)[1L]
     v <- Zr[, idx[j]]
+    # (centring gives the same model for an unstructured term; a structure
+    # such as diag() is another model on the centred covariate)
+    structured <- !is.null(tm$kind) && tm$kind != "us"
+    same <- if (structured)
+      sprintf("for %s() that is another model, whose structure is on the centred covariate",
+              tm$kind)
+    else "the same model"
     stop(sprintf(paste0("'nAGQ' > 1 with several random-effect terms: the covariate '%s' of the ",
                         "term (%s | %s) lies far from zero relative to its spread (mean %.4g, ",
                         "standard deviation %.3g), and the nested adaptive quadrature would ",
                         "integrate on it as given, where the search fails. Centre the covariate ",
-                        "in the data (the same model, e.g. %s - mean(%s)), or use nAGQ = 1 ",
+                        "in the data (%s, e.g. %s - mean(%s)), or use nAGQ = 1 ",
                         "(the Laplace approximation)"),
                  tm$cnames[j], paste(deparse(tm$lhs), collapse = ""), tm$group, mean(v),
-                 sqrt(mean((v - mean(v))^2)), tm$cnames[j], tm$cnames[j]), call. = FALSE)
+                 sqrt(mean((v - mean(v))^2)), same, tm$cnames[j], tm$cnames[j]), call. = FALSE)
   }
   invisible()
 }

@@ -131,8 +131,11 @@ nested_quadrature_check <- function(re, nAGQ, control) {
   # nAGQ^q nodes at each node of the levels above.
   dims <- depth - 1L + ns$q
   if (nAGQ^dims > 1e5)
-    stop(sprintf("'nAGQ' = %d with %d nested levels means %g quadrature points per observation; use a smaller nAGQ",
-                 nAGQ, depth, nAGQ^dims), call. = FALSE)
+    stop(sprintf(paste0("'nAGQ' = %d with %d nested levels and %d random effect%s at the innermost ",
+                        "level means %d^%d = %g quadrature points for each row (%d dimensions); ",
+                        "use a smaller nAGQ, or nAGQ = 1 (the Laplace approximation)"),
+                 nAGQ, depth, ns$q, if (ns$q > 1L) "s" else "", nAGQ, dims, nAGQ^dims, dims),
+         call. = FALSE)
   nleaf <- length(ns$used[[depth]])
   if (ns$q > 1L && nAGQ^ns$q * nleaf > nested_slope_limit)
     stop(sprintf(paste0("'nAGQ' = %d with %d random effects at the innermost level ('%s') means ",

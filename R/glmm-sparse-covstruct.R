@@ -89,7 +89,13 @@ glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalt
   # fit-nested-covstruct.R); not on the profiled criterion (REML), which
   # is exact.
   nAGQ <- if (!profiled && !is.null(nAGQ) && nAGQ > 1) check_nAGQ(nAGQ, 1L) else 1L
-  if (nAGQ > 1L) nested_quadrature_check(re, nAGQ, control)
+  if (nAGQ > 1L) {
+    # (on the user's columns, before any rescaling, so that a refusal
+    # names what the user gave)
+    nested_quadrature_check(re, nAGQ, control)
+    ns <- nested_structure(re)
+    nested_refuse_far_slope(re, ns, nested_leaf_design(re, ns))
+  }
   # The Laplace route's search is not invariant to the response's units:
   # with y in micro-units (y * 1e6) it stopped 1.4 below the optimum with
   # only a convergence warning. The profiled criterion in parameters

@@ -180,3 +180,20 @@ test_that("a rule-error term that moves fast still ends at the maximum of the va
   expect_true(all(eigen(fit$hessian, only.values = TRUE)$values < 0))
   expect_true(any(grepl("_by_value$", names(fit$optinfo$stages))))
 })
+
+test_that("a structured slope far from zero is refused in the user's units", {
+  d <- nested_data(17, A = 8, B = 3, m = 4)
+  d$x2 <- d$x + 2010
+  err <- tryCatch(glmm(y ~ x + (1 | a) + diag(1 + x2 | a:b), data = d, family = binomial,
+                       nAGQ = 5), error = conditionMessage)
+  expect_match(err, "mean 2010", fixed = TRUE)
+  expect_match(err, "for diag() that is another model", fixed = TRUE)
+  # the unstructured term is the same model when centred
+  expect_error(glmm(y ~ x + (1 | a) + (1 + x2 | a:b), data = d, family = binomial, nAGQ = 5),
+               "the same model", fixed = TRUE)
+  d3 <- structure_nested_data(7, A = 6, B = 2, times = 3, m = 2)
+  expect_error(glmm(y ~ x + (1 | a) + ar1(0 + time | a:b), data = d3, family = binomial,
+                    nAGQ = 40),
+               "3 random effects at the innermost level means 40^4 = 2.56e+06 quadrature points for each row (4 dimensions)",
+               fixed = TRUE)
+})

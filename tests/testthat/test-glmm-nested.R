@@ -160,7 +160,7 @@ test_that("designs multilevel quadrature cannot integrate are refused with a cle
   expect_error(glmm(y ~ x + (1 | a/b), data = d, family = binomial, nAGQ = 0),
                "'nAGQ' must be a whole number")
   expect_error(glmm(y ~ x + (1 | a/b/c), data = d, family = binomial, nAGQ = 50),
-               "quadrature points per observation")
+               "quadrature points for each row")
   K <- diag(8)
   rownames(K) <- levels(d$a)
   expect_error(glmm(y ~ x + (1 | a) + (1 | a:b), data = d, family = binomial, nAGQ = 5,
