@@ -138,7 +138,7 @@ glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalt
     cs2 <- integer()
   }
   if (length(cs2)) re <- cs2_as_us(re, cs2)
-  zs <- covstruct_z_scaling(re, resp$weights > 0)
+  zs <- covstruct_z_scaling(re, resp$weights > 0, plain = !profiled)
   re_fit <- zs$re %||% re
   zc <- if (is.null(start) && nAGQ == 1L) lmm_sparse_centring(re_fit, resp$weights > 0)
   fit <- NULL
@@ -162,7 +162,7 @@ glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalt
     fit <- cs2_back(fit, cs2, re_user)
     re <- re_user
     if (is.null(fit)) {
-      zs <- covstruct_z_scaling(re, resp$weights > 0)
+      zs <- covstruct_z_scaling(re, resp$weights > 0, plain = !profiled)
       fit <- fit_on(zs$re %||% re)
       if (!is.null(zs)) fit <- covstruct_unscale_z(fit, zs, re)
       extra_warn <- c(extra_warn, cs2_far_warning(re, cs2))

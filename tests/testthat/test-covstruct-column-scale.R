@@ -316,3 +316,41 @@ test_that("diag(Days * a | Subject) alone (one-factor structured route) is the f
                unname(p1$structures[[1]]$parameters) - c(0, log(1e3)), tolerance = 1e-5)
   expect_equal(unname(p2$structures[[1]]$se), unname(p1$structures[[1]]$se), tolerance = 1e-4)
 })
+
+test_that("a one-column unstructured slope beside a structure is fitted on its rescaled column", {
+  # (0 + x2 | g) beside ar1(): with x2 in 1e-4 units the slope's Lambda
+  # entry stayed at its start, 14 log-likelihood units short, with only a
+  # doubtful-convergence warning. It is now searched on x2's rescaled
+  # column and its Lambda entry, covariance, gradient and modes mapped back.
+  set.seed(21)
+  d <- expand.grid(time = factor(1:4), b = factor(1:3), a = factor(1:12))
+  g <- interaction(d$a, d$b, drop = TRUE)
+  d$x <- rnorm(nrow(d))
+  d$x2 <- rnorm(nrow(d))
+  D <- 0.5 * 0.7^abs(outer(1:4, 1:4, "-"))
+  U <- matrix(rnorm(36 * 4), 36) %*% chol(D)
+  d$y <- rpois(nrow(d), exp(0.3 + 0.5 * d$x + 0.6 * rnorm(12)[d$a] +
+                              U[cbind(as.integer(g), as.integer(d$time))] +
+                              0.6 * rnorm(36)[g] * d$x2))
+  f <- y ~ x + (1 | a) + ar1(0 + time | a:b) + (0 + x2 | a:b)
+  f1 <- suppressWarnings(glmm(f, data = d, family = poisson))
+  dd <- d
+  dd$x2 <- d$x2 * 1e-4
+  f2 <- suppressWarnings(glmm(f, data = dd, family = poisson))
+  expect_equal(as.numeric(logLik(f2)), as.numeric(logLik(f1)), tolerance = 1e-8)
+  expect_length(f2$optinfo$warnings, length(f1$optinfo$warnings))
+  expect_equal(fixef(f2), fixef(f1), tolerance = 1e-6)
+  expect_equal(sqrt(diag(vcov(f2))), sqrt(diag(vcov(f1))), tolerance = 1e-5)
+  k <- length(f1$theta_structure)
+  expect_equal(unname(f2$theta_structure[k]) * 1e-4, unname(f1$theta_structure[k]),
+               tolerance = 1e-6)
+  expect_equal(f2$cov_structure[k, k] * 1e-8, f1$cov_structure[k, k], tolerance = 1e-4)
+  expect_equal(ranef(f2)[["a:b"]][, "x2"] * 1e-4, ranef(f1)[["a:b"]][, "x2"], tolerance = 1e-5)
+  # `start` in the user's units, and quadrature on the same rescaled column
+  g2 <- suppressWarnings(glmm(f, data = dd, family = poisson, start = f2$theta_structure))
+  expect_equal(as.numeric(logLik(g2)), as.numeric(logLik(f1)), tolerance = 1e-8)
+  q1 <- glmm(f, data = d, family = poisson, nAGQ = 3)
+  q2 <- glmm(f, data = dd, family = poisson, nAGQ = 3)
+  expect_equal(as.numeric(logLik(q2)), as.numeric(logLik(q1)), tolerance = 1e-8)
+  expect_true(q2$optinfo$converged)
+})
