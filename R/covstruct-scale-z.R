@@ -51,10 +51,7 @@ covstruct_z_scaling <- function(re, keep, one = FALSE, plain = FALSE) {
     q <- tm$q
     cols <- if (one) off[k] + seq_len(q) else tm$columns
     nl <- length(cols) %/% q
-    rms <- if (one) sqrt(colMeans(Z[keep, cols, drop = FALSE]^2)) else vapply(seq_len(q), function(j) {
-      zj <- Matrix::rowSums(Z[keep, cols[j + (seq_len(nl) - 1L) * q], drop = FALSE])
-      sqrt(mean(zj^2))
-    }, 1)
+    rms <- if (one) sqrt(colMeans(Z[keep, cols, drop = FALSE]^2)) else term_column_rms(Z, tm, keep)
     if (isTRUE(tm$struct$hom)) rms <- rep(sqrt(mean(rms^2)), q)
     if (!all(is.finite(rms) & rms > 0)) next
     if (all(rms >= covstruct_scale_range[1L] & rms <= covstruct_scale_range[2L])) next
@@ -71,6 +68,20 @@ covstruct_z_scaling <- function(re, keep, one = FALSE, plain = FALSE) {
     Zs <- methods::as(methods::as(Zs, "CsparseMatrix"), "generalMatrix")
   re$Z <- Zs
   list(re = re, terms = sc, div = div)
+}
+
+# The root mean square of each of a several-term route's term `tm`'s
+# columns over the rows `keep` (its columns of Z, one per level and column);
+# with `indicators` 1 for a column of zeros and ones (an intercept, a
+# factor's level, a position).
+term_column_rms <- function(Z, tm, keep, indicators = FALSE) {
+  q <- tm$q %||% length(tm$cnames)
+  cols <- tm$columns
+  nl <- length(cols) %/% q
+  vapply(seq_len(q), function(j) {
+    zj <- Matrix::rowSums(Z[keep, cols[j + (seq_len(nl) - 1L) * q], drop = FALSE])
+    if (indicators && all(zj == 0 | zj == 1)) 1 else sqrt(mean(zj^2))
+  }, 1)
 }
 
 # Maps a fit of sparse_covstruct_fit() or lmm_sparse_covstruct_fit() on

@@ -85,7 +85,12 @@ sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, pen
                         function(th) scores_ev(th)$scores, est$jacobian, est$theta,
                         est$cov_search)
   if (!is.null(curvature)) curvature$group <- cls$code
-  sds <- unlist(lapply(est$structures, `[[`, "sd"))
+  # (a covariate's per root mean square of its column, as the unstructured
+  # routes judge them on their standardized design: a slope in 0.01 units
+  # at 0.69 per unit of its covariate was "estimated at 69")
+  sds <- unlist(lapply(seq_along(est$structures), function(k)
+    est$structures[[k]]$sd * term_column_rms(re$Z, re$terms[[k]], weights > 0, TRUE)))
+  names(sds) <- unlist(lapply(est$structures, function(s) names(s$sd)))
   unbounded <- sparse_pure_clusters(re, y, weights, family) %||%
     large_sd_message(sds, names(sds), family)
   warn <- fit_warnings(run$opt, est$nstep, est$gmax_star, est$singular, est$hess, est$cov_theta,

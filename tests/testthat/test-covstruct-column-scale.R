@@ -349,6 +349,14 @@ test_that("a one-column unstructured slope beside a structure is fitted on its r
   # `start` in the user's units, and quadrature on the same rescaled column
   g2 <- suppressWarnings(glmm(f, data = dd, family = poisson, start = f2$theta_structure))
   expect_equal(as.numeric(logLik(g2)), as.numeric(logLik(f1)), tolerance = 1e-8)
+  # a slope in 0.01 units is not "estimated at 69": the size is judged per
+  # root mean square of the column, as on the unstructured routes
+  d3 <- d
+  d3$x2 <- d$x2 * 0.01
+  w <- character()
+  withCallingHandlers(glmm(f, data = d3, family = poisson),
+                      warning = function(e) { w <<- c(w, conditionMessage(e)); invokeRestart("muffleWarning") })
+  expect_false(any(grepl("no finite", w)))
   q1 <- glmm(f, data = d, family = poisson, nAGQ = 3)
   q2 <- glmm(f, data = dd, family = poisson, nAGQ = 3)
   expect_equal(as.numeric(logLik(q2)), as.numeric(logLik(q1)), tolerance = 1e-8)
