@@ -98,9 +98,8 @@
 #'   approximation, larger values adaptive Gauss-Hermite quadrature on a
 #'   product grid. By default [default_nAGQ()]: 11 for one random effect,
 #'   fewer as the dimension grows, 1 for gaussian models (exact). With several terms the
-#'   default is 1; `nAGQ > 1` is available for nested random intercepts, with random
-#'   slopes or a covariance structure at the innermost level, by multilevel
-#'   quadrature (see [glmm-nested]), and for random effects in `dispformula` on the mean's grouping
+#'   default is 1; `nAGQ > 1` is available for nested random intercepts (slopes or a structure
+#'   at the innermost level) by multilevel quadrature (see [glmm-nested]), and for random effects in `dispformula` on the mean's grouping
 #'   factor or alone, with the zero part's on that factor too ([glmm-dispersion-random]; default Laplace).
 #' @param control Settings from [glmm_control()].
 #' @param start Optional starting values; see [glmm_fit()]. With `ziformula`,
