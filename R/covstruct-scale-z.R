@@ -124,10 +124,7 @@ covstruct_unscale_common <- function(fit, zs, re, p, lam_div) {
   # the column scales, their covariance likewise, the gradient and Hessian
   # in them multiplied.
   ms <- rep(1, length(th_s))
-  for (s in zs$terms) {
-    tm <- re$terms[[s$term]]
-    if (tm$kind == "us") ms[p + k0[[s$term]]] <- 1 / s$z[block_pattern(tm$q)$row]
-  }
+  ms[p + seq_along(shift)] <- 1 / covstruct_us_scales(re$terms, k0, zs$terms)
   if (any(ms != 1)) {
     th_s <- th_s * ms
     if (!is.null(V_s)) V_s[] <- V_s * outer(ms, ms)
@@ -237,13 +234,20 @@ covstruct_scaled_start <- function(start, zs, terms, p) {
   if (max(idx) > length(start)) return(start)  # (the length is checked by the fit)
   start[idx] <- start[idx] + shift
   # (an unstructured term's Lambda entries, times its column scales)
-  k0 <- structure_blocks(terms)
-  for (s in zs$terms) {
-    tm <- terms[[s$term]]
-    if (tm$kind == "us") start[p + k0[[s$term]]] <- start[p + k0[[s$term]]] *
-        s$z[block_pattern(tm$q)$row]
-  }
+  start[idx] <- start[idx] * covstruct_us_scales(terms, structure_blocks(terms), zs$terms)
   start
+}
+
+# The column scale of each rescaled unstructured term's Lambda entries (the
+# scale of its row), 1 for every other structure parameter: the factor from
+# the user's entries to those on the rescaled columns.
+covstruct_us_scales <- function(terms, k0, scaled) {
+  m <- rep(1, length(unlist(k0)))
+  for (s in scaled) {
+    tm <- terms[[s$term]]
+    if (tm$kind == "us") m[k0[[s$term]]] <- s$z[block_pattern(tm$q)$row]
+  }
+  m
 }
 
 # The log scales by which each rescaled term's log standard deviations

@@ -17,46 +17,36 @@
 # end; the estimates' Hessian is the differences of that corrected gradient.
 
 # The nested engine of the terms `re` on the design X: list(eval(theta,
-# grad, units), ns, map), theta in the sparse engine's order. Stops, with
+# grad), ns, map, eng), theta in the sparse engine's order, evaluated by
+# the nested fits' own objectives (fit-nested.R). Stops, with
 # nested_structure()'s message, where the terms are not nested random
-# intercepts with the structure (or slopes) at the innermost level only.
+# intercepts with the structure (or slopes) at the innermost level only;
+# slopes far from zero are refused by the front end, on the user's columns
+# (glmm_sparse_covstruct()).
 nested_structure_engine <- function(X, y, weights, offset, re, family, nAGQ, control) {
   ns <- nested_structure(re)
   Zr <- nested_leaf_design(re, ns)
-  nested_refuse_far_slope(re, ns, Zr)
   p <- ncol(X)
   disp <- has_dispersion(family)
-  P <- p + re$ntheta + disp
-  map <- nested_map(re, ns, p, P, disp)
+  map <- nested_map(re, ns, p, p + re$ntheta + disp, disp)
   args <- list(X, as.numeric(y), as.numeric(weights), as.numeric(offset), ns$units,
                family$family_code, family$link_code, control$nthreads)
   eng <- do.call(cpp_nested_new, c(args, if (!is.null(Zr)) list(Zr)))
-  k <- map <= P
-  eval <- function(theta, grad = TRUE, units = FALSE) {
-    r <- cpp_nested_eval(eng, c(theta, 0)[map], nAGQ, grad, units && grad)
-    out <- list(loglik = r$loglik)
-    if (grad) {
-      g <- numeric(P)
-      g[map[k]] <- r$gradient[k]
-      out$gradient <- g
-    }
-    if (units && grad) {
-      S <- matrix(0, nrow(r$unit_gradient), P)
-      S[, map[k]] <- r$unit_gradient[, k]
-      out$scores <- S
-    }
-    progress_tick(out$loglik, out)
-  }
+  value <- nested_objective(eng, map, nAGQ)
+  with_gradient <- nested_gradient_objective(eng, map, nAGQ)
+  eval <- function(theta, grad = TRUE)
+    if (grad) with_gradient(theta) else list(loglik = value(theta))
   list(eval = eval, ns = ns, map = map, eng = eng)
 }
 
 # The quadrature stage of sparse_covstruct_fit(): from the Laplace search's
-# result `lap` (its par, on the search's parameters, and Hessian there) to
+# result `lap` (its par, on the search's parameters, and its stages) to
 # the quadrature optimum, with the boundary verified as the Laplace stage
-# verifies its own. Returns list(run, bc, evalf, stages): `run` as
+# verifies its own. Returns list(run, bc, evalf): `run` as
 # covstruct_search() gives it (par, loglik, at with the value's gradient by
-# central differences, hessian, opt, stages), `evalf` the structured
-# objective whose gradient the estimates' Hessian takes differences of.
+# central differences, hessian, opt, stages, and the engine passes),
+# `evalf` the structured objective whose gradient the estimates' Hessian
+# takes differences of.
 nested_covstruct_quadrature <- function(ne, lap, terms, k_re, p, disp, Tx, control, disp_at,
                                         unit) {
   evq <- structure_evalf(function(theta, grad) ne$eval(theta, grad), terms, k_re, p, disp, Tx,

@@ -64,12 +64,12 @@ sparse_covstruct_fit <- function(X, y, re, family, weights, offset, control, pen
   # penalized ones, with equalto() too): the standard deviations' boundary
   # is relative to y's residual scale.
   unit <- if (gauss) as.vector(response_scale(tx$M, y, weights, offset, family)) else 1
-  bc <- covstruct_verify(search, run, re$terms, k_re,
-                        covstruct_disp_index(family, disp, length(start)), unit)
+  disp_at <- covstruct_disp_index(family, disp, length(start))
+  bc <- covstruct_verify(search, run, re$terms, k_re, disp_at, unit)
   run <- bc$best
   if (!is.null(ne)) {
     quad <- nested_covstruct_quadrature(ne, run, re$terms, k_re, p, disp, tx$T, control,
-                                        covstruct_disp_index(family, disp, length(start)), unit)
+                                        disp_at, unit)
     run <- quad$run
     bc <- quad$bc
     evalf <- quad$evalf

@@ -119,7 +119,8 @@ NULL
 nested_slope_limit <- 2e6
 
 # The nested engine's checks of the design `re` (nested_structure()) and
-# of the number of quadrature nodes nAGQ means for it (glmm_several()).
+# of the number of quadrature nodes nAGQ means for it (glmm_several());
+# returns the nesting, invisibly.
 nested_quadrature_check <- function(re, nAGQ, control) {
   ns <- if (is.null(control$workers)) nested_structure(re) else
     tryCatch(nested_structure(re), error = function(e)
@@ -143,5 +144,5 @@ nested_quadrature_check <- function(re, nAGQ, control) {
                         "use nAGQ = 1 (the Laplace approximation) or a smaller nAGQ"),
                  nAGQ, ns$q, re$terms[[ns$order[depth]]]$group, nAGQ, ns$q, nleaf,
                  nAGQ^ns$q * nleaf, nested_slope_limit), call. = FALSE)
-  invisible()
+  invisible(ns)
 }

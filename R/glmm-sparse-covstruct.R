@@ -92,8 +92,7 @@ glmm_sparse_covstruct <- function(formula, mf, family, control, mc, fenv, penalt
   if (nAGQ > 1L) {
     # (on the user's columns, before any rescaling, so that a refusal
     # names what the user gave)
-    nested_quadrature_check(re, nAGQ, control)
-    ns <- nested_structure(re)
+    ns <- nested_quadrature_check(re, nAGQ, control)
     nested_refuse_far_slope(re, ns, nested_leaf_design(re, ns))
   }
   # The Laplace route's search is not invariant to the response's units:

@@ -236,7 +236,8 @@ covstruct_profile_engine <- function(fit) {
         a <- tryCatch(pm$map(x), error = function(e) NULL)
         if (is.null(a)) NA_real_ else base$value(to_engine(a$theta))
       }
-      return(list(loglik = v(ph), gradient = fd_gradient(v, ph, 1e-4 * pmax(abs(ph), 0.1))))
+      return(list(loglik = base$value(to_engine(at$theta)),
+                  gradient = fd_gradient(v, ph, 1e-4 * pmax(abs(ph), 0.1))))
     }
     r <- base$eval(to_engine(at$theta))
     g <- if (is.null(engine_jac)) r$gradient else crossprod(engine_jac(at$theta), r$gradient)
