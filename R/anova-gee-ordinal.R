@@ -78,21 +78,8 @@ anova.glmmgee_gee_ordinal <- function(object, ..., test = c("wald", "score"),
     stop("anova(): every model must be an ordinal GEE from gee() with family = cumulative()",
          call. = FALSE)
   if (length(fits) == 1L) return(ordinal_gee_anova_terms(object, type))
-  names(fits) <- fit_labels(c(list(substitute(object)),
-                              as.list(match.call(expand.dots = FALSE)$...)))
-  fits <- fits[order(vapply(fits, function(f) length(f$psi), 1L))]
-  rows <- lapply(seq_len(length(fits) - 1L), function(k)
-    ordinal_gee_compare(fits[[k]], fits[[k + 1L]], test, type))
-  tab <- data.frame(Df = c(NA, vapply(rows, `[[`, 1, "df")),
-                    Chisq = c(NA, vapply(rows, `[[`, 1, "stat")), check.names = FALSE)
-  tab[["Pr(>Chisq)"]] <- stats::pchisq(tab$Chisq, tab$Df, lower.tail = FALSE)
-  rownames(tab) <- names(fits)
-  structure(tab, class = c("anova", "data.frame"),
-            heading = c(sprintf("Comparison of nested ordinal GEE fits: generalized %s test%s\n",
-                                if (test == "wald") "Wald" else "score",
-                                if (test == "wald") sprintf(" (%s variance)", type) else ""),
-                        paste0(names(fits), ": ", vapply(fits, function(f) deparse1(f$formula), ""),
-                               collapse = "\n")))
+  gee_comparison_table(fits, c(list(substitute(object)), as.list(match.call(expand.dots = FALSE)$...)),
+                       function(f) length(f$psi), ordinal_gee_compare, test, type, "ordinal GEE", type)
 }
 
 # Registered on geepack's QIC generic too (see ecosystem-geepack.R).

@@ -51,20 +51,28 @@ anova.glmmgee_gee <- function(object, ..., test = c("wald", "score"), type = obj
   if (!all(vapply(fits, inherits, logical(1), "glmmgee_gee")))
     stop("anova(): every model must be a fit from gee()", call. = FALSE)
   if (length(fits) == 1L) return(gee_anova_terms(object, type))
-  names(fits) <- fit_labels(c(list(substitute(object)),
-                              as.list(match.call(expand.dots = FALSE)$...)))
-  fits <- fits[order(vapply(fits, function(f) length(coef(f)), 1L))]
+  gee_comparison_table(fits, c(list(substitute(object)), as.list(match.call(expand.dots = FALSE)$...)),
+                       function(f) length(coef(f)), gee_compare, test, type, "GEE", se_label(type))
+}
+
+# anova()'s table for several nested GEE fits `fits` (labelled by `exprs`,
+# the calls' arguments): ordered by their number of coefficients (`size`),
+# each compared with the next by `compare(small, big, test, type)`; `what`
+# names the fits and `type_label` the variance in the heading.
+gee_comparison_table <- function(fits, exprs, size, compare, test, type, what, type_label) {
+  names(fits) <- fit_labels(exprs)
+  fits <- fits[order(vapply(fits, size, 1L))]
   rows <- lapply(seq_len(length(fits) - 1L), function(k)
-    gee_compare(fits[[k]], fits[[k + 1L]], test, type))
+    compare(fits[[k]], fits[[k + 1L]], test, type))
   tab <- data.frame(Df = c(NA, vapply(rows, `[[`, 1, "df")),
                     Chisq = c(NA, vapply(rows, `[[`, 1, "stat")),
                     check.names = FALSE)
   tab[["Pr(>Chisq)"]] <- stats::pchisq(tab$Chisq, tab$Df, lower.tail = FALSE)
   rownames(tab) <- names(fits)
   structure(tab, class = c("anova", "data.frame"),
-            heading = c(sprintf("Comparison of nested GEE fits: generalized %s test%s\n",
+            heading = c(sprintf("Comparison of nested %s fits: generalized %s test%s\n", what,
                                 if (test == "wald") "Wald" else "score",
-                                if (test == "wald") sprintf(" (%s variance)", se_label(type)) else ""),
+                                if (test == "wald") sprintf(" (%s variance)", type_label) else ""),
                         paste0(names(fits), ": ", vapply(fits, function(f)
                           if (is.null(f$formula)) "(matrix fit)" else deparse1(f$formula), ""),
                           collapse = "\n")))
