@@ -57,6 +57,19 @@ class AuxObsModel {
   // Derivatives of (l, d1, d2) in a[k].
   virtual void daux(double y, double wt, double eta, const double* a, int k,
                     double* out) const = 0;
+  // daux() for every k at once: out[3 k .. 3 k + 2]. A model whose
+  // derivatives share one costly evaluation (the cumulative link model's
+  // category probability) makes it once.
+  virtual void daux_all(double y, double wt, double eta, const double* a, double* out) const {
+    for (int k = 0, na = naux(); k < na; ++k) daux(y, wt, eta, a, k, out + 3 * k);
+  }
+  // The log-likelihood, with its first derivative in eta in *d1: the
+  // quadrature nodes need no more.
+  virtual double loglik_d1(double y, double wt, double eta, const double* a, double* d1) const {
+    const ObsDerivs d = derivs(y, wt, eta, a);
+    *d1 = d.d1;
+    return d.l;
+  }
 };
 
 // A dispersion formula: phi per observation instead of one scalar.

@@ -22,6 +22,7 @@
 // Included by families-aux.h after AuxObsModel, before the factory.
 
 #include <Rmath.h>
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -52,24 +53,45 @@ class Cumulative : public AuxObsModel {
     const bool up = k == yk - 1, low = k == yk - 2;
     if (wt <= 0 || (!up && !low)) return;
     const CatDerivs q = at(y, eta, a);
-    if (up) {
-      out[0] = wt * q.qa;
-      out[1] = -wt * (q.qaa + q.qab);
-      out[2] = wt * (q.qaaa + 2 * q.qaab + q.qabb);
-    } else {
-      out[0] = wt * q.qb;
-      out[1] = -wt * (q.qab + q.qbb);
-      out[2] = wt * (q.qaab + 2 * q.qabb + q.qbbb);
+    if (up) upper(q, wt, out); else lower(q, wt, out);
+  }
+  // Only the thresholds bracketing y have non-zero derivatives: one
+  // category probability serves both.
+  void daux_all(double y, double wt, double eta, const double* a, double* out) const override {
+    std::fill(out, out + 3 * nthr_, 0.0);
+    const int yk = (int)y;
+    if (wt <= 0) return;
+    const CatDerivs q = at(y, eta, a);
+    if (yk <= nthr_) upper(q, wt, out + 3 * (yk - 1));
+    if (yk >= 2) lower(q, wt, out + 3 * (yk - 2));
+  }
+  double loglik_d1(double y, double wt, double eta, const double* a, double* d1) const override {
+    if (wt <= 0) {
+      *d1 = 0.0;
+      return 0.0;
     }
+    const CatDerivs q = at(y, eta, a, false);
+    *d1 = -wt * (q.qa + q.qb);
+    return wt * q.q;
   }
 
  private:
-  CatDerivs at(double y, double eta, const double* a) const {
+  static void upper(const CatDerivs& q, double wt, double* out) {
+    out[0] = wt * q.qa;
+    out[1] = -wt * (q.qaa + q.qab);
+    out[2] = wt * (q.qaaa + 2 * q.qaab + q.qabb);
+  }
+  static void lower(const CatDerivs& q, double wt, double* out) {
+    out[0] = wt * q.qb;
+    out[1] = -wt * (q.qab + q.qbb);
+    out[2] = wt * (q.qaab + 2 * q.qabb + q.qbbb);
+  }
+  CatDerivs at(double y, double eta, const double* a, bool third = true) const {
     const int yk = (int)y;
     const double inf = std::numeric_limits<double>::infinity();
     const double up = yk > nthr_ ? inf : a[yk - 1] - eta;
     const double low = yk <= 1 ? -inf : a[yk - 2] - eta;
-    return cat_derivs(*F_, up, low);
+    return cat_derivs(*F_, up, low, third);
   }
   std::unique_ptr<CumLink> F_;
   int nthr_;

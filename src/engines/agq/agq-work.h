@@ -24,6 +24,8 @@ struct AgqEngine::Work {
   // observation and predictor, the node-weighted derivative of l and the
   // derivatives of d1 and d2 at the mode.
   MatrixXd Sa, Pa1, Pa2;
+  // One observation's daux_all(): 3 values per auxiliary predictor.
+  VectorXd oa;
   // Per Lambda entry: its gradient term before the directions contract it.
   VectorXd lv;
   // Rows grouped by their random-effect design row (AgqEngine::pat_*): a
@@ -37,7 +39,10 @@ struct AgqEngine::Work {
   VectorXd au, d1p, cp, Sp, kp;
   MatrixXd D1p, Tp, Rp, Dz, DP, ADu, Zp, CA, ZT;
   VectorXd zdv, va;
-  Work(int nmax, int q, long Q, int npar, int nl, int pmax)
+  // na: columns of the auxiliary predictors' per-observation sums (at
+  // least 2: a zero and a dispersion part; J - 1 thresholds of a
+  // cumulative link model).
+  Work(int nmax, int q, long Q, int npar, int nl, int pmax, int na)
       : A(nmax, q), D1(nmax, Q), Unodes(Q, q), H(q, q), Hinv(q, q), C(q, q),
         Cinv(q, q), dH(q, q), G2(q, q), Mr(q, q), tmp_q(q, q), dL(q, q),
         PZ(Q, q), T(nmax, q), Du(q, npar), Deta(nmax, npar), Rm(nmax, npar), RHS(q, npar),
@@ -46,7 +51,7 @@ struct AgqEngine::Work {
         hv(q), rhs(q), ubar(q), G1(q), P(Q), W(nmax), cr(nmax), pd1(nmax),
         pd2(nmax), kap(nmax), grc(npar), dv(nmax), dvk(nmax), llt(q), e0(nmax), mu_a(nmax),
         r_a(nmax), mu_b(nmax), r_b(nmax), m0(nmax), mz(nmax),
-        Sa(nmax, 2), Pa1(nmax, 2), Pa2(nmax, 2), lv(nl), pj(nmax), rep(nmax), au(nmax),
+        Sa(nmax, na), Pa1(nmax, na), Pa2(nmax, na), oa(3 * na), lv(nl), pj(nmax), rep(nmax), au(nmax),
         d1p(nmax), cp(nmax), Sp(nmax), kp(nmax), D1p(pmax, Q), Tp(pmax, q), Rp(pmax, npar),
         Dz(pmax, q), DP(pmax, npar), ADu(pmax, npar), Zp(pmax, q), CA(pmax, q), ZT(q, q),
         zdv(q), va(q) {}

@@ -322,11 +322,7 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
   auto obs_loglik_d1 = [&](const double* et, double* d1) {
     if (!aux_) return fam.loglik_d1_n(y, wt, et, ni, phi, d1);
     double sum = 0.0;
-    for (int j = 0; j < ni; ++j) {
-      const ObsDerivs d = aux_->derivs(y[j], wt[j], et[j], av + (long)j * na);
-      d1[j] = d.d1;
-      sum += d.l;
-    }
+    for (int j = 0; j < ni; ++j) sum += aux_->loglik_d1(y[j], wt[j], et[j], av + (long)j * na, d1 + j);
     return sum;
   };
   // The cluster's rows by pattern of their Z row (make_patterns()): np
@@ -557,20 +553,21 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
     // d/d(aux coefficient) of sum_k pi_k h(u_k), through its design column.
     // Laplace: the one node is the mode, where the implicit terms below need
     // the same call's other two derivatives; they are kept from here.
-    double o[3];
+    double* o = w.oa.data();
     w.Sa.topRows(ni).setZero();
     for (long k = 0; k < Q; ++k) {
       for (int b = 0; b < q; ++b) w.unew[b] = w.Unodes(k, b);
       set_eta(w.unew.data());
-      for (int j = 0; j < ni; ++j)
+      for (int j = 0; j < ni; ++j) {
+        aux_->daux_all(y[j], wt[j], eta[j], av + (long)j * na, o);
         for (int c = 0; c < na; ++c) {
-          aux_->daux(y[j], wt[j], eta[j], av + (long)j * na, c, o);
-          w.Sa(j, c) += w.pi[k] * o[0];
+          w.Sa(j, c) += w.pi[k] * o[3 * c];
           if (K_ == 1) {
-            w.Pa1(j, c) = o[1];
-            w.Pa2(j, c) = o[2];
+            w.Pa1(j, c) = o[3 * c + 1];
+            w.Pa2(j, c) = o[3 * c + 2];
           }
         }
+      }
     }
     for (int m = 0; m < (int)XA_.cols(); ++m) {
       double acc = 0.0;
@@ -663,15 +660,16 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
     }
   }
   if (aux_) {
-    double o[3];
+    double* o = w.oa.data();
     set_eta(u.data());
     if (K_ > 1)
-      for (int j = 0; j < ni; ++j)
+      for (int j = 0; j < ni; ++j) {
+        aux_->daux_all(y[j], wt[j], eta[j], av + (long)j * na, o);
         for (int c = 0; c < na; ++c) {
-          aux_->daux(y[j], wt[j], eta[j], av + (long)j * na, c, o);
-          w.Pa1(j, c) = o[1];
-          w.Pa2(j, c) = o[2];
+          w.Pa1(j, c) = o[3 * c + 1];
+          w.Pa2(j, c) = o[3 * c + 2];
         }
+      }
     for (int m = 0; m < (int)XA_.cols(); ++m) {
       const int r = p_ + nl_ + m, c = apred_[m];
       for (int j = 0; j < ni; ++j) {
@@ -952,17 +950,24 @@ static double pattern_doubles(double pmax, double q, double Q, double P) {
   return pmax * (Q + 5.0 * q + 3.0 * P) + q * (q + 2.0);
 }
 
+// Columns of Work's auxiliary sums, and the doubles they add beyond the
+// two that work_doubles() counts.
+int AgqEngine::aux_columns() const { return std::max(2, naux()); }
+static double aux_doubles(double nmax, int na) { return 3.0 * nmax * (na - 2); }
+
 void AgqEngine::check_work_memory(int K) const {
   const double Q = std::pow((double)K, (double)q_);
-  check_quadrature_memory(work_doubles(nmax_, q_, Q, npar()) + pattern_doubles(pmax_, q_, Q, npar()),
+  check_quadrature_memory(work_doubles(nmax_, q_, Q, npar()) + pattern_doubles(pmax_, q_, Q, npar()) +
+                              aux_doubles(nmax_, aux_columns()),
                           usable_threads(nthreads_), K, q_, nmax_, "");
 }
 
 std::vector<std::unique_ptr<AgqEngine::Work> > AgqEngine::make_work(int nt, int width) const {
   const long Q = grid_.z.rows();
   return thread_work<Work>(
-      nt, work_doubles(nmax_, q_, (double)Q, width) + pattern_doubles(pmax_, q_, (double)Q, width),
-      nmax_, q_, Q, width, nl_, pmax_);
+      nt, work_doubles(nmax_, q_, (double)Q, width) + pattern_doubles(pmax_, q_, (double)Q, width) +
+              aux_doubles(nmax_, aux_columns()),
+      nmax_, q_, Q, width, nl_, pmax_, aux_columns());
 }
 
 }  // namespace glmmgee

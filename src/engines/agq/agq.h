@@ -206,6 +206,7 @@ class AgqEngine : public NagqSwitch<AgqEngine> {
   // Throws, naming the size, when the scratch for K points per random effect
   // in every thread would exceed the memory limit (resources.h).
   void check_work_memory(int K) const;
+  int aux_columns() const;
   // One Work per thread, allocated before a parallel region.
   // width: gradient entries per cluster (npar() without directions).
   std::vector<std::unique_ptr<Work> > make_work(int nthreads, int width) const;
