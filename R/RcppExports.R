@@ -486,10 +486,6 @@ cpp_ordinal_scores <- function(y, eta, theta, link) {
     .Call(`_glmmgee_cpp_ordinal_scores`, y, eta, theta, link)
 }
 
-cpp_ordinal_loglik_re <- function(y, X, Z, offset, weights, start, J, theta, beta, Lambda, nAGQ, link, mode_start = NULL, lam_row = NULL, lam_col = NULL) {
-    .Call(`_glmmgee_cpp_ordinal_loglik_re`, y, X, Z, offset, weights, start, J, theta, beta, Lambda, nAGQ, link, mode_start, lam_row, lam_col)
-}
-
 cpp_lin_pred <- function(X, beta, offset) {
     .Call(`_glmmgee_cpp_lin_pred`, X, beta, offset)
 }

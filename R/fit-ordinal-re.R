@@ -1,7 +1,11 @@
 # Matrix-level fitter of the cumulative link mixed model with q random
-# effects on one grouping factor, e.g. (1 + x | g) or (x || g) (engine:
-# cpp_ordinal_loglik_re() in src/engines/ordinal/ordinal.cpp, the product Gauss-Hermite grid
-# centred at each cluster's mode; one node is the Laplace approximation).
+# effects on one grouping factor, e.g. (1 + x | g) or (x || g), on the
+# adaptive quadrature engine (src/engines/agq/agq.cpp: the product
+# Gauss-Hermite grid centred at each cluster's mode and turned by the
+# Cholesky factor of its curvature; one node is the Laplace approximation)
+# with the cumulative link observation model of
+# src/families/families-cumulative.h attached as auxiliary predictors, as
+# the several-term route does on the sparse engine (fit-ordinal-sparse.R).
 # The random intercept alone goes to ordinal_glmm_fit() (its closed-form
 # logit kernel); here the engine gives the value and its exact gradient
 # (the modes and the Cholesky factors of their curvatures moving with the
@@ -25,7 +29,6 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
   offset <- offset %||% rep(0, n)
   o <- order(group)
   M <- nlevels(group)
-  starts <- c(0L, cumsum(tabulate(as.integer(group), M)))
   ys <- as.integer(y[o]); ws <- as.numeric(weights[o]); os <- as.numeric(offset[o])
   Xs <- X[o, , drop = FALSE]
   Zs <- Z[o, , drop = FALSE]
@@ -68,20 +71,20 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
     L[cbind(lam_row, lam_col)] <- ifelse(diag_l, exp(l), l)
     L
   }
-  last_modes <- NULL
+  # One engine on the centred and scaled design; it keeps each cluster's
+  # last mode as the next evaluation's start.
+  eng <- ordinal_agq_engine(Xc, Zs, ys, ws, os, as.integer(group)[o], M, lam_row, lam_col, J,
+                            link, nAGQ, control$nthreads)
+  on.exit(cpp_agq_free(eng$ptr), add = TRUE)
   evals <- 0L
-  engine <- function(Xm, theta, beta, l, K = nAGQ, grad = FALSE) {
+  engine <- function(theta, beta, l, K = nAGQ, summaries = FALSE) {
     evals <<- evals + 1L
-    r <- cpp_ordinal_loglik_re(ys, Xm, Zs, os, ws, starts, J, theta, beta, lambda_mat(l), K,
-                               link, last_modes, if (grad) lam_row, if (grad) lam_col)
-    if (all(is.finite(r$mode))) last_modes <<- r$mode
-    r
+    eng$eval(theta, beta, l, K, summaries)
   }
   to_theta <- function(a) cumsum(c(a[1L], exp(a[-1L])))
   # The value and its exact gradient on the optimizer's scale.
   eval_at <- function(par, K) {
-    r <- engine(Xc, to_theta(par[seq_len(k1)]), par[k1 + seq_len(p)], par[k1 + p + seq_len(nl)],
-                K, TRUE)
+    r <- engine(to_theta(par[seq_len(k1)]), par[k1 + seq_len(p)], par[k1 + p + seq_len(nl)], K)
     g <- r$gradient
     if (!is.finite(r$loglik) || !all(is.finite(g)))
       return(list(loglik = -Inf, gradient = rep(NA_real_, P)))
@@ -120,8 +123,9 @@ ordinal_glmm_fit_re <- function(X, Z, y, J, group, family, lam_row, lam_col, wei
   } else {
     search(par0, nAGQ)
   }
-  gfun <- function(ps) {
-    r <- engine(Xc, ps[seq_len(k1)], ps[k1 + seq_len(p)], ps[k1 + p + seq_len(nl)], grad = TRUE)
+  gfun <- function(ps, summaries = FALSE) {
+    r <- engine(ps[seq_len(k1)], ps[k1 + seq_len(p)], ps[k1 + p + seq_len(nl)],
+                summaries = summaries)
     ordinal_add_penalty(list(loglik = if (is.finite(r$loglik)) r$loglik else -Inf,
                              gradient = r$gradient, r = r), pen, ps[ib], ib)
   }
@@ -178,7 +182,7 @@ ordinal_re_finish <- function(opt, gfun, re, k1, p, ctr, scl, pen, nAGQ, control
   if (std) psi[k1 + p + seq_len(nl)] <- lam
   theta <- psi[seq_len(k1)]
   beta <- psi[k1 + seq_len(p)]
-  final <- gfun(psi_s)
+  final <- gfun(psi_s, summaries = TRUE)
   g_star <- final$gradient
   final$gradient <- drop(crossprod(Ti, g_star))
   fin <- final$r
@@ -247,10 +251,63 @@ ordinal_loglik_at_re <- function(fit, psi, clusters = FALSE, star = FALSE) {
   L[cbind(fit$lam_row, fit$lam_col)] <- ifelse(fit$lam_row == fit$lam_col, exp(l), l)
   bs <- ordinal_re_basis(fit, d)
   if (!is.null(bs$zb) && !star) L <- lq_blocks(bs$T %*% L, bs$cov_blocks)$L
-  r <- cpp_ordinal_loglik_re(d$y, d$X, bs$Z, d$offset, d$w, d$starts, k1 + 1L,
-                             as.numeric(psi[seq_len(k1)]), as.numeric(psi[k1 + seq_len(p)]),
-                             L, fit$nAGQ, fit$family$link_code)
+  on <- fit$lam_row == fit$lam_col
+  lam <- L[cbind(fit$lam_row, fit$lam_col)]
+  lam[on] <- log(lam[on])
+  eng <- ordinal_agq_engine(d$X, bs$Z, d$y, d$w, d$offset, sort(fit$group),
+                            length(fit$group_levels), fit$lam_row, fit$lam_col, k1 + 1L,
+                            fit$family$link_code, fit$nAGQ)
+  on.exit(cpp_agq_free(eng$ptr))
+  r <- eng$eval(psi[seq_len(k1)], psi[k1 + seq_len(p)], lam,
+                fit$nAGQ, summaries = clusters)
   if (clusters) r$cluster_loglik else r$loglik
+}
+
+# The adaptive quadrature engine (cpp_agq_new()) with the cumulative link
+# observation model: its J - 1 thresholds are auxiliary coefficients (one
+# design column of ones each) after the fixed effects and Lambda's entries
+# in the engine's parameters. Data in any row order, `group` the clusters'
+# codes 1..M. Returns the engine's pointer (freed by the caller with
+# cpp_agq_free()) and eval(theta, beta, l, K, summaries), the log-likelihood
+# with K nodes per effect and its gradient in (thresholds, beta, l), l
+# Lambda's entries with the diagonal on the log scale; with `summaries`
+# also each cluster's mode, its variance and posterior moments (spherical
+# scale u, as the engine keeps them) and log-likelihood. The engine's own
+# family is a placeholder that the auxiliary model replaces (poisson, as
+# ordinal_sparse_engine()).
+ordinal_agq_engine <- function(X, Z, y, weights, offset, group, M, lam_row, lam_col, J,
+                               link_code, nAGQ, nthreads = 1L) {
+  n <- length(y)
+  k1 <- J - 1L
+  p <- ncol(X)
+  base <- resolve_family(stats::poisson())
+  ptr <- cpp_agq_new(X, Z, as.numeric(y), as.numeric(weights), as.numeric(offset),
+                     as.integer(group), as.integer(M), lam_row - 1L, lam_col - 1L,
+                     base$family_code, base$link_code, as.integer(nAGQ), nthreads)
+  cpp_agq_set_aux(ptr, 4L + link_code, matrix(1, n, k1), seq_len(k1) - 1L, matrix(0, n, k1))
+  on <- lam_row == lam_col
+  nl <- length(lam_row)
+  K_now <- as.integer(nAGQ)
+  eval <- function(theta, beta, l, K, summaries = FALSE) {
+    if (K != K_now) {
+      cpp_agq_set_nagq(ptr, as.integer(K))
+      K_now <<- as.integer(K)
+    }
+    ent <- ifelse(on, exp(l), l)
+    th <- as.numeric(c(beta, ent, theta))
+    r <- cpp_agq_eval(ptr, th, TRUE)
+    g <- r$gradient
+    out <- list(loglik = r$loglik,
+                gradient = c(g[p + nl + seq_len(k1)], g[seq_len(p)],
+                             g[p + seq_len(nl)] * ifelse(on, ent, 1)))
+    if (summaries) {
+      m <- cpp_agq_summaries(ptr, th)
+      out <- c(out, list(mode = m$mode, mode_var = m$mode_var, post_mean = m$post_mean,
+                         post_var = m$post_var, cluster_loglik = m$loglik))
+    }
+    out
+  }
+  list(ptr = ptr, eval = eval)
 }
 
 # The basis of the random effects a slope model's search ran on: Z in the

@@ -1629,31 +1629,6 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_ordinal_loglik_re
-Rcpp::List cpp_ordinal_loglik_re(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::MatrixXd> Z, Eigen::Map<Eigen::VectorXd> offset, Eigen::Map<Eigen::VectorXd> weights, Eigen::Map<Eigen::VectorXi> start, int J, Eigen::Map<Eigen::VectorXd> theta, Eigen::Map<Eigen::VectorXd> beta, Eigen::Map<Eigen::MatrixXd> Lambda, int nAGQ, int link, Rcpp::Nullable<Rcpp::NumericMatrix> mode_start, Rcpp::Nullable<Rcpp::IntegerVector> lam_row, Rcpp::Nullable<Rcpp::IntegerVector> lam_col);
-RcppExport SEXP _glmmgee_cpp_ordinal_loglik_re(SEXP ySEXP, SEXP XSEXP, SEXP ZSEXP, SEXP offsetSEXP, SEXP weightsSEXP, SEXP startSEXP, SEXP JSEXP, SEXP thetaSEXP, SEXP betaSEXP, SEXP LambdaSEXP, SEXP nAGQSEXP, SEXP linkSEXP, SEXP mode_startSEXP, SEXP lam_rowSEXP, SEXP lam_colSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type y(ySEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type X(XSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type Z(ZSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type offset(offsetSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type weights(weightsSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXi> >::type start(startSEXP);
-    Rcpp::traits::input_parameter< int >::type J(JSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type theta(thetaSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::VectorXd> >::type beta(betaSEXP);
-    Rcpp::traits::input_parameter< Eigen::Map<Eigen::MatrixXd> >::type Lambda(LambdaSEXP);
-    Rcpp::traits::input_parameter< int >::type nAGQ(nAGQSEXP);
-    Rcpp::traits::input_parameter< int >::type link(linkSEXP);
-    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::NumericMatrix> >::type mode_start(mode_startSEXP);
-    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::IntegerVector> >::type lam_row(lam_rowSEXP);
-    Rcpp::traits::input_parameter< Rcpp::Nullable<Rcpp::IntegerVector> >::type lam_col(lam_colSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_ordinal_loglik_re(y, X, Z, offset, weights, start, J, theta, beta, Lambda, nAGQ, link, mode_start, lam_row, lam_col));
-    return rcpp_result_gen;
-END_RCPP
-}
 // cpp_lin_pred
 Eigen::VectorXd cpp_lin_pred(Eigen::Map<Eigen::MatrixXd> X, Eigen::Map<Eigen::VectorXd> beta, Eigen::Map<Eigen::VectorXd> offset);
 RcppExport SEXP _glmmgee_cpp_lin_pred(SEXP XSEXP, SEXP betaSEXP, SEXP offsetSEXP) {
@@ -1935,7 +1910,6 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_ordinal_loglik", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik, 16},
     {"_glmmgee_cpp_ordinal_search", (DL_FUNC) &_glmmgee_cpp_ordinal_search, 14},
     {"_glmmgee_cpp_ordinal_scores", (DL_FUNC) &_glmmgee_cpp_ordinal_scores, 4},
-    {"_glmmgee_cpp_ordinal_loglik_re", (DL_FUNC) &_glmmgee_cpp_ordinal_loglik_re, 15},
     {"_glmmgee_cpp_lin_pred", (DL_FUNC) &_glmmgee_cpp_lin_pred, 3},
     {"_glmmgee_cpp_dd_sum", (DL_FUNC) &_glmmgee_cpp_dd_sum, 1},
     {"_glmmgee_cpp_max_threads", (DL_FUNC) &_glmmgee_cpp_max_threads, 0},

@@ -50,18 +50,3 @@ Rcpp::List cpp_ordinal_scores(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::V
                               Eigen::Map<Eigen::VectorXd> theta, int link) {
   return glmmgee_exports::ordinal_scores(y, eta, theta, link);
 }
-
-// [[Rcpp::export]]
-Rcpp::List cpp_ordinal_loglik_re(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X,
-                                 Eigen::Map<Eigen::MatrixXd> Z, Eigen::Map<Eigen::VectorXd> offset,
-                                 Eigen::Map<Eigen::VectorXd> weights,
-                                 Eigen::Map<Eigen::VectorXi> start, int J,
-                                 Eigen::Map<Eigen::VectorXd> theta,
-                                 Eigen::Map<Eigen::VectorXd> beta,
-                                 Eigen::Map<Eigen::MatrixXd> Lambda, int nAGQ, int link,
-                                 Rcpp::Nullable<Rcpp::NumericMatrix> mode_start = R_NilValue,
-                                 Rcpp::Nullable<Rcpp::IntegerVector> lam_row = R_NilValue,
-                                 Rcpp::Nullable<Rcpp::IntegerVector> lam_col = R_NilValue) {
-  return glmmgee_exports::ordinal_loglik_re(y, X, Z, offset, weights, start, J, theta, beta, Lambda,
-                                            nAGQ, link, mode_start, lam_row, lam_col);
-}

@@ -12,14 +12,6 @@ double ordinal_certificate(const Rcpp::IntegerVector& y, const Rcpp::NumericMatr
                            const Rcpp::NumericVector& eta, const Rcpp::NumericVector& theta,
                            int link);
 // engines/ordinal/ordinal.cpp
-Rcpp::List ordinal_loglik_re(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X,
-                             Eigen::Map<Eigen::MatrixXd> Z, Eigen::Map<Eigen::VectorXd> offset,
-                             Eigen::Map<Eigen::VectorXd> weights, Eigen::Map<Eigen::VectorXi> start,
-                             int J, Eigen::Map<Eigen::VectorXd> theta,
-                             Eigen::Map<Eigen::VectorXd> beta, Eigen::Map<Eigen::MatrixXd> Lambda,
-                             int nAGQ, int link, Rcpp::Nullable<Rcpp::NumericMatrix> mode_start,
-                             Rcpp::Nullable<Rcpp::IntegerVector> lam_row,
-                             Rcpp::Nullable<Rcpp::IntegerVector> lam_col);
 Rcpp::List ordinal_scores(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::VectorXd> eta,
                           Eigen::Map<Eigen::VectorXd> theta, int link);
 Rcpp::List ordinal_search(Eigen::Map<Eigen::VectorXi> y, Eigen::Map<Eigen::MatrixXd> X,

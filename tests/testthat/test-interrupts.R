@@ -76,7 +76,7 @@ test_that("an interrupt stops a cumulative GLMM with three random effects by qua
     "d$y <- ordered(cut(eta + rlogis(M * m), c(-Inf, -1, 0, 1, Inf)))",
     paste0("fit <- function() glmm(y ~ x1 + x2 + (1 + x1 + x2 || g), data = d, family = cumulative(), ",
            "nAGQ = 46, control = glmm_control(laplace_start = FALSE))")),
-    wait = 2, engine = "cpp_ordinal_loglik_re"), "interrupted")
+    wait = 2, engine = "cpp_agq_eval"), "interrupted")
 })
 
 test_that("an interrupt stops the one-factor quadrature engine inside a block of clusters", {

@@ -1,5 +1,6 @@
 # Cumulative link mixed models with random slopes on one grouping factor,
-# (1 + x | g) and (x || g): the q-dimensional engine against the random
+# (1 + x | g) and (x || g): the adaptive quadrature engine with the
+# cumulative link model (ordinal_agq_engine()) against the random
 # intercept engine (q = 1, and a slope variance of zero), against a
 # brute-force two-dimensional integration written here, simulated truth,
 # invariance to the slope covariate's location and units, and the methods.
@@ -13,6 +14,25 @@ sim_ordinal_slopes <- function(M, m, theta, beta, sd0, sd1, rho, seed, link = st
   eta <- beta[1] * d$x + beta[2] * d$z + B[d$g, 1] + B[d$g, 2] * d$x
   d$y <- ordered(findInterval(eta + link(M * m), theta) + 1L)
   d
+}
+
+# The slope engine's value at (thresholds th, beta b, Lambda L) with K nodes
+# per effect, its gradient in (th, b, Lambda's entries lr, lc with the
+# diagonal on the log scale) and each cluster's summaries; g the clusters'
+# codes.
+slope_engine <- function(y, X, Z, g, J, th, b, L, K, link, lr = NULL, lc = NULL) {
+  if (is.null(lr)) {
+    lt <- which(lower.tri(L, diag = TRUE), arr.ind = TRUE)
+    lr <- lt[, 1]; lc <- lt[, 2]
+  }
+  n <- length(y)
+  eng <- glmmgee:::ordinal_agq_engine(X, Z, y, rep(1, n), rep(0, n), g, max(g), lr, lc, J,
+                                      link, K)
+  on.exit(glmmgee:::cpp_agq_free(eng$ptr))
+  l <- L[cbind(lr, lc)]
+  on <- lr == lc
+  l[on] <- log(l[on])
+  eng$eval(th, b, l, K, summaries = TRUE)
 }
 
 slope_fits <- local({
@@ -38,15 +58,14 @@ test_that("q = 1 and a zero slope variance: the random intercept engine's value"
   for (lk in 0:1) for (K in c(1L, 7L)) {
     a <- glmmgee:::cpp_ordinal_loglik(y, X, rep(0, 72), rep(1, 72), st, 5L, th, b, log(1.1), K,
                                       lk, FALSE)
-    r1 <- glmmgee:::cpp_ordinal_loglik_re(y, X, matrix(1, 72, 1), rep(0, 72), rep(1, 72), st, 5L,
-                                          th, b, matrix(1.1), K, lk)
+    g <- as.integer(w$judge)
+    r1 <- slope_engine(y, X, matrix(1, 72, 1), g, 5L, th, b, matrix(1.1), K, lk)
     expect_equal(r1$loglik, a$loglik, tolerance = 1e-12)
     expect_equal(drop(r1$mode), a$mode, tolerance = 1e-8)
     expect_equal(r1$cluster_loglik, a$cluster_loglik, tolerance = 1e-12)
     # A slope (on temp) with zero variance integrates to the same value.
     Z <- cbind(1, X[, 1])
-    r2 <- glmmgee:::cpp_ordinal_loglik_re(y, X, Z, rep(0, 72), rep(1, 72), st, 5L, th, b,
-                                          diag(c(1.1, 0)), K, lk)
+    r2 <- slope_engine(y, X, Z, g, 5L, th, b, diag(c(1.1, 0)), K, lk)
     expect_equal(r2$loglik, a$loglik, tolerance = 1e-12, label = paste("link", lk, "nAGQ", K))
   }
 })
@@ -78,12 +97,10 @@ test_that("the q = 2 value is the integral: brute-force 2-d quadrature agrees", 
     mx <- max(lp)
     brute <- brute + mx + log(sum(exp(lp - mx)) * h^2)
   }
-  ours <- glmmgee:::cpp_ordinal_loglik_re(y, X, Z, rep(0, nrow(d)), rep(1, nrow(d)), st, 4L,
-                                          th, b, L, 12L, 0L)$loglik
+  ours <- slope_engine(y, X, Z, as.integer(d$g), 4L, th, b, L, 12L, 0L)$loglik
   expect_equal(ours, brute, tolerance = 1e-7)
   # The Laplace approximation is an approximation: close, not equal.
-  lap <- glmmgee:::cpp_ordinal_loglik_re(y, X, Z, rep(0, nrow(d)), rep(1, nrow(d)), st, 4L,
-                                         th, b, L, 1L, 0L)$loglik
+  lap <- slope_engine(y, X, Z, as.integer(d$g), 4L, th, b, L, 1L, 0L)$loglik
   expect_lt(abs(lap - brute), 1)
   expect_gt(abs(lap - brute), 1e-4)
 })
@@ -107,8 +124,7 @@ test_that("the slope engine's exact gradient equals central differences of its v
       L <- matrix(0, q, q)
       l <- ps[-(1:5)]
       L[cbind(cf$lr, cf$lc)] <- ifelse(dl, exp(l), l)
-      glmmgee:::cpp_ordinal_loglik_re(y, X, cf$Z, rep(0, n), rep(1, n), st, 4L, ps[1:3], ps[4:5],
-                                      L, K, lk, NULL, cf$lr, cf$lc)
+      slope_engine(y, X, cf$Z, as.integer(d$g), 4L, ps[1:3], ps[4:5], L, K, lk, cf$lr, cf$lc)
     }
     ps <- c(-1, 0.4, 2.1, 0.9, -0.4, ifelse(dl, log(0.8), 0.3))
     num <- vapply(seq_along(ps), function(j) {
@@ -119,15 +135,11 @@ test_that("the slope engine's exact gradient equals central differences of its v
     expect_length(r$gradient, length(ps))
     expect_lt(max(abs(r$gradient - num)), 1e-6 * max(abs(num)))
   }
-  # Without lam_row / lam_col the value alone, the same value.
+  # An entry above Lambda's diagonal is refused, naming the entry.
   L0 <- matrix(c(0.8, 0.3, 0, 0.8), 2)
-  v <- glmmgee:::cpp_ordinal_loglik_re(y, X, cbind(1, d$x), rep(0, n), rep(1, n), st, 4L,
-                                       c(-1, 0.4, 2.1), c(0.9, -0.4), L0, 3L, 0L)
-  expect_null(v$gradient)
-  expect_error(glmmgee:::cpp_ordinal_loglik_re(y, X, cbind(1, d$x), rep(0, n), rep(1, n), st,
-                                               4L, c(-1, 0.4, 2.1), c(0.9, -0.4), L0, 3L, 0L,
-                                               NULL, 1:2, c(2L, 1L)),
-               "lower triangle")
+  expect_error(slope_engine(y, X, cbind(1, d$x), as.integer(d$g), 4L, c(-1, 0.4, 2.1),
+                            c(0.9, -0.4), L0, 3L, 0L, 1:2, c(2L, 1L)),
+               "entry 1 is not in the lower triangle")
 })
 
 test_that("random slopes: simulated truth recovered, a maximum, and the intercept model nested", {
