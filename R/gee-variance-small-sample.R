@@ -95,6 +95,7 @@ gee_post_vcov <- function(object, type) {
       d <- t(vapply(bl, function(b)
         drop(Hinv %*% crossprod(b$D, b$Vinv %*% gee_corrected_residuals(b, Hinv))),
         numeric(p)))
+      if (p == 1L) d <- t(d)  # p = 1: vapply() gave a vector, t() one row
       crossprod(sweep(d, 2L, colMeans(d)))
     })
   nm <- names(object$coefficients)

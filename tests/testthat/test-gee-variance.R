@@ -96,6 +96,33 @@ test_that("the small-sample sandwiches equal their published formulas on a binar
   }
 })
 
+test_that("the small-sample sandwiches of an intercept-only fit equal their published formulas", {
+  skip_if_not_installed("geepack")
+  d <- resp_data()
+  X <- model.matrix(~ 1, d)
+  for (cs in c("exchangeable", "ar1")) {
+    fit <- gee(outcome ~ 1, data = d, id = cid, family = binomial, corstr = cs,
+               control = gee_control(epsilon = 1e-10))
+    vf_check(fit, X, d$outcome, d$cid, "binomial")
+  }
+})
+
+test_that("the centred jackknife of an intercept-only fit equals the delete-one-cluster refits", {
+  # Gaussian, independence: the estimating equation is linear in beta, so
+  # the one-step deletion changes are the refits' exactly.
+  set.seed(42)
+  n <- rep(2:6, 2)
+  d <- data.frame(id = rep(seq_along(n), n))
+  d$y <- rnorm(nrow(d), 1 + rep(rnorm(length(n)), n))
+  fit <- gee(y ~ 1, data = d, id = id, family = gaussian, corstr = "independence")
+  b <- vapply(seq_along(n), function(k)
+    unname(coef(gee(y ~ 1, data = d[d$id != k, ], id = id, family = gaussian,
+                    corstr = "independence"))), 1)
+  v <- vcov(fit, type = "cjack")
+  expect_identical(dimnames(v), list("(Intercept)", "(Intercept)"))
+  expect_equal(v[1, 1], sum((b - mean(b))^2), tolerance = 1e-8)
+})
+
 test_that("gee(std.err = ) reports a post-fit estimator, glmtoolbox's names are aliases, and an unknown type is refused", {
   skip_if_not_installed("MASS")
   fit <- gee(y ~ lbase + trt + lage + V4, data = MASS::epil, id = subject,
