@@ -203,7 +203,12 @@ ordinal_re_finish <- function(opt, gfun, re, k1, p, ctr, scl, pen, nAGQ, control
   cov_psi <- matrix(NA_real_, P, P)
   H <- NULL
   if (control$hessian) {
-    Hs <- ordinal_hessian(gfun, psi_s, g_star)
+    # Central differences with a step of 1e-4, as for the engine's other
+    # fits (numeric_hessian()): the engine ends each mode's Newton search
+    # at a step of 1e-10, a rounding in the gradient that forward steps of
+    # 1e-5 turned into differences of 2e-5 in the standard errors between
+    # x and x * 1e-6.
+    Hs <- fd_hessian(gradient_of(gfun), psi_s, "central", step = 1e-4, floor = 1)
     H <- crossprod(Ti, Hs %*% Ti)
     cv <- tryCatch(Tm %*% solve(-Hs) %*% t(Tm), error = function(e) NULL)
     if (is.null(cv) || any(!is.finite(diag(cv))) || any(diag(cv) < 0)) {

@@ -87,6 +87,14 @@ inline double cat_logp(const CumLink& F, double a, double b) {
   return fa + std::log(-std::expm1(fb - fa));
 }
 
+// q = log p and its first derivatives alone, as cat_derivs() computes
+// them: what the quadrature nodes need.
+inline void cat_first(const CumLink& F, double a, double b, double* q, double* qa, double* qb) {
+  *q = cat_logp(F, a, b);
+  *qa = std::isinf(a) ? 0.0 : std::exp(F.logf(a) - *q);
+  *qb = std::isinf(b) ? 0.0 : -std::exp(F.logf(b) - *q);
+}
+
 inline CatDerivs cat_derivs(const CumLink& F, double a, double b, bool third = true) {
   CatDerivs d;
   const bool top = std::isinf(a), bottom = std::isinf(b);

@@ -63,6 +63,15 @@ class AuxObsModel {
   virtual void daux_all(double y, double wt, double eta, const double* a, double* out) const {
     for (int k = 0, na = naux(); k < na; ++k) daux(y, wt, eta, a, k, out + 3 * k);
   }
+  // The first derivatives of l alone (out[k] = daux()'s out[0] for a[k]):
+  // all the quadrature nodes need.
+  virtual void dl_aux(double y, double wt, double eta, const double* a, double* out) const {
+    double o[3];
+    for (int k = 0, na = naux(); k < na; ++k) {
+      daux(y, wt, eta, a, k, o);
+      out[k] = o[0];
+    }
+  }
   // The log-likelihood, with its first derivative in eta in *d1: the
   // quadrature nodes need no more.
   virtual double loglik_d1(double y, double wt, double eta, const double* a, double* d1) const {

@@ -65,14 +65,24 @@ class Cumulative : public AuxObsModel {
     if (yk <= nthr_) upper(q, wt, out + 3 * (yk - 1));
     if (yk >= 2) lower(q, wt, out + 3 * (yk - 2));
   }
+  void dl_aux(double y, double wt, double eta, const double* a, double* out) const override {
+    std::fill(out, out + nthr_, 0.0);
+    const int yk = (int)y;
+    if (wt <= 0) return;
+    double q, qa, qb;
+    first(yk, eta, a, &q, &qa, &qb);
+    if (yk <= nthr_) out[yk - 1] = wt * qa;
+    if (yk >= 2) out[yk - 2] = wt * qb;
+  }
   double loglik_d1(double y, double wt, double eta, const double* a, double* d1) const override {
     if (wt <= 0) {
       *d1 = 0.0;
       return 0.0;
     }
-    const CatDerivs q = at(y, eta, a, false);
-    *d1 = -wt * (q.qa + q.qb);
-    return wt * q.q;
+    double q, qa, qb;
+    first((int)y, eta, a, &q, &qa, &qb);
+    *d1 = -wt * (qa + qb);
+    return wt * q;
   }
 
  private:
@@ -86,12 +96,19 @@ class Cumulative : public AuxObsModel {
     out[1] = -wt * (q.qab + q.qbb);
     out[2] = wt * (q.qaab + 2 * q.qabb + q.qbbb);
   }
-  CatDerivs at(double y, double eta, const double* a, bool third = true) const {
+  CatDerivs at(double y, double eta, const double* a) const {
     const int yk = (int)y;
-    const double inf = std::numeric_limits<double>::infinity();
-    const double up = yk > nthr_ ? inf : a[yk - 1] - eta;
-    const double low = yk <= 1 ? -inf : a[yk - 2] - eta;
-    return cat_derivs(*F_, up, low, third);
+    return cat_derivs(*F_, upper_arg(yk, eta, a), lower_arg(yk, eta, a));
+  }
+  void first(int yk, double eta, const double* a, double* q, double* qa, double* qb) const {
+    cat_first(*F_, upper_arg(yk, eta, a), lower_arg(yk, eta, a), q, qa, qb);
+  }
+  // theta_y - eta (+Inf for y = J) and theta_{y-1} - eta (-Inf for y = 1).
+  double upper_arg(int yk, double eta, const double* a) const {
+    return yk > nthr_ ? std::numeric_limits<double>::infinity() : a[yk - 1] - eta;
+  }
+  double lower_arg(int yk, double eta, const double* a) const {
+    return yk <= 1 ? -std::numeric_limits<double>::infinity() : a[yk - 2] - eta;
   }
   std::unique_ptr<CumLink> F_;
   int nthr_;

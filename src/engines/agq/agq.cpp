@@ -559,13 +559,16 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
       for (int b = 0; b < q; ++b) w.unew[b] = w.Unodes(k, b);
       set_eta(w.unew.data());
       for (int j = 0; j < ni; ++j) {
-        aux_->daux_all(y[j], wt[j], eta[j], av + (long)j * na, o);
-        for (int c = 0; c < na; ++c) {
-          w.Sa(j, c) += w.pi[k] * o[3 * c];
-          if (K_ == 1) {
+        if (K_ == 1) {
+          aux_->daux_all(y[j], wt[j], eta[j], av + (long)j * na, o);
+          for (int c = 0; c < na; ++c) {
+            w.Sa(j, c) += w.pi[k] * o[3 * c];
             w.Pa1(j, c) = o[3 * c + 1];
             w.Pa2(j, c) = o[3 * c + 2];
           }
+        } else {
+          aux_->dl_aux(y[j], wt[j], eta[j], av + (long)j * na, o);
+          for (int c = 0; c < na; ++c) w.Sa(j, c) += w.pi[k] * o[c];
         }
       }
     }
