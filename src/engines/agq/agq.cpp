@@ -473,6 +473,7 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
         w.unew[b] = w.Unodes(k, b);
         usq += w.unew[b] * w.unew[b];
       }
+      poll_node(k);
       set_eta(w.unew.data());
       const double lk = obs_loglik_d1(eta, &w.D1(0, k));
       w.a[k] = grid_.logw_ad[k] + lk - 0.5 * usq;
@@ -556,6 +557,7 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
     double* o = w.oa.data();
     w.Sa.topRows(ni).setZero();
     for (long k = 0; k < Q; ++k) {
+      poll_node(k);
       for (int b = 0; b < q; ++b) w.unew[b] = w.Unodes(k, b);
       set_eta(w.unew.data());
       for (int j = 0; j < ni; ++j) {
@@ -923,6 +925,7 @@ AgqResult AgqEngine::evaluate_impl(const VectorXd& theta, bool gradient, const L
   // cluster, by an exception the region's guard carries out and throws
   // again after the region, on the main thread.
   InterruptPoll ip;
+  PollScope scope(*this, ip);
   return sum_over_clusters(M, P, nt, gradient, [&](int i, int tid, double* g, bool* failed) {
     if (ip.poll()) throw Rcpp::internal::InterruptedException();
     return cluster(i, eta0, Lam, phi, gradient, *work[tid], g, nullptr, failed, dirs);
@@ -938,6 +941,7 @@ AgqSummaries AgqEngine::summaries(const VectorXd& theta) {
   const int nt = cluster_threads(nthreads_, M);
   std::vector<std::unique_ptr<Work> > work = make_work(nt, npar());
   InterruptPoll ip;  // every cluster, as in evaluate_impl()
+  PollScope scope(*this, ip);
   return summaries_over_clusters(M, q_, nt, [&](int i, int tid, AgqSummaries* out, bool* failed) {
     if (ip.poll()) throw Rcpp::internal::InterruptedException();
     cluster(i, eta0, Lam, phi, false, *work[tid], nullptr, out, failed);

@@ -29,6 +29,7 @@
 #include "families/families.h"
 #include "families/families-aux.h"
 #include "families/gh-rule.h"
+#include "util/resources.h"
 
 namespace glmmgee {
 
@@ -231,6 +232,19 @@ class AgqEngine : public NagqSwitch<AgqEngine> {
 
   // Per-observation auxiliary predictors at theta (before a parallel region).
   void fill_aux(const Eigen::VectorXd& theta);
+
+  // The poll of the pass over the clusters under way (evaluate_impl(),
+  // summaries()), or null: cluster() polls it between quadrature nodes too,
+  // since one cluster of 600 rows at 1e5 nodes is a minute of work.
+  InterruptPoll* poll_ = nullptr;
+  struct PollScope {
+    AgqEngine& e;
+    PollScope(AgqEngine& eng, InterruptPoll& ip) : e(eng) { e.poll_ = &ip; }
+    ~PollScope() { e.poll_ = nullptr; }
+  };
+  void poll_node(long k) const {
+    if (poll_ && (k & 63) == 63 && poll_->poll()) throw Rcpp::internal::InterruptedException();
+  }
 
   enum FastKind { FAST_NONE = 0, FAST_LOGIT = 1, FAST_LOG = 2 };
   FastKind fast_kind_ = FAST_NONE, fast_ = FAST_NONE;
