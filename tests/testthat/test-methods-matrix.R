@@ -84,7 +84,7 @@ test_that("every method works on one fit of every engine, or stops naming the en
               "ranef_bridge", "nested_agq", "nested_agq_structure", "lmm_ml_onefactor",
               "lmm_reml_crossed",
               "sparse_crossed_binomial", "zi_sparse_random", "known_gaussian",
-              "known_laplace", "ordinal_onefactor", "ordinal_sparse")
+              "known_laplace", "ordinal_onefactor", "ordinal_slopes", "ordinal_sparse")
   for (r in routes) {
     fit <- fits[[r]]
     m <- methods_of(fit)
