@@ -222,6 +222,9 @@ part_limits <- function(fit) {
   if (is_cumulative(.subset2(fit, "family")))
     add(c("marginal", "profile", "confint_profile", "bootstrap", "ranef_new", "simulate_newdata"),
         "cumulative link (ordinal) fits")
+  if (inherits(fit, "glmmgee_glmm_ordinal_re"))
+    add("standardize", paste0("cumulative link fits with random slopes (population-averaged ",
+                              "probabilities are available for a random intercept only)"))
   out
 }
 
