@@ -118,6 +118,10 @@ cpp_agq_set_fast <- function(ptr, on) {
     .Call(`_glmmgee_cpp_agq_set_fast`, ptr, on)
 }
 
+cpp_agq_set_polish <- function(ptr, on) {
+    invisible(.Call(`_glmmgee_cpp_agq_set_polish`, ptr, on))
+}
+
 cpp_agq_reset <- function(ptr) {
     invisible(.Call(`_glmmgee_cpp_agq_reset`, ptr))
 }

@@ -203,12 +203,11 @@ ordinal_re_finish <- function(opt, gfun, re, k1, p, ctr, scl, pen, nAGQ, control
   cov_psi <- matrix(NA_real_, P, P)
   H <- NULL
   if (control$hessian) {
-    # Central differences with a step of 1e-4, as for the engine's other
-    # fits (numeric_hessian()): the engine ends each mode's Newton search
-    # at a step of 1e-10, a rounding in the gradient that forward steps of
-    # 1e-5 turned into differences of 2e-5 in the standard errors between
-    # x and x * 1e-6.
-    Hs <- fd_hessian(gradient_of(gfun), psi_s, "central", step = 1e-4, floor = 1)
+    # Forward differences of the gradient, exact to rounding with the
+    # engine's polished modes (ordinal_agq_engine()), by steps of 1e-6: an
+    # error of about 1e-6 in the standard errors, where steps of 1e-5 left
+    # 1e-5.
+    Hs <- fd_hessian(gradient_of(gfun), psi_s, g0 = g_star, step = 1e-6, floor = 1)
     H <- crossprod(Ti, Hs %*% Ti)
     cv <- tryCatch(Tm %*% solve(-Hs) %*% t(Tm), error = function(e) NULL)
     if (is.null(cv) || any(!is.finite(diag(cv))) || any(diag(cv) < 0)) {
@@ -263,8 +262,8 @@ ordinal_loglik_at_re <- function(fit, psi, clusters = FALSE, star = FALSE) {
                             length(fit$group_levels), fit$lam_row, fit$lam_col, k1 + 1L,
                             fit$family$link_code, fit$nAGQ)
   on.exit(cpp_agq_free(eng$ptr))
-  r <- eng$eval(psi[seq_len(k1)], psi[k1 + seq_len(p)], lam,
-                fit$nAGQ, summaries = clusters)
+  r <- eng$eval(psi[seq_len(k1)], psi[k1 + seq_len(p)], lam, fit$nAGQ, summaries = clusters,
+                gradient = FALSE)
   if (clusters) r$cluster_loglik else r$loglik
 }
 
@@ -273,11 +272,13 @@ ordinal_loglik_at_re <- function(fit, psi, clusters = FALSE, star = FALSE) {
 # design column of ones each) after the fixed effects and Lambda's entries
 # in the engine's parameters. Data in any row order, `group` the clusters'
 # codes 1..M. Returns the engine's pointer (freed by the caller with
-# cpp_agq_free()) and eval(theta, beta, l, K, summaries), the log-likelihood
-# with K nodes per effect and its gradient in (thresholds, beta, l), l
-# Lambda's entries with the diagonal on the log scale; with `summaries`
-# also each cluster's mode, its variance and posterior moments (spherical
-# scale u, as the engine keeps them) and log-likelihood. The engine's own
+# cpp_agq_free()) and eval(theta, beta, l, K, summaries, gradient), the
+# log-likelihood with K nodes per effect and its gradient in (thresholds,
+# beta, l), l Lambda's entries with the diagonal on the log scale; with
+# `summaries` also each cluster's mode, its variance and posterior moments
+# (spherical scale u, as the engine keeps them) and log-likelihood; with
+# gradient = FALSE the value alone (and with `summaries` each cluster's
+# log-likelihood alone, from one pass). The engine's own
 # family is a placeholder that the auxiliary model replaces (poisson, as
 # ordinal_sparse_engine()).
 ordinal_agq_engine <- function(X, Z, y, weights, offset, group, M, lam_row, lam_col, J,
@@ -290,18 +291,37 @@ ordinal_agq_engine <- function(X, Z, y, weights, offset, group, M, lam_row, lam_
                      as.integer(group), as.integer(M), lam_row - 1L, lam_col - 1L,
                      base$family_code, base$link_code, as.integer(nAGQ), nthreads)
   cpp_agq_set_aux(ptr, 4L + link_code, matrix(1, n, k1), seq_len(k1) - 1L, matrix(0, n, k1))
+  # Modes exact to rounding, so the gradient is too: the search's start
+  # curvature and the standard errors come from its differences (with the
+  # engine's usual stop, 1e-10 in the modes, a weakly identified search took
+  # another path and stopped 0.4 lower).
+  cpp_agq_set_polish(ptr, TRUE)
   on <- lam_row == lam_col
   nl <- length(lam_row)
   K_now <- as.integer(nAGQ)
-  eval <- function(theta, beta, l, K, summaries = FALSE) {
+  eval <- function(theta, beta, l, K, summaries = FALSE, gradient = TRUE) {
     if (K != K_now) {
       cpp_agq_set_nagq(ptr, as.integer(K))
       K_now <<- as.integer(K)
     }
     ent <- ifelse(on, exp(l), l)
     th <- as.numeric(c(beta, ent, theta))
+    if (!gradient) {
+      # the value alone, or each cluster's from the summaries' one pass
+      if (!summaries) return(list(loglik = cpp_agq_eval(ptr, th, FALSE)$loglik))
+      cl <- cpp_agq_summaries(ptr, th)$loglik
+      return(list(loglik = sum(cl), cluster_loglik = cl))
+    }
     r <- cpp_agq_eval(ptr, th, TRUE)
     g <- r$gradient
+    if (!is.finite(r$loglik) || !all(is.finite(g))) {
+      # The engine starts each cluster's mode search at its last mode, even
+      # one where a search failed far from here: again from zero before
+      # the value is taken as undefined.
+      cpp_agq_reset(ptr)
+      r <- cpp_agq_eval(ptr, th, TRUE)
+      g <- r$gradient
+    }
     out <- list(loglik = r$loglik,
                 gradient = c(g[p + nl + seq_len(k1)], g[seq_len(p)],
                              g[p + seq_len(nl)] * ifelse(on, ent, 1)))

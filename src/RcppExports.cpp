@@ -366,6 +366,17 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_agq_set_polish
+void cpp_agq_set_polish(SEXP ptr, bool on);
+RcppExport SEXP _glmmgee_cpp_agq_set_polish(SEXP ptrSEXP, SEXP onSEXP) {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type ptr(ptrSEXP);
+    Rcpp::traits::input_parameter< bool >::type on(onSEXP);
+    cpp_agq_set_polish(ptr, on);
+    return R_NilValue;
+END_RCPP
+}
 // cpp_agq_reset
 void cpp_agq_reset(SEXP ptr);
 RcppExport SEXP _glmmgee_cpp_agq_reset(SEXP ptrSEXP) {
@@ -1819,6 +1830,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_glmmgee_cpp_agq_glm_start", (DL_FUNC) &_glmmgee_cpp_agq_glm_start, 2},
     {"_glmmgee_cpp_agq_set_patterns", (DL_FUNC) &_glmmgee_cpp_agq_set_patterns, 2},
     {"_glmmgee_cpp_agq_set_fast", (DL_FUNC) &_glmmgee_cpp_agq_set_fast, 2},
+    {"_glmmgee_cpp_agq_set_polish", (DL_FUNC) &_glmmgee_cpp_agq_set_polish, 2},
     {"_glmmgee_cpp_agq_reset", (DL_FUNC) &_glmmgee_cpp_agq_reset, 1},
     {"_glmmgee_cpp_agq_free", (DL_FUNC) &_glmmgee_cpp_agq_free, 1},
     {"_glmmgee_cpp_dist_eval", (DL_FUNC) &_glmmgee_cpp_dist_eval, 11},

@@ -362,6 +362,10 @@ bool cpp_agq_set_fast(SEXP ptr, bool on) {
   return eng->fast();
 }
 
+// Take each mode search's last Newton step (AgqEngine::set_polish()).
+// [[Rcpp::export]]
+void cpp_agq_set_polish(SEXP ptr, bool on) { agq_ptr(ptr)->set_polish(on); }
+
 // Forget the warm-start modes (used before refits from new starting values).
 // [[Rcpp::export]]
 void cpp_agq_reset(SEXP ptr) { agq_ptr(ptr)->reset_modes(); }

@@ -102,8 +102,12 @@ inline CatDerivs cat_derivs(const CumLink& F, double a, double b, bool third = t
   const double ra = top ? 0.0 : std::exp(F.logf(a) - d.q);
   const double rb = bottom ? 0.0 : std::exp(F.logf(b) - d.q);
   // p_aa/p, p_aaa/p, p_bb/p, p_bbb/p (p_ab = 0).
-  const double paa = top ? 0.0 : ra * F.g1(a), paaa = (top || !third) ? 0.0 : ra * F.g2(a);
-  const double pbb = bottom ? 0.0 : -rb * F.g1(b), pbbb = (bottom || !third) ? 0.0 : -rb * F.g2(b);
+  // Where a density underflows to zero its derivative terms are zero too:
+  // far in the tail the link's g1, g2 overflow (cloglog: 1 - exp(x)), and
+  // 0 * Inf would make the curvature NaN at a finite log-likelihood.
+  const bool za = top || ra == 0.0, zb = bottom || rb == 0.0;
+  const double paa = za ? 0.0 : ra * F.g1(a), paaa = (za || !third) ? 0.0 : ra * F.g2(a);
+  const double pbb = zb ? 0.0 : -rb * F.g1(b), pbbb = (zb || !third) ? 0.0 : -rb * F.g2(b);
   d.qa = ra;
   d.qb = -rb;
   d.qaa = paa - d.qa * d.qa;

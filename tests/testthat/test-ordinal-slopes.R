@@ -270,3 +270,27 @@ test_that("random slopes: theta holds the Cholesky factor as on the AGQ engine, 
   expect_identical(fit$sigma, 1)
   expect_identical(deparse(fit$re_formula[[1L]]), "1 + x")
 })
+
+test_that("cloglog slopes on tiny clusters: failed mode searches far away do not spoil the fit", {
+  # 30 clusters of 2 rows, three random effects. Far from the optimum the
+  # cloglog curvature met 0 * Inf (a density underflowing where its
+  # derivative overflows) and the engine kept the failed mode as the next
+  # search's start: every later evaluation was NaN, and so was logLik.
+  set.seed(143)
+  M <- 30; n <- 2; N <- M * n
+  g <- factor(rep(sprintf("g%02d", 1:M), each = n))
+  x <- rnorm(N); z <- rnorm(N); w2 <- rnorm(N)
+  b0 <- rnorm(M, 0, 1); b1 <- rnorm(M, 0, 0.6); b2 <- rnorm(M, 0, 0.5)
+  eta <- 0.5 * x - 0.3 * z + b0[g] + b1[g] * x + b2[g] * w2
+  th <- qlogis(1:4 / 5) * 1.2
+  P <- matrix(sapply(th, function(t) -expm1(-exp(t - eta))), N)
+  d <- data.frame(y = factor(1 + rowSums(runif(N) > P), levels = 1:5, ordered = TRUE),
+                  x, z, w2, g)
+  fit <- suppressWarnings(glmm(y ~ x + z + w2 + (1 + x + w2 | g), data = d,
+                               family = cumulative("cloglog"), nAGQ = 3))
+  expect_true(is.finite(logLik(fit)))
+  expect_identical(fit$optinfo$convergence, 0L)
+  # the value at the estimates on a fresh engine (no cached modes)
+  expect_equal(as.numeric(logLik(fit)), glmmgee:::ordinal_loglik_at_re(fit, fit$psi),
+               tolerance = 1e-10)
+})

@@ -401,7 +401,7 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
     u.setZero();
     h = hval(u, w.dv);
   }
-  bool converged = false;
+  bool converged = false, polished = false;
   for (int it = 0; it < 100; ++it) {
     w.grad = -u;
     w.H.setIdentity();
@@ -426,7 +426,20 @@ double AgqEngine::cluster(int i, const VectorXd& eta0, const MatrixXd& Lam,
     w.step = w.llt.solve(w.grad);
     const double smax = w.step.cwiseAbs().maxCoeff();
     if (!(smax == smax)) break;  // NaN: give up on this cluster
-    if (smax <= 1e-10 * (1.0 + u.cwiseAbs().maxCoeff())) { converged = true; break; }
+    if (polished) { converged = true; break; }  // H and w.dv at the polished mode
+    if (smax <= 1e-10 * (1.0 + u.cwiseAbs().maxCoeff())) {
+      if (!polish_) { converged = true; break; }
+      // (set_polish()) the last step taken, and one more round for H there
+      polished = true;
+      w.unew = u + w.step;
+      const double hp = hval(w.unew, w.dvk);
+      if (std::isfinite(hp)) {
+        u = w.unew;
+        h = hp;
+        std::swap(w.dv, w.dvk);
+      }
+      continue;
+    }
     double t = 1.0, hnew = h;
     for (int half = 0; half < 60; ++half) {
       w.unew = u + t * w.step;

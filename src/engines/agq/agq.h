@@ -174,6 +174,13 @@ class AgqEngine : public NagqSwitch<AgqEngine> {
   // The scalar fast path (see agq-scalar-fast.cpp) can be switched off, so tests
   // can check it against the general code on the same data.
   void set_fast(bool on) { fast_ = on ? fast_kind_ : FAST_NONE; }
+  // Each cluster's mode search stops where the next Newton step is below
+  // 1e-10 (relative), without taking it: the value is then exact to about
+  // 1e-20, its gradient to about 1e-10. With polished modes the last step
+  // is taken and the curvature taken again there (one more pass over the
+  // cluster's rows), so the gradient is exact to rounding, as differences
+  // of it for a Hessian need (the cumulative link slope fits).
+  void set_polish(bool on) { polish_ = on; }
   bool fast() const { return fast_ != FAST_NONE; }
   // The same for the grouping of a cluster's rows by their Z row
   // (make_patterns()); returns whether any cluster is grouped.
@@ -237,6 +244,7 @@ class AgqEngine : public NagqSwitch<AgqEngine> {
   // summaries()), or null: cluster() polls it between quadrature nodes too,
   // since one cluster of 600 rows at 1e5 nodes is a minute of work.
   InterruptPoll* poll_ = nullptr;
+  bool polish_ = false;  // set_polish()
   struct PollScope {
     AgqEngine& e;
     PollScope(AgqEngine& eng, InterruptPoll& ip) : e(eng) { e.poll_ = &ip; }
