@@ -362,7 +362,10 @@ ranef.glmmgee_glmm_ordinal <- function(object, condVar = FALSE, type = c("mode",
 fitted.glmmgee_glmm_ordinal <- function(object, ...) {
   check_dots(..., .method = "fitted.glmmgee_glmm_ordinal")
   P <- predict(object, type = "prob", re.form = NULL)
-  P[cbind(seq_len(nrow(P)), object$y)]
+  # (the fitted rows of P: na.exclude's rows are NA rows of P, and NA here)
+  na <- object$na.action
+  rows <- if (inherits(na, "exclude")) seq_len(nrow(P))[-na] else seq_len(nrow(P))
+  stats::napredict(na, P[cbind(rows, object$y)])
 }
 
 # One grouping factor, or several terms (each term's random intercepts).

@@ -81,11 +81,15 @@ predict.glmmgee_glmm_ordinal <- function(object, newdata = NULL,
     }
   }
   fit <- ordinal_predict_eta(object, eta, type, sd, nAGQ)
-  if (!se.fit) return(fit)
+  # On the fit's own rows, rows dropped by na.action = na.exclude come back
+  # as NA, as for the other fits (predict() had the fitted rows only).
+  pad <- function(v) if (is.null(newdata)) stats::napredict(object$na.action, v) else v
+  if (!se.fit) return(pad(fit))
   # With re.form = NULL (or a selection of terms), eta holds the modes,
   # taken as known.
-  list(fit = fit, se.fit = if (type == "prob_marginal") ordinal_marginal_se(object, X, eta, Z, nAGQ)
-                          else ordinal_predict_se(object, X, eta, type))
+  list(fit = pad(fit),
+       se.fit = pad(if (type == "prob_marginal") ordinal_marginal_se(object, X, eta, Z, nAGQ)
+                    else ordinal_predict_se(object, X, eta, type)))
 }
 
 # The prediction types; "response" (the category probabilities, the

@@ -81,3 +81,30 @@ test_that("ordinal predict() standard errors do not depend on a covariate's unit
   expect_error(predict(f1, nd, type = "class", se.fit = TRUE), "'se.fit'")
   expect_error(predict(f1, nd, se.fit = NA), "se.fit")
 })
+
+test_that("na.exclude: predictions and fitted values come back on every row of the data", {
+  skip_if_not_installed("ordinal")
+  w <- ordinal::wine
+  w$temp[c(3, 40)] <- NA
+  forms <- list(rating ~ temp + contact + (1 | judge),
+                rating ~ temp + contact + (1 + temp | judge),
+                rating ~ temp + contact + (1 | judge) + (1 | bottle))
+  for (fo in forms) {
+    fe <- glmm(fo, data = w, family = cumulative(), na.action = na.exclude)
+    fo_ <- glmm(fo, data = w, family = cumulative(), na.action = na.omit)
+    lab <- deparse(fo)
+    p <- predict(fe, type = "response")
+    expect_identical(dim(p), c(nrow(w), 5L), label = lab)
+    expect_true(all(is.na(p[c(3, 40), ])), label = lab)
+    expect_equal(unname(p[-c(3, 40), ]), unname(predict(fo_, type = "response")), label = lab)
+    expect_length(predict(fe, type = "link"), nrow(w))
+    expect_length(predict(fe, type = "class"), nrow(w))
+    s <- predict(fe, type = "link", se.fit = TRUE)
+    expect_length(s$fit, nrow(w))
+    expect_length(s$se.fit, nrow(w))
+    f <- fitted(fe)
+    expect_length(f, nrow(w))
+    expect_true(all(is.na(f[c(3, 40)])))
+    expect_equal(unname(f[-c(3, 40)]), unname(fitted(fo_)), label = lab)
+  }
+})
