@@ -98,9 +98,9 @@ inline void cat_first(const CumLink& F, double a, double b, double* q, double* q
 inline CatDerivs cat_derivs(const CumLink& F, double a, double b, bool third = true) {
   CatDerivs d;
   const bool top = std::isinf(a), bottom = std::isinf(b);
-  d.q = cat_logp(F, a, b);
-  const double ra = top ? 0.0 : std::exp(F.logf(a) - d.q);
-  const double rb = bottom ? 0.0 : std::exp(F.logf(b) - d.q);
+  double ra, mrb;  // p_a/p and p_b/p (= -rb)
+  cat_first(F, a, b, &d.q, &ra, &mrb);
+  const double rb = -mrb;
   // p_aa/p, p_aaa/p, p_bb/p, p_bbb/p (p_ab = 0).
   // Where a density underflows to zero its derivative terms are zero too:
   // far in the tail the link's g1, g2 overflow (cloglog: 1 - exp(x)), and
