@@ -314,14 +314,6 @@ ordinal_agq_engine <- function(X, Z, y, weights, offset, group, M, lam_row, lam_
     }
     r <- cpp_agq_eval(ptr, th, TRUE)
     g <- r$gradient
-    if (!is.finite(r$loglik) || !all(is.finite(g))) {
-      # The engine starts each cluster's mode search at its last mode, even
-      # one where a search failed far from here: again from zero before
-      # the value is taken as undefined.
-      cpp_agq_reset(ptr)
-      r <- cpp_agq_eval(ptr, th, TRUE)
-      g <- r$gradient
-    }
     out <- list(loglik = r$loglik,
                 gradient = c(g[p + nl + seq_len(k1)], g[seq_len(p)],
                              g[p + seq_len(nl)] * ifelse(on, ent, 1)))

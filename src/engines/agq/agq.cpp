@@ -939,10 +939,24 @@ AgqResult AgqEngine::evaluate_impl(const VectorXd& theta, bool gradient, const L
   // again after the region, on the main thread.
   InterruptPoll ip;
   PollScope scope(*this, ip);
-  return sum_over_clusters(M, P, nt, gradient, [&](int i, int tid, double* g, bool* failed) {
-    if (ip.poll()) throw Rcpp::internal::InterruptedException();
-    return cluster(i, eta0, Lam, phi, gradient, *work[tid], g, nullptr, failed, dirs);
-  }, scores);
+  auto pass = [&]() {
+    return sum_over_clusters(M, P, nt, gradient, [&](int i, int tid, double* g, bool* failed) {
+      if (ip.poll()) throw Rcpp::internal::InterruptedException();
+      return cluster(i, eta0, Lam, phi, gradient, *work[tid], g, nullptr, failed, dirs);
+    }, scores);
+  };
+  AgqResult r = pass();
+  // Each mode search starts from the cluster's mode at the last parameters.
+  // From a mode far from the new one, a search can stop at once where the
+  // curvature is enormous, at a point whose value is not finite (cloglog
+  // with three random effects after a trial step far out). Before a value
+  // counts as undefined, every search runs again from u = 0.
+  if ((!std::isfinite(r.loglik) || (gradient && !r.gradient.allFinite())) &&
+      !ucache_.isZero(0.0)) {
+    reset_modes();
+    r = pass();
+  }
+  return r;
 }
 
 AgqSummaries AgqEngine::summaries(const VectorXd& theta) {
