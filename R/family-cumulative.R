@@ -72,20 +72,21 @@ as_cumulative <- function(family) {
 }
 
 # The ordinal response as category codes 1..J with its level names: an
-# ordered factor, or a factor taken in level order. Unused levels dropped.
-ordinal_response <- function(y, name) {
+# ordered factor, or a factor taken in level order. Unused levels dropped,
+# with a warning that names them, also those the model frame dropped
+# (`unused`, drop_unused_levels()).
+ordinal_response <- function(y, name, unused = NULL) {
   if (!is.factor(y))
     stop(sprintf(paste0("the response '%s' of a cumulative link model must be an ordered ",
                         "factor (or a factor, taken in level order); it is %s"),
                  name, class(y)[1L]), call. = FALSE)
   if (anyNA(y)) stop(sprintf("the response '%s' contains missing values", name), call. = FALSE)
   used <- tabulate(y, nlevels(y)) > 0L
-  warn <- NULL
-  if (!all(used)) {
-    warn <- sprintf("response '%s': level(s) %s do not occur and were dropped", name,
-                    paste0("'", levels(y)[!used], "'", collapse = ", "))
-    y <- factor(y, levels = levels(y)[used], ordered = is.ordered(y))
-  }
+  unused <- c(unused, levels(y)[!used])
+  warn <- if (length(unused))
+    sprintf("response '%s': level(s) %s do not occur and were dropped", name,
+            paste0("'", unused, "'", collapse = ", "))
+  if (!all(used)) y <- factor(y, levels = levels(y)[used], ordered = is.ordered(y))
   if (nlevels(y) < 2L)
     stop(sprintf("the response '%s' has only one observed category; a cumulative link model needs at least two",
                  name), call. = FALSE)

@@ -200,7 +200,8 @@ gee_ordinal <- function(mc, formula, family, env, control, contrasts = NULL) {
   rm(Xi)
   # The response column itself: model.response() would name it by the row
   # names (thousands of strings made on large data, unused here).
-  resp <- ordinal_response(if (attr(mt, "response") > 0L) mf[[1L]], deparse(formula[[2L]]))
+  resp <- ordinal_response(if (attr(mt, "response") > 0L) mf[[1L]], deparse(formula[[2L]]),
+                           attr(mf, "unused_response_levels"))
   id <- cluster_index(mf[["(id)"]], "id")
   w <- stats::model.weights(mf) %||% rep(1, nrow(mf))
   if (!is.numeric(w) || any(!is.finite(w)) || any(w < 0))

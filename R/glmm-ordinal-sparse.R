@@ -78,7 +78,8 @@ glmm_ordinal_sparse <- function(formula, mf, family, nAGQ, control, start, mc, f
   check_frame_finite(mf)
   fx <- ordinal_fixed_design(formula, mf, fenv)
   X <- fx$X
-  resp <- ordinal_response(stats::model.response(mf), deparse(formula[[2L]]))
+  resp <- ordinal_response(stats::model.response(mf), deparse(formula[[2L]]),
+                           attr(mf, "unused_response_levels"))
   w <- stats::model.weights(mf) %||% rep(1, nrow(mf))
   if (!is.numeric(w) || any(!is.finite(w)) || any(w < 0))
     stop("'weights' must be finite and non-negative", call. = FALSE)

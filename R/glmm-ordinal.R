@@ -82,12 +82,13 @@
 #' longer follow a proportional-odds model: the population-averaged
 #' cumulative odds ratio differs from threshold to threshold, and
 #' `odds_ratios(fit, type = "marginal")` reports one per threshold.
-#' `predict(fit, type = "prob", re.form = NA)` gives category probabilities
+#' `predict(fit, type = "prob", re.form = NA)` (or `~ 0`) gives category probabilities
 #' for a typical cluster (\eqn{b = 0}), `re.form = NULL` those of the
-#' fitted clusters (at their modes; a cluster of `newdata` not in the fit
+#' fitted clusters (the default, as for the other [glmm()] fits and as
+#' `fitted()`: at their modes; a cluster of `newdata` not in the fit
 #' is an error unless `allow.new.levels = TRUE`, which gives it
-#' \eqn{b = 0}, as for the other [glmm()] fits), and `type =
-#' "prob_marginal"` the population-averaged ones.
+#' \eqn{b = 0}), and `type = "prob_marginal"` the population-averaged ones
+#' (by `nAGQ` Gauss-Hermite nodes, 10 to 200, default 30).
 #' With random slopes, `predict()` (both views; the population average
 #' integrates \eqn{z'b \sim N(0, z'\Sigma z)} row by row), `ranef()` (an
 #' M x q table; `condVar = TRUE` attaches q x q x M conditional covariances),
@@ -184,7 +185,7 @@ glmm_ordinal <- function(formula, mf, family, nAGQ, control, start, covariance, 
   fx <- ordinal_fixed_design(formula, mf, fenv)  # glmm-ordinal-sparse.R
   X <- fx$X
   rname <- deparse(formula[[2L]])
-  resp <- ordinal_response(stats::model.response(mf), rname)
+  resp <- ordinal_response(stats::model.response(mf), rname, attr(mf, "unused_response_levels"))
   w <- stats::model.weights(mf) %||% rep(1, nrow(mf))
   if (!is.numeric(w) || any(!is.finite(w)) || any(w < 0))
     stop("'weights' must be finite and non-negative", call. = FALSE)

@@ -2,7 +2,7 @@
 # which inherits glmmgee_glmm). Where a glmmgee_glmm method assumes a scalar
 # mean model (fitted values, residuals, predictions, coef() as the
 # per-cluster list) this class has its own; the rest (AIC, BIC, update,
-# the ecosystem's model-level methods) read what every GLMM fit has.
+# anova, the ecosystem's model-level methods) read what every GLMM fit has.
 
 # The fields are stored as they are: none is rebuilt on access (the
 # glmmgee_glmm `$` would rebuild fitted values through a scalar inverse
@@ -426,32 +426,4 @@ ordinal_simulate <- function(object, nsim, eta_fun) {
   })
   names(out) <- paste0("sim_", seq_len(nsim))
   as.data.frame(out)
-}
-
-# Likelihood-ratio tests between nested cumulative link mixed models fitted
-# to the same observations with the same approximation; with one fit, Wald
-# tests of its covariates' terms (as anova() of other GLMM fits), not of
-# the thresholds.
-#' @export
-anova.glmmgee_glmm_ordinal <- function(object, ...) {
-  check_dots_fits(..., .method = "anova.glmmgee_glmm_ordinal")
-  fits <- c(list(object), list(...))
-  if (length(fits) < 2L) return(wald_terms(object))
-  if (!all(vapply(fits, inherits, TRUE, "glmmgee_glmm_ordinal")))
-    stop("anova(): every model must be a cumulative link mixed model from glmm()", call. = FALSE)
-  for (f in fits) require_capability(f, "anova_lrt", "anova()")
-  if (length(unique(vapply(fits, function(f) f$nobs, 1L))) > 1L ||
-      length(unique(vapply(fits, function(f) f$nAGQ, 1L))) > 1L)
-    stop("anova(): the models must use the same observations and the same nAGQ", call. = FALSE)
-  fits <- fits[order(vapply(fits, function(f) f$df, 1L))]
-  ll <- vapply(fits, function(f) f$loglik, 1)
-  df <- vapply(fits, function(f) f$df, 1L)
-  chisq <- c(NA, 2 * diff(ll))
-  ddf <- c(NA, diff(df))
-  out <- data.frame(npar = df, AIC = -2 * ll + 2 * df, logLik = ll, Chisq = chisq, Df = ddf,
-                    `Pr(>Chisq)` = stats::pchisq(chisq, ddf, lower.tail = FALSE),
-                    check.names = FALSE,
-                    row.names = vapply(fits, function(f) paste(deparse(f$formula), collapse = " "), ""))
-  structure(out, heading = "Likelihood-ratio tests, cumulative link mixed models\n",
-            class = c("anova", "data.frame"))
 }

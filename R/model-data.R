@@ -176,10 +176,14 @@ plain_column <- function(x) {
 # What model.frame(drop.unused.levels = TRUE) does to the frame, with
 # tabulate() in place of its unique() per factor (0.04 ms per fit).
 drop_unused_levels <- function(mf) {
+  unused <- NULL
   for (j in seq_along(mf)) {
     x <- .subset2(mf, j)
     if (is.factor(x) && !all(tabulate(x, nlevels(x)) > 0L)) {
       nm <- names(mf)[j]
+      # the response's, for the warning of ordinal_response()
+      if (j == 1L && identical(attr(attr(mf, "terms"), "response"), 1L))
+        unused <- levels(x)[tabulate(x, nlevels(x)) == 0L]
       ctr <- attr(x, "contrasts")
       mf[[nm]] <- x[, drop = TRUE]
       if (!identical(attr(mf[[nm]], "contrasts"), ctr))
@@ -187,6 +191,7 @@ drop_unused_levels <- function(mf) {
                 domain = NA, call. = FALSE)
     }
   }
+  attr(mf, "unused_response_levels") <- unused
   mf
 }
 

@@ -133,15 +133,29 @@ test_that("marginaleffects on cumulative link fits gives category probabilities 
     expect_equal(as.character(ap$group), colnames(P) %||% fit$y_levels)
     expect_true(all(ap$std.error > 0))
     # the delta method by hand for the first category's mean probability
+    # (a glmm's predictions are its clusters', at their modes b, taken as
+    # known, as predict()'s default re.form = NULL)
+    ordinal_glmm <- inherits(fit, "glmmgee_glmm")
+    b <- if (ordinal_glmm) unname(predict(fit, type = "linear") -
+                                  predict(fit, type = "linear", re.form = NA)) else 0
     th <- c(fit$thresholds, fit$coefficients)
     f <- function(par) {
-      eta <- drop(fit$X %*% par[-seq_along(fit$thresholds)])
+      eta <- drop(fit$X %*% par[-seq_along(fit$thresholds)]) + b
       mean(fit$family$linkinv(par[1] - eta))
     }
     g <- numDeriv::grad(f, th)
     se <- sqrt(drop(t(g) %*% vcov(fit)[names(th), names(th)] %*% g))
     expect_equal(ap$std.error[1], se, tolerance = 1e-3, label = nm)
     lin <- marginaleffects::predictions(fit, type = "linear")
-    expect_equal(lin$estimate, unname(drop(fit$X %*% fit$coefficients)), tolerance = 1e-8)
+    expect_equal(lin$estimate, unname(drop(fit$X %*% fit$coefficients)) + b, tolerance = 1e-8)
+    if (ordinal_glmm) {
+      # re.form reaches predict(): a typical cluster (b = 0)
+      lin0 <- marginaleffects::predictions(fit, type = "linear", re.form = NA)
+      expect_equal(lin0$estimate, unname(drop(fit$X %*% fit$coefficients)), tolerance = 1e-8)
+      ap0 <- marginaleffects::avg_predictions(fit, re.form = NA)
+      expect_equal(ap0$estimate, unname(colMeans(predict(fit, type = "prob", re.form = NA))),
+                   tolerance = 1e-8)
+      expect_false(isTRUE(all.equal(ap0$estimate, ap$estimate)))
+    }
   }
 })

@@ -6,11 +6,11 @@ test_that("predict(se.fit = TRUE) of a cumulative link mixed model: delta method
   # se.fit went into '...' and was ignored: a plain matrix came back.
   f <- glmm(rating ~ temp + contact + (1 | judge), data = ordinal::wine, family = cumulative())
   nd <- ordinal::wine[c(1, 5, 20, 40), ]
-  p <- predict(f, nd, type = "prob", se.fit = TRUE)
-  l <- predict(f, nd, type = "linear", se.fit = TRUE)
+  p <- predict(f, nd, type = "prob", re.form = NA, se.fit = TRUE)
+  l <- predict(f, nd, type = "linear", re.form = NA, se.fit = TRUE)
   expect_named(p, c("fit", "se.fit"))
-  expect_equal(p$fit, predict(f, nd, type = "prob"))
-  expect_equal(l$fit, predict(f, nd, type = "linear"))
+  expect_equal(p$fit, predict(f, nd, type = "prob", re.form = NA))
+  expect_equal(l$fit, predict(f, nd, type = "linear", re.form = NA))
   expect_identical(dim(p$se.fit), dim(p$fit))
   # Numerical derivatives of the probabilities in (thresholds, beta).
   k <- length(f$thresholds) + length(f$coefficients)
@@ -45,8 +45,8 @@ test_that("predict(se.fit = TRUE) of a cumulative link mixed model: delta method
   # over their own covariance.
   f2 <- suppressWarnings(glmm(rating ~ temp + contact + (1 | judge) + (1 | bottle), data = ordinal::wine,
                               family = cumulative()))
-  p2 <- predict(f2, nd, type = "prob", se.fit = TRUE)
-  expect_equal(p2$fit, predict(f2, nd, type = "prob"))
+  p2 <- predict(f2, nd, type = "prob", re.form = NA, se.fit = TRUE)
+  expect_equal(p2$fit, predict(f2, nd, type = "prob", re.form = NA))
   par2 <- c(f2$thresholds, f2$coefficients)
   G2 <- sapply(seq_len(k), function(i) {
     h <- 1e-6 * max(1, abs(par2[[i]]))
@@ -107,4 +107,36 @@ test_that("na.exclude: predictions and fitted values come back on every row of t
     expect_true(all(is.na(f[c(3, 40)])))
     expect_equal(unname(f[-c(3, 40)]), unname(fitted(fo_)), label = lab)
   }
+})
+
+test_that("predict() of a cumulative link mixed model is conditional on the clusters by default, as fitted()", {
+  f <- glmm(rating ~ temp + contact + (1 | judge), data = ordinal::wine, family = cumulative(),
+            nAGQ = 5)
+  P <- predict(f, type = "prob")
+  # the default was re.form = NA (b = 0), so that predict() and fitted()
+  # disagreed on the same row
+  expect_equal(unname(P[cbind(seq_len(nrow(P)), as.integer(ordinal::wine$rating))]),
+               unname(fitted(f)), tolerance = 1e-12)
+  expect_equal(P, predict(f, type = "prob", re.form = NULL))
+  expect_equal(predict(f, type = "prob", re.form = ~ 0), predict(f, type = "prob", re.form = NA))
+  expect_equal(predict(f, type = "prob", re.form = ~ (1 | judge)), P)
+  expect_error(predict(f, re.form = ~ (1 | bottle)), "not in the model")
+  nd <- ordinal::wine[1:3, ]
+  nd$judge <- factor("new")
+  expect_error(predict(f, nd), "allow.new.levels")
+  # The population average's nodes: a whole number from 10 to 200 (one node
+  # returned the b = 0 probabilities, 1.5 was truncated, 0 stopped in C++),
+  # and an error where the type does not use them.
+  for (bad in list(1, 1.5, 0, -3, 201, NA, "a"))
+    expect_error(predict(f, type = "prob_marginal", nAGQ = bad), "'nAGQ'.*from 10 to 200")
+  expect_error(predict(f, type = "prob", nAGQ = 20), "'nAGQ'.*\"prob_marginal\" only")
+  # 30 nodes (the default) against an adaptive one-dimensional integral
+  s <- f$sigma_re
+  eta <- predict(f, type = "linear", re.form = NA)[1]
+  ref <- vapply(1:5, function(k) stats::integrate(function(b) {
+    cp <- plogis(outer(f$thresholds, eta + b, "-"))
+    (rbind(cp, 1)[k, ] - rbind(0, cp)[k, ]) * dnorm(b, 0, s)
+  }, -Inf, Inf, rel.tol = 1e-12)$value, 0)
+  expect_equal(unname(predict(f, type = "prob_marginal")[1, ]), ref, tolerance = 1e-9)
+  expect_equal(unname(predict(f, type = "prob_marginal", nAGQ = 60)[1, ]), ref, tolerance = 1e-12)
 })

@@ -235,7 +235,8 @@ test_that("random slopes: ranef, predictions, simulate", {
   # predict()), and then is a typical one.
   expect_error(predict(fit, newdata = nd, re.form = NULL), "allow.new.levels")
   expect_equal(predict(fit, newdata = nd, re.form = NULL, allow.new.levels = TRUE),
-               predict(fit, newdata = nd))
+               predict(fit, newdata = nd, re.form = NA))
+  expect_equal(predict(fit, newdata = nd, re.form = ~ 0), predict(fit, newdata = nd, re.form = NA))
   s1 <- simulate(fit, nsim = 2, seed = 9)
   expect_identical(dim(s1), c(nrow(f$d), 2L))
   expect_identical(levels(s1[[1]]), levels(f$d$y))
