@@ -99,7 +99,9 @@ threshold_names <- function(lev) paste(lev[-length(lev)], lev[-1L], sep = "|")
 # Category probabilities (n x J) at linear predictors `eta` and thresholds
 # `theta`: differences of F(theta_j - eta).
 category_probs <- function(family, theta, eta, lev = NULL) {
-  cum <- cbind(0, family$linkinv(outer(-eta, theta, "+")), 1)
+  # (no rows: cbind() would make one of the scalars 0 and 1)
+  cum <- if (length(eta)) cbind(0, family$linkinv(outer(-eta, theta, "+")), 1)
+         else matrix(0, 0L, length(theta) + 2L)
   P <- cum[, -1L, drop = FALSE] - cum[, -ncol(cum), drop = FALSE]
   P[P < 0] <- 0
   if (!is.null(lev)) colnames(P) <- lev

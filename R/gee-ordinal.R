@@ -188,6 +188,7 @@ gee_ordinal <- function(mc, formula, family, env, control, contrasts = NULL) {
   R <- if (is.null(mc$R)) NULL else eval(mc$R, env)
   if (!is.null(R) && corstr != "fixed")
     stop("'R' is used only with corstr = \"fixed\" (the association table)", call. = FALSE)
+  formula <- ordinal_with_intercept(formula)  # glmm-ordinal-sparse.R
   mf <- frame_from_call(mc, formula, env, c("weights", "offset", "id", "waves"), contrasts)
   check_frame_finite(mf)
   mt <- attr(mf, "terms")

@@ -106,6 +106,7 @@ glmm_ordinal_sparse <- function(formula, mf, family, nAGQ, control, start, mc, f
 # the place of the intercept, so it is dropped and a constant column is an
 # error (aliased with the thresholds).
 ordinal_fixed_design <- function(formula, mf, fenv) {
+  formula <- ordinal_with_intercept(formula)
   fx <- fixed_design(formula, mf, fenv, drop_rownames = TRUE)
   X <- fx$X
   asgn <- attr(X, "assign")
@@ -123,6 +124,20 @@ ordinal_fixed_design <- function(formula, mf, fenv) {
     check_full_rank(cbind(1, X))
   }
   list(X = X, mt = fx$mt)
+}
+
+# A formula without an intercept (`0 +`, `- 1`) with one: the thresholds
+# take the intercept's place, and a factor is coded as beside an intercept
+# (with both its indicators, the design was aliased with the thresholds).
+# Said in a warning, as clm() does.
+ordinal_with_intercept <- function(formula) {
+  fixed <- formula
+  fixed[[3L]] <- no_bars(formula[[3L]]) %||% 1
+  if (!identical(attr(stats::terms(fixed), "intercept"), 0L)) return(formula)
+  warning("a cumulative link model has no intercept (its thresholds take that place): ",
+          "the formula's '0 +' or '- 1' is ignored", call. = FALSE)
+  formula[[3L]] <- call("+", formula[[3L]], 1)
+  formula
 }
 
 # The fitted object, class c("glmmgee_glmm_ordinal_sparse",

@@ -9,12 +9,13 @@
 ranef.glmmgee_glmm_ordinal_sparse <- function(object, condVar = FALSE, ...) {
   check_dots(..., .method = "ranef.glmmgee_glmm_ordinal_sparse", .allow = "newdata")
   refuse_ranef_newdata(list(...), "cumulative link mixed models")
+  check_flag(condVar, "condVar")
   w <- object$prior.weights
   out <- lapply(object$reterms, function(tm) {
     keep <- active_clusters(tm$index, w, length(tm$levels))
     df <- data.frame(`(Intercept)` = tm$b[keep, 1L], row.names = tm$levels[keep],
                      check.names = FALSE)
-    if (isTRUE(condVar)) attr(df, "condVar") <- stats::setNames(tm$condvar[1L, 1L, keep],
+    if (condVar) attr(df, "condVar") <- stats::setNames(tm$condvar[1L, 1L, keep],
                                                                 tm$levels[keep])
     df
   })

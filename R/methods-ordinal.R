@@ -284,7 +284,7 @@ ordinal_confint <- function(est, se, level, parm = NULL, expo = integer()) {
   ci[expo, ] <- exp(ci[expo, ])
   pct <- paste(format(100 * c((1 - level) / 2, 1 - (1 - level) / 2), trim = TRUE), "%")
   dimnames(ci) <- list(names(est), pct)
-  if (!is.null(parm)) ci <- ci[parm, , drop = FALSE]
+  if (!is.null(parm)) ci <- ci[select_parameters(parm, rownames(ci)), , drop = FALSE]
   ci
 }
 
@@ -336,6 +336,7 @@ print.VarCorr.glmmgee_glmm_ordinal <- function(x, digits = max(3L, getOption("di
 ranef.glmmgee_glmm_ordinal <- function(object, condVar = FALSE, type = c("mode", "mean"), ...) {
   check_dots(..., .method = "ranef.glmmgee_glmm_ordinal", .allow = "newdata")
   refuse_ranef_newdata(list(...), "cumulative link mixed models")
+  check_flag(condVar, "condVar")
   type <- match.arg(type)
   r <- object$ranef
   est <- if (type == "mode") r$mode else r$mean
@@ -374,6 +375,7 @@ simulate.glmmgee_glmm_ordinal <- function(object, nsim = 1, seed = NULL,
                                           re = c("new", "fitted"), ...) {
   check_dots(..., .method = "simulate.glmmgee_glmm_ordinal", .allow = c("newdata", "re.form", "use.u", "na.action"))
   simulate_refuse_newdata(object, list(...))
+  check_nsim(nsim)
   re <- ordinal_simulate_re(re, list(...))
   if (!is.null(seed)) set.seed(seed)
   eta0 <- drop(object$X %*% object$coefficients) + (object$offset %||% 0)

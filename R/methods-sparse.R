@@ -24,6 +24,7 @@ ranef.glmmgee_glmm_sparse <- function(object, type = c("mode", "mean"), condVar 
                               ...) {
   check_dots(..., .method = "ranef.glmmgee_glmm_sparse", .allow = "newdata")
   if (!is.null(list(...)$newdata)) return(ranef_new(object, list(...)$newdata))
+  check_flag(condVar, "condVar")
   type <- match.arg(type)
   # (posterior means where the fit integrated by quadrature: a location-scale
   # fit on one grouping factor, glmm_dispre_agq_fit())

@@ -78,7 +78,7 @@ predict.glmmgee_glmm_ordinal <- function(object, newdata = NULL,
                                  object$group_name, allow.new.levels)
       B <- ordinal_re_modes(object)[nd$group, , drop = FALSE]
       B[is.na(B)] <- 0  # new clusters: a typical one
-      eta <- eta + rowSums(Z * B)
+      eta <- eta + unname(rowSums(Z * B))  # (B's rows are named by cluster)
     } else if (!is.null(re.form) && !(length(re.form) == 1L && is.na(re.form)))
       stop(sprintf("'re.form' must be NULL (the fitted clusters' modes), NA or ~ 0 (%s 0)",
                    if (slopes) "random effects" else "random intercept"), call. = FALSE)
@@ -146,7 +146,7 @@ ordinal_predict_se <- function(object, X, eta, type) {
   if (type == "linear")
     return(stats::setNames(sqrt(pmax(var_of(cbind(matrix(0, n, k1), X)), 0)), names(eta)))
   th <- object$thresholds
-  f <- object$family$dens(outer(-eta, th, "+"))  # n x k1: f(theta_j - eta)
+  f <- matrix(object$family$dens(outer(-eta, th, "+")), n, k1)  # f(theta_j - eta)
   J <- k1 + 1L
   se <- matrix(NA_real_, n, J, dimnames = list(rownames(X), object$y_levels))
   for (j in seq_len(J)) {

@@ -164,3 +164,27 @@ test_that("a fit saved by a version whose ordinal class did not inherit glmmgee_
       expect_equal(performance::icc(old)$ICC_adjusted, performance::icc(f)$ICC_adjusted, label = nm)
   }
 })
+
+test_that("ordinal methods refuse bad arguments by name; a formula without intercept gets one", {
+  w <- ordinal::wine
+  f <- glmm(rating ~ temp + contact + (1 | judge), data = w, family = cumulative())
+  # "subscript out of bounds", "'names' attribute [1] must be the same
+  # length", "missing value where TRUE/FALSE needed" before
+  expect_error(confint(f, parm = "zz"), "'parm': 'zz' not among")
+  expect_identical(rownames(confint(f, parm = "tempwarm")), "tempwarm")
+  expect_error(simulate(f, nsim = 0), "'nsim'")
+  expect_error(ranef(f, condVar = NA), "'condVar' must be TRUE or FALSE")
+  fc <- suppressWarnings(glmm(rating ~ temp + (1 | judge) + (1 | bottle), data = w,
+                              family = cumulative()))
+  expect_error(ranef(fc, condVar = NA), "'condVar' must be TRUE or FALSE")
+  # '0 +' or '- 1' stopped with "rank deficient (aliased: tempwarm)": the
+  # thresholds are the intercept, as clm() says and assumes
+  expect_warning(f0 <- glmm(rating ~ 0 + temp + contact + (1 | judge), data = w,
+                            family = cumulative()), "no intercept")
+  expect_equal(coef(f0), coef(f))
+  expect_equal(predict(f0, w[1:4, ]), predict(f, w[1:4, ]))
+  expect_warning(g0 <- gee(rating ~ temp + contact - 1, data = w, id = judge,
+                           family = cumulative()), "no intercept")
+  expect_equal(coef(g0), coef(gee(rating ~ temp + contact, data = w, id = judge,
+                                  family = cumulative())))
+})

@@ -140,3 +140,27 @@ test_that("predict() of a cumulative link mixed model is conditional on the clus
   expect_equal(unname(predict(f, type = "prob_marginal")[1, ]), ref, tolerance = 1e-9)
   expect_equal(unname(predict(f, type = "prob_marginal", nAGQ = 60)[1, ]), ref, tolerance = 1e-12)
 })
+
+test_that("ordinal predict() on data without rows, and the rows of slope fits", {
+  w <- ordinal::wine
+  fits <- list(one = glmm(rating ~ temp + contact + (1 | judge), data = w, family = cumulative()),
+               slopes = suppressWarnings(glmm(rating ~ temp + contact + (1 + contact | judge),
+                                              data = w, family = cumulative())),
+               terms = suppressWarnings(glmm(rating ~ temp + contact + (1 | judge) + (1 | bottle),
+                                             data = w, family = cumulative())))
+  for (nm in names(fits)) {
+    f <- fits[[nm]]
+    # no rows stopped with "length of 'dimnames' [2] not equal to array extent"
+    for (ty in c("prob", "prob_marginal")) {
+      p <- predict(f, w[0, ], type = ty, re.form = NA, se.fit = TRUE)
+      expect_identical(dim(p$fit), c(0L, 5L), label = paste(nm, ty))
+      expect_identical(dim(p$se.fit), c(0L, 5L), label = paste(nm, ty))
+    }
+    expect_length(predict(f, w[0, ], type = "linear", re.form = NA), 0L)
+    expect_length(predict(f, w[0, ], type = "class", re.form = NA), 0L)
+  }
+  # the rows of a slope fit's probabilities were named by their cluster
+  # ("1", "1", ...): none on the fit's rows, the data's on newdata
+  expect_null(rownames(predict(fits$slopes, type = "prob")))
+  expect_identical(rownames(predict(fits$slopes, w[3:5, ], type = "prob")), c("3", "4", "5"))
+})
