@@ -97,7 +97,7 @@ glm_newton_start <- function(sums, p, maxit) {
     step <- tryCatch(solve(cur$information, cur$gradient), error = function(e) NULL)
     if (is.null(step)) break
     dec <- sum(step * cur$gradient)
-    if (!is.finite(dec) || dec < 1e-7 * (1 + abs(ll))) break
+    if (!is.finite(dec) || !is.finite(ll) || dec < 1e-7 * (1 + abs(ll))) break
     t <- 1
     ok <- FALSE
     for (half in 1:30) {

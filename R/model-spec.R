@@ -433,7 +433,7 @@ spec_frame <- function(s, contrasts) {
 fit_spec <- function(s, mf) {
   f <- s$formula
   mc <- s$call
-  switch(s$route,
+  fit <- switch(s$route,
     two_part = glmm_zi(s, mf),
     structured_sparse = glmm_sparse_covstruct(f, mf, s$family, s$control, mc, s$fenv, s$penalty,
                                               s$REML, s$start, s$nAGQ),
@@ -442,6 +442,21 @@ fit_spec <- function(s, mf) {
     known_gaussian = , known_laplace = glmm_known(s, mf),
     lmm_sparse = , nested = , sparse = glmm_several(s, mf),
     glmm_one_factor(s, mf))
+  check_fit_loglik(fit)
+}
+
+# A search that ends where the log-likelihood is not a number (offsets of
+# +/- 1e6, each row's probability 0 or 1 at any parameters) gave a fit that
+# printed logLik NaN with only the optimizer's warnings: said, and recorded.
+check_fit_loglik <- function(fit) {
+  ll <- .subset2(fit, "loglik")
+  if (is.numeric(ll) && length(ll) == 1L && !is.finite(ll)) {
+    msg <- paste("the log-likelihood at the estimates is not finite: the fit is not usable",
+                 "(extreme offsets or covariates, or a model the data cannot identify?)")
+    fit$optinfo$warnings <- c(.subset2(fit, "optinfo")$warnings, msg)
+    warning(msg, call. = FALSE)
+  }
+  fit
 }
 
 # glmm(doFit = FALSE): the spec with its model data. The designs are those

@@ -102,6 +102,12 @@ optimize_glmm <- function(eng, theta, lower, nAGQ, p, pat, disp, control) {
 # (default nAGQ) or a clear error (nAGQ given).
 check_agq_domain <- function(eng, theta, nAGQ) {
   if (is.finite(agq_eval(eng, theta, FALSE)$loglik)) return(invisible())
+  # Where the Laplace value is not finite either (offsets of +/- 1e6: every
+  # probability 0 or 1), the nodes are not the cause.
+  agq_set_nagq(eng, 1L)
+  laplace <- agq_eval(eng, theta, FALSE)$loglik
+  agq_set_nagq(eng, nAGQ)
+  if (!is.finite(laplace)) return(invisible())
   stop(structure(class = c("glmmgee_agq_domain", "error", "condition"), list(
     message = sprintf(paste0("adaptive quadrature with nAGQ = %d puts nodes where the mean is outside ",
                              "the family's support (e.g. a Gamma mean <= 0 under the identity or ",

@@ -222,3 +222,30 @@ test_that("a model the table does not refuse passes it: each part alone is fitte
     quote(glmm(ord ~ x + (1 | id) + (1 | site), data = d, family = cumulative, doFit = FALSE)))
   for (m in ok) expect_s3_class(eval(m), "glmmgee_spec")
 })
+
+test_that("a fit whose log-likelihood is not finite says so, on every route", {
+  # Offsets of +/- 1e6 make every row's probability 0 or 1 at any
+  # parameters. The binary fit stopped in its GLM start with "missing value
+  # where TRUE/FALSE needed" and blamed the quadrature nodes; the ordinal fit
+  # printed logLik NaN with only the optimizer's warnings.
+  set.seed(1)
+  d <- data.frame(g = factor(rep(1:10, each = 6)), x = rnorm(60), yb = rbinom(60, 1, 0.5),
+                  o = c(1e6, -1e6)[1 + (seq_len(60) %% 2)])
+  ws <- character()
+  f <- withCallingHandlers(glmm(yb ~ x + offset(o) + (1 | g), data = d, family = binomial("cloglog")),
+                           warning = function(w) {
+                             ws <<- c(ws, conditionMessage(w))
+                             invokeRestart("muffleWarning")
+                           })
+  expect_match(ws, "log-likelihood at the estimates is not finite", all = FALSE)
+  expect_false(any(grepl("puts nodes where the mean", ws)))
+  expect_match(f$optinfo$warnings, "not finite: the fit is not usable", all = FALSE)
+  w <- ordinal::wine
+  w$o <- c(1e6, -1e6)[1 + (seq_len(72) %% 2)]
+  expect_warning(fo <- suppressWarnings(glmm(rating ~ temp + contact + offset(o) + (1 | judge), data = w,
+                                             family = cumulative(), nAGQ = 5)), NA)
+  expect_match(fo$optinfo$warnings, "not finite: the fit is not usable", all = FALSE)
+  # a usable fit has no such note
+  fine <- glmm(yb ~ x + (1 | g), data = d, family = binomial)
+  expect_false(any(grepl("not finite", fine$optinfo$warnings)))
+})
