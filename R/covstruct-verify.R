@@ -45,7 +45,13 @@ covstruct_boundary_index <- function(par, terms, k_re, disp_at = NULL, unit = 1)
 # the term may stay at zero (an ar1() dispersion term whose SD went to
 # zero with rho at -0.998 returned there from SDs 1 and 0.3, 0.17 below the
 # optimum at rho near 1, the nested random intercept).
-covstruct_restart_point <- function(par, terms, k_re, at, size) {
+# With `flip`, a correlation parameter that is itself at a limit begins on
+# the other side of its start instead (2 units beyond it on its
+# unconstrained scale: rho about 0.76 of the way to the other limit), so
+# that both limits are tried: a binary cs() fit whose search and restarts
+# from rho = 0 all went to rho = -0.2 ended 0.45 below the optimum near
+# rho = 1 and called the lower limit verified.
+covstruct_restart_point <- function(par, terms, k_re, at, size, flip = FALSE) {
   for (k in seq_along(terms)) {
     s <- terms[[k]]$struct
     idx <- k_re[[k]]
@@ -56,10 +62,14 @@ covstruct_restart_point <- function(par, terms, k_re, at, size) {
       par[idx] <- s$start(size)
       next
     }
+    flipped <- if (flip) intersect(hit, s$rho_par) else integer()
     if (length(s$sd_par) && all(s$sd_par %in% hit)) hit <- union(hit, s$rho_par)
     for (j in hit) {
       if (j %in% s$sd_par) par[idx[j]] <- log(size)
-      if (j %in% s$rho_par) par[idx[j]] <- s$start(size)[j]
+      if (j %in% s$rho_par) {
+        base <- s$start(size)[j]
+        par[idx[j]] <- if (j %in% flipped) base - 2 * sign(par[idx[j]] - base) else base
+      }
     }
   }
   par
@@ -104,17 +114,19 @@ covstruct_disp_at_limit <- function(par, disp_at) {
 covstruct_verify <- function(search, best, terms, k_re, disp_at = NULL, unit = 1) {
   P <- length(best$par)
   on_bound <- function(par) seq_len(P) %in% covstruct_boundary_index(par, terms, k_re, disp_at, unit)
-  restart <- function(par, b, size, corr) {
-    th <- covstruct_restart_point(par, terms, k_re, which(b), size * unit)
+  restart <- function(par, b, size, flip) {
+    th <- covstruct_restart_point(par, terms, k_re, which(b), size * unit, flip == 1)
     if (length(disp_at) && b[[disp_at]]) th[[disp_at]] <- log(size * unit)
     th
   }
   as_theta <- function(r) { if (!is.null(r)) r$theta <- r$par; r }
   # Restarts with the standard deviations at 1 and 0.3, the correlations
-  # at their start; one round.
+  # at their start, and, where a correlation is at a limit, from the other
+  # side of its start (the same point as the first where none is: not run
+  # again); one round.
   vb <- verify_boundary(function(th) as_theta(search(th)), as_theta(best), on_bound, restart,
                         paste0("par", seq_len(P)), diag = integer(),
-                        starts = list(c(1, 0), c(0.3, 0)), rounds = 1L)
+                        starts = list(c(1, 0), c(0.3, 0), c(1, 1)), rounds = 1L)
   b1 <- which(on_bound(vb$best$par))
   rec <- c(vb$record, list(boundary_index = b1, disp_index = as.vector(disp_at),
                            dispersion_at_zero = length(disp_at) > 0L && disp_at %in% b1,

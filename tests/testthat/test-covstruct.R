@@ -592,3 +592,44 @@ test_that("a correlation parameter far out maps to its limit, not to 0", {
   expect_equal(glmmgee:::cs_hetar1(2)$D(c(0, 0, -1e300)), matrix(c(1, -1, -1, 1), 2))
   expect_equal(glmmgee:::toeplitz_pacf(c(1e300, 0))$phi, c(1, 0))
 })
+
+test_that("a correlation at one limit is verified from the other side too", {
+  # Binary cs() over 6 occasions: the search and both restarts from rho = 0
+  # went to the lower limit rho = -0.2 and called it verified, 0.45 below
+  # the optimum at rho = 1 that glmmTMB finds.
+  set.seed(7301); M <- 60; T <- 6; n <- M * T
+  d <- data.frame(g = factor(rep(1:M, each = T)), time = factor(rep(1:T, M)))
+  d$site <- factor(sample(1:10, n, replace = TRUE)); d$x <- rnorm(n)
+  u0 <- rnorm(M, sd = 0.6); u1 <- rnorm(M, sd = 0.3)
+  e <- as.vector(t(chol(0.25 * 0.6^abs(outer(1:T, 1:T, "-")))) %*% matrix(rnorm(T * M), T))
+  lp <- u0[d$g] + u1[d$g] * d$x + e + rnorm(10, sd = 0.4)[d$site]
+  zg <- rnorm(M, sd = 0.7); pz <- plogis(-1 + 0.5 * d$x + zg[d$g]); mu <- exp(0.8 + 0.4 * d$x + lp)
+  d$y_cnt <- ifelse(runif(n) < pz, 0L, rnbinom(n, mu = mu, size = 2))
+  d$y_gau <- 1 + 0.5 * d$x + lp + rnorm(n, sd = exp(-0.3 + 0.3 * d$x))
+  sh <- exp(1 + 0.3 * d$x); d$y_pos <- rgamma(n, shape = sh, rate = sh / exp(0.5 + 0.3 * d$x + lp))
+  d$y <- rbinom(n, 1, plogis(-0.3 + 0.7 * d$x + lp))
+  f <- suppressWarnings(glmm(y ~ x + cs(0 + time | g), d, family = binomial, nAGQ = 1))
+  expect_gt(f$structures[[1]]$rho, 0.99)
+  expect_gt(as.numeric(logLik(f)), -239.4114)  # glmmTMB 1.1.15: -239.41133
+  bc <- f$optinfo$boundary_check
+  expect_gte(bc$restarts, 3L)
+  expect_true(any(bc$loglik_restarts > -239.42, na.rm = TRUE))
+  skip_if_not_installed("glmmTMB")
+  tmb <- suppressWarnings(glmmTMB::glmmTMB(y ~ x + cs(0 + time | g), d, family = binomial))
+  expect_gte(as.numeric(logLik(f)), -tmb$fit$objective - 1e-6)
+})
+
+test_that("covstruct_restart_point() flips only a correlation at a limit", {
+  terms <- list(list(struct = glmmgee:::cs_cs(4)))
+  k_re <- list(1:5)
+  par <- c(log(c(1, 0.5, 2, 1)), -30)  # rho at its lower limit -1/3
+  st <- terms[[1]]$struct$start(1)[5]
+  expect_equal(glmmgee:::covstruct_restart_point(par, terms, k_re, 5L, 1)[5], st)
+  flipped <- glmmgee:::covstruct_restart_point(par, terms, k_re, 5L, 1, flip = TRUE)
+  expect_equal(flipped[5], st + 2)
+  expect_gt(terms[[1]]$struct$rho(flipped), 0.5)
+  # a standard deviation at zero: the correlation is reset, not flipped
+  par2 <- c(log(c(1e-9, 0.5, 2, 1)), -30)
+  expect_identical(glmmgee:::covstruct_restart_point(par2, terms, k_re, 1L, 1, flip = TRUE),
+                   glmmgee:::covstruct_restart_point(par2, terms, k_re, 1L, 1))
+})
