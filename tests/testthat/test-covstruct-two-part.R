@@ -357,22 +357,3 @@ test_that("a dispersion formula that sends sigma to 0 beside one effect per row 
   expect_error(glmm(cont ~ x + ar1(0 + time | id), dispformula = ~ x, data = d, start = st),
                "residual standard deviation towards 0 in some rows.*simplify 'dispformula'")
 })
-
-test_that("a structure beside a random zero part by quadrature does not end on a stale mode", {
-  # nbinom1, cs() over 6 occasions and a random intercept in the zero part,
-  # nAGQ = 3 (seven effects, 2,187 nodes, about 25 s): a search that met a
-  # value that was not finite, from modes left by a point far out, ended
-  # with "the log-likelihood is -Inf ... not identified by these data".
-  skip_unless_level("long")
-  set.seed(7301); M <- 60; T <- 6; n <- M * T
-  d <- data.frame(g = factor(rep(1:M, each = T)), time = factor(rep(1:T, M)))
-  d$site <- factor(sample(1:10, n, replace = TRUE)); d$x <- rnorm(n)
-  u0 <- rnorm(M, sd = 0.6); u1 <- rnorm(M, sd = 0.3)
-  e <- as.vector(t(chol(0.25 * 0.6^abs(outer(1:T, 1:T, "-")))) %*% matrix(rnorm(T * M), T))
-  lp <- u0[d$g] + u1[d$g] * d$x + e + rnorm(10, sd = 0.4)[d$site]
-  zg <- rnorm(M, sd = 0.7); pz <- plogis(-1 + 0.5 * d$x + zg[d$g]); mu <- exp(0.8 + 0.4 * d$x + lp)
-  d$y <- ifelse(runif(n) < pz, 0L, rnbinom(n, mu = mu, size = 2))
-  f <- suppressWarnings(glmm(y ~ x + cs(0 + time | g), d, family = nbinom1(),
-                             ziformula = ~ (1 | g), nAGQ = 3))
-  expect_true(is.finite(logLik(f)))
-})

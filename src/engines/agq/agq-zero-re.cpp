@@ -557,21 +557,10 @@ AgqResult ZireEngine::evaluate(const VectorXd& theta, bool gradient, MatrixXd* s
   std::vector<std::unique_ptr<Work> > work = make_work(nt);
   // Every cluster polls for an interrupt (AgqEngine::evaluate_impl() says why).
   InterruptPoll ip;
-  auto pass = [&]() {
-    return sum_over_clusters(M, P, nt, gradient, [&](int i, int tid, double* g, bool* failed) {
-      if (ip.poll()) throw Rcpp::internal::InterruptedException();
-      return cluster(i, pr.eta0, pr.a0, pr.ph, pr.Lam, gradient, *work[tid], g, nullptr, failed);
-    }, scores);
-  };
-  AgqResult res = pass();
-  // As AgqEngine::evaluate_impl(): a value that is not finite is taken
-  // again with every mode search started from u = 0.
-  if ((!std::isfinite(res.loglik) || (gradient && !res.gradient.allFinite())) &&
-      !ucache_.isZero(0.0)) {
-    ucache_.setZero();
-    use_du_ = false;
-    res = pass();
-  }
+  AgqResult res = sum_over_clusters(M, P, nt, gradient, [&](int i, int tid, double* g, bool* failed) {
+    if (ip.poll()) throw Rcpp::internal::InterruptedException();
+    return cluster(i, pr.eta0, pr.a0, pr.ph, pr.Lam, gradient, *work[tid], g, nullptr, failed);
+  }, scores);
   if (gradient) {
     bool finite = std::isfinite(res.loglik) && res.gradient.allFinite();
     // A cluster whose posterior is too flat for the rule (its Hessian at
