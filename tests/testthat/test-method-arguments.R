@@ -46,7 +46,7 @@ ma_rules <- c(
   "AIC.glmmgee_glmm" = "fits", "BIC.glmmgee_glmm" = "fits", "QIC.glmmgee_gee" = "fits",
   "QIC.glmmgee_gee_ordinal" = "fits", "anova.glmmgee_gee" = "fits",
   "anova.glmmgee_gee_ordinal" = "fits", "anova.glmmgee_glmm" = "fits",
-  "anova.glmmgee_glmm_ordinal" = "fits", "gee_criteria" = "fits")
+  "gee_criteria" = "fits")
 ma_check <- c(
   "VarCorr.glmmgee_glmm", "VarCorr.glmmgee_glmm_ordinal", "VarCorr.glmmgee_glmm_ordinal_re",
   "VarCorr.glmmgee_glmm_sparse", "VarCorr.glmmgee_glmm_zire",
