@@ -122,6 +122,11 @@ gee_compare <- function(small, big, test, type) {
   if (!all(names(bs) %in% names(bb)) || length(extra) == 0L)
     stop("anova(): the fits are not nested (the coefficients of the smaller fit must be among those of the larger)",
          call. = FALSE)
+  # (a binomial and a Poisson fit of the same rows were compared as nested)
+  fam <- function(f) sprintf("%s(%s)", f$family$family, f$family$link)
+  if (fam(small) != fam(big))
+    stop(sprintf("anova(): the fits are not nested: families %s and %s", fam(small), fam(big)),
+         call. = FALSE)
   if (small$nobs != big$nobs || !isTRUE(all.equal(small$y, big$y)) ||
       !identical(as.integer(small$id), as.integer(big$id)))
     stop("anova(): the fits must use the same observations, response and clusters", call. = FALSE)
@@ -160,8 +165,12 @@ gee_compare <- function(small, big, test, type) {
 #' coefficients, \eqn{\hat\Omega_I = \sum_i D_i' A_i^{-1} D_i / \phi} is the
 #' independence information evaluated at the same coefficients (as in Pan's
 #' definition, without refitting an independence model) and \eqn{\hat V_R}
-#' is the robust sandwich. \eqn{\phi} is 1 for binomial and poisson and the
-#' fit's scale for gaussian.
+#' is the robust sandwich. \eqn{\phi} is 1 for binomial and poisson; for a
+#' family whose scale is estimated (gaussian, Gamma, ...) it is the fit's
+#' scale, and with several fits the scale of the fit with the most
+#' coefficients for all of them (as Pan takes it from the largest model),
+#' so that their quasi-likelihoods can be compared: with each fit's own
+#' scale a gaussian quasi-likelihood is \eqn{-N/2} whatever the mean model.
 #'
 #' geepack's `QIC()` differs: it refits the model under independence for
 #' \eqn{\hat\Omega_I}, using that fit's scale, while its quasi-likelihood is
@@ -204,8 +213,22 @@ QIC.glmmgee_gee <- function(object, ...) {
   fits <- c(list(object), list(...))
   if (!all(vapply(fits, inherits, logical(1), "glmmgee_gee")))
     stop("QIC(): every model must be a fit from gee() or gee_fit()", call. = FALSE)
-  qic_table(fits, gee_qic_one, c(list(substitute(object)),
-                                 as.list(match.call(expand.dots = FALSE)$...)))
+  phi <- qic_common_scale(fits)
+  qic_table(fits, function(f) gee_qic_one(f, phi),
+            c(list(substitute(object)), as.list(match.call(expand.dots = FALSE)$...)))
+}
+
+# The scale several fits' criteria share where it is estimated (gaussian,
+# Gamma, ...): the scale of the fit with the most coefficients, as Pan
+# (2001) takes it from the largest model. Each fit's own scale made a
+# gaussian quasi-likelihood -N/2 for every mean model (dietox: Weight ~ 1
+# chosen over Weight ~ Time, Wald chi-square 7,604), and with Gamma the
+# criteria followed the scale's changes. NULL: each fit's own (one fit, or
+# scales fixed at 1 by the family).
+qic_common_scale <- function(fits) {
+  own <- vapply(fits, function(f) !f$family$family %in% c("binomial", "poisson"), TRUE)
+  if (length(fits) < 2L || !any(own)) return(NULL)
+  fits[[which.max(vapply(fits, function(f) length(coef(f)), 1L))]]$scale
 }
 
 # QIC()'s result for the fits `fits` (the first the method's object):
@@ -222,9 +245,9 @@ qic_table <- function(fits, one, exprs) {
   out
 }
 
-gee_qic_one <- function(fit) {
+gee_qic_one <- function(fit, scale = NULL) {
   stop_if_pattern_fit(fit, "QIC()")
-  phi <- if (fit$family$family %in% c("binomial", "poisson")) 1 else fit$scale
+  phi <- if (fit$family$family %in% c("binomial", "poisson")) 1 else scale %||% fit$scale
   Q <- fit$quasi / phi
   # trace.indep: the trace from the engine's centred and scaled design
   # (gee_standard_x()), where the user's loses digits.

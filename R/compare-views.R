@@ -112,7 +112,7 @@ re_summary <- function(fit) {
     s <- attr(vc[[g]], "stddev")
     stats::setNames(s, if (length(vc) > 1L) paste(g, names(s), sep = ": ") else names(s))
   }))
-  paste(sprintf("SD(%s) = %s", names(sd), format(signif(sd, 3L))), collapse = ", ")
+  paste(sprintf("SD(%s) = %s", names(sd), signif_each(sd, 3L)), collapse = ", ")
 }
 
 #' @rdname compare_views

@@ -44,7 +44,8 @@ generics::augment
 #' @param conf.int Add Wald confidence limits `conf.low`, `conf.high`?
 #' @param conf.level Confidence level.
 #' @param exponentiate Exponentiate the fixed effects?
-#' @param std.err For a gee: the variance estimator (see [gee()]).
+#' @param std.err For a gee: the variance estimator (see [gee()]); also given as
+#'   `type`, the name [vcov()] and [summary()] use.
 #' @param data For `augment()`: the data to add columns to; by default the
 #'   model frame.
 #' @param newdata For `augment()`: new data to predict for (no residuals).
@@ -118,6 +119,13 @@ ran_vals_table <- function(re, z, conf.int) {
 #' @export
 tidy.glmmgee_gee <- function(x, conf.int = FALSE, conf.level = 0.95, exponentiate = FALSE,
                              std.err = x$std.err, ...) {
+  # `type`, as vcov(), summary(), confint() and anova() name the variance
+  # (it fell into `...` and the default was used)
+  type <- list(...)$type
+  if (!is.null(type)) {
+    if (!missing(std.err)) stop("give 'type' or 'std.err', not both", call. = FALSE)
+    std.err <- type
+  }
   check_flag(conf.int, "conf.int")
   check_flag(exponentiate, "exponentiate")
   check_level(conf.level)

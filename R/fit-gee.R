@@ -251,6 +251,13 @@ gee_fit <- function(X, y, id, family = gaussian(), corstr = "independence", wave
       stop(sprintf("'Mv' = %d but there are only %d wave positions: 'Mv' must be at most %d",
                    Mv, T, T - 1L), call. = FALSE)
   }
+  # (R and Mv with another working correlation were ignored without a word)
+  if (!corstr %in% c("mdep", names(gee_pattern_corstrs)) && !identical(as.numeric(Mv), 1))
+    stop(sprintf("'Mv' is used only with corstr = \"mdep\", %s, not \"%s\"",
+                 paste0("\"", names(gee_pattern_corstrs), "\"", collapse = ", "), corstr),
+         call. = FALSE)
+  if (corstr != "fixed" && !is.null(R))
+    stop(sprintf("'R' is used only with corstr = \"fixed\", not \"%s\"", corstr), call. = FALSE)
   Mv <- as.integer(Mv)
   if (corstr == "fixed") R <- check_fixed_R(R, T) else R <- NULL
   if (corstr == "unstructured" && T > 200)

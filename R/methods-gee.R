@@ -210,7 +210,9 @@ print.glmmgee_gee <- function(x, digits = max(3L, getOption("digits") - 3L), ...
               x$family$link, x$corstr))
   if (!is.null(x$call)) { cat("Call: "); print(x$call) }
   cat("\nCoefficients:\n")
-  print(format(signif(x$coefficients, digits)), quote = FALSE)
+  # (as print.glm(): format(signif()) padded the shorter ones with zeros,
+  # -1.28288 printed as -1.28300)
+  print(format(x$coefficients, digits = digits), quote = FALSE)
   gee_print_footer(x, digits)
   invisible(x)
 }
@@ -227,9 +229,9 @@ gee_print_footer <- function(x, digits) {
   if (length(x$alpha)) {
     a <- x$alpha
     cat("Correlation parameters:",
-        if (length(a) > 6L) paste0(paste(names(a)[1:6], "=", format(signif(a[1:6], digits)), collapse = ", "),
+        if (length(a) > 6L) paste0(paste(names(a)[1:6], "=", signif_each(a[1:6], digits), collapse = ", "),
                                   sprintf(", ... (%d in all)", length(a)))
-        else paste(names(a), "=", format(signif(a, digits)), collapse = ", "), "\n")
+        else paste(names(a), "=", signif_each(a, digits), collapse = ", "), "\n")
   }
   sz <- range(x$cluster.sizes)
   cat(sprintf("Clusters: %d (size %s), observations: %d", x$nclusters,

@@ -57,7 +57,7 @@ print.glmmgee_glmm_ordinal <- function(x, digits = max(3L, getOption("digits") -
                 paste(sprintf("%d levels of %s", x$ngroups, x$group_name), collapse = ", "),
                 length(x$y_levels)))
     cat("Random intercepts, standard deviations:",
-        paste(sprintf("%s %s", x$group_name, format(signif(x$sd_re, digits))), collapse = ", "),
+        paste(sprintf("%s %s", x$group_name, signif_each(x$sd_re, digits)), collapse = ", "),
         if (x$singular) "(singular fit)", "\n")
   } else {
     cat(sprintf("%d observations, %d clusters (%s); %d response categories\n", x$nobs,

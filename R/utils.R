@@ -52,3 +52,8 @@ block_pattern_of <- function(sizes) {
   rr <- unlist(lapply(sizes, function(s) sequence(s:1, from = seq_len(s))), use.names = FALSE)
   list(row = off + rr, col = off + cc)
 }
+
+# Each value rounded to `digits` significant digits and formatted on its
+# own: format(signif(x)) formats a vector in common, padding the shorter
+# ones with zeros that are not digits of the estimate (0.2713 as 0.27130).
+signif_each <- function(x, digits) vapply(signif(x, digits), format, "")

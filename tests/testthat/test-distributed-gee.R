@@ -33,7 +33,7 @@ Rfix <- 0.4^abs(outer(1:6, 1:6, "-"))
 fit_gee <- function(corstr, std.err = "san.se", control = gee_control())
   gee(y ~ x + t + centre, data = d, id = id, waves = wave, family = poisson,
       corstr = corstr, std.err = std.err, offset = log(expo), weights = wt,
-      R = if (corstr == "fixed") Rfix, Mv = 2L, control = control)
+      R = if (corstr == "fixed") Rfix, Mv = if (corstr == "mdep") 2L else 1L, control = control)
 
 expect_same_gee <- function(f, ref, tol = 1e-10) {
   expect_equal(coef(f), coef(ref), tolerance = tol)

@@ -156,3 +156,15 @@ test_that("modelsummary() renders glmm and gee fits with their numbers", {
                tolerance = 1e-5)
   expect_true(any(grepl("Num.Obs.", tab$term)))
 })
+
+test_that("tidy() of a gee takes the variance as 'type', as vcov() does", {
+  skip_if_not_installed("broom")
+  data(ohio, package = "geepack", envir = environment())
+  f <- gee(resp ~ age + smoke, id = id, data = ohio, family = binomial, corstr = "exchangeable")
+  # type = "md" fell into '...' and the sandwich's standard errors came back
+  md <- broom::tidy(f, type = "md")
+  expect_equal(md$std.error, unname(sqrt(diag(vcov(f, type = "md")))))
+  expect_identical(md, broom::tidy(f, std.err = "md"))
+  expect_false(isTRUE(all.equal(md$std.error, broom::tidy(f)$std.error)))
+  expect_error(broom::tidy(f, type = "md", std.err = "md"), "'type' or 'std.err'")
+})

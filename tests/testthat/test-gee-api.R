@@ -239,3 +239,28 @@ test_that("predict() of a gee fit honours na.action on newdata, as predict.glm()
   p <- predict(f, nd, na.action = na.omit, se.fit = TRUE)
   expect_equal(p, lapply(predict(f, nd, se.fit = TRUE), function(v) v[-2]))
 })
+
+test_that("gee() refuses R and Mv its working correlation does not use; anova() refuses other families", {
+  data(ohio, package = "geepack", envir = environment())
+  # R and Mv were ignored without a word with corstr = "exchangeable"
+  expect_error(gee(resp ~ age, id = id, data = ohio, family = binomial, corstr = "exchangeable",
+                   R = diag(4)), "'R' is used only with corstr = \"fixed\"")
+  expect_error(gee(resp ~ age, id = id, data = ohio, family = binomial, corstr = "exchangeable",
+                   Mv = 3), "'Mv' is used only with corstr = \"mdep\"")
+  fa <- gee(resp ~ age, id = id, data = ohio, family = binomial)
+  # a binomial and a Poisson fit were compared as nested (chi-square 2.36)
+  expect_error(anova(fa, gee(resp ~ age + smoke, id = id, data = ohio, family = poisson)),
+               "not nested: families binomial\\(logit\\) and poisson\\(log\\)")
+  expect_s3_class(anova(fa, gee(resp ~ age + smoke, id = id, data = ohio, family = binomial)),
+                  "anova")
+})
+
+test_that("print() of a gee shows each coefficient's own digits", {
+  data(ohio, package = "geepack", envir = environment())
+  f <- gee(resp ~ age + smoke, id = id, data = ohio, family = binomial, corstr = "exchangeable")
+  out <- capture.output(print(f, digits = 4))
+  # format(signif()) padded the shorter ones: 0.2651 was printed as 0.26510
+  line <- out[grep("^\\(Intercept\\)", out) + 1L]
+  expect_identical(strsplit(trimws(line), " +")[[1]],
+                   trimws(unname(format(coef(f), digits = 4))))
+})

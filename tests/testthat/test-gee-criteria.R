@@ -63,3 +63,28 @@ test_that("the criteria equal glmtoolbox's on its examples", {
       expect_equal(gee_criteria(pr$fit), ours)
   }
 })
+
+test_that("QIC() of several fits with an estimated scale uses one scale, the largest model's", {
+  data(dietox, package = "geepack", envir = environment())
+  dietox <- dietox[order(dietox$Pig, dietox$Time), ]
+  f0 <- gee(Weight ~ 1, id = Pig, data = dietox, corstr = "exchangeable")
+  f1 <- gee(Weight ~ Time, id = Pig, data = dietox, corstr = "exchangeable")
+  q <- QIC(f0, f1)
+  # each fit's own scale made both quasi-likelihoods -N/2 = -430.5, and
+  # QIC chose Weight ~ 1 over Weight ~ Time (Wald chi-square 7,604)
+  expect_lt(q["f1", "QIC"], q["f0", "QIC"])
+  expect_equal(unname(q[, "QuasiLik"]),
+               -c(sum((dietox$Weight - fitted(f0))^2), sum((dietox$Weight - fitted(f1))^2)) /
+                 (2 * f1$scale), tolerance = 1e-10)
+  # one fit alone keeps its own scale
+  expect_equal(unname(QIC(f0)["QuasiLik"]), -nrow(dietox) / 2, tolerance = 1e-10)
+  expect_equal(q["f1", ], QIC(f1), tolerance = 1e-12)
+  # Gamma: a quadratic time trend (Wald chi-square 554) beats pure noise
+  set.seed(1)
+  dietox$noise <- rnorm(nrow(dietox))
+  h <- lapply(list(Weight ~ Time, Weight ~ Time + I(Time^2), Weight ~ Time + noise), function(fo)
+    gee(fo, id = Pig, data = dietox, corstr = "exchangeable", family = Gamma("log")))
+  qh <- do.call(QIC, h)
+  expect_identical(unname(which.min(qh[, "QIC"])), 2L)
+  expect_gt(qh[3, "QIC"], qh[1, "QIC"])
+})
