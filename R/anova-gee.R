@@ -123,10 +123,8 @@ gee_compare <- function(small, big, test, type) {
     stop("anova(): the fits are not nested (the coefficients of the smaller fit must be among those of the larger)",
          call. = FALSE)
   # (a binomial and a Poisson fit of the same rows were compared as nested)
-  fam <- function(f) sprintf("%s(%s)", f$family$family, f$family$link)
-  if (fam(small) != fam(big))
-    stop(sprintf("anova(): the fits are not nested: families %s and %s", fam(small), fam(big)),
-         call. = FALSE)
+  fam <- family_mismatch(small, big)  # anova-glmm.R
+  if (!is.null(fam)) stop("anova(): the fits are not nested: ", fam, call. = FALSE)
   if (small$nobs != big$nobs || !isTRUE(all.equal(small$y, big$y)) ||
       !identical(as.integer(small$id), as.integer(big$id)))
     stop("anova(): the fits must use the same observations, response and clusters", call. = FALSE)
@@ -226,8 +224,7 @@ QIC.glmmgee_gee <- function(object, ...) {
 # criteria followed the scale's changes. NULL: each fit's own (one fit, or
 # scales fixed at 1 by the family).
 qic_common_scale <- function(fits) {
-  own <- vapply(fits, function(f) !f$family$family %in% c("binomial", "poisson"), TRUE)
-  if (length(fits) < 2L || !any(own)) return(NULL)
+  if (length(fits) < 2L || all(vapply(fits, gee_unit_scale, TRUE))) return(NULL)
   fits[[which.max(vapply(fits, function(f) length(coef(f)), 1L))]]$scale
 }
 
@@ -245,9 +242,12 @@ qic_table <- function(fits, one, exprs) {
   out
 }
 
+# Whether the criteria take the scale as 1 (binomial and poisson).
+gee_unit_scale <- function(fit) fit$family$family %in% c("binomial", "poisson")
+
 gee_qic_one <- function(fit, scale = NULL) {
   stop_if_pattern_fit(fit, "QIC()")
-  phi <- if (fit$family$family %in% c("binomial", "poisson")) 1 else scale %||% fit$scale
+  phi <- if (gee_unit_scale(fit)) 1 else scale %||% fit$scale
   Q <- fit$quasi / phi
   # trace.indep: the trace from the engine's centred and scaled design
   # (gee_standard_x()), where the user's loses digits.

@@ -207,12 +207,20 @@ check_nested <- function(fits, labels) {
   invisible(TRUE)
 }
 
-# Why `small` is not nested in `big` (NULL when it is).
-nesting_problem <- function(small, big) {
+# "families a(link) and b(link)" where two fits' families or links differ
+# (no model of one is nested in the other), else NULL. GLMM and GEE
+# comparisons.
+family_mismatch <- function(small, big) {
   fs <- small$family
   fb <- big$family
-  if (!identical(c(fs$family, fs$link), c(fb$family, fb$link)))
-    return(sprintf("families %s(%s) and %s(%s)", fs$family, fs$link, fb$family, fb$link))
+  if (identical(c(fs$family, fs$link), c(fb$family, fb$link))) return(NULL)
+  sprintf("families %s(%s) and %s(%s)", fs$family, fs$link, fb$family, fb$link)
+}
+
+# Why `small` is not nested in `big` (NULL when it is).
+nesting_problem <- function(small, big) {
+  fam <- family_mismatch(small, big)
+  if (!is.null(fam)) return(fam)
   Xs <- small$X
   Xb <- big$X
   if (ncol(Xs) > 0L) {

@@ -94,7 +94,7 @@ gee_criteria_one <- function(fit, k, scale) {
   q <- gee_qic_one(fit)
   cb <- gee_cluster_blocks(fit, "gee_criteria()")
   phi <- fit$scale
-  if (scale == "estimated" && fit$family$family %in% c("binomial", "poisson")) {
+  if (scale == "estimated" && gee_unit_scale(fit)) {  # anova-gee.R
     # glmtoolbox's convention: the quasi-likelihood and the independence
     # information divided by the fit's scale for every family.
     cic <- q[["CIC"]] / phi

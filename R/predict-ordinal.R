@@ -218,8 +218,6 @@ ordinal_marginal_se <- function(object, X, eta, Z, nAGQ) {
   se
 }
 
-# Category probabilities averaged over b ~ N(0, sigma^2) by Gauss-Hermite
-# quadrature (each cumulative probability integrated separately).
 # The number of Gauss-Hermite nodes of predict(type = "prob_marginal"). The
 # average over a normal random effect is not adaptive: at standard
 # deviations 1 to 3 its largest error is 1e-4 to 3e-2 with 5 nodes, 3e-7 to
@@ -234,6 +232,8 @@ check_marginal_nodes <- function(nAGQ) {
   as.integer(nAGQ)
 }
 
+# Category probabilities averaged over b ~ N(0, sigma^2) by Gauss-Hermite
+# quadrature (each cumulative probability integrated separately).
 ordinal_marginal_probs <- function(family, theta, eta, sigma, nAGQ = 30L, lev = NULL) {
   rule <- cpp_gh_rule(as.integer(nAGQ))
   P <- 0
